@@ -197,7 +197,13 @@ type Node struct {
 	Name      string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	ClusterId string                 `protobuf:"bytes,3,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
 	// Staging nodes receive staging releases before everyone else.
-	Staging       bool `protobuf:"varint,4,opt,name=staging,proto3" json:"staging,omitempty"`
+	Staging bool `protobuf:"varint,4,opt,name=staging,proto3" json:"staging,omitempty"`
+	// The node's NATS user public key (nkey, "U..."); its credentials are issued for it.
+	PublicKey string `protobuf:"bytes,5,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	// Nodes that joined with a token that needs approval get credentials once approved.
+	Approved bool `protobuf:"varint,6,opt,name=approved,proto3" json:"approved,omitempty"`
+	// Marked offline by an operator (drained) without being removed.
+	Disabled      bool `protobuf:"varint,7,opt,name=disabled,proto3" json:"disabled,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -256,6 +262,27 @@ func (x *Node) GetClusterId() string {
 func (x *Node) GetStaging() bool {
 	if x != nil {
 		return x.Staging
+	}
+	return false
+}
+
+func (x *Node) GetPublicKey() string {
+	if x != nil {
+		return x.PublicKey
+	}
+	return ""
+}
+
+func (x *Node) GetApproved() bool {
+	if x != nil {
+		return x.Approved
+	}
+	return false
+}
+
+func (x *Node) GetDisabled() bool {
+	if x != nil {
+		return x.Disabled
 	}
 	return false
 }
@@ -1431,13 +1458,17 @@ const file_strata_config_v1_resources_proto_rawDesc = "" +
 	"\aCluster\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12!\n" +
-	"\fpartition_id\x18\x03 \x01(\tR\vpartitionId\"c\n" +
+	"\fpartition_id\x18\x03 \x01(\tR\vpartitionId\"\xba\x01\n" +
 	"\x04Node\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
 	"cluster_id\x18\x03 \x01(\tR\tclusterId\x12\x18\n" +
-	"\astaging\x18\x04 \x01(\bR\astaging\"\xa0\x03\n" +
+	"\astaging\x18\x04 \x01(\bR\astaging\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x05 \x01(\tR\tpublicKey\x12\x1a\n" +
+	"\bapproved\x18\x06 \x01(\bR\bapproved\x12\x1a\n" +
+	"\bdisabled\x18\a \x01(\bR\bdisabled\"\xa0\x03\n" +
 	"\x03App\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +

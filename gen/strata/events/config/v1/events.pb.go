@@ -10,6 +10,7 @@ import (
 	v1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -1197,11 +1198,249 @@ func (x *ObjectReverted) GetRuleIndex() uint32 {
 	return 0
 }
 
+// config.join_token.created: a token that lets nodes join one cluster. Only a
+// SHA-256 hash of the secret is stored.
+type JoinTokenCreated struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	TokenId      string                 `protobuf:"bytes,1,opt,name=token_id,json=tokenId,proto3" json:"token_id,omitempty"`
+	ClusterId    string                 `protobuf:"bytes,2,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	SecretSha256 []byte                 `protobuf:"bytes,3,opt,name=secret_sha256,json=secretSha256,proto3" json:"secret_sha256,omitempty"`
+	ExpiresAt    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	AutoApprove  bool                   `protobuf:"varint,5,opt,name=auto_approve,json=autoApprove,proto3" json:"auto_approve,omitempty"`
+	// Nodes joining with this token are marked staging.
+	Staging       bool   `protobuf:"varint,6,opt,name=staging,proto3" json:"staging,omitempty"`
+	Description   string `protobuf:"bytes,7,opt,name=description,proto3" json:"description,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JoinTokenCreated) Reset() {
+	*x = JoinTokenCreated{}
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JoinTokenCreated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JoinTokenCreated) ProtoMessage() {}
+
+func (x *JoinTokenCreated) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JoinTokenCreated.ProtoReflect.Descriptor instead.
+func (*JoinTokenCreated) Descriptor() ([]byte, []int) {
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *JoinTokenCreated) GetTokenId() string {
+	if x != nil {
+		return x.TokenId
+	}
+	return ""
+}
+
+func (x *JoinTokenCreated) GetClusterId() string {
+	if x != nil {
+		return x.ClusterId
+	}
+	return ""
+}
+
+func (x *JoinTokenCreated) GetSecretSha256() []byte {
+	if x != nil {
+		return x.SecretSha256
+	}
+	return nil
+}
+
+func (x *JoinTokenCreated) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+func (x *JoinTokenCreated) GetAutoApprove() bool {
+	if x != nil {
+		return x.AutoApprove
+	}
+	return false
+}
+
+func (x *JoinTokenCreated) GetStaging() bool {
+	if x != nil {
+		return x.Staging
+	}
+	return false
+}
+
+func (x *JoinTokenCreated) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+// config.join_token.revoked
+type JoinTokenRevoked struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TokenId       string                 `protobuf:"bytes,1,opt,name=token_id,json=tokenId,proto3" json:"token_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JoinTokenRevoked) Reset() {
+	*x = JoinTokenRevoked{}
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JoinTokenRevoked) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JoinTokenRevoked) ProtoMessage() {}
+
+func (x *JoinTokenRevoked) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JoinTokenRevoked.ProtoReflect.Descriptor instead.
+func (*JoinTokenRevoked) Descriptor() ([]byte, []int) {
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *JoinTokenRevoked) GetTokenId() string {
+	if x != nil {
+		return x.TokenId
+	}
+	return ""
+}
+
+// config.node.approved
+type NodeApproved struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeApproved) Reset() {
+	*x = NodeApproved{}
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeApproved) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeApproved) ProtoMessage() {}
+
+func (x *NodeApproved) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeApproved.ProtoReflect.Descriptor instead.
+func (*NodeApproved) Descriptor() ([]byte, []int) {
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *NodeApproved) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+// config.node.disabled_set: an operator marked the node offline (or back online).
+type NodeDisabledSet struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Disabled      bool                   `protobuf:"varint,2,opt,name=disabled,proto3" json:"disabled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeDisabledSet) Reset() {
+	*x = NodeDisabledSet{}
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeDisabledSet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeDisabledSet) ProtoMessage() {}
+
+func (x *NodeDisabledSet) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeDisabledSet.ProtoReflect.Descriptor instead.
+func (*NodeDisabledSet) Descriptor() ([]byte, []int) {
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *NodeDisabledSet) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *NodeDisabledSet) GetDisabled() bool {
+	if x != nil {
+		return x.Disabled
+	}
+	return false
+}
+
 var File_strata_events_config_v1_events_proto protoreflect.FileDescriptor
 
 const file_strata_events_config_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"$strata/events/config/v1/events.proto\x12\x17strata.events.config.v1\x1a strata/config/v1/resources.proto\"M\n" +
+	"$strata/events/config/v1/events.proto\x12\x17strata.events.config.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a strata/config/v1/resources.proto\"M\n" +
 	"\x10PartitionCreated\x129\n" +
 	"\tpartition\x18\x01 \x01(\v2\x1b.strata.config.v1.PartitionR\tpartition\"E\n" +
 	"\x0eClusterCreated\x123\n" +
@@ -1284,7 +1523,24 @@ const file_strata_events_config_v1_events_proto_rawDesc = "" +
 	"\bupstream\x18\a \x01(\v2\x1a.strata.config.v1.UpstreamR\bupstream\x12*\n" +
 	"\x04rule\x18\b \x01(\v2\x16.strata.config.v1.RuleR\x04rule\x12\x1d\n" +
 	"\n" +
-	"rule_index\x18\t \x01(\rR\truleIndex*Y\n" +
+	"rule_index\x18\t \x01(\rR\truleIndex\"\x8b\x02\n" +
+	"\x10JoinTokenCreated\x12\x19\n" +
+	"\btoken_id\x18\x01 \x01(\tR\atokenId\x12\x1d\n" +
+	"\n" +
+	"cluster_id\x18\x02 \x01(\tR\tclusterId\x12#\n" +
+	"\rsecret_sha256\x18\x03 \x01(\fR\fsecretSha256\x129\n" +
+	"\n" +
+	"expires_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12!\n" +
+	"\fauto_approve\x18\x05 \x01(\bR\vautoApprove\x12\x18\n" +
+	"\astaging\x18\x06 \x01(\bR\astaging\x12 \n" +
+	"\vdescription\x18\a \x01(\tR\vdescription\"-\n" +
+	"\x10JoinTokenRevoked\x12\x19\n" +
+	"\btoken_id\x18\x01 \x01(\tR\atokenId\"'\n" +
+	"\fNodeApproved\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"F\n" +
+	"\x0fNodeDisabledSet\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1a\n" +
+	"\bdisabled\x18\x02 \x01(\bR\bdisabled*Y\n" +
 	"\n" +
 	"ObjectKind\x12\x1b\n" +
 	"\x17OBJECT_KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
@@ -1304,56 +1560,62 @@ func file_strata_events_config_v1_events_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_events_config_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_strata_events_config_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_strata_events_config_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_strata_events_config_v1_events_proto_goTypes = []any{
-	(ObjectKind)(0),          // 0: strata.events.config.v1.ObjectKind
-	(*PartitionCreated)(nil), // 1: strata.events.config.v1.PartitionCreated
-	(*ClusterCreated)(nil),   // 2: strata.events.config.v1.ClusterCreated
-	(*NodeRegistered)(nil),   // 3: strata.events.config.v1.NodeRegistered
-	(*NodeStagingSet)(nil),   // 4: strata.events.config.v1.NodeStagingSet
-	(*NodeRemoved)(nil),      // 5: strata.events.config.v1.NodeRemoved
-	(*AppSettings)(nil),      // 6: strata.events.config.v1.AppSettings
-	(*AppCreated)(nil),       // 7: strata.events.config.v1.AppCreated
-	(*AppUpdated)(nil),       // 8: strata.events.config.v1.AppUpdated
-	(*AppDeleted)(nil),       // 9: strata.events.config.v1.AppDeleted
-	(*UpstreamCreated)(nil),  // 10: strata.events.config.v1.UpstreamCreated
-	(*UpstreamUpdated)(nil),  // 11: strata.events.config.v1.UpstreamUpdated
-	(*UpstreamDeleted)(nil),  // 12: strata.events.config.v1.UpstreamDeleted
-	(*RuleCreated)(nil),      // 13: strata.events.config.v1.RuleCreated
-	(*RuleUpdated)(nil),      // 14: strata.events.config.v1.RuleUpdated
-	(*RuleDeleted)(nil),      // 15: strata.events.config.v1.RuleDeleted
-	(*RuleMoved)(nil),        // 16: strata.events.config.v1.RuleMoved
-	(*AppReleased)(nil),      // 17: strata.events.config.v1.AppReleased
-	(*AppReverted)(nil),      // 18: strata.events.config.v1.AppReverted
-	(*ObjectReverted)(nil),   // 19: strata.events.config.v1.ObjectReverted
-	nil,                      // 20: strata.events.config.v1.AppSettings.LabelsEntry
-	(*v1.Partition)(nil),     // 21: strata.config.v1.Partition
-	(*v1.Cluster)(nil),       // 22: strata.config.v1.Cluster
-	(*v1.Node)(nil),          // 23: strata.config.v1.Node
-	(*v1.Upstream)(nil),      // 24: strata.config.v1.Upstream
-	(*v1.Rule)(nil),          // 25: strata.config.v1.Rule
-	(*v1.App)(nil),           // 26: strata.config.v1.App
+	(ObjectKind)(0),               // 0: strata.events.config.v1.ObjectKind
+	(*PartitionCreated)(nil),      // 1: strata.events.config.v1.PartitionCreated
+	(*ClusterCreated)(nil),        // 2: strata.events.config.v1.ClusterCreated
+	(*NodeRegistered)(nil),        // 3: strata.events.config.v1.NodeRegistered
+	(*NodeStagingSet)(nil),        // 4: strata.events.config.v1.NodeStagingSet
+	(*NodeRemoved)(nil),           // 5: strata.events.config.v1.NodeRemoved
+	(*AppSettings)(nil),           // 6: strata.events.config.v1.AppSettings
+	(*AppCreated)(nil),            // 7: strata.events.config.v1.AppCreated
+	(*AppUpdated)(nil),            // 8: strata.events.config.v1.AppUpdated
+	(*AppDeleted)(nil),            // 9: strata.events.config.v1.AppDeleted
+	(*UpstreamCreated)(nil),       // 10: strata.events.config.v1.UpstreamCreated
+	(*UpstreamUpdated)(nil),       // 11: strata.events.config.v1.UpstreamUpdated
+	(*UpstreamDeleted)(nil),       // 12: strata.events.config.v1.UpstreamDeleted
+	(*RuleCreated)(nil),           // 13: strata.events.config.v1.RuleCreated
+	(*RuleUpdated)(nil),           // 14: strata.events.config.v1.RuleUpdated
+	(*RuleDeleted)(nil),           // 15: strata.events.config.v1.RuleDeleted
+	(*RuleMoved)(nil),             // 16: strata.events.config.v1.RuleMoved
+	(*AppReleased)(nil),           // 17: strata.events.config.v1.AppReleased
+	(*AppReverted)(nil),           // 18: strata.events.config.v1.AppReverted
+	(*ObjectReverted)(nil),        // 19: strata.events.config.v1.ObjectReverted
+	(*JoinTokenCreated)(nil),      // 20: strata.events.config.v1.JoinTokenCreated
+	(*JoinTokenRevoked)(nil),      // 21: strata.events.config.v1.JoinTokenRevoked
+	(*NodeApproved)(nil),          // 22: strata.events.config.v1.NodeApproved
+	(*NodeDisabledSet)(nil),       // 23: strata.events.config.v1.NodeDisabledSet
+	nil,                           // 24: strata.events.config.v1.AppSettings.LabelsEntry
+	(*v1.Partition)(nil),          // 25: strata.config.v1.Partition
+	(*v1.Cluster)(nil),            // 26: strata.config.v1.Cluster
+	(*v1.Node)(nil),               // 27: strata.config.v1.Node
+	(*v1.Upstream)(nil),           // 28: strata.config.v1.Upstream
+	(*v1.Rule)(nil),               // 29: strata.config.v1.Rule
+	(*v1.App)(nil),                // 30: strata.config.v1.App
+	(*timestamppb.Timestamp)(nil), // 31: google.protobuf.Timestamp
 }
 var file_strata_events_config_v1_events_proto_depIdxs = []int32{
-	21, // 0: strata.events.config.v1.PartitionCreated.partition:type_name -> strata.config.v1.Partition
-	22, // 1: strata.events.config.v1.ClusterCreated.cluster:type_name -> strata.config.v1.Cluster
-	23, // 2: strata.events.config.v1.NodeRegistered.node:type_name -> strata.config.v1.Node
-	20, // 3: strata.events.config.v1.AppSettings.labels:type_name -> strata.events.config.v1.AppSettings.LabelsEntry
+	25, // 0: strata.events.config.v1.PartitionCreated.partition:type_name -> strata.config.v1.Partition
+	26, // 1: strata.events.config.v1.ClusterCreated.cluster:type_name -> strata.config.v1.Cluster
+	27, // 2: strata.events.config.v1.NodeRegistered.node:type_name -> strata.config.v1.Node
+	24, // 3: strata.events.config.v1.AppSettings.labels:type_name -> strata.events.config.v1.AppSettings.LabelsEntry
 	6,  // 4: strata.events.config.v1.AppCreated.settings:type_name -> strata.events.config.v1.AppSettings
 	6,  // 5: strata.events.config.v1.AppUpdated.settings:type_name -> strata.events.config.v1.AppSettings
-	24, // 6: strata.events.config.v1.UpstreamCreated.upstream:type_name -> strata.config.v1.Upstream
-	24, // 7: strata.events.config.v1.UpstreamUpdated.upstream:type_name -> strata.config.v1.Upstream
-	25, // 8: strata.events.config.v1.RuleCreated.rule:type_name -> strata.config.v1.Rule
-	25, // 9: strata.events.config.v1.RuleUpdated.rule:type_name -> strata.config.v1.Rule
-	26, // 10: strata.events.config.v1.AppReverted.content:type_name -> strata.config.v1.App
+	28, // 6: strata.events.config.v1.UpstreamCreated.upstream:type_name -> strata.config.v1.Upstream
+	28, // 7: strata.events.config.v1.UpstreamUpdated.upstream:type_name -> strata.config.v1.Upstream
+	29, // 8: strata.events.config.v1.RuleCreated.rule:type_name -> strata.config.v1.Rule
+	29, // 9: strata.events.config.v1.RuleUpdated.rule:type_name -> strata.config.v1.Rule
+	30, // 10: strata.events.config.v1.AppReverted.content:type_name -> strata.config.v1.App
 	0,  // 11: strata.events.config.v1.ObjectReverted.kind:type_name -> strata.events.config.v1.ObjectKind
-	24, // 12: strata.events.config.v1.ObjectReverted.upstream:type_name -> strata.config.v1.Upstream
-	25, // 13: strata.events.config.v1.ObjectReverted.rule:type_name -> strata.config.v1.Rule
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	28, // 12: strata.events.config.v1.ObjectReverted.upstream:type_name -> strata.config.v1.Upstream
+	29, // 13: strata.events.config.v1.ObjectReverted.rule:type_name -> strata.config.v1.Rule
+	31, // 14: strata.events.config.v1.JoinTokenCreated.expires_at:type_name -> google.protobuf.Timestamp
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_strata_events_config_v1_events_proto_init() }
@@ -1367,7 +1629,7 @@ func file_strata_events_config_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_events_config_v1_events_proto_rawDesc), len(file_strata_events_config_v1_events_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   20,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
