@@ -22,10 +22,6 @@ const (
 	// SyncSubjects is the filter of SyncStream.
 	SyncSubjects = "strata.sync.delta.>"
 
-	// SnapshotBucket is the Object Store bucket with the latest full snapshot per
-	// partition track.
-	SnapshotBucket = "strata-snapshots"
-
 	// NodeStatusPrefix + node id is where a node publishes its heartbeat.
 	NodeStatusPrefix = "strata.node.status."
 )
@@ -43,9 +39,23 @@ func DeltaSubject(partitionID string, staging bool) string {
 	return fmt.Sprintf("strata.sync.delta.%s.%s", partitionID, Track(staging))
 }
 
-// SnapshotKey is the Object Store key of one partition track's latest snapshot.
-func SnapshotKey(partitionID string, staging bool) string {
-	return partitionID + "." + Track(staging)
+// SnapshotBucket is the Object Store bucket holding a partition's latest full
+// snapshots, one object per track. One bucket per partition so that a node's
+// credentials can allow reading its own partition's bucket and no other.
+func SnapshotBucket(partitionID string) string {
+	return "strata-snapshots-" + partitionID
+}
+
+// SnapshotKey is the Object Store key of one track's latest snapshot in the
+// partition's bucket.
+func SnapshotKey(staging bool) string {
+	return Track(staging)
+}
+
+// NodeInboxPrefix is the inbox prefix a node uses for replies, so that its
+// credentials can allow subscribing to its own inboxes only.
+func NodeInboxPrefix(nodeID string) string {
+	return "_INBOX_" + nodeID
 }
 
 // NodeStatusSubject is the heartbeat subject of one node.
