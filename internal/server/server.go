@@ -1,0 +1,177 @@
+// Package server runs Strata's API: one HTTP listener that speaks Connect, gRPC
+// and gRPC-web (HTTP/1.1 and cleartext HTTP/2), serving the control services
+// beside gRPC health checks and reflection.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"connectrpc.com/connect"
+	"connectrpc.com/grpchealth"
+	"connectrpc.com/grpcreflect"
+
+	"github.com/strata-edge/strata/pkg/apiauth"
+)
+
+// Service is one Connect service to mount.
+type Service struct {
+	// Name is the fully-qualified protobuf service name, e.g.
+	// "strata.config.v1.ConfigService"; it is reported by health and reflection.
+	Name string
+	// Path and Handler as returned by the generated New...Handler function.
+	Path    string
+	Handler http.Handler
+}
+
+// Options configures New.
+type Options struct {
+	// Addr is the listen address, "host:port"; port 0 picks a free port.
+	Addr     string
+	Services []Service
+	Logger   *slog.Logger
+}
+
+// Server is the API server. Create with New, then Start and Shutdown.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	health  *grpchealth.StaticChecker
+	handler http.Handler
+
+	mu   sync.Mutex
+	http *http.Server
+	ln   net.Listener
+	done chan error
+}
+
+// MaxMessageBytes bounds a request message; configs are small, a bigger message
+// is a mistake or an attack.
+const MaxMessageBytes = 8 << 20
+
+// HandlerOptions are the options every authenticated service handler gets:
+// the deny-by-default auth interceptor and the message size limit.
+func HandlerOptions(auth apiauth.Authenticator, authOpts ...apiauth.Option) []connect.HandlerOption {
+	return []connect.HandlerOption{
+		connect.WithInterceptors(apiauth.NewInterceptor(auth, authOpts...)),
+		connect.WithReadMaxBytes(MaxMessageBytes),
+	}
+}
+
+// New builds the server's routes; it does not listen yet.
+func New(opts Options) (*Server, error) {
+	if opts.Addr == "" {
+		return nil, errors.New("server: Addr is required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	names := make([]string, 0, len(opts.Services))
+	mux := http.NewServeMux()
+	for _, svc := range opts.Services {
+		if svc.Name == "" || svc.Path == "" || svc.Handler == nil {
+			return nil, fmt.Errorf("server: service %q: Name, Path and Handler are required", svc.Name)
+		}
+		names = append(names, svc.Name)
+		mux.Handle(svc.Path, svc.Handler)
+	}
+	// Health and reflection carry no data and are exempt from auth: load
+	// balancers probe health without credentials.
+	health := grpchealth.NewStaticChecker(names...)
+	mux.Handle(grpchealth.NewHandler(health))
+	reflector := grpcreflect.NewStaticReflector(names...)
+	mux.Handle(grpcreflect.NewHandlerV1(reflector))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	return &Server{opts: opts, log: opts.Logger, health: health, handler: mux}, nil
+}
+
+// Handler is the server's routing handler (for tests and embedding).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Start listens on Addr and serves in the background. A server is started once.
+func (s *Server) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln != nil {
+		return errors.New("server: already started")
+	}
+	ln, err := net.Listen("tcp", s.opts.Addr)
+	if err != nil {
+		return fmt.Errorf("api listen on %s: %w", s.opts.Addr, err)
+	}
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	// gRPC clients speak cleartext HTTP/2 with prior knowledge (h2c).
+	protocols.SetUnencryptedHTTP2(true)
+	s.http = &http.Server{
+		Handler:           s.handler,
+		Protocols:         &protocols,
+		ReadHeaderTimeout: 10 * time.Second,
+		// No ReadTimeout/WriteTimeout: they would cut streaming RPCs; Connect
+		// applies per-call deadlines sent by clients instead.
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 1 << 20,
+		HTTP2: &http.HTTP2Config{
+			MaxConcurrentStreams: 250,
+			MaxReadFrameSize:     1 << 20,
+		},
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	s.ln = ln
+	done := make(chan error, 1)
+	s.done = done
+	go func(srv *http.Server) {
+		err := srv.Serve(ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		done <- err
+	}(s.http)
+	s.log.Info("api listening", "addr", ln.Addr().String())
+	return nil
+}
+
+// Addr is the bound address (with the real port when Addr asked for port 0).
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
+
+// URL is the base URL clients use, e.g. "http://127.0.0.1:7400".
+func (s *Server) URL() string {
+	return "http://" + s.Addr()
+}
+
+// Shutdown reports NOT_SERVING to health checks, stops accepting connections
+// and waits for in-flight calls until ctx ends, then closes what is left.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	srv, done := s.http, s.done
+	s.http, s.done = nil, nil // a second Shutdown is a no-op
+	s.mu.Unlock()
+	if srv == nil {
+		return nil
+	}
+	s.health.SetStatus("", grpchealth.StatusNotServing)
+	for _, svc := range s.opts.Services {
+		s.health.SetStatus(svc.Name, grpchealth.StatusNotServing)
+	}
+	err := srv.Shutdown(ctx)
+	if err != nil {
+		_ = srv.Close()
+	}
+	if serveErr := <-done; serveErr != nil && err == nil {
+		err = serveErr
+	}
+	return err
+}

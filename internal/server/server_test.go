@@ -1,0 +1,121 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"connectrpc.com/grpchealth"
+	"connectrpc.com/grpcreflect"
+
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
+	"github.com/strata-edge/strata/internal/server"
+	"github.com/strata-edge/strata/pkg/apiauth"
+)
+
+// partitions is a minimal ConfigService: the server's job is routing, protocols
+// and auth, not what the service does.
+type partitions struct {
+	configv1connect.UnimplementedConfigServiceHandler
+}
+
+func (partitions) ListPartitions(ctx context.Context, _ *configv1.ListPartitionsRequest) (*configv1.ListPartitionsResponse, error) {
+	return &configv1.ListPartitionsResponse{Partitions: []*configv1.Partition{{Name: apiauth.Actor(ctx)}}}, nil
+}
+
+func startServer(t *testing.T) *server.Server {
+	t.Helper()
+	auth := apiauth.NewBootstrapAuthenticator("strata_t")
+	path, h := configv1connect.NewConfigServiceHandler(partitions{}, server.HandlerOptions(auth)...)
+	srv, err := server.New(server.Options{
+		Addr:     "127.0.0.1:0",
+		Services: []server.Service{{Name: configv1connect.ConfigServiceName, Path: path, Handler: h}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	return srv
+}
+
+// h2cClient speaks cleartext HTTP/2 with prior knowledge, as gRPC clients do.
+func h2cClient() *http.Client {
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	return &http.Client{Transport: &http.Transport{Protocols: &p}}
+}
+
+func TestServerProtocolsAndAuth(t *testing.T) {
+	srv := startServer(t)
+	tests := []struct {
+		name   string
+		client *http.Client
+		opts   []connect.ClientOption
+	}{
+		{name: "connect over HTTP/1.1", client: http.DefaultClient},
+		{name: "connect over h2c", client: h2cClient()},
+		{name: "grpc over h2c", client: h2cClient(), opts: []connect.ClientOption{connect.WithGRPC()}},
+		{name: "grpc-web over HTTP/1.1", client: http.DefaultClient, opts: []connect.ClientOption{connect.WithGRPCWeb()}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			anon := configv1connect.NewConfigServiceClient(tt.client, srv.URL(), tt.opts...)
+			_, err := anon.ListPartitions(context.Background(), &configv1.ListPartitionsRequest{})
+			if connect.CodeOf(err) != connect.CodeUnauthenticated {
+				t.Fatalf("call without token: %v, want Unauthenticated", err)
+			}
+			authed := configv1connect.NewConfigServiceClient(tt.client, srv.URL(),
+				append(tt.opts, connect.WithInterceptors(apiauth.BearerToken("strata_t")))...)
+			res, err := authed.ListPartitions(context.Background(), &configv1.ListPartitionsRequest{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Partitions[0].Name != "admin" {
+				t.Errorf("handler ran as %q", res.Partitions[0].Name)
+			}
+		})
+	}
+}
+
+func TestServerHealthAndReflectionNeedNoToken(t *testing.T) {
+	srv := startServer(t)
+	health := grpchealth.NewClient(h2cClient(), srv.URL(), connect.WithGRPC())
+	res, err := health.Check(context.Background(), &grpchealth.CheckRequest{Service: configv1connect.ConfigServiceName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != grpchealth.StatusServing {
+		t.Errorf("health %v, want serving", res.Status)
+	}
+
+	stream := grpcreflect.NewClient(h2cClient(), srv.URL()).NewStream(context.Background())
+	defer stream.Close()
+	names, err := stream.ListServices()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(names, configv1connect.ConfigServiceName) {
+		t.Errorf("reflection lists %v, want %s", names, configv1connect.ConfigServiceName)
+	}
+}
+
+func TestServerShutdown(t *testing.T) {
+	srv := startServer(t)
+	url := srv.URL()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	health := grpchealth.NewClient(h2cClient(), url, connect.WithGRPC())
+	if _, err := health.Check(context.Background(), &grpchealth.CheckRequest{}); err == nil {
+		t.Fatal("server still answers after Shutdown")
+	}
+}
