@@ -1,6 +1,11 @@
 module github.com/strata-edge/strata/node
 
-go 1.26.0
+go 1.26.7
+
+require (
+	github.com/strata-edge/strata/gen v0.0.0-00010101000000-000000000000
+	github.com/strata-edge/strata/pkg v0.0.0-00010101000000-000000000000
+)
 
 require (
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
@@ -13,8 +18,6 @@ require (
 	github.com/nats-io/nats.go v1.55.0 // indirect
 	github.com/nats-io/nkeys v0.4.16 // indirect
 	github.com/nats-io/nuid v1.0.1 // indirect
-	github.com/strata-edge/strata/gen v0.0.0-00010101000000-000000000000
-	github.com/strata-edge/strata/pkg v0.0.0-00010101000000-000000000000
 	github.com/valyala/bytebufferpool v1.0.0 // indirect
 	github.com/valyala/fasthttp v1.78.0 // indirect
 	go.etcd.io/bbolt v1.5.0 // indirect
@@ -22,6 +25,7 @@ require (
 	golang.org/x/net v0.62.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
 )
 
 replace github.com/strata-edge/strata/gen => ../gen

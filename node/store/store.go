@@ -1,0 +1,335 @@
+// Package store is the edge node's local, transactional copy of the config it
+// runs (static stability): the last applied snapshot survives restarts and
+// lets the node serve while the control plane or its link is down.
+//
+// Layout (bbolt, one file):
+//
+//	meta/header      syncv1.Snapshot without apps: partition, track, version, created_at
+//	meta/stream_seq  uint64: stream sequence of the last applied delta
+//	meta/applied_at  int64: unix nanoseconds of the last write
+//	apps/<app id>    strata.config.v1.App, one key per app
+//
+// One key per app keeps a delta write O(change). Other kinds (certificates,
+// zones) get buckets of their own beside "apps".
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+)
+
+// ErrGap is returned by ApplyDelta when the delta does not start at the
+// stored version (or nothing is stored yet): applying it would skip changes.
+// The caller re-syncs from a full snapshot; nothing was written.
+var ErrGap = errors.New("store: delta does not start at the stored version")
+
+var (
+	bucketMeta = []byte("meta")
+	bucketApps = []byte("apps")
+
+	keyHeader    = []byte("header")
+	keyStreamSeq = []byte("stream_seq")
+	keyAppliedAt = []byte("applied_at")
+)
+
+// marshal is deterministic so that the same snapshot always gives the same
+// bytes (labels are a map).
+var marshal = proto.MarshalOptions{Deterministic: true}
+
+// Meta describes the stored snapshot.
+type Meta struct {
+	// Version of the stored snapshot.
+	Version uint64
+	// StreamSeq is the stream sequence of the last applied delta: catching
+	// up starts at StreamSeq+1. Zero means unknown (start at the oldest
+	// retained delta).
+	StreamSeq uint64
+	// AppliedAt is when the stored snapshot was written.
+	AppliedAt time.Time
+}
+
+// Store is a node's local config store. It is safe for concurrent use.
+type Store struct {
+	db *bolt.DB
+
+	mu   sync.Mutex
+	cur  *syncv1.Snapshot // the stored snapshot, apps sorted by id; never mutated
+	meta Meta
+}
+
+// Open opens (or creates) the store file at path. It fails after a second
+// when another process holds the file.
+func Open(path string) (*Store, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketMeta, bucketApps} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: create buckets in %s: %w", path, err)
+	}
+	s := &Store{db: db}
+	if err := db.View(func(tx *bolt.Tx) error {
+		s.cur, s.meta, err = read(tx)
+		return err
+	}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: read %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Close closes the file.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Load returns the stored snapshot and its meta, or a nil snapshot when
+// nothing was stored yet. The snapshot is shared and must not be modified.
+func (s *Store) Load() (*syncv1.Snapshot, Meta, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cur, s.meta, nil
+}
+
+// SaveSnapshot replaces the stored config with snap, whose newest delta is at
+// streamSeq (0 when unknown), in one transaction. snap is not modified.
+func (s *Store) SaveSnapshot(snap *syncv1.Snapshot, streamSeq uint64) error {
+	if snap == nil {
+		return errors.New("store: snapshot: required")
+	}
+	apps, err := sortedApps(snap.GetApps())
+	if err != nil {
+		return fmt.Errorf("store: snapshot %d: %w", snap.GetVersion(), err)
+	}
+	next := &syncv1.Snapshot{
+		PartitionId: snap.GetPartitionId(),
+		Staging:     snap.GetStaging(),
+		Version:     snap.GetVersion(),
+		Apps:        apps,
+		CreatedAt:   snap.GetCreatedAt(),
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(bucketApps); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+			return err
+		}
+		b, err := tx.CreateBucket(bucketApps)
+		if err != nil {
+			return err
+		}
+		for _, app := range apps {
+			v, err := marshal.Marshal(app)
+			if err != nil {
+				return fmt.Errorf("encode app %q: %w", app.GetId(), err)
+			}
+			if err := b.Put([]byte(app.GetId()), v); err != nil {
+				return err
+			}
+		}
+		return writeMeta(tx, next, streamSeq, now)
+	})
+	if err != nil {
+		return fmt.Errorf("store: save snapshot %d: %w", snap.GetVersion(), err)
+	}
+	s.cur = next
+	s.meta = Meta{Version: next.GetVersion(), StreamSeq: streamSeq, AppliedAt: now}
+	return nil
+}
+
+// ApplyDelta applies d, found at stream sequence streamSeq, in one
+// transaction and returns the resulting snapshot (shared, never modified).
+// It returns ErrGap, and writes nothing, unless d starts at the stored
+// version.
+func (s *Store) ApplyDelta(d *syncv1.Delta, streamSeq uint64) (*syncv1.Snapshot, error) {
+	if err := validateDelta(d); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur := s.cur
+	if cur == nil {
+		return nil, fmt.Errorf("%w: delta %d->%d, nothing stored", ErrGap, d.GetFromVersion(), d.GetToVersion())
+	}
+	if d.GetPartitionId() != cur.GetPartitionId() || d.GetStaging() != cur.GetStaging() {
+		return nil, fmt.Errorf("store: delta partition_id %q staging %v: stored snapshot is partition_id %q staging %v",
+			d.GetPartitionId(), d.GetStaging(), cur.GetPartitionId(), cur.GetStaging())
+	}
+	if d.GetFromVersion() != cur.GetVersion() {
+		return nil, fmt.Errorf("%w: delta %d->%d, stored %d", ErrGap, d.GetFromVersion(), d.GetToVersion(), cur.GetVersion())
+	}
+	next := &syncv1.Snapshot{
+		PartitionId: cur.GetPartitionId(),
+		Staging:     cur.GetStaging(),
+		Version:     d.GetToVersion(),
+		Apps:        mergeApps(cur.GetApps(), d.GetUpserts(), d.GetDeletes()),
+		CreatedAt:   d.GetCreatedAt(),
+	}
+	now := time.Now()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketApps)
+		for _, id := range d.GetDeletes() {
+			if err := b.Delete([]byte(id)); err != nil {
+				return err
+			}
+		}
+		for _, app := range d.GetUpserts() {
+			v, err := marshal.Marshal(app)
+			if err != nil {
+				return fmt.Errorf("encode app %q: %w", app.GetId(), err)
+			}
+			if err := b.Put([]byte(app.GetId()), v); err != nil {
+				return err
+			}
+		}
+		return writeMeta(tx, next, streamSeq, now)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: apply delta %d->%d: %w", d.GetFromVersion(), d.GetToVersion(), err)
+	}
+	s.cur = next
+	s.meta = Meta{Version: next.GetVersion(), StreamSeq: streamSeq, AppliedAt: now}
+	return next, nil
+}
+
+// validateDelta rejects a delta that cannot be applied whatever is stored.
+func validateDelta(d *syncv1.Delta) error {
+	if d == nil {
+		return errors.New("store: delta: required")
+	}
+	if d.GetToVersion() <= d.GetFromVersion() {
+		return fmt.Errorf("store: delta to_version %d: must be greater than from_version %d", d.GetToVersion(), d.GetFromVersion())
+	}
+	upserted := make(map[string]bool, len(d.GetUpserts()))
+	for i, app := range d.GetUpserts() {
+		switch {
+		case app.GetId() == "":
+			return fmt.Errorf("store: delta upserts[%d].id: required", i)
+		case upserted[app.GetId()]:
+			return fmt.Errorf("store: delta upserts[%d].id %q: duplicate", i, app.GetId())
+		}
+		upserted[app.GetId()] = true
+	}
+	for i, id := range d.GetDeletes() {
+		switch {
+		case id == "":
+			return fmt.Errorf("store: delta deletes[%d]: empty app id", i)
+		case upserted[id]:
+			return fmt.Errorf("store: delta deletes[%d] %q: also upserted", i, id)
+		}
+	}
+	return nil
+}
+
+// sortedApps returns apps sorted by id (a new slice sharing the apps),
+// rejecting missing and duplicate ids.
+func sortedApps(apps []*configv1.App) ([]*configv1.App, error) {
+	out := slices.Clone(apps)
+	slices.SortFunc(out, func(a, b *configv1.App) int { return strings.Compare(a.GetId(), b.GetId()) })
+	for i, app := range out {
+		if app.GetId() == "" {
+			return nil, errors.New("apps: an app has no id")
+		}
+		if i > 0 && out[i-1].GetId() == app.GetId() {
+			return nil, fmt.Errorf("apps: id %q: duplicate", app.GetId())
+		}
+	}
+	return out, nil
+}
+
+// mergeApps returns cur (sorted by id) with deletes removed and upserts
+// replacing or adding apps, sorted by id. cur is not modified; unchanged apps
+// are shared, which is safe because snapshots are immutable.
+func mergeApps(cur, upserts []*configv1.App, deletes []string) []*configv1.App {
+	drop := make(map[string]bool, len(upserts)+len(deletes))
+	for _, id := range deletes {
+		drop[id] = true
+	}
+	for _, app := range upserts {
+		drop[app.GetId()] = true
+	}
+	out := make([]*configv1.App, 0, len(cur)+len(upserts))
+	for _, app := range cur {
+		if !drop[app.GetId()] {
+			out = append(out, app)
+		}
+	}
+	out = append(out, upserts...)
+	slices.SortFunc(out, func(a, b *configv1.App) int { return strings.Compare(a.GetId(), b.GetId()) })
+	return out
+}
+
+func writeMeta(tx *bolt.Tx, snap *syncv1.Snapshot, streamSeq uint64, at time.Time) error {
+	header, err := marshal.Marshal(&syncv1.Snapshot{
+		PartitionId: snap.GetPartitionId(),
+		Staging:     snap.GetStaging(),
+		Version:     snap.GetVersion(),
+		CreatedAt:   snap.GetCreatedAt(),
+	})
+	if err != nil {
+		return fmt.Errorf("encode header: %w", err)
+	}
+	b := tx.Bucket(bucketMeta)
+	if err := b.Put(keyHeader, header); err != nil {
+		return err
+	}
+	if err := b.Put(keyStreamSeq, binary.BigEndian.AppendUint64(nil, streamSeq)); err != nil {
+		return err
+	}
+	return b.Put(keyAppliedAt, binary.BigEndian.AppendUint64(nil, uint64(at.UnixNano())))
+}
+
+// read decodes the stored snapshot; nil when nothing was stored.
+func read(tx *bolt.Tx) (*syncv1.Snapshot, Meta, error) {
+	mb := tx.Bucket(bucketMeta)
+	header := mb.Get(keyHeader)
+	if header == nil {
+		return nil, Meta{}, nil
+	}
+	snap := &syncv1.Snapshot{}
+	if err := proto.Unmarshal(header, snap); err != nil {
+		return nil, Meta{}, fmt.Errorf("decode header: %w", err)
+	}
+	meta := Meta{Version: snap.GetVersion()}
+	if v := mb.Get(keyStreamSeq); len(v) == 8 {
+		meta.StreamSeq = binary.BigEndian.Uint64(v)
+	}
+	if v := mb.Get(keyAppliedAt); len(v) == 8 {
+		meta.AppliedAt = time.Unix(0, int64(binary.BigEndian.Uint64(v)))
+	}
+	err := tx.Bucket(bucketApps).ForEach(func(k, v []byte) error {
+		app := &configv1.App{}
+		if err := proto.Unmarshal(v, app); err != nil {
+			return fmt.Errorf("decode app %q: %w", k, err)
+		}
+		if !bytes.Equal([]byte(app.GetId()), k) {
+			return fmt.Errorf("app under key %q has id %q", k, app.GetId())
+		}
+		snap.Apps = append(snap.Apps, app)
+		return nil
+	})
+	if err != nil {
+		return nil, Meta{}, err
+	}
+	return snap, meta, nil
+}
