@@ -1,0 +1,101 @@
+package natsauth
+
+import (
+	"fmt"
+
+	"github.com/nats-io/jwt/v2"
+
+	"github.com/strata-edge/strata/pkg/natsutil"
+)
+
+// jsAPI is the prefix of the hub's JetStream API as a node reaches it across
+// its leaf link (jetstream.NewWithDomain(nc, natsutil.HubDomain)). Node
+// permissions name these subjects only: a node never sees the domain-less
+// $JS.API of the hub.
+const jsAPI = "$JS." + natsutil.HubDomain + ".API."
+
+// NodePermissions is what a node's user JWT allows, and nothing else:
+//
+//   - subscribe: its partition's delta subjects (both tracks, since a node's
+//     staging flag may change) and its own inboxes;
+//   - publish: its own status subject, and the JetStream API calls that read
+//     its partition's deltas (an ordered consumer filtered to one track,
+//     created through the subject form that carries the filter, which the
+//     server checks against the consumer config) and its partition's
+//     snapshot bucket.
+//
+// A node's NATS client must use natsutil.NodeInboxPrefix(nodeID) as its inbox
+// prefix (nats.CustomInboxPrefix), or replies cannot reach it.
+func NodePermissions(nodeID, partitionID string) (jwt.Permissions, error) {
+	if err := checkToken("node id", nodeID); err != nil {
+		return jwt.Permissions{}, err
+	}
+	if err := checkToken("partition id", partitionID); err != nil {
+		return jwt.Permissions{}, err
+	}
+	var p jwt.Permissions
+	p.Sub.Allow.Add(
+		natsutil.DeltaSubject(partitionID, false),
+		natsutil.DeltaSubject(partitionID, true),
+		natsutil.NodeInboxPrefix(nodeID)+".>",
+	)
+	p.Pub.Allow.Add(natsutil.NodeStatusSubject(nodeID))
+	p.Pub.Allow.Add(deltaAPISubjects(partitionID)...)
+	p.Pub.Allow.Add(snapshotAPISubjects(partitionID)...)
+	return p, nil
+}
+
+// deltaAPISubjects lets a node run an ordered (pull) consumer on its
+// partition's delta subjects of natsutil.SyncStream. Consumer names are random
+// per consumer, so they are a wildcard token; the filter is not.
+func deltaAPISubjects(partitionID string) []string {
+	stream := natsutil.SyncStream
+	return []string{
+		jsAPI + "STREAM.INFO." + stream,
+		jsAPI + "CONSUMER.CREATE." + stream + ".*." + natsutil.DeltaSubject(partitionID, false),
+		jsAPI + "CONSUMER.CREATE." + stream + ".*." + natsutil.DeltaSubject(partitionID, true),
+		jsAPI + "CONSUMER.MSG.NEXT." + stream + ".*",
+		jsAPI + "CONSUMER.DELETE." + stream + ".*",
+	}
+}
+
+// snapshotAPISubjects lets a node read (never write) its partition's Object
+// Store bucket: stream info, the meta message by direct get (Object Store
+// streams allow direct get), and the chunks through an ordered push consumer
+// whose flow-control requests the node must answer, or objects larger than a
+// few chunks stall. Any consumer on its own bucket is harmless, so the
+// consumer name and filter are wildcards.
+func snapshotAPISubjects(partitionID string) []string {
+	stream := ObjectStream(natsutil.SnapshotBucket(partitionID))
+	return []string{
+		jsAPI + "STREAM.INFO." + stream,
+		jsAPI + "DIRECT.GET." + stream + ".>",
+		jsAPI + "CONSUMER.CREATE." + stream + ".>",
+		jsAPI + "CONSUMER.DELETE." + stream + ".*",
+		"$JS.FC." + stream + ".>",
+	}
+}
+
+// ObjectStream is the JetStream stream behind an Object Store bucket.
+func ObjectStream(bucket string) string {
+	return "OBJ_" + bucket
+}
+
+// checkToken accepts ids that are safe as one subject token and inside
+// stream and bucket names: letters, digits, '_' and '-'.
+func checkToken(field, v string) error {
+	if v == "" {
+		return fmt.Errorf("natsauth: %s: required", field)
+	}
+	if len(v) > 64 {
+		return fmt.Errorf("natsauth: %s %q: longer than 64 characters", field, v)
+	}
+	for _, r := range v {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '-':
+		default:
+			return fmt.Errorf("natsauth: %s %q: only letters, digits, '_' and '-' are allowed", field, v)
+		}
+	}
+	return nil
+}
