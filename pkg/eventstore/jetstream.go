@@ -119,6 +119,9 @@ func NewJetStream(ctx context.Context, js jetstream.JetStream, opts JetStreamOpt
 	return &JetStreamStore{js: js, nc: js.Conn(), stream: st, ctx: sctx, cancel: cancel}, nil
 }
 
+// JetStream returns the JetStream context the store uses.
+func (s *JetStreamStore) JetStream() jetstream.JetStream { return s.js }
+
 func (s *JetStreamStore) checkOpen() error {
 	if s.ctx.Err() != nil {
 		return ErrClosed

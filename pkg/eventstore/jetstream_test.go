@@ -2,12 +2,19 @@ package eventstore_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/eventstore/eventstoretest"
+	"github.com/strata-edge/strata/pkg/natsutil"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 )
 
@@ -28,4 +35,162 @@ func newJetStreamStore(t testing.TB) *eventstore.JetStreamStore {
 
 func TestJetStreamConformance(t *testing.T) {
 	eventstoretest.Run(t, func(t *testing.T) eventstore.Store { return newJetStreamStore(t) })
+}
+
+func TestJetStreamStreamIsAppendOnly(t *testing.T) {
+	s := newJetStreamStore(t)
+	ctx := context.Background()
+	if _, err := s.Append(ctx, "app.a", 0, eventstore.Event{ID: "e1", Type: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	js := s.JetStream()
+	st, err := js.Stream(ctx, natsutil.EventsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := st.CachedInfo().Config
+	if !cfg.DenyDelete || !cfg.DenyPurge || cfg.Storage != jetstream.FileStorage || !cfg.AllowAtomicPublish ||
+		cfg.MaxMsgs != -1 || cfg.MaxBytes != -1 || cfg.MaxAge != 0 || cfg.Duplicates != 10*time.Minute {
+		t.Fatalf("stream config %+v", cfg)
+	}
+	if err := st.DeleteMsg(ctx, 1); err == nil {
+		t.Fatalf("deleting an event succeeded")
+	}
+	if err := st.Purge(ctx); err == nil {
+		t.Fatalf("purging the log succeeded")
+	}
+	// A second store on the same stream (another control service) works.
+	s2, err := eventstore.NewJetStream(ctx, js, eventstore.JetStreamOptions{})
+	if err != nil {
+		t.Fatalf("second NewJetStream: %v", err)
+	}
+	if h, err := s2.Head(ctx); err != nil || h != 1 {
+		t.Fatalf("Head through second store = %d, %v", h, err)
+	}
+}
+
+func TestJetStreamOptionsAreValidated(t *testing.T) {
+	nc := natstest.Connect(t, natstest.RunServer(t))
+	js, _ := jetstream.New(nc)
+	for _, o := range []eventstore.JetStreamOptions{{Replicas: -1}, {Replicas: 7}, {Duplicates: -time.Second}} {
+		if _, err := eventstore.NewJetStream(context.Background(), js, o); !errors.Is(err, eventstore.ErrInvalid) {
+			t.Fatalf("NewJetStream(%+v): %v, want ErrInvalid", o, err)
+		}
+	}
+}
+
+// The log survives a restart of the server: fsync'd files, same positions.
+func TestJetStreamDurableAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	open := func() (*server.Server, *eventstore.JetStreamStore) {
+		srv, err := natsutil.StartServer(natsutil.ServerOptions{Port: -1, StoreDir: dir, SyncAlways: true, NoLog: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc, err := natsutil.ConnectInProcess(srv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		js, _ := jetstream.New(nc)
+		s, err := eventstore.NewJetStream(ctx, js, eventstore.JetStreamOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return srv, s
+	}
+	srv, s := open()
+	want, err := s.Append(ctx, "app.d", 0, eventstore.Event{ID: "d1", Type: "t", Data: []byte("one")},
+		eventstore.Event{ID: "d2", Type: "t", Metadata: eventstore.Metadata{Actor: "alice"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Shutdown()
+	srv.WaitForShutdown()
+
+	srv, s = open()
+	defer srv.Shutdown()
+	got, err := s.ReadAll(ctx, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("after restart:\n got  %+v\n want %+v", got, want)
+	}
+	// Concurrency control still knows the stream's version.
+	if _, err := s.Append(ctx, "app.d", 1, eventstore.Event{ID: "d3", Type: "t"}); !errors.Is(err, eventstore.ErrConflict) {
+		t.Fatalf("stale append after restart: %v, want ErrConflict", err)
+	}
+}
+
+// A subscriber's ordered consumer deleted under it (as after a server or
+// leader change) is recreated after the last delivered event.
+func TestJetStreamSubscribeSurvivesConsumerReset(t *testing.T) {
+	s := newJetStreamStore(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	append1 := func(i int) {
+		t.Helper()
+		if _, err := s.Append(ctx, "app.r", eventstore.AnyVersion, eventstore.Event{ID: fmt.Sprintf("r%d", i), Type: "t"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 1; i <= 5; i++ {
+		append1(i)
+	}
+	var mu sync.Mutex
+	var seen []uint64
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Subscribe(ctx, 0, func(e eventstore.Event) error {
+			mu.Lock()
+			defer mu.Unlock()
+			seen = append(seen, e.Position)
+			return nil
+		})
+	}()
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(seen) }
+	natstest.CheckFor(t, 10*time.Second, 5*time.Millisecond, func() error {
+		if n := count(); n != 5 {
+			return fmt.Errorf("%d events seen, want 5", n)
+		}
+		return nil
+	})
+	js := s.JetStream()
+	for resets := 0; resets < 3; resets++ {
+		st, err := js.Stream(ctx, natsutil.EventsStream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names := st.ConsumerNames(ctx)
+		deleted := 0
+		for name := range names.Name() {
+			if err := js.DeleteConsumer(ctx, natsutil.EventsStream, name); err == nil {
+				deleted++
+			}
+		}
+		if deleted == 0 {
+			t.Fatalf("no consumer to delete")
+		}
+		for i := 0; i < 5; i++ {
+			append1(6 + resets*5 + i)
+		}
+		want := 10 + resets*5
+		natstest.CheckFor(t, 30*time.Second, 10*time.Millisecond, func() error {
+			if n := count(); n < want {
+				return fmt.Errorf("%d events seen, want %d", n, want)
+			}
+			return nil
+		})
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Subscribe: %v", err)
+	}
+	for i, p := range seen {
+		if p != uint64(i+1) {
+			t.Fatalf("seen %v: not each position once in order", seen)
+		}
+	}
 }

@@ -3,6 +3,8 @@ package natsutil
 import (
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -130,4 +132,17 @@ func ConnectInProcess(s *server.Server, opts ...nats.Option) (*nats.Conn, error)
 		return nil, fmt.Errorf("natsutil: connect in-process: %w", err)
 	}
 	return nc, nil
+}
+
+// LeafURL returns the nats-leaf:// URL on which s accepts leaf-node links
+// (useful with LeafPort -1), or an error when it has no leaf listener.
+func LeafURL(s *server.Server) (string, error) {
+	v, err := s.Varz(nil)
+	if err != nil {
+		return "", fmt.Errorf("natsutil: server info: %w", err)
+	}
+	if v.LeafNode.Port <= 0 {
+		return "", errors.New("natsutil: server has no leaf-node listener")
+	}
+	return fmt.Sprintf("nats-leaf://%s", net.JoinHostPort(v.LeafNode.Host, strconv.Itoa(v.LeafNode.Port))), nil
 }
