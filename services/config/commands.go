@@ -1,0 +1,343 @@
+package config
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	ev "github.com/strata-edge/strata/gen/strata/events/config/v1"
+	"github.com/strata-edge/strata/pkg/apierr"
+	"github.com/strata-edge/strata/pkg/eventstore"
+)
+
+// --- partitions, clusters, nodes ---------------------------------------------
+
+func (s *Service) createPartition(ctx context.Context, name string) (*configv1.Partition, error) {
+	if r := checkName(name); r != "" {
+		return nil, apierr.Invalid(apierr.FieldViolation{Field: "name", Reason: r})
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.catchUp(ctx); err != nil {
+		return nil, err
+	}
+	if _, taken := s.proj.resolvePartition(name); taken {
+		return nil, &alreadyExists{apierr.Invalid(apierr.FieldViolation{Field: "name",
+			Reason: fmt.Sprintf("partition %q already exists", name)})}
+	}
+	p := &configv1.Partition{Id: newID(prefixPartition), Name: name}
+	if _, err := s.appendAndWait(ctx, partitionStream(p.Id), 0, []proto.Message{&ev.PartitionCreated{Partition: p}}); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (s *Service) createCluster(ctx context.Context, name, partition string) (*configv1.Cluster, error) {
+	var v violations
+	if r := checkName(name); r != "" {
+		v.add("name", "%s", r)
+	}
+	if partition == "" {
+		v.add("partition", "is empty (give a partition id or name)")
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.catchUp(ctx); err != nil {
+		return nil, err
+	}
+	if _, taken := s.proj.resolveCluster(name); taken {
+		return nil, &alreadyExists{apierr.Invalid(apierr.FieldViolation{Field: "name",
+			Reason: fmt.Sprintf("cluster %q already exists", name)})}
+	}
+	pid, ok := s.proj.resolvePartition(partition)
+	if !ok {
+		return nil, apierr.Invalid(apierr.FieldViolation{Field: "partition",
+			Reason: fmt.Sprintf("partition %q does not exist", partition)})
+	}
+	c := &configv1.Cluster{Id: newID(prefixCluster), Name: name, PartitionId: pid}
+	if _, err := s.appendAndWait(ctx, clusterStream(c.Id), 0, []proto.Message{&ev.ClusterCreated{Cluster: c}}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (s *Service) registerNode(ctx context.Context, name, cluster string, staging bool) (*configv1.Node, error) {
+	var v violations
+	if r := checkName(name); r != "" {
+		v.add("name", "%s", r)
+	}
+	if cluster == "" {
+		v.add("cluster", "is empty (give a cluster id or name)")
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.catchUp(ctx); err != nil {
+		return nil, err
+	}
+	c, ok := s.proj.resolveCluster(cluster)
+	if !ok {
+		return nil, apierr.Invalid(apierr.FieldViolation{Field: "cluster", Reason: fmt.Sprintf("cluster %q does not exist", cluster)})
+	}
+	s.proj.mu.RLock()
+	for _, n := range s.proj.nodes {
+		if n.ClusterId == c.Id && n.Name == name {
+			s.proj.mu.RUnlock()
+			return nil, apierr.Invalid(apierr.FieldViolation{Field: "name",
+				Reason: fmt.Sprintf("node %q already exists in cluster %q", name, c.Name)})
+		}
+	}
+	s.proj.mu.RUnlock()
+	// An operator registering a node vouches for it: it needs no approval.
+	n := &configv1.Node{Id: newID(prefixNode), Name: name, ClusterId: c.Id, Staging: staging, Approved: true}
+	if _, err := s.appendAndWait(ctx, nodeStream(n.Id), 0, []proto.Message{&ev.NodeRegistered{Node: n}}); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+func (s *Service) setNodeStaging(ctx context.Context, id string, staging bool) (*configv1.Node, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.catchUp(ctx); err != nil {
+		return nil, err
+	}
+	n := s.node(id)
+	if n == nil {
+		return nil, apierr.NotFound("node", id)
+	}
+	if n.Staging != staging {
+		// Node streams are also written by the node service (approval,
+		// disable); these flags are last-writer-wins, so no version check.
+		if _, err := s.appendAndWait(ctx, nodeStream(id), eventstore.AnyVersion,
+			[]proto.Message{&ev.NodeStagingSet{NodeId: id, Staging: staging}}); err != nil {
+			return nil, err
+		}
+	}
+	return s.node(id), nil
+}
+
+func (s *Service) removeNode(ctx context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.catchUp(ctx); err != nil {
+		return err
+	}
+	if s.node(id) == nil {
+		return apierr.NotFound("node", id)
+	}
+	_, err := s.appendAndWait(ctx, nodeStream(id), eventstore.AnyVersion, []proto.Message{&ev.NodeRemoved{NodeId: id}})
+	return err
+}
+
+func (s *Service) node(id string) *configv1.Node {
+	s.proj.mu.RLock()
+	defer s.proj.mu.RUnlock()
+	if n := s.proj.nodes[id]; n != nil {
+		return proto.Clone(n).(*configv1.Node)
+	}
+	return nil
+}
+
+// --- apps -------------------------------------------------------------------
+
+// appInput is the settings part of CreateApp and UpdateApp, as given.
+type appInput struct {
+	name       string
+	domains    []string
+	httpPorts  []uint32
+	httpsPorts []uint32
+	partitions []string // ids or names
+	labels     map[string]string
+}
+
+// settingsLocked resolves partition references and validates the settings,
+// including the cross-app checks (name, domains). self is the app's id ("" for
+// a new app). Called with s.proj.mu held.
+func (s *Service) settingsLocked(in appInput, self string) (*ev.AppSettings, error) {
+	var v violations
+	st := &ev.AppSettings{Name: in.name, Domains: in.domains, HttpPorts: in.httpPorts,
+		HttpsPorts: in.httpsPorts, Labels: in.labels}
+	refs := in.partitions
+	field := "partitions"
+	if len(refs) == 0 {
+		refs = []string{defaultName}
+	}
+	for i, ref := range refs {
+		id, ok := s.proj.resolvePartitionLocked(ref)
+		switch {
+		case ok:
+			st.PartitionIds = append(st.PartitionIds, id)
+		case len(in.partitions) == 0:
+			v.add(field, "no partition given and no partition named %q exists", defaultName)
+		default:
+			v.add(index(field, i), "partition %q does not exist", ref)
+		}
+	}
+	if len(v.list) > 0 {
+		return nil, v.err()
+	}
+	norm, vs := normalizeSettings(st)
+	if len(vs) > 0 {
+		return nil, apierr.Invalid(vs...)
+	}
+	if vs := s.claimViolations(norm, self); len(vs) > 0 {
+		return nil, apierr.Invalid(vs...)
+	}
+	return norm, nil
+}
+
+// claimViolations reports the name and domains of st that other apps hold.
+// Called with s.proj.mu held.
+func (s *Service) claimViolations(st *ev.AppSettings, self string) []apierr.FieldViolation {
+	var v violations
+	if owners := s.proj.nameOwners(st.Name, self); len(owners) > 0 {
+		v.add("name", "app name %q is already used by app %s", st.Name, owners[0])
+	}
+	for i, d := range st.Domains {
+		for _, pt := range st.PartitionIds {
+			if owners := s.proj.domainOwners(pt, d, self); len(owners) > 0 {
+				v.add(index("domains", i), "domain %q is already used by app %s in partition %s",
+					d, s.appLabelLocked(owners[0]), s.partitionLabelLocked(pt))
+				break
+			}
+		}
+	}
+	return v.list
+}
+
+// releaseConflicts checks, at release time, that content going live holds no
+// name or domain another app holds (two replicas may have accepted
+// conflicting edits). Called with s.proj.mu held.
+func (s *Service) releaseConflicts(content *configv1.App, self string) error {
+	if content == nil {
+		return nil
+	}
+	vs := s.claimViolations(settingsOf(content), self)
+	if len(vs) == 0 {
+		return nil
+	}
+	reasons := make([]string, len(vs))
+	for i, v := range vs {
+		reasons[i] = v.Reason
+	}
+	return apierr.FailedPrecondition("cannot release: " + strings.Join(reasons, "; "))
+}
+
+func (s *Service) appLabelLocked(id string) string {
+	if e := s.proj.apps[id]; e != nil && e.agg.draft != nil {
+		return fmt.Sprintf("%q (%s)", e.agg.draft.Name, id)
+	}
+	return id
+}
+
+func (s *Service) partitionLabelLocked(id string) string {
+	if p := s.proj.partitions[id]; p != nil {
+		return fmt.Sprintf("%q", p.Name)
+	}
+	return id
+}
+
+func (s *Service) createApp(ctx context.Context, in appInput) (string, uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.catchUp(ctx); err != nil {
+		return "", 0, err
+	}
+	id := newID(prefixApp)
+	s.proj.mu.RLock()
+	st, err := s.settingsLocked(in, id)
+	s.proj.mu.RUnlock()
+	if err != nil {
+		return "", 0, err
+	}
+	msgs, err := NewApp(id).Create(st)
+	if err != nil {
+		return "", 0, err
+	}
+	pos, err := s.appendAndWait(ctx, appStream(id), 0, msgs)
+	return id, pos, err
+}
+
+func (s *Service) updateApp(ctx context.Context, id string, expected *uint64, in appInput) (uint64, error) {
+	return s.execApp(ctx, id, expected, false, func(a *App, _ []proto.Message) ([]proto.Message, error) {
+		if err := a.mustEditable(); err != nil {
+			return nil, err
+		}
+		// An empty name or partition list keeps the current one: both are
+		// required, so "unset" cannot mean "clear".
+		cur := a.draftView()
+		if in.name == "" {
+			in.name = cur.Name
+		}
+		if len(in.partitions) == 0 {
+			in.partitions = cur.PartitionIds
+		}
+		st, err := s.settingsLocked(in, id)
+		if err != nil {
+			return nil, err
+		}
+		return a.Update(st)
+	})
+}
+
+func (s *Service) release(ctx context.Context, id string, expected *uint64, note string, staging bool) (uint64, error) {
+	return s.execApp(ctx, id, expected, false, func(a *App, _ []proto.Message) ([]proto.Message, error) {
+		msgs, err := a.Release(note, staging)
+		if err != nil {
+			return nil, err
+		}
+		live := a.draftView()
+		if a.Pending() == 0 { // promotion of a staging release
+			live = a.Released()
+		} else if a.Deleted() {
+			live = nil
+		}
+		if err := s.releaseConflicts(live, id); err != nil {
+			return nil, err
+		}
+		return msgs, nil
+	})
+}
+
+func (s *Service) revertApp(ctx context.Context, id string, expected *uint64, to uint64, note string) (uint64, error) {
+	return s.execApp(ctx, id, expected, true, func(a *App, history []proto.Message) ([]proto.Message, error) {
+		msgs, err := a.Revert(to, note, history)
+		if err != nil {
+			return nil, err
+		}
+		e := msgs[0].(*ev.AppReverted)
+		if !e.Deleted {
+			for _, pt := range e.Content.PartitionIds {
+				if _, ok := s.proj.partitions[pt]; !ok {
+					return nil, apierr.FailedPrecondition(fmt.Sprintf("cannot revert to release %d: its partition %s no longer exists", to, pt))
+				}
+			}
+			if err := s.releaseConflicts(e.Content, id); err != nil {
+				return nil, err
+			}
+		}
+		return msgs, nil
+	})
+}
+
+func (s *Service) revertObject(ctx context.Context, id string, expected *uint64, kind, object string, to uint64, note string) (uint64, error) {
+	return s.execApp(ctx, id, expected, true, func(a *App, history []proto.Message) ([]proto.Message, error) {
+		return a.RevertObject(kind, object, to, note, history)
+	})
+}
+
+// simpleApp runs a command that needs neither history nor cross-app checks.
+func (s *Service) simpleApp(ctx context.Context, id string, expected *uint64, cmd func(a *App) ([]proto.Message, error)) (uint64, error) {
+	return s.execApp(ctx, id, expected, false, func(a *App, _ []proto.Message) ([]proto.Message, error) {
+		return cmd(a)
+	})
+}

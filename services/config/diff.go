@@ -1,0 +1,356 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	ev "github.com/strata-edge/strata/gen/strata/events/config/v1"
+)
+
+// summarize describes one pending event in one line, given the working copy
+// just before it (nil before the app was created).
+func summarize(before *configv1.App, msg proto.Message) string {
+	switch e := msg.(type) {
+	case *ev.AppCreated:
+		return "app " + e.Settings.GetName() + " created: " + describe(e.Settings, "")
+	case *ev.AppUpdated:
+		return "app " + before.GetName() + " updated: " + changes(settingsOf(before), e.Settings)
+	case *ev.AppDeleted:
+		return "app " + before.GetName() + " deleted"
+	case *ev.UpstreamCreated:
+		return "upstream " + e.Upstream.GetName() + " created: " + describe(e.Upstream, "id", "name")
+	case *ev.UpstreamUpdated:
+		old := &configv1.Upstream{}
+		if i := findUpstream(before, e.Upstream.GetId()); i >= 0 {
+			old = before.Upstreams[i]
+		}
+		return "upstream " + old.GetName() + " updated: " + changes(old, e.Upstream, "id")
+	case *ev.UpstreamDeleted:
+		return "upstream " + nameOfUpstream(before, e.UpstreamId) + " deleted"
+	case *ev.RuleCreated:
+		return fmt.Sprintf("rule %s created at position %d: %s", e.Rule.GetName(), e.Index, describe(e.Rule, "id", "name"))
+	case *ev.RuleUpdated:
+		old := &configv1.Rule{}
+		if i := findRule(before, e.Rule.GetId()); i >= 0 {
+			old = before.Rules[i]
+		}
+		return "rule " + old.GetName() + " updated: " + changes(old, e.Rule, "id")
+	case *ev.RuleDeleted:
+		return "rule " + nameOfRule(before, e.RuleId) + " deleted"
+	case *ev.RuleMoved:
+		return fmt.Sprintf("rule %s moved from position %d to %d", nameOfRule(before, e.RuleId), findRule(before, e.RuleId), e.Index)
+	}
+	t, _ := TypeOf(msg)
+	return t
+}
+
+func nameOfUpstream(app *configv1.App, id string) string {
+	if i := findUpstream(app, id); i >= 0 {
+		return app.Upstreams[i].Name
+	}
+	return id
+}
+
+func nameOfRule(app *configv1.App, id string) string {
+	if i := findRule(app, id); i >= 0 {
+		return app.Rules[i].Name
+	}
+	return id
+}
+
+// describe renders the set fields of m as "field value; field value".
+func describe(m proto.Message, skip ...string) string {
+	r := m.ProtoReflect()
+	var parts []string
+	fields := r.Descriptor().Fields()
+	for i := 0; i < fields.Len(); i++ {
+		f := fields.Get(i)
+		if skipped(f, skip) || !r.Has(f) {
+			continue
+		}
+		parts = append(parts, string(f.Name())+" "+renderField(f, r.Get(f)))
+	}
+	if len(parts) == 0 {
+		return "(empty)"
+	}
+	return strings.Join(parts, "; ")
+}
+
+// changes renders the fields that differ between old and cur as
+// "field old -> new; ...".
+func changes(old, cur proto.Message, skip ...string) string {
+	o, c := old.ProtoReflect(), cur.ProtoReflect()
+	var parts []string
+	fields := c.Descriptor().Fields()
+	for i := 0; i < fields.Len(); i++ {
+		f := fields.Get(i)
+		if skipped(f, skip) {
+			continue
+		}
+		before, after := renderPresent(o, f), renderPresent(c, f)
+		if before != after {
+			parts = append(parts, string(f.Name())+" "+before+" -> "+after)
+		}
+	}
+	if len(parts) == 0 {
+		return "no change"
+	}
+	return strings.Join(parts, "; ")
+}
+
+func skipped(f protoreflect.FieldDescriptor, skip []string) bool {
+	for _, s := range skip {
+		if string(f.Name()) == s {
+			return true
+		}
+	}
+	return false
+}
+
+func renderPresent(m protoreflect.Message, f protoreflect.FieldDescriptor) string {
+	if !m.Has(f) {
+		return "(none)"
+	}
+	return renderField(f, m.Get(f))
+}
+
+func renderField(f protoreflect.FieldDescriptor, v protoreflect.Value) string {
+	switch {
+	case f.IsList():
+		l := v.List()
+		items := make([]string, l.Len())
+		for i := range items {
+			items[i] = renderValue(f, l.Get(i))
+		}
+		return strings.Join(items, ", ")
+	case f.IsMap():
+		var items []string
+		v.Map().Range(func(k protoreflect.MapKey, mv protoreflect.Value) bool {
+			items = append(items, k.String()+"="+renderValue(f.MapValue(), mv))
+			return true
+		})
+		slices.Sort(items)
+		return strings.Join(items, ", ")
+	}
+	return renderValue(f, v)
+}
+
+func renderValue(f protoreflect.FieldDescriptor, v protoreflect.Value) string {
+	switch f.Kind() {
+	case protoreflect.StringKind:
+		s := v.String()
+		if s == "" || strings.ContainsAny(s, " \t\n\",;=") {
+			return strconv.Quote(s)
+		}
+		return s
+	case protoreflect.EnumKind:
+		ed := f.Enum().Values().ByNumber(v.Enum())
+		if ed == nil {
+			return strconv.Itoa(int(v.Enum()))
+		}
+		name := string(ed.Name())
+		// BALANCE_POLICY_ROUND_ROBIN -> ROUND_ROBIN
+		prefix := strings.ToUpper(snake(string(f.Enum().Name()))) + "_"
+		return strings.TrimPrefix(name, prefix)
+	case protoreflect.MessageKind, protoreflect.GroupKind:
+		return renderMessage(v.Message().Interface())
+	}
+	return v.String()
+}
+
+// renderMessage renders a message compactly; servers and split targets as
+// "address=weight".
+func renderMessage(m proto.Message) string {
+	switch x := m.(type) {
+	case *configv1.Server:
+		s := x.Address + "=" + strconv.Itoa(int(x.Weight))
+		if x.Backup {
+			s += " (backup)"
+		}
+		return s
+	case *configv1.WeightedUpstream:
+		return x.Upstream + "=" + strconv.Itoa(int(x.Weight))
+	case *configv1.Action:
+		r := x.ProtoReflect()
+		if od := r.WhichOneof(r.Descriptor().Oneofs().ByName("action")); od != nil {
+			return string(od.Name()) + " " + renderMessage(r.Get(od).Message().Interface())
+		}
+		return "(no action)"
+	}
+	r := m.ProtoReflect()
+	var parts []string
+	fields := r.Descriptor().Fields()
+	for i := 0; i < fields.Len(); i++ {
+		f := fields.Get(i)
+		if r.Has(f) {
+			parts = append(parts, string(f.Name())+":"+renderField(f, r.Get(f)))
+		}
+	}
+	return "{" + strings.Join(parts, " ") + "}"
+}
+
+// snake turns "BalancePolicy" into "balance_policy".
+func snake(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		if 'A' <= r && r <= 'Z' {
+			if i > 0 {
+				b.WriteByte('_')
+			}
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+
+// canonicalJSON renders m as protojson with proto field names, indented by
+// two spaces. protojson orders fields by declaration and map keys sorted;
+// re-indenting removes its deliberately unstable whitespace.
+func canonicalJSON(m proto.Message) (string, error) {
+	raw, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(m)
+	if err != nil {
+		return "", fmt.Errorf("marshal json: %w", err)
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, raw, "", "  "); err != nil {
+		return "", fmt.Errorf("indent json: %w", err)
+	}
+	out.WriteByte('\n')
+	return out.String(), nil
+}
+
+// unifiedDiff returns a unified diff (3 lines of context) from a to b, or ""
+// when they are equal.
+func unifiedDiff(aName, bName, a, b string) string {
+	if a == b {
+		return ""
+	}
+	al, bl := splitLines(a), splitLines(b)
+	ops := diffLines(al, bl)
+	var out strings.Builder
+	fmt.Fprintf(&out, "--- %s\n+++ %s\n", aName, bName)
+	const context = 3
+	// Group ops into hunks separated by more than 2*context equal lines.
+	i := 0
+	for i < len(ops) {
+		if ops[i].kind == ' ' {
+			i++
+			continue
+		}
+		start := max(i-context, 0)
+		end := i
+		for end < len(ops) {
+			if ops[end].kind != ' ' {
+				end++
+				continue
+			}
+			run := end
+			for run < len(ops) && ops[run].kind == ' ' {
+				run++
+			}
+			if run == len(ops) || run-end > 2*context {
+				end = min(end+context, len(ops))
+				break
+			}
+			end = run
+		}
+		aStart, bStart := ops[start].a, ops[start].b
+		aCount, bCount := 0, 0
+		for _, op := range ops[start:end] {
+			if op.kind != '+' {
+				aCount++
+			}
+			if op.kind != '-' {
+				bCount++
+			}
+		}
+		fmt.Fprintf(&out, "@@ -%s +%s @@\n", hunkRange(aStart, aCount), hunkRange(bStart, bCount))
+		for _, op := range ops[start:end] {
+			out.WriteByte(op.kind)
+			out.WriteString(op.line)
+			out.WriteByte('\n')
+		}
+		i = end
+	}
+	return out.String()
+}
+
+func hunkRange(start, count int) string {
+	if count == 0 {
+		return fmt.Sprintf("%d,0", start)
+	}
+	return fmt.Sprintf("%d,%d", start+1, count)
+}
+
+func splitLines(s string) []string {
+	s = strings.TrimSuffix(s, "\n")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}
+
+type diffOp struct {
+	kind byte // ' ', '-', '+'
+	line string
+	a, b int // 0-based line numbers in a and b where the op stands
+}
+
+// diffLines computes a line diff through the longest common subsequence.
+// Inputs beyond maxDiffCells compare as one replacement, which keeps the
+// cost bounded for very large apps.
+func diffLines(a, b []string) []diffOp {
+	const maxDiffCells = 4 << 20
+	n, m := len(a), len(b)
+	var ops []diffOp
+	if n*m > maxDiffCells {
+		for i, l := range a {
+			ops = append(ops, diffOp{'-', l, i, 0})
+		}
+		for j, l := range b {
+			ops = append(ops, diffOp{'+', l, n, j})
+		}
+		return ops
+	}
+	// lcs[i][j] = LCS length of a[i:], b[j:].
+	lcs := make([][]int32, n+1)
+	for i := range lcs {
+		lcs[i] = make([]int32, m+1)
+	}
+	for i := n - 1; i >= 0; i-- {
+		for j := m - 1; j >= 0; j-- {
+			if a[i] == b[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	i, j := 0, 0
+	for i < n || j < m {
+		switch {
+		case i < n && j < m && a[i] == b[j]:
+			ops = append(ops, diffOp{' ', a[i], i, j})
+			i++
+			j++
+		case i < n && (j == m || lcs[i+1][j] >= lcs[i][j+1]):
+			ops = append(ops, diffOp{'-', a[i], i, j})
+			i++
+		default:
+			ops = append(ops, diffOp{'+', b[j], i, j})
+			j++
+		}
+	}
+	return ops
+}

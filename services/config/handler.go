@@ -1,0 +1,489 @@
+package config
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
+	"github.com/strata-edge/strata/pkg/apierr"
+)
+
+// handler implements the ConfigService RPCs on top of the Service. Every
+// error leaves through apierr.ToConnect.
+type handler struct {
+	s *Service
+}
+
+func (h *handler) fail(err error) error {
+	return apierr.ToConnectLog(h.s.logger, err)
+}
+
+func (h *handler) CreatePartition(ctx context.Context, req *configv1.CreatePartitionRequest) (*configv1.CreatePartitionResponse, error) {
+	p, err := h.s.createPartition(ctx, req.Name)
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	return &configv1.CreatePartitionResponse{Partition: p}, nil
+}
+
+func (h *handler) ListPartitions(ctx context.Context, _ *configv1.ListPartitionsRequest) (*configv1.ListPartitionsResponse, error) {
+	p := h.s.proj
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	out := &configv1.ListPartitionsResponse{}
+	for _, pt := range p.partitions {
+		out.Partitions = append(out.Partitions, pt)
+	}
+	slices.SortFunc(out.Partitions, func(a, b *configv1.Partition) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+func (h *handler) CreateCluster(ctx context.Context, req *configv1.CreateClusterRequest) (*configv1.CreateClusterResponse, error) {
+	c, err := h.s.createCluster(ctx, req.Name, req.Partition)
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	return &configv1.CreateClusterResponse{Cluster: c}, nil
+}
+
+func (h *handler) ListClusters(ctx context.Context, _ *configv1.ListClustersRequest) (*configv1.ListClustersResponse, error) {
+	p := h.s.proj
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	out := &configv1.ListClustersResponse{}
+	for _, c := range p.clusters {
+		out.Clusters = append(out.Clusters, c)
+	}
+	slices.SortFunc(out.Clusters, func(a, b *configv1.Cluster) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+func (h *handler) RegisterNode(ctx context.Context, req *configv1.RegisterNodeRequest) (*configv1.RegisterNodeResponse, error) {
+	n, err := h.s.registerNode(ctx, req.Name, req.Cluster, req.Staging)
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	return &configv1.RegisterNodeResponse{Node: n}, nil
+}
+
+func (h *handler) SetNodeStaging(ctx context.Context, req *configv1.SetNodeStagingRequest) (*configv1.SetNodeStagingResponse, error) {
+	n, err := h.s.setNodeStaging(ctx, req.NodeId, req.Staging)
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	return &configv1.SetNodeStagingResponse{Node: n}, nil
+}
+
+func (h *handler) RemoveNode(ctx context.Context, req *configv1.RemoveNodeRequest) (*configv1.RemoveNodeResponse, error) {
+	if err := h.s.removeNode(ctx, req.NodeId); err != nil {
+		return nil, h.fail(err)
+	}
+	return &configv1.RemoveNodeResponse{}, nil
+}
+
+// ListNodes lists nodes with their partition and the newest version of
+// their track. Sync status (applied version, last seen) comes from node
+// reports, which this service does not receive yet.
+func (h *handler) ListNodes(ctx context.Context, req *configv1.ListNodesRequest) (*configv1.ListNodesResponse, error) {
+	clusterID := ""
+	if req.Cluster != "" {
+		c, ok := h.s.proj.resolveCluster(req.Cluster)
+		if !ok {
+			return nil, h.fail(apierr.NotFound("cluster", req.Cluster))
+		}
+		clusterID = c.Id
+	}
+	p := h.s.proj
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	out := &configv1.ListNodesResponse{}
+	for _, n := range p.nodes {
+		if clusterID != "" && n.ClusterId != clusterID {
+			continue
+		}
+		info := &configv1.NodeInfo{Node: n}
+		if c := p.clusters[n.ClusterId]; c != nil {
+			info.PartitionId = c.PartitionId
+			if t := p.tracks[trackKey{c.PartitionId, n.Staging}]; t != nil {
+				info.LatestVersion = t.version
+			}
+		}
+		out.Nodes = append(out.Nodes, info)
+	}
+	slices.SortFunc(out.Nodes, func(a, b *configv1.NodeInfo) int {
+		return strings.Compare(a.Node.ClusterId+"/"+a.Node.Name, b.Node.ClusterId+"/"+b.Node.Name)
+	})
+	return out, nil
+}
+
+// --- apps -------------------------------------------------------------------
+
+// appState is a consistent copy of one app for responses.
+type appState struct {
+	draft    *configv1.App
+	released *configv1.App
+	version  uint64
+	latest   uint64
+	pending  int
+	deleted  bool
+}
+
+func (h *handler) app(id string) (*appState, error) {
+	p := h.s.proj
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	e := p.apps[id]
+	if e == nil || !e.agg.Exists() {
+		return nil, apierr.NotFound("app", id)
+	}
+	a := e.agg
+	return &appState{draft: a.Draft(), released: a.Released(), version: a.Version(),
+		latest: a.LatestRelease(), pending: a.Pending(), deleted: a.Deleted()}, nil
+}
+
+func appInputOf(name string, domains []string, http, https []uint32, partitions []string, labels map[string]string) appInput {
+	return appInput{name: name, domains: domains, httpPorts: http, httpsPorts: https, partitions: partitions, labels: labels}
+}
+
+func (h *handler) CreateApp(ctx context.Context, req *configv1.CreateAppRequest) (*configv1.CreateAppResponse, error) {
+	id, version, err := h.s.createApp(ctx, appInputOf(req.Name, req.Domains, req.HttpPorts, req.HttpsPorts, req.Partitions, req.Labels))
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	st, err := h.app(id)
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	return &configv1.CreateAppResponse{App: st.draft, Version: version}, nil
+}
+
+func (h *handler) GetApp(ctx context.Context, req *configv1.GetAppRequest) (*configv1.GetAppResponse, error) {
+	st, err := h.app(req.AppId)
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	return &configv1.GetAppResponse{App: st.draft, Released: st.released, Version: st.version,
+		LatestRelease: st.latest, PendingChanges: uint32(st.pending)}, nil
+}
+
+func (h *handler) ListApps(ctx context.Context, _ *configv1.ListAppsRequest) (*configv1.ListAppsResponse, error) {
+	p := h.s.proj
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	out := &configv1.ListAppsResponse{}
+	for id, e := range p.apps {
+		a := e.agg
+		if !a.Exists() {
+			continue
+		}
+		d := a.draftView()
+		out.Apps = append(out.Apps, &configv1.AppSummary{
+			Id: id, Name: d.Name, Domains: slices.Clone(d.Domains), PartitionIds: slices.Clone(d.PartitionIds),
+			LatestRelease: a.LatestRelease(), PendingChanges: uint32(a.Pending()), Version: a.Version(), Deleted: a.Deleted(),
+		})
+	}
+	slices.SortFunc(out.Apps, func(a, b *configv1.AppSummary) int {
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Id, b.Id)
+	})
+	return out, nil
+}
+
+func (h *handler) UpdateApp(ctx context.Context, req *configv1.UpdateAppRequest) (*configv1.UpdateAppResponse, error) {
+	version, err := h.s.updateApp(ctx, req.AppId, req.ExpectedVersion,
+		appInputOf(req.Name, req.Domains, req.HttpPorts, req.HttpsPorts, req.Partitions, req.Labels))
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	st, err := h.app(req.AppId)
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	return &configv1.UpdateAppResponse{App: st.draft, Version: version}, nil
+}
+
+func (h *handler) DeleteApp(ctx context.Context, req *configv1.DeleteAppRequest) (*configv1.DeleteAppResponse, error) {
+	version, err := h.s.simpleApp(ctx, req.AppId, req.ExpectedVersion, (*App).Delete)
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	return &configv1.DeleteAppResponse{Version: version}, nil
+}
+
+func (h *handler) CreateUpstream(ctx context.Context, req *configv1.CreateUpstreamRequest) (*configv1.CreateUpstreamResponse, error) {
+	var u *configv1.Upstream
+	if req.Upstream != nil {
+		u = proto.Clone(req.Upstream).(*configv1.Upstream)
+		u.Id = newID(prefixUpstream)
+	}
+	version, err := h.s.simpleApp(ctx, req.AppId, req.ExpectedVersion, func(a *App) ([]proto.Message, error) {
+		return a.CreateUpstream(u)
+	})
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	return upstreamResponse(h, req.AppId, u.Id, version, func(u *configv1.Upstream, v uint64) *configv1.CreateUpstreamResponse {
+		return &configv1.CreateUpstreamResponse{Upstream: u, Version: v}
+	})
+}
+
+func (h *handler) UpdateUpstream(ctx context.Context, req *configv1.UpdateUpstreamRequest) (*configv1.UpdateUpstreamResponse, error) {
+	var id string
+	version, err := h.s.simpleApp(ctx, req.AppId, req.ExpectedVersion, func(a *App) ([]proto.Message, error) {
+		msgs, err := a.UpdateUpstream(req.Upstream)
+		if i := findUpstream(a.draftView(), firstNonEmpty(req.Upstream.GetId(), req.Upstream.GetName())); i >= 0 {
+			id = a.draftView().Upstreams[i].Id
+		}
+		return msgs, err
+	})
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	return upstreamResponse(h, req.AppId, id, version, func(u *configv1.Upstream, v uint64) *configv1.UpdateUpstreamResponse {
+		return &configv1.UpdateUpstreamResponse{Upstream: u, Version: v}
+	})
+}
+
+func upstreamResponse[R any](h *handler, appID, id string, version uint64, build func(*configv1.Upstream, uint64) *R) (*R, error) {
+	st, err := h.app(appID)
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	i := findUpstream(st.draft, id)
+	if i < 0 {
+		return nil, h.fail(fmt.Errorf("upstream %s of app %s missing after write", id, appID))
+	}
+	return build(st.draft.Upstreams[i], version), nil
+}
+
+func (h *handler) DeleteUpstream(ctx context.Context, req *configv1.DeleteUpstreamRequest) (*configv1.DeleteUpstreamResponse, error) {
+	version, err := h.s.simpleApp(ctx, req.AppId, req.ExpectedVersion, func(a *App) ([]proto.Message, error) {
+		return a.DeleteUpstream(req.Upstream)
+	})
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	return &configv1.DeleteUpstreamResponse{Version: version}, nil
+}
+
+func (h *handler) CreateRule(ctx context.Context, req *configv1.CreateRuleRequest) (*configv1.CreateRuleResponse, error) {
+	var r *configv1.Rule
+	if req.Rule != nil {
+		r = proto.Clone(req.Rule).(*configv1.Rule)
+		r.Id = newID(prefixRule)
+	}
+	version, err := h.s.simpleApp(ctx, req.AppId, req.ExpectedVersion, func(a *App) ([]proto.Message, error) {
+		return a.CreateRule(r, req.Index)
+	})
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	return ruleResponse(h, req.AppId, r.Id, version, func(r *configv1.Rule, v uint64) *configv1.CreateRuleResponse {
+		return &configv1.CreateRuleResponse{Rule: r, Version: v}
+	})
+}
+
+func (h *handler) UpdateRule(ctx context.Context, req *configv1.UpdateRuleRequest) (*configv1.UpdateRuleResponse, error) {
+	var id string
+	version, err := h.s.simpleApp(ctx, req.AppId, req.ExpectedVersion, func(a *App) ([]proto.Message, error) {
+		msgs, err := a.UpdateRule(req.Rule)
+		if i := findRule(a.draftView(), firstNonEmpty(req.Rule.GetId(), req.Rule.GetName())); i >= 0 {
+			id = a.draftView().Rules[i].Id
+		}
+		return msgs, err
+	})
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	return ruleResponse(h, req.AppId, id, version, func(r *configv1.Rule, v uint64) *configv1.UpdateRuleResponse {
+		return &configv1.UpdateRuleResponse{Rule: r, Version: v}
+	})
+}
+
+func ruleResponse[R any](h *handler, appID, id string, version uint64, build func(*configv1.Rule, uint64) *R) (*R, error) {
+	st, err := h.app(appID)
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	i := findRule(st.draft, id)
+	if i < 0 {
+		return nil, h.fail(fmt.Errorf("rule %s of app %s missing after write", id, appID))
+	}
+	return build(st.draft.Rules[i], version), nil
+}
+
+func (h *handler) DeleteRule(ctx context.Context, req *configv1.DeleteRuleRequest) (*configv1.DeleteRuleResponse, error) {
+	version, err := h.s.simpleApp(ctx, req.AppId, req.ExpectedVersion, func(a *App) ([]proto.Message, error) {
+		return a.DeleteRule(req.Rule)
+	})
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	return &configv1.DeleteRuleResponse{Version: version}, nil
+}
+
+func (h *handler) MoveRule(ctx context.Context, req *configv1.MoveRuleRequest) (*configv1.MoveRuleResponse, error) {
+	version, err := h.s.simpleApp(ctx, req.AppId, req.ExpectedVersion, func(a *App) ([]proto.Message, error) {
+		return a.MoveRule(req.Rule, req.Index)
+	})
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	return &configv1.MoveRuleResponse{Version: version}, nil
+}
+
+// --- releases ----------------------------------------------------------------
+
+func (h *handler) DiffApp(ctx context.Context, req *configv1.DiffAppRequest) (*configv1.DiffAppResponse, error) {
+	d, err := h.s.diff(req.AppId)
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	return d, nil
+}
+
+func (h *handler) CreateRelease(ctx context.Context, req *configv1.CreateReleaseRequest) (*configv1.CreateReleaseResponse, error) {
+	version, err := h.s.release(ctx, req.AppId, req.ExpectedVersion, req.Note, req.Staging)
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	r, err := h.s.latestRelease(req.AppId)
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	return &configv1.CreateReleaseResponse{Release: r, Version: version}, nil
+}
+
+func (h *handler) ListReleases(ctx context.Context, req *configv1.ListReleasesRequest) (*configv1.ListReleasesResponse, error) {
+	p := h.s.proj
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	e := p.apps[req.AppId]
+	if e == nil || !e.agg.Exists() {
+		return nil, h.fail(apierr.NotFound("app", req.AppId))
+	}
+	out := &configv1.ListReleasesResponse{Releases: slices.Clone(e.releases)}
+	slices.Reverse(out.Releases) // newest first
+	return out, nil
+}
+
+func (h *handler) RevertApp(ctx context.Context, req *configv1.RevertAppRequest) (*configv1.RevertAppResponse, error) {
+	version, err := h.s.revertApp(ctx, req.AppId, req.ExpectedVersion, req.ToRelease, req.Note)
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	r, err := h.s.latestRelease(req.AppId)
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	return &configv1.RevertAppResponse{Release: r, Version: version}, nil
+}
+
+func (h *handler) RevertObject(ctx context.Context, req *configv1.RevertObjectRequest) (*configv1.RevertObjectResponse, error) {
+	version, err := h.s.revertObject(ctx, req.AppId, req.ExpectedVersion, req.Kind, req.Object, req.ToRelease, req.Note)
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	r, err := h.s.latestRelease(req.AppId)
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	return &configv1.RevertObjectResponse{Release: r, Version: version}, nil
+}
+
+func (h *handler) GetSnapshot(ctx context.Context, req *configv1.GetSnapshotRequest) (*configv1.GetSnapshotResponse, error) {
+	pid, ok := h.s.proj.resolvePartition(req.Partition)
+	if !ok {
+		return nil, h.fail(apierr.NotFound("partition", req.Partition))
+	}
+	snap := h.s.proj.snapshot(pid, req.Staging)
+	js, err := canonicalJSON(snap)
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	return &configv1.GetSnapshotResponse{Version: snap.Version, Apps: uint32(len(snap.Apps)),
+		Consistent: Consistent(snap) == nil, Json: js}, nil
+}
+
+// --- service reads used by the handler ----------------------------------------
+
+func (s *Service) latestRelease(id string) (*configv1.Release, error) {
+	s.proj.mu.RLock()
+	defer s.proj.mu.RUnlock()
+	e := s.proj.apps[id]
+	if e == nil || len(e.releases) == 0 {
+		return nil, apierr.NotFound("release of app", id)
+	}
+	return e.releases[len(e.releases)-1], nil
+}
+
+// diff describes the app's pending changes: one line per event, the
+// released and working contents as canonical JSON, and a unified diff.
+func (s *Service) diff(id string) (*configv1.DiffAppResponse, error) {
+	s.proj.mu.RLock()
+	e := s.proj.apps[id]
+	if e == nil || !e.agg.Exists() {
+		s.proj.mu.RUnlock()
+		return nil, apierr.NotFound("app", id)
+	}
+	a := e.agg
+	released, draft := a.Released(), a.Draft()
+	if a.Deleted() {
+		draft = nil
+	}
+	pending := slices.Clone(e.pending)
+	version := a.Version()
+	// The working copy just after the newest release is that release's content.
+	var base *configv1.App
+	if a.released != nil && !a.releasedDeleted {
+		base = proto.Clone(a.released).(*configv1.App)
+		base.Release = 0
+	}
+	s.proj.mu.RUnlock()
+
+	out := &configv1.DiffAppResponse{Version: version}
+	scratch := NewApp(id)
+	if base != nil {
+		scratch.created, scratch.draft = true, proto.Clone(base).(*configv1.App)
+	}
+	for _, pe := range pending {
+		out.Changes = append(out.Changes, &configv1.PendingChange{
+			Position: pe.pos, Type: pe.typ, Summary: summarize(scratch.draft, pe.msg),
+			Actor: pe.meta.Actor, Time: timestamppb.New(pe.meta.Time),
+		})
+		scratch.Apply(pe.pos, pe.msg)
+	}
+	var err error
+	if released != nil {
+		if out.ReleasedJson, err = canonicalJSON(released); err != nil {
+			return nil, err
+		}
+	}
+	if draft != nil {
+		if out.PendingJson, err = canonicalJSON(draft); err != nil {
+			return nil, err
+		}
+	}
+	// The text compares content only: the release number is not a change.
+	var oldText, newText string
+	if base != nil {
+		if oldText, err = canonicalJSON(base); err != nil {
+			return nil, err
+		}
+	}
+	if draft != nil {
+		newText = out.PendingJson
+	}
+	out.Text = unifiedDiff("released", "pending", oldText, newText)
+	return out, nil
+}
+
+var _ configv1connect.ConfigServiceHandler = (*handler)(nil)

@@ -1,0 +1,478 @@
+package config
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	ev "github.com/strata-edge/strata/gen/strata/events/config/v1"
+	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+	"github.com/strata-edge/strata/pkg/eventstore"
+)
+
+// projection folds the global event log into the read model: partitions,
+// clusters, nodes, app aggregates with their releases and pending events,
+// the uniqueness indexes (app names, domains per partition) and the snapshot
+// tracks of every partition. Events are applied one at a time in log order by
+// the subscription goroutine; readers take the read lock.
+type projection struct {
+	logger  *slog.Logger
+	publish bool // keep deltas in the tracks' outboxes for the publisher
+
+	mu      sync.RWMutex
+	applied uint64
+	waitCh  chan struct{} // closed and replaced whenever applied advances
+
+	partitions      map[string]*configv1.Partition
+	partitionByName map[string]string
+	clusters        map[string]*configv1.Cluster
+	clusterByName   map[string]string
+	nodes           map[string]*configv1.Node
+	apps            map[string]*appEntry
+
+	names   map[string][]string // app name -> ids of apps claiming it
+	domains map[string][]string // partition id + " " + domain -> ids of apps claiming it
+	tracks  map[trackKey]*track
+
+	notify chan struct{} // signalled when an outbox gets a delta
+}
+
+// appEntry is one app in the read model.
+type appEntry struct {
+	agg      *App
+	pending  []pendingEvent       // events since the newest release, for diff
+	releases []*configv1.Release  // oldest first
+	claims   appClaims            // what the app holds in the uniqueness indexes
+}
+
+type appClaims struct {
+	names   []string
+	domains []string // keys of projection.domains
+}
+
+type pendingEvent struct {
+	pos  uint64
+	typ  string
+	meta eventstore.Metadata
+	msg  proto.Message
+}
+
+type trackKey struct {
+	partition string
+	staging   bool
+}
+
+// track is the current state of one partition track. apps holds shared,
+// immutable app contents; a snapshot built from it is cached until the next
+// change and never mutated.
+type track struct {
+	version   uint64
+	createdAt time.Time
+	apps      map[string]*configv1.App
+	outbox    []*syncv1.Delta // deltas the publisher has not taken yet
+	snap      atomic.Pointer[syncv1.Snapshot]
+}
+
+func newProjection(logger *slog.Logger, publish bool) *projection {
+	return &projection{
+		logger:          logger,
+		publish:         publish,
+		waitCh:          make(chan struct{}),
+		partitions:      map[string]*configv1.Partition{},
+		partitionByName: map[string]string{},
+		clusters:        map[string]*configv1.Cluster{},
+		clusterByName:   map[string]string{},
+		nodes:           map[string]*configv1.Node{},
+		apps:            map[string]*appEntry{},
+		names:           map[string][]string{},
+		domains:         map[string][]string{},
+		tracks:          map[trackKey]*track{},
+		notify:          make(chan struct{}, 1),
+	}
+}
+
+// Applied returns the position of the newest applied event.
+func (p *projection) Applied() uint64 {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.applied
+}
+
+// WaitFor blocks until the event at pos has been applied, or ctx ends.
+func (p *projection) WaitFor(ctx context.Context, pos uint64) error {
+	for {
+		p.mu.RLock()
+		applied, ch := p.applied, p.waitCh
+		p.mu.RUnlock()
+		if applied >= pos {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("wait for event %d (applied %d): %w", pos, applied, ctx.Err())
+		}
+	}
+}
+
+// Handle applies one stored event; it is the Store.Subscribe callback.
+func (p *projection) Handle(e eventstore.Event) error {
+	var msg proto.Message
+	if IsConfigEvent(e.Type) {
+		m, err := Decode(e.Type, e.Data)
+		if err != nil {
+			// A config event that cannot be decoded is corruption or a newer
+			// writer; skipping keeps the rest of the model serving.
+			p.logger.Error("skip undecodable event", "position", e.Position, "type", e.Type, "err", err)
+		}
+		msg = m
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if e.Position <= p.applied {
+		return nil
+	}
+	if msg != nil {
+		p.apply(e, msg)
+	}
+	p.applied = e.Position
+	close(p.waitCh)
+	p.waitCh = make(chan struct{})
+	return nil
+}
+
+// apply folds one decoded event. Called with p.mu held.
+func (p *projection) apply(e eventstore.Event, msg proto.Message) {
+	switch m := msg.(type) {
+	case *ev.PartitionCreated:
+		pt := m.Partition
+		p.partitions[pt.Id] = pt
+		p.partitionByName[pt.Name] = pt.Id
+		for _, staging := range []bool{false, true} {
+			p.trackFor(pt.Id, staging)
+		}
+	case *ev.ClusterCreated:
+		p.clusters[m.Cluster.Id] = m.Cluster
+		p.clusterByName[m.Cluster.Name] = m.Cluster.Id
+	case *ev.NodeRegistered:
+		p.nodes[m.Node.Id] = m.Node
+	case *ev.NodeStagingSet:
+		p.updateNode(m.NodeId, func(n *configv1.Node) { n.Staging = m.Staging })
+	case *ev.NodeApproved:
+		p.updateNode(m.NodeId, func(n *configv1.Node) { n.Approved = true })
+	case *ev.NodeDisabledSet:
+		p.updateNode(m.NodeId, func(n *configv1.Node) { n.Disabled = m.Disabled })
+	case *ev.NodeRemoved:
+		delete(p.nodes, m.NodeId)
+	case *ev.JoinTokenCreated, *ev.JoinTokenRevoked:
+		// Owned by the node service; nothing in this read model.
+	default:
+		if id := appIDOf(msg); id != "" {
+			p.applyApp(id, e, msg)
+		}
+	}
+}
+
+// updateNode replaces a node with a changed copy: nodes handed out by
+// readers are never mutated.
+func (p *projection) updateNode(id string, change func(*configv1.Node)) {
+	if n, ok := p.nodes[id]; ok {
+		c := proto.Clone(n).(*configv1.Node)
+		change(c)
+		p.nodes[id] = c
+	}
+}
+
+func (p *projection) applyApp(id string, e eventstore.Event, msg proto.Message) {
+	entry := p.apps[id]
+	if entry == nil {
+		entry = &appEntry{agg: NewApp(id)}
+		p.apps[id] = entry
+	}
+	a := entry.agg
+	prevStable, prevReleased := a.Stable(), a.Released()
+	var object string
+	if o, ok := msg.(*ev.ObjectReverted); ok {
+		object = objectName(o, a.Released())
+	}
+
+	a.Apply(e.Position, msg)
+
+	switch m := msg.(type) {
+	case *ev.AppReleased:
+		entry.releases = append(entry.releases, &configv1.Release{
+			Number: m.Release, Note: m.Note, Staging: m.Staging, Kind: "release",
+			Actor: e.Metadata.Actor, Time: timestamppb.New(e.Metadata.Time), Position: e.Position,
+		})
+	case *ev.AppReverted:
+		entry.releases = append(entry.releases, &configv1.Release{
+			Number: m.Release, Note: m.Note, Kind: "revert", RevertedTo: m.ToRelease,
+			Actor: e.Metadata.Actor, Time: timestamppb.New(e.Metadata.Time), Position: e.Position,
+		})
+	case *ev.ObjectReverted:
+		entry.releases = append(entry.releases, &configv1.Release{
+			Number: m.Release, Note: m.Note, Kind: "object_revert", RevertedTo: m.ToRelease, Object: object,
+			Actor: e.Metadata.Actor, Time: timestamppb.New(e.Metadata.Time), Position: e.Position,
+		})
+	default:
+		entry.pending = append(entry.pending, pendingEvent{pos: e.Position, typ: e.Type, meta: e.Metadata, msg: msg})
+		switch msg.(type) {
+		case *ev.AppCreated, *ev.AppUpdated, *ev.AppDeleted:
+			p.reclaim(entry)
+		}
+		return
+	}
+	entry.pending = nil
+	p.reclaim(entry)
+	p.moveTracks(id, prevStable, a.Stable(), false, e)
+	p.moveTracks(id, prevReleased, a.Released(), true, e)
+}
+
+// objectName is "upstream/NAME" or "rule/NAME" for a release record.
+func objectName(o *ev.ObjectReverted, before *configv1.App) string {
+	switch o.Kind {
+	case ev.ObjectKind_OBJECT_KIND_UPSTREAM:
+		if o.Upstream != nil {
+			return "upstream/" + o.Upstream.Name
+		}
+		if i := findUpstream(before, o.ObjectId); i >= 0 {
+			return "upstream/" + before.Upstreams[i].Name
+		}
+		return "upstream/" + o.ObjectId
+	case ev.ObjectKind_OBJECT_KIND_RULE:
+		if o.Rule != nil {
+			return "rule/" + o.Rule.Name
+		}
+		if i := findRule(before, o.ObjectId); i >= 0 {
+			return "rule/" + before.Rules[i].Name
+		}
+		return "rule/" + o.ObjectId
+	}
+	return o.ObjectId
+}
+
+// moveTracks updates the stable (staging=false) or staging tracks after a
+// release changed the app's content on that track from old to cur (nil:
+// absent). Every partition of either content gets a new version.
+func (p *projection) moveTracks(id string, old, cur *configv1.App, staging bool, e eventstore.Event) {
+	if old == cur {
+		return
+	}
+	var parts []string
+	if old != nil {
+		parts = append(parts, old.PartitionIds...)
+	}
+	if cur != nil {
+		for _, pt := range cur.PartitionIds {
+			if !slices.Contains(parts, pt) {
+				parts = append(parts, pt)
+			}
+		}
+	}
+	for _, pt := range parts {
+		t := p.trackFor(pt, staging)
+		d := &syncv1.Delta{PartitionId: pt, Staging: staging, FromVersion: t.version, ToVersion: e.Position,
+			CreatedAt: timestamppb.New(e.Metadata.Time)}
+		if cur != nil && slices.Contains(cur.PartitionIds, pt) {
+			t.apps[id] = cur
+			d.Upserts = []*configv1.App{cur}
+		} else if _, ok := t.apps[id]; ok {
+			delete(t.apps, id)
+			d.Deletes = []string{id}
+		} else {
+			continue
+		}
+		t.version = e.Position
+		t.createdAt = e.Metadata.Time
+		t.snap.Store(nil)
+		if p.publish {
+			t.outbox = append(t.outbox, d)
+			select {
+			case p.notify <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+func (p *projection) trackFor(partition string, staging bool) *track {
+	k := trackKey{partition, staging}
+	t := p.tracks[k]
+	if t == nil {
+		t = &track{apps: map[string]*configv1.App{}}
+		p.tracks[k] = t
+	}
+	return t
+}
+
+// reclaim recomputes what an app holds in the name and domain indexes: the
+// names and domains of its working copy and of its live releases, so that a
+// domain stays taken until the release that removes it.
+func (p *projection) reclaim(entry *appEntry) {
+	a := entry.agg
+	for _, n := range entry.claims.names {
+		p.names[n] = remove(p.names[n], a.id)
+		if len(p.names[n]) == 0 {
+			delete(p.names, n)
+		}
+	}
+	for _, k := range entry.claims.domains {
+		p.domains[k] = remove(p.domains[k], a.id)
+		if len(p.domains[k]) == 0 {
+			delete(p.domains, k)
+		}
+	}
+	var c appClaims
+	for _, content := range a.liveContents() {
+		if !slices.Contains(c.names, content.Name) {
+			c.names = append(c.names, content.Name)
+		}
+		for _, pt := range content.PartitionIds {
+			for _, d := range content.Domains {
+				k := domainKey(pt, d)
+				if !slices.Contains(c.domains, k) {
+					c.domains = append(c.domains, k)
+				}
+			}
+		}
+	}
+	for _, n := range c.names {
+		p.names[n] = append(p.names[n], a.id)
+	}
+	for _, k := range c.domains {
+		p.domains[k] = append(p.domains[k], a.id)
+	}
+	entry.claims = c
+}
+
+// liveContents are the app's contents that hold names and domains: the
+// working copy and the releases on either track, unless deleted.
+func (a *App) liveContents() []*configv1.App {
+	var out []*configv1.App
+	if a.created && !a.draftDeleted {
+		out = append(out, a.draft)
+	}
+	if r := a.Released(); r != nil {
+		out = append(out, r)
+	}
+	if s := a.Stable(); s != nil && s != a.released {
+		out = append(out, s)
+	}
+	return out
+}
+
+func domainKey(partition, domain string) string { return partition + " " + domain }
+
+func remove(ids []string, id string) []string {
+	if i := slices.Index(ids, id); i >= 0 {
+		return slices.Delete(ids, i, i+1)
+	}
+	return ids
+}
+
+// appIDOf returns the app id of an app event, or "".
+func appIDOf(msg proto.Message) string {
+	type appEvent interface{ GetAppId() string }
+	if a, ok := msg.(appEvent); ok {
+		return a.GetAppId()
+	}
+	return ""
+}
+
+// --- reads (callers hold no lock) ------------------------------------------
+
+func (p *projection) resolvePartition(ref string) (string, bool) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.resolvePartitionLocked(ref)
+}
+
+func (p *projection) resolvePartitionLocked(ref string) (string, bool) {
+	if _, ok := p.partitions[ref]; ok {
+		return ref, true
+	}
+	id, ok := p.partitionByName[ref]
+	return id, ok
+}
+
+func (p *projection) resolveCluster(ref string) (*configv1.Cluster, bool) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if c, ok := p.clusters[ref]; ok {
+		return c, true
+	}
+	if id, ok := p.clusterByName[ref]; ok {
+		return p.clusters[id], true
+	}
+	return nil, false
+}
+
+// otherOwners returns the ids of apps other than self that claim name.
+func (p *projection) nameOwners(name, self string) []string {
+	return without(p.names[name], self)
+}
+
+// domainOwners returns the ids of apps other than self that claim domain in
+// partition.
+func (p *projection) domainOwners(partition, domain, self string) []string {
+	return without(p.domains[domainKey(partition, domain)], self)
+}
+
+func without(ids []string, self string) []string {
+	var out []string
+	for _, id := range ids {
+		if id != self {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// snapshot returns the current immutable snapshot of a track (nil when the
+// partition has no such track).
+func (p *projection) snapshot(partition string, staging bool) *syncv1.Snapshot {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	t := p.tracks[trackKey{partition, staging}]
+	if t == nil {
+		return nil
+	}
+	return t.snapshot(partition, staging)
+}
+
+// snapshot builds (once per version) the track's snapshot. Called with the
+// projection's lock held (read or write).
+func (t *track) snapshot(partition string, staging bool) *syncv1.Snapshot {
+	if s := t.snap.Load(); s != nil {
+		return s
+	}
+	s := &syncv1.Snapshot{PartitionId: partition, Staging: staging, Version: t.version,
+		Apps: make([]*configv1.App, 0, len(t.apps))}
+	if !t.createdAt.IsZero() {
+		s.CreatedAt = timestamppb.New(t.createdAt)
+	}
+	for _, a := range t.apps {
+		s.Apps = append(s.Apps, a)
+	}
+	slices.SortFunc(s.Apps, func(a, b *configv1.App) int { return compareStrings(a.Id, b.Id) })
+	t.snap.Store(s)
+	return s
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

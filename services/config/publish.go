@@ -1,0 +1,301 @@
+package config
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+
+	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+	"github.com/strata-edge/strata/pkg/natsutil"
+)
+
+// Sync stream limits: deltas are kept a week and at most 10,000 per track;
+// a node further behind loads the full snapshot first.
+const (
+	syncMaxAge            = 7 * 24 * time.Hour
+	syncMaxMsgsPerSubject = 10000
+	versionKey            = "version"
+)
+
+// publisher sends each new track version to the nodes: the delta to the
+// track's subject in the sync stream (deduplicated by Nats-Msg-Id
+// "<partition>.<track>.<to_version>"), then the full snapshot to the
+// partition's Object Store bucket. After a restart the projection replays
+// the whole log and regenerates every delta; the publisher skips those not
+// newer than the last delta already stored for the subject, so nodes never
+// see a version twice or two different deltas for one version.
+type publisher struct {
+	js     jetstream.JetStream
+	proj   *projection
+	logger *slog.Logger
+	stream jetstream.Stream
+
+	mu      sync.Mutex
+	tracks  map[trackKey]*pubTrack
+	buckets map[string]jetstream.ObjectStore
+}
+
+type pubTrack struct {
+	loaded       bool
+	lastDelta    uint64          // to_version of the newest delta in the stream
+	lastSnapshot uint64          // version of the stored snapshot
+	pending      []*syncv1.Delta // taken from the projection, not yet published
+	snap         *syncv1.Snapshot
+}
+
+func newPublisher(js jetstream.JetStream, proj *projection, logger *slog.Logger) *publisher {
+	return &publisher{js: js, proj: proj, logger: logger,
+		tracks: map[trackKey]*pubTrack{}, buckets: map[string]jetstream.ObjectStore{}}
+}
+
+// ensureStream creates or updates the sync stream.
+func (p *publisher) ensureStream(ctx context.Context) error {
+	st, err := p.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:              natsutil.SyncStream,
+		Description:       "Strata config deltas per partition track",
+		Subjects:          []string{natsutil.SyncSubjects},
+		Storage:           jetstream.FileStorage,
+		MaxAge:            syncMaxAge,
+		MaxMsgsPerSubject: syncMaxMsgsPerSubject,
+	})
+	if err != nil {
+		return fmt.Errorf("config: ensure stream %s: %w", natsutil.SyncStream, err)
+	}
+	p.stream = st
+	return nil
+}
+
+// run publishes whenever the projection has new track versions, retrying
+// failures with backoff, until ctx ends.
+func (p *publisher) run(ctx context.Context) {
+	backoff := 100 * time.Millisecond
+	for {
+		var retry <-chan time.Time
+		if err := p.flush(ctx); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			p.logger.Error("publish config snapshots", "err", err, "retry_in", backoff)
+			retry = time.After(backoff)
+			backoff = min(2*backoff, 10*time.Second)
+		} else {
+			backoff = 100 * time.Millisecond
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.proj.notify:
+		case <-retry:
+		}
+	}
+}
+
+// take moves the deltas the projection produced into the publisher, with the
+// snapshot of each track at its newest version (built under the same lock,
+// so the snapshot never runs ahead of the deltas taken).
+func (p *publisher) take() {
+	p.proj.mu.Lock()
+	defer p.proj.mu.Unlock()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k, t := range p.proj.tracks {
+		if len(t.outbox) == 0 {
+			continue
+		}
+		pt := p.track(k)
+		pt.pending = append(pt.pending, t.outbox...)
+		t.outbox = nil
+		pt.snap = t.snapshot(k.partition, k.staging)
+	}
+}
+
+func (p *publisher) track(k trackKey) *pubTrack {
+	pt := p.tracks[k]
+	if pt == nil {
+		pt = &pubTrack{}
+		p.tracks[k] = pt
+	}
+	return pt
+}
+
+// idle reports whether everything the projection produced is published.
+func (p *publisher) idle() bool {
+	p.proj.mu.RLock()
+	for _, t := range p.proj.tracks {
+		if len(t.outbox) > 0 {
+			p.proj.mu.RUnlock()
+			return false
+		}
+	}
+	p.proj.mu.RUnlock()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, pt := range p.tracks {
+		if len(pt.pending) > 0 || (pt.snap != nil && pt.snap.Version > pt.lastSnapshot) {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *publisher) flush(ctx context.Context) error {
+	p.take()
+	p.mu.Lock()
+	keys := make([]trackKey, 0, len(p.tracks))
+	for k := range p.tracks {
+		keys = append(keys, k)
+	}
+	p.mu.Unlock()
+	var errs []error
+	for _, k := range keys {
+		if err := p.flushTrack(ctx, k); err != nil {
+			errs = append(errs, fmt.Errorf("partition %s %s: %w", k.partition, natsutil.Track(k.staging), err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// flushTrack publishes one track's pending deltas in order, then its
+// snapshot. Only the run goroutine calls it, so pubTrack fields other than
+// pending/snap (which take appends to) need no lock.
+func (p *publisher) flushTrack(ctx context.Context, k trackKey) error {
+	p.mu.Lock()
+	pt := p.tracks[k]
+	pending, snap := pt.pending, pt.snap
+	p.mu.Unlock()
+	if !pt.loaded {
+		if err := p.load(ctx, k, pt); err != nil {
+			return err
+		}
+	}
+	subject := natsutil.DeltaSubject(k.partition, k.staging)
+	done := 0
+	var err error
+	for _, d := range pending {
+		if d.ToVersion <= pt.lastDelta {
+			done++
+			continue // published before a restart
+		}
+		if pt.lastDelta != 0 && d.FromVersion != pt.lastDelta {
+			p.logger.Warn("delta does not follow the newest stored delta", "subject", subject,
+				"from", d.FromVersion, "stored", pt.lastDelta)
+		}
+		var data []byte
+		if data, err = proto.Marshal(d); err != nil {
+			break
+		}
+		msgID := fmt.Sprintf("%s.%s.%d", k.partition, natsutil.Track(k.staging), d.ToVersion)
+		if _, err = p.js.Publish(ctx, subject, data, jetstream.WithMsgID(msgID)); err != nil {
+			err = fmt.Errorf("publish delta %d: %w", d.ToVersion, err)
+			break
+		}
+		pt.lastDelta = d.ToVersion
+		done++
+	}
+	p.mu.Lock()
+	pt.pending = pt.pending[done:]
+	if len(pt.pending) == 0 {
+		pt.pending = nil
+	}
+	p.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if snap != nil && snap.Version > pt.lastSnapshot && snap.Version <= pt.lastDelta {
+		if err := p.putSnapshot(ctx, snap); err != nil {
+			return err
+		}
+		pt.lastSnapshot = snap.Version
+	}
+	return nil
+}
+
+// load reads what is already published for a track: the newest delta of its
+// subject and the version of its stored snapshot.
+func (p *publisher) load(ctx context.Context, k trackKey, pt *pubTrack) error {
+	subject := natsutil.DeltaSubject(k.partition, k.staging)
+	msg, err := p.stream.GetLastMsgForSubject(ctx, subject)
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+	case err != nil:
+		return fmt.Errorf("read last delta of %s: %w", subject, err)
+	default:
+		var d syncv1.Delta
+		if err := proto.Unmarshal(msg.Data, &d); err != nil {
+			return fmt.Errorf("decode last delta of %s: %w", subject, err)
+		}
+		pt.lastDelta = d.ToVersion
+	}
+	obs, err := p.bucket(ctx, k.partition)
+	if err != nil {
+		return err
+	}
+	info, err := obs.GetInfo(ctx, natsutil.SnapshotKey(k.staging))
+	switch {
+	case errors.Is(err, jetstream.ErrObjectNotFound):
+	case err != nil:
+		return fmt.Errorf("read snapshot info: %w", err)
+	default:
+		v, err := strconv.ParseUint(info.Metadata[versionKey], 10, 64)
+		if err != nil {
+			return fmt.Errorf("snapshot %s has bad version %q", info.Name, info.Metadata[versionKey])
+		}
+		pt.lastSnapshot = v
+	}
+	// Deltas expire after syncMaxAge; the snapshot then marks what was sent.
+	pt.lastDelta = max(pt.lastDelta, pt.lastSnapshot)
+	pt.loaded = true
+	return nil
+}
+
+func (p *publisher) bucket(ctx context.Context, partition string) (jetstream.ObjectStore, error) {
+	p.mu.Lock()
+	obs := p.buckets[partition]
+	p.mu.Unlock()
+	if obs != nil {
+		return obs, nil
+	}
+	name := natsutil.SnapshotBucket(partition)
+	obs, err := p.js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+		Bucket:      name,
+		Description: "Strata config snapshots of partition " + partition,
+		Storage:     jetstream.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ensure bucket %s: %w", name, err)
+	}
+	p.mu.Lock()
+	p.buckets[partition] = obs
+	p.mu.Unlock()
+	return obs, nil
+}
+
+func (p *publisher) putSnapshot(ctx context.Context, snap *syncv1.Snapshot) error {
+	obs, err := p.bucket(ctx, snap.PartitionId)
+	if err != nil {
+		return err
+	}
+	data, err := proto.Marshal(snap)
+	if err != nil {
+		return fmt.Errorf("encode snapshot %d: %w", snap.Version, err)
+	}
+	v := strconv.FormatUint(snap.Version, 10)
+	_, err = obs.Put(ctx, jetstream.ObjectMeta{
+		Name:     natsutil.SnapshotKey(snap.Staging),
+		Headers:  nats.Header{versionKey: []string{v}},
+		Metadata: map[string]string{versionKey: v},
+	}, bytes.NewReader(data))
+	if err != nil {
+		return fmt.Errorf("put snapshot %d: %w", snap.Version, err)
+	}
+	return nil
+}

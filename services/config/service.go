@@ -1,0 +1,306 @@
+// Package config is the config service: partitions, clusters, nodes and HTTP
+// applications with their upstreams and page rules, event-sourced.
+//
+// Every mutation is an event appended to the event store (stream per
+// aggregate: "partition.<id>", "cluster.<id>", "node.<id>", "app.<id>"). A
+// projection follows the global log and folds it into the read model and
+// into one versioned snapshot per partition track, whose deltas and full
+// snapshots are published to JetStream for the nodes. See docs/config.md.
+package config
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
+	"github.com/strata-edge/strata/pkg/apiauth"
+	"github.com/strata-edge/strata/pkg/apierr"
+	"github.com/strata-edge/strata/pkg/eventstore"
+)
+
+// Options configure a Service.
+type Options struct {
+	Store     eventstore.Store
+	JetStream jetstream.JetStream // where snapshots and deltas are published; nil disables publishing (tests)
+	Logger    *slog.Logger        // nil = discard
+	Now       func() time.Time    // nil = time.Now
+}
+
+// Service is the config service.
+type Service struct {
+	store  eventstore.Store
+	js     jetstream.JetStream
+	logger *slog.Logger
+	now    func() time.Time
+	proj   *projection
+	pub    *publisher
+
+	// mu serializes this replica's writes, so that cross-app checks (unique
+	// names, domains) run against a read model no local write changes
+	// meanwhile. Other replicas are not covered: see docs/config.md.
+	mu sync.Mutex
+
+	runMu   sync.Mutex
+	started bool
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// New validates opts and returns a stopped Service.
+func New(opts Options) (*Service, error) {
+	if opts.Store == nil {
+		return nil, errors.New("config: Options.Store is required")
+	}
+	s := &Service{store: opts.Store, js: opts.JetStream, logger: opts.Logger, now: opts.Now}
+	if s.logger == nil {
+		s.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.proj = newProjection(s.logger, s.js != nil)
+	if s.js != nil {
+		s.pub = newPublisher(s.js, s.proj, s.logger)
+	}
+	return s, nil
+}
+
+// Start rebuilds the read model from the whole log, then keeps following new
+// events and, when publishing, publishes new snapshot versions. It returns
+// once the model has caught up with the log as it was when Start was called.
+func (s *Service) Start(ctx context.Context) error {
+	s.runMu.Lock()
+	defer s.runMu.Unlock()
+	if s.started {
+		return errors.New("config: already started")
+	}
+	head, err := s.store.Head(ctx)
+	if err != nil {
+		return fmt.Errorf("config: read log head: %w", err)
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	s.started = true
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.follow(runCtx)
+	}()
+	if s.pub != nil {
+		if err := s.pub.ensureStream(ctx); err != nil {
+			s.stopLocked(ctx)
+			return err
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.pub.run(runCtx)
+		}()
+	}
+	if err := s.proj.WaitFor(ctx, head); err != nil {
+		s.stopLocked(ctx)
+		return fmt.Errorf("config: rebuild read model: %w", err)
+	}
+	s.logger.Info("config read model ready", "position", head)
+	return nil
+}
+
+// follow subscribes to the global log from where the projection is, and
+// resubscribes after errors until ctx ends.
+func (s *Service) follow(ctx context.Context) {
+	backoff := 100 * time.Millisecond
+	for {
+		err := s.store.Subscribe(ctx, s.proj.Applied(), s.proj.Handle)
+		if ctx.Err() != nil {
+			return
+		}
+		s.logger.Error("event subscription ended; resubscribing", "err", err, "after", s.proj.Applied())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// Stop ends the subscription and the publisher and waits for them (at most
+// until ctx ends).
+func (s *Service) Stop(ctx context.Context) error {
+	s.runMu.Lock()
+	defer s.runMu.Unlock()
+	return s.stopLocked(ctx)
+}
+
+func (s *Service) stopLocked(ctx context.Context) error {
+	if !s.started {
+		return nil
+	}
+	s.cancel()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("config: stop: %w", ctx.Err())
+	}
+	s.started = false
+	return nil
+}
+
+// Handler returns the Connect handler of ConfigService and its path prefix.
+func (s *Service) Handler(opts ...connect.HandlerOption) (string, http.Handler) {
+	return configv1connect.NewConfigServiceHandler(&handler{s: s}, opts...)
+}
+
+// EnsureDefaults creates partition "default" and cluster "default" in it
+// unless they exist. Idempotent.
+func (s *Service) EnsureDefaults(ctx context.Context) error {
+	if _, err := s.createPartition(ctx, defaultName); err != nil && !isAlreadyExists(err) {
+		return fmt.Errorf("config: default partition: %w", err)
+	}
+	if _, err := s.createCluster(ctx, defaultName, defaultName); err != nil && !isAlreadyExists(err) {
+		return fmt.Errorf("config: default cluster: %w", err)
+	}
+	return nil
+}
+
+const defaultName = "default"
+
+// --- writes -----------------------------------------------------------------
+
+// catchUp waits until the read model has applied everything in the log, so
+// that checks see writes of other replicas too.
+func (s *Service) catchUp(ctx context.Context) error {
+	head, err := s.store.Head(ctx)
+	if err != nil {
+		return fmt.Errorf("read log head: %w", err)
+	}
+	return s.proj.WaitFor(ctx, head)
+}
+
+// record turns event payloads into store events with the caller's metadata.
+func (s *Service) record(ctx context.Context, msgs []proto.Message) ([]eventstore.Event, error) {
+	meta := eventstore.Metadata{
+		Actor:     apiauth.Actor(ctx),
+		RequestID: apiauth.RequestID(ctx),
+		Time:      s.now().UTC(),
+	}
+	out := make([]eventstore.Event, len(msgs))
+	for i, m := range msgs {
+		typ, data, err := Encode(m)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = eventstore.Event{ID: newID(prefixEvent), Type: typ, Data: data, Metadata: meta}
+	}
+	return out, nil
+}
+
+// appendAndWait appends msgs to stream and waits until the read model has
+// applied them; it returns the position of the last one.
+func (s *Service) appendAndWait(ctx context.Context, stream string, expected uint64, msgs []proto.Message) (uint64, error) {
+	events, err := s.record(ctx, msgs)
+	if err != nil {
+		return 0, err
+	}
+	stored, err := s.store.Append(ctx, stream, expected, events...)
+	if err != nil {
+		return 0, fmt.Errorf("append to %s: %w", stream, err)
+	}
+	last := stored[len(stored)-1].Position
+	if err := s.proj.WaitFor(ctx, last); err != nil {
+		return 0, err
+	}
+	return last, nil
+}
+
+// execApp runs cmd against app id and appends its events with optimistic
+// concurrency. cmd runs with the read model locked for reading, so it may
+// consult the cross-app indexes. expected (the client's etag) must equal the app's version.
+// withHistory passes the app's own events to cmd (reverts need them). It
+// returns the app's version after the command.
+func (s *Service) execApp(ctx context.Context, id string, expected *uint64, withHistory bool, cmd func(a *App, history []proto.Message) ([]proto.Message, error)) (uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.catchUp(ctx); err != nil {
+		return 0, err
+	}
+	for attempt := 0; ; attempt++ {
+		var history []proto.Message
+		if withHistory {
+			h, err := s.readApp(ctx, id)
+			if err != nil {
+				return 0, err
+			}
+			history = h
+		}
+		s.proj.mu.RLock()
+		entry := s.proj.apps[id]
+		if entry == nil || !entry.agg.Exists() {
+			s.proj.mu.RUnlock()
+			return 0, apierr.NotFound("app", id)
+		}
+		version := entry.agg.Version()
+		if expected != nil && *expected != version {
+			s.proj.mu.RUnlock()
+			return 0, apierr.Conflict(fmt.Sprintf("app %s changed: expected version %d, it is at version %d; reload and retry", id, *expected, version))
+		}
+		msgs, err := cmd(entry.agg, history)
+		s.proj.mu.RUnlock()
+		if err != nil || len(msgs) == 0 {
+			return version, err
+		}
+		pos, err := s.appendAndWait(ctx, appStream(id), version, msgs)
+		if errors.Is(err, eventstore.ErrConflict) && expected == nil && attempt < 3 {
+			// Another replica wrote the app; decide again on its new state.
+			if err := s.catchUp(ctx); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		if errors.Is(err, eventstore.ErrConflict) {
+			return 0, apierr.Conflict(fmt.Sprintf("app %s was changed concurrently; reload and retry", id))
+		}
+		return pos, err
+	}
+}
+
+// readApp returns the decoded events of one app, oldest first.
+func (s *Service) readApp(ctx context.Context, id string) ([]proto.Message, error) {
+	events, err := s.store.ReadStream(ctx, appStream(id), 0)
+	if err != nil {
+		return nil, fmt.Errorf("read app %s: %w", id, err)
+	}
+	out := make([]proto.Message, 0, len(events))
+	for _, e := range events {
+		m, err := Decode(e.Type, e.Data)
+		if err != nil {
+			return nil, fmt.Errorf("read app %s: %w", id, err)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func isAlreadyExists(err error) bool {
+	var ae *alreadyExists
+	return errors.As(err, &ae)
+}
+
+// alreadyExists wraps the Invalid error of a duplicate partition or cluster
+// name, so that EnsureDefaults can tell it apart.
+type alreadyExists struct{ err error }
+
+func (e *alreadyExists) Error() string { return e.err.Error() }
+func (e *alreadyExists) Unwrap() error { return e.err }

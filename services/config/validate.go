@@ -1,0 +1,725 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"mime"
+	"net"
+	"regexp"
+	"regexp/syntax"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"google.golang.org/protobuf/proto"
+
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	ev "github.com/strata-edge/strata/gen/strata/events/config/v1"
+	"github.com/strata-edge/strata/pkg/apierr"
+	"github.com/strata-edge/strata/pkg/domainname"
+	"github.com/strata-edge/strata/pkg/rules"
+)
+
+// Limits on app content. They keep one app's snapshot entry small enough to
+// sync quickly and reject obvious mistakes early.
+const (
+	maxNameLength       = 100
+	maxDomainsPerApp    = 10000
+	maxLabels           = 64
+	maxLabelKeyLength   = 63
+	maxLabelValueLength = 256
+	maxServers          = 1000
+	maxWeight           = 1000
+	maxRetries          = 10
+	maxTimeoutMS        = 3_600_000 // 1h
+	minIntervalMS       = 100
+	maxThreshold        = 100
+	maxFails            = 1000
+	maxActions          = 32
+	maxSplit            = 32
+	maxBodyBytes        = 64 << 10
+	maxHeaderOps        = 64
+	maxURLLength        = 2048
+)
+
+// violations collects field violations under a path prefix.
+type violations struct {
+	list []apierr.FieldViolation
+}
+
+func (v *violations) add(field, format string, args ...any) {
+	v.list = append(v.list, apierr.FieldViolation{Field: field, Reason: fmt.Sprintf(format, args...)})
+}
+
+func (v *violations) err() error {
+	if len(v.list) == 0 {
+		return nil
+	}
+	return apierr.Invalid(v.list...)
+}
+
+func join(prefix, field string) string {
+	if prefix == "" {
+		return field
+	}
+	return prefix + "." + field
+}
+
+func index(field string, i int) string { return fmt.Sprintf("%s[%d]", field, i) }
+
+// checkName validates an object name: 1-100 characters of a-z, 0-9, '-',
+// '_' and '.', starting with a letter or digit.
+func checkName(name string) string {
+	switch {
+	case name == "":
+		return "is empty"
+	case len(name) > maxNameLength:
+		return fmt.Sprintf("is %d characters long, more than %d", len(name), maxNameLength)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+		case c == '-' || c == '_' || c == '.':
+			if i == 0 {
+				return fmt.Sprintf("%q must start with a lower-case letter or digit", name)
+			}
+		default:
+			return fmt.Sprintf("%q has invalid character %q (use lower-case letters, digits, '-', '_' and '.')", name, rune(c))
+		}
+	}
+	return ""
+}
+
+// normalizeSettings validates app settings and returns them normalized:
+// domains lower-cased without trailing dot, ports defaulted to [80]. Partition
+// ids must already be resolved (the service maps names to ids).
+func normalizeSettings(in *ev.AppSettings) (*ev.AppSettings, []apierr.FieldViolation) {
+	var v violations
+	s := proto.Clone(in).(*ev.AppSettings)
+	if r := checkName(s.Name); r != "" {
+		v.add("name", "%s", r)
+	}
+
+	if len(s.Domains) > maxDomainsPerApp {
+		v.add("domains", "has %d domains, more than %d", len(s.Domains), maxDomainsPerApp)
+	} else {
+		seen := make(map[string]int, len(s.Domains))
+		for i, d := range s.Domains {
+			n, err := domainname.Normalize(d)
+			if err != nil {
+				var de *domainname.Error
+				if errors.As(err, &de) {
+					v.add(index("domains", i), "%q %s", d, de.Reason)
+				} else {
+					v.add(index("domains", i), "%v", err)
+				}
+				continue
+			}
+			if j, dup := seen[n]; dup {
+				v.add(index("domains", i), "%q is a duplicate of domains[%d]", n, j)
+				continue
+			}
+			seen[n] = i
+			s.Domains[i] = n
+		}
+	}
+
+	if len(s.HttpPorts) == 0 && len(s.HttpsPorts) == 0 {
+		s.HttpPorts = []uint32{80}
+	}
+	ports := make(map[uint32]string)
+	for _, list := range []struct {
+		field string
+		ports []uint32
+	}{{"http_ports", s.HttpPorts}, {"https_ports", s.HttpsPorts}} {
+		for i, p := range list.ports {
+			f := index(list.field, i)
+			if p < 1 || p > 65535 {
+				v.add(f, "port %d is out of range 1-65535", p)
+				continue
+			}
+			if other, dup := ports[p]; dup {
+				v.add(f, "port %d is already listed in %s", p, other)
+				continue
+			}
+			ports[p] = f
+		}
+	}
+
+	if len(s.PartitionIds) == 0 {
+		v.add("partitions", "at least one partition is required")
+	}
+	seenPart := map[string]int{}
+	for i, p := range s.PartitionIds {
+		if j, dup := seenPart[p]; dup {
+			v.add(index("partitions", i), "partition %q is a duplicate of partitions[%d]", p, j)
+		}
+		seenPart[p] = i
+	}
+
+	if len(s.Labels) > maxLabels {
+		v.add("labels", "has %d labels, more than %d", len(s.Labels), maxLabels)
+	}
+	for _, k := range sortedKeys(s.Labels) {
+		f := fmt.Sprintf("labels[%q]", k)
+		if r := checkLabelKey(k); r != "" {
+			v.add(f, "%s", r)
+		}
+		if r := checkLabelValue(s.Labels[k]); r != "" {
+			v.add(f, "%s", r)
+		}
+	}
+	return s, v.list
+}
+
+// checkLabelKey: 1-63 characters of letters, digits, '-', '_', '.', '/',
+// starting and ending with a letter or digit (Kubernetes-like).
+func checkLabelKey(k string) string {
+	if k == "" {
+		return "key is empty"
+	}
+	if len(k) > maxLabelKeyLength {
+		return fmt.Sprintf("key is %d characters long, more than %d", len(k), maxLabelKeyLength)
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		alnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+		if alnum {
+			continue
+		}
+		if (c == '-' || c == '_' || c == '.' || c == '/') && i > 0 && i < len(k)-1 {
+			continue
+		}
+		return fmt.Sprintf("key %q: use letters, digits, '-', '_', '.', '/', starting and ending with a letter or digit", k)
+	}
+	return ""
+}
+
+func checkLabelValue(val string) string {
+	if len(val) > maxLabelValueLength {
+		return fmt.Sprintf("value is %d bytes long, more than %d", len(val), maxLabelValueLength)
+	}
+	if !utf8.ValidString(val) {
+		return "value is not valid UTF-8"
+	}
+	for _, r := range val {
+		if r < 0x20 || r == 0x7f {
+			return "value contains a control character"
+		}
+	}
+	return ""
+}
+
+// normalizeUpstream validates one upstream (without cross-object checks) and
+// returns it normalized (policy UNSPECIFIED -> ROUND_ROBIN).
+func normalizeUpstream(prefix string, in *configv1.Upstream) (*configv1.Upstream, []apierr.FieldViolation) {
+	var v violations
+	if in == nil {
+		v.add(prefix, "is required")
+		return nil, v.list
+	}
+	u := proto.Clone(in).(*configv1.Upstream)
+	if r := checkName(u.Name); r != "" {
+		v.add(join(prefix, "name"), "%s", r)
+	}
+
+	servers := join(prefix, "servers")
+	switch {
+	case len(u.Servers) == 0:
+		v.add(servers, "at least one server is required")
+	case len(u.Servers) > maxServers:
+		v.add(servers, "has %d servers, more than %d", len(u.Servers), maxServers)
+	default:
+		seen := map[string]int{}
+		primaries, primaryWeight := 0, 0
+		for i, srv := range u.Servers {
+			f := index(servers, i)
+			if srv == nil {
+				v.add(f, "is empty")
+				continue
+			}
+			if r := checkHostPort(srv.Address); r != "" {
+				v.add(f+".address", "%s", r)
+			} else if j, dup := seen[srv.Address]; dup {
+				v.add(f+".address", "%q is a duplicate of servers[%d]", srv.Address, j)
+			} else {
+				seen[srv.Address] = i
+			}
+			if srv.Weight > maxWeight {
+				v.add(f+".weight", "weight %d is more than %d", srv.Weight, maxWeight)
+			}
+			if !srv.Backup {
+				primaries++
+				primaryWeight += int(srv.Weight)
+			}
+		}
+		switch {
+		case primaries == 0:
+			v.add(servers, "at least one server must not be a backup")
+		case primaryWeight == 0:
+			v.add(servers, "all weights of the non-backup servers are zero; give at least one a weight above 0")
+		}
+	}
+
+	if _, known := configv1.BalancePolicy_name[int32(u.Policy)]; !known {
+		v.add(join(prefix, "policy"), "unknown balance policy %d", u.Policy)
+	}
+	if u.Policy == configv1.BalancePolicy_BALANCE_POLICY_UNSPECIFIED {
+		u.Policy = configv1.BalancePolicy_BALANCE_POLICY_ROUND_ROBIN
+	}
+	hashKey := join(prefix, "hash_key")
+	if u.Policy == configv1.BalancePolicy_BALANCE_POLICY_CONSISTENT_HASH {
+		if r := checkHashKey(u.HashKey); r != "" {
+			v.add(hashKey, "%s", r)
+		}
+	} else if u.HashKey != "" {
+		v.add(hashKey, "is only used with policy BALANCE_POLICY_CONSISTENT_HASH")
+	}
+
+	if t := u.Timeouts; t != nil {
+		for _, f := range []struct {
+			name string
+			ms   uint32
+		}{{"connect_ms", t.ConnectMs}, {"read_ms", t.ReadMs}, {"write_ms", t.WriteMs}} {
+			if f.ms > maxTimeoutMS {
+				v.add(join(prefix, "timeouts."+f.name), "%d ms is more than %d (1h); 0 means the default", f.ms, maxTimeoutMS)
+			}
+		}
+	}
+	if u.Retries > maxRetries {
+		v.add(join(prefix, "retries"), "%d is more than %d", u.Retries, maxRetries)
+	}
+	if t := u.Tls; t != nil && t.Sni != "" {
+		if !t.Enabled {
+			v.add(join(prefix, "tls.sni"), "is set but tls.enabled is false")
+		} else if _, err := domainname.NormalizeHostname(t.Sni); err != nil {
+			v.add(join(prefix, "tls.sni"), "%v", err)
+		}
+	}
+	if hc := u.HealthCheck; hc != nil {
+		checkHealth(&v, join(prefix, "health_check"), hc)
+	}
+	return u, v.list
+}
+
+func checkHealth(v *violations, prefix string, hc *configv1.HealthCheck) {
+	if hc.Path != "" && (!strings.HasPrefix(hc.Path, "/") || strings.ContainsAny(hc.Path, " \t\r\n")) {
+		v.add(join(prefix, "path"), "%q must start with '/' and contain no spaces", hc.Path)
+	}
+	if hc.Host != "" {
+		if _, err := domainname.NormalizeHostname(hc.Host); err != nil {
+			v.add(join(prefix, "host"), "%v", err)
+		}
+	}
+	if hc.IntervalMs != 0 && (hc.IntervalMs < minIntervalMS || hc.IntervalMs > maxTimeoutMS) {
+		v.add(join(prefix, "interval_ms"), "%d is outside %d-%d ms (0 means the default)", hc.IntervalMs, minIntervalMS, maxTimeoutMS)
+	}
+	if hc.TimeoutMs > maxTimeoutMS {
+		v.add(join(prefix, "timeout_ms"), "%d is more than %d ms", hc.TimeoutMs, maxTimeoutMS)
+	} else if hc.TimeoutMs != 0 && hc.IntervalMs != 0 && hc.TimeoutMs >= hc.IntervalMs {
+		v.add(join(prefix, "timeout_ms"), "%d ms must be shorter than interval_ms (%d)", hc.TimeoutMs, hc.IntervalMs)
+	}
+	if hc.HealthyThreshold > maxThreshold {
+		v.add(join(prefix, "healthy_threshold"), "%d is more than %d", hc.HealthyThreshold, maxThreshold)
+	}
+	if hc.UnhealthyThreshold > maxThreshold {
+		v.add(join(prefix, "unhealthy_threshold"), "%d is more than %d", hc.UnhealthyThreshold, maxThreshold)
+	}
+	for i, s := range hc.ExpectedStatuses {
+		if s < 100 || s > 599 {
+			v.add(index(join(prefix, "expected_statuses"), i), "status %d is outside 100-599", s)
+		}
+	}
+	if hc.MaxFails > maxFails {
+		v.add(join(prefix, "max_fails"), "%d is more than %d", hc.MaxFails, maxFails)
+	}
+	if hc.FailTimeoutMs > maxTimeoutMS {
+		v.add(join(prefix, "fail_timeout_ms"), "%d is more than %d ms", hc.FailTimeoutMs, maxTimeoutMS)
+	}
+}
+
+// checkHostPort validates "host:port" with an IP or a host name and a port
+// in 1-65535.
+func checkHostPort(addr string) string {
+	if addr == "" {
+		return "is empty (want host:port)"
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Sprintf("%q is not host:port", addr)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 1 || p > 65535 {
+		return fmt.Sprintf("port %q is out of range 1-65535", port)
+	}
+	if host == "" {
+		return fmt.Sprintf("%q has no host", addr)
+	}
+	if net.ParseIP(host) != nil {
+		return ""
+	}
+	if strings.Contains(host, ":") {
+		return fmt.Sprintf("host %q is not a valid IP address", host)
+	}
+	if _, err := domainname.NormalizeHostname(host); err != nil {
+		var de *domainname.Error
+		if errors.As(err, &de) {
+			return fmt.Sprintf("host %q %s", host, de.Reason)
+		}
+		return fmt.Sprintf("host %q: %v", host, err)
+	}
+	return ""
+}
+
+func checkHashKey(k string) string {
+	switch k {
+	case "":
+		return `is required for BALANCE_POLICY_CONSISTENT_HASH ("client_ip", "uri", "path", "header:NAME", "cookie:NAME" or "query:NAME")`
+	case "client_ip", "uri", "path":
+		return ""
+	}
+	kind, name, ok := strings.Cut(k, ":")
+	if !ok || (kind != "header" && kind != "cookie" && kind != "query") {
+		return fmt.Sprintf(`%q: want "client_ip", "uri", "path", "header:NAME", "cookie:NAME" or "query:NAME"`, k)
+	}
+	if !isToken(name) {
+		return fmt.Sprintf("%q: %s name %q is not a valid token", k, kind, name)
+	}
+	return ""
+}
+
+// isToken reports whether s is an RFC 9110 token (header field names).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' {
+			continue
+		}
+		if !strings.ContainsRune("!#$%&'*+-.^_`|~", rune(c)) {
+			return false
+		}
+	}
+	return true
+}
+
+func validHeaderValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '\r' || c == '\n' || c == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// normalizeRule validates one rule against the app's upstream names and
+// returns it normalized (redirect status 0 -> 302, respond status 0 -> 200).
+func normalizeRule(prefix string, in *configv1.Rule, upstreams map[string]bool) (*configv1.Rule, []apierr.FieldViolation) {
+	var v violations
+	if in == nil {
+		v.add(prefix, "is required")
+		return nil, v.list
+	}
+	r := proto.Clone(in).(*configv1.Rule)
+	if msg := checkName(r.Name); msg != "" {
+		v.add(join(prefix, "name"), "%s", msg)
+	}
+	if err := rules.Validate(r.When); err != nil {
+		v.add(join(prefix, "when"), "%v", err)
+	}
+	actions := join(prefix, "actions")
+	switch {
+	case len(r.Actions) == 0:
+		v.add(actions, "at least one action is required")
+	case len(r.Actions) > maxActions:
+		v.add(actions, "has %d actions, more than %d", len(r.Actions), maxActions)
+	}
+	terminal := ""
+	for i, a := range r.Actions {
+		f := index(actions, i)
+		kind := actionKind(a)
+		if kind == "" {
+			v.add(f, "no action set (want proxy, redirect, respond, request_headers, response_headers or rewrite)")
+			continue
+		}
+		if kind == "proxy" || kind == "redirect" || kind == "respond" {
+			if terminal != "" {
+				v.add(f, "a rule has at most one of proxy, redirect and respond; %s is already set", terminal)
+			}
+			terminal = fmt.Sprintf("%s (actions[%d])", kind, i)
+		}
+		f = join(f, kind)
+		switch x := a.Action.(type) {
+		case *configv1.Action_Proxy:
+			checkProxy(&v, f, x.Proxy, upstreams)
+		case *configv1.Action_Redirect:
+			if x.Redirect.Status == 0 {
+				x.Redirect.Status = 302
+			}
+			switch x.Redirect.Status {
+			case 301, 302, 303, 307, 308:
+			default:
+				v.add(join(f, "status"), "%d is not a redirect status (301, 302, 303, 307 or 308)", x.Redirect.Status)
+			}
+			switch u := x.Redirect.Url; {
+			case u == "":
+				v.add(join(f, "url"), "is empty")
+			case len(u) > maxURLLength:
+				v.add(join(f, "url"), "is %d bytes long, more than %d", len(u), maxURLLength)
+			case strings.ContainsAny(u, " \t\r\n\x00"):
+				v.add(join(f, "url"), "contains whitespace or control characters")
+			}
+		case *configv1.Action_Respond:
+			if x.Respond.Status == 0 {
+				x.Respond.Status = 200
+			}
+			if s := x.Respond.Status; s < 100 || s > 599 {
+				v.add(join(f, "status"), "%d is outside 100-599", s)
+			}
+			if len(x.Respond.Body) > maxBodyBytes {
+				v.add(join(f, "body"), "is %d bytes long, more than %d", len(x.Respond.Body), maxBodyBytes)
+			}
+			if ct := x.Respond.ContentType; ct != "" {
+				if _, _, err := mime.ParseMediaType(ct); err != nil {
+					v.add(join(f, "content_type"), "%q is not a media type: %v", ct, err)
+				}
+			}
+		case *configv1.Action_RequestHeaders:
+			checkHeaderOps(&v, f, x.RequestHeaders)
+		case *configv1.Action_ResponseHeaders:
+			checkHeaderOps(&v, f, x.ResponseHeaders)
+		case *configv1.Action_Rewrite:
+			checkRewrite(&v, f, x.Rewrite)
+		}
+	}
+	return r, v.list
+}
+
+func actionKind(a *configv1.Action) string {
+	if a == nil {
+		return ""
+	}
+	switch x := a.Action.(type) {
+	case *configv1.Action_Proxy:
+		if x.Proxy != nil {
+			return "proxy"
+		}
+	case *configv1.Action_Redirect:
+		if x.Redirect != nil {
+			return "redirect"
+		}
+	case *configv1.Action_Respond:
+		if x.Respond != nil {
+			return "respond"
+		}
+	case *configv1.Action_RequestHeaders:
+		if x.RequestHeaders != nil {
+			return "request_headers"
+		}
+	case *configv1.Action_ResponseHeaders:
+		if x.ResponseHeaders != nil {
+			return "response_headers"
+		}
+	case *configv1.Action_Rewrite:
+		if x.Rewrite != nil {
+			return "rewrite"
+		}
+	}
+	return ""
+}
+
+func checkProxy(v *violations, prefix string, p *configv1.ProxyAction, upstreams map[string]bool) {
+	f := join(prefix, "upstreams")
+	switch {
+	case len(p.Upstreams) == 0:
+		v.add(f, "at least one upstream is required")
+		return
+	case len(p.Upstreams) > maxSplit:
+		v.add(f, "has %d upstreams, more than %d", len(p.Upstreams), maxSplit)
+		return
+	}
+	seen := map[string]int{}
+	total := 0
+	for i, w := range p.Upstreams {
+		fi := index(f, i)
+		if w == nil {
+			v.add(fi, "is empty")
+			continue
+		}
+		switch {
+		case w.Upstream == "":
+			v.add(fi+".upstream", "is empty")
+		case !upstreams[w.Upstream]:
+			v.add(fi+".upstream", "upstream %q does not exist in this app", w.Upstream)
+		default:
+			if j, dup := seen[w.Upstream]; dup {
+				v.add(fi+".upstream", "upstream %q is a duplicate of upstreams[%d]", w.Upstream, j)
+			}
+			seen[w.Upstream] = i
+		}
+		if w.Weight > maxWeight {
+			v.add(fi+".weight", "weight %d is more than %d", w.Weight, maxWeight)
+		}
+		total += int(w.Weight)
+	}
+	if len(p.Upstreams) > 1 && total == 0 {
+		v.add(f, "all split weights are zero; give at least one upstream a weight above 0")
+	}
+}
+
+func checkHeaderOps(v *violations, prefix string, h *configv1.HeaderOps) {
+	if len(h.Set)+len(h.Add)+len(h.Remove) == 0 {
+		v.add(prefix, "no header operation (set, add or remove)")
+	}
+	if len(h.Set)+len(h.Add)+len(h.Remove) > maxHeaderOps {
+		v.add(prefix, "has more than %d header operations", maxHeaderOps)
+	}
+	for _, name := range sortedKeys(h.Set) {
+		f := fmt.Sprintf("%s.set[%q]", prefix, name)
+		if !isToken(name) {
+			v.add(f, "%q is not a valid header name", name)
+		}
+		if !validHeaderValue(h.Set[name]) {
+			v.add(f, "value contains CR, LF or NUL")
+		}
+	}
+	for i, hd := range h.Add {
+		f := index(join(prefix, "add"), i)
+		if hd == nil || !isToken(hd.Name) {
+			v.add(f+".name", "%q is not a valid header name", hd.GetName())
+		}
+		if !validHeaderValue(hd.GetValue()) {
+			v.add(f+".value", "contains CR, LF or NUL")
+		}
+	}
+	for i, name := range h.Remove {
+		if !isToken(name) {
+			v.add(index(join(prefix, "remove"), i), "%q is not a valid header name", name)
+		}
+	}
+}
+
+func checkRewrite(v *violations, prefix string, rw *configv1.RewriteAction) {
+	groups := 0
+	if rw.PathRegex != "" {
+		re, reason := compileLimited(rw.PathRegex)
+		if reason != "" {
+			v.add(join(prefix, "path_regex"), "%s", reason)
+		} else {
+			groups = re.NumSubexp()
+		}
+	} else if rw.PathReplacement != "" && !strings.HasPrefix(rw.PathReplacement, "/") {
+		v.add(join(prefix, "path_replacement"), "%q must start with '/' when path_regex is empty", rw.PathReplacement)
+	}
+	if strings.ContainsAny(rw.PathReplacement, " \t\r\n\x00") {
+		v.add(join(prefix, "path_replacement"), "contains whitespace or control characters")
+	}
+	for i := 0; i+1 < len(rw.PathReplacement); i++ {
+		if rw.PathReplacement[i] == '$' {
+			c := rw.PathReplacement[i+1]
+			if '0' <= c && c <= '9' && int(c-'0') > groups {
+				v.add(join(prefix, "path_replacement"), "refers to group $%c but path_regex has %d groups", c, groups)
+				break
+			}
+		}
+	}
+	if rw.PathRegex == "" && rw.PathReplacement == "" && len(rw.QuerySet) == 0 && len(rw.QueryRemove) == 0 {
+		v.add(prefix, "rewrites nothing (set path_replacement, query_set or query_remove)")
+	}
+	for _, k := range sortedKeys(rw.QuerySet) {
+		if k == "" || strings.ContainsAny(k, "&= \t\r\n") {
+			v.add(fmt.Sprintf("%s.query_set[%q]", prefix, k), "invalid query parameter name")
+		}
+	}
+	for i, k := range rw.QueryRemove {
+		if k == "" || strings.ContainsAny(k, "&= \t\r\n") {
+			v.add(index(join(prefix, "query_remove"), i), "invalid query parameter name %q", k)
+		}
+	}
+}
+
+// compileLimited compiles an RE2 pattern within the rule language's limits
+// (rules.MaxRegexpLength bytes, rules.MaxRegexpInstructions instructions).
+func compileLimited(pattern string) (*regexp.Regexp, string) {
+	if len(pattern) > rules.MaxRegexpLength {
+		return nil, fmt.Sprintf("is %d bytes long, more than %d", len(pattern), rules.MaxRegexpLength)
+	}
+	parsed, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil {
+		return nil, fmt.Sprintf("invalid regexp %q: %v", pattern, err)
+	}
+	prog, err := syntax.Compile(parsed.Simplify())
+	if err != nil {
+		return nil, fmt.Sprintf("invalid regexp %q: %v", pattern, err)
+	}
+	if n := len(prog.Inst); n > rules.MaxRegexpInstructions {
+		return nil, fmt.Sprintf("regexp too large (%d instructions, limit %d)", n, rules.MaxRegexpInstructions)
+	}
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		return nil, fmt.Sprintf("invalid regexp %q: %v", pattern, err)
+	}
+	return re, ""
+}
+
+// checkReferences reports the rules of app that proxy to an upstream that
+// does not exist in it. Used after reverts, which restore objects without the
+// edit-time checks.
+func checkReferences(app *configv1.App) string {
+	names := upstreamNames(app)
+	for _, r := range app.Rules {
+		for _, a := range r.Actions {
+			if p := a.GetProxy(); p != nil {
+				for _, w := range p.Upstreams {
+					if !names[w.Upstream] {
+						return fmt.Sprintf("rule %q proxies to upstream %q, which does not exist", r.Name, w.Upstream)
+					}
+				}
+			}
+		}
+	}
+	seen := map[string]bool{}
+	for _, u := range app.Upstreams {
+		if seen[u.Name] {
+			return fmt.Sprintf("two upstreams are named %q", u.Name)
+		}
+		seen[u.Name] = true
+	}
+	seen = map[string]bool{}
+	for _, r := range app.Rules {
+		if seen[r.Name] {
+			return fmt.Sprintf("two rules are named %q", r.Name)
+		}
+		seen[r.Name] = true
+	}
+	return ""
+}
+
+func upstreamNames(app *configv1.App) map[string]bool {
+	names := make(map[string]bool, len(app.Upstreams))
+	for _, u := range app.Upstreams {
+		names[u.Name] = true
+	}
+	return names
+}
+
+// ruleReferences returns "rule NAME (actions[i].proxy.upstreams[j])" for
+// every place a rule of app proxies to upstream name.
+func ruleReferences(app *configv1.App, name string) []string {
+	var refs []string
+	for _, r := range app.Rules {
+		for i, a := range r.Actions {
+			if p := a.GetProxy(); p != nil {
+				for j, w := range p.Upstreams {
+					if w.Upstream == name {
+						refs = append(refs, fmt.Sprintf("rule %q (actions[%d].proxy.upstreams[%d])", r.Name, i, j))
+					}
+				}
+			}
+		}
+	}
+	return refs
+}
