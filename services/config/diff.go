@@ -213,7 +213,6 @@ func snake(s string) string {
 	return b.String()
 }
 
-
 // canonicalJSON renders m as protojson with proto field names, indented by
 // two spaces. protojson orders fields by declaration and map keys sorted;
 // re-indenting removes its deliberately unstable whitespace.

@@ -48,9 +48,9 @@ type projection struct {
 // appEntry is one app in the read model.
 type appEntry struct {
 	agg      *App
-	pending  []pendingEvent       // events since the newest release, for diff
-	releases []*configv1.Release  // oldest first
-	claims   appClaims            // what the app holds in the uniqueness indexes
+	pending  []pendingEvent      // events since the newest release, for diff
+	releases []*configv1.Release // oldest first
+	claims   appClaims           // what the app holds in the uniqueness indexes
 }
 
 type appClaims struct {
