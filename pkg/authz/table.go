@@ -1,0 +1,130 @@
+package authz
+
+import (
+	cfg "github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
+	iam "github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
+)
+
+// Object kinds of grants and checks.
+const (
+	KindPartition = "partition"
+	KindCluster   = "cluster"
+	KindNode      = "node"
+	KindApp       = "app"
+	KindJoinToken = "join_token"
+	KindDNSZone   = "dns_zone"
+	KindUser      = "user"
+)
+
+// Permissions that handlers check themselves (no rule names them), so that
+// roles may hold them.
+const (
+	// PermIAMAuditRead lets a caller see IAM events (streams "iam.*") in the
+	// audit trail, besides PermAuditRead.
+	PermIAMAuditRead = "iam.audit.read"
+	// PermAuditRead lets a caller list audit events of the objects it holds
+	// it over.
+	PermAuditRead = "audit.event.read"
+	// PermTokenRead lets a caller list other users' API tokens.
+	PermTokenRead = "iam.token.read"
+	// PermTokenWrite lets a caller create tokens for service accounts and
+	// revoke other users' tokens (and the bootstrap token).
+	PermTokenWrite = "iam.token.write"
+)
+
+var handlerPermissions = []string{PermIAMAuditRead, PermAuditRead, PermTokenRead, PermTokenWrite}
+
+// DefaultRules is the permission table of every RPC of every Strata service.
+// An RPC without an entry is denied to everyone (and fails TestEveryRPCHasARule).
+//
+// Verbs: read (changes nothing; what viewers get), write (create, change,
+// delete), release (publish pending changes to nodes).
+func DefaultRules() Rules {
+	partitions := ObjectRef{Kind: KindPartition, Field: "partitions", Default: "default"}
+	app := Ref(KindApp, "app_id")
+	return Rules{
+		// ConfigService.
+		cfg.ConfigServiceCreatePartitionProcedure: Everywhere("config.partition.write"),
+		cfg.ConfigServiceListPartitionsProcedure:  Somewhere("config.partition.read", List("partitions", KindPartition, "id")),
+		cfg.ConfigServiceCreateClusterProcedure:   OnObjects("config.cluster.write", Ref(KindPartition, "partition")),
+		cfg.ConfigServiceListClustersProcedure:    Somewhere("config.cluster.read", List("clusters", KindCluster, "id")),
+		cfg.ConfigServiceRegisterNodeProcedure:    OnObjects("config.node.write", Ref(KindCluster, "cluster")),
+		cfg.ConfigServiceSetNodeStagingProcedure:  OnObjects("config.node.write", Ref(KindNode, "node_id")),
+		cfg.ConfigServiceRemoveNodeProcedure:      OnObjects("config.node.write", Ref(KindNode, "node_id")),
+		cfg.ConfigServiceListNodesProcedure:       Somewhere("config.node.read", List("nodes", KindNode, "node.id")),
+
+		cfg.ConfigServiceCreateAppProcedure: OnObjects("config.app.write", partitions),
+		cfg.ConfigServiceGetAppProcedure:    OnObjects("config.app.read", app),
+		cfg.ConfigServiceListAppsProcedure:  Somewhere("config.app.read", List("apps", KindApp, "id")),
+		cfg.ConfigServiceUpdateAppProcedure: OnObjects("config.app.write", app, partitions),
+		cfg.ConfigServiceDeleteAppProcedure: OnObjects("config.app.write", app),
+
+		cfg.ConfigServiceCreateUpstreamProcedure: OnObjects("config.app.write", app),
+		cfg.ConfigServiceUpdateUpstreamProcedure: OnObjects("config.app.write", app),
+		cfg.ConfigServiceDeleteUpstreamProcedure: OnObjects("config.app.write", app),
+		cfg.ConfigServiceCreateRuleProcedure:     OnObjects("config.app.write", app),
+		cfg.ConfigServiceUpdateRuleProcedure:     OnObjects("config.app.write", app),
+		cfg.ConfigServiceDeleteRuleProcedure:     OnObjects("config.app.write", app),
+		cfg.ConfigServiceMoveRuleProcedure:       OnObjects("config.app.write", app),
+
+		cfg.ConfigServiceDiffAppProcedure:       OnObjects("config.app.read", app),
+		cfg.ConfigServiceCreateReleaseProcedure: OnObjects("config.app.release", app),
+		cfg.ConfigServiceListReleasesProcedure:  OnObjects("config.app.read", app),
+		cfg.ConfigServiceRevertAppProcedure:     OnObjects("config.app.release", app),
+		cfg.ConfigServiceRevertObjectProcedure:  OnObjects("config.app.release", app),
+
+		cfg.ConfigServiceGetSnapshotProcedure: OnObjects("config.snapshot.read", Ref(KindPartition, "partition")),
+
+		// NodeService.
+		cfg.NodeServiceCreateJoinTokenProcedure: OnObjects("config.join_token.write", Ref(KindCluster, "cluster")),
+		cfg.NodeServiceListJoinTokensProcedure:  Somewhere("config.join_token.read", List("join_tokens", KindCluster, "cluster_id")),
+		cfg.NodeServiceRevokeJoinTokenProcedure: OnObjects("config.join_token.write", Ref(KindJoinToken, "token_id")),
+		cfg.NodeServiceApproveNodeProcedure:     OnObjects("config.node.write", Ref(KindNode, "node_id")),
+		cfg.NodeServiceSetNodeDisabledProcedure: OnObjects("config.node.write", Ref(KindNode, "node_id")),
+		// A joining node authenticates with its join token.
+		cfg.NodeServiceJoinProcedure: Public(),
+
+		// IAMService. IAM objects are not scoped: IAM permissions count only
+		// when held over everything.
+		iam.IAMServiceCreateUserProcedure:      Everywhere("iam.user.write"),
+		iam.IAMServiceGetUserProcedure:         Everywhere("iam.user.read"),
+		iam.IAMServiceListUsersProcedure:       Everywhere("iam.user.read"),
+		iam.IAMServiceUpdateUserProcedure:      Everywhere("iam.user.write"),
+		iam.IAMServiceSetUserDisabledProcedure: Everywhere("iam.user.write"),
+		iam.IAMServiceSetUserPasswordProcedure: Everywhere("iam.user.write"),
+		iam.IAMServiceChangePasswordProcedure:  Authenticated(),
+
+		iam.IAMServiceCreateGroupProcedure:        Everywhere("iam.group.write"),
+		iam.IAMServiceGetGroupProcedure:           Everywhere("iam.group.read"),
+		iam.IAMServiceListGroupsProcedure:         Everywhere("iam.group.read"),
+		iam.IAMServiceDeleteGroupProcedure:        Everywhere("iam.group.write"),
+		iam.IAMServiceAddGroupMembersProcedure:    Everywhere("iam.group.write"),
+		iam.IAMServiceRemoveGroupMembersProcedure: Everywhere("iam.group.write"),
+
+		iam.IAMServiceCreateRoleProcedure:      Everywhere("iam.role.write"),
+		iam.IAMServiceListRolesProcedure:       Everywhere("iam.role.read"),
+		iam.IAMServiceUpdateRoleProcedure:      Everywhere("iam.role.write"),
+		iam.IAMServiceDeleteRoleProcedure:      Everywhere("iam.role.write"),
+		iam.IAMServiceListPermissionsProcedure: Authenticated(),
+
+		iam.IAMServiceCreateGrantProcedure: Everywhere("iam.grant.write"),
+		iam.IAMServiceListGrantsProcedure:  Everywhere("iam.grant.read"),
+		iam.IAMServiceDeleteGrantProcedure: Everywhere("iam.grant.write"),
+
+		// Own tokens need no permission; others' need PermTokenRead/Write
+		// (checked by the handler).
+		iam.IAMServiceCreateTokenProcedure:          Authenticated(),
+		iam.IAMServiceListTokensProcedure:           Authenticated(),
+		iam.IAMServiceRevokeTokenProcedure:          Authenticated(),
+		iam.IAMServiceRevokeBootstrapTokenProcedure: Everywhere(PermTokenWrite),
+
+		iam.IAMServiceLoginProcedure: Public(),
+		// Logout ends the session it is given, valid or not.
+		iam.IAMServiceLogoutProcedure: Public(),
+		iam.IAMServiceWhoAmIProcedure: Authenticated(),
+
+		// Filtered per event by the handler (PermAuditRead over the event's
+		// object, PermIAMAuditRead for IAM events).
+		iam.IAMServiceListAuditEventsProcedure: Somewhere(PermAuditRead),
+	}
+}
