@@ -11,6 +11,10 @@ type Principal struct {
 	Name string
 	// Kind is "bootstrap", "user", "token" or "system".
 	Kind string
+	// CredentialID names the credential the caller presented: an API token
+	// id ("tok_..."), a console session id ("ses_...") or "bootstrap"; empty
+	// when unknown. Logout and token revocation use it.
+	CredentialID string
 }
 
 type principalKey struct{}
