@@ -1,0 +1,378 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/strata-edge/strata/node/proxy/route"
+	"github.com/strata-edge/strata/node/proxy/upstream"
+)
+
+// The plain HTTP/1.1 path: fasthttp's server, the request edited in place
+// and handed to the chosen server's fasthttp.HostClient, whose response is
+// streamed back through the same RequestCtx. Nothing is copied between the
+// client side and the upstream side.
+
+func (p *Proxy) newFastServer() *fasthttp.Server {
+	bodyTimeout := DefaultBodyReadTimeout
+	return &fasthttp.Server{
+		Handler:      p.serveFast,
+		ErrorHandler: p.fastError,
+		// ReadTimeout runs from a request's first byte to the end of its
+		// headers (slowloris); HeaderReceived then gives the body its own.
+		ReadTimeout: p.opts.ReadHeaderTimeout,
+		HeaderReceived: func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
+			return fasthttp.RequestConfig{ReadTimeout: bodyTimeout}
+		},
+		IdleTimeout:           p.opts.IdleTimeout,
+		ReadBufferSize:        p.opts.MaxHeaderBytes, // also the header size limit
+		MaxRequestBodySize:    p.opts.MaxRequestBodyBytes,
+		NoDefaultServerHeader: true,
+		NoDefaultContentType:  true,
+		NoDefaultDate:         true,
+		// Keep the client's path bytes: the upstream gets what was sent.
+		DisablePreParseMultipartForm: true,
+		CloseOnShutdown:              true,
+		Logger:                       fastLogger{p.log},
+	}
+}
+
+// fastState is the per-request memory of the fast path, pooled.
+type fastState struct {
+	view fastView
+	plan route.Plan
+	buf  []byte
+}
+
+var fastStatePool = sync.Pool{New: func() any { return new(fastState) }}
+
+func (p *Proxy) serveFast(ctx *fasthttp.RequestCtx) {
+	st := fastStatePool.Get().(*fastState)
+	v := &st.view
+	v.reset(ctx)
+	var start time.Time
+	if p.opts.AccessLog {
+		start = time.Now()
+	}
+	rt := p.rt.Load()
+	if rt == nil {
+		fastText(ctx, http.StatusServiceUnavailable, "no configuration loaded yet\n")
+		p.fastDone(ctx, st, nil, nil, start)
+		return
+	}
+	app := rt.Lookup(false, p.httpPort, v.Host())
+	if app == nil {
+		fastText(ctx, http.StatusNotFound, fmt.Sprintf("no application for host %q\n", v.Host()))
+		p.fastDone(ctx, st, nil, nil, start)
+		return
+	}
+	plan := &st.plan
+	app.Evaluate(v, plan)
+	var srv *upstream.Server
+	switch plan.Kind {
+	case route.Proxy:
+		if plan.HasRequestEdits() {
+			plan.ApplyRequest(v)
+		}
+		srv = p.proxyFast(ctx, st)
+	case route.Redirect:
+		st.buf = plan.Redirect.AppendLocation(st.buf[:0], v)
+		ctx.Response.Header.SetBytesV("Location", st.buf)
+		fastText(ctx, plan.Redirect.Status, "")
+	case route.Respond:
+		r := plan.Respond
+		ctx.Response.SetStatusCode(r.Status)
+		ctx.Response.Header.SetContentType(r.ContentType)
+		ctx.Response.SetBodyRaw(r.Body)
+	default:
+		fastText(ctx, http.StatusNotFound, "no rule matched\n")
+	}
+	if plan.HasResponseEdits() {
+		plan.ApplyResponse(fastRespEditor{&ctx.Response.Header})
+	}
+	p.fastDone(ctx, st, app, srv, start)
+}
+
+// fastDone records stats and the access log line, and releases st.
+func (p *Proxy) fastDone(ctx *fasthttp.RequestCtx, st *fastState, app *route.App, srv *upstream.Server, start time.Time) {
+	status := ctx.Response.StatusCode()
+	out := ctx.Response.Header.ContentLength()
+	if out < 0 {
+		out = 0 // streamed without a length: unknown here
+	}
+	if !ctx.Response.IsBodyStream() {
+		out = len(ctx.Response.Body())
+	}
+	in := len(ctx.Request.Body())
+	if app != nil {
+		app.Stats.Observe(status, in, out)
+	}
+	if p.opts.AccessLog {
+		p.accessLog(accessEntry{
+			app: app, srv: srv, method: st.view.Method(), host: st.view.Host(),
+			uri: b2s(ctx.Request.Header.RequestURI()), status: status, in: in, out: out,
+			client: st.view.ClientIP().String(), proto: "HTTP/1.1", dur: time.Since(start),
+		})
+	}
+	st.view.ctx = nil
+	st.plan = route.Plan{}
+	fastStatePool.Put(st)
+}
+
+// proxyFast sends the request to the plan's upstream, retrying on another
+// server when connecting fails (idempotent methods only), and leaves the
+// upstream's response (or an error response) in ctx.Response.
+func (p *Proxy) proxyFast(ctx *fasthttp.RequestCtx, st *fastState) *upstream.Server {
+	up := st.plan.Upstream
+	req := &ctx.Request
+	v := &st.view
+
+	clientClose := req.Header.ConnectionClose()
+	if clientClose {
+		// The server remembered it; the upstream connection stays pooled.
+		req.Header.ResetConnectionClose()
+	}
+	upgrade := isUpgrade(&req.Header)
+	stripHopFast(&req.Header, upgrade)
+	p.setForwardedFast(ctx, st)
+	req.UseHostHeader = true
+
+	if upgrade {
+		return p.tunnelFast(ctx, st, up)
+	}
+
+	var tried upstream.Tried
+	attempts := 1 + up.Retries()
+	retryable := isIdempotentBytes(req.Header.Method())
+	var s *upstream.Server
+	var lastErr error
+	for {
+		next, err := up.Pick(v, tried)
+		if err != nil {
+			if lastErr == nil { // nothing tried: nothing was available
+				lastErr = err
+			}
+			break
+		}
+		s = next
+		tried.Add(s)
+		s.Begin()
+		t0 := time.Now()
+		err = s.Fast().Do(req, &ctx.Response)
+		s.End()
+		if err == nil {
+			lastErr = nil
+			s.ReportSuccess()
+			st.plan.App.Stats.ObserveUpstream(time.Since(t0))
+			break
+		}
+		lastErr = err
+		var de *upstream.DialError
+		isDial := errors.As(err, &de)
+		if isDial || isTimeout(err) {
+			s.ReportFailure()
+		}
+		attempts--
+		if !isDial || !retryable || attempts <= 0 {
+			break
+		}
+	}
+	if lastErr != nil {
+		ctx.Response.Reset()
+		status, msg := upstreamFailure(up, s, lastErr)
+		fastText(ctx, status, msg)
+		if clientClose {
+			ctx.SetConnectionClose()
+		}
+		return s
+	}
+	resp := &ctx.Response
+	if resp.Header.ConnectionClose() {
+		resp.Header.ResetConnectionClose() // the upstream's, not the client's
+	}
+	stripHopFastResp(&resp.Header)
+	if clientClose {
+		ctx.SetConnectionClose()
+	}
+	return s
+}
+
+// Hop-by-hop headers (RFC 9110 7.6.1) plus the Proxy-* ones; Connection
+// itself is handled by fasthttp's connection-close flag.
+var hopHeaders = []string{"Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Upgrade"}
+
+func isUpgrade(h *fasthttp.RequestHeader) bool {
+	return h.ConnectionUpgrade() && len(h.Peek("Upgrade")) > 0
+}
+
+// stripHopFast removes hop-by-hop request headers, the headers the
+// Connection header names, and Expect (fasthttp answered 100-continue
+// already and has the body). When upgrading, Connection and Upgrade stay.
+func stripHopFast(h *fasthttp.RequestHeader, upgrade bool) {
+	if c := h.Peek("Connection"); len(c) > 0 {
+		if !upgrade {
+			forEachToken(c, func(name []byte) {
+				if !equalFoldASCII(name, "close") && !equalFoldASCII(name, "keep-alive") {
+					h.DelBytes(name)
+				}
+			})
+			h.Del("Connection")
+		}
+	}
+	for _, name := range hopHeaders {
+		if upgrade && name == "Upgrade" {
+			continue
+		}
+		if name == "Te" {
+			// "TE: trailers" is end-to-end meaningful (gRPC); keep only that.
+			if te := h.Peek("Te"); te != nil && !equalFoldASCII(te, "trailers") {
+				h.Del("Te")
+			}
+			continue
+		}
+		if h.Peek(name) != nil {
+			h.Del(name)
+		}
+	}
+	if h.Peek("Expect") != nil {
+		h.Del("Expect")
+	}
+}
+
+func stripHopFastResp(h *fasthttp.ResponseHeader) {
+	if c := h.Peek("Connection"); len(c) > 0 {
+		forEachToken(c, func(name []byte) {
+			if !equalFoldASCII(name, "close") && !equalFoldASCII(name, "keep-alive") {
+				h.DelBytes(name)
+			}
+		})
+		h.Del("Connection")
+	}
+	for _, name := range hopHeaders {
+		if name == "Trailer" {
+			continue // fasthttp writes the trailers it read
+		}
+		if h.Peek(name) != nil {
+			h.Del(name)
+		}
+	}
+}
+
+// setForwardedFast appends the client to X-Forwarded-For and sets
+// X-Forwarded-Proto, X-Forwarded-Host and Via.
+func (p *Proxy) setForwardedFast(ctx *fasthttp.RequestCtx, st *fastState) {
+	h := &ctx.Request.Header
+	buf := st.buf[:0]
+	if prior := h.Peek("X-Forwarded-For"); len(prior) > 0 {
+		buf = append(buf, prior...)
+		buf = append(buf, ", "...)
+	}
+	buf = st.view.ClientIP().AppendTo(buf)
+	h.SetBytesV("X-Forwarded-For", buf)
+	st.buf = buf
+	h.Set("X-Forwarded-Proto", "http")
+	h.SetBytesV("X-Forwarded-Host", h.Host())
+	if prior := h.Peek("Via"); len(prior) > 0 {
+		buf = append(buf[:0], prior...)
+		buf = append(buf, ", 1.1 strata"...)
+		h.SetBytesV("Via", buf)
+		st.buf = buf
+	} else {
+		h.Set("Via", "1.1 strata")
+	}
+}
+
+func (p *Proxy) fastError(ctx *fasthttp.RequestCtx, err error) {
+	var status int
+	var msg string
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		status, msg = http.StatusRequestEntityTooLarge, "request body larger than "+strconv.Itoa(p.opts.MaxRequestBodyBytes)+" bytes\n"
+	case isSmallBuffer(err):
+		status, msg = http.StatusRequestHeaderFieldsTooLarge, "request headers larger than "+strconv.Itoa(p.opts.MaxHeaderBytes)+" bytes\n"
+	case isTimeout(err):
+		status, msg = http.StatusRequestTimeout, "request not received in time\n"
+	default:
+		status, msg = http.StatusBadRequest, "bad request\n"
+	}
+	fastText(ctx, status, msg)
+	ctx.SetConnectionClose()
+}
+
+func isSmallBuffer(err error) bool {
+	var e fasthttp.ErrSmallBuffer
+	var pe *fasthttp.ErrSmallBuffer
+	return errors.Is(err, fasthttp.ErrSmallReadBuffer) || errors.As(err, &e) || errors.As(err, &pe)
+}
+
+func fastText(ctx *fasthttp.RequestCtx, status int, body string) {
+	ctx.Response.SetStatusCode(status)
+	if body != "" {
+		ctx.Response.Header.SetContentType("text/plain; charset=utf-8")
+		ctx.Response.SetBodyString(body)
+	}
+}
+
+func isIdempotentBytes(m []byte) bool {
+	switch string(m) {
+	case "GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE":
+		return true
+	}
+	return false
+}
+
+// forEachToken calls f for each comma-separated token of a header value.
+func forEachToken(v []byte, f func([]byte)) {
+	for len(v) > 0 {
+		i := indexByte(v, ',')
+		tok := v
+		if i >= 0 {
+			tok, v = v[:i], v[i+1:]
+		} else {
+			v = nil
+		}
+		for len(tok) > 0 && (tok[0] == ' ' || tok[0] == '\t') {
+			tok = tok[1:]
+		}
+		for len(tok) > 0 && (tok[len(tok)-1] == ' ' || tok[len(tok)-1] == '\t') {
+			tok = tok[:len(tok)-1]
+		}
+		if len(tok) > 0 {
+			f(tok)
+		}
+	}
+}
+
+func equalFoldASCII(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range b {
+		c, d := b[i], s[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if d >= 'A' && d <= 'Z' {
+			d += 'a' - 'A'
+		}
+		if c != d {
+			return false
+		}
+	}
+	return true
+}
+
+// fastLogger routes fasthttp's own messages to slog at Debug: they are
+// about clients misbehaving, not the node.
+type fastLogger struct{ l *slog.Logger }
+
+func (f fastLogger) Printf(format string, args ...any) {
+	f.l.Debug("proxy: fasthttp: " + fmt.Sprintf(format, args...))
+}

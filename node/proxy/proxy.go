@@ -1,0 +1,366 @@
+// Package proxy is the edge node's HTTP data plane: it serves the apps of
+// the running config snapshot on a plain HTTP listener (HTTP/1.1 on
+// fasthttp) and a TLS listener (HTTP/1.1 and HTTP/2 on net/http), routes by
+// host, runs page rules and proxies to upstreams. See docs/proxy.md.
+//
+// Both listeners share one compiled runtime (package route): routing, rule
+// conditions, actions and balancers exist once, read through a small
+// request view implemented over each server library's request.
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+	"github.com/strata-edge/strata/node/proxy/route"
+	"github.com/strata-edge/strata/node/proxy/stats"
+)
+
+// Defaults for zero Options fields.
+const (
+	DefaultMaxRequestBodyBytes = 64 << 20
+	DefaultReadHeaderTimeout   = 10 * time.Second
+	DefaultBodyReadTimeout     = 60 * time.Second
+	DefaultIdleTimeout         = 75 * time.Second
+	DefaultMaxHeaderBytes      = 16 << 10
+	DefaultShutdownTimeout     = 10 * time.Second
+)
+
+// Engines for the plain HTTP listener.
+const (
+	EngineFast = "fasthttp" // HTTP/1.1 on valyala/fasthttp (default)
+	EngineStd  = "net/http" // net/http with h2c: slower, speaks HTTP/2 cleartext
+)
+
+// Options configure a Proxy. Only the first block is required reading;
+// everything else has a working default.
+type Options struct {
+	HTTPAddr  string           // "" = no plain listener
+	HTTPSAddr string           // "" = no TLS listener
+	TLSCert   *tls.Certificate // nil = self-signed fallback generated at start
+	Logger    *slog.Logger     // nil = slog.Default()
+	// AccessLog logs one structured line per request at Info.
+	AccessLog           bool
+	MaxRequestBodyBytes int // default 64 MiB; larger bodies get 413
+
+	// HTTPPort and HTTPSPort are the ports apps name in http_ports and
+	// https_ports for these listeners; default the bound ports. Set them
+	// when the node listens on 8080 behind a port forward from 80.
+	HTTPPort, HTTPSPort uint32
+	// ReadHeaderTimeout bounds the time to receive a request's headers
+	// (slowloris); the body then has DefaultBodyReadTimeout.
+	ReadHeaderTimeout time.Duration
+	// IdleTimeout closes keep-alive connections idle this long.
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds the request line plus headers (431 beyond).
+	MaxHeaderBytes int
+	// HTTPEngine selects the plain listener's server: EngineFast (default)
+	// or EngineStd.
+	HTTPEngine string
+}
+
+// AppStats are the counters of one app since it entered the config.
+type AppStats = stats.Snapshot
+
+// Proxy is the data plane. Create with New, feed with Update, run with
+// Start, end with Stop.
+type Proxy struct {
+	opts Options
+	log  *slog.Logger
+
+	rt       atomic.Pointer[route.Runtime]
+	updateMu sync.Mutex
+
+	statsMu sync.Mutex
+	stats   map[string]*stats.App
+
+	httpPort, httpsPort uint32 // routing ports, fixed at Start
+
+	mu        sync.Mutex
+	started   bool
+	stopped   bool
+	httpLn    net.Listener
+	httpsLn   net.Listener
+	fastSrv   *fasthttp.Server
+	plainSrv  *http.Server // EngineStd on the plain listener
+	tlsSrv    *http.Server
+	serveDone sync.WaitGroup
+
+	reverse *httputil.ReverseProxy
+}
+
+// New validates opts and returns a Proxy that serves nothing until Start
+// and answers 503 until the first Update.
+func New(opts Options) (*Proxy, error) {
+	if opts.HTTPAddr == "" && opts.HTTPSAddr == "" {
+		return nil, errors.New("proxy: HTTPAddr and HTTPSAddr are both empty; set at least one")
+	}
+	for name, addr := range map[string]string{"HTTPAddr": opts.HTTPAddr, "HTTPSAddr": opts.HTTPSAddr} {
+		if addr == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return nil, fmt.Errorf("proxy: %s %q: want host:port (%v)", name, addr, err)
+		}
+	}
+	if opts.MaxRequestBodyBytes < 0 {
+		return nil, fmt.Errorf("proxy: MaxRequestBodyBytes %d: must not be negative", opts.MaxRequestBodyBytes)
+	}
+	switch opts.HTTPEngine {
+	case "":
+		opts.HTTPEngine = EngineFast
+	case EngineFast, EngineStd:
+	default:
+		return nil, fmt.Errorf("proxy: HTTPEngine %q: want %q or %q", opts.HTTPEngine, EngineFast, EngineStd)
+	}
+	if opts.MaxRequestBodyBytes == 0 {
+		opts.MaxRequestBodyBytes = DefaultMaxRequestBodyBytes
+	}
+	if opts.ReadHeaderTimeout <= 0 {
+		opts.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = DefaultIdleTimeout
+	}
+	if opts.MaxHeaderBytes <= 0 {
+		opts.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	p := &Proxy{opts: opts, log: opts.Logger, stats: make(map[string]*stats.App)}
+	p.reverse = p.newReverseProxy()
+	return p, nil
+}
+
+// Start binds the listeners and serves in the background. It returns once
+// both listeners are bound (or with the error of the one that failed).
+func (p *Proxy) Start(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.started {
+		return errors.New("proxy: already started")
+	}
+	var lc net.ListenConfig
+	if p.opts.HTTPAddr != "" {
+		ln, err := lc.Listen(ctx, "tcp", p.opts.HTTPAddr)
+		if err != nil {
+			return fmt.Errorf("proxy: listen http %s: %w", p.opts.HTTPAddr, err)
+		}
+		p.httpLn = ln
+		p.httpPort = portOf(ln.Addr(), p.opts.HTTPPort)
+	}
+	if p.opts.HTTPSAddr != "" {
+		cert := p.opts.TLSCert
+		if cert == nil {
+			c, err := selfSignedCert()
+			if err != nil {
+				p.closeListeners()
+				return fmt.Errorf("proxy: self-signed certificate: %w", err)
+			}
+			cert = c
+			p.log.Warn("proxy: no TLS certificate configured, serving a self-signed one")
+		}
+		ln, err := lc.Listen(ctx, "tcp", p.opts.HTTPSAddr)
+		if err != nil {
+			p.closeListeners()
+			return fmt.Errorf("proxy: listen https %s: %w", p.opts.HTTPSAddr, err)
+		}
+		p.httpsLn = ln
+		p.httpsPort = portOf(ln.Addr(), p.opts.HTTPSPort)
+		p.tlsSrv = p.newStdServer(true)
+		p.tlsSrv.TLSConfig = &tls.Config{
+			Certificates: []tls.Certificate{*cert},
+			MinVersion:   tls.VersionTLS12,
+			NextProtos:   []string{"h2", "http/1.1"},
+		}
+	}
+	if p.httpLn != nil {
+		if p.opts.HTTPEngine == EngineStd {
+			p.plainSrv = p.newStdServer(false)
+			p.serve(func() error { return p.plainSrv.Serve(p.httpLn) }, "http")
+		} else {
+			p.fastSrv = p.newFastServer()
+			p.serve(func() error { return p.fastSrv.Serve(p.httpLn) }, "http")
+		}
+	}
+	if p.httpsLn != nil {
+		p.serve(func() error { return p.tlsSrv.ServeTLS(p.httpsLn, "", "") }, "https")
+	}
+	p.started = true
+	return nil
+}
+
+func (p *Proxy) serve(run func() error, name string) {
+	p.serveDone.Add(1)
+	go func() {
+		defer p.serveDone.Done()
+		if err := run(); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+			p.log.Error("proxy: listener stopped", "listener", name, "err", err)
+		}
+	}()
+}
+
+func (p *Proxy) closeListeners() {
+	if p.httpLn != nil {
+		p.httpLn.Close()
+	}
+	if p.httpsLn != nil {
+		p.httpsLn.Close()
+	}
+}
+
+func portOf(a net.Addr, override uint32) uint32 {
+	if override != 0 {
+		return override
+	}
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return uint32(ta.Port)
+	}
+	_, port, _ := net.SplitHostPort(a.String())
+	n, _ := strconv.Atoi(port)
+	return uint32(n)
+}
+
+// Stop stops accepting, lets requests in flight finish until ctx ends, then
+// closes what is left and stops health checks.
+func (p *Proxy) Stop(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped {
+		return nil
+	}
+	p.stopped = true
+	var errs []error
+	if p.fastSrv != nil {
+		if err := p.fastSrv.ShutdownWithContext(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http: %w", err))
+		}
+	}
+	if p.plainSrv != nil {
+		if err := p.plainSrv.Shutdown(ctx); err != nil {
+			p.plainSrv.Close()
+			errs = append(errs, fmt.Errorf("http: %w", err))
+		}
+	}
+	if p.tlsSrv != nil {
+		if err := p.tlsSrv.Shutdown(ctx); err != nil {
+			p.tlsSrv.Close()
+			errs = append(errs, fmt.Errorf("https: %w", err))
+		}
+	}
+	if !p.started {
+		p.closeListeners()
+	}
+	p.serveDone.Wait()
+	p.updateMu.Lock()
+	if rt := p.rt.Load(); rt != nil {
+		rt.Close()
+	}
+	p.updateMu.Unlock()
+	if len(errs) > 0 {
+		return fmt.Errorf("proxy: stop: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// Update compiles snap into a new runtime and swaps it in atomically:
+// requests in flight finish on the runtime they started with. A snapshot
+// with the running version is skipped. On error the running config stays.
+func (p *Proxy) Update(snap *syncv1.Snapshot) error {
+	if snap == nil {
+		return errors.New("proxy: update: nil snapshot")
+	}
+	p.updateMu.Lock()
+	defer p.updateMu.Unlock()
+	cur := p.rt.Load()
+	if cur != nil && cur.Version == snap.GetVersion() {
+		return nil
+	}
+	next, err := route.Compile(snap, cur, p.statsFor)
+	if err != nil {
+		return fmt.Errorf("proxy: config version %d: %w", snap.GetVersion(), err)
+	}
+	next.Start()
+	p.rt.Store(next)
+	if cur != nil {
+		cur.Retire(next)
+	}
+	p.pruneStats(next)
+	p.log.Info("proxy: config applied", "version", next.Version, "apps", len(snap.GetApps()))
+	return nil
+}
+
+// Version returns the version of the running config (0 before the first
+// Update).
+func (p *Proxy) Version() uint64 {
+	if rt := p.rt.Load(); rt != nil {
+		return rt.Version
+	}
+	return 0
+}
+
+// HTTPAddr returns the bound plain listener address (nil when none).
+func (p *Proxy) HTTPAddr() net.Addr {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.httpLn == nil {
+		return nil
+	}
+	return p.httpLn.Addr()
+}
+
+// HTTPSAddr returns the bound TLS listener address (nil when none).
+func (p *Proxy) HTTPSAddr() net.Addr {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.httpsLn == nil {
+		return nil
+	}
+	return p.httpsLn.Addr()
+}
+
+// Stats returns the counters of every app of the running config, by app id.
+func (p *Proxy) Stats() map[string]AppStats {
+	p.statsMu.Lock()
+	defer p.statsMu.Unlock()
+	out := make(map[string]AppStats, len(p.stats))
+	for id, s := range p.stats {
+		out[id] = s.Snapshot()
+	}
+	return out
+}
+
+func (p *Proxy) statsFor(appID string) *stats.App {
+	p.statsMu.Lock()
+	defer p.statsMu.Unlock()
+	s := p.stats[appID]
+	if s == nil {
+		s = new(stats.App)
+		p.stats[appID] = s
+	}
+	return s
+}
+
+func (p *Proxy) pruneStats(rt *route.Runtime) {
+	p.statsMu.Lock()
+	defer p.statsMu.Unlock()
+	for id := range p.stats {
+		if rt.App(id) == nil {
+			delete(p.stats, id)
+		}
+	}
+}

@@ -1,0 +1,506 @@
+// Package route compiles a config snapshot into the immutable runtime the
+// proxy serves from: a host index per listener port, each app's page rules
+// with compiled conditions and actions, and its upstreams. Evaluate turns a
+// request into a Plan (what to do with it) without allocating; both HTTP
+// server paths of the proxy use it through the Request view.
+package route
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+	"github.com/strata-edge/strata/node/proxy/actions"
+	"github.com/strata-edge/strata/node/proxy/stats"
+	"github.com/strata-edge/strata/node/proxy/upstream"
+	"github.com/strata-edge/strata/pkg/domainname"
+	"github.com/strata-edge/strata/pkg/rules"
+)
+
+// Request is the view of a request that routing, conditions, actions and
+// balancers read.
+type Request interface {
+	rules.Request
+	RequestURI() string
+	Scheme() string
+}
+
+var (
+	_ upstream.Request = Request(nil)
+	_ actions.Vars     = Request(nil)
+)
+
+// Runtime is one compiled snapshot. It never changes after Compile.
+type Runtime struct {
+	Version uint64
+
+	apps map[string]*App
+	// Host indexes per listener kind and port; *All hold the apps that name
+	// no port at all, which every listener of the kind serves.
+	http, https       map[uint32]*domainname.Index[*App]
+	httpAll, httpsAll domainname.Index[*App]
+
+	upstreams map[string]*upstream.Upstream // by upstream.Key
+}
+
+// App is a compiled application.
+type App struct {
+	ID, Name string
+	Stats    *stats.App
+
+	rules     []*Rule
+	upstreams map[string]*upstream.Upstream // by name
+	fallback  *upstream.Upstream            // the only upstream, used when no rule decides
+}
+
+// Terminal says how a request is answered.
+type Terminal uint8
+
+const (
+	None     Terminal = iota
+	Proxy             // send to Plan.Upstream
+	Redirect          // answer with Plan.Redirect
+	Respond           // answer with Plan.Respond
+	NoRule            // 404: no rule gave a terminal action and the app has several upstreams
+)
+
+// Rule is a compiled page rule.
+type Rule struct {
+	Name string
+
+	match    *rules.Matcher
+	req      []reqOp // request header edits and rewrites, config order
+	resp     []*actions.HeaderOps
+	terminal Terminal
+	split    *split
+	redirect *actions.Redirect
+	respond  *actions.Respond
+	last     bool
+}
+
+type reqOp struct {
+	headers *actions.HeaderOps
+	rewrite *actions.Rewrite
+}
+
+// split is a proxy action: one upstream or several by weight.
+type split struct {
+	targets []*upstream.Upstream
+	cum     []uint32 // cumulative weights
+}
+
+func (s *split) choose() *upstream.Upstream {
+	if len(s.targets) == 1 {
+		return s.targets[0]
+	}
+	n := rand.Uint32N(s.cum[len(s.cum)-1])
+	for i, c := range s.cum {
+		if n < c {
+			return s.targets[i]
+		}
+	}
+	return s.targets[len(s.targets)-1]
+}
+
+// maxInline is how many matched rules a Plan holds without allocating.
+const maxInline = 8
+
+// Plan is the outcome of evaluating an app's rules for one request: the
+// matched rules whose edits apply, and the terminal decision. Keep it in
+// per-request memory and reuse it; Evaluate resets it.
+type Plan struct {
+	App      *App
+	Kind     Terminal
+	Upstream *upstream.Upstream
+	Redirect *actions.Redirect
+	Respond  *actions.Respond
+
+	n       int
+	matched [maxInline]*Rule
+	more    []*Rule
+}
+
+func (p *Plan) push(r *Rule) {
+	if p.n < maxInline {
+		p.matched[p.n] = r
+	} else {
+		p.more = append(p.more, r)
+	}
+	p.n++
+}
+
+func (p *Plan) rule(i int) *Rule {
+	if i < maxInline {
+		return p.matched[i]
+	}
+	return p.more[i-maxInline]
+}
+
+// Evaluate runs the app's rules on r, in order. Conditions see the request
+// as received. Every matching rule contributes its header edits and rewrites;
+// evaluation stops at the first matching rule with a terminal action
+// (proxy, redirect, respond) or with `last`. Without a terminal action the
+// request goes to the app's upstream when it has exactly one, else Kind is
+// NoRule.
+func (a *App) Evaluate(r Request, p *Plan) {
+	more := p.more[:0]
+	*p = Plan{App: a, more: more}
+	for _, rule := range a.rules {
+		if !rule.match.Match(r) {
+			continue
+		}
+		p.push(rule)
+		if rule.terminal != None {
+			p.Kind = rule.terminal
+			switch rule.terminal {
+			case Proxy:
+				p.Upstream = rule.split.choose()
+			case Redirect:
+				p.Redirect = rule.redirect
+			case Respond:
+				p.Respond = rule.respond
+			}
+			return
+		}
+		if rule.last {
+			break
+		}
+	}
+	if a.fallback != nil {
+		p.Kind, p.Upstream = Proxy, a.fallback
+		return
+	}
+	p.Kind = NoRule
+}
+
+// HasRequestEdits reports whether ApplyRequest would change anything.
+func (p *Plan) HasRequestEdits() bool {
+	for i := 0; i < p.n; i++ {
+		if len(p.rule(i).req) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// ApplyRequest runs the request header edits and rewrites of the matched
+// rules, in rule order and, within a rule, in action order.
+func (p *Plan) ApplyRequest(e actions.RequestEditor) {
+	for i := 0; i < p.n; i++ {
+		for _, op := range p.rule(i).req {
+			if op.headers != nil {
+				op.headers.Apply(e)
+			} else {
+				op.rewrite.Apply(e)
+			}
+		}
+	}
+}
+
+// HasResponseEdits reports whether ApplyResponse would change anything.
+func (p *Plan) HasResponseEdits() bool {
+	for i := 0; i < p.n; i++ {
+		if len(p.rule(i).resp) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// ApplyResponse runs the response header edits of the matched rules on any
+// response the proxy sends for this request (proxied, redirect, fixed, or
+// an error).
+func (p *Plan) ApplyResponse(e actions.HeaderEditor) {
+	for i := 0; i < p.n; i++ {
+		for _, op := range p.rule(i).resp {
+			op.Apply(e)
+		}
+	}
+}
+
+// Lookup returns the app serving host on a listener (TLS or not, and the
+// port apps name for it), or nil.
+func (rt *Runtime) Lookup(tls bool, port uint32, host string) *App {
+	m, all := rt.http, &rt.httpAll
+	if tls {
+		m, all = rt.https, &rt.httpsAll
+	}
+	if idx := m[port]; idx != nil {
+		if a, ok := idx.Lookup(host); ok {
+			return a
+		}
+	}
+	a, _ := all.Lookup(host)
+	return a
+}
+
+// App returns the app with the given id, or nil.
+func (rt *Runtime) App(id string) *App { return rt.apps[id] }
+
+// Apps returns the ids of all apps.
+func (rt *Runtime) Apps() []string {
+	ids := make([]string, 0, len(rt.apps))
+	for id := range rt.apps {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// Upstream returns the app's upstream by name, or nil.
+func (a *App) Upstream(name string) *upstream.Upstream { return a.upstreams[name] }
+
+// Start starts the health checkers of upstreams that are not running yet.
+func (rt *Runtime) Start() {
+	for _, u := range rt.upstreams {
+		u.Start()
+	}
+}
+
+// Retire closes the upstreams of rt that next does not carry over. Call it
+// after next has replaced rt.
+func (rt *Runtime) Retire(next *Runtime) {
+	for k, u := range rt.upstreams {
+		if next == nil || next.upstreams[k] != u {
+			u.Close()
+		}
+	}
+}
+
+// Close closes every upstream of rt.
+func (rt *Runtime) Close() { rt.Retire(nil) }
+
+// Compile builds a Runtime from snap. Upstreams whose content is unchanged
+// since prev (nil for the first) are carried over with their connections and
+// health state. statsFor returns the counters of an app (kept by the caller
+// across runtimes). On error nothing of prev is touched and whatever Compile
+// built is closed.
+func Compile(snap *syncv1.Snapshot, prev *Runtime, statsFor func(appID string) *stats.App) (rt *Runtime, err error) {
+	rt = &Runtime{
+		Version:   snap.GetVersion(),
+		apps:      make(map[string]*App),
+		http:      make(map[uint32]*domainname.Index[*App]),
+		https:     make(map[uint32]*domainname.Index[*App]),
+		upstreams: make(map[string]*upstream.Upstream),
+	}
+	defer func() {
+		if err != nil {
+			for k, u := range rt.upstreams {
+				if prev == nil || prev.upstreams[k] != u {
+					u.Close()
+				}
+			}
+			rt = nil
+		}
+	}()
+	owner := map[string]string{} // "http:80:example.com" -> app id, for conflict errors
+	for i, ac := range snap.GetApps() {
+		a, err := compileApp(ac, prev, rt.upstreams)
+		if err != nil {
+			return rt, fmt.Errorf("apps[%d] (id %q): %w", i, ac.GetId(), err)
+		}
+		if _, dup := rt.apps[a.ID]; dup {
+			return rt, fmt.Errorf("apps[%d]: id %q appears twice", i, a.ID)
+		}
+		if statsFor != nil {
+			a.Stats = statsFor(a.ID)
+		} else {
+			a.Stats = new(stats.App)
+		}
+		rt.apps[a.ID] = a
+		if err := rt.index(ac, a, owner); err != nil {
+			return rt, fmt.Errorf("apps[%d] (id %q): %w", i, ac.GetId(), err)
+		}
+	}
+	return rt, nil
+}
+
+func (rt *Runtime) index(ac *configv1.App, a *App, owner map[string]string) error {
+	type target struct {
+		kind string
+		idx  *domainname.Index[*App]
+	}
+	var targets []target
+	for _, p := range ac.GetHttpPorts() {
+		if p == 0 || p > 65535 {
+			return fmt.Errorf("http_ports: %d is not a port (1-65535)", p)
+		}
+		if rt.http[p] == nil {
+			rt.http[p] = new(domainname.Index[*App])
+		}
+		targets = append(targets, target{fmt.Sprintf("http port %d", p), rt.http[p]})
+	}
+	for _, p := range ac.GetHttpsPorts() {
+		if p == 0 || p > 65535 {
+			return fmt.Errorf("https_ports: %d is not a port (1-65535)", p)
+		}
+		if rt.https[p] == nil {
+			rt.https[p] = new(domainname.Index[*App])
+		}
+		targets = append(targets, target{fmt.Sprintf("https port %d", p), rt.https[p]})
+	}
+	if len(targets) == 0 {
+		targets = append(targets, target{"every http port", &rt.httpAll}, target{"every https port", &rt.httpsAll})
+	}
+	if len(ac.GetDomains()) == 0 {
+		return errors.New("domains: at least one domain is required")
+	}
+	for i, d := range ac.GetDomains() {
+		n, err := domainname.Normalize(d)
+		if err != nil {
+			return fmt.Errorf("domains[%d]: %w", i, err)
+		}
+		for _, t := range targets {
+			key := t.kind + " " + n
+			if err := t.idx.Add(n, a); err != nil {
+				if other, ok := owner[key]; ok {
+					if other == a.ID {
+						return fmt.Errorf("domains[%d]: %q is listed twice", i, n)
+					}
+					return fmt.Errorf("domains[%d]: %q on %s is already served by app %q", i, n, t.kind, other)
+				}
+				return fmt.Errorf("domains[%d]: %w", i, err)
+			}
+			owner[key] = a.ID
+		}
+	}
+	return nil
+}
+
+func compileApp(ac *configv1.App, prev *Runtime, all map[string]*upstream.Upstream) (*App, error) {
+	if ac.GetId() == "" {
+		return nil, errors.New("id: must not be empty")
+	}
+	a := &App{ID: ac.GetId(), Name: ac.GetName(), upstreams: make(map[string]*upstream.Upstream)}
+	for i, uc := range ac.GetUpstreams() {
+		if _, dup := a.upstreams[uc.GetName()]; dup {
+			return nil, fmt.Errorf("upstreams[%d]: name %q appears twice", i, uc.GetName())
+		}
+		key := upstream.Key(a.ID, uc)
+		u := all[key]
+		if u == nil && prev != nil {
+			u = prev.upstreams[key]
+		}
+		if u == nil {
+			var err error
+			if u, err = upstream.New(a.ID, uc); err != nil {
+				return nil, fmt.Errorf("upstreams[%d]: %w", i, err)
+			}
+		}
+		all[key] = u
+		a.upstreams[uc.GetName()] = u
+	}
+	if len(ac.GetUpstreams()) == 1 {
+		a.fallback = a.upstreams[ac.GetUpstreams()[0].GetName()]
+	}
+	for i, rc := range ac.GetRules() {
+		r, err := compileRule(fmt.Sprintf("rules[%d]", i), rc, a)
+		if err != nil {
+			return nil, err
+		}
+		a.rules = append(a.rules, r)
+	}
+	return a, nil
+}
+
+func compileRule(field string, rc *configv1.Rule, a *App) (*Rule, error) {
+	if rc.GetName() != "" {
+		field = fmt.Sprintf("%s (%q)", field, rc.GetName())
+	}
+	m, err := rules.Compile(rc.GetWhen())
+	if err != nil {
+		return nil, fmt.Errorf("%s.when: %w", field, err)
+	}
+	r := &Rule{Name: rc.GetName(), match: m, last: rc.GetLast()}
+	for j, ac := range rc.GetActions() {
+		f := fmt.Sprintf("%s.actions[%d]", field, j)
+		terminal := func(t Terminal) error {
+			if r.terminal != None {
+				return fmt.Errorf("%s: a rule can have one proxy, redirect or respond action; this is the second", f)
+			}
+			r.terminal = t
+			return nil
+		}
+		switch act := ac.GetAction().(type) {
+		case *configv1.Action_Proxy:
+			if err := terminal(Proxy); err != nil {
+				return nil, err
+			}
+			s, err := compileSplit(f+".proxy", act.Proxy, a)
+			if err != nil {
+				return nil, err
+			}
+			r.split = s
+		case *configv1.Action_Redirect:
+			if err := terminal(Redirect); err != nil {
+				return nil, err
+			}
+			if r.redirect, err = actions.CompileRedirect(f+".redirect", act.Redirect); err != nil {
+				return nil, err
+			}
+		case *configv1.Action_Respond:
+			if err := terminal(Respond); err != nil {
+				return nil, err
+			}
+			if r.respond, err = actions.CompileRespond(f+".respond", act.Respond); err != nil {
+				return nil, err
+			}
+		case *configv1.Action_RequestHeaders:
+			h, err := actions.CompileHeaderOps(f+".request_headers", act.RequestHeaders)
+			if err != nil {
+				return nil, err
+			}
+			r.req = append(r.req, reqOp{headers: h})
+		case *configv1.Action_ResponseHeaders:
+			h, err := actions.CompileHeaderOps(f+".response_headers", act.ResponseHeaders)
+			if err != nil {
+				return nil, err
+			}
+			r.resp = append(r.resp, h)
+		case *configv1.Action_Rewrite:
+			rw, err := actions.CompileRewrite(f+".rewrite", act.Rewrite)
+			if err != nil {
+				return nil, err
+			}
+			r.req = append(r.req, reqOp{rewrite: rw})
+		default:
+			return nil, fmt.Errorf("%s: empty action", f)
+		}
+	}
+	return r, nil
+}
+
+func compileSplit(field string, pa *configv1.ProxyAction, a *App) (*split, error) {
+	if len(pa.GetUpstreams()) == 0 {
+		return nil, fmt.Errorf("%s.upstreams: name at least one upstream", field)
+	}
+	s := &split{}
+	var sum uint32
+	allZero := true
+	for _, w := range pa.GetUpstreams() {
+		if w.GetWeight() > 0 {
+			allZero = false
+		}
+	}
+	for i, w := range pa.GetUpstreams() {
+		u := a.upstreams[w.GetUpstream()]
+		if u == nil {
+			return nil, fmt.Errorf("%s.upstreams[%d].upstream: app has no upstream named %q", field, i, w.GetUpstream())
+		}
+		wt := w.GetWeight()
+		if allZero {
+			wt = 1
+		}
+		if wt == 0 {
+			continue // takes no traffic
+		}
+		if sum+wt < sum {
+			return nil, fmt.Errorf("%s.upstreams: weights overflow", field)
+		}
+		sum += wt
+		s.targets = append(s.targets, u)
+		s.cum = append(s.cum, sum)
+	}
+	return s, nil
+}

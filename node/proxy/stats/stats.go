@@ -1,0 +1,95 @@
+// Package stats keeps the per-app request counters of the proxy in memory:
+// atomic counters written on every request, read as a Snapshot by the
+// metrics exporter.
+package stats
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// LatencyBuckets are the upper bounds of the upstream latency histogram; a
+// final implicit bucket counts everything slower.
+var LatencyBuckets = [...]time.Duration{
+	time.Millisecond, 2500 * time.Microsecond, 5 * time.Millisecond,
+	10 * time.Millisecond, 25 * time.Millisecond, 50 * time.Millisecond,
+	100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond,
+	time.Second, 2500 * time.Millisecond, 5 * time.Second, 10 * time.Second,
+}
+
+// App holds the counters of one app. The zero value is ready; all methods are
+// safe for concurrent use and do not allocate.
+type App struct {
+	requests     atomic.Uint64
+	status       [5]atomic.Uint64 // 1xx..5xx
+	bytesIn      atomic.Uint64
+	bytesOut     atomic.Uint64
+	latencySum   atomic.Uint64 // nanoseconds
+	latencyCount atomic.Uint64
+	buckets      [len(LatencyBuckets) + 1]atomic.Uint64
+}
+
+// Observe records one finished request: its status, the body bytes received
+// from the client and sent to it.
+func (a *App) Observe(status int, bytesIn, bytesOut int) {
+	a.requests.Add(1)
+	if c := status/100 - 1; c >= 0 && c < len(a.status) {
+		a.status[c].Add(1)
+	}
+	if bytesIn > 0 {
+		a.bytesIn.Add(uint64(bytesIn))
+	}
+	if bytesOut > 0 {
+		a.bytesOut.Add(uint64(bytesOut))
+	}
+}
+
+// ObserveUpstream records the time from sending a request upstream to having
+// its response headers.
+func (a *App) ObserveUpstream(d time.Duration) {
+	if d < 0 {
+		d = 0
+	}
+	a.latencySum.Add(uint64(d))
+	a.latencyCount.Add(1)
+	i := 0
+	for i < len(LatencyBuckets) && d > LatencyBuckets[i] {
+		i++
+	}
+	a.buckets[i].Add(1)
+}
+
+// Snapshot is a copy of an app's counters. Counters only grow (until the app
+// leaves the config).
+type Snapshot struct {
+	Requests uint64
+	// Status counts responses by class: Status[0] = 1xx ... Status[4] = 5xx.
+	Status [5]uint64
+	// BytesIn and BytesOut count body bytes from and to clients.
+	BytesIn, BytesOut uint64
+	// UpstreamLatencySum / UpstreamLatencyCount is the mean time to the
+	// upstream's response headers.
+	UpstreamLatencySum   time.Duration
+	UpstreamLatencyCount uint64
+	// UpstreamLatencyBuckets[i] counts responses slower than
+	// LatencyBuckets[i-1] and at most LatencyBuckets[i]; the last one counts
+	// the rest (not cumulative).
+	UpstreamLatencyBuckets [len(LatencyBuckets) + 1]uint64
+}
+
+// Snapshot returns the current counter values.
+func (a *App) Snapshot() Snapshot {
+	var s Snapshot
+	s.Requests = a.requests.Load()
+	for i := range a.status {
+		s.Status[i] = a.status[i].Load()
+	}
+	s.BytesIn = a.bytesIn.Load()
+	s.BytesOut = a.bytesOut.Load()
+	s.UpstreamLatencySum = time.Duration(a.latencySum.Load())
+	s.UpstreamLatencyCount = a.latencyCount.Load()
+	for i := range a.buckets {
+		s.UpstreamLatencyBuckets[i] = a.buckets[i].Load()
+	}
+	return s
+}

@@ -1,0 +1,98 @@
+package upstream
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// checkLoop probes every server of the upstream each interval until ctx ends.
+// One goroutine per upstream; the probes of one round run in parallel so a
+// slow server does not delay the verdict on the others.
+func (u *Upstream) checkLoop(ctx context.Context) {
+	defer close(u.done)
+	hc := u.health
+	tr := &http.Transport{
+		// A probe opens its own connection: connecting is part of the check.
+		DisableKeepAlives: true,
+		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+			return dial(ctx, addr, hc.timeout, u.tlsConf, 0, 0)
+		},
+		ResponseHeaderTimeout: hc.timeout,
+	}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{
+		Transport: tr,
+		Timeout:   hc.timeout,
+		// A redirect is an answer: judge its status, do not follow it.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	state := make([]probeState, len(u.servers))
+	t := time.NewTicker(hc.interval)
+	defer t.Stop()
+	for {
+		var wg sync.WaitGroup
+		for i, s := range u.servers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				state[i].record(s, u.probe(ctx, client, s), hc)
+			}()
+		}
+		wg.Wait()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// probeState counts consecutive probe results of one server.
+type probeState struct{ ok, failed int }
+
+func (p *probeState) record(s *Server, healthy bool, hc healthConfig) {
+	if healthy {
+		p.ok++
+		p.failed = 0
+		if s.down.Load() && p.ok >= hc.healthyThreshold {
+			s.down.Store(false)
+			s.ReportSuccess() // a server back from the dead starts with a clean slate
+		}
+		return
+	}
+	p.failed++
+	p.ok = 0
+	if !s.down.Load() && p.failed >= hc.unhealthyThreshold {
+		s.down.Store(true)
+	}
+}
+
+func (u *Upstream) probe(ctx context.Context, client *http.Client, s *Server) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.Addr+u.health.path, nil)
+	if err != nil {
+		return false
+	}
+	if u.health.host != "" {
+		req.Host = u.health.host
+	}
+	req.Header.Set("User-Agent", "strata-health-check")
+	resp, err := client.Do(req)
+	if err != nil {
+		return false
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if len(u.health.expected) == 0 {
+		return resp.StatusCode >= 200 && resp.StatusCode < 400
+	}
+	for _, st := range u.health.expected {
+		if resp.StatusCode == st {
+			return true
+		}
+	}
+	return false
+}
