@@ -1,0 +1,346 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
+)
+
+// expectVersion is the --expect-version flag of mutating commands: the app
+// version (etag) the caller last saw; a stale one is rejected (Aborted).
+type expectVersion struct {
+	v   uint64
+	set bool
+}
+
+func (e *expectVersion) register(fs *pflag.FlagSet) {
+	fs.Uint64Var(&e.v, "expect-version", 0, "fail unless the app is at this version (optimistic concurrency)")
+}
+
+// get returns the flag's value, or nil when it was not given.
+func (e *expectVersion) get(cmd *cobra.Command) *uint64 {
+	if !cmd.Flags().Changed("expect-version") {
+		return nil
+	}
+	v := e.v
+	return &v
+}
+
+// orRead returns the flag's value, or read (the version a read-modify-write
+// command just read) so that a concurrent change is rejected, not overwritten.
+func (e *expectVersion) orRead(cmd *cobra.Command, read uint64) *uint64 {
+	if v := e.get(cmd); v != nil {
+		return v
+	}
+	return &read
+}
+
+// getApp reads an app's working copy (for commands that modify part of it).
+func getApp(ctx context.Context, c configv1connect.ConfigServiceClient, id string) (*configv1.GetAppResponse, error) {
+	return c.GetApp(ctx, &configv1.GetAppRequest{AppId: id})
+}
+
+// appFlags are the settings of an app, shared by create and update.
+type appFlags struct {
+	name       string
+	domains    []string
+	httpPorts  []uint
+	httpsPorts []uint
+	partitions []string
+	labels     []string
+}
+
+func (f *appFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.name, "name", "", "app name")
+	fs.StringArrayVar(&f.domains, "domain", nil, "domain the app serves, exact or *.wildcard (repeatable)")
+	fs.UintSliceVar(&f.httpPorts, "http-port", nil, "HTTP port (repeatable; default 80 when no port is given)")
+	fs.UintSliceVar(&f.httpsPorts, "https-port", nil, "HTTPS port (repeatable)")
+	fs.StringArrayVar(&f.partitions, "partition", nil, "partition id or name (repeatable; default: default)")
+	fs.StringArrayVar(&f.labels, "label", nil, "label KEY=VALUE (repeatable)")
+}
+
+func newAppCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "app", Short: "HTTP applications: domains, upstreams and rules"}
+	cmd.AddCommand(newAppCreateCmd(g), newAppListCmd(g), newAppGetCmd(g), newAppUpdateCmd(g), newAppDeleteCmd(g), newAppDiffCmd(g))
+	return cmd
+}
+
+func newAppCreateCmd(g *globals) *cobra.Command {
+	var f appFlags
+	cmd := &cobra.Command{
+		Use:   "create --name N --domain D [--domain D2] [--http-port 80] [--https-port 443] [--partition P] [--label k=v]",
+		Short: "Create an app (prints its id)",
+		Example: `  strata app create --name shop --domain shop.example.com --domain www.shop.example.com
+  APP=$(strata app create --name api --domain api.example.com --https-port 443 --label team=core)`,
+		Args: args(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			httpPorts, err := parsePorts("--http-port", f.httpPorts)
+			if err != nil {
+				return err
+			}
+			httpsPorts, err := parsePorts("--https-port", f.httpsPorts)
+			if err != nil {
+				return err
+			}
+			labels, err := parseKVs("--label", f.labels)
+			if err != nil {
+				return err
+			}
+			req := &configv1.CreateAppRequest{
+				Name: f.name, Domains: f.domains, HttpPorts: httpPorts, HttpsPorts: httpsPorts,
+				Partitions: f.partitions, Labels: labels,
+			}
+			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.CreateAppResponse, error) {
+				return c.CreateApp(ctx, req)
+			})
+			if err != nil {
+				return err
+			}
+			return g.emit(res, func(w io.Writer) error {
+				_, err := fmt.Fprintln(w, res.GetApp().GetId())
+				return err
+			})
+		},
+	}
+	f.register(cmd.Flags())
+	_ = cmd.MarkFlagRequired("name")
+	return cmd
+}
+
+func newAppListCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List apps with their release and pending changes",
+		Args:  args(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.ListAppsResponse, error) {
+				return c.ListApps(ctx, &configv1.ListAppsRequest{})
+			})
+			if err != nil {
+				return err
+			}
+			return g.emit(res, func(w io.Writer) error {
+				rows := [][]string{{"ID", "NAME", "DOMAINS", "RELEASE", "PENDING", "VERSION"}}
+				for _, a := range res.GetApps() {
+					if a.GetDeleted() {
+						continue
+					}
+					rows = append(rows, []string{
+						a.GetId(), a.GetName(), strings.Join(a.GetDomains(), ","),
+						strconv.FormatUint(a.GetLatestRelease(), 10),
+						strconv.FormatUint(uint64(a.GetPendingChanges()), 10),
+						strconv.FormatUint(a.GetVersion(), 10),
+					})
+				}
+				return table(w, rows)
+			})
+		},
+	}
+}
+
+func newAppGetCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "get APP_ID",
+		Short: "Show an app's working copy (with pending changes)",
+		Long:  "Show an app's working copy. With -o json the response also holds the released content (\"released\").",
+		Args:  args("APP_ID"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.GetAppResponse, error) {
+				return getApp(ctx, c, a[0])
+			})
+			if err != nil {
+				return err
+			}
+			return g.emit(res, func(w io.Writer) error { return describeApp(w, res) })
+		},
+	}
+}
+
+func newAppUpdateCmd(g *globals) *cobra.Command {
+	var f appFlags
+	var ev expectVersion
+	cmd := &cobra.Command{
+		Use:   "update APP_ID [--name N] [--domain D ...] [--http-port P ...] [--https-port P ...] [--partition P ...] [--label k=v ...]",
+		Short: "Change an app's settings; each given list replaces the current one",
+		Example: `  strata app update $APP --domain shop.example.com --domain shop.example.org
+  strata app update $APP --https-port 443 --expect-version 12`,
+		Args: args("APP_ID"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			flags := cmd.Flags()
+			if !slices.ContainsFunc([]string{"name", "domain", "http-port", "https-port", "partition", "label"}, flags.Changed) {
+				return usagef("nothing to change: give at least one of --name, --domain, --http-port, --https-port, --partition, --label")
+			}
+			httpPorts, err := parsePorts("--http-port", f.httpPorts)
+			if err != nil {
+				return err
+			}
+			httpsPorts, err := parsePorts("--https-port", f.httpsPorts)
+			if err != nil {
+				return err
+			}
+			labels, err := parseKVs("--label", f.labels)
+			if err != nil {
+				return err
+			}
+			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.UpdateAppResponse, error) {
+				cur, err := getApp(ctx, c, a[0])
+				if err != nil {
+					return nil, err
+				}
+				app := cur.GetApp()
+				req := &configv1.UpdateAppRequest{
+					AppId: a[0], ExpectedVersion: ev.orRead(cmd, cur.GetVersion()),
+					Name: app.GetName(), Domains: app.GetDomains(), HttpPorts: app.GetHttpPorts(),
+					HttpsPorts: app.GetHttpsPorts(), Partitions: app.GetPartitionIds(), Labels: app.GetLabels(),
+				}
+				if flags.Changed("name") {
+					req.Name = f.name
+				}
+				if flags.Changed("domain") {
+					req.Domains = f.domains
+				}
+				if flags.Changed("http-port") {
+					req.HttpPorts = httpPorts
+				}
+				if flags.Changed("https-port") {
+					req.HttpsPorts = httpsPorts
+				}
+				if flags.Changed("partition") {
+					req.Partitions = f.partitions
+				}
+				if flags.Changed("label") {
+					req.Labels = labels
+				}
+				return c.UpdateApp(ctx, req)
+			})
+			if err != nil {
+				return err
+			}
+			return g.emit(res, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "updated app %s (version %d)\n", res.GetApp().GetId(), res.GetVersion())
+				return err
+			})
+		},
+	}
+	f.register(cmd.Flags())
+	ev.register(cmd.Flags())
+	return cmd
+}
+
+func newAppDeleteCmd(g *globals) *cobra.Command {
+	var ev expectVersion
+	cmd := &cobra.Command{
+		Use:   "delete APP_ID",
+		Short: "Delete an app (takes effect with the next release)",
+		Args:  args("APP_ID"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.DeleteAppResponse, error) {
+				return c.DeleteApp(ctx, &configv1.DeleteAppRequest{AppId: a[0], ExpectedVersion: ev.get(cmd)})
+			})
+			if err != nil {
+				return err
+			}
+			return g.emit(res, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "deleted app %s (version %d)\n", a[0], res.GetVersion())
+				return err
+			})
+		},
+	}
+	ev.register(cmd.Flags())
+	return cmd
+}
+
+func newAppDiffCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "diff APP_ID",
+		Short: "Show what the next release would change, and the pending changes",
+		Args:  args("APP_ID"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.DiffAppResponse, error) {
+				return c.DiffApp(ctx, &configv1.DiffAppRequest{AppId: a[0]})
+			})
+			if err != nil {
+				return err
+			}
+			return g.emit(res, func(w io.Writer) error {
+				if len(res.GetChanges()) == 0 && strings.TrimSpace(res.GetText()) == "" {
+					_, err := fmt.Fprintln(w, "no pending changes")
+					return err
+				}
+				text := res.GetText()
+				if text != "" && !strings.HasSuffix(text, "\n") {
+					text += "\n"
+				}
+				fmt.Fprint(w, text)
+				fmt.Fprintf(w, "\n%d pending change(s):\n", len(res.GetChanges()))
+				rows := make([][]string, 0, len(res.GetChanges()))
+				for _, ch := range res.GetChanges() {
+					rows = append(rows, []string{"  #" + strconv.FormatUint(ch.GetPosition(), 10), fmtTime(ch.GetTime()), orDash(ch.GetActor()), ch.GetType(), ch.GetSummary()})
+				}
+				return table(w, rows)
+			})
+		},
+	}
+}
+
+// describeApp prints an app for a human.
+func describeApp(w io.Writer, res *configv1.GetAppResponse) error {
+	app := res.GetApp()
+	released := "never released"
+	if res.GetLatestRelease() > 0 {
+		released = fmt.Sprintf("release %d", res.GetLatestRelease())
+	}
+	rows := [][]string{
+		{"id:", app.GetId()},
+		{"name:", app.GetName()},
+		{"domains:", strings.Join(app.GetDomains(), ", ")},
+		{"http ports:", joinUints(app.GetHttpPorts())},
+		{"https ports:", joinUints(app.GetHttpsPorts())},
+		{"partitions:", strings.Join(app.GetPartitionIds(), ", ")},
+		{"labels:", joinLabels(app.GetLabels())},
+		{"version:", strconv.FormatUint(res.GetVersion(), 10)},
+		{"released:", fmt.Sprintf("%s, %d pending change(s)", released, res.GetPendingChanges())},
+	}
+	for i := range rows {
+		rows[i][1] = orDash(rows[i][1])
+	}
+	if err := table(w, rows); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "upstreams (%d):\n", len(app.GetUpstreams()))
+	for _, u := range app.GetUpstreams() {
+		fmt.Fprintf(w, "  %s\n", describeUpstream(u))
+	}
+	fmt.Fprintf(w, "rules (%d):\n", len(app.GetRules()))
+	for i, r := range app.GetRules() {
+		fmt.Fprintf(w, "  %d. %s\n", i, describeRule(r))
+	}
+	return nil
+}
+
+func joinUints(v []uint32) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = strconv.FormatUint(uint64(x), 10)
+	}
+	return strings.Join(s, ", ")
+}
+
+func joinLabels(m map[string]string) string {
+	keys := slices.Sorted(maps.Keys(m))
+	s := make([]string, len(keys))
+	for i, k := range keys {
+		s[i] = k + "=" + m[k]
+	}
+	return strings.Join(s, ", ")
+}

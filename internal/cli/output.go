@@ -1,0 +1,119 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/strata-edge/strata/pkg/apiauth"
+	"github.com/strata-edge/strata/pkg/apierr"
+)
+
+var jsonOut = protojson.MarshalOptions{Multiline: true, Indent: "  "}
+
+// emit prints msg as protojson with -o json, or calls text otherwise.
+func (g *globals) emit(msg proto.Message, text func(w io.Writer) error) error {
+	if g.output == "json" {
+		b, err := jsonOut.Marshal(msg)
+		if err != nil {
+			return fmt.Errorf("encode output: %w", err)
+		}
+		_, err = fmt.Fprintf(g.stdout, "%s\n", b)
+		return err
+	}
+	return text(g.stdout)
+}
+
+// table writes rows aligned in columns; the first row is the header.
+func table(w io.Writer, rows [][]string) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	return tw.Flush()
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func fmtTime(ts *timestamppb.Timestamp) string {
+	if ts == nil || (ts.Seconds == 0 && ts.Nanos == 0) {
+		return "-"
+	}
+	return ts.AsTime().Local().Format(time.DateTime)
+}
+
+// ago is a short relative time, e.g. "4s ago".
+func ago(ts *timestamppb.Timestamp, now time.Time) string {
+	if ts == nil || (ts.Seconds == 0 && ts.Nanos == 0) {
+		return "never"
+	}
+	d := now.Sub(ts.AsTime()).Round(time.Second)
+	if d < 0 {
+		d = 0
+	}
+	return d.String() + " ago"
+}
+
+// printError writes err for a human: the Connect code and message, each field
+// violation on its own line, the request id, and a hint where one helps.
+func printError(w io.Writer, err error, cmd *cobra.Command) {
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(w, "Error: %v\n", ue.err)
+		if cmd != nil {
+			fmt.Fprintf(w, "Run '%s --help' for usage.\n", cmd.CommandPath())
+		}
+		return
+	}
+	var ce *connect.Error
+	if !errors.As(err, &ce) {
+		fmt.Fprintf(w, "Error: %v\n", err)
+		return
+	}
+	violations := apierr.FromConnect(err)
+	msg := ce.Message()
+	if len(violations) > 0 {
+		// The message repeats the violations; show them once, as a list.
+		parts := make([]string, len(violations))
+		for i, v := range violations {
+			parts[i] = v.String()
+		}
+		msg = strings.TrimSuffix(msg, ": "+strings.Join(parts, "; "))
+	}
+	fmt.Fprintf(w, "Error: %s: %s\n", ce.Code(), msg)
+	for _, v := range violations {
+		fmt.Fprintf(w, "  - %s\n", v)
+	}
+	switch ce.Code() {
+	case connect.CodeUnauthenticated:
+		fmt.Fprintln(w, "Hint: pass --token, --token-file or STRATA_TOKEN; strata dev writes the admin token to <data dir>/admin.token.")
+	case connect.CodeUnavailable:
+		fmt.Fprintln(w, "Hint: is the API running at --api (STRATA_API)? Start one with `strata dev`.")
+	case connect.CodeAborted:
+		fmt.Fprintln(w, "Hint: the app changed since you read it; check `strata app get` and retry with the new version.")
+	}
+	if id := ce.Meta().Get(apiauth.RequestIDHeader); id != "" {
+		fmt.Fprintf(w, "(request id %s)\n", id)
+	}
+}

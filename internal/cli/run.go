@@ -1,0 +1,111 @@
+package cli
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/strata-edge/strata/internal/stack"
+)
+
+// logFlags are the logging flags of the commands that run Strata.
+type logFlags struct{ level string }
+
+func (l *logFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&l.level, "log-level", "info", "log level: debug, info, warn or error")
+}
+
+func (l *logFlags) logger(g *globals) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(l.level)); err != nil {
+		return nil, usagef("--log-level: %q is not a level; use debug, info, warn or error", l.level)
+	}
+	return slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level})), nil
+}
+
+func newDevCmd(g *globals) *cobra.Command {
+	var o stack.DevOptions
+	var lf logFlags
+	cmd := &cobra.Command{
+		Use:   "dev [--data DIR]",
+		Short: "Run Strata in one process: embedded NATS, event store, control services, API",
+		Long: `Run Strata on this machine with nothing else installed: an embedded NATS server
+with JetStream (files in DIR/nats), the event store, the control services and the
+API. The first start writes an admin token to DIR/admin.token (mode 0600); later
+starts on the same DIR keep all state and the token. Ctrl-C stops cleanly.
+
+Address flags accept port 0 for a free port; the banner prints the bound
+addresses ("api: http://HOST:PORT").`,
+		Example: `  strata dev
+  strata dev --data /tmp/strata --api-addr 127.0.0.1:0 --nats-addr 127.0.0.1:0`,
+		Args: args(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := lf.logger(g)
+			if err != nil {
+				return err
+			}
+			o.Logger = log
+			o.Banner = g.stdout
+			return stack.RunDev(cmd.Context(), o)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.DataDir, "data", DefaultDataDir, "data directory (state and admin token)")
+	fs.StringVar(&o.APIAddr, "api-addr", "127.0.0.1:7400", "API listen address (Connect, gRPC, gRPC-web)")
+	fs.StringVar(&o.NATSAddr, "nats-addr", "127.0.0.1:7422", "embedded NATS client listen address")
+	fs.StringVar(&o.HTTPAddr, "http-addr", "127.0.0.1:7480", "edge HTTP listen address (reserved for the edge node)")
+	fs.StringVar(&o.HTTPSAddr, "https-addr", "127.0.0.1:7443", "edge HTTPS listen address (reserved for the edge node)")
+	fs.StringVar(&o.DNSAddr, "dns-addr", "127.0.0.1:7453", "edge DNS listen address (reserved for the edge node)")
+	fs.BoolVar(&o.NATSLog, "nats-log", false, "show the embedded NATS server's log")
+	lf.register(fs)
+	return cmd
+}
+
+func newControlCmd(g *globals) *cobra.Command {
+	var o stack.ControlOptions
+	var services string
+	var lf logFlags
+	cmd := &cobra.Command{
+		Use:   "control --nats URL --services config [flags]",
+		Short: "Run control services against an external NATS (JetStream) cluster",
+		Long: fmt.Sprintf(`Run a subset of the control services against an external NATS server or
+cluster with JetStream, for docker-compose and production. Each service can run
+as many replicas as needed. Available services: %s.
+
+The API admin token is read from (or created in) DIR/admin.token; replicas
+behind one load balancer must share it.`, strings.Join(stack.KnownServices, ", ")),
+		Example: `  strata control --nats nats://nats:4222 --services config --api-addr 0.0.0.0:7400 --data /var/lib/strata
+  strata control --nats nats://nats:4222 --services config --store postgres \
+      --postgres-dsn postgres://strata@db:5432/strata`,
+		Args: args(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := lf.logger(g)
+			if err != nil {
+				return err
+			}
+			o.Services, err = stack.ParseServices(services)
+			if err != nil {
+				return usageError{err}
+			}
+			o.Logger = log
+			o.Banner = g.stdout
+			return stack.RunControl(cmd.Context(), o)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.NATSURL, "nats", "", "NATS URL(s) of the hub, comma-separated (required)")
+	fs.StringVar(&o.NATSCreds, "nats-creds", "", "NATS credentials file")
+	fs.StringVar(&o.JetStreamDomain, "js-domain", "", "JetStream domain of the hub when reached across a leaf link")
+	fs.IntVar(&o.Replicas, "replicas", 1, "replicas of the event stream (3 on a JetStream cluster)")
+	fs.StringVar(&services, "services", "config", "control services to run, comma-separated")
+	fs.StringVar(&o.APIAddr, "api-addr", "127.0.0.1:7400", "API listen address")
+	fs.StringVar(&o.DataDir, "data", DefaultDataDir, "directory holding admin.token")
+	fs.StringVar(&o.Store, "store", "jetstream", "event store: jetstream or postgres")
+	fs.StringVar(&o.PostgresDSN, "postgres-dsn", "", "PostgreSQL URL for --store postgres")
+	_ = cmd.MarkFlagRequired("nats")
+	lf.register(fs)
+	return cmd
+}

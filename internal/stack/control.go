@@ -1,0 +1,142 @@
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/strata-edge/strata/pkg/eventstore"
+)
+
+// ControlOptions configures RunControl.
+type ControlOptions struct {
+	// NATSURL is the hub's client URL(s), comma-separated.
+	NATSURL string
+	// NATSCreds is an optional NATS credentials file.
+	NATSCreds string
+	// JetStreamDomain is the hub's JetStream domain when reached across a leaf
+	// link; empty talks to the JetStream of the server connected to.
+	JetStreamDomain string
+	// Replicas of the event stream (3 on a JetStream cluster).
+	Replicas int
+	Services []string
+	APIAddr  string
+	// DataDir holds admin.token; replicas behind one load balancer must share it.
+	DataDir string
+	// Store is "jetstream" (default) or "postgres" (with PostgresDSN).
+	Store       string
+	PostgresDSN string
+	Logger      *slog.Logger
+	Banner      io.Writer
+}
+
+// RunControl runs the chosen control services against an external NATS until
+// ctx ends.
+func RunControl(ctx context.Context, o ControlOptions) (err error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if o.NATSURL == "" {
+		return errors.New("--nats: required (the hub's NATS URL, e.g. nats://nats:4222)")
+	}
+	apiAddr, err := normalizeAddr("--api-addr", o.APIAddr)
+	if err != nil {
+		return err
+	}
+	switch o.Store {
+	case "", "jetstream":
+	case "postgres":
+		if o.PostgresDSN == "" {
+			return errors.New("--postgres-dsn: required with --store postgres")
+		}
+	default:
+		return fmt.Errorf("--store: %q is not an event store; use jetstream or postgres", o.Store)
+	}
+	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
+		return fmt.Errorf("--data: create %q: %w", o.DataDir, err)
+	}
+
+	var st stops
+	defer func() {
+		if stopErr := st.run(log); err == nil {
+			err = stopErr
+		}
+	}()
+
+	natsOpts := []nats.Option{
+		nats.Name("strata-control"),
+		nats.MaxReconnects(-1),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("nats disconnected", "err", err) }),
+		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("nats reconnected", "url", nc.ConnectedUrl()) }),
+	}
+	if o.NATSCreds != "" {
+		natsOpts = append(natsOpts, nats.UserCredentials(o.NATSCreds))
+	}
+	nc, err := nats.Connect(o.NATSURL, natsOpts...)
+	if err != nil {
+		return fmt.Errorf("--nats: connect to %s: %w", o.NATSURL, err)
+	}
+	st.add("nats connection", func(context.Context) error { return nc.Drain() })
+	var js jetstream.JetStream
+	if o.JetStreamDomain != "" {
+		js, err = jetstream.NewWithDomain(nc, o.JetStreamDomain)
+	} else {
+		js, err = jetstream.New(nc)
+	}
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+
+	var store eventstore.Store
+	switch o.Store {
+	case "postgres":
+		pool, err := pgxpool.New(ctx, o.PostgresDSN)
+		if err != nil {
+			return fmt.Errorf("--postgres-dsn: %w", err)
+		}
+		st.add("postgres pool", func(context.Context) error { pool.Close(); return nil })
+		ps, err := eventstore.NewPostgres(ctx, pool, eventstore.PostgresOptions{})
+		if err != nil {
+			return fmt.Errorf("postgres event store: %w", err)
+		}
+		store = ps
+	default:
+		js, err := eventstore.NewJetStream(ctx, js, eventstore.JetStreamOptions{Replicas: o.Replicas})
+		if err != nil {
+			return fmt.Errorf("jetstream event store: %w", err)
+		}
+		store = js
+	}
+	st.add("event store", func(context.Context) error { return store.Close() })
+
+	api, err := startAPI(ctx, apiParts{
+		addr: apiAddr, dataDir: o.DataDir, services: o.Services,
+		store: store, js: js, log: log,
+	}, &st)
+	if err != nil {
+		return err
+	}
+	if o.Banner != nil {
+		fmt.Fprintf(o.Banner, "Strata control is running.\napi: %s\nnats: %s\nstore: %s\nservices: %v\ntoken-file: %s\n",
+			api.url, nc.ConnectedUrlRedacted(), storeName(o.Store), o.Services, api.tokenFile)
+	}
+	log.Info("strata control running", "services", o.Services)
+	<-ctx.Done()
+	log.Info("stopping")
+	return nil
+}
+
+func storeName(s string) string {
+	if s == "" {
+		return "jetstream"
+	}
+	return s
+}

@@ -1,0 +1,158 @@
+// Package stack assembles Strata's processes: `strata dev` (embedded NATS,
+// event store, control services and API in one process) and `strata control`
+// (control services against an external NATS). Parts start in dependency
+// order and stop in reverse order.
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
+	"github.com/strata-edge/strata/internal/server"
+	"github.com/strata-edge/strata/pkg/apiauth"
+	"github.com/strata-edge/strata/pkg/eventstore"
+	"github.com/strata-edge/strata/services/config"
+)
+
+// shutdownTimeout bounds each step of stopping.
+const shutdownTimeout = 10 * time.Second
+
+// KnownServices are the control services `strata control --services` accepts.
+var KnownServices = []string{"config"}
+
+// ParseServices splits a comma-separated service list and checks every name.
+func ParseServices(s string) ([]string, error) {
+	var out []string
+	for _, name := range strings.Split(s, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		if !slices.Contains(KnownServices, name) {
+			return nil, fmt.Errorf("--services: %q is not a control service this binary runs (available: %s)", name, strings.Join(KnownServices, ", "))
+		}
+		if !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("--services: name at least one of %s", strings.Join(KnownServices, ", "))
+	}
+	return out, nil
+}
+
+// stopper is one started part; stops run in reverse start order.
+type stopper struct {
+	name string
+	stop func(ctx context.Context) error
+}
+
+type stops []stopper
+
+func (s *stops) add(name string, stop func(ctx context.Context) error) {
+	*s = append(*s, stopper{name, stop})
+}
+
+// run stops everything in reverse order, logging and collecting failures.
+func (s stops) run(log *slog.Logger) error {
+	var errs []error
+	for _, st := range slices.Backward(s) {
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		if err := st.stop(ctx); err != nil {
+			log.Error("stop failed", "part", st.name, "err", err)
+			errs = append(errs, fmt.Errorf("stop %s: %w", st.name, err))
+		} else {
+			log.Debug("stopped", "part", st.name)
+		}
+		cancel()
+	}
+	return errors.Join(errs...)
+}
+
+// apiParts are the inputs of startAPI.
+type apiParts struct {
+	addr     string
+	dataDir  string
+	services []string
+	store    eventstore.Store
+	js       jetstream.JetStream
+	log      *slog.Logger
+}
+
+// apiInfo describes a running API.
+type apiInfo struct {
+	url       string
+	tokenFile string
+}
+
+// startAPI starts the chosen control services and the API server in front of
+// them, registering their stops.
+func startAPI(ctx context.Context, p apiParts, st *stops) (apiInfo, error) {
+	token, tokenFile, err := apiauth.LoadOrCreateBootstrapToken(p.dataDir)
+	if err != nil {
+		return apiInfo{}, fmt.Errorf("admin token: %w", err)
+	}
+	handlerOpts := server.HandlerOptions(apiauth.NewBootstrapAuthenticator(token))
+	var mounts []server.Service
+	for _, name := range p.services {
+		switch name {
+		case "config":
+			svc, err := config.New(config.Options{Store: p.store, JetStream: p.js, Logger: p.log.With("service", "config")})
+			if err != nil {
+				return apiInfo{}, fmt.Errorf("config service: %w", err)
+			}
+			if err := svc.Start(ctx); err != nil {
+				return apiInfo{}, fmt.Errorf("start config service: %w", err)
+			}
+			st.add("config service", svc.Stop)
+			if err := svc.EnsureDefaults(ctx); err != nil {
+				return apiInfo{}, fmt.Errorf("config service defaults: %w", err)
+			}
+			path, h := svc.Handler(handlerOpts...)
+			mounts = append(mounts, server.Service{Name: configv1connect.ConfigServiceName, Path: path, Handler: h})
+		default:
+			return apiInfo{}, fmt.Errorf("unknown service %q", name)
+		}
+	}
+	api, err := server.New(server.Options{Addr: p.addr, Services: mounts, Logger: p.log.With("part", "api")})
+	if err != nil {
+		return apiInfo{}, err
+	}
+	if err := api.Start(); err != nil {
+		return apiInfo{}, err
+	}
+	st.add("api", api.Shutdown)
+	return apiInfo{url: api.URL(), tokenFile: tokenFile}, nil
+}
+
+// splitHostPort parses an address flag; port 0 and -1 both mean "any free port".
+func splitHostPort(flag, addr string) (string, int, error) {
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("%s: %q: want HOST:PORT: %w", flag, addr, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < -1 || port > 65535 {
+		return "", 0, fmt.Errorf("%s: %q: port %q is not a number from 0 to 65535", flag, addr, portStr)
+	}
+	return host, port, nil
+}
+
+// normalizeAddr turns "host:-1" into "host:0" for net.Listen.
+func normalizeAddr(flag, addr string) (string, error) {
+	host, port, err := splitHostPort(flag, addr)
+	if err != nil {
+		return "", err
+	}
+	return net.JoinHostPort(host, strconv.Itoa(max(port, 0))), nil
+}
