@@ -171,10 +171,15 @@ func (s *Service) settingsLocked(in appInput, self string) (*ev.AppSettings, err
 	if len(refs) == 0 {
 		refs = []string{defaultName}
 	}
+	seen := map[string]int{}
 	for i, ref := range refs {
 		id, ok := s.proj.resolvePartitionLocked(ref)
+		j, dup := seen[id]
 		switch {
+		case ok && dup:
+			v.add(index(field, i), "partition %q is a duplicate of partitions[%d]", ref, j)
 		case ok:
+			seen[id] = i
 			st.PartitionIds = append(st.PartitionIds, id)
 		case len(in.partitions) == 0:
 			v.add(field, "no partition given and no partition named %q exists", defaultName)
