@@ -56,7 +56,7 @@ func newReleaseListCmd(g *globals) *cobra.Command {
 	var app string
 	cmd := &cobra.Command{
 		Use:   "list --app ID",
-		Short: "List an app's releases, oldest first",
+		Short: "List an app's releases, newest first",
 		Args:  args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.ListReleasesResponse, error) {
