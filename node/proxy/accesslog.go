@@ -10,11 +10,11 @@ import (
 )
 
 type accessEntry struct {
-	app                            *route.App
-	srv                            *upstream.Server
+	app                              *route.App
+	srv                              *upstream.Server
 	method, host, uri, client, proto string
-	status, in, out                int
-	dur                            time.Duration
+	status, in, out                  int
+	dur                              time.Duration
 }
 
 // accessLog writes one structured line per request at Info.

@@ -325,7 +325,9 @@ func (w *statusWriter) status() int {
 	return w.code
 }
 
-type noCloseBody struct{ rc interface{ Read([]byte) (int, error) } }
+type noCloseBody struct {
+	rc interface{ Read([]byte) (int, error) }
+}
 
 func (b noCloseBody) Read(p []byte) (int, error) { return b.rc.Read(p) }
 func (noCloseBody) Close() error                 { return nil }

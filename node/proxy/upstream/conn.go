@@ -63,8 +63,8 @@ func dial(ctx context.Context, addr string, timeout time.Duration, tlsConf *tls.
 // lies between 15/16 and 16/16 of the configured one.
 type deadlineConn struct {
 	net.Conn
-	read, write         time.Duration
-	readSet, writeSet   int64 // unix nanos when the deadline was last set
+	read, write       time.Duration
+	readSet, writeSet int64 // unix nanos when the deadline was last set
 }
 
 func (c *deadlineConn) Read(p []byte) (int, error) {

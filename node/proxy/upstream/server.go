@@ -83,13 +83,13 @@ func (s *Server) initStd() {
 		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
 			return dial(ctx, addr, t.Connect, u.tlsConf, t.Read, t.Write)
 		},
-		ForceAttemptHTTP2:     false,
-		DisableCompression:    true,
-		MaxIdleConns:          0,
-		MaxIdleConnsPerHost:   1024,
-		IdleConnTimeout:       u.keepaliveIdle,
-		ResponseHeaderTimeout: t.Read,
-		ExpectContinueTimeout: time.Second,
+		ForceAttemptHTTP2:      false,
+		DisableCompression:     true,
+		MaxIdleConns:           0,
+		MaxIdleConnsPerHost:    1024,
+		IdleConnTimeout:        u.keepaliveIdle,
+		ResponseHeaderTimeout:  t.Read,
+		ExpectContinueTimeout:  time.Second,
 		MaxResponseHeaderBytes: 1 << 20,
 	}
 	s.h1.Protocols = new(http.Protocols)
