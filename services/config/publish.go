@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -38,6 +39,9 @@ type publisher struct {
 	proj   *projection
 	logger *slog.Logger
 	stream jetstream.Stream
+
+	// Counters of what was sent, for tests and logs.
+	deltasSent, snapshotsSent atomic.Int64
 
 	mu      sync.Mutex
 	tracks  map[trackKey]*pubTrack
@@ -199,6 +203,7 @@ func (p *publisher) flushTrack(ctx context.Context, k trackKey) error {
 			break
 		}
 		pt.lastDelta = d.ToVersion
+		p.deltasSent.Add(1)
 		done++
 	}
 	p.mu.Lock()
@@ -215,6 +220,7 @@ func (p *publisher) flushTrack(ctx context.Context, k trackKey) error {
 			return err
 		}
 		pt.lastSnapshot = snap.Version
+		p.snapshotsSent.Add(1)
 	}
 	return nil
 }

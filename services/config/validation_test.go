@@ -49,7 +49,10 @@ func TestValidationRejects(t *testing.T) {
 		}
 	}
 	createRule := func(r *configv1.Rule) func() error {
-		return func() error { _, err := c.CreateRule(ctx, &configv1.CreateRuleRequest{AppId: base.Id, Rule: r}); return err }
+		return func() error {
+			_, err := c.CreateRule(ctx, &configv1.CreateRuleRequest{AppId: base.Id, Rule: r})
+			return err
+		}
 	}
 	labels := map[string]string{}
 	for i := range maxLabels + 1 {
