@@ -21,15 +21,15 @@ import (
 
 // echoed is what the echo upstream reports about the request it received.
 type echoed struct {
-	Server  string              `json:"server"`
-	Method  string              `json:"method"`
-	Host    string              `json:"host"`
-	URI     string              `json:"uri"`
-	Proto   string              `json:"proto"`
-	Header  http.Header         `json:"header"`
-	Body    string              `json:"body"`
-	Remote  string              `json:"remote"`
-	ConnNum int64               `json:"conn"`
+	Server  string      `json:"server"`
+	Method  string      `json:"method"`
+	Host    string      `json:"host"`
+	URI     string      `json:"uri"`
+	Proto   string      `json:"proto"`
+	Header  http.Header `json:"header"`
+	Body    string      `json:"body"`
+	Remote  string      `json:"remote"`
+	ConnNum int64       `json:"conn"`
 }
 
 // echoUpstream is a real HTTP server on 127.0.0.1 that answers every
@@ -218,4 +218,15 @@ func snap(version uint64, apps ...*configv1.App) *syncv1.Snapshot {
 func portOf(t *testing.T, a net.Addr) uint32 {
 	t.Helper()
 	return uint32(a.(*net.TCPAddr).Port)
+}
+
+// http1Client speaks HTTP/1.1 only, also over TLS (HTTP/2 forbids
+// connection-specific headers, which some tests send on purpose).
+func http1Client(t *testing.T) *http.Client {
+	t.Helper()
+	c := httpClient(t)
+	tr := c.Transport.(*http.Transport)
+	tr.ForceAttemptHTTP2 = false
+	tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	return c
 }
