@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -19,7 +20,12 @@ func (u *Upstream) checkLoop(ctx context.Context) {
 		// A probe opens its own connection: connecting is part of the check.
 		DisableKeepAlives: true,
 		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
-			return dial(ctx, addr, hc.timeout, u.tlsConf, 0, 0)
+			for _, s := range u.servers {
+				if s.Addr == addr {
+					return dial(ctx, addr, hc.timeout, s.tlsConf, 0, 0)
+				}
+			}
+			return nil, &DialError{Addr: addr, Err: errors.New("not a server of this upstream")}
 		},
 		ResponseHeaderTimeout: hc.timeout,
 	}

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"net/http"
@@ -21,8 +22,9 @@ type Server struct {
 	Weight int
 	Backup bool
 
-	up    *Upstream
-	index int // position in Upstream.servers, for Tried
+	up      *Upstream
+	index   int         // position in Upstream.servers, for Tried
+	tlsConf *tls.Config // nil: plain; ServerName defaults to the address host
 
 	active atomic.Int64 // requests in flight (least connections)
 
@@ -42,11 +44,17 @@ type Server struct {
 
 func newServer(u *Upstream, addr string, weight int, backup bool, index int) *Server {
 	s := &Server{Addr: addr, Weight: weight, Backup: backup, up: u, index: index}
+	if u.tlsConf != nil {
+		s.tlsConf = u.tlsConf.Clone()
+		if s.tlsConf.ServerName == "" {
+			s.tlsConf.ServerName, _, _ = net.SplitHostPort(addr)
+		}
+	}
 	t := u.timeouts
 	s.fast = &fasthttp.HostClient{
 		Addr: addr,
 		Dial: func(addr string) (net.Conn, error) {
-			return dial(context.Background(), addr, t.Connect, u.tlsConf, t.Read, t.Write)
+			return dial(context.Background(), addr, t.Connect, s.tlsConf, t.Read, t.Write)
 		},
 		// Connecting failed: we retry on another server ourselves. Other
 		// errors on a reused keep-alive connection (the upstream closed it
@@ -81,7 +89,7 @@ func (s *Server) initStd() {
 	t := u.timeouts
 	s.h1 = &http.Transport{
 		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
-			return dial(ctx, addr, t.Connect, u.tlsConf, t.Read, t.Write)
+			return dial(ctx, addr, t.Connect, s.tlsConf, t.Read, t.Write)
 		},
 		ForceAttemptHTTP2:      false,
 		DisableCompression:     true,
@@ -105,8 +113,8 @@ func (s *Server) initStd() {
 		ResponseHeaderTimeout: t.Read,
 	}
 	s.h2.Protocols = new(http.Protocols)
-	if u.tlsConf != nil {
-		conf := u.tlsConf.Clone()
+	if s.tlsConf != nil {
+		conf := s.tlsConf.Clone()
 		conf.NextProtos = []string{"h2"}
 		s.h2.TLSClientConfig = conf
 		s.h2.DialTLSContext = func(ctx context.Context, _, addr string) (net.Conn, error) {
@@ -213,5 +221,5 @@ func IsIdempotent(method string) bool { return isIdempotent([]byte(method)) }
 // the connect timeout and TLS settings apply; the tunnel itself has no read
 // or write deadlines because it may stay idle for long.
 func (s *Server) DialTunnel(ctx context.Context) (net.Conn, error) {
-	return dial(ctx, s.Addr, s.up.timeouts.Connect, s.up.tlsConf, 0, 0)
+	return dial(ctx, s.Addr, s.up.timeouts.Connect, s.tlsConf, 0, 0)
 }
