@@ -1,0 +1,159 @@
+package iam
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	ev "github.com/strata-edge/strata/gen/strata/events/iam/v1"
+	iamv1 "github.com/strata-edge/strata/gen/strata/iam/v1"
+	"github.com/strata-edge/strata/pkg/apierr"
+)
+
+func (s *Service) groupProto(name string) *iamv1.Group {
+	var out *iamv1.Group
+	s.proj.read(func(st *state) {
+		if g := st.groups[name]; g != nil {
+			out = groupProto(g)
+		}
+	})
+	return out
+}
+
+// checkUsers returns the distinct user names of field, or violations for
+// names of users that do not exist.
+func checkUsers(st *state, field string, names []string) ([]string, error) {
+	var vs violations
+	var out []string
+	for i, n := range names {
+		if st.users[n] == nil {
+			vs.add(fmt.Sprintf("%s[%d]", field, i), fmt.Sprintf("user %q does not exist", n))
+			continue
+		}
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out, vs.err()
+}
+
+func (h *handler) CreateGroup(ctx context.Context, req *iamv1.CreateGroupRequest) (*iamv1.CreateGroupResponse, error) {
+	s := h.s
+	var vs violations
+	vs.add("name", checkName(req.Name))
+	vs.add("description", checkText(req.Description, maxDescriptionLen))
+	if err := vs.err(); err != nil {
+		return nil, s.fail(err)
+	}
+	err := s.exec(ctx, "", func(st *state) (change, error) {
+		if st.groups[req.Name] != nil {
+			return change{}, alreadyExists("name", fmt.Sprintf("group %q already exists", req.Name))
+		}
+		members, err := checkUsers(st, "members", req.Members)
+		if err != nil {
+			return change{}, err
+		}
+		events := msgs(&ev.GroupCreated{Name: req.Name, Description: req.Description})
+		if len(members) > 0 {
+			events = append(events, &ev.GroupMembersAdded{Group: req.Name, Users: members})
+		}
+		return change{stream: groupStream(req.Name), events: events}, nil
+	})
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	return &iamv1.CreateGroupResponse{Group: s.groupProto(req.Name)}, nil
+}
+
+func (h *handler) GetGroup(_ context.Context, req *iamv1.GetGroupRequest) (*iamv1.GetGroupResponse, error) {
+	g := h.s.groupProto(req.Name)
+	if g == nil {
+		return nil, h.s.fail(apierr.NotFound("group", req.Name))
+	}
+	return &iamv1.GetGroupResponse{Group: g}, nil
+}
+
+func (h *handler) ListGroups(context.Context, *iamv1.ListGroupsRequest) (*iamv1.ListGroupsResponse, error) {
+	out := &iamv1.ListGroupsResponse{}
+	h.s.proj.read(func(st *state) {
+		for _, name := range sortedNames(st.groups) {
+			out.Groups = append(out.Groups, groupProto(st.groups[name]))
+		}
+	})
+	return out, nil
+}
+
+func (h *handler) DeleteGroup(ctx context.Context, req *iamv1.DeleteGroupRequest) (*iamv1.DeleteGroupResponse, error) {
+	s := h.s
+	err := s.exec(ctx, "", func(st *state) (change, error) {
+		if st.groups[req.Name] == nil {
+			return change{}, apierr.NotFound("group", req.Name)
+		}
+		if err := s.keepsAnAdmin(st, without{group: req.Name}); err != nil {
+			return change{}, err
+		}
+		return change{stream: groupStream(req.Name), events: msgs(&ev.GroupDeleted{Name: req.Name})}, nil
+	})
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	return &iamv1.DeleteGroupResponse{}, nil
+}
+
+func (h *handler) AddGroupMembers(ctx context.Context, req *iamv1.AddGroupMembersRequest) (*iamv1.AddGroupMembersResponse, error) {
+	s := h.s
+	if len(req.Users) == 0 {
+		return nil, s.fail(invalid("users", "name at least one user"))
+	}
+	err := s.exec(ctx, "", func(st *state) (change, error) {
+		g := st.groups[req.Group]
+		if g == nil {
+			return change{}, apierr.NotFound("group", req.Group)
+		}
+		users, err := checkUsers(st, "users", req.Users)
+		if err != nil {
+			return change{}, err
+		}
+		users = slices.DeleteFunc(users, func(n string) bool { return g.members[n] })
+		if len(users) == 0 {
+			return change{}, nil
+		}
+		return change{stream: groupStream(req.Group), events: msgs(&ev.GroupMembersAdded{Group: req.Group, Users: users})}, nil
+	})
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	return &iamv1.AddGroupMembersResponse{Group: s.groupProto(req.Group)}, nil
+}
+
+func (h *handler) RemoveGroupMembers(ctx context.Context, req *iamv1.RemoveGroupMembersRequest) (*iamv1.RemoveGroupMembersResponse, error) {
+	s := h.s
+	if len(req.Users) == 0 {
+		return nil, s.fail(invalid("users", "name at least one user"))
+	}
+	err := s.exec(ctx, "", func(st *state) (change, error) {
+		g := st.groups[req.Group]
+		if g == nil {
+			return change{}, apierr.NotFound("group", req.Group)
+		}
+		var vs violations
+		removed := map[string]bool{}
+		for i, n := range req.Users {
+			if !g.members[n] {
+				vs.add(fmt.Sprintf("users[%d]", i), fmt.Sprintf("%q is not a member of group %q", n, req.Group))
+			}
+			removed[n] = true
+		}
+		if err := vs.err(); err != nil {
+			return change{}, err
+		}
+		if err := s.keepsAnAdmin(st, without{membersOf: req.Group, members: removed}); err != nil {
+			return change{}, err
+		}
+		return change{stream: groupStream(req.Group), events: msgs(&ev.GroupMembersRemoved{Group: req.Group, Users: sortedKeys(removed)})}, nil
+	})
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	return &iamv1.RemoveGroupMembersResponse{Group: s.groupProto(req.Group)}, nil
+}

@@ -1,0 +1,120 @@
+package iam
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	ev "github.com/strata-edge/strata/gen/strata/events/iam/v1"
+	iamv1 "github.com/strata-edge/strata/gen/strata/iam/v1"
+	"github.com/strata-edge/strata/pkg/apierr"
+	"github.com/strata-edge/strata/pkg/authz"
+)
+
+// checkRole validates a custom role's fields.
+func (s *Service) checkRole(name, description string, perms []string) (authz.Role, error) {
+	var vs violations
+	vs.add("name", checkName(name))
+	vs.add("description", checkText(description, maxDescriptionLen))
+	r, err := authz.NewRole(name, description, perms, s.known)
+	if err != nil {
+		vs = append(vs, apierr.Violations(err)...)
+	}
+	return r, vs.err()
+}
+
+func (s *Service) roleProto(name string) *iamv1.Role {
+	var out *iamv1.Role
+	s.proj.read(func(st *state) {
+		for _, r := range s.rolesOf(st) {
+			if r.Name == name {
+				out = r
+			}
+		}
+	})
+	return out
+}
+
+func (h *handler) CreateRole(ctx context.Context, req *iamv1.CreateRoleRequest) (*iamv1.CreateRoleResponse, error) {
+	s := h.s
+	if authz.IsBuiltInRoleName(req.Name) {
+		return nil, s.fail(alreadyExists("name", fmt.Sprintf("%q is a built-in role", req.Name)))
+	}
+	if _, err := s.checkRole(req.Name, req.Description, req.Permissions); err != nil {
+		return nil, s.fail(err)
+	}
+	err := s.exec(ctx, "", func(st *state) (change, error) {
+		if st.roles[req.Name] != nil {
+			return change{}, alreadyExists("name", fmt.Sprintf("role %q already exists", req.Name))
+		}
+		return change{stream: roleStream(req.Name), events: msgs(&ev.RoleCreated{Name: req.Name, Description: req.Description, Permissions: req.Permissions})}, nil
+	})
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	return &iamv1.CreateRoleResponse{Role: s.roleProto(req.Name)}, nil
+}
+
+func (h *handler) ListRoles(context.Context, *iamv1.ListRolesRequest) (*iamv1.ListRolesResponse, error) {
+	out := &iamv1.ListRolesResponse{}
+	h.s.proj.read(func(st *state) { out.Roles = h.s.rolesOf(st) })
+	return out, nil
+}
+
+func (h *handler) UpdateRole(ctx context.Context, req *iamv1.UpdateRoleRequest) (*iamv1.UpdateRoleResponse, error) {
+	s := h.s
+	if authz.IsBuiltInRoleName(req.Name) {
+		return nil, s.fail(apierr.FailedPrecondition(fmt.Sprintf("%q is a built-in role and cannot be changed", req.Name)))
+	}
+	r, err := s.checkRole(req.Name, req.Description, req.Permissions)
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	err = s.exec(ctx, "", func(st *state) (change, error) {
+		if st.roles[req.Name] == nil {
+			return change{}, apierr.NotFound("role", req.Name)
+		}
+		if err := s.keepsAnAdmin(st, without{role: req.Name, roleAfter: &r}); err != nil {
+			return change{}, err
+		}
+		return change{stream: roleStream(req.Name), events: msgs(&ev.RoleUpdated{Name: req.Name, Description: req.Description, Permissions: req.Permissions})}, nil
+	})
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	return &iamv1.UpdateRoleResponse{Role: s.roleProto(req.Name)}, nil
+}
+
+func (h *handler) DeleteRole(ctx context.Context, req *iamv1.DeleteRoleRequest) (*iamv1.DeleteRoleResponse, error) {
+	s := h.s
+	if authz.IsBuiltInRoleName(req.Name) {
+		return nil, s.fail(apierr.FailedPrecondition(fmt.Sprintf("%q is a built-in role and cannot be deleted", req.Name)))
+	}
+	err := s.exec(ctx, "", func(st *state) (change, error) {
+		if st.roles[req.Name] == nil {
+			return change{}, apierr.NotFound("role", req.Name)
+		}
+		var used []string
+		for _, g := range st.grants {
+			if g.role == req.Name {
+				used = append(used, g.id)
+			}
+		}
+		if len(used) > 0 {
+			return change{}, apierr.FailedPrecondition(fmt.Sprintf("role %q is used by grants %s: delete them first", req.Name, strings.Join(used, ", ")))
+		}
+		return change{stream: roleStream(req.Name), events: msgs(&ev.RoleDeleted{Name: req.Name})}, nil
+	})
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	return &iamv1.DeleteRoleResponse{}, nil
+}
+
+func (h *handler) ListPermissions(context.Context, *iamv1.ListPermissionsRequest) (*iamv1.ListPermissionsResponse, error) {
+	out := &iamv1.ListPermissionsResponse{}
+	for _, p := range h.s.known {
+		out.Permissions = append(out.Permissions, &iamv1.Permission{Name: p, Procedures: h.s.rules.Procedures(p)})
+	}
+	return out, nil
+}

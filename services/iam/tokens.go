@@ -1,0 +1,144 @@
+package iam
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	ev "github.com/strata-edge/strata/gen/strata/events/iam/v1"
+	iamv1 "github.com/strata-edge/strata/gen/strata/iam/v1"
+	"github.com/strata-edge/strata/pkg/apiauth"
+	"github.com/strata-edge/strata/pkg/apierr"
+	"github.com/strata-edge/strata/pkg/authz"
+)
+
+const (
+	maxTokenTTL            = 5 * 365 * 24 * time.Hour
+	maxTokenDescriptionLen = 200
+	// allUsers in ListTokensRequest.user lists every user's tokens.
+	allUsers = "*"
+)
+
+func isBootstrap(p apiauth.Principal) bool { return p.Kind == apiauth.BootstrapPrincipal.Kind }
+
+func (h *handler) CreateToken(ctx context.Context, req *iamv1.CreateTokenRequest) (*iamv1.CreateTokenResponse, error) {
+	s := h.s
+	p, _ := apiauth.PrincipalFrom(ctx)
+	owner := req.User
+	if owner == "" {
+		if isBootstrap(p) {
+			return nil, s.fail(invalid("user", "the bootstrap token is not a user and cannot own tokens: name a service account"))
+		}
+		owner = p.Name
+	}
+	forOther := owner != p.Name || isBootstrap(p)
+	if forOther && !authz.CanEverywhere(ctx, authz.PermTokenWrite) {
+		return nil, permissionDenied("permission denied: %q may create tokens only for itself (creating them for service accounts needs %s)", p.Name, authz.PermTokenWrite)
+	}
+	var vs violations
+	vs.add("description", checkText(req.Description, maxTokenDescriptionLen))
+	if req.TtlSeconds > uint64(maxTokenTTL/time.Second) {
+		vs.add("ttl_seconds", fmt.Sprintf("must be at most %d (5 years); 0 means no expiry", uint64(maxTokenTTL/time.Second)))
+	}
+	if err := vs.err(); err != nil {
+		return nil, s.fail(err)
+	}
+	var expires *timestamppb.Timestamp
+	if req.TtlSeconds > 0 {
+		expires = timestamppb.New(s.now().Add(time.Duration(req.TtlSeconds) * time.Second))
+	}
+	id, secret := newID(prefixToken), apiauth.NewToken()
+	err := s.exec(ctx, "", func(st *state) (change, error) {
+		u := st.users[owner]
+		switch {
+		case u == nil:
+			return change{}, invalid("user", fmt.Sprintf("user %q does not exist", owner))
+		case u.disabled:
+			return change{}, invalid("user", fmt.Sprintf("user %q is disabled", owner))
+		case forOther && u.kind != iamv1.UserKind_USER_KIND_SERVICE_ACCOUNT:
+			return change{}, invalid("user", fmt.Sprintf("%q is a person: people create their own tokens; name a service account", owner))
+		}
+		return change{stream: tokenStream(id), events: msgs(&ev.TokenCreated{
+			Id: id, Description: req.Description, User: owner, ExpiresAt: expires, SecretHash: hashSecret(secret),
+		})}, nil
+	})
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	var out *iamv1.Token
+	s.proj.read(func(st *state) { out = s.tokenProto(st.tokens[id]) })
+	return &iamv1.CreateTokenResponse{Token: out, Secret: secret}, nil
+}
+
+func (h *handler) ListTokens(ctx context.Context, req *iamv1.ListTokensRequest) (*iamv1.ListTokensResponse, error) {
+	s := h.s
+	p, _ := apiauth.PrincipalFrom(ctx)
+	user := req.User
+	if user == "" && !isBootstrap(p) {
+		user = p.Name
+	}
+	if (user != p.Name || isBootstrap(p)) && !authz.CanEverywhere(ctx, authz.PermTokenRead) {
+		return nil, permissionDenied("permission denied: %q may list only its own tokens (others' need %s)", p.Name, authz.PermTokenRead)
+	}
+	out := &iamv1.ListTokensResponse{}
+	s.proj.read(func(st *state) {
+		for _, t := range st.tokens {
+			if (user == "" || user == allUsers || t.user == user) && (req.IncludeRevoked || !t.revoked) {
+				out.Tokens = append(out.Tokens, s.tokenProto(t))
+			}
+		}
+	})
+	slices.SortFunc(out.Tokens, func(a, b *iamv1.Token) int {
+		if c := a.CreatedAt.AsTime().Compare(b.CreatedAt.AsTime()); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Id, b.Id)
+	})
+	return out, nil
+}
+
+func (h *handler) RevokeToken(ctx context.Context, req *iamv1.RevokeTokenRequest) (*iamv1.RevokeTokenResponse, error) {
+	s := h.s
+	p, _ := apiauth.PrincipalFrom(ctx)
+	mayRevokeOthers := authz.CanEverywhere(ctx, authz.PermTokenWrite)
+	err := s.exec(ctx, "", func(st *state) (change, error) {
+		t := st.tokens[req.Id]
+		// Others' tokens look missing to callers who may not revoke them.
+		if t == nil || (t.user != p.Name && !mayRevokeOthers) || (isBootstrap(p) && !mayRevokeOthers) {
+			return change{}, apierr.NotFound("token", req.Id)
+		}
+		if t.revoked {
+			return change{}, nil
+		}
+		return change{stream: tokenStream(req.Id), events: msgs(&ev.TokenRevoked{Id: req.Id})}, nil
+	})
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	return &iamv1.RevokeTokenResponse{}, nil
+}
+
+func (h *handler) RevokeBootstrapToken(ctx context.Context, _ *iamv1.RevokeBootstrapTokenRequest) (*iamv1.RevokeBootstrapTokenResponse, error) {
+	s := h.s
+	if s.bootstrapHash == "" {
+		return nil, s.fail(apierr.FailedPrecondition("this server was started without a bootstrap token"))
+	}
+	err := s.exec(ctx, "", func(st *state) (change, error) {
+		if st.bootstrapRevoked[s.bootstrapHash] {
+			return change{}, nil
+		}
+		if st.iamAdmins(without{}) == 0 {
+			return change{}, apierr.FailedPrecondition("refused: no enabled user holds super_admin (" + adminPermission +
+				" over everything); create one and grant it first, or nobody could manage IAM afterwards")
+		}
+		return change{stream: bootstrapStream, events: msgs(&ev.BootstrapTokenRevoked{TokenHash: s.bootstrapHash})}, nil
+	})
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	return &iamv1.RevokeBootstrapTokenResponse{}, nil
+}

@@ -1,0 +1,281 @@
+package iam
+
+import (
+	"context"
+	"fmt"
+
+	ev "github.com/strata-edge/strata/gen/strata/events/iam/v1"
+	iamv1 "github.com/strata-edge/strata/gen/strata/iam/v1"
+	"github.com/strata-edge/strata/pkg/apiauth"
+	"github.com/strata-edge/strata/pkg/apierr"
+	"github.com/strata-edge/strata/pkg/authz"
+)
+
+// handler implements iamv1connect.IAMServiceHandler.
+type handler struct{ s *Service }
+
+// fail maps a domain error to a Connect error.
+func (s *Service) fail(err error) error {
+	return apierr.ToConnectLog(s.log, err)
+}
+
+// Sources of users.
+const (
+	sourceLocal = "local"
+	sourceLDAP  = "ldap"
+)
+
+func (s *Service) userProto(name string) *iamv1.User {
+	var out *iamv1.User
+	s.proj.read(func(st *state) {
+		if u := st.users[name]; u != nil {
+			out = userProto(u)
+		}
+	})
+	return out
+}
+
+func (h *handler) CreateUser(ctx context.Context, req *iamv1.CreateUserRequest) (*iamv1.CreateUserResponse, error) {
+	s := h.s
+	var vs violations
+	vs.add("name", checkName(req.Name))
+	vs.add("display_name", checkText(req.DisplayName, maxDisplayNameLen))
+	vs.add("email", checkEmail(req.Email))
+	kind := iamv1.UserKind_USER_KIND_HUMAN
+	if req.ServiceAccount {
+		kind = iamv1.UserKind_USER_KIND_SERVICE_ACCOUNT
+		if req.Password != "" {
+			vs.add("password", "must be empty for a service account (service accounts authenticate with API tokens)")
+		}
+	} else if req.Password != "" {
+		vs.add("password", checkPassword(req.Name, req.Password))
+	}
+	if err := vs.err(); err != nil {
+		return nil, s.fail(err)
+	}
+	hash := ""
+	if req.Password != "" {
+		hash = hashPassword(req.Password, s.argon)
+	}
+	err := s.exec(ctx, "", func(st *state) (change, error) {
+		if st.users[req.Name] != nil {
+			return change{}, alreadyExists("name", fmt.Sprintf("user %q already exists", req.Name))
+		}
+		return change{stream: userStream(req.Name), events: msgs(&ev.UserCreated{
+			Name: req.Name, DisplayName: req.DisplayName, Email: req.Email, Kind: kind, Source: sourceLocal, PasswordHash: hash,
+		})}, nil
+	})
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	return &iamv1.CreateUserResponse{User: s.userProto(req.Name)}, nil
+}
+
+func (h *handler) GetUser(_ context.Context, req *iamv1.GetUserRequest) (*iamv1.GetUserResponse, error) {
+	u := h.s.userProto(req.Name)
+	if u == nil {
+		return nil, h.s.fail(apierr.NotFound("user", req.Name))
+	}
+	return &iamv1.GetUserResponse{User: u}, nil
+}
+
+func (h *handler) ListUsers(context.Context, *iamv1.ListUsersRequest) (*iamv1.ListUsersResponse, error) {
+	out := &iamv1.ListUsersResponse{}
+	h.s.proj.read(func(st *state) {
+		for _, name := range sortedNames(st.users) {
+			out.Users = append(out.Users, userProto(st.users[name]))
+		}
+	})
+	return out, nil
+}
+
+func (h *handler) UpdateUser(ctx context.Context, req *iamv1.UpdateUserRequest) (*iamv1.UpdateUserResponse, error) {
+	s := h.s
+	var vs violations
+	vs.add("display_name", checkText(req.DisplayName, maxDisplayNameLen))
+	vs.add("email", checkEmail(req.Email))
+	if err := vs.err(); err != nil {
+		return nil, s.fail(err)
+	}
+	err := s.exec(ctx, "", func(st *state) (change, error) {
+		u := st.users[req.Name]
+		if u == nil {
+			return change{}, apierr.NotFound("user", req.Name)
+		}
+		if u.displayName == req.DisplayName && u.email == req.Email {
+			return change{}, nil
+		}
+		return change{stream: userStream(req.Name), events: msgs(&ev.UserUpdated{Name: req.Name, DisplayName: req.DisplayName, Email: req.Email})}, nil
+	})
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	return &iamv1.UpdateUserResponse{User: s.userProto(req.Name)}, nil
+}
+
+func (h *handler) SetUserDisabled(ctx context.Context, req *iamv1.SetUserDisabledRequest) (*iamv1.SetUserDisabledResponse, error) {
+	s := h.s
+	err := s.exec(ctx, "", func(st *state) (change, error) {
+		u := st.users[req.Name]
+		if u == nil {
+			return change{}, apierr.NotFound("user", req.Name)
+		}
+		if u.disabled == req.Disabled {
+			return change{}, nil
+		}
+		if req.Disabled {
+			if p, _ := apiauth.PrincipalFrom(ctx); p.Name == req.Name && p.Kind != apiauth.BootstrapPrincipal.Kind {
+				return change{}, apierr.FailedPrecondition("you cannot disable yourself")
+			}
+			if err := s.keepsAnAdmin(st, without{user: req.Name}); err != nil {
+				return change{}, err
+			}
+		}
+		return change{stream: userStream(req.Name), events: msgs(&ev.UserDisabledSet{Name: req.Name, Disabled: req.Disabled})}, nil
+	})
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	return &iamv1.SetUserDisabledResponse{User: s.userProto(req.Name)}, nil
+}
+
+func (h *handler) SetUserPassword(ctx context.Context, req *iamv1.SetUserPasswordRequest) (*iamv1.SetUserPasswordResponse, error) {
+	s := h.s
+	if r := checkPassword(req.Name, req.Password); r != "" {
+		return nil, s.fail(invalid("password", r))
+	}
+	hash := hashPassword(req.Password, s.argon)
+	err := s.exec(ctx, "", func(st *state) (change, error) {
+		u := st.users[req.Name]
+		if u == nil {
+			return change{}, apierr.NotFound("user", req.Name)
+		}
+		if err := passwordSettable(u); err != nil {
+			return change{}, err
+		}
+		return change{stream: userStream(req.Name), events: msgs(&ev.UserPasswordSet{Name: req.Name, PasswordHash: hash})}, nil
+	})
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	return &iamv1.SetUserPasswordResponse{}, nil
+}
+
+func passwordSettable(u *user) error {
+	switch {
+	case u.kind == iamv1.UserKind_USER_KIND_SERVICE_ACCOUNT:
+		return apierr.FailedPrecondition(fmt.Sprintf("%q is a service account: it authenticates with API tokens, not a password", u.name))
+	case u.source == sourceLDAP:
+		return apierr.FailedPrecondition(fmt.Sprintf("the password of %q is managed by the LDAP directory", u.name))
+	}
+	return nil
+}
+
+func (h *handler) ChangePassword(ctx context.Context, req *iamv1.ChangePasswordRequest) (*iamv1.ChangePasswordResponse, error) {
+	s := h.s
+	p, _ := apiauth.PrincipalFrom(ctx)
+	if p.Kind != kindUser && p.Kind != kindToken {
+		return nil, s.fail(apierr.FailedPrecondition("only users have passwords; the bootstrap token has none"))
+	}
+	if d := s.limits.users.wait(p.Name); d > 0 {
+		return nil, tooManyFailures(p.Name, d)
+	}
+	var current string
+	var u0 *user
+	s.proj.read(func(st *state) {
+		if u := st.users[p.Name]; u != nil {
+			current, u0 = u.passwordHash, u
+		}
+	})
+	if u0 == nil {
+		return nil, s.fail(apierr.NotFound("user", p.Name))
+	}
+	if err := passwordSettable(u0); err != nil {
+		return nil, s.fail(err)
+	}
+	if current != "" {
+		ok, err := verifyPassword(current, req.CurrentPassword)
+		if err != nil {
+			return nil, s.fail(fmt.Errorf("stored password of %q: %w", p.Name, err))
+		}
+		if !ok {
+			s.limits.users.take(p.Name)
+			return nil, s.fail(invalid("current_password", "is not your current password"))
+		}
+	}
+	if r := checkPassword(p.Name, req.NewPassword); r != "" {
+		return nil, s.fail(invalid("new_password", r))
+	}
+	hash := hashPassword(req.NewPassword, s.argon)
+	err := s.exec(ctx, "", func(st *state) (change, error) {
+		if st.users[p.Name] == nil {
+			return change{}, apierr.NotFound("user", p.Name)
+		}
+		return change{stream: userStream(p.Name), events: msgs(&ev.UserPasswordSet{Name: p.Name, PasswordHash: hash})}, nil
+	})
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	return &iamv1.ChangePasswordResponse{}, nil
+}
+
+// without describes a change whose effect on IAM administrators keepsAnAdmin
+// checks.
+type without struct {
+	user      string          // disabled
+	grant     string          // deleted
+	group     string          // deleted
+	membersOf string          // group losing members
+	members   map[string]bool // the members it loses
+	role      string          // custom role changed or deleted
+	roleAfter *authz.Role     // its new definition; nil: deleted
+}
+
+// iamAdmins counts enabled users who could repair IAM (they hold
+// iam.grant.write over everything), ignoring what w takes away.
+func (st *state) iamAdmins(w without) int {
+	n := 0
+	for _, u := range st.users {
+		if u.disabled || u.name == w.user {
+			continue
+		}
+		for _, g := range st.grants {
+			if g.id == w.grant || g.scope.GetKind() != authz.KindAll {
+				continue
+			}
+			holds := g.user == u.name ||
+				(g.group != "" && u.groups[g.group] && g.group != w.group && !(g.group == w.membersOf && w.members[u.name]))
+			if !holds {
+				continue
+			}
+			r, ok := st.role(g.role)
+			if g.role == w.role {
+				ok = w.roleAfter != nil
+				if ok {
+					r = *w.roleAfter
+				}
+			}
+			if ok && r.Allows(adminPermission) {
+				n++
+				break
+			}
+		}
+	}
+	return n
+}
+
+// adminPermission is what makes a user able to repair IAM.
+const adminPermission = "iam.grant.write"
+
+// keepsAnAdmin refuses a change that would leave nobody able to manage IAM
+// once the bootstrap token is gone.
+func (s *Service) keepsAnAdmin(st *state, w without) error {
+	if s.bootstrapHash != "" && !st.bootstrapRevoked[s.bootstrapHash] {
+		return nil
+	}
+	if st.iamAdmins(without{}) > 0 && st.iamAdmins(w) == 0 {
+		return apierr.FailedPrecondition("refused: afterwards no enabled user could manage IAM (hold " + adminPermission +
+			" over everything) and the bootstrap token is revoked; grant super_admin to someone else first")
+	}
+	return nil
+}
