@@ -1,0 +1,74 @@
+package nodes
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"fmt"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	ev "github.com/strata-edge/strata/gen/strata/events/config/v1"
+)
+
+// Stable type ids of the events this service reads and writes. They are the
+// config area's ids (see events.proto); stored events carry them, so they
+// never change.
+const (
+	typeClusterCreated   = "config.cluster.created"
+	typeNodeRegistered   = "config.node.registered"
+	typeNodeStagingSet   = "config.node.staging_set"
+	typeNodeRemoved      = "config.node.removed"
+	typeNodeApproved     = "config.node.approved"
+	typeNodeDisabledSet  = "config.node.disabled_set"
+	typeJoinTokenCreated = "config.join_token.created"
+	typeJoinTokenRevoked = "config.join_token.revoked"
+)
+
+// eventTypes maps the type ids this service folds to their payloads; every
+// other event of the log is skipped.
+var eventTypes = map[string]func() proto.Message{
+	typeClusterCreated:   func() proto.Message { return new(ev.ClusterCreated) },
+	typeNodeRegistered:   func() proto.Message { return new(ev.NodeRegistered) },
+	typeNodeStagingSet:   func() proto.Message { return new(ev.NodeStagingSet) },
+	typeNodeRemoved:      func() proto.Message { return new(ev.NodeRemoved) },
+	typeNodeApproved:     func() proto.Message { return new(ev.NodeApproved) },
+	typeNodeDisabledSet:  func() proto.Message { return new(ev.NodeDisabledSet) },
+	typeJoinTokenCreated: func() proto.Message { return new(ev.JoinTokenCreated) },
+	typeJoinTokenRevoked: func() proto.Message { return new(ev.JoinTokenRevoked) },
+}
+
+// decode returns the payload of a known event type, or nil for the others.
+func decode(typeID string, data []byte) (proto.Message, error) {
+	newMsg, ok := eventTypes[typeID]
+	if !ok {
+		return nil, nil
+	}
+	msg := newMsg()
+	if err := proto.Unmarshal(data, msg); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", typeID, err)
+	}
+	return msg, nil
+}
+
+// Stream names of the aggregates, shared with services/config.
+func clusterStream(id string) string   { return "cluster." + id }
+func nodeStream(id string) string      { return "node." + id }
+func joinTokenStream(id string) string { return "jointoken." + id }
+
+// Id prefixes. An id is a prefix and 16 lower-case base32 characters (80
+// random bits), safe in stream names, NATS subjects and bucket names; the
+// same shape as services/config's ids.
+const (
+	prefixNode      = "node_"
+	prefixJoinToken = "jtok_"
+	prefixEvent     = "evt_"
+)
+
+var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+func newID(prefix string) string {
+	var b [10]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return prefix + strings.ToLower(idEncoding.EncodeToString(b[:]))
+}

@@ -1,0 +1,316 @@
+package nodes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"connectrpc.com/connect"
+	"github.com/nats-io/nkeys"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	ev "github.com/strata-edge/strata/gen/strata/events/config/v1"
+	"github.com/strata-edge/strata/pkg/apiauth"
+	"github.com/strata-edge/strata/pkg/apierr"
+	"github.com/strata-edge/strata/pkg/natsauth"
+)
+
+const (
+	maxNameLength        = 100
+	maxDescriptionLength = 200
+)
+
+func requestID(ctx context.Context) string { return apiauth.RequestID(ctx) }
+
+// toConnect maps service errors to Connect errors, logging unexpected ones.
+func (s *Service) toConnect(err error) error {
+	if err == nil {
+		return nil
+	}
+	return apierr.ToConnectLog(s.log, err)
+}
+
+// CreateJoinToken records a new join token for a cluster and returns its
+// secret, which is never stored and cannot be shown again.
+func (s *Service) CreateJoinToken(ctx context.Context, req *configv1.CreateJoinTokenRequest) (*configv1.CreateJoinTokenResponse, error) {
+	resp, err := s.createJoinToken(ctx, req)
+	return resp, s.toConnect(err)
+}
+
+func (s *Service) createJoinToken(ctx context.Context, req *configv1.CreateJoinTokenRequest) (*configv1.CreateJoinTokenResponse, error) {
+	var bad []apierr.FieldViolation
+	if req.GetCluster() == "" {
+		bad = append(bad, apierr.FieldViolation{Field: "cluster", Reason: "is required (a cluster id or name)"})
+	}
+	ttl := defaultTokenTTL
+	if req.GetTtlSeconds() != 0 {
+		ttl = time.Duration(req.GetTtlSeconds()) * time.Second
+		if ttl > maxTokenTTL {
+			bad = append(bad, apierr.FieldViolation{Field: "ttl_seconds", Reason: fmt.Sprintf("%d is more than %d (30 days); 0 means 24 hours", req.GetTtlSeconds(), int(maxTokenTTL.Seconds()))})
+		}
+	}
+	if r := checkDescription(req.GetDescription()); r != "" {
+		bad = append(bad, apierr.FieldViolation{Field: "description", Reason: r})
+	}
+	if len(bad) > 0 {
+		return nil, apierr.Invalid(bad...)
+	}
+
+	s.cmdMu.Lock()
+	defer s.cmdMu.Unlock()
+	if err := s.catchUp(ctx); err != nil {
+		return nil, err
+	}
+	cluster, ok := s.model.cluster(req.GetCluster())
+	if !ok {
+		return nil, apierr.NotFound("cluster", req.GetCluster())
+	}
+	id := newID(prefixJoinToken)
+	secret, digest := newSecret()
+	expires := timestamppb.New(s.opts.Now().Add(ttl).UTC().Truncate(time.Second))
+	created := &ev.JoinTokenCreated{
+		TokenId:      id,
+		ClusterId:    cluster.GetId(),
+		SecretSha256: digest,
+		ExpiresAt:    expires,
+		AutoApprove:  req.GetAutoApprove(),
+		Staging:      req.GetStaging(),
+		Description:  req.GetDescription(),
+	}
+	if err := s.appendEvent(ctx, joinTokenStream(id), 0, typeJoinTokenCreated, created, apiauth.Actor(ctx)); err != nil {
+		return nil, err
+	}
+	st, _ := s.model.token(id)
+	return &configv1.CreateJoinTokenResponse{JoinToken: st.token, Token: formatToken(id, secret)}, nil
+}
+
+// ListJoinTokens lists every join token (revoked and expired ones too), in
+// creation order, without secrets.
+func (s *Service) ListJoinTokens(ctx context.Context, _ *configv1.ListJoinTokensRequest) (*configv1.ListJoinTokensResponse, error) {
+	if err := s.catchUp(ctx); err != nil {
+		return nil, s.toConnect(err)
+	}
+	return &configv1.ListJoinTokensResponse{JoinTokens: s.model.allTokens()}, nil
+}
+
+// RevokeJoinToken stops a token from admitting nodes. Nodes that already
+// joined with it are not affected. Revoking twice is not an error.
+func (s *Service) RevokeJoinToken(ctx context.Context, req *configv1.RevokeJoinTokenRequest) (*configv1.RevokeJoinTokenResponse, error) {
+	err := s.revokeJoinToken(ctx, req)
+	if err != nil {
+		return nil, s.toConnect(err)
+	}
+	return &configv1.RevokeJoinTokenResponse{}, nil
+}
+
+func (s *Service) revokeJoinToken(ctx context.Context, req *configv1.RevokeJoinTokenRequest) error {
+	if req.GetTokenId() == "" {
+		return apierr.Invalid(apierr.FieldViolation{Field: "token_id", Reason: "is required"})
+	}
+	s.cmdMu.Lock()
+	defer s.cmdMu.Unlock()
+	if err := s.catchUp(ctx); err != nil {
+		return err
+	}
+	st, ok := s.model.token(req.GetTokenId())
+	if !ok {
+		return apierr.NotFound("join token", req.GetTokenId())
+	}
+	if st.token.GetRevoked() {
+		return nil
+	}
+	return s.appendEvent(ctx, joinTokenStream(st.token.GetId()), st.version, typeJoinTokenRevoked,
+		&ev.JoinTokenRevoked{TokenId: st.token.GetId()}, apiauth.Actor(ctx))
+}
+
+// ApproveNode lets a node that joined with a token needing approval get its
+// credentials (on its next Join call). Approving twice is not an error.
+func (s *Service) ApproveNode(ctx context.Context, req *configv1.ApproveNodeRequest) (*configv1.ApproveNodeResponse, error) {
+	n, err := s.changeNode(ctx, req.GetNodeId(), func(n *configv1.Node) (string, proto.Message, bool) {
+		return typeNodeApproved, &ev.NodeApproved{NodeId: n.GetId()}, !n.GetApproved()
+	})
+	if err != nil {
+		return nil, s.toConnect(err)
+	}
+	return &configv1.ApproveNodeResponse{Node: n}, nil
+}
+
+// SetNodeDisabled marks a node offline (drained) or back online, without
+// removing it: its credentials stay valid.
+func (s *Service) SetNodeDisabled(ctx context.Context, req *configv1.SetNodeDisabledRequest) (*configv1.SetNodeDisabledResponse, error) {
+	n, err := s.changeNode(ctx, req.GetNodeId(), func(n *configv1.Node) (string, proto.Message, bool) {
+		return typeNodeDisabledSet, &ev.NodeDisabledSet{NodeId: n.GetId(), Disabled: req.GetDisabled()}, n.GetDisabled() != req.GetDisabled()
+	})
+	if err != nil {
+		return nil, s.toConnect(err)
+	}
+	return &configv1.SetNodeDisabledResponse{Node: n}, nil
+}
+
+// changeNode runs one command on a node: decide returns the event to append
+// and whether it changes anything (an unchanged node records nothing).
+func (s *Service) changeNode(ctx context.Context, id string, decide func(*configv1.Node) (string, proto.Message, bool)) (*configv1.Node, error) {
+	if id == "" {
+		return nil, apierr.Invalid(apierr.FieldViolation{Field: "node_id", Reason: "is required"})
+	}
+	s.cmdMu.Lock()
+	defer s.cmdMu.Unlock()
+	if err := s.catchUp(ctx); err != nil {
+		return nil, err
+	}
+	st, ok := s.model.node(id)
+	if !ok {
+		return nil, apierr.NotFound("node", id)
+	}
+	typeID, payload, changed := decide(st.node)
+	if !changed {
+		return st.node, nil
+	}
+	if err := s.appendEvent(ctx, nodeStream(id), st.version, typeID, payload, apiauth.Actor(ctx)); err != nil {
+		return nil, err
+	}
+	st, _ = s.model.node(id)
+	return st.node, nil
+}
+
+// Join registers a node in the cluster of its join token, or returns the
+// current state of a node that joined before with the same name and key.
+// Once the node is approved, the response carries its NATS user JWT.
+func (s *Service) Join(ctx context.Context, req *configv1.JoinRequest) (*configv1.JoinResponse, error) {
+	resp, err := s.join(ctx, req)
+	return resp, s.toConnect(err)
+}
+
+func (s *Service) join(ctx context.Context, req *configv1.JoinRequest) (*configv1.JoinResponse, error) {
+	tokenID, digest, err := parseToken(req.GetJoinToken())
+	if err != nil {
+		return nil, connect.NewError(connect.CodeUnauthenticated, err)
+	}
+	var bad []apierr.FieldViolation
+	if r := checkName(req.GetName()); r != "" {
+		bad = append(bad, apierr.FieldViolation{Field: "name", Reason: r})
+	}
+	if !nkeys.IsValidPublicUserKey(req.GetPublicKey()) {
+		bad = append(bad, apierr.FieldViolation{Field: "public_key", Reason: "is not an nkey user public key (\"U...\", e.g. from nkeys.CreateUser)"})
+	}
+
+	s.cmdMu.Lock()
+	defer s.cmdMu.Unlock()
+	if err := s.catchUp(ctx); err != nil {
+		return nil, err
+	}
+	// The token is checked before the other fields, so that a caller
+	// without a valid token learns nothing about nodes.
+	tok, ok := s.model.token(tokenID)
+	if !ok || !secretMatches(tok.hash, digest) {
+		return nil, connect.NewError(connect.CodeUnauthenticated, errors.New("join_token: not valid"))
+	}
+	if tok.token.GetRevoked() {
+		return nil, connect.NewError(connect.CodeUnauthenticated, fmt.Errorf("join_token: %s was revoked", tokenID))
+	}
+	if exp := tok.token.GetExpiresAt().AsTime(); !s.opts.Now().Before(exp) {
+		return nil, connect.NewError(connect.CodeUnauthenticated, fmt.Errorf("join_token: %s expired at %s", tokenID, exp.Format(time.RFC3339)))
+	}
+	if len(bad) > 0 {
+		return nil, apierr.Invalid(bad...)
+	}
+	cluster, ok := s.model.cluster(tok.token.GetClusterId())
+	if !ok {
+		return nil, apierr.FailedPrecondition(fmt.Sprintf("join_token: cluster %s of the token does not exist", tok.token.GetClusterId()))
+	}
+
+	name, key := req.GetName(), req.GetPublicKey()
+	if _, removed := s.model.keyOwner(key); removed != "" {
+		return nil, connect.NewError(connect.CodePermissionDenied,
+			fmt.Errorf("public_key: was revoked when node %s was removed; generate a new key to join again", removed))
+	}
+	st, exists := s.model.nodeByClusterName(cluster.GetId(), name)
+	switch {
+	case exists && st.node.GetPublicKey() != key:
+		return nil, connect.NewError(connect.CodeAlreadyExists,
+			fmt.Errorf("name: node %q already exists in cluster %q with another public key", name, cluster.GetName()))
+	case !exists:
+		if live, _ := s.model.keyOwner(key); live != "" {
+			return nil, connect.NewError(connect.CodeAlreadyExists,
+				fmt.Errorf("public_key: already belongs to node %s; every node needs its own key", live))
+		}
+		node := &configv1.Node{
+			Id:        newID(prefixNode),
+			Name:      name,
+			ClusterId: cluster.GetId(),
+			Staging:   tok.token.GetStaging(),
+			PublicKey: key,
+			Approved:  tok.token.GetAutoApprove(),
+		}
+		if err := s.appendEvent(ctx, nodeStream(node.GetId()), 0, typeNodeRegistered,
+			&ev.NodeRegistered{Node: node}, "join_token:"+tokenID); err != nil {
+			return nil, err
+		}
+		s.log.Info("node joined", "node_id", node.GetId(), "name", name, "cluster_id", cluster.GetId(), "approved", node.GetApproved())
+		st, _ = s.model.node(node.GetId())
+	}
+
+	resp := &configv1.JoinResponse{
+		Node:        st.node,
+		PartitionId: cluster.GetPartitionId(),
+		Approved:    st.node.GetApproved(),
+	}
+	if !resp.Approved {
+		return resp, nil
+	}
+	userJWT, err := s.opts.Authority.NodeUser(st.node.GetId(), cluster.GetPartitionId(), key)
+	if errors.Is(err, natsauth.ErrRevoked) {
+		return nil, connect.NewError(connect.CodePermissionDenied, errors.New("public_key: is revoked; generate a new key to join again"))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("issue node credentials: %w", err)
+	}
+	resp.UserJwt = userJWT
+	resp.LeafUrls = append([]string(nil), s.opts.LeafURLs...)
+	return resp, nil
+}
+
+// checkName validates a node name with the config service's rules for object
+// names: 1-100 characters of a-z, 0-9, '-', '_' and '.', starting with a
+// letter or digit.
+func checkName(name string) string {
+	switch {
+	case name == "":
+		return "is required"
+	case len(name) > maxNameLength:
+		return fmt.Sprintf("is %d characters long, more than %d", len(name), maxNameLength)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+		case c == '-' || c == '_' || c == '.':
+			if i == 0 {
+				return fmt.Sprintf("%q must start with a lower-case letter or digit", name)
+			}
+		default:
+			return fmt.Sprintf("%q has invalid character %q (use lower-case letters, digits, '-', '_' and '.')", name, rune(c))
+		}
+	}
+	return ""
+}
+
+func checkDescription(d string) string {
+	if !utf8.ValidString(d) {
+		return "is not valid UTF-8"
+	}
+	if n := utf8.RuneCountInString(d); n > maxDescriptionLength {
+		return fmt.Sprintf("is %d characters long, more than %d", n, maxDescriptionLength)
+	}
+	for _, r := range d {
+		if unicode.IsControl(r) {
+			return fmt.Sprintf("contains the control character %U", r)
+		}
+	}
+	return ""
+}

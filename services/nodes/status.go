@@ -1,0 +1,99 @@
+package nodes
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"google.golang.org/protobuf/proto"
+
+	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+	"github.com/strata-edge/strata/pkg/natsutil"
+)
+
+// NodeStatus is the latest heartbeat of one node as the control plane saw it.
+type NodeStatus struct {
+	// Status is the report as the node sent it; NodeId is always the node
+	// the subject names (the only one its credentials may publish for).
+	Status *syncv1.NodeStatus
+	// ReceivedAt is when the control plane received it (its own clock, not
+	// the node's).
+	ReceivedAt time.Time
+	// Online: reported within the last three heartbeat intervals and not
+	// disabled by an operator.
+	Online bool
+	// Healthy: online and reporting itself healthy.
+	Healthy bool
+}
+
+type received struct {
+	status *syncv1.NodeStatus
+	at     time.Time
+}
+
+// Statuses returns the latest heartbeat of every registered node that has
+// reported since the service started, keyed by node id. Nodes that never
+// reported are absent (offline).
+func (s *Service) Statuses() map[string]NodeStatus {
+	now := s.opts.Now()
+	window := 3 * s.opts.HeartbeatInterval
+	s.statusMu.RLock()
+	defer s.statusMu.RUnlock()
+	out := make(map[string]NodeStatus, len(s.statuses))
+	for id, r := range s.statuses {
+		st, ok := s.model.node(id)
+		if !ok {
+			continue
+		}
+		online := now.Sub(r.at) <= window && !st.node.GetDisabled()
+		out[id] = NodeStatus{
+			Status:     r.status,
+			ReceivedAt: r.at,
+			Online:     online,
+			Healthy:    online && r.status.GetHealthy(),
+		}
+	}
+	return out
+}
+
+func (s *Service) subscribeStatuses() (*nats.Subscription, error) {
+	sub, err := s.opts.Conn.Subscribe(natsutil.NodeStatusPrefix+">", s.onStatus)
+	if err != nil {
+		return nil, fmt.Errorf("nodes: subscribe to node statuses: %w", err)
+	}
+	// The subscription must reach the server before Start returns, or the
+	// first heartbeats after Start could be missed.
+	if err := s.opts.Conn.Flush(); err != nil {
+		_ = sub.Unsubscribe()
+		return nil, fmt.Errorf("nodes: subscribe to node statuses: %w", err)
+	}
+	return sub, nil
+}
+
+// onStatus records a heartbeat. The subject names the node: node credentials
+// allow publishing on one's own status subject only, so the subject is
+// trusted and a payload naming another node is dropped.
+func (s *Service) onStatus(m *nats.Msg) {
+	id := strings.TrimPrefix(m.Subject, natsutil.NodeStatusPrefix)
+	if id == "" || strings.Contains(id, ".") {
+		return
+	}
+	if !s.model.isKnownNode(id) {
+		s.log.Debug("heartbeat of an unknown node dropped", "node_id", id)
+		return
+	}
+	st := new(syncv1.NodeStatus)
+	if err := proto.Unmarshal(m.Data, st); err != nil {
+		s.log.Warn("undecodable heartbeat dropped", "node_id", id, "err", err)
+		return
+	}
+	if st.GetNodeId() != "" && st.GetNodeId() != id {
+		s.log.Warn("heartbeat naming another node dropped", "node_id", id, "claimed_node_id", st.GetNodeId())
+		return
+	}
+	st.NodeId = id
+	s.statusMu.Lock()
+	s.statuses[id] = received{status: st, at: s.opts.Now()}
+	s.statusMu.Unlock()
+}
