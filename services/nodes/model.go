@@ -41,8 +41,8 @@ type nodeState struct {
 }
 
 type tokenState struct {
-	token  *configv1.JoinToken
-	hash   []byte // SHA-256 of the secret
+	token *configv1.JoinToken
+	hash  []byte // SHA-256 of the secret
 	// version is the token stream's version.
 	version uint64
 }
