@@ -79,8 +79,8 @@ func ago(ts *timestamppb.Timestamp, now time.Time) string {
 // violation on its own line, the request id, and a hint where one helps.
 func printError(w io.Writer, err error, cmd *cobra.Command) {
 	var ue usageError
-	if errors.As(err, &ue) {
-		fmt.Fprintf(w, "Error: %v\n", ue.err)
+	if errors.As(err, &ue) || isCobraUsageError(err) {
+		fmt.Fprintf(w, "Error: %v\n", err)
 		if cmd != nil {
 			fmt.Fprintf(w, "Run '%s --help' for usage.\n", cmd.CommandPath())
 		}
@@ -116,4 +116,16 @@ func printError(w io.Writer, err error, cmd *cobra.Command) {
 	if id := ce.Meta().Get(apiauth.RequestIDHeader); id != "" {
 		fmt.Fprintf(w, "(request id %s)\n", id)
 	}
+}
+
+// isCobraUsageError recognises the errors cobra returns for a wrong command
+// line (it has no error types for them).
+func isCobraUsageError(err error) bool {
+	msg := err.Error()
+	for _, prefix := range []string{"required flag(s)", "unknown command", "unknown flag", "unknown shorthand flag", "if any flags in the group", "invalid argument"} {
+		if strings.HasPrefix(msg, prefix) {
+			return true
+		}
+	}
+	return false
 }

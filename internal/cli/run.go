@@ -105,6 +105,7 @@ behind one load balancer must share it.`, strings.Join(stack.KnownServices, ", "
 	fs.StringVar(&o.DataDir, "data", DefaultDataDir, "directory holding admin.token")
 	fs.StringVar(&o.Store, "store", "jetstream", "event store: jetstream or postgres")
 	fs.StringVar(&o.PostgresDSN, "postgres-dsn", "", "PostgreSQL URL for --store postgres")
+	fs.StringVar(&o.PostgresSchema, "postgres-schema", "strata", "PostgreSQL schema of the event store tables")
 	_ = cmd.MarkFlagRequired("nats")
 	lf.register(fs)
 	return cmd

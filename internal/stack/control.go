@@ -33,8 +33,10 @@ type ControlOptions struct {
 	// Store is "jetstream" (default) or "postgres" (with PostgresDSN).
 	Store       string
 	PostgresDSN string
-	Logger      *slog.Logger
-	Banner      io.Writer
+	// PostgresSchema holds the store's tables; default "strata".
+	PostgresSchema string
+	Logger         *slog.Logger
+	Banner         io.Writer
 }
 
 // RunControl runs the chosen control services against an external NATS until
@@ -103,7 +105,7 @@ func RunControl(ctx context.Context, o ControlOptions) (err error) {
 			return fmt.Errorf("--postgres-dsn: %w", err)
 		}
 		st.add("postgres pool", func(context.Context) error { pool.Close(); return nil })
-		ps, err := eventstore.NewPostgres(ctx, pool, eventstore.PostgresOptions{})
+		ps, err := eventstore.NewPostgres(ctx, pool, eventstore.PostgresOptions{Schema: o.PostgresSchema})
 		if err != nil {
 			return fmt.Errorf("postgres event store: %w", err)
 		}

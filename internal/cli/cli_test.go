@@ -1,0 +1,436 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
+	"github.com/strata-edge/strata/internal/cli"
+	"github.com/strata-edge/strata/internal/server"
+	"github.com/strata-edge/strata/pkg/apiauth"
+	"github.com/strata-edge/strata/pkg/eventstore"
+	"github.com/strata-edge/strata/pkg/natsutil/natstest"
+	"github.com/strata-edge/strata/services/config"
+)
+
+const testToken = "strata_cli_test"
+
+// startAPI runs the real config service on an embedded JetStream behind the
+// real API server and returns its URL.
+func startAPI(t *testing.T) string {
+	t.Helper()
+	ns := natstest.RunServer(t)
+	nc := natstest.Connect(t, ns)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	store, err := eventstore.NewJetStream(ctx, js, eventstore.JetStreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	svc, err := config.New(config.Options{Store: store, JetStream: js})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = svc.Stop(context.Background()) })
+	if err := svc.EnsureDefaults(ctx); err != nil {
+		t.Fatal(err)
+	}
+	path, h := svc.Handler(server.HandlerOptions(apiauth.NewBootstrapAuthenticator(testToken))...)
+	api, err := server.New(server.Options{Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler), Services: []server.Service{{Name: configv1connect.ConfigServiceName, Path: path, Handler: h}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := api.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = api.Shutdown(context.Background()) })
+	return api.URL()
+}
+
+// strata runs the CLI in-process.
+type strata struct {
+	t   *testing.T
+	env map[string]string
+}
+
+func newCLI(t *testing.T, api string) strata {
+	return strata{t: t, env: map[string]string{"STRATA_API": api, "STRATA_TOKEN": testToken}}
+}
+
+func (s strata) run(args ...string) (stdout, stderr string, code int) {
+	s.t.Helper()
+	var out, errb bytes.Buffer
+	code = cli.Execute(context.Background(), cli.BuildInfo{Version: "test"}, args, &out, &errb, func(k string) string { return s.env[k] })
+	return out.String(), errb.String(), code
+}
+
+func (s strata) ok(args ...string) string {
+	s.t.Helper()
+	out, errs, code := s.run(args...)
+	if code != 0 {
+		s.t.Fatalf("strata %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errs)
+	}
+	return strings.TrimSpace(out)
+}
+
+func (s strata) json(msg proto.Message, args ...string) {
+	s.t.Helper()
+	out := s.ok(append(args, "-o", "json")...)
+	if err := protojson.Unmarshal([]byte(out), msg); err != nil {
+		s.t.Fatalf("strata %s -o json: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+func (s strata) app() *configv1.App {
+	s.t.Helper()
+	id := s.ok("app", "create", "--name", "shop", "--domain", "shop.example.com")
+	res := &configv1.GetAppResponse{}
+	s.json(res, "app", "get", id)
+	return res.GetApp()
+}
+
+func TestRuleCreateBuildsActions(t *testing.T) {
+	s := newCLI(t, startAPI(t))
+	app := s.app().GetId()
+	s.ok("upstream", "create", "--app", app, "--name", "web", "--server", "10.0.0.1:80")
+	s.ok("upstream", "create", "--app", app, "--name", "canary", "--server", "10.0.0.2:80")
+
+	tests := []struct {
+		name  string
+		args  []string
+		want  *configv1.Rule // Id ignored
+		index int            // position after creation
+	}{
+		{
+			name: "generated name, proxy",
+			args: []string{"--upstream", "web"},
+			want: &configv1.Rule{Name: "rule-1", Actions: []*configv1.Action{{Action: &configv1.Action_Proxy{Proxy: &configv1.ProxyAction{
+				Upstreams: []*configv1.WeightedUpstream{{Upstream: "web", Weight: 1}}}}}}},
+			index: 0,
+		},
+		{
+			name: "weighted split, last, condition",
+			args: []string{"--name", "split", "--when", `PathPrefix("/api")`, "--upstream", "web=9", "--upstream", "canary=1", "--last"},
+			want: &configv1.Rule{Name: "split", When: `PathPrefix("/api")`, Last: true, Actions: []*configv1.Action{{Action: &configv1.Action_Proxy{Proxy: &configv1.ProxyAction{
+				Upstreams: []*configv1.WeightedUpstream{{Upstream: "web", Weight: 9}, {Upstream: "canary", Weight: 1}}}}}}},
+			index: 1,
+		},
+		{
+			name: "redirect at index 0",
+			args: []string{"--name", "old", "--when", `Path("/old")`, "--redirect", "https://$host/new", "--status", "301", "--index", "0"},
+			want: &configv1.Rule{Name: "old", When: `Path("/old")`, Actions: []*configv1.Action{{Action: &configv1.Action_Redirect{Redirect: &configv1.RedirectAction{
+				Url: "https://$host/new", Status: 301}}}}},
+			index: 0,
+		},
+		{
+			name: "respond",
+			args: []string{"--name", "deny", "--when", `PathPrefix("/admin")`, "--respond", "403", "--body", "no", "--content-type", "text/plain", "--last"},
+			want: &configv1.Rule{Name: "deny", When: `PathPrefix("/admin")`, Last: true, Actions: []*configv1.Action{{Action: &configv1.Action_Respond{Respond: &configv1.RespondAction{
+				Status: 403, Body: "no", ContentType: "text/plain"}}}}},
+			index: 3,
+		},
+		{
+			name: "headers and rewrite around a proxy",
+			args: []string{"--name", "hdr", "--set-header", "X-Env=prod", "--add-header", "X-Tag=a=b", "--remove-header", "Cookie",
+				"--rewrite-path", "^/v1/(.*)=/$1", "--upstream", "web", "--set-response-header", "X-Served-By=strata", "--remove-response-header", "Server"},
+			want: &configv1.Rule{Name: "hdr", Actions: []*configv1.Action{
+				{Action: &configv1.Action_RequestHeaders{RequestHeaders: &configv1.HeaderOps{
+					Set: map[string]string{"X-Env": "prod"}, Add: []*configv1.Header{{Name: "X-Tag", Value: "a=b"}}, Remove: []string{"Cookie"}}}},
+				{Action: &configv1.Action_Rewrite{Rewrite: &configv1.RewriteAction{PathRegex: "^/v1/(.*)", PathReplacement: "/$1"}}},
+				{Action: &configv1.Action_Proxy{Proxy: &configv1.ProxyAction{Upstreams: []*configv1.WeightedUpstream{{Upstream: "web", Weight: 1}}}}},
+				{Action: &configv1.Action_ResponseHeaders{ResponseHeaders: &configv1.HeaderOps{
+					Set: map[string]string{"X-Served-By": "strata"}, Remove: []string{"Server"}}}},
+			}},
+			index: 4,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			name := s.ok(append([]string{"rule", "create", "--app", app}, tt.args...)...)
+			if name != tt.want.Name {
+				t.Errorf("printed %q, want %q", name, tt.want.Name)
+			}
+			list := &configv1.App{}
+			s.json(list, "rule", "list", "--app", app)
+			if tt.index >= len(list.Rules) {
+				t.Fatalf("%d rules, want index %d", len(list.Rules), tt.index)
+			}
+			got := proto.Clone(list.Rules[tt.index]).(*configv1.Rule)
+			got.Id = ""
+			if !proto.Equal(got, tt.want) {
+				t.Errorf("rule %d:\ngot  %v\nwant %v", tt.index, got, tt.want)
+			}
+		})
+	}
+
+	// Next generated name skips taken ones; move and delete work by name.
+	if got := s.ok("rule", "create", "--app", app, "--upstream", "web"); got != "rule-6" {
+		t.Errorf("generated %q, want rule-6", got)
+	}
+	s.ok("rule", "move", "--app", app, "--name", "rule-6", "--index", "0")
+	s.ok("rule", "delete", "--app", app, "--name", "old")
+	list := &configv1.App{}
+	s.json(list, "rule", "list", "--app", app)
+	var names []string
+	for _, r := range list.Rules {
+		names = append(names, r.GetName())
+	}
+	if got := strings.Join(names, ","); got != "rule-6,rule-1,split,deny,hdr" {
+		t.Errorf("rules after move and delete: %s", got)
+	}
+}
+
+func TestUpstreamUpdateKeepsUnmentionedSettings(t *testing.T) {
+	s := newCLI(t, startAPI(t))
+	app := s.app().GetId()
+	s.ok("upstream", "create", "--app", app, "--name", "api", "--server", "10.0.0.1:443=3", "--backup", "10.0.0.9:443",
+		"--policy", "hash", "--hash-key", "header:X-User", "--connect-timeout", "2s", "--read-timeout", "30s", "--retries", "2",
+		"--tls", "--tls-sni", "api.internal", "--tls-verify", "--health-path", "/healthz", "--health-interval", "3s")
+	get := func() *configv1.Upstream {
+		res := &configv1.GetAppResponse{}
+		s.json(res, "app", "get", app)
+		return res.GetApp().GetUpstreams()[0]
+	}
+	before := get()
+	want := &configv1.Upstream{
+		Id: before.GetId(), Name: "api",
+		Servers:  []*configv1.Server{{Address: "10.0.0.1:443", Weight: 3}, {Address: "10.0.0.9:443", Weight: 1, Backup: true}},
+		Policy:   configv1.BalancePolicy_BALANCE_POLICY_CONSISTENT_HASH,
+		HashKey:  "header:X-User",
+		Timeouts: &configv1.Timeouts{ConnectMs: 2000, ReadMs: 30000},
+		Retries:  2,
+		Tls:      &configv1.UpstreamTLS{Enabled: true, Sni: "api.internal", Verify: true},
+		HealthCheck: &configv1.HealthCheck{Enabled: true, Path: "/healthz", IntervalMs: 3000, TimeoutMs: 2000,
+			HealthyThreshold: 2, UnhealthyThreshold: 3, FailTimeoutMs: 10000},
+	}
+	if !proto.Equal(before, want) {
+		t.Fatalf("created upstream:\ngot  %v\nwant %v", before, want)
+	}
+
+	s.ok("upstream", "update", "--app", app, "--name", "api", "--server", "10.0.0.2:443")
+	want.Servers = []*configv1.Server{{Address: "10.0.0.2:443", Weight: 1}}
+	if got := get(); !proto.Equal(got, want) {
+		t.Errorf("after --server update:\ngot  %v\nwant %v", got, want)
+	}
+
+	s.ok("upstream", "update", "--app", app, "--name", "api", "--read-timeout", "1m", "--health-interval", "10s")
+	want.Timeouts.ReadMs = 60000
+	want.HealthCheck.IntervalMs = 10000
+	if got := get(); !proto.Equal(got, want) {
+		t.Errorf("after timeout update:\ngot  %v\nwant %v", got, want)
+	}
+
+	_, errs, code := s.run("upstream", "update", "--app", app, "--name", "nope", "--server", "10.0.0.3:80")
+	if code == 0 || !strings.Contains(errs, `no upstream "nope"`) {
+		t.Errorf("update of a missing upstream: exit %d\n%s", code, errs)
+	}
+
+	out := s.ok("upstream", "list", "--app", app)
+	if !strings.Contains(out, "api") || !strings.Contains(out, "10.0.0.2:443=1") || !strings.Contains(out, "hash") {
+		t.Errorf("upstream list:\n%s", out)
+	}
+	s.ok("upstream", "delete", "--app", app, "--name", "api")
+	if got := s.ok("upstream", "list", "--app", app); strings.Contains(got, "10.0.0.2") {
+		t.Errorf("deleted upstream still listed:\n%s", got)
+	}
+}
+
+func TestAppUpdateAndExpectVersion(t *testing.T) {
+	s := newCLI(t, startAPI(t))
+	created := &configv1.CreateAppResponse{}
+	s.json(created, "app", "create", "--name", "shop", "--domain", "shop.example.com", "--https-port", "443", "--label", "team=web")
+	id := created.GetApp().GetId()
+
+	s.ok("app", "update", id, "--domain", "shop.example.org", "--domain", "*.shop.example.org")
+	res := &configv1.GetAppResponse{}
+	s.json(res, "app", "get", id)
+	a := res.GetApp()
+	if a.GetName() != "shop" || strings.Join(a.GetDomains(), ",") != "shop.example.org,*.shop.example.org" ||
+		len(a.GetHttpsPorts()) != 1 || a.GetLabels()["team"] != "web" {
+		t.Errorf("after update: %v", a)
+	}
+
+	_, errs, code := s.run("app", "update", id, "--name", "x", "--expect-version", "1")
+	if code != 1 || !strings.Contains(errs, "aborted") {
+		t.Errorf("stale --expect-version: exit %d\n%s", code, errs)
+	}
+	s.ok("app", "update", id, "--name", "shop2", "--expect-version", strconv.FormatUint(res.GetVersion(), 10))
+
+	text := s.ok("app", "get", id)
+	for _, want := range []string{"name:", "shop2", "team=web", "never released"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("app get text lacks %q:\n%s", want, text)
+		}
+	}
+	if diff := s.ok("app", "diff", id); !strings.Contains(diff, "pending change(s)") {
+		t.Errorf("diff:\n%s", diff)
+	}
+	s.ok("app", "delete", id)
+	if list := s.ok("app", "list"); strings.Contains(list, id) {
+		t.Errorf("deleted app listed:\n%s", list)
+	}
+}
+
+func TestTopologyCommands(t *testing.T) {
+	s := newCLI(t, startAPI(t))
+	part := s.ok("partition", "create", "--name", "eu")
+	clu := s.ok("cluster", "create", "--name", "fra", "--partition", "eu")
+	if !strings.Contains(s.ok("partition", "list"), part) || !strings.Contains(s.ok("cluster", "list"), clu) {
+		t.Fatal("created partition or cluster not listed")
+	}
+	node := s.ok("node", "register", "--name", "fra-1", "--cluster", "fra")
+	out := s.ok("node", "list", "--cluster", "fra")
+	for _, want := range []string{"VERSION", "IN-SYNC", "ONLINE", "LAST-SEEN", node, "fra-1", "never"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("node list lacks %q:\n%s", want, out)
+		}
+	}
+	s.ok("node", "staging", node, "--on")
+	nodes := &configv1.ListNodesResponse{}
+	s.json(nodes, "node", "list")
+	var found bool
+	for _, n := range nodes.GetNodes() {
+		if n.GetNode().GetId() == node {
+			found = true
+			if !n.GetNode().GetStaging() {
+				t.Errorf("node not staging after --on")
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("node %s not in json list", node)
+	}
+	s.ok("node", "remove", node)
+	if out := s.ok("node", "list"); strings.Contains(out, node) {
+		t.Errorf("removed node listed:\n%s", out)
+	}
+	snap := s.ok("snapshot", "get", "--partition", "eu")
+	if !strings.Contains(snap, "version") || !strings.Contains(snap, "consistent") {
+		t.Errorf("snapshot get:\n%s", snap)
+	}
+}
+
+func TestErrorsAreReadable(t *testing.T) {
+	api := startAPI(t)
+	s := newCLI(t, api)
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want []string
+	}{
+		{name: "field violation", args: []string{"app", "create", "--name", "x", "--domain", "bad..example.com"},
+			want: []string{"Error: invalid_argument:", "  - domains[0]:", "(request id "}},
+		{name: "not found", args: []string{"app", "get", "app_missing"}, want: []string{"Error: not_found:"}},
+		{name: "no token", args: []string{"app", "list"}, env: map[string]string{"STRATA_API": api},
+			want: []string{"Error: unauthenticated:", "Hint: pass --token"}},
+		{name: "api down", args: []string{"app", "list"}, env: map[string]string{"STRATA_API": "http://127.0.0.1:1", "STRATA_TOKEN": "x"},
+			want: []string{"Error: unavailable:", "Hint: is the API running"}},
+		{name: "missing flag", args: []string{"partition", "create"}, want: []string{`required flag(s) "name" not set`, "Run 'strata partition create --help'"}},
+		{name: "bad server", args: []string{"upstream", "create", "--app", "a", "--name", "w", "--server", "10.0.0.1"},
+			want: []string{"--server \"10.0.0.1\": want HOST:PORT[=WEIGHT]"}},
+		{name: "bad port", args: []string{"upstream", "create", "--app", "a", "--name", "w", "--server", "10.0.0.1:99999"},
+			want: []string{"port \"99999\" is not a number from 1 to 65535"}},
+		{name: "two terminal actions", args: []string{"rule", "create", "--app", "a", "--upstream", "w", "--redirect", "https://x"},
+			want: []string{"at most one of --upstream, --redirect, --respond"}},
+		{name: "empty rule", args: []string{"rule", "create", "--app", "a"}, want: []string{"the rule does nothing"}},
+		{name: "bad policy", args: []string{"upstream", "create", "--app", "a", "--name", "w", "--server", "h:1", "--policy", "random"},
+			want: []string{`--policy: "random" is not a policy; use one of hash, least_conn, round_robin, weighted`}},
+		{name: "bad output", args: []string{"app", "list", "-o", "yaml"}, want: []string{`--output: "yaml" is not a format`}},
+		{name: "staging needs on or off", args: []string{"node", "staging", "n1"}, want: []string{"exactly one of --on or --off"}},
+		{name: "extra argument", args: []string{"app", "get", "a", "b"}, want: []string{`unexpected argument "b"`}},
+		{name: "bad kind", args: []string{"release", "revert-object", "--app", "a", "--kind", "app", "--name", "x", "--to", "1"},
+			want: []string{`--kind: "app" is not an object kind`}},
+		{name: "bad api", args: []string{"app", "list", "--api", "localhost:7400"}, want: []string{"--api: \"localhost:7400\" is not a URL"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := s
+			if tt.env != nil {
+				c = strata{t: t, env: tt.env}
+			}
+			out, errs, code := c.run(tt.args...)
+			if code != 1 {
+				t.Errorf("exit %d, want 1", code)
+			}
+			if out != "" {
+				t.Errorf("stdout not empty on error: %q", out)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(errs, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, errs)
+				}
+			}
+		})
+	}
+}
+
+func TestTokenSources(t *testing.T) {
+	api := startAPI(t)
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "tok")
+	if err := os.WriteFile(tokenFile, []byte(testToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+	}{
+		{name: "--token", args: []string{"--token", testToken}},
+		{name: "--token-file", args: []string{"--token-file", tokenFile}},
+		{name: "STRATA_TOKEN_FILE", env: map[string]string{"STRATA_TOKEN_FILE": tokenFile}},
+		{name: "--token wins over a wrong STRATA_TOKEN", env: map[string]string{"STRATA_TOKEN": "wrong"}, args: []string{"--token", testToken}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{"STRATA_API": api}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			s := strata{t: t, env: env}
+			s.ok(append([]string{"partition", "list"}, tt.args...)...)
+		})
+	}
+
+	t.Run("dev data dir fallback", func(t *testing.T) {
+		wd := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(wd, ".data"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(wd, ".data", "admin.token"), []byte(testToken), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		t.Chdir(wd)
+		s := strata{t: t, env: map[string]string{"STRATA_API": api}}
+		s.ok("partition", "list")
+	})
+}
+
+func TestVersion(t *testing.T) {
+	s := strata{t: t, env: map[string]string{}}
+	if out := s.ok("version"); !strings.HasPrefix(out, "strata test ") {
+		t.Errorf("version: %q", out)
+	}
+	if out := s.ok("version", "-o", "json"); !strings.Contains(out, `"version": "test"`) {
+		t.Errorf("version -o json: %q", out)
+	}
+}

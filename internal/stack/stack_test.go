@@ -1,0 +1,217 @@
+package stack_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
+	"github.com/strata-edge/strata/internal/stack"
+	"github.com/strata-edge/strata/pkg/apiauth"
+	"github.com/strata-edge/strata/pkg/natsutil/natstest"
+)
+
+func TestParseServices(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    string
+		wantErr string
+	}{
+		{in: "config", want: "config"},
+		{in: " config , config ", want: "config"},
+		{in: "config,cert", wantErr: `"cert" is not a control service this binary runs (available: config)`},
+		{in: "", wantErr: "name at least one"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := stack.ParseServices(tt.in)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got %v, %v; want error %q", got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || strings.Join(got, ",") != tt.want {
+				t.Fatalf("got %v, %v", got, err)
+			}
+		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and polling readers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// bannerValue waits for a "key: value" line in the banner.
+func bannerValue(t *testing.T, banner *syncBuffer, done <-chan error, key string) string {
+	t.Helper()
+	var v string
+	natstest.CheckFor(t, 30*time.Second, 10*time.Millisecond, func() error {
+		select {
+		case err := <-done:
+			t.Fatalf("exited before printing %q: %v", key, err)
+		default:
+		}
+		for _, line := range strings.Split(banner.String(), "\n") {
+			if after, ok := strings.CutPrefix(line, key+": "); ok {
+				v = after
+				return nil
+			}
+		}
+		return errors.New("no " + key + " line yet")
+	})
+	return v
+}
+
+func TestRunControl(t *testing.T) {
+	stores := []struct {
+		name string
+		opts func(t *testing.T) stack.ControlOptions
+	}{
+		{name: "jetstream", opts: func(t *testing.T) stack.ControlOptions { return stack.ControlOptions{} }},
+		{name: "postgres", opts: func(t *testing.T) stack.ControlOptions {
+			dsn := os.Getenv("STRATA_TEST_POSTGRES")
+			if dsn == "" {
+				t.Skip("STRATA_TEST_POSTGRES is not set; skipping the PostgreSQL event store")
+			}
+			// A schema of its own, dropped afterwards: the database is shared.
+			schema := fmt.Sprintf("strata_stack_test_%d", time.Now().UnixNano())
+			t.Cleanup(func() {
+				pool, err := pgxpool.New(context.Background(), dsn)
+				if err != nil {
+					t.Errorf("drop schema: %v", err)
+					return
+				}
+				defer pool.Close()
+				if _, err := pool.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+					t.Errorf("drop schema: %v", err)
+				}
+			})
+			return stack.ControlOptions{Store: "postgres", PostgresDSN: dsn, PostgresSchema: schema}
+		}},
+	}
+	for _, st := range stores {
+		t.Run(st.name, func(t *testing.T) {
+			o := st.opts(t)
+			ns := natstest.RunServer(t)
+			o.NATSURL = ns.ClientURL()
+			o.Services = []string{"config"}
+			o.APIAddr = "127.0.0.1:0"
+			o.DataDir = t.TempDir()
+			o.Logger = slog.New(slog.DiscardHandler)
+			banner := &syncBuffer{}
+			o.Banner = banner
+
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- stack.RunControl(ctx, o) }()
+			api := bannerValue(t, banner, done, "api")
+
+			token, err := os.ReadFile(filepath.Join(o.DataDir, "admin.token"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			client := configv1connect.NewConfigServiceClient(http.DefaultClient, api,
+				connect.WithInterceptors(apiauth.BearerToken(strings.TrimSpace(string(token)))))
+			const name = "eu"
+			if _, err := client.CreatePartition(context.Background(), &configv1.CreatePartitionRequest{Name: name}); err != nil {
+				t.Fatal(err)
+			}
+			res, err := client.ListPartitions(context.Background(), &configv1.ListPartitionsRequest{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, p := range res.GetPartitions() {
+				names = append(names, p.GetName())
+			}
+			if !strings.Contains(strings.Join(names, ","), "default") || !strings.Contains(strings.Join(names, ","), name) {
+				t.Errorf("partitions %v: want default and %s", names, name)
+			}
+
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("RunControl returned %v after cancel", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("RunControl did not return after cancel")
+			}
+		})
+	}
+}
+
+func TestRunControlRejectsBadOptions(t *testing.T) {
+	tests := []struct {
+		name    string
+		o       stack.ControlOptions
+		wantErr string
+	}{
+		{name: "no nats", o: stack.ControlOptions{APIAddr: "127.0.0.1:0"}, wantErr: "--nats: required"},
+		{name: "bad store", o: stack.ControlOptions{NATSURL: "nats://127.0.0.1:1", APIAddr: "127.0.0.1:0", Store: "mysql"}, wantErr: `--store: "mysql"`},
+		{name: "postgres without dsn", o: stack.ControlOptions{NATSURL: "nats://127.0.0.1:1", APIAddr: "127.0.0.1:0", Store: "postgres"}, wantErr: "--postgres-dsn: required"},
+		{name: "bad api addr", o: stack.ControlOptions{NATSURL: "nats://127.0.0.1:1", APIAddr: "7400"}, wantErr: "--api-addr"},
+		{name: "nats down", o: stack.ControlOptions{NATSURL: "nats://127.0.0.1:1", APIAddr: "127.0.0.1:0"}, wantErr: "--nats: connect"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.o.DataDir = t.TempDir()
+			tt.o.Services = []string{"config"}
+			tt.o.Logger = slog.New(slog.DiscardHandler)
+			err := stack.RunControl(context.Background(), tt.o)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("got %v, want error containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestRunDevRejectsBadAddresses(t *testing.T) {
+	tests := []struct {
+		name    string
+		o       stack.DevOptions
+		wantErr string
+	}{
+		{name: "api without port", o: stack.DevOptions{APIAddr: "localhost", NATSAddr: "127.0.0.1:0"}, wantErr: "--api-addr"},
+		{name: "nats port out of range", o: stack.DevOptions{APIAddr: "127.0.0.1:0", NATSAddr: "127.0.0.1:70000"}, wantErr: "--nats-addr"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.o.DataDir = t.TempDir()
+			tt.o.Logger = slog.New(slog.DiscardHandler)
+			err := stack.RunDev(context.Background(), tt.o)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("got %v, want error containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
