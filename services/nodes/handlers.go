@@ -231,6 +231,9 @@ func (s *Service) join(ctx context.Context, req *configv1.JoinRequest) (*configv
 	}
 	st, exists := s.model.nodeByClusterName(cluster.GetId(), name)
 	switch {
+	case exists && st.node.GetPublicKey() == "":
+		return nil, connect.NewError(connect.CodeAlreadyExists,
+			fmt.Errorf("name: node %q of cluster %q was registered without a key (RegisterNode); remove it or join under another name", name, cluster.GetName()))
 	case exists && st.node.GetPublicKey() != key:
 		return nil, connect.NewError(connect.CodeAlreadyExists,
 			fmt.Errorf("name: node %q already exists in cluster %q with another public key", name, cluster.GetName()))

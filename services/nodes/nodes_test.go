@@ -23,6 +23,7 @@ import (
 	ev "github.com/strata-edge/strata/gen/strata/events/config/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/pkg/apiauth"
+	"github.com/strata-edge/strata/pkg/authz"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/natsauth"
 	"github.com/strata-edge/strata/pkg/natsauth/natsauthtest"
@@ -263,6 +264,19 @@ func TestJoinWithAutoApproveGivesWorkingCredentials(t *testing.T) {
 		}
 		return nil
 	})
+	// A last, distinct heartbeat: once it is recorded, the retries above
+	// (same connection, in order) are all in and none can land after the
+	// clock moves.
+	last, _ := proto.Marshal(&syncv1.NodeStatus{Version: 43, Healthy: true})
+	if err := nc.Publish(natsutil.NodeStatusSubject(n.GetId()), last); err != nil {
+		t.Fatal(err)
+	}
+	natstest.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+		if v := e.svc.Statuses()[n.GetId()].Status.GetVersion(); v != 43 {
+			return fmt.Errorf("version %d", v)
+		}
+		return nil
+	})
 	e.clock.Advance(3*nodes.DefaultHeartbeatInterval + time.Second)
 	if st := e.svc.Statuses()[n.GetId()]; st.Online || st.Healthy {
 		t.Fatalf("status after 3 missed heartbeats: online=%v healthy=%v", st.Online, st.Healthy)
@@ -336,6 +350,9 @@ func TestJoinRejects(t *testing.T) {
 	if _, err := e.anon.Join(t.Context(), &configv1.JoinRequest{JoinToken: good.GetToken(), Name: "taken", PublicKey: taken.pub}); err != nil {
 		t.Fatal(err)
 	}
+	// A node the config service registered by name, without a key.
+	appendEvent(t, e.store, "node.node_prereg", "config.node.registered",
+		&ev.NodeRegistered{Node: &configv1.Node{Id: "node_prereg", Name: "prereg", ClusterId: clusterID}})
 	e.clock.Advance(2 * time.Minute) // expires "short" only
 
 	id, secret, _ := strings.Cut(good.GetToken(), ".")
@@ -359,6 +376,7 @@ func TestJoinRejects(t *testing.T) {
 		{"bad name and key", &configv1.JoinRequest{JoinToken: good.GetToken(), Name: "Edge A", PublicKey: accPub}, connect.CodeInvalidArgument, "", []string{"name", "public_key"}},
 		{"empty name", &configv1.JoinRequest{JoinToken: good.GetToken(), PublicKey: fresh}, connect.CodeInvalidArgument, "name: is required", []string{"name"}},
 		{"taken name, other key", &configv1.JoinRequest{JoinToken: good.GetToken(), Name: "taken", PublicKey: fresh}, connect.CodeAlreadyExists, "name: node \"taken\" already exists", nil},
+		{"name registered without key", &configv1.JoinRequest{JoinToken: good.GetToken(), Name: "prereg", PublicKey: fresh}, connect.CodeAlreadyExists, "registered without a key", nil},
 		{"taken key, other name", &configv1.JoinRequest{JoinToken: good.GetToken(), Name: "other", PublicKey: taken.pub}, connect.CodeAlreadyExists, "public_key: already belongs", nil},
 	}
 	for _, tt := range tests {
@@ -386,8 +404,8 @@ func TestJoinRejects(t *testing.T) {
 			registered++
 		}
 	}
-	if registered != 1 {
-		t.Fatalf("%d nodes registered, want 1", registered)
+	if registered != 2 {
+		t.Fatalf("%d nodes registered, want 2 (taken, prereg)", registered)
 	}
 }
 
@@ -628,5 +646,21 @@ func TestConcurrentJoinsWithOneNameRegisterOneNode(t *testing.T) {
 	}
 	if ok != 1 || exists != callers-1 {
 		t.Fatalf("%d joins succeeded and %d were refused, want 1 and %d", ok, exists, callers-1)
+	}
+}
+
+func TestResolveJoinTokenForAuthorization(t *testing.T) {
+	e := newEnv(t)
+	tok := e.createToken(t, &configv1.CreateJoinTokenRequest{})
+	id := tok.GetJoinToken().GetId()
+	got, err := e.svc.ResolveObject(t.Context(), authz.KindJoinToken, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != id || len(got.Parents) != 1 || got.Parents[0] != (authz.Object{Kind: authz.KindCluster, ID: clusterID}) {
+		t.Fatalf("resolved = %+v", got)
+	}
+	if _, err := e.svc.ResolveObject(t.Context(), authz.KindJoinToken, "jtok_missing"); !errors.Is(err, authz.ErrUnknownObject) {
+		t.Fatalf("unknown token: %v", err)
 	}
 }
