@@ -53,7 +53,7 @@ func startAPI(t *testing.T) string {
 	if err := svc.EnsureDefaults(ctx); err != nil {
 		t.Fatal(err)
 	}
-	path, h := svc.Handler(server.HandlerOptions(apiauth.NewBootstrapAuthenticator(testToken))...)
+	path, h := svc.Handler(server.HandlerOptions(nil, apiauth.NewBootstrapAuthenticator(testToken))...)
 	api, err := server.New(server.Options{Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler), Services: []server.Service{{Name: configv1connect.ConfigServiceName, Path: path, Handler: h}}})
 	if err != nil {
 		t.Fatal(err)

@@ -56,10 +56,16 @@ type Server struct {
 const MaxMessageBytes = 8 << 20
 
 // HandlerOptions are the options every authenticated service handler gets:
-// the deny-by-default auth interceptor and the message size limit.
-func HandlerOptions(auth apiauth.Authenticator, authOpts ...apiauth.Option) []connect.HandlerOption {
+// call logging (when log is not nil), the deny-by-default auth interceptor
+// and the message size limit.
+func HandlerOptions(log *slog.Logger, auth apiauth.Authenticator, authOpts ...apiauth.Option) []connect.HandlerOption {
+	var interceptors []connect.Interceptor
+	if log != nil {
+		interceptors = append(interceptors, LogInterceptor(log))
+	}
+	interceptors = append(interceptors, apiauth.NewInterceptor(auth, authOpts...))
 	return []connect.HandlerOption{
-		connect.WithInterceptors(apiauth.NewInterceptor(auth, authOpts...)),
+		connect.WithInterceptors(interceptors...),
 		connect.WithReadMaxBytes(MaxMessageBytes),
 	}
 }
@@ -174,4 +180,61 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		err = serveErr
 	}
 	return err
+}
+
+// LogInterceptor logs every handled call once it ends: procedure, outcome,
+// duration and request id (so a user's error report can be found in the log).
+// Mount it outside the auth interceptor so rejected calls are logged too.
+func LogInterceptor(log *slog.Logger) connect.Interceptor {
+	return &logInterceptor{log: log}
+}
+
+type logInterceptor struct{ log *slog.Logger }
+
+func (l *logInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		if req.Spec().IsClient {
+			return next(ctx, req)
+		}
+		start := time.Now()
+		res, err := next(ctx, req)
+		id := ""
+		if res != nil {
+			id = res.Header().Get(apiauth.RequestIDHeader)
+		}
+		l.record(ctx, req.Spec().Procedure, req.Peer().Addr, id, start, err)
+		return res, err
+	}
+}
+
+func (l *logInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return next
+}
+
+func (l *logInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
+		start := time.Now()
+		err := next(ctx, conn)
+		l.record(ctx, conn.Spec().Procedure, conn.Peer().Addr, conn.ResponseHeader().Get(apiauth.RequestIDHeader), start, err)
+		return err
+	}
+}
+
+func (l *logInterceptor) record(ctx context.Context, procedure, peer, requestID string, start time.Time, err error) {
+	level, code := slog.LevelInfo, "ok"
+	if err != nil {
+		code = connect.CodeOf(err).String()
+		var ce *connect.Error
+		if requestID == "" && errors.As(err, &ce) {
+			requestID = ce.Meta().Get(apiauth.RequestIDHeader)
+		}
+		switch connect.CodeOf(err) {
+		case connect.CodeInternal, connect.CodeUnknown, connect.CodeDataLoss:
+			level = slog.LevelError
+		case connect.CodeUnavailable, connect.CodeDeadlineExceeded:
+			level = slog.LevelWarn
+		}
+	}
+	l.log.Log(ctx, level, "rpc", "procedure", procedure, "code", code,
+		"duration", time.Since(start).Round(time.Microsecond), "request_id", requestID, "peer", peer)
 }

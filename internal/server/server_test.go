@@ -1,9 +1,13 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,10 +33,16 @@ func (partitions) ListPartitions(ctx context.Context, _ *configv1.ListPartitions
 
 func startServer(t *testing.T) *server.Server {
 	t.Helper()
+	return startServerLogging(t, nil)
+}
+
+func startServerLogging(t *testing.T, log *slog.Logger) *server.Server {
+	t.Helper()
 	auth := apiauth.NewBootstrapAuthenticator("strata_t")
-	path, h := configv1connect.NewConfigServiceHandler(partitions{}, server.HandlerOptions(auth)...)
+	path, h := configv1connect.NewConfigServiceHandler(partitions{}, server.HandlerOptions(log, auth)...)
 	srv, err := server.New(server.Options{
 		Addr:     "127.0.0.1:0",
+		Logger:   slog.New(slog.DiscardHandler),
 		Services: []server.Service{{Name: configv1connect.ConfigServiceName, Path: path, Handler: h}},
 	})
 	if err != nil {
@@ -117,5 +127,55 @@ func TestServerShutdown(t *testing.T) {
 	health := grpchealth.NewClient(h2cClient(), url, connect.WithGRPC())
 	if _, err := health.Check(context.Background(), &grpchealth.CheckRequest{}); err == nil {
 		t.Fatal("server still answers after Shutdown")
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestServerLogsCallsWithRequestID(t *testing.T) {
+	var buf syncBuffer
+	srv := startServerLogging(t, slog.New(slog.NewTextHandler(&buf, nil)))
+	tests := []struct {
+		name, token, id, wantCode string
+	}{
+		{name: "accepted", token: "strata_t", id: "req-ok-1", wantCode: "code=ok"},
+		{name: "rejected", token: "wrong", id: "req-denied-1", wantCode: "code=unauthenticated"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			client := configv1connect.NewConfigServiceClient(http.DefaultClient, srv.URL(), connect.WithInterceptors(apiauth.BearerToken(tt.token)))
+			ctx, info := connect.NewClientContext(context.Background())
+			info.RequestHeader().Set(apiauth.RequestIDHeader, tt.id)
+			_, _ = client.ListPartitions(ctx, &configv1.ListPartitionsRequest{})
+			var line string
+			for _, l := range strings.Split(buf.String(), "\n") {
+				if strings.Contains(l, "request_id="+tt.id) {
+					line = l
+				}
+			}
+			if line == "" {
+				t.Fatalf("no log line with request id %s in:\n%s", tt.id, buf.String())
+			}
+			for _, want := range []string{"msg=rpc", "procedure=/strata.config.v1.ConfigService/ListPartitions", tt.wantCode} {
+				if !strings.Contains(line, want) {
+					t.Errorf("log line lacks %q: %s", want, line)
+				}
+			}
+		})
 	}
 }

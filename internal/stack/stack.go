@@ -102,7 +102,7 @@ func startAPI(ctx context.Context, p apiParts, st *stops) (apiInfo, error) {
 	if err != nil {
 		return apiInfo{}, fmt.Errorf("admin token: %w", err)
 	}
-	handlerOpts := server.HandlerOptions(apiauth.NewBootstrapAuthenticator(token))
+	handlerOpts := server.HandlerOptions(p.log.With("part", "api"), apiauth.NewBootstrapAuthenticator(token))
 	var mounts []server.Service
 	for _, name := range p.services {
 		switch name {
