@@ -106,7 +106,7 @@ func NewBootstrapAuthenticator(token string) *BootstrapAuthenticator {
 }
 
 // BootstrapPrincipal is the caller that presents the bootstrap token.
-var BootstrapPrincipal = Principal{Name: "admin", Kind: "bootstrap"}
+var BootstrapPrincipal = Principal{Name: "admin", Kind: "bootstrap", CredentialID: "bootstrap"}
 
 // Authenticate returns BootstrapPrincipal for the bootstrap token and
 // ErrInvalidToken for anything else.
