@@ -150,11 +150,7 @@ func (s *Service) flushTokenUsesEvery(ctx context.Context, every time.Duration) 
 	for {
 		select {
 		case <-ctx.Done():
-			// Record what is pending before going away.
-			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			s.flushTokenUses(stopCtx)
-			cancel()
-			return
+			return // Stop records what is pending
 		case <-tick.C:
 			s.flushTokenUses(ctx)
 		}

@@ -220,6 +220,10 @@ func (s *Service) stopLocked(ctx context.Context) error {
 	if !s.started {
 		return nil
 	}
+	// Record pending token uses while the projection still follows the log.
+	flushCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	s.flushTokenUses(flushCtx)
+	cancel()
 	s.cancel()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
