@@ -465,41 +465,40 @@ func (a *App) Apply(pos uint64, msg proto.Message) {
 		a.draftDeleted = true
 		a.pending++
 	case *ev.UpstreamCreated:
-		a.draft.Upstreams = append(a.draft.Upstreams, proto.Clone(e.Upstream).(*configv1.Upstream))
+		a.draft.Upstreams = inserted(a.draft.Upstreams, len(a.draft.Upstreams), e.Upstream)
 		a.pending++
 	case *ev.UpstreamUpdated:
 		if i := findUpstream(a.draft, e.Upstream.GetId()); i >= 0 {
-			a.draft.Upstreams[i] = proto.Clone(e.Upstream).(*configv1.Upstream)
+			a.draft.Upstreams = replaced(a.draft.Upstreams, i, e.Upstream)
 		}
 		a.pending++
 	case *ev.UpstreamDeleted:
 		if i := findUpstream(a.draft, e.UpstreamId); i >= 0 {
-			a.draft.Upstreams = slices.Delete(a.draft.Upstreams, i, i+1)
+			a.draft.Upstreams = removed(a.draft.Upstreams, i)
 		}
 		a.pending++
 	case *ev.RuleCreated:
-		r := proto.Clone(e.Rule).(*configv1.Rule)
-		a.draft.Rules = slices.Insert(a.draft.Rules, clampIndex(e.Index, len(a.draft.Rules)), r)
+		a.draft.Rules = inserted(a.draft.Rules, clampIndex(e.Index, len(a.draft.Rules)), e.Rule)
 		a.pending++
 	case *ev.RuleUpdated:
 		if i := findRule(a.draft, e.Rule.GetId()); i >= 0 {
-			a.draft.Rules[i] = proto.Clone(e.Rule).(*configv1.Rule)
+			a.draft.Rules = replaced(a.draft.Rules, i, e.Rule)
 		}
 		a.pending++
 	case *ev.RuleDeleted:
 		if i := findRule(a.draft, e.RuleId); i >= 0 {
-			a.draft.Rules = slices.Delete(a.draft.Rules, i, i+1)
+			a.draft.Rules = removed(a.draft.Rules, i)
 		}
 		a.pending++
 	case *ev.RuleMoved:
 		if i := findRule(a.draft, e.RuleId); i >= 0 {
 			r := a.draft.Rules[i]
-			a.draft.Rules = slices.Delete(a.draft.Rules, i, i+1)
-			a.draft.Rules = slices.Insert(a.draft.Rules, clampIndex(e.Index, len(a.draft.Rules)), r)
+			rest := removed(a.draft.Rules, i)
+			a.draft.Rules = inserted(rest, clampIndex(e.Index, len(rest)), r)
 		}
 		a.pending++
 	case *ev.AppReleased:
-		c := proto.Clone(a.draft).(*configv1.App)
+		c := shallowCopy(a.draft)
 		c.Release = e.Release
 		a.released, a.releasedDeleted = c, a.draftDeleted
 		if !e.Staging {
@@ -521,12 +520,44 @@ func (a *App) Apply(pos uint64, msg proto.Message) {
 	}
 }
 
+// Contents share their upstream and rule messages, lists and label maps: a
+// change never modifies one in place but builds a new list (or map) holding
+// the new message. So a release is a shallow copy of the working copy, and
+// the messages of an event can become part of the state without a copy.
+
+// shallowCopy returns a new App with the same field values as a.
+func shallowCopy(a *configv1.App) *configv1.App {
+	return &configv1.App{
+		Id: a.Id, Name: a.Name, Domains: a.Domains, HttpPorts: a.HttpPorts, HttpsPorts: a.HttpsPorts,
+		PartitionIds: a.PartitionIds, Labels: a.Labels, Upstreams: a.Upstreams, Rules: a.Rules, Release: a.Release,
+	}
+}
+
+func inserted[T any](s []T, i int, v T) []T {
+	out := make([]T, 0, len(s)+1)
+	out = append(out, s[:i]...)
+	out = append(out, v)
+	return append(out, s[i:]...)
+}
+
+func replaced[T any](s []T, i int, v T) []T {
+	out := slices.Clone(s)
+	out[i] = v
+	return out
+}
+
+func removed[T any](s []T, i int) []T {
+	out := make([]T, 0, len(s)-1)
+	out = append(out, s[:i]...)
+	return append(out, s[i+1:]...)
+}
+
 // setReleased makes c the content of a new release on both tracks and of
 // the working copy (a revert replaces pending changes).
 func (a *App) setReleased(c *configv1.App, deleted bool, n uint64) {
 	a.released, a.releasedDeleted = c, deleted
 	a.stable, a.stableDeleted = c, deleted
-	a.draft = proto.Clone(c).(*configv1.App)
+	a.draft = shallowCopy(c)
 	a.draft.Release = 0
 	a.draftDeleted = deleted
 	a.latestRelease = n

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/google/go-cmp/cmp"
@@ -308,5 +309,32 @@ func TestRehydrateMatchesApply(t *testing.T) {
 	}
 	if a.Stable() != a.Released() || a.Released().Upstreams[0].Servers[0].Address != "10.0.0.2:80" {
 		t.Fatalf("rehydrated release content: %v", a.Released())
+	}
+}
+
+// TestShallowCopyCoversEveryField guards shallowCopy against fields added to
+// App later.
+func TestShallowCopyCoversEveryField(t *testing.T) {
+	a := &configv1.App{}
+	r := a.ProtoReflect()
+	fields := r.Descriptor().Fields()
+	for i := 0; i < fields.Len(); i++ {
+		f := fields.Get(i)
+		switch {
+		case f.IsList():
+			l := r.Mutable(f).List()
+			l.Append(l.NewElement())
+		case f.IsMap():
+			r.Mutable(f).Map().Set(protoreflect.ValueOfString("k").MapKey(), protoreflect.ValueOfString("v"))
+		case f.Kind() == protoreflect.StringKind:
+			r.Set(f, protoreflect.ValueOfString("x"))
+		case f.Kind() == protoreflect.Uint64Kind:
+			r.Set(f, protoreflect.ValueOfUint64(7))
+		default:
+			t.Fatalf("field %s of kind %v: extend this test and shallowCopy", f.Name(), f.Kind())
+		}
+	}
+	if c := shallowCopy(a); !proto.Equal(c, a) {
+		t.Fatalf("shallowCopy misses a field:\n%v\n%v", a, c)
 	}
 }

@@ -29,7 +29,8 @@ type projection struct {
 
 	mu      sync.RWMutex
 	applied uint64
-	waitCh  chan struct{} // closed and replaced whenever applied advances
+	waitCh  chan struct{} // closed and replaced when applied advances and someone waits
+	waiters atomic.Int32
 
 	partitions      map[string]*configv1.Partition
 	partitionByName map[string]string
@@ -108,6 +109,8 @@ func (p *projection) Applied() uint64 {
 
 // WaitFor blocks until the event at pos has been applied, or ctx ends.
 func (p *projection) WaitFor(ctx context.Context, pos uint64) error {
+	p.waiters.Add(1)
+	defer p.waiters.Add(-1)
 	for {
 		p.mu.RLock()
 		applied, ch := p.applied, p.waitCh
@@ -144,8 +147,10 @@ func (p *projection) Handle(e eventstore.Event) error {
 		p.apply(e, msg)
 	}
 	p.applied = e.Position
-	close(p.waitCh)
-	p.waitCh = make(chan struct{})
+	if p.waiters.Load() > 0 {
+		close(p.waitCh)
+		p.waitCh = make(chan struct{})
+	}
 	return nil
 }
 
