@@ -102,10 +102,10 @@ func NewJetStream(ctx context.Context, js jetstream.JetStream, opts JetStreamOpt
 		Duplicates:  opts.Duplicates,
 		DenyDelete:  true,
 		DenyPurge:   true,
-		// Reads go to the stream leader (consumers, STREAM.MSG.GET), so a
-		// writer always reads its own writes; direct get could hit a lagging
-		// replica.
-		AllowDirect:        false,
+		// Direct get is much cheaper than the STREAM.MSG.GET API, but with
+		// replicas any of them answers, possibly one that lags, and a writer
+		// could miss its own write. With one replica there is no such one.
+		AllowDirect:        opts.Replicas == 1,
 		AllowAtomicPublish: true,
 	}
 	st, err := js.CreateOrUpdateStream(ctx, cfg)
@@ -411,8 +411,27 @@ func (s *JetStreamStore) ReadStream(ctx context.Context, stream string, after ui
 	if last.Sequence <= after {
 		return nil, nil
 	}
+	// Most aggregates are short: fetch them message by message (one request
+	// each), and fall back to a consumer, whose set-up costs about as much as
+	// a dozen gets, for long ones.
 	var out []Event
-	err = s.scan(ctx, subjectOf(stream), after+1, last.Sequence, func(e Event) error {
+	next := after + 1
+	for i := 0; i < readStreamGets; i++ {
+		m, err := s.stream.GetMsg(ctx, next, jetstream.WithGetMsgSubject(subjectOf(stream)))
+		if err != nil {
+			return nil, fmt.Errorf("eventstore: read stream %q: %w", stream, err)
+		}
+		e, err := decodeEvent(m.Subject, m.Sequence, m.Header, m.Data, m.Time)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+		if m.Sequence >= last.Sequence {
+			return out, nil
+		}
+		next = m.Sequence + 1
+	}
+	err = s.scan(ctx, subjectOf(stream), next, last.Sequence, func(e Event) error {
 		out = append(out, e)
 		return nil
 	})
@@ -421,6 +440,10 @@ func (s *JetStreamStore) ReadStream(ctx context.Context, stream string, after ui
 	}
 	return out, nil
 }
+
+// readStreamGets is how many events ReadStream fetches one by one before it
+// switches to a consumer.
+const readStreamGets = 32
 
 // ReadAll implements Store.
 func (s *JetStreamStore) ReadAll(ctx context.Context, after uint64, limit int) ([]Event, error) {

@@ -142,8 +142,8 @@ func validateText(s string, maxLen int) error {
 
 // Prepare validates an append and returns a copy of events with Stream set
 // and Metadata.Time filled in (now, when zero) and normalized to UTC with
-// microsecond precision, the finest every implementation stores. Position is
-// cleared. Implementations call it first in Append.
+// microsecond precision, the finest every implementation stores. Empty Data
+// becomes nil and Position is cleared. Implementations call it first in Append.
 func Prepare(stream string, events []Event, now time.Time) ([]Event, error) {
 	if err := ValidateAppend(stream, events); err != nil {
 		return nil, err
@@ -153,6 +153,9 @@ func Prepare(stream string, events []Event, now time.Time) ([]Event, error) {
 	for i, e := range events {
 		e.Stream = stream
 		e.Position = 0
+		if len(e.Data) == 0 {
+			e.Data = nil // stores do not tell empty from absent
+		}
 		if e.Metadata.Time.IsZero() {
 			e.Metadata.Time = now
 		} else {
