@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -356,6 +357,55 @@ func TestNodeCannotLeaveItsPartition(t *testing.T) {
 		})
 		if msg, err := other.NextMsg(100 * time.Millisecond); err == nil {
 			t.Fatalf("node received other partition's live delta %q", msg.Data)
+		}
+	})
+
+	t.Run("push consumer redirected to the JetStream API or a status subject", func(t *testing.T) {
+		// JetStream does not check a push consumer's deliver subject against
+		// its creator's permissions: a node can have the hub deliver its own
+		// partition's data (which it may read anyway) to any subject that has
+		// a subscriber. The JetStream API must not act on such deliveries,
+		// and they must be recognizable (the stream's subject, a "$JS.ACK."
+		// reply) so that control-plane subscribers such as the heartbeat
+		// receiver drop them.
+		ctx := t.Context()
+		probe, err := f.hubJS.CreateStream(ctx, jetstream.StreamConfig{Name: "PROBE", Subjects: []string{"probe.>"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.hubJS.Publish(ctx, "probe.one", []byte("keep me")); err != nil {
+			t.Fatal(err)
+		}
+		for i, deliver := range []string{"$JS.API.STREAM.DELETE.PROBE", "$JS.API.STREAM.PURGE.PROBE", natsutil.NodeStatusSubject("n2")} {
+			// A plain subscriber makes the delivery happen and tells when.
+			barrier, err := f.control.SubscribeSync(deliver)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := f.control.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			name := fmt.Sprintf("redirect%d", i)
+			req := fmt.Sprintf(`{"stream_name":%q,"config":{"name":%q,"deliver_subject":%q,"filter_subject":%q,"deliver_policy":"all","ack_policy":"none"}}`,
+				natsutil.SyncStream, name, deliver, natsutil.DeltaSubject(partition, false))
+			subj := "$JS.hub.API.CONSUMER.CREATE." + natsutil.SyncStream + "." + name + "." + natsutil.DeltaSubject(partition, false)
+			if _, err := f.node.Request(subj, []byte(req), 2*time.Second); err != nil {
+				t.Fatalf("create push consumer: %v", err)
+			}
+			msg, err := barrier.NextMsg(5 * time.Second)
+			if err != nil {
+				t.Fatalf("delivery to %s: %v", deliver, err)
+			}
+			if !strings.HasPrefix(msg.Reply, "$JS.ACK.") || msg.Subject != natsutil.DeltaSubject(partition, false) {
+				t.Fatalf("redirected delivery to %s: subject %q reply %q, want the delta subject and a $JS.ACK. reply", deliver, msg.Subject, msg.Reply)
+			}
+		}
+		info, err := probe.Info(ctx)
+		if err != nil {
+			t.Fatalf("probe stream after redirected deliveries: %v", err)
+		}
+		if n := info.State.Msgs; n != 1 {
+			t.Fatalf("probe stream holds %d messages, want 1", n)
 		}
 	})
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 	"google.golang.org/protobuf/proto"
@@ -58,16 +59,18 @@ func (c *clock) Advance(d time.Duration) {
 }
 
 type env struct {
-	hub    *natsauthtest.Hub
-	auth   *natsauth.Authority
-	store  eventstore.Store
-	hubJS  jetstream.JetStream
-	clock  *clock
-	svc    *nodes.Service
-	admin  configv1connect.NodeServiceClient // Connect protocol, with an API token
-	anon   configv1connect.NodeServiceClient // Connect protocol, no API token
-	grpc   configv1connect.NodeServiceClient // gRPC protocol, no API token
-	server *httptest.Server
+	hub   *natsauthtest.Hub
+	auth  *natsauth.Authority
+	store eventstore.Store
+	hubJS jetstream.JetStream
+	// control is the service's own connection (Options.Conn).
+	control *nats.Conn
+	clock   *clock
+	svc     *nodes.Service
+	admin   configv1connect.NodeServiceClient // Connect protocol, with an API token
+	anon    configv1connect.NodeServiceClient // Connect protocol, no API token
+	grpc    configv1connect.NodeServiceClient // gRPC protocol, no API token
+	server  *httptest.Server
 }
 
 func newEnv(t *testing.T) *env {
@@ -78,6 +81,7 @@ func newEnv(t *testing.T) *env {
 	}
 	e := &env{auth: auth, hub: natsauthtest.RunHub(t, auth), clock: &clock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}}
 	control := e.hub.ControlConn(t)
+	e.control = control
 	if e.hubJS, err = jetstream.New(control); err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +271,7 @@ func TestJoinWithAutoApproveGivesWorkingCredentials(t *testing.T) {
 	// A last, distinct heartbeat: once it is recorded, the retries above
 	// (same connection, in order) are all in and none can land after the
 	// clock moves.
-	last, _ := proto.Marshal(&syncv1.NodeStatus{Version: 43, Healthy: true})
+	last, _ := proto.Marshal(&syncv1.NodeStatus{NodeId: n.GetId(), Version: 43, Healthy: true})
 	if err := nc.Publish(natsutil.NodeStatusSubject(n.GetId()), last); err != nil {
 		t.Fatal(err)
 	}
@@ -548,41 +552,87 @@ func TestDisabledNodeIsOfflineButKeepsCredentials(t *testing.T) {
 func TestHeartbeatsOfUnknownOrMismatchedNodesAreDropped(t *testing.T) {
 	e := newEnv(t)
 	tok := e.createToken(t, &configv1.CreateJoinTokenRequest{AutoApprove: true})
-	resp, err := e.anon.Join(t.Context(), &configv1.JoinRequest{JoinToken: tok.GetToken(), Name: "edge-e", PublicKey: newKey(t).pub})
-	if err != nil {
-		t.Fatal(err)
+	join := func(name string, key nodeKey) *configv1.JoinResponse {
+		resp, err := e.anon.Join(t.Context(), &configv1.JoinRequest{JoinToken: tok.GetToken(), Name: name, PublicKey: key.pub})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
 	}
-	id := resp.GetNode().GetId()
+	attackerKey := newKey(t)
+	attacker := join("edge-attacker", attackerKey)
+	id := join("edge-e", newKey(t)).GetNode().GetId()
+	marker := join("edge-marker", newKey(t)).GetNode().GetId()
 	nc := e.hub.ControlConn(t)
-	spoof, _ := proto.Marshal(&syncv1.NodeStatus{NodeId: "node_other", Version: 1})
-	unknown, _ := proto.Marshal(&syncv1.NodeStatus{Version: 2})
-	good, _ := proto.Marshal(&syncv1.NodeStatus{Version: 3, Healthy: true})
-	for _, m := range []struct {
-		subj string
-		data []byte
-	}{
-		{natsutil.NodeStatusSubject(id), spoof},
-		{natsutil.NodeStatusSubject("node_unknown"), unknown},
-		{natsutil.NodeStatusSubject(id), []byte("not protobuf \xff\xff")},
-		{natsutil.NodeStatusSubject(id), good},
-	} {
-		if err := nc.Publish(m.subj, m.data); err != nil {
+	send := func(subj string, st proto.Message) {
+		t.Helper()
+		data := []byte("not protobuf \xff\xff")
+		if st != nil {
+			data, _ = proto.Marshal(st)
+		}
+		if err := nc.Publish(subj, data); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// Messages of one connection arrive in order: once the good one is
-	// recorded, the others were seen and dropped.
-	natstest.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
-		if st := e.svc.Statuses()[id]; st.Status.GetVersion() != 3 {
-			return fmt.Errorf("status = %+v", st)
-		}
-		return nil
+	waitVersion := func(node string, v uint64) {
+		t.Helper()
+		natstest.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+			if got := e.svc.Statuses()[node].Status.GetVersion(); got != v {
+				return fmt.Errorf("node %s version %d, want %d", node, got, v)
+			}
+			return nil
+		})
+	}
+	send(natsutil.NodeStatusSubject(id), &syncv1.NodeStatus{NodeId: id, Version: 3, Healthy: true})
+	waitVersion(id, 3)
+
+	send(natsutil.NodeStatusSubject(id), &syncv1.NodeStatus{NodeId: "node_other", Version: 10})
+	send(natsutil.NodeStatusSubject(id), &syncv1.NodeStatus{Version: 11})
+	send(natsutil.NodeStatusSubject(id), nil)
+	send(natsutil.NodeStatusSubject("node_unknown"), &syncv1.NodeStatus{NodeId: "node_unknown", Version: 13})
+
+	// A node may point a push consumer of its own partition's deltas at
+	// another node's status subject. Worst case: a delta whose bytes read as
+	// that node's heartbeat.
+	if _, err := e.hubJS.CreateStream(t.Context(), jetstream.StreamConfig{Name: natsutil.SyncStream, Subjects: []string{natsutil.SyncSubjects}}); err != nil {
+		t.Fatal(err)
+	}
+	forged, _ := proto.Marshal(&syncv1.NodeStatus{NodeId: id, Version: 12, Healthy: true})
+	if _, err := e.hubJS.Publish(t.Context(), natsutil.DeltaSubject(partitionID, false), forged); err != nil {
+		t.Fatal(err)
+	}
+	// The barrier shares the service's connection: once it has the
+	// redirected message, the service's subscription has it queued too.
+	barrier, err := e.control.SubscribeSync(natsutil.NodeStatusSubject(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.control.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	leaf := natsauthtest.RunLeaf(t, attacker.GetLeafUrls()[0], attacker.GetUserJwt(), attackerKey.kp)
+	anc := natsauthtest.NodeConn(t, leaf, attacker.GetNode().GetId())
+	filter := natsutil.DeltaSubject(partitionID, false)
+	req := fmt.Sprintf(`{"stream_name":%q,"config":{"name":"redirect","deliver_subject":%q,"filter_subject":%q,"deliver_policy":"all","ack_policy":"none"}}`,
+		natsutil.SyncStream, natsutil.NodeStatusSubject(id), filter)
+	natstest.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+		_, err := anc.Request("$JS.hub.API.CONSUMER.CREATE."+natsutil.SyncStream+".redirect."+filter, []byte(req), time.Second)
+		return err
 	})
+	if _, err := barrier.NextMsg(5 * time.Second); err != nil {
+		t.Fatalf("redirected delivery: %v", err)
+	}
+
+	// One subscription handles messages in order: once the marker is in,
+	// every message before it was handled.
+	send(natsutil.NodeStatusSubject(marker), &syncv1.NodeStatus{NodeId: marker, Version: 1})
+	waitVersion(marker, 1)
+
+	if got := e.svc.Statuses()[id].Status.GetVersion(); got != 3 {
+		t.Fatalf("status of %s took version %d from a dropped heartbeat", id, got)
+	}
 	if _, ok := e.svc.Statuses()["node_unknown"]; ok {
 		t.Fatal("status of an unknown node recorded")
-	}
-	if st := e.svc.Statuses()[id]; st.Status.GetNodeId() != id {
-		t.Fatalf("status node id = %q", st.Status.GetNodeId())
 	}
 }
 

@@ -27,6 +27,10 @@ type NodeStatus struct {
 	Healthy bool
 }
 
+// jsAckPrefix starts the reply subject of every message a JetStream push
+// consumer delivers.
+const jsAckPrefix = "$JS.ACK."
+
 type received struct {
 	status *syncv1.NodeStatus
 	at     time.Time
@@ -71,12 +75,19 @@ func (s *Service) subscribeStatuses() (*nats.Subscription, error) {
 	return sub, nil
 }
 
-// onStatus records a heartbeat. The subject names the node: node credentials
-// allow publishing on one's own status subject only, so the subject is
-// trusted and a payload naming another node is dropped.
+// onStatus records a heartbeat. Node credentials allow publishing on one's
+// own status subject only, so the subject names the sender; the payload must
+// name the same node. A node can also point a JetStream push consumer of its
+// own partition's data at any subject, another node's status subject
+// included: such deliveries keep their stream subject (which names no node)
+// and carry a "$JS.ACK." reply, and both are dropped here.
 func (s *Service) onStatus(m *nats.Msg) {
 	id := strings.TrimPrefix(m.Subject, natsutil.NodeStatusPrefix)
 	if id == "" || strings.Contains(id, ".") {
+		return
+	}
+	if strings.HasPrefix(m.Reply, jsAckPrefix) {
+		s.log.Warn("heartbeat delivered by a JetStream consumer dropped (a node redirected a consumer)", "node_id", id, "reply", m.Reply)
 		return
 	}
 	if !s.model.isKnownNode(id) {
@@ -88,11 +99,10 @@ func (s *Service) onStatus(m *nats.Msg) {
 		s.log.Warn("undecodable heartbeat dropped", "node_id", id, "err", err)
 		return
 	}
-	if st.GetNodeId() != "" && st.GetNodeId() != id {
+	if st.GetNodeId() != id {
 		s.log.Warn("heartbeat naming another node dropped", "node_id", id, "claimed_node_id", st.GetNodeId())
 		return
 	}
-	st.NodeId = id
 	s.statusMu.Lock()
 	s.statuses[id] = received{status: st, at: s.opts.Now()}
 	s.statusMu.Unlock()
