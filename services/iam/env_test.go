@@ -73,7 +73,7 @@ const bootstrapToken = "strata_bootstrap-token-for-tests"
 // over HTTP/2 behind the real authentication and authorization interceptors
 // and the browser middleware.
 type env struct {
-	t         *testing.T
+	t         testing.TB
 	ctx       context.Context
 	store     *eventstore.JetStreamStore
 	clock     *clock
@@ -83,7 +83,7 @@ type env struct {
 	admin     iamv1connect.IAMServiceClient // bootstrap token
 }
 
-func newEnv(t *testing.T, configure ...func(*Options)) *env {
+func newEnv(t testing.TB, configure ...func(*Options)) *env {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)
@@ -233,3 +233,10 @@ func mustURL(t *testing.T, s string) *url.URL {
 	}
 	return u
 }
+
+func validateStreamName(s string) error { return eventstore.ValidateStreamName(s) }
+
+// nopStore is an empty log, for benchmarks of in-memory paths only.
+type nopStore struct{ eventstore.Store }
+
+func (nopStore) Head(context.Context) (uint64, error) { return 0, nil }
