@@ -29,20 +29,19 @@ type Hub struct {
 // RunHub starts a hub trusting auth and shuts it down when the test ends.
 func RunHub(t testing.TB, auth *natsauth.Authority) *Hub {
 	t.Helper()
-	var opts *server.Options
 	var cfgErr error
 	s := natstest.RunServerWith(t, natsutil.ServerOptions{
-		LeafPort: -1,
-		Configure: func(o *server.Options) {
-			opts = o
-			cfgErr = auth.Configure(o)
-		},
+		LeafPort:  -1,
+		Configure: func(o *server.Options) { cfgErr = auth.Configure(o) },
 	})
 	if cfgErr != nil {
 		t.Fatalf("configure operator mode: %v", cfgErr)
 	}
-	// nats-server writes the port it picked back into its options.
-	return &Hub{Server: s, Authority: auth, LeafURL: fmt.Sprintf("nats-leaf://127.0.0.1:%d", opts.LeafNode.Port)}
+	leafURL, err := natsutil.LeafURL(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Hub{Server: s, Authority: auth, LeafURL: leafURL}
 }
 
 // ControlConn connects to the hub in-process as a control user.
