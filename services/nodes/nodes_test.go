@@ -73,7 +73,7 @@ type env struct {
 	server  *httptest.Server
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	auth, err := natsauth.LoadOrCreate(t.TempDir())
 	if err != nil {
@@ -136,7 +136,7 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
-func appendEvent(t *testing.T, store eventstore.Store, stream, typeID string, msg proto.Message) {
+func appendEvent(t testing.TB, store eventstore.Store, stream, typeID string, msg proto.Message) {
 	t.Helper()
 	data, err := proto.Marshal(msg)
 	if err != nil {
@@ -150,7 +150,7 @@ func appendEvent(t *testing.T, store eventstore.Store, stream, typeID string, ms
 	}
 }
 
-func (e *env) createToken(t *testing.T, req *configv1.CreateJoinTokenRequest) *configv1.CreateJoinTokenResponse {
+func (e *env) createToken(t testing.TB, req *configv1.CreateJoinTokenRequest) *configv1.CreateJoinTokenResponse {
 	t.Helper()
 	if req.Cluster == "" {
 		req.Cluster = clusterName
@@ -167,7 +167,7 @@ type nodeKey struct {
 	pub string
 }
 
-func newKey(t *testing.T) nodeKey {
+func newKey(t testing.TB) nodeKey {
 	t.Helper()
 	kp, err := nkeys.CreateUser()
 	if err != nil {
@@ -712,5 +712,23 @@ func TestResolveJoinTokenForAuthorization(t *testing.T) {
 	}
 	if _, err := e.svc.ResolveObject(t.Context(), authz.KindJoinToken, "jtok_missing"); !errors.Is(err, authz.ErrUnknownObject) {
 		t.Fatalf("unknown token: %v", err)
+	}
+}
+
+// BenchmarkRejoin measures an approved node's repeated Join, in-process: the
+// read model catch-up (one log head request), the token check and a fresh
+// user JWT.
+func BenchmarkRejoin(b *testing.B) {
+	e := newEnv(b)
+	tok := e.createToken(b, &configv1.CreateJoinTokenRequest{AutoApprove: true})
+	req := &configv1.JoinRequest{JoinToken: tok.GetToken(), Name: "edge-bench", PublicKey: newKey(b).pub}
+	if _, err := e.svc.Join(b.Context(), req); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := e.svc.Join(b.Context(), req); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
