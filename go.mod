@@ -1,6 +1,6 @@
 module github.com/strata-edge/strata
 
-go 1.26.0
+go 1.26.7
 
 require (
 	github.com/strata-edge/strata/gen v0.0.0-00010101000000-000000000000
@@ -31,6 +31,7 @@ require (
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/net v0.62.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/term v0.47.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20261110000943-09e21b237f2c // indirect

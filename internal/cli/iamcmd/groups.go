@@ -1,0 +1,131 @@
+package iamcmd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	iamv1 "github.com/strata-edge/strata/gen/strata/iam/v1"
+	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
+)
+
+func groupCmd(f ClientFactory) *cobra.Command {
+	cmd := &cobra.Command{Use: "group", Short: "Manage groups of users"}
+	cmd.AddCommand(groupCreateCmd(f), groupListCmd(f), groupGetCmd(f), groupDeleteCmd(f),
+		groupMembersCmd(f, true), groupMembersCmd(f, false))
+	return cmd
+}
+
+func printGroup(w io.Writer, g *iamv1.Group) error {
+	return table(w, [][]string{
+		{"Name:", g.Name}, {"Description:", orDash(g.Description)},
+		{"Members:", orDash(strings.Join(g.Members, ", "))}, {"Created:", fmtTime(g.CreatedAt)},
+	})
+}
+
+func groupCreateCmd(f ClientFactory) *cobra.Command {
+	var req iamv1.CreateGroupRequest
+	cmd := &cobra.Command{
+		Use: "create NAME", Short: "Create a group", Args: exactArgs("NAME"),
+		Example: `  strata group create shop-team --description "Shop developers" --member alice --member bob`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req.Name = args[0]
+			res, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.CreateGroupResponse, error) {
+				return c.CreateGroup(ctx, &req)
+			})
+			if err != nil {
+				return err
+			}
+			return emit(f, res, func(w io.Writer) error { return printGroup(w, res.Group) })
+		},
+	}
+	cmd.Flags().StringVar(&req.Description, "description", "", "what the group is for")
+	cmd.Flags().StringSliceVar(&req.Members, "member", nil, "user to add (repeatable)")
+	return cmd
+}
+
+func groupListCmd(f ClientFactory) *cobra.Command {
+	return &cobra.Command{
+		Use: "list", Short: "List groups", Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			res, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.ListGroupsResponse, error) {
+				return c.ListGroups(ctx, &iamv1.ListGroupsRequest{})
+			})
+			if err != nil {
+				return err
+			}
+			return emit(f, res, func(w io.Writer) error {
+				rows := [][]string{{"NAME", "MEMBERS", "DESCRIPTION"}}
+				for _, g := range res.Groups {
+					rows = append(rows, []string{g.Name, orDash(strings.Join(g.Members, ",")), orDash(g.Description)})
+				}
+				return table(w, rows)
+			})
+		},
+	}
+}
+
+func groupGetCmd(f ClientFactory) *cobra.Command {
+	return &cobra.Command{
+		Use: "get NAME", Short: "Show a group", Args: exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			res, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.GetGroupResponse, error) {
+				return c.GetGroup(ctx, &iamv1.GetGroupRequest{Name: args[0]})
+			})
+			if err != nil {
+				return err
+			}
+			return emit(f, res, func(w io.Writer) error { return printGroup(w, res.Group) })
+		},
+	}
+}
+
+func groupDeleteCmd(f ClientFactory) *cobra.Command {
+	return &cobra.Command{
+		Use: "delete NAME", Short: "Delete a group and its grants", Args: exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.DeleteGroupResponse, error) {
+				return c.DeleteGroup(ctx, &iamv1.DeleteGroupRequest{Name: args[0]})
+			})
+			if err == nil {
+				fmt.Fprintf(f.Stdout(), "Group %s deleted.\n", args[0])
+			}
+			return err
+		},
+	}
+}
+
+func groupMembersCmd(f ClientFactory, add bool) *cobra.Command {
+	use, short := "add GROUP USER...", "Add users to a group"
+	if !add {
+		use, short = "remove GROUP USER...", "Remove users from a group"
+	}
+	return &cobra.Command{
+		Use: use, Short: short, Args: minArgs("GROUP", "USER"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			g, users := args[0], args[1:]
+			var group *iamv1.Group
+			var err error
+			if add {
+				var res *iamv1.AddGroupMembersResponse
+				res, err = call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.AddGroupMembersResponse, error) {
+					return c.AddGroupMembers(ctx, &iamv1.AddGroupMembersRequest{Group: g, Users: users})
+				})
+				group = res.GetGroup()
+			} else {
+				var res *iamv1.RemoveGroupMembersResponse
+				res, err = call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.RemoveGroupMembersResponse, error) {
+					return c.RemoveGroupMembers(ctx, &iamv1.RemoveGroupMembersRequest{Group: g, Users: users})
+				})
+				group = res.GetGroup()
+			}
+			if err != nil {
+				return err
+			}
+			return emit(f, group, func(w io.Writer) error { return printGroup(w, group) })
+		},
+	}
+}

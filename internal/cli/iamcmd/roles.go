@@ -1,0 +1,128 @@
+package iamcmd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	iamv1 "github.com/strata-edge/strata/gen/strata/iam/v1"
+	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
+)
+
+func roleCmd(f ClientFactory) *cobra.Command {
+	cmd := &cobra.Command{Use: "role", Short: "Manage roles (sets of permissions)"}
+	cmd.AddCommand(roleCreateCmd(f, false), roleCreateCmd(f, true), roleListCmd(f), roleDeleteCmd(f), rolePermissionsCmd(f))
+	return cmd
+}
+
+func printRole(w io.Writer, r *iamv1.Role) error {
+	return table(w, [][]string{
+		{"Name:", r.Name}, {"Built in:", yesNo(r.BuiltIn)}, {"Description:", orDash(r.Description)},
+		{"Permissions:", strings.Join(r.Permissions, ", ")},
+	})
+}
+
+func roleCreateCmd(f ClientFactory, update bool) *cobra.Command {
+	var desc string
+	var perms []string
+	use, short := "create NAME", "Create a custom role"
+	if update {
+		use, short = "update NAME", "Replace a custom role's description and permissions"
+	}
+	cmd := &cobra.Command{
+		Use: use, Short: short, Args: exactArgs("NAME"),
+		Example: `  strata role create deployer --permission config.app.release --permission 'config.*.read'`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var role *iamv1.Role
+			var err error
+			if update {
+				var res *iamv1.UpdateRoleResponse
+				res, err = call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.UpdateRoleResponse, error) {
+					return c.UpdateRole(ctx, &iamv1.UpdateRoleRequest{Name: args[0], Description: desc, Permissions: perms})
+				})
+				role = res.GetRole()
+			} else {
+				var res *iamv1.CreateRoleResponse
+				res, err = call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.CreateRoleResponse, error) {
+					return c.CreateRole(ctx, &iamv1.CreateRoleRequest{Name: args[0], Description: desc, Permissions: perms})
+				})
+				role = res.GetRole()
+			}
+			if err != nil {
+				return err
+			}
+			return emit(f, role, func(w io.Writer) error { return printRole(w, role) })
+		},
+	}
+	cmd.Flags().StringVar(&desc, "description", "", "what the role is for")
+	cmd.Flags().StringSliceVar(&perms, "permission", nil, `permission or pattern, e.g. config.app.write or "config.*.read" (repeatable; see "strata role permissions")`)
+	return cmd
+}
+
+func roleListCmd(f ClientFactory) *cobra.Command {
+	return &cobra.Command{
+		Use: "list", Short: "List built-in and custom roles", Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			res, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.ListRolesResponse, error) {
+				return c.ListRoles(ctx, &iamv1.ListRolesRequest{})
+			})
+			if err != nil {
+				return err
+			}
+			return emit(f, res, func(w io.Writer) error {
+				rows := [][]string{{"NAME", "BUILT-IN", "PERMISSIONS", "DESCRIPTION"}}
+				for _, r := range res.Roles {
+					perms := strings.Join(r.Permissions, ",")
+					if r.BuiltIn {
+						perms = fmt.Sprintf("%d permissions", len(r.Permissions))
+					}
+					rows = append(rows, []string{r.Name, yesNo(r.BuiltIn), perms, orDash(r.Description)})
+				}
+				return table(w, rows)
+			})
+		},
+	}
+}
+
+func roleDeleteCmd(f ClientFactory) *cobra.Command {
+	return &cobra.Command{
+		Use: "delete NAME", Short: "Delete a custom role no grant uses", Args: exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.DeleteRoleResponse, error) {
+				return c.DeleteRole(ctx, &iamv1.DeleteRoleRequest{Name: args[0]})
+			})
+			if err == nil {
+				fmt.Fprintf(f.Stdout(), "Role %s deleted.\n", args[0])
+			}
+			return err
+		},
+	}
+}
+
+func rolePermissionsCmd(f ClientFactory) *cobra.Command {
+	return &cobra.Command{
+		Use: "permissions", Short: "List every permission a role may hold and the RPCs it allows", Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			res, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.ListPermissionsResponse, error) {
+				return c.ListPermissions(ctx, &iamv1.ListPermissionsRequest{})
+			})
+			if err != nil {
+				return err
+			}
+			return emit(f, res, func(w io.Writer) error {
+				rows := [][]string{{"PERMISSION", "RPCS"}}
+				for _, p := range res.Permissions {
+					var short []string
+					for _, proc := range p.Procedures {
+						short = append(short, proc[strings.LastIndex(proc, "/")+1:])
+					}
+					rows = append(rows, []string{p.Name, orDash(strings.Join(short, ","))})
+				}
+				return table(w, rows)
+			})
+		},
+	}
+}

@@ -1,0 +1,136 @@
+package iamcmd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	iamv1 "github.com/strata-edge/strata/gen/strata/iam/v1"
+	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
+)
+
+func tokenCmd(f ClientFactory) *cobra.Command {
+	cmd := &cobra.Command{Use: "token", Short: "Manage API tokens"}
+	cmd.AddCommand(tokenCreateCmd(f), tokenListCmd(f), tokenRevokeCmd(f), tokenRevokeBootstrapCmd(f))
+	return cmd
+}
+
+func tokenCreateCmd(f ClientFactory) *cobra.Command {
+	var req iamv1.CreateTokenRequest
+	var ttl string
+	cmd := &cobra.Command{
+		Use:   "create",
+		Short: "Create an API token for yourself or a service account; the secret is shown once",
+		Example: `  strata token create --description laptop --ttl 90d
+  strata token create --user deploy-bot --description "CI pipeline"`,
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if ttl != "" {
+				d, err := parseDuration(ttl)
+				if err != nil {
+					return fmt.Errorf("--ttl: %w", err)
+				}
+				req.TtlSeconds = uint64(d / time.Second)
+			}
+			res, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.CreateTokenResponse, error) {
+				return c.CreateToken(ctx, &req)
+			})
+			if err != nil {
+				return err
+			}
+			return emit(f, res, func(w io.Writer) error {
+				expires := "never"
+				if res.Token.ExpiresAt != nil {
+					expires = fmtTime(res.Token.ExpiresAt)
+				}
+				_, err := fmt.Fprintf(w, "Token %s for %s (expires %s):\n\n  %s\n\nStore it now: it is not shown again. Use it as STRATA_TOKEN or \"Authorization: Bearer <token>\".\n",
+					res.Token.Id, res.Token.User, expires, res.Secret)
+				return err
+			})
+		},
+	}
+	cmd.Flags().StringVar(&req.Description, "description", "", "what the token is for")
+	cmd.Flags().StringVar(&req.User, "user", "", "service account to create the token for (default: yourself)")
+	cmd.Flags().StringVar(&ttl, "ttl", "", "lifetime, e.g. 12h, 90d, 1w (default: no expiry)")
+	return cmd
+}
+
+func tokenListCmd(f ClientFactory) *cobra.Command {
+	var req iamv1.ListTokensRequest
+	var all bool
+	cmd := &cobra.Command{
+		Use: "list", Short: "List your API tokens (or a user's, or --all)", Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if all {
+				req.User = "*"
+			}
+			res, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.ListTokensResponse, error) {
+				return c.ListTokens(ctx, &req)
+			})
+			if err != nil {
+				return err
+			}
+			return emit(f, res, func(w io.Writer) error {
+				rows := [][]string{{"ID", "USER", "DESCRIPTION", "CREATED", "EXPIRES", "LAST USED", "STATE"}}
+				for _, t := range res.Tokens {
+					state := "active"
+					switch {
+					case t.Revoked:
+						state = "revoked"
+					case t.Expired:
+						state = "expired"
+					}
+					expires := "never"
+					if t.ExpiresAt != nil {
+						expires = fmtTime(t.ExpiresAt)
+					}
+					last := "never"
+					if t.LastUsedAt != nil {
+						last = fmtTime(t.LastUsedAt)
+					}
+					rows = append(rows, []string{t.Id, t.User, orDash(t.Description), fmtTime(t.CreatedAt), expires, last, state})
+				}
+				return table(w, rows)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&req.User, "user", "", "whose tokens (default: yours)")
+	cmd.Flags().BoolVar(&all, "all", false, "every user's tokens")
+	cmd.Flags().BoolVar(&req.IncludeRevoked, "include-revoked", false, "list revoked tokens too")
+	return cmd
+}
+
+func tokenRevokeCmd(f ClientFactory) *cobra.Command {
+	return &cobra.Command{
+		Use: "revoke ID", Short: "Revoke an API token: it stops working at once", Args: exactArgs("ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.RevokeTokenResponse, error) {
+				return c.RevokeToken(ctx, &iamv1.RevokeTokenRequest{Id: args[0]})
+			})
+			if err == nil {
+				fmt.Fprintf(f.Stdout(), "Token %s revoked.\n", args[0])
+			}
+			return err
+		},
+	}
+}
+
+func tokenRevokeBootstrapCmd(f ClientFactory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "revoke-bootstrap",
+		Short: "Revoke the bootstrap admin token (<data>/admin.token) once a user holds super_admin",
+		Args:  exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.RevokeBootstrapTokenResponse, error) {
+				return c.RevokeBootstrapToken(ctx, &iamv1.RevokeBootstrapTokenRequest{})
+			})
+			if err == nil {
+				fmt.Fprintln(f.Stdout(), "Bootstrap token revoked. Delete admin.token from the data dir and restart to get a new one in an emergency.")
+			}
+			return err
+		},
+	}
+}

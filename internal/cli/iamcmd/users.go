@@ -1,0 +1,225 @@
+package iamcmd
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	iamv1 "github.com/strata-edge/strata/gen/strata/iam/v1"
+	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
+)
+
+func userCmd(f ClientFactory) *cobra.Command {
+	cmd := &cobra.Command{Use: "user", Short: "Manage users and service accounts"}
+	cmd.AddCommand(userCreateCmd(f), userListCmd(f), userGetCmd(f),
+		userDisableCmd(f, true), userDisableCmd(f, false), userSetPasswordCmd(f))
+	return cmd
+}
+
+func printUser(w io.Writer, u *iamv1.User) error {
+	kind := "person"
+	if u.Kind == iamv1.UserKind_USER_KIND_SERVICE_ACCOUNT {
+		kind = "service account"
+	}
+	return table(w, [][]string{
+		{"Name:", u.Name}, {"Display name:", orDash(u.DisplayName)}, {"Email:", orDash(u.Email)},
+		{"Kind:", kind}, {"Source:", u.Source}, {"Disabled:", yesNo(u.Disabled)},
+		{"Password:", yesNo(u.HasPassword)}, {"Groups:", orDash(strings.Join(u.Groups, ", "))},
+		{"Created:", fmtTime(u.CreatedAt)},
+	})
+}
+
+func userCreateCmd(f ClientFactory) *cobra.Command {
+	var req iamv1.CreateUserRequest
+	var passwordStdin, noPassword bool
+	cmd := &cobra.Command{
+		Use:   "create NAME",
+		Short: "Create a user (asks for a password) or, with --service-account, a service account",
+		Example: `  strata user create alice --email alice@example.com
+  echo "$PASSWORD" | strata user create bob --password-stdin
+  strata user create deploy-bot --service-account`,
+		Args: exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req.Name = args[0]
+			if !req.ServiceAccount && !noPassword {
+				pw, err := readPassword(f, passwordStdin, "Password for "+req.Name+": ", true)
+				if err != nil {
+					return err
+				}
+				req.Password = pw
+			}
+			res, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.CreateUserResponse, error) {
+				return c.CreateUser(ctx, &req)
+			})
+			if err != nil {
+				return err
+			}
+			return emit(f, res, func(w io.Writer) error { return printUser(w, res.User) })
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&req.Email, "email", "", "e-mail address")
+	fl.StringVar(&req.DisplayName, "display-name", "", "full name")
+	fl.BoolVar(&req.ServiceAccount, "service-account", false, "a machine identity that authenticates with API tokens only")
+	fl.BoolVar(&passwordStdin, "password-stdin", false, "read the password from the first line of stdin")
+	fl.BoolVar(&noPassword, "no-password", false, "create the user without a password (API tokens only until one is set)")
+	return cmd
+}
+
+func userListCmd(f ClientFactory) *cobra.Command {
+	return &cobra.Command{
+		Use: "list", Short: "List users", Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			res, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.ListUsersResponse, error) {
+				return c.ListUsers(ctx, &iamv1.ListUsersRequest{})
+			})
+			if err != nil {
+				return err
+			}
+			return emit(f, res, func(w io.Writer) error {
+				rows := [][]string{{"NAME", "KIND", "SOURCE", "DISABLED", "GROUPS", "EMAIL"}}
+				for _, u := range res.Users {
+					kind := "person"
+					if u.Kind == iamv1.UserKind_USER_KIND_SERVICE_ACCOUNT {
+						kind = "service"
+					}
+					rows = append(rows, []string{u.Name, kind, u.Source, yesNo(u.Disabled), orDash(strings.Join(u.Groups, ",")), orDash(u.Email)})
+				}
+				return table(w, rows)
+			})
+		},
+	}
+}
+
+func userGetCmd(f ClientFactory) *cobra.Command {
+	return &cobra.Command{
+		Use: "get NAME", Short: "Show a user", Args: exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			res, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.GetUserResponse, error) {
+				return c.GetUser(ctx, &iamv1.GetUserRequest{Name: args[0]})
+			})
+			if err != nil {
+				return err
+			}
+			return emit(f, res, func(w io.Writer) error { return printUser(w, res.User) })
+		},
+	}
+}
+
+func userDisableCmd(f ClientFactory, disable bool) *cobra.Command {
+	use, short := "disable NAME", "Disable a user: its sessions and tokens stop working at once"
+	if !disable {
+		use, short = "enable NAME", "Enable a disabled user again"
+	}
+	return &cobra.Command{
+		Use: use, Short: short, Args: exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			res, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.SetUserDisabledResponse, error) {
+				return c.SetUserDisabled(ctx, &iamv1.SetUserDisabledRequest{Name: args[0], Disabled: disable})
+			})
+			if err != nil {
+				return err
+			}
+			return emit(f, res, func(w io.Writer) error {
+				state := "enabled"
+				if res.User.Disabled {
+					state = "disabled"
+				}
+				_, err := fmt.Fprintf(w, "User %s is %s.\n", res.User.Name, state)
+				return err
+			})
+		},
+	}
+}
+
+func userSetPasswordCmd(f ClientFactory) *cobra.Command {
+	var passwordStdin bool
+	cmd := &cobra.Command{
+		Use:   "set-password [NAME]",
+		Short: "Change your own password, or (administrators) set another user's",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				pw, err := readPassword(f, passwordStdin, "New password for "+args[0]+": ", true)
+				if err != nil {
+					return err
+				}
+				_, err = call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.SetUserPasswordResponse, error) {
+					return c.SetUserPassword(ctx, &iamv1.SetUserPasswordRequest{Name: args[0], Password: pw})
+				})
+				if err == nil {
+					fmt.Fprintf(f.Stdout(), "Password of %s set.\n", args[0])
+				}
+				return err
+			}
+			if passwordStdin {
+				return errors.New("--password-stdin: changing your own password needs the current one; run it in a terminal")
+			}
+			cur, err := readPassword(f, false, "Current password: ", false)
+			if err != nil {
+				return err
+			}
+			pw, err := readPassword(f, false, "New password: ", true)
+			if err != nil {
+				return err
+			}
+			_, err = call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.ChangePasswordResponse, error) {
+				return c.ChangePassword(ctx, &iamv1.ChangePasswordRequest{CurrentPassword: cur, NewPassword: pw})
+			})
+			if err == nil {
+				fmt.Fprintln(f.Stdout(), "Password changed.")
+			}
+			return err
+		},
+	}
+	cmd.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password from the first line of stdin")
+	return cmd
+}
+
+// readPassword reads a password from the first line of stdin (fromStdin) or
+// asks for it on the terminal without echo (twice when confirm is set).
+func readPassword(f ClientFactory, fromStdin bool, prompt string, confirm bool) (string, error) {
+	if fromStdin {
+		line, err := bufio.NewReader(f.Stdin()).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", fmt.Errorf("read password from stdin: %w", err)
+		}
+		pw := strings.TrimRight(line, "\r\n")
+		if pw == "" {
+			return "", errors.New("--password-stdin: stdin is empty")
+		}
+		return pw, nil
+	}
+	file, ok := f.Stdin().(*os.File)
+	if !ok || !term.IsTerminal(int(file.Fd())) {
+		return "", errors.New("no terminal to ask for the password: pass it on stdin with --password-stdin")
+	}
+	ask := func(p string) (string, error) {
+		fmt.Fprint(f.Stderr(), p)
+		b, err := term.ReadPassword(int(file.Fd()))
+		fmt.Fprintln(f.Stderr())
+		if err != nil {
+			return "", fmt.Errorf("read password: %w", err)
+		}
+		return string(b), nil
+	}
+	pw, err := ask(prompt)
+	if err != nil || !confirm {
+		return pw, err
+	}
+	again, err := ask("Repeat: ")
+	if err != nil {
+		return "", err
+	}
+	if again != pw {
+		return "", errors.New("the passwords do not match")
+	}
+	return pw, nil
+}
