@@ -288,4 +288,3 @@ func TestLDAPOptionsValidate(t *testing.T) {
 		})
 	}
 }
-
