@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"path"
 	"testing"
 	"time"
 
@@ -82,7 +83,7 @@ func (e *env) start(o envOptions) {
 	// Stand-in for the API server's auth interceptor: the caller is "alice".
 	withCaller := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := apiauth.WithPrincipal(r.Context(), apiauth.Principal{Name: "alice", Kind: "user"})
-		ctx = apiauth.WithRequestID(ctx, "req-"+r.Header.Get("X-Test-Request"))
+		ctx = apiauth.WithRequestID(ctx, "req-"+path.Base(r.URL.Path))
 		mux.ServeHTTP(w, r.WithContext(ctx))
 	})
 	srv := httptest.NewUnstartedServer(withCaller)

@@ -216,6 +216,12 @@ func (p *publisher) flushTrack(ctx context.Context, k trackKey) error {
 		return err
 	}
 	if snap != nil && snap.Version > pt.lastSnapshot && snap.Version <= pt.lastDelta {
+		// Cross-app checks run per replica; a race between replicas could
+		// let two apps claim one domain. Say so loudly; nodes validate too.
+		if err := Consistent(snap); err != nil {
+			p.logger.Error("inconsistent snapshot", "partition", k.partition, "track", natsutil.Track(k.staging),
+				"version", snap.Version, "err", err)
+		}
 		if err := p.putSnapshot(ctx, snap); err != nil {
 			return err
 		}

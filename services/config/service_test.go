@@ -59,6 +59,10 @@ func testAppLifecycle(t *testing.T, e *env, c configv1connect.ConfigServiceClien
 		t.Fatalf("app not in the default partition: %v", app)
 	}
 	v := created.Version
+	stored := must(e.store.ReadStream(ctx, appStream(app.Id), 0))(t)
+	if md := stored[0].Metadata; stored[0].Type != TypeAppCreated || md.Actor != "alice" || md.RequestID != "req-CreateApp" || md.Time.IsZero() {
+		t.Fatalf("event metadata: %s %+v", stored[0].Type, md)
+	}
 
 	up := must(c.CreateUpstream(ctx, &configv1.CreateUpstreamRequest{AppId: app.Id, ExpectedVersion: &v,
 		Upstream: sampleUpstream("web", "10.0.0.1:80")}))(t)
