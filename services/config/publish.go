@@ -25,6 +25,9 @@ const (
 	syncMaxAge            = 7 * 24 * time.Hour
 	syncMaxMsgsPerSubject = 10000
 	versionKey            = "version"
+	// A snapshot put waits until snapshotPutRatio times the duration of the
+	// previous put has passed since it, bounding snapshot work to ~10%.
+	snapshotPutRatio = 10
 )
 
 // publisher sends each new track version to the nodes: the delta to the
@@ -54,6 +57,8 @@ type pubTrack struct {
 	lastSnapshot uint64          // version of the stored snapshot
 	pending      []*syncv1.Delta // taken from the projection, not yet published
 	snap         *syncv1.Snapshot
+	lastPutAt    time.Time     // when the last snapshot put finished
+	lastPutCost  time.Duration // how long it took
 }
 
 func newPublisher(js jetstream.JetStream, proj *projection, logger *slog.Logger) *publisher {
@@ -84,7 +89,8 @@ func (p *publisher) run(ctx context.Context) {
 	backoff := 100 * time.Millisecond
 	for {
 		var retry <-chan time.Time
-		if err := p.flush(ctx); err != nil {
+		wake, err := p.flush(ctx)
+		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
@@ -93,6 +99,9 @@ func (p *publisher) run(ctx context.Context) {
 			backoff = min(2*backoff, 10*time.Second)
 		} else {
 			backoff = 100 * time.Millisecond
+			if wake > 0 {
+				retry = time.After(wake)
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -151,7 +160,9 @@ func (p *publisher) idle() bool {
 	return true
 }
 
-func (p *publisher) flush(ctx context.Context) error {
+// flush publishes what is pending; wake > 0 asks to be called again then
+// for a snapshot put that was held back.
+func (p *publisher) flush(ctx context.Context) (wake time.Duration, err error) {
 	p.take()
 	p.mu.Lock()
 	keys := make([]trackKey, 0, len(p.tracks))
@@ -161,24 +172,28 @@ func (p *publisher) flush(ctx context.Context) error {
 	p.mu.Unlock()
 	var errs []error
 	for _, k := range keys {
-		if err := p.flushTrack(ctx, k); err != nil {
+		w, err := p.flushTrack(ctx, k)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("partition %s %s: %w", k.partition, natsutil.Track(k.staging), err))
 		}
+		if w > 0 && (wake == 0 || w < wake) {
+			wake = w
+		}
 	}
-	return errors.Join(errs...)
+	return wake, errors.Join(errs...)
 }
 
 // flushTrack publishes one track's pending deltas in order, then its
 // snapshot. Only the run goroutine calls it, so pubTrack fields other than
 // pending/snap (which take appends to) need no lock.
-func (p *publisher) flushTrack(ctx context.Context, k trackKey) error {
+func (p *publisher) flushTrack(ctx context.Context, k trackKey) (time.Duration, error) {
 	p.mu.Lock()
 	pt := p.tracks[k]
 	pending, snap := pt.pending, pt.snap
 	p.mu.Unlock()
 	if !pt.loaded {
 		if err := p.load(ctx, k, pt); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	subject := natsutil.DeltaSubject(k.partition, k.staging)
@@ -213,22 +228,30 @@ func (p *publisher) flushTrack(ctx context.Context, k trackKey) error {
 	}
 	p.mu.Unlock()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if snap != nil && snap.Version > pt.lastSnapshot && snap.Version <= pt.lastDelta {
+		// A full snapshot costs O(apps) to encode and store, and nodes need
+		// it only when they are behind the retained deltas: spend at most
+		// a tenth of the time on snapshot puts.
+		if wait := snapshotPutRatio*pt.lastPutCost - time.Since(pt.lastPutAt); wait > 0 {
+			return wait, nil
+		}
 		// Cross-app checks run per replica; a race between replicas could
 		// let two apps claim one domain. Say so loudly; nodes validate too.
 		if err := Consistent(snap); err != nil {
 			p.logger.Error("inconsistent snapshot", "partition", k.partition, "track", natsutil.Track(k.staging),
 				"version", snap.Version, "err", err)
 		}
+		start := time.Now()
 		if err := p.putSnapshot(ctx, snap); err != nil {
-			return err
+			return 0, err
 		}
+		pt.lastPutAt, pt.lastPutCost = time.Now(), time.Since(start)
 		pt.lastSnapshot = snap.Version
 		p.snapshotsSent.Add(1)
 	}
-	return nil
+	return 0, nil
 }
 
 // load reads what is already published for a track: the newest delta of its
