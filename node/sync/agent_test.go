@@ -1,0 +1,423 @@
+package sync_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+
+	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+	"github.com/strata-edge/strata/node/store"
+	nodesync "github.com/strata-edge/strata/node/sync"
+	"github.com/strata-edge/strata/pkg/natsutil"
+	"github.com/strata-edge/strata/pkg/natsutil/natstest"
+)
+
+func TestOptionsValidation(t *testing.T) {
+	h := startHub(t, 0)
+	nc := h.connect()
+	defer nc.Close()
+	st, err := store.Open(filepath.Join(t.TempDir(), "node.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	valid := func() nodesync.Options {
+		return nodesync.Options{NATS: nc, PartitionID: "p1", NodeID: "n1", Store: st, Apply: func(*syncv1.Snapshot) error { return nil }}
+	}
+	tests := []struct {
+		name   string
+		change func(*nodesync.Options)
+		want   string
+	}{
+		{"no connection", func(o *nodesync.Options) { o.NATS = nil }, "Options.NATS: required"},
+		{"no store", func(o *nodesync.Options) { o.Store = nil }, "Options.Store: required"},
+		{"no apply", func(o *nodesync.Options) { o.Apply = nil }, "Options.Apply: required"},
+		{"no partition", func(o *nodesync.Options) { o.PartitionID = "" }, "Options.PartitionID: required"},
+		{"partition with dot", func(o *nodesync.Options) { o.PartitionID = "p.1" }, `Options.PartitionID "p.1": must not contain "."`},
+		{"node with wildcard", func(o *nodesync.Options) { o.NodeID = "n*" }, `Options.NodeID "n*": must not contain "*"`},
+		{"negative heartbeat", func(o *nodesync.Options) { o.Heartbeat = -time.Second }, "Options.Heartbeat -1s: must not be negative"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := valid()
+			tc.change(&o)
+			_, err := nodesync.New(o)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("New: err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := nodesync.New(valid()); err != nil {
+		t.Fatalf("valid options: %v", err)
+	}
+}
+
+// A node joining late takes the snapshot (not the history), then follows
+// live deltas one by one.
+func TestFreshNodeLoadsSnapshotThenFollows(t *testing.T) {
+	h := startHub(t, 0)
+	p := newPublisher(t, h)
+	for range 5 {
+		p.release()
+	}
+	n := startNode(t, h, "n1", nodeOpts{})
+	waitSynced(t, n.agent)
+	waitVersion(t, n, p, p.current())
+	if vs := n.rec.versions(); len(vs) != 1 {
+		t.Fatalf("Apply calls before live deltas = %v, want the snapshot only", vs)
+	}
+	want := []uint64{p.current()}
+	for range 3 {
+		v := p.release()
+		want = append(want, v)
+		waitVersion(t, n, p, v)
+	}
+	if got := n.rec.versions(); !slices.Equal(got, want) {
+		t.Fatalf("Apply versions = %v, want %v", got, want)
+	}
+	if st := n.agent.Stats(); st.Snapshots != 1 || st.Applied != 3 || st.Skipped != 0 || st.Gaps != 0 {
+		t.Fatalf("stats = %+v, want 1 snapshot, 3 deltas, no replayed history", st)
+	}
+	stored, meta, _ := n.store.Load()
+	if meta.Version != p.current() || render(stored) != p.content() {
+		t.Fatalf("store holds version %d %q, want %d %q", meta.Version, render(stored), p.current(), p.content())
+	}
+}
+
+// Static stability: after a restart the node serves its stored snapshot
+// before Start returns, with the hub down; when the hub comes back it
+// catches up.
+func TestRestartServesStoredSnapshotWithHubDown(t *testing.T) {
+	h := startHub(t, 0)
+	p := newPublisher(t, h)
+	dir := t.TempDir()
+	n := startNode(t, h, "n1", nodeOpts{dir: dir})
+	for range 3 {
+		p.release()
+	}
+	stored := p.current()
+	waitVersion(t, n, p, stored)
+	n.stop(t)
+	n.store.Close()
+	h.stop()
+
+	n2 := startNode(t, h, "n1", nodeOpts{dir: dir, noStart: true})
+	n2.start(t)
+	if got := n2.rec.versions(); !slices.Equal(got, []uint64{stored}) || n2.agent.Version() != stored {
+		t.Fatalf("after Start with the hub down: Apply versions %v, Version %d; want the stored %d", got, n2.agent.Version(), stored)
+	}
+	if got := render(n2.rec.last()); got != p.content() {
+		t.Fatalf("served %q, want the stored %q", got, p.content())
+	}
+	select {
+	case <-n2.agent.Synced():
+		t.Fatal("Synced closed while the hub is down")
+	default:
+	}
+
+	h.start()
+	waitLeaf(t, n2.leaf)
+	v := p.release()
+	waitVersion(t, n2, p, v)
+	waitSynced(t, n2.agent)
+
+	// The hub restarts while the node runs: it keeps following.
+	h.restart()
+	waitLeaf(t, n2.leaf)
+	v = p.release()
+	waitVersion(t, n2, p, v)
+	strictlyIncreasing(t, n2.rec.versions())
+}
+
+// A delta that does not start at the running version is never applied; the
+// node re-syncs from the snapshot once the snapshot bridges the gap.
+func TestGapResyncsFromSnapshot(t *testing.T) {
+	h := startHub(t, 0)
+	p := newPublisher(t, h)
+	n := startNode(t, h, "n1", nodeOpts{})
+	p.release()
+	before := p.release()
+	waitVersion(t, n, p, before)
+
+	lost := p.change() // the model moves on, its delta never reaches the stream
+	d := p.change()
+	p.publish(d, d.ToVersion) // no snapshot yet
+	natstest.CheckFor(t, 10*time.Second, 5*time.Millisecond, func() error {
+		if n.agent.Stats().Gaps == 0 {
+			return errors.New("gap not detected")
+		}
+		return nil
+	})
+	if v := n.agent.Version(); v != before {
+		t.Fatalf("after the gap the node runs %d, want still %d", v, before)
+	}
+
+	p.putSnapshot()
+	waitVersion(t, n, p, d.ToVersion)
+	vs := n.rec.versions()
+	if slices.Contains(vs, lost.ToVersion) || vs[len(vs)-2] != before {
+		t.Fatalf("Apply versions = %v: want %d followed directly by the snapshot %d", vs, before, d.ToVersion)
+	}
+	if st := n.agent.Stats(); st.Snapshots != 2 {
+		t.Fatalf("stats = %+v, want the bootstrap and one re-sync snapshot", st)
+	}
+	// Live deltas resume after the snapshot.
+	v := p.release()
+	waitVersion(t, n, p, v)
+	strictlyIncreasing(t, n.rec.versions())
+}
+
+// The same delta twice (another message id) and an old one re-published are
+// skipped: each version is applied once.
+func TestDuplicateDeltaSkipped(t *testing.T) {
+	h := startHub(t, 0)
+	p := newPublisher(t, h)
+	n := startNode(t, h, "n1", nodeOpts{})
+	waitSynced(t, n.agent)
+	var first *syncv1.Delta
+	for i := range 2 {
+		d := p.change()
+		if i == 0 {
+			first = d
+		}
+		p.publish(d, d.ToVersion)
+		p.putSnapshot()
+	}
+	d := p.change()
+	p.publish(d, d.ToVersion)
+	p.publish(d, d.ToVersion+1_000_000)         // duplicate past JetStream's dedup
+	p.publish(first, first.ToVersion+2_000_000) // an old delta again
+	last := p.release()
+	waitVersion(t, n, p, last)
+	want := append([]uint64{0}, p.released()...)
+	if got := n.rec.versions(); !slices.Equal(got, want) {
+		t.Fatalf("Apply versions = %v, want %v", got, want)
+	}
+	if st := n.agent.Stats(); st.Skipped != 2 || st.Gaps != 0 {
+		t.Fatalf("stats = %+v, want 2 skipped, no gap", st)
+	}
+}
+
+// A node offline while 50 releases happen applies all 50 deltas, in order,
+// when its link comes back.
+func TestOfflineNodeConvergesOnReconnect(t *testing.T) {
+	h := startHub(t, 0)
+	p := newPublisher(t, h)
+	n := startNode(t, h, "n1", nodeOpts{})
+	waitSynced(t, n.agent)
+	waitVersion(t, n, p, p.release())
+	n.link.cut()
+	natstest.CheckFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+		if leafUp(n.leaf)() {
+			return errors.New("leaf still up")
+		}
+		return nil
+	})
+	for range 50 {
+		p.release()
+	}
+	n.link.restore()
+	waitVersion(t, n, p, p.current())
+	want := append([]uint64{0}, p.released()...)
+	if got := n.rec.versions(); !slices.Equal(got, want) {
+		t.Fatalf("Apply versions = %v, want %v", got, want)
+	}
+}
+
+// 100 leaf link drops with releases while down and while up: every version
+// is applied exactly once, in order.
+func TestLinkFlapping(t *testing.T) {
+	h := startHub(t, 0)
+	p := newPublisher(t, h)
+	n := startNode(t, h, "n1", nodeOpts{})
+	waitSynced(t, n.agent)
+	for i := range 100 {
+		n.link.cut()
+		natstest.CheckFor(t, 5*time.Second, time.Millisecond, func() error {
+			if leafUp(n.leaf)() {
+				return errors.New("leaf still up")
+			}
+			return nil
+		})
+		for range i % 3 {
+			p.release()
+		}
+		n.link.restore()
+		waitLeaf(t, n.leaf)
+		if i%2 == 0 {
+			p.release()
+		}
+		if i%4 == 0 {
+			waitVersion(t, n, p, p.current())
+		}
+	}
+	waitVersion(t, n, p, p.current())
+	want := append([]uint64{0}, p.released()...)
+	if got := n.rec.versions(); !slices.Equal(got, want) {
+		t.Fatalf("Apply versions (%d) = %v\nwant (%d) %v", len(got), got, len(want), want)
+	}
+	t.Logf("%d releases over 100 link drops, stats %+v", len(want)-1, n.agent.Stats())
+}
+
+// When the stream no longer reaches back to the node's version (few deltas
+// kept per subject), the node loads the snapshot, then follows deltas again.
+func TestShortHistoryUsesSnapshot(t *testing.T) {
+	h := startHub(t, 3)
+	p := newPublisher(t, h)
+	dir := t.TempDir()
+	n := startNode(t, h, "n1", nodeOpts{dir: dir})
+	waitSynced(t, n.agent)
+	waitVersion(t, n, p, p.release())
+	n.link.cut()
+	for range 10 {
+		p.release()
+	}
+	n.link.restore()
+	waitVersion(t, n, p, p.current())
+	if st := n.agent.Stats(); st.Snapshots != 2 || st.Gaps != 1 {
+		t.Fatalf("stats = %+v, want one gap and the re-sync snapshot", st)
+	}
+	for range 2 {
+		waitVersion(t, n, p, p.release())
+	}
+	if st := n.agent.Stats(); st.Applied != 3 {
+		t.Fatalf("stats = %+v, want 3 deltas applied (1 before, 2 after the re-sync)", st)
+	}
+	strictlyIncreasing(t, n.rec.versions())
+
+	// Same after a restart: the stored version is older than the history.
+	n.stop(t)
+	n.store.Close()
+	for range 10 {
+		p.release()
+	}
+	n2 := startNode(t, h, "n1", nodeOpts{dir: dir})
+	waitVersion(t, n2, p, p.current())
+	if st := n2.agent.Stats(); st.Snapshots != 1 {
+		t.Fatalf("after restart: stats = %+v, want one snapshot", st)
+	}
+}
+
+// When every delta the node missed is gone from the stream (aged out or
+// purged), only the snapshot knows: the node checks it on reconnect.
+func TestPurgedHistoryUsesSnapshot(t *testing.T) {
+	h := startHub(t, 0)
+	p := newPublisher(t, h)
+	n := startNode(t, h, "n1", nodeOpts{})
+	waitVersion(t, n, p, p.release())
+	n.link.cut()
+	for range 3 {
+		p.release()
+	}
+	stream, err := p.js.Stream(context.Background(), natsutil.SyncStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Purge(context.Background(), jetstream.WithPurgeSubject(natsutil.DeltaSubject(partition, false))); err != nil {
+		t.Fatal(err)
+	}
+	n.link.restore()
+	waitVersion(t, n, p, p.current())
+	if st := n.agent.Stats(); st.Snapshots != 2 || st.Gaps != 0 {
+		t.Fatalf("stats = %+v, want the snapshot without a gap", st)
+	}
+	waitVersion(t, n, p, p.release())
+}
+
+// A staging node follows the staging track only.
+func TestStagingTrack(t *testing.T) {
+	h := startHub(t, 0)
+	stable := newPublisher(t, h)
+	staging := newPublisher(t, h)
+	staging.staging = true
+	n := startNode(t, h, "n1", nodeOpts{staging: true})
+	waitSynced(t, n.agent)
+	stable.release()
+	v := staging.release()
+	stable.release()
+	waitVersion(t, n, staging, v)
+	if got := n.rec.versions(); !slices.Equal(got, []uint64{0, v}) {
+		t.Fatalf("Apply versions = %v, want [0 %d] (staging only)", got, v)
+	}
+}
+
+// The node reports the version it runs; a config the proxy rejects leaves
+// the previous one running and the node unhealthy until the next one works.
+func TestHeartbeatAndRejectedConfig(t *testing.T) {
+	h := startHub(t, 0)
+	p := newPublisher(t, h)
+	n := startNode(t, h, "n1", nodeOpts{heartbeat: 20 * time.Millisecond, noStart: true})
+	obs := h.connect()
+	defer obs.Close()
+	statuses := make(chan *syncv1.NodeStatus, 1024)
+	sub, err := obs.Subscribe(natsutil.NodeStatusSubject("n1"), func(m *nats.Msg) {
+		st := &syncv1.NodeStatus{}
+		if err := proto.Unmarshal(m.Data, st); err == nil {
+			statuses <- st
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	obs.Flush()
+	n.start(t)
+	waitStatus := func(pred func(*syncv1.NodeStatus) error) {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		var last error
+		for {
+			select {
+			case st := <-statuses:
+				if last = pred(st); last == nil {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("no matching status: %v", last)
+			}
+		}
+	}
+	good := p.release()
+	waitStatus(func(st *syncv1.NodeStatus) error {
+		if st.GetVersion() != good || !st.GetHealthy() || st.GetNodeId() != "n1" || st.GetClusterId() != "c1" ||
+			st.GetPartitionId() != partition || st.GetAppliedAt() == nil {
+			return fmt.Errorf("status %v", st)
+		}
+		return nil
+	})
+
+	n.rec.mu.Lock()
+	n.rec.fail = map[uint64]bool{}
+	n.rec.mu.Unlock()
+	d := p.change()
+	n.rec.mu.Lock()
+	n.rec.fail[d.ToVersion] = true
+	n.rec.mu.Unlock()
+	p.publish(d, d.ToVersion)
+	waitStatus(func(st *syncv1.NodeStatus) error {
+		if st.GetVersion() != good || st.GetHealthy() {
+			return fmt.Errorf("status %v, want version %d unhealthy", st, good)
+		}
+		return nil
+	})
+	if v := n.agent.Version(); v != good {
+		t.Fatalf("Version = %d after a rejected config, want %d", v, good)
+	}
+	fixed := p.release()
+	waitVersion(t, n, p, fixed)
+	waitStatus(func(st *syncv1.NodeStatus) error {
+		if st.GetVersion() != fixed || !st.GetHealthy() {
+			return fmt.Errorf("status %v, want version %d healthy", st, fixed)
+		}
+		return nil
+	})
+}
