@@ -230,3 +230,5 @@ func http1Client(t *testing.T) *http.Client {
 	tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 	return c
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

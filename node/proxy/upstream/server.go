@@ -74,7 +74,7 @@ func newServer(u *Upstream, addr string, weight int, backup bool, index int) *Se
 		NoDefaultUserAgentHeader:      true,
 		DisableHeaderNamesNormalizing: true,
 		DisablePathNormalizing:        true,
-		StreamResponseBody:            true,
+		Transport:                     fastTransport{},
 	}
 	return s
 }

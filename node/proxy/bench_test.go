@@ -1,0 +1,114 @@
+package proxy_test
+
+import (
+	"fmt"
+	"net"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	"github.com/strata-edge/strata/node/proxy"
+)
+
+// fastUpstream serves a fixed 1 KiB body on 127.0.0.1 with fasthttp, so the
+// upstream costs as little as possible next to the proxy being measured.
+func fastUpstream(b *testing.B) string {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := make([]byte, 1024)
+	for i := range body {
+		body[i] = 'x'
+	}
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		ctx.Response.Header.SetContentType("text/plain")
+		ctx.Response.SetBodyRaw(body)
+	}}
+	go func() { _ = srv.Serve(ln) }()
+	b.Cleanup(func() { _ = srv.Shutdown() })
+	return ln.Addr().String()
+}
+
+// BenchmarkProxyFast measures one proxied GET end to end over loopback
+// (client, proxy and upstream in this process): the strata fast path next
+// to a bare fasthttp server + HostClient doing nothing but forwarding, the
+// floor for this design. Compare ns/op and allocs/op between the two.
+func BenchmarkProxyFast(b *testing.B) {
+	up := fastUpstream(b)
+	for _, tc := range []struct {
+		name  string
+		rules int
+	}{{"strata", 0}, {"strata-20rules", 20}, {"baseline-fasthttp", -1}} {
+		b.Run(tc.name, func(b *testing.B) {
+			var addr string
+			if tc.rules < 0 {
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					b.Fatal(err)
+				}
+				hc := &fasthttp.HostClient{Addr: up, MaxConns: 1 << 16}
+				srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+					if err := hc.Do(&ctx.Request, &ctx.Response); err != nil {
+						ctx.Error(err.Error(), 502)
+					}
+				}}
+				go func() { _ = srv.Serve(ln) }()
+				b.Cleanup(func() { _ = srv.Shutdown() })
+				addr = ln.Addr().String()
+			} else {
+				p, err := proxy.New(proxy.Options{HTTPAddr: "127.0.0.1:0", Logger: discardLogger()})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := p.Start(b.Context()); err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { _ = p.Stop(b.Context()) })
+				app := benchApp(up, tc.rules)
+				if err := p.Update(snap(1, app)); err != nil {
+					b.Fatal(err)
+				}
+				addr = p.HTTPAddr().String()
+			}
+			client := &fasthttp.HostClient{Addr: addr, MaxConns: 1 << 16}
+			b.ReportAllocs()
+			b.SetParallelism(16)
+			b.RunParallel(func(pb *testing.PB) {
+				req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+				defer fasthttp.ReleaseRequest(req)
+				defer fasthttp.ReleaseResponse(resp)
+				for pb.Next() {
+					req.SetRequestURI("http://bench.strata.test/some/path?x=1")
+					if err := client.Do(req, resp); err != nil || resp.StatusCode() != 200 || len(resp.Body()) != 1024 {
+						b.Fatalf("%v %d %d", err, resp.StatusCode(), len(resp.Body()))
+					}
+				}
+			})
+		})
+	}
+}
+
+// benchApp is the proxybench config: one app, one upstream, and with rules
+// > 0 that many non-matching rules plus one matching header rule.
+func benchApp(up string, rules int) *configv1.App {
+	app := &configv1.App{
+		Id: "bench", Name: "bench", Domains: []string{"bench.strata.test"},
+		Upstreams: []*configv1.Upstream{{Id: "up", Name: "main", Servers: servers(up)}},
+	}
+	for i := 0; i < rules; i++ {
+		app.Rules = append(app.Rules, &configv1.Rule{
+			Name:    fmt.Sprintf("r%d", i),
+			When:    fmt.Sprintf("PathPrefix(`/never/%d/`) && Method(`POST`)", i),
+			Actions: []*configv1.Action{{Action: &configv1.Action_Respond{Respond: &configv1.RespondAction{Status: 204}}}},
+		})
+	}
+	if rules > 0 {
+		app.Rules = append(app.Rules, &configv1.Rule{Name: "tag", When: "PathPrefix(`/`)", Actions: []*configv1.Action{
+			reqHeaders(&configv1.HeaderOps{Set: map[string]string{"X-Bench": "1"}}),
+		}})
+	}
+	return app
+}
