@@ -115,7 +115,6 @@ func (fastTransport) RoundTrip(hc *fasthttp.HostClient, req *fasthttp.Request, r
 	return false, nil
 }
 
-
 type streamMode uint8
 
 const (

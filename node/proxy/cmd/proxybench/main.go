@@ -53,8 +53,8 @@ func main() {
 	}
 	for i := 0; i < *rules; i++ {
 		app.Rules = append(app.Rules, &configv1.Rule{
-			Name: fmt.Sprintf("r%d", i),
-			When: fmt.Sprintf("PathPrefix(`/never/%d/`) && Method(`POST`)", i),
+			Name:    fmt.Sprintf("r%d", i),
+			When:    fmt.Sprintf("PathPrefix(`/never/%d/`) && Method(`POST`)", i),
 			Actions: []*configv1.Action{{Action: &configv1.Action_Respond{Respond: &configv1.RespondAction{Status: 204}}}},
 		})
 	}
