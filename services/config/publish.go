@@ -184,8 +184,8 @@ func (p *publisher) flush(ctx context.Context) (wake time.Duration, err error) {
 }
 
 // flushTrack publishes one track's pending deltas in order, then its
-// snapshot. Only the run goroutine calls it, so pubTrack fields other than
-// pending/snap (which take appends to) need no lock.
+// snapshot. Only the run goroutine calls it and changes pubTrack; it takes
+// p.mu for the writes that idle() reads.
 func (p *publisher) flushTrack(ctx context.Context, k trackKey) (time.Duration, error) {
 	p.mu.Lock()
 	pt := p.tracks[k]
@@ -217,7 +217,9 @@ func (p *publisher) flushTrack(ctx context.Context, k trackKey) (time.Duration, 
 			err = fmt.Errorf("publish delta %d: %w", d.ToVersion, err)
 			break
 		}
+		p.mu.Lock()
 		pt.lastDelta = d.ToVersion
+		p.mu.Unlock()
 		p.deltasSent.Add(1)
 		done++
 	}
@@ -247,8 +249,10 @@ func (p *publisher) flushTrack(ctx context.Context, k trackKey) (time.Duration, 
 		if err := p.putSnapshot(ctx, snap); err != nil {
 			return 0, err
 		}
+		p.mu.Lock()
 		pt.lastPutAt, pt.lastPutCost = time.Now(), time.Since(start)
 		pt.lastSnapshot = snap.Version
+		p.mu.Unlock()
 		p.snapshotsSent.Add(1)
 	}
 	return 0, nil
@@ -258,6 +262,7 @@ func (p *publisher) flushTrack(ctx context.Context, k trackKey) (time.Duration, 
 // subject and the version of its stored snapshot.
 func (p *publisher) load(ctx context.Context, k trackKey, pt *pubTrack) error {
 	subject := natsutil.DeltaSubject(k.partition, k.staging)
+	var lastDelta, snapshotVersion uint64
 	msg, err := p.stream.GetLastMsgForSubject(ctx, subject)
 	switch {
 	case errors.Is(err, jetstream.ErrMsgNotFound):
@@ -268,7 +273,7 @@ func (p *publisher) load(ctx context.Context, k trackKey, pt *pubTrack) error {
 		if err := proto.Unmarshal(msg.Data, &d); err != nil {
 			return fmt.Errorf("decode last delta of %s: %w", subject, err)
 		}
-		pt.lastDelta = d.ToVersion
+		lastDelta = d.ToVersion
 	}
 	obs, err := p.bucket(ctx, k.partition)
 	if err != nil {
@@ -284,11 +289,14 @@ func (p *publisher) load(ctx context.Context, k trackKey, pt *pubTrack) error {
 		if err != nil {
 			return fmt.Errorf("snapshot %s has bad version %q", info.Name, info.Metadata[versionKey])
 		}
-		pt.lastSnapshot = v
+		snapshotVersion = v
 	}
 	// Deltas expire after syncMaxAge; the snapshot then marks what was sent.
-	pt.lastDelta = max(pt.lastDelta, pt.lastSnapshot)
+	p.mu.Lock()
+	pt.lastSnapshot = snapshotVersion
+	pt.lastDelta = max(lastDelta, snapshotVersion)
 	pt.loaded = true
+	p.mu.Unlock()
 	return nil
 }
 
