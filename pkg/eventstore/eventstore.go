@@ -68,6 +68,11 @@ type Store interface {
 	// filled in. On a version mismatch it returns ErrConflict (wrapped). When every
 	// event ID was already appended before (a retry), it returns the stored events
 	// and no error, and stores nothing.
+	//
+	// A retry is the same call again: the same stream, the same IDs in the same
+	// order, the same expected version. IDs stored by a different append (another
+	// stream, another grouping or order) give ErrConflict. Bad input (see
+	// ValidateAppend) gives ErrInvalid (wrapped) naming the field.
 	Append(ctx context.Context, stream string, expected uint64, events ...Event) ([]Event, error)
 
 	// ReadStream returns the events of one stream with Position > after, oldest
@@ -80,8 +85,9 @@ type Store interface {
 
 	// Subscribe calls handle for every event with Position > after, in order,
 	// first the stored ones, then new ones as they are appended, until ctx ends
-	// or handle returns an error. It returns that error, or ctx.Err(). handle is
-	// never called concurrently, never skips a position and never repeats one.
+	// or handle returns an error. It returns that error, or ctx.Err() (ErrClosed
+	// when the store was closed). handle is never called concurrently, never
+	// skips a position and never repeats one.
 	Subscribe(ctx context.Context, after uint64, handle func(Event) error) error
 
 	// Head returns the Position of the newest event in the log (0 when empty).

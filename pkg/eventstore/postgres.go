@@ -25,8 +25,12 @@ type PostgresOptions struct {
 	PollInterval time.Duration
 }
 
-// sqlStateConflict is raised by the append function on a version mismatch.
-const sqlStateConflict = "SE409"
+// sqlStateConflict is raised by the append function on a version mismatch,
+// with detail conflictKnownIDs when some of the event IDs are stored.
+const (
+	sqlStateConflict = "SE409"
+	conflictKnownIDs = "known-ids"
+)
 
 var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,49}$`)
 
@@ -86,7 +90,7 @@ func NewPostgres(ctx context.Context, pool *pgxpool.Pool, opts PostgresOptions) 
 // migrate creates what is missing. An advisory lock keeps concurrent callers
 // from racing on CREATE ... IF NOT EXISTS, which is not atomic in PostgreSQL.
 func (s *PostgresStore) migrate(ctx context.Context) error {
-	ddl := strings.NewReplacer("$S", s.schema, "$CH", s.channel, "$CONFLICT", sqlStateConflict).Replace(`
+	ddl := strings.NewReplacer("$S", s.schema, "$CH", s.channel, "$CONFLICT", sqlStateConflict, "$KNOWN", conflictKnownIDs).Replace(`
 CREATE SCHEMA IF NOT EXISTS $S;
 
 CREATE TABLE IF NOT EXISTS $S.log_head (
@@ -118,9 +122,20 @@ CREATE OR REPLACE TRIGGER events_no_update BEFORE UPDATE OR DELETE ON $S.events
 CREATE OR REPLACE TRIGGER events_no_truncate BEFORE TRUNCATE ON $S.events
 	FOR EACH STATEMENT EXECUTE FUNCTION $S.events_append_only();
 
+-- conflict raises the version conflict; its detail says whether some of the
+-- IDs are stored already (then the append may be a retry).
+CREATE OR REPLACE FUNCTION $S.conflict(p_version bigint, p_ids text[]) RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+	RAISE EXCEPTION USING ERRCODE = '$CONFLICT',
+		MESSAGE = format('stream is at version %s', p_version),
+		DETAIL = CASE WHEN EXISTS (SELECT 1 FROM $S.events WHERE id = ANY(p_ids)) THEN '$KNOWN' ELSE '' END;
+END $fn$;
+
 -- append stores one stream's events at the head of the log. p_expected < 0
 -- means any version. Each statement of a volatile function takes a fresh
 -- snapshot, so the version check after the lock sees every earlier append.
+-- A first check before the lock lets stale writers fail without queueing:
+-- versions only grow, so a mismatch seen early is a mismatch.
 CREATE OR REPLACE FUNCTION $S.append(
 	p_stream text, p_expected bigint, p_ids text[], p_types text[], p_data bytea[],
 	p_actors text[], p_request_ids text[], p_causation_ids text[], p_times timestamptz[]
@@ -130,12 +145,17 @@ DECLARE
 	h bigint;
 	v bigint;
 BEGIN
+	IF p_expected >= 0 THEN
+		SELECT coalesce(max(position), 0) INTO v FROM $S.events WHERE stream = p_stream;
+		IF v <> p_expected THEN
+			PERFORM $S.conflict(v, p_ids);
+		END IF;
+	END IF;
 	UPDATE $S.log_head SET head = head + n RETURNING head INTO h;
 	IF p_expected >= 0 THEN
 		SELECT coalesce(max(position), 0) INTO v FROM $S.events WHERE stream = p_stream;
 		IF v <> p_expected THEN
-			RAISE EXCEPTION USING ERRCODE = '$CONFLICT',
-				MESSAGE = format('stream is at version %s', v);
+			PERFORM $S.conflict(v, p_ids);
 		END IF;
 	END IF;
 	INSERT INTO $S.events (position, id, stream, type, data, actor, request_id, causation_id, recorded_at)
@@ -202,6 +222,9 @@ func (s *PostgresStore) Append(ctx context.Context, stream string, expected uint
 		stream, exp, ids, types, data, actors, requests, causes, times).Scan(&h)
 	if err != nil {
 		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == sqlStateConflict && pgErr.Detail != conflictKnownIDs {
+			return nil, fmt.Errorf("eventstore: append to %q at version %s: %s: %w", stream, versionString(expected), pgErr.Message, ErrConflict)
+		}
 		if errors.As(err, &pgErr) && (pgErr.Code == sqlStateConflict || pgErr.Code == "23505") {
 			// A stale version or a known event ID: a retry of a stored append,
 			// or a real conflict.
