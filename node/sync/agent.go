@@ -48,6 +48,9 @@ const (
 	// snapshotBandwidth is the slowest link (bytes/s) a snapshot download
 	// is given time for.
 	snapshotBandwidth = 256 << 10
+	// snapshotReplacedCheck is how often a running download checks that
+	// the snapshot was not replaced meanwhile.
+	snapshotReplacedCheck = 500 * time.Millisecond
 	// consumerHeartbeat is the idle heartbeat of the delta consumer: a link
 	// that died silently is noticed after twice this.
 	consumerHeartbeat = 5 * time.Second
@@ -631,16 +634,34 @@ func (a *Agent) refreshSnapshot(ctx context.Context, streamSeq uint64) error {
 // nil (and no error) when there is none, or when its digest equals the last
 // one handled.
 func (a *Agent) fetchSnapshot(ctx context.Context) (*syncv1.Snapshot, string, error) {
+	bucket, key := natsutil.SnapshotBucket(a.opts.PartitionID), natsutil.SnapshotKey(a.opts.Staging)
+	for attempt := 1; ; attempt++ {
+		snap, digest, err := a.fetchSnapshotOnce(ctx, bucket, key)
+		if errors.Is(err, errSnapshotReplaced) && attempt < 3 {
+			a.log.Debug("snapshot replaced while downloading it; reading the new one")
+			continue
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("snapshot %s/%s: %w", bucket, key, err)
+		}
+		return snap, digest, nil
+	}
+}
+
+// errSnapshotReplaced: the control plane put a newer snapshot while the
+// agent was reading the previous one, whose chunks are then purged.
+var errSnapshotReplaced = errors.New("replaced while downloading")
+
+func (a *Agent) fetchSnapshotOnce(ctx context.Context, bucket, key string) (*syncv1.Snapshot, string, error) {
 	ictx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	bucket, key := natsutil.SnapshotBucket(a.opts.PartitionID), natsutil.SnapshotKey(a.opts.Staging)
 	if a.obs == nil {
 		obs, err := a.js.ObjectStore(ictx, bucket)
 		if errors.Is(err, jetstream.ErrBucketNotFound) {
 			return nil, "", nil
 		}
 		if err != nil {
-			return nil, "", fmt.Errorf("open snapshot bucket %s: %w", bucket, err)
+			return nil, "", fmt.Errorf("open bucket: %w", err)
 		}
 		a.obs = obs
 	}
@@ -650,7 +671,7 @@ func (a *Agent) fetchSnapshot(ctx context.Context) (*syncv1.Snapshot, string, er
 	}
 	if err != nil {
 		a.obs = nil // the bucket may have been recreated
-		return nil, "", fmt.Errorf("snapshot %s/%s info: %w", bucket, key, err)
+		return nil, "", fmt.Errorf("info: %w", err)
 	}
 	if info.Digest != "" && info.Digest == a.lastDigest {
 		return nil, "", nil
@@ -659,29 +680,35 @@ func (a *Agent) fetchSnapshot(ctx context.Context) (*syncv1.Snapshot, string, er
 		// Not newer: no need to download it.
 		return nil, "", nil
 	}
-	data, digest, err := a.download(ctx, key, info.Size)
+	data, digest, err := a.download(ctx, key, info)
 	if err != nil {
-		return nil, "", fmt.Errorf("get snapshot %s/%s: %w", bucket, key, err)
+		return nil, "", err
 	}
 	snap := &syncv1.Snapshot{}
 	if err := proto.Unmarshal(data, snap); err != nil {
-		return nil, "", fmt.Errorf("decode snapshot %s/%s: %w", bucket, key, err)
+		return nil, "", fmt.Errorf("decode: %w", err)
 	}
 	if snap.GetPartitionId() != a.opts.PartitionID || snap.GetStaging() != a.opts.Staging {
-		return nil, "", fmt.Errorf("snapshot %s/%s is for partition_id %q staging %v", bucket, key, snap.GetPartitionId(), snap.GetStaging())
+		return nil, "", fmt.Errorf("holds partition_id %q staging %v", snap.GetPartitionId(), snap.GetStaging())
 	}
 	return snap, digest, nil
 }
 
-// download reads one object. The read is bounded by a timeout that grows
-// with the size (at least snapshotBandwidth), and abandoned at once when ctx
-// ends: the client's object reader only honours deadlines.
-func (a *Agent) download(ctx context.Context, key string, size uint64) ([]byte, string, error) {
-	ctx, cancel := context.WithTimeout(ctx, requestTimeout+time.Duration(size/snapshotBandwidth)*time.Second)
+// download reads the object described by info. The read is bounded by a
+// timeout that grows with the size (at least snapshotBandwidth), abandoned
+// at once when ctx ends (the client's object reader only honours
+// deadlines), and abandoned with errSnapshotReplaced when the object is
+// replaced meanwhile.
+func (a *Agent) download(ctx context.Context, key string, info *jetstream.ObjectInfo) ([]byte, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout+time.Duration(info.Size/snapshotBandwidth)*time.Second)
 	defer cancel()
 	res, err := a.obs.Get(ctx, key)
 	if err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("get: %w", err)
+	}
+	reading := info
+	if ri, err := res.Info(); err == nil {
+		reading = ri
 	}
 	type result struct {
 		data []byte
@@ -693,18 +720,25 @@ func (a *Agent) download(ctx context.Context, key string, size uint64) ([]byte, 
 		data, err := io.ReadAll(res)
 		done <- result{data, err}
 	}()
-	select {
-	case r := <-done:
-		if r.err != nil {
-			return nil, "", r.err
+	check := time.NewTicker(snapshotReplacedCheck)
+	defer check.Stop()
+	for {
+		select {
+		case r := <-done:
+			if r.err != nil {
+				return nil, "", fmt.Errorf("read: %w", r.err)
+			}
+			return r.data, reading.Digest, nil
+		case <-check.C:
+			ictx, icancel := context.WithTimeout(ctx, requestTimeout)
+			now, err := a.obs.GetInfo(ictx, key)
+			icancel()
+			if err == nil && now.NUID != reading.NUID {
+				return nil, "", errSnapshotReplaced
+			}
+		case <-ctx.Done():
+			return nil, "", fmt.Errorf("read: %w", ctx.Err())
 		}
-		digest := ""
-		if info, err := res.Info(); err == nil {
-			digest = info.Digest
-		}
-		return r.data, digest, nil
-	case <-ctx.Done():
-		return nil, "", ctx.Err()
 	}
 }
 
