@@ -453,6 +453,17 @@ func (p *projection) snapshot(partition string, staging bool) *syncv1.Snapshot {
 	return t.snapshot(partition, staging)
 }
 
+// snapshotAt returns the track's snapshot if the track is at version, else nil.
+func (p *projection) snapshotAt(k trackKey, version uint64) *syncv1.Snapshot {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	t := p.tracks[k]
+	if t == nil || t.version != version {
+		return nil
+	}
+	return t.snapshot(k.partition, k.staging)
+}
+
 // snapshot builds (once per version) the track's snapshot. Called with the
 // projection's lock held (read or write).
 func (t *track) snapshot(partition string, staging bool) *syncv1.Snapshot {

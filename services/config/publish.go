@@ -56,9 +56,8 @@ type pubTrack struct {
 	lastDelta    uint64          // to_version of the newest delta in the stream
 	lastSnapshot uint64          // version of the stored snapshot
 	pending      []*syncv1.Delta // taken from the projection, not yet published
-	snap         *syncv1.Snapshot
-	lastPutAt    time.Time     // when the last snapshot put finished
-	lastPutCost  time.Duration // how long it took
+	lastPutAt    time.Time       // when the last snapshot put finished
+	lastPutCost  time.Duration   // how long it took
 }
 
 func newPublisher(js jetstream.JetStream, proj *projection, logger *slog.Logger) *publisher {
@@ -112,9 +111,7 @@ func (p *publisher) run(ctx context.Context) {
 	}
 }
 
-// take moves the deltas the projection produced into the publisher, with the
-// snapshot of each track at its newest version (built under the same lock,
-// so the snapshot never runs ahead of the deltas taken).
+// take moves the deltas the projection produced into the publisher.
 func (p *publisher) take() {
 	p.proj.mu.Lock()
 	defer p.proj.mu.Unlock()
@@ -127,7 +124,6 @@ func (p *publisher) take() {
 		pt := p.track(k)
 		pt.pending = append(pt.pending, t.outbox...)
 		t.outbox = nil
-		pt.snap = t.snapshot(k.partition, k.staging)
 	}
 }
 
@@ -153,7 +149,7 @@ func (p *publisher) idle() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, pt := range p.tracks {
-		if len(pt.pending) > 0 || (pt.snap != nil && pt.snap.Version > pt.lastSnapshot) {
+		if len(pt.pending) > 0 || pt.lastDelta > pt.lastSnapshot {
 			return false
 		}
 	}
@@ -189,7 +185,7 @@ func (p *publisher) flush(ctx context.Context) (wake time.Duration, err error) {
 func (p *publisher) flushTrack(ctx context.Context, k trackKey) (time.Duration, error) {
 	p.mu.Lock()
 	pt := p.tracks[k]
-	pending, snap := pt.pending, pt.snap
+	pending := pt.pending
 	p.mu.Unlock()
 	if !pt.loaded {
 		if err := p.load(ctx, k, pt); err != nil {
@@ -232,12 +228,19 @@ func (p *publisher) flushTrack(ctx context.Context, k trackKey) (time.Duration, 
 	if err != nil {
 		return 0, err
 	}
-	if snap != nil && snap.Version > pt.lastSnapshot && snap.Version <= pt.lastDelta {
+	if pt.lastDelta > pt.lastSnapshot {
 		// A full snapshot costs O(apps) to encode and store, and nodes need
 		// it only when they are behind the retained deltas: spend at most
 		// a tenth of the time on snapshot puts.
 		if wait := snapshotPutRatio*pt.lastPutCost - time.Since(pt.lastPutAt); wait > 0 {
 			return wait, nil
+		}
+		// The snapshot must be the version of the newest published delta;
+		// when the track has moved on, newer deltas are waiting and the
+		// next flush puts the snapshot after them.
+		snap := p.proj.snapshotAt(k, pt.lastDelta)
+		if snap == nil {
+			return 0, nil
 		}
 		// Cross-app checks run per replica; a race between replicas could
 		// let two apps claim one domain. Say so loudly; nodes validate too.
