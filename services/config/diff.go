@@ -118,6 +118,9 @@ func skipped(f protoreflect.FieldDescriptor, skip []string) bool {
 
 func renderPresent(m protoreflect.Message, f protoreflect.FieldDescriptor) string {
 	if !m.Has(f) {
+		if !f.HasPresence() && !f.IsList() && !f.IsMap() {
+			return renderValue(f, f.Default()) // proto3 scalar: unset is its zero value
+		}
 		return "(none)"
 	}
 	return renderField(f, m.Get(f))
