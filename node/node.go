@@ -1,0 +1,411 @@
+// Package node is the edge node runtime: an embedded NATS leaf server linked
+// to the control plane's hub, the local config store, the proxy and the sync
+// agent that feeds it. See docs/sync.md.
+package node
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	gosync "sync"
+	"time"
+
+	"github.com/nats-io/jwt/v2"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
+
+	"github.com/strata-edge/strata/node/proxy"
+	"github.com/strata-edge/strata/node/store"
+	nodesync "github.com/strata-edge/strata/node/sync"
+	"github.com/strata-edge/strata/pkg/natsauth"
+	"github.com/strata-edge/strata/pkg/natsutil"
+)
+
+// File names under Options.DataDir.
+const (
+	StoreFile       = "node.db"
+	CredentialsFile = "node.creds"
+)
+
+// Credentials are the node's NATS identity: the user JWT the control plane
+// issued for the node's nkey, and the nkey seed (which never leaves the
+// node).
+type Credentials struct {
+	JWT  string
+	Seed []byte
+}
+
+// Options configures a Node.
+type Options struct {
+	// DataDir holds the store and the credentials file; created with mode
+	// 0700 when missing.
+	DataDir string
+	// HubLeafURLs are the hub's leaf-node URLs (nats-leaf://, nats://,
+	// tls://, ws:// or wss://). tls:// and wss:// use TLS.
+	HubLeafURLs []string
+	// TLSConfig, optional, is used for TLS hub URLs (e.g. a private CA in
+	// RootCAs); nil means the system roots.
+	TLSConfig *tls.Config
+	// Credentials, optional, authenticate the leaf link (operator mode
+	// hubs); nil connects without credentials.
+	Credentials *Credentials
+
+	NodeID, ClusterID, PartitionID string
+	// Staging nodes follow the partition's staging track.
+	Staging bool
+
+	// HTTPAddr and HTTPSAddr are the proxy's listeners (host:port, port 0
+	// picks one); at least one is required.
+	HTTPAddr, HTTPSAddr string
+	// Heartbeat is the NodeStatus interval; 0 means the sync default.
+	Heartbeat time.Duration
+	Logger    *slog.Logger
+}
+
+func (o *Options) validate() error {
+	if o.DataDir == "" {
+		return errors.New("node: Options.DataDir: required")
+	}
+	if len(o.HubLeafURLs) == 0 {
+		return errors.New("node: Options.HubLeafURLs: at least one hub URL is required")
+	}
+	for i, raw := range o.HubLeafURLs {
+		if _, err := parseHubURL(raw); err != nil {
+			return fmt.Errorf("node: Options.HubLeafURLs[%d] %q: %w", i, raw, err)
+		}
+	}
+	for field, v := range map[string]string{"NodeID": o.NodeID, "PartitionID": o.PartitionID} {
+		if v == "" {
+			return fmt.Errorf("node: Options.%s: required", field)
+		}
+		if strings.ContainsAny(v, ". *>\t\r\n/\\") {
+			return fmt.Errorf("node: Options.%s %q: only letters, digits, '_' and '-' are allowed", field, v)
+		}
+	}
+	if o.HTTPAddr == "" && o.HTTPSAddr == "" {
+		return errors.New("node: Options.HTTPAddr, HTTPSAddr: set at least one")
+	}
+	if c := o.Credentials; c != nil {
+		if err := c.validate(); err != nil {
+			return fmt.Errorf("node: Options.Credentials: %w", err)
+		}
+	}
+	return nil
+}
+
+// validate checks that the JWT is a user JWT issued for the seed's key.
+func (c *Credentials) validate() error {
+	if c.JWT == "" || len(c.Seed) == 0 {
+		return errors.New("JWT and Seed: both required")
+	}
+	kp, err := nkeys.FromSeed(c.Seed)
+	if err != nil {
+		return fmt.Errorf("Seed: not an nkey seed: %w", err)
+	}
+	pub, err := kp.PublicKey()
+	if err != nil || !nkeys.IsValidPublicUserKey(pub) {
+		return errors.New("Seed: not a user nkey seed (SU...)")
+	}
+	claims, err := jwt.DecodeUserClaims(c.JWT)
+	if err != nil {
+		return fmt.Errorf("JWT: not a user JWT: %w", err)
+	}
+	if claims.Subject != pub {
+		return fmt.Errorf("JWT: issued for %s, but the seed's key is %s", claims.Subject, pub)
+	}
+	return nil
+}
+
+func parseHubURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	switch u.Scheme {
+	case "nats-leaf", "nats", "tls", "ws", "wss":
+	default:
+		return nil, fmt.Errorf("scheme %q: want nats-leaf, nats, tls, ws or wss", u.Scheme)
+	}
+	if u.Host == "" {
+		return nil, errors.New("host: required")
+	}
+	return u, nil
+}
+
+// Node is a running edge node. Create it with New.
+type Node struct {
+	opts Options
+	log  *slog.Logger
+
+	mu      gosync.Mutex
+	leaf    *server.Server
+	nc      *nats.Conn
+	store   *store.Store
+	proxy   *proxy.Proxy
+	agent   *nodesync.Agent
+	started bool
+	stopped bool
+}
+
+// New validates opts.
+func New(opts Options) (*Node, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Node{opts: opts, log: opts.Logger.With("node", opts.NodeID)}, nil
+}
+
+// Start brings the node up: leaf server, store, then the stored config is
+// applied to the proxy before its listeners open (so it serves at once, even
+// with the hub unreachable), then the sync agent follows the hub. On error,
+// whatever was started is stopped again.
+func (n *Node) Start(ctx context.Context) (err error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.started {
+		return errors.New("node: already started")
+	}
+	n.started = true
+	defer func() {
+		if err != nil {
+			n.shutdown(context.WithoutCancel(ctx))
+		}
+	}()
+	if err := os.MkdirAll(n.opts.DataDir, 0o700); err != nil {
+		return fmt.Errorf("node: data dir: %w", err)
+	}
+	if n.leaf, err = n.startLeaf(); err != nil {
+		return err
+	}
+	n.nc, err = natsutil.ConnectInProcess(n.leaf,
+		nats.Name("strata-node-"+n.opts.NodeID),
+		nats.CustomInboxPrefix(natsutil.NodeInboxPrefix(n.opts.NodeID)),
+		nats.MaxReconnects(-1),
+	)
+	if err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	if n.store, err = store.Open(filepath.Join(n.opts.DataDir, StoreFile)); err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	n.proxy, err = proxy.New(proxy.Options{
+		HTTPAddr: n.opts.HTTPAddr, HTTPSAddr: n.opts.HTTPSAddr, Logger: n.opts.Logger,
+	})
+	if err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	n.agent, err = nodesync.New(nodesync.Options{
+		NATS:        n.nc,
+		PartitionID: n.opts.PartitionID,
+		Staging:     n.opts.Staging,
+		NodeID:      n.opts.NodeID,
+		ClusterID:   n.opts.ClusterID,
+		Store:       n.store,
+		Apply:       n.proxy.Update,
+		Heartbeat:   n.opts.Heartbeat,
+		Health:      n.health(),
+		LinkID:      leafLinkID(n.leaf),
+		Logger:      n.opts.Logger.With("node", n.opts.NodeID),
+	})
+	if err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	if err := n.agent.Start(ctx); err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	if err := n.proxy.Start(ctx); err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	n.log.Info("node started", "partition", n.opts.PartitionID, "track", natsutil.Track(n.opts.Staging),
+		"version", n.agent.Version(), "hub", n.opts.HubLeafURLs)
+	return nil
+}
+
+// startLeaf writes the credentials file (mode 0600) and starts the embedded
+// leaf server: no client port (the node connects in-process), no JetStream,
+// one remote to the hub.
+func (n *Node) startLeaf() (*server.Server, error) {
+	remote := &server.RemoteLeafOpts{}
+	for _, raw := range n.opts.HubLeafURLs {
+		u, _ := parseHubURL(raw) // validated in New
+		remote.URLs = append(remote.URLs, u)
+		if u.Scheme == "tls" || u.Scheme == "wss" {
+			remote.TLS = true
+		}
+	}
+	if remote.TLS && n.opts.TLSConfig != nil {
+		remote.TLSConfig = n.opts.TLSConfig.Clone()
+	}
+	if c := n.opts.Credentials; c != nil {
+		path := filepath.Join(n.opts.DataDir, CredentialsFile)
+		if err := natsauth.WriteCredentials(path, c.JWT, c.Seed); err != nil {
+			return nil, fmt.Errorf("node: write %s: %w", path, err)
+		}
+		remote.Credentials = path
+	}
+	leaf, err := natsutil.StartServer(natsutil.ServerOptions{
+		ServerName:  "node-" + n.opts.NodeID,
+		DontListen:  true,
+		NoJetStream: true,
+		NoLog:       true,
+		LeafRemotes: []*server.RemoteLeafOpts{remote},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("node: leaf server: %w", err)
+	}
+	leaf.SetLoggerV2(&natsLogger{log: n.opts.Logger.With("node", n.opts.NodeID, "component", "nats")}, false, false, false)
+	return leaf, nil
+}
+
+// leafLinkID is the sync agent's Options.LinkID: the connection id of the
+// leaf link to the hub, 0 while it is down.
+func leafLinkID(s *server.Server) func() uint64 {
+	return func() uint64 {
+		lz, err := s.Leafz(nil)
+		if err != nil {
+			return 0
+		}
+		var id uint64
+		for _, l := range lz.Leafs {
+			id = max(id, l.ID)
+		}
+		return id
+	}
+}
+
+// health reports requests per second since the previous heartbeat, from
+// the proxy's counters.
+func (n *Node) health() func() (bool, float64, uint64) {
+	var (
+		mu    gosync.Mutex
+		last  uint64
+		since = time.Now()
+	)
+	return func() (bool, float64, uint64) {
+		var total uint64
+		for _, s := range n.proxy.Stats() {
+			total += s.Requests
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		now := time.Now()
+		var rps float64
+		if total >= last && now.After(since) {
+			rps = float64(total-last) / now.Sub(since).Seconds()
+		}
+		last, since = total, now
+		return true, rps, 0
+	}
+}
+
+// Stop stops the agent, then the proxy (requests in flight finish until ctx
+// ends), then NATS, then closes the store.
+func (n *Node) Stop(ctx context.Context) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !n.started || n.stopped {
+		return nil
+	}
+	return n.shutdown(ctx)
+}
+
+func (n *Node) shutdown(ctx context.Context) error {
+	n.stopped = true
+	var errs []error
+	if n.agent != nil {
+		if err := n.agent.Stop(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if n.proxy != nil {
+		if err := n.proxy.Stop(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if n.nc != nil {
+		n.nc.Close()
+	}
+	if n.leaf != nil {
+		n.leaf.Shutdown()
+		n.leaf.WaitForShutdown()
+	}
+	if n.store != nil {
+		if err := n.store.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("node: stop: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// Version is the config version the proxy runs (0 before any).
+func (n *Node) Version() uint64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.agent == nil {
+		return 0
+	}
+	return n.agent.Version()
+}
+
+// Synced is closed once the node has caught up with its track after Start.
+// Before Start it returns nil (blocks forever).
+func (n *Node) Synced() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.agent == nil {
+		return nil
+	}
+	return n.agent.Synced()
+}
+
+// ProxyHTTPAddr is the bound plain HTTP address of the proxy ("" when
+// none).
+func (n *Node) ProxyHTTPAddr() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.proxy == nil {
+		return ""
+	}
+	if a := n.proxy.HTTPAddr(); a != nil {
+		return a.String()
+	}
+	return ""
+}
+
+// ProxyHTTPSAddr is the bound HTTPS address of the proxy ("" when none).
+func (n *Node) ProxyHTTPSAddr() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.proxy == nil {
+		return ""
+	}
+	if a := n.proxy.HTTPSAddr(); a != nil {
+		return a.String()
+	}
+	return ""
+}
+
+// natsLogger sends the leaf server's log lines to slog.
+type natsLogger struct{ log *slog.Logger }
+
+func (l *natsLogger) Noticef(format string, v ...any) { l.log.Info(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Warnf(format string, v ...any)   { l.log.Warn(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Fatalf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Errorf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Debugf(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Tracef(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }
+
+var _ server.Logger = (*natsLogger)(nil)
