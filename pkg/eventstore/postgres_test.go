@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,15 +17,13 @@ import (
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/eventstore/eventstoretest"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
+	"github.com/strata-edge/strata/pkg/testenv"
 )
 
 // testPool connects to $STRATA_TEST_POSTGRES or skips the test.
 func testPool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
-	dsn := os.Getenv("STRATA_TEST_POSTGRES")
-	if dsn == "" {
-		t.Skip("STRATA_TEST_POSTGRES not set (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
-	}
+	dsn := testenv.PostgresDSN(t)
 	pool, err := pgxpool.New(context.Background(), dsn)
 	if err != nil {
 		t.Fatalf("connect %s: %v", dsn, err)

@@ -16,6 +16,7 @@ import (
 	"github.com/go-ldap/ldap/v3"
 
 	iamv1 "github.com/strata-edge/strata/gen/strata/iam/v1"
+	"github.com/strata-edge/strata/pkg/testenv"
 )
 
 const (
@@ -37,7 +38,7 @@ func startSlapd(t *testing.T) *slapd {
 	if err != nil {
 		bin = "/usr/sbin/slapd"
 		if _, err := os.Stat(bin); err != nil {
-			t.Skip("slapd is not installed (apt-get install -y slapd): skipping the LDAP tests")
+			testenv.Missing(t, "slapd is not installed (apt-get install -y slapd): skipping the LDAP tests")
 		}
 	}
 	dir := t.TempDir()
