@@ -124,12 +124,24 @@ func (i *interceptor) admit(ctx context.Context, procedure string, h http.Header
 	p, err := i.auth.Authenticate(ctx, token)
 	if err != nil {
 		if errors.Is(err, ErrInvalidToken) {
-			return ctx, connect.NewError(connect.CodeUnauthenticated, errors.New("invalid bearer token: the token is unknown, revoked or mistyped"))
+			return ctx, connect.NewError(connect.CodeUnauthenticated, errors.New(rejection(err)))
 		}
 		// Anything else is a failure of the authenticator itself, not of the caller.
 		return ctx, connect.NewError(connect.CodeUnavailable, errors.New("authentication is unavailable, try again"))
 	}
 	return WithPrincipal(ctx, p), nil
+}
+
+// rejection is the caller's message for a refused token. An authenticator
+// that knows why (expired, revoked, user disabled) wraps ErrInvalidToken with
+// the reason, which the holder of the token may learn; a bare ErrInvalidToken
+// says nothing more than "not accepted".
+func rejection(err error) string {
+	reason := strings.TrimSuffix(err.Error(), ": "+ErrInvalidToken.Error())
+	if err == ErrInvalidToken || reason == "" {
+		return "invalid bearer token: the token is unknown, revoked or mistyped"
+	}
+	return "invalid bearer token: " + reason
 }
 
 func (i *interceptor) isPublic(procedure string) bool {

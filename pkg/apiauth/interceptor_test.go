@@ -3,6 +3,7 @@ package apiauth_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -115,6 +116,50 @@ func TestInterceptorUnary(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestInterceptorRejectionReason: an authenticator that says why it refuses a
+// token (wrapping ErrInvalidToken) has its reason shown to the caller; any
+// other authenticator failure is Unavailable and shows nothing of it.
+func TestInterceptorRejectionReason(t *testing.T) {
+	tests := []struct {
+		name     string
+		err      error
+		wantCode connect.Code
+		wantMsg  string
+		hidden   string
+	}{
+		{name: "bare", err: apiauth.ErrInvalidToken, wantCode: connect.CodeUnauthenticated, wantMsg: "invalid bearer token: the token is unknown, revoked or mistyped"},
+		{name: "expired", err: fmt.Errorf("token tok_1 expired at 2026-01-01T00:00:00Z: %w", apiauth.ErrInvalidToken), wantCode: connect.CodeUnauthenticated, wantMsg: "invalid bearer token: token tok_1 expired at 2026-01-01T00:00:00Z"},
+		{name: "disabled user", err: fmt.Errorf("user %q is disabled: %w", "bob", apiauth.ErrInvalidToken), wantCode: connect.CodeUnauthenticated, wantMsg: `invalid bearer token: user "bob" is disabled`},
+		{name: "internal failure", err: errors.New("read model: dial tcp 10.1.2.3:4222: refused"), wantCode: connect.CodeUnavailable, wantMsg: "authentication is unavailable", hidden: "10.1.2.3"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			auth := apiauth.AuthenticatorFunc(func(context.Context, string) (apiauth.Principal, error) {
+				return apiauth.Principal{}, tt.err
+			})
+			mux := http.NewServeMux()
+			mux.Handle(configv1connect.NewConfigServiceHandler(echoService{}, connect.WithInterceptors(apiauth.NewInterceptor(auth))))
+			srv := httptest.NewServer(mux)
+			defer srv.Close()
+			client := configv1connect.NewConfigServiceClient(srv.Client(), srv.URL, connect.WithInterceptors(apiauth.BearerToken("strata_x")))
+			_, err := client.ListPartitions(context.Background(), &configv1.ListPartitionsRequest{})
+			if connect.CodeOf(err) != tt.wantCode {
+				t.Fatalf("got %v, want code %v", err, tt.wantCode)
+			}
+			var ce *connect.Error
+			if !errors.As(err, &ce) || ce.Message() != tt.wantMsg && !strings.HasPrefix(ce.Message(), tt.wantMsg) {
+				t.Errorf("message %q, want %q", ce.Message(), tt.wantMsg)
+			}
+			if strings.HasSuffix(ce.Message(), "invalid token") {
+				t.Errorf("message %q repeats the sentinel", ce.Message())
+			}
+			if tt.hidden != "" && strings.Contains(err.Error(), tt.hidden) {
+				t.Errorf("error %q leaks %q", err, tt.hidden)
+			}
+		})
 	}
 }
 
