@@ -387,7 +387,7 @@ func startLeaf(t testing.TB, name, hubURL string) *server.Server {
 	}
 	s, err := natsutil.StartServer(natsutil.ServerOptions{
 		ServerName: name, NoJetStream: true, DontListen: true, NoLog: true,
-		LeafRemotes: []*server.RemoteLeafOpts{{URLs: []*url.URL{u}}},
+		LeafRemotes: []*server.RemoteLeafOpts{{URLs: []*url.URL{u}, Compression: leafCompression()}},
 		Configure:   func(o *server.Options) { o.LeafNode.ReconnectInterval = 20 * time.Millisecond },
 	})
 	if err != nil {
@@ -398,6 +398,17 @@ func startLeaf(t testing.TB, name, hubURL string) *server.Server {
 		s.WaitForShutdown()
 	})
 	return s
+}
+
+// leafCompression is off unless STRATA_BENCH_SYNC_COMPRESSION names a
+// nats-server mode (s2_auto is nats-server's default): on loopback it only
+// costs CPU, and s2_auto picks "best" when the machine is loaded enough for
+// the first RTT sample to exceed 100 ms.
+func leafCompression() server.CompressionOpts {
+	if m := os.Getenv("STRATA_BENCH_SYNC_COMPRESSION"); m != "" {
+		return server.CompressionOpts{Mode: m}
+	}
+	return server.CompressionOpts{Mode: server.CompressionOff}
 }
 
 func leafUp(s *server.Server) func() bool { return func() bool { return s.NumLeafNodes() > 0 } }
