@@ -36,7 +36,8 @@ type env struct {
 }
 
 type envOptions struct {
-	publish bool
+	publish  bool
+	statuses StatusSource
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -63,7 +64,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 func (e *env) start(o envOptions) {
 	t := e.t
 	t.Helper()
-	opts := Options{Store: e.store}
+	opts := Options{Store: e.store, Statuses: o.statuses}
 	if o.publish {
 		opts.JetStream = e.js
 	}

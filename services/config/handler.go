@@ -87,9 +87,8 @@ func (h *handler) RemoveNode(ctx context.Context, req *configv1.RemoveNodeReques
 	return &configv1.RemoveNodeResponse{}, nil
 }
 
-// ListNodes lists nodes with their partition and the newest version of
-// their track. Sync status (applied version, last seen) comes from node
-// reports, which this service does not receive yet.
+// ListNodes lists nodes with their partition, the newest version of their
+// track and, with Options.Statuses, their sync status from heartbeats.
 func (h *handler) ListNodes(ctx context.Context, req *configv1.ListNodesRequest) (*configv1.ListNodesResponse, error) {
 	clusterID := ""
 	if req.Cluster != "" {
@@ -99,6 +98,11 @@ func (h *handler) ListNodes(ctx context.Context, req *configv1.ListNodesRequest)
 		}
 		clusterID = c.Id
 	}
+	var statuses map[string]NodeStatus
+	if h.s.statuses != nil {
+		statuses = h.s.statuses.NodeStatuses()
+	}
+	now := h.s.now()
 	p := h.s.proj
 	p.mu.RLock()
 	defer p.mu.RUnlock()
@@ -108,12 +112,13 @@ func (h *handler) ListNodes(ctx context.Context, req *configv1.ListNodesRequest)
 			continue
 		}
 		info := &configv1.NodeInfo{Node: n}
+		var t *track
 		if c := p.clusters[n.ClusterId]; c != nil {
 			info.PartitionId = c.PartitionId
-			if t := p.tracks[trackKey{c.PartitionId, n.Staging}]; t != nil {
-				info.LatestVersion = t.version
-			}
+			t = p.tracks[trackKey{c.PartitionId, n.Staging}]
 		}
+		st, reported := statuses[n.Id]
+		fillSync(info, st, reported, t, now)
 		out.Nodes = append(out.Nodes, info)
 	}
 	slices.SortFunc(out.Nodes, func(a, b *configv1.NodeInfo) int {

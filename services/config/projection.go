@@ -80,6 +80,7 @@ type track struct {
 	apps      map[string]*configv1.App
 	outbox    []*syncv1.Delta // deltas the publisher has not taken yet
 	snap      atomic.Pointer[syncv1.Snapshot]
+	history   []trackVersion // newest last, for node lag (status.go)
 }
 
 func newProjection(logger *slog.Logger, publish bool) *projection {
@@ -297,6 +298,7 @@ func (p *projection) moveTracks(id string, old, cur *configv1.App, staging bool,
 		}
 		t.version = e.Position
 		t.createdAt = e.Metadata.Time
+		t.remember(e.Position, e.Metadata.Time)
 		t.snap.Store(nil)
 		if p.publish {
 			t.outbox = append(t.outbox, d)

@@ -34,16 +34,20 @@ type Options struct {
 	JetStream jetstream.JetStream // where snapshots and deltas are published; nil disables publishing (tests)
 	Logger    *slog.Logger        // nil = discard
 	Now       func() time.Time    // nil = time.Now
+	// Statuses, optional, supplies node heartbeats for ListNodes' sync
+	// status; without it every node shows as never seen.
+	Statuses StatusSource
 }
 
 // Service is the config service.
 type Service struct {
-	store  eventstore.Store
-	js     jetstream.JetStream
-	logger *slog.Logger
-	now    func() time.Time
-	proj   *projection
-	pub    *publisher
+	store    eventstore.Store
+	js       jetstream.JetStream
+	logger   *slog.Logger
+	now      func() time.Time
+	proj     *projection
+	pub      *publisher
+	statuses StatusSource
 
 	// mu serializes this replica's writes, so that cross-app checks (unique
 	// names, domains) run against a read model no local write changes
@@ -61,7 +65,7 @@ func New(opts Options) (*Service, error) {
 	if opts.Store == nil {
 		return nil, errors.New("config: Options.Store is required")
 	}
-	s := &Service{store: opts.Store, js: opts.JetStream, logger: opts.Logger, now: opts.Now}
+	s := &Service{store: opts.Store, js: opts.JetStream, logger: opts.Logger, now: opts.Now, statuses: opts.Statuses}
 	if s.logger == nil {
 		s.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

@@ -1,0 +1,103 @@
+package config
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/strata-edge/strata/pkg/authz"
+)
+
+// ResolveObject resolves the objects this service owns for authorization,
+// by id or name, with their parents: a cluster belongs to its partition, a
+// node to its cluster, an app to its partitions (those of the working copy
+// and of the newest release, so a grant must cover both while an app moves).
+// Register it with resolvers.Register(svc, authz.KindPartition,
+// authz.KindCluster, authz.KindNode, authz.KindApp).
+func (s *Service) ResolveObject(ctx context.Context, kind, ref string) (authz.ResolvedObject, error) {
+	obj, err := s.resolveObject(kind, ref)
+	if errors.Is(err, authz.ErrUnknownObject) {
+		// It may have been created a moment ago, here or on another replica.
+		if err := s.catchUp(ctx); err != nil {
+			return authz.ResolvedObject{}, err
+		}
+		obj, err = s.resolveObject(kind, ref)
+	}
+	return obj, err
+}
+
+func (s *Service) resolveObject(kind, ref string) (authz.ResolvedObject, error) {
+	p := s.proj
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	unknown := fmt.Errorf("%s %q: %w", kind, ref, authz.ErrUnknownObject)
+	switch kind {
+	case authz.KindPartition:
+		id, ok := p.resolvePartitionLocked(ref)
+		if !ok {
+			return authz.ResolvedObject{}, unknown
+		}
+		return authz.ResolvedObject{Object: authz.Object{Kind: kind, ID: id}, Name: p.partitions[id].GetName()}, nil
+	case authz.KindCluster:
+		c := p.clusters[ref]
+		if c == nil {
+			c = p.clusters[p.clusterByName[ref]]
+		}
+		if c == nil {
+			return authz.ResolvedObject{}, unknown
+		}
+		return authz.ResolvedObject{Object: authz.Object{Kind: kind, ID: c.GetId()}, Name: c.GetName(),
+			Parents: []authz.Object{{Kind: authz.KindPartition, ID: c.GetPartitionId()}}}, nil
+	case authz.KindNode:
+		n := p.nodes[ref]
+		if n == nil {
+			// Node names are unique per cluster only: a name resolves when
+			// exactly one node has it.
+			for _, cand := range p.nodes {
+				if cand.GetName() != ref {
+					continue
+				}
+				if n != nil {
+					return authz.ResolvedObject{}, fmt.Errorf("node %q: the name is used in several clusters, give the node id: %w", ref, authz.ErrUnknownObject)
+				}
+				n = cand
+			}
+		}
+		if n == nil {
+			return authz.ResolvedObject{}, unknown
+		}
+		return authz.ResolvedObject{Object: authz.Object{Kind: kind, ID: n.GetId()}, Name: n.GetName(),
+			Parents: []authz.Object{{Kind: authz.KindCluster, ID: n.GetClusterId()}}}, nil
+	case authz.KindApp:
+		e := p.apps[ref]
+		if e == nil {
+			for _, id := range p.names[ref] {
+				if c := p.apps[id]; c != nil && c.agg.draftView().GetName() == ref {
+					e = c
+					break
+				}
+			}
+		}
+		if e == nil || !e.agg.Exists() {
+			return authz.ResolvedObject{}, unknown
+		}
+		draft := e.agg.draftView()
+		parts := slices.Clone(draft.GetPartitionIds())
+		if r := e.agg.Released(); r != nil {
+			for _, pt := range r.GetPartitionIds() {
+				if !slices.Contains(parts, pt) {
+					parts = append(parts, pt)
+				}
+			}
+		}
+		obj := authz.ResolvedObject{Object: authz.Object{Kind: kind, ID: e.agg.ID()}, Name: draft.GetName()}
+		for _, pt := range parts {
+			obj.Parents = append(obj.Parents, authz.Object{Kind: authz.KindPartition, ID: pt})
+		}
+		return obj, nil
+	}
+	return authz.ResolvedObject{}, fmt.Errorf("config: %s %q: %w", kind, ref, authz.ErrNoResolver)
+}
+
+var _ authz.ObjectResolver = (*Service)(nil)

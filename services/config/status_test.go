@@ -1,0 +1,138 @@
+package config
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+)
+
+// fakeHeartbeats stands in for the nodes service's heartbeat table, which
+// needs node credentials and a leaf link to fill (tested in services/nodes
+// and end to end in e2e/).
+type fakeHeartbeats struct {
+	mu sync.Mutex
+	m  map[string]NodeStatus
+}
+
+func (f *fakeHeartbeats) set(id string, st NodeStatus) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.m[id] = st
+}
+
+func (f *fakeHeartbeats) NodeStatuses() map[string]NodeStatus {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make(map[string]NodeStatus, len(f.m))
+	for k, v := range f.m {
+		out[k] = v
+	}
+	return out
+}
+
+func TestListNodesSyncStatus(t *testing.T) {
+	hb := &fakeHeartbeats{m: map[string]NodeStatus{}}
+	e := newEnv(t, envOptions{statuses: hb})
+	c, ctx := e.client, e.ctx
+
+	ids := map[string]string{}
+	for _, name := range []string{"current", "behind", "silent", "gone"} {
+		ids[name] = must(c.RegisterNode(ctx, &configv1.RegisterNodeRequest{Name: name, Cluster: "default"}))(t).Node.Id
+	}
+	latest := func() uint64 {
+		t.Helper()
+		return must(c.ListNodes(ctx, &configv1.ListNodesRequest{}))(t).Nodes[0].LatestVersion
+	}
+	if v := latest(); v != 0 {
+		t.Fatalf("latest version before any release: %d", v)
+	}
+	app := must(c.CreateApp(ctx, &configv1.CreateAppRequest{Name: "shop", Domains: []string{"shop.example.com"}}))(t).App
+	must(c.CreateRelease(ctx, &configv1.CreateReleaseRequest{AppId: app.Id}))(t)
+	v1 := latest()
+	releasedV1 := time.Now()
+	must(c.UpdateApp(ctx, &configv1.UpdateAppRequest{AppId: app.Id, Name: "shop", Domains: []string{"www.example.com"}}))(t)
+	must(c.CreateRelease(ctx, &configv1.CreateReleaseRequest{AppId: app.Id}))(t)
+	v2 := latest()
+	if v1 == 0 || v2 <= v1 {
+		t.Fatalf("versions after two releases: %d, %d", v1, v2)
+	}
+
+	seen := time.Now().Add(-2 * time.Second).Truncate(time.Second)
+	hb.set(ids["current"], NodeStatus{AppliedVersion: v2, LastSeen: seen, Online: true, Healthy: true})
+	hb.set(ids["behind"], NodeStatus{AppliedVersion: v1, LastSeen: seen, Online: true, Healthy: true})
+	hb.set(ids["gone"], NodeStatus{AppliedVersion: v2, LastSeen: seen, Online: false})
+	// A heartbeat of a node the service does not know is ignored.
+	hb.set("node_unknown", NodeStatus{AppliedVersion: v2, Online: true})
+
+	infos := map[string]*configv1.NodeInfo{}
+	for _, n := range must(c.ListNodes(ctx, &configv1.ListNodesRequest{}))(t).Nodes {
+		infos[n.Node.Name] = n
+	}
+	if len(infos) != 4 {
+		t.Fatalf("nodes: %v", infos)
+	}
+	tests := []struct {
+		name                    string
+		applied                 uint64
+		inSync, online, healthy bool
+		lagReleases             uint64
+		lagging, lastSeen       bool
+	}{
+		{name: "current", applied: v2, inSync: true, online: true, healthy: true, lastSeen: true},
+		{name: "behind", applied: v1, online: true, healthy: true, lagReleases: 1, lagging: true, lastSeen: true},
+		{name: "silent", applied: 0, lagReleases: 2, lagging: true},
+		{name: "gone", applied: v2, lastSeen: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := infos[tt.name]
+			if n.AppliedVersion != tt.applied || n.LatestVersion != v2 || n.InSync != tt.inSync ||
+				n.Online != tt.online || n.Healthy != tt.healthy || n.LagReleases != tt.lagReleases {
+				t.Errorf("got applied %d latest %d in_sync %v online %v healthy %v lag %d; want %d %d %v %v %v %d",
+					n.AppliedVersion, n.LatestVersion, n.InSync, n.Online, n.Healthy, n.LagReleases,
+					tt.applied, v2, tt.inSync, tt.online, tt.healthy, tt.lagReleases)
+			}
+			if tt.lagging {
+				// Behind since the first release it lacks was made.
+				upper := time.Since(releasedV1).Seconds() + 1
+				if tt.name == "behind" {
+					upper = time.Since(releasedV1).Seconds()
+				}
+				if n.LagSeconds <= 0 || n.LagSeconds > upper+1 {
+					t.Errorf("lag seconds %.3f, want in (0, %.3f]", n.LagSeconds, upper+1)
+				}
+			} else if n.LagSeconds != 0 {
+				t.Errorf("lag seconds %.3f for a node that is not behind", n.LagSeconds)
+			}
+			if got := n.LastSeen != nil; got != tt.lastSeen {
+				t.Fatalf("last seen %v, want set=%v", n.LastSeen, tt.lastSeen)
+			}
+			if tt.lastSeen && !n.LastSeen.AsTime().Equal(seen) {
+				t.Errorf("last seen %v, want %v", n.LastSeen.AsTime(), seen)
+			}
+		})
+	}
+}
+
+func TestTrackHistoryIsBounded(t *testing.T) {
+	tr := &track{}
+	at := time.Unix(1_700_000_000, 0)
+	for v := uint64(1); v <= maxTrackHistory+10; v++ {
+		tr.remember(v, at.Add(time.Duration(v)*time.Second))
+		tr.remember(v, at) // the same version twice is one entry
+	}
+	if len(tr.history) != maxTrackHistory {
+		t.Fatalf("history holds %d versions, want %d", len(tr.history), maxTrackHistory)
+	}
+	if first := tr.history[0].version; first != 11 {
+		t.Fatalf("oldest kept version %d, want 11", first)
+	}
+	tr.version = maxTrackHistory + 10
+	info := &configv1.NodeInfo{}
+	fillSync(info, NodeStatus{AppliedVersion: 3, Online: true}, true, tr, at.Add(time.Hour))
+	if info.LagReleases != maxTrackHistory || info.InSync {
+		t.Errorf("node behind the kept history: lag %d in_sync %v", info.LagReleases, info.InSync)
+	}
+}
