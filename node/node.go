@@ -64,6 +64,10 @@ type Options struct {
 	// HTTPAddr and HTTPSAddr are the proxy's listeners (host:port, port 0
 	// picks one); at least one is required.
 	HTTPAddr, HTTPSAddr string
+	// HTTPPort and HTTPSPort are the ports apps name (http_ports,
+	// https_ports) for these listeners; 0 means the bound ports. Set them
+	// when the listeners sit behind a port forward (e.g. 7480 for 80).
+	HTTPPort, HTTPSPort uint32
 	// Heartbeat is the NodeStatus interval; 0 means the sync default.
 	Heartbeat time.Duration
 	Logger    *slog.Logger
@@ -200,6 +204,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	n.proxy, err = proxy.New(proxy.Options{
 		HTTPAddr: n.opts.HTTPAddr, HTTPSAddr: n.opts.HTTPSAddr, Logger: n.opts.Logger,
+		HTTPPort: n.opts.HTTPPort, HTTPSPort: n.opts.HTTPSPort,
 	})
 	if err != nil {
 		return fmt.Errorf("node: %w", err)
