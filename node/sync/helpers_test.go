@@ -49,6 +49,14 @@ type hub struct {
 func startHub(t testing.TB, maxMsgsPerSubject int64) *hub {
 	t.Helper()
 	h := &hub{t: t, dir: t.TempDir(), port: -1, leafPort: -1, maxPer: maxMsgsPerSubject}
+	if base := os.Getenv("STRATA_BENCH_SYNC_HUBDIR"); base != "" {
+		dir, err := os.MkdirTemp(base, "strata-sync-hub-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		h.dir = dir
+	}
 	h.start()
 	t.Cleanup(h.stop)
 	nc := h.connect()

@@ -28,7 +28,8 @@ import (
 // asserts. Run: STRATA_BENCH_SYNC=1 go test ./node/sync -run TestSyncLatency -v
 // (STRATA_BENCH_SYNC_LEAFS=n caps the number of leaf servers, agents are
 // spread over them; STRATA_BENCH_SYNC_STOREDIR=/dev/shm puts the stores on
-// tmpfs, standing for nodes that each fsync to a disk of their own).
+// tmpfs, standing for nodes that each fsync to a disk of their own;
+// STRATA_BENCH_SYNC_HUBDIR=/dev/shm does the same for the hub's JetStream).
 func TestSyncLatency(t *testing.T) {
 	if os.Getenv("STRATA_BENCH_SYNC") == "" {
 		t.Skip("set STRATA_BENCH_SYNC=1 to measure sync latency (docs/sync.md)")
