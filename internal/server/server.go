@@ -36,6 +36,9 @@ type Options struct {
 	Addr     string
 	Services []Service
 	Logger   *slog.Logger
+	// Middleware, optional, wraps every route (health and reflection too):
+	// the IAM service's session cookie and cross-origin protection.
+	Middleware func(http.Handler) http.Handler
 }
 
 // Server is the API server. Create with New, then Start and Shutdown.
@@ -59,13 +62,21 @@ const MaxMessageBytes = 8 << 20
 // call logging (when log is not nil), the deny-by-default auth interceptor
 // and the message size limit.
 func HandlerOptions(log *slog.Logger, auth apiauth.Authenticator, authOpts ...apiauth.Option) []connect.HandlerOption {
-	var interceptors []connect.Interceptor
+	return ServiceOptions(log, apiauth.NewInterceptor(auth, authOpts...))
+}
+
+// ServiceOptions are the options of a service handler behind the given
+// interceptors (outermost first, e.g. authentication then authorization):
+// call logging around them all (when log is not nil), so that rejected calls
+// are logged too, and the message size limit.
+func ServiceOptions(log *slog.Logger, interceptors ...connect.Interceptor) []connect.HandlerOption {
+	var all []connect.Interceptor
 	if log != nil {
-		interceptors = append(interceptors, LogInterceptor(log))
+		all = append(all, LogInterceptor(log))
 	}
-	interceptors = append(interceptors, apiauth.NewInterceptor(auth, authOpts...))
+	all = append(all, interceptors...)
 	return []connect.HandlerOption{
-		connect.WithInterceptors(interceptors...),
+		connect.WithInterceptors(all...),
 		connect.WithReadMaxBytes(MaxMessageBytes),
 	}
 }
@@ -94,7 +105,11 @@ func New(opts Options) (*Server, error) {
 	reflector := grpcreflect.NewStaticReflector(names...)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
-	return &Server{opts: opts, log: opts.Logger, health: health, handler: mux}, nil
+	var handler http.Handler = mux
+	if opts.Middleware != nil {
+		handler = opts.Middleware(mux)
+	}
+	return &Server{opts: opts, log: opts.Logger, health: health, handler: handler}, nil
 }
 
 // Handler is the server's routing handler (for tests and embedding).

@@ -179,3 +179,44 @@ func TestServerLogsCallsWithRequestID(t *testing.T) {
 		})
 	}
 }
+
+// TestServerMiddlewareWrapsEveryRoute: the middleware (the IAM service's
+// cookie-to-bearer step in production) runs before the interceptors, so a
+// credential it supplies authenticates the call.
+func TestServerMiddlewareWrapsEveryRoute(t *testing.T) {
+	auth := apiauth.NewBootstrapAuthenticator("strata_t")
+	path, h := configv1connect.NewConfigServiceHandler(partitions{}, server.ServiceOptions(nil, apiauth.NewInterceptor(auth))...)
+	srv, err := server.New(server.Options{
+		Addr:     "127.0.0.1:0",
+		Logger:   slog.New(slog.DiscardHandler),
+		Services: []server.Service{{Name: configv1connect.ConfigServiceName, Path: path, Handler: h}},
+		Middleware: func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if c, err := r.Cookie("session"); err == nil {
+					r.Header.Set("Authorization", "Bearer "+c.Value)
+				}
+				next.ServeHTTP(w, r)
+			})
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	client := configv1connect.NewConfigServiceClient(http.DefaultClient, srv.URL())
+	ctx, info := connect.NewClientContext(context.Background())
+	info.RequestHeader().Set("Cookie", "session=strata_t")
+	res, err := client.ListPartitions(ctx, &configv1.ListPartitionsRequest{})
+	if err != nil {
+		t.Fatalf("call with the cookie the middleware turns into a token: %v", err)
+	}
+	if res.Partitions[0].Name != "admin" {
+		t.Errorf("handler ran as %q", res.Partitions[0].Name)
+	}
+	if _, err := client.ListPartitions(context.Background(), &configv1.ListPartitionsRequest{}); connect.CodeOf(err) != connect.CodeUnauthenticated {
+		t.Errorf("call without the cookie: %v, want Unauthenticated", err)
+	}
+}
