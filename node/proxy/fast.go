@@ -139,9 +139,12 @@ func (p *Proxy) proxyFast(ctx *fasthttp.RequestCtx, st *fastState) *upstream.Ser
 		// The server remembered it; the upstream connection stays pooled.
 		req.Header.ResetConnectionClose()
 	}
-	upgrade := isUpgrade(&req.Header)
-	stripHopFast(&req.Header, upgrade)
-	p.setForwardedFast(ctx, st)
+	found := scanHeaders(req.Header.RawHeaders())
+	upgrade := found&hdrUpgrade != 0 && isUpgrade(&req.Header)
+	if found&hdrHop != 0 {
+		stripHopFast(&req.Header, upgrade)
+	}
+	p.setForwardedFast(ctx, st, found)
 	req.UseHostHeader = true
 
 	if upgrade {
@@ -267,19 +270,21 @@ func stripHopFastResp(h *fasthttp.ResponseHeader) {
 
 // setForwardedFast appends the client to X-Forwarded-For and sets
 // X-Forwarded-Proto, X-Forwarded-Host and Via.
-func (p *Proxy) setForwardedFast(ctx *fasthttp.RequestCtx, st *fastState) {
+func (p *Proxy) setForwardedFast(ctx *fasthttp.RequestCtx, st *fastState, found uint16) {
 	h := &ctx.Request.Header
 	buf := st.buf[:0]
-	if prior := h.Peek("X-Forwarded-For"); len(prior) > 0 {
-		buf = append(buf, prior...)
-		buf = append(buf, ", "...)
+	if found&hdrXFF != 0 {
+		if prior := h.Peek("X-Forwarded-For"); len(prior) > 0 {
+			buf = append(buf, prior...)
+			buf = append(buf, ", "...)
+		}
 	}
 	buf = st.view.ClientIP().AppendTo(buf)
 	h.SetBytesV("X-Forwarded-For", buf)
 	st.buf = buf
 	h.Set("X-Forwarded-Proto", "http")
 	h.SetBytesV("X-Forwarded-Host", h.Host())
-	if prior := h.Peek("Via"); len(prior) > 0 {
+	if prior := viaOf(h, found); len(prior) > 0 {
 		buf = append(buf[:0], prior...)
 		buf = append(buf, ", 1.1 strata"...)
 		h.SetBytesV("Via", buf)
@@ -287,6 +292,13 @@ func (p *Proxy) setForwardedFast(ctx *fasthttp.RequestCtx, st *fastState) {
 	} else {
 		h.Set("Via", "1.1 strata")
 	}
+}
+
+func viaOf(h *fasthttp.RequestHeader, found uint16) []byte {
+	if found&hdrVia == 0 {
+		return nil
+	}
+	return h.Peek("Via")
 }
 
 func (p *Proxy) fastError(ctx *fasthttp.RequestCtx, err error) {
