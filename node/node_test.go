@@ -16,8 +16,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -356,4 +358,28 @@ func testTLS(t *testing.T) (*x509.CertPool, *tls.Config) {
 	pool := x509.NewCertPool()
 	pool.AddCert(ca)
 	return pool, &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12}
+}
+
+// FuzzHubURL: New accepts a hub URL only with a leaf scheme and a host.
+func FuzzHubURL(f *testing.F) {
+	for _, s := range []string{"nats-leaf://127.0.0.1:7422", "tls://hub:7422", "wss://hub/leaf", "http://hub", "tls://", "::", "nats://[::1]:7422"} {
+		f.Add(s)
+	}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, raw string) {
+		_, err := node.New(node.Options{DataDir: dir, HubLeafURLs: []string{raw}, NodeID: "n1", PartitionID: partition, HTTPAddr: "127.0.0.1:0"})
+		if err != nil {
+			if !strings.Contains(err.Error(), "HubLeafURLs[0]") {
+				t.Fatalf("error does not name the field: %v", err)
+			}
+			return
+		}
+		u, perr := url.Parse(raw)
+		if perr != nil {
+			t.Fatalf("accepted %q, which does not parse: %v", raw, perr)
+		}
+		if u.Host == "" || !slices.Contains([]string{"nats-leaf", "nats", "tls", "ws", "wss"}, u.Scheme) {
+			t.Fatalf("accepted %q (scheme %q host %q)", raw, u.Scheme, u.Host)
+		}
+	})
 }

@@ -223,3 +223,61 @@ func BenchmarkApplyDelta(b *testing.B) {
 		}
 	}
 }
+
+// FuzzApplyDelta feeds arbitrary encoded deltas to a store: each is either
+// rejected with the store unchanged, or applied so that the store holds the
+// previous apps with the deletes removed and the upserts in place.
+func FuzzApplyDelta(f *testing.F) {
+	seeds := []*syncv1.Delta{
+		{PartitionId: "p1", FromVersion: 10, ToVersion: 11, Upserts: []*configv1.App{app("d", "d.example.com")}, Deletes: []string{"a"}},
+		{PartitionId: "p1", FromVersion: 10, ToVersion: 12, Deletes: []string{"a", "b", "c", "zz"}},
+		{PartitionId: "p1", FromVersion: 9, ToVersion: 12},
+		{PartitionId: "p1", FromVersion: 10, ToVersion: 10},
+		{PartitionId: "p1", FromVersion: 10, ToVersion: 13, Upserts: []*configv1.App{app("a", "x"), app("a", "y")}},
+	}
+	for _, d := range seeds {
+		b, _ := proto.Marshal(d)
+		f.Add(b)
+	}
+	s, err := Open(filepath.Join(f.TempDir(), "node.db"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer s.Close()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d := &syncv1.Delta{}
+		if proto.Unmarshal(data, d) != nil {
+			return
+		}
+		if err := s.SaveSnapshot(base(), 7); err != nil {
+			t.Fatal(err)
+		}
+		before, beforeMeta, _ := s.Load()
+		got, err := s.ApplyDelta(d, 8)
+		after, afterMeta, _ := s.Load()
+		if err != nil {
+			if !proto.Equal(after, before) || afterMeta != beforeMeta {
+				t.Fatalf("rejected delta (%v) changed the store", err)
+			}
+			return
+		}
+		want := map[string]*configv1.App{}
+		for _, a := range before.GetApps() {
+			want[a.GetId()] = a
+		}
+		for _, id := range d.GetDeletes() {
+			delete(want, id)
+		}
+		for _, a := range d.GetUpserts() {
+			want[a.GetId()] = a
+		}
+		if got.GetVersion() != d.GetToVersion() || afterMeta.StreamSeq != 8 || len(got.GetApps()) != len(want) {
+			t.Fatalf("applied delta: version %d seq %d apps %d; want %d, 8, %d", got.GetVersion(), afterMeta.StreamSeq, len(got.GetApps()), d.GetToVersion(), len(want))
+		}
+		for i, a := range got.GetApps() {
+			if !proto.Equal(a, want[a.GetId()]) || (i > 0 && got.GetApps()[i-1].GetId() >= a.GetId()) {
+				t.Fatalf("applied delta: app %d %q wrong or out of order", i, a.GetId())
+			}
+		}
+	})
+}
