@@ -216,10 +216,11 @@ type part struct {
 	v   byte // 0: literal; 's' scheme, 'h' host, 'p' path, 'u' request URI
 }
 
-var redirectVars = []struct {
-	name string
-	v    byte
-}{{"$request_uri", 'u'}, {"$scheme", 's'}, {"$host", 'h'}, {"$path", 'p'}}
+var redirectVars = map[string]byte{"request_uri": 'u', "scheme": 's', "host": 'h', "path": 'p'}
+
+func isIdentByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
+}
 
 // CompileRedirect validates r: a status among 301, 302, 303, 307, 308 (0
 // means 302) and a URL whose $variables are known.
@@ -245,21 +246,31 @@ func CompileRedirect(field string, r *configv1.RedirectAction) (*Redirect, error
 			i++
 			continue
 		}
-		found := false
-		for _, v := range redirectVars {
-			if strings.HasPrefix(u[i:], v.name) {
-				if lit < i {
-					rd.parts = append(rd.parts, part{lit: u[lit:i]})
-				}
-				rd.parts = append(rd.parts, part{v: v.v})
-				i += len(v.name)
-				lit, found = i, true
-				break
+		// $name (the longest run of letters, digits and '_') or ${name}.
+		start, end, next := i+1, i+1, 0
+		if end < len(u) && u[end] == '{' {
+			close := strings.IndexByte(u[end:], '}')
+			if close < 0 {
+				return nil, fmt.Errorf("%s.url %q: unterminated \"${\"", field, u)
 			}
+			start, end = end+1, end+close
+			next = end + 1
+		} else {
+			for end < len(u) && isIdentByte(u[end]) {
+				end++
+			}
+			next = end
 		}
-		if !found {
-			return nil, fmt.Errorf("%s.url %q: unknown variable at %q (known: $scheme, $host, $path, $request_uri)", field, u, u[i:])
+		name := u[start:end]
+		v, ok := redirectVars[name]
+		if !ok {
+			return nil, fmt.Errorf("%s.url %q: unknown variable %q (known: $scheme, $host, $path, $request_uri; write ${host} to follow it with letters)", field, u, "$"+name)
 		}
+		if lit < i {
+			rd.parts = append(rd.parts, part{lit: u[lit:i]})
+		}
+		rd.parts = append(rd.parts, part{v: v})
+		i, lit = next, next
 	}
 	if lit < len(u) {
 		rd.parts = append(rd.parts, part{lit: u[lit:]})
