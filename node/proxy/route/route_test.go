@@ -73,7 +73,11 @@ func TestCompileErrors(t *testing.T) {
 		{"header injection", app("x", []string{"x.example.com"}, &configv1.Rule{Actions: []*configv1.Action{{Action: &configv1.Action_ResponseHeaders{ResponseHeaders: &configv1.HeaderOps{Add: []*configv1.Header{{Name: "X", Value: "a\r\nB: c"}}}}}}}), "must not contain CR"},
 		{"bad rewrite regex", app("x", []string{"x.example.com"}, &configv1.Rule{Actions: []*configv1.Action{{Action: &configv1.Action_Rewrite{Rewrite: &configv1.RewriteAction{PathRegex: "(", PathReplacement: "/"}}}}}), "path_regex"},
 		{"missing group", app("x", []string{"x.example.com"}, &configv1.Rule{Actions: []*configv1.Action{{Action: &configv1.Action_Rewrite{Rewrite: &configv1.RewriteAction{PathRegex: "^/(a)", PathReplacement: "/$2"}}}}}), "$2 refers to a group"},
-		{"bad port", func() *configv1.App { a := app("x", []string{"x.example.com"}); a.HttpPorts = []uint32{70000}; return a }(), "http_ports"},
+		{"bad port", func() *configv1.App {
+			a := app("x", []string{"x.example.com"})
+			a.HttpPorts = []uint32{70000}
+			return a
+		}(), "http_ports"},
 		{"bad upstream", func() *configv1.App {
 			a := app("x", []string{"x.example.com"})
 			a.Upstreams[0].Servers[0].Address = "nope"
