@@ -383,3 +383,42 @@ func FuzzHubURL(f *testing.F) {
 		}
 	})
 }
+
+// The hub restarts (same address, same JetStream store) while the node runs:
+// the leaf link comes back and the node follows the next release.
+func TestNodeFollowsAcrossHubRestart(t *testing.T) {
+	dir := t.TempDir()
+	start := func(port, leafPort int) *server.Server {
+		s, err := natsutil.StartServer(natsutil.ServerOptions{Port: port, LeafPort: leafPort, StoreDir: dir, NoLog: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	hub := start(-1, -1)
+	leafURL, err := natsutil.LeafURL(hub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(leafURL)
+	leafPort, _ := strconv.Atoi(u.Port())
+	port := hub.Addr().(*net.TCPAddr).Port
+	nc := natstest.Connect(t, hub)
+	p := newPublisher(t, nc)
+	v := p.release(app(upstream(t, "A")))
+	n := startNode(t, node.Options{DataDir: t.TempDir(), HubLeafURLs: []string{leafURL}})
+	waitServes(t, n, v, "A")
+
+	nc.Close()
+	hub.Shutdown()
+	hub.WaitForShutdown()
+	hub = start(port, leafPort)
+	t.Cleanup(func() {
+		hub.Shutdown()
+		hub.WaitForShutdown()
+	})
+	p2 := newPublisher(t, natstest.Connect(t, hub))
+	p2.version, p2.apps = p.version, p.apps
+	v = p2.release(app(upstream(t, "B")))
+	waitServes(t, n, v, "B")
+}
