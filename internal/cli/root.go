@@ -17,6 +17,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
+	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
+	"github.com/strata-edge/strata/internal/cli/iamcmd"
 	"github.com/strata-edge/strata/pkg/apiauth"
 )
 
@@ -40,15 +42,18 @@ type globals struct {
 	output    string
 	timeout   time.Duration
 
+	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	client         configv1connect.ConfigServiceClient
+	nodes          configv1connect.NodeServiceClient
+	iam            iamv1connect.IAMServiceClient
 }
 
 // Execute runs the command line with args (without the program name) and
 // returns the process exit code.
 func Execute(ctx context.Context, info BuildInfo, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	g := &globals{stdout: stdout, stderr: stderr, getenv: getenv}
+	g := &globals{stdin: os.Stdin, stdout: stdout, stderr: stderr, getenv: getenv}
 	root := newRoot(g, info)
 	root.SetArgs(args)
 	root.SetOut(stdout)
@@ -69,8 +74,9 @@ func newRoot(g *globals, info BuildInfo) *cobra.Command {
 
 Run everything on one machine with "strata dev", then manage it with the other
 commands. They talk to the API named by --api (STRATA_API) and authenticate with
---token (STRATA_TOKEN) or --token-file; without either they use the token that
-"strata dev" writes to ./.data/admin.token when it is readable.`,
+--token (STRATA_TOKEN) or --token-file; without either they use the session of
+"strata login", else the token that "strata dev" writes to ./.data/admin.token
+when it is readable.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
@@ -101,6 +107,7 @@ commands. They talk to the API named by --api (STRATA_API) and authenticate with
 		newReleaseCmd(g),
 		newSnapshotCmd(g),
 	)
+	root.AddCommand(iamcmd.Commands(iamFactory{g})...)
 	return root
 }
 
@@ -112,8 +119,9 @@ func envOr(getenv func(string) string, key, def string) string {
 }
 
 // resolveToken picks the token: --token, --token-file, STRATA_TOKEN,
-// STRATA_TOKEN_FILE, then ./.data/admin.token of the default dev data dir when
-// readable. "" means none (the server will answer Unauthenticated).
+// STRATA_TOKEN_FILE, the session saved by `strata login`, then
+// ./.data/admin.token of the default dev data dir when readable. "" means
+// none (the server will answer Unauthenticated).
 func (g *globals) resolveToken() (string, error) {
 	if g.token != "" {
 		return g.token, nil
@@ -126,6 +134,11 @@ func (g *globals) resolveToken() (string, error) {
 	}
 	if f := g.getenv("STRATA_TOKEN_FILE"); f != "" {
 		return readToken(f, "STRATA_TOKEN_FILE")
+	}
+	if path, err := iamcmd.DefaultSessionFile(g.getenv); err == nil {
+		if t, err := iamcmd.ReadSessionFile(path); err == nil && t != "" {
+			return t, nil
+		}
 	}
 	if t, err := readToken(filepath.Join(DefaultDataDir, apiauth.BootstrapTokenFile), ""); err == nil {
 		return t, nil
@@ -145,26 +158,85 @@ func readToken(path, source string) (string, error) {
 	return t, nil
 }
 
-// configClient returns the ConfigService client, built on first use.
-func (g *globals) configClient() (configv1connect.ConfigServiceClient, error) {
-	if g.client != nil {
-		return g.client, nil
-	}
+// clientParts are what every API client is built from: the HTTP client,
+// the base URL and the token interceptor.
+func (g *globals) clientParts() (*http.Client, string, []connect.ClientOption, error) {
 	if !strings.HasPrefix(g.api, "http://") && !strings.HasPrefix(g.api, "https://") {
-		return nil, fmt.Errorf("--api: %q is not a URL; want http://host:port or https://host:port", g.api)
+		return nil, "", nil, fmt.Errorf("--api: %q is not a URL; want http://host:port or https://host:port", g.api)
 	}
 	token, err := g.resolveToken()
 	if err != nil {
-		return nil, err
+		return nil, "", nil, err
 	}
 	var opts []connect.ClientOption
 	if token != "" {
 		opts = append(opts, connect.WithInterceptors(apiauth.BearerToken(token)))
 	}
-	httpClient := &http.Client{Timeout: g.timeout + 5*time.Second}
-	g.client = configv1connect.NewConfigServiceClient(httpClient, strings.TrimRight(g.api, "/"), opts...)
+	return &http.Client{Timeout: g.timeout + 5*time.Second}, strings.TrimRight(g.api, "/"), opts, nil
+}
+
+// configClient returns the ConfigService client, built on first use.
+func (g *globals) configClient() (configv1connect.ConfigServiceClient, error) {
+	if g.client == nil {
+		hc, url, opts, err := g.clientParts()
+		if err != nil {
+			return nil, err
+		}
+		g.client = configv1connect.NewConfigServiceClient(hc, url, opts...)
+	}
 	return g.client, nil
 }
+
+// nodesClient returns the NodeService client, built on first use.
+func (g *globals) nodesClient() (configv1connect.NodeServiceClient, error) {
+	if g.nodes == nil {
+		hc, url, opts, err := g.clientParts()
+		if err != nil {
+			return nil, err
+		}
+		g.nodes = configv1connect.NewNodeServiceClient(hc, url, opts...)
+	}
+	return g.nodes, nil
+}
+
+// callNodes runs fn with the NodeService client and a context bounded by
+// --timeout.
+func callNodes[T any](cmd *cobra.Command, g *globals, fn func(context.Context, configv1connect.NodeServiceClient) (T, error)) (T, error) {
+	var zero T
+	c, err := g.nodesClient()
+	if err != nil {
+		return zero, err
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), g.timeout)
+	defer cancel()
+	return fn(ctx, c)
+}
+
+// iamFactory gives the IAM commands the API client and output settings of
+// the global flags.
+type iamFactory struct{ g *globals }
+
+func (f iamFactory) IAMClient() (iamv1connect.IAMServiceClient, error) {
+	if f.g.iam == nil {
+		hc, url, opts, err := f.g.clientParts()
+		if err != nil {
+			return nil, err
+		}
+		f.g.iam = iamv1connect.NewIAMServiceClient(hc, url, opts...)
+	}
+	return f.g.iam, nil
+}
+
+func (f iamFactory) Timeout() time.Duration { return f.g.timeout }
+func (f iamFactory) JSON() bool             { return f.g.output == "json" }
+func (f iamFactory) Stdin() io.Reader       { return f.g.stdin }
+func (f iamFactory) Stdout() io.Writer      { return f.g.stdout }
+func (f iamFactory) Stderr() io.Writer      { return f.g.stderr }
+func (f iamFactory) SessionFile() (string, error) {
+	return iamcmd.DefaultSessionFile(f.g.getenv)
+}
+
+var _ iamcmd.ClientFactory = iamFactory{}
 
 // call runs fn with the config client and a context bounded by --timeout.
 func call[T any](cmd *cobra.Command, g *globals, fn func(context.Context, configv1connect.ConfigServiceClient) (T, error)) (T, error) {

@@ -31,16 +31,23 @@ func newDevCmd(g *globals) *cobra.Command {
 	var lf logFlags
 	cmd := &cobra.Command{
 		Use:   "dev [--data DIR]",
-		Short: "Run Strata in one process: embedded NATS, event store, control services, API",
-		Long: `Run Strata on this machine with nothing else installed: an embedded NATS server
-with JetStream (files in DIR/nats), the event store, the control services and the
-API. The first start writes an admin token to DIR/admin.token (mode 0600); later
-starts on the same DIR keep all state and the token. Ctrl-C stops cleanly.
+		Short: "Run Strata in one process: embedded NATS, event store, control services, API, one edge node",
+		Long: `Run Strata on this machine with nothing else installed: an embedded NATS hub
+with JetStream (files in DIR/nats) in operator mode (keys in DIR/nats-auth), the
+event store, the control services (config, nodes, iam), the API, and one edge
+node (DIR/node) that joins cluster "default" like any other node and serves the
+released config on --http-addr and --https-addr. The first start writes an admin
+token to DIR/admin.token (mode 0600); later starts on the same DIR keep all state
+and the token. Ctrl-C stops cleanly.
+
+More nodes join through the leaf listener (--leaf-addr):
+  strata node --join-token "$(strata node token create --cluster default --auto-approve)" ...
 
 Address flags accept port 0 for a free port; the banner prints the bound
-addresses ("api: http://HOST:PORT").`,
+addresses ("api: http://HOST:PORT", "http: http://HOST:PORT").`,
 		Example: `  strata dev
-  strata dev --data /tmp/strata --api-addr 127.0.0.1:0 --nats-addr 127.0.0.1:0`,
+  strata dev --data /tmp/strata --api-addr 127.0.0.1:0 --nats-addr 127.0.0.1:0 --leaf-addr 127.0.0.1:0 \
+      --http-addr 127.0.0.1:0 --https-addr 127.0.0.1:0`,
 		Args: args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := lf.logger(g)
@@ -56,9 +63,13 @@ addresses ("api: http://HOST:PORT").`,
 	fs.StringVar(&o.DataDir, "data", DefaultDataDir, "data directory (state and admin token)")
 	fs.StringVar(&o.APIAddr, "api-addr", "127.0.0.1:7400", "API listen address (Connect, gRPC, gRPC-web)")
 	fs.StringVar(&o.NATSAddr, "nats-addr", "127.0.0.1:7422", "embedded NATS client listen address")
-	fs.StringVar(&o.HTTPAddr, "http-addr", "127.0.0.1:7480", "edge HTTP listen address (reserved for the edge node)")
-	fs.StringVar(&o.HTTPSAddr, "https-addr", "127.0.0.1:7443", "edge HTTPS listen address (reserved for the edge node)")
-	fs.StringVar(&o.DNSAddr, "dns-addr", "127.0.0.1:7453", "edge DNS listen address (reserved for the edge node)")
+	fs.StringVar(&o.LeafAddr, "leaf-addr", "127.0.0.1:7424", "embedded NATS leaf-node listen address (where edge nodes link)")
+	fs.StringVar(&o.HTTPAddr, "http-addr", "127.0.0.1:7480", "edge node's HTTP listen address")
+	fs.StringVar(&o.HTTPSAddr, "https-addr", "127.0.0.1:7443", "edge node's HTTPS listen address")
+	fs.Uint32Var(&o.HTTPPort, "http-port", 80, "port apps name for --http-addr (0: the bound port)")
+	fs.Uint32Var(&o.HTTPSPort, "https-port", 443, "port apps name for --https-addr (0: the bound port)")
+	fs.BoolVar(&o.NoNode, "no-node", false, "run without the built-in edge node")
+	fs.StringVar(&o.DNSAddr, "dns-addr", "127.0.0.1:7453", "edge DNS listen address (reserved: no DNS server yet)")
 	fs.BoolVar(&o.NATSLog, "nats-log", false, "show the embedded NATS server's log")
 	lf.register(fs)
 	return cmd
@@ -69,16 +80,22 @@ func newControlCmd(g *globals) *cobra.Command {
 	var services string
 	var lf logFlags
 	cmd := &cobra.Command{
-		Use:   "control --nats URL --services config [flags]",
+		Use:   "control --nats URL [--services config,nodes,iam] [flags]",
 		Short: "Run control services against an external NATS (JetStream) cluster",
 		Long: fmt.Sprintf(`Run a subset of the control services against an external NATS server or
 cluster with JetStream, for docker-compose and production. Each service can run
 as many replicas as needed. Available services: %s.
 
 The API admin token is read from (or created in) DIR/admin.token; replicas
-behind one load balancer must share it.`, strings.Join(stack.KnownServices, ", ")),
-		Example: `  strata control --nats nats://nats:4222 --services config --api-addr 0.0.0.0:7400 --data /var/lib/strata
-  strata control --nats nats://nats:4222 --services config --store postgres \
+behind one load balancer must share it. Every API process authenticates and
+authorizes calls with the IAM read model, whichever services it serves.
+
+The nodes service issues node credentials with the NATS operator and account
+keys in --nats-auth (default DIR/nats-auth), which the hub must trust, and hands
+joining nodes the hub's leaf URLs (--leaf-url, required with it).`, strings.Join(stack.KnownServices, ", ")),
+		Example: `  strata control --nats nats://nats:4222 --nats-creds /etc/strata/control.creds \
+      --leaf-url nats-leaf://hub.example.com:7422 --api-addr 0.0.0.0:7400 --data /var/lib/strata
+  strata control --nats nats://nats:4222 --services config,iam --store postgres \
       --postgres-dsn postgres://strata@db:5432/strata`,
 		Args: args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -100,9 +117,11 @@ behind one load balancer must share it.`, strings.Join(stack.KnownServices, ", "
 	fs.StringVar(&o.NATSCreds, "nats-creds", "", "NATS credentials file")
 	fs.StringVar(&o.JetStreamDomain, "js-domain", "", "JetStream domain of the hub when reached across a leaf link")
 	fs.IntVar(&o.Replicas, "replicas", 1, "replicas of the event stream (3 on a JetStream cluster)")
-	fs.StringVar(&services, "services", "config", "control services to run, comma-separated")
+	fs.StringVar(&services, "services", strings.Join(stack.KnownServices, ","), "control services to run, comma-separated")
+	fs.StringVar(&o.NATSAuthDir, "nats-auth", "", "directory of the NATS operator and account keys (default DIR/nats-auth)")
+	fs.StringSliceVar(&o.LeafURLs, "leaf-url", nil, "hub leaf-node URL handed to joining nodes (repeatable; required with the nodes service)")
 	fs.StringVar(&o.APIAddr, "api-addr", "127.0.0.1:7400", "API listen address")
-	fs.StringVar(&o.DataDir, "data", DefaultDataDir, "directory holding admin.token")
+	fs.StringVar(&o.DataDir, "data", DefaultDataDir, "directory holding admin.token (and nats-auth/)")
 	fs.StringVar(&o.Store, "store", "jetstream", "event store: jetstream or postgres")
 	fs.StringVar(&o.PostgresDSN, "postgres-dsn", "", "PostgreSQL URL for --store postgres")
 	fs.StringVar(&o.PostgresSchema, "postgres-schema", "strata", "PostgreSQL schema of the event store tables")

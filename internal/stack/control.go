@@ -7,12 +7,15 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"slices"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/strata-edge/strata/pkg/eventstore"
+	"github.com/strata-edge/strata/pkg/natsauth"
 )
 
 // ControlOptions configures RunControl.
@@ -30,6 +33,13 @@ type ControlOptions struct {
 	APIAddr  string
 	// DataDir holds admin.token; replicas behind one load balancer must share it.
 	DataDir string
+	// NATSAuthDir holds the NATS operator and account keys the nodes service
+	// issues node credentials with (default DataDir/nats-auth); the hub
+	// must trust that operator. Replicas must share it.
+	NATSAuthDir string
+	// LeafURLs are the hub's leaf-node URLs handed to joining nodes;
+	// required with the nodes service.
+	LeafURLs []string
 	// Store is "jetstream" (default) or "postgres" (with PostgresDSN).
 	Store       string
 	PostgresDSN string
@@ -62,8 +72,23 @@ func RunControl(ctx context.Context, o ControlOptions) (err error) {
 	default:
 		return fmt.Errorf("--store: %q is not an event store; use jetstream or postgres", o.Store)
 	}
+	runsNodes := slices.Contains(o.Services, ServiceNodes)
+	if runsNodes && len(o.LeafURLs) == 0 {
+		return errors.New("--leaf-url: required with the nodes service (the hub's leaf-node URL that nodes dial, e.g. nats-leaf://hub.example.com:7422)")
+	}
 	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 		return fmt.Errorf("--data: create %q: %w", o.DataDir, err)
+	}
+	var authority *natsauth.Authority
+	if runsNodes {
+		dir := o.NATSAuthDir
+		if dir == "" {
+			dir = filepath.Join(o.DataDir, devAuthDir)
+		}
+		authority, err = natsauth.LoadOrCreate(dir)
+		if err != nil {
+			return fmt.Errorf("--nats-auth: %w", err)
+		}
 	}
 
 	var st stops
@@ -122,6 +147,7 @@ func RunControl(ctx context.Context, o ControlOptions) (err error) {
 	api, err := startAPI(ctx, apiParts{
 		addr: apiAddr, dataDir: o.DataDir, services: o.Services,
 		store: store, js: js, log: log,
+		authority: authority, conn: nc, leafURLs: o.LeafURLs,
 	}, &st)
 	if err != nil {
 		return err

@@ -8,23 +8,43 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/strata-edge/strata/pkg/eventstore"
+	"github.com/strata-edge/strata/pkg/natsauth"
 	"github.com/strata-edge/strata/pkg/natsutil"
+)
+
+// Files and directories under DevOptions.DataDir.
+const (
+	devNATSDir     = "nats"          // JetStream files
+	devAuthDir     = "nats-auth"     // operator, account and signing keys
+	devNodeDir     = "node"          // the built-in edge node
+	devControlCred = "control.creds" // control-user credentials for tools
 )
 
 // DevOptions configures RunDev.
 type DevOptions struct {
-	// DataDir holds everything that persists: nats/ (JetStream files) and
-	// admin.token.
+	// DataDir holds everything that persists: nats/ (JetStream files),
+	// nats-auth/ (NATS operator and account keys), node/ (the edge node's
+	// identity and stored config) and admin.token.
 	DataDir string
-	// APIAddr and NATSAddr are listen addresses; port 0 (or -1) picks a free port.
+	// APIAddr, NATSAddr and LeafAddr are listen addresses; port 0 (or -1)
+	// picks a free port.
 	APIAddr  string
 	NATSAddr string
-	// Reserved for the edge node that dev will run; shown in the banner only.
-	HTTPAddr, HTTPSAddr, DNSAddr string
+	LeafAddr string
+	// HTTPAddr and HTTPSAddr are the edge node's proxy listeners.
+	HTTPAddr, HTTPSAddr string
+	// HTTPPort and HTTPSPort are the ports apps name for those listeners
+	// (http_ports, https_ports); 0 means the bound ports.
+	HTTPPort, HTTPSPort uint32
+	// DNSAddr is reserved for the edge node's DNS server (not built yet).
+	DNSAddr string
+	// NoNode runs the control plane without the built-in edge node.
+	NoNode bool
 	// NATSLog shows nats-server's own log lines.
 	NATSLog bool
 	Logger  *slog.Logger
@@ -34,6 +54,12 @@ type DevOptions struct {
 
 // RunDev runs everything in one process until ctx ends, then stops every part
 // in reverse order. State lives in DataDir, so a restart keeps it.
+//
+// The embedded hub runs in NATS operator mode: every connection needs
+// credentials from the Authority in DataDir/nats-auth. The control plane
+// connects in-process as a control user; the built-in edge node joins with an
+// auto-approve join token like any other node and links to the hub's leaf
+// listener with its own credentials.
 func RunDev(ctx context.Context, o DevOptions) (err error) {
 	log := o.Logger
 	if log == nil {
@@ -50,6 +76,23 @@ func RunDev(ctx context.Context, o DevOptions) (err error) {
 	if natsPort == 0 {
 		natsPort = -1 // nats-server reads 0 as its default port 4222
 	}
+	leafHost, leafPort, err := splitHostPort("--leaf-addr", o.LeafAddr)
+	if err != nil {
+		return err
+	}
+	if leafPort == 0 {
+		leafPort = -1 // 0 would mean "no leaf listener"
+	}
+	if !o.NoNode {
+		for flag, addr := range map[string]string{"--http-addr": o.HTTPAddr, "--https-addr": o.HTTPSAddr} {
+			if addr == "" {
+				continue
+			}
+			if _, err := normalizeAddr(flag, addr); err != nil {
+				return err
+			}
+		}
+	}
 	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 		return fmt.Errorf("--data: create %q: %w", o.DataDir, err)
 	}
@@ -61,15 +104,29 @@ func RunDev(ctx context.Context, o DevOptions) (err error) {
 		}
 	}()
 
+	authority, err := natsauth.LoadOrCreate(filepath.Join(o.DataDir, devAuthDir))
+	if err != nil {
+		return fmt.Errorf("nats authority: %w", err)
+	}
+	var cfgErr error
 	ns, err := natsutil.StartServer(natsutil.ServerOptions{
 		Host:            natsHost,
 		Port:            natsPort,
-		StoreDir:        filepath.Join(o.DataDir, "nats"),
+		StoreDir:        filepath.Join(o.DataDir, devNATSDir),
 		JetStreamDomain: natsutil.HubDomain,
 		SyncAlways:      true,
 		ServerName:      "strata-dev",
 		NoLog:           !o.NATSLog,
+		LeafPort:        leafPort,
+		Configure: func(so *server.Options) {
+			cfgErr = authority.Configure(so)
+			so.LeafNode.Host = leafHost
+		},
 	})
+	if err == nil && cfgErr != nil {
+		ns.Shutdown()
+		err = cfgErr
+	}
 	if err != nil {
 		return fmt.Errorf("start nats: %w", err)
 	}
@@ -78,7 +135,19 @@ func RunDev(ctx context.Context, o DevOptions) (err error) {
 		ns.WaitForShutdown()
 		return nil
 	})
-	nc, err := natsutil.ConnectInProcess(ns, nats.Name("strata-dev"))
+	leafURL, err := natsutil.LeafURL(ns)
+	if err != nil {
+		return err
+	}
+	userJWT, seed, err := authority.ControlUser()
+	if err != nil {
+		return err
+	}
+	credsFile := filepath.Join(o.DataDir, devControlCred)
+	if err := natsauth.WriteCredentials(credsFile, userJWT, seed); err != nil {
+		return fmt.Errorf("write %s: %w", credsFile, err)
+	}
+	nc, err := natsutil.ConnectInProcess(ns, nats.Name("strata-dev"), nats.UserJWTAndSeed(userJWT, string(seed)))
 	if err != nil {
 		return err
 	}
@@ -95,14 +164,25 @@ func RunDev(ctx context.Context, o DevOptions) (err error) {
 
 	api, err := startAPI(ctx, apiParts{
 		addr: apiAddr, dataDir: o.DataDir, services: KnownServices,
-		store: store, js: js, log: log,
+		store: store, js: js,
+		authority: authority, hub: ns, conn: nc, leafURLs: []string{leafURL},
+		log: log,
 	}, &st)
 	if err != nil {
 		return err
 	}
 
+	var edge *Edge
+	if !o.NoNode {
+		edge, err = startDevNode(ctx, api.nodes, o, log)
+		if err != nil {
+			return err
+		}
+		st.add("edge node", edge.Stop)
+	}
+
 	if o.Banner != nil {
-		printDevBanner(o.Banner, o, api, ns.ClientURL())
+		printDevBanner(o.Banner, o, api, ns.ClientURL(), leafURL, credsFile, edge)
 	}
 	log.Info("strata dev running; press Ctrl-C to stop", "data", o.DataDir)
 	<-ctx.Done()
@@ -110,20 +190,28 @@ func RunDev(ctx context.Context, o DevOptions) (err error) {
 	return nil
 }
 
-func printDevBanner(w io.Writer, o DevOptions, api apiInfo, natsURL string) {
-	tokenFile := api.tokenFile
-	if abs, err := filepath.Abs(tokenFile); err == nil {
-		tokenFile = abs
+func printDevBanner(w io.Writer, o DevOptions, api apiInfo, natsURL, leafURL, credsFile string, edge *Edge) {
+	abs := func(p string) string {
+		if a, err := filepath.Abs(p); err == nil {
+			return a
+		}
+		return p
 	}
+	tokenFile := abs(api.tokenFile)
 	// The "key: value" lines are stable: scripts and the e2e test parse them.
-	fmt.Fprintf(w, `Strata dev is running.
-api: %s
-nats: %s
-token-file: %s
-data: %s
-edge node: not part of this build yet; --http-addr %s, --https-addr %s, --dns-addr %s are reserved for it
-
+	fmt.Fprintf(w, "Strata dev is running.\napi: %s\nnats: %s\nnats-creds: %s\nleaf: %s\ntoken-file: %s\ndata: %s\n",
+		api.url, natsURL, abs(credsFile), leafURL, tokenFile, o.DataDir)
+	if edge != nil {
+		if a := edge.HTTPAddr(); a != "" {
+			fmt.Fprintf(w, "http: http://%s\n", a)
+		}
+		if a := edge.HTTPSAddr(); a != "" {
+			fmt.Fprintf(w, "https: https://%s\n", a)
+		}
+		fmt.Fprintf(w, "node: %s\n", edge.NodeID())
+	}
+	fmt.Fprintf(w, `
 Use the CLI from another shell:
 export STRATA_API=%s STRATA_TOKEN=$(cat %s)
-`, api.url, natsURL, tokenFile, o.DataDir, o.HTTPAddr, o.HTTPSAddr, o.DNSAddr, api.url, tokenFile)
+`, api.url, tokenFile)
 }

@@ -15,20 +15,20 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
-	"github.com/strata-edge/strata/internal/server"
-	"github.com/strata-edge/strata/pkg/apiauth"
-	"github.com/strata-edge/strata/pkg/eventstore"
-	"github.com/strata-edge/strata/services/config"
 )
 
 // shutdownTimeout bounds each step of stopping.
 const shutdownTimeout = 10 * time.Second
 
+// Control services `strata control --services` accepts.
+const (
+	ServiceConfig = "config"
+	ServiceNodes  = "nodes"
+	ServiceIAM    = "iam"
+)
+
 // KnownServices are the control services `strata control --services` accepts.
-var KnownServices = []string{"config"}
+var KnownServices = []string{ServiceConfig, ServiceNodes, ServiceIAM}
 
 // ParseServices splits a comma-separated service list and checks every name.
 func ParseServices(s string) ([]string, error) {
@@ -77,62 +77,6 @@ func (s stops) run(log *slog.Logger) error {
 		cancel()
 	}
 	return errors.Join(errs...)
-}
-
-// apiParts are the inputs of startAPI.
-type apiParts struct {
-	addr     string
-	dataDir  string
-	services []string
-	store    eventstore.Store
-	js       jetstream.JetStream
-	log      *slog.Logger
-}
-
-// apiInfo describes a running API.
-type apiInfo struct {
-	url       string
-	tokenFile string
-}
-
-// startAPI starts the chosen control services and the API server in front of
-// them, registering their stops.
-func startAPI(ctx context.Context, p apiParts, st *stops) (apiInfo, error) {
-	token, tokenFile, err := apiauth.LoadOrCreateBootstrapToken(p.dataDir)
-	if err != nil {
-		return apiInfo{}, fmt.Errorf("admin token: %w", err)
-	}
-	handlerOpts := server.HandlerOptions(p.log.With("part", "api"), apiauth.NewBootstrapAuthenticator(token))
-	var mounts []server.Service
-	for _, name := range p.services {
-		switch name {
-		case "config":
-			svc, err := config.New(config.Options{Store: p.store, JetStream: p.js, Logger: p.log.With("service", "config")})
-			if err != nil {
-				return apiInfo{}, fmt.Errorf("config service: %w", err)
-			}
-			if err := svc.Start(ctx); err != nil {
-				return apiInfo{}, fmt.Errorf("start config service: %w", err)
-			}
-			st.add("config service", svc.Stop)
-			if err := svc.EnsureDefaults(ctx); err != nil {
-				return apiInfo{}, fmt.Errorf("config service defaults: %w", err)
-			}
-			path, h := svc.Handler(handlerOpts...)
-			mounts = append(mounts, server.Service{Name: configv1connect.ConfigServiceName, Path: path, Handler: h})
-		default:
-			return apiInfo{}, fmt.Errorf("unknown service %q", name)
-		}
-	}
-	api, err := server.New(server.Options{Addr: p.addr, Services: mounts, Logger: p.log.With("part", "api")})
-	if err != nil {
-		return apiInfo{}, err
-	}
-	if err := api.Start(); err != nil {
-		return apiInfo{}, err
-	}
-	st.add("api", api.Shutdown)
-	return apiInfo{url: api.URL(), tokenFile: tokenFile}, nil
 }
 
 // splitHostPort parses an address flag; port 0 and -1 both mean "any free port".

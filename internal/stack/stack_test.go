@@ -32,7 +32,8 @@ func TestParseServices(t *testing.T) {
 	}{
 		{in: "config", want: "config"},
 		{in: " config , config ", want: "config"},
-		{in: "config,cert", wantErr: `"cert" is not a control service this binary runs (available: config)`},
+		{in: "config,cert", wantErr: `"cert" is not a control service this binary runs (available: config, nodes, iam)`},
+		{in: "iam, nodes", want: "iam,nodes"},
 		{in: "", wantErr: "name at least one"},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,166 @@
+package stack
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
+	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
+	apiserver "github.com/strata-edge/strata/internal/server"
+	"github.com/strata-edge/strata/pkg/apiauth"
+	"github.com/strata-edge/strata/pkg/authz"
+	"github.com/strata-edge/strata/pkg/eventstore"
+	"github.com/strata-edge/strata/pkg/natsauth"
+	"github.com/strata-edge/strata/services/config"
+	"github.com/strata-edge/strata/services/iam"
+	"github.com/strata-edge/strata/services/nodes"
+)
+
+// apiParts are the inputs of startAPI.
+type apiParts struct {
+	addr     string
+	dataDir  string
+	services []string // the services whose API this process serves
+	store    eventstore.Store
+	js       jetstream.JetStream
+	// NATS parts of the nodes service (required when it runs).
+	authority *natsauth.Authority
+	hub       *server.Server // embedded hub (dev); nil for an external one
+	conn      *nats.Conn     // control-user connection, for heartbeats
+	leafURLs  []string
+	log       *slog.Logger
+}
+
+// apiInfo describes a running API.
+type apiInfo struct {
+	url       string
+	tokenFile string
+	nodes     *nodes.Service // nil when the nodes service does not run here
+}
+
+// startAPI starts the chosen control services and the API server in front of
+// them, registering their stops.
+//
+// Every API process runs the IAM read model (it authenticates and
+// authorizes every call) and the config read model (it resolves the objects
+// grants are scoped to), whether or not it serves their APIs; only the
+// process serving the config API publishes snapshots. Every service gets the
+// same interceptors: call logging, authentication (IAM tokens, sessions and
+// the bootstrap token; NodeService.Join and IAM login are public), then
+// authorization against one shared resolver registry.
+func startAPI(ctx context.Context, p apiParts, st *stops) (apiInfo, error) {
+	serves := func(name string) bool { return slices.Contains(p.services, name) }
+	token, tokenFile, err := apiauth.LoadOrCreateBootstrapToken(p.dataDir)
+	if err != nil {
+		return apiInfo{}, fmt.Errorf("admin token: %w", err)
+	}
+	resolvers := authz.NewResolvers()
+
+	iamSvc, err := iam.New(iam.Options{Store: p.store, BootstrapToken: token, Resolvers: resolvers,
+		Logger: p.log.With("service", "iam")})
+	if err != nil {
+		return apiInfo{}, fmt.Errorf("iam service: %w", err)
+	}
+	if err := iamSvc.Start(ctx); err != nil {
+		return apiInfo{}, fmt.Errorf("start iam service: %w", err)
+	}
+	st.add("iam service", iamSvc.Stop)
+
+	// The nodes service is built first: it feeds the config service's node
+	// sync status, and starts after config has made the default cluster.
+	var nodesSvc *nodes.Service
+	if serves(ServiceNodes) {
+		if p.authority == nil {
+			return apiInfo{}, fmt.Errorf("nodes service: no NATS authority")
+		}
+		nodesSvc, err = nodes.New(nodes.Options{Store: p.store, Authority: p.authority, Hub: p.hub,
+			Conn: p.conn, LeafURLs: p.leafURLs, Logger: p.log})
+		if err != nil {
+			return apiInfo{}, fmt.Errorf("nodes service: %w", err)
+		}
+	}
+	cfgOpts := config.Options{Store: p.store, Logger: p.log.With("service", "config")}
+	if serves(ServiceConfig) {
+		cfgOpts.JetStream = p.js // the config API's process publishes
+	}
+	if nodesSvc != nil {
+		cfgOpts.Statuses = heartbeats(nodesSvc)
+	}
+	cfgSvc, err := config.New(cfgOpts)
+	if err != nil {
+		return apiInfo{}, fmt.Errorf("config service: %w", err)
+	}
+	if err := cfgSvc.Start(ctx); err != nil {
+		return apiInfo{}, fmt.Errorf("start config service: %w", err)
+	}
+	st.add("config service", cfgSvc.Stop)
+	if serves(ServiceConfig) {
+		if err := cfgSvc.EnsureDefaults(ctx); err != nil {
+			return apiInfo{}, fmt.Errorf("config service defaults: %w", err)
+		}
+	}
+	resolvers.Register(cfgSvc, authz.KindPartition, authz.KindCluster, authz.KindNode, authz.KindApp)
+	if nodesSvc != nil {
+		if err := nodesSvc.Start(ctx); err != nil {
+			return apiInfo{}, fmt.Errorf("start nodes service: %w", err)
+		}
+		st.add("nodes service", nodesSvc.Stop)
+		resolvers.Register(nodesSvc, authz.KindJoinToken)
+	}
+
+	rules := authz.DefaultRules()
+	opts := apiserver.ServiceOptions(p.log.With("part", "api"),
+		apiauth.NewInterceptor(iamSvc.Authenticator(), apiauth.WithPublicProcedures(rules.PublicProcedures()...)),
+		authz.NewInterceptor(iamSvc, authz.WithResolvers(resolvers), authz.WithLogger(p.log.With("part", "authz"))),
+	)
+	var mounts []apiserver.Service
+	for _, name := range p.services {
+		switch name {
+		case ServiceConfig:
+			path, h := cfgSvc.Handler(opts...)
+			mounts = append(mounts, apiserver.Service{Name: configv1connect.ConfigServiceName, Path: path, Handler: h})
+		case ServiceNodes:
+			path, h := nodesSvc.Handler(opts...)
+			mounts = append(mounts, apiserver.Service{Name: configv1connect.NodeServiceName, Path: path, Handler: h})
+		case ServiceIAM:
+			path, h := iamSvc.Handler(opts...)
+			mounts = append(mounts, apiserver.Service{Name: iamv1connect.IAMServiceName, Path: path, Handler: h})
+		default:
+			return apiInfo{}, fmt.Errorf("unknown service %q", name)
+		}
+	}
+	api, err := apiserver.New(apiserver.Options{Addr: p.addr, Services: mounts, Logger: p.log.With("part", "api"),
+		Middleware: iamSvc.Middleware})
+	if err != nil {
+		return apiInfo{}, err
+	}
+	if err := api.Start(); err != nil {
+		return apiInfo{}, err
+	}
+	st.add("api", api.Shutdown)
+	return apiInfo{url: api.URL(), tokenFile: tokenFile, nodes: nodesSvc}, nil
+}
+
+// heartbeats shows the nodes service's heartbeat table to the config
+// service (which does not import it).
+func heartbeats(svc *nodes.Service) config.StatusSource {
+	return config.StatusSourceFunc(func() map[string]config.NodeStatus {
+		in := svc.Statuses()
+		out := make(map[string]config.NodeStatus, len(in))
+		for id, s := range in {
+			out[id] = config.NodeStatus{
+				AppliedVersion: s.Status.GetVersion(),
+				LastSeen:       s.ReceivedAt,
+				Online:         s.Online,
+				Healthy:        s.Healthy,
+			}
+		}
+		return out
+	})
+}

@@ -1,0 +1,96 @@
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
+)
+
+// NodeOptions configures RunNode.
+type NodeOptions struct {
+	// API is the control plane's API base URL (NodeService.Join).
+	API string
+	// JoinToken admits the node on its first start; later starts may omit
+	// it and use the identity kept in DataDir.
+	JoinToken string
+	// Name is the node's name in its cluster.
+	Name    string
+	DataDir string
+	// HTTPAddr and HTTPSAddr are the proxy listeners; HTTPPort and
+	// HTTPSPort the ports apps name for them (0: the bound ports).
+	HTTPAddr, HTTPSAddr string
+	HTTPPort, HTTPSPort uint32
+	// JoinPoll is the interval between Join calls while waiting for
+	// approval; default DefaultJoinPoll.
+	JoinPoll time.Duration
+	Logger   *slog.Logger
+	// Banner receives the start banner and progress lines.
+	Banner io.Writer
+}
+
+// RunNode runs an edge node until ctx ends: it joins the control plane at
+// API with the join token (waiting for approval when the token needs it),
+// keeps its key and credentials in DataDir, and serves the config it syncs
+// from the hub. A restart reuses DataDir and serves the stored config at
+// once, also while the control plane is down.
+func RunNode(ctx context.Context, o NodeOptions) (err error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if o.HTTPAddr == "" && o.HTTPSAddr == "" {
+		return errors.New("--http-addr, --https-addr: give at least one listen address")
+	}
+	for flag, addr := range map[string]string{"--http-addr": o.HTTPAddr, "--https-addr": o.HTTPSAddr} {
+		if addr == "" {
+			continue
+		}
+		if _, _, err := splitHostPort(flag, addr); err != nil {
+			return err
+		}
+	}
+	var joiner Joiner
+	if o.JoinToken != "" {
+		if !strings.HasPrefix(o.API, "http://") && !strings.HasPrefix(o.API, "https://") {
+			return fmt.Errorf("--api: %q is not a URL; want http://host:port or https://host:port", o.API)
+		}
+		joiner = configv1connect.NewNodeServiceClient(&http.Client{Timeout: 30 * time.Second}, strings.TrimRight(o.API, "/"))
+	}
+	edge, err := StartEdge(ctx, EdgeOptions{
+		DataDir: o.DataDir, Name: o.Name, JoinToken: o.JoinToken, Joiner: joiner,
+		HTTPAddr: o.HTTPAddr, HTTPSAddr: o.HTTPSAddr, HTTPPort: o.HTTPPort, HTTPSPort: o.HTTPSPort,
+		JoinPoll: o.JoinPoll, Logger: log, Progress: o.Banner,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		if stopErr := edge.Stop(sctx); err == nil {
+			err = stopErr
+		}
+	}()
+	if o.Banner != nil {
+		fmt.Fprintf(o.Banner, "Strata node is running.\nnode: %s\nname: %s\ncluster: %s\npartition: %s\n",
+			edge.NodeID(), edge.Name(), edge.ClusterID(), edge.PartitionID())
+		if a := edge.HTTPAddr(); a != "" {
+			fmt.Fprintf(o.Banner, "http: http://%s\n", a)
+		}
+		if a := edge.HTTPSAddr(); a != "" {
+			fmt.Fprintf(o.Banner, "https: https://%s\n", a)
+		}
+		fmt.Fprintf(o.Banner, "data: %s\n", o.DataDir)
+	}
+	log.Info("strata node running; press Ctrl-C to stop", "node_id", edge.NodeID(), "version", edge.Node().Version())
+	<-ctx.Done()
+	log.Info("stopping")
+	return nil
+}
