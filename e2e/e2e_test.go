@@ -40,6 +40,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "strata")
+	configDir = filepath.Join(dir, "config")
 	if runtime.GOOS == "windows" {
 		binary += ".exe"
 	}
@@ -54,12 +55,23 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// dev is a running `strata dev` process.
-type dev struct {
+// proc is a running strata process (dev or node) whose stdout banner
+// ("key: value" lines) is collected.
+type proc struct {
 	cmd    *exec.Cmd
-	api    string
 	stderr *lockedBuffer
 	exited chan error
+
+	mu     sync.Mutex
+	banner map[string]string
+	lines  []string
+	seen   chan struct{} // closed and replaced on every stdout line
+}
+
+// dev is a running `strata dev` process.
+type dev struct {
+	*proc
+	api string
 }
 
 type lockedBuffer struct {
@@ -79,51 +91,85 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// startDev starts `strata dev` on dataDir with free ports and waits for the
-// banner's "api:" line.
-func startDev(t *testing.T, dataDir string) *dev {
+// startProc runs the strata binary with args and collects its banner.
+func startProc(t *testing.T, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(binary, "dev", "--data", dataDir,
-		"--api-addr", "127.0.0.1:0", "--nats-addr", "127.0.0.1:-1",
-		"--http-addr", "127.0.0.1:0", "--https-addr", "127.0.0.1:0", "--dns-addr", "127.0.0.1:0")
+	cmd := exec.Command(binary, args...)
 	cmd.Env = cleanEnv()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &dev{cmd: cmd, stderr: &lockedBuffer{}, exited: make(chan error, 1)}
-	cmd.Stderr = d.stderr
+	p := &proc{cmd: cmd, stderr: &lockedBuffer{}, exited: make(chan error, 1),
+		banner: map[string]string{}, seen: make(chan struct{})}
+	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	apiLine := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if v, ok := strings.CutPrefix(sc.Text(), "api: "); ok {
-				select {
-				case apiLine <- v:
-				default:
+			line := sc.Text()
+			p.mu.Lock()
+			p.lines = append(p.lines, line)
+			if k, v, ok := strings.Cut(line, ": "); ok && !strings.Contains(k, " ") {
+				if _, dup := p.banner[k]; !dup {
+					p.banner[k] = v
 				}
 			}
+			close(p.seen)
+			p.seen = make(chan struct{})
+			p.mu.Unlock()
 		}
 		_, _ = io.Copy(io.Discard, stdout)
 	}()
-	go func() { d.exited <- cmd.Wait() }()
+	go func() { p.exited <- cmd.Wait() }()
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
 			_ = cmd.Process.Kill()
-			<-d.exited
+			<-p.exited
 		}
 	})
-	select {
-	case d.api = <-apiLine:
-	case err := <-d.exited:
-		d.exited <- err
-		t.Fatalf("strata dev exited before it was ready: %v\nstderr:\n%s", err, d.stderr)
-	case <-time.After(60 * time.Second):
-		t.Fatalf("strata dev printed no api line within 60s\nstderr:\n%s", d.stderr)
+	return p
+}
+
+// value waits for the banner line "key: value" and returns the value.
+func (p *proc) value(t *testing.T, key string) string {
+	t.Helper()
+	deadline := time.After(60 * time.Second)
+	for {
+		p.mu.Lock()
+		v, ok := p.banner[key]
+		seen := p.seen
+		p.mu.Unlock()
+		if ok {
+			return v
+		}
+		select {
+		case <-seen:
+		case err := <-p.exited:
+			p.exited <- err
+			t.Fatalf("strata %v exited before printing %q: %v\nstdout:\n%s\nstderr:\n%s", p.cmd.Args[1:], key, err, p.stdout(), p.stderr)
+		case <-deadline:
+			t.Fatalf("strata %v printed no %q line within 60s\nstdout:\n%s\nstderr:\n%s", p.cmd.Args[1:], key, p.stdout(), p.stderr)
+		}
 	}
+}
+
+func (p *proc) stdout() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return strings.Join(p.lines, "\n")
+}
+
+// startDev starts `strata dev` on dataDir with free ports and waits for the
+// banner's "api:" line.
+func startDev(t *testing.T, dataDir string) *dev {
+	t.Helper()
+	p := startProc(t, "dev", "--data", dataDir,
+		"--api-addr", "127.0.0.1:0", "--nats-addr", "127.0.0.1:-1", "--leaf-addr", "127.0.0.1:0",
+		"--http-addr", "127.0.0.1:0", "--https-addr", "127.0.0.1:0", "--dns-addr", "127.0.0.1:0")
+	d := &dev{proc: p, api: p.value(t, "api")}
 	if !strings.HasPrefix(d.api, "http://127.0.0.1:") || strings.HasSuffix(d.api, ":0") {
 		t.Fatalf("banner api address %q: want the bound http://127.0.0.1:PORT", d.api)
 	}
@@ -131,20 +177,24 @@ func startDev(t *testing.T, dataDir string) *dev {
 }
 
 // interrupt sends SIGINT and requires a clean exit (code 0) within timeout.
-func (d *dev) interrupt(t *testing.T, timeout time.Duration) {
+func (p *proc) interrupt(t *testing.T, timeout time.Duration) {
 	t.Helper()
-	if err := d.cmd.Process.Signal(syscall.SIGINT); err != nil {
+	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case err := <-d.exited:
+	case err := <-p.exited:
 		if err != nil {
-			t.Fatalf("strata dev exited with %v after SIGINT\nstderr:\n%s", err, d.stderr)
+			t.Fatalf("strata %v exited with %v after SIGINT\nstderr:\n%s", p.cmd.Args[1:], err, p.stderr)
 		}
 	case <-time.After(timeout):
-		t.Fatalf("strata dev still running %s after SIGINT\nstderr:\n%s", timeout, d.stderr)
+		t.Fatalf("strata %v still running %s after SIGINT\nstderr:\n%s", p.cmd.Args[1:], timeout, p.stderr)
 	}
 }
+
+// configDir is STRATA_CONFIG_DIR of every process: an empty directory, so
+// that no `strata login` session of the person running the tests is used.
+var configDir string
 
 // cleanEnv is the test's environment without STRATA_* variables.
 func cleanEnv() []string {
@@ -154,7 +204,7 @@ func cleanEnv() []string {
 			env = append(env, kv)
 		}
 	}
-	return env
+	return append(env, "STRATA_CONFIG_DIR="+configDir)
 }
 
 // cli runs the strata CLI in a fresh directory (so no ./.data token is found)
@@ -386,7 +436,8 @@ func TestDevRefusesReadableTokenFile(t *testing.T) {
 	if err := os.Chmod(tokenFile, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(binary, "dev", "--data", dataDir, "--api-addr", "127.0.0.1:0", "--nats-addr", "127.0.0.1:0")
+	cmd := exec.Command(binary, "dev", "--data", dataDir, "--api-addr", "127.0.0.1:0", "--nats-addr", "127.0.0.1:0",
+		"--leaf-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--https-addr", "127.0.0.1:0")
 	cmd.Env = cleanEnv()
 	out, err := cmd.CombinedOutput()
 	if err == nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/natsauth"
 	"github.com/strata-edge/strata/pkg/natsutil"
@@ -95,6 +96,10 @@ func RunDev(ctx context.Context, o DevOptions) (err error) {
 	}
 	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 		return fmt.Errorf("--data: create %q: %w", o.DataDir, err)
+	}
+	// A token file others can read stops us before anything listens.
+	if _, _, err := apiauth.LoadOrCreateBootstrapToken(o.DataDir); err != nil {
+		return fmt.Errorf("admin token: %w", err)
 	}
 
 	var st stops
