@@ -8,6 +8,7 @@ package syncv1
 
 import (
 	v1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	v11 "github.com/strata-edge/strata/gen/strata/dns/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -30,9 +31,11 @@ type Snapshot struct {
 	PartitionId string                 `protobuf:"bytes,1,opt,name=partition_id,json=partitionId,proto3" json:"partition_id,omitempty"`
 	Staging     bool                   `protobuf:"varint,2,opt,name=staging,proto3" json:"staging,omitempty"`
 	// Event-log position of the newest release this snapshot contains.
-	Version       uint64                 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
-	Apps          []*v1.App              `protobuf:"bytes,4,rep,name=apps,proto3" json:"apps,omitempty"`
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	Version   uint64                 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	Apps      []*v1.App              `protobuf:"bytes,4,rep,name=apps,proto3" json:"apps,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// Released DNS zones of the partition.
+	Zones         []*v11.Zone `protobuf:"bytes,6,rep,name=zones,proto3" json:"zones,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -102,6 +105,13 @@ func (x *Snapshot) GetCreatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Snapshot) GetZones() []*v11.Zone {
+	if x != nil {
+		return x.Zones
+	}
+	return nil
+}
+
 // The change between two consecutive snapshot versions of one track.
 // A node applies it only when from_version equals the version it runs.
 type Delta struct {
@@ -113,8 +123,12 @@ type Delta struct {
 	// Apps added or changed (whole app content).
 	Upserts []*v1.App `protobuf:"bytes,5,rep,name=upserts,proto3" json:"upserts,omitempty"`
 	// Ids of apps removed.
-	Deletes       []string               `protobuf:"bytes,6,rep,name=deletes,proto3" json:"deletes,omitempty"`
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	Deletes   []string               `protobuf:"bytes,6,rep,name=deletes,proto3" json:"deletes,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// DNS zones added or changed (whole zone content).
+	ZoneUpserts []*v11.Zone `protobuf:"bytes,8,rep,name=zone_upserts,json=zoneUpserts,proto3" json:"zone_upserts,omitempty"`
+	// Ids of zones removed.
+	ZoneDeletes   []string `protobuf:"bytes,9,rep,name=zone_deletes,json=zoneDeletes,proto3" json:"zone_deletes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -194,6 +208,20 @@ func (x *Delta) GetDeletes() []string {
 func (x *Delta) GetCreatedAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Delta) GetZoneUpserts() []*v11.Zone {
+	if x != nil {
+		return x.ZoneUpserts
+	}
+	return nil
+}
+
+func (x *Delta) GetZoneDeletes() []string {
+	if x != nil {
+		return x.ZoneDeletes
 	}
 	return nil
 }
@@ -315,14 +343,15 @@ var File_strata_sync_v1_sync_proto protoreflect.FileDescriptor
 
 const file_strata_sync_v1_sync_proto_rawDesc = "" +
 	"\n" +
-	"\x19strata/sync/v1/sync.proto\x12\x0estrata.sync.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a strata/config/v1/resources.proto\"\xc7\x01\n" +
+	"\x19strata/sync/v1/sync.proto\x12\x0estrata.sync.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a strata/config/v1/resources.proto\x1a\x18strata/dns/v1/zone.proto\"\xf2\x01\n" +
 	"\bSnapshot\x12!\n" +
 	"\fpartition_id\x18\x01 \x01(\tR\vpartitionId\x12\x18\n" +
 	"\astaging\x18\x02 \x01(\bR\astaging\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\x04R\aversion\x12)\n" +
 	"\x04apps\x18\x04 \x03(\v2\x15.strata.config.v1.AppR\x04apps\x129\n" +
 	"\n" +
-	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\x8c\x02\n" +
+	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12)\n" +
+	"\x05zones\x18\x06 \x03(\v2\x13.strata.dns.v1.ZoneR\x05zones\"\xe7\x02\n" +
 	"\x05Delta\x12!\n" +
 	"\fpartition_id\x18\x01 \x01(\tR\vpartitionId\x12\x18\n" +
 	"\astaging\x18\x02 \x01(\bR\astaging\x12!\n" +
@@ -332,7 +361,9 @@ const file_strata_sync_v1_sync_proto_rawDesc = "" +
 	"\aupserts\x18\x05 \x03(\v2\x15.strata.config.v1.AppR\aupserts\x12\x18\n" +
 	"\adeletes\x18\x06 \x03(\tR\adeletes\x129\n" +
 	"\n" +
-	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xd8\x02\n" +
+	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x126\n" +
+	"\fzone_upserts\x18\b \x03(\v2\x13.strata.dns.v1.ZoneR\vzoneUpserts\x12!\n" +
+	"\fzone_deletes\x18\t \x03(\tR\vzoneDeletes\"\xd8\x02\n" +
 	"\n" +
 	"NodeStatus\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1d\n" +
@@ -366,19 +397,22 @@ var file_strata_sync_v1_sync_proto_goTypes = []any{
 	(*NodeStatus)(nil),            // 2: strata.sync.v1.NodeStatus
 	(*v1.App)(nil),                // 3: strata.config.v1.App
 	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
+	(*v11.Zone)(nil),              // 5: strata.dns.v1.Zone
 }
 var file_strata_sync_v1_sync_proto_depIdxs = []int32{
 	3, // 0: strata.sync.v1.Snapshot.apps:type_name -> strata.config.v1.App
 	4, // 1: strata.sync.v1.Snapshot.created_at:type_name -> google.protobuf.Timestamp
-	3, // 2: strata.sync.v1.Delta.upserts:type_name -> strata.config.v1.App
-	4, // 3: strata.sync.v1.Delta.created_at:type_name -> google.protobuf.Timestamp
-	4, // 4: strata.sync.v1.NodeStatus.time:type_name -> google.protobuf.Timestamp
-	4, // 5: strata.sync.v1.NodeStatus.applied_at:type_name -> google.protobuf.Timestamp
-	6, // [6:6] is the sub-list for method output_type
-	6, // [6:6] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	5, // 2: strata.sync.v1.Snapshot.zones:type_name -> strata.dns.v1.Zone
+	3, // 3: strata.sync.v1.Delta.upserts:type_name -> strata.config.v1.App
+	4, // 4: strata.sync.v1.Delta.created_at:type_name -> google.protobuf.Timestamp
+	5, // 5: strata.sync.v1.Delta.zone_upserts:type_name -> strata.dns.v1.Zone
+	4, // 6: strata.sync.v1.NodeStatus.time:type_name -> google.protobuf.Timestamp
+	4, // 7: strata.sync.v1.NodeStatus.applied_at:type_name -> google.protobuf.Timestamp
+	8, // [8:8] is the sub-list for method output_type
+	8, // [8:8] is the sub-list for method input_type
+	8, // [8:8] is the sub-list for extension type_name
+	8, // [8:8] is the sub-list for extension extendee
+	0, // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_strata_sync_v1_sync_proto_init() }
