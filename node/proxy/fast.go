@@ -28,9 +28,14 @@ func (p *Proxy) newFastServer() *fasthttp.Server {
 		// ReadTimeout runs from a request's first byte to the end of its
 		// headers (slowloris); HeaderReceived then gives the body its own.
 		ReadTimeout: p.opts.ReadHeaderTimeout,
-		HeaderReceived: func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
+		HeaderReceived: func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+			if h.ContentLength() == 0 {
+				return fasthttp.RequestConfig{} // no body: nothing more to read
+			}
 			return fasthttp.RequestConfig{ReadTimeout: bodyTimeout}
 		},
+		// ctx.Time() is not used: skip a clock read per request.
+		LazyRequestTime: true,
 		IdleTimeout:           p.opts.IdleTimeout,
 		ReadBufferSize:        p.opts.MaxHeaderBytes, // also the header size limit
 		MaxRequestBodySize:    p.opts.MaxRequestBodyBytes,
@@ -250,6 +255,18 @@ func stripHopFast(h *fasthttp.RequestHeader, upgrade bool) {
 }
 
 func stripHopFastResp(h *fasthttp.ResponseHeader) {
+	hop := false
+	for k := range h.All() {
+		if len(k) > 1 {
+			switch k[0] | 0x20 {
+			case 'c', 'k', 'p', 't', 'u':
+				hop = hop || isHopName(k)
+			}
+		}
+	}
+	if !hop {
+		return
+	}
 	if c := h.Peek("Connection"); len(c) > 0 {
 		forEachToken(c, func(name []byte) {
 			if !equalFoldASCII(name, "close") && !equalFoldASCII(name, "keep-alive") {
@@ -280,25 +297,46 @@ func (p *Proxy) setForwardedFast(ctx *fasthttp.RequestCtx, st *fastState, found 
 		}
 	}
 	buf = st.view.ClientIP().AppendTo(buf)
-	h.SetBytesV("X-Forwarded-For", buf)
-	st.buf = buf
-	h.Set("X-Forwarded-Proto", "http")
-	h.SetBytesV("X-Forwarded-Host", h.Host())
+	h.SetCanonical(keyXFF, buf)
+	h.SetCanonical(keyXFProto, valHTTP)
+	h.SetCanonical(keyXFHost, h.Host())
 	if prior := viaOf(h, found); len(prior) > 0 {
 		buf = append(buf[:0], prior...)
 		buf = append(buf, ", 1.1 strata"...)
-		h.SetBytesV("Via", buf)
-		st.buf = buf
+		h.SetCanonical(keyVia, buf)
 	} else {
-		h.Set("Via", "1.1 strata")
+		h.SetCanonical(keyVia, valVia)
 	}
+	st.buf = buf
 }
+
+// Canonical header names: SetCanonical skips normalizing them per request.
+var (
+	keyXFF     = []byte("X-Forwarded-For")
+	keyXFProto = []byte("X-Forwarded-Proto")
+	keyXFHost  = []byte("X-Forwarded-Host")
+	keyVia     = []byte("Via")
+	valHTTP    = []byte("http")
+	valVia     = []byte("1.1 strata")
+)
 
 func viaOf(h *fasthttp.RequestHeader, found uint16) []byte {
 	if found&hdrVia == 0 {
 		return nil
 	}
 	return h.Peek("Via")
+}
+
+func isHopName(k []byte) bool {
+	if hasPrefixFold(k, "proxy-") {
+		return true
+	}
+	for _, n := range [...]string{"connection", "keep-alive", "te", "trailer", "upgrade"} {
+		if len(k) == len(n) && hasPrefixFold(k, n) {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *Proxy) fastError(ctx *fasthttp.RequestCtx, err error) {

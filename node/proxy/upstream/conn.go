@@ -31,7 +31,7 @@ func (e *DialError) Timeout() bool {
 // read and write timeouts as the longest pause between two reads or writes
 // (nginx's proxy_read_timeout semantics), not as a cap on the whole exchange,
 // so long downloads keep working.
-func dial(ctx context.Context, addr string, timeout time.Duration, tlsConf *tls.Config, read, write time.Duration) (net.Conn, error) {
+func dial(ctx context.Context, addr string, timeout time.Duration, tlsConf *tls.Config, read, write time.Duration, self bool) (net.Conn, error) {
 	d := net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
 	if ctx == nil {
 		ctx = context.Background()
@@ -54,43 +54,65 @@ func dial(ctx context.Context, addr string, timeout time.Duration, tlsConf *tls.
 	if read <= 0 && write <= 0 {
 		return c, nil
 	}
-	return &deadlineConn{Conn: c, read: read, write: write}, nil
+	return &deadlineConn{Conn: c, read: read, write: write, self: self}, nil
 }
 
-// deadlineConn re-arms a read (write) deadline before each Read (Write). To
-// keep syscalls off the hot path it only moves the deadline once a sixteenth
-// of the timeout has passed since it was last set, so the effective timeout
-// lies between 15/16 and 16/16 of the configured one.
+// deadlineConn keeps a read (write) deadline ahead of each Read (Write).
+// With self set it re-arms before every call (net/http's transport, which
+// knows nothing about it); otherwise the fast path's transport calls arm
+// once per request and per streamed read, which saves clock reads on the
+// hot path. Either way a deadline only moves once a sixteenth of the
+// timeout has passed since it was set, so the effective timeout lies between
+// 15/16 and 16/16 of the configured one and most arms are no-ops.
 type deadlineConn struct {
 	net.Conn
 	read, write       time.Duration
+	self              bool
 	readSet, writeSet int64 // unix nanos when the deadline was last set
 }
 
+// arm moves both deadlines to now plus their timeouts (when due).
+func (c *deadlineConn) arm(now time.Time) error {
+	n := now.UnixNano()
+	if c.read > 0 && n-c.readSet > int64(c.read/16) {
+		if err := c.Conn.SetReadDeadline(now.Add(c.read)); err != nil {
+			return err
+		}
+		c.readSet = n
+	}
+	if c.write > 0 && n-c.writeSet > int64(c.write/16) {
+		if err := c.Conn.SetWriteDeadline(now.Add(c.write)); err != nil {
+			return err
+		}
+		c.writeSet = n
+	}
+	return nil
+}
+
 func (c *deadlineConn) Read(p []byte) (int, error) {
-	if c.read > 0 {
-		now := time.Now()
-		if n := now.UnixNano(); n-c.readSet > int64(c.read/16) {
-			if err := c.Conn.SetReadDeadline(now.Add(c.read)); err != nil {
-				return 0, err
-			}
-			c.readSet = n
+	if c.self {
+		if err := c.arm(time.Now()); err != nil {
+			return 0, err
 		}
 	}
 	return c.Conn.Read(p)
 }
 
 func (c *deadlineConn) Write(p []byte) (int, error) {
-	if c.write > 0 {
-		now := time.Now()
-		if n := now.UnixNano(); n-c.writeSet > int64(c.write/16) {
-			if err := c.Conn.SetWriteDeadline(now.Add(c.write)); err != nil {
-				return 0, err
-			}
-			c.writeSet = n
+	if c.self {
+		if err := c.arm(time.Now()); err != nil {
+			return 0, err
 		}
 	}
 	return c.Conn.Write(p)
+}
+
+// armConn arms c when it is a deadlineConn.
+func armConn(c net.Conn, now time.Time) error {
+	if dc, ok := c.(*deadlineConn); ok {
+		return dc.arm(now)
+	}
+	return nil
 }
 
 // SetReadDeadline and SetWriteDeadline from a client library override ours

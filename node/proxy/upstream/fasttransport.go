@@ -2,6 +2,8 @@ package upstream
 
 import (
 	"bufio"
+	"net"
+	"time"
 	"errors"
 	"io"
 	"net/http/httputil"
@@ -30,6 +32,10 @@ func (fastTransport) RoundTrip(hc *fasthttp.HostClient, req *fasthttp.Request, r
 		return false, err
 	}
 	conn := cc.Conn()
+	if err = armConn(conn, time.Now()); err != nil {
+		hc.CloseConn(cc)
+		return true, err
+	}
 	bw := hc.AcquireWriter(conn)
 	err = req.Write(bw)
 	if err == nil {
@@ -89,7 +95,7 @@ func (fastTransport) RoundTrip(hc *fasthttp.HostClient, req *fasthttp.Request, r
 	// Stream. The connection goes back to the pool (or is closed) when the
 	// server closes the stream after writing it to the client.
 	s := streamPool.Get().(*bodyStream)
-	*s = bodyStream{br: br, left: int64(cl)}
+	*s = bodyStream{br: br, left: int64(cl), conn: conn}
 	switch {
 	case cl >= 0:
 		s.mode = modeLength
@@ -131,6 +137,7 @@ type bodyStream struct {
 	left    int64
 	chunked io.Reader
 	done    bool // the body was read to its end
+	conn    net.Conn
 	release func(reuse bool)
 }
 
@@ -139,6 +146,12 @@ var streamPool = sync.Pool{New: func() any { return new(bodyStream) }}
 func (s *bodyStream) Read(p []byte) (int, error) {
 	if s.done {
 		return 0, io.EOF
+	}
+	if s.br.Buffered() == 0 {
+		// About to wait on the network: the read timeout runs from now.
+		if err := armConn(s.conn, time.Now()); err != nil {
+			return 0, err
+		}
 	}
 	switch s.mode {
 	case modeLength:

@@ -22,7 +22,7 @@ func (u *Upstream) checkLoop(ctx context.Context) {
 		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
 			for _, s := range u.servers {
 				if s.Addr == addr {
-					return dial(ctx, addr, hc.timeout, s.tlsConf, 0, 0)
+					return dial(ctx, addr, hc.timeout, s.tlsConf, 0, 0, false)
 				}
 			}
 			return nil, &DialError{Addr: addr, Err: errors.New("not a server of this upstream")}

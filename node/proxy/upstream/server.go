@@ -54,7 +54,7 @@ func newServer(u *Upstream, addr string, weight int, backup bool, index int) *Se
 	s.fast = &fasthttp.HostClient{
 		Addr: addr,
 		Dial: func(addr string) (net.Conn, error) {
-			return dial(context.Background(), addr, t.Connect, s.tlsConf, t.Read, t.Write)
+			return dial(context.Background(), addr, t.Connect, s.tlsConf, t.Read, t.Write, false)
 		},
 		// Connecting failed: we retry on another server ourselves. Other
 		// errors on a reused keep-alive connection (the upstream closed it
@@ -89,7 +89,7 @@ func (s *Server) initStd() {
 	t := u.timeouts
 	s.h1 = &http.Transport{
 		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
-			return dial(ctx, addr, t.Connect, s.tlsConf, t.Read, t.Write)
+			return dial(ctx, addr, t.Connect, s.tlsConf, t.Read, t.Write, true)
 		},
 		ForceAttemptHTTP2:      false,
 		DisableCompression:     true,
@@ -118,7 +118,7 @@ func (s *Server) initStd() {
 		conf.NextProtos = []string{"h2"}
 		s.h2.TLSClientConfig = conf
 		s.h2.DialTLSContext = func(ctx context.Context, _, addr string) (net.Conn, error) {
-			c, err := dial(ctx, addr, t.Connect, conf, 0, 0)
+			c, err := dial(ctx, addr, t.Connect, conf, 0, 0, false)
 			if err != nil {
 				return nil, err
 			}
@@ -127,7 +127,7 @@ func (s *Server) initStd() {
 		s.h2.Protocols.SetHTTP2(true)
 	} else {
 		s.h2.DialContext = func(ctx context.Context, _, addr string) (net.Conn, error) {
-			return dial(ctx, addr, t.Connect, nil, 0, 0)
+			return dial(ctx, addr, t.Connect, nil, 0, 0, false)
 		}
 		s.h2.Protocols.SetUnencryptedHTTP2(true)
 	}
@@ -221,5 +221,5 @@ func IsIdempotent(method string) bool { return isIdempotent([]byte(method)) }
 // the connect timeout and TLS settings apply; the tunnel itself has no read
 // or write deadlines because it may stay idle for long.
 func (s *Server) DialTunnel(ctx context.Context) (net.Conn, error) {
-	return dial(ctx, s.Addr, s.up.timeouts.Connect, s.tlsConf, 0, 0)
+	return dial(ctx, s.Addr, s.up.timeouts.Connect, s.tlsConf, 0, 0, false)
 }
