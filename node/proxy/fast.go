@@ -35,7 +35,7 @@ func (p *Proxy) newFastServer() *fasthttp.Server {
 			return fasthttp.RequestConfig{ReadTimeout: bodyTimeout}
 		},
 		// ctx.Time() is not used: skip a clock read per request.
-		LazyRequestTime: true,
+		LazyRequestTime:       true,
 		IdleTimeout:           p.opts.IdleTimeout,
 		ReadBufferSize:        p.opts.MaxHeaderBytes, // also the header size limit
 		MaxRequestBodySize:    p.opts.MaxRequestBodyBytes,

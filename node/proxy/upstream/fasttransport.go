@@ -2,12 +2,12 @@ package upstream
 
 import (
 	"bufio"
-	"net"
-	"time"
 	"errors"
 	"io"
+	"net"
 	"net/http/httputil"
 	"sync"
+	"time"
 
 	"github.com/valyala/fasthttp"
 )
