@@ -140,4 +140,3 @@ func TestStdEngineServesH2C(t *testing.T) {
 		t.Fatalf("HTTP/1.1 on the std engine: %d", r.status)
 	}
 }
-
