@@ -427,6 +427,9 @@ func parseTTL(s string) (uint32, error) {
 		if err != nil || n <= 0 {
 			return 0, fmt.Errorf("--ttl: %q: want a duration such as 24h or 7d", s)
 		}
+		if n > 30 {
+			return 0, fmt.Errorf("--ttl: %q: at most 30 days (720h)", s)
+		}
 		d = time.Duration(n) * 24 * time.Hour
 	} else {
 		var err error

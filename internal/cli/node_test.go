@@ -1,0 +1,187 @@
+package cli_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nkeys"
+
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
+	"github.com/strata-edge/strata/internal/stack"
+	"github.com/strata-edge/strata/pkg/natsutil/natstest"
+)
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startDev runs the whole of strata dev in-process (NATS hub, services,
+// API, built-in edge node) and returns the API URL and admin token.
+func startDev(t *testing.T) (api, token string) {
+	t.Helper()
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	banner := &lockedBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- stack.RunDev(ctx, stack.DevOptions{DataDir: dir, APIAddr: "127.0.0.1:0", NATSAddr: "127.0.0.1:0",
+			LeafAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler), Banner: banner})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	natstest.CheckFor(t, 30*time.Second, 10*time.Millisecond, func() error {
+		for _, line := range strings.Split(banner.String(), "\n") {
+			if v, ok := strings.CutPrefix(line, "api: "); ok {
+				api = v
+			}
+		}
+		if api == "" || !strings.Contains(banner.String(), "\nnode: ") {
+			select {
+			case err := <-done:
+				t.Fatalf("strata dev ended: %v", err)
+			default:
+			}
+			return errors.New("no banner yet")
+		}
+		return nil
+	})
+	b, err := os.ReadFile(filepath.Join(dir, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return api, strings.TrimSpace(string(b))
+}
+
+func TestNodeCommands(t *testing.T) {
+	api, token := startDev(t)
+	s := strata{t: t, env: map[string]string{"STRATA_API": api, "STRATA_TOKEN": token, "STRATA_CONFIG_DIR": t.TempDir()}}
+
+	// The built-in node runs the (empty) config of partition default.
+	natstest.CheckFor(t, 30*time.Second, 50*time.Millisecond, func() error {
+		if out := s.ok("node", "list"); !strings.Contains(out, "default  1      1/1 (100%)") {
+			return errors.New("dev node not in sync yet:\n" + out)
+		}
+		return nil
+	})
+
+	jt := s.ok("node", "token", "create", "--cluster", "default", "--ttl", "2h", "--description", "rack 4")
+	if !strings.HasPrefix(jt, "jtok_") {
+		t.Fatalf("token create printed %q", jt)
+	}
+	if out := s.ok("node", "token", "list"); !strings.Contains(out, "rack 4") || !strings.Contains(out, "valid") {
+		t.Errorf("token list:\n%s", out)
+	}
+	_, errOut, code := s.run("node", "token", "create", "--cluster", "default", "--ttl", "40d")
+	if code == 0 || !strings.Contains(errOut, "--ttl") {
+		t.Errorf("ttl beyond 30 days: exit %d\n%s", code, errOut)
+	}
+	_, errOut, code = s.run("node", "token", "create", "--cluster", "nowhere")
+	if code == 0 || !strings.Contains(errOut, "not_found") {
+		t.Errorf("token for an unknown cluster: exit %d\n%s", code, errOut)
+	}
+
+	// A node joins with a token that needs approval.
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := kp.PublicKey()
+	joiner := configv1connect.NewNodeServiceClient(http.DefaultClient, api)
+	res, err := joiner.Join(context.Background(), &configv1.JoinRequest{JoinToken: jt, Name: "rack4-a", PublicKey: pub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.GetApproved() || res.GetUserJwt() != "" {
+		t.Fatalf("node approved without approval: %v", res)
+	}
+	id := res.GetNode().GetId()
+	if out := s.ok("node", "list"); !strings.Contains(out, "rack4-a (awaiting approval)") {
+		t.Errorf("node list does not show the node awaiting approval:\n%s", out)
+	}
+	if out := s.ok("node", "approve", id); out != "approved node "+id+" (rack4-a)" {
+		t.Errorf("approve printed %q", out)
+	}
+	res, err = joiner.Join(context.Background(), &configv1.JoinRequest{JoinToken: jt, Name: "rack4-a", PublicKey: pub})
+	if err != nil || !res.GetApproved() || res.GetUserJwt() == "" || len(res.GetLeafUrls()) != 1 {
+		t.Fatalf("join after approval: %v, %v", res, err)
+	}
+	if out := s.ok("node", "disable", id); out != "node "+id+" disabled: yes" {
+		t.Errorf("disable printed %q", out)
+	}
+	if out := s.ok("node", "list"); !strings.Contains(out, "rack4-a (disabled)") {
+		t.Errorf("node list does not show the node disabled:\n%s", out)
+	}
+	if out := s.ok("node", "enable", id); out != "node "+id+" disabled: no" {
+		t.Errorf("enable printed %q", out)
+	}
+	_, errOut, code = s.run("node", "approve", "node_nope")
+	if code == 0 || !strings.Contains(errOut, "not_found") {
+		t.Errorf("approve of an unknown node: exit %d\n%s", code, errOut)
+	}
+	_, errOut, code = s.run("node", "lst")
+	if code == 0 || !strings.Contains(errOut, `unknown command "lst"`) {
+		t.Errorf("node lst: exit %d\n%s", code, errOut)
+	}
+}
+
+func TestIAMCommandsAndSessionFile(t *testing.T) {
+	api, token := startDev(t)
+	configDir := t.TempDir()
+	s := strata{t: t, env: map[string]string{"STRATA_API": api, "STRATA_TOKEN": token, "STRATA_CONFIG_DIR": configDir}}
+	if out := s.ok("whoami"); !strings.Contains(out, "super_admin") {
+		t.Errorf("whoami with the bootstrap token:\n%s", out)
+	}
+	s.ok("user", "create", "deploy-bot", "--service-account")
+	out := s.ok("token", "create", "--user", "deploy-bot")
+	var secret string
+	for _, f := range strings.Fields(out) {
+		if strings.HasPrefix(f, "strata_") {
+			secret = f
+		}
+	}
+	if secret == "" {
+		t.Fatalf("token create printed no secret:\n%s", out)
+	}
+
+	// Without --token or STRATA_TOKEN the saved session is used.
+	if err := os.WriteFile(filepath.Join(configDir, "session.token"), []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	session := strata{t: t, env: map[string]string{"STRATA_API": api, "STRATA_CONFIG_DIR": configDir}}
+	if out := session.ok("whoami"); !strings.HasPrefix(out, "deploy-bot") {
+		t.Errorf("whoami with the session file:\n%s", out)
+	}
+	// deploy-bot holds no grant: authenticated, but not allowed.
+	_, errOut, code := session.run("app", "list")
+	if code == 0 || !strings.Contains(errOut, "permission_denied") {
+		t.Errorf("app list without a grant: exit %d\n%s", code, errOut)
+	}
+	// An explicit token wins over the session.
+	if out := s.ok("whoami"); !strings.Contains(out, "super_admin") {
+		t.Errorf("STRATA_TOKEN did not win over the session:\n%s", out)
+	}
+}

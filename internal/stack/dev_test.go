@@ -1,0 +1,257 @@
+package stack_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
+	iamv1 "github.com/strata-edge/strata/gen/strata/iam/v1"
+	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
+	"github.com/strata-edge/strata/internal/stack"
+	"github.com/strata-edge/strata/pkg/apiauth"
+	"github.com/strata-edge/strata/pkg/natsutil/natstest"
+)
+
+// runDev runs RunDev in-process on free ports until the test ends and
+// returns its banner.
+func runDev(t *testing.T) *syncBuffer {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	banner := &syncBuffer{}
+	go func() {
+		done <- stack.RunDev(ctx, stack.DevOptions{
+			DataDir: t.TempDir(), APIAddr: "127.0.0.1:0", NATSAddr: "127.0.0.1:0", LeafAddr: "127.0.0.1:0",
+			HTTPAddr: "127.0.0.1:0", HTTPSAddr: "127.0.0.1:0",
+			Logger: slog.New(slog.DiscardHandler), Banner: banner,
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("RunDev returned %v after cancel", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("RunDev did not return after cancel")
+		}
+	})
+	bannerValue(t, banner, done, "node")
+	return banner
+}
+
+type clients struct {
+	config configv1connect.ConfigServiceClient
+	nodes  configv1connect.NodeServiceClient
+	iam    iamv1connect.IAMServiceClient
+}
+
+func clientsFor(api, token string) clients {
+	var opts []connect.ClientOption
+	if token != "" {
+		opts = append(opts, connect.WithInterceptors(apiauth.BearerToken(token)))
+	}
+	// A hung call fails the test instead of stalling it.
+	hc := &http.Client{Timeout: 15 * time.Second}
+	return clients{
+		config: configv1connect.NewConfigServiceClient(hc, api, opts...),
+		nodes:  configv1connect.NewNodeServiceClient(hc, api, opts...),
+		iam:    iamv1connect.NewIAMServiceClient(hc, api, opts...),
+	}
+}
+
+func must[T any](t *testing.T) func(v T, err error) T {
+	return func(v T, err error) T {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("unexpected error: %v", err)
+		}
+		return v
+	}
+}
+
+// TestDevAuthorizesWithScopedGrants: the API of strata dev authenticates
+// with IAM and authorizes with grants scoped through the config and nodes
+// services' resolvers.
+func TestDevAuthorizesWithScopedGrants(t *testing.T) {
+	banner := runDev(t)
+	api := bannerValue(t, banner, nil, "api")
+	token, err := os.ReadFile(bannerValue(t, banner, nil, "token-file"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := clientsFor(api, strings.TrimSpace(string(token)))
+	ctx := context.Background()
+
+	must[*configv1.CreatePartitionResponse](t)(admin.config.CreatePartition(ctx, &configv1.CreatePartitionRequest{Name: "eu"}))
+	must[*configv1.CreateClusterResponse](t)(admin.config.CreateCluster(ctx, &configv1.CreateClusterRequest{Name: "fra", Partition: "eu"}))
+	must[*iamv1.CreateUserResponse](t)(admin.iam.CreateUser(ctx, &iamv1.CreateUserRequest{Name: "eu-bot", ServiceAccount: true}))
+	must[*iamv1.CreateGrantResponse](t)(admin.iam.CreateGrant(ctx, &iamv1.CreateGrantRequest{User: "eu-bot", Role: "admin", ScopeKind: "partition", ScopeObject: "eu"}))
+	tok := must[*iamv1.CreateTokenResponse](t)(admin.iam.CreateToken(ctx, &iamv1.CreateTokenRequest{User: "eu-bot"}))
+	bot := clientsFor(api, tok.Secret)
+
+	// Join tokens belong to clusters, clusters to partitions.
+	if _, err := bot.nodes.CreateJoinToken(ctx, &configv1.CreateJoinTokenRequest{Cluster: "fra"}); err != nil {
+		t.Errorf("admin of eu creating a join token for cluster fra (in eu): %v", err)
+	}
+	if _, err := bot.nodes.CreateJoinToken(ctx, &configv1.CreateJoinTokenRequest{Cluster: "default"}); connect.CodeOf(err) != connect.CodePermissionDenied {
+		t.Errorf("admin of eu creating a join token for cluster default: %v, want PermissionDenied", err)
+	}
+	// The built-in node is in cluster default: the bot does not see it.
+	if nodes := must[*configv1.ListNodesResponse](t)(bot.config.ListNodes(ctx, &configv1.ListNodesRequest{})).GetNodes(); len(nodes) != 0 {
+		t.Errorf("admin of eu sees nodes of other partitions: %v", nodes)
+	}
+	if nodes := must[*configv1.ListNodesResponse](t)(admin.config.ListNodes(ctx, &configv1.ListNodesRequest{})).GetNodes(); len(nodes) != 1 || nodes[0].GetNode().GetName() != "dev" {
+		t.Errorf("the built-in node is not listed: %v", nodes)
+	}
+
+	// A revoked token is refused, saying why.
+	must[*iamv1.RevokeTokenResponse](t)(admin.iam.RevokeToken(ctx, &iamv1.RevokeTokenRequest{Id: tok.Token.Id}))
+	_, err = bot.config.ListPartitions(ctx, &configv1.ListPartitionsRequest{})
+	if connect.CodeOf(err) != connect.CodeUnauthenticated || !strings.Contains(err.Error(), "was revoked") {
+		t.Errorf("call with a revoked token: %v, want Unauthenticated saying it was revoked", err)
+	}
+}
+
+// TestEdgeWaitsForApproval: a node joining with a token that needs approval
+// waits, asking again, and starts once approved; a restart needs no token.
+func TestEdgeWaitsForApproval(t *testing.T) {
+	banner := runDev(t)
+	api := bannerValue(t, banner, nil, "api")
+	token, err := os.ReadFile(bannerValue(t, banner, nil, "token-file"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := clientsFor(api, strings.TrimSpace(string(token)))
+	ctx := context.Background()
+	jt := must[*configv1.CreateJoinTokenResponse](t)(admin.nodes.CreateJoinToken(ctx, &configv1.CreateJoinTokenRequest{Cluster: "default"}))
+
+	dir := t.TempDir()
+	progress := &syncBuffer{}
+	type started struct {
+		edge *stack.Edge
+		err  error
+	}
+	done := make(chan started, 1)
+	go func() {
+		e, err := stack.StartEdge(ctx, stack.EdgeOptions{
+			DataDir: dir, Name: "edge-a", JoinToken: jt.Token, Joiner: clientsFor(api, "").nodes,
+			HTTPAddr: "127.0.0.1:0", JoinPoll: 20 * time.Millisecond,
+			Logger: slog.New(slog.DiscardHandler), Progress: progress,
+		})
+		done <- started{e, err}
+	}()
+	var nodeID string
+	natstest.CheckFor(t, 20*time.Second, 10*time.Millisecond, func() error {
+		for _, n := range must[*configv1.ListNodesResponse](t)(admin.config.ListNodes(ctx, &configv1.ListNodesRequest{})).GetNodes() {
+			if n.GetNode().GetName() == "edge-a" && !n.GetNode().GetApproved() {
+				nodeID = n.GetNode().GetId()
+			}
+		}
+		if nodeID == "" || !strings.Contains(progress.String(), "Waiting for approval: node "+nodeID) {
+			return fmt.Errorf("no node waiting for approval yet; progress: %q", progress.String())
+		}
+		return nil
+	})
+	select {
+	case s := <-done:
+		t.Fatalf("StartEdge returned before approval: %v", s.err)
+	default:
+	}
+	must[*configv1.ApproveNodeResponse](t)(admin.nodes.ApproveNode(ctx, &configv1.ApproveNodeRequest{NodeId: nodeID}))
+	var s started
+	select {
+	case s = <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("StartEdge did not return after approval")
+	}
+	if s.err != nil {
+		t.Fatal(s.err)
+	}
+	if s.edge.NodeID() != nodeID {
+		t.Errorf("edge node id %s, want %s", s.edge.NodeID(), nodeID)
+	}
+	natstest.CheckFor(t, 20*time.Second, 20*time.Millisecond, func() error {
+		for _, n := range must[*configv1.ListNodesResponse](t)(admin.config.ListNodes(ctx, &configv1.ListNodesRequest{})).GetNodes() {
+			if n.GetNode().GetId() == nodeID && n.GetOnline() && n.GetInSync() {
+				return nil
+			}
+		}
+		return errors.New("approved node not online and in sync yet")
+	})
+	stopCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := s.edge.Stop(stopCtx); err != nil {
+		t.Fatalf("stop the edge node: %v", err)
+	}
+	for _, f := range []string{stack.EdgeKeyFile, stack.EdgeStateFile, "node.creds"} {
+		fi, err := os.Stat(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %#o, want 0600", f, fi.Mode().Perm())
+		}
+	}
+
+	// Restart without a token: the stored identity is enough.
+	again, err := stack.StartEdge(ctx, stack.EdgeOptions{DataDir: dir, HTTPAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := again.Stop(stopCtx); err != nil {
+			t.Errorf("stop the restarted edge node: %v", err)
+		}
+	}()
+	if again.NodeID() != nodeID {
+		t.Errorf("restarted node id %s, want %s", again.NodeID(), nodeID)
+	}
+}
+
+func TestStartEdgeRefuses(t *testing.T) {
+	tests := []struct {
+		name    string
+		prepare func(t *testing.T, dir string)
+		wantErr string
+	}{
+		{name: "no token and no identity", prepare: func(*testing.T, string) {}, wantErr: "--join-token: required"},
+		{name: "key readable by others", prepare: func(t *testing.T, dir string) {
+			if err := os.WriteFile(filepath.Join(dir, stack.EdgeKeyFile), []byte("SUAx\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, wantErr: "chmod 600"},
+		{name: "key not a seed", prepare: func(t *testing.T, dir string) {
+			if err := os.WriteFile(filepath.Join(dir, stack.EdgeKeyFile), []byte("hello\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, wantErr: "not an nkey seed"},
+		{name: "broken state", prepare: func(t *testing.T, dir string) {
+			if err := os.WriteFile(filepath.Join(dir, stack.EdgeStateFile), []byte(`{"node_id":"n1"}`), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, wantErr: "join again"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			tt.prepare(t, dir)
+			_, err := stack.StartEdge(context.Background(), stack.EdgeOptions{DataDir: dir, HTTPAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("got %v, want an error containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
