@@ -71,16 +71,21 @@ type deadlineConn struct {
 	readSet, writeSet int64 // unix nanos when the deadline was last set
 }
 
-// arm moves both deadlines to now plus their timeouts (when due).
-func (c *deadlineConn) arm(now time.Time) error {
-	n := now.UnixNano()
-	if c.read > 0 && n-c.readSet > int64(c.read/16) {
+// armRead moves the read deadline to now plus the read timeout (when due).
+// Reads and writes may run on different goroutines (net/http's transport),
+// so each side only touches its own fields.
+func (c *deadlineConn) armRead(now time.Time) error {
+	if n := now.UnixNano(); c.read > 0 && n-c.readSet > int64(c.read/16) {
 		if err := c.Conn.SetReadDeadline(now.Add(c.read)); err != nil {
 			return err
 		}
 		c.readSet = n
 	}
-	if c.write > 0 && n-c.writeSet > int64(c.write/16) {
+	return nil
+}
+
+func (c *deadlineConn) armWrite(now time.Time) error {
+	if n := now.UnixNano(); c.write > 0 && n-c.writeSet > int64(c.write/16) {
 		if err := c.Conn.SetWriteDeadline(now.Add(c.write)); err != nil {
 			return err
 		}
@@ -91,7 +96,7 @@ func (c *deadlineConn) arm(now time.Time) error {
 
 func (c *deadlineConn) Read(p []byte) (int, error) {
 	if c.self {
-		if err := c.arm(time.Now()); err != nil {
+		if err := c.armRead(time.Now()); err != nil {
 			return 0, err
 		}
 	}
@@ -100,19 +105,26 @@ func (c *deadlineConn) Read(p []byte) (int, error) {
 
 func (c *deadlineConn) Write(p []byte) (int, error) {
 	if c.self {
-		if err := c.arm(time.Now()); err != nil {
+		if err := c.armWrite(time.Now()); err != nil {
 			return 0, err
 		}
 	}
 	return c.Conn.Write(p)
 }
 
-// armConn arms c when it is a deadlineConn.
-func armConn(c net.Conn, now time.Time) error {
-	if dc, ok := c.(*deadlineConn); ok {
-		return dc.arm(now)
+// armConn arms the read deadline of c (and with write, its write deadline)
+// when it is a deadlineConn.
+func armConn(c net.Conn, now time.Time, write bool) error {
+	dc, ok := c.(*deadlineConn)
+	if !ok {
+		return nil
 	}
-	return nil
+	if write {
+		if err := dc.armWrite(now); err != nil {
+			return err
+		}
+	}
+	return dc.armRead(now)
 }
 
 // SetReadDeadline and SetWriteDeadline from a client library override ours

@@ -32,7 +32,7 @@ func (fastTransport) RoundTrip(hc *fasthttp.HostClient, req *fasthttp.Request, r
 		return false, err
 	}
 	conn := cc.Conn()
-	if err = armConn(conn, time.Now()); err != nil {
+	if err = armConn(conn, time.Now(), true); err != nil {
 		hc.CloseConn(cc)
 		return true, err
 	}
@@ -149,7 +149,7 @@ func (s *bodyStream) Read(p []byte) (int, error) {
 	}
 	if s.br.Buffered() == 0 {
 		// About to wait on the network: the read timeout runs from now.
-		if err := armConn(s.conn, time.Now()); err != nil {
+		if err := armConn(s.conn, time.Now(), false); err != nil {
 			return 0, err
 		}
 	}
