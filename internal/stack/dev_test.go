@@ -20,6 +20,8 @@ import (
 	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
 	"github.com/strata-edge/strata/internal/stack"
 	"github.com/strata-edge/strata/pkg/apiauth"
+	"github.com/strata-edge/strata/pkg/natsauth"
+	"github.com/strata-edge/strata/pkg/natsauth/natsauthtest"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 )
 
@@ -254,4 +256,70 @@ func TestStartEdgeRefuses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestControlWithExternalHub: strata control against a hub in operator mode
+// that it reaches with a credentials file; a node joins through its API,
+// links to the hub with the credentials the nodes service issued and shows
+// in sync.
+func TestControlWithExternalHub(t *testing.T) {
+	authDir := filepath.Join(t.TempDir(), "nats-auth")
+	authority, err := natsauth.LoadOrCreate(authDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := natsauthtest.RunHub(t, authority)
+	userJWT, seed, err := authority.ControlUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := filepath.Join(t.TempDir(), "control.creds")
+	if err := natsauth.WriteCredentials(creds, userJWT, seed); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	banner := &syncBuffer{}
+	dataDir := t.TempDir()
+	go func() {
+		done <- stack.RunControl(ctx, stack.ControlOptions{
+			NATSURL: hub.Server.ClientURL(), NATSCreds: creds, Services: stack.KnownServices,
+			APIAddr: "127.0.0.1:0", DataDir: dataDir, NATSAuthDir: authDir, LeafURLs: []string{hub.LeafURL},
+			Logger: slog.New(slog.DiscardHandler), Banner: banner,
+		})
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("RunControl: %v", err)
+		}
+	}()
+	api := bannerValue(t, banner, done, "api")
+	token, err := os.ReadFile(filepath.Join(dataDir, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := clientsFor(api, strings.TrimSpace(string(token)))
+	jt := must[*configv1.CreateJoinTokenResponse](t)(admin.nodes.CreateJoinToken(ctx, &configv1.CreateJoinTokenRequest{Cluster: "default", AutoApprove: true}))
+
+	edge, err := stack.StartEdge(ctx, stack.EdgeOptions{DataDir: t.TempDir(), Name: "ext-1", JoinToken: jt.Token,
+		Joiner: clientsFor(api, "").nodes, HTTPAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer scancel()
+		if err := edge.Stop(sctx); err != nil {
+			t.Errorf("stop edge: %v", err)
+		}
+	}()
+	natstest.CheckFor(t, 20*time.Second, 20*time.Millisecond, func() error {
+		nodes := must[*configv1.ListNodesResponse](t)(admin.config.ListNodes(ctx, &configv1.ListNodesRequest{})).GetNodes()
+		if len(nodes) != 1 || !nodes[0].GetInSync() || nodes[0].GetNode().GetId() != edge.NodeID() {
+			return fmt.Errorf("nodes: %v", nodes)
+		}
+		return nil
+	})
 }

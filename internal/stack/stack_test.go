@@ -182,11 +182,14 @@ func TestRunControlRejectsBadOptions(t *testing.T) {
 		{name: "postgres without dsn", o: stack.ControlOptions{NATSURL: "nats://127.0.0.1:1", APIAddr: "127.0.0.1:0", Store: "postgres"}, wantErr: "--postgres-dsn: required"},
 		{name: "bad api addr", o: stack.ControlOptions{NATSURL: "nats://127.0.0.1:1", APIAddr: "7400"}, wantErr: "--api-addr"},
 		{name: "nats down", o: stack.ControlOptions{NATSURL: "nats://127.0.0.1:1", APIAddr: "127.0.0.1:0"}, wantErr: "--nats: connect"},
+		{name: "nodes without leaf url", o: stack.ControlOptions{NATSURL: "nats://127.0.0.1:1", APIAddr: "127.0.0.1:0", Services: []string{"config", "nodes"}}, wantErr: "--leaf-url: required"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.o.DataDir = t.TempDir()
-			tt.o.Services = []string{"config"}
+			if tt.o.Services == nil {
+				tt.o.Services = []string{"config"}
+			}
 			tt.o.Logger = slog.New(slog.DiscardHandler)
 			err := stack.RunControl(context.Background(), tt.o)
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
