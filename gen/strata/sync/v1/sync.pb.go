@@ -7,6 +7,7 @@
 package syncv1
 
 import (
+	v12 "github.com/strata-edge/strata/gen/strata/cert/v1"
 	v1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	v11 "github.com/strata-edge/strata/gen/strata/dns/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
@@ -35,7 +36,10 @@ type Snapshot struct {
 	Apps      []*v1.App              `protobuf:"bytes,4,rep,name=apps,proto3" json:"apps,omitempty"`
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	// Released DNS zones of the partition.
-	Zones         []*v11.Zone `protobuf:"bytes,6,rep,name=zones,proto3" json:"zones,omitempty"`
+	Zones []*v11.Zone `protobuf:"bytes,6,rep,name=zones,proto3" json:"zones,omitempty"`
+	// Certificates attached to the partition's apps, keys wrapped for the
+	// partition's node key-encryption key (docs/certs.md).
+	Certificates  []*v12.SyncedCertificate `protobuf:"bytes,7,rep,name=certificates,proto3" json:"certificates,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -112,6 +116,13 @@ func (x *Snapshot) GetZones() []*v11.Zone {
 	return nil
 }
 
+func (x *Snapshot) GetCertificates() []*v12.SyncedCertificate {
+	if x != nil {
+		return x.Certificates
+	}
+	return nil
+}
+
 // The change between two consecutive snapshot versions of one track.
 // A node applies it only when from_version equals the version it runs.
 type Delta struct {
@@ -128,7 +139,11 @@ type Delta struct {
 	// DNS zones added or changed (whole zone content).
 	ZoneUpserts []*v11.Zone `protobuf:"bytes,8,rep,name=zone_upserts,json=zoneUpserts,proto3" json:"zone_upserts,omitempty"`
 	// Ids of zones removed.
-	ZoneDeletes   []string `protobuf:"bytes,9,rep,name=zone_deletes,json=zoneDeletes,proto3" json:"zone_deletes,omitempty"`
+	ZoneDeletes []string `protobuf:"bytes,9,rep,name=zone_deletes,json=zoneDeletes,proto3" json:"zone_deletes,omitempty"`
+	// Certificates added or changed (whole certificate).
+	CertUpserts []*v12.SyncedCertificate `protobuf:"bytes,10,rep,name=cert_upserts,json=certUpserts,proto3" json:"cert_upserts,omitempty"`
+	// Ids of certificates removed.
+	CertDeletes   []string `protobuf:"bytes,11,rep,name=cert_deletes,json=certDeletes,proto3" json:"cert_deletes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -222,6 +237,20 @@ func (x *Delta) GetZoneUpserts() []*v11.Zone {
 func (x *Delta) GetZoneDeletes() []string {
 	if x != nil {
 		return x.ZoneDeletes
+	}
+	return nil
+}
+
+func (x *Delta) GetCertUpserts() []*v12.SyncedCertificate {
+	if x != nil {
+		return x.CertUpserts
+	}
+	return nil
+}
+
+func (x *Delta) GetCertDeletes() []string {
+	if x != nil {
+		return x.CertDeletes
 	}
 	return nil
 }
@@ -343,7 +372,7 @@ var File_strata_sync_v1_sync_proto protoreflect.FileDescriptor
 
 const file_strata_sync_v1_sync_proto_rawDesc = "" +
 	"\n" +
-	"\x19strata/sync/v1/sync.proto\x12\x0estrata.sync.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a strata/config/v1/resources.proto\x1a\x18strata/dns/v1/zone.proto\"\xf2\x01\n" +
+	"\x19strata/sync/v1/sync.proto\x12\x0estrata.sync.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19strata/cert/v1/cert.proto\x1a strata/config/v1/resources.proto\x1a\x18strata/dns/v1/zone.proto\"\xb9\x02\n" +
 	"\bSnapshot\x12!\n" +
 	"\fpartition_id\x18\x01 \x01(\tR\vpartitionId\x12\x18\n" +
 	"\astaging\x18\x02 \x01(\bR\astaging\x12\x18\n" +
@@ -351,7 +380,8 @@ const file_strata_sync_v1_sync_proto_rawDesc = "" +
 	"\x04apps\x18\x04 \x03(\v2\x15.strata.config.v1.AppR\x04apps\x129\n" +
 	"\n" +
 	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12)\n" +
-	"\x05zones\x18\x06 \x03(\v2\x13.strata.dns.v1.ZoneR\x05zones\"\xe7\x02\n" +
+	"\x05zones\x18\x06 \x03(\v2\x13.strata.dns.v1.ZoneR\x05zones\x12E\n" +
+	"\fcertificates\x18\a \x03(\v2!.strata.cert.v1.SyncedCertificateR\fcertificates\"\xd0\x03\n" +
 	"\x05Delta\x12!\n" +
 	"\fpartition_id\x18\x01 \x01(\tR\vpartitionId\x12\x18\n" +
 	"\astaging\x18\x02 \x01(\bR\astaging\x12!\n" +
@@ -363,7 +393,10 @@ const file_strata_sync_v1_sync_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x126\n" +
 	"\fzone_upserts\x18\b \x03(\v2\x13.strata.dns.v1.ZoneR\vzoneUpserts\x12!\n" +
-	"\fzone_deletes\x18\t \x03(\tR\vzoneDeletes\"\xd8\x02\n" +
+	"\fzone_deletes\x18\t \x03(\tR\vzoneDeletes\x12D\n" +
+	"\fcert_upserts\x18\n" +
+	" \x03(\v2!.strata.cert.v1.SyncedCertificateR\vcertUpserts\x12!\n" +
+	"\fcert_deletes\x18\v \x03(\tR\vcertDeletes\"\xd8\x02\n" +
 	"\n" +
 	"NodeStatus\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1d\n" +
@@ -398,21 +431,24 @@ var file_strata_sync_v1_sync_proto_goTypes = []any{
 	(*v1.App)(nil),                // 3: strata.config.v1.App
 	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
 	(*v11.Zone)(nil),              // 5: strata.dns.v1.Zone
+	(*v12.SyncedCertificate)(nil), // 6: strata.cert.v1.SyncedCertificate
 }
 var file_strata_sync_v1_sync_proto_depIdxs = []int32{
-	3, // 0: strata.sync.v1.Snapshot.apps:type_name -> strata.config.v1.App
-	4, // 1: strata.sync.v1.Snapshot.created_at:type_name -> google.protobuf.Timestamp
-	5, // 2: strata.sync.v1.Snapshot.zones:type_name -> strata.dns.v1.Zone
-	3, // 3: strata.sync.v1.Delta.upserts:type_name -> strata.config.v1.App
-	4, // 4: strata.sync.v1.Delta.created_at:type_name -> google.protobuf.Timestamp
-	5, // 5: strata.sync.v1.Delta.zone_upserts:type_name -> strata.dns.v1.Zone
-	4, // 6: strata.sync.v1.NodeStatus.time:type_name -> google.protobuf.Timestamp
-	4, // 7: strata.sync.v1.NodeStatus.applied_at:type_name -> google.protobuf.Timestamp
-	8, // [8:8] is the sub-list for method output_type
-	8, // [8:8] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	3,  // 0: strata.sync.v1.Snapshot.apps:type_name -> strata.config.v1.App
+	4,  // 1: strata.sync.v1.Snapshot.created_at:type_name -> google.protobuf.Timestamp
+	5,  // 2: strata.sync.v1.Snapshot.zones:type_name -> strata.dns.v1.Zone
+	6,  // 3: strata.sync.v1.Snapshot.certificates:type_name -> strata.cert.v1.SyncedCertificate
+	3,  // 4: strata.sync.v1.Delta.upserts:type_name -> strata.config.v1.App
+	4,  // 5: strata.sync.v1.Delta.created_at:type_name -> google.protobuf.Timestamp
+	5,  // 6: strata.sync.v1.Delta.zone_upserts:type_name -> strata.dns.v1.Zone
+	6,  // 7: strata.sync.v1.Delta.cert_upserts:type_name -> strata.cert.v1.SyncedCertificate
+	4,  // 8: strata.sync.v1.NodeStatus.time:type_name -> google.protobuf.Timestamp
+	4,  // 9: strata.sync.v1.NodeStatus.applied_at:type_name -> google.protobuf.Timestamp
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_strata_sync_v1_sync_proto_init() }
