@@ -1,0 +1,322 @@
+// Package dns is the edge node's authoritative DNS server: it serves the
+// released zones of the node's partition over UDP and TCP.
+package dns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	mdns "github.com/miekg/dns"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+
+	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+)
+
+// Options configures a Server.
+type Options struct {
+	// UDPAddr and TCPAddr are the listeners (host:port, port 0 picks one);
+	// at least one is required. Equal addresses with port 0 share the port
+	// picked for UDP.
+	UDPAddr, TCPAddr string
+	// GeoDB, optional, is a MaxMind-format (MMDB) file for country,
+	// continent and ASN rules; CIDR rules work without it.
+	GeoDB string
+	// Batch is how many UDP datagrams one recvmmsg/sendmmsg moves; 0 means 32.
+	Batch  int
+	Logger *slog.Logger
+}
+
+// Server answers DNS queries from the zones of the newest snapshot.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	geo     geoSource
+	handler Handler
+
+	updateMu sync.Mutex
+	table    atomic.Pointer[table]
+
+	udp  *net.UDPConn
+	tcp  *mdns.Server
+	tcpL net.Listener
+	wg   sync.WaitGroup
+}
+
+// New validates opts and returns a server that refuses every query until the
+// first Update.
+func New(opts Options) (*Server, error) {
+	if opts.UDPAddr == "" && opts.TCPAddr == "" {
+		return nil, errors.New("dns: Options.UDPAddr, TCPAddr: set at least one")
+	}
+	if opts.Batch <= 0 {
+		opts.Batch = 32
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	s := &Server{opts: opts, log: opts.Logger}
+	if opts.GeoDB != "" {
+		g, err := openGeoDB(opts.GeoDB)
+		if err != nil {
+			return nil, fmt.Errorf("dns: Options.GeoDB: %w", err)
+		}
+		s.geo = g
+	}
+	s.table.Store(&table{zones: map[string]*zone{}, fast: map[string][]byte{}, fastZones: map[string]*fastZone{}, geo: s.geo})
+	s.handler = s.handlers()
+	return s, nil
+}
+
+// Start opens the listeners and serves until Stop.
+func (s *Server) Start(ctx context.Context) error {
+	if s.opts.UDPAddr != "" {
+		ua, err := net.ResolveUDPAddr("udp", s.opts.UDPAddr)
+		if err != nil {
+			return fmt.Errorf("dns: udp %q: %w", s.opts.UDPAddr, err)
+		}
+		if s.udp, err = net.ListenUDP("udp", ua); err != nil {
+			return fmt.Errorf("dns: %w", err)
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.serveUDP()
+		}()
+	}
+	if s.opts.TCPAddr != "" {
+		addr := s.opts.TCPAddr
+		if addr == s.opts.UDPAddr && s.udp != nil {
+			addr = s.udp.LocalAddr().String() // same port for both, as resolvers expect
+		}
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			s.Stop(ctx)
+			return fmt.Errorf("dns: %w", err)
+		}
+		s.tcpL = l
+		s.tcp = &mdns.Server{Listener: l, Net: "tcp", Handler: mdns.HandlerFunc(s.serveTCP)}
+		started := make(chan struct{})
+		s.tcp.NotifyStartedFunc = func() { close(started) }
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := s.tcp.ActivateAndServe(); err != nil {
+				s.log.Error("dns: tcp server", "err", err)
+			}
+		}()
+		<-started
+	}
+	s.log.Info("dns: serving", "udp", s.UDPAddr(), "tcp", s.TCPAddr())
+	return nil
+}
+
+// Stop closes the listeners and waits for the serving goroutines.
+func (s *Server) Stop(ctx context.Context) error {
+	var errs []error
+	if s.udp != nil {
+		errs = append(errs, s.udp.Close())
+	}
+	if s.tcp != nil {
+		errs = append(errs, s.tcp.ShutdownContext(ctx))
+	}
+	s.wg.Wait()
+	if c, ok := s.geo.(interface{ Close() error }); ok {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// UDPAddr and TCPAddr return the bound addresses (nil when not listening).
+func (s *Server) UDPAddr() net.Addr {
+	if s.udp == nil {
+		return nil
+	}
+	return s.udp.LocalAddr()
+}
+
+func (s *Server) TCPAddr() net.Addr {
+	if s.tcpL == nil {
+		return nil
+	}
+	return s.tcpL.Addr()
+}
+
+// Update compiles the zones of snap and swaps them in atomically; on error the
+// running zones stay.
+func (s *Server) Update(snap *syncv1.Snapshot) error {
+	if snap == nil {
+		return errors.New("dns: update: nil snapshot")
+	}
+	s.updateMu.Lock()
+	defer s.updateMu.Unlock()
+	t, err := compileTable(snap, s.geo)
+	if err != nil {
+		return fmt.Errorf("dns: config version %d: %w", snap.GetVersion(), err)
+	}
+	s.table.Store(t)
+	s.log.Debug("dns: zones applied", "version", t.version, "zones", len(t.zones), "answers", len(t.fast))
+	return nil
+}
+
+// Version is the snapshot version of the served zones.
+func (s *Server) Version() uint64 { return s.table.Load().version }
+
+// batchConn is the recvmmsg/sendmmsg view shared by ipv4 and ipv6.
+type batchConn interface {
+	ReadBatch(ms []ipv4.Message, flags int) (int, error)
+	WriteBatch(ms []ipv4.Message, flags int) (int, error)
+}
+
+// serveUDP is the one UDP loop: read a batch, answer each query (fast path,
+// else the handler chain), write the replies as one batch.
+func (s *Server) serveUDP() {
+	var pc batchConn = ipv4.NewPacketConn(s.udp)
+	if a, ok := s.udp.LocalAddr().(*net.UDPAddr); ok && a.IP.To4() == nil && a.IP != nil && !a.IP.IsUnspecified() {
+		pc = ipv6.NewPacketConn(s.udp)
+	}
+	n := s.opts.Batch
+	in := make([]ipv4.Message, n)
+	out := make([]ipv4.Message, n)
+	outBufs := make([][]byte, n)
+	for i := range in {
+		in[i].Buffers = [][]byte{make([]byte, 4096)}
+		out[i].Buffers = [][]byte{nil}
+		outBufs[i] = make([]byte, 4096)
+	}
+	key := make([]byte, 260)
+	for {
+		got, err := pc.ReadBatch(in, 0)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			s.log.Debug("dns: udp read", "err", err)
+			continue
+		}
+		k := 0
+		for i := 0; i < got; i++ {
+			q := in[i].Buffers[0][:in[i].N]
+			t := s.table.Load()
+			r := t.fastReply(outBufs[k], q, key)
+			var reply []byte
+			if r > 0 {
+				reply = outBufs[k][:r]
+			} else {
+				reply = s.slowUDP(outBufs[k], q, in[i].Addr)
+			}
+			if reply == nil {
+				continue
+			}
+			out[k].Buffers[0] = reply
+			out[k].Addr = in[i].Addr
+			k++
+		}
+		for sent := 0; sent < k; {
+			w, err := pc.WriteBatch(out[sent:k], 0)
+			if err != nil {
+				if errors.Is(err, net.ErrClosed) {
+					return
+				}
+				s.log.Debug("dns: udp write", "err", err)
+				break
+			}
+			sent += w
+		}
+	}
+}
+
+// slowUDP answers one datagram through the handler chain; nil means no reply.
+func (s *Server) slowUDP(buf, q []byte, from net.Addr) []byte {
+	r := new(mdns.Msg)
+	if err := r.Unpack(q); err != nil {
+		return formErr(buf, q)
+	}
+	if r.Response {
+		return nil
+	}
+	st := &request{udpSize: mdns.MinMsgSize}
+	if ua, ok := from.(*net.UDPAddr); ok {
+		st.client = ua.AddrPort().Addr().Unmap()
+	}
+	w := &captureWriter{local: s.udp.LocalAddr(), remote: from}
+	m := s.serve(withRequest(context.Background(), st), w, r)
+	if m == nil {
+		return nil
+	}
+	m.Truncate(st.udpSize)
+	wire, err := m.PackBuffer(buf)
+	if err != nil {
+		s.log.Debug("dns: pack reply", "err", err)
+		return nil
+	}
+	return wire
+}
+
+// serveTCP is the miekg/dns handler for TCP.
+func (s *Server) serveTCP(w mdns.ResponseWriter, r *mdns.Msg) {
+	st := &request{}
+	if ta, ok := w.RemoteAddr().(*net.TCPAddr); ok {
+		st.client = ta.AddrPort().Addr().Unmap()
+	}
+	cw := &captureWriter{local: w.LocalAddr(), remote: w.RemoteAddr()}
+	if m := s.serve(withRequest(context.Background(), st), cw, r); m != nil {
+		_ = w.WriteMsg(m)
+	}
+}
+
+// serve runs the chain and returns the reply to send (nil: none).
+func (s *Server) serve(ctx context.Context, w *captureWriter, r *mdns.Msg) *mdns.Msg {
+	rcode, err := s.handler.ServeDNS(ctx, w, r)
+	if err != nil {
+		s.log.Debug("dns: handler", "err", err)
+	}
+	if w.msg != nil {
+		return w.msg
+	}
+	if written(rcode) {
+		return nil
+	}
+	m := new(mdns.Msg).SetRcode(r, rcode)
+	if opt := r.IsEdns0(); opt != nil {
+		m.SetEdns0(maxUDPSize, opt.Do())
+	}
+	return m
+}
+
+// formErr replies FORMERR to a query whose header parses, else nothing.
+func formErr(buf, q []byte) []byte {
+	if len(q) < 12 || q[2]&0x80 != 0 {
+		return nil
+	}
+	h := buf[:12]
+	clear(h)
+	h[0], h[1] = q[0], q[1]
+	h[2] = 0x80 | q[2]&0x78 | q[2]&0x01 // QR, opcode, RD
+	h[3] = mdns.RcodeFormatError
+	return h
+}
+
+// captureWriter keeps the reply so the server can truncate and pack it.
+type captureWriter struct {
+	local, remote net.Addr
+	msg           *mdns.Msg
+}
+
+func (w *captureWriter) LocalAddr() net.Addr        { return w.local }
+func (w *captureWriter) RemoteAddr() net.Addr       { return w.remote }
+func (w *captureWriter) WriteMsg(m *mdns.Msg) error { w.msg = m; return nil }
+func (w *captureWriter) Write([]byte) (int, error) {
+	return 0, errors.New("dns: raw write not supported")
+}
+func (w *captureWriter) Close() error        { return nil }
+func (w *captureWriter) TsigStatus() error   { return nil }
+func (w *captureWriter) TsigTimersOnly(bool) {}
+func (w *captureWriter) Hijack()             {}
+
+var _ mdns.ResponseWriter = (*captureWriter)(nil)

@@ -1,0 +1,276 @@
+package dns
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+
+	mdns "github.com/miekg/dns"
+
+	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
+)
+
+// Defaults when a zone leaves a value unset.
+const (
+	defaultTTL     = 300
+	defaultRefresh = 3600
+	defaultRetry   = 600
+	defaultExpire  = 86400
+	defaultMinimum = 300
+)
+
+// variant is the part of an RRset selected by one geo match (match nil: the
+// default answer).
+type variant struct {
+	match *matcher
+	rrs   []mdns.RR
+}
+
+// rrset holds the records of one name and type.
+type rrset struct {
+	variants []variant
+}
+
+func (s *rrset) hasGeo() bool {
+	for _, v := range s.variants {
+		if v.match != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// node is one owner name; empty non-terminals have no sets.
+type node struct {
+	sets map[uint16]*rrset
+}
+
+// zone is the compiled, immutable runtime form of one released zone.
+type zone struct {
+	origin   string // lower-case FQDN
+	soa      *mdns.SOA
+	nodes    map[string]*node
+	wildcard bool            // some owner is a wildcard
+	cuts     map[string]bool // delegation points below the apex
+}
+
+// compileZone turns a released zone into its runtime form. Every record must
+// parse; the error names the record.
+func compileZone(z *dnsv1.Zone) (*zone, error) {
+	if z.GetName() == "" {
+		return nil, fmt.Errorf("zone %q: name: required", z.GetId())
+	}
+	origin := mdns.CanonicalName(z.GetName())
+	if _, ok := mdns.IsDomainName(origin); !ok {
+		return nil, fmt.Errorf("zone %q: name %q: not a domain name", z.GetId(), z.GetName())
+	}
+	out := &zone{origin: origin, nodes: map[string]*node{}, cuts: map[string]bool{}}
+	soa := z.GetSoa()
+	ttl := or(soa.GetTtl(), defaultTTL)
+	ns := z.GetNameservers()
+	mname := soa.GetMname()
+	if mname == "" && len(ns) > 0 {
+		mname = ns[0]
+	}
+	if mname == "" {
+		mname = "ns1." + origin
+	}
+	rname := soa.GetRname()
+	if rname == "" {
+		rname = "hostmaster." + origin
+	}
+	out.soa = &mdns.SOA{
+		Hdr:     mdns.RR_Header{Name: origin, Rrtype: mdns.TypeSOA, Class: mdns.ClassINET, Ttl: ttl},
+		Ns:      mdns.Fqdn(strings.ToLower(mname)),
+		Mbox:    mdns.Fqdn(strings.ToLower(rname)),
+		Serial:  uint32(z.GetRelease()),
+		Refresh: or(soa.GetRefresh(), defaultRefresh),
+		Retry:   or(soa.GetRetry(), defaultRetry),
+		Expire:  or(soa.GetExpire(), defaultExpire),
+		Minttl:  or(soa.GetMinimum(), defaultMinimum),
+	}
+	out.add(origin, nil, out.soa)
+	for _, n := range ns {
+		out.add(origin, nil, &mdns.NS{
+			Hdr: mdns.RR_Header{Name: origin, Rrtype: mdns.TypeNS, Class: mdns.ClassINET, Ttl: ttl},
+			Ns:  mdns.Fqdn(strings.ToLower(n)),
+		})
+	}
+	matchers := map[string]*matcher{}
+	for i, r := range z.GetRecords() {
+		if r.GetDisabled() {
+			continue
+		}
+		rrs, owner, err := recordRRs(origin, r)
+		if err != nil {
+			return nil, fmt.Errorf("zone %s: record %d (%s %s): %w", origin, i, r.GetName(), typeName(r.GetType()), err)
+		}
+		var m *matcher
+		if r.GetMatch() != nil {
+			key := matchKey(r.GetMatch())
+			if m = matchers[key]; m == nil {
+				if m, err = newMatcher(r.GetMatch()); err != nil {
+					return nil, fmt.Errorf("zone %s: record %d (%s %s): match: %w", origin, i, r.GetName(), typeName(r.GetType()), err)
+				}
+				matchers[key] = m
+			}
+		}
+		for _, rr := range rrs {
+			out.add(owner, m, rr)
+		}
+		if strings.HasPrefix(owner, "*.") {
+			out.wildcard = true
+		}
+		if r.GetType() == dnsv1.RecordType_RECORD_TYPE_NS && owner != origin {
+			out.cuts[owner] = true
+		}
+	}
+	return out, nil
+}
+
+// add files rr under owner and creates the empty non-terminals above it.
+func (z *zone) add(owner string, m *matcher, rr mdns.RR) {
+	n := z.nodes[owner]
+	if n == nil {
+		n = &node{}
+		z.nodes[owner] = n
+	}
+	if n.sets == nil {
+		n.sets = map[uint16]*rrset{}
+	}
+	t := rr.Header().Rrtype
+	s := n.sets[t]
+	if s == nil {
+		s = &rrset{}
+		n.sets[t] = s
+	}
+	found := false
+	for i := range s.variants {
+		if s.variants[i].match == m {
+			s.variants[i].rrs = append(s.variants[i].rrs, rr)
+			found = true
+			break
+		}
+	}
+	if !found {
+		s.variants = append(s.variants, variant{match: m, rrs: []mdns.RR{rr}})
+	}
+	for name := owner; name != z.origin; {
+		i, end := mdns.NextLabel(name, 0)
+		if end {
+			break
+		}
+		name = name[i:]
+		if _, ok := z.nodes[name]; !ok {
+			z.nodes[name] = &node{}
+		}
+	}
+}
+
+// recordRRs parses one record into RRs and returns its lower-case owner.
+func recordRRs(origin string, r *dnsv1.Record) ([]mdns.RR, string, error) {
+	owner, err := ownerName(origin, r.GetName())
+	if err != nil {
+		return nil, "", err
+	}
+	typ := typeName(r.GetType())
+	if r.GetType() == dnsv1.RecordType_RECORD_TYPE_UNSPECIFIED {
+		return nil, "", fmt.Errorf("type: required")
+	}
+	ttl := or(r.GetTtl(), defaultTTL)
+	if r.GetGatewayCluster() != "" {
+		var rrs []mdns.RR
+		for _, a := range r.GetGatewayAddresses() {
+			ip, err := netip.ParseAddr(a)
+			if err != nil {
+				return nil, "", fmt.Errorf("gateway address %q: %w", a, err)
+			}
+			hdr := mdns.RR_Header{Name: owner, Class: mdns.ClassINET, Ttl: ttl}
+			switch {
+			case ip.Is4() && r.GetType() == dnsv1.RecordType_RECORD_TYPE_A:
+				hdr.Rrtype = mdns.TypeA
+				rrs = append(rrs, &mdns.A{Hdr: hdr, A: ip.AsSlice()})
+			case ip.Is6() && !ip.Is4In6() && r.GetType() == dnsv1.RecordType_RECORD_TYPE_AAAA:
+				hdr.Rrtype = mdns.TypeAAAA
+				rrs = append(rrs, &mdns.AAAA{Hdr: hdr, AAAA: ip.AsSlice()})
+			}
+		}
+		return rrs, owner, nil
+	}
+	rr, err := mdns.NewRR(fmt.Sprintf("%s %d IN %s %s", owner, ttl, typ, r.GetData()))
+	if err != nil {
+		return nil, "", fmt.Errorf("data %q: %w", r.GetData(), err)
+	}
+	if rr == nil {
+		return nil, "", fmt.Errorf("data: required")
+	}
+	lowerNames(rr)
+	return []mdns.RR{rr}, owner, nil
+}
+
+// ownerName resolves a record name relative to origin ("@", "www", "*.img",
+// or an absolute name inside the zone).
+func ownerName(origin, name string) (string, error) {
+	name = strings.ToLower(strings.TrimSpace(name))
+	var owner string
+	switch {
+	case name == "" || name == "@":
+		owner = origin
+	case strings.HasSuffix(name, "."):
+		owner = name
+	default:
+		owner = name + "." + origin
+	}
+	if _, ok := mdns.IsDomainName(owner); !ok {
+		return "", fmt.Errorf("name %q: not a domain name", name)
+	}
+	if !mdns.IsSubDomain(origin, owner) {
+		return "", fmt.Errorf("name %q: outside zone %s", name, origin)
+	}
+	return owner, nil
+}
+
+// lowerNames lower-cases the target names of rr so answers are canonical.
+func lowerNames(rr mdns.RR) {
+	switch v := rr.(type) {
+	case *mdns.CNAME:
+		v.Target = strings.ToLower(v.Target)
+	case *mdns.MX:
+		v.Mx = strings.ToLower(v.Mx)
+	case *mdns.NS:
+		v.Ns = strings.ToLower(v.Ns)
+	case *mdns.SRV:
+		v.Target = strings.ToLower(v.Target)
+	case *mdns.PTR:
+		v.Ptr = strings.ToLower(v.Ptr)
+	}
+}
+
+// typeName is the zone-file mnemonic of t ("A", "AAAA", ...).
+func typeName(t dnsv1.RecordType) string {
+	return strings.TrimPrefix(t.String(), "RECORD_TYPE_")
+}
+
+func matchKey(m *dnsv1.GeoMatch) string {
+	parts := func(xs []string) string {
+		c := append([]string(nil), xs...)
+		for i := range c {
+			c[i] = strings.ToLower(c[i])
+		}
+		sort.Strings(c)
+		return strings.Join(c, ",")
+	}
+	asns := make([]string, 0, len(m.GetAsns()))
+	for _, a := range m.GetAsns() {
+		asns = append(asns, fmt.Sprint(a))
+	}
+	return strings.Join([]string{parts(m.GetCountries()), parts(m.GetContinents()), parts(asns), parts(m.GetIsps()), parts(m.GetCidrs())}, "|")
+}
+
+func or(v, def uint32) uint32 {
+	if v == 0 {
+		return def
+	}
+	return v
+}
