@@ -8,9 +8,10 @@
 //	meta/stream_seq  uint64: stream sequence of the last applied delta
 //	meta/applied_at  int64: unix nanoseconds of the last write
 //	apps/<app id>    strata.config.v1.App, one key per app
+//	zones/<zone id>  strata.dns.v1.Zone, one key per released DNS zone
 //
-// One key per app keeps a delta write O(change). Other kinds (certificates,
-// zones) get buckets of their own beside "apps".
+// One key per object keeps a delta write O(change). Other kinds
+// (certificates) get buckets of their own beside "apps" and "zones".
 package store
 
 import (
@@ -27,6 +28,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 )
 
@@ -37,7 +39,8 @@ var ErrGap = errors.New("store: delta does not start at the stored version")
 
 var (
 	bucketMeta = []byte("meta")
-	bucketApps = []byte("apps")
+	bucketApps  = []byte("apps")
+	bucketZones = []byte("zones")
 
 	keyHeader    = []byte("header")
 	keyStreamSeq = []byte("stream_seq")
@@ -77,7 +80,7 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketApps} {
+		for _, b := range [][]byte{bucketMeta, bucketApps, bucketZones} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -120,11 +123,16 @@ func (s *Store) SaveSnapshot(snap *syncv1.Snapshot, streamSeq uint64) error {
 	if err != nil {
 		return fmt.Errorf("store: snapshot %d: %w", snap.GetVersion(), err)
 	}
+	zones, err := sortedZones(snap.GetZones())
+	if err != nil {
+		return fmt.Errorf("store: snapshot %d: %w", snap.GetVersion(), err)
+	}
 	next := &syncv1.Snapshot{
 		PartitionId: snap.GetPartitionId(),
 		Staging:     snap.GetStaging(),
 		Version:     snap.GetVersion(),
 		Apps:        apps,
+		Zones:       zones,
 		CreatedAt:   snap.GetCreatedAt(),
 	}
 	s.mu.Lock()
@@ -146,6 +154,16 @@ func (s *Store) SaveSnapshot(snap *syncv1.Snapshot, streamSeq uint64) error {
 			if err := b.Put([]byte(app.GetId()), v); err != nil {
 				return err
 			}
+		}
+		if err := tx.DeleteBucket(bucketZones); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+			return err
+		}
+		zb, err := tx.CreateBucket(bucketZones)
+		if err != nil {
+			return err
+		}
+		if err := putZones(zb, zones); err != nil {
+			return err
 		}
 		return writeMeta(tx, next, streamSeq, now)
 	})
@@ -183,6 +201,7 @@ func (s *Store) ApplyDelta(d *syncv1.Delta, streamSeq uint64) (*syncv1.Snapshot,
 		Staging:     cur.GetStaging(),
 		Version:     d.GetToVersion(),
 		Apps:        mergeApps(cur.GetApps(), d.GetUpserts(), d.GetDeletes()),
+		Zones:       mergeZones(cur.GetZones(), d.GetZoneUpserts(), d.GetZoneDeletes()),
 		CreatedAt:   d.GetCreatedAt(),
 	}
 	now := time.Now()
@@ -201,6 +220,15 @@ func (s *Store) ApplyDelta(d *syncv1.Delta, streamSeq uint64) (*syncv1.Snapshot,
 			if err := b.Put([]byte(app.GetId()), v); err != nil {
 				return err
 			}
+		}
+		zb := tx.Bucket(bucketZones)
+		for _, id := range d.GetZoneDeletes() {
+			if err := zb.Delete([]byte(id)); err != nil {
+				return err
+			}
+		}
+		if err := putZones(zb, d.GetZoneUpserts()); err != nil {
+			return err
 		}
 		return writeMeta(tx, next, streamSeq, now)
 	})
@@ -236,6 +264,72 @@ func validateDelta(d *syncv1.Delta) error {
 			return fmt.Errorf("store: delta deletes[%d]: empty app id", i)
 		case upserted[id]:
 			return fmt.Errorf("store: delta deletes[%d] %q: also upserted", i, id)
+		}
+	}
+	zoneUpserted := make(map[string]bool, len(d.GetZoneUpserts()))
+	for i, z := range d.GetZoneUpserts() {
+		switch {
+		case z.GetId() == "":
+			return fmt.Errorf("store: delta zone_upserts[%d].id: required", i)
+		case zoneUpserted[z.GetId()]:
+			return fmt.Errorf("store: delta zone_upserts[%d].id %q: duplicate", i, z.GetId())
+		}
+		zoneUpserted[z.GetId()] = true
+	}
+	for i, id := range d.GetZoneDeletes() {
+		switch {
+		case id == "":
+			return fmt.Errorf("store: delta zone_deletes[%d]: empty zone id", i)
+		case zoneUpserted[id]:
+			return fmt.Errorf("store: delta zone_deletes[%d] %q: also upserted", i, id)
+		}
+	}
+	return nil
+}
+
+// sortedZones returns zones sorted by id, rejecting missing and duplicate ids.
+func sortedZones(zones []*dnsv1.Zone) ([]*dnsv1.Zone, error) {
+	out := slices.Clone(zones)
+	slices.SortFunc(out, func(a, b *dnsv1.Zone) int { return strings.Compare(a.GetId(), b.GetId()) })
+	for i, z := range out {
+		if z.GetId() == "" {
+			return nil, errors.New("zones: a zone has no id")
+		}
+		if i > 0 && out[i-1].GetId() == z.GetId() {
+			return nil, fmt.Errorf("zones: id %q: duplicate", z.GetId())
+		}
+	}
+	return out, nil
+}
+
+// mergeZones is mergeApps for zones.
+func mergeZones(cur, upserts []*dnsv1.Zone, deletes []string) []*dnsv1.Zone {
+	drop := make(map[string]bool, len(upserts)+len(deletes))
+	for _, id := range deletes {
+		drop[id] = true
+	}
+	for _, z := range upserts {
+		drop[z.GetId()] = true
+	}
+	out := make([]*dnsv1.Zone, 0, len(cur)+len(upserts))
+	for _, z := range cur {
+		if !drop[z.GetId()] {
+			out = append(out, z)
+		}
+	}
+	out = append(out, upserts...)
+	slices.SortFunc(out, func(a, b *dnsv1.Zone) int { return strings.Compare(a.GetId(), b.GetId()) })
+	return out
+}
+
+func putZones(b *bolt.Bucket, zones []*dnsv1.Zone) error {
+	for _, z := range zones {
+		v, err := marshal.Marshal(z)
+		if err != nil {
+			return fmt.Errorf("encode zone %q: %w", z.GetId(), err)
+		}
+		if err := b.Put([]byte(z.GetId()), v); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -326,6 +420,20 @@ func read(tx *bolt.Tx) (*syncv1.Snapshot, Meta, error) {
 			return fmt.Errorf("app under key %q has id %q", k, app.GetId())
 		}
 		snap.Apps = append(snap.Apps, app)
+		return nil
+	})
+	if err != nil {
+		return nil, Meta{}, err
+	}
+	err = tx.Bucket(bucketZones).ForEach(func(k, v []byte) error {
+		z := &dnsv1.Zone{}
+		if err := proto.Unmarshal(v, z); err != nil {
+			return fmt.Errorf("decode zone %q: %w", k, err)
+		}
+		if !bytes.Equal([]byte(z.GetId()), k) {
+			return fmt.Errorf("zone under key %q has id %q", k, z.GetId())
+		}
+		snap.Zones = append(snap.Zones, z)
 		return nil
 	})
 	if err != nil {
