@@ -323,3 +323,29 @@ func TestControlWithExternalHub(t *testing.T) {
 		return nil
 	})
 }
+
+// TestDevNodeKeyLost: a dev data dir whose node key was deleted cannot
+// rejoin under the same name; the error says how to recover.
+func TestDevNodeKeyLost(t *testing.T) {
+	dir := t.TempDir()
+	opts := stack.DevOptions{DataDir: dir, APIAddr: "127.0.0.1:0", NATSAddr: "127.0.0.1:0", LeafAddr: "127.0.0.1:0",
+		HTTPAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)}
+	ctx, cancel := context.WithCancel(context.Background())
+	banner := &syncBuffer{}
+	done := make(chan error, 1)
+	o := opts
+	o.Banner = banner
+	go func() { done <- stack.RunDev(ctx, o) }()
+	bannerValue(t, banner, done, "node")
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "node", stack.EdgeKeyFile)); err != nil {
+		t.Fatal(err)
+	}
+	err := stack.RunDev(context.Background(), opts)
+	if err == nil || !strings.Contains(err.Error(), "already exists") || !strings.Contains(err.Error(), "--no-node") {
+		t.Fatalf("got %v, want the name conflict with a way out", err)
+	}
+}

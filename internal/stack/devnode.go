@@ -49,6 +49,10 @@ func startDevNode(ctx context.Context, svc *nodes.Service, o DevOptions, log *sl
 		HTTPAddr: o.HTTPAddr, HTTPSAddr: o.HTTPSAddr, HTTPPort: o.HTTPPort, HTTPSPort: o.HTTPSPort,
 		Logger: log.With("part", "edge"),
 	})
+	if connect.CodeOf(err) == connect.CodeAlreadyExists {
+		return nil, fmt.Errorf("edge node: %w (%s lost the key the dev node joined with: start once with --no-node, "+
+			"remove the old node with `strata node remove`, then start again)", err, dir)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("edge node: %w", err)
 	}

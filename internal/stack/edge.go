@@ -130,19 +130,22 @@ func StartEdge(ctx context.Context, o EdgeOptions) (*Edge, error) {
 		if stored == nil || ctx.Err() != nil {
 			return nil, err
 		}
+		token, serr := storedJWT(filepath.Join(o.DataDir, node.CredentialsFile), pub)
+		if serr != nil {
+			return nil, fmt.Errorf("%w; and the stored credentials are unusable: %w", err, serr)
+		}
 		log.Warn("join failed; starting from the stored identity and config", "err", err)
 		progress(o.Progress, "Join failed (%v); starting node %s from its stored identity and config.\n", err, stored.NodeID)
-		fallthrough
+		state, creds = *stored, &node.Credentials{JWT: token, Seed: seed}
 	default:
 		if stored == nil {
 			return nil, fmt.Errorf("--join-token: required: %s holds no node identity from an earlier join", o.DataDir)
 		}
-		state = *stored
-		token, err := storedJWT(filepath.Join(o.DataDir, node.CredentialsFile))
+		token, err := storedJWT(filepath.Join(o.DataDir, node.CredentialsFile), pub)
 		if err != nil {
 			return nil, err
 		}
-		creds = &node.Credentials{JWT: token, Seed: seed}
+		state, creds = *stored, &node.Credentials{JWT: token, Seed: seed}
 	}
 	if o.Name != "" && state.Name != "" && o.Name != state.Name {
 		log.Warn("the node keeps the name it joined with", "name", state.Name, "given", o.Name)
@@ -266,8 +269,9 @@ func loadOrCreateNodeKey(path string) (nkeys.KeyPair, []byte, error) {
 	return kp, seed, nil
 }
 
-// storedJWT reads the user JWT of the credentials file package node wrote.
-func storedJWT(path string) (string, error) {
+// storedJWT reads the user JWT of the credentials file package node wrote,
+// which must have been issued for the node's key pub.
+func storedJWT(path, pub string) (string, error) {
 	b, err := readPrivate(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", fmt.Errorf("%s: missing; the node needs a join token to get credentials again", path)
@@ -278,6 +282,13 @@ func storedJWT(path string) (string, error) {
 	token, err := jwt.ParseDecoratedJWT(b)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	claims, err := jwt.DecodeUserClaims(token)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	if claims.Subject != pub {
+		return "", fmt.Errorf("%s: issued for another key than %s (the node key changed); join again with a join token", path, EdgeKeyFile)
 	}
 	return token, nil
 }
