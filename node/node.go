@@ -21,6 +21,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
 
+	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+	"github.com/strata-edge/strata/node/dns"
 	"github.com/strata-edge/strata/node/proxy"
 	"github.com/strata-edge/strata/node/store"
 	nodesync "github.com/strata-edge/strata/node/sync"
@@ -68,6 +70,13 @@ type Options struct {
 	// https_ports) for these listeners; 0 means the bound ports. Set them
 	// when the listeners sit behind a port forward (e.g. 7480 for 80).
 	HTTPPort, HTTPSPort uint32
+	// DNSAddr, optional, is where the authoritative DNS server listens
+	// (host:port, UDP and TCP on the same port; port 0 picks one); empty
+	// disables DNS on this node.
+	DNSAddr string
+	// GeoDB, optional, is an MMDB file for the DNS geo rules (country,
+	// continent, ASN); CIDR rules work without it.
+	GeoDB string
 	// Heartbeat is the NodeStatus interval; 0 means the sync default.
 	Heartbeat time.Duration
 	Logger    *slog.Logger
@@ -153,6 +162,7 @@ type Node struct {
 	nc      *nats.Conn
 	store   *store.Store
 	proxy   *proxy.Proxy
+	dns     *dns.Server
 	agent   *nodesync.Agent
 	started bool
 	stopped bool
@@ -209,6 +219,12 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
+	if n.opts.DNSAddr != "" {
+		n.dns, err = dns.New(dns.Options{UDPAddr: n.opts.DNSAddr, TCPAddr: n.opts.DNSAddr, GeoDB: n.opts.GeoDB, Logger: n.opts.Logger})
+		if err != nil {
+			return fmt.Errorf("node: %w", err)
+		}
+	}
 	n.agent, err = nodesync.New(nodesync.Options{
 		NATS:        n.nc,
 		PartitionID: n.opts.PartitionID,
@@ -216,7 +232,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		NodeID:      n.opts.NodeID,
 		ClusterID:   n.opts.ClusterID,
 		Store:       n.store,
-		Apply:       n.proxy.Update,
+		Apply:       n.apply,
 		Heartbeat:   n.opts.Heartbeat,
 		Health:      n.health(),
 		LinkID:      leafLinkID(n.leaf),
@@ -230,6 +246,11 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	if err := n.proxy.Start(ctx); err != nil {
 		return fmt.Errorf("node: %w", err)
+	}
+	if n.dns != nil {
+		if err := n.dns.Start(ctx); err != nil {
+			return fmt.Errorf("node: %w", err)
+		}
 	}
 	n.log.Info("node started", "partition", n.opts.PartitionID, "track", natsutil.Track(n.opts.Staging),
 		"version", n.agent.Version(), "hub", n.opts.HubLeafURLs)
@@ -299,6 +320,29 @@ func leafLinkID(s *server.Server) func() uint64 {
 
 // health reports requests per second since the previous heartbeat, from
 // the proxy's counters.
+// apply runs one snapshot on every part of the node: the proxy, then the DNS
+// server. Each swaps its runtime atomically and keeps the old one on error.
+func (n *Node) apply(snap *syncv1.Snapshot) error {
+	if err := n.proxy.Update(snap); err != nil {
+		return err
+	}
+	if n.dns != nil {
+		return n.dns.Update(snap)
+	}
+	return nil
+}
+
+// DNSAddr returns the DNS server's bound address ("" without DNS or before
+// Start).
+func (n *Node) DNSAddr() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.dns == nil || n.dns.UDPAddr() == nil {
+		return ""
+	}
+	return n.dns.UDPAddr().String()
+}
+
 func (n *Node) health() func() (bool, float64, uint64) {
 	var (
 		mu    gosync.Mutex
@@ -343,6 +387,11 @@ func (n *Node) shutdown(ctx context.Context) error {
 	}
 	if n.proxy != nil {
 		if err := n.proxy.Stop(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if n.dns != nil {
+		if err := n.dns.Stop(ctx); err != nil {
 			errs = append(errs, err)
 		}
 	}
