@@ -92,6 +92,9 @@ func TestDevWithNodes(t *testing.T) {
 	if https := d.value(t, "https"); !strings.HasPrefix(https, "https://127.0.0.1:") {
 		t.Errorf("banner https line %q", https)
 	}
+	if dns := d.value(t, "dns"); !strings.HasPrefix(dns, "127.0.0.1:") || strings.HasSuffix(dns, ":0") {
+		t.Errorf("banner dns line %q: want the bound 127.0.0.1:PORT", dns)
+	}
 	c := cli{t: t, env: []string{"STRATA_API=" + d.api, "STRATA_TOKEN=" + readFile(t, filepath.Join(root, "dev", "admin.token"))}}
 
 	token := c.ok("node", "token", "create", "--cluster", "default", "--auto-approve", "--ttl", "1h")

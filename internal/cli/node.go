@@ -77,6 +77,7 @@ listening on 7480 behind a forward from 80 serves apps on port 80.`,
 	fs.StringVar(&o.DataDir, "data", DefaultNodeDataDir, "node data directory (key, credentials, stored config)")
 	fs.StringVar(&o.HTTPAddr, "http-addr", ":7480", "proxy HTTP listen address (empty: none)")
 	fs.StringVar(&o.HTTPSAddr, "https-addr", ":7443", "proxy HTTPS listen address (empty: none)")
+	fs.StringVar(&o.DNSAddr, "dns-addr", "", "authoritative DNS listen address, UDP and TCP (empty: none)")
 	fs.Uint32Var(&o.HTTPPort, "http-port", 80, "port apps name for the HTTP listener (0: the bound port)")
 	fs.Uint32Var(&o.HTTPSPort, "https-port", 443, "port apps name for the HTTPS listener (0: the bound port)")
 	lf.register(fs)

@@ -42,7 +42,8 @@ type DevOptions struct {
 	// HTTPPort and HTTPSPort are the ports apps name for those listeners
 	// (http_ports, https_ports); 0 means the bound ports.
 	HTTPPort, HTTPSPort uint32
-	// DNSAddr is reserved for the edge node's DNS server (not built yet).
+	// DNSAddr is the edge node's authoritative DNS address (UDP and TCP);
+	// empty: no DNS.
 	DNSAddr string
 	// NoNode runs the control plane without the built-in edge node.
 	NoNode bool
@@ -85,7 +86,7 @@ func RunDev(ctx context.Context, o DevOptions) (err error) {
 		leafPort = -1 // 0 would mean "no leaf listener"
 	}
 	if !o.NoNode {
-		for flag, addr := range map[string]string{"--http-addr": o.HTTPAddr, "--https-addr": o.HTTPSAddr} {
+		for flag, addr := range map[string]string{"--http-addr": o.HTTPAddr, "--https-addr": o.HTTPSAddr, "--dns-addr": o.DNSAddr} {
 			if addr == "" {
 				continue
 			}
@@ -212,6 +213,9 @@ func printDevBanner(w io.Writer, o DevOptions, api apiInfo, natsURL, leafURL, cr
 		}
 		if a := edge.HTTPSAddr(); a != "" {
 			fmt.Fprintf(w, "https: https://%s\n", a)
+		}
+		if a := edge.DNSAddr(); a != "" {
+			fmt.Fprintf(w, "dns: %s\n", a)
 		}
 		fmt.Fprintf(w, "node: %s\n", edge.NodeID())
 	}

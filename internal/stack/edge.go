@@ -57,6 +57,9 @@ type EdgeOptions struct {
 	// HTTPSPort the ports apps name for them (0: the bound ports).
 	HTTPAddr, HTTPSAddr string
 	HTTPPort, HTTPSPort uint32
+	// DNSAddr, optional, is the authoritative DNS server's address (UDP and
+	// TCP); empty: no DNS.
+	DNSAddr string
 	// JoinPoll is the interval between Join calls while waiting for
 	// approval or for the control plane; default DefaultJoinPoll.
 	JoinPoll time.Duration
@@ -155,7 +158,7 @@ func StartEdge(ctx context.Context, o EdgeOptions) (*Edge, error) {
 		DataDir: o.DataDir, HubLeafURLs: state.LeafURLs, Credentials: creds,
 		NodeID: state.NodeID, ClusterID: state.ClusterID, PartitionID: state.PartitionID, Staging: state.Staging,
 		HTTPAddr: o.HTTPAddr, HTTPSAddr: o.HTTPSAddr, HTTPPort: o.HTTPPort, HTTPSPort: o.HTTPSPort,
-		Logger: log,
+		DNSAddr: o.DNSAddr, Logger: log,
 	})
 	if err != nil {
 		return nil, err
@@ -235,6 +238,9 @@ func (e *Edge) Name() string { return e.state.Name }
 // ClusterID and PartitionID are where the node belongs.
 func (e *Edge) ClusterID() string   { return e.state.ClusterID }
 func (e *Edge) PartitionID() string { return e.state.PartitionID }
+
+// DNSAddr is the bound DNS address ("" when none).
+func (e *Edge) DNSAddr() string { return e.node.DNSAddr() }
 
 // HTTPAddr and HTTPSAddr are the bound proxy addresses ("" when none).
 func (e *Edge) HTTPAddr() string  { return e.node.ProxyHTTPAddr() }

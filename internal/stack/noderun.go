@@ -27,6 +27,8 @@ type NodeOptions struct {
 	// HTTPSPort the ports apps name for them (0: the bound ports).
 	HTTPAddr, HTTPSAddr string
 	HTTPPort, HTTPSPort uint32
+	// DNSAddr, optional, is the authoritative DNS address (UDP and TCP).
+	DNSAddr string
 	// JoinPoll is the interval between Join calls while waiting for
 	// approval; default DefaultJoinPoll.
 	JoinPoll time.Duration
@@ -48,7 +50,7 @@ func RunNode(ctx context.Context, o NodeOptions) (err error) {
 	if o.HTTPAddr == "" && o.HTTPSAddr == "" {
 		return errors.New("--http-addr, --https-addr: give at least one listen address")
 	}
-	for flag, addr := range map[string]string{"--http-addr": o.HTTPAddr, "--https-addr": o.HTTPSAddr} {
+	for flag, addr := range map[string]string{"--http-addr": o.HTTPAddr, "--https-addr": o.HTTPSAddr, "--dns-addr": o.DNSAddr} {
 		if addr == "" {
 			continue
 		}
@@ -66,7 +68,7 @@ func RunNode(ctx context.Context, o NodeOptions) (err error) {
 	edge, err := StartEdge(ctx, EdgeOptions{
 		DataDir: o.DataDir, Name: o.Name, JoinToken: o.JoinToken, Joiner: joiner,
 		HTTPAddr: o.HTTPAddr, HTTPSAddr: o.HTTPSAddr, HTTPPort: o.HTTPPort, HTTPSPort: o.HTTPSPort,
-		JoinPoll: o.JoinPoll, Logger: log, Progress: o.Banner,
+		DNSAddr: o.DNSAddr, JoinPoll: o.JoinPoll, Logger: log, Progress: o.Banner,
 	})
 	if err != nil {
 		return err
@@ -86,6 +88,9 @@ func RunNode(ctx context.Context, o NodeOptions) (err error) {
 		}
 		if a := edge.HTTPSAddr(); a != "" {
 			fmt.Fprintf(o.Banner, "https: https://%s\n", a)
+		}
+		if a := edge.DNSAddr(); a != "" {
+			fmt.Fprintf(o.Banner, "dns: %s\n", a)
 		}
 		fmt.Fprintf(o.Banner, "data: %s\n", o.DataDir)
 	}
