@@ -1,0 +1,218 @@
+package dns
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	mdns "github.com/miekg/dns"
+
+	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
+	"github.com/strata-edge/strata/pkg/apierr"
+)
+
+// Limits of RFC 1035 (section 2.3.4).
+const (
+	maxLabel = 63
+	maxName  = 255
+)
+
+// canonicalOrigin validates a zone name and returns it lower-case and fully
+// qualified.
+func canonicalOrigin(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || name == "." {
+		return "", fmt.Errorf("required")
+	}
+	if err := checkName(name); err != nil {
+		return "", err
+	}
+	return mdns.CanonicalName(name), nil
+}
+
+// checkName enforces the label and name length limits with a precise reason.
+func checkName(name string) error {
+	fq := mdns.Fqdn(name)
+	for _, l := range mdns.SplitDomainName(fq) {
+		if len(l) > maxLabel {
+			return fmt.Errorf("label %q is %d bytes, over %d", l, len(l), maxLabel)
+		}
+	}
+	// Wire length: one length byte per label plus the root.
+	if n := len(fq) + 1; n > maxName {
+		return fmt.Errorf("name is %d bytes, over %d", n, maxName)
+	}
+	if _, ok := mdns.IsDomainName(fq); !ok {
+		return fmt.Errorf("%q is not a domain name", name)
+	}
+	return nil
+}
+
+// owner resolves a record name ("@", "www", "*.img" or absolute) in origin.
+func owner(origin, name string) (string, error) {
+	name = strings.ToLower(strings.TrimSpace(name))
+	var o string
+	switch {
+	case name == "" || name == "@":
+		o = origin
+	case strings.HasSuffix(name, "."):
+		o = name
+	default:
+		o = name + "." + origin
+	}
+	if err := checkName(o); err != nil {
+		return "", err
+	}
+	if !mdns.IsSubDomain(origin, o) {
+		return "", fmt.Errorf("%s is outside the zone %s", o, origin)
+	}
+	return o, nil
+}
+
+// parsed is a validated record with its owner and RR.
+type parsed struct {
+	rec   *dnsv1.Record
+	owner string
+	rr    mdns.RR // nil for gateway records
+}
+
+// checkRecord validates one record; field is its position in the request
+// ("record", "records[3]" or "line 12").
+func checkRecord(origin string, r *dnsv1.Record, field string) (parsed, []apierr.FieldViolation) {
+	var vs []apierr.FieldViolation
+	bad := func(f, format string, args ...any) {
+		vs = append(vs, apierr.FieldViolation{Field: field + f, Reason: fmt.Sprintf(format, args...)})
+	}
+	p := parsed{rec: r}
+	o, err := owner(origin, r.GetName())
+	if err != nil {
+		bad(".name", "%v", err)
+	}
+	p.owner = o
+	typ := strings.TrimPrefix(r.GetType().String(), "RECORD_TYPE_")
+	if r.GetType() == dnsv1.RecordType_RECORD_TYPE_UNSPECIFIED {
+		bad(".type", "required (A, AAAA, CNAME, MX, TXT, NS, SRV, CAA or PTR)")
+	}
+	switch {
+	case r.GetGatewayCluster() != "":
+		if t := r.GetType(); t != dnsv1.RecordType_RECORD_TYPE_A && t != dnsv1.RecordType_RECORD_TYPE_AAAA {
+			bad(".gateway_cluster", "only A and AAAA records can name a gateway cluster, not %s", typ)
+		}
+		if r.GetData() != "" {
+			bad(".data", "must be empty for a gateway record")
+		}
+	case strings.TrimSpace(r.GetData()) == "":
+		bad(".data", "required")
+	case o != "" && r.GetType() != dnsv1.RecordType_RECORD_TYPE_UNSPECIFIED:
+		rr, err := mdns.NewRR(fmt.Sprintf("%s 300 IN %s %s", o, typ, r.GetData()))
+		if err != nil || rr == nil {
+			bad(".data", "%q is not valid %s data: %v", r.GetData(), typ, err)
+			break
+		}
+		p.rr = rr
+		for _, target := range targets(rr) {
+			if err := checkName(target); err != nil {
+				bad(".data", "%v", err)
+			}
+		}
+	}
+	if m := r.GetMatch(); m != nil {
+		for i, c := range m.GetCidrs() {
+			if _, err := netip.ParsePrefix(strings.TrimSpace(c)); err != nil {
+				bad(fmt.Sprintf(".match.cidrs[%d]", i), "%q is not a CIDR", c)
+			}
+		}
+		for i, c := range m.GetCountries() {
+			if len(strings.TrimSpace(c)) != 2 {
+				bad(fmt.Sprintf(".match.countries[%d]", i), "%q is not an ISO 3166 two-letter code", c)
+			}
+		}
+		for i, c := range m.GetContinents() {
+			switch strings.ToUpper(strings.TrimSpace(c)) {
+			case "AF", "AN", "AS", "EU", "NA", "OC", "SA":
+			default:
+				bad(fmt.Sprintf(".match.continents[%d]", i), "%q is not a continent code (AF AN AS EU NA OC SA)", c)
+			}
+		}
+	}
+	return p, vs
+}
+
+// targets are the domain names an RR points at.
+func targets(rr mdns.RR) []string {
+	switch v := rr.(type) {
+	case *mdns.CNAME:
+		return []string{v.Target}
+	case *mdns.MX:
+		return []string{v.Mx}
+	case *mdns.NS:
+		return []string{v.Ns}
+	case *mdns.SRV:
+		return []string{v.Target}
+	case *mdns.PTR:
+		return []string{v.Ptr}
+	}
+	return nil
+}
+
+// checkZone validates the whole record set of a zone: what no single record
+// shows (CNAME beside other data, CNAME at the apex, CNAME loops). where names
+// each record's position for the error.
+func checkZone(origin string, recs []parsed, where func(i int) string) []apierr.FieldViolation {
+	var vs []apierr.FieldViolation
+	types := map[string][]int{} // owner -> indexes of enabled records
+	cnames := map[string]string{}
+	for i, p := range recs {
+		if p.rec.GetDisabled() || p.owner == "" {
+			continue
+		}
+		types[p.owner] = append(types[p.owner], i)
+		if p.rec.GetType() == dnsv1.RecordType_RECORD_TYPE_CNAME {
+			if p.owner == origin {
+				vs = append(vs, apierr.FieldViolation{Field: where(i), Reason: "CNAME at the zone apex is not allowed (the apex has SOA and NS)"})
+			}
+			if p.rr != nil {
+				cnames[p.owner] = strings.ToLower(p.rr.(*mdns.CNAME).Target)
+			}
+		}
+	}
+	for o, idx := range types {
+		if _, ok := cnames[o]; !ok || len(idx) < 2 {
+			continue
+		}
+		cnameCount := 0
+		for _, i := range idx {
+			if recs[i].rec.GetType() == dnsv1.RecordType_RECORD_TYPE_CNAME {
+				cnameCount++
+			}
+		}
+		for _, i := range idx {
+			t := recs[i].rec.GetType()
+			if t != dnsv1.RecordType_RECORD_TYPE_CNAME {
+				vs = append(vs, apierr.FieldViolation{Field: where(i), Reason: fmt.Sprintf("%s: a CNAME owner has no other data (%s beside the CNAME)", o, strings.TrimPrefix(t.String(), "RECORD_TYPE_"))})
+			} else if cnameCount > 1 && recs[i].rec.GetMatch() == nil {
+				vs = append(vs, apierr.FieldViolation{Field: where(i), Reason: fmt.Sprintf("%s: more than one CNAME", o)})
+			}
+		}
+	}
+	for start := range cnames {
+		seen := map[string]bool{start: true}
+		for n := cnames[start]; ; {
+			next, ok := cnames[n]
+			if !ok {
+				break
+			}
+			if seen[n] {
+				for i, p := range recs {
+					if p.owner == start && p.rec.GetType() == dnsv1.RecordType_RECORD_TYPE_CNAME {
+						vs = append(vs, apierr.FieldViolation{Field: where(i), Reason: fmt.Sprintf("%s: CNAME loop through %s", start, n)})
+					}
+				}
+				break
+			}
+			seen[n] = true
+			n = next
+		}
+	}
+	return vs
+}
