@@ -11,6 +11,7 @@ import (
 	ev "github.com/strata-edge/strata/gen/strata/events/config/v1"
 	"github.com/strata-edge/strata/pkg/apierr"
 	"github.com/strata-edge/strata/pkg/eventstore"
+	"github.com/strata-edge/strata/pkg/ids"
 )
 
 // --- partitions, clusters, nodes ---------------------------------------------
@@ -28,7 +29,7 @@ func (s *Service) createPartition(ctx context.Context, name string) (*configv1.P
 		return nil, &alreadyExists{apierr.Invalid(apierr.FieldViolation{Field: "name",
 			Reason: fmt.Sprintf("partition %q already exists", name)})}
 	}
-	p := &configv1.Partition{Id: newID(prefixPartition), Name: name}
+	p := &configv1.Partition{Id: ids.New(prefixPartition), Name: name}
 	if _, err := s.appendAndWait(ctx, partitionStream(p.Id), 0, []proto.Message{&ev.PartitionCreated{Partition: p}}); err != nil {
 		return nil, err
 	}
@@ -60,7 +61,7 @@ func (s *Service) createCluster(ctx context.Context, name, partition string) (*c
 		return nil, apierr.Invalid(apierr.FieldViolation{Field: "partition",
 			Reason: fmt.Sprintf("partition %q does not exist", partition)})
 	}
-	c := &configv1.Cluster{Id: newID(prefixCluster), Name: name, PartitionId: pid}
+	c := &configv1.Cluster{Id: ids.New(prefixCluster), Name: name, PartitionId: pid}
 	if _, err := s.appendAndWait(ctx, clusterStream(c.Id), 0, []proto.Message{&ev.ClusterCreated{Cluster: c}}); err != nil {
 		return nil, err
 	}
@@ -97,7 +98,7 @@ func (s *Service) registerNode(ctx context.Context, name, cluster string, stagin
 	}
 	s.proj.mu.RUnlock()
 	// An operator registering a node vouches for it: it needs no approval.
-	n := &configv1.Node{Id: newID(prefixNode), Name: name, ClusterId: c.Id, Staging: staging, Approved: true}
+	n := &configv1.Node{Id: ids.New(prefixNode), Name: name, ClusterId: c.Id, Staging: staging, Approved: true}
 	if _, err := s.appendAndWait(ctx, nodeStream(n.Id), 0, []proto.Message{&ev.NodeRegistered{Node: n}}); err != nil {
 		return nil, err
 	}
@@ -257,7 +258,7 @@ func (s *Service) createApp(ctx context.Context, in appInput) (string, uint64, e
 	if err := s.catchUp(ctx); err != nil {
 		return "", 0, err
 	}
-	id := newID(prefixApp)
+	id := ids.New(prefixApp)
 	s.proj.mu.RLock()
 	st, err := s.settingsLocked(in, id)
 	s.proj.mu.RUnlock()

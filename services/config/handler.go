@@ -12,6 +12,7 @@ import (
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
 	"github.com/strata-edge/strata/pkg/apierr"
+	"github.com/strata-edge/strata/pkg/ids"
 )
 
 // handler implements the ConfigService RPCs on top of the Service. Every
@@ -227,7 +228,7 @@ func (h *handler) CreateUpstream(ctx context.Context, req *configv1.CreateUpstre
 	var u *configv1.Upstream
 	if req.Upstream != nil {
 		u = proto.Clone(req.Upstream).(*configv1.Upstream)
-		u.Id = newID(prefixUpstream)
+		u.Id = ids.New(prefixUpstream)
 	}
 	version, err := h.s.simpleApp(ctx, req.AppId, req.ExpectedVersion, func(a *App) ([]proto.Message, error) {
 		return a.CreateUpstream(u)
@@ -283,7 +284,7 @@ func (h *handler) CreateRule(ctx context.Context, req *configv1.CreateRuleReques
 	var r *configv1.Rule
 	if req.Rule != nil {
 		r = proto.Clone(req.Rule).(*configv1.Rule)
-		r.Id = newID(prefixRule)
+		r.Id = ids.New(prefixRule)
 	}
 	version, err := h.s.simpleApp(ctx, req.AppId, req.ExpectedVersion, func(a *App) ([]proto.Message, error) {
 		return a.CreateRule(r, req.Index)

@@ -1,11 +1,5 @@
 package config
 
-import (
-	"crypto/rand"
-	"encoding/base32"
-	"strings"
-)
-
 // Id prefixes. An id is prefix + 16 lower-case base32 characters (80 random
 // bits), so it is safe in stream names, NATS subjects and bucket names.
 const (
@@ -17,14 +11,6 @@ const (
 	prefixRule      = "rule_"
 	prefixEvent     = "evt_"
 )
-
-var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
-
-func newID(prefix string) string {
-	var b [10]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
-	return prefix + strings.ToLower(idEncoding.EncodeToString(b[:]))
-}
 
 // Stream names of the aggregates.
 func partitionStream(id string) string { return "partition." + id }

@@ -26,6 +26,7 @@ import (
 	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/apierr"
 	"github.com/strata-edge/strata/pkg/eventstore"
+	"github.com/strata-edge/strata/pkg/ids"
 )
 
 // Options configure a Service.
@@ -98,7 +99,7 @@ func (s *Service) Start(ctx context.Context) error {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		s.follow(runCtx)
+		eventstore.Follow(runCtx, s.store, s.proj.Applied, s.proj.Handle, s.logger)
 	}()
 	if s.pub != nil {
 		if err := s.pub.ensureStream(ctx); err != nil {
@@ -117,25 +118,6 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	s.logger.Info("config read model ready", "position", head)
 	return nil
-}
-
-// follow subscribes to the global log from where the projection is, and
-// resubscribes after errors until ctx ends.
-func (s *Service) follow(ctx context.Context) {
-	backoff := 100 * time.Millisecond
-	for {
-		err := s.store.Subscribe(ctx, s.proj.Applied(), s.proj.Handle)
-		if ctx.Err() != nil {
-			return
-		}
-		s.logger.Error("event subscription ended; resubscribing", "err", err, "after", s.proj.Applied())
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 5*time.Second)
-	}
 }
 
 // Stop ends the subscription and the publisher and waits for them (at most
@@ -206,7 +188,7 @@ func (s *Service) record(ctx context.Context, msgs []proto.Message) ([]eventstor
 		if err != nil {
 			return nil, err
 		}
-		out[i] = eventstore.Event{ID: newID(prefixEvent), Type: typ, Data: data, Metadata: meta}
+		out[i] = eventstore.Event{ID: ids.New(prefixEvent), Type: typ, Data: data, Metadata: meta}
 	}
 	return out, nil
 }

@@ -10,6 +10,7 @@ import (
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	ev "github.com/strata-edge/strata/gen/strata/events/config/v1"
 	"github.com/strata-edge/strata/pkg/eventstore"
+	"github.com/strata-edge/strata/pkg/ids"
 )
 
 func upstreamWith(change func(u *configv1.Upstream)) *configv1.Upstream {
@@ -269,7 +270,7 @@ func TestExpectedVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	stored := must(e.store.Append(e.ctx, appStream(created.App.Id), up.Version,
-		eventstore.Event{ID: newID(prefixEvent), Type: typ, Data: data}))(t)
+		eventstore.Event{ID: ids.New(prefixEvent), Type: typ, Data: data}))(t)
 	newVersion := stored[0].Position
 	_, err = c.UpdateApp(e.ctx, &configv1.UpdateAppRequest{AppId: created.App.Id, ExpectedVersion: &up.Version, Domains: []string{"a.example.com"}})
 	wantCode(t, err, connect.CodeAborted)

@@ -15,6 +15,7 @@ import (
 	iamv1 "github.com/strata-edge/strata/gen/strata/iam/v1"
 	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
 	"github.com/strata-edge/strata/pkg/eventstore"
+	"github.com/strata-edge/strata/pkg/ids"
 )
 
 // appendConfigEvent records an event as the config service would.
@@ -25,7 +26,7 @@ func (e *env) appendConfigEvent(stream, typ string, msg proto.Message, actor str
 		e.t.Fatal(err)
 	}
 	_, err = e.store.Append(e.ctx, stream, eventstore.AnyVersion, eventstore.Event{
-		ID: newID(prefixEvent), Type: typ, Data: data, Metadata: eventstore.Metadata{Actor: actor, Time: e.clock.Now()},
+		ID: ids.New(prefixEvent), Type: typ, Data: data, Metadata: eventstore.Metadata{Actor: actor, Time: e.clock.Now()},
 	})
 	if err != nil {
 		e.t.Fatal(err)

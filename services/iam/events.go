@@ -1,10 +1,7 @@
 package iam
 
 import (
-	"crypto/rand"
-	"encoding/base32"
 	"fmt"
-	"strings"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -110,11 +107,3 @@ const (
 	prefixSession = "ses_"
 	prefixEvent   = "evt_"
 )
-
-var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
-
-func newID(prefix string) string {
-	var b [10]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
-	return prefix + strings.ToLower(idEncoding.EncodeToString(b[:]))
-}

@@ -11,6 +11,7 @@ import (
 	iamv1 "github.com/strata-edge/strata/gen/strata/iam/v1"
 	"github.com/strata-edge/strata/pkg/apierr"
 	"github.com/strata-edge/strata/pkg/authz"
+	"github.com/strata-edge/strata/pkg/ids"
 )
 
 // resolveScope checks a grant's scope: "all", or an existing object of a
@@ -56,7 +57,7 @@ func (h *handler) CreateGrant(ctx context.Context, req *iamv1.CreateGrantRequest
 	if err != nil {
 		return nil, s.fail(err)
 	}
-	id := newID(prefixGrant)
+	id := ids.New(prefixGrant)
 	err = s.exec(ctx, "", func(st *state) (change, error) {
 		var vs violations
 		if req.User != "" && st.users[req.User] == nil {

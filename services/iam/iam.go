@@ -27,6 +27,7 @@ import (
 	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/authz"
 	"github.com/strata-edge/strata/pkg/eventstore"
+	"github.com/strata-edge/strata/pkg/ids"
 )
 
 // Options configure a Service.
@@ -175,7 +176,7 @@ func (s *Service) Start(ctx context.Context) error {
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
-		s.follow(runCtx)
+		eventstore.Follow(runCtx, s.store, s.proj.position, s.proj.handle, s.log)
 	}()
 	go func() {
 		defer s.wg.Done()
@@ -187,25 +188,6 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	s.log.Info("iam read model ready", "position", head)
 	return nil
-}
-
-// follow subscribes to the log from where the projection is, and
-// resubscribes after errors until ctx ends.
-func (s *Service) follow(ctx context.Context) {
-	backoff := 100 * time.Millisecond
-	for {
-		err := s.store.Subscribe(ctx, s.proj.position(), s.proj.handle)
-		if ctx.Err() != nil {
-			return
-		}
-		s.log.Error("iam: event subscription ended; resubscribing", "err", err, "after", s.proj.position())
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 5*time.Second)
-	}
 }
 
 // Stop ends the subscription, records pending token uses and waits (at most
@@ -317,7 +299,7 @@ func (s *Service) record(ctx context.Context, actor string, msgs []proto.Message
 		if err != nil {
 			return nil, fmt.Errorf("encode %s: %w", typ, err)
 		}
-		out[i] = eventstore.Event{ID: newID(prefixEvent), Type: typ, Data: data, Metadata: meta}
+		out[i] = eventstore.Event{ID: ids.New(prefixEvent), Type: typ, Data: data, Metadata: meta}
 	}
 	return out, nil
 }

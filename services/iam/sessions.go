@@ -15,6 +15,7 @@ import (
 	ev "github.com/strata-edge/strata/gen/strata/events/iam/v1"
 	iamv1 "github.com/strata-edge/strata/gen/strata/iam/v1"
 	"github.com/strata-edge/strata/pkg/apiauth"
+	"github.com/strata-edge/strata/pkg/ids"
 )
 
 // Session cookie names. With TLS the cookie gets the __Host- prefix, which
@@ -88,7 +89,7 @@ func (h *handler) Login(ctx context.Context, req *iamv1.LoginRequest) (*iamv1.Lo
 	if err != nil {
 		return nil, s.fail(err)
 	}
-	id, secret := newID(prefixSession), apiauth.NewToken()
+	id, secret := ids.New(prefixSession), apiauth.NewToken()
 	expires := s.now().Add(s.ttl)
 	err = s.exec(ctx, name, func(st *state) (change, error) {
 		return change{stream: sessionStream(id), events: msgs(&ev.SessionCreated{

@@ -14,6 +14,7 @@ import (
 	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/apierr"
 	"github.com/strata-edge/strata/pkg/authz"
+	"github.com/strata-edge/strata/pkg/ids"
 )
 
 const (
@@ -51,7 +52,7 @@ func (h *handler) CreateToken(ctx context.Context, req *iamv1.CreateTokenRequest
 	if req.TtlSeconds > 0 {
 		expires = timestamppb.New(s.now().Add(time.Duration(req.TtlSeconds) * time.Second))
 	}
-	id, secret := newID(prefixToken), apiauth.NewToken()
+	id, secret := ids.New(prefixToken), apiauth.NewToken()
 	err := s.exec(ctx, "", func(st *state) (change, error) {
 		u := st.users[owner]
 		switch {

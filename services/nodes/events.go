@@ -1,10 +1,7 @@
 package nodes
 
 import (
-	"crypto/rand"
-	"encoding/base32"
 	"fmt"
-	"strings"
 
 	"google.golang.org/protobuf/proto"
 
@@ -64,11 +61,3 @@ const (
 	prefixJoinToken = "jtok_"
 	prefixEvent     = "evt_"
 )
-
-var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
-
-func newID(prefix string) string {
-	var b [10]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
-	return prefix + strings.ToLower(idEncoding.EncodeToString(b[:]))
-}

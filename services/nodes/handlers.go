@@ -17,6 +17,7 @@ import (
 	ev "github.com/strata-edge/strata/gen/strata/events/config/v1"
 	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/apierr"
+	"github.com/strata-edge/strata/pkg/ids"
 	"github.com/strata-edge/strata/pkg/natsauth"
 )
 
@@ -70,7 +71,7 @@ func (s *Service) createJoinToken(ctx context.Context, req *configv1.CreateJoinT
 	if !ok {
 		return nil, apierr.NotFound("cluster", req.GetCluster())
 	}
-	id := newID(prefixJoinToken)
+	id := ids.New(prefixJoinToken)
 	secret, digest := newSecret()
 	expires := timestamppb.New(s.opts.Now().Add(ttl).UTC().Truncate(time.Second))
 	created := &ev.JoinTokenCreated{
@@ -243,7 +244,7 @@ func (s *Service) join(ctx context.Context, req *configv1.JoinRequest) (*configv
 				fmt.Errorf("public_key: already belongs to node %s; every node needs its own key", live))
 		}
 		node := &configv1.Node{
-			Id:        newID(prefixNode),
+			Id:        ids.New(prefixNode),
 			Name:      name,
 			ClusterId: cluster.GetId(),
 			Staging:   tok.token.GetStaging(),

@@ -22,6 +22,7 @@ import (
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
 	ev "github.com/strata-edge/strata/gen/strata/events/config/v1"
 	"github.com/strata-edge/strata/pkg/eventstore"
+	"github.com/strata-edge/strata/pkg/ids"
 	"github.com/strata-edge/strata/pkg/natsauth"
 )
 
@@ -127,7 +128,10 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel, s.done = cancel, make(chan struct{})
-	go s.follow(runCtx)
+	go func() {
+		defer close(s.done)
+		eventstore.Follow(runCtx, s.opts.Store, s.model.position, s.fold, s.log)
+	}()
 	if err := s.model.waitFor(ctx, head); err != nil {
 		s.stopLocked(context.Background())
 		return fmt.Errorf("nodes: catch up with the log: %w", err)
@@ -157,27 +161,6 @@ func (s *Service) stopLocked(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("nodes: stop: %w", ctx.Err())
-	}
-}
-
-// follow subscribes to the log from the model's position, and resubscribes
-// after errors (a lost connection, a failed revocation) so that no event is
-// skipped.
-func (s *Service) follow(ctx context.Context) {
-	defer close(s.done)
-	backoff := 100 * time.Millisecond
-	for {
-		err := s.opts.Store.Subscribe(ctx, s.model.position(), s.fold)
-		if ctx.Err() != nil {
-			return
-		}
-		s.log.Error("following the event log failed; retrying", "err", err, "position", s.model.position(), "retry_in", backoff)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 5*time.Second)
 	}
 }
 
@@ -226,7 +209,7 @@ func (s *Service) appendEvent(ctx context.Context, stream string, expected uint6
 		return fmt.Errorf("encode %s: %w", typeID, err)
 	}
 	out, err := s.opts.Store.Append(ctx, stream, expected, eventstore.Event{
-		ID:   newID(prefixEvent),
+		ID:   ids.New(prefixEvent),
 		Type: typeID,
 		Data: data,
 		Metadata: eventstore.Metadata{

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/strata-edge/strata/pkg/ids"
 )
 
 func TestTokenRoundTrip(t *testing.T) {
-	id := newID(prefixJoinToken)
+	id := ids.New(prefixJoinToken)
 	secret, digest := newSecret()
 	gotID, gotDigest, err := parseToken(formatToken(id, secret))
 	if err != nil {
@@ -23,7 +25,7 @@ func TestTokenRoundTrip(t *testing.T) {
 }
 
 func TestParseTokenRejects(t *testing.T) {
-	id := newID(prefixJoinToken)
+	id := ids.New(prefixJoinToken)
 	secret, _ := newSecret()
 	tests := []struct{ name, token string }{
 		{"empty", ""},
@@ -47,7 +49,7 @@ func TestParseTokenRejects(t *testing.T) {
 
 func FuzzParseToken(f *testing.F) {
 	secret, _ := newSecret()
-	f.Add(newID(prefixJoinToken) + "." + secret)
+	f.Add(ids.New(prefixJoinToken) + "." + secret)
 	f.Add("jtok_.")
 	f.Add("garbage")
 	f.Fuzz(func(t *testing.T, token string) {
