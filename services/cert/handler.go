@@ -1,0 +1,71 @@
+package cert
+
+import (
+	"context"
+
+	certv1 "github.com/strata-edge/strata/gen/strata/cert/v1"
+	"github.com/strata-edge/strata/gen/strata/cert/v1/certv1connect"
+	"github.com/strata-edge/strata/pkg/apierr"
+)
+
+type handler struct{ s *Service }
+
+func (h *handler) err(err error) error { return apierr.ToConnectLog(h.s.logger, err) }
+
+func (h *handler) UploadCertificate(ctx context.Context, req *certv1.UploadCertificateRequest) (*certv1.UploadCertificateResponse, error) {
+	c, v, err := h.s.Upload(ctx, req)
+	if err != nil {
+		return nil, h.err(err)
+	}
+	return &certv1.UploadCertificateResponse{Certificate: c, Version: v}, nil
+}
+
+func (h *handler) ListCertificates(ctx context.Context, req *certv1.ListCertificatesRequest) (*certv1.ListCertificatesResponse, error) {
+	cs, err := h.s.List(ctx, req.AppId)
+	if err != nil {
+		return nil, h.err(err)
+	}
+	return &certv1.ListCertificatesResponse{Certificates: cs}, nil
+}
+
+func (h *handler) GetCertificate(ctx context.Context, req *certv1.GetCertificateRequest) (*certv1.GetCertificateResponse, error) {
+	c, v, err := h.s.Get(ctx, req.Certificate)
+	if err != nil {
+		return nil, h.err(err)
+	}
+	return &certv1.GetCertificateResponse{Certificate: c, Version: v}, nil
+}
+
+func (h *handler) DeleteCertificate(ctx context.Context, req *certv1.DeleteCertificateRequest) (*certv1.DeleteCertificateResponse, error) {
+	v, err := h.s.Delete(ctx, req.Certificate, req.ExpectedVersion)
+	if err != nil {
+		return nil, h.err(err)
+	}
+	return &certv1.DeleteCertificateResponse{Version: v}, nil
+}
+
+func (h *handler) AttachCertificate(ctx context.Context, req *certv1.AttachCertificateRequest) (*certv1.AttachCertificateResponse, error) {
+	c, v, err := h.s.Attach(ctx, req.Certificate, req.AppId, true, req.ExpectedVersion)
+	if err != nil {
+		return nil, h.err(err)
+	}
+	return &certv1.AttachCertificateResponse{Certificate: c, Version: v}, nil
+}
+
+func (h *handler) DetachCertificate(ctx context.Context, req *certv1.DetachCertificateRequest) (*certv1.DetachCertificateResponse, error) {
+	c, v, err := h.s.Attach(ctx, req.Certificate, req.AppId, false, req.ExpectedVersion)
+	if err != nil {
+		return nil, h.err(err)
+	}
+	return &certv1.DetachCertificateResponse{Certificate: c, Version: v}, nil
+}
+
+func (h *handler) RequestCertificate(ctx context.Context, req *certv1.RequestCertificateRequest) (*certv1.RequestCertificateResponse, error) {
+	c, v, err := h.s.Request(ctx, req)
+	if err != nil {
+		return nil, h.err(err)
+	}
+	return &certv1.RequestCertificateResponse{Certificate: c, Version: v}, nil
+}
+
+var _ certv1connect.CertServiceHandler = (*handler)(nil)

@@ -1,0 +1,397 @@
+// Package cert is the certificate service: uploaded and ACME-managed TLS
+// certificates, event-sourced on streams "cert.<id>", with private keys only
+// ever stored wrapped (pkg/keywrap). Nodes receive the certificates attached
+// to their partition's apps with keys re-wrapped for the partition's node KEK.
+// See docs/certs.md.
+package cert
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	certv1 "github.com/strata-edge/strata/gen/strata/cert/v1"
+	"github.com/strata-edge/strata/gen/strata/cert/v1/certv1connect"
+	ev "github.com/strata-edge/strata/gen/strata/events/cert/v1"
+	"github.com/strata-edge/strata/pkg/apiauth"
+	"github.com/strata-edge/strata/pkg/apierr"
+	"github.com/strata-edge/strata/pkg/eventstore"
+	"github.com/strata-edge/strata/pkg/ids"
+	"github.com/strata-edge/strata/pkg/keywrap"
+)
+
+// Options configure a Service.
+type Options struct {
+	Store eventstore.Store
+	// JetStream carries ACME HTTP-01 tokens to the nodes and the issuer lease;
+	// nil disables ACME (uploads still work).
+	JetStream jetstream.JetStream
+	// KEK wraps private keys. Required.
+	KEK    *keywrap.Keyring
+	Logger *slog.Logger     // nil = discard
+	Now    func() time.Time // nil = time.Now
+}
+
+// Service is the cert service.
+type Service struct {
+	store  eventstore.Store
+	js     jetstream.JetStream
+	kek    *keywrap.Keyring
+	logger *slog.Logger
+	now    func() time.Time
+	model  *Model
+
+	mu sync.Mutex // serializes this replica's writes (unique names)
+
+	nodeKeys sync.Map // partition id -> *keywrap.Keyring
+	rewraps  sync.Map // rewrapKey -> *certv1.WrappedKey
+
+	runMu   sync.Mutex
+	started bool
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// New validates opts and returns a stopped Service.
+func New(opts Options) (*Service, error) {
+	if opts.Store == nil {
+		return nil, errors.New("cert: Options.Store is required")
+	}
+	if opts.KEK == nil {
+		return nil, errors.New("cert: Options.KEK is required (a key-encryption key: STRATA_KEK or --kek-file)")
+	}
+	s := &Service{store: opts.Store, js: opts.JetStream, kek: opts.KEK, logger: opts.Logger, now: opts.Now, model: NewModel()}
+	if s.logger == nil {
+		s.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s, nil
+}
+
+// Model returns the service's read model.
+func (s *Service) Model() *Model { return s.model }
+
+// Start rebuilds the read model and keeps following the log. It returns once
+// the model caught up with the log as it was when Start was called.
+func (s *Service) Start(ctx context.Context) error {
+	s.runMu.Lock()
+	defer s.runMu.Unlock()
+	if s.started {
+		return errors.New("cert: already started")
+	}
+	head, err := s.store.Head(ctx)
+	if err != nil {
+		return fmt.Errorf("cert: read log head: %w", err)
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel, s.started = cancel, true
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		eventstore.Follow(runCtx, s.store, s.model.Applied, s.model.Apply, s.logger)
+	}()
+	if err := s.model.WaitFor(ctx, head); err != nil {
+		s.stopLocked(ctx)
+		return fmt.Errorf("cert: rebuild read model: %w", err)
+	}
+	return nil
+}
+
+// Stop ends background work and waits for it (at most until ctx ends).
+func (s *Service) Stop(ctx context.Context) error {
+	s.runMu.Lock()
+	defer s.runMu.Unlock()
+	return s.stopLocked(ctx)
+}
+
+func (s *Service) stopLocked(ctx context.Context) error {
+	if !s.started {
+		return nil
+	}
+	s.cancel()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("cert: stop: %w", ctx.Err())
+	}
+	s.started = false
+	return nil
+}
+
+// Handler returns the Connect handler of CertService and its path prefix.
+func (s *Service) Handler(opts ...connect.HandlerOption) (string, http.Handler) {
+	return certv1connect.NewCertServiceHandler(&handler{s: s}, opts...)
+}
+
+// --- writes -----------------------------------------------------------------
+
+func (s *Service) appendAndWait(ctx context.Context, id string, expected uint64, msgs ...proto.Message) (uint64, error) {
+	meta := eventstore.Metadata{Actor: apiauth.Actor(ctx), RequestID: apiauth.RequestID(ctx), Time: s.now().UTC()}
+	events := make([]eventstore.Event, len(msgs))
+	for i, m := range msgs {
+		typ, data, err := Encode(m)
+		if err != nil {
+			return 0, err
+		}
+		events[i] = eventstore.Event{ID: ids.New("evt_"), Type: typ, Data: data, Metadata: meta}
+	}
+	stored, err := s.store.Append(ctx, streamOf(id), expected, events...)
+	if errors.Is(err, eventstore.ErrConflict) {
+		return 0, apierr.Conflict(fmt.Sprintf("certificate %s changed meanwhile (stale expected_version)", id))
+	}
+	if err != nil {
+		return 0, fmt.Errorf("append to %s: %w", streamOf(id), err)
+	}
+	last := stored[len(stored)-1].Position
+	return last, s.model.WaitFor(ctx, last)
+}
+
+func (s *Service) catchUp(ctx context.Context) error {
+	head, err := s.store.Head(ctx)
+	if err != nil {
+		return fmt.Errorf("read log head: %w", err)
+	}
+	return s.model.WaitFor(ctx, head)
+}
+
+// Upload validates and stores an uploaded certificate; the private key is
+// sealed before anything is written.
+func (s *Service) Upload(ctx context.Context, req *certv1.UploadCertificateRequest) (*certv1.Certificate, uint64, error) {
+	p, err := ParseUpload(req.ChainPem, req.KeyPem, ParseOptions{Now: s.now(), SystemRoots: req.SystemRoots})
+	if err != nil {
+		return nil, 0, err
+	}
+	defer clear(p.KeyDER)
+	for i, a := range req.AppIds {
+		if a == "" {
+			return nil, 0, apierr.Invalid(apierr.FieldViolation{Field: fmt.Sprintf("app_ids[%d]", i), Reason: "is empty"})
+		}
+	}
+	name := req.Name
+	if name == "" {
+		name = p.Domains[0] + "-" + p.Fingerprint()[:8]
+	}
+	id := ids.New("crt_")
+	mat, err := s.material(id, 1, p, "")
+	if err != nil {
+		return nil, 0, err
+	}
+	msgs := []proto.Message{&ev.CertificateUploaded{CertificateId: id, Name: name, Material: mat}}
+	for _, a := range req.AppIds {
+		msgs = append(msgs, &ev.CertificateAttached{CertificateId: id, AppId: a})
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.catchUp(ctx); err != nil {
+		return nil, 0, err
+	}
+	if _, dup := s.model.get(name); dup {
+		return nil, 0, apierr.Invalid(apierr.FieldViolation{Field: "name", Reason: fmt.Sprintf("certificate %q already exists", name)})
+	}
+	v, err := s.appendAndWait(ctx, id, 0, msgs...)
+	if err != nil {
+		return nil, 0, err
+	}
+	r, _ := s.model.get(id)
+	return r.cert, v, nil
+}
+
+// material seals p's key for id at keyVersion and describes the leaf.
+func (s *Service) material(id string, keyVersion uint64, p *Parsed, acmeURL string) (*ev.Material, error) {
+	env, err := s.kek.Seal(id, keyVersion, p.KeyDER)
+	if err != nil {
+		return nil, fmt.Errorf("seal key: %w", err)
+	}
+	return &ev.Material{
+		ChainPem: p.ChainPEM, Key: toProto(env, keyVersion), Domains: p.Domains,
+		NotBefore: timestamppb.New(p.Leaf.NotBefore), NotAfter: timestamppb.New(p.Leaf.NotAfter),
+		Issuer: p.Leaf.Issuer.String(), Serial: p.Leaf.SerialNumber.Text(16), KeyType: p.KeyType,
+		FingerprintSha256: p.Fingerprint(), AcmeUrl: acmeURL,
+	}, nil
+}
+
+func toProto(e keywrap.Envelope, keyVersion uint64) *certv1.WrappedKey {
+	return &certv1.WrappedKey{KekId: e.KEKID, WrappedDataKey: e.WrappedDataKey, Ciphertext: e.Ciphertext, KeyVersion: keyVersion}
+}
+
+// FromProto converts a wrapped key to a keywrap envelope.
+func FromProto(k *certv1.WrappedKey) keywrap.Envelope {
+	return keywrap.Envelope{KEKID: k.GetKekId(), WrappedDataKey: k.GetWrappedDataKey(), Ciphertext: k.GetCiphertext()}
+}
+
+// Get returns the certificate with id or name.
+func (s *Service) Get(ctx context.Context, ref string) (*certv1.Certificate, uint64, error) {
+	if ref == "" {
+		return nil, 0, apierr.Invalid(apierr.FieldViolation{Field: "certificate", Reason: "is required"})
+	}
+	if err := s.catchUp(ctx); err != nil {
+		return nil, 0, err
+	}
+	r, ok := s.model.get(ref)
+	if !ok {
+		return nil, 0, apierr.NotFound("certificate", ref)
+	}
+	return r.cert, r.version, nil
+}
+
+// List returns certificates by name, optionally only those attached to appID.
+func (s *Service) List(ctx context.Context, appID string) ([]*certv1.Certificate, error) {
+	if err := s.catchUp(ctx); err != nil {
+		return nil, err
+	}
+	rs := s.model.list(appID)
+	out := make([]*certv1.Certificate, len(rs))
+	for i, r := range rs {
+		out[i] = r.cert
+	}
+	return out, nil
+}
+
+func expectedOr(r *record, expected *uint64) uint64 {
+	if expected != nil {
+		return *expected
+	}
+	return r.version
+}
+
+// Delete removes a certificate; nodes drop it with the next snapshot.
+func (s *Service) Delete(ctx context.Context, ref string, expected *uint64) (uint64, error) {
+	_, _, err := s.Get(ctx, ref)
+	if err != nil {
+		return 0, err
+	}
+	r, _ := s.model.get(ref)
+	return s.appendAndWait(ctx, r.cert.Id, expectedOr(r, expected), &ev.CertificateDeleted{CertificateId: r.cert.Id})
+}
+
+// Attach attaches (attach=true) or detaches a certificate to an app.
+func (s *Service) Attach(ctx context.Context, ref, appID string, attach bool, expected *uint64) (*certv1.Certificate, uint64, error) {
+	if appID == "" {
+		return nil, 0, apierr.Invalid(apierr.FieldViolation{Field: "app_id", Reason: "is required"})
+	}
+	if _, _, err := s.Get(ctx, ref); err != nil {
+		return nil, 0, err
+	}
+	r, _ := s.model.get(ref)
+	has := slices.Contains(r.cert.AppIds, appID)
+	if has == attach {
+		return r.cert, r.version, nil // idempotent
+	}
+	var msg proto.Message = &ev.CertificateAttached{CertificateId: r.cert.Id, AppId: appID}
+	if !attach {
+		msg = &ev.CertificateDetached{CertificateId: r.cert.Id, AppId: appID}
+	}
+	v, err := s.appendAndWait(ctx, r.cert.Id, expectedOr(r, expected), msg)
+	if err != nil {
+		return nil, 0, err
+	}
+	r, _ = s.model.get(r.cert.Id)
+	return r.cert, v, nil
+}
+
+// RotateKeys re-wraps every data key not wrapped by the primary KEK, one
+// event per certificate; payloads stay as they are. It returns how many were
+// re-wrapped. Run it after making a new KEK primary; the old one can be
+// removed from the key file once it returns without error.
+func (s *Service) RotateKeys(ctx context.Context) (int, error) {
+	if err := s.catchUp(ctx); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range s.model.list("") {
+		if r.key == nil || r.key.KekId == s.kek.Primary() {
+			continue
+		}
+		env, err := s.kek.Rewrap(FromProto(r.key), r.cert.Id, r.keyVersion, s.kek)
+		if err != nil {
+			return n, fmt.Errorf("rewrap %s: %w", r.cert.Id, err)
+		}
+		if _, err := s.appendAndWait(ctx, r.cert.Id, r.version, &ev.KeyRewrapped{CertificateId: r.cert.Id, Key: toProto(env, r.keyVersion)}); err != nil {
+			return n, fmt.Errorf("rewrap %s: %w", r.cert.Id, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// --- what nodes get ---------------------------------------------------------
+
+// NodeKeyring returns the KEK a partition's nodes unwrap their keys with:
+// derived from the control KEK (keywrap.Keyring.Derive), so it is different
+// per partition and the control KEK never leaves the control plane.
+func NodeKeyring(kek *keywrap.Keyring, partitionID string) (*keywrap.Keyring, error) {
+	return kek.Derive("partition/" + partitionID)
+}
+
+type rewrapKey struct {
+	id, kek, partition string
+	keyVersion         uint64
+}
+
+// Synced returns the certificates attached to any of appIDs, keys re-wrapped
+// for partitionID's node KEK, sorted by id. Certificates without a key yet
+// (pending managed ones) are left out.
+func (s *Service) Synced(partitionID string, appIDs []string) ([]*certv1.SyncedCertificate, error) {
+	kr, err := s.nodeKeyring(partitionID)
+	if err != nil {
+		return nil, err
+	}
+	var out []*certv1.SyncedCertificate
+	for _, r := range s.model.list("") {
+		if r.key == nil || !slices.ContainsFunc(r.cert.AppIds, func(a string) bool { return slices.Contains(appIDs, a) }) {
+			continue
+		}
+		k := rewrapKey{r.cert.Id, r.key.KekId, partitionID, r.keyVersion}
+		wk, ok := s.rewraps.Load(k)
+		if !ok {
+			env, err := s.kek.Rewrap(FromProto(r.key), r.cert.Id, r.keyVersion, kr)
+			if err != nil {
+				return nil, fmt.Errorf("wrap key of %s for partition %s: %w", r.cert.Id, partitionID, err)
+			}
+			wk, _ = s.rewraps.LoadOrStore(k, toProto(env, r.keyVersion))
+		}
+		out = append(out, &certv1.SyncedCertificate{
+			Id: r.cert.Id, ChainPem: r.cert.ChainPem, Key: wk.(*certv1.WrappedKey),
+			Domains: r.cert.Domains, NotAfter: r.cert.NotAfter, AppIds: r.cert.AppIds,
+		})
+	}
+	slices.SortFunc(out, func(a, b *certv1.SyncedCertificate) int { return cmpString(a.Id, b.Id) })
+	return out, nil
+}
+
+func (s *Service) nodeKeyring(partitionID string) (*keywrap.Keyring, error) {
+	if kr, ok := s.nodeKeys.Load(partitionID); ok {
+		return kr.(*keywrap.Keyring), nil
+	}
+	kr, err := NodeKeyring(s.kek, partitionID)
+	if err != nil {
+		return nil, err
+	}
+	s.nodeKeys.Store(partitionID, kr)
+	return kr, nil
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
