@@ -198,11 +198,16 @@ func recordRRs(origin string, r *dnsv1.Record) ([]mdns.RR, string, error) {
 		}
 		return rrs, owner, nil
 	}
-	rr, err := mdns.NewRR(fmt.Sprintf("%s %d IN %s %s", owner, ttl, typ, r.GetData()))
-	if err != nil {
+	if strings.ContainsAny(r.GetData(), "\n\r") {
+		return nil, "", fmt.Errorf("data %q: more than one line", r.GetData())
+	}
+	// Relative names in the data are relative to the zone, as in a zone file.
+	zp := mdns.NewZoneParser(strings.NewReader(fmt.Sprintf("%s %d IN %s %s\n", owner, ttl, typ, r.GetData())), origin, "")
+	rr, ok := zp.Next()
+	if err := zp.Err(); err != nil {
 		return nil, "", fmt.Errorf("data %q: %w", r.GetData(), err)
 	}
-	if rr == nil {
+	if !ok {
 		return nil, "", fmt.Errorf("data: required")
 	}
 	lowerNames(rr)

@@ -104,7 +104,7 @@ func checkRecord(origin string, r *dnsv1.Record, field string) (parsed, []apierr
 	case strings.TrimSpace(r.GetData()) == "":
 		bad(".data", "required")
 	case o != "" && r.GetType() != dnsv1.RecordType_RECORD_TYPE_UNSPECIFIED:
-		rr, err := mdns.NewRR(fmt.Sprintf("%s 300 IN %s %s", o, typ, r.GetData()))
+		rr, err := parseRR(origin, o, typ, r.GetData())
 		if err != nil || rr == nil {
 			bad(".data", "%q is not valid %s data: %v", r.GetData(), typ, err)
 			break
@@ -215,4 +215,29 @@ func checkZone(origin string, recs []parsed, where func(i int) string) []apierr.
 		}
 	}
 	return vs
+}
+
+// parseRR parses record data with names relative to origin ("mail" in an MX
+// is mail.<origin>).
+func parseRR(origin, owner, typ, data string) (mdns.RR, error) {
+	if strings.ContainsAny(data, "\n\r") {
+		return nil, fmt.Errorf("data is one line")
+	}
+	zp := mdns.NewZoneParser(strings.NewReader(fmt.Sprintf("%s 300 IN %s %s\n", owner, typ, data)), origin, "")
+	rr, ok := zp.Next()
+	if err := zp.Err(); err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("no record")
+	}
+	return rr, nil
+}
+
+// normalizeData rewrites a valid record's data in canonical presentation
+// format, names fully qualified, so nodes need no origin to read it.
+func normalizeData(p parsed) {
+	if p.rr != nil {
+		p.rec.Data = strings.TrimPrefix(p.rr.String(), p.rr.Header().String())
+	}
 }

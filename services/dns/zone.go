@@ -1,0 +1,361 @@
+package dns
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
+	ev "github.com/strata-edge/strata/gen/strata/events/dns/v1"
+	"github.com/strata-edge/strata/pkg/apierr"
+	"github.com/strata-edge/strata/pkg/ids"
+)
+
+const prefixRecord = "rec_"
+
+// Zone is the DNS app aggregate: a working copy with pending changes and the
+// content of every release. Commands validate and return events; state
+// changes only in Apply.
+type Zone struct {
+	id      string
+	version uint64 // global position of the newest event
+	exists  bool
+	deleted bool // in the working copy (pending until released)
+	working *dnsv1.Zone
+	// releases[n-1] is the content of release n; nil when release n removed
+	// the zone.
+	releases []*dnsv1.Zone
+	pending  int
+}
+
+// NewZone returns the empty aggregate for id (rehydrate with Apply).
+func NewZone(id string) *Zone { return &Zone{id: id} }
+
+func (z *Zone) ID() string      { return z.id }
+func (z *Zone) Version() uint64 { return z.version }
+func (z *Zone) Exists() bool    { return z.exists }
+func (z *Zone) Deleted() bool   { return z.deleted }
+func (z *Zone) Pending() int    { return z.pending }
+func (z *Zone) LatestRelease() uint64 {
+	return uint64(len(z.releases))
+}
+
+// Working returns the working copy (shared; do not modify).
+func (z *Zone) Working() *dnsv1.Zone { return z.working }
+
+// Released returns the newest released content, nil before the first
+// release or when the newest release removed the zone.
+func (z *Zone) Released() *dnsv1.Zone {
+	if len(z.releases) == 0 {
+		return nil
+	}
+	return z.releases[len(z.releases)-1]
+}
+
+// ReleaseContent returns the content of release n (nil when it removed the zone).
+func (z *Zone) ReleaseContent(n uint64) (*dnsv1.Zone, bool) {
+	if n == 0 || n > uint64(len(z.releases)) {
+		return nil, false
+	}
+	return z.releases[n-1], true
+}
+
+// Settings are the zone's own fields; partitions are already resolved ids.
+type Settings struct {
+	Name        string
+	Partitions  []string
+	Nameservers []string
+	Soa         *dnsv1.Soa
+	Labels      map[string]string
+}
+
+func (s Settings) validate() (*ev.ZoneSettings, error) {
+	var vs []apierr.FieldViolation
+	origin, err := canonicalOrigin(s.Name)
+	if err != nil {
+		vs = append(vs, apierr.FieldViolation{Field: "name", Reason: err.Error()})
+	}
+	if len(s.Partitions) == 0 {
+		vs = append(vs, apierr.FieldViolation{Field: "partitions", Reason: "at least one partition is required"})
+	}
+	ns := make([]string, 0, len(s.Nameservers))
+	for i, n := range s.Nameservers {
+		if err := checkName(n); err != nil {
+			vs = append(vs, apierr.FieldViolation{Field: fmt.Sprintf("nameservers[%d]", i), Reason: err.Error()})
+			continue
+		}
+		ns = append(ns, strings.ToLower(strings.TrimSuffix(n, "."))+".")
+	}
+	if s.Soa.GetMname() != "" {
+		if err := checkName(s.Soa.GetMname()); err != nil {
+			vs = append(vs, apierr.FieldViolation{Field: "soa.mname", Reason: err.Error()})
+		}
+	}
+	if s.Soa.GetRname() != "" {
+		if err := checkName(s.Soa.GetRname()); err != nil {
+			vs = append(vs, apierr.FieldViolation{Field: "soa.rname", Reason: err.Error()})
+		}
+	}
+	if len(vs) > 0 {
+		return nil, apierr.Invalid(vs...)
+	}
+	return &ev.ZoneSettings{Name: origin, PartitionIds: s.Partitions, Soa: s.Soa, Nameservers: ns, Labels: s.Labels}, nil
+}
+
+// Create is the first command of a zone.
+func (z *Zone) Create(s Settings) ([]proto.Message, error) {
+	if z.exists {
+		return nil, apierr.FailedPrecondition(fmt.Sprintf("zone %s already exists", z.id))
+	}
+	set, err := s.validate()
+	if err != nil {
+		return nil, err
+	}
+	return []proto.Message{&ev.ZoneCreated{ZoneId: z.id, Settings: set}}, nil
+}
+
+// Update replaces the settings; the name cannot change.
+func (z *Zone) Update(s Settings) ([]proto.Message, error) {
+	if err := z.live(); err != nil {
+		return nil, err
+	}
+	s.Name = z.working.GetName()
+	set, err := s.validate()
+	if err != nil {
+		return nil, err
+	}
+	return []proto.Message{&ev.ZoneUpdated{ZoneId: z.id, Settings: set}}, nil
+}
+
+// Delete removes the zone from the working copy; the next release removes it
+// from the nodes.
+func (z *Zone) Delete() ([]proto.Message, error) {
+	if err := z.live(); err != nil {
+		return nil, err
+	}
+	return []proto.Message{&ev.ZoneDeleted{ZoneId: z.id}}, nil
+}
+
+// AddRecord validates r against the zone and records it with a new id.
+func (z *Zone) AddRecord(r *dnsv1.Record) ([]proto.Message, error) {
+	if err := z.live(); err != nil {
+		return nil, err
+	}
+	r = proto.Clone(r).(*dnsv1.Record)
+	r.Id = ids.New(prefixRecord)
+	r.GatewayAddresses = nil
+	if err := z.checkRecords(append(slices.Clone(z.working.GetRecords()), r), len(z.working.GetRecords())); err != nil {
+		return nil, err
+	}
+	return []proto.Message{&ev.RecordAdded{ZoneId: z.id, Record: r}}, nil
+}
+
+// UpdateRecord replaces the record with r's id.
+func (z *Zone) UpdateRecord(r *dnsv1.Record) ([]proto.Message, error) {
+	if err := z.live(); err != nil {
+		return nil, err
+	}
+	i := z.findRecord(r.GetId())
+	if i < 0 {
+		return nil, apierr.NotFound("record", r.GetId())
+	}
+	r = proto.Clone(r).(*dnsv1.Record)
+	r.GatewayAddresses = nil
+	recs := slices.Clone(z.working.GetRecords())
+	recs[i] = r
+	if err := z.checkRecords(recs, i); err != nil {
+		return nil, err
+	}
+	return []proto.Message{&ev.RecordUpdated{ZoneId: z.id, Record: r}}, nil
+}
+
+// RemoveRecord removes one record.
+func (z *Zone) RemoveRecord(id string) ([]proto.Message, error) {
+	if err := z.live(); err != nil {
+		return nil, err
+	}
+	if z.findRecord(id) < 0 {
+		return nil, apierr.NotFound("record", id)
+	}
+	return []proto.Message{&ev.RecordRemoved{ZoneId: z.id, RecordId: id}}, nil
+}
+
+// Import replaces the SOA, name servers and records with a zone file's.
+func (z *Zone) Import(text string) ([]proto.Message, error) {
+	if err := z.live(); err != nil {
+		return nil, err
+	}
+	im, err := ParseZoneFile(z.working.GetName(), text)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range im.Records {
+		r.Id = ids.New(prefixRecord)
+	}
+	w := z.working
+	set := &ev.ZoneSettings{Name: w.GetName(), PartitionIds: w.GetPartitionIds(), Soa: im.Soa, Nameservers: im.Nameservers, Labels: w.GetLabels()}
+	if set.Soa == nil {
+		set.Soa = w.GetSoa()
+	}
+	if len(set.Nameservers) == 0 {
+		set.Nameservers = w.GetNameservers()
+	}
+	return []proto.Message{&ev.ZoneImported{ZoneId: z.id, Settings: set, Records: im.Records}}, nil
+}
+
+// Release publishes the pending changes.
+func (z *Zone) Release(note string) ([]proto.Message, error) {
+	if !z.exists {
+		return nil, apierr.NotFound("zone", z.id)
+	}
+	if z.pending == 0 {
+		return nil, apierr.FailedPrecondition(fmt.Sprintf("zone %s has no pending changes to release", z.id))
+	}
+	return []proto.Message{&ev.ZoneReleased{ZoneId: z.id, Note: note}}, nil
+}
+
+// Revert releases the content of release to as a new release; the working
+// copy becomes that content too.
+func (z *Zone) Revert(to uint64, note string) ([]proto.Message, error) {
+	if !z.exists {
+		return nil, apierr.NotFound("zone", z.id)
+	}
+	content, ok := z.ReleaseContent(to)
+	if !ok {
+		return nil, apierr.Invalid(apierr.FieldViolation{Field: "to_release", Reason: fmt.Sprintf("zone %s has releases 1-%d, not %d", z.id, len(z.releases), to)})
+	}
+	if content == nil {
+		return nil, apierr.FailedPrecondition(fmt.Sprintf("release %d removed zone %s; create it again instead", to, z.id))
+	}
+	return []proto.Message{&ev.ZoneReverted{ZoneId: z.id, ToRelease: to, Note: note, Settings: settingsOf(content), Records: content.GetRecords()}}, nil
+}
+
+func (z *Zone) live() error {
+	if !z.exists || z.deleted {
+		return apierr.NotFound("zone", z.id)
+	}
+	return nil
+}
+
+func (z *Zone) findRecord(id string) int {
+	for i, r := range z.working.GetRecords() {
+		if r.GetId() == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// checkRecords validates recs as the zone's records; changed is the index of
+// the record the command touches (its errors are "record.<field>").
+// The changed record's data is normalized (fully qualified names).
+func (z *Zone) checkRecords(recs []*dnsv1.Record, changed int) error {
+	origin := z.working.GetName()
+	var vs []apierr.FieldViolation
+	ps := make([]parsed, len(recs))
+	where := func(i int) string {
+		if i == changed {
+			return "record"
+		}
+		return fmt.Sprintf("record %s (%s %s)", recs[i].GetId(), recs[i].GetName(), strings.TrimPrefix(recs[i].GetType().String(), "RECORD_TYPE_"))
+	}
+	for i, r := range recs {
+		p, rvs := checkRecord(origin, r, where(i))
+		ps[i] = p
+		if i == changed {
+			vs = append(vs, rvs...)
+			if len(rvs) == 0 {
+				normalizeData(p)
+			}
+		}
+	}
+	for _, v := range checkZone(origin, ps, where) {
+		if strings.HasPrefix(v.Field, "record") {
+			vs = append(vs, v)
+		}
+	}
+	if len(vs) > 0 {
+		sortViolations(vs)
+		return apierr.Invalid(vs...)
+	}
+	return nil
+}
+
+func settingsOf(z *dnsv1.Zone) *ev.ZoneSettings {
+	return &ev.ZoneSettings{Name: z.GetName(), PartitionIds: z.GetPartitionIds(), Soa: z.GetSoa(), Nameservers: z.GetNameservers(), Labels: z.GetLabels()}
+}
+
+func (z *Zone) setSettings(s *ev.ZoneSettings) {
+	w := proto.Clone(z.working).(*dnsv1.Zone)
+	w.Name, w.PartitionIds, w.Soa, w.Nameservers, w.Labels = s.GetName(), s.GetPartitionIds(), s.GetSoa(), s.GetNameservers(), s.GetLabels()
+	z.working = w
+}
+
+// Apply folds one event (at global position pos) into the state. Every
+// change replaces z.working with a new value: contents handed out (releases,
+// snapshots) are never mutated.
+func (z *Zone) Apply(pos uint64, msg proto.Message) {
+	z.version = pos
+	if z.working == nil {
+		z.working = &dnsv1.Zone{Id: z.id}
+	}
+	switch m := msg.(type) {
+	case *ev.ZoneCreated:
+		z.exists, z.deleted = true, false
+		z.setSettings(m.GetSettings())
+		z.pending++
+	case *ev.ZoneUpdated:
+		z.setSettings(m.GetSettings())
+		z.pending++
+	case *ev.ZoneDeleted:
+		z.deleted = true
+		z.pending++
+	case *ev.RecordAdded:
+		w := proto.Clone(z.working).(*dnsv1.Zone)
+		w.Records = append(w.Records, m.GetRecord())
+		z.working = w
+		z.pending++
+	case *ev.RecordUpdated:
+		w := proto.Clone(z.working).(*dnsv1.Zone)
+		for i, r := range w.Records {
+			if r.GetId() == m.GetRecord().GetId() {
+				w.Records[i] = m.GetRecord()
+			}
+		}
+		z.working = w
+		z.pending++
+	case *ev.RecordRemoved:
+		w := proto.Clone(z.working).(*dnsv1.Zone)
+		w.Records = slices.DeleteFunc(w.Records, func(r *dnsv1.Record) bool { return r.GetId() == m.GetRecordId() })
+		z.working = w
+		z.pending++
+	case *ev.ZoneImported:
+		z.setSettings(m.GetSettings())
+		w := proto.Clone(z.working).(*dnsv1.Zone)
+		w.Records = m.GetRecords()
+		z.working = w
+		z.pending++
+	case *ev.ZoneReleased:
+		z.release()
+	case *ev.ZoneReverted:
+		z.deleted = false
+		z.setSettings(m.GetSettings())
+		w := proto.Clone(z.working).(*dnsv1.Zone)
+		w.Records = m.GetRecords()
+		z.working = w
+		z.release()
+	}
+}
+
+func (z *Zone) release() {
+	z.pending = 0
+	if z.deleted {
+		z.releases = append(z.releases, nil)
+		return
+	}
+	r := proto.Clone(z.working).(*dnsv1.Zone)
+	r.Release = uint64(len(z.releases) + 1)
+	z.releases = append(z.releases, r)
+}

@@ -1,0 +1,173 @@
+package dns
+
+import (
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
+	ev "github.com/strata-edge/strata/gen/strata/events/dns/v1"
+	"github.com/strata-edge/strata/pkg/apierr"
+)
+
+// given rehydrates a zone from events.
+func given(msgs ...proto.Message) *Zone {
+	z := NewZone("z1")
+	for i, m := range msgs {
+		z.Apply(uint64(i+1), m)
+	}
+	return z
+}
+
+func created() *ev.ZoneCreated {
+	return &ev.ZoneCreated{ZoneId: "z1", Settings: &ev.ZoneSettings{Name: "example.com.", PartitionIds: []string{"p1"}}}
+}
+
+func added(id, name string, t dnsv1.RecordType, data string) *ev.RecordAdded {
+	return &ev.RecordAdded{ZoneId: "z1", Record: &dnsv1.Record{Id: id, Name: name, Type: t, Data: data}}
+}
+
+func released() *ev.ZoneReleased { return &ev.ZoneReleased{ZoneId: "z1"} }
+
+func wantViolation(t *testing.T, err error, field, reason string) {
+	t.Helper()
+	for _, v := range apierr.Violations(err) {
+		if v.Field == field && strings.Contains(v.Reason, reason) {
+			return
+		}
+	}
+	t.Fatalf("err = %v, want %s: ...%s...", err, field, reason)
+}
+
+func TestCreate(t *testing.T) {
+	msgs, err := NewZone("z1").Create(Settings{Name: "Example.COM", Partitions: []string{"p1"}, Nameservers: []string{"NS1.example.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := msgs[0].(*ev.ZoneCreated)
+	if c.Settings.Name != "example.com." || c.Settings.Nameservers[0] != "ns1.example.com." {
+		t.Fatalf("settings not canonical: %v", c.Settings)
+	}
+	_, err = NewZone("z1").Create(Settings{Name: strings.Repeat("a", 64) + ".com"})
+	wantViolation(t, err, "name", "over 63")
+	wantViolation(t, err, "partitions", "at least one")
+	if _, err := given(created()).Create(Settings{Name: "x.com", Partitions: []string{"p1"}}); !apierr.IsKind(err, apierr.KindFailedPrecondition) {
+		t.Fatalf("second create: %v", err)
+	}
+}
+
+func TestAddRecordValidates(t *testing.T) {
+	z := given(created(), added("r1", "www", tCNAME, "x.example.org."), added("r2", "a", tCNAME, "b"))
+	tests := []struct {
+		name          string
+		rec           *dnsv1.Record
+		field, reason string
+	}{
+		{name: "CNAME beside other data", rec: &dnsv1.Record{Name: "www", Type: tA, Data: "192.0.2.1"}, field: "record", reason: "CNAME owner has no other data"},
+		{name: "CNAME at apex", rec: &dnsv1.Record{Name: "@", Type: tCNAME, Data: "x.example.org."}, field: "record", reason: "apex"},
+		{name: "CNAME loop", rec: &dnsv1.Record{Name: "b", Type: tCNAME, Data: "a"}, field: "record", reason: "CNAME loop"},
+		{name: "out of zone", rec: &dnsv1.Record{Name: "www.example.org.", Type: tA, Data: "192.0.2.1"}, field: "record.name", reason: "outside the zone"},
+		{name: "bad data", rec: &dnsv1.Record{Name: "x", Type: tA, Data: "nope"}, field: "record.data", reason: "not valid A data"},
+		{name: "no type", rec: &dnsv1.Record{Name: "x", Data: "192.0.2.1"}, field: "record.type", reason: "required"},
+		{name: "gateway on MX", rec: &dnsv1.Record{Name: "x", Type: tMX, GatewayCluster: "eu"}, field: "record.gateway_cluster", reason: "only A and AAAA"},
+		{name: "bad CIDR", rec: &dnsv1.Record{Name: "x", Type: tA, Data: "192.0.2.1", Match: &dnsv1.GeoMatch{Cidrs: []string{"10.0.0.0/33"}}}, field: "record.match.cidrs[0]", reason: "not a CIDR"},
+		{name: "bad continent", rec: &dnsv1.Record{Name: "x", Type: tA, Data: "192.0.2.1", Match: &dnsv1.GeoMatch{Continents: []string{"XX"}}}, field: "record.match.continents[0]", reason: "not a continent"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := z.AddRecord(tc.rec)
+			wantViolation(t, err, tc.field, tc.reason)
+		})
+	}
+	msgs, err := z.AddRecord(&dnsv1.Record{Name: "api", Type: tA, Data: "192.0.2.9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := msgs[0].(*ev.RecordAdded).Record; !strings.HasPrefix(r.Id, prefixRecord) {
+		t.Fatalf("record id %q", r.Id)
+	}
+}
+
+func TestReleaseAndRevert(t *testing.T) {
+	z := given(created(), added("r1", "www", tA, "192.0.2.1"), released(),
+		&ev.RecordUpdated{ZoneId: "z1", Record: &dnsv1.Record{Id: "r1", Name: "www", Type: tA, Data: "192.0.2.2"}}, released())
+	if z.LatestRelease() != 2 || z.Pending() != 0 || z.Released().GetRecords()[0].GetData() != "192.0.2.2" || z.Released().GetRelease() != 2 {
+		t.Fatalf("after two releases: latest %d pending %d released %v", z.LatestRelease(), z.Pending(), z.Released())
+	}
+	if _, err := z.Release(""); !apierr.IsKind(err, apierr.KindFailedPrecondition) {
+		t.Fatalf("release without changes: %v", err)
+	}
+	// when: revert to 1
+	msgs, err := z.Revert(1, "back")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := msgs[0].(*ev.ZoneReverted)
+	if r.ToRelease != 1 || r.Records[0].GetData() != "192.0.2.1" {
+		t.Fatalf("revert event %v", r)
+	}
+	z.Apply(10, r)
+	// then: release 3 has release 1's content, history kept
+	if z.LatestRelease() != 3 || z.Released().GetRecords()[0].GetData() != "192.0.2.1" {
+		t.Fatalf("after revert: latest %d content %v", z.LatestRelease(), z.Released())
+	}
+	if c, _ := z.ReleaseContent(2); c.GetRecords()[0].GetData() != "192.0.2.2" {
+		t.Fatalf("release 2 rewritten: %v", c)
+	}
+	// a revert can be reverted
+	msgs, err = z.Revert(2, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	z.Apply(11, msgs[0])
+	if z.Released().GetRecords()[0].GetData() != "192.0.2.2" {
+		t.Fatalf("revert of the revert: %v", z.Released())
+	}
+	if _, err := z.Revert(9, ""); len(apierr.Violations(err)) == 0 {
+		t.Fatalf("revert to a missing release: %v", err)
+	}
+}
+
+func TestDeleteNeedsARelease(t *testing.T) {
+	z := given(created(), added("r1", "www", tA, "192.0.2.1"), released(), &ev.ZoneDeleted{ZoneId: "z1"})
+	if z.Released() == nil {
+		t.Fatal("a pending delete already removed the released zone")
+	}
+	z.Apply(5, released())
+	if z.Released() != nil {
+		t.Fatalf("released after a delete release: %v", z.Released())
+	}
+	if _, err := z.AddRecord(&dnsv1.Record{Name: "x", Type: tA, Data: "192.0.2.1"}); !apierr.IsKind(err, apierr.KindNotFound) {
+		t.Fatalf("add to a deleted zone: %v", err)
+	}
+	msgs, err := z.Revert(1, "undelete")
+	if err != nil {
+		t.Fatal(err)
+	}
+	z.Apply(6, msgs[0])
+	if z.Released() == nil || z.Deleted() {
+		t.Fatal("revert did not bring the zone back")
+	}
+}
+
+func TestImportReplacesRecords(t *testing.T) {
+	z := given(created(), added("r1", "old", tA, "192.0.2.1"))
+	msgs, err := z.Import("$TTL 60\n@ IN NS ns9.example.com.\nwww IN A 192.0.2.7\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	z.Apply(3, msgs[0])
+	w := z.Working()
+	if len(w.Records) != 1 || w.Records[0].Name != "www" || w.Nameservers[0] != "ns9.example.com." || w.PartitionIds[0] != "p1" {
+		t.Fatalf("after import: %v", w)
+	}
+	_, err = z.Import("www IN CNAME a\nwww IN A 192.0.2.1\n")
+	wantViolation(t, err, "line 2", "CNAME owner has no other data")
+}
+
+const (
+	tA     = dnsv1.RecordType_RECORD_TYPE_A
+	tCNAME = dnsv1.RecordType_RECORD_TYPE_CNAME
+	tMX    = dnsv1.RecordType_RECORD_TYPE_MX
+)
