@@ -9,9 +9,9 @@
 //	meta/applied_at  int64: unix nanoseconds of the last write
 //	apps/<app id>    strata.config.v1.App, one key per app
 //	zones/<zone id>  strata.dns.v1.Zone, one key per released DNS zone
+//	certs/<cert id>  strata.cert.v1.SyncedCertificate, private key still wrapped
 //
-// One key per object keeps a delta write O(change). Other kinds
-// (certificates) get buckets of their own beside "apps" and "zones".
+// One key per object keeps a delta write O(change).
 package store
 
 import (
@@ -27,6 +27,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
+	certv1 "github.com/strata-edge/strata/gen/strata/cert/v1"
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
@@ -38,9 +39,10 @@ import (
 var ErrGap = errors.New("store: delta does not start at the stored version")
 
 var (
-	bucketMeta = []byte("meta")
+	bucketMeta  = []byte("meta")
 	bucketApps  = []byte("apps")
 	bucketZones = []byte("zones")
+	bucketCerts = []byte("certs")
 
 	keyHeader    = []byte("header")
 	keyStreamSeq = []byte("stream_seq")
@@ -80,7 +82,7 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketApps, bucketZones} {
+		for _, b := range [][]byte{bucketMeta, bucketApps, bucketZones, bucketCerts} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -127,13 +129,18 @@ func (s *Store) SaveSnapshot(snap *syncv1.Snapshot, streamSeq uint64) error {
 	if err != nil {
 		return fmt.Errorf("store: snapshot %d: %w", snap.GetVersion(), err)
 	}
+	certs, err := sortedByID(snap.GetCertificates(), "certificates")
+	if err != nil {
+		return fmt.Errorf("store: snapshot %d: %w", snap.GetVersion(), err)
+	}
 	next := &syncv1.Snapshot{
-		PartitionId: snap.GetPartitionId(),
-		Staging:     snap.GetStaging(),
-		Version:     snap.GetVersion(),
-		Apps:        apps,
-		Zones:       zones,
-		CreatedAt:   snap.GetCreatedAt(),
+		PartitionId:  snap.GetPartitionId(),
+		Staging:      snap.GetStaging(),
+		Version:      snap.GetVersion(),
+		Apps:         apps,
+		Zones:        zones,
+		Certificates: certs,
+		CreatedAt:    snap.GetCreatedAt(),
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -163,6 +170,16 @@ func (s *Store) SaveSnapshot(snap *syncv1.Snapshot, streamSeq uint64) error {
 			return err
 		}
 		if err := putZones(zb, zones); err != nil {
+			return err
+		}
+		if err := tx.DeleteBucket(bucketCerts); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+			return err
+		}
+		cb, err := tx.CreateBucket(bucketCerts)
+		if err != nil {
+			return err
+		}
+		if err := putByID(cb, certs, "certificate"); err != nil {
 			return err
 		}
 		return writeMeta(tx, next, streamSeq, now)
@@ -197,12 +214,13 @@ func (s *Store) ApplyDelta(d *syncv1.Delta, streamSeq uint64) (*syncv1.Snapshot,
 		return nil, fmt.Errorf("%w: delta %d->%d, stored %d", ErrGap, d.GetFromVersion(), d.GetToVersion(), cur.GetVersion())
 	}
 	next := &syncv1.Snapshot{
-		PartitionId: cur.GetPartitionId(),
-		Staging:     cur.GetStaging(),
-		Version:     d.GetToVersion(),
-		Apps:        mergeApps(cur.GetApps(), d.GetUpserts(), d.GetDeletes()),
-		Zones:       mergeZones(cur.GetZones(), d.GetZoneUpserts(), d.GetZoneDeletes()),
-		CreatedAt:   d.GetCreatedAt(),
+		PartitionId:  cur.GetPartitionId(),
+		Staging:      cur.GetStaging(),
+		Version:      d.GetToVersion(),
+		Apps:         mergeApps(cur.GetApps(), d.GetUpserts(), d.GetDeletes()),
+		Zones:        mergeZones(cur.GetZones(), d.GetZoneUpserts(), d.GetZoneDeletes()),
+		Certificates: mergeByID(cur.GetCertificates(), d.GetCertUpserts(), d.GetCertDeletes()),
+		CreatedAt:    d.GetCreatedAt(),
 	}
 	now := time.Now()
 	err := s.db.Update(func(tx *bolt.Tx) error {
@@ -228,6 +246,15 @@ func (s *Store) ApplyDelta(d *syncv1.Delta, streamSeq uint64) (*syncv1.Snapshot,
 			}
 		}
 		if err := putZones(zb, d.GetZoneUpserts()); err != nil {
+			return err
+		}
+		cb := tx.Bucket(bucketCerts)
+		for _, id := range d.GetCertDeletes() {
+			if err := cb.Delete([]byte(id)); err != nil {
+				return err
+			}
+		}
+		if err := putByID(cb, d.GetCertUpserts(), "certificate"); err != nil {
 			return err
 		}
 		return writeMeta(tx, next, streamSeq, now)
@@ -282,6 +309,84 @@ func validateDelta(d *syncv1.Delta) error {
 			return fmt.Errorf("store: delta zone_deletes[%d]: empty zone id", i)
 		case zoneUpserted[id]:
 			return fmt.Errorf("store: delta zone_deletes[%d] %q: also upserted", i, id)
+		}
+	}
+	return validateIDs(d.GetCertUpserts(), d.GetCertDeletes(), "cert_upserts", "cert_deletes")
+}
+
+// validateIDs checks the upserts and deletes of one object kind in a delta:
+// ids present, unique, and never both upserted and deleted.
+func validateIDs[T identified](upserts []T, deletes []string, upField, delField string) error {
+	seen := make(map[string]bool, len(upserts))
+	for i, o := range upserts {
+		switch {
+		case o.GetId() == "":
+			return fmt.Errorf("store: delta %s[%d].id: required", upField, i)
+		case seen[o.GetId()]:
+			return fmt.Errorf("store: delta %s[%d].id %q: duplicate", upField, i, o.GetId())
+		}
+		seen[o.GetId()] = true
+	}
+	for i, id := range deletes {
+		switch {
+		case id == "":
+			return fmt.Errorf("store: delta %s[%d]: empty id", delField, i)
+		case seen[id]:
+			return fmt.Errorf("store: delta %s[%d] %q: also upserted", delField, i, id)
+		}
+	}
+	return nil
+}
+
+// identified is a stored object with an id.
+type identified interface {
+	proto.Message
+	GetId() string
+}
+
+// sortedByID returns objs sorted by id, rejecting missing and duplicate ids.
+func sortedByID[T identified](objs []T, what string) ([]T, error) {
+	out := slices.Clone(objs)
+	slices.SortFunc(out, func(a, b T) int { return strings.Compare(a.GetId(), b.GetId()) })
+	for i, o := range out {
+		if o.GetId() == "" {
+			return nil, fmt.Errorf("%s: an object has no id", what)
+		}
+		if i > 0 && out[i-1].GetId() == o.GetId() {
+			return nil, fmt.Errorf("%s: id %q: duplicate", what, o.GetId())
+		}
+	}
+	return out, nil
+}
+
+// mergeByID is mergeApps for any kind with ids.
+func mergeByID[T identified](cur, upserts []T, deletes []string) []T {
+	drop := make(map[string]bool, len(upserts)+len(deletes))
+	for _, id := range deletes {
+		drop[id] = true
+	}
+	for _, o := range upserts {
+		drop[o.GetId()] = true
+	}
+	out := make([]T, 0, len(cur)+len(upserts))
+	for _, o := range cur {
+		if !drop[o.GetId()] {
+			out = append(out, o)
+		}
+	}
+	out = append(out, upserts...)
+	slices.SortFunc(out, func(a, b T) int { return strings.Compare(a.GetId(), b.GetId()) })
+	return out
+}
+
+func putByID[T identified](b *bolt.Bucket, objs []T, what string) error {
+	for _, o := range objs {
+		v, err := marshal.Marshal(o)
+		if err != nil {
+			return fmt.Errorf("encode %s %q: %w", what, o.GetId(), err)
+		}
+		if err := b.Put([]byte(o.GetId()), v); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -434,6 +539,20 @@ func read(tx *bolt.Tx) (*syncv1.Snapshot, Meta, error) {
 			return fmt.Errorf("zone under key %q has id %q", k, z.GetId())
 		}
 		snap.Zones = append(snap.Zones, z)
+		return nil
+	})
+	if err != nil {
+		return nil, Meta{}, err
+	}
+	err = tx.Bucket(bucketCerts).ForEach(func(k, v []byte) error {
+		c := &certv1.SyncedCertificate{}
+		if err := proto.Unmarshal(v, c); err != nil {
+			return fmt.Errorf("decode certificate %q: %w", k, err)
+		}
+		if !bytes.Equal([]byte(c.GetId()), k) {
+			return fmt.Errorf("certificate under key %q has id %q", k, c.GetId())
+		}
+		snap.Certificates = append(snap.Certificates, c)
 		return nil
 	})
 	if err != nil {
