@@ -1,0 +1,268 @@
+package dns
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
+	"github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
+	ev "github.com/strata-edge/strata/gen/strata/events/dns/v1"
+	"github.com/strata-edge/strata/pkg/apierr"
+)
+
+// handler implements the DnsService RPCs on the Service.
+type handler struct{ s *Service }
+
+func (h *handler) fail(err error) error { return apierr.ToConnectLog(h.s.log, err) }
+
+// read runs f on zone ref under the read lock, after catching up with the log.
+func (h *handler) read(ctx context.Context, ref string, f func(e *zoneEntry)) error {
+	if err := h.s.catchUp(ctx); err != nil {
+		return h.fail(err)
+	}
+	h.s.proj.mu.RLock()
+	defer h.s.proj.mu.RUnlock()
+	e := h.s.proj.lookup(ref)
+	if e == nil {
+		return h.fail(apierr.NotFound("zone", ref))
+	}
+	f(e)
+	return nil
+}
+
+func (h *handler) CreateZone(ctx context.Context, req *dnsv1.CreateZoneRequest) (*dnsv1.CreateZoneResponse, error) {
+	z, v, err := h.s.create(ctx, Settings{Name: req.GetName(), Partitions: req.GetPartitions(), Nameservers: req.GetNameservers(), Soa: req.GetSoa(), Labels: req.GetLabels()})
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	return &dnsv1.CreateZoneResponse{Zone: z, Version: v}, nil
+}
+
+func (h *handler) GetZone(ctx context.Context, req *dnsv1.GetZoneRequest) (*dnsv1.GetZoneResponse, error) {
+	var out *dnsv1.GetZoneResponse
+	err := h.read(ctx, req.GetZone(), func(e *zoneEntry) {
+		out = &dnsv1.GetZoneResponse{Zone: e.agg.Working(), Released: e.agg.Released(), Version: e.agg.Version(),
+			LatestRelease: e.agg.LatestRelease(), PendingChanges: uint32(e.agg.Pending())}
+	})
+	return out, err
+}
+
+func (h *handler) ListZones(ctx context.Context, _ *dnsv1.ListZonesRequest) (*dnsv1.ListZonesResponse, error) {
+	if err := h.s.catchUp(ctx); err != nil {
+		return nil, h.fail(err)
+	}
+	h.s.proj.mu.RLock()
+	defer h.s.proj.mu.RUnlock()
+	out := &dnsv1.ListZonesResponse{}
+	for _, e := range h.s.proj.zones {
+		a := e.agg
+		if !a.Exists() || (a.Deleted() && a.Released() == nil) {
+			continue
+		}
+		w := a.Working()
+		out.Zones = append(out.Zones, &dnsv1.ZoneSummary{Id: a.ID(), Name: w.GetName(), PartitionIds: w.GetPartitionIds(),
+			Records: uint32(len(w.GetRecords())), LatestRelease: a.LatestRelease(), PendingChanges: uint32(a.Pending()),
+			Version: a.Version(), Deleted: a.Deleted()})
+	}
+	slices.SortFunc(out.Zones, func(a, b *dnsv1.ZoneSummary) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+func (h *handler) UpdateZone(ctx context.Context, req *dnsv1.UpdateZoneRequest) (*dnsv1.UpdateZoneResponse, error) {
+	parts, err := h.s.resolvePartitions(req.GetPartitions())
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	id, v, err := h.s.exec(ctx, req.GetZone(), req.ExpectedVersion, func(z *Zone) ([]proto.Message, error) {
+		return z.Update(Settings{Partitions: parts, Nameservers: req.GetNameservers(), Soa: req.GetSoa(), Labels: req.GetLabels()})
+	})
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	return &dnsv1.UpdateZoneResponse{Zone: h.working(id), Version: v}, nil
+}
+
+func (h *handler) working(id string) *dnsv1.Zone {
+	h.s.proj.mu.RLock()
+	defer h.s.proj.mu.RUnlock()
+	if e := h.s.proj.zones[id]; e != nil {
+		return e.agg.Working()
+	}
+	return nil
+}
+
+func (h *handler) DeleteZone(ctx context.Context, req *dnsv1.DeleteZoneRequest) (*dnsv1.DeleteZoneResponse, error) {
+	_, v, err := h.s.exec(ctx, req.GetZone(), req.ExpectedVersion, func(z *Zone) ([]proto.Message, error) { return z.Delete() })
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	return &dnsv1.DeleteZoneResponse{Version: v}, nil
+}
+
+func (h *handler) AddRecord(ctx context.Context, req *dnsv1.AddRecordRequest) (*dnsv1.AddRecordResponse, error) {
+	var rec *dnsv1.Record
+	_, v, err := h.s.exec(ctx, req.GetZone(), req.ExpectedVersion, func(z *Zone) ([]proto.Message, error) {
+		msgs, err := z.AddRecord(req.GetRecord())
+		if err == nil {
+			rec = msgs[0].(*ev.RecordAdded).GetRecord()
+		}
+		return msgs, err
+	})
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	return &dnsv1.AddRecordResponse{Record: rec, Version: v}, nil
+}
+
+func (h *handler) UpdateRecord(ctx context.Context, req *dnsv1.UpdateRecordRequest) (*dnsv1.UpdateRecordResponse, error) {
+	var rec *dnsv1.Record
+	_, v, err := h.s.exec(ctx, req.GetZone(), req.ExpectedVersion, func(z *Zone) ([]proto.Message, error) {
+		msgs, err := z.UpdateRecord(req.GetRecord())
+		if err == nil {
+			rec = msgs[0].(*ev.RecordUpdated).GetRecord()
+		}
+		return msgs, err
+	})
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	return &dnsv1.UpdateRecordResponse{Record: rec, Version: v}, nil
+}
+
+func (h *handler) RemoveRecord(ctx context.Context, req *dnsv1.RemoveRecordRequest) (*dnsv1.RemoveRecordResponse, error) {
+	_, v, err := h.s.exec(ctx, req.GetZone(), req.ExpectedVersion, func(z *Zone) ([]proto.Message, error) { return z.RemoveRecord(req.GetRecordId()) })
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	return &dnsv1.RemoveRecordResponse{Version: v}, nil
+}
+
+func (h *handler) ListRecords(ctx context.Context, req *dnsv1.ListRecordsRequest) (*dnsv1.ListRecordsResponse, error) {
+	out := &dnsv1.ListRecordsResponse{}
+	err := h.read(ctx, req.GetZone(), func(e *zoneEntry) {
+		out.Version = e.agg.Version()
+		for _, r := range e.agg.Working().GetRecords() {
+			if (req.GetName() == "" || strings.EqualFold(req.GetName(), r.GetName())) &&
+				(req.GetType() == dnsv1.RecordType_RECORD_TYPE_UNSPECIFIED || req.GetType() == r.GetType()) {
+				out.Records = append(out.Records, r)
+			}
+		}
+	})
+	return out, err
+}
+
+func (h *handler) ImportZone(ctx context.Context, req *dnsv1.ImportZoneRequest) (*dnsv1.ImportZoneResponse, error) {
+	var n int
+	_, v, err := h.s.exec(ctx, req.GetZone(), req.ExpectedVersion, func(z *Zone) ([]proto.Message, error) {
+		msgs, err := z.Import(req.GetZoneFile())
+		if err == nil {
+			n = len(msgs[0].(*ev.ZoneImported).GetRecords())
+		}
+		return msgs, err
+	})
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	return &dnsv1.ImportZoneResponse{Records: uint32(n), Version: v}, nil
+}
+
+func (h *handler) ExportZone(ctx context.Context, req *dnsv1.ExportZoneRequest) (*dnsv1.ExportZoneResponse, error) {
+	out := &dnsv1.ExportZoneResponse{}
+	var missing bool
+	err := h.read(ctx, req.GetZone(), func(e *zoneEntry) {
+		z := e.agg.Working()
+		if req.GetReleased() {
+			if z = e.agg.Released(); z == nil {
+				missing = true
+				return
+			}
+		}
+		out.ZoneFile = ExportZoneFile(z)
+	})
+	if err == nil && missing {
+		return nil, h.fail(apierr.FailedPrecondition(fmt.Sprintf("zone %s has no release to export", req.GetZone())))
+	}
+	return out, err
+}
+
+func (h *handler) DiffZone(ctx context.Context, req *dnsv1.DiffZoneRequest) (*dnsv1.DiffZoneResponse, error) {
+	out := &dnsv1.DiffZoneResponse{}
+	err := h.read(ctx, req.GetZone(), func(e *zoneEntry) {
+		out.Version = e.agg.Version()
+		out.Changes = e.pending
+		var before, after string
+		if r := e.agg.Released(); r != nil {
+			before = ExportZoneFile(r)
+		}
+		if !e.agg.Deleted() {
+			after = ExportZoneFile(e.agg.Working())
+		}
+		out.Text = lineDiff(before, after)
+	})
+	return out, err
+}
+
+// lineDiff lists the lines only in a ("-") and only in b ("+"), ignoring the
+// SOA (its serial is the release number).
+func lineDiff(a, b string) string {
+	count := map[string]int{}
+	for _, l := range strings.Split(a, "\n") {
+		count[l]++
+	}
+	for _, l := range strings.Split(b, "\n") {
+		count[l]--
+	}
+	var out []string
+	for _, l := range strings.Split(a, "\n") {
+		if count[l] > 0 && !strings.Contains(l, "\tSOA\t") {
+			out = append(out, "-"+l)
+			count[l]--
+		}
+	}
+	for _, l := range strings.Split(b, "\n") {
+		if count[l] < 0 && !strings.Contains(l, "\tSOA\t") {
+			out = append(out, "+"+l)
+			count[l]++
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func (h *handler) CreateRelease(ctx context.Context, req *dnsv1.CreateReleaseRequest) (*dnsv1.CreateReleaseResponse, error) {
+	id, v, err := h.s.exec(ctx, req.GetZone(), req.ExpectedVersion, func(z *Zone) ([]proto.Message, error) { return z.Release(req.GetNote()) })
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	return &dnsv1.CreateReleaseResponse{Release: h.latestRelease(id), Version: v}, nil
+}
+
+func (h *handler) latestRelease(id string) *dnsv1.Release {
+	h.s.proj.mu.RLock()
+	defer h.s.proj.mu.RUnlock()
+	if e := h.s.proj.zones[id]; e != nil && len(e.releases) > 0 {
+		return e.releases[len(e.releases)-1]
+	}
+	return nil
+}
+
+func (h *handler) ListReleases(ctx context.Context, req *dnsv1.ListReleasesRequest) (*dnsv1.ListReleasesResponse, error) {
+	out := &dnsv1.ListReleasesResponse{}
+	err := h.read(ctx, req.GetZone(), func(e *zoneEntry) { out.Releases = e.releases })
+	return out, err
+}
+
+func (h *handler) RevertZone(ctx context.Context, req *dnsv1.RevertZoneRequest) (*dnsv1.RevertZoneResponse, error) {
+	id, v, err := h.s.exec(ctx, req.GetZone(), req.ExpectedVersion, func(z *Zone) ([]proto.Message, error) {
+		return z.Revert(req.GetToRelease(), req.GetNote())
+	})
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	return &dnsv1.RevertZoneResponse{Release: h.latestRelease(id), Version: v}, nil
+}
+
+var _ dnsv1connect.DnsServiceHandler = (*handler)(nil)

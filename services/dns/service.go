@@ -1,0 +1,391 @@
+// Package dns is the DNS service: DNS apps (zones) as event-sourced
+// aggregates with pending changes, releases and reverts, served over Connect.
+// The released zones reach the nodes through the config service's partition
+// snapshots.
+package dns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
+	"github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
+	ev "github.com/strata-edge/strata/gen/strata/events/dns/v1"
+	"github.com/strata-edge/strata/pkg/apiauth"
+	"github.com/strata-edge/strata/pkg/apierr"
+	"github.com/strata-edge/strata/pkg/eventstore"
+	"github.com/strata-edge/strata/pkg/ids"
+)
+
+const (
+	prefixZone  = "zone_"
+	prefixEvent = "evt_"
+	// DefaultPartition is used when a zone names no partition.
+	DefaultPartition = "default"
+)
+
+// PartitionResolver maps a partition id or name to its id (the config
+// service implements it).
+type PartitionResolver interface {
+	ResolvePartition(ref string) (id string, ok bool)
+}
+
+// Options configures a Service.
+type Options struct {
+	Store  eventstore.Store
+	Logger *slog.Logger
+	Now    func() time.Time
+	// Partitions, optional, resolves partition names; without it partition
+	// references are taken as ids.
+	Partitions PartitionResolver
+}
+
+// Service owns the zone aggregates and their read model.
+type Service struct {
+	store eventstore.Store
+	log   *slog.Logger
+	now   func() time.Time
+	parts PartitionResolver
+
+	mu   sync.Mutex // serializes commands
+	proj *projection
+
+	runMu   sync.Mutex
+	started bool
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// New validates opts.
+func New(opts Options) (*Service, error) {
+	if opts.Store == nil {
+		return nil, errors.New("dns: Options.Store is required")
+	}
+	s := &Service{store: opts.Store, log: opts.Logger, now: opts.Now, parts: opts.Partitions, proj: newProjection()}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s, nil
+}
+
+// Start rebuilds the read model from the event log and follows it.
+func (s *Service) Start(ctx context.Context) error {
+	s.runMu.Lock()
+	defer s.runMu.Unlock()
+	if s.started {
+		return errors.New("dns: already started")
+	}
+	head, err := s.store.Head(ctx)
+	if err != nil {
+		return fmt.Errorf("dns: read log head: %w", err)
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel, s.started = cancel, true
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		eventstore.Follow(runCtx, s.store, s.proj.Applied, s.proj.Handle, s.log)
+	}()
+	if err := s.proj.WaitFor(ctx, head); err != nil {
+		cancel()
+		s.wg.Wait()
+		s.started = false
+		return fmt.Errorf("dns: rebuild read model: %w", err)
+	}
+	return nil
+}
+
+// Stop ends the follower.
+func (s *Service) Stop(ctx context.Context) error {
+	s.runMu.Lock()
+	defer s.runMu.Unlock()
+	if !s.started {
+		return nil
+	}
+	s.cancel()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("dns: stop: %w", ctx.Err())
+	}
+	s.started = false
+	return nil
+}
+
+// Handler returns the Connect handler of DnsService.
+func (s *Service) Handler(opts ...connect.HandlerOption) (string, http.Handler) {
+	return dnsv1connect.NewDnsServiceHandler(&handler{s: s}, opts...)
+}
+
+// projection is the read model: every zone aggregate, the zone names in use
+// and the release history.
+type projection struct {
+	mu      sync.RWMutex
+	applied uint64
+	waitCh  chan struct{}
+	zones   map[string]*zoneEntry
+}
+
+type zoneEntry struct {
+	agg      *Zone
+	releases []*dnsv1.Release
+	pending  []*dnsv1.PendingChange
+}
+
+func newProjection() *projection {
+	return &projection{waitCh: make(chan struct{}), zones: map[string]*zoneEntry{}}
+}
+
+func (p *projection) Applied() uint64 {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.applied
+}
+
+func (p *projection) WaitFor(ctx context.Context, pos uint64) error {
+	for {
+		p.mu.RLock()
+		applied, ch := p.applied, p.waitCh
+		p.mu.RUnlock()
+		if applied >= pos {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("wait for event %d (applied %d): %w", pos, applied, ctx.Err())
+		}
+	}
+}
+
+// Handle applies one event of the global log (others are skipped).
+func (p *projection) Handle(e eventstore.Event) error {
+	var msg proto.Message
+	if IsDNSEvent(e.Type) {
+		m, err := Decode(e.Type, e.Data)
+		if err != nil {
+			return nil // corrupt or newer writer: keep serving the rest
+		}
+		msg = m
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if e.Position <= p.applied {
+		return nil
+	}
+	if id := ZoneIDOf(msg); msg != nil && id != "" {
+		entry := p.zones[id]
+		if entry == nil {
+			entry = &zoneEntry{agg: NewZone(id)}
+			p.zones[id] = entry
+		}
+		entry.agg.Apply(e.Position, msg)
+		at := timestamppb.New(e.Metadata.Time)
+		switch m := msg.(type) {
+		case *ev.ZoneReleased:
+			entry.releases = append(entry.releases, &dnsv1.Release{Number: entry.agg.LatestRelease(), Note: m.Note, Actor: e.Metadata.Actor, Time: at, Kind: "release"})
+			entry.pending = nil
+		case *ev.ZoneReverted:
+			entry.releases = append(entry.releases, &dnsv1.Release{Number: entry.agg.LatestRelease(), Note: m.Note, Actor: e.Metadata.Actor, Time: at, Kind: "revert", RevertedTo: m.ToRelease})
+			entry.pending = nil
+		default:
+			entry.pending = append(entry.pending, &dnsv1.PendingChange{Summary: summary(msg), Actor: e.Metadata.Actor, Time: at})
+		}
+	}
+	p.applied = e.Position
+	close(p.waitCh)
+	p.waitCh = make(chan struct{})
+	return nil
+}
+
+func summary(msg proto.Message) string {
+	rec := func(r *dnsv1.Record) string {
+		return fmt.Sprintf("%s %s %s", r.GetName(), strings.TrimPrefix(r.GetType().String(), "RECORD_TYPE_"), r.GetData())
+	}
+	switch m := msg.(type) {
+	case *ev.ZoneCreated:
+		return "zone created " + m.GetSettings().GetName()
+	case *ev.ZoneUpdated:
+		return "zone settings updated"
+	case *ev.ZoneDeleted:
+		return "zone deleted"
+	case *ev.RecordAdded:
+		return "record added: " + rec(m.GetRecord())
+	case *ev.RecordUpdated:
+		return "record updated: " + rec(m.GetRecord())
+	case *ev.RecordRemoved:
+		return "record removed: " + m.GetRecordId()
+	case *ev.ZoneImported:
+		return fmt.Sprintf("zone file imported: %d records", len(m.GetRecords()))
+	}
+	return string(msg.ProtoReflect().Descriptor().Name())
+}
+
+// lookup finds a zone by id or name (read lock held by the caller).
+func (p *projection) lookup(ref string) *zoneEntry {
+	if e := p.zones[ref]; e != nil && e.agg.Exists() {
+		return e
+	}
+	name := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(ref), ".")) + "."
+	var found *zoneEntry
+	for _, e := range p.zones {
+		if e.agg.Exists() && e.agg.Working().GetName() == name {
+			if found == nil || !e.agg.Deleted() {
+				found = e
+			}
+		}
+	}
+	return found
+}
+
+// nameTaken reports whether another live zone uses origin.
+func (p *projection) nameTaken(origin, self string) bool {
+	for id, e := range p.zones {
+		if id != self && e.agg.Exists() && (!e.agg.Deleted() || e.agg.Released() != nil) && e.agg.Working().GetName() == origin {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Service) catchUp(ctx context.Context) error {
+	head, err := s.store.Head(ctx)
+	if err != nil {
+		return fmt.Errorf("read log head: %w", err)
+	}
+	return s.proj.WaitFor(ctx, head)
+}
+
+func (s *Service) appendAndWait(ctx context.Context, stream string, expected uint64, msgs []proto.Message) (uint64, error) {
+	meta := eventstore.Metadata{Actor: apiauth.Actor(ctx), RequestID: apiauth.RequestID(ctx), Time: s.now().UTC()}
+	events := make([]eventstore.Event, len(msgs))
+	for i, m := range msgs {
+		typ, data, err := Encode(m)
+		if err != nil {
+			return 0, err
+		}
+		events[i] = eventstore.Event{ID: ids.New(prefixEvent), Type: typ, Data: data, Metadata: meta}
+	}
+	stored, err := s.store.Append(ctx, stream, expected, events...)
+	if err != nil {
+		return 0, fmt.Errorf("append to %s: %w", stream, err)
+	}
+	last := stored[len(stored)-1].Position
+	return last, s.proj.WaitFor(ctx, last)
+}
+
+// exec runs cmd on zone ref with optimistic concurrency (expected is the
+// client's etag) and returns the zone's id and version after it.
+func (s *Service) exec(ctx context.Context, ref string, expected *uint64, cmd func(z *Zone) ([]proto.Message, error)) (string, uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.catchUp(ctx); err != nil {
+		return "", 0, err
+	}
+	s.proj.mu.RLock()
+	entry := s.proj.lookup(ref)
+	if entry == nil {
+		s.proj.mu.RUnlock()
+		return "", 0, apierr.NotFound("zone", ref)
+	}
+	id, version := entry.agg.ID(), entry.agg.Version()
+	if expected != nil && *expected != version {
+		s.proj.mu.RUnlock()
+		return "", 0, apierr.Conflict(fmt.Sprintf("zone %s changed: expected version %d, it is at version %d; reload and retry", id, *expected, version))
+	}
+	msgs, err := cmd(entry.agg)
+	s.proj.mu.RUnlock()
+	if err != nil || len(msgs) == 0 {
+		return id, version, err
+	}
+	pos, err := s.appendAndWait(ctx, ZoneStream(id), version, msgs)
+	if errors.Is(err, eventstore.ErrConflict) {
+		return "", 0, apierr.Conflict(fmt.Sprintf("zone %s was changed concurrently; reload and retry", id))
+	}
+	return id, pos, err
+}
+
+func (s *Service) create(ctx context.Context, set Settings) (*dnsv1.Zone, uint64, error) {
+	parts, err := s.resolvePartitions(set.Partitions)
+	if err != nil {
+		return nil, 0, err
+	}
+	set.Partitions = parts
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.catchUp(ctx); err != nil {
+		return nil, 0, err
+	}
+	id := ids.New(prefixZone)
+	z := NewZone(id)
+	msgs, err := z.Create(set)
+	if err != nil {
+		return nil, 0, err
+	}
+	origin := msgs[0].(*ev.ZoneCreated).GetSettings().GetName()
+	s.proj.mu.RLock()
+	taken := s.proj.nameTaken(origin, id)
+	s.proj.mu.RUnlock()
+	if taken {
+		return nil, 0, apierr.Invalid(apierr.FieldViolation{Field: "name", Reason: fmt.Sprintf("zone %s already exists", origin)})
+	}
+	pos, err := s.appendAndWait(ctx, ZoneStream(id), 0, msgs)
+	if err != nil {
+		return nil, 0, err
+	}
+	s.proj.mu.RLock()
+	defer s.proj.mu.RUnlock()
+	return s.proj.zones[id].agg.Working(), pos, nil
+}
+
+func (s *Service) resolvePartitions(refs []string) ([]string, error) {
+	if len(refs) == 0 {
+		refs = []string{DefaultPartition}
+	}
+	out := make([]string, 0, len(refs))
+	for i, r := range refs {
+		id := strings.TrimSpace(r)
+		if s.parts != nil {
+			var ok bool
+			if id, ok = s.parts.ResolvePartition(r); !ok {
+				return nil, apierr.Invalid(apierr.FieldViolation{Field: fmt.Sprintf("partitions[%d]", i), Reason: fmt.Sprintf("no partition %q", r)})
+			}
+		}
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// ReleasedZones returns the newest released content of every zone (for
+// snapshot builders and tests).
+func (s *Service) ReleasedZones() []*dnsv1.Zone {
+	s.proj.mu.RLock()
+	defer s.proj.mu.RUnlock()
+	var out []*dnsv1.Zone
+	for _, e := range s.proj.zones {
+		if r := e.agg.Released(); r != nil {
+			out = append(out, r)
+		}
+	}
+	slices.SortFunc(out, func(a, b *dnsv1.Zone) int { return strings.Compare(a.GetId(), b.GetId()) })
+	return out
+}
