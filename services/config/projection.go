@@ -13,9 +13,11 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
 	ev "github.com/strata-edge/strata/gen/strata/events/config/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/pkg/eventstore"
+	dnssvc "github.com/strata-edge/strata/services/dns"
 )
 
 // projection folds the global event log into the read model: partitions,
@@ -38,6 +40,9 @@ type projection struct {
 	clusterByName   map[string]string
 	nodes           map[string]*configv1.Node
 	apps            map[string]*appEntry
+	// zones are the DNS apps (services/dns aggregates); their releases move
+	// the same partition tracks as HTTP apps.
+	zones map[string]*dnssvc.Zone
 
 	names   map[string][]string // app name -> ids of apps claiming it
 	domains map[string][]string // partition id + " " + domain -> ids of apps claiming it
@@ -78,6 +83,7 @@ type track struct {
 	version   uint64
 	createdAt time.Time
 	apps      map[string]*configv1.App
+	zones     map[string]*dnsv1.Zone
 	outbox    []*syncv1.Delta // deltas the publisher has not taken yet
 	snap      atomic.Pointer[syncv1.Snapshot]
 	history   []trackVersion // newest last, for node lag (status.go)
@@ -94,6 +100,7 @@ func newProjection(logger *slog.Logger, publish bool) *projection {
 		clusterByName:   map[string]string{},
 		nodes:           map[string]*configv1.Node{},
 		apps:            map[string]*appEntry{},
+		zones:           map[string]*dnssvc.Zone{},
 		names:           map[string][]string{},
 		domains:         map[string][]string{},
 		tracks:          map[trackKey]*track{},
@@ -135,6 +142,12 @@ func (p *projection) Handle(e eventstore.Event) error {
 		if err != nil {
 			// A config event that cannot be decoded is corruption or a newer
 			// writer; skipping keeps the rest of the model serving.
+			p.logger.Error("skip undecodable event", "position", e.Position, "type", e.Type, "err", err)
+		}
+		msg = m
+	} else if dnssvc.IsDNSEvent(e.Type) {
+		m, err := dnssvc.Decode(e.Type, e.Data)
+		if err != nil {
 			p.logger.Error("skip undecodable event", "position", e.Position, "type", e.Type, "err", err)
 		}
 		msg = m
@@ -181,6 +194,10 @@ func (p *projection) apply(e eventstore.Event, msg proto.Message) {
 	case *ev.JoinTokenCreated, *ev.JoinTokenRevoked:
 		// Owned by the node service; nothing in this read model.
 	default:
+		if dnssvc.IsDNSEvent(e.Type) {
+			p.applyZone(dnssvc.ZoneIDOf(msg), e, msg)
+			return
+		}
 		if id := appIDOf(msg); id != "" {
 			p.applyApp(id, e, msg)
 		}
@@ -310,11 +327,74 @@ func (p *projection) moveTracks(id string, old, cur *configv1.App, staging bool,
 	}
 }
 
+// applyZone folds a DNS event; a release or revert moves both tracks of every
+// partition of the zone's old and new released content (zones have no
+// staging releases: staging nodes serve the same zones).
+func (p *projection) applyZone(id string, e eventstore.Event, msg proto.Message) {
+	if id == "" {
+		return
+	}
+	z := p.zones[id]
+	if z == nil {
+		z = dnssvc.NewZone(id)
+		p.zones[id] = z
+	}
+	prev := z.Released()
+	z.Apply(e.Position, msg)
+	cur := z.Released()
+	if prev == cur {
+		return
+	}
+	for _, staging := range []bool{false, true} {
+		p.moveZoneTracks(id, prev, cur, staging, e)
+	}
+}
+
+// moveZoneTracks is moveTracks for a zone.
+func (p *projection) moveZoneTracks(id string, old, cur *dnsv1.Zone, staging bool, e eventstore.Event) {
+	var parts []string
+	if old != nil {
+		parts = append(parts, old.PartitionIds...)
+	}
+	if cur != nil {
+		for _, pt := range cur.PartitionIds {
+			if !slices.Contains(parts, pt) {
+				parts = append(parts, pt)
+			}
+		}
+	}
+	for _, pt := range parts {
+		t := p.trackFor(pt, staging)
+		d := &syncv1.Delta{PartitionId: pt, Staging: staging, FromVersion: t.version, ToVersion: e.Position,
+			CreatedAt: timestamppb.New(e.Metadata.Time)}
+		if cur != nil && slices.Contains(cur.PartitionIds, pt) {
+			t.zones[id] = cur
+			d.ZoneUpserts = []*dnsv1.Zone{cur}
+		} else if _, ok := t.zones[id]; ok {
+			delete(t.zones, id)
+			d.ZoneDeletes = []string{id}
+		} else {
+			continue
+		}
+		t.version = e.Position
+		t.createdAt = e.Metadata.Time
+		t.remember(e.Position, e.Metadata.Time)
+		t.snap.Store(nil)
+		if p.publish {
+			t.outbox = append(t.outbox, d)
+			select {
+			case p.notify <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
 func (p *projection) trackFor(partition string, staging bool) *track {
 	k := trackKey{partition, staging}
 	t := p.tracks[k]
 	if t == nil {
-		t = &track{apps: map[string]*configv1.App{}}
+		t = &track{apps: map[string]*configv1.App{}, zones: map[string]*dnsv1.Zone{}}
 		p.tracks[k] = t
 	}
 	return t
@@ -481,6 +561,10 @@ func (t *track) snapshot(partition string, staging bool) *syncv1.Snapshot {
 		s.Apps = append(s.Apps, a)
 	}
 	slices.SortFunc(s.Apps, func(a, b *configv1.App) int { return compareStrings(a.Id, b.Id) })
+	for _, z := range t.zones {
+		s.Zones = append(s.Zones, z)
+	}
+	slices.SortFunc(s.Zones, func(a, b *dnsv1.Zone) int { return compareStrings(a.Id, b.Id) })
 	t.snap.Store(s)
 	return s
 }

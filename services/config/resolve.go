@@ -101,3 +101,9 @@ func (s *Service) resolveObject(kind, ref string) (authz.ResolvedObject, error) 
 }
 
 var _ authz.ObjectResolver = (*Service)(nil)
+
+// ResolvePartition maps a partition id or name to its id (the DNS service
+// resolves zone partitions with it).
+func (s *Service) ResolvePartition(ref string) (string, bool) {
+	return s.proj.resolvePartition(ref)
+}
