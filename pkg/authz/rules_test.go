@@ -24,6 +24,7 @@ import (
 	// Every generated service must be imported here so that the tests below
 	// see it; TestEveryProtoServiceIsChecked fails when one is missing.
 	_ "github.com/strata-edge/strata/gen/strata/config/v1"
+	_ "github.com/strata-edge/strata/gen/strata/dns/v1"
 	_ "github.com/strata-edge/strata/gen/strata/iam/v1"
 )
 
@@ -123,7 +124,7 @@ func TestEveryRPCHasARule(t *testing.T) {
 // IAM permissions are never scoped to objects.
 func TestRulesAreWellFormed(t *testing.T) {
 	rules := DefaultRules()
-	readNames := []string{"Get", "List", "Diff"}
+	readNames := []string{"Get", "List", "Diff", "Export"}
 	for _, md := range everyMethod() {
 		p := procedureOf(md)
 		rule, ok := rules[p]
@@ -148,7 +149,7 @@ func TestRulesAreWellFormed(t *testing.T) {
 		}
 		named := slices.ContainsFunc(readNames, func(prefix string) bool { return strings.HasPrefix(string(md.Name()), prefix) })
 		if (perm.Verb == VerbRead) != named {
-			t.Errorf("%s needs %s: read permissions are for Get/List/Diff RPCs only, and those need read permissions", p, perm)
+			t.Errorf("%s needs %s: read permissions are for Get/List/Diff/Export RPCs only, and those need read permissions", p, perm)
 		}
 		if perm.Service == ServiceIAM && rule.Scope != ScopeEverywhere {
 			t.Errorf("%s: IAM permission %s must be held over everything", p, perm)

@@ -2,6 +2,7 @@ package authz
 
 import (
 	cfg "github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
+	dns "github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
 	iam "github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
 )
 
@@ -42,6 +43,7 @@ var handlerPermissions = []string{PermIAMAuditRead, PermAuditRead, PermTokenRead
 func DefaultRules() Rules {
 	partitions := ObjectRef{Kind: KindPartition, Field: "partitions", Default: "default"}
 	app := Ref(KindApp, "app_id")
+	zone := Ref(KindDNSZone, "zone")
 	return Rules{
 		// ConfigService.
 		cfg.ConfigServiceCreatePartitionProcedure: Everywhere("config.partition.write"),
@@ -83,6 +85,23 @@ func DefaultRules() Rules {
 		cfg.NodeServiceSetNodeDisabledProcedure: OnObjects("config.node.write", Ref(KindNode, "node_id")),
 		// A joining node authenticates with its join token.
 		cfg.NodeServiceJoinProcedure: Public(),
+
+		// DnsService. Zones (DNS apps) belong to partitions like HTTP apps.
+		dns.DnsServiceCreateZoneProcedure:    OnObjects("dns.zone.write", partitions),
+		dns.DnsServiceGetZoneProcedure:       OnObjects("dns.zone.read", zone),
+		dns.DnsServiceListZonesProcedure:     Somewhere("dns.zone.read", List("zones", KindDNSZone, "id")),
+		dns.DnsServiceUpdateZoneProcedure:    OnObjects("dns.zone.write", zone, partitions),
+		dns.DnsServiceDeleteZoneProcedure:    OnObjects("dns.zone.write", zone),
+		dns.DnsServiceAddRecordProcedure:     OnObjects("dns.zone.write", zone),
+		dns.DnsServiceUpdateRecordProcedure:  OnObjects("dns.zone.write", zone),
+		dns.DnsServiceRemoveRecordProcedure:  OnObjects("dns.zone.write", zone),
+		dns.DnsServiceListRecordsProcedure:   OnObjects("dns.zone.read", zone),
+		dns.DnsServiceImportZoneProcedure:    OnObjects("dns.zone.write", zone),
+		dns.DnsServiceExportZoneProcedure:    OnObjects("dns.zone.read", zone),
+		dns.DnsServiceDiffZoneProcedure:      OnObjects("dns.zone.read", zone),
+		dns.DnsServiceCreateReleaseProcedure: OnObjects("dns.zone.release", zone),
+		dns.DnsServiceListReleasesProcedure:  OnObjects("dns.zone.read", zone),
+		dns.DnsServiceRevertZoneProcedure:    OnObjects("dns.zone.release", zone),
 
 		// IAMService. IAM objects are not scoped: IAM permissions count only
 		// when held over everything.
