@@ -132,3 +132,20 @@ func TestServiceLifecycle(t *testing.T) {
 		t.Fatalf("missing zone: %v", err)
 	}
 }
+
+func TestResolveObject(t *testing.T) {
+	svc, clients, ctx := newClients(t)
+	cr, err := clients[0].CreateZone(ctx, &dnsv1.CreateZoneRequest{Name: "example.com", Partitions: []string{"p1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []string{cr.GetZone().GetId(), "example.com", "EXAMPLE.com."} {
+		o, err := svc.ResolveObject(ctx, "dns_zone", ref)
+		if err != nil || o.ID != cr.GetZone().GetId() || len(o.Parents) != 1 || o.Parents[0].ID != "p1" {
+			t.Fatalf("resolve %q: %+v %v", ref, o, err)
+		}
+	}
+	if _, err := svc.ResolveObject(ctx, "dns_zone", "nope.example"); err == nil {
+		t.Fatal("unknown zone resolved")
+	}
+}
