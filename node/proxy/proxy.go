@@ -70,6 +70,9 @@ type Options struct {
 	// HTTPEngine selects the plain listener's server: EngineFast (default)
 	// or EngineStd.
 	HTTPEngine string
+	// GetCertificate, optional, picks the certificate by SNI (node/certs);
+	// TLSCert (or the self-signed one) serves names it returns nil for.
+	GetCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
 }
 
 // AppStats are the counters of one app since it entered the config.
@@ -183,9 +186,10 @@ func (p *Proxy) Start(ctx context.Context) error {
 		p.httpsPort = portOf(ln.Addr(), p.opts.HTTPSPort)
 		p.tlsSrv = p.newStdServer(true)
 		p.tlsSrv.TLSConfig = &tls.Config{
-			Certificates: []tls.Certificate{*cert},
-			MinVersion:   tls.VersionTLS12,
-			NextProtos:   []string{"h2", "http/1.1"},
+			Certificates:   []tls.Certificate{*cert},
+			GetCertificate: p.opts.GetCertificate,
+			MinVersion:     tls.VersionTLS12,
+			NextProtos:     []string{"h2", "http/1.1"},
 		}
 	}
 	if p.httpLn != nil {
