@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
+	"github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
 	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
 	apiserver "github.com/strata-edge/strata/internal/server"
 	"github.com/strata-edge/strata/pkg/apiauth"
@@ -18,6 +19,7 @@ import (
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/natsauth"
 	"github.com/strata-edge/strata/services/config"
+	dnssvc "github.com/strata-edge/strata/services/dns"
 	"github.com/strata-edge/strata/services/iam"
 	"github.com/strata-edge/strata/services/nodes"
 )
@@ -114,6 +116,18 @@ func startAPI(ctx context.Context, p apiParts, st *stops) (apiInfo, error) {
 		resolvers.Register(nodesSvc, authz.KindJoinToken)
 	}
 
+	var dnsSvc *dnssvc.Service
+	if serves(ServiceDNS) {
+		if dnsSvc, err = dnssvc.New(dnssvc.Options{Store: p.store, Partitions: cfgSvc, Logger: p.log.With("service", "dns")}); err != nil {
+			return apiInfo{}, fmt.Errorf("dns service: %w", err)
+		}
+		if err := dnsSvc.Start(ctx); err != nil {
+			return apiInfo{}, fmt.Errorf("start dns service: %w", err)
+		}
+		st.add("dns service", dnsSvc.Stop)
+		resolvers.Register(dnsSvc, authz.KindDNSZone)
+	}
+
 	rules := authz.DefaultRules()
 	opts := apiserver.ServiceOptions(p.log.With("part", "api"),
 		apiauth.NewInterceptor(iamSvc.Authenticator(), apiauth.WithPublicProcedures(rules.PublicProcedures()...)),
@@ -131,6 +145,9 @@ func startAPI(ctx context.Context, p apiParts, st *stops) (apiInfo, error) {
 		case ServiceIAM:
 			path, h := iamSvc.Handler(opts...)
 			mounts = append(mounts, apiserver.Service{Name: iamv1connect.IAMServiceName, Path: path, Handler: h})
+		case ServiceDNS:
+			path, h := dnsSvc.Handler(opts...)
+			mounts = append(mounts, apiserver.Service{Name: dnsv1connect.DnsServiceName, Path: path, Handler: h})
 		default:
 			return apiInfo{}, fmt.Errorf("unknown service %q", name)
 		}

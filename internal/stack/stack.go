@@ -24,10 +24,11 @@ const (
 	ServiceConfig = "config"
 	ServiceNodes  = "nodes"
 	ServiceIAM    = "iam"
+	ServiceDNS    = "dns"
 )
 
 // KnownServices are the control services `strata control --services` accepts.
-var KnownServices = []string{ServiceConfig, ServiceNodes, ServiceIAM}
+var KnownServices = []string{ServiceConfig, ServiceNodes, ServiceIAM, ServiceDNS}
 
 // ParseServices splits a comma-separated service list and checks every name.
 func ParseServices(s string) ([]string, error) {

@@ -32,8 +32,9 @@ func TestParseServices(t *testing.T) {
 	}{
 		{in: "config", want: "config"},
 		{in: " config , config ", want: "config"},
-		{in: "config,cert", wantErr: `"cert" is not a control service this binary runs (available: config, nodes, iam)`},
+		{in: "config,cert", wantErr: `"cert" is not a control service this binary runs (available: config, nodes, iam, dns)`},
 		{in: "iam, nodes", want: "iam,nodes"},
+		{in: "dns,config", want: "dns,config"},
 		{in: "", wantErr: "name at least one"},
 	}
 	for _, tt := range tests {
