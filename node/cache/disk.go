@@ -197,7 +197,9 @@ func (d *Disk) Get(key string) (*Object, bool) {
 	d.mu.Unlock()
 	obj, err := readDiskObject(path)
 	if err != nil || obj.Meta.Key != key {
-		slog.Warn("cache: unreadable object is a miss", "key", key, "err", err)
+		if !errors.Is(err, fs.ErrNotExist) { // else a concurrent delete won the race
+			slog.Warn("cache: unreadable object is a miss", "key", key, "err", err)
+		}
 		d.dropIf(key, el)
 		return nil, false
 	}
