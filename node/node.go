@@ -22,10 +22,12 @@ import (
 	"github.com/nats-io/nkeys"
 
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+	"github.com/strata-edge/strata/node/certs"
 	"github.com/strata-edge/strata/node/dns"
 	"github.com/strata-edge/strata/node/proxy"
 	"github.com/strata-edge/strata/node/store"
 	nodesync "github.com/strata-edge/strata/node/sync"
+	"github.com/strata-edge/strata/pkg/keywrap"
 	"github.com/strata-edge/strata/pkg/natsauth"
 	"github.com/strata-edge/strata/pkg/natsutil"
 )
@@ -80,6 +82,10 @@ type Options struct {
 	// Heartbeat is the NodeStatus interval; 0 means the sync default.
 	Heartbeat time.Duration
 	Logger    *slog.Logger
+	// KEK is the partition's node key-encryption key, which opens the
+	// private keys of the snapshot's certificates (docs/certs.md); nil
+	// means certificates are not served (the TLS listener's fallback is).
+	KEK *keywrap.Keyring
 }
 
 func (o *Options) validate() error {
@@ -163,6 +169,7 @@ type Node struct {
 	store   *store.Store
 	proxy   *proxy.Proxy
 	dns     *dns.Server
+	certs   *certs.Table
 	agent   *nodesync.Agent
 	started bool
 	stopped bool
@@ -212,9 +219,11 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if n.store, err = store.Open(filepath.Join(n.opts.DataDir, StoreFile)); err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
+	n.certs = certs.New(n.opts.KEK, n.opts.Logger)
 	n.proxy, err = proxy.New(proxy.Options{
 		HTTPAddr: n.opts.HTTPAddr, HTTPSAddr: n.opts.HTTPSAddr, Logger: n.opts.Logger,
 		HTTPPort: n.opts.HTTPPort, HTTPSPort: n.opts.HTTPSPort,
+		GetCertificate: n.certs.GetCertificate,
 	})
 	if err != nil {
 		return fmt.Errorf("node: %w", err)
@@ -323,6 +332,10 @@ func leafLinkID(s *server.Server) func() uint64 {
 // apply runs one snapshot on every part of the node: the proxy, then the DNS
 // server. Each swaps its runtime atomically and keeps the old one on error.
 func (n *Node) apply(snap *syncv1.Snapshot) error {
+	// Certificates first, so that a new app's host has its certificate when
+	// its routes appear. A certificate that cannot be opened is logged and
+	// left out; it does not hold back the rest of the config.
+	_ = n.certs.Update(snap)
 	if err := n.proxy.Update(snap); err != nil {
 		return err
 	}
