@@ -3,6 +3,7 @@ package dns
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	mdns "github.com/miekg/dns"
@@ -181,16 +182,22 @@ func checkZone(origin string, recs []parsed, where func(i int) string) []apierr.
 			continue
 		}
 		cnameCount := 0
+		var other []string
 		for _, i := range idx {
-			if recs[i].rec.GetType() == dnsv1.RecordType_RECORD_TYPE_CNAME {
+			if t := recs[i].rec.GetType(); t == dnsv1.RecordType_RECORD_TYPE_CNAME {
 				cnameCount++
+			} else if name := strings.TrimPrefix(t.String(), "RECORD_TYPE_"); !slices.Contains(other, name) {
+				other = append(other, name)
 			}
 		}
 		for _, i := range idx {
 			t := recs[i].rec.GetType()
-			if t != dnsv1.RecordType_RECORD_TYPE_CNAME {
+			switch {
+			case t != dnsv1.RecordType_RECORD_TYPE_CNAME:
 				vs = append(vs, apierr.FieldViolation{Field: where(i), Reason: fmt.Sprintf("%s: a CNAME owner has no other data (%s beside the CNAME)", o, strings.TrimPrefix(t.String(), "RECORD_TYPE_"))})
-			} else if cnameCount > 1 && recs[i].rec.GetMatch() == nil {
+			case len(other) > 0:
+				vs = append(vs, apierr.FieldViolation{Field: where(i), Reason: fmt.Sprintf("%s: a CNAME owner has no other data (CNAME beside %s)", o, strings.Join(other, ", "))})
+			case cnameCount > 1 && recs[i].rec.GetMatch() == nil:
 				vs = append(vs, apierr.FieldViolation{Field: where(i), Reason: fmt.Sprintf("%s: more than one CNAME", o)})
 			}
 		}

@@ -1,0 +1,462 @@
+// Package dnscmd is the command line of DNS apps: strata dns zone, record and
+// release. The root command adds Commands(factory) to itself.
+package dnscmd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
+	"github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
+)
+
+// ClientFactory is what the root command provides.
+type ClientFactory interface {
+	// DNSClient returns a DnsService client for --api, authenticated like
+	// every other command.
+	DNSClient() (dnsv1connect.DnsServiceClient, error)
+	Timeout() time.Duration
+	JSON() bool
+	Stdin() io.Reader
+	Stdout() io.Writer
+}
+
+// Commands returns the top-level "dns" command.
+func Commands(f ClientFactory) []*cobra.Command {
+	dns := &cobra.Command{Use: "dns", Short: "DNS apps: zones, records, releases"}
+	zone := &cobra.Command{Use: "zone", Short: "Create, import, export and list zones"}
+	zone.AddCommand(zoneCreateCmd(f), zoneImportCmd(f), zoneExportCmd(f), zoneListCmd(f), zoneDiffCmd(f))
+	record := &cobra.Command{Use: "record", Short: "Add, list and remove records"}
+	record.AddCommand(recordAddCmd(f), recordListCmd(f), recordRmCmd(f))
+	release := &cobra.Command{Use: "release", Short: "Release a zone's pending changes, list releases, revert"}
+	release.AddCommand(releaseCreateCmd(f), releaseListCmd(f), releaseRevertCmd(f))
+	dns.AddCommand(zone, record, release)
+	return []*cobra.Command{dns}
+}
+
+func call[T any](cmd *cobra.Command, f ClientFactory, fn func(context.Context, dnsv1connect.DnsServiceClient) (T, error)) (T, error) {
+	var zero T
+	c, err := f.DNSClient()
+	if err != nil {
+		return zero, err
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), f.Timeout())
+	defer cancel()
+	return fn(ctx, c)
+}
+
+var jsonOut = protojson.MarshalOptions{Multiline: true, Indent: "  "}
+
+func emit(f ClientFactory, msg proto.Message, text func(w io.Writer) error) error {
+	if f.JSON() {
+		b, err := jsonOut.Marshal(msg)
+		if err != nil {
+			return fmt.Errorf("encode output: %w", err)
+		}
+		_, err = fmt.Fprintf(f.Stdout(), "%s\n", b)
+		return err
+	}
+	return text(f.Stdout())
+}
+
+func table(w io.Writer, rows [][]string) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	return tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func fmtTime(ts *timestamppb.Timestamp) string {
+	if ts == nil {
+		return "-"
+	}
+	return ts.AsTime().Local().Format(time.DateTime)
+}
+
+// expect is the --expect-version flag (optimistic concurrency).
+type expect struct{ v uint64 }
+
+func (e *expect) register(cmd *cobra.Command) {
+	cmd.Flags().Uint64Var(&e.v, "expect-version", 0, "fail unless the zone is at this version (optimistic concurrency)")
+}
+
+func (e *expect) get(cmd *cobra.Command) *uint64 {
+	if !cmd.Flags().Changed("expect-version") {
+		return nil
+	}
+	v := e.v
+	return &v
+}
+
+func zoneFlag(cmd *cobra.Command, zone *string) {
+	cmd.Flags().StringVar(zone, "zone", "", "zone id or name (required)")
+	_ = cmd.MarkFlagRequired("zone")
+}
+
+func zoneCreateCmd(f ClientFactory) *cobra.Command {
+	var partitions, ns []string
+	cmd := &cobra.Command{
+		Use:     "create NAME [--partition P]... [--ns HOST]...",
+		Short:   "Create a zone (a DNS app); prints its id",
+		Example: "  strata dns zone create example.com --ns ns1.example.com --ns ns2.example.com",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			res, err := call(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.CreateZoneResponse, error) {
+				return c.CreateZone(ctx, &dnsv1.CreateZoneRequest{Name: a[0], Partitions: partitions, Nameservers: ns})
+			})
+			if err != nil {
+				return err
+			}
+			return emit(f, res, func(w io.Writer) error { _, err := fmt.Fprintln(w, res.GetZone().GetId()); return err })
+		},
+	}
+	cmd.Flags().StringArrayVar(&partitions, "partition", nil, "partition id or name (default: default)")
+	cmd.Flags().StringArrayVar(&ns, "ns", nil, "name server host name (the apex NS set)")
+	return cmd
+}
+
+func zoneImportCmd(f ClientFactory) *cobra.Command {
+	var zone string
+	var ev expect
+	cmd := &cobra.Command{
+		Use:     "import --zone Z FILE|-",
+		Short:   "Replace a zone's records with a zone file (pending until released)",
+		Example: "  strata dns zone import --zone example.com example.com.zone",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			var text []byte
+			var err error
+			if a[0] == "-" {
+				text, err = io.ReadAll(f.Stdin())
+			} else {
+				text, err = os.ReadFile(a[0])
+			}
+			if err != nil {
+				return fmt.Errorf("read zone file: %w", err)
+			}
+			res, err := call(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.ImportZoneResponse, error) {
+				return c.ImportZone(ctx, &dnsv1.ImportZoneRequest{Zone: zone, ExpectedVersion: ev.get(cmd), ZoneFile: string(text)})
+			})
+			if err != nil {
+				return err
+			}
+			return emit(f, res, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "imported %d records (pending; release with: strata dns release create --zone %s)\n", res.GetRecords(), zone)
+				return err
+			})
+		},
+	}
+	zoneFlag(cmd, &zone)
+	ev.register(cmd)
+	return cmd
+}
+
+func zoneExportCmd(f ClientFactory) *cobra.Command {
+	var zone string
+	var released bool
+	cmd := &cobra.Command{
+		Use:   "export --zone Z [--released]",
+		Short: "Print a zone as a zone file (the working copy, or the newest release)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			res, err := call(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.ExportZoneResponse, error) {
+				return c.ExportZone(ctx, &dnsv1.ExportZoneRequest{Zone: zone, Released: released})
+			})
+			if err != nil {
+				return err
+			}
+			return emit(f, res, func(w io.Writer) error { _, err := io.WriteString(w, res.GetZoneFile()); return err })
+		},
+	}
+	zoneFlag(cmd, &zone)
+	cmd.Flags().BoolVar(&released, "released", false, "export the newest release instead of the working copy")
+	return cmd
+}
+
+func zoneListCmd(f ClientFactory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List zones",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			res, err := call(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.ListZonesResponse, error) {
+				return c.ListZones(ctx, &dnsv1.ListZonesRequest{})
+			})
+			if err != nil {
+				return err
+			}
+			return emit(f, res, func(w io.Writer) error {
+				rows := [][]string{{"ID", "NAME", "RECORDS", "RELEASE", "PENDING", "VERSION", "PARTITIONS"}}
+				for _, z := range res.GetZones() {
+					name := z.GetName()
+					if z.GetDeleted() {
+						name += " (deleted)"
+					}
+					rows = append(rows, []string{z.GetId(), name, strconv.Itoa(int(z.GetRecords())), strconv.FormatUint(z.GetLatestRelease(), 10),
+						strconv.Itoa(int(z.GetPendingChanges())), strconv.FormatUint(z.GetVersion(), 10), strings.Join(z.GetPartitionIds(), ",")})
+				}
+				return table(w, rows)
+			})
+		},
+	}
+}
+
+func zoneDiffCmd(f ClientFactory) *cobra.Command {
+	var zone string
+	cmd := &cobra.Command{
+		Use:   "diff --zone Z",
+		Short: "Show what releasing the zone would change",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			res, err := call(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.DiffZoneResponse, error) {
+				return c.DiffZone(ctx, &dnsv1.DiffZoneRequest{Zone: zone})
+			})
+			if err != nil {
+				return err
+			}
+			return emit(f, res, func(w io.Writer) error {
+				for _, ch := range res.GetChanges() {
+					fmt.Fprintf(w, "# %s  %s  %s\n", fmtTime(ch.GetTime()), orDash(ch.GetActor()), ch.GetSummary())
+				}
+				_, err := fmt.Fprintln(w, res.GetText())
+				return err
+			})
+		},
+	}
+	zoneFlag(cmd, &zone)
+	return cmd
+}
+
+func recordAddCmd(f ClientFactory) *cobra.Command {
+	var zone, gateway string
+	var ttl uint32
+	var disabled bool
+	var match dnsv1.GeoMatch
+	var asns []uint
+	var ev expect
+	cmd := &cobra.Command{
+		Use:   "add --zone Z NAME TYPE [DATA...]",
+		Short: "Add a record (pending until released); prints its id",
+		Example: `  strata dns record add --zone example.com www A 192.0.2.1
+  strata dns record add --zone example.com @ MX 10 mail.example.com.
+  strata dns record add --zone example.com www A 198.51.100.7 --country DE --continent EU
+  strata dns record add --zone example.com @ A --gateway edge-eu`,
+		Args: cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			t, ok := dnsv1.RecordType_value["RECORD_TYPE_"+strings.ToUpper(a[1])]
+			if !ok || t == 0 {
+				return fmt.Errorf("TYPE %q: one of A, AAAA, CNAME, MX, TXT, NS, SRV, CAA, PTR", a[1])
+			}
+			r := &dnsv1.Record{Name: a[0], Type: dnsv1.RecordType(t), Ttl: ttl, Data: strings.Join(a[2:], " "), Disabled: disabled, GatewayCluster: gateway}
+			for _, n := range asns {
+				match.Asns = append(match.Asns, uint32(n))
+			}
+			if len(match.Countries)+len(match.Continents)+len(match.Asns)+len(match.Isps)+len(match.Cidrs) > 0 {
+				r.Match = &match
+			}
+			res, err := call(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.AddRecordResponse, error) {
+				return c.AddRecord(ctx, &dnsv1.AddRecordRequest{Zone: zone, ExpectedVersion: ev.get(cmd), Record: r})
+			})
+			if err != nil {
+				return err
+			}
+			return emit(f, res, func(w io.Writer) error { _, err := fmt.Fprintln(w, res.GetRecord().GetId()); return err })
+		},
+	}
+	zoneFlag(cmd, &zone)
+	ev.register(cmd)
+	cmd.Flags().Uint32Var(&ttl, "ttl", 0, "TTL in seconds (default 300)")
+	cmd.Flags().BoolVar(&disabled, "disabled", false, "add the record disabled")
+	cmd.Flags().StringVar(&gateway, "gateway", "", "A/AAAA: answer with the healthy online nodes of this cluster")
+	cmd.Flags().StringArrayVar(&match.Countries, "country", nil, "answer only clients in this country (ISO code)")
+	cmd.Flags().StringArrayVar(&match.Continents, "continent", nil, "answer only clients on this continent (EU, NA, ...)")
+	cmd.Flags().UintSliceVar(&asns, "asn", nil, "answer only clients in this autonomous system")
+	cmd.Flags().StringArrayVar(&match.Isps, "isp", nil, "answer only clients of this ASN organisation")
+	cmd.Flags().StringArrayVar(&match.Cidrs, "cidr", nil, "answer only clients in this network")
+	return cmd
+}
+
+func recordListCmd(f ClientFactory) *cobra.Command {
+	var zone, name string
+	cmd := &cobra.Command{
+		Use:   "list --zone Z [--name N]",
+		Short: "List a zone's records (the working copy)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			res, err := call(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.ListRecordsResponse, error) {
+				return c.ListRecords(ctx, &dnsv1.ListRecordsRequest{Zone: zone, Name: name})
+			})
+			if err != nil {
+				return err
+			}
+			return emit(f, res, func(w io.Writer) error {
+				rows := [][]string{{"ID", "NAME", "TTL", "TYPE", "DATA", "MATCH", "STATE"}}
+				for _, r := range res.GetRecords() {
+					data := r.GetData()
+					if r.GetGatewayCluster() != "" {
+						data = "gateway:" + r.GetGatewayCluster()
+					}
+					state := "enabled"
+					if r.GetDisabled() {
+						state = "disabled"
+					}
+					ttl := "300"
+					if r.GetTtl() > 0 {
+						ttl = strconv.FormatUint(uint64(r.GetTtl()), 10)
+					}
+					rows = append(rows, []string{r.GetId(), r.GetName(), ttl, strings.TrimPrefix(r.GetType().String(), "RECORD_TYPE_"), data, matchText(r.GetMatch()), state})
+				}
+				return table(w, rows)
+			})
+		},
+	}
+	zoneFlag(cmd, &zone)
+	cmd.Flags().StringVar(&name, "name", "", "only records of this relative name")
+	return cmd
+}
+
+func matchText(m *dnsv1.GeoMatch) string {
+	if m == nil {
+		return "-"
+	}
+	var parts []string
+	add := func(k string, vs []string) {
+		if len(vs) > 0 {
+			parts = append(parts, k+"="+strings.Join(vs, ","))
+		}
+	}
+	add("country", m.GetCountries())
+	add("continent", m.GetContinents())
+	var asns []string
+	for _, a := range m.GetAsns() {
+		asns = append(asns, strconv.FormatUint(uint64(a), 10))
+	}
+	add("asn", asns)
+	add("isp", m.GetIsps())
+	add("cidr", m.GetCidrs())
+	return strings.Join(parts, " ")
+}
+
+func recordRmCmd(f ClientFactory) *cobra.Command {
+	var zone string
+	var ev expect
+	cmd := &cobra.Command{
+		Use:   "rm --zone Z RECORD_ID",
+		Short: "Remove a record (pending until released)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			res, err := call(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.RemoveRecordResponse, error) {
+				return c.RemoveRecord(ctx, &dnsv1.RemoveRecordRequest{Zone: zone, ExpectedVersion: ev.get(cmd), RecordId: a[0]})
+			})
+			if err != nil {
+				return err
+			}
+			return emit(f, res, func(w io.Writer) error { _, err := fmt.Fprintln(w, "removed", a[0]); return err })
+		},
+	}
+	zoneFlag(cmd, &zone)
+	ev.register(cmd)
+	return cmd
+}
+
+func releaseCreateCmd(f ClientFactory) *cobra.Command {
+	var zone, note string
+	var ev expect
+	cmd := &cobra.Command{
+		Use:     "create --zone Z [--note TEXT]",
+		Short:   "Release the zone's pending changes to its partitions' nodes; prints the release number",
+		Example: `  strata dns zone diff --zone example.com && strata dns release create --zone example.com --note "new mx"`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			res, err := call(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.CreateReleaseResponse, error) {
+				return c.CreateRelease(ctx, &dnsv1.CreateReleaseRequest{Zone: zone, ExpectedVersion: ev.get(cmd), Note: note})
+			})
+			if err != nil {
+				return err
+			}
+			return emit(f, res, func(w io.Writer) error { _, err := fmt.Fprintln(w, res.GetRelease().GetNumber()); return err })
+		},
+	}
+	zoneFlag(cmd, &zone)
+	ev.register(cmd)
+	cmd.Flags().StringVar(&note, "note", "", "why: shown in the release list")
+	return cmd
+}
+
+func releaseListCmd(f ClientFactory) *cobra.Command {
+	var zone string
+	cmd := &cobra.Command{
+		Use:   "list --zone Z",
+		Short: "List a zone's releases, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			res, err := call(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.ListReleasesResponse, error) {
+				return c.ListReleases(ctx, &dnsv1.ListReleasesRequest{Zone: zone})
+			})
+			if err != nil {
+				return err
+			}
+			return emit(f, res, func(w io.Writer) error {
+				rows := [][]string{{"NUMBER", "KIND", "TIME", "ACTOR", "RESTORES", "NOTE"}}
+				rs := res.GetReleases()
+				for i := len(rs) - 1; i >= 0; i-- {
+					r := rs[i]
+					restores := "-"
+					if r.GetRevertedTo() > 0 {
+						restores = "release " + strconv.FormatUint(r.GetRevertedTo(), 10)
+					}
+					rows = append(rows, []string{strconv.FormatUint(r.GetNumber(), 10), r.GetKind(), fmtTime(r.GetTime()), orDash(r.GetActor()), restores, orDash(r.GetNote())})
+				}
+				return table(w, rows)
+			})
+		},
+	}
+	zoneFlag(cmd, &zone)
+	return cmd
+}
+
+func releaseRevertCmd(f ClientFactory) *cobra.Command {
+	var zone, note string
+	var ev expect
+	cmd := &cobra.Command{
+		Use:   "revert --zone Z RELEASE",
+		Short: "Release the content of an earlier release again (a new release)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			to, err := strconv.ParseUint(a[0], 10, 64)
+			if err != nil || to == 0 {
+				return fmt.Errorf("RELEASE %q: a release number (1, 2, ...)", a[0])
+			}
+			res, err := call(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.RevertZoneResponse, error) {
+				return c.RevertZone(ctx, &dnsv1.RevertZoneRequest{Zone: zone, ExpectedVersion: ev.get(cmd), ToRelease: to, Note: note})
+			})
+			if err != nil {
+				return err
+			}
+			return emit(f, res, func(w io.Writer) error { _, err := fmt.Fprintln(w, res.GetRelease().GetNumber()); return err })
+		},
+	}
+	zoneFlag(cmd, &zone)
+	ev.register(cmd)
+	cmd.Flags().StringVar(&note, "note", "", "why: shown in the release list")
+	return cmd
+}

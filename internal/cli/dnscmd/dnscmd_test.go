@@ -1,0 +1,130 @@
+package dnscmd
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
+
+	"github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
+	"github.com/strata-edge/strata/pkg/eventstore"
+	"github.com/strata-edge/strata/pkg/natsutil/natstest"
+	dnssvc "github.com/strata-edge/strata/services/dns"
+)
+
+type factory struct {
+	c     dnsv1connect.DnsServiceClient
+	out   bytes.Buffer
+	stdin io.Reader
+}
+
+func (f *factory) DNSClient() (dnsv1connect.DnsServiceClient, error) { return f.c, nil }
+func (f *factory) Timeout() time.Duration                            { return 10 * time.Second }
+func (f *factory) JSON() bool                                        { return false }
+func (f *factory) Stdin() io.Reader                                  { return f.stdin }
+func (f *factory) Stdout() io.Writer                                 { return &f.out }
+
+func newFactory(t *testing.T) *factory {
+	t.Helper()
+	ctx := context.Background()
+	js, err := jetstream.New(natstest.Connect(t, natstest.RunServer(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := eventstore.NewJetStream(ctx, js, eventstore.JetStreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := dnssvc.New(dnssvc.Options{Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Stop(ctx) })
+	mux := http.NewServeMux()
+	mux.Handle(svc.Handler())
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return &factory{c: dnsv1connect.NewDnsServiceClient(srv.Client(), srv.URL)}
+}
+
+// run executes `strata <args>` and returns its output.
+func (f *factory) run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	root := &cobra.Command{Use: "strata", SilenceUsage: true, SilenceErrors: true}
+	root.AddCommand(Commands(f)...)
+	root.SetArgs(args)
+	f.out.Reset()
+	err := root.ExecuteContext(context.Background())
+	return f.out.String(), err
+}
+
+func TestDNSCommands(t *testing.T) {
+	f := newFactory(t)
+	must := func(args ...string) string {
+		t.Helper()
+		out, err := f.run(t, args...)
+		if err != nil {
+			t.Fatalf("strata %s: %v", strings.Join(args, " "), err)
+		}
+		return out
+	}
+	id := strings.TrimSpace(must("dns", "zone", "create", "example.com", "--ns", "ns1.example.com"))
+	if !strings.HasPrefix(id, "zone_") {
+		t.Fatalf("create printed %q", id)
+	}
+	must("dns", "record", "add", "--zone", "example.com", "www", "A", "192.0.2.1")
+	must("dns", "record", "add", "--zone", "example.com", "@", "MX", "10", "mail", "--ttl", "60")
+	must("dns", "record", "add", "--zone", "example.com", "geo", "A", "198.51.100.7", "--continent", "EU", "--cidr", "10.0.0.0/8")
+	if _, err := f.run(t, "dns", "record", "add", "--zone", "example.com", "www", "CNAME", "x.example.org."); err == nil || !strings.Contains(err.Error(), "CNAME") {
+		t.Fatalf("CNAME beside A accepted: %v", err)
+	}
+	out := must("dns", "record", "list", "--zone", "example.com")
+	for _, want := range []string{"www", "10 mail.example.com.", "continent=EU cidr=10.0.0.0/8", "60"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("record list lacks %q:\n%s", want, out)
+		}
+	}
+	if got := strings.TrimSpace(must("dns", "release", "create", "--zone", id, "--note", "first")); got != "1" {
+		t.Fatalf("release printed %q", got)
+	}
+	file := filepath.Join(t.TempDir(), "z.zone")
+	os.WriteFile(file, []byte("www IN A 192.0.2.99\n"), 0o600)
+	must("dns", "zone", "import", "--zone", "example.com", file)
+	f.stdin = strings.NewReader("www IN A 192.0.2.1\nwww IN CNAME x\n")
+	if _, err := f.run(t, "dns", "zone", "import", "--zone", "example.com", "-"); err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Fatalf("bad import from stdin: %v", err)
+	}
+	must("dns", "release", "create", "--zone", "example.com")
+	if got := strings.TrimSpace(must("dns", "release", "revert", "--zone", "example.com", "1")); got != "3" {
+		t.Fatalf("revert printed %q", got)
+	}
+	out = must("dns", "zone", "export", "--zone", "example.com", "--released")
+	if !strings.Contains(out, "192.0.2.1") || strings.Contains(out, "192.0.2.99") {
+		t.Fatalf("export after revert:\n%s", out)
+	}
+	out = must("dns", "release", "list", "--zone", "example.com")
+	if !strings.Contains(out, "revert") || !strings.Contains(out, "release 1") {
+		t.Fatalf("release list:\n%s", out)
+	}
+	if out := must("dns", "zone", "list"); !strings.Contains(out, "example.com.") {
+		t.Fatalf("zone list:\n%s", out)
+	}
+	recs := must("dns", "record", "list", "--zone", "example.com", "--name", "www")
+	rid := strings.Fields(strings.Split(recs, "\n")[1])[0]
+	must("dns", "record", "rm", "--zone", "example.com", rid)
+	if out := must("dns", "zone", "diff", "--zone", "example.com"); !strings.Contains(out, "-www") {
+		t.Fatalf("diff after rm:\n%s", out)
+	}
+}
