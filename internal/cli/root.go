@@ -17,7 +17,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
+	"github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
 	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
+	"github.com/strata-edge/strata/internal/cli/dnscmd"
 	"github.com/strata-edge/strata/internal/cli/iamcmd"
 	"github.com/strata-edge/strata/pkg/apiauth"
 )
@@ -108,6 +110,7 @@ when it is readable.`,
 		newSnapshotCmd(g),
 	)
 	root.AddCommand(iamcmd.Commands(iamFactory{g})...)
+	root.AddCommand(dnscmd.Commands(dnsFactory{g})...)
 	return root
 }
 
@@ -237,6 +240,24 @@ func (f iamFactory) SessionFile() (string, error) {
 }
 
 var _ iamcmd.ClientFactory = iamFactory{}
+
+// dnsFactory gives the DNS commands their client and output settings.
+type dnsFactory struct{ g *globals }
+
+func (f dnsFactory) DNSClient() (dnsv1connect.DnsServiceClient, error) {
+	hc, url, opts, err := f.g.clientParts()
+	if err != nil {
+		return nil, err
+	}
+	return dnsv1connect.NewDnsServiceClient(hc, url, opts...), nil
+}
+
+func (f dnsFactory) Timeout() time.Duration { return f.g.timeout }
+func (f dnsFactory) JSON() bool             { return f.g.output == "json" }
+func (f dnsFactory) Stdin() io.Reader       { return f.g.stdin }
+func (f dnsFactory) Stdout() io.Writer      { return f.g.stdout }
+
+var _ dnscmd.ClientFactory = dnsFactory{}
 
 // call runs fn with the config client and a context bounded by --timeout.
 func call[T any](cmd *cobra.Command, g *globals, fn func(context.Context, configv1connect.ConfigServiceClient) (T, error)) (T, error) {
