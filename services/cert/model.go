@@ -33,6 +33,9 @@ type record struct {
 	version    uint64 // stream version (position of its newest event)
 	keyVersion uint64
 	acmeURL    string
+	// src is what nodes get, with the key as stored (control KEK); nil
+	// until the certificate has a key. Replaced, never mutated.
+	src *certv1.SyncedCertificate
 }
 
 // NewModel returns an empty model.
@@ -137,7 +140,40 @@ func (m *Model) apply(e eventstore.Event, msg proto.Message) {
 	}
 	nr.cert.UpdatedAt = at
 	nr.version = e.Position
+	nr.src = nil
+	if nr.key != nil {
+		c := nr.cert
+		nr.src = &certv1.SyncedCertificate{Id: id, ChainPem: c.ChainPem, Key: nr.key, Domains: c.Domains, NotAfter: c.NotAfter, AppIds: c.AppIds}
+	}
 	m.certs[id] = &nr
+}
+
+// Source returns certificate id as nodes get it but with the key wrapped
+// by the control KEK (re-wrap it with WrapFor), or false when the
+// certificate does not exist or has no key yet. The value is shared and
+// immutable; a changed certificate gets a new pointer.
+func (m *Model) Source(id string) (*certv1.SyncedCertificate, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	r, ok := m.certs[id]
+	if !ok || r.src == nil {
+		return nil, false
+	}
+	return r.src, true
+}
+
+// AttachedTo returns the ids of the certificates attached to appID.
+func (m *Model) AttachedTo(appID string) []string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var out []string
+	for id, r := range m.certs {
+		if slices.Contains(r.cert.AppIds, appID) {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // setMaterial installs a new leaf, chain and key on r (replacing r.cert).

@@ -55,7 +55,6 @@ type Service struct {
 	mu sync.Mutex // serializes this replica's writes (unique names)
 
 	nodeKeys sync.Map // partition id -> *keywrap.Keyring
-	rewraps  sync.Map // rewrapKey -> *certv1.WrappedKey
 
 	runMu   sync.Mutex
 	started bool
@@ -338,9 +337,25 @@ func NodeKeyring(kek *keywrap.Keyring, partitionID string) (*keywrap.Keyring, er
 	return kek.Derive("partition/" + partitionID)
 }
 
-type rewrapKey struct {
-	id, kek, partition string
-	keyVersion         uint64
+// WrapFor returns src with its key re-wrapped for partitionID's node KEK
+// (NodeKeyring); the payload ciphertext is shared, never re-encrypted.
+func WrapFor(kek *keywrap.Keyring, src *certv1.SyncedCertificate, partitionID string) (*certv1.SyncedCertificate, error) {
+	kr, err := NodeKeyring(kek, partitionID)
+	if err != nil {
+		return nil, err
+	}
+	return wrapWith(kek, kr, src, partitionID)
+}
+
+func wrapWith(kek, kr *keywrap.Keyring, src *certv1.SyncedCertificate, partitionID string) (*certv1.SyncedCertificate, error) {
+	k := src.GetKey()
+	env, err := kek.Rewrap(FromProto(k), src.GetId(), k.GetKeyVersion(), kr)
+	if err != nil {
+		return nil, fmt.Errorf("wrap key of %s for partition %s: %w", src.GetId(), partitionID, err)
+	}
+	out := proto.Clone(src).(*certv1.SyncedCertificate)
+	out.Key = toProto(env, k.GetKeyVersion())
+	return out, nil
 }
 
 // Synced returns the certificates attached to any of appIDs, keys re-wrapped
@@ -353,22 +368,14 @@ func (s *Service) Synced(partitionID string, appIDs []string) ([]*certv1.SyncedC
 	}
 	var out []*certv1.SyncedCertificate
 	for _, r := range s.model.list("") {
-		if r.key == nil || !slices.ContainsFunc(r.cert.AppIds, func(a string) bool { return slices.Contains(appIDs, a) }) {
+		if r.src == nil || !slices.ContainsFunc(r.cert.AppIds, func(a string) bool { return slices.Contains(appIDs, a) }) {
 			continue
 		}
-		k := rewrapKey{r.cert.Id, r.key.KekId, partitionID, r.keyVersion}
-		wk, ok := s.rewraps.Load(k)
-		if !ok {
-			env, err := s.kek.Rewrap(FromProto(r.key), r.cert.Id, r.keyVersion, kr)
-			if err != nil {
-				return nil, fmt.Errorf("wrap key of %s for partition %s: %w", r.cert.Id, partitionID, err)
-			}
-			wk, _ = s.rewraps.LoadOrStore(k, toProto(env, r.keyVersion))
+		w, err := wrapWith(s.kek, kr, r.src, partitionID)
+		if err != nil {
+			return nil, err
 		}
-		out = append(out, &certv1.SyncedCertificate{
-			Id: r.cert.Id, ChainPem: r.cert.ChainPem, Key: wk.(*certv1.WrappedKey),
-			Domains: r.cert.Domains, NotAfter: r.cert.NotAfter, AppIds: r.cert.AppIds,
-		})
+		out = append(out, w)
 	}
 	slices.SortFunc(out, func(a, b *certv1.SyncedCertificate) int { return cmpString(a.Id, b.Id) })
 	return out, nil
