@@ -1,0 +1,245 @@
+// Package purge is the edge node's purge agent: it applies the purge commands
+// of its partition to the node's cache, in stream order, acknowledges each
+// one, and keeps its stream position in a local bbolt file so that after a
+// restart or an outage it applies every purge it missed before the cache
+// serves again (the cache is held, all requests BYPASS, until then).
+package purge
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	purgev1 "github.com/strata-edge/strata/gen/strata/purge/v1"
+	"github.com/strata-edge/strata/node/cache"
+	"github.com/strata-edge/strata/pkg/natsutil"
+)
+
+// Options configures an Agent.
+type Options struct {
+	NATS        *nats.Conn
+	NodeID      string
+	PartitionID string
+	Cache       *cache.Cache
+	// PositionPath is the bbolt file keeping the last applied stream sequence.
+	PositionPath string
+	// Domain is the JetStream domain of the hub ("" for the local server).
+	Domain string
+}
+
+// Agent applies purges to a cache.
+type Agent struct {
+	opts    Options
+	db      *bolt.DB
+	applied atomic.Uint64
+	cancel  context.CancelFunc
+	done    chan struct{}
+	ready   chan struct{}
+	once    sync.Once
+}
+
+var (
+	bucketName = []byte("purge")
+	seqKey     = []byte("applied_seq")
+)
+
+// New opens the position file and holds the cache until Start has caught up.
+func New(opts Options) (*Agent, error) {
+	switch {
+	case opts.NATS == nil:
+		return nil, errors.New("purge agent: NATS is required")
+	case opts.Cache == nil:
+		return nil, errors.New("purge agent: Cache is required")
+	case opts.NodeID == "" || opts.PartitionID == "":
+		return nil, errors.New("purge agent: NodeID and PartitionID are required")
+	case opts.PositionPath == "":
+		return nil, errors.New("purge agent: PositionPath is required")
+	}
+	db, err := bolt.Open(opts.PositionPath, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("purge agent: open %s: %w", opts.PositionPath, err)
+	}
+	a := &Agent{opts: opts, db: db, done: make(chan struct{}), ready: make(chan struct{})}
+	err = db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketName)
+		if err != nil {
+			return err
+		}
+		if v := b.Get(seqKey); len(v) == 8 {
+			a.applied.Store(binary.BigEndian.Uint64(v))
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("purge agent: read position: %w", err)
+	}
+	opts.Cache.Hold()
+	return a, nil
+}
+
+// Applied is the stream sequence of the last applied purge.
+func (a *Agent) Applied() uint64 { return a.applied.Load() }
+
+// Ready is closed once every purge stored before the agent started is applied
+// and the cache serves again.
+func (a *Agent) Ready() <-chan struct{} { return a.ready }
+
+// Start runs the agent until Stop.
+func (a *Agent) Start(ctx context.Context) error {
+	ctx, a.cancel = context.WithCancel(ctx)
+	go func() {
+		defer close(a.done)
+		for ctx.Err() == nil {
+			if err := a.session(ctx); err != nil && ctx.Err() == nil {
+				slog.Warn("purge agent: session ended", "err", err)
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Second):
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+// Stop ends the agent and closes its position file.
+func (a *Agent) Stop(ctx context.Context) error {
+	if a.cancel != nil {
+		a.cancel()
+		select {
+		case <-a.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return a.db.Close()
+}
+
+func (a *Agent) session(ctx context.Context) error {
+	var js jetstream.JetStream
+	var err error
+	if a.opts.Domain != "" {
+		js, err = jetstream.NewWithDomain(a.opts.NATS, a.opts.Domain)
+	} else {
+		js, err = jetstream.New(a.opts.NATS)
+	}
+	if err != nil {
+		return err
+	}
+	cfg := jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{natsutil.PurgeSubject(a.opts.PartitionID)},
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+	}
+	if seq := a.applied.Load(); seq > 0 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, seq+1
+	}
+	cons, err := js.OrderedConsumer(ctx, natsutil.PurgeStream, cfg)
+	if err != nil {
+		return fmt.Errorf("purge consumer: %w", err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("purge consumer info: %w", err)
+	}
+	if info.NumPending == 0 {
+		a.markReady()
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return err
+	}
+	go func() { <-ctx.Done(); it.Stop() }()
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return ctx.Err()
+			}
+			return err
+		}
+		md, err := msg.Metadata()
+		if err != nil {
+			return err
+		}
+		if err := a.apply(md.Sequence.Stream, msg.Data()); err != nil {
+			return err
+		}
+		if md.NumPending == 0 {
+			a.markReady()
+		}
+	}
+}
+
+func (a *Agent) markReady() {
+	a.once.Do(func() {
+		a.opts.Cache.Release()
+		close(a.ready)
+	})
+}
+
+// apply runs one command, records its sequence, then acknowledges it.
+func (a *Agent) apply(seq uint64, data []byte) error {
+	if seq <= a.applied.Load() {
+		return nil // already applied (redelivery)
+	}
+	var cmd purgev1.PurgeCommand
+	ack := &purgev1.PurgeAck{NodeId: a.opts.NodeID}
+	if err := proto.Unmarshal(data, &cmd); err != nil {
+		ack.Error = fmt.Sprintf("decode purge command: %v", err)
+	} else {
+		ack.PurgeId = cmd.GetPurgeId()
+		n, err := a.opts.Cache.Purge(ToCache(&cmd))
+		ack.Objects = int64(n)
+		if err != nil {
+			ack.Error = err.Error()
+		}
+	}
+	err := a.db.Update(func(tx *bolt.Tx) error {
+		var v [8]byte
+		binary.BigEndian.PutUint64(v[:], seq)
+		return tx.Bucket(bucketName).Put(seqKey, v[:])
+	})
+	if err != nil {
+		return fmt.Errorf("save purge position: %w", err)
+	}
+	a.applied.Store(seq)
+	ack.AppliedAt = timestamppb.Now()
+	b, _ := proto.Marshal(ack)
+	if err := a.opts.NATS.Publish(natsutil.PurgeAckSubject(a.opts.NodeID), b); err != nil {
+		slog.Warn("purge agent: ack not sent", "purge", ack.PurgeId, "err", err)
+	}
+	return nil
+}
+
+// ToCache converts a purge command into the cache's terms.
+func ToCache(cmd *purgev1.PurgeCommand) cache.Purge {
+	p := cache.Purge{Values: cmd.GetValues(), Soft: cmd.GetSoft()}
+	switch cmd.GetKind() {
+	case purgev1.PurgeKind_PURGE_KIND_URL:
+		p.Kind = cache.PurgeURL
+	case purgev1.PurgeKind_PURGE_KIND_PREFIX:
+		p.Kind = cache.PurgePrefix
+	case purgev1.PurgeKind_PURGE_KIND_HOST:
+		p.Kind = cache.PurgeHost
+	case purgev1.PurgeKind_PURGE_KIND_TAG:
+		p.Kind = cache.PurgeTag
+	case purgev1.PurgeKind_PURGE_KIND_CONDITION:
+		p.Kind = cache.PurgeCondition
+		if c := cmd.GetCondition(); c != nil {
+			p.Condition = &cache.Condition{Host: c.GetHost(), PathRegex: c.GetPathRegex(), Header: c.GetHeader(), HeaderValue: c.GetHeaderValue()}
+		}
+	}
+	return p
+}

@@ -1,0 +1,165 @@
+package purge
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+
+	purgev1 "github.com/strata-edge/strata/gen/strata/purge/v1"
+	"github.com/strata-edge/strata/node/cache"
+	"github.com/strata-edge/strata/pkg/natsutil"
+	"github.com/strata-edge/strata/pkg/natsutil/natstest"
+)
+
+var policy = &cache.Policy{TTLByStatus: map[int]time.Duration{200: time.Hour}}
+
+func get(t *testing.T, c *cache.Cache, path string) string {
+	t.Helper()
+	r := &cache.Request{Method: "GET", Host: "a.com", Path: path, Header: http.Header{}.Get}
+	res, err := c.Do(context.Background(), r, policy, func(context.Context, http.Header) (*cache.Response, error) {
+		return &cache.Response{Status: 200, Header: http.Header{"Cache-Tag": {"t" + path}}, Body: []byte(path)}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.CacheStatus
+}
+
+func setup(t *testing.T) (*nats.Conn, jetstream.JetStream) {
+	s := natstest.RunServer(t)
+	nc := natstest.Connect(t, s)
+	js, _ := jetstream.New(nc)
+	_, err := js.CreateStream(context.Background(), jetstream.StreamConfig{Name: natsutil.PurgeStream, Subjects: []string{natsutil.PurgeSubjects}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nc, js
+}
+
+func publish(t *testing.T, js jetstream.JetStream, id string, kind purgev1.PurgeKind, values ...string) {
+	b, _ := proto.Marshal(&purgev1.PurgeCommand{PurgeId: id, Kind: kind, Values: values})
+	if _, err := js.Publish(context.Background(), natsutil.PurgeSubject("p1"), b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func openCache(t *testing.T, dir string) *cache.Cache {
+	c, err := cache.New(cache.Options{Open: func(ev cache.EvictFunc) (cache.Store, error) { return cache.OpenDisk(dir, 1<<20, ev) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func startAgent(t *testing.T, nc *nats.Conn, c *cache.Cache, pos string) *Agent {
+	a, err := New(Options{NATS: nc, NodeID: "n1", PartitionID: "p1", Cache: c, PositionPath: pos})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func TestAgentAppliesAndAcks(t *testing.T) {
+	nc, js := setup(t)
+	acks := make(chan *purgev1.PurgeAck, 10)
+	sub, _ := nc.Subscribe(natsutil.PurgeAckAll, func(m *nats.Msg) {
+		var a purgev1.PurgeAck
+		if proto.Unmarshal(m.Data, &a) == nil {
+			acks <- &a
+		}
+	})
+	defer sub.Unsubscribe()
+	dir := t.TempDir()
+	c := openCache(t, filepath.Join(dir, "cache"))
+	a := startAgent(t, nc, c, filepath.Join(dir, "purge.db"))
+	defer a.Stop(context.Background())
+	select {
+	case <-a.Ready():
+	case <-time.After(5 * time.Second):
+		t.Fatal("agent never ready on an empty stream")
+	}
+	for _, p := range []string{"/a", "/b"} {
+		get(t, c, p)
+		if s := get(t, c, p); s != cache.StatusHit {
+			t.Fatalf("%s: %s before purge", p, s)
+		}
+	}
+	publish(t, js, "pg1", purgev1.PurgeKind_PURGE_KIND_TAG, "t/a")
+	select {
+	case ack := <-acks:
+		if ack.PurgeId != "pg1" || ack.NodeId != "n1" || ack.Objects != 1 || ack.Error != "" {
+			t.Fatalf("ack %v", ack)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no ack")
+	}
+	if s := get(t, c, "/a"); s != cache.StatusMiss {
+		t.Fatalf("/a after purge: %s", s)
+	}
+	if s := get(t, c, "/b"); s != cache.StatusHit {
+		t.Fatalf("/b after purge of /a: %s", s)
+	}
+}
+
+func TestOfflineNodeAppliesMissedPurgesBeforeServing(t *testing.T) {
+	nc, js := setup(t)
+	dir := t.TempDir()
+	cdir, pos := filepath.Join(dir, "cache"), filepath.Join(dir, "purge.db")
+	c := openCache(t, cdir)
+	a := startAgent(t, nc, c, pos)
+	<-a.Ready()
+	for i := range 3 {
+		get(t, c, fmt.Sprint("/o", i))
+	}
+	publish(t, js, "before", purgev1.PurgeKind_PURGE_KIND_URL, "a.com/o0")
+	natstest.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if a.Applied() != 1 {
+			return fmt.Errorf("applied %d", a.Applied())
+		}
+		return nil
+	})
+	get(t, c, "/o0") // cached again
+	a.Stop(context.Background())
+	c.Close()
+
+	// While the node is down, two purges happen.
+	publish(t, js, "missed1", purgev1.PurgeKind_PURGE_KIND_URL, "a.com/o0")
+	publish(t, js, "missed2", purgev1.PurgeKind_PURGE_KIND_PREFIX, "a.com/o1")
+
+	c2 := openCache(t, cdir)
+	if c2.Len() != 3 {
+		t.Fatalf("restart lost objects: %d", c2.Len())
+	}
+	a2, err := New(Options{NATS: nc, NodeID: "n1", PartitionID: "p1", Cache: c2, PositionPath: pos})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := get(t, c2, "/o2"); s != cache.StatusBypass {
+		t.Fatalf("served %s from cache before catching up", s)
+	}
+	a2.Start(context.Background())
+	defer a2.Stop(context.Background())
+	select {
+	case <-a2.Ready():
+	case <-time.After(5 * time.Second):
+		t.Fatal("never caught up")
+	}
+	if a2.Applied() != 3 {
+		t.Fatalf("applied up to %d, want 3", a2.Applied())
+	}
+	for path, want := range map[string]string{"/o0": cache.StatusMiss, "/o1": cache.StatusMiss, "/o2": cache.StatusHit} {
+		if s := get(t, c2, path); s != want {
+			t.Errorf("%s: %s, want %s", path, s, want)
+		}
+	}
+}
