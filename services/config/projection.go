@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,11 +13,14 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	certv1 "github.com/strata-edge/strata/gen/strata/cert/v1"
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
 	ev "github.com/strata-edge/strata/gen/strata/events/config/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/pkg/eventstore"
+	"github.com/strata-edge/strata/pkg/keywrap"
+	certsvc "github.com/strata-edge/strata/services/cert"
 	dnssvc "github.com/strata-edge/strata/services/dns"
 )
 
@@ -43,6 +47,11 @@ type projection struct {
 	// zones are the DNS apps (services/dns aggregates); their releases move
 	// the same partition tracks as HTTP apps.
 	zones map[string]*dnssvc.Zone
+	// certs folds the cert service's events; a track holds the certificates
+	// attached to its apps, keys re-wrapped with kek for the partition's
+	// nodes. Without kek no certificate is synced.
+	certs *certsvc.Model
+	kek   *keywrap.Keyring
 
 	names   map[string][]string // app name -> ids of apps claiming it
 	domains map[string][]string // partition id + " " + domain -> ids of apps claiming it
@@ -84,7 +93,9 @@ type track struct {
 	createdAt time.Time
 	apps      map[string]*configv1.App
 	zones     map[string]*dnsv1.Zone
-	outbox    []*syncv1.Delta // deltas the publisher has not taken yet
+	certs     map[string]*certv1.SyncedCertificate // wrapped for the partition's nodes
+	certSrc   map[string]*certv1.SyncedCertificate // the cert model's value each was made from
+	outbox    []*syncv1.Delta                      // deltas the publisher has not taken yet
 	snap      atomic.Pointer[syncv1.Snapshot]
 	history   []trackVersion // newest last, for node lag (status.go)
 }
@@ -101,6 +112,7 @@ func newProjection(logger *slog.Logger, publish bool) *projection {
 		nodes:           map[string]*configv1.Node{},
 		apps:            map[string]*appEntry{},
 		zones:           map[string]*dnssvc.Zone{},
+		certs:           certsvc.NewModel(),
 		names:           map[string][]string{},
 		domains:         map[string][]string{},
 		tracks:          map[trackKey]*track{},
@@ -145,6 +157,19 @@ func (p *projection) Handle(e eventstore.Event) error {
 			p.logger.Error("skip undecodable event", "position", e.Position, "type", e.Type, "err", err)
 		}
 		msg = m
+	} else if certsvc.IsCertEvent(e.Type) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if e.Position <= p.applied {
+			return nil
+		}
+		if err := p.certs.Apply(e); err != nil {
+			p.logger.Error("skip undecodable event", "position", e.Position, "type", e.Type, "err", err)
+		} else {
+			p.syncCerts([]string{strings.TrimPrefix(e.Stream, "cert.")}, e)
+		}
+		p.advance(e.Position)
+		return nil
 	} else if dnssvc.IsDNSEvent(e.Type) {
 		m, err := dnssvc.Decode(e.Type, e.Data)
 		if err != nil {
@@ -160,12 +185,17 @@ func (p *projection) Handle(e eventstore.Event) error {
 	if msg != nil {
 		p.apply(e, msg)
 	}
-	p.applied = e.Position
+	p.advance(e.Position)
+	return nil
+}
+
+// advance records pos as applied and wakes waiters. Called with p.mu held.
+func (p *projection) advance(pos uint64) {
+	p.applied = pos
 	if p.waiters.Load() > 0 {
 		close(p.waitCh)
 		p.waitCh = make(chan struct{})
 	}
-	return nil
 }
 
 // apply folds one decoded event. Called with p.mu held.
@@ -257,6 +287,68 @@ func (p *projection) applyApp(id string, e eventstore.Event, msg proto.Message) 
 	p.reclaim(entry)
 	p.moveTracks(id, prevStable, a.Stable(), false, e)
 	p.moveTracks(id, prevReleased, a.Released(), true, e)
+	// The app entered or left tracks: so do its certificates.
+	p.syncCerts(p.certs.AttachedTo(id), e)
+}
+
+// syncCerts brings every track's certificates in line for the certificates
+// ids: a track holds a certificate (with a key) attached to one of its apps.
+// Changes join the delta of event e when e already moved the track, else
+// make one. Called with p.mu held.
+func (p *projection) syncCerts(ids []string, e eventstore.Event) {
+	if p.kek == nil || len(ids) == 0 {
+		return
+	}
+	for k, t := range p.tracks {
+		var ups []*certv1.SyncedCertificate
+		var dels []string
+		for _, id := range ids {
+			src, ok := p.certs.Source(id)
+			want := ok && slices.ContainsFunc(src.AppIds, func(a string) bool { _, in := t.apps[a]; return in })
+			_, has := t.certs[id]
+			switch {
+			case want && t.certSrc[id] == src:
+			case want:
+				w, err := certsvc.WrapFor(p.kek, src, k.partition)
+				if err != nil {
+					p.logger.Error("certificate not synced", "certificate", id, "partition", k.partition, "err", err)
+					continue
+				}
+				t.certs[id], t.certSrc[id] = w, src
+				ups = append(ups, w)
+			case has:
+				delete(t.certs, id)
+				delete(t.certSrc, id)
+				dels = append(dels, id)
+			}
+		}
+		if len(ups) == 0 && len(dels) == 0 {
+			continue
+		}
+		if t.version == e.Position {
+			// e moved this track already (an app release): same delta.
+			if n := len(t.outbox); n > 0 && t.outbox[n-1].ToVersion == e.Position {
+				d := t.outbox[n-1]
+				d.CertUpserts = append(d.CertUpserts, ups...)
+				d.CertDeletes = append(d.CertDeletes, dels...)
+			}
+			t.snap.Store(nil)
+			continue
+		}
+		d := &syncv1.Delta{PartitionId: k.partition, Staging: k.staging, FromVersion: t.version, ToVersion: e.Position,
+			CreatedAt: timestamppb.New(e.Metadata.Time), CertUpserts: ups, CertDeletes: dels}
+		t.version = e.Position
+		t.createdAt = e.Metadata.Time
+		t.remember(e.Position, e.Metadata.Time)
+		t.snap.Store(nil)
+		if p.publish {
+			t.outbox = append(t.outbox, d)
+			select {
+			case p.notify <- struct{}{}:
+			default:
+			}
+		}
+	}
 }
 
 // objectName is "upstream/NAME" or "rule/NAME" for a release record.
@@ -394,7 +486,8 @@ func (p *projection) trackFor(partition string, staging bool) *track {
 	k := trackKey{partition, staging}
 	t := p.tracks[k]
 	if t == nil {
-		t = &track{apps: map[string]*configv1.App{}, zones: map[string]*dnsv1.Zone{}}
+		t = &track{apps: map[string]*configv1.App{}, zones: map[string]*dnsv1.Zone{},
+			certs: map[string]*certv1.SyncedCertificate{}, certSrc: map[string]*certv1.SyncedCertificate{}}
 		p.tracks[k] = t
 	}
 	return t
@@ -565,6 +658,10 @@ func (t *track) snapshot(partition string, staging bool) *syncv1.Snapshot {
 		s.Zones = append(s.Zones, z)
 	}
 	slices.SortFunc(s.Zones, func(a, b *dnsv1.Zone) int { return compareStrings(a.Id, b.Id) })
+	for _, c := range t.certs {
+		s.Certificates = append(s.Certificates, c)
+	}
+	slices.SortFunc(s.Certificates, func(a, b *certv1.SyncedCertificate) int { return compareStrings(a.Id, b.Id) })
 	t.snap.Store(s)
 	return s
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/strata-edge/strata/pkg/apierr"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/ids"
+	"github.com/strata-edge/strata/pkg/keywrap"
 )
 
 // Options configure a Service.
@@ -38,6 +39,10 @@ type Options struct {
 	// Statuses, optional, supplies node heartbeats for ListNodes' sync
 	// status; without it every node shows as never seen.
 	Statuses StatusSource
+	// KEK, optional, is the key-encryption key of the cert service: with it
+	// the snapshots carry the certificates attached to their apps, keys
+	// re-wrapped for each partition's nodes (docs/certs.md).
+	KEK *keywrap.Keyring
 }
 
 // Service is the config service.
@@ -74,6 +79,7 @@ func New(opts Options) (*Service, error) {
 		s.now = time.Now
 	}
 	s.proj = newProjection(s.logger, s.js != nil)
+	s.proj.kek = opts.KEK
 	if s.js != nil {
 		s.pub = newPublisher(s.js, s.proj, s.logger)
 	}

@@ -1,0 +1,129 @@
+package config
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"testing"
+
+	certv1 "github.com/strata-edge/strata/gen/strata/cert/v1"
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+	"github.com/strata-edge/strata/pkg/certtest"
+	"github.com/strata-edge/strata/pkg/keywrap"
+	certsvc "github.com/strata-edge/strata/services/cert"
+)
+
+// TestSnapshotCarriesAttachedCertificates: a certificate attached to a
+// released app reaches the app's partition tracks with its key wrapped for
+// the partition's nodes, as a delta and in the snapshot; detaching it or
+// deleting the app takes it out again.
+func TestSnapshotCarriesAttachedCertificates(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	line, _ := keywrap.NewKeyLine()
+	kek, err := keywrap.Parse(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := New(Options{Store: e.store, JetStream: e.js, KEK: kek})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Start(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Stop(context.Background()) })
+	certs, err := certsvc.New(certsvc.Options{Store: e.store, KEK: kek})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := certs.Start(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { certs.Stop(context.Background()) })
+
+	c, ctx := e.client, e.ctx
+	app := must(c.CreateApp(ctx, &configv1.CreateAppRequest{Name: "web", Domains: []string{"app.example.com"}}))(t).App
+	must(c.CreateRelease(ctx, &configv1.CreateReleaseRequest{AppId: app.Id}))(t)
+	partition := app.PartitionIds[0]
+
+	set := certtest.NewSet(t)
+	leaf, chain := set.Leaf(t, certtest.Options{DNSNames: []string{"app.example.com"}})
+	up, _, err := certs.Upload(ctx, &certv1.UploadCertificateRequest{ChainPem: chain, KeyPem: leaf.KeyPEM(t), AppIds: []string{app.Id}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeKEK, _ := certsvc.NodeKeyring(kek, partition)
+	snapCerts := func() []*certv1.SyncedCertificate {
+		if err := svc.catchUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return svc.proj.snapshot(partition, false).Certificates
+	}
+	got := snapCerts()
+	if len(got) != 1 || got[0].Id != up.Id || got[0].ChainPem != up.ChainPem {
+		t.Fatalf("snapshot certificates: %v", got)
+	}
+	der, err := nodeKEK.Open(certsvc.FromProto(got[0].Key), up.Id, got[0].Key.KeyVersion)
+	if err != nil || !bytes.Equal(der, leaf.KeyDER(t)) {
+		t.Fatalf("node cannot open the key: %v", err)
+	}
+	if staging := svc.proj.snapshot(partition, true).Certificates; len(staging) != 1 {
+		t.Fatalf("staging track: %d certificates", len(staging))
+	}
+
+	// Detach: out of the snapshot. Attach again, then delete the app.
+	if _, _, err := certs.Attach(ctx, up.Id, app.Id, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := snapCerts(); len(got) != 0 {
+		t.Fatalf("after detach: %v", got)
+	}
+	if _, _, err := certs.Attach(ctx, up.Id, app.Id, true, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := snapCerts(); len(got) != 1 {
+		t.Fatalf("after attach: %v", got)
+	}
+	del := must(c.DeleteApp(ctx, &configv1.DeleteAppRequest{AppId: app.Id}))(t)
+	must(c.CreateRelease(ctx, &configv1.CreateReleaseRequest{AppId: app.Id, ExpectedVersion: &del.Version}))(t)
+	if got := snapCerts(); len(got) != 0 {
+		t.Fatalf("after the app's deletion: %v", got)
+	}
+
+	// The published deltas form an unbroken chain carrying the same changes.
+	var deltas []*syncv1.Delta
+	checkFor(t, func() error {
+		deltas = deltasOf(t, e, partition, false)
+		if len(deltas) != 5 {
+			return fmt.Errorf("%d deltas published, want 5", len(deltas))
+		}
+		return nil
+	})
+	want := []string{"app+", "cert+", "cert-", "cert+", "app- cert-"}
+	for i, d := range deltas {
+		if i > 0 && d.FromVersion != deltas[i-1].ToVersion {
+			t.Fatalf("delta %d starts at %d, previous ends at %d", i, d.FromVersion, deltas[i-1].ToVersion)
+		}
+		if got := summary(d); got != want[i] {
+			t.Errorf("delta %d: %s, want %s", i, got, want[i])
+		}
+	}
+}
+
+func summary(d *syncv1.Delta) string {
+	s := ""
+	add := func(cond bool, w string) {
+		if cond {
+			if s != "" {
+				s += " "
+			}
+			s += w
+		}
+	}
+	add(len(d.Upserts) > 0, "app+")
+	add(len(d.Deletes) > 0, "app-")
+	add(len(d.CertUpserts) > 0, "cert+")
+	add(len(d.CertDeletes) > 0, "cert-")
+	return s
+}
