@@ -1248,6 +1248,111 @@ func (x *RequestCertificateResponse) GetVersion() uint64 {
 	return 0
 }
 
+type RevokeCertificateRequest struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Certificate string                 `protobuf:"bytes,1,opt,name=certificate,proto3" json:"certificate,omitempty"`
+	// RFC 5280 reason code (0 unspecified, 1 key compromise, 4 superseded, ...).
+	Reason        uint32 `protobuf:"varint,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeCertificateRequest) Reset() {
+	*x = RevokeCertificateRequest{}
+	mi := &file_strata_cert_v1_cert_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeCertificateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeCertificateRequest) ProtoMessage() {}
+
+func (x *RevokeCertificateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_cert_v1_cert_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeCertificateRequest.ProtoReflect.Descriptor instead.
+func (*RevokeCertificateRequest) Descriptor() ([]byte, []int) {
+	return file_strata_cert_v1_cert_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *RevokeCertificateRequest) GetCertificate() string {
+	if x != nil {
+		return x.Certificate
+	}
+	return ""
+}
+
+func (x *RevokeCertificateRequest) GetReason() uint32 {
+	if x != nil {
+		return x.Reason
+	}
+	return 0
+}
+
+type RevokeCertificateResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Certificate   *Certificate           `protobuf:"bytes,1,opt,name=certificate,proto3" json:"certificate,omitempty"`
+	Version       uint64                 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeCertificateResponse) Reset() {
+	*x = RevokeCertificateResponse{}
+	mi := &file_strata_cert_v1_cert_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeCertificateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeCertificateResponse) ProtoMessage() {}
+
+func (x *RevokeCertificateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_cert_v1_cert_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeCertificateResponse.ProtoReflect.Descriptor instead.
+func (*RevokeCertificateResponse) Descriptor() ([]byte, []int) {
+	return file_strata_cert_v1_cert_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *RevokeCertificateResponse) GetCertificate() *Certificate {
+	if x != nil {
+		return x.Certificate
+	}
+	return nil
+}
+
+func (x *RevokeCertificateResponse) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
 var File_strata_cert_v1_cert_proto protoreflect.FileDescriptor
 
 const file_strata_cert_v1_cert_proto_rawDesc = "" +
@@ -1341,6 +1446,12 @@ const file_strata_cert_v1_cert_proto_rawDesc = "" +
 	"\x04name\x18\x04 \x01(\tR\x04name\"u\n" +
 	"\x1aRequestCertificateResponse\x12=\n" +
 	"\vcertificate\x18\x01 \x01(\v2\x1b.strata.cert.v1.CertificateR\vcertificate\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x04R\aversion\"T\n" +
+	"\x18RevokeCertificateRequest\x12 \n" +
+	"\vcertificate\x18\x01 \x01(\tR\vcertificate\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\rR\x06reason\"t\n" +
+	"\x19RevokeCertificateResponse\x12=\n" +
+	"\vcertificate\x18\x01 \x01(\v2\x1b.strata.cert.v1.CertificateR\vcertificate\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x04R\aversion*_\n" +
 	"\aKeyType\x12\x18\n" +
 	"\x14KEY_TYPE_UNSPECIFIED\x10\x00\x12\x10\n" +
@@ -1351,7 +1462,7 @@ const file_strata_cert_v1_cert_proto_rawDesc = "" +
 	"\x1dCERTIFICATE_STATE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19CERTIFICATE_STATE_PENDING\x10\x01\x12\x1c\n" +
 	"\x18CERTIFICATE_STATE_ACTIVE\x10\x02\x12\x1c\n" +
-	"\x18CERTIFICATE_STATE_FAILED\x10\x032\xea\x05\n" +
+	"\x18CERTIFICATE_STATE_FAILED\x10\x032\xd4\x06\n" +
 	"\vCertService\x12h\n" +
 	"\x11UploadCertificate\x12(.strata.cert.v1.UploadCertificateRequest\x1a).strata.cert.v1.UploadCertificateResponse\x12e\n" +
 	"\x10ListCertificates\x12'.strata.cert.v1.ListCertificatesRequest\x1a(.strata.cert.v1.ListCertificatesResponse\x12_\n" +
@@ -1359,7 +1470,8 @@ const file_strata_cert_v1_cert_proto_rawDesc = "" +
 	"\x11DeleteCertificate\x12(.strata.cert.v1.DeleteCertificateRequest\x1a).strata.cert.v1.DeleteCertificateResponse\x12h\n" +
 	"\x11AttachCertificate\x12(.strata.cert.v1.AttachCertificateRequest\x1a).strata.cert.v1.AttachCertificateResponse\x12h\n" +
 	"\x11DetachCertificate\x12(.strata.cert.v1.DetachCertificateRequest\x1a).strata.cert.v1.DetachCertificateResponse\x12k\n" +
-	"\x12RequestCertificate\x12).strata.cert.v1.RequestCertificateRequest\x1a*.strata.cert.v1.RequestCertificateResponseB9Z7github.com/strata-edge/strata/gen/strata/cert/v1;certv1b\x06proto3"
+	"\x12RequestCertificate\x12).strata.cert.v1.RequestCertificateRequest\x1a*.strata.cert.v1.RequestCertificateResponse\x12h\n" +
+	"\x11RevokeCertificate\x12(.strata.cert.v1.RevokeCertificateRequest\x1a).strata.cert.v1.RevokeCertificateResponseB9Z7github.com/strata-edge/strata/gen/strata/cert/v1;certv1b\x06proto3"
 
 var (
 	file_strata_cert_v1_cert_proto_rawDescOnce sync.Once
@@ -1374,7 +1486,7 @@ func file_strata_cert_v1_cert_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_cert_v1_cert_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_strata_cert_v1_cert_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_strata_cert_v1_cert_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_strata_cert_v1_cert_proto_goTypes = []any{
 	(KeyType)(0),                       // 0: strata.cert.v1.KeyType
 	(CertificateState)(0),              // 1: strata.cert.v1.CertificateState
@@ -1395,43 +1507,48 @@ var file_strata_cert_v1_cert_proto_goTypes = []any{
 	(*DetachCertificateResponse)(nil),  // 16: strata.cert.v1.DetachCertificateResponse
 	(*RequestCertificateRequest)(nil),  // 17: strata.cert.v1.RequestCertificateRequest
 	(*RequestCertificateResponse)(nil), // 18: strata.cert.v1.RequestCertificateResponse
-	(*timestamppb.Timestamp)(nil),      // 19: google.protobuf.Timestamp
+	(*RevokeCertificateRequest)(nil),   // 19: strata.cert.v1.RevokeCertificateRequest
+	(*RevokeCertificateResponse)(nil),  // 20: strata.cert.v1.RevokeCertificateResponse
+	(*timestamppb.Timestamp)(nil),      // 21: google.protobuf.Timestamp
 }
 var file_strata_cert_v1_cert_proto_depIdxs = []int32{
-	19, // 0: strata.cert.v1.Certificate.not_before:type_name -> google.protobuf.Timestamp
-	19, // 1: strata.cert.v1.Certificate.not_after:type_name -> google.protobuf.Timestamp
+	21, // 0: strata.cert.v1.Certificate.not_before:type_name -> google.protobuf.Timestamp
+	21, // 1: strata.cert.v1.Certificate.not_after:type_name -> google.protobuf.Timestamp
 	0,  // 2: strata.cert.v1.Certificate.key_type:type_name -> strata.cert.v1.KeyType
 	1,  // 3: strata.cert.v1.Certificate.state:type_name -> strata.cert.v1.CertificateState
-	19, // 4: strata.cert.v1.Certificate.next_attempt_at:type_name -> google.protobuf.Timestamp
-	19, // 5: strata.cert.v1.Certificate.created_at:type_name -> google.protobuf.Timestamp
-	19, // 6: strata.cert.v1.Certificate.updated_at:type_name -> google.protobuf.Timestamp
+	21, // 4: strata.cert.v1.Certificate.next_attempt_at:type_name -> google.protobuf.Timestamp
+	21, // 5: strata.cert.v1.Certificate.created_at:type_name -> google.protobuf.Timestamp
+	21, // 6: strata.cert.v1.Certificate.updated_at:type_name -> google.protobuf.Timestamp
 	3,  // 7: strata.cert.v1.SyncedCertificate.key:type_name -> strata.cert.v1.WrappedKey
-	19, // 8: strata.cert.v1.SyncedCertificate.not_after:type_name -> google.protobuf.Timestamp
+	21, // 8: strata.cert.v1.SyncedCertificate.not_after:type_name -> google.protobuf.Timestamp
 	2,  // 9: strata.cert.v1.UploadCertificateResponse.certificate:type_name -> strata.cert.v1.Certificate
 	2,  // 10: strata.cert.v1.ListCertificatesResponse.certificates:type_name -> strata.cert.v1.Certificate
 	2,  // 11: strata.cert.v1.GetCertificateResponse.certificate:type_name -> strata.cert.v1.Certificate
 	2,  // 12: strata.cert.v1.AttachCertificateResponse.certificate:type_name -> strata.cert.v1.Certificate
 	2,  // 13: strata.cert.v1.DetachCertificateResponse.certificate:type_name -> strata.cert.v1.Certificate
 	2,  // 14: strata.cert.v1.RequestCertificateResponse.certificate:type_name -> strata.cert.v1.Certificate
-	5,  // 15: strata.cert.v1.CertService.UploadCertificate:input_type -> strata.cert.v1.UploadCertificateRequest
-	7,  // 16: strata.cert.v1.CertService.ListCertificates:input_type -> strata.cert.v1.ListCertificatesRequest
-	9,  // 17: strata.cert.v1.CertService.GetCertificate:input_type -> strata.cert.v1.GetCertificateRequest
-	11, // 18: strata.cert.v1.CertService.DeleteCertificate:input_type -> strata.cert.v1.DeleteCertificateRequest
-	13, // 19: strata.cert.v1.CertService.AttachCertificate:input_type -> strata.cert.v1.AttachCertificateRequest
-	15, // 20: strata.cert.v1.CertService.DetachCertificate:input_type -> strata.cert.v1.DetachCertificateRequest
-	17, // 21: strata.cert.v1.CertService.RequestCertificate:input_type -> strata.cert.v1.RequestCertificateRequest
-	6,  // 22: strata.cert.v1.CertService.UploadCertificate:output_type -> strata.cert.v1.UploadCertificateResponse
-	8,  // 23: strata.cert.v1.CertService.ListCertificates:output_type -> strata.cert.v1.ListCertificatesResponse
-	10, // 24: strata.cert.v1.CertService.GetCertificate:output_type -> strata.cert.v1.GetCertificateResponse
-	12, // 25: strata.cert.v1.CertService.DeleteCertificate:output_type -> strata.cert.v1.DeleteCertificateResponse
-	14, // 26: strata.cert.v1.CertService.AttachCertificate:output_type -> strata.cert.v1.AttachCertificateResponse
-	16, // 27: strata.cert.v1.CertService.DetachCertificate:output_type -> strata.cert.v1.DetachCertificateResponse
-	18, // 28: strata.cert.v1.CertService.RequestCertificate:output_type -> strata.cert.v1.RequestCertificateResponse
-	22, // [22:29] is the sub-list for method output_type
-	15, // [15:22] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	2,  // 15: strata.cert.v1.RevokeCertificateResponse.certificate:type_name -> strata.cert.v1.Certificate
+	5,  // 16: strata.cert.v1.CertService.UploadCertificate:input_type -> strata.cert.v1.UploadCertificateRequest
+	7,  // 17: strata.cert.v1.CertService.ListCertificates:input_type -> strata.cert.v1.ListCertificatesRequest
+	9,  // 18: strata.cert.v1.CertService.GetCertificate:input_type -> strata.cert.v1.GetCertificateRequest
+	11, // 19: strata.cert.v1.CertService.DeleteCertificate:input_type -> strata.cert.v1.DeleteCertificateRequest
+	13, // 20: strata.cert.v1.CertService.AttachCertificate:input_type -> strata.cert.v1.AttachCertificateRequest
+	15, // 21: strata.cert.v1.CertService.DetachCertificate:input_type -> strata.cert.v1.DetachCertificateRequest
+	17, // 22: strata.cert.v1.CertService.RequestCertificate:input_type -> strata.cert.v1.RequestCertificateRequest
+	19, // 23: strata.cert.v1.CertService.RevokeCertificate:input_type -> strata.cert.v1.RevokeCertificateRequest
+	6,  // 24: strata.cert.v1.CertService.UploadCertificate:output_type -> strata.cert.v1.UploadCertificateResponse
+	8,  // 25: strata.cert.v1.CertService.ListCertificates:output_type -> strata.cert.v1.ListCertificatesResponse
+	10, // 26: strata.cert.v1.CertService.GetCertificate:output_type -> strata.cert.v1.GetCertificateResponse
+	12, // 27: strata.cert.v1.CertService.DeleteCertificate:output_type -> strata.cert.v1.DeleteCertificateResponse
+	14, // 28: strata.cert.v1.CertService.AttachCertificate:output_type -> strata.cert.v1.AttachCertificateResponse
+	16, // 29: strata.cert.v1.CertService.DetachCertificate:output_type -> strata.cert.v1.DetachCertificateResponse
+	18, // 30: strata.cert.v1.CertService.RequestCertificate:output_type -> strata.cert.v1.RequestCertificateResponse
+	20, // 31: strata.cert.v1.CertService.RevokeCertificate:output_type -> strata.cert.v1.RevokeCertificateResponse
+	24, // [24:32] is the sub-list for method output_type
+	16, // [16:24] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_strata_cert_v1_cert_proto_init() }
@@ -1448,7 +1565,7 @@ func file_strata_cert_v1_cert_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_cert_v1_cert_proto_rawDesc), len(file_strata_cert_v1_cert_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   17,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -54,6 +54,9 @@ const (
 	// CertServiceRequestCertificateProcedure is the fully-qualified name of the CertService's
 	// RequestCertificate RPC.
 	CertServiceRequestCertificateProcedure = "/strata.cert.v1.CertService/RequestCertificate"
+	// CertServiceRevokeCertificateProcedure is the fully-qualified name of the CertService's
+	// RevokeCertificate RPC.
+	CertServiceRevokeCertificateProcedure = "/strata.cert.v1.CertService/RevokeCertificate"
 )
 
 // CertServiceClient is a client for the strata.cert.v1.CertService service.
@@ -68,6 +71,9 @@ type CertServiceClient interface {
 	// (HTTP-01 answered by the edge nodes) and attached to the app; its status
 	// shows issuance progress and failures.
 	RequestCertificate(context.Context, *v1.RequestCertificateRequest) (*v1.RequestCertificateResponse, error)
+	// RevokeCertificate asks the CA to revoke a managed certificate's current
+	// leaf; the service then issues a new one.
+	RevokeCertificate(context.Context, *v1.RevokeCertificateRequest) (*v1.RevokeCertificateResponse, error)
 }
 
 // NewCertServiceClient constructs a client for the strata.cert.v1.CertService service. By default,
@@ -123,6 +129,12 @@ func NewCertServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(certServiceMethods.ByName("RequestCertificate")),
 			connect.WithClientOptions(opts...),
 		),
+		revokeCertificate: connect.NewClient[v1.RevokeCertificateRequest, v1.RevokeCertificateResponse](
+			httpClient,
+			baseURL+CertServiceRevokeCertificateProcedure,
+			connect.WithSchema(certServiceMethods.ByName("RevokeCertificate")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -135,6 +147,7 @@ type certServiceClient struct {
 	attachCertificate  *connect.Client[v1.AttachCertificateRequest, v1.AttachCertificateResponse]
 	detachCertificate  *connect.Client[v1.DetachCertificateRequest, v1.DetachCertificateResponse]
 	requestCertificate *connect.Client[v1.RequestCertificateRequest, v1.RequestCertificateResponse]
+	revokeCertificate  *connect.Client[v1.RevokeCertificateRequest, v1.RevokeCertificateResponse]
 }
 
 // UploadCertificate calls strata.cert.v1.CertService.UploadCertificate.
@@ -200,6 +213,15 @@ func (c *certServiceClient) RequestCertificate(ctx context.Context, req *v1.Requ
 	return nil, err
 }
 
+// RevokeCertificate calls strata.cert.v1.CertService.RevokeCertificate.
+func (c *certServiceClient) RevokeCertificate(ctx context.Context, req *v1.RevokeCertificateRequest) (*v1.RevokeCertificateResponse, error) {
+	response, err := c.revokeCertificate.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // CertServiceHandler is an implementation of the strata.cert.v1.CertService service.
 type CertServiceHandler interface {
 	UploadCertificate(context.Context, *v1.UploadCertificateRequest) (*v1.UploadCertificateResponse, error)
@@ -212,6 +234,9 @@ type CertServiceHandler interface {
 	// (HTTP-01 answered by the edge nodes) and attached to the app; its status
 	// shows issuance progress and failures.
 	RequestCertificate(context.Context, *v1.RequestCertificateRequest) (*v1.RequestCertificateResponse, error)
+	// RevokeCertificate asks the CA to revoke a managed certificate's current
+	// leaf; the service then issues a new one.
+	RevokeCertificate(context.Context, *v1.RevokeCertificateRequest) (*v1.RevokeCertificateResponse, error)
 }
 
 // NewCertServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -263,6 +288,12 @@ func NewCertServiceHandler(svc CertServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(certServiceMethods.ByName("RequestCertificate")),
 		connect.WithHandlerOptions(opts...),
 	)
+	certServiceRevokeCertificateHandler := connect.NewUnaryHandlerSimple(
+		CertServiceRevokeCertificateProcedure,
+		svc.RevokeCertificate,
+		connect.WithSchema(certServiceMethods.ByName("RevokeCertificate")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/strata.cert.v1.CertService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case CertServiceUploadCertificateProcedure:
@@ -279,6 +310,8 @@ func NewCertServiceHandler(svc CertServiceHandler, opts ...connect.HandlerOption
 			certServiceDetachCertificateHandler.ServeHTTP(w, r)
 		case CertServiceRequestCertificateProcedure:
 			certServiceRequestCertificateHandler.ServeHTTP(w, r)
+		case CertServiceRevokeCertificateProcedure:
+			certServiceRevokeCertificateHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -314,4 +347,8 @@ func (UnimplementedCertServiceHandler) DetachCertificate(context.Context, *v1.De
 
 func (UnimplementedCertServiceHandler) RequestCertificate(context.Context, *v1.RequestCertificateRequest) (*v1.RequestCertificateResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("strata.cert.v1.CertService.RequestCertificate is not implemented"))
+}
+
+func (UnimplementedCertServiceHandler) RevokeCertificate(context.Context, *v1.RevokeCertificateRequest) (*v1.RevokeCertificateResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("strata.cert.v1.CertService.RevokeCertificate is not implemented"))
 }

@@ -599,6 +599,138 @@ func (x *CertificateDeleted) GetCertificateId() string {
 	return ""
 }
 
+// cert.acme_account.registered, on stream "acme.<hash of directory URL>": the
+// ACME account the service uses with one directory. The account key is
+// wrapped like certificate keys (object id = the stream name, version 1).
+type AcmeAccountRegistered struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Directory     string                 `protobuf:"bytes,1,opt,name=directory,proto3" json:"directory,omitempty"`
+	AccountUrl    string                 `protobuf:"bytes,2,opt,name=account_url,json=accountUrl,proto3" json:"account_url,omitempty"`
+	Key           *v1.WrappedKey         `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
+	Email         string                 `protobuf:"bytes,4,opt,name=email,proto3" json:"email,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcmeAccountRegistered) Reset() {
+	*x = AcmeAccountRegistered{}
+	mi := &file_strata_events_cert_v1_events_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcmeAccountRegistered) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcmeAccountRegistered) ProtoMessage() {}
+
+func (x *AcmeAccountRegistered) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_events_cert_v1_events_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcmeAccountRegistered.ProtoReflect.Descriptor instead.
+func (*AcmeAccountRegistered) Descriptor() ([]byte, []int) {
+	return file_strata_events_cert_v1_events_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *AcmeAccountRegistered) GetDirectory() string {
+	if x != nil {
+		return x.Directory
+	}
+	return ""
+}
+
+func (x *AcmeAccountRegistered) GetAccountUrl() string {
+	if x != nil {
+		return x.AccountUrl
+	}
+	return ""
+}
+
+func (x *AcmeAccountRegistered) GetKey() *v1.WrappedKey {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *AcmeAccountRegistered) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+// cert.certificate.revoked: the CA revoked the certificate at our request.
+type CertificateRevoked struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CertificateId string                 `protobuf:"bytes,1,opt,name=certificate_id,json=certificateId,proto3" json:"certificate_id,omitempty"`
+	Serial        string                 `protobuf:"bytes,2,opt,name=serial,proto3" json:"serial,omitempty"`
+	Reason        uint32                 `protobuf:"varint,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CertificateRevoked) Reset() {
+	*x = CertificateRevoked{}
+	mi := &file_strata_events_cert_v1_events_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CertificateRevoked) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CertificateRevoked) ProtoMessage() {}
+
+func (x *CertificateRevoked) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_events_cert_v1_events_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CertificateRevoked.ProtoReflect.Descriptor instead.
+func (*CertificateRevoked) Descriptor() ([]byte, []int) {
+	return file_strata_events_cert_v1_events_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *CertificateRevoked) GetCertificateId() string {
+	if x != nil {
+		return x.CertificateId
+	}
+	return ""
+}
+
+func (x *CertificateRevoked) GetSerial() string {
+	if x != nil {
+		return x.Serial
+	}
+	return ""
+}
+
+func (x *CertificateRevoked) GetReason() uint32 {
+	if x != nil {
+		return x.Reason
+	}
+	return 0
+}
+
 var File_strata_events_cert_v1_events_proto protoreflect.FileDescriptor
 
 const file_strata_events_cert_v1_events_proto_rawDesc = "" +
@@ -644,7 +776,17 @@ const file_strata_events_cert_v1_events_proto_rawDesc = "" +
 	"\x0ecertificate_id\x18\x01 \x01(\tR\rcertificateId\x12,\n" +
 	"\x03key\x18\x02 \x01(\v2\x1a.strata.cert.v1.WrappedKeyR\x03key\";\n" +
 	"\x12CertificateDeleted\x12%\n" +
-	"\x0ecertificate_id\x18\x01 \x01(\tR\rcertificateIdBFZDgithub.com/strata-edge/strata/gen/strata/events/cert/v1;certeventsv1b\x06proto3"
+	"\x0ecertificate_id\x18\x01 \x01(\tR\rcertificateId\"\x9a\x01\n" +
+	"\x15AcmeAccountRegistered\x12\x1c\n" +
+	"\tdirectory\x18\x01 \x01(\tR\tdirectory\x12\x1f\n" +
+	"\vaccount_url\x18\x02 \x01(\tR\n" +
+	"accountUrl\x12,\n" +
+	"\x03key\x18\x03 \x01(\v2\x1a.strata.cert.v1.WrappedKeyR\x03key\x12\x14\n" +
+	"\x05email\x18\x04 \x01(\tR\x05email\"k\n" +
+	"\x12CertificateRevoked\x12%\n" +
+	"\x0ecertificate_id\x18\x01 \x01(\tR\rcertificateId\x12\x16\n" +
+	"\x06serial\x18\x02 \x01(\tR\x06serial\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\rR\x06reasonBFZDgithub.com/strata-edge/strata/gen/strata/events/cert/v1;certeventsv1b\x06proto3"
 
 var (
 	file_strata_events_cert_v1_events_proto_rawDescOnce sync.Once
@@ -658,7 +800,7 @@ func file_strata_events_cert_v1_events_proto_rawDescGZIP() []byte {
 	return file_strata_events_cert_v1_events_proto_rawDescData
 }
 
-var file_strata_events_cert_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_strata_events_cert_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_strata_events_cert_v1_events_proto_goTypes = []any{
 	(*Material)(nil),              // 0: strata.events.cert.v1.Material
 	(*CertificateUploaded)(nil),   // 1: strata.events.cert.v1.CertificateUploaded
@@ -669,24 +811,27 @@ var file_strata_events_cert_v1_events_proto_goTypes = []any{
 	(*CertificateDetached)(nil),   // 6: strata.events.cert.v1.CertificateDetached
 	(*KeyRewrapped)(nil),          // 7: strata.events.cert.v1.KeyRewrapped
 	(*CertificateDeleted)(nil),    // 8: strata.events.cert.v1.CertificateDeleted
-	(*v1.WrappedKey)(nil),         // 9: strata.cert.v1.WrappedKey
-	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
-	(v1.KeyType)(0),               // 11: strata.cert.v1.KeyType
+	(*AcmeAccountRegistered)(nil), // 9: strata.events.cert.v1.AcmeAccountRegistered
+	(*CertificateRevoked)(nil),    // 10: strata.events.cert.v1.CertificateRevoked
+	(*v1.WrappedKey)(nil),         // 11: strata.cert.v1.WrappedKey
+	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
+	(v1.KeyType)(0),               // 13: strata.cert.v1.KeyType
 }
 var file_strata_events_cert_v1_events_proto_depIdxs = []int32{
-	9,  // 0: strata.events.cert.v1.Material.key:type_name -> strata.cert.v1.WrappedKey
-	10, // 1: strata.events.cert.v1.Material.not_before:type_name -> google.protobuf.Timestamp
-	10, // 2: strata.events.cert.v1.Material.not_after:type_name -> google.protobuf.Timestamp
-	11, // 3: strata.events.cert.v1.Material.key_type:type_name -> strata.cert.v1.KeyType
+	11, // 0: strata.events.cert.v1.Material.key:type_name -> strata.cert.v1.WrappedKey
+	12, // 1: strata.events.cert.v1.Material.not_before:type_name -> google.protobuf.Timestamp
+	12, // 2: strata.events.cert.v1.Material.not_after:type_name -> google.protobuf.Timestamp
+	13, // 3: strata.events.cert.v1.Material.key_type:type_name -> strata.cert.v1.KeyType
 	0,  // 4: strata.events.cert.v1.CertificateUploaded.material:type_name -> strata.events.cert.v1.Material
 	0,  // 5: strata.events.cert.v1.CertificateIssued.material:type_name -> strata.events.cert.v1.Material
-	10, // 6: strata.events.cert.v1.IssuanceFailed.next_attempt_at:type_name -> google.protobuf.Timestamp
-	9,  // 7: strata.events.cert.v1.KeyRewrapped.key:type_name -> strata.cert.v1.WrappedKey
-	8,  // [8:8] is the sub-list for method output_type
-	8,  // [8:8] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	12, // 6: strata.events.cert.v1.IssuanceFailed.next_attempt_at:type_name -> google.protobuf.Timestamp
+	11, // 7: strata.events.cert.v1.KeyRewrapped.key:type_name -> strata.cert.v1.WrappedKey
+	11, // 8: strata.events.cert.v1.AcmeAccountRegistered.key:type_name -> strata.cert.v1.WrappedKey
+	9,  // [9:9] is the sub-list for method output_type
+	9,  // [9:9] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_strata_events_cert_v1_events_proto_init() }
@@ -700,7 +845,7 @@ func file_strata_events_cert_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_events_cert_v1_events_proto_rawDesc), len(file_strata_events_cert_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
