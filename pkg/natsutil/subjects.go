@@ -24,6 +24,15 @@ const (
 
 	// NodeStatusPrefix + node id is where a node publishes its heartbeat.
 	NodeStatusPrefix = "strata.node.status."
+
+	// ACMEHTTP01Bucket is the KV bucket (hub domain) of pending ACME HTTP-01
+	// challenges: key = token, value = key authorization. The cert service
+	// writes it; every edge node answers /.well-known/acme-challenge/<token>
+	// from it.
+	ACMEHTTP01Bucket = "strata-acme-http01"
+	// CertLeaseBucket is the KV bucket holding the lease that lets one cert
+	// service replica at a time talk to ACME CAs.
+	CertLeaseBucket = "strata-cert-lease"
 )
 
 // Track names the snapshot track of a partition: "stable" or "staging".
