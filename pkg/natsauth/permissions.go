@@ -18,11 +18,11 @@ const jsAPI = "$JS." + natsutil.HubDomain + ".API."
 //
 //   - subscribe: its partition's delta subjects (both tracks, since a node's
 //     staging flag may change) and its own inboxes;
-//   - publish: its own status subject, and the JetStream API calls that read
-//     its partition's deltas (an ordered consumer filtered to one track,
-//     created through the subject form that carries the filter, which the
-//     server checks against the consumer config) and its partition's
-//     snapshot bucket.
+//   - publish: its own status and purge-ack subjects, and the JetStream API
+//     calls that read its partition's deltas (an ordered consumer filtered to
+//     one track, created through the subject form that carries the filter,
+//     which the server checks against the consumer config), its partition's
+//     purge commands (the same way) and its partition's snapshot bucket.
 //
 // A node's NATS client must use natsutil.NodeInboxPrefix(nodeID) as its inbox
 // prefix (nats.CustomInboxPrefix), or replies cannot reach it.
@@ -39,8 +39,9 @@ func NodePermissions(nodeID, partitionID string) (jwt.Permissions, error) {
 		natsutil.DeltaSubject(partitionID, true),
 		natsutil.NodeInboxPrefix(nodeID)+".>",
 	)
-	p.Pub.Allow.Add(natsutil.NodeStatusSubject(nodeID))
+	p.Pub.Allow.Add(natsutil.NodeStatusSubject(nodeID), natsutil.PurgeAckSubject(nodeID))
 	p.Pub.Allow.Add(deltaAPISubjects(partitionID)...)
+	p.Pub.Allow.Add(purgeAPISubjects(partitionID)...)
 	p.Pub.Allow.Add(snapshotAPISubjects(partitionID)...)
 	return p, nil
 }
@@ -54,6 +55,21 @@ func deltaAPISubjects(partitionID string) []string {
 		jsAPI + "STREAM.INFO." + stream,
 		jsAPI + "CONSUMER.CREATE." + stream + ".*." + natsutil.DeltaSubject(partitionID, false),
 		jsAPI + "CONSUMER.CREATE." + stream + ".*." + natsutil.DeltaSubject(partitionID, true),
+		jsAPI + "CONSUMER.MSG.NEXT." + stream + ".*",
+		jsAPI + "CONSUMER.DELETE." + stream + ".*",
+	}
+}
+
+// purgeAPISubjects lets a node run an ordered consumer on its partition's
+// purge commands in natsutil.PurgeStream, and read that consumer's info (the
+// purge agent checks whether it has caught up). Never a write: commands come
+// from the purge service only.
+func purgeAPISubjects(partitionID string) []string {
+	stream := natsutil.PurgeStream
+	return []string{
+		jsAPI + "STREAM.INFO." + stream,
+		jsAPI + "CONSUMER.CREATE." + stream + ".*." + natsutil.PurgeSubject(partitionID),
+		jsAPI + "CONSUMER.INFO." + stream + ".*",
 		jsAPI + "CONSUMER.MSG.NEXT." + stream + ".*",
 		jsAPI + "CONSUMER.DELETE." + stream + ".*",
 	}

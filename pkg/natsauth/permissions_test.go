@@ -70,6 +70,17 @@ func newFixture(t *testing.T) *fixture {
 			}
 		}
 	}
+	if _, err := f.hubJS.CreateStream(ctx, jetstream.StreamConfig{
+		Name:     natsutil.PurgeStream,
+		Subjects: []string{natsutil.PurgeSubjects},
+	}); err != nil {
+		t.Fatalf("create purge stream: %v", err)
+	}
+	for _, p := range []string{partition, otherPart} {
+		if _, err := f.hubJS.Publish(ctx, natsutil.PurgeSubject(p), []byte(p+"-purge")); err != nil {
+			t.Fatalf("publish purge: %v", err)
+		}
+	}
 	// Larger than one object chunk (128 KiB), so that chunks and flow control
 	// cross the leaf link.
 	f.snapshot = bytes.Repeat([]byte("snapshot-p1 "), 200_000)
@@ -216,6 +227,68 @@ func TestNodeStatusReachesHub(t *testing.T) {
 	}
 }
 
+func TestNodeReadsItsPurgesAndAcks(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	// What the purge agent does: an ordered consumer on its partition's
+	// subject, its info (caught up?), then the next command.
+	cons, err := f.nodeJS.OrderedConsumer(ctx, natsutil.PurgeStream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{natsutil.PurgeSubject(partition)},
+	})
+	if err != nil {
+		t.Fatalf("ordered consumer: %v", err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		t.Fatalf("consumer info: %v", err)
+	}
+	if info.NumPending != 1 {
+		t.Fatalf("pending = %d, want 1", info.NumPending)
+	}
+	msg, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+	if err != nil {
+		t.Fatalf("next purge: %v", err)
+	}
+	if string(msg.Data()) != "p1-purge" {
+		t.Fatalf("purge = %q", msg.Data())
+	}
+
+	acks, err := f.control.SubscribeSync(natsutil.PurgeAckAll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.control.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	natstest.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+		// The forbidden one first: once the own ack arrived, the other
+		// would have too.
+		if err := f.node.Publish(natsutil.PurgeAckSubject("n2"), []byte("spoof")); err != nil {
+			return err
+		}
+		if err := f.node.Publish(natsutil.PurgeAckSubject(nodeID), []byte("ack")); err != nil {
+			return err
+		}
+		m, err := acks.NextMsg(50 * time.Millisecond)
+		if err != nil {
+			return fmt.Errorf("own ack not received: %w", err)
+		}
+		if m.Subject != natsutil.PurgeAckSubject(nodeID) {
+			t.Fatalf("hub received an ack on %s from n1", m.Subject)
+		}
+		return nil
+	})
+	for {
+		m, err := acks.NextMsg(100 * time.Millisecond)
+		if err != nil {
+			break
+		}
+		if m.Subject != natsutil.PurgeAckSubject(nodeID) {
+			t.Fatalf("hub received an ack on %s from n1", m.Subject)
+		}
+	}
+}
+
 func TestNodeCannotLeaveItsPartition(t *testing.T) {
 	f := newFixture(t)
 
@@ -228,6 +301,36 @@ func TestNodeCannotLeaveItsPartition(t *testing.T) {
 			if msg, err := cons.Next(jetstream.FetchMaxWait(time.Second)); err == nil {
 				t.Fatalf("read other partition's delta %q", msg.Data())
 			}
+		}
+	})
+	t.Run("other partition's purges by ordered consumer", func(t *testing.T) {
+		cons, err := f.nodeJS.OrderedConsumer(shortCtx(t), natsutil.PurgeStream, jetstream.OrderedConsumerConfig{
+			FilterSubjects: []string{natsutil.PurgeSubject(otherPart)},
+		})
+		if err == nil {
+			if msg, err := cons.Next(jetstream.FetchMaxWait(time.Second)); err == nil {
+				t.Fatalf("read other partition's purge %q", msg.Data())
+			}
+		}
+	})
+	t.Run("every purge by unfiltered consumer", func(t *testing.T) {
+		cons, err := f.nodeJS.OrderedConsumer(shortCtx(t), natsutil.PurgeStream, jetstream.OrderedConsumerConfig{})
+		if err == nil {
+			if msg, err := cons.Next(jetstream.FetchMaxWait(time.Second)); err == nil {
+				t.Fatalf("read unfiltered purge %q", msg.Data())
+			}
+		}
+	})
+	t.Run("publish a purge command", func(t *testing.T) {
+		if _, err := f.nodeJS.Publish(shortCtx(t), natsutil.PurgeSubject(partition), []byte("forged purge")); err == nil {
+			t.Fatal("node stored a purge command")
+		}
+		info, err := f.hubJS.Stream(t.Context(), natsutil.PurgeStream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := info.CachedInfo().State.Msgs; n != 2 {
+			t.Fatalf("purge stream holds %d messages, want 2", n)
 		}
 	})
 	t.Run("every delta by unfiltered consumer", func(t *testing.T) {
