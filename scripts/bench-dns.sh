@@ -7,6 +7,7 @@
 # Usage: scripts/bench-dns.sh [harness args, e.g. -d 10 --rounds 3]
 # Env:   BENCH_DIR  harness folder (default: <repo>/../shared/bench)
 #        SUT_PROCS  GOMAXPROCS of the server (default: all cores, like Knot)
+#        SUT_ARGS   extra dnsbench flags (e.g. "-workers 1")
 #        ROUNDS     rounds (default 3)
 # Last line: the harness's RESULT line with sut/knot ratios.
 set -euo pipefail
@@ -20,4 +21,4 @@ SUT_ADDR="127.0.0.1:15400"
 procs=""
 [ -n "${SUT_PROCS:-}" ] && procs="GOMAXPROCS=$SUT_PROCS "
 "$BENCH_DIR/dns.sh" --rounds "${ROUNDS:-3}" --sut "$SUT_ADDR" \
-  --sut-cmd "${procs}$BIN_DIR/dnsbench -zone {ZONE} -addr $SUT_ADDR" "$@"
+  --sut-cmd "${procs}$BIN_DIR/dnsbench -zone {ZONE} -addr $SUT_ADDR ${SUT_ARGS:-}" "$@"

@@ -28,8 +28,11 @@ type Options struct {
 	// continent and ASN rules; CIDR rules work without it.
 	GeoDB string
 	// Batch is how many UDP datagrams one recvmmsg/sendmmsg moves; 0 means 32.
-	Batch  int
-	Logger *slog.Logger
+	Batch int
+	// UDPWorkers is how many goroutines serve the one UDP socket; 0 means 1,
+	// which measured best on 2 cores (0.79x Knot against 0.66x with 2).
+	UDPWorkers int
+	Logger     *slog.Logger
 }
 
 // Server answers DNS queries from the zones of the newest snapshot.
@@ -57,6 +60,9 @@ func New(opts Options) (*Server, error) {
 	if opts.Batch <= 0 {
 		opts.Batch = 32
 	}
+	if opts.UDPWorkers <= 0 {
+		opts.UDPWorkers = 1
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -83,11 +89,13 @@ func (s *Server) Start(ctx context.Context) error {
 		if s.udp, err = net.ListenUDP("udp", ua); err != nil {
 			return fmt.Errorf("dns: %w", err)
 		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			s.serveUDP()
-		}()
+		for range s.opts.UDPWorkers {
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				s.serveUDP()
+			}()
+		}
 	}
 	if s.opts.TCPAddr != "" {
 		addr := s.opts.TCPAddr
@@ -173,7 +181,7 @@ type batchConn interface {
 	WriteBatch(ms []ipv4.Message, flags int) (int, error)
 }
 
-// serveUDP is the one UDP loop: read a batch, answer each query (fast path,
+// serveUDP is one UDP loop (UDPWorkers run on the one socket): read a batch, answer each query (fast path,
 // else the handler chain), write the replies as one batch.
 func (s *Server) serveUDP() {
 	var pc batchConn = ipv4.NewPacketConn(s.udp)

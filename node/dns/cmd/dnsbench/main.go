@@ -23,6 +23,7 @@ func main() {
 	zoneFile := flag.String("zone", "", "zone file (required)")
 	origin := flag.String("origin", "example.test.", "zone origin")
 	addr := flag.String("addr", "127.0.0.1:15400", "UDP and TCP listen address")
+	workers := flag.Int("workers", 0, "goroutines on the UDP socket (0: the server default, 1)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile here until exit")
 	flag.Parse()
 	if *zoneFile == "" {
@@ -37,7 +38,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	s, err := dns.New(dns.Options{UDPAddr: *addr, TCPAddr: *addr, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+	s, err := dns.New(dns.Options{UDPAddr: *addr, TCPAddr: *addr, UDPWorkers: *workers, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
 	if err != nil {
 		log.Fatal(err)
 	}
