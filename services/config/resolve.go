@@ -107,3 +107,34 @@ var _ authz.ObjectResolver = (*Service)(nil)
 func (s *Service) ResolvePartition(ref string) (string, bool) {
 	return s.proj.resolvePartition(ref)
 }
+
+// PartitionIDs lists the id of every partition, sorted (the purge service
+// sends a purge scoped to everything to each of them).
+func (s *Service) PartitionIDs() []string {
+	p := s.proj
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	out := make([]string, 0, len(p.partitions))
+	for id := range p.partitions {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// NodePartition is the partition of node id, through its cluster (the purge
+// service counts the nodes a purge waits for with it).
+func (s *Service) NodePartition(id string) (string, bool) {
+	p := s.proj
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	n := p.nodes[id]
+	if n == nil {
+		return "", false
+	}
+	c := p.clusters[n.GetClusterId()]
+	if c == nil {
+		return "", false
+	}
+	return c.GetPartitionId(), true
+}

@@ -1,0 +1,175 @@
+package purge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+
+	ev "github.com/strata-edge/strata/gen/strata/events/purge/v1"
+	purgev1 "github.com/strata-edge/strata/gen/strata/purge/v1"
+	"github.com/strata-edge/strata/gen/strata/purge/v1/purgev1connect"
+	"github.com/strata-edge/strata/pkg/apiauth"
+	"github.com/strata-edge/strata/pkg/apierr"
+	"github.com/strata-edge/strata/pkg/authz"
+	"github.com/strata-edge/strata/pkg/eventstore"
+	"github.com/strata-edge/strata/pkg/ids"
+	"github.com/strata-edge/strata/pkg/natsutil"
+)
+
+const prefixPurge = "prg_"
+
+type handler struct{ s *Service }
+
+func (h *handler) CreatePurge(ctx context.Context, req *purgev1.CreatePurgeRequest) (*purgev1.CreatePurgeResponse, error) {
+	p, err := h.s.Create(ctx, req)
+	if err != nil {
+		return nil, apierr.ToConnectLog(h.s.log, err)
+	}
+	return &purgev1.CreatePurgeResponse{Purge: p}, nil
+}
+
+func (h *handler) GetPurge(ctx context.Context, req *purgev1.GetPurgeRequest) (*purgev1.GetPurgeResponse, error) {
+	p, ok := h.s.model.view(req.GetId())
+	if !ok {
+		// It may have been created a moment ago on another replica.
+		if head, err := h.s.opts.Store.Head(ctx); err == nil && h.s.model.waitFor(ctx, head) == nil {
+			p, ok = h.s.model.view(req.GetId())
+		}
+	}
+	if !ok {
+		return nil, apierr.ToConnect(apierr.NotFound("purge", req.GetId()))
+	}
+	return &purgev1.GetPurgeResponse{Purge: p}, nil
+}
+
+const (
+	defaultPageSize = 50
+	maxPageSize     = 500
+)
+
+func (h *handler) ListPurges(_ context.Context, req *purgev1.ListPurgesRequest) (*purgev1.ListPurgesResponse, error) {
+	n := int(req.GetPageSize())
+	switch {
+	case n < 0:
+		return nil, apierr.ToConnect(apierr.Invalid(apierr.FieldViolation{Field: "page_size", Reason: "must not be negative"}))
+	case n == 0:
+		n = defaultPageSize
+	case n > maxPageSize:
+		n = maxPageSize
+	}
+	offset := 0
+	if t := req.GetPageToken(); t != "" {
+		v, err := strconv.Atoi(t)
+		if err != nil || v < 0 {
+			return nil, apierr.ToConnect(apierr.Invalid(apierr.FieldViolation{Field: "page_token", Reason: "not a token this service returned"}))
+		}
+		offset = v
+	}
+	list, more := h.s.model.list(offset, n)
+	resp := &purgev1.ListPurgesResponse{Purges: list}
+	if more {
+		resp.NextPageToken = strconv.Itoa(offset + n)
+	}
+	return resp, nil
+}
+
+// Create validates a purge, records it, and publishes its command to every
+// partition of its scope. The nodes it waits for are the scope's nodes
+// online now.
+func (s *Service) Create(ctx context.Context, req *purgev1.CreatePurgeRequest) (*purgev1.Purge, error) {
+	if err := validate(req); err != nil {
+		return nil, err
+	}
+	parts, err := s.partitions(ctx, req.GetScope())
+	if err != nil {
+		return nil, err
+	}
+	var expected []string
+	for id, st := range s.opts.Nodes.NodeStatuses() {
+		if !st.Online {
+			continue
+		}
+		if p, ok := s.opts.Topology.NodePartition(id); ok && slices.Contains(parts, p) {
+			expected = append(expected, id)
+		}
+	}
+	slices.Sort(expected)
+
+	id := ids.New(prefixPurge)
+	now := s.opts.Now().UTC()
+	cmd := &purgev1.PurgeCommand{PurgeId: id, Kind: req.GetKind(), Values: req.GetValues(),
+		Condition: req.GetCondition(), Soft: req.GetSoft(), RequestedAt: timestamp(now)}
+	data, err := encode(TypePurgeRequested, &ev.PurgeRequested{PurgeId: id, Command: cmd, Scope: req.GetScope(),
+		PartitionIds: parts, ExpectedNodeIds: expected})
+	if err != nil {
+		return nil, err
+	}
+	stored, err := s.opts.Store.Append(ctx, streamOf(id), 0, eventstore.Event{
+		ID: "req_" + id, Type: TypePurgeRequested, Data: data,
+		Metadata: eventstore.Metadata{Actor: apiauth.Actor(ctx), RequestID: apiauth.RequestID(ctx), Time: now},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("record purge: %w", err)
+	}
+	if err := s.model.waitFor(ctx, stored[0].Position); err != nil {
+		return nil, err
+	}
+	b, err := proto.Marshal(cmd)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range parts {
+		// The message id makes a retried publish land once.
+		if _, err := s.opts.JetStream.Publish(ctx, natsutil.PurgeSubject(p), b, jetstream.WithMsgID(id+"."+p)); err != nil {
+			return nil, fmt.Errorf("purge %s recorded but not sent to partition %s: %w", id, p, err)
+		}
+	}
+	s.log.Info("purge sent", "purge", id, "kind", req.GetKind(), "values", len(req.GetValues()),
+		"partitions", len(parts), "nodes", len(expected))
+	v, _ := s.model.view(id)
+	return v, nil
+}
+
+// partitions resolves a scope to partition ids, sorted.
+func (s *Service) partitions(ctx context.Context, sc *purgev1.Scope) ([]string, error) {
+	switch t := sc.GetTarget().(type) {
+	case *purgev1.Scope_AppId:
+		obj, err := s.opts.Topology.ResolveObject(ctx, authz.KindApp, t.AppId)
+		if errors.Is(err, authz.ErrUnknownObject) {
+			return nil, apierr.NotFound("app", t.AppId)
+		}
+		if err != nil {
+			return nil, err
+		}
+		var parts []string
+		for _, p := range obj.Parents {
+			if p.Kind == authz.KindPartition && !slices.Contains(parts, p.ID) {
+				parts = append(parts, p.ID)
+			}
+		}
+		if len(parts) == 0 {
+			return nil, apierr.FailedPrecondition(fmt.Sprintf("app %s is in no partition: nothing to purge", t.AppId))
+		}
+		slices.Sort(parts)
+		return parts, nil
+	case *purgev1.Scope_PartitionId:
+		id, ok := s.opts.Topology.ResolvePartition(t.PartitionId)
+		if !ok {
+			return nil, apierr.NotFound("partition", t.PartitionId)
+		}
+		return []string{id}, nil
+	default: // all (validated)
+		parts := s.opts.Topology.PartitionIDs()
+		if len(parts) == 0 {
+			return nil, apierr.FailedPrecondition("there is no partition: nothing to purge")
+		}
+		return parts, nil
+	}
+}
+
+var _ purgev1connect.PurgeServiceHandler = (*handler)(nil)

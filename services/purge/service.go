@@ -1,0 +1,226 @@
+// Package purge is the purge service: it validates a purge, records it as an
+// event, publishes one command per partition of its scope on JetStream
+// stream STRATA_PURGE (so an offline node applies it when it returns), and
+// collects the nodes' acknowledgements into per-purge progress. See
+// docs/cache.md.
+package purge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/strata-edge/strata/gen/strata/purge/v1/purgev1connect"
+	"github.com/strata-edge/strata/pkg/authz"
+	"github.com/strata-edge/strata/pkg/eventstore"
+	"github.com/strata-edge/strata/pkg/natsutil"
+	"github.com/strata-edge/strata/services/config"
+)
+
+// StreamMaxAge is how long STRATA_PURGE keeps commands: a node offline for
+// longer misses purges (its cached objects have usually expired by then).
+const StreamMaxAge = 7 * 24 * time.Hour
+
+// Topology is what the purge service needs to know of partitions, apps and
+// nodes; the config service implements it.
+type Topology interface {
+	authz.ObjectResolver // apps -> their partitions
+	ResolvePartition(ref string) (id string, ok bool)
+	PartitionIDs() []string
+	NodePartition(nodeID string) (partitionID string, ok bool)
+}
+
+// Options configures New.
+type Options struct {
+	Store     eventstore.Store
+	JetStream jetstream.JetStream // where commands are published
+	Conn      *nats.Conn          // where acknowledgements arrive
+	// Nodes tells which nodes are online (the heartbeats the config
+	// service shows); a purge waits for the online nodes of its scope.
+	Nodes    config.StatusSource
+	Topology Topology
+	Logger   *slog.Logger     // nil = discard
+	Now      func() time.Time // nil = time.Now
+}
+
+// Service is the purge service.
+type Service struct {
+	opts  Options
+	log   *slog.Logger
+	model *model
+
+	pendingMu sync.Mutex
+	pending   []pendingAck  // acks not yet written to the log
+	wake      chan struct{} // signalled when pending grows
+
+	runMu   sync.Mutex
+	started bool
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	sub     *nats.Subscription
+}
+
+type pendingAck struct {
+	purgeID string
+	ack     *purgeNodeAck
+}
+
+// New checks opts and returns a stopped Service.
+func New(opts Options) (*Service, error) {
+	switch {
+	case opts.Store == nil:
+		return nil, errors.New("purge: Options.Store is required")
+	case opts.JetStream == nil:
+		return nil, errors.New("purge: Options.JetStream is required")
+	case opts.Conn == nil:
+		return nil, errors.New("purge: Options.Conn is required")
+	case opts.Topology == nil:
+		return nil, errors.New("purge: Options.Topology is required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Nodes == nil {
+		opts.Nodes = config.StatusSourceFunc(func() map[string]config.NodeStatus { return nil })
+	}
+	return &Service{opts: opts, log: opts.Logger, model: newModel(), wake: make(chan struct{}, 1)}, nil
+}
+
+// EnsureStream creates or updates STRATA_PURGE: file storage, one subject
+// per partition, commands kept for StreamMaxAge.
+func EnsureStream(ctx context.Context, js jetstream.JetStream) error {
+	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        natsutil.PurgeStream,
+		Description: "purge commands, one subject per partition",
+		Subjects:    []string{natsutil.PurgeSubjects},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		MaxAge:      StreamMaxAge,
+		Duplicates:  2 * time.Minute,
+	})
+	if err != nil {
+		return fmt.Errorf("purge: stream %s: %w", natsutil.PurgeStream, err)
+	}
+	return nil
+}
+
+// Start creates the stream, subscribes to acknowledgements, rebuilds the
+// read model from the log and keeps following it.
+func (s *Service) Start(ctx context.Context) error {
+	s.runMu.Lock()
+	defer s.runMu.Unlock()
+	if s.started {
+		return errors.New("purge: already started")
+	}
+	if err := EnsureStream(ctx, s.opts.JetStream); err != nil {
+		return err
+	}
+	head, err := s.opts.Store.Head(ctx)
+	if err != nil {
+		return fmt.Errorf("purge: read log head: %w", err)
+	}
+	sub, err := s.opts.Conn.Subscribe(natsutil.PurgeAckAll, s.onAck)
+	if err != nil {
+		return fmt.Errorf("purge: subscribe acks: %w", err)
+	}
+	if err := s.opts.Conn.Flush(); err != nil {
+		sub.Unsubscribe()
+		return fmt.Errorf("purge: subscribe acks: %w", err)
+	}
+	s.sub = sub
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	s.started = true
+	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		eventstore.Follow(runCtx, s.opts.Store, s.model.position, s.model.handle, s.log)
+	}()
+	go func() {
+		defer s.wg.Done()
+		s.writeAcks(runCtx)
+	}()
+	if err := s.model.waitFor(ctx, head); err != nil {
+		s.stopLocked(ctx)
+		return fmt.Errorf("purge: rebuild read model: %w", err)
+	}
+	return nil
+}
+
+// Stop unsubscribes, writes the acknowledgements still pending and ends the
+// log subscription (waiting at most until ctx ends).
+func (s *Service) Stop(ctx context.Context) error {
+	s.runMu.Lock()
+	defer s.runMu.Unlock()
+	return s.stopLocked(ctx)
+}
+
+func (s *Service) stopLocked(ctx context.Context) error {
+	if !s.started {
+		return nil
+	}
+	s.sub.Unsubscribe()
+	s.cancel()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("purge: stop: %w", ctx.Err())
+	}
+	s.flushAcks(ctx)
+	s.started = false
+	return nil
+}
+
+// Handler returns the Connect handler of PurgeService and its path prefix.
+func (s *Service) Handler(opts ...connect.HandlerOption) (string, http.Handler) {
+	return purgev1connect.NewPurgeServiceHandler(&handler{s: s}, opts...)
+}
+
+// jsAckPrefix starts the reply subject of messages a JetStream consumer
+// delivers: such a message on an ack subject is a redirected delivery, not
+// an acknowledgement (see pkg/natsauth's permission tests).
+const jsAckPrefix = "$JS.ACK."
+
+// onAck records one node's acknowledgement. The node id is the subject's,
+// the only one that node's credentials may publish on.
+func (s *Service) onAck(m *nats.Msg) {
+	if strings.HasPrefix(m.Reply, jsAckPrefix) {
+		return
+	}
+	nodeID := strings.TrimPrefix(m.Subject, natsutil.PurgeAckPrefix)
+	if nodeID == "" || strings.Contains(nodeID, ".") {
+		return
+	}
+	var in purgeAck
+	if err := proto.Unmarshal(m.Data, &in); err != nil || in.GetPurgeId() == "" {
+		s.log.Warn("purge: bad acknowledgement", "node", nodeID, "err", err)
+		return
+	}
+	ack := &purgeNodeAck{NodeId: nodeID, AckedAt: timestamp(s.opts.Now()), Objects: in.GetObjects(), Error: in.GetError()}
+	if !s.model.addAck(in.GetPurgeId(), ack) {
+		return
+	}
+	s.pendingMu.Lock()
+	s.pending = append(s.pending, pendingAck{purgeID: in.GetPurgeId(), ack: ack})
+	s.pendingMu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
