@@ -158,18 +158,31 @@ func (s *Server) TCPAddr() net.Addr {
 // Update compiles the zones of snap and swaps them in atomically; on error the
 // running zones stay.
 func (s *Server) Update(snap *syncv1.Snapshot) error {
-	if snap == nil {
-		return errors.New("dns: update: nil snapshot")
+	commit, err := s.Prepare(snap)
+	if err != nil {
+		return err
 	}
-	s.updateMu.Lock()
-	defer s.updateMu.Unlock()
+	commit()
+	return nil
+}
+
+// Prepare compiles the zones of snap without serving them; commit swaps them
+// in. A caller updating several parts at once (the node: proxy and DNS)
+// prepares every part first, so a bad snapshot changes none of them.
+func (s *Server) Prepare(snap *syncv1.Snapshot) (commit func(), err error) {
+	if snap == nil {
+		return nil, errors.New("dns: update: nil snapshot")
+	}
 	t, err := compileTable(snap, s.geo)
 	if err != nil {
-		return fmt.Errorf("dns: config version %d: %w", snap.GetVersion(), err)
+		return nil, fmt.Errorf("dns: config version %d: %w", snap.GetVersion(), err)
 	}
-	s.table.Store(t)
-	s.log.Debug("dns: zones applied", "version", t.version, "zones", len(t.zones), "answers", len(t.fast))
-	return nil
+	return func() {
+		s.updateMu.Lock()
+		defer s.updateMu.Unlock()
+		s.table.Store(t)
+		s.log.Debug("dns: zones applied", "version", t.version, "zones", len(t.zones), "answers", len(t.fast))
+	}, nil
 }
 
 // Version is the snapshot version of the served zones.
