@@ -20,6 +20,8 @@ const (
 	TypeCertificateDetached  = "cert.certificate.detached"
 	TypeKeyRewrapped         = "cert.key.rewrapped"
 	TypeCertificateDeleted   = "cert.certificate.deleted"
+	TypeCertificateRevoked   = "cert.certificate.revoked"
+	TypeACMEAccount          = "cert.acme_account.registered"
 )
 
 var eventTypes = map[string]proto.Message{
@@ -31,6 +33,8 @@ var eventTypes = map[string]proto.Message{
 	TypeCertificateDetached:  (*ev.CertificateDetached)(nil),
 	TypeKeyRewrapped:         (*ev.KeyRewrapped)(nil),
 	TypeCertificateDeleted:   (*ev.CertificateDeleted)(nil),
+	TypeCertificateRevoked:   (*ev.CertificateRevoked)(nil),
+	TypeACMEAccount:          (*ev.AcmeAccountRegistered)(nil),
 }
 
 var typeIDs = func() map[protoreflect.FullName]string {

@@ -68,4 +68,12 @@ func (h *handler) RequestCertificate(ctx context.Context, req *certv1.RequestCer
 	return &certv1.RequestCertificateResponse{Certificate: c, Version: v}, nil
 }
 
+func (h *handler) RevokeCertificate(ctx context.Context, req *certv1.RevokeCertificateRequest) (*certv1.RevokeCertificateResponse, error) {
+	c, v, err := h.s.Revoke(ctx, req.Certificate, req.Reason)
+	if err != nil {
+		return nil, h.err(err)
+	}
+	return &certv1.RevokeCertificateResponse{Certificate: c, Version: v}, nil
+}
+
 var _ certv1connect.CertServiceHandler = (*handler)(nil)

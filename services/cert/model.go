@@ -33,6 +33,7 @@ type record struct {
 	version    uint64 // stream version (position of its newest event)
 	keyVersion uint64
 	acmeURL    string
+	revoked    bool // the current leaf was revoked: issue a new one
 	// src is what nodes get, with the key as stored (control KEK); nil
 	// until the certificate has a key. Replaced, never mutated.
 	src *certv1.SyncedCertificate
@@ -120,6 +121,7 @@ func (m *Model) apply(e eventstore.Event, msg proto.Message) {
 	switch msg := msg.(type) {
 	case *ev.CertificateIssued:
 		nr.setMaterial(msg.Material)
+		nr.revoked = false
 		c = nr.cert
 		c.LastError, c.FailedAttempts = "", 0
 		c.NextAttemptAt = nil
@@ -137,6 +139,9 @@ func (m *Model) apply(e eventstore.Event, msg proto.Message) {
 		c.AppIds = slices.DeleteFunc(c.AppIds, func(a string) bool { return a == msg.AppId })
 	case *ev.KeyRewrapped:
 		nr.key = msg.Key
+	case *ev.CertificateRevoked:
+		nr.revoked = true
+		c.NextAttemptAt = at
 	}
 	nr.cert.UpdatedAt = at
 	nr.version = e.Position

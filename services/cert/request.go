@@ -60,6 +60,38 @@ func (s *Service) Request(ctx context.Context, req *certv1.RequestCertificateReq
 	if err != nil {
 		return nil, 0, err
 	}
+	if s.issuer != nil {
+		s.issuer.Kick()
+	}
 	r, _ := s.model.get(id)
+	return r.cert, v, nil
+}
+
+// Revoke asks the CA to revoke a managed certificate's current leaf, records
+// it, and lets the issuer obtain a new one.
+func (s *Service) Revoke(ctx context.Context, ref string, reason uint32) (*certv1.Certificate, uint64, error) {
+	if _, _, err := s.Get(ctx, ref); err != nil {
+		return nil, 0, err
+	}
+	r, _ := s.model.get(ref)
+	if !r.cert.Managed || r.key == nil {
+		return nil, 0, apierr.FailedPrecondition(fmt.Sprintf("certificate %s is not an issued managed certificate", r.cert.Id))
+	}
+	if s.issuer == nil {
+		return nil, 0, apierr.FailedPrecondition("ACME is not configured on this cert service")
+	}
+	client, err := s.issuer.client(ctx, r.cert.AcmeDirectory)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := client.Certificate.RevokeWithReason(ctx, []byte(r.cert.ChainPem), &[]uint{uint(reason)}[0]); err != nil {
+		return nil, 0, fmt.Errorf("revoke at the CA: %w", err)
+	}
+	v, err := s.appendAndWait(ctx, r.cert.Id, r.version, &ev.CertificateRevoked{CertificateId: r.cert.Id, Serial: r.cert.Serial, Reason: reason})
+	if err != nil {
+		return nil, 0, err
+	}
+	s.issuer.Kick()
+	r, _ = s.model.get(r.cert.Id)
 	return r.cert, v, nil
 }

@@ -41,6 +41,9 @@ type Options struct {
 	KEK    *keywrap.Keyring
 	Logger *slog.Logger     // nil = discard
 	Now    func() time.Time // nil = time.Now
+	// ACME, optional, enables managed certificates (RequestCertificate);
+	// needs JetStream.
+	ACME *ACMEOptions
 }
 
 // Service is the cert service.
@@ -51,6 +54,8 @@ type Service struct {
 	logger *slog.Logger
 	now    func() time.Time
 	model  *Model
+	acmeO  *ACMEOptions
+	issuer *issuer
 
 	mu sync.Mutex // serializes this replica's writes (unique names)
 
@@ -70,7 +75,10 @@ func New(opts Options) (*Service, error) {
 	if opts.KEK == nil {
 		return nil, errors.New("cert: Options.KEK is required (a key-encryption key: STRATA_KEK or --kek-file)")
 	}
-	s := &Service{store: opts.Store, js: opts.JetStream, kek: opts.KEK, logger: opts.Logger, now: opts.Now, model: NewModel()}
+	if opts.ACME != nil && opts.JetStream == nil {
+		return nil, errors.New("cert: Options.ACME needs Options.JetStream (challenge tokens, issuer lease)")
+	}
+	s := &Service{store: opts.Store, js: opts.JetStream, kek: opts.KEK, logger: opts.Logger, now: opts.Now, model: NewModel(), acmeO: opts.ACME}
 	if s.logger == nil {
 		s.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -105,6 +113,19 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.model.WaitFor(ctx, head); err != nil {
 		s.stopLocked(ctx)
 		return fmt.Errorf("cert: rebuild read model: %w", err)
+	}
+	if s.acmeO != nil {
+		is, err := newIssuer(ctx, s, *s.acmeO)
+		if err != nil {
+			s.stopLocked(ctx)
+			return err
+		}
+		s.issuer = is
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			is.run(runCtx)
+		}()
 	}
 	return nil
 }
