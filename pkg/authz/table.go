@@ -1,6 +1,7 @@
 package authz
 
 import (
+	crt "github.com/strata-edge/strata/gen/strata/cert/v1/certv1connect"
 	cfg "github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
 	dns "github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
 	iam "github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
@@ -102,6 +103,17 @@ func DefaultRules() Rules {
 		dns.DnsServiceCreateReleaseProcedure: OnObjects("dns.zone.release", zone),
 		dns.DnsServiceListReleasesProcedure:  OnObjects("dns.zone.read", zone),
 		dns.DnsServiceRevertZoneProcedure:    OnObjects("dns.zone.release", zone),
+
+		// CertService. Certificates are not scoped; attaching one to an app
+		// (and requesting one for it) is checked on the app.
+		crt.CertServiceUploadCertificateProcedure:  Everywhere("cert.certificate.write"),
+		crt.CertServiceListCertificatesProcedure:   Everywhere("cert.certificate.read"),
+		crt.CertServiceGetCertificateProcedure:     Everywhere("cert.certificate.read"),
+		crt.CertServiceDeleteCertificateProcedure:  Everywhere("cert.certificate.write"),
+		crt.CertServiceAttachCertificateProcedure:  OnObjects("cert.certificate.write", app),
+		crt.CertServiceDetachCertificateProcedure:  OnObjects("cert.certificate.write", app),
+		crt.CertServiceRequestCertificateProcedure: OnObjects("cert.certificate.write", app),
+		crt.CertServiceRevokeCertificateProcedure:  Everywhere("cert.certificate.write"),
 
 		// IAMService. IAM objects are not scoped: IAM permissions count only
 		// when held over everything.
