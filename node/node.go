@@ -22,9 +22,11 @@ import (
 	"github.com/nats-io/nkeys"
 
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+	"github.com/strata-edge/strata/node/cache"
 	"github.com/strata-edge/strata/node/certs"
 	"github.com/strata-edge/strata/node/dns"
 	"github.com/strata-edge/strata/node/proxy"
+	"github.com/strata-edge/strata/node/purge"
 	"github.com/strata-edge/strata/node/store"
 	nodesync "github.com/strata-edge/strata/node/sync"
 	"github.com/strata-edge/strata/pkg/keywrap"
@@ -82,6 +84,12 @@ type Options struct {
 	// Heartbeat is the NodeStatus interval; 0 means the sync default.
 	Heartbeat time.Duration
 	Logger    *slog.Logger
+	// CacheDiskBytes > 0 keeps the HTTP cache on disk in DataDir/cache,
+	// bounded to that size, so it survives a restart; otherwise the cache
+	// lives in memory, bounded to CacheMemoryBytes (default
+	// DefaultCacheMemoryBytes).
+	CacheDiskBytes   int64
+	CacheMemoryBytes int64
 	// KEK is the partition's node key-encryption key, which opens the
 	// private keys of the snapshot's certificates (docs/certs.md); nil
 	// means certificates are not served (the TLS listener's fallback is).
@@ -171,6 +179,8 @@ type Node struct {
 	dns     *dns.Server
 	certs   *certs.Table
 	agent   *nodesync.Agent
+	cache   *cache.Cache
+	purger  *purge.Agent
 	started bool
 	stopped bool
 }
@@ -219,6 +229,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if n.store, err = store.Open(filepath.Join(n.opts.DataDir, StoreFile)); err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
+	if err := n.startCache(ctx); err != nil {
+		return err
+	}
 	n.certs = certs.New(n.opts.KEK, n.opts.Logger)
 	n.proxy, err = proxy.New(proxy.Options{
 		HTTPAddr: n.opts.HTTPAddr, HTTPSAddr: n.opts.HTTPSAddr, Logger: n.opts.Logger,
@@ -264,6 +277,62 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	n.log.Info("node started", "partition", n.opts.PartitionID, "track", natsutil.Track(n.opts.Staging),
 		"version", n.agent.Version(), "hub", n.opts.HubLeafURLs)
 	return nil
+}
+
+// Files and defaults of the node's HTTP cache.
+const (
+	CacheDir                = "cache"
+	PurgePositionFile       = "purge.db"
+	DefaultCacheMemoryBytes = 256 << 20
+)
+
+// startCache opens the HTTP cache and starts the purge agent, which holds
+// the cache (every request BYPASS) until the purges stored while the node
+// was away are applied.
+func (n *Node) startCache(ctx context.Context) error {
+	open := func(ev cache.EvictFunc) (cache.Store, error) {
+		size := n.opts.CacheMemoryBytes
+		if size <= 0 {
+			size = DefaultCacheMemoryBytes
+		}
+		return cache.NewMemory(size, ev), nil
+	}
+	if n.opts.CacheDiskBytes > 0 {
+		open = func(ev cache.EvictFunc) (cache.Store, error) {
+			return cache.OpenDisk(filepath.Join(n.opts.DataDir, CacheDir), n.opts.CacheDiskBytes, ev)
+		}
+	}
+	var err error
+	if n.cache, err = cache.New(cache.Options{Open: open}); err != nil {
+		return fmt.Errorf("node: cache: %w", err)
+	}
+	n.purger, err = purge.New(purge.Options{NATS: n.nc, NodeID: n.opts.NodeID, PartitionID: n.opts.PartitionID,
+		Cache: n.cache, PositionPath: filepath.Join(n.opts.DataDir, PurgePositionFile), Domain: natsutil.HubDomain})
+	if err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	if err := n.purger.Start(ctx); err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	return nil
+}
+
+// Cache is the node's HTTP cache (nil before Start).
+func (n *Node) Cache() *cache.Cache {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.cache
+}
+
+// PurgeApplied is the STRATA_PURGE stream sequence of the last purge this
+// node applied (0 before Start or before any).
+func (n *Node) PurgeApplied() uint64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.purger == nil {
+		return 0
+	}
+	return n.purger.Applied()
 }
 
 // startLeaf writes the credentials file (mode 0600) and starts the embedded
@@ -408,8 +477,18 @@ func (n *Node) shutdown(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	if n.purger != nil {
+		if err := n.purger.Stop(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if n.nc != nil {
 		n.nc.Close()
+	}
+	if n.cache != nil {
+		if err := n.cache.Close(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if n.leaf != nil {
 		n.leaf.Shutdown()
