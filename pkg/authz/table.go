@@ -5,6 +5,7 @@ import (
 	cfg "github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
 	dns "github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
 	iam "github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
+	prg "github.com/strata-edge/strata/gen/strata/purge/v1/purgev1connect"
 )
 
 // Object kinds of grants and checks.
@@ -114,6 +115,13 @@ func DefaultRules() Rules {
 		crt.CertServiceDetachCertificateProcedure:  OnObjects("cert.certificate.write", app),
 		crt.CertServiceRequestCertificateProcedure: OnObjects("cert.certificate.write", app),
 		crt.CertServiceRevokeCertificateProcedure:  Everywhere("cert.certificate.write"),
+
+		// PurgeService. A purge's scope (app, partition or all) is a oneof,
+		// which object refs cannot name yet: purges need the permission
+		// over everything.
+		prg.PurgeServiceCreatePurgeProcedure: Everywhere("purge.purge.create"),
+		prg.PurgeServiceGetPurgeProcedure:    Everywhere("purge.purge.read"),
+		prg.PurgeServiceListPurgesProcedure:  Everywhere("purge.purge.read"),
 
 		// IAMService. IAM objects are not scoped: IAM permissions count only
 		// when held over everything.
