@@ -59,6 +59,9 @@ type fastState struct {
 var fastStatePool = sync.Pool{New: func() any { return new(fastState) }}
 
 func (p *Proxy) serveFast(ctx *fasthttp.RequestCtx) {
+	if p.opts.ACMEChallenge != nil && p.acmeFast(ctx) {
+		return
+	}
 	st := fastStatePool.Get().(*fastState)
 	v := &st.view
 	v.reset(ctx)

@@ -73,6 +73,9 @@ type Options struct {
 	// GetCertificate, optional, picks the certificate by SNI (node/certs);
 	// TLSCert (or the self-signed one) serves names it returns nil for.
 	GetCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
+	// ACMEChallenge, optional, answers ACME HTTP-01 validation on the
+	// plain listener: the key authorization of a token (node/acme).
+	ACMEChallenge func(token string) (keyAuth string, ok bool)
 }
 
 // AppStats are the counters of one app since it entered the config.

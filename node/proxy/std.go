@@ -63,6 +63,9 @@ func stateOf(r *http.Request) *stdState {
 
 func (h stdHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := h.p
+	if !h.tls && p.opts.ACMEChallenge != nil && p.acmeStd(w, r) {
+		return
+	}
 	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w}
 	st := &stdState{view: newStdView(r, h.tls)}
