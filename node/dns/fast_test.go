@@ -37,7 +37,7 @@ func benchTable(tb testing.TB) *table {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	t, err := compileTable(&syncv1.Snapshot{Version: 1, Zones: []*dnsv1.Zone{z}}, nil)
+	t, err := compileTable(&syncv1.Snapshot{Version: 1, Zones: []*dnsv1.Zone{z}}, nil, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -44,6 +44,9 @@ type Server struct {
 
 	updateMu sync.Mutex
 	table    atomic.Pointer[table]
+	// snap and gateways are the inputs of the running table (under updateMu).
+	snap     *syncv1.Snapshot
+	gateways map[string][]string
 
 	udp  *net.UDPConn
 	tcp  *mdns.Server
@@ -173,16 +176,63 @@ func (s *Server) Prepare(snap *syncv1.Snapshot) (commit func(), err error) {
 	if snap == nil {
 		return nil, errors.New("dns: update: nil snapshot")
 	}
-	t, err := compileTable(snap, s.geo)
+	s.updateMu.Lock()
+	gateways := s.gateways
+	s.updateMu.Unlock()
+	t, err := compileTable(snap, s.geo, gateways)
 	if err != nil {
 		return nil, fmt.Errorf("dns: config version %d: %w", snap.GetVersion(), err)
 	}
 	return func() {
 		s.updateMu.Lock()
 		defer s.updateMu.Unlock()
+		if !sameGateways(gateways, s.gateways) { // SetGateways ran meanwhile
+			if nt, err := compileTable(snap, s.geo, s.gateways); err == nil {
+				t = nt
+			}
+		}
+		s.snap = snap
 		s.table.Store(t)
 		s.log.Debug("dns: zones applied", "version", t.version, "zones", len(t.zones), "answers", len(t.fast))
 	}, nil
+}
+
+// SetGateways replaces the live address sets of gateway records, keyed by the
+// cluster a record names (id or name as written in the record): the healthy
+// online nodes of each cluster. Clusters absent from the map use the
+// addresses the snapshot carries. The running zones are rebuilt and swapped
+// at once, so a node leaving the set stops being answered immediately.
+func (s *Server) SetGateways(gateways map[string][]string) error {
+	s.updateMu.Lock()
+	defer s.updateMu.Unlock()
+	s.gateways = gateways
+	if s.snap == nil {
+		return nil
+	}
+	t, err := compileTable(s.snap, s.geo, gateways)
+	if err != nil {
+		return fmt.Errorf("dns: gateways: %w", err)
+	}
+	s.table.Store(t)
+	return nil
+}
+
+func sameGateways(a, b map[string][]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		w, ok := b[k]
+		if !ok || len(v) != len(w) {
+			return false
+		}
+		for i := range v {
+			if v[i] != w[i] {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Version is the snapshot version of the served zones.

@@ -349,3 +349,49 @@ func TestDig(t *testing.T) {
 		})
 	}
 }
+
+// Gateway records answer with the live set of a cluster's healthy nodes: a
+// node leaving the set leaves the answers at once and comes back with it.
+func TestGatewayRecordsFollowTheLiveSet(t *testing.T) {
+	s := startServer(t, testZone())
+	a := func() string {
+		t.Helper()
+		r := ask(t, s, "udp", q("gw.example.com.", mdns.TypeA, false))
+		var out []string
+		for _, rr := range r.Answer {
+			out = append(out, rr.(*mdns.A).A.String())
+		}
+		if len(out) == 0 {
+			return mdns.RcodeToString[r.Rcode] + "/" + fmt.Sprint(len(r.Ns))
+		}
+		return strings.Join(out, ",")
+	}
+	if got := a(); got != "192.0.2.10,192.0.2.11" {
+		t.Fatalf("from the snapshot: %s", got)
+	}
+	if err := s.SetGateways(map[string][]string{"edge-eu": {"192.0.2.11"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := a(); got != "192.0.2.11" {
+		t.Fatalf("after 192.0.2.10 went unhealthy: %s", got)
+	}
+	if err := s.SetGateways(map[string][]string{"edge-eu": {}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := a(); got != "NOERROR/1" {
+		t.Fatalf("no healthy node: %s, want NODATA", got)
+	}
+	// A new snapshot keeps the live set.
+	if err := s.Update(&syncv1.Snapshot{Version: 9, Zones: []*dnsv1.Zone{testZone()}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := a(); got != "NOERROR/1" {
+		t.Fatalf("after a new snapshot: %s", got)
+	}
+	if err := s.SetGateways(map[string][]string{"edge-eu": {"192.0.2.10", "192.0.2.12"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := a(); got != "192.0.2.10,192.0.2.12" {
+		t.Fatalf("back healthy: %s", got)
+	}
+}

@@ -38,7 +38,10 @@ var cnameTypes = []uint16{mdns.TypeA, mdns.TypeAAAA, mdns.TypeTXT, mdns.TypeMX, 
 
 // compileTable builds the runtime of snap; any bad zone fails the whole
 // snapshot, so a node never serves half a config.
-func compileTable(snap *syncv1.Snapshot, geo geoSource) (*table, error) {
+//
+// gateways, optional, overrides the addresses of gateway records per cluster
+// (the live set of healthy online nodes, see Server.SetGateways).
+func compileTable(snap *syncv1.Snapshot, geo geoSource, gateways map[string][]string) (*table, error) {
 	t := &table{
 		version:   snap.GetVersion(),
 		zones:     map[string]*zone{},
@@ -47,7 +50,7 @@ func compileTable(snap *syncv1.Snapshot, geo geoSource) (*table, error) {
 		fastZones: map[string]*fastZone{},
 	}
 	for _, zp := range snap.GetZones() {
-		z, err := compileZone(zp)
+		z, err := compileZone(zp, gateways)
 		if err != nil {
 			return nil, err
 		}

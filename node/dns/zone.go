@@ -57,7 +57,7 @@ type zone struct {
 
 // compileZone turns a released zone into its runtime form. Every record must
 // parse; the error names the record.
-func compileZone(z *dnsv1.Zone) (*zone, error) {
+func compileZone(z *dnsv1.Zone, gateways map[string][]string) (*zone, error) {
 	if z.GetName() == "" {
 		return nil, fmt.Errorf("zone %q: name: required", z.GetId())
 	}
@@ -102,7 +102,7 @@ func compileZone(z *dnsv1.Zone) (*zone, error) {
 		if r.GetDisabled() {
 			continue
 		}
-		rrs, owner, err := recordRRs(origin, r)
+		rrs, owner, err := recordRRs(origin, r, gateways)
 		if err != nil {
 			return nil, fmt.Errorf("zone %s: record %d (%s %s): %w", origin, i, r.GetName(), typeName(r.GetType()), err)
 		}
@@ -119,6 +119,9 @@ func compileZone(z *dnsv1.Zone) (*zone, error) {
 		for _, rr := range rrs {
 			out.add(owner, m, rr)
 		}
+		if len(rrs) == 0 { // a gateway with no healthy node: the name still exists (NODATA)
+			out.ensure(owner)
+		}
 		if strings.HasPrefix(owner, "*.") {
 			out.wildcard = true
 		}
@@ -129,13 +132,30 @@ func compileZone(z *dnsv1.Zone) (*zone, error) {
 	return out, nil
 }
 
-// add files rr under owner and creates the empty non-terminals above it.
-func (z *zone) add(owner string, m *matcher, rr mdns.RR) {
+// ensure creates the node owner (without records) and the empty
+// non-terminals above it.
+func (z *zone) ensure(owner string) *node {
 	n := z.nodes[owner]
 	if n == nil {
 		n = &node{}
 		z.nodes[owner] = n
 	}
+	for name := owner; name != z.origin; {
+		i, end := mdns.NextLabel(name, 0)
+		if end {
+			break
+		}
+		name = name[i:]
+		if _, ok := z.nodes[name]; !ok {
+			z.nodes[name] = &node{}
+		}
+	}
+	return n
+}
+
+// add files rr under owner and creates the empty non-terminals above it.
+func (z *zone) add(owner string, m *matcher, rr mdns.RR) {
+	n := z.ensure(owner)
 	if n.sets == nil {
 		n.sets = map[uint16]*rrset{}
 	}
@@ -156,20 +176,10 @@ func (z *zone) add(owner string, m *matcher, rr mdns.RR) {
 	if !found {
 		s.variants = append(s.variants, variant{match: m, rrs: []mdns.RR{rr}})
 	}
-	for name := owner; name != z.origin; {
-		i, end := mdns.NextLabel(name, 0)
-		if end {
-			break
-		}
-		name = name[i:]
-		if _, ok := z.nodes[name]; !ok {
-			z.nodes[name] = &node{}
-		}
-	}
 }
 
 // recordRRs parses one record into RRs and returns its lower-case owner.
-func recordRRs(origin string, r *dnsv1.Record) ([]mdns.RR, string, error) {
+func recordRRs(origin string, r *dnsv1.Record, gateways map[string][]string) ([]mdns.RR, string, error) {
 	owner, err := ownerName(origin, r.GetName())
 	if err != nil {
 		return nil, "", err
@@ -181,7 +191,11 @@ func recordRRs(origin string, r *dnsv1.Record) ([]mdns.RR, string, error) {
 	ttl := or(r.GetTtl(), defaultTTL)
 	if r.GetGatewayCluster() != "" {
 		var rrs []mdns.RR
-		for _, a := range r.GetGatewayAddresses() {
+		addrs := r.GetGatewayAddresses()
+		if live, ok := gateways[r.GetGatewayCluster()]; ok {
+			addrs = live
+		}
+		for _, a := range addrs {
 			ip, err := netip.ParseAddr(a)
 			if err != nil {
 				return nil, "", fmt.Errorf("gateway address %q: %w", a, err)
