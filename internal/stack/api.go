@@ -13,6 +13,7 @@ import (
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
 	"github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
 	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
+	"github.com/strata-edge/strata/gen/strata/purge/v1/purgev1connect"
 	apiserver "github.com/strata-edge/strata/internal/server"
 	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/authz"
@@ -22,6 +23,7 @@ import (
 	dnssvc "github.com/strata-edge/strata/services/dns"
 	"github.com/strata-edge/strata/services/iam"
 	"github.com/strata-edge/strata/services/nodes"
+	purgesvc "github.com/strata-edge/strata/services/purge"
 )
 
 // apiParts are the inputs of startAPI.
@@ -128,6 +130,19 @@ func startAPI(ctx context.Context, p apiParts, st *stops) (apiInfo, error) {
 		resolvers.Register(dnsSvc, authz.KindDNSZone)
 	}
 
+	var purgeSvc *purgesvc.Service
+	if serves(ServicePurge) {
+		// Nodes a purge waits for: the heartbeats the config service shows.
+		if purgeSvc, err = purgesvc.New(purgesvc.Options{Store: p.store, JetStream: p.js, Conn: p.conn,
+			Nodes: cfgOpts.Statuses, Topology: cfgSvc, Logger: p.log.With("service", "purge")}); err != nil {
+			return apiInfo{}, fmt.Errorf("purge service: %w", err)
+		}
+		if err := purgeSvc.Start(ctx); err != nil {
+			return apiInfo{}, fmt.Errorf("start purge service: %w", err)
+		}
+		st.add("purge service", purgeSvc.Stop)
+	}
+
 	rules := authz.DefaultRules()
 	opts := apiserver.ServiceOptions(p.log.With("part", "api"),
 		apiauth.NewInterceptor(iamSvc.Authenticator(), apiauth.WithPublicProcedures(rules.PublicProcedures()...)),
@@ -148,6 +163,9 @@ func startAPI(ctx context.Context, p apiParts, st *stops) (apiInfo, error) {
 		case ServiceDNS:
 			path, h := dnsSvc.Handler(opts...)
 			mounts = append(mounts, apiserver.Service{Name: dnsv1connect.DnsServiceName, Path: path, Handler: h})
+		case ServicePurge:
+			path, h := purgeSvc.Handler(opts...)
+			mounts = append(mounts, apiserver.Service{Name: purgev1connect.PurgeServiceName, Path: path, Handler: h})
 		default:
 			return apiInfo{}, fmt.Errorf("unknown service %q", name)
 		}

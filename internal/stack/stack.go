@@ -25,10 +25,11 @@ const (
 	ServiceNodes  = "nodes"
 	ServiceIAM    = "iam"
 	ServiceDNS    = "dns"
+	ServicePurge  = "purge"
 )
 
 // KnownServices are the control services `strata control --services` accepts.
-var KnownServices = []string{ServiceConfig, ServiceNodes, ServiceIAM, ServiceDNS}
+var KnownServices = []string{ServiceConfig, ServiceNodes, ServiceIAM, ServiceDNS, ServicePurge}
 
 // ParseServices splits a comma-separated service list and checks every name.
 func ParseServices(s string) ([]string, error) {
