@@ -139,3 +139,37 @@ func scanForKey(t *testing.T, path string, secrets ...[]byte) {
 		t.Errorf("%s does not hold the certificate at all: the scan proves nothing", path)
 	}
 }
+
+// The node's plain listener answers ACME HTTP-01 challenges the cert service
+// published to the hub's challenge bucket, for any host.
+func TestNodeAnswersACMEChallenge(t *testing.T) {
+	hub := natstest.RunServerWith(t, natsutil.ServerOptions{LeafPort: -1})
+	leafURL, err := natsutil.LeafURL(hub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := jetstream.New(natstest.Connect(t, hub))
+	ctx := context.Background()
+	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: natsutil.ACMEHTTP01Bucket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, "tok-1", []byte("tok-1.thumbprint")); err != nil {
+		t.Fatal(err)
+	}
+	n := startNode(t, node.Options{DataDir: t.TempDir(), HubLeafURLs: []string{leafURL}})
+	natstest.CheckFor(t, 20*time.Second, 20*time.Millisecond, func() error {
+		req, _ := http.NewRequest("GET", "http://"+n.ProxyHTTPAddr()+"/.well-known/acme-challenge/tok-1", nil)
+		req.Host = "new.example.com"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || string(b) != "tok-1.thumbprint" {
+			return fmt.Errorf("status %d body %q", resp.StatusCode, b)
+		}
+		return nil
+	})
+}

@@ -19,9 +19,11 @@ import (
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+	"github.com/strata-edge/strata/node/acme"
 	"github.com/strata-edge/strata/node/cache"
 	"github.com/strata-edge/strata/node/certs"
 	"github.com/strata-edge/strata/node/dns"
@@ -233,10 +235,16 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return err
 	}
 	n.certs = certs.New(n.opts.KEK, n.opts.Logger)
+	hubJS, err := jetstream.NewWithDomain(n.nc, natsutil.HubDomain)
+	if err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	challenges := acme.New(hubJS, 0, n.opts.Logger)
 	n.proxy, err = proxy.New(proxy.Options{
 		HTTPAddr: n.opts.HTTPAddr, HTTPSAddr: n.opts.HTTPSAddr, Logger: n.opts.Logger,
 		HTTPPort: n.opts.HTTPPort, HTTPSPort: n.opts.HTTPSPort,
 		GetCertificate: n.certs.GetCertificate,
+		ACMEChallenge:  challenges.KeyAuth,
 	})
 	if err != nil {
 		return fmt.Errorf("node: %w", err)
