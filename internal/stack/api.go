@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/strata-edge/strata/gen/strata/cert/v1/certv1connect"
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
 	"github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
 	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
@@ -19,6 +20,7 @@ import (
 	"github.com/strata-edge/strata/pkg/authz"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/natsauth"
+	certsvc "github.com/strata-edge/strata/services/cert"
 	"github.com/strata-edge/strata/services/config"
 	dnssvc "github.com/strata-edge/strata/services/dns"
 	"github.com/strata-edge/strata/services/iam"
@@ -89,7 +91,11 @@ func startAPI(ctx context.Context, p apiParts, st *stops) (apiInfo, error) {
 			return apiInfo{}, fmt.Errorf("nodes service: %w", err)
 		}
 	}
-	cfgOpts := config.Options{Store: p.store, Logger: p.log.With("service", "config")}
+	kek, err := loadKEK(p.dataDir)
+	if err != nil {
+		return apiInfo{}, fmt.Errorf("key-encryption key: %w", err)
+	}
+	cfgOpts := config.Options{Store: p.store, Logger: p.log.With("service", "config"), KEK: kek}
 	if serves(ServiceConfig) {
 		cfgOpts.JetStream = p.js // the config API's process publishes
 	}
@@ -143,6 +149,18 @@ func startAPI(ctx context.Context, p apiParts, st *stops) (apiInfo, error) {
 		st.add("purge service", purgeSvc.Stop)
 	}
 
+	var certSvc *certsvc.Service
+	if serves(ServiceCert) {
+		if certSvc, err = certsvc.New(certsvc.Options{Store: p.store, JetStream: p.js, KEK: kek, ACME: acmeOptions(),
+			Logger: p.log.With("service", "cert")}); err != nil {
+			return apiInfo{}, fmt.Errorf("cert service: %w", err)
+		}
+		if err := certSvc.Start(ctx); err != nil {
+			return apiInfo{}, fmt.Errorf("start cert service: %w", err)
+		}
+		st.add("cert service", certSvc.Stop)
+	}
+
 	rules := authz.DefaultRules()
 	opts := apiserver.ServiceOptions(p.log.With("part", "api"),
 		apiauth.NewInterceptor(iamSvc.Authenticator(), apiauth.WithPublicProcedures(rules.PublicProcedures()...)),
@@ -166,6 +184,9 @@ func startAPI(ctx context.Context, p apiParts, st *stops) (apiInfo, error) {
 		case ServicePurge:
 			path, h := purgeSvc.Handler(opts...)
 			mounts = append(mounts, apiserver.Service{Name: purgev1connect.PurgeServiceName, Path: path, Handler: h})
+		case ServiceCert:
+			path, h := certSvc.Handler(opts...)
+			mounts = append(mounts, apiserver.Service{Name: certv1connect.CertServiceName, Path: path, Handler: h})
 		default:
 			return apiInfo{}, fmt.Errorf("unknown service %q", name)
 		}

@@ -47,7 +47,7 @@ func startDevNode(ctx context.Context, svc *nodes.Service, o DevOptions, log *sl
 	edge, err := StartEdge(ctx, EdgeOptions{
 		DataDir: dir, Name: devNodeName, JoinToken: token, Joiner: j,
 		HTTPAddr: o.HTTPAddr, HTTPSAddr: o.HTTPSAddr, HTTPPort: o.HTTPPort, HTTPSPort: o.HTTPSPort,
-		DNSAddr: o.DNSAddr, Logger: log.With("part", "edge"),
+		DNSAddr: o.DNSAddr, Logger: log.With("part", "edge"), KEK: devNodeKEK(o.DataDir),
 	})
 	if connect.CodeOf(err) == connect.CodeAlreadyExists {
 		return nil, fmt.Errorf("edge node: %w (%s lost the key the dev node joined with: start once with --no-node, "+

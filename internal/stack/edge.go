@@ -19,6 +19,7 @@ import (
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/node"
+	"github.com/strata-edge/strata/pkg/keywrap"
 )
 
 // Files of an edge node's data directory, beside node.db and node.creds
@@ -64,6 +65,10 @@ type EdgeOptions struct {
 	// approval or for the control plane; default DefaultJoinPoll.
 	JoinPoll time.Duration
 	Logger   *slog.Logger
+	// KEK, optional, returns the node KEK of the node's partition (the dev
+	// node derives it from the control KEK); nil: STRATA_NODE_KEK or
+	// DATA_DIR/node.kek, else certificates are not served.
+	KEK func(partitionID string) (*keywrap.Keyring, error)
 	// Progress receives lines for the person starting the node (waiting for
 	// approval, control plane unreachable); nil: none.
 	Progress io.Writer
@@ -154,7 +159,12 @@ func StartEdge(ctx context.Context, o EdgeOptions) (*Edge, error) {
 		log.Warn("the node keeps the name it joined with", "name", state.Name, "given", o.Name)
 	}
 
+	kek, err := edgeKEK(o, state.PartitionID)
+	if err != nil {
+		return nil, err
+	}
 	n, err := node.New(node.Options{
+		KEK:     kek,
 		DataDir: o.DataDir, HubLeafURLs: state.LeafURLs, Credentials: creds,
 		NodeID: state.NodeID, ClusterID: state.ClusterID, PartitionID: state.PartitionID, Staging: state.Staging,
 		HTTPAddr: o.HTTPAddr, HTTPSAddr: o.HTTPSAddr, HTTPPort: o.HTTPPort, HTTPSPort: o.HTTPSPort,

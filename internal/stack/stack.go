@@ -26,10 +26,11 @@ const (
 	ServiceIAM    = "iam"
 	ServiceDNS    = "dns"
 	ServicePurge  = "purge"
+	ServiceCert   = "cert"
 )
 
 // KnownServices are the control services `strata control --services` accepts.
-var KnownServices = []string{ServiceConfig, ServiceNodes, ServiceIAM, ServiceDNS, ServicePurge}
+var KnownServices = []string{ServiceConfig, ServiceNodes, ServiceIAM, ServiceDNS, ServicePurge, ServiceCert}
 
 // ParseServices splits a comma-separated service list and checks every name.
 func ParseServices(s string) ([]string, error) {

@@ -32,7 +32,8 @@ func TestParseServices(t *testing.T) {
 	}{
 		{in: "config", want: "config"},
 		{in: " config , config ", want: "config"},
-		{in: "config,cert", wantErr: `"cert" is not a control service this binary runs (available: config, nodes, iam, dns, purge)`},
+		{in: "config,cert", want: "config,cert"},
+		{in: "config,metrics", wantErr: `"metrics" is not a control service this binary runs (available: config, nodes, iam, dns, purge, cert)`},
 		{in: "iam, nodes", want: "iam,nodes"},
 		{in: "dns,config", want: "dns,config"},
 		{in: "", wantErr: "name at least one"},

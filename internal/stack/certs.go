@@ -1,0 +1,80 @@
+package stack
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/strata-edge/strata/pkg/keywrap"
+	certsvc "github.com/strata-edge/strata/services/cert"
+)
+
+// Key-encryption keys (docs/certs.md).
+const (
+	// KEKFile, in the control plane's data dir, holds the control KEK when
+	// neither STRATA_KEK_FILE nor STRATA_KEK names one; `strata dev` creates
+	// it with mode 0600 on first start.
+	KEKFile = "kek.key"
+	// NodeKEKFile, in an edge node's data dir, holds its partition's node
+	// KEK (or STRATA_NODE_KEK does).
+	NodeKEKFile = "node.kek"
+)
+
+// loadKEK reads the control KEK: the file STRATA_KEK_FILE names, else
+// STRATA_KEK, else DATA_DIR/kek.key (created when missing).
+func loadKEK(dataDir string) (*keywrap.Keyring, error) {
+	if f := os.Getenv("STRATA_KEK_FILE"); f != "" {
+		return keywrap.Load(f)
+	}
+	if os.Getenv(keywrap.EnvVar) != "" {
+		return keywrap.Load("")
+	}
+	return keywrap.LoadOrCreate(filepath.Join(dataDir, KEKFile))
+}
+
+// devNodeKEK gives the dev node its partition's node KEK, derived from the
+// control KEK in the same data dir (one process, nothing travels).
+func devNodeKEK(dataDir string) func(partitionID string) (*keywrap.Keyring, error) {
+	return func(partitionID string) (*keywrap.Keyring, error) {
+		kek, err := loadKEK(dataDir)
+		if err != nil {
+			return nil, err
+		}
+		return certsvc.NodeKeyring(kek, partitionID)
+	}
+}
+
+// edgeKEK is the node KEK of an edge node: from o.KEK, else STRATA_NODE_KEK,
+// else DATA_DIR/node.kek; nil (certificates not served) when none is set.
+func edgeKEK(o EdgeOptions, partitionID string) (*keywrap.Keyring, error) {
+	if o.KEK != nil {
+		return o.KEK(partitionID)
+	}
+	if os.Getenv("STRATA_NODE_KEK") != "" {
+		text := os.Getenv("STRATA_NODE_KEK")
+		return keywrap.Parse(text)
+	}
+	path := filepath.Join(o.DataDir, NodeKEKFile)
+	if _, err := os.Stat(path); err != nil {
+		return nil, nil
+	}
+	kr, err := keywrap.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("node KEK: %w", err)
+	}
+	return kr, nil
+}
+
+// acmeOptions configure managed certificates from the environment:
+// STRATA_ACME_DIRECTORY (default Let's Encrypt; "off" disables ACME) and
+// STRATA_ACME_EMAIL.
+func acmeOptions() *certsvc.ACMEOptions {
+	dir := os.Getenv("STRATA_ACME_DIRECTORY")
+	switch dir {
+	case "off":
+		return nil
+	case "":
+		dir = "https://acme-v02.api.letsencrypt.org/directory"
+	}
+	return &certsvc.ACMEOptions{Directory: dir, Email: os.Getenv("STRATA_ACME_EMAIL")}
+}
