@@ -16,9 +16,11 @@ import (
 	"connectrpc.com/connect"
 	"github.com/spf13/cobra"
 
+	"github.com/strata-edge/strata/gen/strata/cert/v1/certv1connect"
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
 	"github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
 	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
+	"github.com/strata-edge/strata/internal/cli/certcmd"
 	"github.com/strata-edge/strata/internal/cli/dnscmd"
 	"github.com/strata-edge/strata/internal/cli/iamcmd"
 	"github.com/strata-edge/strata/pkg/apiauth"
@@ -111,6 +113,7 @@ when it is readable.`,
 	)
 	root.AddCommand(iamcmd.Commands(iamFactory{g})...)
 	root.AddCommand(dnscmd.Commands(dnsFactory{g})...)
+	root.AddCommand(certcmd.Commands(certFactory{g})...)
 	return root
 }
 
@@ -258,6 +261,23 @@ func (f dnsFactory) Stdin() io.Reader       { return f.g.stdin }
 func (f dnsFactory) Stdout() io.Writer      { return f.g.stdout }
 
 var _ dnscmd.ClientFactory = dnsFactory{}
+
+// certFactory gives the certificate commands their client and output settings.
+type certFactory struct{ g *globals }
+
+func (f certFactory) CertClient() (certv1connect.CertServiceClient, error) {
+	hc, url, opts, err := f.g.clientParts()
+	if err != nil {
+		return nil, err
+	}
+	return certv1connect.NewCertServiceClient(hc, url, opts...), nil
+}
+
+func (f certFactory) Timeout() time.Duration { return f.g.timeout }
+func (f certFactory) JSON() bool             { return f.g.output == "json" }
+func (f certFactory) Stdout() io.Writer      { return f.g.stdout }
+
+var _ certcmd.ClientFactory = certFactory{}
 
 // call runs fn with the config client and a context bounded by --timeout.
 func call[T any](cmd *cobra.Command, g *globals, fn func(context.Context, configv1connect.ConfigServiceClient) (T, error)) (T, error) {

@@ -1,0 +1,280 @@
+// Package certcmd is the command line of TLS certificates: strata cert
+// upload, list, show, delete, attach, detach, request and revoke. The root
+// command adds Commands(factory) to itself.
+package certcmd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	certv1 "github.com/strata-edge/strata/gen/strata/cert/v1"
+	"github.com/strata-edge/strata/gen/strata/cert/v1/certv1connect"
+)
+
+// ClientFactory is what the root command provides.
+type ClientFactory interface {
+	// CertClient returns a CertService client for --api, authenticated
+	// like every other command.
+	CertClient() (certv1connect.CertServiceClient, error)
+	Timeout() time.Duration
+	JSON() bool
+	Stdout() io.Writer
+}
+
+// Commands returns the top-level "cert" command.
+func Commands(f ClientFactory) []*cobra.Command {
+	c := &cobra.Command{Use: "cert", Short: "TLS certificates: upload, ACME requests, attach to apps"}
+	c.AddCommand(uploadCmd(f), listCmd(f), showCmd(f), deleteCmd(f), attachCmd(f, true), attachCmd(f, false), requestCmd(f), revokeCmd(f))
+	return []*cobra.Command{c}
+}
+
+func call[T any](cmd *cobra.Command, f ClientFactory, fn func(context.Context, certv1connect.CertServiceClient) (T, error)) (T, error) {
+	var zero T
+	c, err := f.CertClient()
+	if err != nil {
+		return zero, err
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), f.Timeout())
+	defer cancel()
+	return fn(ctx, c)
+}
+
+var jsonOut = protojson.MarshalOptions{Multiline: true, Indent: "  "}
+
+func emit(f ClientFactory, msg proto.Message, text func(w io.Writer) error) error {
+	if f.JSON() {
+		b, err := jsonOut.Marshal(msg)
+		if err != nil {
+			return fmt.Errorf("encode output: %w", err)
+		}
+		_, err = fmt.Fprintf(f.Stdout(), "%s\n", b)
+		return err
+	}
+	return text(f.Stdout())
+}
+
+func uploadCmd(f ClientFactory) *cobra.Command {
+	var certFile, keyFile, name string
+	var apps []string
+	var systemRoots bool
+	cmd := &cobra.Command{
+		Use:   "upload --cert FULLCHAIN.pem --key KEY.pem [--name N] [--app ID]...",
+		Short: "Upload a certificate chain and its private key (validated; the key is stored encrypted)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if certFile == "" || keyFile == "" {
+				return fmt.Errorf("--cert and --key: both required")
+			}
+			chain, err := os.ReadFile(certFile)
+			if err != nil {
+				return fmt.Errorf("--cert: %w", err)
+			}
+			key, err := os.ReadFile(keyFile)
+			if err != nil {
+				return fmt.Errorf("--key: %w", err)
+			}
+			res, err := call(cmd, f, func(ctx context.Context, c certv1connect.CertServiceClient) (*certv1.UploadCertificateResponse, error) {
+				return c.UploadCertificate(ctx, &certv1.UploadCertificateRequest{Name: name, ChainPem: string(chain), KeyPem: string(key), SystemRoots: systemRoots, AppIds: apps})
+			})
+			clear(key)
+			if err != nil {
+				return err
+			}
+			return emit(f, res.Certificate, func(w io.Writer) error { return show(w, res.Certificate) })
+		},
+	}
+	cmd.Flags().StringVar(&certFile, "cert", "", "PEM file: leaf first, then intermediates")
+	cmd.Flags().StringVar(&keyFile, "key", "", "PEM file of the private key")
+	cmd.Flags().StringVar(&name, "name", "", "certificate name (default: first domain and fingerprint)")
+	cmd.Flags().StringSliceVar(&apps, "app", nil, "attach to this app id (repeatable)")
+	cmd.Flags().BoolVar(&systemRoots, "system-roots", false, "accept chains ending at a root in the system trust store")
+	return cmd
+}
+
+func listCmd(f ClientFactory) *cobra.Command {
+	var app string
+	cmd := &cobra.Command{
+		Use:   "list [--app ID]",
+		Short: "List certificates",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			res, err := call(cmd, f, func(ctx context.Context, c certv1connect.CertServiceClient) (*certv1.ListCertificatesResponse, error) {
+				return c.ListCertificates(ctx, &certv1.ListCertificatesRequest{AppId: app})
+			})
+			if err != nil {
+				return err
+			}
+			return emit(f, res, func(w io.Writer) error {
+				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tNAME\tDOMAINS\tEXPIRES\tSTATE\tAPPS")
+				for _, c := range res.Certificates {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.Id, c.Name, strings.Join(c.Domains, ","), date(c.NotAfter), state(c), strings.Join(c.AppIds, ","))
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	cmd.Flags().StringVar(&app, "app", "", "only certificates attached to this app id")
+	return cmd
+}
+
+func showCmd(f ClientFactory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show ID|NAME",
+		Short: "Show a certificate (never its key)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			res, err := call(cmd, f, func(ctx context.Context, c certv1connect.CertServiceClient) (*certv1.GetCertificateResponse, error) {
+				return c.GetCertificate(ctx, &certv1.GetCertificateRequest{Certificate: args[0]})
+			})
+			if err != nil {
+				return err
+			}
+			return emit(f, res.Certificate, func(w io.Writer) error { return show(w, res.Certificate) })
+		},
+	}
+}
+
+func deleteCmd(f ClientFactory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete ID|NAME",
+		Short: "Delete a certificate; nodes stop serving it",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, err := call(cmd, f, func(ctx context.Context, c certv1connect.CertServiceClient) (*certv1.DeleteCertificateResponse, error) {
+				return c.DeleteCertificate(ctx, &certv1.DeleteCertificateRequest{Certificate: args[0]})
+			})
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(f.Stdout(), "deleted %s\n", args[0])
+			return err
+		},
+	}
+}
+
+func attachCmd(f ClientFactory, attach bool) *cobra.Command {
+	var app string
+	use, short := "attach", "Attach a certificate to an app: its nodes serve it by SNI"
+	if !attach {
+		use, short = "detach", "Detach a certificate from an app"
+	}
+	cmd := &cobra.Command{
+		Use:   use + " ID|NAME --app ID",
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if app == "" {
+				return fmt.Errorf("--app: required")
+			}
+			res, err := call(cmd, f, func(ctx context.Context, c certv1connect.CertServiceClient) (*certv1.Certificate, error) {
+				if attach {
+					r, err := c.AttachCertificate(ctx, &certv1.AttachCertificateRequest{Certificate: args[0], AppId: app})
+					return r.GetCertificate(), err
+				}
+				r, err := c.DetachCertificate(ctx, &certv1.DetachCertificateRequest{Certificate: args[0], AppId: app})
+				return r.GetCertificate(), err
+			})
+			if err != nil {
+				return err
+			}
+			return emit(f, res, func(w io.Writer) error { return show(w, res) })
+		},
+	}
+	cmd.Flags().StringVar(&app, "app", "", "app id")
+	return cmd
+}
+
+func requestCmd(f ClientFactory) *cobra.Command {
+	var app, directory, name string
+	var domains []string
+	cmd := &cobra.Command{
+		Use:   "request --app ID --domain D [--domain D]... [--directory URL]",
+		Short: "Request a managed certificate from an ACME CA (HTTP-01 answered by the edge nodes), renewed automatically",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			res, err := call(cmd, f, func(ctx context.Context, c certv1connect.CertServiceClient) (*certv1.RequestCertificateResponse, error) {
+				return c.RequestCertificate(ctx, &certv1.RequestCertificateRequest{AppId: app, Domains: domains, AcmeDirectory: directory, Name: name})
+			})
+			if err != nil {
+				return err
+			}
+			return emit(f, res.Certificate, func(w io.Writer) error { return show(w, res.Certificate) })
+		},
+	}
+	cmd.Flags().StringVar(&app, "app", "", "app id the certificate is for (attached to it)")
+	cmd.Flags().StringSliceVar(&domains, "domain", nil, "DNS name to cover (repeatable)")
+	cmd.Flags().StringVar(&directory, "directory", "", "ACME directory URL (default: the service's)")
+	cmd.Flags().StringVar(&name, "name", "", "certificate name")
+	return cmd
+}
+
+func revokeCmd(f ClientFactory) *cobra.Command {
+	var reason uint32
+	cmd := &cobra.Command{
+		Use:   "revoke ID|NAME [--reason N]",
+		Short: "Revoke a managed certificate at its CA; a new one is issued",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			res, err := call(cmd, f, func(ctx context.Context, c certv1connect.CertServiceClient) (*certv1.RevokeCertificateResponse, error) {
+				return c.RevokeCertificate(ctx, &certv1.RevokeCertificateRequest{Certificate: args[0], Reason: reason})
+			})
+			if err != nil {
+				return err
+			}
+			return emit(f, res.Certificate, func(w io.Writer) error { return show(w, res.Certificate) })
+		},
+	}
+	cmd.Flags().Uint32Var(&reason, "reason", 0, "RFC 5280 reason code (1 key compromise, 4 superseded, ...)")
+	return cmd
+}
+
+func show(w io.Writer, c *certv1.Certificate) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
+	row("id", c.Id)
+	row("name", c.Name)
+	row("domains", strings.Join(c.Domains, ", "))
+	row("state", state(c))
+	row("valid", date(c.NotBefore)+" .. "+date(c.NotAfter))
+	row("issuer", c.Issuer)
+	row("serial", c.Serial)
+	row("key", strings.TrimPrefix(c.KeyType.String(), "KEY_TYPE_"))
+	row("sha256", c.FingerprintSha256)
+	row("apps", strings.Join(c.AppIds, ", "))
+	if c.Managed {
+		row("acme", c.AcmeDirectory)
+		if c.LastError != "" {
+			row("last error", fmt.Sprintf("%s (attempt %d)", c.LastError, c.FailedAttempts))
+		}
+		if c.NextAttemptAt != nil {
+			row("next attempt", c.NextAttemptAt.AsTime().Format(time.RFC3339))
+		}
+	}
+	return tw.Flush()
+}
+
+func state(c *certv1.Certificate) string {
+	s := strings.ToLower(strings.TrimPrefix(c.State.String(), "CERTIFICATE_STATE_"))
+	if c.Managed {
+		s += " (managed)"
+	}
+	return s
+}
+
+func date(t *timestamppb.Timestamp) string {
+	if t == nil {
+		return "-"
+	}
+	return t.AsTime().UTC().Format("2006-01-02")
+}
