@@ -1,0 +1,85 @@
+package stack_test
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	certv1 "github.com/strata-edge/strata/gen/strata/cert/v1"
+	"github.com/strata-edge/strata/gen/strata/cert/v1/certv1connect"
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	"github.com/strata-edge/strata/pkg/apiauth"
+	"github.com/strata-edge/strata/pkg/certtest"
+	"github.com/strata-edge/strata/pkg/natsutil/natstest"
+)
+
+// TestDevServesUploadedCertificate: in strata dev, a certificate uploaded
+// through the API and attached to a released app is served by the dev
+// node for the app's domain (SNI), the request reaching the app's upstream;
+// the control KEK was generated into the data dir with mode 0600.
+func TestDevServesUploadedCertificate(t *testing.T) {
+	banner := runDev(t)
+	api := bannerValue(t, banner, nil, "api")
+	tokenBytes, err := os.ReadFile(bannerValue(t, banner, nil, "token-file"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := strings.TrimSpace(string(tokenBytes))
+	if fi, err := os.Stat(bannerValue(t, banner, nil, "data") + "/kek.key"); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("kek.key: %v %v", fi, err)
+	}
+	httpsURL, _ := url.Parse(bannerValue(t, banner, nil, "https"))
+	_, portStr, _ := net.SplitHostPort(httpsURL.Host)
+	port, _ := strconv.Atoi(portStr)
+
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "shop") }))
+	t.Cleanup(upstream.Close)
+	ctx := context.Background()
+	c := clientsFor(api, token)
+	app := must[*configv1.CreateAppResponse](t)(c.config.CreateApp(ctx, &configv1.CreateAppRequest{
+		Name: "shop", Domains: []string{"shop.example.com"}, HttpsPorts: []uint32{uint32(port)}})).App
+	must[*configv1.CreateUpstreamResponse](t)(c.config.CreateUpstream(ctx, &configv1.CreateUpstreamRequest{AppId: app.Id,
+		Upstream: &configv1.Upstream{Name: "web", Servers: []*configv1.Server{{Address: upstream.Listener.Addr().String(), Weight: 1}}}}))
+	must[*configv1.CreateRuleResponse](t)(c.config.CreateRule(ctx, &configv1.CreateRuleRequest{AppId: app.Id, Rule: &configv1.Rule{
+		Name: "all", When: `PathPrefix("/")`, Actions: []*configv1.Action{{Action: &configv1.Action_Proxy{Proxy: &configv1.ProxyAction{
+			Upstreams: []*configv1.WeightedUpstream{{Upstream: "web", Weight: 1}}}}}}}}))
+	must[*configv1.CreateReleaseResponse](t)(c.config.CreateRelease(ctx, &configv1.CreateReleaseRequest{AppId: app.Id}))
+
+	set := certtest.NewSet(t)
+	leaf, chain := set.Leaf(t, certtest.Options{DNSNames: []string{"shop.example.com"}})
+	certs := certv1connect.NewCertServiceClient(&http.Client{Timeout: 15 * time.Second}, api, connect.WithInterceptors(apiauth.BearerToken(token)))
+	must[*certv1.UploadCertificateResponse](t)(certs.UploadCertificate(ctx, &certv1.UploadCertificateRequest{
+		ChainPem: chain, KeyPem: leaf.KeyPEM(t), AppIds: []string{app.Id}}))
+
+	roots := x509.NewCertPool()
+	roots.AddCert(set.Root.Cert)
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true,
+		TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "shop.example.com"}}}
+	natstest.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
+		req, _ := http.NewRequest("GET", httpsURL.String()+"/", nil)
+		req.Host = "shop.example.com"
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || string(b) != "shop" {
+			return fmt.Errorf("status %d body %q", resp.StatusCode, b)
+		}
+		return nil
+	})
+}
