@@ -63,7 +63,18 @@ func TestStopWaitsForInFlightRequests(t *testing.T) {
 	}
 	mustUpdate(t, p, 1, simpleApp("a", "a.example.com", addr))
 	done := make(chan result, 1)
-	go func() { done <- do(t, httpClient(t), "GET", httpBase(p), "a.example.com", "/", "") }()
+	c := httpClient(t)
+	go func() {
+		req, _ := http.NewRequest("GET", httpBase(p)+"/", nil)
+		req.Host = "a.example.com"
+		resp, err := c.Do(req)
+		if err != nil {
+			done <- result{status: -1, body: err.Error()}
+			return
+		}
+		resp.Body.Close()
+		done <- result{status: resp.StatusCode}
+	}()
 	<-arrived
 	stopped := make(chan error, 1)
 	go func() {

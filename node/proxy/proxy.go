@@ -94,6 +94,7 @@ type Proxy struct {
 	stats   map[string]*stats.App
 
 	httpPort, httpsPort uint32 // routing ports, fixed at Start
+	httpAddr, httpsAddr atomic.Pointer[net.Addr]
 
 	mu        sync.Mutex
 	started   bool
@@ -101,6 +102,7 @@ type Proxy struct {
 	httpLn    net.Listener
 	httpsLn   net.Listener
 	fastSrv   *fasthttp.Server
+	fastLn    *trackListener
 	plainSrv  *http.Server // EngineStd on the plain listener
 	tlsSrv    *http.Server
 	serveDone sync.WaitGroup
@@ -157,8 +159,8 @@ func New(opts Options) (*Proxy, error) {
 func (p *Proxy) Start(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.started {
-		return errors.New("proxy: already started")
+	if p.started || p.stopped {
+		return errors.New("proxy: Start called twice or after Stop")
 	}
 	var lc net.ListenConfig
 	if p.opts.HTTPAddr != "" {
@@ -201,11 +203,20 @@ func (p *Proxy) Start(ctx context.Context) error {
 			p.serve(func() error { return p.plainSrv.Serve(p.httpLn) }, "http")
 		} else {
 			p.fastSrv = p.newFastServer()
-			p.serve(func() error { return p.fastSrv.Serve(p.httpLn) }, "http")
+			p.fastLn = newTrackListener(p.httpLn)
+			p.serve(func() error { return p.fastSrv.Serve(p.fastLn) }, "http")
 		}
 	}
 	if p.httpsLn != nil {
 		p.serve(func() error { return p.tlsSrv.ServeTLS(p.httpsLn, "", "") }, "https")
+	}
+	if p.httpLn != nil {
+		a := p.httpLn.Addr()
+		p.httpAddr.Store(&a)
+	}
+	if p.httpsLn != nil {
+		a := p.httpsLn.Addr()
+		p.httpsAddr.Store(&a)
 	}
 	p.started = true
 	return nil
@@ -246,14 +257,19 @@ func portOf(a net.Addr, override uint32) uint32 {
 // closes what is left and stops health checks.
 func (p *Proxy) Stop(ctx context.Context) error {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.stopped {
+		p.mu.Unlock()
 		return nil
 	}
 	p.stopped = true
+	p.mu.Unlock()
+	// From here on the fields below only change in Start, which refuses to
+	// run after Stop; no lock is held while connections drain.
 	var errs []error
 	if p.fastSrv != nil {
 		if err := p.fastSrv.ShutdownWithContext(ctx); err != nil {
+			// fasthttp leaves connections open when the deadline passes.
+			p.fastLn.closeAll()
 			errs = append(errs, fmt.Errorf("http: %w", err))
 		}
 	}
@@ -322,22 +338,18 @@ func (p *Proxy) Version() uint64 {
 
 // HTTPAddr returns the bound plain listener address (nil when none).
 func (p *Proxy) HTTPAddr() net.Addr {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.httpLn == nil {
-		return nil
+	if a := p.httpAddr.Load(); a != nil {
+		return *a
 	}
-	return p.httpLn.Addr()
+	return nil
 }
 
 // HTTPSAddr returns the bound TLS listener address (nil when none).
 func (p *Proxy) HTTPSAddr() net.Addr {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.httpsLn == nil {
-		return nil
+	if a := p.httpsAddr.Load(); a != nil {
+		return *a
 	}
-	return p.httpsLn.Addr()
+	return nil
 }
 
 // Stats returns the counters of every app of the running config, by app id.

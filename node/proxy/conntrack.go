@@ -1,0 +1,60 @@
+package proxy
+
+import (
+	"net"
+	"sync"
+)
+
+// trackListener records the open connections of the fast path so that Stop
+// can close what fasthttp's graceful shutdown left open when its deadline
+// passes. It costs a map update per connection, nothing per request.
+type trackListener struct {
+	net.Listener
+	mu    sync.Mutex
+	conns map[*trackedConn]struct{}
+}
+
+type trackedConn struct {
+	net.Conn
+	l    *trackListener
+	once sync.Once
+}
+
+func newTrackListener(ln net.Listener) *trackListener {
+	return &trackListener{Listener: ln, conns: make(map[*trackedConn]struct{})}
+}
+
+func (l *trackListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	tc := &trackedConn{Conn: c, l: l}
+	l.mu.Lock()
+	l.conns[tc] = struct{}{}
+	l.mu.Unlock()
+	return tc, nil
+}
+
+func (c *trackedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() {
+		c.l.mu.Lock()
+		delete(c.l.conns, c)
+		c.l.mu.Unlock()
+	})
+	return err
+}
+
+// closeAll closes every connection still open.
+func (l *trackListener) closeAll() {
+	l.mu.Lock()
+	conns := make([]*trackedConn, 0, len(l.conns))
+	for c := range l.conns {
+		conns = append(conns, c)
+	}
+	l.mu.Unlock()
+	for _, c := range conns {
+		_ = c.Close()
+	}
+}
