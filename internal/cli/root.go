@@ -20,9 +20,11 @@ import (
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
 	"github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
 	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
+	"github.com/strata-edge/strata/gen/strata/purge/v1/purgev1connect"
 	"github.com/strata-edge/strata/internal/cli/certcmd"
 	"github.com/strata-edge/strata/internal/cli/dnscmd"
 	"github.com/strata-edge/strata/internal/cli/iamcmd"
+	"github.com/strata-edge/strata/internal/cli/purgecmd"
 	"github.com/strata-edge/strata/pkg/apiauth"
 )
 
@@ -113,6 +115,7 @@ when it is readable.`,
 	)
 	root.AddCommand(iamcmd.Commands(iamFactory{g})...)
 	root.AddCommand(dnscmd.Commands(dnsFactory{g})...)
+	root.AddCommand(purgecmd.Commands(purgeFactory{g})...)
 	root.AddCommand(certcmd.Commands(certFactory{g})...)
 	return root
 }
@@ -261,6 +264,23 @@ func (f dnsFactory) Stdin() io.Reader       { return f.g.stdin }
 func (f dnsFactory) Stdout() io.Writer      { return f.g.stdout }
 
 var _ dnscmd.ClientFactory = dnsFactory{}
+
+// purgeFactory gives the purge commands their client and output settings.
+type purgeFactory struct{ g *globals }
+
+func (f purgeFactory) PurgeClient() (purgev1connect.PurgeServiceClient, error) {
+	hc, url, opts, err := f.g.clientParts()
+	if err != nil {
+		return nil, err
+	}
+	return purgev1connect.NewPurgeServiceClient(hc, url, opts...), nil
+}
+
+func (f purgeFactory) Timeout() time.Duration { return f.g.timeout }
+func (f purgeFactory) JSON() bool             { return f.g.output == "json" }
+func (f purgeFactory) Stdout() io.Writer      { return f.g.stdout }
+
+var _ purgecmd.ClientFactory = purgeFactory{}
 
 // certFactory gives the certificate commands their client and output settings.
 type certFactory struct{ g *globals }

@@ -1,0 +1,289 @@
+// Package purgecmd is the command line of the purge service: strata purge
+// url|prefix|tag|host, get and list. The root command adds Commands(factory).
+package purgecmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	purgev1 "github.com/strata-edge/strata/gen/strata/purge/v1"
+	"github.com/strata-edge/strata/gen/strata/purge/v1/purgev1connect"
+)
+
+// ClientFactory is what the root command provides.
+type ClientFactory interface {
+	// PurgeClient returns a PurgeService client for --api, authenticated
+	// like every other command.
+	PurgeClient() (purgev1connect.PurgeServiceClient, error)
+	Timeout() time.Duration
+	JSON() bool
+	Stdout() io.Writer
+}
+
+// pollInterval is how often --wait asks for progress.
+const pollInterval = 50 * time.Millisecond
+
+// Commands returns the top-level "purge" command.
+func Commands(f ClientFactory) []*cobra.Command {
+	purge := &cobra.Command{
+		Use:   "purge",
+		Short: "Remove (or mark stale) cached objects on every node, without a release",
+		Example: `  strata purge url https://shop.example.com/a.css --wait
+  strata purge prefix shop.example.com/static/ --app app_...
+  strata purge tag product-42 --soft`,
+	}
+	kinds := []struct {
+		use, short string
+		kind       purgev1.PurgeKind
+	}{
+		{"url URL...", "Purge exact URLs (https://host/path?query or host/path?query)", purgev1.PurgeKind_PURGE_KIND_URL},
+		{"prefix PREFIX...", "Purge URL prefixes (host/path-prefix)", purgev1.PurgeKind_PURGE_KIND_PREFIX},
+		{"tag TAG...", "Purge objects by surrogate key (Cache-Tag response header)", purgev1.PurgeKind_PURGE_KIND_TAG},
+		{"host HOST...", "Purge everything cached for host names", purgev1.PurgeKind_PURGE_KIND_HOST},
+	}
+	for _, k := range kinds {
+		purge.AddCommand(createCmd(f, k.use, k.short, k.kind))
+	}
+	purge.AddCommand(getCmd(f), listCmd(f))
+	return []*cobra.Command{purge}
+}
+
+func call[T any](ctx context.Context, f ClientFactory, fn func(context.Context, purgev1connect.PurgeServiceClient) (T, error)) (T, error) {
+	var zero T
+	c, err := f.PurgeClient()
+	if err != nil {
+		return zero, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, f.Timeout())
+	defer cancel()
+	return fn(ctx, c)
+}
+
+func createCmd(f ClientFactory, use, short string, kind purgev1.PurgeKind) *cobra.Command {
+	var (
+		app, partition string
+		soft, wait     bool
+	)
+	cmd := &cobra.Command{
+		Use: use + " [--app ID|--partition P] [--soft] [--wait] [--timeout 30s]",
+		Long: short + `.
+
+Without --app or --partition the purge applies on every node. With --wait the
+command returns when every node that was online when the purge was created has
+acknowledged it (at most --timeout), and prints the time to the last ack.`,
+		Short: short,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return fmt.Errorf("missing argument: at least one value to purge")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if app != "" && partition != "" {
+				return fmt.Errorf("--app and --partition: give at most one scope")
+			}
+			scope := &purgev1.Scope{Target: &purgev1.Scope_All{All: true}}
+			switch {
+			case app != "":
+				scope.Target = &purgev1.Scope_AppId{AppId: app}
+			case partition != "":
+				scope.Target = &purgev1.Scope_PartitionId{PartitionId: partition}
+			}
+			resp, err := call(cmd.Context(), f, func(ctx context.Context, c purgev1connect.PurgeServiceClient) (*purgev1.CreatePurgeResponse, error) {
+				return c.CreatePurge(ctx, &purgev1.CreatePurgeRequest{Kind: kind, Values: args, Soft: soft, Scope: scope})
+			})
+			if err != nil {
+				return err
+			}
+			p := resp.GetPurge()
+			if wait {
+				if p, err = waitDone(cmd.Context(), f, p, f.Timeout()); err != nil {
+					return err
+				}
+			}
+			return emit(f, p, func(w io.Writer) error {
+				if !wait {
+					_, err := fmt.Fprintf(w, "%s\n", p.GetId())
+					return err
+				}
+				_, err := fmt.Fprintf(w, "%s: purged on %d/%d nodes in %d ms\n",
+					p.GetId(), p.GetNodesDone(), p.GetNodesTotal(), p.GetTimeToLastAck().AsDuration().Milliseconds())
+				return err
+			})
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&app, "app", "", "purge only this app's hosts (default: everything)")
+	fl.StringVar(&partition, "partition", "", "purge only on this partition's nodes (id or name)")
+	fl.BoolVar(&soft, "soft", false, "mark objects stale (revalidated on the next request) instead of deleting them")
+	fl.BoolVar(&wait, "wait", false, "return when every expected node has acknowledged, printing the time to the last ack")
+	return cmd
+}
+
+// waitDone polls GetPurge until every expected node acknowledged or timeout.
+func waitDone(ctx context.Context, f ClientFactory, p *purgev1.Purge, timeout time.Duration) (*purgev1.Purge, error) {
+	deadline := time.Now().Add(timeout)
+	for !done(p) {
+		if time.Now().After(deadline) {
+			return p, fmt.Errorf("purge %s: only %d/%d nodes acknowledged within --timeout %s; see 'strata purge get %s'",
+				p.GetId(), p.GetNodesDone(), p.GetNodesTotal(), timeout, p.GetId())
+		}
+		select {
+		case <-ctx.Done():
+			return p, ctx.Err()
+		case <-time.After(pollInterval):
+		}
+		resp, err := call(ctx, f, func(ctx context.Context, c purgev1connect.PurgeServiceClient) (*purgev1.GetPurgeResponse, error) {
+			return c.GetPurge(ctx, &purgev1.GetPurgeRequest{Id: p.GetId()})
+		})
+		if err != nil {
+			return p, fmt.Errorf("purge %s: progress: %w", p.GetId(), err)
+		}
+		p = resp.GetPurge()
+	}
+	var errs []error
+	for _, a := range p.GetAcks() {
+		if a.GetError() != "" {
+			errs = append(errs, fmt.Errorf("node %s: %s", a.GetNodeId(), a.GetError()))
+		}
+	}
+	if len(errs) > 0 {
+		return p, fmt.Errorf("purge %s failed on some nodes: %w", p.GetId(), errors.Join(errs...))
+	}
+	return p, nil
+}
+
+// done: the service sets time_to_last_ack once every expected node acked.
+func done(p *purgev1.Purge) bool { return p.GetTimeToLastAck() != nil }
+
+func getCmd(f ClientFactory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "get ID",
+		Short: "Show a purge and its progress per node",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			resp, err := call(cmd.Context(), f, func(ctx context.Context, c purgev1connect.PurgeServiceClient) (*purgev1.GetPurgeResponse, error) {
+				return c.GetPurge(ctx, &purgev1.GetPurgeRequest{Id: args[0]})
+			})
+			if err != nil {
+				return err
+			}
+			p := resp.GetPurge()
+			return emit(f, p, func(w io.Writer) error {
+				fmt.Fprintf(w, "id: %s\nkind: %s\nvalues: %s\nsoft: %t\nscope: %s\nactor: %s\ncreated: %s\nnodes: %d/%d\n",
+					p.GetId(), kindName(p.GetKind()), strings.Join(p.GetValues(), " "), p.GetSoft(), scopeName(p.GetScope()),
+					orDash(p.GetActor()), fmtTime(p.GetCreatedAt()), p.GetNodesDone(), p.GetNodesTotal())
+				if d := p.GetTimeToLastAck(); d != nil {
+					fmt.Fprintf(w, "time-to-last-ack: %d ms\n", d.AsDuration().Milliseconds())
+				}
+				rows := [][]string{{"NODE", "ACKED", "OBJECTS", "ERROR"}}
+				for _, a := range p.GetAcks() {
+					acked := "-"
+					if a.GetAckedAt() != nil && p.GetCreatedAt() != nil {
+						acked = "+" + strconv.FormatInt(a.GetAckedAt().AsTime().Sub(p.GetCreatedAt().AsTime()).Milliseconds(), 10) + " ms"
+					}
+					rows = append(rows, []string{a.GetNodeId(), acked, strconv.FormatInt(a.GetObjects(), 10), orDash(a.GetError())})
+				}
+				return table(w, rows)
+			})
+		},
+	}
+}
+
+func listCmd(f ClientFactory) *cobra.Command {
+	var pageSize int32
+	var pageToken string
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List purges, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			resp, err := call(cmd.Context(), f, func(ctx context.Context, c purgev1connect.PurgeServiceClient) (*purgev1.ListPurgesResponse, error) {
+				return c.ListPurges(ctx, &purgev1.ListPurgesRequest{PageSize: pageSize, PageToken: pageToken})
+			})
+			if err != nil {
+				return err
+			}
+			return emit(f, resp, func(w io.Writer) error {
+				rows := [][]string{{"ID", "KIND", "VALUES", "SOFT", "NODES", "CREATED"}}
+				for _, p := range resp.GetPurges() {
+					rows = append(rows, []string{p.GetId(), kindName(p.GetKind()), strings.Join(p.GetValues(), " "),
+						strconv.FormatBool(p.GetSoft()), fmt.Sprintf("%d/%d", p.GetNodesDone(), p.GetNodesTotal()), fmtTime(p.GetCreatedAt())})
+				}
+				if err := table(w, rows); err != nil {
+					return err
+				}
+				if t := resp.GetNextPageToken(); t != "" {
+					_, err := fmt.Fprintf(w, "next page: --page-token %s\n", t)
+					return err
+				}
+				return nil
+			})
+		},
+	}
+	cmd.Flags().Int32Var(&pageSize, "page-size", 0, "purges per page (server default when 0)")
+	cmd.Flags().StringVar(&pageToken, "page-token", "", "continue a previous list")
+	return cmd
+}
+
+func kindName(k purgev1.PurgeKind) string {
+	return strings.ToLower(strings.TrimPrefix(k.String(), "PURGE_KIND_"))
+}
+
+func scopeName(s *purgev1.Scope) string {
+	switch t := s.GetTarget().(type) {
+	case *purgev1.Scope_AppId:
+		return "app " + t.AppId
+	case *purgev1.Scope_PartitionId:
+		return "partition " + t.PartitionId
+	default:
+		return "all"
+	}
+}
+
+var jsonOut = protojson.MarshalOptions{Multiline: true, Indent: "  "}
+
+func emit(f ClientFactory, msg proto.Message, text func(w io.Writer) error) error {
+	if f.JSON() {
+		b, err := jsonOut.Marshal(msg)
+		if err != nil {
+			return fmt.Errorf("encode output: %w", err)
+		}
+		_, err = fmt.Fprintf(f.Stdout(), "%s\n", b)
+		return err
+	}
+	return text(f.Stdout())
+}
+
+func table(w io.Writer, rows [][]string) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	return tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func fmtTime(ts *timestamppb.Timestamp) string {
+	if ts == nil {
+		return "-"
+	}
+	return ts.AsTime().Local().Format(time.DateTime)
+}
