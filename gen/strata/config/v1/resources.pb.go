@@ -914,6 +914,7 @@ type Action struct {
 	//	*Action_RequestHeaders
 	//	*Action_ResponseHeaders
 	//	*Action_Rewrite
+	//	*Action_Cache
 	Action        isAction_Action `protobuf_oneof:"action"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1010,6 +1011,15 @@ func (x *Action) GetRewrite() *RewriteAction {
 	return nil
 }
 
+func (x *Action) GetCache() *CacheAction {
+	if x != nil {
+		if x, ok := x.Action.(*Action_Cache); ok {
+			return x.Cache
+		}
+	}
+	return nil
+}
+
 type isAction_Action interface {
 	isAction_Action()
 }
@@ -1038,6 +1048,10 @@ type Action_Rewrite struct {
 	Rewrite *RewriteAction `protobuf:"bytes,6,opt,name=rewrite,proto3,oneof"`
 }
 
+type Action_Cache struct {
+	Cache *CacheAction `protobuf:"bytes,7,opt,name=cache,proto3,oneof"`
+}
+
 func (*Action_Proxy) isAction_Action() {}
 
 func (*Action_Redirect) isAction_Action() {}
@@ -1049,6 +1063,8 @@ func (*Action_RequestHeaders) isAction_Action() {}
 func (*Action_ResponseHeaders) isAction_Action() {}
 
 func (*Action_Rewrite) isAction_Action() {}
+
+func (*Action_Cache) isAction_Action() {}
 
 // Proxy to one upstream, or split traffic across several by weight.
 type ProxyAction struct {
@@ -1447,6 +1463,147 @@ func (x *RewriteAction) GetQueryRemove() []string {
 	return nil
 }
 
+// CacheAction caches responses of the matched requests on the nodes. Fields
+// left unset take the node's defaults: the origin's Cache-Control/Expires
+// decide, the key is host + path + the whole query.
+type CacheAction struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Never serve from or store in the cache (X-Cache-Status: BYPASS).
+	Bypass bool `protobuf:"varint,1,opt,name=bypass,proto3" json:"bypass,omitempty"`
+	// Lifetime of responses of any status without usable origin freshness
+	// headers (or of every response with override_origin); 0 = not cached then.
+	TtlS uint32 `protobuf:"varint,2,opt,name=ttl_s,json=ttlS,proto3" json:"ttl_s,omitempty"`
+	// Lifetime by response status (100-599), overriding ttl_s for that status.
+	TtlByStatusS map[uint32]uint32 `protobuf:"bytes,3,rep,name=ttl_by_status_s,json=ttlByStatusS,proto3" json:"ttl_by_status_s,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// Ignore the origin's Cache-Control and Expires; the TTLs above decide.
+	OverrideOrigin bool `protobuf:"varint,4,opt,name=override_origin,json=overrideOrigin,proto3" json:"override_origin,omitempty"`
+	// Query arguments that are part of the key (the only ones kept); empty
+	// keeps the whole query unless key_ignore_query.
+	KeyQueryArgs []string `protobuf:"bytes,5,rep,name=key_query_args,json=keyQueryArgs,proto3" json:"key_query_args,omitempty"`
+	// Drop the query string from the key.
+	KeyIgnoreQuery bool `protobuf:"varint,6,opt,name=key_ignore_query,json=keyIgnoreQuery,proto3" json:"key_ignore_query,omitempty"`
+	// Request headers whose values are part of the key.
+	KeyHeaders []string `protobuf:"bytes,7,rep,name=key_headers,json=keyHeaders,proto3" json:"key_headers,omitempty"`
+	// Cookies whose values are part of the key.
+	KeyCookies []string `protobuf:"bytes,8,rep,name=key_cookies,json=keyCookies,proto3" json:"key_cookies,omitempty"`
+	// Serve a stale copy while refreshing in the background, for this long
+	// after expiry.
+	StaleWhileRevalidateS uint32 `protobuf:"varint,9,opt,name=stale_while_revalidate_s,json=staleWhileRevalidateS,proto3" json:"stale_while_revalidate_s,omitempty"`
+	// Serve a stale copy when the origin fails, for this long after expiry.
+	StaleIfErrorS uint32 `protobuf:"varint,10,opt,name=stale_if_error_s,json=staleIfErrorS,proto3" json:"stale_if_error_s,omitempty"`
+	// Response header carrying surrogate keys for purge by tag (default Cache-Tag).
+	TagHeader     string `protobuf:"bytes,11,opt,name=tag_header,json=tagHeader,proto3" json:"tag_header,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CacheAction) Reset() {
+	*x = CacheAction{}
+	mi := &file_strata_config_v1_resources_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CacheAction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CacheAction) ProtoMessage() {}
+
+func (x *CacheAction) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_config_v1_resources_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CacheAction.ProtoReflect.Descriptor instead.
+func (*CacheAction) Descriptor() ([]byte, []int) {
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *CacheAction) GetBypass() bool {
+	if x != nil {
+		return x.Bypass
+	}
+	return false
+}
+
+func (x *CacheAction) GetTtlS() uint32 {
+	if x != nil {
+		return x.TtlS
+	}
+	return 0
+}
+
+func (x *CacheAction) GetTtlByStatusS() map[uint32]uint32 {
+	if x != nil {
+		return x.TtlByStatusS
+	}
+	return nil
+}
+
+func (x *CacheAction) GetOverrideOrigin() bool {
+	if x != nil {
+		return x.OverrideOrigin
+	}
+	return false
+}
+
+func (x *CacheAction) GetKeyQueryArgs() []string {
+	if x != nil {
+		return x.KeyQueryArgs
+	}
+	return nil
+}
+
+func (x *CacheAction) GetKeyIgnoreQuery() bool {
+	if x != nil {
+		return x.KeyIgnoreQuery
+	}
+	return false
+}
+
+func (x *CacheAction) GetKeyHeaders() []string {
+	if x != nil {
+		return x.KeyHeaders
+	}
+	return nil
+}
+
+func (x *CacheAction) GetKeyCookies() []string {
+	if x != nil {
+		return x.KeyCookies
+	}
+	return nil
+}
+
+func (x *CacheAction) GetStaleWhileRevalidateS() uint32 {
+	if x != nil {
+		return x.StaleWhileRevalidateS
+	}
+	return 0
+}
+
+func (x *CacheAction) GetStaleIfErrorS() uint32 {
+	if x != nil {
+		return x.StaleIfErrorS
+	}
+	return 0
+}
+
+func (x *CacheAction) GetTagHeader() string {
+	if x != nil {
+		return x.TagHeader
+	}
+	return ""
+}
+
 var File_strata_config_v1_resources_proto protoreflect.FileDescriptor
 
 const file_strata_config_v1_resources_proto_rawDesc = "" +
@@ -1528,14 +1685,15 @@ const file_strata_config_v1_resources_proto_rawDesc = "" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
 	"\x04when\x18\x03 \x01(\tR\x04when\x122\n" +
 	"\aactions\x18\x04 \x03(\v2\x18.strata.config.v1.ActionR\aactions\x12\x12\n" +
-	"\x04last\x18\x05 \x01(\bR\x04last\"\x95\x03\n" +
+	"\x04last\x18\x05 \x01(\bR\x04last\"\xcc\x03\n" +
 	"\x06Action\x125\n" +
 	"\x05proxy\x18\x01 \x01(\v2\x1d.strata.config.v1.ProxyActionH\x00R\x05proxy\x12>\n" +
 	"\bredirect\x18\x02 \x01(\v2 .strata.config.v1.RedirectActionH\x00R\bredirect\x12;\n" +
 	"\arespond\x18\x03 \x01(\v2\x1f.strata.config.v1.RespondActionH\x00R\arespond\x12F\n" +
 	"\x0frequest_headers\x18\x04 \x01(\v2\x1b.strata.config.v1.HeaderOpsH\x00R\x0erequestHeaders\x12H\n" +
 	"\x10response_headers\x18\x05 \x01(\v2\x1b.strata.config.v1.HeaderOpsH\x00R\x0fresponseHeaders\x12;\n" +
-	"\arewrite\x18\x06 \x01(\v2\x1f.strata.config.v1.RewriteActionH\x00R\arewriteB\b\n" +
+	"\arewrite\x18\x06 \x01(\v2\x1f.strata.config.v1.RewriteActionH\x00R\arewrite\x125\n" +
+	"\x05cache\x18\a \x01(\v2\x1d.strata.config.v1.CacheActionH\x00R\x05cacheB\b\n" +
 	"\x06action\"O\n" +
 	"\vProxyAction\x12@\n" +
 	"\tupstreams\x18\x01 \x03(\v2\".strata.config.v1.WeightedUpstreamR\tupstreams\"F\n" +
@@ -1567,7 +1725,26 @@ const file_strata_config_v1_resources_proto_rawDesc = "" +
 	"\fquery_remove\x18\x04 \x03(\tR\vqueryRemove\x1a;\n" +
 	"\rQuerySetEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*\xb6\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8f\x04\n" +
+	"\vCacheAction\x12\x16\n" +
+	"\x06bypass\x18\x01 \x01(\bR\x06bypass\x12\x13\n" +
+	"\x05ttl_s\x18\x02 \x01(\rR\x04ttlS\x12V\n" +
+	"\x0fttl_by_status_s\x18\x03 \x03(\v2/.strata.config.v1.CacheAction.TtlByStatusSEntryR\fttlByStatusS\x12'\n" +
+	"\x0foverride_origin\x18\x04 \x01(\bR\x0eoverrideOrigin\x12$\n" +
+	"\x0ekey_query_args\x18\x05 \x03(\tR\fkeyQueryArgs\x12(\n" +
+	"\x10key_ignore_query\x18\x06 \x01(\bR\x0ekeyIgnoreQuery\x12\x1f\n" +
+	"\vkey_headers\x18\a \x03(\tR\n" +
+	"keyHeaders\x12\x1f\n" +
+	"\vkey_cookies\x18\b \x03(\tR\n" +
+	"keyCookies\x127\n" +
+	"\x18stale_while_revalidate_s\x18\t \x01(\rR\x15staleWhileRevalidateS\x12'\n" +
+	"\x10stale_if_error_s\x18\n" +
+	" \x01(\rR\rstaleIfErrorS\x12\x1d\n" +
+	"\n" +
+	"tag_header\x18\v \x01(\tR\ttagHeader\x1a?\n" +
+	"\x11TtlByStatusSEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\rR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\rR\x05value:\x028\x01*\xb6\x01\n" +
 	"\rBalancePolicy\x12\x1e\n" +
 	"\x1aBALANCE_POLICY_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aBALANCE_POLICY_ROUND_ROBIN\x10\x01\x12\x1b\n" +
@@ -1588,7 +1765,7 @@ func file_strata_config_v1_resources_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_config_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_strata_config_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_strata_config_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_strata_config_v1_resources_proto_goTypes = []any{
 	(BalancePolicy)(0),       // 0: strata.config.v1.BalancePolicy
 	(*Partition)(nil),        // 1: strata.config.v1.Partition
@@ -1609,12 +1786,14 @@ var file_strata_config_v1_resources_proto_goTypes = []any{
 	(*HeaderOps)(nil),        // 16: strata.config.v1.HeaderOps
 	(*Header)(nil),           // 17: strata.config.v1.Header
 	(*RewriteAction)(nil),    // 18: strata.config.v1.RewriteAction
-	nil,                      // 19: strata.config.v1.App.LabelsEntry
-	nil,                      // 20: strata.config.v1.HeaderOps.SetEntry
-	nil,                      // 21: strata.config.v1.RewriteAction.QuerySetEntry
+	(*CacheAction)(nil),      // 19: strata.config.v1.CacheAction
+	nil,                      // 20: strata.config.v1.App.LabelsEntry
+	nil,                      // 21: strata.config.v1.HeaderOps.SetEntry
+	nil,                      // 22: strata.config.v1.RewriteAction.QuerySetEntry
+	nil,                      // 23: strata.config.v1.CacheAction.TtlByStatusSEntry
 }
 var file_strata_config_v1_resources_proto_depIdxs = []int32{
-	19, // 0: strata.config.v1.App.labels:type_name -> strata.config.v1.App.LabelsEntry
+	20, // 0: strata.config.v1.App.labels:type_name -> strata.config.v1.App.LabelsEntry
 	9,  // 1: strata.config.v1.App.upstreams:type_name -> strata.config.v1.Upstream
 	10, // 2: strata.config.v1.App.rules:type_name -> strata.config.v1.Rule
 	5,  // 3: strata.config.v1.Upstream.servers:type_name -> strata.config.v1.Server
@@ -1629,15 +1808,17 @@ var file_strata_config_v1_resources_proto_depIdxs = []int32{
 	16, // 12: strata.config.v1.Action.request_headers:type_name -> strata.config.v1.HeaderOps
 	16, // 13: strata.config.v1.Action.response_headers:type_name -> strata.config.v1.HeaderOps
 	18, // 14: strata.config.v1.Action.rewrite:type_name -> strata.config.v1.RewriteAction
-	13, // 15: strata.config.v1.ProxyAction.upstreams:type_name -> strata.config.v1.WeightedUpstream
-	20, // 16: strata.config.v1.HeaderOps.set:type_name -> strata.config.v1.HeaderOps.SetEntry
-	17, // 17: strata.config.v1.HeaderOps.add:type_name -> strata.config.v1.Header
-	21, // 18: strata.config.v1.RewriteAction.query_set:type_name -> strata.config.v1.RewriteAction.QuerySetEntry
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	19, // 15: strata.config.v1.Action.cache:type_name -> strata.config.v1.CacheAction
+	13, // 16: strata.config.v1.ProxyAction.upstreams:type_name -> strata.config.v1.WeightedUpstream
+	21, // 17: strata.config.v1.HeaderOps.set:type_name -> strata.config.v1.HeaderOps.SetEntry
+	17, // 18: strata.config.v1.HeaderOps.add:type_name -> strata.config.v1.Header
+	22, // 19: strata.config.v1.RewriteAction.query_set:type_name -> strata.config.v1.RewriteAction.QuerySetEntry
+	23, // 20: strata.config.v1.CacheAction.ttl_by_status_s:type_name -> strata.config.v1.CacheAction.TtlByStatusSEntry
+	21, // [21:21] is the sub-list for method output_type
+	21, // [21:21] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_strata_config_v1_resources_proto_init() }
@@ -1652,6 +1833,7 @@ func file_strata_config_v1_resources_proto_init() {
 		(*Action_RequestHeaders)(nil),
 		(*Action_ResponseHeaders)(nil),
 		(*Action_Rewrite)(nil),
+		(*Action_Cache)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1659,7 +1841,7 @@ func file_strata_config_v1_resources_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_config_v1_resources_proto_rawDesc), len(file_strata_config_v1_resources_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   21,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
