@@ -86,9 +86,6 @@ func (p *Proxy) serveFast(ctx *fasthttp.RequestCtx) {
 	var srv *upstream.Server
 	switch plan.Kind {
 	case route.Proxy:
-		if plan.HasRequestEdits() {
-			plan.ApplyRequest(v)
-		}
 		srv = p.proxyFast(ctx, st)
 	case route.Redirect:
 		st.buf = plan.Redirect.AppendLocation(st.buf[:0], v)
@@ -154,6 +151,10 @@ func (p *Proxy) proxyFast(ctx *fasthttp.RequestCtx, st *fastState) *upstream.Ser
 	}
 	p.setForwardedFast(ctx, st, found)
 	req.UseHostHeader = true
+	// Rule edits last: a rule may override forwarding headers or the Host.
+	if st.plan.HasRequestEdits() {
+		st.plan.ApplyRequest(v)
+	}
 
 	if upgrade {
 		return p.tunnelFast(ctx, st, up)

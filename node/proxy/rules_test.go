@@ -168,3 +168,20 @@ func TestPathRulesSeeNormalizedPath(t *testing.T) {
 		}
 	})
 }
+
+func TestRuleSetsUpstreamHost(t *testing.T) {
+	u := newEcho(t, "u")
+	p := startProxy(t, proxyOpts())
+	app := simpleApp("a", "a.example.com", u.addr())
+	app.Rules = []*configv1.Rule{{Name: "host", Actions: []*configv1.Action{reqHeaders(&configv1.HeaderOps{
+		Set: map[string]string{"Host": "backend.internal", "X-Forwarded-Proto": "https"}})}}}
+	mustUpdate(t, p, 1, app)
+	both(t, p, func(t *testing.T, base string) {
+		r := do(t, httpClient(t), "GET", base, "a.example.com", "/", "")
+		if r.echo.Host != "backend.internal" || r.echo.Header.Get("X-Forwarded-Host") != "a.example.com" ||
+			r.echo.Header.Get("X-Forwarded-Proto") != "https" {
+			t.Fatalf("upstream saw Host %q, X-Forwarded-Host %q, X-Forwarded-Proto %q", r.echo.Host,
+				r.echo.Header.Get("X-Forwarded-Host"), r.echo.Header.Get("X-Forwarded-Proto"))
+		}
+	})
+}

@@ -138,10 +138,11 @@ func (p *Proxy) newReverseProxy() *httputil.ReverseProxy {
 			st := stateOf(pr.In)
 			pr.Out.URL.Scheme = "http"
 			pr.Out.URL.Host = "upstream.invalid" // set per attempt by the transport
+			setForwardedStd(pr, st.view)
+			// Rule edits last: a rule may override forwarding headers or the Host.
 			if st.plan.HasRequestEdits() {
 				st.plan.ApplyRequest(stdReqEditor{out: pr.Out})
 			}
-			setForwardedStd(pr, st.view)
 			if !st.grpc {
 				pr.Out.Header.Del("Expect")
 			}
