@@ -3,10 +3,12 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"mime"
 	"net"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -438,12 +440,19 @@ func normalizeRule(prefix string, in *configv1.Rule, upstreams map[string]bool) 
 		v.add(actions, "has %d actions, more than %d", len(r.Actions), maxActions)
 	}
 	terminal := ""
+	cacheAt := -1
 	for i, a := range r.Actions {
 		f := index(actions, i)
 		kind := actionKind(a)
 		if kind == "" {
-			v.add(f, "no action set (want proxy, redirect, respond, request_headers, response_headers or rewrite)")
+			v.add(f, "no action set (want proxy, redirect, respond, request_headers, response_headers, rewrite or cache)")
 			continue
+		}
+		if kind == "cache" {
+			if cacheAt >= 0 {
+				v.add(f, "a rule has at most one cache action; actions[%d] is one", cacheAt)
+			}
+			cacheAt = i
 		}
 		if kind == "proxy" || kind == "redirect" || kind == "respond" {
 			if terminal != "" {
@@ -493,6 +502,8 @@ func normalizeRule(prefix string, in *configv1.Rule, upstreams map[string]bool) 
 			checkHeaderOps(&v, f, x.ResponseHeaders)
 		case *configv1.Action_Rewrite:
 			checkRewrite(&v, f, x.Rewrite)
+		case *configv1.Action_Cache:
+			checkCache(&v, f, x.Cache)
 		}
 	}
 	return r, v.list
@@ -526,6 +537,10 @@ func actionKind(a *configv1.Action) string {
 	case *configv1.Action_Rewrite:
 		if x.Rewrite != nil {
 			return "rewrite"
+		}
+	case *configv1.Action_Cache:
+		if x.Cache != nil {
+			return "cache"
 		}
 	}
 	return ""
@@ -638,6 +653,73 @@ func checkRewrite(v *violations, prefix string, rw *configv1.RewriteAction) {
 		if k == "" || strings.ContainsAny(k, "&= \t\r\n") {
 			v.add(index(join(prefix, "query_remove"), i), "invalid query parameter name %q", k)
 		}
+	}
+}
+
+// Limits of a cache action.
+const (
+	maxCacheSeconds = 366 * 24 * 3600 // TTLs and stale windows: about a year
+	maxCacheKeyList = 32              // query args, headers, cookies in the key
+)
+
+func checkCache(v *violations, prefix string, c *configv1.CacheAction) {
+	if c.Bypass {
+		if c.TtlS != 0 || len(c.TtlByStatusS) != 0 || c.OverrideOrigin || len(c.KeyQueryArgs) != 0 || c.KeyIgnoreQuery ||
+			len(c.KeyHeaders) != 0 || len(c.KeyCookies) != 0 || c.StaleWhileRevalidateS != 0 || c.StaleIfErrorS != 0 || c.TagHeader != "" {
+			v.add(join(prefix, "bypass"), "a bypass caches nothing; set no other cache field with it")
+		}
+		return
+	}
+	seconds := func(field string, s uint32) {
+		if s > maxCacheSeconds {
+			v.add(join(prefix, field), "%d s is more than %d s (366 days)", s, maxCacheSeconds)
+		}
+	}
+	seconds("ttl_s", c.TtlS)
+	seconds("stale_while_revalidate_s", c.StaleWhileRevalidateS)
+	seconds("stale_if_error_s", c.StaleIfErrorS)
+	for _, status := range slices.Sorted(maps.Keys(c.TtlByStatusS)) {
+		f := fmt.Sprintf("%s.ttl_by_status_s[%d]", prefix, status)
+		if status < 100 || status > 599 {
+			v.add(f, "status %d is outside 100-599", status)
+		}
+		if ttl := c.TtlByStatusS[status]; ttl > maxCacheSeconds {
+			v.add(f, "%d s is more than %d s (366 days)", ttl, maxCacheSeconds)
+		}
+	}
+	if c.OverrideOrigin && c.TtlS == 0 && len(c.TtlByStatusS) == 0 {
+		v.add(join(prefix, "override_origin"), "ignoring the origin's headers needs ttl_s or ttl_by_status_s, else nothing is cached")
+	}
+	if c.KeyIgnoreQuery && len(c.KeyQueryArgs) != 0 {
+		v.add(join(prefix, "key_query_args"), "cannot be set with key_ignore_query (the query is dropped from the key)")
+	}
+	list := func(field string, names []string, valid func(string) bool, what string) {
+		f := join(prefix, field)
+		if len(names) > maxCacheKeyList {
+			v.add(f, "has %d entries, more than %d", len(names), maxCacheKeyList)
+			return
+		}
+		seen := map[string]int{}
+		for i, n := range names {
+			key := n
+			if what == "header name" {
+				key = strings.ToLower(n)
+			}
+			switch j, dup := seen[key]; {
+			case !valid(n):
+				v.add(index(f, i), "%q is not a valid %s", n, what)
+			case dup:
+				v.add(index(f, i), "%q is a duplicate of %s[%d]", n, field, j)
+			}
+			seen[key] = i
+		}
+	}
+	queryArg := func(k string) bool { return k != "" && !strings.ContainsAny(k, "&=# \t\r\n\x00") }
+	list("key_query_args", c.KeyQueryArgs, queryArg, "query argument name")
+	list("key_headers", c.KeyHeaders, isToken, "header name")
+	list("key_cookies", c.KeyCookies, isToken, "cookie name")
+	if c.TagHeader != "" && !isToken(c.TagHeader) {
+		v.add(join(prefix, "tag_header"), "%q is not a valid header name", c.TagHeader)
 	}
 }
 
