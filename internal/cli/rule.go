@@ -29,6 +29,7 @@ type ruleFlags struct {
 	setRespHeaders, addRespHeaders []string
 	removeRespHeaders              []string
 	rewritePath                    string
+	cache                          cacheFlags
 	last                           bool
 	index                          uint32
 	ev                             expectVersion
@@ -51,6 +52,7 @@ func (f *ruleFlags) register(fs *pflag.FlagSet, withIndex bool) {
 	fs.StringArrayVar(&f.addRespHeaders, "add-response-header", nil, "append response header NAME=VALUE (repeatable)")
 	fs.StringArrayVar(&f.removeRespHeaders, "remove-response-header", nil, "remove response header NAME (repeatable)")
 	fs.StringVar(&f.rewritePath, "rewrite-path", "", "rewrite the path: REGEX=REPLACEMENT ($1..$9 for groups; split at the first '=')")
+	f.cache.register(fs)
 	fs.BoolVar(&f.last, "last", false, "stop evaluating further rules when this one matches")
 	if withIndex {
 		fs.Uint32Var(&f.index, "index", 0, "position in the rule list, 0 first (default: append)")
@@ -85,6 +87,11 @@ func (f *ruleFlags) rule(fs *pflag.FlagSet) (*configv1.Rule, error) {
 		}
 		r.Actions = append(r.Actions, &configv1.Action{Action: &configv1.Action_Rewrite{Rewrite: &configv1.RewriteAction{PathRegex: re, PathReplacement: repl}}})
 	}
+	if c, err := f.cache.action(fs); err != nil {
+		return nil, err
+	} else if c != nil {
+		r.Actions = append(r.Actions, &configv1.Action{Action: &configv1.Action_Cache{Cache: c}})
+	}
 	switch {
 	case fs.Changed("upstream"):
 		proxy := &configv1.ProxyAction{}
@@ -113,7 +120,7 @@ func (f *ruleFlags) rule(fs *pflag.FlagSet) (*configv1.Rule, error) {
 		r.Actions = append(r.Actions, &configv1.Action{Action: &configv1.Action_ResponseHeaders{ResponseHeaders: resp}})
 	}
 	if len(r.Actions) == 0 {
-		return nil, usagef("the rule does nothing: give --upstream, --redirect, --respond, a header change or --rewrite-path")
+		return nil, usagef("the rule does nothing: give --upstream, --redirect, --respond, a header change, --rewrite-path or a --cache-* flag")
 	}
 	return r, nil
 }
@@ -161,7 +168,9 @@ func newRuleCreateCmd(g *globals) *cobra.Command {
   strata rule create --app $APP --name api --when 'PathPrefix("/api")' --upstream api=9 --upstream api-canary=1 --last
   strata rule create --app $APP --when 'Path("/old")' --redirect 'https://$host/new' --status 301 --index 0
   strata rule create --app $APP --when 'PathPrefix("/admin")' --respond 403 --body forbidden --last
-  strata rule create --app $APP --set-header X-Env=prod --remove-header Cookie --rewrite-path '^/v1/(.*)=/$1'`,
+  strata rule create --app $APP --set-header X-Env=prod --remove-header Cookie --rewrite-path '^/v1/(.*)=/$1'
+  strata rule create --app $APP --when 'PathPrefix("/static")' --cache-ttl 1h --cache-key-query v --upstream web
+  strata rule create --app $APP --when 'PathPrefix("/cart")' --cache-bypass --upstream web`,
 		Args: args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			r, err := f.rule(cmd.Flags())
@@ -348,6 +357,8 @@ func describeActions(actions []*configv1.Action) string {
 			parts = append(parts, "response headers "+describeHeaderOps(x.ResponseHeaders))
 		case *configv1.Action_Rewrite:
 			parts = append(parts, fmt.Sprintf("rewrite %s => %s", x.Rewrite.GetPathRegex(), x.Rewrite.GetPathReplacement()))
+		case *configv1.Action_Cache:
+			parts = append(parts, describeCache(x.Cache))
 		}
 	}
 	return strings.Join(parts, "; ")
