@@ -1470,8 +1470,10 @@ type CacheAction struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Never serve from or store in the cache (X-Cache-Status: BYPASS).
 	Bypass bool `protobuf:"varint,1,opt,name=bypass,proto3" json:"bypass,omitempty"`
-	// Lifetime of responses of any status without usable origin freshness
-	// headers (or of every response with override_origin); 0 = not cached then.
+	// Lifetime of responses without usable origin freshness headers (or of
+	// every response with override_origin) whose status is cacheable by
+	// default (RFC 9110 15.1: 200, 203, 204, 300, 301, 308, 404, 405, 410,
+	// 414, 501); 0 = such responses are not cached.
 	TtlS uint32 `protobuf:"varint,2,opt,name=ttl_s,json=ttlS,proto3" json:"ttl_s,omitempty"`
 	// Lifetime by response status (100-599), overriding ttl_s for that status.
 	TtlByStatusS map[uint32]uint32 `protobuf:"bytes,3,rep,name=ttl_by_status_s,json=ttlByStatusS,proto3" json:"ttl_by_status_s,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
