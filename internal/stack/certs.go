@@ -66,8 +66,9 @@ func edgeKEK(o EdgeOptions, partitionID string) (*keywrap.Keyring, error) {
 }
 
 // acmeOptions configure managed certificates from the environment:
-// STRATA_ACME_DIRECTORY (default Let's Encrypt; "off" disables ACME) and
-// STRATA_ACME_EMAIL.
+// STRATA_ACME_DIRECTORY (default Let's Encrypt; "off" disables ACME),
+// STRATA_ACME_EMAIL, and STRATA_ACME_EAB_KID / STRATA_ACME_EAB_HMAC for CAs
+// that require external account binding (ZeroSSL).
 func acmeOptions() *certsvc.ACMEOptions {
 	dir := os.Getenv("STRATA_ACME_DIRECTORY")
 	switch dir {
@@ -76,5 +77,6 @@ func acmeOptions() *certsvc.ACMEOptions {
 	case "":
 		dir = "https://acme-v02.api.letsencrypt.org/directory"
 	}
-	return &certsvc.ACMEOptions{Directory: dir, Email: os.Getenv("STRATA_ACME_EMAIL")}
+	return &certsvc.ACMEOptions{Directory: dir, Email: os.Getenv("STRATA_ACME_EMAIL"),
+		EABKeyID: os.Getenv("STRATA_ACME_EAB_KID"), EABHMACKey: os.Getenv("STRATA_ACME_EAB_HMAC")}
 }

@@ -37,6 +37,10 @@ type ACMEOptions struct {
 	Directory string
 	// Email, optional, is the account contact.
 	Email string
+	// EABKeyID and EABHMACKey (base64url), optional, bind new accounts to
+	// an external account (RFC 8555 section 7.3.4), as ZeroSSL and other
+	// commercial CAs require. They apply to the default directory.
+	EABKeyID, EABHMACKey string
 	// HTTPClient talks to the CA; nil = lego's default (system roots).
 	HTTPClient *http.Client
 	// Interval between scans for due issuance and renewals; default 1 min.
@@ -319,7 +323,13 @@ func (is *issuer) client(ctx context.Context, directory string) (*lego.Client, e
 		return nil, err
 	}
 	if user.reg == nil {
-		reg, err := c.Registration.Register(ctx, registration.RegisterOptions{TermsOfServiceAgreed: true})
+		var reg *acme.ExtendedAccount
+		if is.o.EABKeyID != "" && directory == is.o.Directory {
+			reg, err = c.Registration.RegisterWithExternalAccountBinding(ctx, registration.RegisterEABOptions{
+				TermsOfServiceAgreed: true, Kid: is.o.EABKeyID, HmacEncoded: is.o.EABHMACKey})
+		} else {
+			reg, err = c.Registration.Register(ctx, registration.RegisterOptions{TermsOfServiceAgreed: true})
+		}
 		if err != nil {
 			return nil, fmt.Errorf("register ACME account at %s: %w", directory, err)
 		}

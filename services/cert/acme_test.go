@@ -36,6 +36,13 @@ type pebble struct {
 
 func startPebble(t *testing.T, httpPort int) *pebble {
 	t.Helper()
+	return startPebbleEAB(t, httpPort, "", "")
+}
+
+// startPebbleEAB is startPebble requiring external account binding with
+// key id kid and HMAC key hmac (base64url) when kid is set.
+func startPebbleEAB(t *testing.T, httpPort int, kid, hmac string) *pebble {
+	t.Helper()
 	t.Setenv("PEBBLE_VA_NOSLEEP", "1")
 	t.Setenv("PEBBLE_WFE_NONCEREJECT", "0")
 	t.Setenv("PEBBLE_AUTHZREUSE", "0")
@@ -43,7 +50,12 @@ func startPebble(t *testing.T, httpPort int) *pebble {
 	store := db.NewMemoryStore()
 	authority := ca.New(logger, store, "", "ecdsa", 0, 1, map[string]ca.Profile{"default": {Description: "test", ValidityPeriod: 3600}})
 	validator := va.New(logger, httpPort, 0, false, startDNS(t), store)
-	front := wfe.New(logger, store, validator, authority, []string{"pebble.letsencrypt.org"}, false, false, 0, 0)
+	if kid != "" {
+		if err := store.AddExternalAccountKeyByID(kid, hmac); err != nil {
+			t.Fatal(err)
+		}
+	}
+	front := wfe.New(logger, store, validator, authority, []string{"pebble.letsencrypt.org"}, false, kid != "", 0, 0)
 	srv := httptest.NewTLSServer(front.Handler())
 	t.Cleanup(srv.Close)
 	return &pebble{directory: srv.URL + wfe.DirectoryPath, client: srv.Client()}
@@ -302,4 +314,51 @@ func TestRequestValidation(t *testing.T) {
 	if _, _, err := e.svc.Revoke(e.ctx, "nope", 0); err == nil {
 		t.Fatal("revoke of an unknown certificate succeeded")
 	}
+}
+
+// TestACMEExternalAccountBinding: a CA that requires EAB (like ZeroSSL)
+// refuses the account without it, and issues with it.
+func TestACMEExternalAccountBinding(t *testing.T) {
+	e := newEnv(t)
+	r := startResponder(t, e.js)
+	const kid, hmac = "kid-1", "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"
+	p := startPebbleEAB(t, r.port, kid, hmac)
+	run := func(o ACMEOptions) (*Service, string) {
+		o.Directory, o.HTTPClient, o.Interval, o.RetryBase = p.directory, p.client, 50*time.Millisecond, time.Hour
+		o.Holder = o.EABKeyID + "-holder"
+		svc, err := New(Options{Store: e.store, JetStream: e.js, KEK: e.kek, ACME: &o})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.Start(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		c, _, err := svc.Request(e.ctx, &certv1.RequestCertificateRequest{AppId: "app", Domains: []string{"eab.example.com"}, Name: "eab-" + o.EABKeyID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return svc, c.Id
+	}
+	e.svc.Stop(e.ctx)
+	without, id := run(ACMEOptions{})
+	e.svc = without
+	failed := waitCert(t, e, id, func(c *certv1.Certificate) error {
+		if c.FailedAttempts == 0 {
+			return errors.New("no failure yet")
+		}
+		return nil
+	})
+	if !strings.Contains(failed.LastError, "register ACME account") {
+		t.Fatalf("last error %q, want the refused registration", failed.LastError)
+	}
+	without.Stop(e.ctx) // hands the lease over
+	with, id := run(ACMEOptions{EABKeyID: kid, EABHMACKey: hmac})
+	t.Cleanup(func() { with.Stop(context.Background()) })
+	e.svc = with
+	waitCert(t, e, id, func(c *certv1.Certificate) error {
+		if c.State != certv1.CertificateState_CERTIFICATE_STATE_ACTIVE {
+			return fmt.Errorf("state %v, last error %q", c.State, c.LastError)
+		}
+		return nil
+	})
 }
