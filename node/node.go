@@ -245,6 +245,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		HTTPPort: n.opts.HTTPPort, HTTPSPort: n.opts.HTTPSPort,
 		GetCertificate: n.certs.GetCertificate,
 		ACMEChallenge:  challenges.KeyAuth,
+		Cache:          n.cache,
 	})
 	if err != nil {
 		return fmt.Errorf("node: %w", err)

@@ -86,7 +86,11 @@ func (p *Proxy) serveFast(ctx *fasthttp.RequestCtx) {
 	var srv *upstream.Server
 	switch plan.Kind {
 	case route.Proxy:
-		srv = p.proxyFast(ctx, st)
+		if p.useCache(plan, v.Method(), ctx.Request.Header.ConnectionUpgrade()) {
+			srv = p.cacheFast(ctx, st)
+		} else {
+			srv = p.proxyFast(ctx, st)
+		}
 	case route.Redirect:
 		st.buf = plan.Redirect.AppendLocation(st.buf[:0], v)
 		ctx.Response.Header.SetBytesV("Location", st.buf)

@@ -25,6 +25,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+	"github.com/strata-edge/strata/node/cache"
 	"github.com/strata-edge/strata/node/proxy/route"
 	"github.com/strata-edge/strata/node/proxy/stats"
 )
@@ -76,6 +77,9 @@ type Options struct {
 	// ACMEChallenge, optional, answers ACME HTTP-01 validation on the
 	// plain listener: the key authorization of a token (node/acme).
 	ACMEChallenge func(token string) (keyAuth string, ok bool)
+	// Cache, optional, serves the requests whose rules carry a cache
+	// action (node/cache); without it cache actions are ignored.
+	Cache *cache.Cache
 }
 
 // AppStats are the counters of one app since it entered the config.

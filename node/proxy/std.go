@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/strata-edge/strata/node/cache"
 	"github.com/strata-edge/strata/node/proxy/route"
 	"github.com/strata-edge/strata/node/proxy/upstream"
 )
@@ -112,6 +113,13 @@ func (h stdHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if r.Body != nil && r.Body != http.NoBody {
 			r.Body = http.MaxBytesReader(sw, r.Body, int64(p.opts.MaxRequestBodyBytes))
+		}
+		if p.useCache(plan, r.Method, r.Header.Get("Upgrade") != "") {
+			if !plan.Cache.Bypass {
+				p.cacheStd(sw, r, h.tls, st)
+				return
+			}
+			sw.Header().Set(cache.StatusHeader, cache.StatusBypass)
 		}
 		st.grpc = r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc")
 		p.reverse.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), stdStateKey{}, st)))

@@ -12,6 +12,7 @@ import (
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+	"github.com/strata-edge/strata/node/cache"
 	"github.com/strata-edge/strata/node/proxy/actions"
 	"github.com/strata-edge/strata/node/proxy/stats"
 	"github.com/strata-edge/strata/node/proxy/upstream"
@@ -77,6 +78,7 @@ type Rule struct {
 	split    *split
 	redirect *actions.Redirect
 	respond  *actions.Respond
+	cache    *cache.Policy
 	last     bool
 }
 
@@ -116,6 +118,9 @@ type Plan struct {
 	Upstream *upstream.Upstream
 	Redirect *actions.Redirect
 	Respond  *actions.Respond
+	// Cache is the cache action of the last matched rule that has one (nil:
+	// the request is not cached).
+	Cache *cache.Policy
 
 	n       int
 	matched [maxInline]*Rule
@@ -152,6 +157,9 @@ func (a *App) Evaluate(r Request, p *Plan) {
 			continue
 		}
 		p.push(rule)
+		if rule.cache != nil {
+			p.Cache = rule.cache
+		}
 		if rule.terminal != None {
 			p.Kind = rule.terminal
 			switch rule.terminal {
@@ -464,6 +472,11 @@ func compileRule(field string, rc *configv1.Rule, a *App) (*Rule, error) {
 				return nil, err
 			}
 			r.req = append(r.req, reqOp{rewrite: rw})
+		case *configv1.Action_Cache:
+			if r.cache != nil {
+				return nil, fmt.Errorf("%s: a rule can have one cache action; this is the second", f)
+			}
+			r.cache = CachePolicy(act.Cache)
 		default:
 			return nil, fmt.Errorf("%s: empty action", f)
 		}
