@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -26,6 +27,8 @@ import (
 	nodesync "github.com/strata-edge/strata/node/sync"
 	"github.com/strata-edge/strata/pkg/certtest"
 	"github.com/strata-edge/strata/pkg/keywrap"
+	"github.com/strata-edge/strata/pkg/natsauth"
+	"github.com/strata-edge/strata/pkg/natsauth/natsauthtest"
 	"github.com/strata-edge/strata/pkg/natsutil"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 )
@@ -141,14 +144,23 @@ func scanForKey(t *testing.T, path string, secrets ...[]byte) {
 }
 
 // The node's plain listener answers ACME HTTP-01 challenges the cert service
-// published to the hub's challenge bucket, for any host.
+// published to the hub's challenge bucket, for any host; its least-privilege
+// credentials allow reading the bucket.
 func TestNodeAnswersACMEChallenge(t *testing.T) {
-	hub := natstest.RunServerWith(t, natsutil.ServerOptions{LeafPort: -1})
-	leafURL, err := natsutil.LeafURL(hub)
+	auth, err := natsauth.LoadOrCreate(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	js, _ := jetstream.New(natstest.Connect(t, hub))
+	hub := natsauthtest.RunHub(t, auth)
+	leafURL := hub.LeafURL
+	kp, _ := nkeys.CreateUser()
+	pub, _ := kp.PublicKey()
+	seed, _ := kp.Seed()
+	userJWT, err := auth.NodeUser("n1", partition, pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := jetstream.New(hub.ControlConn(t))
 	ctx := context.Background()
 	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: natsutil.ACMEHTTP01Bucket})
 	if err != nil {
@@ -157,7 +169,7 @@ func TestNodeAnswersACMEChallenge(t *testing.T) {
 	if _, err := kv.Put(ctx, "tok-1", []byte("tok-1.thumbprint")); err != nil {
 		t.Fatal(err)
 	}
-	n := startNode(t, node.Options{DataDir: t.TempDir(), HubLeafURLs: []string{leafURL}})
+	n := startNode(t, node.Options{DataDir: t.TempDir(), HubLeafURLs: []string{leafURL}, Credentials: &node.Credentials{JWT: userJWT, Seed: seed}})
 	natstest.CheckFor(t, 20*time.Second, 20*time.Millisecond, func() error {
 		req, _ := http.NewRequest("GET", "http://"+n.ProxyHTTPAddr()+"/.well-known/acme-challenge/tok-1", nil)
 		req.Host = "new.example.com"

@@ -43,7 +43,20 @@ func NodePermissions(nodeID, partitionID string) (jwt.Permissions, error) {
 	p.Pub.Allow.Add(deltaAPISubjects(partitionID)...)
 	p.Pub.Allow.Add(purgeAPISubjects(partitionID)...)
 	p.Pub.Allow.Add(snapshotAPISubjects(partitionID)...)
+	p.Pub.Allow.Add(acmeAPISubjects()...)
 	return p, nil
+}
+
+// acmeAPISubjects lets a node read (never write) the KV bucket of pending
+// ACME HTTP-01 challenges, to answer a CA's validation request whichever
+// node it reaches: bucket info and direct gets. Tokens and key
+// authorizations are public by design (served over plain HTTP).
+func acmeAPISubjects() []string {
+	stream := "KV_" + natsutil.ACMEHTTP01Bucket
+	return []string{
+		jsAPI + "STREAM.INFO." + stream,
+		jsAPI + "DIRECT.GET." + stream + ".>",
+	}
 }
 
 // deltaAPISubjects lets a node run an ordered (pull) consumer on its
