@@ -2,9 +2,13 @@ package e2e
 
 import (
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -71,5 +75,101 @@ func TestDevPurgeWait(t *testing.T) {
 	}
 	if r := c.run("purge", "host", "x.example.com", "--app", "a", "--partition", "p"); r.code == 0 || !strings.Contains(r.stderr, "--app and --partition") {
 		t.Fatalf("purge with two scopes: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// cacheGet requests uri with the Host header through one node and returns
+// the body and X-Cache-Status.
+func cacheGet(client *http.Client, e edge, host, uri string) (body, status string, err error) {
+	req, err := http.NewRequest(http.MethodGet, e.http+uri, nil)
+	if err != nil {
+		return "", "", err
+	}
+	req.Host = host
+	res, err := client.Do(req)
+	if err != nil {
+		return "", "", err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return "", "", err
+	}
+	if res.StatusCode != http.StatusOK {
+		return "", "", fmt.Errorf("node %s: status %d: %s", e.name, res.StatusCode, strings.TrimSpace(string(b)))
+	}
+	return string(b), res.Header.Get("X-Cache-Status"), nil
+}
+
+// TestDevNodesCachePurge: strata dev and two strata node processes serve an
+// app whose rule caches; every node answers MISS then HIT, `strata purge url
+// --wait` returns once all three acknowledged, and then every node misses.
+func TestDevNodesCachePurge(t *testing.T) {
+	root := t.TempDir()
+	d := startDev(t, filepath.Join(root, "dev"))
+	c := cli{t: t, env: []string{"STRATA_API=" + d.api, "STRATA_TOKEN=" + readFile(t, filepath.Join(root, "dev", "admin.token"))}}
+	token := c.ok("node", "token", "create", "--cluster", "default", "--auto-approve", "--ttl", "1h")
+	_, edge1 := startNode(t, d.api, token, "edge-1", filepath.Join(root, "edge-1"))
+	_, edge2 := startNode(t, d.api, token, "edge-2", filepath.Join(root, "edge-2"))
+	edges := []edge{{name: "dev", http: d.value(t, "http")}, edge1, edge2}
+
+	var fills atomic.Int64
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s fill %d", r.URL.Path, fills.Add(1))
+	}))
+	t.Cleanup(origin.Close)
+
+	const host, uri = "shop.example.com", "/static/app.css"
+	app := c.ok("app", "create", "--name", "shop", "--domain", host)
+	c.ok("upstream", "create", "--app", app, "--name", "web", "--server", strings.TrimPrefix(origin.URL, "http://"))
+	c.ok("rule", "create", "--app", app, "--when", `PathPrefix("/static")`, "--cache-ttl", "1h", "--upstream", "web")
+	c.ok("release", "create", "--app", app)
+
+	client := &http.Client{Timeout: 5 * time.Second}
+	missThenHit := func(when string) map[string]string {
+		t.Helper()
+		bodies := map[string]string{}
+		for _, e := range edges {
+			var miss string
+			natstest.CheckFor(t, 45*time.Second, 50*time.Millisecond, func() error {
+				body, status, err := cacheGet(client, e, host, uri)
+				if err != nil {
+					return err
+				}
+				switch status {
+				case "BYPASS": // held until the node has applied the purges stored before it started
+					return fmt.Errorf("node %s: cache held (BYPASS)", e.name)
+				case "MISS":
+				default:
+					t.Fatalf("%s: node %s answered %q first, want MISS", when, e.name, status)
+				}
+				miss = body
+				return nil
+			})
+			body, status, err := cacheGet(client, e, host, uri)
+			if err != nil || status != "HIT" || body != miss {
+				t.Fatalf("%s: node %s second request: %q %q %v; want HIT with %q", when, e.name, body, status, err, miss)
+			}
+			bodies[e.name] = miss
+		}
+		return bodies
+	}
+	before := missThenHit("after release")
+	filled := fills.Load()
+
+	waitOnline(t, c, 3)
+	out := c.ok("purge", "url", "https://"+host+uri, "--wait")
+	if m := purgedRE.FindStringSubmatch(out); m == nil || m[2] != "3" || m[3] != "3" {
+		t.Fatalf("purge url --wait printed %q, want \"ID: purged on 3/3 nodes in N ms\"", out)
+	}
+	t.Logf("%s", out)
+	after := missThenHit("after purge")
+	for name, b := range after {
+		if b == before[name] {
+			t.Errorf("node %s served %q again after the purge", name, b)
+		}
+	}
+	if n := fills.Load() - filled; n != 3 {
+		t.Errorf("%d origin fetches after the purge, want 3 (one per node)", n)
 	}
 }
