@@ -246,6 +246,7 @@ func (c *Cache) store1(key, primary string, r *Request, p *Policy, resp *Respons
 	obj := &Object{
 		Meta: Meta{
 			Key: key, Primary: primary, Host: r.Host, Path: r.Path, RawQuery: r.RawQuery,
+			KeyNoQuery: p.Key.IgnoreQuery, KeyArgs: p.Key.QueryArgs,
 			Status: resp.Status, Header: resp.Header, Tags: tagsFrom(resp.Header, p.TagHeader), Vary: names,
 			StoredAt: now, InitialAge: age, FreshUntil: now.Add(fr.ttl - age),
 			StaleWhileRevalidate: fr.swr, StaleIfError: fr.sie,

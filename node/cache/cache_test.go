@@ -424,3 +424,67 @@ func TestPurgeRejectsBadInput(t *testing.T) {
 		}
 	}
 }
+
+// A purge by URL removes every object cached for that URL as the cache key
+// sees it, whatever extra arguments or argument order the request that stored
+// it had, and nothing cached for another key query.
+func TestPurgeURLMatchesKeyQuery(t *testing.T) {
+	onlyV := &Policy{TTLByStatus: ttl60.TTLByStatus, Key: KeySpec{QueryArgs: []string{"v"}}}
+	noQuery := &Policy{TTLByStatus: ttl60.TTLByStatus, Key: KeySpec{IgnoreQuery: true}}
+	tests := []struct {
+		name   string
+		policy *Policy
+		stored string // request that stored the object
+		purge  string
+		want   bool // purged
+	}{
+		{"kept arg, extra arg stored", onlyV, "/p?v=1&utm=a", "https://a.com/p?v=1", true},
+		{"kept arg, other extra arg in purge", onlyV, "/p?v=1&utm=a", "https://a.com/p?utm=b&v=1", true},
+		{"kept arg differs", onlyV, "/p?v=1&utm=a", "https://a.com/p?v=2", false},
+		{"kept arg absent from purge", onlyV, "/p?v=1", "https://a.com/p", false},
+		{"kept arg absent from both", onlyV, "/p?utm=a", "https://a.com/p?utm=z", true},
+		{"all args, other order", ttl60, "/p?b=2&a=1", "https://a.com/p?a=1&b=2", true},
+		{"all args, encoding", ttl60, "/p?a=x%20y", "a.com/p?a=x+y", true},
+		{"all args, one missing", ttl60, "/p?a=1&b=2", "https://a.com/p?a=1", false},
+		{"query ignored", noQuery, "/p?a=1", "https://a.com/p?zzz", true},
+		{"host case", ttl60, "/p", "https://A.COM/p", true},
+		{"other path", ttl60, "/p", "https://a.com/q", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, text("x"))
+			e.expect(e.get(tc.policy, "a.com", tc.stored, nil), StatusMiss, "x")
+			n, err := e.c.Purge(Purge{Kind: PurgeURL, Values: []string{tc.purge}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := n == 1; got != tc.want {
+				t.Fatalf("purge %s removed %d objects stored as %s", tc.purge, n, tc.stored)
+			}
+			want := StatusHit
+			if tc.want {
+				want = StatusMiss
+			}
+			if got := e.get(tc.policy, "a.com", tc.stored, nil).CacheStatus; got != want {
+				t.Fatalf("after purge %s: %s, want %s", tc.purge, got, want)
+			}
+		})
+	}
+}
+
+// Every Vary and header/cookie variant of the URL goes too.
+func TestPurgeURLRemovesVariants(t *testing.T) {
+	byLang := &Policy{TTLByStatus: ttl60.TTLByStatus, Key: KeySpec{QueryArgs: []string{"v"}, Headers: []string{"X-Dev"}}}
+	e := newEnv(t, text("x", "Vary", "Accept-Language"))
+	for _, lang := range []string{"en", "fr"} {
+		for _, dev := range []string{"m", "d"} {
+			e.get(byLang, "a.com", "/p?v=1&utm="+lang, http.Header{"Accept-Language": {lang}, "X-Dev": {dev}})
+		}
+	}
+	if n, err := e.c.Purge(Purge{Kind: PurgeURL, Values: []string{"https://a.com/p?v=1"}}); err != nil || n != 4 {
+		t.Fatalf("purged %d (%v), want 4", n, err)
+	}
+	if e.c.Len() != 0 {
+		t.Fatalf("%d objects left", e.c.Len())
+	}
+}

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"net/url"
 	"strings"
 	"sync"
 )
@@ -18,9 +19,14 @@ type index struct {
 }
 
 type rec struct {
-	key, primary, query string
-	tags                []string
-	node                *pathNode
+	key, primary string
+	// keyQuery is the stored request's query as its key spec normalised it
+	// (kept args only, sorted, decoded); noQuery and args are that spec.
+	keyQuery string
+	noQuery  bool
+	args     []string
+	tags     []string
+	node     *pathNode
 }
 
 type pathNode struct {
@@ -64,7 +70,9 @@ func (ix *index) add(m *Meta) {
 		n.keys = map[string]struct{}{}
 	}
 	n.keys[m.Key] = struct{}{}
-	r := &rec{key: m.Key, primary: m.Primary, query: m.RawQuery, tags: m.Tags, node: n}
+	vals, _ := url.ParseQuery(m.RawQuery)
+	r := &rec{key: m.Key, primary: m.Primary, keyQuery: keyQuery(vals, m.KeyNoQuery, m.KeyArgs),
+		noQuery: m.KeyNoQuery, args: m.KeyArgs, tags: m.Tags, node: n}
 	ix.recs[m.Key] = r
 	for _, t := range m.Tags {
 		set := ix.tags[t]
@@ -144,8 +152,11 @@ func (ix *index) nodeLocked(host, path string) *pathNode {
 	return n
 }
 
-// url returns the keys stored for host+path with exactly rawQuery.
+// url returns the keys stored for host+path whose key query equals rawQuery
+// normalised by that object's key spec: with key args [v], "?v=1" selects an
+// object stored by "?utm=a&v=1"; every header, cookie and Vary variant goes.
 func (ix *index) url(host, path, rawQuery string) []string {
+	vals, _ := url.ParseQuery(rawQuery) // same leniency as KeySpec.Build
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	n := ix.nodeLocked(host, path)
@@ -154,7 +165,8 @@ func (ix *index) url(host, path, rawQuery string) []string {
 	}
 	var out []string
 	for k := range n.keys {
-		if ix.recs[k].query == rawQuery {
+		r := ix.recs[k]
+		if r.keyQuery == keyQuery(vals, r.noQuery, r.args) {
 			out = append(out, k)
 		}
 	}

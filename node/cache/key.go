@@ -70,9 +70,25 @@ func (s *KeySpec) Build(r *Request) string {
 
 func (s *KeySpec) writeQuery(b *strings.Builder, raw string) {
 	vals, _ := url.ParseQuery(raw) // keep what parses; a bad pair is dropped
+	writeQueryArgs(b, vals, s.QueryArgs)
+}
+
+// keyQuery is the query part of the key spec s builds from parsed query
+// values: what a purge by URL compares.
+func keyQuery(vals url.Values, ignore bool, args []string) string {
+	if ignore || len(vals) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	writeQueryArgs(&b, vals, args)
+	return b.String()
+}
+
+// writeQueryArgs writes vals sorted by name, keeping only args (all when empty).
+func writeQueryArgs(b *strings.Builder, vals url.Values, args []string) {
 	names := make([]string, 0, len(vals))
 	for n := range vals {
-		if len(s.QueryArgs) == 0 || slices.Contains(s.QueryArgs, n) {
+		if len(args) == 0 || slices.Contains(args, n) {
 			names = append(names, n)
 		}
 	}

@@ -12,15 +12,20 @@ import (
 // Meta describes one stored response. Everything a purge or a freshness check
 // needs lives here, so a disk store can rebuild the indexes from it at open.
 type Meta struct {
-	Key      string      `json:"k"`           // storage key (variant key when the response varies)
-	Primary  string      `json:"p,omitempty"` // key before Vary is applied
-	Host     string      `json:"h"`
-	Path     string      `json:"u"`
-	RawQuery string      `json:"q,omitempty"`
-	Status   int         `json:"s"`
-	Header   http.Header `json:"hd,omitempty"`
-	Tags     []string    `json:"t,omitempty"`
-	Vary     []string    `json:"v,omitempty"` // canonical request header names
+	Key      string `json:"k"`           // storage key (variant key when the response varies)
+	Primary  string `json:"p,omitempty"` // key before Vary is applied
+	Host     string `json:"h"`
+	Path     string `json:"u"`
+	RawQuery string `json:"q,omitempty"`
+	// KeyNoQuery and KeyArgs record how the key spec read the query
+	// (KeySpec.IgnoreQuery, KeySpec.QueryArgs), so a purge by URL can
+	// normalise its query the same way.
+	KeyNoQuery bool        `json:"kn,omitempty"`
+	KeyArgs    []string    `json:"ka,omitempty"`
+	Status     int         `json:"s"`
+	Header     http.Header `json:"hd,omitempty"`
+	Tags       []string    `json:"t,omitempty"`
+	Vary       []string    `json:"v,omitempty"` // canonical request header names
 	// StoredAt is when the response was received; InitialAge is the origin's Age.
 	StoredAt   time.Time     `json:"at"`
 	InitialAge time.Duration `json:"ia,omitempty"`
