@@ -38,7 +38,11 @@ import (
 // cache, bbolt position file and leaf server linked to a JetStream hub (fsync
 // per write) in this process. It reports, never asserts times. Run:
 // STRATA_BENCH_PURGE=1 go test ./e2e -run TestPurgeLatency -v
-// (STRATA_BENCH_PURGE_N=n sets the purges per size, 50 by default).
+// (STRATA_BENCH_PURGE_N=n sets the purges per size, 50 by default;
+// STRATA_BENCH_PURGE_HUBDIR=/dev/shm puts the hub's JetStream on tmpfs, to
+// see what the control plane's fsyncs cost; STRATA_BENCH_PURGE_STOREDIR=/dev/shm
+// does the same for the agents' position files, standing for nodes that each
+// fsync to a disk of their own).
 func TestPurgeLatency(t *testing.T) {
 	if os.Getenv("STRATA_BENCH_PURGE") == "" {
 		t.Skip("set STRATA_BENCH_PURGE=1 to measure purge latency (docs/cache.md)")
@@ -74,8 +78,16 @@ var benchPolicy = &cache.Policy{TTLByStatus: map[int]time.Duration{200: time.Hou
 func measurePurgeLatency(t *testing.T, nodes, purges int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	var err error
+	hubDir := t.TempDir()
+	if base := os.Getenv("STRATA_BENCH_PURGE_HUBDIR"); base != "" {
+		if hubDir, err = os.MkdirTemp(base, "strata-purge-hub-"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(hubDir) })
+	}
 	hub, err := natsutil.StartServer(natsutil.ServerOptions{
-		ServerName: "hub", Port: -1, LeafPort: -1, StoreDir: t.TempDir(), SyncAlways: true, NoLog: true,
+		ServerName: "hub", Port: -1, LeafPort: -1, StoreDir: hubDir, SyncAlways: true, NoLog: true,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -161,8 +173,15 @@ func measurePurgeLatency(t *testing.T, nodes, purges int) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		dir := t.TempDir()
+		if base := os.Getenv("STRATA_BENCH_PURGE_STOREDIR"); base != "" {
+			if dir, err = os.MkdirTemp(base, "strata-purge-node-"); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.RemoveAll(dir) })
+		}
 		a, err := nodepurge.New(nodepurge.Options{NATS: natstest.Connect(t, leafs[i]), NodeID: id, PartitionID: benchPartition,
-			Cache: c, PositionPath: filepath.Join(t.TempDir(), "purge.db"), Domain: natsutil.HubDomain})
+			Cache: c, PositionPath: filepath.Join(dir, "purge.db"), Domain: natsutil.HubDomain})
 		if err != nil {
 			t.Fatal(err)
 		}
