@@ -595,7 +595,11 @@ type JoinRequest struct {
 	Name      string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	// The node's NATS user public key (nkey, starts with "U"); the private seed
 	// never leaves the node.
-	PublicKey     string `protobuf:"bytes,3,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	PublicKey string `protobuf:"bytes,3,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	// Optional public addresses of the node (gateway DNS records answer with
+	// them). Joining again with other addresses updates them.
+	PublicIpv4    string `protobuf:"bytes,4,opt,name=public_ipv4,json=publicIpv4,proto3" json:"public_ipv4,omitempty"`
+	PublicIpv6    string `protobuf:"bytes,5,opt,name=public_ipv6,json=publicIpv6,proto3" json:"public_ipv6,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -647,6 +651,20 @@ func (x *JoinRequest) GetName() string {
 func (x *JoinRequest) GetPublicKey() string {
 	if x != nil {
 		return x.PublicKey
+	}
+	return ""
+}
+
+func (x *JoinRequest) GetPublicIpv4() string {
+	if x != nil {
+		return x.PublicIpv4
+	}
+	return ""
+}
+
+func (x *JoinRequest) GetPublicIpv6() string {
+	if x != nil {
+		return x.PublicIpv6
 	}
 	return ""
 }
@@ -771,13 +789,17 @@ const file_strata_config_v1_node_proto_rawDesc = "" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1a\n" +
 	"\bdisabled\x18\x02 \x01(\bR\bdisabled\"E\n" +
 	"\x17SetNodeDisabledResponse\x12*\n" +
-	"\x04node\x18\x01 \x01(\v2\x16.strata.config.v1.NodeR\x04node\"_\n" +
+	"\x04node\x18\x01 \x01(\v2\x16.strata.config.v1.NodeR\x04node\"\xa1\x01\n" +
 	"\vJoinRequest\x12\x1d\n" +
 	"\n" +
 	"join_token\x18\x01 \x01(\tR\tjoinToken\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
-	"public_key\x18\x03 \x01(\tR\tpublicKey\"\xb1\x01\n" +
+	"public_key\x18\x03 \x01(\tR\tpublicKey\x12\x1f\n" +
+	"\vpublic_ipv4\x18\x04 \x01(\tR\n" +
+	"publicIpv4\x12\x1f\n" +
+	"\vpublic_ipv6\x18\x05 \x01(\tR\n" +
+	"publicIpv6\"\xb1\x01\n" +
 	"\fJoinResponse\x12*\n" +
 	"\x04node\x18\x01 \x01(\v2\x16.strata.config.v1.NodeR\x04node\x12!\n" +
 	"\fpartition_id\x18\x02 \x01(\tR\vpartitionId\x12\x1a\n" +

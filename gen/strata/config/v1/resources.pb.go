@@ -203,7 +203,11 @@ type Node struct {
 	// Nodes that joined with a token that needs approval get credentials once approved.
 	Approved bool `protobuf:"varint,6,opt,name=approved,proto3" json:"approved,omitempty"`
 	// Marked offline by an operator (drained) without being removed.
-	Disabled      bool `protobuf:"varint,7,opt,name=disabled,proto3" json:"disabled,omitempty"`
+	Disabled bool `protobuf:"varint,7,opt,name=disabled,proto3" json:"disabled,omitempty"`
+	// Public addresses clients reach the node at (given at join); gateway DNS
+	// records answer with those of a cluster's healthy online nodes.
+	PublicIpv4    string `protobuf:"bytes,8,opt,name=public_ipv4,json=publicIpv4,proto3" json:"public_ipv4,omitempty"`
+	PublicIpv6    string `protobuf:"bytes,9,opt,name=public_ipv6,json=publicIpv6,proto3" json:"public_ipv6,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -285,6 +289,20 @@ func (x *Node) GetDisabled() bool {
 		return x.Disabled
 	}
 	return false
+}
+
+func (x *Node) GetPublicIpv4() string {
+	if x != nil {
+		return x.PublicIpv4
+	}
+	return ""
+}
+
+func (x *Node) GetPublicIpv6() string {
+	if x != nil {
+		return x.PublicIpv6
+	}
+	return ""
 }
 
 // An HTTP application: its settings, upstreams and ordered page rules.
@@ -1617,7 +1635,7 @@ const file_strata_config_v1_resources_proto_rawDesc = "" +
 	"\aCluster\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12!\n" +
-	"\fpartition_id\x18\x03 \x01(\tR\vpartitionId\"\xba\x01\n" +
+	"\fpartition_id\x18\x03 \x01(\tR\vpartitionId\"\xfc\x01\n" +
 	"\x04Node\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1d\n" +
@@ -1627,7 +1645,11 @@ const file_strata_config_v1_resources_proto_rawDesc = "" +
 	"\n" +
 	"public_key\x18\x05 \x01(\tR\tpublicKey\x12\x1a\n" +
 	"\bapproved\x18\x06 \x01(\bR\bapproved\x12\x1a\n" +
-	"\bdisabled\x18\a \x01(\bR\bdisabled\"\xa0\x03\n" +
+	"\bdisabled\x18\a \x01(\bR\bdisabled\x12\x1f\n" +
+	"\vpublic_ipv4\x18\b \x01(\tR\n" +
+	"publicIpv4\x12\x1f\n" +
+	"\vpublic_ipv6\x18\t \x01(\tR\n" +
+	"publicIpv6\"\xa0\x03\n" +
 	"\x03App\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +

@@ -368,6 +368,132 @@ func (x *NodeStatus) GetAppliedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// The live address sets of gateway DNS records of one partition, published by
+// the nodes service on natsutil.GatewaysSubject(partition) whenever they
+// change and every heartbeat interval. Liveness, not config: never part of
+// the snapshot timeline.
+type GatewaySet struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	PartitionId string                 `protobuf:"bytes,1,opt,name=partition_id,json=partitionId,proto3" json:"partition_id,omitempty"`
+	// Every cluster of the partition, by id and by name, with the public
+	// addresses (IPv4 and IPv6) of its healthy online nodes; empty when none.
+	Clusters      []*ClusterAddresses    `protobuf:"bytes,2,rep,name=clusters,proto3" json:"clusters,omitempty"`
+	Time          *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GatewaySet) Reset() {
+	*x = GatewaySet{}
+	mi := &file_strata_sync_v1_sync_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GatewaySet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GatewaySet) ProtoMessage() {}
+
+func (x *GatewaySet) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_sync_v1_sync_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GatewaySet.ProtoReflect.Descriptor instead.
+func (*GatewaySet) Descriptor() ([]byte, []int) {
+	return file_strata_sync_v1_sync_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *GatewaySet) GetPartitionId() string {
+	if x != nil {
+		return x.PartitionId
+	}
+	return ""
+}
+
+func (x *GatewaySet) GetClusters() []*ClusterAddresses {
+	if x != nil {
+		return x.Clusters
+	}
+	return nil
+}
+
+func (x *GatewaySet) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+type ClusterAddresses struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ClusterId     string                 `protobuf:"bytes,1,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	ClusterName   string                 `protobuf:"bytes,2,opt,name=cluster_name,json=clusterName,proto3" json:"cluster_name,omitempty"`
+	Addresses     []string               `protobuf:"bytes,3,rep,name=addresses,proto3" json:"addresses,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClusterAddresses) Reset() {
+	*x = ClusterAddresses{}
+	mi := &file_strata_sync_v1_sync_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterAddresses) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterAddresses) ProtoMessage() {}
+
+func (x *ClusterAddresses) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_sync_v1_sync_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterAddresses.ProtoReflect.Descriptor instead.
+func (*ClusterAddresses) Descriptor() ([]byte, []int) {
+	return file_strata_sync_v1_sync_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ClusterAddresses) GetClusterId() string {
+	if x != nil {
+		return x.ClusterId
+	}
+	return ""
+}
+
+func (x *ClusterAddresses) GetClusterName() string {
+	if x != nil {
+		return x.ClusterName
+	}
+	return ""
+}
+
+func (x *ClusterAddresses) GetAddresses() []string {
+	if x != nil {
+		return x.Addresses
+	}
+	return nil
+}
+
 var File_strata_sync_v1_sync_proto protoreflect.FileDescriptor
 
 const file_strata_sync_v1_sync_proto_rawDesc = "" +
@@ -409,7 +535,17 @@ const file_strata_sync_v1_sync_proto_rawDesc = "" +
 	"\vconnections\x18\a \x01(\x04R\vconnections\x12.\n" +
 	"\x04time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x129\n" +
 	"\n" +
-	"applied_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tappliedAtB9Z7github.com/strata-edge/strata/gen/strata/sync/v1;syncv1b\x06proto3"
+	"applied_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tappliedAt\"\x9d\x01\n" +
+	"\n" +
+	"GatewaySet\x12!\n" +
+	"\fpartition_id\x18\x01 \x01(\tR\vpartitionId\x12<\n" +
+	"\bclusters\x18\x02 \x03(\v2 .strata.sync.v1.ClusterAddressesR\bclusters\x12.\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"r\n" +
+	"\x10ClusterAddresses\x12\x1d\n" +
+	"\n" +
+	"cluster_id\x18\x01 \x01(\tR\tclusterId\x12!\n" +
+	"\fcluster_name\x18\x02 \x01(\tR\vclusterName\x12\x1c\n" +
+	"\taddresses\x18\x03 \x03(\tR\taddressesB9Z7github.com/strata-edge/strata/gen/strata/sync/v1;syncv1b\x06proto3"
 
 var (
 	file_strata_sync_v1_sync_proto_rawDescOnce sync.Once
@@ -423,32 +559,36 @@ func file_strata_sync_v1_sync_proto_rawDescGZIP() []byte {
 	return file_strata_sync_v1_sync_proto_rawDescData
 }
 
-var file_strata_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_strata_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_strata_sync_v1_sync_proto_goTypes = []any{
 	(*Snapshot)(nil),              // 0: strata.sync.v1.Snapshot
 	(*Delta)(nil),                 // 1: strata.sync.v1.Delta
 	(*NodeStatus)(nil),            // 2: strata.sync.v1.NodeStatus
-	(*v1.App)(nil),                // 3: strata.config.v1.App
-	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
-	(*v11.Zone)(nil),              // 5: strata.dns.v1.Zone
-	(*v12.SyncedCertificate)(nil), // 6: strata.cert.v1.SyncedCertificate
+	(*GatewaySet)(nil),            // 3: strata.sync.v1.GatewaySet
+	(*ClusterAddresses)(nil),      // 4: strata.sync.v1.ClusterAddresses
+	(*v1.App)(nil),                // 5: strata.config.v1.App
+	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
+	(*v11.Zone)(nil),              // 7: strata.dns.v1.Zone
+	(*v12.SyncedCertificate)(nil), // 8: strata.cert.v1.SyncedCertificate
 }
 var file_strata_sync_v1_sync_proto_depIdxs = []int32{
-	3,  // 0: strata.sync.v1.Snapshot.apps:type_name -> strata.config.v1.App
-	4,  // 1: strata.sync.v1.Snapshot.created_at:type_name -> google.protobuf.Timestamp
-	5,  // 2: strata.sync.v1.Snapshot.zones:type_name -> strata.dns.v1.Zone
-	6,  // 3: strata.sync.v1.Snapshot.certificates:type_name -> strata.cert.v1.SyncedCertificate
-	3,  // 4: strata.sync.v1.Delta.upserts:type_name -> strata.config.v1.App
-	4,  // 5: strata.sync.v1.Delta.created_at:type_name -> google.protobuf.Timestamp
-	5,  // 6: strata.sync.v1.Delta.zone_upserts:type_name -> strata.dns.v1.Zone
-	6,  // 7: strata.sync.v1.Delta.cert_upserts:type_name -> strata.cert.v1.SyncedCertificate
-	4,  // 8: strata.sync.v1.NodeStatus.time:type_name -> google.protobuf.Timestamp
-	4,  // 9: strata.sync.v1.NodeStatus.applied_at:type_name -> google.protobuf.Timestamp
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	5,  // 0: strata.sync.v1.Snapshot.apps:type_name -> strata.config.v1.App
+	6,  // 1: strata.sync.v1.Snapshot.created_at:type_name -> google.protobuf.Timestamp
+	7,  // 2: strata.sync.v1.Snapshot.zones:type_name -> strata.dns.v1.Zone
+	8,  // 3: strata.sync.v1.Snapshot.certificates:type_name -> strata.cert.v1.SyncedCertificate
+	5,  // 4: strata.sync.v1.Delta.upserts:type_name -> strata.config.v1.App
+	6,  // 5: strata.sync.v1.Delta.created_at:type_name -> google.protobuf.Timestamp
+	7,  // 6: strata.sync.v1.Delta.zone_upserts:type_name -> strata.dns.v1.Zone
+	8,  // 7: strata.sync.v1.Delta.cert_upserts:type_name -> strata.cert.v1.SyncedCertificate
+	6,  // 8: strata.sync.v1.NodeStatus.time:type_name -> google.protobuf.Timestamp
+	6,  // 9: strata.sync.v1.NodeStatus.applied_at:type_name -> google.protobuf.Timestamp
+	4,  // 10: strata.sync.v1.GatewaySet.clusters:type_name -> strata.sync.v1.ClusterAddresses
+	6,  // 11: strata.sync.v1.GatewaySet.time:type_name -> google.protobuf.Timestamp
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_strata_sync_v1_sync_proto_init() }
@@ -462,7 +602,7 @@ func file_strata_sync_v1_sync_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_sync_v1_sync_proto_rawDesc), len(file_strata_sync_v1_sync_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   3,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1436,6 +1436,67 @@ func (x *NodeDisabledSet) GetDisabled() bool {
 	return false
 }
 
+// config.node.address_set: a node joined again with other public addresses.
+type NodeAddressSet struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	PublicIpv4    string                 `protobuf:"bytes,2,opt,name=public_ipv4,json=publicIpv4,proto3" json:"public_ipv4,omitempty"`
+	PublicIpv6    string                 `protobuf:"bytes,3,opt,name=public_ipv6,json=publicIpv6,proto3" json:"public_ipv6,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeAddressSet) Reset() {
+	*x = NodeAddressSet{}
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeAddressSet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeAddressSet) ProtoMessage() {}
+
+func (x *NodeAddressSet) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeAddressSet.ProtoReflect.Descriptor instead.
+func (*NodeAddressSet) Descriptor() ([]byte, []int) {
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *NodeAddressSet) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *NodeAddressSet) GetPublicIpv4() string {
+	if x != nil {
+		return x.PublicIpv4
+	}
+	return ""
+}
+
+func (x *NodeAddressSet) GetPublicIpv6() string {
+	if x != nil {
+		return x.PublicIpv6
+	}
+	return ""
+}
+
 var File_strata_events_config_v1_events_proto protoreflect.FileDescriptor
 
 const file_strata_events_config_v1_events_proto_rawDesc = "" +
@@ -1540,7 +1601,13 @@ const file_strata_events_config_v1_events_proto_rawDesc = "" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"F\n" +
 	"\x0fNodeDisabledSet\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1a\n" +
-	"\bdisabled\x18\x02 \x01(\bR\bdisabled*Y\n" +
+	"\bdisabled\x18\x02 \x01(\bR\bdisabled\"k\n" +
+	"\x0eNodeAddressSet\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1f\n" +
+	"\vpublic_ipv4\x18\x02 \x01(\tR\n" +
+	"publicIpv4\x12\x1f\n" +
+	"\vpublic_ipv6\x18\x03 \x01(\tR\n" +
+	"publicIpv6*Y\n" +
 	"\n" +
 	"ObjectKind\x12\x1b\n" +
 	"\x17OBJECT_KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
@@ -1560,7 +1627,7 @@ func file_strata_events_config_v1_events_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_events_config_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_strata_events_config_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_strata_events_config_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_strata_events_config_v1_events_proto_goTypes = []any{
 	(ObjectKind)(0),               // 0: strata.events.config.v1.ObjectKind
 	(*PartitionCreated)(nil),      // 1: strata.events.config.v1.PartitionCreated
@@ -1586,31 +1653,32 @@ var file_strata_events_config_v1_events_proto_goTypes = []any{
 	(*JoinTokenRevoked)(nil),      // 21: strata.events.config.v1.JoinTokenRevoked
 	(*NodeApproved)(nil),          // 22: strata.events.config.v1.NodeApproved
 	(*NodeDisabledSet)(nil),       // 23: strata.events.config.v1.NodeDisabledSet
-	nil,                           // 24: strata.events.config.v1.AppSettings.LabelsEntry
-	(*v1.Partition)(nil),          // 25: strata.config.v1.Partition
-	(*v1.Cluster)(nil),            // 26: strata.config.v1.Cluster
-	(*v1.Node)(nil),               // 27: strata.config.v1.Node
-	(*v1.Upstream)(nil),           // 28: strata.config.v1.Upstream
-	(*v1.Rule)(nil),               // 29: strata.config.v1.Rule
-	(*v1.App)(nil),                // 30: strata.config.v1.App
-	(*timestamppb.Timestamp)(nil), // 31: google.protobuf.Timestamp
+	(*NodeAddressSet)(nil),        // 24: strata.events.config.v1.NodeAddressSet
+	nil,                           // 25: strata.events.config.v1.AppSettings.LabelsEntry
+	(*v1.Partition)(nil),          // 26: strata.config.v1.Partition
+	(*v1.Cluster)(nil),            // 27: strata.config.v1.Cluster
+	(*v1.Node)(nil),               // 28: strata.config.v1.Node
+	(*v1.Upstream)(nil),           // 29: strata.config.v1.Upstream
+	(*v1.Rule)(nil),               // 30: strata.config.v1.Rule
+	(*v1.App)(nil),                // 31: strata.config.v1.App
+	(*timestamppb.Timestamp)(nil), // 32: google.protobuf.Timestamp
 }
 var file_strata_events_config_v1_events_proto_depIdxs = []int32{
-	25, // 0: strata.events.config.v1.PartitionCreated.partition:type_name -> strata.config.v1.Partition
-	26, // 1: strata.events.config.v1.ClusterCreated.cluster:type_name -> strata.config.v1.Cluster
-	27, // 2: strata.events.config.v1.NodeRegistered.node:type_name -> strata.config.v1.Node
-	24, // 3: strata.events.config.v1.AppSettings.labels:type_name -> strata.events.config.v1.AppSettings.LabelsEntry
+	26, // 0: strata.events.config.v1.PartitionCreated.partition:type_name -> strata.config.v1.Partition
+	27, // 1: strata.events.config.v1.ClusterCreated.cluster:type_name -> strata.config.v1.Cluster
+	28, // 2: strata.events.config.v1.NodeRegistered.node:type_name -> strata.config.v1.Node
+	25, // 3: strata.events.config.v1.AppSettings.labels:type_name -> strata.events.config.v1.AppSettings.LabelsEntry
 	6,  // 4: strata.events.config.v1.AppCreated.settings:type_name -> strata.events.config.v1.AppSettings
 	6,  // 5: strata.events.config.v1.AppUpdated.settings:type_name -> strata.events.config.v1.AppSettings
-	28, // 6: strata.events.config.v1.UpstreamCreated.upstream:type_name -> strata.config.v1.Upstream
-	28, // 7: strata.events.config.v1.UpstreamUpdated.upstream:type_name -> strata.config.v1.Upstream
-	29, // 8: strata.events.config.v1.RuleCreated.rule:type_name -> strata.config.v1.Rule
-	29, // 9: strata.events.config.v1.RuleUpdated.rule:type_name -> strata.config.v1.Rule
-	30, // 10: strata.events.config.v1.AppReverted.content:type_name -> strata.config.v1.App
+	29, // 6: strata.events.config.v1.UpstreamCreated.upstream:type_name -> strata.config.v1.Upstream
+	29, // 7: strata.events.config.v1.UpstreamUpdated.upstream:type_name -> strata.config.v1.Upstream
+	30, // 8: strata.events.config.v1.RuleCreated.rule:type_name -> strata.config.v1.Rule
+	30, // 9: strata.events.config.v1.RuleUpdated.rule:type_name -> strata.config.v1.Rule
+	31, // 10: strata.events.config.v1.AppReverted.content:type_name -> strata.config.v1.App
 	0,  // 11: strata.events.config.v1.ObjectReverted.kind:type_name -> strata.events.config.v1.ObjectKind
-	28, // 12: strata.events.config.v1.ObjectReverted.upstream:type_name -> strata.config.v1.Upstream
-	29, // 13: strata.events.config.v1.ObjectReverted.rule:type_name -> strata.config.v1.Rule
-	31, // 14: strata.events.config.v1.JoinTokenCreated.expires_at:type_name -> google.protobuf.Timestamp
+	29, // 12: strata.events.config.v1.ObjectReverted.upstream:type_name -> strata.config.v1.Upstream
+	30, // 13: strata.events.config.v1.ObjectReverted.rule:type_name -> strata.config.v1.Rule
+	32, // 14: strata.events.config.v1.JoinTokenCreated.expires_at:type_name -> google.protobuf.Timestamp
 	15, // [15:15] is the sub-list for method output_type
 	15, // [15:15] is the sub-list for method input_type
 	15, // [15:15] is the sub-list for extension type_name
@@ -1629,7 +1697,7 @@ func file_strata_events_config_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_events_config_v1_events_proto_rawDesc), len(file_strata_events_config_v1_events_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   24,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
