@@ -17,7 +17,8 @@ const jsAPI = "$JS." + natsutil.HubDomain + ".API."
 // NodePermissions is what a node's user JWT allows, and nothing else:
 //
 //   - subscribe: its partition's delta subjects (both tracks, since a node's
-//     staging flag may change) and its own inboxes;
+//     staging flag may change), its partition's gateway address sets
+//     (core NATS, published by the nodes service) and its own inboxes;
 //   - publish: its own status and purge-ack subjects, and the JetStream API
 //     calls that read its partition's deltas (an ordered consumer filtered to
 //     one track, created through the subject form that carries the filter,
@@ -37,6 +38,7 @@ func NodePermissions(nodeID, partitionID string) (jwt.Permissions, error) {
 	p.Sub.Allow.Add(
 		natsutil.DeltaSubject(partitionID, false),
 		natsutil.DeltaSubject(partitionID, true),
+		natsutil.GatewaysSubject(partitionID),
 		natsutil.NodeInboxPrefix(nodeID)+".>",
 	)
 	p.Pub.Allow.Add(natsutil.NodeStatusSubject(nodeID), natsutil.PurgeAckSubject(nodeID))

@@ -517,3 +517,62 @@ func TestNodeCannotLeaveItsPartition(t *testing.T) {
 		t.Fatalf("node lost access after denied attempts: %v", err)
 	}
 }
+
+// A node receives its own partition's gateway address sets, never another
+// partition's, and cannot publish one (only the nodes service may).
+func TestNodeGatewaySubjects(t *testing.T) {
+	f := newFixture(t)
+	t.Run("receives own partition's gateways, not another's", func(t *testing.T) {
+		other, err := f.node.SubscribeSync(natsutil.GatewaysSubject(otherPart))
+		if err != nil {
+			t.Fatal(err)
+		}
+		own, err := f.node.SubscribeSync(natsutil.GatewaysSubject(partition))
+		if err != nil {
+			t.Fatal(err)
+		}
+		natstest.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+			// The forbidden one first: once the own one arrived, the other
+			// would have too.
+			if err := f.control.Publish(natsutil.GatewaysSubject(otherPart), []byte("p2 gateways")); err != nil {
+				return err
+			}
+			if err := f.control.Publish(natsutil.GatewaysSubject(partition), []byte("p1 gateways")); err != nil {
+				return err
+			}
+			if _, err := own.NextMsg(50 * time.Millisecond); err != nil {
+				return fmt.Errorf("own gateways not received: %w", err)
+			}
+			return nil
+		})
+		if msg, err := other.NextMsg(100 * time.Millisecond); err == nil {
+			t.Fatalf("node received other partition's gateways %q", msg.Data)
+		}
+	})
+	t.Run("cannot publish gateways", func(t *testing.T) {
+		forged, err := f.control.SubscribeSync(natsutil.GatewaysSubject(partition))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ownStatus, err := f.control.SubscribeSync(natsutil.NodeStatusSubject(nodeID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.control.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		natstest.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+			if err := f.node.Publish(natsutil.GatewaysSubject(partition), []byte("forged gateways")); err != nil {
+				return err
+			}
+			if err := f.node.Publish(natsutil.NodeStatusSubject(nodeID), []byte("marker")); err != nil {
+				return err
+			}
+			_, err := ownStatus.NextMsg(50 * time.Millisecond)
+			return err
+		})
+		if msg, err := forged.NextMsg(100 * time.Millisecond); err == nil {
+			t.Fatalf("hub received gateways %q published by a node", msg.Data)
+		}
+	})
+}
