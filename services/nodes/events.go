@@ -18,6 +18,7 @@ const (
 	typeNodeRemoved      = "config.node.removed"
 	typeNodeApproved     = "config.node.approved"
 	typeNodeDisabledSet  = "config.node.disabled_set"
+	typeNodeAddressSet   = "config.node.address_set"
 	typeJoinTokenCreated = "config.join_token.created"
 	typeJoinTokenRevoked = "config.join_token.revoked"
 )
@@ -31,6 +32,7 @@ var eventTypes = map[string]func() proto.Message{
 	typeNodeRemoved:      func() proto.Message { return new(ev.NodeRemoved) },
 	typeNodeApproved:     func() proto.Message { return new(ev.NodeApproved) },
 	typeNodeDisabledSet:  func() proto.Message { return new(ev.NodeDisabledSet) },
+	typeNodeAddressSet:   func() proto.Message { return new(ev.NodeAddressSet) },
 	typeJoinTokenCreated: func() proto.Message { return new(ev.JoinTokenCreated) },
 	typeJoinTokenRevoked: func() proto.Message { return new(ev.JoinTokenRevoked) },
 }

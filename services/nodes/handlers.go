@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -199,6 +200,14 @@ func (s *Service) join(ctx context.Context, req *configv1.JoinRequest) (*configv
 	if !nkeys.IsValidPublicUserKey(req.GetPublicKey()) {
 		bad = append(bad, apierr.FieldViolation{Field: "public_key", Reason: "is not an nkey user public key (\"U...\", e.g. from nkeys.CreateUser)"})
 	}
+	ipv4, r4 := checkPublicIP(req.GetPublicIpv4(), false)
+	if r4 != "" {
+		bad = append(bad, apierr.FieldViolation{Field: "public_ipv4", Reason: r4})
+	}
+	ipv6, r6 := checkPublicIP(req.GetPublicIpv6(), true)
+	if r6 != "" {
+		bad = append(bad, apierr.FieldViolation{Field: "public_ipv6", Reason: r6})
+	}
 
 	s.cmdMu.Lock()
 	defer s.cmdMu.Unlock()
@@ -244,12 +253,14 @@ func (s *Service) join(ctx context.Context, req *configv1.JoinRequest) (*configv
 				fmt.Errorf("public_key: already belongs to node %s; every node needs its own key", live))
 		}
 		node := &configv1.Node{
-			Id:        ids.New(prefixNode),
-			Name:      name,
-			ClusterId: cluster.GetId(),
-			Staging:   tok.token.GetStaging(),
-			PublicKey: key,
-			Approved:  tok.token.GetAutoApprove(),
+			Id:         ids.New(prefixNode),
+			Name:       name,
+			ClusterId:  cluster.GetId(),
+			Staging:    tok.token.GetStaging(),
+			PublicKey:  key,
+			Approved:   tok.token.GetAutoApprove(),
+			PublicIpv4: ipv4,
+			PublicIpv6: ipv6,
 		}
 		if err := s.appendEvent(ctx, nodeStream(node.GetId()), 0, typeNodeRegistered,
 			&ev.NodeRegistered{Node: node}, "join_token:"+tokenID); err != nil {
@@ -257,6 +268,14 @@ func (s *Service) join(ctx context.Context, req *configv1.JoinRequest) (*configv
 		}
 		s.log.Info("node joined", "node_id", node.GetId(), "name", name, "cluster_id", cluster.GetId(), "approved", node.GetApproved())
 		st, _ = s.model.node(node.GetId())
+	case st.node.GetPublicIpv4() != ipv4 || st.node.GetPublicIpv6() != ipv6:
+		// The join request states the node's current addresses.
+		if err := s.appendEvent(ctx, nodeStream(st.node.GetId()), st.version, typeNodeAddressSet,
+			&ev.NodeAddressSet{NodeId: st.node.GetId(), PublicIpv4: ipv4, PublicIpv6: ipv6}, "join_token:"+tokenID); err != nil {
+			return nil, err
+		}
+		s.log.Info("node addresses changed", "node_id", st.node.GetId(), "public_ipv4", ipv4, "public_ipv6", ipv6)
+		st, _ = s.model.node(st.node.GetId())
 	}
 
 	resp := &configv1.JoinResponse{
@@ -277,6 +296,28 @@ func (s *Service) join(ctx context.Context, req *configv1.JoinRequest) (*configv
 	resp.UserJwt = userJWT
 	resp.LeafUrls = append([]string(nil), s.opts.LeafURLs...)
 	return resp, nil
+}
+
+// checkPublicIP validates an optional public address of a node and returns
+// its canonical form, or the reason it is not acceptable.
+func checkPublicIP(v string, want6 bool) (string, string) {
+	if v == "" {
+		return "", ""
+	}
+	ip, err := netip.ParseAddr(v)
+	switch {
+	case err != nil:
+		return "", fmt.Sprintf("%q is not an IP address", v)
+	case ip.Zone() != "":
+		return "", fmt.Sprintf("%q has a zone; give a global address", v)
+	case !want6 && !ip.Is4():
+		return "", fmt.Sprintf("%q is not an IPv4 address", v)
+	case want6 && (!ip.Is6() || ip.Is4In6()):
+		return "", fmt.Sprintf("%q is not an IPv6 address", v)
+	case ip.IsUnspecified() || ip.IsMulticast():
+		return "", fmt.Sprintf("%q is not a unicast address clients can reach", v)
+	}
+	return ip.String(), ""
 }
 
 // checkName validates a node name with the config service's rules for object

@@ -110,6 +110,10 @@ func (m *model) apply(e eventstore.Event, msg proto.Message) {
 		m.updateNode(p.GetNodeId(), e.Position, func(n *configv1.Node) { n.Approved = true })
 	case *ev.NodeDisabledSet:
 		m.updateNode(p.GetNodeId(), e.Position, func(n *configv1.Node) { n.Disabled = p.GetDisabled() })
+	case *ev.NodeAddressSet:
+		m.updateNode(p.GetNodeId(), e.Position, func(n *configv1.Node) {
+			n.PublicIpv4, n.PublicIpv6 = p.GetPublicIpv4(), p.GetPublicIpv6()
+		})
 	case *ev.NodeStagingSet:
 		m.updateNode(p.GetNodeId(), e.Position, func(n *configv1.Node) { n.Staging = p.GetStaging() })
 	case *ev.NodeRemoved:
@@ -224,4 +228,18 @@ func (m *model) isKnownNode(id string) bool {
 	defer m.mu.RUnlock()
 	_, ok := m.nodes[id]
 	return ok
+}
+
+// gatewayView returns every cluster and live node (values are never mutated,
+// so the caller may read them unlocked).
+func (m *model) gatewayView() (clusters []*configv1.Cluster, nodes []*configv1.Node) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	for _, c := range m.clusters {
+		clusters = append(clusters, c)
+	}
+	for _, st := range m.nodes {
+		nodes = append(nodes, st.node)
+	}
+	return clusters, nodes
 }

@@ -378,6 +378,8 @@ func TestJoinRejects(t *testing.T) {
 		{"expired token", &configv1.JoinRequest{JoinToken: short.GetToken(), Name: "n", PublicKey: fresh}, connect.CodeUnauthenticated, "expired at", nil},
 		{"revoked token", &configv1.JoinRequest{JoinToken: revoked.GetToken(), Name: "n", PublicKey: fresh}, connect.CodeUnauthenticated, "was revoked", nil},
 		{"bad name and key", &configv1.JoinRequest{JoinToken: good.GetToken(), Name: "Edge A", PublicKey: accPub}, connect.CodeInvalidArgument, "", []string{"name", "public_key"}},
+		{"bad addresses", &configv1.JoinRequest{JoinToken: good.GetToken(), Name: "n", PublicKey: fresh, PublicIpv4: "2001:db8::1", PublicIpv6: "not-an-ip"}, connect.CodeInvalidArgument, "is not an IPv4 address", []string{"public_ipv4", "public_ipv6"}},
+		{"unspecified address", &configv1.JoinRequest{JoinToken: good.GetToken(), Name: "n", PublicKey: fresh, PublicIpv4: "0.0.0.0"}, connect.CodeInvalidArgument, "not a unicast address", []string{"public_ipv4"}},
 		{"empty name", &configv1.JoinRequest{JoinToken: good.GetToken(), PublicKey: fresh}, connect.CodeInvalidArgument, "name: is required", []string{"name"}},
 		{"taken name, other key", &configv1.JoinRequest{JoinToken: good.GetToken(), Name: "taken", PublicKey: fresh}, connect.CodeAlreadyExists, "name: node \"taken\" already exists", nil},
 		{"name registered without key", &configv1.JoinRequest{JoinToken: good.GetToken(), Name: "prereg", PublicKey: fresh}, connect.CodeAlreadyExists, "registered without a key", nil},

@@ -73,6 +73,8 @@ type Service struct {
 
 	statusMu sync.RWMutex
 	statuses map[string]received
+	// gwKick wakes the gateway publisher (runGateways).
+	gwKick chan struct{}
 
 	runMu   sync.Mutex
 	cancel  context.CancelFunc
@@ -105,6 +107,7 @@ func New(opts Options) (*Service, error) {
 		log:      opts.Logger.With("service", "nodes"),
 		model:    newModel(),
 		statuses: map[string]received{},
+		gwKick:   make(chan struct{}, 1),
 	}, nil
 }
 
@@ -130,7 +133,12 @@ func (s *Service) Start(ctx context.Context) error {
 	s.cancel, s.done = cancel, make(chan struct{})
 	go func() {
 		defer close(s.done)
+		var wg sync.WaitGroup
+		if s.opts.Conn != nil {
+			wg.Go(func() { s.runGateways(runCtx) })
+		}
 		eventstore.Follow(runCtx, s.opts.Store, s.model.position, s.fold, s.log)
+		wg.Wait()
 	}()
 	if err := s.model.waitFor(ctx, head); err != nil {
 		s.stopLocked(context.Background())
@@ -183,6 +191,9 @@ func (s *Service) fold(e eventstore.Event) error {
 		}
 	}
 	s.model.apply(e, msg)
+	if msg != nil {
+		s.kickGateways() // addresses, disabled flags or clusters may have changed
+	}
 	if rm, ok := msg.(*ev.NodeRemoved); ok {
 		s.statusMu.Lock()
 		delete(s.statuses, rm.GetNodeId())

@@ -103,7 +103,13 @@ func (s *Service) onStatus(m *nats.Msg) {
 		s.log.Warn("heartbeat naming another node dropped", "node_id", id, "claimed_node_id", st.GetNodeId())
 		return
 	}
+	now := s.opts.Now()
 	s.statusMu.Lock()
-	s.statuses[id] = received{status: st, at: s.opts.Now()}
+	prev, had := s.statuses[id]
+	s.statuses[id] = received{status: st, at: now}
 	s.statusMu.Unlock()
+	wasHealthy := had && now.Sub(prev.at) <= 3*s.opts.HeartbeatInterval && prev.status.GetHealthy()
+	if wasHealthy != st.GetHealthy() {
+		s.kickGateways() // the node joins or leaves its cluster's gateway answers
+	}
 }

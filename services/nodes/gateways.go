@@ -1,0 +1,104 @@
+package nodes
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+	"github.com/strata-edge/strata/pkg/natsutil"
+)
+
+// GatewaySets returns, per partition, the public addresses of the healthy
+// online nodes of every cluster: what gateway DNS records answer. Every
+// partition gets every cluster (a gateway record may name a cluster of
+// another partition; the addresses are public, DNS serves them anyway);
+// clusters are sorted by id, addresses by value, and a cluster without a
+// healthy node has none. Time is unset.
+func (s *Service) GatewaySets() map[string]*syncv1.GatewaySet {
+	statuses := s.Statuses()
+	clusters, nodes := s.model.gatewayView()
+	addrs := map[string][]string{}
+	for _, n := range nodes {
+		if !statuses[n.GetId()].Healthy {
+			continue
+		}
+		for _, a := range []string{n.GetPublicIpv4(), n.GetPublicIpv6()} {
+			if a != "" {
+				addrs[n.GetClusterId()] = append(addrs[n.GetClusterId()], a)
+			}
+		}
+	}
+	slices.SortFunc(clusters, func(a, b *configv1.Cluster) int { return cmp.Compare(a.GetId(), b.GetId()) })
+	all := make([]*syncv1.ClusterAddresses, 0, len(clusters))
+	for _, c := range clusters {
+		a := addrs[c.GetId()]
+		slices.Sort(a)
+		all = append(all, &syncv1.ClusterAddresses{ClusterId: c.GetId(), ClusterName: c.GetName(), Addresses: a})
+	}
+	out := map[string]*syncv1.GatewaySet{}
+	for _, c := range clusters {
+		p := c.GetPartitionId()
+		if p == "" || out[p] != nil {
+			continue
+		}
+		out[p] = &syncv1.GatewaySet{PartitionId: p, Clusters: all}
+	}
+	return out
+}
+
+// kickGateways asks the publisher to recompute now (a node's liveness or the
+// model changed); it never blocks.
+func (s *Service) kickGateways() {
+	select {
+	case s.gwKick <- struct{}{}:
+	default:
+	}
+}
+
+// runGateways publishes each partition's gateway set on
+// natsutil.GatewaysSubject when it changes (checked on every kick and five
+// times per heartbeat interval, so a node going offline leaves within a
+// fifth of an interval of its window closing) and every heartbeat interval
+// regardless, so nodes that (re)connect get it soon. Core NATS, at most once:
+// the periodic repeat covers losses.
+func (s *Service) runGateways(ctx context.Context) {
+	interval := s.opts.HeartbeatInterval
+	check := time.NewTicker(interval / 5)
+	defer check.Stop()
+	last := map[string]*syncv1.GatewaySet{}
+	var lastFull time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-check.C:
+		case <-s.gwKick:
+		}
+		now := s.opts.Now()
+		full := now.Sub(lastFull) >= interval
+		if full {
+			lastFull = now
+		}
+		for p, set := range s.GatewaySets() {
+			if !full && proto.Equal(set, last[p]) {
+				continue
+			}
+			last[p] = set
+			msg := proto.Clone(set).(*syncv1.GatewaySet)
+			msg.Time = timestamppb.New(now)
+			data, err := proto.Marshal(msg)
+			if err == nil {
+				err = s.opts.Conn.Publish(natsutil.GatewaysSubject(p), data)
+			}
+			if err != nil {
+				s.log.Warn("publish gateway set", "partition_id", p, "err", err)
+			}
+		}
+	}
+}
