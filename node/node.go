@@ -282,6 +282,11 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		if err := n.dns.Start(ctx); err != nil {
 			return fmt.Errorf("node: %w", err)
 		}
+		// Gateway records answer with the clusters' healthy nodes, which the
+		// nodes service publishes (core NATS; the subscription dies with nc).
+		if _, err := n.subscribeGateways(); err != nil {
+			return fmt.Errorf("node: subscribe to gateway sets: %w", err)
+		}
 	}
 	n.log.Info("node started", "partition", n.opts.PartitionID, "track", natsutil.Track(n.opts.Staging),
 		"version", n.agent.Version(), "hub", n.opts.HubLeafURLs)

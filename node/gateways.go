@@ -1,0 +1,77 @@
+package node
+
+import (
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/nats-io/nats.go"
+	"google.golang.org/protobuf/proto"
+
+	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+	"github.com/strata-edge/strata/pkg/natsutil"
+)
+
+// jsAckPrefix starts the reply subject of JetStream push deliveries; another
+// node of the partition can point a consumer at our gateway subject, and
+// such deliveries are not gateway sets.
+const jsAckPrefix = "$JS.ACK."
+
+// gatewayFeed applies the nodes service's live gateway address sets
+// (natsutil.GatewaysSubject) to the DNS server. The sets are liveness, not
+// config: they are not stored, and until the first one arrives the server
+// answers with the addresses the snapshot carries.
+type gatewayFeed struct {
+	n       *Node
+	subject string
+	// last is the newest set applied (its time orders repeats and changes)
+	// and applied the map it gave; both only touched by the subscription's
+	// goroutine.
+	last    *syncv1.GatewaySet
+	applied map[string][]string
+}
+
+func (n *Node) subscribeGateways() (*nats.Subscription, error) {
+	f := &gatewayFeed{n: n, subject: natsutil.GatewaysSubject(n.opts.PartitionID)}
+	return n.nc.Subscribe(f.subject, f.onMsg)
+}
+
+func (f *gatewayFeed) onMsg(m *nats.Msg) {
+	if m.Subject != f.subject || strings.HasPrefix(m.Reply, jsAckPrefix) {
+		return
+	}
+	set := new(syncv1.GatewaySet)
+	if err := proto.Unmarshal(m.Data, set); err != nil {
+		f.n.log.Warn("undecodable gateway set dropped", "err", err)
+		return
+	}
+	if set.GetPartitionId() != f.n.opts.PartitionID {
+		f.n.log.Warn("gateway set of another partition dropped", "partition_id", set.GetPartitionId())
+		return
+	}
+	if f.last != nil && set.GetTime().AsTime().Before(f.last.GetTime().AsTime()) {
+		return // older than one applied
+	}
+	f.last = set
+	// Records name a cluster by id or by name; both keys share the list.
+	gw := map[string][]string{}
+	for _, c := range set.GetClusters() {
+		addrs := slices.Clone(c.GetAddresses())
+		if addrs == nil {
+			addrs = []string{} // present and empty: NODATA, not the snapshot's fallback
+		}
+		for _, k := range []string{c.GetClusterId(), c.GetClusterName()} {
+			if k != "" {
+				gw[k] = addrs
+			}
+		}
+	}
+	if f.applied != nil && maps.EqualFunc(gw, f.applied, slices.Equal) {
+		return // the periodic repeat: nothing to rebuild
+	}
+	if err := f.n.dns.SetGateways(gw); err != nil {
+		f.n.log.Warn("gateway set not applied", "err", err)
+		return
+	}
+	f.applied = gw
+}
