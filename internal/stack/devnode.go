@@ -48,6 +48,8 @@ func startDevNode(ctx context.Context, svc *nodes.Service, o DevOptions, log *sl
 		DataDir: dir, Name: devNodeName, JoinToken: token, Joiner: j,
 		HTTPAddr: o.HTTPAddr, HTTPSAddr: o.HTTPSAddr, HTTPPort: o.HTTPPort, HTTPSPort: o.HTTPSPort,
 		DNSAddr: o.DNSAddr, Logger: log.With("part", "edge"), KEK: devNodeKEK(o.DataDir),
+		// Gateway records of cluster "default" answer with the dev node.
+		PublicIPs: []string{"127.0.0.1"},
 	})
 	if connect.CodeOf(err) == connect.CodeAlreadyExists {
 		return nil, fmt.Errorf("edge node: %w (%s lost the key the dev node joined with: start once with --no-node, "+

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,6 +62,10 @@ type EdgeOptions struct {
 	// DNSAddr, optional, is the authoritative DNS server's address (UDP and
 	// TCP); empty: no DNS.
 	DNSAddr string
+	// PublicIPs, optional, are the node's public addresses (at most one
+	// IPv4 and one IPv6), sent at join: gateway DNS records answer with the
+	// addresses of a cluster's healthy nodes.
+	PublicIPs []string
 	// JoinPoll is the interval between Join calls while waiting for
 	// approval or for the control plane; default DefaultJoinPoll.
 	JoinPoll time.Duration
@@ -184,6 +189,10 @@ func StartEdge(ctx context.Context, o EdgeOptions) (*Edge, error) {
 // the control plane is unreachable, it asks again every o.JoinPoll.
 func joinUntilApproved(ctx context.Context, o EdgeOptions, pub string, haveStored bool, log *slog.Logger) (*configv1.JoinResponse, error) {
 	req := &configv1.JoinRequest{JoinToken: o.JoinToken, Name: o.Name, PublicKey: pub}
+	var err error
+	if req.PublicIpv4, req.PublicIpv6, err = SplitPublicIPs("public IP", o.PublicIPs); err != nil {
+		return nil, err
+	}
 	told := false
 	for {
 		res, err := o.Joiner.Join(ctx, req)
@@ -373,4 +382,27 @@ func writePrivate(path string, data []byte) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// SplitPublicIPs sorts a node's public addresses into its one IPv4 and one
+// IPv6 address (either may be empty); field names the option in errors.
+func SplitPublicIPs(field string, ips []string) (ipv4, ipv6 string, err error) {
+	for _, raw := range ips {
+		ip, perr := netip.ParseAddr(raw)
+		switch {
+		case perr != nil || ip.Zone() != "":
+			return "", "", fmt.Errorf("%s %q: not an IP address", field, raw)
+		case ip.Is4() || ip.Is4In6():
+			if ipv4 != "" {
+				return "", "", fmt.Errorf("%s %q: a node has one IPv4 address, %s was given already", field, raw, ipv4)
+			}
+			ipv4 = ip.Unmap().String()
+		default:
+			if ipv6 != "" {
+				return "", "", fmt.Errorf("%s %q: a node has one IPv6 address, %s was given already", field, raw, ipv6)
+			}
+			ipv6 = ip.String()
+		}
+	}
+	return ipv4, ipv6, nil
 }

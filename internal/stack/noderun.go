@@ -29,6 +29,9 @@ type NodeOptions struct {
 	HTTPPort, HTTPSPort uint32
 	// DNSAddr, optional, is the authoritative DNS address (UDP and TCP).
 	DNSAddr string
+	// PublicIPs are the node's public addresses, sent at join (see
+	// EdgeOptions.PublicIPs).
+	PublicIPs []string
 	// JoinPoll is the interval between Join calls while waiting for
 	// approval; default DefaultJoinPoll.
 	JoinPoll time.Duration
@@ -58,6 +61,9 @@ func RunNode(ctx context.Context, o NodeOptions) (err error) {
 			return err
 		}
 	}
+	if _, _, err := SplitPublicIPs("--public-ip", o.PublicIPs); err != nil {
+		return err
+	}
 	var joiner Joiner
 	if o.JoinToken != "" {
 		if !strings.HasPrefix(o.API, "http://") && !strings.HasPrefix(o.API, "https://") {
@@ -68,7 +74,7 @@ func RunNode(ctx context.Context, o NodeOptions) (err error) {
 	edge, err := StartEdge(ctx, EdgeOptions{
 		DataDir: o.DataDir, Name: o.Name, JoinToken: o.JoinToken, Joiner: joiner,
 		HTTPAddr: o.HTTPAddr, HTTPSAddr: o.HTTPSAddr, HTTPPort: o.HTTPPort, HTTPSPort: o.HTTPSPort,
-		DNSAddr: o.DNSAddr, JoinPoll: o.JoinPoll, Logger: log, Progress: o.Banner,
+		DNSAddr: o.DNSAddr, PublicIPs: o.PublicIPs, JoinPoll: o.JoinPoll, Logger: log, Progress: o.Banner,
 	})
 	if err != nil {
 		return err
