@@ -1,0 +1,127 @@
+package stack_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	mdns "github.com/miekg/dns"
+
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
+	"github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
+	"github.com/strata-edge/strata/internal/stack"
+	"github.com/strata-edge/strata/pkg/apiauth"
+	"github.com/strata-edge/strata/pkg/natsutil/natstest"
+)
+
+// A gateway record of cluster "default" answers with the public addresses of
+// its healthy online nodes: the dev node (127.0.0.1) and a second node
+// (127.0.0.2). When the second node stops, its heartbeats stop and it leaves
+// the answer once it counts as offline (three heartbeat intervals); started
+// again, it comes back.
+func TestDevGatewayRecordFollowsNodeLiveness(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	banner := &syncBuffer{}
+	go func() {
+		done <- stack.RunDev(ctx, stack.DevOptions{
+			DataDir: t.TempDir(), APIAddr: "127.0.0.1:0", NATSAddr: "127.0.0.1:0", LeafAddr: "127.0.0.1:0",
+			HTTPAddr: "127.0.0.1:0", DNSAddr: "127.0.0.1:0",
+			Logger: slog.New(slog.DiscardHandler), Banner: banner,
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Error("RunDev did not return after cancel")
+		}
+	})
+	dnsAddr := bannerValue(t, banner, done, "dns")
+	api := bannerValue(t, banner, done, "api")
+	token, err := os.ReadFile(bannerValue(t, banner, done, "token-file"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := clientsFor(api, strings.TrimSpace(string(token)))
+	zones := dnsv1connect.NewDnsServiceClient(&http.Client{Timeout: 15 * time.Second}, api,
+		connectBearer(strings.TrimSpace(string(token))))
+	bg := context.Background()
+	must[*dnsv1.CreateZoneResponse](t)(zones.CreateZone(bg, &dnsv1.CreateZoneRequest{Name: "gw.test", Nameservers: []string{"ns1.gw.test."}}))
+	must[*dnsv1.AddRecordResponse](t)(zones.AddRecord(bg, &dnsv1.AddRecordRequest{Zone: "gw.test", Record: &dnsv1.Record{
+		Name: "@", Type: dnsv1.RecordType_RECORD_TYPE_A, GatewayCluster: "default", Ttl: 5,
+	}}))
+	must[*dnsv1.CreateReleaseResponse](t)(zones.CreateRelease(bg, &dnsv1.CreateReleaseRequest{Zone: "gw.test"}))
+
+	jt := must[*configv1.CreateJoinTokenResponse](t)(admin.nodes.CreateJoinToken(bg, &configv1.CreateJoinTokenRequest{Cluster: "default", AutoApprove: true}))
+	dir := t.TempDir()
+	start := func(token string) *stack.Edge {
+		t.Helper()
+		e, err := stack.StartEdge(bg, stack.EdgeOptions{
+			DataDir: dir, Name: "edge-b", JoinToken: token, Joiner: clientsFor(api, "").nodes,
+			HTTPAddr: "127.0.0.1:0", PublicIPs: []string{"127.0.0.2"}, JoinPoll: 20 * time.Millisecond,
+			Logger: slog.New(slog.DiscardHandler),
+		})
+		if err != nil {
+			t.Fatalf("StartEdge: %v", err)
+		}
+		return e
+	}
+	stop := func(e *stack.Edge) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(bg, 20*time.Second)
+		defer cancel()
+		if err := e.Stop(sctx); err != nil {
+			t.Fatalf("stop edge-b: %v", err)
+		}
+	}
+	want := func(addrs ...string) {
+		t.Helper()
+		// Offline is three heartbeat intervals (15 s) of silence.
+		natstest.CheckFor(t, 40*time.Second, 50*time.Millisecond, func() error {
+			got, err := gatewayA(dnsAddr, "gw.test.")
+			if err != nil || !slices.Equal(got, addrs) {
+				return fmt.Errorf("gw.test A = %v, %v; want %v", got, err, addrs)
+			}
+			return nil
+		})
+	}
+	edge := start(jt.GetToken())
+	want("127.0.0.1", "127.0.0.2")
+	stop(edge)
+	want("127.0.0.1")
+	edge = start("") // the stored identity; heartbeats resume
+	t.Cleanup(func() { stop(edge) })
+	want("127.0.0.1", "127.0.0.2")
+}
+
+func connectBearer(token string) connect.ClientOption {
+	return connect.WithInterceptors(apiauth.BearerToken(token))
+}
+
+func gatewayA(addr, name string) ([]string, error) {
+	r, _, err := new(mdns.Client).Exchange(new(mdns.Msg).SetQuestion(name, mdns.TypeA), addr)
+	if err != nil {
+		return nil, err
+	}
+	if r.Rcode != mdns.RcodeSuccess {
+		return nil, fmt.Errorf("rcode %s", mdns.RcodeToString[r.Rcode])
+	}
+	var out []string
+	for _, rr := range r.Answer {
+		if a, ok := rr.(*mdns.A); ok {
+			out = append(out, a.A.String())
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
