@@ -61,6 +61,7 @@ func (p *Proxy) tunnelFast(ctx *fasthttp.RequestCtx, st *fastState, up *upstream
 		return s
 	}
 	_ = conn.SetWriteDeadline(time.Now().Add(t.Write))
+	ctx.Request.URI().DisablePathNormalizing = true // send the path as received
 	if _, err := ctx.Request.WriteTo(conn); err != nil {
 		return fail(err)
 	}
@@ -84,8 +85,17 @@ func (p *Proxy) tunnelFast(ctx *fasthttp.RequestCtx, st *fastState, up *upstream
 	_ = conn.SetReadDeadline(time.Time{})
 	s.ReportSuccess()
 	s.Begin()
+	// fasthttp runs the hijack handler only if writing the 101 to the
+	// client worked; otherwise nobody would close the upstream side.
+	var once sync.Once
+	finish := func() { once.Do(func() { conn.Close(); s.End() }) }
+	orphan := time.AfterFunc(time.Minute, finish)
 	ctx.Hijack(func(client net.Conn) {
-		defer s.End()
+		if !orphan.Stop() {
+			client.Close()
+			return
+		}
+		defer finish()
 		pipe(client, conn, br)
 	})
 	return s
