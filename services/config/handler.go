@@ -91,6 +91,11 @@ func (h *handler) RemoveNode(ctx context.Context, req *configv1.RemoveNodeReques
 // ListNodes lists nodes with their partition, the newest version of their
 // track and, with Options.Statuses, their sync status from heartbeats.
 func (h *handler) ListNodes(ctx context.Context, req *configv1.ListNodesRequest) (*configv1.ListNodesResponse, error) {
+	// Node registration, approval and disabling are written by the nodes
+	// service: catch up with the log so a list right after such a change shows it.
+	if err := h.s.catchUp(ctx); err != nil {
+		return nil, h.fail(err)
+	}
 	clusterID := ""
 	if req.Cluster != "" {
 		c, ok := h.s.proj.resolveCluster(req.Cluster)
