@@ -26,6 +26,7 @@ import (
 	ev "github.com/strata-edge/strata/gen/strata/events/cert/v1"
 	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/apierr"
+	"github.com/strata-edge/strata/pkg/background"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/ids"
 	"github.com/strata-edge/strata/pkg/keywrap"
@@ -61,10 +62,7 @@ type Service struct {
 
 	nodeKeys sync.Map // partition id -> *keywrap.Keyring
 
-	runMu   sync.Mutex
-	started bool
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	bg background.Group
 }
 
 // New validates opts and returns a stopped Service.
@@ -94,62 +92,37 @@ func (s *Service) Model() *Model { return s.model }
 // Start rebuilds the read model and keeps following the log. It returns once
 // the model caught up with the log as it was when Start was called.
 func (s *Service) Start(ctx context.Context) error {
-	s.runMu.Lock()
-	defer s.runMu.Unlock()
-	if s.started {
-		return errors.New("cert: already started")
-	}
 	head, err := s.store.Head(ctx)
 	if err != nil {
 		return fmt.Errorf("cert: read log head: %w", err)
 	}
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s.cancel, s.started = cancel, true
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		eventstore.Follow(runCtx, s.store, s.model.Applied, s.model.Apply, s.logger)
-	}()
+	if err := s.bg.Start(ctx); err != nil {
+		return fmt.Errorf("cert: %w", err)
+	}
+	s.bg.Go(func(ctx context.Context) {
+		eventstore.Follow(ctx, s.store, s.model.Applied, s.model.Apply, s.logger)
+	})
 	if err := s.model.WaitFor(ctx, head); err != nil {
-		s.stopLocked(ctx)
+		_ = s.bg.Stop(context.Background())
 		return fmt.Errorf("cert: rebuild read model: %w", err)
 	}
 	if s.acmeO != nil {
 		is, err := newIssuer(ctx, s, *s.acmeO)
 		if err != nil {
-			s.stopLocked(ctx)
+			_ = s.bg.Stop(context.Background())
 			return err
 		}
 		s.issuer = is
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			is.run(runCtx)
-		}()
+		s.bg.Go(is.run)
 	}
 	return nil
 }
 
 // Stop ends background work and waits for it (at most until ctx ends).
 func (s *Service) Stop(ctx context.Context) error {
-	s.runMu.Lock()
-	defer s.runMu.Unlock()
-	return s.stopLocked(ctx)
-}
-
-func (s *Service) stopLocked(ctx context.Context) error {
-	if !s.started {
-		return nil
+	if err := s.bg.Stop(ctx); err != nil {
+		return fmt.Errorf("cert: %w", err)
 	}
-	s.cancel()
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		return fmt.Errorf("cert: stop: %w", ctx.Err())
-	}
-	s.started = false
 	return nil
 }
 

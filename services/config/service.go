@@ -25,6 +25,7 @@ import (
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
 	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/apierr"
+	"github.com/strata-edge/strata/pkg/background"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/ids"
 	"github.com/strata-edge/strata/pkg/keywrap"
@@ -60,10 +61,7 @@ type Service struct {
 	// meanwhile. Other replicas are not covered: see docs/config.md.
 	mu sync.Mutex
 
-	runMu   sync.Mutex
-	started bool
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	bg background.Group
 }
 
 // New validates opts and returns a stopped Service.
@@ -90,36 +88,25 @@ func New(opts Options) (*Service, error) {
 // events and, when publishing, publishes new snapshot versions. It returns
 // once the model has caught up with the log as it was when Start was called.
 func (s *Service) Start(ctx context.Context) error {
-	s.runMu.Lock()
-	defer s.runMu.Unlock()
-	if s.started {
-		return errors.New("config: already started")
-	}
 	head, err := s.store.Head(ctx)
 	if err != nil {
 		return fmt.Errorf("config: read log head: %w", err)
 	}
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s.cancel = cancel
-	s.started = true
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		eventstore.Follow(runCtx, s.store, s.proj.Applied, s.proj.Handle, s.logger)
-	}()
+	if err := s.bg.Start(ctx); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	s.bg.Go(func(ctx context.Context) {
+		eventstore.Follow(ctx, s.store, s.proj.Applied, s.proj.Handle, s.logger)
+	})
 	if s.pub != nil {
 		if err := s.pub.ensureStream(ctx); err != nil {
-			s.stopLocked(ctx)
+			_ = s.bg.Stop(context.Background())
 			return err
 		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			s.pub.run(runCtx)
-		}()
+		s.bg.Go(s.pub.run)
 	}
 	if err := s.proj.WaitFor(ctx, head); err != nil {
-		s.stopLocked(ctx)
+		_ = s.bg.Stop(context.Background())
 		return fmt.Errorf("config: rebuild read model: %w", err)
 	}
 	s.logger.Info("config read model ready", "position", head)
@@ -129,24 +116,9 @@ func (s *Service) Start(ctx context.Context) error {
 // Stop ends the subscription and the publisher and waits for them (at most
 // until ctx ends).
 func (s *Service) Stop(ctx context.Context) error {
-	s.runMu.Lock()
-	defer s.runMu.Unlock()
-	return s.stopLocked(ctx)
-}
-
-func (s *Service) stopLocked(ctx context.Context) error {
-	if !s.started {
-		return nil
+	if err := s.bg.Stop(ctx); err != nil {
+		return fmt.Errorf("config: %w", err)
 	}
-	s.cancel()
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		return fmt.Errorf("config: stop: %w", ctx.Err())
-	}
-	s.started = false
 	return nil
 }
 

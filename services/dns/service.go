@@ -25,6 +25,7 @@ import (
 	ev "github.com/strata-edge/strata/gen/strata/events/dns/v1"
 	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/apierr"
+	"github.com/strata-edge/strata/pkg/background"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/ids"
 )
@@ -62,10 +63,7 @@ type Service struct {
 	mu   sync.Mutex // serializes commands
 	proj *projection
 
-	runMu   sync.Mutex
-	started bool
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	bg background.Group
 }
 
 // New validates opts.
@@ -85,26 +83,18 @@ func New(opts Options) (*Service, error) {
 
 // Start rebuilds the read model from the event log and follows it.
 func (s *Service) Start(ctx context.Context) error {
-	s.runMu.Lock()
-	defer s.runMu.Unlock()
-	if s.started {
-		return errors.New("dns: already started")
-	}
 	head, err := s.store.Head(ctx)
 	if err != nil {
 		return fmt.Errorf("dns: read log head: %w", err)
 	}
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s.cancel, s.started = cancel, true
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		eventstore.Follow(runCtx, s.store, s.proj.Applied, s.proj.Handle, s.log)
-	}()
+	if err := s.bg.Start(ctx); err != nil {
+		return fmt.Errorf("dns: %w", err)
+	}
+	s.bg.Go(func(ctx context.Context) {
+		eventstore.Follow(ctx, s.store, s.proj.Applied, s.proj.Handle, s.log)
+	})
 	if err := s.proj.WaitFor(ctx, head); err != nil {
-		cancel()
-		s.wg.Wait()
-		s.started = false
+		_ = s.bg.Stop(context.Background())
 		return fmt.Errorf("dns: rebuild read model: %w", err)
 	}
 	return nil
@@ -112,20 +102,9 @@ func (s *Service) Start(ctx context.Context) error {
 
 // Stop ends the follower.
 func (s *Service) Stop(ctx context.Context) error {
-	s.runMu.Lock()
-	defer s.runMu.Unlock()
-	if !s.started {
-		return nil
+	if err := s.bg.Stop(ctx); err != nil {
+		return fmt.Errorf("dns: %w", err)
 	}
-	s.cancel()
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		return fmt.Errorf("dns: stop: %w", ctx.Err())
-	}
-	s.started = false
 	return nil
 }
 

@@ -1,0 +1,58 @@
+package background
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestGroupStartsStopsAndRestarts(t *testing.T) {
+	var g Group
+	reqCtx, cancelReq := context.WithCancel(context.Background())
+	if err := g.Start(reqCtx); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Start(reqCtx); !errors.Is(err, ErrRunning) {
+		t.Fatalf("second Start: %v, want ErrRunning", err)
+	}
+	stopped := make(chan struct{})
+	g.Go(func(ctx context.Context) { <-ctx.Done(); close(stopped) })
+
+	// The caller's context ending must not stop the loops.
+	cancelReq()
+	select {
+	case <-stopped:
+		t.Fatal("loop stopped when the Start context ended")
+	case <-time.After(50 * time.Millisecond):
+	}
+	if err := g.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-stopped:
+	default:
+		t.Fatal("Stop returned before the loop ended")
+	}
+	if err := g.Start(context.Background()); err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	if err := g.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestGroupStopGivesUpAtDeadline(t *testing.T) {
+	var g Group
+	if err := g.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	defer close(release)
+	g.Go(func(context.Context) { <-release }) // ignores cancellation
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := g.Stop(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Stop: %v, want deadline exceeded", err)
+	}
+}
