@@ -5,6 +5,8 @@
 //
 // -rules N adds N rules that do not match plus one that sets a request
 // header, to measure rule evaluation; -pprof ADDR serves net/http/pprof.
+// -cache memory|disk adds a rule caching everything (node/cache; origin
+// freshness, else -cache-ttl), for scripts/bench-cache.sh.
 package main
 
 import (
@@ -22,6 +24,7 @@ import (
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+	"github.com/strata-edge/strata/node/cache"
 	"github.com/strata-edge/strata/node/proxy"
 )
 
@@ -34,6 +37,9 @@ func main() {
 	engine := flag.String("engine", proxy.EngineFast, "plain listener engine: fasthttp or net/http")
 	pprof := flag.String("pprof", "", "serve net/http/pprof on this address")
 	accessLog := flag.Bool("access-log", false, "write access log lines to stderr")
+	cacheStore := flag.String("cache", "", "cache every response: memory or disk (empty: no cache)")
+	cacheDir := flag.String("cache-dir", "", "directory of the disk cache")
+	cacheTTL := flag.Uint("cache-ttl", 0, "TTL in seconds when the origin sends no freshness headers")
 	flag.Parse()
 
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -43,7 +49,11 @@ func main() {
 	if *pprof != "" {
 		go func() { _ = http.ListenAndServe(*pprof, nil) }() //nolint:gosec // local benchmark tool
 	}
-	p, err := proxy.New(proxy.Options{HTTPAddr: *listen, HTTPSAddr: *listenTLS, Logger: logger, AccessLog: *accessLog, HTTPEngine: *engine})
+	c, err := openCache(*cacheStore, *cacheDir)
+	if err != nil {
+		fail(err)
+	}
+	p, err := proxy.New(proxy.Options{HTTPAddr: *listen, HTTPSAddr: *listenTLS, Logger: logger, AccessLog: *accessLog, HTTPEngine: *engine, Cache: c})
 	if err != nil {
 		fail(err)
 	}
@@ -63,6 +73,11 @@ func main() {
 			Action: &configv1.Action_RequestHeaders{RequestHeaders: &configv1.HeaderOps{Set: map[string]string{"X-Bench": "1"}}},
 		}}})
 	}
+	if c != nil {
+		app.Rules = append(app.Rules, &configv1.Rule{Name: "cache", When: "PathPrefix(`/`)", Actions: []*configv1.Action{{
+			Action: &configv1.Action_Cache{Cache: &configv1.CacheAction{TtlS: uint32(*cacheTTL)}},
+		}}})
+	}
 	if err := p.Update(&syncv1.Snapshot{Version: 1, Apps: []*configv1.App{app}}); err != nil {
 		fail(err)
 	}
@@ -76,6 +91,23 @@ func main() {
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = p.Stop(sctx)
+}
+
+// openCache opens the -cache store (nil for none), 1 GiB.
+func openCache(kind, dir string) (*cache.Cache, error) {
+	const size = 1 << 30
+	switch kind {
+	case "":
+		return nil, nil
+	case "memory":
+		return cache.New(cache.Options{Open: func(ev cache.EvictFunc) (cache.Store, error) { return cache.NewMemory(size, ev), nil }})
+	case "disk":
+		if dir == "" {
+			return nil, fmt.Errorf("-cache disk needs -cache-dir")
+		}
+		return cache.New(cache.Options{Open: func(ev cache.EvictFunc) (cache.Store, error) { return cache.OpenDisk(dir, size, ev) }})
+	}
+	return nil, fmt.Errorf("-cache %q: want memory or disk", kind)
 }
 
 func fail(err error) {
