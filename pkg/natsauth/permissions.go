@@ -23,7 +23,8 @@ const jsAPI = "$JS." + natsutil.HubDomain + ".API."
 //     calls that read its partition's deltas (an ordered consumer filtered to
 //     one track, created through the subject form that carries the filter,
 //     which the server checks against the consumer config), its partition's
-//     purge commands (the same way) and its partition's snapshot bucket.
+//     purge commands (the same way), its partition's snapshot bucket, and
+//     the ACME challenge buckets (HTTP-01 by key, DNS-01 by a watch).
 //
 // A node's NATS client must use natsutil.NodeInboxPrefix(nodeID) as its inbox
 // prefix (nats.CustomInboxPrefix), or replies cannot reach it.
@@ -46,7 +47,22 @@ func NodePermissions(nodeID, partitionID string) (jwt.Permissions, error) {
 	p.Pub.Allow.Add(purgeAPISubjects(partitionID)...)
 	p.Pub.Allow.Add(snapshotAPISubjects(partitionID)...)
 	p.Pub.Allow.Add(acmeAPISubjects()...)
+	p.Pub.Allow.Add(dns01APISubjects()...)
 	return p, nil
+}
+
+// dns01APISubjects lets a node watch (never write) the KV bucket of pending
+// ACME DNS-01 challenges: bucket info and the ordered push consumer of a KV
+// watch, whose flow-control requests the node answers. TXT values are
+// public by design (served over DNS).
+func dns01APISubjects() []string {
+	stream := "KV_" + natsutil.ACMEDNS01Bucket
+	return []string{
+		jsAPI + "STREAM.INFO." + stream,
+		jsAPI + "CONSUMER.CREATE." + stream + ".>",
+		jsAPI + "CONSUMER.DELETE." + stream + ".*",
+		"$JS.FC." + stream + ".>",
+	}
 }
 
 // acmeAPISubjects lets a node read (never write) the KV bucket of pending

@@ -576,3 +576,61 @@ func TestNodeGatewaySubjects(t *testing.T) {
 		}
 	})
 }
+
+// TestNodeWatchesDNS01Challenges: a node follows the DNS-01 challenge bucket
+// with a KV watch (initial values, then puts and deletes as they happen)
+// across its leaf link, and cannot write to it.
+func TestNodeWatchesDNS01Challenges(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	hubKV, err := f.hubJS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: natsutil.ACMEDNS01Bucket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hubKV.Put(ctx, "_acme-challenge.example.com.tok1", []byte("v1")); err != nil {
+		t.Fatal(err)
+	}
+	kv, err := f.nodeJS.KeyValue(ctx, natsutil.ACMEDNS01Bucket)
+	if err != nil {
+		t.Fatalf("bind bucket: %v", err)
+	}
+	w, err := kv.WatchAll(ctx)
+	if err != nil {
+		t.Fatalf("watch: %v", err)
+	}
+	defer w.Stop()
+	next := func() jetstream.KeyValueEntry {
+		t.Helper()
+		select {
+		case e := <-w.Updates():
+			return e
+		case <-time.After(5 * time.Second):
+			t.Fatal("no watch update")
+			return nil
+		}
+	}
+	if e := next(); e == nil || e.Key() != "_acme-challenge.example.com.tok1" || string(e.Value()) != "v1" {
+		t.Fatalf("initial value = %v", e)
+	}
+	if e := next(); e != nil {
+		t.Fatalf("want the end of initial values, got %s", e.Key())
+	}
+	if _, err := hubKV.Put(ctx, "_acme-challenge.example.com.tok2", []byte("v2")); err != nil {
+		t.Fatal(err)
+	}
+	if e := next(); e.Key() != "_acme-challenge.example.com.tok2" || e.Operation() != jetstream.KeyValuePut {
+		t.Fatalf("update = %s %v", e.Key(), e.Operation())
+	}
+	if err := hubKV.Delete(ctx, "_acme-challenge.example.com.tok1"); err != nil {
+		t.Fatal(err)
+	}
+	if e := next(); e.Key() != "_acme-challenge.example.com.tok1" || e.Operation() != jetstream.KeyValueDelete {
+		t.Fatalf("update = %s %v", e.Key(), e.Operation())
+	}
+	if _, err := kv.Put(shortCtx(t), "_acme-challenge.example.com.forged", []byte("x")); err == nil {
+		t.Fatal("node wrote a DNS-01 challenge")
+	}
+	if _, err := hubKV.Get(ctx, "_acme-challenge.example.com.forged"); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		t.Fatalf("forged value stored: %v", err)
+	}
+}

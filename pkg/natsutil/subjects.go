@@ -30,6 +30,13 @@ const (
 	// writes it; every edge node answers /.well-known/acme-challenge/<token>
 	// from it.
 	ACMEHTTP01Bucket = "strata-acme-http01"
+	// ACMEDNS01Bucket is the KV bucket (hub domain) of pending ACME DNS-01
+	// challenges: key = "<owner name>.<token>" (owner lower-case, no trailing
+	// dot, e.g. "_acme-challenge.example.com.<token>"), value = the TXT value.
+	// One owner can hold several values (a wildcard and its apex in one
+	// order). The cert service writes and deletes entries; every edge node
+	// watches the bucket and answers TXT queries from its in-memory copy.
+	ACMEDNS01Bucket = "strata-acme-dns01"
 	// CertLeaseBucket is the KV bucket holding the lease that lets one cert
 	// service replica at a time talk to ACME CAs.
 	CertLeaseBucket = "strata-cert-lease"
