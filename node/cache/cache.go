@@ -47,6 +47,7 @@ type Result struct {
 	CacheStatus  string
 	AgeSeconds   int64
 	ContentRange string
+	obj          *Object // the stored object served, if any (for Fields)
 }
 
 // Options configure a Cache.
@@ -263,7 +264,7 @@ func (c *Cache) store1(key, primary string, r *Request, p *Policy, resp *Respons
 func (c *Cache) result(r *Request, resp *Response, obj *Object, status string, now time.Time) *Result {
 	res := &Result{CacheStatus: status, AgeSeconds: -1}
 	if obj != nil {
-		res.Status, res.Header, res.Body = obj.Meta.Status, obj.Meta.Header, obj.Body
+		res.Status, res.Header, res.Body, res.obj = obj.Meta.Status, obj.Meta.Header, obj.Body, obj
 		res.AgeSeconds = int64((now.Sub(obj.Meta.StoredAt) + obj.Meta.InitialAge) / time.Second)
 		if res.AgeSeconds < 0 {
 			res.AgeSeconds = 0

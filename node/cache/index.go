@@ -134,6 +134,13 @@ func (ix *index) vary(primary string) []string {
 	return ix.varyOf[primary]
 }
 
+// varyBytes is vary for a key held in a buffer (the map lookup does not copy it).
+func (ix *index) varyBytes(primary []byte) []string {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	return ix.varyOf[string(primary)]
+}
+
 func (ix *index) len() int {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()

@@ -39,38 +39,44 @@ type KeySpec struct {
 // another order, host in another case) give the same key; the encoding escapes
 // every separator, so requests that differ in a chosen part never collide.
 func (s *KeySpec) Build(r *Request) string {
-	var b strings.Builder
-	b.Grow(len(r.Host) + len(r.Path) + len(r.RawQuery) + 8)
-	escapeTo(&b, strings.ToLower(r.Host), true)
+	return string(s.appendKey(make([]byte, 0, len(r.Host)+len(r.Path)+len(r.RawQuery)+8), r))
+}
+
+// appendKey appends the key Build returns to b.
+func (s *KeySpec) appendKey(b []byte, r *Request) []byte {
+	host := r.Host
+	for i := 0; i < len(host); i++ {
+		if host[i] >= 0x80 { // rare: fold Unicode like ASCII, as keys always did
+			host = strings.ToLower(host)
+			break
+		}
+	}
+	b = appendEscaped(b, host, true, true)
 	path := r.Path
 	if path == "" {
 		path = "/"
 	}
-	escapeTo(&b, path, false)
-	b.WriteByte('?')
+	b = appendEscaped(b, path, false, false)
+	b = append(b, '?')
 	if !s.IgnoreQuery && r.RawQuery != "" {
-		s.writeQuery(&b, r.RawQuery)
+		vals, _ := url.ParseQuery(r.RawQuery) // keep what parses; a bad pair is dropped
+		b = appendQueryArgs(b, vals, s.QueryArgs)
 	}
 	for _, h := range s.Headers {
-		b.WriteString("|h:")
-		escapeTo(&b, strings.ToLower(h), true)
-		b.WriteByte('=')
-		escapeTo(&b, r.header(h), true)
+		b = append(b, "|h:"...)
+		b = appendEscaped(b, h, true, true)
+		b = append(b, '=')
+		b = appendEscaped(b, r.header(h), true, false)
 	}
 	for _, c := range s.Cookies {
-		b.WriteString("|c:")
-		escapeTo(&b, c, true)
-		b.WriteByte('=')
+		b = append(b, "|c:"...)
+		b = appendEscaped(b, c, true, false)
+		b = append(b, '=')
 		if r.Cookie != nil {
-			escapeTo(&b, r.Cookie(c), true)
+			b = appendEscaped(b, r.Cookie(c), true, false)
 		}
 	}
-	return b.String()
-}
-
-func (s *KeySpec) writeQuery(b *strings.Builder, raw string) {
-	vals, _ := url.ParseQuery(raw) // keep what parses; a bad pair is dropped
-	writeQueryArgs(b, vals, s.QueryArgs)
+	return b
 }
 
 // keyQuery is the query part of the key spec s builds from parsed query
@@ -79,13 +85,11 @@ func keyQuery(vals url.Values, ignore bool, args []string) string {
 	if ignore || len(vals) == 0 {
 		return ""
 	}
-	var b strings.Builder
-	writeQueryArgs(&b, vals, args)
-	return b.String()
+	return string(appendQueryArgs(nil, vals, args))
 }
 
-// writeQueryArgs writes vals sorted by name, keeping only args (all when empty).
-func writeQueryArgs(b *strings.Builder, vals url.Values, args []string) {
+// appendQueryArgs appends vals sorted by name, keeping only args (all when empty).
+func appendQueryArgs(b []byte, vals url.Values, args []string) []byte {
 	names := make([]string, 0, len(vals))
 	for n := range vals {
 		if len(args) == 0 || slices.Contains(args, n) {
@@ -97,32 +101,35 @@ func writeQueryArgs(b *strings.Builder, vals url.Values, args []string) {
 	for _, n := range names {
 		for _, v := range vals[n] {
 			if !first {
-				b.WriteByte('&')
+				b = append(b, '&')
 			}
 			first = false
-			escapeTo(b, n, true)
-			b.WriteByte('=')
-			escapeTo(b, v, true)
+			b = appendEscaped(b, n, true, false)
+			b = append(b, '=')
+			b = appendEscaped(b, v, true, false)
 		}
 	}
+	return b
 }
 
-// escapeTo percent-encodes the key's separators, '%', control and non-ASCII
-// bytes; strict also encodes '/' (used for the host and query parts).
-func escapeTo(b *strings.Builder, s string, strict bool) {
+// appendEscaped appends s with the key's separators, '%', control and
+// non-ASCII bytes percent-encoded; strict also encodes '/' (used for the
+// host and query parts); lower folds ASCII letters to lower case.
+func appendEscaped(b []byte, s string, strict, lower bool) []byte {
 	const hex = "0123456789ABCDEF"
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
 		case c <= ' ' || c >= 0x7f || c == '%' || c == '?' || c == '|' || c == '&' || c == '=' || c == '#' ||
 			(strict && c == '/'):
-			b.WriteByte('%')
-			b.WriteByte(hex[c>>4])
-			b.WriteByte(hex[c&15])
+			b = append(b, '%', hex[c>>4], hex[c&15])
+		case lower && 'A' <= c && c <= 'Z':
+			b = append(b, c+('a'-'A'))
 		default:
-			b.WriteByte(c)
+			b = append(b, c)
 		}
 	}
+	return b
 }
 
 // varyKey appends the values of the request headers a response varies on.
@@ -130,13 +137,15 @@ func varyKey(primary string, names []string, r *Request) string {
 	if len(names) == 0 {
 		return primary
 	}
-	var b strings.Builder
-	b.WriteString(primary)
+	return string(appendVary([]byte(primary), names, r))
+}
+
+func appendVary(b []byte, names []string, r *Request) []byte {
 	for _, n := range names {
-		b.WriteString("|v:")
-		escapeTo(&b, n, true)
-		b.WriteByte('=')
-		escapeTo(&b, r.header(n), true)
+		b = append(b, "|v:"...)
+		b = appendEscaped(b, n, true, false)
+		b = append(b, '=')
+		b = appendEscaped(b, r.header(n), true, false)
 	}
-	return b.String()
+	return b
 }

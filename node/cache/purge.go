@@ -132,9 +132,9 @@ func (c *Cache) markStale(key string) bool {
 	if obj.Meta.SoftPurged {
 		return true
 	}
-	cp := *obj
+	cp := &Object{Meta: obj.Meta, Body: obj.Body}
 	cp.Meta.SoftPurged = true
-	if err := c.store.Put(&cp); err != nil {
+	if err := c.store.Put(cp); err != nil {
 		c.store.Delete(key)
 		c.idx.remove(key)
 	}

@@ -6,6 +6,7 @@ package cache
 import (
 	"errors"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -43,6 +44,8 @@ type Meta struct {
 type Object struct {
 	Meta Meta
 	Body []byte
+	// fields caches Result.Fields for hits on this object.
+	fields atomic.Pointer[[]Field]
 }
 
 // size is the number of bytes an object is charged against a store's limit.
@@ -64,6 +67,7 @@ var ErrTooLarge = errors.New("cache: object larger than the store")
 // recently used ones. Implementations are safe for concurrent use.
 type Store interface {
 	// Get returns the object stored under key; a damaged object is a miss.
+	// key may alias a reused buffer: Get must not retain it.
 	Get(key string) (*Object, bool)
 	// Put stores obj under obj.Meta.Key, replacing any previous object.
 	Put(obj *Object) error
