@@ -197,7 +197,7 @@ func (d *Disk) Get(key string) (*Object, bool) {
 	d.mu.Unlock()
 	obj, err := readDiskObject(path)
 	if err != nil || obj.Meta.Key != key {
-		key = strings.Clone(key) // may alias the caller's buffer; kept by the log and eviction
+		key = strings.Clone(key)             // may alias the caller's buffer; kept by the log and eviction
 		if !errors.Is(err, fs.ErrNotExist) { // else a concurrent delete won the race
 			slog.Warn("cache: unreadable object is a miss", "key", key, "err", err)
 		}
