@@ -19,6 +19,7 @@ import (
 	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/authz"
 	"github.com/strata-edge/strata/pkg/eventstore"
+	"github.com/strata-edge/strata/pkg/keywrap"
 	"github.com/strata-edge/strata/pkg/natsauth"
 	certsvc "github.com/strata-edge/strata/services/cert"
 	"github.com/strata-edge/strata/services/config"
@@ -80,20 +81,23 @@ func startAPI(ctx context.Context, p apiParts, st *stops) (apiInfo, error) {
 
 	// The nodes service is built first: it feeds the config service's node
 	// sync status, and starts after config has made the default cluster.
+	kek, err := loadKEK(p.dataDir)
+	if err != nil {
+		return apiInfo{}, fmt.Errorf("key-encryption key: %w", err)
+	}
 	var nodesSvc *nodes.Service
 	if serves(ServiceNodes) {
 		if p.authority == nil {
 			return apiInfo{}, fmt.Errorf("nodes service: no NATS authority")
 		}
+		// Approved nodes get their partition's node KEK sealed to them at
+		// join (docs/certs.md).
+		nodeKEK := func(partitionID string) (*keywrap.Keyring, error) { return certsvc.NodeKeyring(kek, partitionID) }
 		nodesSvc, err = nodes.New(nodes.Options{Store: p.store, Authority: p.authority, Hub: p.hub,
-			Conn: p.conn, LeafURLs: p.leafURLs, Logger: p.log})
+			Conn: p.conn, LeafURLs: p.leafURLs, Logger: p.log, NodeKEK: nodeKEK})
 		if err != nil {
 			return apiInfo{}, fmt.Errorf("nodes service: %w", err)
 		}
-	}
-	kek, err := loadKEK(p.dataDir)
-	if err != nil {
-		return apiInfo{}, fmt.Errorf("key-encryption key: %w", err)
 	}
 	cfgOpts := config.Options{Store: p.store, Logger: p.log.With("service", "config"), KEK: kek}
 	if serves(ServiceConfig) {

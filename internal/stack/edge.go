@@ -21,6 +21,7 @@ import (
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/node"
 	"github.com/strata-edge/strata/pkg/keywrap"
+	"github.com/strata-edge/strata/services/nodes"
 )
 
 // Files of an edge node's data directory, beside node.db and node.creds
@@ -129,7 +130,7 @@ func StartEdge(ctx context.Context, o EdgeOptions) (*Edge, error) {
 	var creds *node.Credentials
 	switch {
 	case o.JoinToken != "" && o.Joiner != nil:
-		res, err := joinUntilApproved(ctx, o, pub, stored != nil, log)
+		res, err := joinUntilApproved(ctx, o, kp, stored != nil, log)
 		if err == nil {
 			state = edgeState{NodeID: res.GetNode().GetId(), Name: res.GetNode().GetName(),
 				ClusterID: res.GetNode().GetClusterId(), PartitionID: res.GetPartitionId(),
@@ -187,9 +188,19 @@ func StartEdge(ctx context.Context, o EdgeOptions) (*Edge, error) {
 // joinUntilApproved calls Join until the node is approved. While the node
 // waits for approval, and (when it has nothing stored to start from) while
 // the control plane is unreachable, it asks again every o.JoinPoll.
-func joinUntilApproved(ctx context.Context, o EdgeOptions, pub string, haveStored bool, log *slog.Logger) (*configv1.JoinResponse, error) {
+func joinUntilApproved(ctx context.Context, o EdgeOptions, kp nkeys.KeyPair, haveStored bool, log *slog.Logger) (*configv1.JoinResponse, error) {
+	pub, _ := kp.PublicKey()
 	req := &configv1.JoinRequest{JoinToken: o.JoinToken, Name: o.Name, PublicKey: pub}
-	var err error
+	// A one-time transport key: the control plane seals the partition's
+	// node KEK to it once the node is approved (saveSealedKEK).
+	tk, err := keywrap.NewTransportKey()
+	if err != nil {
+		return nil, err
+	}
+	req.KekPublicKey = tk.Public()
+	if req.KekPublicKeySignature, err = kp.Sign(nodes.KEKSignedMessage(req.KekPublicKey)); err != nil {
+		return nil, fmt.Errorf("sign transport key: %w", err)
+	}
 	if req.PublicIpv4, req.PublicIpv6, err = SplitPublicIPs("public IP", o.PublicIPs); err != nil {
 		return nil, err
 	}
@@ -200,6 +211,9 @@ func joinUntilApproved(ctx context.Context, o EdgeOptions, pub string, haveStore
 		case err == nil && res.GetApproved():
 			if res.GetUserJwt() == "" || len(res.GetLeafUrls()) == 0 {
 				return nil, errors.New("join: approved, but the control plane sent no credentials or no leaf URLs (is the nodes service configured with the hub's leaf URL?)")
+			}
+			if err := saveSealedKEK(o.DataDir, tk, res); err != nil {
+				return nil, err
 			}
 			return res, nil
 		case err == nil:
@@ -224,6 +238,28 @@ func joinUntilApproved(ctx context.Context, o EdgeOptions, pub string, haveStore
 		case <-time.After(o.JoinPoll):
 		}
 	}
+}
+
+// saveSealedKEK opens the node KEK the control plane sealed to tk and
+// writes it to DATA_DIR/node.kek (mode 0600), where later starts read it
+// without the control plane. A response without one leaves the file as is.
+func saveSealedKEK(dir string, tk *keywrap.TransportKey, res *configv1.JoinResponse) error {
+	sealed := res.GetNodeKek()
+	if sealed == nil {
+		return nil
+	}
+	if sealed.GetSuite() != keywrap.SealedSuite {
+		return fmt.Errorf("join: node KEK sealed with suite %q, want %q", sealed.GetSuite(), keywrap.SealedSuite)
+	}
+	plain, err := tk.Open(nodes.KEKInfo(res.GetNode().GetId(), res.GetPartitionId()), sealed.GetCiphertext())
+	if err != nil {
+		return fmt.Errorf("join: open the sealed node KEK: %w", err)
+	}
+	defer clear(plain)
+	if _, err := keywrap.Parse(string(plain)); err != nil {
+		return fmt.Errorf("join: sealed node KEK: %w", err)
+	}
+	return writePrivate(filepath.Join(dir, NodeKEKFile), plain)
 }
 
 // transient reports errors worth retrying: the control plane is down or

@@ -116,6 +116,8 @@ func DefaultRules() Rules {
 		crt.CertServiceRequestCertificateProcedure: OnObjects("cert.certificate.write", app),
 		crt.CertServiceRevokeCertificateProcedure:  Everywhere("cert.certificate.write"),
 
+		crt.CertServiceSetAcmeAccountProcedure:     Everywhere("cert.certificate.write"),
+		crt.CertServiceListAcmeAccountsProcedure:   Everywhere("cert.certificate.read"),
 		// PurgeService. A purge's scope (app, partition or all) is a oneof,
 		// which object refs cannot name yet: purges need the permission
 		// over everything.

@@ -188,3 +188,51 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestSealToTransportKey(t *testing.T) {
+	k, err := NewTransportKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckTransportKey(k.Public()); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckTransportKey([]byte("short")); err == nil {
+		t.Fatal("CheckTransportKey accepted a 5-byte key")
+	}
+	kr, err := Parse(mustLine(t) + "\n" + mustLine(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := SealTo(k.Public(), []byte("info-a"), []byte(kr.Text()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(sealed), kr.Text()[:20]) {
+		t.Fatal("sealed payload holds the clear key")
+	}
+	plain, err := k.Open([]byte("info-a"), sealed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse(string(plain))
+	if err != nil || back.Primary() != kr.Primary() || back.Text() != kr.Text() {
+		t.Fatalf("round trip: %v %q", err, plain)
+	}
+	if _, err := k.Open([]byte("info-b"), sealed); err == nil {
+		t.Fatal("opened with another info")
+	}
+	other, _ := NewTransportKey()
+	if _, err := other.Open([]byte("info-a"), sealed); err == nil {
+		t.Fatal("opened with another key")
+	}
+}
+
+func mustLine(t *testing.T) string {
+	t.Helper()
+	l, err := NewKeyLine()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}

@@ -324,9 +324,13 @@ func (is *issuer) client(ctx context.Context, directory string) (*lego.Client, e
 	}
 	if user.reg == nil {
 		var reg *acme.ExtendedAccount
-		if is.o.EABKeyID != "" && directory == is.o.Directory {
+		kid, hmac, err := is.eab(directory) // eab.go: per directory, set through the API
+		if err != nil {
+			return nil, err
+		}
+		if kid != "" {
 			reg, err = c.Registration.RegisterWithExternalAccountBinding(ctx, registration.RegisterEABOptions{
-				TermsOfServiceAgreed: true, Kid: is.o.EABKeyID, HmacEncoded: is.o.EABHMACKey})
+				TermsOfServiceAgreed: true, Kid: kid, HmacEncoded: hmac})
 		} else {
 			reg, err = c.Registration.Register(ctx, registration.RegisterOptions{TermsOfServiceAgreed: true})
 		}

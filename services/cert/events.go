@@ -22,6 +22,7 @@ const (
 	TypeCertificateDeleted   = "cert.certificate.deleted"
 	TypeCertificateRevoked   = "cert.certificate.revoked"
 	TypeACMEAccount          = "cert.acme_account.registered"
+	TypeACMEEAB              = "cert.acme_eab.set"
 )
 
 var eventTypes = map[string]proto.Message{
@@ -35,6 +36,7 @@ var eventTypes = map[string]proto.Message{
 	TypeCertificateDeleted:   (*ev.CertificateDeleted)(nil),
 	TypeCertificateRevoked:   (*ev.CertificateRevoked)(nil),
 	TypeACMEAccount:          (*ev.AcmeAccountRegistered)(nil),
+	TypeACMEEAB:              (*ev.AcmeExternalAccountSet)(nil),
 }
 
 var typeIDs = func() map[protoreflect.FullName]string {

@@ -76,4 +76,20 @@ func (h *handler) RevokeCertificate(ctx context.Context, req *certv1.RevokeCerti
 	return &certv1.RevokeCertificateResponse{Certificate: c, Version: v}, nil
 }
 
+func (h *handler) SetAcmeAccount(ctx context.Context, req *certv1.SetAcmeAccountRequest) (*certv1.SetAcmeAccountResponse, error) {
+	a, err := h.s.SetAcmeAccount(ctx, req)
+	if err != nil {
+		return nil, h.err(err)
+	}
+	return &certv1.SetAcmeAccountResponse{Account: a}, nil
+}
+
+func (h *handler) ListAcmeAccounts(ctx context.Context, _ *certv1.ListAcmeAccountsRequest) (*certv1.ListAcmeAccountsResponse, error) {
+	as, err := h.s.ListAcmeAccounts(ctx)
+	if err != nil {
+		return nil, h.err(err)
+	}
+	return &certv1.ListAcmeAccountsResponse{Accounts: as}, nil
+}
+
 var _ certv1connect.CertServiceHandler = (*handler)(nil)

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -23,6 +24,11 @@ type Model struct {
 	applied uint64
 	changed chan struct{} // closed and replaced on every Apply
 	certs   map[string]*record
+	// accounts are the ACME directories with an account or settings, by
+	// directory URL (eab.go).
+	accounts map[string]*account
+	// lastIssued is the time of the newest ACME issuance (metrics).
+	lastIssued time.Time
 }
 
 // record is one certificate's state. cert is the API view (never holds key
@@ -41,7 +47,7 @@ type record struct {
 
 // NewModel returns an empty model.
 func NewModel() *Model {
-	return &Model{changed: make(chan struct{}), certs: map[string]*record{}}
+	return &Model{changed: make(chan struct{}), certs: map[string]*record{}, accounts: map[string]*account{}}
 }
 
 // Applied is the position of the newest event applied.
@@ -93,6 +99,9 @@ func (m *Model) Apply(e eventstore.Event) error {
 }
 
 func (m *Model) apply(e eventstore.Event, msg proto.Message) {
+	if m.applyAccount(e, msg) {
+		return
+	}
 	id := strings.TrimPrefix(e.Stream, "cert.")
 	at := timestamppb.New(e.Metadata.Time)
 	r := m.certs[id]
@@ -120,6 +129,7 @@ func (m *Model) apply(e eventstore.Event, msg proto.Message) {
 	nr.cert = c
 	switch msg := msg.(type) {
 	case *ev.CertificateIssued:
+		m.lastIssued = e.Metadata.Time
 		nr.setMaterial(msg.Material)
 		nr.revoked = false
 		c = nr.cert

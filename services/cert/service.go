@@ -134,6 +134,12 @@ func (s *Service) Handler(opts ...connect.HandlerOption) (string, http.Handler) 
 // --- writes -----------------------------------------------------------------
 
 func (s *Service) appendAndWait(ctx context.Context, id string, expected uint64, msgs ...proto.Message) (uint64, error) {
+	return s.appendStream(ctx, streamOf(id), "certificate "+id, expected, msgs...)
+}
+
+// appendStream appends msgs to stream at expected version and waits until
+// the read model folded them; what names the object in a conflict.
+func (s *Service) appendStream(ctx context.Context, stream, what string, expected uint64, msgs ...proto.Message) (uint64, error) {
 	meta := eventstore.Metadata{Actor: apiauth.Actor(ctx), RequestID: apiauth.RequestID(ctx), Time: s.now().UTC()}
 	events := make([]eventstore.Event, len(msgs))
 	for i, m := range msgs {
@@ -143,12 +149,12 @@ func (s *Service) appendAndWait(ctx context.Context, id string, expected uint64,
 		}
 		events[i] = eventstore.Event{ID: ids.New("evt_"), Type: typ, Data: data, Metadata: meta}
 	}
-	stored, err := s.store.Append(ctx, streamOf(id), expected, events...)
+	stored, err := s.store.Append(ctx, stream, expected, events...)
 	if errors.Is(err, eventstore.ErrConflict) {
-		return 0, apierr.Conflict(fmt.Sprintf("certificate %s changed meanwhile (stale expected_version)", id))
+		return 0, apierr.Conflict(fmt.Sprintf("%s changed meanwhile (stale expected_version)", what))
 	}
 	if err != nil {
-		return 0, fmt.Errorf("append to %s: %w", streamOf(id), err)
+		return 0, fmt.Errorf("append to %s: %w", stream, err)
 	}
 	last := stored[len(stored)-1].Position
 	return last, s.model.WaitFor(ctx, last)

@@ -200,6 +200,7 @@ func (s *Service) join(ctx context.Context, req *configv1.JoinRequest) (*configv
 	if !nkeys.IsValidPublicUserKey(req.GetPublicKey()) {
 		bad = append(bad, apierr.FieldViolation{Field: "public_key", Reason: "is not an nkey user public key (\"U...\", e.g. from nkeys.CreateUser)"})
 	}
+	bad = append(bad, checkKEKKey(req)...)
 	ipv4, r4 := checkPublicIP(req.GetPublicIpv4(), false)
 	if r4 != "" {
 		bad = append(bad, apierr.FieldViolation{Field: "public_ipv4", Reason: r4})
@@ -295,6 +296,9 @@ func (s *Service) join(ctx context.Context, req *configv1.JoinRequest) (*configv
 	}
 	resp.UserJwt = userJWT
 	resp.LeafUrls = append([]string(nil), s.opts.LeafURLs...)
+	if resp.NodeKek, err = s.sealNodeKEK(st.node.GetId(), cluster.GetPartitionId(), req.GetKekPublicKey()); err != nil {
+		return nil, err
+	}
 	return resp, nil
 }
 

@@ -73,7 +73,7 @@ type env struct {
 	server  *httptest.Server
 }
 
-func newEnv(t testing.TB) *env {
+func newEnv(t testing.TB, opts ...func(*nodes.Options)) *env {
 	t.Helper()
 	auth, err := natsauth.LoadOrCreate(t.TempDir())
 	if err != nil {
@@ -95,7 +95,7 @@ func newEnv(t testing.TB) *env {
 	appendEvent(t, store, "cluster."+clusterID, "config.cluster.created",
 		&ev.ClusterCreated{Cluster: &configv1.Cluster{Id: clusterID, Name: clusterName, PartitionId: partitionID}})
 
-	e.svc, err = nodes.New(nodes.Options{
+	o := nodes.Options{
 		Store:     store,
 		Authority: auth,
 		Hub:       e.hub.Server,
@@ -103,7 +103,11 @@ func newEnv(t testing.TB) *env {
 		LeafURLs:  []string{e.hub.LeafURL},
 		Now:       e.clock.Now,
 		Logger:    slog.New(slog.DiscardHandler),
-	})
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	e.svc, err = nodes.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

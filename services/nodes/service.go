@@ -23,6 +23,7 @@ import (
 	ev "github.com/strata-edge/strata/gen/strata/events/config/v1"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/ids"
+	"github.com/strata-edge/strata/pkg/keywrap"
 	"github.com/strata-edge/strata/pkg/natsauth"
 )
 
@@ -53,6 +54,11 @@ type Options struct {
 	Conn *nats.Conn
 	// LeafURLs are handed to approved nodes (nats-leaf:// or tls://).
 	LeafURLs []string
+	// NodeKEK, optional, returns a partition's node key-encryption key
+	// (the cert side, wired by the caller). Approved nodes that send a
+	// transport key get it sealed to that key (see kek.go); nil: nodes get
+	// no KEK at join.
+	NodeKEK func(partitionID string) (*keywrap.Keyring, error)
 	// HeartbeatInterval is how often nodes report; a node is online while
 	// its last report is younger than three intervals. Default 5s.
 	HeartbeatInterval time.Duration

@@ -1353,6 +1353,272 @@ func (x *RevokeCertificateResponse) GetVersion() uint64 {
 	return 0
 }
 
+// The service's account with one ACME directory. Never holds key material.
+type AcmeAccount struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Directory string                 `protobuf:"bytes,1,opt,name=directory,proto3" json:"directory,omitempty"`
+	// External account binding key id; empty = none.
+	EabKeyId string `protobuf:"bytes,2,opt,name=eab_key_id,json=eabKeyId,proto3" json:"eab_key_id,omitempty"`
+	// An EAB HMAC key is stored (encrypted) for this directory.
+	EabHmacKeySet bool `protobuf:"varint,3,opt,name=eab_hmac_key_set,json=eabHmacKeySet,proto3" json:"eab_hmac_key_set,omitempty"`
+	// Set once the account is registered; EAB only matters before that.
+	AccountUrl    string                 `protobuf:"bytes,4,opt,name=account_url,json=accountUrl,proto3" json:"account_url,omitempty"`
+	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcmeAccount) Reset() {
+	*x = AcmeAccount{}
+	mi := &file_strata_cert_v1_cert_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcmeAccount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcmeAccount) ProtoMessage() {}
+
+func (x *AcmeAccount) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_cert_v1_cert_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcmeAccount.ProtoReflect.Descriptor instead.
+func (*AcmeAccount) Descriptor() ([]byte, []int) {
+	return file_strata_cert_v1_cert_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *AcmeAccount) GetDirectory() string {
+	if x != nil {
+		return x.Directory
+	}
+	return ""
+}
+
+func (x *AcmeAccount) GetEabKeyId() string {
+	if x != nil {
+		return x.EabKeyId
+	}
+	return ""
+}
+
+func (x *AcmeAccount) GetEabHmacKeySet() bool {
+	if x != nil {
+		return x.EabHmacKeySet
+	}
+	return false
+}
+
+func (x *AcmeAccount) GetAccountUrl() string {
+	if x != nil {
+		return x.AccountUrl
+	}
+	return ""
+}
+
+func (x *AcmeAccount) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+type SetAcmeAccountRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ACME directory URL (https://..., or http:// for a test CA).
+	Directory string `protobuf:"bytes,1,opt,name=directory,proto3" json:"directory,omitempty"`
+	EabKeyId  string `protobuf:"bytes,2,opt,name=eab_key_id,json=eabKeyId,proto3" json:"eab_key_id,omitempty"`
+	// base64url HMAC key as the CA shows it.
+	EabHmacKey    string `protobuf:"bytes,3,opt,name=eab_hmac_key,json=eabHmacKey,proto3" json:"eab_hmac_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetAcmeAccountRequest) Reset() {
+	*x = SetAcmeAccountRequest{}
+	mi := &file_strata_cert_v1_cert_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetAcmeAccountRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetAcmeAccountRequest) ProtoMessage() {}
+
+func (x *SetAcmeAccountRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_cert_v1_cert_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetAcmeAccountRequest.ProtoReflect.Descriptor instead.
+func (*SetAcmeAccountRequest) Descriptor() ([]byte, []int) {
+	return file_strata_cert_v1_cert_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *SetAcmeAccountRequest) GetDirectory() string {
+	if x != nil {
+		return x.Directory
+	}
+	return ""
+}
+
+func (x *SetAcmeAccountRequest) GetEabKeyId() string {
+	if x != nil {
+		return x.EabKeyId
+	}
+	return ""
+}
+
+func (x *SetAcmeAccountRequest) GetEabHmacKey() string {
+	if x != nil {
+		return x.EabHmacKey
+	}
+	return ""
+}
+
+type SetAcmeAccountResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Account       *AcmeAccount           `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetAcmeAccountResponse) Reset() {
+	*x = SetAcmeAccountResponse{}
+	mi := &file_strata_cert_v1_cert_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetAcmeAccountResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetAcmeAccountResponse) ProtoMessage() {}
+
+func (x *SetAcmeAccountResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_cert_v1_cert_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetAcmeAccountResponse.ProtoReflect.Descriptor instead.
+func (*SetAcmeAccountResponse) Descriptor() ([]byte, []int) {
+	return file_strata_cert_v1_cert_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *SetAcmeAccountResponse) GetAccount() *AcmeAccount {
+	if x != nil {
+		return x.Account
+	}
+	return nil
+}
+
+type ListAcmeAccountsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAcmeAccountsRequest) Reset() {
+	*x = ListAcmeAccountsRequest{}
+	mi := &file_strata_cert_v1_cert_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAcmeAccountsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAcmeAccountsRequest) ProtoMessage() {}
+
+func (x *ListAcmeAccountsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_cert_v1_cert_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAcmeAccountsRequest.ProtoReflect.Descriptor instead.
+func (*ListAcmeAccountsRequest) Descriptor() ([]byte, []int) {
+	return file_strata_cert_v1_cert_proto_rawDescGZIP(), []int{22}
+}
+
+type ListAcmeAccountsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Accounts      []*AcmeAccount         `protobuf:"bytes,1,rep,name=accounts,proto3" json:"accounts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAcmeAccountsResponse) Reset() {
+	*x = ListAcmeAccountsResponse{}
+	mi := &file_strata_cert_v1_cert_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAcmeAccountsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAcmeAccountsResponse) ProtoMessage() {}
+
+func (x *ListAcmeAccountsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_cert_v1_cert_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAcmeAccountsResponse.ProtoReflect.Descriptor instead.
+func (*ListAcmeAccountsResponse) Descriptor() ([]byte, []int) {
+	return file_strata_cert_v1_cert_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ListAcmeAccountsResponse) GetAccounts() []*AcmeAccount {
+	if x != nil {
+		return x.Accounts
+	}
+	return nil
+}
+
 var File_strata_cert_v1_cert_proto protoreflect.FileDescriptor
 
 const file_strata_cert_v1_cert_proto_rawDesc = "" +
@@ -1452,7 +1718,27 @@ const file_strata_cert_v1_cert_proto_rawDesc = "" +
 	"\x06reason\x18\x02 \x01(\rR\x06reason\"t\n" +
 	"\x19RevokeCertificateResponse\x12=\n" +
 	"\vcertificate\x18\x01 \x01(\v2\x1b.strata.cert.v1.CertificateR\vcertificate\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\x04R\aversion*_\n" +
+	"\aversion\x18\x02 \x01(\x04R\aversion\"\xce\x01\n" +
+	"\vAcmeAccount\x12\x1c\n" +
+	"\tdirectory\x18\x01 \x01(\tR\tdirectory\x12\x1c\n" +
+	"\n" +
+	"eab_key_id\x18\x02 \x01(\tR\beabKeyId\x12'\n" +
+	"\x10eab_hmac_key_set\x18\x03 \x01(\bR\reabHmacKeySet\x12\x1f\n" +
+	"\vaccount_url\x18\x04 \x01(\tR\n" +
+	"accountUrl\x129\n" +
+	"\n" +
+	"updated_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"u\n" +
+	"\x15SetAcmeAccountRequest\x12\x1c\n" +
+	"\tdirectory\x18\x01 \x01(\tR\tdirectory\x12\x1c\n" +
+	"\n" +
+	"eab_key_id\x18\x02 \x01(\tR\beabKeyId\x12 \n" +
+	"\feab_hmac_key\x18\x03 \x01(\tR\n" +
+	"eabHmacKey\"O\n" +
+	"\x16SetAcmeAccountResponse\x125\n" +
+	"\aaccount\x18\x01 \x01(\v2\x1b.strata.cert.v1.AcmeAccountR\aaccount\"\x19\n" +
+	"\x17ListAcmeAccountsRequest\"S\n" +
+	"\x18ListAcmeAccountsResponse\x127\n" +
+	"\baccounts\x18\x01 \x03(\v2\x1b.strata.cert.v1.AcmeAccountR\baccounts*_\n" +
 	"\aKeyType\x12\x18\n" +
 	"\x14KEY_TYPE_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fKEY_TYPE_RSA\x10\x01\x12\x12\n" +
@@ -1462,7 +1748,7 @@ const file_strata_cert_v1_cert_proto_rawDesc = "" +
 	"\x1dCERTIFICATE_STATE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19CERTIFICATE_STATE_PENDING\x10\x01\x12\x1c\n" +
 	"\x18CERTIFICATE_STATE_ACTIVE\x10\x02\x12\x1c\n" +
-	"\x18CERTIFICATE_STATE_FAILED\x10\x032\xd4\x06\n" +
+	"\x18CERTIFICATE_STATE_FAILED\x10\x032\x9c\b\n" +
 	"\vCertService\x12h\n" +
 	"\x11UploadCertificate\x12(.strata.cert.v1.UploadCertificateRequest\x1a).strata.cert.v1.UploadCertificateResponse\x12e\n" +
 	"\x10ListCertificates\x12'.strata.cert.v1.ListCertificatesRequest\x1a(.strata.cert.v1.ListCertificatesResponse\x12_\n" +
@@ -1471,7 +1757,9 @@ const file_strata_cert_v1_cert_proto_rawDesc = "" +
 	"\x11AttachCertificate\x12(.strata.cert.v1.AttachCertificateRequest\x1a).strata.cert.v1.AttachCertificateResponse\x12h\n" +
 	"\x11DetachCertificate\x12(.strata.cert.v1.DetachCertificateRequest\x1a).strata.cert.v1.DetachCertificateResponse\x12k\n" +
 	"\x12RequestCertificate\x12).strata.cert.v1.RequestCertificateRequest\x1a*.strata.cert.v1.RequestCertificateResponse\x12h\n" +
-	"\x11RevokeCertificate\x12(.strata.cert.v1.RevokeCertificateRequest\x1a).strata.cert.v1.RevokeCertificateResponseB9Z7github.com/strata-edge/strata/gen/strata/cert/v1;certv1b\x06proto3"
+	"\x11RevokeCertificate\x12(.strata.cert.v1.RevokeCertificateRequest\x1a).strata.cert.v1.RevokeCertificateResponse\x12_\n" +
+	"\x0eSetAcmeAccount\x12%.strata.cert.v1.SetAcmeAccountRequest\x1a&.strata.cert.v1.SetAcmeAccountResponse\x12e\n" +
+	"\x10ListAcmeAccounts\x12'.strata.cert.v1.ListAcmeAccountsRequest\x1a(.strata.cert.v1.ListAcmeAccountsResponseB9Z7github.com/strata-edge/strata/gen/strata/cert/v1;certv1b\x06proto3"
 
 var (
 	file_strata_cert_v1_cert_proto_rawDescOnce sync.Once
@@ -1486,7 +1774,7 @@ func file_strata_cert_v1_cert_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_cert_v1_cert_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_strata_cert_v1_cert_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_strata_cert_v1_cert_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_strata_cert_v1_cert_proto_goTypes = []any{
 	(KeyType)(0),                       // 0: strata.cert.v1.KeyType
 	(CertificateState)(0),              // 1: strata.cert.v1.CertificateState
@@ -1509,18 +1797,23 @@ var file_strata_cert_v1_cert_proto_goTypes = []any{
 	(*RequestCertificateResponse)(nil), // 18: strata.cert.v1.RequestCertificateResponse
 	(*RevokeCertificateRequest)(nil),   // 19: strata.cert.v1.RevokeCertificateRequest
 	(*RevokeCertificateResponse)(nil),  // 20: strata.cert.v1.RevokeCertificateResponse
-	(*timestamppb.Timestamp)(nil),      // 21: google.protobuf.Timestamp
+	(*AcmeAccount)(nil),                // 21: strata.cert.v1.AcmeAccount
+	(*SetAcmeAccountRequest)(nil),      // 22: strata.cert.v1.SetAcmeAccountRequest
+	(*SetAcmeAccountResponse)(nil),     // 23: strata.cert.v1.SetAcmeAccountResponse
+	(*ListAcmeAccountsRequest)(nil),    // 24: strata.cert.v1.ListAcmeAccountsRequest
+	(*ListAcmeAccountsResponse)(nil),   // 25: strata.cert.v1.ListAcmeAccountsResponse
+	(*timestamppb.Timestamp)(nil),      // 26: google.protobuf.Timestamp
 }
 var file_strata_cert_v1_cert_proto_depIdxs = []int32{
-	21, // 0: strata.cert.v1.Certificate.not_before:type_name -> google.protobuf.Timestamp
-	21, // 1: strata.cert.v1.Certificate.not_after:type_name -> google.protobuf.Timestamp
+	26, // 0: strata.cert.v1.Certificate.not_before:type_name -> google.protobuf.Timestamp
+	26, // 1: strata.cert.v1.Certificate.not_after:type_name -> google.protobuf.Timestamp
 	0,  // 2: strata.cert.v1.Certificate.key_type:type_name -> strata.cert.v1.KeyType
 	1,  // 3: strata.cert.v1.Certificate.state:type_name -> strata.cert.v1.CertificateState
-	21, // 4: strata.cert.v1.Certificate.next_attempt_at:type_name -> google.protobuf.Timestamp
-	21, // 5: strata.cert.v1.Certificate.created_at:type_name -> google.protobuf.Timestamp
-	21, // 6: strata.cert.v1.Certificate.updated_at:type_name -> google.protobuf.Timestamp
+	26, // 4: strata.cert.v1.Certificate.next_attempt_at:type_name -> google.protobuf.Timestamp
+	26, // 5: strata.cert.v1.Certificate.created_at:type_name -> google.protobuf.Timestamp
+	26, // 6: strata.cert.v1.Certificate.updated_at:type_name -> google.protobuf.Timestamp
 	3,  // 7: strata.cert.v1.SyncedCertificate.key:type_name -> strata.cert.v1.WrappedKey
-	21, // 8: strata.cert.v1.SyncedCertificate.not_after:type_name -> google.protobuf.Timestamp
+	26, // 8: strata.cert.v1.SyncedCertificate.not_after:type_name -> google.protobuf.Timestamp
 	2,  // 9: strata.cert.v1.UploadCertificateResponse.certificate:type_name -> strata.cert.v1.Certificate
 	2,  // 10: strata.cert.v1.ListCertificatesResponse.certificates:type_name -> strata.cert.v1.Certificate
 	2,  // 11: strata.cert.v1.GetCertificateResponse.certificate:type_name -> strata.cert.v1.Certificate
@@ -1528,27 +1821,34 @@ var file_strata_cert_v1_cert_proto_depIdxs = []int32{
 	2,  // 13: strata.cert.v1.DetachCertificateResponse.certificate:type_name -> strata.cert.v1.Certificate
 	2,  // 14: strata.cert.v1.RequestCertificateResponse.certificate:type_name -> strata.cert.v1.Certificate
 	2,  // 15: strata.cert.v1.RevokeCertificateResponse.certificate:type_name -> strata.cert.v1.Certificate
-	5,  // 16: strata.cert.v1.CertService.UploadCertificate:input_type -> strata.cert.v1.UploadCertificateRequest
-	7,  // 17: strata.cert.v1.CertService.ListCertificates:input_type -> strata.cert.v1.ListCertificatesRequest
-	9,  // 18: strata.cert.v1.CertService.GetCertificate:input_type -> strata.cert.v1.GetCertificateRequest
-	11, // 19: strata.cert.v1.CertService.DeleteCertificate:input_type -> strata.cert.v1.DeleteCertificateRequest
-	13, // 20: strata.cert.v1.CertService.AttachCertificate:input_type -> strata.cert.v1.AttachCertificateRequest
-	15, // 21: strata.cert.v1.CertService.DetachCertificate:input_type -> strata.cert.v1.DetachCertificateRequest
-	17, // 22: strata.cert.v1.CertService.RequestCertificate:input_type -> strata.cert.v1.RequestCertificateRequest
-	19, // 23: strata.cert.v1.CertService.RevokeCertificate:input_type -> strata.cert.v1.RevokeCertificateRequest
-	6,  // 24: strata.cert.v1.CertService.UploadCertificate:output_type -> strata.cert.v1.UploadCertificateResponse
-	8,  // 25: strata.cert.v1.CertService.ListCertificates:output_type -> strata.cert.v1.ListCertificatesResponse
-	10, // 26: strata.cert.v1.CertService.GetCertificate:output_type -> strata.cert.v1.GetCertificateResponse
-	12, // 27: strata.cert.v1.CertService.DeleteCertificate:output_type -> strata.cert.v1.DeleteCertificateResponse
-	14, // 28: strata.cert.v1.CertService.AttachCertificate:output_type -> strata.cert.v1.AttachCertificateResponse
-	16, // 29: strata.cert.v1.CertService.DetachCertificate:output_type -> strata.cert.v1.DetachCertificateResponse
-	18, // 30: strata.cert.v1.CertService.RequestCertificate:output_type -> strata.cert.v1.RequestCertificateResponse
-	20, // 31: strata.cert.v1.CertService.RevokeCertificate:output_type -> strata.cert.v1.RevokeCertificateResponse
-	24, // [24:32] is the sub-list for method output_type
-	16, // [16:24] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	26, // 16: strata.cert.v1.AcmeAccount.updated_at:type_name -> google.protobuf.Timestamp
+	21, // 17: strata.cert.v1.SetAcmeAccountResponse.account:type_name -> strata.cert.v1.AcmeAccount
+	21, // 18: strata.cert.v1.ListAcmeAccountsResponse.accounts:type_name -> strata.cert.v1.AcmeAccount
+	5,  // 19: strata.cert.v1.CertService.UploadCertificate:input_type -> strata.cert.v1.UploadCertificateRequest
+	7,  // 20: strata.cert.v1.CertService.ListCertificates:input_type -> strata.cert.v1.ListCertificatesRequest
+	9,  // 21: strata.cert.v1.CertService.GetCertificate:input_type -> strata.cert.v1.GetCertificateRequest
+	11, // 22: strata.cert.v1.CertService.DeleteCertificate:input_type -> strata.cert.v1.DeleteCertificateRequest
+	13, // 23: strata.cert.v1.CertService.AttachCertificate:input_type -> strata.cert.v1.AttachCertificateRequest
+	15, // 24: strata.cert.v1.CertService.DetachCertificate:input_type -> strata.cert.v1.DetachCertificateRequest
+	17, // 25: strata.cert.v1.CertService.RequestCertificate:input_type -> strata.cert.v1.RequestCertificateRequest
+	19, // 26: strata.cert.v1.CertService.RevokeCertificate:input_type -> strata.cert.v1.RevokeCertificateRequest
+	22, // 27: strata.cert.v1.CertService.SetAcmeAccount:input_type -> strata.cert.v1.SetAcmeAccountRequest
+	24, // 28: strata.cert.v1.CertService.ListAcmeAccounts:input_type -> strata.cert.v1.ListAcmeAccountsRequest
+	6,  // 29: strata.cert.v1.CertService.UploadCertificate:output_type -> strata.cert.v1.UploadCertificateResponse
+	8,  // 30: strata.cert.v1.CertService.ListCertificates:output_type -> strata.cert.v1.ListCertificatesResponse
+	10, // 31: strata.cert.v1.CertService.GetCertificate:output_type -> strata.cert.v1.GetCertificateResponse
+	12, // 32: strata.cert.v1.CertService.DeleteCertificate:output_type -> strata.cert.v1.DeleteCertificateResponse
+	14, // 33: strata.cert.v1.CertService.AttachCertificate:output_type -> strata.cert.v1.AttachCertificateResponse
+	16, // 34: strata.cert.v1.CertService.DetachCertificate:output_type -> strata.cert.v1.DetachCertificateResponse
+	18, // 35: strata.cert.v1.CertService.RequestCertificate:output_type -> strata.cert.v1.RequestCertificateResponse
+	20, // 36: strata.cert.v1.CertService.RevokeCertificate:output_type -> strata.cert.v1.RevokeCertificateResponse
+	23, // 37: strata.cert.v1.CertService.SetAcmeAccount:output_type -> strata.cert.v1.SetAcmeAccountResponse
+	25, // 38: strata.cert.v1.CertService.ListAcmeAccounts:output_type -> strata.cert.v1.ListAcmeAccountsResponse
+	29, // [29:39] is the sub-list for method output_type
+	19, // [19:29] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_strata_cert_v1_cert_proto_init() }
@@ -1565,7 +1865,7 @@ func file_strata_cert_v1_cert_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_cert_v1_cert_proto_rawDesc), len(file_strata_cert_v1_cert_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   19,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -598,10 +598,18 @@ type JoinRequest struct {
 	PublicKey string `protobuf:"bytes,3,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
 	// Optional public addresses of the node (gateway DNS records answer with
 	// them). Joining again with other addresses updates them.
-	PublicIpv4    string `protobuf:"bytes,4,opt,name=public_ipv4,json=publicIpv4,proto3" json:"public_ipv4,omitempty"`
-	PublicIpv6    string `protobuf:"bytes,5,opt,name=public_ipv6,json=publicIpv6,proto3" json:"public_ipv6,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	PublicIpv4 string `protobuf:"bytes,4,opt,name=public_ipv4,json=publicIpv4,proto3" json:"public_ipv4,omitempty"`
+	PublicIpv6 string `protobuf:"bytes,5,opt,name=public_ipv6,json=publicIpv6,proto3" json:"public_ipv6,omitempty"`
+	// Optional HPKE public key (KEM MLKEM768-X25519, see SealedNodeKek.suite)
+	// the partition's node key-encryption key is sealed to once the node is
+	// approved, so that the node can open its certificates' private keys.
+	KekPublicKey []byte `protobuf:"bytes,6,opt,name=kek_public_key,json=kekPublicKey,proto3" json:"kek_public_key,omitempty"`
+	// Signature by the nkey of public_key over "strata-node-kek-v1\x00" +
+	// kek_public_key: only the holder of the node's seed can ask for the node
+	// KEK to be sealed to a key of its choice. Required with kek_public_key.
+	KekPublicKeySignature []byte `protobuf:"bytes,7,opt,name=kek_public_key_signature,json=kekPublicKeySignature,proto3" json:"kek_public_key_signature,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *JoinRequest) Reset() {
@@ -669,6 +677,77 @@ func (x *JoinRequest) GetPublicIpv6() string {
 	return ""
 }
 
+func (x *JoinRequest) GetKekPublicKey() []byte {
+	if x != nil {
+		return x.KekPublicKey
+	}
+	return nil
+}
+
+func (x *JoinRequest) GetKekPublicKeySignature() []byte {
+	if x != nil {
+		return x.KekPublicKeySignature
+	}
+	return nil
+}
+
+// The node KEK of a partition sealed to a node's kek_public_key: HPKE (RFC
+// 9180) base mode single-shot, info = "strata node kek v1" || node id ||
+// partition id. Neither the key nor the sealed form is stored anywhere.
+type SealedNodeKek struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "MLKEM768X25519-HKDFSHA256-AES256GCM".
+	Suite string `protobuf:"bytes,1,opt,name=suite,proto3" json:"suite,omitempty"`
+	// Encapsulated key || ciphertext of the key file text ("<id> <base64>").
+	Ciphertext    []byte `protobuf:"bytes,2,opt,name=ciphertext,proto3" json:"ciphertext,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SealedNodeKek) Reset() {
+	*x = SealedNodeKek{}
+	mi := &file_strata_config_v1_node_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SealedNodeKek) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SealedNodeKek) ProtoMessage() {}
+
+func (x *SealedNodeKek) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_config_v1_node_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SealedNodeKek.ProtoReflect.Descriptor instead.
+func (*SealedNodeKek) Descriptor() ([]byte, []int) {
+	return file_strata_config_v1_node_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *SealedNodeKek) GetSuite() string {
+	if x != nil {
+		return x.Suite
+	}
+	return ""
+}
+
+func (x *SealedNodeKek) GetCiphertext() []byte {
+	if x != nil {
+		return x.Ciphertext
+	}
+	return nil
+}
+
 type JoinResponse struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	Node        *Node                  `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
@@ -678,14 +757,16 @@ type JoinResponse struct {
 	// NATS user JWT signed by the account, allowing only this node's subjects.
 	UserJwt string `protobuf:"bytes,4,opt,name=user_jwt,json=userJwt,proto3" json:"user_jwt,omitempty"`
 	// Leaf-node URLs of the hub (nats-leaf:// or tls://).
-	LeafUrls      []string `protobuf:"bytes,5,rep,name=leaf_urls,json=leafUrls,proto3" json:"leaf_urls,omitempty"`
+	LeafUrls []string `protobuf:"bytes,5,rep,name=leaf_urls,json=leafUrls,proto3" json:"leaf_urls,omitempty"`
+	// Set when approved and the request carried kek_public_key.
+	NodeKek       *SealedNodeKek `protobuf:"bytes,6,opt,name=node_kek,json=nodeKek,proto3" json:"node_kek,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_strata_config_v1_node_proto_msgTypes[12]
+	mi := &file_strata_config_v1_node_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -697,7 +778,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_node_proto_msgTypes[12]
+	mi := &file_strata_config_v1_node_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -710,7 +791,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_node_proto_rawDescGZIP(), []int{12}
+	return file_strata_config_v1_node_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *JoinResponse) GetNode() *Node {
@@ -744,6 +825,13 @@ func (x *JoinResponse) GetUserJwt() string {
 func (x *JoinResponse) GetLeafUrls() []string {
 	if x != nil {
 		return x.LeafUrls
+	}
+	return nil
+}
+
+func (x *JoinResponse) GetNodeKek() *SealedNodeKek {
+	if x != nil {
+		return x.NodeKek
 	}
 	return nil
 }
@@ -789,7 +877,7 @@ const file_strata_config_v1_node_proto_rawDesc = "" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1a\n" +
 	"\bdisabled\x18\x02 \x01(\bR\bdisabled\"E\n" +
 	"\x17SetNodeDisabledResponse\x12*\n" +
-	"\x04node\x18\x01 \x01(\v2\x16.strata.config.v1.NodeR\x04node\"\xa1\x01\n" +
+	"\x04node\x18\x01 \x01(\v2\x16.strata.config.v1.NodeR\x04node\"\x80\x02\n" +
 	"\vJoinRequest\x12\x1d\n" +
 	"\n" +
 	"join_token\x18\x01 \x01(\tR\tjoinToken\x12\x12\n" +
@@ -799,13 +887,21 @@ const file_strata_config_v1_node_proto_rawDesc = "" +
 	"\vpublic_ipv4\x18\x04 \x01(\tR\n" +
 	"publicIpv4\x12\x1f\n" +
 	"\vpublic_ipv6\x18\x05 \x01(\tR\n" +
-	"publicIpv6\"\xb1\x01\n" +
+	"publicIpv6\x12$\n" +
+	"\x0ekek_public_key\x18\x06 \x01(\fR\fkekPublicKey\x127\n" +
+	"\x18kek_public_key_signature\x18\a \x01(\fR\x15kekPublicKeySignature\"E\n" +
+	"\rSealedNodeKek\x12\x14\n" +
+	"\x05suite\x18\x01 \x01(\tR\x05suite\x12\x1e\n" +
+	"\n" +
+	"ciphertext\x18\x02 \x01(\fR\n" +
+	"ciphertext\"\xed\x01\n" +
 	"\fJoinResponse\x12*\n" +
 	"\x04node\x18\x01 \x01(\v2\x16.strata.config.v1.NodeR\x04node\x12!\n" +
 	"\fpartition_id\x18\x02 \x01(\tR\vpartitionId\x12\x1a\n" +
 	"\bapproved\x18\x03 \x01(\bR\bapproved\x12\x19\n" +
 	"\buser_jwt\x18\x04 \x01(\tR\auserJwt\x12\x1b\n" +
-	"\tleaf_urls\x18\x05 \x03(\tR\bleafUrls2\xcd\x04\n" +
+	"\tleaf_urls\x18\x05 \x03(\tR\bleafUrls\x12:\n" +
+	"\bnode_kek\x18\x06 \x01(\v2\x1f.strata.config.v1.SealedNodeKekR\anodeKek2\xcd\x04\n" +
 	"\vNodeService\x12f\n" +
 	"\x0fCreateJoinToken\x12(.strata.config.v1.CreateJoinTokenRequest\x1a).strata.config.v1.CreateJoinTokenResponse\x12c\n" +
 	"\x0eListJoinTokens\x12'.strata.config.v1.ListJoinTokensRequest\x1a(.strata.config.v1.ListJoinTokensResponse\x12f\n" +
@@ -826,7 +922,7 @@ func file_strata_config_v1_node_proto_rawDescGZIP() []byte {
 	return file_strata_config_v1_node_proto_rawDescData
 }
 
-var file_strata_config_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_strata_config_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_strata_config_v1_node_proto_goTypes = []any{
 	(*JoinToken)(nil),               // 0: strata.config.v1.JoinToken
 	(*CreateJoinTokenRequest)(nil),  // 1: strata.config.v1.CreateJoinTokenRequest
@@ -840,34 +936,36 @@ var file_strata_config_v1_node_proto_goTypes = []any{
 	(*SetNodeDisabledRequest)(nil),  // 9: strata.config.v1.SetNodeDisabledRequest
 	(*SetNodeDisabledResponse)(nil), // 10: strata.config.v1.SetNodeDisabledResponse
 	(*JoinRequest)(nil),             // 11: strata.config.v1.JoinRequest
-	(*JoinResponse)(nil),            // 12: strata.config.v1.JoinResponse
-	(*timestamppb.Timestamp)(nil),   // 13: google.protobuf.Timestamp
-	(*Node)(nil),                    // 14: strata.config.v1.Node
+	(*SealedNodeKek)(nil),           // 12: strata.config.v1.SealedNodeKek
+	(*JoinResponse)(nil),            // 13: strata.config.v1.JoinResponse
+	(*timestamppb.Timestamp)(nil),   // 14: google.protobuf.Timestamp
+	(*Node)(nil),                    // 15: strata.config.v1.Node
 }
 var file_strata_config_v1_node_proto_depIdxs = []int32{
-	13, // 0: strata.config.v1.JoinToken.expires_at:type_name -> google.protobuf.Timestamp
+	14, // 0: strata.config.v1.JoinToken.expires_at:type_name -> google.protobuf.Timestamp
 	0,  // 1: strata.config.v1.CreateJoinTokenResponse.join_token:type_name -> strata.config.v1.JoinToken
 	0,  // 2: strata.config.v1.ListJoinTokensResponse.join_tokens:type_name -> strata.config.v1.JoinToken
-	14, // 3: strata.config.v1.ApproveNodeResponse.node:type_name -> strata.config.v1.Node
-	14, // 4: strata.config.v1.SetNodeDisabledResponse.node:type_name -> strata.config.v1.Node
-	14, // 5: strata.config.v1.JoinResponse.node:type_name -> strata.config.v1.Node
-	1,  // 6: strata.config.v1.NodeService.CreateJoinToken:input_type -> strata.config.v1.CreateJoinTokenRequest
-	3,  // 7: strata.config.v1.NodeService.ListJoinTokens:input_type -> strata.config.v1.ListJoinTokensRequest
-	5,  // 8: strata.config.v1.NodeService.RevokeJoinToken:input_type -> strata.config.v1.RevokeJoinTokenRequest
-	7,  // 9: strata.config.v1.NodeService.ApproveNode:input_type -> strata.config.v1.ApproveNodeRequest
-	9,  // 10: strata.config.v1.NodeService.SetNodeDisabled:input_type -> strata.config.v1.SetNodeDisabledRequest
-	11, // 11: strata.config.v1.NodeService.Join:input_type -> strata.config.v1.JoinRequest
-	2,  // 12: strata.config.v1.NodeService.CreateJoinToken:output_type -> strata.config.v1.CreateJoinTokenResponse
-	4,  // 13: strata.config.v1.NodeService.ListJoinTokens:output_type -> strata.config.v1.ListJoinTokensResponse
-	6,  // 14: strata.config.v1.NodeService.RevokeJoinToken:output_type -> strata.config.v1.RevokeJoinTokenResponse
-	8,  // 15: strata.config.v1.NodeService.ApproveNode:output_type -> strata.config.v1.ApproveNodeResponse
-	10, // 16: strata.config.v1.NodeService.SetNodeDisabled:output_type -> strata.config.v1.SetNodeDisabledResponse
-	12, // 17: strata.config.v1.NodeService.Join:output_type -> strata.config.v1.JoinResponse
-	12, // [12:18] is the sub-list for method output_type
-	6,  // [6:12] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	15, // 3: strata.config.v1.ApproveNodeResponse.node:type_name -> strata.config.v1.Node
+	15, // 4: strata.config.v1.SetNodeDisabledResponse.node:type_name -> strata.config.v1.Node
+	15, // 5: strata.config.v1.JoinResponse.node:type_name -> strata.config.v1.Node
+	12, // 6: strata.config.v1.JoinResponse.node_kek:type_name -> strata.config.v1.SealedNodeKek
+	1,  // 7: strata.config.v1.NodeService.CreateJoinToken:input_type -> strata.config.v1.CreateJoinTokenRequest
+	3,  // 8: strata.config.v1.NodeService.ListJoinTokens:input_type -> strata.config.v1.ListJoinTokensRequest
+	5,  // 9: strata.config.v1.NodeService.RevokeJoinToken:input_type -> strata.config.v1.RevokeJoinTokenRequest
+	7,  // 10: strata.config.v1.NodeService.ApproveNode:input_type -> strata.config.v1.ApproveNodeRequest
+	9,  // 11: strata.config.v1.NodeService.SetNodeDisabled:input_type -> strata.config.v1.SetNodeDisabledRequest
+	11, // 12: strata.config.v1.NodeService.Join:input_type -> strata.config.v1.JoinRequest
+	2,  // 13: strata.config.v1.NodeService.CreateJoinToken:output_type -> strata.config.v1.CreateJoinTokenResponse
+	4,  // 14: strata.config.v1.NodeService.ListJoinTokens:output_type -> strata.config.v1.ListJoinTokensResponse
+	6,  // 15: strata.config.v1.NodeService.RevokeJoinToken:output_type -> strata.config.v1.RevokeJoinTokenResponse
+	8,  // 16: strata.config.v1.NodeService.ApproveNode:output_type -> strata.config.v1.ApproveNodeResponse
+	10, // 17: strata.config.v1.NodeService.SetNodeDisabled:output_type -> strata.config.v1.SetNodeDisabledResponse
+	13, // 18: strata.config.v1.NodeService.Join:output_type -> strata.config.v1.JoinResponse
+	13, // [13:19] is the sub-list for method output_type
+	7,  // [7:13] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_strata_config_v1_node_proto_init() }
@@ -882,7 +980,7 @@ func file_strata_config_v1_node_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_config_v1_node_proto_rawDesc), len(file_strata_config_v1_node_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -57,6 +57,12 @@ const (
 	// CertServiceRevokeCertificateProcedure is the fully-qualified name of the CertService's
 	// RevokeCertificate RPC.
 	CertServiceRevokeCertificateProcedure = "/strata.cert.v1.CertService/RevokeCertificate"
+	// CertServiceSetAcmeAccountProcedure is the fully-qualified name of the CertService's
+	// SetAcmeAccount RPC.
+	CertServiceSetAcmeAccountProcedure = "/strata.cert.v1.CertService/SetAcmeAccount"
+	// CertServiceListAcmeAccountsProcedure is the fully-qualified name of the CertService's
+	// ListAcmeAccounts RPC.
+	CertServiceListAcmeAccountsProcedure = "/strata.cert.v1.CertService/ListAcmeAccounts"
 )
 
 // CertServiceClient is a client for the strata.cert.v1.CertService service.
@@ -74,6 +80,14 @@ type CertServiceClient interface {
 	// RevokeCertificate asks the CA to revoke a managed certificate's current
 	// leaf; the service then issues a new one.
 	RevokeCertificate(context.Context, *v1.RevokeCertificateRequest) (*v1.RevokeCertificateResponse, error)
+	// SetAcmeAccount sets how the service registers its account with an ACME
+	// directory: external account binding (key id + HMAC key, as ZeroSSL and
+	// other commercial CAs require). The HMAC key is stored encrypted and never
+	// returned. Empty eab_key_id and eab_hmac_key clear the binding.
+	SetAcmeAccount(context.Context, *v1.SetAcmeAccountRequest) (*v1.SetAcmeAccountResponse, error)
+	// ListAcmeAccounts lists the directories with settings or a registered
+	// account.
+	ListAcmeAccounts(context.Context, *v1.ListAcmeAccountsRequest) (*v1.ListAcmeAccountsResponse, error)
 }
 
 // NewCertServiceClient constructs a client for the strata.cert.v1.CertService service. By default,
@@ -135,6 +149,18 @@ func NewCertServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(certServiceMethods.ByName("RevokeCertificate")),
 			connect.WithClientOptions(opts...),
 		),
+		setAcmeAccount: connect.NewClient[v1.SetAcmeAccountRequest, v1.SetAcmeAccountResponse](
+			httpClient,
+			baseURL+CertServiceSetAcmeAccountProcedure,
+			connect.WithSchema(certServiceMethods.ByName("SetAcmeAccount")),
+			connect.WithClientOptions(opts...),
+		),
+		listAcmeAccounts: connect.NewClient[v1.ListAcmeAccountsRequest, v1.ListAcmeAccountsResponse](
+			httpClient,
+			baseURL+CertServiceListAcmeAccountsProcedure,
+			connect.WithSchema(certServiceMethods.ByName("ListAcmeAccounts")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -148,6 +174,8 @@ type certServiceClient struct {
 	detachCertificate  *connect.Client[v1.DetachCertificateRequest, v1.DetachCertificateResponse]
 	requestCertificate *connect.Client[v1.RequestCertificateRequest, v1.RequestCertificateResponse]
 	revokeCertificate  *connect.Client[v1.RevokeCertificateRequest, v1.RevokeCertificateResponse]
+	setAcmeAccount     *connect.Client[v1.SetAcmeAccountRequest, v1.SetAcmeAccountResponse]
+	listAcmeAccounts   *connect.Client[v1.ListAcmeAccountsRequest, v1.ListAcmeAccountsResponse]
 }
 
 // UploadCertificate calls strata.cert.v1.CertService.UploadCertificate.
@@ -222,6 +250,24 @@ func (c *certServiceClient) RevokeCertificate(ctx context.Context, req *v1.Revok
 	return nil, err
 }
 
+// SetAcmeAccount calls strata.cert.v1.CertService.SetAcmeAccount.
+func (c *certServiceClient) SetAcmeAccount(ctx context.Context, req *v1.SetAcmeAccountRequest) (*v1.SetAcmeAccountResponse, error) {
+	response, err := c.setAcmeAccount.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// ListAcmeAccounts calls strata.cert.v1.CertService.ListAcmeAccounts.
+func (c *certServiceClient) ListAcmeAccounts(ctx context.Context, req *v1.ListAcmeAccountsRequest) (*v1.ListAcmeAccountsResponse, error) {
+	response, err := c.listAcmeAccounts.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // CertServiceHandler is an implementation of the strata.cert.v1.CertService service.
 type CertServiceHandler interface {
 	UploadCertificate(context.Context, *v1.UploadCertificateRequest) (*v1.UploadCertificateResponse, error)
@@ -237,6 +283,14 @@ type CertServiceHandler interface {
 	// RevokeCertificate asks the CA to revoke a managed certificate's current
 	// leaf; the service then issues a new one.
 	RevokeCertificate(context.Context, *v1.RevokeCertificateRequest) (*v1.RevokeCertificateResponse, error)
+	// SetAcmeAccount sets how the service registers its account with an ACME
+	// directory: external account binding (key id + HMAC key, as ZeroSSL and
+	// other commercial CAs require). The HMAC key is stored encrypted and never
+	// returned. Empty eab_key_id and eab_hmac_key clear the binding.
+	SetAcmeAccount(context.Context, *v1.SetAcmeAccountRequest) (*v1.SetAcmeAccountResponse, error)
+	// ListAcmeAccounts lists the directories with settings or a registered
+	// account.
+	ListAcmeAccounts(context.Context, *v1.ListAcmeAccountsRequest) (*v1.ListAcmeAccountsResponse, error)
 }
 
 // NewCertServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -294,6 +348,18 @@ func NewCertServiceHandler(svc CertServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(certServiceMethods.ByName("RevokeCertificate")),
 		connect.WithHandlerOptions(opts...),
 	)
+	certServiceSetAcmeAccountHandler := connect.NewUnaryHandlerSimple(
+		CertServiceSetAcmeAccountProcedure,
+		svc.SetAcmeAccount,
+		connect.WithSchema(certServiceMethods.ByName("SetAcmeAccount")),
+		connect.WithHandlerOptions(opts...),
+	)
+	certServiceListAcmeAccountsHandler := connect.NewUnaryHandlerSimple(
+		CertServiceListAcmeAccountsProcedure,
+		svc.ListAcmeAccounts,
+		connect.WithSchema(certServiceMethods.ByName("ListAcmeAccounts")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/strata.cert.v1.CertService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case CertServiceUploadCertificateProcedure:
@@ -312,6 +378,10 @@ func NewCertServiceHandler(svc CertServiceHandler, opts ...connect.HandlerOption
 			certServiceRequestCertificateHandler.ServeHTTP(w, r)
 		case CertServiceRevokeCertificateProcedure:
 			certServiceRevokeCertificateHandler.ServeHTTP(w, r)
+		case CertServiceSetAcmeAccountProcedure:
+			certServiceSetAcmeAccountHandler.ServeHTTP(w, r)
+		case CertServiceListAcmeAccountsProcedure:
+			certServiceListAcmeAccountsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -351,4 +421,12 @@ func (UnimplementedCertServiceHandler) RequestCertificate(context.Context, *v1.R
 
 func (UnimplementedCertServiceHandler) RevokeCertificate(context.Context, *v1.RevokeCertificateRequest) (*v1.RevokeCertificateResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("strata.cert.v1.CertService.RevokeCertificate is not implemented"))
+}
+
+func (UnimplementedCertServiceHandler) SetAcmeAccount(context.Context, *v1.SetAcmeAccountRequest) (*v1.SetAcmeAccountResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("strata.cert.v1.CertService.SetAcmeAccount is not implemented"))
+}
+
+func (UnimplementedCertServiceHandler) ListAcmeAccounts(context.Context, *v1.ListAcmeAccountsRequest) (*v1.ListAcmeAccountsResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("strata.cert.v1.CertService.ListAcmeAccounts is not implemented"))
 }

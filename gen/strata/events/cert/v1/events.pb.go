@@ -731,6 +731,70 @@ func (x *CertificateRevoked) GetReason() uint32 {
 	return 0
 }
 
+// cert.acme_eab.set, on stream "acmeeab.<hash of directory URL>": external
+// account binding for new accounts at directory. The HMAC key is wrapped like
+// certificate keys (object id = the stream name, key_version = the number of
+// this setting for the directory); empty key id and no key clear it.
+type AcmeExternalAccountSet struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Directory     string                 `protobuf:"bytes,1,opt,name=directory,proto3" json:"directory,omitempty"`
+	EabKeyId      string                 `protobuf:"bytes,2,opt,name=eab_key_id,json=eabKeyId,proto3" json:"eab_key_id,omitempty"`
+	EabHmacKey    *v1.WrappedKey         `protobuf:"bytes,3,opt,name=eab_hmac_key,json=eabHmacKey,proto3" json:"eab_hmac_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcmeExternalAccountSet) Reset() {
+	*x = AcmeExternalAccountSet{}
+	mi := &file_strata_events_cert_v1_events_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcmeExternalAccountSet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcmeExternalAccountSet) ProtoMessage() {}
+
+func (x *AcmeExternalAccountSet) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_events_cert_v1_events_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcmeExternalAccountSet.ProtoReflect.Descriptor instead.
+func (*AcmeExternalAccountSet) Descriptor() ([]byte, []int) {
+	return file_strata_events_cert_v1_events_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *AcmeExternalAccountSet) GetDirectory() string {
+	if x != nil {
+		return x.Directory
+	}
+	return ""
+}
+
+func (x *AcmeExternalAccountSet) GetEabKeyId() string {
+	if x != nil {
+		return x.EabKeyId
+	}
+	return ""
+}
+
+func (x *AcmeExternalAccountSet) GetEabHmacKey() *v1.WrappedKey {
+	if x != nil {
+		return x.EabHmacKey
+	}
+	return nil
+}
+
 var File_strata_events_cert_v1_events_proto protoreflect.FileDescriptor
 
 const file_strata_events_cert_v1_events_proto_rawDesc = "" +
@@ -786,7 +850,13 @@ const file_strata_events_cert_v1_events_proto_rawDesc = "" +
 	"\x12CertificateRevoked\x12%\n" +
 	"\x0ecertificate_id\x18\x01 \x01(\tR\rcertificateId\x12\x16\n" +
 	"\x06serial\x18\x02 \x01(\tR\x06serial\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\rR\x06reasonBFZDgithub.com/strata-edge/strata/gen/strata/events/cert/v1;certeventsv1b\x06proto3"
+	"\x06reason\x18\x03 \x01(\rR\x06reason\"\x92\x01\n" +
+	"\x16AcmeExternalAccountSet\x12\x1c\n" +
+	"\tdirectory\x18\x01 \x01(\tR\tdirectory\x12\x1c\n" +
+	"\n" +
+	"eab_key_id\x18\x02 \x01(\tR\beabKeyId\x12<\n" +
+	"\feab_hmac_key\x18\x03 \x01(\v2\x1a.strata.cert.v1.WrappedKeyR\n" +
+	"eabHmacKeyBFZDgithub.com/strata-edge/strata/gen/strata/events/cert/v1;certeventsv1b\x06proto3"
 
 var (
 	file_strata_events_cert_v1_events_proto_rawDescOnce sync.Once
@@ -800,38 +870,40 @@ func file_strata_events_cert_v1_events_proto_rawDescGZIP() []byte {
 	return file_strata_events_cert_v1_events_proto_rawDescData
 }
 
-var file_strata_events_cert_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_strata_events_cert_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_strata_events_cert_v1_events_proto_goTypes = []any{
-	(*Material)(nil),              // 0: strata.events.cert.v1.Material
-	(*CertificateUploaded)(nil),   // 1: strata.events.cert.v1.CertificateUploaded
-	(*CertificateRequested)(nil),  // 2: strata.events.cert.v1.CertificateRequested
-	(*CertificateIssued)(nil),     // 3: strata.events.cert.v1.CertificateIssued
-	(*IssuanceFailed)(nil),        // 4: strata.events.cert.v1.IssuanceFailed
-	(*CertificateAttached)(nil),   // 5: strata.events.cert.v1.CertificateAttached
-	(*CertificateDetached)(nil),   // 6: strata.events.cert.v1.CertificateDetached
-	(*KeyRewrapped)(nil),          // 7: strata.events.cert.v1.KeyRewrapped
-	(*CertificateDeleted)(nil),    // 8: strata.events.cert.v1.CertificateDeleted
-	(*AcmeAccountRegistered)(nil), // 9: strata.events.cert.v1.AcmeAccountRegistered
-	(*CertificateRevoked)(nil),    // 10: strata.events.cert.v1.CertificateRevoked
-	(*v1.WrappedKey)(nil),         // 11: strata.cert.v1.WrappedKey
-	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
-	(v1.KeyType)(0),               // 13: strata.cert.v1.KeyType
+	(*Material)(nil),               // 0: strata.events.cert.v1.Material
+	(*CertificateUploaded)(nil),    // 1: strata.events.cert.v1.CertificateUploaded
+	(*CertificateRequested)(nil),   // 2: strata.events.cert.v1.CertificateRequested
+	(*CertificateIssued)(nil),      // 3: strata.events.cert.v1.CertificateIssued
+	(*IssuanceFailed)(nil),         // 4: strata.events.cert.v1.IssuanceFailed
+	(*CertificateAttached)(nil),    // 5: strata.events.cert.v1.CertificateAttached
+	(*CertificateDetached)(nil),    // 6: strata.events.cert.v1.CertificateDetached
+	(*KeyRewrapped)(nil),           // 7: strata.events.cert.v1.KeyRewrapped
+	(*CertificateDeleted)(nil),     // 8: strata.events.cert.v1.CertificateDeleted
+	(*AcmeAccountRegistered)(nil),  // 9: strata.events.cert.v1.AcmeAccountRegistered
+	(*CertificateRevoked)(nil),     // 10: strata.events.cert.v1.CertificateRevoked
+	(*AcmeExternalAccountSet)(nil), // 11: strata.events.cert.v1.AcmeExternalAccountSet
+	(*v1.WrappedKey)(nil),          // 12: strata.cert.v1.WrappedKey
+	(*timestamppb.Timestamp)(nil),  // 13: google.protobuf.Timestamp
+	(v1.KeyType)(0),                // 14: strata.cert.v1.KeyType
 }
 var file_strata_events_cert_v1_events_proto_depIdxs = []int32{
-	11, // 0: strata.events.cert.v1.Material.key:type_name -> strata.cert.v1.WrappedKey
-	12, // 1: strata.events.cert.v1.Material.not_before:type_name -> google.protobuf.Timestamp
-	12, // 2: strata.events.cert.v1.Material.not_after:type_name -> google.protobuf.Timestamp
-	13, // 3: strata.events.cert.v1.Material.key_type:type_name -> strata.cert.v1.KeyType
+	12, // 0: strata.events.cert.v1.Material.key:type_name -> strata.cert.v1.WrappedKey
+	13, // 1: strata.events.cert.v1.Material.not_before:type_name -> google.protobuf.Timestamp
+	13, // 2: strata.events.cert.v1.Material.not_after:type_name -> google.protobuf.Timestamp
+	14, // 3: strata.events.cert.v1.Material.key_type:type_name -> strata.cert.v1.KeyType
 	0,  // 4: strata.events.cert.v1.CertificateUploaded.material:type_name -> strata.events.cert.v1.Material
 	0,  // 5: strata.events.cert.v1.CertificateIssued.material:type_name -> strata.events.cert.v1.Material
-	12, // 6: strata.events.cert.v1.IssuanceFailed.next_attempt_at:type_name -> google.protobuf.Timestamp
-	11, // 7: strata.events.cert.v1.KeyRewrapped.key:type_name -> strata.cert.v1.WrappedKey
-	11, // 8: strata.events.cert.v1.AcmeAccountRegistered.key:type_name -> strata.cert.v1.WrappedKey
-	9,  // [9:9] is the sub-list for method output_type
-	9,  // [9:9] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	13, // 6: strata.events.cert.v1.IssuanceFailed.next_attempt_at:type_name -> google.protobuf.Timestamp
+	12, // 7: strata.events.cert.v1.KeyRewrapped.key:type_name -> strata.cert.v1.WrappedKey
+	12, // 8: strata.events.cert.v1.AcmeAccountRegistered.key:type_name -> strata.cert.v1.WrappedKey
+	12, // 9: strata.events.cert.v1.AcmeExternalAccountSet.eab_hmac_key:type_name -> strata.cert.v1.WrappedKey
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_strata_events_cert_v1_events_proto_init() }
@@ -845,7 +917,7 @@ func file_strata_events_cert_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_events_cert_v1_events_proto_rawDesc), len(file_strata_events_cert_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

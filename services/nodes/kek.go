@@ -1,0 +1,73 @@
+package nodes
+
+import (
+	"fmt"
+
+	"github.com/nats-io/nkeys"
+
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	"github.com/strata-edge/strata/pkg/apierr"
+	"github.com/strata-edge/strata/pkg/keywrap"
+)
+
+// Node KEK delivery. A joining node makes a one-time HPKE transport key
+// pair, signs its public key with its nkey (so nobody else holding the join
+// token can ask for the KEK to be sealed to their own key) and sends both
+// in JoinRequest. Once the node is approved, Join returns its partition's
+// node KEK sealed to that key. The KEK is never in clear on the wire and is
+// never recorded: no event carries it or the transport key.
+
+// KEKSignedMessage is what the node signs with its nkey: a domain
+// separator and the transport public key.
+func KEKSignedMessage(kekPublicKey []byte) []byte {
+	return append([]byte("strata-node-kek-v1\x00"), kekPublicKey...)
+}
+
+// KEKInfo is the HPKE info the node KEK is sealed with: it binds the
+// ciphertext to the node and partition it was made for.
+func KEKInfo(nodeID, partitionID string) []byte {
+	return []byte("strata node kek v1\x00" + nodeID + "\x00" + partitionID)
+}
+
+// checkKEKKey validates the optional transport key and its signature.
+func checkKEKKey(req *configv1.JoinRequest) []apierr.FieldViolation {
+	pub, sig := req.GetKekPublicKey(), req.GetKekPublicKeySignature()
+	if len(pub) == 0 {
+		if len(sig) > 0 {
+			return []apierr.FieldViolation{{Field: "kek_public_key", Reason: "is required with kek_public_key_signature"}}
+		}
+		return nil
+	}
+	if err := keywrap.CheckTransportKey(pub); err != nil {
+		return []apierr.FieldViolation{{Field: "kek_public_key", Reason: err.Error()}}
+	}
+	if len(sig) == 0 {
+		return []apierr.FieldViolation{{Field: "kek_public_key_signature", Reason: "is required with kek_public_key"}}
+	}
+	kp, err := nkeys.FromPublicKey(req.GetPublicKey())
+	if err != nil {
+		return nil // public_key is reported on its own
+	}
+	if kp.Verify(KEKSignedMessage(pub), sig) != nil {
+		return []apierr.FieldViolation{{Field: "kek_public_key_signature", Reason: "does not verify with public_key (sign KEKSignedMessage with the node's nkey)"}}
+	}
+	return nil
+}
+
+// sealNodeKEK returns the partition's node KEK sealed to pub, or nil when
+// the node sent no transport key or no KEK source is configured.
+func (s *Service) sealNodeKEK(nodeID, partitionID string, pub []byte) (*configv1.SealedNodeKek, error) {
+	if len(pub) == 0 || s.opts.NodeKEK == nil {
+		return nil, nil
+	}
+	kr, err := s.opts.NodeKEK(partitionID)
+	if err != nil {
+		return nil, fmt.Errorf("node KEK of partition %s: %w", partitionID, err)
+	}
+	sealed, err := keywrap.SealTo(pub, KEKInfo(nodeID, partitionID), []byte(kr.Text()))
+	if err != nil {
+		return nil, fmt.Errorf("seal node KEK: %w", err)
+	}
+	s.log.Info("sealed the partition's node KEK to the node's transport key", "node_id", nodeID, "partition_id", partitionID)
+	return &configv1.SealedNodeKek{Suite: keywrap.SealedSuite, Ciphertext: sealed}, nil
+}
