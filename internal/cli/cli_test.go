@@ -326,6 +326,20 @@ func TestTopologyCommands(t *testing.T) {
 	if !strings.Contains(snap, "version") || !strings.Contains(snap, "consistent") {
 		t.Errorf("snapshot get:\n%s", snap)
 	}
+
+	// Cluster settings: DNS off and a parent tier, shown by cluster list.
+	shield := s.ok("cluster", "create", "--name", "fra-shield", "--partition", "eu")
+	s.ok("cluster", "update", "fra", "--dns", "off", "--parents", "fra-shield")
+	out = s.ok("cluster", "list")
+	if !strings.Contains(out, "off") || !strings.Contains(out, shield) {
+		t.Errorf("cluster list after update lacks dns off or parent %s:\n%s", shield, out)
+	}
+	if _, errs, code := s.run("cluster", "update", "fra", "--dns", "maybe"); code == 0 || !strings.Contains(errs, "--dns") {
+		t.Errorf("--dns maybe: exit %d, stderr %q", code, errs)
+	}
+	if _, errs, code := s.run("cluster", "update", "fra", "--parents", "fra"); code == 0 || !strings.Contains(errs, "own parent") {
+		t.Errorf("cluster as its own parent: exit %d, stderr %q", code, errs)
+	}
 }
 
 func TestErrorsAreReadable(t *testing.T) {

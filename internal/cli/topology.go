@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/proto"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
@@ -96,14 +98,68 @@ func newClusterCmd(g *globals) *cobra.Command {
 				return err
 			}
 			return g.emit(res, func(w io.Writer) error {
-				rows := [][]string{{"ID", "NAME", "PARTITION"}}
+				rows := [][]string{{"ID", "NAME", "PARTITION", "DNS", "PARENTS"}}
 				for _, c := range res.GetClusters() {
-					rows = append(rows, []string{c.GetId(), c.GetName(), c.GetPartitionId()})
+					dns := "on"
+					if c.GetDnsDisabled() {
+						dns = "off"
+					}
+					rows = append(rows, []string{c.GetId(), c.GetName(), c.GetPartitionId(), dns, strings.Join(c.GetParentClusterIds(), ",")})
 				}
 				return table(w, rows)
 			})
 		},
 	}
-	cmd.AddCommand(create, list)
+	cmd.AddCommand(create, list, newClusterUpdateCmd(g))
 	return cmd
+}
+
+func newClusterUpdateCmd(g *globals) *cobra.Command {
+	var dns string
+	var parents []string
+	update := &cobra.Command{
+		Use:   "update CLUSTER [--dns on|off] [--parents C1,C2 | --parents '']",
+		Short: "Change a cluster's settings; they reach its nodes at once, without a release",
+		Long: `Change a cluster's settings. --dns off stops the cluster's nodes answering DNS.
+--parents sets the parent-tier clusters for tiered caching, in order of
+preference (the next ones are backups); --parents '' removes them.`,
+		Args: args("CLUSTER"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			req := &configv1.UpdateClusterRequest{Cluster: a[0]}
+			if cmd.Flags().Changed("dns") {
+				switch dns {
+				case "on":
+					req.DnsDisabled = proto.Bool(false)
+				case "off":
+					req.DnsDisabled = proto.Bool(true)
+				default:
+					return usagef("--dns %q: want on or off", dns)
+				}
+			}
+			if cmd.Flags().Changed("parents") {
+				req.Parents = &configv1.ClusterParents{}
+				for _, p := range parents {
+					if p = strings.TrimSpace(p); p != "" {
+						req.Parents.Clusters = append(req.Parents.Clusters, p)
+					}
+				}
+			}
+			if req.DnsDisabled == nil && req.Parents == nil {
+				return usagef("nothing to change: give --dns or --parents")
+			}
+			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.UpdateClusterResponse, error) {
+				return c.UpdateCluster(ctx, req)
+			})
+			if err != nil {
+				return err
+			}
+			return g.emit(res, func(w io.Writer) error {
+				_, err := fmt.Fprintln(w, res.GetCluster().GetId())
+				return err
+			})
+		},
+	}
+	update.Flags().StringVar(&dns, "dns", "", "on or off: whether the cluster's nodes answer DNS")
+	update.Flags().StringSliceVar(&parents, "parents", nil, "parent clusters (ids or names) in order of preference; '' for none")
+	return update
 }

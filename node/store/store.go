@@ -10,6 +10,7 @@
 //	apps/<app id>    strata.config.v1.App, one key per app
 //	zones/<zone id>  strata.dns.v1.Zone, one key per released DNS zone
 //	certs/<cert id>  strata.cert.v1.SyncedCertificate, private key still wrapped
+//	clusters/<id>    strata.config.v1.Cluster, settings of the partition's clusters
 //
 // One key per object keeps a delta write O(change).
 package store
@@ -39,10 +40,11 @@ import (
 var ErrGap = errors.New("store: delta does not start at the stored version")
 
 var (
-	bucketMeta  = []byte("meta")
-	bucketApps  = []byte("apps")
-	bucketZones = []byte("zones")
-	bucketCerts = []byte("certs")
+	bucketMeta     = []byte("meta")
+	bucketApps     = []byte("apps")
+	bucketZones    = []byte("zones")
+	bucketCerts    = []byte("certs")
+	bucketClusters = []byte("clusters")
 
 	keyHeader    = []byte("header")
 	keyStreamSeq = []byte("stream_seq")
@@ -82,7 +84,7 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketApps, bucketZones, bucketCerts} {
+		for _, b := range [][]byte{bucketMeta, bucketApps, bucketZones, bucketCerts, bucketClusters} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -133,6 +135,10 @@ func (s *Store) SaveSnapshot(snap *syncv1.Snapshot, streamSeq uint64) error {
 	if err != nil {
 		return fmt.Errorf("store: snapshot %d: %w", snap.GetVersion(), err)
 	}
+	clusters, err := sortedByID(snap.GetClusters(), "clusters")
+	if err != nil {
+		return fmt.Errorf("store: snapshot %d: %w", snap.GetVersion(), err)
+	}
 	next := &syncv1.Snapshot{
 		PartitionId:  snap.GetPartitionId(),
 		Staging:      snap.GetStaging(),
@@ -140,6 +146,7 @@ func (s *Store) SaveSnapshot(snap *syncv1.Snapshot, streamSeq uint64) error {
 		Apps:         apps,
 		Zones:        zones,
 		Certificates: certs,
+		Clusters:     clusters,
 		CreatedAt:    snap.GetCreatedAt(),
 	}
 	s.mu.Lock()
@@ -182,6 +189,16 @@ func (s *Store) SaveSnapshot(snap *syncv1.Snapshot, streamSeq uint64) error {
 		if err := putByID(cb, certs, "certificate"); err != nil {
 			return err
 		}
+		if err := tx.DeleteBucket(bucketClusters); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+			return err
+		}
+		clb, err := tx.CreateBucket(bucketClusters)
+		if err != nil {
+			return err
+		}
+		if err := putByID(clb, clusters, "cluster"); err != nil {
+			return err
+		}
 		return writeMeta(tx, next, streamSeq, now)
 	})
 	if err != nil {
@@ -220,6 +237,7 @@ func (s *Store) ApplyDelta(d *syncv1.Delta, streamSeq uint64) (*syncv1.Snapshot,
 		Apps:         mergeApps(cur.GetApps(), d.GetUpserts(), d.GetDeletes()),
 		Zones:        mergeZones(cur.GetZones(), d.GetZoneUpserts(), d.GetZoneDeletes()),
 		Certificates: mergeByID(cur.GetCertificates(), d.GetCertUpserts(), d.GetCertDeletes()),
+		Clusters:     mergeByID(cur.GetClusters(), d.GetClusterUpserts(), nil),
 		CreatedAt:    d.GetCreatedAt(),
 	}
 	now := time.Now()
@@ -255,6 +273,9 @@ func (s *Store) ApplyDelta(d *syncv1.Delta, streamSeq uint64) (*syncv1.Snapshot,
 			}
 		}
 		if err := putByID(cb, d.GetCertUpserts(), "certificate"); err != nil {
+			return err
+		}
+		if err := putByID(tx.Bucket(bucketClusters), d.GetClusterUpserts(), "cluster"); err != nil {
 			return err
 		}
 		return writeMeta(tx, next, streamSeq, now)
@@ -311,7 +332,10 @@ func validateDelta(d *syncv1.Delta) error {
 			return fmt.Errorf("store: delta zone_deletes[%d] %q: also upserted", i, id)
 		}
 	}
-	return validateIDs(d.GetCertUpserts(), d.GetCertDeletes(), "cert_upserts", "cert_deletes")
+	if err := validateIDs(d.GetCertUpserts(), d.GetCertDeletes(), "cert_upserts", "cert_deletes"); err != nil {
+		return err
+	}
+	return validateIDs(d.GetClusterUpserts(), nil, "cluster_upserts", "")
 }
 
 // validateIDs checks the upserts and deletes of one object kind in a delta:
@@ -553,6 +577,20 @@ func read(tx *bolt.Tx) (*syncv1.Snapshot, Meta, error) {
 			return fmt.Errorf("certificate under key %q has id %q", k, c.GetId())
 		}
 		snap.Certificates = append(snap.Certificates, c)
+		return nil
+	})
+	if err != nil {
+		return nil, Meta{}, err
+	}
+	err = tx.Bucket(bucketClusters).ForEach(func(k, v []byte) error {
+		c := &configv1.Cluster{}
+		if err := proto.Unmarshal(v, c); err != nil {
+			return fmt.Errorf("decode cluster %q: %w", k, err)
+		}
+		if !bytes.Equal([]byte(c.GetId()), k) {
+			return fmt.Errorf("cluster under key %q has id %q", k, c.GetId())
+		}
+		snap.Clusters = append(snap.Clusters, c)
 		return nil
 	})
 	if err != nil {

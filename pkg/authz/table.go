@@ -51,6 +51,7 @@ func DefaultRules() Rules {
 		cfg.ConfigServiceCreatePartitionProcedure: Everywhere("config.partition.write"),
 		cfg.ConfigServiceListPartitionsProcedure:  Somewhere("config.partition.read", List("partitions", KindPartition, "id")),
 		cfg.ConfigServiceCreateClusterProcedure:   OnObjects("config.cluster.write", Ref(KindPartition, "partition")),
+		cfg.ConfigServiceUpdateClusterProcedure:   OnObjects("config.cluster.write", Ref(KindCluster, "cluster")),
 		cfg.ConfigServiceListClustersProcedure:    Somewhere("config.cluster.read", List("clusters", KindCluster, "id")),
 		cfg.ConfigServiceRegisterNodeProcedure:    OnObjects("config.node.write", Ref(KindCluster, "cluster")),
 		cfg.ConfigServiceSetNodeStagingProcedure:  OnObjects("config.node.write", Ref(KindNode, "node_id")),
@@ -115,9 +116,9 @@ func DefaultRules() Rules {
 		crt.CertServiceDetachCertificateProcedure:  OnObjects("cert.certificate.write", app),
 		crt.CertServiceRequestCertificateProcedure: OnObjects("cert.certificate.write", app),
 		crt.CertServiceRevokeCertificateProcedure:  Everywhere("cert.certificate.write"),
-
 		crt.CertServiceSetAcmeAccountProcedure:     Everywhere("cert.certificate.write"),
 		crt.CertServiceListAcmeAccountsProcedure:   Everywhere("cert.certificate.read"),
+
 		// PurgeService. A purge's scope (app, partition or all) is a oneof,
 		// which object refs cannot name yet: purges need the permission
 		// over everything.

@@ -3,6 +3,7 @@ package config
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
@@ -66,6 +67,74 @@ func (s *Service) createCluster(ctx context.Context, name, partition string) (*c
 		return nil, err
 	}
 	return c, nil
+}
+
+// updateCluster changes a cluster's settings. parents, when not nil,
+// replaces the parent clusters (ids or names). Writes serialise on s.mu,
+// so the cluster stream needs no version check.
+func (s *Service) updateCluster(ctx context.Context, ref string, dnsDisabled *bool, parents []string) (*configv1.Cluster, error) {
+	if ref == "" {
+		return nil, apierr.Invalid(apierr.FieldViolation{Field: "cluster", Reason: "is empty (give a cluster id or name)"})
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.catchUp(ctx); err != nil {
+		return nil, err
+	}
+	c, ok := s.proj.resolveCluster(ref)
+	if !ok {
+		return nil, apierr.NotFound("cluster", ref)
+	}
+	next := proto.Clone(c).(*configv1.Cluster)
+	if dnsDisabled != nil {
+		next.DnsDisabled = *dnsDisabled
+	}
+	if parents != nil {
+		ids, err := s.parentClusters(c, parents)
+		if err != nil {
+			return nil, err
+		}
+		next.ParentClusterIds = ids
+	}
+	if proto.Equal(next, c) {
+		return c, nil
+	}
+	if _, err := s.appendAndWait(ctx, clusterStream(c.Id), eventstore.AnyVersion,
+		[]proto.Message{&ev.ClusterUpdated{Cluster: next}}); err != nil {
+		return nil, err
+	}
+	got, _ := s.proj.resolveCluster(c.Id)
+	return got, nil
+}
+
+// parentClusters resolves parent references of cluster c: they must exist,
+// be in c's partition (they serve the same apps), appear once, and not lead
+// back to c through their own parents.
+func (s *Service) parentClusters(c *configv1.Cluster, refs []string) ([]string, error) {
+	var v violations
+	ids := make([]string, 0, len(refs))
+	for i, ref := range refs {
+		field := fmt.Sprintf("parents.clusters[%d]", i)
+		p, ok := s.proj.resolveCluster(ref)
+		switch {
+		case !ok:
+			v.add(field, "cluster %q does not exist", ref)
+		case p.Id == c.Id:
+			v.add(field, "a cluster cannot be its own parent")
+		case p.PartitionId != c.PartitionId:
+			v.add(field, "cluster %q is in another partition (parents must serve the same apps)", ref)
+		case slices.Contains(ids, p.Id):
+			v.add(field, "cluster %q is listed twice", ref)
+		case s.proj.reachesCluster(p.Id, c.Id):
+			v.add(field, "cluster %q has %q among its own parents (a cycle)", ref, c.Name)
+		default:
+			ids = append(ids, p.Id)
+		}
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	return ids, nil
 }
 
 func (s *Service) registerNode(ctx context.Context, name, cluster string, staging bool) (*configv1.Node, error) {

@@ -14,6 +14,7 @@ import (
 const (
 	TypePartitionCreated = "config.partition.created"
 	TypeClusterCreated   = "config.cluster.created"
+	TypeClusterUpdated   = "config.cluster.updated"
 	TypeNodeRegistered   = "config.node.registered"
 	TypeNodeStagingSet   = "config.node.staging_set"
 	TypeNodeRemoved      = "config.node.removed"
@@ -40,6 +41,7 @@ const (
 var eventTypes = map[string]proto.Message{
 	TypePartitionCreated: (*ev.PartitionCreated)(nil),
 	TypeClusterCreated:   (*ev.ClusterCreated)(nil),
+	TypeClusterUpdated:   (*ev.ClusterUpdated)(nil),
 	TypeNodeRegistered:   (*ev.NodeRegistered)(nil),
 	TypeNodeStagingSet:   (*ev.NodeStagingSet)(nil),
 	TypeNodeRemoved:      (*ev.NodeRemoved)(nil),

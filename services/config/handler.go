@@ -53,6 +53,18 @@ func (h *handler) CreateCluster(ctx context.Context, req *configv1.CreateCluster
 	return &configv1.CreateClusterResponse{Cluster: c}, nil
 }
 
+func (h *handler) UpdateCluster(ctx context.Context, req *configv1.UpdateClusterRequest) (*configv1.UpdateClusterResponse, error) {
+	var parents []string
+	if req.Parents != nil {
+		parents = append([]string{}, req.Parents.Clusters...)
+	}
+	c, err := h.s.updateCluster(ctx, req.Cluster, req.DnsDisabled, parents)
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	return &configv1.UpdateClusterResponse{Cluster: c}, nil
+}
+
 func (h *handler) ListClusters(ctx context.Context, _ *configv1.ListClustersRequest) (*configv1.ListClustersResponse, error) {
 	p := h.s.proj
 	p.mu.RLock()

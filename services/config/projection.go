@@ -95,6 +95,7 @@ type track struct {
 	zones     map[string]*dnsv1.Zone
 	certs     map[string]*certv1.SyncedCertificate // wrapped for the partition's nodes
 	certSrc   map[string]*certv1.SyncedCertificate // the cert model's value each was made from
+	clusters  map[string]*configv1.Cluster         // clusters of the partition with settings set
 	outbox    []*syncv1.Delta                      // deltas the publisher has not taken yet
 	snap      atomic.Pointer[syncv1.Snapshot]
 	history   []trackVersion // newest last, for node lag (status.go)
@@ -211,6 +212,9 @@ func (p *projection) apply(e eventstore.Event, msg proto.Message) {
 	case *ev.ClusterCreated:
 		p.clusters[m.Cluster.Id] = m.Cluster
 		p.clusterByName[m.Cluster.Name] = m.Cluster.Id
+	case *ev.ClusterUpdated:
+		p.clusters[m.Cluster.Id] = m.Cluster
+		p.syncCluster(m.Cluster, e)
 	case *ev.NodeRegistered:
 		p.nodes[m.Node.Id] = m.Node
 	case *ev.NodeStagingSet:
@@ -337,6 +341,28 @@ func (p *projection) syncCerts(ids []string, e eventstore.Event) {
 		}
 		d := &syncv1.Delta{PartitionId: k.partition, Staging: k.staging, FromVersion: t.version, ToVersion: e.Position,
 			CreatedAt: timestamppb.New(e.Metadata.Time), CertUpserts: ups, CertDeletes: dels}
+		t.version = e.Position
+		t.createdAt = e.Metadata.Time
+		t.remember(e.Position, e.Metadata.Time)
+		t.snap.Store(nil)
+		if p.publish {
+			t.outbox = append(t.outbox, d)
+			select {
+			case p.notify <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// syncCluster moves both tracks of the cluster's partition to a new version
+// carrying the cluster's settings: they apply without a release.
+func (p *projection) syncCluster(c *configv1.Cluster, e eventstore.Event) {
+	for _, staging := range []bool{false, true} {
+		t := p.trackFor(c.PartitionId, staging)
+		t.clusters[c.Id] = c
+		d := &syncv1.Delta{PartitionId: c.PartitionId, Staging: staging, FromVersion: t.version, ToVersion: e.Position,
+			CreatedAt: timestamppb.New(e.Metadata.Time), ClusterUpserts: []*configv1.Cluster{c}}
 		t.version = e.Position
 		t.createdAt = e.Metadata.Time
 		t.remember(e.Position, e.Metadata.Time)
@@ -487,7 +513,8 @@ func (p *projection) trackFor(partition string, staging bool) *track {
 	t := p.tracks[k]
 	if t == nil {
 		t = &track{apps: map[string]*configv1.App{}, zones: map[string]*dnsv1.Zone{},
-			certs: map[string]*certv1.SyncedCertificate{}, certSrc: map[string]*certv1.SyncedCertificate{}}
+			certs: map[string]*certv1.SyncedCertificate{}, certSrc: map[string]*certv1.SyncedCertificate{},
+			clusters: map[string]*configv1.Cluster{}}
 		p.tracks[k] = t
 	}
 	return t
@@ -595,6 +622,30 @@ func (p *projection) resolveCluster(ref string) (*configv1.Cluster, bool) {
 	return nil, false
 }
 
+// reachesCluster reports whether target is from or one of its ancestors
+// through parent links.
+func (p *projection) reachesCluster(from, target string) bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	seen := map[string]bool{}
+	stack := []string{from}
+	for len(stack) > 0 {
+		id := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if id == target {
+			return true
+		}
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		if c := p.clusters[id]; c != nil {
+			stack = append(stack, c.ParentClusterIds...)
+		}
+	}
+	return false
+}
+
 // otherOwners returns the ids of apps other than self that claim name.
 func (p *projection) nameOwners(name, self string) []string {
 	return without(p.names[name], self)
@@ -662,6 +713,10 @@ func (t *track) snapshot(partition string, staging bool) *syncv1.Snapshot {
 		s.Certificates = append(s.Certificates, c)
 	}
 	slices.SortFunc(s.Certificates, func(a, b *certv1.SyncedCertificate) int { return compareStrings(a.Id, b.Id) })
+	for _, c := range t.clusters {
+		s.Clusters = append(s.Clusters, c)
+	}
+	slices.SortFunc(s.Clusters, func(a, b *configv1.Cluster) int { return compareStrings(a.Id, b.Id) })
 	t.snap.Store(s)
 	return s
 }

@@ -131,12 +131,19 @@ func (x *Partition) GetName() string {
 
 // A gateway cluster belongs to one partition and holds nodes.
 type Cluster struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	PartitionId   string                 `protobuf:"bytes,3,opt,name=partition_id,json=partitionId,proto3" json:"partition_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Id          string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name        string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	PartitionId string                 `protobuf:"bytes,3,opt,name=partition_id,json=partitionId,proto3" json:"partition_id,omitempty"`
+	// The cluster's nodes do not answer DNS (they still serve HTTP).
+	DnsDisabled bool `protobuf:"varint,4,opt,name=dns_disabled,json=dnsDisabled,proto3" json:"dns_disabled,omitempty"`
+	// Parent-tier clusters for tiered caching, in order of preference: on a
+	// cache miss a node asks a node of the first parent cluster with healthy
+	// nodes (chosen by consistent hashing on the cache key) before the origin;
+	// the next clusters are backups. Same partition, no cycles.
+	ParentClusterIds []string `protobuf:"bytes,5,rep,name=parent_cluster_ids,json=parentClusterIds,proto3" json:"parent_cluster_ids,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Cluster) Reset() {
@@ -188,6 +195,20 @@ func (x *Cluster) GetPartitionId() string {
 		return x.PartitionId
 	}
 	return ""
+}
+
+func (x *Cluster) GetDnsDisabled() bool {
+	if x != nil {
+		return x.DnsDisabled
+	}
+	return false
+}
+
+func (x *Cluster) GetParentClusterIds() []string {
+	if x != nil {
+		return x.ParentClusterIds
+	}
+	return nil
 }
 
 // An edge node registered in a cluster.
@@ -1631,11 +1652,13 @@ const file_strata_config_v1_resources_proto_rawDesc = "" +
 	" strata/config/v1/resources.proto\x12\x10strata.config.v1\"/\n" +
 	"\tPartition\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\"P\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"\xa1\x01\n" +
 	"\aCluster\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12!\n" +
-	"\fpartition_id\x18\x03 \x01(\tR\vpartitionId\"\xfc\x01\n" +
+	"\fpartition_id\x18\x03 \x01(\tR\vpartitionId\x12!\n" +
+	"\fdns_disabled\x18\x04 \x01(\bR\vdnsDisabled\x12,\n" +
+	"\x12parent_cluster_ids\x18\x05 \x03(\tR\x10parentClusterIds\"\xfc\x01\n" +
 	"\x04Node\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1d\n" +

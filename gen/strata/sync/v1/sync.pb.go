@@ -39,7 +39,10 @@ type Snapshot struct {
 	Zones []*v11.Zone `protobuf:"bytes,6,rep,name=zones,proto3" json:"zones,omitempty"`
 	// Certificates attached to the partition's apps, keys wrapped for the
 	// partition's node key-encryption key (docs/certs.md).
-	Certificates  []*v12.SyncedCertificate `protobuf:"bytes,7,rep,name=certificates,proto3" json:"certificates,omitempty"`
+	Certificates []*v12.SyncedCertificate `protobuf:"bytes,7,rep,name=certificates,proto3" json:"certificates,omitempty"`
+	// Clusters of the partition whose settings were changed with UpdateCluster
+	// (DNS on/off, parent tiers); a cluster absent here has the defaults.
+	Clusters      []*v1.Cluster `protobuf:"bytes,8,rep,name=clusters,proto3" json:"clusters,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -123,6 +126,13 @@ func (x *Snapshot) GetCertificates() []*v12.SyncedCertificate {
 	return nil
 }
 
+func (x *Snapshot) GetClusters() []*v1.Cluster {
+	if x != nil {
+		return x.Clusters
+	}
+	return nil
+}
+
 // The change between two consecutive snapshot versions of one track.
 // A node applies it only when from_version equals the version it runs.
 type Delta struct {
@@ -143,9 +153,11 @@ type Delta struct {
 	// Certificates added or changed (whole certificate).
 	CertUpserts []*v12.SyncedCertificate `protobuf:"bytes,10,rep,name=cert_upserts,json=certUpserts,proto3" json:"cert_upserts,omitempty"`
 	// Ids of certificates removed.
-	CertDeletes   []string `protobuf:"bytes,11,rep,name=cert_deletes,json=certDeletes,proto3" json:"cert_deletes,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	CertDeletes []string `protobuf:"bytes,11,rep,name=cert_deletes,json=certDeletes,proto3" json:"cert_deletes,omitempty"`
+	// Cluster settings changed (whole cluster).
+	ClusterUpserts []*v1.Cluster `protobuf:"bytes,12,rep,name=cluster_upserts,json=clusterUpserts,proto3" json:"cluster_upserts,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Delta) Reset() {
@@ -251,6 +263,13 @@ func (x *Delta) GetCertUpserts() []*v12.SyncedCertificate {
 func (x *Delta) GetCertDeletes() []string {
 	if x != nil {
 		return x.CertDeletes
+	}
+	return nil
+}
+
+func (x *Delta) GetClusterUpserts() []*v1.Cluster {
+	if x != nil {
+		return x.ClusterUpserts
 	}
 	return nil
 }
@@ -498,7 +517,7 @@ var File_strata_sync_v1_sync_proto protoreflect.FileDescriptor
 
 const file_strata_sync_v1_sync_proto_rawDesc = "" +
 	"\n" +
-	"\x19strata/sync/v1/sync.proto\x12\x0estrata.sync.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19strata/cert/v1/cert.proto\x1a strata/config/v1/resources.proto\x1a\x18strata/dns/v1/zone.proto\"\xb9\x02\n" +
+	"\x19strata/sync/v1/sync.proto\x12\x0estrata.sync.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19strata/cert/v1/cert.proto\x1a strata/config/v1/resources.proto\x1a\x18strata/dns/v1/zone.proto\"\xf0\x02\n" +
 	"\bSnapshot\x12!\n" +
 	"\fpartition_id\x18\x01 \x01(\tR\vpartitionId\x12\x18\n" +
 	"\astaging\x18\x02 \x01(\bR\astaging\x12\x18\n" +
@@ -507,7 +526,8 @@ const file_strata_sync_v1_sync_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12)\n" +
 	"\x05zones\x18\x06 \x03(\v2\x13.strata.dns.v1.ZoneR\x05zones\x12E\n" +
-	"\fcertificates\x18\a \x03(\v2!.strata.cert.v1.SyncedCertificateR\fcertificates\"\xd0\x03\n" +
+	"\fcertificates\x18\a \x03(\v2!.strata.cert.v1.SyncedCertificateR\fcertificates\x125\n" +
+	"\bclusters\x18\b \x03(\v2\x19.strata.config.v1.ClusterR\bclusters\"\x94\x04\n" +
 	"\x05Delta\x12!\n" +
 	"\fpartition_id\x18\x01 \x01(\tR\vpartitionId\x12\x18\n" +
 	"\astaging\x18\x02 \x01(\bR\astaging\x12!\n" +
@@ -522,7 +542,8 @@ const file_strata_sync_v1_sync_proto_rawDesc = "" +
 	"\fzone_deletes\x18\t \x03(\tR\vzoneDeletes\x12D\n" +
 	"\fcert_upserts\x18\n" +
 	" \x03(\v2!.strata.cert.v1.SyncedCertificateR\vcertUpserts\x12!\n" +
-	"\fcert_deletes\x18\v \x03(\tR\vcertDeletes\"\xd8\x02\n" +
+	"\fcert_deletes\x18\v \x03(\tR\vcertDeletes\x12B\n" +
+	"\x0fcluster_upserts\x18\f \x03(\v2\x19.strata.config.v1.ClusterR\x0eclusterUpserts\"\xd8\x02\n" +
 	"\n" +
 	"NodeStatus\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1d\n" +
@@ -570,25 +591,28 @@ var file_strata_sync_v1_sync_proto_goTypes = []any{
 	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
 	(*v11.Zone)(nil),              // 7: strata.dns.v1.Zone
 	(*v12.SyncedCertificate)(nil), // 8: strata.cert.v1.SyncedCertificate
+	(*v1.Cluster)(nil),            // 9: strata.config.v1.Cluster
 }
 var file_strata_sync_v1_sync_proto_depIdxs = []int32{
 	5,  // 0: strata.sync.v1.Snapshot.apps:type_name -> strata.config.v1.App
 	6,  // 1: strata.sync.v1.Snapshot.created_at:type_name -> google.protobuf.Timestamp
 	7,  // 2: strata.sync.v1.Snapshot.zones:type_name -> strata.dns.v1.Zone
 	8,  // 3: strata.sync.v1.Snapshot.certificates:type_name -> strata.cert.v1.SyncedCertificate
-	5,  // 4: strata.sync.v1.Delta.upserts:type_name -> strata.config.v1.App
-	6,  // 5: strata.sync.v1.Delta.created_at:type_name -> google.protobuf.Timestamp
-	7,  // 6: strata.sync.v1.Delta.zone_upserts:type_name -> strata.dns.v1.Zone
-	8,  // 7: strata.sync.v1.Delta.cert_upserts:type_name -> strata.cert.v1.SyncedCertificate
-	6,  // 8: strata.sync.v1.NodeStatus.time:type_name -> google.protobuf.Timestamp
-	6,  // 9: strata.sync.v1.NodeStatus.applied_at:type_name -> google.protobuf.Timestamp
-	4,  // 10: strata.sync.v1.GatewaySet.clusters:type_name -> strata.sync.v1.ClusterAddresses
-	6,  // 11: strata.sync.v1.GatewaySet.time:type_name -> google.protobuf.Timestamp
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	9,  // 4: strata.sync.v1.Snapshot.clusters:type_name -> strata.config.v1.Cluster
+	5,  // 5: strata.sync.v1.Delta.upserts:type_name -> strata.config.v1.App
+	6,  // 6: strata.sync.v1.Delta.created_at:type_name -> google.protobuf.Timestamp
+	7,  // 7: strata.sync.v1.Delta.zone_upserts:type_name -> strata.dns.v1.Zone
+	8,  // 8: strata.sync.v1.Delta.cert_upserts:type_name -> strata.cert.v1.SyncedCertificate
+	9,  // 9: strata.sync.v1.Delta.cluster_upserts:type_name -> strata.config.v1.Cluster
+	6,  // 10: strata.sync.v1.NodeStatus.time:type_name -> google.protobuf.Timestamp
+	6,  // 11: strata.sync.v1.NodeStatus.applied_at:type_name -> google.protobuf.Timestamp
+	4,  // 12: strata.sync.v1.GatewaySet.clusters:type_name -> strata.sync.v1.ClusterAddresses
+	6,  // 13: strata.sync.v1.GatewaySet.time:type_name -> google.protobuf.Timestamp
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_strata_sync_v1_sync_proto_init() }

@@ -45,6 +45,9 @@ const (
 	// ConfigServiceListClustersProcedure is the fully-qualified name of the ConfigService's
 	// ListClusters RPC.
 	ConfigServiceListClustersProcedure = "/strata.config.v1.ConfigService/ListClusters"
+	// ConfigServiceUpdateClusterProcedure is the fully-qualified name of the ConfigService's
+	// UpdateCluster RPC.
+	ConfigServiceUpdateClusterProcedure = "/strata.config.v1.ConfigService/UpdateCluster"
 	// ConfigServiceRegisterNodeProcedure is the fully-qualified name of the ConfigService's
 	// RegisterNode RPC.
 	ConfigServiceRegisterNodeProcedure = "/strata.config.v1.ConfigService/RegisterNode"
@@ -110,6 +113,9 @@ type ConfigServiceClient interface {
 	ListPartitions(context.Context, *v1.ListPartitionsRequest) (*v1.ListPartitionsResponse, error)
 	CreateCluster(context.Context, *v1.CreateClusterRequest) (*v1.CreateClusterResponse, error)
 	ListClusters(context.Context, *v1.ListClustersRequest) (*v1.ListClustersResponse, error)
+	// Changes a cluster's settings. Takes effect on the cluster's nodes at once
+	// (no release): it is infrastructure, not app config.
+	UpdateCluster(context.Context, *v1.UpdateClusterRequest) (*v1.UpdateClusterResponse, error)
 	RegisterNode(context.Context, *v1.RegisterNodeRequest) (*v1.RegisterNodeResponse, error)
 	SetNodeStaging(context.Context, *v1.SetNodeStagingRequest) (*v1.SetNodeStagingResponse, error)
 	RemoveNode(context.Context, *v1.RemoveNodeRequest) (*v1.RemoveNodeResponse, error)
@@ -167,6 +173,12 @@ func NewConfigServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 			httpClient,
 			baseURL+ConfigServiceListClustersProcedure,
 			connect.WithSchema(configServiceMethods.ByName("ListClusters")),
+			connect.WithClientOptions(opts...),
+		),
+		updateCluster: connect.NewClient[v1.UpdateClusterRequest, v1.UpdateClusterResponse](
+			httpClient,
+			baseURL+ConfigServiceUpdateClusterProcedure,
+			connect.WithSchema(configServiceMethods.ByName("UpdateCluster")),
 			connect.WithClientOptions(opts...),
 		),
 		registerNode: connect.NewClient[v1.RegisterNodeRequest, v1.RegisterNodeResponse](
@@ -310,6 +322,7 @@ type configServiceClient struct {
 	listPartitions  *connect.Client[v1.ListPartitionsRequest, v1.ListPartitionsResponse]
 	createCluster   *connect.Client[v1.CreateClusterRequest, v1.CreateClusterResponse]
 	listClusters    *connect.Client[v1.ListClustersRequest, v1.ListClustersResponse]
+	updateCluster   *connect.Client[v1.UpdateClusterRequest, v1.UpdateClusterResponse]
 	registerNode    *connect.Client[v1.RegisterNodeRequest, v1.RegisterNodeResponse]
 	setNodeStaging  *connect.Client[v1.SetNodeStagingRequest, v1.SetNodeStagingResponse]
 	removeNode      *connect.Client[v1.RemoveNodeRequest, v1.RemoveNodeResponse]
@@ -364,6 +377,15 @@ func (c *configServiceClient) CreateCluster(ctx context.Context, req *v1.CreateC
 // ListClusters calls strata.config.v1.ConfigService.ListClusters.
 func (c *configServiceClient) ListClusters(ctx context.Context, req *v1.ListClustersRequest) (*v1.ListClustersResponse, error) {
 	response, err := c.listClusters.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// UpdateCluster calls strata.config.v1.ConfigService.UpdateCluster.
+func (c *configServiceClient) UpdateCluster(ctx context.Context, req *v1.UpdateClusterRequest) (*v1.UpdateClusterResponse, error) {
+	response, err := c.updateCluster.CallUnary(ctx, connect.NewRequest(req))
 	if response != nil {
 		return response.Msg, err
 	}
@@ -574,6 +596,9 @@ type ConfigServiceHandler interface {
 	ListPartitions(context.Context, *v1.ListPartitionsRequest) (*v1.ListPartitionsResponse, error)
 	CreateCluster(context.Context, *v1.CreateClusterRequest) (*v1.CreateClusterResponse, error)
 	ListClusters(context.Context, *v1.ListClustersRequest) (*v1.ListClustersResponse, error)
+	// Changes a cluster's settings. Takes effect on the cluster's nodes at once
+	// (no release): it is infrastructure, not app config.
+	UpdateCluster(context.Context, *v1.UpdateClusterRequest) (*v1.UpdateClusterResponse, error)
 	RegisterNode(context.Context, *v1.RegisterNodeRequest) (*v1.RegisterNodeResponse, error)
 	SetNodeStaging(context.Context, *v1.SetNodeStagingRequest) (*v1.SetNodeStagingResponse, error)
 	RemoveNode(context.Context, *v1.RemoveNodeRequest) (*v1.RemoveNodeResponse, error)
@@ -627,6 +652,12 @@ func NewConfigServiceHandler(svc ConfigServiceHandler, opts ...connect.HandlerOp
 		ConfigServiceListClustersProcedure,
 		svc.ListClusters,
 		connect.WithSchema(configServiceMethods.ByName("ListClusters")),
+		connect.WithHandlerOptions(opts...),
+	)
+	configServiceUpdateClusterHandler := connect.NewUnaryHandlerSimple(
+		ConfigServiceUpdateClusterProcedure,
+		svc.UpdateCluster,
+		connect.WithSchema(configServiceMethods.ByName("UpdateCluster")),
 		connect.WithHandlerOptions(opts...),
 	)
 	configServiceRegisterNodeHandler := connect.NewUnaryHandlerSimple(
@@ -771,6 +802,8 @@ func NewConfigServiceHandler(svc ConfigServiceHandler, opts ...connect.HandlerOp
 			configServiceCreateClusterHandler.ServeHTTP(w, r)
 		case ConfigServiceListClustersProcedure:
 			configServiceListClustersHandler.ServeHTTP(w, r)
+		case ConfigServiceUpdateClusterProcedure:
+			configServiceUpdateClusterHandler.ServeHTTP(w, r)
 		case ConfigServiceRegisterNodeProcedure:
 			configServiceRegisterNodeHandler.ServeHTTP(w, r)
 		case ConfigServiceSetNodeStagingProcedure:
@@ -838,6 +871,10 @@ func (UnimplementedConfigServiceHandler) CreateCluster(context.Context, *v1.Crea
 
 func (UnimplementedConfigServiceHandler) ListClusters(context.Context, *v1.ListClustersRequest) (*v1.ListClustersResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("strata.config.v1.ConfigService.ListClusters is not implemented"))
+}
+
+func (UnimplementedConfigServiceHandler) UpdateCluster(context.Context, *v1.UpdateClusterRequest) (*v1.UpdateClusterResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("strata.config.v1.ConfigService.UpdateCluster is not implemented"))
 }
 
 func (UnimplementedConfigServiceHandler) RegisterNode(context.Context, *v1.RegisterNodeRequest) (*v1.RegisterNodeResponse, error) {

@@ -162,6 +162,51 @@ func (x *ClusterCreated) GetCluster() *v1.Cluster {
 	return nil
 }
 
+// config.cluster.updated: the cluster's whole settings after the change.
+type ClusterUpdated struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Cluster       *v1.Cluster            `protobuf:"bytes,1,opt,name=cluster,proto3" json:"cluster,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClusterUpdated) Reset() {
+	*x = ClusterUpdated{}
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterUpdated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterUpdated) ProtoMessage() {}
+
+func (x *ClusterUpdated) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterUpdated.ProtoReflect.Descriptor instead.
+func (*ClusterUpdated) Descriptor() ([]byte, []int) {
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ClusterUpdated) GetCluster() *v1.Cluster {
+	if x != nil {
+		return x.Cluster
+	}
+	return nil
+}
+
 // config.node.registered
 type NodeRegistered struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -172,7 +217,7 @@ type NodeRegistered struct {
 
 func (x *NodeRegistered) Reset() {
 	*x = NodeRegistered{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[2]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -184,7 +229,7 @@ func (x *NodeRegistered) String() string {
 func (*NodeRegistered) ProtoMessage() {}
 
 func (x *NodeRegistered) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[2]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -197,7 +242,7 @@ func (x *NodeRegistered) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeRegistered.ProtoReflect.Descriptor instead.
 func (*NodeRegistered) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{2}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *NodeRegistered) GetNode() *v1.Node {
@@ -218,7 +263,7 @@ type NodeStagingSet struct {
 
 func (x *NodeStagingSet) Reset() {
 	*x = NodeStagingSet{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[3]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -230,7 +275,7 @@ func (x *NodeStagingSet) String() string {
 func (*NodeStagingSet) ProtoMessage() {}
 
 func (x *NodeStagingSet) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[3]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -243,7 +288,7 @@ func (x *NodeStagingSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStagingSet.ProtoReflect.Descriptor instead.
 func (*NodeStagingSet) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{3}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *NodeStagingSet) GetNodeId() string {
@@ -270,7 +315,7 @@ type NodeRemoved struct {
 
 func (x *NodeRemoved) Reset() {
 	*x = NodeRemoved{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[4]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -282,7 +327,7 @@ func (x *NodeRemoved) String() string {
 func (*NodeRemoved) ProtoMessage() {}
 
 func (x *NodeRemoved) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[4]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -295,7 +340,7 @@ func (x *NodeRemoved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeRemoved.ProtoReflect.Descriptor instead.
 func (*NodeRemoved) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{4}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *NodeRemoved) GetNodeId() string {
@@ -320,7 +365,7 @@ type AppSettings struct {
 
 func (x *AppSettings) Reset() {
 	*x = AppSettings{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[5]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -332,7 +377,7 @@ func (x *AppSettings) String() string {
 func (*AppSettings) ProtoMessage() {}
 
 func (x *AppSettings) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[5]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -345,7 +390,7 @@ func (x *AppSettings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppSettings.ProtoReflect.Descriptor instead.
 func (*AppSettings) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{5}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *AppSettings) GetName() string {
@@ -401,7 +446,7 @@ type AppCreated struct {
 
 func (x *AppCreated) Reset() {
 	*x = AppCreated{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[6]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -413,7 +458,7 @@ func (x *AppCreated) String() string {
 func (*AppCreated) ProtoMessage() {}
 
 func (x *AppCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[6]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -426,7 +471,7 @@ func (x *AppCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppCreated.ProtoReflect.Descriptor instead.
 func (*AppCreated) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{6}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *AppCreated) GetAppId() string {
@@ -454,7 +499,7 @@ type AppUpdated struct {
 
 func (x *AppUpdated) Reset() {
 	*x = AppUpdated{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[7]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -466,7 +511,7 @@ func (x *AppUpdated) String() string {
 func (*AppUpdated) ProtoMessage() {}
 
 func (x *AppUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[7]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -479,7 +524,7 @@ func (x *AppUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppUpdated.ProtoReflect.Descriptor instead.
 func (*AppUpdated) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{7}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *AppUpdated) GetAppId() string {
@@ -506,7 +551,7 @@ type AppDeleted struct {
 
 func (x *AppDeleted) Reset() {
 	*x = AppDeleted{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[8]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -518,7 +563,7 @@ func (x *AppDeleted) String() string {
 func (*AppDeleted) ProtoMessage() {}
 
 func (x *AppDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[8]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -531,7 +576,7 @@ func (x *AppDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppDeleted.ProtoReflect.Descriptor instead.
 func (*AppDeleted) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{8}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *AppDeleted) GetAppId() string {
@@ -552,7 +597,7 @@ type UpstreamCreated struct {
 
 func (x *UpstreamCreated) Reset() {
 	*x = UpstreamCreated{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[9]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -564,7 +609,7 @@ func (x *UpstreamCreated) String() string {
 func (*UpstreamCreated) ProtoMessage() {}
 
 func (x *UpstreamCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[9]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -577,7 +622,7 @@ func (x *UpstreamCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpstreamCreated.ProtoReflect.Descriptor instead.
 func (*UpstreamCreated) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{9}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *UpstreamCreated) GetAppId() string {
@@ -605,7 +650,7 @@ type UpstreamUpdated struct {
 
 func (x *UpstreamUpdated) Reset() {
 	*x = UpstreamUpdated{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[10]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -617,7 +662,7 @@ func (x *UpstreamUpdated) String() string {
 func (*UpstreamUpdated) ProtoMessage() {}
 
 func (x *UpstreamUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[10]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -630,7 +675,7 @@ func (x *UpstreamUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpstreamUpdated.ProtoReflect.Descriptor instead.
 func (*UpstreamUpdated) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{10}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *UpstreamUpdated) GetAppId() string {
@@ -658,7 +703,7 @@ type UpstreamDeleted struct {
 
 func (x *UpstreamDeleted) Reset() {
 	*x = UpstreamDeleted{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[11]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -670,7 +715,7 @@ func (x *UpstreamDeleted) String() string {
 func (*UpstreamDeleted) ProtoMessage() {}
 
 func (x *UpstreamDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[11]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -683,7 +728,7 @@ func (x *UpstreamDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpstreamDeleted.ProtoReflect.Descriptor instead.
 func (*UpstreamDeleted) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{11}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *UpstreamDeleted) GetAppId() string {
@@ -713,7 +758,7 @@ type RuleCreated struct {
 
 func (x *RuleCreated) Reset() {
 	*x = RuleCreated{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[12]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -725,7 +770,7 @@ func (x *RuleCreated) String() string {
 func (*RuleCreated) ProtoMessage() {}
 
 func (x *RuleCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[12]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -738,7 +783,7 @@ func (x *RuleCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuleCreated.ProtoReflect.Descriptor instead.
 func (*RuleCreated) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{12}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RuleCreated) GetAppId() string {
@@ -773,7 +818,7 @@ type RuleUpdated struct {
 
 func (x *RuleUpdated) Reset() {
 	*x = RuleUpdated{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[13]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -785,7 +830,7 @@ func (x *RuleUpdated) String() string {
 func (*RuleUpdated) ProtoMessage() {}
 
 func (x *RuleUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[13]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -798,7 +843,7 @@ func (x *RuleUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuleUpdated.ProtoReflect.Descriptor instead.
 func (*RuleUpdated) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{13}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RuleUpdated) GetAppId() string {
@@ -826,7 +871,7 @@ type RuleDeleted struct {
 
 func (x *RuleDeleted) Reset() {
 	*x = RuleDeleted{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[14]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -838,7 +883,7 @@ func (x *RuleDeleted) String() string {
 func (*RuleDeleted) ProtoMessage() {}
 
 func (x *RuleDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[14]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -851,7 +896,7 @@ func (x *RuleDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuleDeleted.ProtoReflect.Descriptor instead.
 func (*RuleDeleted) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{14}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RuleDeleted) GetAppId() string {
@@ -880,7 +925,7 @@ type RuleMoved struct {
 
 func (x *RuleMoved) Reset() {
 	*x = RuleMoved{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[15]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -892,7 +937,7 @@ func (x *RuleMoved) String() string {
 func (*RuleMoved) ProtoMessage() {}
 
 func (x *RuleMoved) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[15]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -905,7 +950,7 @@ func (x *RuleMoved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuleMoved.ProtoReflect.Descriptor instead.
 func (*RuleMoved) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{15}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RuleMoved) GetAppId() string {
@@ -943,7 +988,7 @@ type AppReleased struct {
 
 func (x *AppReleased) Reset() {
 	*x = AppReleased{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[16]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -955,7 +1000,7 @@ func (x *AppReleased) String() string {
 func (*AppReleased) ProtoMessage() {}
 
 func (x *AppReleased) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[16]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -968,7 +1013,7 @@ func (x *AppReleased) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppReleased.ProtoReflect.Descriptor instead.
 func (*AppReleased) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{16}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *AppReleased) GetAppId() string {
@@ -1016,7 +1061,7 @@ type AppReverted struct {
 
 func (x *AppReverted) Reset() {
 	*x = AppReverted{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[17]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1028,7 +1073,7 @@ func (x *AppReverted) String() string {
 func (*AppReverted) ProtoMessage() {}
 
 func (x *AppReverted) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[17]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1041,7 +1086,7 @@ func (x *AppReverted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppReverted.ProtoReflect.Descriptor instead.
 func (*AppReverted) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{17}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *AppReverted) GetAppId() string {
@@ -1107,7 +1152,7 @@ type ObjectReverted struct {
 
 func (x *ObjectReverted) Reset() {
 	*x = ObjectReverted{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[18]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1119,7 +1164,7 @@ func (x *ObjectReverted) String() string {
 func (*ObjectReverted) ProtoMessage() {}
 
 func (x *ObjectReverted) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[18]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1132,7 +1177,7 @@ func (x *ObjectReverted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectReverted.ProtoReflect.Descriptor instead.
 func (*ObjectReverted) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{18}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ObjectReverted) GetAppId() string {
@@ -1216,7 +1261,7 @@ type JoinTokenCreated struct {
 
 func (x *JoinTokenCreated) Reset() {
 	*x = JoinTokenCreated{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[19]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1228,7 +1273,7 @@ func (x *JoinTokenCreated) String() string {
 func (*JoinTokenCreated) ProtoMessage() {}
 
 func (x *JoinTokenCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[19]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1241,7 +1286,7 @@ func (x *JoinTokenCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinTokenCreated.ProtoReflect.Descriptor instead.
 func (*JoinTokenCreated) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{19}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *JoinTokenCreated) GetTokenId() string {
@@ -1303,7 +1348,7 @@ type JoinTokenRevoked struct {
 
 func (x *JoinTokenRevoked) Reset() {
 	*x = JoinTokenRevoked{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[20]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1315,7 +1360,7 @@ func (x *JoinTokenRevoked) String() string {
 func (*JoinTokenRevoked) ProtoMessage() {}
 
 func (x *JoinTokenRevoked) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[20]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1328,7 +1373,7 @@ func (x *JoinTokenRevoked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinTokenRevoked.ProtoReflect.Descriptor instead.
 func (*JoinTokenRevoked) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{20}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *JoinTokenRevoked) GetTokenId() string {
@@ -1348,7 +1393,7 @@ type NodeApproved struct {
 
 func (x *NodeApproved) Reset() {
 	*x = NodeApproved{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[21]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1360,7 +1405,7 @@ func (x *NodeApproved) String() string {
 func (*NodeApproved) ProtoMessage() {}
 
 func (x *NodeApproved) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[21]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1373,7 +1418,7 @@ func (x *NodeApproved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeApproved.ProtoReflect.Descriptor instead.
 func (*NodeApproved) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{21}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *NodeApproved) GetNodeId() string {
@@ -1394,7 +1439,7 @@ type NodeDisabledSet struct {
 
 func (x *NodeDisabledSet) Reset() {
 	*x = NodeDisabledSet{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[22]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1406,7 +1451,7 @@ func (x *NodeDisabledSet) String() string {
 func (*NodeDisabledSet) ProtoMessage() {}
 
 func (x *NodeDisabledSet) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[22]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1419,7 +1464,7 @@ func (x *NodeDisabledSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeDisabledSet.ProtoReflect.Descriptor instead.
 func (*NodeDisabledSet) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{22}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *NodeDisabledSet) GetNodeId() string {
@@ -1448,7 +1493,7 @@ type NodeAddressSet struct {
 
 func (x *NodeAddressSet) Reset() {
 	*x = NodeAddressSet{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[23]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1460,7 +1505,7 @@ func (x *NodeAddressSet) String() string {
 func (*NodeAddressSet) ProtoMessage() {}
 
 func (x *NodeAddressSet) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[23]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1473,7 +1518,7 @@ func (x *NodeAddressSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeAddressSet.ProtoReflect.Descriptor instead.
 func (*NodeAddressSet) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{23}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *NodeAddressSet) GetNodeId() string {
@@ -1505,6 +1550,8 @@ const file_strata_events_config_v1_events_proto_rawDesc = "" +
 	"\x10PartitionCreated\x129\n" +
 	"\tpartition\x18\x01 \x01(\v2\x1b.strata.config.v1.PartitionR\tpartition\"E\n" +
 	"\x0eClusterCreated\x123\n" +
+	"\acluster\x18\x01 \x01(\v2\x19.strata.config.v1.ClusterR\acluster\"E\n" +
+	"\x0eClusterUpdated\x123\n" +
 	"\acluster\x18\x01 \x01(\v2\x19.strata.config.v1.ClusterR\acluster\"<\n" +
 	"\x0eNodeRegistered\x12*\n" +
 	"\x04node\x18\x01 \x01(\v2\x16.strata.config.v1.NodeR\x04node\"C\n" +
@@ -1627,63 +1674,65 @@ func file_strata_events_config_v1_events_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_events_config_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_strata_events_config_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_strata_events_config_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_strata_events_config_v1_events_proto_goTypes = []any{
 	(ObjectKind)(0),               // 0: strata.events.config.v1.ObjectKind
 	(*PartitionCreated)(nil),      // 1: strata.events.config.v1.PartitionCreated
 	(*ClusterCreated)(nil),        // 2: strata.events.config.v1.ClusterCreated
-	(*NodeRegistered)(nil),        // 3: strata.events.config.v1.NodeRegistered
-	(*NodeStagingSet)(nil),        // 4: strata.events.config.v1.NodeStagingSet
-	(*NodeRemoved)(nil),           // 5: strata.events.config.v1.NodeRemoved
-	(*AppSettings)(nil),           // 6: strata.events.config.v1.AppSettings
-	(*AppCreated)(nil),            // 7: strata.events.config.v1.AppCreated
-	(*AppUpdated)(nil),            // 8: strata.events.config.v1.AppUpdated
-	(*AppDeleted)(nil),            // 9: strata.events.config.v1.AppDeleted
-	(*UpstreamCreated)(nil),       // 10: strata.events.config.v1.UpstreamCreated
-	(*UpstreamUpdated)(nil),       // 11: strata.events.config.v1.UpstreamUpdated
-	(*UpstreamDeleted)(nil),       // 12: strata.events.config.v1.UpstreamDeleted
-	(*RuleCreated)(nil),           // 13: strata.events.config.v1.RuleCreated
-	(*RuleUpdated)(nil),           // 14: strata.events.config.v1.RuleUpdated
-	(*RuleDeleted)(nil),           // 15: strata.events.config.v1.RuleDeleted
-	(*RuleMoved)(nil),             // 16: strata.events.config.v1.RuleMoved
-	(*AppReleased)(nil),           // 17: strata.events.config.v1.AppReleased
-	(*AppReverted)(nil),           // 18: strata.events.config.v1.AppReverted
-	(*ObjectReverted)(nil),        // 19: strata.events.config.v1.ObjectReverted
-	(*JoinTokenCreated)(nil),      // 20: strata.events.config.v1.JoinTokenCreated
-	(*JoinTokenRevoked)(nil),      // 21: strata.events.config.v1.JoinTokenRevoked
-	(*NodeApproved)(nil),          // 22: strata.events.config.v1.NodeApproved
-	(*NodeDisabledSet)(nil),       // 23: strata.events.config.v1.NodeDisabledSet
-	(*NodeAddressSet)(nil),        // 24: strata.events.config.v1.NodeAddressSet
-	nil,                           // 25: strata.events.config.v1.AppSettings.LabelsEntry
-	(*v1.Partition)(nil),          // 26: strata.config.v1.Partition
-	(*v1.Cluster)(nil),            // 27: strata.config.v1.Cluster
-	(*v1.Node)(nil),               // 28: strata.config.v1.Node
-	(*v1.Upstream)(nil),           // 29: strata.config.v1.Upstream
-	(*v1.Rule)(nil),               // 30: strata.config.v1.Rule
-	(*v1.App)(nil),                // 31: strata.config.v1.App
-	(*timestamppb.Timestamp)(nil), // 32: google.protobuf.Timestamp
+	(*ClusterUpdated)(nil),        // 3: strata.events.config.v1.ClusterUpdated
+	(*NodeRegistered)(nil),        // 4: strata.events.config.v1.NodeRegistered
+	(*NodeStagingSet)(nil),        // 5: strata.events.config.v1.NodeStagingSet
+	(*NodeRemoved)(nil),           // 6: strata.events.config.v1.NodeRemoved
+	(*AppSettings)(nil),           // 7: strata.events.config.v1.AppSettings
+	(*AppCreated)(nil),            // 8: strata.events.config.v1.AppCreated
+	(*AppUpdated)(nil),            // 9: strata.events.config.v1.AppUpdated
+	(*AppDeleted)(nil),            // 10: strata.events.config.v1.AppDeleted
+	(*UpstreamCreated)(nil),       // 11: strata.events.config.v1.UpstreamCreated
+	(*UpstreamUpdated)(nil),       // 12: strata.events.config.v1.UpstreamUpdated
+	(*UpstreamDeleted)(nil),       // 13: strata.events.config.v1.UpstreamDeleted
+	(*RuleCreated)(nil),           // 14: strata.events.config.v1.RuleCreated
+	(*RuleUpdated)(nil),           // 15: strata.events.config.v1.RuleUpdated
+	(*RuleDeleted)(nil),           // 16: strata.events.config.v1.RuleDeleted
+	(*RuleMoved)(nil),             // 17: strata.events.config.v1.RuleMoved
+	(*AppReleased)(nil),           // 18: strata.events.config.v1.AppReleased
+	(*AppReverted)(nil),           // 19: strata.events.config.v1.AppReverted
+	(*ObjectReverted)(nil),        // 20: strata.events.config.v1.ObjectReverted
+	(*JoinTokenCreated)(nil),      // 21: strata.events.config.v1.JoinTokenCreated
+	(*JoinTokenRevoked)(nil),      // 22: strata.events.config.v1.JoinTokenRevoked
+	(*NodeApproved)(nil),          // 23: strata.events.config.v1.NodeApproved
+	(*NodeDisabledSet)(nil),       // 24: strata.events.config.v1.NodeDisabledSet
+	(*NodeAddressSet)(nil),        // 25: strata.events.config.v1.NodeAddressSet
+	nil,                           // 26: strata.events.config.v1.AppSettings.LabelsEntry
+	(*v1.Partition)(nil),          // 27: strata.config.v1.Partition
+	(*v1.Cluster)(nil),            // 28: strata.config.v1.Cluster
+	(*v1.Node)(nil),               // 29: strata.config.v1.Node
+	(*v1.Upstream)(nil),           // 30: strata.config.v1.Upstream
+	(*v1.Rule)(nil),               // 31: strata.config.v1.Rule
+	(*v1.App)(nil),                // 32: strata.config.v1.App
+	(*timestamppb.Timestamp)(nil), // 33: google.protobuf.Timestamp
 }
 var file_strata_events_config_v1_events_proto_depIdxs = []int32{
-	26, // 0: strata.events.config.v1.PartitionCreated.partition:type_name -> strata.config.v1.Partition
-	27, // 1: strata.events.config.v1.ClusterCreated.cluster:type_name -> strata.config.v1.Cluster
-	28, // 2: strata.events.config.v1.NodeRegistered.node:type_name -> strata.config.v1.Node
-	25, // 3: strata.events.config.v1.AppSettings.labels:type_name -> strata.events.config.v1.AppSettings.LabelsEntry
-	6,  // 4: strata.events.config.v1.AppCreated.settings:type_name -> strata.events.config.v1.AppSettings
-	6,  // 5: strata.events.config.v1.AppUpdated.settings:type_name -> strata.events.config.v1.AppSettings
-	29, // 6: strata.events.config.v1.UpstreamCreated.upstream:type_name -> strata.config.v1.Upstream
-	29, // 7: strata.events.config.v1.UpstreamUpdated.upstream:type_name -> strata.config.v1.Upstream
-	30, // 8: strata.events.config.v1.RuleCreated.rule:type_name -> strata.config.v1.Rule
-	30, // 9: strata.events.config.v1.RuleUpdated.rule:type_name -> strata.config.v1.Rule
-	31, // 10: strata.events.config.v1.AppReverted.content:type_name -> strata.config.v1.App
-	0,  // 11: strata.events.config.v1.ObjectReverted.kind:type_name -> strata.events.config.v1.ObjectKind
-	29, // 12: strata.events.config.v1.ObjectReverted.upstream:type_name -> strata.config.v1.Upstream
-	30, // 13: strata.events.config.v1.ObjectReverted.rule:type_name -> strata.config.v1.Rule
-	32, // 14: strata.events.config.v1.JoinTokenCreated.expires_at:type_name -> google.protobuf.Timestamp
-	15, // [15:15] is the sub-list for method output_type
-	15, // [15:15] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	27, // 0: strata.events.config.v1.PartitionCreated.partition:type_name -> strata.config.v1.Partition
+	28, // 1: strata.events.config.v1.ClusterCreated.cluster:type_name -> strata.config.v1.Cluster
+	28, // 2: strata.events.config.v1.ClusterUpdated.cluster:type_name -> strata.config.v1.Cluster
+	29, // 3: strata.events.config.v1.NodeRegistered.node:type_name -> strata.config.v1.Node
+	26, // 4: strata.events.config.v1.AppSettings.labels:type_name -> strata.events.config.v1.AppSettings.LabelsEntry
+	7,  // 5: strata.events.config.v1.AppCreated.settings:type_name -> strata.events.config.v1.AppSettings
+	7,  // 6: strata.events.config.v1.AppUpdated.settings:type_name -> strata.events.config.v1.AppSettings
+	30, // 7: strata.events.config.v1.UpstreamCreated.upstream:type_name -> strata.config.v1.Upstream
+	30, // 8: strata.events.config.v1.UpstreamUpdated.upstream:type_name -> strata.config.v1.Upstream
+	31, // 9: strata.events.config.v1.RuleCreated.rule:type_name -> strata.config.v1.Rule
+	31, // 10: strata.events.config.v1.RuleUpdated.rule:type_name -> strata.config.v1.Rule
+	32, // 11: strata.events.config.v1.AppReverted.content:type_name -> strata.config.v1.App
+	0,  // 12: strata.events.config.v1.ObjectReverted.kind:type_name -> strata.events.config.v1.ObjectKind
+	30, // 13: strata.events.config.v1.ObjectReverted.upstream:type_name -> strata.config.v1.Upstream
+	31, // 14: strata.events.config.v1.ObjectReverted.rule:type_name -> strata.config.v1.Rule
+	33, // 15: strata.events.config.v1.JoinTokenCreated.expires_at:type_name -> google.protobuf.Timestamp
+	16, // [16:16] is the sub-list for method output_type
+	16, // [16:16] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_strata_events_config_v1_events_proto_init() }
@@ -1697,7 +1746,7 @@ func file_strata_events_config_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_events_config_v1_events_proto_rawDesc), len(file_strata_events_config_v1_events_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   25,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
