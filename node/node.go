@@ -179,6 +179,7 @@ type Node struct {
 	store   *store.Store
 	proxy   *proxy.Proxy
 	dns     *dns.Server
+	txt     *acme.TXT // DNS-01 values for dns
 	certs   *certs.Table
 	agent   *nodesync.Agent
 	cache   *cache.Cache
@@ -251,7 +252,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("node: %w", err)
 	}
 	if n.opts.DNSAddr != "" {
-		n.dns, err = dns.New(dns.Options{UDPAddr: n.opts.DNSAddr, TCPAddr: n.opts.DNSAddr, GeoDB: n.opts.GeoDB, Logger: n.opts.Logger})
+		n.txt = acme.NewTXT(hubJS, n.opts.Logger)
+		n.dns, err = dns.New(dns.Options{UDPAddr: n.opts.DNSAddr, TCPAddr: n.opts.DNSAddr, GeoDB: n.opts.GeoDB, Logger: n.opts.Logger,
+			Challenges: n.txt})
 		if err != nil {
 			return fmt.Errorf("node: %w", err)
 		}
@@ -279,6 +282,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("node: %w", err)
 	}
 	if n.dns != nil {
+		if err := n.txt.Start(ctx); err != nil {
+			return fmt.Errorf("node: %w", err)
+		}
 		if err := n.dns.Start(ctx); err != nil {
 			return fmt.Errorf("node: %w", err)
 		}
@@ -488,6 +494,11 @@ func (n *Node) shutdown(ctx context.Context) error {
 	}
 	if n.dns != nil {
 		if err := n.dns.Stop(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if n.txt != nil {
+		if err := n.txt.Stop(ctx); err != nil {
 			errs = append(errs, err)
 		}
 	}

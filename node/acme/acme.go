@@ -4,6 +4,10 @@
 // up there when a CA's validation request reaches its plain HTTP listener
 // (proxy.Options.ACMEChallenge). So whichever node a CA's request lands on,
 // it is answered.
+//
+// DNS-01 works the same way through natsutil.ACMEDNS01Bucket, except that
+// TXT (dns01.go) keeps a watched in-memory copy, since DNS answers must not
+// wait for the hub.
 package acme
 
 import (

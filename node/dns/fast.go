@@ -17,6 +17,9 @@ const (
 // bytes) using key (at least 258 bytes) as scratch. It returns the reply
 // length, or 0 when the slow path must answer.
 func (t *table) fastReply(out, in, key []byte) int {
+	if isChallengeQuery(in) { // DNS-01 values change between snapshots: challenge.go
+		return 0
+	}
 	if len(in) < 12+5 || in[2]&0xF8 != 0 || // QR=0, opcode QUERY
 		in[4] != 0 || in[5] != 1 || in[6]|in[7]|in[8]|in[9] != 0 || in[10] != 0 || in[11] > 1 {
 		return 0

@@ -9,7 +9,7 @@ import (
 
 // The handler chain, in order. Each is small and does one thing.
 func (s *Server) handlers() Handler {
-	return chain(authoritative{s}, sanity, edns)
+	return chain(authoritative{s}, sanity, edns, s.challenges)
 }
 
 // maxUDPSize is the UDP payload size this server advertises and uses at most

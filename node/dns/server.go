@@ -33,6 +33,8 @@ type Options struct {
 	// which measured best on 2 cores (0.79x Knot against 0.66x with 2).
 	UDPWorkers int
 	Logger     *slog.Logger
+	// Challenges, optional, answers pending ACME DNS-01 values (challenge.go).
+	Challenges ChallengeSource
 }
 
 // Server answers DNS queries from the zones of the newest snapshot.
