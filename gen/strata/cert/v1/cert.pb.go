@@ -74,6 +74,61 @@ func (KeyType) EnumDescriptor() ([]byte, []int) {
 	return file_strata_cert_v1_cert_proto_rawDescGZIP(), []int{0}
 }
 
+// How an ACME CA checks that Strata controls a domain.
+type ChallengeType int32
+
+const (
+	// HTTP-01, or DNS-01 when a domain is a wildcard (requests only; a
+	// certificate always shows the type it uses).
+	ChallengeType_CHALLENGE_TYPE_UNSPECIFIED ChallengeType = 0
+	// HTTP-01: every edge node answers /.well-known/acme-challenge/.
+	ChallengeType_CHALLENGE_TYPE_HTTP_01 ChallengeType = 1
+	// DNS-01: every edge node answers the _acme-challenge TXT record; each
+	// domain must be inside a zone Strata serves. Required for wildcards.
+	ChallengeType_CHALLENGE_TYPE_DNS_01 ChallengeType = 2
+)
+
+// Enum value maps for ChallengeType.
+var (
+	ChallengeType_name = map[int32]string{
+		0: "CHALLENGE_TYPE_UNSPECIFIED",
+		1: "CHALLENGE_TYPE_HTTP_01",
+		2: "CHALLENGE_TYPE_DNS_01",
+	}
+	ChallengeType_value = map[string]int32{
+		"CHALLENGE_TYPE_UNSPECIFIED": 0,
+		"CHALLENGE_TYPE_HTTP_01":     1,
+		"CHALLENGE_TYPE_DNS_01":      2,
+	}
+)
+
+func (x ChallengeType) Enum() *ChallengeType {
+	p := new(ChallengeType)
+	*p = x
+	return p
+}
+
+func (x ChallengeType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ChallengeType) Descriptor() protoreflect.EnumDescriptor {
+	return file_strata_cert_v1_cert_proto_enumTypes[1].Descriptor()
+}
+
+func (ChallengeType) Type() protoreflect.EnumType {
+	return &file_strata_cert_v1_cert_proto_enumTypes[1]
+}
+
+func (x ChallengeType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ChallengeType.Descriptor instead.
+func (ChallengeType) EnumDescriptor() ([]byte, []int) {
+	return file_strata_cert_v1_cert_proto_rawDescGZIP(), []int{1}
+}
+
 type CertificateState int32
 
 const (
@@ -114,11 +169,11 @@ func (x CertificateState) String() string {
 }
 
 func (CertificateState) Descriptor() protoreflect.EnumDescriptor {
-	return file_strata_cert_v1_cert_proto_enumTypes[1].Descriptor()
+	return file_strata_cert_v1_cert_proto_enumTypes[2].Descriptor()
 }
 
 func (CertificateState) Type() protoreflect.EnumType {
-	return &file_strata_cert_v1_cert_proto_enumTypes[1]
+	return &file_strata_cert_v1_cert_proto_enumTypes[2]
 }
 
 func (x CertificateState) Number() protoreflect.EnumNumber {
@@ -127,7 +182,7 @@ func (x CertificateState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CertificateState.Descriptor instead.
 func (CertificateState) EnumDescriptor() ([]byte, []int) {
-	return file_strata_cert_v1_cert_proto_rawDescGZIP(), []int{1}
+	return file_strata_cert_v1_cert_proto_rawDescGZIP(), []int{2}
 }
 
 // A certificate as the API shows it: no private key material.
@@ -162,6 +217,8 @@ type Certificate struct {
 	NextAttemptAt *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=next_attempt_at,json=nextAttemptAt,proto3" json:"next_attempt_at,omitempty"`
 	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// Managed: the ACME challenge issuance and renewals use.
+	Challenge     ChallengeType `protobuf:"varint,20,opt,name=challenge,proto3,enum=strata.cert.v1.ChallengeType" json:"challenge,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -327,6 +384,13 @@ func (x *Certificate) GetUpdatedAt() *timestamppb.Timestamp {
 		return x.UpdatedAt
 	}
 	return nil
+}
+
+func (x *Certificate) GetChallenge() ChallengeType {
+	if x != nil {
+		return x.Challenge
+	}
+	return ChallengeType_CHALLENGE_TYPE_UNSPECIFIED
 }
 
 // A private key sealed with envelope encryption (pkg/keywrap): a data key
@@ -1134,6 +1198,8 @@ type RequestCertificateRequest struct {
 	// ACME directory URL; empty = the service's default directory.
 	AcmeDirectory string `protobuf:"bytes,3,opt,name=acme_directory,json=acmeDirectory,proto3" json:"acme_directory,omitempty"`
 	Name          string `protobuf:"bytes,4,opt,name=name,proto3" json:"name,omitempty"`
+	// Unspecified = HTTP-01, or DNS-01 when a domain is a wildcard.
+	Challenge     ChallengeType `protobuf:"varint,5,opt,name=challenge,proto3,enum=strata.cert.v1.ChallengeType" json:"challenge,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1194,6 +1260,13 @@ func (x *RequestCertificateRequest) GetName() string {
 		return x.Name
 	}
 	return ""
+}
+
+func (x *RequestCertificateRequest) GetChallenge() ChallengeType {
+	if x != nil {
+		return x.Challenge
+	}
+	return ChallengeType_CHALLENGE_TYPE_UNSPECIFIED
 }
 
 type RequestCertificateResponse struct {
@@ -1623,7 +1696,7 @@ var File_strata_cert_v1_cert_proto protoreflect.FileDescriptor
 
 const file_strata_cert_v1_cert_proto_rawDesc = "" +
 	"\n" +
-	"\x19strata/cert/v1/cert.proto\x12\x0estrata.cert.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x83\x06\n" +
+	"\x19strata/cert/v1/cert.proto\x12\x0estrata.cert.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc0\x06\n" +
 	"\vCertificate\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
@@ -1648,7 +1721,8 @@ const file_strata_cert_v1_cert_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
-	"updated_at\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\x8e\x01\n" +
+	"updated_at\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12;\n" +
+	"\tchallenge\x18\x14 \x01(\x0e2\x1d.strata.cert.v1.ChallengeTypeR\tchallenge\"\x8e\x01\n" +
 	"\n" +
 	"WrappedKey\x12\x15\n" +
 	"\x06kek_id\x18\x01 \x01(\tR\x05kekId\x12(\n" +
@@ -1704,12 +1778,13 @@ const file_strata_cert_v1_cert_proto_rawDesc = "" +
 	"\x11_expected_version\"t\n" +
 	"\x19DetachCertificateResponse\x12=\n" +
 	"\vcertificate\x18\x01 \x01(\v2\x1b.strata.cert.v1.CertificateR\vcertificate\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\x04R\aversion\"\x87\x01\n" +
+	"\aversion\x18\x02 \x01(\x04R\aversion\"\xc4\x01\n" +
 	"\x19RequestCertificateRequest\x12\x15\n" +
 	"\x06app_id\x18\x01 \x01(\tR\x05appId\x12\x18\n" +
 	"\adomains\x18\x02 \x03(\tR\adomains\x12%\n" +
 	"\x0eacme_directory\x18\x03 \x01(\tR\racmeDirectory\x12\x12\n" +
-	"\x04name\x18\x04 \x01(\tR\x04name\"u\n" +
+	"\x04name\x18\x04 \x01(\tR\x04name\x12;\n" +
+	"\tchallenge\x18\x05 \x01(\x0e2\x1d.strata.cert.v1.ChallengeTypeR\tchallenge\"u\n" +
 	"\x1aRequestCertificateResponse\x12=\n" +
 	"\vcertificate\x18\x01 \x01(\v2\x1b.strata.cert.v1.CertificateR\vcertificate\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x04R\aversion\"T\n" +
@@ -1743,7 +1818,11 @@ const file_strata_cert_v1_cert_proto_rawDesc = "" +
 	"\x14KEY_TYPE_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fKEY_TYPE_RSA\x10\x01\x12\x12\n" +
 	"\x0eKEY_TYPE_ECDSA\x10\x02\x12\x14\n" +
-	"\x10KEY_TYPE_ED25519\x10\x03*\x90\x01\n" +
+	"\x10KEY_TYPE_ED25519\x10\x03*f\n" +
+	"\rChallengeType\x12\x1e\n" +
+	"\x1aCHALLENGE_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16CHALLENGE_TYPE_HTTP_01\x10\x01\x12\x19\n" +
+	"\x15CHALLENGE_TYPE_DNS_01\x10\x02*\x90\x01\n" +
 	"\x10CertificateState\x12!\n" +
 	"\x1dCERTIFICATE_STATE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19CERTIFICATE_STATE_PENDING\x10\x01\x12\x1c\n" +
@@ -1773,82 +1852,85 @@ func file_strata_cert_v1_cert_proto_rawDescGZIP() []byte {
 	return file_strata_cert_v1_cert_proto_rawDescData
 }
 
-var file_strata_cert_v1_cert_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_strata_cert_v1_cert_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
 var file_strata_cert_v1_cert_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_strata_cert_v1_cert_proto_goTypes = []any{
 	(KeyType)(0),                       // 0: strata.cert.v1.KeyType
-	(CertificateState)(0),              // 1: strata.cert.v1.CertificateState
-	(*Certificate)(nil),                // 2: strata.cert.v1.Certificate
-	(*WrappedKey)(nil),                 // 3: strata.cert.v1.WrappedKey
-	(*SyncedCertificate)(nil),          // 4: strata.cert.v1.SyncedCertificate
-	(*UploadCertificateRequest)(nil),   // 5: strata.cert.v1.UploadCertificateRequest
-	(*UploadCertificateResponse)(nil),  // 6: strata.cert.v1.UploadCertificateResponse
-	(*ListCertificatesRequest)(nil),    // 7: strata.cert.v1.ListCertificatesRequest
-	(*ListCertificatesResponse)(nil),   // 8: strata.cert.v1.ListCertificatesResponse
-	(*GetCertificateRequest)(nil),      // 9: strata.cert.v1.GetCertificateRequest
-	(*GetCertificateResponse)(nil),     // 10: strata.cert.v1.GetCertificateResponse
-	(*DeleteCertificateRequest)(nil),   // 11: strata.cert.v1.DeleteCertificateRequest
-	(*DeleteCertificateResponse)(nil),  // 12: strata.cert.v1.DeleteCertificateResponse
-	(*AttachCertificateRequest)(nil),   // 13: strata.cert.v1.AttachCertificateRequest
-	(*AttachCertificateResponse)(nil),  // 14: strata.cert.v1.AttachCertificateResponse
-	(*DetachCertificateRequest)(nil),   // 15: strata.cert.v1.DetachCertificateRequest
-	(*DetachCertificateResponse)(nil),  // 16: strata.cert.v1.DetachCertificateResponse
-	(*RequestCertificateRequest)(nil),  // 17: strata.cert.v1.RequestCertificateRequest
-	(*RequestCertificateResponse)(nil), // 18: strata.cert.v1.RequestCertificateResponse
-	(*RevokeCertificateRequest)(nil),   // 19: strata.cert.v1.RevokeCertificateRequest
-	(*RevokeCertificateResponse)(nil),  // 20: strata.cert.v1.RevokeCertificateResponse
-	(*AcmeAccount)(nil),                // 21: strata.cert.v1.AcmeAccount
-	(*SetAcmeAccountRequest)(nil),      // 22: strata.cert.v1.SetAcmeAccountRequest
-	(*SetAcmeAccountResponse)(nil),     // 23: strata.cert.v1.SetAcmeAccountResponse
-	(*ListAcmeAccountsRequest)(nil),    // 24: strata.cert.v1.ListAcmeAccountsRequest
-	(*ListAcmeAccountsResponse)(nil),   // 25: strata.cert.v1.ListAcmeAccountsResponse
-	(*timestamppb.Timestamp)(nil),      // 26: google.protobuf.Timestamp
+	(ChallengeType)(0),                 // 1: strata.cert.v1.ChallengeType
+	(CertificateState)(0),              // 2: strata.cert.v1.CertificateState
+	(*Certificate)(nil),                // 3: strata.cert.v1.Certificate
+	(*WrappedKey)(nil),                 // 4: strata.cert.v1.WrappedKey
+	(*SyncedCertificate)(nil),          // 5: strata.cert.v1.SyncedCertificate
+	(*UploadCertificateRequest)(nil),   // 6: strata.cert.v1.UploadCertificateRequest
+	(*UploadCertificateResponse)(nil),  // 7: strata.cert.v1.UploadCertificateResponse
+	(*ListCertificatesRequest)(nil),    // 8: strata.cert.v1.ListCertificatesRequest
+	(*ListCertificatesResponse)(nil),   // 9: strata.cert.v1.ListCertificatesResponse
+	(*GetCertificateRequest)(nil),      // 10: strata.cert.v1.GetCertificateRequest
+	(*GetCertificateResponse)(nil),     // 11: strata.cert.v1.GetCertificateResponse
+	(*DeleteCertificateRequest)(nil),   // 12: strata.cert.v1.DeleteCertificateRequest
+	(*DeleteCertificateResponse)(nil),  // 13: strata.cert.v1.DeleteCertificateResponse
+	(*AttachCertificateRequest)(nil),   // 14: strata.cert.v1.AttachCertificateRequest
+	(*AttachCertificateResponse)(nil),  // 15: strata.cert.v1.AttachCertificateResponse
+	(*DetachCertificateRequest)(nil),   // 16: strata.cert.v1.DetachCertificateRequest
+	(*DetachCertificateResponse)(nil),  // 17: strata.cert.v1.DetachCertificateResponse
+	(*RequestCertificateRequest)(nil),  // 18: strata.cert.v1.RequestCertificateRequest
+	(*RequestCertificateResponse)(nil), // 19: strata.cert.v1.RequestCertificateResponse
+	(*RevokeCertificateRequest)(nil),   // 20: strata.cert.v1.RevokeCertificateRequest
+	(*RevokeCertificateResponse)(nil),  // 21: strata.cert.v1.RevokeCertificateResponse
+	(*AcmeAccount)(nil),                // 22: strata.cert.v1.AcmeAccount
+	(*SetAcmeAccountRequest)(nil),      // 23: strata.cert.v1.SetAcmeAccountRequest
+	(*SetAcmeAccountResponse)(nil),     // 24: strata.cert.v1.SetAcmeAccountResponse
+	(*ListAcmeAccountsRequest)(nil),    // 25: strata.cert.v1.ListAcmeAccountsRequest
+	(*ListAcmeAccountsResponse)(nil),   // 26: strata.cert.v1.ListAcmeAccountsResponse
+	(*timestamppb.Timestamp)(nil),      // 27: google.protobuf.Timestamp
 }
 var file_strata_cert_v1_cert_proto_depIdxs = []int32{
-	26, // 0: strata.cert.v1.Certificate.not_before:type_name -> google.protobuf.Timestamp
-	26, // 1: strata.cert.v1.Certificate.not_after:type_name -> google.protobuf.Timestamp
+	27, // 0: strata.cert.v1.Certificate.not_before:type_name -> google.protobuf.Timestamp
+	27, // 1: strata.cert.v1.Certificate.not_after:type_name -> google.protobuf.Timestamp
 	0,  // 2: strata.cert.v1.Certificate.key_type:type_name -> strata.cert.v1.KeyType
-	1,  // 3: strata.cert.v1.Certificate.state:type_name -> strata.cert.v1.CertificateState
-	26, // 4: strata.cert.v1.Certificate.next_attempt_at:type_name -> google.protobuf.Timestamp
-	26, // 5: strata.cert.v1.Certificate.created_at:type_name -> google.protobuf.Timestamp
-	26, // 6: strata.cert.v1.Certificate.updated_at:type_name -> google.protobuf.Timestamp
-	3,  // 7: strata.cert.v1.SyncedCertificate.key:type_name -> strata.cert.v1.WrappedKey
-	26, // 8: strata.cert.v1.SyncedCertificate.not_after:type_name -> google.protobuf.Timestamp
-	2,  // 9: strata.cert.v1.UploadCertificateResponse.certificate:type_name -> strata.cert.v1.Certificate
-	2,  // 10: strata.cert.v1.ListCertificatesResponse.certificates:type_name -> strata.cert.v1.Certificate
-	2,  // 11: strata.cert.v1.GetCertificateResponse.certificate:type_name -> strata.cert.v1.Certificate
-	2,  // 12: strata.cert.v1.AttachCertificateResponse.certificate:type_name -> strata.cert.v1.Certificate
-	2,  // 13: strata.cert.v1.DetachCertificateResponse.certificate:type_name -> strata.cert.v1.Certificate
-	2,  // 14: strata.cert.v1.RequestCertificateResponse.certificate:type_name -> strata.cert.v1.Certificate
-	2,  // 15: strata.cert.v1.RevokeCertificateResponse.certificate:type_name -> strata.cert.v1.Certificate
-	26, // 16: strata.cert.v1.AcmeAccount.updated_at:type_name -> google.protobuf.Timestamp
-	21, // 17: strata.cert.v1.SetAcmeAccountResponse.account:type_name -> strata.cert.v1.AcmeAccount
-	21, // 18: strata.cert.v1.ListAcmeAccountsResponse.accounts:type_name -> strata.cert.v1.AcmeAccount
-	5,  // 19: strata.cert.v1.CertService.UploadCertificate:input_type -> strata.cert.v1.UploadCertificateRequest
-	7,  // 20: strata.cert.v1.CertService.ListCertificates:input_type -> strata.cert.v1.ListCertificatesRequest
-	9,  // 21: strata.cert.v1.CertService.GetCertificate:input_type -> strata.cert.v1.GetCertificateRequest
-	11, // 22: strata.cert.v1.CertService.DeleteCertificate:input_type -> strata.cert.v1.DeleteCertificateRequest
-	13, // 23: strata.cert.v1.CertService.AttachCertificate:input_type -> strata.cert.v1.AttachCertificateRequest
-	15, // 24: strata.cert.v1.CertService.DetachCertificate:input_type -> strata.cert.v1.DetachCertificateRequest
-	17, // 25: strata.cert.v1.CertService.RequestCertificate:input_type -> strata.cert.v1.RequestCertificateRequest
-	19, // 26: strata.cert.v1.CertService.RevokeCertificate:input_type -> strata.cert.v1.RevokeCertificateRequest
-	22, // 27: strata.cert.v1.CertService.SetAcmeAccount:input_type -> strata.cert.v1.SetAcmeAccountRequest
-	24, // 28: strata.cert.v1.CertService.ListAcmeAccounts:input_type -> strata.cert.v1.ListAcmeAccountsRequest
-	6,  // 29: strata.cert.v1.CertService.UploadCertificate:output_type -> strata.cert.v1.UploadCertificateResponse
-	8,  // 30: strata.cert.v1.CertService.ListCertificates:output_type -> strata.cert.v1.ListCertificatesResponse
-	10, // 31: strata.cert.v1.CertService.GetCertificate:output_type -> strata.cert.v1.GetCertificateResponse
-	12, // 32: strata.cert.v1.CertService.DeleteCertificate:output_type -> strata.cert.v1.DeleteCertificateResponse
-	14, // 33: strata.cert.v1.CertService.AttachCertificate:output_type -> strata.cert.v1.AttachCertificateResponse
-	16, // 34: strata.cert.v1.CertService.DetachCertificate:output_type -> strata.cert.v1.DetachCertificateResponse
-	18, // 35: strata.cert.v1.CertService.RequestCertificate:output_type -> strata.cert.v1.RequestCertificateResponse
-	20, // 36: strata.cert.v1.CertService.RevokeCertificate:output_type -> strata.cert.v1.RevokeCertificateResponse
-	23, // 37: strata.cert.v1.CertService.SetAcmeAccount:output_type -> strata.cert.v1.SetAcmeAccountResponse
-	25, // 38: strata.cert.v1.CertService.ListAcmeAccounts:output_type -> strata.cert.v1.ListAcmeAccountsResponse
-	29, // [29:39] is the sub-list for method output_type
-	19, // [19:29] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	2,  // 3: strata.cert.v1.Certificate.state:type_name -> strata.cert.v1.CertificateState
+	27, // 4: strata.cert.v1.Certificate.next_attempt_at:type_name -> google.protobuf.Timestamp
+	27, // 5: strata.cert.v1.Certificate.created_at:type_name -> google.protobuf.Timestamp
+	27, // 6: strata.cert.v1.Certificate.updated_at:type_name -> google.protobuf.Timestamp
+	1,  // 7: strata.cert.v1.Certificate.challenge:type_name -> strata.cert.v1.ChallengeType
+	4,  // 8: strata.cert.v1.SyncedCertificate.key:type_name -> strata.cert.v1.WrappedKey
+	27, // 9: strata.cert.v1.SyncedCertificate.not_after:type_name -> google.protobuf.Timestamp
+	3,  // 10: strata.cert.v1.UploadCertificateResponse.certificate:type_name -> strata.cert.v1.Certificate
+	3,  // 11: strata.cert.v1.ListCertificatesResponse.certificates:type_name -> strata.cert.v1.Certificate
+	3,  // 12: strata.cert.v1.GetCertificateResponse.certificate:type_name -> strata.cert.v1.Certificate
+	3,  // 13: strata.cert.v1.AttachCertificateResponse.certificate:type_name -> strata.cert.v1.Certificate
+	3,  // 14: strata.cert.v1.DetachCertificateResponse.certificate:type_name -> strata.cert.v1.Certificate
+	1,  // 15: strata.cert.v1.RequestCertificateRequest.challenge:type_name -> strata.cert.v1.ChallengeType
+	3,  // 16: strata.cert.v1.RequestCertificateResponse.certificate:type_name -> strata.cert.v1.Certificate
+	3,  // 17: strata.cert.v1.RevokeCertificateResponse.certificate:type_name -> strata.cert.v1.Certificate
+	27, // 18: strata.cert.v1.AcmeAccount.updated_at:type_name -> google.protobuf.Timestamp
+	22, // 19: strata.cert.v1.SetAcmeAccountResponse.account:type_name -> strata.cert.v1.AcmeAccount
+	22, // 20: strata.cert.v1.ListAcmeAccountsResponse.accounts:type_name -> strata.cert.v1.AcmeAccount
+	6,  // 21: strata.cert.v1.CertService.UploadCertificate:input_type -> strata.cert.v1.UploadCertificateRequest
+	8,  // 22: strata.cert.v1.CertService.ListCertificates:input_type -> strata.cert.v1.ListCertificatesRequest
+	10, // 23: strata.cert.v1.CertService.GetCertificate:input_type -> strata.cert.v1.GetCertificateRequest
+	12, // 24: strata.cert.v1.CertService.DeleteCertificate:input_type -> strata.cert.v1.DeleteCertificateRequest
+	14, // 25: strata.cert.v1.CertService.AttachCertificate:input_type -> strata.cert.v1.AttachCertificateRequest
+	16, // 26: strata.cert.v1.CertService.DetachCertificate:input_type -> strata.cert.v1.DetachCertificateRequest
+	18, // 27: strata.cert.v1.CertService.RequestCertificate:input_type -> strata.cert.v1.RequestCertificateRequest
+	20, // 28: strata.cert.v1.CertService.RevokeCertificate:input_type -> strata.cert.v1.RevokeCertificateRequest
+	23, // 29: strata.cert.v1.CertService.SetAcmeAccount:input_type -> strata.cert.v1.SetAcmeAccountRequest
+	25, // 30: strata.cert.v1.CertService.ListAcmeAccounts:input_type -> strata.cert.v1.ListAcmeAccountsRequest
+	7,  // 31: strata.cert.v1.CertService.UploadCertificate:output_type -> strata.cert.v1.UploadCertificateResponse
+	9,  // 32: strata.cert.v1.CertService.ListCertificates:output_type -> strata.cert.v1.ListCertificatesResponse
+	11, // 33: strata.cert.v1.CertService.GetCertificate:output_type -> strata.cert.v1.GetCertificateResponse
+	13, // 34: strata.cert.v1.CertService.DeleteCertificate:output_type -> strata.cert.v1.DeleteCertificateResponse
+	15, // 35: strata.cert.v1.CertService.AttachCertificate:output_type -> strata.cert.v1.AttachCertificateResponse
+	17, // 36: strata.cert.v1.CertService.DetachCertificate:output_type -> strata.cert.v1.DetachCertificateResponse
+	19, // 37: strata.cert.v1.CertService.RequestCertificate:output_type -> strata.cert.v1.RequestCertificateResponse
+	21, // 38: strata.cert.v1.CertService.RevokeCertificate:output_type -> strata.cert.v1.RevokeCertificateResponse
+	24, // 39: strata.cert.v1.CertService.SetAcmeAccount:output_type -> strata.cert.v1.SetAcmeAccountResponse
+	26, // 40: strata.cert.v1.CertService.ListAcmeAccounts:output_type -> strata.cert.v1.ListAcmeAccountsResponse
+	31, // [31:41] is the sub-list for method output_type
+	21, // [21:31] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_strata_cert_v1_cert_proto_init() }
@@ -1864,7 +1946,7 @@ func file_strata_cert_v1_cert_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_cert_v1_cert_proto_rawDesc), len(file_strata_cert_v1_cert_proto_rawDesc)),
-			NumEnums:      2,
+			NumEnums:      3,
 			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,

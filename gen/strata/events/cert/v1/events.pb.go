@@ -210,6 +210,9 @@ type CertificateRequested struct {
 	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	Domains       []string               `protobuf:"bytes,3,rep,name=domains,proto3" json:"domains,omitempty"`
 	AcmeDirectory string                 `protobuf:"bytes,4,opt,name=acme_directory,json=acmeDirectory,proto3" json:"acme_directory,omitempty"`
+	// Never unspecified; absent in events older than DNS-01 support, which
+	// means HTTP-01.
+	Challenge     v1.ChallengeType `protobuf:"varint,5,opt,name=challenge,proto3,enum=strata.cert.v1.ChallengeType" json:"challenge,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -270,6 +273,13 @@ func (x *CertificateRequested) GetAcmeDirectory() string {
 		return x.AcmeDirectory
 	}
 	return ""
+}
+
+func (x *CertificateRequested) GetChallenge() v1.ChallengeType {
+	if x != nil {
+		return x.Challenge
+	}
+	return v1.ChallengeType(0)
 }
 
 // cert.certificate.issued: ACME issued (or renewed) the certificate.
@@ -816,12 +826,13 @@ const file_strata_events_cert_v1_events_proto_rawDesc = "" +
 	"\x13CertificateUploaded\x12%\n" +
 	"\x0ecertificate_id\x18\x01 \x01(\tR\rcertificateId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12;\n" +
-	"\bmaterial\x18\x03 \x01(\v2\x1f.strata.events.cert.v1.MaterialR\bmaterial\"\x92\x01\n" +
+	"\bmaterial\x18\x03 \x01(\v2\x1f.strata.events.cert.v1.MaterialR\bmaterial\"\xcf\x01\n" +
 	"\x14CertificateRequested\x12%\n" +
 	"\x0ecertificate_id\x18\x01 \x01(\tR\rcertificateId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
 	"\adomains\x18\x03 \x03(\tR\adomains\x12%\n" +
-	"\x0eacme_directory\x18\x04 \x01(\tR\racmeDirectory\"w\n" +
+	"\x0eacme_directory\x18\x04 \x01(\tR\racmeDirectory\x12;\n" +
+	"\tchallenge\x18\x05 \x01(\x0e2\x1d.strata.cert.v1.ChallengeTypeR\tchallenge\"w\n" +
 	"\x11CertificateIssued\x12%\n" +
 	"\x0ecertificate_id\x18\x01 \x01(\tR\rcertificateId\x12;\n" +
 	"\bmaterial\x18\x02 \x01(\v2\x1f.strata.events.cert.v1.MaterialR\bmaterial\"\xab\x01\n" +
@@ -887,6 +898,7 @@ var file_strata_events_cert_v1_events_proto_goTypes = []any{
 	(*v1.WrappedKey)(nil),          // 12: strata.cert.v1.WrappedKey
 	(*timestamppb.Timestamp)(nil),  // 13: google.protobuf.Timestamp
 	(v1.KeyType)(0),                // 14: strata.cert.v1.KeyType
+	(v1.ChallengeType)(0),          // 15: strata.cert.v1.ChallengeType
 }
 var file_strata_events_cert_v1_events_proto_depIdxs = []int32{
 	12, // 0: strata.events.cert.v1.Material.key:type_name -> strata.cert.v1.WrappedKey
@@ -894,16 +906,17 @@ var file_strata_events_cert_v1_events_proto_depIdxs = []int32{
 	13, // 2: strata.events.cert.v1.Material.not_after:type_name -> google.protobuf.Timestamp
 	14, // 3: strata.events.cert.v1.Material.key_type:type_name -> strata.cert.v1.KeyType
 	0,  // 4: strata.events.cert.v1.CertificateUploaded.material:type_name -> strata.events.cert.v1.Material
-	0,  // 5: strata.events.cert.v1.CertificateIssued.material:type_name -> strata.events.cert.v1.Material
-	13, // 6: strata.events.cert.v1.IssuanceFailed.next_attempt_at:type_name -> google.protobuf.Timestamp
-	12, // 7: strata.events.cert.v1.KeyRewrapped.key:type_name -> strata.cert.v1.WrappedKey
-	12, // 8: strata.events.cert.v1.AcmeAccountRegistered.key:type_name -> strata.cert.v1.WrappedKey
-	12, // 9: strata.events.cert.v1.AcmeExternalAccountSet.eab_hmac_key:type_name -> strata.cert.v1.WrappedKey
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	15, // 5: strata.events.cert.v1.CertificateRequested.challenge:type_name -> strata.cert.v1.ChallengeType
+	0,  // 6: strata.events.cert.v1.CertificateIssued.material:type_name -> strata.events.cert.v1.Material
+	13, // 7: strata.events.cert.v1.IssuanceFailed.next_attempt_at:type_name -> google.protobuf.Timestamp
+	12, // 8: strata.events.cert.v1.KeyRewrapped.key:type_name -> strata.cert.v1.WrappedKey
+	12, // 9: strata.events.cert.v1.AcmeAccountRegistered.key:type_name -> strata.cert.v1.WrappedKey
+	12, // 10: strata.events.cert.v1.AcmeExternalAccountSet.eab_hmac_key:type_name -> strata.cert.v1.WrappedKey
+	11, // [11:11] is the sub-list for method output_type
+	11, // [11:11] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_strata_events_cert_v1_events_proto_init() }
