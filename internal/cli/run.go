@@ -64,6 +64,7 @@ addresses ("api: http://HOST:PORT", "http: http://HOST:PORT").`,
 	fs.StringVar(&o.APIAddr, "api-addr", "127.0.0.1:7400", "API listen address (Connect, gRPC, gRPC-web)")
 	fs.StringVar(&o.NATSAddr, "nats-addr", "127.0.0.1:7422", "embedded NATS client listen address")
 	fs.StringVar(&o.LeafAddr, "leaf-addr", "127.0.0.1:7424", "embedded NATS leaf-node listen address (where edge nodes link)")
+	fs.StringSliceVar(&o.LeafURLs, "leaf-url", nil, "leaf URL handed to joining nodes (repeatable; default: the bound --leaf-addr, required when it listens on 0.0.0.0 or ::)")
 	fs.StringVar(&o.HTTPAddr, "http-addr", "127.0.0.1:7480", "edge node's HTTP listen address")
 	fs.StringVar(&o.HTTPSAddr, "https-addr", "127.0.0.1:7443", "edge node's HTTPS listen address")
 	fs.Uint32Var(&o.HTTPPort, "http-port", 80, "port apps name for --http-addr (0: the bound port)")

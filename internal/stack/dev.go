@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 
@@ -37,6 +38,9 @@ type DevOptions struct {
 	APIAddr  string
 	NATSAddr string
 	LeafAddr string
+	// LeafURLs are the hub leaf URLs handed to joining nodes; empty: the
+	// bound leaf address, which must then not be a wildcard (0.0.0.0, ::).
+	LeafURLs []string
 	// HTTPAddr and HTTPSAddr are the edge node's proxy listeners.
 	HTTPAddr, HTTPSAddr string
 	// HTTPPort and HTTPSPort are the ports apps name for those listeners
@@ -145,6 +149,12 @@ func RunDev(ctx context.Context, o DevOptions) (err error) {
 	if err != nil {
 		return err
 	}
+	leafURLs := []string{leafURL}
+	if len(o.LeafURLs) > 0 {
+		leafURLs, leafURL = o.LeafURLs, o.LeafURLs[0]
+	} else if ip := net.ParseIP(leafHost); ip != nil && ip.IsUnspecified() {
+		return fmt.Errorf("--leaf-addr %s listens on every interface: give --leaf-url with an address nodes reach (bound: %s)", o.LeafAddr, leafURL)
+	}
 	userJWT, seed, err := authority.ControlUser()
 	if err != nil {
 		return err
@@ -171,7 +181,7 @@ func RunDev(ctx context.Context, o DevOptions) (err error) {
 	api, err := startAPI(ctx, apiParts{
 		addr: apiAddr, dataDir: o.DataDir, services: KnownServices,
 		store: store, js: js,
-		authority: authority, hub: ns, conn: nc, leafURLs: []string{leafURL},
+		authority: authority, hub: ns, conn: nc, leafURLs: leafURLs,
 		log: log,
 	}, &st)
 	if err != nil {

@@ -198,7 +198,8 @@ func TestEdgeWaitsForApproval(t *testing.T) {
 	if err := s.edge.Stop(stopCtx); err != nil {
 		t.Fatalf("stop the edge node: %v", err)
 	}
-	for _, f := range []string{stack.EdgeKeyFile, stack.EdgeStateFile, "node.creds"} {
+	// node.kek: the partition's node KEK, sealed to the node at join.
+	for _, f := range []string{stack.EdgeKeyFile, stack.EdgeStateFile, "node.creds", stack.NodeKEKFile} {
 		fi, err := os.Stat(filepath.Join(dir, f))
 		if err != nil {
 			t.Fatal(err)
@@ -347,5 +348,32 @@ func TestDevNodeKeyLost(t *testing.T) {
 	err := stack.RunDev(context.Background(), opts)
 	if err == nil || !strings.Contains(err.Error(), "already exists") || !strings.Contains(err.Error(), "--no-node") {
 		t.Fatalf("got %v, want the name conflict with a way out", err)
+	}
+}
+
+// TestDevLeafURL: a leaf listener on every interface hands nodes no usable
+// address, so dev refuses it without --leaf-url and advertises --leaf-url
+// when given.
+func TestDevLeafURL(t *testing.T) {
+	opts := stack.DevOptions{DataDir: t.TempDir(), APIAddr: "127.0.0.1:0", NATSAddr: "127.0.0.1:0", LeafAddr: "0.0.0.0:0",
+		NoNode: true, Logger: slog.New(slog.DiscardHandler)}
+	err := stack.RunDev(context.Background(), opts)
+	if err == nil || !strings.Contains(err.Error(), "--leaf-url") {
+		t.Fatalf("wildcard leaf address without --leaf-url: got %v, want an error naming --leaf-url", err)
+	}
+
+	opts.DataDir = t.TempDir()
+	opts.LeafURLs = []string{"nats-leaf://hub.example.test:7424"}
+	ctx, cancel := context.WithCancel(context.Background())
+	banner := &syncBuffer{}
+	opts.Banner = banner
+	done := make(chan error, 1)
+	go func() { done <- stack.RunDev(ctx, opts) }()
+	if got := bannerValue(t, banner, done, "leaf"); got != opts.LeafURLs[0] {
+		t.Errorf("banner leaf %q, want %q", got, opts.LeafURLs[0])
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
