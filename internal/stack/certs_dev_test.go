@@ -6,11 +6,13 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,6 +23,7 @@ import (
 	certv1 "github.com/strata-edge/strata/gen/strata/cert/v1"
 	"github.com/strata-edge/strata/gen/strata/cert/v1/certv1connect"
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	"github.com/strata-edge/strata/internal/stack"
 	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/certtest"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
@@ -82,4 +85,90 @@ func TestDevServesUploadedCertificate(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestRemoteNodeGetsKEKAtJoin: a node in its own data dir, with no
+// STRATA_NODE_KEK, joins through the API, receives its partition's node
+// KEK sealed to it, keeps it in node.kek (0600) and serves an uploaded
+// certificate by SNI; restarted without the control plane's help (no join
+// token), it serves it again from what it stored.
+func TestRemoteNodeGetsKEKAtJoin(t *testing.T) {
+	t.Setenv("STRATA_NODE_KEK", "")
+	banner := runDev(t)
+	api := bannerValue(t, banner, nil, "api")
+	tokenBytes, err := os.ReadFile(bannerValue(t, banner, nil, "token-file"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := strings.TrimSpace(string(tokenBytes))
+	ctx := context.Background()
+	c := clientsFor(api, token)
+	const port = 8443 // the HTTPS port the app names; the node binds a free one
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "remote") }))
+	t.Cleanup(upstream.Close)
+	app := must[*configv1.CreateAppResponse](t)(c.config.CreateApp(ctx, &configv1.CreateAppRequest{
+		Name: "remote", Domains: []string{"remote.example.com"}, HttpsPorts: []uint32{port}})).App
+	must[*configv1.CreateUpstreamResponse](t)(c.config.CreateUpstream(ctx, &configv1.CreateUpstreamRequest{AppId: app.Id,
+		Upstream: &configv1.Upstream{Name: "web", Servers: []*configv1.Server{{Address: upstream.Listener.Addr().String(), Weight: 1}}}}))
+	must[*configv1.CreateRuleResponse](t)(c.config.CreateRule(ctx, &configv1.CreateRuleRequest{AppId: app.Id, Rule: &configv1.Rule{
+		Name: "all", When: `PathPrefix("/")`, Actions: []*configv1.Action{{Action: &configv1.Action_Proxy{Proxy: &configv1.ProxyAction{
+			Upstreams: []*configv1.WeightedUpstream{{Upstream: "web", Weight: 1}}}}}}}}))
+	must[*configv1.CreateReleaseResponse](t)(c.config.CreateRelease(ctx, &configv1.CreateReleaseRequest{AppId: app.Id}))
+	set := certtest.NewSet(t)
+	leaf, chain := set.Leaf(t, certtest.Options{DNSNames: []string{"remote.example.com"}})
+	certs := certv1connect.NewCertServiceClient(&http.Client{Timeout: 15 * time.Second}, api, connect.WithInterceptors(apiauth.BearerToken(token)))
+	must[*certv1.UploadCertificateResponse](t)(certs.UploadCertificate(ctx, &certv1.UploadCertificateRequest{
+		ChainPem: chain, KeyPem: leaf.KeyPEM(t), AppIds: []string{app.Id}}))
+
+	jt := must[*configv1.CreateJoinTokenResponse](t)(c.nodes.CreateJoinToken(ctx, &configv1.CreateJoinTokenRequest{Cluster: "default", AutoApprove: true}))
+	dir := t.TempDir()
+	start := func(joinToken string) *stack.Edge {
+		t.Helper()
+		o := stack.EdgeOptions{DataDir: dir, Name: "remote-1", HTTPSAddr: "127.0.0.1:0", HTTPSPort: port,
+			Logger: slog.New(slog.DiscardHandler)}
+		if joinToken != "" {
+			o.JoinToken, o.Joiner = joinToken, clientsFor(api, "").nodes
+		}
+		e, err := stack.StartEdge(ctx, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	stop := func(e *stack.Edge) {
+		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		if err := e.Stop(sctx); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	}
+	edge := start(jt.Token)
+	fi, err := os.Stat(filepath.Join(dir, stack.NodeKEKFile))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("node.kek: %v %v", fi, err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(set.Root.Cert)
+	get := func(addr string) error {
+		client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true,
+			TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "remote.example.com"}}}
+		req, _ := http.NewRequest("GET", "https://"+addr+"/", nil)
+		req.Host = "remote.example.com"
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || string(b) != "remote" {
+			return fmt.Errorf("status %d body %q", resp.StatusCode, b)
+		}
+		return nil
+	}
+	natstest.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error { return get(edge.HTTPSAddr()) })
+	stop(edge)
+
+	again := start("") // no join: identity, config and KEK from the data dir
+	defer stop(again)
+	natstest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error { return get(again.HTTPSAddr()) })
 }

@@ -39,6 +39,10 @@ func (s *Service) Request(ctx context.Context, req *certv1.RequestCertificateReq
 	if len(vs) > 0 {
 		return nil, 0, apierr.Invalid(vs...)
 	}
+	appID, err := s.appID(ctx, "app_id", req.AppId) // the app must exist
+	if err != nil {
+		return nil, 0, err
+	}
 	name := req.Name
 	if name == "" {
 		name = domains[0] + "-acme"
@@ -46,7 +50,7 @@ func (s *Service) Request(ctx context.Context, req *certv1.RequestCertificateReq
 	id := ids.New("crt_")
 	msgs := []proto.Message{
 		&ev.CertificateRequested{CertificateId: id, Name: name, Domains: domains, AcmeDirectory: req.AcmeDirectory},
-		&ev.CertificateAttached{CertificateId: id, AppId: req.AppId},
+		&ev.CertificateAttached{CertificateId: id, AppId: appID},
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

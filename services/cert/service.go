@@ -26,6 +26,7 @@ import (
 	ev "github.com/strata-edge/strata/gen/strata/events/cert/v1"
 	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/apierr"
+	"github.com/strata-edge/strata/pkg/authz"
 	"github.com/strata-edge/strata/pkg/background"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/ids"
@@ -45,6 +46,10 @@ type Options struct {
 	// ACME, optional, enables managed certificates (RequestCertificate);
 	// needs JetStream.
 	ACME *ACMEOptions
+	// Apps, optional, resolves app ids and names (the config service's
+	// resolver): attach and upload reject apps that do not exist. Nil
+	// accepts any id.
+	Apps authz.ObjectResolver
 }
 
 // Service is the cert service.
@@ -57,6 +62,7 @@ type Service struct {
 	model  *Model
 	acmeO  *ACMEOptions
 	issuer *issuer
+	apps   authz.ObjectResolver
 
 	mu sync.Mutex // serializes this replica's writes (unique names)
 
@@ -76,7 +82,7 @@ func New(opts Options) (*Service, error) {
 	if opts.ACME != nil && opts.JetStream == nil {
 		return nil, errors.New("cert: Options.ACME needs Options.JetStream (challenge tokens, issuer lease)")
 	}
-	s := &Service{store: opts.Store, js: opts.JetStream, kek: opts.KEK, logger: opts.Logger, now: opts.Now, model: NewModel(), acmeO: opts.ACME}
+	s := &Service{store: opts.Store, js: opts.JetStream, kek: opts.KEK, logger: opts.Logger, now: opts.Now, model: NewModel(), acmeO: opts.ACME, apps: opts.Apps}
 	if s.logger == nil {
 		s.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -176,9 +182,10 @@ func (s *Service) Upload(ctx context.Context, req *certv1.UploadCertificateReque
 		return nil, 0, err
 	}
 	defer clear(p.KeyDER)
+	appIDs := make([]string, len(req.AppIds))
 	for i, a := range req.AppIds {
-		if a == "" {
-			return nil, 0, apierr.Invalid(apierr.FieldViolation{Field: fmt.Sprintf("app_ids[%d]", i), Reason: "is empty"})
+		if appIDs[i], err = s.appID(ctx, fmt.Sprintf("app_ids[%d]", i), a); err != nil {
+			return nil, 0, err
 		}
 	}
 	name := req.Name
@@ -191,7 +198,7 @@ func (s *Service) Upload(ctx context.Context, req *certv1.UploadCertificateReque
 		return nil, 0, err
 	}
 	msgs := []proto.Message{&ev.CertificateUploaded{CertificateId: id, Name: name, Material: mat}}
-	for _, a := range req.AppIds {
+	for _, a := range appIDs {
 		msgs = append(msgs, &ev.CertificateAttached{CertificateId: id, AppId: a})
 	}
 	s.mu.Lock()
@@ -283,6 +290,12 @@ func (s *Service) Attach(ctx context.Context, ref, appID string, attach bool, ex
 	if appID == "" {
 		return nil, 0, apierr.Invalid(apierr.FieldViolation{Field: "app_id", Reason: "is required"})
 	}
+	if attach { // detaching from an app deleted meanwhile must still work
+		var err error
+		if appID, err = s.appID(ctx, "app_id", appID); err != nil {
+			return nil, 0, err
+		}
+	}
 	if _, _, err := s.Get(ctx, ref); err != nil {
 		return nil, 0, err
 	}
@@ -301,6 +314,25 @@ func (s *Service) Attach(ctx context.Context, ref, appID string, attach bool, ex
 	}
 	r, _ = s.model.get(r.cert.Id)
 	return r.cert, v, nil
+}
+
+// appID returns the id of the app ref (an id or name), or a field error
+// naming field when there is no such app.
+func (s *Service) appID(ctx context.Context, field, ref string) (string, error) {
+	if ref == "" {
+		return "", apierr.Invalid(apierr.FieldViolation{Field: field, Reason: "is required"})
+	}
+	if s.apps == nil {
+		return ref, nil
+	}
+	obj, err := s.apps.ResolveObject(ctx, authz.KindApp, ref)
+	if errors.Is(err, authz.ErrUnknownObject) {
+		return "", apierr.Invalid(apierr.FieldViolation{Field: field, Reason: fmt.Sprintf("app %q does not exist", ref)})
+	}
+	if err != nil {
+		return "", fmt.Errorf("look up app %q: %w", ref, err)
+	}
+	return obj.ID, nil
 }
 
 // RotateKeys re-wraps every data key not wrapped by the primary KEK, one

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/pkg/keywrap"
@@ -74,8 +75,13 @@ func TestJoinSealsNodeKEK(t *testing.T) {
 		t.Fatal("the sealed KEK opened for another partition")
 	}
 
-	// Nothing in the log holds the KEK or the transport key.
+	// Neither the response on the wire nor the log holds the KEK in clear,
+	// nor (the log) the transport key.
 	raw := rawKEK(t, want)
+	wire, _ := proto.Marshal(res)
+	if bytes.Contains(wire, raw) || bytes.Contains(wire, []byte(base64.StdEncoding.EncodeToString(raw))) {
+		t.Fatal("the join response holds the node KEK in clear")
+	}
 	events, err := e.store.ReadAll(t.Context(), 0, 0)
 	if err != nil {
 		t.Fatal(err)
