@@ -107,8 +107,8 @@ func TestHitDoesNotAllocate(t *testing.T) {
 	e := newEnv(t, text("hello", "Content-Type", "text/plain"))
 	p := &Policy{TTLByStatus: map[int]time.Duration{200: time.Minute}, Key: KeySpec{Headers: []string{"Accept-Language"}}}
 	hdr := http.Header{"Accept-Language": {"en"}}
-	e.get(p, "a.com", "/static/app.js", hdr)
-	r := &Request{Method: "GET", Host: "a.com", Path: "/static/app.js", Header: hdr.Get}
+	e.get(p, "a.com", "/static/app.js?b=1&v=3", hdr)
+	r := &Request{Method: "GET", Host: "a.com", Path: "/static/app.js", RawQuery: "v=3&b=1", Header: hdr.Get}
 	var res Result
 	n := testing.AllocsPerRun(100, func() {
 		if !e.c.Hit(r, p, &res) {

@@ -59,8 +59,7 @@ func (s *KeySpec) appendKey(b []byte, r *Request) []byte {
 	b = appendEscaped(b, path, false, false)
 	b = append(b, '?')
 	if !s.IgnoreQuery && r.RawQuery != "" {
-		vals, _ := url.ParseQuery(r.RawQuery) // keep what parses; a bad pair is dropped
-		b = appendQueryArgs(b, vals, s.QueryArgs)
+		b = appendQuery(b, r.RawQuery, s.QueryArgs)
 	}
 	for _, h := range s.Headers {
 		b = append(b, "|h:"...)
@@ -77,6 +76,57 @@ func (s *KeySpec) appendKey(b []byte, r *Request) []byte {
 		}
 	}
 	return b
+}
+
+// appendQuery appends raw normalised: decoded pairs (only args when set)
+// sorted by name, each escaped.
+func appendQuery(b []byte, raw string, args []string) []byte {
+	if out, ok := appendPlainQuery(b, raw, args); ok {
+		return out
+	}
+	vals, _ := url.ParseQuery(raw) // keep what parses; a bad pair is dropped
+	return appendQueryArgs(b, vals, args)
+}
+
+// appendPlainQuery is appendQuery without allocating for the common query:
+// at most 16 pairs and no '%', '+' or ';', where url.ParseQuery's decoding
+// changes nothing. ok is false for any other query.
+func appendPlainQuery(b []byte, raw string, args []string) (out []byte, ok bool) {
+	if strings.ContainsAny(raw, "%+;") {
+		return b, false
+	}
+	type pair struct{ name, value string }
+	var buf [16]pair
+	ps := buf[:0]
+	for raw != "" {
+		var part string
+		part, raw, _ = strings.Cut(raw, "&")
+		if part == "" {
+			continue
+		}
+		name, value, _ := strings.Cut(part, "=")
+		if len(args) > 0 && !slices.Contains(args, name) {
+			continue
+		}
+		if len(ps) == len(buf) {
+			return b, false
+		}
+		ps = append(ps, pair{name, value})
+	}
+	for i := 1; i < len(ps); i++ { // insertion sort: stable, values keep their order
+		for j := i; j > 0 && ps[j].name < ps[j-1].name; j-- {
+			ps[j], ps[j-1] = ps[j-1], ps[j]
+		}
+	}
+	for i, p := range ps {
+		if i > 0 {
+			b = append(b, '&')
+		}
+		b = appendEscaped(b, p.name, true, false)
+		b = append(b, '=')
+		b = appendEscaped(b, p.value, true, false)
+	}
+	return b, true
 }
 
 // keyQuery is the query part of the key spec s builds from parsed query

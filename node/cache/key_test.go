@@ -2,6 +2,7 @@ package cache
 
 import (
 	"net/http"
+	"net/url"
 	"testing"
 )
 
@@ -75,6 +76,28 @@ func FuzzKeyBuild(f *testing.F) {
 		r3.Path = path + "x"
 		if spec.Build(&r3) == k {
 			t.Fatalf("path change kept key %q", k)
+		}
+	})
+}
+
+// The allocation-free query normaliser agrees with url.ParseQuery's.
+func FuzzPlainQuery(f *testing.F) {
+	f.Add("b=2&a=1&a=0", "")
+	f.Add("=x&&a&v=1&utm=z", "v")
+	f.Add("a=%20&b=+", "")
+	f.Add("x=1;y=2", "x")
+	f.Fuzz(func(t *testing.T, raw, arg string) {
+		var args []string
+		if arg != "" {
+			args = []string{arg}
+		}
+		got, ok := appendPlainQuery(nil, raw, args)
+		if !ok {
+			return
+		}
+		vals, _ := url.ParseQuery(raw)
+		if want := appendQueryArgs(nil, vals, args); string(got) != string(want) {
+			t.Fatalf("query %q args %v: %q, url.ParseQuery gives %q", raw, args, got, want)
 		}
 	})
 }

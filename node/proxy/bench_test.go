@@ -8,6 +8,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	"github.com/strata-edge/strata/node/cache"
 	"github.com/strata-edge/strata/node/proxy"
 )
 
@@ -111,4 +112,56 @@ func benchApp(up string, rules int) *configv1.App {
 		}})
 	}
 	return app
+}
+
+// BenchmarkCacheHitFast measures a cache hit through the fasthttp path end
+// to end over loopback (1 KiB object, memory store); allocs/op counts the
+// client's and the server's.
+func BenchmarkCacheHitFast(b *testing.B) {
+	up := fastUpstream(b)
+	c, err := cache.New(cache.Options{Open: func(ev cache.EvictFunc) (cache.Store, error) { return cache.NewMemory(64<<20, ev), nil }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := proxy.New(proxy.Options{HTTPAddr: "127.0.0.1:0", Logger: discardLogger(), Cache: c})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := p.Start(b.Context()); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = p.Stop(b.Context()) })
+	app := benchApp(up, 0)
+	app.Rules = []*configv1.Rule{{Name: "cache", When: "PathPrefix(`/`)", Actions: []*configv1.Action{
+		{Action: &configv1.Action_Cache{Cache: &configv1.CacheAction{TtlS: 3600}}},
+	}}}
+	if err := p.Update(snap(1, app)); err != nil {
+		b.Fatal(err)
+	}
+	client := &fasthttp.HostClient{Addr: p.HTTPAddr().String(), MaxConns: 1 << 16}
+	get := func(req *fasthttp.Request, resp *fasthttp.Response) string {
+		req.SetRequestURI("http://bench.strata.test/static/app.js?v=1")
+		if err := client.Do(req, resp); err != nil || resp.StatusCode() != 200 || len(resp.Body()) != 1024 {
+			b.Fatalf("%v %d %d", err, resp.StatusCode(), len(resp.Body()))
+		}
+		return string(resp.Header.Peek("X-Cache-Status"))
+	}
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	get(req, resp)
+	if st := get(req, resp); st != "HIT" {
+		b.Fatalf("X-Cache-Status %q after a fill, want HIT", st)
+	}
+	b.ReportAllocs()
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		defer fasthttp.ReleaseRequest(req)
+		defer fasthttp.ReleaseResponse(resp)
+		for pb.Next() {
+			req.SetRequestURI("http://bench.strata.test/static/app.js?v=1")
+			if err := client.Do(req, resp); err != nil || resp.StatusCode() != 200 || len(resp.Body()) != 1024 {
+				b.Fatalf("%v %d %d", err, resp.StatusCode(), len(resp.Body()))
+			}
+		}
+	})
 }

@@ -139,6 +139,9 @@ func (p *Proxy) cacheFast(ctx *fasthttp.RequestCtx, st *fastState) *upstream.Ser
 		ctx.Response.Header.Set(cache.StatusHeader, cache.StatusBypass)
 		return srv
 	}
+	if p.hitFast(ctx, st) {
+		return nil
+	}
 	in, err := detachFast(ctx)
 	if err != nil {
 		fastText(ctx, http.StatusBadRequest, "bad request target\n")
@@ -151,10 +154,7 @@ func (p *Proxy) cacheFast(ctx *fasthttp.RequestCtx, st *fastState) *upstream.Ser
 		fastText(ctx, status, msg)
 		return nil
 	}
-	h := &ctx.Response.Header
-	eachResultHeader(res, func(k, v string) { h.Add(k, v) })
-	ctx.Response.SetStatusCode(res.Status)
-	ctx.Response.SetBodyRaw(res.Body) // read-only: shared with the store
+	writeResultFast(ctx, res)
 	return nil
 }
 
