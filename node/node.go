@@ -464,7 +464,7 @@ func (n *Node) health() func() (bool, float64, uint64) {
 			rps = float64(total-last) / now.Sub(since).Seconds()
 		}
 		last, since = total, now
-		return true, rps, 0
+		return true, rps, n.proxy.OpenConnections()
 	}
 }
 

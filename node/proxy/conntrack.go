@@ -2,7 +2,9 @@ package proxy
 
 import (
 	"net"
+	"net/http"
 	"sync"
+	"sync/atomic"
 )
 
 // trackListener records the open connections of the fast path so that Stop
@@ -10,6 +12,7 @@ import (
 // passes. It costs a map update per connection, nothing per request.
 type trackListener struct {
 	net.Listener
+	open  *atomic.Int64 // the proxy's open-connection gauge
 	mu    sync.Mutex
 	conns map[*trackedConn]struct{}
 }
@@ -20,8 +23,8 @@ type trackedConn struct {
 	once sync.Once
 }
 
-func newTrackListener(ln net.Listener) *trackListener {
-	return &trackListener{Listener: ln, conns: make(map[*trackedConn]struct{})}
+func newTrackListener(ln net.Listener, open *atomic.Int64) *trackListener {
+	return &trackListener{Listener: ln, open: open, conns: make(map[*trackedConn]struct{})}
 }
 
 func (l *trackListener) Accept() (net.Conn, error) {
@@ -33,6 +36,7 @@ func (l *trackListener) Accept() (net.Conn, error) {
 	l.mu.Lock()
 	l.conns[tc] = struct{}{}
 	l.mu.Unlock()
+	l.open.Add(1)
 	return tc, nil
 }
 
@@ -42,6 +46,7 @@ func (c *trackedConn) Close() error {
 		c.l.mu.Lock()
 		delete(c.l.conns, c)
 		c.l.mu.Unlock()
+		c.l.open.Add(-1)
 	})
 	return err
 }
@@ -56,5 +61,19 @@ func (l *trackListener) closeAll() {
 	l.mu.Unlock()
 	for _, c := range conns {
 		_ = c.Close()
+	}
+}
+
+// countConns keeps the open-connection gauge for a net/http server. A
+// hijacked connection (WebSocket, CONNECT) leaves the server's hands and
+// the gauge with it.
+func countConns(open *atomic.Int64) func(net.Conn, http.ConnState) {
+	return func(_ net.Conn, st http.ConnState) {
+		switch st {
+		case http.StateNew:
+			open.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			open.Add(-1)
+		}
 	}
 }

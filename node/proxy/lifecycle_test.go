@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -150,4 +151,29 @@ func TestStdEngineServesH2C(t *testing.T) {
 	if r := do(t, httpClient(t), "GET", httpBase(p), "unknown.example.com", "/", ""); r.status != 404 {
 		t.Fatalf("HTTP/1.1 on the std engine: %d", r.status)
 	}
+}
+
+// The node's heartbeat reports OpenConnections: keep-alive connections count
+// while open, on both listeners, and leave the count once closed.
+func TestOpenConnections(t *testing.T) {
+	up := newEcho(t, "up")
+	p := startProxy(t, proxyOpts())
+	mustUpdate(t, p, p.Version()+1, simpleApp("a", "a.example.com", up.addr()))
+	both(t, p, func(t *testing.T, base string) {
+		before := p.OpenConnections()
+		c := httpClient(t)
+		if r := do(t, c, "GET", base, "a.example.com", "/", ""); r.status != 200 {
+			t.Fatalf("status %d", r.status)
+		}
+		if got := p.OpenConnections(); got != before+1 {
+			t.Fatalf("open connections with one keep-alive client: %d, want %d", got, before+1)
+		}
+		c.CloseIdleConnections()
+		checkFor(t, 5*time.Second, func() error {
+			if got := p.OpenConnections(); got != before {
+				return fmt.Errorf("open connections after the client closed: %d, want %d", got, before)
+			}
+			return nil
+		})
+	})
 }

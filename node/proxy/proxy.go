@@ -107,6 +107,7 @@ type Proxy struct {
 	httpsLn   net.Listener
 	fastSrv   *fasthttp.Server
 	fastLn    *trackListener
+	openConns atomic.Int64 // client connections open on every listener
 	plainSrv  *http.Server // EngineStd on the plain listener
 	tlsSrv    *http.Server
 	serveDone sync.WaitGroup
@@ -207,7 +208,7 @@ func (p *Proxy) Start(ctx context.Context) error {
 			p.serve(func() error { return p.plainSrv.Serve(p.httpLn) }, "http")
 		} else {
 			p.fastSrv = p.newFastServer()
-			p.fastLn = newTrackListener(p.httpLn)
+			p.fastLn = newTrackListener(p.httpLn, &p.openConns)
 			p.serve(func() error { return p.fastSrv.Serve(p.fastLn) }, "http")
 		}
 	}
@@ -354,6 +355,15 @@ func (p *Proxy) HTTPSAddr() net.Addr {
 		return *a
 	}
 	return nil
+}
+
+// OpenConnections is the number of client connections open now, on the
+// plain and TLS listeners (upgraded WebSocket connections not included).
+func (p *Proxy) OpenConnections() uint64 {
+	if n := p.openConns.Load(); n > 0 {
+		return uint64(n)
+	}
+	return 0
 }
 
 // Stats returns the counters of every app of the running config, by app id.

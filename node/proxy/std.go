@@ -32,6 +32,7 @@ func (p *Proxy) newStdServer(tls bool) *http.Server {
 		MaxHeaderBytes:    p.opts.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
 		Protocols:         new(http.Protocols),
+		ConnState:         countConns(&p.openConns),
 	}
 	srv.Protocols.SetHTTP1(true)
 	if tls {
