@@ -173,3 +173,85 @@ func TestDevNodesCachePurge(t *testing.T) {
 		t.Errorf("%d origin fetches after the purge, want 3 (one per node)", n)
 	}
 }
+
+// `strata purge condition` removes, on strata dev's node, exactly the
+// objects of the host whose path matches the regex and whose response has
+// the header value; bad input is refused naming the field.
+func TestDevPurgeCondition(t *testing.T) {
+	root := t.TempDir()
+	d := startDev(t, filepath.Join(root, "dev"))
+	c := cli{t: t, env: []string{"STRATA_API=" + d.api, "STRATA_TOKEN=" + readFile(t, filepath.Join(root, "dev", "admin.token"))}}
+	var fills atomic.Int64
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, ".png") {
+			w.Header().Set("Content-Type", "image/png")
+		} else {
+			w.Header().Set("Content-Type", "text/css")
+		}
+		fmt.Fprintf(w, "%s fill %d", r.URL.Path, fills.Add(1))
+	}))
+	t.Cleanup(origin.Close)
+	const host = "shop.example.com"
+	app := c.ok("app", "create", "--name", "shop", "--domain", host)
+	c.ok("upstream", "create", "--app", app, "--name", "web", "--server", strings.TrimPrefix(origin.URL, "http://"))
+	c.ok("rule", "create", "--app", app, "--when", `PathPrefix("/")`, "--cache-ttl", "1h", "--upstream", "web")
+	c.ok("release", "create", "--app", app)
+	waitOnline(t, c, 1)
+
+	node := edge{name: "dev", http: d.value(t, "http")}
+	client := &http.Client{Timeout: 5 * time.Second}
+	uris := []string{"/static/a.png", "/static/b.css", "/img/c.png"}
+	for _, u := range uris { // fill, then check each is a HIT
+		natstest.CheckFor(t, 30*time.Second, 50*time.Millisecond, func() error {
+			_, status, err := cacheGet(client, node, host, u)
+			if err == nil && status != "HIT" {
+				err = fmt.Errorf("%s: %s", u, status)
+			}
+			return err
+		})
+	}
+
+	out := c.ok("purge", "condition", "--host", host, "--path-regex", `^/static/`, "--header", "content-type: IMAGE/PNG", "--wait")
+	m := purgedRE.FindStringSubmatch(out)
+	if m == nil || m[2] != "1" || m[3] != "1" {
+		t.Fatalf("purge condition --wait printed %q, want \"ID: purged on 1/1 nodes in N ms\"", out)
+	}
+	res := &purgev1.Purge{}
+	if err := protojson.Unmarshal([]byte(c.ok("purge", "get", m[1], "-o", "json")), res); err != nil {
+		t.Fatal(err)
+	}
+	if cond := res.GetCondition(); res.GetKind() != purgev1.PurgeKind_PURGE_KIND_CONDITION || cond.GetHost() != host ||
+		cond.GetPathRegex() != "^/static/" || cond.GetHeader() != "content-type" || cond.GetHeaderValue() != "IMAGE/PNG" ||
+		len(res.GetAcks()) != 1 || res.GetAcks()[0].GetObjects() != 1 {
+		t.Fatalf("purge get: %v", res)
+	}
+	if list := c.ok("purge", "list"); !strings.Contains(list, "host="+host+" path-regex=^/static/ header=content-type: IMAGE/PNG") {
+		t.Fatalf("purge list does not show the condition:\n%s", list)
+	}
+	for _, u := range uris {
+		_, status, err := cacheGet(client, node, host, u)
+		want := "HIT"
+		if u == "/static/a.png" {
+			want = "MISS"
+		}
+		if err != nil || status != want {
+			t.Errorf("%s after the condition purge: %s %v, want %s", u, status, err, want)
+		}
+	}
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"bad regex", []string{"--host", host, "--path-regex", "(a"}, "condition.path_regex"},
+		{"bad header name", []string{"--host", host, "--header", "Bad Name: x"}, "condition.header"},
+		{"no host", []string{"--path-regex", "^/"}, "--host is required"},
+		{"empty header name", []string{"--host", host, "--header", ": x"}, "--header"},
+	} {
+		r := c.run(append([]string{"purge", "condition"}, tc.args...)...)
+		if r.code == 0 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%s: exit %d, stderr %q; want an error naming %s", tc.name, r.code, r.stderr, tc.want)
+		}
+	}
+}

@@ -41,7 +41,8 @@ func Commands(f ClientFactory) []*cobra.Command {
 		Short: "Remove (or mark stale) cached objects on every node, without a release",
 		Example: `  strata purge url https://shop.example.com/a.css --wait
   strata purge prefix shop.example.com/static/ --app app_...
-  strata purge tag product-42 --soft`,
+  strata purge tag product-42 --soft
+  strata purge condition --host shop.example.com --path-regex '^/img/.*\.png$' --header 'Content-Type: image/png'`,
 	}
 	kinds := []struct {
 		use, short string
@@ -55,7 +56,7 @@ func Commands(f ClientFactory) []*cobra.Command {
 	for _, k := range kinds {
 		purge.AddCommand(createCmd(f, k.use, k.short, k.kind))
 	}
-	purge.AddCommand(getCmd(f), listCmd(f))
+	purge.AddCommand(conditionCmd(f), getCmd(f), listCmd(f))
 	return []*cobra.Command{purge}
 }
 
@@ -70,18 +71,67 @@ func call[T any](ctx context.Context, f ClientFactory, fn func(context.Context, 
 	return fn(ctx, c)
 }
 
-func createCmd(f ClientFactory, use, short string, kind purgev1.PurgeKind) *cobra.Command {
-	var (
-		app, partition string
-		soft, wait     bool
-	)
-	cmd := &cobra.Command{
-		Use: use + " [--app ID|--partition P] [--soft] [--wait] [--timeout 30s]",
-		Long: short + `.
+// scopeFlags are the options every purge kind shares.
+type scopeFlags struct {
+	app, partition string
+	soft, wait     bool
+}
+
+func (sf *scopeFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&sf.app, "app", "", "purge only this app's hosts (default: everything)")
+	fl.StringVar(&sf.partition, "partition", "", "purge only on this partition's nodes (id or name)")
+	fl.BoolVar(&sf.soft, "soft", false, "mark objects stale (revalidated on the next request) instead of deleting them")
+	fl.BoolVar(&sf.wait, "wait", false, "return when every expected node has acknowledged, printing the time to the last ack")
+}
+
+const scopeLong = `
 
 Without --app or --partition the purge applies on every node. With --wait the
 command returns when every node that was online when the purge was created has
-acknowledged it (at most --timeout), and prints the time to the last ack.`,
+acknowledged it (at most --timeout), and prints the time to the last ack.`
+
+// create sends req with the scope and --soft, then waits and prints.
+func (sf *scopeFlags) create(cmd *cobra.Command, f ClientFactory, req *purgev1.CreatePurgeRequest) error {
+	if sf.app != "" && sf.partition != "" {
+		return fmt.Errorf("--app and --partition: give at most one scope")
+	}
+	req.Scope = &purgev1.Scope{Target: &purgev1.Scope_All{All: true}}
+	switch {
+	case sf.app != "":
+		req.Scope.Target = &purgev1.Scope_AppId{AppId: sf.app}
+	case sf.partition != "":
+		req.Scope.Target = &purgev1.Scope_PartitionId{PartitionId: sf.partition}
+	}
+	req.Soft = sf.soft
+	resp, err := call(cmd.Context(), f, func(ctx context.Context, c purgev1connect.PurgeServiceClient) (*purgev1.CreatePurgeResponse, error) {
+		return c.CreatePurge(ctx, req)
+	})
+	if err != nil {
+		return err
+	}
+	p := resp.GetPurge()
+	if sf.wait {
+		if p, err = waitDone(cmd.Context(), f, p, f.Timeout()); err != nil {
+			return err
+		}
+	}
+	return emit(f, p, func(w io.Writer) error {
+		if !sf.wait {
+			_, err := fmt.Fprintf(w, "%s\n", p.GetId())
+			return err
+		}
+		_, err := fmt.Fprintf(w, "%s: purged on %d/%d nodes in %d ms\n",
+			p.GetId(), p.GetNodesDone(), p.GetNodesTotal(), p.GetTimeToLastAck().AsDuration().Milliseconds())
+		return err
+	})
+}
+
+func createCmd(f ClientFactory, use, short string, kind purgev1.PurgeKind) *cobra.Command {
+	var sf scopeFlags
+	cmd := &cobra.Command{
+		Use:   use + " [--app ID|--partition P] [--soft] [--wait] [--timeout 30s]",
+		Long:  short + "." + scopeLong,
 		Short: short,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {
@@ -90,44 +140,49 @@ acknowledged it (at most --timeout), and prints the time to the last ack.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if app != "" && partition != "" {
-				return fmt.Errorf("--app and --partition: give at most one scope")
+			return sf.create(cmd, f, &purgev1.CreatePurgeRequest{Kind: kind, Values: args})
+		},
+	}
+	sf.register(cmd)
+	return cmd
+}
+
+func conditionCmd(f ClientFactory) *cobra.Command {
+	var (
+		sf               scopeFlags
+		host, re, header string
+	)
+	const short = "Purge a host's objects whose path matches a regex and whose response has a header"
+	cmd := &cobra.Command{
+		Use: "condition --host HOST [--path-regex RE] [--header 'Name: value'] [--app ID|--partition P] [--soft] [--wait]",
+		Long: short + `.
+
+--path-regex is an RE2 expression matched against the path (without the
+query); none matches every path. --header 'Name: value' keeps only objects
+whose stored response has that header with that value (case-insensitive);
+--header Name only needs the header to be present.` + scopeLong,
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if host == "" {
+				return fmt.Errorf("--host is required")
 			}
-			scope := &purgev1.Scope{Target: &purgev1.Scope_All{All: true}}
-			switch {
-			case app != "":
-				scope.Target = &purgev1.Scope_AppId{AppId: app}
-			case partition != "":
-				scope.Target = &purgev1.Scope_PartitionId{PartitionId: partition}
-			}
-			resp, err := call(cmd.Context(), f, func(ctx context.Context, c purgev1connect.PurgeServiceClient) (*purgev1.CreatePurgeResponse, error) {
-				return c.CreatePurge(ctx, &purgev1.CreatePurgeRequest{Kind: kind, Values: args, Soft: soft, Scope: scope})
-			})
-			if err != nil {
-				return err
-			}
-			p := resp.GetPurge()
-			if wait {
-				if p, err = waitDone(cmd.Context(), f, p, f.Timeout()); err != nil {
-					return err
+			c := &purgev1.Condition{Host: host, PathRegex: re}
+			if header != "" {
+				name, value, _ := strings.Cut(header, ":")
+				c.Header, c.HeaderValue = strings.TrimSpace(name), strings.TrimSpace(value)
+				if c.Header == "" {
+					return fmt.Errorf("--header %q: want 'Name: value' or 'Name'", header)
 				}
 			}
-			return emit(f, p, func(w io.Writer) error {
-				if !wait {
-					_, err := fmt.Fprintf(w, "%s\n", p.GetId())
-					return err
-				}
-				_, err := fmt.Fprintf(w, "%s: purged on %d/%d nodes in %d ms\n",
-					p.GetId(), p.GetNodesDone(), p.GetNodesTotal(), p.GetTimeToLastAck().AsDuration().Milliseconds())
-				return err
-			})
+			return sf.create(cmd, f, &purgev1.CreatePurgeRequest{Kind: purgev1.PurgeKind_PURGE_KIND_CONDITION, Condition: c})
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&app, "app", "", "purge only this app's hosts (default: everything)")
-	fl.StringVar(&partition, "partition", "", "purge only on this partition's nodes (id or name)")
-	fl.BoolVar(&soft, "soft", false, "mark objects stale (revalidated on the next request) instead of deleting them")
-	fl.BoolVar(&wait, "wait", false, "return when every expected node has acknowledged, printing the time to the last ack")
+	fl.StringVar(&host, "host", "", "host whose objects are purged (required)")
+	fl.StringVar(&re, "path-regex", "", "RE2 regular expression the path must match (default: every path)")
+	fl.StringVar(&header, "header", "", "response header the object must have: 'Name: value' or 'Name'")
+	sf.register(cmd)
 	return cmd
 }
 
@@ -182,7 +237,7 @@ func getCmd(f ClientFactory) *cobra.Command {
 			p := resp.GetPurge()
 			return emit(f, p, func(w io.Writer) error {
 				fmt.Fprintf(w, "id: %s\nkind: %s\nvalues: %s\nsoft: %t\nscope: %s\nactor: %s\ncreated: %s\nnodes: %d/%d\n",
-					p.GetId(), kindName(p.GetKind()), strings.Join(p.GetValues(), " "), p.GetSoft(), scopeName(p.GetScope()),
+					p.GetId(), kindName(p.GetKind()), valuesText(p), p.GetSoft(), scopeName(p.GetScope()),
 					orDash(p.GetActor()), fmtTime(p.GetCreatedAt()), p.GetNodesDone(), p.GetNodesTotal())
 				if d := p.GetTimeToLastAck(); d != nil {
 					fmt.Fprintf(w, "time-to-last-ack: %d ms\n", d.AsDuration().Milliseconds())
@@ -218,7 +273,7 @@ func listCmd(f ClientFactory) *cobra.Command {
 			return emit(f, resp, func(w io.Writer) error {
 				rows := [][]string{{"ID", "KIND", "VALUES", "SOFT", "NODES", "CREATED"}}
 				for _, p := range resp.GetPurges() {
-					rows = append(rows, []string{p.GetId(), kindName(p.GetKind()), strings.Join(p.GetValues(), " "),
+					rows = append(rows, []string{p.GetId(), kindName(p.GetKind()), valuesText(p),
 						strconv.FormatBool(p.GetSoft()), fmt.Sprintf("%d/%d", p.GetNodesDone(), p.GetNodesTotal()), fmtTime(p.GetCreatedAt())})
 				}
 				if err := table(w, rows); err != nil {
@@ -239,6 +294,26 @@ func listCmd(f ClientFactory) *cobra.Command {
 
 func kindName(k purgev1.PurgeKind) string {
 	return strings.ToLower(strings.TrimPrefix(k.String(), "PURGE_KIND_"))
+}
+
+// valuesText is what a purge selects: its values, or its condition.
+func valuesText(p *purgev1.Purge) string {
+	c := p.GetCondition()
+	if c == nil {
+		return strings.Join(p.GetValues(), " ")
+	}
+	parts := []string{"host=" + c.GetHost()}
+	if c.GetPathRegex() != "" {
+		parts = append(parts, "path-regex="+c.GetPathRegex())
+	}
+	if c.GetHeader() != "" {
+		h := c.GetHeader()
+		if c.GetHeaderValue() != "" {
+			h += ": " + c.GetHeaderValue()
+		}
+		parts = append(parts, "header="+h)
+	}
+	return strings.Join(parts, " ")
 }
 
 func scopeName(s *purgev1.Scope) string {
