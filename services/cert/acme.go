@@ -54,6 +54,15 @@ type ACMEOptions struct {
 	LeaseTTL time.Duration
 	// Holder names this replica in the lease; default a random id.
 	Holder string
+	// Zones, optional, lists the DNS zones the edge nodes serve; DNS-01
+	// (wildcards, or when asked) needs every domain inside one. Nil: no
+	// DNS-01.
+	Zones Zones
+	// DNS01Nameservers (host:port), optional, are edge nodes' DNS servers
+	// that must answer a DNS-01 value before the CA is asked to check it;
+	// without them the issuer waits DNS01Wait (default 2 s) instead.
+	DNS01Nameservers []string
+	DNS01Wait        time.Duration
 }
 
 func (o *ACMEOptions) defaults() {
@@ -81,12 +90,14 @@ type issuer struct {
 	s      *Service
 	o      ACMEOptions
 	tokens jetstream.KeyValue
+	dns01  jetstream.KeyValue // dns01.go
 	lease  jetstream.KeyValue
 	kick   chan struct{}
 
-	mu      sync.Mutex
-	clients map[string]*lego.Client // by directory URL
-	ari     map[string]time.Time    // certificate id + serial -> renewal time from ARI
+	mu         sync.Mutex
+	clients    map[string]*lego.Client // by directory URL
+	dnsClients map[string]*lego.Client // by directory URL, DNS-01 only
+	ari        map[string]time.Time    // certificate id + serial -> renewal time from ARI
 }
 
 const leaseKey = "issuer"
@@ -97,11 +108,15 @@ func newIssuer(ctx context.Context, s *Service, o ACMEOptions) (*issuer, error) 
 	if err != nil {
 		return nil, fmt.Errorf("cert: challenge bucket: %w", err)
 	}
+	dns01, err := openDNS01Bucket(ctx, s.js)
+	if err != nil {
+		return nil, err
+	}
 	lease, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: natsutil.CertLeaseBucket, TTL: o.LeaseTTL, Storage: jetstream.FileStorage})
 	if err != nil {
 		return nil, fmt.Errorf("cert: lease bucket: %w", err)
 	}
-	return &issuer{s: s, o: o, tokens: tokens, lease: lease, kick: make(chan struct{}, 1),
+	return &issuer{s: s, o: o, tokens: tokens, dns01: dns01, lease: lease, kick: make(chan struct{}, 1),
 		clients: map[string]*lego.Client{}, ari: map[string]time.Time{}}, nil
 }
 
@@ -246,7 +261,7 @@ func (is *issuer) issue(ctx context.Context, r *record) {
 }
 
 func (is *issuer) obtain(ctx context.Context, r *record) (*ev.Material, error) {
-	client, err := is.client(ctx, r.cert.AcmeDirectory)
+	client, err := is.orderClient(ctx, r.cert) // dns01.go: HTTP-01 or DNS-01
 	if err != nil {
 		return nil, err
 	}

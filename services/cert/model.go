@@ -112,7 +112,7 @@ func (m *Model) apply(e eventstore.Event, msg proto.Message) {
 		r.setMaterial(msg.Material)
 	case *ev.CertificateRequested:
 		r = &record{cert: &certv1.Certificate{
-			Id: id, Name: msg.Name, Domains: msg.Domains, Managed: true, AcmeDirectory: msg.AcmeDirectory,
+			Id: id, Name: msg.Name, Domains: msg.Domains, Managed: true, AcmeDirectory: msg.AcmeDirectory, Challenge: msg.Challenge,
 			State: certv1.CertificateState_CERTIFICATE_STATE_PENDING, CreatedAt: at, NextAttemptAt: at,
 		}}
 		m.certs[id] = r

@@ -30,14 +30,14 @@ func (s *Service) Request(ctx context.Context, req *certv1.RequestCertificateReq
 			vs = append(vs, apierr.FieldViolation{Field: fmt.Sprintf("domains[%d]", i), Reason: err.Error()})
 			continue
 		}
-		if domainname.IsWildcard(n) {
-			vs = append(vs, apierr.FieldViolation{Field: fmt.Sprintf("domains[%d]", i), Reason: "wildcards need DNS-01, which is not available yet; name each host"})
-			continue
-		}
 		domains = append(domains, n)
 	}
 	if len(vs) > 0 {
 		return nil, 0, apierr.Invalid(vs...)
+	}
+	challenge, err := s.challengeFor(ctx, req.Challenge, domains) // dns01.go
+	if err != nil {
+		return nil, 0, err
 	}
 	appID, err := s.appID(ctx, "app_id", req.AppId) // the app must exist
 	if err != nil {
@@ -49,7 +49,7 @@ func (s *Service) Request(ctx context.Context, req *certv1.RequestCertificateReq
 	}
 	id := ids.New("crt_")
 	msgs := []proto.Message{
-		&ev.CertificateRequested{CertificateId: id, Name: name, Domains: domains, AcmeDirectory: req.AcmeDirectory},
+		&ev.CertificateRequested{CertificateId: id, Name: name, Domains: domains, AcmeDirectory: req.AcmeDirectory, Challenge: challenge},
 		&ev.CertificateAttached{CertificateId: id, AppId: appID},
 	}
 	s.mu.Lock()
