@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,11 +23,19 @@ const (
 // StatusHeader is the response header naming the cache status.
 const StatusHeader = "X-Cache-Status"
 
-// Response is an origin response.
+// Response is an origin response. Its body is either complete in Body or,
+// when Stream is set, still arriving: the cache tees a stream into the
+// store while the client reads it (see fill.go).
 type Response struct {
 	Status int
 	Header http.Header
 	Body   []byte
+	// Stream, when not nil, is the body (Body is ignored) and Length its
+	// size, -1 when unknown. Whoever ends up with it closes it.
+	Stream io.ReadCloser
+	Length int64
+	// Parent names the parent-tier node that answered ("" for the origin).
+	Parent string
 }
 
 // Fetcher fetches the full object from the origin (never a Range of it).
@@ -40,14 +48,24 @@ type Fetcher func(ctx context.Context, cond http.Header) (*Response, error)
 // Result is what the proxy writes back. Header is shared with the store and
 // read-only: copy it, then add Age (when AgeSeconds >= 0), X-Cache-Status,
 // Content-Range (when set) and Content-Length = len(Body).
+//
+// A MISS (or refetch) may carry Stream instead of Body: the origin's body
+// as it arrives, stored when it ends complete. The server copies it to the
+// client (Content-Length = Length when >= 0) and must Close it; closing
+// before the end aborts the fill and nothing is stored.
 type Result struct {
 	Status       int
 	Header       http.Header
 	Body         []byte
+	Stream       io.ReadCloser
+	Length       int64
 	CacheStatus  string
 	AgeSeconds   int64
 	ContentRange string
-	obj          *Object // the stored object served, if any (for Fields)
+	// Parent names the parent-tier node the response came from ("" for
+	// the origin or the store).
+	Parent string
+	obj    *Object // the stored object served, if any (for Fields)
 }
 
 // Options configure a Cache.
@@ -71,12 +89,18 @@ type Cache struct {
 	flights map[string]*flight
 }
 
+// flight is one fetch of a key. The leader's stays in Cache.flights until
+// its body has ended (a streamed fill ends when the client has read it),
+// then done is closed and stored / err are final. Waiters only read stored.
 type flight struct {
 	done    chan struct{}
 	waiters atomic.Int32
 	resp    *Response
 	stored  *Object // non-nil when the response was stored
 	err     error
+	// streamAge is the Age of a streamed response that will be stored
+	// (the origin's Age), -1 when it will not be.
+	streamAge int64
 }
 
 // New opens the store and rebuilds the indexes from what it holds.
@@ -118,7 +142,8 @@ func (c *Cache) Do(ctx context.Context, r *Request, p *Policy, fetch Fetcher) (*
 		if err != nil {
 			return nil, err
 		}
-		return &Result{Status: resp.Status, Header: resp.Header, Body: resp.Body, CacheStatus: StatusBypass, AgeSeconds: -1}, nil
+		return &Result{Status: resp.Status, Header: resp.Header, Body: resp.Body, Stream: resp.Stream, Length: resp.Length,
+			Parent: resp.Parent, CacheStatus: StatusBypass, AgeSeconds: -1}, nil
 	}
 	primary := p.Key.Build(r)
 	key := varyKey(primary, c.idx.vary(primary), r)
@@ -129,11 +154,11 @@ func (c *Cache) Do(ctx context.Context, r *Request, p *Policy, fetch Fetcher) (*
 		if err != nil {
 			return nil, err
 		}
-		return c.result(r, f.resp, f.stored, StatusMiss, now), nil
+		return c.result(r, f, StatusMiss, now), nil
 	}
 	m := &obj.Meta
 	if now.Before(m.FreshUntil) && !m.SoftPurged {
-		return c.result(r, nil, obj, StatusHit, now), nil
+		return c.result(r, &flight{stored: obj}, StatusHit, now), nil
 	}
 	staleEnd := m.FreshUntil
 	if m.SoftPurged && now.Before(staleEnd) {
@@ -141,138 +166,47 @@ func (c *Cache) Do(ctx context.Context, r *Request, p *Policy, fetch Fetcher) (*
 	}
 	if now.Before(staleEnd.Add(m.StaleWhileRevalidate)) {
 		go func() { // refresh behind the client's back, at most one per key
-			_, _ = c.fetchShared(context.WithoutCancel(ctx), key, primary, r, p, fetch, obj)
+			f, err := c.fetchShared(context.WithoutCancel(ctx), key, primary, r, p, fetch, obj)
+			if err == nil {
+				drain(f.resp) // nobody reads it: run the fill to its end
+			}
 		}()
-		return c.result(r, nil, obj, StatusStale, now), nil
+		return c.result(r, &flight{stored: obj}, StatusStale, now), nil
 	}
 	f, err := c.fetchShared(ctx, key, primary, r, p, fetch, obj)
 	if (err != nil || f.resp.Status >= 500) && now.Before(staleEnd.Add(m.StaleIfError)) {
-		return c.result(r, nil, obj, StatusStale, now), nil
+		if err == nil && f.resp.Stream != nil {
+			f.resp.Stream.Close()
+		}
+		return c.result(r, &flight{stored: obj}, StatusStale, now), nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	return c.result(r, f.resp, f.stored, StatusExpired, now), nil
+	return c.result(r, f, StatusExpired, now), nil
 }
 
-// fetchShared runs one origin fetch per key at a time; concurrent callers
-// wait for it. A waiter whose leader got an uncacheable response fetches for
-// itself, so a private response is never handed to another client.
-func (c *Cache) fetchShared(ctx context.Context, key, primary string, r *Request, p *Policy, fetch Fetcher, old *Object) (*flight, error) {
-	c.mu.Lock()
-	if f, ok := c.flights[key]; ok {
-		f.waiters.Add(1)
-		c.mu.Unlock()
-		select {
-		case <-f.done:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		if f.err == nil && f.stored != nil {
-			return f, nil
-		}
-		return c.fetchOnce(ctx, key, primary, r, p, fetch, old)
-	}
-	f := &flight{done: make(chan struct{})}
-	c.flights[key] = f
-	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		delete(c.flights, key)
-		c.mu.Unlock()
-		close(f.done)
-	}()
-	res, err := c.fetchOnce(ctx, key, primary, r, p, fetch, old)
-	if err != nil {
-		f.err = err
-		return nil, err
-	}
-	f.resp, f.stored = res.resp, res.stored
-	return f, nil
-}
-
-func (c *Cache) fetchOnce(ctx context.Context, key, primary string, r *Request, p *Policy, fetch Fetcher, old *Object) (*flight, error) {
-	var cond http.Header
-	if old != nil {
-		if et := old.Meta.Header.Get("Etag"); et != "" {
-			cond = http.Header{"If-None-Match": {et}}
-		} else if lm := old.Meta.Header.Get("Last-Modified"); lm != "" {
-			cond = http.Header{"If-Modified-Since": {lm}}
-		}
-	}
-	resp, err := fetch(ctx, cond)
-	if err != nil {
-		return nil, err
-	}
-	if resp.Header == nil {
-		resp.Header = http.Header{}
-	}
-	if resp.Status == http.StatusNotModified && old != nil && cond != nil {
-		// Refresh the stored copy: its body, updated headers.
-		h := old.Meta.Header.Clone()
-		for k, v := range resp.Header {
-			h[k] = v
-		}
-		resp = &Response{Status: old.Meta.Status, Header: h, Body: old.Body}
-	}
-	return &flight{resp: resp, stored: c.store1(key, primary, r, p, resp)}, nil
-}
-
-// store1 stores resp when the policy and its headers allow; it returns the
-// stored object or nil.
-func (c *Cache) store1(key, primary string, r *Request, p *Policy, resp *Response) *Object {
-	if c.held.Load() || r.Method != http.MethodGet { // a HEAD reply has no body to store
-		return nil
-	}
-	max := p.MaxObjectSize
-	if max <= 0 {
-		max = defaultMaxObject
-	}
-	if int64(len(resp.Body)) > max || resp.Status == http.StatusPartialContent || resp.Status == http.StatusNotModified {
-		return nil
-	}
-	now := c.now()
-	fr := p.freshness(resp.Status, resp.Header, now)
-	names, star := varyNames(resp.Header)
-	if !fr.store || star {
-		return nil
-	}
-	if vk := varyKey(primary, names, r); vk != key {
-		key = vk
-	}
-	var age time.Duration
-	if a, err := strconv.ParseInt(resp.Header.Get("Age"), 10, 64); err == nil && a > 0 {
-		age = time.Duration(a) * time.Second
-	}
-	obj := &Object{
-		Meta: Meta{
-			Key: key, Primary: primary, Host: r.Host, Path: r.Path, RawQuery: r.RawQuery,
-			KeyNoQuery: p.Key.IgnoreQuery, KeyArgs: p.Key.QueryArgs,
-			Status: resp.Status, Header: resp.Header, Tags: tagsFrom(resp.Header, p.TagHeader), Vary: names,
-			StoredAt: now, InitialAge: age, FreshUntil: now.Add(fr.ttl - age),
-			StaleWhileRevalidate: fr.swr, StaleIfError: fr.sie,
-		},
-		Body: resp.Body,
-	}
-	if err := c.store.Put(obj); err != nil {
-		return nil
-	}
-	c.idx.add(&obj.Meta)
-	return obj
-}
-
-func (c *Cache) result(r *Request, resp *Response, obj *Object, status string, now time.Time) *Result {
+// result is what the client gets from f: the stored object, or the
+// response (complete, or streaming while it is stored).
+func (c *Cache) result(r *Request, f *flight, status string, now time.Time) *Result {
 	res := &Result{CacheStatus: status, AgeSeconds: -1}
-	if obj != nil {
+	if obj := f.stored; obj != nil {
 		res.Status, res.Header, res.Body, res.obj = obj.Meta.Status, obj.Meta.Header, obj.Body, obj
 		res.AgeSeconds = int64((now.Sub(obj.Meta.StoredAt) + obj.Meta.InitialAge) / time.Second)
 		if res.AgeSeconds < 0 {
 			res.AgeSeconds = 0
 		}
 	} else {
-		res.Status, res.Header, res.Body = resp.Status, resp.Header, resp.Body
+		resp := f.resp
+		res.Status, res.Header, res.Body, res.Stream, res.Length = resp.Status, resp.Header, resp.Body, resp.Stream, resp.Length
+		if resp.Stream != nil {
+			res.AgeSeconds = f.streamAge
+		}
 	}
-	if res.Status == http.StatusOK && r.Method == http.MethodGet {
+	if f.resp != nil {
+		res.Parent = f.resp.Parent
+	}
+	if res.Status == http.StatusOK && r.Method == http.MethodGet && res.Stream == nil {
 		applyRange(r, res)
 	}
 	return res

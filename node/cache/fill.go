@@ -1,0 +1,235 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Fills: fetching a missing or expired object, coalesced per key, and
+// storing it. A streamed origin body reaches the client as it arrives; the
+// cache keeps a copy on the side and stores it only when the body ended
+// complete (EOF, and as long as Content-Length said), within the policy's
+// size limit. A body that grows past the limit passes through uncached; an
+// aborted one (origin error, client gone) is never stored.
+
+// errFillAborted ends a flight whose streamed body did not arrive whole.
+var errFillAborted = errors.New("cache: fill aborted before the body ended")
+
+// fetchShared runs one origin fetch per key at a time; concurrent callers
+// wait until its body has ended, then get the stored object. A waiter whose
+// leader got an uncacheable response (or lost its body) fetches for itself,
+// so a private response is never handed to another client.
+func (c *Cache) fetchShared(ctx context.Context, key, primary string, r *Request, p *Policy, fetch Fetcher, old *Object) (*flight, error) {
+	c.mu.Lock()
+	if f, ok := c.flights[key]; ok {
+		f.waiters.Add(1)
+		c.mu.Unlock()
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if f.err == nil && f.stored != nil {
+			return &flight{stored: f.stored, resp: &Response{Status: f.stored.Meta.Status}}, nil
+		}
+		return c.fetchOnce(ctx, key, primary, r, p, fetch, old, nil)
+	}
+	f := &flight{done: make(chan struct{})}
+	c.flights[key] = f
+	c.mu.Unlock()
+	finish := func(stored *Object, err error) {
+		f.stored, f.err = stored, err
+		c.mu.Lock()
+		delete(c.flights, key)
+		c.mu.Unlock()
+		close(f.done)
+	}
+	res, err := c.fetchOnce(ctx, key, primary, r, p, fetch, old, finish)
+	if err != nil {
+		finish(nil, err)
+		return nil, err
+	}
+	return res, nil
+}
+
+// fetchOnce fetches and stores. finish, when not nil, is called once with
+// the stored object (or nil) when the body has ended: at once for a
+// complete body, by the fill reader for a streamed one.
+func (c *Cache) fetchOnce(ctx context.Context, key, primary string, r *Request, p *Policy, fetch Fetcher, old *Object, finish func(*Object, error)) (*flight, error) {
+	if finish == nil {
+		finish = func(*Object, error) {}
+	}
+	var cond http.Header
+	if old != nil {
+		if et := old.Meta.Header.Get("Etag"); et != "" {
+			cond = http.Header{"If-None-Match": {et}}
+		} else if lm := old.Meta.Header.Get("Last-Modified"); lm != "" {
+			cond = http.Header{"If-Modified-Since": {lm}}
+		}
+	}
+	resp, err := fetch(ctx, cond)
+	if err != nil {
+		return nil, err
+	}
+	if resp.Header == nil {
+		resp.Header = http.Header{}
+	}
+	if resp.Status == http.StatusNotModified && old != nil && cond != nil {
+		if resp.Stream != nil {
+			resp.Stream.Close() // a 304 has no body
+		}
+		// Refresh the stored copy: its body, updated headers.
+		h := old.Meta.Header.Clone()
+		for k, v := range resp.Header {
+			h[k] = v
+		}
+		resp = &Response{Status: old.Meta.Status, Header: h, Body: old.Body, Parent: resp.Parent}
+	}
+	obj := c.storable(key, primary, r, p, resp)
+	if resp.Stream == nil {
+		var stored *Object
+		if obj != nil && int64(len(resp.Body)) <= maxObject(p) {
+			obj.Body = resp.Body
+			stored = c.put(obj)
+		}
+		finish(stored, nil)
+		return &flight{resp: resp, stored: stored, streamAge: -1}, nil
+	}
+	if obj == nil || resp.Length > maxObject(p) {
+		finish(nil, nil) // passes through; waiters fetch for themselves
+		return &flight{resp: resp, streamAge: -1}, nil
+	}
+	fr := &fillReader{c: c, src: resp.Stream, obj: obj, max: maxObject(p), want: resp.Length, finish: finish}
+	if resp.Length > 0 {
+		fr.buf = make([]byte, 0, resp.Length)
+	}
+	out := *resp
+	out.Stream = fr
+	return &flight{resp: &out, streamAge: int64(obj.Meta.InitialAge / time.Second)}, nil
+}
+
+func maxObject(p *Policy) int64 {
+	if p.MaxObjectSize > 0 {
+		return p.MaxObjectSize
+	}
+	return defaultMaxObject
+}
+
+// storable returns the object resp would be stored as (without its body),
+// or nil when the policy, the request or the response's headers forbid
+// storing it.
+func (c *Cache) storable(key, primary string, r *Request, p *Policy, resp *Response) *Object {
+	if c.held.Load() || r.Method != http.MethodGet { // a HEAD reply has no body to store
+		return nil
+	}
+	if resp.Status == http.StatusPartialContent || resp.Status == http.StatusNotModified {
+		return nil
+	}
+	now := c.now()
+	fr := p.freshness(resp.Status, resp.Header, now)
+	names, star := varyNames(resp.Header)
+	if !fr.store || star {
+		return nil
+	}
+	key = varyKey(primary, names, r)
+	var age time.Duration
+	if a, err := strconv.ParseInt(resp.Header.Get("Age"), 10, 64); err == nil && a > 0 {
+		age = time.Duration(a) * time.Second
+	}
+	return &Object{
+		Meta: Meta{
+			Key: key, Primary: primary, Host: r.Host, Path: r.Path, RawQuery: r.RawQuery,
+			KeyNoQuery: p.Key.IgnoreQuery, KeyArgs: p.Key.QueryArgs,
+			Status: resp.Status, Header: resp.Header, Tags: tagsFrom(resp.Header, p.TagHeader), Vary: names,
+			StoredAt: now, InitialAge: age, FreshUntil: now.Add(fr.ttl - age),
+			StaleWhileRevalidate: fr.swr, StaleIfError: fr.sie,
+		},
+	}
+}
+
+// put stores obj (its body set) and indexes it; nil when the store refused
+// it or the cache is held.
+func (c *Cache) put(obj *Object) *Object {
+	if c.held.Load() {
+		return nil
+	}
+	if err := c.store.Put(obj); err != nil {
+		return nil
+	}
+	c.idx.add(&obj.Meta)
+	return obj
+}
+
+// fillReader passes a streamed origin body to the client and keeps a copy
+// of it; at the end of a complete body it stores the object. Read and
+// Close are called from one goroutine at a time (the server's writer).
+type fillReader struct {
+	c      *Cache
+	src    io.ReadCloser
+	obj    *Object
+	buf    []byte
+	max    int64
+	want   int64 // Content-Length, -1 when unknown
+	tooBig bool
+	ended  bool
+	finish func(*Object, error)
+}
+
+func (f *fillReader) Read(b []byte) (int, error) {
+	n, err := f.src.Read(b)
+	if n > 0 && !f.tooBig {
+		if int64(len(f.buf)+n) > f.max {
+			f.tooBig, f.buf = true, nil // passes through, uncached
+		} else {
+			f.buf = append(f.buf, b[:n]...)
+		}
+	}
+	switch {
+	case err == io.EOF:
+		f.end(true)
+	case err != nil:
+		f.end(false)
+	}
+	return n, err
+}
+
+// Close ends the fill: a body read up to its Content-Length is complete
+// even if EOF was not seen yet; anything shorter is aborted.
+func (f *fillReader) Close() error {
+	f.end(f.want >= 0 && int64(len(f.buf)) == f.want && !f.tooBig)
+	return f.src.Close()
+}
+
+func (f *fillReader) end(eof bool) {
+	if f.ended {
+		return
+	}
+	f.ended = true
+	complete := eof && !f.tooBig && (f.want < 0 || int64(len(f.buf)) == f.want)
+	if !complete {
+		f.buf = nil
+		if f.tooBig {
+			f.finish(nil, nil) // whole, just too big: waiters fetch for themselves
+		} else {
+			f.finish(nil, errFillAborted)
+		}
+		return
+	}
+	f.obj.Body = f.buf
+	f.buf = nil
+	f.finish(f.c.put(f.obj), nil)
+}
+
+// drain reads a response's stream to its end and closes it (a background
+// refresh, which no client reads).
+func drain(resp *Response) {
+	if resp == nil || resp.Stream == nil {
+		return
+	}
+	_, _ = io.Copy(io.Discard, resp.Stream)
+	resp.Stream.Close()
+}
