@@ -16,6 +16,8 @@ import (
 	"connectrpc.com/connect"
 	"connectrpc.com/grpchealth"
 	"connectrpc.com/grpcreflect"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/strata-edge/strata/pkg/apiauth"
 )
@@ -39,6 +41,10 @@ type Options struct {
 	// Middleware, optional, wraps every route (health and reflection too):
 	// the IAM service's session cookie and cross-origin protection.
 	Middleware func(http.Handler) http.Handler
+	// Metrics, optional, is served at GET /metrics in the Prometheus text
+	// format, without authentication like health checks (scrapers carry no
+	// API token); it holds counts and expiry times, never secrets.
+	Metrics prometheus.Gatherer
 }
 
 // Server is the API server. Create with New, then Start and Shutdown.
@@ -105,6 +111,10 @@ func New(opts Options) (*Server, error) {
 	reflector := grpcreflect.NewStaticReflector(names...)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	if opts.Metrics != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Metrics, promhttp.HandlerOpts{
+			ErrorLog: slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn), ErrorHandling: promhttp.ContinueOnError}))
+	}
 	var handler http.Handler = mux
 	if opts.Middleware != nil {
 		handler = opts.Middleware(mux)

@@ -9,6 +9,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/strata-edge/strata/gen/strata/cert/v1/certv1connect"
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
@@ -129,7 +131,7 @@ func startAPI(ctx context.Context, p apiParts, st *stops) (apiInfo, error) {
 	}
 
 	var dnsSvc *dnssvc.Service
-	if serves(ServiceDNS) {
+	if serves(ServiceDNS) || serves(ServiceCert) { // the cert service's DNS-01 needs the zones
 		if dnsSvc, err = dnssvc.New(dnssvc.Options{Store: p.store, Partitions: cfgSvc, Logger: p.log.With("service", "dns")}); err != nil {
 			return apiInfo{}, fmt.Errorf("dns service: %w", err)
 		}
@@ -155,7 +157,7 @@ func startAPI(ctx context.Context, p apiParts, st *stops) (apiInfo, error) {
 
 	var certSvc *certsvc.Service
 	if serves(ServiceCert) {
-		if certSvc, err = certsvc.New(certsvc.Options{Store: p.store, JetStream: p.js, KEK: kek, ACME: acmeOptions(),
+		if certSvc, err = certsvc.New(certsvc.Options{Store: p.store, JetStream: p.js, KEK: kek, ACME: acmeOptions(dnsSvc),
 			Apps: cfgSvc, Logger: p.log.With("service", "cert")}); err != nil {
 			return apiInfo{}, fmt.Errorf("cert service: %w", err)
 		}
@@ -195,8 +197,14 @@ func startAPI(ctx context.Context, p apiParts, st *stops) (apiInfo, error) {
 			return apiInfo{}, fmt.Errorf("unknown service %q", name)
 		}
 	}
+	// /metrics: the process and the services that export metrics.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if certSvc != nil {
+		reg.MustRegister(certSvc.Collector())
+	}
 	api, err := apiserver.New(apiserver.Options{Addr: p.addr, Services: mounts, Logger: p.log.With("part", "api"),
-		Middleware: iamSvc.Middleware})
+		Middleware: iamSvc.Middleware, Metrics: reg})
 	if err != nil {
 		return apiInfo{}, err
 	}

@@ -85,6 +85,17 @@ func TestDevServesUploadedCertificate(t *testing.T) {
 		}
 		return nil
 	})
+
+	// The API's /metrics shows the certificate's expiry, without a token.
+	resp, err := http.Get(api + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), `strata_cert_certificates{state="active"} 1`) || !strings.Contains(string(b), "strata_cert_expiry_seconds{certificate_id=") {
+		t.Fatalf("/metrics of strata dev: status %d\n%s", resp.StatusCode, b)
+	}
 }
 
 // TestRemoteNodeGetsKEKAtJoin: a node in its own data dir, with no

@@ -36,9 +36,10 @@ const PreloadLimit = 1000
 // Table serves certificates by SNI. Update swaps the index atomically;
 // GetCertificate may run concurrently with it.
 type Table struct {
-	kek *keywrap.Keyring
-	log *slog.Logger
-	cur atomic.Pointer[Index]
+	kek  *keywrap.Keyring
+	log  *slog.Logger
+	cur  atomic.Pointer[Index]
+	ocsp *stapler // nil: no stapling
 }
 
 // New returns an empty table. kek is the node's key ring (the partition's
@@ -50,8 +51,17 @@ func New(kek *keywrap.Keyring, log *slog.Logger) *Table {
 	}
 	t := &Table{kek: kek, log: log}
 	t.cur.Store(&Index{})
+	t.ocsp = newStapler(OCSPOptions{}, log, t.alive)
 	return t
 }
+
+// SetOCSP replaces the OCSP stapling options (ocsp.go); call it before the
+// first Update.
+func (t *Table) SetOCSP(o OCSPOptions) { t.ocsp = newStapler(o, t.log, t.alive) }
+
+// alive reports whether e is in the current index (a dropped certificate
+// stops refreshing its staple).
+func (t *Table) alive(e *entry) bool { return t.cur.Load().byObj[e.sc] == e }
 
 // Update builds the index of snap's certificates, reusing the entries of
 // the current index for objects the snapshot shares (snapshots share
@@ -60,7 +70,13 @@ func New(kek *keywrap.Keyring, log *slog.Logger) *Table {
 // error; the others are served.
 func (t *Table) Update(snap *syncv1.Snapshot) error {
 	idx, err := Build(t.kek, snap.GetCertificates(), t.cur.Load(), PreloadLimit)
+	idx.ocsp = t.ocsp
 	t.cur.Store(idx)
+	for _, e := range idx.byObj { // fetch staples of the opened ones now
+		if e.cert != nil {
+			t.ocsp.kick(e, e.cert)
+		}
+	}
 	if err != nil {
 		t.log.Error("certs: some certificates are not served", "version", snap.GetVersion(), "err", err)
 	}
@@ -88,6 +104,7 @@ type entry struct {
 	once sync.Once
 	cert *tls.Certificate
 	err  error
+	ocsp ocspState
 }
 
 func (e *entry) open(kek *keywrap.Keyring) (*tls.Certificate, error) {
@@ -100,6 +117,7 @@ type Index struct {
 	kek   *keywrap.Keyring
 	names domainname.Index[*entry]
 	byObj map[*certv1.SyncedCertificate]*entry
+	ocsp  *stapler
 }
 
 // Len is the number of certificates in the index.
@@ -119,7 +137,11 @@ func (x *Index) Lookup(serverName string) (*tls.Certificate, error) {
 	if !ok {
 		return nil, nil
 	}
-	return e.open(x.kek)
+	c, err := e.open(x.kek)
+	if err != nil {
+		return nil, err
+	}
+	return x.ocsp.serve(e, c), nil
 }
 
 // Build makes an index of certs. prev, optional, is the previous index:

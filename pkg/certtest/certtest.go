@@ -62,6 +62,8 @@ type Options struct {
 	NotBefore time.Time
 	NotAfter  time.Time
 	Key       crypto.Signer // reuse a key instead of generating one
+	// OCSPServer, optional, is the leaf's OCSP responder URL (AIA).
+	OCSPServer []string
 }
 
 func newKey(t testing.TB, kt KeyType) crypto.Signer {
@@ -102,6 +104,7 @@ func New(t testing.TB, parent *Cert, o Options) *Cert {
 		NotBefore:    o.NotBefore,
 		NotAfter:     o.NotAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
+		OCSPServer:   o.OCSPServer,
 	}
 	if o.IsCA {
 		tmpl.IsCA, tmpl.BasicConstraintsValid = true, true

@@ -245,6 +245,7 @@ func (is *issuer) issue(ctx context.Context, r *record) {
 			delay = is.o.RetryMax
 		}
 		is.s.logger.Warn("cert: ACME issuance failed", "certificate", id, "attempt", n, "retry_in", delay, "err", err)
+		is.s.metrics.failed(err)
 		_, aerr := is.s.appendAndWait(ctx, id, r.version, &ev.IssuanceFailed{
 			CertificateId: id, Error: err.Error(), Attempt: n, NextAttemptAt: timestamppb.New(is.s.now().Add(delay)),
 		})

@@ -63,6 +63,8 @@ type Service struct {
 	acmeO  *ACMEOptions
 	issuer *issuer
 	apps   authz.ObjectResolver
+	// metrics is what Collector returns (metrics.go).
+	metrics *metrics
 
 	mu sync.Mutex // serializes this replica's writes (unique names)
 
@@ -89,6 +91,7 @@ func New(opts Options) (*Service, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.metrics = newMetrics(s)
 	return s, nil
 }
 
