@@ -7,6 +7,7 @@ import (
 
 	"github.com/strata-edge/strata/pkg/keywrap"
 	certsvc "github.com/strata-edge/strata/services/cert"
+	dnssvc "github.com/strata-edge/strata/services/dns"
 )
 
 // Key-encryption keys (docs/certs.md).
@@ -68,8 +69,9 @@ func edgeKEK(o EdgeOptions, partitionID string) (*keywrap.Keyring, error) {
 // acmeOptions configure managed certificates from the environment:
 // STRATA_ACME_DIRECTORY (default Let's Encrypt; "off" disables ACME),
 // STRATA_ACME_EMAIL, and STRATA_ACME_EAB_KID / STRATA_ACME_EAB_HMAC for CAs
-// that require external account binding (ZeroSSL).
-func acmeOptions() *certsvc.ACMEOptions {
+// that require external account binding (ZeroSSL); DNS-01 from dns and
+// dns01Options.
+func acmeOptions(dns *dnssvc.Service) *certsvc.ACMEOptions {
 	dir := os.Getenv("STRATA_ACME_DIRECTORY")
 	switch dir {
 	case "off":
@@ -77,6 +79,8 @@ func acmeOptions() *certsvc.ACMEOptions {
 	case "":
 		dir = "https://acme-v02.api.letsencrypt.org/directory"
 	}
-	return &certsvc.ACMEOptions{Directory: dir, Email: os.Getenv("STRATA_ACME_EMAIL"),
+	o := &certsvc.ACMEOptions{Directory: dir, Email: os.Getenv("STRATA_ACME_EMAIL"),
 		EABKeyID: os.Getenv("STRATA_ACME_EAB_KID"), EABHMACKey: os.Getenv("STRATA_ACME_EAB_HMAC")}
+	dns01Options(o, dns)
+	return o
 }
