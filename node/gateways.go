@@ -69,7 +69,7 @@ func (f *gatewayFeed) onMsg(m *nats.Msg) {
 	if f.applied != nil && maps.EqualFunc(gw, f.applied, slices.Equal) {
 		return // the periodic repeat: nothing to rebuild
 	}
-	if err := f.n.dns.SetGateways(gw); err != nil {
+	if err := f.n.dns.setGateways(gw); err != nil {
 		f.n.log.Warn("gateway set not applied", "err", err)
 		return
 	}

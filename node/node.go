@@ -178,8 +178,8 @@ type Node struct {
 	nc      *nats.Conn
 	store   *store.Store
 	proxy   *proxy.Proxy
-	dns     *dns.Server
-	txt     *acme.TXT // DNS-01 values for dns
+	dns     *dnsRunner // nil without Options.DNSAddr
+	txt     *acme.TXT  // DNS-01 values for dns
 	certs   *certs.Table
 	agent   *nodesync.Agent
 	cache   *cache.Cache
@@ -253,8 +253,8 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	if n.opts.DNSAddr != "" {
 		n.txt = acme.NewTXT(hubJS, n.opts.Logger)
-		n.dns, err = dns.New(dns.Options{UDPAddr: n.opts.DNSAddr, TCPAddr: n.opts.DNSAddr, GeoDB: n.opts.GeoDB, Logger: n.opts.Logger,
-			Challenges: n.txt})
+		n.dns, err = newDNSRunner(dns.Options{UDPAddr: n.opts.DNSAddr, TCPAddr: n.opts.DNSAddr, GeoDB: n.opts.GeoDB, Logger: n.opts.Logger,
+			Challenges: n.txt}, n.opts.ClusterID, n.log)
 		if err != nil {
 			return fmt.Errorf("node: %w", err)
 		}
@@ -285,7 +285,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		if err := n.txt.Start(ctx); err != nil {
 			return fmt.Errorf("node: %w", err)
 		}
-		if err := n.dns.Start(ctx); err != nil {
+		// Listeners open unless the stored snapshot turned DNS off for
+		// this node's cluster.
+		if err := n.dns.start(); err != nil {
 			return fmt.Errorf("node: %w", err)
 		}
 		// Gateway records answer with the clusters' healthy nodes, which the
@@ -416,35 +418,71 @@ func leafLinkID(s *server.Server) func() uint64 {
 	}
 }
 
-// health reports requests per second since the previous heartbeat, from
-// the proxy's counters.
-// apply runs one snapshot on every part of the node: the proxy, then the DNS
-// server. Each swaps its runtime atomically and keeps the old one on error.
+// apply runs one snapshot on every part of the node, all or nothing: the
+// proxy and the DNS server each compile it first, and only when both accept
+// it do the certificates, routes and zones change (each swaps its runtime
+// atomically). A snapshot either part rejects leaves the running config in
+// place; the agent logs the error and reports the node unhealthy.
 func (n *Node) apply(snap *syncv1.Snapshot) error {
-	// Certificates first, so that a new app's host has its certificate when
-	// its routes appear. A certificate that cannot be opened is logged and
-	// left out; it does not hold back the rest of the config.
-	_ = n.certs.Update(snap)
-	if err := n.proxy.Update(snap); err != nil {
+	commitProxy, abortProxy, err := n.proxy.Prepare(snap)
+	if err != nil {
 		return err
 	}
+	commitDNS := func() {}
 	if n.dns != nil {
-		return n.dns.Update(snap)
+		if commitDNS, err = n.dns.prepare(snap); err != nil {
+			abortProxy()
+			return err
+		}
 	}
+	// Certificates before routes, so that a new app's host has its
+	// certificate when its routes appear. A certificate that cannot be
+	// opened is logged and left out; it does not hold back the rest.
+	_ = n.certs.Update(snap)
+	commitProxy()
+	commitDNS()
 	return nil
 }
 
-// DNSAddr returns the DNS server's bound address ("" without DNS or before
-// Start).
+// DNSAddr returns the DNS server's bound address ("" without DNS, before
+// Start, or while the node's cluster has DNS turned off).
 func (n *Node) DNSAddr() string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.dns == nil || n.dns.UDPAddr() == nil {
+	if n.dns == nil {
 		return ""
 	}
-	return n.dns.UDPAddr().String()
+	if a := n.dns.addr(); a != nil {
+		return a.String()
+	}
+	return ""
 }
 
+// DNSState is what the node's DNS server does.
+type DNSState struct {
+	// Configured: the node has a DNS address (Options.DNSAddr).
+	Configured bool
+	// Answering: its listeners are open.
+	Answering bool
+	// ClusterOff: the node's cluster turned DNS off (Cluster.dns_disabled).
+	ClusterOff bool
+	// Err is why the listeners could not open (nil when fine).
+	Err error
+}
+
+// DNS reports the state of the node's DNS server.
+func (n *Node) DNS() DNSState {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.dns == nil {
+		return DNSState{}
+	}
+	on, off, err := n.dns.state()
+	return DNSState{Configured: true, Answering: on, ClusterOff: off, Err: err}
+}
+
+// health reports the proxy's requests per second since the previous
+// heartbeat and its open connections.
 func (n *Node) health() func() (bool, float64, uint64) {
 	var (
 		mu    gosync.Mutex
@@ -493,7 +531,7 @@ func (n *Node) shutdown(ctx context.Context) error {
 		}
 	}
 	if n.dns != nil {
-		if err := n.dns.Stop(ctx); err != nil {
+		if err := n.dns.stop(ctx); err != nil {
 			errs = append(errs, err)
 		}
 	}

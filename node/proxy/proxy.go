@@ -309,18 +309,54 @@ func (p *Proxy) Stop(ctx context.Context) error {
 // requests in flight finish on the runtime they started with. A snapshot
 // with the running version is skipped. On error the running config stays.
 func (p *Proxy) Update(snap *syncv1.Snapshot) error {
+	commit, _, err := p.Prepare(snap)
+	if err != nil {
+		return err
+	}
+	commit()
+	return nil
+}
+
+// Prepare compiles snap without serving it: commit swaps it in, abort
+// releases what was built; call exactly one of them. A caller updating
+// several parts at once (the node: proxy and DNS) prepares every part
+// first, so a snapshot one part rejects changes none of them.
+func (p *Proxy) Prepare(snap *syncv1.Snapshot) (commit, abort func(), err error) {
 	if snap == nil {
-		return errors.New("proxy: update: nil snapshot")
+		return nil, nil, errors.New("proxy: update: nil snapshot")
 	}
 	p.updateMu.Lock()
 	defer p.updateMu.Unlock()
 	cur := p.rt.Load()
 	if cur != nil && cur.Version == snap.GetVersion() {
-		return nil
+		return func() {}, func() {}, nil
 	}
 	next, err := route.Compile(snap, cur, p.statsFor)
 	if err != nil {
-		return fmt.Errorf("proxy: config version %d: %w", snap.GetVersion(), err)
+		return nil, nil, fmt.Errorf("proxy: config version %d: %w", snap.GetVersion(), err)
+	}
+	var once sync.Once
+	commit = func() { once.Do(func() { p.commit(snap, cur, next) }) }
+	abort = func() { once.Do(func() { next.Retire(cur) }) } // close what cur does not share
+	return commit, abort, nil
+}
+
+// commit swaps in next, compiled on top of cur; when another update ran
+// since, it compiles snap again on top of that one.
+func (p *Proxy) commit(snap *syncv1.Snapshot, cur, next *route.Runtime) {
+	p.updateMu.Lock()
+	defer p.updateMu.Unlock()
+	if now := p.rt.Load(); now != cur {
+		next.Retire(cur)
+		if now != nil && now.Version == snap.GetVersion() {
+			return
+		}
+		again, err := route.Compile(snap, now, p.statsFor)
+		if err != nil {
+			p.log.Error("proxy: config not applied", "version", snap.GetVersion(), "err", err)
+			return
+		}
+		cur, next = now, again
 	}
 	next.Start()
 	p.rt.Store(next)
@@ -329,7 +365,6 @@ func (p *Proxy) Update(snap *syncv1.Snapshot) error {
 	}
 	p.pruneStats(next)
 	p.log.Info("proxy: config applied", "version", next.Version, "apps", len(snap.GetApps()))
-	return nil
 }
 
 // Version returns the version of the running config (0 before the first
