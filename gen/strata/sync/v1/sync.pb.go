@@ -289,7 +289,11 @@ type NodeStatus struct {
 	Connections uint64                 `protobuf:"varint,7,opt,name=connections,proto3" json:"connections,omitempty"`
 	Time        *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=time,proto3" json:"time,omitempty"`
 	// When the running version was applied.
-	AppliedAt     *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=applied_at,json=appliedAt,proto3" json:"applied_at,omitempty"`
+	AppliedAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=applied_at,json=appliedAt,proto3" json:"applied_at,omitempty"`
+	// host:port of the node's plain HTTP listener as nodes of child clusters
+	// reach it for parent-tier cache fetches (tiered caching); empty when the
+	// node advertises none.
+	TierAddress   string `protobuf:"bytes,10,opt,name=tier_address,json=tierAddress,proto3" json:"tier_address,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -387,6 +391,13 @@ func (x *NodeStatus) GetAppliedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *NodeStatus) GetTierAddress() string {
+	if x != nil {
+		return x.TierAddress
+	}
+	return ""
+}
+
 // The live address sets of gateway DNS records of one partition, published by
 // the nodes service on natsutil.GatewaysSubject(partition) whenever they
 // change and every heartbeat interval. Liveness, not config: never part of
@@ -454,10 +465,13 @@ func (x *GatewaySet) GetTime() *timestamppb.Timestamp {
 }
 
 type ClusterAddresses struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ClusterId     string                 `protobuf:"bytes,1,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
-	ClusterName   string                 `protobuf:"bytes,2,opt,name=cluster_name,json=clusterName,proto3" json:"cluster_name,omitempty"`
-	Addresses     []string               `protobuf:"bytes,3,rep,name=addresses,proto3" json:"addresses,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	ClusterId   string                 `protobuf:"bytes,1,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	ClusterName string                 `protobuf:"bytes,2,opt,name=cluster_name,json=clusterName,proto3" json:"cluster_name,omitempty"`
+	Addresses   []string               `protobuf:"bytes,3,rep,name=addresses,proto3" json:"addresses,omitempty"`
+	// The healthy online nodes of the cluster that advertise a tier address,
+	// sorted by node id: the parent-tier nodes child clusters ask on a miss.
+	TierNodes     []*TierNode `protobuf:"bytes,4,rep,name=tier_nodes,json=tierNodes,proto3" json:"tier_nodes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -513,6 +527,66 @@ func (x *ClusterAddresses) GetAddresses() []string {
 	return nil
 }
 
+func (x *ClusterAddresses) GetTierNodes() []*TierNode {
+	if x != nil {
+		return x.TierNodes
+	}
+	return nil
+}
+
+// A node as a parent tier: its id and NodeStatus.tier_address.
+type TierNode struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Address       string                 `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TierNode) Reset() {
+	*x = TierNode{}
+	mi := &file_strata_sync_v1_sync_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TierNode) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TierNode) ProtoMessage() {}
+
+func (x *TierNode) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_sync_v1_sync_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TierNode.ProtoReflect.Descriptor instead.
+func (*TierNode) Descriptor() ([]byte, []int) {
+	return file_strata_sync_v1_sync_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *TierNode) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *TierNode) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
 var File_strata_sync_v1_sync_proto protoreflect.FileDescriptor
 
 const file_strata_sync_v1_sync_proto_rawDesc = "" +
@@ -543,7 +617,7 @@ const file_strata_sync_v1_sync_proto_rawDesc = "" +
 	"\fcert_upserts\x18\n" +
 	" \x03(\v2!.strata.cert.v1.SyncedCertificateR\vcertUpserts\x12!\n" +
 	"\fcert_deletes\x18\v \x03(\tR\vcertDeletes\x12B\n" +
-	"\x0fcluster_upserts\x18\f \x03(\v2\x19.strata.config.v1.ClusterR\x0eclusterUpserts\"\xd8\x02\n" +
+	"\x0fcluster_upserts\x18\f \x03(\v2\x19.strata.config.v1.ClusterR\x0eclusterUpserts\"\xfb\x02\n" +
 	"\n" +
 	"NodeStatus\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1d\n" +
@@ -556,17 +630,24 @@ const file_strata_sync_v1_sync_proto_rawDesc = "" +
 	"\vconnections\x18\a \x01(\x04R\vconnections\x12.\n" +
 	"\x04time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x129\n" +
 	"\n" +
-	"applied_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tappliedAt\"\x9d\x01\n" +
+	"applied_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tappliedAt\x12!\n" +
+	"\ftier_address\x18\n" +
+	" \x01(\tR\vtierAddress\"\x9d\x01\n" +
 	"\n" +
 	"GatewaySet\x12!\n" +
 	"\fpartition_id\x18\x01 \x01(\tR\vpartitionId\x12<\n" +
 	"\bclusters\x18\x02 \x03(\v2 .strata.sync.v1.ClusterAddressesR\bclusters\x12.\n" +
-	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"r\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xab\x01\n" +
 	"\x10ClusterAddresses\x12\x1d\n" +
 	"\n" +
 	"cluster_id\x18\x01 \x01(\tR\tclusterId\x12!\n" +
 	"\fcluster_name\x18\x02 \x01(\tR\vclusterName\x12\x1c\n" +
-	"\taddresses\x18\x03 \x03(\tR\taddressesB9Z7github.com/strata-edge/strata/gen/strata/sync/v1;syncv1b\x06proto3"
+	"\taddresses\x18\x03 \x03(\tR\taddresses\x127\n" +
+	"\n" +
+	"tier_nodes\x18\x04 \x03(\v2\x18.strata.sync.v1.TierNodeR\ttierNodes\"=\n" +
+	"\bTierNode\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x18\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddressB9Z7github.com/strata-edge/strata/gen/strata/sync/v1;syncv1b\x06proto3"
 
 var (
 	file_strata_sync_v1_sync_proto_rawDescOnce sync.Once
@@ -580,39 +661,41 @@ func file_strata_sync_v1_sync_proto_rawDescGZIP() []byte {
 	return file_strata_sync_v1_sync_proto_rawDescData
 }
 
-var file_strata_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_strata_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_strata_sync_v1_sync_proto_goTypes = []any{
 	(*Snapshot)(nil),              // 0: strata.sync.v1.Snapshot
 	(*Delta)(nil),                 // 1: strata.sync.v1.Delta
 	(*NodeStatus)(nil),            // 2: strata.sync.v1.NodeStatus
 	(*GatewaySet)(nil),            // 3: strata.sync.v1.GatewaySet
 	(*ClusterAddresses)(nil),      // 4: strata.sync.v1.ClusterAddresses
-	(*v1.App)(nil),                // 5: strata.config.v1.App
-	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
-	(*v11.Zone)(nil),              // 7: strata.dns.v1.Zone
-	(*v12.SyncedCertificate)(nil), // 8: strata.cert.v1.SyncedCertificate
-	(*v1.Cluster)(nil),            // 9: strata.config.v1.Cluster
+	(*TierNode)(nil),              // 5: strata.sync.v1.TierNode
+	(*v1.App)(nil),                // 6: strata.config.v1.App
+	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
+	(*v11.Zone)(nil),              // 8: strata.dns.v1.Zone
+	(*v12.SyncedCertificate)(nil), // 9: strata.cert.v1.SyncedCertificate
+	(*v1.Cluster)(nil),            // 10: strata.config.v1.Cluster
 }
 var file_strata_sync_v1_sync_proto_depIdxs = []int32{
-	5,  // 0: strata.sync.v1.Snapshot.apps:type_name -> strata.config.v1.App
-	6,  // 1: strata.sync.v1.Snapshot.created_at:type_name -> google.protobuf.Timestamp
-	7,  // 2: strata.sync.v1.Snapshot.zones:type_name -> strata.dns.v1.Zone
-	8,  // 3: strata.sync.v1.Snapshot.certificates:type_name -> strata.cert.v1.SyncedCertificate
-	9,  // 4: strata.sync.v1.Snapshot.clusters:type_name -> strata.config.v1.Cluster
-	5,  // 5: strata.sync.v1.Delta.upserts:type_name -> strata.config.v1.App
-	6,  // 6: strata.sync.v1.Delta.created_at:type_name -> google.protobuf.Timestamp
-	7,  // 7: strata.sync.v1.Delta.zone_upserts:type_name -> strata.dns.v1.Zone
-	8,  // 8: strata.sync.v1.Delta.cert_upserts:type_name -> strata.cert.v1.SyncedCertificate
-	9,  // 9: strata.sync.v1.Delta.cluster_upserts:type_name -> strata.config.v1.Cluster
-	6,  // 10: strata.sync.v1.NodeStatus.time:type_name -> google.protobuf.Timestamp
-	6,  // 11: strata.sync.v1.NodeStatus.applied_at:type_name -> google.protobuf.Timestamp
+	6,  // 0: strata.sync.v1.Snapshot.apps:type_name -> strata.config.v1.App
+	7,  // 1: strata.sync.v1.Snapshot.created_at:type_name -> google.protobuf.Timestamp
+	8,  // 2: strata.sync.v1.Snapshot.zones:type_name -> strata.dns.v1.Zone
+	9,  // 3: strata.sync.v1.Snapshot.certificates:type_name -> strata.cert.v1.SyncedCertificate
+	10, // 4: strata.sync.v1.Snapshot.clusters:type_name -> strata.config.v1.Cluster
+	6,  // 5: strata.sync.v1.Delta.upserts:type_name -> strata.config.v1.App
+	7,  // 6: strata.sync.v1.Delta.created_at:type_name -> google.protobuf.Timestamp
+	8,  // 7: strata.sync.v1.Delta.zone_upserts:type_name -> strata.dns.v1.Zone
+	9,  // 8: strata.sync.v1.Delta.cert_upserts:type_name -> strata.cert.v1.SyncedCertificate
+	10, // 9: strata.sync.v1.Delta.cluster_upserts:type_name -> strata.config.v1.Cluster
+	7,  // 10: strata.sync.v1.NodeStatus.time:type_name -> google.protobuf.Timestamp
+	7,  // 11: strata.sync.v1.NodeStatus.applied_at:type_name -> google.protobuf.Timestamp
 	4,  // 12: strata.sync.v1.GatewaySet.clusters:type_name -> strata.sync.v1.ClusterAddresses
-	6,  // 13: strata.sync.v1.GatewaySet.time:type_name -> google.protobuf.Timestamp
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	7,  // 13: strata.sync.v1.GatewaySet.time:type_name -> google.protobuf.Timestamp
+	5,  // 14: strata.sync.v1.ClusterAddresses.tier_nodes:type_name -> strata.sync.v1.TierNode
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_strata_sync_v1_sync_proto_init() }
@@ -626,7 +709,7 @@ func file_strata_sync_v1_sync_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_sync_v1_sync_proto_rawDesc), len(file_strata_sync_v1_sync_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
