@@ -11,10 +11,13 @@ const (
 	typeANY  = 255
 	typeAXFR = 252
 	typeIXFR = 251
+	// keySize is the scratch a lookup key needs: a wire name (at most 255
+	// bytes) and the type.
+	keySize = 260
 )
 
 // fastReply writes the reply to query in into out (at least 1232+optLen
-// bytes) using key (at least 258 bytes) as scratch. It returns the reply
+// bytes) using key (at least keySize bytes) as scratch. It returns the reply
 // length, or 0 when the slow path must answer.
 func (t *table) fastReply(out, in, key []byte) int {
 	if isChallengeQuery(in) { // DNS-01 values change between snapshots: challenge.go
@@ -106,7 +109,13 @@ func (t *table) fastReply(out, in, key []byte) int {
 			if n+len(fz.soa)+optLen > limit { // optLen: room for an OPT either way
 				return 0
 			}
-			n += copy(out[n:], fz.soa)
+			soa := out[n : n+copy(out[n:], fz.soa)]
+			shift := k - fz.originLen // the name's bytes before the origin
+			for _, p := range fz.ptrs {
+				to := int(soa[p]&0x3F)<<8 | int(soa[p+1]) + shift
+				soa[p], soa[p+1] = 0xC0|byte(to>>8), byte(to)
+			}
+			n += len(soa)
 		}
 	}
 	out[0], out[1] = in[0], in[1]

@@ -8,12 +8,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 
 	mdns "github.com/miekg/dns"
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
 
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 )
@@ -94,6 +93,10 @@ func (s *Server) Start(ctx context.Context) error {
 		if s.udp, err = net.ListenUDP("udp", ua); err != nil {
 			return fmt.Errorf("dns: %w", err)
 		}
+		// Under load hundreds of queries arrive between two batches; the
+		// kernel caps these at net.core.rmem_max / wmem_max.
+		_ = s.udp.SetReadBuffer(udpSocketBuffer)
+		_ = s.udp.SetWriteBuffer(udpSocketBuffer)
 		for range s.opts.UDPWorkers {
 			s.wg.Add(1)
 			go func() {
@@ -240,31 +243,38 @@ func sameGateways(a, b map[string][]string) bool {
 // Version is the snapshot version of the served zones.
 func (s *Server) Version() uint64 { return s.table.Load().version }
 
-// batchConn is the recvmmsg/sendmmsg view shared by ipv4 and ipv6.
+// udpBufSize is the size of every datagram buffer: larger queries are
+// dropped, and no reply exceeds maxUDPSize.
+const udpBufSize = 4096
+
+// udpSocketBuffer is the receive and send buffer asked for the UDP socket.
+const udpSocketBuffer = 4 << 20
+
+// batchConn is the UDP socket seen as numbered slots: recv fills slots
+// [0, n) with datagrams, queue(k, i, n) makes reply(k)[:n] the k-th answer,
+// to the sender of datagram i, and flush(k) sends answers [0, k).
+// On Linux one recv and one flush are one recvmmsg and one sendmmsg.
 type batchConn interface {
-	ReadBatch(ms []ipv4.Message, flags int) (int, error)
-	WriteBatch(ms []ipv4.Message, flags int) (int, error)
+	recv() (int, error)
+	packet(i int) []byte
+	from(i int) netip.AddrPort
+	reply(k int) []byte
+	queue(k, i, n int)
+	flush(k int) error
 }
 
-// serveUDP is one UDP loop (UDPWorkers run on the one socket): read a batch, answer each query (fast path,
-// else the handler chain), write the replies as one batch.
+// serveUDP is one UDP loop (UDPWorkers run on the one socket): read a batch,
+// answer each query (fast path, else the handler chain), write the replies as
+// one batch. The fast path allocates nothing.
 func (s *Server) serveUDP() {
-	var pc batchConn = ipv4.NewPacketConn(s.udp)
-	if a, ok := s.udp.LocalAddr().(*net.UDPAddr); ok && a.IP.To4() == nil && a.IP != nil && !a.IP.IsUnspecified() {
-		pc = ipv6.NewPacketConn(s.udp)
+	c, err := newBatchConn(s.udp, s.opts.Batch)
+	if err != nil {
+		s.log.Error("dns: udp", "err", err)
+		return
 	}
-	n := s.opts.Batch
-	in := make([]ipv4.Message, n)
-	out := make([]ipv4.Message, n)
-	outBufs := make([][]byte, n)
-	for i := range in {
-		in[i].Buffers = [][]byte{make([]byte, 4096)}
-		out[i].Buffers = [][]byte{nil}
-		outBufs[i] = make([]byte, 4096)
-	}
-	key := make([]byte, 260)
+	key := make([]byte, keySize)
 	for {
-		got, err := pc.ReadBatch(in, 0)
+		got, err := c.recv()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -272,40 +282,33 @@ func (s *Server) serveUDP() {
 			s.log.Debug("dns: udp read", "err", err)
 			continue
 		}
+		t := s.table.Load()
 		k := 0
-		for i := 0; i < got; i++ {
-			q := in[i].Buffers[0][:in[i].N]
-			t := s.table.Load()
-			r := t.fastReply(outBufs[k], q, key)
-			var reply []byte
-			if r > 0 {
-				reply = outBufs[k][:r]
-			} else {
-				reply = s.slowUDP(outBufs[k], q, in[i].Addr)
+		for i := range got {
+			q, out := c.packet(i), c.reply(k)
+			n := t.fastReply(out, q, key)
+			if n == 0 && len(q) > 0 {
+				n = copy(out, s.slowUDP(out, q, c.from(i)))
 			}
-			if reply == nil {
-				continue
+			if n > 0 {
+				c.queue(k, i, n)
+				k++
 			}
-			out[k].Buffers[0] = reply
-			out[k].Addr = in[i].Addr
-			k++
 		}
-		for sent := 0; sent < k; {
-			w, err := pc.WriteBatch(out[sent:k], 0)
-			if err != nil {
-				if errors.Is(err, net.ErrClosed) {
-					return
-				}
-				s.log.Debug("dns: udp write", "err", err)
-				break
+		if k == 0 {
+			continue
+		}
+		if err := c.flush(k); err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
 			}
-			sent += w
+			s.log.Debug("dns: udp write", "err", err)
 		}
 	}
 }
 
 // slowUDP answers one datagram through the handler chain; nil means no reply.
-func (s *Server) slowUDP(buf, q []byte, from net.Addr) []byte {
+func (s *Server) slowUDP(buf, q []byte, from netip.AddrPort) []byte {
 	r := new(mdns.Msg)
 	if err := r.Unpack(q); err != nil {
 		return formErr(buf, q)
@@ -313,16 +316,14 @@ func (s *Server) slowUDP(buf, q []byte, from net.Addr) []byte {
 	if r.Response {
 		return nil
 	}
-	st := &request{udpSize: mdns.MinMsgSize}
-	if ua, ok := from.(*net.UDPAddr); ok {
-		st.client = ua.AddrPort().Addr().Unmap()
-	}
-	w := &captureWriter{local: s.udp.LocalAddr(), remote: from}
+	st := &request{udpSize: mdns.MinMsgSize, client: from.Addr().Unmap()}
+	w := &captureWriter{local: s.udp.LocalAddr(), remote: net.UDPAddrFromAddrPort(from)}
 	m := s.serve(withRequest(context.Background(), st), w, r)
 	if m == nil {
 		return nil
 	}
 	m.Truncate(st.udpSize)
+	m.Compress = true // like the prepared replies (Truncate clears it when the reply fits)
 	wire, err := m.PackBuffer(buf)
 	if err != nil {
 		s.log.Debug("dns: pack reply", "err", err)

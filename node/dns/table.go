@@ -27,8 +27,13 @@ type fastZone struct {
 	// simple zones have no wildcards and no delegations, so a name without a
 	// fast entry does not exist.
 	simple bool
-	// soa is the negative SOA record in wire format, uncompressed.
-	soa []byte
+	// soa is the negative SOA record in wire format, compressed as in a
+	// reply whose question is the origin; ptrs are the offsets of its
+	// compression pointers. A query's name ends with the origin, so in its
+	// reply every target moves by the bytes the name adds to the origin.
+	soa       []byte
+	ptrs      []int
+	originLen int
 }
 
 // cnameTypes are the query types prepared for names that own a CNAME (the
@@ -69,18 +74,15 @@ func compileTable(snap *syncv1.Snapshot, geo geoSource, gateways map[string][]st
 
 // prepare packs the replies of every name and type of z.
 func (t *table) prepare(z *zone) error {
-	soaBuf := make([]byte, 512)
-	neg := new(mdns.Msg)
-	z.negative(neg)
-	n, err := mdns.PackRR(neg.Ns[0], soaBuf, 0, nil, false)
-	if err != nil {
-		return fmt.Errorf("pack SOA: %w", err)
-	}
 	origin, err := wireName(z.origin)
 	if err != nil {
 		return err
 	}
-	t.fastZones[string(origin)] = &fastZone{simple: !z.wildcard && len(z.cuts) == 0, soa: soaBuf[:n]}
+	soa, ptrs, err := negativeSOA(z, len(origin))
+	if err != nil {
+		return err
+	}
+	t.fastZones[string(origin)] = &fastZone{simple: !z.wildcard && len(z.cuts) == 0, soa: soa, ptrs: ptrs, originLen: len(origin)}
 
 	for name, nd := range z.nodes {
 		if t.zoneFor(name) != z { // owned by a more specific zone we also serve
@@ -140,6 +142,40 @@ func prepared(z *zone, name string, qtype uint16) ([]byte, error) {
 		return nil, nil
 	}
 	return wire, nil
+}
+
+// negativeSOA packs the authority section of z's negative answers the way
+// miekg/dns compresses it behind a question for the origin (wire length
+// originLen), and finds its compression pointers.
+func negativeSOA(z *zone, originLen int) (soa []byte, ptrs []int, err error) {
+	m := new(mdns.Msg).SetQuestion(z.origin, mdns.TypeSOA)
+	z.negative(m)
+	m.Compress = true
+	wire, err := m.Pack()
+	if err != nil {
+		return nil, nil, fmt.Errorf("pack SOA: %w", err)
+	}
+	soa = wire[12+originLen+4:]
+	// owner, then type, class, TTL, rdlength, then MNAME and RNAME
+	off := 0
+	for i := range 3 {
+		if i == 1 {
+			off += 10
+		}
+		for off < len(soa) && soa[off] != 0 && soa[off]&0xC0 == 0 {
+			off += 1 + int(soa[off])
+		}
+		switch {
+		case off >= len(soa):
+			return nil, nil, fmt.Errorf("pack SOA: name %d runs past the record", i)
+		case soa[off] == 0:
+			off++
+		default:
+			ptrs = append(ptrs, off)
+			off += 2
+		}
+	}
+	return soa, ptrs, nil
 }
 
 func wireName(name string) ([]byte, error) {
