@@ -36,6 +36,9 @@ type Disk struct {
 	size  int64
 	lru   *list.List // values are *diskEntry
 	items map[string]*list.Element
+	// unsynced are directories whose unlinks (Delete) Sync has not made
+	// durable yet.
+	unsynced map[string]struct{}
 }
 
 type diskEntry struct {
@@ -333,6 +336,7 @@ func (d *Disk) Delete(key string) bool {
 	// Remove under the lock so a concurrent Put of the same key cannot have
 	// its fresh file deleted.
 	_ = os.Remove(e.path)
+	d.markUnsyncedLocked(filepath.Dir(e.path))
 	d.mu.Unlock()
 	return true
 }

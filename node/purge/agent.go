@@ -3,6 +3,14 @@
 // one, and keeps its stream position in a local bbolt file so that after a
 // restart or an outage it applies every purge it missed before the cache
 // serves again (the cache is held, all requests BYPASS, until then).
+//
+// The position is saved behind the acks, not before them: re-applying a
+// purge only costs a miss, so after a crash the agent may replay the last
+// purges, but it must never skip one. A save therefore first makes the
+// cache's deletions durable (cache.Sync), then writes the position, at most
+// once per SaveInterval: on a disk shared by many nodes (or with the hub),
+// one fsync per purge per node queued behind each other and was most of a
+// purge's latency.
 package purge
 
 import (
@@ -36,7 +44,13 @@ type Options struct {
 	PositionPath string
 	// Domain is the JetStream domain of the hub ("" for the local server).
 	Domain string
+	// SaveInterval is the least time between two position saves (default
+	// DefaultSaveInterval); Stop saves the last position.
+	SaveInterval time.Duration
 }
+
+// DefaultSaveInterval bounds how many purges a crashed node replays.
+const DefaultSaveInterval = time.Second
 
 // Agent applies purges to a cache.
 type Agent struct {
@@ -47,6 +61,10 @@ type Agent struct {
 	done    chan struct{}
 	ready   chan struct{}
 	once    sync.Once
+
+	kick   chan struct{} // a purge was applied since the last save
+	saveMu sync.Mutex
+	saved  uint64 // position in the file; under saveMu
 }
 
 var (
@@ -70,7 +88,10 @@ func New(opts Options) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("purge agent: open %s: %w", opts.PositionPath, err)
 	}
-	a := &Agent{opts: opts, db: db, done: make(chan struct{}), ready: make(chan struct{})}
+	if opts.SaveInterval <= 0 {
+		opts.SaveInterval = DefaultSaveInterval
+	}
+	a := &Agent{opts: opts, db: db, done: make(chan struct{}), ready: make(chan struct{}), kick: make(chan struct{}, 1)}
 	err = db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketName)
 		if err != nil {
@@ -78,6 +99,7 @@ func New(opts Options) (*Agent, error) {
 		}
 		if v := b.Get(seqKey); len(v) == 8 {
 			a.applied.Store(binary.BigEndian.Uint64(v))
+			a.saved = a.applied.Load()
 		}
 		return nil
 	})
@@ -99,8 +121,14 @@ func (a *Agent) Ready() <-chan struct{} { return a.ready }
 // Start runs the agent until Stop.
 func (a *Agent) Start(ctx context.Context) error {
 	ctx, a.cancel = context.WithCancel(ctx)
+	saver := make(chan struct{})
+	go func() {
+		defer close(saver)
+		a.saveLoop(ctx)
+	}()
 	go func() {
 		defer close(a.done)
+		defer func() { <-saver }()
 		for ctx.Err() == nil {
 			if err := a.session(ctx); err != nil && ctx.Err() == nil {
 				slog.Warn("purge agent: session ended", "err", err)
@@ -114,7 +142,7 @@ func (a *Agent) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop ends the agent and closes its position file.
+// Stop ends the agent, saves its position and closes the position file.
 func (a *Agent) Stop(ctx context.Context) error {
 	if a.cancel != nil {
 		a.cancel()
@@ -124,7 +152,60 @@ func (a *Agent) Stop(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
-	return a.db.Close()
+	err := a.save()
+	return errors.Join(err, a.db.Close())
+}
+
+// saveLoop saves the position after purges are applied, at most once per
+// SaveInterval.
+func (a *Agent) saveLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.kick:
+		}
+		if err := a.save(); err != nil {
+			slog.Warn("purge agent: position not saved (retrying)", "err", err)
+			a.markApplied()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(a.opts.SaveInterval):
+		}
+	}
+}
+
+func (a *Agent) markApplied() {
+	select {
+	case a.kick <- struct{}{}:
+	default: // a save is already due
+	}
+}
+
+// save makes the cache's deletions durable, then records the applied
+// position, so the file never names a purge whose effect a crash could undo.
+func (a *Agent) save() error {
+	a.saveMu.Lock()
+	defer a.saveMu.Unlock()
+	seq := a.applied.Load()
+	if seq <= a.saved {
+		return nil
+	}
+	if err := a.opts.Cache.Sync(); err != nil {
+		return fmt.Errorf("save purge position: %w", err)
+	}
+	err := a.db.Update(func(tx *bolt.Tx) error {
+		var v [8]byte
+		binary.BigEndian.PutUint64(v[:], seq)
+		return tx.Bucket(bucketName).Put(seqKey, v[:])
+	})
+	if err != nil {
+		return fmt.Errorf("save purge position: %w", err)
+	}
+	a.saved = seq
+	return nil
 }
 
 func (a *Agent) session(ctx context.Context) error {
@@ -189,7 +270,7 @@ func (a *Agent) markReady() {
 	})
 }
 
-// apply runs one command, records its sequence, then acknowledges it.
+// apply runs one command, then acknowledges it; the saver records it.
 func (a *Agent) apply(seq uint64, data []byte) error {
 	if seq <= a.applied.Load() {
 		return nil // already applied (redelivery)
@@ -206,15 +287,8 @@ func (a *Agent) apply(seq uint64, data []byte) error {
 			ack.Error = err.Error()
 		}
 	}
-	err := a.db.Update(func(tx *bolt.Tx) error {
-		var v [8]byte
-		binary.BigEndian.PutUint64(v[:], seq)
-		return tx.Bucket(bucketName).Put(seqKey, v[:])
-	})
-	if err != nil {
-		return fmt.Errorf("save purge position: %w", err)
-	}
 	a.applied.Store(seq)
+	a.markApplied() // saved behind the ack (see the package doc)
 	ack.AppliedAt = timestamppb.Now()
 	b, _ := proto.Marshal(ack)
 	if err := a.opts.NATS.Publish(natsutil.PurgeAckSubject(a.opts.NodeID), b); err != nil {

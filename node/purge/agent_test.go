@@ -163,3 +163,95 @@ func TestOfflineNodeAppliesMissedPurgesBeforeServing(t *testing.T) {
 		}
 	}
 }
+
+// crash ends a without saving its position, as a killed process would.
+func crash(a *Agent) {
+	a.cancel()
+	<-a.done
+	a.db.Close()
+}
+
+func (a *Agent) savedPosition() uint64 {
+	a.saveMu.Lock()
+	defer a.saveMu.Unlock()
+	return a.saved
+}
+
+// The position is saved behind the acks; a node that crashes before saving
+// replays the purges after its saved position (acknowledging them again),
+// holding its cache until then: a purge is applied twice, never skipped.
+func TestCrashReplaysPurgesAfterSavedPosition(t *testing.T) {
+	nc, js := setup(t)
+	acks := make(chan string, 20)
+	sub, _ := nc.Subscribe(natsutil.PurgeAckAll, func(m *nats.Msg) {
+		var a purgev1.PurgeAck
+		if proto.Unmarshal(m.Data, &a) == nil {
+			acks <- a.PurgeId
+		}
+	})
+	defer sub.Unsubscribe()
+	dir := t.TempDir()
+	cdir, pos := filepath.Join(dir, "cache"), filepath.Join(dir, "purge.db")
+	c := openCache(t, cdir)
+	a, err := New(Options{NATS: nc, NodeID: "n1", PartitionID: "p1", Cache: c, PositionPath: pos, SaveInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Start(context.Background())
+	<-a.Ready()
+	for i := range 3 {
+		get(t, c, fmt.Sprint("/o", i))
+	}
+	waitAcks := func(want ...string) {
+		t.Helper()
+		for _, w := range want {
+			select {
+			case id := <-acks:
+				if id != w {
+					t.Fatalf("ack for %s, want %s", id, w)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("no ack for %s", w)
+			}
+		}
+	}
+	publish(t, js, "p1", purgev1.PurgeKind_PURGE_KIND_URL, "a.com/o0")
+	waitAcks("p1")
+	natstest.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if s := a.savedPosition(); s != 1 {
+			return fmt.Errorf("saved position %d, want 1", s)
+		}
+		return nil
+	})
+	// Within the save interval: applied and acknowledged, not saved.
+	publish(t, js, "p2", purgev1.PurgeKind_PURGE_KIND_URL, "a.com/o1")
+	publish(t, js, "p3", purgev1.PurgeKind_PURGE_KIND_TAG, "t/o0")
+	waitAcks("p2", "p3")
+	if a.Applied() != 3 || a.savedPosition() != 1 {
+		t.Fatalf("applied %d, saved %d; want 3, 1", a.Applied(), a.savedPosition())
+	}
+	crash(a)
+	c.Close()
+
+	c2 := openCache(t, cdir)
+	defer c2.Close()
+	a2, err := New(Options{NATS: nc, NodeID: "n1", PartitionID: "p1", Cache: c2, PositionPath: pos})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a2.Applied() != 1 {
+		t.Fatalf("position after the crash %d, want 1 (the last saved)", a2.Applied())
+	}
+	if s := get(t, c2, "/o2"); s != cache.StatusBypass {
+		t.Fatalf("served %s from cache before replaying", s)
+	}
+	a2.Start(context.Background())
+	defer a2.Stop(context.Background())
+	waitAcks("p2", "p3") // replayed
+	<-a2.Ready()
+	for path, want := range map[string]string{"/o0": cache.StatusMiss, "/o1": cache.StatusMiss, "/o2": cache.StatusHit} {
+		if s := get(t, c2, path); s != want {
+			t.Errorf("%s: %s, want %s", path, s, want)
+		}
+	}
+}

@@ -116,9 +116,6 @@ func (s *Service) Create(ctx context.Context, req *purgev1.CreatePurgeRequest) (
 	if err != nil {
 		return nil, fmt.Errorf("record purge: %w", err)
 	}
-	if err := s.model.waitFor(ctx, stored[0].Position); err != nil {
-		return nil, err
-	}
 	b, err := proto.Marshal(cmd)
 	if err != nil {
 		return nil, err
@@ -128,6 +125,11 @@ func (s *Service) Create(ctx context.Context, req *purgev1.CreatePurgeRequest) (
 		if _, err := s.opts.JetStream.Publish(ctx, natsutil.PurgeSubject(p), b, jetstream.WithMsgID(id+"."+p)); err != nil {
 			return nil, fmt.Errorf("purge %s recorded but not sent to partition %s: %w", id, p, err)
 		}
+	}
+	// Only the reply needs the read model: the nodes do not wait for it
+	// (acks that overtake the purge's event are kept until it is folded).
+	if err := s.model.waitFor(ctx, stored[0].Position); err != nil {
+		return nil, err
 	}
 	s.log.Info("purge sent", "purge", id, "kind", req.GetKind(), "values", len(req.GetValues()),
 		"partitions", len(parts), "nodes", len(expected))
