@@ -1,6 +1,6 @@
 // Package certcmd is the command line of TLS certificates: strata cert
-// upload, list, show, delete, attach, detach, request and revoke. The root
-// command adds Commands(factory) to itself.
+// upload, list, show, delete, attach, detach, request, revoke and
+// acme-account. The root command adds Commands(factory) to itself.
 package certcmd
 
 import (
@@ -34,7 +34,7 @@ type ClientFactory interface {
 // Commands returns the top-level "cert" command.
 func Commands(f ClientFactory) []*cobra.Command {
 	c := &cobra.Command{Use: "cert", Short: "TLS certificates: upload, ACME requests, attach to apps"}
-	c.AddCommand(uploadCmd(f), listCmd(f), showCmd(f), deleteCmd(f), attachCmd(f, true), attachCmd(f, false), requestCmd(f), revokeCmd(f))
+	c.AddCommand(uploadCmd(f), listCmd(f), showCmd(f), deleteCmd(f), attachCmd(f, true), attachCmd(f, false), requestCmd(f), revokeCmd(f), acmeAccountCmd(f))
 	return []*cobra.Command{c}
 }
 
