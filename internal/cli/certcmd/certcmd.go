@@ -195,16 +195,36 @@ func attachCmd(f ClientFactory, attach bool) *cobra.Command {
 	return cmd
 }
 
+// challenges are the --challenge values.
+var challenges = map[string]certv1.ChallengeType{
+	"":        certv1.ChallengeType_CHALLENGE_TYPE_UNSPECIFIED,
+	"http-01": certv1.ChallengeType_CHALLENGE_TYPE_HTTP_01,
+	"dns-01":  certv1.ChallengeType_CHALLENGE_TYPE_DNS_01,
+}
+
 func requestCmd(f ClientFactory) *cobra.Command {
-	var app, directory, name string
+	var app, directory, name, challenge string
 	var domains []string
 	cmd := &cobra.Command{
-		Use:   "request --app ID --domain D [--domain D]... [--directory URL]",
-		Short: "Request a managed certificate from an ACME CA (HTTP-01 answered by the edge nodes), renewed automatically",
-		Args:  cobra.NoArgs,
+		Use:   "request --app ID --domain D [--domain D]... [--challenge http-01|dns-01] [--directory URL]",
+		Short: "Request a managed certificate from an ACME CA (HTTP-01 or DNS-01 answered by the edge nodes), renewed automatically",
+		Long: `Request a managed certificate from an ACME CA, renewed automatically.
+
+The edge nodes answer the CA's challenge: HTTP-01 on their plain HTTP
+listener (the default), or DNS-01 as the authoritative DNS servers of the
+domain's zone (the default for wildcards, which need it). DNS-01 needs every
+domain inside a zone Strata serves, e.g.:
+
+  strata cert request --app ID --domain '*.example.com' --domain example.com`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			ch, ok := challenges[strings.ToLower(challenge)]
+			if !ok {
+				return fmt.Errorf("--challenge %q: want http-01 or dns-01", challenge)
+			}
 			res, err := call(cmd, f, func(ctx context.Context, c certv1connect.CertServiceClient) (*certv1.RequestCertificateResponse, error) {
-				return c.RequestCertificate(ctx, &certv1.RequestCertificateRequest{AppId: app, Domains: domains, AcmeDirectory: directory, Name: name})
+				return c.RequestCertificate(ctx, &certv1.RequestCertificateRequest{AppId: app, Domains: domains, AcmeDirectory: directory, Name: name,
+					Challenge: ch})
 			})
 			if err != nil {
 				return err
@@ -216,6 +236,7 @@ func requestCmd(f ClientFactory) *cobra.Command {
 	cmd.Flags().StringSliceVar(&domains, "domain", nil, "DNS name to cover (repeatable)")
 	cmd.Flags().StringVar(&directory, "directory", "", "ACME directory URL (default: the service's)")
 	cmd.Flags().StringVar(&name, "name", "", "certificate name")
+	cmd.Flags().StringVar(&challenge, "challenge", "", "ACME challenge: http-01 or dns-01 (default: http-01, dns-01 for wildcards)")
 	return cmd
 }
 
@@ -254,6 +275,7 @@ func show(w io.Writer, c *certv1.Certificate) error {
 	row("apps", strings.Join(c.AppIds, ", "))
 	if c.Managed {
 		row("acme", c.AcmeDirectory)
+		row("challenge", challengeName(c.Challenge))
 		if c.LastError != "" {
 			row("last error", fmt.Sprintf("%s (attempt %d)", c.LastError, c.FailedAttempts))
 		}
@@ -262,6 +284,13 @@ func show(w io.Writer, c *certv1.Certificate) error {
 		}
 	}
 	return tw.Flush()
+}
+
+func challengeName(t certv1.ChallengeType) string {
+	if t == certv1.ChallengeType_CHALLENGE_TYPE_DNS_01 {
+		return "dns-01"
+	}
+	return "http-01"
 }
 
 func state(c *certv1.Certificate) string {

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -123,6 +124,23 @@ func TestCertCommands(t *testing.T) {
 	}
 	if _, err := f.run(t, "cert", "request", "--app", "app_1"); err == nil || !strings.Contains(err.Error(), "domains") {
 		t.Fatalf("request without domains: %v", err)
+	}
+	if !regexp.MustCompile(`challenge:\s+http-01`).MatchString(out) {
+		t.Fatalf("request shows no challenge:\n%s", out)
+	}
+	// --challenge reaches the service: DNS-01 needs a served zone (this
+	// service knows none), wildcards refuse HTTP-01, bad values stay local.
+	if _, err := f.run(t, "cert", "request", "--app", "app_1", "--domain", "api.example.com", "--challenge", "dns-01"); err == nil ||
+		!strings.Contains(err.Error(), "not inside a DNS zone") {
+		t.Fatalf("dns-01 outside any zone: %v", err)
+	}
+	if _, err := f.run(t, "cert", "request", "--app", "app_1", "--domain", "*.example.com", "--challenge", "HTTP-01"); err == nil ||
+		!strings.Contains(err.Error(), "domains[0]") {
+		t.Fatalf("wildcard with http-01: %v", err)
+	}
+	if _, err := f.run(t, "cert", "request", "--app", "app_1", "--domain", "api.example.com", "--challenge", "tls-alpn-01"); err == nil ||
+		!strings.Contains(err.Error(), "--challenge") {
+		t.Fatalf("unknown challenge: %v", err)
 	}
 	f.json = true
 	if out := must("cert", "show", "www"); !strings.Contains(out, `"fingerprintSha256"`) {
