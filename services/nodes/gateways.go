@@ -15,7 +15,9 @@ import (
 )
 
 // GatewaySets returns, per partition, the public addresses of the healthy
-// online nodes of every cluster: what gateway DNS records answer. Every
+// online nodes of every cluster (what gateway DNS records answer) and
+// their tier addresses (the parents a child cluster's nodes ask on a
+// cache miss). Every
 // partition gets every cluster (a gateway record may name a cluster of
 // another partition; the addresses are public, DNS serves them anyway);
 // clusters are sorted by id, addresses by value, and a cluster without a
@@ -24,9 +26,14 @@ func (s *Service) GatewaySets() map[string]*syncv1.GatewaySet {
 	statuses := s.Statuses()
 	clusters, nodes := s.model.gatewayView()
 	addrs := map[string][]string{}
+	tiers := map[string][]*syncv1.TierNode{}
 	for _, n := range nodes {
-		if !statuses[n.GetId()].Healthy {
+		st := statuses[n.GetId()]
+		if !st.Healthy {
 			continue
+		}
+		if a := st.Status.GetTierAddress(); a != "" {
+			tiers[n.GetClusterId()] = append(tiers[n.GetClusterId()], &syncv1.TierNode{NodeId: n.GetId(), Address: a})
 		}
 		for _, a := range []string{n.GetPublicIpv4(), n.GetPublicIpv6()} {
 			if a != "" {
@@ -39,7 +46,9 @@ func (s *Service) GatewaySets() map[string]*syncv1.GatewaySet {
 	for _, c := range clusters {
 		a := addrs[c.GetId()]
 		slices.Sort(a)
-		all = append(all, &syncv1.ClusterAddresses{ClusterId: c.GetId(), ClusterName: c.GetName(), Addresses: a})
+		tn := tiers[c.GetId()]
+		slices.SortFunc(tn, func(a, b *syncv1.TierNode) int { return cmp.Compare(a.GetNodeId(), b.GetNodeId()) })
+		all = append(all, &syncv1.ClusterAddresses{ClusterId: c.GetId(), ClusterName: c.GetName(), Addresses: a, TierNodes: tn})
 	}
 	out := map[string]*syncv1.GatewaySet{}
 	for _, c := range clusters {

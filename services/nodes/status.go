@@ -109,7 +109,7 @@ func (s *Service) onStatus(m *nats.Msg) {
 	s.statuses[id] = received{status: st, at: now}
 	s.statusMu.Unlock()
 	wasHealthy := had && now.Sub(prev.at) <= 3*s.opts.HeartbeatInterval && prev.status.GetHealthy()
-	if wasHealthy != st.GetHealthy() {
-		s.kickGateways() // the node joins or leaves its cluster's gateway answers
+	if wasHealthy != st.GetHealthy() || (had && prev.status.GetTierAddress() != st.GetTierAddress()) {
+		s.kickGateways() // the node joins or leaves its cluster's gateway answers, or moved
 	}
 }
