@@ -20,6 +20,7 @@ const (
 	TypeNodeRemoved      = "config.node.removed"
 	TypeNodeApproved     = "config.node.approved"
 	TypeNodeDisabledSet  = "config.node.disabled_set"
+	TypeNodeAddressSet   = "config.node.address_set"
 	TypeJoinTokenCreated = "config.join_token.created"
 	TypeJoinTokenRevoked = "config.join_token.revoked"
 	TypeAppCreated       = "config.app.created"
@@ -47,6 +48,7 @@ var eventTypes = map[string]proto.Message{
 	TypeNodeRemoved:      (*ev.NodeRemoved)(nil),
 	TypeNodeApproved:     (*ev.NodeApproved)(nil),
 	TypeNodeDisabledSet:  (*ev.NodeDisabledSet)(nil),
+	TypeNodeAddressSet:   (*ev.NodeAddressSet)(nil),
 	TypeJoinTokenCreated: (*ev.JoinTokenCreated)(nil),
 	TypeJoinTokenRevoked: (*ev.JoinTokenRevoked)(nil),
 	TypeAppCreated:       (*ev.AppCreated)(nil),

@@ -223,6 +223,10 @@ func (p *projection) apply(e eventstore.Event, msg proto.Message) {
 		p.updateNode(m.NodeId, func(n *configv1.Node) { n.Approved = true })
 	case *ev.NodeDisabledSet:
 		p.updateNode(m.NodeId, func(n *configv1.Node) { n.Disabled = m.Disabled })
+	case *ev.NodeAddressSet:
+		// Written by the nodes service when a node joins again with other
+		// public addresses.
+		p.updateNode(m.NodeId, func(n *configv1.Node) { n.PublicIpv4, n.PublicIpv6 = m.PublicIpv4, m.PublicIpv6 })
 	case *ev.NodeRemoved:
 		delete(p.nodes, m.NodeId)
 	case *ev.JoinTokenCreated, *ev.JoinTokenRevoked:
@@ -486,8 +490,9 @@ func (p *projection) moveZoneTracks(id string, old, cur *dnsv1.Zone, staging boo
 		d := &syncv1.Delta{PartitionId: pt, Staging: staging, FromVersion: t.version, ToVersion: e.Position,
 			CreatedAt: timestamppb.New(e.Metadata.Time)}
 		if cur != nil && slices.Contains(cur.PartitionIds, pt) {
-			t.zones[id] = cur
-			d.ZoneUpserts = []*dnsv1.Zone{cur}
+			z := p.withGatewayAddresses(cur)
+			t.zones[id] = z
+			d.ZoneUpserts = []*dnsv1.Zone{z}
 		} else if _, ok := t.zones[id]; ok {
 			delete(t.zones, id)
 			d.ZoneDeletes = []string{id}
@@ -506,6 +511,40 @@ func (p *projection) moveZoneTracks(id string, old, cur *dnsv1.Zone, staging boo
 			}
 		}
 	}
+}
+
+// withGatewayAddresses returns z with the gateway records' addresses filled
+// in: the public addresses of the approved, enabled nodes of the cluster each
+// names (id or name), as of the release. Nodes answer with them until the
+// first live gateway set (healthy online nodes, services/nodes) arrives. z is
+// shared and never changed: a record to fill means a copy.
+func (p *projection) withGatewayAddresses(z *dnsv1.Zone) *dnsv1.Zone {
+	if !slices.ContainsFunc(z.GetRecords(), func(r *dnsv1.Record) bool { return r.GetGatewayCluster() != "" }) {
+		return z
+	}
+	z = proto.Clone(z).(*dnsv1.Zone)
+	for _, r := range z.Records {
+		if r.GatewayCluster == "" {
+			continue
+		}
+		r.GatewayAddresses = nil
+		id := r.GatewayCluster
+		if _, ok := p.clusters[id]; !ok {
+			id = p.clusterByName[id]
+		}
+		for _, n := range p.nodes {
+			if n.ClusterId != id || id == "" || !n.Approved || n.Disabled {
+				continue
+			}
+			for _, a := range []string{n.PublicIpv4, n.PublicIpv6} {
+				if a != "" {
+					r.GatewayAddresses = append(r.GatewayAddresses, a)
+				}
+			}
+		}
+		slices.Sort(r.GatewayAddresses)
+	}
+	return z
 }
 
 func (p *projection) trackFor(partition string, staging bool) *track {
