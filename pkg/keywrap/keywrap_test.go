@@ -236,3 +236,19 @@ func mustLine(t *testing.T) string {
 	}
 	return l
 }
+
+// BenchmarkSealToOpen is one node KEK hand-over: seal at the control plane,
+// open at the node (HPKE ML-KEM-768 + X25519).
+func BenchmarkSealToOpen(b *testing.B) {
+	k, _ := NewTransportKey()
+	line, _ := NewKeyLine()
+	for b.Loop() {
+		ct, err := SealTo(k.Public(), []byte("info"), []byte(line))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := k.Open([]byte("info"), ct); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
