@@ -92,7 +92,7 @@ func (t *TXT) ChallengeTXT(name string) []string {
 }
 
 func (t *TXT) run(ctx context.Context) {
-	const maxBackoff = 30 * time.Second
+	const maxBackoff = 5 * time.Second // a bucket made meanwhile is followed within seconds
 	backoff := 500 * time.Millisecond
 	for ctx.Err() == nil {
 		err := t.watch(ctx)
