@@ -82,3 +82,80 @@ func writeZone(t *testing.T, text string) string {
 	}
 	return path
 }
+
+// `strata cluster update C --dns off` makes the nodes of cluster C stop
+// answering DNS within seconds (dig gets no answer: the port is closed)
+// while other clusters' nodes go on; C's nodes still serve HTTP and stay
+// gateway targets; `--dns on` makes them answer again on the same port.
+// Real processes: strata dev (cluster default) and a strata node in
+// cluster edge-b.
+func TestDevClusterDNSOffOn(t *testing.T) {
+	if _, err := exec.LookPath("dig"); err != nil {
+		testenv.Missing(t, "dig not installed (apt-get install dnsutils)")
+	}
+	root := t.TempDir()
+	d := startDev(t, filepath.Join(root, "dev"))
+	devDNS := d.value(t, "dns")
+	c := cli{t: t, env: []string{"STRATA_API=" + d.api, "STRATA_TOKEN=" + readFile(t, filepath.Join(root, "dev", "admin.token"))}}
+
+	c.ok("cluster", "create", "--name", "edge-b")
+	token := c.ok("node", "token", "create", "--cluster", "edge-b", "--auto-approve", "--ttl", "1h")
+	nodeB := startProc(t, "node", "--api", d.api, "--join-token", token, "--name", "b-1", "--data", filepath.Join(root, "b-1"),
+		"--http-addr", "127.0.0.1:0", "--dns-addr", "127.0.0.1:0", "--public-ip", "127.0.0.2")
+	edgeB := edge{name: "b-1", http: nodeB.value(t, "http")}
+	bDNS := nodeB.value(t, "dns")
+
+	up := upstream(t, "shop")
+	app := c.ok("app", "create", "--name", "shop", "--domain", "shop.example.test")
+	c.ok("upstream", "create", "--app", app, "--name", "web", "--server", strings.TrimPrefix(up.URL, "http://"))
+	c.ok("rule", "create", "--app", app, "--upstream", "web")
+	c.ok("release", "create", "--app", app)
+	c.ok("dns", "zone", "create", "example.test", "--ns", "ns1.example.test")
+	c.ok("dns", "record", "add", "--zone", "example.test", "www", "A", "192.0.2.1")
+	c.ok("dns", "record", "add", "--zone", "example.test", "gw", "A", "--gateway", "edge-b")
+	c.ok("dns", "release", "create", "--zone", "example.test")
+
+	answers := func(addr, name, answer string) func() error {
+		return func() error {
+			out, err := dig(t, addr, name, "A")
+			if err != nil || !strings.Contains(out, "status: NOERROR") || !strings.Contains(out, answer) {
+				return fmt.Errorf("dig @%s %s: %v\n%s", addr, name, err, out)
+			}
+			return nil
+		}
+	}
+	silent := func() error {
+		out, err := dig(t, bDNS, "www.example.test", "A")
+		if err == nil || strings.Contains(out, "status:") {
+			return fmt.Errorf("node b-1 still answers at %s:\n%s", bDNS, out)
+		}
+		return nil
+	}
+	natstest.CheckFor(t, 30*time.Second, 50*time.Millisecond, answers(bDNS, "www.example.test", "192.0.2.1"))
+	natstest.CheckFor(t, 30*time.Second, 50*time.Millisecond, answers(devDNS, "www.example.test", "192.0.2.1"))
+	waitServed(t, []edge{edgeB}, "shop.example.test", "shop")
+
+	c.ok("cluster", "update", "edge-b", "--dns", "off")
+	start := time.Now()
+	natstest.CheckFor(t, 10*time.Second, 50*time.Millisecond, silent)
+	t.Logf("node b-1 stopped answering %s after the update", time.Since(start).Round(time.Millisecond))
+	if list := c.ok("cluster", "list"); !strings.Contains(list, "edge-b") {
+		t.Fatalf("cluster list:\n%s", list)
+	}
+	// Other clusters answer; b-1 serves HTTP and is still edge-b's gateway
+	// address (heartbeats every 5 s make it healthy).
+	if err := answers(devDNS, "www.example.test", "192.0.2.1")(); err != nil {
+		t.Fatal(err)
+	}
+	waitServed(t, []edge{edgeB}, "shop.example.test", "shop")
+	natstest.CheckFor(t, 30*time.Second, 100*time.Millisecond, answers(devDNS, "gw.example.test", "127.0.0.2"))
+	if err := silent(); err != nil {
+		t.Fatal(err)
+	}
+
+	c.ok("cluster", "update", "edge-b", "--dns", "on")
+	start = time.Now()
+	natstest.CheckFor(t, 10*time.Second, 50*time.Millisecond, answers(bDNS, "www.example.test", "192.0.2.1"))
+	t.Logf("node b-1 answered again %s after the update", time.Since(start).Round(time.Millisecond))
+	natstest.CheckFor(t, 10*time.Second, 50*time.Millisecond, answers(bDNS, "gw.example.test", "127.0.0.2"))
+}
