@@ -69,12 +69,13 @@ func (t *Table) alive(e *entry) bool { return t.cur.Load().byObj[e.sc] == e }
 // Certificates that fail to open are left out and named in the returned
 // error; the others are served.
 func (t *Table) Update(snap *syncv1.Snapshot) error {
-	idx, err := Build(t.kek, snap.GetCertificates(), t.cur.Load(), PreloadLimit)
+	prev := t.cur.Load()
+	idx, err := Build(t.kek, snap.GetCertificates(), prev, PreloadLimit)
 	idx.ocsp = t.ocsp
 	t.cur.Store(idx)
-	for _, e := range idx.byObj { // fetch staples of the opened ones now
-		if e.cert != nil {
-			t.ocsp.kick(e, e.cert)
+	for sc, e := range idx.byObj { // fetch staples of new opened ones now
+		if c := e.loaded.Load(); c != nil && prev.reuse(sc) != e {
+			t.ocsp.kick(e, c)
 		}
 	}
 	if err != nil {
@@ -104,11 +105,18 @@ type entry struct {
 	once sync.Once
 	cert *tls.Certificate
 	err  error
-	ocsp ocspState
+	// loaded is cert once opened, readable without the once (Update).
+	loaded atomic.Pointer[tls.Certificate]
+	ocsp   ocspState
 }
 
 func (e *entry) open(kek *keywrap.Keyring) (*tls.Certificate, error) {
-	e.once.Do(func() { e.cert, e.err = Load(kek, e.sc) })
+	e.once.Do(func() {
+		e.cert, e.err = Load(kek, e.sc)
+		if e.err == nil {
+			e.loaded.Store(e.cert)
+		}
+	})
 	return e.cert, e.err
 }
 
