@@ -39,12 +39,20 @@ type Disk struct {
 	// unsynced are directories whose unlinks (Delete) Sync has not made
 	// durable yet.
 	unsynced map[string]struct{}
+	// The RAM tier (diskhot.go).
+	hotLRU          *list.List // values are *diskEntry with a hot copy
+	hotSize, hotMax int64
 }
 
 type diskEntry struct {
 	meta *Meta
 	size int64
 	path string
+	gen  uint64 // bumped by every Put of the key: a read of an older file is not kept hot
+	// hot is the object kept in RAM (nil when not), hotEl its hotLRU element.
+	hot     *Object
+	hotEl   *list.Element
+	hotSize int64
 }
 
 const (
@@ -58,12 +66,14 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // OpenDisk opens (creating if needed) a disk store in dir holding at most
 // maxBytes of files. Files that fail their length check and leftover
-// temporary files are removed.
+// temporary files are removed. Its RAM tier (SetHotBytes) starts at
+// DefaultHotBytes, at most an eighth of maxBytes.
 func OpenDisk(dir string, maxBytes int64, onEvict EvictFunc) (*Disk, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("open disk cache %q: %w", dir, err)
 	}
-	d := &Disk{dir: dir, max: maxBytes, onEvict: onEvict, lru: list.New(), items: make(map[string]*list.Element)}
+	d := &Disk{dir: dir, max: maxBytes, onEvict: onEvict, lru: list.New(), items: make(map[string]*list.Element),
+		hotLRU: list.New(), hotMax: min(maxBytes/8, DefaultHotBytes)}
 	type found struct {
 		e   *diskEntry
 		mod int64
@@ -196,9 +206,21 @@ func (d *Disk) Get(key string) (*Object, bool) {
 		return nil, false
 	}
 	d.lru.MoveToFront(el)
-	path := el.Value.(*diskEntry).path
+	e := el.Value.(*diskEntry)
+	if obj := d.hotGetLocked(e); obj != nil {
+		d.mu.Unlock()
+		return obj, true
+	}
+	path, gen, hotOn := e.path, e.gen, d.hotMax > 0
 	d.mu.Unlock()
 	obj, err := readDiskObject(path)
+	if hotOn && err == nil && obj.Meta.Key == key {
+		d.mu.Lock()
+		if cur, ok := d.items[key]; ok && cur == el && e.gen == gen { // not deleted or replaced meanwhile
+			d.hotSetLocked(e, obj)
+		}
+		d.mu.Unlock()
+	}
 	if err != nil || obj.Meta.Key != key {
 		key = strings.Clone(key)             // may alias the caller's buffer; kept by the log and eviction
 		if !errors.Is(err, fs.ErrNotExist) { // else a concurrent delete won the race
@@ -221,6 +243,7 @@ func (d *Disk) dropIf(key string, el *list.Element) {
 	d.lru.Remove(el)
 	delete(d.items, key)
 	d.size -= e.size
+	d.hotDropLocked(e)
 	d.mu.Unlock()
 	_ = os.Remove(e.path)
 	if d.onEvict != nil {
@@ -247,10 +270,14 @@ func (d *Disk) Put(obj *Object) error {
 		e := el.Value.(*diskEntry)
 		d.size += total - e.size
 		e.meta, e.size = &m, total
+		e.gen++
 		d.lru.MoveToFront(el)
+		d.hotSetLocked(e, obj)
 	} else {
-		d.items[m.Key] = d.lru.PushFront(&diskEntry{meta: &m, size: total, path: path})
+		e := &diskEntry{meta: &m, size: total, path: path}
+		d.items[m.Key] = d.lru.PushFront(e)
 		d.size += total
+		d.hotSetLocked(e, obj)
 	}
 	evicted := d.evictLocked()
 	d.mu.Unlock()
@@ -308,6 +335,7 @@ func (d *Disk) evictLocked() []evictedFile {
 		d.lru.Remove(el)
 		delete(d.items, e.meta.Key)
 		d.size -= e.size
+		d.hotDropLocked(e)
 		out = append(out, evictedFile{e.meta.Key, e.path})
 	}
 	return out
@@ -333,6 +361,7 @@ func (d *Disk) Delete(key string) bool {
 	d.lru.Remove(el)
 	delete(d.items, key)
 	d.size -= e.size
+	d.hotDropLocked(e)
 	// Remove under the lock so a concurrent Put of the same key cannot have
 	// its fresh file deleted.
 	_ = os.Remove(e.path)
