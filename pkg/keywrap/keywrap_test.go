@@ -252,3 +252,25 @@ func BenchmarkSealToOpen(b *testing.B) {
 		}
 	}
 }
+
+// FuzzTransportOpen: whatever arrives as a sealed node KEK, Open fails
+// cleanly unless it is exactly what was sealed, with the same info.
+func FuzzTransportOpen(f *testing.F) {
+	k, err := NewTransportKey()
+	if err != nil {
+		f.Fatal(err)
+	}
+	sealed, err := SealTo(k.Public(), []byte("info"), []byte("payload"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add([]byte("info"), sealed)
+	f.Add([]byte(""), []byte{})
+	f.Add([]byte("info"), sealed[:len(sealed)-1])
+	f.Fuzz(func(t *testing.T, info, ct []byte) {
+		p, err := k.Open(info, ct)
+		if err == nil && (string(p) != "payload" || string(info) != "info" || !bytes.Equal(ct, sealed)) {
+			t.Fatalf("opened %q from a ciphertext that was not sealed to this key and info", p)
+		}
+	})
+}
