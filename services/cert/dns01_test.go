@@ -85,7 +85,7 @@ func startTXTResponder(t *testing.T, js jetstream.JetStream) *txtResponder {
 // newDNS01Env runs Pebble validating through the TXT responder (HTTP-01
 // cannot succeed: its port is closed) and a service that serves the zone
 // example.com and checks the responder before asking Pebble to validate.
-func newDNS01Env(t *testing.T, modify ...func(*ACMEOptions)) (*env, *txtResponder) {
+func newDNS01Env(t *testing.T, modify ...func(*ACMEOptions)) (*env, *txtResponder, *clock) {
 	t.Helper()
 	t.Setenv("PEBBLE_VA_NOSLEEP", "1")
 	t.Setenv("PEBBLE_WFE_NONCEREJECT", "0")
@@ -116,7 +116,9 @@ func newDNS01Env(t *testing.T, modify ...func(*ACMEOptions)) (*env, *txtResponde
 	for _, f := range modify {
 		f(o)
 	}
-	svc, err := New(Options{Store: e.store, JetStream: e.js, KEK: e.kek, ACME: o})
+	clk := &clock{}
+	clk.ns.Store(time.Now().UnixNano())
+	svc, err := New(Options{Store: e.store, JetStream: e.js, KEK: e.kek, ACME: o, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +127,7 @@ func newDNS01Env(t *testing.T, modify ...func(*ACMEOptions)) (*env, *txtResponde
 	}
 	t.Cleanup(func() { svc.Stop(context.Background()) })
 	e.svc = svc
-	return e, r
+	return e, r, clk
 }
 
 // dns01Keys lists the values pending in the challenge bucket.
@@ -149,7 +151,7 @@ func dns01Keys(t *testing.T, e *env) []string {
 // certificate through DNS-01 (chosen because of the wildcard), both values
 // served at once on one name; the bucket is empty afterwards.
 func TestDNS01WildcardAndApex(t *testing.T) {
-	e, r := newDNS01Env(t)
+	e, r, _ := newDNS01Env(t)
 	req, _, err := e.svc.Request(e.ctx, &certv1.RequestCertificateRequest{AppId: "app_web", Domains: []string{"*.example.com", "example.com"}})
 	if err != nil {
 		t.Fatal(err)
@@ -178,27 +180,43 @@ func TestDNS01WildcardAndApex(t *testing.T) {
 // TestDNS01OnRequest: a plain name asked for DNS-01 is validated that way
 // (HTTP-01 would fail here), and keeps DNS-01 for its renewal.
 func TestDNS01OnRequest(t *testing.T) {
-	e, r := newDNS01Env(t)
+	e, r, clk := newDNS01Env(t)
 	req, _, err := e.svc.Request(e.ctx, &certv1.RequestCertificateRequest{AppId: "app", Domains: []string{"www.example.com"},
 		Challenge: certv1.ChallengeType_CHALLENGE_TYPE_DNS_01})
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitCert(t, e, req.Id, func(c *certv1.Certificate) error {
+	issued := waitCert(t, e, req.Id, func(c *certv1.Certificate) error {
 		if c.State != certv1.CertificateState_CERTIFICATE_STATE_ACTIVE {
 			return fmt.Errorf("state %v, last error %q", c.State, c.LastError)
 		}
 		return nil
 	})
-	if r.served.Load() < 1 {
+	served := r.served.Load()
+	if served < 1 {
 		t.Fatal("no TXT answer served")
+	}
+
+	clk.Advance(50 * time.Minute) // past two thirds of Pebble's one-hour lifetime
+	e.svc.issuer.Kick()
+	waitCert(t, e, req.Id, func(c *certv1.Certificate) error {
+		if c.Serial == issued.Serial {
+			return errors.New("not renewed yet")
+		}
+		return nil
+	})
+	if r.served.Load() <= served {
+		t.Fatal("renewed without a DNS-01 answer")
+	}
+	if keys := dns01Keys(t, e); len(keys) != 0 {
+		t.Fatalf("values left in the bucket: %v", keys)
 	}
 }
 
 // TestDNS01ValueAbsent: when the nodes do not answer the value, the order
 // fails, the failure shows on the certificate, and the value is removed.
 func TestDNS01ValueAbsent(t *testing.T) {
-	e, r := newDNS01Env(t, func(o *ACMEOptions) {
+	e, r, _ := newDNS01Env(t, func(o *ACMEOptions) {
 		o.DNS01Nameservers, o.DNS01Wait = nil, time.Millisecond // do not wait for what never comes
 	})
 	r.answer.Store(false)
@@ -223,7 +241,7 @@ func TestDNS01ValueAbsent(t *testing.T) {
 // TestDNS01RequestValidation: DNS-01 outside the served zones, and a
 // wildcard with HTTP-01, are rejected naming the field; nothing is stored.
 func TestDNS01RequestValidation(t *testing.T) {
-	e, _ := newDNS01Env(t)
+	e, _, _ := newDNS01Env(t)
 	tests := []struct {
 		name string
 		req  *certv1.RequestCertificateRequest
