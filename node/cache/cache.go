@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -101,6 +102,8 @@ type flight struct {
 	// streamAge is the Age of a streamed response that will be stored
 	// (the origin's Age), -1 when it will not be.
 	streamAge int64
+	// rangeMax bounds what a Range request buffers of a streamed body.
+	rangeMax int64
 }
 
 // New opens the store and rebuilds the indexes from what it holds.
@@ -206,8 +209,42 @@ func (c *Cache) result(r *Request, f *flight, status string, now time.Time) *Res
 	if f.resp != nil {
 		res.Parent = f.resp.Parent
 	}
-	if res.Status == http.StatusOK && r.Method == http.MethodGet && res.Stream == nil {
-		applyRange(r, res)
+	if res.Status == http.StatusOK && r.Method == http.MethodGet {
+		if res.Stream != nil && r.header("Range") != "" {
+			bufferStream(res, f.rangeMax)
+		}
+		if res.Stream == nil {
+			applyRange(r, res)
+		}
 	}
 	return res
+}
+
+// bufferStream reads a streamed body of at most max bytes into res.Body so
+// a Range can be cut from it (the fill stores it meanwhile). A longer body
+// keeps streaming: the client gets all of it, as RFC 9110 allows.
+func bufferStream(res *Result, max int64) {
+	if res.Length > max {
+		return
+	}
+	b, err := io.ReadAll(io.LimitReader(res.Stream, max+1))
+	if err == nil && int64(len(b)) <= max {
+		res.Stream.Close()
+		res.Body, res.Stream, res.Length = b, nil, -1
+		return
+	}
+	res.Stream = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(b), errReader{err}, res.Stream), res.Stream}
+}
+
+// errReader ends a MultiReader with err (nil: go on to the next reader).
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	return 0, io.EOF
 }

@@ -101,7 +101,7 @@ func (c *Cache) fetchOnce(ctx context.Context, key, primary string, r *Request, 
 	}
 	if obj == nil || resp.Length > maxObject(p) {
 		finish(nil, nil) // passes through; waiters fetch for themselves
-		return &flight{resp: resp, streamAge: -1}, nil
+		return &flight{resp: resp, streamAge: -1, rangeMax: maxObject(p)}, nil
 	}
 	fr := &fillReader{c: c, src: resp.Stream, obj: obj, max: maxObject(p), want: resp.Length, finish: finish}
 	if resp.Length > 0 {
@@ -109,7 +109,7 @@ func (c *Cache) fetchOnce(ctx context.Context, key, primary string, r *Request, 
 	}
 	out := *resp
 	out.Stream = fr
-	return &flight{resp: &out, streamAge: int64(obj.Meta.InitialAge / time.Second)}, nil
+	return &flight{resp: &out, streamAge: int64(obj.Meta.InitialAge / time.Second), rangeMax: maxObject(p)}, nil
 }
 
 func maxObject(p *Policy) int64 {

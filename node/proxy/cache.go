@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -15,6 +14,7 @@ import (
 	"github.com/strata-edge/strata/node/cache"
 	"github.com/strata-edge/strata/node/proxy/route"
 	"github.com/strata-edge/strata/node/proxy/upstream"
+	"github.com/strata-edge/strata/node/tier"
 )
 
 // The cache adapter, shared by the fast and the std path: when the matched
@@ -44,6 +44,9 @@ func (p *Proxy) cacheDo(ctx context.Context, in *http.Request, tls bool, plan *r
 		},
 	}
 	return p.opts.Cache.Do(ctx, creq, st.plan.Cache, func(ctx context.Context, cond http.Header) (*cache.Response, error) {
+		if resp := p.tierFetch(ctx, st, creq); resp != nil {
+			return resp, nil
+		}
 		return fillFetch(ctx, st, cond)
 	})
 }
@@ -55,7 +58,7 @@ var fillDrop = []string{"Range", "If-Range", "If-None-Match", "If-Modified-Since
 
 // fillFetch sends the request of st to its upstream like the std path does
 // (forwarding headers, then rule edits; retries on another server when
-// connecting fails) and reads the whole response.
+// connecting fails) and returns the response with its body streaming.
 func fillFetch(ctx context.Context, st *stdState, cond http.Header) (*cache.Response, error) {
 	in := st.view.r
 	out := in.Clone(ctx)
@@ -77,14 +80,9 @@ func fillFetch(ctx context.Context, st *stdState, cond http.Header) (*cache.Resp
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("upstream %q: read response: %w", st.plan.Upstream.Name, err)
-	}
 	stripHopStd(resp.Header)
 	resp.Header.Del("Content-Length")
-	return &cache.Response{Status: resp.StatusCode, Header: resp.Header, Body: body}, nil
+	return &cache.Response{Status: resp.StatusCode, Header: resp.Header, Stream: resp.Body, Length: resp.ContentLength}, nil
 }
 
 // stripHopStd removes hop-by-hop headers and those Connection names.
@@ -154,6 +152,13 @@ func (p *Proxy) cacheFast(ctx *fasthttp.RequestCtx, st *fastState) *upstream.Ser
 		fastText(ctx, status, msg)
 		return nil
 	}
+	if res.Parent != "" {
+		ctx.Response.Header.Set(tier.ParentHeader, res.Parent)
+	}
+	if res.Stream != nil {
+		writeStreamFast(ctx, res)
+		return nil
+	}
 	writeResultFast(ctx, res)
 	return nil
 }
@@ -191,7 +196,14 @@ func (p *Proxy) cacheStd(w http.ResponseWriter, r *http.Request, tls bool, st *s
 	}
 	h := w.Header()
 	eachResultHeader(res, func(k, v string) { h[k] = append(h[k], v) })
+	if res.Parent != "" {
+		h.Set(tier.ParentHeader, res.Parent)
+	}
 	st.plan.ApplyResponse(stdHeaderEditor(h))
+	if res.Stream != nil {
+		writeStreamStd(w, r, res)
+		return
+	}
 	h.Set("Content-Length", strconv.Itoa(len(res.Body)))
 	w.WriteHeader(res.Status)
 	if r.Method != http.MethodHead {

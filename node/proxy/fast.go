@@ -13,6 +13,7 @@ import (
 
 	"github.com/strata-edge/strata/node/proxy/route"
 	"github.com/strata-edge/strata/node/proxy/upstream"
+	"github.com/strata-edge/strata/node/tier"
 )
 
 // The plain HTTP/1.1 path: fasthttp's server, the request edited in place
@@ -76,6 +77,9 @@ func (p *Proxy) serveFast(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	app := rt.Lookup(false, p.httpPort, v.Host())
+	if app == nil {
+		app = p.tierApp(rt, v.Host(), ctx.Request.Header.Peek(tier.HopsHeader))
+	}
 	if app == nil {
 		fastText(ctx, http.StatusNotFound, fmt.Sprintf("no application for host %q\n", v.Host()))
 		p.fastDone(ctx, st, nil, nil, start)

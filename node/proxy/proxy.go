@@ -28,6 +28,7 @@ import (
 	"github.com/strata-edge/strata/node/cache"
 	"github.com/strata-edge/strata/node/proxy/route"
 	"github.com/strata-edge/strata/node/proxy/stats"
+	"github.com/strata-edge/strata/node/tier"
 )
 
 // Defaults for zero Options fields.
@@ -80,6 +81,9 @@ type Options struct {
 	// Cache, optional, serves the requests whose rules carry a cache
 	// action (node/cache); without it cache actions are ignored.
 	Cache *cache.Cache
+	// Tier, optional, names the parent-tier nodes a cache miss asks before
+	// the origin (tiered caching, node/tier).
+	Tier *tier.Tier
 }
 
 // AppStats are the counters of one app since it entered the config.

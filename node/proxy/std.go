@@ -16,6 +16,7 @@ import (
 	"github.com/strata-edge/strata/node/cache"
 	"github.com/strata-edge/strata/node/proxy/route"
 	"github.com/strata-edge/strata/node/proxy/upstream"
+	"github.com/strata-edge/strata/node/tier"
 )
 
 // The net/http path: the TLS listener (HTTP/1.1 and HTTP/2 by ALPN) and,
@@ -99,6 +100,9 @@ func (h stdHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		port = p.httpsPort
 	}
 	app = rt.Lookup(h.tls, port, st.view.Host())
+	if app == nil && !h.tls {
+		app = p.tierApp(rt, st.view.Host(), []byte(r.Header.Get(tier.HopsHeader)))
+	}
 	if app == nil {
 		stdText(sw, http.StatusNotFound, fmt.Sprintf("no application for host %q\n", st.view.Host()))
 		return

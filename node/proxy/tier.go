@@ -1,0 +1,138 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/strata-edge/strata/node/cache"
+	"github.com/strata-edge/strata/node/proxy/route"
+	"github.com/strata-edge/strata/node/tier"
+)
+
+// Tiered caching and streamed fills. A cache miss on a node whose cluster
+// has parent clusters asks a parent-tier node (node/tier picks it by
+// rendezvous hashing on the cache key) before the origin. The parent gets
+// the client's request as it came (Host, path, query; no conditional or
+// Range headers: fills fetch whole objects), plus Strata-Tier-Hops, and
+// handles it like any request of that host: its own cache, its own parents,
+// or the origin. Rule edits are the parent's to apply, so the child sends
+// the request unedited.
+
+// tierFetch asks the node's parents for the request of st; nil when it
+// has none, the request already passed tier.MaxHops tiers, or every parent
+// failed (the caller goes to the origin).
+func (p *Proxy) tierFetch(ctx context.Context, st *stdState, creq *cache.Request) *cache.Response {
+	t := p.opts.Tier
+	if t == nil {
+		return nil
+	}
+	in := st.view.r
+	hops, _ := tier.ParseHops(in.Header.Get(tier.HopsHeader))
+	if hops >= tier.MaxHops {
+		return nil
+	}
+	key := st.plan.Cache.Key.Build(creq)
+	if len(t.Candidates(key, 1)) == 0 {
+		return nil
+	}
+	out := in.Clone(ctx)
+	out.Body, out.ContentLength, out.RequestURI, out.Close = http.NoBody, 0, "", false
+	stripHopStd(out.Header)
+	for _, h := range fillDrop {
+		out.Header.Del(h)
+	}
+	ip := st.view.ClientIP().String()
+	if prior := in.Header.Values("X-Forwarded-For"); len(prior) > 0 && hops > 0 {
+		ip = prior[0] // a parent's parent: keep the chain the child sent
+		for _, v := range prior[1:] {
+			ip += ", " + v
+		}
+	}
+	out.Header.Set("X-Forwarded-For", ip)
+	out.Header.Set("X-Forwarded-Proto", st.view.Scheme())
+	out.Header.Set(tier.HopsHeader, strconv.Itoa(hops+1))
+	resp, n, err := t.Fetch(ctx, key, out)
+	if err != nil {
+		if !errors.Is(err, context.Canceled) {
+			p.log.Debug("proxy: no parent tier answered; going to the origin", "host", in.Host, "err", err)
+		}
+		return nil
+	}
+	stripHopStd(resp.Header)
+	resp.Header.Del("Content-Length")
+	parent := n.ID
+	if s := resp.Header.Get(cache.StatusHeader); s != "" {
+		parent += "; status=" + s
+	}
+	resp.Header.Del(cache.StatusHeader) // the parent's, not ours
+	resp.Header.Del(tier.ParentHeader)
+	return &cache.Response{Status: resp.StatusCode, Header: resp.Header, Stream: resp.Body, Length: resp.ContentLength, Parent: parent}
+}
+
+// tierApp finds the app of a request a child node sent to this node's
+// plain listener when no app serves its host there: a parent serves the
+// sites of its partition whichever listener they are on.
+func (p *Proxy) tierApp(rt *route.Runtime, host string, hops []byte) *route.App {
+	if len(hops) == 0 {
+		return nil
+	}
+	return rt.Lookup(true, p.httpsPort, host)
+}
+
+// writeStreamFast sends a result whose body is still arriving: fasthttp
+// copies the stream after the handler returns (Content-Length when known,
+// chunked otherwise) and closes it; a broken stream closes the connection.
+func writeStreamFast(ctx *fasthttp.RequestCtx, res *cache.Result) {
+	h := &ctx.Response.Header
+	for _, f := range res.Fields() {
+		h.Add(f.Name, f.Value)
+	}
+	if res.AgeSeconds >= 0 {
+		h.Set("Age", strconv.FormatInt(res.AgeSeconds, 10))
+	}
+	h.Set(cache.StatusHeader, res.CacheStatus)
+	ctx.Response.SetStatusCode(res.Status)
+	size := -1
+	if res.Length >= 0 && int64(int(res.Length)) == res.Length {
+		size = int(res.Length)
+	}
+	ctx.Response.SetBodyStream(res.Stream, size)
+}
+
+// writeStreamStd sends a result whose body is still arriving, flushing
+// each read. A broken stream aborts the response (the connection is
+// closed, so the client never takes a torn body for a whole one).
+func writeStreamStd(w http.ResponseWriter, r *http.Request, res *cache.Result) {
+	defer res.Stream.Close()
+	if res.Length >= 0 {
+		w.Header().Set("Content-Length", strconv.FormatInt(res.Length, 10))
+	}
+	w.WriteHeader(res.Status)
+	if r.Method == http.MethodHead {
+		return
+	}
+	rc := http.NewResponseController(w)
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	for {
+		n, err := res.Stream.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return
+			}
+			_ = rc.Flush()
+		}
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			panic(http.ErrAbortHandler)
+		}
+	}
+}
