@@ -62,16 +62,29 @@ func (t *table) fastReply(out, in, key []byte) int {
 	}
 	qend := off + 4
 	limit, edns, do := 512, false, false
+	var ecs []byte // the query's client subnet option, when it has one
 	if in[11] == 1 {
 		p := qend
-		if len(in) != p+optLen || in[p] != 0 || in[p+1] != 0 || in[p+2] != typeOPT ||
-			in[p+6] != 0 || in[p+9]|in[p+10] != 0 { // version 0, no options
+		if len(in) < p+optLen || in[p] != 0 || in[p+1] != 0 || in[p+2] != typeOPT ||
+			in[p+6] != 0 || len(in) != p+optLen+(int(in[p+9])<<8|int(in[p+10])) { // version 0
 			return 0
+		}
+		if len(in) > p+optLen {
+			if ecs = in[p+optLen:]; !fastECS(ecs) {
+				return 0
+			}
 		}
 		edns, do = true, in[p+7]&0x80 != 0
 		limit = max(512, min(int(in[p+3])<<8|int(in[p+4]), maxUDPSize))
 	} else if len(in) != qend {
 		return 0
+	}
+	opt := 0 // bytes the OPT record adds
+	if edns {
+		opt = optLen
+		if ecs != nil {
+			opt += ecsEchoLen(ecs)
+		}
 	}
 	key[k], key[k+1] = in[off], in[off+1]
 	wire, ok := t.fast[string(key[:k+2])]
@@ -84,11 +97,7 @@ func (t *table) fastReply(out, in, key []byte) int {
 	case ok && wire == nil:
 		return 0
 	case ok:
-		size := len(wire)
-		if edns {
-			size += optLen
-		}
-		if size > limit {
+		if len(wire)+opt > limit {
 			return 0
 		}
 		n = copy(out, wire)
@@ -102,11 +111,13 @@ func (t *table) fastReply(out, in, key []byte) int {
 		ns := byte(0)
 		if fz != nil {
 			out[2], out[3], ns = 0x84, 0x03, 1 // AA, NXDOMAIN
+		} else if ecs != nil {
+			return 0 // the chain's REFUSED does not echo the subnet
 		}
 		out[4], out[5], out[6], out[7], out[8], out[9], out[10], out[11] = 0, 1, 0, 0, 0, ns, 0, 0
 		n = 12 + copy(out[12:], in[12:qend])
 		if fz != nil {
-			if n+len(fz.soa)+optLen > limit { // optLen: room for an OPT either way
+			if n+len(fz.soa)+opt > limit {
 				return 0
 			}
 			soa := out[n : n+copy(out[n:], fz.soa)]
@@ -130,6 +141,11 @@ func (t *table) fastReply(out, in, key []byte) int {
 			o[7] = 0x80
 		}
 		n += optLen
+		if ecs != nil {
+			e := writeECSEcho(out[n:], ecs)
+			o[9], o[10] = byte(e>>8), byte(e)
+			n += e
+		}
 		ar := uint16(out[10])<<8 | uint16(out[11]) + 1
 		out[10], out[11] = byte(ar>>8), byte(ar)
 	}
@@ -148,4 +164,53 @@ func (t *table) zoneOfKey(name []byte) *fastZone {
 		i += int(name[i]) + 1
 	}
 	return nil
+}
+
+// fastECS reports whether opt, the options of a query's OPT record, is one
+// EDNS Client Subnet option (RFC 7871) that miekg/dns parses and the edns
+// handler accepts: family 1 or 2, a source prefix that fits it, scope 0 and
+// no more address bytes than the family has. Anything else takes the slow
+// path, which also replies FORMERR to the malformed ones.
+func fastECS(opt []byte) bool {
+	if len(opt) < 8 || opt[0] != 0 || opt[1] != 8 || int(opt[2])<<8|int(opt[3]) != len(opt)-4 ||
+		opt[4] != 0 || opt[7] != 0 {
+		return false
+	}
+	size := 0
+	switch opt[5] {
+	case 1:
+		size = 4
+	case 2:
+		size = 16
+	default:
+		return false
+	}
+	return int(opt[6]) <= size*8 && len(opt)-8 <= size
+}
+
+// ecsEchoLen is the length of the echo of a client subnet option accepted by
+// fastECS: the address is cut to the bytes its source prefix covers.
+func ecsEchoLen(opt []byte) int { return 8 + (int(opt[6])+7)/8 }
+
+// writeECSEcho writes the echo of opt into out, as the edns handler does for
+// an answer no geo rule decided: same family and source prefix, scope 0, the
+// address masked to the prefix. It returns the bytes written.
+func writeECSEcho(out, opt []byte) int {
+	src := int(opt[6])
+	need := (src + 7) / 8
+	e := out[:8+need]
+	e[0], e[1], e[2], e[3] = 0, 8, 0, byte(4+need)
+	e[4], e[5], e[6], e[7] = 0, opt[5], opt[6], 0
+	addr := opt[8:]
+	for i := range need {
+		b := byte(0)
+		if i < len(addr) {
+			b = addr[i]
+		}
+		if i == need-1 && src%8 != 0 {
+			b &= 0xFF << (8 - src%8)
+		}
+		e[8+i] = b
+	}
+	return len(e)
 }

@@ -61,10 +61,18 @@ func query(tb testing.TB, name string, qtype uint16, edns bool) []byte {
 }
 
 // Every kind of query in the bench harness's mix (../shared/bench/dns.sh)
-// must stay on the fast path, with or without EDNS.
+// must stay on the fast path, with or without EDNS and client subnet (names
+// in no zone: without client subnet only, see fastReply).
 func TestFastPathCoversHarnessQueries(t *testing.T) {
 	tab := benchTable(t)
-	out, key := make([]byte, 4096), make([]byte, 260)
+	out, key := make([]byte, udpBufSize), make([]byte, keySize)
+	shapes := map[string]func(*mdns.Msg){"none": nil}
+	for _, ev := range ednsVariants {
+		switch ev.name {
+		case "edns", "edns-do", "edns-512", "ecs-v4", "ecs-v6", "ecs-0", "ecs-short", "ecs-hostbits":
+			shapes[ev.name] = ev.set
+		}
+	}
 	for _, tc := range []struct {
 		name  string
 		qtype uint16
@@ -74,9 +82,20 @@ func TestFastPathCoversHarnessQueries(t *testing.T) {
 		{"example.test.", mdns.TypeMX}, {"api.example.test.", mdns.TypeA}, {"nope123.example.test.", mdns.TypeA},
 		{"h1.example.test.", mdns.TypeAAAA}, {"other.test.", mdns.TypeA},
 	} {
-		for _, edns := range []bool{false, true} {
-			if tab.fastReply(out, query(t, tc.name, tc.qtype, edns), key) == 0 {
-				t.Errorf("%s %s edns=%v: slow path", tc.name, mdns.TypeToString[tc.qtype], edns)
+		for shape, set := range shapes {
+			if tc.name == "other.test." && strings.HasPrefix(shape, "ecs") {
+				continue
+			}
+			m := new(mdns.Msg).SetQuestion(tc.name, tc.qtype)
+			if set != nil {
+				set(m)
+			}
+			in, err := m.Pack()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tab.fastReply(out, in, key) == 0 {
+				t.Errorf("%s %s %s: slow path", tc.name, mdns.TypeToString[tc.qtype], shape)
 			}
 		}
 	}
@@ -170,6 +189,25 @@ var ednsVariants = []ednsVariant{
 	{"ecs-v6", withOpt(1232, true, 0, &mdns.EDNS0_SUBNET{Code: mdns.EDNS0SUBNET, Family: 2, SourceNetmask: 56, Address: net.ParseIP("2001:db8:1:2::")})},
 	{"ecs-0", withOpt(1232, false, 0, &mdns.EDNS0_SUBNET{Code: mdns.EDNS0SUBNET, Family: 1, SourceNetmask: 0, Address: net.IPv4zero.To4()})},
 	{"cookie", withOpt(1232, false, 0, &mdns.EDNS0_COOKIE{Code: mdns.EDNS0COOKIE, Cookie: "0102030405060708"})},
+	{"ecs-v4-22", withOpt(1232, false, 0, &mdns.EDNS0_SUBNET{Code: mdns.EDNS0SUBNET, Family: 1, SourceNetmask: 22, Address: net.IPv4(198, 51, 103, 255).To4()})},
+	{"ecs-v6-0", withOpt(512, false, 0, &mdns.EDNS0_SUBNET{Code: mdns.EDNS0SUBNET, Family: 2, SourceNetmask: 0, Address: net.IPv6zero})},
+	{"ecs-cookie", withOpt(1232, false, 0, &mdns.EDNS0_SUBNET{Code: mdns.EDNS0SUBNET, Family: 1, SourceNetmask: 24, Address: net.IPv4(198, 51, 100, 0).To4()},
+		&mdns.EDNS0_COOKIE{Code: mdns.EDNS0COOKIE, Cookie: "0102030405060708"})},
+	// raw client subnet options as clients may send them: fewer address
+	// bytes than the prefix covers, host bits set, and malformed ones
+	// (scope set, family 0, too many address bytes) that get FORMERR
+	{"ecs-short", rawECS(0, 1, 24, 0, 198, 51)},
+	{"ecs-hostbits", rawECS(0, 1, 20, 0, 198, 51, 100, 7)},
+	{"ecs-v6-long", rawECS(0, 2, 33, 0, 0x20, 1, 0xd, 0xb8, 0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4, 5, 6, 7, 8)},
+	{"ecs-scope", rawECS(0, 1, 24, 8, 198, 51, 100)},
+	{"ecs-family0", rawECS(0, 0, 0, 0)},
+	{"ecs-toolong", rawECS(0, 1, 8, 0, 1, 2, 3, 4, 5)},
+	{"ecs-v4-33", rawECS(0, 1, 33, 0, 1, 2, 3, 4)},
+}
+
+// rawECS is an OPT record carrying data as a client subnet option as is.
+func rawECS(data ...byte) func(m *mdns.Msg) {
+	return withOpt(1232, false, 0, &mdns.EDNS0_LOCAL{Code: mdns.EDNS0SUBNET, Data: data})
 }
 
 // TestFastPathMatchesSlowPath sends every owner name of both zones, and
@@ -258,6 +296,17 @@ func harnessQueries(tb testing.TB) [][]byte {
 		{"h1.example.test.", mdns.TypeAAAA},
 	} {
 		qs = append(qs, query(tb, tc.name, tc.qtype, false), query(tb, tc.name, tc.qtype, true))
+	}
+	for _, ev := range ednsVariants { // resolvers that send a client subnet
+		if ev.name == "ecs-v4" || ev.name == "ecs-v6" {
+			m := new(mdns.Msg).SetQuestion("h1.example.test.", mdns.TypeA)
+			ev.set(m)
+			wire, err := m.Pack()
+			if err != nil {
+				tb.Fatal(err)
+			}
+			qs = append(qs, wire)
+		}
 	}
 	return qs
 }

@@ -22,6 +22,14 @@ func FuzzRequest(f *testing.F) {
 		wire, _ := m.Pack()
 		f.Add(wire)
 	}
+	for _, ev := range ednsVariants {
+		m := q("www.example.test.", mdns.TypeA, false)
+		if ev.set != nil {
+			ev.set(m)
+		}
+		wire, _ := m.Pack()
+		f.Add(wire)
+	}
 	s := fastSlowServer(f)
 	from := netip.MustParseAddrPort("192.0.2.200:5353")
 	f.Fuzz(func(t *testing.T, in []byte) {
