@@ -345,16 +345,22 @@ func (p *projection) syncCerts(ids []string, e eventstore.Event) {
 		}
 		d := &syncv1.Delta{PartitionId: k.partition, Staging: k.staging, FromVersion: t.version, ToVersion: e.Position,
 			CreatedAt: timestamppb.New(e.Metadata.Time), CertUpserts: ups, CertDeletes: dels}
-		t.version = e.Position
-		t.createdAt = e.Metadata.Time
-		t.remember(e.Position, e.Metadata.Time)
-		t.snap.Store(nil)
-		if p.publish {
-			t.outbox = append(t.outbox, d)
-			select {
-			case p.notify <- struct{}{}:
-			default:
-			}
+		p.moveTrack(t, d, e)
+	}
+}
+
+// moveTrack moves t to the version of e, the event that changed it by d,
+// and hands d to the publisher.
+func (p *projection) moveTrack(t *track, d *syncv1.Delta, e eventstore.Event) {
+	t.version = e.Position
+	t.createdAt = e.Metadata.Time
+	t.remember(e.Position, e.Metadata.Time)
+	t.snap.Store(nil)
+	if p.publish {
+		t.outbox = append(t.outbox, d)
+		select {
+		case p.notify <- struct{}{}:
+		default:
 		}
 	}
 }
@@ -367,17 +373,7 @@ func (p *projection) syncCluster(c *configv1.Cluster, e eventstore.Event) {
 		t.clusters[c.Id] = c
 		d := &syncv1.Delta{PartitionId: c.PartitionId, Staging: staging, FromVersion: t.version, ToVersion: e.Position,
 			CreatedAt: timestamppb.New(e.Metadata.Time), ClusterUpserts: []*configv1.Cluster{c}}
-		t.version = e.Position
-		t.createdAt = e.Metadata.Time
-		t.remember(e.Position, e.Metadata.Time)
-		t.snap.Store(nil)
-		if p.publish {
-			t.outbox = append(t.outbox, d)
-			select {
-			case p.notify <- struct{}{}:
-			default:
-			}
-		}
+		p.moveTrack(t, d, e)
 	}
 }
 
@@ -435,17 +431,7 @@ func (p *projection) moveTracks(id string, old, cur *configv1.App, staging bool,
 		} else {
 			continue
 		}
-		t.version = e.Position
-		t.createdAt = e.Metadata.Time
-		t.remember(e.Position, e.Metadata.Time)
-		t.snap.Store(nil)
-		if p.publish {
-			t.outbox = append(t.outbox, d)
-			select {
-			case p.notify <- struct{}{}:
-			default:
-			}
-		}
+		p.moveTrack(t, d, e)
 	}
 }
 
@@ -499,17 +485,7 @@ func (p *projection) moveZoneTracks(id string, old, cur *dnsv1.Zone, staging boo
 		} else {
 			continue
 		}
-		t.version = e.Position
-		t.createdAt = e.Metadata.Time
-		t.remember(e.Position, e.Metadata.Time)
-		t.snap.Store(nil)
-		if p.publish {
-			t.outbox = append(t.outbox, d)
-			select {
-			case p.notify <- struct{}{}:
-			default:
-			}
-		}
+		p.moveTrack(t, d, e)
 	}
 }
 
