@@ -104,6 +104,28 @@ func BenchmarkHit(b *testing.B) {
 	}
 }
 
+// BenchmarkHitOnly measures Hit, the fast path's lookup: no fetcher, no
+// allocation.
+func BenchmarkHitOnly(b *testing.B) {
+	c, _ := New(Options{Open: func(ev EvictFunc) (Store, error) { return NewMemory(1<<30, ev), nil }})
+	hdr := http.Header{"Accept": {"*/*"}}
+	r := &Request{Method: "GET", Host: "a.com", Path: "/static/app.js", RawQuery: "v=3", Header: hdr.Get}
+	body := make([]byte, 4096)
+	fetch := func(context.Context, http.Header) (*Response, error) {
+		return &Response{Status: 200, Header: http.Header{"Content-Type": {"text/javascript"}}, Body: body}, nil
+	}
+	if res, _ := c.Do(context.Background(), r, ttl60, fetch); res.CacheStatus != StatusMiss {
+		b.Fatal(res.CacheStatus)
+	}
+	var res Result
+	b.ReportAllocs()
+	for b.Loop() {
+		if !c.Hit(r, ttl60, &res) {
+			b.Fatal("no hit")
+		}
+	}
+}
+
 func BenchmarkKeyBuild(b *testing.B) {
 	hdr := http.Header{"Accept-Language": {"en"}}
 	r := &Request{Method: "GET", Host: "a.com", Path: "/static/app.js", RawQuery: "v=3&utm=x", Header: hdr.Get}
