@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protojson"
+
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 	"github.com/strata-edge/strata/pkg/testenv"
 )
@@ -152,10 +155,27 @@ func TestDevClusterDNSOffOn(t *testing.T) {
 	if err := silent(); err != nil {
 		t.Fatal(err)
 	}
+	nodeDNS := func(want configv1.NodeDnsState) func() error {
+		return func() error {
+			res := &configv1.ListNodesResponse{}
+			out := c.ok("node", "list", "-o", "json")
+			if err := protojson.Unmarshal([]byte(out), res); err != nil {
+				t.Fatalf("node list -o json: %v\n%s", err, out)
+			}
+			for _, n := range res.GetNodes() {
+				if n.GetNode().GetName() == "b-1" && n.GetDns() == want && n.GetHealthy() {
+					return nil
+				}
+			}
+			return fmt.Errorf("node list does not show b-1 healthy with dns %v:\n%s", want, out)
+		}
+	}
+	natstest.CheckFor(t, 10*time.Second, 100*time.Millisecond, nodeDNS(configv1.NodeDnsState_NODE_DNS_STATE_OFF))
 
 	c.ok("cluster", "update", "edge-b", "--dns", "on")
 	start = time.Now()
 	natstest.CheckFor(t, 10*time.Second, 50*time.Millisecond, answers(bDNS, "www.example.test", "192.0.2.1"))
 	t.Logf("node b-1 answered again %s after the update", time.Since(start).Round(time.Millisecond))
 	natstest.CheckFor(t, 10*time.Second, 50*time.Millisecond, answers(bDNS, "gw.example.test", "127.0.0.2"))
+	natstest.CheckFor(t, 10*time.Second, 100*time.Millisecond, nodeDNS(configv1.NodeDnsState_NODE_DNS_STATE_ANSWERING))
 }

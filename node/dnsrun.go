@@ -7,6 +7,7 @@ import (
 	gosync "sync"
 	"time"
 
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/node/dns"
 )
@@ -183,6 +184,24 @@ func (r *dnsRunner) stop(ctx context.Context) error {
 	r.open = false
 	r.serving = false
 	return r.srv.Stop(ctx)
+}
+
+// reportDNS puts the DNS state into a heartbeat (sync Options.Status).
+func (n *Node) reportDNS(st *syncv1.NodeStatus) {
+	st.Dns = configv1.NodeDnsState_NODE_DNS_STATE_NONE
+	if n.dns == nil {
+		return
+	}
+	switch serving, off, err := n.dns.state(); {
+	case serving:
+		st.Dns = configv1.NodeDnsState_NODE_DNS_STATE_ANSWERING
+	case off:
+		st.Dns = configv1.NodeDnsState_NODE_DNS_STATE_OFF
+	case err != nil:
+		st.Dns = configv1.NodeDnsState_NODE_DNS_STATE_FAILED
+	default: // before Start opened the listeners
+		st.Dns = configv1.NodeDnsState_NODE_DNS_STATE_UNSPECIFIED
+	}
 }
 
 func onOff(on bool) string {

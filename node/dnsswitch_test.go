@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,6 +119,45 @@ func silent(addr string) error {
 	return nil
 }
 
+// statusFeed collects node n1's heartbeats.
+func statusFeed(t *testing.T, nc *nats.Conn) chan *syncv1.NodeStatus {
+	t.Helper()
+	statuses := make(chan *syncv1.NodeStatus, 64)
+	if _, err := nc.Subscribe(natsutil.NodeStatusSubject("n1"), func(m *nats.Msg) {
+		st := new(syncv1.NodeStatus)
+		if proto.Unmarshal(m.Data, st) == nil {
+			select {
+			case statuses <- st:
+			default:
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return statuses
+}
+
+// waitStatus waits for a heartbeat that ok accepts.
+func waitStatus(t *testing.T, statuses chan *syncv1.NodeStatus, ok func(*syncv1.NodeStatus) bool) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	var last *syncv1.NodeStatus
+	for {
+		select {
+		case st := <-statuses:
+			if ok(st) {
+				return
+			}
+			last = st
+		case <-deadline:
+			t.Fatalf("no such heartbeat; last: %v", last)
+		}
+	}
+}
+
 // A node whose cluster turns DNS off closes its DNS listeners (the ports are
 // free) while it keeps serving HTTP; turning it on answers again on the same
 // address; a node restarted offline keeps the stored setting; another
@@ -128,7 +168,9 @@ func TestNodeDNSFollowsClusterSetting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newPublisher(t, natstest.Connect(t, hub))
+	nc := natstest.Connect(t, hub)
+	statuses := statusFeed(t, nc)
+	p := newPublisher(t, nc)
 	tr := newTrack(p)
 	tr.publish(&syncv1.Delta{Upserts: []*configv1.App{app(upstream(t, "A"))}, ZoneUpserts: []*dnsv1.Zone{zoneWWW("192.0.2.1")}})
 	dir := t.TempDir()
@@ -148,6 +190,9 @@ func TestNodeDNSFollowsClusterSetting(t *testing.T) {
 	if st := n.DNS(); st.Answering || !st.ClusterOff || n.DNSAddr() != "" {
 		t.Fatalf("DNS state %+v, DNSAddr %q: want closed, turned off by the cluster", st, n.DNSAddr())
 	}
+	waitStatus(t, statuses, func(st *syncv1.NodeStatus) bool {
+		return st.GetVersion() == v && st.GetDns() == configv1.NodeDnsState_NODE_DNS_STATE_OFF && st.GetHealthy()
+	})
 	// Zones released while off are served once on.
 	tr.publish(&syncv1.Delta{ZoneUpserts: []*dnsv1.Zone{zoneWWW("192.0.2.2")}})
 	v = tr.publish(&syncv1.Delta{ClusterUpserts: []*configv1.Cluster{{Id: "c1", Name: "edge", PartitionId: partition}}})
@@ -186,18 +231,7 @@ func TestNodeAppliesSnapshotsAllOrNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	nc := natstest.Connect(t, hub)
-	statuses := make(chan *syncv1.NodeStatus, 64)
-	if _, err := nc.Subscribe(natsutil.NodeStatusSubject("n1"), func(m *nats.Msg) {
-		st := new(syncv1.NodeStatus)
-		if proto.Unmarshal(m.Data, st) == nil {
-			select {
-			case statuses <- st:
-			default:
-			}
-		}
-	}); err != nil {
-		t.Fatal(err)
-	}
+	statuses := statusFeed(t, nc)
 	p := newPublisher(t, nc)
 	tr := newTrack(p)
 	a, b, c := upstream(t, "A"), upstream(t, "B"), upstream(t, "C")
@@ -208,16 +242,21 @@ func TestNodeAppliesSnapshotsAllOrNothing(t *testing.T) {
 	dnsAddr := n.DNSAddr()
 	wantDNS(t, dnsAddr, "192.0.2.1")
 
-	// waitRejected waits for the status the node sends after rejecting v.
-	waitRejected := func(v uint64) {
+	// waitRejected waits for the status the node sends after rejecting v:
+	// unhealthy at v1, with the reason.
+	waitRejected := func(v uint64, reason string) {
 		t.Helper()
 		deadline := time.After(10 * time.Second)
 		for {
 			select {
 			case st := <-statuses:
-				if !st.GetHealthy() && st.GetVersion() == v1 {
-					return
+				if st.GetHealthy() || st.GetVersion() != v1 {
+					continue
 				}
+				if !strings.Contains(st.GetApplyError(), reason) || st.GetDns() != configv1.NodeDnsState_NODE_DNS_STATE_ANSWERING {
+					t.Fatalf("status after rejecting %d: apply_error %q, dns %v; want %q, answering", v, st.GetApplyError(), st.GetDns(), reason)
+				}
+				return
 			case <-deadline:
 				t.Fatalf("no unhealthy status at version %d after version %d", v1, v)
 			}
@@ -236,14 +275,14 @@ func TestNodeAppliesSnapshotsAllOrNothing(t *testing.T) {
 	// A zone the DNS server cannot compile, beside a good app change.
 	bad := zoneWWW("not-an-address")
 	v := tr.publish(&syncv1.Delta{Upserts: []*configv1.App{app(b)}, ZoneUpserts: []*dnsv1.Zone{bad}})
-	waitRejected(v)
+	waitRejected(v, "dns: config version")
 	keepsOld()
 
 	// An app the proxy rejects (two apps claiming one domain), beside a good zone.
 	dup := app(c)
 	dup.Id, dup.Name = "web2", "web2"
 	v = tr.publish(&syncv1.Delta{Upserts: []*configv1.App{dup}, ZoneUpserts: []*dnsv1.Zone{zoneWWW("192.0.2.3")}})
-	waitRejected(v)
+	waitRejected(v, "proxy: config version")
 	keepsOld()
 
 	// Fixed: both move.

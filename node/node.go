@@ -269,6 +269,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		Apply:       n.apply,
 		Heartbeat:   n.opts.Heartbeat,
 		Health:      n.health(),
+		Status:      n.reportDNS,
 		LinkID:      leafLinkID(n.leaf),
 		Logger:      n.opts.Logger.With("node", n.opts.NodeID),
 	})

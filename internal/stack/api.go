@@ -227,6 +227,8 @@ func heartbeats(svc *nodes.Service) config.StatusSource {
 				LastSeen:       s.ReceivedAt,
 				Online:         s.Online,
 				Healthy:        s.Healthy,
+				ApplyError:     s.Status.GetApplyError(),
+				DNS:            s.Status.GetDns(),
 			}
 		}
 		return out

@@ -86,6 +86,9 @@ type Options struct {
 	Heartbeat time.Duration
 	// Health, when set, reports the node's health for the heartbeat.
 	Health func() (healthy bool, rps float64, conns uint64)
+	// Status, when set, adds the node's own fields (its DNS state) to each
+	// heartbeat before it is sent.
+	Status func(*syncv1.NodeStatus)
 	// LinkID, when set, identifies the node's current leaf connection to
 	// the hub (0 while the link is down; a new value after every
 	// reconnect). The agent polls it and restarts its consumer as soon as
@@ -796,6 +799,9 @@ func (a *Agent) publishStatus() {
 		Healthy:     applyErr == nil,
 		Time:        timestamppb.Now(),
 	}
+	if applyErr != nil {
+		st.ApplyError = applyErr.Error()
+	}
 	if !appliedAt.IsZero() {
 		st.AppliedAt = timestamppb.New(appliedAt)
 	}
@@ -803,6 +809,9 @@ func (a *Agent) publishStatus() {
 		healthy, rps, conns := a.opts.Health()
 		st.Healthy = st.Healthy && healthy
 		st.RequestsPerSecond, st.Connections = rps, conns
+	}
+	if a.opts.Status != nil {
+		a.opts.Status(st)
 	}
 	data, err := proto.Marshal(st)
 	if err != nil {

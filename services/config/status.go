@@ -19,6 +19,11 @@ type NodeStatus struct {
 	Online bool
 	// Healthy: online and reporting itself healthy.
 	Healthy bool
+	// ApplyError is why the node rejected the newest snapshot it received
+	// (empty when it runs it), and DNS what its DNS server does, both from
+	// its last heartbeat.
+	ApplyError string
+	DNS        configv1.NodeDnsState
 }
 
 // StatusSource reports the latest status of the nodes that reported, by node
@@ -66,6 +71,8 @@ func fillSync(info *configv1.NodeInfo, st NodeStatus, reported bool, t *track, n
 		info.Online = st.Online
 		info.Healthy = st.Healthy
 		info.LastSeen = timestamppb.New(st.LastSeen)
+		info.ApplyError = st.ApplyError
+		info.Dns = st.DNS
 	}
 	var latest uint64
 	if t != nil {

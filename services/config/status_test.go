@@ -61,7 +61,8 @@ func TestListNodesSyncStatus(t *testing.T) {
 
 	seen := time.Now().Add(-2 * time.Second).Truncate(time.Second)
 	hb.set(ids["current"], NodeStatus{AppliedVersion: v2, LastSeen: seen, Online: true, Healthy: true})
-	hb.set(ids["behind"], NodeStatus{AppliedVersion: v1, LastSeen: seen, Online: true, Healthy: true})
+	hb.set(ids["behind"], NodeStatus{AppliedVersion: v1, LastSeen: seen, Online: true, Healthy: true,
+		ApplyError: "proxy: config version 9: bad", DNS: configv1.NodeDnsState_NODE_DNS_STATE_OFF})
 	hb.set(ids["gone"], NodeStatus{AppliedVersion: v2, LastSeen: seen, Online: false})
 	// A heartbeat of a node the service does not know is ignored.
 	hb.set("node_unknown", NodeStatus{AppliedVersion: v2, Online: true})
@@ -105,6 +106,9 @@ func TestListNodesSyncStatus(t *testing.T) {
 				}
 			} else if n.LagSeconds != 0 {
 				t.Errorf("lag seconds %.3f for a node that is not behind", n.LagSeconds)
+			}
+			if tt.name == "behind" && (n.ApplyError != "proxy: config version 9: bad" || n.Dns != configv1.NodeDnsState_NODE_DNS_STATE_OFF) {
+				t.Errorf("apply error %q, dns %v: want the heartbeat's", n.ApplyError, n.Dns)
 			}
 			if got := n.LastSeen != nil; got != tt.lastSeen {
 				t.Fatalf("last seen %v, want set=%v", n.LastSeen, tt.lastSeen)

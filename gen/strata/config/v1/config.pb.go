@@ -904,8 +904,13 @@ type NodeInfo struct {
 	// Releases the node is behind.
 	LagReleases uint64 `protobuf:"varint,8,opt,name=lag_releases,json=lagReleases,proto3" json:"lag_releases,omitempty"`
 	// Seconds since the node's version stopped being the newest one.
-	LagSeconds    float64 `protobuf:"fixed64,9,opt,name=lag_seconds,json=lagSeconds,proto3" json:"lag_seconds,omitempty"`
-	Healthy       bool    `protobuf:"varint,10,opt,name=healthy,proto3" json:"healthy,omitempty"`
+	LagSeconds float64 `protobuf:"fixed64,9,opt,name=lag_seconds,json=lagSeconds,proto3" json:"lag_seconds,omitempty"`
+	Healthy    bool    `protobuf:"varint,10,opt,name=healthy,proto3" json:"healthy,omitempty"`
+	// From its last heartbeat: why it rejected the newest snapshot it received
+	// (empty when it runs it).
+	ApplyError string `protobuf:"bytes,11,opt,name=apply_error,json=applyError,proto3" json:"apply_error,omitempty"`
+	// From its last heartbeat: what its DNS server does.
+	Dns           NodeDnsState `protobuf:"varint,12,opt,name=dns,proto3,enum=strata.config.v1.NodeDnsState" json:"dns,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1008,6 +1013,20 @@ func (x *NodeInfo) GetHealthy() bool {
 		return x.Healthy
 	}
 	return false
+}
+
+func (x *NodeInfo) GetApplyError() string {
+	if x != nil {
+		return x.ApplyError
+	}
+	return ""
+}
+
+func (x *NodeInfo) GetDns() NodeDnsState {
+	if x != nil {
+		return x.Dns
+	}
+	return NodeDnsState_NODE_DNS_STATE_UNSPECIFIED
 }
 
 type CreateAppRequest struct {
@@ -3430,7 +3449,7 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\x10ListNodesRequest\x12\x18\n" +
 	"\acluster\x18\x01 \x01(\tR\acluster\"E\n" +
 	"\x11ListNodesResponse\x120\n" +
-	"\x05nodes\x18\x01 \x03(\v2\x1a.strata.config.v1.NodeInfoR\x05nodes\"\xf1\x02\n" +
+	"\x05nodes\x18\x01 \x03(\v2\x1a.strata.config.v1.NodeInfoR\x05nodes\"\xc4\x03\n" +
 	"\bNodeInfo\x12*\n" +
 	"\x04node\x18\x01 \x01(\v2\x16.strata.config.v1.NodeR\x04node\x12!\n" +
 	"\fpartition_id\x18\x02 \x01(\tR\vpartitionId\x12'\n" +
@@ -3443,7 +3462,10 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\vlag_seconds\x18\t \x01(\x01R\n" +
 	"lagSeconds\x12\x18\n" +
 	"\ahealthy\x18\n" +
-	" \x01(\bR\ahealthy\"\xa3\x02\n" +
+	" \x01(\bR\ahealthy\x12\x1f\n" +
+	"\vapply_error\x18\v \x01(\tR\n" +
+	"applyError\x120\n" +
+	"\x03dns\x18\f \x01(\x0e2\x1e.strata.config.v1.NodeDnsStateR\x03dns\"\xa3\x02\n" +
 	"\x10CreateAppRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\adomains\x18\x02 \x03(\tR\adomains\x12\x1d\n" +
@@ -3746,9 +3768,10 @@ var file_strata_config_v1_config_proto_goTypes = []any{
 	(*Cluster)(nil),                 // 62: strata.config.v1.Cluster
 	(*Node)(nil),                    // 63: strata.config.v1.Node
 	(*timestamppb.Timestamp)(nil),   // 64: google.protobuf.Timestamp
-	(*App)(nil),                     // 65: strata.config.v1.App
-	(*Upstream)(nil),                // 66: strata.config.v1.Upstream
-	(*Rule)(nil),                    // 67: strata.config.v1.Rule
+	(NodeDnsState)(0),               // 65: strata.config.v1.NodeDnsState
+	(*App)(nil),                     // 66: strata.config.v1.App
+	(*Upstream)(nil),                // 67: strata.config.v1.Upstream
+	(*Rule)(nil),                    // 68: strata.config.v1.Rule
 }
 var file_strata_config_v1_config_proto_depIdxs = []int32{
 	61, // 0: strata.config.v1.CreatePartitionResponse.partition:type_name -> strata.config.v1.Partition
@@ -3762,87 +3785,88 @@ var file_strata_config_v1_config_proto_depIdxs = []int32{
 	19, // 8: strata.config.v1.ListNodesResponse.nodes:type_name -> strata.config.v1.NodeInfo
 	63, // 9: strata.config.v1.NodeInfo.node:type_name -> strata.config.v1.Node
 	64, // 10: strata.config.v1.NodeInfo.last_seen:type_name -> google.protobuf.Timestamp
-	59, // 11: strata.config.v1.CreateAppRequest.labels:type_name -> strata.config.v1.CreateAppRequest.LabelsEntry
-	65, // 12: strata.config.v1.CreateAppResponse.app:type_name -> strata.config.v1.App
-	65, // 13: strata.config.v1.GetAppResponse.app:type_name -> strata.config.v1.App
-	65, // 14: strata.config.v1.GetAppResponse.released:type_name -> strata.config.v1.App
-	26, // 15: strata.config.v1.ListAppsResponse.apps:type_name -> strata.config.v1.AppSummary
-	60, // 16: strata.config.v1.UpdateAppRequest.labels:type_name -> strata.config.v1.UpdateAppRequest.LabelsEntry
-	65, // 17: strata.config.v1.UpdateAppResponse.app:type_name -> strata.config.v1.App
-	66, // 18: strata.config.v1.CreateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
-	66, // 19: strata.config.v1.CreateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
-	66, // 20: strata.config.v1.UpdateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
-	66, // 21: strata.config.v1.UpdateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
-	67, // 22: strata.config.v1.CreateRuleRequest.rule:type_name -> strata.config.v1.Rule
-	67, // 23: strata.config.v1.CreateRuleResponse.rule:type_name -> strata.config.v1.Rule
-	67, // 24: strata.config.v1.UpdateRuleRequest.rule:type_name -> strata.config.v1.Rule
-	67, // 25: strata.config.v1.UpdateRuleResponse.rule:type_name -> strata.config.v1.Rule
-	47, // 26: strata.config.v1.DiffAppResponse.changes:type_name -> strata.config.v1.PendingChange
-	64, // 27: strata.config.v1.PendingChange.time:type_name -> google.protobuf.Timestamp
-	64, // 28: strata.config.v1.Release.time:type_name -> google.protobuf.Timestamp
-	48, // 29: strata.config.v1.CreateReleaseResponse.release:type_name -> strata.config.v1.Release
-	48, // 30: strata.config.v1.ListReleasesResponse.releases:type_name -> strata.config.v1.Release
-	48, // 31: strata.config.v1.RevertAppResponse.release:type_name -> strata.config.v1.Release
-	48, // 32: strata.config.v1.RevertObjectResponse.release:type_name -> strata.config.v1.Release
-	0,  // 33: strata.config.v1.ConfigService.CreatePartition:input_type -> strata.config.v1.CreatePartitionRequest
-	2,  // 34: strata.config.v1.ConfigService.ListPartitions:input_type -> strata.config.v1.ListPartitionsRequest
-	4,  // 35: strata.config.v1.ConfigService.CreateCluster:input_type -> strata.config.v1.CreateClusterRequest
-	9,  // 36: strata.config.v1.ConfigService.ListClusters:input_type -> strata.config.v1.ListClustersRequest
-	6,  // 37: strata.config.v1.ConfigService.UpdateCluster:input_type -> strata.config.v1.UpdateClusterRequest
-	11, // 38: strata.config.v1.ConfigService.RegisterNode:input_type -> strata.config.v1.RegisterNodeRequest
-	13, // 39: strata.config.v1.ConfigService.SetNodeStaging:input_type -> strata.config.v1.SetNodeStagingRequest
-	15, // 40: strata.config.v1.ConfigService.RemoveNode:input_type -> strata.config.v1.RemoveNodeRequest
-	17, // 41: strata.config.v1.ConfigService.ListNodes:input_type -> strata.config.v1.ListNodesRequest
-	20, // 42: strata.config.v1.ConfigService.CreateApp:input_type -> strata.config.v1.CreateAppRequest
-	22, // 43: strata.config.v1.ConfigService.GetApp:input_type -> strata.config.v1.GetAppRequest
-	24, // 44: strata.config.v1.ConfigService.ListApps:input_type -> strata.config.v1.ListAppsRequest
-	27, // 45: strata.config.v1.ConfigService.UpdateApp:input_type -> strata.config.v1.UpdateAppRequest
-	29, // 46: strata.config.v1.ConfigService.DeleteApp:input_type -> strata.config.v1.DeleteAppRequest
-	31, // 47: strata.config.v1.ConfigService.CreateUpstream:input_type -> strata.config.v1.CreateUpstreamRequest
-	33, // 48: strata.config.v1.ConfigService.UpdateUpstream:input_type -> strata.config.v1.UpdateUpstreamRequest
-	35, // 49: strata.config.v1.ConfigService.DeleteUpstream:input_type -> strata.config.v1.DeleteUpstreamRequest
-	37, // 50: strata.config.v1.ConfigService.CreateRule:input_type -> strata.config.v1.CreateRuleRequest
-	39, // 51: strata.config.v1.ConfigService.UpdateRule:input_type -> strata.config.v1.UpdateRuleRequest
-	41, // 52: strata.config.v1.ConfigService.DeleteRule:input_type -> strata.config.v1.DeleteRuleRequest
-	43, // 53: strata.config.v1.ConfigService.MoveRule:input_type -> strata.config.v1.MoveRuleRequest
-	45, // 54: strata.config.v1.ConfigService.DiffApp:input_type -> strata.config.v1.DiffAppRequest
-	49, // 55: strata.config.v1.ConfigService.CreateRelease:input_type -> strata.config.v1.CreateReleaseRequest
-	51, // 56: strata.config.v1.ConfigService.ListReleases:input_type -> strata.config.v1.ListReleasesRequest
-	53, // 57: strata.config.v1.ConfigService.RevertApp:input_type -> strata.config.v1.RevertAppRequest
-	55, // 58: strata.config.v1.ConfigService.RevertObject:input_type -> strata.config.v1.RevertObjectRequest
-	57, // 59: strata.config.v1.ConfigService.GetSnapshot:input_type -> strata.config.v1.GetSnapshotRequest
-	1,  // 60: strata.config.v1.ConfigService.CreatePartition:output_type -> strata.config.v1.CreatePartitionResponse
-	3,  // 61: strata.config.v1.ConfigService.ListPartitions:output_type -> strata.config.v1.ListPartitionsResponse
-	5,  // 62: strata.config.v1.ConfigService.CreateCluster:output_type -> strata.config.v1.CreateClusterResponse
-	10, // 63: strata.config.v1.ConfigService.ListClusters:output_type -> strata.config.v1.ListClustersResponse
-	8,  // 64: strata.config.v1.ConfigService.UpdateCluster:output_type -> strata.config.v1.UpdateClusterResponse
-	12, // 65: strata.config.v1.ConfigService.RegisterNode:output_type -> strata.config.v1.RegisterNodeResponse
-	14, // 66: strata.config.v1.ConfigService.SetNodeStaging:output_type -> strata.config.v1.SetNodeStagingResponse
-	16, // 67: strata.config.v1.ConfigService.RemoveNode:output_type -> strata.config.v1.RemoveNodeResponse
-	18, // 68: strata.config.v1.ConfigService.ListNodes:output_type -> strata.config.v1.ListNodesResponse
-	21, // 69: strata.config.v1.ConfigService.CreateApp:output_type -> strata.config.v1.CreateAppResponse
-	23, // 70: strata.config.v1.ConfigService.GetApp:output_type -> strata.config.v1.GetAppResponse
-	25, // 71: strata.config.v1.ConfigService.ListApps:output_type -> strata.config.v1.ListAppsResponse
-	28, // 72: strata.config.v1.ConfigService.UpdateApp:output_type -> strata.config.v1.UpdateAppResponse
-	30, // 73: strata.config.v1.ConfigService.DeleteApp:output_type -> strata.config.v1.DeleteAppResponse
-	32, // 74: strata.config.v1.ConfigService.CreateUpstream:output_type -> strata.config.v1.CreateUpstreamResponse
-	34, // 75: strata.config.v1.ConfigService.UpdateUpstream:output_type -> strata.config.v1.UpdateUpstreamResponse
-	36, // 76: strata.config.v1.ConfigService.DeleteUpstream:output_type -> strata.config.v1.DeleteUpstreamResponse
-	38, // 77: strata.config.v1.ConfigService.CreateRule:output_type -> strata.config.v1.CreateRuleResponse
-	40, // 78: strata.config.v1.ConfigService.UpdateRule:output_type -> strata.config.v1.UpdateRuleResponse
-	42, // 79: strata.config.v1.ConfigService.DeleteRule:output_type -> strata.config.v1.DeleteRuleResponse
-	44, // 80: strata.config.v1.ConfigService.MoveRule:output_type -> strata.config.v1.MoveRuleResponse
-	46, // 81: strata.config.v1.ConfigService.DiffApp:output_type -> strata.config.v1.DiffAppResponse
-	50, // 82: strata.config.v1.ConfigService.CreateRelease:output_type -> strata.config.v1.CreateReleaseResponse
-	52, // 83: strata.config.v1.ConfigService.ListReleases:output_type -> strata.config.v1.ListReleasesResponse
-	54, // 84: strata.config.v1.ConfigService.RevertApp:output_type -> strata.config.v1.RevertAppResponse
-	56, // 85: strata.config.v1.ConfigService.RevertObject:output_type -> strata.config.v1.RevertObjectResponse
-	58, // 86: strata.config.v1.ConfigService.GetSnapshot:output_type -> strata.config.v1.GetSnapshotResponse
-	60, // [60:87] is the sub-list for method output_type
-	33, // [33:60] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	65, // 11: strata.config.v1.NodeInfo.dns:type_name -> strata.config.v1.NodeDnsState
+	59, // 12: strata.config.v1.CreateAppRequest.labels:type_name -> strata.config.v1.CreateAppRequest.LabelsEntry
+	66, // 13: strata.config.v1.CreateAppResponse.app:type_name -> strata.config.v1.App
+	66, // 14: strata.config.v1.GetAppResponse.app:type_name -> strata.config.v1.App
+	66, // 15: strata.config.v1.GetAppResponse.released:type_name -> strata.config.v1.App
+	26, // 16: strata.config.v1.ListAppsResponse.apps:type_name -> strata.config.v1.AppSummary
+	60, // 17: strata.config.v1.UpdateAppRequest.labels:type_name -> strata.config.v1.UpdateAppRequest.LabelsEntry
+	66, // 18: strata.config.v1.UpdateAppResponse.app:type_name -> strata.config.v1.App
+	67, // 19: strata.config.v1.CreateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
+	67, // 20: strata.config.v1.CreateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
+	67, // 21: strata.config.v1.UpdateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
+	67, // 22: strata.config.v1.UpdateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
+	68, // 23: strata.config.v1.CreateRuleRequest.rule:type_name -> strata.config.v1.Rule
+	68, // 24: strata.config.v1.CreateRuleResponse.rule:type_name -> strata.config.v1.Rule
+	68, // 25: strata.config.v1.UpdateRuleRequest.rule:type_name -> strata.config.v1.Rule
+	68, // 26: strata.config.v1.UpdateRuleResponse.rule:type_name -> strata.config.v1.Rule
+	47, // 27: strata.config.v1.DiffAppResponse.changes:type_name -> strata.config.v1.PendingChange
+	64, // 28: strata.config.v1.PendingChange.time:type_name -> google.protobuf.Timestamp
+	64, // 29: strata.config.v1.Release.time:type_name -> google.protobuf.Timestamp
+	48, // 30: strata.config.v1.CreateReleaseResponse.release:type_name -> strata.config.v1.Release
+	48, // 31: strata.config.v1.ListReleasesResponse.releases:type_name -> strata.config.v1.Release
+	48, // 32: strata.config.v1.RevertAppResponse.release:type_name -> strata.config.v1.Release
+	48, // 33: strata.config.v1.RevertObjectResponse.release:type_name -> strata.config.v1.Release
+	0,  // 34: strata.config.v1.ConfigService.CreatePartition:input_type -> strata.config.v1.CreatePartitionRequest
+	2,  // 35: strata.config.v1.ConfigService.ListPartitions:input_type -> strata.config.v1.ListPartitionsRequest
+	4,  // 36: strata.config.v1.ConfigService.CreateCluster:input_type -> strata.config.v1.CreateClusterRequest
+	9,  // 37: strata.config.v1.ConfigService.ListClusters:input_type -> strata.config.v1.ListClustersRequest
+	6,  // 38: strata.config.v1.ConfigService.UpdateCluster:input_type -> strata.config.v1.UpdateClusterRequest
+	11, // 39: strata.config.v1.ConfigService.RegisterNode:input_type -> strata.config.v1.RegisterNodeRequest
+	13, // 40: strata.config.v1.ConfigService.SetNodeStaging:input_type -> strata.config.v1.SetNodeStagingRequest
+	15, // 41: strata.config.v1.ConfigService.RemoveNode:input_type -> strata.config.v1.RemoveNodeRequest
+	17, // 42: strata.config.v1.ConfigService.ListNodes:input_type -> strata.config.v1.ListNodesRequest
+	20, // 43: strata.config.v1.ConfigService.CreateApp:input_type -> strata.config.v1.CreateAppRequest
+	22, // 44: strata.config.v1.ConfigService.GetApp:input_type -> strata.config.v1.GetAppRequest
+	24, // 45: strata.config.v1.ConfigService.ListApps:input_type -> strata.config.v1.ListAppsRequest
+	27, // 46: strata.config.v1.ConfigService.UpdateApp:input_type -> strata.config.v1.UpdateAppRequest
+	29, // 47: strata.config.v1.ConfigService.DeleteApp:input_type -> strata.config.v1.DeleteAppRequest
+	31, // 48: strata.config.v1.ConfigService.CreateUpstream:input_type -> strata.config.v1.CreateUpstreamRequest
+	33, // 49: strata.config.v1.ConfigService.UpdateUpstream:input_type -> strata.config.v1.UpdateUpstreamRequest
+	35, // 50: strata.config.v1.ConfigService.DeleteUpstream:input_type -> strata.config.v1.DeleteUpstreamRequest
+	37, // 51: strata.config.v1.ConfigService.CreateRule:input_type -> strata.config.v1.CreateRuleRequest
+	39, // 52: strata.config.v1.ConfigService.UpdateRule:input_type -> strata.config.v1.UpdateRuleRequest
+	41, // 53: strata.config.v1.ConfigService.DeleteRule:input_type -> strata.config.v1.DeleteRuleRequest
+	43, // 54: strata.config.v1.ConfigService.MoveRule:input_type -> strata.config.v1.MoveRuleRequest
+	45, // 55: strata.config.v1.ConfigService.DiffApp:input_type -> strata.config.v1.DiffAppRequest
+	49, // 56: strata.config.v1.ConfigService.CreateRelease:input_type -> strata.config.v1.CreateReleaseRequest
+	51, // 57: strata.config.v1.ConfigService.ListReleases:input_type -> strata.config.v1.ListReleasesRequest
+	53, // 58: strata.config.v1.ConfigService.RevertApp:input_type -> strata.config.v1.RevertAppRequest
+	55, // 59: strata.config.v1.ConfigService.RevertObject:input_type -> strata.config.v1.RevertObjectRequest
+	57, // 60: strata.config.v1.ConfigService.GetSnapshot:input_type -> strata.config.v1.GetSnapshotRequest
+	1,  // 61: strata.config.v1.ConfigService.CreatePartition:output_type -> strata.config.v1.CreatePartitionResponse
+	3,  // 62: strata.config.v1.ConfigService.ListPartitions:output_type -> strata.config.v1.ListPartitionsResponse
+	5,  // 63: strata.config.v1.ConfigService.CreateCluster:output_type -> strata.config.v1.CreateClusterResponse
+	10, // 64: strata.config.v1.ConfigService.ListClusters:output_type -> strata.config.v1.ListClustersResponse
+	8,  // 65: strata.config.v1.ConfigService.UpdateCluster:output_type -> strata.config.v1.UpdateClusterResponse
+	12, // 66: strata.config.v1.ConfigService.RegisterNode:output_type -> strata.config.v1.RegisterNodeResponse
+	14, // 67: strata.config.v1.ConfigService.SetNodeStaging:output_type -> strata.config.v1.SetNodeStagingResponse
+	16, // 68: strata.config.v1.ConfigService.RemoveNode:output_type -> strata.config.v1.RemoveNodeResponse
+	18, // 69: strata.config.v1.ConfigService.ListNodes:output_type -> strata.config.v1.ListNodesResponse
+	21, // 70: strata.config.v1.ConfigService.CreateApp:output_type -> strata.config.v1.CreateAppResponse
+	23, // 71: strata.config.v1.ConfigService.GetApp:output_type -> strata.config.v1.GetAppResponse
+	25, // 72: strata.config.v1.ConfigService.ListApps:output_type -> strata.config.v1.ListAppsResponse
+	28, // 73: strata.config.v1.ConfigService.UpdateApp:output_type -> strata.config.v1.UpdateAppResponse
+	30, // 74: strata.config.v1.ConfigService.DeleteApp:output_type -> strata.config.v1.DeleteAppResponse
+	32, // 75: strata.config.v1.ConfigService.CreateUpstream:output_type -> strata.config.v1.CreateUpstreamResponse
+	34, // 76: strata.config.v1.ConfigService.UpdateUpstream:output_type -> strata.config.v1.UpdateUpstreamResponse
+	36, // 77: strata.config.v1.ConfigService.DeleteUpstream:output_type -> strata.config.v1.DeleteUpstreamResponse
+	38, // 78: strata.config.v1.ConfigService.CreateRule:output_type -> strata.config.v1.CreateRuleResponse
+	40, // 79: strata.config.v1.ConfigService.UpdateRule:output_type -> strata.config.v1.UpdateRuleResponse
+	42, // 80: strata.config.v1.ConfigService.DeleteRule:output_type -> strata.config.v1.DeleteRuleResponse
+	44, // 81: strata.config.v1.ConfigService.MoveRule:output_type -> strata.config.v1.MoveRuleResponse
+	46, // 82: strata.config.v1.ConfigService.DiffApp:output_type -> strata.config.v1.DiffAppResponse
+	50, // 83: strata.config.v1.ConfigService.CreateRelease:output_type -> strata.config.v1.CreateReleaseResponse
+	52, // 84: strata.config.v1.ConfigService.ListReleases:output_type -> strata.config.v1.ListReleasesResponse
+	54, // 85: strata.config.v1.ConfigService.RevertApp:output_type -> strata.config.v1.RevertAppResponse
+	56, // 86: strata.config.v1.ConfigService.RevertObject:output_type -> strata.config.v1.RevertObjectResponse
+	58, // 87: strata.config.v1.ConfigService.GetSnapshot:output_type -> strata.config.v1.GetSnapshotResponse
+	61, // [61:88] is the sub-list for method output_type
+	34, // [34:61] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_strata_config_v1_config_proto_init() }

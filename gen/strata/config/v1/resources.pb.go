@@ -21,6 +21,68 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// What a node's authoritative DNS server does, as its heartbeat reports it.
+type NodeDnsState int32
+
+const (
+	// Not reported (a node from before this field).
+	NodeDnsState_NODE_DNS_STATE_UNSPECIFIED NodeDnsState = 0
+	// The node has no DNS address (strata node without --dns-addr).
+	NodeDnsState_NODE_DNS_STATE_NONE NodeDnsState = 1
+	// Listening and answering.
+	NodeDnsState_NODE_DNS_STATE_ANSWERING NodeDnsState = 2
+	// Its cluster turned DNS off (Cluster.dns_disabled): listeners closed.
+	NodeDnsState_NODE_DNS_STATE_OFF NodeDnsState = 3
+	// The listeners could not open (e.g. address in use); retried with every
+	// snapshot.
+	NodeDnsState_NODE_DNS_STATE_FAILED NodeDnsState = 4
+)
+
+// Enum value maps for NodeDnsState.
+var (
+	NodeDnsState_name = map[int32]string{
+		0: "NODE_DNS_STATE_UNSPECIFIED",
+		1: "NODE_DNS_STATE_NONE",
+		2: "NODE_DNS_STATE_ANSWERING",
+		3: "NODE_DNS_STATE_OFF",
+		4: "NODE_DNS_STATE_FAILED",
+	}
+	NodeDnsState_value = map[string]int32{
+		"NODE_DNS_STATE_UNSPECIFIED": 0,
+		"NODE_DNS_STATE_NONE":        1,
+		"NODE_DNS_STATE_ANSWERING":   2,
+		"NODE_DNS_STATE_OFF":         3,
+		"NODE_DNS_STATE_FAILED":      4,
+	}
+)
+
+func (x NodeDnsState) Enum() *NodeDnsState {
+	p := new(NodeDnsState)
+	*p = x
+	return p
+}
+
+func (x NodeDnsState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (NodeDnsState) Descriptor() protoreflect.EnumDescriptor {
+	return file_strata_config_v1_resources_proto_enumTypes[0].Descriptor()
+}
+
+func (NodeDnsState) Type() protoreflect.EnumType {
+	return &file_strata_config_v1_resources_proto_enumTypes[0]
+}
+
+func (x NodeDnsState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use NodeDnsState.Descriptor instead.
+func (NodeDnsState) EnumDescriptor() ([]byte, []int) {
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{0}
+}
+
 type BalancePolicy int32
 
 const (
@@ -60,11 +122,11 @@ func (x BalancePolicy) String() string {
 }
 
 func (BalancePolicy) Descriptor() protoreflect.EnumDescriptor {
-	return file_strata_config_v1_resources_proto_enumTypes[0].Descriptor()
+	return file_strata_config_v1_resources_proto_enumTypes[1].Descriptor()
 }
 
 func (BalancePolicy) Type() protoreflect.EnumType {
-	return &file_strata_config_v1_resources_proto_enumTypes[0]
+	return &file_strata_config_v1_resources_proto_enumTypes[1]
 }
 
 func (x BalancePolicy) Number() protoreflect.EnumNumber {
@@ -73,7 +135,7 @@ func (x BalancePolicy) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use BalancePolicy.Descriptor instead.
 func (BalancePolicy) EnumDescriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{0}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{1}
 }
 
 // A gateway partition: an isolated set of clusters that share one config snapshot.
@@ -1791,7 +1853,13 @@ const file_strata_config_v1_resources_proto_rawDesc = "" +
 	"tag_header\x18\v \x01(\tR\ttagHeader\x1a?\n" +
 	"\x11TtlByStatusSEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\rR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\rR\x05value:\x028\x01*\xb6\x01\n" +
+	"\x05value\x18\x02 \x01(\rR\x05value:\x028\x01*\x98\x01\n" +
+	"\fNodeDnsState\x12\x1e\n" +
+	"\x1aNODE_DNS_STATE_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13NODE_DNS_STATE_NONE\x10\x01\x12\x1c\n" +
+	"\x18NODE_DNS_STATE_ANSWERING\x10\x02\x12\x16\n" +
+	"\x12NODE_DNS_STATE_OFF\x10\x03\x12\x19\n" +
+	"\x15NODE_DNS_STATE_FAILED\x10\x04*\xb6\x01\n" +
 	"\rBalancePolicy\x12\x1e\n" +
 	"\x1aBALANCE_POLICY_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aBALANCE_POLICY_ROUND_ROBIN\x10\x01\x12\x1b\n" +
@@ -1811,56 +1879,57 @@ func file_strata_config_v1_resources_proto_rawDescGZIP() []byte {
 	return file_strata_config_v1_resources_proto_rawDescData
 }
 
-var file_strata_config_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_strata_config_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
 var file_strata_config_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_strata_config_v1_resources_proto_goTypes = []any{
-	(BalancePolicy)(0),       // 0: strata.config.v1.BalancePolicy
-	(*Partition)(nil),        // 1: strata.config.v1.Partition
-	(*Cluster)(nil),          // 2: strata.config.v1.Cluster
-	(*Node)(nil),             // 3: strata.config.v1.Node
-	(*App)(nil),              // 4: strata.config.v1.App
-	(*Server)(nil),           // 5: strata.config.v1.Server
-	(*Timeouts)(nil),         // 6: strata.config.v1.Timeouts
-	(*UpstreamTLS)(nil),      // 7: strata.config.v1.UpstreamTLS
-	(*HealthCheck)(nil),      // 8: strata.config.v1.HealthCheck
-	(*Upstream)(nil),         // 9: strata.config.v1.Upstream
-	(*Rule)(nil),             // 10: strata.config.v1.Rule
-	(*Action)(nil),           // 11: strata.config.v1.Action
-	(*ProxyAction)(nil),      // 12: strata.config.v1.ProxyAction
-	(*WeightedUpstream)(nil), // 13: strata.config.v1.WeightedUpstream
-	(*RedirectAction)(nil),   // 14: strata.config.v1.RedirectAction
-	(*RespondAction)(nil),    // 15: strata.config.v1.RespondAction
-	(*HeaderOps)(nil),        // 16: strata.config.v1.HeaderOps
-	(*Header)(nil),           // 17: strata.config.v1.Header
-	(*RewriteAction)(nil),    // 18: strata.config.v1.RewriteAction
-	(*CacheAction)(nil),      // 19: strata.config.v1.CacheAction
-	nil,                      // 20: strata.config.v1.App.LabelsEntry
-	nil,                      // 21: strata.config.v1.HeaderOps.SetEntry
-	nil,                      // 22: strata.config.v1.RewriteAction.QuerySetEntry
-	nil,                      // 23: strata.config.v1.CacheAction.TtlByStatusSEntry
+	(NodeDnsState)(0),        // 0: strata.config.v1.NodeDnsState
+	(BalancePolicy)(0),       // 1: strata.config.v1.BalancePolicy
+	(*Partition)(nil),        // 2: strata.config.v1.Partition
+	(*Cluster)(nil),          // 3: strata.config.v1.Cluster
+	(*Node)(nil),             // 4: strata.config.v1.Node
+	(*App)(nil),              // 5: strata.config.v1.App
+	(*Server)(nil),           // 6: strata.config.v1.Server
+	(*Timeouts)(nil),         // 7: strata.config.v1.Timeouts
+	(*UpstreamTLS)(nil),      // 8: strata.config.v1.UpstreamTLS
+	(*HealthCheck)(nil),      // 9: strata.config.v1.HealthCheck
+	(*Upstream)(nil),         // 10: strata.config.v1.Upstream
+	(*Rule)(nil),             // 11: strata.config.v1.Rule
+	(*Action)(nil),           // 12: strata.config.v1.Action
+	(*ProxyAction)(nil),      // 13: strata.config.v1.ProxyAction
+	(*WeightedUpstream)(nil), // 14: strata.config.v1.WeightedUpstream
+	(*RedirectAction)(nil),   // 15: strata.config.v1.RedirectAction
+	(*RespondAction)(nil),    // 16: strata.config.v1.RespondAction
+	(*HeaderOps)(nil),        // 17: strata.config.v1.HeaderOps
+	(*Header)(nil),           // 18: strata.config.v1.Header
+	(*RewriteAction)(nil),    // 19: strata.config.v1.RewriteAction
+	(*CacheAction)(nil),      // 20: strata.config.v1.CacheAction
+	nil,                      // 21: strata.config.v1.App.LabelsEntry
+	nil,                      // 22: strata.config.v1.HeaderOps.SetEntry
+	nil,                      // 23: strata.config.v1.RewriteAction.QuerySetEntry
+	nil,                      // 24: strata.config.v1.CacheAction.TtlByStatusSEntry
 }
 var file_strata_config_v1_resources_proto_depIdxs = []int32{
-	20, // 0: strata.config.v1.App.labels:type_name -> strata.config.v1.App.LabelsEntry
-	9,  // 1: strata.config.v1.App.upstreams:type_name -> strata.config.v1.Upstream
-	10, // 2: strata.config.v1.App.rules:type_name -> strata.config.v1.Rule
-	5,  // 3: strata.config.v1.Upstream.servers:type_name -> strata.config.v1.Server
-	0,  // 4: strata.config.v1.Upstream.policy:type_name -> strata.config.v1.BalancePolicy
-	6,  // 5: strata.config.v1.Upstream.timeouts:type_name -> strata.config.v1.Timeouts
-	7,  // 6: strata.config.v1.Upstream.tls:type_name -> strata.config.v1.UpstreamTLS
-	8,  // 7: strata.config.v1.Upstream.health_check:type_name -> strata.config.v1.HealthCheck
-	11, // 8: strata.config.v1.Rule.actions:type_name -> strata.config.v1.Action
-	12, // 9: strata.config.v1.Action.proxy:type_name -> strata.config.v1.ProxyAction
-	14, // 10: strata.config.v1.Action.redirect:type_name -> strata.config.v1.RedirectAction
-	15, // 11: strata.config.v1.Action.respond:type_name -> strata.config.v1.RespondAction
-	16, // 12: strata.config.v1.Action.request_headers:type_name -> strata.config.v1.HeaderOps
-	16, // 13: strata.config.v1.Action.response_headers:type_name -> strata.config.v1.HeaderOps
-	18, // 14: strata.config.v1.Action.rewrite:type_name -> strata.config.v1.RewriteAction
-	19, // 15: strata.config.v1.Action.cache:type_name -> strata.config.v1.CacheAction
-	13, // 16: strata.config.v1.ProxyAction.upstreams:type_name -> strata.config.v1.WeightedUpstream
-	21, // 17: strata.config.v1.HeaderOps.set:type_name -> strata.config.v1.HeaderOps.SetEntry
-	17, // 18: strata.config.v1.HeaderOps.add:type_name -> strata.config.v1.Header
-	22, // 19: strata.config.v1.RewriteAction.query_set:type_name -> strata.config.v1.RewriteAction.QuerySetEntry
-	23, // 20: strata.config.v1.CacheAction.ttl_by_status_s:type_name -> strata.config.v1.CacheAction.TtlByStatusSEntry
+	21, // 0: strata.config.v1.App.labels:type_name -> strata.config.v1.App.LabelsEntry
+	10, // 1: strata.config.v1.App.upstreams:type_name -> strata.config.v1.Upstream
+	11, // 2: strata.config.v1.App.rules:type_name -> strata.config.v1.Rule
+	6,  // 3: strata.config.v1.Upstream.servers:type_name -> strata.config.v1.Server
+	1,  // 4: strata.config.v1.Upstream.policy:type_name -> strata.config.v1.BalancePolicy
+	7,  // 5: strata.config.v1.Upstream.timeouts:type_name -> strata.config.v1.Timeouts
+	8,  // 6: strata.config.v1.Upstream.tls:type_name -> strata.config.v1.UpstreamTLS
+	9,  // 7: strata.config.v1.Upstream.health_check:type_name -> strata.config.v1.HealthCheck
+	12, // 8: strata.config.v1.Rule.actions:type_name -> strata.config.v1.Action
+	13, // 9: strata.config.v1.Action.proxy:type_name -> strata.config.v1.ProxyAction
+	15, // 10: strata.config.v1.Action.redirect:type_name -> strata.config.v1.RedirectAction
+	16, // 11: strata.config.v1.Action.respond:type_name -> strata.config.v1.RespondAction
+	17, // 12: strata.config.v1.Action.request_headers:type_name -> strata.config.v1.HeaderOps
+	17, // 13: strata.config.v1.Action.response_headers:type_name -> strata.config.v1.HeaderOps
+	19, // 14: strata.config.v1.Action.rewrite:type_name -> strata.config.v1.RewriteAction
+	20, // 15: strata.config.v1.Action.cache:type_name -> strata.config.v1.CacheAction
+	14, // 16: strata.config.v1.ProxyAction.upstreams:type_name -> strata.config.v1.WeightedUpstream
+	22, // 17: strata.config.v1.HeaderOps.set:type_name -> strata.config.v1.HeaderOps.SetEntry
+	18, // 18: strata.config.v1.HeaderOps.add:type_name -> strata.config.v1.Header
+	23, // 19: strata.config.v1.RewriteAction.query_set:type_name -> strata.config.v1.RewriteAction.QuerySetEntry
+	24, // 20: strata.config.v1.CacheAction.ttl_by_status_s:type_name -> strata.config.v1.CacheAction.TtlByStatusSEntry
 	21, // [21:21] is the sub-list for method output_type
 	21, // [21:21] is the sub-list for method input_type
 	21, // [21:21] is the sub-list for extension type_name
@@ -1887,7 +1956,7 @@ func file_strata_config_v1_resources_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_config_v1_resources_proto_rawDesc), len(file_strata_config_v1_resources_proto_rawDesc)),
-			NumEnums:      1,
+			NumEnums:      2,
 			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   0,

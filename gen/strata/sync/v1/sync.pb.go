@@ -293,7 +293,12 @@ type NodeStatus struct {
 	// host:port of the node's plain HTTP listener as nodes of child clusters
 	// reach it for parent-tier cache fetches (tiered caching); empty when the
 	// node advertises none.
-	TierAddress   string `protobuf:"bytes,10,opt,name=tier_address,json=tierAddress,proto3" json:"tier_address,omitempty"`
+	TierAddress string `protobuf:"bytes,10,opt,name=tier_address,json=tierAddress,proto3" json:"tier_address,omitempty"`
+	// Why the newest snapshot the node received was rejected (empty when it
+	// runs it); the node keeps running version.
+	ApplyError string `protobuf:"bytes,11,opt,name=apply_error,json=applyError,proto3" json:"apply_error,omitempty"`
+	// What its DNS server does.
+	Dns           v1.NodeDnsState `protobuf:"varint,12,opt,name=dns,proto3,enum=strata.config.v1.NodeDnsState" json:"dns,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -396,6 +401,20 @@ func (x *NodeStatus) GetTierAddress() string {
 		return x.TierAddress
 	}
 	return ""
+}
+
+func (x *NodeStatus) GetApplyError() string {
+	if x != nil {
+		return x.ApplyError
+	}
+	return ""
+}
+
+func (x *NodeStatus) GetDns() v1.NodeDnsState {
+	if x != nil {
+		return x.Dns
+	}
+	return v1.NodeDnsState(0)
 }
 
 // The live address sets of gateway DNS records of one partition, published by
@@ -617,7 +636,7 @@ const file_strata_sync_v1_sync_proto_rawDesc = "" +
 	"\fcert_upserts\x18\n" +
 	" \x03(\v2!.strata.cert.v1.SyncedCertificateR\vcertUpserts\x12!\n" +
 	"\fcert_deletes\x18\v \x03(\tR\vcertDeletes\x12B\n" +
-	"\x0fcluster_upserts\x18\f \x03(\v2\x19.strata.config.v1.ClusterR\x0eclusterUpserts\"\xfb\x02\n" +
+	"\x0fcluster_upserts\x18\f \x03(\v2\x19.strata.config.v1.ClusterR\x0eclusterUpserts\"\xce\x03\n" +
 	"\n" +
 	"NodeStatus\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1d\n" +
@@ -632,7 +651,10 @@ const file_strata_sync_v1_sync_proto_rawDesc = "" +
 	"\n" +
 	"applied_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tappliedAt\x12!\n" +
 	"\ftier_address\x18\n" +
-	" \x01(\tR\vtierAddress\"\x9d\x01\n" +
+	" \x01(\tR\vtierAddress\x12\x1f\n" +
+	"\vapply_error\x18\v \x01(\tR\n" +
+	"applyError\x120\n" +
+	"\x03dns\x18\f \x01(\x0e2\x1e.strata.config.v1.NodeDnsStateR\x03dns\"\x9d\x01\n" +
 	"\n" +
 	"GatewaySet\x12!\n" +
 	"\fpartition_id\x18\x01 \x01(\tR\vpartitionId\x12<\n" +
@@ -674,6 +696,7 @@ var file_strata_sync_v1_sync_proto_goTypes = []any{
 	(*v11.Zone)(nil),              // 8: strata.dns.v1.Zone
 	(*v12.SyncedCertificate)(nil), // 9: strata.cert.v1.SyncedCertificate
 	(*v1.Cluster)(nil),            // 10: strata.config.v1.Cluster
+	(v1.NodeDnsState)(0),          // 11: strata.config.v1.NodeDnsState
 }
 var file_strata_sync_v1_sync_proto_depIdxs = []int32{
 	6,  // 0: strata.sync.v1.Snapshot.apps:type_name -> strata.config.v1.App
@@ -688,14 +711,15 @@ var file_strata_sync_v1_sync_proto_depIdxs = []int32{
 	10, // 9: strata.sync.v1.Delta.cluster_upserts:type_name -> strata.config.v1.Cluster
 	7,  // 10: strata.sync.v1.NodeStatus.time:type_name -> google.protobuf.Timestamp
 	7,  // 11: strata.sync.v1.NodeStatus.applied_at:type_name -> google.protobuf.Timestamp
-	4,  // 12: strata.sync.v1.GatewaySet.clusters:type_name -> strata.sync.v1.ClusterAddresses
-	7,  // 13: strata.sync.v1.GatewaySet.time:type_name -> google.protobuf.Timestamp
-	5,  // 14: strata.sync.v1.ClusterAddresses.tier_nodes:type_name -> strata.sync.v1.TierNode
-	15, // [15:15] is the sub-list for method output_type
-	15, // [15:15] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	11, // 12: strata.sync.v1.NodeStatus.dns:type_name -> strata.config.v1.NodeDnsState
+	4,  // 13: strata.sync.v1.GatewaySet.clusters:type_name -> strata.sync.v1.ClusterAddresses
+	7,  // 14: strata.sync.v1.GatewaySet.time:type_name -> google.protobuf.Timestamp
+	5,  // 15: strata.sync.v1.ClusterAddresses.tier_nodes:type_name -> strata.sync.v1.TierNode
+	16, // [16:16] is the sub-list for method output_type
+	16, // [16:16] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_strata_sync_v1_sync_proto_init() }
