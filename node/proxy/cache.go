@@ -54,7 +54,7 @@ func (p *Proxy) cacheDo(ctx context.Context, in *http.Request, tls bool, plan *r
 // Request headers a fill never forwards: the cache fetches whole objects
 // and makes its own conditional requests.
 var fillDrop = []string{"Range", "If-Range", "If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since",
-	"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"}
+	"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", tier.HopsHeader}
 
 // fillFetch sends the request of st to its upstream like the std path does
 // (forwarding headers, then rule edits; retries on another server when
@@ -146,7 +146,7 @@ func (p *Proxy) cacheFast(ctx *fasthttp.RequestCtx, st *fastState) *upstream.Ser
 		return nil
 	}
 	// Not ctx: a RequestCtx is recycled, and the fill may outlive it.
-	res, err := p.cacheDo(context.Background(), in, false, &st.plan)
+	res, err := p.cacheDo(context.Background(), in, st.view.https, &st.plan)
 	if err != nil {
 		status, msg := cacheFailure(err)
 		fastText(ctx, status, msg)

@@ -76,10 +76,11 @@ func (p *Proxy) serveFast(ctx *fasthttp.RequestCtx) {
 		p.fastDone(ctx, st, nil, nil, start)
 		return
 	}
-	app := rt.Lookup(false, p.httpPort, v.Host())
-	if app == nil {
-		app = p.tierApp(rt, v.Host(), ctx.Request.Header.Peek(tier.HopsHeader))
+	port := p.httpPort
+	if len(ctx.Request.Header.Peek(tier.HopsHeader)) > 0 && tierHTTPS(ctx.Request.Header.Peek("X-Forwarded-Proto")) {
+		v.https, port = true, p.httpsPort // a child's miss of an https request
 	}
+	app := rt.Lookup(v.https, port, v.Host())
 	if app == nil {
 		fastText(ctx, http.StatusNotFound, fmt.Sprintf("no application for host %q\n", v.Host()))
 		p.fastDone(ctx, st, nil, nil, start)
@@ -310,7 +311,11 @@ func (p *Proxy) setForwardedFast(ctx *fasthttp.RequestCtx, st *fastState, found 
 	}
 	buf = st.view.ClientIP().AppendTo(buf)
 	h.SetCanonical(keyXFF, buf)
-	h.SetCanonical(keyXFProto, valHTTP)
+	if st.view.https {
+		h.SetCanonical(keyXFProto, valHTTPS)
+	} else {
+		h.SetCanonical(keyXFProto, valHTTP)
+	}
 	h.SetCanonical(keyXFHost, h.Host())
 	if prior := viaOf(h, found); len(prior) > 0 {
 		buf = append(buf[:0], prior...)
@@ -329,6 +334,7 @@ var (
 	keyXFHost  = []byte("X-Forwarded-Host")
 	keyVia     = []byte("Via")
 	valHTTP    = []byte("http")
+	valHTTPS   = []byte("https")
 	valVia     = []byte("1.1 strata")
 )
 

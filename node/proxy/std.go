@@ -71,7 +71,8 @@ func (h stdHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w}
-	st := &stdState{view: newStdView(r, h.tls)}
+	tls := h.tls || (r.Header.Get(tier.HopsHeader) != "" && tierHTTPS([]byte(r.Header.Get("X-Forwarded-Proto"))))
+	st := &stdState{view: newStdView(r, tls)}
 	var app *route.App
 	defer func() {
 		if app != nil {
@@ -96,13 +97,10 @@ func (h stdHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	port := p.httpPort
-	if h.tls {
+	if tls {
 		port = p.httpsPort
 	}
-	app = rt.Lookup(h.tls, port, st.view.Host())
-	if app == nil && !h.tls {
-		app = p.tierApp(rt, st.view.Host(), []byte(r.Header.Get(tier.HopsHeader)))
-	}
+	app = rt.Lookup(tls, port, st.view.Host())
 	if app == nil {
 		stdText(sw, http.StatusNotFound, fmt.Sprintf("no application for host %q\n", st.view.Host()))
 		return

@@ -10,7 +10,6 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/strata-edge/strata/node/cache"
-	"github.com/strata-edge/strata/node/proxy/route"
 	"github.com/strata-edge/strata/node/tier"
 )
 
@@ -74,15 +73,11 @@ func (p *Proxy) tierFetch(ctx context.Context, st *stdState, creq *cache.Request
 	return &cache.Response{Status: resp.StatusCode, Header: resp.Header, Stream: resp.Body, Length: resp.ContentLength, Parent: parent}
 }
 
-// tierApp finds the app of a request a child node sent to this node's
-// plain listener when no app serves its host there: a parent serves the
-// sites of its partition whichever listener they are on.
-func (p *Proxy) tierApp(rt *route.Runtime, host string, hops []byte) *route.App {
-	if len(hops) == 0 {
-		return nil
-	}
-	return rt.Lookup(true, p.httpsPort, host)
-}
+// tierHTTPS reports, for a parent-tier request (one with a hop count), the
+// X-Forwarded-Proto of a request the child received over https: the
+// parent routes it to the https apps and its rules see Scheme "https", as
+// on the child; its fill sends X-Forwarded-Proto: https to the origin.
+func tierHTTPS(proto []byte) bool { return string(proto) == "https" }
 
 // writeStreamFast sends a result whose body is still arriving: fasthttp
 // copies the stream after the handler returns (Content-Length when known,

@@ -20,13 +20,16 @@ type fastView struct {
 	ip      netip.Addr
 	ipDone  bool
 	scratch []byte
+	// https marks a parent-tier request for an https request of the
+	// child's (tierHTTPS): routed and ruled as https.
+	https bool
 }
 
 var _ route.Request = (*fastView)(nil)
 
 func (v *fastView) reset(ctx *fasthttp.RequestCtx) {
 	v.ctx = ctx
-	v.ipDone = false
+	v.ipDone, v.https = false, false
 	v.host, v.hostBuf = normalizeHost(ctx.Request.Header.Host(), v.hostBuf[:0])
 }
 
@@ -83,7 +86,12 @@ func (v *fastView) Method() string     { return b2s(v.ctx.Request.Header.Method(
 func (v *fastView) Host() string       { return v.host }
 func (v *fastView) Path() string       { return b2s(v.ctx.URI().Path()) }
 func (v *fastView) RequestURI() string { return b2s(v.ctx.Request.Header.RequestURI()) }
-func (v *fastView) Scheme() string     { return "http" }
+func (v *fastView) Scheme() string {
+	if v.https {
+		return "https"
+	}
+	return "http"
+}
 
 func (v *fastView) Header(name string) (string, bool) {
 	b := v.ctx.Request.Header.Peek(name)
