@@ -73,7 +73,7 @@ func (r *dnsRunner) prepare(snap *syncv1.Snapshot) (commit func(), err error) {
 		defer r.mu.Unlock()
 		if r.srv == srv {
 			swap()
-		} else if err := r.srv.Update(snap); err != nil { // replaced meanwhile (cannot happen: one apply at a time)
+		} else if err := r.srv.Update(snap); err != nil { // replaced meanwhile (start failed to listen)
 			r.log.Error("dns: zones not applied", "version", snap.GetVersion(), "err", err)
 		}
 		r.snap = snap
