@@ -36,12 +36,7 @@ func (p *Proxy) cacheDo(ctx context.Context, in *http.Request, tls bool, plan *r
 	creq := &cache.Request{
 		Method: in.Method, Host: st.view.Host(), Path: in.URL.Path, RawQuery: in.URL.RawQuery,
 		Header: in.Header.Get,
-		Cookie: func(name string) string {
-			if c, err := in.Cookie(name); err == nil {
-				return c.Value
-			}
-			return ""
-		},
+		Cookie: stdCookie(in),
 	}
 	return p.opts.Cache.Do(ctx, creq, st.plan.Cache, func(ctx context.Context, cond http.Header) (*cache.Response, error) {
 		if resp := p.tierFetch(ctx, st, creq); resp != nil {
@@ -49,6 +44,16 @@ func (p *Proxy) cacheDo(ctx context.Context, in *http.Request, tls bool, plan *r
 		}
 		return fillFetch(ctx, st, cond)
 	})
+}
+
+// stdCookie reads the cookies of a key from in.
+func stdCookie(in *http.Request) func(string) string {
+	return func(name string) string {
+		if c, err := in.Cookie(name); err == nil {
+			return c.Value
+		}
+		return ""
+	}
 }
 
 // Request headers a fill never forwards: the cache fetches whole objects
@@ -187,7 +192,11 @@ func detachFast(ctx *fasthttp.RequestCtx) (*http.Request, error) {
 
 // cacheStd answers a std-path request through the cache.
 func (p *Proxy) cacheStd(w http.ResponseWriter, r *http.Request, tls bool, st *stdState) {
-	res, err := p.cacheDo(r.Context(), r, tls, &st.plan)
+	res, ok := p.hitStd(r, st)
+	var err error
+	if !ok {
+		res, err = p.cacheDo(r.Context(), r, tls, &st.plan)
+	}
 	if err != nil {
 		st.plan.ApplyResponse(stdHeaderEditor(w.Header()))
 		status, msg := cacheFailure(err)

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"net/http"
 	"strconv"
 	"sync"
 
@@ -74,4 +75,18 @@ func writeResultFast(ctx *fasthttp.RequestCtx, res *cache.Result) {
 	}
 	ctx.Response.SetStatusCode(res.Status)
 	ctx.Response.SetBodyRaw(res.Body)
+}
+
+// hitStd is the std path's hit: the request as cacheDo would read it, but
+// no detached state prepared for a fill.
+func (p *Proxy) hitStd(r *http.Request, st *stdState) (*cache.Result, bool) {
+	creq := &cache.Request{
+		Method: r.Method, Host: st.view.Host(), Path: r.URL.Path, RawQuery: r.URL.RawQuery,
+		Header: r.Header.Get, Cookie: stdCookie(r),
+	}
+	res := new(cache.Result)
+	if !p.opts.Cache.Hit(creq, st.plan.Cache, res) {
+		return nil, false
+	}
+	return res, true
 }
