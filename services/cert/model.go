@@ -20,10 +20,9 @@ import (
 // events of the global log. Other services (config's snapshot builder) may
 // keep one too; it ignores events that are not cert events.
 type Model struct {
-	mu      sync.RWMutex
-	applied uint64
-	changed chan struct{} // closed and replaced on every Apply
-	certs   map[string]*record
+	mu    sync.RWMutex
+	pos   eventstore.Position // advanced under mu after each Apply
+	certs map[string]*record
 	// accounts are the ACME directories with an account or settings, by
 	// directory URL (eab.go).
 	accounts map[string]*account
@@ -47,32 +46,14 @@ type record struct {
 
 // NewModel returns an empty model.
 func NewModel() *Model {
-	return &Model{changed: make(chan struct{}), certs: map[string]*record{}, accounts: map[string]*account{}}
+	return &Model{certs: map[string]*record{}, accounts: map[string]*account{}}
 }
 
 // Applied is the position of the newest event applied.
-func (m *Model) Applied() uint64 {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	return m.applied
-}
+func (m *Model) Applied() uint64 { return m.pos.Applied() }
 
 // WaitFor blocks until the model applied position pos or ctx ends.
-func (m *Model) WaitFor(ctx context.Context, pos uint64) error {
-	for {
-		m.mu.RLock()
-		done, ch := m.applied >= pos, m.changed
-		m.mu.RUnlock()
-		if done {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
+func (m *Model) WaitFor(ctx context.Context, pos uint64) error { return m.pos.WaitFor(ctx, pos) }
 
 // Apply folds one event of the global log; events of other services only
 // advance the position.
@@ -86,15 +67,13 @@ func (m *Model) Apply(e eventstore.Event) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if e.Position <= m.applied {
+	if e.Position <= m.pos.Applied() {
 		return nil
 	}
 	if msg != nil {
 		m.apply(e, msg)
 	}
-	m.applied = e.Position
-	close(m.changed)
-	m.changed = make(chan struct{})
+	m.pos.Advance(e.Position)
 	return nil
 }
 

@@ -1,8 +1,6 @@
 package config
 
 import (
-	"context"
-	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -33,10 +31,10 @@ type projection struct {
 	logger  *slog.Logger
 	publish bool // keep deltas in the tracks' outboxes for the publisher
 
-	mu      sync.RWMutex
-	applied uint64
-	waitCh  chan struct{} // closed and replaced when applied advances and someone waits
-	waiters atomic.Int32
+	mu sync.RWMutex
+	// Position is the applied position (Applied, WaitFor); advanced under mu
+	// after each event is folded.
+	eventstore.Position
 
 	partitions      map[string]*configv1.Partition
 	partitionByName map[string]string
@@ -105,7 +103,6 @@ func newProjection(logger *slog.Logger, publish bool) *projection {
 	return &projection{
 		logger:          logger,
 		publish:         publish,
-		waitCh:          make(chan struct{}),
 		partitions:      map[string]*configv1.Partition{},
 		partitionByName: map[string]string{},
 		clusters:        map[string]*configv1.Cluster{},
@@ -118,32 +115,6 @@ func newProjection(logger *slog.Logger, publish bool) *projection {
 		domains:         map[string][]string{},
 		tracks:          map[trackKey]*track{},
 		notify:          make(chan struct{}, 1),
-	}
-}
-
-// Applied returns the position of the newest applied event.
-func (p *projection) Applied() uint64 {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	return p.applied
-}
-
-// WaitFor blocks until the event at pos has been applied, or ctx ends.
-func (p *projection) WaitFor(ctx context.Context, pos uint64) error {
-	p.waiters.Add(1)
-	defer p.waiters.Add(-1)
-	for {
-		p.mu.RLock()
-		applied, ch := p.applied, p.waitCh
-		p.mu.RUnlock()
-		if applied >= pos {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("wait for event %d (applied %d): %w", pos, applied, ctx.Err())
-		}
 	}
 }
 
@@ -161,7 +132,7 @@ func (p *projection) Handle(e eventstore.Event) error {
 	} else if certsvc.IsCertEvent(e.Type) {
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		if e.Position <= p.applied {
+		if e.Position <= p.Applied() {
 			return nil
 		}
 		if err := p.certs.Apply(e); err != nil {
@@ -169,7 +140,7 @@ func (p *projection) Handle(e eventstore.Event) error {
 		} else {
 			p.syncCerts([]string{strings.TrimPrefix(e.Stream, "cert.")}, e)
 		}
-		p.advance(e.Position)
+		p.Advance(e.Position)
 		return nil
 	} else if dnssvc.IsDNSEvent(e.Type) {
 		m, err := dnssvc.Decode(e.Type, e.Data)
@@ -180,23 +151,14 @@ func (p *projection) Handle(e eventstore.Event) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if e.Position <= p.applied {
+	if e.Position <= p.Applied() {
 		return nil
 	}
 	if msg != nil {
 		p.apply(e, msg)
 	}
-	p.advance(e.Position)
+	p.Advance(e.Position)
 	return nil
-}
-
-// advance records pos as applied and wakes waiters. Called with p.mu held.
-func (p *projection) advance(pos uint64) {
-	p.applied = pos
-	if p.waiters.Load() > 0 {
-		close(p.waitCh)
-		p.waitCh = make(chan struct{})
-	}
 }
 
 // apply folds one decoded event. Called with p.mu held.

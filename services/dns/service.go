@@ -116,10 +116,10 @@ func (s *Service) Handler(opts ...connect.HandlerOption) (string, http.Handler) 
 // projection is the read model: every zone aggregate, the zone names in use
 // and the release history.
 type projection struct {
-	mu      sync.RWMutex
-	applied uint64
-	waitCh  chan struct{}
-	zones   map[string]*zoneEntry
+	mu sync.RWMutex
+	// Position is the applied position (Applied, WaitFor), advanced under mu.
+	eventstore.Position
+	zones map[string]*zoneEntry
 }
 
 type zoneEntry struct {
@@ -129,29 +129,7 @@ type zoneEntry struct {
 }
 
 func newProjection() *projection {
-	return &projection{waitCh: make(chan struct{}), zones: map[string]*zoneEntry{}}
-}
-
-func (p *projection) Applied() uint64 {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	return p.applied
-}
-
-func (p *projection) WaitFor(ctx context.Context, pos uint64) error {
-	for {
-		p.mu.RLock()
-		applied, ch := p.applied, p.waitCh
-		p.mu.RUnlock()
-		if applied >= pos {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("wait for event %d (applied %d): %w", pos, applied, ctx.Err())
-		}
-	}
+	return &projection{zones: map[string]*zoneEntry{}}
 }
 
 // Handle applies one event of the global log (others are skipped).
@@ -166,7 +144,7 @@ func (p *projection) Handle(e eventstore.Event) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if e.Position <= p.applied {
+	if e.Position <= p.Applied() {
 		return nil
 	}
 	if id := ZoneIDOf(msg); msg != nil && id != "" {
@@ -188,9 +166,7 @@ func (p *projection) Handle(e eventstore.Event) error {
 			entry.pending = append(entry.pending, &dnsv1.PendingChange{Summary: summary(msg), Actor: e.Metadata.Actor, Time: at})
 		}
 	}
-	p.applied = e.Position
-	close(p.waitCh)
-	p.waitCh = make(chan struct{})
+	p.Advance(e.Position)
 	return nil
 }
 

@@ -176,13 +176,13 @@ func (s *Service) Start(ctx context.Context) error {
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
-		eventstore.Follow(runCtx, s.store, s.proj.position, s.proj.handle, s.log)
+		eventstore.Follow(runCtx, s.store, s.proj.Applied, s.proj.handle, s.log)
 	}()
 	go func() {
 		defer s.wg.Done()
 		s.flushTokenUsesEvery(runCtx, tokenUseFlushInterval)
 	}()
-	if err := s.proj.waitFor(ctx, head); err != nil {
+	if err := s.proj.WaitFor(ctx, head); err != nil {
 		_ = s.stopLocked(ctx)
 		return fmt.Errorf("iam: rebuild read model: %w", err)
 	}
@@ -230,7 +230,7 @@ func (s *Service) catchUp(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read log head: %w", err)
 	}
-	return s.proj.waitFor(ctx, head)
+	return s.proj.WaitFor(ctx, head)
 }
 
 // change is what a command records: events on one stream.
@@ -282,7 +282,7 @@ func (s *Service) exec(ctx context.Context, actor string, decide func(st *state)
 		if err != nil {
 			return fmt.Errorf("record %s: %w", evs[0].Type, err)
 		}
-		return s.proj.waitFor(ctx, stored[len(stored)-1].Position)
+		return s.proj.WaitFor(ctx, stored[len(stored)-1].Position)
 	}
 }
 

@@ -1,7 +1,6 @@
 package iam
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -62,7 +61,6 @@ type session struct {
 // state is the IAM read model, folded from the iam.* events of the log.
 // Only apply changes it.
 type state struct {
-	pos      uint64            // newest position applied
 	versions map[string]uint64 // stream -> version, for appends
 	users    map[string]*user
 	groups   map[string]*group
@@ -86,9 +84,8 @@ func newState() *state {
 	}
 }
 
-// apply folds one event. Events of other services only advance the position.
+// apply folds one event; events of other services are skipped.
 func (st *state) apply(e eventstore.Event) error {
-	st.pos = e.Position
 	if !strings.HasPrefix(e.Stream, streamPrefix) {
 		return nil
 	}
@@ -226,53 +223,30 @@ func (st *state) grantsOf(name string) []*grant {
 type projection struct {
 	log *slog.Logger
 
-	mu      sync.RWMutex
-	st      *state
-	applied chan struct{} // closed and replaced whenever pos advances
+	mu sync.RWMutex
+	st *state
+	// Position is the newest applied position (Applied, WaitFor), advanced
+	// under mu.
+	eventstore.Position
 }
 
 func newProjection(log *slog.Logger) *projection {
-	return &projection{log: log, st: newState(), applied: make(chan struct{})}
+	return &projection{log: log, st: newState()}
 }
 
 // handle applies one event (the Subscribe callback).
 func (p *projection) handle(e eventstore.Event) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if e.Position <= p.st.pos {
+	if e.Position <= p.Applied() {
 		return nil
 	}
 	if err := p.st.apply(e); err != nil {
 		// A bad event must not stop IAM: skip it, loudly.
 		p.log.Error("iam: event skipped", "position", e.Position, "type", e.Type, "stream", e.Stream, "err", err)
 	}
-	close(p.applied)
-	p.applied = make(chan struct{})
+	p.Advance(e.Position)
 	return nil
-}
-
-// position returns the newest applied position.
-func (p *projection) position() uint64 {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	return p.st.pos
-}
-
-// waitFor blocks until the position pos has been applied.
-func (p *projection) waitFor(ctx context.Context, pos uint64) error {
-	for {
-		p.mu.RLock()
-		done, ch := p.st.pos >= pos, p.applied
-		p.mu.RUnlock()
-		if done {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for event log position %d: %w", pos, ctx.Err())
-		}
-	}
 }
 
 // read runs f with the state locked for reading.

@@ -1,8 +1,6 @@
 package nodes
 
 import (
-	"context"
-	"fmt"
 	"sync"
 
 	"google.golang.org/protobuf/proto"
@@ -17,10 +15,9 @@ import (
 // them), so readers may keep them after unlocking.
 type model struct {
 	mu sync.RWMutex
-	// pos is the position of the last event folded.
-	pos uint64
-	// advanced is closed and replaced whenever pos moves.
-	advanced chan struct{}
+	// Position is the position of the last event folded (Applied,
+	// WaitFor), advanced under mu.
+	eventstore.Position
 
 	clusters      map[string]*configv1.Cluster // by id
 	clusterByName map[string]string            // name -> id
@@ -49,7 +46,6 @@ type tokenState struct {
 
 func newModel() *model {
 	return &model{
-		advanced:      make(chan struct{}),
 		clusters:      map[string]*configv1.Cluster{},
 		clusterByName: map[string]string{},
 		nodes:         map[string]*nodeState{},
@@ -61,30 +57,6 @@ func newModel() *model {
 }
 
 func nameKey(clusterID, name string) string { return clusterID + "/" + name }
-
-// position returns the position of the last folded event.
-func (m *model) position() uint64 {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	return m.pos
-}
-
-// waitFor blocks until the model has folded the event at pos.
-func (m *model) waitFor(ctx context.Context, pos uint64) error {
-	for {
-		m.mu.RLock()
-		done, ch := m.pos >= pos, m.advanced
-		m.mu.RUnlock()
-		if done {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("wait for read model to reach position %d: %w", pos, ctx.Err())
-		}
-	}
-}
 
 // apply folds one event. Unknown event types only move the position.
 func (m *model) apply(e eventstore.Event, msg proto.Message) {
@@ -151,9 +123,7 @@ func (m *model) apply(e eventstore.Event, msg proto.Message) {
 			m.tokens[p.GetTokenId()] = &tokenState{token: t, hash: st.hash, version: e.Position}
 		}
 	}
-	m.pos = e.Position
-	close(m.advanced)
-	m.advanced = make(chan struct{})
+	m.Advance(e.Position)
 }
 
 // updateNode replaces a live node with a changed copy.

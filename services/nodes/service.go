@@ -143,10 +143,10 @@ func (s *Service) Start(ctx context.Context) error {
 		if s.opts.Conn != nil {
 			wg.Go(func() { s.runGateways(runCtx) })
 		}
-		eventstore.Follow(runCtx, s.opts.Store, s.model.position, s.fold, s.log)
+		eventstore.Follow(runCtx, s.opts.Store, s.model.Applied, s.fold, s.log)
 		wg.Wait()
 	}()
-	if err := s.model.waitFor(ctx, head); err != nil {
+	if err := s.model.WaitFor(ctx, head); err != nil {
 		s.stopLocked(context.Background())
 		return fmt.Errorf("nodes: catch up with the log: %w", err)
 	}
@@ -215,7 +215,7 @@ func (s *Service) catchUp(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read log head: %w", err)
 	}
-	return s.model.waitFor(ctx, head)
+	return s.model.WaitFor(ctx, head)
 }
 
 // appendEvent records one event and waits until the read model folded it, so
@@ -238,7 +238,7 @@ func (s *Service) appendEvent(ctx context.Context, stream string, expected uint6
 	if err != nil {
 		return fmt.Errorf("append %s to %s: %w", typeID, stream, err)
 	}
-	return s.model.waitFor(ctx, out[len(out)-1].Position)
+	return s.model.WaitFor(ctx, out[len(out)-1].Position)
 }
 
 // Handler returns the Connect handler of NodeService and its path.

@@ -37,7 +37,7 @@ func (h *handler) GetPurge(ctx context.Context, req *purgev1.GetPurgeRequest) (*
 	p, ok := h.s.model.view(req.GetId())
 	if !ok {
 		// It may have been created a moment ago on another replica.
-		if head, err := h.s.opts.Store.Head(ctx); err == nil && h.s.model.waitFor(ctx, head) == nil {
+		if head, err := h.s.opts.Store.Head(ctx); err == nil && h.s.model.WaitFor(ctx, head) == nil {
 			p, ok = h.s.model.view(req.GetId())
 		}
 	}
@@ -128,7 +128,7 @@ func (s *Service) Create(ctx context.Context, req *purgev1.CreatePurgeRequest) (
 	}
 	// Only the reply needs the read model: the nodes do not wait for it
 	// (acks that overtake the purge's event are kept until it is folded).
-	if err := s.model.waitFor(ctx, stored[0].Position); err != nil {
+	if err := s.model.WaitFor(ctx, stored[0].Position); err != nil {
 		return nil, err
 	}
 	s.log.Info("purge sent", "purge", id, "kind", req.GetKind(), "values", len(req.GetValues()),

@@ -1,7 +1,6 @@
 package purge
 
 import (
-	"context"
 	"slices"
 	"sync"
 	"time"
@@ -24,11 +23,11 @@ type entry struct {
 // model is the read model: purges folded from the log, and acknowledgements
 // from the log and from the live collector (first one per node wins).
 type model struct {
-	mu      sync.RWMutex
-	applied uint64
-	waitCh  chan struct{} // closed and replaced whenever applied advances
-	purges  map[string]*entry
-	order   []string // purge ids, oldest first
+	mu sync.RWMutex
+	// Position is the applied position (Applied, WaitFor), advanced under mu.
+	eventstore.Position
+	purges map[string]*entry
+	order  []string // purge ids, oldest first
 	// acks is keyed by purge id, then node id. Acks may arrive before the
 	// purge's event is folded (another replica created it), so it is kept
 	// apart from purges.
@@ -36,29 +35,7 @@ type model struct {
 }
 
 func newModel() *model {
-	return &model{waitCh: make(chan struct{}), purges: map[string]*entry{}, acks: map[string]map[string]*purgev1.NodeAck{}}
-}
-
-func (m *model) position() uint64 {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	return m.applied
-}
-
-func (m *model) waitFor(ctx context.Context, pos uint64) error {
-	for {
-		m.mu.RLock()
-		applied, ch := m.applied, m.waitCh
-		m.mu.RUnlock()
-		if applied >= pos {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	return &model{purges: map[string]*entry{}, acks: map[string]map[string]*purgev1.NodeAck{}}
 }
 
 // handle folds one event of the global log.
@@ -69,9 +46,7 @@ func (m *model) handle(e eventstore.Event) error {
 	}
 	m.mu.Lock()
 	defer func() {
-		m.applied = e.Position
-		close(m.waitCh)
-		m.waitCh = make(chan struct{})
+		m.Advance(e.Position)
 		m.mu.Unlock()
 	}()
 	switch msg := msg.(type) {

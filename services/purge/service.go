@@ -148,13 +148,13 @@ func (s *Service) Start(ctx context.Context) error {
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
-		eventstore.Follow(runCtx, s.opts.Store, s.model.position, s.model.handle, s.log)
+		eventstore.Follow(runCtx, s.opts.Store, s.model.Applied, s.model.handle, s.log)
 	}()
 	go func() {
 		defer s.wg.Done()
 		s.writeAcks(runCtx)
 	}()
-	if err := s.model.waitFor(ctx, head); err != nil {
+	if err := s.model.WaitFor(ctx, head); err != nil {
 		s.stopLocked(ctx)
 		return fmt.Errorf("purge: rebuild read model: %w", err)
 	}
