@@ -5,63 +5,28 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"connectrpc.com/connect"
 	"github.com/spf13/cobra"
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/strata-edge/strata/internal/cli/clientx"
 	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/apierr"
 )
 
-var jsonOut = protojson.MarshalOptions{Multiline: true, Indent: "  "}
-
 // emit prints msg as protojson with -o json, or calls text otherwise.
 func (g *globals) emit(msg proto.Message, text func(w io.Writer) error) error {
-	if g.output == "json" {
-		b, err := jsonOut.Marshal(msg)
-		if err != nil {
-			return fmt.Errorf("encode output: %w", err)
-		}
-		_, err = fmt.Fprintf(g.stdout, "%s\n", b)
-		return err
-	}
-	return text(g.stdout)
+	return clientx.Emit(g, msg, text)
 }
 
-// table writes rows aligned in columns; the first row is the header.
-func table(w io.Writer, rows [][]string) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for _, r := range rows {
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
-	}
-	return tw.Flush()
-}
-
-func yesNo(b bool) string {
-	if b {
-		return "yes"
-	}
-	return "no"
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
-func fmtTime(ts *timestamppb.Timestamp) string {
-	if ts == nil || (ts.Seconds == 0 && ts.Nanos == 0) {
-		return "-"
-	}
-	return ts.AsTime().Local().Format(time.DateTime)
-}
+// Short names here for the formatters shared with the command packages.
+func table(w io.Writer, rows [][]string) error { return clientx.Table(w, rows) }
+func yesNo(b bool) string                      { return clientx.YesNo(b) }
+func orDash(s string) string                   { return clientx.OrDash(s) }
+func fmtTime(ts *timestamppb.Timestamp) string { return clientx.FmtTime(ts) }
 
 // ago is a short relative time, e.g. "4s ago".
 func ago(ts *timestamppb.Timestamp, now time.Time) string {

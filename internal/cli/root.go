@@ -22,6 +22,7 @@ import (
 	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
 	"github.com/strata-edge/strata/gen/strata/purge/v1/purgev1connect"
 	"github.com/strata-edge/strata/internal/cli/certcmd"
+	"github.com/strata-edge/strata/internal/cli/clientx"
 	"github.com/strata-edge/strata/internal/cli/dnscmd"
 	"github.com/strata-edge/strata/internal/cli/iamcmd"
 	"github.com/strata-edge/strata/internal/cli/purgecmd"
@@ -51,9 +52,13 @@ type globals struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
-	client         configv1connect.ConfigServiceClient
-	nodes          configv1connect.NodeServiceClient
-	iam            iamv1connect.IAMServiceClient
+	// API clients, built on first use (cached).
+	client configv1connect.ConfigServiceClient
+	nodes  configv1connect.NodeServiceClient
+	iam    iamv1connect.IAMServiceClient
+	dns    dnsv1connect.DnsServiceClient
+	purge  purgev1connect.PurgeServiceClient
+	cert   certv1connect.CertServiceClient
 }
 
 // Execute runs the command line with args (without the program name) and
@@ -113,10 +118,10 @@ when it is readable.`,
 		newReleaseCmd(g),
 		newSnapshotCmd(g),
 	)
-	root.AddCommand(iamcmd.Commands(iamFactory{g})...)
-	root.AddCommand(dnscmd.Commands(dnsFactory{g})...)
-	root.AddCommand(purgecmd.Commands(purgeFactory{g})...)
-	root.AddCommand(certcmd.Commands(certFactory{g})...)
+	root.AddCommand(iamcmd.Commands(g)...)
+	root.AddCommand(dnscmd.Commands(g)...)
+	root.AddCommand(purgecmd.Commands(g)...)
+	root.AddCommand(certcmd.Commands(g)...)
 	return root
 }
 
@@ -184,131 +189,69 @@ func (g *globals) clientParts() (*http.Client, string, []connect.ClientOption, e
 	return &http.Client{Timeout: g.timeout + 5*time.Second}, strings.TrimRight(g.api, "/"), opts, nil
 }
 
-// configClient returns the ConfigService client, built on first use.
-func (g *globals) configClient() (configv1connect.ConfigServiceClient, error) {
-	if g.client == nil {
+// cached returns *slot, building it from clientParts on first use.
+func cached[C comparable](g *globals, slot *C, newClient func(connect.HTTPClient, string, ...connect.ClientOption) C) (C, error) {
+	var zero C
+	if *slot == zero {
 		hc, url, opts, err := g.clientParts()
 		if err != nil {
-			return nil, err
+			return zero, err
 		}
-		g.client = configv1connect.NewConfigServiceClient(hc, url, opts...)
+		*slot = newClient(hc, url, opts...)
 	}
-	return g.client, nil
+	return *slot, nil
 }
 
-// nodesClient returns the NodeService client, built on first use.
+func (g *globals) configClient() (configv1connect.ConfigServiceClient, error) {
+	return cached(g, &g.client, configv1connect.NewConfigServiceClient)
+}
+
 func (g *globals) nodesClient() (configv1connect.NodeServiceClient, error) {
-	if g.nodes == nil {
-		hc, url, opts, err := g.clientParts()
-		if err != nil {
-			return nil, err
-		}
-		g.nodes = configv1connect.NewNodeServiceClient(hc, url, opts...)
-	}
-	return g.nodes, nil
+	return cached(g, &g.nodes, configv1connect.NewNodeServiceClient)
+}
+
+// The methods below give the command packages (iamcmd, dnscmd, purgecmd,
+// certcmd) their clients and the settings of the global flags.
+
+func (g *globals) IAMClient() (iamv1connect.IAMServiceClient, error) {
+	return cached(g, &g.iam, iamv1connect.NewIAMServiceClient)
+}
+
+func (g *globals) DNSClient() (dnsv1connect.DnsServiceClient, error) {
+	return cached(g, &g.dns, dnsv1connect.NewDnsServiceClient)
+}
+
+func (g *globals) PurgeClient() (purgev1connect.PurgeServiceClient, error) {
+	return cached(g, &g.purge, purgev1connect.NewPurgeServiceClient)
+}
+
+func (g *globals) CertClient() (certv1connect.CertServiceClient, error) {
+	return cached(g, &g.cert, certv1connect.NewCertServiceClient)
+}
+
+func (g *globals) SessionFile() (string, error) { return iamcmd.DefaultSessionFile(g.getenv) }
+func (g *globals) Timeout() time.Duration       { return g.timeout }
+func (g *globals) JSON() bool                   { return g.output == "json" }
+func (g *globals) Stdin() io.Reader             { return g.stdin }
+func (g *globals) Stdout() io.Writer            { return g.stdout }
+func (g *globals) Stderr() io.Writer            { return g.stderr }
+
+var (
+	_ iamcmd.ClientFactory   = (*globals)(nil)
+	_ dnscmd.ClientFactory   = (*globals)(nil)
+	_ purgecmd.ClientFactory = (*globals)(nil)
+	_ certcmd.ClientFactory  = (*globals)(nil)
+)
+
+// call runs fn with the config client and a context bounded by --timeout.
+func call[T any](cmd *cobra.Command, g *globals, fn func(context.Context, configv1connect.ConfigServiceClient) (T, error)) (T, error) {
+	return clientx.Call(cmd.Context(), g, g.configClient, fn)
 }
 
 // callNodes runs fn with the NodeService client and a context bounded by
 // --timeout.
 func callNodes[T any](cmd *cobra.Command, g *globals, fn func(context.Context, configv1connect.NodeServiceClient) (T, error)) (T, error) {
-	var zero T
-	c, err := g.nodesClient()
-	if err != nil {
-		return zero, err
-	}
-	ctx, cancel := context.WithTimeout(cmd.Context(), g.timeout)
-	defer cancel()
-	return fn(ctx, c)
-}
-
-// iamFactory gives the IAM commands the API client and output settings of
-// the global flags.
-type iamFactory struct{ g *globals }
-
-func (f iamFactory) IAMClient() (iamv1connect.IAMServiceClient, error) {
-	if f.g.iam == nil {
-		hc, url, opts, err := f.g.clientParts()
-		if err != nil {
-			return nil, err
-		}
-		f.g.iam = iamv1connect.NewIAMServiceClient(hc, url, opts...)
-	}
-	return f.g.iam, nil
-}
-
-func (f iamFactory) Timeout() time.Duration { return f.g.timeout }
-func (f iamFactory) JSON() bool             { return f.g.output == "json" }
-func (f iamFactory) Stdin() io.Reader       { return f.g.stdin }
-func (f iamFactory) Stdout() io.Writer      { return f.g.stdout }
-func (f iamFactory) Stderr() io.Writer      { return f.g.stderr }
-func (f iamFactory) SessionFile() (string, error) {
-	return iamcmd.DefaultSessionFile(f.g.getenv)
-}
-
-var _ iamcmd.ClientFactory = iamFactory{}
-
-// dnsFactory gives the DNS commands their client and output settings.
-type dnsFactory struct{ g *globals }
-
-func (f dnsFactory) DNSClient() (dnsv1connect.DnsServiceClient, error) {
-	hc, url, opts, err := f.g.clientParts()
-	if err != nil {
-		return nil, err
-	}
-	return dnsv1connect.NewDnsServiceClient(hc, url, opts...), nil
-}
-
-func (f dnsFactory) Timeout() time.Duration { return f.g.timeout }
-func (f dnsFactory) JSON() bool             { return f.g.output == "json" }
-func (f dnsFactory) Stdin() io.Reader       { return f.g.stdin }
-func (f dnsFactory) Stdout() io.Writer      { return f.g.stdout }
-
-var _ dnscmd.ClientFactory = dnsFactory{}
-
-// purgeFactory gives the purge commands their client and output settings.
-type purgeFactory struct{ g *globals }
-
-func (f purgeFactory) PurgeClient() (purgev1connect.PurgeServiceClient, error) {
-	hc, url, opts, err := f.g.clientParts()
-	if err != nil {
-		return nil, err
-	}
-	return purgev1connect.NewPurgeServiceClient(hc, url, opts...), nil
-}
-
-func (f purgeFactory) Timeout() time.Duration { return f.g.timeout }
-func (f purgeFactory) JSON() bool             { return f.g.output == "json" }
-func (f purgeFactory) Stdout() io.Writer      { return f.g.stdout }
-
-var _ purgecmd.ClientFactory = purgeFactory{}
-
-// certFactory gives the certificate commands their client and output settings.
-type certFactory struct{ g *globals }
-
-func (f certFactory) CertClient() (certv1connect.CertServiceClient, error) {
-	hc, url, opts, err := f.g.clientParts()
-	if err != nil {
-		return nil, err
-	}
-	return certv1connect.NewCertServiceClient(hc, url, opts...), nil
-}
-
-func (f certFactory) Timeout() time.Duration { return f.g.timeout }
-func (f certFactory) JSON() bool             { return f.g.output == "json" }
-func (f certFactory) Stdout() io.Writer      { return f.g.stdout }
-
-var _ certcmd.ClientFactory = certFactory{}
-
-// call runs fn with the config client and a context bounded by --timeout.
-func call[T any](cmd *cobra.Command, g *globals, fn func(context.Context, configv1connect.ConfigServiceClient) (T, error)) (T, error) {
-	var zero T
-	c, err := g.configClient()
-	if err != nil {
-		return zero, err
-	}
-	ctx, cancel := context.WithTimeout(cmd.Context(), g.timeout)
-	defer cancel()
-	return fn(ctx, c)
+	return clientx.Call(cmd.Context(), g, g.nodesClient, fn)
 }
 
 // usageError marks errors in how the command was called (shown with a hint to

@@ -13,6 +13,7 @@ import (
 
 	certv1 "github.com/strata-edge/strata/gen/strata/cert/v1"
 	"github.com/strata-edge/strata/gen/strata/cert/v1/certv1connect"
+	"github.com/strata-edge/strata/internal/cli/clientx"
 )
 
 // acmeAccountCmd is "strata cert acme-account": the service's account per
@@ -51,7 +52,7 @@ func acmeAccountSetCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return emit(f, res.Account, func(w io.Writer) error { return showAccount(w, res.Account) })
+			return clientx.Emit(f, res.Account, func(w io.Writer) error { return showAccount(w, res.Account) })
 		},
 	}
 	cmd.Flags().StringVar(&directory, "directory", "", "ACME directory URL")
@@ -73,11 +74,11 @@ func acmeAccountListCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return emit(f, res, func(w io.Writer) error {
+			return clientx.Emit(f, res, func(w io.Writer) error {
 				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 				fmt.Fprintln(tw, "DIRECTORY\tEAB KID\tREGISTERED")
 				for _, a := range res.Accounts {
-					fmt.Fprintf(tw, "%s\t%s\t%s\n", a.Directory, dash(a.EabKeyId), dash(a.AccountUrl))
+					fmt.Fprintf(tw, "%s\t%s\t%s\n", a.Directory, clientx.OrDash(a.EabKeyId), clientx.OrDash(a.AccountUrl))
 				}
 				return tw.Flush()
 			})
@@ -88,18 +89,11 @@ func acmeAccountListCmd(f ClientFactory) *cobra.Command {
 func showAccount(w io.Writer, a *certv1.AcmeAccount) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "directory:\t%s\n", a.Directory)
-	fmt.Fprintf(tw, "eab kid:\t%s\n", dash(a.EabKeyId))
+	fmt.Fprintf(tw, "eab kid:\t%s\n", clientx.OrDash(a.EabKeyId))
 	fmt.Fprintf(tw, "eab hmac key:\t%s\n", map[bool]string{true: "set (stored encrypted)", false: "-"}[a.EabHmacKeySet])
-	fmt.Fprintf(tw, "account:\t%s\n", dash(a.AccountUrl))
+	fmt.Fprintf(tw, "account:\t%s\n", clientx.OrDash(a.AccountUrl))
 	if a.UpdatedAt != nil {
 		fmt.Fprintf(tw, "updated:\t%s\n", a.UpdatedAt.AsTime().UTC().Format(time.RFC3339))
 	}
 	return tw.Flush()
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }

@@ -8,7 +8,7 @@ import (
 )
 
 func TestAcmeAccountCommands(t *testing.T) {
-	f := newFactory(t)
+	f := newFactory(t, nil)
 	const dir = "https://acme.zerossl.example/v2/DV90"
 	const hmac = "c2VjcmV0LWhtYWMta2V5LWZvci10aGlzLWRpcmVjdG9yeS0xMjM0NTY3ODkw"
 	hmacFile := filepath.Join(t.TempDir(), "hmac")

@@ -13,22 +13,19 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	certv1 "github.com/strata-edge/strata/gen/strata/cert/v1"
 	"github.com/strata-edge/strata/gen/strata/cert/v1/certv1connect"
+	"github.com/strata-edge/strata/internal/cli/clientx"
 )
 
 // ClientFactory is what the root command provides.
 type ClientFactory interface {
+	clientx.Env
 	// CertClient returns a CertService client for --api, authenticated
 	// like every other command.
 	CertClient() (certv1connect.CertServiceClient, error)
-	Timeout() time.Duration
-	JSON() bool
-	Stdout() io.Writer
 }
 
 // Commands returns the top-level "cert" command.
@@ -39,28 +36,7 @@ func Commands(f ClientFactory) []*cobra.Command {
 }
 
 func call[T any](cmd *cobra.Command, f ClientFactory, fn func(context.Context, certv1connect.CertServiceClient) (T, error)) (T, error) {
-	var zero T
-	c, err := f.CertClient()
-	if err != nil {
-		return zero, err
-	}
-	ctx, cancel := context.WithTimeout(cmd.Context(), f.Timeout())
-	defer cancel()
-	return fn(ctx, c)
-}
-
-var jsonOut = protojson.MarshalOptions{Multiline: true, Indent: "  "}
-
-func emit(f ClientFactory, msg proto.Message, text func(w io.Writer) error) error {
-	if f.JSON() {
-		b, err := jsonOut.Marshal(msg)
-		if err != nil {
-			return fmt.Errorf("encode output: %w", err)
-		}
-		_, err = fmt.Fprintf(f.Stdout(), "%s\n", b)
-		return err
-	}
-	return text(f.Stdout())
+	return clientx.Call(cmd.Context(), f, f.CertClient, fn)
 }
 
 func uploadCmd(f ClientFactory) *cobra.Command {
@@ -90,7 +66,7 @@ func uploadCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return emit(f, res.Certificate, func(w io.Writer) error { return show(w, res.Certificate) })
+			return clientx.Emit(f, res.Certificate, func(w io.Writer) error { return show(w, res.Certificate) })
 		},
 	}
 	cmd.Flags().StringVar(&certFile, "cert", "", "PEM file: leaf first, then intermediates")
@@ -114,11 +90,12 @@ func listCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return emit(f, res, func(w io.Writer) error {
+			return clientx.Emit(f, res, func(w io.Writer) error {
 				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tNAME\tDOMAINS\tEXPIRES\tSTATE\tAPPS")
+				fmt.Fprintln(tw, "ID\tNAME\tDOMAINS\tEXPIRES\tSTATE\tAPPS\tLAST-ERROR")
 				for _, c := range res.Certificates {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.Id, c.Name, strings.Join(c.Domains, ","), date(c.NotAfter), state(c), strings.Join(c.AppIds, ","))
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Id, c.Name, strings.Join(c.Domains, ","), date(c.NotAfter), state(c),
+						strings.Join(c.AppIds, ","), lastError(c))
 				}
 				return tw.Flush()
 			})
@@ -140,7 +117,7 @@ func showCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return emit(f, res.Certificate, func(w io.Writer) error { return show(w, res.Certificate) })
+			return clientx.Emit(f, res.Certificate, func(w io.Writer) error { return show(w, res.Certificate) })
 		},
 	}
 }
@@ -188,7 +165,7 @@ func attachCmd(f ClientFactory, attach bool) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return emit(f, res, func(w io.Writer) error { return show(w, res) })
+			return clientx.Emit(f, res, func(w io.Writer) error { return show(w, res) })
 		},
 	}
 	cmd.Flags().StringVar(&app, "app", "", "app id")
@@ -229,7 +206,7 @@ domain inside a zone Strata serves, e.g.:
 			if err != nil {
 				return err
 			}
-			return emit(f, res.Certificate, func(w io.Writer) error { return show(w, res.Certificate) })
+			return clientx.Emit(f, res.Certificate, func(w io.Writer) error { return show(w, res.Certificate) })
 		},
 	}
 	cmd.Flags().StringVar(&app, "app", "", "app id the certificate is for (attached to it)")
@@ -253,7 +230,7 @@ func revokeCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return emit(f, res.Certificate, func(w io.Writer) error { return show(w, res.Certificate) })
+			return clientx.Emit(f, res.Certificate, func(w io.Writer) error { return show(w, res.Certificate) })
 		},
 	}
 	cmd.Flags().Uint32Var(&reason, "reason", 0, "RFC 5280 reason code (1 key compromise, 4 superseded, ...)")
@@ -284,6 +261,23 @@ func show(w io.Writer, c *certv1.Certificate) error {
 		}
 	}
 	return tw.Flush()
+}
+
+// lastErrorWidth is how much of an ACME error a list row shows; `cert show`
+// prints all of it.
+const lastErrorWidth = 60
+
+// lastError is a list cell: "-", or the attempt and the start of the error
+// of the last failed issuance or renewal (cleared by the next success).
+func lastError(c *certv1.Certificate) string {
+	if c.LastError == "" {
+		return "-"
+	}
+	msg, _, _ := strings.Cut(c.LastError, "\n")
+	if r := []rune(msg); len(r) > lastErrorWidth {
+		msg = string(r[:lastErrorWidth-3]) + "..."
+	}
+	return fmt.Sprintf("attempt %d: %s", c.FailedAttempts, msg)
 }
 
 func challengeName(t certv1.ChallengeType) string {

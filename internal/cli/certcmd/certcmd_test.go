@@ -1,9 +1,7 @@
 package certcmd
 
 import (
-	"bytes"
-	"context"
-	"io"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,68 +11,47 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-	"github.com/spf13/cobra"
-
 	"github.com/strata-edge/strata/gen/strata/cert/v1/certv1connect"
+	"github.com/strata-edge/strata/internal/cli/clientx/clitest"
 	"github.com/strata-edge/strata/pkg/certtest"
-	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/keywrap"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 	certsvc "github.com/strata-edge/strata/services/cert"
 )
 
 type factory struct {
-	c    certv1connect.CertServiceClient
-	out  bytes.Buffer
-	json bool
+	clitest.Env
+	c certv1connect.CertServiceClient
 }
 
 func (f *factory) CertClient() (certv1connect.CertServiceClient, error) { return f.c, nil }
-func (f *factory) Timeout() time.Duration                               { return 10 * time.Second }
-func (f *factory) JSON() bool                                           { return f.json }
-func (f *factory) Stdout() io.Writer                                    { return &f.out }
 
-func newFactory(t *testing.T) *factory {
+// newFactory serves a cert service (ACME when acme is not nil) on an
+// embedded JetStream.
+func newFactory(t *testing.T, acme *certsvc.ACMEOptions) *factory {
 	t.Helper()
-	ctx := context.Background()
-	js, err := jetstream.New(natstest.Connect(t, natstest.RunServer(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := eventstore.NewJetStream(ctx, js, eventstore.JetStreamOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, js := clitest.Store(t)
 	line, _ := keywrap.NewKeyLine()
 	kek, _ := keywrap.Parse(line)
-	svc, err := certsvc.New(certsvc.Options{Store: store, KEK: kek})
+	opts := certsvc.Options{Store: store, KEK: kek}
+	if acme != nil {
+		opts.JetStream, opts.ACME = js, acme
+	}
+	svc, err := certsvc.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { svc.Stop(ctx) })
-	mux := http.NewServeMux()
-	mux.Handle(svc.Handler())
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
+	srv := clitest.Serve(t, svc)
 	return &factory{c: certv1connect.NewCertServiceClient(srv.Client(), srv.URL)}
 }
 
 func (f *factory) run(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	root := &cobra.Command{Use: "strata", SilenceUsage: true, SilenceErrors: true}
-	root.AddCommand(Commands(f)...)
-	root.SetArgs(args)
-	f.out.Reset()
-	err := root.ExecuteContext(context.Background())
-	return f.out.String(), err
+	return f.Run(Commands(f), args...)
 }
 
 func TestCertCommands(t *testing.T) {
-	f := newFactory(t)
+	f := newFactory(t, nil)
 	dir := t.TempDir()
 	set := certtest.NewSet(t)
 	leaf, chain := set.Leaf(t, certtest.Options{DNSNames: []string{"www.example.com", "*.example.org"}})
@@ -111,8 +88,8 @@ func TestCertCommands(t *testing.T) {
 		t.Fatalf("missing --key: %v", err)
 	}
 	must("cert", "attach", "www", "--app", "app_2")
-	if out := must("cert", "list", "--app", "app_2"); !strings.Contains(out, "www") {
-		t.Fatalf("list --app:\n%s", out)
+	if out := must("cert", "list", "--app", "app_2"); !regexp.MustCompile(`(?m)^ID .* LAST-ERROR$\n\S+ +www .* -$`).MatchString(out) {
+		t.Fatalf("list --app (an uploaded certificate has no last error):\n%s", out)
 	}
 	must("cert", "detach", "www", "--app", "app_2")
 	if out := must("cert", "list", "--app", "app_2"); strings.Contains(out, "www") {
@@ -142,13 +119,53 @@ func TestCertCommands(t *testing.T) {
 		!strings.Contains(err.Error(), "--challenge") {
 		t.Fatalf("unknown challenge: %v", err)
 	}
-	f.json = true
+	f.AsJSON = true
 	if out := must("cert", "show", "www"); !strings.Contains(out, `"fingerprintSha256"`) {
 		t.Fatalf("show -o json:\n%s", out)
 	}
-	f.json = false
+	f.AsJSON = false
 	must("cert", "delete", "www")
 	if _, err := f.run(t, "cert", "show", "www"); err == nil {
 		t.Fatal("show after delete succeeded")
+	}
+}
+
+// A managed certificate whose issuance failed shows it in `cert list`: the
+// attempt and the start of the CA's error, shortened; `cert show` has all.
+func TestCertListShowsLastError(t *testing.T) {
+	const caError = "directory down for maintenance, come back after the weekend please; this sentence is long"
+	ca := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, caError, http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(ca.Close)
+	f := newFactory(t, &certsvc.ACMEOptions{Directory: ca.URL + "/directory", Interval: 50 * time.Millisecond, RetryBase: time.Hour})
+	if _, err := f.run(t, "cert", "request", "--app", "app_1", "--domain", "api.example.com", "--name", "api"); err != nil {
+		t.Fatalf("request: %v", err)
+	}
+	var row string
+	natstest.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+		out, err := f.run(t, "cert", "list")
+		if err != nil {
+			return err
+		}
+		for _, l := range strings.Split(out, "\n") {
+			if strings.Contains(l, " api ") && strings.Contains(l, "attempt 1: ") {
+				row = l
+				return nil
+			}
+		}
+		return fmt.Errorf("no failed attempt listed yet:\n%s", out)
+	})
+	t.Logf("list row: %s", row)
+	cell := row[strings.Index(row, "attempt 1: "):]
+	if !strings.Contains(cell, "503") && !strings.Contains(cell, "directory") {
+		t.Fatalf("LAST-ERROR %q does not say what failed", cell)
+	}
+	if len([]rune(cell)) > len("attempt 1: ")+lastErrorWidth || strings.Contains(cell, "this sentence is long") {
+		t.Fatalf("LAST-ERROR %q is not shortened", cell)
+	}
+	out, err := f.run(t, "cert", "show", "api")
+	if err != nil || !regexp.MustCompile(`last error:\s+.*\(attempt 1\)`).MatchString(out) {
+		t.Fatalf("show: %v\n%s", err, out)
 	}
 }

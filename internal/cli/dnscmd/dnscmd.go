@@ -9,27 +9,20 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
 	"github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
+	"github.com/strata-edge/strata/internal/cli/clientx"
 )
 
 // ClientFactory is what the root command provides.
 type ClientFactory interface {
+	clientx.Env
 	// DNSClient returns a DnsService client for --api, authenticated like
 	// every other command.
 	DNSClient() (dnsv1connect.DnsServiceClient, error)
-	Timeout() time.Duration
-	JSON() bool
-	Stdin() io.Reader
-	Stdout() io.Writer
 }
 
 // Commands returns the top-level "dns" command.
@@ -46,50 +39,7 @@ func Commands(f ClientFactory) []*cobra.Command {
 }
 
 func call[T any](cmd *cobra.Command, f ClientFactory, fn func(context.Context, dnsv1connect.DnsServiceClient) (T, error)) (T, error) {
-	var zero T
-	c, err := f.DNSClient()
-	if err != nil {
-		return zero, err
-	}
-	ctx, cancel := context.WithTimeout(cmd.Context(), f.Timeout())
-	defer cancel()
-	return fn(ctx, c)
-}
-
-var jsonOut = protojson.MarshalOptions{Multiline: true, Indent: "  "}
-
-func emit(f ClientFactory, msg proto.Message, text func(w io.Writer) error) error {
-	if f.JSON() {
-		b, err := jsonOut.Marshal(msg)
-		if err != nil {
-			return fmt.Errorf("encode output: %w", err)
-		}
-		_, err = fmt.Fprintf(f.Stdout(), "%s\n", b)
-		return err
-	}
-	return text(f.Stdout())
-}
-
-func table(w io.Writer, rows [][]string) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for _, r := range rows {
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
-	}
-	return tw.Flush()
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
-func fmtTime(ts *timestamppb.Timestamp) string {
-	if ts == nil {
-		return "-"
-	}
-	return ts.AsTime().Local().Format(time.DateTime)
+	return clientx.Call(cmd.Context(), f, f.DNSClient, fn)
 }
 
 // expect is the --expect-version flag (optimistic concurrency).
@@ -126,7 +76,7 @@ func zoneCreateCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return emit(f, res, func(w io.Writer) error { _, err := fmt.Fprintln(w, res.GetZone().GetId()); return err })
+			return clientx.Emit(f, res, func(w io.Writer) error { _, err := fmt.Fprintln(w, res.GetZone().GetId()); return err })
 		},
 	}
 	cmd.Flags().StringArrayVar(&partitions, "partition", nil, "partition id or name (default: default)")
@@ -159,7 +109,7 @@ func zoneImportCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return emit(f, res, func(w io.Writer) error {
+			return clientx.Emit(f, res, func(w io.Writer) error {
 				_, err := fmt.Fprintf(w, "imported %d records (pending; release with: strata dns release create --zone %s)\n", res.GetRecords(), zone)
 				return err
 			})
@@ -184,7 +134,7 @@ func zoneExportCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return emit(f, res, func(w io.Writer) error { _, err := io.WriteString(w, res.GetZoneFile()); return err })
+			return clientx.Emit(f, res, func(w io.Writer) error { _, err := io.WriteString(w, res.GetZoneFile()); return err })
 		},
 	}
 	zoneFlag(cmd, &zone)
@@ -204,7 +154,7 @@ func zoneListCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return emit(f, res, func(w io.Writer) error {
+			return clientx.Emit(f, res, func(w io.Writer) error {
 				rows := [][]string{{"ID", "NAME", "RECORDS", "RELEASE", "PENDING", "VERSION", "PARTITIONS"}}
 				for _, z := range res.GetZones() {
 					name := z.GetName()
@@ -214,7 +164,7 @@ func zoneListCmd(f ClientFactory) *cobra.Command {
 					rows = append(rows, []string{z.GetId(), name, strconv.Itoa(int(z.GetRecords())), strconv.FormatUint(z.GetLatestRelease(), 10),
 						strconv.Itoa(int(z.GetPendingChanges())), strconv.FormatUint(z.GetVersion(), 10), strings.Join(z.GetPartitionIds(), ",")})
 				}
-				return table(w, rows)
+				return clientx.Table(w, rows)
 			})
 		},
 	}
@@ -233,9 +183,9 @@ func zoneDiffCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return emit(f, res, func(w io.Writer) error {
+			return clientx.Emit(f, res, func(w io.Writer) error {
 				for _, ch := range res.GetChanges() {
-					fmt.Fprintf(w, "# %s  %s  %s\n", fmtTime(ch.GetTime()), orDash(ch.GetActor()), ch.GetSummary())
+					fmt.Fprintf(w, "# %s  %s  %s\n", clientx.FmtTime(ch.GetTime()), clientx.OrDash(ch.GetActor()), ch.GetSummary())
 				}
 				_, err := fmt.Fprintln(w, res.GetText())
 				return err
@@ -279,7 +229,7 @@ func recordAddCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return emit(f, res, func(w io.Writer) error { _, err := fmt.Fprintln(w, res.GetRecord().GetId()); return err })
+			return clientx.Emit(f, res, func(w io.Writer) error { _, err := fmt.Fprintln(w, res.GetRecord().GetId()); return err })
 		},
 	}
 	zoneFlag(cmd, &zone)
@@ -308,7 +258,7 @@ func recordListCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return emit(f, res, func(w io.Writer) error {
+			return clientx.Emit(f, res, func(w io.Writer) error {
 				rows := [][]string{{"ID", "NAME", "TTL", "TYPE", "DATA", "MATCH", "STATE"}}
 				for _, r := range res.GetRecords() {
 					data := r.GetData()
@@ -325,7 +275,7 @@ func recordListCmd(f ClientFactory) *cobra.Command {
 					}
 					rows = append(rows, []string{r.GetId(), r.GetName(), ttl, strings.TrimPrefix(r.GetType().String(), "RECORD_TYPE_"), data, matchText(r.GetMatch()), state})
 				}
-				return table(w, rows)
+				return clientx.Table(w, rows)
 			})
 		},
 	}
@@ -370,7 +320,7 @@ func recordRmCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return emit(f, res, func(w io.Writer) error { _, err := fmt.Fprintln(w, "removed", a[0]); return err })
+			return clientx.Emit(f, res, func(w io.Writer) error { _, err := fmt.Fprintln(w, "removed", a[0]); return err })
 		},
 	}
 	zoneFlag(cmd, &zone)
@@ -393,7 +343,7 @@ func releaseCreateCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return emit(f, res, func(w io.Writer) error { _, err := fmt.Fprintln(w, res.GetRelease().GetNumber()); return err })
+			return clientx.Emit(f, res, func(w io.Writer) error { _, err := fmt.Fprintln(w, res.GetRelease().GetNumber()); return err })
 		},
 	}
 	zoneFlag(cmd, &zone)
@@ -415,7 +365,7 @@ func releaseListCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return emit(f, res, func(w io.Writer) error {
+			return clientx.Emit(f, res, func(w io.Writer) error {
 				rows := [][]string{{"NUMBER", "KIND", "TIME", "ACTOR", "RESTORES", "NOTE"}}
 				rs := res.GetReleases()
 				for i := len(rs) - 1; i >= 0; i-- {
@@ -424,9 +374,9 @@ func releaseListCmd(f ClientFactory) *cobra.Command {
 					if r.GetRevertedTo() > 0 {
 						restores = "release " + strconv.FormatUint(r.GetRevertedTo(), 10)
 					}
-					rows = append(rows, []string{strconv.FormatUint(r.GetNumber(), 10), r.GetKind(), fmtTime(r.GetTime()), orDash(r.GetActor()), restores, orDash(r.GetNote())})
+					rows = append(rows, []string{strconv.FormatUint(r.GetNumber(), 10), r.GetKind(), clientx.FmtTime(r.GetTime()), clientx.OrDash(r.GetActor()), restores, clientx.OrDash(r.GetNote())})
 				}
-				return table(w, rows)
+				return clientx.Table(w, rows)
 			})
 		},
 	}
@@ -452,7 +402,7 @@ func releaseRevertCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return emit(f, res, func(w io.Writer) error { _, err := fmt.Fprintln(w, res.GetRelease().GetNumber()); return err })
+			return clientx.Emit(f, res, func(w io.Writer) error { _, err := fmt.Fprintln(w, res.GetRelease().GetNumber()); return err })
 		},
 	}
 	zoneFlag(cmd, &zone)

@@ -1,73 +1,38 @@
 package dnscmd
 
 import (
-	"bytes"
-	"context"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
-	"github.com/spf13/cobra"
 
 	"github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
-	"github.com/strata-edge/strata/pkg/eventstore"
-	"github.com/strata-edge/strata/pkg/natsutil/natstest"
+	"github.com/strata-edge/strata/internal/cli/clientx/clitest"
 	dnssvc "github.com/strata-edge/strata/services/dns"
 )
 
 type factory struct {
-	c     dnsv1connect.DnsServiceClient
-	out   bytes.Buffer
-	stdin io.Reader
+	clitest.Env
+	c dnsv1connect.DnsServiceClient
 }
 
 func (f *factory) DNSClient() (dnsv1connect.DnsServiceClient, error) { return f.c, nil }
-func (f *factory) Timeout() time.Duration                            { return 10 * time.Second }
-func (f *factory) JSON() bool                                        { return false }
-func (f *factory) Stdin() io.Reader                                  { return f.stdin }
-func (f *factory) Stdout() io.Writer                                 { return &f.out }
 
 func newFactory(t *testing.T) *factory {
 	t.Helper()
-	ctx := context.Background()
-	js, err := jetstream.New(natstest.Connect(t, natstest.RunServer(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := eventstore.NewJetStream(ctx, js, eventstore.JetStreamOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, _ := clitest.Store(t)
 	svc, err := dnssvc.New(dnssvc.Options{Store: store})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { svc.Stop(ctx) })
-	mux := http.NewServeMux()
-	mux.Handle(svc.Handler())
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
+	srv := clitest.Serve(t, svc)
 	return &factory{c: dnsv1connect.NewDnsServiceClient(srv.Client(), srv.URL)}
 }
 
 // run executes `strata <args>` and returns its output.
 func (f *factory) run(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	root := &cobra.Command{Use: "strata", SilenceUsage: true, SilenceErrors: true}
-	root.AddCommand(Commands(f)...)
-	root.SetArgs(args)
-	f.out.Reset()
-	err := root.ExecuteContext(context.Background())
-	return f.out.String(), err
+	return f.Run(Commands(f), args...)
 }
 
 func TestDNSCommands(t *testing.T) {
@@ -102,7 +67,7 @@ func TestDNSCommands(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "z.zone")
 	os.WriteFile(file, []byte("www IN A 192.0.2.99\n"), 0o600)
 	must("dns", "zone", "import", "--zone", "example.com", file)
-	f.stdin = strings.NewReader("www IN A 192.0.2.1\nwww IN CNAME x\n")
+	f.In = strings.NewReader("www IN A 192.0.2.1\nwww IN CNAME x\n")
 	if _, err := f.run(t, "dns", "zone", "import", "--zone", "example.com", "-"); err == nil || !strings.Contains(err.Error(), "line 2") {
 		t.Fatalf("bad import from stdin: %v", err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	iamv1 "github.com/strata-edge/strata/gen/strata/iam/v1"
 	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
+	"github.com/strata-edge/strata/internal/cli/clientx"
 )
 
 func auditCmd(f ClientFactory) *cobra.Command {
@@ -60,20 +61,20 @@ func auditCmd(f ClientFactory) *cobra.Command {
 				}
 				req.PageToken = res.NextPageToken
 			}
-			return emit(f, out, func(w io.Writer) error {
+			return clientx.Emit(f, out, func(w io.Writer) error {
 				header := []string{"TIME", "ACTOR", "TYPE", "STREAM", "POSITION"}
 				if data {
 					header = append(header, "DATA")
 				}
 				rows := [][]string{header}
 				for _, e := range out.Events {
-					row := []string{fmtTime(e.Time), orDash(e.Actor), e.Type, e.Stream, fmt.Sprint(e.Position)}
+					row := []string{clientx.FmtTime(e.Time), clientx.OrDash(e.Actor), e.Type, e.Stream, fmt.Sprint(e.Position)}
 					if data {
-						row = append(row, orDash(e.DataJson))
+						row = append(row, clientx.OrDash(e.DataJson))
 					}
 					rows = append(rows, row)
 				}
-				if err := table(w, rows); err != nil {
+				if err := clientx.Table(w, rows); err != nil {
 					return err
 				}
 				if out.NextPageToken != "" {

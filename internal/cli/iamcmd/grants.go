@@ -10,6 +10,7 @@ import (
 
 	iamv1 "github.com/strata-edge/strata/gen/strata/iam/v1"
 	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
+	"github.com/strata-edge/strata/internal/cli/clientx"
 )
 
 func grantCmd(f ClientFactory) *cobra.Command {
@@ -67,7 +68,7 @@ func grantCreateCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return emit(f, res, func(w io.Writer) error {
+			return clientx.Emit(f, res, func(w io.Writer) error {
 				g := res.Grant
 				_, err := fmt.Fprintf(w, "Granted %s to %s over %s (grant %s).\n", g.Role, subjectText(g), scopeText(g.Scope), g.Id)
 				return err
@@ -96,12 +97,12 @@ func grantListCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return emit(f, res, func(w io.Writer) error {
+			return clientx.Emit(f, res, func(w io.Writer) error {
 				rows := [][]string{{"ID", "SUBJECT", "ROLE", "SCOPE", "CREATED", "BY"}}
 				for _, g := range res.Grants {
-					rows = append(rows, []string{g.Id, subjectText(g), g.Role, scopeText(g.Scope), fmtTime(g.CreatedAt), orDash(g.CreatedBy)})
+					rows = append(rows, []string{g.Id, subjectText(g), g.Role, scopeText(g.Scope), clientx.FmtTime(g.CreatedAt), clientx.OrDash(g.CreatedBy)})
 				}
-				return table(w, rows)
+				return clientx.Table(w, rows)
 			})
 		},
 	}

@@ -10,6 +10,7 @@ import (
 
 	iamv1 "github.com/strata-edge/strata/gen/strata/iam/v1"
 	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
+	"github.com/strata-edge/strata/internal/cli/clientx"
 )
 
 func groupCmd(f ClientFactory) *cobra.Command {
@@ -20,9 +21,9 @@ func groupCmd(f ClientFactory) *cobra.Command {
 }
 
 func printGroup(w io.Writer, g *iamv1.Group) error {
-	return table(w, [][]string{
-		{"Name:", g.Name}, {"Description:", orDash(g.Description)},
-		{"Members:", orDash(strings.Join(g.Members, ", "))}, {"Created:", fmtTime(g.CreatedAt)},
+	return clientx.Table(w, [][]string{
+		{"Name:", g.Name}, {"Description:", clientx.OrDash(g.Description)},
+		{"Members:", clientx.OrDash(strings.Join(g.Members, ", "))}, {"Created:", clientx.FmtTime(g.CreatedAt)},
 	})
 }
 
@@ -39,7 +40,7 @@ func groupCreateCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return emit(f, res, func(w io.Writer) error { return printGroup(w, res.Group) })
+			return clientx.Emit(f, res, func(w io.Writer) error { return printGroup(w, res.Group) })
 		},
 	}
 	cmd.Flags().StringVar(&req.Description, "description", "", "what the group is for")
@@ -57,12 +58,12 @@ func groupListCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return emit(f, res, func(w io.Writer) error {
+			return clientx.Emit(f, res, func(w io.Writer) error {
 				rows := [][]string{{"NAME", "MEMBERS", "DESCRIPTION"}}
 				for _, g := range res.Groups {
-					rows = append(rows, []string{g.Name, orDash(strings.Join(g.Members, ",")), orDash(g.Description)})
+					rows = append(rows, []string{g.Name, clientx.OrDash(strings.Join(g.Members, ",")), clientx.OrDash(g.Description)})
 				}
-				return table(w, rows)
+				return clientx.Table(w, rows)
 			})
 		},
 	}
@@ -78,7 +79,7 @@ func groupGetCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return emit(f, res, func(w io.Writer) error { return printGroup(w, res.Group) })
+			return clientx.Emit(f, res, func(w io.Writer) error { return printGroup(w, res.Group) })
 		},
 	}
 }
@@ -125,7 +126,7 @@ func groupMembersCmd(f ClientFactory, add bool) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return emit(f, group, func(w io.Writer) error { return printGroup(w, group) })
+			return clientx.Emit(f, group, func(w io.Writer) error { return printGroup(w, group) })
 		},
 	}
 }

@@ -7,33 +7,22 @@ package iamcmd
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
+	"github.com/strata-edge/strata/internal/cli/clientx"
 )
 
 // ClientFactory is what the root command provides.
 type ClientFactory interface {
+	clientx.Env
 	// IAMClient returns an IAMService client for --api, authenticated like
 	// every other command (--token, STRATA_TOKEN, the saved session...).
 	IAMClient() (iamv1connect.IAMServiceClient, error)
-	// Timeout bounds each API call (--timeout).
-	Timeout() time.Duration
-	// JSON reports -o json.
-	JSON() bool
-	Stdin() io.Reader
-	Stdout() io.Writer
-	Stderr() io.Writer
 	// SessionFile is where `strata login` keeps the session secret (mode
 	// 0600) and `strata logout` removes it; the root command should use it
 	// as the token when none is given (see ReadSessionFile).
@@ -75,58 +64,7 @@ func ReadSessionFile(path string) (string, error) {
 
 // call runs fn with the IAM client and a context bounded by the timeout.
 func call[T any](cmd *cobra.Command, f ClientFactory, fn func(context.Context, iamv1connect.IAMServiceClient) (T, error)) (T, error) {
-	var zero T
-	c, err := f.IAMClient()
-	if err != nil {
-		return zero, err
-	}
-	ctx, cancel := context.WithTimeout(cmd.Context(), f.Timeout())
-	defer cancel()
-	return fn(ctx, c)
-}
-
-var jsonOut = protojson.MarshalOptions{Multiline: true, Indent: "  "}
-
-// emit prints msg as JSON with -o json, or calls text.
-func emit(f ClientFactory, msg proto.Message, text func(w io.Writer) error) error {
-	if f.JSON() {
-		b, err := jsonOut.Marshal(msg)
-		if err != nil {
-			return fmt.Errorf("encode output: %w", err)
-		}
-		_, err = fmt.Fprintf(f.Stdout(), "%s\n", b)
-		return err
-	}
-	return text(f.Stdout())
-}
-
-func table(w io.Writer, rows [][]string) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for _, r := range rows {
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
-	}
-	return tw.Flush()
-}
-
-func fmtTime(ts *timestamppb.Timestamp) string {
-	if ts == nil {
-		return "-"
-	}
-	return ts.AsTime().Local().Format(time.DateTime)
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
-func yesNo(b bool) string {
-	if b {
-		return "yes"
-	}
-	return "no"
+	return clientx.Call(cmd.Context(), f, f.IAMClient, fn)
 }
 
 // exactArgs requires exactly the named positional arguments.

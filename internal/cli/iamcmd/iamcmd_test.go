@@ -1,9 +1,7 @@
 package iamcmd
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,14 +11,11 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
-	"github.com/nats-io/nats.go/jetstream"
-	"github.com/spf13/cobra"
 
 	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
+	"github.com/strata-edge/strata/internal/cli/clientx/clitest"
 	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/authz"
-	"github.com/strata-edge/strata/pkg/eventstore"
-	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 	"github.com/strata-edge/strata/services/iam"
 )
 
@@ -31,15 +26,7 @@ const adminToken = "strata_iamcmd-test-admin"
 func startIAM(t *testing.T) *httptest.Server {
 	t.Helper()
 	ctx := context.Background()
-	js, err := jetstream.New(natstest.Connect(t, natstest.RunServer(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := eventstore.NewJetStream(ctx, js, eventstore.JetStreamOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
+	store, _ := clitest.Store(t)
 	svc, err := iam.New(iam.Options{Store: store, BootstrapToken: adminToken, Argon2: iam.Argon2Params{Memory: 64, Time: 1, Threads: 1}})
 	if err != nil {
 		t.Fatal(err)
@@ -62,10 +49,8 @@ func startIAM(t *testing.T) *httptest.Server {
 // factory is a ClientFactory like the root command's: the token is the
 // explicit one, else the saved session.
 type factory struct {
+	clitest.Env
 	url, token, session string
-	json                bool
-	stdin               io.Reader
-	stdout, stderr      bytes.Buffer
 }
 
 func (f *factory) IAMClient() (iamv1connect.IAMServiceClient, error) {
@@ -83,26 +68,13 @@ func (f *factory) IAMClient() (iamv1connect.IAMServiceClient, error) {
 	}
 	return iamv1connect.NewIAMServiceClient(http.DefaultClient, f.url, opts...), nil
 }
-func (f *factory) Timeout() time.Duration       { return 10 * time.Second }
-func (f *factory) JSON() bool                   { return f.json }
-func (f *factory) Stdin() io.Reader             { return f.stdin }
-func (f *factory) Stdout() io.Writer            { return &f.stdout }
-func (f *factory) Stderr() io.Writer            { return &f.stderr }
 func (f *factory) SessionFile() (string, error) { return f.session, nil }
 
 // run executes one command line and returns stdout and the error.
 func run(t *testing.T, f *factory, stdin string, args ...string) (string, error) {
 	t.Helper()
-	f.stdout.Reset()
-	f.stderr.Reset()
-	f.stdin = strings.NewReader(stdin)
-	root := &cobra.Command{Use: "strata", SilenceUsage: true, SilenceErrors: true}
-	root.AddCommand(Commands(f)...)
-	root.SetArgs(args)
-	root.SetOut(&f.stdout)
-	root.SetErr(&f.stderr)
-	err := root.ExecuteContext(context.Background())
-	return f.stdout.String(), err
+	f.In = strings.NewReader(stdin)
+	return f.Run(Commands(f), args...)
 }
 
 func mustRun(t *testing.T, f *factory, stdin string, args ...string) string {
@@ -172,12 +144,12 @@ func TestIAMCommands(t *testing.T) {
 	if strings.Count(out, "iam.user.created") != 2 || !strings.Contains(out, "iam.user.alice") {
 		t.Fatalf("audit:\n%s", out)
 	}
-	admin.json = true
+	admin.AsJSON = true
 	out = mustRun(t, admin, "", "audit", "--object", "iam.user.alice", "--data")
 	if !strings.Contains(out, `"dataJson"`) || strings.Contains(out, "argon2") {
 		t.Fatalf("audit json:\n%s", out)
 	}
-	admin.json = false
+	admin.AsJSON = false
 	if _, err := run(t, admin, "", "audit", "--since", "yesterday"); err == nil || !strings.Contains(err.Error(), "--since") {
 		t.Fatalf("bad --since: %v", err)
 	}

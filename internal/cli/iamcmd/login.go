@@ -14,6 +14,7 @@ import (
 
 	iamv1 "github.com/strata-edge/strata/gen/strata/iam/v1"
 	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
+	"github.com/strata-edge/strata/internal/cli/clientx"
 )
 
 func loginCmd(f ClientFactory) *cobra.Command {
@@ -56,8 +57,8 @@ func loginCmd(f ClientFactory) *cobra.Command {
 				return err
 			}
 			res.Token = "" // never printed
-			return emit(f, res, func(w io.Writer) error {
-				_, err := fmt.Fprintf(w, "Logged in as %s until %s. Session saved in %s.\n", res.User.Name, fmtTime(res.ExpiresAt), path)
+			return clientx.Emit(f, res, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "Logged in as %s until %s. Session saved in %s.\n", res.User.Name, clientx.FmtTime(res.ExpiresAt), path)
 				return err
 			})
 		},
@@ -123,7 +124,7 @@ func whoamiCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return emit(f, res, func(w io.Writer) error {
+			return clientx.Emit(f, res, func(w io.Writer) error {
 				fmt.Fprintf(w, "%s (%s", res.Name, res.Kind)
 				if res.CredentialId != "" {
 					fmt.Fprintf(w, " %s", res.CredentialId)
@@ -140,7 +141,7 @@ func whoamiCmd(f ClientFactory) *cobra.Command {
 					}
 					rows = append(rows, []string{g.Role, scopeText(g.Scope), via})
 				}
-				return table(w, rows)
+				return clientx.Table(w, rows)
 			})
 		},
 	}

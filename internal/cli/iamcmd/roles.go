@@ -10,6 +10,7 @@ import (
 
 	iamv1 "github.com/strata-edge/strata/gen/strata/iam/v1"
 	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
+	"github.com/strata-edge/strata/internal/cli/clientx"
 )
 
 func roleCmd(f ClientFactory) *cobra.Command {
@@ -19,8 +20,8 @@ func roleCmd(f ClientFactory) *cobra.Command {
 }
 
 func printRole(w io.Writer, r *iamv1.Role) error {
-	return table(w, [][]string{
-		{"Name:", r.Name}, {"Built in:", yesNo(r.BuiltIn)}, {"Description:", orDash(r.Description)},
+	return clientx.Table(w, [][]string{
+		{"Name:", r.Name}, {"Built in:", clientx.YesNo(r.BuiltIn)}, {"Description:", clientx.OrDash(r.Description)},
 		{"Permissions:", strings.Join(r.Permissions, ", ")},
 	})
 }
@@ -54,7 +55,7 @@ func roleCreateCmd(f ClientFactory, update bool) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return emit(f, role, func(w io.Writer) error { return printRole(w, role) })
+			return clientx.Emit(f, role, func(w io.Writer) error { return printRole(w, role) })
 		},
 	}
 	cmd.Flags().StringVar(&desc, "description", "", "what the role is for")
@@ -72,16 +73,16 @@ func roleListCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return emit(f, res, func(w io.Writer) error {
+			return clientx.Emit(f, res, func(w io.Writer) error {
 				rows := [][]string{{"NAME", "BUILT-IN", "PERMISSIONS", "DESCRIPTION"}}
 				for _, r := range res.Roles {
 					perms := strings.Join(r.Permissions, ",")
 					if r.BuiltIn {
 						perms = fmt.Sprintf("%d permissions", len(r.Permissions))
 					}
-					rows = append(rows, []string{r.Name, yesNo(r.BuiltIn), perms, orDash(r.Description)})
+					rows = append(rows, []string{r.Name, clientx.YesNo(r.BuiltIn), perms, clientx.OrDash(r.Description)})
 				}
-				return table(w, rows)
+				return clientx.Table(w, rows)
 			})
 		},
 	}
@@ -112,16 +113,16 @@ func rolePermissionsCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return emit(f, res, func(w io.Writer) error {
+			return clientx.Emit(f, res, func(w io.Writer) error {
 				rows := [][]string{{"PERMISSION", "RPCS"}}
 				for _, p := range res.Permissions {
 					var short []string
 					for _, proc := range p.Procedures {
 						short = append(short, proc[strings.LastIndex(proc, "/")+1:])
 					}
-					rows = append(rows, []string{p.Name, orDash(strings.Join(short, ","))})
+					rows = append(rows, []string{p.Name, clientx.OrDash(strings.Join(short, ","))})
 				}
-				return table(w, rows)
+				return clientx.Table(w, rows)
 			})
 		},
 	}

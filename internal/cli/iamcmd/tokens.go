@@ -10,6 +10,7 @@ import (
 
 	iamv1 "github.com/strata-edge/strata/gen/strata/iam/v1"
 	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
+	"github.com/strata-edge/strata/internal/cli/clientx"
 )
 
 func tokenCmd(f ClientFactory) *cobra.Command {
@@ -41,10 +42,10 @@ func tokenCreateCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return emit(f, res, func(w io.Writer) error {
+			return clientx.Emit(f, res, func(w io.Writer) error {
 				expires := "never"
 				if res.Token.ExpiresAt != nil {
-					expires = fmtTime(res.Token.ExpiresAt)
+					expires = clientx.FmtTime(res.Token.ExpiresAt)
 				}
 				_, err := fmt.Fprintf(w, "Token %s for %s (expires %s):\n\n  %s\n\nStore it now: it is not shown again. Use it as STRATA_TOKEN or \"Authorization: Bearer <token>\".\n",
 					res.Token.Id, res.Token.User, expires, res.Secret)
@@ -73,7 +74,7 @@ func tokenListCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return emit(f, res, func(w io.Writer) error {
+			return clientx.Emit(f, res, func(w io.Writer) error {
 				rows := [][]string{{"ID", "USER", "DESCRIPTION", "CREATED", "EXPIRES", "LAST USED", "STATE"}}
 				for _, t := range res.Tokens {
 					state := "active"
@@ -85,15 +86,15 @@ func tokenListCmd(f ClientFactory) *cobra.Command {
 					}
 					expires := "never"
 					if t.ExpiresAt != nil {
-						expires = fmtTime(t.ExpiresAt)
+						expires = clientx.FmtTime(t.ExpiresAt)
 					}
 					last := "never"
 					if t.LastUsedAt != nil {
-						last = fmtTime(t.LastUsedAt)
+						last = clientx.FmtTime(t.LastUsedAt)
 					}
-					rows = append(rows, []string{t.Id, t.User, orDash(t.Description), fmtTime(t.CreatedAt), expires, last, state})
+					rows = append(rows, []string{t.Id, t.User, clientx.OrDash(t.Description), clientx.FmtTime(t.CreatedAt), expires, last, state})
 				}
-				return table(w, rows)
+				return clientx.Table(w, rows)
 			})
 		},
 	}

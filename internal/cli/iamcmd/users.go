@@ -14,6 +14,7 @@ import (
 
 	iamv1 "github.com/strata-edge/strata/gen/strata/iam/v1"
 	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
+	"github.com/strata-edge/strata/internal/cli/clientx"
 )
 
 func userCmd(f ClientFactory) *cobra.Command {
@@ -28,11 +29,11 @@ func printUser(w io.Writer, u *iamv1.User) error {
 	if u.Kind == iamv1.UserKind_USER_KIND_SERVICE_ACCOUNT {
 		kind = "service account"
 	}
-	return table(w, [][]string{
-		{"Name:", u.Name}, {"Display name:", orDash(u.DisplayName)}, {"Email:", orDash(u.Email)},
-		{"Kind:", kind}, {"Source:", u.Source}, {"Disabled:", yesNo(u.Disabled)},
-		{"Password:", yesNo(u.HasPassword)}, {"Groups:", orDash(strings.Join(u.Groups, ", "))},
-		{"Created:", fmtTime(u.CreatedAt)},
+	return clientx.Table(w, [][]string{
+		{"Name:", u.Name}, {"Display name:", clientx.OrDash(u.DisplayName)}, {"Email:", clientx.OrDash(u.Email)},
+		{"Kind:", kind}, {"Source:", u.Source}, {"Disabled:", clientx.YesNo(u.Disabled)},
+		{"Password:", clientx.YesNo(u.HasPassword)}, {"Groups:", clientx.OrDash(strings.Join(u.Groups, ", "))},
+		{"Created:", clientx.FmtTime(u.CreatedAt)},
 	})
 }
 
@@ -61,7 +62,7 @@ func userCreateCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return emit(f, res, func(w io.Writer) error { return printUser(w, res.User) })
+			return clientx.Emit(f, res, func(w io.Writer) error { return printUser(w, res.User) })
 		},
 	}
 	fl := cmd.Flags()
@@ -83,16 +84,16 @@ func userListCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return emit(f, res, func(w io.Writer) error {
+			return clientx.Emit(f, res, func(w io.Writer) error {
 				rows := [][]string{{"NAME", "KIND", "SOURCE", "DISABLED", "GROUPS", "EMAIL"}}
 				for _, u := range res.Users {
 					kind := "person"
 					if u.Kind == iamv1.UserKind_USER_KIND_SERVICE_ACCOUNT {
 						kind = "service"
 					}
-					rows = append(rows, []string{u.Name, kind, u.Source, yesNo(u.Disabled), orDash(strings.Join(u.Groups, ",")), orDash(u.Email)})
+					rows = append(rows, []string{u.Name, kind, u.Source, clientx.YesNo(u.Disabled), clientx.OrDash(strings.Join(u.Groups, ",")), clientx.OrDash(u.Email)})
 				}
-				return table(w, rows)
+				return clientx.Table(w, rows)
 			})
 		},
 	}
@@ -108,7 +109,7 @@ func userGetCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return emit(f, res, func(w io.Writer) error { return printUser(w, res.User) })
+			return clientx.Emit(f, res, func(w io.Writer) error { return printUser(w, res.User) })
 		},
 	}
 }
@@ -127,7 +128,7 @@ func userDisableCmd(f ClientFactory, disable bool) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return emit(f, res, func(w io.Writer) error {
+			return clientx.Emit(f, res, func(w io.Writer) error {
 				state := "enabled"
 				if res.User.Disabled {
 					state = "disabled"

@@ -9,26 +9,21 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	purgev1 "github.com/strata-edge/strata/gen/strata/purge/v1"
 	"github.com/strata-edge/strata/gen/strata/purge/v1/purgev1connect"
+	"github.com/strata-edge/strata/internal/cli/clientx"
 )
 
 // ClientFactory is what the root command provides.
 type ClientFactory interface {
+	clientx.Env
 	// PurgeClient returns a PurgeService client for --api, authenticated
 	// like every other command.
 	PurgeClient() (purgev1connect.PurgeServiceClient, error)
-	Timeout() time.Duration
-	JSON() bool
-	Stdout() io.Writer
 }
 
 // pollInterval is how often --wait asks for progress.
@@ -61,14 +56,7 @@ func Commands(f ClientFactory) []*cobra.Command {
 }
 
 func call[T any](ctx context.Context, f ClientFactory, fn func(context.Context, purgev1connect.PurgeServiceClient) (T, error)) (T, error) {
-	var zero T
-	c, err := f.PurgeClient()
-	if err != nil {
-		return zero, err
-	}
-	ctx, cancel := context.WithTimeout(ctx, f.Timeout())
-	defer cancel()
-	return fn(ctx, c)
+	return clientx.Call(ctx, f, f.PurgeClient, fn)
 }
 
 // scopeFlags are the options every purge kind shares.
@@ -116,7 +104,7 @@ func (sf *scopeFlags) create(cmd *cobra.Command, f ClientFactory, req *purgev1.C
 			return err
 		}
 	}
-	return emit(f, p, func(w io.Writer) error {
+	return clientx.Emit(f, p, func(w io.Writer) error {
 		if !sf.wait {
 			_, err := fmt.Fprintf(w, "%s\n", p.GetId())
 			return err
@@ -235,10 +223,10 @@ func getCmd(f ClientFactory) *cobra.Command {
 				return err
 			}
 			p := resp.GetPurge()
-			return emit(f, p, func(w io.Writer) error {
+			return clientx.Emit(f, p, func(w io.Writer) error {
 				fmt.Fprintf(w, "id: %s\nkind: %s\nvalues: %s\nsoft: %t\nscope: %s\nactor: %s\ncreated: %s\nnodes: %d/%d\n",
 					p.GetId(), kindName(p.GetKind()), valuesText(p), p.GetSoft(), scopeName(p.GetScope()),
-					orDash(p.GetActor()), fmtTime(p.GetCreatedAt()), p.GetNodesDone(), p.GetNodesTotal())
+					clientx.OrDash(p.GetActor()), clientx.FmtTime(p.GetCreatedAt()), p.GetNodesDone(), p.GetNodesTotal())
 				if d := p.GetTimeToLastAck(); d != nil {
 					fmt.Fprintf(w, "time-to-last-ack: %d ms\n", d.AsDuration().Milliseconds())
 				}
@@ -248,9 +236,9 @@ func getCmd(f ClientFactory) *cobra.Command {
 					if a.GetAckedAt() != nil && p.GetCreatedAt() != nil {
 						acked = "+" + strconv.FormatInt(a.GetAckedAt().AsTime().Sub(p.GetCreatedAt().AsTime()).Milliseconds(), 10) + " ms"
 					}
-					rows = append(rows, []string{a.GetNodeId(), acked, strconv.FormatInt(a.GetObjects(), 10), orDash(a.GetError())})
+					rows = append(rows, []string{a.GetNodeId(), acked, strconv.FormatInt(a.GetObjects(), 10), clientx.OrDash(a.GetError())})
 				}
-				return table(w, rows)
+				return clientx.Table(w, rows)
 			})
 		},
 	}
@@ -270,13 +258,13 @@ func listCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return emit(f, resp, func(w io.Writer) error {
+			return clientx.Emit(f, resp, func(w io.Writer) error {
 				rows := [][]string{{"ID", "KIND", "VALUES", "SOFT", "NODES", "CREATED"}}
 				for _, p := range resp.GetPurges() {
 					rows = append(rows, []string{p.GetId(), kindName(p.GetKind()), valuesText(p),
-						strconv.FormatBool(p.GetSoft()), fmt.Sprintf("%d/%d", p.GetNodesDone(), p.GetNodesTotal()), fmtTime(p.GetCreatedAt())})
+						strconv.FormatBool(p.GetSoft()), fmt.Sprintf("%d/%d", p.GetNodesDone(), p.GetNodesTotal()), clientx.FmtTime(p.GetCreatedAt())})
 				}
-				if err := table(w, rows); err != nil {
+				if err := clientx.Table(w, rows); err != nil {
 					return err
 				}
 				if t := resp.GetNextPageToken(); t != "" {
@@ -325,40 +313,4 @@ func scopeName(s *purgev1.Scope) string {
 	default:
 		return "all"
 	}
-}
-
-var jsonOut = protojson.MarshalOptions{Multiline: true, Indent: "  "}
-
-func emit(f ClientFactory, msg proto.Message, text func(w io.Writer) error) error {
-	if f.JSON() {
-		b, err := jsonOut.Marshal(msg)
-		if err != nil {
-			return fmt.Errorf("encode output: %w", err)
-		}
-		_, err = fmt.Fprintf(f.Stdout(), "%s\n", b)
-		return err
-	}
-	return text(f.Stdout())
-}
-
-func table(w io.Writer, rows [][]string) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for _, r := range rows {
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
-	}
-	return tw.Flush()
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
-func fmtTime(ts *timestamppb.Timestamp) string {
-	if ts == nil {
-		return "-"
-	}
-	return ts.AsTime().Local().Format(time.DateTime)
 }

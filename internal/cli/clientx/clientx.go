@@ -1,0 +1,91 @@
+// Package clientx is what the strata API commands share: the settings of the
+// global flags (Env), an API call bounded by --timeout (Call), output as text
+// or -o json (Emit) and the small text formatters of tables. The root command
+// (internal/cli) implements Env; it and the command packages (certcmd,
+// dnscmd, iamcmd, purgecmd) import this package, which imports none of them.
+package clientx
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// Env is what the global flags give every command.
+type Env interface {
+	// Timeout bounds each API call (--timeout).
+	Timeout() time.Duration
+	// JSON reports -o json.
+	JSON() bool
+	Stdin() io.Reader
+	Stdout() io.Writer
+	Stderr() io.Writer
+}
+
+// Call runs fn with the client client returns and a context derived from ctx,
+// bounded by the Env's timeout.
+func Call[C, T any](ctx context.Context, e Env, client func() (C, error), fn func(context.Context, C) (T, error)) (T, error) {
+	c, err := client()
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.Timeout())
+	defer cancel()
+	return fn(ctx, c)
+}
+
+var jsonOut = protojson.MarshalOptions{Multiline: true, Indent: "  "}
+
+// Emit prints msg as protojson with -o json, or calls text otherwise.
+func Emit(e Env, msg proto.Message, text func(w io.Writer) error) error {
+	if e.JSON() {
+		b, err := jsonOut.Marshal(msg)
+		if err != nil {
+			return fmt.Errorf("encode output: %w", err)
+		}
+		_, err = fmt.Fprintf(e.Stdout(), "%s\n", b)
+		return err
+	}
+	return text(e.Stdout())
+}
+
+// Table writes rows aligned in columns; the first row is the header.
+func Table(w io.Writer, rows [][]string) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	return tw.Flush()
+}
+
+// YesNo is a boolean cell.
+func YesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// OrDash is s, or "-" for an empty cell.
+func OrDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// FmtTime is ts in local time, or "-" when unset.
+func FmtTime(ts *timestamppb.Timestamp) string {
+	if ts == nil || (ts.Seconds == 0 && ts.Nanos == 0) {
+		return "-"
+	}
+	return ts.AsTime().Local().Format(time.DateTime)
+}
