@@ -2,6 +2,7 @@ package purge
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/strata-edge/strata/pkg/eventstore"
@@ -18,10 +19,16 @@ type (
 
 func timestamp(t time.Time) *timestamppb.Timestamp { return timestamppb.New(t) }
 
-// writeAcks records acknowledgements as purge.purge.acknowledged events, one
-// per node, in batches: progress is served from memory at once, and the log
-// (the audit trail, and progress after a restart) gets one append per purge
-// for all the acks that arrived meanwhile instead of one fsync per node.
+// writeAcks records acknowledgements as purge.purge.acknowledged events, in
+// batches: progress is served from memory at once, and the log (the audit
+// trail, and progress after a restart) gets one event per purge for all the
+// acks that arrived meanwhile. JetStream fsyncs every stored message, so one
+// event per node cost the hub one fsync per node per purge, and those
+// queued before the next purge's own appends.
+//
+// After the first ack of a batch the writer lingers ackLinger, so that the
+// acks of one purge, which arrive within milliseconds, make one event; the
+// progress readers see comes from memory and does not wait for it.
 func (s *Service) writeAcks(ctx context.Context) {
 	for {
 		select {
@@ -29,9 +36,17 @@ func (s *Service) writeAcks(ctx context.Context) {
 			return
 		case <-s.wake:
 		}
+		select {
+		case <-ctx.Done(): // Stop flushes what is pending
+			return
+		case <-time.After(ackLinger):
+		}
 		s.flushAcks(ctx)
 	}
 }
+
+// ackLinger is how long the ack writer gathers acknowledgements.
+const ackLinger = 10 * time.Millisecond
 
 func (s *Service) flushAcks(ctx context.Context) {
 	s.pendingMu.Lock()
@@ -41,31 +56,39 @@ func (s *Service) flushAcks(ctx context.Context) {
 	if len(batch) == 0 {
 		return
 	}
-	byPurge := map[string][]eventstore.Event{}
+	byPurge := map[string][]*purgev1.NodeAck{}
 	var order []string
 	for _, p := range batch {
-		data, err := encode(TypePurgeAcknowledged, &ev.PurgeAcknowledged{PurgeId: p.purgeID, Ack: p.ack})
-		if err != nil {
-			s.log.Error("purge: encode ack", "err", err)
-			continue
-		}
 		if _, ok := byPurge[p.purgeID]; !ok {
 			order = append(order, p.purgeID)
 		}
-		byPurge[p.purgeID] = append(byPurge[p.purgeID], eventstore.Event{
-			// Stable per purge and node: a retried append stores it once.
-			ID:       "ack_" + p.purgeID + "_" + p.ack.GetNodeId(),
-			Type:     TypePurgeAcknowledged,
-			Data:     data,
-			Metadata: eventstore.Metadata{Actor: "node:" + p.ack.GetNodeId(), Time: p.ack.GetAckedAt().AsTime()},
-		})
+		byPurge[p.purgeID] = append(byPurge[p.purgeID], p.ack)
 	}
 	// Appends outlive a cancelled run context: Stop still flushes.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	for _, id := range order {
-		if _, err := s.opts.Store.Append(ctx, streamOf(id), eventstore.AnyVersion, byPurge[id]...); err != nil {
-			s.log.Error("purge: record acknowledgements", "purge", id, "acks", len(byPurge[id]), "err", err)
+		acks := byPurge[id]
+		first := acks[0]
+		data, err := encode(TypePurgeAcknowledged, &ev.PurgeAcknowledged{PurgeId: id, Ack: first, Acks: acks[1:]})
+		if err != nil {
+			s.log.Error("purge: encode acks", "purge", id, "err", err)
+			continue
+		}
+		actor := "node:" + first.GetNodeId()
+		if len(acks) > 1 {
+			actor = fmt.Sprintf("%s and %d more nodes", actor, len(acks)-1)
+		}
+		e := eventstore.Event{
+			// A node acknowledges a purge once, so its first node names the
+			// batch: a retried append stores it once.
+			ID:       "ack_" + id + "_" + first.GetNodeId(),
+			Type:     TypePurgeAcknowledged,
+			Data:     data,
+			Metadata: eventstore.Metadata{Actor: actor, Time: first.GetAckedAt().AsTime()},
+		}
+		if _, err := s.opts.Store.Append(ctx, streamOf(id), eventstore.AnyVersion, e); err != nil {
+			s.log.Error("purge: record acknowledgements", "purge", id, "acks", len(acks), "err", err)
 		}
 	}
 }

@@ -62,7 +62,12 @@ func (m *model) handle(e eventstore.Event) error {
 		}
 		m.purges[p.Id] = &entry{purge: p, expected: slices.Sorted(slices.Values(msg.GetExpectedNodeIds()))}
 	case *ev.PurgeAcknowledged:
-		m.addAckLocked(msg.GetPurgeId(), msg.GetAck())
+		if a := msg.GetAck(); a != nil {
+			m.addAckLocked(msg.GetPurgeId(), a)
+		}
+		for _, a := range msg.GetAcks() {
+			m.addAckLocked(msg.GetPurgeId(), a)
+		}
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
+	purgeev "github.com/strata-edge/strata/gen/strata/events/purge/v1"
 	purgev1 "github.com/strata-edge/strata/gen/strata/purge/v1"
 	"github.com/strata-edge/strata/gen/strata/purge/v1/purgev1connect"
 	"github.com/strata-edge/strata/pkg/apiauth"
@@ -272,7 +273,12 @@ func TestPurgeWaitsForTheOnlineNodesOfItsScope(t *testing.T) {
 			n := 0
 			for _, ev := range events {
 				if ev.Type == TypePurgeAcknowledged {
-					n++
+					msg, err := decode(ev.Type, ev.Data)
+					if err != nil {
+						return err
+					}
+					a := msg.(*purgeev.PurgeAcknowledged)
+					n += 1 + len(a.GetAcks()) // ack, then the others of the batch
 				}
 			}
 			if n != 6 {
@@ -423,4 +429,33 @@ func FuzzValidate(f *testing.F) {
 			t.Fatalf("error without field violations: %v", err)
 		}
 	})
+}
+
+// One purge.purge.acknowledged event may carry the acks of several nodes;
+// folding it counts each node once, whichever field carried it.
+func TestModelFoldsBatchedAcks(t *testing.T) {
+	m := newModel()
+	fold := func(pos uint64, typ string, msg proto.Message) {
+		t.Helper()
+		data, err := encode(typ, msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.handle(eventstore.Event{Position: pos, Type: typ, Data: data}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fold(1, TypePurgeRequested, &purgeev.PurgeRequested{PurgeId: "prg_1", Command: &purgev1.PurgeCommand{PurgeId: "prg_1"},
+		ExpectedNodeIds: []string{"n1", "n2", "n3"}})
+	at := timestamp(time.Unix(1_700_000_000, 0))
+	fold(2, TypePurgeAcknowledged, &purgeev.PurgeAcknowledged{PurgeId: "prg_1", Ack: &purgev1.NodeAck{NodeId: "n1", AckedAt: at},
+		Acks: []*purgev1.NodeAck{{NodeId: "n2", AckedAt: at}, {NodeId: "n1", AckedAt: at}}})
+	p, _ := m.view("prg_1")
+	if p.GetNodesDone() != 2 || p.GetNodesTotal() != 3 || p.GetTimeToLastAck() != nil {
+		t.Fatalf("after a batch of n1, n2 (n1 twice): %d/%d done, time to last ack %v", p.GetNodesDone(), p.GetNodesTotal(), p.GetTimeToLastAck())
+	}
+	fold(3, TypePurgeAcknowledged, &purgeev.PurgeAcknowledged{PurgeId: "prg_1", Ack: &purgev1.NodeAck{NodeId: "n3", AckedAt: at}})
+	if p, _ = m.view("prg_1"); p.GetNodesDone() != 3 || p.GetTimeToLastAck() == nil {
+		t.Fatalf("after n3: %d/%d done, time to last ack %v", p.GetNodesDone(), p.GetNodesTotal(), p.GetTimeToLastAck())
+	}
 }
