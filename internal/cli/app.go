@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"google.golang.org/protobuf/proto"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
@@ -43,6 +44,36 @@ func (e *expectVersion) orRead(cmd *cobra.Command, read uint64) *uint64 {
 		return v
 	}
 	return &read
+}
+
+// newAppObjectDeleteCmd is `strata KIND delete --app ID --name N` for the
+// objects of an app (upstreams, rules): del sends the request.
+func newAppObjectDeleteCmd[R interface {
+	proto.Message
+	GetVersion() uint64
+}](g *globals, kind, short string, del func(ctx context.Context, c configv1connect.ConfigServiceClient, app, name string, ev *uint64) (R, error)) *cobra.Command {
+	var app, name string
+	var ev expectVersion
+	cmd := &cobra.Command{
+		Use:   "delete --app ID --name N",
+		Short: short,
+		Args:  args(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (R, error) {
+				return del(ctx, c, app, name, ev.get(cmd))
+			})
+			if err != nil {
+				return err
+			}
+			return g.emitf(res, "deleted %s %s (app version %d)", kind, name, res.GetVersion())
+		},
+	}
+	cmd.Flags().StringVar(&app, "app", "", "app id (required)")
+	cmd.Flags().StringVar(&name, "name", "", kind+" name or id (required)")
+	ev.register(cmd.Flags())
+	_ = cmd.MarkFlagRequired("app")
+	_ = cmd.MarkFlagRequired("name")
+	return cmd
 }
 
 // getApp reads an app's working copy (for commands that modify part of it).
@@ -106,10 +137,7 @@ func newAppCreateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.emit(res, func(w io.Writer) error {
-				_, err := fmt.Fprintln(w, res.GetApp().GetId())
-				return err
-			})
+			return g.emitf(res, "%s", res.GetApp().GetId())
 		},
 	}
 	f.register(cmd.Flags())
@@ -226,10 +254,7 @@ func newAppUpdateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.emit(res, func(w io.Writer) error {
-				_, err := fmt.Fprintf(w, "updated app %s (version %d)\n", res.GetApp().GetId(), res.GetVersion())
-				return err
-			})
+			return g.emitf(res, "updated app %s (version %d)", res.GetApp().GetId(), res.GetVersion())
 		},
 	}
 	f.register(cmd.Flags())
@@ -250,10 +275,7 @@ func newAppDeleteCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.emit(res, func(w io.Writer) error {
-				_, err := fmt.Fprintf(w, "deleted app %s (version %d)\n", a[0], res.GetVersion())
-				return err
-			})
+			return g.emitf(res, "deleted app %s (version %d)", a[0], res.GetVersion())
 		},
 	}
 	ev.register(cmd.Flags())

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -186,7 +187,9 @@ func TestRuleCreateBuildsActions(t *testing.T) {
 		t.Errorf("generated %q, want rule-6", got)
 	}
 	s.ok("rule", "move", "--app", app, "--name", "rule-6", "--index", "0")
-	s.ok("rule", "delete", "--app", app, "--name", "old")
+	if got := s.ok("rule", "delete", "--app", app, "--name", "old"); !regexp.MustCompile(`^deleted rule old \(app version \d+\)$`).MatchString(got) {
+		t.Errorf("rule delete printed %q", got)
+	}
 	list := &configv1.App{}
 	s.json(list, "rule", "list", "--app", app)
 	var names []string
@@ -247,7 +250,9 @@ func TestUpstreamUpdateKeepsUnmentionedSettings(t *testing.T) {
 	if !strings.Contains(out, "api") || !strings.Contains(out, "10.0.0.2:443=1") || !strings.Contains(out, "hash") {
 		t.Errorf("upstream list:\n%s", out)
 	}
-	s.ok("upstream", "delete", "--app", app, "--name", "api")
+	if got := s.ok("upstream", "delete", "--app", app, "--name", "api"); !regexp.MustCompile(`^deleted upstream api \(app version \d+\)$`).MatchString(got) {
+		t.Errorf("upstream delete printed %q", got)
+	}
 	if got := s.ok("upstream", "list", "--app", app); strings.Contains(got, "10.0.0.2") {
 		t.Errorf("deleted upstream still listed:\n%s", got)
 	}

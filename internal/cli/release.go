@@ -38,10 +38,7 @@ func newReleaseCreateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.emit(res, func(w io.Writer) error {
-				_, err := fmt.Fprintln(w, res.GetRelease().GetNumber())
-				return err
-			})
+			return g.emitf(res, "%d", res.GetRelease().GetNumber())
 		},
 	}
 	cmd.Flags().StringVar(&app, "app", "", "app id (required)")
@@ -107,10 +104,7 @@ revert is itself a release and can be reverted.`,
 			if err != nil {
 				return err
 			}
-			return g.emit(res, func(w io.Writer) error {
-				_, err := fmt.Fprintln(w, res.GetRelease().GetNumber())
-				return err
-			})
+			return g.emitf(res, "%d", res.GetRelease().GetNumber())
 		},
 	}
 	cmd.Flags().StringVar(&app, "app", "", "app id (required)")
@@ -141,10 +135,7 @@ func newReleaseRevertObjectCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.emit(res, func(w io.Writer) error {
-				_, err := fmt.Fprintln(w, res.GetRelease().GetNumber())
-				return err
-			})
+			return g.emitf(res, "%d", res.GetRelease().GetNumber())
 		},
 	}
 	cmd.Flags().StringVar(&app, "app", "", "app id (required)")

@@ -142,7 +142,9 @@ func headerOps(kind string, set, add, remove []string) (*configv1.HeaderOps, err
 
 func newRuleCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "rule", Short: "An app's ordered page rules: condition and actions"}
-	cmd.AddCommand(newRuleCreateCmd(g), newRuleUpdateCmd(g), newRuleListCmd(g), newRuleDeleteCmd(g), newRuleMoveCmd(g))
+	cmd.AddCommand(newRuleCreateCmd(g), newRuleUpdateCmd(g), newRuleListCmd(g), newAppObjectDeleteCmd(g, "rule", "Remove a rule", func(ctx context.Context, c configv1connect.ConfigServiceClient, app, name string, ev *uint64) (*configv1.DeleteRuleResponse, error) {
+		return c.DeleteRule(ctx, &configv1.DeleteRuleRequest{AppId: app, ExpectedVersion: ev, Rule: name})
+	}), newRuleMoveCmd(g))
 	return cmd
 }
 
@@ -196,10 +198,7 @@ func newRuleCreateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.emit(res, func(w io.Writer) error {
-				_, err := fmt.Fprintln(w, res.GetRule().GetName())
-				return err
-			})
+			return g.emitf(res, "%s", res.GetRule().GetName())
 		},
 	}
 	f.register(cmd.Flags(), true)
@@ -225,10 +224,7 @@ func newRuleUpdateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.emit(res, func(w io.Writer) error {
-				_, err := fmt.Fprintf(w, "updated rule %s (app version %d)\n", res.GetRule().GetName(), res.GetVersion())
-				return err
-			})
+			return g.emitf(res, "updated rule %s (app version %d)", res.GetRule().GetName(), res.GetVersion())
 		},
 	}
 	f.register(cmd.Flags(), false)
@@ -265,34 +261,6 @@ func newRuleListCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func newRuleDeleteCmd(g *globals) *cobra.Command {
-	var app, name string
-	var ev expectVersion
-	cmd := &cobra.Command{
-		Use:   "delete --app ID --name N",
-		Short: "Remove a rule",
-		Args:  args(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.DeleteRuleResponse, error) {
-				return c.DeleteRule(ctx, &configv1.DeleteRuleRequest{AppId: app, ExpectedVersion: ev.get(cmd), Rule: name})
-			})
-			if err != nil {
-				return err
-			}
-			return g.emit(res, func(w io.Writer) error {
-				_, err := fmt.Fprintf(w, "deleted rule %s (app version %d)\n", name, res.GetVersion())
-				return err
-			})
-		},
-	}
-	cmd.Flags().StringVar(&app, "app", "", "app id (required)")
-	cmd.Flags().StringVar(&name, "name", "", "rule name or id (required)")
-	ev.register(cmd.Flags())
-	_ = cmd.MarkFlagRequired("app")
-	_ = cmd.MarkFlagRequired("name")
-	return cmd
-}
-
 func newRuleMoveCmd(g *globals) *cobra.Command {
 	var app, name string
 	var index uint32
@@ -308,10 +276,7 @@ func newRuleMoveCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.emit(res, func(w io.Writer) error {
-				_, err := fmt.Fprintf(w, "moved rule %s to %d (app version %d)\n", name, index, res.GetVersion())
-				return err
-			})
+			return g.emitf(res, "moved rule %s to %d (app version %d)", name, index, res.GetVersion())
 		},
 	}
 	cmd.Flags().StringVar(&app, "app", "", "app id (required)")

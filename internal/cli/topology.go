@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"strings"
 
@@ -29,10 +28,7 @@ func newPartitionCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.emit(res, func(w io.Writer) error {
-				_, err := fmt.Fprintln(w, res.GetPartition().GetId())
-				return err
-			})
+			return g.emitf(res, "%s", res.GetPartition().GetId())
 		},
 	}
 	create.Flags().StringVar(&name, "name", "", "partition name (required)")
@@ -76,10 +72,7 @@ func newClusterCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.emit(res, func(w io.Writer) error {
-				_, err := fmt.Fprintln(w, res.GetCluster().GetId())
-				return err
-			})
+			return g.emitf(res, "%s", res.GetCluster().GetId())
 		},
 	}
 	create.Flags().StringVar(&name, "name", "", "cluster name (required)")
@@ -153,10 +146,7 @@ preference (the next ones are backups); --parents '' removes them.`,
 			if err != nil {
 				return err
 			}
-			return g.emit(res, func(w io.Writer) error {
-				_, err := fmt.Fprintln(w, res.GetCluster().GetId())
-				return err
-			})
+			return g.emitf(res, "%s", res.GetCluster().GetId())
 		},
 	}
 	update.Flags().StringVar(&dns, "dns", "", "on or off: whether the cluster's nodes answer DNS")

@@ -196,7 +196,9 @@ func (f *upstreamFlags) applyHealth(fs *pflag.FlagSet, u *configv1.Upstream, isN
 
 func newUpstreamCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "upstream", Short: "An app's upstreams: the servers requests are proxied to"}
-	cmd.AddCommand(newUpstreamCreateCmd(g), newUpstreamUpdateCmd(g), newUpstreamDeleteCmd(g), newUpstreamListCmd(g))
+	cmd.AddCommand(newUpstreamCreateCmd(g), newUpstreamUpdateCmd(g), newAppObjectDeleteCmd(g, "upstream", "Remove an upstream from an app", func(ctx context.Context, c configv1connect.ConfigServiceClient, app, name string, ev *uint64) (*configv1.DeleteUpstreamResponse, error) {
+		return c.DeleteUpstream(ctx, &configv1.DeleteUpstreamRequest{AppId: app, ExpectedVersion: ev, Upstream: name})
+	}), newUpstreamListCmd(g))
 	return cmd
 }
 
@@ -220,10 +222,7 @@ func newUpstreamCreateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.emit(res, func(w io.Writer) error {
-				_, err := fmt.Fprintln(w, res.GetUpstream().GetName())
-				return err
-			})
+			return g.emitf(res, "%s", res.GetUpstream().GetName())
 		},
 	}
 	f.register(cmd.Flags())
@@ -266,41 +265,10 @@ list; every other setting is kept unless its flag is given.`,
 			if err != nil {
 				return err
 			}
-			return g.emit(res, func(w io.Writer) error {
-				_, err := fmt.Fprintf(w, "updated upstream %s (app version %d)\n", res.GetUpstream().GetName(), res.GetVersion())
-				return err
-			})
+			return g.emitf(res, "updated upstream %s (app version %d)", res.GetUpstream().GetName(), res.GetVersion())
 		},
 	}
 	f.register(cmd.Flags())
-	_ = cmd.MarkFlagRequired("app")
-	_ = cmd.MarkFlagRequired("name")
-	return cmd
-}
-
-func newUpstreamDeleteCmd(g *globals) *cobra.Command {
-	var app, name string
-	var ev expectVersion
-	cmd := &cobra.Command{
-		Use:   "delete --app ID --name N",
-		Short: "Remove an upstream from an app",
-		Args:  args(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.DeleteUpstreamResponse, error) {
-				return c.DeleteUpstream(ctx, &configv1.DeleteUpstreamRequest{AppId: app, ExpectedVersion: ev.get(cmd), Upstream: name})
-			})
-			if err != nil {
-				return err
-			}
-			return g.emit(res, func(w io.Writer) error {
-				_, err := fmt.Fprintf(w, "deleted upstream %s (app version %d)\n", name, res.GetVersion())
-				return err
-			})
-		},
-	}
-	cmd.Flags().StringVar(&app, "app", "", "app id (required)")
-	cmd.Flags().StringVar(&name, "name", "", "upstream name or id (required)")
-	ev.register(cmd.Flags())
 	_ = cmd.MarkFlagRequired("app")
 	_ = cmd.MarkFlagRequired("name")
 	return cmd

@@ -57,6 +57,15 @@ func Emit(e Env, msg proto.Message, text func(w io.Writer) error) error {
 	return text(e.Stdout())
 }
 
+// Emitf prints msg as protojson with -o json, or one line of text: format
+// and a as for fmt.Printf, without the newline.
+func Emitf(e Env, msg proto.Message, format string, a ...any) error {
+	return Emit(e, msg, func(w io.Writer) error {
+		_, err := fmt.Fprintf(w, format+"\n", a...)
+		return err
+	})
+}
+
 // Table writes rows aligned in columns; the first row is the header.
 func Table(w io.Writer, rows [][]string) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

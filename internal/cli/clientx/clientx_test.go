@@ -65,6 +65,10 @@ func TestEmitTextOrJSON(t *testing.T) {
 	if err := clientx.Emit(e, msg, text); err != nil || strings.TrimSpace(e.out.String()) != `"hello"` {
 		t.Fatalf("-o json: %q, %v", e.out.String(), err)
 	}
+	e = &env{}
+	if err := clientx.Emitf(e, msg, "deleted %s (version %d)", "web", 7); err != nil || e.out.String() != "deleted web (version 7)\n" {
+		t.Fatalf("Emitf text: %q, %v", e.out.String(), err)
+	}
 }
 
 func TestFormatters(t *testing.T) {

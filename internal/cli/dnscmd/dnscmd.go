@@ -76,7 +76,7 @@ func zoneCreateCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return clientx.Emit(f, res, func(w io.Writer) error { _, err := fmt.Fprintln(w, res.GetZone().GetId()); return err })
+			return clientx.Emitf(f, res, "%s", res.GetZone().GetId())
 		},
 	}
 	cmd.Flags().StringArrayVar(&partitions, "partition", nil, "partition id or name (default: default)")
@@ -109,10 +109,7 @@ func zoneImportCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return clientx.Emit(f, res, func(w io.Writer) error {
-				_, err := fmt.Fprintf(w, "imported %d records (pending; release with: strata dns release create --zone %s)\n", res.GetRecords(), zone)
-				return err
-			})
+			return clientx.Emitf(f, res, "imported %d records (pending; release with: strata dns release create --zone %s)", res.GetRecords(), zone)
 		},
 	}
 	zoneFlag(cmd, &zone)
@@ -229,7 +226,7 @@ func recordAddCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return clientx.Emit(f, res, func(w io.Writer) error { _, err := fmt.Fprintln(w, res.GetRecord().GetId()); return err })
+			return clientx.Emitf(f, res, "%s", res.GetRecord().GetId())
 		},
 	}
 	zoneFlag(cmd, &zone)
@@ -343,7 +340,7 @@ func releaseCreateCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return clientx.Emit(f, res, func(w io.Writer) error { _, err := fmt.Fprintln(w, res.GetRelease().GetNumber()); return err })
+			return clientx.Emitf(f, res, "%d", res.GetRelease().GetNumber())
 		},
 	}
 	zoneFlag(cmd, &zone)
@@ -402,7 +399,7 @@ func releaseRevertCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return clientx.Emit(f, res, func(w io.Writer) error { _, err := fmt.Fprintln(w, res.GetRelease().GetNumber()); return err })
+			return clientx.Emitf(f, res, "%d", res.GetRelease().GetNumber())
 		},
 	}
 	zoneFlag(cmd, &zone)

@@ -57,10 +57,7 @@ func loginCmd(f ClientFactory) *cobra.Command {
 				return err
 			}
 			res.Token = "" // never printed
-			return clientx.Emit(f, res, func(w io.Writer) error {
-				_, err := fmt.Fprintf(w, "Logged in as %s until %s. Session saved in %s.\n", res.User.Name, clientx.FmtTime(res.ExpiresAt), path)
-				return err
-			})
+			return clientx.Emitf(f, res, "Logged in as %s until %s. Session saved in %s.", res.GetUser().GetName(), clientx.FmtTime(res.GetExpiresAt()), path)
 		},
 	}
 	cmd.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password from the first line of stdin")
