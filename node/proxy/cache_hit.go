@@ -18,12 +18,18 @@ import (
 // hitFast answers ctx from a fresh cached copy and reports true, or false
 // when cacheDo must run. The key must equal the one cacheDo builds from the
 // detached request, so requests whose key would differ between the two
-// readings (escaped or absolute-form targets, cookies in the key) skip it.
+// readings (escaped, absolute-form or invalid targets, cookies in the key)
+// skip it.
 func (p *Proxy) hitFast(ctx *fasthttp.RequestCtx, st *fastState) bool {
 	pol := st.plan.Cache
 	uri := ctx.Request.Header.RequestURI()
-	if len(pol.Key.Cookies) > 0 || len(uri) == 0 || uri[0] != '/' || bytes.IndexByte(uri, '%') >= 0 {
+	if len(pol.Key.Cookies) > 0 || len(uri) == 0 || uri[0] != '/' {
 		return false
+	}
+	for _, c := range uri {
+		if c == '%' || c < 0x20 || c == 0x7f { // escapes decode, control bytes are refused, in detachFast
+			return false
+		}
 	}
 	path, query := uri, []byte(nil)
 	if i := bytes.IndexByte(uri, '?'); i >= 0 {
