@@ -31,6 +31,7 @@ import (
 	"github.com/strata-edge/strata/node/purge"
 	"github.com/strata-edge/strata/node/store"
 	nodesync "github.com/strata-edge/strata/node/sync"
+	"github.com/strata-edge/strata/node/tier"
 	"github.com/strata-edge/strata/pkg/keywrap"
 	"github.com/strata-edge/strata/pkg/natsauth"
 	"github.com/strata-edge/strata/pkg/natsutil"
@@ -76,6 +77,12 @@ type Options struct {
 	// https_ports) for these listeners; 0 means the bound ports. Set them
 	// when the listeners sit behind a port forward (e.g. 7480 for 80).
 	HTTPPort, HTTPSPort uint32
+	// TierAddr is the host:port nodes of child clusters reach this node's
+	// plain HTTP listener at for parent-tier cache fetches (tiered
+	// caching), sent in heartbeats. Empty: the bound HTTP listener, its
+	// unspecified host (0.0.0.0, ::) replaced by TierHost; with neither,
+	// the node advertises none and is never asked as a parent.
+	TierAddr, TierHost string
 	// DNSAddr, optional, is where the authoritative DNS server listens
 	// (host:port, UDP and TCP on the same port; port 0 picks one); empty
 	// disables DNS on this node.
@@ -184,6 +191,7 @@ type Node struct {
 	agent   *nodesync.Agent
 	cache   *cache.Cache
 	purger  *purge.Agent
+	tier    *tier.Tier
 	started bool
 	stopped bool
 }
@@ -241,12 +249,17 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("node: %w", err)
 	}
 	challenges := acme.New(hubJS, 0, n.opts.Logger)
+	n.tier = tier.New(n.opts.NodeID)
+	if _, err := n.subscribeTiers(); err != nil { // dies with nc
+		return fmt.Errorf("node: subscribe to gateway sets: %w", err)
+	}
 	n.proxy, err = proxy.New(proxy.Options{
 		HTTPAddr: n.opts.HTTPAddr, HTTPSAddr: n.opts.HTTPSAddr, Logger: n.opts.Logger,
 		HTTPPort: n.opts.HTTPPort, HTTPSPort: n.opts.HTTPSPort,
 		GetCertificate: n.certs.GetCertificate,
 		ACMEChallenge:  challenges.KeyAuth,
 		Cache:          n.cache,
+		Tier:           n.tier,
 	})
 	if err != nil {
 		return fmt.Errorf("node: %w", err)
@@ -269,7 +282,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		Apply:       n.apply,
 		Heartbeat:   n.opts.Heartbeat,
 		Health:      n.health(),
-		Status:      n.reportDNS,
+		Status:      n.reportStatus,
 		LinkID:      leafLinkID(n.leaf),
 		Logger:      n.opts.Logger.With("node", n.opts.NodeID),
 	})
@@ -442,6 +455,7 @@ func (n *Node) apply(snap *syncv1.Snapshot) error {
 	_ = n.certs.Update(snap)
 	commitProxy()
 	commitDNS()
+	n.applyTiers(snap)
 	return nil
 }
 
@@ -548,6 +562,9 @@ func (n *Node) shutdown(ctx context.Context) error {
 	}
 	if n.nc != nil {
 		n.nc.Close()
+	}
+	if n.tier != nil {
+		n.tier.Close()
 	}
 	if n.cache != nil {
 		if err := n.cache.Close(); err != nil {

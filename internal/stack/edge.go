@@ -67,6 +67,10 @@ type EdgeOptions struct {
 	// IPv4 and one IPv6), sent at join: gateway DNS records answer with the
 	// addresses of a cluster's healthy nodes.
 	PublicIPs []string
+	// TierAddr, optional, is the host:port child clusters' nodes reach the
+	// HTTP listener at for parent-tier cache fetches; empty: the bound HTTP
+	// address, an unspecified host replaced by the first of PublicIPs.
+	TierAddr string
 	// JoinPoll is the interval between Join calls while waiting for
 	// approval or for the control plane; default DefaultJoinPoll.
 	JoinPoll time.Duration
@@ -175,6 +179,7 @@ func StartEdge(ctx context.Context, o EdgeOptions) (*Edge, error) {
 		NodeID: state.NodeID, ClusterID: state.ClusterID, PartitionID: state.PartitionID, Staging: state.Staging,
 		HTTPAddr: o.HTTPAddr, HTTPSAddr: o.HTTPSAddr, HTTPPort: o.HTTPPort, HTTPSPort: o.HTTPSPort,
 		DNSAddr: o.DNSAddr, Logger: log,
+		TierAddr: o.TierAddr, TierHost: firstOf(o.PublicIPs),
 	})
 	if err != nil {
 		return nil, err
@@ -441,4 +446,12 @@ func SplitPublicIPs(field string, ips []string) (ipv4, ipv6 string, err error) {
 		}
 	}
 	return ipv4, ipv6, nil
+}
+
+// firstOf is the first element of s, "" when empty.
+func firstOf(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
 }

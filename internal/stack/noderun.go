@@ -32,6 +32,9 @@ type NodeOptions struct {
 	// PublicIPs are the node's public addresses, sent at join (see
 	// EdgeOptions.PublicIPs).
 	PublicIPs []string
+	// TierAddr, optional, is the address advertised to child clusters for
+	// parent-tier cache fetches (see EdgeOptions.TierAddr).
+	TierAddr string
 	// JoinPoll is the interval between Join calls while waiting for
 	// approval; default DefaultJoinPoll.
 	JoinPoll time.Duration
@@ -64,6 +67,15 @@ func RunNode(ctx context.Context, o NodeOptions) (err error) {
 	if _, _, err := SplitPublicIPs("--public-ip", o.PublicIPs); err != nil {
 		return err
 	}
+	if o.TierAddr != "" {
+		host, port, err := splitHostPort("--tier-addr", o.TierAddr)
+		if err != nil {
+			return err
+		}
+		if host == "" || port <= 0 {
+			return fmt.Errorf("--tier-addr: %q: want the HOST:PORT child nodes reach this node's --http-addr at (a host and a port other than 0)", o.TierAddr)
+		}
+	}
 	var joiner Joiner
 	if o.JoinToken != "" {
 		if !strings.HasPrefix(o.API, "http://") && !strings.HasPrefix(o.API, "https://") {
@@ -74,7 +86,7 @@ func RunNode(ctx context.Context, o NodeOptions) (err error) {
 	edge, err := StartEdge(ctx, EdgeOptions{
 		DataDir: o.DataDir, Name: o.Name, JoinToken: o.JoinToken, Joiner: joiner,
 		HTTPAddr: o.HTTPAddr, HTTPSAddr: o.HTTPSAddr, HTTPPort: o.HTTPPort, HTTPSPort: o.HTTPSPort,
-		DNSAddr: o.DNSAddr, PublicIPs: o.PublicIPs, JoinPoll: o.JoinPoll, Logger: log, Progress: o.Banner,
+		DNSAddr: o.DNSAddr, PublicIPs: o.PublicIPs, TierAddr: o.TierAddr, JoinPoll: o.JoinPoll, Logger: log, Progress: o.Banner,
 	})
 	if err != nil {
 		return err
