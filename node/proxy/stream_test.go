@@ -131,3 +131,32 @@ func TestCacheMissStreams(t *testing.T) {
 		})
 	}
 }
+
+// A HEAD that misses goes to the origin, announces the length the origin
+// gave it,
+// has no body and stores nothing; the GET after it is a MISS, then a HIT.
+func TestCacheHeadMiss(t *testing.T) {
+	up := newEcho(t, "origin")
+	p := startProxy(t, proxy.Options{Cache: newMemCache(t)})
+	app := simpleApp("shop", "shop.example.com", up.addr())
+	app.Rules = []*configv1.Rule{cacheRule("all", "", &configv1.CacheAction{TtlS: 60})}
+	mustUpdate(t, p, 1, app)
+	cl := httpClient(t)
+	both(t, p, func(t *testing.T, base string) {
+		path := "/head-" + base[:5]
+		head := do(t, cl, "HEAD", base, "shop.example.com", path, "")
+		if head.status != 200 || head.body != "" || head.header.Get("X-Cache-Status") != "MISS" {
+			t.Fatalf("HEAD: %d %q %v", head.status, head.body, head.header)
+		}
+		get := do(t, cl, "GET", base, "shop.example.com", path, "")
+		if get.header.Get("X-Cache-Status") != "MISS" {
+			t.Fatalf("GET after HEAD: %v", get.header)
+		}
+		if n, err := strconv.Atoi(head.header.Get("Content-Length")); err != nil || n < len(`{"server":"origin","method":"HEAD"}`) {
+			t.Fatalf("HEAD Content-Length %q: want the echo's length", head.header.Get("Content-Length"))
+		}
+		if hit := do(t, cl, "GET", base, "shop.example.com", path, ""); hit.header.Get("X-Cache-Status") != "HIT" || hit.body != get.body {
+			t.Fatalf("second GET: %v", hit.header)
+		}
+	})
+}
