@@ -40,6 +40,9 @@ type dnsRunner struct {
 }
 
 func newDNSRunner(opts dns.Options, clusterID string, log *slog.Logger) (*dnsRunner, error) {
+	if opts.Counters == nil {
+		opts.Counters = new(dns.Counters) // shared by every server replace builds
+	}
 	srv, err := dns.New(opts)
 	if err != nil {
 		return nil, err
@@ -176,6 +179,9 @@ func (r *dnsRunner) state() (serving, off bool, err error) {
 	defer r.mu.Unlock()
 	return r.serving, r.off, r.lastErr
 }
+
+// counters are the DNS counters of every server the runner built.
+func (r *dnsRunner) counters() *dns.Counters { return r.opts.Counters }
 
 // stop closes the listeners and the server for good (Node.Stop).
 func (r *dnsRunner) stop(ctx context.Context) error {

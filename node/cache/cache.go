@@ -88,6 +88,8 @@ type Cache struct {
 
 	mu      sync.Mutex
 	flights map[string]*flight
+
+	counts counters
 }
 
 // flight is one fetch of a key. The leader's stays in Cache.flights until
@@ -104,6 +106,10 @@ type flight struct {
 	streamAge int64
 	// rangeMax bounds what a Range request buffers of a streamed body.
 	rangeMax int64
+	// ready is closed once the leader has the response headers; lead is
+	// then its result when waiters may follow its streamed body.
+	ready chan struct{}
+	lead  *flight
 }
 
 // New opens the store and rebuilds the indexes from what it holds.
@@ -141,6 +147,7 @@ func (c *Cache) Close() error { return c.store.Close() }
 // Do answers r under policy p from the cache, or through fetch.
 func (c *Cache) Do(ctx context.Context, r *Request, p *Policy, fetch Fetcher) (*Result, error) {
 	if p == nil || p.Bypass || (r.Method != http.MethodGet && r.Method != http.MethodHead) || c.held.Load() {
+		c.counts.status[statusBypass].Add(1)
 		resp, err := fetch(ctx, nil)
 		if err != nil {
 			return nil, err
@@ -153,6 +160,7 @@ func (c *Cache) Do(ctx context.Context, r *Request, p *Policy, fetch Fetcher) (*
 	now := c.now()
 	obj, ok := c.store.Get(key)
 	if !ok {
+		c.counts.status[statusMiss].Add(1)
 		f, err := c.fetchShared(ctx, key, primary, r, p, fetch, nil)
 		if err != nil {
 			return nil, err
@@ -161,6 +169,7 @@ func (c *Cache) Do(ctx context.Context, r *Request, p *Policy, fetch Fetcher) (*
 	}
 	m := &obj.Meta
 	if now.Before(m.FreshUntil) && !m.SoftPurged {
+		c.counts.status[statusHit].Add(1)
 		return c.result(r, &flight{stored: obj}, StatusHit, now), nil
 	}
 	staleEnd := m.FreshUntil
@@ -174,6 +183,7 @@ func (c *Cache) Do(ctx context.Context, r *Request, p *Policy, fetch Fetcher) (*
 				drain(f.resp) // nobody reads it: run the fill to its end
 			}
 		}()
+		c.counts.status[statusStale].Add(1)
 		return c.result(r, &flight{stored: obj}, StatusStale, now), nil
 	}
 	f, err := c.fetchShared(ctx, key, primary, r, p, fetch, obj)
@@ -181,8 +191,10 @@ func (c *Cache) Do(ctx context.Context, r *Request, p *Policy, fetch Fetcher) (*
 		if err == nil && f.resp.Stream != nil {
 			f.resp.Stream.Close()
 		}
+		c.counts.status[statusStale].Add(1)
 		return c.result(r, &flight{stored: obj}, StatusStale, now), nil
 	}
+	c.counts.status[statusExpired].Add(1)
 	if err != nil {
 		return nil, err
 	}

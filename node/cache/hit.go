@@ -37,6 +37,7 @@ func (c *Cache) Hit(r *Request, p *Policy, res *Result) bool {
 	if !now.Before(obj.Meta.FreshUntil) || obj.Meta.SoftPurged {
 		return false
 	}
+	c.counts.status[statusHit].Add(1)
 	*res = Result{Status: obj.Meta.Status, Header: obj.Meta.Header, Body: obj.Body, CacheStatus: StatusHit,
 		AgeSeconds: max(0, int64((now.Sub(obj.Meta.StoredAt)+obj.Meta.InitialAge)/time.Second)), obj: obj}
 	if res.Status == http.StatusOK && r.Method == http.MethodGet {

@@ -121,6 +121,8 @@ func (c *Cache) Purge(p Purge) (int, error) {
 		}
 		c.idx.remove(k)
 	}
+	c.counts.purges.Add(1)
+	c.counts.purged.Add(uint64(n))
 	return n, nil
 }
 

@@ -138,6 +138,7 @@ func eachResultHeader(res *cache.Result, add func(name, value string)) {
 // cacheFast answers a fast-path request through the cache.
 func (p *Proxy) cacheFast(ctx *fasthttp.RequestCtx, st *fastState) *upstream.Server {
 	if st.plan.Cache.Bypass {
+		p.opts.Cache.CountBypass()
 		srv := p.proxyFast(ctx, st)
 		ctx.Response.Header.Set(cache.StatusHeader, cache.StatusBypass)
 		return srv

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/strata-edge/strata/node/proxy/stats"
 	"github.com/strata-edge/strata/node/proxy/upstream"
 )
 
@@ -34,6 +36,28 @@ func upstreamFailure(u *upstream.Upstream, s *upstream.Server, err error) (int, 
 		return http.StatusGatewayTimeout, fmt.Sprintf("upstream %q: timed out waiting for %s\n", u.Name, addr)
 	}
 	return http.StatusBadGateway, fmt.Sprintf("upstream %q: bad response from %s: %v\n", u.Name, addr, rootCause(err))
+}
+
+// countUpstreamError records a failed attempt in the app's counters, by
+// the kinds upstreamFailure tells apart; a client that went away is not
+// the upstream's failure.
+func countUpstreamError(a *stats.App, err error) {
+	var de *upstream.DialError
+	switch {
+	case a == nil || errors.Is(err, context.Canceled):
+	case errors.Is(err, upstream.ErrNoServer):
+		a.ObserveUpstreamError(stats.UpstreamNoServer)
+	case errors.As(err, &de):
+		if de.Timeout() {
+			a.ObserveUpstreamError(stats.UpstreamTimeout)
+		} else {
+			a.ObserveUpstreamError(stats.UpstreamConnect)
+		}
+	case isTimeout(err):
+		a.ObserveUpstreamError(stats.UpstreamTimeout)
+	default:
+		a.ObserveUpstreamError(stats.UpstreamResponse)
+	}
 }
 
 func isTimeout(err error) bool {

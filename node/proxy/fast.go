@@ -179,6 +179,7 @@ func (p *Proxy) proxyFast(ctx *fasthttp.RequestCtx, st *fastState) *upstream.Ser
 		if err != nil {
 			if lastErr == nil { // nothing tried: nothing was available
 				lastErr = err
+				countUpstreamError(st.plan.App.Stats, err)
 			}
 			break
 		}
@@ -195,6 +196,7 @@ func (p *Proxy) proxyFast(ctx *fasthttp.RequestCtx, st *fastState) *upstream.Ser
 			break
 		}
 		lastErr = err
+		countUpstreamError(st.plan.App.Stats, err)
 		var de *upstream.DialError
 		isDial := errors.As(err, &de)
 		if isDial || isTimeout(err) {

@@ -122,6 +122,7 @@ func (h stdHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				p.cacheStd(sw, r, h.tls, st)
 				return
 			}
+			p.opts.Cache.CountBypass()
 			sw.Header().Set(cache.StatusHeader, cache.StatusBypass)
 		}
 		st.grpc = r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc")
@@ -228,6 +229,7 @@ func (stdTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err != nil {
 			if lastErr == nil {
 				lastErr = err
+				countUpstreamError(st.plan.App.Stats, err)
 			}
 			break
 		}
@@ -255,6 +257,7 @@ func (stdTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, nil
 		}
 		lastErr = err
+		countUpstreamError(st.plan.App.Stats, err)
 		var de *upstream.DialError
 		isDial := errors.As(err, &de)
 		if isDial || isTimeout(err) {

@@ -141,6 +141,8 @@ type Stats struct {
 	Snapshots uint64
 	// Gaps counts deltas that did not start at the running version.
 	Gaps uint64
+	// ApplyErrors counts snapshots Apply rejected.
+	ApplyErrors uint64
 }
 
 // Agent follows one partition track. Create it with New.
@@ -157,7 +159,7 @@ type Agent struct {
 	lastDigest string // digest of the last snapshot object handled
 
 	version atomic.Uint64 // version Apply accepted last
-	stats   struct{ applied, skipped, snapshots, gaps atomic.Uint64 }
+	stats   struct{ applied, skipped, snapshots, gaps, applyErrors atomic.Uint64 }
 
 	mu        gosync.Mutex
 	appliedAt time.Time
@@ -253,11 +255,20 @@ func (a *Agent) Synced() <-chan struct{} { return a.synced }
 // Stats returns counters since Start.
 func (a *Agent) Stats() Stats {
 	return Stats{
-		Applied:   a.stats.applied.Load(),
-		Skipped:   a.stats.skipped.Load(),
-		Snapshots: a.stats.snapshots.Load(),
-		Gaps:      a.stats.gaps.Load(),
+		Applied:     a.stats.applied.Load(),
+		Skipped:     a.stats.skipped.Load(),
+		Snapshots:   a.stats.snapshots.Load(),
+		Gaps:        a.stats.gaps.Load(),
+		ApplyErrors: a.stats.applyErrors.Load(),
 	}
+}
+
+// LastApply reports when Apply last accepted a snapshot (zero before any)
+// and the error of the latest Apply (nil when it accepted it).
+func (a *Agent) LastApply() (at time.Time, err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.appliedAt, a.applyErr
 }
 
 // Nudge tells the agent that the link to the hub came back: it restarts its
@@ -772,6 +783,7 @@ func (a *Agent) install(snap *syncv1.Snapshot) {
 	}
 	a.mu.Unlock()
 	if err != nil {
+		a.stats.applyErrors.Add(1)
 		a.log.Error("apply rejected the snapshot; still running the previous one", "version", snap.GetVersion(), "err", err)
 	}
 	a.publishStatus()

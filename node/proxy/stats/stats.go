@@ -27,7 +27,23 @@ type App struct {
 	latencySum   atomic.Uint64 // nanoseconds
 	latencyCount atomic.Uint64
 	buckets      [len(LatencyBuckets) + 1]atomic.Uint64
+	upErrors     [upstreamErrorKinds]atomic.Uint64
 }
+
+// UpstreamError classifies a failed attempt at an upstream server.
+type UpstreamError int
+
+// Upstream error kinds, the label values of the upstream error metric.
+const (
+	UpstreamConnect  UpstreamError = iota // connecting failed (refused, unreachable)
+	UpstreamTimeout                       // connecting or waiting for the response timed out
+	UpstreamResponse                      // the connection broke or the response was malformed
+	UpstreamNoServer                      // no healthy server to try
+	upstreamErrorKinds
+)
+
+// UpstreamErrorNames are the label values of the kinds, by kind.
+var UpstreamErrorNames = [upstreamErrorKinds]string{"connect", "timeout", "response", "no_server"}
 
 // Observe records one finished request: its status, the body bytes received
 // from the client and sent to it.
@@ -59,6 +75,14 @@ func (a *App) ObserveUpstream(d time.Duration) {
 	a.buckets[i].Add(1)
 }
 
+// ObserveUpstreamError records one failed attempt at an upstream (only
+// failures pay: the success path is untouched).
+func (a *App) ObserveUpstreamError(k UpstreamError) {
+	if k >= 0 && k < upstreamErrorKinds {
+		a.upErrors[k].Add(1)
+	}
+}
+
 // Snapshot is a copy of an app's counters. Counters only grow (until the app
 // leaves the config).
 type Snapshot struct {
@@ -75,6 +99,9 @@ type Snapshot struct {
 	// LatencyBuckets[i-1] and at most LatencyBuckets[i]; the last one counts
 	// the rest (not cumulative).
 	UpstreamLatencyBuckets [len(LatencyBuckets) + 1]uint64
+	// UpstreamErrors counts failed upstream attempts by kind (indexed by
+	// UpstreamError; retries count once per attempt).
+	UpstreamErrors [upstreamErrorKinds]uint64
 }
 
 // Snapshot returns the current counter values.
@@ -90,6 +117,9 @@ func (a *App) Snapshot() Snapshot {
 	s.UpstreamLatencyCount = a.latencyCount.Load()
 	for i := range a.buckets {
 		s.UpstreamLatencyBuckets[i] = a.buckets[i].Load()
+	}
+	for i := range a.upErrors {
+		s.UpstreamErrors[i] = a.upErrors[i].Load()
 	}
 	return s
 }

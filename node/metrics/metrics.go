@@ -1,0 +1,180 @@
+// Package metrics exposes an edge node's counters to Prometheus: proxy
+// requests, upstream latency and errors per app, the HTTP cache, purges,
+// DNS queries by response code, and the sync agent's state.
+//
+// The collector reads the counters the node's parts keep anyway (atomics,
+// node.Observe) at scrape time, so serving pays nothing for it. Labels are
+// bounded: app ids, status classes, cache statuses, rcodes, never URLs or
+// client addresses. docs/nodes.md lists every metric.
+package metrics
+
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/strata-edge/strata/node"
+	"github.com/strata-edge/strata/node/cache"
+	"github.com/strata-edge/strata/node/dns"
+	"github.com/strata-edge/strata/node/proxy/stats"
+	"github.com/strata-edge/strata/pkg/natsutil"
+)
+
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc("strata_node_"+name, help, labels, nil)
+}
+
+var (
+	descInfo = desc("info", "Always 1; the node's identity in labels.", "node_id", "cluster_id", "partition_id", "track")
+
+	descRequests = desc("http_requests_total",
+		"HTTP requests the proxy answered, by app and status class (1xx..5xx).", "app_id", "code")
+	descBytesIn = desc("http_request_body_bytes_total",
+		"Request body bytes received from clients, by app.", "app_id")
+	descBytesOut = desc("http_response_body_bytes_total",
+		"Response body bytes sent to clients, by app (streamed bodies of unknown length are not counted).", "app_id")
+	descUpstreamLatency = desc("upstream_response_seconds",
+		"Time from sending a request upstream to having its response headers, by app.", "app_id")
+	descUpstreamErrors = desc("upstream_errors_total",
+		"Failed upstream attempts by app and reason (connect, timeout, response, no_server); each retry counts.", "app_id", "reason")
+	descOpenConns = desc("http_open_connections",
+		"Client connections open now on the HTTP and HTTPS listeners.")
+
+	descCache = desc("cache_requests_total",
+		"Requests under a cache rule, by cache status (HIT, MISS, EXPIRED, STALE, BYPASS).", "status")
+	descCacheObjects = desc("cache_objects", "Objects stored in the HTTP cache.")
+	descPurges       = desc("purges_applied_total", "Purge commands applied to the cache.")
+	descPurged       = desc("purged_objects_total", "Cached objects purge commands deleted or marked stale.")
+	descPurgePos     = desc("purge_position",
+		"STRATA_PURGE stream sequence of the last purge the node applied (compare across nodes).")
+
+	descDNSQueries = desc("dns_queries_total",
+		"DNS queries received, by transport (udp, tcp).", "proto")
+	descDNSResponses = desc("dns_responses_total",
+		"DNS responses sent, by transport and response code (NOERROR, NXDOMAIN, REFUSED, ...).", "proto", "rcode")
+	descDNSAnswering = desc("dns_answering",
+		"1 while the DNS listeners are open, 0 when closed (cluster turned DNS off, or the address is taken).")
+
+	descVersion    = desc("sync_version", "Config snapshot version the node runs (0: none yet).")
+	descLastApply  = desc("sync_last_apply_timestamp_seconds", "Unix time the running config was applied (0: never).")
+	descApplyOK    = desc("sync_apply_healthy", "1 when the newest snapshot was applied, 0 when the node rejected it and runs the previous one.")
+	descApplyErrs  = desc("sync_apply_errors_total", "Snapshots the node rejected (it kept running the previous one).")
+	descDeltas     = desc("sync_deltas_applied_total", "Config deltas applied.")
+	descSnapshots  = desc("sync_snapshots_installed_total", "Full snapshots installed (first start, or catch-up after a long absence).")
+	descSyncGaps   = desc("sync_gaps_total", "Deltas that did not start at the running version (resynchronised, never applied).")
+	descSkipped    = desc("sync_duplicates_total", "Deltas skipped because the node already ran their version.")
+	statusClasses  = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx"}
+	latencyBuckets = func() []float64 {
+		b := make([]float64, len(stats.LatencyBuckets))
+		for i, d := range stats.LatencyBuckets {
+			b[i] = d.Seconds()
+		}
+		return b
+	}()
+)
+
+// Collector is a prometheus.Collector for one node.
+type Collector struct{ n *node.Node }
+
+// New returns the collector of n. Register it once per registry: two nodes
+// in one registry would repeat the same series.
+func New(n *node.Node) *Collector { return &Collector{n: n} }
+
+// Describe sends every metric's description.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descInfo, descRequests, descBytesIn, descBytesOut, descUpstreamLatency,
+		descUpstreamErrors, descOpenConns, descCache, descCacheObjects, descPurges, descPurged, descPurgePos,
+		descDNSQueries, descDNSResponses, descDNSAnswering, descVersion, descLastApply, descApplyOK, descApplyErrs,
+		descDeltas, descSnapshots, descSyncGaps, descSkipped} {
+		ch <- d
+	}
+}
+
+// Collect reads the node's counters.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	o, ok := c.n.Observe()
+	ch <- prometheus.MustNewConstMetric(descInfo, prometheus.GaugeValue, 1, o.NodeID, o.ClusterID, o.PartitionID, natsutil.Track(o.Staging))
+	if !ok {
+		return // not started: nothing counted yet
+	}
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+
+	for id, s := range o.Apps {
+		for i, n := range s.Status {
+			counter(descRequests, n, id, statusClasses[i])
+		}
+		counter(descBytesIn, s.BytesIn, id)
+		counter(descBytesOut, s.BytesOut, id)
+		// The stats buckets count each response once; Prometheus wants
+		// them cumulative. Count is their sum, so the two always agree.
+		buckets := make(map[float64]uint64, len(latencyBuckets))
+		var cum uint64
+		for i, le := range latencyBuckets {
+			cum += s.UpstreamLatencyBuckets[i]
+			buckets[le] = cum
+		}
+		cum += s.UpstreamLatencyBuckets[len(latencyBuckets)]
+		ch <- prometheus.MustNewConstHistogram(descUpstreamLatency, cum, s.UpstreamLatencySum.Seconds(), buckets, id)
+		for k, n := range s.UpstreamErrors {
+			counter(descUpstreamErrors, n, id, stats.UpstreamErrorNames[k])
+		}
+	}
+	gauge(descOpenConns, float64(o.OpenConnections))
+
+	for i, n := range o.Cache.Requests {
+		counter(descCache, n, cache.StatusNames[i])
+	}
+	gauge(descCacheObjects, float64(o.Cache.Objects))
+	counter(descPurges, o.Cache.Purges)
+	counter(descPurged, o.Cache.Purged)
+	gauge(descPurgePos, float64(o.PurgePosition))
+
+	if d := o.DNS; d != nil {
+		for t, n := range d.Queries {
+			counter(descDNSQueries, n, dns.TransportNames[t])
+			for rc, n := range d.Responses[t] {
+				if n > 0 || rc == 0 { // NOERROR always; other codes once seen
+					counter(descDNSResponses, n, dns.TransportNames[t], rcodeName(rc))
+				}
+			}
+		}
+		gauge(descDNSAnswering, bool01(d.Answering))
+	}
+
+	gauge(descVersion, float64(o.Version))
+	var last float64
+	if !o.LastApply.IsZero() {
+		last = float64(o.LastApply.UnixNano()) / 1e9
+	}
+	gauge(descLastApply, last)
+	gauge(descApplyOK, bool01(o.ApplyErr == nil))
+	counter(descApplyErrs, o.Sync.ApplyErrors)
+	counter(descDeltas, o.Sync.Applied)
+	counter(descSnapshots, o.Sync.Snapshots)
+	counter(descSyncGaps, o.Sync.Gaps)
+	counter(descSkipped, o.Sync.Skipped)
+}
+
+// rcodeNames are the RFC 1035/2136 names of the 4-bit header RCODEs.
+var rcodeNames = [16]string{"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE"}
+
+func rcodeName(rc int) string {
+	if rc < len(rcodeNames) && rcodeNames[rc] != "" {
+		return rcodeNames[rc]
+	}
+	return "RCODE" + strconv.Itoa(rc)
+}
+
+func bool01(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+var _ prometheus.Collector = (*Collector)(nil)

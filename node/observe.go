@@ -1,0 +1,67 @@
+package node
+
+import (
+	"time"
+
+	"github.com/strata-edge/strata/node/cache"
+	"github.com/strata-edge/strata/node/dns"
+	"github.com/strata-edge/strata/node/proxy"
+	nodesync "github.com/strata-edge/strata/node/sync"
+)
+
+// Observation is what the node's counters and state say at one moment. The
+// parts keep their counters in atomics as they serve; Observe only reads
+// them, so the metrics collectors (node/metrics) cost the hot paths
+// nothing.
+type Observation struct {
+	NodeID, ClusterID, PartitionID string
+	Staging                        bool
+
+	// Apps are the proxy's counters of every app of the running config,
+	// by app id.
+	Apps map[string]proxy.AppStats
+	// OpenConnections are the client connections open now.
+	OpenConnections uint64
+	// Cache holds the HTTP cache's counters.
+	Cache cache.Stats
+	// PurgePosition is the purge stream sequence of the last purge
+	// applied.
+	PurgePosition uint64
+	// DNS is nil on a node without a DNS address.
+	DNS *DNSObservation
+	// Version is the config version the node runs; LastApply when it was
+	// applied; ApplyErr why the newest snapshot was rejected (nil: it
+	// was not).
+	Version   uint64
+	LastApply time.Time
+	ApplyErr  error
+	Sync      nodesync.Stats
+}
+
+// DNSObservation is the DNS server's part of an Observation.
+type DNSObservation struct {
+	DNSState
+	dns.Stats
+}
+
+// Observe reads the node's counters; false before Start.
+func (n *Node) Observe() (Observation, bool) {
+	n.mu.Lock()
+	px, c, pg, d, ag := n.proxy, n.cache, n.purger, n.dns, n.agent
+	n.mu.Unlock()
+	o := Observation{NodeID: n.opts.NodeID, ClusterID: n.opts.ClusterID, PartitionID: n.opts.PartitionID, Staging: n.opts.Staging}
+	if px == nil || c == nil || pg == nil || ag == nil {
+		return o, false
+	}
+	o.Apps, o.OpenConnections = px.Stats(), px.OpenConnections()
+	o.Cache = c.Stats()
+	o.PurgePosition = pg.Applied()
+	if d != nil {
+		on, off, err := d.state()
+		o.DNS = &DNSObservation{DNSState: DNSState{Configured: true, Answering: on, ClusterOff: off, Err: err}, Stats: d.counters().Stats()}
+	}
+	o.Version = ag.Version()
+	o.LastApply, o.ApplyErr = ag.LastApply()
+	o.Sync = ag.Stats()
+	return o, true
+}
