@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -20,25 +21,41 @@ import (
 var errFillAborted = errors.New("cache: fill aborted before the body ended")
 
 // fetchShared runs one origin fetch per key at a time; concurrent callers
-// wait until its body has ended, then get the stored object. A waiter whose
-// leader got an uncacheable response (or lost its body) fetches for itself,
-// so a private response is never handed to another client.
+// share it. When the leader's body streams with a known length (so it will
+// be stored unless it breaks off), they read it as it arrives, each at its
+// own pace; otherwise they wait until it has ended and get the stored
+// object. A waiter whose leader got an uncacheable response (or lost its
+// body before the waiter got any of it) fetches for itself, so a private
+// response is never handed to another client.
 func (c *Cache) fetchShared(ctx context.Context, key, primary string, r *Request, p *Policy, fetch Fetcher, old *Object) (*flight, error) {
 	c.mu.Lock()
 	if f, ok := c.flights[key]; ok {
 		f.waiters.Add(1)
 		c.mu.Unlock()
 		select {
+		case <-f.ready:
 		case <-f.done:
 		case <-ctx.Done():
 			return nil, ctx.Err()
+		}
+		select {
+		case <-f.done: // ended already: the stored copy, if any
+		default: // so ready was closed: lead is set or final
+			if lead := f.lead; lead != nil {
+				return lead.follow(), nil
+			}
+			select {
+			case <-f.done:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
 		}
 		if f.err == nil && f.stored != nil {
 			return &flight{stored: f.stored, resp: &Response{Status: f.stored.Meta.Status}}, nil
 		}
 		return c.fetchOnce(ctx, key, primary, r, p, fetch, old, nil)
 	}
-	f := &flight{done: make(chan struct{})}
+	f := &flight{done: make(chan struct{}), ready: make(chan struct{})}
 	c.flights[key] = f
 	c.mu.Unlock()
 	finish := func(stored *Object, err error) {
@@ -51,9 +68,22 @@ func (c *Cache) fetchShared(ctx context.Context, key, primary string, r *Request
 	res, err := c.fetchOnce(ctx, key, primary, r, p, fetch, old, finish)
 	if err != nil {
 		finish(nil, err)
+		close(f.ready)
 		return nil, err
 	}
+	if fr, ok := res.resp.Stream.(*fillReader); ok && fr.want >= 0 {
+		f.lead = res // waiters follow the stream
+	}
+	close(f.ready)
 	return res, nil
+}
+
+// follow is what a waiter gets of a leader's streamed fill: the same
+// response, its body read from the fill's copy as it grows.
+func (lead *flight) follow() *flight {
+	resp := *lead.resp
+	resp.Stream = &follower{f: resp.Stream.(*fillReader)}
+	return &flight{resp: &resp, streamAge: lead.streamAge, rangeMax: lead.rangeMax}
 }
 
 // fetchOnce fetches and stores. finish, when not nil, is called once with
@@ -104,6 +134,7 @@ func (c *Cache) fetchOnce(ctx context.Context, key, primary string, r *Request, 
 		return &flight{resp: resp, streamAge: -1, rangeMax: maxObject(p)}, nil
 	}
 	fr := &fillReader{c: c, src: resp.Stream, obj: obj, max: maxObject(p), want: resp.Length, finish: finish}
+	fr.more.L = &fr.mu
 	if resp.Length > 0 {
 		fr.buf = make([]byte, 0, resp.Length)
 	}
@@ -166,21 +197,27 @@ func (c *Cache) put(obj *Object) *Object {
 
 // fillReader passes a streamed origin body to the client and keeps a copy
 // of it; at the end of a complete body it stores the object. Read and
-// Close are called from one goroutine at a time (the server's writer).
+// Close are called from one goroutine at a time (the server's writer);
+// followers read the copy under mu.
 type fillReader struct {
 	c      *Cache
 	src    io.ReadCloser
 	obj    *Object
-	buf    []byte
 	max    int64
 	want   int64 // Content-Length, -1 when unknown
-	tooBig bool
-	ended  bool
 	finish func(*Object, error)
+
+	mu       sync.Mutex
+	more     sync.Cond // followers wait on it for more bytes or the end
+	buf      []byte
+	tooBig   bool
+	ended    bool
+	complete bool
 }
 
 func (f *fillReader) Read(b []byte) (int, error) {
 	n, err := f.src.Read(b)
+	f.mu.Lock()
 	if n > 0 && !f.tooBig {
 		if int64(len(f.buf)+n) > f.max {
 			f.tooBig, f.buf = true, nil // passes through, uncached
@@ -188,11 +225,14 @@ func (f *fillReader) Read(b []byte) (int, error) {
 			f.buf = append(f.buf, b[:n]...)
 		}
 	}
+	f.mu.Unlock()
 	switch {
 	case err == io.EOF:
 		f.end(true)
 	case err != nil:
 		f.end(false)
+	default:
+		f.more.Broadcast()
 	}
 	return n, err
 }
@@ -200,29 +240,64 @@ func (f *fillReader) Read(b []byte) (int, error) {
 // Close ends the fill: a body read up to its Content-Length is complete
 // even if EOF was not seen yet; anything shorter is aborted.
 func (f *fillReader) Close() error {
-	f.end(f.want >= 0 && int64(len(f.buf)) == f.want && !f.tooBig)
+	f.mu.Lock()
+	whole := f.want >= 0 && int64(len(f.buf)) == f.want && !f.tooBig
+	f.mu.Unlock()
+	f.end(whole)
 	return f.src.Close()
 }
 
 func (f *fillReader) end(eof bool) {
+	f.mu.Lock()
 	if f.ended {
+		f.mu.Unlock()
 		return
 	}
 	f.ended = true
-	complete := eof && !f.tooBig && (f.want < 0 || int64(len(f.buf)) == f.want)
-	if !complete {
+	f.complete = eof && !f.tooBig && (f.want < 0 || int64(len(f.buf)) == f.want)
+	if !f.complete {
 		f.buf = nil
-		if f.tooBig {
-			f.finish(nil, nil) // whole, just too big: waiters fetch for themselves
-		} else {
-			f.finish(nil, errFillAborted)
-		}
-		return
 	}
-	f.obj.Body = f.buf
-	f.buf = nil
-	f.finish(f.c.put(f.obj), nil)
+	body, complete, tooBig := f.buf, f.complete, f.tooBig
+	f.mu.Unlock()
+	f.more.Broadcast()
+	switch {
+	case complete:
+		f.obj.Body = body // followers go on reading it: it is never written again
+		f.finish(f.c.put(f.obj), nil)
+	case tooBig:
+		f.finish(nil, nil) // whole, just too big: waiters fetch for themselves
+	default:
+		f.finish(nil, errFillAborted)
+	}
 }
+
+// follower reads a fill's copy as it grows; a fill that breaks off breaks
+// its followers off too (they have sent part of the body already).
+type follower struct {
+	f   *fillReader
+	off int
+}
+
+func (w *follower) Read(b []byte) (int, error) {
+	f := w.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for w.off >= len(f.buf) && !f.ended {
+		f.more.Wait()
+	}
+	if w.off < len(f.buf) {
+		n := copy(b, f.buf[w.off:])
+		w.off += n
+		return n, nil
+	}
+	if f.complete {
+		return 0, io.EOF
+	}
+	return 0, errFillAborted
+}
+
+func (w *follower) Close() error { return nil }
 
 // drain reads a response's stream to its end and closes it (a background
 // refresh, which no client reads).

@@ -184,3 +184,66 @@ func TestFillCoalescesWaiters(t *testing.T) {
 		t.Fatalf("%d origin fetches, want 1", o.fetches)
 	}
 }
+
+// With a known length, requests for a key being streamed follow the fill:
+// they read what has arrived while the origin is still sending, one origin
+// fetch for all; when the fill breaks off, so do they.
+func TestFillWaitersFollowStream(t *testing.T) {
+	for _, abort := range []bool{false, true} {
+		t.Run(map[bool]string{false: "complete", true: "aborted"}[abort], func(t *testing.T) {
+			c := newStreamCache(t)
+			o := newStreamOrigin(10)
+			r := &Request{Method: "GET", Host: "h", Path: "/f"}
+			lead, err := c.Do(context.Background(), r, streamPolicy, o.fetch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			const n = 3
+			var followers []*Result
+			for range n {
+				res, err := c.Do(context.Background(), r, streamPolicy, o.fetch)
+				if err != nil || res.Stream == nil || res.CacheStatus != StatusMiss || res.Length != 10 {
+					t.Fatalf("waiter: %v %+v", err, res)
+				}
+				followers = append(followers, res)
+			}
+			go func() { _, _ = o.writer().Write([]byte("hello")) }()
+			if _, err := io.ReadFull(lead.Stream, make([]byte, 5)); err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range followers { // before the origin sent the rest
+				b := make([]byte, 5)
+				if _, err := io.ReadFull(f.Stream, b); err != nil || string(b) != "hello" {
+					t.Fatalf("follower: %q %v", b, err)
+				}
+			}
+			go func() {
+				if abort {
+					o.writer().CloseWithError(errors.New("reset"))
+					return
+				}
+				_, _ = o.writer().Write([]byte("world"))
+				o.writer().Close()
+			}()
+			_, _ = io.ReadAll(lead.Stream)
+			lead.Stream.Close()
+			for _, f := range followers {
+				rest, err := io.ReadAll(f.Stream)
+				f.Stream.Close()
+				if abort && !errors.Is(err, errFillAborted) {
+					t.Fatalf("follower of an aborted fill: %q %v", rest, err)
+				}
+				if !abort && (err != nil || string(rest) != "world") {
+					t.Fatalf("follower rest: %q %v", rest, err)
+				}
+			}
+			if o.mu.Lock(); o.fetches != 1 {
+				t.Fatalf("%d origin fetches, want 1", o.fetches)
+			}
+			o.mu.Unlock()
+			if want := map[bool]int{false: 1, true: 0}[abort]; c.Len() != want {
+				t.Fatalf("%d objects stored, want %d", c.Len(), want)
+			}
+		})
+	}
+}
