@@ -7,6 +7,7 @@ import (
 	"github.com/strata-edge/strata/node/dns"
 	"github.com/strata-edge/strata/node/proxy"
 	nodesync "github.com/strata-edge/strata/node/sync"
+	"github.com/strata-edge/strata/node/tier"
 )
 
 // Observation is what the node's counters and state say at one moment. The
@@ -24,6 +25,8 @@ type Observation struct {
 	OpenConnections uint64
 	// Cache holds the HTTP cache's counters.
 	Cache cache.Stats
+	// Tier holds the parent-tier counters (tiered caching).
+	Tier tier.Stats
 	// PurgePosition is the purge stream sequence of the last purge
 	// applied.
 	PurgePosition uint64
@@ -47,7 +50,7 @@ type DNSObservation struct {
 // Observe reads the node's counters; false before Start.
 func (n *Node) Observe() (Observation, bool) {
 	n.mu.Lock()
-	px, c, pg, d, ag := n.proxy, n.cache, n.purger, n.dns, n.agent
+	px, c, pg, d, ag, tr := n.proxy, n.cache, n.purger, n.dns, n.agent, n.tier
 	n.mu.Unlock()
 	o := Observation{NodeID: n.opts.NodeID, ClusterID: n.opts.ClusterID, PartitionID: n.opts.PartitionID, Staging: n.opts.Staging}
 	if px == nil || c == nil || pg == nil || ag == nil {
@@ -55,6 +58,9 @@ func (n *Node) Observe() (Observation, bool) {
 	}
 	o.Apps, o.OpenConnections = px.Stats(), px.OpenConnections()
 	o.Cache = c.Stats()
+	if tr != nil {
+		o.Tier = tr.Stats()
+	}
 	o.PurgePosition = pg.Applied()
 	if d != nil {
 		on, off, err := d.state()

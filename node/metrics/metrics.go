@@ -45,6 +45,9 @@ var (
 	descCacheObjects = desc("cache_objects", "Objects stored in the HTTP cache.")
 	descPurges       = desc("purges_applied_total", "Purge commands applied to the cache.")
 	descPurged       = desc("purged_objects_total", "Cached objects purge commands deleted or marked stale.")
+	descTierFetches  = desc("tier_parent_fetches_total", "Cache misses a parent-tier node answered (tiered caching).")
+	descTierFailures = desc("tier_parent_failures_total", "Parent-tier attempts that failed (connect error, timeout, 5xx); the next candidate was asked.")
+	descTierOrigin   = desc("tier_origin_fallbacks_total", "Cache misses that went to the origin after every parent-tier candidate failed.")
 	descPurgePos     = desc("purge_position",
 		"STRATA_PURGE stream sequence of the last purge the node applied (compare across nodes).")
 
@@ -84,6 +87,7 @@ func New(n *node.Node) *Collector { return &Collector{n: n} }
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descInfo, descRequests, descBytesIn, descBytesOut, descUpstreamLatency,
 		descUpstreamErrors, descOpenConns, descCache, descCacheObjects, descPurges, descPurged, descPurgePos,
+		descTierFetches, descTierFailures, descTierOrigin,
 		descDNSQueries, descDNSResponses, descDNSAnswering, descVersion, descLastApply, descApplyOK, descApplyErrs,
 		descDeltas, descSnapshots, descSyncGaps, descSkipped} {
 		ch <- d
@@ -133,6 +137,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descPurges, o.Cache.Purges)
 	counter(descPurged, o.Cache.Purged)
 	gauge(descPurgePos, float64(o.PurgePosition))
+	counter(descTierFetches, o.Tier.Fetches)
+	counter(descTierFailures, o.Tier.Failures)
+	counter(descTierOrigin, o.Tier.Fallbacks)
 
 	if d := o.DNS; d != nil {
 		for t, n := range d.Queries {
