@@ -3,6 +3,7 @@
 package dns
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/netip"
@@ -34,6 +35,36 @@ type mmsgConn struct {
 	n, first, last int
 	errno          syscall.Errno
 	recvF, sendF   func(fd uintptr) bool
+}
+
+// listenUDPShared opens n UDP sockets on one address with SO_REUSEPORT (a
+// port 0 in addr is the one the first socket gets).
+func listenUDPShared(addr *net.UDPAddr, n int) ([]*net.UDPConn, error) {
+	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		if err := rc.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
+	var conns []*net.UDPConn
+	for range n {
+		pc, err := lc.ListenPacket(context.Background(), "udp", addr.String())
+		if err != nil {
+			for _, c := range conns {
+				c.Close()
+			}
+			return nil, err
+		}
+		c := pc.(*net.UDPConn)
+		if len(conns) == 0 {
+			addr = c.LocalAddr().(*net.UDPAddr)
+		}
+		conns = append(conns, c)
+	}
+	return conns, nil
 }
 
 func newBatchConn(c *net.UDPConn, batch int) (batchConn, error) {

@@ -2,6 +2,7 @@ package dns
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"strings"
@@ -65,10 +66,14 @@ func BenchmarkServeUDP(b *testing.B) {
 
 // A batch mixes senders and datagrams that get no reply (responses are
 // dropped): every reply must reach the client that asked, answering its
-// question, over IPv4 and IPv6.
+// question, over IPv4 and IPv6, and with several sockets on the port.
 func TestUDPBatchRepliesToEachSender(t *testing.T) {
-	for _, host := range []string{"127.0.0.1", "::1"} {
-		t.Run(host, func(t *testing.T) {
+	for _, tc := range []struct {
+		host    string
+		sockets int
+	}{{"127.0.0.1", 1}, {"::1", 1}, {"127.0.0.1", 3}} {
+		host := tc.host
+		t.Run(fmt.Sprintf("%s/sockets=%d", host, tc.sockets), func(t *testing.T) {
 			l, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(host)})
 			if err != nil {
 				t.Skipf("no %s: %v", host, err)
@@ -78,7 +83,7 @@ func TestUDPBatchRepliesToEachSender(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s, err := New(Options{UDPAddr: net.JoinHostPort(host, "0"), Logger: slog.New(slog.DiscardHandler)})
+			s, err := New(Options{UDPAddr: net.JoinHostPort(host, "0"), UDPSockets: tc.sockets, Logger: slog.New(slog.DiscardHandler)})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -17,6 +17,15 @@ type singleConn struct {
 	size    int
 }
 
+// listenUDPShared opens one socket: SO_REUSEPORT spreading is Linux only.
+func listenUDPShared(addr *net.UDPAddr, _ int) ([]*net.UDPConn, error) {
+	c, err := net.ListenUDP("udp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return []*net.UDPConn{c}, nil
+}
+
 func newBatchConn(c *net.UDPConn, _ int) (batchConn, error) {
 	return &singleConn{c: c, in: make([]byte, udpBufSize), out: make([]byte, udpBufSize)}, nil
 }

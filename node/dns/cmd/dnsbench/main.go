@@ -24,6 +24,7 @@ func main() {
 	origin := flag.String("origin", "example.test.", "zone origin")
 	addr := flag.String("addr", "127.0.0.1:15400", "UDP and TCP listen address")
 	workers := flag.Int("workers", 0, "goroutines on the UDP socket (0: the server default, 1)")
+	sockets := flag.Int("sockets", 0, "UDP sockets sharing the port with SO_REUSEPORT (0: the server default, 1)")
 	batch := flag.Int("batch", 0, "datagrams per recvmmsg/sendmmsg (0: the server default, 32)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile here until exit")
 	flag.Parse()
@@ -39,7 +40,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	s, err := dns.New(dns.Options{UDPAddr: *addr, TCPAddr: *addr, UDPWorkers: *workers, Batch: *batch, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+	s, err := dns.New(dns.Options{UDPAddr: *addr, TCPAddr: *addr, UDPWorkers: *workers, Batch: *batch, UDPSockets: *sockets, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
 	if err != nil {
 		log.Fatal(err)
 	}
