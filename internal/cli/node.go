@@ -82,6 +82,7 @@ listening on 7480 behind a forward from 80 serves apps on port 80.`,
 	fs.StringVar(&o.TierAddr, "tier-addr", "", "HOST:PORT nodes of child clusters reach --http-addr at for tiered caching (default: the bound --http-addr, its 0.0.0.0 or :: host replaced by the first --public-ip)")
 	fs.Uint32Var(&o.HTTPPort, "http-port", 80, "port apps name for the HTTP listener (0: the bound port)")
 	fs.Uint32Var(&o.HTTPSPort, "https-port", 443, "port apps name for the HTTPS listener (0: the bound port)")
+	fs.StringVar(&o.MetricsAddr, "metrics-addr", "", "HOST:PORT serving /metrics (Prometheus) and /healthz (empty: off, so several nodes can share a host)")
 	lf.register(fs)
 
 	cmd.AddCommand(nodeListCmd(g), nodeRegisterCmd(g), nodeStagingCmd(g), nodeRemoveCmd(g),

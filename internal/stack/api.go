@@ -51,6 +51,8 @@ type apiInfo struct {
 	url       string
 	tokenFile string
 	nodes     *nodes.Service // nil when the nodes service does not run here
+	// metrics is the registry behind /metrics; strata dev adds its node.
+	metrics *prometheus.Registry
 }
 
 // startAPI starts the chosen control services and the API server in front of
@@ -212,7 +214,7 @@ func startAPI(ctx context.Context, p apiParts, st *stops) (apiInfo, error) {
 		return apiInfo{}, err
 	}
 	st.add("api", api.Shutdown)
-	return apiInfo{url: api.URL(), tokenFile: tokenFile, nodes: nodesSvc}, nil
+	return apiInfo{url: api.URL(), tokenFile: tokenFile, nodes: nodesSvc, metrics: reg}, nil
 }
 
 // heartbeats shows the nodes service's heartbeat table to the config

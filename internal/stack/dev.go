@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	nodemetrics "github.com/strata-edge/strata/node/metrics"
 	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/natsauth"
@@ -195,6 +196,8 @@ func RunDev(ctx context.Context, o DevOptions) (err error) {
 			return err
 		}
 		st.add("edge node", edge.Stop)
+		// One process, one /metrics: the API server's shows the node too.
+		api.metrics.MustRegister(nodemetrics.New(edge.Node()))
 	}
 
 	if o.Banner != nil {

@@ -29,6 +29,10 @@ type NodeOptions struct {
 	HTTPPort, HTTPSPort uint32
 	// DNSAddr, optional, is the authoritative DNS address (UDP and TCP).
 	DNSAddr string
+	// MetricsAddr, optional, is where /metrics (Prometheus) and /healthz
+	// listen. Empty means off: several nodes often share a host (tests,
+	// staging beside stable), and a fixed default port would collide.
+	MetricsAddr string
 	// PublicIPs are the node's public addresses, sent at join (see
 	// EdgeOptions.PublicIPs).
 	PublicIPs []string
@@ -56,7 +60,7 @@ func RunNode(ctx context.Context, o NodeOptions) (err error) {
 	if o.HTTPAddr == "" && o.HTTPSAddr == "" {
 		return errors.New("--http-addr, --https-addr: give at least one listen address")
 	}
-	for flag, addr := range map[string]string{"--http-addr": o.HTTPAddr, "--https-addr": o.HTTPSAddr, "--dns-addr": o.DNSAddr} {
+	for flag, addr := range map[string]string{"--http-addr": o.HTTPAddr, "--https-addr": o.HTTPSAddr, "--dns-addr": o.DNSAddr, "--metrics-addr": o.MetricsAddr} {
 		if addr == "" {
 			continue
 		}
@@ -98,6 +102,19 @@ func RunNode(ctx context.Context, o NodeOptions) (err error) {
 			err = stopErr
 		}
 	}()
+	var metricsAddr string
+	if o.MetricsAddr != "" {
+		ml, err := startNodeMetrics(o.MetricsAddr, edge.Node(), log)
+		if err != nil {
+			return err
+		}
+		defer func() { // before the node stops: a last scrape still reads it
+			sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+			defer cancel()
+			_ = ml.Stop(sctx)
+		}()
+		metricsAddr = ml.Addr()
+	}
 	if o.Banner != nil {
 		fmt.Fprintf(o.Banner, "Strata node is running.\nnode: %s\nname: %s\ncluster: %s\npartition: %s\n",
 			edge.NodeID(), edge.Name(), edge.ClusterID(), edge.PartitionID())
@@ -109,6 +126,9 @@ func RunNode(ctx context.Context, o NodeOptions) (err error) {
 		}
 		if a := edge.DNSAddr(); a != "" {
 			fmt.Fprintf(o.Banner, "dns: %s\n", a)
+		}
+		if metricsAddr != "" {
+			fmt.Fprintf(o.Banner, "metrics: http://%s/metrics\n", metricsAddr)
 		}
 		fmt.Fprintf(o.Banner, "data: %s\n", o.DataDir)
 	}
