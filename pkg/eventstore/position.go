@@ -64,3 +64,14 @@ func (p *Position) WaitFor(ctx context.Context, pos uint64) error {
 		}
 	}
 }
+
+// CatchUp waits until everything stored in the log when it is called has
+// been applied: a command handler calls it before deciding on the model, so
+// it sees the writes of other replicas and services too.
+func (p *Position) CatchUp(ctx context.Context, s Store) error {
+	head, err := s.Head(ctx)
+	if err != nil {
+		return fmt.Errorf("read log head: %w", err)
+	}
+	return p.WaitFor(ctx, head)
+}

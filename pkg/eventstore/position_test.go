@@ -3,6 +3,7 @@ package eventstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -90,5 +91,33 @@ func BenchmarkPositionAdvanceNoWaiters(b *testing.B) {
 	var p eventstore.Position
 	for i := range b.N {
 		p.Advance(uint64(i) + 1)
+	}
+}
+
+// CatchUp returns once a model following the log applied everything stored
+// when it was called.
+func TestPositionCatchUpWaitsForTheLogHead(t *testing.T) {
+	s := newJetStreamStore(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i := range 5 {
+		if _, err := s.Append(ctx, fmt.Sprintf("app.c%d", i), 0, eventstore.Event{ID: fmt.Sprintf("c%d", i), Type: "t"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var p eventstore.Position
+	followCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go eventstore.Follow(followCtx, s, p.Applied, func(e eventstore.Event) error { p.Advance(e.Position); return nil }, nil)
+	if err := p.CatchUp(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Applied(); got < 5 {
+		t.Fatalf("CatchUp returned at %d, before the head 5", got)
+	}
+
+	_ = s.Close()
+	if err := p.CatchUp(ctx, s); err == nil || !strings.Contains(err.Error(), "read log head") {
+		t.Fatalf("CatchUp on a closed store: %v", err)
 	}
 }

@@ -101,17 +101,13 @@ func (s *Service) Model() *Model { return s.model }
 // Start rebuilds the read model and keeps following the log. It returns once
 // the model caught up with the log as it was when Start was called.
 func (s *Service) Start(ctx context.Context) error {
-	head, err := s.store.Head(ctx)
-	if err != nil {
-		return fmt.Errorf("cert: read log head: %w", err)
-	}
 	if err := s.bg.Start(ctx); err != nil {
 		return fmt.Errorf("cert: %w", err)
 	}
 	s.bg.Go(func(ctx context.Context) {
 		eventstore.Follow(ctx, s.store, s.model.Applied, s.model.Apply, s.logger)
 	})
-	if err := s.model.WaitFor(ctx, head); err != nil {
+	if err := s.model.pos.CatchUp(ctx, s.store); err != nil {
 		_ = s.bg.Stop(context.Background())
 		return fmt.Errorf("cert: rebuild read model: %w", err)
 	}
@@ -170,11 +166,7 @@ func (s *Service) appendStream(ctx context.Context, stream, what string, expecte
 }
 
 func (s *Service) catchUp(ctx context.Context) error {
-	head, err := s.store.Head(ctx)
-	if err != nil {
-		return fmt.Errorf("read log head: %w", err)
-	}
-	return s.model.WaitFor(ctx, head)
+	return s.model.pos.CatchUp(ctx, s.store)
 }
 
 // Upload validates and stores an uploaded certificate; the private key is

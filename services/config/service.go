@@ -88,10 +88,6 @@ func New(opts Options) (*Service, error) {
 // events and, when publishing, publishes new snapshot versions. It returns
 // once the model has caught up with the log as it was when Start was called.
 func (s *Service) Start(ctx context.Context) error {
-	head, err := s.store.Head(ctx)
-	if err != nil {
-		return fmt.Errorf("config: read log head: %w", err)
-	}
 	if err := s.bg.Start(ctx); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
@@ -105,11 +101,11 @@ func (s *Service) Start(ctx context.Context) error {
 		}
 		s.bg.Go(s.pub.run)
 	}
-	if err := s.proj.WaitFor(ctx, head); err != nil {
+	if err := s.proj.CatchUp(ctx, s.store); err != nil {
 		_ = s.bg.Stop(context.Background())
 		return fmt.Errorf("config: rebuild read model: %w", err)
 	}
-	s.logger.Info("config read model ready", "position", head)
+	s.logger.Info("config read model ready", "position", s.proj.Applied())
 	return nil
 }
 
@@ -146,11 +142,7 @@ const defaultName = "default"
 // catchUp waits until the read model has applied everything in the log, so
 // that checks see writes of other replicas too.
 func (s *Service) catchUp(ctx context.Context) error {
-	head, err := s.store.Head(ctx)
-	if err != nil {
-		return fmt.Errorf("read log head: %w", err)
-	}
-	return s.proj.WaitFor(ctx, head)
+	return s.proj.CatchUp(ctx, s.store)
 }
 
 // record turns event payloads into store events with the caller's metadata.

@@ -83,17 +83,13 @@ func New(opts Options) (*Service, error) {
 
 // Start rebuilds the read model from the event log and follows it.
 func (s *Service) Start(ctx context.Context) error {
-	head, err := s.store.Head(ctx)
-	if err != nil {
-		return fmt.Errorf("dns: read log head: %w", err)
-	}
 	if err := s.bg.Start(ctx); err != nil {
 		return fmt.Errorf("dns: %w", err)
 	}
 	s.bg.Go(func(ctx context.Context) {
 		eventstore.Follow(ctx, s.store, s.proj.Applied, s.proj.Handle, s.log)
 	})
-	if err := s.proj.WaitFor(ctx, head); err != nil {
+	if err := s.proj.CatchUp(ctx, s.store); err != nil {
 		_ = s.bg.Stop(context.Background())
 		return fmt.Errorf("dns: rebuild read model: %w", err)
 	}
@@ -221,11 +217,7 @@ func (p *projection) nameTaken(origin, self string) bool {
 }
 
 func (s *Service) catchUp(ctx context.Context) error {
-	head, err := s.store.Head(ctx)
-	if err != nil {
-		return fmt.Errorf("read log head: %w", err)
-	}
-	return s.proj.WaitFor(ctx, head)
+	return s.proj.CatchUp(ctx, s.store)
 }
 
 func (s *Service) appendAndWait(ctx context.Context, stream string, expected uint64, msgs []proto.Message) (uint64, error) {

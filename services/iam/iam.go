@@ -166,10 +166,6 @@ func (s *Service) Start(ctx context.Context) error {
 	if s.started {
 		return errors.New("iam: already started")
 	}
-	head, err := s.store.Head(ctx)
-	if err != nil {
-		return fmt.Errorf("iam: read log head: %w", err)
-	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
 	s.started = true
@@ -182,11 +178,11 @@ func (s *Service) Start(ctx context.Context) error {
 		defer s.wg.Done()
 		s.flushTokenUsesEvery(runCtx, tokenUseFlushInterval)
 	}()
-	if err := s.proj.WaitFor(ctx, head); err != nil {
+	if err := s.proj.CatchUp(ctx, s.store); err != nil {
 		_ = s.stopLocked(ctx)
 		return fmt.Errorf("iam: rebuild read model: %w", err)
 	}
-	s.log.Info("iam read model ready", "position", head)
+	s.log.Info("iam read model ready", "position", s.proj.Applied())
 	return nil
 }
 
@@ -226,11 +222,7 @@ func (s *Service) Handler(opts ...connect.HandlerOption) (string, http.Handler) 
 // catchUp waits until the read model has applied everything in the log, so
 // that checks see writes of other replicas too.
 func (s *Service) catchUp(ctx context.Context) error {
-	head, err := s.store.Head(ctx)
-	if err != nil {
-		return fmt.Errorf("read log head: %w", err)
-	}
-	return s.proj.WaitFor(ctx, head)
+	return s.proj.CatchUp(ctx, s.store)
 }
 
 // change is what a command records: events on one stream.

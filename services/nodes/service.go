@@ -211,11 +211,7 @@ func (s *Service) fold(e eventstore.Event) error {
 // catchUp waits until the read model holds every event appended so far, so a
 // command decides on the latest state (including other services' writes).
 func (s *Service) catchUp(ctx context.Context) error {
-	head, err := s.opts.Store.Head(ctx)
-	if err != nil {
-		return fmt.Errorf("read log head: %w", err)
-	}
-	return s.model.WaitFor(ctx, head)
+	return s.model.CatchUp(ctx, s.opts.Store)
 }
 
 // appendEvent records one event and waits until the read model folded it, so

@@ -37,7 +37,7 @@ func (h *handler) GetPurge(ctx context.Context, req *purgev1.GetPurgeRequest) (*
 	p, ok := h.s.model.view(req.GetId())
 	if !ok {
 		// It may have been created a moment ago on another replica.
-		if head, err := h.s.opts.Store.Head(ctx); err == nil && h.s.model.WaitFor(ctx, head) == nil {
+		if h.s.model.CatchUp(ctx, h.s.opts.Store) == nil {
 			p, ok = h.s.model.view(req.GetId())
 		}
 	}
