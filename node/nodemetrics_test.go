@@ -15,6 +15,7 @@ import (
 
 	mdns "github.com/miekg/dns"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/protobuf/proto"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
@@ -175,6 +176,11 @@ func TestNodeMetrics(t *testing.T) {
 	}
 	if ts := after[`strata_node_sync_last_apply_timestamp_seconds`]; ts < float64(time.Now().Add(-time.Minute).Unix()) {
 		t.Errorf("last apply time %v: not within the last minute", ts)
+	}
+	// Names, help texts, units and counter suffixes follow Prometheus'
+	// conventions (promtool's checks).
+	if problems, err := testutil.CollectAndLint(metrics.New(n)); err != nil || len(problems) > 0 {
+		t.Errorf("lint: %v %+v", err, problems)
 	}
 	if _, ok := after[`go_goroutines`]; !ok {
 		t.Error("Go runtime metrics missing")
