@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -82,7 +83,9 @@ func (c *Cache) fetchShared(ctx context.Context, key, primary string, r *Request
 // response, its body read from the fill's copy as it grows.
 func (lead *flight) follow() *flight {
 	resp := *lead.resp
-	resp.Stream = &follower{f: resp.Stream.(*fillReader)}
+	fr := resp.Stream.(*fillReader)
+	fr.followers.Add(1)
+	resp.Stream = &follower{f: fr}
 	return &flight{resp: &resp, streamAge: lead.streamAge, rangeMax: lead.rangeMax}
 }
 
@@ -207,6 +210,8 @@ type fillReader struct {
 	want   int64 // Content-Length, -1 when unknown
 	finish func(*Object, error)
 
+	followers atomic.Int32
+
 	mu       sync.Mutex
 	more     sync.Cond // followers wait on it for more bytes or the end
 	buf      []byte
@@ -237,15 +242,28 @@ func (f *fillReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// Close ends the fill: a body read up to its Content-Length is complete
-// even if EOF was not seen yet; anything shorter is aborted.
+// Close ends the leader's part: a body read up to its Content-Length is
+// complete even if EOF was not seen yet; anything shorter is aborted,
+// unless other clients follow the fill: then it reads on without its
+// client (the body is bounded by the object limit) so they get all of it.
 func (f *fillReader) Close() error {
 	f.mu.Lock()
+	ended := f.ended
 	whole := f.want >= 0 && int64(len(f.buf)) == f.want && !f.tooBig
 	f.mu.Unlock()
+	if !ended && !whole && f.followers.Load() > 0 {
+		go func() {
+			_, _ = io.Copy(io.Discard, onlyReader{f})
+			f.src.Close()
+		}()
+		return nil
+	}
 	f.end(whole)
 	return f.src.Close()
 }
+
+// onlyReader hides io.WriterTo and friends, so io.Copy calls Read.
+type onlyReader struct{ io.Reader }
 
 func (f *fillReader) end(eof bool) {
 	f.mu.Lock()

@@ -247,3 +247,36 @@ func TestFillWaitersFollowStream(t *testing.T) {
 		})
 	}
 }
+
+// The leader's client going away does not cut its followers off: the fill
+// reads on for them and is stored.
+func TestFillOutlivesLeaderForFollowers(t *testing.T) {
+	c := newStreamCache(t)
+	o := newStreamOrigin(10)
+	r := &Request{Method: "GET", Host: "h", Path: "/g"}
+	lead, err := c.Do(context.Background(), r, streamPolicy, o.fetch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	follower, err := c.Do(context.Background(), r, streamPolicy, o.fetch)
+	if err != nil || follower.Stream == nil {
+		t.Fatalf("waiter: %v %+v", err, follower)
+	}
+	go func() { _, _ = o.writer().Write([]byte("hello")) }()
+	if _, err := io.ReadFull(lead.Stream, make([]byte, 5)); err != nil {
+		t.Fatal(err)
+	}
+	lead.Stream.Close() // the leader's client is gone
+	go func() { _, _ = o.writer().Write([]byte("world")); o.writer().Close() }()
+	b, err := io.ReadAll(follower.Stream)
+	if err != nil || string(b) != "helloworld" {
+		t.Fatalf("follower: %q %v", b, err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for c.Len() != 1 { // stored by the background read, just after the end
+		if time.Now().After(deadline) {
+			t.Fatal("the fill was not stored")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

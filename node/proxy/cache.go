@@ -81,7 +81,9 @@ func fillFetch(ctx context.Context, st *stdState, cond http.Header) (*cache.Resp
 		out.Header[k] = v
 	}
 	one := &stdState{view: st.view, plan: st.plan} // the transport records the server per call
-	resp, err := stdTransport{}.RoundTrip(out.WithContext(context.WithValue(ctx, stdStateKey{}, one)))
+	// Not cancelled with the client's request: other clients may be
+	// following this fill (node/cache ends it when nobody reads it).
+	resp, err := stdTransport{}.RoundTrip(out.WithContext(context.WithValue(context.WithoutCancel(ctx), stdStateKey{}, one)))
 	if err != nil {
 		return nil, err
 	}

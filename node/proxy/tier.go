@@ -55,7 +55,7 @@ func (p *Proxy) tierFetch(ctx context.Context, st *stdState, creq *cache.Request
 	out.Header.Set("X-Forwarded-For", ip)
 	out.Header.Set("X-Forwarded-Proto", st.view.Scheme())
 	out.Header.Set(tier.HopsHeader, strconv.Itoa(hops+1))
-	resp, n, err := t.Fetch(ctx, key, out)
+	resp, n, err := t.Fetch(context.WithoutCancel(ctx), key, out) // as fillFetch
 	if err != nil {
 		if !errors.Is(err, context.Canceled) {
 			p.log.Debug("proxy: no parent tier answered; going to the origin", "host", in.Host, "err", err)
