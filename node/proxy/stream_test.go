@@ -160,3 +160,68 @@ func TestCacheHeadMiss(t *testing.T) {
 		}
 	})
 }
+
+// A second client asking for a URL being filled follows the fill through
+// the proxy: it gets the part that has arrived while the origin still
+// holds back the rest, and the origin is asked once.
+func TestCacheFollowersStreamThroughProxy(t *testing.T) {
+	o := newHalfOrigin(t, false)
+	p := startProxy(t, proxy.Options{Cache: newMemCache(t)})
+	app := simpleApp("shop", "shop.example.com", o.Listener.Addr().String())
+	app.Rules = []*configv1.Rule{cacheRule("all", "", &configv1.CacheAction{TtlS: 60})}
+	mustUpdate(t, p, 1, app)
+	cl := httpClient(t)
+	both(t, p, func(t *testing.T, base string) {
+		path := "/follow-" + base[:5]
+		n := o.reqs.Load()
+		release := make(chan struct{})
+		o.release <- release
+		defer func() {
+			select {
+			case <-release:
+			default:
+				close(release)
+			}
+		}()
+		open := func() *http.Response {
+			t.Helper()
+			req, _ := http.NewRequest("GET", base+path, nil)
+			req.Host = "shop.example.com"
+			got := make(chan *http.Response, 1)
+			go func() {
+				resp, err := cl.Do(req)
+				if err != nil {
+					t.Error(err)
+				}
+				got <- resp
+			}()
+			select {
+			case resp := <-got:
+				if resp == nil {
+					t.FailNow()
+				}
+				first := make([]byte, len(o.body)/4)
+				if _, err := io.ReadFull(resp.Body, first); err != nil || !bytes.Equal(first, o.body[:len(first)]) {
+					t.Fatalf("first part: %v", err)
+				}
+				return resp
+			case <-time.After(10 * time.Second):
+				t.Fatal("no response while the origin holds back the rest")
+			}
+			return nil
+		}
+		a := open()
+		defer a.Body.Close()
+		b := open() // joins the fill
+		defer b.Body.Close()
+		close(release)
+		for _, r := range []*http.Response{a, b} {
+			if rest, err := io.ReadAll(r.Body); err != nil || len(rest) != len(o.body)-len(o.body)/4 {
+				t.Fatalf("rest: %d bytes, %v", len(rest), err)
+			}
+		}
+		if got := o.reqs.Load() - n; got != 1 {
+			t.Fatalf("%d origin requests, want 1", got)
+		}
+	})
+}
