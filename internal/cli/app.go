@@ -46,6 +46,31 @@ func (e *expectVersion) orRead(cmd *cobra.Command, read uint64) *uint64 {
 	return &read
 }
 
+// newAppPartListCmd is `strata KIND list --app ID`: part of the app's working
+// copy (its upstreams or rules) as a table, or with -o json as an App holding
+// only that part.
+func newAppPartListCmd(g *globals, short string, part func(*configv1.App) (*configv1.App, [][]string)) *cobra.Command {
+	var app string
+	cmd := &cobra.Command{
+		Use:   "list --app ID",
+		Short: short,
+		Args:  args(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.GetAppResponse, error) {
+				return getApp(ctx, c, app)
+			})
+			if err != nil {
+				return err
+			}
+			msg, rows := part(res.GetApp())
+			return g.emit(msg, func(w io.Writer) error { return table(w, rows) })
+		},
+	}
+	cmd.Flags().StringVar(&app, "app", "", "app id (required)")
+	_ = cmd.MarkFlagRequired("app")
+	return cmd
+}
+
 // newAppObjectDeleteCmd is `strata KIND delete --app ID --name N` for the
 // objects of an app (upstreams, rules): del sends the request.
 func newAppObjectDeleteCmd[R interface {

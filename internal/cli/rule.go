@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
 	"maps"
 	"slices"
 	"strconv"
@@ -142,7 +141,13 @@ func headerOps(kind string, set, add, remove []string) (*configv1.HeaderOps, err
 
 func newRuleCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "rule", Short: "An app's ordered page rules: condition and actions"}
-	cmd.AddCommand(newRuleCreateCmd(g), newRuleUpdateCmd(g), newRuleListCmd(g), newAppObjectDeleteCmd(g, "rule", "Remove a rule", func(ctx context.Context, c configv1connect.ConfigServiceClient, app, name string, ev *uint64) (*configv1.DeleteRuleResponse, error) {
+	cmd.AddCommand(newRuleCreateCmd(g), newRuleUpdateCmd(g), newAppPartListCmd(g, "List an app's rules in evaluation order (working copy)", func(a *configv1.App) (*configv1.App, [][]string) {
+		rows := [][]string{{"#", "NAME", "WHEN", "ACTIONS", "LAST"}}
+		for i, r := range a.GetRules() {
+			rows = append(rows, []string{strconv.Itoa(i), r.GetName(), orDash(r.GetWhen()), describeActions(r.GetActions()), yesNo(r.GetLast())})
+		}
+		return &configv1.App{Rules: a.GetRules()}, rows
+	}), newAppObjectDeleteCmd(g, "rule", "Remove a rule", func(ctx context.Context, c configv1connect.ConfigServiceClient, app, name string, ev *uint64) (*configv1.DeleteRuleResponse, error) {
 		return c.DeleteRule(ctx, &configv1.DeleteRuleRequest{AppId: app, ExpectedVersion: ev, Rule: name})
 	}), newRuleMoveCmd(g))
 	return cmd
@@ -230,34 +235,6 @@ func newRuleUpdateCmd(g *globals) *cobra.Command {
 	f.register(cmd.Flags(), false)
 	_ = cmd.MarkFlagRequired("app")
 	_ = cmd.MarkFlagRequired("name")
-	return cmd
-}
-
-func newRuleListCmd(g *globals) *cobra.Command {
-	var app string
-	cmd := &cobra.Command{
-		Use:   "list --app ID",
-		Short: "List an app's rules in evaluation order (working copy)",
-		Args:  args(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.GetAppResponse, error) {
-				return getApp(ctx, c, app)
-			})
-			if err != nil {
-				return err
-			}
-			list := &configv1.App{Rules: res.GetApp().GetRules()}
-			return g.emit(list, func(w io.Writer) error {
-				rows := [][]string{{"#", "NAME", "WHEN", "ACTIONS", "LAST"}}
-				for i, r := range res.GetApp().GetRules() {
-					rows = append(rows, []string{strconv.Itoa(i), r.GetName(), orDash(r.GetWhen()), describeActions(r.GetActions()), yesNo(r.GetLast())})
-				}
-				return table(w, rows)
-			})
-		},
-	}
-	cmd.Flags().StringVar(&app, "app", "", "app id (required)")
-	_ = cmd.MarkFlagRequired("app")
 	return cmd
 }
 

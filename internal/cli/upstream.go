@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -198,7 +197,17 @@ func newUpstreamCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "upstream", Short: "An app's upstreams: the servers requests are proxied to"}
 	cmd.AddCommand(newUpstreamCreateCmd(g), newUpstreamUpdateCmd(g), newAppObjectDeleteCmd(g, "upstream", "Remove an upstream from an app", func(ctx context.Context, c configv1connect.ConfigServiceClient, app, name string, ev *uint64) (*configv1.DeleteUpstreamResponse, error) {
 		return c.DeleteUpstream(ctx, &configv1.DeleteUpstreamRequest{AppId: app, ExpectedVersion: ev, Upstream: name})
-	}), newUpstreamListCmd(g))
+	}), newAppPartListCmd(g, "List an app's upstreams (working copy)", func(a *configv1.App) (*configv1.App, [][]string) {
+		rows := [][]string{{"NAME", "POLICY", "SERVERS", "TLS", "HEALTH"}}
+		for _, u := range a.GetUpstreams() {
+			health := "-"
+			if h := u.GetHealthCheck(); h.GetEnabled() {
+				health = h.GetPath()
+			}
+			rows = append(rows, []string{u.GetName(), policyName(u.GetPolicy()), serverList(u.GetServers()), yesNo(u.GetTls().GetEnabled()), health})
+		}
+		return &configv1.App{Upstreams: a.GetUpstreams()}, rows
+	}))
 	return cmd
 }
 
@@ -271,38 +280,6 @@ list; every other setting is kept unless its flag is given.`,
 	f.register(cmd.Flags())
 	_ = cmd.MarkFlagRequired("app")
 	_ = cmd.MarkFlagRequired("name")
-	return cmd
-}
-
-func newUpstreamListCmd(g *globals) *cobra.Command {
-	var app string
-	cmd := &cobra.Command{
-		Use:   "list --app ID",
-		Short: "List an app's upstreams (working copy)",
-		Args:  args(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.GetAppResponse, error) {
-				return getApp(ctx, c, app)
-			})
-			if err != nil {
-				return err
-			}
-			list := &configv1.App{Upstreams: res.GetApp().GetUpstreams()}
-			return g.emit(list, func(w io.Writer) error {
-				rows := [][]string{{"NAME", "POLICY", "SERVERS", "TLS", "HEALTH"}}
-				for _, u := range res.GetApp().GetUpstreams() {
-					health := "-"
-					if h := u.GetHealthCheck(); h.GetEnabled() {
-						health = h.GetPath()
-					}
-					rows = append(rows, []string{u.GetName(), policyName(u.GetPolicy()), serverList(u.GetServers()), yesNo(u.GetTls().GetEnabled()), health})
-				}
-				return table(w, rows)
-			})
-		},
-	}
-	cmd.Flags().StringVar(&app, "app", "", "app id (required)")
-	_ = cmd.MarkFlagRequired("app")
 	return cmd
 }
 
