@@ -35,10 +35,10 @@ func (p *Proxy) tierFetch(ctx context.Context, st *stdState, creq *cache.Request
 	if hops >= tier.MaxHops {
 		return nil
 	}
-	key := st.plan.Cache.Key.Build(creq)
-	if len(t.Candidates(key, 1)) == 0 {
+	if !t.Any() {
 		return nil
 	}
+	key := st.plan.Cache.Key.Build(creq)
 	out := in.Clone(ctx)
 	out.Body, out.ContentLength, out.RequestURI, out.Close = http.NoBody, 0, "", false
 	stripHopStd(out.Header)

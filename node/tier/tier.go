@@ -94,6 +94,9 @@ func (t *Tier) rebuild() {
 	t.cur.Store(&v)
 }
 
+// Any reports whether a parent cluster has a healthy node to ask.
+func (t *Tier) Any() bool { return len(*t.cur.Load()) > 0 }
+
 // Parents reports whether the node has parent clusters configured.
 func (t *Tier) Parents() bool {
 	t.mu.Lock()

@@ -66,7 +66,7 @@ func TestCandidates(t *testing.T) {
 		"down":     nil,
 	})
 	c := tr.Candidates("k", 2)
-	if len(c) != 3 || c[0].ID[0] != 's' || c[1].ID[0] != 's' || c[2].ID != "b1" {
+	if !tr.Any() || len(c) != 3 || c[0].ID[0] != 's' || c[1].ID[0] != 's' || c[2].ID != "b1" {
 		t.Fatalf("candidates %v: want two of s2/s3, then b1", c)
 	}
 	for _, n := range c {
@@ -78,7 +78,7 @@ func TestCandidates(t *testing.T) {
 		t.Fatalf("perCluster 0: %v", all)
 	}
 	tr.SetParents(nil)
-	if c := tr.Candidates("k", 2); c != nil || tr.Parents() {
+	if c := tr.Candidates("k", 2); c != nil || tr.Parents() || tr.Any() {
 		t.Fatalf("parents removed: %v", c)
 	}
 }
