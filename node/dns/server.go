@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	mdns "github.com/miekg/dns"
 
@@ -103,22 +104,12 @@ func New(opts Options) (*Server, error) {
 
 // Start opens the listeners and serves until Stop.
 func (s *Server) Start(ctx context.Context) error {
-	if s.opts.UDPAddr != "" {
-		ua, err := net.ResolveUDPAddr("udp", s.opts.UDPAddr)
-		if err != nil {
-			return fmt.Errorf("dns: udp %q: %w", s.opts.UDPAddr, err)
-		}
-		if s.opts.UDPSockets > 1 {
-			s.udps, err = listenUDPShared(ua, s.opts.UDPSockets)
-		} else {
-			var c *net.UDPConn
-			c, err = net.ListenUDP("udp", ua)
-			s.udps = []*net.UDPConn{c}
-		}
-		if err != nil {
-			return fmt.Errorf("dns: %w", err)
-		}
-		s.udp = s.udps[0]
+	udps, tcpL, err := s.listen()
+	if err != nil {
+		return err
+	}
+	if len(udps) > 0 {
+		s.udps, s.udp = udps, udps[0]
 		for _, c := range s.udps {
 			// Under load hundreds of queries arrive between two batches; the
 			// kernel caps these at net.core.rmem_max / wmem_max.
@@ -133,18 +124,9 @@ func (s *Server) Start(ctx context.Context) error {
 			}
 		}
 	}
-	if s.opts.TCPAddr != "" {
-		addr := s.opts.TCPAddr
-		if addr == s.opts.UDPAddr && s.udp != nil {
-			addr = s.udp.LocalAddr().String() // same port for both, as resolvers expect
-		}
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			s.Stop(ctx)
-			return fmt.Errorf("dns: %w", err)
-		}
-		s.tcpL = l
-		s.tcp = &mdns.Server{Listener: l, Net: "tcp", Handler: mdns.HandlerFunc(s.serveTCP)}
+	if tcpL != nil {
+		s.tcpL = tcpL
+		s.tcp = &mdns.Server{Listener: tcpL, Net: "tcp", Handler: mdns.HandlerFunc(s.serveTCP)}
 		started := make(chan struct{})
 		s.tcp.NotifyStartedFunc = func() { close(started) }
 		s.wg.Add(1)
@@ -158,6 +140,64 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.log.Info("dns: serving", "udp", s.UDPAddr(), "tcp", s.TCPAddr())
 	return nil
+}
+
+// listen binds the UDP sockets and the TCP listener. When both share one
+// address with port 0, the kernel picks the UDP port and TCP must take the
+// same one (resolvers expect it), which another TCP socket may already hold:
+// then both are bound again on a new port, a few times.
+func (s *Server) listen() ([]*net.UDPConn, net.Listener, error) {
+	shared := s.opts.UDPAddr != "" && s.opts.TCPAddr == s.opts.UDPAddr
+	attempts := 1
+	if _, port, _ := net.SplitHostPort(s.opts.UDPAddr); shared && port == "0" {
+		attempts = 16
+	}
+	for i := 1; ; i++ {
+		udps, err := s.listenUDP()
+		if err != nil {
+			return nil, nil, err
+		}
+		if s.opts.TCPAddr == "" {
+			return udps, nil, nil
+		}
+		addr := s.opts.TCPAddr
+		if shared {
+			addr = udps[0].LocalAddr().String()
+		}
+		l, err := net.Listen("tcp", addr)
+		if err == nil {
+			return udps, l, nil
+		}
+		for _, c := range udps {
+			_ = c.Close()
+		}
+		if i >= attempts || !errors.Is(err, syscall.EADDRINUSE) {
+			return nil, nil, fmt.Errorf("dns: %w", err)
+		}
+	}
+}
+
+// listenUDP binds the UDP socket(s) of opts.UDPAddr; none when it is empty.
+func (s *Server) listenUDP() ([]*net.UDPConn, error) {
+	if s.opts.UDPAddr == "" {
+		return nil, nil
+	}
+	ua, err := net.ResolveUDPAddr("udp", s.opts.UDPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("dns: udp %q: %w", s.opts.UDPAddr, err)
+	}
+	if s.opts.UDPSockets > 1 {
+		udps, err := listenUDPShared(ua, s.opts.UDPSockets)
+		if err != nil {
+			return nil, fmt.Errorf("dns: %w", err)
+		}
+		return udps, nil
+	}
+	c, err := net.ListenUDP("udp", ua)
+	if err != nil {
+		return nil, fmt.Errorf("dns: %w", err)
+	}
+	return []*net.UDPConn{c}, nil
 }
 
 // Stop closes the listeners and waits for the serving goroutines.
