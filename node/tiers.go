@@ -1,8 +1,11 @@
 package node
 
 import (
+	"context"
 	"net"
+	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"google.golang.org/protobuf/proto"
@@ -15,7 +18,9 @@ import (
 // Tiered caching on the node: the parent clusters come from the snapshot
 // (the node's own Cluster.parent_cluster_ids), their healthy nodes' tier
 // addresses from the nodes service's gateway sets, and the node advertises
-// its own tier address in every heartbeat (NodeStatus.tier_address).
+// its own tier address in every heartbeat (NodeStatus.tier_address). The
+// same sets give the peers: the addresses of the partition's nodes, the
+// only ones whose tier headers the node honours.
 
 // applyTiers takes the node's parent clusters from snap.
 func (n *Node) applyTiers(snap *syncv1.Snapshot) {
@@ -33,7 +38,10 @@ func (n *Node) applyTiers(snap *syncv1.Snapshot) {
 // so that nodes without DNS get them too).
 func (n *Node) subscribeTiers() (*nats.Subscription, error) {
 	subject := natsutil.GatewaysSubject(n.opts.PartitionID)
-	var last *syncv1.GatewaySet // only touched by the subscription's goroutine
+	// Only touched by the subscription's goroutine: the newest set applied,
+	// and the addresses of the tier addresses' host names.
+	var last *syncv1.GatewaySet
+	var resolved map[string][]netip.Addr
 	return n.nc.Subscribe(subject, func(m *nats.Msg) {
 		if m.Subject != subject || strings.HasPrefix(m.Reply, jsAckPrefix) {
 			return
@@ -53,7 +61,54 @@ func (n *Node) subscribeTiers() (*nats.Subscription, error) {
 			}
 		}
 		n.tier.SetNodes(byCluster)
+		ctx, cancel := context.WithTimeout(context.Background(), peerResolveTimeout)
+		defer cancel()
+		var peers []netip.Addr
+		peers, resolved = tierPeers(ctx, set, resolved, net.DefaultResolver.LookupNetIP)
+		n.tier.SetPeers(peers)
 	})
+}
+
+// peerResolveTimeout bounds resolving the host names of tier addresses
+// for one gateway set.
+const peerResolveTimeout = 2 * time.Second
+
+// tierPeers lists the addresses a request's tier headers are honoured from
+// (tier.Tier.SetPeers): the public addresses of every cluster's nodes and
+// the hosts of their tier addresses, names resolved with lookup. A name
+// that does not resolve now keeps the addresses it had in prev; the
+// returned map holds the current names' addresses for the next set.
+func tierPeers(ctx context.Context, set *syncv1.GatewaySet, prev map[string][]netip.Addr,
+	lookup func(ctx context.Context, network, host string) ([]netip.Addr, error)) ([]netip.Addr, map[string][]netip.Addr) {
+	var out []netip.Addr
+	names := map[string][]netip.Addr{}
+	for _, c := range set.GetClusters() {
+		for _, a := range c.GetAddresses() {
+			if ip, err := netip.ParseAddr(a); err == nil {
+				out = append(out, ip)
+			}
+		}
+		for _, tn := range c.GetTierNodes() {
+			host, _, err := net.SplitHostPort(tn.GetAddress())
+			if err != nil || host == "" {
+				continue
+			}
+			if ip, err := netip.ParseAddr(host); err == nil {
+				out = append(out, ip)
+				continue
+			}
+			if _, done := names[host]; done {
+				continue
+			}
+			ips, err := lookup(ctx, "ip", host)
+			if err != nil {
+				ips = prev[host]
+			}
+			names[host] = ips
+			out = append(out, ips...)
+		}
+	}
+	return out, names
 }
 
 // reportStatus adds the node's own fields to a heartbeat: the DNS state

@@ -77,8 +77,13 @@ func (p *Proxy) serveFast(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	port := p.httpPort
-	if len(ctx.Request.Header.Peek(tier.HopsHeader)) > 0 && tierHTTPS(ctx.Request.Header.Peek("X-Forwarded-Proto")) {
-		v.https, port = true, p.httpsPort // a child's miss of an https request
+	peer := false // a child node's tier request (Strata-Tier-Hops from a peer)
+	if len(ctx.Request.Header.Peek(tier.HopsHeader)) > 0 {
+		if peer = p.tierPeer(v.ClientIP()); !peer {
+			ctx.Request.Header.Del(tier.HopsHeader) // a client's: a plain request
+		} else if tierHTTPS(ctx.Request.Header.Peek("X-Forwarded-Proto")) {
+			v.https, port = true, p.httpsPort // a child's miss of an https request
+		}
 	}
 	app := rt.Lookup(v.https, port, v.Host())
 	if app == nil {
@@ -110,6 +115,9 @@ func (p *Proxy) serveFast(ctx *fasthttp.RequestCtx) {
 	}
 	if plan.HasResponseEdits() {
 		plan.ApplyResponse(fastRespEditor{&ctx.Response.Header})
+	}
+	if peer {
+		ctx.Response.Header.Set(tier.AcceptedHeader, "1")
 	}
 	p.fastDone(ctx, st, app, srv, start)
 }

@@ -71,8 +71,16 @@ func (h stdHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w}
-	tls := h.tls || (r.Header.Get(tier.HopsHeader) != "" && tierHTTPS([]byte(r.Header.Get("X-Forwarded-Proto"))))
-	st := &stdState{view: newStdView(r, tls)}
+	st := &stdState{view: newStdView(r, h.tls)}
+	peer := false // a child node's tier request (Strata-Tier-Hops from a peer)
+	if _, ok := r.Header[tier.HopsHeader]; ok {
+		if peer = p.tierPeer(st.view.ClientIP()); !peer {
+			r.Header.Del(tier.HopsHeader) // a client's: a plain request
+		} else if tierHTTPS([]byte(r.Header.Get("X-Forwarded-Proto"))) {
+			st.view.tls = true // a child's miss of an https request
+		}
+	}
+	tls := st.view.tls
 	var app *route.App
 	defer func() {
 		if app != nil {
@@ -105,6 +113,9 @@ func (h stdHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		stdText(sw, http.StatusNotFound, fmt.Sprintf("no application for host %q\n", st.view.Host()))
 		return
 	}
+	if peer {
+		sw.Header().Set(tier.AcceptedHeader, "1")
+	}
 	plan := &st.plan
 	app.Evaluate(st.view, plan)
 	switch plan.Kind {
@@ -119,7 +130,7 @@ func (h stdHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if p.useCache(plan, r.Method, r.Header.Get("Upgrade") != "") {
 			if !plan.Cache.Bypass {
-				p.cacheStd(sw, r, h.tls, st)
+				p.cacheStd(sw, r, tls, st)
 				return
 			}
 			p.opts.Cache.CountBypass()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/netip"
 	"strconv"
 
 	"github.com/valyala/fasthttp"
@@ -20,7 +21,9 @@ import (
 // Range headers: fills fetch whole objects), plus Strata-Tier-Hops, and
 // handles it like any request of that host: its own cache, its own parents,
 // or the origin. Rule edits are the parent's to apply, so the child sends
-// the request unedited.
+// the request unedited. The parent honours the tier headers only from a
+// peer (tierPeer) and marks its answer with tier.AcceptedHeader; without
+// it, the child takes the answer for a failed attempt.
 
 // tierFetch asks the node's parents for the request of st; nil when it
 // has none, the request already passed tier.MaxHops tiers, or every parent
@@ -70,7 +73,17 @@ func (p *Proxy) tierFetch(ctx context.Context, st *stdState, creq *cache.Request
 	}
 	resp.Header.Del(cache.StatusHeader) // the parent's, not ours
 	resp.Header.Del(tier.ParentHeader)
+	resp.Header.Del(tier.AcceptedHeader)
 	return &cache.Response{Status: resp.StatusCode, Header: resp.Header, Stream: resp.Body, Length: resp.ContentLength, Parent: parent}
+}
+
+// tierPeer reports whether ip, the TCP peer of a request carrying
+// tier.HopsHeader, is another node of the partition (tier.Tier.Peer): only
+// then do the tier headers count. From anyone else they are dropped and
+// the request is a client's. Requests without the header never ask, so
+// the check costs the normal path nothing.
+func (p *Proxy) tierPeer(ip netip.Addr) bool {
+	return p.opts.Tier != nil && p.opts.Tier.Peer(ip)
 }
 
 // tierHTTPS reports, for a parent-tier request (one with a hop count), the

@@ -2,6 +2,9 @@ package proxy_test
 
 import (
 	"context"
+	"net"
+	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
@@ -27,7 +30,7 @@ func TestTieredCacheThroughProxies(t *testing.T) {
 	shields := map[string]*proxy.Proxy{}
 	var shieldNodes []tier.Node
 	for _, id := range []string{"shield-1", "shield-2"} {
-		p := startProxy(t, proxy.Options{Cache: newMemCache(t), HTTPSPort: 443})
+		p := startProxy(t, proxy.Options{Cache: newMemCache(t), HTTPSPort: 443, Tier: peerTier(t, id, "127.0.0.1")})
 		mustUpdate(t, p, 1, app)
 		shields[id] = p
 		shieldNodes = append(shieldNodes, tier.Node{ID: id, Addr: p.HTTPAddr().String()})
@@ -116,5 +119,100 @@ func stopProxy(t *testing.T, p *proxy.Proxy) {
 	defer cancel()
 	if err := p.Stop(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// peerTier is a node's Tier with peers: the addresses other nodes of its
+// partition connect from (on a node, from the gateway sets).
+func peerTier(t *testing.T, id string, peers ...string) *tier.Tier {
+	tr := tier.New(id)
+	t.Cleanup(tr.Close)
+	var addrs []netip.Addr
+	for _, p := range peers {
+		addrs = append(addrs, netip.MustParseAddr(p))
+	}
+	tr.SetPeers(addrs)
+	return tr
+}
+
+// clientFrom is httpClient with connections from the local address ip.
+func clientFrom(t *testing.T, ip string) *http.Client {
+	c := httpClient(t)
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
+	c.Transport.(*http.Transport).DialContext = d.DialContext
+	return c
+}
+
+// Tier headers count only from a peer (another node of the partition,
+// here 127.0.0.1). A client on 127.0.0.2 that sends Strata-Tier-Hops with
+// X-Forwarded-Proto: https gets the app's http->https redirect (not the
+// https site), and a hop count of 3 does not make a node skip its
+// parents; a node on 127.0.0.1 gets the tier behaviour. A child whose
+// parent does not count it as a peer goes to the origin rather than
+// caching the parent's redirect. Both engines of the plain listener.
+func TestTierHeadersOnlyFromPeers(t *testing.T) {
+	for _, engine := range []string{proxy.EngineFast, proxy.EngineStd} {
+		t.Run(engine, func(t *testing.T) { testTierHeadersOnlyFromPeers(t, engine) })
+	}
+}
+
+func testTierHeadersOnlyFromPeers(t *testing.T, engine string) {
+	up := newEcho(t, "origin")
+	plain := simpleApp("shop-http", "shop.example.com", up.addr())
+	plain.HttpPorts = []uint32{80}
+	plain.Rules = []*configv1.Rule{{Name: "to-https", When: "PathPrefix(`/`)", Actions: []*configv1.Action{{Action: &configv1.Action_Redirect{
+		Redirect: &configv1.RedirectAction{Url: "https://$host$request_uri", Status: 301}}}}}}
+	secure := simpleApp("shop", "shop.example.com", up.addr())
+	secure.HttpsPorts = []uint32{443}
+	secure.Rules = []*configv1.Rule{cacheRule("all", "", &configv1.CacheAction{TtlS: 60})}
+	node := func(id string, tr *tier.Tier) *proxy.Proxy {
+		p := startProxy(t, proxy.Options{Cache: newMemCache(t), HTTPPort: 80, HTTPSPort: 443, Tier: tr, HTTPEngine: engine})
+		mustUpdate(t, p, 1, plain, secure)
+		return p
+	}
+	shield := node("shield-1", peerTier(t, "shield-1", "127.0.0.1"))
+	edgeTier := peerTier(t, "edge-1", "127.0.0.1")
+	edgeTier.SetParents([]string{"shield"})
+	edgeTier.SetNodes(map[string][]tier.Node{"shield": {{ID: "shield-1", Addr: shield.HTTPAddr().String()}}})
+	edge := node("edge-1", edgeTier)
+	nodeClient, stranger := httpClient(t), clientFrom(t, "127.0.0.2")
+	tierHeaders := []string{tier.HopsHeader, "1", "X-Forwarded-Proto", "https"}
+
+	n := up.reqs.Load()
+	r := do(t, stranger, "GET", httpBase(shield), "shop.example.com", "/a.css", "", tierHeaders...)
+	if r.status != 301 || r.header.Get("Location") != "https://shop.example.com/a.css" || r.header.Get(tier.AcceptedHeader) != "" {
+		t.Fatalf("non-peer with tier headers: %d %v, want the http->https redirect", r.status, r.header)
+	}
+	r = do(t, nodeClient, "GET", httpBase(shield), "shop.example.com", "/a.css", "", tierHeaders...)
+	if r.status != 200 || r.header.Get("X-Cache-Status") != "MISS" || r.header.Get(tier.AcceptedHeader) != "1" {
+		t.Fatalf("peer with tier headers: %d %v, want the https site", r.status, r.header)
+	}
+	if r.echo.Header.Get("X-Forwarded-Proto") != "https" || up.reqs.Load() != n+1 {
+		t.Fatalf("origin saw %v after %d requests", r.echo.Header, up.reqs.Load()-n)
+	}
+
+	// A client's hop count does not make the edge skip its parent.
+	r = do(t, stranger, "GET", httpsBase(edge), "shop.example.com", "/b.css", "", tier.HopsHeader, strconv.Itoa(tier.MaxHops))
+	if r.status != 200 || r.header.Get(tier.ParentHeader) != "shield-1; status=MISS" || r.header.Get(tier.AcceptedHeader) != "" {
+		t.Fatalf("non-peer hop count: %d %v, want the parent asked", r.status, r.header)
+	}
+	if h := r.echo.Header; h.Get("X-Forwarded-For") != "127.0.0.2, 127.0.0.1" {
+		t.Fatalf("origin saw X-Forwarded-For %q", h.Get("X-Forwarded-For"))
+	}
+
+	// A child that its parent does not count as a peer (the shield's
+	// peers are elsewhere): the shield answers with the redirect, which
+	// the child takes for a failed attempt and goes to the origin.
+	strict := node("shield-2", peerTier(t, "shield-2", "127.0.0.3"))
+	edgeTier.SetNodes(map[string][]tier.Node{"shield": {{ID: "shield-2", Addr: strict.HTTPAddr().String()}}})
+	before := edgeTier.Stats()
+	for _, want := range []string{"MISS", "HIT"} {
+		r = do(t, nodeClient, "GET", httpsBase(edge), "shop.example.com", "/c.css", "", "X-Forwarded-Proto", "http")
+		if r.status != 200 || r.header.Get("X-Cache-Status") != want || r.header.Get(tier.ParentHeader) != "" || r.echo.Server != "origin" {
+			t.Fatalf("child not a peer of its parent: %d %v %q", r.status, r.header, r.body)
+		}
+	}
+	if st := edgeTier.Stats(); st.Failures != before.Failures+1 || st.Fallbacks != before.Fallbacks+1 {
+		t.Fatalf("tier stats %+v, before %+v", st, before)
 	}
 }

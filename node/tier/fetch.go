@@ -26,6 +26,11 @@ const PerCluster = 2
 // failed; the caller goes to the origin.
 var ErrNoParent = errors.New("tier: no parent node answered")
 
+// errNotAccepted: the parent answered without AcceptedHeader, so it took
+// the request for a client's (this node's address is not among its
+// peers yet, or it runs an older version).
+var errNotAccepted = errors.New("tier request not accepted (is this node's address among the parent's peers?)")
+
 // Stats are the node's parent-tier counters since start.
 type Stats struct {
 	// Fetches: misses answered by a parent node; Failures: parent attempts
@@ -51,8 +56,9 @@ func newTransport() *http.Transport {
 
 // Fetch sends req (a GET or HEAD whose Host is the site's; URL.Host is set
 // per attempt) to the parent candidates of key in order and returns the
-// first response that is not a 5xx, with the node that sent it. On connect
-// errors, timeouts and 5xx it moves to the next candidate; when none is
+// first response that is not a 5xx and carries AcceptedHeader, with the
+// node that sent it. On connect errors, timeouts, 5xx and responses the
+// parent gave as to a client it moves to the next candidate; when none is
 // left it returns ErrNoParent (wrapping the last failure), and the caller
 // goes to the origin. The caller closes the response body.
 func (t *Tier) Fetch(ctx context.Context, key string, req *http.Request) (*http.Response, Node, error) {
@@ -65,13 +71,16 @@ func (t *Tier) Fetch(ctx context.Context, key string, req *http.Request) (*http.
 		out := req.Clone(ctx)
 		out.URL.Scheme, out.URL.Host = "http", n.Addr
 		resp, err := t.tr.RoundTrip(out)
-		if err == nil && resp.StatusCode < 500 {
+		if err == nil && resp.StatusCode < 500 && resp.Header.Get(AcceptedHeader) != "" {
 			t.fetches.Add(1)
 			return resp, n, nil
 		}
 		if err == nil {
 			resp.Body.Close()
 			err = fmt.Errorf("status %d", resp.StatusCode)
+			if resp.StatusCode < 500 {
+				err = errNotAccepted
+			}
 		}
 		if ctx.Err() != nil {
 			return nil, Node{}, ctx.Err()

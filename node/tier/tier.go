@@ -12,6 +12,7 @@ package tier
 
 import (
 	"net/http"
+	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -25,6 +26,12 @@ const (
 	// ParentHeader, on a response filled from a parent, names the parent
 	// node and that node's cache status: "node-x; status=HIT".
 	ParentHeader = "Strata-Cache-Parent"
+	// AcceptedHeader is set (to "1") by a parent on its response to a tier
+	// request it honoured (one from a peer, see Tier.Peer). A child takes a
+	// response without it as a failed attempt: the parent handled the
+	// request as a client's (e.g. as plain http), so its answer is not
+	// what the child's client asked for.
+	AcceptedHeader = "Strata-Tier-Accepted"
 )
 
 // MaxHops bounds the tiers one request passes (edge -> shield -> super
@@ -46,6 +53,7 @@ type Tier struct {
 	parents []string          // cluster ids, in order of preference
 	nodes   map[string][]Node // healthy nodes by cluster id
 	cur     atomic.Pointer[[][]Node]
+	peers   atomic.Pointer[map[netip.Addr]struct{}]
 
 	tr                           *http.Transport
 	fetches, failures, fallbacks atomic.Uint64
@@ -55,7 +63,27 @@ type Tier struct {
 func New(self string) *Tier {
 	t := &Tier{self: self, nodes: map[string][]Node{}, tr: newTransport()}
 	t.cur.Store(new([][]Node))
+	t.peers.Store(&map[netip.Addr]struct{}{})
 	return t
+}
+
+// SetPeers sets the addresses the partition's nodes connect from (their
+// tier and public addresses): a request's tier headers are honoured only
+// when its TCP peer is one of them.
+func (t *Tier) SetPeers(addrs []netip.Addr) {
+	m := make(map[netip.Addr]struct{}, len(addrs))
+	for _, a := range addrs {
+		m[a.Unmap().WithZone("")] = struct{}{}
+	}
+	t.peers.Store(&m)
+}
+
+// Peer reports whether ip (a request's TCP peer address) is another node
+// of the partition, whose tier headers count. Only requests carrying
+// HopsHeader ask.
+func (t *Tier) Peer(ip netip.Addr) bool {
+	_, ok := (*t.peers.Load())[ip.Unmap().WithZone("")]
+	return ok
 }
 
 // SetParents sets the node's parent clusters, in order of preference.

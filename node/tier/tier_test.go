@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"slices"
 	"strconv"
 	"testing"
@@ -83,13 +84,18 @@ func TestCandidates(t *testing.T) {
 	}
 }
 
-// Fetch moves on from a refused connection and a 5xx to the next
-// candidate, and reports ErrNoParent when none answers.
+// Fetch moves on from a refused connection, a 5xx and an answer the
+// parent gave as to a client (no AcceptedHeader: it does not count this
+// node as a peer) to the next candidate, and reports ErrNoParent when
+// none answers.
 func TestFetchBackup(t *testing.T) {
 	var hits []string
-	srv := func(name string, status int) string {
+	srv := func(name string, status int, accept bool) string {
 		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			hits = append(hits, name+" "+r.Host+" "+r.URL.RequestURI())
+			if accept {
+				w.Header().Set(AcceptedHeader, "1")
+			}
 			w.WriteHeader(status)
 		}))
 		t.Cleanup(s.Close)
@@ -98,7 +104,7 @@ func TestFetchBackup(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	refused := ln.Addr().String()
 	ln.Close()
-	bad, good := srv("bad", 503), srv("good", 200)
+	bad, good, refusing := srv("bad", 503, true), srv("good", 200, true), srv("refusing", 301, false)
 
 	tr := New("edge1")
 	t.Cleanup(tr.Close)
@@ -109,7 +115,11 @@ func TestFetchBackup(t *testing.T) {
 	if _, _, err := tr.Fetch(context.Background(), "k", req); !errors.Is(err, ErrNoParent) {
 		t.Fatalf("all parents failing: %v", err)
 	}
-	tr.SetNodes(map[string][]Node{"a": {{"a1", refused}}, "b": {{"b1", bad}, {"b2", good}}})
+	tr.SetNodes(map[string][]Node{"a": {{"a1", refusing}}})
+	if _, _, err := tr.Fetch(context.Background(), "k", req); !errors.Is(err, ErrNoParent) || !errors.Is(err, errNotAccepted) {
+		t.Fatalf("a parent answering as to a client: %v", err)
+	}
+	tr.SetNodes(map[string][]Node{"a": {{"a1", refused}, {"a2", refusing}}, "b": {{"b1", bad}, {"b2", good}}})
 	resp, n, err := tr.Fetch(context.Background(), "k", req)
 	if err != nil || resp.StatusCode != 200 || n.ID != "b2" {
 		t.Fatalf("fetch: %v %v %v", resp, n, err)
@@ -118,8 +128,33 @@ func TestFetchBackup(t *testing.T) {
 	if last := hits[len(hits)-1]; last != "good shop.example.com /x?y=1" {
 		t.Fatalf("parent saw %q", last)
 	}
-	if st := tr.Stats(); st.Fetches != 1 || st.Fallbacks != 1 || st.Failures < 3 {
+	if st := tr.Stats(); st.Fetches != 1 || st.Fallbacks != 2 || st.Failures < 5 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// Peer matches a request's peer address against the partition's node
+// addresses, IPv4-mapped IPv6 and zones included, and nothing before the
+// first SetPeers.
+func TestPeer(t *testing.T) {
+	tr := New("n1")
+	t.Cleanup(tr.Close)
+	a := netip.MustParseAddr
+	if tr.Peer(a("127.0.0.1")) {
+		t.Fatal("a peer before any gateway set")
+	}
+	tr.SetPeers([]netip.Addr{a("10.0.0.5"), a("::ffff:10.0.0.6"), a("2001:db8::1"), a("fe80::1")})
+	for ip, want := range map[string]bool{
+		"10.0.0.5": true, "::ffff:10.0.0.5": true, "10.0.0.6": true, "2001:db8::1": true,
+		"fe80::1%eth0": true, "fe80::2": false, "10.0.0.7": false, "127.0.0.1": false,
+	} {
+		if got := tr.Peer(a(ip)); got != want {
+			t.Errorf("Peer(%s) = %v, want %v", ip, got, want)
+		}
+	}
+	tr.SetPeers(nil)
+	if tr.Peer(a("10.0.0.5")) {
+		t.Fatal("a peer after the set was emptied")
 	}
 }
 
