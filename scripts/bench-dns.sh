@@ -2,12 +2,14 @@
 # Node DNS server vs Knot DNS, measured in one run by the shared DNS harness
 # (../shared/bench/dns.sh, or $BENCH_DIR). Builds node/dns/cmd/dnsbench, which
 # serves the harness's example.test zone file through the node's DNS server
-# (batched UDP fast path + miekg/dns slow path) on 127.0.0.1:15400.
+# (batched UDP fast path, one SO_REUSEPORT socket per GOMAXPROCS, + miekg/dns
+# slow path) on 127.0.0.1:15400.
 #
 # Usage: scripts/bench-dns.sh [harness args, e.g. -d 10 --rounds 3]
 # Env:   BENCH_DIR  harness folder (default: <repo>/../shared/bench)
 #        SUT_PROCS  GOMAXPROCS of the server (default: all cores, like Knot)
-#        SUT_ARGS   extra dnsbench flags (e.g. "-workers 1")
+#        SUT_ARGS   extra dnsbench flags (e.g. "-sockets 1", "-batch 64",
+#                   "-workers 2", "-cpuprofile /tmp/dns.prof")
 #        ROUNDS     rounds (default 3)
 # Last line: the harness's RESULT line with sut/knot ratios.
 set -euo pipefail
