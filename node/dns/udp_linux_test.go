@@ -66,14 +66,15 @@ func BenchmarkServeUDP(b *testing.B) {
 
 // A batch mixes senders and datagrams that get no reply (responses are
 // dropped): every reply must reach the client that asked, answering its
-// question, over IPv4 and IPv6, and with several sockets on the port.
+// question, over IPv4 and IPv6, with several sockets on the port and with
+// several loops on one socket.
 func TestUDPBatchRepliesToEachSender(t *testing.T) {
 	for _, tc := range []struct {
-		host    string
-		sockets int
-	}{{"127.0.0.1", 1}, {"::1", 1}, {"127.0.0.1", 3}} {
+		host             string
+		sockets, workers int
+	}{{"127.0.0.1", 1, 1}, {"::1", 1, 1}, {"127.0.0.1", 3, 1}, {"127.0.0.1", 1, 2}} {
 		host := tc.host
-		t.Run(fmt.Sprintf("%s/sockets=%d", host, tc.sockets), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s/sockets=%d/workers=%d", host, tc.sockets, tc.workers), func(t *testing.T) {
 			l, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(host)})
 			if err != nil {
 				t.Skipf("no %s: %v", host, err)
@@ -83,7 +84,7 @@ func TestUDPBatchRepliesToEachSender(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s, err := New(Options{UDPAddr: net.JoinHostPort(host, "0"), UDPSockets: tc.sockets, Logger: slog.New(slog.DiscardHandler)})
+			s, err := New(Options{UDPAddr: net.JoinHostPort(host, "0"), UDPSockets: tc.sockets, UDPWorkers: tc.workers, Logger: slog.New(slog.DiscardHandler)})
 			if err != nil {
 				t.Fatal(err)
 			}
