@@ -150,6 +150,21 @@ func clusterNames(cmd *cobra.Command, g *globals) map[string]string {
 	return out
 }
 
+// dnsState is the DNS column of node list: what the node's heartbeat said.
+func dnsState(s configv1.NodeDnsState) string {
+	switch s {
+	case configv1.NodeDnsState_NODE_DNS_STATE_ANSWERING:
+		return "answering"
+	case configv1.NodeDnsState_NODE_DNS_STATE_OFF:
+		return "off"
+	case configv1.NodeDnsState_NODE_DNS_STATE_FAILED:
+		return "failed"
+	case configv1.NodeDnsState_NODE_DNS_STATE_NONE:
+		return "none"
+	}
+	return "-"
+}
+
 func printNodes(w io.Writer, nodes []*configv1.NodeInfo, clusterNames map[string]string, now time.Time) error {
 	name := func(id string) string {
 		if n := clusterNames[id]; n != "" {
@@ -157,7 +172,8 @@ func printNodes(w io.Writer, nodes []*configv1.NodeInfo, clusterNames map[string
 		}
 		return id
 	}
-	rows := [][]string{{"ID", "NAME", "CLUSTER", "STAGING", "VERSION", "LAG", "IN-SYNC", "ONLINE", "HEALTHY", "LAST-SEEN"}}
+	rows := [][]string{{"ID", "NAME", "CLUSTER", "STAGING", "VERSION", "LAG", "IN-SYNC", "ONLINE", "HEALTHY", "DNS", "LAST-SEEN"}}
+	var applyErrors []string
 	type share struct{ inSync, all int }
 	shares := map[string]*share{}
 	var order []string
@@ -173,8 +189,11 @@ func printNodes(w io.Writer, nodes []*configv1.NodeInfo, clusterNames map[string
 		rows = append(rows, []string{
 			node.GetId(), node.GetName() + state, name(node.GetClusterId()), yesNo(node.GetStaging()),
 			fmt.Sprintf("%d/%d", n.GetAppliedVersion(), n.GetLatestVersion()), lag(n),
-			yesNo(n.GetInSync()), yesNo(n.GetOnline()), yesNo(n.GetHealthy()), ago(n.GetLastSeen(), now),
+			yesNo(n.GetInSync()), yesNo(n.GetOnline()), yesNo(n.GetHealthy()), dnsState(n.GetDns()), ago(n.GetLastSeen(), now),
 		})
+		if e := n.GetApplyError(); e != "" {
+			applyErrors = append(applyErrors, fmt.Sprintf("%s (%s) rejects the newest snapshot: %s", node.GetName(), node.GetId(), e))
+		}
 		c := node.GetClusterId()
 		if shares[c] == nil {
 			shares[c] = &share{}
@@ -187,6 +206,11 @@ func printNodes(w io.Writer, nodes []*configv1.NodeInfo, clusterNames map[string
 	}
 	if err := table(w, rows); err != nil {
 		return err
+	}
+	for _, e := range applyErrors {
+		if _, err := fmt.Fprintln(w, e); err != nil {
+			return err
+		}
 	}
 	if len(order) == 0 {
 		return nil

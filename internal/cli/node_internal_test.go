@@ -69,9 +69,10 @@ func TestPrintNodes(t *testing.T) {
 	}
 	nodes := []*configv1.NodeInfo{
 		{Node: node("n1", "fra-1", "c1", true, false), AppliedVersion: 14, LatestVersion: 14, InSync: true, Online: true, Healthy: true,
-			LastSeen: timestamppb.New(now.Add(-2 * time.Second))},
+			LastSeen: timestamppb.New(now.Add(-2 * time.Second)), Dns: configv1.NodeDnsState_NODE_DNS_STATE_ANSWERING},
 		{Node: node("n2", "fra-2", "c1", true, false), AppliedVersion: 12, LatestVersion: 14, LagReleases: 2, LagSeconds: 35.4, Online: true,
-			LastSeen: timestamppb.New(now.Add(-3 * time.Second))},
+			LastSeen: timestamppb.New(now.Add(-3 * time.Second)), Dns: configv1.NodeDnsState_NODE_DNS_STATE_OFF,
+			ApplyError: "zone z1: CNAME loop"},
 		{Node: node("n3", "ams-1", "c2", false, false)},
 		{Node: node("n4", "ams-2", "c2", true, true), LagReleases: 1, LagSeconds: 61},
 	}
@@ -81,8 +82,9 @@ func TestPrintNodes(t *testing.T) {
 	}
 	out := b.String()
 	for _, want := range []string{
-		"fra-1", "14/14", "2s ago",
-		"12/14", "2 releases, 35s",
+		"fra-1", "14/14", "answering", "2s ago",
+		"12/14", "2 releases, 35s", "off",
+		"fra-2 (n2) rejects the newest snapshot: zone z1: CNAME loop",
 		"ams-1 (awaiting approval)", "never",
 		"ams-2 (disabled)", "1 release, 1m1s",
 		"ams      2      0/2 (0%)",
