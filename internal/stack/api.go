@@ -44,6 +44,9 @@ type apiParts struct {
 	conn      *nats.Conn     // control-user connection, for heartbeats
 	leafURLs  []string
 	log       *slog.Logger
+	// devDNS, dev only, is the built-in node's DNS address once it runs:
+	// the cert service checks it answers a DNS-01 value before the CA asks.
+	devDNS *devDNSAddr
 }
 
 // apiInfo describes a running API.
@@ -159,7 +162,7 @@ func startAPI(ctx context.Context, p apiParts, st *stops) (apiInfo, error) {
 
 	var certSvc *certsvc.Service
 	if serves(ServiceCert) {
-		if certSvc, err = certsvc.New(certsvc.Options{Store: p.store, JetStream: p.js, KEK: kek, ACME: acmeOptions(dnsSvc),
+		if certSvc, err = certsvc.New(certsvc.Options{Store: p.store, JetStream: p.js, KEK: kek, ACME: acmeOptions(dnsSvc, p.devDNS),
 			Apps: cfgSvc, Logger: p.log.With("service", "cert")}); err != nil {
 			return apiInfo{}, fmt.Errorf("cert service: %w", err)
 		}

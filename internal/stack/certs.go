@@ -71,7 +71,7 @@ func edgeKEK(o EdgeOptions, partitionID string) (*keywrap.Keyring, error) {
 // STRATA_ACME_EMAIL, and STRATA_ACME_EAB_KID / STRATA_ACME_EAB_HMAC for CAs
 // that require external account binding (ZeroSSL); DNS-01 from dns and
 // dns01Options.
-func acmeOptions(dns *dnssvc.Service) *certsvc.ACMEOptions {
+func acmeOptions(dns *dnssvc.Service, devDNS *devDNSAddr) *certsvc.ACMEOptions {
 	dir := os.Getenv("STRATA_ACME_DIRECTORY")
 	switch dir {
 	case "off":
@@ -82,5 +82,8 @@ func acmeOptions(dns *dnssvc.Service) *certsvc.ACMEOptions {
 	o := &certsvc.ACMEOptions{Directory: dir, Email: os.Getenv("STRATA_ACME_EMAIL"),
 		EABKeyID: os.Getenv("STRATA_ACME_EAB_KID"), EABHMACKey: os.Getenv("STRATA_ACME_EAB_HMAC")}
 	dns01Options(o, dns)
+	if devDNS != nil {
+		o.DNS01MoreNameservers = devDNS.servers
+	}
 	return o
 }

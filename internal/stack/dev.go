@@ -179,11 +179,12 @@ func RunDev(ctx context.Context, o DevOptions) (err error) {
 	}
 	st.add("event store", func(context.Context) error { return store.Close() })
 
+	devDNS := &devDNSAddr{}
 	api, err := startAPI(ctx, apiParts{
 		addr: apiAddr, dataDir: o.DataDir, services: KnownServices,
 		store: store, js: js,
 		authority: authority, hub: ns, conn: nc, leafURLs: leafURLs,
-		log: log,
+		log: log, devDNS: devDNS,
 	}, &st)
 	if err != nil {
 		return err
@@ -196,6 +197,7 @@ func RunDev(ctx context.Context, o DevOptions) (err error) {
 			return err
 		}
 		st.add("edge node", edge.Stop)
+		devDNS.set(edge.DNSAddr())
 		// One process, one /metrics: the API server's shows the node too.
 		api.metrics.MustRegister(nodemetrics.New(edge.Node()))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	certsvc "github.com/strata-edge/strata/services/cert"
@@ -25,6 +26,21 @@ func (z servedZones) ServedZones(context.Context) ([]string, error) {
 }
 
 var _ certsvc.Zones = servedZones{}
+
+// devDNSAddr is strata dev's node DNS address, set once the node runs (after
+// the cert service started). The CA asks that node, and the node answers a
+// value only once its watch of the challenge bucket is live and it has the
+// zone: a fixed wait right after start would let the CA ask too early.
+type devDNSAddr struct{ addr atomic.Pointer[string] }
+
+func (d *devDNSAddr) set(addr string) { d.addr.Store(&addr) }
+
+func (d *devDNSAddr) servers() []string {
+	if a := d.addr.Load(); a != nil && *a != "" {
+		return []string{*a}
+	}
+	return nil
+}
 
 // dns01Options set the DNS-01 part of o from the environment:
 // STRATA_ACME_DNS01_CHECK, a comma-separated list of edge DNS servers

@@ -62,7 +62,11 @@ type ACMEOptions struct {
 	// that must answer a DNS-01 value before the CA is asked to check it;
 	// without them the issuer waits DNS01Wait (default 2 s) instead.
 	DNS01Nameservers []string
-	DNS01Wait        time.Duration
+	// DNS01MoreNameservers, optional, adds servers known only once the
+	// service runs (strata dev's own node, started after the API); checked
+	// like DNS01Nameservers.
+	DNS01MoreNameservers func() []string
+	DNS01Wait            time.Duration
 }
 
 func (o *ACMEOptions) defaults() {

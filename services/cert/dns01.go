@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -173,12 +174,16 @@ func (is *issuer) dnsClient(ctx context.Context, directory string) (*lego.Client
 }
 
 // propagated is the DNS-01 check before the CA is asked to validate: every
-// nameserver in ACMEOptions.DNS01Nameservers answers the value, or, when
-// none is named, DNS01Wait has passed. lego's own check would ask the
-// public recursive resolvers, which know nothing of a zone before it is
-// delegated.
+// nameserver in ACMEOptions.DNS01Nameservers and DNS01MoreNameservers
+// answers the value, or, when none is named, DNS01Wait has passed. lego's
+// own check would ask the public recursive resolvers, which know nothing of
+// a zone before it is delegated.
 func (is *issuer) propagated(ctx context.Context, domain, _, value string, _ dns01.PreCheckFunc) (bool, error) {
-	if len(is.o.DNS01Nameservers) == 0 {
+	servers := is.o.DNS01Nameservers
+	if is.o.DNS01MoreNameservers != nil {
+		servers = append(slices.Clip(servers), is.o.DNS01MoreNameservers()...)
+	}
+	if len(servers) == 0 {
 		wait := is.o.DNS01Wait
 		if wait <= 0 {
 			wait = dns01DefaultWait
@@ -196,7 +201,7 @@ func (is *issuer) propagated(ctx context.Context, domain, _, value string, _ dns
 	q := new(dns.Msg).SetQuestion(name, dns.TypeTXT)
 	q.RecursionDesired = false
 	c := &dns.Client{Timeout: 2 * time.Second}
-	for _, ns := range is.o.DNS01Nameservers {
+	for _, ns := range servers {
 		r, _, err := c.ExchangeContext(ctx, q, ns)
 		if err != nil {
 			is.s.logger.Debug("cert: DNS-01 check", "nameserver", ns, "name", name, "err", err)
