@@ -343,7 +343,8 @@ func (n *Node) startCache(ctx context.Context) error {
 		return fmt.Errorf("node: cache: %w", err)
 	}
 	n.purger, err = purge.New(purge.Options{NATS: n.nc, NodeID: n.opts.NodeID, PartitionID: n.opts.PartitionID,
-		Cache: n.cache, PositionPath: filepath.Join(n.opts.DataDir, PurgePositionFile), Domain: natsutil.HubDomain})
+		Cache: n.cache, PositionPath: filepath.Join(n.opts.DataDir, PurgePositionFile), Domain: natsutil.HubDomain,
+		Logger: n.opts.Logger.With("node", n.opts.NodeID)})
 	if err != nil {
 		return fmt.Errorf("node: %w", err)
 	}

@@ -47,6 +47,8 @@ type Options struct {
 	// SaveInterval is the least time between two position saves (default
 	// DefaultSaveInterval); Stop saves the last position.
 	SaveInterval time.Duration
+	// Logger, optional, gets the agent's warnings (default slog.Default()).
+	Logger *slog.Logger
 }
 
 // DefaultSaveInterval bounds how many purges a crashed node replays.
@@ -91,6 +93,9 @@ func New(opts Options) (*Agent, error) {
 	if opts.SaveInterval <= 0 {
 		opts.SaveInterval = DefaultSaveInterval
 	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
 	a := &Agent{opts: opts, db: db, done: make(chan struct{}), ready: make(chan struct{}), kick: make(chan struct{}, 1)}
 	err = db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketName)
@@ -131,7 +136,7 @@ func (a *Agent) Start(ctx context.Context) error {
 		defer func() { <-saver }()
 		for ctx.Err() == nil {
 			if err := a.session(ctx); err != nil && ctx.Err() == nil {
-				slog.Warn("purge agent: session ended", "err", err)
+				a.opts.Logger.Warn("purge agent: session ended", "err", err)
 				select {
 				case <-ctx.Done():
 				case <-time.After(time.Second):
@@ -166,7 +171,7 @@ func (a *Agent) saveLoop(ctx context.Context) {
 		case <-a.kick:
 		}
 		if err := a.save(); err != nil {
-			slog.Warn("purge agent: position not saved (retrying)", "err", err)
+			a.opts.Logger.Warn("purge agent: position not saved (retrying)", "err", err)
 			a.markApplied()
 		}
 		select {
@@ -292,7 +297,7 @@ func (a *Agent) apply(seq uint64, data []byte) error {
 	ack.AppliedAt = timestamppb.Now()
 	b, _ := proto.Marshal(ack)
 	if err := a.opts.NATS.Publish(natsutil.PurgeAckSubject(a.opts.NodeID), b); err != nil {
-		slog.Warn("purge agent: ack not sent", "purge", ack.PurgeId, "err", err)
+		a.opts.Logger.Warn("purge agent: ack not sent", "purge", ack.PurgeId, "err", err)
 	}
 	return nil
 }
