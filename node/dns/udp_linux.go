@@ -39,8 +39,16 @@ type mmsgConn struct {
 
 // listenUDPShared opens n UDP sockets on one address with SO_REUSEPORT (a
 // port 0 in addr is the one the first socket gets).
+//
+// The first socket binds without SO_REUSEPORT and sets it once bound: a
+// port held by another process's SO_REUSEPORT group (any socket of the same
+// user) is then "address already in use", as without the option, instead
+// of a silent join that splits the queries between two servers. A port 0
+// bind with the option set may even pick such a port (Linux skips only
+// ports it could not share), which made two test servers answer each
+// other's queries.
 func listenUDPShared(addr *net.UDPAddr, n int) ([]*net.UDPConn, error) {
-	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+	reusePort := func(rc syscall.RawConn) error {
 		var serr error
 		if err := rc.Control(func(fd uintptr) {
 			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
@@ -48,21 +56,33 @@ func listenUDPShared(addr *net.UDPAddr, n int) ([]*net.UDPConn, error) {
 			return err
 		}
 		return serr
-	}}
-	var conns []*net.UDPConn
-	for range n {
+	}
+	first, err := net.ListenUDP("udp", addr)
+	if err != nil {
+		return nil, err
+	}
+	conns := []*net.UDPConn{first}
+	fail := func(err error) ([]*net.UDPConn, error) {
+		for _, c := range conns {
+			c.Close()
+		}
+		return nil, err
+	}
+	rc, err := first.SyscallConn()
+	if err != nil {
+		return fail(err)
+	}
+	if err := reusePort(rc); err != nil {
+		return fail(fmt.Errorf("SO_REUSEPORT: %w", err))
+	}
+	addr = first.LocalAddr().(*net.UDPAddr)
+	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error { return reusePort(rc) }}
+	for len(conns) < n {
 		pc, err := lc.ListenPacket(context.Background(), "udp", addr.String())
 		if err != nil {
-			for _, c := range conns {
-				c.Close()
-			}
-			return nil, err
+			return fail(err)
 		}
-		c := pc.(*net.UDPConn)
-		if len(conns) == 0 {
-			addr = c.LocalAddr().(*net.UDPAddr)
-		}
-		conns = append(conns, c)
+		conns = append(conns, pc.(*net.UDPConn))
 	}
 	return conns, nil
 }
