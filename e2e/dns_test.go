@@ -104,7 +104,7 @@ func TestDevClusterDNSOffOn(t *testing.T) {
 	c.ok("cluster", "create", "--name", "edge-b")
 	token := c.ok("node", "token", "create", "--cluster", "edge-b", "--auto-approve", "--ttl", "1h")
 	nodeB := startProc(t, "node", "--api", d.api, "--join-token", token, "--name", "b-1", "--data", filepath.Join(root, "b-1"),
-		"--http-addr", "127.0.0.1:0", "--dns-addr", "127.0.0.1:0", "--public-ip", "127.0.0.2")
+		"--http-addr", "127.0.0.1:0", "--https-addr", "127.0.0.1:0", "--dns-addr", "127.0.0.1:0", "--public-ip", "127.0.0.2")
 	edgeB := edge{name: "b-1", http: nodeB.value(t, "http")}
 	bDNS := nodeB.value(t, "dns")
 

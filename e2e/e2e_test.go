@@ -437,7 +437,7 @@ func TestDevRefusesReadableTokenFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(binary, "dev", "--data", dataDir, "--api-addr", "127.0.0.1:0", "--nats-addr", "127.0.0.1:0",
-		"--leaf-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--https-addr", "127.0.0.1:0")
+		"--leaf-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--https-addr", "127.0.0.1:0", "--dns-addr", "127.0.0.1:0")
 	cmd.Env = cleanEnv()
 	out, err := cmd.CombinedOutput()
 	if err == nil {
