@@ -46,13 +46,13 @@ func (e *expectVersion) orRead(cmd *cobra.Command, read uint64) *uint64 {
 	return &read
 }
 
-// newAppPartListCmd is `strata KIND list --app ID`: part of the app's working
+// newAppPartListCmd is `strata KIND list --app APP`: part of the app's working
 // copy (its upstreams or rules) as a table, or with -o json as an App holding
 // only that part.
 func newAppPartListCmd(g *globals, short string, part func(*configv1.App) (*configv1.App, [][]string)) *cobra.Command {
 	var app string
 	cmd := &cobra.Command{
-		Use:   "list --app ID",
+		Use:   "list --app APP",
 		Short: short,
 		Args:  args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -66,12 +66,12 @@ func newAppPartListCmd(g *globals, short string, part func(*configv1.App) (*conf
 			return g.emit(msg, func(w io.Writer) error { return table(w, rows) })
 		},
 	}
-	cmd.Flags().StringVar(&app, "app", "", "app id (required)")
+	cmd.Flags().StringVar(&app, "app", "", "app id or name (required)")
 	_ = cmd.MarkFlagRequired("app")
 	return cmd
 }
 
-// newAppObjectDeleteCmd is `strata KIND delete --app ID --name N` for the
+// newAppObjectDeleteCmd is `strata KIND delete --app APP --name N` for the
 // objects of an app (upstreams, rules): del sends the request.
 func newAppObjectDeleteCmd[R interface {
 	proto.Message
@@ -80,7 +80,7 @@ func newAppObjectDeleteCmd[R interface {
 	var app, name string
 	var ev expectVersion
 	cmd := &cobra.Command{
-		Use:   "delete --app ID --name N",
+		Use:   "delete --app APP --name N",
 		Short: short,
 		Args:  args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -93,7 +93,7 @@ func newAppObjectDeleteCmd[R interface {
 			return g.emitf(res, "deleted %s %s (app version %d)", kind, name, res.GetVersion())
 		},
 	}
-	cmd.Flags().StringVar(&app, "app", "", "app id (required)")
+	cmd.Flags().StringVar(&app, "app", "", "app id or name (required)")
 	cmd.Flags().StringVar(&name, "name", "", kind+" name or id (required)")
 	ev.register(cmd.Flags())
 	_ = cmd.MarkFlagRequired("app")
@@ -203,10 +203,10 @@ func newAppListCmd(g *globals) *cobra.Command {
 
 func newAppGetCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "get APP_ID",
+		Use:   "get APP",
 		Short: "Show an app's working copy (with pending changes)",
 		Long:  "Show an app's working copy. With -o json the response also holds the released content (\"released\").",
-		Args:  args("APP_ID"),
+		Args:  args("APP"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.GetAppResponse, error) {
 				return getApp(ctx, c, a[0])
@@ -223,11 +223,11 @@ func newAppUpdateCmd(g *globals) *cobra.Command {
 	var f appFlags
 	var ev expectVersion
 	cmd := &cobra.Command{
-		Use:   "update APP_ID [--name N] [--domain D ...] [--http-port P ...] [--https-port P ...] [--partition P ...] [--label k=v ...]",
+		Use:   "update APP [--name N] [--domain D ...] [--http-port P ...] [--https-port P ...] [--partition P ...] [--label k=v ...]",
 		Short: "Change an app's settings; each given list replaces the current one",
 		Example: `  strata app update $APP --domain shop.example.com --domain shop.example.org
   strata app update $APP --https-port 443 --expect-version 12`,
-		Args: args("APP_ID"),
+		Args: args("APP"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			flags := cmd.Flags()
 			if !slices.ContainsFunc([]string{"name", "domain", "http-port", "https-port", "partition", "label"}, flags.Changed) {
@@ -290,9 +290,9 @@ func newAppUpdateCmd(g *globals) *cobra.Command {
 func newAppDeleteCmd(g *globals) *cobra.Command {
 	var ev expectVersion
 	cmd := &cobra.Command{
-		Use:   "delete APP_ID",
+		Use:   "delete APP",
 		Short: "Delete an app (takes effect with the next release)",
-		Args:  args("APP_ID"),
+		Args:  args("APP"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.DeleteAppResponse, error) {
 				return c.DeleteApp(ctx, &configv1.DeleteAppRequest{AppId: a[0], ExpectedVersion: ev.get(cmd)})
@@ -309,9 +309,9 @@ func newAppDeleteCmd(g *globals) *cobra.Command {
 
 func newAppDiffCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "diff APP_ID",
+		Use:   "diff APP",
 		Short: "Show what the next release would change, and the pending changes",
-		Args:  args("APP_ID"),
+		Args:  args("APP"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.DiffAppResponse, error) {
 				return c.DiffApp(ctx, &configv1.DiffAppRequest{AppId: a[0]})

@@ -453,3 +453,32 @@ func TestVersion(t *testing.T) {
 		t.Errorf("version -o json: %q", out)
 	}
 }
+
+// Every command naming an app takes its id or its name (issue 13, item 3).
+func TestAppByName(t *testing.T) {
+	s := newCLI(t, startAPI(t))
+	id := s.ok("app", "create", "--name", "shop", "--domain", "shop.example.com")
+	s.ok("upstream", "create", "--app", "shop", "--name", "web", "--server", "10.0.0.1:80")
+	s.ok("rule", "create", "--app", "shop", "--upstream", "web")
+	if out := s.ok("upstream", "list", "--app", "shop"); !strings.Contains(out, "10.0.0.1:80") {
+		t.Errorf("upstream list --app shop:\n%s", out)
+	}
+	if out := s.ok("rule", "list", "--app", "shop"); !strings.Contains(out, "rule-1") {
+		t.Errorf("rule list --app shop:\n%s", out)
+	}
+	if out := s.ok("release", "create", "--app", "shop"); out != "1" {
+		t.Errorf("release create --app shop = %q, want 1", out)
+	}
+	if out := s.ok("release", "list", "--app", "shop"); !strings.Contains(out, "release") {
+		t.Errorf("release list --app shop:\n%s", out)
+	}
+	s.ok("app", "update", "shop", "--label", "team=web")
+	got := &configv1.GetAppResponse{}
+	s.json(got, "app", "get", "shop")
+	if got.GetApp().GetId() != id || got.GetApp().GetLabels()["team"] != "web" {
+		t.Errorf("app get shop: %v, want app %s with label team=web", got.GetApp(), id)
+	}
+	if _, errs, code := s.run("upstream", "list", "--app", "wiki"); code != 1 || !strings.Contains(errs, `not_found: app "wiki" not found`) {
+		t.Errorf("unknown app: exit %d, stderr %q", code, errs)
+	}
+}

@@ -25,7 +25,7 @@ func newReleaseCreateCmd(g *globals) *cobra.Command {
 	var staging bool
 	var ev expectVersion
 	cmd := &cobra.Command{
-		Use:   "create --app ID [--note TEXT] [--staging]",
+		Use:   "create --app APP [--note TEXT] [--staging]",
 		Short: "Release the app's pending changes (prints the release number)",
 		Long: `Release the app's pending changes to every node of its partitions, or with
 --staging to the staging nodes only. Prints the new release number.`,
@@ -41,7 +41,7 @@ func newReleaseCreateCmd(g *globals) *cobra.Command {
 			return g.emitf(res, "%d", res.GetRelease().GetNumber())
 		},
 	}
-	cmd.Flags().StringVar(&app, "app", "", "app id (required)")
+	cmd.Flags().StringVar(&app, "app", "", "app id or name (required)")
 	cmd.Flags().StringVar(&note, "note", "", "why: shown in the release list")
 	cmd.Flags().BoolVar(&staging, "staging", false, "release to staging nodes only")
 	ev.register(cmd.Flags())
@@ -52,7 +52,7 @@ func newReleaseCreateCmd(g *globals) *cobra.Command {
 func newReleaseListCmd(g *globals) *cobra.Command {
 	var app string
 	cmd := &cobra.Command{
-		Use:   "list --app ID",
+		Use:   "list --app APP",
 		Short: "List an app's releases, newest first",
 		Args:  args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -81,7 +81,7 @@ func newReleaseListCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().StringVar(&app, "app", "", "app id (required)")
+	cmd.Flags().StringVar(&app, "app", "", "app id or name (required)")
 	_ = cmd.MarkFlagRequired("app")
 	return cmd
 }
@@ -91,7 +91,7 @@ func newReleaseRevertCmd(g *globals) *cobra.Command {
 	var to uint64
 	var ev expectVersion
 	cmd := &cobra.Command{
-		Use:   "revert --app ID --to N [--note TEXT]",
+		Use:   "revert --app APP --to N [--note TEXT]",
 		Short: "Release the app as it was in release N (prints the new release number)",
 		Long: `Restore the app's content of release N as a new release. History is kept: the
 revert is itself a release and can be reverted.`,
@@ -107,7 +107,7 @@ revert is itself a release and can be reverted.`,
 			return g.emitf(res, "%d", res.GetRelease().GetNumber())
 		},
 	}
-	cmd.Flags().StringVar(&app, "app", "", "app id (required)")
+	cmd.Flags().StringVar(&app, "app", "", "app id or name (required)")
 	cmd.Flags().Uint64Var(&to, "to", 0, "release number to restore (required)")
 	cmd.Flags().StringVar(&note, "note", "", "why: shown in the release list")
 	ev.register(cmd.Flags())
@@ -121,7 +121,7 @@ func newReleaseRevertObjectCmd(g *globals) *cobra.Command {
 	var to uint64
 	var ev expectVersion
 	cmd := &cobra.Command{
-		Use:     "revert-object --app ID --kind rule|upstream --name N --to N [--note TEXT]",
+		Use:     "revert-object --app APP --kind rule|upstream --name N --to N [--note TEXT]",
 		Short:   "Restore one rule or upstream as it was in release N, as a new release",
 		Example: `  strata release revert-object --app $APP --kind upstream --name web --to 2`,
 		Args:    args(),
@@ -138,7 +138,7 @@ func newReleaseRevertObjectCmd(g *globals) *cobra.Command {
 			return g.emitf(res, "%d", res.GetRelease().GetNumber())
 		},
 	}
-	cmd.Flags().StringVar(&app, "app", "", "app id (required)")
+	cmd.Flags().StringVar(&app, "app", "", "app id or name (required)")
 	cmd.Flags().StringVar(&kind, "kind", "", "rule or upstream (required)")
 	cmd.Flags().StringVar(&name, "name", "", "object name or id (required)")
 	cmd.Flags().Uint64Var(&to, "to", 0, "release number to restore from (required)")

@@ -265,7 +265,7 @@ func usagef(format string, a ...any) error {
 	return usageError{fmt.Errorf(format, a...)}
 }
 
-// args requires exactly the named positional arguments, e.g. args("APP_ID").
+// args requires exactly the named positional arguments, e.g. args("APP").
 func args(names ...string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, got []string) error {
 		if len(got) == len(names) {

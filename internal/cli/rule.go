@@ -35,7 +35,7 @@ type ruleFlags struct {
 }
 
 func (f *ruleFlags) register(fs *pflag.FlagSet, withIndex bool) {
-	fs.StringVar(&f.app, "app", "", "app id (required)")
+	fs.StringVar(&f.app, "app", "", "app id or name (required)")
 	fs.StringVar(&f.name, "name", "", "rule name, unique in the app")
 	fs.StringVar(&f.when, "when", "", "condition, e.g. 'Host(\"a.example.com\") && PathPrefix(\"/api\")'; none matches every request")
 	fs.StringArrayVar(&f.upstreams, "upstream", nil, "proxy to upstream NAME[=WEIGHT]; repeat to split traffic by weight")
@@ -169,7 +169,7 @@ func nextRuleName(rules []*configv1.Rule) string {
 func newRuleCreateCmd(g *globals) *cobra.Command {
 	var f ruleFlags
 	cmd := &cobra.Command{
-		Use:   "create --app ID [--name N] [--when EXPR] ACTION... [--last] [--index N]",
+		Use:   "create --app APP [--name N] [--when EXPR] ACTION... [--last] [--index N]",
 		Short: "Add a rule to an app (prints its name)",
 		Example: `  strata rule create --app $APP --upstream web
   strata rule create --app $APP --name api --when 'PathPrefix("/api")' --upstream api=9 --upstream api-canary=1 --last
@@ -214,7 +214,7 @@ func newRuleCreateCmd(g *globals) *cobra.Command {
 func newRuleUpdateCmd(g *globals) *cobra.Command {
 	var f ruleFlags
 	cmd := &cobra.Command{
-		Use:     "update --app ID --name N [--when EXPR] ACTION... [--last]",
+		Use:     "update --app APP --name N [--when EXPR] ACTION... [--last]",
 		Short:   "Replace a rule's condition and actions (position kept)",
 		Example: `  strata rule update --app $APP --name api --when 'PathPrefix("/api/")' --upstream api --last`,
 		Args:    args(),
@@ -243,7 +243,7 @@ func newRuleMoveCmd(g *globals) *cobra.Command {
 	var index uint32
 	var ev expectVersion
 	cmd := &cobra.Command{
-		Use:   "move --app ID --name N --index I",
+		Use:   "move --app APP --name N --index I",
 		Short: "Move a rule to another position (0 is evaluated first)",
 		Args:  args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -256,7 +256,7 @@ func newRuleMoveCmd(g *globals) *cobra.Command {
 			return g.emitf(res, "moved rule %s to %d (app version %d)", name, index, res.GetVersion())
 		},
 	}
-	cmd.Flags().StringVar(&app, "app", "", "app id (required)")
+	cmd.Flags().StringVar(&app, "app", "", "app id or name (required)")
 	cmd.Flags().StringVar(&name, "name", "", "rule name or id (required)")
 	cmd.Flags().Uint32Var(&index, "index", 0, "new position, 0 first (required)")
 	ev.register(cmd.Flags())

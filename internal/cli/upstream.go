@@ -34,7 +34,7 @@ type upstreamFlags struct {
 }
 
 func (f *upstreamFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&f.app, "app", "", "app id (required)")
+	fs.StringVar(&f.app, "app", "", "app id or name (required)")
 	fs.StringVar(&f.name, "name", "", "upstream name, unique in the app (required)")
 	fs.StringArrayVar(&f.servers, "server", nil, "server HOST:PORT[=WEIGHT] (repeatable; weight defaults to 1)")
 	fs.StringArrayVar(&f.backups, "backup", nil, "backup server HOST:PORT[=WEIGHT], used when every server is down (repeatable)")
@@ -214,7 +214,7 @@ func newUpstreamCmd(g *globals) *cobra.Command {
 func newUpstreamCreateCmd(g *globals) *cobra.Command {
 	var f upstreamFlags
 	cmd := &cobra.Command{
-		Use:   "create --app ID --name N --server HOST:PORT[=WEIGHT] ... [flags]",
+		Use:   "create --app APP --name N --server HOST:PORT[=WEIGHT] ... [flags]",
 		Short: "Add an upstream to an app (prints its name)",
 		Example: `  strata upstream create --app $APP --name web --server 10.0.0.1:8080 --server 10.0.0.2:8080=2
   strata upstream create --app $APP --name api --server api.internal:443 --tls --tls-verify \
@@ -244,7 +244,7 @@ func newUpstreamCreateCmd(g *globals) *cobra.Command {
 func newUpstreamUpdateCmd(g *globals) *cobra.Command {
 	var f upstreamFlags
 	cmd := &cobra.Command{
-		Use:   "update --app ID --name N [--server HOST:PORT[=WEIGHT] ...] [flags]",
+		Use:   "update --app APP --name N [--server HOST:PORT[=WEIGHT] ...] [flags]",
 		Short: "Change an upstream; settings whose flags are not given are kept",
 		Long: `Change an upstream. --server and --backup together replace the whole server
 list; every other setting is kept unless its flag is given.`,

@@ -255,7 +255,7 @@ func (s *Service) List(ctx context.Context, appID string) ([]*certv1.Certificate
 	if err := s.catchUp(ctx); err != nil {
 		return nil, err
 	}
-	rs := s.model.list(appID)
+	rs := s.model.list(s.appRef(ctx, appID))
 	out := make([]*certv1.Certificate, len(rs))
 	for i, r := range rs {
 		out[i] = r.cert
@@ -285,11 +285,13 @@ func (s *Service) Attach(ctx context.Context, ref, appID string, attach bool, ex
 	if appID == "" {
 		return nil, 0, apierr.Invalid(apierr.FieldViolation{Field: "app_id", Reason: "is required"})
 	}
-	if attach { // detaching from an app deleted meanwhile must still work
+	if attach {
 		var err error
 		if appID, err = s.appID(ctx, "app_id", appID); err != nil {
 			return nil, 0, err
 		}
+	} else { // detaching from an app deleted meanwhile must still work
+		appID = s.appRef(ctx, appID)
 	}
 	if _, _, err := s.Get(ctx, ref); err != nil {
 		return nil, 0, err
@@ -328,6 +330,18 @@ func (s *Service) appID(ctx context.Context, field, ref string) (string, error) 
 		return "", fmt.Errorf("look up app %q: %w", ref, err)
 	}
 	return obj.ID, nil
+}
+
+// appRef is the id of the app ref names (an id or a name), or ref itself
+// when no app has it (a filter or a detach may name an app deleted since).
+func (s *Service) appRef(ctx context.Context, ref string) string {
+	if ref == "" || s.apps == nil {
+		return ref
+	}
+	if obj, err := s.apps.ResolveObject(ctx, authz.KindApp, ref); err == nil {
+		return obj.ID
+	}
+	return ref
 }
 
 // RotateKeys re-wraps every data key not wrapped by the primary KEK, one

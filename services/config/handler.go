@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
 	"github.com/strata-edge/strata/pkg/apierr"
+	"github.com/strata-edge/strata/pkg/authz"
 	"github.com/strata-edge/strata/pkg/ids"
 )
 
@@ -86,6 +88,9 @@ func (h *handler) RegisterNode(ctx context.Context, req *configv1.RegisterNodeRe
 }
 
 func (h *handler) SetNodeStaging(ctx context.Context, req *configv1.SetNodeStagingRequest) (*configv1.SetNodeStagingResponse, error) {
+	if err := h.objectRef(ctx, authz.KindNode, &req.NodeId); err != nil {
+		return nil, err
+	}
 	n, err := h.s.setNodeStaging(ctx, req.NodeId, req.Staging)
 	if err != nil {
 		return nil, h.fail(err)
@@ -94,6 +99,9 @@ func (h *handler) SetNodeStaging(ctx context.Context, req *configv1.SetNodeStagi
 }
 
 func (h *handler) RemoveNode(ctx context.Context, req *configv1.RemoveNodeRequest) (*configv1.RemoveNodeResponse, error) {
+	if err := h.objectRef(ctx, authz.KindNode, &req.NodeId); err != nil {
+		return nil, err
+	}
 	if err := h.s.removeNode(ctx, req.NodeId); err != nil {
 		return nil, h.fail(err)
 	}
@@ -157,6 +165,29 @@ type appState struct {
 	deleted  bool
 }
 
+// appRef replaces *ref, an app id or name, by the app's id.
+func (h *handler) appRef(ctx context.Context, ref *string) error {
+	return h.objectRef(ctx, authz.KindApp, ref)
+}
+
+// objectRef replaces *ref, the id or name of an object of kind, by its id,
+// with the one resolver of objects named by id or name (ResolveObject, also
+// used by authorization and the cert and purge services). An unknown object
+// keeps its ref, so that the call answers not_found naming what the caller
+// gave; an ambiguous name is invalid_argument listing the candidates.
+func (h *handler) objectRef(ctx context.Context, kind string, ref *string) error {
+	obj, err := h.s.ResolveObject(ctx, kind, *ref)
+	switch {
+	case err == nil:
+		*ref = obj.ID
+	case errors.Is(err, authz.ErrAmbiguous):
+		return h.fail(&apierr.Error{Kind: apierr.KindInvalid, Msg: err.Error()})
+	case !errors.Is(err, authz.ErrUnknownObject):
+		return h.fail(err)
+	}
+	return nil
+}
+
 func (h *handler) app(id string) (*appState, error) {
 	p := h.s.proj
 	p.mu.RLock()
@@ -187,6 +218,9 @@ func (h *handler) CreateApp(ctx context.Context, req *configv1.CreateAppRequest)
 }
 
 func (h *handler) GetApp(ctx context.Context, req *configv1.GetAppRequest) (*configv1.GetAppResponse, error) {
+	if err := h.appRef(ctx, &req.AppId); err != nil {
+		return nil, err
+	}
 	st, err := h.app(req.AppId)
 	if err != nil {
 		return nil, h.fail(err)
@@ -221,6 +255,9 @@ func (h *handler) ListApps(ctx context.Context, _ *configv1.ListAppsRequest) (*c
 }
 
 func (h *handler) UpdateApp(ctx context.Context, req *configv1.UpdateAppRequest) (*configv1.UpdateAppResponse, error) {
+	if err := h.appRef(ctx, &req.AppId); err != nil {
+		return nil, err
+	}
 	version, err := h.s.updateApp(ctx, req.AppId, req.ExpectedVersion,
 		appInputOf(req.Name, req.Domains, req.HttpPorts, req.HttpsPorts, req.Partitions, req.Labels))
 	if err != nil {
@@ -234,6 +271,9 @@ func (h *handler) UpdateApp(ctx context.Context, req *configv1.UpdateAppRequest)
 }
 
 func (h *handler) DeleteApp(ctx context.Context, req *configv1.DeleteAppRequest) (*configv1.DeleteAppResponse, error) {
+	if err := h.appRef(ctx, &req.AppId); err != nil {
+		return nil, err
+	}
 	version, err := h.s.simpleApp(ctx, req.AppId, req.ExpectedVersion, (*App).Delete)
 	if err != nil {
 		return nil, h.fail(err)
@@ -242,6 +282,9 @@ func (h *handler) DeleteApp(ctx context.Context, req *configv1.DeleteAppRequest)
 }
 
 func (h *handler) CreateUpstream(ctx context.Context, req *configv1.CreateUpstreamRequest) (*configv1.CreateUpstreamResponse, error) {
+	if err := h.appRef(ctx, &req.AppId); err != nil {
+		return nil, err
+	}
 	var u *configv1.Upstream
 	if req.Upstream != nil {
 		u = proto.Clone(req.Upstream).(*configv1.Upstream)
@@ -259,6 +302,9 @@ func (h *handler) CreateUpstream(ctx context.Context, req *configv1.CreateUpstre
 }
 
 func (h *handler) UpdateUpstream(ctx context.Context, req *configv1.UpdateUpstreamRequest) (*configv1.UpdateUpstreamResponse, error) {
+	if err := h.appRef(ctx, &req.AppId); err != nil {
+		return nil, err
+	}
 	var id string
 	version, err := h.s.simpleApp(ctx, req.AppId, req.ExpectedVersion, func(a *App) ([]proto.Message, error) {
 		msgs, err := a.UpdateUpstream(req.Upstream)
@@ -288,6 +334,9 @@ func upstreamResponse[R any](h *handler, appID, id string, version uint64, build
 }
 
 func (h *handler) DeleteUpstream(ctx context.Context, req *configv1.DeleteUpstreamRequest) (*configv1.DeleteUpstreamResponse, error) {
+	if err := h.appRef(ctx, &req.AppId); err != nil {
+		return nil, err
+	}
 	version, err := h.s.simpleApp(ctx, req.AppId, req.ExpectedVersion, func(a *App) ([]proto.Message, error) {
 		return a.DeleteUpstream(req.Upstream)
 	})
@@ -298,6 +347,9 @@ func (h *handler) DeleteUpstream(ctx context.Context, req *configv1.DeleteUpstre
 }
 
 func (h *handler) CreateRule(ctx context.Context, req *configv1.CreateRuleRequest) (*configv1.CreateRuleResponse, error) {
+	if err := h.appRef(ctx, &req.AppId); err != nil {
+		return nil, err
+	}
 	var r *configv1.Rule
 	if req.Rule != nil {
 		r = proto.Clone(req.Rule).(*configv1.Rule)
@@ -315,6 +367,9 @@ func (h *handler) CreateRule(ctx context.Context, req *configv1.CreateRuleReques
 }
 
 func (h *handler) UpdateRule(ctx context.Context, req *configv1.UpdateRuleRequest) (*configv1.UpdateRuleResponse, error) {
+	if err := h.appRef(ctx, &req.AppId); err != nil {
+		return nil, err
+	}
 	var id string
 	version, err := h.s.simpleApp(ctx, req.AppId, req.ExpectedVersion, func(a *App) ([]proto.Message, error) {
 		msgs, err := a.UpdateRule(req.Rule)
@@ -344,6 +399,9 @@ func ruleResponse[R any](h *handler, appID, id string, version uint64, build fun
 }
 
 func (h *handler) DeleteRule(ctx context.Context, req *configv1.DeleteRuleRequest) (*configv1.DeleteRuleResponse, error) {
+	if err := h.appRef(ctx, &req.AppId); err != nil {
+		return nil, err
+	}
 	version, err := h.s.simpleApp(ctx, req.AppId, req.ExpectedVersion, func(a *App) ([]proto.Message, error) {
 		return a.DeleteRule(req.Rule)
 	})
@@ -354,6 +412,9 @@ func (h *handler) DeleteRule(ctx context.Context, req *configv1.DeleteRuleReques
 }
 
 func (h *handler) MoveRule(ctx context.Context, req *configv1.MoveRuleRequest) (*configv1.MoveRuleResponse, error) {
+	if err := h.appRef(ctx, &req.AppId); err != nil {
+		return nil, err
+	}
 	version, err := h.s.simpleApp(ctx, req.AppId, req.ExpectedVersion, func(a *App) ([]proto.Message, error) {
 		return a.MoveRule(req.Rule, req.Index)
 	})
@@ -366,6 +427,9 @@ func (h *handler) MoveRule(ctx context.Context, req *configv1.MoveRuleRequest) (
 // --- releases ----------------------------------------------------------------
 
 func (h *handler) DiffApp(ctx context.Context, req *configv1.DiffAppRequest) (*configv1.DiffAppResponse, error) {
+	if err := h.appRef(ctx, &req.AppId); err != nil {
+		return nil, err
+	}
 	d, err := h.s.diff(req.AppId)
 	if err != nil {
 		return nil, h.fail(err)
@@ -374,6 +438,9 @@ func (h *handler) DiffApp(ctx context.Context, req *configv1.DiffAppRequest) (*c
 }
 
 func (h *handler) CreateRelease(ctx context.Context, req *configv1.CreateReleaseRequest) (*configv1.CreateReleaseResponse, error) {
+	if err := h.appRef(ctx, &req.AppId); err != nil {
+		return nil, err
+	}
 	version, err := h.s.release(ctx, req.AppId, req.ExpectedVersion, req.Note, req.Staging)
 	if err != nil {
 		return nil, h.fail(err)
@@ -386,6 +453,9 @@ func (h *handler) CreateRelease(ctx context.Context, req *configv1.CreateRelease
 }
 
 func (h *handler) ListReleases(ctx context.Context, req *configv1.ListReleasesRequest) (*configv1.ListReleasesResponse, error) {
+	if err := h.appRef(ctx, &req.AppId); err != nil {
+		return nil, err
+	}
 	p := h.s.proj
 	p.mu.RLock()
 	defer p.mu.RUnlock()
@@ -399,6 +469,9 @@ func (h *handler) ListReleases(ctx context.Context, req *configv1.ListReleasesRe
 }
 
 func (h *handler) RevertApp(ctx context.Context, req *configv1.RevertAppRequest) (*configv1.RevertAppResponse, error) {
+	if err := h.appRef(ctx, &req.AppId); err != nil {
+		return nil, err
+	}
 	version, err := h.s.revertApp(ctx, req.AppId, req.ExpectedVersion, req.ToRelease, req.Note)
 	if err != nil {
 		return nil, h.fail(err)
@@ -411,6 +484,9 @@ func (h *handler) RevertApp(ctx context.Context, req *configv1.RevertAppRequest)
 }
 
 func (h *handler) RevertObject(ctx context.Context, req *configv1.RevertObjectRequest) (*configv1.RevertObjectResponse, error) {
+	if err := h.appRef(ctx, &req.AppId); err != nil {
+		return nil, err
+	}
 	version, err := h.s.revertObject(ctx, req.AppId, req.ExpectedVersion, req.Kind, req.Object, req.ToRelease, req.Note)
 	if err != nil {
 		return nil, h.fail(err)

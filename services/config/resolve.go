@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/pkg/authz"
 )
 
@@ -52,16 +54,14 @@ func (s *Service) resolveObject(kind, ref string) (authz.ResolvedObject, error) 
 	case authz.KindNode:
 		n := p.nodes[ref]
 		if n == nil {
-			// Node names are unique per cluster only: a name resolves when
-			// exactly one node has it.
-			for _, cand := range p.nodes {
-				if cand.GetName() != ref {
-					continue
-				}
-				if n != nil {
-					return authz.ResolvedObject{}, fmt.Errorf("node %q: the name is used in several clusters, give the node id: %w", ref, authz.ErrUnknownObject)
-				}
-				n = cand
+			// Node names are unique per cluster only.
+			var err error
+			n, err = authz.ByIDOrName(kind, ref, maps.Values(p.nodes), (*configv1.Node).GetId, (*configv1.Node).GetName,
+				func(n *configv1.Node) string {
+					return n.GetId() + " (cluster " + p.clusters[n.GetClusterId()].GetName() + ")"
+				})
+			if err != nil {
+				return authz.ResolvedObject{}, err
 			}
 		}
 		if n == nil {
@@ -72,11 +72,19 @@ func (s *Service) resolveObject(kind, ref string) (authz.ResolvedObject, error) 
 	case authz.KindApp:
 		e := p.apps[ref]
 		if e == nil {
-			for _, id := range p.names[ref] {
-				if c := p.apps[id]; c != nil && c.agg.draftView().GetName() == ref {
-					e = c
-					break
+			// The apps that hold the name (in their working copy or a live
+			// release) are the candidates.
+			var err error
+			e, err = authz.ByIDOrName(kind, ref, func(yield func(*appEntry) bool) {
+				for _, id := range p.names[ref] {
+					if c := p.apps[id]; c != nil && c.agg.Exists() && !yield(c) {
+						return
+					}
 				}
+			}, func(e *appEntry) string { return e.agg.ID() }, func(e *appEntry) string { return e.agg.draftView().GetName() },
+				func(e *appEntry) string { return e.agg.ID() })
+			if err != nil {
+				return authz.ResolvedObject{}, err
 			}
 		}
 		if e == nil || !e.agg.Exists() {

@@ -3,7 +3,10 @@ package config
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
+
+	"connectrpc.com/connect"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/pkg/apiauth"
@@ -62,6 +65,12 @@ func TestResolveObject(t *testing.T) {
 		})
 	}
 
+	// An ambiguous name lists the candidates, so the caller can pick an id.
+	_, err := e.svc.ResolveObject(ctx, authz.KindNode, "twin")
+	if !errors.Is(err, authz.ErrAmbiguous) || !strings.Contains(err.Error(), "(cluster fra)") || !strings.Contains(err.Error(), "(cluster default)") {
+		t.Errorf("node twin: %v; want the two nodes with their clusters", err)
+	}
+
 	// Through the registry the interceptor uses: a grant over eu alone does
 	// not cover the app while it is still released in default.
 	rs := authz.NewResolvers()
@@ -73,5 +82,26 @@ func TestResolveObject(t *testing.T) {
 	}
 	if checker.Can(ctx, "config.app.write", authz.Object{Kind: authz.KindApp, ID: app.Id}) {
 		t.Error("a grant over eu covers an app still released in default")
+	}
+}
+
+// Every RPC naming an app takes its id or its name.
+func TestAppByName(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c, ctx := e.client, e.ctx
+	app := must(c.CreateApp(ctx, &configv1.CreateAppRequest{Name: "shop", Domains: []string{"shop.example.com"}}))(t).App
+	must(c.CreateUpstream(ctx, &configv1.CreateUpstreamRequest{AppId: "shop", Upstream: &configv1.Upstream{Name: "web",
+		Servers: []*configv1.Server{{Address: "10.0.0.1:80", Weight: 1}}}}))(t)
+	must(c.CreateRelease(ctx, &configv1.CreateReleaseRequest{AppId: "shop"}))(t)
+	got := must(c.GetApp(ctx, &configv1.GetAppRequest{AppId: "shop"}))(t)
+	if got.App.GetId() != app.Id || len(got.App.GetUpstreams()) != 1 || got.LatestRelease != 1 {
+		t.Errorf("GetApp(shop) = %v, want app %s with upstream web and release 1", got, app.Id)
+	}
+	if rs := must(c.ListReleases(ctx, &configv1.ListReleasesRequest{AppId: "shop"}))(t); len(rs.Releases) != 1 {
+		t.Errorf("ListReleases(shop): %d releases, want 1", len(rs.Releases))
+	}
+	_, err := c.GetApp(ctx, &configv1.GetAppRequest{AppId: "wiki"})
+	if connect.CodeOf(err) != connect.CodeNotFound || !strings.Contains(err.Error(), `app "wiki" not found`) {
+		t.Errorf("GetApp(wiki): %v, want not_found naming wiki", err)
 	}
 }

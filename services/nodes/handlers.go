@@ -165,6 +165,10 @@ func (s *Service) changeNode(ctx context.Context, id string, decide func(*config
 	if err := s.catchUp(ctx); err != nil {
 		return nil, err
 	}
+	id, err := s.model.nodeRef(id)
+	if err != nil {
+		return nil, err
+	}
 	st, ok := s.model.node(id)
 	if !ok {
 		return nil, apierr.NotFound("node", id)

@@ -1,12 +1,16 @@
 package nodes
 
 import (
+	"errors"
+	"maps"
 	"sync"
 
 	"google.golang.org/protobuf/proto"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	ev "github.com/strata-edge/strata/gen/strata/events/config/v1"
+	"github.com/strata-edge/strata/pkg/apierr"
+	"github.com/strata-edge/strata/pkg/authz"
 	"github.com/strata-edge/strata/pkg/eventstore"
 )
 
@@ -155,6 +159,30 @@ func (m *model) node(id string) (*nodeState, bool) {
 	defer m.mu.RUnlock()
 	st, ok := m.nodes[id]
 	return st, ok
+}
+
+// nodeRef returns the id of the node whose id or name is ref: a name
+// resolves when one node has it (names are unique per cluster only), else
+// the error lists the candidates. An unknown ref is returned as it is.
+func (m *model) nodeRef(ref string) (string, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if _, ok := m.nodes[ref]; ok {
+		return ref, nil
+	}
+	st, err := authz.ByIDOrName(authz.KindNode, ref, maps.Values(m.nodes),
+		func(st *nodeState) string { return st.node.GetId() },
+		func(st *nodeState) string { return st.node.GetName() },
+		func(st *nodeState) string {
+			return st.node.GetId() + " (cluster " + m.clusters[st.node.GetClusterId()].GetName() + ")"
+		})
+	switch {
+	case err == nil:
+		return st.node.GetId(), nil
+	case errors.Is(err, authz.ErrAmbiguous):
+		return "", &apierr.Error{Kind: apierr.KindInvalid, Msg: err.Error()}
+	}
+	return ref, nil
 }
 
 // keyOwner returns the id of the live node holding public key pub, and of the

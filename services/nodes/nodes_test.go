@@ -320,7 +320,7 @@ func TestJoinNeedingApproval(t *testing.T) {
 	if _, err := e.anon.ApproveNode(t.Context(), &configv1.ApproveNodeRequest{NodeId: id}); connect.CodeOf(err) != connect.CodeUnauthenticated {
 		t.Fatalf("ApproveNode without API token: %v, want Unauthenticated", err)
 	}
-	approved, err := e.admin.ApproveNode(t.Context(), &configv1.ApproveNodeRequest{NodeId: id})
+	approved, err := e.admin.ApproveNode(t.Context(), &configv1.ApproveNodeRequest{NodeId: "edge-b"}) // by name
 	if err != nil || !approved.GetNode().GetApproved() {
 		t.Fatalf("ApproveNode: %v %v", approved, err)
 	}

@@ -44,7 +44,7 @@ func uploadCmd(f ClientFactory) *cobra.Command {
 	var apps []string
 	var systemRoots bool
 	cmd := &cobra.Command{
-		Use:   "upload --cert FULLCHAIN.pem --key KEY.pem [--name N] [--app ID]...",
+		Use:   "upload --cert FULLCHAIN.pem --key KEY.pem [--name N] [--app APP]...",
 		Short: "Upload a certificate chain and its private key (validated; the key is stored encrypted)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -72,7 +72,7 @@ func uploadCmd(f ClientFactory) *cobra.Command {
 	cmd.Flags().StringVar(&certFile, "cert", "", "PEM file: leaf first, then intermediates")
 	cmd.Flags().StringVar(&keyFile, "key", "", "PEM file of the private key")
 	cmd.Flags().StringVar(&name, "name", "", "certificate name (default: first domain and fingerprint)")
-	cmd.Flags().StringSliceVar(&apps, "app", nil, "attach to this app id (repeatable)")
+	cmd.Flags().StringSliceVar(&apps, "app", nil, "attach to this app (id or name; repeatable)")
 	cmd.Flags().BoolVar(&systemRoots, "system-roots", false, "accept chains ending at a root in the system trust store")
 	return cmd
 }
@@ -80,7 +80,7 @@ func uploadCmd(f ClientFactory) *cobra.Command {
 func listCmd(f ClientFactory) *cobra.Command {
 	var app string
 	cmd := &cobra.Command{
-		Use:   "list [--app ID]",
+		Use:   "list [--app APP]",
 		Short: "List certificates",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -101,7 +101,7 @@ func listCmd(f ClientFactory) *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().StringVar(&app, "app", "", "only certificates attached to this app id")
+	cmd.Flags().StringVar(&app, "app", "", "only certificates attached to this app (id or name)")
 	return cmd
 }
 
@@ -147,7 +147,7 @@ func attachCmd(f ClientFactory, attach bool) *cobra.Command {
 		use, short = "detach", "Detach a certificate from an app"
 	}
 	cmd := &cobra.Command{
-		Use:   use + " ID|NAME --app ID",
+		Use:   use + " ID|NAME --app APP",
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -168,7 +168,7 @@ func attachCmd(f ClientFactory, attach bool) *cobra.Command {
 			return clientx.Emit(f, res, func(w io.Writer) error { return show(w, res) })
 		},
 	}
-	cmd.Flags().StringVar(&app, "app", "", "app id")
+	cmd.Flags().StringVar(&app, "app", "", "app id or name")
 	return cmd
 }
 
@@ -183,7 +183,7 @@ func requestCmd(f ClientFactory) *cobra.Command {
 	var app, directory, name, challenge string
 	var domains []string
 	cmd := &cobra.Command{
-		Use:   "request --app ID --domain D [--domain D]... [--challenge http-01|dns-01] [--directory URL]",
+		Use:   "request --app APP --domain D [--domain D]... [--challenge http-01|dns-01] [--directory URL]",
 		Short: "Request a managed certificate from an ACME CA (HTTP-01 or DNS-01 answered by the edge nodes), renewed automatically",
 		Long: `Request a managed certificate from an ACME CA, renewed automatically.
 
@@ -192,7 +192,7 @@ listener (the default), or DNS-01 as the authoritative DNS servers of the
 domain's zone (the default for wildcards, which need it). DNS-01 needs every
 domain inside a zone Strata serves, e.g.:
 
-  strata cert request --app ID --domain '*.example.com' --domain example.com`,
+  strata cert request --app APP --domain '*.example.com' --domain example.com`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ch, ok := challenges[strings.ToLower(challenge)]
@@ -209,7 +209,7 @@ domain inside a zone Strata serves, e.g.:
 			return clientx.Emit(f, res.Certificate, func(w io.Writer) error { return show(w, res.Certificate) })
 		},
 	}
-	cmd.Flags().StringVar(&app, "app", "", "app id the certificate is for (attached to it)")
+	cmd.Flags().StringVar(&app, "app", "", "app (id or name) the certificate is for (attached to it)")
 	cmd.Flags().StringSliceVar(&domains, "domain", nil, "DNS name to cover (repeatable)")
 	cmd.Flags().StringVar(&directory, "directory", "", "ACME directory URL (default: the service's)")
 	cmd.Flags().StringVar(&name, "name", "", "certificate name")

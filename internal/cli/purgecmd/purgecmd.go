@@ -67,7 +67,7 @@ type scopeFlags struct {
 
 func (sf *scopeFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&sf.app, "app", "", "purge only this app's hosts (default: everything)")
+	fl.StringVar(&sf.app, "app", "", "purge only this app's hosts, id or name (default: everything)")
 	fl.StringVar(&sf.partition, "partition", "", "purge only on this partition's nodes (id or name)")
 	fl.BoolVar(&sf.soft, "soft", false, "mark objects stale (revalidated on the next request) instead of deleting them")
 	fl.BoolVar(&sf.wait, "wait", false, "return when every expected node has acknowledged, printing the time to the last ack")
@@ -118,7 +118,7 @@ func (sf *scopeFlags) create(cmd *cobra.Command, f ClientFactory, req *purgev1.C
 func createCmd(f ClientFactory, use, short string, kind purgev1.PurgeKind) *cobra.Command {
 	var sf scopeFlags
 	cmd := &cobra.Command{
-		Use:   use + " [--app ID|--partition P] [--soft] [--wait] [--timeout 30s]",
+		Use:   use + " [--app APP|--partition P] [--soft] [--wait] [--timeout 30s]",
 		Long:  short + "." + scopeLong,
 		Short: short,
 		Args: func(_ *cobra.Command, args []string) error {
@@ -142,7 +142,7 @@ func conditionCmd(f ClientFactory) *cobra.Command {
 	)
 	const short = "Purge a host's objects whose path matches a regex and whose response has a header"
 	cmd := &cobra.Command{
-		Use: "condition --host HOST [--path-regex RE] [--header 'Name: value'] [--app ID|--partition P] [--soft] [--wait]",
+		Use: "condition --host HOST [--path-regex RE] [--header 'Name: value'] [--app APP|--partition P] [--soft] [--wait]",
 		Long: short + `.
 
 --path-regex is an RE2 expression matched against the path (without the
