@@ -120,7 +120,7 @@ func TestCertCommands(t *testing.T) {
 		t.Fatalf("unknown challenge: %v", err)
 	}
 	f.AsJSON = true
-	if out := must("cert", "show", "www"); !strings.Contains(out, `"fingerprintSha256"`) {
+	if out := must("cert", "show", "www"); !strings.Contains(out, `"fingerprint_sha256"`) {
 		t.Fatalf("show -o json:\n%s", out)
 	}
 	f.AsJSON = false

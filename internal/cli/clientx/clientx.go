@@ -42,12 +42,20 @@ func Call[C, T any](ctx context.Context, e Env, client func() (C, error), fn fun
 	return fn(ctx, c)
 }
 
-var jsonOut = protojson.MarshalOptions{Multiline: true, Indent: "  "}
+// jsonOut is the one JSON convention of every command (docs/cli.md,
+// "Output"): the API's protojson mapping with the proto field names
+// (applied_version, not appliedVersion), so -o json reads like the .proto
+// files and the snapshots nodes run. As protojson does, 64-bit integers are
+// strings and fields at their zero value are left out.
+var jsonOut = protojson.MarshalOptions{Multiline: true, Indent: "  ", UseProtoNames: true}
+
+// JSON encodes msg the way -o json prints it.
+func JSON(msg proto.Message) ([]byte, error) { return jsonOut.Marshal(msg) }
 
 // Emit prints msg as protojson with -o json, or calls text otherwise.
 func Emit(e Env, msg proto.Message, text func(w io.Writer) error) error {
 	if e.JSON() {
-		b, err := jsonOut.Marshal(msg)
+		b, err := JSON(msg)
 		if err != nil {
 			return fmt.Errorf("encode output: %w", err)
 		}

@@ -146,7 +146,7 @@ func TestIAMCommands(t *testing.T) {
 	}
 	admin.AsJSON = true
 	out = mustRun(t, admin, "", "audit", "--object", "iam.user.alice", "--data")
-	if !strings.Contains(out, `"dataJson"`) || strings.Contains(out, "argon2") {
+	if !strings.Contains(out, `"data_json"`) || strings.Contains(out, "argon2") {
 		t.Fatalf("audit json:\n%s", out)
 	}
 	admin.AsJSON = false

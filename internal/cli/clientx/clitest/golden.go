@@ -1,0 +1,70 @@
+package clitest
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+)
+
+// update rewrites golden files instead of comparing with them:
+// go test ./internal/cli/... -run Golden -update
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// What changes from run to run in -o json output: ids (prefix + 16 base32
+// characters), times, secrets and PEM blocks.
+var volatile = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`-----BEGIN ([A-Z ]+)-----[^"]*-----END [A-Z ]+-----\\n`), "<PEM $1>"},
+	{regexp.MustCompile(`\b([a-z]+)_[0-9a-z]{16}(\.[A-Za-z0-9_-]+)?\b`), "${1}_ID$2"},
+	{regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z`), "TIME"},
+	{regexp.MustCompile(`"(\w*_seconds)": [0-9.e+-]+`), `"$1": "SECONDS"`},
+}
+
+// Normalize makes -o json output comparable across runs: it is re-indented
+// with sorted keys (protojson varies its whitespace on purpose) and the
+// volatile values above are replaced by placeholders.
+func Normalize(t testing.TB, out []byte) []byte {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(out, &v); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out)
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range volatile {
+		b = r.re.ReplaceAll(b, []byte(r.with))
+	}
+	return append(b, '\n')
+}
+
+// Golden compares the normalized -o json output out with
+// testdata/json/<name>.json (rewritten with -update).
+func Golden(t testing.TB, name string, out []byte) {
+	t.Helper()
+	got := Normalize(t, out)
+	path := filepath.Join("testdata", "json", name+".json")
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run the test with -update to write it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s: -o json differs from %s (rerun with -update if the change is intended)\n--- got\n%s--- want\n%s", name, path, got, want)
+	}
+}
