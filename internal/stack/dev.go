@@ -109,9 +109,14 @@ func RunDev(ctx context.Context, o DevOptions) (err error) {
 	}
 
 	var st stops
+	running := false
 	defer func() {
 		if stopErr := st.run(log); err == nil {
 			err = stopErr
+		}
+		if running && err == nil && o.Banner != nil {
+			// The one line that says the stop was clean (exit code 0 follows).
+			fmt.Fprintln(o.Banner, "Strata dev stopped.")
 		}
 	}()
 
@@ -206,6 +211,7 @@ func RunDev(ctx context.Context, o DevOptions) (err error) {
 		printDevBanner(o.Banner, o, api, ns.ClientURL(), leafURL, credsFile, edge)
 	}
 	log.Info("strata dev running; press Ctrl-C to stop", "data", o.DataDir)
+	running = true
 	<-ctx.Done()
 	log.Info("stopping")
 	return nil

@@ -94,13 +94,14 @@ func (t *TXT) ChallengeTXT(name string) []string {
 func (t *TXT) run(ctx context.Context) {
 	const maxBackoff = 5 * time.Second // a bucket made meanwhile is followed within seconds
 	backoff := 500 * time.Millisecond
+	started := time.Now()
 	for ctx.Err() == nil {
 		err := t.watch(ctx)
 		if ctx.Err() != nil {
 			return
 		}
 		if err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) {
-			t.log.Warn("acme: DNS-01 challenge watch", "err", err, "retry_in", backoff)
+			t.log.Log(ctx, natsutil.RetryLevel(err, started), "acme: DNS-01 challenge watch", "err", err, "retry_in", backoff)
 		}
 		select {
 		case <-ctx.Done():

@@ -189,7 +189,10 @@ func (p *Proxy) Start(ctx context.Context) error {
 				return fmt.Errorf("proxy: self-signed certificate: %w", err)
 			}
 			cert = c
-			p.log.Warn("proxy: no TLS certificate configured, serving a self-signed one")
+			// Not a warning: with managed certificates (GetCertificate) it
+			// only answers names no certificate covers, and a node without
+			// any (strata dev) serves HTTPS this way by design.
+			p.log.Info("proxy: serving a self-signed certificate for names no certificate covers")
 		}
 		ln, err := lc.Listen(ctx, "tcp", p.opts.HTTPSAddr)
 		if err != nil {

@@ -134,9 +134,10 @@ func (a *Agent) Start(ctx context.Context) error {
 	go func() {
 		defer close(a.done)
 		defer func() { <-saver }()
+		started := time.Now()
 		for ctx.Err() == nil {
 			if err := a.session(ctx); err != nil && ctx.Err() == nil {
-				a.opts.Logger.Warn("purge agent: session ended", "err", err)
+				a.opts.Logger.Log(ctx, natsutil.RetryLevel(err, started), "purge agent: session ended", "err", err)
 				select {
 				case <-ctx.Done():
 				case <-time.After(time.Second):

@@ -297,6 +297,7 @@ func (a *Agent) run(ctx context.Context) {
 		wg.Go(func() { a.watchLink(ctx) })
 	}
 	backoff := minBackoff
+	started := time.Now()
 	for {
 		applied := a.stats.applied.Load() + a.stats.snapshots.Load()
 		err := a.session(ctx)
@@ -310,7 +311,7 @@ func (a *Agent) run(ctx context.Context) {
 		if a.stats.applied.Load()+a.stats.snapshots.Load() != applied {
 			backoff = minBackoff
 		}
-		a.log.Warn("sync session ended; retrying", "err", err, "in", backoff)
+		a.log.Log(ctx, natsutil.RetryLevel(err, started), "sync session ended; retrying", "err", err, "in", backoff)
 		wait := time.NewTimer(jitter(backoff))
 		select {
 		case <-ctx.Done():
