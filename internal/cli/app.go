@@ -173,7 +173,7 @@ func newAppCreateCmd(g *globals) *cobra.Command {
 func newAppListCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
-		Short: "List apps with their release and pending changes",
+		Short: "List apps with the releases stable and staging nodes run, and pending changes",
 		Args:  args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.ListAppsResponse, error) {
@@ -183,14 +183,14 @@ func newAppListCmd(g *globals) *cobra.Command {
 				return err
 			}
 			return g.emit(res, func(w io.Writer) error {
-				rows := [][]string{{"ID", "NAME", "DOMAINS", "RELEASE", "PENDING", "VERSION"}}
+				rows := [][]string{{"ID", "NAME", "DOMAINS", "STABLE", "STAGING", "PENDING", "VERSION"}}
 				for _, a := range res.GetApps() {
 					if a.GetDeleted() {
 						continue
 					}
 					rows = append(rows, []string{
 						a.GetId(), a.GetName(), strings.Join(a.GetDomains(), ","),
-						strconv.FormatUint(a.GetLatestRelease(), 10),
+						releaseNumber(a.GetStableRelease()), releaseNumber(a.GetStagingRelease()),
 						strconv.FormatUint(uint64(a.GetPendingChanges()), 10),
 						strconv.FormatUint(a.GetVersion(), 10),
 					})
@@ -199,6 +199,14 @@ func newAppListCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
+}
+
+// releaseNumber prints a release number, "-" for none.
+func releaseNumber(n uint64) string {
+	if n == 0 {
+		return "-"
+	}
+	return strconv.FormatUint(n, 10)
 }
 
 func newAppGetCmd(g *globals) *cobra.Command {

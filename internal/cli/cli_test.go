@@ -482,3 +482,56 @@ func TestAppByName(t *testing.T) {
 		t.Errorf("unknown app: exit %d, stderr %q", code, errs)
 	}
 }
+
+// TestStagingReleaseAndPromote: a staging release shows as such in app list
+// and release list, a release without changes is refused naming promote,
+// and release promote makes it stable.
+func TestStagingReleaseAndPromote(t *testing.T) {
+	s := newCLI(t, startAPI(t))
+	app := s.app().GetId()
+	s.ok("upstream", "create", "--app", app, "--name", "web", "--server", "10.0.0.1:80")
+	if got := s.ok("release", "create", "--app", app); got != "1" {
+		t.Fatalf("first release printed %q", got)
+	}
+	_, errOut, code := s.run("release", "create", "--app", app)
+	if code == 0 || !strings.Contains(errOut, "failed_precondition: nothing to release") {
+		t.Fatalf("release without changes: exit %d, %s", code, errOut)
+	}
+	s.ok("upstream", "update", "--app", app, "--name", "web", "--server", "10.0.0.2:80")
+	if got := s.ok("release", "create", "--app", app, "--staging"); got != "2" {
+		t.Fatalf("staging release printed %q", got)
+	}
+	row := regexp.MustCompile(`(?m)^` + app + `\s+shop\s+shop\.example\.com\s+1\s+2\s+0\s`)
+	if list := s.ok("app", "list"); !row.MatchString(list) {
+		t.Fatalf("app list after a staging release (want STABLE 1, STAGING 2):\n%s", list)
+	}
+	list := s.ok("release", "list", "--app", app)
+	if !regexp.MustCompile(`(?m)^2\s.*\syes\s+staging\s`).MatchString(list) || !regexp.MustCompile(`(?m)^1\s.*\sno\s+stable\s`).MatchString(list) {
+		t.Fatalf("release list after a staging release:\n%s", list)
+	}
+	_, errOut, code = s.run("release", "create", "--app", app)
+	if code == 0 || !strings.Contains(errOut, "nothing to release") || !strings.Contains(errOut, "strata release promote --app "+app) {
+		t.Fatalf("release of a staging release: exit %d, %s", code, errOut)
+	}
+	if help := s.ok("release", "--help"); !strings.Contains(help, "promote") {
+		t.Fatalf("release --help does not list promote:\n%s", help)
+	}
+	if got := s.ok("release", "promote", "--app", app); got != "2" {
+		t.Fatalf("promote printed %q", got)
+	}
+	row = regexp.MustCompile(`(?m)^` + app + `\s+shop\s+shop\.example\.com\s+2\s+2\s+0\s`)
+	if list := s.ok("app", "list"); !row.MatchString(list) {
+		t.Fatalf("app list after promotion:\n%s", list)
+	}
+	if list := s.ok("release", "list", "--app", app); !regexp.MustCompile(`(?m)^2\s.*\spromoted .*\sstable\+staging\s`).MatchString(list) {
+		t.Fatalf("release list after promotion:\n%s", list)
+	}
+	_, errOut, code = s.run("release", "promote", "--app", app)
+	if code == 0 || !strings.Contains(errOut, "nothing to promote") {
+		t.Fatalf("second promote: exit %d, %s", code, errOut)
+	}
+	_, errOut, code = s.run("release", "revert", "--app", app, "--to", "2")
+	if code == 0 || !strings.Contains(errOut, "nothing to release") {
+		t.Fatalf("revert to the live release: exit %d, %s", code, errOut)
+	}
+}

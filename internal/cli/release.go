@@ -15,8 +15,8 @@ import (
 )
 
 func newReleaseCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "release", Short: "Release an app's pending changes, list releases, revert"}
-	cmd.AddCommand(newReleaseCreateCmd(g), newReleaseListCmd(g), newReleaseRevertCmd(g), newReleaseRevertObjectCmd(g))
+	cmd := &cobra.Command{Use: "release", Short: "Release an app's pending changes, promote staging releases, list releases, revert"}
+	cmd.AddCommand(newReleaseCreateCmd(g), newReleasePromoteCmd(g), newReleaseListCmd(g), newReleaseRevertCmd(g), newReleaseRevertObjectCmd(g))
 	return cmd
 }
 
@@ -28,9 +28,14 @@ func newReleaseCreateCmd(g *globals) *cobra.Command {
 		Use:   "create --app APP [--note TEXT] [--staging]",
 		Short: "Release the app's pending changes (prints the release number)",
 		Long: `Release the app's pending changes to every node of its partitions, or with
---staging to the staging nodes only. Prints the new release number.`,
-		Example: `  strata app diff $APP && strata release create --app $APP --note "new api upstream"`,
-		Args:    args(),
+--staging to the staging nodes only. Prints the new release number.
+
+A release that would change nothing is refused ("nothing to release"): no
+pending changes, or changes that cancel out. To make a staging release live
+on the stable nodes too, promote it: strata release promote --app ID.`,
+		Example: `  strata app diff $APP && strata release create --app $APP --note "new api upstream"
+  strata release create --app $APP --staging && strata release promote --app $APP`,
+		Args: args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.CreateReleaseResponse, error) {
 				return c.CreateRelease(ctx, &configv1.CreateReleaseRequest{AppId: app, ExpectedVersion: ev.get(cmd), Note: note, Staging: staging})
@@ -44,6 +49,36 @@ func newReleaseCreateCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&app, "app", "", "app id or name (required)")
 	cmd.Flags().StringVar(&note, "note", "", "why: shown in the release list")
 	cmd.Flags().BoolVar(&staging, "staging", false, "release to staging nodes only")
+	ev.register(cmd.Flags())
+	_ = cmd.MarkFlagRequired("app")
+	return cmd
+}
+
+func newReleasePromoteCmd(g *globals) *cobra.Command {
+	var app, note string
+	var ev expectVersion
+	cmd := &cobra.Command{
+		Use:   "promote --app ID [--note TEXT]",
+		Short: "Make the app's staging release live on stable nodes too (prints its number)",
+		Long: `Promote the app's newest release, a staging release (release create --staging),
+to the stable nodes: every node then runs it. No new release is made; pending
+changes stay pending. Refused when the stable nodes already run the newest
+release ("nothing to promote").`,
+		Example: `  strata release create --app $APP --staging --note "try on staging"   # prints 5
+  strata release promote --app $APP                                     # prints 5`,
+		Args: args(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.PromoteReleaseResponse, error) {
+				return c.PromoteRelease(ctx, &configv1.PromoteReleaseRequest{AppId: app, ExpectedVersion: ev.get(cmd), Note: note})
+			})
+			if err != nil {
+				return err
+			}
+			return g.emitf(res, "%d", res.GetRelease().GetNumber())
+		},
+	}
+	cmd.Flags().StringVar(&app, "app", "", "app id (required)")
+	cmd.Flags().StringVar(&note, "note", "", "why (kept in the event log)")
 	ev.register(cmd.Flags())
 	_ = cmd.MarkFlagRequired("app")
 	return cmd
@@ -63,7 +98,7 @@ func newReleaseListCmd(g *globals) *cobra.Command {
 				return err
 			}
 			return g.emit(res, func(w io.Writer) error {
-				rows := [][]string{{"NUMBER", "KIND", "TIME", "ACTOR", "STAGING", "RESTORES", "NOTE"}}
+				rows := [][]string{{"NUMBER", "KIND", "TIME", "ACTOR", "STAGING", "LIVE", "RESTORES", "NOTE"}}
 				for _, r := range res.GetReleases() {
 					restores := "-"
 					if r.GetRevertedTo() > 0 {
@@ -72,9 +107,13 @@ func newReleaseListCmd(g *globals) *cobra.Command {
 							restores = r.GetObject() + " of " + restores
 						}
 					}
+					staging := yesNo(r.GetStaging())
+					if r.GetPromotedTime() != nil {
+						staging = "promoted " + fmtTime(r.GetPromotedTime())
+					}
 					rows = append(rows, []string{
 						strconv.FormatUint(r.GetNumber(), 10), r.GetKind(), fmtTime(r.GetTime()), orDash(r.GetActor()),
-						yesNo(r.GetStaging()), restores, orDash(r.GetNote()),
+						staging, liveOn(r.GetNumber(), res.GetStableRelease(), res.GetStagingRelease()), restores, orDash(r.GetNote()),
 					})
 				}
 				return table(w, rows)
@@ -84,6 +123,20 @@ func newReleaseListCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&app, "app", "", "app id or name (required)")
 	_ = cmd.MarkFlagRequired("app")
 	return cmd
+}
+
+// liveOn says which nodes run release n: "stable+staging", "stable",
+// "staging" or "-".
+func liveOn(n, stable, staging uint64) string {
+	switch {
+	case n == stable && n == staging:
+		return "stable+staging"
+	case n == stable:
+		return "stable"
+	case n == staging:
+		return "staging"
+	}
+	return "-"
 }
 
 func newReleaseRevertCmd(g *globals) *cobra.Command {

@@ -72,11 +72,12 @@ func DefaultRules() Rules {
 		cfg.ConfigServiceDeleteRuleProcedure:     OnObjects("config.app.write", app),
 		cfg.ConfigServiceMoveRuleProcedure:       OnObjects("config.app.write", app),
 
-		cfg.ConfigServiceDiffAppProcedure:       OnObjects("config.app.read", app),
-		cfg.ConfigServiceCreateReleaseProcedure: OnObjects("config.app.release", app),
-		cfg.ConfigServiceListReleasesProcedure:  OnObjects("config.app.read", app),
-		cfg.ConfigServiceRevertAppProcedure:     OnObjects("config.app.release", app),
-		cfg.ConfigServiceRevertObjectProcedure:  OnObjects("config.app.release", app),
+		cfg.ConfigServiceDiffAppProcedure:        OnObjects("config.app.read", app),
+		cfg.ConfigServiceCreateReleaseProcedure:  OnObjects("config.app.release", app),
+		cfg.ConfigServicePromoteReleaseProcedure: OnObjects("config.app.release", app),
+		cfg.ConfigServiceListReleasesProcedure:   OnObjects("config.app.read", app),
+		cfg.ConfigServiceRevertAppProcedure:      OnObjects("config.app.release", app),
+		cfg.ConfigServiceRevertObjectProcedure:   OnObjects("config.app.release", app),
 
 		cfg.ConfigServiceGetSnapshotProcedure: OnObjects("config.snapshot.read", Ref(KindPartition, "partition")),
 

@@ -312,17 +312,65 @@ func (a *App) MoveRule(ref string, to uint32) ([]proto.Message, error) {
 }
 
 // Release makes the pending changes live as release LatestRelease()+1. A
-// staging release reaches only the staging track; a normal release with no
-// pending changes is allowed when it promotes a staging release to stable.
+// staging release reaches only the staging track. A release that would
+// change nothing on any track is refused: no empty releases (promoting a
+// staging release is Promote, not a release).
 func (a *App) Release(note string, staging bool) ([]proto.Message, error) {
 	if !a.created {
 		return nil, apierr.NotFound("app", a.id)
 	}
-	promotes := !staging && a.released != a.stable
-	if a.pending == 0 && !promotes {
-		return nil, apierr.FailedPrecondition(fmt.Sprintf("app %s has no pending changes to release", a.id))
+	same := sameContent(a.draft, a.draftDeleted, a.released, a.releasedDeleted)
+	if same && (staging || a.released == a.stable) {
+		return nil, apierr.FailedPrecondition(fmt.Sprintf("nothing to release: app %s has no changes since release %d", a.id, a.latestRelease))
+	}
+	if same {
+		return nil, apierr.FailedPrecondition(fmt.Sprintf("nothing to release: app %s has no changes since staging release %d; to make it live on stable nodes: strata release promote --app %s", a.id, a.latestRelease, a.id))
 	}
 	return []proto.Message{&ev.AppReleased{AppId: a.id, Release: a.latestRelease + 1, Note: note, Staging: staging}}, nil
+}
+
+// Promote makes the newest release, a staging release, live on the stable
+// track too (stable nodes then run that release). Pending changes stay
+// pending.
+func (a *App) Promote(note string) ([]proto.Message, error) {
+	if !a.created {
+		return nil, apierr.NotFound("app", a.id)
+	}
+	if a.released == a.stable {
+		if a.latestRelease == 0 {
+			return nil, apierr.FailedPrecondition(fmt.Sprintf("nothing to promote: app %s has no release yet", a.id))
+		}
+		return nil, apierr.FailedPrecondition(fmt.Sprintf("nothing to promote: release %d of app %s already runs on stable nodes", a.latestRelease, a.id))
+	}
+	return []proto.Message{&ev.AppPromoted{AppId: a.id, Release: a.latestRelease, Note: note}}, nil
+}
+
+// StableRelease is the number of the release stable nodes run (0: none).
+func (a *App) StableRelease() uint64 { return a.stable.GetRelease() }
+
+// StagingRelease is the number of the release staging nodes run (0: none).
+func (a *App) StagingRelease() uint64 { return a.released.GetRelease() }
+
+// sameContent reports whether two contents are equal, ignoring their
+// release numbers. A nil content (before the first release) equals nothing.
+func sameContent(x *configv1.App, xDeleted bool, y *configv1.App, yDeleted bool) bool {
+	if xDeleted || yDeleted {
+		return xDeleted == yDeleted
+	}
+	if x == nil || y == nil {
+		return false
+	}
+	if x.Release != y.Release {
+		x = shallowCopy(x)
+		x.Release = y.Release
+	}
+	return proto.Equal(x, y)
+}
+
+// unchanged reports whether releasing content c on both tracks changes
+// nothing: both already run it.
+func (a *App) unchanged(c *configv1.App, deleted bool) bool {
+	return a.released == a.stable && sameContent(c, deleted, a.released, a.releasedDeleted)
 }
 
 // Revert records a new release whose content is the app as of release to,
@@ -338,6 +386,9 @@ func (a *App) Revert(to uint64, note string, history []proto.Message) ([]proto.M
 	content, deleted, err := contentAt(a.id, history, to)
 	if err != nil {
 		return nil, err
+	}
+	if a.unchanged(content, deleted) {
+		return nil, apierr.FailedPrecondition(fmt.Sprintf("nothing to release: release %d of app %s has the content of release %d, which every node runs", to, a.id, a.latestRelease))
 	}
 	e := &ev.AppReverted{AppId: a.id, Release: a.latestRelease + 1, ToRelease: to, Note: note, Deleted: deleted}
 	if !deleted {
@@ -417,8 +468,13 @@ func (a *App) RevertObject(kind, ref string, to uint64, note string, history []p
 			e.RuleIndex = uint32(i)
 		}
 	}
-	if msg := checkReferences(restoreObject(base, e)); msg != "" {
+	restored := restoreObject(base, e)
+	if msg := checkReferences(restored); msg != "" {
 		return nil, apierr.FailedPrecondition(fmt.Sprintf("cannot revert %s %q to release %d: %s", kind, ref, to, msg))
+	}
+	restored.Id = a.id
+	if a.unchanged(restored, false) {
+		return nil, apierr.FailedPrecondition(fmt.Sprintf("nothing to release: %s %q is the same in release %d as in release %d, which every node runs", kind, ref, to, a.latestRelease))
 	}
 	return []proto.Message{e}, nil
 }
@@ -506,6 +562,8 @@ func (a *App) Apply(pos uint64, msg proto.Message) {
 		}
 		a.latestRelease = e.Release
 		a.pending = 0
+	case *ev.AppPromoted:
+		a.stable, a.stableDeleted = a.released, a.releasedDeleted
 	case *ev.AppReverted:
 		c := &configv1.App{}
 		if e.Content != nil {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -196,15 +197,42 @@ func TestAppRelease(t *testing.T) {
 	got, err = a.Release("", false)
 	thenRejected(t, got, err, apierr.KindFailedPrecondition, "")
 
-	// Staging, then promotion without pending changes.
+	// Changes that cancel out leave nothing to release.
+	back := &ev.UpstreamUpdated{AppId: testApp, Upstream: webCreated.Upstream}
+	a, _ = given(created, webCreated, released1, webMoved, back)
+	got, err = a.Release("", false)
+	thenRejected(t, got, err, apierr.KindFailedPrecondition, "")
+	if !strings.Contains(err.Error(), "nothing to release") {
+		t.Fatalf("release of changes that cancel out: %v", err)
+	}
+	got, err = a.Release("", true)
+	thenRejected(t, got, err, apierr.KindFailedPrecondition, "")
+
+	// Staging: a release without changes is refused (and names promote);
+	// Promote makes the staging release stable, without a new number.
 	a, _ = given(created, webCreated, released1, webMoved, &ev.AppReleased{AppId: testApp, Release: 2, Staging: true})
-	if a.Stable().Release != 1 || a.Released().Release != 2 {
+	if a.Stable().Release != 1 || a.Released().Release != 2 || a.StableRelease() != 1 || a.StagingRelease() != 2 {
 		t.Fatalf("tracks after staging release: stable %d, staging %d", a.Stable().Release, a.Released().Release)
 	}
 	got, err = a.Release("promote", false)
-	then(t, got, err, &ev.AppReleased{AppId: testApp, Release: 3, Note: "promote"})
+	thenRejected(t, got, err, apierr.KindFailedPrecondition, "")
+	if !strings.Contains(err.Error(), "strata release promote --app "+testApp) {
+		t.Fatalf("release of a staging release: %v", err)
+	}
 	got, err = a.Release("", true)
 	thenRejected(t, got, err, apierr.KindFailedPrecondition, "")
+	got, err = a.Promote("go")
+	then(t, got, err, &ev.AppPromoted{AppId: testApp, Release: 2, Note: "go"})
+	a.Apply(9, got[0])
+	if a.Stable() != a.Released() || a.StableRelease() != 2 || a.LatestRelease() != 2 {
+		t.Fatalf("after promotion: stable %d staging %d", a.StableRelease(), a.StagingRelease())
+	}
+	got, err = a.Promote("")
+	thenRejected(t, got, err, apierr.KindFailedPrecondition, "")
+	// Back to the stable content on staging: a real change for staging nodes.
+	a, _ = given(created, webCreated, released1, webMoved, &ev.AppReleased{AppId: testApp, Release: 2, Staging: true}, back)
+	got, err = a.Release("", false)
+	then(t, got, err, &ev.AppReleased{AppId: testApp, Release: 3})
 
 	// Released content is immutable: later edits do not reach it.
 	a, _ = given(created, webCreated, released1)
@@ -236,9 +264,13 @@ func TestAppRevert(t *testing.T) {
 	if err != nil || got[0].(*ev.AppReverted).Content.Upstreams[0].Servers[0].Address != "10.0.0.2:80" {
 		t.Fatalf("revert to 2: %v %v", got, err)
 	}
-	got, err = a.Revert(3, "", history)
-	if err != nil || got[0].(*ev.AppReverted).Content.Upstreams[0].Servers[0].Address != "10.0.0.1:80" {
-		t.Fatalf("revert to a revert release: %v %v", got, err)
+	// Release 3 (and release 1) hold what every node runs: nothing to release.
+	for _, to := range []uint64{3, 1} {
+		got, err = a.Revert(to, "", history)
+		thenRejected(t, got, err, apierr.KindFailedPrecondition, "")
+		if !strings.Contains(err.Error(), "nothing to release") {
+			t.Fatalf("revert to the live content: %v", err)
+		}
 	}
 
 	got, err = a.Revert(0, "", history)
@@ -249,19 +281,21 @@ func TestAppRevert(t *testing.T) {
 	got, err = a.Revert(1, "", history)
 	thenRejected(t, got, err, apierr.KindFailedPrecondition, "")
 
-	// Reverting to a release that deleted the app records a deletion;
-	// reverting away from it brings the app back.
+	// Reverting away from a release that deleted the app brings it back;
+	// reverting to it again records a deletion.
 	a, history = given(created, released1, &ev.AppDeleted{AppId: testApp}, released2)
 	got, err = a.Revert(2, "", history)
-	then(t, got, err, &ev.AppReverted{AppId: testApp, Release: 3, ToRelease: 2, Deleted: true})
+	thenRejected(t, got, err, apierr.KindFailedPrecondition, "") // deleted already
 	got, err = a.Revert(1, "", history)
 	if err != nil || got[0].(*ev.AppReverted).Deleted {
 		t.Fatalf("revert to before the deletion: %v %v", got, err)
 	}
-	a.Apply(9, got[0])
+	a, history = given(append(history, got...)...)
 	if a.Deleted() || a.Released() == nil || a.Gone() {
 		t.Fatal("revert did not bring the app back")
 	}
+	got, err = a.Revert(2, "", history)
+	then(t, got, err, &ev.AppReverted{AppId: testApp, Release: 4, ToRelease: 2, Deleted: true})
 }
 
 func TestAppRevertObject(t *testing.T) {
@@ -289,6 +323,10 @@ func TestAppRevertObject(t *testing.T) {
 	then(t, got, err, &ev.ObjectReverted{AppId: testApp, Release: 3, ToRelease: 1, Kind: ev.ObjectKind_OBJECT_KIND_RULE, ObjectId: "rule_2"})
 	// The upstream did not exist at release 1 but a rule uses it: refused.
 	got, err = a.RevertObject("upstream", "spare", 1, "", history)
+	thenRejected(t, got, err, apierr.KindFailedPrecondition, "")
+
+	// Restoring what runs: nothing to release.
+	got, err = a.RevertObject("upstream", "web", 2, "", history)
 	thenRejected(t, got, err, apierr.KindFailedPrecondition, "")
 
 	got, err = a.RevertObject("upstream", "nope", 1, "", history)

@@ -371,9 +371,7 @@ func (s *Service) release(ctx context.Context, id string, expected *uint64, note
 			return nil, err
 		}
 		live := a.draftView()
-		if a.Pending() == 0 { // promotion of a staging release
-			live = a.Released()
-		} else if a.Deleted() {
+		if a.Deleted() {
 			live = nil
 		}
 		if err := s.releaseConflicts(live, id); err != nil {
@@ -381,6 +379,10 @@ func (s *Service) release(ctx context.Context, id string, expected *uint64, note
 		}
 		return msgs, nil
 	})
+}
+
+func (s *Service) promote(ctx context.Context, id string, expected *uint64, note string) (uint64, error) {
+	return s.simpleApp(ctx, id, expected, func(a *App) ([]proto.Message, error) { return a.Promote(note) })
 }
 
 func (s *Service) revertApp(ctx context.Context, id string, expected *uint64, to uint64, note string) (uint64, error) {

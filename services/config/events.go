@@ -35,6 +35,7 @@ const (
 	TypeRuleMoved        = "config.rule.moved"
 	TypeAppReleased      = "config.app.released"
 	TypeAppReverted      = "config.app.reverted"
+	TypeAppPromoted      = "config.app.promoted"
 	TypeObjectReverted   = "config.object.reverted"
 )
 
@@ -63,6 +64,7 @@ var eventTypes = map[string]proto.Message{
 	TypeRuleMoved:        (*ev.RuleMoved)(nil),
 	TypeAppReleased:      (*ev.AppReleased)(nil),
 	TypeAppReverted:      (*ev.AppReverted)(nil),
+	TypeAppPromoted:      (*ev.AppPromoted)(nil),
 	TypeObjectReverted:   (*ev.ObjectReverted)(nil),
 }
 

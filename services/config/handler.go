@@ -243,6 +243,7 @@ func (h *handler) ListApps(ctx context.Context, _ *configv1.ListAppsRequest) (*c
 		out.Apps = append(out.Apps, &configv1.AppSummary{
 			Id: id, Name: d.Name, Domains: slices.Clone(d.Domains), PartitionIds: slices.Clone(d.PartitionIds),
 			LatestRelease: a.LatestRelease(), PendingChanges: uint32(a.Pending()), Version: a.Version(), Deleted: a.Deleted(),
+			StableRelease: a.StableRelease(), StagingRelease: a.StagingRelease(),
 		})
 	}
 	slices.SortFunc(out.Apps, func(a, b *configv1.AppSummary) int {
@@ -452,6 +453,18 @@ func (h *handler) CreateRelease(ctx context.Context, req *configv1.CreateRelease
 	return &configv1.CreateReleaseResponse{Release: r, Version: version}, nil
 }
 
+func (h *handler) PromoteRelease(ctx context.Context, req *configv1.PromoteReleaseRequest) (*configv1.PromoteReleaseResponse, error) {
+	version, err := h.s.promote(ctx, req.AppId, req.ExpectedVersion, req.Note)
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	r, err := h.s.latestRelease(req.AppId)
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	return &configv1.PromoteReleaseResponse{Release: r, Version: version}, nil
+}
+
 func (h *handler) ListReleases(ctx context.Context, req *configv1.ListReleasesRequest) (*configv1.ListReleasesResponse, error) {
 	if err := h.appRef(ctx, &req.AppId); err != nil {
 		return nil, err
@@ -463,7 +476,8 @@ func (h *handler) ListReleases(ctx context.Context, req *configv1.ListReleasesRe
 	if e == nil || !e.agg.Exists() {
 		return nil, h.fail(apierr.NotFound("app", req.AppId))
 	}
-	out := &configv1.ListReleasesResponse{Releases: slices.Clone(e.releases)}
+	out := &configv1.ListReleasesResponse{Releases: slices.Clone(e.releases),
+		StableRelease: e.agg.StableRelease(), StagingRelease: e.agg.StagingRelease()}
 	slices.Reverse(out.Releases) // newest first
 	return out, nil
 }

@@ -235,6 +235,19 @@ func (p *projection) applyApp(id string, e eventstore.Event, msg proto.Message) 
 			Number: m.Release, Note: m.Note, Staging: m.Staging, Kind: "release",
 			Actor: e.Metadata.Actor, Time: timestamppb.New(e.Metadata.Time), Position: e.Position,
 		})
+	case *ev.AppPromoted:
+		// No new release: the staging release is now stable too. Pending
+		// changes stay pending.
+		for i, r := range entry.releases {
+			if r.Number == m.Release {
+				c := proto.Clone(r).(*configv1.Release)
+				c.PromotedBy, c.PromotedTime = e.Metadata.Actor, timestamppb.New(e.Metadata.Time)
+				entry.releases[i] = c
+			}
+		}
+		p.moveTracks(id, prevStable, a.Stable(), false, e)
+		p.syncCerts(p.certs.AttachedTo(id), e)
+		return
 	case *ev.AppReverted:
 		entry.releases = append(entry.releases, &configv1.Release{
 			Number: m.Release, Note: m.Note, Kind: "revert", RevertedTo: m.ToRelease,

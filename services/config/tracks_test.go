@@ -59,8 +59,8 @@ func TestDomainConflictAcrossApps(t *testing.T) {
 	}
 }
 
-// TestStagingRelease: a staging release changes only the staging track; a
-// normal release without pending changes promotes it.
+// TestStagingRelease: a staging release changes only the staging track;
+// PromoteRelease makes it stable, a release without changes is refused.
 func TestStagingRelease(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	c, ctx := e.client, e.ctx
@@ -88,14 +88,49 @@ func TestStagingRelease(t *testing.T) {
 		t.Fatalf("staging track: %v", staging)
 	}
 
-	// Nothing pending, but the stable track lags: a normal release promotes.
-	r3 := must(c.CreateRelease(ctx, &configv1.CreateReleaseRequest{AppId: app.Id, Note: "promote"}))(t)
-	_, stable = snapshotOf(t, c, e, "default", false)
-	if stable.Version != r3.Release.Position || serversOf(findApp(stable, app.Id).Upstreams[0]) != "10.0.0.2:80" {
-		t.Fatalf("promotion: %v", stable)
+	// Nothing pending, the stable track lags: a release is refused (it
+	// would be empty) and names the promote command.
+	before := e.head()
+	_, err := c.CreateRelease(ctx, &configv1.CreateReleaseRequest{AppId: app.Id, Note: "promote?"})
+	ce := wantCode(t, err, connect.CodeFailedPrecondition)
+	if !strings.Contains(ce.Message(), "nothing to release") || !strings.Contains(ce.Message(), "strata release promote --app "+app.Id) {
+		t.Fatalf("release of a staging release: %s", ce.Message())
 	}
+	if e.head() != before {
+		t.Fatal("refused release stored events")
+	}
+	apps := must(c.ListApps(ctx, &configv1.ListAppsRequest{}))(t).Apps
+	if apps[0].StableRelease != 1 || apps[0].StagingRelease != 2 || apps[0].LatestRelease != 2 {
+		t.Fatalf("app list after a staging release: %v", apps[0])
+	}
+
+	// A pending change on top does not go out with the promotion.
+	must(c.UpdateUpstream(ctx, &configv1.UpdateUpstreamRequest{AppId: app.Id, Upstream: sampleUpstream("web", "10.0.0.3:80")}))(t)
+	p := must(c.PromoteRelease(ctx, &configv1.PromoteReleaseRequest{AppId: app.Id, Note: "promote"}))(t)
+	if p.Release.Number != 2 || p.Release.PromotedTime == nil {
+		t.Fatalf("promoted release: %v", p.Release)
+	}
+	_, stable = snapshotOf(t, c, e, "default", false)
+	if stable.Version != p.Version || serversOf(findApp(stable, app.Id).Upstreams[0]) != "10.0.0.2:80" || findApp(stable, app.Id).Release != 2 {
+		t.Fatalf("promotion: version %d (promotion at %d), %v", stable.Version, p.Version, stable)
+	}
+	got := must(c.GetApp(ctx, &configv1.GetAppRequest{AppId: app.Id}))(t)
+	if got.PendingChanges != 1 || got.LatestRelease != 2 {
+		t.Fatalf("after promotion: %d pending, latest release %d", got.PendingChanges, got.LatestRelease)
+	}
+	rl := must(c.ListReleases(ctx, &configv1.ListReleasesRequest{AppId: app.Id}))(t)
+	if rl.StableRelease != 2 || rl.StagingRelease != 2 || len(rl.Releases) != 2 || rl.Releases[0].PromotedTime == nil {
+		t.Fatalf("release list after promotion: %v", rl)
+	}
+	// Nothing left to promote.
+	_, err = c.PromoteRelease(ctx, &configv1.PromoteReleaseRequest{AppId: app.Id})
+	ce = wantCode(t, err, connect.CodeFailedPrecondition)
+	if !strings.Contains(ce.Message(), "nothing to promote") {
+		t.Fatalf("second promotion: %s", ce.Message())
+	}
+	r3 := must(c.CreateRelease(ctx, &configv1.CreateReleaseRequest{AppId: app.Id}))(t)
 	// Now nothing is pending and nothing lags.
-	_, err := c.CreateRelease(ctx, &configv1.CreateReleaseRequest{AppId: app.Id})
+	_, err = c.CreateRelease(ctx, &configv1.CreateReleaseRequest{AppId: app.Id})
 	wantCode(t, err, connect.CodeFailedPrecondition)
 
 	// Nodes report their track's newest version.

@@ -210,8 +210,8 @@ func (z *Zone) Release(note string) ([]proto.Message, error) {
 	if !z.exists {
 		return nil, apierr.NotFound("zone", z.id)
 	}
-	if z.pending == 0 {
-		return nil, apierr.FailedPrecondition(fmt.Sprintf("zone %s has no pending changes to release", z.id))
+	if z.LatestRelease() > 0 && z.sameAsReleased(z.working, z.deleted) {
+		return nil, apierr.FailedPrecondition(fmt.Sprintf("nothing to release: zone %s has no changes since release %d", z.id, z.LatestRelease()))
 	}
 	return []proto.Message{&ev.ZoneReleased{ZoneId: z.id, Note: note}}, nil
 }
@@ -229,7 +229,24 @@ func (z *Zone) Revert(to uint64, note string) ([]proto.Message, error) {
 	if content == nil {
 		return nil, apierr.FailedPrecondition(fmt.Sprintf("release %d removed zone %s; create it again instead", to, z.id))
 	}
+	if z.sameAsReleased(content, false) {
+		return nil, apierr.FailedPrecondition(fmt.Sprintf("nothing to release: release %d of zone %s has the content of release %d, which the nodes serve", to, z.id, z.LatestRelease()))
+	}
 	return []proto.Message{&ev.ZoneReverted{ZoneId: z.id, ToRelease: to, Note: note, Settings: settingsOf(content), Records: content.GetRecords()}}, nil
+}
+
+// sameAsReleased reports whether content c (deleted: the zone removed)
+// equals the newest release, ignoring release numbers.
+func (z *Zone) sameAsReleased(c *dnsv1.Zone, deleted bool) bool {
+	r := z.Released()
+	if deleted || r == nil {
+		return deleted && r == nil && z.LatestRelease() > 0
+	}
+	if c.GetRelease() != r.GetRelease() {
+		c = proto.Clone(c).(*dnsv1.Zone)
+		c.Release = r.Release
+	}
+	return proto.Equal(c, r)
 }
 
 func (z *Zone) live() error {

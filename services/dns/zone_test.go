@@ -108,6 +108,16 @@ func TestReleaseAndRevert(t *testing.T) {
 		t.Fatalf("revert event %v", r)
 	}
 	z.Apply(10, r)
+	// Release 1 (and 3) is what runs now: reverting to it is refused.
+	if _, err := z.Revert(1, ""); !apierr.IsKind(err, apierr.KindFailedPrecondition) || !strings.Contains(err.Error(), "nothing to release") {
+		t.Fatalf("revert to the live content: %v", err)
+	}
+	// Changes that cancel out leave nothing to release.
+	z.Apply(11, added("r9", "tmp", tA, "192.0.2.9"))
+	z.Apply(12, &ev.RecordRemoved{ZoneId: "z1", RecordId: "r9"})
+	if _, err := z.Release(""); !apierr.IsKind(err, apierr.KindFailedPrecondition) || !strings.Contains(err.Error(), "nothing to release") {
+		t.Fatalf("release of changes that cancel out: %v", err)
+	}
 	// then: release 3 has release 1's content, history kept
 	if z.LatestRelease() != 3 || z.Released().GetRecords()[0].GetData() != "192.0.2.1" {
 		t.Fatalf("after revert: latest %d content %v", z.LatestRelease(), z.Released())

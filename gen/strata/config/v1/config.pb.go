@@ -1379,6 +1379,10 @@ type AppSummary struct {
 	PendingChanges uint32                 `protobuf:"varint,6,opt,name=pending_changes,json=pendingChanges,proto3" json:"pending_changes,omitempty"`
 	Version        uint64                 `protobuf:"varint,7,opt,name=version,proto3" json:"version,omitempty"`
 	Deleted        bool                   `protobuf:"varint,8,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	// Release the stable nodes run (0: none) and the staging nodes run
+	// (equal to stable_release unless a staging release is newer).
+	StableRelease  uint64 `protobuf:"varint,9,opt,name=stable_release,json=stableRelease,proto3" json:"stable_release,omitempty"`
+	StagingRelease uint64 `protobuf:"varint,10,opt,name=staging_release,json=stagingRelease,proto3" json:"staging_release,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -1467,6 +1471,20 @@ func (x *AppSummary) GetDeleted() bool {
 		return x.Deleted
 	}
 	return false
+}
+
+func (x *AppSummary) GetStableRelease() uint64 {
+	if x != nil {
+		return x.StableRelease
+	}
+	return 0
+}
+
+func (x *AppSummary) GetStagingRelease() uint64 {
+	if x != nil {
+		return x.StagingRelease
+	}
+	return 0
 }
 
 type UpdateAppRequest struct {
@@ -2714,7 +2732,10 @@ type Release struct {
 	// Event-log position of the release event (the snapshot version that carries it).
 	Position uint64 `protobuf:"varint,8,opt,name=position,proto3" json:"position,omitempty"`
 	// For object reverts: "upstream/NAME" or "rule/NAME".
-	Object        string `protobuf:"bytes,9,opt,name=object,proto3" json:"object,omitempty"`
+	Object string `protobuf:"bytes,9,opt,name=object,proto3" json:"object,omitempty"`
+	// For a staging release promoted to stable nodes: who and when.
+	PromotedBy    string                 `protobuf:"bytes,10,opt,name=promoted_by,json=promotedBy,proto3" json:"promoted_by,omitempty"`
+	PromotedTime  *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=promoted_time,json=promotedTime,proto3" json:"promoted_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2810,6 +2831,20 @@ func (x *Release) GetObject() string {
 		return x.Object
 	}
 	return ""
+}
+
+func (x *Release) GetPromotedBy() string {
+	if x != nil {
+		return x.PromotedBy
+	}
+	return ""
+}
+
+func (x *Release) GetPromotedTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PromotedTime
+	}
+	return nil
 }
 
 type CreateReleaseRequest struct {
@@ -2977,10 +3012,13 @@ func (x *ListReleasesRequest) GetAppId() string {
 }
 
 type ListReleasesResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Releases      []*Release             `protobuf:"bytes,1,rep,name=releases,proto3" json:"releases,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Releases []*Release             `protobuf:"bytes,1,rep,name=releases,proto3" json:"releases,omitempty"`
+	// Release the stable nodes run and the staging nodes run (0: none).
+	StableRelease  uint64 `protobuf:"varint,2,opt,name=stable_release,json=stableRelease,proto3" json:"stable_release,omitempty"`
+	StagingRelease uint64 `protobuf:"varint,3,opt,name=staging_release,json=stagingRelease,proto3" json:"staging_release,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ListReleasesResponse) Reset() {
@@ -3020,6 +3058,133 @@ func (x *ListReleasesResponse) GetReleases() []*Release {
 	return nil
 }
 
+func (x *ListReleasesResponse) GetStableRelease() uint64 {
+	if x != nil {
+		return x.StableRelease
+	}
+	return 0
+}
+
+func (x *ListReleasesResponse) GetStagingRelease() uint64 {
+	if x != nil {
+		return x.StagingRelease
+	}
+	return 0
+}
+
+type PromoteReleaseRequest struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	AppId           string                 `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
+	ExpectedVersion *uint64                `protobuf:"varint,2,opt,name=expected_version,json=expectedVersion,proto3,oneof" json:"expected_version,omitempty"`
+	Note            string                 `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *PromoteReleaseRequest) Reset() {
+	*x = PromoteReleaseRequest{}
+	mi := &file_strata_config_v1_config_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PromoteReleaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PromoteReleaseRequest) ProtoMessage() {}
+
+func (x *PromoteReleaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_config_v1_config_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PromoteReleaseRequest.ProtoReflect.Descriptor instead.
+func (*PromoteReleaseRequest) Descriptor() ([]byte, []int) {
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *PromoteReleaseRequest) GetAppId() string {
+	if x != nil {
+		return x.AppId
+	}
+	return ""
+}
+
+func (x *PromoteReleaseRequest) GetExpectedVersion() uint64 {
+	if x != nil && x.ExpectedVersion != nil {
+		return *x.ExpectedVersion
+	}
+	return 0
+}
+
+func (x *PromoteReleaseRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+type PromoteReleaseResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The promoted release, now live on every node.
+	Release       *Release `protobuf:"bytes,1,opt,name=release,proto3" json:"release,omitempty"`
+	Version       uint64   `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PromoteReleaseResponse) Reset() {
+	*x = PromoteReleaseResponse{}
+	mi := &file_strata_config_v1_config_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PromoteReleaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PromoteReleaseResponse) ProtoMessage() {}
+
+func (x *PromoteReleaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_config_v1_config_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PromoteReleaseResponse.ProtoReflect.Descriptor instead.
+func (*PromoteReleaseResponse) Descriptor() ([]byte, []int) {
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *PromoteReleaseResponse) GetRelease() *Release {
+	if x != nil {
+		return x.Release
+	}
+	return nil
+}
+
+func (x *PromoteReleaseResponse) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
 type RevertAppRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	AppId           string                 `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
@@ -3032,7 +3197,7 @@ type RevertAppRequest struct {
 
 func (x *RevertAppRequest) Reset() {
 	*x = RevertAppRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[53]
+	mi := &file_strata_config_v1_config_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3044,7 +3209,7 @@ func (x *RevertAppRequest) String() string {
 func (*RevertAppRequest) ProtoMessage() {}
 
 func (x *RevertAppRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[53]
+	mi := &file_strata_config_v1_config_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3057,7 +3222,7 @@ func (x *RevertAppRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevertAppRequest.ProtoReflect.Descriptor instead.
 func (*RevertAppRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{53}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *RevertAppRequest) GetAppId() string {
@@ -3098,7 +3263,7 @@ type RevertAppResponse struct {
 
 func (x *RevertAppResponse) Reset() {
 	*x = RevertAppResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[54]
+	mi := &file_strata_config_v1_config_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3110,7 +3275,7 @@ func (x *RevertAppResponse) String() string {
 func (*RevertAppResponse) ProtoMessage() {}
 
 func (x *RevertAppResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[54]
+	mi := &file_strata_config_v1_config_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3123,7 +3288,7 @@ func (x *RevertAppResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevertAppResponse.ProtoReflect.Descriptor instead.
 func (*RevertAppResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{54}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *RevertAppResponse) GetRelease() *Release {
@@ -3156,7 +3321,7 @@ type RevertObjectRequest struct {
 
 func (x *RevertObjectRequest) Reset() {
 	*x = RevertObjectRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[55]
+	mi := &file_strata_config_v1_config_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3168,7 +3333,7 @@ func (x *RevertObjectRequest) String() string {
 func (*RevertObjectRequest) ProtoMessage() {}
 
 func (x *RevertObjectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[55]
+	mi := &file_strata_config_v1_config_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3181,7 +3346,7 @@ func (x *RevertObjectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevertObjectRequest.ProtoReflect.Descriptor instead.
 func (*RevertObjectRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{55}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *RevertObjectRequest) GetAppId() string {
@@ -3236,7 +3401,7 @@ type RevertObjectResponse struct {
 
 func (x *RevertObjectResponse) Reset() {
 	*x = RevertObjectResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[56]
+	mi := &file_strata_config_v1_config_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3248,7 +3413,7 @@ func (x *RevertObjectResponse) String() string {
 func (*RevertObjectResponse) ProtoMessage() {}
 
 func (x *RevertObjectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[56]
+	mi := &file_strata_config_v1_config_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3261,7 +3426,7 @@ func (x *RevertObjectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevertObjectResponse.ProtoReflect.Descriptor instead.
 func (*RevertObjectResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{56}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *RevertObjectResponse) GetRelease() *Release {
@@ -3289,7 +3454,7 @@ type GetSnapshotRequest struct {
 
 func (x *GetSnapshotRequest) Reset() {
 	*x = GetSnapshotRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[57]
+	mi := &file_strata_config_v1_config_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3301,7 +3466,7 @@ func (x *GetSnapshotRequest) String() string {
 func (*GetSnapshotRequest) ProtoMessage() {}
 
 func (x *GetSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[57]
+	mi := &file_strata_config_v1_config_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3314,7 +3479,7 @@ func (x *GetSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*GetSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{57}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *GetSnapshotRequest) GetPartition() string {
@@ -3345,7 +3510,7 @@ type GetSnapshotResponse struct {
 
 func (x *GetSnapshotResponse) Reset() {
 	*x = GetSnapshotResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[58]
+	mi := &file_strata_config_v1_config_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3357,7 +3522,7 @@ func (x *GetSnapshotResponse) String() string {
 func (*GetSnapshotResponse) ProtoMessage() {}
 
 func (x *GetSnapshotResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[58]
+	mi := &file_strata_config_v1_config_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3370,7 +3535,7 @@ func (x *GetSnapshotResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSnapshotResponse.ProtoReflect.Descriptor instead.
 func (*GetSnapshotResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{58}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *GetSnapshotResponse) GetVersion() uint64 {
@@ -3493,7 +3658,7 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\x0fpending_changes\x18\x05 \x01(\rR\x0ependingChanges\"\x11\n" +
 	"\x0fListAppsRequest\"D\n" +
 	"\x10ListAppsResponse\x120\n" +
-	"\x04apps\x18\x01 \x03(\v2\x1c.strata.config.v1.AppSummaryR\x04apps\"\xf3\x01\n" +
+	"\x04apps\x18\x01 \x03(\v2\x1c.strata.config.v1.AppSummaryR\x04apps\"\xc3\x02\n" +
 	"\n" +
 	"AppSummary\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
@@ -3503,7 +3668,10 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\x0elatest_release\x18\x05 \x01(\x04R\rlatestRelease\x12'\n" +
 	"\x0fpending_changes\x18\x06 \x01(\rR\x0ependingChanges\x12\x18\n" +
 	"\aversion\x18\a \x01(\x04R\aversion\x12\x18\n" +
-	"\adeleted\x18\b \x01(\bR\adeleted\"\xff\x02\n" +
+	"\adeleted\x18\b \x01(\bR\adeleted\x12%\n" +
+	"\x0estable_release\x18\t \x01(\x04R\rstableRelease\x12'\n" +
+	"\x0fstaging_release\x18\n" +
+	" \x01(\x04R\x0estagingRelease\"\xff\x02\n" +
 	"\x10UpdateAppRequest\x12\x15\n" +
 	"\x06app_id\x18\x01 \x01(\tR\x05appId\x12.\n" +
 	"\x10expected_version\x18\x02 \x01(\x04H\x00R\x0fexpectedVersion\x88\x01\x01\x12\x12\n" +
@@ -3599,7 +3767,7 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x18\n" +
 	"\asummary\x18\x03 \x01(\tR\asummary\x12\x14\n" +
 	"\x05actor\x18\x04 \x01(\tR\x05actor\x12.\n" +
-	"\x04time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xfe\x01\n" +
+	"\x04time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xe0\x02\n" +
 	"\aRelease\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\x04R\x06number\x12\x12\n" +
 	"\x04note\x18\x02 \x01(\tR\x04note\x12\x14\n" +
@@ -3610,7 +3778,11 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\vreverted_to\x18\a \x01(\x04R\n" +
 	"revertedTo\x12\x1a\n" +
 	"\bposition\x18\b \x01(\x04R\bposition\x12\x16\n" +
-	"\x06object\x18\t \x01(\tR\x06object\"\xa0\x01\n" +
+	"\x06object\x18\t \x01(\tR\x06object\x12\x1f\n" +
+	"\vpromoted_by\x18\n" +
+	" \x01(\tR\n" +
+	"promotedBy\x12?\n" +
+	"\rpromoted_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\fpromotedTime\"\xa0\x01\n" +
 	"\x14CreateReleaseRequest\x12\x15\n" +
 	"\x06app_id\x18\x01 \x01(\tR\x05appId\x12.\n" +
 	"\x10expected_version\x18\x02 \x01(\x04H\x00R\x0fexpectedVersion\x88\x01\x01\x12\x12\n" +
@@ -3621,9 +3793,19 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\arelease\x18\x01 \x01(\v2\x19.strata.config.v1.ReleaseR\arelease\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x04R\aversion\",\n" +
 	"\x13ListReleasesRequest\x12\x15\n" +
-	"\x06app_id\x18\x01 \x01(\tR\x05appId\"M\n" +
+	"\x06app_id\x18\x01 \x01(\tR\x05appId\"\x9d\x01\n" +
 	"\x14ListReleasesResponse\x125\n" +
-	"\breleases\x18\x01 \x03(\v2\x19.strata.config.v1.ReleaseR\breleases\"\xa1\x01\n" +
+	"\breleases\x18\x01 \x03(\v2\x19.strata.config.v1.ReleaseR\breleases\x12%\n" +
+	"\x0estable_release\x18\x02 \x01(\x04R\rstableRelease\x12'\n" +
+	"\x0fstaging_release\x18\x03 \x01(\x04R\x0estagingRelease\"\x87\x01\n" +
+	"\x15PromoteReleaseRequest\x12\x15\n" +
+	"\x06app_id\x18\x01 \x01(\tR\x05appId\x12.\n" +
+	"\x10expected_version\x18\x02 \x01(\x04H\x00R\x0fexpectedVersion\x88\x01\x01\x12\x12\n" +
+	"\x04note\x18\x03 \x01(\tR\x04noteB\x13\n" +
+	"\x11_expected_version\"g\n" +
+	"\x16PromoteReleaseResponse\x123\n" +
+	"\arelease\x18\x01 \x01(\v2\x19.strata.config.v1.ReleaseR\arelease\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x04R\aversion\"\xa1\x01\n" +
 	"\x10RevertAppRequest\x12\x15\n" +
 	"\x06app_id\x18\x01 \x01(\tR\x05appId\x12.\n" +
 	"\x10expected_version\x18\x02 \x01(\x04H\x00R\x0fexpectedVersion\x88\x01\x01\x12\x1d\n" +
@@ -3655,7 +3837,7 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\n" +
 	"consistent\x18\x03 \x01(\bR\n" +
 	"consistent\x12\x12\n" +
-	"\x04json\x18\x04 \x01(\tR\x04json2\xc3\x13\n" +
+	"\x04json\x18\x04 \x01(\tR\x04json2\xa8\x14\n" +
 	"\rConfigService\x12f\n" +
 	"\x0fCreatePartition\x12(.strata.config.v1.CreatePartitionRequest\x1a).strata.config.v1.CreatePartitionResponse\x12c\n" +
 	"\x0eListPartitions\x12'.strata.config.v1.ListPartitionsRequest\x1a(.strata.config.v1.ListPartitionsResponse\x12`\n" +
@@ -3683,7 +3865,8 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"DeleteRule\x12#.strata.config.v1.DeleteRuleRequest\x1a$.strata.config.v1.DeleteRuleResponse\x12Q\n" +
 	"\bMoveRule\x12!.strata.config.v1.MoveRuleRequest\x1a\".strata.config.v1.MoveRuleResponse\x12N\n" +
 	"\aDiffApp\x12 .strata.config.v1.DiffAppRequest\x1a!.strata.config.v1.DiffAppResponse\x12`\n" +
-	"\rCreateRelease\x12&.strata.config.v1.CreateReleaseRequest\x1a'.strata.config.v1.CreateReleaseResponse\x12]\n" +
+	"\rCreateRelease\x12&.strata.config.v1.CreateReleaseRequest\x1a'.strata.config.v1.CreateReleaseResponse\x12c\n" +
+	"\x0ePromoteRelease\x12'.strata.config.v1.PromoteReleaseRequest\x1a(.strata.config.v1.PromoteReleaseResponse\x12]\n" +
 	"\fListReleases\x12%.strata.config.v1.ListReleasesRequest\x1a&.strata.config.v1.ListReleasesResponse\x12T\n" +
 	"\tRevertApp\x12\".strata.config.v1.RevertAppRequest\x1a#.strata.config.v1.RevertAppResponse\x12]\n" +
 	"\fRevertObject\x12%.strata.config.v1.RevertObjectRequest\x1a&.strata.config.v1.RevertObjectResponse\x12Z\n" +
@@ -3701,7 +3884,7 @@ func file_strata_config_v1_config_proto_rawDescGZIP() []byte {
 	return file_strata_config_v1_config_proto_rawDescData
 }
 
-var file_strata_config_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 61)
+var file_strata_config_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 63)
 var file_strata_config_v1_config_proto_goTypes = []any{
 	(*CreatePartitionRequest)(nil),  // 0: strata.config.v1.CreatePartitionRequest
 	(*CreatePartitionResponse)(nil), // 1: strata.config.v1.CreatePartitionResponse
@@ -3756,117 +3939,123 @@ var file_strata_config_v1_config_proto_goTypes = []any{
 	(*CreateReleaseResponse)(nil),   // 50: strata.config.v1.CreateReleaseResponse
 	(*ListReleasesRequest)(nil),     // 51: strata.config.v1.ListReleasesRequest
 	(*ListReleasesResponse)(nil),    // 52: strata.config.v1.ListReleasesResponse
-	(*RevertAppRequest)(nil),        // 53: strata.config.v1.RevertAppRequest
-	(*RevertAppResponse)(nil),       // 54: strata.config.v1.RevertAppResponse
-	(*RevertObjectRequest)(nil),     // 55: strata.config.v1.RevertObjectRequest
-	(*RevertObjectResponse)(nil),    // 56: strata.config.v1.RevertObjectResponse
-	(*GetSnapshotRequest)(nil),      // 57: strata.config.v1.GetSnapshotRequest
-	(*GetSnapshotResponse)(nil),     // 58: strata.config.v1.GetSnapshotResponse
-	nil,                             // 59: strata.config.v1.CreateAppRequest.LabelsEntry
-	nil,                             // 60: strata.config.v1.UpdateAppRequest.LabelsEntry
-	(*Partition)(nil),               // 61: strata.config.v1.Partition
-	(*Cluster)(nil),                 // 62: strata.config.v1.Cluster
-	(*Node)(nil),                    // 63: strata.config.v1.Node
-	(*timestamppb.Timestamp)(nil),   // 64: google.protobuf.Timestamp
-	(NodeDnsState)(0),               // 65: strata.config.v1.NodeDnsState
-	(*App)(nil),                     // 66: strata.config.v1.App
-	(*Upstream)(nil),                // 67: strata.config.v1.Upstream
-	(*Rule)(nil),                    // 68: strata.config.v1.Rule
+	(*PromoteReleaseRequest)(nil),   // 53: strata.config.v1.PromoteReleaseRequest
+	(*PromoteReleaseResponse)(nil),  // 54: strata.config.v1.PromoteReleaseResponse
+	(*RevertAppRequest)(nil),        // 55: strata.config.v1.RevertAppRequest
+	(*RevertAppResponse)(nil),       // 56: strata.config.v1.RevertAppResponse
+	(*RevertObjectRequest)(nil),     // 57: strata.config.v1.RevertObjectRequest
+	(*RevertObjectResponse)(nil),    // 58: strata.config.v1.RevertObjectResponse
+	(*GetSnapshotRequest)(nil),      // 59: strata.config.v1.GetSnapshotRequest
+	(*GetSnapshotResponse)(nil),     // 60: strata.config.v1.GetSnapshotResponse
+	nil,                             // 61: strata.config.v1.CreateAppRequest.LabelsEntry
+	nil,                             // 62: strata.config.v1.UpdateAppRequest.LabelsEntry
+	(*Partition)(nil),               // 63: strata.config.v1.Partition
+	(*Cluster)(nil),                 // 64: strata.config.v1.Cluster
+	(*Node)(nil),                    // 65: strata.config.v1.Node
+	(*timestamppb.Timestamp)(nil),   // 66: google.protobuf.Timestamp
+	(NodeDnsState)(0),               // 67: strata.config.v1.NodeDnsState
+	(*App)(nil),                     // 68: strata.config.v1.App
+	(*Upstream)(nil),                // 69: strata.config.v1.Upstream
+	(*Rule)(nil),                    // 70: strata.config.v1.Rule
 }
 var file_strata_config_v1_config_proto_depIdxs = []int32{
-	61, // 0: strata.config.v1.CreatePartitionResponse.partition:type_name -> strata.config.v1.Partition
-	61, // 1: strata.config.v1.ListPartitionsResponse.partitions:type_name -> strata.config.v1.Partition
-	62, // 2: strata.config.v1.CreateClusterResponse.cluster:type_name -> strata.config.v1.Cluster
+	63, // 0: strata.config.v1.CreatePartitionResponse.partition:type_name -> strata.config.v1.Partition
+	63, // 1: strata.config.v1.ListPartitionsResponse.partitions:type_name -> strata.config.v1.Partition
+	64, // 2: strata.config.v1.CreateClusterResponse.cluster:type_name -> strata.config.v1.Cluster
 	7,  // 3: strata.config.v1.UpdateClusterRequest.parents:type_name -> strata.config.v1.ClusterParents
-	62, // 4: strata.config.v1.UpdateClusterResponse.cluster:type_name -> strata.config.v1.Cluster
-	62, // 5: strata.config.v1.ListClustersResponse.clusters:type_name -> strata.config.v1.Cluster
-	63, // 6: strata.config.v1.RegisterNodeResponse.node:type_name -> strata.config.v1.Node
-	63, // 7: strata.config.v1.SetNodeStagingResponse.node:type_name -> strata.config.v1.Node
+	64, // 4: strata.config.v1.UpdateClusterResponse.cluster:type_name -> strata.config.v1.Cluster
+	64, // 5: strata.config.v1.ListClustersResponse.clusters:type_name -> strata.config.v1.Cluster
+	65, // 6: strata.config.v1.RegisterNodeResponse.node:type_name -> strata.config.v1.Node
+	65, // 7: strata.config.v1.SetNodeStagingResponse.node:type_name -> strata.config.v1.Node
 	19, // 8: strata.config.v1.ListNodesResponse.nodes:type_name -> strata.config.v1.NodeInfo
-	63, // 9: strata.config.v1.NodeInfo.node:type_name -> strata.config.v1.Node
-	64, // 10: strata.config.v1.NodeInfo.last_seen:type_name -> google.protobuf.Timestamp
-	65, // 11: strata.config.v1.NodeInfo.dns:type_name -> strata.config.v1.NodeDnsState
-	59, // 12: strata.config.v1.CreateAppRequest.labels:type_name -> strata.config.v1.CreateAppRequest.LabelsEntry
-	66, // 13: strata.config.v1.CreateAppResponse.app:type_name -> strata.config.v1.App
-	66, // 14: strata.config.v1.GetAppResponse.app:type_name -> strata.config.v1.App
-	66, // 15: strata.config.v1.GetAppResponse.released:type_name -> strata.config.v1.App
+	65, // 9: strata.config.v1.NodeInfo.node:type_name -> strata.config.v1.Node
+	66, // 10: strata.config.v1.NodeInfo.last_seen:type_name -> google.protobuf.Timestamp
+	67, // 11: strata.config.v1.NodeInfo.dns:type_name -> strata.config.v1.NodeDnsState
+	61, // 12: strata.config.v1.CreateAppRequest.labels:type_name -> strata.config.v1.CreateAppRequest.LabelsEntry
+	68, // 13: strata.config.v1.CreateAppResponse.app:type_name -> strata.config.v1.App
+	68, // 14: strata.config.v1.GetAppResponse.app:type_name -> strata.config.v1.App
+	68, // 15: strata.config.v1.GetAppResponse.released:type_name -> strata.config.v1.App
 	26, // 16: strata.config.v1.ListAppsResponse.apps:type_name -> strata.config.v1.AppSummary
-	60, // 17: strata.config.v1.UpdateAppRequest.labels:type_name -> strata.config.v1.UpdateAppRequest.LabelsEntry
-	66, // 18: strata.config.v1.UpdateAppResponse.app:type_name -> strata.config.v1.App
-	67, // 19: strata.config.v1.CreateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
-	67, // 20: strata.config.v1.CreateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
-	67, // 21: strata.config.v1.UpdateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
-	67, // 22: strata.config.v1.UpdateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
-	68, // 23: strata.config.v1.CreateRuleRequest.rule:type_name -> strata.config.v1.Rule
-	68, // 24: strata.config.v1.CreateRuleResponse.rule:type_name -> strata.config.v1.Rule
-	68, // 25: strata.config.v1.UpdateRuleRequest.rule:type_name -> strata.config.v1.Rule
-	68, // 26: strata.config.v1.UpdateRuleResponse.rule:type_name -> strata.config.v1.Rule
+	62, // 17: strata.config.v1.UpdateAppRequest.labels:type_name -> strata.config.v1.UpdateAppRequest.LabelsEntry
+	68, // 18: strata.config.v1.UpdateAppResponse.app:type_name -> strata.config.v1.App
+	69, // 19: strata.config.v1.CreateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
+	69, // 20: strata.config.v1.CreateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
+	69, // 21: strata.config.v1.UpdateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
+	69, // 22: strata.config.v1.UpdateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
+	70, // 23: strata.config.v1.CreateRuleRequest.rule:type_name -> strata.config.v1.Rule
+	70, // 24: strata.config.v1.CreateRuleResponse.rule:type_name -> strata.config.v1.Rule
+	70, // 25: strata.config.v1.UpdateRuleRequest.rule:type_name -> strata.config.v1.Rule
+	70, // 26: strata.config.v1.UpdateRuleResponse.rule:type_name -> strata.config.v1.Rule
 	47, // 27: strata.config.v1.DiffAppResponse.changes:type_name -> strata.config.v1.PendingChange
-	64, // 28: strata.config.v1.PendingChange.time:type_name -> google.protobuf.Timestamp
-	64, // 29: strata.config.v1.Release.time:type_name -> google.protobuf.Timestamp
-	48, // 30: strata.config.v1.CreateReleaseResponse.release:type_name -> strata.config.v1.Release
-	48, // 31: strata.config.v1.ListReleasesResponse.releases:type_name -> strata.config.v1.Release
-	48, // 32: strata.config.v1.RevertAppResponse.release:type_name -> strata.config.v1.Release
-	48, // 33: strata.config.v1.RevertObjectResponse.release:type_name -> strata.config.v1.Release
-	0,  // 34: strata.config.v1.ConfigService.CreatePartition:input_type -> strata.config.v1.CreatePartitionRequest
-	2,  // 35: strata.config.v1.ConfigService.ListPartitions:input_type -> strata.config.v1.ListPartitionsRequest
-	4,  // 36: strata.config.v1.ConfigService.CreateCluster:input_type -> strata.config.v1.CreateClusterRequest
-	9,  // 37: strata.config.v1.ConfigService.ListClusters:input_type -> strata.config.v1.ListClustersRequest
-	6,  // 38: strata.config.v1.ConfigService.UpdateCluster:input_type -> strata.config.v1.UpdateClusterRequest
-	11, // 39: strata.config.v1.ConfigService.RegisterNode:input_type -> strata.config.v1.RegisterNodeRequest
-	13, // 40: strata.config.v1.ConfigService.SetNodeStaging:input_type -> strata.config.v1.SetNodeStagingRequest
-	15, // 41: strata.config.v1.ConfigService.RemoveNode:input_type -> strata.config.v1.RemoveNodeRequest
-	17, // 42: strata.config.v1.ConfigService.ListNodes:input_type -> strata.config.v1.ListNodesRequest
-	20, // 43: strata.config.v1.ConfigService.CreateApp:input_type -> strata.config.v1.CreateAppRequest
-	22, // 44: strata.config.v1.ConfigService.GetApp:input_type -> strata.config.v1.GetAppRequest
-	24, // 45: strata.config.v1.ConfigService.ListApps:input_type -> strata.config.v1.ListAppsRequest
-	27, // 46: strata.config.v1.ConfigService.UpdateApp:input_type -> strata.config.v1.UpdateAppRequest
-	29, // 47: strata.config.v1.ConfigService.DeleteApp:input_type -> strata.config.v1.DeleteAppRequest
-	31, // 48: strata.config.v1.ConfigService.CreateUpstream:input_type -> strata.config.v1.CreateUpstreamRequest
-	33, // 49: strata.config.v1.ConfigService.UpdateUpstream:input_type -> strata.config.v1.UpdateUpstreamRequest
-	35, // 50: strata.config.v1.ConfigService.DeleteUpstream:input_type -> strata.config.v1.DeleteUpstreamRequest
-	37, // 51: strata.config.v1.ConfigService.CreateRule:input_type -> strata.config.v1.CreateRuleRequest
-	39, // 52: strata.config.v1.ConfigService.UpdateRule:input_type -> strata.config.v1.UpdateRuleRequest
-	41, // 53: strata.config.v1.ConfigService.DeleteRule:input_type -> strata.config.v1.DeleteRuleRequest
-	43, // 54: strata.config.v1.ConfigService.MoveRule:input_type -> strata.config.v1.MoveRuleRequest
-	45, // 55: strata.config.v1.ConfigService.DiffApp:input_type -> strata.config.v1.DiffAppRequest
-	49, // 56: strata.config.v1.ConfigService.CreateRelease:input_type -> strata.config.v1.CreateReleaseRequest
-	51, // 57: strata.config.v1.ConfigService.ListReleases:input_type -> strata.config.v1.ListReleasesRequest
-	53, // 58: strata.config.v1.ConfigService.RevertApp:input_type -> strata.config.v1.RevertAppRequest
-	55, // 59: strata.config.v1.ConfigService.RevertObject:input_type -> strata.config.v1.RevertObjectRequest
-	57, // 60: strata.config.v1.ConfigService.GetSnapshot:input_type -> strata.config.v1.GetSnapshotRequest
-	1,  // 61: strata.config.v1.ConfigService.CreatePartition:output_type -> strata.config.v1.CreatePartitionResponse
-	3,  // 62: strata.config.v1.ConfigService.ListPartitions:output_type -> strata.config.v1.ListPartitionsResponse
-	5,  // 63: strata.config.v1.ConfigService.CreateCluster:output_type -> strata.config.v1.CreateClusterResponse
-	10, // 64: strata.config.v1.ConfigService.ListClusters:output_type -> strata.config.v1.ListClustersResponse
-	8,  // 65: strata.config.v1.ConfigService.UpdateCluster:output_type -> strata.config.v1.UpdateClusterResponse
-	12, // 66: strata.config.v1.ConfigService.RegisterNode:output_type -> strata.config.v1.RegisterNodeResponse
-	14, // 67: strata.config.v1.ConfigService.SetNodeStaging:output_type -> strata.config.v1.SetNodeStagingResponse
-	16, // 68: strata.config.v1.ConfigService.RemoveNode:output_type -> strata.config.v1.RemoveNodeResponse
-	18, // 69: strata.config.v1.ConfigService.ListNodes:output_type -> strata.config.v1.ListNodesResponse
-	21, // 70: strata.config.v1.ConfigService.CreateApp:output_type -> strata.config.v1.CreateAppResponse
-	23, // 71: strata.config.v1.ConfigService.GetApp:output_type -> strata.config.v1.GetAppResponse
-	25, // 72: strata.config.v1.ConfigService.ListApps:output_type -> strata.config.v1.ListAppsResponse
-	28, // 73: strata.config.v1.ConfigService.UpdateApp:output_type -> strata.config.v1.UpdateAppResponse
-	30, // 74: strata.config.v1.ConfigService.DeleteApp:output_type -> strata.config.v1.DeleteAppResponse
-	32, // 75: strata.config.v1.ConfigService.CreateUpstream:output_type -> strata.config.v1.CreateUpstreamResponse
-	34, // 76: strata.config.v1.ConfigService.UpdateUpstream:output_type -> strata.config.v1.UpdateUpstreamResponse
-	36, // 77: strata.config.v1.ConfigService.DeleteUpstream:output_type -> strata.config.v1.DeleteUpstreamResponse
-	38, // 78: strata.config.v1.ConfigService.CreateRule:output_type -> strata.config.v1.CreateRuleResponse
-	40, // 79: strata.config.v1.ConfigService.UpdateRule:output_type -> strata.config.v1.UpdateRuleResponse
-	42, // 80: strata.config.v1.ConfigService.DeleteRule:output_type -> strata.config.v1.DeleteRuleResponse
-	44, // 81: strata.config.v1.ConfigService.MoveRule:output_type -> strata.config.v1.MoveRuleResponse
-	46, // 82: strata.config.v1.ConfigService.DiffApp:output_type -> strata.config.v1.DiffAppResponse
-	50, // 83: strata.config.v1.ConfigService.CreateRelease:output_type -> strata.config.v1.CreateReleaseResponse
-	52, // 84: strata.config.v1.ConfigService.ListReleases:output_type -> strata.config.v1.ListReleasesResponse
-	54, // 85: strata.config.v1.ConfigService.RevertApp:output_type -> strata.config.v1.RevertAppResponse
-	56, // 86: strata.config.v1.ConfigService.RevertObject:output_type -> strata.config.v1.RevertObjectResponse
-	58, // 87: strata.config.v1.ConfigService.GetSnapshot:output_type -> strata.config.v1.GetSnapshotResponse
-	61, // [61:88] is the sub-list for method output_type
-	34, // [34:61] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	66, // 28: strata.config.v1.PendingChange.time:type_name -> google.protobuf.Timestamp
+	66, // 29: strata.config.v1.Release.time:type_name -> google.protobuf.Timestamp
+	66, // 30: strata.config.v1.Release.promoted_time:type_name -> google.protobuf.Timestamp
+	48, // 31: strata.config.v1.CreateReleaseResponse.release:type_name -> strata.config.v1.Release
+	48, // 32: strata.config.v1.ListReleasesResponse.releases:type_name -> strata.config.v1.Release
+	48, // 33: strata.config.v1.PromoteReleaseResponse.release:type_name -> strata.config.v1.Release
+	48, // 34: strata.config.v1.RevertAppResponse.release:type_name -> strata.config.v1.Release
+	48, // 35: strata.config.v1.RevertObjectResponse.release:type_name -> strata.config.v1.Release
+	0,  // 36: strata.config.v1.ConfigService.CreatePartition:input_type -> strata.config.v1.CreatePartitionRequest
+	2,  // 37: strata.config.v1.ConfigService.ListPartitions:input_type -> strata.config.v1.ListPartitionsRequest
+	4,  // 38: strata.config.v1.ConfigService.CreateCluster:input_type -> strata.config.v1.CreateClusterRequest
+	9,  // 39: strata.config.v1.ConfigService.ListClusters:input_type -> strata.config.v1.ListClustersRequest
+	6,  // 40: strata.config.v1.ConfigService.UpdateCluster:input_type -> strata.config.v1.UpdateClusterRequest
+	11, // 41: strata.config.v1.ConfigService.RegisterNode:input_type -> strata.config.v1.RegisterNodeRequest
+	13, // 42: strata.config.v1.ConfigService.SetNodeStaging:input_type -> strata.config.v1.SetNodeStagingRequest
+	15, // 43: strata.config.v1.ConfigService.RemoveNode:input_type -> strata.config.v1.RemoveNodeRequest
+	17, // 44: strata.config.v1.ConfigService.ListNodes:input_type -> strata.config.v1.ListNodesRequest
+	20, // 45: strata.config.v1.ConfigService.CreateApp:input_type -> strata.config.v1.CreateAppRequest
+	22, // 46: strata.config.v1.ConfigService.GetApp:input_type -> strata.config.v1.GetAppRequest
+	24, // 47: strata.config.v1.ConfigService.ListApps:input_type -> strata.config.v1.ListAppsRequest
+	27, // 48: strata.config.v1.ConfigService.UpdateApp:input_type -> strata.config.v1.UpdateAppRequest
+	29, // 49: strata.config.v1.ConfigService.DeleteApp:input_type -> strata.config.v1.DeleteAppRequest
+	31, // 50: strata.config.v1.ConfigService.CreateUpstream:input_type -> strata.config.v1.CreateUpstreamRequest
+	33, // 51: strata.config.v1.ConfigService.UpdateUpstream:input_type -> strata.config.v1.UpdateUpstreamRequest
+	35, // 52: strata.config.v1.ConfigService.DeleteUpstream:input_type -> strata.config.v1.DeleteUpstreamRequest
+	37, // 53: strata.config.v1.ConfigService.CreateRule:input_type -> strata.config.v1.CreateRuleRequest
+	39, // 54: strata.config.v1.ConfigService.UpdateRule:input_type -> strata.config.v1.UpdateRuleRequest
+	41, // 55: strata.config.v1.ConfigService.DeleteRule:input_type -> strata.config.v1.DeleteRuleRequest
+	43, // 56: strata.config.v1.ConfigService.MoveRule:input_type -> strata.config.v1.MoveRuleRequest
+	45, // 57: strata.config.v1.ConfigService.DiffApp:input_type -> strata.config.v1.DiffAppRequest
+	49, // 58: strata.config.v1.ConfigService.CreateRelease:input_type -> strata.config.v1.CreateReleaseRequest
+	53, // 59: strata.config.v1.ConfigService.PromoteRelease:input_type -> strata.config.v1.PromoteReleaseRequest
+	51, // 60: strata.config.v1.ConfigService.ListReleases:input_type -> strata.config.v1.ListReleasesRequest
+	55, // 61: strata.config.v1.ConfigService.RevertApp:input_type -> strata.config.v1.RevertAppRequest
+	57, // 62: strata.config.v1.ConfigService.RevertObject:input_type -> strata.config.v1.RevertObjectRequest
+	59, // 63: strata.config.v1.ConfigService.GetSnapshot:input_type -> strata.config.v1.GetSnapshotRequest
+	1,  // 64: strata.config.v1.ConfigService.CreatePartition:output_type -> strata.config.v1.CreatePartitionResponse
+	3,  // 65: strata.config.v1.ConfigService.ListPartitions:output_type -> strata.config.v1.ListPartitionsResponse
+	5,  // 66: strata.config.v1.ConfigService.CreateCluster:output_type -> strata.config.v1.CreateClusterResponse
+	10, // 67: strata.config.v1.ConfigService.ListClusters:output_type -> strata.config.v1.ListClustersResponse
+	8,  // 68: strata.config.v1.ConfigService.UpdateCluster:output_type -> strata.config.v1.UpdateClusterResponse
+	12, // 69: strata.config.v1.ConfigService.RegisterNode:output_type -> strata.config.v1.RegisterNodeResponse
+	14, // 70: strata.config.v1.ConfigService.SetNodeStaging:output_type -> strata.config.v1.SetNodeStagingResponse
+	16, // 71: strata.config.v1.ConfigService.RemoveNode:output_type -> strata.config.v1.RemoveNodeResponse
+	18, // 72: strata.config.v1.ConfigService.ListNodes:output_type -> strata.config.v1.ListNodesResponse
+	21, // 73: strata.config.v1.ConfigService.CreateApp:output_type -> strata.config.v1.CreateAppResponse
+	23, // 74: strata.config.v1.ConfigService.GetApp:output_type -> strata.config.v1.GetAppResponse
+	25, // 75: strata.config.v1.ConfigService.ListApps:output_type -> strata.config.v1.ListAppsResponse
+	28, // 76: strata.config.v1.ConfigService.UpdateApp:output_type -> strata.config.v1.UpdateAppResponse
+	30, // 77: strata.config.v1.ConfigService.DeleteApp:output_type -> strata.config.v1.DeleteAppResponse
+	32, // 78: strata.config.v1.ConfigService.CreateUpstream:output_type -> strata.config.v1.CreateUpstreamResponse
+	34, // 79: strata.config.v1.ConfigService.UpdateUpstream:output_type -> strata.config.v1.UpdateUpstreamResponse
+	36, // 80: strata.config.v1.ConfigService.DeleteUpstream:output_type -> strata.config.v1.DeleteUpstreamResponse
+	38, // 81: strata.config.v1.ConfigService.CreateRule:output_type -> strata.config.v1.CreateRuleResponse
+	40, // 82: strata.config.v1.ConfigService.UpdateRule:output_type -> strata.config.v1.UpdateRuleResponse
+	42, // 83: strata.config.v1.ConfigService.DeleteRule:output_type -> strata.config.v1.DeleteRuleResponse
+	44, // 84: strata.config.v1.ConfigService.MoveRule:output_type -> strata.config.v1.MoveRuleResponse
+	46, // 85: strata.config.v1.ConfigService.DiffApp:output_type -> strata.config.v1.DiffAppResponse
+	50, // 86: strata.config.v1.ConfigService.CreateRelease:output_type -> strata.config.v1.CreateReleaseResponse
+	54, // 87: strata.config.v1.ConfigService.PromoteRelease:output_type -> strata.config.v1.PromoteReleaseResponse
+	52, // 88: strata.config.v1.ConfigService.ListReleases:output_type -> strata.config.v1.ListReleasesResponse
+	56, // 89: strata.config.v1.ConfigService.RevertApp:output_type -> strata.config.v1.RevertAppResponse
+	58, // 90: strata.config.v1.ConfigService.RevertObject:output_type -> strata.config.v1.RevertObjectResponse
+	60, // 91: strata.config.v1.ConfigService.GetSnapshot:output_type -> strata.config.v1.GetSnapshotResponse
+	64, // [64:92] is the sub-list for method output_type
+	36, // [36:64] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_strata_config_v1_config_proto_init() }
@@ -3888,13 +4077,14 @@ func file_strata_config_v1_config_proto_init() {
 	file_strata_config_v1_config_proto_msgTypes[49].OneofWrappers = []any{}
 	file_strata_config_v1_config_proto_msgTypes[53].OneofWrappers = []any{}
 	file_strata_config_v1_config_proto_msgTypes[55].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[57].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_config_v1_config_proto_rawDesc), len(file_strata_config_v1_config_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   61,
+			NumMessages:   63,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

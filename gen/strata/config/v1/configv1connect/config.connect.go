@@ -94,6 +94,9 @@ const (
 	// ConfigServiceCreateReleaseProcedure is the fully-qualified name of the ConfigService's
 	// CreateRelease RPC.
 	ConfigServiceCreateReleaseProcedure = "/strata.config.v1.ConfigService/CreateRelease"
+	// ConfigServicePromoteReleaseProcedure is the fully-qualified name of the ConfigService's
+	// PromoteRelease RPC.
+	ConfigServicePromoteReleaseProcedure = "/strata.config.v1.ConfigService/PromoteRelease"
 	// ConfigServiceListReleasesProcedure is the fully-qualified name of the ConfigService's
 	// ListReleases RPC.
 	ConfigServiceListReleasesProcedure = "/strata.config.v1.ConfigService/ListReleases"
@@ -133,7 +136,11 @@ type ConfigServiceClient interface {
 	DeleteRule(context.Context, *v1.DeleteRuleRequest) (*v1.DeleteRuleResponse, error)
 	MoveRule(context.Context, *v1.MoveRuleRequest) (*v1.MoveRuleResponse, error)
 	DiffApp(context.Context, *v1.DiffAppRequest) (*v1.DiffAppResponse, error)
+	// Releases the pending changes. Refused (FailedPrecondition "nothing to
+	// release") when the working copy equals what runs: no empty releases.
 	CreateRelease(context.Context, *v1.CreateReleaseRequest) (*v1.CreateReleaseResponse, error)
+	// Makes the newest release, a staging release, live on stable nodes too.
+	PromoteRelease(context.Context, *v1.PromoteReleaseRequest) (*v1.PromoteReleaseResponse, error)
 	ListReleases(context.Context, *v1.ListReleasesRequest) (*v1.ListReleasesResponse, error)
 	RevertApp(context.Context, *v1.RevertAppRequest) (*v1.RevertAppResponse, error)
 	RevertObject(context.Context, *v1.RevertObjectRequest) (*v1.RevertObjectResponse, error)
@@ -289,6 +296,12 @@ func NewConfigServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 			connect.WithSchema(configServiceMethods.ByName("CreateRelease")),
 			connect.WithClientOptions(opts...),
 		),
+		promoteRelease: connect.NewClient[v1.PromoteReleaseRequest, v1.PromoteReleaseResponse](
+			httpClient,
+			baseURL+ConfigServicePromoteReleaseProcedure,
+			connect.WithSchema(configServiceMethods.ByName("PromoteRelease")),
+			connect.WithClientOptions(opts...),
+		),
 		listReleases: connect.NewClient[v1.ListReleasesRequest, v1.ListReleasesResponse](
 			httpClient,
 			baseURL+ConfigServiceListReleasesProcedure,
@@ -341,6 +354,7 @@ type configServiceClient struct {
 	moveRule        *connect.Client[v1.MoveRuleRequest, v1.MoveRuleResponse]
 	diffApp         *connect.Client[v1.DiffAppRequest, v1.DiffAppResponse]
 	createRelease   *connect.Client[v1.CreateReleaseRequest, v1.CreateReleaseResponse]
+	promoteRelease  *connect.Client[v1.PromoteReleaseRequest, v1.PromoteReleaseResponse]
 	listReleases    *connect.Client[v1.ListReleasesRequest, v1.ListReleasesResponse]
 	revertApp       *connect.Client[v1.RevertAppRequest, v1.RevertAppResponse]
 	revertObject    *connect.Client[v1.RevertObjectRequest, v1.RevertObjectResponse]
@@ -554,6 +568,15 @@ func (c *configServiceClient) CreateRelease(ctx context.Context, req *v1.CreateR
 	return nil, err
 }
 
+// PromoteRelease calls strata.config.v1.ConfigService.PromoteRelease.
+func (c *configServiceClient) PromoteRelease(ctx context.Context, req *v1.PromoteReleaseRequest) (*v1.PromoteReleaseResponse, error) {
+	response, err := c.promoteRelease.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // ListReleases calls strata.config.v1.ConfigService.ListReleases.
 func (c *configServiceClient) ListReleases(ctx context.Context, req *v1.ListReleasesRequest) (*v1.ListReleasesResponse, error) {
 	response, err := c.listReleases.CallUnary(ctx, connect.NewRequest(req))
@@ -616,7 +639,11 @@ type ConfigServiceHandler interface {
 	DeleteRule(context.Context, *v1.DeleteRuleRequest) (*v1.DeleteRuleResponse, error)
 	MoveRule(context.Context, *v1.MoveRuleRequest) (*v1.MoveRuleResponse, error)
 	DiffApp(context.Context, *v1.DiffAppRequest) (*v1.DiffAppResponse, error)
+	// Releases the pending changes. Refused (FailedPrecondition "nothing to
+	// release") when the working copy equals what runs: no empty releases.
 	CreateRelease(context.Context, *v1.CreateReleaseRequest) (*v1.CreateReleaseResponse, error)
+	// Makes the newest release, a staging release, live on stable nodes too.
+	PromoteRelease(context.Context, *v1.PromoteReleaseRequest) (*v1.PromoteReleaseResponse, error)
 	ListReleases(context.Context, *v1.ListReleasesRequest) (*v1.ListReleasesResponse, error)
 	RevertApp(context.Context, *v1.RevertAppRequest) (*v1.RevertAppResponse, error)
 	RevertObject(context.Context, *v1.RevertObjectRequest) (*v1.RevertObjectResponse, error)
@@ -768,6 +795,12 @@ func NewConfigServiceHandler(svc ConfigServiceHandler, opts ...connect.HandlerOp
 		connect.WithSchema(configServiceMethods.ByName("CreateRelease")),
 		connect.WithHandlerOptions(opts...),
 	)
+	configServicePromoteReleaseHandler := connect.NewUnaryHandlerSimple(
+		ConfigServicePromoteReleaseProcedure,
+		svc.PromoteRelease,
+		connect.WithSchema(configServiceMethods.ByName("PromoteRelease")),
+		connect.WithHandlerOptions(opts...),
+	)
 	configServiceListReleasesHandler := connect.NewUnaryHandlerSimple(
 		ConfigServiceListReleasesProcedure,
 		svc.ListReleases,
@@ -840,6 +873,8 @@ func NewConfigServiceHandler(svc ConfigServiceHandler, opts ...connect.HandlerOp
 			configServiceDiffAppHandler.ServeHTTP(w, r)
 		case ConfigServiceCreateReleaseProcedure:
 			configServiceCreateReleaseHandler.ServeHTTP(w, r)
+		case ConfigServicePromoteReleaseProcedure:
+			configServicePromoteReleaseHandler.ServeHTTP(w, r)
 		case ConfigServiceListReleasesProcedure:
 			configServiceListReleasesHandler.ServeHTTP(w, r)
 		case ConfigServiceRevertAppProcedure:
@@ -947,6 +982,10 @@ func (UnimplementedConfigServiceHandler) DiffApp(context.Context, *v1.DiffAppReq
 
 func (UnimplementedConfigServiceHandler) CreateRelease(context.Context, *v1.CreateReleaseRequest) (*v1.CreateReleaseResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("strata.config.v1.ConfigService.CreateRelease is not implemented"))
+}
+
+func (UnimplementedConfigServiceHandler) PromoteRelease(context.Context, *v1.PromoteReleaseRequest) (*v1.PromoteReleaseResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("strata.config.v1.ConfigService.PromoteRelease is not implemented"))
 }
 
 func (UnimplementedConfigServiceHandler) ListReleases(context.Context, *v1.ListReleasesRequest) (*v1.ListReleasesResponse, error) {

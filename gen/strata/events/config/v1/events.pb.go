@@ -1044,6 +1044,69 @@ func (x *AppReleased) GetStaging() bool {
 	return false
 }
 
+// config.app.promoted: the newest release, made for staging nodes only,
+// became live on the stable track too. No new release number: stable nodes
+// now run release `release`. Pending changes stay pending.
+type AppPromoted struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AppId         string                 `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
+	Release       uint64                 `protobuf:"varint,2,opt,name=release,proto3" json:"release,omitempty"`
+	Note          string                 `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AppPromoted) Reset() {
+	*x = AppPromoted{}
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AppPromoted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AppPromoted) ProtoMessage() {}
+
+func (x *AppPromoted) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AppPromoted.ProtoReflect.Descriptor instead.
+func (*AppPromoted) Descriptor() ([]byte, []int) {
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *AppPromoted) GetAppId() string {
+	if x != nil {
+		return x.AppId
+	}
+	return ""
+}
+
+func (x *AppPromoted) GetRelease() uint64 {
+	if x != nil {
+		return x.Release
+	}
+	return 0
+}
+
+func (x *AppPromoted) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
 // config.app.reverted: a new release whose content is the app as of release
 // `to_release`, rebuilt by replaying the app's events up to that release.
 type AppReverted struct {
@@ -1061,7 +1124,7 @@ type AppReverted struct {
 
 func (x *AppReverted) Reset() {
 	*x = AppReverted{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[18]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1073,7 +1136,7 @@ func (x *AppReverted) String() string {
 func (*AppReverted) ProtoMessage() {}
 
 func (x *AppReverted) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[18]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1086,7 +1149,7 @@ func (x *AppReverted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppReverted.ProtoReflect.Descriptor instead.
 func (*AppReverted) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{18}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *AppReverted) GetAppId() string {
@@ -1152,7 +1215,7 @@ type ObjectReverted struct {
 
 func (x *ObjectReverted) Reset() {
 	*x = ObjectReverted{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[19]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1164,7 +1227,7 @@ func (x *ObjectReverted) String() string {
 func (*ObjectReverted) ProtoMessage() {}
 
 func (x *ObjectReverted) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[19]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1177,7 +1240,7 @@ func (x *ObjectReverted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectReverted.ProtoReflect.Descriptor instead.
 func (*ObjectReverted) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{19}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ObjectReverted) GetAppId() string {
@@ -1261,7 +1324,7 @@ type JoinTokenCreated struct {
 
 func (x *JoinTokenCreated) Reset() {
 	*x = JoinTokenCreated{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[20]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1273,7 +1336,7 @@ func (x *JoinTokenCreated) String() string {
 func (*JoinTokenCreated) ProtoMessage() {}
 
 func (x *JoinTokenCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[20]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1286,7 +1349,7 @@ func (x *JoinTokenCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinTokenCreated.ProtoReflect.Descriptor instead.
 func (*JoinTokenCreated) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{20}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *JoinTokenCreated) GetTokenId() string {
@@ -1348,7 +1411,7 @@ type JoinTokenRevoked struct {
 
 func (x *JoinTokenRevoked) Reset() {
 	*x = JoinTokenRevoked{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[21]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1360,7 +1423,7 @@ func (x *JoinTokenRevoked) String() string {
 func (*JoinTokenRevoked) ProtoMessage() {}
 
 func (x *JoinTokenRevoked) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[21]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1373,7 +1436,7 @@ func (x *JoinTokenRevoked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinTokenRevoked.ProtoReflect.Descriptor instead.
 func (*JoinTokenRevoked) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{21}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *JoinTokenRevoked) GetTokenId() string {
@@ -1393,7 +1456,7 @@ type NodeApproved struct {
 
 func (x *NodeApproved) Reset() {
 	*x = NodeApproved{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[22]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1405,7 +1468,7 @@ func (x *NodeApproved) String() string {
 func (*NodeApproved) ProtoMessage() {}
 
 func (x *NodeApproved) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[22]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1418,7 +1481,7 @@ func (x *NodeApproved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeApproved.ProtoReflect.Descriptor instead.
 func (*NodeApproved) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{22}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *NodeApproved) GetNodeId() string {
@@ -1439,7 +1502,7 @@ type NodeDisabledSet struct {
 
 func (x *NodeDisabledSet) Reset() {
 	*x = NodeDisabledSet{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[23]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1451,7 +1514,7 @@ func (x *NodeDisabledSet) String() string {
 func (*NodeDisabledSet) ProtoMessage() {}
 
 func (x *NodeDisabledSet) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[23]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1464,7 +1527,7 @@ func (x *NodeDisabledSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeDisabledSet.ProtoReflect.Descriptor instead.
 func (*NodeDisabledSet) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{23}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *NodeDisabledSet) GetNodeId() string {
@@ -1493,7 +1556,7 @@ type NodeAddressSet struct {
 
 func (x *NodeAddressSet) Reset() {
 	*x = NodeAddressSet{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[24]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1505,7 +1568,7 @@ func (x *NodeAddressSet) String() string {
 func (*NodeAddressSet) ProtoMessage() {}
 
 func (x *NodeAddressSet) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[24]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1518,7 +1581,7 @@ func (x *NodeAddressSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeAddressSet.ProtoReflect.Descriptor instead.
 func (*NodeAddressSet) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{24}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *NodeAddressSet) GetNodeId() string {
@@ -1611,7 +1674,11 @@ const file_strata_events_config_v1_events_proto_rawDesc = "" +
 	"\x06app_id\x18\x01 \x01(\tR\x05appId\x12\x18\n" +
 	"\arelease\x18\x02 \x01(\x04R\arelease\x12\x12\n" +
 	"\x04note\x18\x03 \x01(\tR\x04note\x12\x18\n" +
-	"\astaging\x18\x04 \x01(\bR\astaging\"\xbc\x01\n" +
+	"\astaging\x18\x04 \x01(\bR\astaging\"R\n" +
+	"\vAppPromoted\x12\x15\n" +
+	"\x06app_id\x18\x01 \x01(\tR\x05appId\x12\x18\n" +
+	"\arelease\x18\x02 \x01(\x04R\arelease\x12\x12\n" +
+	"\x04note\x18\x03 \x01(\tR\x04note\"\xbc\x01\n" +
 	"\vAppReverted\x12\x15\n" +
 	"\x06app_id\x18\x01 \x01(\tR\x05appId\x12\x18\n" +
 	"\arelease\x18\x02 \x01(\x04R\arelease\x12\x1d\n" +
@@ -1674,7 +1741,7 @@ func file_strata_events_config_v1_events_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_events_config_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_strata_events_config_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_strata_events_config_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_strata_events_config_v1_events_proto_goTypes = []any{
 	(ObjectKind)(0),               // 0: strata.events.config.v1.ObjectKind
 	(*PartitionCreated)(nil),      // 1: strata.events.config.v1.PartitionCreated
@@ -1695,39 +1762,40 @@ var file_strata_events_config_v1_events_proto_goTypes = []any{
 	(*RuleDeleted)(nil),           // 16: strata.events.config.v1.RuleDeleted
 	(*RuleMoved)(nil),             // 17: strata.events.config.v1.RuleMoved
 	(*AppReleased)(nil),           // 18: strata.events.config.v1.AppReleased
-	(*AppReverted)(nil),           // 19: strata.events.config.v1.AppReverted
-	(*ObjectReverted)(nil),        // 20: strata.events.config.v1.ObjectReverted
-	(*JoinTokenCreated)(nil),      // 21: strata.events.config.v1.JoinTokenCreated
-	(*JoinTokenRevoked)(nil),      // 22: strata.events.config.v1.JoinTokenRevoked
-	(*NodeApproved)(nil),          // 23: strata.events.config.v1.NodeApproved
-	(*NodeDisabledSet)(nil),       // 24: strata.events.config.v1.NodeDisabledSet
-	(*NodeAddressSet)(nil),        // 25: strata.events.config.v1.NodeAddressSet
-	nil,                           // 26: strata.events.config.v1.AppSettings.LabelsEntry
-	(*v1.Partition)(nil),          // 27: strata.config.v1.Partition
-	(*v1.Cluster)(nil),            // 28: strata.config.v1.Cluster
-	(*v1.Node)(nil),               // 29: strata.config.v1.Node
-	(*v1.Upstream)(nil),           // 30: strata.config.v1.Upstream
-	(*v1.Rule)(nil),               // 31: strata.config.v1.Rule
-	(*v1.App)(nil),                // 32: strata.config.v1.App
-	(*timestamppb.Timestamp)(nil), // 33: google.protobuf.Timestamp
+	(*AppPromoted)(nil),           // 19: strata.events.config.v1.AppPromoted
+	(*AppReverted)(nil),           // 20: strata.events.config.v1.AppReverted
+	(*ObjectReverted)(nil),        // 21: strata.events.config.v1.ObjectReverted
+	(*JoinTokenCreated)(nil),      // 22: strata.events.config.v1.JoinTokenCreated
+	(*JoinTokenRevoked)(nil),      // 23: strata.events.config.v1.JoinTokenRevoked
+	(*NodeApproved)(nil),          // 24: strata.events.config.v1.NodeApproved
+	(*NodeDisabledSet)(nil),       // 25: strata.events.config.v1.NodeDisabledSet
+	(*NodeAddressSet)(nil),        // 26: strata.events.config.v1.NodeAddressSet
+	nil,                           // 27: strata.events.config.v1.AppSettings.LabelsEntry
+	(*v1.Partition)(nil),          // 28: strata.config.v1.Partition
+	(*v1.Cluster)(nil),            // 29: strata.config.v1.Cluster
+	(*v1.Node)(nil),               // 30: strata.config.v1.Node
+	(*v1.Upstream)(nil),           // 31: strata.config.v1.Upstream
+	(*v1.Rule)(nil),               // 32: strata.config.v1.Rule
+	(*v1.App)(nil),                // 33: strata.config.v1.App
+	(*timestamppb.Timestamp)(nil), // 34: google.protobuf.Timestamp
 }
 var file_strata_events_config_v1_events_proto_depIdxs = []int32{
-	27, // 0: strata.events.config.v1.PartitionCreated.partition:type_name -> strata.config.v1.Partition
-	28, // 1: strata.events.config.v1.ClusterCreated.cluster:type_name -> strata.config.v1.Cluster
-	28, // 2: strata.events.config.v1.ClusterUpdated.cluster:type_name -> strata.config.v1.Cluster
-	29, // 3: strata.events.config.v1.NodeRegistered.node:type_name -> strata.config.v1.Node
-	26, // 4: strata.events.config.v1.AppSettings.labels:type_name -> strata.events.config.v1.AppSettings.LabelsEntry
+	28, // 0: strata.events.config.v1.PartitionCreated.partition:type_name -> strata.config.v1.Partition
+	29, // 1: strata.events.config.v1.ClusterCreated.cluster:type_name -> strata.config.v1.Cluster
+	29, // 2: strata.events.config.v1.ClusterUpdated.cluster:type_name -> strata.config.v1.Cluster
+	30, // 3: strata.events.config.v1.NodeRegistered.node:type_name -> strata.config.v1.Node
+	27, // 4: strata.events.config.v1.AppSettings.labels:type_name -> strata.events.config.v1.AppSettings.LabelsEntry
 	7,  // 5: strata.events.config.v1.AppCreated.settings:type_name -> strata.events.config.v1.AppSettings
 	7,  // 6: strata.events.config.v1.AppUpdated.settings:type_name -> strata.events.config.v1.AppSettings
-	30, // 7: strata.events.config.v1.UpstreamCreated.upstream:type_name -> strata.config.v1.Upstream
-	30, // 8: strata.events.config.v1.UpstreamUpdated.upstream:type_name -> strata.config.v1.Upstream
-	31, // 9: strata.events.config.v1.RuleCreated.rule:type_name -> strata.config.v1.Rule
-	31, // 10: strata.events.config.v1.RuleUpdated.rule:type_name -> strata.config.v1.Rule
-	32, // 11: strata.events.config.v1.AppReverted.content:type_name -> strata.config.v1.App
+	31, // 7: strata.events.config.v1.UpstreamCreated.upstream:type_name -> strata.config.v1.Upstream
+	31, // 8: strata.events.config.v1.UpstreamUpdated.upstream:type_name -> strata.config.v1.Upstream
+	32, // 9: strata.events.config.v1.RuleCreated.rule:type_name -> strata.config.v1.Rule
+	32, // 10: strata.events.config.v1.RuleUpdated.rule:type_name -> strata.config.v1.Rule
+	33, // 11: strata.events.config.v1.AppReverted.content:type_name -> strata.config.v1.App
 	0,  // 12: strata.events.config.v1.ObjectReverted.kind:type_name -> strata.events.config.v1.ObjectKind
-	30, // 13: strata.events.config.v1.ObjectReverted.upstream:type_name -> strata.config.v1.Upstream
-	31, // 14: strata.events.config.v1.ObjectReverted.rule:type_name -> strata.config.v1.Rule
-	33, // 15: strata.events.config.v1.JoinTokenCreated.expires_at:type_name -> google.protobuf.Timestamp
+	31, // 13: strata.events.config.v1.ObjectReverted.upstream:type_name -> strata.config.v1.Upstream
+	32, // 14: strata.events.config.v1.ObjectReverted.rule:type_name -> strata.config.v1.Rule
+	34, // 15: strata.events.config.v1.JoinTokenCreated.expires_at:type_name -> google.protobuf.Timestamp
 	16, // [16:16] is the sub-list for method output_type
 	16, // [16:16] is the sub-list for method input_type
 	16, // [16:16] is the sub-list for extension type_name
@@ -1746,7 +1814,7 @@ func file_strata_events_config_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_events_config_v1_events_proto_rawDesc), len(file_strata_events_config_v1_events_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   26,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
