@@ -77,7 +77,7 @@ release ("nothing to promote").`,
 			return g.emitf(res, "%d", res.GetRelease().GetNumber())
 		},
 	}
-	cmd.Flags().StringVar(&app, "app", "", "app id (required)")
+	cmd.Flags().StringVar(&app, "app", "", "app id or name (required)")
 	cmd.Flags().StringVar(&note, "note", "", "why (kept in the event log)")
 	ev.register(cmd.Flags())
 	_ = cmd.MarkFlagRequired("app")

@@ -454,6 +454,9 @@ func (h *handler) CreateRelease(ctx context.Context, req *configv1.CreateRelease
 }
 
 func (h *handler) PromoteRelease(ctx context.Context, req *configv1.PromoteReleaseRequest) (*configv1.PromoteReleaseResponse, error) {
+	if err := h.appRef(ctx, &req.AppId); err != nil {
+		return nil, err
+	}
 	version, err := h.s.promote(ctx, req.AppId, req.ExpectedVersion, req.Note)
 	if err != nil {
 		return nil, h.fail(err)
