@@ -16,6 +16,7 @@ import (
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
+	"github.com/strata-edge/strata/internal/cli/clientx"
 	"github.com/strata-edge/strata/internal/stack"
 )
 
@@ -72,7 +73,7 @@ listening on 7480 behind a forward from 80 serves apps on port 80.`,
 		},
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&o.JoinToken, "join-token", "", "join token from `strata node token create` (env STRATA_JOIN_TOKEN); needed on the first start")
+	fs.StringVar(&o.JoinToken, "join-token", "", "join `TOKEN` made by strata node token create (env STRATA_JOIN_TOKEN); needed on the first start")
 	fs.StringVar(&o.Name, "name", defaultNodeName(), "node name, unique in its cluster")
 	fs.StringVar(&o.DataDir, "data", DefaultNodeDataDir, "node data directory (key, credentials, stored config)")
 	fs.StringVar(&o.HTTPAddr, "http-addr", ":7480", "proxy HTTP listen address (empty: none)")
@@ -146,6 +147,31 @@ func clusterNames(cmd *cobra.Command, g *globals) map[string]string {
 	}
 	for _, c := range res.GetClusters() {
 		out[c.GetId()] = c.GetName()
+	}
+	return out
+}
+
+// partitionNames maps partition ids to names; on error, ids stay as they are.
+func partitionNames(cmd *cobra.Command, g *globals) map[string]string {
+	res, _ := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.ListPartitionsResponse, error) {
+		return c.ListPartitions(ctx, &configv1.ListPartitionsRequest{})
+	})
+	out := map[string]string{}
+	for _, p := range res.GetPartitions() { // none on error
+		out[p.GetId()] = p.GetName()
+	}
+	return out
+}
+
+// AppNames maps app ids to names for the tables of the command packages;
+// on error, ids stay as they are.
+func (g *globals) AppNames(ctx context.Context) map[string]string {
+	res, _ := clientx.Call(ctx, g, g.configClient, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.ListAppsResponse, error) {
+		return c.ListApps(ctx, &configv1.ListAppsRequest{})
+	})
+	out := map[string]string{}
+	for _, a := range res.GetApps() { // none on error
+		out[a.GetId()] = a.GetName()
 	}
 	return out
 }
@@ -409,6 +435,7 @@ a --staging token receive staging releases. --ttl is at most 30 days (720h, 30d)
 			}
 			return g.emit(res, func(w io.Writer) error {
 				now := time.Now()
+				names := clusterNames(cmd, g)
 				rows := [][]string{{"ID", "CLUSTER", "AUTO-APPROVE", "STAGING", "EXPIRES", "STATE", "DESCRIPTION"}}
 				for _, t := range res.GetJoinTokens() {
 					state := "valid"
@@ -418,7 +445,7 @@ a --staging token receive staging releases. --ttl is at most 30 days (720h, 30d)
 					case t.GetExpiresAt() != nil && !now.Before(t.GetExpiresAt().AsTime()):
 						state = "expired"
 					}
-					rows = append(rows, []string{t.GetId(), t.GetClusterId(), yesNo(t.GetAutoApprove()), yesNo(t.GetStaging()),
+					rows = append(rows, []string{t.GetId(), clientx.NameOr(names, t.GetClusterId()), yesNo(t.GetAutoApprove()), yesNo(t.GetStaging()),
 						fmtTime(t.GetExpiresAt()), state, orDash(t.GetDescription())})
 				}
 				return table(w, rows)

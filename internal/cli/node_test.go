@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
 	"github.com/strata-edge/strata/internal/stack"
+	"github.com/strata-edge/strata/pkg/certtest"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 )
 
@@ -183,5 +185,50 @@ func TestIAMCommandsAndSessionFile(t *testing.T) {
 	// An explicit token wins over the session.
 	if out := s.ok("whoami"); !strings.Contains(out, "super_admin") {
 		t.Errorf("STRATA_TOKEN did not win over the session:\n%s", out)
+	}
+}
+
+// Tables show the names of the objects a row refers to (issue 13, item 11):
+// a cluster's partition and parents, a join token's cluster, the apps of a
+// certificate; -o json keeps the ids.
+func TestListsShowNames(t *testing.T) {
+	api, token := startDev(t)
+	s := strata{t: t, env: map[string]string{"STRATA_API": api, "STRATA_TOKEN": token}}
+	part := s.ok("partition", "create", "--name", "eu")
+	s.ok("cluster", "create", "--name", "fra-shield", "--partition", "eu")
+	s.ok("cluster", "create", "--name", "fra", "--partition", "eu")
+	s.ok("cluster", "update", "fra", "--parents", "fra-shield")
+	if out := s.ok("cluster", "list"); !regexp.MustCompile(`(?m)^clu_\S+ +fra +eu +on +fra-shield$`).MatchString(out) {
+		t.Errorf("cluster list lacks the row of fra with partition eu and parent fra-shield:\n%s", out)
+	}
+	clusters := &configv1.ListClustersResponse{}
+	s.json(clusters, "cluster", "list")
+	for _, c := range clusters.GetClusters() {
+		if c.GetName() == "fra" && c.GetPartitionId() != part {
+			t.Errorf("cluster list -o json: partition_id %q, want the id %s", c.GetPartitionId(), part)
+		}
+	}
+	s.ok("node", "token", "create", "--cluster", "fra", "--description", "edge")
+	if out := s.ok("node", "token", "list"); !regexp.MustCompile(`(?m)^jtok_\S+ +fra +no `).MatchString(out) {
+		t.Errorf("node token list shows no cluster name fra:\n%s", out)
+	}
+
+	s.ok("app", "create", "--name", "shop", "--domain", "shop.example.com")
+	set := certtest.NewSet(t)
+	leaf, chain := set.Leaf(t, certtest.Options{DNSNames: []string{"shop.example.com"}})
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "chain.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, []byte(chain), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, []byte(leaf.KeyPEM(t)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	id := s.ok("cert", "upload", "--cert", certFile, "--key", keyFile, "--app", "shop")
+	if !regexp.MustCompile(`^crt_[0-9a-z]+$`).MatchString(id) {
+		t.Fatalf("cert upload printed %q, want the id alone", id)
+	}
+	if out := s.ok("cert", "list"); !regexp.MustCompile(`(?m)^` + id + ` .* active +shop +-$`).MatchString(out) {
+		t.Errorf("cert list shows no app name shop:\n%s", out)
 	}
 }

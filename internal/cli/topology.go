@@ -10,6 +10,7 @@ import (
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
+	"github.com/strata-edge/strata/internal/cli/clientx"
 )
 
 // Partitions, clusters and nodes: where config goes.
@@ -91,13 +92,22 @@ func newClusterCmd(g *globals) *cobra.Command {
 				return err
 			}
 			return g.emit(res, func(w io.Writer) error {
+				partitions := partitionNames(cmd, g)
+				clusters := map[string]string{}
+				for _, c := range res.GetClusters() {
+					clusters[c.GetId()] = c.GetName()
+				}
 				rows := [][]string{{"ID", "NAME", "PARTITION", "DNS", "PARENTS"}}
 				for _, c := range res.GetClusters() {
 					dns := "on"
 					if c.GetDnsDisabled() {
 						dns = "off"
 					}
-					rows = append(rows, []string{c.GetId(), c.GetName(), c.GetPartitionId(), dns, strings.Join(c.GetParentClusterIds(), ",")})
+					parents := make([]string, len(c.GetParentClusterIds()))
+					for i, id := range c.GetParentClusterIds() {
+						parents[i] = clientx.NameOr(clusters, id)
+					}
+					rows = append(rows, []string{c.GetId(), c.GetName(), clientx.NameOr(partitions, c.GetPartitionId()), dns, orDash(strings.Join(parents, ","))})
 				}
 				return table(w, rows)
 			})

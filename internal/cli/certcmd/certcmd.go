@@ -26,6 +26,9 @@ type ClientFactory interface {
 	// CertClient returns a CertService client for --api, authenticated
 	// like every other command.
 	CertClient() (certv1connect.CertServiceClient, error)
+	// AppNames maps app ids to names for tables (empty when the apps
+	// cannot be listed: the table then shows ids).
+	AppNames(ctx context.Context) map[string]string
 }
 
 // Commands returns the top-level "cert" command.
@@ -66,7 +69,7 @@ func uploadCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return clientx.Emit(f, res.Certificate, func(w io.Writer) error { return show(w, res.Certificate) })
+			return clientx.Emitf(f, res, "%s", res.GetCertificate().GetId())
 		},
 	}
 	cmd.Flags().StringVar(&certFile, "cert", "", "PEM file: leaf first, then intermediates")
@@ -91,11 +94,16 @@ func listCmd(f ClientFactory) *cobra.Command {
 				return err
 			}
 			return clientx.Emit(f, res, func(w io.Writer) error {
+				names := f.AppNames(cmd.Context())
 				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 				fmt.Fprintln(tw, "ID\tNAME\tDOMAINS\tEXPIRES\tSTATE\tAPPS\tLAST-ERROR")
 				for _, c := range res.Certificates {
+					apps := make([]string, len(c.AppIds))
+					for i, id := range c.AppIds {
+						apps[i] = clientx.NameOr(names, id)
+					}
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Id, c.Name, strings.Join(c.Domains, ","), date(c.NotAfter), state(c),
-						strings.Join(c.AppIds, ","), lastError(c))
+						clientx.OrDash(strings.Join(apps, ",")), lastError(c))
 				}
 				return tw.Flush()
 			})
@@ -165,7 +173,8 @@ func attachCmd(f ClientFactory, attach bool) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return clientx.Emit(f, res, func(w io.Writer) error { return show(w, res) })
+			verb := map[bool]string{true: "attached certificate %s (%s) to app %s", false: "detached certificate %s (%s) from app %s"}[attach]
+			return clientx.Emitf(f, res, verb, res.GetName(), res.GetId(), app)
 		},
 	}
 	cmd.Flags().StringVar(&app, "app", "", "app id or name")
@@ -206,7 +215,7 @@ domain inside a zone Strata serves, e.g.:
 			if err != nil {
 				return err
 			}
-			return clientx.Emit(f, res.Certificate, func(w io.Writer) error { return show(w, res.Certificate) })
+			return clientx.Emitf(f, res, "%s", res.GetCertificate().GetId())
 		},
 	}
 	cmd.Flags().StringVar(&app, "app", "", "app (id or name) the certificate is for (attached to it)")

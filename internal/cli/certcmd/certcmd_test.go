@@ -1,6 +1,7 @@
 package certcmd
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -25,6 +26,10 @@ type factory struct {
 }
 
 func (f *factory) CertClient() (certv1connect.CertServiceClient, error) { return f.c, nil }
+
+// AppNames: no config service here, tables show app ids (the names are
+// tested against strata dev in internal/cli).
+func (f *factory) AppNames(context.Context) map[string]string { return nil }
 
 // newFactory serves a cert service (ACME when acme is not nil) on an
 // embedded JetStream.
@@ -72,10 +77,14 @@ func TestCertCommands(t *testing.T) {
 		}
 		return out
 	}
-	out := must("cert", "upload", "--cert", certFile, "--key", keyFile, "--name", "www", "--app", "app_1")
+	id := strings.TrimSpace(must("cert", "upload", "--cert", certFile, "--key", keyFile, "--name", "www", "--app", "app_1"))
+	if !regexp.MustCompile(`^crt_[0-9a-z]+$`).MatchString(id) {
+		t.Fatalf("upload printed %q, want the certificate id alone", id)
+	}
+	out := must("cert", "show", id)
 	for _, want := range []string{"www.example.com, *.example.org", "active", "app_1", "ECDSA"} {
 		if !strings.Contains(out, want) {
-			t.Fatalf("upload output lacks %q:\n%s", want, out)
+			t.Fatalf("show after upload lacks %q:\n%s", want, out)
 		}
 	}
 	if strings.Contains(out, "PRIVATE KEY") {
@@ -87,15 +96,19 @@ func TestCertCommands(t *testing.T) {
 	if _, err := f.run(t, "cert", "upload", "--cert", certFile); err == nil || !strings.Contains(err.Error(), "--key") {
 		t.Fatalf("missing --key: %v", err)
 	}
-	must("cert", "attach", "www", "--app", "app_2")
+	if out := must("cert", "attach", "www", "--app", "app_2"); out != "attached certificate www ("+id+") to app app_2\n" {
+		t.Fatalf("attach printed %q", out)
+	}
 	if out := must("cert", "list", "--app", "app_2"); !regexp.MustCompile(`(?m)^ID .* LAST-ERROR$\n\S+ +www .* -$`).MatchString(out) {
 		t.Fatalf("list --app (an uploaded certificate has no last error):\n%s", out)
 	}
-	must("cert", "detach", "www", "--app", "app_2")
+	if out := must("cert", "detach", "www", "--app", "app_2"); out != "detached certificate www ("+id+") from app app_2\n" {
+		t.Fatalf("detach printed %q", out)
+	}
 	if out := must("cert", "list", "--app", "app_2"); strings.Contains(out, "www") {
 		t.Fatalf("still attached:\n%s", out)
 	}
-	out = must("cert", "request", "--app", "app_1", "--domain", "api.example.com")
+	out = must("cert", "show", strings.TrimSpace(must("cert", "request", "--app", "app_1", "--domain", "api.example.com")))
 	if !strings.Contains(out, "pending (managed)") {
 		t.Fatalf("request:\n%s", out)
 	}

@@ -99,6 +99,15 @@ func OrDash(s string) string {
 	return s
 }
 
+// NameOr is the name names holds for id, or id when it holds none: a table
+// cell naming another object (a cluster's partition, a certificate's apps).
+func NameOr(names map[string]string, id string) string {
+	if n := names[id]; n != "" {
+		return n
+	}
+	return id
+}
+
 // FmtTime is ts in local time, or "-" when unset.
 func FmtTime(ts *timestamppb.Timestamp) string {
 	if ts == nil || (ts.Seconds == 0 && ts.Nanos == 0) {

@@ -68,11 +68,7 @@ func grantCreateCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return clientx.Emit(f, res, func(w io.Writer) error {
-				g := res.Grant
-				_, err := fmt.Fprintf(w, "Granted %s to %s over %s (grant %s).\n", g.Role, subjectText(g), scopeText(g.Scope), g.Id)
-				return err
-			})
+			return clientx.Emitf(f, res, "%s", res.Grant.GetId())
 		},
 	}
 	fl := cmd.Flags()

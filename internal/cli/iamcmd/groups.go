@@ -40,7 +40,7 @@ func groupCreateCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return clientx.Emit(f, res, func(w io.Writer) error { return printGroup(w, res.Group) })
+			return clientx.Emitf(f, res, "%s", res.Group.GetName())
 		},
 	}
 	cmd.Flags().StringVar(&req.Description, "description", "", "what the group is for")

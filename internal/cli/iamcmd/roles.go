@@ -55,6 +55,9 @@ func roleCreateCmd(f ClientFactory, update bool) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if !update { // a create prints the handle alone
+				return clientx.Emitf(f, role, "%s", role.GetName())
+			}
 			return clientx.Emit(f, role, func(w io.Writer) error { return printRole(w, role) })
 		},
 	}

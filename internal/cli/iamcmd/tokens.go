@@ -42,15 +42,15 @@ func tokenCreateCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return clientx.Emit(f, res, func(w io.Writer) error {
+			if !f.JSON() {
+				// stdout holds the secret alone, for TOKEN=$(strata token create).
 				expires := "never"
 				if res.Token.ExpiresAt != nil {
 					expires = clientx.FmtTime(res.Token.ExpiresAt)
 				}
-				_, err := fmt.Fprintf(w, "Token %s for %s (expires %s):\n\n  %s\n\nStore it now: it is not shown again. Use it as STRATA_TOKEN or \"Authorization: Bearer <token>\".\n",
-					res.Token.Id, res.Token.User, expires, res.Secret)
-				return err
-			})
+				fmt.Fprintf(f.Stderr(), "Token %s for %s, expires %s: store it now, it is not shown again.\n", res.Token.Id, res.Token.User, expires)
+			}
+			return clientx.Emitf(f, res, "%s", res.Secret)
 		},
 	}
 	cmd.Flags().StringVar(&req.Description, "description", "", "what the token is for")

@@ -62,7 +62,7 @@ func userCreateCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return clientx.Emit(f, res, func(w io.Writer) error { return printUser(w, res.User) })
+			return clientx.Emitf(f, res, "%s", res.User.GetName())
 		},
 	}
 	fl := cmd.Flags()
