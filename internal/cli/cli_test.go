@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -357,7 +359,7 @@ func TestErrorsAreReadable(t *testing.T) {
 		want []string
 	}{
 		{name: "field violation", args: []string{"app", "create", "--name", "x", "--domain", "bad..example.com"},
-			want: []string{"Error: invalid_argument:", "  - domains[0]:", "(request id "}},
+			want: []string{"Error: invalid_argument:", "  - --domain:", "(request id "}},
 		{name: "not found", args: []string{"app", "get", "app_missing"}, want: []string{"Error: not_found:"}},
 		{name: "no token", args: []string{"app", "list"}, env: map[string]string{"STRATA_API": api},
 			want: []string{"Error: unauthenticated:", "Hint: pass --token"}},
@@ -533,5 +535,67 @@ func TestStagingReleaseAndPromote(t *testing.T) {
 	_, errOut, code = s.run("release", "revert", "--app", app, "--to", "2")
 	if code == 0 || !strings.Contains(errOut, "nothing to release") {
 		t.Fatalf("revert to the live release: exit %d, %s", code, errOut)
+	}
+}
+
+// Errors name the flags the user typed and the defaults follow what the user
+// set (issue 13, item 9).
+func TestErrorsNameFlags(t *testing.T) {
+	s := newCLI(t, startAPI(t))
+	s.ok("app", "create", "--name", "shop", "--domain", "shop.example.com")
+
+	// --health-interval alone: the default timeout goes below it.
+	s.ok("upstream", "create", "--app", "shop", "--name", "web", "--server", "10.0.0.1:80", "--health-path", "/", "--health-interval", "1s")
+	got := &configv1.GetAppResponse{}
+	s.json(got, "app", "get", "shop")
+	if hc := got.GetApp().GetUpstreams()[0].GetHealthCheck(); hc.GetIntervalMs() != 1000 || hc.GetTimeoutMs() != 500 {
+		t.Errorf("--health-interval 1s: interval %d ms, timeout %d ms; want 1000 and 500", hc.GetIntervalMs(), hc.GetTimeoutMs())
+	}
+	s.ok("upstream", "update", "--app", "shop", "--name", "web", "--health-interval", "3s")
+	s.json(got, "app", "get", "shop")
+	if hc := got.GetApp().GetUpstreams()[0].GetHealthCheck(); hc.GetIntervalMs() != 3000 || hc.GetTimeoutMs() != 500 {
+		t.Errorf("update --health-interval 3s: interval %d ms, timeout %d ms; want 3000 and 500 (kept)", hc.GetIntervalMs(), hc.GetTimeoutMs())
+	}
+	s.ok("release", "create", "--app", "shop")
+
+	edge := httptest.NewServer(http.NotFoundHandler()) // a web server, such as an edge node's port
+	t.Cleanup(edge.Close)
+	tests := []struct {
+		name    string
+		args    []string
+		want    []string
+		notWant []string
+	}{
+		{name: "timeout above the interval", args: []string{"upstream", "create", "--app", "shop", "--name", "w", "--server", "10.0.0.1:80",
+			"--health-path", "/", "--health-interval", "1s", "--health-timeout", "2s"},
+			want: []string{"  - --health-timeout: 2000 ms must be shorter than the interval (1000 ms)"}, notWant: []string{"health_check", "interval_ms"}},
+		{name: "bad server host", args: []string{"upstream", "create", "--app", "shop", "--name", "w", "--server", "-bad-.example.com:80"},
+			want: []string{"  - --server"}, notWant: []string{"servers["}},
+		{name: "unquoted when", args: []string{"rule", "create", "--app", "shop", "--when", "PathPrefix(/api)", "--respond", "404"},
+			want: []string{"  - --when: ", `Hint: strings in --when are double-quoted; quote the whole argument for the shell: --when 'PathPrefix("/api")'`}},
+		{name: "revert to a release that does not exist", args: []string{"release", "revert", "--app", "shop", "--to", "99"},
+			want: []string{"  - --to: release 99 does not exist (the only release is 1)"}, notWant: []string{"to_release"}},
+		{name: "app domain", args: []string{"app", "create", "--name", "x", "--domain", "bad..example.com"},
+			want: []string{"  - --domain: "}},
+		{name: "not an API", args: []string{"app", "list", "--api", edge.URL},
+			want: []string{"Error: " + edge.URL + " is not a Strata API (it answered HTTP 404 Not Found).", "Hint: --api"}, notWant: []string{"unimplemented"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, errs, code := s.run(tt.args...)
+			if code != 1 {
+				t.Errorf("exit %d, want 1", code)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(errs, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, errs)
+				}
+			}
+			for _, w := range tt.notWant {
+				if strings.Contains(errs, w) {
+					t.Errorf("stderr names %q:\n%s", w, errs)
+				}
+			}
+		})
 	}
 }

@@ -4,11 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
 	"connectrpc.com/connect"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -45,9 +48,14 @@ func ago(ts *timestamppb.Timestamp, now time.Time) string {
 	return d.String() + " ago"
 }
 
+// httpStatusRE is the message connect-go gives a response that is not RPC
+// at all, e.g. "404 Not Found".
+var httpStatusRE = regexp.MustCompile(`^\d{3} [A-Za-z ]+$`)
+
 // printError writes err for a human: the Connect code and message, each field
-// violation on its own line, the request id, and a hint where one helps.
-func printError(w io.Writer, err error, cmd *cobra.Command) {
+// violation on its own line (named by its CLI flag), the request id, and a
+// hint where one helps. api is --api.
+func printError(w io.Writer, err error, cmd *cobra.Command, api string) {
 	var ue usageError
 	if errors.As(err, &ue) || isCobraUsageError(err) {
 		fmt.Fprintf(w, "Error: %v\n", err)
@@ -59,6 +67,12 @@ func printError(w io.Writer, err error, cmd *cobra.Command) {
 	var ce *connect.Error
 	if !errors.As(err, &ce) {
 		fmt.Fprintf(w, "Error: %v\n", err)
+		return
+	}
+	if ce.Code() == connect.CodeUnimplemented && httpStatusRE.MatchString(ce.Message()) {
+		// A web server answered, not an API: an edge node's port, say.
+		fmt.Fprintf(w, "Error: %s is not a Strata API (it answered HTTP %s).\n", api, ce.Message())
+		fmt.Fprintln(w, "Hint: --api (STRATA_API) is the \"api:\" address of strata dev or strata control (default http://127.0.0.1:7400), not an edge node's HTTP port.")
 		return
 	}
 	violations := apierr.FromConnect(err)
@@ -73,7 +87,15 @@ func printError(w io.Writer, err error, cmd *cobra.Command) {
 	}
 	fmt.Fprintf(w, "Error: %s: %s\n", ce.Code(), msg)
 	for _, v := range violations {
+		if flag := flagFor(cmd, v.Field); flag != "" {
+			v.Field = flag // what the user typed, not the API's field path
+		}
 		fmt.Fprintf(w, "  - %s\n", v)
+		if v.Field == "--when" {
+			if hint := whenHint(cmd.Flags().Lookup("when")); hint != "" {
+				fmt.Fprintln(w, hint)
+			}
+		}
 	}
 	switch ce.Code() {
 	case connect.CodeUnauthenticated:
@@ -86,6 +108,30 @@ func printError(w io.Writer, err error, cmd *cobra.Command) {
 	if id := ce.Meta().Get(apiauth.RequestIDHeader); id != "" {
 		fmt.Fprintf(w, "(request id %s)\n", id)
 	}
+}
+
+// unquotedArg is a call of the rule language whose argument lacks its
+// double quotes, e.g. PathPrefix(/api): the shell ate them.
+var unquotedArg = regexp.MustCompile(`([A-Za-z]+)\(([^"()]+)\)`)
+
+// whenHint suggests the quoted form of a --when expression with an unquoted
+// string argument, or "".
+func whenHint(f *pflag.Flag) string {
+	if f == nil {
+		return ""
+	}
+	expr := f.Value.String()
+	fixed := unquotedArg.ReplaceAllStringFunc(expr, func(call string) string {
+		m := unquotedArg.FindStringSubmatch(call)
+		if _, err := strconv.ParseFloat(strings.TrimSpace(m[2]), 64); err == nil {
+			return call // a number needs no quotes
+		}
+		return m[1] + `("` + strings.TrimSpace(m[2]) + `")`
+	})
+	if fixed == expr {
+		return ""
+	}
+	return fmt.Sprintf("Hint: strings in --when are double-quoted; quote the whole argument for the shell: --when '%s'", fixed)
 }
 
 // isCobraUsageError recognises the errors cobra returns for a wrong command

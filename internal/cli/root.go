@@ -71,7 +71,7 @@ func Execute(ctx context.Context, info BuildInfo, args []string, stdout, stderr 
 	root.SetErr(stderr)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err != nil {
-		printError(stderr, err, cmd)
+		printError(stderr, err, cmd, g.api)
 		return 1
 	}
 	return 0

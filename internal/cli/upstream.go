@@ -50,7 +50,7 @@ func (f *upstreamFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.healthPath, "health-path", "", "enable active health checks: HTTP path to probe, e.g. /healthz")
 	fs.StringVar(&f.healthHost, "health-host", "", "Host header of health probes")
 	fs.DurationVar(&f.healthInterval, "health-interval", 5*time.Second, "time between health probes")
-	fs.DurationVar(&f.healthTO, "health-timeout", 2*time.Second, "health probe timeout")
+	fs.DurationVar(&f.healthTO, "health-timeout", defaultHealthTimeout, "health probe timeout (when not given: at most half of --health-interval)")
 	fs.Uint32Var(&f.healthyThr, "healthy-threshold", 2, "successful probes before a server is healthy again")
 	fs.Uint32Var(&f.unhealthyThr, "unhealthy-threshold", 3, "failed probes before a server is taken out")
 	fs.UintSliceVar(&f.healthStatuses, "health-status", nil, "statuses that count as healthy (repeatable; default 200-399)")
@@ -132,6 +132,10 @@ func (f *upstreamFlags) apply(fs *pflag.FlagSet, u *configv1.Upstream, isNew boo
 	return f.applyHealth(fs, u, isNew)
 }
 
+// defaultHealthTimeout is --health-timeout when not given and shorter than
+// half the interval.
+const defaultHealthTimeout = 2 * time.Second
+
 func (f *upstreamFlags) applyHealth(fs *pflag.FlagSet, u *configv1.Upstream, isNew bool) error {
 	names := []string{"health-path", "health-host", "health-interval", "health-timeout", "healthy-threshold", "unhealthy-threshold", "health-status", "max-fails", "fail-timeout"}
 	changed := false
@@ -170,6 +174,10 @@ func (f *upstreamFlags) applyHealth(fs *pflag.FlagSet, u *configv1.Upstream, isN
 			}
 			*d.dst = ms
 		}
+	}
+	if !fs.Changed("health-timeout") && h.IntervalMs != 0 && h.TimeoutMs >= h.IntervalMs {
+		// The default timeout follows the interval the user set: below it.
+		h.TimeoutMs = min(uint32(defaultHealthTimeout/time.Millisecond), h.IntervalMs/2)
 	}
 	if given("healthy-threshold") {
 		h.HealthyThreshold = f.healthyThr

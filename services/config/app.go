@@ -484,8 +484,12 @@ func (a *App) checkTarget(to uint64) error {
 		return apierr.FailedPrecondition(fmt.Sprintf("app %s has no release to revert to", a.id))
 	}
 	if to == 0 || to > a.latestRelease {
+		which := fmt.Sprintf("releases are 1-%d", a.latestRelease)
+		if a.latestRelease == 1 {
+			which = "the only release is 1"
+		}
 		return apierr.Invalid(apierr.FieldViolation{Field: "to_release",
-			Reason: fmt.Sprintf("release %d does not exist (releases are 1-%d)", to, a.latestRelease)})
+			Reason: fmt.Sprintf("release %d does not exist (%s)", to, which)})
 	}
 	return nil
 }

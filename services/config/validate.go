@@ -320,7 +320,7 @@ func checkHealth(v *violations, prefix string, hc *configv1.HealthCheck) {
 	if hc.TimeoutMs > maxTimeoutMS {
 		v.add(join(prefix, "timeout_ms"), "%d is more than %d ms", hc.TimeoutMs, maxTimeoutMS)
 	} else if hc.TimeoutMs != 0 && hc.IntervalMs != 0 && hc.TimeoutMs >= hc.IntervalMs {
-		v.add(join(prefix, "timeout_ms"), "%d ms must be shorter than interval_ms (%d)", hc.TimeoutMs, hc.IntervalMs)
+		v.add(join(prefix, "timeout_ms"), "%d ms must be shorter than the interval (%d ms)", hc.TimeoutMs, hc.IntervalMs)
 	}
 	if hc.HealthyThreshold > maxThreshold {
 		v.add(join(prefix, "healthy_threshold"), "%d is more than %d", hc.HealthyThreshold, maxThreshold)

@@ -125,7 +125,7 @@ func TestValidationRejects(t *testing.T) {
 		})), "upstream.health_check.interval_ms", "outside"},
 		{"health timeout", createUpstream(upstreamWith(func(u *configv1.Upstream) {
 			u.HealthCheck = &configv1.HealthCheck{Enabled: true, IntervalMs: 1000, TimeoutMs: 1000}
-		})), "upstream.health_check.timeout_ms", "shorter than interval_ms"},
+		})), "upstream.health_check.timeout_ms", "shorter than the interval (1000 ms)"},
 		{"health path", createUpstream(upstreamWith(func(u *configv1.Upstream) { u.HealthCheck = &configv1.HealthCheck{Path: "health"} })), "upstream.health_check.path", "start with '/'"},
 		{"health status", createUpstream(upstreamWith(func(u *configv1.Upstream) {
 			u.HealthCheck = &configv1.HealthCheck{ExpectedStatuses: []uint32{99}}

@@ -147,7 +147,7 @@ func New(appID string, cfg *configv1.Upstream) (*Upstream, error) {
 		path:               hc.GetPath(),
 		host:               hc.GetHost(),
 		interval:           msOr(hc.GetIntervalMs(), DefaultCheckInterval),
-		timeout:            msOr(hc.GetTimeoutMs(), DefaultCheckTimeout),
+		timeout:            msOr(hc.GetTimeoutMs(), min(DefaultCheckTimeout, msOr(hc.GetIntervalMs(), DefaultCheckInterval)/2)),
 		healthyThreshold:   intOr(hc.GetHealthyThreshold(), DefaultHealthyThreshold),
 		unhealthyThreshold: intOr(hc.GetUnhealthyThreshold(), DefaultUnhealthyThreshold),
 		maxFails:           int(hc.GetMaxFails()),

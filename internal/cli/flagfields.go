@@ -1,0 +1,88 @@
+package cli
+
+import (
+	"regexp"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// fieldFlags maps the API field paths of the config commands' requests
+// (suffixes, with every index written []) to the CLI flags that set them, so
+// an error names what the user typed: "--health-timeout", not
+// "upstream.health_check.timeout_ms". The longest matching suffix wins.
+var fieldFlags = map[string]string{
+	// apps
+	"name": "--name", "domains[]": "--domain", "domains": "--domain", "http_ports[]": "--http-port",
+	"https_ports[]": "--https-port", "partitions[]": "--partition", "partitions": "--partition", "labels": "--label",
+	// upstreams
+	"upstream.servers": "--server", "upstream.servers[]": "--server", "upstream.servers[].address": "--server",
+	"upstream.servers[].weight": "--server", "upstream.policy": "--policy", "upstream.hash_key": "--hash-key",
+	"upstream.retries": "--retries", "upstream.tls.sni": "--tls-sni", "upstream.timeouts.connect_ms": "--connect-timeout",
+	"upstream.timeouts.read_ms": "--read-timeout", "health_check.path": "--health-path", "health_check.host": "--health-host",
+	"health_check.interval_ms": "--health-interval", "health_check.timeout_ms": "--health-timeout",
+	"health_check.healthy_threshold": "--healthy-threshold", "health_check.unhealthy_threshold": "--unhealthy-threshold",
+	"health_check.expected_statuses[]": "--health-status", "health_check.max_fails": "--max-fails",
+	"health_check.fail_timeout_ms": "--fail-timeout",
+	// releases
+	"to_release": "--to", "note": "--note", "kind": "--kind", "object": "--name",
+	// rules
+	"upstream.name": "--name", "rule.name": "--name", "rule.when": "--when", "rule.actions": "--upstream, --redirect or --respond",
+	"proxy.upstreams": "--upstream", "proxy.upstreams[]": "--upstream", "redirect.url": "--redirect", "redirect.status": "--status",
+	"respond.status": "--respond", "respond.body": "--body", "respond.content_type": "--content-type",
+	"request_headers.set": "--set-header", "request_headers.add": "--add-header", "request_headers.remove": "--remove-header",
+	"response_headers.set": "--set-response-header", "response_headers.add": "--add-response-header",
+	"response_headers.remove": "--remove-response-header", "rewrite.path_regex": "--rewrite-path",
+	"rewrite.path_replacement": "--rewrite-path", "cache.ttl_s": "--cache-ttl", "cache.bypass": "--cache-bypass",
+	"cache.override_origin": "--cache-override-origin", "cache.key_query_args": "--cache-key-query",
+	"cache.key_headers": "--cache-key-header", "cache.key_cookies": "--cache-key-cookie",
+	"cache.stale_while_revalidate_s": "--cache-stale-while-revalidate", "cache.stale_if_error_s": "--cache-stale-if-error",
+	"cache.tag_header": "--cache-tag-header",
+}
+
+// flagCommands are the commands whose errors fieldFlags applies to (their
+// requests are the ones it describes).
+var flagCommands = []string{"app", "upstream", "rule", "release"}
+
+var indexRE = regexp.MustCompile(`\[[^\]]*\]`)
+
+// flagFor returns the flag that sets the API field path of cmd's request,
+// or "" when none does (the field is shown as it is).
+func flagFor(cmd *cobra.Command, path string) string {
+	if cmd == nil || path == "" {
+		return ""
+	}
+	top := cmd
+	for top.HasParent() && top.Parent().HasParent() {
+		top = top.Parent()
+	}
+	found := false
+	for _, c := range flagCommands {
+		found = found || top.Name() == c
+	}
+	if !found {
+		return ""
+	}
+	p := indexRE.ReplaceAllString(path, "[]")
+	// Longest path first: drop trailing components until a key matches.
+	for p != "" {
+		best := ""
+		for _, c := range []string{p, strings.TrimSuffix(p, "[]")} {
+			for k := range fieldFlags {
+				match := c == k || (strings.Contains(k, ".") && strings.HasSuffix(c, "."+k))
+				if match && len(k) > len(best) {
+					best = k
+				}
+			}
+		}
+		if best != "" {
+			return fieldFlags[best]
+		}
+		i := strings.LastIndex(p, ".")
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	return ""
+}
