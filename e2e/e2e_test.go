@@ -383,7 +383,7 @@ func TestDevReleaseRevertRestart(t *testing.T) {
 	if bad.code == 0 {
 		t.Fatalf("invalid domain accepted: %s", bad.stdout)
 	}
-	if !strings.Contains(bad.stderr, "invalid_argument") || !strings.Contains(bad.stderr, "domains[0]") {
+	if !strings.Contains(bad.stderr, "invalid_argument") || !strings.Contains(bad.stderr, "  - --domain: ") {
 		t.Errorf("invalid domain error does not name the code and field:\n%s", bad.stderr)
 	}
 	// A stale expected version is refused.
