@@ -114,6 +114,11 @@ type appFlags struct {
 	httpsPorts []uint
 	partitions []string
 	labels     []string
+
+	httpsRedirect bool
+	hstsMaxAge    uint32
+	hstsSubdoms   bool
+	hstsPreload   bool
 }
 
 func (f *appFlags) register(fs *pflag.FlagSet) {
@@ -123,6 +128,40 @@ func (f *appFlags) register(fs *pflag.FlagSet) {
 	fs.UintSliceVar(&f.httpsPorts, "https-port", nil, "HTTPS port (repeatable)")
 	fs.StringArrayVar(&f.partitions, "partition", nil, "partition id or name (repeatable; default: default)")
 	fs.StringArrayVar(&f.labels, "label", nil, "label KEY=VALUE (repeatable)")
+	fs.BoolVar(&f.httpsRedirect, "https-redirect", false, "redirect plain HTTP to HTTPS (301, 308 for other methods than GET/HEAD); --https-redirect=false turns it off")
+	fs.Uint32Var(&f.hstsMaxAge, "hsts-max-age", 0, "send Strict-Transport-Security with this max-age in seconds on HTTPS responses (e.g. 31536000; 0 = no HSTS)")
+	fs.BoolVar(&f.hstsSubdoms, "hsts-include-subdomains", false, "HSTS: add includeSubDomains")
+	fs.BoolVar(&f.hstsPreload, "hsts-preload", false, "HSTS: add preload (needs --hsts-include-subdomains and a max-age of at least 31536000)")
+}
+
+// hstsFlags are the flags that set HSTS.
+var hstsFlags = []string{"hsts-max-age", "hsts-include-subdomains", "hsts-preload"}
+
+// hsts returns the HSTS setting the flags give over cur (the app's current
+// one, nil for none): flags not given keep cur's values; --hsts-max-age 0
+// turns HSTS off. Without a max-age the server refuses it, naming
+// hsts.max_age_seconds.
+func (f *appFlags) hsts(fs *pflag.FlagSet, cur *configv1.Hsts) *configv1.Hsts {
+	if !slices.ContainsFunc(hstsFlags, fs.Changed) {
+		return cur
+	}
+	if fs.Changed("hsts-max-age") && f.hstsMaxAge == 0 {
+		return nil
+	}
+	h := &configv1.Hsts{}
+	if cur != nil {
+		h = proto.Clone(cur).(*configv1.Hsts)
+	}
+	if fs.Changed("hsts-max-age") {
+		h.MaxAgeSeconds = f.hstsMaxAge
+	}
+	if fs.Changed("hsts-include-subdomains") {
+		h.IncludeSubdomains = f.hstsSubdoms
+	}
+	if fs.Changed("hsts-preload") {
+		h.Preload = f.hstsPreload
+	}
+	return h
 }
 
 func newAppCmd(g *globals) *cobra.Command {
@@ -134,10 +173,11 @@ func newAppCmd(g *globals) *cobra.Command {
 func newAppCreateCmd(g *globals) *cobra.Command {
 	var f appFlags
 	cmd := &cobra.Command{
-		Use:   "create --name N --domain D [--domain D2] [--http-port 80] [--https-port 443] [--partition P] [--label k=v]",
+		Use:   "create --name N --domain D [--domain D2] [--http-port 80] [--https-port 443] [--https-redirect] [--hsts-max-age S] [--partition P] [--label k=v]",
 		Short: "Create an app (prints its id)",
 		Example: `  strata app create --name shop --domain shop.example.com --domain www.shop.example.com
-  APP=$(strata app create --name api --domain api.example.com --https-port 443 --label team=core)`,
+  APP=$(strata app create --name api --domain api.example.com --https-port 443 --label team=core)
+  strata app create --name www --domain www.example.com --http-port 80 --https-port 443 --https-redirect --hsts-max-age 31536000`,
 		Args: args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			httpPorts, err := parsePorts("--http-port", f.httpPorts)
@@ -155,6 +195,7 @@ func newAppCreateCmd(g *globals) *cobra.Command {
 			req := &configv1.CreateAppRequest{
 				Name: f.name, Domains: f.domains, HttpPorts: httpPorts, HttpsPorts: httpsPorts,
 				Partitions: f.partitions, Labels: labels,
+				HttpsRedirect: f.httpsRedirect, Hsts: f.hsts(cmd.Flags(), nil),
 			}
 			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.CreateAppResponse, error) {
 				return c.CreateApp(ctx, req)
@@ -231,15 +272,18 @@ func newAppUpdateCmd(g *globals) *cobra.Command {
 	var f appFlags
 	var ev expectVersion
 	cmd := &cobra.Command{
-		Use:   "update APP [--name N] [--domain D ...] [--http-port P ...] [--https-port P ...] [--partition P ...] [--label k=v ...]",
+		Use:   "update APP [--name N] [--domain D ...] [--http-port P ...] [--https-port P ...] [--https-redirect[=false]] [--hsts-max-age S] [--partition P ...] [--label k=v ...]",
 		Short: "Change an app's settings; each given list replaces the current one",
 		Example: `  strata app update $APP --domain shop.example.com --domain shop.example.org
-  strata app update $APP --https-port 443 --expect-version 12`,
+  strata app update $APP --https-port 443 --expect-version 12
+  strata app update $APP --https-redirect                     # plain HTTP -> HTTPS, like nginx's return 301 https://$host$request_uri
+  strata app update $APP --hsts-max-age 31536000 --hsts-include-subdomains
+  strata app update $APP --https-redirect=false --hsts-max-age 0`,
 		Args: args("APP"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			flags := cmd.Flags()
-			if !slices.ContainsFunc([]string{"name", "domain", "http-port", "https-port", "partition", "label"}, flags.Changed) {
-				return usagef("nothing to change: give at least one of --name, --domain, --http-port, --https-port, --partition, --label")
+			if !slices.ContainsFunc(append([]string{"name", "domain", "http-port", "https-port", "partition", "label", "https-redirect"}, hstsFlags...), flags.Changed) {
+				return usagef("nothing to change: give at least one of --name, --domain, --http-port, --https-port, --partition, --label, --https-redirect, --hsts-max-age")
 			}
 			httpPorts, err := parsePorts("--http-port", f.httpPorts)
 			if err != nil {
@@ -263,6 +307,10 @@ func newAppUpdateCmd(g *globals) *cobra.Command {
 					AppId: a[0], ExpectedVersion: ev.orRead(cmd, cur.GetVersion()),
 					Name: app.GetName(), Domains: app.GetDomains(), HttpPorts: app.GetHttpPorts(),
 					HttpsPorts: app.GetHttpsPorts(), Partitions: app.GetPartitionIds(), Labels: app.GetLabels(),
+					HttpsRedirect: app.GetHttpsRedirect(), Hsts: f.hsts(flags, app.GetHsts()),
+				}
+				if flags.Changed("https-redirect") {
+					req.HttpsRedirect = f.httpsRedirect
 				}
 				if flags.Changed("name") {
 					req.Name = f.name
@@ -363,6 +411,8 @@ func describeApp(w io.Writer, res *configv1.GetAppResponse) error {
 		{"https ports:", joinUints(app.GetHttpsPorts())},
 		{"partitions:", strings.Join(app.GetPartitionIds(), ", ")},
 		{"labels:", joinLabels(app.GetLabels())},
+		{"https redirect:", yesNo(app.GetHttpsRedirect())},
+		{"hsts:", hstsText(app.GetHsts())},
 		{"version:", strconv.FormatUint(res.GetVersion(), 10)},
 		{"released:", fmt.Sprintf("%s, %d pending change(s)", released, res.GetPendingChanges())},
 	}
@@ -381,6 +431,20 @@ func describeApp(w io.Writer, res *configv1.GetAppResponse) error {
 		fmt.Fprintf(w, "  %d. %s\n", i, describeRule(r))
 	}
 	return nil
+}
+
+func hstsText(h *configv1.Hsts) string {
+	if h == nil {
+		return "-"
+	}
+	v := fmt.Sprintf("max-age=%d", h.GetMaxAgeSeconds())
+	if h.GetIncludeSubdomains() {
+		v += "; includeSubDomains"
+	}
+	if h.GetPreload() {
+		v += "; preload"
+	}
+	return v
 }
 
 func joinUints(v []uint32) string {

@@ -599,3 +599,42 @@ func TestErrorsNameFlags(t *testing.T) {
 		})
 	}
 }
+
+// TestHTTPSRedirectFlags: app create/update set https_redirect and HSTS
+// from flags; flags not given keep them; --hsts-max-age 0 and
+// --https-redirect=false turn them off.
+func TestHTTPSRedirectFlags(t *testing.T) {
+	s := newCLI(t, startAPI(t))
+	id := s.ok("app", "create", "--name", "www", "--domain", "www.example.com", "--http-port", "80", "--https-port", "443", "--https-redirect")
+	get := func() *configv1.App {
+		res := &configv1.GetAppResponse{}
+		s.json(res, "app", "get", id)
+		return res.GetApp()
+	}
+	if a := get(); !a.GetHttpsRedirect() || a.GetHsts() != nil {
+		t.Fatalf("after create: redirect %v hsts %v", a.GetHttpsRedirect(), a.GetHsts())
+	}
+	s.ok("app", "update", id, "--hsts-max-age", "31536000", "--hsts-include-subdomains")
+	if a := get(); !a.GetHttpsRedirect() || a.GetHsts().GetMaxAgeSeconds() != 31536000 || !a.GetHsts().GetIncludeSubdomains() || a.GetHsts().GetPreload() {
+		t.Fatalf("after --hsts-max-age: redirect %v hsts %v", a.GetHttpsRedirect(), a.GetHsts())
+	}
+	if text := s.ok("app", "get", id); !strings.Contains(text, "max-age=31536000; includeSubDomains") {
+		t.Errorf("app get lacks the HSTS value:\n%s", text)
+	}
+	s.ok("app", "update", id, "--label", "team=web")
+	if a := get(); !a.GetHttpsRedirect() || a.GetHsts() == nil {
+		t.Fatalf("an unrelated update changed redirect/HSTS: %v %v", a.GetHttpsRedirect(), a.GetHsts())
+	}
+	_, errOut, code := s.run("app", "update", id, "--hsts-preload", "--hsts-include-subdomains=false")
+	if code == 0 || !strings.Contains(errOut, "hsts.preload") {
+		t.Fatalf("preload without includeSubDomains: exit %d, %s", code, errOut)
+	}
+	s.ok("app", "update", id, "--https-redirect=false", "--hsts-max-age", "0")
+	if a := get(); a.GetHttpsRedirect() || a.GetHsts() != nil {
+		t.Fatalf("after turning off: redirect %v hsts %v", a.GetHttpsRedirect(), a.GetHsts())
+	}
+	_, errOut, code = s.run("app", "create", "--name", "plain", "--domain", "plain.example.com", "--https-redirect")
+	if code == 0 || !strings.Contains(errOut, "https_redirect: the app has no https port") {
+		t.Fatalf("redirect without an https port: exit %d, %s", code, errOut)
+	}
+}

@@ -85,6 +85,7 @@ func (p *Proxy) serveFast(ctx *fasthttp.RequestCtx) {
 			v.https, port = true, p.httpsPort // a child's miss of an https request
 		}
 	}
+	v.port = port
 	app := rt.Lookup(v.https, port, v.Host())
 	if app == nil {
 		fastText(ctx, http.StatusNotFound, fmt.Sprintf("no application for host %q\n", v.Host()))

@@ -108,6 +108,7 @@ func (h stdHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if tls {
 		port = p.httpsPort
 	}
+	st.view.port = port
 	app = rt.Lookup(tls, port, st.view.Host())
 	if app == nil {
 		stdText(sw, http.StatusNotFound, fmt.Sprintf("no application for host %q\n", st.view.Host()))

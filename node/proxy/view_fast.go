@@ -23,6 +23,8 @@ type fastView struct {
 	// https marks a parent-tier request for an https request of the
 	// child's (tierHTTPS): routed and ruled as https.
 	https bool
+	// port is the listener's routing port (Options.HTTPPort/HTTPSPort).
+	port uint32
 }
 
 var _ route.Request = (*fastView)(nil)
@@ -86,6 +88,7 @@ func (v *fastView) Method() string     { return b2s(v.ctx.Request.Header.Method(
 func (v *fastView) Host() string       { return v.host }
 func (v *fastView) Path() string       { return b2s(v.ctx.URI().Path()) }
 func (v *fastView) RequestURI() string { return b2s(v.ctx.Request.Header.RequestURI()) }
+func (v *fastView) Port() uint32       { return v.port }
 func (v *fastView) Scheme() string {
 	if v.https {
 		return "https"

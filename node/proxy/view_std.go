@@ -14,6 +14,7 @@ import (
 type stdView struct {
 	r       *http.Request
 	tls     bool
+	port    uint32 // the listener's routing port, set before routing
 	host    string
 	path    string
 	ip      netip.Addr
@@ -44,6 +45,7 @@ func (v *stdView) Method() string {
 func (v *stdView) Host() string         { return v.host }
 func (v *stdView) Path() string         { return v.path }
 func (v *stdView) ClientIP() netip.Addr { return v.ip }
+func (v *stdView) Port() uint32         { return v.port }
 
 func (v *stdView) RequestURI() string {
 	if v.r.RequestURI != "" {

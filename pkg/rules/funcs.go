@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"regexp/syntax"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/strata-edge/strata/pkg/domainname"
@@ -44,6 +45,8 @@ var funcs = map[string]funcSpec{
 	"Query":        {1, 2, buildKV},
 	"QueryRegexp":  {2, 2, buildKV},
 	"ClientIP":     {1, -1, buildClientIP},
+	"Scheme":       {1, 2, buildScheme},
+	"Port":         {1, -1, buildPort},
 }
 
 // funcNames is sorted, for error messages.
@@ -282,6 +285,57 @@ func buildMethod(fn string, args []arg) (condition, []string, *Error) {
 		c.methods = append(c.methods, m)
 	}
 	return c, c.methods, nil
+}
+
+// Scheme
+
+type schemeCond struct{ http, https bool }
+
+func (c *schemeCond) match(r Request) bool {
+	if r.Scheme() == "https" {
+		return c.https
+	}
+	return c.http
+}
+
+func buildScheme(fn string, args []arg) (condition, []string, *Error) {
+	c := &schemeCond{}
+	var canon []string
+	for _, a := range args {
+		sc := strings.ToLower(a.val)
+		switch {
+		case sc == "http" && !c.http:
+			c.http = true
+		case sc == "https" && !c.https:
+			c.https = true
+		case sc == "http" || sc == "https":
+			return nil, nil, &Error{a.off, fmt.Sprintf("%s: %q is given twice", fn, a.val)}
+		default:
+			return nil, nil, &Error{a.off, fmt.Sprintf("%s: unknown scheme %q (want http or https)", fn, a.val)}
+		}
+		canon = append(canon, sc)
+	}
+	return c, canon, nil
+}
+
+// Port
+
+type portCond struct{ ports []uint32 }
+
+func (c *portCond) match(r Request) bool { return slices.Contains(c.ports, r.Port()) }
+
+func buildPort(fn string, args []arg) (condition, []string, *Error) {
+	c := &portCond{}
+	var canon []string
+	for _, a := range args {
+		n, err := strconv.ParseUint(a.val, 10, 16)
+		if err != nil || n == 0 || a.val[0] == '0' {
+			return nil, nil, &Error{a.off, fmt.Sprintf("%s: invalid port %q (want a number 1-65535)", fn, a.val)}
+		}
+		c.ports = append(c.ports, uint32(n))
+		canon = append(canon, a.val)
+	}
+	return c, canon, nil
 }
 
 // Header, HeaderRegexp, Cookie, Query, QueryRegexp

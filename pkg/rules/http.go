@@ -1,10 +1,12 @@
 package rules
 
 import (
+	"net"
 	"net/http"
 	"net/netip"
 	"net/textproto"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -85,6 +87,32 @@ func (h *httpRequest) Query(name string) (string, bool) {
 }
 
 func (h *httpRequest) ClientIP() netip.Addr { return h.ip }
+
+func (h *httpRequest) Scheme() string {
+	if h.r.TLS != nil {
+		return "https"
+	}
+	return "http"
+}
+
+// Port is the local port the request arrived on (http.LocalAddrContextKey),
+// else the port of the Host header, else the scheme's default.
+func (h *httpRequest) Port() uint32 {
+	if a, ok := h.r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+			return uint32(ap.Port())
+		}
+	}
+	if _, p, err := net.SplitHostPort(h.r.Host); err == nil {
+		if n, err := strconv.ParseUint(p, 10, 16); err == nil {
+			return uint32(n)
+		}
+	}
+	if h.r.TLS != nil {
+		return 443
+	}
+	return 80
+}
 
 // hostWithoutPort turns "Example.COM.:8080" into "example.com" and
 // "[2001:db8::1]:443" into "2001:db8::1".

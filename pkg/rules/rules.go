@@ -57,6 +57,8 @@ type Request interface {
 	Cookie(name string) (string, bool)
 	Query(name string) (string, bool) // first value
 	ClientIP() netip.Addr
+	Scheme() string // "http" or "https": how the client reached the node
+	Port() uint32   // the listener's port as apps name it (http_ports, https_ports)
 }
 
 // Matcher is a compiled expression. It is immutable and safe for concurrent use.

@@ -102,6 +102,16 @@ func TestMatch(t *testing.T) {
 		{"parens override", "(Method(`GET`) || Method(`POST`)) && Path(`/nope`)", reqA, false},
 		{"double not", "!!Method(`GET`)", reqA, true},
 		{"double-quoted with escapes", `PathPrefix("/api/\u0076")`, reqA, true},
+
+		{"scheme https", "Scheme(`https`)", reqA, true},
+		{"scheme https on http", "Scheme(`https`)", reqB, false},
+		{"scheme http", "Scheme(`HTTP`)", reqB, true},
+		{"scheme either", "Scheme(`http`, `https`)", reqA, true},
+		{"http to https redirect condition", "Scheme(`http`) && !PathPrefix(`/.well-known/`)", reqB, true},
+		{"port", "Port(`8443`)", reqA, true},
+		{"port list", "Port(`80`, `8080`)", reqC, true},
+		{"port default of the scheme", "Port(`80`)", reqB, true},
+		{"port other", "Port(`443`)", reqA, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -144,7 +154,7 @@ func TestCompileErrors(t *testing.T) {
 		{"unknown function, case", "pathprefix(`/`)", 0, `unknown function "pathprefix"; did you mean PathPrefix?`},
 		{"unknown function, v2 name", "Headers(`X`)", 0, `unknown function "Headers"; did you mean Header?`},
 		{"unknown function, HostHeader", "HostHeader(`a.com`)", 0, `unknown function "HostHeader"; did you mean Host?`},
-		{"unknown function, far", "Path(`/`) && Foo()", 13, `unknown function "Foo" (known: ClientIP, Cookie, Header, HeaderRegexp, Host, HostRegexp, Method, Path, PathPrefix, PathRegexp, Query, QueryRegexp)`},
+		{"unknown function, far", "Path(`/`) && Foo()", 13, `unknown function "Foo" (known: ClientIP, Cookie, Header, HeaderRegexp, Host, HostRegexp, Method, Path, PathPrefix, PathRegexp, Port, Query, QueryRegexp, Scheme)`},
 		{"no arguments", "Host()", 5, "Host: needs at least 1 argument, got 0"},
 		{"too many arguments", "Header(`a`, `b`, `c`)", 17, "Header: takes 1 or 2 arguments, got 3"},
 		{"too few arguments", "HeaderRegexp(`a`)", 16, "HeaderRegexp: takes 2 arguments, got 1"},
@@ -188,6 +198,13 @@ func TestCompileErrors(t *testing.T) {
 		{"header name empty", "HeaderRegexp(``, `x`)", 13, `HeaderRegexp: header name is empty`},
 		{"header regexp bad", "HeaderRegexp(`X`, `[`)", 18, `HeaderRegexp: invalid regexp "[": missing closing ]`},
 		{"cookie name empty", "Cookie(``)", 7, "Cookie: cookie name is empty"},
+		{"unknown scheme", "Scheme(`ftp`)", 7, `Scheme: unknown scheme "ftp" (want http or https)`},
+		{"scheme twice", "Scheme(`http`, `HTTP`)", 15, `Scheme: "HTTP" is given twice`},
+		{"scheme arity", "Scheme(`http`, `https`, `http`)", 24, "Scheme: takes 1 or 2 arguments, got 3"},
+		{"port zero", "Port(`0`)", 5, `Port: invalid port "0" (want a number 1-65535)`},
+		{"port too big", "Port(`80`, `65536`)", 11, `Port: invalid port "65536" (want a number 1-65535)`},
+		{"port name", "Port(`https`)", 5, `Port: invalid port "https" (want a number 1-65535)`},
+		{"port leading zero", "Port(`080`)", 5, `Port: invalid port "080" (want a number 1-65535)`},
 		{"cookie name", "Cookie(`a;b`)", 7, `Cookie: invalid cookie name "a;b": character ';' is not allowed`},
 		{"query name empty", "Query(``)", 6, "Query: query parameter name is empty"},
 		{"control character", "Path(\"/\x01\")", 5, `Path: argument contains control character U+0001 (in a regexp, write \t, \n or \x..)`},
@@ -260,6 +277,7 @@ func TestString(t *testing.T) {
 		{"backquote in argument", "Path(\"/a`b\")", "Path(\"/a`b\")"},
 		{"backquote, quote and backslash", "Header(`X`, \"`\\\"\\\\\")", "Header(`X`, \"`\\\"\\\\\")"},
 		{"regexp prefers raw", `PathRegexp("^/api/\\d+$")`, "PathRegexp(`^/api/\\d+$`)"},
+		{"scheme lower-cased", `Scheme("HTTPS") && Port("443")`, "Scheme(`https`) && Port(`443`)"},
 		{"IPs", `ClientIP("10.1.2.3/8", "::ffff:192.0.2.1", "2001:DB8:0:0:1::1", "1::2:3:4:5:6:7")`,
 			"ClientIP(`10.0.0.0/8`, `192.0.2.1`, `2001:db8::1:0:0:1`, `1::2:3:4:5:6:7`)"},
 		{"host IP", "Host(`[2001:DB8::1]`, `Example.com.`, `*.Example.com`)", "Host(`2001:db8::1`, `example.com`, `*.example.com`)"},
@@ -302,6 +320,8 @@ type view struct {
 	method, host, path       string
 	headers, cookies, params [][2]string
 	ip                       netip.Addr
+	scheme                   string
+	port                     uint32
 }
 
 func find(kvs [][2]string, name string, fold bool) (string, bool) {
@@ -320,6 +340,8 @@ func (v *view) Header(name string) (string, bool) { return find(v.headers, name,
 func (v *view) Cookie(name string) (string, bool) { return find(v.cookies, name, false) }
 func (v *view) Query(name string) (string, bool)  { return find(v.params, name, false) }
 func (v *view) ClientIP() netip.Addr              { return v.ip }
+func (v *view) Scheme() string                    { return v.scheme }
+func (v *view) Port() uint32                      { return v.port }
 
 // typicalRule is the common page-rule shape: site, section, method.
 var typicalRule = "Host(`*.example.com`, `example.com`) && PathPrefix(`/api/`) && !Method(`OPTIONS`, `HEAD`)"

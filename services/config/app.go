@@ -592,6 +592,7 @@ func shallowCopy(a *configv1.App) *configv1.App {
 	return &configv1.App{
 		Id: a.Id, Name: a.Name, Domains: a.Domains, HttpPorts: a.HttpPorts, HttpsPorts: a.HttpsPorts,
 		PartitionIds: a.PartitionIds, Labels: a.Labels, Upstreams: a.Upstreams, Rules: a.Rules, Release: a.Release,
+		HttpsRedirect: a.HttpsRedirect, Hsts: a.Hsts,
 	}
 }
 
@@ -662,16 +663,20 @@ func setSettings(app *configv1.App, s *ev.AppSettings) {
 	app.HttpsPorts = slices.Clone(s.GetHttpsPorts())
 	app.PartitionIds = slices.Clone(s.GetPartitionIds())
 	app.Labels = maps.Clone(s.GetLabels())
+	app.HttpsRedirect = s.GetHttpsRedirect()
+	app.Hsts = s.GetHsts()
 }
 
 func settingsOf(app *configv1.App) *ev.AppSettings {
 	return &ev.AppSettings{
-		Name:         app.GetName(),
-		Domains:      app.GetDomains(),
-		HttpPorts:    app.GetHttpPorts(),
-		HttpsPorts:   app.GetHttpsPorts(),
-		PartitionIds: app.GetPartitionIds(),
-		Labels:       app.GetLabels(),
+		Name:          app.GetName(),
+		Domains:       app.GetDomains(),
+		HttpPorts:     app.GetHttpPorts(),
+		HttpsPorts:    app.GetHttpsPorts(),
+		PartitionIds:  app.GetPartitionIds(),
+		Labels:        app.GetLabels(),
+		HttpsRedirect: app.GetHttpsRedirect(),
+		Hsts:          app.GetHsts(),
 	}
 }
 

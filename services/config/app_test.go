@@ -368,6 +368,10 @@ func TestShallowCopyCoversEveryField(t *testing.T) {
 			r.Set(f, protoreflect.ValueOfString("x"))
 		case f.Kind() == protoreflect.Uint64Kind:
 			r.Set(f, protoreflect.ValueOfUint64(7))
+		case f.Kind() == protoreflect.BoolKind:
+			r.Set(f, protoreflect.ValueOfBool(true))
+		case f.Kind() == protoreflect.MessageKind:
+			r.Set(f, protoreflect.ValueOfMessage(r.NewField(f).Message()))
 		default:
 			t.Fatalf("field %s of kind %v: extend this test and shallowCopy", f.Name(), f.Kind())
 		}

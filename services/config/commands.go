@@ -227,6 +227,9 @@ type appInput struct {
 	httpsPorts []uint32
 	partitions []string // ids or names
 	labels     map[string]string
+
+	httpsRedirect bool
+	hsts          *configv1.Hsts
 }
 
 // settingsLocked resolves partition references and validates the settings,
@@ -235,7 +238,7 @@ type appInput struct {
 func (s *Service) settingsLocked(in appInput, self string) (*ev.AppSettings, error) {
 	var v violations
 	st := &ev.AppSettings{Name: in.name, Domains: in.domains, HttpPorts: in.httpPorts,
-		HttpsPorts: in.httpsPorts, Labels: in.labels}
+		HttpsPorts: in.httpsPorts, Labels: in.labels, HttpsRedirect: in.httpsRedirect, Hsts: in.hsts}
 	refs := in.partitions
 	field := "partitions"
 	if len(refs) == 0 {

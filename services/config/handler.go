@@ -201,12 +201,25 @@ func (h *handler) app(id string) (*appState, error) {
 		latest: a.LatestRelease(), pending: a.Pending(), deleted: a.Deleted()}, nil
 }
 
-func appInputOf(name string, domains []string, http, https []uint32, partitions []string, labels map[string]string) appInput {
-	return appInput{name: name, domains: domains, httpPorts: http, httpsPorts: https, partitions: partitions, labels: labels}
+// appRequest is what CreateAppRequest and UpdateAppRequest have in common.
+type appRequest interface {
+	GetName() string
+	GetDomains() []string
+	GetHttpPorts() []uint32
+	GetHttpsPorts() []uint32
+	GetPartitions() []string
+	GetLabels() map[string]string
+	GetHttpsRedirect() bool
+	GetHsts() *configv1.Hsts
+}
+
+func appInputOf(r appRequest) appInput {
+	return appInput{name: r.GetName(), domains: r.GetDomains(), httpPorts: r.GetHttpPorts(), httpsPorts: r.GetHttpsPorts(),
+		partitions: r.GetPartitions(), labels: r.GetLabels(), httpsRedirect: r.GetHttpsRedirect(), hsts: r.GetHsts()}
 }
 
 func (h *handler) CreateApp(ctx context.Context, req *configv1.CreateAppRequest) (*configv1.CreateAppResponse, error) {
-	id, version, err := h.s.createApp(ctx, appInputOf(req.Name, req.Domains, req.HttpPorts, req.HttpsPorts, req.Partitions, req.Labels))
+	id, version, err := h.s.createApp(ctx, appInputOf(req))
 	if err != nil {
 		return nil, h.fail(err)
 	}
@@ -260,7 +273,7 @@ func (h *handler) UpdateApp(ctx context.Context, req *configv1.UpdateAppRequest)
 		return nil, err
 	}
 	version, err := h.s.updateApp(ctx, req.AppId, req.ExpectedVersion,
-		appInputOf(req.Name, req.Domains, req.HttpPorts, req.HttpsPorts, req.Partitions, req.Labels))
+		appInputOf(req))
 	if err != nil {
 		return nil, h.fail(err)
 	}

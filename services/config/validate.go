@@ -172,8 +172,28 @@ func normalizeSettings(in *ev.AppSettings) (*ev.AppSettings, []apierr.FieldViola
 			v.add(f, "%s", r)
 		}
 	}
+
+	if s.HttpsRedirect && len(s.HttpsPorts) == 0 {
+		v.add("https_redirect", "the app has no https port to redirect to (add one, e.g. 443)")
+	}
+	if h := s.Hsts; h != nil {
+		switch {
+		case len(s.HttpsPorts) == 0:
+			v.add("hsts", "the app has no https port (HSTS is sent on HTTPS responses only)")
+		case h.MaxAgeSeconds == 0 || h.MaxAgeSeconds > maxHSTSAge:
+			v.add("hsts.max_age_seconds", "%d is out of range 1-%d (two years)", h.MaxAgeSeconds, maxHSTSAge)
+		case h.Preload && (!h.IncludeSubdomains || h.MaxAgeSeconds < minHSTSPreloadAge):
+			v.add("hsts.preload", "needs include_subdomains and a max-age of at least %d (one year), as preload lists require", minHSTSPreloadAge)
+		}
+	}
 	return s, v.list
 }
+
+// HSTS max-age bounds, in seconds.
+const (
+	maxHSTSAge        = 2 * 365 * 24 * 3600
+	minHSTSPreloadAge = 365 * 24 * 3600
+)
 
 // checkLabelKey: 1-63 characters of letters, digits, '-', '_', '.', '/',
 // starting and ending with a letter or digit (Kubernetes-like).

@@ -82,6 +82,12 @@ func TestValidationRejects(t *testing.T) {
 		{"label key", createApp(&configv1.CreateAppRequest{Name: "n", Labels: map[string]string{"-bad": "v"}}), `labels["-bad"]`, "key"},
 		{"label value", createApp(&configv1.CreateAppRequest{Name: "n", Labels: map[string]string{"team": strings.Repeat("x", 300)}}), `labels["team"]`, "more than 256"},
 		{"too many labels", createApp(&configv1.CreateAppRequest{Name: "n", Labels: labels}), "labels", "more than 64"},
+		{"https redirect without https port", createApp(&configv1.CreateAppRequest{Name: "n", HttpsRedirect: true}), "https_redirect", "no https port"},
+		{"hsts without https port", createApp(&configv1.CreateAppRequest{Name: "n", Hsts: &configv1.Hsts{MaxAgeSeconds: 60}}), "hsts", "no https port"},
+		{"hsts max-age zero", createApp(&configv1.CreateAppRequest{Name: "n", HttpsPorts: []uint32{443}, Hsts: &configv1.Hsts{IncludeSubdomains: true}}), "hsts.max_age_seconds", "out of range 1-63072000"},
+		{"hsts max-age too long", createApp(&configv1.CreateAppRequest{Name: "n", HttpsPorts: []uint32{443}, Hsts: &configv1.Hsts{MaxAgeSeconds: 63072001}}), "hsts.max_age_seconds", "out of range"},
+		{"hsts preload without subdomains", createApp(&configv1.CreateAppRequest{Name: "n", HttpsPorts: []uint32{443}, Hsts: &configv1.Hsts{MaxAgeSeconds: 63072000, Preload: true}}), "hsts.preload", "include_subdomains"},
+		{"hsts preload too short", createApp(&configv1.CreateAppRequest{Name: "n", HttpsPorts: []uint32{443}, Hsts: &configv1.Hsts{MaxAgeSeconds: 86400, IncludeSubdomains: true, Preload: true}}), "hsts.preload", "at least 31536000"},
 		{"update app name taken", func() error {
 			_, err := c.UpdateApp(ctx, &configv1.UpdateAppRequest{AppId: base.Id, Name: "other"})
 			return err

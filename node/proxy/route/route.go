@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strconv"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
@@ -402,6 +404,11 @@ func compileApp(ac *configv1.App, prev *Runtime, all map[string]*upstream.Upstre
 	if len(ac.GetUpstreams()) == 1 {
 		a.fallback = a.upstreams[ac.GetUpstreams()[0].GetName()]
 	}
+	pre, err := settingRules(ac)
+	if err != nil {
+		return nil, err
+	}
+	a.rules = pre
 	for i, rc := range ac.GetRules() {
 		r, err := compileRule(fmt.Sprintf("rules[%d]", i), rc, a)
 		if err != nil {
@@ -410,6 +417,59 @@ func compileApp(ac *configv1.App, prev *Runtime, all map[string]*upstream.Upstre
 		a.rules = append(a.rules, r)
 	}
 	return a, nil
+}
+
+// settingRules are the rules the app's settings imply, evaluated before its
+// own rules: HSTS (a response header on HTTPS, not terminal) and the
+// HTTP -> HTTPS redirect (301 for GET and HEAD, 308 so other methods keep
+// their body). They are ordinary rules, so both server paths run them the
+// same way.
+func settingRules(ac *configv1.App) ([]*Rule, error) {
+	var out []*Rule
+	if h := ac.GetHsts(); h != nil {
+		m, err := rules.Compile("Scheme(`https`)")
+		if err != nil {
+			return nil, err
+		}
+		ops, err := actions.CompileHeaderOps("hsts", &configv1.HeaderOps{Set: map[string]string{"Strict-Transport-Security": HSTSValue(h)}})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, &Rule{Name: "(hsts)", match: m, resp: []*actions.HeaderOps{ops}})
+	}
+	if ac.GetHttpsRedirect() {
+		url := "https://$host$request_uri"
+		if ps := ac.GetHttpsPorts(); len(ps) > 0 && !slices.Contains(ps, 443) {
+			url = fmt.Sprintf("https://$host:%d$request_uri", ps[0])
+		}
+		for _, r := range []struct {
+			when   string
+			status uint32
+		}{{"Scheme(`http`) && Method(`GET`, `HEAD`)", 301}, {"Scheme(`http`)", 308}} {
+			m, err := rules.Compile(r.when)
+			if err != nil {
+				return nil, err
+			}
+			rd, err := actions.CompileRedirect("https_redirect", &configv1.RedirectAction{Url: url, Status: r.status})
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, &Rule{Name: "(https_redirect)", match: m, terminal: Redirect, redirect: rd})
+		}
+	}
+	return out, nil
+}
+
+// HSTSValue is the Strict-Transport-Security header value for h.
+func HSTSValue(h *configv1.Hsts) string {
+	v := "max-age=" + strconv.FormatUint(uint64(h.GetMaxAgeSeconds()), 10)
+	if h.GetIncludeSubdomains() {
+		v += "; includeSubDomains"
+	}
+	if h.GetPreload() {
+		v += "; preload"
+	}
+	return v
 }
 
 func compileRule(field string, rc *configv1.Rule, a *App) (*Rule, error) {

@@ -15,13 +15,21 @@ import (
 type req struct {
 	method, host, path, uri string
 	header                  map[string]string
+	https                   bool
+	port                    uint32
 }
 
 func (r *req) Method() string     { return r.method }
 func (r *req) Host() string       { return r.host }
 func (r *req) Path() string       { return r.path }
 func (r *req) RequestURI() string { return r.uri }
-func (r *req) Scheme() string     { return "http" }
+func (r *req) Port() uint32       { return r.port }
+func (r *req) Scheme() string {
+	if r.https {
+		return "https"
+	}
+	return "http"
+}
 func (r *req) Header(n string) (string, bool) {
 	v, ok := r.header[n]
 	return v, ok

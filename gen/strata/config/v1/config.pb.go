@@ -1037,8 +1037,11 @@ type CreateAppRequest struct {
 	HttpPorts  []uint32 `protobuf:"varint,3,rep,packed,name=http_ports,json=httpPorts,proto3" json:"http_ports,omitempty"`
 	HttpsPorts []uint32 `protobuf:"varint,4,rep,packed,name=https_ports,json=httpsPorts,proto3" json:"https_ports,omitempty"`
 	// Partition ids or names; defaults to the partition named "default".
-	Partitions    []string          `protobuf:"bytes,5,rep,name=partitions,proto3" json:"partitions,omitempty"`
-	Labels        map[string]string `protobuf:"bytes,6,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Partitions []string          `protobuf:"bytes,5,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	Labels     map[string]string `protobuf:"bytes,6,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// See App.https_redirect and App.hsts.
+	HttpsRedirect bool  `protobuf:"varint,7,opt,name=https_redirect,json=httpsRedirect,proto3" json:"https_redirect,omitempty"`
+	Hsts          *Hsts `protobuf:"bytes,8,opt,name=hsts,proto3" json:"hsts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1111,6 +1114,20 @@ func (x *CreateAppRequest) GetPartitions() []string {
 func (x *CreateAppRequest) GetLabels() map[string]string {
 	if x != nil {
 		return x.Labels
+	}
+	return nil
+}
+
+func (x *CreateAppRequest) GetHttpsRedirect() bool {
+	if x != nil {
+		return x.HttpsRedirect
+	}
+	return false
+}
+
+func (x *CreateAppRequest) GetHsts() *Hsts {
+	if x != nil {
+		return x.Hsts
 	}
 	return nil
 }
@@ -1492,12 +1509,15 @@ type UpdateAppRequest struct {
 	AppId           string                 `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
 	ExpectedVersion *uint64                `protobuf:"varint,2,opt,name=expected_version,json=expectedVersion,proto3,oneof" json:"expected_version,omitempty"`
 	// Fields replace the app's settings. Each list is replaced whole.
-	Name          string            `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
-	Domains       []string          `protobuf:"bytes,4,rep,name=domains,proto3" json:"domains,omitempty"`
-	HttpPorts     []uint32          `protobuf:"varint,5,rep,packed,name=http_ports,json=httpPorts,proto3" json:"http_ports,omitempty"`
-	HttpsPorts    []uint32          `protobuf:"varint,6,rep,packed,name=https_ports,json=httpsPorts,proto3" json:"https_ports,omitempty"`
-	Partitions    []string          `protobuf:"bytes,7,rep,name=partitions,proto3" json:"partitions,omitempty"`
-	Labels        map[string]string `protobuf:"bytes,8,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Name       string            `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Domains    []string          `protobuf:"bytes,4,rep,name=domains,proto3" json:"domains,omitempty"`
+	HttpPorts  []uint32          `protobuf:"varint,5,rep,packed,name=http_ports,json=httpPorts,proto3" json:"http_ports,omitempty"`
+	HttpsPorts []uint32          `protobuf:"varint,6,rep,packed,name=https_ports,json=httpsPorts,proto3" json:"https_ports,omitempty"`
+	Partitions []string          `protobuf:"bytes,7,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	Labels     map[string]string `protobuf:"bytes,8,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Replaced like the other settings: unset turns them off.
+	HttpsRedirect bool  `protobuf:"varint,9,opt,name=https_redirect,json=httpsRedirect,proto3" json:"https_redirect,omitempty"`
+	Hsts          *Hsts `protobuf:"bytes,10,opt,name=hsts,proto3" json:"hsts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1584,6 +1604,20 @@ func (x *UpdateAppRequest) GetPartitions() []string {
 func (x *UpdateAppRequest) GetLabels() map[string]string {
 	if x != nil {
 		return x.Labels
+	}
+	return nil
+}
+
+func (x *UpdateAppRequest) GetHttpsRedirect() bool {
+	if x != nil {
+		return x.HttpsRedirect
+	}
+	return false
+}
+
+func (x *UpdateAppRequest) GetHsts() *Hsts {
+	if x != nil {
+		return x.Hsts
 	}
 	return nil
 }
@@ -3630,7 +3664,7 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	" \x01(\bR\ahealthy\x12\x1f\n" +
 	"\vapply_error\x18\v \x01(\tR\n" +
 	"applyError\x120\n" +
-	"\x03dns\x18\f \x01(\x0e2\x1e.strata.config.v1.NodeDnsStateR\x03dns\"\xa3\x02\n" +
+	"\x03dns\x18\f \x01(\x0e2\x1e.strata.config.v1.NodeDnsStateR\x03dns\"\xf6\x02\n" +
 	"\x10CreateAppRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\adomains\x18\x02 \x03(\tR\adomains\x12\x1d\n" +
@@ -3641,7 +3675,9 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\n" +
 	"partitions\x18\x05 \x03(\tR\n" +
 	"partitions\x12F\n" +
-	"\x06labels\x18\x06 \x03(\v2..strata.config.v1.CreateAppRequest.LabelsEntryR\x06labels\x1a9\n" +
+	"\x06labels\x18\x06 \x03(\v2..strata.config.v1.CreateAppRequest.LabelsEntryR\x06labels\x12%\n" +
+	"\x0ehttps_redirect\x18\a \x01(\bR\rhttpsRedirect\x12*\n" +
+	"\x04hsts\x18\b \x01(\v2\x16.strata.config.v1.HstsR\x04hsts\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"V\n" +
@@ -3671,7 +3707,7 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\adeleted\x18\b \x01(\bR\adeleted\x12%\n" +
 	"\x0estable_release\x18\t \x01(\x04R\rstableRelease\x12'\n" +
 	"\x0fstaging_release\x18\n" +
-	" \x01(\x04R\x0estagingRelease\"\xff\x02\n" +
+	" \x01(\x04R\x0estagingRelease\"\xd2\x03\n" +
 	"\x10UpdateAppRequest\x12\x15\n" +
 	"\x06app_id\x18\x01 \x01(\tR\x05appId\x12.\n" +
 	"\x10expected_version\x18\x02 \x01(\x04H\x00R\x0fexpectedVersion\x88\x01\x01\x12\x12\n" +
@@ -3684,7 +3720,10 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\n" +
 	"partitions\x18\a \x03(\tR\n" +
 	"partitions\x12F\n" +
-	"\x06labels\x18\b \x03(\v2..strata.config.v1.UpdateAppRequest.LabelsEntryR\x06labels\x1a9\n" +
+	"\x06labels\x18\b \x03(\v2..strata.config.v1.UpdateAppRequest.LabelsEntryR\x06labels\x12%\n" +
+	"\x0ehttps_redirect\x18\t \x01(\bR\rhttpsRedirect\x12*\n" +
+	"\x04hsts\x18\n" +
+	" \x01(\v2\x16.strata.config.v1.HstsR\x04hsts\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x13\n" +
@@ -3954,9 +3993,10 @@ var file_strata_config_v1_config_proto_goTypes = []any{
 	(*Node)(nil),                    // 65: strata.config.v1.Node
 	(*timestamppb.Timestamp)(nil),   // 66: google.protobuf.Timestamp
 	(NodeDnsState)(0),               // 67: strata.config.v1.NodeDnsState
-	(*App)(nil),                     // 68: strata.config.v1.App
-	(*Upstream)(nil),                // 69: strata.config.v1.Upstream
-	(*Rule)(nil),                    // 70: strata.config.v1.Rule
+	(*Hsts)(nil),                    // 68: strata.config.v1.Hsts
+	(*App)(nil),                     // 69: strata.config.v1.App
+	(*Upstream)(nil),                // 70: strata.config.v1.Upstream
+	(*Rule)(nil),                    // 71: strata.config.v1.Rule
 }
 var file_strata_config_v1_config_proto_depIdxs = []int32{
 	63, // 0: strata.config.v1.CreatePartitionResponse.partition:type_name -> strata.config.v1.Partition
@@ -3972,90 +4012,92 @@ var file_strata_config_v1_config_proto_depIdxs = []int32{
 	66, // 10: strata.config.v1.NodeInfo.last_seen:type_name -> google.protobuf.Timestamp
 	67, // 11: strata.config.v1.NodeInfo.dns:type_name -> strata.config.v1.NodeDnsState
 	61, // 12: strata.config.v1.CreateAppRequest.labels:type_name -> strata.config.v1.CreateAppRequest.LabelsEntry
-	68, // 13: strata.config.v1.CreateAppResponse.app:type_name -> strata.config.v1.App
-	68, // 14: strata.config.v1.GetAppResponse.app:type_name -> strata.config.v1.App
-	68, // 15: strata.config.v1.GetAppResponse.released:type_name -> strata.config.v1.App
-	26, // 16: strata.config.v1.ListAppsResponse.apps:type_name -> strata.config.v1.AppSummary
-	62, // 17: strata.config.v1.UpdateAppRequest.labels:type_name -> strata.config.v1.UpdateAppRequest.LabelsEntry
-	68, // 18: strata.config.v1.UpdateAppResponse.app:type_name -> strata.config.v1.App
-	69, // 19: strata.config.v1.CreateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
-	69, // 20: strata.config.v1.CreateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
-	69, // 21: strata.config.v1.UpdateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
-	69, // 22: strata.config.v1.UpdateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
-	70, // 23: strata.config.v1.CreateRuleRequest.rule:type_name -> strata.config.v1.Rule
-	70, // 24: strata.config.v1.CreateRuleResponse.rule:type_name -> strata.config.v1.Rule
-	70, // 25: strata.config.v1.UpdateRuleRequest.rule:type_name -> strata.config.v1.Rule
-	70, // 26: strata.config.v1.UpdateRuleResponse.rule:type_name -> strata.config.v1.Rule
-	47, // 27: strata.config.v1.DiffAppResponse.changes:type_name -> strata.config.v1.PendingChange
-	66, // 28: strata.config.v1.PendingChange.time:type_name -> google.protobuf.Timestamp
-	66, // 29: strata.config.v1.Release.time:type_name -> google.protobuf.Timestamp
-	66, // 30: strata.config.v1.Release.promoted_time:type_name -> google.protobuf.Timestamp
-	48, // 31: strata.config.v1.CreateReleaseResponse.release:type_name -> strata.config.v1.Release
-	48, // 32: strata.config.v1.ListReleasesResponse.releases:type_name -> strata.config.v1.Release
-	48, // 33: strata.config.v1.PromoteReleaseResponse.release:type_name -> strata.config.v1.Release
-	48, // 34: strata.config.v1.RevertAppResponse.release:type_name -> strata.config.v1.Release
-	48, // 35: strata.config.v1.RevertObjectResponse.release:type_name -> strata.config.v1.Release
-	0,  // 36: strata.config.v1.ConfigService.CreatePartition:input_type -> strata.config.v1.CreatePartitionRequest
-	2,  // 37: strata.config.v1.ConfigService.ListPartitions:input_type -> strata.config.v1.ListPartitionsRequest
-	4,  // 38: strata.config.v1.ConfigService.CreateCluster:input_type -> strata.config.v1.CreateClusterRequest
-	9,  // 39: strata.config.v1.ConfigService.ListClusters:input_type -> strata.config.v1.ListClustersRequest
-	6,  // 40: strata.config.v1.ConfigService.UpdateCluster:input_type -> strata.config.v1.UpdateClusterRequest
-	11, // 41: strata.config.v1.ConfigService.RegisterNode:input_type -> strata.config.v1.RegisterNodeRequest
-	13, // 42: strata.config.v1.ConfigService.SetNodeStaging:input_type -> strata.config.v1.SetNodeStagingRequest
-	15, // 43: strata.config.v1.ConfigService.RemoveNode:input_type -> strata.config.v1.RemoveNodeRequest
-	17, // 44: strata.config.v1.ConfigService.ListNodes:input_type -> strata.config.v1.ListNodesRequest
-	20, // 45: strata.config.v1.ConfigService.CreateApp:input_type -> strata.config.v1.CreateAppRequest
-	22, // 46: strata.config.v1.ConfigService.GetApp:input_type -> strata.config.v1.GetAppRequest
-	24, // 47: strata.config.v1.ConfigService.ListApps:input_type -> strata.config.v1.ListAppsRequest
-	27, // 48: strata.config.v1.ConfigService.UpdateApp:input_type -> strata.config.v1.UpdateAppRequest
-	29, // 49: strata.config.v1.ConfigService.DeleteApp:input_type -> strata.config.v1.DeleteAppRequest
-	31, // 50: strata.config.v1.ConfigService.CreateUpstream:input_type -> strata.config.v1.CreateUpstreamRequest
-	33, // 51: strata.config.v1.ConfigService.UpdateUpstream:input_type -> strata.config.v1.UpdateUpstreamRequest
-	35, // 52: strata.config.v1.ConfigService.DeleteUpstream:input_type -> strata.config.v1.DeleteUpstreamRequest
-	37, // 53: strata.config.v1.ConfigService.CreateRule:input_type -> strata.config.v1.CreateRuleRequest
-	39, // 54: strata.config.v1.ConfigService.UpdateRule:input_type -> strata.config.v1.UpdateRuleRequest
-	41, // 55: strata.config.v1.ConfigService.DeleteRule:input_type -> strata.config.v1.DeleteRuleRequest
-	43, // 56: strata.config.v1.ConfigService.MoveRule:input_type -> strata.config.v1.MoveRuleRequest
-	45, // 57: strata.config.v1.ConfigService.DiffApp:input_type -> strata.config.v1.DiffAppRequest
-	49, // 58: strata.config.v1.ConfigService.CreateRelease:input_type -> strata.config.v1.CreateReleaseRequest
-	53, // 59: strata.config.v1.ConfigService.PromoteRelease:input_type -> strata.config.v1.PromoteReleaseRequest
-	51, // 60: strata.config.v1.ConfigService.ListReleases:input_type -> strata.config.v1.ListReleasesRequest
-	55, // 61: strata.config.v1.ConfigService.RevertApp:input_type -> strata.config.v1.RevertAppRequest
-	57, // 62: strata.config.v1.ConfigService.RevertObject:input_type -> strata.config.v1.RevertObjectRequest
-	59, // 63: strata.config.v1.ConfigService.GetSnapshot:input_type -> strata.config.v1.GetSnapshotRequest
-	1,  // 64: strata.config.v1.ConfigService.CreatePartition:output_type -> strata.config.v1.CreatePartitionResponse
-	3,  // 65: strata.config.v1.ConfigService.ListPartitions:output_type -> strata.config.v1.ListPartitionsResponse
-	5,  // 66: strata.config.v1.ConfigService.CreateCluster:output_type -> strata.config.v1.CreateClusterResponse
-	10, // 67: strata.config.v1.ConfigService.ListClusters:output_type -> strata.config.v1.ListClustersResponse
-	8,  // 68: strata.config.v1.ConfigService.UpdateCluster:output_type -> strata.config.v1.UpdateClusterResponse
-	12, // 69: strata.config.v1.ConfigService.RegisterNode:output_type -> strata.config.v1.RegisterNodeResponse
-	14, // 70: strata.config.v1.ConfigService.SetNodeStaging:output_type -> strata.config.v1.SetNodeStagingResponse
-	16, // 71: strata.config.v1.ConfigService.RemoveNode:output_type -> strata.config.v1.RemoveNodeResponse
-	18, // 72: strata.config.v1.ConfigService.ListNodes:output_type -> strata.config.v1.ListNodesResponse
-	21, // 73: strata.config.v1.ConfigService.CreateApp:output_type -> strata.config.v1.CreateAppResponse
-	23, // 74: strata.config.v1.ConfigService.GetApp:output_type -> strata.config.v1.GetAppResponse
-	25, // 75: strata.config.v1.ConfigService.ListApps:output_type -> strata.config.v1.ListAppsResponse
-	28, // 76: strata.config.v1.ConfigService.UpdateApp:output_type -> strata.config.v1.UpdateAppResponse
-	30, // 77: strata.config.v1.ConfigService.DeleteApp:output_type -> strata.config.v1.DeleteAppResponse
-	32, // 78: strata.config.v1.ConfigService.CreateUpstream:output_type -> strata.config.v1.CreateUpstreamResponse
-	34, // 79: strata.config.v1.ConfigService.UpdateUpstream:output_type -> strata.config.v1.UpdateUpstreamResponse
-	36, // 80: strata.config.v1.ConfigService.DeleteUpstream:output_type -> strata.config.v1.DeleteUpstreamResponse
-	38, // 81: strata.config.v1.ConfigService.CreateRule:output_type -> strata.config.v1.CreateRuleResponse
-	40, // 82: strata.config.v1.ConfigService.UpdateRule:output_type -> strata.config.v1.UpdateRuleResponse
-	42, // 83: strata.config.v1.ConfigService.DeleteRule:output_type -> strata.config.v1.DeleteRuleResponse
-	44, // 84: strata.config.v1.ConfigService.MoveRule:output_type -> strata.config.v1.MoveRuleResponse
-	46, // 85: strata.config.v1.ConfigService.DiffApp:output_type -> strata.config.v1.DiffAppResponse
-	50, // 86: strata.config.v1.ConfigService.CreateRelease:output_type -> strata.config.v1.CreateReleaseResponse
-	54, // 87: strata.config.v1.ConfigService.PromoteRelease:output_type -> strata.config.v1.PromoteReleaseResponse
-	52, // 88: strata.config.v1.ConfigService.ListReleases:output_type -> strata.config.v1.ListReleasesResponse
-	56, // 89: strata.config.v1.ConfigService.RevertApp:output_type -> strata.config.v1.RevertAppResponse
-	58, // 90: strata.config.v1.ConfigService.RevertObject:output_type -> strata.config.v1.RevertObjectResponse
-	60, // 91: strata.config.v1.ConfigService.GetSnapshot:output_type -> strata.config.v1.GetSnapshotResponse
-	64, // [64:92] is the sub-list for method output_type
-	36, // [36:64] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	68, // 13: strata.config.v1.CreateAppRequest.hsts:type_name -> strata.config.v1.Hsts
+	69, // 14: strata.config.v1.CreateAppResponse.app:type_name -> strata.config.v1.App
+	69, // 15: strata.config.v1.GetAppResponse.app:type_name -> strata.config.v1.App
+	69, // 16: strata.config.v1.GetAppResponse.released:type_name -> strata.config.v1.App
+	26, // 17: strata.config.v1.ListAppsResponse.apps:type_name -> strata.config.v1.AppSummary
+	62, // 18: strata.config.v1.UpdateAppRequest.labels:type_name -> strata.config.v1.UpdateAppRequest.LabelsEntry
+	68, // 19: strata.config.v1.UpdateAppRequest.hsts:type_name -> strata.config.v1.Hsts
+	69, // 20: strata.config.v1.UpdateAppResponse.app:type_name -> strata.config.v1.App
+	70, // 21: strata.config.v1.CreateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
+	70, // 22: strata.config.v1.CreateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
+	70, // 23: strata.config.v1.UpdateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
+	70, // 24: strata.config.v1.UpdateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
+	71, // 25: strata.config.v1.CreateRuleRequest.rule:type_name -> strata.config.v1.Rule
+	71, // 26: strata.config.v1.CreateRuleResponse.rule:type_name -> strata.config.v1.Rule
+	71, // 27: strata.config.v1.UpdateRuleRequest.rule:type_name -> strata.config.v1.Rule
+	71, // 28: strata.config.v1.UpdateRuleResponse.rule:type_name -> strata.config.v1.Rule
+	47, // 29: strata.config.v1.DiffAppResponse.changes:type_name -> strata.config.v1.PendingChange
+	66, // 30: strata.config.v1.PendingChange.time:type_name -> google.protobuf.Timestamp
+	66, // 31: strata.config.v1.Release.time:type_name -> google.protobuf.Timestamp
+	66, // 32: strata.config.v1.Release.promoted_time:type_name -> google.protobuf.Timestamp
+	48, // 33: strata.config.v1.CreateReleaseResponse.release:type_name -> strata.config.v1.Release
+	48, // 34: strata.config.v1.ListReleasesResponse.releases:type_name -> strata.config.v1.Release
+	48, // 35: strata.config.v1.PromoteReleaseResponse.release:type_name -> strata.config.v1.Release
+	48, // 36: strata.config.v1.RevertAppResponse.release:type_name -> strata.config.v1.Release
+	48, // 37: strata.config.v1.RevertObjectResponse.release:type_name -> strata.config.v1.Release
+	0,  // 38: strata.config.v1.ConfigService.CreatePartition:input_type -> strata.config.v1.CreatePartitionRequest
+	2,  // 39: strata.config.v1.ConfigService.ListPartitions:input_type -> strata.config.v1.ListPartitionsRequest
+	4,  // 40: strata.config.v1.ConfigService.CreateCluster:input_type -> strata.config.v1.CreateClusterRequest
+	9,  // 41: strata.config.v1.ConfigService.ListClusters:input_type -> strata.config.v1.ListClustersRequest
+	6,  // 42: strata.config.v1.ConfigService.UpdateCluster:input_type -> strata.config.v1.UpdateClusterRequest
+	11, // 43: strata.config.v1.ConfigService.RegisterNode:input_type -> strata.config.v1.RegisterNodeRequest
+	13, // 44: strata.config.v1.ConfigService.SetNodeStaging:input_type -> strata.config.v1.SetNodeStagingRequest
+	15, // 45: strata.config.v1.ConfigService.RemoveNode:input_type -> strata.config.v1.RemoveNodeRequest
+	17, // 46: strata.config.v1.ConfigService.ListNodes:input_type -> strata.config.v1.ListNodesRequest
+	20, // 47: strata.config.v1.ConfigService.CreateApp:input_type -> strata.config.v1.CreateAppRequest
+	22, // 48: strata.config.v1.ConfigService.GetApp:input_type -> strata.config.v1.GetAppRequest
+	24, // 49: strata.config.v1.ConfigService.ListApps:input_type -> strata.config.v1.ListAppsRequest
+	27, // 50: strata.config.v1.ConfigService.UpdateApp:input_type -> strata.config.v1.UpdateAppRequest
+	29, // 51: strata.config.v1.ConfigService.DeleteApp:input_type -> strata.config.v1.DeleteAppRequest
+	31, // 52: strata.config.v1.ConfigService.CreateUpstream:input_type -> strata.config.v1.CreateUpstreamRequest
+	33, // 53: strata.config.v1.ConfigService.UpdateUpstream:input_type -> strata.config.v1.UpdateUpstreamRequest
+	35, // 54: strata.config.v1.ConfigService.DeleteUpstream:input_type -> strata.config.v1.DeleteUpstreamRequest
+	37, // 55: strata.config.v1.ConfigService.CreateRule:input_type -> strata.config.v1.CreateRuleRequest
+	39, // 56: strata.config.v1.ConfigService.UpdateRule:input_type -> strata.config.v1.UpdateRuleRequest
+	41, // 57: strata.config.v1.ConfigService.DeleteRule:input_type -> strata.config.v1.DeleteRuleRequest
+	43, // 58: strata.config.v1.ConfigService.MoveRule:input_type -> strata.config.v1.MoveRuleRequest
+	45, // 59: strata.config.v1.ConfigService.DiffApp:input_type -> strata.config.v1.DiffAppRequest
+	49, // 60: strata.config.v1.ConfigService.CreateRelease:input_type -> strata.config.v1.CreateReleaseRequest
+	53, // 61: strata.config.v1.ConfigService.PromoteRelease:input_type -> strata.config.v1.PromoteReleaseRequest
+	51, // 62: strata.config.v1.ConfigService.ListReleases:input_type -> strata.config.v1.ListReleasesRequest
+	55, // 63: strata.config.v1.ConfigService.RevertApp:input_type -> strata.config.v1.RevertAppRequest
+	57, // 64: strata.config.v1.ConfigService.RevertObject:input_type -> strata.config.v1.RevertObjectRequest
+	59, // 65: strata.config.v1.ConfigService.GetSnapshot:input_type -> strata.config.v1.GetSnapshotRequest
+	1,  // 66: strata.config.v1.ConfigService.CreatePartition:output_type -> strata.config.v1.CreatePartitionResponse
+	3,  // 67: strata.config.v1.ConfigService.ListPartitions:output_type -> strata.config.v1.ListPartitionsResponse
+	5,  // 68: strata.config.v1.ConfigService.CreateCluster:output_type -> strata.config.v1.CreateClusterResponse
+	10, // 69: strata.config.v1.ConfigService.ListClusters:output_type -> strata.config.v1.ListClustersResponse
+	8,  // 70: strata.config.v1.ConfigService.UpdateCluster:output_type -> strata.config.v1.UpdateClusterResponse
+	12, // 71: strata.config.v1.ConfigService.RegisterNode:output_type -> strata.config.v1.RegisterNodeResponse
+	14, // 72: strata.config.v1.ConfigService.SetNodeStaging:output_type -> strata.config.v1.SetNodeStagingResponse
+	16, // 73: strata.config.v1.ConfigService.RemoveNode:output_type -> strata.config.v1.RemoveNodeResponse
+	18, // 74: strata.config.v1.ConfigService.ListNodes:output_type -> strata.config.v1.ListNodesResponse
+	21, // 75: strata.config.v1.ConfigService.CreateApp:output_type -> strata.config.v1.CreateAppResponse
+	23, // 76: strata.config.v1.ConfigService.GetApp:output_type -> strata.config.v1.GetAppResponse
+	25, // 77: strata.config.v1.ConfigService.ListApps:output_type -> strata.config.v1.ListAppsResponse
+	28, // 78: strata.config.v1.ConfigService.UpdateApp:output_type -> strata.config.v1.UpdateAppResponse
+	30, // 79: strata.config.v1.ConfigService.DeleteApp:output_type -> strata.config.v1.DeleteAppResponse
+	32, // 80: strata.config.v1.ConfigService.CreateUpstream:output_type -> strata.config.v1.CreateUpstreamResponse
+	34, // 81: strata.config.v1.ConfigService.UpdateUpstream:output_type -> strata.config.v1.UpdateUpstreamResponse
+	36, // 82: strata.config.v1.ConfigService.DeleteUpstream:output_type -> strata.config.v1.DeleteUpstreamResponse
+	38, // 83: strata.config.v1.ConfigService.CreateRule:output_type -> strata.config.v1.CreateRuleResponse
+	40, // 84: strata.config.v1.ConfigService.UpdateRule:output_type -> strata.config.v1.UpdateRuleResponse
+	42, // 85: strata.config.v1.ConfigService.DeleteRule:output_type -> strata.config.v1.DeleteRuleResponse
+	44, // 86: strata.config.v1.ConfigService.MoveRule:output_type -> strata.config.v1.MoveRuleResponse
+	46, // 87: strata.config.v1.ConfigService.DiffApp:output_type -> strata.config.v1.DiffAppResponse
+	50, // 88: strata.config.v1.ConfigService.CreateRelease:output_type -> strata.config.v1.CreateReleaseResponse
+	54, // 89: strata.config.v1.ConfigService.PromoteRelease:output_type -> strata.config.v1.PromoteReleaseResponse
+	52, // 90: strata.config.v1.ConfigService.ListReleases:output_type -> strata.config.v1.ListReleasesResponse
+	56, // 91: strata.config.v1.ConfigService.RevertApp:output_type -> strata.config.v1.RevertAppResponse
+	58, // 92: strata.config.v1.ConfigService.RevertObject:output_type -> strata.config.v1.RevertObjectResponse
+	60, // 93: strata.config.v1.ConfigService.GetSnapshot:output_type -> strata.config.v1.GetSnapshotResponse
+	66, // [66:94] is the sub-list for method output_type
+	38, // [38:66] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_strata_config_v1_config_proto_init() }

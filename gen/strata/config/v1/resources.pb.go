@@ -403,7 +403,14 @@ type App struct {
 	// Evaluated in order; the first matching rule with `last` stops evaluation.
 	Rules []*Rule `protobuf:"bytes,9,rep,name=rules,proto3" json:"rules,omitempty"`
 	// Number of the release this content belongs to (0 for unreleased drafts).
-	Release       uint64 `protobuf:"varint,10,opt,name=release,proto3" json:"release,omitempty"`
+	Release uint64 `protobuf:"varint,10,opt,name=release,proto3" json:"release,omitempty"`
+	// Answer plain-HTTP requests with a redirect to the same URL on HTTPS
+	// (301 for GET and HEAD, 308 otherwise), before any rule. Needs an
+	// https port (or no port at all). ACME HTTP-01 challenges are answered
+	// before it.
+	HttpsRedirect bool `protobuf:"varint,11,opt,name=https_redirect,json=httpsRedirect,proto3" json:"https_redirect,omitempty"`
+	// Strict-Transport-Security on every HTTPS response; unset: none.
+	Hsts          *Hsts `protobuf:"bytes,12,opt,name=hsts,proto3" json:"hsts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -508,6 +515,84 @@ func (x *App) GetRelease() uint64 {
 	return 0
 }
 
+func (x *App) GetHttpsRedirect() bool {
+	if x != nil {
+		return x.HttpsRedirect
+	}
+	return false
+}
+
+func (x *App) GetHsts() *Hsts {
+	if x != nil {
+		return x.Hsts
+	}
+	return nil
+}
+
+// HTTP Strict Transport Security (RFC 6797).
+type Hsts struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// max-age in seconds, 1 to 63072000 (two years).
+	MaxAgeSeconds     uint32 `protobuf:"varint,1,opt,name=max_age_seconds,json=maxAgeSeconds,proto3" json:"max_age_seconds,omitempty"`
+	IncludeSubdomains bool   `protobuf:"varint,2,opt,name=include_subdomains,json=includeSubdomains,proto3" json:"include_subdomains,omitempty"`
+	// Needs include_subdomains and a max-age of at least 31536000 (one year),
+	// what browsers' preload lists require.
+	Preload       bool `protobuf:"varint,3,opt,name=preload,proto3" json:"preload,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Hsts) Reset() {
+	*x = Hsts{}
+	mi := &file_strata_config_v1_resources_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Hsts) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Hsts) ProtoMessage() {}
+
+func (x *Hsts) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_config_v1_resources_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Hsts.ProtoReflect.Descriptor instead.
+func (*Hsts) Descriptor() ([]byte, []int) {
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Hsts) GetMaxAgeSeconds() uint32 {
+	if x != nil {
+		return x.MaxAgeSeconds
+	}
+	return 0
+}
+
+func (x *Hsts) GetIncludeSubdomains() bool {
+	if x != nil {
+		return x.IncludeSubdomains
+	}
+	return false
+}
+
+func (x *Hsts) GetPreload() bool {
+	if x != nil {
+		return x.Preload
+	}
+	return false
+}
+
 type Server struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// host:port
@@ -522,7 +607,7 @@ type Server struct {
 
 func (x *Server) Reset() {
 	*x = Server{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[4]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -534,7 +619,7 @@ func (x *Server) String() string {
 func (*Server) ProtoMessage() {}
 
 func (x *Server) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[4]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -547,7 +632,7 @@ func (x *Server) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Server.ProtoReflect.Descriptor instead.
 func (*Server) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{4}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Server) GetAddress() string {
@@ -582,7 +667,7 @@ type Timeouts struct {
 
 func (x *Timeouts) Reset() {
 	*x = Timeouts{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[5]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -594,7 +679,7 @@ func (x *Timeouts) String() string {
 func (*Timeouts) ProtoMessage() {}
 
 func (x *Timeouts) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[5]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -607,7 +692,7 @@ func (x *Timeouts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Timeouts.ProtoReflect.Descriptor instead.
 func (*Timeouts) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{5}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Timeouts) GetConnectMs() uint32 {
@@ -644,7 +729,7 @@ type UpstreamTLS struct {
 
 func (x *UpstreamTLS) Reset() {
 	*x = UpstreamTLS{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[6]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -656,7 +741,7 @@ func (x *UpstreamTLS) String() string {
 func (*UpstreamTLS) ProtoMessage() {}
 
 func (x *UpstreamTLS) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[6]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -669,7 +754,7 @@ func (x *UpstreamTLS) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpstreamTLS.ProtoReflect.Descriptor instead.
 func (*UpstreamTLS) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{6}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *UpstreamTLS) GetEnabled() bool {
@@ -715,7 +800,7 @@ type HealthCheck struct {
 
 func (x *HealthCheck) Reset() {
 	*x = HealthCheck{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[7]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -727,7 +812,7 @@ func (x *HealthCheck) String() string {
 func (*HealthCheck) ProtoMessage() {}
 
 func (x *HealthCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[7]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -740,7 +825,7 @@ func (x *HealthCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthCheck.ProtoReflect.Descriptor instead.
 func (*HealthCheck) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{7}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *HealthCheck) GetEnabled() bool {
@@ -834,7 +919,7 @@ type Upstream struct {
 
 func (x *Upstream) Reset() {
 	*x = Upstream{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[8]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -846,7 +931,7 @@ func (x *Upstream) String() string {
 func (*Upstream) ProtoMessage() {}
 
 func (x *Upstream) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[8]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -859,7 +944,7 @@ func (x *Upstream) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Upstream.ProtoReflect.Descriptor instead.
 func (*Upstream) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{8}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Upstream) GetId() string {
@@ -942,7 +1027,7 @@ type Rule struct {
 
 func (x *Rule) Reset() {
 	*x = Rule{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[9]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -954,7 +1039,7 @@ func (x *Rule) String() string {
 func (*Rule) ProtoMessage() {}
 
 func (x *Rule) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[9]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -967,7 +1052,7 @@ func (x *Rule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rule.ProtoReflect.Descriptor instead.
 func (*Rule) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{9}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Rule) GetId() string {
@@ -1023,7 +1108,7 @@ type Action struct {
 
 func (x *Action) Reset() {
 	*x = Action{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[10]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1035,7 +1120,7 @@ func (x *Action) String() string {
 func (*Action) ProtoMessage() {}
 
 func (x *Action) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[10]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1048,7 +1133,7 @@ func (x *Action) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Action.ProtoReflect.Descriptor instead.
 func (*Action) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{10}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Action) GetAction() isAction_Action {
@@ -1177,7 +1262,7 @@ type ProxyAction struct {
 
 func (x *ProxyAction) Reset() {
 	*x = ProxyAction{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[11]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1189,7 +1274,7 @@ func (x *ProxyAction) String() string {
 func (*ProxyAction) ProtoMessage() {}
 
 func (x *ProxyAction) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[11]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1202,7 +1287,7 @@ func (x *ProxyAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProxyAction.ProtoReflect.Descriptor instead.
 func (*ProxyAction) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{11}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ProxyAction) GetUpstreams() []*WeightedUpstream {
@@ -1223,7 +1308,7 @@ type WeightedUpstream struct {
 
 func (x *WeightedUpstream) Reset() {
 	*x = WeightedUpstream{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[12]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1235,7 +1320,7 @@ func (x *WeightedUpstream) String() string {
 func (*WeightedUpstream) ProtoMessage() {}
 
 func (x *WeightedUpstream) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[12]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1248,7 +1333,7 @@ func (x *WeightedUpstream) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WeightedUpstream.ProtoReflect.Descriptor instead.
 func (*WeightedUpstream) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{12}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *WeightedUpstream) GetUpstream() string {
@@ -1277,7 +1362,7 @@ type RedirectAction struct {
 
 func (x *RedirectAction) Reset() {
 	*x = RedirectAction{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[13]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1289,7 +1374,7 @@ func (x *RedirectAction) String() string {
 func (*RedirectAction) ProtoMessage() {}
 
 func (x *RedirectAction) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[13]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1302,7 +1387,7 @@ func (x *RedirectAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedirectAction.ProtoReflect.Descriptor instead.
 func (*RedirectAction) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{13}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RedirectAction) GetUrl() string {
@@ -1330,7 +1415,7 @@ type RespondAction struct {
 
 func (x *RespondAction) Reset() {
 	*x = RespondAction{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[14]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1342,7 +1427,7 @@ func (x *RespondAction) String() string {
 func (*RespondAction) ProtoMessage() {}
 
 func (x *RespondAction) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[14]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1355,7 +1440,7 @@ func (x *RespondAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RespondAction.ProtoReflect.Descriptor instead.
 func (*RespondAction) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{14}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RespondAction) GetStatus() uint32 {
@@ -1393,7 +1478,7 @@ type HeaderOps struct {
 
 func (x *HeaderOps) Reset() {
 	*x = HeaderOps{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[15]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1405,7 +1490,7 @@ func (x *HeaderOps) String() string {
 func (*HeaderOps) ProtoMessage() {}
 
 func (x *HeaderOps) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[15]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1418,7 +1503,7 @@ func (x *HeaderOps) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeaderOps.ProtoReflect.Descriptor instead.
 func (*HeaderOps) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{15}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *HeaderOps) GetSet() map[string]string {
@@ -1452,7 +1537,7 @@ type Header struct {
 
 func (x *Header) Reset() {
 	*x = Header{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[16]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1464,7 +1549,7 @@ func (x *Header) String() string {
 func (*Header) ProtoMessage() {}
 
 func (x *Header) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[16]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1477,7 +1562,7 @@ func (x *Header) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Header.ProtoReflect.Descriptor instead.
 func (*Header) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{16}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Header) GetName() string {
@@ -1508,7 +1593,7 @@ type RewriteAction struct {
 
 func (x *RewriteAction) Reset() {
 	*x = RewriteAction{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[17]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1520,7 +1605,7 @@ func (x *RewriteAction) String() string {
 func (*RewriteAction) ProtoMessage() {}
 
 func (x *RewriteAction) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[17]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1533,7 +1618,7 @@ func (x *RewriteAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RewriteAction.ProtoReflect.Descriptor instead.
 func (*RewriteAction) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{17}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RewriteAction) GetPathRegex() string {
@@ -1602,7 +1687,7 @@ type CacheAction struct {
 
 func (x *CacheAction) Reset() {
 	*x = CacheAction{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[18]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1614,7 +1699,7 @@ func (x *CacheAction) String() string {
 func (*CacheAction) ProtoMessage() {}
 
 func (x *CacheAction) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[18]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1627,7 +1712,7 @@ func (x *CacheAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CacheAction.ProtoReflect.Descriptor instead.
 func (*CacheAction) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{18}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CacheAction) GetBypass() bool {
@@ -1734,7 +1819,7 @@ const file_strata_config_v1_resources_proto_rawDesc = "" +
 	"\vpublic_ipv4\x18\b \x01(\tR\n" +
 	"publicIpv4\x12\x1f\n" +
 	"\vpublic_ipv6\x18\t \x01(\tR\n" +
-	"publicIpv6\"\xa0\x03\n" +
+	"publicIpv6\"\xf3\x03\n" +
 	"\x03App\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
@@ -1748,10 +1833,16 @@ const file_strata_config_v1_resources_proto_rawDesc = "" +
 	"\tupstreams\x18\b \x03(\v2\x1a.strata.config.v1.UpstreamR\tupstreams\x12,\n" +
 	"\x05rules\x18\t \x03(\v2\x16.strata.config.v1.RuleR\x05rules\x12\x18\n" +
 	"\arelease\x18\n" +
-	" \x01(\x04R\arelease\x1a9\n" +
+	" \x01(\x04R\arelease\x12%\n" +
+	"\x0ehttps_redirect\x18\v \x01(\bR\rhttpsRedirect\x12*\n" +
+	"\x04hsts\x18\f \x01(\v2\x16.strata.config.v1.HstsR\x04hsts\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"R\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"w\n" +
+	"\x04Hsts\x12&\n" +
+	"\x0fmax_age_seconds\x18\x01 \x01(\rR\rmaxAgeSeconds\x12-\n" +
+	"\x12include_subdomains\x18\x02 \x01(\bR\x11includeSubdomains\x12\x18\n" +
+	"\apreload\x18\x03 \x01(\bR\apreload\"R\n" +
 	"\x06Server\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x16\n" +
 	"\x06weight\x18\x02 \x01(\rR\x06weight\x12\x16\n" +
@@ -1880,7 +1971,7 @@ func file_strata_config_v1_resources_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_config_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_strata_config_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_strata_config_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_strata_config_v1_resources_proto_goTypes = []any{
 	(NodeDnsState)(0),        // 0: strata.config.v1.NodeDnsState
 	(BalancePolicy)(0),       // 1: strata.config.v1.BalancePolicy
@@ -1888,53 +1979,55 @@ var file_strata_config_v1_resources_proto_goTypes = []any{
 	(*Cluster)(nil),          // 3: strata.config.v1.Cluster
 	(*Node)(nil),             // 4: strata.config.v1.Node
 	(*App)(nil),              // 5: strata.config.v1.App
-	(*Server)(nil),           // 6: strata.config.v1.Server
-	(*Timeouts)(nil),         // 7: strata.config.v1.Timeouts
-	(*UpstreamTLS)(nil),      // 8: strata.config.v1.UpstreamTLS
-	(*HealthCheck)(nil),      // 9: strata.config.v1.HealthCheck
-	(*Upstream)(nil),         // 10: strata.config.v1.Upstream
-	(*Rule)(nil),             // 11: strata.config.v1.Rule
-	(*Action)(nil),           // 12: strata.config.v1.Action
-	(*ProxyAction)(nil),      // 13: strata.config.v1.ProxyAction
-	(*WeightedUpstream)(nil), // 14: strata.config.v1.WeightedUpstream
-	(*RedirectAction)(nil),   // 15: strata.config.v1.RedirectAction
-	(*RespondAction)(nil),    // 16: strata.config.v1.RespondAction
-	(*HeaderOps)(nil),        // 17: strata.config.v1.HeaderOps
-	(*Header)(nil),           // 18: strata.config.v1.Header
-	(*RewriteAction)(nil),    // 19: strata.config.v1.RewriteAction
-	(*CacheAction)(nil),      // 20: strata.config.v1.CacheAction
-	nil,                      // 21: strata.config.v1.App.LabelsEntry
-	nil,                      // 22: strata.config.v1.HeaderOps.SetEntry
-	nil,                      // 23: strata.config.v1.RewriteAction.QuerySetEntry
-	nil,                      // 24: strata.config.v1.CacheAction.TtlByStatusSEntry
+	(*Hsts)(nil),             // 6: strata.config.v1.Hsts
+	(*Server)(nil),           // 7: strata.config.v1.Server
+	(*Timeouts)(nil),         // 8: strata.config.v1.Timeouts
+	(*UpstreamTLS)(nil),      // 9: strata.config.v1.UpstreamTLS
+	(*HealthCheck)(nil),      // 10: strata.config.v1.HealthCheck
+	(*Upstream)(nil),         // 11: strata.config.v1.Upstream
+	(*Rule)(nil),             // 12: strata.config.v1.Rule
+	(*Action)(nil),           // 13: strata.config.v1.Action
+	(*ProxyAction)(nil),      // 14: strata.config.v1.ProxyAction
+	(*WeightedUpstream)(nil), // 15: strata.config.v1.WeightedUpstream
+	(*RedirectAction)(nil),   // 16: strata.config.v1.RedirectAction
+	(*RespondAction)(nil),    // 17: strata.config.v1.RespondAction
+	(*HeaderOps)(nil),        // 18: strata.config.v1.HeaderOps
+	(*Header)(nil),           // 19: strata.config.v1.Header
+	(*RewriteAction)(nil),    // 20: strata.config.v1.RewriteAction
+	(*CacheAction)(nil),      // 21: strata.config.v1.CacheAction
+	nil,                      // 22: strata.config.v1.App.LabelsEntry
+	nil,                      // 23: strata.config.v1.HeaderOps.SetEntry
+	nil,                      // 24: strata.config.v1.RewriteAction.QuerySetEntry
+	nil,                      // 25: strata.config.v1.CacheAction.TtlByStatusSEntry
 }
 var file_strata_config_v1_resources_proto_depIdxs = []int32{
-	21, // 0: strata.config.v1.App.labels:type_name -> strata.config.v1.App.LabelsEntry
-	10, // 1: strata.config.v1.App.upstreams:type_name -> strata.config.v1.Upstream
-	11, // 2: strata.config.v1.App.rules:type_name -> strata.config.v1.Rule
-	6,  // 3: strata.config.v1.Upstream.servers:type_name -> strata.config.v1.Server
-	1,  // 4: strata.config.v1.Upstream.policy:type_name -> strata.config.v1.BalancePolicy
-	7,  // 5: strata.config.v1.Upstream.timeouts:type_name -> strata.config.v1.Timeouts
-	8,  // 6: strata.config.v1.Upstream.tls:type_name -> strata.config.v1.UpstreamTLS
-	9,  // 7: strata.config.v1.Upstream.health_check:type_name -> strata.config.v1.HealthCheck
-	12, // 8: strata.config.v1.Rule.actions:type_name -> strata.config.v1.Action
-	13, // 9: strata.config.v1.Action.proxy:type_name -> strata.config.v1.ProxyAction
-	15, // 10: strata.config.v1.Action.redirect:type_name -> strata.config.v1.RedirectAction
-	16, // 11: strata.config.v1.Action.respond:type_name -> strata.config.v1.RespondAction
-	17, // 12: strata.config.v1.Action.request_headers:type_name -> strata.config.v1.HeaderOps
-	17, // 13: strata.config.v1.Action.response_headers:type_name -> strata.config.v1.HeaderOps
-	19, // 14: strata.config.v1.Action.rewrite:type_name -> strata.config.v1.RewriteAction
-	20, // 15: strata.config.v1.Action.cache:type_name -> strata.config.v1.CacheAction
-	14, // 16: strata.config.v1.ProxyAction.upstreams:type_name -> strata.config.v1.WeightedUpstream
-	22, // 17: strata.config.v1.HeaderOps.set:type_name -> strata.config.v1.HeaderOps.SetEntry
-	18, // 18: strata.config.v1.HeaderOps.add:type_name -> strata.config.v1.Header
-	23, // 19: strata.config.v1.RewriteAction.query_set:type_name -> strata.config.v1.RewriteAction.QuerySetEntry
-	24, // 20: strata.config.v1.CacheAction.ttl_by_status_s:type_name -> strata.config.v1.CacheAction.TtlByStatusSEntry
-	21, // [21:21] is the sub-list for method output_type
-	21, // [21:21] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	22, // 0: strata.config.v1.App.labels:type_name -> strata.config.v1.App.LabelsEntry
+	11, // 1: strata.config.v1.App.upstreams:type_name -> strata.config.v1.Upstream
+	12, // 2: strata.config.v1.App.rules:type_name -> strata.config.v1.Rule
+	6,  // 3: strata.config.v1.App.hsts:type_name -> strata.config.v1.Hsts
+	7,  // 4: strata.config.v1.Upstream.servers:type_name -> strata.config.v1.Server
+	1,  // 5: strata.config.v1.Upstream.policy:type_name -> strata.config.v1.BalancePolicy
+	8,  // 6: strata.config.v1.Upstream.timeouts:type_name -> strata.config.v1.Timeouts
+	9,  // 7: strata.config.v1.Upstream.tls:type_name -> strata.config.v1.UpstreamTLS
+	10, // 8: strata.config.v1.Upstream.health_check:type_name -> strata.config.v1.HealthCheck
+	13, // 9: strata.config.v1.Rule.actions:type_name -> strata.config.v1.Action
+	14, // 10: strata.config.v1.Action.proxy:type_name -> strata.config.v1.ProxyAction
+	16, // 11: strata.config.v1.Action.redirect:type_name -> strata.config.v1.RedirectAction
+	17, // 12: strata.config.v1.Action.respond:type_name -> strata.config.v1.RespondAction
+	18, // 13: strata.config.v1.Action.request_headers:type_name -> strata.config.v1.HeaderOps
+	18, // 14: strata.config.v1.Action.response_headers:type_name -> strata.config.v1.HeaderOps
+	20, // 15: strata.config.v1.Action.rewrite:type_name -> strata.config.v1.RewriteAction
+	21, // 16: strata.config.v1.Action.cache:type_name -> strata.config.v1.CacheAction
+	15, // 17: strata.config.v1.ProxyAction.upstreams:type_name -> strata.config.v1.WeightedUpstream
+	23, // 18: strata.config.v1.HeaderOps.set:type_name -> strata.config.v1.HeaderOps.SetEntry
+	19, // 19: strata.config.v1.HeaderOps.add:type_name -> strata.config.v1.Header
+	24, // 20: strata.config.v1.RewriteAction.query_set:type_name -> strata.config.v1.RewriteAction.QuerySetEntry
+	25, // 21: strata.config.v1.CacheAction.ttl_by_status_s:type_name -> strata.config.v1.CacheAction.TtlByStatusSEntry
+	22, // [22:22] is the sub-list for method output_type
+	22, // [22:22] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_strata_config_v1_resources_proto_init() }
@@ -1942,7 +2035,7 @@ func file_strata_config_v1_resources_proto_init() {
 	if File_strata_config_v1_resources_proto != nil {
 		return
 	}
-	file_strata_config_v1_resources_proto_msgTypes[10].OneofWrappers = []any{
+	file_strata_config_v1_resources_proto_msgTypes[11].OneofWrappers = []any{
 		(*Action_Proxy)(nil),
 		(*Action_Redirect)(nil),
 		(*Action_Respond)(nil),
@@ -1957,7 +2050,7 @@ func file_strata_config_v1_resources_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_config_v1_resources_proto_rawDesc), len(file_strata_config_v1_resources_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   23,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -359,6 +359,8 @@ type AppSettings struct {
 	HttpsPorts    []uint32               `protobuf:"varint,4,rep,packed,name=https_ports,json=httpsPorts,proto3" json:"https_ports,omitempty"`
 	PartitionIds  []string               `protobuf:"bytes,5,rep,name=partition_ids,json=partitionIds,proto3" json:"partition_ids,omitempty"`
 	Labels        map[string]string      `protobuf:"bytes,6,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	HttpsRedirect bool                   `protobuf:"varint,7,opt,name=https_redirect,json=httpsRedirect,proto3" json:"https_redirect,omitempty"`
+	Hsts          *v1.Hsts               `protobuf:"bytes,8,opt,name=hsts,proto3" json:"hsts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -431,6 +433,20 @@ func (x *AppSettings) GetPartitionIds() []string {
 func (x *AppSettings) GetLabels() map[string]string {
 	if x != nil {
 		return x.Labels
+	}
+	return nil
+}
+
+func (x *AppSettings) GetHttpsRedirect() bool {
+	if x != nil {
+		return x.HttpsRedirect
+	}
+	return false
+}
+
+func (x *AppSettings) GetHsts() *v1.Hsts {
+	if x != nil {
+		return x.Hsts
 	}
 	return nil
 }
@@ -1622,7 +1638,7 @@ const file_strata_events_config_v1_events_proto_rawDesc = "" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x18\n" +
 	"\astaging\x18\x02 \x01(\bR\astaging\"&\n" +
 	"\vNodeRemoved\x12\x17\n" +
-	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"\xa5\x02\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"\xf8\x02\n" +
 	"\vAppSettings\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\adomains\x18\x02 \x03(\tR\adomains\x12\x1d\n" +
@@ -1631,7 +1647,9 @@ const file_strata_events_config_v1_events_proto_rawDesc = "" +
 	"\vhttps_ports\x18\x04 \x03(\rR\n" +
 	"httpsPorts\x12#\n" +
 	"\rpartition_ids\x18\x05 \x03(\tR\fpartitionIds\x12H\n" +
-	"\x06labels\x18\x06 \x03(\v20.strata.events.config.v1.AppSettings.LabelsEntryR\x06labels\x1a9\n" +
+	"\x06labels\x18\x06 \x03(\v20.strata.events.config.v1.AppSettings.LabelsEntryR\x06labels\x12%\n" +
+	"\x0ehttps_redirect\x18\a \x01(\bR\rhttpsRedirect\x12*\n" +
+	"\x04hsts\x18\b \x01(\v2\x16.strata.config.v1.HstsR\x04hsts\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"e\n" +
@@ -1774,10 +1792,11 @@ var file_strata_events_config_v1_events_proto_goTypes = []any{
 	(*v1.Partition)(nil),          // 28: strata.config.v1.Partition
 	(*v1.Cluster)(nil),            // 29: strata.config.v1.Cluster
 	(*v1.Node)(nil),               // 30: strata.config.v1.Node
-	(*v1.Upstream)(nil),           // 31: strata.config.v1.Upstream
-	(*v1.Rule)(nil),               // 32: strata.config.v1.Rule
-	(*v1.App)(nil),                // 33: strata.config.v1.App
-	(*timestamppb.Timestamp)(nil), // 34: google.protobuf.Timestamp
+	(*v1.Hsts)(nil),               // 31: strata.config.v1.Hsts
+	(*v1.Upstream)(nil),           // 32: strata.config.v1.Upstream
+	(*v1.Rule)(nil),               // 33: strata.config.v1.Rule
+	(*v1.App)(nil),                // 34: strata.config.v1.App
+	(*timestamppb.Timestamp)(nil), // 35: google.protobuf.Timestamp
 }
 var file_strata_events_config_v1_events_proto_depIdxs = []int32{
 	28, // 0: strata.events.config.v1.PartitionCreated.partition:type_name -> strata.config.v1.Partition
@@ -1785,22 +1804,23 @@ var file_strata_events_config_v1_events_proto_depIdxs = []int32{
 	29, // 2: strata.events.config.v1.ClusterUpdated.cluster:type_name -> strata.config.v1.Cluster
 	30, // 3: strata.events.config.v1.NodeRegistered.node:type_name -> strata.config.v1.Node
 	27, // 4: strata.events.config.v1.AppSettings.labels:type_name -> strata.events.config.v1.AppSettings.LabelsEntry
-	7,  // 5: strata.events.config.v1.AppCreated.settings:type_name -> strata.events.config.v1.AppSettings
-	7,  // 6: strata.events.config.v1.AppUpdated.settings:type_name -> strata.events.config.v1.AppSettings
-	31, // 7: strata.events.config.v1.UpstreamCreated.upstream:type_name -> strata.config.v1.Upstream
-	31, // 8: strata.events.config.v1.UpstreamUpdated.upstream:type_name -> strata.config.v1.Upstream
-	32, // 9: strata.events.config.v1.RuleCreated.rule:type_name -> strata.config.v1.Rule
-	32, // 10: strata.events.config.v1.RuleUpdated.rule:type_name -> strata.config.v1.Rule
-	33, // 11: strata.events.config.v1.AppReverted.content:type_name -> strata.config.v1.App
-	0,  // 12: strata.events.config.v1.ObjectReverted.kind:type_name -> strata.events.config.v1.ObjectKind
-	31, // 13: strata.events.config.v1.ObjectReverted.upstream:type_name -> strata.config.v1.Upstream
-	32, // 14: strata.events.config.v1.ObjectReverted.rule:type_name -> strata.config.v1.Rule
-	34, // 15: strata.events.config.v1.JoinTokenCreated.expires_at:type_name -> google.protobuf.Timestamp
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	31, // 5: strata.events.config.v1.AppSettings.hsts:type_name -> strata.config.v1.Hsts
+	7,  // 6: strata.events.config.v1.AppCreated.settings:type_name -> strata.events.config.v1.AppSettings
+	7,  // 7: strata.events.config.v1.AppUpdated.settings:type_name -> strata.events.config.v1.AppSettings
+	32, // 8: strata.events.config.v1.UpstreamCreated.upstream:type_name -> strata.config.v1.Upstream
+	32, // 9: strata.events.config.v1.UpstreamUpdated.upstream:type_name -> strata.config.v1.Upstream
+	33, // 10: strata.events.config.v1.RuleCreated.rule:type_name -> strata.config.v1.Rule
+	33, // 11: strata.events.config.v1.RuleUpdated.rule:type_name -> strata.config.v1.Rule
+	34, // 12: strata.events.config.v1.AppReverted.content:type_name -> strata.config.v1.App
+	0,  // 13: strata.events.config.v1.ObjectReverted.kind:type_name -> strata.events.config.v1.ObjectKind
+	32, // 14: strata.events.config.v1.ObjectReverted.upstream:type_name -> strata.config.v1.Upstream
+	33, // 15: strata.events.config.v1.ObjectReverted.rule:type_name -> strata.config.v1.Rule
+	35, // 16: strata.events.config.v1.JoinTokenCreated.expires_at:type_name -> google.protobuf.Timestamp
+	17, // [17:17] is the sub-list for method output_type
+	17, // [17:17] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_strata_events_config_v1_events_proto_init() }
