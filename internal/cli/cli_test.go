@@ -626,7 +626,7 @@ func TestHTTPSRedirectFlags(t *testing.T) {
 		t.Fatalf("an unrelated update changed redirect/HSTS: %v %v", a.GetHttpsRedirect(), a.GetHsts())
 	}
 	_, errOut, code := s.run("app", "update", id, "--hsts-preload", "--hsts-include-subdomains=false")
-	if code == 0 || !strings.Contains(errOut, "hsts.preload") {
+	if code == 0 || !strings.Contains(errOut, "--hsts-preload: needs") {
 		t.Fatalf("preload without includeSubDomains: exit %d, %s", code, errOut)
 	}
 	s.ok("app", "update", id, "--https-redirect=false", "--hsts-max-age", "0")
@@ -634,7 +634,7 @@ func TestHTTPSRedirectFlags(t *testing.T) {
 		t.Fatalf("after turning off: redirect %v hsts %v", a.GetHttpsRedirect(), a.GetHsts())
 	}
 	_, errOut, code = s.run("app", "create", "--name", "plain", "--domain", "plain.example.com", "--https-redirect")
-	if code == 0 || !strings.Contains(errOut, "https_redirect: the app has no https port") {
+	if code == 0 || !strings.Contains(errOut, "--https-redirect: the app has no https port") {
 		t.Fatalf("redirect without an https port: exit %d, %s", code, errOut)
 	}
 }

@@ -15,6 +15,8 @@ var fieldFlags = map[string]string{
 	// apps
 	"name": "--name", "domains[]": "--domain", "domains": "--domain", "http_ports[]": "--http-port",
 	"https_ports[]": "--https-port", "partitions[]": "--partition", "partitions": "--partition", "labels": "--label",
+	"https_redirect": "--https-redirect", "hsts": "--hsts-max-age", "hsts.max_age_seconds": "--hsts-max-age",
+	"hsts.preload": "--hsts-preload", "hsts.include_subdomains": "--hsts-include-subdomains",
 	// upstreams
 	"upstream.servers": "--server", "upstream.servers[]": "--server", "upstream.servers[].address": "--server",
 	"upstream.servers[].weight": "--server", "upstream.policy": "--policy", "upstream.hash_key": "--hash-key",
