@@ -67,6 +67,38 @@ func (x *Index[T]) Lookup(host string) (T, bool) {
 	return zero, false
 }
 
+// Get returns the value bound to domain itself (an exact name or a wildcard
+// pattern, as given to Add), without wildcard matching.
+func (x *Index[T]) Get(domain string) (T, bool) {
+	if IsWildcard(domain) {
+		v, ok := x.wild[domain[2:]]
+		return v, ok
+	}
+	v, ok := x.exact[domain]
+	return v, ok
+}
+
+// LookupFunc is Lookup that skips the values for which keep returns false:
+// it returns the first value, in Lookup's order (exact, then wildcards from
+// the most specific), that keep accepts. It costs one map look-up per label
+// of host and does not allocate.
+func (x *Index[T]) LookupFunc(host string, keep func(T) bool) (T, bool) {
+	if v, ok := x.exact[host]; ok && keep(v) {
+		return v, true
+	}
+	if len(x.wild) > 0 {
+		for i := 1; i < len(host); i++ {
+			if host[i] == '.' {
+				if v, ok := x.wild[host[i+1:]]; ok && keep(v) {
+					return v, true
+				}
+			}
+		}
+	}
+	var zero T
+	return zero, false
+}
+
 // Len returns the number of names added, exact and wildcard.
 func (x *Index[T]) Len() int {
 	return len(x.exact) + len(x.wild)

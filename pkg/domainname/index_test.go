@@ -164,3 +164,35 @@ func BenchmarkLookup(b *testing.B) {
 		b.Fatal("no lookup matched")
 	}
 }
+
+func TestIndexLookupFuncAndGet(t *testing.T) {
+	var x Index[string]
+	for _, d := range []string{"a.example.com", "*.example.com", "*.b.example.com"} {
+		if err := x.Add(d, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	skip := func(name string) func(string) bool { return func(v string) bool { return v != name } }
+	tests := []struct{ host, skip, want string }{
+		{"a.example.com", "", "a.example.com"},
+		{"a.example.com", "a.example.com", "*.example.com"},
+		{"x.b.example.com", "*.b.example.com", "*.example.com"},
+		{"x.b.example.com", "*.example.com", "*.b.example.com"},
+		{"a.example.com", "*.example.com", "a.example.com"},
+	}
+	for _, tt := range tests {
+		got, _ := x.LookupFunc(tt.host, skip(tt.skip))
+		if got != tt.want {
+			t.Errorf("LookupFunc(%q) skipping %q = %q, want %q", tt.host, tt.skip, got, tt.want)
+		}
+	}
+	if _, ok := x.LookupFunc("a.example.com", func(string) bool { return false }); ok {
+		t.Error("LookupFunc that keeps nothing found something")
+	}
+	if v, ok := x.Get("*.b.example.com"); !ok || v != "*.b.example.com" {
+		t.Errorf("Get(wildcard) = %q, %v", v, ok)
+	}
+	if _, ok := x.Get("x.b.example.com"); ok {
+		t.Error("Get matched a wildcard")
+	}
+}

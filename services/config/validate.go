@@ -27,6 +27,8 @@ import (
 const (
 	maxNameLength       = 100
 	maxDomainsPerApp    = 10000
+	maxPortsPerApp      = 64      // http_ports and https_ports together
+	maxRoutesPerApp     = 100_000 // domains x ports: the (host, port) pairs an app claims on a node
 	maxLabels           = 64
 	maxLabelKeyLength   = 63
 	maxLabelValueLength = 256
@@ -147,6 +149,12 @@ func normalizeSettings(in *ev.AppSettings) (*ev.AppSettings, []apierr.FieldViola
 			}
 			ports[p] = f
 		}
+	}
+
+	if n := len(s.HttpPorts) + len(s.HttpsPorts); n > maxPortsPerApp {
+		v.add("http_ports", "http_ports and https_ports list %d ports, more than %d", n, maxPortsPerApp)
+	} else if routes := len(s.Domains) * n; routes > maxRoutesPerApp {
+		v.add("domains", "%d domains x %d ports is %d routes, more than %d per app", len(s.Domains), n, routes, maxRoutesPerApp)
 	}
 
 	if len(s.PartitionIds) == 0 {

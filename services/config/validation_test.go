@@ -74,6 +74,8 @@ func TestValidationRejects(t *testing.T) {
 		{"domain wildcard misplaced", createApp(&configv1.CreateAppRequest{Name: "n", Domains: []string{"a.*.example.com"}}), "domains[0]", "wildcard"},
 		{"domain duplicate", createApp(&configv1.CreateAppRequest{Name: "n", Domains: []string{"a.example.com", "x.example.com", "A.Example.com."}}), "domains[2]", "duplicate of domains[0]"},
 		{"domain of another app", createApp(&configv1.CreateAppRequest{Name: "n", Domains: []string{"taken.example.com"}}), "domains[0]", `app "other"`},
+		{"too many ports", createApp(&configv1.CreateAppRequest{Name: "n", HttpPorts: portRange(1, 40), HttpsPorts: portRange(1001, 30)}), "http_ports", "70 ports, more than 64"},
+		{"domains x ports", createApp(&configv1.CreateAppRequest{Name: "n", Domains: domainList(5000), HttpPorts: portRange(1, 21)}), "domains", "5000 domains x 21 ports is 105000 routes, more than 100000"},
 		{"http port zero", createApp(&configv1.CreateAppRequest{Name: "n", HttpPorts: []uint32{0}}), "http_ports[0]", "out of range"},
 		{"https port too big", createApp(&configv1.CreateAppRequest{Name: "n", HttpsPorts: []uint32{443, 70000}}), "https_ports[1]", "out of range"},
 		{"port in both lists", createApp(&configv1.CreateAppRequest{Name: "n", HttpPorts: []uint32{8080}, HttpsPorts: []uint32{8080}}), "https_ports[0]", "already listed in http_ports[0]"},
@@ -288,4 +290,20 @@ func TestExpectedVersion(t *testing.T) {
 	if res2.Version <= res.Version {
 		t.Fatalf("version did not grow: %d -> %d", res.Version, res2.Version)
 	}
+}
+
+func portRange(first, n int) []uint32 {
+	ports := make([]uint32, n)
+	for i := range ports {
+		ports[i] = uint32(first + i)
+	}
+	return ports
+}
+
+func domainList(n int) []string {
+	d := make([]string, n)
+	for i := range d {
+		d[i] = fmt.Sprintf("d%d.example.com", i)
+	}
+	return d
 }

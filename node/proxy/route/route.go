@@ -40,10 +40,8 @@ type Runtime struct {
 	Version uint64
 
 	apps map[string]*App
-	// Host indexes per listener kind and port; *All hold the apps that name
-	// no port at all, which every listener of the kind serves.
-	http, https       map[uint32]*domainname.Index[*App]
-	httpAll, httpsAll domainname.Index[*App]
+	// Host indexes per listener kind (plain HTTP, TLS).
+	httpHosts, httpsHosts domainname.Index[*hostEntry]
 
 	upstreams map[string]*upstream.Upstream // by upstream.Key
 }
@@ -56,6 +54,11 @@ type App struct {
 	rules     []*Rule
 	upstreams map[string]*upstream.Upstream // by name
 	fallback  *upstream.Upstream            // the only upstream, used when no rule decides
+
+	// Listener ports the app names, sorted; allPorts: it names none and is
+	// served on every port of both kinds.
+	httpPorts, httpsPorts []uint32
+	allPorts              bool
 }
 
 // Terminal says how a request is answered.
@@ -232,18 +235,25 @@ func (p *Plan) ApplyResponse(e actions.HeaderEditor) {
 
 // Lookup returns the app serving host on a listener (TLS or not, and the
 // port apps name for it), or nil.
+// An app that names the port wins over one that serves every port, even
+// with a less specific name.
 func (rt *Runtime) Lookup(tls bool, port uint32, host string) *App {
-	m, all := rt.http, &rt.httpAll
+	idx := &rt.httpHosts
 	if tls {
-		m, all = rt.https, &rt.httpsAll
+		idx = &rt.httpsHosts
 	}
-	if idx := m[port]; idx != nil {
-		if a, ok := idx.Lookup(host); ok {
-			return a
-		}
+	var found *App
+	idx.LookupFunc(host, func(e *hostEntry) bool {
+		found = e.onPort(tls, port)
+		return found != nil
+	})
+	if found != nil {
+		return found
 	}
-	a, _ := all.Lookup(host)
-	return a
+	if e, ok := idx.LookupFunc(host, func(e *hostEntry) bool { return e.all != nil }); ok {
+		return e.all
+	}
+	return nil
 }
 
 // App returns the app with the given id, or nil.
@@ -290,8 +300,6 @@ func Compile(snap *syncv1.Snapshot, prev *Runtime, statsFor func(appID string) *
 	rt = &Runtime{
 		Version:   snap.GetVersion(),
 		apps:      make(map[string]*App),
-		http:      make(map[uint32]*domainname.Index[*App]),
-		https:     make(map[uint32]*domainname.Index[*App]),
 		upstreams: make(map[string]*upstream.Upstream),
 	}
 	defer func() {
@@ -304,7 +312,6 @@ func Compile(snap *syncv1.Snapshot, prev *Runtime, statsFor func(appID string) *
 			rt = nil
 		}
 	}()
-	owner := map[string]string{} // "http:80:example.com" -> app id, for conflict errors
 	for i, ac := range snap.GetApps() {
 		a, err := compileApp(ac, prev, rt.upstreams)
 		if err != nil {
@@ -319,63 +326,127 @@ func Compile(snap *syncv1.Snapshot, prev *Runtime, statsFor func(appID string) *
 			a.Stats = new(stats.App)
 		}
 		rt.apps[a.ID] = a
-		if err := rt.index(ac, a, owner); err != nil {
+		if err := rt.index(ac, a); err != nil {
 			return rt, fmt.Errorf("apps[%d] (id %q): %w", i, ac.GetId(), err)
 		}
 	}
 	return rt, nil
 }
 
-func (rt *Runtime) index(ac *configv1.App, a *App, owner map[string]string) error {
-	type target struct {
-		kind string
-		idx  *domainname.Index[*App]
+func (rt *Runtime) index(ac *configv1.App, a *App) error {
+	var err error
+	if a.httpPorts, err = portSet("http_ports", ac.GetHttpPorts()); err != nil {
+		return err
 	}
-	var targets []target
-	for _, p := range ac.GetHttpPorts() {
-		if p == 0 || p > 65535 {
-			return fmt.Errorf("http_ports: %d is not a port (1-65535)", p)
-		}
-		if rt.http[p] == nil {
-			rt.http[p] = new(domainname.Index[*App])
-		}
-		targets = append(targets, target{fmt.Sprintf("http port %d", p), rt.http[p]})
-	}
-	for _, p := range ac.GetHttpsPorts() {
-		if p == 0 || p > 65535 {
-			return fmt.Errorf("https_ports: %d is not a port (1-65535)", p)
-		}
-		if rt.https[p] == nil {
-			rt.https[p] = new(domainname.Index[*App])
-		}
-		targets = append(targets, target{fmt.Sprintf("https port %d", p), rt.https[p]})
-	}
-	if len(targets) == 0 {
-		targets = append(targets, target{"every http port", &rt.httpAll}, target{"every https port", &rt.httpsAll})
+	if a.httpsPorts, err = portSet("https_ports", ac.GetHttpsPorts()); err != nil {
+		return err
 	}
 	if len(ac.GetDomains()) == 0 {
 		return errors.New("domains: at least one domain is required")
 	}
+	a.allPorts = len(a.httpPorts) == 0 && len(a.httpsPorts) == 0
 	for i, d := range ac.GetDomains() {
 		n, err := domainname.Normalize(d)
 		if err != nil {
 			return fmt.Errorf("domains[%d]: %w", i, err)
 		}
-		for _, t := range targets {
-			key := t.kind + " " + n
-			if err := t.idx.Add(n, a); err != nil {
-				if other, ok := owner[key]; ok {
-					if other == a.ID {
-						return fmt.Errorf("domains[%d]: %q is listed twice", i, n)
-					}
-					return fmt.Errorf("domains[%d]: %q on %s is already served by app %q", i, n, t.kind, other)
-				}
+		if a.allPorts || len(a.httpPorts) > 0 {
+			if err := bind(&rt.httpHosts, "http", n, a, a.httpPorts); err != nil {
 				return fmt.Errorf("domains[%d]: %w", i, err)
 			}
-			owner[key] = a.ID
+		}
+		if a.allPorts || len(a.httpsPorts) > 0 {
+			if err := bind(&rt.httpsHosts, "https", n, a, a.httpsPorts); err != nil {
+				return fmt.Errorf("domains[%d]: %w", i, err)
+			}
 		}
 	}
 	return nil
+}
+
+// hostEntry is what one host name (exact or wildcard) of one listener kind
+// maps to: the apps that name it on explicit ports (their port sets are
+// disjoint) and the app that names it for every port of the kind. Keyed by
+// host, then ports checked per app, the index costs O(domains + ports) per
+// app rather than one table entry per domain and port.
+type hostEntry struct {
+	onPorts []*App
+	all     *App
+}
+
+// onPort returns the app of e that names port, or nil.
+func (e *hostEntry) onPort(tls bool, port uint32) *App {
+	for _, a := range e.onPorts {
+		ports := a.httpPorts
+		if tls {
+			ports = a.httpsPorts
+		}
+		if _, ok := slices.BinarySearch(ports, port); ok {
+			return a
+		}
+	}
+	return nil
+}
+
+// bind adds app a under name n to idx, on ports (sorted; none: every port
+// of the kind), refusing a name another app already serves on one of them.
+func bind(idx *domainname.Index[*hostEntry], kind, n string, a *App, ports []uint32) error {
+	e, ok := idx.Get(n)
+	if !ok {
+		e = new(hostEntry)
+		if err := idx.Add(n, e); err != nil {
+			return err
+		}
+	}
+	if len(ports) == 0 {
+		switch {
+		case e.all == a:
+			return fmt.Errorf("%q is listed twice", n)
+		case e.all != nil:
+			return fmt.Errorf("%q on every %s port is already served by app %q", n, kind, e.all.ID)
+		}
+		e.all = a
+		return nil
+	}
+	for _, b := range e.onPorts {
+		if b == a {
+			return fmt.Errorf("%q is listed twice", n)
+		}
+		other := b.httpPorts
+		if kind == "https" {
+			other = b.httpsPorts
+		}
+		if p, ok := commonPort(ports, other); ok {
+			return fmt.Errorf("%q on %s port %d is already served by app %q", n, kind, p, b.ID)
+		}
+	}
+	e.onPorts = append(e.onPorts, a)
+	return nil
+}
+
+// commonPort returns a port that the sorted sets a and b share.
+func commonPort(a, b []uint32) (uint32, bool) {
+	for i, j := 0, 0; i < len(a) && j < len(b); {
+		switch {
+		case a[i] == b[j]:
+			return a[i], true
+		case a[i] < b[j]:
+			i++
+		default:
+			j++
+		}
+	}
+	return 0, false
+}
+
+// portSet validates ports and returns them sorted without duplicates.
+func portSet(field string, ports []uint32) ([]uint32, error) {
+	for _, p := range ports {
+		if p == 0 || p > 65535 {
+			return nil, fmt.Errorf("%s: %d is not a port (1-65535)", field, p)
+		}
+	}
+	return slices.Compact(slices.Sorted(slices.Values(ports))), nil
 }
 
 func compileApp(ac *configv1.App, prev *Runtime, all map[string]*upstream.Upstream) (*App, error) {
