@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	mdns "github.com/miekg/dns"
+
+	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
 )
 
 // FuzzRequest feeds arbitrary datagrams to the UDP request path: nothing may
@@ -60,4 +62,13 @@ func FuzzRequest(f *testing.F) {
 func canonical(m *mdns.Msg) string {
 	m.Id = 0
 	return strings.ToLower(m.String())
+}
+
+// A zone whose name the control plane would refuse is refused here too, in
+// the same words (domainname.CheckDNSName).
+func TestCompileZoneChecksNames(t *testing.T) {
+	_, err := compileZone(&dnsv1.Zone{Id: "z1", Name: "bad..zone."}, nil)
+	if err == nil || !strings.Contains(err.Error(), "has an empty label (two dots in a row)") {
+		t.Fatalf("compileZone(bad..zone) = %v", err)
+	}
 }

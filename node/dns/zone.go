@@ -9,6 +9,7 @@ import (
 	mdns "github.com/miekg/dns"
 
 	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
+	"github.com/strata-edge/strata/pkg/domainname"
 )
 
 // Defaults when a zone leaves a value unset.
@@ -62,8 +63,8 @@ func compileZone(z *dnsv1.Zone, gateways map[string][]string) (*zone, error) {
 		return nil, fmt.Errorf("zone %q: name: required", z.GetId())
 	}
 	origin := mdns.CanonicalName(z.GetName())
-	if _, ok := mdns.IsDomainName(origin); !ok {
-		return nil, fmt.Errorf("zone %q: name %q: not a domain name", z.GetId(), z.GetName())
+	if err := domainname.CheckDNSName(origin); err != nil { // the control plane's check
+		return nil, fmt.Errorf("zone %q: name: %w", z.GetId(), err)
 	}
 	out := &zone{origin: origin, nodes: map[string]*node{}, cuts: map[string]bool{}}
 	soa := z.GetSoa()
@@ -241,8 +242,8 @@ func ownerName(origin, name string) (string, error) {
 	default:
 		owner = name + "." + origin
 	}
-	if _, ok := mdns.IsDomainName(owner); !ok {
-		return "", fmt.Errorf("name %q: not a domain name", name)
+	if err := domainname.CheckDNSName(owner); err != nil {
+		return "", fmt.Errorf("name: %w", err)
 	}
 	if !mdns.IsSubDomain(origin, owner) {
 		return "", fmt.Errorf("name %q: outside zone %s", name, origin)

@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -10,13 +11,9 @@ import (
 
 	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
 	"github.com/strata-edge/strata/pkg/apierr"
+	"github.com/strata-edge/strata/pkg/domainname"
 )
 
-// Limits of RFC 1035 (section 2.3.4).
-const (
-	maxLabel = 63
-	maxName  = 255
-)
 
 // canonicalOrigin validates a zone name and returns it lower-case and fully
 // qualified.
@@ -31,20 +28,15 @@ func canonicalOrigin(name string) (string, error) {
 	return mdns.CanonicalName(name), nil
 }
 
-// checkName enforces the label and name length limits with a precise reason.
+// checkName validates a DNS name with the check nodes apply too
+// (domainname.CheckDNSName), worded like the app domains' errors.
 func checkName(name string) error {
-	fq := mdns.Fqdn(name)
-	for _, l := range mdns.SplitDomainName(fq) {
-		if len(l) > maxLabel {
-			return fmt.Errorf("label %q is %d bytes, over %d", l, len(l), maxLabel)
+	if err := domainname.CheckDNSName(name); err != nil {
+		var de *domainname.Error
+		if errors.As(err, &de) {
+			return errors.New(de.Detail())
 		}
-	}
-	// Wire length: one length byte per label plus the root.
-	if n := len(fq) + 1; n > maxName {
-		return fmt.Errorf("name is %d bytes, over %d", n, maxName)
-	}
-	if _, ok := mdns.IsDomainName(fq); !ok {
-		return fmt.Errorf("%q is not a domain name", name)
+		return err
 	}
 	return nil
 }
@@ -107,7 +99,7 @@ func checkRecord(origin string, r *dnsv1.Record, field string) (parsed, []apierr
 	case o != "" && r.GetType() != dnsv1.RecordType_RECORD_TYPE_UNSPECIFIED:
 		rr, err := parseRR(origin, o, typ, r.GetData())
 		if err != nil || rr == nil {
-			bad(".data", "%q is not valid %s data: %v", r.GetData(), typ, err)
+			bad(".data", "%s", dataError(typ, r.GetData(), err))
 			break
 		}
 		p.rr = rr
@@ -137,6 +129,32 @@ func checkRecord(origin string, r *dnsv1.Record, field string) (parsed, []apierr
 		}
 	}
 	return p, vs
+}
+
+// dataForms says what the data of each record type looks like.
+var dataForms = map[string]string{
+	"A":     "an IPv4 address, e.g. 192.0.2.10",
+	"AAAA":  "an IPv6 address, e.g. 2001:db8::10",
+	"CNAME": "a domain name, e.g. www.example.com. or www (in the zone)",
+	"NS":    "a domain name, e.g. ns1.example.com.",
+	"PTR":   "a domain name, e.g. host.example.com.",
+	"MX":    "PREFERENCE HOST, e.g. 10 mail.example.com.",
+	"TXT":   `text, quoted when it has spaces, e.g. "v=spf1 -all"`,
+	"SRV":   "PRIORITY WEIGHT PORT TARGET, e.g. 10 5 5060 sip.example.com.",
+	"CAA":   `FLAGS TAG "VALUE", e.g. 0 issue "letsencrypt.org"`,
+}
+
+// dataError explains record data that does not parse as its type, without
+// the DNS library's own wording ("dns: bad A A: ... at line: 1:18").
+func dataError(typ, data string, err error) string {
+	var pe *mdns.ParseError
+	if err != nil && !errors.As(err, &pe) {
+		return fmt.Sprintf("%q is not valid %s data: %v", data, typ, err) // ours: "data is one line"
+	}
+	if form, ok := dataForms[typ]; ok {
+		return fmt.Sprintf("%q is not valid %s data: want %s", data, typ, form)
+	}
+	return fmt.Sprintf("%q is not valid %s data", data, typ)
 }
 
 // targets are the domain names an RR points at.

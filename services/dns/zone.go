@@ -289,7 +289,10 @@ func (z *Zone) checkRecords(recs []*dnsv1.Record, changed int) error {
 		}
 	}
 	for _, v := range checkZone(origin, ps, where) {
-		if strings.HasPrefix(v.Field, "record") {
+		// Only what concerns the changed record: a conflict it makes is
+		// reported on it once (not again on the other record), and
+		// conflicts between other records are not its caller's error.
+		if v.Field == "record" {
 			vs = append(vs, v)
 		}
 	}

@@ -50,7 +50,7 @@ func TestCreate(t *testing.T) {
 		t.Fatalf("settings not canonical: %v", c.Settings)
 	}
 	_, err = NewZone("z1").Create(Settings{Name: strings.Repeat("a", 64) + ".com"})
-	wantViolation(t, err, "name", "over 63")
+	wantViolation(t, err, "name", "more than 63")
 	wantViolation(t, err, "partitions", "at least one")
 	if _, err := given(created()).Create(Settings{Name: "x.com", Partitions: []string{"p1"}}); !apierr.IsKind(err, apierr.KindFailedPrecondition) {
 		t.Fatalf("second create: %v", err)
@@ -80,6 +80,21 @@ func TestAddRecordValidates(t *testing.T) {
 			wantViolation(t, err, tc.field, tc.reason)
 		})
 	}
+	// One error per problem, in our words: the conflict is named once, on
+	// the record being added, and bad data says what the type wants instead
+	// of the DNS library's message.
+	_, err := z.AddRecord(&dnsv1.Record{Name: "www", Type: tA, Data: "192.0.2.1"})
+	if vs := apierr.Violations(err); len(vs) != 1 {
+		t.Errorf("A beside a CNAME: %d violations, want 1: %v", len(vs), vs)
+	}
+	_, err = z.AddRecord(&dnsv1.Record{Name: "x", Type: tA, Data: "1.2.3"})
+	if vs := apierr.Violations(err); len(vs) != 1 || vs[0].Reason != `"1.2.3" is not valid A data: want an IPv4 address, e.g. 192.0.2.10` {
+		t.Errorf("bad A data: %v", vs)
+	}
+	// Zone names are checked, and worded, like app domains.
+	_, err = NewZone("z2").Create(Settings{Name: "bad..zone", Partitions: []string{"p1"}})
+	wantViolation(t, err, "name", `"bad..zone" has an empty label (two dots in a row)`)
+
 	msgs, err := z.AddRecord(&dnsv1.Record{Name: "api", Type: tA, Data: "192.0.2.9"})
 	if err != nil {
 		t.Fatal(err)

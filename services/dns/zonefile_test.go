@@ -57,8 +57,8 @@ func TestParseZoneFileRejects(t *testing.T) {
 	}{
 		{name: "CNAME beside other data", text: "www IN CNAME x.example.com.\nwww IN A 192.0.2.1\n", field: "line 2", reason: "CNAME owner has no other data"},
 		{name: "CNAME at apex", text: "\n@ IN CNAME x.example.org.\n", field: "line 2", reason: "CNAME at the zone apex"},
-		{name: "label over 63", text: long + " IN A 192.0.2.1\n", field: "line 1", reason: "over 63"},
-		{name: "name over 255", text: strings.Repeat("abcdefghi.", 24) + "abcdefghi IN A 192.0.2.1\n", field: "line 1", reason: "over 255"},
+		{name: "label over 63", text: long + " IN A 192.0.2.1\n", field: "line 1", reason: "more than 63"},
+		{name: "name over 255", text: strings.Repeat("abcdefghi.", 24) + "abcdefghi IN A 192.0.2.1\n", field: "line 1", reason: "more than 255"},
 		{name: "out of zone", text: "www.example.org. IN A 192.0.2.1\n", field: "line 1", reason: "outside the zone"},
 		{name: "CNAME loop", text: "a IN CNAME b\nb IN CNAME a\n", field: "line 1", reason: "CNAME loop"},
 		{name: "bad address", text: "\n\nwww IN A 300.1.1.1\n", field: "line 3", reason: "bad A"},
