@@ -14,7 +14,6 @@ import (
 	"github.com/strata-edge/strata/pkg/domainname"
 )
 
-
 // canonicalOrigin validates a zone name and returns it lower-case and fully
 // qualified.
 func canonicalOrigin(name string) (string, error) {
