@@ -638,3 +638,24 @@ func TestHTTPSRedirectFlags(t *testing.T) {
 		t.Fatalf("redirect without an https port: exit %d, %s", code, errOut)
 	}
 }
+
+// TestZeroWeights: weight 0 means no traffic everywhere; a split or an
+// upstream without a positive weight is refused, alone or not.
+func TestZeroWeights(t *testing.T) {
+	s := newCLI(t, startAPI(t))
+	app := s.app().GetId()
+	s.ok("upstream", "create", "--app", app, "--name", "web", "--server", "10.0.0.1:80")
+	s.ok("upstream", "create", "--app", app, "--name", "spare", "--server", "10.0.0.2:80", "--server", "10.0.0.3:80=0")
+	for _, args := range [][]string{
+		{"rule", "create", "--app", app, "--upstream", "web=0"},
+		{"rule", "create", "--app", app, "--upstream", "web=0", "--upstream", "spare=0"},
+		{"upstream", "create", "--app", app, "--name", "drained", "--server", "10.0.0.4:80=0"},
+	} {
+		_, errOut, code := s.run(args...)
+		if code == 0 || !strings.Contains(errOut, "weight 0 takes no traffic") {
+			t.Errorf("strata %s: exit %d, %s", strings.Join(args, " "), code, errOut)
+		}
+	}
+	// A drained target next to a positive one is fine.
+	s.ok("rule", "create", "--app", app, "--upstream", "web=0", "--upstream", "spare=1")
+}

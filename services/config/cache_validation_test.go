@@ -17,7 +17,7 @@ func cacheAction(c *configv1.CacheAction) *configv1.Action {
 // each violation naming rule.actions[i].cache.<field>; good ones are kept as given.
 func TestCacheActionValidation(t *testing.T) {
 	web := map[string]bool{"web": true}
-	proxy := proxyTo(&configv1.WeightedUpstream{Upstream: "web"})
+	proxy := proxyTo(&configv1.WeightedUpstream{Upstream: "web", Weight: 1})
 	tests := []struct {
 		name   string
 		cache  *configv1.CacheAction
@@ -79,10 +79,10 @@ func TestCacheRuleThroughAPI(t *testing.T) {
 	app := must(e.client.CreateApp(e.ctx, &configv1.CreateAppRequest{Name: "shop", Domains: []string{"shop.example.com"}}))(t).App
 	must(e.client.CreateUpstream(e.ctx, &configv1.CreateUpstreamRequest{AppId: app.Id, Upstream: sampleUpstream("web", "10.0.0.1:80")}))(t)
 	c := &configv1.CacheAction{TtlS: 60, KeyQueryArgs: []string{"page"}}
-	r := must(e.client.CreateRule(e.ctx, &configv1.CreateRuleRequest{AppId: app.Id, Rule: ruleWith(proxyTo(&configv1.WeightedUpstream{Upstream: "web"}), cacheAction(c))}))(t)
+	r := must(e.client.CreateRule(e.ctx, &configv1.CreateRuleRequest{AppId: app.Id, Rule: ruleWith(proxyTo(&configv1.WeightedUpstream{Upstream: "web", Weight: 1}), cacheAction(c))}))(t)
 	if got := r.GetRule().GetActions()[1].GetCache(); !proto.Equal(got, c) {
 		t.Fatalf("stored cache action %v, want %v", got, c)
 	}
-	_, err := e.client.CreateRule(e.ctx, &configv1.CreateRuleRequest{AppId: app.Id, Rule: ruleWith(proxyTo(&configv1.WeightedUpstream{Upstream: "web"}), cacheAction(&configv1.CacheAction{TtlS: 1 << 31}))})
+	_, err := e.client.CreateRule(e.ctx, &configv1.CreateRuleRequest{AppId: app.Id, Rule: ruleWith(proxyTo(&configv1.WeightedUpstream{Upstream: "web", Weight: 1}), cacheAction(&configv1.CacheAction{TtlS: 1 << 31}))})
 	wantField(t, err, "rule.actions[1].cache.ttl_s")
 }

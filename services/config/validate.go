@@ -288,7 +288,7 @@ func normalizeUpstream(prefix string, in *configv1.Upstream) (*configv1.Upstream
 		case primaries == 0:
 			v.add(servers, "at least one server must not be a backup")
 		case primaryWeight == 0:
-			v.add(servers, "all weights of the non-backup servers are zero; give at least one a weight above 0")
+			v.add(servers, "no non-backup server has a weight above 0 (weight 0 takes no traffic: it drains a server); give at least one a weight above 0")
 		}
 	}
 
@@ -608,8 +608,8 @@ func checkProxy(v *violations, prefix string, p *configv1.ProxyAction, upstreams
 		}
 		total += int(w.Weight)
 	}
-	if len(p.Upstreams) > 1 && total == 0 {
-		v.add(f, "all split weights are zero; give at least one upstream a weight above 0")
+	if len(p.Upstreams) > 0 && total == 0 {
+		v.add(f, "no upstream has a weight above 0 (weight 0 takes no traffic: it drains an upstream); give at least one a weight above 0")
 	}
 }
 

@@ -114,7 +114,7 @@ func TestValidationRejects(t *testing.T) {
 		{"all weights zero", createUpstream(upstreamWith(func(u *configv1.Upstream) {
 			u.Servers[0].Weight = 0
 			u.Servers = append(u.Servers, &configv1.Server{Address: "10.0.0.2:80"})
-		})), "upstream.servers", "weights"},
+		})), "upstream.servers", "weight above 0"},
 		{"only backups", createUpstream(upstreamWith(func(u *configv1.Upstream) { u.Servers[0].Backup = true })), "upstream.servers", "not be a backup"},
 		{"unknown policy", createUpstream(upstreamWith(func(u *configv1.Upstream) { u.Policy = 99 })), "upstream.policy", "unknown"},
 		{"hash without key", createUpstream(upstreamWith(func(u *configv1.Upstream) {
@@ -143,13 +143,15 @@ func TestValidationRejects(t *testing.T) {
 			return err
 		}, "upstream", `used by rule "api" (actions[0].proxy.upstreams[0])`},
 
-		{"rule name empty", createRule(&configv1.Rule{Actions: []*configv1.Action{proxyTo(&configv1.WeightedUpstream{Upstream: "web"})}}), "rule.name", "is empty"},
+		{"rule name empty", createRule(&configv1.Rule{Actions: []*configv1.Action{proxyTo(&configv1.WeightedUpstream{Upstream: "web", Weight: 1})}}), "rule.name", "is empty"},
 		{"rule name taken", createRule(proxyRule("api", "", "web")), "rule.name", "already exists"},
 		{"rule condition", createRule(proxyRule("new", "PathPrefix(`/a`) &&", "web")), "rule.when", "column"},
 		{"rule without actions", createRule(ruleWith()), "rule.actions", "at least one action"},
 		{"empty action", createRule(ruleWith(&configv1.Action{})), "rule.actions[0]", "no action set"},
-		{"dangling upstream", createRule(ruleWith(proxyTo(&configv1.WeightedUpstream{Upstream: "nope"}))), "rule.actions[0].proxy.upstreams[0].upstream", `"nope" does not exist`},
-		{"split weights zero", createRule(ruleWith(proxyTo(&configv1.WeightedUpstream{Upstream: "web"}, &configv1.WeightedUpstream{Upstream: "spare"}))), "rule.actions[0].proxy.upstreams", "split weights are zero"},
+		{"dangling upstream", createRule(ruleWith(proxyTo(&configv1.WeightedUpstream{Upstream: "nope", Weight: 1}))), "rule.actions[0].proxy.upstreams[0].upstream", `"nope" does not exist`},
+		{"split weights zero", createRule(ruleWith(proxyTo(&configv1.WeightedUpstream{Upstream: "web"}, &configv1.WeightedUpstream{Upstream: "spare"}))), "rule.actions[0].proxy.upstreams", "no upstream has a weight above 0"},
+		{"single split weight zero", createRule(ruleWith(proxyTo(&configv1.WeightedUpstream{Upstream: "web", Weight: 0}))), "rule.actions[0].proxy.upstreams", "weight 0 takes no traffic"},
+		{"server weights zero", createUpstream(upstreamWith(func(u *configv1.Upstream) { u.Servers[0].Weight = 0 })), "upstream.servers", "weight 0 takes no traffic"},
 		{"redirect status", createRule(ruleWith(&configv1.Action{Action: &configv1.Action_Redirect{Redirect: &configv1.RedirectAction{Url: "https://x/", Status: 200}}})), "rule.actions[0].redirect.status", "301, 302"},
 		{"redirect url", createRule(ruleWith(&configv1.Action{Action: &configv1.Action_Redirect{Redirect: &configv1.RedirectAction{}}})), "rule.actions[0].redirect.url", "is empty"},
 		{"respond status", createRule(ruleWith(&configv1.Action{Action: &configv1.Action_Respond{Respond: &configv1.RespondAction{Status: 600}}})), "rule.actions[0].respond.status", "100-599"},
@@ -157,7 +159,7 @@ func TestValidationRejects(t *testing.T) {
 		{"header add name", createRule(ruleWith(&configv1.Action{Action: &configv1.Action_ResponseHeaders{ResponseHeaders: &configv1.HeaderOps{Add: []*configv1.Header{{Name: "a:b", Value: "v"}}}}})), "rule.actions[0].response_headers.add[0].name", "not a valid header name"},
 		{"rewrite regexp", createRule(ruleWith(&configv1.Action{Action: &configv1.Action_Rewrite{Rewrite: &configv1.RewriteAction{PathRegex: "(", PathReplacement: "/x"}}})), "rule.actions[0].rewrite.path_regex", "missing closing )"},
 		{"rewrite regexp too large", createRule(ruleWith(&configv1.Action{Action: &configv1.Action_Rewrite{Rewrite: &configv1.RewriteAction{PathRegex: "a{1000}b{1000}c{1000}d{1000}e{1000}f{1000}", PathReplacement: "/x"}}})), "rule.actions[0].rewrite.path_regex", "too large"},
-		{"two terminal actions", createRule(ruleWith(proxyTo(&configv1.WeightedUpstream{Upstream: "web"}), &configv1.Action{Action: &configv1.Action_Respond{Respond: &configv1.RespondAction{Status: 204}}})), "rule.actions[1]", "at most one of proxy, redirect and respond"},
+		{"two terminal actions", createRule(ruleWith(proxyTo(&configv1.WeightedUpstream{Upstream: "web", Weight: 1}), &configv1.Action{Action: &configv1.Action_Respond{Respond: &configv1.RespondAction{Status: 204}}})), "rule.actions[1]", "at most one of proxy, redirect and respond"},
 		{"rule index", func() error {
 			_, err := c.CreateRule(ctx, &configv1.CreateRuleRequest{AppId: base.Id, Rule: proxyRule("new", "", "web"), Index: ptr(uint32(5))})
 			return err

@@ -621,23 +621,14 @@ func compileSplit(field string, pa *configv1.ProxyAction, a *App) (*split, error
 	}
 	s := &split{}
 	var sum uint32
-	allZero := true
-	for _, w := range pa.GetUpstreams() {
-		if w.GetWeight() > 0 {
-			allZero = false
-		}
-	}
 	for i, w := range pa.GetUpstreams() {
 		u := a.upstreams[w.GetUpstream()]
 		if u == nil {
 			return nil, fmt.Errorf("%s.upstreams[%d].upstream: app has no upstream named %q", field, i, w.GetUpstream())
 		}
 		wt := w.GetWeight()
-		if allZero {
-			wt = 1
-		}
 		if wt == 0 {
-			continue // takes no traffic
+			continue // drained: takes no traffic
 		}
 		if sum+wt < sum {
 			return nil, fmt.Errorf("%s.upstreams: weights overflow", field)
@@ -645,6 +636,10 @@ func compileSplit(field string, pa *configv1.ProxyAction, a *App) (*split, error
 		sum += wt
 		s.targets = append(s.targets, u)
 		s.cum = append(s.cum, sum)
+	}
+	if sum == 0 {
+		// As the control plane refuses it: weight 0 means no traffic.
+		return nil, fmt.Errorf("%s.upstreams: no upstream has a weight above 0 (weight 0 takes no traffic)", field)
 	}
 	return s, nil
 }

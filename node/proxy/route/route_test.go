@@ -51,7 +51,7 @@ func app(id string, domains []string, rules ...*configv1.Rule) *configv1.App {
 
 func proxyTo(name string) *configv1.Action {
 	return &configv1.Action{Action: &configv1.Action_Proxy{Proxy: &configv1.ProxyAction{
-		Upstreams: []*configv1.WeightedUpstream{{Upstream: name}}}}}
+		Upstreams: []*configv1.WeightedUpstream{{Upstream: name, Weight: 1}}}}}
 }
 
 func compile(t testing.TB, apps ...*configv1.App) *Runtime {
@@ -81,6 +81,13 @@ func TestCompileErrors(t *testing.T) {
 		{"header injection", app("x", []string{"x.example.com"}, &configv1.Rule{Actions: []*configv1.Action{{Action: &configv1.Action_ResponseHeaders{ResponseHeaders: &configv1.HeaderOps{Add: []*configv1.Header{{Name: "X", Value: "a\r\nB: c"}}}}}}}), "must not contain CR"},
 		{"bad rewrite regex", app("x", []string{"x.example.com"}, &configv1.Rule{Actions: []*configv1.Action{{Action: &configv1.Action_Rewrite{Rewrite: &configv1.RewriteAction{PathRegex: "(", PathReplacement: "/"}}}}}), "path_regex"},
 		{"missing group", app("x", []string{"x.example.com"}, &configv1.Rule{Actions: []*configv1.Action{{Action: &configv1.Action_Rewrite{Rewrite: &configv1.RewriteAction{PathRegex: "^/(a)", PathReplacement: "/$2"}}}}}), "$2 refers to a group"},
+		{"split with no positive weight", app("x", []string{"x.example.com"}, &configv1.Rule{Actions: []*configv1.Action{{Action: &configv1.Action_Proxy{Proxy: &configv1.ProxyAction{
+			Upstreams: []*configv1.WeightedUpstream{{Upstream: "a", Weight: 0}}}}}}}), "no upstream has a weight above 0"},
+		{"upstream with no positive weight", func() *configv1.App {
+			a := app("x", []string{"x.example.com"})
+			a.Upstreams[1].Servers[0].Weight = 0
+			return a
+		}(), `upstreams[1]: upstream "b": servers: no non-backup server has a weight above 0`},
 		{"bad port", func() *configv1.App {
 			a := app("x", []string{"x.example.com"})
 			a.HttpPorts = []uint32{70000}
@@ -99,6 +106,20 @@ func TestCompileErrors(t *testing.T) {
 				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestZeroWeightDrains: a split target with weight 0 never gets a request.
+func TestZeroWeightDrains(t *testing.T) {
+	rt := compile(t, app("x", []string{"x.example.com"}, &configv1.Rule{Actions: []*configv1.Action{{Action: &configv1.Action_Proxy{Proxy: &configv1.ProxyAction{
+		Upstreams: []*configv1.WeightedUpstream{{Upstream: "a", Weight: 0}, {Upstream: "b", Weight: 1}}}}}}}))
+	a := rt.Lookup(false, 80, "x.example.com")
+	var p Plan
+	for range 200 {
+		a.Evaluate(&req{method: "GET", host: "x.example.com", path: "/", uri: "/"}, &p)
+		if p.Kind != Proxy || p.Upstream != a.Upstream("b") {
+			t.Fatalf("request went to %v (kind %d), want b only", p.Upstream, p.Kind)
+		}
 	}
 }
 

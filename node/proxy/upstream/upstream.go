@@ -190,6 +190,11 @@ func New(appID string, cfg *configv1.Upstream) (*Upstream, error) {
 		}
 	}
 
+	if len(primaries) == 0 {
+		// As the control plane refuses it: weight 0 drains a server, and
+		// draining them all is not a configuration.
+		return fail("servers: no non-backup server has a weight above 0 (weight 0 takes no traffic)")
+	}
 	policy := cfg.GetPolicy()
 	if policy == configv1.BalancePolicy_BALANCE_POLICY_CONSISTENT_HASH {
 		k, err := parseHashKey(cfg.GetHashKey())
