@@ -245,6 +245,25 @@ func (c *Checker) parentsOf(ctx context.Context, obj Object) []Object {
 	return ps
 }
 
+// Missing reports the first permission (of known) that grants give over a
+// scope and the caller does not hold over it, or ok false when the caller
+// holds all of them. A credential handed out for another user must not
+// carry more than the caller holds: this is that test.
+func (c *Checker) Missing(ctx context.Context, grants []Grant, known []string) (perm string, scope Object, missing bool) {
+	for _, g := range grants {
+		for _, p := range g.Role.Expand(known) {
+			held := c.CanEverywhere(p)
+			if !held && g.Scope.Kind != KindAll {
+				held = c.Can(ctx, p, g.Scope)
+			}
+			if !held {
+				return p, g.Scope, true
+			}
+		}
+	}
+	return "", Object{}, false
+}
+
 // Filter returns the ids of objects of kind over which the caller holds perm,
 // in their original order.
 func (c *Checker) Filter(ctx context.Context, perm, kind string, ids []string) []string {

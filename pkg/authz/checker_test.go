@@ -133,3 +133,36 @@ func BenchmarkCan(b *testing.B) {
 		}
 	}
 }
+
+func TestMissing(t *testing.T) {
+	ctx := context.Background()
+	rs := newWorld().resolvers()
+	known := DefaultRules().Permissions()
+	p1 := Object{KindPartition, "par_1"}
+	shop := Object{KindApp, "app_shop"}
+	super, admin, viewer := role(t, RoleSuperAdmin), role(t, RoleAdmin), role(t, RoleViewer)
+	tests := []struct {
+		name           string
+		caller, target []Grant
+		missing        bool
+		perm           string
+	}{
+		{name: "same grants", caller: []Grant{{viewer, Everything}}, target: []Grant{{viewer, Everything}}},
+		{name: "target has none", caller: nil, target: nil},
+		{name: "super_admin covers all", caller: []Grant{{super, Everything}}, target: []Grant{{admin, Everything}, {viewer, shop}}},
+		{name: "everything covers a partition", caller: []Grant{{admin, Everything}}, target: []Grant{{admin, p1}}},
+		{name: "partition covers its app", caller: []Grant{{admin, p1}}, target: []Grant{{admin, shop}}},
+		{name: "app does not cover its partition", caller: []Grant{{admin, shop}}, target: []Grant{{admin, p1}}, missing: true},
+		{name: "viewer does not cover admin", caller: []Grant{{viewer, Everything}}, target: []Grant{{admin, shop}}, missing: true},
+		{name: "admin does not cover super_admin's IAM", caller: []Grant{{admin, Everything}}, target: []Grant{{super, Everything}}, missing: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := NewChecker(apiauth.Principal{Name: "bob", Kind: "user"}, tt.caller, rs)
+			perm, scope, missing := c.Missing(ctx, tt.target, known)
+			if missing != tt.missing {
+				t.Fatalf("Missing = %s over %s, %v; want missing %v", perm, scope, missing, tt.missing)
+			}
+		})
+	}
+}

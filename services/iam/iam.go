@@ -307,24 +307,30 @@ func (s *Service) Grants(_ context.Context, p apiauth.Principal) ([]authz.Grant,
 		return nil, nil
 	}
 	var out []authz.Grant
-	s.proj.read(func(st *state) {
-		u := st.users[p.Name]
-		if u == nil || u.disabled {
-			return
-		}
-		for _, g := range st.grantsOf(p.Name) {
-			r, ok := st.role(g.role)
-			if !ok {
-				continue
-			}
-			scope := authz.Everything
-			if g.scope.GetKind() != authz.KindAll {
-				scope = authz.Object{Kind: g.scope.GetKind(), ID: g.scope.GetId()}
-			}
-			out = append(out, authz.Grant{Role: r, Scope: scope})
-		}
-	})
+	s.proj.read(func(st *state) { out = st.authzGrants(p.Name) })
 	return out, nil
+}
+
+// authzGrants returns the grants in effect for user name (none when it is
+// unknown or disabled).
+func (st *state) authzGrants(name string) []authz.Grant {
+	u := st.users[name]
+	if u == nil || u.disabled {
+		return nil
+	}
+	var out []authz.Grant
+	for _, g := range st.grantsOf(name) {
+		r, ok := st.role(g.role)
+		if !ok {
+			continue
+		}
+		scope := authz.Everything
+		if g.scope.GetKind() != authz.KindAll {
+			scope = authz.Object{Kind: g.scope.GetKind(), ID: g.scope.GetId()}
+		}
+		out = append(out, authz.Grant{Role: r, Scope: scope})
+	}
+	return out
 }
 
 // Principal kinds of IAM credentials.

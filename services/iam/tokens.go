@@ -37,8 +37,23 @@ func (h *handler) CreateToken(ctx context.Context, req *iamv1.CreateTokenRequest
 		owner = p.Name
 	}
 	forOther := owner != p.Name || isBootstrap(p)
-	if forOther && !authz.CanEverywhere(ctx, authz.PermTokenWrite) {
+	mayWrite := authz.CanEverywhere(ctx, authz.PermTokenWrite)
+	if forOther && !mayWrite {
 		return nil, permissionDenied("permission denied: %q may create tokens only for itself (creating them for service accounts needs %s)", p.Name, authz.PermTokenWrite)
+	}
+	// A token never gives more than its creator holds: for another user, the
+	// caller must hold every permission of the owner over the same scopes.
+	// (Checked outside exec: the checker may ask resolvers, which read
+	// projections.)
+	if forOther && !isBootstrap(p) {
+		var target []authz.Grant
+		s.proj.read(func(st *state) { target = st.authzGrants(owner) })
+		if c, ok := authz.CheckerFrom(ctx); !ok {
+			return nil, permissionDenied("permission denied: no authorization context")
+		} else if perm, scope, missing := c.Missing(ctx, target, s.known); missing {
+			return nil, permissionDenied("permission denied: %q holds %s over %s and %q does not: a token for it would give %q more than it holds",
+				owner, perm, scope, p.Name, p.Name)
+		}
 	}
 	var vs violations
 	vs.add("description", checkText(req.Description, maxTokenDescriptionLen))
@@ -62,6 +77,20 @@ func (h *handler) CreateToken(ctx context.Context, req *iamv1.CreateTokenRequest
 			return change{}, invalid("user", fmt.Sprintf("user %q is disabled", owner))
 		case forOther && u.kind != iamv1.UserKind_USER_KIND_SERVICE_ACCOUNT:
 			return change{}, invalid("user", fmt.Sprintf("%q is a person: people create their own tokens; name a service account", owner))
+		case !forOther && u.kind == iamv1.UserKind_USER_KIND_SERVICE_ACCOUNT && !mayWrite:
+			return change{}, permissionDenied("permission denied: service account %q may not create tokens (that needs %s over everything: an IAM admin runs strata token create --user %s)",
+				owner, authz.PermTokenWrite, owner)
+		}
+		// A token never outlives the token that created it. (A session
+		// is a person's password login: people create long-lived tokens
+		// from it, as documented.)
+		if p.Kind == kindToken {
+			if ct := st.tokens[p.CredentialID]; ct != nil && !ct.expiresAt.IsZero() &&
+				(expires == nil || expires.AsTime().After(ct.expiresAt)) {
+				left := max(ct.expiresAt.Sub(s.now())/time.Second, 0)
+				return change{}, invalid("ttl_seconds", fmt.Sprintf("the calling token %s expires at %s and a token it creates may not outlive it: at most %d (0, no expiry, is refused)",
+					ct.id, ct.expiresAt.UTC().Format(time.RFC3339), left))
+			}
 		}
 		return change{stream: tokenStream(id), events: msgs(&ev.TokenCreated{
 			Id: id, Description: req.Description, User: owner, ExpiresAt: expires, SecretHash: hashSecret(secret),
