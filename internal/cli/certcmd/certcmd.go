@@ -136,14 +136,13 @@ func deleteCmd(f ClientFactory) *cobra.Command {
 		Short: "Delete a certificate; nodes stop serving it",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := call(cmd, f, func(ctx context.Context, c certv1connect.CertServiceClient) (*certv1.DeleteCertificateResponse, error) {
+			res, err := call(cmd, f, func(ctx context.Context, c certv1connect.CertServiceClient) (*certv1.DeleteCertificateResponse, error) {
 				return c.DeleteCertificate(ctx, &certv1.DeleteCertificateRequest{Certificate: args[0]})
 			})
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprintf(f.Stdout(), "deleted %s\n", args[0])
-			return err
+			return clientx.Emitf(f, res, "deleted %s", args[0])
 		},
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/strata-edge/strata/gen/strata/cert/v1/certv1connect"
 	"github.com/strata-edge/strata/internal/cli/clientx/clitest"
 	"github.com/strata-edge/strata/pkg/certtest"
@@ -181,4 +183,29 @@ func TestCertListShowsLastError(t *testing.T) {
 	if err != nil || !regexp.MustCompile(`last error:\s+.*\(attempt 1\)`).MatchString(out) {
 		t.Fatalf("show: %v\n%s", err, out)
 	}
+}
+
+// TestCertJSONGolden: the cert commands' -o json output, pinned in
+// testdata/json (refresh with -update).
+func TestCertJSONGolden(t *testing.T) {
+	f := newFactory(t, nil)
+	dir := t.TempDir()
+	set := certtest.NewSet(t)
+	leaf, chain := set.Leaf(t, certtest.Options{DNSNames: []string{"www.example.com"}})
+	certFile, keyFile := filepath.Join(dir, "chain.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, []byte(chain), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, []byte(leaf.KeyPEM(t)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.GoldenSteps(t, func() []*cobra.Command { return Commands(f) }, []clitest.Step{
+		{Name: "cert-upload", Args: []string{"cert", "upload", "--cert", certFile, "--key", keyFile, "--name", "www", "--app", "app_1"}},
+		{Name: "cert-attach", Args: []string{"cert", "attach", "www", "--app", "app_2"}},
+		{Name: "cert-list", Args: []string{"cert", "list"}},
+		{Name: "cert-show", Args: []string{"cert", "show", "www"}},
+		{Name: "cert-detach", Args: []string{"cert", "detach", "www", "--app", "app_2"}},
+		{Name: "cert-request", Args: []string{"cert", "request", "--app", "app_1", "--domain", "api.example.com", "--name", "api"}},
+		{Name: "cert-delete", Args: []string{"cert", "delete", "www"}},
+	})
 }

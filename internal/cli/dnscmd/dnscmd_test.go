@@ -6,6 +6,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
 	"github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
 	"github.com/strata-edge/strata/internal/cli/clientx/clitest"
 	dnssvc "github.com/strata-edge/strata/services/dns"
@@ -92,4 +96,39 @@ func TestDNSCommands(t *testing.T) {
 	if out := must("dns", "zone", "diff", "--zone", "example.com"); !strings.Contains(out, "-www") {
 		t.Fatalf("diff after rm:\n%s", out)
 	}
+}
+
+// TestDNSJSONGolden: every dns command's -o json output, pinned in
+// testdata/json (refresh with -update).
+func TestDNSJSONGolden(t *testing.T) {
+	f := newFactory(t)
+	cmds := func() []*cobra.Command { return Commands(f) }
+	file := filepath.Join(t.TempDir(), "z.zone")
+	if err := os.WriteFile(file, []byte("api IN A 192.0.2.99\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.GoldenSteps(t, cmds, []clitest.Step{
+		{Name: "dns-zone-create", Args: []string{"dns", "zone", "create", "example.com", "--ns", "ns1.example.com"}},
+		{Name: "dns-record-add", Args: []string{"dns", "record", "add", "--zone", "example.com", "www", "A", "192.0.2.1"}},
+		{Name: "dns-record-add-mx", Args: []string{"dns", "record", "add", "--zone", "example.com", "@", "MX", "10", "mail", "--ttl", "60"}},
+		{Name: "dns-record-add-geo", Args: []string{"dns", "record", "add", "--zone", "example.com", "geo", "A", "198.51.100.7", "--continent", "EU", "--cidr", "10.0.0.0/8"}},
+		{Name: "dns-record-list", Args: []string{"dns", "record", "list", "--zone", "example.com"}},
+		{Name: "dns-zone-diff", Args: []string{"dns", "zone", "diff", "--zone", "example.com"}},
+		{Name: "dns-release-create", Args: []string{"dns", "release", "create", "--zone", "example.com", "--note", "first"}},
+		{Name: "dns-zone-import", Args: []string{"dns", "zone", "import", "--zone", "example.com", file}},
+		{Name: "dns-release-create-2", Args: []string{"dns", "release", "create", "--zone", "example.com"}},
+		{Name: "dns-release-revert", Args: []string{"dns", "release", "revert", "--zone", "example.com", "1"}},
+		{Name: "dns-release-list", Args: []string{"dns", "release", "list", "--zone", "example.com"}},
+		{Name: "dns-zone-export", Args: []string{"dns", "zone", "export", "--zone", "example.com", "--released"}},
+		{Name: "dns-zone-list", Args: []string{"dns", "zone", "list"}},
+	})
+	list := &dnsv1.ListRecordsResponse{}
+	f.AsJSON = true
+	out, err := f.run(t, "dns", "record", "list", "--zone", "example.com", "--name", "www")
+	if err != nil || protojson.Unmarshal([]byte(out), list) != nil || len(list.GetRecords()) != 1 {
+		t.Fatalf("record list --name www: %v\n%s", err, out)
+	}
+	f.GoldenSteps(t, cmds, []clitest.Step{
+		{Name: "dns-record-rm", Args: []string{"dns", "record", "rm", "--zone", "example.com", list.GetRecords()[0].GetId()}},
+	})
 }

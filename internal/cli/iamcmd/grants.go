@@ -112,13 +112,13 @@ func grantDeleteCmd(f ClientFactory) *cobra.Command {
 	return &cobra.Command{
 		Use: "delete ID", Short: "Delete a grant", Args: exactArgs("ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.DeleteGrantResponse, error) {
+			res, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.DeleteGrantResponse, error) {
 				return c.DeleteGrant(ctx, &iamv1.DeleteGrantRequest{Id: args[0]})
 			})
-			if err == nil {
-				fmt.Fprintf(f.Stdout(), "Grant %s deleted.\n", args[0])
+			if err != nil {
+				return err
 			}
-			return err
+			return clientx.Emitf(f, res, "Grant %s deleted.", args[0])
 		},
 	}
 }

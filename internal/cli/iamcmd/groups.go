@@ -2,7 +2,6 @@ package iamcmd
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"strings"
 
@@ -88,13 +87,13 @@ func groupDeleteCmd(f ClientFactory) *cobra.Command {
 	return &cobra.Command{
 		Use: "delete NAME", Short: "Delete a group and its grants", Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.DeleteGroupResponse, error) {
+			res, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.DeleteGroupResponse, error) {
 				return c.DeleteGroup(ctx, &iamv1.DeleteGroupRequest{Name: args[0]})
 			})
-			if err == nil {
-				fmt.Fprintf(f.Stdout(), "Group %s deleted.\n", args[0])
+			if err != nil {
+				return err
 			}
-			return err
+			return clientx.Emitf(f, res, "Group %s deleted.", args[0])
 		},
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/spf13/cobra"
 
 	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
 	"github.com/strata-edge/strata/internal/cli/clientx/clitest"
@@ -241,5 +242,28 @@ func FuzzParseDuration(f *testing.F) {
 				t.Fatalf("parseDuration(%q) = %v, time.ParseDuration = %v", s, d, g)
 			}
 		}
+	})
+}
+
+// TestIAMJSONGolden: the IAM commands' -o json output, pinned in
+// testdata/json (refresh with -update).
+func TestIAMJSONGolden(t *testing.T) {
+	srv := startIAM(t)
+	admin := &factory{url: srv.URL, token: adminToken, session: filepath.Join(t.TempDir(), "session.token")}
+	admin.In = strings.NewReader("")
+	cmds := func() []*cobra.Command { return Commands(admin) }
+	admin.GoldenSteps(t, cmds, []clitest.Step{
+		{Name: "user-create", Args: []string{"user", "create", "ci", "--service-account", "--display-name", "CI"}},
+		{Name: "user-list", Args: []string{"user", "list"}},
+		{Name: "user-get", Args: []string{"user", "get", "ci"}},
+		{Name: "group-create", Args: []string{"group", "create", "shop", "--member", "ci", "--description", "Shop team"}},
+		{Name: "group-list", Args: []string{"group", "list"}},
+		{Name: "group-get", Args: []string{"group", "get", "shop"}},
+		{Name: "role-create", Args: []string{"role", "create", "reader", "--permission", "config.app.read"}},
+		{Name: "grant-create", Args: []string{"grant", "create", "--group", "shop", "--role", "reader", "--all"}},
+		{Name: "grant-list", Args: []string{"grant", "list"}},
+		{Name: "token-create", Args: []string{"token", "create", "--user", "ci", "--description", "pipeline"}},
+		{Name: "token-list", Args: []string{"token", "list", "--all"}},
+		{Name: "whoami", Args: []string{"whoami"}},
 	})
 }

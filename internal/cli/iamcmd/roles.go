@@ -95,13 +95,13 @@ func roleDeleteCmd(f ClientFactory) *cobra.Command {
 	return &cobra.Command{
 		Use: "delete NAME", Short: "Delete a custom role no grant uses", Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.DeleteRoleResponse, error) {
+			res, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.DeleteRoleResponse, error) {
 				return c.DeleteRole(ctx, &iamv1.DeleteRoleRequest{Name: args[0]})
 			})
-			if err == nil {
-				fmt.Fprintf(f.Stdout(), "Role %s deleted.\n", args[0])
+			if err != nil {
+				return err
 			}
-			return err
+			return clientx.Emitf(f, res, "Role %s deleted.", args[0])
 		},
 	}
 }

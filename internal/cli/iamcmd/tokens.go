@@ -108,13 +108,13 @@ func tokenRevokeCmd(f ClientFactory) *cobra.Command {
 	return &cobra.Command{
 		Use: "revoke ID", Short: "Revoke an API token: it stops working at once", Args: exactArgs("ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.RevokeTokenResponse, error) {
+			res, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.RevokeTokenResponse, error) {
 				return c.RevokeToken(ctx, &iamv1.RevokeTokenRequest{Id: args[0]})
 			})
-			if err == nil {
-				fmt.Fprintf(f.Stdout(), "Token %s revoked.\n", args[0])
+			if err != nil {
+				return err
 			}
-			return err
+			return clientx.Emitf(f, res, "Token %s revoked.", args[0])
 		},
 	}
 }
@@ -125,13 +125,13 @@ func tokenRevokeBootstrapCmd(f ClientFactory) *cobra.Command {
 		Short: "Revoke the bootstrap admin token (<data>/admin.token) once a user holds super_admin",
 		Args:  exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.RevokeBootstrapTokenResponse, error) {
+			res, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.RevokeBootstrapTokenResponse, error) {
 				return c.RevokeBootstrapToken(ctx, &iamv1.RevokeBootstrapTokenRequest{})
 			})
-			if err == nil {
-				fmt.Fprintln(f.Stdout(), "Bootstrap token revoked. Delete admin.token from the data dir and restart to get a new one in an emergency.")
+			if err != nil {
+				return err
 			}
-			return err
+			return clientx.Emitf(f, res, "Bootstrap token revoked. Delete admin.token from the data dir and restart to get a new one in an emergency.")
 		},
 	}
 }

@@ -152,13 +152,13 @@ func userSetPasswordCmd(f ClientFactory) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				_, err = call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.SetUserPasswordResponse, error) {
+				res, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.SetUserPasswordResponse, error) {
 					return c.SetUserPassword(ctx, &iamv1.SetUserPasswordRequest{Name: args[0], Password: pw})
 				})
-				if err == nil {
-					fmt.Fprintf(f.Stdout(), "Password of %s set.\n", args[0])
+				if err != nil {
+					return err
 				}
-				return err
+				return clientx.Emitf(f, res, "Password of %s set.", args[0])
 			}
 			if passwordStdin {
 				return errors.New("--password-stdin: changing your own password needs the current one; run it in a terminal")
@@ -171,13 +171,13 @@ func userSetPasswordCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			_, err = call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.ChangePasswordResponse, error) {
+			res, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.ChangePasswordResponse, error) {
 				return c.ChangePassword(ctx, &iamv1.ChangePasswordRequest{CurrentPassword: cur, NewPassword: pw})
 			})
-			if err == nil {
-				fmt.Fprintln(f.Stdout(), "Password changed.")
+			if err != nil {
+				return err
 			}
-			return err
+			return clientx.Emitf(f, res, "Password changed.")
 		},
 	}
 	cmd.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password from the first line of stdin")

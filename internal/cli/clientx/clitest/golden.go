@@ -7,7 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 // update rewrites golden files instead of comparing with them:
@@ -20,6 +23,8 @@ var volatile = []struct {
 	re   *regexp.Regexp
 	with string
 }{
+	{regexp.MustCompile(`"(secret|request_id|user_jwt|token)": "[^"]*"`), `"$1": "SECRET"`},
+	{regexp.MustCompile(`"(fingerprint_sha256|serial|issuer)": "[^"]*"`), `"$1": "CERT"`},
 	{regexp.MustCompile(`-----BEGIN ([A-Z ]+)-----[^"]*-----END [A-Z ]+-----\\n`), "<PEM $1>"},
 	{regexp.MustCompile(`\b([a-z]+)_[0-9a-z]{16}(\.[A-Za-z0-9_-]+)?\b`), "${1}_ID$2"},
 	{regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z`), "TIME"},
@@ -66,5 +71,28 @@ func Golden(t testing.TB, name string, out []byte) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("%s: -o json differs from %s (rerun with -update if the change is intended)\n--- got\n%s--- want\n%s", name, path, got, want)
+	}
+}
+
+// Step is one command line of a golden scenario; its -o json output is
+// compared with testdata/json/<Name>.json.
+type Step struct {
+	Name string
+	Args []string
+}
+
+// GoldenSteps runs steps in order with -o json under cmds (built anew for
+// each step) and compares each output with its golden file.
+func (e *Env) GoldenSteps(t *testing.T, cmds func() []*cobra.Command, steps []Step) {
+	t.Helper()
+	was := e.AsJSON
+	e.AsJSON = true
+	defer func() { e.AsJSON = was }()
+	for _, st := range steps {
+		out, err := e.Run(cmds(), st.Args...)
+		if err != nil {
+			t.Fatalf("strata %s -o json: %v", strings.Join(st.Args, " "), err)
+		}
+		Golden(t, st.Name, []byte(out))
 	}
 }
