@@ -24,6 +24,7 @@ import (
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/node"
+	"github.com/strata-edge/strata/node/store"
 	nodesync "github.com/strata-edge/strata/node/sync"
 	"github.com/strata-edge/strata/pkg/certtest"
 	"github.com/strata-edge/strata/pkg/keywrap"
@@ -89,7 +90,7 @@ func TestNodeServesSyncedCertificate(t *testing.T) {
 
 func publishWithCert(t *testing.T, p *publisher, a *configv1.App, sc *certv1.SyncedCertificate) {
 	t.Helper()
-	d := &syncv1.Delta{PartitionId: partition, FromVersion: p.version, ToVersion: p.version + 3, Upserts: []*configv1.App{a}, CertUpserts: []*certv1.SyncedCertificate{sc}}
+	d := &syncv1.Delta{PartitionId: partition, FromVersion: p.version, ToVersion: p.version + 3, Schema: natsutil.SyncSchema, Upserts: store.Upserts(a, sc)}
 	p.version = d.ToVersion
 	snap := &syncv1.Snapshot{PartitionId: partition, Version: p.version, Apps: []*configv1.App{a}, Certificates: []*certv1.SyncedCertificate{sc}}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -98,7 +99,7 @@ func publishWithCert(t *testing.T, p *publisher, a *configv1.App, sc *certv1.Syn
 	if _, err := p.js.Publish(ctx, natsutil.DeltaSubject(partition, false), data, jetstream.WithMsgID(fmt.Sprintf("%s.stable.%d", partition, d.ToVersion))); err != nil {
 		t.Fatal(err)
 	}
-	data, _ = proto.Marshal(snap)
+	data, _ = proto.Marshal(store.BundleOf(snap))
 	if _, err := p.obs.Put(ctx, jetstream.ObjectMeta{Name: natsutil.SnapshotKey(false),
 		Metadata: map[string]string{nodesync.SnapshotVersionMeta: strconv.FormatUint(p.version, 10)}}, bytes.NewReader(data)); err != nil {
 		t.Fatal(err)

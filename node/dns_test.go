@@ -15,6 +15,7 @@ import (
 	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/node"
+	"github.com/strata-edge/strata/node/store"
 	nodesync "github.com/strata-edge/strata/node/sync"
 	"github.com/strata-edge/strata/pkg/natsutil"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
@@ -23,7 +24,7 @@ import (
 // releaseZone publishes a delta upserting z (apps unchanged), then the snapshot.
 func (p *publisher) releaseZone(z *dnsv1.Zone) uint64 {
 	p.t.Helper()
-	d := &syncv1.Delta{PartitionId: partition, FromVersion: p.version, ToVersion: p.version + 1, ZoneUpserts: []*dnsv1.Zone{z}}
+	d := &syncv1.Delta{PartitionId: partition, FromVersion: p.version, ToVersion: p.version + 1, Schema: natsutil.SyncSchema, Upserts: store.Upserts(z)}
 	p.version = d.ToVersion
 	snap := &syncv1.Snapshot{PartitionId: partition, Version: p.version, Zones: []*dnsv1.Zone{z}}
 	for _, a := range p.apps {
@@ -36,7 +37,7 @@ func (p *publisher) releaseZone(z *dnsv1.Zone) uint64 {
 		jetstream.WithMsgID(fmt.Sprintf("%s.stable.%d", partition, d.ToVersion))); err != nil {
 		p.t.Fatalf("publish delta: %v", err)
 	}
-	data, _ = proto.Marshal(snap)
+	data, _ = proto.Marshal(store.BundleOf(snap))
 	if _, err := p.obs.Put(ctx, jetstream.ObjectMeta{Name: natsutil.SnapshotKey(false),
 		Metadata: map[string]string{nodesync.SnapshotVersionMeta: strconv.FormatUint(p.version, 10)}}, bytes.NewReader(data)); err != nil {
 		p.t.Fatalf("put snapshot: %v", err)

@@ -19,6 +19,7 @@ import (
 	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/node"
+	"github.com/strata-edge/strata/node/store"
 	nodesync "github.com/strata-edge/strata/node/sync"
 	"github.com/strata-edge/strata/pkg/natsutil"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
@@ -43,14 +44,21 @@ func (tr *track) publish(d *syncv1.Delta) uint64 {
 	p.t.Helper()
 	d.PartitionId, d.FromVersion, d.ToVersion = partition, p.version, p.version+1
 	p.version = d.ToVersion
-	for _, a := range d.Upserts {
-		p.apps[a.GetId()] = a
-	}
-	for _, z := range d.ZoneUpserts {
-		tr.zones[z.GetId()] = z
-	}
-	for _, c := range d.ClusterUpserts {
-		tr.clusters[c.GetId()] = c
+	for _, r := range d.Upserts {
+		switch r.Kind {
+		case "app":
+			a := &configv1.App{}
+			proto.Unmarshal(r.Payload, a)
+			p.apps[a.GetId()] = a
+		case "zone":
+			z := &dnsv1.Zone{}
+			proto.Unmarshal(r.Payload, z)
+			tr.zones[z.GetId()] = z
+		case "cluster":
+			c := &configv1.Cluster{}
+			proto.Unmarshal(r.Payload, c)
+			tr.clusters[c.GetId()] = c
+		}
 	}
 	snap := &syncv1.Snapshot{PartitionId: partition, Version: p.version}
 	for _, a := range p.apps {
@@ -69,7 +77,7 @@ func (tr *track) publish(d *syncv1.Delta) uint64 {
 		jetstream.WithMsgID(fmt.Sprintf("%s.stable.%d", partition, d.ToVersion))); err != nil {
 		p.t.Fatalf("publish delta: %v", err)
 	}
-	data, _ = proto.Marshal(snap)
+	data, _ = proto.Marshal(store.BundleOf(snap))
 	if _, err := p.obs.Put(ctx, jetstream.ObjectMeta{Name: natsutil.SnapshotKey(false),
 		Metadata: map[string]string{nodesync.SnapshotVersionMeta: strconv.FormatUint(p.version, 10)}}, bytes.NewReader(data)); err != nil {
 		p.t.Fatalf("put snapshot: %v", err)
@@ -172,7 +180,7 @@ func TestNodeDNSFollowsClusterSetting(t *testing.T) {
 	statuses := statusFeed(t, nc)
 	p := newPublisher(t, nc)
 	tr := newTrack(p)
-	tr.publish(&syncv1.Delta{Upserts: []*configv1.App{app(upstream(t, "A"))}, ZoneUpserts: []*dnsv1.Zone{zoneWWW("192.0.2.1")}})
+	tr.publish(&syncv1.Delta{Schema: natsutil.SyncSchema, Upserts: store.Upserts(app(upstream(t, "A")), zoneWWW("192.0.2.1"))})
 	dir := t.TempDir()
 	opts := node.Options{DataDir: dir, HubLeafURLs: []string{leafURL}, DNSAddr: "127.0.0.1:0"}
 	n := startNode(t, opts) // cluster c1
@@ -180,11 +188,11 @@ func TestNodeDNSFollowsClusterSetting(t *testing.T) {
 	wantDNS(t, addr, "192.0.2.1")
 
 	// Another cluster of the partition: nothing changes here.
-	v := tr.publish(&syncv1.Delta{ClusterUpserts: []*configv1.Cluster{{Id: "c2", Name: "other", PartitionId: partition, DnsDisabled: true}}})
+	v := tr.publish(&syncv1.Delta{Schema: natsutil.SyncSchema, Upserts: store.Upserts(&configv1.Cluster{Id: "c2", Name: "other", PartitionId: partition, DnsDisabled: true})})
 	waitServes(t, n, v, "A")
 	wantDNS(t, addr, "192.0.2.1")
 
-	v = tr.publish(&syncv1.Delta{ClusterUpserts: []*configv1.Cluster{{Id: "c1", Name: "edge", PartitionId: partition, DnsDisabled: true}}})
+	v = tr.publish(&syncv1.Delta{Schema: natsutil.SyncSchema, Upserts: store.Upserts(&configv1.Cluster{Id: "c1", Name: "edge", PartitionId: partition, DnsDisabled: true})})
 	waitServes(t, n, v, "A") // HTTP goes on
 	natstest.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error { return silent(addr) })
 	if st := n.DNS(); st.Answering || !st.ClusterOff || n.DNSAddr() != "" {
@@ -194,8 +202,8 @@ func TestNodeDNSFollowsClusterSetting(t *testing.T) {
 		return st.GetVersion() == v && st.GetDns() == configv1.NodeDnsState_NODE_DNS_STATE_OFF && st.GetHealthy()
 	})
 	// Zones released while off are served once on.
-	tr.publish(&syncv1.Delta{ZoneUpserts: []*dnsv1.Zone{zoneWWW("192.0.2.2")}})
-	v = tr.publish(&syncv1.Delta{ClusterUpserts: []*configv1.Cluster{{Id: "c1", Name: "edge", PartitionId: partition}}})
+	tr.publish(&syncv1.Delta{Schema: natsutil.SyncSchema, Upserts: store.Upserts(zoneWWW("192.0.2.2"))})
+	v = tr.publish(&syncv1.Delta{Schema: natsutil.SyncSchema, Upserts: store.Upserts(&configv1.Cluster{Id: "c1", Name: "edge", PartitionId: partition})})
 	wantDNS(t, addr, "192.0.2.2")
 	waitServes(t, n, v, "A")
 	if n.DNSAddr() != addr {
@@ -203,7 +211,7 @@ func TestNodeDNSFollowsClusterSetting(t *testing.T) {
 	}
 
 	// Off, then restarted without the hub: the stored setting holds.
-	tr.publish(&syncv1.Delta{ClusterUpserts: []*configv1.Cluster{{Id: "c1", Name: "edge", PartitionId: partition, DnsDisabled: true}}})
+	tr.publish(&syncv1.Delta{Schema: natsutil.SyncSchema, Upserts: store.Upserts(&configv1.Cluster{Id: "c1", Name: "edge", PartitionId: partition, DnsDisabled: true})})
 	natstest.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error { return silent(addr) })
 	stopNode(t, n)
 	hub.Shutdown()
@@ -235,7 +243,7 @@ func TestNodeAppliesSnapshotsAllOrNothing(t *testing.T) {
 	p := newPublisher(t, nc)
 	tr := newTrack(p)
 	a, b, c := upstream(t, "A"), upstream(t, "B"), upstream(t, "C")
-	v1 := tr.publish(&syncv1.Delta{Upserts: []*configv1.App{app(a)}, ZoneUpserts: []*dnsv1.Zone{zoneWWW("192.0.2.1")}})
+	v1 := tr.publish(&syncv1.Delta{Schema: natsutil.SyncSchema, Upserts: store.Upserts(app(a), zoneWWW("192.0.2.1"))})
 	n := startNode(t, node.Options{DataDir: t.TempDir(), HubLeafURLs: []string{leafURL}, DNSAddr: "127.0.0.1:0",
 		Heartbeat: time.Hour}) // statuses only after each apply
 	waitServes(t, n, v1, "A")
@@ -274,14 +282,14 @@ func TestNodeAppliesSnapshotsAllOrNothing(t *testing.T) {
 
 	// A zone the DNS server cannot compile, beside a good app change.
 	bad := zoneWWW("not-an-address")
-	v := tr.publish(&syncv1.Delta{Upserts: []*configv1.App{app(b)}, ZoneUpserts: []*dnsv1.Zone{bad}})
+	v := tr.publish(&syncv1.Delta{Schema: natsutil.SyncSchema, Upserts: store.Upserts(app(b), bad)})
 	waitRejected(v, "dns: config version")
 	keepsOld()
 
 	// An app the proxy rejects (two apps claiming one domain), beside a good zone.
 	dup := app(c)
 	dup.Id, dup.Name = "web2", "web2"
-	v = tr.publish(&syncv1.Delta{Upserts: []*configv1.App{dup}, ZoneUpserts: []*dnsv1.Zone{zoneWWW("192.0.2.3")}})
+	v = tr.publish(&syncv1.Delta{Schema: natsutil.SyncSchema, Upserts: store.Upserts(dup, zoneWWW("192.0.2.3"))})
 	waitRejected(v, "proxy: config version")
 	keepsOld()
 
@@ -289,7 +297,7 @@ func TestNodeAppliesSnapshotsAllOrNothing(t *testing.T) {
 	fixed := app(c)
 	fixed.Id, fixed.Name = "web2", "web2"
 	fixed.Domains = []string{"other.example.com"}
-	v = tr.publish(&syncv1.Delta{Upserts: []*configv1.App{app(b), fixed}, ZoneUpserts: []*dnsv1.Zone{zoneWWW("192.0.2.4")}})
+	v = tr.publish(&syncv1.Delta{Schema: natsutil.SyncSchema, Upserts: store.Upserts(app(b), fixed, zoneWWW("192.0.2.4"))})
 	waitServes(t, n, v, "B")
 	wantDNS(t, dnsAddr, "192.0.2.4")
 }

@@ -34,6 +34,7 @@ import (
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/node"
+	"github.com/strata-edge/strata/node/store"
 	nodesync "github.com/strata-edge/strata/node/sync"
 	"github.com/strata-edge/strata/pkg/natsauth"
 	"github.com/strata-edge/strata/pkg/natsauth/natsauthtest"
@@ -127,7 +128,10 @@ func newPublisher(t *testing.T, nc *nats.Conn) *publisher {
 // release publishes a delta upserting apps, then the snapshot.
 func (p *publisher) release(apps ...*configv1.App) uint64 {
 	p.t.Helper()
-	d := &syncv1.Delta{PartitionId: partition, FromVersion: p.version, ToVersion: p.version + 3, Upserts: apps}
+	d := &syncv1.Delta{PartitionId: partition, FromVersion: p.version, ToVersion: p.version + 3, Schema: natsutil.SyncSchema}
+	for _, a := range apps {
+		d.Upserts = append(d.Upserts, store.Resource(a, d.ToVersion))
+	}
 	p.version = d.ToVersion
 	snap := &syncv1.Snapshot{PartitionId: partition, Version: p.version}
 	for _, a := range apps {
@@ -143,7 +147,7 @@ func (p *publisher) release(apps ...*configv1.App) uint64 {
 		jetstream.WithMsgID(fmt.Sprintf("%s.stable.%d", partition, d.ToVersion))); err != nil {
 		p.t.Fatalf("publish delta: %v", err)
 	}
-	data, _ = proto.Marshal(snap)
+	data, _ = proto.Marshal(store.BundleOf(snap))
 	v := strconv.FormatUint(p.version, 10)
 	if _, err := p.obs.Put(ctx, jetstream.ObjectMeta{Name: natsutil.SnapshotKey(false),
 		Metadata: map[string]string{nodesync.SnapshotVersionMeta: v}}, bytes.NewReader(data)); err != nil {

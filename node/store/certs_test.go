@@ -9,6 +9,7 @@ import (
 
 	certv1 "github.com/strata-edge/strata/gen/strata/cert/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+	"github.com/strata-edge/strata/pkg/natsutil"
 )
 
 func syncedCert(id, domain, chain string) *certv1.SyncedCertificate {
@@ -31,11 +32,7 @@ func TestCertificatesInSnapshotAndDelta(t *testing.T) {
 	if err := s.SaveSnapshot(snap, 5); err != nil {
 		t.Fatal(err)
 	}
-	next, err := s.ApplyDelta(&syncv1.Delta{
-		PartitionId: "p1", FromVersion: 10, ToVersion: 11,
-		CertUpserts: []*certv1.SyncedCertificate{syncedCert("c3", "c.example.com", "v1"), syncedCert("c1", "a.example.com", "v2")},
-		CertDeletes: []string{"c2"},
-	}, 6)
+	next, err := s.ApplyDelta(&syncv1.Delta{PartitionId: "p1", FromVersion: 10, ToVersion: 11, Schema: natsutil.SyncSchema, Upserts: Upserts(syncedCert("c3", "c.example.com", "v1"), syncedCert("c1", "a.example.com", "v2")), Deletes: Refs("certificate", "c2")}, 6)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,10 +67,10 @@ func TestBadCertDeltaChangesNothing(t *testing.T) {
 		d    *syncv1.Delta
 		want string
 	}{
-		{"no id", &syncv1.Delta{PartitionId: "p1", FromVersion: 10, ToVersion: 11, CertUpserts: []*certv1.SyncedCertificate{{}}}, "cert_upserts[0].id: required"},
-		{"duplicate", &syncv1.Delta{PartitionId: "p1", FromVersion: 10, ToVersion: 11, CertUpserts: []*certv1.SyncedCertificate{{Id: "x"}, {Id: "x"}}}, "duplicate"},
-		{"upsert and delete", &syncv1.Delta{PartitionId: "p1", FromVersion: 10, ToVersion: 11, CertUpserts: []*certv1.SyncedCertificate{{Id: "x"}}, CertDeletes: []string{"x"}}, "also upserted"},
-		{"empty delete", &syncv1.Delta{PartitionId: "p1", FromVersion: 10, ToVersion: 11, CertDeletes: []string{""}}, "cert_deletes[0]: empty id"},
+		{"no id", &syncv1.Delta{PartitionId: "p1", FromVersion: 10, ToVersion: 11, Schema: natsutil.SyncSchema, Upserts: Upserts(&certv1.SyncedCertificate{})}, "upserts[0].id: required (kind certificate)"},
+		{"duplicate", &syncv1.Delta{PartitionId: "p1", FromVersion: 10, ToVersion: 11, Schema: natsutil.SyncSchema, Upserts: Upserts(&certv1.SyncedCertificate{Id: "x"}, &certv1.SyncedCertificate{Id: "x"})}, "duplicate"},
+		{"upsert and delete", &syncv1.Delta{PartitionId: "p1", FromVersion: 10, ToVersion: 11, Schema: natsutil.SyncSchema, Upserts: Upserts(&certv1.SyncedCertificate{Id: "x"}), Deletes: Refs("certificate", "x")}, "also upserted"},
+		{"empty delete", &syncv1.Delta{PartitionId: "p1", FromVersion: 10, ToVersion: 11, Schema: natsutil.SyncSchema, Deletes: Refs("certificate", "")}, "deletes[0]: empty certificate id"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+	"github.com/strata-edge/strata/pkg/natsutil"
 )
 
 func clusterSettings(s *syncv1.Snapshot) string {
@@ -26,11 +27,7 @@ func TestClusterSettingsInSnapshotAndDelta(t *testing.T) {
 	if err := s.SaveSnapshot(snap, 5); err != nil {
 		t.Fatal(err)
 	}
-	next, err := s.ApplyDelta(&syncv1.Delta{PartitionId: "p1", FromVersion: 10, ToVersion: 11,
-		ClusterUpserts: []*configv1.Cluster{
-			{Id: "clu_a", PartitionId: "p1", ParentClusterIds: []string{"clu_b"}},
-			{Id: "clu_b", PartitionId: "p1"},
-		}}, 6)
+	next, err := s.ApplyDelta(&syncv1.Delta{PartitionId: "p1", FromVersion: 10, ToVersion: 11, Schema: natsutil.SyncSchema, Upserts: Upserts(&configv1.Cluster{Id: "clu_a", PartitionId: "p1", ParentClusterIds: []string{"clu_b"}}, &configv1.Cluster{Id: "clu_b", PartitionId: "p1"})}, 6)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,8 +40,7 @@ func TestClusterSettingsInSnapshotAndDelta(t *testing.T) {
 	if got := clusterSettings(loaded); got != want {
 		t.Fatalf("after reopen: %s, want %s", got, want)
 	}
-	if _, err := s.ApplyDelta(&syncv1.Delta{PartitionId: "p1", FromVersion: 11, ToVersion: 12,
-		ClusterUpserts: []*configv1.Cluster{{Id: ""}}}, 7); err == nil || !strings.Contains(err.Error(), "cluster_upserts[0].id") {
-		t.Fatalf("delta with a cluster without id: err %v, want one naming cluster_upserts[0].id", err)
+	if _, err := s.ApplyDelta(&syncv1.Delta{PartitionId: "p1", FromVersion: 11, ToVersion: 12, Schema: natsutil.SyncSchema, Upserts: Upserts(&configv1.Cluster{Id: ""})}, 7); err == nil || !strings.Contains(err.Error(), "upserts[0].id: required (kind cluster)") {
+		t.Fatalf("delta with a cluster without id: err %v, want one naming upserts[0].id", err)
 	}
 }

@@ -7,12 +7,12 @@
 //	meta/header      syncv1.Snapshot without apps: partition, track, version, created_at
 //	meta/stream_seq  uint64: stream sequence of the last applied delta
 //	meta/applied_at  int64: unix nanoseconds of the last write
-//	apps/<app id>    strata.config.v1.App, one key per app
-//	zones/<zone id>  strata.dns.v1.Zone, one key per released DNS zone
-//	certs/<cert id>  strata.cert.v1.SyncedCertificate, private key still wrapped
-//	clusters/<id>    strata.config.v1.Cluster, settings of the partition's clusters
+//	<bucket>/<id>    one bucket per kind (kinds.go: apps, zones, certs,
+//	                 clusters), the resource's payload under its id
 //
-// One key per object keeps a delta write O(change).
+// One key per object keeps a delta write O(change). Every kind goes through
+// the same code: the kinds table says how to decode it and where it lives in
+// the Snapshot view.
 package store
 
 import (
@@ -28,9 +28,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
-	certv1 "github.com/strata-edge/strata/gen/strata/cert/v1"
-	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
-	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 )
 
@@ -39,12 +36,13 @@ import (
 // The caller re-syncs from a full snapshot; nothing was written.
 var ErrGap = errors.New("store: delta does not start at the stored version")
 
+// ErrUpgrade is returned, with nothing written, for a bundle or delta this
+// node cannot apply whatever it stores: another sync schema, or a kind of
+// resource it does not know. The error says which side to upgrade.
+var ErrUpgrade = errors.New("store: upgrade needed")
+
 var (
-	bucketMeta     = []byte("meta")
-	bucketApps     = []byte("apps")
-	bucketZones    = []byte("zones")
-	bucketCerts    = []byte("certs")
-	bucketClusters = []byte("clusters")
+	bucketMeta = []byte("meta")
 
 	keyHeader    = []byte("header")
 	keyStreamSeq = []byte("stream_seq")
@@ -84,8 +82,11 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketApps, bucketZones, bucketCerts, bucketClusters} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+		if _, err := tx.CreateBucketIfNotExists(bucketMeta); err != nil {
+			return err
+		}
+		for _, k := range kinds {
+			if _, err := tx.CreateBucketIfNotExists(k.bucket); err != nil {
 				return err
 			}
 		}
@@ -117,92 +118,58 @@ func (s *Store) Load() (*syncv1.Snapshot, Meta, error) {
 	return s.cur, s.meta, nil
 }
 
-// SaveSnapshot replaces the stored config with snap, whose newest delta is at
-// streamSeq (0 when unknown), in one transaction. snap is not modified.
+// SaveSnapshot stores the view snap (its bundle) like SaveBundle: for a node
+// starting empty, tests and tools. snap is not modified.
 func (s *Store) SaveSnapshot(snap *syncv1.Snapshot, streamSeq uint64) error {
 	if snap == nil {
 		return errors.New("store: snapshot: required")
 	}
-	apps, err := sortedApps(snap.GetApps())
-	if err != nil {
-		return fmt.Errorf("store: snapshot %d: %w", snap.GetVersion(), err)
+	return s.SaveBundle(BundleOf(snap), streamSeq)
+}
+
+// SaveBundle replaces the stored config with b, whose newest delta is at
+// streamSeq (0 when unknown), in one transaction. It refuses, writing
+// nothing, a bundle of another schema or with a kind this node lacks
+// (ErrUpgrade).
+func (s *Store) SaveBundle(b *syncv1.Bundle, streamSeq uint64) error {
+	if b == nil {
+		return errors.New("store: snapshot: required")
 	}
-	zones, err := sortedZones(snap.GetZones())
-	if err != nil {
-		return fmt.Errorf("store: snapshot %d: %w", snap.GetVersion(), err)
+	if err := checkSchema(b.GetSchema()); err != nil {
+		return fmt.Errorf("store: snapshot %d: %w", b.GetVersion(), err)
 	}
-	certs, err := sortedByID(snap.GetCertificates(), "certificates")
+	objs, err := decodeResources(b.GetResources(), "resources")
 	if err != nil {
-		return fmt.Errorf("store: snapshot %d: %w", snap.GetVersion(), err)
-	}
-	clusters, err := sortedByID(snap.GetClusters(), "clusters")
-	if err != nil {
-		return fmt.Errorf("store: snapshot %d: %w", snap.GetVersion(), err)
+		return fmt.Errorf("store: snapshot %d: %w", b.GetVersion(), err)
 	}
 	next := &syncv1.Snapshot{
-		PartitionId:  snap.GetPartitionId(),
-		Staging:      snap.GetStaging(),
-		Version:      snap.GetVersion(),
-		Apps:         apps,
-		Zones:        zones,
-		Certificates: certs,
-		Clusters:     clusters,
-		CreatedAt:    snap.GetCreatedAt(),
+		PartitionId: b.GetPartitionId(),
+		Staging:     b.GetStaging(),
+		Version:     b.GetVersion(),
+		CreatedAt:   b.GetCreatedAt(),
+	}
+	for i, k := range kinds {
+		k.set(next, sortByID(objs[i]))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
 	err = s.db.Update(func(tx *bolt.Tx) error {
-		if err := tx.DeleteBucket(bucketApps); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
-			return err
-		}
-		b, err := tx.CreateBucket(bucketApps)
-		if err != nil {
-			return err
-		}
-		for _, app := range apps {
-			v, err := marshal.Marshal(app)
-			if err != nil {
-				return fmt.Errorf("encode app %q: %w", app.GetId(), err)
+		for _, k := range kinds {
+			if err := tx.DeleteBucket(k.bucket); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+				return err
 			}
-			if err := b.Put([]byte(app.GetId()), v); err != nil {
+			if _, err := tx.CreateBucket(k.bucket); err != nil {
 				return err
 			}
 		}
-		if err := tx.DeleteBucket(bucketZones); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
-			return err
-		}
-		zb, err := tx.CreateBucket(bucketZones)
-		if err != nil {
-			return err
-		}
-		if err := putZones(zb, zones); err != nil {
-			return err
-		}
-		if err := tx.DeleteBucket(bucketCerts); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
-			return err
-		}
-		cb, err := tx.CreateBucket(bucketCerts)
-		if err != nil {
-			return err
-		}
-		if err := putByID(cb, certs, "certificate"); err != nil {
-			return err
-		}
-		if err := tx.DeleteBucket(bucketClusters); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
-			return err
-		}
-		clb, err := tx.CreateBucket(bucketClusters)
-		if err != nil {
-			return err
-		}
-		if err := putByID(clb, clusters, "cluster"); err != nil {
+		if err := putResources(tx, b.GetResources()); err != nil {
 			return err
 		}
 		return writeMeta(tx, next, streamSeq, now)
 	})
 	if err != nil {
-		return fmt.Errorf("store: save snapshot %d: %w", snap.GetVersion(), err)
+		return fmt.Errorf("store: save snapshot %d: %w", b.GetVersion(), err)
 	}
 	s.cur = next
 	s.meta = Meta{Version: next.GetVersion(), StreamSeq: streamSeq, AppliedAt: now}
@@ -212,9 +179,10 @@ func (s *Store) SaveSnapshot(snap *syncv1.Snapshot, streamSeq uint64) error {
 // ApplyDelta applies d, found at stream sequence streamSeq, in one
 // transaction and returns the resulting snapshot (shared, never modified).
 // It returns ErrGap, and writes nothing, unless d starts at the stored
-// version.
+// version; ErrUpgrade for another schema or a kind this node lacks.
 func (s *Store) ApplyDelta(d *syncv1.Delta, streamSeq uint64) (*syncv1.Snapshot, error) {
-	if err := validateDelta(d); err != nil {
+	ups, dels, err := validateDelta(d)
+	if err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
@@ -231,51 +199,22 @@ func (s *Store) ApplyDelta(d *syncv1.Delta, streamSeq uint64) (*syncv1.Snapshot,
 		return nil, fmt.Errorf("%w: delta %d->%d, stored %d", ErrGap, d.GetFromVersion(), d.GetToVersion(), cur.GetVersion())
 	}
 	next := &syncv1.Snapshot{
-		PartitionId:  cur.GetPartitionId(),
-		Staging:      cur.GetStaging(),
-		Version:      d.GetToVersion(),
-		Apps:         mergeApps(cur.GetApps(), d.GetUpserts(), d.GetDeletes()),
-		Zones:        mergeZones(cur.GetZones(), d.GetZoneUpserts(), d.GetZoneDeletes()),
-		Certificates: mergeByID(cur.GetCertificates(), d.GetCertUpserts(), d.GetCertDeletes()),
-		Clusters:     mergeByID(cur.GetClusters(), d.GetClusterUpserts(), nil),
-		CreatedAt:    d.GetCreatedAt(),
+		PartitionId: cur.GetPartitionId(),
+		Staging:     cur.GetStaging(),
+		Version:     d.GetToVersion(),
+		CreatedAt:   d.GetCreatedAt(),
+	}
+	for i, k := range kinds {
+		k.set(next, mergeByID(k.get(cur), ups[i], dels[i]))
 	}
 	now := time.Now()
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketApps)
-		for _, id := range d.GetDeletes() {
-			if err := b.Delete([]byte(id)); err != nil {
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		for _, r := range d.GetDeletes() {
+			if err := tx.Bucket(kinds[kindIndex(r.GetKind())].bucket).Delete([]byte(r.GetId())); err != nil {
 				return err
 			}
 		}
-		for _, app := range d.GetUpserts() {
-			v, err := marshal.Marshal(app)
-			if err != nil {
-				return fmt.Errorf("encode app %q: %w", app.GetId(), err)
-			}
-			if err := b.Put([]byte(app.GetId()), v); err != nil {
-				return err
-			}
-		}
-		zb := tx.Bucket(bucketZones)
-		for _, id := range d.GetZoneDeletes() {
-			if err := zb.Delete([]byte(id)); err != nil {
-				return err
-			}
-		}
-		if err := putZones(zb, d.GetZoneUpserts()); err != nil {
-			return err
-		}
-		cb := tx.Bucket(bucketCerts)
-		for _, id := range d.GetCertDeletes() {
-			if err := cb.Delete([]byte(id)); err != nil {
-				return err
-			}
-		}
-		if err := putByID(cb, d.GetCertUpserts(), "certificate"); err != nil {
-			return err
-		}
-		if err := putByID(tx.Bucket(bucketClusters), d.GetClusterUpserts(), "cluster"); err != nil {
+		if err := putResources(tx, d.GetUpserts()); err != nil {
 			return err
 		}
 		return writeMeta(tx, next, streamSeq, now)
@@ -288,103 +227,65 @@ func (s *Store) ApplyDelta(d *syncv1.Delta, streamSeq uint64) (*syncv1.Snapshot,
 	return next, nil
 }
 
-// validateDelta rejects a delta that cannot be applied whatever is stored.
-func validateDelta(d *syncv1.Delta) error {
+// validateDelta rejects a delta that cannot be applied whatever is stored,
+// and returns its upserts decoded and its deletes, by kind.
+func validateDelta(d *syncv1.Delta) (decoded, map[int][]string, error) {
 	if d == nil {
-		return errors.New("store: delta: required")
+		return nil, nil, errors.New("store: delta: required")
 	}
 	if d.GetToVersion() <= d.GetFromVersion() {
-		return fmt.Errorf("store: delta to_version %d: must be greater than from_version %d", d.GetToVersion(), d.GetFromVersion())
+		return nil, nil, fmt.Errorf("store: delta to_version %d: must be greater than from_version %d", d.GetToVersion(), d.GetFromVersion())
+	}
+	if err := checkSchema(d.GetSchema()); err != nil {
+		return nil, nil, fmt.Errorf("store: delta %d->%d: %w", d.GetFromVersion(), d.GetToVersion(), err)
+	}
+	ups, err := decodeResources(d.GetUpserts(), "upserts")
+	if err != nil {
+		return nil, nil, fmt.Errorf("store: delta %w", err)
 	}
 	upserted := make(map[string]bool, len(d.GetUpserts()))
-	for i, app := range d.GetUpserts() {
+	for _, r := range d.GetUpserts() {
+		upserted[r.GetKind()+"/"+r.GetId()] = true
+	}
+	dels := map[int][]string{}
+	for i, r := range d.GetDeletes() {
+		ki := kindIndex(r.GetKind())
 		switch {
-		case app.GetId() == "":
-			return fmt.Errorf("store: delta upserts[%d].id: required", i)
-		case upserted[app.GetId()]:
-			return fmt.Errorf("store: delta upserts[%d].id %q: duplicate", i, app.GetId())
+		case ki < 0:
+			return nil, nil, fmt.Errorf("store: delta %w: deletes[%d].kind %q is unknown to this node: upgrade the node", ErrUpgrade, i, r.GetKind())
+		case r.GetId() == "":
+			return nil, nil, fmt.Errorf("store: delta deletes[%d]: empty %s id", i, r.GetKind())
+		case upserted[r.GetKind()+"/"+r.GetId()]:
+			return nil, nil, fmt.Errorf("store: delta deletes[%d] %s %q: also upserted", i, r.GetKind(), r.GetId())
 		}
-		upserted[app.GetId()] = true
+		dels[ki] = append(dels[ki], r.GetId())
 	}
-	for i, id := range d.GetDeletes() {
-		switch {
-		case id == "":
-			return fmt.Errorf("store: delta deletes[%d]: empty app id", i)
-		case upserted[id]:
-			return fmt.Errorf("store: delta deletes[%d] %q: also upserted", i, id)
-		}
-	}
-	zoneUpserted := make(map[string]bool, len(d.GetZoneUpserts()))
-	for i, z := range d.GetZoneUpserts() {
-		switch {
-		case z.GetId() == "":
-			return fmt.Errorf("store: delta zone_upserts[%d].id: required", i)
-		case zoneUpserted[z.GetId()]:
-			return fmt.Errorf("store: delta zone_upserts[%d].id %q: duplicate", i, z.GetId())
-		}
-		zoneUpserted[z.GetId()] = true
-	}
-	for i, id := range d.GetZoneDeletes() {
-		switch {
-		case id == "":
-			return fmt.Errorf("store: delta zone_deletes[%d]: empty zone id", i)
-		case zoneUpserted[id]:
-			return fmt.Errorf("store: delta zone_deletes[%d] %q: also upserted", i, id)
-		}
-	}
-	if err := validateIDs(d.GetCertUpserts(), d.GetCertDeletes(), "cert_upserts", "cert_deletes"); err != nil {
-		return err
-	}
-	return validateIDs(d.GetClusterUpserts(), nil, "cluster_upserts", "")
+	return ups, dels, nil
 }
 
-// validateIDs checks the upserts and deletes of one object kind in a delta:
-// ids present, unique, and never both upserted and deleted.
-func validateIDs[T identified](upserts []T, deletes []string, upField, delField string) error {
-	seen := make(map[string]bool, len(upserts))
-	for i, o := range upserts {
-		switch {
-		case o.GetId() == "":
-			return fmt.Errorf("store: delta %s[%d].id: required", upField, i)
-		case seen[o.GetId()]:
-			return fmt.Errorf("store: delta %s[%d].id %q: duplicate", upField, i, o.GetId())
-		}
-		seen[o.GetId()] = true
-	}
-	for i, id := range deletes {
-		switch {
-		case id == "":
-			return fmt.Errorf("store: delta %s[%d]: empty id", delField, i)
-		case seen[id]:
-			return fmt.Errorf("store: delta %s[%d] %q: also upserted", delField, i, id)
+// putResources writes each resource's payload under its id in its kind's
+// bucket.
+func putResources(tx *bolt.Tx, rs []*syncv1.Resource) error {
+	for _, r := range rs {
+		if err := tx.Bucket(kinds[kindIndex(r.GetKind())].bucket).Put([]byte(r.GetId()), r.GetPayload()); err != nil {
+			return fmt.Errorf("put %s %q: %w", r.GetKind(), r.GetId(), err)
 		}
 	}
 	return nil
 }
 
-// identified is a stored object with an id.
-type identified interface {
-	proto.Message
-	GetId() string
+func sortByID(objs []Object) []Object {
+	slices.SortFunc(objs, func(a, b Object) int { return strings.Compare(a.GetId(), b.GetId()) })
+	return objs
 }
 
-// sortedByID returns objs sorted by id, rejecting missing and duplicate ids.
-func sortedByID[T identified](objs []T, what string) ([]T, error) {
-	out := slices.Clone(objs)
-	slices.SortFunc(out, func(a, b T) int { return strings.Compare(a.GetId(), b.GetId()) })
-	for i, o := range out {
-		if o.GetId() == "" {
-			return nil, fmt.Errorf("%s: an object has no id", what)
-		}
-		if i > 0 && out[i-1].GetId() == o.GetId() {
-			return nil, fmt.Errorf("%s: id %q: duplicate", what, o.GetId())
-		}
+// mergeByID returns cur (sorted by id) with deletes removed and upserts
+// replacing or adding objects, sorted by id. cur is not modified; unchanged
+// objects are shared, which is safe because snapshots are immutable.
+func mergeByID(cur, upserts []Object, deletes []string) []Object {
+	if len(upserts) == 0 && len(deletes) == 0 {
+		return cur
 	}
-	return out, nil
-}
-
-// mergeByID is mergeApps for any kind with ids.
-func mergeByID[T identified](cur, upserts []T, deletes []string) []T {
 	drop := make(map[string]bool, len(upserts)+len(deletes))
 	for _, id := range deletes {
 		drop[id] = true
@@ -392,114 +293,13 @@ func mergeByID[T identified](cur, upserts []T, deletes []string) []T {
 	for _, o := range upserts {
 		drop[o.GetId()] = true
 	}
-	out := make([]T, 0, len(cur)+len(upserts))
+	out := make([]Object, 0, len(cur)+len(upserts))
 	for _, o := range cur {
 		if !drop[o.GetId()] {
 			out = append(out, o)
 		}
 	}
-	out = append(out, upserts...)
-	slices.SortFunc(out, func(a, b T) int { return strings.Compare(a.GetId(), b.GetId()) })
-	return out
-}
-
-func putByID[T identified](b *bolt.Bucket, objs []T, what string) error {
-	for _, o := range objs {
-		v, err := marshal.Marshal(o)
-		if err != nil {
-			return fmt.Errorf("encode %s %q: %w", what, o.GetId(), err)
-		}
-		if err := b.Put([]byte(o.GetId()), v); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// sortedZones returns zones sorted by id, rejecting missing and duplicate ids.
-func sortedZones(zones []*dnsv1.Zone) ([]*dnsv1.Zone, error) {
-	out := slices.Clone(zones)
-	slices.SortFunc(out, func(a, b *dnsv1.Zone) int { return strings.Compare(a.GetId(), b.GetId()) })
-	for i, z := range out {
-		if z.GetId() == "" {
-			return nil, errors.New("zones: a zone has no id")
-		}
-		if i > 0 && out[i-1].GetId() == z.GetId() {
-			return nil, fmt.Errorf("zones: id %q: duplicate", z.GetId())
-		}
-	}
-	return out, nil
-}
-
-// mergeZones is mergeApps for zones.
-func mergeZones(cur, upserts []*dnsv1.Zone, deletes []string) []*dnsv1.Zone {
-	drop := make(map[string]bool, len(upserts)+len(deletes))
-	for _, id := range deletes {
-		drop[id] = true
-	}
-	for _, z := range upserts {
-		drop[z.GetId()] = true
-	}
-	out := make([]*dnsv1.Zone, 0, len(cur)+len(upserts))
-	for _, z := range cur {
-		if !drop[z.GetId()] {
-			out = append(out, z)
-		}
-	}
-	out = append(out, upserts...)
-	slices.SortFunc(out, func(a, b *dnsv1.Zone) int { return strings.Compare(a.GetId(), b.GetId()) })
-	return out
-}
-
-func putZones(b *bolt.Bucket, zones []*dnsv1.Zone) error {
-	for _, z := range zones {
-		v, err := marshal.Marshal(z)
-		if err != nil {
-			return fmt.Errorf("encode zone %q: %w", z.GetId(), err)
-		}
-		if err := b.Put([]byte(z.GetId()), v); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// sortedApps returns apps sorted by id (a new slice sharing the apps),
-// rejecting missing and duplicate ids.
-func sortedApps(apps []*configv1.App) ([]*configv1.App, error) {
-	out := slices.Clone(apps)
-	slices.SortFunc(out, func(a, b *configv1.App) int { return strings.Compare(a.GetId(), b.GetId()) })
-	for i, app := range out {
-		if app.GetId() == "" {
-			return nil, errors.New("apps: an app has no id")
-		}
-		if i > 0 && out[i-1].GetId() == app.GetId() {
-			return nil, fmt.Errorf("apps: id %q: duplicate", app.GetId())
-		}
-	}
-	return out, nil
-}
-
-// mergeApps returns cur (sorted by id) with deletes removed and upserts
-// replacing or adding apps, sorted by id. cur is not modified; unchanged apps
-// are shared, which is safe because snapshots are immutable.
-func mergeApps(cur, upserts []*configv1.App, deletes []string) []*configv1.App {
-	drop := make(map[string]bool, len(upserts)+len(deletes))
-	for _, id := range deletes {
-		drop[id] = true
-	}
-	for _, app := range upserts {
-		drop[app.GetId()] = true
-	}
-	out := make([]*configv1.App, 0, len(cur)+len(upserts))
-	for _, app := range cur {
-		if !drop[app.GetId()] {
-			out = append(out, app)
-		}
-	}
-	out = append(out, upserts...)
-	slices.SortFunc(out, func(a, b *configv1.App) int { return strings.Compare(a.GetId(), b.GetId()) })
-	return out
+	return sortByID(append(out, upserts...))
 }
 
 func writeMeta(tx *bolt.Tx, snap *syncv1.Snapshot, streamSeq uint64, at time.Time) error {
@@ -540,61 +340,23 @@ func read(tx *bolt.Tx) (*syncv1.Snapshot, Meta, error) {
 	if v := mb.Get(keyAppliedAt); len(v) == 8 {
 		meta.AppliedAt = time.Unix(0, int64(binary.BigEndian.Uint64(v)))
 	}
-	err := tx.Bucket(bucketApps).ForEach(func(k, v []byte) error {
-		app := &configv1.App{}
-		if err := proto.Unmarshal(v, app); err != nil {
-			return fmt.Errorf("decode app %q: %w", k, err)
+	for _, k := range kinds {
+		var objs []Object
+		err := tx.Bucket(k.bucket).ForEach(func(key, v []byte) error {
+			o, err := k.decode(v)
+			if err != nil {
+				return fmt.Errorf("decode %s %q: %w", k.name, key, err)
+			}
+			if !bytes.Equal([]byte(o.GetId()), key) {
+				return fmt.Errorf("%s under key %q has id %q", k.name, key, o.GetId())
+			}
+			objs = append(objs, o)
+			return nil
+		})
+		if err != nil {
+			return nil, Meta{}, err
 		}
-		if !bytes.Equal([]byte(app.GetId()), k) {
-			return fmt.Errorf("app under key %q has id %q", k, app.GetId())
-		}
-		snap.Apps = append(snap.Apps, app)
-		return nil
-	})
-	if err != nil {
-		return nil, Meta{}, err
-	}
-	err = tx.Bucket(bucketZones).ForEach(func(k, v []byte) error {
-		z := &dnsv1.Zone{}
-		if err := proto.Unmarshal(v, z); err != nil {
-			return fmt.Errorf("decode zone %q: %w", k, err)
-		}
-		if !bytes.Equal([]byte(z.GetId()), k) {
-			return fmt.Errorf("zone under key %q has id %q", k, z.GetId())
-		}
-		snap.Zones = append(snap.Zones, z)
-		return nil
-	})
-	if err != nil {
-		return nil, Meta{}, err
-	}
-	err = tx.Bucket(bucketCerts).ForEach(func(k, v []byte) error {
-		c := &certv1.SyncedCertificate{}
-		if err := proto.Unmarshal(v, c); err != nil {
-			return fmt.Errorf("decode certificate %q: %w", k, err)
-		}
-		if !bytes.Equal([]byte(c.GetId()), k) {
-			return fmt.Errorf("certificate under key %q has id %q", k, c.GetId())
-		}
-		snap.Certificates = append(snap.Certificates, c)
-		return nil
-	})
-	if err != nil {
-		return nil, Meta{}, err
-	}
-	err = tx.Bucket(bucketClusters).ForEach(func(k, v []byte) error {
-		c := &configv1.Cluster{}
-		if err := proto.Unmarshal(v, c); err != nil {
-			return fmt.Errorf("decode cluster %q: %w", k, err)
-		}
-		if !bytes.Equal([]byte(c.GetId()), k) {
-			return fmt.Errorf("cluster under key %q has id %q", k, c.GetId())
-		}
-		snap.Clusters = append(snap.Clusters, c)
-		return nil
-	})
-	if err != nil {
-		return nil, Meta{}, err
+		k.set(snap, objs)
 	}
 	return snap, meta, nil
 }

@@ -12,6 +12,7 @@ import (
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+	"github.com/strata-edge/strata/pkg/natsutil"
 )
 
 func app(id, domain string) *configv1.App {
@@ -64,7 +65,7 @@ func TestEmptyStoreLoadsNothing(t *testing.T) {
 	if err != nil || snap != nil || meta != (Meta{}) {
 		t.Fatalf("Load on empty store = %v, %+v, %v; want nil, zero, nil", snap, meta, err)
 	}
-	_, err = s.ApplyDelta(&syncv1.Delta{PartitionId: "p1", FromVersion: 0, ToVersion: 5}, 1)
+	_, err = s.ApplyDelta(&syncv1.Delta{PartitionId: "p1", FromVersion: 0, ToVersion: 5, Schema: natsutil.SyncSchema}, 1)
 	if !errors.Is(err, ErrGap) {
 		t.Fatalf("ApplyDelta on empty store: err = %v, want ErrGap", err)
 	}
@@ -98,11 +99,7 @@ func TestApplyDelta(t *testing.T) {
 		t.Fatal(err)
 	}
 	created := timestamppb.Now()
-	snap, err := s.ApplyDelta(&syncv1.Delta{
-		PartitionId: "p1", FromVersion: 10, ToVersion: 15, CreatedAt: created,
-		Upserts: []*configv1.App{app("b", "b2.example.com"), app("d", "d.example.com")},
-		Deletes: []string{"a"},
-	}, 9)
+	snap, err := s.ApplyDelta(&syncv1.Delta{PartitionId: "p1", FromVersion: 10, ToVersion: 15, CreatedAt: created, Schema: natsutil.SyncSchema, Upserts: Upserts(app("b", "b2.example.com"), app("d", "d.example.com")), Deletes: Refs("app", "a")}, 9)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,17 +128,17 @@ func TestRejectedDeltaChangesNothing(t *testing.T) {
 		wantErr string
 		gap     bool
 	}{
-		{name: "gap", delta: &syncv1.Delta{PartitionId: "p1", FromVersion: 11, ToVersion: 12, Deletes: []string{"a"}}, gap: true},
-		{name: "older", delta: &syncv1.Delta{PartitionId: "p1", FromVersion: 5, ToVersion: 10, Deletes: []string{"a"}}, gap: true},
-		{name: "other partition", delta: &syncv1.Delta{PartitionId: "p2", FromVersion: 10, ToVersion: 12}, wantErr: "partition_id"},
-		{name: "other track", delta: &syncv1.Delta{PartitionId: "p1", Staging: true, FromVersion: 10, ToVersion: 12}, wantErr: "staging"},
-		{name: "backwards", delta: &syncv1.Delta{PartitionId: "p1", FromVersion: 10, ToVersion: 10}, wantErr: "to_version"},
-		{name: "app without id", delta: &syncv1.Delta{PartitionId: "p1", FromVersion: 10, ToVersion: 11, Upserts: []*configv1.App{{Name: "x"}}}, wantErr: "upserts[0].id"},
-		{name: "upsert and delete", delta: &syncv1.Delta{PartitionId: "p1", FromVersion: 10, ToVersion: 11, Upserts: []*configv1.App{app("a", "x")}, Deletes: []string{"a"}}, wantErr: "deletes[0]"},
+		{name: "gap", delta: &syncv1.Delta{PartitionId: "p1", FromVersion: 11, ToVersion: 12, Schema: natsutil.SyncSchema, Deletes: Refs("app", "a")}, gap: true},
+		{name: "older", delta: &syncv1.Delta{PartitionId: "p1", FromVersion: 5, ToVersion: 10, Schema: natsutil.SyncSchema, Deletes: Refs("app", "a")}, gap: true},
+		{name: "other partition", delta: &syncv1.Delta{PartitionId: "p2", FromVersion: 10, ToVersion: 12, Schema: natsutil.SyncSchema}, wantErr: "partition_id"},
+		{name: "other track", delta: &syncv1.Delta{PartitionId: "p1", Staging: true, FromVersion: 10, ToVersion: 12, Schema: natsutil.SyncSchema}, wantErr: "staging"},
+		{name: "backwards", delta: &syncv1.Delta{PartitionId: "p1", FromVersion: 10, ToVersion: 10, Schema: natsutil.SyncSchema}, wantErr: "to_version"},
+		{name: "app without id", delta: &syncv1.Delta{PartitionId: "p1", FromVersion: 10, ToVersion: 11, Schema: natsutil.SyncSchema, Upserts: Upserts(&configv1.App{Name: "x"})}, wantErr: "upserts[0].id"},
+		{name: "upsert and delete", delta: &syncv1.Delta{PartitionId: "p1", FromVersion: 10, ToVersion: 11, Schema: natsutil.SyncSchema, Upserts: Upserts(app("a", "x")), Deletes: Refs("app", "a")}, wantErr: "deletes[0]"},
 		// Passes validation but fails inside the bbolt transaction (key
 		// longer than bbolt allows) after the delete of "a" was written:
 		// the transaction rolls back.
-		{name: "failure inside transaction", delta: &syncv1.Delta{PartitionId: "p1", FromVersion: 10, ToVersion: 11, Deletes: []string{"a"}, Upserts: []*configv1.App{app(strings.Repeat("x", 40000), "x")}}, wantErr: "apply delta"},
+		{name: "failure inside transaction", delta: &syncv1.Delta{PartitionId: "p1", FromVersion: 10, ToVersion: 11, Schema: natsutil.SyncSchema, Upserts: Upserts(app(strings.Repeat("x", 40000), "x")), Deletes: Refs("app", "a")}, wantErr: "apply delta"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -217,8 +214,7 @@ func BenchmarkApplyDelta(b *testing.B) {
 	b.ResetTimer()
 	for i := range b.N {
 		v := uint64(i + 1)
-		if _, err := s.ApplyDelta(&syncv1.Delta{PartitionId: "p1", FromVersion: v, ToVersion: v + 1,
-			Upserts: []*configv1.App{app("changed", "y.example.com")}}, v); err != nil {
+		if _, err := s.ApplyDelta(&syncv1.Delta{PartitionId: "p1", FromVersion: v, ToVersion: v + 1, Schema: natsutil.SyncSchema, Upserts: Upserts(app("changed", "y.example.com"))}, v); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -229,11 +225,13 @@ func BenchmarkApplyDelta(b *testing.B) {
 // previous apps with the deletes removed and the upserts in place.
 func FuzzApplyDelta(f *testing.F) {
 	seeds := []*syncv1.Delta{
-		{PartitionId: "p1", FromVersion: 10, ToVersion: 11, Upserts: []*configv1.App{app("d", "d.example.com")}, Deletes: []string{"a"}},
-		{PartitionId: "p1", FromVersion: 10, ToVersion: 12, Deletes: []string{"a", "b", "c", "zz"}},
-		{PartitionId: "p1", FromVersion: 9, ToVersion: 12},
-		{PartitionId: "p1", FromVersion: 10, ToVersion: 10},
-		{PartitionId: "p1", FromVersion: 10, ToVersion: 13, Upserts: []*configv1.App{app("a", "x"), app("a", "y")}},
+		{PartitionId: "p1", FromVersion: 10, ToVersion: 11, Schema: natsutil.SyncSchema, Upserts: Upserts(app("d", "d.example.com")), Deletes: Refs("app", "a")},
+		{PartitionId: "p1", FromVersion: 10, ToVersion: 12, Schema: natsutil.SyncSchema, Deletes: Refs("app", "a", "b", "c", "zz")},
+		{PartitionId: "p1", FromVersion: 9, ToVersion: 12, Schema: natsutil.SyncSchema},
+		{PartitionId: "p1", FromVersion: 10, ToVersion: 10, Schema: natsutil.SyncSchema},
+		{PartitionId: "p1", FromVersion: 10, ToVersion: 13, Schema: natsutil.SyncSchema, Upserts: Upserts(app("a", "x"), app("a", "y"))},
+		{PartitionId: "p1", FromVersion: 10, ToVersion: 11, Schema: natsutil.SyncSchema + 1, Deletes: Refs("app", "a")},
+		{PartitionId: "p1", FromVersion: 10, ToVersion: 11, Schema: natsutil.SyncSchema, Deletes: Refs("waf_policy", "a")},
 	}
 	for _, d := range seeds {
 		b, _ := proto.Marshal(d)
@@ -265,10 +263,14 @@ func FuzzApplyDelta(f *testing.F) {
 		for _, a := range before.GetApps() {
 			want[a.GetId()] = a
 		}
-		for _, id := range d.GetDeletes() {
-			delete(want, id)
+		for _, r := range d.GetDeletes() {
+			delete(want, r.GetId()) // applied: every delete is an app's
 		}
-		for _, a := range d.GetUpserts() {
+		for _, r := range d.GetUpserts() {
+			a := &configv1.App{}
+			if err := proto.Unmarshal(r.GetPayload(), a); err != nil {
+				t.Fatal(err)
+			}
 			want[a.GetId()] = a
 		}
 		if got.GetVersion() != d.GetToVersion() || afterMeta.StreamSeq != 8 || len(got.GetApps()) != len(want) {
@@ -280,4 +282,63 @@ func FuzzApplyDelta(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A bundle or delta of another schema, or with a kind this node lacks, is
+// refused with ErrUpgrade, a message naming the side to upgrade, and
+// nothing written.
+func TestOtherSchemaOrUnknownKindIsRefused(t *testing.T) {
+	s, path := openTemp(t)
+	if err := s.SaveSnapshot(base(), 7); err != nil {
+		t.Fatal(err)
+	}
+	before, beforeMeta, _ := s.Load()
+	newer := BundleOf(&syncv1.Snapshot{PartitionId: "p1", Version: 20})
+	newer.Schema = natsutil.SyncSchema + 1
+	older := BundleOf(&syncv1.Snapshot{PartitionId: "p1", Version: 20})
+	older.Schema = 0
+	unknown := BundleOf(&syncv1.Snapshot{PartitionId: "p1", Version: 20})
+	unknown.Resources = append(unknown.Resources, &syncv1.Resource{Kind: "waf_policy", Id: "w1"})
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"newer bundle", s.SaveBundle(newer, 8), "sync schema 3 is newer than this node understands (2): upgrade the node"},
+		{"older bundle", s.SaveBundle(older, 8), "sync schema 0 is older than this node's (2): upgrade the control plane"},
+		{"unknown kind in bundle", s.SaveBundle(unknown, 8), `resources[0].kind "waf_policy" is unknown to this node: upgrade the node`},
+		{"newer delta", func() error {
+			_, err := s.ApplyDelta(&syncv1.Delta{PartitionId: "p1", FromVersion: 10, ToVersion: 11, Schema: natsutil.SyncSchema + 1}, 8)
+			return err
+		}(), "upgrade the node"},
+		{"unknown kind in delta", func() error {
+			_, err := s.ApplyDelta(&syncv1.Delta{PartitionId: "p1", FromVersion: 10, ToVersion: 11, Schema: natsutil.SyncSchema,
+				Upserts: []*syncv1.Resource{{Kind: "waf_policy", Id: "w1"}}}, 8)
+			return err
+		}(), `upserts[0].kind "waf_policy" is unknown to this node: upgrade the node`},
+	} {
+		if !errors.Is(tc.err, ErrUpgrade) || !strings.Contains(tc.err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want ErrUpgrade saying %q", tc.name, tc.err, tc.want)
+		}
+	}
+	s2 := reopen(t, s, path)
+	after, afterMeta, _ := s2.Load()
+	if !proto.Equal(after, before) || afterMeta.Version != beforeMeta.Version || afterMeta.StreamSeq != 7 {
+		t.Fatalf("a refused bundle or delta changed the store: %v %+v", after, afterMeta)
+	}
+}
+
+// A resource whose payload names another id is refused.
+func TestResourceIDMustMatchPayload(t *testing.T) {
+	s, _ := openTemp(t)
+	if err := s.SaveSnapshot(base(), 7); err != nil {
+		t.Fatal(err)
+	}
+	r := Resource(app("x", "x.example.com"), 11)
+	r.Id = "y"
+	_, err := s.ApplyDelta(&syncv1.Delta{PartitionId: "p1", FromVersion: 10, ToVersion: 11, Schema: natsutil.SyncSchema,
+		Upserts: []*syncv1.Resource{r}}, 8)
+	if err == nil || !strings.Contains(err.Error(), `upserts[0].id "y": the app in the payload has id "x"`) {
+		t.Fatalf("err = %v", err)
+	}
 }

@@ -8,6 +8,7 @@ import (
 
 	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+	"github.com/strata-edge/strata/pkg/natsutil"
 )
 
 func zone(id, addr string) *dnsv1.Zone {
@@ -34,11 +35,7 @@ func TestZonesRideInSnapshotsAndDeltas(t *testing.T) {
 	if got, _, _ := s.Load(); zoneIDs(got) != "z1=192.0.2.1 z2=192.0.2.2" {
 		t.Fatalf("zones after snapshot = %q", zoneIDs(got))
 	}
-	next, err := s.ApplyDelta(&syncv1.Delta{
-		PartitionId: "p1", FromVersion: 10, ToVersion: 11,
-		ZoneUpserts: []*dnsv1.Zone{zone("z3", "192.0.2.3"), zone("z2", "192.0.2.22")},
-		ZoneDeletes: []string{"z1"},
-	}, 8)
+	next, err := s.ApplyDelta(&syncv1.Delta{PartitionId: "p1", FromVersion: 10, ToVersion: 11, Schema: natsutil.SyncSchema, Upserts: Upserts(zone("z3", "192.0.2.3"), zone("z2", "192.0.2.22")), Deletes: Refs("zone", "z1")}, 8)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,13 +57,13 @@ func TestZoneDeltaValidation(t *testing.T) {
 		delta *syncv1.Delta
 		want  string
 	}{
-		{name: "zone without id", delta: &syncv1.Delta{FromVersion: 1, ToVersion: 2, ZoneUpserts: []*dnsv1.Zone{{}}}, want: "zone_upserts[0].id: required"},
-		{name: "duplicate zone", delta: &syncv1.Delta{FromVersion: 1, ToVersion: 2, ZoneUpserts: []*dnsv1.Zone{{Id: "a"}, {Id: "a"}}}, want: "duplicate"},
-		{name: "upserted and deleted", delta: &syncv1.Delta{FromVersion: 1, ToVersion: 2, ZoneUpserts: []*dnsv1.Zone{{Id: "a"}}, ZoneDeletes: []string{"a"}}, want: "also upserted"},
+		{name: "zone without id", delta: &syncv1.Delta{FromVersion: 1, ToVersion: 2, Schema: natsutil.SyncSchema, Upserts: Upserts(&dnsv1.Zone{})}, want: "upserts[0].id: required (kind zone)"},
+		{name: "duplicate zone", delta: &syncv1.Delta{FromVersion: 1, ToVersion: 2, Schema: natsutil.SyncSchema, Upserts: Upserts(&dnsv1.Zone{Id: "a"}, &dnsv1.Zone{Id: "a"})}, want: "duplicate"},
+		{name: "upserted and deleted", delta: &syncv1.Delta{FromVersion: 1, ToVersion: 2, Schema: natsutil.SyncSchema, Upserts: Upserts(&dnsv1.Zone{Id: "a"}), Deletes: Refs("zone", "a")}, want: "also upserted"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := validateDelta(tc.delta)
+			_, _, err := validateDelta(tc.delta)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want one containing %q", err, tc.want)
 			}

@@ -472,7 +472,7 @@ func (a *Agent) bootstrap(ctx context.Context) error {
 		return err
 	}
 	if snap == nil {
-		snap = &syncv1.Snapshot{PartitionId: a.opts.PartitionID, Staging: a.opts.Staging}
+		snap = store.BundleOf(&syncv1.Snapshot{PartitionId: a.opts.PartitionID, Staging: a.opts.Staging})
 	}
 	if err := a.installSnapshot(snap, 0); err != nil {
 		return err
@@ -603,6 +603,7 @@ func (a *Agent) handle(ctx context.Context, seq uint64, data []byte) error {
 		return a.resync(ctx, seq, d.GetToVersion())
 	}
 	if err != nil {
+		a.refuse(err)
 		return err
 	}
 	a.cur, a.seq = snap, seq
@@ -648,7 +649,7 @@ func (a *Agent) refreshSnapshot(ctx context.Context, streamSeq uint64) error {
 // fetchSnapshot reads the track's snapshot from the Object Store. It returns
 // nil (and no error) when there is none, or when its digest equals the last
 // one handled.
-func (a *Agent) fetchSnapshot(ctx context.Context) (*syncv1.Snapshot, string, error) {
+func (a *Agent) fetchSnapshot(ctx context.Context) (*syncv1.Bundle, string, error) {
 	bucket, key := natsutil.SnapshotBucket(a.opts.PartitionID), natsutil.SnapshotKey(a.opts.Staging)
 	for attempt := 1; ; attempt++ {
 		snap, digest, err := a.fetchSnapshotOnce(ctx, bucket, key)
@@ -667,7 +668,7 @@ func (a *Agent) fetchSnapshot(ctx context.Context) (*syncv1.Snapshot, string, er
 // agent was reading the previous one, whose chunks are then purged.
 var errSnapshotReplaced = errors.New("replaced while downloading")
 
-func (a *Agent) fetchSnapshotOnce(ctx context.Context, bucket, key string) (*syncv1.Snapshot, string, error) {
+func (a *Agent) fetchSnapshotOnce(ctx context.Context, bucket, key string) (*syncv1.Bundle, string, error) {
 	ictx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	if a.obs == nil {
@@ -699,7 +700,7 @@ func (a *Agent) fetchSnapshotOnce(ctx context.Context, bucket, key string) (*syn
 	if err != nil {
 		return nil, "", err
 	}
-	snap := &syncv1.Snapshot{}
+	snap := &syncv1.Bundle{}
 	if err := proto.Unmarshal(data, snap); err != nil {
 		return nil, "", fmt.Errorf("decode: %w", err)
 	}
@@ -758,8 +759,9 @@ func (a *Agent) download(ctx context.Context, key string, info *jetstream.Object
 }
 
 // installSnapshot stores snap (in one transaction) and applies it.
-func (a *Agent) installSnapshot(snap *syncv1.Snapshot, streamSeq uint64) error {
-	if err := a.opts.Store.SaveSnapshot(snap, streamSeq); err != nil {
+func (a *Agent) installSnapshot(snap *syncv1.Bundle, streamSeq uint64) error {
+	if err := a.opts.Store.SaveBundle(snap, streamSeq); err != nil {
+		a.refuse(err)
 		return err
 	}
 	stored, _, err := a.opts.Store.Load()
@@ -787,6 +789,21 @@ func (a *Agent) install(snap *syncv1.Snapshot) {
 		a.stats.applyErrors.Add(1)
 		a.log.Error("apply rejected the snapshot; still running the previous one", "version", snap.GetVersion(), "err", err)
 	}
+	a.publishStatus()
+}
+
+// refuse reports a bundle or delta the store refused because one side must
+// be upgraded (store.ErrUpgrade): the node keeps running what it runs and
+// says so in its status (apply_error, shown by strata node list).
+func (a *Agent) refuse(err error) {
+	if !errors.Is(err, store.ErrUpgrade) {
+		return
+	}
+	a.mu.Lock()
+	a.applyErr = err
+	a.mu.Unlock()
+	a.stats.applyErrors.Add(1)
+	a.log.Error("refused what the control plane sent; still running the previous version", "err", err)
 	a.publishStatus()
 }
 

@@ -356,20 +356,7 @@ func TestHeartbeatAndRejectedConfig(t *testing.T) {
 	h := startHub(t, 0)
 	p := newPublisher(t, h)
 	n := startNode(t, h, "n1", nodeOpts{heartbeat: 20 * time.Millisecond, noStart: true})
-	obs := h.connect()
-	defer obs.Close()
-	statuses := make(chan *syncv1.NodeStatus, 1024)
-	sub, err := obs.Subscribe(natsutil.NodeStatusSubject("n1"), func(m *nats.Msg) {
-		st := &syncv1.NodeStatus{}
-		if err := proto.Unmarshal(m.Data, st); err == nil {
-			statuses <- st
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Unsubscribe()
-	obs.Flush()
+	statuses := watchStatus(t, h, "n1")
 	n.start(t)
 	waitStatus := func(pred func(*syncv1.NodeStatus) error) {
 		t.Helper()
@@ -420,4 +407,63 @@ func TestHeartbeatAndRejectedConfig(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// A delta or snapshot of a newer sync schema is refused: the node keeps
+// running its version and its status says to upgrade it (strata node list
+// shows apply_error).
+func TestNewerSchemaRefusedAndReported(t *testing.T) {
+	h := startHub(t, 0)
+	p := newPublisher(t, h)
+	n := startNode(t, h, "n1", nodeOpts{heartbeat: 20 * time.Millisecond, noStart: true})
+	statuses := watchStatus(t, h, "n1")
+	n.start(t)
+	good := p.release()
+	waitVersion(t, n, p, good)
+
+	d := p.change()
+	d.Schema = natsutil.SyncSchema + 1
+	p.publish(d, d.ToVersion)
+	want := fmt.Sprintf("sync schema %d is newer than this node understands (%d): upgrade the node", natsutil.SyncSchema+1, natsutil.SyncSchema)
+	deadline := time.After(10 * time.Second)
+	for {
+		var st *syncv1.NodeStatus
+		select {
+		case st = <-statuses:
+		case <-deadline:
+			t.Fatalf("no status saying %q", want)
+		}
+		if strings.Contains(st.GetApplyError(), want) {
+			if st.GetVersion() != good || st.GetHealthy() {
+				t.Fatalf("status %v, want version %d unhealthy", st, good)
+			}
+			break
+		}
+	}
+	if v := n.agent.Version(); v != good {
+		t.Fatalf("Version = %d after a refused delta, want %d", v, good)
+	}
+	if snap, _, _ := n.store.Load(); snap.GetVersion() != good {
+		t.Fatalf("store holds version %d, want %d", snap.GetVersion(), good)
+	}
+}
+
+// watchStatus collects the heartbeats of node id.
+func watchStatus(t *testing.T, h *hub, id string) <-chan *syncv1.NodeStatus {
+	t.Helper()
+	obs := h.connect()
+	t.Cleanup(obs.Close)
+	statuses := make(chan *syncv1.NodeStatus, 1024)
+	if _, err := obs.Subscribe(natsutil.NodeStatusSubject(id), func(m *nats.Msg) {
+		st := &syncv1.NodeStatus{}
+		if err := proto.Unmarshal(m.Data, st); err == nil {
+			statuses <- st
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := obs.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return statuses
 }

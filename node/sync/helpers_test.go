@@ -155,7 +155,7 @@ func newPublisher(t testing.TB, h *hub) *publisher {
 func (p *publisher) change() *syncv1.Delta {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	d := &syncv1.Delta{PartitionId: partition, Staging: p.staging, FromVersion: p.version, CreatedAt: timestamppb.Now()}
+	d := &syncv1.Delta{PartitionId: partition, Staging: p.staging, FromVersion: p.version, CreatedAt: timestamppb.Now(), Schema: natsutil.SyncSchema}
 	p.version += 1 + p.rnd.Uint64N(3)
 	d.ToVersion = p.version
 	ids := slices.Sorted(func(yield func(string) bool) {
@@ -168,7 +168,7 @@ func (p *publisher) change() *syncv1.Delta {
 	if len(ids) > 3 && p.rnd.IntN(3) == 0 {
 		id := ids[p.rnd.IntN(len(ids))]
 		delete(p.apps, id)
-		d.Deletes = append(d.Deletes, id)
+		d.Deletes = append(d.Deletes, store.Refs("app", id)...)
 	}
 	var id string
 	if len(ids) > 0 && p.rnd.IntN(2) == 0 {
@@ -177,10 +177,10 @@ func (p *publisher) change() *syncv1.Delta {
 		p.next++
 		id = "app-" + strconv.Itoa(p.next)
 	}
-	if !slices.Contains(d.Deletes, id) {
+	if !slices.ContainsFunc(d.Deletes, func(r *syncv1.ResourceRef) bool { return r.Id == id }) {
 		app := &configv1.App{Id: id, Name: id, Domains: []string{id + ".example.com"}, Release: p.version}
 		p.apps[id] = app
-		d.Upserts = append(d.Upserts, app)
+		d.Upserts = append(d.Upserts, store.Resource(app, p.version))
 	}
 	p.versions = append(p.versions, p.version)
 	return d
@@ -223,7 +223,7 @@ func (p *publisher) snapshot() *syncv1.Snapshot {
 func (p *publisher) putSnapshot() {
 	p.t.Helper()
 	s := p.snapshot()
-	data, err := proto.Marshal(s)
+	data, err := proto.Marshal(store.BundleOf(s))
 	if err != nil {
 		p.t.Fatal(err)
 	}

@@ -21,6 +21,11 @@ const (
 	SyncStream = "STRATA_SYNC"
 	// SyncSubjects is the filter of SyncStream.
 	SyncSubjects = "strata.sync.delta.>"
+	// SyncSchema is the version of the sync contract (syncv1.Bundle and
+	// Delta schema): the control plane stamps it on everything it publishes
+	// and a node refuses any other, saying which side to upgrade. 1 was the
+	// per-kind fields (upserts, zone_upserts, ...), 2 is one Resource table.
+	SyncSchema = 2
 
 	// NodeStatusPrefix + node id is where a node publishes its heartbeat.
 	NodeStatusPrefix = "strata.node.status."

@@ -121,9 +121,9 @@ func summary(d *syncv1.Delta) string {
 			s += w
 		}
 	}
-	add(len(d.Upserts) > 0, "app+")
-	add(len(d.Deletes) > 0, "app-")
-	add(len(d.CertUpserts) > 0, "cert+")
-	add(len(d.CertDeletes) > 0, "cert-")
+	add(hasKind(d.Upserts, kindApp), "app+")
+	add(len(deletesOf(d, kindApp)) > 0, "app-")
+	add(hasKind(d.Upserts, kindCertificate), "cert+")
+	add(len(deletesOf(d, kindCertificate)) > 0, "cert-")
 	return s
 }

@@ -49,7 +49,8 @@ func TestUpdateCluster(t *testing.T) {
 	}
 	published()
 	deltas := deltasOf(t, e, pid, false)
-	if len(deltas) != 1 || len(deltas[0].ClusterUpserts) != 1 || !proto.Equal(deltas[0].ClusterUpserts[0], got) {
+	if len(deltas) != 1 || len(upsertsOf[*configv1.Cluster](t, deltas[0], kindCluster)) != 1 ||
+		!proto.Equal(upsertsOf[*configv1.Cluster](t, deltas[0], kindCluster)[0], got) {
 		t.Fatalf("deltas after update: %v", deltas)
 	}
 

@@ -18,6 +18,7 @@ import (
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/keywrap"
+	"github.com/strata-edge/strata/pkg/natsutil"
 	certsvc "github.com/strata-edge/strata/services/cert"
 	dnssvc "github.com/strata-edge/strata/services/dns"
 )
@@ -94,6 +95,7 @@ type track struct {
 	certs     map[string]*certv1.SyncedCertificate // wrapped for the partition's nodes
 	certSrc   map[string]*certv1.SyncedCertificate // the cert model's value each was made from
 	clusters  map[string]*configv1.Cluster         // clusters of the partition with settings set
+	res       map[string]*syncv1.Resource          // kind/id -> the resource of each object above
 	outbox    []*syncv1.Delta                      // deltas the publisher has not taken yet
 	snap      atomic.Pointer[syncv1.Snapshot]
 	history   []trackVersion // newest last, for node lag (status.go)
@@ -245,7 +247,7 @@ func (p *projection) applyApp(id string, e eventstore.Event, msg proto.Message) 
 				entry.releases[i] = c
 			}
 		}
-		p.moveTracks(id, prevStable, a.Stable(), false, e)
+		p.moveApp(id, prevStable, a.Stable(), false, e)
 		p.syncCerts(p.certs.AttachedTo(id), e)
 		return
 	case *ev.AppReverted:
@@ -268,8 +270,8 @@ func (p *projection) applyApp(id string, e eventstore.Event, msg proto.Message) 
 	}
 	entry.pending = nil
 	p.reclaim(entry)
-	p.moveTracks(id, prevStable, a.Stable(), false, e)
-	p.moveTracks(id, prevReleased, a.Released(), true, e)
+	p.moveApp(id, prevStable, a.Stable(), false, e)
+	p.moveApp(id, prevReleased, a.Released(), true, e)
 	// The app entered or left tracks: so do its certificates.
 	p.syncCerts(p.certs.AttachedTo(id), e)
 }
@@ -283,8 +285,8 @@ func (p *projection) syncCerts(ids []string, e eventstore.Event) {
 		return
 	}
 	for k, t := range p.tracks {
-		var ups []*certv1.SyncedCertificate
-		var dels []string
+		var ups []*syncv1.Resource
+		var dels []*syncv1.ResourceRef
 		for _, id := range ids {
 			src, ok := p.certs.Source(id)
 			want := ok && slices.ContainsFunc(src.AppIds, func(a string) bool { _, in := t.apps[a]; return in })
@@ -298,11 +300,11 @@ func (p *projection) syncCerts(ids []string, e eventstore.Event) {
 					continue
 				}
 				t.certs[id], t.certSrc[id] = w, src
-				ups = append(ups, w)
+				ups = append(ups, t.resource(kindCertificate, id, w, e.Position))
 			case has:
 				delete(t.certs, id)
 				delete(t.certSrc, id)
-				dels = append(dels, id)
+				dels = append(dels, t.drop(kindCertificate, id))
 			}
 		}
 		if len(ups) == 0 && len(dels) == 0 {
@@ -312,14 +314,14 @@ func (p *projection) syncCerts(ids []string, e eventstore.Event) {
 			// e moved this track already (an app release): same delta.
 			if n := len(t.outbox); n > 0 && t.outbox[n-1].ToVersion == e.Position {
 				d := t.outbox[n-1]
-				d.CertUpserts = append(d.CertUpserts, ups...)
-				d.CertDeletes = append(d.CertDeletes, dels...)
+				d.Upserts = append(d.Upserts, ups...)
+				d.Deletes = append(d.Deletes, dels...)
 			}
 			t.snap.Store(nil)
 			continue
 		}
-		d := &syncv1.Delta{PartitionId: k.partition, Staging: k.staging, FromVersion: t.version, ToVersion: e.Position,
-			CreatedAt: timestamppb.New(e.Metadata.Time), CertUpserts: ups, CertDeletes: dels}
+		d := newDelta(k, t, e)
+		d.Upserts, d.Deletes = ups, dels
 		p.moveTrack(t, d, e)
 	}
 }
@@ -346,8 +348,8 @@ func (p *projection) syncCluster(c *configv1.Cluster, e eventstore.Event) {
 	for _, staging := range []bool{false, true} {
 		t := p.trackFor(c.PartitionId, staging)
 		t.clusters[c.Id] = c
-		d := &syncv1.Delta{PartitionId: c.PartitionId, Staging: staging, FromVersion: t.version, ToVersion: e.Position,
-			CreatedAt: timestamppb.New(e.Metadata.Time), ClusterUpserts: []*configv1.Cluster{c}}
+		d := newDelta(trackKey{c.PartitionId, staging}, t, e)
+		d.Upserts = []*syncv1.Resource{t.resource(kindCluster, c.Id, c, e.Position)}
 		p.moveTrack(t, d, e)
 	}
 }
@@ -375,41 +377,6 @@ func objectName(o *ev.ObjectReverted, before *configv1.App) string {
 	return o.ObjectId
 }
 
-// moveTracks updates the stable (staging=false) or staging tracks after a
-// release changed the app's content on that track from old to cur (nil:
-// absent). Every partition of either content gets a new version.
-func (p *projection) moveTracks(id string, old, cur *configv1.App, staging bool, e eventstore.Event) {
-	if old == cur {
-		return
-	}
-	var parts []string
-	if old != nil {
-		parts = append(parts, old.PartitionIds...)
-	}
-	if cur != nil {
-		for _, pt := range cur.PartitionIds {
-			if !slices.Contains(parts, pt) {
-				parts = append(parts, pt)
-			}
-		}
-	}
-	for _, pt := range parts {
-		t := p.trackFor(pt, staging)
-		d := &syncv1.Delta{PartitionId: pt, Staging: staging, FromVersion: t.version, ToVersion: e.Position,
-			CreatedAt: timestamppb.New(e.Metadata.Time)}
-		if cur != nil && slices.Contains(cur.PartitionIds, pt) {
-			t.apps[id] = cur
-			d.Upserts = []*configv1.App{cur}
-		} else if _, ok := t.apps[id]; ok {
-			delete(t.apps, id)
-			d.Deletes = []string{id}
-		} else {
-			continue
-		}
-		p.moveTrack(t, d, e)
-	}
-}
-
 // applyZone folds a DNS event; a release or revert moves both tracks of every
 // partition of the zone's old and new released content (zones have no
 // staging releases: staging nodes serve the same zones).
@@ -428,40 +395,57 @@ func (p *projection) applyZone(id string, e eventstore.Event, msg proto.Message)
 	if prev == cur {
 		return
 	}
+	zones := func(t *track) map[string]*dnsv1.Zone { return t.zones }
 	for _, staging := range []bool{false, true} {
-		p.moveZoneTracks(id, prev, cur, staging, e)
+		moveTracks(p, kindZone, id, prev, cur, zones, p.withGatewayAddresses, staging, e)
 	}
 }
 
-// moveZoneTracks is moveTracks for a zone.
-func (p *projection) moveZoneTracks(id string, old, cur *dnsv1.Zone, staging bool, e eventstore.Event) {
-	var parts []string
-	if old != nil {
-		parts = append(parts, old.PartitionIds...)
-	}
-	if cur != nil {
-		for _, pt := range cur.PartitionIds {
-			if !slices.Contains(parts, pt) {
-				parts = append(parts, pt)
-			}
+// moveTracks updates the stable (staging=false) or staging tracks after a
+// release changed an object's content on that track from old to cur (nil:
+// absent): every partition of either content gets a new version whose delta
+// upserts the object (as fill makes it for the track) or deletes it. One
+// mover for every kind; objs is the kind's map in a track.
+func moveTracks[T interface {
+	proto.Message
+	GetPartitionIds() []string
+}](p *projection, kind, id string, old, cur T, objs func(*track) map[string]T, fill func(T) T, staging bool, e eventstore.Event) {
+	parts := slices.Clone(old.GetPartitionIds())
+	for _, pt := range cur.GetPartitionIds() {
+		if !slices.Contains(parts, pt) {
+			parts = append(parts, pt)
 		}
 	}
 	for _, pt := range parts {
 		t := p.trackFor(pt, staging)
-		d := &syncv1.Delta{PartitionId: pt, Staging: staging, FromVersion: t.version, ToVersion: e.Position,
-			CreatedAt: timestamppb.New(e.Metadata.Time)}
-		if cur != nil && slices.Contains(cur.PartitionIds, pt) {
-			z := p.withGatewayAddresses(cur)
-			t.zones[id] = z
-			d.ZoneUpserts = []*dnsv1.Zone{z}
-		} else if _, ok := t.zones[id]; ok {
-			delete(t.zones, id)
-			d.ZoneDeletes = []string{id}
+		d := newDelta(trackKey{pt, staging}, t, e)
+		if slices.Contains(cur.GetPartitionIds(), pt) {
+			v := fill(cur)
+			objs(t)[id] = v
+			d.Upserts = []*syncv1.Resource{t.resource(kind, id, v, e.Position)}
+		} else if _, ok := objs(t)[id]; ok {
+			delete(objs(t), id)
+			d.Deletes = []*syncv1.ResourceRef{t.drop(kind, id)}
 		} else {
 			continue
 		}
 		p.moveTrack(t, d, e)
 	}
+}
+
+// moveApp is moveTracks for an app whose content on a track went from old
+// to cur.
+func (p *projection) moveApp(id string, old, cur *configv1.App, staging bool, e eventstore.Event) {
+	if old != cur {
+		moveTracks(p, kindApp, id, old, cur, func(t *track) map[string]*configv1.App { return t.apps },
+			func(a *configv1.App) *configv1.App { return a }, staging, e)
+	}
+}
+
+func newDelta(k trackKey, t *track, e eventstore.Event) *syncv1.Delta {
+	return &syncv1.Delta{PartitionId: k.partition, Staging: k.staging, FromVersion: t.version, ToVersion: e.Position,
+		CreatedAt: timestamppb.New(e.Metadata.Time), Schema: natsutil.SyncSchema,
+		LegacyGuard: legacyGuard()[:1], LegacyGuardIds: []string{legacyGuardID}}
 }
 
 // withGatewayAddresses returns z with the gateway records' addresses filled
@@ -504,7 +488,7 @@ func (p *projection) trackFor(partition string, staging bool) *track {
 	if t == nil {
 		t = &track{apps: map[string]*configv1.App{}, zones: map[string]*dnsv1.Zone{},
 			certs: map[string]*certv1.SyncedCertificate{}, certSrc: map[string]*certv1.SyncedCertificate{},
-			clusters: map[string]*configv1.Cluster{}}
+			clusters: map[string]*configv1.Cluster{}, res: map[string]*syncv1.Resource{}}
 		p.tracks[k] = t
 	}
 	return t
@@ -669,15 +653,17 @@ func (p *projection) snapshot(partition string, staging bool) *syncv1.Snapshot {
 	return t.snapshot(partition, staging)
 }
 
-// snapshotAt returns the track's snapshot if the track is at version, else nil.
-func (p *projection) snapshotAt(k trackKey, version uint64) *syncv1.Snapshot {
+// snapshotAt returns the track's snapshot and its wire form if the track is
+// at version, else nils.
+func (p *projection) snapshotAt(k trackKey, version uint64) (*syncv1.Snapshot, *syncv1.Bundle) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	t := p.tracks[k]
 	if t == nil || t.version != version {
-		return nil
+		return nil, nil
 	}
-	return t.snapshot(k.partition, k.staging)
+	s := t.snapshot(k.partition, k.staging)
+	return s, t.bundle(s)
 }
 
 // snapshot builds (once per version) the track's snapshot. Called with the

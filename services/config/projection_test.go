@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
@@ -127,11 +126,7 @@ func deltasJSON(t *testing.T, deltas []*syncv1.Delta) []byte {
 	t.Helper()
 	raw := make([]json.RawMessage, len(deltas))
 	for i, d := range deltas {
-		b, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw[i] = b
+		raw[i] = readableDelta(t, d)
 	}
 	out, err := json.MarshalIndent(raw, "", "  ")
 	if err != nil {

@@ -238,7 +238,7 @@ func (p *publisher) flushTrack(ctx context.Context, k trackKey) (time.Duration, 
 		// The snapshot must be the version of the newest published delta;
 		// when the track has moved on, newer deltas are waiting and the
 		// next flush puts the snapshot after them.
-		snap := p.proj.snapshotAt(k, pt.lastDelta)
+		snap, bundle := p.proj.snapshotAt(k, pt.lastDelta)
 		if snap == nil {
 			return 0, nil
 		}
@@ -249,7 +249,7 @@ func (p *publisher) flushTrack(ctx context.Context, k trackKey) (time.Duration, 
 				"version", snap.Version, "err", err)
 		}
 		start := time.Now()
-		if err := p.putSnapshot(ctx, snap); err != nil {
+		if err := p.putSnapshot(ctx, bundle); err != nil {
 			return 0, err
 		}
 		p.mu.Lock()
@@ -325,7 +325,7 @@ func (p *publisher) bucket(ctx context.Context, partition string) (jetstream.Obj
 	return obs, nil
 }
 
-func (p *publisher) putSnapshot(ctx context.Context, snap *syncv1.Snapshot) error {
+func (p *publisher) putSnapshot(ctx context.Context, snap *syncv1.Bundle) error {
 	obs, err := p.bucket(ctx, snap.PartitionId)
 	if err != nil {
 		return err

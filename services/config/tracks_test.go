@@ -197,11 +197,11 @@ func storedSnapshot(t *testing.T, e *env, partition string, staging bool) (*sync
 	if err != nil {
 		t.Fatal(err)
 	}
-	var s syncv1.Snapshot
-	if err := proto.Unmarshal(data, &s); err != nil {
+	var b syncv1.Bundle
+	if err := proto.Unmarshal(data, &b); err != nil {
 		t.Fatal(err)
 	}
-	return &s, info.Metadata["version"]
+	return viewOf(t, &b), info.Metadata["version"]
 }
 
 // applyDeltas folds a chain of deltas into a snapshot, the way a node does,
@@ -214,10 +214,10 @@ func applyDeltas(t *testing.T, partition string, staging bool, deltas []*syncv1.
 		if d.FromVersion != version {
 			t.Fatalf("gap: delta %d->%d applied on version %d", d.FromVersion, d.ToVersion, version)
 		}
-		for _, a := range d.Upserts {
+		for _, a := range upsertsOf[*configv1.App](t, d, kindApp) {
 			apps[a.Id] = a
 		}
-		for _, id := range d.Deletes {
+		for _, id := range deletesOf(d, kindApp) {
 			if _, ok := apps[id]; !ok {
 				t.Fatalf("delta %d deletes app %s that is not there", d.ToVersion, id)
 			}
@@ -321,7 +321,7 @@ func TestPublishAndRestart(t *testing.T) {
 		t.Fatalf("eu still has apps: %v", eu.Apps)
 	}
 	last := before[track{"eu", false}][1]
-	if len(last.Deletes) != 1 || last.Deletes[0] != b.Id || len(last.Upserts) != 0 {
+	if len(last.Deletes) != 1 || deletesOf(last, kindApp)[0] != b.Id || len(last.Upserts) != 0 {
 		t.Fatalf("b leaving eu: %v", last)
 	}
 	snapBefore := proto.Clone(e.svc.proj.snapshot(partitions["default"], true))

@@ -25,13 +25,16 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// The exact, immutable config a partition's nodes run. There are two tracks per
-// partition: the stable track and the staging track (stable plus staging releases).
+// The exact, immutable config a partition's nodes run, as the node's runtime
+// and the config API see it: the decoded view of a Bundle. There are two
+// tracks per partition: the stable track and the staging track (stable plus
+// staging releases). Never sent to nodes as is: they receive Bundles and
+// Deltas and rebuild this view with their table of kinds (node/store).
 type Snapshot struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	PartitionId string                 `protobuf:"bytes,1,opt,name=partition_id,json=partitionId,proto3" json:"partition_id,omitempty"`
 	Staging     bool                   `protobuf:"varint,2,opt,name=staging,proto3" json:"staging,omitempty"`
-	// Event-log position of the newest release this snapshot contains.
+	// Event-log position of the newest change this snapshot contains.
 	Version   uint64                 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
 	Apps      []*v1.App              `protobuf:"bytes,4,rep,name=apps,proto3" json:"apps,omitempty"`
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
@@ -133,7 +136,235 @@ func (x *Snapshot) GetClusters() []*v1.Cluster {
 	return nil
 }
 
-// The change between two consecutive snapshot versions of one track.
+// One object a track holds, of any kind: the uniform unit of the contract.
+// Adding a kind adds no field here (docs/architecture.md).
+type Resource struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The kind's name: "app", "zone", "certificate", "cluster", ...
+	Kind string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	// Unique within the kind.
+	Id string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	// Event-log position of the change that produced this content.
+	Version uint64 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	// The kind's message, protobuf-encoded (deterministic).
+	Payload       []byte `protobuf:"bytes,4,opt,name=payload,proto3" json:"payload,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Resource) Reset() {
+	*x = Resource{}
+	mi := &file_strata_sync_v1_sync_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Resource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Resource) ProtoMessage() {}
+
+func (x *Resource) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_sync_v1_sync_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Resource.ProtoReflect.Descriptor instead.
+func (*Resource) Descriptor() ([]byte, []int) {
+	return file_strata_sync_v1_sync_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Resource) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Resource) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Resource) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *Resource) GetPayload() []byte {
+	if x != nil {
+		return x.Payload
+	}
+	return nil
+}
+
+// Names an object of a kind that a delta removes.
+type ResourceRef struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResourceRef) Reset() {
+	*x = ResourceRef{}
+	mi := &file_strata_sync_v1_sync_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResourceRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResourceRef) ProtoMessage() {}
+
+func (x *ResourceRef) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_sync_v1_sync_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResourceRef.ProtoReflect.Descriptor instead.
+func (*ResourceRef) Descriptor() ([]byte, []int) {
+	return file_strata_sync_v1_sync_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ResourceRef) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *ResourceRef) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// A track's full content at one version: the object a partition's Object
+// Store bucket holds per track. Field numbers 1-3 and 5 are a Snapshot's; an
+// old node (before schema) reads it as a Snapshot and meets legacy_guard.
+type Bundle struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	PartitionId string                 `protobuf:"bytes,1,opt,name=partition_id,json=partitionId,proto3" json:"partition_id,omitempty"`
+	Staging     bool                   `protobuf:"varint,2,opt,name=staging,proto3" json:"staging,omitempty"`
+	// Event-log position of the newest change it contains.
+	Version uint64 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	// Always two apps with the same id naming the schema: a node older than
+	// the schema field rejects the bundle as a duplicate instead of running an
+	// empty config. Ignored by nodes that read schema.
+	LegacyGuard []*v1.App              `protobuf:"bytes,4,rep,name=legacy_guard,json=legacyGuard,proto3" json:"legacy_guard,omitempty"`
+	CreatedAt   *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// Contract version (natsutil.SyncSchema); a node refuses any other.
+	Schema uint32 `protobuf:"varint,9,opt,name=schema,proto3" json:"schema,omitempty"`
+	// Every object of the track, sorted by kind, then id.
+	Resources     []*Resource `protobuf:"bytes,10,rep,name=resources,proto3" json:"resources,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Bundle) Reset() {
+	*x = Bundle{}
+	mi := &file_strata_sync_v1_sync_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Bundle) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Bundle) ProtoMessage() {}
+
+func (x *Bundle) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_sync_v1_sync_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Bundle.ProtoReflect.Descriptor instead.
+func (*Bundle) Descriptor() ([]byte, []int) {
+	return file_strata_sync_v1_sync_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Bundle) GetPartitionId() string {
+	if x != nil {
+		return x.PartitionId
+	}
+	return ""
+}
+
+func (x *Bundle) GetStaging() bool {
+	if x != nil {
+		return x.Staging
+	}
+	return false
+}
+
+func (x *Bundle) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *Bundle) GetLegacyGuard() []*v1.App {
+	if x != nil {
+		return x.LegacyGuard
+	}
+	return nil
+}
+
+func (x *Bundle) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Bundle) GetSchema() uint32 {
+	if x != nil {
+		return x.Schema
+	}
+	return 0
+}
+
+func (x *Bundle) GetResources() []*Resource {
+	if x != nil {
+		return x.Resources
+	}
+	return nil
+}
+
+// The change between two consecutive versions of one track.
 // A node applies it only when from_version equals the version it runs.
 type Delta struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
@@ -141,28 +372,25 @@ type Delta struct {
 	Staging     bool                   `protobuf:"varint,2,opt,name=staging,proto3" json:"staging,omitempty"`
 	FromVersion uint64                 `protobuf:"varint,3,opt,name=from_version,json=fromVersion,proto3" json:"from_version,omitempty"`
 	ToVersion   uint64                 `protobuf:"varint,4,opt,name=to_version,json=toVersion,proto3" json:"to_version,omitempty"`
-	// Apps added or changed (whole app content).
-	Upserts []*v1.App `protobuf:"bytes,5,rep,name=upserts,proto3" json:"upserts,omitempty"`
-	// Ids of apps removed.
-	Deletes   []string               `protobuf:"bytes,6,rep,name=deletes,proto3" json:"deletes,omitempty"`
-	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	// DNS zones added or changed (whole zone content).
-	ZoneUpserts []*v11.Zone `protobuf:"bytes,8,rep,name=zone_upserts,json=zoneUpserts,proto3" json:"zone_upserts,omitempty"`
-	// Ids of zones removed.
-	ZoneDeletes []string `protobuf:"bytes,9,rep,name=zone_deletes,json=zoneDeletes,proto3" json:"zone_deletes,omitempty"`
-	// Certificates added or changed (whole certificate).
-	CertUpserts []*v12.SyncedCertificate `protobuf:"bytes,10,rep,name=cert_upserts,json=certUpserts,proto3" json:"cert_upserts,omitempty"`
-	// Ids of certificates removed.
-	CertDeletes []string `protobuf:"bytes,11,rep,name=cert_deletes,json=certDeletes,proto3" json:"cert_deletes,omitempty"`
-	// Cluster settings changed (whole cluster).
-	ClusterUpserts []*v1.Cluster `protobuf:"bytes,12,rep,name=cluster_upserts,json=clusterUpserts,proto3" json:"cluster_upserts,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// An app upserted and deleted at once (named after the schema): a node
+	// older than the schema field rejects the delta instead of applying
+	// nothing. Ignored by nodes that read schema.
+	LegacyGuard    []*v1.App              `protobuf:"bytes,5,rep,name=legacy_guard,json=legacyGuard,proto3" json:"legacy_guard,omitempty"`
+	LegacyGuardIds []string               `protobuf:"bytes,6,rep,name=legacy_guard_ids,json=legacyGuardIds,proto3" json:"legacy_guard_ids,omitempty"`
+	CreatedAt      *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// Contract version (natsutil.SyncSchema); a node refuses any other.
+	Schema uint32 `protobuf:"varint,13,opt,name=schema,proto3" json:"schema,omitempty"`
+	// Objects added or changed (whole content), of any kind.
+	Upserts []*Resource `protobuf:"bytes,14,rep,name=upserts,proto3" json:"upserts,omitempty"`
+	// Objects removed, of any kind.
+	Deletes       []*ResourceRef `protobuf:"bytes,15,rep,name=deletes,proto3" json:"deletes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Delta) Reset() {
 	*x = Delta{}
-	mi := &file_strata_sync_v1_sync_proto_msgTypes[1]
+	mi := &file_strata_sync_v1_sync_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -174,7 +402,7 @@ func (x *Delta) String() string {
 func (*Delta) ProtoMessage() {}
 
 func (x *Delta) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_sync_v1_sync_proto_msgTypes[1]
+	mi := &file_strata_sync_v1_sync_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -187,7 +415,7 @@ func (x *Delta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delta.ProtoReflect.Descriptor instead.
 func (*Delta) Descriptor() ([]byte, []int) {
-	return file_strata_sync_v1_sync_proto_rawDescGZIP(), []int{1}
+	return file_strata_sync_v1_sync_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Delta) GetPartitionId() string {
@@ -218,16 +446,16 @@ func (x *Delta) GetToVersion() uint64 {
 	return 0
 }
 
-func (x *Delta) GetUpserts() []*v1.App {
+func (x *Delta) GetLegacyGuard() []*v1.App {
 	if x != nil {
-		return x.Upserts
+		return x.LegacyGuard
 	}
 	return nil
 }
 
-func (x *Delta) GetDeletes() []string {
+func (x *Delta) GetLegacyGuardIds() []string {
 	if x != nil {
-		return x.Deletes
+		return x.LegacyGuardIds
 	}
 	return nil
 }
@@ -239,37 +467,23 @@ func (x *Delta) GetCreatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
-func (x *Delta) GetZoneUpserts() []*v11.Zone {
+func (x *Delta) GetSchema() uint32 {
 	if x != nil {
-		return x.ZoneUpserts
+		return x.Schema
+	}
+	return 0
+}
+
+func (x *Delta) GetUpserts() []*Resource {
+	if x != nil {
+		return x.Upserts
 	}
 	return nil
 }
 
-func (x *Delta) GetZoneDeletes() []string {
+func (x *Delta) GetDeletes() []*ResourceRef {
 	if x != nil {
-		return x.ZoneDeletes
-	}
-	return nil
-}
-
-func (x *Delta) GetCertUpserts() []*v12.SyncedCertificate {
-	if x != nil {
-		return x.CertUpserts
-	}
-	return nil
-}
-
-func (x *Delta) GetCertDeletes() []string {
-	if x != nil {
-		return x.CertDeletes
-	}
-	return nil
-}
-
-func (x *Delta) GetClusterUpserts() []*v1.Cluster {
-	if x != nil {
-		return x.ClusterUpserts
+		return x.Deletes
 	}
 	return nil
 }
@@ -305,7 +519,7 @@ type NodeStatus struct {
 
 func (x *NodeStatus) Reset() {
 	*x = NodeStatus{}
-	mi := &file_strata_sync_v1_sync_proto_msgTypes[2]
+	mi := &file_strata_sync_v1_sync_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -317,7 +531,7 @@ func (x *NodeStatus) String() string {
 func (*NodeStatus) ProtoMessage() {}
 
 func (x *NodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_sync_v1_sync_proto_msgTypes[2]
+	mi := &file_strata_sync_v1_sync_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -330,7 +544,7 @@ func (x *NodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatus.ProtoReflect.Descriptor instead.
 func (*NodeStatus) Descriptor() ([]byte, []int) {
-	return file_strata_sync_v1_sync_proto_rawDescGZIP(), []int{2}
+	return file_strata_sync_v1_sync_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *NodeStatus) GetNodeId() string {
@@ -434,7 +648,7 @@ type GatewaySet struct {
 
 func (x *GatewaySet) Reset() {
 	*x = GatewaySet{}
-	mi := &file_strata_sync_v1_sync_proto_msgTypes[3]
+	mi := &file_strata_sync_v1_sync_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -446,7 +660,7 @@ func (x *GatewaySet) String() string {
 func (*GatewaySet) ProtoMessage() {}
 
 func (x *GatewaySet) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_sync_v1_sync_proto_msgTypes[3]
+	mi := &file_strata_sync_v1_sync_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -459,7 +673,7 @@ func (x *GatewaySet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GatewaySet.ProtoReflect.Descriptor instead.
 func (*GatewaySet) Descriptor() ([]byte, []int) {
-	return file_strata_sync_v1_sync_proto_rawDescGZIP(), []int{3}
+	return file_strata_sync_v1_sync_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GatewaySet) GetPartitionId() string {
@@ -497,7 +711,7 @@ type ClusterAddresses struct {
 
 func (x *ClusterAddresses) Reset() {
 	*x = ClusterAddresses{}
-	mi := &file_strata_sync_v1_sync_proto_msgTypes[4]
+	mi := &file_strata_sync_v1_sync_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -509,7 +723,7 @@ func (x *ClusterAddresses) String() string {
 func (*ClusterAddresses) ProtoMessage() {}
 
 func (x *ClusterAddresses) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_sync_v1_sync_proto_msgTypes[4]
+	mi := &file_strata_sync_v1_sync_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -522,7 +736,7 @@ func (x *ClusterAddresses) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterAddresses.ProtoReflect.Descriptor instead.
 func (*ClusterAddresses) Descriptor() ([]byte, []int) {
-	return file_strata_sync_v1_sync_proto_rawDescGZIP(), []int{4}
+	return file_strata_sync_v1_sync_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ClusterAddresses) GetClusterId() string {
@@ -564,7 +778,7 @@ type TierNode struct {
 
 func (x *TierNode) Reset() {
 	*x = TierNode{}
-	mi := &file_strata_sync_v1_sync_proto_msgTypes[5]
+	mi := &file_strata_sync_v1_sync_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -576,7 +790,7 @@ func (x *TierNode) String() string {
 func (*TierNode) ProtoMessage() {}
 
 func (x *TierNode) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_sync_v1_sync_proto_msgTypes[5]
+	mi := &file_strata_sync_v1_sync_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -589,7 +803,7 @@ func (x *TierNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TierNode.ProtoReflect.Descriptor instead.
 func (*TierNode) Descriptor() ([]byte, []int) {
-	return file_strata_sync_v1_sync_proto_rawDescGZIP(), []int{5}
+	return file_strata_sync_v1_sync_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *TierNode) GetNodeId() string {
@@ -620,23 +834,38 @@ const file_strata_sync_v1_sync_proto_rawDesc = "" +
 	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12)\n" +
 	"\x05zones\x18\x06 \x03(\v2\x13.strata.dns.v1.ZoneR\x05zones\x12E\n" +
 	"\fcertificates\x18\a \x03(\v2!.strata.cert.v1.SyncedCertificateR\fcertificates\x125\n" +
-	"\bclusters\x18\b \x03(\v2\x19.strata.config.v1.ClusterR\bclusters\"\x94\x04\n" +
+	"\bclusters\x18\b \x03(\v2\x19.strata.config.v1.ClusterR\bclusters\"b\n" +
+	"\bResource\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x04R\aversion\x12\x18\n" +
+	"\apayload\x18\x04 \x01(\fR\apayload\"1\n" +
+	"\vResourceRef\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"\xaa\x02\n" +
+	"\x06Bundle\x12!\n" +
+	"\fpartition_id\x18\x01 \x01(\tR\vpartitionId\x12\x18\n" +
+	"\astaging\x18\x02 \x01(\bR\astaging\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x04R\aversion\x128\n" +
+	"\flegacy_guard\x18\x04 \x03(\v2\x15.strata.config.v1.AppR\vlegacyGuard\x129\n" +
+	"\n" +
+	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x16\n" +
+	"\x06schema\x18\t \x01(\rR\x06schema\x126\n" +
+	"\tresources\x18\n" +
+	" \x03(\v2\x18.strata.sync.v1.ResourceR\tresourcesJ\x04\b\x06\x10\t\"\xae\x03\n" +
 	"\x05Delta\x12!\n" +
 	"\fpartition_id\x18\x01 \x01(\tR\vpartitionId\x12\x18\n" +
 	"\astaging\x18\x02 \x01(\bR\astaging\x12!\n" +
 	"\ffrom_version\x18\x03 \x01(\x04R\vfromVersion\x12\x1d\n" +
 	"\n" +
-	"to_version\x18\x04 \x01(\x04R\ttoVersion\x12/\n" +
-	"\aupserts\x18\x05 \x03(\v2\x15.strata.config.v1.AppR\aupserts\x12\x18\n" +
-	"\adeletes\x18\x06 \x03(\tR\adeletes\x129\n" +
+	"to_version\x18\x04 \x01(\x04R\ttoVersion\x128\n" +
+	"\flegacy_guard\x18\x05 \x03(\v2\x15.strata.config.v1.AppR\vlegacyGuard\x12(\n" +
+	"\x10legacy_guard_ids\x18\x06 \x03(\tR\x0elegacyGuardIds\x129\n" +
 	"\n" +
-	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x126\n" +
-	"\fzone_upserts\x18\b \x03(\v2\x13.strata.dns.v1.ZoneR\vzoneUpserts\x12!\n" +
-	"\fzone_deletes\x18\t \x03(\tR\vzoneDeletes\x12D\n" +
-	"\fcert_upserts\x18\n" +
-	" \x03(\v2!.strata.cert.v1.SyncedCertificateR\vcertUpserts\x12!\n" +
-	"\fcert_deletes\x18\v \x03(\tR\vcertDeletes\x12B\n" +
-	"\x0fcluster_upserts\x18\f \x03(\v2\x19.strata.config.v1.ClusterR\x0eclusterUpserts\"\xce\x03\n" +
+	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x16\n" +
+	"\x06schema\x18\r \x01(\rR\x06schema\x122\n" +
+	"\aupserts\x18\x0e \x03(\v2\x18.strata.sync.v1.ResourceR\aupserts\x125\n" +
+	"\adeletes\x18\x0f \x03(\v2\x1b.strata.sync.v1.ResourceRefR\adeletesJ\x04\b\b\x10\r\"\xce\x03\n" +
 	"\n" +
 	"NodeStatus\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1d\n" +
@@ -683,43 +912,48 @@ func file_strata_sync_v1_sync_proto_rawDescGZIP() []byte {
 	return file_strata_sync_v1_sync_proto_rawDescData
 }
 
-var file_strata_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_strata_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_strata_sync_v1_sync_proto_goTypes = []any{
 	(*Snapshot)(nil),              // 0: strata.sync.v1.Snapshot
-	(*Delta)(nil),                 // 1: strata.sync.v1.Delta
-	(*NodeStatus)(nil),            // 2: strata.sync.v1.NodeStatus
-	(*GatewaySet)(nil),            // 3: strata.sync.v1.GatewaySet
-	(*ClusterAddresses)(nil),      // 4: strata.sync.v1.ClusterAddresses
-	(*TierNode)(nil),              // 5: strata.sync.v1.TierNode
-	(*v1.App)(nil),                // 6: strata.config.v1.App
-	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
-	(*v11.Zone)(nil),              // 8: strata.dns.v1.Zone
-	(*v12.SyncedCertificate)(nil), // 9: strata.cert.v1.SyncedCertificate
-	(*v1.Cluster)(nil),            // 10: strata.config.v1.Cluster
-	(v1.NodeDnsState)(0),          // 11: strata.config.v1.NodeDnsState
+	(*Resource)(nil),              // 1: strata.sync.v1.Resource
+	(*ResourceRef)(nil),           // 2: strata.sync.v1.ResourceRef
+	(*Bundle)(nil),                // 3: strata.sync.v1.Bundle
+	(*Delta)(nil),                 // 4: strata.sync.v1.Delta
+	(*NodeStatus)(nil),            // 5: strata.sync.v1.NodeStatus
+	(*GatewaySet)(nil),            // 6: strata.sync.v1.GatewaySet
+	(*ClusterAddresses)(nil),      // 7: strata.sync.v1.ClusterAddresses
+	(*TierNode)(nil),              // 8: strata.sync.v1.TierNode
+	(*v1.App)(nil),                // 9: strata.config.v1.App
+	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
+	(*v11.Zone)(nil),              // 11: strata.dns.v1.Zone
+	(*v12.SyncedCertificate)(nil), // 12: strata.cert.v1.SyncedCertificate
+	(*v1.Cluster)(nil),            // 13: strata.config.v1.Cluster
+	(v1.NodeDnsState)(0),          // 14: strata.config.v1.NodeDnsState
 }
 var file_strata_sync_v1_sync_proto_depIdxs = []int32{
-	6,  // 0: strata.sync.v1.Snapshot.apps:type_name -> strata.config.v1.App
-	7,  // 1: strata.sync.v1.Snapshot.created_at:type_name -> google.protobuf.Timestamp
-	8,  // 2: strata.sync.v1.Snapshot.zones:type_name -> strata.dns.v1.Zone
-	9,  // 3: strata.sync.v1.Snapshot.certificates:type_name -> strata.cert.v1.SyncedCertificate
-	10, // 4: strata.sync.v1.Snapshot.clusters:type_name -> strata.config.v1.Cluster
-	6,  // 5: strata.sync.v1.Delta.upserts:type_name -> strata.config.v1.App
-	7,  // 6: strata.sync.v1.Delta.created_at:type_name -> google.protobuf.Timestamp
-	8,  // 7: strata.sync.v1.Delta.zone_upserts:type_name -> strata.dns.v1.Zone
-	9,  // 8: strata.sync.v1.Delta.cert_upserts:type_name -> strata.cert.v1.SyncedCertificate
-	10, // 9: strata.sync.v1.Delta.cluster_upserts:type_name -> strata.config.v1.Cluster
-	7,  // 10: strata.sync.v1.NodeStatus.time:type_name -> google.protobuf.Timestamp
-	7,  // 11: strata.sync.v1.NodeStatus.applied_at:type_name -> google.protobuf.Timestamp
-	11, // 12: strata.sync.v1.NodeStatus.dns:type_name -> strata.config.v1.NodeDnsState
-	4,  // 13: strata.sync.v1.GatewaySet.clusters:type_name -> strata.sync.v1.ClusterAddresses
-	7,  // 14: strata.sync.v1.GatewaySet.time:type_name -> google.protobuf.Timestamp
-	5,  // 15: strata.sync.v1.ClusterAddresses.tier_nodes:type_name -> strata.sync.v1.TierNode
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	9,  // 0: strata.sync.v1.Snapshot.apps:type_name -> strata.config.v1.App
+	10, // 1: strata.sync.v1.Snapshot.created_at:type_name -> google.protobuf.Timestamp
+	11, // 2: strata.sync.v1.Snapshot.zones:type_name -> strata.dns.v1.Zone
+	12, // 3: strata.sync.v1.Snapshot.certificates:type_name -> strata.cert.v1.SyncedCertificate
+	13, // 4: strata.sync.v1.Snapshot.clusters:type_name -> strata.config.v1.Cluster
+	9,  // 5: strata.sync.v1.Bundle.legacy_guard:type_name -> strata.config.v1.App
+	10, // 6: strata.sync.v1.Bundle.created_at:type_name -> google.protobuf.Timestamp
+	1,  // 7: strata.sync.v1.Bundle.resources:type_name -> strata.sync.v1.Resource
+	9,  // 8: strata.sync.v1.Delta.legacy_guard:type_name -> strata.config.v1.App
+	10, // 9: strata.sync.v1.Delta.created_at:type_name -> google.protobuf.Timestamp
+	1,  // 10: strata.sync.v1.Delta.upserts:type_name -> strata.sync.v1.Resource
+	2,  // 11: strata.sync.v1.Delta.deletes:type_name -> strata.sync.v1.ResourceRef
+	10, // 12: strata.sync.v1.NodeStatus.time:type_name -> google.protobuf.Timestamp
+	10, // 13: strata.sync.v1.NodeStatus.applied_at:type_name -> google.protobuf.Timestamp
+	14, // 14: strata.sync.v1.NodeStatus.dns:type_name -> strata.config.v1.NodeDnsState
+	7,  // 15: strata.sync.v1.GatewaySet.clusters:type_name -> strata.sync.v1.ClusterAddresses
+	10, // 16: strata.sync.v1.GatewaySet.time:type_name -> google.protobuf.Timestamp
+	8,  // 17: strata.sync.v1.ClusterAddresses.tier_nodes:type_name -> strata.sync.v1.TierNode
+	18, // [18:18] is the sub-list for method output_type
+	18, // [18:18] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_strata_sync_v1_sync_proto_init() }
@@ -733,7 +967,7 @@ func file_strata_sync_v1_sync_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_sync_v1_sync_proto_rawDesc), len(file_strata_sync_v1_sync_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,20 @@
+package store
+
+import (
+	certv1 "github.com/strata-edge/strata/gen/strata/cert/v1"
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
+	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+)
+
+// kinds is the node's table of resource kinds: the name on the wire (as the
+// control plane's content service registers it with services/edgesync), the
+// bbolt bucket, and the field of the Snapshot view the runtime reads.
+// Adding a kind is one line here (and its view field in sync.proto); a kind
+// missing here is refused with "upgrade the node", never dropped.
+var kinds = []kind{
+	kindOf("app", "apps", func(s *syncv1.Snapshot) *[]*configv1.App { return &s.Apps }),
+	kindOf("zone", "zones", func(s *syncv1.Snapshot) *[]*dnsv1.Zone { return &s.Zones }),
+	kindOf("certificate", "certs", func(s *syncv1.Snapshot) *[]*certv1.SyncedCertificate { return &s.Certificates }),
+	kindOf("cluster", "clusters", func(s *syncv1.Snapshot) *[]*configv1.Cluster { return &s.Clusters }),
+}
