@@ -14,9 +14,11 @@ import (
 	"time"
 
 	"github.com/nats-io/nkeys"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
+	"github.com/strata-edge/strata/internal/cli/clientx/clitest"
 	"github.com/strata-edge/strata/internal/stack"
 	"github.com/strata-edge/strata/pkg/certtest"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
@@ -231,4 +233,34 @@ func TestListsShowNames(t *testing.T) {
 	if out := s.ok("cert", "list"); !regexp.MustCompile(`(?m)^` + id + ` .* active +shop +-$`).MatchString(out) {
 		t.Errorf("cert list shows no app name shop:\n%s", out)
 	}
+}
+
+// TestNodeJSONGolden: the node and join-token commands' -o json output,
+// pinned in testdata/json (refresh with -update).
+func TestNodeJSONGolden(t *testing.T) {
+	api, token := startDev(t)
+	s := strata{t: t, env: map[string]string{"STRATA_API": api, "STRATA_TOKEN": token}}
+	s.ok("cluster", "create", "--name", "fra")
+	jt := &configv1.CreateJoinTokenResponse{}
+	for _, st := range []struct{ name, args string }{
+		{"node-token-create", "node token create --cluster fra --ttl 1h --description edge"},
+		{"node-token-list", "node token list"},
+		{"node-register", "node register --name fra-1 --cluster fra"},
+		{"node-disable", "node disable fra-1"},
+		{"node-enable", "node enable fra-1"},
+		{"node-approve", "node approve fra-1"},
+	} {
+		out := s.ok(append(strings.Fields(st.args), "-o", "json")...)
+		if st.name == "node-token-create" {
+			if err := protojson.Unmarshal([]byte(out), jt); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if st.name == "node-token-list" {
+			// strata dev's own auto-approve token is listed too.
+			continue
+		}
+		clitest.Golden(t, st.name, []byte(out))
+	}
+	clitest.Golden(t, "node-token-revoke", []byte(s.ok("node", "token", "revoke", jt.GetJoinToken().GetId(), "-o", "json")))
 }
