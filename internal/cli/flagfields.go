@@ -7,11 +7,11 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// fieldFlags maps the API field paths of the config commands' requests
+// configFlags maps the API field paths of the config commands' requests
 // (suffixes, with every index written []) to the CLI flags that set them, so
 // an error names what the user typed: "--health-timeout", not
 // "upstream.health_check.timeout_ms". The longest matching suffix wins.
-var fieldFlags = map[string]string{
+var configFlags = map[string]string{
 	// apps
 	"name": "--name", "domains[]": "--domain", "domains": "--domain", "http_ports[]": "--http-port",
 	"https_ports[]": "--https-port", "partitions[]": "--partition", "partitions": "--partition", "labels": "--label",
@@ -42,9 +42,21 @@ var fieldFlags = map[string]string{
 	"cache.tag_header": "--cache-tag-header",
 }
 
-// flagCommands are the commands whose errors fieldFlags applies to (their
-// requests are the ones it describes).
-var flagCommands = []string{"app", "upstream", "rule", "release"}
+// dnsFlags is the same for the dns commands (positional arguments in
+// capitals, as in their usage).
+var dnsFlags = map[string]string{
+	"name": "NAME", "nameservers[]": "--ns", "partitions[]": "--partition", "partitions": "--partition",
+	"record.name": "NAME", "record.type": "TYPE", "record.data": "DATA", "record.ttl": "--ttl",
+	"record.gateway_cluster": "--gateway", "record.match.countries[]": "--country",
+	"record.match.continents[]": "--continent", "record.match.cidrs[]": "--cidr", "record.match.asns[]": "--asn",
+	"record.match.isps[]": "--isp", "to_release": "RELEASE", "note": "--note",
+}
+
+// fieldFlags is the table of each top-level command whose requests it
+// describes.
+var fieldFlags = map[string]map[string]string{
+	"app": configFlags, "upstream": configFlags, "rule": configFlags, "release": configFlags, "dns": dnsFlags,
+}
 
 var indexRE = regexp.MustCompile(`\[[^\]]*\]`)
 
@@ -58,11 +70,8 @@ func flagFor(cmd *cobra.Command, path string) string {
 	for top.HasParent() && top.Parent().HasParent() {
 		top = top.Parent()
 	}
-	found := false
-	for _, c := range flagCommands {
-		found = found || top.Name() == c
-	}
-	if !found {
+	table := fieldFlags[top.Name()]
+	if table == nil {
 		return ""
 	}
 	p := indexRE.ReplaceAllString(path, "[]")
@@ -70,7 +79,7 @@ func flagFor(cmd *cobra.Command, path string) string {
 	for p != "" {
 		best := ""
 		for _, c := range []string{p, strings.TrimSuffix(p, "[]")} {
-			for k := range fieldFlags {
+			for k := range table {
 				match := c == k || (strings.Contains(k, ".") && strings.HasSuffix(c, "."+k))
 				if match && len(k) > len(best) {
 					best = k
@@ -78,7 +87,7 @@ func flagFor(cmd *cobra.Command, path string) string {
 			}
 		}
 		if best != "" {
-			return fieldFlags[best]
+			return table[best]
 		}
 		i := strings.LastIndex(p, ".")
 		if i < 0 {

@@ -264,3 +264,31 @@ func TestNodeJSONGolden(t *testing.T) {
 	}
 	clitest.Golden(t, "node-token-revoke", []byte(s.ok("node", "token", "revoke", jt.GetJoinToken().GetId(), "-o", "json")))
 }
+
+// DNS errors name the arguments and flags of the dns commands, in the words
+// app domains use (issue 13, item 9).
+func TestDNSErrorsNameArguments(t *testing.T) {
+	api, token := startDev(t)
+	s := strata{t: t, env: map[string]string{"STRATA_API": api, "STRATA_TOKEN": token}}
+	s.ok("dns", "zone", "create", "example.com")
+	s.ok("dns", "record", "add", "--zone", "example.com", "www", "CNAME", "web.example.org.")
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"dns", "zone", "create", "bad..zone"}, `  - NAME: "bad..zone" has an empty label (two dots in a row)`},
+		{[]string{"app", "create", "--name", "bad", "--domain", "bad..zone"}, `  - --domain: "bad..zone" has an empty label (two dots in a row)`},
+		{[]string{"dns", "record", "add", "--zone", "example.com", "x", "A", "1.2.3"}, `  - DATA: "1.2.3" is not valid A data: want an IPv4 address, e.g. 192.0.2.10`},
+		{[]string{"dns", "record", "add", "--zone", "example.com", "x", "A", "192.0.2.1", "--cidr", "10.0.0.0/33"}, `  - --cidr: "10.0.0.0/33" is not a CIDR`},
+	} {
+		_, errs, code := s.run(tt.args...)
+		if code != 1 || !strings.Contains(errs, tt.want) {
+			t.Errorf("strata %s: exit %d, stderr lacks %q:\n%s", strings.Join(tt.args, " "), code, tt.want, errs)
+		}
+	}
+	// A conflict is reported once, on the record being added.
+	_, errs, _ := s.run("dns", "record", "add", "--zone", "example.com", "www", "A", "192.0.2.1")
+	if n := strings.Count(errs, "\n  - "); n != 1 || !strings.Contains(errs, "a CNAME owner has no other data") {
+		t.Errorf("A beside a CNAME: %d violations, want the CNAME conflict once:\n%s", n, errs)
+	}
+}
