@@ -18,6 +18,7 @@ import (
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
+	purgev1 "github.com/strata-edge/strata/gen/strata/purge/v1"
 	"github.com/strata-edge/strata/internal/cli/clientx/clitest"
 	"github.com/strata-edge/strata/internal/stack"
 	"github.com/strata-edge/strata/pkg/certtest"
@@ -291,4 +292,28 @@ func TestDNSErrorsNameArguments(t *testing.T) {
 	if n := strings.Count(errs, "\n  - "); n != 1 || !strings.Contains(errs, "a CNAME owner has no other data") {
 		t.Errorf("A beside a CNAME: %d violations, want the CNAME conflict once:\n%s", n, errs)
 	}
+}
+
+// TestPurgeJSONGolden: the purge commands' -o json output against strata
+// dev and its edge node, pinned in testdata/json (refresh with -update).
+func TestPurgeJSONGolden(t *testing.T) {
+	api, token := startDev(t)
+	s := strata{t: t, env: map[string]string{"STRATA_API": api, "STRATA_TOKEN": token}}
+	// The built-in node must be online to be waited for.
+	natstest.CheckFor(t, 30*time.Second, 50*time.Millisecond, func() error {
+		nodes := &configv1.ListNodesResponse{}
+		s.json(nodes, "node", "list")
+		if len(nodes.GetNodes()) != 1 || !nodes.GetNodes()[0].GetOnline() {
+			return errors.New("node not online yet")
+		}
+		return nil
+	})
+	res := &purgev1.Purge{}
+	out := s.ok("purge", "url", "https://shop.example.com/a.css", "--wait", "-o", "json")
+	if err := protojson.Unmarshal([]byte(out), res); err != nil {
+		t.Fatal(err)
+	}
+	clitest.Golden(t, "purge-url", []byte(out))
+	clitest.Golden(t, "purge-get", []byte(s.ok("purge", "get", res.GetId(), "-o", "json")))
+	clitest.Golden(t, "purge-list", []byte(s.ok("purge", "list", "-o", "json")))
 }

@@ -29,6 +29,7 @@ var volatile = []struct {
 	{regexp.MustCompile(`\b([a-z]+)_[0-9a-z]{16}(\.[A-Za-z0-9_-]+)?\b`), "${1}_ID$2"},
 	{regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z`), "TIME"},
 	{regexp.MustCompile(`"(\w*_seconds)": [0-9.e+-]+`), `"$1": "SECONDS"`},
+	{regexp.MustCompile(`": "\d+(\.\d+)?s"`), `": "DURATION"`}, // google.protobuf.Duration
 }
 
 // Normalize makes -o json output comparable across runs: it is re-indented
