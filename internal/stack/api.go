@@ -163,7 +163,7 @@ func startAPI(ctx context.Context, p apiParts, st *stops) (apiInfo, error) {
 	var certSvc *certsvc.Service
 	if serves(ServiceCert) {
 		if certSvc, err = certsvc.New(certsvc.Options{Store: p.store, JetStream: p.js, KEK: kek, ACME: acmeOptions(dnsSvc, p.devDNS),
-			Apps: cfgSvc, Logger: p.log.With("service", "cert")}); err != nil {
+			Apps: cfgSvc, Domains: cfgSvc, Logger: p.log.With("service", "cert")}); err != nil {
 			return apiInfo{}, fmt.Errorf("cert service: %w", err)
 		}
 		if err := certSvc.Start(ctx); err != nil {

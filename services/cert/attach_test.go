@@ -60,20 +60,20 @@ func TestAttachRejectsUnknownApp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = svc.Attach(e.ctx, c.Id, "app_gone", true, nil)
+	_, _, err = svc.Attach(e.ctx, c.Id, "app_gone", true, false, nil)
 	wantField(t, err, "app_id")
-	got, _, err := svc.Attach(e.ctx, c.Id, "shop", true, nil) // by name
+	got, _, err := svc.Attach(e.ctx, c.Id, "shop", true, false, nil) // by name
 	if err != nil || len(got.AppIds) != 1 || got.AppIds[0] != "app_shop" {
 		t.Fatalf("attach by name: %v %v", got, err)
 	}
 	if list, err := svc.List(e.ctx, "shop"); err != nil || len(list) != 1 {
 		t.Fatalf("list by app name: %v %v, want the attached certificate", list, err)
 	}
-	got, _, err = svc.Attach(e.ctx, c.Id, "shop", false, nil) // detach by name
+	got, _, err = svc.Attach(e.ctx, c.Id, "shop", false, false, nil) // detach by name
 	if err != nil || len(got.AppIds) != 0 {
 		t.Fatalf("detach by name: %v %v", got, err)
 	}
-	if _, _, err := svc.Attach(e.ctx, c.Id, "app_gone", false, nil); err != nil {
+	if _, _, err := svc.Attach(e.ctx, c.Id, "app_gone", false, false, nil); err != nil {
 		t.Fatalf("detach from an unknown app: %v", err)
 	}
 }

@@ -45,7 +45,7 @@ func (h *handler) DeleteCertificate(ctx context.Context, req *certv1.DeleteCerti
 }
 
 func (h *handler) AttachCertificate(ctx context.Context, req *certv1.AttachCertificateRequest) (*certv1.AttachCertificateResponse, error) {
-	c, v, err := h.s.Attach(ctx, req.Certificate, req.AppId, true, req.ExpectedVersion)
+	c, v, err := h.s.Attach(ctx, req.Certificate, req.AppId, true, req.Force, req.ExpectedVersion)
 	if err != nil {
 		return nil, h.err(err)
 	}
@@ -53,7 +53,7 @@ func (h *handler) AttachCertificate(ctx context.Context, req *certv1.AttachCerti
 }
 
 func (h *handler) DetachCertificate(ctx context.Context, req *certv1.DetachCertificateRequest) (*certv1.DetachCertificateResponse, error) {
-	c, v, err := h.s.Attach(ctx, req.Certificate, req.AppId, false, req.ExpectedVersion)
+	c, v, err := h.s.Attach(ctx, req.Certificate, req.AppId, false, false, req.ExpectedVersion)
 	if err != nil {
 		return nil, h.err(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,6 +51,15 @@ type Options struct {
 	// resolver): attach and upload reject apps that do not exist. Nil
 	// accepts any id.
 	Apps authz.ObjectResolver
+	// Domains, optional, returns an app's domains (the config service):
+	// attach and upload refuse a certificate that names none of them
+	// unless forced. Nil checks nothing.
+	Domains AppDomains
+}
+
+// AppDomains returns the domains of an app (its working copy), by id.
+type AppDomains interface {
+	AppDomains(ctx context.Context, appID string) ([]string, error)
 }
 
 // Service is the cert service.
@@ -63,6 +73,8 @@ type Service struct {
 	acmeO  *ACMEOptions
 	issuer *issuer
 	apps   authz.ObjectResolver
+	// domains checks that an attached certificate names one of the app's domains.
+	domains AppDomains
 	// metrics is what Collector returns (metrics.go).
 	metrics *metrics
 
@@ -84,7 +96,7 @@ func New(opts Options) (*Service, error) {
 	if opts.ACME != nil && opts.JetStream == nil {
 		return nil, errors.New("cert: Options.ACME needs Options.JetStream (challenge tokens, issuer lease)")
 	}
-	s := &Service{store: opts.Store, js: opts.JetStream, kek: opts.KEK, logger: opts.Logger, now: opts.Now, model: NewModel(), acmeO: opts.ACME, apps: opts.Apps}
+	s := &Service{store: opts.Store, js: opts.JetStream, kek: opts.KEK, logger: opts.Logger, now: opts.Now, model: NewModel(), acmeO: opts.ACME, apps: opts.Apps, domains: opts.Domains}
 	if s.logger == nil {
 		s.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -180,6 +192,11 @@ func (s *Service) Upload(ctx context.Context, req *certv1.UploadCertificateReque
 	appIDs := make([]string, len(req.AppIds))
 	for i, a := range req.AppIds {
 		if appIDs[i], err = s.appID(ctx, fmt.Sprintf("app_ids[%d]", i), a); err != nil {
+			return nil, 0, err
+		}
+	}
+	for i, a := range appIDs {
+		if err := s.checkCovers(ctx, fmt.Sprintf("app_ids[%d]", i), req.AppIds[i], a, p.Domains, req.Force); err != nil {
 			return nil, 0, err
 		}
 	}
@@ -281,7 +298,8 @@ func (s *Service) Delete(ctx context.Context, ref string, expected *uint64) (uin
 }
 
 // Attach attaches (attach=true) or detaches a certificate to an app.
-func (s *Service) Attach(ctx context.Context, ref, appID string, attach bool, expected *uint64) (*certv1.Certificate, uint64, error) {
+func (s *Service) Attach(ctx context.Context, ref, appID string, attach, force bool, expected *uint64) (*certv1.Certificate, uint64, error) {
+	appRef := appID
 	if appID == "" {
 		return nil, 0, apierr.Invalid(apierr.FieldViolation{Field: "app_id", Reason: "is required"})
 	}
@@ -301,6 +319,11 @@ func (s *Service) Attach(ctx context.Context, ref, appID string, attach bool, ex
 	if has == attach {
 		return r.cert, r.version, nil // idempotent
 	}
+	if attach {
+		if err := s.checkCovers(ctx, "certificate", appRef, appID, r.cert.Domains, force); err != nil {
+			return nil, 0, err
+		}
+	}
 	var msg proto.Message = &ev.CertificateAttached{CertificateId: r.cert.Id, AppId: appID}
 	if !attach {
 		msg = &ev.CertificateDetached{CertificateId: r.cert.Id, AppId: appID}
@@ -311,6 +334,45 @@ func (s *Service) Attach(ctx context.Context, ref, appID string, attach bool, ex
 	}
 	r, _ = s.model.get(r.cert.Id)
 	return r.cert, v, nil
+}
+
+// checkCovers refuses (InvalidArgument on field) to attach a certificate
+// whose names cover none of the domains of app appID (ref as the caller
+// named it), unless force: its nodes would never serve it.
+func (s *Service) checkCovers(ctx context.Context, field, ref, appID string, names []string, force bool) error {
+	if s.domains == nil || force {
+		return nil
+	}
+	domains, err := s.domains.AppDomains(ctx, appID)
+	if err != nil {
+		return fmt.Errorf("domains of app %q: %w", ref, err)
+	}
+	for _, d := range domains {
+		if Covers(names, d) {
+			return nil
+		}
+	}
+	return apierr.Invalid(apierr.FieldViolation{Field: field, Reason: fmt.Sprintf(
+		"the certificate names %s, none of the domains of app %q (%s); nodes would never serve it (force to attach anyway)",
+		strings.Join(names, ", "), ref, strings.Join(domains, ", "))})
+}
+
+// Covers reports whether a certificate with names serves domain: an equal
+// name, or a wildcard name "*.example.com" for a domain one label below
+// (TLS wildcards cover one label) or for the same wildcard domain.
+func Covers(names []string, domain string) bool {
+	for _, n := range names {
+		switch {
+		case strings.EqualFold(n, domain):
+			return true
+		case strings.HasPrefix(n, "*."):
+			label, rest, ok := strings.Cut(domain, ".")
+			if ok && label != "" && label != "*" && strings.EqualFold(rest, n[2:]) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // appID returns the id of the app ref (an id or name), or a field error

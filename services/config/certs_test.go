@@ -73,13 +73,13 @@ func TestSnapshotCarriesAttachedCertificates(t *testing.T) {
 	}
 
 	// Detach: out of the snapshot. Attach again, then delete the app.
-	if _, _, err := certs.Attach(ctx, up.Id, app.Id, false, nil); err != nil {
+	if _, _, err := certs.Attach(ctx, up.Id, app.Id, false, false, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := snapCerts(); len(got) != 0 {
 		t.Fatalf("after detach: %v", got)
 	}
-	if _, _, err := certs.Attach(ctx, up.Id, app.Id, true, nil); err != nil {
+	if _, _, err := certs.Attach(ctx, up.Id, app.Id, true, false, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := snapCerts(); len(got) != 1 {

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	"github.com/strata-edge/strata/pkg/apierr"
 	"github.com/strata-edge/strata/pkg/authz"
 )
 
@@ -145,4 +146,19 @@ func (s *Service) NodePartition(id string) (string, bool) {
 		return "", false
 	}
 	return c.GetPartitionId(), true
+}
+
+// AppDomains returns the domains of app id's working copy (the cert service
+// checks that a certificate attached to the app names one of them).
+func (s *Service) AppDomains(ctx context.Context, id string) ([]string, error) {
+	if err := s.catchUp(ctx); err != nil {
+		return nil, err
+	}
+	s.proj.mu.RLock()
+	defer s.proj.mu.RUnlock()
+	e := s.proj.apps[id]
+	if e == nil || !e.agg.Exists() {
+		return nil, apierr.NotFound("app", id)
+	}
+	return slices.Clone(e.agg.draftView().GetDomains()), nil
 }

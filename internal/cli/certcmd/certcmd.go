@@ -45,7 +45,7 @@ func call[T any](cmd *cobra.Command, f ClientFactory, fn func(context.Context, c
 func uploadCmd(f ClientFactory) *cobra.Command {
 	var certFile, keyFile, name string
 	var apps []string
-	var systemRoots bool
+	var systemRoots, force bool
 	cmd := &cobra.Command{
 		Use:   "upload --cert FULLCHAIN.pem --key KEY.pem [--name N] [--app APP]...",
 		Short: "Upload a certificate chain and its private key (validated; the key is stored encrypted)",
@@ -63,7 +63,7 @@ func uploadCmd(f ClientFactory) *cobra.Command {
 				return fmt.Errorf("--key: %w", err)
 			}
 			res, err := call(cmd, f, func(ctx context.Context, c certv1connect.CertServiceClient) (*certv1.UploadCertificateResponse, error) {
-				return c.UploadCertificate(ctx, &certv1.UploadCertificateRequest{Name: name, ChainPem: string(chain), KeyPem: string(key), SystemRoots: systemRoots, AppIds: apps})
+				return c.UploadCertificate(ctx, &certv1.UploadCertificateRequest{Name: name, ChainPem: string(chain), KeyPem: string(key), SystemRoots: systemRoots, AppIds: apps, Force: force})
 			})
 			clear(key)
 			if err != nil {
@@ -77,6 +77,7 @@ func uploadCmd(f ClientFactory) *cobra.Command {
 	cmd.Flags().StringVar(&name, "name", "", "certificate name (default: first domain and fingerprint)")
 	cmd.Flags().StringSliceVar(&apps, "app", nil, "attach to this app (id or name; repeatable)")
 	cmd.Flags().BoolVar(&systemRoots, "system-roots", false, "accept chains ending at a root in the system trust store")
+	cmd.Flags().BoolVar(&force, "force", false, "attach with --app even when the certificate names none of the app's domains")
 	return cmd
 }
 
@@ -149,6 +150,7 @@ func deleteCmd(f ClientFactory) *cobra.Command {
 
 func attachCmd(f ClientFactory, attach bool) *cobra.Command {
 	var app string
+	var force bool
 	use, short := "attach", "Attach a certificate to an app: its nodes serve it by SNI"
 	if !attach {
 		use, short = "detach", "Detach a certificate from an app"
@@ -163,7 +165,7 @@ func attachCmd(f ClientFactory, attach bool) *cobra.Command {
 			}
 			res, err := call(cmd, f, func(ctx context.Context, c certv1connect.CertServiceClient) (*certv1.Certificate, error) {
 				if attach {
-					r, err := c.AttachCertificate(ctx, &certv1.AttachCertificateRequest{Certificate: args[0], AppId: app})
+					r, err := c.AttachCertificate(ctx, &certv1.AttachCertificateRequest{Certificate: args[0], AppId: app, Force: force})
 					return r.GetCertificate(), err
 				}
 				r, err := c.DetachCertificate(ctx, &certv1.DetachCertificateRequest{Certificate: args[0], AppId: app})
@@ -177,6 +179,10 @@ func attachCmd(f ClientFactory, attach bool) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&app, "app", "", "app id or name")
+	if attach {
+		cmd.Long = "Attach a certificate to an app: its nodes serve it by SNI for the app's domains.\nRefused when the certificate names none of the app's domains (the error names both), unless --force."
+		cmd.Flags().BoolVar(&force, "force", false, "attach even when the certificate names none of the app's domains")
+	}
 	return cmd
 }
 

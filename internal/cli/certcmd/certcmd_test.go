@@ -36,11 +36,16 @@ func (f *factory) AppNames(context.Context) map[string]string { return nil }
 // newFactory serves a cert service (ACME when acme is not nil) on an
 // embedded JetStream.
 func newFactory(t *testing.T, acme *certsvc.ACMEOptions) *factory {
+	return newFactoryWith(t, acme, nil)
+}
+
+// newFactoryWith is newFactory with the app domains attach checks.
+func newFactoryWith(t *testing.T, acme *certsvc.ACMEOptions, domains certsvc.AppDomains) *factory {
 	t.Helper()
 	store, js := clitest.Store(t)
 	line, _ := keywrap.NewKeyLine()
 	kek, _ := keywrap.Parse(line)
-	opts := certsvc.Options{Store: store, KEK: kek}
+	opts := certsvc.Options{Store: store, KEK: kek, Domains: domains}
 	if acme != nil {
 		opts.JetStream, opts.ACME = js, acme
 	}
@@ -208,4 +213,63 @@ func TestCertJSONGolden(t *testing.T) {
 		{Name: "cert-request", Args: []string{"cert", "request", "--app", "app_1", "--domain", "api.example.com", "--name", "api"}},
 		{Name: "cert-delete", Args: []string{"cert", "delete", "www"}},
 	})
+}
+
+type appDomains map[string][]string
+
+func (d appDomains) AppDomains(_ context.Context, id string) ([]string, error) { return d[id], nil }
+
+// TestAttachNeedsACoveredDomain: attach (and upload --app) of a certificate
+// naming none of the app's domains is refused, naming both, unless --force;
+// one covered domain (a wildcard covers one label) is enough.
+func TestAttachNeedsACoveredDomain(t *testing.T) {
+	f := newFactoryWith(t, nil, appDomains{"app_shop": {"shop.example.com", "www.shop.example.com"}, "app_blog": {"blog.example.org"}})
+	dir := t.TempDir()
+	set := certtest.NewSet(t)
+	leaf, chain := set.Leaf(t, certtest.Options{DNSNames: []string{"*.example.org"}})
+	certFile, keyFile := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
+	if err := os.WriteFile(certFile, []byte(chain), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, []byte(leaf.KeyPEM(t)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.run(t, "cert", "upload", "--cert", certFile, "--key", keyFile, "--name", "org", "--app", "app_shop")
+	if err == nil || !strings.Contains(err.Error(), `none of the domains of app "app_shop" (shop.example.com, www.shop.example.com)`) {
+		t.Fatalf("upload --app of an uncovering certificate: %v", err)
+	}
+	out, err := f.run(t, "cert", "upload", "--cert", certFile, "--key", keyFile, "--name", "org", "--app", "app_blog")
+	if err != nil {
+		t.Fatalf("upload --app of a covering certificate: %v", err)
+	}
+	id := strings.TrimSpace(out)
+	_, err = f.run(t, "cert", "attach", id, "--app", "app_shop")
+	if err == nil || !strings.Contains(err.Error(), "the certificate names *.example.org, none of the domains") || !strings.Contains(err.Error(), "force") {
+		t.Fatalf("attach of an uncovering certificate: %v", err)
+	}
+	if _, err := f.run(t, "cert", "attach", id, "--app", "app_shop", "--force"); err != nil {
+		t.Fatalf("attach --force: %v", err)
+	}
+}
+
+func TestCovers(t *testing.T) {
+	tests := []struct {
+		names  []string
+		domain string
+		want   bool
+	}{
+		{[]string{"a.example.com"}, "a.example.com", true},
+		{[]string{"A.Example.com"}, "a.example.com", true},
+		{[]string{"*.example.com"}, "a.example.com", true},
+		{[]string{"*.example.com"}, "example.com", false},
+		{[]string{"*.example.com"}, "a.b.example.com", false},
+		{[]string{"*.example.com"}, "*.example.com", true},
+		{[]string{"a.example.com"}, "*.example.com", false},
+		{[]string{"b.example.com", "*.example.org"}, "x.example.org", true},
+	}
+	for _, tt := range tests {
+		if got := certsvc.Covers(tt.names, tt.domain); got != tt.want {
+			t.Errorf("Covers(%v, %q) = %v, want %v", tt.names, tt.domain, got, tt.want)
+		}
+	}
 }

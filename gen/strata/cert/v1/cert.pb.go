@@ -561,8 +561,10 @@ type UploadCertificateRequest struct {
 	// Also accept chains that end at a root in the system trust store; by
 	// default the chain must verify to a self-signed certificate it contains.
 	SystemRoots bool `protobuf:"varint,4,opt,name=system_roots,json=systemRoots,proto3" json:"system_roots,omitempty"`
-	// Attach the certificate to these apps right away.
+	// Attach the certificate to these apps right away. Refused for an app
+	// none of whose domains the certificate names, unless force is set.
 	AppIds        []string `protobuf:"bytes,5,rep,name=app_ids,json=appIds,proto3" json:"app_ids,omitempty"`
+	Force         bool     `protobuf:"varint,6,opt,name=force,proto3" json:"force,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -630,6 +632,13 @@ func (x *UploadCertificateRequest) GetAppIds() []string {
 		return x.AppIds
 	}
 	return nil
+}
+
+func (x *UploadCertificateRequest) GetForce() bool {
+	if x != nil {
+		return x.Force
+	}
+	return false
 }
 
 type UploadCertificateResponse struct {
@@ -971,8 +980,11 @@ type AttachCertificateRequest struct {
 	Certificate     string                 `protobuf:"bytes,1,opt,name=certificate,proto3" json:"certificate,omitempty"`
 	AppId           string                 `protobuf:"bytes,2,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
 	ExpectedVersion *uint64                `protobuf:"varint,3,opt,name=expected_version,json=expectedVersion,proto3,oneof" json:"expected_version,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Attach even when the certificate names none of the app's domains
+	// (refused with InvalidArgument otherwise, naming both).
+	Force         bool `protobuf:"varint,4,opt,name=force,proto3" json:"force,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AttachCertificateRequest) Reset() {
@@ -1024,6 +1036,13 @@ func (x *AttachCertificateRequest) GetExpectedVersion() uint64 {
 		return *x.ExpectedVersion
 	}
 	return 0
+}
+
+func (x *AttachCertificateRequest) GetForce() bool {
+	if x != nil {
+		return x.Force
+	}
+	return false
 }
 
 type AttachCertificateResponse struct {
@@ -1738,13 +1757,14 @@ const file_strata_cert_v1_cert_proto_rawDesc = "" +
 	"\x03key\x18\x03 \x01(\v2\x1a.strata.cert.v1.WrappedKeyR\x03key\x12\x18\n" +
 	"\adomains\x18\x04 \x03(\tR\adomains\x127\n" +
 	"\tnot_after\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\bnotAfter\x12\x17\n" +
-	"\aapp_ids\x18\x06 \x03(\tR\x06appIds\"\xa0\x01\n" +
+	"\aapp_ids\x18\x06 \x03(\tR\x06appIds\"\xb6\x01\n" +
 	"\x18UploadCertificateRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
 	"\tchain_pem\x18\x02 \x01(\tR\bchainPem\x12\x17\n" +
 	"\akey_pem\x18\x03 \x01(\tR\x06keyPem\x12!\n" +
 	"\fsystem_roots\x18\x04 \x01(\bR\vsystemRoots\x12\x17\n" +
-	"\aapp_ids\x18\x05 \x03(\tR\x06appIds\"t\n" +
+	"\aapp_ids\x18\x05 \x03(\tR\x06appIds\x12\x14\n" +
+	"\x05force\x18\x06 \x01(\bR\x05force\"t\n" +
 	"\x19UploadCertificateResponse\x12=\n" +
 	"\vcertificate\x18\x01 \x01(\v2\x1b.strata.cert.v1.CertificateR\vcertificate\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x04R\aversion\"0\n" +
@@ -1762,11 +1782,12 @@ const file_strata_cert_v1_cert_proto_rawDesc = "" +
 	"\x10expected_version\x18\x02 \x01(\x04H\x00R\x0fexpectedVersion\x88\x01\x01B\x13\n" +
 	"\x11_expected_version\"5\n" +
 	"\x19DeleteCertificateResponse\x12\x18\n" +
-	"\aversion\x18\x01 \x01(\x04R\aversion\"\x98\x01\n" +
+	"\aversion\x18\x01 \x01(\x04R\aversion\"\xae\x01\n" +
 	"\x18AttachCertificateRequest\x12 \n" +
 	"\vcertificate\x18\x01 \x01(\tR\vcertificate\x12\x15\n" +
 	"\x06app_id\x18\x02 \x01(\tR\x05appId\x12.\n" +
-	"\x10expected_version\x18\x03 \x01(\x04H\x00R\x0fexpectedVersion\x88\x01\x01B\x13\n" +
+	"\x10expected_version\x18\x03 \x01(\x04H\x00R\x0fexpectedVersion\x88\x01\x01\x12\x14\n" +
+	"\x05force\x18\x04 \x01(\bR\x05forceB\x13\n" +
 	"\x11_expected_version\"t\n" +
 	"\x19AttachCertificateResponse\x12=\n" +
 	"\vcertificate\x18\x01 \x01(\v2\x1b.strata.cert.v1.CertificateR\vcertificate\x12\x18\n" +
