@@ -27,6 +27,7 @@ import (
 	"github.com/strata-edge/strata/internal/cli/iamcmd"
 	"github.com/strata-edge/strata/internal/cli/purgecmd"
 	"github.com/strata-edge/strata/pkg/apiauth"
+	"github.com/strata-edge/strata/pkg/secretfile"
 )
 
 // Defaults of the global flags.
@@ -161,7 +162,7 @@ func (g *globals) resolveToken() (string, error) {
 }
 
 func readToken(path, source string) (string, error) {
-	b, err := os.ReadFile(path)
+	b, err := secretfile.Read(path)
 	if err != nil {
 		return "", fmt.Errorf("%s: read token: %w", source, err)
 	}

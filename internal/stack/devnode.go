@@ -15,6 +15,7 @@ import (
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/pkg/apiauth"
+	"github.com/strata-edge/strata/pkg/secretfile"
 	"github.com/strata-edge/strata/services/nodes"
 )
 
@@ -70,7 +71,7 @@ type devJoiner struct {
 
 // token returns the stored join token, or makes one.
 func (j *devJoiner) token(ctx context.Context) (string, error) {
-	b, err := readPrivate(j.tokenFile)
+	b, err := secretfile.Read(j.tokenFile)
 	if err == nil && strings.TrimSpace(string(b)) != "" {
 		return strings.TrimSpace(string(b)), nil
 	}
@@ -88,7 +89,7 @@ func (j *devJoiner) newToken(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("create the dev node's join token: %w", err)
 	}
-	if err := writePrivate(j.tokenFile, []byte(res.GetToken()+"\n")); err != nil {
+	if err := secretfile.Write(j.tokenFile, []byte(res.GetToken()+"\n")); err != nil {
 		return "", err
 	}
 	return res.GetToken(), nil

@@ -21,6 +21,7 @@ import (
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/node"
 	"github.com/strata-edge/strata/pkg/keywrap"
+	"github.com/strata-edge/strata/pkg/secretfile"
 	"github.com/strata-edge/strata/services/nodes"
 )
 
@@ -264,7 +265,7 @@ func saveSealedKEK(dir string, tk *keywrap.TransportKey, res *configv1.JoinRespo
 	if _, err := keywrap.Parse(string(plain)); err != nil {
 		return fmt.Errorf("join: sealed node KEK: %w", err)
 	}
-	return writePrivate(filepath.Join(dir, NodeKEKFile), plain)
+	return secretfile.Write(filepath.Join(dir, NodeKEKFile), plain)
 }
 
 // transient reports errors worth retrying: the control plane is down or
@@ -309,14 +310,14 @@ func (e *Edge) HTTPSAddr() string { return e.node.ProxyHTTPSAddr() }
 // loadOrCreateNodeKey reads the node's nkey user seed, creating it (mode
 // 0600) on the first start.
 func loadOrCreateNodeKey(path string) (nkeys.KeyPair, []byte, error) {
-	b, err := readPrivate(path)
+	b, err := secretfile.Read(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		kp, err := nkeys.CreateUser()
 		if err != nil {
 			return nil, nil, fmt.Errorf("create node key: %w", err)
 		}
 		seed, _ := kp.Seed()
-		if err := writePrivate(path, append(seed, '\n')); err != nil {
+		if err := secretfile.Write(path, append(seed, '\n')); err != nil {
 			return nil, nil, err
 		}
 		return kp, seed, nil
@@ -338,7 +339,7 @@ func loadOrCreateNodeKey(path string) (nkeys.KeyPair, []byte, error) {
 // storedJWT reads the user JWT of the credentials file package node wrote,
 // which must have been issued for the node's key pub.
 func storedJWT(path, pub string) (string, error) {
-	b, err := readPrivate(path)
+	b, err := secretfile.Read(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", fmt.Errorf("%s: missing; the node needs a join token to get credentials again", path)
 	}
@@ -383,46 +384,7 @@ func saveEdgeState(dir string, st edgeState) error {
 	if err != nil {
 		return err
 	}
-	return writePrivate(filepath.Join(dir, EdgeStateFile), append(b, '\n'))
-}
-
-// readPrivate reads a file that must not be readable by group or others.
-func readPrivate(path string) ([]byte, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("%s: mode %#o gives group or others access; restrict it with `chmod 600 %s`", path, perm, path)
-	}
-	return os.ReadFile(path)
-}
-
-// writePrivate writes a file with mode 0600 through a temporary file and a
-// rename, so a crash never leaves half a secret.
-func writePrivate(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	err = tmp.Chmod(0o600)
-	if err == nil {
-		_, err = tmp.Write(data)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return secretfile.Write(filepath.Join(dir, EdgeStateFile), append(b, '\n'))
 }
 
 // SplitPublicIPs sorts a node's public addresses into its one IPv4 and one

@@ -21,6 +21,7 @@ import (
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
 	"github.com/strata-edge/strata/internal/stack"
 	"github.com/strata-edge/strata/pkg/apiauth"
+	"github.com/strata-edge/strata/pkg/keywrap"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 )
 
@@ -217,6 +218,34 @@ func TestRunDevRejectsBadAddresses(t *testing.T) {
 			err := stack.RunDev(context.Background(), tt.o)
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("got %v, want error containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestRunDevRefusesOpenSecretFiles: every secret file of the data dir is
+// refused alike, naming the file and its mode (issue 11 defect 6: kek.key at
+// 0644 used to start without a word while admin.token was refused).
+func TestRunDevRefusesOpenSecretFiles(t *testing.T) {
+	t.Setenv("STRATA_KEK_FILE", "")
+	t.Setenv(keywrap.EnvVar, "")
+	for _, file := range []string{stack.KEKFile, apiauth.BootstrapTokenFile} {
+		t.Run(file, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, file)
+			if err := os.WriteFile(path, []byte("secret\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(path, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			err := stack.RunDev(ctx, stack.DevOptions{DataDir: dir, APIAddr: "127.0.0.1:0", NATSAddr: "127.0.0.1:0",
+				LeafAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", HTTPSAddr: "127.0.0.1:0", DNSAddr: "127.0.0.1:0",
+				Logger: slog.New(slog.DiscardHandler)})
+			if want := path + ": mode 0644"; err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "chmod 600") {
+				t.Fatalf("RunDev = %v, want an error containing %q and how to fix it", err, want)
 			}
 		})
 	}

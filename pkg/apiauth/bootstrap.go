@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/strata-edge/strata/pkg/secretfile"
 )
 
 const (
@@ -65,20 +67,12 @@ func LoadOrCreateBootstrapToken(dataDir string) (token, path string, err error) 
 
 // readTokenFile reads a token file, checking that only its owner can read it.
 func readTokenFile(path string) (string, error) {
-	fi, err := os.Stat(path)
+	b, err := secretfile.Read(path)
+	if secretfile.IsMode(err) {
+		return "", fmt.Errorf("admin token: %w (or delete it to generate a new token)", err)
+	}
 	if err != nil {
 		return "", err
-	}
-	if !fi.Mode().IsRegular() {
-		return "", fmt.Errorf("token file %q is not a regular file", path)
-	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return "", fmt.Errorf("token file %q has mode %#o: group or others can read the admin token; "+
-			"restrict it with `chmod 600 %s` (or delete it to generate a new token)", path, perm, path)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("read token file: %w", err)
 	}
 	token := strings.TrimSpace(string(b))
 	if token == "" {

@@ -21,6 +21,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/strata-edge/strata/pkg/secretfile"
 )
 
 // KeySize is the size of KEKs and data keys: AES-256.
@@ -257,10 +259,11 @@ func Load(path string) (*Keyring, error) {
 		}
 		return Parse(v)
 	}
-	b, err := os.ReadFile(path)
+	b, err := secretfile.Read(path)
 	if err != nil {
-		return nil, fmt.Errorf("keywrap: read key file: %w", err)
+		return nil, fmt.Errorf("keywrap: key file: %w", err)
 	}
+	defer clear(b)
 	r, err := Parse(string(b))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -273,4 +274,24 @@ func FuzzTransportOpen(f *testing.F) {
 			t.Fatalf("opened %q from a ciphertext that was not sealed to this key and info", p)
 		}
 	})
+}
+
+// TestLoadRefusesOpenKeyFile: kek.key and node.kek are refused, like
+// admin.token, when group or others may read them (issue 11 defect 6).
+func TestLoadRefusesOpenKeyFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kek.key")
+	if _, err := LoadOrCreate(path); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []os.FileMode{0o644, 0o640, 0o604} {
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+		for name, load := range map[string]func(string) (*Keyring, error){"Load": Load, "LoadOrCreate": LoadOrCreate} {
+			_, err := load(path)
+			if want := fmt.Sprintf("%s: mode %#o", path, mode); err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("%s with mode %#o: %v, want an error containing %q", name, mode, err, want)
+			}
+		}
+	}
 }

@@ -18,6 +18,8 @@ import (
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nkeys"
+
+	"github.com/strata-edge/strata/pkg/secretfile"
 )
 
 // AccountName is the name (not the identity) of the one account that holds all
@@ -346,45 +348,18 @@ func createKey(prefix nkeys.PrefixByte) (nkeys.KeyPair, error) {
 // readPrivateFile reads a secret, refusing files that group or others may
 // read or write: a leaked account signing key lets anyone mint credentials.
 func readPrivateFile(path string) ([]byte, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, err
+	b, err := secretfile.Read(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("natsauth: %w", err)
 	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("natsauth: %s: mode %#o gives group or others access; want 0600 (chmod 600 %s)", path, perm, path)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("natsauth: read %s: %w", path, err)
-	}
-	return b, nil
+	return b, err
 }
 
 // writePrivateFile writes data with mode 0600 via a temporary file and a
 // rename, so a crash never leaves a half-written secret.
 func writePrivateFile(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("natsauth: write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("natsauth: write %s: %w", path, err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("natsauth: write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("natsauth: write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("natsauth: write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("natsauth: write %s: %w", path, err)
+	if err := secretfile.Write(path, data); err != nil {
+		return fmt.Errorf("natsauth: %w", err)
 	}
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -14,6 +13,7 @@ import (
 	certv1 "github.com/strata-edge/strata/gen/strata/cert/v1"
 	"github.com/strata-edge/strata/gen/strata/cert/v1/certv1connect"
 	"github.com/strata-edge/strata/internal/cli/clientx"
+	"github.com/strata-edge/strata/pkg/secretfile"
 )
 
 // acmeAccountCmd is "strata cert acme-account": the service's account per
@@ -39,7 +39,7 @@ func acmeAccountSetCmd(f ClientFactory) *cobra.Command {
 			case !clearEAB && (kid == "" || hmacFile == ""):
 				return fmt.Errorf("--eab-kid and --eab-hmac-file: both required (or --clear)")
 			case !clearEAB:
-				b, err := os.ReadFile(hmacFile)
+				b, err := secretfile.Read(hmacFile)
 				if err != nil {
 					return fmt.Errorf("--eab-hmac-file: %w", err)
 				}

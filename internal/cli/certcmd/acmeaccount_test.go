@@ -26,6 +26,14 @@ func TestAcmeAccountCommands(t *testing.T) {
 	if err != nil || !strings.Contains(out, dir) || !strings.Contains(out, "kid-1") || strings.Contains(out, hmac) {
 		t.Fatalf("list: %v\n%s", err, out)
 	}
+	// A secret file others may read is refused, like every secret file.
+	openHMAC := filepath.Join(t.TempDir(), "hmac")
+	if err := os.WriteFile(openHMAC, []byte(hmac), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(openHMAC, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -34,6 +42,7 @@ func TestAcmeAccountCommands(t *testing.T) {
 		{[]string{"--directory", dir, "--clear", "--eab-kid", "k"}, "--clear"},
 		{[]string{"--directory", "not a url", "--eab-kid", "k", "--eab-hmac-file", hmacFile}, "directory"},
 		{[]string{"--directory", dir, "--eab-kid", "k", "--eab-hmac-file", filepath.Join(t.TempDir(), "missing")}, "--eab-hmac-file"},
+		{[]string{"--directory", dir, "--eab-kid", "k", "--eab-hmac-file", openHMAC}, openHMAC + ": mode 0644"},
 	} {
 		if _, err := f.run(t, append([]string{"cert", "acme-account", "set"}, tc.args...)...); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("set %v: %v, want an error naming %s", tc.args, err, tc.want)

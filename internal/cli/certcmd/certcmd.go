@@ -18,6 +18,7 @@ import (
 	certv1 "github.com/strata-edge/strata/gen/strata/cert/v1"
 	"github.com/strata-edge/strata/gen/strata/cert/v1/certv1connect"
 	"github.com/strata-edge/strata/internal/cli/clientx"
+	"github.com/strata-edge/strata/pkg/secretfile"
 )
 
 // ClientFactory is what the root command provides.
@@ -58,7 +59,7 @@ func uploadCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("--cert: %w", err)
 			}
-			key, err := os.ReadFile(keyFile)
+			key, err := secretfile.Read(keyFile)
 			if err != nil {
 				return fmt.Errorf("--key: %w", err)
 			}

@@ -100,6 +100,12 @@ func TestCertCommands(t *testing.T) {
 	if _, err := f.run(t, "cert", "upload", "--cert", certFile, "--key", otherKey); err == nil || !strings.Contains(err.Error(), "key_pem") {
 		t.Fatalf("mismatched key: %v", err)
 	}
+	if err := os.Chmod(otherKey, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.run(t, "cert", "upload", "--cert", certFile, "--key", otherKey); err == nil || !strings.Contains(err.Error(), "--key: "+otherKey+": mode 0644") {
+		t.Fatalf("key file others may read: %v", err)
+	}
 	if _, err := f.run(t, "cert", "upload", "--cert", certFile); err == nil || !strings.Contains(err.Error(), "--key") {
 		t.Fatalf("missing --key: %v", err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
 	"github.com/strata-edge/strata/internal/cli/clientx"
+	"github.com/strata-edge/strata/pkg/secretfile"
 )
 
 // ClientFactory is what the root command provides.
@@ -52,7 +53,7 @@ func DefaultSessionFile(getenv func(string) string) (string, error) {
 
 // ReadSessionFile returns the saved session secret, or "" when there is none.
 func ReadSessionFile(path string) (string, error) {
-	b, err := os.ReadFile(path)
+	b, err := secretfile.Read(path)
 	if os.IsNotExist(err) {
 		return "", nil
 	}
