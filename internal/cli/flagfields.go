@@ -27,7 +27,7 @@ var configFlags = map[string]string{
 	"health_check.expected_statuses[]": "--health-status", "health_check.max_fails": "--max-fails",
 	"health_check.fail_timeout_ms": "--fail-timeout",
 	// releases
-	"to_release": "--to", "note": "--note", "kind": "--kind", "object": "--name",
+	"to_release": "--to", "note": "--note", "index": "--index", "kind": "--kind", "object": "--name",
 	// rules
 	"upstream.name": "--name", "rule.name": "--name", "rule.when": "--when", "rule.actions": "--upstream, --redirect or --respond",
 	"proxy.upstreams": "--upstream", "proxy.upstreams[]": "--upstream", "redirect.url": "--redirect", "redirect.status": "--status",
@@ -52,10 +52,25 @@ var dnsFlags = map[string]string{
 	"record.match.isps[]": "--isp", "to_release": "RELEASE", "note": "--note",
 }
 
+// topologyFlags is the same for partitions, clusters and nodes (join
+// tokens included).
+var topologyFlags = map[string]string{
+	"name": "--name", "partition": "--partition", "cluster": "--cluster", "parents.clusters[]": "--parents",
+	"ttl_seconds": "--ttl", "description": "--description",
+}
+
+// certFlags is the same for the cert commands.
+var certFlags = map[string]string{
+	"name": "--name", "chain_pem": "--cert", "key_pem": "--key", "app_id": "--app", "app_ids[]": "--app",
+	"domains": "--domain", "domains[]": "--domain", "directory": "--directory", "challenge": "--challenge",
+	"eab_key_id": "--eab-kid", "eab_hmac_key": "--eab-hmac-file",
+}
+
 // fieldFlags is the table of each top-level command whose requests it
 // describes.
 var fieldFlags = map[string]map[string]string{
 	"app": configFlags, "upstream": configFlags, "rule": configFlags, "release": configFlags, "dns": dnsFlags,
+	"partition": topologyFlags, "cluster": topologyFlags, "node": topologyFlags, "cert": certFlags,
 }
 
 var indexRE = regexp.MustCompile(`\[[^\]]*\]`)

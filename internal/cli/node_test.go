@@ -266,8 +266,9 @@ func TestNodeJSONGolden(t *testing.T) {
 	clitest.Golden(t, "node-token-revoke", []byte(s.ok("node", "token", "revoke", jt.GetJoinToken().GetId(), "-o", "json")))
 }
 
-// DNS errors name the arguments and flags of the dns commands, in the words
-// app domains use (issue 13, item 9).
+// Errors name the arguments and flags of the dns, partition and cert commands;
+// DNS names are worded like
+// app domains (issue 13, item 9).
 func TestDNSErrorsNameArguments(t *testing.T) {
 	api, token := startDev(t)
 	s := strata{t: t, env: map[string]string{"STRATA_API": api, "STRATA_TOKEN": token}}
@@ -281,6 +282,8 @@ func TestDNSErrorsNameArguments(t *testing.T) {
 		{[]string{"app", "create", "--name", "bad", "--domain", "bad..zone"}, `  - --domain: "bad..zone" has an empty label (two dots in a row)`},
 		{[]string{"dns", "record", "add", "--zone", "example.com", "x", "A", "1.2.3"}, `  - DATA: "1.2.3" is not valid A data: want an IPv4 address, e.g. 192.0.2.10`},
 		{[]string{"dns", "record", "add", "--zone", "example.com", "x", "A", "192.0.2.1", "--cidr", "10.0.0.0/33"}, `  - --cidr: "10.0.0.0/33" is not a CIDR`},
+		{[]string{"partition", "create", "--name", "bad name"}, "  - --name: "},
+		{[]string{"cert", "upload", "--cert", "/dev/null", "--key", "/dev/null"}, "  - --cert: "},
 	} {
 		_, errs, code := s.run(tt.args...)
 		if code != 1 || !strings.Contains(errs, tt.want) {
