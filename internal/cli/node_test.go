@@ -266,9 +266,8 @@ func TestNodeJSONGolden(t *testing.T) {
 	clitest.Golden(t, "node-token-revoke", []byte(s.ok("node", "token", "revoke", jt.GetJoinToken().GetId(), "-o", "json")))
 }
 
-// Errors name the arguments and flags of the dns, partition and cert commands;
-// DNS names are worded like
-// app domains (issue 13, item 9).
+// Errors name the arguments and flags of the dns, partition and cert
+// commands, and DNS names are worded like app domains (issue 13, item 9).
 func TestDNSErrorsNameArguments(t *testing.T) {
 	api, token := startDev(t)
 	s := strata{t: t, env: map[string]string{"STRATA_API": api, "STRATA_TOKEN": token}}
