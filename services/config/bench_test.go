@@ -15,6 +15,7 @@ import (
 	ev "github.com/strata-edge/strata/gen/strata/events/config/v1"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
+	"github.com/strata-edge/strata/services/edgesync"
 )
 
 // benchPartition is the partition every generated app is published to.
@@ -128,7 +129,7 @@ func BenchmarkProjectionRebuild(b *testing.B) {
 			cpu += cpuTime() - c0
 			folded += len(buf)
 		}
-		if got := len(p.tracks[trackKey{benchPartition, false}].apps); got != apps {
+		if got := len(p.snapshot(benchPartition, false).Apps); got != apps {
 			b.Fatalf("%d apps in the snapshot, want %d", got, apps)
 		}
 	}
@@ -219,8 +220,8 @@ func BenchmarkSnapshotDelta(b *testing.B) {
 	for i := range apps {
 		f.feed(appStream(fmt.Sprintf("app_%07d", i)), appHistory(i, 1, 0)...)
 	}
-	t := p.tracks[trackKey{benchPartition, false}]
-	t.outbox = nil
+	k := edgesync.Key{Partition: benchPartition}
+	p.sync.Take(k)
 	edit := 0
 	change := func() {
 		edit++
@@ -233,8 +234,8 @@ func BenchmarkSnapshotDelta(b *testing.B) {
 		var size int
 		for b.Loop() {
 			change()
-			d := t.outbox[len(t.outbox)-1]
-			t.outbox = nil
+			out := p.sync.Take(k)
+			d := out[len(out)-1]
 			data, err := proto.Marshal(d)
 			if err != nil {
 				b.Fatal(err)
@@ -248,9 +249,10 @@ func BenchmarkSnapshotDelta(b *testing.B) {
 		for b.Loop() {
 			b.StopTimer()
 			change()
-			t.outbox = nil
+			p.sync.Take(k)
 			b.StartTimer()
-			data, err := proto.Marshal(p.snapshot(benchPartition, false))
+			_, bundle := p.sync.SnapshotAt(k, 0)
+			data, err := proto.Marshal(bundle)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -41,7 +41,7 @@ func TestUpdateCluster(t *testing.T) {
 	// Nothing was released in this partition: the update is its only delta.
 	published := func() {
 		checkFor(t, func() error {
-			if !e.svc.pub.idle() {
+			if !e.svc.pub.Idle() {
 				return fmt.Errorf("publisher busy")
 			}
 			return nil

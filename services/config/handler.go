@@ -15,6 +15,7 @@ import (
 	"github.com/strata-edge/strata/pkg/apierr"
 	"github.com/strata-edge/strata/pkg/authz"
 	"github.com/strata-edge/strata/pkg/ids"
+	"github.com/strata-edge/strata/services/edgesync"
 )
 
 // handler implements the ConfigService RPCs on top of the Service. Every
@@ -138,13 +139,13 @@ func (h *handler) ListNodes(ctx context.Context, req *configv1.ListNodesRequest)
 			continue
 		}
 		info := &configv1.NodeInfo{Node: n}
-		var t *track
+		var k edgesync.Key
 		if c := p.clusters[n.ClusterId]; c != nil {
 			info.PartitionId = c.PartitionId
-			t = p.tracks[trackKey{c.PartitionId, n.Staging}]
+			k = edgesync.Key{Partition: c.PartitionId, Staging: n.Staging}
 		}
 		st, reported := statuses[n.Id]
-		fillSync(info, st, reported, t, now)
+		fillSync(info, st, reported, p.sync, k, now)
 		out.Nodes = append(out.Nodes, info)
 	}
 	slices.SortFunc(out.Nodes, func(a, b *configv1.NodeInfo) int {

@@ -13,6 +13,7 @@ import (
 	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/pkg/natsutil"
+	"github.com/strata-edge/strata/services/edgesync"
 )
 
 // upsertsOf decodes the upserts of one kind in d.
@@ -105,11 +106,10 @@ func readableDelta(t testing.TB, d *syncv1.Delta) json.RawMessage {
 func TestOldNodesRefuseSchema2(t *testing.T) {
 	p := newProjection(discardLogger(), true)
 	goldenHistory(&feeder{t: t, p: p})
-	k := trackKey{"part_default", false}
-	tr := p.tracks[k]
-	_, bundle := p.snapshotAt(k, tr.version)
+	k := edgesync.Key{Partition: "part_default"}
+	_, bundle := p.sync.SnapshotAt(k, 0)
 	if bundle == nil || len(bundle.Resources) == 0 {
-		t.Fatalf("no bundle at version %d", tr.version)
+		t.Fatal("no bundle")
 	}
 	data, err := proto.Marshal(bundle)
 	if err != nil {
@@ -123,7 +123,7 @@ func TestOldNodesRefuseSchema2(t *testing.T) {
 		old.Apps[0].Id != "sync-schema-2-upgrade-this-node" || len(old.Zones)+len(old.Certificates)+len(old.Clusters) != 0 {
 		t.Fatalf("a schema 1 node reads the bundle as %v", &old)
 	}
-	for _, d := range tr.outbox {
+	for _, d := range p.sync.Pending(k) {
 		if len(d.LegacyGuard) != 1 || len(d.LegacyGuardIds) != 1 || d.LegacyGuard[0].Id != d.LegacyGuardIds[0] ||
 			d.LegacyGuardIds[0] != "sync-schema-2-upgrade-this-node" || d.Schema != 2 {
 			t.Fatalf("delta %d->%d: guard %v %v schema %d", d.FromVersion, d.ToVersion, d.LegacyGuard, d.LegacyGuardIds, d.Schema)

@@ -5,8 +5,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
-	"time"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -18,9 +16,9 @@ import (
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/keywrap"
-	"github.com/strata-edge/strata/pkg/natsutil"
 	certsvc "github.com/strata-edge/strata/services/cert"
 	dnssvc "github.com/strata-edge/strata/services/dns"
+	"github.com/strata-edge/strata/services/edgesync"
 )
 
 // projection folds the global event log into the read model: partitions,
@@ -29,8 +27,10 @@ import (
 // tracks of every partition. Events are applied one at a time in log order by
 // the subscription goroutine; readers take the read lock.
 type projection struct {
-	logger  *slog.Logger
-	publish bool // keep deltas in the tracks' outboxes for the publisher
+	logger *slog.Logger
+	// sync holds the partition tracks this projection contributes apps,
+	// zones, certificates and cluster settings to (kinds.go).
+	sync *edgesync.Tracks
 
 	mu sync.RWMutex
 	// Position is the applied position (Applied, WaitFor); advanced under mu
@@ -49,14 +49,19 @@ type projection struct {
 	// certs folds the cert service's events; a track holds the certificates
 	// attached to its apps, keys re-wrapped with kek for the partition's
 	// nodes. Without kek no certificate is synced.
-	certs *certsvc.Model
-	kek   *keywrap.Keyring
+	certs   *certsvc.Model
+	kek     *keywrap.Keyring
+	wrapped map[string]wrappedCert // certificate id + " " + partition
 
 	names   map[string][]string // app name -> ids of apps claiming it
 	domains map[string][]string // partition id + " " + domain -> ids of apps claiming it
-	tracks  map[trackKey]*track
+}
 
-	notify chan struct{} // signalled when an outbox gets a delta
+// wrappedCert is a certificate wrapped for one partition's nodes and the
+// cert model's value it was made from: wrapping again (new nonces) would
+// change the bytes and make a delta of nothing.
+type wrappedCert struct {
+	src, w *certv1.SyncedCertificate
 }
 
 // appEntry is one app in the read model.
@@ -79,32 +84,11 @@ type pendingEvent struct {
 	msg  proto.Message
 }
 
-type trackKey struct {
-	partition string
-	staging   bool
-}
-
-// track is the current state of one partition track. apps holds shared,
-// immutable app contents; a snapshot built from it is cached until the next
-// change and never mutated.
-type track struct {
-	version   uint64
-	createdAt time.Time
-	apps      map[string]*configv1.App
-	zones     map[string]*dnsv1.Zone
-	certs     map[string]*certv1.SyncedCertificate // wrapped for the partition's nodes
-	certSrc   map[string]*certv1.SyncedCertificate // the cert model's value each was made from
-	clusters  map[string]*configv1.Cluster         // clusters of the partition with settings set
-	res       map[string]*syncv1.Resource          // kind/id -> the resource of each object above
-	outbox    []*syncv1.Delta                      // deltas the publisher has not taken yet
-	snap      atomic.Pointer[syncv1.Snapshot]
-	history   []trackVersion // newest last, for node lag (status.go)
-}
-
 func newProjection(logger *slog.Logger, publish bool) *projection {
 	return &projection{
 		logger:          logger,
-		publish:         publish,
+		sync:            edgesync.New(logger, publish, kinds...),
+		wrapped:         map[string]wrappedCert{},
 		partitions:      map[string]*configv1.Partition{},
 		partitionByName: map[string]string{},
 		clusters:        map[string]*configv1.Cluster{},
@@ -115,8 +99,6 @@ func newProjection(logger *slog.Logger, publish bool) *projection {
 		certs:           certsvc.NewModel(),
 		names:           map[string][]string{},
 		domains:         map[string][]string{},
-		tracks:          map[trackKey]*track{},
-		notify:          make(chan struct{}, 1),
 	}
 }
 
@@ -170,9 +152,7 @@ func (p *projection) apply(e eventstore.Event, msg proto.Message) {
 		pt := m.Partition
 		p.partitions[pt.Id] = pt
 		p.partitionByName[pt.Name] = pt.Id
-		for _, staging := range []bool{false, true} {
-			p.trackFor(pt.Id, staging)
-		}
+		p.sync.Ensure(pt.Id)
 	case *ev.ClusterCreated:
 		p.clusters[m.Cluster.Id] = m.Cluster
 		p.clusterByName[m.Cluster.Name] = m.Cluster.Id
@@ -278,79 +258,46 @@ func (p *projection) applyApp(id string, e eventstore.Event, msg proto.Message) 
 
 // syncCerts brings every track's certificates in line for the certificates
 // ids: a track holds a certificate (with a key) attached to one of its apps.
-// Changes join the delta of event e when e already moved the track, else
-// make one. Called with p.mu held.
+// Called with p.mu held.
 func (p *projection) syncCerts(ids []string, e eventstore.Event) {
 	if p.kek == nil || len(ids) == 0 {
 		return
 	}
-	for k, t := range p.tracks {
-		var ups []*syncv1.Resource
-		var dels []*syncv1.ResourceRef
-		for _, id := range ids {
-			src, ok := p.certs.Source(id)
-			want := ok && slices.ContainsFunc(src.AppIds, func(a string) bool { _, in := t.apps[a]; return in })
-			_, has := t.certs[id]
-			switch {
-			case want && t.certSrc[id] == src:
-			case want:
-				w, err := certsvc.WrapFor(p.kek, src, k.partition)
-				if err != nil {
-					p.logger.Error("certificate not synced", "certificate", id, "partition", k.partition, "err", err)
+	keys := p.sync.Keys()
+	var changes []edgesync.Change
+	for _, id := range ids {
+		src, ok := p.certs.Source(id)
+		for _, staging := range []bool{false, true} {
+			c := edgesync.Change{Kind: kindCertificate, ID: id, Staging: staging, Values: map[string]proto.Message{}}
+			for _, k := range keys {
+				wk := id + " " + k.Partition
+				if k.Staging != staging || !ok || !slices.ContainsFunc(src.AppIds, func(a string) bool { return p.sync.Holds(k, kindApp, a) }) {
 					continue
 				}
-				t.certs[id], t.certSrc[id] = w, src
-				ups = append(ups, t.resource(kindCertificate, id, w, e.Position))
-			case has:
-				delete(t.certs, id)
-				delete(t.certSrc, id)
-				dels = append(dels, t.drop(kindCertificate, id))
+				if w := p.wrapped[wk]; w.src == src {
+					c.Values[k.Partition] = w.w
+					continue
+				}
+				w, err := certsvc.WrapFor(p.kek, src, k.Partition)
+				if err != nil {
+					p.logger.Error("certificate not synced", "certificate", id, "partition", k.Partition, "err", err)
+					continue
+				}
+				p.wrapped[wk] = wrappedCert{src, w}
+				c.Values[k.Partition] = w
 			}
-		}
-		if len(ups) == 0 && len(dels) == 0 {
-			continue
-		}
-		if t.version == e.Position {
-			// e moved this track already (an app release): same delta.
-			if n := len(t.outbox); n > 0 && t.outbox[n-1].ToVersion == e.Position {
-				d := t.outbox[n-1]
-				d.Upserts = append(d.Upserts, ups...)
-				d.Deletes = append(d.Deletes, dels...)
-			}
-			t.snap.Store(nil)
-			continue
-		}
-		d := newDelta(k, t, e)
-		d.Upserts, d.Deletes = ups, dels
-		p.moveTrack(t, d, e)
-	}
-}
-
-// moveTrack moves t to the version of e, the event that changed it by d,
-// and hands d to the publisher.
-func (p *projection) moveTrack(t *track, d *syncv1.Delta, e eventstore.Event) {
-	t.version = e.Position
-	t.createdAt = e.Metadata.Time
-	t.remember(e.Position, e.Metadata.Time)
-	t.snap.Store(nil)
-	if p.publish {
-		t.outbox = append(t.outbox, d)
-		select {
-		case p.notify <- struct{}{}:
-		default:
+			changes = append(changes, c)
 		}
 	}
+	p.sync.Apply(e.Position, e.Metadata.Time, changes...)
 }
 
 // syncCluster moves both tracks of the cluster's partition to a new version
 // carrying the cluster's settings: they apply without a release.
 func (p *projection) syncCluster(c *configv1.Cluster, e eventstore.Event) {
 	for _, staging := range []bool{false, true} {
-		t := p.trackFor(c.PartitionId, staging)
-		t.clusters[c.Id] = c
-		d := newDelta(trackKey{c.PartitionId, staging}, t, e)
-		d.Upserts = []*syncv1.Resource{t.resource(kindCluster, c.Id, c, e.Position)}
-		p.moveTrack(t, d, e)
+		p.sync.Apply(e.Position, e.Metadata.Time, edgesync.Change{Kind: kindCluster, ID: c.Id, Staging: staging,
+			Values: map[string]proto.Message{c.PartitionId: c}})
 	}
 }
 
@@ -395,57 +342,22 @@ func (p *projection) applyZone(id string, e eventstore.Event, msg proto.Message)
 	if prev == cur {
 		return
 	}
-	zones := func(t *track) map[string]*dnsv1.Zone { return t.zones }
+	var values map[string]proto.Message
+	if cur != nil {
+		values = edgesync.Everywhere(p.withGatewayAddresses(cur), cur.PartitionIds)
+	}
 	for _, staging := range []bool{false, true} {
-		moveTracks(p, kindZone, id, prev, cur, zones, p.withGatewayAddresses, staging, e)
+		p.sync.Apply(e.Position, e.Metadata.Time, edgesync.Change{Kind: kindZone, ID: id, Staging: staging, Values: values})
 	}
 }
 
-// moveTracks updates the stable (staging=false) or staging tracks after a
-// release changed an object's content on that track from old to cur (nil:
-// absent): every partition of either content gets a new version whose delta
-// upserts the object (as fill makes it for the track) or deletes it. One
-// mover for every kind; objs is the kind's map in a track.
-func moveTracks[T interface {
-	proto.Message
-	GetPartitionIds() []string
-}](p *projection, kind, id string, old, cur T, objs func(*track) map[string]T, fill func(T) T, staging bool, e eventstore.Event) {
-	parts := slices.Clone(old.GetPartitionIds())
-	for _, pt := range cur.GetPartitionIds() {
-		if !slices.Contains(parts, pt) {
-			parts = append(parts, pt)
-		}
-	}
-	for _, pt := range parts {
-		t := p.trackFor(pt, staging)
-		d := newDelta(trackKey{pt, staging}, t, e)
-		if slices.Contains(cur.GetPartitionIds(), pt) {
-			v := fill(cur)
-			objs(t)[id] = v
-			d.Upserts = []*syncv1.Resource{t.resource(kind, id, v, e.Position)}
-		} else if _, ok := objs(t)[id]; ok {
-			delete(objs(t), id)
-			d.Deletes = []*syncv1.ResourceRef{t.drop(kind, id)}
-		} else {
-			continue
-		}
-		p.moveTrack(t, d, e)
-	}
-}
-
-// moveApp is moveTracks for an app whose content on a track went from old
-// to cur.
+// moveApp moves the tracks after the app's content on the stable or
+// staging tracks went from old to cur (nil: absent).
 func (p *projection) moveApp(id string, old, cur *configv1.App, staging bool, e eventstore.Event) {
 	if old != cur {
-		moveTracks(p, kindApp, id, old, cur, func(t *track) map[string]*configv1.App { return t.apps },
-			func(a *configv1.App) *configv1.App { return a }, staging, e)
+		p.sync.Apply(e.Position, e.Metadata.Time, edgesync.Change{Kind: kindApp, ID: id, Staging: staging,
+			Values: edgesync.Everywhere(cur, cur.GetPartitionIds())})
 	}
-}
-
-func newDelta(k trackKey, t *track, e eventstore.Event) *syncv1.Delta {
-	return &syncv1.Delta{PartitionId: k.partition, Staging: k.staging, FromVersion: t.version, ToVersion: e.Position,
-		CreatedAt: timestamppb.New(e.Metadata.Time), Schema: natsutil.SyncSchema,
-		LegacyGuard: legacyGuard()[:1], LegacyGuardIds: []string{legacyGuardID}}
 }
 
 // withGatewayAddresses returns z with the gateway records' addresses filled
@@ -480,18 +392,6 @@ func (p *projection) withGatewayAddresses(z *dnsv1.Zone) *dnsv1.Zone {
 		slices.Sort(r.GatewayAddresses)
 	}
 	return z
-}
-
-func (p *projection) trackFor(partition string, staging bool) *track {
-	k := trackKey{partition, staging}
-	t := p.tracks[k]
-	if t == nil {
-		t = &track{apps: map[string]*configv1.App{}, zones: map[string]*dnsv1.Zone{},
-			certs: map[string]*certv1.SyncedCertificate{}, certSrc: map[string]*certv1.SyncedCertificate{},
-			clusters: map[string]*configv1.Cluster{}, res: map[string]*syncv1.Resource{}}
-		p.tracks[k] = t
-	}
-	return t
 }
 
 // reclaim recomputes what an app holds in the name and domain indexes: the
@@ -644,65 +544,5 @@ func without(ids []string, self string) []string {
 // snapshot returns the current immutable snapshot of a track (nil when the
 // partition has no such track).
 func (p *projection) snapshot(partition string, staging bool) *syncv1.Snapshot {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	t := p.tracks[trackKey{partition, staging}]
-	if t == nil {
-		return nil
-	}
-	return t.snapshot(partition, staging)
-}
-
-// snapshotAt returns the track's snapshot and its wire form if the track is
-// at version, else nils.
-func (p *projection) snapshotAt(k trackKey, version uint64) (*syncv1.Snapshot, *syncv1.Bundle) {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	t := p.tracks[k]
-	if t == nil || t.version != version {
-		return nil, nil
-	}
-	s := t.snapshot(k.partition, k.staging)
-	return s, t.bundle(s)
-}
-
-// snapshot builds (once per version) the track's snapshot. Called with the
-// projection's lock held (read or write).
-func (t *track) snapshot(partition string, staging bool) *syncv1.Snapshot {
-	if s := t.snap.Load(); s != nil {
-		return s
-	}
-	s := &syncv1.Snapshot{PartitionId: partition, Staging: staging, Version: t.version,
-		Apps: make([]*configv1.App, 0, len(t.apps))}
-	if !t.createdAt.IsZero() {
-		s.CreatedAt = timestamppb.New(t.createdAt)
-	}
-	for _, a := range t.apps {
-		s.Apps = append(s.Apps, a)
-	}
-	slices.SortFunc(s.Apps, func(a, b *configv1.App) int { return compareStrings(a.Id, b.Id) })
-	for _, z := range t.zones {
-		s.Zones = append(s.Zones, z)
-	}
-	slices.SortFunc(s.Zones, func(a, b *dnsv1.Zone) int { return compareStrings(a.Id, b.Id) })
-	for _, c := range t.certs {
-		s.Certificates = append(s.Certificates, c)
-	}
-	slices.SortFunc(s.Certificates, func(a, b *certv1.SyncedCertificate) int { return compareStrings(a.Id, b.Id) })
-	for _, c := range t.clusters {
-		s.Clusters = append(s.Clusters, c)
-	}
-	slices.SortFunc(s.Clusters, func(a, b *configv1.Cluster) int { return compareStrings(a.Id, b.Id) })
-	t.snap.Store(s)
-	return s
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	return p.sync.Snapshot(partition, staging)
 }

@@ -19,6 +19,7 @@ import (
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/natsutil"
+	"github.com/strata-edge/strata/services/edgesync"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -107,7 +108,7 @@ func TestProjectionGolden(t *testing.T) {
 				if err := Consistent(snap); err != nil {
 					t.Fatal(err)
 				}
-				deltas := p.tracks[trackKey{pid, staging}].outbox
+				deltas := p.sync.Pending(edgesync.Key{Partition: pid, Staging: staging})
 				if err := sameApps(applyDeltas(t, pid, staging, deltas), snap); err != nil {
 					t.Fatalf("delta chain does not rebuild the snapshot: %v", err)
 				}

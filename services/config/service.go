@@ -29,6 +29,7 @@ import (
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/ids"
 	"github.com/strata-edge/strata/pkg/keywrap"
+	"github.com/strata-edge/strata/services/edgesync"
 )
 
 // Options configure a Service.
@@ -53,7 +54,7 @@ type Service struct {
 	logger   *slog.Logger
 	now      func() time.Time
 	proj     *projection
-	pub      *publisher
+	pub      *edgesync.Publisher
 	statuses StatusSource
 
 	// mu serializes this replica's writes, so that cross-app checks (unique
@@ -79,7 +80,7 @@ func New(opts Options) (*Service, error) {
 	s.proj = newProjection(s.logger, s.js != nil)
 	s.proj.kek = opts.KEK
 	if s.js != nil {
-		s.pub = newPublisher(s.js, s.proj, s.logger)
+		s.pub = edgesync.NewPublisher(s.js, s.proj.sync, Consistent, s.logger)
 	}
 	return s, nil
 }
@@ -95,11 +96,11 @@ func (s *Service) Start(ctx context.Context) error {
 		eventstore.Follow(ctx, s.store, s.proj.Applied, s.proj.Handle, s.logger)
 	})
 	if s.pub != nil {
-		if err := s.pub.ensureStream(ctx); err != nil {
+		if err := s.pub.EnsureStream(ctx); err != nil {
 			_ = s.bg.Stop(context.Background())
 			return err
 		}
-		s.bg.Go(s.pub.run)
+		s.bg.Go(s.pub.Run)
 	}
 	if err := s.proj.CatchUp(ctx, s.store); err != nil {
 		_ = s.bg.Stop(context.Background())

@@ -6,6 +6,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	"github.com/strata-edge/strata/services/edgesync"
 )
 
 // NodeStatus is what the control plane last heard from a node: the
@@ -38,34 +39,12 @@ type StatusSourceFunc func() map[string]NodeStatus
 // NodeStatuses calls f.
 func (f StatusSourceFunc) NodeStatuses() map[string]NodeStatus { return f() }
 
-// maxTrackHistory bounds the versions a track remembers for lag figures; a
-// node further behind shows this many releases behind (at least).
-const maxTrackHistory = 1024
-
-// trackVersion is one version of a track and when it was made.
-type trackVersion struct {
-	version uint64
-	at      time.Time
-}
-
-// remember records a new version of t (called with the projection's write
-// lock held).
-func (t *track) remember(version uint64, at time.Time) {
-	if n := len(t.history); n > 0 && t.history[n-1].version == version {
-		return
-	}
-	if len(t.history) >= maxTrackHistory {
-		t.history = append(t.history[:0:0], t.history[len(t.history)-maxTrackHistory+1:]...)
-	}
-	t.history = append(t.history, trackVersion{version: version, at: at})
-}
-
 // fillSync sets the sync fields of info from the node's status and its
-// track (nil when the partition has no release yet). A node is in sync when
+// track k (none when the partition has no release yet). A node is in sync when
 // it is online and runs the newest version of its track; lag counts the
 // releases after the version it runs and the time since the first of them.
 // Called with the projection's read lock held.
-func fillSync(info *configv1.NodeInfo, st NodeStatus, reported bool, t *track, now time.Time) {
+func fillSync(info *configv1.NodeInfo, st NodeStatus, reported bool, tracks *edgesync.Tracks, k edgesync.Key, now time.Time) {
 	if reported {
 		info.AppliedVersion = st.AppliedVersion
 		info.Online = st.Online
@@ -74,18 +53,8 @@ func fillSync(info *configv1.NodeInfo, st NodeStatus, reported bool, t *track, n
 		info.ApplyError = st.ApplyError
 		info.Dns = st.DNS
 	}
-	var latest uint64
-	if t != nil {
-		latest = t.version
-		for i, v := range t.history {
-			if v.version <= info.AppliedVersion {
-				continue
-			}
-			info.LagReleases = uint64(len(t.history) - i)
-			info.LagSeconds = max(now.Sub(v.at).Seconds(), 0)
-			break
-		}
-	}
+	latest, lag, behind := tracks.Lag(k, info.AppliedVersion, now)
+	info.LagReleases, info.LagSeconds = lag, behind.Seconds()
 	info.LatestVersion = latest
 	info.InSync = reported && st.Online && info.AppliedVersion >= latest
 }

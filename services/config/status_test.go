@@ -119,24 +119,3 @@ func TestListNodesSyncStatus(t *testing.T) {
 		})
 	}
 }
-
-func TestTrackHistoryIsBounded(t *testing.T) {
-	tr := &track{}
-	at := time.Unix(1_700_000_000, 0)
-	for v := uint64(1); v <= maxTrackHistory+10; v++ {
-		tr.remember(v, at.Add(time.Duration(v)*time.Second))
-		tr.remember(v, at) // the same version twice is one entry
-	}
-	if len(tr.history) != maxTrackHistory {
-		t.Fatalf("history holds %d versions, want %d", len(tr.history), maxTrackHistory)
-	}
-	if first := tr.history[0].version; first != 11 {
-		t.Fatalf("oldest kept version %d, want 11", first)
-	}
-	tr.version = maxTrackHistory + 10
-	info := &configv1.NodeInfo{}
-	fillSync(info, NodeStatus{AppliedVersion: 3, Online: true}, true, tr, at.Add(time.Hour))
-	if info.LagReleases != maxTrackHistory || info.InSync {
-		t.Errorf("node behind the kept history: lag %d in_sync %v", info.LagReleases, info.InSync)
-	}
-}

@@ -287,7 +287,7 @@ func TestPublishAndRestart(t *testing.T) {
 	check := func() map[track][]*syncv1.Delta {
 		t.Helper()
 		checkFor(t, func() error {
-			if !e.svc.pub.idle() {
+			if !e.svc.pub.Idle() {
 				return errors.New("publisher busy")
 			}
 			return nil
@@ -347,7 +347,7 @@ func TestPublishAndRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, m := e.svc.pub.deltasSent.Load(), e.svc.pub.snapshotsSent.Load(); n != 0 || m != 0 {
+	if n, m := e.svc.pub.DeltasSent.Load(), e.svc.pub.SnapshotsSent.Load(); n != 0 || m != 0 {
 		t.Fatalf("restart sent %d deltas and %d snapshots again", n, m)
 	}
 	if st.CachedInfo().State.LastSeq != seqBefore {
@@ -364,7 +364,7 @@ func TestPublishAndRestart(t *testing.T) {
 	wantDeltas[track{"default", false}]++
 	wantDeltas[track{"default", true}]++
 	check()
-	if n := e.svc.pub.deltasSent.Load(); n != 2 {
+	if n := e.svc.pub.DeltasSent.Load(); n != 2 {
 		t.Fatalf("sent %d deltas for one release on two tracks", n)
 	}
 }

@@ -1,4 +1,4 @@
-package config
+package edgesync
 
 import (
 	"bytes"
@@ -30,24 +30,25 @@ const (
 	snapshotPutRatio = 10
 )
 
-// publisher sends each new track version to the nodes: the delta to the
+// Publisher sends each new track version to the nodes: the delta to the
 // track's subject in the sync stream (deduplicated by Nats-Msg-Id
 // "<partition>.<track>.<to_version>"), then the full snapshot to the
-// partition's Object Store bucket. After a restart the projection replays
+// partition's Object Store bucket. After a restart the contributors replay
 // the whole log and regenerates every delta; the publisher skips those not
 // newer than the last delta already stored for the subject, so nodes never
 // see a version twice or two different deltas for one version.
-type publisher struct {
+type Publisher struct {
 	js     jetstream.JetStream
-	proj   *projection
+	src    *Tracks
+	check  func(*syncv1.Snapshot) error
 	logger *slog.Logger
 	stream jetstream.Stream
 
 	// Counters of what was sent, for tests and logs.
-	deltasSent, snapshotsSent atomic.Int64
+	DeltasSent, SnapshotsSent atomic.Int64
 
 	mu      sync.Mutex
-	tracks  map[trackKey]*pubTrack
+	tracks  map[Key]*pubTrack
 	buckets map[string]jetstream.ObjectStore
 }
 
@@ -55,18 +56,21 @@ type pubTrack struct {
 	loaded       bool
 	lastDelta    uint64          // to_version of the newest delta in the stream
 	lastSnapshot uint64          // version of the stored snapshot
-	pending      []*syncv1.Delta // taken from the projection, not yet published
+	pending      []*syncv1.Delta // taken from the tracks, not yet published
 	lastPutAt    time.Time       // when the last snapshot put finished
 	lastPutCost  time.Duration   // how long it took
 }
 
-func newPublisher(js jetstream.JetStream, proj *projection, logger *slog.Logger) *publisher {
-	return &publisher{js: js, proj: proj, logger: logger,
-		tracks: map[trackKey]*pubTrack{}, buckets: map[string]jetstream.ObjectStore{}}
+// NewPublisher publishes tracks to js. check, when set, is run on every
+// snapshot before it is stored; a failure is logged loudly (the snapshot is
+// still stored: nodes validate too).
+func NewPublisher(js jetstream.JetStream, tracks *Tracks, check func(*syncv1.Snapshot) error, logger *slog.Logger) *Publisher {
+	return &Publisher{js: js, src: tracks, check: check, logger: logger,
+		tracks: map[Key]*pubTrack{}, buckets: map[string]jetstream.ObjectStore{}}
 }
 
-// ensureStream creates or updates the sync stream.
-func (p *publisher) ensureStream(ctx context.Context) error {
+// EnsureStream creates or updates the sync stream.
+func (p *Publisher) EnsureStream(ctx context.Context) error {
 	st, err := p.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:              natsutil.SyncStream,
 		Description:       "Strata config deltas per partition track",
@@ -76,15 +80,15 @@ func (p *publisher) ensureStream(ctx context.Context) error {
 		MaxMsgsPerSubject: syncMaxMsgsPerSubject,
 	})
 	if err != nil {
-		return fmt.Errorf("config: ensure stream %s: %w", natsutil.SyncStream, err)
+		return fmt.Errorf("edgesync: ensure stream %s: %w", natsutil.SyncStream, err)
 	}
 	p.stream = st
 	return nil
 }
 
-// run publishes whenever the projection has new track versions, retrying
+// Run publishes whenever the tracks has new track versions, retrying
 // failures with backoff, until ctx ends.
-func (p *publisher) run(ctx context.Context) {
+func (p *Publisher) Run(ctx context.Context) {
 	backoff := 100 * time.Millisecond
 	for {
 		var retry <-chan time.Time
@@ -105,19 +109,19 @@ func (p *publisher) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-p.proj.notify:
+		case <-p.src.notify:
 		case <-retry:
 		}
 	}
 }
 
-// take moves the deltas the projection produced into the publisher.
-func (p *publisher) take() {
-	p.proj.mu.Lock()
-	defer p.proj.mu.Unlock()
+// take moves the deltas the tracks produced into the publisher.
+func (p *Publisher) take() {
+	p.src.mu.Lock()
+	defer p.src.mu.Unlock()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for k, t := range p.proj.tracks {
+	for k, t := range p.src.tracks {
 		if len(t.outbox) == 0 {
 			continue
 		}
@@ -127,7 +131,7 @@ func (p *publisher) take() {
 	}
 }
 
-func (p *publisher) track(k trackKey) *pubTrack {
+func (p *Publisher) track(k Key) *pubTrack {
 	pt := p.tracks[k]
 	if pt == nil {
 		pt = &pubTrack{}
@@ -136,16 +140,16 @@ func (p *publisher) track(k trackKey) *pubTrack {
 	return pt
 }
 
-// idle reports whether everything the projection produced is published.
-func (p *publisher) idle() bool {
-	p.proj.mu.RLock()
-	for _, t := range p.proj.tracks {
+// Idle reports whether everything the tracks produced is published.
+func (p *Publisher) Idle() bool {
+	p.src.mu.RLock()
+	for _, t := range p.src.tracks {
 		if len(t.outbox) > 0 {
-			p.proj.mu.RUnlock()
+			p.src.mu.RUnlock()
 			return false
 		}
 	}
-	p.proj.mu.RUnlock()
+	p.src.mu.RUnlock()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, pt := range p.tracks {
@@ -158,10 +162,10 @@ func (p *publisher) idle() bool {
 
 // flush publishes what is pending; wake > 0 asks to be called again then
 // for a snapshot put that was held back.
-func (p *publisher) flush(ctx context.Context) (wake time.Duration, err error) {
+func (p *Publisher) flush(ctx context.Context) (wake time.Duration, err error) {
 	p.take()
 	p.mu.Lock()
-	keys := make([]trackKey, 0, len(p.tracks))
+	keys := make([]Key, 0, len(p.tracks))
 	for k := range p.tracks {
 		keys = append(keys, k)
 	}
@@ -170,7 +174,7 @@ func (p *publisher) flush(ctx context.Context) (wake time.Duration, err error) {
 	for _, k := range keys {
 		w, err := p.flushTrack(ctx, k)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("partition %s %s: %w", k.partition, natsutil.Track(k.staging), err))
+			errs = append(errs, fmt.Errorf("partition %s %s: %w", k.Partition, natsutil.Track(k.Staging), err))
 		}
 		if w > 0 && (wake == 0 || w < wake) {
 			wake = w
@@ -182,7 +186,7 @@ func (p *publisher) flush(ctx context.Context) (wake time.Duration, err error) {
 // flushTrack publishes one track's pending deltas in order, then its
 // snapshot. Only the run goroutine calls it and changes pubTrack; it takes
 // p.mu for the writes that idle() reads.
-func (p *publisher) flushTrack(ctx context.Context, k trackKey) (time.Duration, error) {
+func (p *Publisher) flushTrack(ctx context.Context, k Key) (time.Duration, error) {
 	p.mu.Lock()
 	pt := p.tracks[k]
 	pending := pt.pending
@@ -192,7 +196,7 @@ func (p *publisher) flushTrack(ctx context.Context, k trackKey) (time.Duration, 
 			return 0, err
 		}
 	}
-	subject := natsutil.DeltaSubject(k.partition, k.staging)
+	subject := natsutil.DeltaSubject(k.Partition, k.Staging)
 	done := 0
 	var err error
 	for _, d := range pending {
@@ -208,7 +212,7 @@ func (p *publisher) flushTrack(ctx context.Context, k trackKey) (time.Duration, 
 		if data, err = proto.Marshal(d); err != nil {
 			break
 		}
-		msgID := fmt.Sprintf("%s.%s.%d", k.partition, natsutil.Track(k.staging), d.ToVersion)
+		msgID := fmt.Sprintf("%s.%s.%d", k.Partition, natsutil.Track(k.Staging), d.ToVersion)
 		if _, err = p.js.Publish(ctx, subject, data, jetstream.WithMsgID(msgID)); err != nil {
 			err = fmt.Errorf("publish delta %d: %w", d.ToVersion, err)
 			break
@@ -216,7 +220,7 @@ func (p *publisher) flushTrack(ctx context.Context, k trackKey) (time.Duration, 
 		p.mu.Lock()
 		pt.lastDelta = d.ToVersion
 		p.mu.Unlock()
-		p.deltasSent.Add(1)
+		p.DeltasSent.Add(1)
 		done++
 	}
 	p.mu.Lock()
@@ -238,14 +242,15 @@ func (p *publisher) flushTrack(ctx context.Context, k trackKey) (time.Duration, 
 		// The snapshot must be the version of the newest published delta;
 		// when the track has moved on, newer deltas are waiting and the
 		// next flush puts the snapshot after them.
-		snap, bundle := p.proj.snapshotAt(k, pt.lastDelta)
+		snap, bundle := p.src.SnapshotAt(k, pt.lastDelta)
 		if snap == nil {
 			return 0, nil
 		}
-		// Cross-app checks run per replica; a race between replicas could
-		// let two apps claim one domain. Say so loudly; nodes validate too.
-		if err := Consistent(snap); err != nil {
-			p.logger.Error("inconsistent snapshot", "partition", k.partition, "track", natsutil.Track(k.staging),
+		// Cross-object checks run per replica; a race between replicas
+		// could let two apps claim one domain. Say so loudly; nodes
+		// validate too.
+		if err := p.checkSnapshot(snap); err != nil {
+			p.logger.Error("inconsistent snapshot", "partition", k.Partition, "track", natsutil.Track(k.Staging),
 				"version", snap.Version, "err", err)
 		}
 		start := time.Now()
@@ -256,15 +261,22 @@ func (p *publisher) flushTrack(ctx context.Context, k trackKey) (time.Duration, 
 		pt.lastPutAt, pt.lastPutCost = time.Now(), time.Since(start)
 		pt.lastSnapshot = snap.Version
 		p.mu.Unlock()
-		p.snapshotsSent.Add(1)
+		p.SnapshotsSent.Add(1)
 	}
 	return 0, nil
 }
 
+func (p *Publisher) checkSnapshot(s *syncv1.Snapshot) error {
+	if p.check == nil {
+		return nil
+	}
+	return p.check(s)
+}
+
 // load reads what is already published for a track: the newest delta of its
 // subject and the version of its stored snapshot.
-func (p *publisher) load(ctx context.Context, k trackKey, pt *pubTrack) error {
-	subject := natsutil.DeltaSubject(k.partition, k.staging)
+func (p *Publisher) load(ctx context.Context, k Key, pt *pubTrack) error {
+	subject := natsutil.DeltaSubject(k.Partition, k.Staging)
 	var lastDelta, snapshotVersion uint64
 	msg, err := p.stream.GetLastMsgForSubject(ctx, subject)
 	switch {
@@ -278,11 +290,11 @@ func (p *publisher) load(ctx context.Context, k trackKey, pt *pubTrack) error {
 		}
 		lastDelta = d.ToVersion
 	}
-	obs, err := p.bucket(ctx, k.partition)
+	obs, err := p.bucket(ctx, k.Partition)
 	if err != nil {
 		return err
 	}
-	info, err := obs.GetInfo(ctx, natsutil.SnapshotKey(k.staging))
+	info, err := obs.GetInfo(ctx, natsutil.SnapshotKey(k.Staging))
 	switch {
 	case errors.Is(err, jetstream.ErrObjectNotFound):
 	case err != nil:
@@ -303,7 +315,7 @@ func (p *publisher) load(ctx context.Context, k trackKey, pt *pubTrack) error {
 	return nil
 }
 
-func (p *publisher) bucket(ctx context.Context, partition string) (jetstream.ObjectStore, error) {
+func (p *Publisher) bucket(ctx context.Context, partition string) (jetstream.ObjectStore, error) {
 	p.mu.Lock()
 	obs := p.buckets[partition]
 	p.mu.Unlock()
@@ -325,7 +337,7 @@ func (p *publisher) bucket(ctx context.Context, partition string) (jetstream.Obj
 	return obs, nil
 }
 
-func (p *publisher) putSnapshot(ctx context.Context, snap *syncv1.Bundle) error {
+func (p *Publisher) putSnapshot(ctx context.Context, snap *syncv1.Bundle) error {
 	obs, err := p.bucket(ctx, snap.PartitionId)
 	if err != nil {
 		return err

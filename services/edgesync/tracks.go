@@ -1,0 +1,322 @@
+// Package edgesync is the one path from the control plane to the nodes: it
+// keeps the two tracks (stable, staging) of every partition, folds the
+// changes content services contribute into versioned snapshots and deltas
+// of the sync contract (proto/strata/sync/v1), publishes them to JetStream
+// and tells how far a node lags. It knows no kind: a content service
+// registers each kind it contributes (its name and how it appears in the
+// Snapshot view) and sends Changes. See docs/architecture.md.
+package edgesync
+
+import (
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+	"github.com/strata-edge/strata/pkg/natsutil"
+)
+
+// Kind is one kind of object a track holds.
+type Kind struct {
+	// Name in the sync contract (Resource.kind); node/store/kinds.go
+	// decodes it.
+	Name string
+	// View sets the track's objects of the kind (sorted by id) in the
+	// Snapshot view the config API and consistency checks read.
+	View func(s *syncv1.Snapshot, objs []proto.Message)
+}
+
+// Change is what a content service contributes: from now on the object ID
+// of Kind is Values[p] on the stable (or staging) track of each partition p
+// in Values, and absent from every other track of that staging.
+type Change struct {
+	Kind    string
+	ID      string
+	Staging bool
+	Values  map[string]proto.Message
+}
+
+// Everywhere is Values for an object with the same content on each of
+// partitions.
+func Everywhere(v proto.Message, partitions []string) map[string]proto.Message {
+	out := make(map[string]proto.Message, len(partitions))
+	for _, p := range partitions {
+		out[p] = v
+	}
+	return out
+}
+
+// Key names a track.
+type Key struct {
+	Partition string
+	Staging   bool
+}
+
+// Tracks holds every track. Apply is called in event-log order (the
+// contributors' projection); readers and the publisher may run at any time.
+type Tracks struct {
+	logger  *slog.Logger
+	publish bool // keep deltas in the outboxes for the publisher
+	kinds   []Kind
+
+	mu     sync.RWMutex
+	tracks map[Key]*track
+	notify chan struct{} // signalled when an outbox gets a delta
+}
+
+// track is the state of one partition track: every object as a Resource
+// (the wire form) and its value (for the view).
+type track struct {
+	version   uint64
+	createdAt time.Time
+	res       map[string]*syncv1.Resource // kind + "/" + id
+	values    map[string]proto.Message
+	outbox    []*syncv1.Delta // deltas the publisher has not taken yet
+	snap      *syncv1.Snapshot
+	history   []trackVersion // newest last, for node lag (lag.go)
+}
+
+// New returns empty tracks for kinds; publish keeps deltas for a Publisher.
+func New(logger *slog.Logger, publish bool, kinds ...Kind) *Tracks {
+	return &Tracks{logger: logger, publish: publish, kinds: kinds,
+		tracks: map[Key]*track{}, notify: make(chan struct{}, 1)}
+}
+
+// Ensure creates both tracks of a partition (version 0, empty).
+func (ts *Tracks) Ensure(partition string) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	for _, staging := range []bool{false, true} {
+		ts.trackFor(Key{partition, staging})
+	}
+}
+
+func (ts *Tracks) trackFor(k Key) *track {
+	t := ts.tracks[k]
+	if t == nil {
+		t = &track{res: map[string]*syncv1.Resource{}, values: map[string]proto.Message{}}
+		ts.tracks[k] = t
+	}
+	return t
+}
+
+// deterministic: equal content, equal payload bytes.
+var marshal = proto.MarshalOptions{Deterministic: true}
+
+// Apply folds the changes of the event at position pos (made at time at):
+// every track they change moves to version pos with one delta. Changes of
+// an event already applied to a track join that version's delta.
+func (ts *Tracks) Apply(pos uint64, at time.Time, changes ...Change) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	deltas := map[Key]*syncv1.Delta{}
+	delta := func(k Key) *syncv1.Delta {
+		if d := deltas[k]; d != nil {
+			return d
+		}
+		d := &syncv1.Delta{}
+		deltas[k] = d
+		return d
+	}
+	for _, c := range changes {
+		key := c.Kind + "/" + c.ID
+		for p, v := range c.Values {
+			k := Key{p, c.Staging}
+			t := ts.trackFor(k)
+			b, err := marshal.Marshal(v)
+			if err != nil {
+				panic(err) // a generated message always encodes
+			}
+			if r := t.res[key]; r != nil && string(r.Payload) == string(b) {
+				continue
+			}
+			r := &syncv1.Resource{Kind: c.Kind, Id: c.ID, Version: pos, Payload: b}
+			t.res[key], t.values[key] = r, v
+			d := delta(k)
+			d.Upserts = append(d.Upserts, r)
+		}
+		for k, t := range ts.tracks {
+			if k.Staging != c.Staging || c.Values[k.Partition] != nil || t.res[key] == nil {
+				continue
+			}
+			delete(t.res, key)
+			delete(t.values, key)
+			d := delta(k)
+			d.Deletes = append(d.Deletes, &syncv1.ResourceRef{Kind: c.Kind, Id: c.ID})
+		}
+	}
+	for k, d := range deltas {
+		ts.move(k, ts.tracks[k], d, pos, at)
+	}
+}
+
+// move moves t to version pos by the changes in d and hands d to the
+// publisher; when t is at pos already, d joins that version's delta.
+func (ts *Tracks) move(k Key, t *track, d *syncv1.Delta, pos uint64, at time.Time) {
+	t.snap = nil
+	if t.version == pos {
+		if n := len(t.outbox); n > 0 && t.outbox[n-1].ToVersion == pos {
+			last := t.outbox[n-1]
+			last.Upserts = append(last.Upserts, d.Upserts...)
+			last.Deletes = append(last.Deletes, d.Deletes...)
+		}
+		return
+	}
+	d.PartitionId, d.Staging, d.FromVersion, d.ToVersion = k.Partition, k.Staging, t.version, pos
+	d.CreatedAt, d.Schema = timestamppb.New(at), natsutil.SyncSchema
+	d.LegacyGuard, d.LegacyGuardIds = legacyGuard()[:1], []string{legacyGuardID}
+	t.version, t.createdAt = pos, at
+	t.remember(pos, at)
+	if ts.publish {
+		t.outbox = append(t.outbox, d)
+		select {
+		case ts.notify <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Holds reports whether track k holds the object id of kind.
+func (ts *Tracks) Holds(k Key, kind, id string) bool {
+	ts.mu.RLock()
+	defer ts.mu.RUnlock()
+	t := ts.tracks[k]
+	return t != nil && t.res[kind+"/"+id] != nil
+}
+
+// Keys returns every track, sorted.
+func (ts *Tracks) Keys() []Key {
+	ts.mu.RLock()
+	defer ts.mu.RUnlock()
+	keys := make([]Key, 0, len(ts.tracks))
+	for k := range ts.tracks {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b Key) int {
+		if c := strings.Compare(a.Partition, b.Partition); c != 0 {
+			return c
+		}
+		switch {
+		case a.Staging == b.Staging:
+			return 0
+		case b.Staging:
+			return -1
+		}
+		return 1
+	})
+	return keys
+}
+
+// Version returns the version of track k (0 when it has none).
+func (ts *Tracks) Version(k Key) uint64 {
+	ts.mu.RLock()
+	defer ts.mu.RUnlock()
+	if t := ts.tracks[k]; t != nil {
+		return t.version
+	}
+	return 0
+}
+
+// Pending returns the deltas of track k not yet taken by a publisher (with
+// publish set and no publisher: every delta, for tests and benchmarks).
+func (ts *Tracks) Pending(k Key) []*syncv1.Delta {
+	ts.mu.RLock()
+	defer ts.mu.RUnlock()
+	if t := ts.tracks[k]; t != nil {
+		return slices.Clone(t.outbox)
+	}
+	return nil
+}
+
+// Take returns and forgets the deltas of track k not yet taken (benchmarks
+// that run no publisher).
+func (ts *Tracks) Take(k Key) []*syncv1.Delta {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	t := ts.tracks[k]
+	if t == nil {
+		return nil
+	}
+	out := t.outbox
+	t.outbox = nil
+	return out
+}
+
+// Snapshot returns the current immutable snapshot view of a track (nil when
+// the partition has no such track).
+func (ts *Tracks) Snapshot(partition string, staging bool) *syncv1.Snapshot {
+	s, _ := ts.SnapshotAt(Key{partition, staging}, 0)
+	return s
+}
+
+// SnapshotAt returns the snapshot view of track k and its wire form if the
+// track is at version (any version when 0), else nils.
+func (ts *Tracks) SnapshotAt(k Key, version uint64) (*syncv1.Snapshot, *syncv1.Bundle) {
+	ts.mu.Lock() // builds the snapshot once per version
+	defer ts.mu.Unlock()
+	t := ts.tracks[k]
+	if t == nil || (version != 0 && t.version != version) {
+		return nil, nil
+	}
+	if t.snap == nil {
+		t.snap = ts.view(k, t)
+	}
+	return t.snap, t.bundle(k)
+}
+
+func (ts *Tracks) view(k Key, t *track) *syncv1.Snapshot {
+	s := &syncv1.Snapshot{PartitionId: k.Partition, Staging: k.Staging, Version: t.version}
+	if !t.createdAt.IsZero() {
+		s.CreatedAt = timestamppb.New(t.createdAt)
+	}
+	byKind := map[string][]proto.Message{}
+	for _, r := range t.sorted() {
+		byKind[r.Kind] = append(byKind[r.Kind], t.values[r.Kind+"/"+r.Id])
+	}
+	for _, kind := range ts.kinds {
+		kind.View(s, byKind[kind.Name])
+	}
+	return s
+}
+
+// sorted returns the track's resources sorted by kind, then id.
+func (t *track) sorted() []*syncv1.Resource {
+	out := make([]*syncv1.Resource, 0, len(t.res))
+	for _, r := range t.res {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(x, y *syncv1.Resource) int {
+		if c := strings.Compare(x.Kind, y.Kind); c != 0 {
+			return c
+		}
+		return strings.Compare(x.Id, y.Id)
+	})
+	return out
+}
+
+// bundle is the wire form of the track.
+func (t *track) bundle(k Key) *syncv1.Bundle {
+	b := &syncv1.Bundle{PartitionId: k.Partition, Staging: k.Staging, Version: t.version,
+		Schema: natsutil.SyncSchema, LegacyGuard: legacyGuard(), Resources: t.sorted()}
+	if !t.createdAt.IsZero() {
+		b.CreatedAt = timestamppb.New(t.createdAt)
+	}
+	return b
+}
+
+// legacyGuardID names the app a node older than the schema field meets in
+// every bundle and delta instead of an empty config: that app twice in a
+// bundle, upserted and deleted at once in a delta, both of which its store
+// refuses with this id in the error (TestOldNodesRefuseSchema2).
+var legacyGuardID = fmt.Sprintf("sync-schema-%d-upgrade-this-node", natsutil.SyncSchema)
+
+func legacyGuard() []*configv1.App {
+	return []*configv1.App{{Id: legacyGuardID}, {Id: legacyGuardID}}
+}
