@@ -273,6 +273,10 @@ func TestDNSErrorsNameArguments(t *testing.T) {
 	s := strata{t: t, env: map[string]string{"STRATA_API": api, "STRATA_TOKEN": token}}
 	s.ok("dns", "zone", "create", "example.com")
 	s.ok("dns", "record", "add", "--zone", "example.com", "www", "CNAME", "web.example.org.")
+	notPEM := filepath.Join(t.TempDir(), "not.pem")
+	if err := os.WriteFile(notPEM, []byte("not a certificate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct {
 		args []string
 		want string
@@ -282,7 +286,7 @@ func TestDNSErrorsNameArguments(t *testing.T) {
 		{[]string{"dns", "record", "add", "--zone", "example.com", "x", "A", "1.2.3"}, `  - DATA: "1.2.3" is not valid A data: want an IPv4 address, e.g. 192.0.2.10`},
 		{[]string{"dns", "record", "add", "--zone", "example.com", "x", "A", "192.0.2.1", "--cidr", "10.0.0.0/33"}, `  - --cidr: "10.0.0.0/33" is not a CIDR`},
 		{[]string{"partition", "create", "--name", "bad name"}, "  - --name: "},
-		{[]string{"cert", "upload", "--cert", "/dev/null", "--key", "/dev/null"}, "  - --cert: "},
+		{[]string{"cert", "upload", "--cert", notPEM, "--key", notPEM}, "  - --cert: "},
 	} {
 		_, errs, code := s.run(tt.args...)
 		if code != 1 || !strings.Contains(errs, tt.want) {
