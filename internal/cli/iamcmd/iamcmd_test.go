@@ -13,7 +13,10 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
+	iamv1 "github.com/strata-edge/strata/gen/strata/iam/v1"
 	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
 	"github.com/strata-edge/strata/internal/cli/clientx/clitest"
 	"github.com/strata-edge/strata/pkg/apiauth"
@@ -265,5 +268,31 @@ func TestIAMJSONGolden(t *testing.T) {
 		{Name: "token-create", Args: []string{"token", "create", "--user", "ci", "--description", "pipeline"}},
 		{Name: "token-list", Args: []string{"token", "list", "--all"}},
 		{Name: "whoami", Args: []string{"whoami"}},
+		{Name: "user-create-bob", Args: []string{"user", "create", "bob", "--service-account"}},
+		{Name: "group-add", Args: []string{"group", "add", "shop", "bob"}},
+		{Name: "group-remove", Args: []string{"group", "remove", "shop", "bob"}},
+		{Name: "user-disable", Args: []string{"user", "disable", "bob"}},
+		{Name: "user-enable", Args: []string{"user", "enable", "bob"}},
+		{Name: "role-update", Args: []string{"role", "update", "reader", "--permission", "config.*.read"}},
+		{Name: "role-list", Args: []string{"role", "list"}},
+	})
+	// The deletes need the ids made above.
+	admin.AsJSON = true
+	grants := &iamv1.ListGrantsResponse{}
+	tokens := &iamv1.ListTokensResponse{}
+	for _, q := range []struct {
+		args []string
+		msg  proto.Message
+	}{{[]string{"grant", "list"}, grants}, {[]string{"token", "list", "--all"}, tokens}} {
+		out, err := run(t, admin, "", q.args...)
+		if err != nil || protojson.Unmarshal([]byte(out), q.msg) != nil {
+			t.Fatalf("%v: %v\n%s", q.args, err, out)
+		}
+	}
+	admin.GoldenSteps(t, cmds, []clitest.Step{
+		{Name: "token-revoke", Args: []string{"token", "revoke", tokens.GetTokens()[0].GetId()}},
+		{Name: "grant-delete", Args: []string{"grant", "delete", grants.GetGrants()[0].GetId()}},
+		{Name: "role-delete", Args: []string{"role", "delete", "reader"}},
+		{Name: "group-delete", Args: []string{"group", "delete", "shop"}},
 	})
 }
