@@ -3,7 +3,6 @@ package iam
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 
 	iamv1 "github.com/strata-edge/strata/gen/strata/iam/v1"
+	optionsv1 "github.com/strata-edge/strata/gen/strata/options/v1"
 	"github.com/strata-edge/strata/pkg/authz"
 	"github.com/strata-edge/strata/pkg/eventstore"
 )
@@ -198,10 +198,13 @@ func messageNameOf(typ string) (protoreflect.FullName, bool) {
 	return name, name.IsValid()
 }
 
-// redact clears fields that hold secrets or their hashes, at any depth.
+// redact clears, at any depth, the fields that hold secrets: those marked
+// (strata.options.v1.secret) and those whose message type is marked
+// (strata.options.v1.secret_message), such as every WrappedKey, whatever the
+// field is called.
 func redact(m protoreflect.Message) {
 	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		if isSecretField(string(fd.Name())) {
+		if isSecret(fd) {
 			m.Clear(fd)
 			return true
 		}
@@ -223,8 +226,15 @@ func redact(m protoreflect.Message) {
 	})
 }
 
-var secretMarkers = []string{"password", "secret", "private_key"}
-
-func isSecretField(name string) bool {
-	return strings.HasSuffix(name, "_hash") || slices.ContainsFunc(secretMarkers, func(s string) bool { return strings.Contains(name, s) })
+// isSecret reports whether a field holds secret data, by its own option or
+// by its (list element's or map value's) message type.
+func isSecret(fd protoreflect.FieldDescriptor) bool {
+	if proto.GetExtension(fd.Options(), optionsv1.E_Secret).(bool) {
+		return true
+	}
+	md := fd.Message()
+	if fd.IsMap() {
+		md = fd.MapValue().Message()
+	}
+	return md != nil && proto.GetExtension(md.Options(), optionsv1.E_SecretMessage).(bool)
 }

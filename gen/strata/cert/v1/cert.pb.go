@@ -7,6 +7,7 @@
 package certv1
 
 import (
+	_ "github.com/strata-edge/strata/gen/strata/options/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -1715,7 +1716,7 @@ var File_strata_cert_v1_cert_proto protoreflect.FileDescriptor
 
 const file_strata_cert_v1_cert_proto_rawDesc = "" +
 	"\n" +
-	"\x19strata/cert/v1/cert.proto\x12\x0estrata.cert.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc0\x06\n" +
+	"\x19strata/cert/v1/cert.proto\x12\x0estrata.cert.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fstrata/options/v1/options.proto\"\xc0\x06\n" +
 	"\vCertificate\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
@@ -1741,7 +1742,7 @@ const file_strata_cert_v1_cert_proto_rawDesc = "" +
 	"created_at\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
 	"updated_at\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12;\n" +
-	"\tchallenge\x18\x14 \x01(\x0e2\x1d.strata.cert.v1.ChallengeTypeR\tchallenge\"\x8e\x01\n" +
+	"\tchallenge\x18\x14 \x01(\x0e2\x1d.strata.cert.v1.ChallengeTypeR\tchallenge\"\x94\x01\n" +
 	"\n" +
 	"WrappedKey\x12\x15\n" +
 	"\x06kek_id\x18\x01 \x01(\tR\x05kekId\x12(\n" +
@@ -1750,7 +1751,7 @@ const file_strata_cert_v1_cert_proto_rawDesc = "" +
 	"ciphertext\x18\x03 \x01(\fR\n" +
 	"ciphertext\x12\x1f\n" +
 	"\vkey_version\x18\x04 \x01(\x04R\n" +
-	"keyVersion\"\xda\x01\n" +
+	"keyVersion:\x04\xc0\xf3\x18\x01\"\xda\x01\n" +
 	"\x11SyncedCertificate\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tchain_pem\x18\x02 \x01(\tR\bchainPem\x12,\n" +

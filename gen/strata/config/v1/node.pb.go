@@ -7,6 +7,7 @@
 package configv1
 
 import (
+	_ "github.com/strata-edge/strata/gen/strata/options/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -840,7 +841,7 @@ var File_strata_config_v1_node_proto protoreflect.FileDescriptor
 
 const file_strata_config_v1_node_proto_rawDesc = "" +
 	"\n" +
-	"\x1bstrata/config/v1/node.proto\x12\x10strata.config.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a strata/config/v1/resources.proto\"\xee\x01\n" +
+	"\x1bstrata/config/v1/node.proto\x12\x10strata.config.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a strata/config/v1/resources.proto\x1a\x1fstrata/options/v1/options.proto\"\xee\x01\n" +
 	"\tJoinToken\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -889,12 +890,12 @@ const file_strata_config_v1_node_proto_rawDesc = "" +
 	"\vpublic_ipv6\x18\x05 \x01(\tR\n" +
 	"publicIpv6\x12$\n" +
 	"\x0ekek_public_key\x18\x06 \x01(\fR\fkekPublicKey\x127\n" +
-	"\x18kek_public_key_signature\x18\a \x01(\fR\x15kekPublicKeySignature\"E\n" +
+	"\x18kek_public_key_signature\x18\a \x01(\fR\x15kekPublicKeySignature\"K\n" +
 	"\rSealedNodeKek\x12\x14\n" +
 	"\x05suite\x18\x01 \x01(\tR\x05suite\x12\x1e\n" +
 	"\n" +
 	"ciphertext\x18\x02 \x01(\fR\n" +
-	"ciphertext\"\xed\x01\n" +
+	"ciphertext:\x04\xc0\xf3\x18\x01\"\xed\x01\n" +
 	"\fJoinResponse\x12*\n" +
 	"\x04node\x18\x01 \x01(\v2\x16.strata.config.v1.NodeR\x04node\x12!\n" +
 	"\fpartition_id\x18\x02 \x01(\tR\vpartitionId\x12\x1a\n" +

@@ -8,6 +8,7 @@ package configeventsv1
 
 import (
 	v1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	_ "github.com/strata-edge/strata/gen/strata/options/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -1625,7 +1626,7 @@ var File_strata_events_config_v1_events_proto protoreflect.FileDescriptor
 
 const file_strata_events_config_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"$strata/events/config/v1/events.proto\x12\x17strata.events.config.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a strata/config/v1/resources.proto\"M\n" +
+	"$strata/events/config/v1/events.proto\x12\x17strata.events.config.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a strata/config/v1/resources.proto\x1a\x1fstrata/options/v1/options.proto\"M\n" +
 	"\x10PartitionCreated\x129\n" +
 	"\tpartition\x18\x01 \x01(\v2\x1b.strata.config.v1.PartitionR\tpartition\"E\n" +
 	"\x0eClusterCreated\x123\n" +
@@ -1716,12 +1717,12 @@ const file_strata_events_config_v1_events_proto_rawDesc = "" +
 	"\bupstream\x18\a \x01(\v2\x1a.strata.config.v1.UpstreamR\bupstream\x12*\n" +
 	"\x04rule\x18\b \x01(\v2\x16.strata.config.v1.RuleR\x04rule\x12\x1d\n" +
 	"\n" +
-	"rule_index\x18\t \x01(\rR\truleIndex\"\x8b\x02\n" +
+	"rule_index\x18\t \x01(\rR\truleIndex\"\x91\x02\n" +
 	"\x10JoinTokenCreated\x12\x19\n" +
 	"\btoken_id\x18\x01 \x01(\tR\atokenId\x12\x1d\n" +
 	"\n" +
-	"cluster_id\x18\x02 \x01(\tR\tclusterId\x12#\n" +
-	"\rsecret_sha256\x18\x03 \x01(\fR\fsecretSha256\x129\n" +
+	"cluster_id\x18\x02 \x01(\tR\tclusterId\x12)\n" +
+	"\rsecret_sha256\x18\x03 \x01(\fB\x04\xc0\xf3\x18\x01R\fsecretSha256\x129\n" +
 	"\n" +
 	"expires_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12!\n" +
 	"\fauto_approve\x18\x05 \x01(\bR\vautoApprove\x12\x18\n" +

@@ -8,6 +8,7 @@ package iameventsv1
 
 import (
 	v1 "github.com/strata-edge/strata/gen/strata/iam/v1"
+	_ "github.com/strata-edge/strata/gen/strata/options/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -1138,24 +1139,24 @@ var File_strata_events_iam_v1_events_proto protoreflect.FileDescriptor
 
 const file_strata_events_iam_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"!strata/events/iam/v1/events.proto\x12\x14strata.events.iam.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17strata/iam/v1/iam.proto\"\xc4\x01\n" +
+	"!strata/events/iam/v1/events.proto\x12\x14strata.events.iam.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17strata/iam/v1/iam.proto\x1a\x1fstrata/options/v1/options.proto\"\xca\x01\n" +
 	"\vUserCreated\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x14\n" +
 	"\x05email\x18\x03 \x01(\tR\x05email\x12+\n" +
 	"\x04kind\x18\x04 \x01(\x0e2\x17.strata.iam.v1.UserKindR\x04kind\x12\x16\n" +
-	"\x06source\x18\x05 \x01(\tR\x06source\x12#\n" +
-	"\rpassword_hash\x18\x06 \x01(\tR\fpasswordHash\"Z\n" +
+	"\x06source\x18\x05 \x01(\tR\x06source\x12)\n" +
+	"\rpassword_hash\x18\x06 \x01(\tB\x04\xc0\xf3\x18\x01R\fpasswordHash\"Z\n" +
 	"\vUserUpdated\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x14\n" +
 	"\x05email\x18\x03 \x01(\tR\x05email\"A\n" +
 	"\x0fUserDisabledSet\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
-	"\bdisabled\x18\x02 \x01(\bR\bdisabled\"J\n" +
+	"\bdisabled\x18\x02 \x01(\bR\bdisabled\"P\n" +
 	"\x0fUserPasswordSet\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12#\n" +
-	"\rpassword_hash\x18\x02 \x01(\tR\fpasswordHash\"D\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12)\n" +
+	"\rpassword_hash\x18\x02 \x01(\tB\x04\xc0\xf3\x18\x01R\fpasswordHash\"D\n" +
 	"\fGroupCreated\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\"\"\n" +
@@ -1184,35 +1185,35 @@ const file_strata_events_iam_v1_events_proto_rawDesc = "" +
 	"\x04role\x18\x04 \x01(\tR\x04role\x12*\n" +
 	"\x05scope\x18\x05 \x01(\v2\x14.strata.iam.v1.ScopeR\x05scope\"\x1e\n" +
 	"\fGrantDeleted\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"\xb0\x01\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\xb6\x01\n" +
 	"\fTokenCreated\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x12\n" +
 	"\x04user\x18\x03 \x01(\tR\x04user\x129\n" +
 	"\n" +
-	"expires_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12\x1f\n" +
-	"\vsecret_hash\x18\x05 \x01(\tR\n" +
+	"expires_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12%\n" +
+	"\vsecret_hash\x18\x05 \x01(\tB\x04\xc0\xf3\x18\x01R\n" +
 	"secretHash\"\x1e\n" +
 	"\fTokenRevoked\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"K\n" +
 	"\tTokenUsed\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12.\n" +
-	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xcf\x01\n" +
+	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xd5\x01\n" +
 	"\x0eSessionCreated\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04user\x18\x02 \x01(\tR\x04user\x129\n" +
 	"\n" +
-	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12\x1f\n" +
-	"\vsecret_hash\x18\x04 \x01(\tR\n" +
+	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12%\n" +
+	"\vsecret_hash\x18\x04 \x01(\tB\x04\xc0\xf3\x18\x01R\n" +
 	"secretHash\x12%\n" +
 	"\x0eclient_address\x18\x05 \x01(\tR\rclientAddress\x12\x16\n" +
 	"\x06method\x18\x06 \x01(\tR\x06method\"6\n" +
 	"\fSessionEnded\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"6\n" +
-	"\x15BootstrapTokenRevoked\x12\x1d\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"<\n" +
+	"\x15BootstrapTokenRevoked\x12#\n" +
 	"\n" +
-	"token_hash\x18\x01 \x01(\tR\ttokenHashBDZBgithub.com/strata-edge/strata/gen/strata/events/iam/v1;iameventsv1b\x06proto3"
+	"token_hash\x18\x01 \x01(\tB\x04\xc0\xf3\x18\x01R\ttokenHashBDZBgithub.com/strata-edge/strata/gen/strata/events/iam/v1;iameventsv1b\x06proto3"
 
 var (
 	file_strata_events_iam_v1_events_proto_rawDescOnce sync.Once
