@@ -191,6 +191,37 @@ func dnsState(s configv1.NodeDnsState) string {
 	return "-"
 }
 
+// track is the TRACK column: the snapshot track the node follows.
+func track(n *configv1.NodeInfo) string {
+	if t := n.GetTrack(); t != "" {
+		return t
+	}
+	if n.GetNode().GetStaging() {
+		return "staging"
+	}
+	return "stable"
+}
+
+// maxNodeReleases is how many apps the RELEASES column names.
+const maxNodeReleases = 3
+
+// nodeReleases is the RELEASES column: APP@RELEASE of the apps the node
+// runs ("shop@4,api@2,+3 more"; -o json has them all).
+func nodeReleases(rs []*configv1.NodeAppRelease) string {
+	if len(rs) == 0 {
+		return "-"
+	}
+	var parts []string
+	for i, r := range rs {
+		if i == maxNodeReleases {
+			parts = append(parts, fmt.Sprintf("+%d more", len(rs)-i))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s@%d", orDash(r.GetAppName()), r.GetRelease()))
+	}
+	return strings.Join(parts, ",")
+}
+
 func printNodes(w io.Writer, nodes []*configv1.NodeInfo, clusterNames map[string]string, now time.Time) error {
 	name := func(id string) string {
 		if n := clusterNames[id]; n != "" {
@@ -198,7 +229,7 @@ func printNodes(w io.Writer, nodes []*configv1.NodeInfo, clusterNames map[string
 		}
 		return id
 	}
-	rows := [][]string{{"ID", "NAME", "CLUSTER", "STAGING", "VERSION", "LAG", "IN-SYNC", "ONLINE", "HEALTHY", "DNS", "LAST-SEEN"}}
+	rows := [][]string{{"ID", "NAME", "CLUSTER", "TRACK", "VERSION", "RELEASES", "LAG", "IN-SYNC", "ONLINE", "HEALTHY", "DNS", "LAST-SEEN"}}
 	var applyErrors []string
 	type share struct{ inSync, all int }
 	shares := map[string]*share{}
@@ -213,8 +244,8 @@ func printNodes(w io.Writer, nodes []*configv1.NodeInfo, clusterNames map[string
 			state = " (disabled)"
 		}
 		rows = append(rows, []string{
-			node.GetId(), node.GetName() + state, name(node.GetClusterId()), yesNo(node.GetStaging()),
-			fmt.Sprintf("%d/%d", n.GetAppliedVersion(), n.GetLatestVersion()), lag(n),
+			node.GetId(), node.GetName() + state, name(node.GetClusterId()), track(n),
+			fmt.Sprintf("%d/%d", n.GetAppliedVersion(), n.GetLatestVersion()), nodeReleases(n.GetReleases()), lag(n),
 			yesNo(n.GetInSync()), yesNo(n.GetOnline()), yesNo(n.GetHealthy()), dnsState(n.GetDns()), ago(n.GetLastSeen(), now),
 		})
 		if e := n.GetApplyError(); e != "" {

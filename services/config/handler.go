@@ -146,6 +146,11 @@ func (h *handler) ListNodes(ctx context.Context, req *configv1.ListNodesRequest)
 		}
 		st, reported := statuses[n.Id]
 		fillSync(info, st, reported, p.sync, k, now)
+		info.Track = "stable"
+		if n.Staging {
+			info.Track = "staging"
+		}
+		info.Releases = p.nodeReleases(k, n.Staging, info.AppliedVersion)
 		out.Nodes = append(out.Nodes, info)
 	}
 	slices.SortFunc(out.Nodes, func(a, b *configv1.NodeInfo) int {

@@ -223,7 +223,7 @@ func (p *projection) applyApp(id string, e eventstore.Event, msg proto.Message) 
 		for i, r := range entry.releases {
 			if r.Number == m.Release {
 				c := proto.Clone(r).(*configv1.Release)
-				c.PromotedBy, c.PromotedTime = e.Metadata.Actor, timestamppb.New(e.Metadata.Time)
+				c.PromotedBy, c.PromotedTime, c.PromotedPosition = e.Metadata.Actor, timestamppb.New(e.Metadata.Time), e.Position
 				entry.releases[i] = c
 			}
 		}

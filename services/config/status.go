@@ -1,6 +1,8 @@
 package config
 
 import (
+	"slices"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -57,4 +59,39 @@ func fillSync(info *configv1.NodeInfo, st NodeStatus, reported bool, tracks *edg
 	info.LagReleases, info.LagSeconds = lag, behind.Seconds()
 	info.LatestVersion = latest
 	info.InSync = reported && st.Online && info.AppliedVersion >= latest
+}
+
+// nodeReleases returns the release of each app of track k (staging or
+// stable) that a node at version runs: the newest release that reached the
+// track at or before version (a staging release reaches the stable track
+// when promoted), for the apps the track holds now. Called with the
+// projection's read lock held.
+func (p *projection) nodeReleases(k edgesync.Key, staging bool, version uint64) []*configv1.NodeAppRelease {
+	if k.Partition == "" || version == 0 {
+		return nil
+	}
+	var out []*configv1.NodeAppRelease
+	for id, e := range p.apps {
+		if !p.sync.Holds(k, kindApp, id) {
+			continue
+		}
+		for i := len(e.releases) - 1; i >= 0; i-- {
+			r := e.releases[i]
+			at := r.Position
+			if r.Staging && !staging {
+				if r.PromotedPosition == 0 {
+					continue // never reached the stable track
+				}
+				at = r.PromotedPosition
+			}
+			if at <= version {
+				out = append(out, &configv1.NodeAppRelease{AppId: id, AppName: e.agg.draftView().GetName(), Release: r.Number})
+				break
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b *configv1.NodeAppRelease) int {
+		return strings.Compare(a.AppName+"/"+a.AppId, b.AppName+"/"+b.AppId)
+	})
+	return out
 }

@@ -119,3 +119,52 @@ func TestListNodesSyncStatus(t *testing.T) {
 		})
 	}
 }
+// TestListNodesReleases: node list names each node's track and the release
+// of each app it runs, as of the version it applied: a staging release
+// shows on staging nodes only until promoted.
+func TestListNodesReleases(t *testing.T) {
+	hb := &fakeHeartbeats{m: map[string]NodeStatus{}}
+	e := newEnv(t, envOptions{statuses: hb})
+	c, ctx := e.client, e.ctx
+	stable := must(c.RegisterNode(ctx, &configv1.RegisterNodeRequest{Name: "stable", Cluster: "default"}))(t).Node.Id
+	staging := must(c.RegisterNode(ctx, &configv1.RegisterNodeRequest{Name: "staging", Cluster: "default", Staging: true}))(t).Node.Id
+	app := must(c.CreateApp(ctx, &configv1.CreateAppRequest{Name: "shop", Domains: []string{"shop.example.com"}}))(t).App
+	must(c.CreateRelease(ctx, &configv1.CreateReleaseRequest{AppId: app.Id}))(t)
+	must(c.UpdateApp(ctx, &configv1.UpdateAppRequest{AppId: app.Id, Domains: []string{"www.example.com"}}))(t)
+	r2 := must(c.CreateRelease(ctx, &configv1.CreateReleaseRequest{AppId: app.Id, Staging: true}))(t)
+
+	// Each node reports its track's newest version.
+	report := func() map[string]*configv1.NodeInfo {
+		t.Helper()
+		for _, n := range must(c.ListNodes(ctx, &configv1.ListNodesRequest{}))(t).Nodes {
+			hb.set(n.Node.Id, NodeStatus{AppliedVersion: n.LatestVersion, LastSeen: time.Now(), Online: true, Healthy: true})
+		}
+		out := map[string]*configv1.NodeInfo{}
+		for _, n := range must(c.ListNodes(ctx, &configv1.ListNodesRequest{}))(t).Nodes {
+			out[n.Node.Id] = n
+		}
+		return out
+	}
+	runs := func(n *configv1.NodeInfo) uint64 {
+		if len(n.Releases) != 1 || n.Releases[0].AppId != app.Id || n.Releases[0].AppName != "shop" {
+			t.Fatalf("node %s releases %v", n.Node.Name, n.Releases)
+		}
+		return n.Releases[0].Release
+	}
+	infos := report()
+	if infos[stable].Track != "stable" || infos[staging].Track != "staging" {
+		t.Fatalf("tracks: %q %q", infos[stable].Track, infos[staging].Track)
+	}
+	if runs(infos[stable]) != 1 || runs(infos[staging]) != 2 {
+		t.Fatalf("after a staging release: stable node runs %d, staging node %d", runs(infos[stable]), runs(infos[staging]))
+	}
+	must(c.PromoteRelease(ctx, &configv1.PromoteReleaseRequest{AppId: app.Id}))(t)
+	// Before its next report the stable node still runs release 1.
+	if got := runs(must(c.ListNodes(ctx, &configv1.ListNodesRequest{}))(t).Nodes[0]); got != 1 {
+		t.Fatalf("stable node before reporting the promotion runs %d", got)
+	}
+	infos = report()
+	if runs(infos[stable]) != r2.Release.Number || runs(infos[staging]) != 2 {
+		t.Fatalf("after promotion: stable node runs %d, staging node %d", runs(infos[stable]), runs(infos[staging]))
+	}
+}

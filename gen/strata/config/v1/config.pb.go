@@ -910,7 +910,12 @@ type NodeInfo struct {
 	// (empty when it runs it).
 	ApplyError string `protobuf:"bytes,11,opt,name=apply_error,json=applyError,proto3" json:"apply_error,omitempty"`
 	// From its last heartbeat: what its DNS server does.
-	Dns           NodeDnsState `protobuf:"varint,12,opt,name=dns,proto3,enum=strata.config.v1.NodeDnsState" json:"dns,omitempty"`
+	Dns NodeDnsState `protobuf:"varint,12,opt,name=dns,proto3,enum=strata.config.v1.NodeDnsState" json:"dns,omitempty"`
+	// "stable" or "staging": the track the node follows.
+	Track string `protobuf:"bytes,13,opt,name=track,proto3" json:"track,omitempty"`
+	// The release of each app the node runs, as of its applied version
+	// (apps its track carries now; empty before its first report).
+	Releases      []*NodeAppRelease `protobuf:"bytes,14,rep,name=releases,proto3" json:"releases,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1029,6 +1034,80 @@ func (x *NodeInfo) GetDns() NodeDnsState {
 	return NodeDnsState_NODE_DNS_STATE_UNSPECIFIED
 }
 
+func (x *NodeInfo) GetTrack() string {
+	if x != nil {
+		return x.Track
+	}
+	return ""
+}
+
+func (x *NodeInfo) GetReleases() []*NodeAppRelease {
+	if x != nil {
+		return x.Releases
+	}
+	return nil
+}
+
+type NodeAppRelease struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AppId         string                 `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
+	AppName       string                 `protobuf:"bytes,2,opt,name=app_name,json=appName,proto3" json:"app_name,omitempty"`
+	Release       uint64                 `protobuf:"varint,3,opt,name=release,proto3" json:"release,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeAppRelease) Reset() {
+	*x = NodeAppRelease{}
+	mi := &file_strata_config_v1_config_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeAppRelease) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeAppRelease) ProtoMessage() {}
+
+func (x *NodeAppRelease) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_config_v1_config_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeAppRelease.ProtoReflect.Descriptor instead.
+func (*NodeAppRelease) Descriptor() ([]byte, []int) {
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *NodeAppRelease) GetAppId() string {
+	if x != nil {
+		return x.AppId
+	}
+	return ""
+}
+
+func (x *NodeAppRelease) GetAppName() string {
+	if x != nil {
+		return x.AppName
+	}
+	return ""
+}
+
+func (x *NodeAppRelease) GetRelease() uint64 {
+	if x != nil {
+		return x.Release
+	}
+	return 0
+}
+
 type CreateAppRequest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Name    string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -1048,7 +1127,7 @@ type CreateAppRequest struct {
 
 func (x *CreateAppRequest) Reset() {
 	*x = CreateAppRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[20]
+	mi := &file_strata_config_v1_config_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1060,7 +1139,7 @@ func (x *CreateAppRequest) String() string {
 func (*CreateAppRequest) ProtoMessage() {}
 
 func (x *CreateAppRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[20]
+	mi := &file_strata_config_v1_config_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1073,7 +1152,7 @@ func (x *CreateAppRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAppRequest.ProtoReflect.Descriptor instead.
 func (*CreateAppRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{20}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CreateAppRequest) GetName() string {
@@ -1142,7 +1221,7 @@ type CreateAppResponse struct {
 
 func (x *CreateAppResponse) Reset() {
 	*x = CreateAppResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[21]
+	mi := &file_strata_config_v1_config_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1154,7 +1233,7 @@ func (x *CreateAppResponse) String() string {
 func (*CreateAppResponse) ProtoMessage() {}
 
 func (x *CreateAppResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[21]
+	mi := &file_strata_config_v1_config_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1167,7 +1246,7 @@ func (x *CreateAppResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAppResponse.ProtoReflect.Descriptor instead.
 func (*CreateAppResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{21}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CreateAppResponse) GetApp() *App {
@@ -1193,7 +1272,7 @@ type GetAppRequest struct {
 
 func (x *GetAppRequest) Reset() {
 	*x = GetAppRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[22]
+	mi := &file_strata_config_v1_config_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1205,7 +1284,7 @@ func (x *GetAppRequest) String() string {
 func (*GetAppRequest) ProtoMessage() {}
 
 func (x *GetAppRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[22]
+	mi := &file_strata_config_v1_config_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1218,7 +1297,7 @@ func (x *GetAppRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAppRequest.ProtoReflect.Descriptor instead.
 func (*GetAppRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{22}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetAppRequest) GetAppId() string {
@@ -1243,7 +1322,7 @@ type GetAppResponse struct {
 
 func (x *GetAppResponse) Reset() {
 	*x = GetAppResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[23]
+	mi := &file_strata_config_v1_config_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1255,7 +1334,7 @@ func (x *GetAppResponse) String() string {
 func (*GetAppResponse) ProtoMessage() {}
 
 func (x *GetAppResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[23]
+	mi := &file_strata_config_v1_config_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1268,7 +1347,7 @@ func (x *GetAppResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAppResponse.ProtoReflect.Descriptor instead.
 func (*GetAppResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{23}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetAppResponse) GetApp() *App {
@@ -1314,7 +1393,7 @@ type ListAppsRequest struct {
 
 func (x *ListAppsRequest) Reset() {
 	*x = ListAppsRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[24]
+	mi := &file_strata_config_v1_config_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1326,7 +1405,7 @@ func (x *ListAppsRequest) String() string {
 func (*ListAppsRequest) ProtoMessage() {}
 
 func (x *ListAppsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[24]
+	mi := &file_strata_config_v1_config_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1339,7 +1418,7 @@ func (x *ListAppsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAppsRequest.ProtoReflect.Descriptor instead.
 func (*ListAppsRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{24}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{25}
 }
 
 type ListAppsResponse struct {
@@ -1351,7 +1430,7 @@ type ListAppsResponse struct {
 
 func (x *ListAppsResponse) Reset() {
 	*x = ListAppsResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[25]
+	mi := &file_strata_config_v1_config_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1363,7 +1442,7 @@ func (x *ListAppsResponse) String() string {
 func (*ListAppsResponse) ProtoMessage() {}
 
 func (x *ListAppsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[25]
+	mi := &file_strata_config_v1_config_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1376,7 +1455,7 @@ func (x *ListAppsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAppsResponse.ProtoReflect.Descriptor instead.
 func (*ListAppsResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{25}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListAppsResponse) GetApps() []*AppSummary {
@@ -1406,7 +1485,7 @@ type AppSummary struct {
 
 func (x *AppSummary) Reset() {
 	*x = AppSummary{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[26]
+	mi := &file_strata_config_v1_config_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1418,7 +1497,7 @@ func (x *AppSummary) String() string {
 func (*AppSummary) ProtoMessage() {}
 
 func (x *AppSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[26]
+	mi := &file_strata_config_v1_config_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1431,7 +1510,7 @@ func (x *AppSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppSummary.ProtoReflect.Descriptor instead.
 func (*AppSummary) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{26}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *AppSummary) GetId() string {
@@ -1524,7 +1603,7 @@ type UpdateAppRequest struct {
 
 func (x *UpdateAppRequest) Reset() {
 	*x = UpdateAppRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[27]
+	mi := &file_strata_config_v1_config_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1536,7 +1615,7 @@ func (x *UpdateAppRequest) String() string {
 func (*UpdateAppRequest) ProtoMessage() {}
 
 func (x *UpdateAppRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[27]
+	mi := &file_strata_config_v1_config_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1549,7 +1628,7 @@ func (x *UpdateAppRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAppRequest.ProtoReflect.Descriptor instead.
 func (*UpdateAppRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{27}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *UpdateAppRequest) GetAppId() string {
@@ -1632,7 +1711,7 @@ type UpdateAppResponse struct {
 
 func (x *UpdateAppResponse) Reset() {
 	*x = UpdateAppResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[28]
+	mi := &file_strata_config_v1_config_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1644,7 +1723,7 @@ func (x *UpdateAppResponse) String() string {
 func (*UpdateAppResponse) ProtoMessage() {}
 
 func (x *UpdateAppResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[28]
+	mi := &file_strata_config_v1_config_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1657,7 +1736,7 @@ func (x *UpdateAppResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAppResponse.ProtoReflect.Descriptor instead.
 func (*UpdateAppResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{28}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *UpdateAppResponse) GetApp() *App {
@@ -1684,7 +1763,7 @@ type DeleteAppRequest struct {
 
 func (x *DeleteAppRequest) Reset() {
 	*x = DeleteAppRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[29]
+	mi := &file_strata_config_v1_config_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1696,7 +1775,7 @@ func (x *DeleteAppRequest) String() string {
 func (*DeleteAppRequest) ProtoMessage() {}
 
 func (x *DeleteAppRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[29]
+	mi := &file_strata_config_v1_config_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1709,7 +1788,7 @@ func (x *DeleteAppRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAppRequest.ProtoReflect.Descriptor instead.
 func (*DeleteAppRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{29}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *DeleteAppRequest) GetAppId() string {
@@ -1735,7 +1814,7 @@ type DeleteAppResponse struct {
 
 func (x *DeleteAppResponse) Reset() {
 	*x = DeleteAppResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[30]
+	mi := &file_strata_config_v1_config_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1747,7 +1826,7 @@ func (x *DeleteAppResponse) String() string {
 func (*DeleteAppResponse) ProtoMessage() {}
 
 func (x *DeleteAppResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[30]
+	mi := &file_strata_config_v1_config_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1760,7 +1839,7 @@ func (x *DeleteAppResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAppResponse.ProtoReflect.Descriptor instead.
 func (*DeleteAppResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{30}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DeleteAppResponse) GetVersion() uint64 {
@@ -1782,7 +1861,7 @@ type CreateUpstreamRequest struct {
 
 func (x *CreateUpstreamRequest) Reset() {
 	*x = CreateUpstreamRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[31]
+	mi := &file_strata_config_v1_config_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1794,7 +1873,7 @@ func (x *CreateUpstreamRequest) String() string {
 func (*CreateUpstreamRequest) ProtoMessage() {}
 
 func (x *CreateUpstreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[31]
+	mi := &file_strata_config_v1_config_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1807,7 +1886,7 @@ func (x *CreateUpstreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUpstreamRequest.ProtoReflect.Descriptor instead.
 func (*CreateUpstreamRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{31}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *CreateUpstreamRequest) GetAppId() string {
@@ -1841,7 +1920,7 @@ type CreateUpstreamResponse struct {
 
 func (x *CreateUpstreamResponse) Reset() {
 	*x = CreateUpstreamResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[32]
+	mi := &file_strata_config_v1_config_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1853,7 +1932,7 @@ func (x *CreateUpstreamResponse) String() string {
 func (*CreateUpstreamResponse) ProtoMessage() {}
 
 func (x *CreateUpstreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[32]
+	mi := &file_strata_config_v1_config_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1866,7 +1945,7 @@ func (x *CreateUpstreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUpstreamResponse.ProtoReflect.Descriptor instead.
 func (*CreateUpstreamResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{32}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *CreateUpstreamResponse) GetUpstream() *Upstream {
@@ -1895,7 +1974,7 @@ type UpdateUpstreamRequest struct {
 
 func (x *UpdateUpstreamRequest) Reset() {
 	*x = UpdateUpstreamRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[33]
+	mi := &file_strata_config_v1_config_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1907,7 +1986,7 @@ func (x *UpdateUpstreamRequest) String() string {
 func (*UpdateUpstreamRequest) ProtoMessage() {}
 
 func (x *UpdateUpstreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[33]
+	mi := &file_strata_config_v1_config_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1920,7 +1999,7 @@ func (x *UpdateUpstreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUpstreamRequest.ProtoReflect.Descriptor instead.
 func (*UpdateUpstreamRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{33}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *UpdateUpstreamRequest) GetAppId() string {
@@ -1954,7 +2033,7 @@ type UpdateUpstreamResponse struct {
 
 func (x *UpdateUpstreamResponse) Reset() {
 	*x = UpdateUpstreamResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[34]
+	mi := &file_strata_config_v1_config_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1966,7 +2045,7 @@ func (x *UpdateUpstreamResponse) String() string {
 func (*UpdateUpstreamResponse) ProtoMessage() {}
 
 func (x *UpdateUpstreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[34]
+	mi := &file_strata_config_v1_config_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1979,7 +2058,7 @@ func (x *UpdateUpstreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUpstreamResponse.ProtoReflect.Descriptor instead.
 func (*UpdateUpstreamResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{34}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *UpdateUpstreamResponse) GetUpstream() *Upstream {
@@ -2008,7 +2087,7 @@ type DeleteUpstreamRequest struct {
 
 func (x *DeleteUpstreamRequest) Reset() {
 	*x = DeleteUpstreamRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[35]
+	mi := &file_strata_config_v1_config_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2020,7 +2099,7 @@ func (x *DeleteUpstreamRequest) String() string {
 func (*DeleteUpstreamRequest) ProtoMessage() {}
 
 func (x *DeleteUpstreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[35]
+	mi := &file_strata_config_v1_config_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2033,7 +2112,7 @@ func (x *DeleteUpstreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteUpstreamRequest.ProtoReflect.Descriptor instead.
 func (*DeleteUpstreamRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{35}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *DeleteUpstreamRequest) GetAppId() string {
@@ -2066,7 +2145,7 @@ type DeleteUpstreamResponse struct {
 
 func (x *DeleteUpstreamResponse) Reset() {
 	*x = DeleteUpstreamResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[36]
+	mi := &file_strata_config_v1_config_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2078,7 +2157,7 @@ func (x *DeleteUpstreamResponse) String() string {
 func (*DeleteUpstreamResponse) ProtoMessage() {}
 
 func (x *DeleteUpstreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[36]
+	mi := &file_strata_config_v1_config_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2091,7 +2170,7 @@ func (x *DeleteUpstreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteUpstreamResponse.ProtoReflect.Descriptor instead.
 func (*DeleteUpstreamResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{36}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *DeleteUpstreamResponse) GetVersion() uint64 {
@@ -2114,7 +2193,7 @@ type CreateRuleRequest struct {
 
 func (x *CreateRuleRequest) Reset() {
 	*x = CreateRuleRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[37]
+	mi := &file_strata_config_v1_config_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2126,7 +2205,7 @@ func (x *CreateRuleRequest) String() string {
 func (*CreateRuleRequest) ProtoMessage() {}
 
 func (x *CreateRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[37]
+	mi := &file_strata_config_v1_config_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2139,7 +2218,7 @@ func (x *CreateRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRuleRequest.ProtoReflect.Descriptor instead.
 func (*CreateRuleRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{37}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *CreateRuleRequest) GetAppId() string {
@@ -2180,7 +2259,7 @@ type CreateRuleResponse struct {
 
 func (x *CreateRuleResponse) Reset() {
 	*x = CreateRuleResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[38]
+	mi := &file_strata_config_v1_config_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2192,7 +2271,7 @@ func (x *CreateRuleResponse) String() string {
 func (*CreateRuleResponse) ProtoMessage() {}
 
 func (x *CreateRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[38]
+	mi := &file_strata_config_v1_config_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2205,7 +2284,7 @@ func (x *CreateRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRuleResponse.ProtoReflect.Descriptor instead.
 func (*CreateRuleResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{38}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *CreateRuleResponse) GetRule() *Rule {
@@ -2234,7 +2313,7 @@ type UpdateRuleRequest struct {
 
 func (x *UpdateRuleRequest) Reset() {
 	*x = UpdateRuleRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[39]
+	mi := &file_strata_config_v1_config_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2246,7 +2325,7 @@ func (x *UpdateRuleRequest) String() string {
 func (*UpdateRuleRequest) ProtoMessage() {}
 
 func (x *UpdateRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[39]
+	mi := &file_strata_config_v1_config_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2259,7 +2338,7 @@ func (x *UpdateRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRuleRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRuleRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{39}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *UpdateRuleRequest) GetAppId() string {
@@ -2293,7 +2372,7 @@ type UpdateRuleResponse struct {
 
 func (x *UpdateRuleResponse) Reset() {
 	*x = UpdateRuleResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[40]
+	mi := &file_strata_config_v1_config_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2305,7 +2384,7 @@ func (x *UpdateRuleResponse) String() string {
 func (*UpdateRuleResponse) ProtoMessage() {}
 
 func (x *UpdateRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[40]
+	mi := &file_strata_config_v1_config_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2318,7 +2397,7 @@ func (x *UpdateRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRuleResponse.ProtoReflect.Descriptor instead.
 func (*UpdateRuleResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{40}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *UpdateRuleResponse) GetRule() *Rule {
@@ -2347,7 +2426,7 @@ type DeleteRuleRequest struct {
 
 func (x *DeleteRuleRequest) Reset() {
 	*x = DeleteRuleRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[41]
+	mi := &file_strata_config_v1_config_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2359,7 +2438,7 @@ func (x *DeleteRuleRequest) String() string {
 func (*DeleteRuleRequest) ProtoMessage() {}
 
 func (x *DeleteRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[41]
+	mi := &file_strata_config_v1_config_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2372,7 +2451,7 @@ func (x *DeleteRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRuleRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRuleRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{41}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *DeleteRuleRequest) GetAppId() string {
@@ -2405,7 +2484,7 @@ type DeleteRuleResponse struct {
 
 func (x *DeleteRuleResponse) Reset() {
 	*x = DeleteRuleResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[42]
+	mi := &file_strata_config_v1_config_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2417,7 +2496,7 @@ func (x *DeleteRuleResponse) String() string {
 func (*DeleteRuleResponse) ProtoMessage() {}
 
 func (x *DeleteRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[42]
+	mi := &file_strata_config_v1_config_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2430,7 +2509,7 @@ func (x *DeleteRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRuleResponse.ProtoReflect.Descriptor instead.
 func (*DeleteRuleResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{42}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *DeleteRuleResponse) GetVersion() uint64 {
@@ -2453,7 +2532,7 @@ type MoveRuleRequest struct {
 
 func (x *MoveRuleRequest) Reset() {
 	*x = MoveRuleRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[43]
+	mi := &file_strata_config_v1_config_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2465,7 +2544,7 @@ func (x *MoveRuleRequest) String() string {
 func (*MoveRuleRequest) ProtoMessage() {}
 
 func (x *MoveRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[43]
+	mi := &file_strata_config_v1_config_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2478,7 +2557,7 @@ func (x *MoveRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MoveRuleRequest.ProtoReflect.Descriptor instead.
 func (*MoveRuleRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{43}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *MoveRuleRequest) GetAppId() string {
@@ -2518,7 +2597,7 @@ type MoveRuleResponse struct {
 
 func (x *MoveRuleResponse) Reset() {
 	*x = MoveRuleResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[44]
+	mi := &file_strata_config_v1_config_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2530,7 +2609,7 @@ func (x *MoveRuleResponse) String() string {
 func (*MoveRuleResponse) ProtoMessage() {}
 
 func (x *MoveRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[44]
+	mi := &file_strata_config_v1_config_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2543,7 +2622,7 @@ func (x *MoveRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MoveRuleResponse.ProtoReflect.Descriptor instead.
 func (*MoveRuleResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{44}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *MoveRuleResponse) GetVersion() uint64 {
@@ -2562,7 +2641,7 @@ type DiffAppRequest struct {
 
 func (x *DiffAppRequest) Reset() {
 	*x = DiffAppRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[45]
+	mi := &file_strata_config_v1_config_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2574,7 +2653,7 @@ func (x *DiffAppRequest) String() string {
 func (*DiffAppRequest) ProtoMessage() {}
 
 func (x *DiffAppRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[45]
+	mi := &file_strata_config_v1_config_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2587,7 +2666,7 @@ func (x *DiffAppRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffAppRequest.ProtoReflect.Descriptor instead.
 func (*DiffAppRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{45}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *DiffAppRequest) GetAppId() string {
@@ -2613,7 +2692,7 @@ type DiffAppResponse struct {
 
 func (x *DiffAppResponse) Reset() {
 	*x = DiffAppResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[46]
+	mi := &file_strata_config_v1_config_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2625,7 +2704,7 @@ func (x *DiffAppResponse) String() string {
 func (*DiffAppResponse) ProtoMessage() {}
 
 func (x *DiffAppResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[46]
+	mi := &file_strata_config_v1_config_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2638,7 +2717,7 @@ func (x *DiffAppResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffAppResponse.ProtoReflect.Descriptor instead.
 func (*DiffAppResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{46}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *DiffAppResponse) GetChanges() []*PendingChange {
@@ -2689,7 +2768,7 @@ type PendingChange struct {
 
 func (x *PendingChange) Reset() {
 	*x = PendingChange{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[47]
+	mi := &file_strata_config_v1_config_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2701,7 +2780,7 @@ func (x *PendingChange) String() string {
 func (*PendingChange) ProtoMessage() {}
 
 func (x *PendingChange) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[47]
+	mi := &file_strata_config_v1_config_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2714,7 +2793,7 @@ func (x *PendingChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PendingChange.ProtoReflect.Descriptor instead.
 func (*PendingChange) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{47}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *PendingChange) GetPosition() uint64 {
@@ -2768,15 +2847,17 @@ type Release struct {
 	// For object reverts: "upstream/NAME" or "rule/NAME".
 	Object string `protobuf:"bytes,9,opt,name=object,proto3" json:"object,omitempty"`
 	// For a staging release promoted to stable nodes: who and when.
-	PromotedBy    string                 `protobuf:"bytes,10,opt,name=promoted_by,json=promotedBy,proto3" json:"promoted_by,omitempty"`
-	PromotedTime  *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=promoted_time,json=promotedTime,proto3" json:"promoted_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	PromotedBy   string                 `protobuf:"bytes,10,opt,name=promoted_by,json=promotedBy,proto3" json:"promoted_by,omitempty"`
+	PromotedTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=promoted_time,json=promotedTime,proto3" json:"promoted_time,omitempty"`
+	// Event-log position of the promotion (the stable track's version).
+	PromotedPosition uint64 `protobuf:"varint,12,opt,name=promoted_position,json=promotedPosition,proto3" json:"promoted_position,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Release) Reset() {
 	*x = Release{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[48]
+	mi := &file_strata_config_v1_config_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2788,7 +2869,7 @@ func (x *Release) String() string {
 func (*Release) ProtoMessage() {}
 
 func (x *Release) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[48]
+	mi := &file_strata_config_v1_config_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2801,7 +2882,7 @@ func (x *Release) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Release.ProtoReflect.Descriptor instead.
 func (*Release) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{48}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *Release) GetNumber() uint64 {
@@ -2881,6 +2962,13 @@ func (x *Release) GetPromotedTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Release) GetPromotedPosition() uint64 {
+	if x != nil {
+		return x.PromotedPosition
+	}
+	return 0
+}
+
 type CreateReleaseRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	AppId           string                 `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
@@ -2893,7 +2981,7 @@ type CreateReleaseRequest struct {
 
 func (x *CreateReleaseRequest) Reset() {
 	*x = CreateReleaseRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[49]
+	mi := &file_strata_config_v1_config_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2905,7 +2993,7 @@ func (x *CreateReleaseRequest) String() string {
 func (*CreateReleaseRequest) ProtoMessage() {}
 
 func (x *CreateReleaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[49]
+	mi := &file_strata_config_v1_config_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2918,7 +3006,7 @@ func (x *CreateReleaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateReleaseRequest.ProtoReflect.Descriptor instead.
 func (*CreateReleaseRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{49}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *CreateReleaseRequest) GetAppId() string {
@@ -2959,7 +3047,7 @@ type CreateReleaseResponse struct {
 
 func (x *CreateReleaseResponse) Reset() {
 	*x = CreateReleaseResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[50]
+	mi := &file_strata_config_v1_config_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2971,7 +3059,7 @@ func (x *CreateReleaseResponse) String() string {
 func (*CreateReleaseResponse) ProtoMessage() {}
 
 func (x *CreateReleaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[50]
+	mi := &file_strata_config_v1_config_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2984,7 +3072,7 @@ func (x *CreateReleaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateReleaseResponse.ProtoReflect.Descriptor instead.
 func (*CreateReleaseResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{50}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *CreateReleaseResponse) GetRelease() *Release {
@@ -3010,7 +3098,7 @@ type ListReleasesRequest struct {
 
 func (x *ListReleasesRequest) Reset() {
 	*x = ListReleasesRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[51]
+	mi := &file_strata_config_v1_config_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3022,7 +3110,7 @@ func (x *ListReleasesRequest) String() string {
 func (*ListReleasesRequest) ProtoMessage() {}
 
 func (x *ListReleasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[51]
+	mi := &file_strata_config_v1_config_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3035,7 +3123,7 @@ func (x *ListReleasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReleasesRequest.ProtoReflect.Descriptor instead.
 func (*ListReleasesRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{51}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ListReleasesRequest) GetAppId() string {
@@ -3057,7 +3145,7 @@ type ListReleasesResponse struct {
 
 func (x *ListReleasesResponse) Reset() {
 	*x = ListReleasesResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[52]
+	mi := &file_strata_config_v1_config_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3069,7 +3157,7 @@ func (x *ListReleasesResponse) String() string {
 func (*ListReleasesResponse) ProtoMessage() {}
 
 func (x *ListReleasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[52]
+	mi := &file_strata_config_v1_config_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3082,7 +3170,7 @@ func (x *ListReleasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReleasesResponse.ProtoReflect.Descriptor instead.
 func (*ListReleasesResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{52}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ListReleasesResponse) GetReleases() []*Release {
@@ -3117,7 +3205,7 @@ type PromoteReleaseRequest struct {
 
 func (x *PromoteReleaseRequest) Reset() {
 	*x = PromoteReleaseRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[53]
+	mi := &file_strata_config_v1_config_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3129,7 +3217,7 @@ func (x *PromoteReleaseRequest) String() string {
 func (*PromoteReleaseRequest) ProtoMessage() {}
 
 func (x *PromoteReleaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[53]
+	mi := &file_strata_config_v1_config_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3142,7 +3230,7 @@ func (x *PromoteReleaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PromoteReleaseRequest.ProtoReflect.Descriptor instead.
 func (*PromoteReleaseRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{53}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *PromoteReleaseRequest) GetAppId() string {
@@ -3177,7 +3265,7 @@ type PromoteReleaseResponse struct {
 
 func (x *PromoteReleaseResponse) Reset() {
 	*x = PromoteReleaseResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[54]
+	mi := &file_strata_config_v1_config_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3189,7 +3277,7 @@ func (x *PromoteReleaseResponse) String() string {
 func (*PromoteReleaseResponse) ProtoMessage() {}
 
 func (x *PromoteReleaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[54]
+	mi := &file_strata_config_v1_config_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3202,7 +3290,7 @@ func (x *PromoteReleaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PromoteReleaseResponse.ProtoReflect.Descriptor instead.
 func (*PromoteReleaseResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{54}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *PromoteReleaseResponse) GetRelease() *Release {
@@ -3231,7 +3319,7 @@ type RevertAppRequest struct {
 
 func (x *RevertAppRequest) Reset() {
 	*x = RevertAppRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[55]
+	mi := &file_strata_config_v1_config_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3243,7 +3331,7 @@ func (x *RevertAppRequest) String() string {
 func (*RevertAppRequest) ProtoMessage() {}
 
 func (x *RevertAppRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[55]
+	mi := &file_strata_config_v1_config_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3256,7 +3344,7 @@ func (x *RevertAppRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevertAppRequest.ProtoReflect.Descriptor instead.
 func (*RevertAppRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{55}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *RevertAppRequest) GetAppId() string {
@@ -3297,7 +3385,7 @@ type RevertAppResponse struct {
 
 func (x *RevertAppResponse) Reset() {
 	*x = RevertAppResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[56]
+	mi := &file_strata_config_v1_config_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3309,7 +3397,7 @@ func (x *RevertAppResponse) String() string {
 func (*RevertAppResponse) ProtoMessage() {}
 
 func (x *RevertAppResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[56]
+	mi := &file_strata_config_v1_config_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3322,7 +3410,7 @@ func (x *RevertAppResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevertAppResponse.ProtoReflect.Descriptor instead.
 func (*RevertAppResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{56}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *RevertAppResponse) GetRelease() *Release {
@@ -3355,7 +3443,7 @@ type RevertObjectRequest struct {
 
 func (x *RevertObjectRequest) Reset() {
 	*x = RevertObjectRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[57]
+	mi := &file_strata_config_v1_config_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3367,7 +3455,7 @@ func (x *RevertObjectRequest) String() string {
 func (*RevertObjectRequest) ProtoMessage() {}
 
 func (x *RevertObjectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[57]
+	mi := &file_strata_config_v1_config_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3380,7 +3468,7 @@ func (x *RevertObjectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevertObjectRequest.ProtoReflect.Descriptor instead.
 func (*RevertObjectRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{57}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *RevertObjectRequest) GetAppId() string {
@@ -3435,7 +3523,7 @@ type RevertObjectResponse struct {
 
 func (x *RevertObjectResponse) Reset() {
 	*x = RevertObjectResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[58]
+	mi := &file_strata_config_v1_config_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3447,7 +3535,7 @@ func (x *RevertObjectResponse) String() string {
 func (*RevertObjectResponse) ProtoMessage() {}
 
 func (x *RevertObjectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[58]
+	mi := &file_strata_config_v1_config_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3460,7 +3548,7 @@ func (x *RevertObjectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevertObjectResponse.ProtoReflect.Descriptor instead.
 func (*RevertObjectResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{58}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *RevertObjectResponse) GetRelease() *Release {
@@ -3488,7 +3576,7 @@ type GetSnapshotRequest struct {
 
 func (x *GetSnapshotRequest) Reset() {
 	*x = GetSnapshotRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[59]
+	mi := &file_strata_config_v1_config_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3500,7 +3588,7 @@ func (x *GetSnapshotRequest) String() string {
 func (*GetSnapshotRequest) ProtoMessage() {}
 
 func (x *GetSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[59]
+	mi := &file_strata_config_v1_config_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3513,7 +3601,7 @@ func (x *GetSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*GetSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{59}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *GetSnapshotRequest) GetPartition() string {
@@ -3544,7 +3632,7 @@ type GetSnapshotResponse struct {
 
 func (x *GetSnapshotResponse) Reset() {
 	*x = GetSnapshotResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[60]
+	mi := &file_strata_config_v1_config_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3556,7 +3644,7 @@ func (x *GetSnapshotResponse) String() string {
 func (*GetSnapshotResponse) ProtoMessage() {}
 
 func (x *GetSnapshotResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[60]
+	mi := &file_strata_config_v1_config_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3569,7 +3657,7 @@ func (x *GetSnapshotResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSnapshotResponse.ProtoReflect.Descriptor instead.
 func (*GetSnapshotResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{60}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *GetSnapshotResponse) GetVersion() uint64 {
@@ -3648,7 +3736,7 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\x10ListNodesRequest\x12\x18\n" +
 	"\acluster\x18\x01 \x01(\tR\acluster\"E\n" +
 	"\x11ListNodesResponse\x120\n" +
-	"\x05nodes\x18\x01 \x03(\v2\x1a.strata.config.v1.NodeInfoR\x05nodes\"\xc4\x03\n" +
+	"\x05nodes\x18\x01 \x03(\v2\x1a.strata.config.v1.NodeInfoR\x05nodes\"\x98\x04\n" +
 	"\bNodeInfo\x12*\n" +
 	"\x04node\x18\x01 \x01(\v2\x16.strata.config.v1.NodeR\x04node\x12!\n" +
 	"\fpartition_id\x18\x02 \x01(\tR\vpartitionId\x12'\n" +
@@ -3664,7 +3752,13 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	" \x01(\bR\ahealthy\x12\x1f\n" +
 	"\vapply_error\x18\v \x01(\tR\n" +
 	"applyError\x120\n" +
-	"\x03dns\x18\f \x01(\x0e2\x1e.strata.config.v1.NodeDnsStateR\x03dns\"\xf6\x02\n" +
+	"\x03dns\x18\f \x01(\x0e2\x1e.strata.config.v1.NodeDnsStateR\x03dns\x12\x14\n" +
+	"\x05track\x18\r \x01(\tR\x05track\x12<\n" +
+	"\breleases\x18\x0e \x03(\v2 .strata.config.v1.NodeAppReleaseR\breleases\"\\\n" +
+	"\x0eNodeAppRelease\x12\x15\n" +
+	"\x06app_id\x18\x01 \x01(\tR\x05appId\x12\x19\n" +
+	"\bapp_name\x18\x02 \x01(\tR\aappName\x12\x18\n" +
+	"\arelease\x18\x03 \x01(\x04R\arelease\"\xf6\x02\n" +
 	"\x10CreateAppRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\adomains\x18\x02 \x03(\tR\adomains\x12\x1d\n" +
@@ -3806,7 +3900,7 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x18\n" +
 	"\asummary\x18\x03 \x01(\tR\asummary\x12\x14\n" +
 	"\x05actor\x18\x04 \x01(\tR\x05actor\x12.\n" +
-	"\x04time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xe0\x02\n" +
+	"\x04time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\x8d\x03\n" +
 	"\aRelease\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\x04R\x06number\x12\x12\n" +
 	"\x04note\x18\x02 \x01(\tR\x04note\x12\x14\n" +
@@ -3821,7 +3915,8 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\vpromoted_by\x18\n" +
 	" \x01(\tR\n" +
 	"promotedBy\x12?\n" +
-	"\rpromoted_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\fpromotedTime\"\xa0\x01\n" +
+	"\rpromoted_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\fpromotedTime\x12+\n" +
+	"\x11promoted_position\x18\f \x01(\x04R\x10promotedPosition\"\xa0\x01\n" +
 	"\x14CreateReleaseRequest\x12\x15\n" +
 	"\x06app_id\x18\x01 \x01(\tR\x05appId\x12.\n" +
 	"\x10expected_version\x18\x02 \x01(\x04H\x00R\x0fexpectedVersion\x88\x01\x01\x12\x12\n" +
@@ -3923,7 +4018,7 @@ func file_strata_config_v1_config_proto_rawDescGZIP() []byte {
 	return file_strata_config_v1_config_proto_rawDescData
 }
 
-var file_strata_config_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 63)
+var file_strata_config_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 64)
 var file_strata_config_v1_config_proto_goTypes = []any{
 	(*CreatePartitionRequest)(nil),  // 0: strata.config.v1.CreatePartitionRequest
 	(*CreatePartitionResponse)(nil), // 1: strata.config.v1.CreatePartitionResponse
@@ -3945,159 +4040,161 @@ var file_strata_config_v1_config_proto_goTypes = []any{
 	(*ListNodesRequest)(nil),        // 17: strata.config.v1.ListNodesRequest
 	(*ListNodesResponse)(nil),       // 18: strata.config.v1.ListNodesResponse
 	(*NodeInfo)(nil),                // 19: strata.config.v1.NodeInfo
-	(*CreateAppRequest)(nil),        // 20: strata.config.v1.CreateAppRequest
-	(*CreateAppResponse)(nil),       // 21: strata.config.v1.CreateAppResponse
-	(*GetAppRequest)(nil),           // 22: strata.config.v1.GetAppRequest
-	(*GetAppResponse)(nil),          // 23: strata.config.v1.GetAppResponse
-	(*ListAppsRequest)(nil),         // 24: strata.config.v1.ListAppsRequest
-	(*ListAppsResponse)(nil),        // 25: strata.config.v1.ListAppsResponse
-	(*AppSummary)(nil),              // 26: strata.config.v1.AppSummary
-	(*UpdateAppRequest)(nil),        // 27: strata.config.v1.UpdateAppRequest
-	(*UpdateAppResponse)(nil),       // 28: strata.config.v1.UpdateAppResponse
-	(*DeleteAppRequest)(nil),        // 29: strata.config.v1.DeleteAppRequest
-	(*DeleteAppResponse)(nil),       // 30: strata.config.v1.DeleteAppResponse
-	(*CreateUpstreamRequest)(nil),   // 31: strata.config.v1.CreateUpstreamRequest
-	(*CreateUpstreamResponse)(nil),  // 32: strata.config.v1.CreateUpstreamResponse
-	(*UpdateUpstreamRequest)(nil),   // 33: strata.config.v1.UpdateUpstreamRequest
-	(*UpdateUpstreamResponse)(nil),  // 34: strata.config.v1.UpdateUpstreamResponse
-	(*DeleteUpstreamRequest)(nil),   // 35: strata.config.v1.DeleteUpstreamRequest
-	(*DeleteUpstreamResponse)(nil),  // 36: strata.config.v1.DeleteUpstreamResponse
-	(*CreateRuleRequest)(nil),       // 37: strata.config.v1.CreateRuleRequest
-	(*CreateRuleResponse)(nil),      // 38: strata.config.v1.CreateRuleResponse
-	(*UpdateRuleRequest)(nil),       // 39: strata.config.v1.UpdateRuleRequest
-	(*UpdateRuleResponse)(nil),      // 40: strata.config.v1.UpdateRuleResponse
-	(*DeleteRuleRequest)(nil),       // 41: strata.config.v1.DeleteRuleRequest
-	(*DeleteRuleResponse)(nil),      // 42: strata.config.v1.DeleteRuleResponse
-	(*MoveRuleRequest)(nil),         // 43: strata.config.v1.MoveRuleRequest
-	(*MoveRuleResponse)(nil),        // 44: strata.config.v1.MoveRuleResponse
-	(*DiffAppRequest)(nil),          // 45: strata.config.v1.DiffAppRequest
-	(*DiffAppResponse)(nil),         // 46: strata.config.v1.DiffAppResponse
-	(*PendingChange)(nil),           // 47: strata.config.v1.PendingChange
-	(*Release)(nil),                 // 48: strata.config.v1.Release
-	(*CreateReleaseRequest)(nil),    // 49: strata.config.v1.CreateReleaseRequest
-	(*CreateReleaseResponse)(nil),   // 50: strata.config.v1.CreateReleaseResponse
-	(*ListReleasesRequest)(nil),     // 51: strata.config.v1.ListReleasesRequest
-	(*ListReleasesResponse)(nil),    // 52: strata.config.v1.ListReleasesResponse
-	(*PromoteReleaseRequest)(nil),   // 53: strata.config.v1.PromoteReleaseRequest
-	(*PromoteReleaseResponse)(nil),  // 54: strata.config.v1.PromoteReleaseResponse
-	(*RevertAppRequest)(nil),        // 55: strata.config.v1.RevertAppRequest
-	(*RevertAppResponse)(nil),       // 56: strata.config.v1.RevertAppResponse
-	(*RevertObjectRequest)(nil),     // 57: strata.config.v1.RevertObjectRequest
-	(*RevertObjectResponse)(nil),    // 58: strata.config.v1.RevertObjectResponse
-	(*GetSnapshotRequest)(nil),      // 59: strata.config.v1.GetSnapshotRequest
-	(*GetSnapshotResponse)(nil),     // 60: strata.config.v1.GetSnapshotResponse
-	nil,                             // 61: strata.config.v1.CreateAppRequest.LabelsEntry
-	nil,                             // 62: strata.config.v1.UpdateAppRequest.LabelsEntry
-	(*Partition)(nil),               // 63: strata.config.v1.Partition
-	(*Cluster)(nil),                 // 64: strata.config.v1.Cluster
-	(*Node)(nil),                    // 65: strata.config.v1.Node
-	(*timestamppb.Timestamp)(nil),   // 66: google.protobuf.Timestamp
-	(NodeDnsState)(0),               // 67: strata.config.v1.NodeDnsState
-	(*Hsts)(nil),                    // 68: strata.config.v1.Hsts
-	(*App)(nil),                     // 69: strata.config.v1.App
-	(*Upstream)(nil),                // 70: strata.config.v1.Upstream
-	(*Rule)(nil),                    // 71: strata.config.v1.Rule
+	(*NodeAppRelease)(nil),          // 20: strata.config.v1.NodeAppRelease
+	(*CreateAppRequest)(nil),        // 21: strata.config.v1.CreateAppRequest
+	(*CreateAppResponse)(nil),       // 22: strata.config.v1.CreateAppResponse
+	(*GetAppRequest)(nil),           // 23: strata.config.v1.GetAppRequest
+	(*GetAppResponse)(nil),          // 24: strata.config.v1.GetAppResponse
+	(*ListAppsRequest)(nil),         // 25: strata.config.v1.ListAppsRequest
+	(*ListAppsResponse)(nil),        // 26: strata.config.v1.ListAppsResponse
+	(*AppSummary)(nil),              // 27: strata.config.v1.AppSummary
+	(*UpdateAppRequest)(nil),        // 28: strata.config.v1.UpdateAppRequest
+	(*UpdateAppResponse)(nil),       // 29: strata.config.v1.UpdateAppResponse
+	(*DeleteAppRequest)(nil),        // 30: strata.config.v1.DeleteAppRequest
+	(*DeleteAppResponse)(nil),       // 31: strata.config.v1.DeleteAppResponse
+	(*CreateUpstreamRequest)(nil),   // 32: strata.config.v1.CreateUpstreamRequest
+	(*CreateUpstreamResponse)(nil),  // 33: strata.config.v1.CreateUpstreamResponse
+	(*UpdateUpstreamRequest)(nil),   // 34: strata.config.v1.UpdateUpstreamRequest
+	(*UpdateUpstreamResponse)(nil),  // 35: strata.config.v1.UpdateUpstreamResponse
+	(*DeleteUpstreamRequest)(nil),   // 36: strata.config.v1.DeleteUpstreamRequest
+	(*DeleteUpstreamResponse)(nil),  // 37: strata.config.v1.DeleteUpstreamResponse
+	(*CreateRuleRequest)(nil),       // 38: strata.config.v1.CreateRuleRequest
+	(*CreateRuleResponse)(nil),      // 39: strata.config.v1.CreateRuleResponse
+	(*UpdateRuleRequest)(nil),       // 40: strata.config.v1.UpdateRuleRequest
+	(*UpdateRuleResponse)(nil),      // 41: strata.config.v1.UpdateRuleResponse
+	(*DeleteRuleRequest)(nil),       // 42: strata.config.v1.DeleteRuleRequest
+	(*DeleteRuleResponse)(nil),      // 43: strata.config.v1.DeleteRuleResponse
+	(*MoveRuleRequest)(nil),         // 44: strata.config.v1.MoveRuleRequest
+	(*MoveRuleResponse)(nil),        // 45: strata.config.v1.MoveRuleResponse
+	(*DiffAppRequest)(nil),          // 46: strata.config.v1.DiffAppRequest
+	(*DiffAppResponse)(nil),         // 47: strata.config.v1.DiffAppResponse
+	(*PendingChange)(nil),           // 48: strata.config.v1.PendingChange
+	(*Release)(nil),                 // 49: strata.config.v1.Release
+	(*CreateReleaseRequest)(nil),    // 50: strata.config.v1.CreateReleaseRequest
+	(*CreateReleaseResponse)(nil),   // 51: strata.config.v1.CreateReleaseResponse
+	(*ListReleasesRequest)(nil),     // 52: strata.config.v1.ListReleasesRequest
+	(*ListReleasesResponse)(nil),    // 53: strata.config.v1.ListReleasesResponse
+	(*PromoteReleaseRequest)(nil),   // 54: strata.config.v1.PromoteReleaseRequest
+	(*PromoteReleaseResponse)(nil),  // 55: strata.config.v1.PromoteReleaseResponse
+	(*RevertAppRequest)(nil),        // 56: strata.config.v1.RevertAppRequest
+	(*RevertAppResponse)(nil),       // 57: strata.config.v1.RevertAppResponse
+	(*RevertObjectRequest)(nil),     // 58: strata.config.v1.RevertObjectRequest
+	(*RevertObjectResponse)(nil),    // 59: strata.config.v1.RevertObjectResponse
+	(*GetSnapshotRequest)(nil),      // 60: strata.config.v1.GetSnapshotRequest
+	(*GetSnapshotResponse)(nil),     // 61: strata.config.v1.GetSnapshotResponse
+	nil,                             // 62: strata.config.v1.CreateAppRequest.LabelsEntry
+	nil,                             // 63: strata.config.v1.UpdateAppRequest.LabelsEntry
+	(*Partition)(nil),               // 64: strata.config.v1.Partition
+	(*Cluster)(nil),                 // 65: strata.config.v1.Cluster
+	(*Node)(nil),                    // 66: strata.config.v1.Node
+	(*timestamppb.Timestamp)(nil),   // 67: google.protobuf.Timestamp
+	(NodeDnsState)(0),               // 68: strata.config.v1.NodeDnsState
+	(*Hsts)(nil),                    // 69: strata.config.v1.Hsts
+	(*App)(nil),                     // 70: strata.config.v1.App
+	(*Upstream)(nil),                // 71: strata.config.v1.Upstream
+	(*Rule)(nil),                    // 72: strata.config.v1.Rule
 }
 var file_strata_config_v1_config_proto_depIdxs = []int32{
-	63, // 0: strata.config.v1.CreatePartitionResponse.partition:type_name -> strata.config.v1.Partition
-	63, // 1: strata.config.v1.ListPartitionsResponse.partitions:type_name -> strata.config.v1.Partition
-	64, // 2: strata.config.v1.CreateClusterResponse.cluster:type_name -> strata.config.v1.Cluster
+	64, // 0: strata.config.v1.CreatePartitionResponse.partition:type_name -> strata.config.v1.Partition
+	64, // 1: strata.config.v1.ListPartitionsResponse.partitions:type_name -> strata.config.v1.Partition
+	65, // 2: strata.config.v1.CreateClusterResponse.cluster:type_name -> strata.config.v1.Cluster
 	7,  // 3: strata.config.v1.UpdateClusterRequest.parents:type_name -> strata.config.v1.ClusterParents
-	64, // 4: strata.config.v1.UpdateClusterResponse.cluster:type_name -> strata.config.v1.Cluster
-	64, // 5: strata.config.v1.ListClustersResponse.clusters:type_name -> strata.config.v1.Cluster
-	65, // 6: strata.config.v1.RegisterNodeResponse.node:type_name -> strata.config.v1.Node
-	65, // 7: strata.config.v1.SetNodeStagingResponse.node:type_name -> strata.config.v1.Node
+	65, // 4: strata.config.v1.UpdateClusterResponse.cluster:type_name -> strata.config.v1.Cluster
+	65, // 5: strata.config.v1.ListClustersResponse.clusters:type_name -> strata.config.v1.Cluster
+	66, // 6: strata.config.v1.RegisterNodeResponse.node:type_name -> strata.config.v1.Node
+	66, // 7: strata.config.v1.SetNodeStagingResponse.node:type_name -> strata.config.v1.Node
 	19, // 8: strata.config.v1.ListNodesResponse.nodes:type_name -> strata.config.v1.NodeInfo
-	65, // 9: strata.config.v1.NodeInfo.node:type_name -> strata.config.v1.Node
-	66, // 10: strata.config.v1.NodeInfo.last_seen:type_name -> google.protobuf.Timestamp
-	67, // 11: strata.config.v1.NodeInfo.dns:type_name -> strata.config.v1.NodeDnsState
-	61, // 12: strata.config.v1.CreateAppRequest.labels:type_name -> strata.config.v1.CreateAppRequest.LabelsEntry
-	68, // 13: strata.config.v1.CreateAppRequest.hsts:type_name -> strata.config.v1.Hsts
-	69, // 14: strata.config.v1.CreateAppResponse.app:type_name -> strata.config.v1.App
-	69, // 15: strata.config.v1.GetAppResponse.app:type_name -> strata.config.v1.App
-	69, // 16: strata.config.v1.GetAppResponse.released:type_name -> strata.config.v1.App
-	26, // 17: strata.config.v1.ListAppsResponse.apps:type_name -> strata.config.v1.AppSummary
-	62, // 18: strata.config.v1.UpdateAppRequest.labels:type_name -> strata.config.v1.UpdateAppRequest.LabelsEntry
-	68, // 19: strata.config.v1.UpdateAppRequest.hsts:type_name -> strata.config.v1.Hsts
-	69, // 20: strata.config.v1.UpdateAppResponse.app:type_name -> strata.config.v1.App
-	70, // 21: strata.config.v1.CreateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
-	70, // 22: strata.config.v1.CreateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
-	70, // 23: strata.config.v1.UpdateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
-	70, // 24: strata.config.v1.UpdateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
-	71, // 25: strata.config.v1.CreateRuleRequest.rule:type_name -> strata.config.v1.Rule
-	71, // 26: strata.config.v1.CreateRuleResponse.rule:type_name -> strata.config.v1.Rule
-	71, // 27: strata.config.v1.UpdateRuleRequest.rule:type_name -> strata.config.v1.Rule
-	71, // 28: strata.config.v1.UpdateRuleResponse.rule:type_name -> strata.config.v1.Rule
-	47, // 29: strata.config.v1.DiffAppResponse.changes:type_name -> strata.config.v1.PendingChange
-	66, // 30: strata.config.v1.PendingChange.time:type_name -> google.protobuf.Timestamp
-	66, // 31: strata.config.v1.Release.time:type_name -> google.protobuf.Timestamp
-	66, // 32: strata.config.v1.Release.promoted_time:type_name -> google.protobuf.Timestamp
-	48, // 33: strata.config.v1.CreateReleaseResponse.release:type_name -> strata.config.v1.Release
-	48, // 34: strata.config.v1.ListReleasesResponse.releases:type_name -> strata.config.v1.Release
-	48, // 35: strata.config.v1.PromoteReleaseResponse.release:type_name -> strata.config.v1.Release
-	48, // 36: strata.config.v1.RevertAppResponse.release:type_name -> strata.config.v1.Release
-	48, // 37: strata.config.v1.RevertObjectResponse.release:type_name -> strata.config.v1.Release
-	0,  // 38: strata.config.v1.ConfigService.CreatePartition:input_type -> strata.config.v1.CreatePartitionRequest
-	2,  // 39: strata.config.v1.ConfigService.ListPartitions:input_type -> strata.config.v1.ListPartitionsRequest
-	4,  // 40: strata.config.v1.ConfigService.CreateCluster:input_type -> strata.config.v1.CreateClusterRequest
-	9,  // 41: strata.config.v1.ConfigService.ListClusters:input_type -> strata.config.v1.ListClustersRequest
-	6,  // 42: strata.config.v1.ConfigService.UpdateCluster:input_type -> strata.config.v1.UpdateClusterRequest
-	11, // 43: strata.config.v1.ConfigService.RegisterNode:input_type -> strata.config.v1.RegisterNodeRequest
-	13, // 44: strata.config.v1.ConfigService.SetNodeStaging:input_type -> strata.config.v1.SetNodeStagingRequest
-	15, // 45: strata.config.v1.ConfigService.RemoveNode:input_type -> strata.config.v1.RemoveNodeRequest
-	17, // 46: strata.config.v1.ConfigService.ListNodes:input_type -> strata.config.v1.ListNodesRequest
-	20, // 47: strata.config.v1.ConfigService.CreateApp:input_type -> strata.config.v1.CreateAppRequest
-	22, // 48: strata.config.v1.ConfigService.GetApp:input_type -> strata.config.v1.GetAppRequest
-	24, // 49: strata.config.v1.ConfigService.ListApps:input_type -> strata.config.v1.ListAppsRequest
-	27, // 50: strata.config.v1.ConfigService.UpdateApp:input_type -> strata.config.v1.UpdateAppRequest
-	29, // 51: strata.config.v1.ConfigService.DeleteApp:input_type -> strata.config.v1.DeleteAppRequest
-	31, // 52: strata.config.v1.ConfigService.CreateUpstream:input_type -> strata.config.v1.CreateUpstreamRequest
-	33, // 53: strata.config.v1.ConfigService.UpdateUpstream:input_type -> strata.config.v1.UpdateUpstreamRequest
-	35, // 54: strata.config.v1.ConfigService.DeleteUpstream:input_type -> strata.config.v1.DeleteUpstreamRequest
-	37, // 55: strata.config.v1.ConfigService.CreateRule:input_type -> strata.config.v1.CreateRuleRequest
-	39, // 56: strata.config.v1.ConfigService.UpdateRule:input_type -> strata.config.v1.UpdateRuleRequest
-	41, // 57: strata.config.v1.ConfigService.DeleteRule:input_type -> strata.config.v1.DeleteRuleRequest
-	43, // 58: strata.config.v1.ConfigService.MoveRule:input_type -> strata.config.v1.MoveRuleRequest
-	45, // 59: strata.config.v1.ConfigService.DiffApp:input_type -> strata.config.v1.DiffAppRequest
-	49, // 60: strata.config.v1.ConfigService.CreateRelease:input_type -> strata.config.v1.CreateReleaseRequest
-	53, // 61: strata.config.v1.ConfigService.PromoteRelease:input_type -> strata.config.v1.PromoteReleaseRequest
-	51, // 62: strata.config.v1.ConfigService.ListReleases:input_type -> strata.config.v1.ListReleasesRequest
-	55, // 63: strata.config.v1.ConfigService.RevertApp:input_type -> strata.config.v1.RevertAppRequest
-	57, // 64: strata.config.v1.ConfigService.RevertObject:input_type -> strata.config.v1.RevertObjectRequest
-	59, // 65: strata.config.v1.ConfigService.GetSnapshot:input_type -> strata.config.v1.GetSnapshotRequest
-	1,  // 66: strata.config.v1.ConfigService.CreatePartition:output_type -> strata.config.v1.CreatePartitionResponse
-	3,  // 67: strata.config.v1.ConfigService.ListPartitions:output_type -> strata.config.v1.ListPartitionsResponse
-	5,  // 68: strata.config.v1.ConfigService.CreateCluster:output_type -> strata.config.v1.CreateClusterResponse
-	10, // 69: strata.config.v1.ConfigService.ListClusters:output_type -> strata.config.v1.ListClustersResponse
-	8,  // 70: strata.config.v1.ConfigService.UpdateCluster:output_type -> strata.config.v1.UpdateClusterResponse
-	12, // 71: strata.config.v1.ConfigService.RegisterNode:output_type -> strata.config.v1.RegisterNodeResponse
-	14, // 72: strata.config.v1.ConfigService.SetNodeStaging:output_type -> strata.config.v1.SetNodeStagingResponse
-	16, // 73: strata.config.v1.ConfigService.RemoveNode:output_type -> strata.config.v1.RemoveNodeResponse
-	18, // 74: strata.config.v1.ConfigService.ListNodes:output_type -> strata.config.v1.ListNodesResponse
-	21, // 75: strata.config.v1.ConfigService.CreateApp:output_type -> strata.config.v1.CreateAppResponse
-	23, // 76: strata.config.v1.ConfigService.GetApp:output_type -> strata.config.v1.GetAppResponse
-	25, // 77: strata.config.v1.ConfigService.ListApps:output_type -> strata.config.v1.ListAppsResponse
-	28, // 78: strata.config.v1.ConfigService.UpdateApp:output_type -> strata.config.v1.UpdateAppResponse
-	30, // 79: strata.config.v1.ConfigService.DeleteApp:output_type -> strata.config.v1.DeleteAppResponse
-	32, // 80: strata.config.v1.ConfigService.CreateUpstream:output_type -> strata.config.v1.CreateUpstreamResponse
-	34, // 81: strata.config.v1.ConfigService.UpdateUpstream:output_type -> strata.config.v1.UpdateUpstreamResponse
-	36, // 82: strata.config.v1.ConfigService.DeleteUpstream:output_type -> strata.config.v1.DeleteUpstreamResponse
-	38, // 83: strata.config.v1.ConfigService.CreateRule:output_type -> strata.config.v1.CreateRuleResponse
-	40, // 84: strata.config.v1.ConfigService.UpdateRule:output_type -> strata.config.v1.UpdateRuleResponse
-	42, // 85: strata.config.v1.ConfigService.DeleteRule:output_type -> strata.config.v1.DeleteRuleResponse
-	44, // 86: strata.config.v1.ConfigService.MoveRule:output_type -> strata.config.v1.MoveRuleResponse
-	46, // 87: strata.config.v1.ConfigService.DiffApp:output_type -> strata.config.v1.DiffAppResponse
-	50, // 88: strata.config.v1.ConfigService.CreateRelease:output_type -> strata.config.v1.CreateReleaseResponse
-	54, // 89: strata.config.v1.ConfigService.PromoteRelease:output_type -> strata.config.v1.PromoteReleaseResponse
-	52, // 90: strata.config.v1.ConfigService.ListReleases:output_type -> strata.config.v1.ListReleasesResponse
-	56, // 91: strata.config.v1.ConfigService.RevertApp:output_type -> strata.config.v1.RevertAppResponse
-	58, // 92: strata.config.v1.ConfigService.RevertObject:output_type -> strata.config.v1.RevertObjectResponse
-	60, // 93: strata.config.v1.ConfigService.GetSnapshot:output_type -> strata.config.v1.GetSnapshotResponse
-	66, // [66:94] is the sub-list for method output_type
-	38, // [38:66] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	66, // 9: strata.config.v1.NodeInfo.node:type_name -> strata.config.v1.Node
+	67, // 10: strata.config.v1.NodeInfo.last_seen:type_name -> google.protobuf.Timestamp
+	68, // 11: strata.config.v1.NodeInfo.dns:type_name -> strata.config.v1.NodeDnsState
+	20, // 12: strata.config.v1.NodeInfo.releases:type_name -> strata.config.v1.NodeAppRelease
+	62, // 13: strata.config.v1.CreateAppRequest.labels:type_name -> strata.config.v1.CreateAppRequest.LabelsEntry
+	69, // 14: strata.config.v1.CreateAppRequest.hsts:type_name -> strata.config.v1.Hsts
+	70, // 15: strata.config.v1.CreateAppResponse.app:type_name -> strata.config.v1.App
+	70, // 16: strata.config.v1.GetAppResponse.app:type_name -> strata.config.v1.App
+	70, // 17: strata.config.v1.GetAppResponse.released:type_name -> strata.config.v1.App
+	27, // 18: strata.config.v1.ListAppsResponse.apps:type_name -> strata.config.v1.AppSummary
+	63, // 19: strata.config.v1.UpdateAppRequest.labels:type_name -> strata.config.v1.UpdateAppRequest.LabelsEntry
+	69, // 20: strata.config.v1.UpdateAppRequest.hsts:type_name -> strata.config.v1.Hsts
+	70, // 21: strata.config.v1.UpdateAppResponse.app:type_name -> strata.config.v1.App
+	71, // 22: strata.config.v1.CreateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
+	71, // 23: strata.config.v1.CreateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
+	71, // 24: strata.config.v1.UpdateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
+	71, // 25: strata.config.v1.UpdateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
+	72, // 26: strata.config.v1.CreateRuleRequest.rule:type_name -> strata.config.v1.Rule
+	72, // 27: strata.config.v1.CreateRuleResponse.rule:type_name -> strata.config.v1.Rule
+	72, // 28: strata.config.v1.UpdateRuleRequest.rule:type_name -> strata.config.v1.Rule
+	72, // 29: strata.config.v1.UpdateRuleResponse.rule:type_name -> strata.config.v1.Rule
+	48, // 30: strata.config.v1.DiffAppResponse.changes:type_name -> strata.config.v1.PendingChange
+	67, // 31: strata.config.v1.PendingChange.time:type_name -> google.protobuf.Timestamp
+	67, // 32: strata.config.v1.Release.time:type_name -> google.protobuf.Timestamp
+	67, // 33: strata.config.v1.Release.promoted_time:type_name -> google.protobuf.Timestamp
+	49, // 34: strata.config.v1.CreateReleaseResponse.release:type_name -> strata.config.v1.Release
+	49, // 35: strata.config.v1.ListReleasesResponse.releases:type_name -> strata.config.v1.Release
+	49, // 36: strata.config.v1.PromoteReleaseResponse.release:type_name -> strata.config.v1.Release
+	49, // 37: strata.config.v1.RevertAppResponse.release:type_name -> strata.config.v1.Release
+	49, // 38: strata.config.v1.RevertObjectResponse.release:type_name -> strata.config.v1.Release
+	0,  // 39: strata.config.v1.ConfigService.CreatePartition:input_type -> strata.config.v1.CreatePartitionRequest
+	2,  // 40: strata.config.v1.ConfigService.ListPartitions:input_type -> strata.config.v1.ListPartitionsRequest
+	4,  // 41: strata.config.v1.ConfigService.CreateCluster:input_type -> strata.config.v1.CreateClusterRequest
+	9,  // 42: strata.config.v1.ConfigService.ListClusters:input_type -> strata.config.v1.ListClustersRequest
+	6,  // 43: strata.config.v1.ConfigService.UpdateCluster:input_type -> strata.config.v1.UpdateClusterRequest
+	11, // 44: strata.config.v1.ConfigService.RegisterNode:input_type -> strata.config.v1.RegisterNodeRequest
+	13, // 45: strata.config.v1.ConfigService.SetNodeStaging:input_type -> strata.config.v1.SetNodeStagingRequest
+	15, // 46: strata.config.v1.ConfigService.RemoveNode:input_type -> strata.config.v1.RemoveNodeRequest
+	17, // 47: strata.config.v1.ConfigService.ListNodes:input_type -> strata.config.v1.ListNodesRequest
+	21, // 48: strata.config.v1.ConfigService.CreateApp:input_type -> strata.config.v1.CreateAppRequest
+	23, // 49: strata.config.v1.ConfigService.GetApp:input_type -> strata.config.v1.GetAppRequest
+	25, // 50: strata.config.v1.ConfigService.ListApps:input_type -> strata.config.v1.ListAppsRequest
+	28, // 51: strata.config.v1.ConfigService.UpdateApp:input_type -> strata.config.v1.UpdateAppRequest
+	30, // 52: strata.config.v1.ConfigService.DeleteApp:input_type -> strata.config.v1.DeleteAppRequest
+	32, // 53: strata.config.v1.ConfigService.CreateUpstream:input_type -> strata.config.v1.CreateUpstreamRequest
+	34, // 54: strata.config.v1.ConfigService.UpdateUpstream:input_type -> strata.config.v1.UpdateUpstreamRequest
+	36, // 55: strata.config.v1.ConfigService.DeleteUpstream:input_type -> strata.config.v1.DeleteUpstreamRequest
+	38, // 56: strata.config.v1.ConfigService.CreateRule:input_type -> strata.config.v1.CreateRuleRequest
+	40, // 57: strata.config.v1.ConfigService.UpdateRule:input_type -> strata.config.v1.UpdateRuleRequest
+	42, // 58: strata.config.v1.ConfigService.DeleteRule:input_type -> strata.config.v1.DeleteRuleRequest
+	44, // 59: strata.config.v1.ConfigService.MoveRule:input_type -> strata.config.v1.MoveRuleRequest
+	46, // 60: strata.config.v1.ConfigService.DiffApp:input_type -> strata.config.v1.DiffAppRequest
+	50, // 61: strata.config.v1.ConfigService.CreateRelease:input_type -> strata.config.v1.CreateReleaseRequest
+	54, // 62: strata.config.v1.ConfigService.PromoteRelease:input_type -> strata.config.v1.PromoteReleaseRequest
+	52, // 63: strata.config.v1.ConfigService.ListReleases:input_type -> strata.config.v1.ListReleasesRequest
+	56, // 64: strata.config.v1.ConfigService.RevertApp:input_type -> strata.config.v1.RevertAppRequest
+	58, // 65: strata.config.v1.ConfigService.RevertObject:input_type -> strata.config.v1.RevertObjectRequest
+	60, // 66: strata.config.v1.ConfigService.GetSnapshot:input_type -> strata.config.v1.GetSnapshotRequest
+	1,  // 67: strata.config.v1.ConfigService.CreatePartition:output_type -> strata.config.v1.CreatePartitionResponse
+	3,  // 68: strata.config.v1.ConfigService.ListPartitions:output_type -> strata.config.v1.ListPartitionsResponse
+	5,  // 69: strata.config.v1.ConfigService.CreateCluster:output_type -> strata.config.v1.CreateClusterResponse
+	10, // 70: strata.config.v1.ConfigService.ListClusters:output_type -> strata.config.v1.ListClustersResponse
+	8,  // 71: strata.config.v1.ConfigService.UpdateCluster:output_type -> strata.config.v1.UpdateClusterResponse
+	12, // 72: strata.config.v1.ConfigService.RegisterNode:output_type -> strata.config.v1.RegisterNodeResponse
+	14, // 73: strata.config.v1.ConfigService.SetNodeStaging:output_type -> strata.config.v1.SetNodeStagingResponse
+	16, // 74: strata.config.v1.ConfigService.RemoveNode:output_type -> strata.config.v1.RemoveNodeResponse
+	18, // 75: strata.config.v1.ConfigService.ListNodes:output_type -> strata.config.v1.ListNodesResponse
+	22, // 76: strata.config.v1.ConfigService.CreateApp:output_type -> strata.config.v1.CreateAppResponse
+	24, // 77: strata.config.v1.ConfigService.GetApp:output_type -> strata.config.v1.GetAppResponse
+	26, // 78: strata.config.v1.ConfigService.ListApps:output_type -> strata.config.v1.ListAppsResponse
+	29, // 79: strata.config.v1.ConfigService.UpdateApp:output_type -> strata.config.v1.UpdateAppResponse
+	31, // 80: strata.config.v1.ConfigService.DeleteApp:output_type -> strata.config.v1.DeleteAppResponse
+	33, // 81: strata.config.v1.ConfigService.CreateUpstream:output_type -> strata.config.v1.CreateUpstreamResponse
+	35, // 82: strata.config.v1.ConfigService.UpdateUpstream:output_type -> strata.config.v1.UpdateUpstreamResponse
+	37, // 83: strata.config.v1.ConfigService.DeleteUpstream:output_type -> strata.config.v1.DeleteUpstreamResponse
+	39, // 84: strata.config.v1.ConfigService.CreateRule:output_type -> strata.config.v1.CreateRuleResponse
+	41, // 85: strata.config.v1.ConfigService.UpdateRule:output_type -> strata.config.v1.UpdateRuleResponse
+	43, // 86: strata.config.v1.ConfigService.DeleteRule:output_type -> strata.config.v1.DeleteRuleResponse
+	45, // 87: strata.config.v1.ConfigService.MoveRule:output_type -> strata.config.v1.MoveRuleResponse
+	47, // 88: strata.config.v1.ConfigService.DiffApp:output_type -> strata.config.v1.DiffAppResponse
+	51, // 89: strata.config.v1.ConfigService.CreateRelease:output_type -> strata.config.v1.CreateReleaseResponse
+	55, // 90: strata.config.v1.ConfigService.PromoteRelease:output_type -> strata.config.v1.PromoteReleaseResponse
+	53, // 91: strata.config.v1.ConfigService.ListReleases:output_type -> strata.config.v1.ListReleasesResponse
+	57, // 92: strata.config.v1.ConfigService.RevertApp:output_type -> strata.config.v1.RevertAppResponse
+	59, // 93: strata.config.v1.ConfigService.RevertObject:output_type -> strata.config.v1.RevertObjectResponse
+	61, // 94: strata.config.v1.ConfigService.GetSnapshot:output_type -> strata.config.v1.GetSnapshotResponse
+	67, // [67:95] is the sub-list for method output_type
+	39, // [39:67] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_strata_config_v1_config_proto_init() }
@@ -4107,26 +4204,26 @@ func file_strata_config_v1_config_proto_init() {
 	}
 	file_strata_config_v1_resources_proto_init()
 	file_strata_config_v1_config_proto_msgTypes[6].OneofWrappers = []any{}
-	file_strata_config_v1_config_proto_msgTypes[27].OneofWrappers = []any{}
-	file_strata_config_v1_config_proto_msgTypes[29].OneofWrappers = []any{}
-	file_strata_config_v1_config_proto_msgTypes[31].OneofWrappers = []any{}
-	file_strata_config_v1_config_proto_msgTypes[33].OneofWrappers = []any{}
-	file_strata_config_v1_config_proto_msgTypes[35].OneofWrappers = []any{}
-	file_strata_config_v1_config_proto_msgTypes[37].OneofWrappers = []any{}
-	file_strata_config_v1_config_proto_msgTypes[39].OneofWrappers = []any{}
-	file_strata_config_v1_config_proto_msgTypes[41].OneofWrappers = []any{}
-	file_strata_config_v1_config_proto_msgTypes[43].OneofWrappers = []any{}
-	file_strata_config_v1_config_proto_msgTypes[49].OneofWrappers = []any{}
-	file_strata_config_v1_config_proto_msgTypes[53].OneofWrappers = []any{}
-	file_strata_config_v1_config_proto_msgTypes[55].OneofWrappers = []any{}
-	file_strata_config_v1_config_proto_msgTypes[57].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[28].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[30].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[32].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[34].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[36].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[38].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[40].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[42].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[44].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[50].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[54].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[56].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[58].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_config_v1_config_proto_rawDesc), len(file_strata_config_v1_config_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   63,
+			NumMessages:   64,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
