@@ -219,6 +219,16 @@ func TestCertJSONGolden(t *testing.T) {
 		{Name: "cert-request", Args: []string{"cert", "request", "--app", "app_1", "--domain", "api.example.com", "--name", "api"}},
 		{Name: "cert-delete", Args: []string{"cert", "delete", "www"}},
 	})
+	hmacFile := filepath.Join(dir, "hmac")
+	if err := os.WriteFile(hmacFile, []byte("c2VjcmV0LWhtYWMta2V5LWZvci10aGlzLWRpcmVjdG9yeQ\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const acme = "https://acme.example/v2/DV90"
+	f.GoldenSteps(t, func() []*cobra.Command { return Commands(f) }, []clitest.Step{
+		{Name: "cert-acme-account-set", Args: []string{"cert", "acme-account", "set", "--directory", acme, "--eab-kid", "kid-1", "--eab-hmac-file", hmacFile}},
+		{Name: "cert-acme-account-list", Args: []string{"cert", "acme-account", "list"}},
+		{Name: "cert-acme-account-clear", Args: []string{"cert", "acme-account", "set", "--directory", acme, "--clear"}},
+	})
 }
 
 type appDomains map[string][]string
