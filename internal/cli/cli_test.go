@@ -164,6 +164,16 @@ func TestRuleCreateBuildsActions(t *testing.T) {
 			}},
 			index: 4,
 		},
+		{
+			name: "query edits, with and without a path rewrite",
+			args: []string{"--name", "q", "--query-set", "utm=edge", "--query-set", "v=2", "--query-remove", "debug", "--query-remove", "trace", "--upstream", "web"},
+			want: &configv1.Rule{Name: "q", Actions: []*configv1.Action{
+				{Action: &configv1.Action_Rewrite{Rewrite: &configv1.RewriteAction{
+					QuerySet: map[string]string{"utm": "edge", "v": "2"}, QueryRemove: []string{"debug", "trace"}}}},
+				{Action: &configv1.Action_Proxy{Proxy: &configv1.ProxyAction{Upstreams: []*configv1.WeightedUpstream{{Upstream: "web", Weight: 1}}}}},
+			}},
+			index: 5,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -185,10 +195,10 @@ func TestRuleCreateBuildsActions(t *testing.T) {
 	}
 
 	// Next generated name skips taken ones; move and delete work by name.
-	if got := s.ok("rule", "create", "--app", app, "--upstream", "web"); got != "rule-6" {
-		t.Errorf("generated %q, want rule-6", got)
+	if got := s.ok("rule", "create", "--app", app, "--upstream", "web"); got != "rule-7" {
+		t.Errorf("generated %q, want rule-7", got)
 	}
-	s.ok("rule", "move", "--app", app, "--name", "rule-6", "--index", "0")
+	s.ok("rule", "move", "--app", app, "--name", "rule-7", "--index", "0")
 	if got := s.ok("rule", "delete", "--app", app, "--name", "old"); !regexp.MustCompile(`^deleted rule old \(app version \d+\)$`).MatchString(got) {
 		t.Errorf("rule delete printed %q", got)
 	}
@@ -198,7 +208,7 @@ func TestRuleCreateBuildsActions(t *testing.T) {
 	for _, r := range list.Rules {
 		names = append(names, r.GetName())
 	}
-	if got := strings.Join(names, ","); got != "rule-6,rule-1,split,deny,hdr" {
+	if got := strings.Join(names, ","); got != "rule-7,rule-1,split,deny,hdr,q" {
 		t.Errorf("rules after move and delete: %s", got)
 	}
 }

@@ -28,6 +28,7 @@ type ruleFlags struct {
 	setRespHeaders, addRespHeaders []string
 	removeRespHeaders              []string
 	rewritePath                    string
+	querySet, queryRemove          []string
 	cache                          cacheFlags
 	last                           bool
 	index                          uint32
@@ -51,6 +52,8 @@ func (f *ruleFlags) register(fs *pflag.FlagSet, withIndex bool) {
 	fs.StringArrayVar(&f.addRespHeaders, "add-response-header", nil, "append response header NAME=VALUE (repeatable)")
 	fs.StringArrayVar(&f.removeRespHeaders, "remove-response-header", nil, "remove response header NAME (repeatable)")
 	fs.StringVar(&f.rewritePath, "rewrite-path", "", "rewrite the path: REGEX=REPLACEMENT ($1..$9 for groups; split at the first '=')")
+	fs.StringArrayVar(&f.querySet, "query-set", nil, "set query argument NAME=VALUE before proxying (repeatable)")
+	fs.StringArrayVar(&f.queryRemove, "query-remove", nil, "remove query argument NAME before proxying (repeatable)")
 	f.cache.register(fs)
 	fs.BoolVar(&f.last, "last", false, "stop evaluating further rules when this one matches")
 	if withIndex {
@@ -79,12 +82,23 @@ func (f *ruleFlags) rule(fs *pflag.FlagSet) (*configv1.Rule, error) {
 	if req != nil {
 		r.Actions = append(r.Actions, &configv1.Action{Action: &configv1.Action_RequestHeaders{RequestHeaders: req}})
 	}
-	if fs.Changed("rewrite-path") {
-		re, repl, ok := strings.Cut(f.rewritePath, "=")
-		if !ok {
-			return nil, usagef("--rewrite-path %q: want REGEX=REPLACEMENT", f.rewritePath)
+	if fs.Changed("rewrite-path") || len(f.querySet)+len(f.queryRemove) > 0 {
+		rw := &configv1.RewriteAction{QueryRemove: f.queryRemove}
+		if fs.Changed("rewrite-path") {
+			re, repl, ok := strings.Cut(f.rewritePath, "=")
+			if !ok {
+				return nil, usagef("--rewrite-path %q: want REGEX=REPLACEMENT", f.rewritePath)
+			}
+			rw.PathRegex, rw.PathReplacement = re, repl
 		}
-		r.Actions = append(r.Actions, &configv1.Action{Action: &configv1.Action_Rewrite{Rewrite: &configv1.RewriteAction{PathRegex: re, PathReplacement: repl}}})
+		if len(f.querySet) > 0 {
+			qs, err := parseKVs("--query-set", f.querySet)
+			if err != nil {
+				return nil, err
+			}
+			rw.QuerySet = qs
+		}
+		r.Actions = append(r.Actions, &configv1.Action{Action: &configv1.Action_Rewrite{Rewrite: rw}})
 	}
 	if c, err := f.cache.action(fs); err != nil {
 		return nil, err
@@ -119,7 +133,7 @@ func (f *ruleFlags) rule(fs *pflag.FlagSet) (*configv1.Rule, error) {
 		r.Actions = append(r.Actions, &configv1.Action{Action: &configv1.Action_ResponseHeaders{ResponseHeaders: resp}})
 	}
 	if len(r.Actions) == 0 {
-		return nil, usagef("the rule does nothing: give --upstream, --redirect, --respond, a header change, --rewrite-path or a --cache-* flag")
+		return nil, usagef("the rule does nothing: give --upstream, --redirect, --respond, a header change, --rewrite-path, --query-set, --query-remove or a --cache-* flag")
 	}
 	return r, nil
 }
@@ -298,7 +312,16 @@ func describeActions(actions []*configv1.Action) string {
 		case *configv1.Action_ResponseHeaders:
 			parts = append(parts, "response headers "+describeHeaderOps(x.ResponseHeaders))
 		case *configv1.Action_Rewrite:
-			parts = append(parts, fmt.Sprintf("rewrite %s => %s", x.Rewrite.GetPathRegex(), x.Rewrite.GetPathReplacement()))
+			rw := x.Rewrite
+			if rw.GetPathRegex() != "" || rw.GetPathReplacement() != "" {
+				parts = append(parts, fmt.Sprintf("rewrite %s => %s", rw.GetPathRegex(), rw.GetPathReplacement()))
+			}
+			for _, k := range slices.Sorted(maps.Keys(rw.GetQuerySet())) {
+				parts = append(parts, fmt.Sprintf("query %s=%s", k, rw.GetQuerySet()[k]))
+			}
+			for _, k := range rw.GetQueryRemove() {
+				parts = append(parts, "query -"+k)
+			}
 		case *configv1.Action_Cache:
 			parts = append(parts, describeCache(x.Cache))
 		}
