@@ -29,6 +29,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/node/store"
 	"github.com/strata-edge/strata/pkg/natsutil"
@@ -170,6 +171,7 @@ type Agent struct {
 	nudge      chan struct{}
 
 	startOnce gosync.Once
+	byeOnce   gosync.Once
 	cancel    context.CancelFunc
 	done      chan struct{}
 }
@@ -230,7 +232,12 @@ func (a *Agent) Start(ctx context.Context) error {
 	return err
 }
 
-// Stop ends the agent and waits for it, at most until ctx is done.
+// Stop ends the agent and waits for it, at most until ctx is done, then
+// says goodbye: one last NodeStatus with leaving set, sent as a request, so
+// that the control plane takes the node out of gateway answers at once
+// rather than when its heartbeats age out. Stop waits for the reply at most
+// goodbyeTimeout (and not past ctx); without one (no control plane, link
+// down) the node ages out as after a crash.
 func (a *Agent) Stop(ctx context.Context) error {
 	if a.cancel == nil {
 		return nil
@@ -238,10 +245,32 @@ func (a *Agent) Stop(ctx context.Context) error {
 	a.cancel()
 	select {
 	case <-a.done:
-		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("sync: stop: %w", ctx.Err())
 	}
+	a.byeOnce.Do(func() { a.goodbye(ctx) })
+	return nil
+}
+
+// goodbyeTimeout bounds how long Stop waits for the control plane to
+// acknowledge the goodbye.
+const goodbyeTimeout = 2 * time.Second
+
+func (a *Agent) goodbye(ctx context.Context) {
+	st := a.status()
+	st.Leaving, st.Healthy = true, false
+	st.Dns = configv1.NodeDnsState_NODE_DNS_STATE_OFF
+	data, err := proto.Marshal(st)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, goodbyeTimeout)
+	defer cancel()
+	if _, err := a.opts.NATS.RequestWithContext(ctx, natsutil.NodeStatusSubject(a.opts.NodeID), data); err != nil {
+		a.log.Info("goodbye not acknowledged; the control plane takes the node offline when its heartbeats age out", "err", err)
+		return
+	}
+	a.log.Info("said goodbye: out of gateway answers")
 }
 
 // Version is the version of the snapshot last accepted by Apply (0 before
@@ -818,6 +847,18 @@ func (a *Agent) markSynced() {
 // publishStatus sends a NodeStatus heartbeat (fire and forget: the next one
 // follows).
 func (a *Agent) publishStatus() {
+	data, err := proto.Marshal(a.status())
+	if err != nil {
+		a.log.Error("encode node status", "err", err)
+		return
+	}
+	if err := a.opts.NATS.Publish(natsutil.NodeStatusSubject(a.opts.NodeID), data); err != nil {
+		a.log.Debug("publish node status", "err", err)
+	}
+}
+
+// status is the node's NodeStatus now.
+func (a *Agent) status() *syncv1.NodeStatus {
 	a.mu.Lock()
 	appliedAt, applyErr := a.appliedAt, a.applyErr
 	a.mu.Unlock()
@@ -843,12 +884,5 @@ func (a *Agent) publishStatus() {
 	if a.opts.Status != nil {
 		a.opts.Status(st)
 	}
-	data, err := proto.Marshal(st)
-	if err != nil {
-		a.log.Error("encode node status", "err", err)
-		return
-	}
-	if err := a.opts.NATS.Publish(natsutil.NodeStatusSubject(a.opts.NodeID), data); err != nil {
-		a.log.Debug("publish node status", "err", err)
-	}
+	return st
 }

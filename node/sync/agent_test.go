@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/node/store"
 	nodesync "github.com/strata-edge/strata/node/sync"
@@ -466,4 +467,69 @@ func watchStatus(t *testing.T, h *hub, id string) <-chan *syncv1.NodeStatus {
 		t.Fatal(err)
 	}
 	return statuses
+}
+
+// TestStopSaysGoodbye: a clean stop ends with one NodeStatus that says the
+// node is leaving (unhealthy, DNS off), sent as a request the control plane
+// answers, and no heartbeat after it (issue 11 defect 9).
+func TestStopSaysGoodbye(t *testing.T) {
+	h := startHub(t, 0)
+	n := startNode(t, h, "n1", nodeOpts{heartbeat: 20 * time.Millisecond, noStart: true})
+	obs := h.connect()
+	t.Cleanup(obs.Close)
+	statuses := make(chan *syncv1.NodeStatus, 1024)
+	if _, err := obs.Subscribe(natsutil.NodeStatusSubject("n1"), func(m *nats.Msg) {
+		st := &syncv1.NodeStatus{}
+		if err := proto.Unmarshal(m.Data, st); err != nil {
+			return
+		}
+		if st.GetLeaving() {
+			if m.Reply == "" {
+				t.Error("goodbye sent without a reply subject: the node cannot know it was heard")
+			}
+			m.Respond(nil)
+		}
+		statuses <- st
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := obs.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	n.start(t)
+	select {
+	case st := <-statuses:
+		if st.GetLeaving() {
+			t.Fatalf("first heartbeat says leaving: %v", st)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no heartbeat")
+	}
+	n.stop(t)
+	var bye *syncv1.NodeStatus
+	for bye == nil {
+		select {
+		case st := <-statuses:
+			if st.GetLeaving() {
+				bye = st
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("no goodbye after Stop")
+		}
+	}
+	if bye.GetHealthy() || bye.GetDns() != configv1.NodeDnsState_NODE_DNS_STATE_OFF || bye.GetNodeId() != "n1" {
+		t.Fatalf("goodbye = %v, want node n1 unhealthy with DNS off", bye)
+	}
+	// Nothing after it: five heartbeat intervals of silence.
+	select {
+	case st := <-statuses:
+		t.Fatalf("status after the goodbye: %v", st)
+	case <-time.After(100 * time.Millisecond):
+	}
+	n.stop(t) // a second Stop says nothing more
+	select {
+	case st := <-statuses:
+		t.Fatalf("second Stop sent %v", st)
+	case <-time.After(50 * time.Millisecond):
+	}
 }

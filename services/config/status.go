@@ -54,6 +54,11 @@ func fillSync(info *configv1.NodeInfo, st NodeStatus, reported bool, tracks *edg
 		info.LastSeen = timestamppb.New(st.LastSeen)
 		info.ApplyError = st.ApplyError
 		info.Dns = st.DNS
+		if !st.Online && st.DNS == configv1.NodeDnsState_NODE_DNS_STATE_ANSWERING {
+			// Its last word, not what it does now: a node that crashed
+			// answers nothing anyone knows of.
+			info.Dns = configv1.NodeDnsState_NODE_DNS_STATE_UNSPECIFIED
+		}
 	}
 	latest, lag, behind := tracks.Lag(k, info.AppliedVersion, now)
 	info.LagReleases, info.LagSeconds = lag, behind.Seconds()

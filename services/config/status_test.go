@@ -63,7 +63,8 @@ func TestListNodesSyncStatus(t *testing.T) {
 	hb.set(ids["current"], NodeStatus{AppliedVersion: v2, LastSeen: seen, Online: true, Healthy: true})
 	hb.set(ids["behind"], NodeStatus{AppliedVersion: v1, LastSeen: seen, Online: true, Healthy: true,
 		ApplyError: "proxy: config version 9: bad", DNS: configv1.NodeDnsState_NODE_DNS_STATE_OFF})
-	hb.set(ids["gone"], NodeStatus{AppliedVersion: v2, LastSeen: seen, Online: false})
+	// Its last heartbeat said DNS answering: offline, that is no longer known.
+	hb.set(ids["gone"], NodeStatus{AppliedVersion: v2, LastSeen: seen, Online: false, DNS: configv1.NodeDnsState_NODE_DNS_STATE_ANSWERING})
 	// A heartbeat of a node the service does not know is ignored.
 	hb.set("node_unknown", NodeStatus{AppliedVersion: v2, Online: true})
 
@@ -109,6 +110,9 @@ func TestListNodesSyncStatus(t *testing.T) {
 			}
 			if tt.name == "behind" && (n.ApplyError != "proxy: config version 9: bad" || n.Dns != configv1.NodeDnsState_NODE_DNS_STATE_OFF) {
 				t.Errorf("apply error %q, dns %v: want the heartbeat's", n.ApplyError, n.Dns)
+			}
+			if tt.name == "gone" && n.Dns == configv1.NodeDnsState_NODE_DNS_STATE_ANSWERING {
+				t.Errorf("offline node listed as DNS answering")
 			}
 			if got := n.LastSeen != nil; got != tt.lastSeen {
 				t.Fatalf("last seen %v, want set=%v", n.LastSeen, tt.lastSeen)

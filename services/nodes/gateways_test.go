@@ -111,3 +111,79 @@ func TestGatewaySetFollowsHeartbeats(t *testing.T) {
 		t.Fatalf("GatewaySets = %v", got)
 	}
 }
+
+// A node that says goodbye (a clean stop) leaves the gateway answers and
+// goes offline at once, with no clock advance, and the control plane
+// answers the goodbye; a node that crashes (just stops reporting) is online
+// for exactly three heartbeat intervals after its last report and no longer
+// (issue 11 defect 9).
+func TestGoodbyeAndCrashBound(t *testing.T) {
+	e := newEnv(t)
+	tok := e.createToken(t, &configv1.CreateJoinTokenRequest{AutoApprove: true})
+	ids := map[string]string{}
+	for name, ip := range map[string]string{"edge-a": "192.0.2.1", "edge-b": "192.0.2.2"} {
+		resp, err := e.anon.Join(t.Context(), &configv1.JoinRequest{JoinToken: tok.GetToken(), Name: name, PublicKey: newKey(t).pub, PublicIpv4: ip})
+		if err != nil {
+			t.Fatalf("Join %s: %v", name, err)
+		}
+		ids[ip] = resp.GetNode().GetId()
+	}
+	sub, err := e.control.SubscribeSync(natsutil.GatewaysSubject(partitionID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.control.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	status := func(ip string, leaving bool) []byte {
+		b, _ := proto.Marshal(&syncv1.NodeStatus{NodeId: ids[ip], Healthy: !leaving, Leaving: leaving, Time: timestamppb.Now()})
+		return b
+	}
+	expect := func(want ...string) {
+		t.Helper()
+		natstest.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+			m, err := sub.NextMsg(100 * time.Millisecond)
+			if err != nil {
+				return err
+			}
+			var set syncv1.GatewaySet
+			if err := proto.Unmarshal(m.Data, &set); err != nil {
+				return err
+			}
+			if got := set.GetClusters()[0].GetAddresses(); !slices.Equal(got, want) {
+				return fmt.Errorf("addresses %v, want %v", got, want)
+			}
+			return nil
+		})
+	}
+	online := func(ip string) bool { return e.svc.Statuses()[ids[ip]].Online }
+	for _, ip := range []string{"192.0.2.1", "192.0.2.2"} {
+		if err := e.control.Publish(natsutil.NodeStatusSubject(ids[ip]), status(ip, false)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	expect("192.0.2.1", "192.0.2.2")
+
+	// Goodbye: answered, then offline and out of the set without waiting.
+	if _, err := e.control.Request(natsutil.NodeStatusSubject(ids["192.0.2.2"]), status("192.0.2.2", true), 5*time.Second); err != nil {
+		t.Fatalf("goodbye not answered: %v", err)
+	}
+	if online("192.0.2.2") {
+		t.Fatal("node online after its goodbye")
+	}
+	if got := e.svc.GatewaySets()[partitionID].GetClusters()[0].GetAddresses(); !slices.Equal(got, []string{"192.0.2.1"}) {
+		t.Fatalf("GatewaySets after goodbye = %v", got)
+	}
+	expect("192.0.2.1")
+
+	// Crash: a's last report ages out at exactly 3 intervals.
+	e.clock.Advance(3 * nodes.DefaultHeartbeatInterval)
+	if !online("192.0.2.1") {
+		t.Fatal("offline before three heartbeat intervals without a report")
+	}
+	e.clock.Advance(time.Millisecond)
+	if online("192.0.2.1") {
+		t.Fatal("online after three heartbeat intervals without a report")
+	}
+	expect() // published at the next check, a fifth of an interval later at most
+}

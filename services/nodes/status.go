@@ -36,6 +36,12 @@ type received struct {
 	at     time.Time
 }
 
+// online: the node reported within the window (three heartbeat intervals)
+// and its latest report is not a goodbye.
+func (r received) online(now time.Time, window time.Duration) bool {
+	return now.Sub(r.at) <= window && !r.status.GetLeaving()
+}
+
 // Statuses returns the latest heartbeat of every registered node that has
 // reported since the service started, keyed by node id. Nodes that never
 // reported are absent (offline).
@@ -50,7 +56,7 @@ func (s *Service) Statuses() map[string]NodeStatus {
 		if !ok {
 			continue
 		}
-		online := now.Sub(r.at) <= window && !st.node.GetDisabled()
+		online := r.online(now, window) && !st.node.GetDisabled()
 		out[id] = NodeStatus{
 			Status:     r.status,
 			ReceivedAt: r.at,
@@ -106,10 +112,24 @@ func (s *Service) onStatus(m *nats.Msg) {
 	now := s.opts.Now()
 	s.statusMu.Lock()
 	prev, had := s.statuses[id]
-	s.statuses[id] = received{status: st, at: now}
+	cur := received{status: st, at: now}
+	s.statuses[id] = cur
 	s.statusMu.Unlock()
-	wasHealthy := had && now.Sub(prev.at) <= 3*s.opts.HeartbeatInterval && prev.status.GetHealthy()
-	if wasHealthy != st.GetHealthy() || (had && prev.status.GetTierAddress() != st.GetTierAddress()) {
+	window := 3 * s.opts.HeartbeatInterval
+	wasHealthy := had && prev.online(now, window) && prev.status.GetHealthy()
+	isHealthy := cur.online(now, window) && st.GetHealthy()
+	if wasHealthy != isHealthy || (had && prev.status.GetTierAddress() != st.GetTierAddress()) {
 		s.kickGateways() // the node joins or leaves its cluster's gateway answers, or moved
+	}
+	if st.GetLeaving() {
+		s.log.Info("node said goodbye: offline at once", "node_id", id)
+		if m.Reply != "" {
+			// The node waits for this before it shuts its link down. The
+			// gateway publisher has been kicked; the reply says the goodbye
+			// is recorded.
+			if err := m.Respond(nil); err != nil {
+				s.log.Debug("answer a goodbye", "node_id", id, "err", err)
+			}
+		}
 	}
 }

@@ -512,7 +512,11 @@ type NodeStatus struct {
 	// runs it); the node keeps running version.
 	ApplyError string `protobuf:"bytes,11,opt,name=apply_error,json=applyError,proto3" json:"apply_error,omitempty"`
 	// What its DNS server does.
-	Dns           v1.NodeDnsState `protobuf:"varint,12,opt,name=dns,proto3,enum=strata.config.v1.NodeDnsState" json:"dns,omitempty"`
+	Dns v1.NodeDnsState `protobuf:"varint,12,opt,name=dns,proto3,enum=strata.config.v1.NodeDnsState" json:"dns,omitempty"`
+	// The node's goodbye: it is stopping cleanly and serves nothing more. Sent
+	// once, as a request; the control plane takes the node offline at once
+	// (out of gateway answers and of "DNS answering") and replies when it has.
+	Leaving       bool `protobuf:"varint,13,opt,name=leaving,proto3" json:"leaving,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -629,6 +633,13 @@ func (x *NodeStatus) GetDns() v1.NodeDnsState {
 		return x.Dns
 	}
 	return v1.NodeDnsState(0)
+}
+
+func (x *NodeStatus) GetLeaving() bool {
+	if x != nil {
+		return x.Leaving
+	}
+	return false
 }
 
 // The live address sets of gateway DNS records of one partition, published by
@@ -865,7 +876,7 @@ const file_strata_sync_v1_sync_proto_rawDesc = "" +
 	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x16\n" +
 	"\x06schema\x18\r \x01(\rR\x06schema\x122\n" +
 	"\aupserts\x18\x0e \x03(\v2\x18.strata.sync.v1.ResourceR\aupserts\x125\n" +
-	"\adeletes\x18\x0f \x03(\v2\x1b.strata.sync.v1.ResourceRefR\adeletesJ\x04\b\b\x10\r\"\xce\x03\n" +
+	"\adeletes\x18\x0f \x03(\v2\x1b.strata.sync.v1.ResourceRefR\adeletesJ\x04\b\b\x10\r\"\xe8\x03\n" +
 	"\n" +
 	"NodeStatus\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1d\n" +
@@ -883,7 +894,8 @@ const file_strata_sync_v1_sync_proto_rawDesc = "" +
 	" \x01(\tR\vtierAddress\x12\x1f\n" +
 	"\vapply_error\x18\v \x01(\tR\n" +
 	"applyError\x120\n" +
-	"\x03dns\x18\f \x01(\x0e2\x1e.strata.config.v1.NodeDnsStateR\x03dns\"\x9d\x01\n" +
+	"\x03dns\x18\f \x01(\x0e2\x1e.strata.config.v1.NodeDnsStateR\x03dns\x12\x18\n" +
+	"\aleaving\x18\r \x01(\bR\aleaving\"\x9d\x01\n" +
 	"\n" +
 	"GatewaySet\x12!\n" +
 	"\fpartition_id\x18\x01 \x01(\tR\vpartitionId\x12<\n" +
