@@ -8,24 +8,10 @@ import (
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 )
 
-// Snapshots and deltas
-//
-// A partition has two tracks: stable and staging. A track's snapshot holds the
-// released, not deleted content of every app published to the partition (on
-// the staging track the newest release of each app, on the stable track its
-// newest non-staging release), with App.release set. Its version is the
-// global log position of the newest release event that changed the track,
-// so versions only grow, and equal versions mean equal content.
-//
-// Each release event that changes a track yields one delta for it:
-// from_version (the track's previous version), to_version (the event's
-// position), the app as upsert, or its id as delete when it left the
-// partition or was deleted. A delta's size depends on the app changed, never
-// on the number of apps in the partition.
-//
-// Snapshots are immutable: the projection keeps shared pointers to released
-// app contents (which are never mutated) and builds a new snapshot value per
-// version.
+// Snapshots and deltas: the tracks, versions and deltas are
+// services/edgesync's (docs/architecture.md). On the stable track an app is
+// its newest non-staging release, on the staging track its newest release,
+// with App.release set.
 
 // Consistent checks what a node relies on: app ids unique, every app belongs
 // to the snapshot's partition, no domain served by two apps, every rule's

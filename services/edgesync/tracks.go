@@ -191,7 +191,7 @@ func (ts *Tracks) Holds(k Key, kind, id string) bool {
 	return t != nil && t.res[kind+"/"+id] != nil
 }
 
-// Keys returns every track, sorted.
+// Keys returns every track.
 func (ts *Tracks) Keys() []Key {
 	ts.mu.RLock()
 	defer ts.mu.RUnlock()
@@ -199,29 +199,7 @@ func (ts *Tracks) Keys() []Key {
 	for k := range ts.tracks {
 		keys = append(keys, k)
 	}
-	slices.SortFunc(keys, func(a, b Key) int {
-		if c := strings.Compare(a.Partition, b.Partition); c != 0 {
-			return c
-		}
-		switch {
-		case a.Staging == b.Staging:
-			return 0
-		case b.Staging:
-			return -1
-		}
-		return 1
-	})
 	return keys
-}
-
-// Version returns the version of track k (0 when it has none).
-func (ts *Tracks) Version(k Key) uint64 {
-	ts.mu.RLock()
-	defer ts.mu.RUnlock()
-	if t := ts.tracks[k]; t != nil {
-		return t.version
-	}
-	return 0
 }
 
 // Pending returns the deltas of track k not yet taken by a publisher (with
