@@ -48,49 +48,12 @@ func TestJoinRecordsAndUpdatesPublicAddresses(t *testing.T) {
 // reporting, and comes back with its next healthy report.
 func TestGatewaySetFollowsHeartbeats(t *testing.T) {
 	e := newEnv(t)
-	tok := e.createToken(t, &configv1.CreateJoinTokenRequest{AutoApprove: true})
-	ids := map[string]string{}
-	for name, ip := range map[string]string{"edge-a": "192.0.2.1", "edge-b": "192.0.2.2"} {
-		resp, err := e.anon.Join(t.Context(), &configv1.JoinRequest{JoinToken: tok.GetToken(), Name: name, PublicKey: newKey(t).pub, PublicIpv4: ip})
-		if err != nil {
-			t.Fatalf("Join %s: %v", name, err)
-		}
-		ids[ip] = resp.GetNode().GetId()
-	}
-	sub, err := e.control.SubscribeSync(natsutil.GatewaysSubject(partitionID))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.control.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	ids, expect := gatewayNodes(t, e)
 	beat := func(ip string, healthy bool) {
 		hb, _ := proto.Marshal(&syncv1.NodeStatus{NodeId: ids[ip], Healthy: healthy, Time: timestamppb.Now()})
 		if err := e.control.Publish(natsutil.NodeStatusSubject(ids[ip]), hb); err != nil {
 			t.Fatal(err)
 		}
-	}
-	// expect polls until the published set of the cluster is want.
-	expect := func(want ...string) {
-		t.Helper()
-		natstest.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
-			m, err := sub.NextMsg(100 * time.Millisecond)
-			if err != nil {
-				return err
-			}
-			var set syncv1.GatewaySet
-			if err := proto.Unmarshal(m.Data, &set); err != nil {
-				return err
-			}
-			if set.GetPartitionId() != partitionID || len(set.GetClusters()) != 1 {
-				return fmt.Errorf("set = %v", &set)
-			}
-			c := set.GetClusters()[0]
-			if c.GetClusterId() != clusterID || c.GetClusterName() != clusterName || !slices.Equal(c.GetAddresses(), want) {
-				return fmt.Errorf("cluster = %v, want addresses %v", c, want)
-			}
-			return nil
-		})
 	}
 	beat("192.0.2.1", true)
 	beat("192.0.2.2", true)
@@ -119,42 +82,10 @@ func TestGatewaySetFollowsHeartbeats(t *testing.T) {
 // (issue 11 defect 9).
 func TestGoodbyeAndCrashBound(t *testing.T) {
 	e := newEnv(t)
-	tok := e.createToken(t, &configv1.CreateJoinTokenRequest{AutoApprove: true})
-	ids := map[string]string{}
-	for name, ip := range map[string]string{"edge-a": "192.0.2.1", "edge-b": "192.0.2.2"} {
-		resp, err := e.anon.Join(t.Context(), &configv1.JoinRequest{JoinToken: tok.GetToken(), Name: name, PublicKey: newKey(t).pub, PublicIpv4: ip})
-		if err != nil {
-			t.Fatalf("Join %s: %v", name, err)
-		}
-		ids[ip] = resp.GetNode().GetId()
-	}
-	sub, err := e.control.SubscribeSync(natsutil.GatewaysSubject(partitionID))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.control.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	ids, expect := gatewayNodes(t, e)
 	status := func(ip string, leaving bool) []byte {
 		b, _ := proto.Marshal(&syncv1.NodeStatus{NodeId: ids[ip], Healthy: !leaving, Leaving: leaving, Time: timestamppb.Now()})
 		return b
-	}
-	expect := func(want ...string) {
-		t.Helper()
-		natstest.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
-			m, err := sub.NextMsg(100 * time.Millisecond)
-			if err != nil {
-				return err
-			}
-			var set syncv1.GatewaySet
-			if err := proto.Unmarshal(m.Data, &set); err != nil {
-				return err
-			}
-			if got := set.GetClusters()[0].GetAddresses(); !slices.Equal(got, want) {
-				return fmt.Errorf("addresses %v, want %v", got, want)
-			}
-			return nil
-		})
 	}
 	online := func(ip string) bool { return e.svc.Statuses()[ids[ip]].Online }
 	for _, ip := range []string{"192.0.2.1", "192.0.2.2"} {
@@ -186,4 +117,48 @@ func TestGoodbyeAndCrashBound(t *testing.T) {
 		t.Fatal("online after three heartbeat intervals without a report")
 	}
 	expect() // published at the next check, a fifth of an interval later at most
+}
+
+// gatewayNodes joins edge-a (192.0.2.1) and edge-b (192.0.2.2) and returns
+// their ids by address, and expect, which waits until the gateway set
+// published for the cluster lists exactly want.
+func gatewayNodes(t *testing.T, e *env) (map[string]string, func(want ...string)) {
+	tok := e.createToken(t, &configv1.CreateJoinTokenRequest{AutoApprove: true})
+	ids := map[string]string{}
+	for name, ip := range map[string]string{"edge-a": "192.0.2.1", "edge-b": "192.0.2.2"} {
+		resp, err := e.anon.Join(t.Context(), &configv1.JoinRequest{JoinToken: tok.GetToken(), Name: name, PublicKey: newKey(t).pub, PublicIpv4: ip})
+		if err != nil {
+			t.Fatalf("Join %s: %v", name, err)
+		}
+		ids[ip] = resp.GetNode().GetId()
+	}
+	sub, err := e.control.SubscribeSync(natsutil.GatewaysSubject(partitionID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.control.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	expect := func(want ...string) {
+		t.Helper()
+		natstest.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+			m, err := sub.NextMsg(100 * time.Millisecond)
+			if err != nil {
+				return err
+			}
+			var set syncv1.GatewaySet
+			if err := proto.Unmarshal(m.Data, &set); err != nil {
+				return err
+			}
+			if set.GetPartitionId() != partitionID || len(set.GetClusters()) != 1 {
+				return fmt.Errorf("set = %v", &set)
+			}
+			c := set.GetClusters()[0]
+			if c.GetClusterId() != clusterID || c.GetClusterName() != clusterName || !slices.Equal(c.GetAddresses(), want) {
+				return fmt.Errorf("cluster = %v, want addresses %v", c, want)
+			}
+			return nil
+		})
+	}
+	return ids, expect
 }
