@@ -669,3 +669,45 @@ func TestZeroWeights(t *testing.T) {
 	// A drained target next to a positive one is fine.
 	s.ok("rule", "create", "--app", app, "--upstream", "web=0", "--upstream", "spare=1")
 }
+
+// TestRenameAndDeleteTopology: partition and cluster rename and delete; a
+// delete of something in use is refused naming the users; errors name the
+// arguments.
+func TestRenameAndDeleteTopology(t *testing.T) {
+	s := newCLI(t, startAPI(t))
+	part := s.ok("partition", "create", "--name", "eu")
+	clu := s.ok("cluster", "create", "--name", "fra", "--partition", "eu")
+	node := s.ok("node", "register", "--name", "fra-1", "--cluster", "fra")
+	if got := s.ok("partition", "rename", "eu", "europe"); got != "renamed partition "+part+" to europe" {
+		t.Errorf("partition rename printed %q", got)
+	}
+	if got := s.ok("cluster", "rename", "fra", "fra-a"); got != "renamed cluster "+clu+" to fra-a" {
+		t.Errorf("cluster rename printed %q", got)
+	}
+	if out := s.ok("cluster", "list"); !strings.Contains(out, "fra-a") || !strings.Contains(out, "europe") {
+		t.Errorf("cluster list after renames:\n%s", out)
+	}
+	_, errs, code := s.run("partition", "delete", "europe")
+	if code == 0 || !strings.Contains(errs, `failed_precondition: partition "europe" is in use by clusters "fra-a"`) {
+		t.Errorf("delete of a used partition: exit %d, %s", code, errs)
+	}
+	_, errs, code = s.run("cluster", "delete", "fra-a")
+	if code == 0 || !strings.Contains(errs, `nodes "fra-1" (`+node+`)`) {
+		t.Errorf("delete of a used cluster: exit %d, %s", code, errs)
+	}
+	_, errs, code = s.run("cluster", "rename", "fra-a", "Bad Name")
+	if code == 0 || !strings.Contains(errs, "NEW-NAME: ") {
+		t.Errorf("rename to a bad name: exit %d, %s", code, errs)
+	}
+	s.ok("node", "remove", node)
+	if got := s.ok("cluster", "delete", "fra-a"); got != "deleted cluster fra-a" {
+		t.Errorf("cluster delete printed %q", got)
+	}
+	s.ok("partition", "delete", "europe")
+	if out := s.ok("partition", "list"); strings.Contains(out, part) {
+		t.Errorf("deleted partition listed:\n%s", out)
+	}
+	if _, errs, code := s.run("partition", "delete", "europe"); code == 0 || !strings.Contains(errs, "not_found") {
+		t.Errorf("second delete: exit %d, %s", code, errs)
+	}
+}

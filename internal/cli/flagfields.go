@@ -72,6 +72,11 @@ var certFlags = map[string]string{
 var fieldFlags = map[string]map[string]string{
 	"app": configFlags, "upstream": configFlags, "rule": configFlags, "release": configFlags, "dns": dnsFlags,
 	"partition": topologyFlags, "cluster": topologyFlags, "node": topologyFlags, "cert": certFlags,
+	// Subcommands that take arguments where the others take flags.
+	"partition rename": {"name": "NEW-NAME", "partition": "PARTITION"},
+	"partition delete": {"partition": "PARTITION"},
+	"cluster rename":   {"name": "NEW-NAME", "cluster": "CLUSTER"},
+	"cluster delete":   {"cluster": "CLUSTER"},
 }
 
 var indexRE = regexp.MustCompile(`\[[^\]]*\]`)
@@ -86,7 +91,10 @@ func flagFor(cmd *cobra.Command, path string) string {
 	for top.HasParent() && top.Parent().HasParent() {
 		top = top.Parent()
 	}
-	table := fieldFlags[top.Name()]
+	table := fieldFlags[top.Name()+" "+cmd.Name()]
+	if table == nil {
+		table = fieldFlags[top.Name()]
+	}
 	if table == nil {
 		return ""
 	}

@@ -55,7 +55,39 @@ func newPartitionCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
-	cmd.AddCommand(create, list)
+	rename := &cobra.Command{
+		Use:     "rename PARTITION NEW-NAME",
+		Short:   "Rename a partition (its id, apps, zones and clusters stay)",
+		Example: `  strata partition rename eu europe`,
+		Args:    args("PARTITION", "NEW-NAME"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.UpdatePartitionResponse, error) {
+				return c.UpdatePartition(ctx, &configv1.UpdatePartitionRequest{Partition: a[0], Name: a[1]})
+			})
+			if err != nil {
+				return err
+			}
+			return g.emitf(res, "renamed partition %s to %s", res.GetPartition().GetId(), res.GetPartition().GetName())
+		},
+	}
+	del := &cobra.Command{
+		Use:   "delete PARTITION",
+		Short: "Delete a partition nothing uses",
+		Long: `Delete a partition. Refused while clusters, apps or DNS zones use it; the
+error names them (move apps and zones to another partition, or delete and
+release them, and delete the clusters first).`,
+		Args: args("PARTITION"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.DeletePartitionResponse, error) {
+				return c.DeletePartition(ctx, &configv1.DeletePartitionRequest{Partition: a[0]})
+			})
+			if err != nil {
+				return err
+			}
+			return g.emitf(res, "deleted partition %s", a[0])
+		},
+	}
+	cmd.AddCommand(create, list, rename, del)
 	return cmd
 }
 
@@ -113,7 +145,39 @@ func newClusterCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
-	cmd.AddCommand(create, list, newClusterUpdateCmd(g))
+	rename := &cobra.Command{
+		Use:     "rename CLUSTER NEW-NAME",
+		Short:   "Rename a cluster (its id and nodes stay)",
+		Long:    "Rename a cluster. Refused while a DNS gateway record names the cluster by its name (make it name the id first).",
+		Example: `  strata cluster rename fra fra-1`,
+		Args:    args("CLUSTER", "NEW-NAME"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.UpdateClusterResponse, error) {
+				return c.UpdateCluster(ctx, &configv1.UpdateClusterRequest{Cluster: a[0], Name: proto.String(a[1])})
+			})
+			if err != nil {
+				return err
+			}
+			return g.emitf(res, "renamed cluster %s to %s", res.GetCluster().GetId(), res.GetCluster().GetName())
+		},
+	}
+	del := &cobra.Command{
+		Use:   "delete CLUSTER",
+		Short: "Delete a cluster nothing uses",
+		Long: `Delete a cluster. Refused while nodes, unexpired join tokens, child clusters
+(that have it as a parent) or DNS gateway records use it; the error names them.`,
+		Args: args("CLUSTER"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.DeleteClusterResponse, error) {
+				return c.DeleteCluster(ctx, &configv1.DeleteClusterRequest{Cluster: a[0]})
+			})
+			if err != nil {
+				return err
+			}
+			return g.emitf(res, "deleted cluster %s", a[0])
+		},
+	}
+	cmd.AddCommand(create, list, newClusterUpdateCmd(g), rename, del)
 	return cmd
 }
 

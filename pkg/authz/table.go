@@ -50,7 +50,10 @@ func DefaultRules() Rules {
 		// ConfigService.
 		cfg.ConfigServiceCreatePartitionProcedure: Everywhere("config.partition.write"),
 		cfg.ConfigServiceListPartitionsProcedure:  Somewhere("config.partition.read", List("partitions", KindPartition, "id")),
+		cfg.ConfigServiceUpdatePartitionProcedure: OnObjects("config.partition.write", Ref(KindPartition, "partition")),
+		cfg.ConfigServiceDeletePartitionProcedure: OnObjects("config.partition.write", Ref(KindPartition, "partition")),
 		cfg.ConfigServiceCreateClusterProcedure:   OnObjects("config.cluster.write", Ref(KindPartition, "partition")),
+		cfg.ConfigServiceDeleteClusterProcedure:   OnObjects("config.cluster.write", Ref(KindCluster, "cluster")),
 		cfg.ConfigServiceUpdateClusterProcedure:   OnObjects("config.cluster.write", Ref(KindCluster, "cluster")),
 		cfg.ConfigServiceListClustersProcedure:    Somewhere("config.cluster.read", List("clusters", KindCluster, "id")),
 		cfg.ConfigServiceRegisterNodeProcedure:    OnObjects("config.node.write", Ref(KindCluster, "cluster")),

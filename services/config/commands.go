@@ -37,6 +37,85 @@ func (s *Service) createPartition(ctx context.Context, name string) (*configv1.P
 	return p, nil
 }
 
+// renamePartition gives partition ref a new name.
+func (s *Service) renamePartition(ctx context.Context, ref, name string) (*configv1.Partition, error) {
+	if ref == "" {
+		return nil, apierr.Invalid(apierr.FieldViolation{Field: "partition", Reason: "is empty (give a partition id or name)"})
+	}
+	if r := checkName(name); r != "" {
+		return nil, apierr.Invalid(apierr.FieldViolation{Field: "name", Reason: r})
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.catchUp(ctx); err != nil {
+		return nil, err
+	}
+	id, ok := s.proj.resolvePartition(ref)
+	if !ok {
+		return nil, apierr.NotFound("partition", ref)
+	}
+	if other, taken := s.proj.resolvePartition(name); taken {
+		if other == id {
+			return s.partition(id), nil
+		}
+		return nil, &alreadyExists{apierr.Invalid(apierr.FieldViolation{Field: "name",
+			Reason: fmt.Sprintf("partition %q already exists", name)})}
+	}
+	if _, err := s.appendAndWait(ctx, partitionStream(id), eventstore.AnyVersion,
+		[]proto.Message{&ev.PartitionRenamed{PartitionId: id, Name: name}}); err != nil {
+		return nil, err
+	}
+	return s.partition(id), nil
+}
+
+// deletePartition deletes partition ref unless something uses it.
+func (s *Service) deletePartition(ctx context.Context, ref string) error {
+	if ref == "" {
+		return apierr.Invalid(apierr.FieldViolation{Field: "partition", Reason: "is empty (give a partition id or name)"})
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.catchUp(ctx); err != nil {
+		return err
+	}
+	id, ok := s.proj.resolvePartition(ref)
+	if !ok {
+		return apierr.NotFound("partition", ref)
+	}
+	if users := s.proj.partitionUsers(id); users != "" {
+		return apierr.FailedPrecondition(fmt.Sprintf("partition %q is in use by %s: move or delete them first", ref, users))
+	}
+	_, err := s.appendAndWait(ctx, partitionStream(id), eventstore.AnyVersion, []proto.Message{&ev.PartitionDeleted{PartitionId: id}})
+	return err
+}
+
+func (s *Service) partition(id string) *configv1.Partition {
+	s.proj.mu.RLock()
+	defer s.proj.mu.RUnlock()
+	return s.proj.partitions[id]
+}
+
+// deleteCluster deletes cluster ref unless something uses it.
+func (s *Service) deleteCluster(ctx context.Context, ref string) error {
+	if ref == "" {
+		return apierr.Invalid(apierr.FieldViolation{Field: "cluster", Reason: "is empty (give a cluster id or name)"})
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.catchUp(ctx); err != nil {
+		return err
+	}
+	c, ok := s.proj.resolveCluster(ref)
+	if !ok {
+		return apierr.NotFound("cluster", ref)
+	}
+	if users := s.proj.clusterUsers(c, s.now()); users != "" {
+		return apierr.FailedPrecondition(fmt.Sprintf("cluster %q is in use by %s: remove or change them first", ref, users))
+	}
+	_, err := s.appendAndWait(ctx, clusterStream(c.Id), eventstore.AnyVersion, []proto.Message{&ev.ClusterDeleted{ClusterId: c.Id}})
+	return err
+}
+
 func (s *Service) createCluster(ctx context.Context, name, partition string) (*configv1.Cluster, error) {
 	var v violations
 	if r := checkName(name); r != "" {
@@ -72,9 +151,14 @@ func (s *Service) createCluster(ctx context.Context, name, partition string) (*c
 // updateCluster changes a cluster's settings. parents, when not nil,
 // replaces the parent clusters (ids or names). Writes serialise on s.mu,
 // so the cluster stream needs no version check.
-func (s *Service) updateCluster(ctx context.Context, ref string, dnsDisabled *bool, parents []string) (*configv1.Cluster, error) {
+func (s *Service) updateCluster(ctx context.Context, ref string, dnsDisabled *bool, parents []string, name *string) (*configv1.Cluster, error) {
 	if ref == "" {
 		return nil, apierr.Invalid(apierr.FieldViolation{Field: "cluster", Reason: "is empty (give a cluster id or name)"})
+	}
+	if name != nil {
+		if r := checkName(*name); r != "" {
+			return nil, apierr.Invalid(apierr.FieldViolation{Field: "name", Reason: r})
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -95,6 +179,16 @@ func (s *Service) updateCluster(ctx context.Context, ref string, dnsDisabled *bo
 			return nil, err
 		}
 		next.ParentClusterIds = ids
+	}
+	if name != nil && *name != c.Name {
+		if _, taken := s.proj.resolveCluster(*name); taken {
+			return nil, &alreadyExists{apierr.Invalid(apierr.FieldViolation{Field: "name",
+				Reason: fmt.Sprintf("cluster %q already exists", *name)})}
+		}
+		if refs := s.proj.gatewayRecordsNaming(c.Name); refs != "" {
+			return nil, apierr.FailedPrecondition(fmt.Sprintf("cannot rename cluster %q: %s name it; make them name the cluster by id (%s) first", c.Name, refs, c.Id))
+		}
+		next.Name = *name
 	}
 	if proto.Equal(next, c) {
 		return c, nil

@@ -13,7 +13,10 @@ import (
 // them, so they never change when a Go or proto name does (see events.proto).
 const (
 	TypePartitionCreated = "config.partition.created"
+	TypePartitionRenamed = "config.partition.renamed"
+	TypePartitionDeleted = "config.partition.deleted"
 	TypeClusterCreated   = "config.cluster.created"
+	TypeClusterDeleted   = "config.cluster.deleted"
 	TypeClusterUpdated   = "config.cluster.updated"
 	TypeNodeRegistered   = "config.node.registered"
 	TypeNodeStagingSet   = "config.node.staging_set"
@@ -42,7 +45,10 @@ const (
 // eventTypes is the one registry of type id <-> payload message.
 var eventTypes = map[string]proto.Message{
 	TypePartitionCreated: (*ev.PartitionCreated)(nil),
+	TypePartitionRenamed: (*ev.PartitionRenamed)(nil),
+	TypePartitionDeleted: (*ev.PartitionDeleted)(nil),
 	TypeClusterCreated:   (*ev.ClusterCreated)(nil),
+	TypeClusterDeleted:   (*ev.ClusterDeleted)(nil),
 	TypeClusterUpdated:   (*ev.ClusterUpdated)(nil),
 	TypeNodeRegistered:   (*ev.NodeRegistered)(nil),
 	TypeNodeStagingSet:   (*ev.NodeStagingSet)(nil),

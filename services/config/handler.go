@@ -61,11 +61,33 @@ func (h *handler) UpdateCluster(ctx context.Context, req *configv1.UpdateCluster
 	if req.Parents != nil {
 		parents = append([]string{}, req.Parents.Clusters...)
 	}
-	c, err := h.s.updateCluster(ctx, req.Cluster, req.DnsDisabled, parents)
+	c, err := h.s.updateCluster(ctx, req.Cluster, req.DnsDisabled, parents, req.Name)
 	if err != nil {
 		return nil, h.fail(err)
 	}
 	return &configv1.UpdateClusterResponse{Cluster: c}, nil
+}
+
+func (h *handler) UpdatePartition(ctx context.Context, req *configv1.UpdatePartitionRequest) (*configv1.UpdatePartitionResponse, error) {
+	pt, err := h.s.renamePartition(ctx, req.Partition, req.Name)
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	return &configv1.UpdatePartitionResponse{Partition: pt}, nil
+}
+
+func (h *handler) DeletePartition(ctx context.Context, req *configv1.DeletePartitionRequest) (*configv1.DeletePartitionResponse, error) {
+	if err := h.s.deletePartition(ctx, req.Partition); err != nil {
+		return nil, h.fail(err)
+	}
+	return &configv1.DeletePartitionResponse{}, nil
+}
+
+func (h *handler) DeleteCluster(ctx context.Context, req *configv1.DeleteClusterRequest) (*configv1.DeleteClusterResponse, error) {
+	if err := h.s.deleteCluster(ctx, req.Cluster); err != nil {
+		return nil, h.fail(err)
+	}
+	return &configv1.DeleteClusterResponse{}, nil
 }
 
 func (h *handler) ListClusters(ctx context.Context, _ *configv1.ListClustersRequest) (*configv1.ListClustersResponse, error) {

@@ -41,6 +41,7 @@ type projection struct {
 	partitionByName map[string]string
 	clusters        map[string]*configv1.Cluster
 	clusterByName   map[string]string
+	tokens          map[string]*configv1.JoinToken // unrevoked join tokens (id, cluster, expiry)
 	nodes           map[string]*configv1.Node
 	apps            map[string]*appEntry
 	// zones are the DNS apps (services/dns aggregates); their releases move
@@ -93,6 +94,7 @@ func newProjection(logger *slog.Logger, publish bool) *projection {
 		partitionByName: map[string]string{},
 		clusters:        map[string]*configv1.Cluster{},
 		clusterByName:   map[string]string{},
+		tokens:          map[string]*configv1.JoinToken{},
 		nodes:           map[string]*configv1.Node{},
 		apps:            map[string]*appEntry{},
 		zones:           map[string]*dnssvc.Zone{},
@@ -153,12 +155,43 @@ func (p *projection) apply(e eventstore.Event, msg proto.Message) {
 		p.partitions[pt.Id] = pt
 		p.partitionByName[pt.Name] = pt.Id
 		p.sync.Ensure(pt.Id)
+	case *ev.PartitionRenamed:
+		if pt := p.partitions[m.PartitionId]; pt != nil {
+			c := proto.Clone(pt).(*configv1.Partition)
+			c.Name = m.Name
+			p.partitions[c.Id] = c
+			if p.partitionByName[pt.Name] == c.Id {
+				delete(p.partitionByName, pt.Name)
+			}
+			p.partitionByName[c.Name] = c.Id
+		}
+	case *ev.PartitionDeleted:
+		if pt := p.partitions[m.PartitionId]; pt != nil {
+			delete(p.partitions, pt.Id)
+			if p.partitionByName[pt.Name] == pt.Id {
+				delete(p.partitionByName, pt.Name)
+			}
+		}
 	case *ev.ClusterCreated:
 		p.clusters[m.Cluster.Id] = m.Cluster
 		p.clusterByName[m.Cluster.Name] = m.Cluster.Id
 	case *ev.ClusterUpdated:
+		if old := p.clusters[m.Cluster.Id]; old != nil && old.Name != m.Cluster.Name && p.clusterByName[old.Name] == old.Id {
+			delete(p.clusterByName, old.Name) // renamed
+		}
 		p.clusters[m.Cluster.Id] = m.Cluster
+		p.clusterByName[m.Cluster.Name] = m.Cluster.Id
 		p.syncCluster(m.Cluster, e)
+	case *ev.ClusterDeleted:
+		if c := p.clusters[m.ClusterId]; c != nil {
+			delete(p.clusters, c.Id)
+			if p.clusterByName[c.Name] == c.Id {
+				delete(p.clusterByName, c.Name)
+			}
+			for _, staging := range []bool{false, true} {
+				p.sync.Apply(e.Position, e.Metadata.Time, edgesync.Change{Kind: kindCluster, ID: c.Id, Staging: staging})
+			}
+		}
 	case *ev.NodeRegistered:
 		p.nodes[m.Node.Id] = m.Node
 	case *ev.NodeStagingSet:
@@ -173,8 +206,12 @@ func (p *projection) apply(e eventstore.Event, msg proto.Message) {
 		p.updateNode(m.NodeId, func(n *configv1.Node) { n.PublicIpv4, n.PublicIpv6 = m.PublicIpv4, m.PublicIpv6 })
 	case *ev.NodeRemoved:
 		delete(p.nodes, m.NodeId)
-	case *ev.JoinTokenCreated, *ev.JoinTokenRevoked:
-		// Owned by the node service; nothing in this read model.
+	case *ev.JoinTokenCreated:
+		// Owned by the node service; kept here so that a cluster with live
+		// tokens is not deleted.
+		p.tokens[m.TokenId] = &configv1.JoinToken{Id: m.TokenId, ClusterId: m.ClusterId, ExpiresAt: m.ExpiresAt}
+	case *ev.JoinTokenRevoked:
+		delete(p.tokens, m.TokenId)
 	default:
 		if dnssvc.IsDNSEvent(e.Type) {
 			p.applyZone(dnssvc.ZoneIDOf(msg), e, msg)

@@ -123,6 +123,7 @@ func TestListNodesSyncStatus(t *testing.T) {
 		})
 	}
 }
+
 // TestListNodesReleases: node list names each node's track and the release
 // of each app it runs, as of the version it applied: a staging release
 // shows on staging nodes only until promoted.

@@ -13,6 +13,8 @@ import (
 // never change.
 const (
 	typeClusterCreated   = "config.cluster.created"
+	typeClusterUpdated   = "config.cluster.updated"
+	typeClusterDeleted   = "config.cluster.deleted"
 	typeNodeRegistered   = "config.node.registered"
 	typeNodeStagingSet   = "config.node.staging_set"
 	typeNodeRemoved      = "config.node.removed"
@@ -27,6 +29,8 @@ const (
 // other event of the log is skipped.
 var eventTypes = map[string]func() proto.Message{
 	typeClusterCreated:   func() proto.Message { return new(ev.ClusterCreated) },
+	typeClusterUpdated:   func() proto.Message { return new(ev.ClusterUpdated) },
+	typeClusterDeleted:   func() proto.Message { return new(ev.ClusterDeleted) },
 	typeNodeRegistered:   func() proto.Message { return new(ev.NodeRegistered) },
 	typeNodeStagingSet:   func() proto.Message { return new(ev.NodeStagingSet) },
 	typeNodeRemoved:      func() proto.Message { return new(ev.NodeRemoved) },

@@ -73,6 +73,22 @@ func (m *model) apply(e eventstore.Event, msg proto.Message) {
 			m.clusters[c.GetId()] = c
 			m.clusterByName[c.GetName()] = c.GetId()
 		}
+	case *ev.ClusterUpdated: // a rename moves the name
+		c := p.GetCluster()
+		if old := m.clusters[c.GetId()]; old != nil {
+			if m.clusterByName[old.GetName()] == old.GetId() {
+				delete(m.clusterByName, old.GetName())
+			}
+			m.clusters[c.GetId()] = c
+			m.clusterByName[c.GetName()] = c.GetId()
+		}
+	case *ev.ClusterDeleted:
+		if old := m.clusters[p.GetClusterId()]; old != nil {
+			delete(m.clusters, old.GetId())
+			if m.clusterByName[old.GetName()] == old.GetId() {
+				delete(m.clusterByName, old.GetName())
+			}
+		}
 	case *ev.NodeRegistered:
 		n := p.GetNode()
 		if n.GetId() != "" {

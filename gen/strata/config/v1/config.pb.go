@@ -110,6 +110,266 @@ func (x *CreatePartitionResponse) GetPartition() *Partition {
 	return nil
 }
 
+type UpdatePartitionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Partition id or name.
+	Partition string `protobuf:"bytes,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	// The new name.
+	Name          string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdatePartitionRequest) Reset() {
+	*x = UpdatePartitionRequest{}
+	mi := &file_strata_config_v1_config_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdatePartitionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdatePartitionRequest) ProtoMessage() {}
+
+func (x *UpdatePartitionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_config_v1_config_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdatePartitionRequest.ProtoReflect.Descriptor instead.
+func (*UpdatePartitionRequest) Descriptor() ([]byte, []int) {
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *UpdatePartitionRequest) GetPartition() string {
+	if x != nil {
+		return x.Partition
+	}
+	return ""
+}
+
+func (x *UpdatePartitionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type UpdatePartitionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Partition     *Partition             `protobuf:"bytes,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdatePartitionResponse) Reset() {
+	*x = UpdatePartitionResponse{}
+	mi := &file_strata_config_v1_config_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdatePartitionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdatePartitionResponse) ProtoMessage() {}
+
+func (x *UpdatePartitionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_config_v1_config_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdatePartitionResponse.ProtoReflect.Descriptor instead.
+func (*UpdatePartitionResponse) Descriptor() ([]byte, []int) {
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *UpdatePartitionResponse) GetPartition() *Partition {
+	if x != nil {
+		return x.Partition
+	}
+	return nil
+}
+
+type DeletePartitionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Partition id or name.
+	Partition     string `protobuf:"bytes,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeletePartitionRequest) Reset() {
+	*x = DeletePartitionRequest{}
+	mi := &file_strata_config_v1_config_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeletePartitionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeletePartitionRequest) ProtoMessage() {}
+
+func (x *DeletePartitionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_config_v1_config_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeletePartitionRequest.ProtoReflect.Descriptor instead.
+func (*DeletePartitionRequest) Descriptor() ([]byte, []int) {
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *DeletePartitionRequest) GetPartition() string {
+	if x != nil {
+		return x.Partition
+	}
+	return ""
+}
+
+type DeletePartitionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeletePartitionResponse) Reset() {
+	*x = DeletePartitionResponse{}
+	mi := &file_strata_config_v1_config_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeletePartitionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeletePartitionResponse) ProtoMessage() {}
+
+func (x *DeletePartitionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_config_v1_config_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeletePartitionResponse.ProtoReflect.Descriptor instead.
+func (*DeletePartitionResponse) Descriptor() ([]byte, []int) {
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{5}
+}
+
+type DeleteClusterRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Cluster id or name.
+	Cluster       string `protobuf:"bytes,1,opt,name=cluster,proto3" json:"cluster,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteClusterRequest) Reset() {
+	*x = DeleteClusterRequest{}
+	mi := &file_strata_config_v1_config_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteClusterRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteClusterRequest) ProtoMessage() {}
+
+func (x *DeleteClusterRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_config_v1_config_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteClusterRequest.ProtoReflect.Descriptor instead.
+func (*DeleteClusterRequest) Descriptor() ([]byte, []int) {
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *DeleteClusterRequest) GetCluster() string {
+	if x != nil {
+		return x.Cluster
+	}
+	return ""
+}
+
+type DeleteClusterResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteClusterResponse) Reset() {
+	*x = DeleteClusterResponse{}
+	mi := &file_strata_config_v1_config_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteClusterResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteClusterResponse) ProtoMessage() {}
+
+func (x *DeleteClusterResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_config_v1_config_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteClusterResponse.ProtoReflect.Descriptor instead.
+func (*DeleteClusterResponse) Descriptor() ([]byte, []int) {
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{7}
+}
+
 type ListPartitionsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -118,7 +378,7 @@ type ListPartitionsRequest struct {
 
 func (x *ListPartitionsRequest) Reset() {
 	*x = ListPartitionsRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[2]
+	mi := &file_strata_config_v1_config_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -130,7 +390,7 @@ func (x *ListPartitionsRequest) String() string {
 func (*ListPartitionsRequest) ProtoMessage() {}
 
 func (x *ListPartitionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[2]
+	mi := &file_strata_config_v1_config_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -143,7 +403,7 @@ func (x *ListPartitionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPartitionsRequest.ProtoReflect.Descriptor instead.
 func (*ListPartitionsRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{2}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{8}
 }
 
 type ListPartitionsResponse struct {
@@ -155,7 +415,7 @@ type ListPartitionsResponse struct {
 
 func (x *ListPartitionsResponse) Reset() {
 	*x = ListPartitionsResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[3]
+	mi := &file_strata_config_v1_config_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -167,7 +427,7 @@ func (x *ListPartitionsResponse) String() string {
 func (*ListPartitionsResponse) ProtoMessage() {}
 
 func (x *ListPartitionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[3]
+	mi := &file_strata_config_v1_config_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -180,7 +440,7 @@ func (x *ListPartitionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPartitionsResponse.ProtoReflect.Descriptor instead.
 func (*ListPartitionsResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{3}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListPartitionsResponse) GetPartitions() []*Partition {
@@ -201,7 +461,7 @@ type CreateClusterRequest struct {
 
 func (x *CreateClusterRequest) Reset() {
 	*x = CreateClusterRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[4]
+	mi := &file_strata_config_v1_config_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -213,7 +473,7 @@ func (x *CreateClusterRequest) String() string {
 func (*CreateClusterRequest) ProtoMessage() {}
 
 func (x *CreateClusterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[4]
+	mi := &file_strata_config_v1_config_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -226,7 +486,7 @@ func (x *CreateClusterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateClusterRequest.ProtoReflect.Descriptor instead.
 func (*CreateClusterRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{4}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CreateClusterRequest) GetName() string {
@@ -252,7 +512,7 @@ type CreateClusterResponse struct {
 
 func (x *CreateClusterResponse) Reset() {
 	*x = CreateClusterResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[5]
+	mi := &file_strata_config_v1_config_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -264,7 +524,7 @@ func (x *CreateClusterResponse) String() string {
 func (*CreateClusterResponse) ProtoMessage() {}
 
 func (x *CreateClusterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[5]
+	mi := &file_strata_config_v1_config_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -277,7 +537,7 @@ func (x *CreateClusterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateClusterResponse.ProtoReflect.Descriptor instead.
 func (*CreateClusterResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{5}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CreateClusterResponse) GetCluster() *Cluster {
@@ -295,14 +555,17 @@ type UpdateClusterRequest struct {
 	DnsDisabled *bool  `protobuf:"varint,2,opt,name=dns_disabled,json=dnsDisabled,proto3,oneof" json:"dns_disabled,omitempty"`
 	// When present, replaces the parent clusters (ids or names; empty list:
 	// no parents).
-	Parents       *ClusterParents `protobuf:"bytes,3,opt,name=parents,proto3" json:"parents,omitempty"`
+	Parents *ClusterParents `protobuf:"bytes,3,opt,name=parents,proto3" json:"parents,omitempty"`
+	// When present, renames the cluster. Refused while a gateway record
+	// names it by its old name.
+	Name          *string `protobuf:"bytes,4,opt,name=name,proto3,oneof" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateClusterRequest) Reset() {
 	*x = UpdateClusterRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[6]
+	mi := &file_strata_config_v1_config_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -314,7 +577,7 @@ func (x *UpdateClusterRequest) String() string {
 func (*UpdateClusterRequest) ProtoMessage() {}
 
 func (x *UpdateClusterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[6]
+	mi := &file_strata_config_v1_config_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -327,7 +590,7 @@ func (x *UpdateClusterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateClusterRequest.ProtoReflect.Descriptor instead.
 func (*UpdateClusterRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{6}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *UpdateClusterRequest) GetCluster() string {
@@ -351,6 +614,13 @@ func (x *UpdateClusterRequest) GetParents() *ClusterParents {
 	return nil
 }
 
+func (x *UpdateClusterRequest) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
 type ClusterParents struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Clusters      []string               `protobuf:"bytes,1,rep,name=clusters,proto3" json:"clusters,omitempty"`
@@ -360,7 +630,7 @@ type ClusterParents struct {
 
 func (x *ClusterParents) Reset() {
 	*x = ClusterParents{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[7]
+	mi := &file_strata_config_v1_config_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -372,7 +642,7 @@ func (x *ClusterParents) String() string {
 func (*ClusterParents) ProtoMessage() {}
 
 func (x *ClusterParents) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[7]
+	mi := &file_strata_config_v1_config_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -385,7 +655,7 @@ func (x *ClusterParents) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterParents.ProtoReflect.Descriptor instead.
 func (*ClusterParents) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{7}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ClusterParents) GetClusters() []string {
@@ -404,7 +674,7 @@ type UpdateClusterResponse struct {
 
 func (x *UpdateClusterResponse) Reset() {
 	*x = UpdateClusterResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[8]
+	mi := &file_strata_config_v1_config_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -416,7 +686,7 @@ func (x *UpdateClusterResponse) String() string {
 func (*UpdateClusterResponse) ProtoMessage() {}
 
 func (x *UpdateClusterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[8]
+	mi := &file_strata_config_v1_config_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -429,7 +699,7 @@ func (x *UpdateClusterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateClusterResponse.ProtoReflect.Descriptor instead.
 func (*UpdateClusterResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{8}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *UpdateClusterResponse) GetCluster() *Cluster {
@@ -447,7 +717,7 @@ type ListClustersRequest struct {
 
 func (x *ListClustersRequest) Reset() {
 	*x = ListClustersRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[9]
+	mi := &file_strata_config_v1_config_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -459,7 +729,7 @@ func (x *ListClustersRequest) String() string {
 func (*ListClustersRequest) ProtoMessage() {}
 
 func (x *ListClustersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[9]
+	mi := &file_strata_config_v1_config_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -472,7 +742,7 @@ func (x *ListClustersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListClustersRequest.ProtoReflect.Descriptor instead.
 func (*ListClustersRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{9}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{15}
 }
 
 type ListClustersResponse struct {
@@ -484,7 +754,7 @@ type ListClustersResponse struct {
 
 func (x *ListClustersResponse) Reset() {
 	*x = ListClustersResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[10]
+	mi := &file_strata_config_v1_config_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -496,7 +766,7 @@ func (x *ListClustersResponse) String() string {
 func (*ListClustersResponse) ProtoMessage() {}
 
 func (x *ListClustersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[10]
+	mi := &file_strata_config_v1_config_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -509,7 +779,7 @@ func (x *ListClustersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListClustersResponse.ProtoReflect.Descriptor instead.
 func (*ListClustersResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{10}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListClustersResponse) GetClusters() []*Cluster {
@@ -531,7 +801,7 @@ type RegisterNodeRequest struct {
 
 func (x *RegisterNodeRequest) Reset() {
 	*x = RegisterNodeRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[11]
+	mi := &file_strata_config_v1_config_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -543,7 +813,7 @@ func (x *RegisterNodeRequest) String() string {
 func (*RegisterNodeRequest) ProtoMessage() {}
 
 func (x *RegisterNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[11]
+	mi := &file_strata_config_v1_config_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -556,7 +826,7 @@ func (x *RegisterNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterNodeRequest.ProtoReflect.Descriptor instead.
 func (*RegisterNodeRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{11}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RegisterNodeRequest) GetName() string {
@@ -589,7 +859,7 @@ type RegisterNodeResponse struct {
 
 func (x *RegisterNodeResponse) Reset() {
 	*x = RegisterNodeResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[12]
+	mi := &file_strata_config_v1_config_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -601,7 +871,7 @@ func (x *RegisterNodeResponse) String() string {
 func (*RegisterNodeResponse) ProtoMessage() {}
 
 func (x *RegisterNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[12]
+	mi := &file_strata_config_v1_config_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -614,7 +884,7 @@ func (x *RegisterNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterNodeResponse.ProtoReflect.Descriptor instead.
 func (*RegisterNodeResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{12}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RegisterNodeResponse) GetNode() *Node {
@@ -634,7 +904,7 @@ type SetNodeStagingRequest struct {
 
 func (x *SetNodeStagingRequest) Reset() {
 	*x = SetNodeStagingRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[13]
+	mi := &file_strata_config_v1_config_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -646,7 +916,7 @@ func (x *SetNodeStagingRequest) String() string {
 func (*SetNodeStagingRequest) ProtoMessage() {}
 
 func (x *SetNodeStagingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[13]
+	mi := &file_strata_config_v1_config_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -659,7 +929,7 @@ func (x *SetNodeStagingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetNodeStagingRequest.ProtoReflect.Descriptor instead.
 func (*SetNodeStagingRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{13}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SetNodeStagingRequest) GetNodeId() string {
@@ -685,7 +955,7 @@ type SetNodeStagingResponse struct {
 
 func (x *SetNodeStagingResponse) Reset() {
 	*x = SetNodeStagingResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[14]
+	mi := &file_strata_config_v1_config_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -697,7 +967,7 @@ func (x *SetNodeStagingResponse) String() string {
 func (*SetNodeStagingResponse) ProtoMessage() {}
 
 func (x *SetNodeStagingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[14]
+	mi := &file_strata_config_v1_config_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -710,7 +980,7 @@ func (x *SetNodeStagingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetNodeStagingResponse.ProtoReflect.Descriptor instead.
 func (*SetNodeStagingResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{14}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SetNodeStagingResponse) GetNode() *Node {
@@ -729,7 +999,7 @@ type RemoveNodeRequest struct {
 
 func (x *RemoveNodeRequest) Reset() {
 	*x = RemoveNodeRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[15]
+	mi := &file_strata_config_v1_config_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -741,7 +1011,7 @@ func (x *RemoveNodeRequest) String() string {
 func (*RemoveNodeRequest) ProtoMessage() {}
 
 func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[15]
+	mi := &file_strata_config_v1_config_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -754,7 +1024,7 @@ func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveNodeRequest.ProtoReflect.Descriptor instead.
 func (*RemoveNodeRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{15}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RemoveNodeRequest) GetNodeId() string {
@@ -772,7 +1042,7 @@ type RemoveNodeResponse struct {
 
 func (x *RemoveNodeResponse) Reset() {
 	*x = RemoveNodeResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[16]
+	mi := &file_strata_config_v1_config_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -784,7 +1054,7 @@ func (x *RemoveNodeResponse) String() string {
 func (*RemoveNodeResponse) ProtoMessage() {}
 
 func (x *RemoveNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[16]
+	mi := &file_strata_config_v1_config_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -797,7 +1067,7 @@ func (x *RemoveNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveNodeResponse.ProtoReflect.Descriptor instead.
 func (*RemoveNodeResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{16}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{22}
 }
 
 type ListNodesRequest struct {
@@ -810,7 +1080,7 @@ type ListNodesRequest struct {
 
 func (x *ListNodesRequest) Reset() {
 	*x = ListNodesRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[17]
+	mi := &file_strata_config_v1_config_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -822,7 +1092,7 @@ func (x *ListNodesRequest) String() string {
 func (*ListNodesRequest) ProtoMessage() {}
 
 func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[17]
+	mi := &file_strata_config_v1_config_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -835,7 +1105,7 @@ func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesRequest.ProtoReflect.Descriptor instead.
 func (*ListNodesRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{17}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListNodesRequest) GetCluster() string {
@@ -854,7 +1124,7 @@ type ListNodesResponse struct {
 
 func (x *ListNodesResponse) Reset() {
 	*x = ListNodesResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[18]
+	mi := &file_strata_config_v1_config_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -866,7 +1136,7 @@ func (x *ListNodesResponse) String() string {
 func (*ListNodesResponse) ProtoMessage() {}
 
 func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[18]
+	mi := &file_strata_config_v1_config_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -879,7 +1149,7 @@ func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesResponse.ProtoReflect.Descriptor instead.
 func (*ListNodesResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{18}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListNodesResponse) GetNodes() []*NodeInfo {
@@ -922,7 +1192,7 @@ type NodeInfo struct {
 
 func (x *NodeInfo) Reset() {
 	*x = NodeInfo{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[19]
+	mi := &file_strata_config_v1_config_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -934,7 +1204,7 @@ func (x *NodeInfo) String() string {
 func (*NodeInfo) ProtoMessage() {}
 
 func (x *NodeInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[19]
+	mi := &file_strata_config_v1_config_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -947,7 +1217,7 @@ func (x *NodeInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeInfo.ProtoReflect.Descriptor instead.
 func (*NodeInfo) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{19}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *NodeInfo) GetNode() *Node {
@@ -1059,7 +1329,7 @@ type NodeAppRelease struct {
 
 func (x *NodeAppRelease) Reset() {
 	*x = NodeAppRelease{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[20]
+	mi := &file_strata_config_v1_config_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1071,7 +1341,7 @@ func (x *NodeAppRelease) String() string {
 func (*NodeAppRelease) ProtoMessage() {}
 
 func (x *NodeAppRelease) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[20]
+	mi := &file_strata_config_v1_config_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1084,7 +1354,7 @@ func (x *NodeAppRelease) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeAppRelease.ProtoReflect.Descriptor instead.
 func (*NodeAppRelease) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{20}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *NodeAppRelease) GetAppId() string {
@@ -1127,7 +1397,7 @@ type CreateAppRequest struct {
 
 func (x *CreateAppRequest) Reset() {
 	*x = CreateAppRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[21]
+	mi := &file_strata_config_v1_config_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1139,7 +1409,7 @@ func (x *CreateAppRequest) String() string {
 func (*CreateAppRequest) ProtoMessage() {}
 
 func (x *CreateAppRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[21]
+	mi := &file_strata_config_v1_config_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1152,7 +1422,7 @@ func (x *CreateAppRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAppRequest.ProtoReflect.Descriptor instead.
 func (*CreateAppRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{21}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CreateAppRequest) GetName() string {
@@ -1221,7 +1491,7 @@ type CreateAppResponse struct {
 
 func (x *CreateAppResponse) Reset() {
 	*x = CreateAppResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[22]
+	mi := &file_strata_config_v1_config_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1233,7 +1503,7 @@ func (x *CreateAppResponse) String() string {
 func (*CreateAppResponse) ProtoMessage() {}
 
 func (x *CreateAppResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[22]
+	mi := &file_strata_config_v1_config_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1246,7 +1516,7 @@ func (x *CreateAppResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAppResponse.ProtoReflect.Descriptor instead.
 func (*CreateAppResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{22}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CreateAppResponse) GetApp() *App {
@@ -1272,7 +1542,7 @@ type GetAppRequest struct {
 
 func (x *GetAppRequest) Reset() {
 	*x = GetAppRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[23]
+	mi := &file_strata_config_v1_config_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1284,7 +1554,7 @@ func (x *GetAppRequest) String() string {
 func (*GetAppRequest) ProtoMessage() {}
 
 func (x *GetAppRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[23]
+	mi := &file_strata_config_v1_config_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1297,7 +1567,7 @@ func (x *GetAppRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAppRequest.ProtoReflect.Descriptor instead.
 func (*GetAppRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{23}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetAppRequest) GetAppId() string {
@@ -1322,7 +1592,7 @@ type GetAppResponse struct {
 
 func (x *GetAppResponse) Reset() {
 	*x = GetAppResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[24]
+	mi := &file_strata_config_v1_config_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1334,7 +1604,7 @@ func (x *GetAppResponse) String() string {
 func (*GetAppResponse) ProtoMessage() {}
 
 func (x *GetAppResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[24]
+	mi := &file_strata_config_v1_config_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1347,7 +1617,7 @@ func (x *GetAppResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAppResponse.ProtoReflect.Descriptor instead.
 func (*GetAppResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{24}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetAppResponse) GetApp() *App {
@@ -1393,7 +1663,7 @@ type ListAppsRequest struct {
 
 func (x *ListAppsRequest) Reset() {
 	*x = ListAppsRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[25]
+	mi := &file_strata_config_v1_config_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1405,7 +1675,7 @@ func (x *ListAppsRequest) String() string {
 func (*ListAppsRequest) ProtoMessage() {}
 
 func (x *ListAppsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[25]
+	mi := &file_strata_config_v1_config_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1418,7 +1688,7 @@ func (x *ListAppsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAppsRequest.ProtoReflect.Descriptor instead.
 func (*ListAppsRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{25}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{31}
 }
 
 type ListAppsResponse struct {
@@ -1430,7 +1700,7 @@ type ListAppsResponse struct {
 
 func (x *ListAppsResponse) Reset() {
 	*x = ListAppsResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[26]
+	mi := &file_strata_config_v1_config_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1442,7 +1712,7 @@ func (x *ListAppsResponse) String() string {
 func (*ListAppsResponse) ProtoMessage() {}
 
 func (x *ListAppsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[26]
+	mi := &file_strata_config_v1_config_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1455,7 +1725,7 @@ func (x *ListAppsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAppsResponse.ProtoReflect.Descriptor instead.
 func (*ListAppsResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{26}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListAppsResponse) GetApps() []*AppSummary {
@@ -1485,7 +1755,7 @@ type AppSummary struct {
 
 func (x *AppSummary) Reset() {
 	*x = AppSummary{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[27]
+	mi := &file_strata_config_v1_config_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1497,7 +1767,7 @@ func (x *AppSummary) String() string {
 func (*AppSummary) ProtoMessage() {}
 
 func (x *AppSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[27]
+	mi := &file_strata_config_v1_config_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1510,7 +1780,7 @@ func (x *AppSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppSummary.ProtoReflect.Descriptor instead.
 func (*AppSummary) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{27}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *AppSummary) GetId() string {
@@ -1603,7 +1873,7 @@ type UpdateAppRequest struct {
 
 func (x *UpdateAppRequest) Reset() {
 	*x = UpdateAppRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[28]
+	mi := &file_strata_config_v1_config_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1615,7 +1885,7 @@ func (x *UpdateAppRequest) String() string {
 func (*UpdateAppRequest) ProtoMessage() {}
 
 func (x *UpdateAppRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[28]
+	mi := &file_strata_config_v1_config_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1628,7 +1898,7 @@ func (x *UpdateAppRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAppRequest.ProtoReflect.Descriptor instead.
 func (*UpdateAppRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{28}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *UpdateAppRequest) GetAppId() string {
@@ -1711,7 +1981,7 @@ type UpdateAppResponse struct {
 
 func (x *UpdateAppResponse) Reset() {
 	*x = UpdateAppResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[29]
+	mi := &file_strata_config_v1_config_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1723,7 +1993,7 @@ func (x *UpdateAppResponse) String() string {
 func (*UpdateAppResponse) ProtoMessage() {}
 
 func (x *UpdateAppResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[29]
+	mi := &file_strata_config_v1_config_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1736,7 +2006,7 @@ func (x *UpdateAppResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAppResponse.ProtoReflect.Descriptor instead.
 func (*UpdateAppResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{29}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *UpdateAppResponse) GetApp() *App {
@@ -1763,7 +2033,7 @@ type DeleteAppRequest struct {
 
 func (x *DeleteAppRequest) Reset() {
 	*x = DeleteAppRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[30]
+	mi := &file_strata_config_v1_config_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1775,7 +2045,7 @@ func (x *DeleteAppRequest) String() string {
 func (*DeleteAppRequest) ProtoMessage() {}
 
 func (x *DeleteAppRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[30]
+	mi := &file_strata_config_v1_config_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1788,7 +2058,7 @@ func (x *DeleteAppRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAppRequest.ProtoReflect.Descriptor instead.
 func (*DeleteAppRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{30}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *DeleteAppRequest) GetAppId() string {
@@ -1814,7 +2084,7 @@ type DeleteAppResponse struct {
 
 func (x *DeleteAppResponse) Reset() {
 	*x = DeleteAppResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[31]
+	mi := &file_strata_config_v1_config_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1826,7 +2096,7 @@ func (x *DeleteAppResponse) String() string {
 func (*DeleteAppResponse) ProtoMessage() {}
 
 func (x *DeleteAppResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[31]
+	mi := &file_strata_config_v1_config_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1839,7 +2109,7 @@ func (x *DeleteAppResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAppResponse.ProtoReflect.Descriptor instead.
 func (*DeleteAppResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{31}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *DeleteAppResponse) GetVersion() uint64 {
@@ -1861,7 +2131,7 @@ type CreateUpstreamRequest struct {
 
 func (x *CreateUpstreamRequest) Reset() {
 	*x = CreateUpstreamRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[32]
+	mi := &file_strata_config_v1_config_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1873,7 +2143,7 @@ func (x *CreateUpstreamRequest) String() string {
 func (*CreateUpstreamRequest) ProtoMessage() {}
 
 func (x *CreateUpstreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[32]
+	mi := &file_strata_config_v1_config_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1886,7 +2156,7 @@ func (x *CreateUpstreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUpstreamRequest.ProtoReflect.Descriptor instead.
 func (*CreateUpstreamRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{32}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *CreateUpstreamRequest) GetAppId() string {
@@ -1920,7 +2190,7 @@ type CreateUpstreamResponse struct {
 
 func (x *CreateUpstreamResponse) Reset() {
 	*x = CreateUpstreamResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[33]
+	mi := &file_strata_config_v1_config_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1932,7 +2202,7 @@ func (x *CreateUpstreamResponse) String() string {
 func (*CreateUpstreamResponse) ProtoMessage() {}
 
 func (x *CreateUpstreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[33]
+	mi := &file_strata_config_v1_config_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1945,7 +2215,7 @@ func (x *CreateUpstreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUpstreamResponse.ProtoReflect.Descriptor instead.
 func (*CreateUpstreamResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{33}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *CreateUpstreamResponse) GetUpstream() *Upstream {
@@ -1974,7 +2244,7 @@ type UpdateUpstreamRequest struct {
 
 func (x *UpdateUpstreamRequest) Reset() {
 	*x = UpdateUpstreamRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[34]
+	mi := &file_strata_config_v1_config_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1986,7 +2256,7 @@ func (x *UpdateUpstreamRequest) String() string {
 func (*UpdateUpstreamRequest) ProtoMessage() {}
 
 func (x *UpdateUpstreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[34]
+	mi := &file_strata_config_v1_config_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1999,7 +2269,7 @@ func (x *UpdateUpstreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUpstreamRequest.ProtoReflect.Descriptor instead.
 func (*UpdateUpstreamRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{34}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *UpdateUpstreamRequest) GetAppId() string {
@@ -2033,7 +2303,7 @@ type UpdateUpstreamResponse struct {
 
 func (x *UpdateUpstreamResponse) Reset() {
 	*x = UpdateUpstreamResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[35]
+	mi := &file_strata_config_v1_config_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2045,7 +2315,7 @@ func (x *UpdateUpstreamResponse) String() string {
 func (*UpdateUpstreamResponse) ProtoMessage() {}
 
 func (x *UpdateUpstreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[35]
+	mi := &file_strata_config_v1_config_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2058,7 +2328,7 @@ func (x *UpdateUpstreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUpstreamResponse.ProtoReflect.Descriptor instead.
 func (*UpdateUpstreamResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{35}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *UpdateUpstreamResponse) GetUpstream() *Upstream {
@@ -2087,7 +2357,7 @@ type DeleteUpstreamRequest struct {
 
 func (x *DeleteUpstreamRequest) Reset() {
 	*x = DeleteUpstreamRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[36]
+	mi := &file_strata_config_v1_config_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2099,7 +2369,7 @@ func (x *DeleteUpstreamRequest) String() string {
 func (*DeleteUpstreamRequest) ProtoMessage() {}
 
 func (x *DeleteUpstreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[36]
+	mi := &file_strata_config_v1_config_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2112,7 +2382,7 @@ func (x *DeleteUpstreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteUpstreamRequest.ProtoReflect.Descriptor instead.
 func (*DeleteUpstreamRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{36}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *DeleteUpstreamRequest) GetAppId() string {
@@ -2145,7 +2415,7 @@ type DeleteUpstreamResponse struct {
 
 func (x *DeleteUpstreamResponse) Reset() {
 	*x = DeleteUpstreamResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[37]
+	mi := &file_strata_config_v1_config_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2157,7 +2427,7 @@ func (x *DeleteUpstreamResponse) String() string {
 func (*DeleteUpstreamResponse) ProtoMessage() {}
 
 func (x *DeleteUpstreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[37]
+	mi := &file_strata_config_v1_config_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2170,7 +2440,7 @@ func (x *DeleteUpstreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteUpstreamResponse.ProtoReflect.Descriptor instead.
 func (*DeleteUpstreamResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{37}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *DeleteUpstreamResponse) GetVersion() uint64 {
@@ -2193,7 +2463,7 @@ type CreateRuleRequest struct {
 
 func (x *CreateRuleRequest) Reset() {
 	*x = CreateRuleRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[38]
+	mi := &file_strata_config_v1_config_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2205,7 +2475,7 @@ func (x *CreateRuleRequest) String() string {
 func (*CreateRuleRequest) ProtoMessage() {}
 
 func (x *CreateRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[38]
+	mi := &file_strata_config_v1_config_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2218,7 +2488,7 @@ func (x *CreateRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRuleRequest.ProtoReflect.Descriptor instead.
 func (*CreateRuleRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{38}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *CreateRuleRequest) GetAppId() string {
@@ -2259,7 +2529,7 @@ type CreateRuleResponse struct {
 
 func (x *CreateRuleResponse) Reset() {
 	*x = CreateRuleResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[39]
+	mi := &file_strata_config_v1_config_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2271,7 +2541,7 @@ func (x *CreateRuleResponse) String() string {
 func (*CreateRuleResponse) ProtoMessage() {}
 
 func (x *CreateRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[39]
+	mi := &file_strata_config_v1_config_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2284,7 +2554,7 @@ func (x *CreateRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRuleResponse.ProtoReflect.Descriptor instead.
 func (*CreateRuleResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{39}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *CreateRuleResponse) GetRule() *Rule {
@@ -2313,7 +2583,7 @@ type UpdateRuleRequest struct {
 
 func (x *UpdateRuleRequest) Reset() {
 	*x = UpdateRuleRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[40]
+	mi := &file_strata_config_v1_config_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2325,7 +2595,7 @@ func (x *UpdateRuleRequest) String() string {
 func (*UpdateRuleRequest) ProtoMessage() {}
 
 func (x *UpdateRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[40]
+	mi := &file_strata_config_v1_config_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2338,7 +2608,7 @@ func (x *UpdateRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRuleRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRuleRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{40}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *UpdateRuleRequest) GetAppId() string {
@@ -2372,7 +2642,7 @@ type UpdateRuleResponse struct {
 
 func (x *UpdateRuleResponse) Reset() {
 	*x = UpdateRuleResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[41]
+	mi := &file_strata_config_v1_config_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2384,7 +2654,7 @@ func (x *UpdateRuleResponse) String() string {
 func (*UpdateRuleResponse) ProtoMessage() {}
 
 func (x *UpdateRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[41]
+	mi := &file_strata_config_v1_config_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2397,7 +2667,7 @@ func (x *UpdateRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRuleResponse.ProtoReflect.Descriptor instead.
 func (*UpdateRuleResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{41}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *UpdateRuleResponse) GetRule() *Rule {
@@ -2426,7 +2696,7 @@ type DeleteRuleRequest struct {
 
 func (x *DeleteRuleRequest) Reset() {
 	*x = DeleteRuleRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[42]
+	mi := &file_strata_config_v1_config_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2438,7 +2708,7 @@ func (x *DeleteRuleRequest) String() string {
 func (*DeleteRuleRequest) ProtoMessage() {}
 
 func (x *DeleteRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[42]
+	mi := &file_strata_config_v1_config_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2451,7 +2721,7 @@ func (x *DeleteRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRuleRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRuleRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{42}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *DeleteRuleRequest) GetAppId() string {
@@ -2484,7 +2754,7 @@ type DeleteRuleResponse struct {
 
 func (x *DeleteRuleResponse) Reset() {
 	*x = DeleteRuleResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[43]
+	mi := &file_strata_config_v1_config_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2496,7 +2766,7 @@ func (x *DeleteRuleResponse) String() string {
 func (*DeleteRuleResponse) ProtoMessage() {}
 
 func (x *DeleteRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[43]
+	mi := &file_strata_config_v1_config_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2509,7 +2779,7 @@ func (x *DeleteRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRuleResponse.ProtoReflect.Descriptor instead.
 func (*DeleteRuleResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{43}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *DeleteRuleResponse) GetVersion() uint64 {
@@ -2532,7 +2802,7 @@ type MoveRuleRequest struct {
 
 func (x *MoveRuleRequest) Reset() {
 	*x = MoveRuleRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[44]
+	mi := &file_strata_config_v1_config_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2544,7 +2814,7 @@ func (x *MoveRuleRequest) String() string {
 func (*MoveRuleRequest) ProtoMessage() {}
 
 func (x *MoveRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[44]
+	mi := &file_strata_config_v1_config_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2557,7 +2827,7 @@ func (x *MoveRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MoveRuleRequest.ProtoReflect.Descriptor instead.
 func (*MoveRuleRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{44}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *MoveRuleRequest) GetAppId() string {
@@ -2597,7 +2867,7 @@ type MoveRuleResponse struct {
 
 func (x *MoveRuleResponse) Reset() {
 	*x = MoveRuleResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[45]
+	mi := &file_strata_config_v1_config_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2609,7 +2879,7 @@ func (x *MoveRuleResponse) String() string {
 func (*MoveRuleResponse) ProtoMessage() {}
 
 func (x *MoveRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[45]
+	mi := &file_strata_config_v1_config_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2622,7 +2892,7 @@ func (x *MoveRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MoveRuleResponse.ProtoReflect.Descriptor instead.
 func (*MoveRuleResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{45}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *MoveRuleResponse) GetVersion() uint64 {
@@ -2641,7 +2911,7 @@ type DiffAppRequest struct {
 
 func (x *DiffAppRequest) Reset() {
 	*x = DiffAppRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[46]
+	mi := &file_strata_config_v1_config_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2653,7 +2923,7 @@ func (x *DiffAppRequest) String() string {
 func (*DiffAppRequest) ProtoMessage() {}
 
 func (x *DiffAppRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[46]
+	mi := &file_strata_config_v1_config_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2666,7 +2936,7 @@ func (x *DiffAppRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffAppRequest.ProtoReflect.Descriptor instead.
 func (*DiffAppRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{46}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *DiffAppRequest) GetAppId() string {
@@ -2692,7 +2962,7 @@ type DiffAppResponse struct {
 
 func (x *DiffAppResponse) Reset() {
 	*x = DiffAppResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[47]
+	mi := &file_strata_config_v1_config_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2704,7 +2974,7 @@ func (x *DiffAppResponse) String() string {
 func (*DiffAppResponse) ProtoMessage() {}
 
 func (x *DiffAppResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[47]
+	mi := &file_strata_config_v1_config_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2717,7 +2987,7 @@ func (x *DiffAppResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffAppResponse.ProtoReflect.Descriptor instead.
 func (*DiffAppResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{47}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *DiffAppResponse) GetChanges() []*PendingChange {
@@ -2768,7 +3038,7 @@ type PendingChange struct {
 
 func (x *PendingChange) Reset() {
 	*x = PendingChange{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[48]
+	mi := &file_strata_config_v1_config_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2780,7 +3050,7 @@ func (x *PendingChange) String() string {
 func (*PendingChange) ProtoMessage() {}
 
 func (x *PendingChange) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[48]
+	mi := &file_strata_config_v1_config_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2793,7 +3063,7 @@ func (x *PendingChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PendingChange.ProtoReflect.Descriptor instead.
 func (*PendingChange) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{48}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *PendingChange) GetPosition() uint64 {
@@ -2857,7 +3127,7 @@ type Release struct {
 
 func (x *Release) Reset() {
 	*x = Release{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[49]
+	mi := &file_strata_config_v1_config_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2869,7 +3139,7 @@ func (x *Release) String() string {
 func (*Release) ProtoMessage() {}
 
 func (x *Release) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[49]
+	mi := &file_strata_config_v1_config_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2882,7 +3152,7 @@ func (x *Release) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Release.ProtoReflect.Descriptor instead.
 func (*Release) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{49}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *Release) GetNumber() uint64 {
@@ -2981,7 +3251,7 @@ type CreateReleaseRequest struct {
 
 func (x *CreateReleaseRequest) Reset() {
 	*x = CreateReleaseRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[50]
+	mi := &file_strata_config_v1_config_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2993,7 +3263,7 @@ func (x *CreateReleaseRequest) String() string {
 func (*CreateReleaseRequest) ProtoMessage() {}
 
 func (x *CreateReleaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[50]
+	mi := &file_strata_config_v1_config_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3006,7 +3276,7 @@ func (x *CreateReleaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateReleaseRequest.ProtoReflect.Descriptor instead.
 func (*CreateReleaseRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{50}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *CreateReleaseRequest) GetAppId() string {
@@ -3047,7 +3317,7 @@ type CreateReleaseResponse struct {
 
 func (x *CreateReleaseResponse) Reset() {
 	*x = CreateReleaseResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[51]
+	mi := &file_strata_config_v1_config_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3059,7 +3329,7 @@ func (x *CreateReleaseResponse) String() string {
 func (*CreateReleaseResponse) ProtoMessage() {}
 
 func (x *CreateReleaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[51]
+	mi := &file_strata_config_v1_config_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3072,7 +3342,7 @@ func (x *CreateReleaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateReleaseResponse.ProtoReflect.Descriptor instead.
 func (*CreateReleaseResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{51}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *CreateReleaseResponse) GetRelease() *Release {
@@ -3098,7 +3368,7 @@ type ListReleasesRequest struct {
 
 func (x *ListReleasesRequest) Reset() {
 	*x = ListReleasesRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[52]
+	mi := &file_strata_config_v1_config_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3110,7 +3380,7 @@ func (x *ListReleasesRequest) String() string {
 func (*ListReleasesRequest) ProtoMessage() {}
 
 func (x *ListReleasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[52]
+	mi := &file_strata_config_v1_config_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3123,7 +3393,7 @@ func (x *ListReleasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReleasesRequest.ProtoReflect.Descriptor instead.
 func (*ListReleasesRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{52}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ListReleasesRequest) GetAppId() string {
@@ -3145,7 +3415,7 @@ type ListReleasesResponse struct {
 
 func (x *ListReleasesResponse) Reset() {
 	*x = ListReleasesResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[53]
+	mi := &file_strata_config_v1_config_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3157,7 +3427,7 @@ func (x *ListReleasesResponse) String() string {
 func (*ListReleasesResponse) ProtoMessage() {}
 
 func (x *ListReleasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[53]
+	mi := &file_strata_config_v1_config_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3170,7 +3440,7 @@ func (x *ListReleasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReleasesResponse.ProtoReflect.Descriptor instead.
 func (*ListReleasesResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{53}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *ListReleasesResponse) GetReleases() []*Release {
@@ -3205,7 +3475,7 @@ type PromoteReleaseRequest struct {
 
 func (x *PromoteReleaseRequest) Reset() {
 	*x = PromoteReleaseRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[54]
+	mi := &file_strata_config_v1_config_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3217,7 +3487,7 @@ func (x *PromoteReleaseRequest) String() string {
 func (*PromoteReleaseRequest) ProtoMessage() {}
 
 func (x *PromoteReleaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[54]
+	mi := &file_strata_config_v1_config_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3230,7 +3500,7 @@ func (x *PromoteReleaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PromoteReleaseRequest.ProtoReflect.Descriptor instead.
 func (*PromoteReleaseRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{54}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *PromoteReleaseRequest) GetAppId() string {
@@ -3265,7 +3535,7 @@ type PromoteReleaseResponse struct {
 
 func (x *PromoteReleaseResponse) Reset() {
 	*x = PromoteReleaseResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[55]
+	mi := &file_strata_config_v1_config_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3277,7 +3547,7 @@ func (x *PromoteReleaseResponse) String() string {
 func (*PromoteReleaseResponse) ProtoMessage() {}
 
 func (x *PromoteReleaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[55]
+	mi := &file_strata_config_v1_config_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3290,7 +3560,7 @@ func (x *PromoteReleaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PromoteReleaseResponse.ProtoReflect.Descriptor instead.
 func (*PromoteReleaseResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{55}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *PromoteReleaseResponse) GetRelease() *Release {
@@ -3319,7 +3589,7 @@ type RevertAppRequest struct {
 
 func (x *RevertAppRequest) Reset() {
 	*x = RevertAppRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[56]
+	mi := &file_strata_config_v1_config_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3331,7 +3601,7 @@ func (x *RevertAppRequest) String() string {
 func (*RevertAppRequest) ProtoMessage() {}
 
 func (x *RevertAppRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[56]
+	mi := &file_strata_config_v1_config_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3344,7 +3614,7 @@ func (x *RevertAppRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevertAppRequest.ProtoReflect.Descriptor instead.
 func (*RevertAppRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{56}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *RevertAppRequest) GetAppId() string {
@@ -3385,7 +3655,7 @@ type RevertAppResponse struct {
 
 func (x *RevertAppResponse) Reset() {
 	*x = RevertAppResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[57]
+	mi := &file_strata_config_v1_config_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3397,7 +3667,7 @@ func (x *RevertAppResponse) String() string {
 func (*RevertAppResponse) ProtoMessage() {}
 
 func (x *RevertAppResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[57]
+	mi := &file_strata_config_v1_config_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3410,7 +3680,7 @@ func (x *RevertAppResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevertAppResponse.ProtoReflect.Descriptor instead.
 func (*RevertAppResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{57}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *RevertAppResponse) GetRelease() *Release {
@@ -3443,7 +3713,7 @@ type RevertObjectRequest struct {
 
 func (x *RevertObjectRequest) Reset() {
 	*x = RevertObjectRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[58]
+	mi := &file_strata_config_v1_config_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3455,7 +3725,7 @@ func (x *RevertObjectRequest) String() string {
 func (*RevertObjectRequest) ProtoMessage() {}
 
 func (x *RevertObjectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[58]
+	mi := &file_strata_config_v1_config_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3468,7 +3738,7 @@ func (x *RevertObjectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevertObjectRequest.ProtoReflect.Descriptor instead.
 func (*RevertObjectRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{58}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *RevertObjectRequest) GetAppId() string {
@@ -3523,7 +3793,7 @@ type RevertObjectResponse struct {
 
 func (x *RevertObjectResponse) Reset() {
 	*x = RevertObjectResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[59]
+	mi := &file_strata_config_v1_config_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3535,7 +3805,7 @@ func (x *RevertObjectResponse) String() string {
 func (*RevertObjectResponse) ProtoMessage() {}
 
 func (x *RevertObjectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[59]
+	mi := &file_strata_config_v1_config_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3548,7 +3818,7 @@ func (x *RevertObjectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevertObjectResponse.ProtoReflect.Descriptor instead.
 func (*RevertObjectResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{59}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *RevertObjectResponse) GetRelease() *Release {
@@ -3576,7 +3846,7 @@ type GetSnapshotRequest struct {
 
 func (x *GetSnapshotRequest) Reset() {
 	*x = GetSnapshotRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[60]
+	mi := &file_strata_config_v1_config_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3588,7 +3858,7 @@ func (x *GetSnapshotRequest) String() string {
 func (*GetSnapshotRequest) ProtoMessage() {}
 
 func (x *GetSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[60]
+	mi := &file_strata_config_v1_config_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3601,7 +3871,7 @@ func (x *GetSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*GetSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{60}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *GetSnapshotRequest) GetPartition() string {
@@ -3632,7 +3902,7 @@ type GetSnapshotResponse struct {
 
 func (x *GetSnapshotResponse) Reset() {
 	*x = GetSnapshotResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[61]
+	mi := &file_strata_config_v1_config_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3644,7 +3914,7 @@ func (x *GetSnapshotResponse) String() string {
 func (*GetSnapshotResponse) ProtoMessage() {}
 
 func (x *GetSnapshotResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[61]
+	mi := &file_strata_config_v1_config_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3657,7 +3927,7 @@ func (x *GetSnapshotResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSnapshotResponse.ProtoReflect.Descriptor instead.
 func (*GetSnapshotResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{61}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *GetSnapshotResponse) GetVersion() uint64 {
@@ -3696,7 +3966,18 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\x16CreatePartitionRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"T\n" +
 	"\x17CreatePartitionResponse\x129\n" +
-	"\tpartition\x18\x01 \x01(\v2\x1b.strata.config.v1.PartitionR\tpartition\"\x17\n" +
+	"\tpartition\x18\x01 \x01(\v2\x1b.strata.config.v1.PartitionR\tpartition\"J\n" +
+	"\x16UpdatePartitionRequest\x12\x1c\n" +
+	"\tpartition\x18\x01 \x01(\tR\tpartition\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"T\n" +
+	"\x17UpdatePartitionResponse\x129\n" +
+	"\tpartition\x18\x01 \x01(\v2\x1b.strata.config.v1.PartitionR\tpartition\"6\n" +
+	"\x16DeletePartitionRequest\x12\x1c\n" +
+	"\tpartition\x18\x01 \x01(\tR\tpartition\"\x19\n" +
+	"\x17DeletePartitionResponse\"0\n" +
+	"\x14DeleteClusterRequest\x12\x18\n" +
+	"\acluster\x18\x01 \x01(\tR\acluster\"\x17\n" +
+	"\x15DeleteClusterResponse\"\x17\n" +
 	"\x15ListPartitionsRequest\"U\n" +
 	"\x16ListPartitionsResponse\x12;\n" +
 	"\n" +
@@ -3706,12 +3987,14 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\tR\tpartition\"L\n" +
 	"\x15CreateClusterResponse\x123\n" +
-	"\acluster\x18\x01 \x01(\v2\x19.strata.config.v1.ClusterR\acluster\"\xa5\x01\n" +
+	"\acluster\x18\x01 \x01(\v2\x19.strata.config.v1.ClusterR\acluster\"\xc7\x01\n" +
 	"\x14UpdateClusterRequest\x12\x18\n" +
 	"\acluster\x18\x01 \x01(\tR\acluster\x12&\n" +
 	"\fdns_disabled\x18\x02 \x01(\bH\x00R\vdnsDisabled\x88\x01\x01\x12:\n" +
-	"\aparents\x18\x03 \x01(\v2 .strata.config.v1.ClusterParentsR\aparentsB\x0f\n" +
-	"\r_dns_disabled\",\n" +
+	"\aparents\x18\x03 \x01(\v2 .strata.config.v1.ClusterParentsR\aparents\x12\x17\n" +
+	"\x04name\x18\x04 \x01(\tH\x01R\x04name\x88\x01\x01B\x0f\n" +
+	"\r_dns_disabledB\a\n" +
+	"\x05_name\",\n" +
 	"\x0eClusterParents\x12\x1a\n" +
 	"\bclusters\x18\x01 \x03(\tR\bclusters\"L\n" +
 	"\x15UpdateClusterResponse\x123\n" +
@@ -3971,13 +4254,16 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\n" +
 	"consistent\x18\x03 \x01(\bR\n" +
 	"consistent\x12\x12\n" +
-	"\x04json\x18\x04 \x01(\tR\x04json2\xa8\x14\n" +
+	"\x04json\x18\x04 \x01(\tR\x04json2\xda\x16\n" +
 	"\rConfigService\x12f\n" +
 	"\x0fCreatePartition\x12(.strata.config.v1.CreatePartitionRequest\x1a).strata.config.v1.CreatePartitionResponse\x12c\n" +
-	"\x0eListPartitions\x12'.strata.config.v1.ListPartitionsRequest\x1a(.strata.config.v1.ListPartitionsResponse\x12`\n" +
+	"\x0eListPartitions\x12'.strata.config.v1.ListPartitionsRequest\x1a(.strata.config.v1.ListPartitionsResponse\x12f\n" +
+	"\x0fUpdatePartition\x12(.strata.config.v1.UpdatePartitionRequest\x1a).strata.config.v1.UpdatePartitionResponse\x12f\n" +
+	"\x0fDeletePartition\x12(.strata.config.v1.DeletePartitionRequest\x1a).strata.config.v1.DeletePartitionResponse\x12`\n" +
 	"\rCreateCluster\x12&.strata.config.v1.CreateClusterRequest\x1a'.strata.config.v1.CreateClusterResponse\x12]\n" +
 	"\fListClusters\x12%.strata.config.v1.ListClustersRequest\x1a&.strata.config.v1.ListClustersResponse\x12`\n" +
-	"\rUpdateCluster\x12&.strata.config.v1.UpdateClusterRequest\x1a'.strata.config.v1.UpdateClusterResponse\x12]\n" +
+	"\rUpdateCluster\x12&.strata.config.v1.UpdateClusterRequest\x1a'.strata.config.v1.UpdateClusterResponse\x12`\n" +
+	"\rDeleteCluster\x12&.strata.config.v1.DeleteClusterRequest\x1a'.strata.config.v1.DeleteClusterResponse\x12]\n" +
 	"\fRegisterNode\x12%.strata.config.v1.RegisterNodeRequest\x1a&.strata.config.v1.RegisterNodeResponse\x12c\n" +
 	"\x0eSetNodeStaging\x12'.strata.config.v1.SetNodeStagingRequest\x1a(.strata.config.v1.SetNodeStagingResponse\x12W\n" +
 	"\n" +
@@ -4018,183 +4304,196 @@ func file_strata_config_v1_config_proto_rawDescGZIP() []byte {
 	return file_strata_config_v1_config_proto_rawDescData
 }
 
-var file_strata_config_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 64)
+var file_strata_config_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 70)
 var file_strata_config_v1_config_proto_goTypes = []any{
 	(*CreatePartitionRequest)(nil),  // 0: strata.config.v1.CreatePartitionRequest
 	(*CreatePartitionResponse)(nil), // 1: strata.config.v1.CreatePartitionResponse
-	(*ListPartitionsRequest)(nil),   // 2: strata.config.v1.ListPartitionsRequest
-	(*ListPartitionsResponse)(nil),  // 3: strata.config.v1.ListPartitionsResponse
-	(*CreateClusterRequest)(nil),    // 4: strata.config.v1.CreateClusterRequest
-	(*CreateClusterResponse)(nil),   // 5: strata.config.v1.CreateClusterResponse
-	(*UpdateClusterRequest)(nil),    // 6: strata.config.v1.UpdateClusterRequest
-	(*ClusterParents)(nil),          // 7: strata.config.v1.ClusterParents
-	(*UpdateClusterResponse)(nil),   // 8: strata.config.v1.UpdateClusterResponse
-	(*ListClustersRequest)(nil),     // 9: strata.config.v1.ListClustersRequest
-	(*ListClustersResponse)(nil),    // 10: strata.config.v1.ListClustersResponse
-	(*RegisterNodeRequest)(nil),     // 11: strata.config.v1.RegisterNodeRequest
-	(*RegisterNodeResponse)(nil),    // 12: strata.config.v1.RegisterNodeResponse
-	(*SetNodeStagingRequest)(nil),   // 13: strata.config.v1.SetNodeStagingRequest
-	(*SetNodeStagingResponse)(nil),  // 14: strata.config.v1.SetNodeStagingResponse
-	(*RemoveNodeRequest)(nil),       // 15: strata.config.v1.RemoveNodeRequest
-	(*RemoveNodeResponse)(nil),      // 16: strata.config.v1.RemoveNodeResponse
-	(*ListNodesRequest)(nil),        // 17: strata.config.v1.ListNodesRequest
-	(*ListNodesResponse)(nil),       // 18: strata.config.v1.ListNodesResponse
-	(*NodeInfo)(nil),                // 19: strata.config.v1.NodeInfo
-	(*NodeAppRelease)(nil),          // 20: strata.config.v1.NodeAppRelease
-	(*CreateAppRequest)(nil),        // 21: strata.config.v1.CreateAppRequest
-	(*CreateAppResponse)(nil),       // 22: strata.config.v1.CreateAppResponse
-	(*GetAppRequest)(nil),           // 23: strata.config.v1.GetAppRequest
-	(*GetAppResponse)(nil),          // 24: strata.config.v1.GetAppResponse
-	(*ListAppsRequest)(nil),         // 25: strata.config.v1.ListAppsRequest
-	(*ListAppsResponse)(nil),        // 26: strata.config.v1.ListAppsResponse
-	(*AppSummary)(nil),              // 27: strata.config.v1.AppSummary
-	(*UpdateAppRequest)(nil),        // 28: strata.config.v1.UpdateAppRequest
-	(*UpdateAppResponse)(nil),       // 29: strata.config.v1.UpdateAppResponse
-	(*DeleteAppRequest)(nil),        // 30: strata.config.v1.DeleteAppRequest
-	(*DeleteAppResponse)(nil),       // 31: strata.config.v1.DeleteAppResponse
-	(*CreateUpstreamRequest)(nil),   // 32: strata.config.v1.CreateUpstreamRequest
-	(*CreateUpstreamResponse)(nil),  // 33: strata.config.v1.CreateUpstreamResponse
-	(*UpdateUpstreamRequest)(nil),   // 34: strata.config.v1.UpdateUpstreamRequest
-	(*UpdateUpstreamResponse)(nil),  // 35: strata.config.v1.UpdateUpstreamResponse
-	(*DeleteUpstreamRequest)(nil),   // 36: strata.config.v1.DeleteUpstreamRequest
-	(*DeleteUpstreamResponse)(nil),  // 37: strata.config.v1.DeleteUpstreamResponse
-	(*CreateRuleRequest)(nil),       // 38: strata.config.v1.CreateRuleRequest
-	(*CreateRuleResponse)(nil),      // 39: strata.config.v1.CreateRuleResponse
-	(*UpdateRuleRequest)(nil),       // 40: strata.config.v1.UpdateRuleRequest
-	(*UpdateRuleResponse)(nil),      // 41: strata.config.v1.UpdateRuleResponse
-	(*DeleteRuleRequest)(nil),       // 42: strata.config.v1.DeleteRuleRequest
-	(*DeleteRuleResponse)(nil),      // 43: strata.config.v1.DeleteRuleResponse
-	(*MoveRuleRequest)(nil),         // 44: strata.config.v1.MoveRuleRequest
-	(*MoveRuleResponse)(nil),        // 45: strata.config.v1.MoveRuleResponse
-	(*DiffAppRequest)(nil),          // 46: strata.config.v1.DiffAppRequest
-	(*DiffAppResponse)(nil),         // 47: strata.config.v1.DiffAppResponse
-	(*PendingChange)(nil),           // 48: strata.config.v1.PendingChange
-	(*Release)(nil),                 // 49: strata.config.v1.Release
-	(*CreateReleaseRequest)(nil),    // 50: strata.config.v1.CreateReleaseRequest
-	(*CreateReleaseResponse)(nil),   // 51: strata.config.v1.CreateReleaseResponse
-	(*ListReleasesRequest)(nil),     // 52: strata.config.v1.ListReleasesRequest
-	(*ListReleasesResponse)(nil),    // 53: strata.config.v1.ListReleasesResponse
-	(*PromoteReleaseRequest)(nil),   // 54: strata.config.v1.PromoteReleaseRequest
-	(*PromoteReleaseResponse)(nil),  // 55: strata.config.v1.PromoteReleaseResponse
-	(*RevertAppRequest)(nil),        // 56: strata.config.v1.RevertAppRequest
-	(*RevertAppResponse)(nil),       // 57: strata.config.v1.RevertAppResponse
-	(*RevertObjectRequest)(nil),     // 58: strata.config.v1.RevertObjectRequest
-	(*RevertObjectResponse)(nil),    // 59: strata.config.v1.RevertObjectResponse
-	(*GetSnapshotRequest)(nil),      // 60: strata.config.v1.GetSnapshotRequest
-	(*GetSnapshotResponse)(nil),     // 61: strata.config.v1.GetSnapshotResponse
-	nil,                             // 62: strata.config.v1.CreateAppRequest.LabelsEntry
-	nil,                             // 63: strata.config.v1.UpdateAppRequest.LabelsEntry
-	(*Partition)(nil),               // 64: strata.config.v1.Partition
-	(*Cluster)(nil),                 // 65: strata.config.v1.Cluster
-	(*Node)(nil),                    // 66: strata.config.v1.Node
-	(*timestamppb.Timestamp)(nil),   // 67: google.protobuf.Timestamp
-	(NodeDnsState)(0),               // 68: strata.config.v1.NodeDnsState
-	(*Hsts)(nil),                    // 69: strata.config.v1.Hsts
-	(*App)(nil),                     // 70: strata.config.v1.App
-	(*Upstream)(nil),                // 71: strata.config.v1.Upstream
-	(*Rule)(nil),                    // 72: strata.config.v1.Rule
+	(*UpdatePartitionRequest)(nil),  // 2: strata.config.v1.UpdatePartitionRequest
+	(*UpdatePartitionResponse)(nil), // 3: strata.config.v1.UpdatePartitionResponse
+	(*DeletePartitionRequest)(nil),  // 4: strata.config.v1.DeletePartitionRequest
+	(*DeletePartitionResponse)(nil), // 5: strata.config.v1.DeletePartitionResponse
+	(*DeleteClusterRequest)(nil),    // 6: strata.config.v1.DeleteClusterRequest
+	(*DeleteClusterResponse)(nil),   // 7: strata.config.v1.DeleteClusterResponse
+	(*ListPartitionsRequest)(nil),   // 8: strata.config.v1.ListPartitionsRequest
+	(*ListPartitionsResponse)(nil),  // 9: strata.config.v1.ListPartitionsResponse
+	(*CreateClusterRequest)(nil),    // 10: strata.config.v1.CreateClusterRequest
+	(*CreateClusterResponse)(nil),   // 11: strata.config.v1.CreateClusterResponse
+	(*UpdateClusterRequest)(nil),    // 12: strata.config.v1.UpdateClusterRequest
+	(*ClusterParents)(nil),          // 13: strata.config.v1.ClusterParents
+	(*UpdateClusterResponse)(nil),   // 14: strata.config.v1.UpdateClusterResponse
+	(*ListClustersRequest)(nil),     // 15: strata.config.v1.ListClustersRequest
+	(*ListClustersResponse)(nil),    // 16: strata.config.v1.ListClustersResponse
+	(*RegisterNodeRequest)(nil),     // 17: strata.config.v1.RegisterNodeRequest
+	(*RegisterNodeResponse)(nil),    // 18: strata.config.v1.RegisterNodeResponse
+	(*SetNodeStagingRequest)(nil),   // 19: strata.config.v1.SetNodeStagingRequest
+	(*SetNodeStagingResponse)(nil),  // 20: strata.config.v1.SetNodeStagingResponse
+	(*RemoveNodeRequest)(nil),       // 21: strata.config.v1.RemoveNodeRequest
+	(*RemoveNodeResponse)(nil),      // 22: strata.config.v1.RemoveNodeResponse
+	(*ListNodesRequest)(nil),        // 23: strata.config.v1.ListNodesRequest
+	(*ListNodesResponse)(nil),       // 24: strata.config.v1.ListNodesResponse
+	(*NodeInfo)(nil),                // 25: strata.config.v1.NodeInfo
+	(*NodeAppRelease)(nil),          // 26: strata.config.v1.NodeAppRelease
+	(*CreateAppRequest)(nil),        // 27: strata.config.v1.CreateAppRequest
+	(*CreateAppResponse)(nil),       // 28: strata.config.v1.CreateAppResponse
+	(*GetAppRequest)(nil),           // 29: strata.config.v1.GetAppRequest
+	(*GetAppResponse)(nil),          // 30: strata.config.v1.GetAppResponse
+	(*ListAppsRequest)(nil),         // 31: strata.config.v1.ListAppsRequest
+	(*ListAppsResponse)(nil),        // 32: strata.config.v1.ListAppsResponse
+	(*AppSummary)(nil),              // 33: strata.config.v1.AppSummary
+	(*UpdateAppRequest)(nil),        // 34: strata.config.v1.UpdateAppRequest
+	(*UpdateAppResponse)(nil),       // 35: strata.config.v1.UpdateAppResponse
+	(*DeleteAppRequest)(nil),        // 36: strata.config.v1.DeleteAppRequest
+	(*DeleteAppResponse)(nil),       // 37: strata.config.v1.DeleteAppResponse
+	(*CreateUpstreamRequest)(nil),   // 38: strata.config.v1.CreateUpstreamRequest
+	(*CreateUpstreamResponse)(nil),  // 39: strata.config.v1.CreateUpstreamResponse
+	(*UpdateUpstreamRequest)(nil),   // 40: strata.config.v1.UpdateUpstreamRequest
+	(*UpdateUpstreamResponse)(nil),  // 41: strata.config.v1.UpdateUpstreamResponse
+	(*DeleteUpstreamRequest)(nil),   // 42: strata.config.v1.DeleteUpstreamRequest
+	(*DeleteUpstreamResponse)(nil),  // 43: strata.config.v1.DeleteUpstreamResponse
+	(*CreateRuleRequest)(nil),       // 44: strata.config.v1.CreateRuleRequest
+	(*CreateRuleResponse)(nil),      // 45: strata.config.v1.CreateRuleResponse
+	(*UpdateRuleRequest)(nil),       // 46: strata.config.v1.UpdateRuleRequest
+	(*UpdateRuleResponse)(nil),      // 47: strata.config.v1.UpdateRuleResponse
+	(*DeleteRuleRequest)(nil),       // 48: strata.config.v1.DeleteRuleRequest
+	(*DeleteRuleResponse)(nil),      // 49: strata.config.v1.DeleteRuleResponse
+	(*MoveRuleRequest)(nil),         // 50: strata.config.v1.MoveRuleRequest
+	(*MoveRuleResponse)(nil),        // 51: strata.config.v1.MoveRuleResponse
+	(*DiffAppRequest)(nil),          // 52: strata.config.v1.DiffAppRequest
+	(*DiffAppResponse)(nil),         // 53: strata.config.v1.DiffAppResponse
+	(*PendingChange)(nil),           // 54: strata.config.v1.PendingChange
+	(*Release)(nil),                 // 55: strata.config.v1.Release
+	(*CreateReleaseRequest)(nil),    // 56: strata.config.v1.CreateReleaseRequest
+	(*CreateReleaseResponse)(nil),   // 57: strata.config.v1.CreateReleaseResponse
+	(*ListReleasesRequest)(nil),     // 58: strata.config.v1.ListReleasesRequest
+	(*ListReleasesResponse)(nil),    // 59: strata.config.v1.ListReleasesResponse
+	(*PromoteReleaseRequest)(nil),   // 60: strata.config.v1.PromoteReleaseRequest
+	(*PromoteReleaseResponse)(nil),  // 61: strata.config.v1.PromoteReleaseResponse
+	(*RevertAppRequest)(nil),        // 62: strata.config.v1.RevertAppRequest
+	(*RevertAppResponse)(nil),       // 63: strata.config.v1.RevertAppResponse
+	(*RevertObjectRequest)(nil),     // 64: strata.config.v1.RevertObjectRequest
+	(*RevertObjectResponse)(nil),    // 65: strata.config.v1.RevertObjectResponse
+	(*GetSnapshotRequest)(nil),      // 66: strata.config.v1.GetSnapshotRequest
+	(*GetSnapshotResponse)(nil),     // 67: strata.config.v1.GetSnapshotResponse
+	nil,                             // 68: strata.config.v1.CreateAppRequest.LabelsEntry
+	nil,                             // 69: strata.config.v1.UpdateAppRequest.LabelsEntry
+	(*Partition)(nil),               // 70: strata.config.v1.Partition
+	(*Cluster)(nil),                 // 71: strata.config.v1.Cluster
+	(*Node)(nil),                    // 72: strata.config.v1.Node
+	(*timestamppb.Timestamp)(nil),   // 73: google.protobuf.Timestamp
+	(NodeDnsState)(0),               // 74: strata.config.v1.NodeDnsState
+	(*Hsts)(nil),                    // 75: strata.config.v1.Hsts
+	(*App)(nil),                     // 76: strata.config.v1.App
+	(*Upstream)(nil),                // 77: strata.config.v1.Upstream
+	(*Rule)(nil),                    // 78: strata.config.v1.Rule
 }
 var file_strata_config_v1_config_proto_depIdxs = []int32{
-	64, // 0: strata.config.v1.CreatePartitionResponse.partition:type_name -> strata.config.v1.Partition
-	64, // 1: strata.config.v1.ListPartitionsResponse.partitions:type_name -> strata.config.v1.Partition
-	65, // 2: strata.config.v1.CreateClusterResponse.cluster:type_name -> strata.config.v1.Cluster
-	7,  // 3: strata.config.v1.UpdateClusterRequest.parents:type_name -> strata.config.v1.ClusterParents
-	65, // 4: strata.config.v1.UpdateClusterResponse.cluster:type_name -> strata.config.v1.Cluster
-	65, // 5: strata.config.v1.ListClustersResponse.clusters:type_name -> strata.config.v1.Cluster
-	66, // 6: strata.config.v1.RegisterNodeResponse.node:type_name -> strata.config.v1.Node
-	66, // 7: strata.config.v1.SetNodeStagingResponse.node:type_name -> strata.config.v1.Node
-	19, // 8: strata.config.v1.ListNodesResponse.nodes:type_name -> strata.config.v1.NodeInfo
-	66, // 9: strata.config.v1.NodeInfo.node:type_name -> strata.config.v1.Node
-	67, // 10: strata.config.v1.NodeInfo.last_seen:type_name -> google.protobuf.Timestamp
-	68, // 11: strata.config.v1.NodeInfo.dns:type_name -> strata.config.v1.NodeDnsState
-	20, // 12: strata.config.v1.NodeInfo.releases:type_name -> strata.config.v1.NodeAppRelease
-	62, // 13: strata.config.v1.CreateAppRequest.labels:type_name -> strata.config.v1.CreateAppRequest.LabelsEntry
-	69, // 14: strata.config.v1.CreateAppRequest.hsts:type_name -> strata.config.v1.Hsts
-	70, // 15: strata.config.v1.CreateAppResponse.app:type_name -> strata.config.v1.App
-	70, // 16: strata.config.v1.GetAppResponse.app:type_name -> strata.config.v1.App
-	70, // 17: strata.config.v1.GetAppResponse.released:type_name -> strata.config.v1.App
-	27, // 18: strata.config.v1.ListAppsResponse.apps:type_name -> strata.config.v1.AppSummary
-	63, // 19: strata.config.v1.UpdateAppRequest.labels:type_name -> strata.config.v1.UpdateAppRequest.LabelsEntry
-	69, // 20: strata.config.v1.UpdateAppRequest.hsts:type_name -> strata.config.v1.Hsts
-	70, // 21: strata.config.v1.UpdateAppResponse.app:type_name -> strata.config.v1.App
-	71, // 22: strata.config.v1.CreateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
-	71, // 23: strata.config.v1.CreateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
-	71, // 24: strata.config.v1.UpdateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
-	71, // 25: strata.config.v1.UpdateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
-	72, // 26: strata.config.v1.CreateRuleRequest.rule:type_name -> strata.config.v1.Rule
-	72, // 27: strata.config.v1.CreateRuleResponse.rule:type_name -> strata.config.v1.Rule
-	72, // 28: strata.config.v1.UpdateRuleRequest.rule:type_name -> strata.config.v1.Rule
-	72, // 29: strata.config.v1.UpdateRuleResponse.rule:type_name -> strata.config.v1.Rule
-	48, // 30: strata.config.v1.DiffAppResponse.changes:type_name -> strata.config.v1.PendingChange
-	67, // 31: strata.config.v1.PendingChange.time:type_name -> google.protobuf.Timestamp
-	67, // 32: strata.config.v1.Release.time:type_name -> google.protobuf.Timestamp
-	67, // 33: strata.config.v1.Release.promoted_time:type_name -> google.protobuf.Timestamp
-	49, // 34: strata.config.v1.CreateReleaseResponse.release:type_name -> strata.config.v1.Release
-	49, // 35: strata.config.v1.ListReleasesResponse.releases:type_name -> strata.config.v1.Release
-	49, // 36: strata.config.v1.PromoteReleaseResponse.release:type_name -> strata.config.v1.Release
-	49, // 37: strata.config.v1.RevertAppResponse.release:type_name -> strata.config.v1.Release
-	49, // 38: strata.config.v1.RevertObjectResponse.release:type_name -> strata.config.v1.Release
-	0,  // 39: strata.config.v1.ConfigService.CreatePartition:input_type -> strata.config.v1.CreatePartitionRequest
-	2,  // 40: strata.config.v1.ConfigService.ListPartitions:input_type -> strata.config.v1.ListPartitionsRequest
-	4,  // 41: strata.config.v1.ConfigService.CreateCluster:input_type -> strata.config.v1.CreateClusterRequest
-	9,  // 42: strata.config.v1.ConfigService.ListClusters:input_type -> strata.config.v1.ListClustersRequest
-	6,  // 43: strata.config.v1.ConfigService.UpdateCluster:input_type -> strata.config.v1.UpdateClusterRequest
-	11, // 44: strata.config.v1.ConfigService.RegisterNode:input_type -> strata.config.v1.RegisterNodeRequest
-	13, // 45: strata.config.v1.ConfigService.SetNodeStaging:input_type -> strata.config.v1.SetNodeStagingRequest
-	15, // 46: strata.config.v1.ConfigService.RemoveNode:input_type -> strata.config.v1.RemoveNodeRequest
-	17, // 47: strata.config.v1.ConfigService.ListNodes:input_type -> strata.config.v1.ListNodesRequest
-	21, // 48: strata.config.v1.ConfigService.CreateApp:input_type -> strata.config.v1.CreateAppRequest
-	23, // 49: strata.config.v1.ConfigService.GetApp:input_type -> strata.config.v1.GetAppRequest
-	25, // 50: strata.config.v1.ConfigService.ListApps:input_type -> strata.config.v1.ListAppsRequest
-	28, // 51: strata.config.v1.ConfigService.UpdateApp:input_type -> strata.config.v1.UpdateAppRequest
-	30, // 52: strata.config.v1.ConfigService.DeleteApp:input_type -> strata.config.v1.DeleteAppRequest
-	32, // 53: strata.config.v1.ConfigService.CreateUpstream:input_type -> strata.config.v1.CreateUpstreamRequest
-	34, // 54: strata.config.v1.ConfigService.UpdateUpstream:input_type -> strata.config.v1.UpdateUpstreamRequest
-	36, // 55: strata.config.v1.ConfigService.DeleteUpstream:input_type -> strata.config.v1.DeleteUpstreamRequest
-	38, // 56: strata.config.v1.ConfigService.CreateRule:input_type -> strata.config.v1.CreateRuleRequest
-	40, // 57: strata.config.v1.ConfigService.UpdateRule:input_type -> strata.config.v1.UpdateRuleRequest
-	42, // 58: strata.config.v1.ConfigService.DeleteRule:input_type -> strata.config.v1.DeleteRuleRequest
-	44, // 59: strata.config.v1.ConfigService.MoveRule:input_type -> strata.config.v1.MoveRuleRequest
-	46, // 60: strata.config.v1.ConfigService.DiffApp:input_type -> strata.config.v1.DiffAppRequest
-	50, // 61: strata.config.v1.ConfigService.CreateRelease:input_type -> strata.config.v1.CreateReleaseRequest
-	54, // 62: strata.config.v1.ConfigService.PromoteRelease:input_type -> strata.config.v1.PromoteReleaseRequest
-	52, // 63: strata.config.v1.ConfigService.ListReleases:input_type -> strata.config.v1.ListReleasesRequest
-	56, // 64: strata.config.v1.ConfigService.RevertApp:input_type -> strata.config.v1.RevertAppRequest
-	58, // 65: strata.config.v1.ConfigService.RevertObject:input_type -> strata.config.v1.RevertObjectRequest
-	60, // 66: strata.config.v1.ConfigService.GetSnapshot:input_type -> strata.config.v1.GetSnapshotRequest
-	1,  // 67: strata.config.v1.ConfigService.CreatePartition:output_type -> strata.config.v1.CreatePartitionResponse
-	3,  // 68: strata.config.v1.ConfigService.ListPartitions:output_type -> strata.config.v1.ListPartitionsResponse
-	5,  // 69: strata.config.v1.ConfigService.CreateCluster:output_type -> strata.config.v1.CreateClusterResponse
-	10, // 70: strata.config.v1.ConfigService.ListClusters:output_type -> strata.config.v1.ListClustersResponse
-	8,  // 71: strata.config.v1.ConfigService.UpdateCluster:output_type -> strata.config.v1.UpdateClusterResponse
-	12, // 72: strata.config.v1.ConfigService.RegisterNode:output_type -> strata.config.v1.RegisterNodeResponse
-	14, // 73: strata.config.v1.ConfigService.SetNodeStaging:output_type -> strata.config.v1.SetNodeStagingResponse
-	16, // 74: strata.config.v1.ConfigService.RemoveNode:output_type -> strata.config.v1.RemoveNodeResponse
-	18, // 75: strata.config.v1.ConfigService.ListNodes:output_type -> strata.config.v1.ListNodesResponse
-	22, // 76: strata.config.v1.ConfigService.CreateApp:output_type -> strata.config.v1.CreateAppResponse
-	24, // 77: strata.config.v1.ConfigService.GetApp:output_type -> strata.config.v1.GetAppResponse
-	26, // 78: strata.config.v1.ConfigService.ListApps:output_type -> strata.config.v1.ListAppsResponse
-	29, // 79: strata.config.v1.ConfigService.UpdateApp:output_type -> strata.config.v1.UpdateAppResponse
-	31, // 80: strata.config.v1.ConfigService.DeleteApp:output_type -> strata.config.v1.DeleteAppResponse
-	33, // 81: strata.config.v1.ConfigService.CreateUpstream:output_type -> strata.config.v1.CreateUpstreamResponse
-	35, // 82: strata.config.v1.ConfigService.UpdateUpstream:output_type -> strata.config.v1.UpdateUpstreamResponse
-	37, // 83: strata.config.v1.ConfigService.DeleteUpstream:output_type -> strata.config.v1.DeleteUpstreamResponse
-	39, // 84: strata.config.v1.ConfigService.CreateRule:output_type -> strata.config.v1.CreateRuleResponse
-	41, // 85: strata.config.v1.ConfigService.UpdateRule:output_type -> strata.config.v1.UpdateRuleResponse
-	43, // 86: strata.config.v1.ConfigService.DeleteRule:output_type -> strata.config.v1.DeleteRuleResponse
-	45, // 87: strata.config.v1.ConfigService.MoveRule:output_type -> strata.config.v1.MoveRuleResponse
-	47, // 88: strata.config.v1.ConfigService.DiffApp:output_type -> strata.config.v1.DiffAppResponse
-	51, // 89: strata.config.v1.ConfigService.CreateRelease:output_type -> strata.config.v1.CreateReleaseResponse
-	55, // 90: strata.config.v1.ConfigService.PromoteRelease:output_type -> strata.config.v1.PromoteReleaseResponse
-	53, // 91: strata.config.v1.ConfigService.ListReleases:output_type -> strata.config.v1.ListReleasesResponse
-	57, // 92: strata.config.v1.ConfigService.RevertApp:output_type -> strata.config.v1.RevertAppResponse
-	59, // 93: strata.config.v1.ConfigService.RevertObject:output_type -> strata.config.v1.RevertObjectResponse
-	61, // 94: strata.config.v1.ConfigService.GetSnapshot:output_type -> strata.config.v1.GetSnapshotResponse
-	67, // [67:95] is the sub-list for method output_type
-	39, // [39:67] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	70, // 0: strata.config.v1.CreatePartitionResponse.partition:type_name -> strata.config.v1.Partition
+	70, // 1: strata.config.v1.UpdatePartitionResponse.partition:type_name -> strata.config.v1.Partition
+	70, // 2: strata.config.v1.ListPartitionsResponse.partitions:type_name -> strata.config.v1.Partition
+	71, // 3: strata.config.v1.CreateClusterResponse.cluster:type_name -> strata.config.v1.Cluster
+	13, // 4: strata.config.v1.UpdateClusterRequest.parents:type_name -> strata.config.v1.ClusterParents
+	71, // 5: strata.config.v1.UpdateClusterResponse.cluster:type_name -> strata.config.v1.Cluster
+	71, // 6: strata.config.v1.ListClustersResponse.clusters:type_name -> strata.config.v1.Cluster
+	72, // 7: strata.config.v1.RegisterNodeResponse.node:type_name -> strata.config.v1.Node
+	72, // 8: strata.config.v1.SetNodeStagingResponse.node:type_name -> strata.config.v1.Node
+	25, // 9: strata.config.v1.ListNodesResponse.nodes:type_name -> strata.config.v1.NodeInfo
+	72, // 10: strata.config.v1.NodeInfo.node:type_name -> strata.config.v1.Node
+	73, // 11: strata.config.v1.NodeInfo.last_seen:type_name -> google.protobuf.Timestamp
+	74, // 12: strata.config.v1.NodeInfo.dns:type_name -> strata.config.v1.NodeDnsState
+	26, // 13: strata.config.v1.NodeInfo.releases:type_name -> strata.config.v1.NodeAppRelease
+	68, // 14: strata.config.v1.CreateAppRequest.labels:type_name -> strata.config.v1.CreateAppRequest.LabelsEntry
+	75, // 15: strata.config.v1.CreateAppRequest.hsts:type_name -> strata.config.v1.Hsts
+	76, // 16: strata.config.v1.CreateAppResponse.app:type_name -> strata.config.v1.App
+	76, // 17: strata.config.v1.GetAppResponse.app:type_name -> strata.config.v1.App
+	76, // 18: strata.config.v1.GetAppResponse.released:type_name -> strata.config.v1.App
+	33, // 19: strata.config.v1.ListAppsResponse.apps:type_name -> strata.config.v1.AppSummary
+	69, // 20: strata.config.v1.UpdateAppRequest.labels:type_name -> strata.config.v1.UpdateAppRequest.LabelsEntry
+	75, // 21: strata.config.v1.UpdateAppRequest.hsts:type_name -> strata.config.v1.Hsts
+	76, // 22: strata.config.v1.UpdateAppResponse.app:type_name -> strata.config.v1.App
+	77, // 23: strata.config.v1.CreateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
+	77, // 24: strata.config.v1.CreateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
+	77, // 25: strata.config.v1.UpdateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
+	77, // 26: strata.config.v1.UpdateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
+	78, // 27: strata.config.v1.CreateRuleRequest.rule:type_name -> strata.config.v1.Rule
+	78, // 28: strata.config.v1.CreateRuleResponse.rule:type_name -> strata.config.v1.Rule
+	78, // 29: strata.config.v1.UpdateRuleRequest.rule:type_name -> strata.config.v1.Rule
+	78, // 30: strata.config.v1.UpdateRuleResponse.rule:type_name -> strata.config.v1.Rule
+	54, // 31: strata.config.v1.DiffAppResponse.changes:type_name -> strata.config.v1.PendingChange
+	73, // 32: strata.config.v1.PendingChange.time:type_name -> google.protobuf.Timestamp
+	73, // 33: strata.config.v1.Release.time:type_name -> google.protobuf.Timestamp
+	73, // 34: strata.config.v1.Release.promoted_time:type_name -> google.protobuf.Timestamp
+	55, // 35: strata.config.v1.CreateReleaseResponse.release:type_name -> strata.config.v1.Release
+	55, // 36: strata.config.v1.ListReleasesResponse.releases:type_name -> strata.config.v1.Release
+	55, // 37: strata.config.v1.PromoteReleaseResponse.release:type_name -> strata.config.v1.Release
+	55, // 38: strata.config.v1.RevertAppResponse.release:type_name -> strata.config.v1.Release
+	55, // 39: strata.config.v1.RevertObjectResponse.release:type_name -> strata.config.v1.Release
+	0,  // 40: strata.config.v1.ConfigService.CreatePartition:input_type -> strata.config.v1.CreatePartitionRequest
+	8,  // 41: strata.config.v1.ConfigService.ListPartitions:input_type -> strata.config.v1.ListPartitionsRequest
+	2,  // 42: strata.config.v1.ConfigService.UpdatePartition:input_type -> strata.config.v1.UpdatePartitionRequest
+	4,  // 43: strata.config.v1.ConfigService.DeletePartition:input_type -> strata.config.v1.DeletePartitionRequest
+	10, // 44: strata.config.v1.ConfigService.CreateCluster:input_type -> strata.config.v1.CreateClusterRequest
+	15, // 45: strata.config.v1.ConfigService.ListClusters:input_type -> strata.config.v1.ListClustersRequest
+	12, // 46: strata.config.v1.ConfigService.UpdateCluster:input_type -> strata.config.v1.UpdateClusterRequest
+	6,  // 47: strata.config.v1.ConfigService.DeleteCluster:input_type -> strata.config.v1.DeleteClusterRequest
+	17, // 48: strata.config.v1.ConfigService.RegisterNode:input_type -> strata.config.v1.RegisterNodeRequest
+	19, // 49: strata.config.v1.ConfigService.SetNodeStaging:input_type -> strata.config.v1.SetNodeStagingRequest
+	21, // 50: strata.config.v1.ConfigService.RemoveNode:input_type -> strata.config.v1.RemoveNodeRequest
+	23, // 51: strata.config.v1.ConfigService.ListNodes:input_type -> strata.config.v1.ListNodesRequest
+	27, // 52: strata.config.v1.ConfigService.CreateApp:input_type -> strata.config.v1.CreateAppRequest
+	29, // 53: strata.config.v1.ConfigService.GetApp:input_type -> strata.config.v1.GetAppRequest
+	31, // 54: strata.config.v1.ConfigService.ListApps:input_type -> strata.config.v1.ListAppsRequest
+	34, // 55: strata.config.v1.ConfigService.UpdateApp:input_type -> strata.config.v1.UpdateAppRequest
+	36, // 56: strata.config.v1.ConfigService.DeleteApp:input_type -> strata.config.v1.DeleteAppRequest
+	38, // 57: strata.config.v1.ConfigService.CreateUpstream:input_type -> strata.config.v1.CreateUpstreamRequest
+	40, // 58: strata.config.v1.ConfigService.UpdateUpstream:input_type -> strata.config.v1.UpdateUpstreamRequest
+	42, // 59: strata.config.v1.ConfigService.DeleteUpstream:input_type -> strata.config.v1.DeleteUpstreamRequest
+	44, // 60: strata.config.v1.ConfigService.CreateRule:input_type -> strata.config.v1.CreateRuleRequest
+	46, // 61: strata.config.v1.ConfigService.UpdateRule:input_type -> strata.config.v1.UpdateRuleRequest
+	48, // 62: strata.config.v1.ConfigService.DeleteRule:input_type -> strata.config.v1.DeleteRuleRequest
+	50, // 63: strata.config.v1.ConfigService.MoveRule:input_type -> strata.config.v1.MoveRuleRequest
+	52, // 64: strata.config.v1.ConfigService.DiffApp:input_type -> strata.config.v1.DiffAppRequest
+	56, // 65: strata.config.v1.ConfigService.CreateRelease:input_type -> strata.config.v1.CreateReleaseRequest
+	60, // 66: strata.config.v1.ConfigService.PromoteRelease:input_type -> strata.config.v1.PromoteReleaseRequest
+	58, // 67: strata.config.v1.ConfigService.ListReleases:input_type -> strata.config.v1.ListReleasesRequest
+	62, // 68: strata.config.v1.ConfigService.RevertApp:input_type -> strata.config.v1.RevertAppRequest
+	64, // 69: strata.config.v1.ConfigService.RevertObject:input_type -> strata.config.v1.RevertObjectRequest
+	66, // 70: strata.config.v1.ConfigService.GetSnapshot:input_type -> strata.config.v1.GetSnapshotRequest
+	1,  // 71: strata.config.v1.ConfigService.CreatePartition:output_type -> strata.config.v1.CreatePartitionResponse
+	9,  // 72: strata.config.v1.ConfigService.ListPartitions:output_type -> strata.config.v1.ListPartitionsResponse
+	3,  // 73: strata.config.v1.ConfigService.UpdatePartition:output_type -> strata.config.v1.UpdatePartitionResponse
+	5,  // 74: strata.config.v1.ConfigService.DeletePartition:output_type -> strata.config.v1.DeletePartitionResponse
+	11, // 75: strata.config.v1.ConfigService.CreateCluster:output_type -> strata.config.v1.CreateClusterResponse
+	16, // 76: strata.config.v1.ConfigService.ListClusters:output_type -> strata.config.v1.ListClustersResponse
+	14, // 77: strata.config.v1.ConfigService.UpdateCluster:output_type -> strata.config.v1.UpdateClusterResponse
+	7,  // 78: strata.config.v1.ConfigService.DeleteCluster:output_type -> strata.config.v1.DeleteClusterResponse
+	18, // 79: strata.config.v1.ConfigService.RegisterNode:output_type -> strata.config.v1.RegisterNodeResponse
+	20, // 80: strata.config.v1.ConfigService.SetNodeStaging:output_type -> strata.config.v1.SetNodeStagingResponse
+	22, // 81: strata.config.v1.ConfigService.RemoveNode:output_type -> strata.config.v1.RemoveNodeResponse
+	24, // 82: strata.config.v1.ConfigService.ListNodes:output_type -> strata.config.v1.ListNodesResponse
+	28, // 83: strata.config.v1.ConfigService.CreateApp:output_type -> strata.config.v1.CreateAppResponse
+	30, // 84: strata.config.v1.ConfigService.GetApp:output_type -> strata.config.v1.GetAppResponse
+	32, // 85: strata.config.v1.ConfigService.ListApps:output_type -> strata.config.v1.ListAppsResponse
+	35, // 86: strata.config.v1.ConfigService.UpdateApp:output_type -> strata.config.v1.UpdateAppResponse
+	37, // 87: strata.config.v1.ConfigService.DeleteApp:output_type -> strata.config.v1.DeleteAppResponse
+	39, // 88: strata.config.v1.ConfigService.CreateUpstream:output_type -> strata.config.v1.CreateUpstreamResponse
+	41, // 89: strata.config.v1.ConfigService.UpdateUpstream:output_type -> strata.config.v1.UpdateUpstreamResponse
+	43, // 90: strata.config.v1.ConfigService.DeleteUpstream:output_type -> strata.config.v1.DeleteUpstreamResponse
+	45, // 91: strata.config.v1.ConfigService.CreateRule:output_type -> strata.config.v1.CreateRuleResponse
+	47, // 92: strata.config.v1.ConfigService.UpdateRule:output_type -> strata.config.v1.UpdateRuleResponse
+	49, // 93: strata.config.v1.ConfigService.DeleteRule:output_type -> strata.config.v1.DeleteRuleResponse
+	51, // 94: strata.config.v1.ConfigService.MoveRule:output_type -> strata.config.v1.MoveRuleResponse
+	53, // 95: strata.config.v1.ConfigService.DiffApp:output_type -> strata.config.v1.DiffAppResponse
+	57, // 96: strata.config.v1.ConfigService.CreateRelease:output_type -> strata.config.v1.CreateReleaseResponse
+	61, // 97: strata.config.v1.ConfigService.PromoteRelease:output_type -> strata.config.v1.PromoteReleaseResponse
+	59, // 98: strata.config.v1.ConfigService.ListReleases:output_type -> strata.config.v1.ListReleasesResponse
+	63, // 99: strata.config.v1.ConfigService.RevertApp:output_type -> strata.config.v1.RevertAppResponse
+	65, // 100: strata.config.v1.ConfigService.RevertObject:output_type -> strata.config.v1.RevertObjectResponse
+	67, // 101: strata.config.v1.ConfigService.GetSnapshot:output_type -> strata.config.v1.GetSnapshotResponse
+	71, // [71:102] is the sub-list for method output_type
+	40, // [40:71] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_strata_config_v1_config_proto_init() }
@@ -4203,27 +4502,27 @@ func file_strata_config_v1_config_proto_init() {
 		return
 	}
 	file_strata_config_v1_resources_proto_init()
-	file_strata_config_v1_config_proto_msgTypes[6].OneofWrappers = []any{}
-	file_strata_config_v1_config_proto_msgTypes[28].OneofWrappers = []any{}
-	file_strata_config_v1_config_proto_msgTypes[30].OneofWrappers = []any{}
-	file_strata_config_v1_config_proto_msgTypes[32].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[12].OneofWrappers = []any{}
 	file_strata_config_v1_config_proto_msgTypes[34].OneofWrappers = []any{}
 	file_strata_config_v1_config_proto_msgTypes[36].OneofWrappers = []any{}
 	file_strata_config_v1_config_proto_msgTypes[38].OneofWrappers = []any{}
 	file_strata_config_v1_config_proto_msgTypes[40].OneofWrappers = []any{}
 	file_strata_config_v1_config_proto_msgTypes[42].OneofWrappers = []any{}
 	file_strata_config_v1_config_proto_msgTypes[44].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[46].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[48].OneofWrappers = []any{}
 	file_strata_config_v1_config_proto_msgTypes[50].OneofWrappers = []any{}
-	file_strata_config_v1_config_proto_msgTypes[54].OneofWrappers = []any{}
 	file_strata_config_v1_config_proto_msgTypes[56].OneofWrappers = []any{}
-	file_strata_config_v1_config_proto_msgTypes[58].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[60].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[62].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[64].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_config_v1_config_proto_rawDesc), len(file_strata_config_v1_config_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   64,
+			NumMessages:   70,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

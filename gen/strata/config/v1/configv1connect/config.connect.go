@@ -39,6 +39,12 @@ const (
 	// ConfigServiceListPartitionsProcedure is the fully-qualified name of the ConfigService's
 	// ListPartitions RPC.
 	ConfigServiceListPartitionsProcedure = "/strata.config.v1.ConfigService/ListPartitions"
+	// ConfigServiceUpdatePartitionProcedure is the fully-qualified name of the ConfigService's
+	// UpdatePartition RPC.
+	ConfigServiceUpdatePartitionProcedure = "/strata.config.v1.ConfigService/UpdatePartition"
+	// ConfigServiceDeletePartitionProcedure is the fully-qualified name of the ConfigService's
+	// DeletePartition RPC.
+	ConfigServiceDeletePartitionProcedure = "/strata.config.v1.ConfigService/DeletePartition"
 	// ConfigServiceCreateClusterProcedure is the fully-qualified name of the ConfigService's
 	// CreateCluster RPC.
 	ConfigServiceCreateClusterProcedure = "/strata.config.v1.ConfigService/CreateCluster"
@@ -48,6 +54,9 @@ const (
 	// ConfigServiceUpdateClusterProcedure is the fully-qualified name of the ConfigService's
 	// UpdateCluster RPC.
 	ConfigServiceUpdateClusterProcedure = "/strata.config.v1.ConfigService/UpdateCluster"
+	// ConfigServiceDeleteClusterProcedure is the fully-qualified name of the ConfigService's
+	// DeleteCluster RPC.
+	ConfigServiceDeleteClusterProcedure = "/strata.config.v1.ConfigService/DeleteCluster"
 	// ConfigServiceRegisterNodeProcedure is the fully-qualified name of the ConfigService's
 	// RegisterNode RPC.
 	ConfigServiceRegisterNodeProcedure = "/strata.config.v1.ConfigService/RegisterNode"
@@ -114,11 +123,19 @@ const (
 type ConfigServiceClient interface {
 	CreatePartition(context.Context, *v1.CreatePartitionRequest) (*v1.CreatePartitionResponse, error)
 	ListPartitions(context.Context, *v1.ListPartitionsRequest) (*v1.ListPartitionsResponse, error)
+	// Renames a partition (ids stay; apps, zones and clusters follow).
+	UpdatePartition(context.Context, *v1.UpdatePartitionRequest) (*v1.UpdatePartitionResponse, error)
+	// Deletes a partition nothing uses; refused (FailedPrecondition) naming
+	// the clusters, apps and zones that do.
+	DeletePartition(context.Context, *v1.DeletePartitionRequest) (*v1.DeletePartitionResponse, error)
 	CreateCluster(context.Context, *v1.CreateClusterRequest) (*v1.CreateClusterResponse, error)
 	ListClusters(context.Context, *v1.ListClustersRequest) (*v1.ListClustersResponse, error)
 	// Changes a cluster's settings. Takes effect on the cluster's nodes at once
 	// (no release): it is infrastructure, not app config.
 	UpdateCluster(context.Context, *v1.UpdateClusterRequest) (*v1.UpdateClusterResponse, error)
+	// Deletes a cluster nothing uses; refused (FailedPrecondition) naming the
+	// nodes, join tokens, child clusters and gateway records that do.
+	DeleteCluster(context.Context, *v1.DeleteClusterRequest) (*v1.DeleteClusterResponse, error)
 	RegisterNode(context.Context, *v1.RegisterNodeRequest) (*v1.RegisterNodeResponse, error)
 	SetNodeStaging(context.Context, *v1.SetNodeStagingRequest) (*v1.SetNodeStagingResponse, error)
 	RemoveNode(context.Context, *v1.RemoveNodeRequest) (*v1.RemoveNodeResponse, error)
@@ -170,6 +187,18 @@ func NewConfigServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 			connect.WithSchema(configServiceMethods.ByName("ListPartitions")),
 			connect.WithClientOptions(opts...),
 		),
+		updatePartition: connect.NewClient[v1.UpdatePartitionRequest, v1.UpdatePartitionResponse](
+			httpClient,
+			baseURL+ConfigServiceUpdatePartitionProcedure,
+			connect.WithSchema(configServiceMethods.ByName("UpdatePartition")),
+			connect.WithClientOptions(opts...),
+		),
+		deletePartition: connect.NewClient[v1.DeletePartitionRequest, v1.DeletePartitionResponse](
+			httpClient,
+			baseURL+ConfigServiceDeletePartitionProcedure,
+			connect.WithSchema(configServiceMethods.ByName("DeletePartition")),
+			connect.WithClientOptions(opts...),
+		),
 		createCluster: connect.NewClient[v1.CreateClusterRequest, v1.CreateClusterResponse](
 			httpClient,
 			baseURL+ConfigServiceCreateClusterProcedure,
@@ -186,6 +215,12 @@ func NewConfigServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 			httpClient,
 			baseURL+ConfigServiceUpdateClusterProcedure,
 			connect.WithSchema(configServiceMethods.ByName("UpdateCluster")),
+			connect.WithClientOptions(opts...),
+		),
+		deleteCluster: connect.NewClient[v1.DeleteClusterRequest, v1.DeleteClusterResponse](
+			httpClient,
+			baseURL+ConfigServiceDeleteClusterProcedure,
+			connect.WithSchema(configServiceMethods.ByName("DeleteCluster")),
 			connect.WithClientOptions(opts...),
 		),
 		registerNode: connect.NewClient[v1.RegisterNodeRequest, v1.RegisterNodeResponse](
@@ -333,9 +368,12 @@ func NewConfigServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 type configServiceClient struct {
 	createPartition *connect.Client[v1.CreatePartitionRequest, v1.CreatePartitionResponse]
 	listPartitions  *connect.Client[v1.ListPartitionsRequest, v1.ListPartitionsResponse]
+	updatePartition *connect.Client[v1.UpdatePartitionRequest, v1.UpdatePartitionResponse]
+	deletePartition *connect.Client[v1.DeletePartitionRequest, v1.DeletePartitionResponse]
 	createCluster   *connect.Client[v1.CreateClusterRequest, v1.CreateClusterResponse]
 	listClusters    *connect.Client[v1.ListClustersRequest, v1.ListClustersResponse]
 	updateCluster   *connect.Client[v1.UpdateClusterRequest, v1.UpdateClusterResponse]
+	deleteCluster   *connect.Client[v1.DeleteClusterRequest, v1.DeleteClusterResponse]
 	registerNode    *connect.Client[v1.RegisterNodeRequest, v1.RegisterNodeResponse]
 	setNodeStaging  *connect.Client[v1.SetNodeStagingRequest, v1.SetNodeStagingResponse]
 	removeNode      *connect.Client[v1.RemoveNodeRequest, v1.RemoveNodeResponse]
@@ -379,6 +417,24 @@ func (c *configServiceClient) ListPartitions(ctx context.Context, req *v1.ListPa
 	return nil, err
 }
 
+// UpdatePartition calls strata.config.v1.ConfigService.UpdatePartition.
+func (c *configServiceClient) UpdatePartition(ctx context.Context, req *v1.UpdatePartitionRequest) (*v1.UpdatePartitionResponse, error) {
+	response, err := c.updatePartition.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// DeletePartition calls strata.config.v1.ConfigService.DeletePartition.
+func (c *configServiceClient) DeletePartition(ctx context.Context, req *v1.DeletePartitionRequest) (*v1.DeletePartitionResponse, error) {
+	response, err := c.deletePartition.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // CreateCluster calls strata.config.v1.ConfigService.CreateCluster.
 func (c *configServiceClient) CreateCluster(ctx context.Context, req *v1.CreateClusterRequest) (*v1.CreateClusterResponse, error) {
 	response, err := c.createCluster.CallUnary(ctx, connect.NewRequest(req))
@@ -400,6 +456,15 @@ func (c *configServiceClient) ListClusters(ctx context.Context, req *v1.ListClus
 // UpdateCluster calls strata.config.v1.ConfigService.UpdateCluster.
 func (c *configServiceClient) UpdateCluster(ctx context.Context, req *v1.UpdateClusterRequest) (*v1.UpdateClusterResponse, error) {
 	response, err := c.updateCluster.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// DeleteCluster calls strata.config.v1.ConfigService.DeleteCluster.
+func (c *configServiceClient) DeleteCluster(ctx context.Context, req *v1.DeleteClusterRequest) (*v1.DeleteClusterResponse, error) {
+	response, err := c.deleteCluster.CallUnary(ctx, connect.NewRequest(req))
 	if response != nil {
 		return response.Msg, err
 	}
@@ -617,11 +682,19 @@ func (c *configServiceClient) GetSnapshot(ctx context.Context, req *v1.GetSnapsh
 type ConfigServiceHandler interface {
 	CreatePartition(context.Context, *v1.CreatePartitionRequest) (*v1.CreatePartitionResponse, error)
 	ListPartitions(context.Context, *v1.ListPartitionsRequest) (*v1.ListPartitionsResponse, error)
+	// Renames a partition (ids stay; apps, zones and clusters follow).
+	UpdatePartition(context.Context, *v1.UpdatePartitionRequest) (*v1.UpdatePartitionResponse, error)
+	// Deletes a partition nothing uses; refused (FailedPrecondition) naming
+	// the clusters, apps and zones that do.
+	DeletePartition(context.Context, *v1.DeletePartitionRequest) (*v1.DeletePartitionResponse, error)
 	CreateCluster(context.Context, *v1.CreateClusterRequest) (*v1.CreateClusterResponse, error)
 	ListClusters(context.Context, *v1.ListClustersRequest) (*v1.ListClustersResponse, error)
 	// Changes a cluster's settings. Takes effect on the cluster's nodes at once
 	// (no release): it is infrastructure, not app config.
 	UpdateCluster(context.Context, *v1.UpdateClusterRequest) (*v1.UpdateClusterResponse, error)
+	// Deletes a cluster nothing uses; refused (FailedPrecondition) naming the
+	// nodes, join tokens, child clusters and gateway records that do.
+	DeleteCluster(context.Context, *v1.DeleteClusterRequest) (*v1.DeleteClusterResponse, error)
 	RegisterNode(context.Context, *v1.RegisterNodeRequest) (*v1.RegisterNodeResponse, error)
 	SetNodeStaging(context.Context, *v1.SetNodeStagingRequest) (*v1.SetNodeStagingResponse, error)
 	RemoveNode(context.Context, *v1.RemoveNodeRequest) (*v1.RemoveNodeResponse, error)
@@ -669,6 +742,18 @@ func NewConfigServiceHandler(svc ConfigServiceHandler, opts ...connect.HandlerOp
 		connect.WithSchema(configServiceMethods.ByName("ListPartitions")),
 		connect.WithHandlerOptions(opts...),
 	)
+	configServiceUpdatePartitionHandler := connect.NewUnaryHandlerSimple(
+		ConfigServiceUpdatePartitionProcedure,
+		svc.UpdatePartition,
+		connect.WithSchema(configServiceMethods.ByName("UpdatePartition")),
+		connect.WithHandlerOptions(opts...),
+	)
+	configServiceDeletePartitionHandler := connect.NewUnaryHandlerSimple(
+		ConfigServiceDeletePartitionProcedure,
+		svc.DeletePartition,
+		connect.WithSchema(configServiceMethods.ByName("DeletePartition")),
+		connect.WithHandlerOptions(opts...),
+	)
 	configServiceCreateClusterHandler := connect.NewUnaryHandlerSimple(
 		ConfigServiceCreateClusterProcedure,
 		svc.CreateCluster,
@@ -685,6 +770,12 @@ func NewConfigServiceHandler(svc ConfigServiceHandler, opts ...connect.HandlerOp
 		ConfigServiceUpdateClusterProcedure,
 		svc.UpdateCluster,
 		connect.WithSchema(configServiceMethods.ByName("UpdateCluster")),
+		connect.WithHandlerOptions(opts...),
+	)
+	configServiceDeleteClusterHandler := connect.NewUnaryHandlerSimple(
+		ConfigServiceDeleteClusterProcedure,
+		svc.DeleteCluster,
+		connect.WithSchema(configServiceMethods.ByName("DeleteCluster")),
 		connect.WithHandlerOptions(opts...),
 	)
 	configServiceRegisterNodeHandler := connect.NewUnaryHandlerSimple(
@@ -831,12 +922,18 @@ func NewConfigServiceHandler(svc ConfigServiceHandler, opts ...connect.HandlerOp
 			configServiceCreatePartitionHandler.ServeHTTP(w, r)
 		case ConfigServiceListPartitionsProcedure:
 			configServiceListPartitionsHandler.ServeHTTP(w, r)
+		case ConfigServiceUpdatePartitionProcedure:
+			configServiceUpdatePartitionHandler.ServeHTTP(w, r)
+		case ConfigServiceDeletePartitionProcedure:
+			configServiceDeletePartitionHandler.ServeHTTP(w, r)
 		case ConfigServiceCreateClusterProcedure:
 			configServiceCreateClusterHandler.ServeHTTP(w, r)
 		case ConfigServiceListClustersProcedure:
 			configServiceListClustersHandler.ServeHTTP(w, r)
 		case ConfigServiceUpdateClusterProcedure:
 			configServiceUpdateClusterHandler.ServeHTTP(w, r)
+		case ConfigServiceDeleteClusterProcedure:
+			configServiceDeleteClusterHandler.ServeHTTP(w, r)
 		case ConfigServiceRegisterNodeProcedure:
 			configServiceRegisterNodeHandler.ServeHTTP(w, r)
 		case ConfigServiceSetNodeStagingProcedure:
@@ -900,6 +997,14 @@ func (UnimplementedConfigServiceHandler) ListPartitions(context.Context, *v1.Lis
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("strata.config.v1.ConfigService.ListPartitions is not implemented"))
 }
 
+func (UnimplementedConfigServiceHandler) UpdatePartition(context.Context, *v1.UpdatePartitionRequest) (*v1.UpdatePartitionResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("strata.config.v1.ConfigService.UpdatePartition is not implemented"))
+}
+
+func (UnimplementedConfigServiceHandler) DeletePartition(context.Context, *v1.DeletePartitionRequest) (*v1.DeletePartitionResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("strata.config.v1.ConfigService.DeletePartition is not implemented"))
+}
+
 func (UnimplementedConfigServiceHandler) CreateCluster(context.Context, *v1.CreateClusterRequest) (*v1.CreateClusterResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("strata.config.v1.ConfigService.CreateCluster is not implemented"))
 }
@@ -910,6 +1015,10 @@ func (UnimplementedConfigServiceHandler) ListClusters(context.Context, *v1.ListC
 
 func (UnimplementedConfigServiceHandler) UpdateCluster(context.Context, *v1.UpdateClusterRequest) (*v1.UpdateClusterResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("strata.config.v1.ConfigService.UpdateCluster is not implemented"))
+}
+
+func (UnimplementedConfigServiceHandler) DeleteCluster(context.Context, *v1.DeleteClusterRequest) (*v1.DeleteClusterResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("strata.config.v1.ConfigService.DeleteCluster is not implemented"))
 }
 
 func (UnimplementedConfigServiceHandler) RegisterNode(context.Context, *v1.RegisterNodeRequest) (*v1.RegisterNodeResponse, error) {

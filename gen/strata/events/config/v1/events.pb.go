@@ -118,6 +118,104 @@ func (x *PartitionCreated) GetPartition() *v1.Partition {
 	return nil
 }
 
+// config.partition.renamed
+type PartitionRenamed struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PartitionId   string                 `protobuf:"bytes,1,opt,name=partition_id,json=partitionId,proto3" json:"partition_id,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PartitionRenamed) Reset() {
+	*x = PartitionRenamed{}
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PartitionRenamed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PartitionRenamed) ProtoMessage() {}
+
+func (x *PartitionRenamed) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PartitionRenamed.ProtoReflect.Descriptor instead.
+func (*PartitionRenamed) Descriptor() ([]byte, []int) {
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *PartitionRenamed) GetPartitionId() string {
+	if x != nil {
+		return x.PartitionId
+	}
+	return ""
+}
+
+func (x *PartitionRenamed) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// config.partition.deleted: nothing used it (no cluster, app or zone).
+type PartitionDeleted struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PartitionId   string                 `protobuf:"bytes,1,opt,name=partition_id,json=partitionId,proto3" json:"partition_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PartitionDeleted) Reset() {
+	*x = PartitionDeleted{}
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PartitionDeleted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PartitionDeleted) ProtoMessage() {}
+
+func (x *PartitionDeleted) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PartitionDeleted.ProtoReflect.Descriptor instead.
+func (*PartitionDeleted) Descriptor() ([]byte, []int) {
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *PartitionDeleted) GetPartitionId() string {
+	if x != nil {
+		return x.PartitionId
+	}
+	return ""
+}
+
 // config.cluster.created
 type ClusterCreated struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -128,7 +226,7 @@ type ClusterCreated struct {
 
 func (x *ClusterCreated) Reset() {
 	*x = ClusterCreated{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[1]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -140,7 +238,7 @@ func (x *ClusterCreated) String() string {
 func (*ClusterCreated) ProtoMessage() {}
 
 func (x *ClusterCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[1]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -153,7 +251,7 @@ func (x *ClusterCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterCreated.ProtoReflect.Descriptor instead.
 func (*ClusterCreated) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{1}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ClusterCreated) GetCluster() *v1.Cluster {
@@ -163,7 +261,8 @@ func (x *ClusterCreated) GetCluster() *v1.Cluster {
 	return nil
 }
 
-// config.cluster.updated: the cluster's whole settings after the change.
+// config.cluster.updated: the cluster's whole settings after the change
+// (a rename too).
 type ClusterUpdated struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Cluster       *v1.Cluster            `protobuf:"bytes,1,opt,name=cluster,proto3" json:"cluster,omitempty"`
@@ -173,7 +272,7 @@ type ClusterUpdated struct {
 
 func (x *ClusterUpdated) Reset() {
 	*x = ClusterUpdated{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[2]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -185,7 +284,7 @@ func (x *ClusterUpdated) String() string {
 func (*ClusterUpdated) ProtoMessage() {}
 
 func (x *ClusterUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[2]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -198,7 +297,7 @@ func (x *ClusterUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterUpdated.ProtoReflect.Descriptor instead.
 func (*ClusterUpdated) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{2}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ClusterUpdated) GetCluster() *v1.Cluster {
@@ -206,6 +305,52 @@ func (x *ClusterUpdated) GetCluster() *v1.Cluster {
 		return x.Cluster
 	}
 	return nil
+}
+
+// config.cluster.deleted: nothing used it (no node, join token, child
+// cluster or gateway record).
+type ClusterDeleted struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ClusterId     string                 `protobuf:"bytes,1,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClusterDeleted) Reset() {
+	*x = ClusterDeleted{}
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterDeleted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterDeleted) ProtoMessage() {}
+
+func (x *ClusterDeleted) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterDeleted.ProtoReflect.Descriptor instead.
+func (*ClusterDeleted) Descriptor() ([]byte, []int) {
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ClusterDeleted) GetClusterId() string {
+	if x != nil {
+		return x.ClusterId
+	}
+	return ""
 }
 
 // config.node.registered
@@ -218,7 +363,7 @@ type NodeRegistered struct {
 
 func (x *NodeRegistered) Reset() {
 	*x = NodeRegistered{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[3]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -230,7 +375,7 @@ func (x *NodeRegistered) String() string {
 func (*NodeRegistered) ProtoMessage() {}
 
 func (x *NodeRegistered) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[3]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -243,7 +388,7 @@ func (x *NodeRegistered) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeRegistered.ProtoReflect.Descriptor instead.
 func (*NodeRegistered) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{3}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *NodeRegistered) GetNode() *v1.Node {
@@ -264,7 +409,7 @@ type NodeStagingSet struct {
 
 func (x *NodeStagingSet) Reset() {
 	*x = NodeStagingSet{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[4]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -276,7 +421,7 @@ func (x *NodeStagingSet) String() string {
 func (*NodeStagingSet) ProtoMessage() {}
 
 func (x *NodeStagingSet) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[4]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -289,7 +434,7 @@ func (x *NodeStagingSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStagingSet.ProtoReflect.Descriptor instead.
 func (*NodeStagingSet) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{4}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *NodeStagingSet) GetNodeId() string {
@@ -316,7 +461,7 @@ type NodeRemoved struct {
 
 func (x *NodeRemoved) Reset() {
 	*x = NodeRemoved{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[5]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -328,7 +473,7 @@ func (x *NodeRemoved) String() string {
 func (*NodeRemoved) ProtoMessage() {}
 
 func (x *NodeRemoved) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[5]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -341,7 +486,7 @@ func (x *NodeRemoved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeRemoved.ProtoReflect.Descriptor instead.
 func (*NodeRemoved) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{5}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *NodeRemoved) GetNodeId() string {
@@ -368,7 +513,7 @@ type AppSettings struct {
 
 func (x *AppSettings) Reset() {
 	*x = AppSettings{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[6]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -380,7 +525,7 @@ func (x *AppSettings) String() string {
 func (*AppSettings) ProtoMessage() {}
 
 func (x *AppSettings) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[6]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -393,7 +538,7 @@ func (x *AppSettings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppSettings.ProtoReflect.Descriptor instead.
 func (*AppSettings) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{6}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *AppSettings) GetName() string {
@@ -463,7 +608,7 @@ type AppCreated struct {
 
 func (x *AppCreated) Reset() {
 	*x = AppCreated{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[7]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -475,7 +620,7 @@ func (x *AppCreated) String() string {
 func (*AppCreated) ProtoMessage() {}
 
 func (x *AppCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[7]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -488,7 +633,7 @@ func (x *AppCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppCreated.ProtoReflect.Descriptor instead.
 func (*AppCreated) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{7}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *AppCreated) GetAppId() string {
@@ -516,7 +661,7 @@ type AppUpdated struct {
 
 func (x *AppUpdated) Reset() {
 	*x = AppUpdated{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[8]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -528,7 +673,7 @@ func (x *AppUpdated) String() string {
 func (*AppUpdated) ProtoMessage() {}
 
 func (x *AppUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[8]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -541,7 +686,7 @@ func (x *AppUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppUpdated.ProtoReflect.Descriptor instead.
 func (*AppUpdated) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{8}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *AppUpdated) GetAppId() string {
@@ -568,7 +713,7 @@ type AppDeleted struct {
 
 func (x *AppDeleted) Reset() {
 	*x = AppDeleted{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[9]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -580,7 +725,7 @@ func (x *AppDeleted) String() string {
 func (*AppDeleted) ProtoMessage() {}
 
 func (x *AppDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[9]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -593,7 +738,7 @@ func (x *AppDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppDeleted.ProtoReflect.Descriptor instead.
 func (*AppDeleted) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{9}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *AppDeleted) GetAppId() string {
@@ -614,7 +759,7 @@ type UpstreamCreated struct {
 
 func (x *UpstreamCreated) Reset() {
 	*x = UpstreamCreated{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[10]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -626,7 +771,7 @@ func (x *UpstreamCreated) String() string {
 func (*UpstreamCreated) ProtoMessage() {}
 
 func (x *UpstreamCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[10]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -639,7 +784,7 @@ func (x *UpstreamCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpstreamCreated.ProtoReflect.Descriptor instead.
 func (*UpstreamCreated) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{10}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *UpstreamCreated) GetAppId() string {
@@ -667,7 +812,7 @@ type UpstreamUpdated struct {
 
 func (x *UpstreamUpdated) Reset() {
 	*x = UpstreamUpdated{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[11]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -679,7 +824,7 @@ func (x *UpstreamUpdated) String() string {
 func (*UpstreamUpdated) ProtoMessage() {}
 
 func (x *UpstreamUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[11]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -692,7 +837,7 @@ func (x *UpstreamUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpstreamUpdated.ProtoReflect.Descriptor instead.
 func (*UpstreamUpdated) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{11}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *UpstreamUpdated) GetAppId() string {
@@ -720,7 +865,7 @@ type UpstreamDeleted struct {
 
 func (x *UpstreamDeleted) Reset() {
 	*x = UpstreamDeleted{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[12]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -732,7 +877,7 @@ func (x *UpstreamDeleted) String() string {
 func (*UpstreamDeleted) ProtoMessage() {}
 
 func (x *UpstreamDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[12]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -745,7 +890,7 @@ func (x *UpstreamDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpstreamDeleted.ProtoReflect.Descriptor instead.
 func (*UpstreamDeleted) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{12}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *UpstreamDeleted) GetAppId() string {
@@ -775,7 +920,7 @@ type RuleCreated struct {
 
 func (x *RuleCreated) Reset() {
 	*x = RuleCreated{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[13]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -787,7 +932,7 @@ func (x *RuleCreated) String() string {
 func (*RuleCreated) ProtoMessage() {}
 
 func (x *RuleCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[13]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -800,7 +945,7 @@ func (x *RuleCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuleCreated.ProtoReflect.Descriptor instead.
 func (*RuleCreated) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{13}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RuleCreated) GetAppId() string {
@@ -835,7 +980,7 @@ type RuleUpdated struct {
 
 func (x *RuleUpdated) Reset() {
 	*x = RuleUpdated{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[14]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -847,7 +992,7 @@ func (x *RuleUpdated) String() string {
 func (*RuleUpdated) ProtoMessage() {}
 
 func (x *RuleUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[14]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -860,7 +1005,7 @@ func (x *RuleUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuleUpdated.ProtoReflect.Descriptor instead.
 func (*RuleUpdated) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{14}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RuleUpdated) GetAppId() string {
@@ -888,7 +1033,7 @@ type RuleDeleted struct {
 
 func (x *RuleDeleted) Reset() {
 	*x = RuleDeleted{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[15]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -900,7 +1045,7 @@ func (x *RuleDeleted) String() string {
 func (*RuleDeleted) ProtoMessage() {}
 
 func (x *RuleDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[15]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -913,7 +1058,7 @@ func (x *RuleDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuleDeleted.ProtoReflect.Descriptor instead.
 func (*RuleDeleted) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{15}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RuleDeleted) GetAppId() string {
@@ -942,7 +1087,7 @@ type RuleMoved struct {
 
 func (x *RuleMoved) Reset() {
 	*x = RuleMoved{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[16]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -954,7 +1099,7 @@ func (x *RuleMoved) String() string {
 func (*RuleMoved) ProtoMessage() {}
 
 func (x *RuleMoved) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[16]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -967,7 +1112,7 @@ func (x *RuleMoved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuleMoved.ProtoReflect.Descriptor instead.
 func (*RuleMoved) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{16}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RuleMoved) GetAppId() string {
@@ -1005,7 +1150,7 @@ type AppReleased struct {
 
 func (x *AppReleased) Reset() {
 	*x = AppReleased{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[17]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1017,7 +1162,7 @@ func (x *AppReleased) String() string {
 func (*AppReleased) ProtoMessage() {}
 
 func (x *AppReleased) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[17]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1030,7 +1175,7 @@ func (x *AppReleased) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppReleased.ProtoReflect.Descriptor instead.
 func (*AppReleased) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{17}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *AppReleased) GetAppId() string {
@@ -1075,7 +1220,7 @@ type AppPromoted struct {
 
 func (x *AppPromoted) Reset() {
 	*x = AppPromoted{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[18]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1087,7 +1232,7 @@ func (x *AppPromoted) String() string {
 func (*AppPromoted) ProtoMessage() {}
 
 func (x *AppPromoted) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[18]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1100,7 +1245,7 @@ func (x *AppPromoted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppPromoted.ProtoReflect.Descriptor instead.
 func (*AppPromoted) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{18}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *AppPromoted) GetAppId() string {
@@ -1141,7 +1286,7 @@ type AppReverted struct {
 
 func (x *AppReverted) Reset() {
 	*x = AppReverted{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[19]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1153,7 +1298,7 @@ func (x *AppReverted) String() string {
 func (*AppReverted) ProtoMessage() {}
 
 func (x *AppReverted) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[19]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1166,7 +1311,7 @@ func (x *AppReverted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppReverted.ProtoReflect.Descriptor instead.
 func (*AppReverted) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{19}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *AppReverted) GetAppId() string {
@@ -1232,7 +1377,7 @@ type ObjectReverted struct {
 
 func (x *ObjectReverted) Reset() {
 	*x = ObjectReverted{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[20]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1244,7 +1389,7 @@ func (x *ObjectReverted) String() string {
 func (*ObjectReverted) ProtoMessage() {}
 
 func (x *ObjectReverted) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[20]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1257,7 +1402,7 @@ func (x *ObjectReverted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectReverted.ProtoReflect.Descriptor instead.
 func (*ObjectReverted) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{20}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ObjectReverted) GetAppId() string {
@@ -1341,7 +1486,7 @@ type JoinTokenCreated struct {
 
 func (x *JoinTokenCreated) Reset() {
 	*x = JoinTokenCreated{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[21]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1353,7 +1498,7 @@ func (x *JoinTokenCreated) String() string {
 func (*JoinTokenCreated) ProtoMessage() {}
 
 func (x *JoinTokenCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[21]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1366,7 +1511,7 @@ func (x *JoinTokenCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinTokenCreated.ProtoReflect.Descriptor instead.
 func (*JoinTokenCreated) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{21}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *JoinTokenCreated) GetTokenId() string {
@@ -1428,7 +1573,7 @@ type JoinTokenRevoked struct {
 
 func (x *JoinTokenRevoked) Reset() {
 	*x = JoinTokenRevoked{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[22]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1440,7 +1585,7 @@ func (x *JoinTokenRevoked) String() string {
 func (*JoinTokenRevoked) ProtoMessage() {}
 
 func (x *JoinTokenRevoked) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[22]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1453,7 +1598,7 @@ func (x *JoinTokenRevoked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinTokenRevoked.ProtoReflect.Descriptor instead.
 func (*JoinTokenRevoked) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{22}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *JoinTokenRevoked) GetTokenId() string {
@@ -1473,7 +1618,7 @@ type NodeApproved struct {
 
 func (x *NodeApproved) Reset() {
 	*x = NodeApproved{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[23]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1485,7 +1630,7 @@ func (x *NodeApproved) String() string {
 func (*NodeApproved) ProtoMessage() {}
 
 func (x *NodeApproved) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[23]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1498,7 +1643,7 @@ func (x *NodeApproved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeApproved.ProtoReflect.Descriptor instead.
 func (*NodeApproved) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{23}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *NodeApproved) GetNodeId() string {
@@ -1519,7 +1664,7 @@ type NodeDisabledSet struct {
 
 func (x *NodeDisabledSet) Reset() {
 	*x = NodeDisabledSet{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[24]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1531,7 +1676,7 @@ func (x *NodeDisabledSet) String() string {
 func (*NodeDisabledSet) ProtoMessage() {}
 
 func (x *NodeDisabledSet) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[24]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1544,7 +1689,7 @@ func (x *NodeDisabledSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeDisabledSet.ProtoReflect.Descriptor instead.
 func (*NodeDisabledSet) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{24}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *NodeDisabledSet) GetNodeId() string {
@@ -1573,7 +1718,7 @@ type NodeAddressSet struct {
 
 func (x *NodeAddressSet) Reset() {
 	*x = NodeAddressSet{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[25]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1585,7 +1730,7 @@ func (x *NodeAddressSet) String() string {
 func (*NodeAddressSet) ProtoMessage() {}
 
 func (x *NodeAddressSet) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[25]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1598,7 +1743,7 @@ func (x *NodeAddressSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeAddressSet.ProtoReflect.Descriptor instead.
 func (*NodeAddressSet) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{25}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *NodeAddressSet) GetNodeId() string {
@@ -1628,11 +1773,19 @@ const file_strata_events_config_v1_events_proto_rawDesc = "" +
 	"\n" +
 	"$strata/events/config/v1/events.proto\x12\x17strata.events.config.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a strata/config/v1/resources.proto\x1a\x1fstrata/options/v1/options.proto\"M\n" +
 	"\x10PartitionCreated\x129\n" +
-	"\tpartition\x18\x01 \x01(\v2\x1b.strata.config.v1.PartitionR\tpartition\"E\n" +
+	"\tpartition\x18\x01 \x01(\v2\x1b.strata.config.v1.PartitionR\tpartition\"I\n" +
+	"\x10PartitionRenamed\x12!\n" +
+	"\fpartition_id\x18\x01 \x01(\tR\vpartitionId\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"5\n" +
+	"\x10PartitionDeleted\x12!\n" +
+	"\fpartition_id\x18\x01 \x01(\tR\vpartitionId\"E\n" +
 	"\x0eClusterCreated\x123\n" +
 	"\acluster\x18\x01 \x01(\v2\x19.strata.config.v1.ClusterR\acluster\"E\n" +
 	"\x0eClusterUpdated\x123\n" +
-	"\acluster\x18\x01 \x01(\v2\x19.strata.config.v1.ClusterR\acluster\"<\n" +
+	"\acluster\x18\x01 \x01(\v2\x19.strata.config.v1.ClusterR\acluster\"/\n" +
+	"\x0eClusterDeleted\x12\x1d\n" +
+	"\n" +
+	"cluster_id\x18\x01 \x01(\tR\tclusterId\"<\n" +
 	"\x0eNodeRegistered\x12*\n" +
 	"\x04node\x18\x01 \x01(\v2\x16.strata.config.v1.NodeR\x04node\"C\n" +
 	"\x0eNodeStagingSet\x12\x17\n" +
@@ -1760,63 +1913,66 @@ func file_strata_events_config_v1_events_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_events_config_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_strata_events_config_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_strata_events_config_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_strata_events_config_v1_events_proto_goTypes = []any{
 	(ObjectKind)(0),               // 0: strata.events.config.v1.ObjectKind
 	(*PartitionCreated)(nil),      // 1: strata.events.config.v1.PartitionCreated
-	(*ClusterCreated)(nil),        // 2: strata.events.config.v1.ClusterCreated
-	(*ClusterUpdated)(nil),        // 3: strata.events.config.v1.ClusterUpdated
-	(*NodeRegistered)(nil),        // 4: strata.events.config.v1.NodeRegistered
-	(*NodeStagingSet)(nil),        // 5: strata.events.config.v1.NodeStagingSet
-	(*NodeRemoved)(nil),           // 6: strata.events.config.v1.NodeRemoved
-	(*AppSettings)(nil),           // 7: strata.events.config.v1.AppSettings
-	(*AppCreated)(nil),            // 8: strata.events.config.v1.AppCreated
-	(*AppUpdated)(nil),            // 9: strata.events.config.v1.AppUpdated
-	(*AppDeleted)(nil),            // 10: strata.events.config.v1.AppDeleted
-	(*UpstreamCreated)(nil),       // 11: strata.events.config.v1.UpstreamCreated
-	(*UpstreamUpdated)(nil),       // 12: strata.events.config.v1.UpstreamUpdated
-	(*UpstreamDeleted)(nil),       // 13: strata.events.config.v1.UpstreamDeleted
-	(*RuleCreated)(nil),           // 14: strata.events.config.v1.RuleCreated
-	(*RuleUpdated)(nil),           // 15: strata.events.config.v1.RuleUpdated
-	(*RuleDeleted)(nil),           // 16: strata.events.config.v1.RuleDeleted
-	(*RuleMoved)(nil),             // 17: strata.events.config.v1.RuleMoved
-	(*AppReleased)(nil),           // 18: strata.events.config.v1.AppReleased
-	(*AppPromoted)(nil),           // 19: strata.events.config.v1.AppPromoted
-	(*AppReverted)(nil),           // 20: strata.events.config.v1.AppReverted
-	(*ObjectReverted)(nil),        // 21: strata.events.config.v1.ObjectReverted
-	(*JoinTokenCreated)(nil),      // 22: strata.events.config.v1.JoinTokenCreated
-	(*JoinTokenRevoked)(nil),      // 23: strata.events.config.v1.JoinTokenRevoked
-	(*NodeApproved)(nil),          // 24: strata.events.config.v1.NodeApproved
-	(*NodeDisabledSet)(nil),       // 25: strata.events.config.v1.NodeDisabledSet
-	(*NodeAddressSet)(nil),        // 26: strata.events.config.v1.NodeAddressSet
-	nil,                           // 27: strata.events.config.v1.AppSettings.LabelsEntry
-	(*v1.Partition)(nil),          // 28: strata.config.v1.Partition
-	(*v1.Cluster)(nil),            // 29: strata.config.v1.Cluster
-	(*v1.Node)(nil),               // 30: strata.config.v1.Node
-	(*v1.Hsts)(nil),               // 31: strata.config.v1.Hsts
-	(*v1.Upstream)(nil),           // 32: strata.config.v1.Upstream
-	(*v1.Rule)(nil),               // 33: strata.config.v1.Rule
-	(*v1.App)(nil),                // 34: strata.config.v1.App
-	(*timestamppb.Timestamp)(nil), // 35: google.protobuf.Timestamp
+	(*PartitionRenamed)(nil),      // 2: strata.events.config.v1.PartitionRenamed
+	(*PartitionDeleted)(nil),      // 3: strata.events.config.v1.PartitionDeleted
+	(*ClusterCreated)(nil),        // 4: strata.events.config.v1.ClusterCreated
+	(*ClusterUpdated)(nil),        // 5: strata.events.config.v1.ClusterUpdated
+	(*ClusterDeleted)(nil),        // 6: strata.events.config.v1.ClusterDeleted
+	(*NodeRegistered)(nil),        // 7: strata.events.config.v1.NodeRegistered
+	(*NodeStagingSet)(nil),        // 8: strata.events.config.v1.NodeStagingSet
+	(*NodeRemoved)(nil),           // 9: strata.events.config.v1.NodeRemoved
+	(*AppSettings)(nil),           // 10: strata.events.config.v1.AppSettings
+	(*AppCreated)(nil),            // 11: strata.events.config.v1.AppCreated
+	(*AppUpdated)(nil),            // 12: strata.events.config.v1.AppUpdated
+	(*AppDeleted)(nil),            // 13: strata.events.config.v1.AppDeleted
+	(*UpstreamCreated)(nil),       // 14: strata.events.config.v1.UpstreamCreated
+	(*UpstreamUpdated)(nil),       // 15: strata.events.config.v1.UpstreamUpdated
+	(*UpstreamDeleted)(nil),       // 16: strata.events.config.v1.UpstreamDeleted
+	(*RuleCreated)(nil),           // 17: strata.events.config.v1.RuleCreated
+	(*RuleUpdated)(nil),           // 18: strata.events.config.v1.RuleUpdated
+	(*RuleDeleted)(nil),           // 19: strata.events.config.v1.RuleDeleted
+	(*RuleMoved)(nil),             // 20: strata.events.config.v1.RuleMoved
+	(*AppReleased)(nil),           // 21: strata.events.config.v1.AppReleased
+	(*AppPromoted)(nil),           // 22: strata.events.config.v1.AppPromoted
+	(*AppReverted)(nil),           // 23: strata.events.config.v1.AppReverted
+	(*ObjectReverted)(nil),        // 24: strata.events.config.v1.ObjectReverted
+	(*JoinTokenCreated)(nil),      // 25: strata.events.config.v1.JoinTokenCreated
+	(*JoinTokenRevoked)(nil),      // 26: strata.events.config.v1.JoinTokenRevoked
+	(*NodeApproved)(nil),          // 27: strata.events.config.v1.NodeApproved
+	(*NodeDisabledSet)(nil),       // 28: strata.events.config.v1.NodeDisabledSet
+	(*NodeAddressSet)(nil),        // 29: strata.events.config.v1.NodeAddressSet
+	nil,                           // 30: strata.events.config.v1.AppSettings.LabelsEntry
+	(*v1.Partition)(nil),          // 31: strata.config.v1.Partition
+	(*v1.Cluster)(nil),            // 32: strata.config.v1.Cluster
+	(*v1.Node)(nil),               // 33: strata.config.v1.Node
+	(*v1.Hsts)(nil),               // 34: strata.config.v1.Hsts
+	(*v1.Upstream)(nil),           // 35: strata.config.v1.Upstream
+	(*v1.Rule)(nil),               // 36: strata.config.v1.Rule
+	(*v1.App)(nil),                // 37: strata.config.v1.App
+	(*timestamppb.Timestamp)(nil), // 38: google.protobuf.Timestamp
 }
 var file_strata_events_config_v1_events_proto_depIdxs = []int32{
-	28, // 0: strata.events.config.v1.PartitionCreated.partition:type_name -> strata.config.v1.Partition
-	29, // 1: strata.events.config.v1.ClusterCreated.cluster:type_name -> strata.config.v1.Cluster
-	29, // 2: strata.events.config.v1.ClusterUpdated.cluster:type_name -> strata.config.v1.Cluster
-	30, // 3: strata.events.config.v1.NodeRegistered.node:type_name -> strata.config.v1.Node
-	27, // 4: strata.events.config.v1.AppSettings.labels:type_name -> strata.events.config.v1.AppSettings.LabelsEntry
-	31, // 5: strata.events.config.v1.AppSettings.hsts:type_name -> strata.config.v1.Hsts
-	7,  // 6: strata.events.config.v1.AppCreated.settings:type_name -> strata.events.config.v1.AppSettings
-	7,  // 7: strata.events.config.v1.AppUpdated.settings:type_name -> strata.events.config.v1.AppSettings
-	32, // 8: strata.events.config.v1.UpstreamCreated.upstream:type_name -> strata.config.v1.Upstream
-	32, // 9: strata.events.config.v1.UpstreamUpdated.upstream:type_name -> strata.config.v1.Upstream
-	33, // 10: strata.events.config.v1.RuleCreated.rule:type_name -> strata.config.v1.Rule
-	33, // 11: strata.events.config.v1.RuleUpdated.rule:type_name -> strata.config.v1.Rule
-	34, // 12: strata.events.config.v1.AppReverted.content:type_name -> strata.config.v1.App
+	31, // 0: strata.events.config.v1.PartitionCreated.partition:type_name -> strata.config.v1.Partition
+	32, // 1: strata.events.config.v1.ClusterCreated.cluster:type_name -> strata.config.v1.Cluster
+	32, // 2: strata.events.config.v1.ClusterUpdated.cluster:type_name -> strata.config.v1.Cluster
+	33, // 3: strata.events.config.v1.NodeRegistered.node:type_name -> strata.config.v1.Node
+	30, // 4: strata.events.config.v1.AppSettings.labels:type_name -> strata.events.config.v1.AppSettings.LabelsEntry
+	34, // 5: strata.events.config.v1.AppSettings.hsts:type_name -> strata.config.v1.Hsts
+	10, // 6: strata.events.config.v1.AppCreated.settings:type_name -> strata.events.config.v1.AppSettings
+	10, // 7: strata.events.config.v1.AppUpdated.settings:type_name -> strata.events.config.v1.AppSettings
+	35, // 8: strata.events.config.v1.UpstreamCreated.upstream:type_name -> strata.config.v1.Upstream
+	35, // 9: strata.events.config.v1.UpstreamUpdated.upstream:type_name -> strata.config.v1.Upstream
+	36, // 10: strata.events.config.v1.RuleCreated.rule:type_name -> strata.config.v1.Rule
+	36, // 11: strata.events.config.v1.RuleUpdated.rule:type_name -> strata.config.v1.Rule
+	37, // 12: strata.events.config.v1.AppReverted.content:type_name -> strata.config.v1.App
 	0,  // 13: strata.events.config.v1.ObjectReverted.kind:type_name -> strata.events.config.v1.ObjectKind
-	32, // 14: strata.events.config.v1.ObjectReverted.upstream:type_name -> strata.config.v1.Upstream
-	33, // 15: strata.events.config.v1.ObjectReverted.rule:type_name -> strata.config.v1.Rule
-	35, // 16: strata.events.config.v1.JoinTokenCreated.expires_at:type_name -> google.protobuf.Timestamp
+	35, // 14: strata.events.config.v1.ObjectReverted.upstream:type_name -> strata.config.v1.Upstream
+	36, // 15: strata.events.config.v1.ObjectReverted.rule:type_name -> strata.config.v1.Rule
+	38, // 16: strata.events.config.v1.JoinTokenCreated.expires_at:type_name -> google.protobuf.Timestamp
 	17, // [17:17] is the sub-list for method output_type
 	17, // [17:17] is the sub-list for method input_type
 	17, // [17:17] is the sub-list for extension type_name
@@ -1835,7 +1991,7 @@ func file_strata_events_config_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_events_config_v1_events_proto_rawDesc), len(file_strata_events_config_v1_events_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   27,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
