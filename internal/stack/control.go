@@ -16,6 +16,7 @@ import (
 
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/natsauth"
+	"github.com/strata-edge/strata/pkg/secretfile"
 )
 
 // ControlOptions configures RunControl.
@@ -105,6 +106,13 @@ func RunControl(ctx context.Context, o ControlOptions) (err error) {
 		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("nats reconnected", "url", nc.ConnectedUrl()) }),
 	}
 	if o.NATSCreds != "" {
+		// nats.go reads the file itself (again on each reconnect, so it may
+		// be rotated); it is refused first like every secret file.
+		b, err := secretfile.Read(o.NATSCreds)
+		if err != nil {
+			return fmt.Errorf("--nats-creds: %w", err)
+		}
+		clear(b)
 		natsOpts = append(natsOpts, nats.UserCredentials(o.NATSCreds))
 	}
 	nc, err := nats.Connect(o.NATSURL, natsOpts...)

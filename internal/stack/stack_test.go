@@ -175,6 +175,13 @@ func TestRunControl(t *testing.T) {
 }
 
 func TestRunControlRejectsBadOptions(t *testing.T) {
+	openCreds := filepath.Join(t.TempDir(), "control.creds")
+	if err := os.WriteFile(openCreds, []byte("creds"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(openCreds, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name    string
 		o       stack.ControlOptions
@@ -186,6 +193,7 @@ func TestRunControlRejectsBadOptions(t *testing.T) {
 		{name: "bad api addr", o: stack.ControlOptions{NATSURL: "nats://127.0.0.1:1", APIAddr: "7400"}, wantErr: "--api-addr"},
 		{name: "nats down", o: stack.ControlOptions{NATSURL: "nats://127.0.0.1:1", APIAddr: "127.0.0.1:0"}, wantErr: "--nats: connect"},
 		{name: "nodes without leaf url", o: stack.ControlOptions{NATSURL: "nats://127.0.0.1:1", APIAddr: "127.0.0.1:0", Services: []string{"config", "nodes"}}, wantErr: "--leaf-url: required"},
+		{name: "nats creds others may read", o: stack.ControlOptions{NATSURL: "nats://127.0.0.1:1", APIAddr: "127.0.0.1:0", NATSCreds: openCreds}, wantErr: "--nats-creds: " + openCreds + ": mode 0644"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
