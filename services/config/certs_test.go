@@ -3,7 +3,9 @@ package config
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
+	"strings"
 	"testing"
 
 	certv1 "github.com/strata-edge/strata/gen/strata/cert/v1"
@@ -67,6 +69,19 @@ func TestSnapshotCarriesAttachedCertificates(t *testing.T) {
 	der, err := nodeKEK.Open(certsvc.FromProto(got[0].Key), up.Id, got[0].Key.KeyVersion)
 	if err != nil || !bytes.Equal(der, leaf.KeyDER(t)) {
 		t.Fatalf("node cannot open the key: %v", err)
+	}
+	// GetSnapshot's JSON shows the certificate but not its wrapped key, and
+	// rendering it leaves the projection's snapshot as it is.
+	js, err := snapshotJSON(svc.proj.snapshot(partition, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(js, `"chain_pem"`) || strings.Contains(js, `"key"`) || strings.Contains(js, "ciphertext") ||
+		strings.Contains(js, base64.StdEncoding.EncodeToString(got[0].Key.Ciphertext)) {
+		t.Fatalf("snapshot JSON shows the wrapped key or lacks the chain:\n%s", js)
+	}
+	if svc.proj.snapshot(partition, false).Certificates[0].Key == nil {
+		t.Fatal("rendering the snapshot removed the key from the projection")
 	}
 	if staging := svc.proj.snapshot(partition, true).Certificates; len(staging) != 1 {
 		t.Fatalf("staging track: %d certificates", len(staging))

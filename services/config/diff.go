@@ -14,6 +14,8 @@ import (
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	ev "github.com/strata-edge/strata/gen/strata/events/config/v1"
+	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+	"github.com/strata-edge/strata/pkg/redact"
 )
 
 // summarize describes one pending event in one line, given the working copy
@@ -230,6 +232,13 @@ func canonicalJSON(m proto.Message) (string, error) {
 	}
 	out.WriteByte('\n')
 	return out.String(), nil
+}
+
+// snapshotJSON is canonicalJSON of a copy of snap without its secrets (the
+// certificates' wrapped keys): what GetSnapshot shows to any holder of
+// config.snapshot.read.
+func snapshotJSON(snap *syncv1.Snapshot) (string, error) {
+	return canonicalJSON(redact.Clone(snap))
 }
 
 // unifiedDiff returns a unified diff (3 lines of context) from a to b, or ""

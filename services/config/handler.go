@@ -562,7 +562,7 @@ func (h *handler) GetSnapshot(ctx context.Context, req *configv1.GetSnapshotRequ
 		return nil, h.fail(apierr.NotFound("partition", req.Partition))
 	}
 	snap := h.s.proj.snapshot(pid, req.Staging)
-	js, err := canonicalJSON(snap)
+	js, err := snapshotJSON(snap)
 	if err != nil {
 		return nil, h.fail(err)
 	}

@@ -13,9 +13,9 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 
 	iamv1 "github.com/strata-edge/strata/gen/strata/iam/v1"
-	optionsv1 "github.com/strata-edge/strata/gen/strata/options/v1"
 	"github.com/strata-edge/strata/pkg/authz"
 	"github.com/strata-edge/strata/pkg/eventstore"
+	"github.com/strata-edge/strata/pkg/redact"
 )
 
 const (
@@ -171,7 +171,7 @@ func payloadJSON(typ string, data []byte) string {
 	if err := proto.Unmarshal(data, msg); err != nil {
 		return ""
 	}
-	redact(msg.ProtoReflect())
+	redact.Message(msg.ProtoReflect())
 	b, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(msg)
 	if err != nil {
 		return ""
@@ -196,45 +196,4 @@ func messageNameOf(typ string) (protoreflect.FullName, bool) {
 	}
 	name := protoreflect.FullName("strata.events." + parts[0] + ".v1." + b.String())
 	return name, name.IsValid()
-}
-
-// redact clears, at any depth, the fields that hold secrets: those marked
-// (strata.options.v1.secret) and those whose message type is marked
-// (strata.options.v1.secret_message), such as every WrappedKey, whatever the
-// field is called.
-func redact(m protoreflect.Message) {
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		if isSecret(fd) {
-			m.Clear(fd)
-			return true
-		}
-		switch {
-		case fd.IsList() && fd.Message() != nil:
-			l := v.List()
-			for i := 0; i < l.Len(); i++ {
-				redact(l.Get(i).Message())
-			}
-		case fd.IsMap() && fd.MapValue().Message() != nil:
-			v.Map().Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
-				redact(mv.Message())
-				return true
-			})
-		case !fd.IsList() && !fd.IsMap() && fd.Message() != nil:
-			redact(v.Message())
-		}
-		return true
-	})
-}
-
-// isSecret reports whether a field holds secret data, by its own option or
-// by its (list element's or map value's) message type.
-func isSecret(fd protoreflect.FieldDescriptor) bool {
-	if proto.GetExtension(fd.Options(), optionsv1.E_Secret).(bool) {
-		return true
-	}
-	md := fd.Message()
-	if fd.IsMap() {
-		md = fd.MapValue().Message()
-	}
-	return md != nil && proto.GetExtension(md.Options(), optionsv1.E_SecretMessage).(bool)
 }
