@@ -43,6 +43,9 @@ func (s *Service) Request(ctx context.Context, req *certv1.RequestCertificateReq
 	if err != nil {
 		return nil, 0, err
 	}
+	if err := s.checkCovers(ctx, "domains", req.AppId, appID, domains, req.Force); err != nil {
+		return nil, 0, err
+	}
 	name := req.Name
 	if name == "" {
 		name = domains[0] + "-acme"

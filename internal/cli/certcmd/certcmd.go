@@ -197,6 +197,7 @@ var challenges = map[string]certv1.ChallengeType{
 func requestCmd(f ClientFactory) *cobra.Command {
 	var app, directory, name, challenge string
 	var domains []string
+	var force bool
 	cmd := &cobra.Command{
 		Use:   "request --app APP --domain D [--domain D]... [--challenge http-01|dns-01] [--directory URL]",
 		Short: "Request a managed certificate from an ACME CA (HTTP-01 or DNS-01 answered by the edge nodes), renewed automatically",
@@ -216,7 +217,7 @@ domain inside a zone Strata serves, e.g.:
 			}
 			res, err := call(cmd, f, func(ctx context.Context, c certv1connect.CertServiceClient) (*certv1.RequestCertificateResponse, error) {
 				return c.RequestCertificate(ctx, &certv1.RequestCertificateRequest{AppId: app, Domains: domains, AcmeDirectory: directory, Name: name,
-					Challenge: ch})
+					Challenge: ch, Force: force})
 			})
 			if err != nil {
 				return err
@@ -229,6 +230,7 @@ domain inside a zone Strata serves, e.g.:
 	cmd.Flags().StringVar(&directory, "directory", "", "ACME directory URL (default: the service's)")
 	cmd.Flags().StringVar(&name, "name", "", "certificate name")
 	cmd.Flags().StringVar(&challenge, "challenge", "", "ACME challenge: http-01 or dns-01 (default: http-01, dns-01 for wildcards)")
+	cmd.Flags().BoolVar(&force, "force", false, "request even when the domains cover none of the app's domains")
 	return cmd
 }
 

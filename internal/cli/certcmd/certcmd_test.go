@@ -266,6 +266,11 @@ func TestAttachNeedsACoveredDomain(t *testing.T) {
 	if _, err := f.run(t, "cert", "attach", id, "--app", "app_shop", "--force"); err != nil {
 		t.Fatalf("attach --force: %v", err)
 	}
+	// A managed certificate is attached too: the same check.
+	_, err = f.run(t, "cert", "request", "--app", "app_shop", "--domain", "api.example.org")
+	if err == nil || !strings.Contains(err.Error(), `the certificate names api.example.org, none of the domains of app "app_shop"`) {
+		t.Fatalf("request for domains outside the app: %v", err)
+	}
 }
 
 func TestCovers(t *testing.T) {

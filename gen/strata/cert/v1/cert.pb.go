@@ -1219,7 +1219,10 @@ type RequestCertificateRequest struct {
 	AcmeDirectory string `protobuf:"bytes,3,opt,name=acme_directory,json=acmeDirectory,proto3" json:"acme_directory,omitempty"`
 	Name          string `protobuf:"bytes,4,opt,name=name,proto3" json:"name,omitempty"`
 	// Unspecified = HTTP-01, or DNS-01 when a domain is a wildcard.
-	Challenge     ChallengeType `protobuf:"varint,5,opt,name=challenge,proto3,enum=strata.cert.v1.ChallengeType" json:"challenge,omitempty"`
+	Challenge ChallengeType `protobuf:"varint,5,opt,name=challenge,proto3,enum=strata.cert.v1.ChallengeType" json:"challenge,omitempty"`
+	// Request even when the domains cover none of the app's domains (refused
+	// with InvalidArgument otherwise, naming both).
+	Force         bool `protobuf:"varint,6,opt,name=force,proto3" json:"force,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1287,6 +1290,13 @@ func (x *RequestCertificateRequest) GetChallenge() ChallengeType {
 		return x.Challenge
 	}
 	return ChallengeType_CHALLENGE_TYPE_UNSPECIFIED
+}
+
+func (x *RequestCertificateRequest) GetForce() bool {
+	if x != nil {
+		return x.Force
+	}
+	return false
 }
 
 type RequestCertificateResponse struct {
@@ -1800,13 +1810,14 @@ const file_strata_cert_v1_cert_proto_rawDesc = "" +
 	"\x11_expected_version\"t\n" +
 	"\x19DetachCertificateResponse\x12=\n" +
 	"\vcertificate\x18\x01 \x01(\v2\x1b.strata.cert.v1.CertificateR\vcertificate\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\x04R\aversion\"\xc4\x01\n" +
+	"\aversion\x18\x02 \x01(\x04R\aversion\"\xda\x01\n" +
 	"\x19RequestCertificateRequest\x12\x15\n" +
 	"\x06app_id\x18\x01 \x01(\tR\x05appId\x12\x18\n" +
 	"\adomains\x18\x02 \x03(\tR\adomains\x12%\n" +
 	"\x0eacme_directory\x18\x03 \x01(\tR\racmeDirectory\x12\x12\n" +
 	"\x04name\x18\x04 \x01(\tR\x04name\x12;\n" +
-	"\tchallenge\x18\x05 \x01(\x0e2\x1d.strata.cert.v1.ChallengeTypeR\tchallenge\"u\n" +
+	"\tchallenge\x18\x05 \x01(\x0e2\x1d.strata.cert.v1.ChallengeTypeR\tchallenge\x12\x14\n" +
+	"\x05force\x18\x06 \x01(\bR\x05force\"u\n" +
 	"\x1aRequestCertificateResponse\x12=\n" +
 	"\vcertificate\x18\x01 \x01(\v2\x1b.strata.cert.v1.CertificateR\vcertificate\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x04R\aversion\"T\n" +

@@ -1300,7 +1300,9 @@ func (x *ProxyAction) GetUpstreams() []*WeightedUpstream {
 type WeightedUpstream struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Name of an upstream of the same app.
-	Upstream      string `protobuf:"bytes,1,opt,name=upstream,proto3" json:"upstream,omitempty"`
+	Upstream string `protobuf:"bytes,1,opt,name=upstream,proto3" json:"upstream,omitempty"`
+	// Relative weight; 0 takes no traffic (drained). A proxy action needs at
+	// least one target above 0, also when it has only one.
 	Weight        uint32 `protobuf:"varint,2,opt,name=weight,proto3" json:"weight,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
