@@ -2,7 +2,9 @@ package route
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -124,4 +126,99 @@ func BenchmarkIndex(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestLookupMatchesReference compiles random apps (names from a small pool,
+// wildcards included, random port sets) and checks Lookup against a direct
+// reading of the rules: among the apps naming the listener's port, the most
+// specific matching name (exact, then the longest wildcard); else the same
+// among apps naming no port.
+func TestLookupMatchesReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	names := []string{"a.example.com", "b.example.com", "*.example.com", "x.a.example.com", "*.a.example.com", "example.com", "*.example.org"}
+	hosts := []string{"a.example.com", "b.example.com", "c.example.com", "x.a.example.com", "y.a.example.com", "example.com", "q.example.org", "example.net"}
+	ports := []uint32{80, 81, 443, 8443}
+	compiled := 0
+	for round := 0; round < 500; round++ {
+		var apps []*configv1.App
+		for i := range 1 + r.IntN(4) {
+			var doms []string
+			for _, n := range names {
+				if r.IntN(3) == 0 {
+					doms = append(doms, n)
+				}
+			}
+			if len(doms) == 0 {
+				doms = []string{names[r.IntN(len(names))]}
+			}
+			a := app(fmt.Sprintf("app%d", i), doms)
+			for _, p := range ports {
+				switch r.IntN(4) {
+				case 0:
+					a.HttpPorts = append(a.HttpPorts, p)
+				case 1:
+					a.HttpsPorts = append(a.HttpsPorts, p)
+				}
+			}
+			apps = append(apps, a)
+		}
+		rt, err := Compile(&syncv1.Snapshot{Version: 1, Apps: apps}, nil, nil)
+		if err != nil {
+			continue // a conflict: refused as a whole
+		}
+		compiled++
+		for _, tls := range []bool{false, true} {
+			for _, p := range ports {
+				for _, h := range hosts {
+					want := reference(apps, tls, p, h)
+					got := ""
+					if a := rt.Lookup(tls, p, h); a != nil {
+						got = a.ID
+					}
+					if got != want {
+						t.Fatalf("round %d: Lookup(tls %v, %d, %q) = %q, want %q\napps: %v", round, tls, p, h, got, want, apps)
+					}
+				}
+			}
+		}
+		rt.Close()
+	}
+	t.Logf("%d of 500 random configs compiled", compiled)
+	if compiled < 50 {
+		t.Fatalf("only %d of 500 random configs compiled: the test checks too little", compiled)
+	}
+}
+
+// reference is the routing rule written out directly.
+func reference(apps []*configv1.App, tls bool, port uint32, host string) string {
+	best := func(explicit bool) string {
+		id, score := "", -1
+		for _, a := range apps {
+			ps := a.GetHttpPorts()
+			if tls {
+				ps = a.GetHttpsPorts()
+			}
+			none := len(a.GetHttpPorts()) == 0 && len(a.GetHttpsPorts()) == 0
+			if explicit && !slices.Contains(ps, port) || !explicit && !none {
+				continue
+			}
+			for _, d := range a.GetDomains() {
+				s := -1
+				switch {
+				case d == host:
+					s = 1 << 20 // exact beats every wildcard
+				case strings.HasPrefix(d, "*.") && strings.HasSuffix(host, d[1:]) && len(host) > len(d)-1:
+					s = len(d) // the longer suffix is the more specific
+				}
+				if s > score {
+					id, score = a.GetId(), s
+				}
+			}
+		}
+		return id
+	}
+	if id := best(true); id != "" {
+		return id
+	}
+	return best(false)
 }
