@@ -92,6 +92,10 @@ func (p *Proxy) serveFast(ctx *fasthttp.RequestCtx) {
 		p.fastDone(ctx, st, nil, nil, start)
 		return
 	}
+	// Forward what the rules match (conform.go).
+	if uri := ctx.URI(); pathNeedsNormalizing(uri.PathOriginal()) {
+		v.SetPath(v.Path())
+	}
 	plan := &st.plan
 	app.Evaluate(v, plan)
 	var srv *upstream.Server

@@ -117,6 +117,10 @@ func (h stdHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if peer {
 		sw.Header().Set(tier.AcceptedHeader, "1")
 	}
+	// Forward what the rules match (conform.go).
+	if pathNeedsNormalizing(r.URL.EscapedPath()) {
+		r.URL.Path, r.URL.RawPath = st.view.path, ""
+	}
 	plan := &st.plan
 	app.Evaluate(st.view, plan)
 	switch plan.Kind {

@@ -1,0 +1,106 @@
+package proxy_test
+
+import (
+	"bufio"
+	"crypto/tls"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	"github.com/strata-edge/strata/node/proxy"
+)
+
+// rawResult is a response to a request written byte for byte.
+type rawResult struct {
+	status int
+	proto  string
+	header http.Header
+	body   string
+	echo   echoed
+}
+
+// dialRaw opens a connection to the proxy's plain or TLS listener (HTTP/1.1).
+func dialRaw(t *testing.T, p *proxy.Proxy, useTLS bool) net.Conn {
+	t.Helper()
+	var c net.Conn
+	var err error
+	if useTLS {
+		c, err = tls.Dial("tcp", p.HTTPSAddr().String(), &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}}) //nolint:gosec // self-signed test cert
+	} else {
+		c, err = net.Dial("tcp", p.HTTPAddr().String())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// rawDo writes req (CRLF line ends) on c and reads one response.
+func rawDo(t *testing.T, c net.Conn, br *bufio.Reader, req string) rawResult {
+	t.Helper()
+	if _, err := io.WriteString(c, req); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("%q: read response: %v", req, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	r := rawResult{status: resp.StatusCode, proto: resp.Proto, header: resp.Header, body: string(b)}
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		_ = json.Unmarshal(b, &r.echo)
+	}
+	return r
+}
+
+func rawOnce(t *testing.T, p *proxy.Proxy, useTLS bool, req string) rawResult {
+	t.Helper()
+	c := dialRaw(t, p, useTLS)
+	return rawDo(t, c, bufio.NewReader(c), req)
+}
+
+// bothRaw runs f against the fasthttp and the net/http listener.
+func bothRaw(t *testing.T, f func(t *testing.T, useTLS bool)) {
+	t.Run("fasthttp", func(t *testing.T) { f(t, false) })
+	t.Run("net/http", func(t *testing.T) { f(t, true) })
+}
+
+// Issue 11.2: a deny rule on the normalized path must not be bypassed by
+// dot segments or escapes that the upstream would see raw.
+func TestDenyRuleNotBypassedByPathEncoding(t *testing.T) {
+	u := newEcho(t, "u")
+	p := startProxy(t, proxyOpts())
+	app := simpleApp("a", "a.example.com", u.addr())
+	app.Rules = []*configv1.Rule{{Name: "deny", When: "PathPrefix(`/admin`)", Actions: []*configv1.Action{{Action: &configv1.Action_Respond{
+		Respond: &configv1.RespondAction{Status: 403}}}}}}
+	mustUpdate(t, p, 1, app)
+	bothRaw(t, func(t *testing.T, useTLS bool) {
+		for _, tc := range []struct{ path, upstream string }{
+			{"/admin/../secret", "/secret"},
+			{"/admin/%2e%2e/secret", "/secret"},
+			{"/admin/..%2fsecret", "/secret"},
+			{"/admin/%2E%2E%2Fsecret?x=1", "/secret?x=1"},
+			{"/a/./b//c", "/a/b/c"},
+			{"/%61pi/x%20y", "/api/x%20y"},
+			{"/plain/path?q=%2e%2e", "/plain/path?q=%2e%2e"},
+		} {
+			r := rawOnce(t, p, useTLS, "GET "+tc.path+" HTTP/1.1\r\nHost: a.example.com\r\n\r\n")
+			if r.status != 200 || r.echo.URI != tc.upstream {
+				t.Errorf("%s: status %d, upstream got %q, want 200 and %q", tc.path, r.status, r.echo.URI, tc.upstream)
+			}
+		}
+		for _, path := range []string{"/admin/x", "/x/../admin/", "/%61dmin", "//admin", "/admin%2f"} {
+			if r := rawOnce(t, p, useTLS, "GET "+path+" HTTP/1.1\r\nHost: a.example.com\r\n\r\n"); r.status != 403 {
+				t.Errorf("%s: status %d, want 403", path, r.status)
+			}
+		}
+	})
+}
