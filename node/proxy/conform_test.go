@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -103,4 +104,64 @@ func TestDenyRuleNotBypassedByPathEncoding(t *testing.T) {
 			}
 		}
 	})
+}
+
+// http10Upstream answers every request as an HTTP/1.0 server does (python3
+// -m http.server): an HTTP/1.0 status line, then it closes the connection.
+// With length false the body is delimited by the close alone.
+func http10Upstream(t *testing.T, length bool) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+				req, err := http.ReadRequest(bufio.NewReader(c))
+				if err != nil {
+					return
+				}
+				body := "hello from " + req.URL.Path
+				hdr := "HTTP/1.0 200 OK\r\nServer: SimpleHTTP/0.6 Python/3\r\nContent-Type: text/plain\r\n"
+				if length {
+					hdr += "Content-Length: " + strconv.Itoa(len(body)) + "\r\n"
+				}
+				_, _ = io.WriteString(c, hdr+"\r\n"+body)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// Issue 13.2: the client keeps HTTP/1.1 and its keep-alive connection
+// whatever protocol the upstream speaks.
+func TestHTTP10UpstreamKeepsClientKeepAlive(t *testing.T) {
+	for _, length := range []bool{true, false} {
+		t.Run("length="+strconv.FormatBool(length), func(t *testing.T) {
+			p := startProxy(t, proxyOpts())
+			mustUpdate(t, p, 1, simpleApp("a", "a.example.com", http10Upstream(t, length)))
+			bothRaw(t, func(t *testing.T, useTLS bool) {
+				c := dialRaw(t, p, useTLS)
+				br := bufio.NewReader(c)
+				for i := range 3 {
+					path := "/r" + strconv.Itoa(i)
+					r := rawDo(t, c, br, "GET "+path+" HTTP/1.1\r\nHost: a.example.com\r\n\r\n")
+					if r.status != 200 || r.proto != "HTTP/1.1" || r.body != "hello from "+path {
+						t.Fatalf("request %d: %s %d %q, want HTTP/1.1 200 %q", i, r.proto, r.status, r.body, "hello from "+path)
+					}
+					if cl := r.header.Get("Connection"); strings.EqualFold(cl, "close") {
+						t.Fatalf("request %d: response has Connection: close", i)
+					}
+				}
+			})
+		})
+	}
 }

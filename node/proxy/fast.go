@@ -234,6 +234,9 @@ func (p *Proxy) proxyFast(ctx *fasthttp.RequestCtx, st *fastState) *upstream.Ser
 		resp.Header.ResetConnectionClose() // the upstream's, not the client's
 	}
 	stripHopFastResp(&resp.Header)
+	// The client keeps its own protocol: an HTTP/1.0 upstream's status line
+	// would otherwise be copied and close the client's keep-alive connection.
+	resp.Header.SetProtocol(nil)
 	if clientClose {
 		ctx.SetConnectionClose()
 	}
