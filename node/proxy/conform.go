@@ -23,3 +23,43 @@ func pathNeedsNormalizing[T string | []byte](raw T) bool {
 	}
 	return len(raw) == 0 || raw[0] != '/'
 }
+
+// checkRequestLine returns the status (0: acceptable) and message for a
+// request line the edge refuses, as nginx does: CONNECT (the edge is not a
+// forward proxy) and the asterisk form ("OPTIONS *", which no app asked
+// for) get 400; an HTTP/1 listener answers HTTP/2.0 and later with 505.
+// proto "" skips the version check (HTTP/2 requests, or net/http, which
+// refuses other versions itself).
+func checkRequestLine(method, target, proto string) (int, string) {
+	if method == "CONNECT" {
+		return 400, "CONNECT is not supported\n"
+	}
+	if target == "*" {
+		return 400, "request target \"*\" is not supported\n"
+	}
+	if proto != "" && proto != "HTTP/1.1" && proto != "HTTP/1.0" {
+		if len(proto) != 8 || proto[:5] != "HTTP/" || proto[6] != '.' || !isDigit(proto[5]) || !isDigit(proto[7]) {
+			return 400, "bad HTTP version\n"
+		}
+		if proto[5] != '1' { // HTTP/1.x is HTTP/1.1 (nginx)
+			return 505, "HTTP version " + proto[5:] + " not supported on this listener\n"
+		}
+	}
+	return 0, ""
+}
+
+// tchar marks the bytes of an RFC 9110 token (header field names).
+var tchar = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }

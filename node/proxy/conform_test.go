@@ -165,3 +165,60 @@ func TestHTTP10UpstreamKeepsClientKeepAlive(t *testing.T) {
 		})
 	}
 }
+
+// Issue 11.5: malformed requests are refused as nginx 1.22 refuses them
+// (checked against Debian's nginx), never forwarded.
+func TestMalformedRequestsRefused(t *testing.T) {
+	u := newEcho(t, "u")
+	p := startProxy(t, proxyOpts())
+	mustUpdate(t, p, 1, simpleApp("a", "a.example.com", u.addr()))
+	bothRaw(t, func(t *testing.T, useTLS bool) {
+		for _, tc := range []struct {
+			req    string
+			status int
+		}{
+			{"GET / HTTP/1.1\r\nHost: a.example.com\r\nContent Length: 5\r\n\r\n", 400},
+			{"GET / HTTP/1.1\r\nHost: a.example.com\r\nX-A\x01: 1\r\n\r\n", 400},
+			{"CONNECT a.example.com:443 HTTP/1.1\r\nHost: a.example.com:443\r\n\r\n", 400},
+			{"OPTIONS * HTTP/1.1\r\nHost: a.example.com\r\n\r\n", 400},
+		} {
+			r := rawOnce(t, p, useTLS, tc.req)
+			if r.status != tc.status || r.echo.Server != "" {
+				t.Errorf("%q: status %d (upstream reached: %v), want %d", tc.req, r.status, r.echo.Server != "", tc.status)
+			}
+		}
+		// HTTP/2.0 on an HTTP/1.1 connection: 505, as nginx (net/http
+		// answers it itself, before any handler).
+		if r := rawOnce(t, p, useTLS, "GET / HTTP/2.0\r\nHost: a.example.com\r\n\r\n"); r.status != 505 || r.echo.Server != "" {
+			t.Errorf("HTTP/2.0 request line: status %d, want 505", r.status)
+		}
+		// Underscore names are dropped (nginx's underscores_in_headers off).
+		r := rawOnce(t, p, useTLS, "POST / HTTP/1.1\r\nHost: a.example.com\r\nContent-Length: 2\r\nTransfer_Encoding: chunked\r\nX_Api_Key: k\r\nX-Ok: 1\r\n\r\nhi")
+		if r.status != 200 || r.echo.Body != "hi" || r.echo.Header.Get("X-Ok") != "1" {
+			t.Fatalf("underscore headers: status %d body %q", r.status, r.echo.Body)
+		}
+		for k := range r.echo.Header {
+			if strings.Contains(k, "_") {
+				t.Errorf("upstream got header %q", k)
+			}
+		}
+	})
+}
+
+// Issue 11.5: an absolute-form target names the app by its authority
+// (RFC 9112 3.2.2), whatever the Host header says.
+func TestAbsoluteFormRoutesByAuthority(t *testing.T) {
+	ua, ub := newEcho(t, "a"), newEcho(t, "b")
+	p := startProxy(t, proxyOpts())
+	mustUpdate(t, p, 1, simpleApp("a", "a.example.com", ua.addr()), simpleApp("b", "b.example.com", ub.addr()))
+	bothRaw(t, func(t *testing.T, useTLS bool) {
+		scheme := "http"
+		if useTLS {
+			scheme = "https"
+		}
+		r := rawOnce(t, p, useTLS, "GET "+scheme+"://b.example.com/x/../y?q=1 HTTP/1.1\r\nHost: a.example.com\r\n\r\n")
+		if r.status != 200 || r.echo.Server != "b" || r.echo.URI != "/y?q=1" || r.echo.Host != "b.example.com" {
+			t.Fatalf("status %d, server %q, uri %q, host %q; want 200 from b, /y?q=1, b.example.com", r.status, r.echo.Server, r.echo.URI, r.echo.Host)
+		}
+	})
+}

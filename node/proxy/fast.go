@@ -52,9 +52,10 @@ func (p *Proxy) newFastServer() *fasthttp.Server {
 
 // fastState is the per-request memory of the fast path, pooled.
 type fastState struct {
-	view fastView
-	plan route.Plan
-	buf  []byte
+	view  fastView
+	found uint16 // scanHeaders of the request
+	plan  route.Plan
+	buf   []byte
 }
 
 var fastStatePool = sync.Pool{New: func() any { return new(fastState) }}
@@ -69,6 +70,26 @@ func (p *Proxy) serveFast(ctx *fasthttp.RequestCtx) {
 	var start time.Time
 	if p.opts.AccessLog {
 		start = time.Now()
+	}
+	h := &ctx.Request.Header
+	if status, msg := checkRequestLine(b2s(h.Method()), b2s(h.RequestURI()), b2s(h.Protocol())); status != 0 {
+		fastRefuse(ctx, status, msg)
+		p.fastDone(ctx, st, nil, nil, start)
+		return
+	}
+	st.found = scanHeaders(h.RawHeaders())
+	if st.found&(hdrBadName|hdrUnderscore) != 0 {
+		if st.found&hdrBadName != 0 {
+			fastRefuse(ctx, http.StatusBadRequest, "invalid header name\n")
+			p.fastDone(ctx, st, nil, nil, start)
+			return
+		}
+		dropUnderscoreFast(h)
+	}
+	if uri := h.RequestURI(); len(uri) > 0 && uri[0] != '/' {
+		// Absolute form: the authority names the app, not Host (RFC 9112 3.2.2).
+		h.SetHostBytes(ctx.URI().Host())
+		v.reset(ctx)
 	}
 	rt := p.rt.Load()
 	if rt == nil {
@@ -166,7 +187,7 @@ func (p *Proxy) proxyFast(ctx *fasthttp.RequestCtx, st *fastState) *upstream.Ser
 		// The server remembered it; the upstream connection stays pooled.
 		req.Header.ResetConnectionClose()
 	}
-	found := scanHeaders(req.Header.RawHeaders())
+	found := st.found
 	upgrade := found&hdrUpgrade != 0 && isUpgrade(&req.Header)
 	if found&hdrHop != 0 {
 		stripHopFast(&req.Header, upgrade)
@@ -390,6 +411,27 @@ func (p *Proxy) fastError(ctx *fasthttp.RequestCtx, err error) {
 	}
 	fastText(ctx, status, msg)
 	ctx.SetConnectionClose()
+}
+
+// fastRefuse answers a malformed request and closes the connection.
+func fastRefuse(ctx *fasthttp.RequestCtx, status int, msg string) {
+	fastText(ctx, status, msg)
+	ctx.SetConnectionClose()
+}
+
+// dropUnderscoreFast removes headers whose names have an underscore, as
+// nginx does by default (underscores_in_headers off): "Transfer_Encoding"
+// reaches no upstream that might read it as Transfer-Encoding.
+func dropUnderscoreFast(h *fasthttp.RequestHeader) {
+	var names []string // rare: only requests that have such headers
+	for k := range h.All() {
+		if indexByte(k, '_') >= 0 {
+			names = append(names, string(k))
+		}
+	}
+	for _, n := range names {
+		h.Del(n)
+	}
 }
 
 func isSmallBuffer(err error) bool {

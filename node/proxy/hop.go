@@ -13,6 +13,8 @@ const (
 	hdrExpect
 	hdrXFF
 	hdrVia
+	hdrBadName    // a header name that is not a token ("Content Length")
+	hdrUnderscore // a header name with '_' ("Transfer_Encoding")
 
 	hdrHop = hdrConnection | hdrKeepAlive | hdrProxy | hdrTE | hdrTrailer | hdrUpgrade | hdrExpect
 )
@@ -33,10 +35,14 @@ var scanNames = [...]struct {
 }
 
 // scanHeaders returns which of the headers above occur in raw (header lines
-// as received, "Name: value\r\n"...).
+// as received, "Name: value\r\n"...), and whether a name is not a token
+// or has an underscore (conform.go).
 func scanHeaders(raw []byte) uint16 {
 	var found uint16
 	for i := 0; i < len(raw); {
+		if raw[i] == '\r' && i+1 < len(raw) && raw[i+1] == '\n' {
+			break // the empty line ending the headers
+		}
 		switch raw[i] | 0x20 {
 		case 'c', 'k', 'p', 't', 'u', 'e', 'x', 'v':
 			for _, n := range scanNames {
@@ -46,7 +52,20 @@ func scanHeaders(raw []byte) uint16 {
 				}
 			}
 		}
-		// Next line.
+		// The name, then the rest of the line.
+		j := i
+		for j < len(raw) && raw[j] != ':' && raw[j] != '\n' {
+			if !tchar[raw[j]] {
+				found |= hdrBadName
+			} else if raw[j] == '_' {
+				found |= hdrUnderscore
+			}
+			j++
+		}
+		if j == i || j == len(raw) || raw[j] != ':' {
+			found |= hdrBadName // empty name or no colon
+		}
+		i = j
 		for i < len(raw) && raw[i] != '\n' {
 			i++
 		}

@@ -34,6 +34,8 @@ func (p *Proxy) newStdServer(tls bool) *http.Server {
 		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
 		Protocols:         new(http.Protocols),
 		ConnState:         countConns(&p.openConns),
+		// "OPTIONS *" reaches the handler, which refuses it (checkRequestLine).
+		DisableGeneralOptionsHandler: true,
 	}
 	srv.Protocols.SetHTTP1(true)
 	if tls {
@@ -99,6 +101,18 @@ func (h stdHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
+	if status, msg := checkRequestLine(r.Method, r.RequestURI, ""); status != 0 {
+		if r.ProtoMajor == 1 {
+			sw.Header().Set("Connection", "close")
+		}
+		stdText(sw, status, msg)
+		return
+	}
+	for k := range r.Header {
+		if strings.IndexByte(k, '_') >= 0 {
+			delete(r.Header, k) // as nginx and the fast path (dropUnderscoreFast)
+		}
+	}
 	rt := p.rt.Load()
 	if rt == nil {
 		stdText(sw, http.StatusServiceUnavailable, "no configuration loaded yet\n")
