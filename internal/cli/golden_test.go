@@ -52,7 +52,14 @@ func TestJSONGolden(t *testing.T) {
 		{"snapshot-get", "snapshot get --partition default"},
 		{"rule-delete", "rule delete --app shop --name api"},
 		{"upstream-delete", "upstream delete --app shop --name web --expect-version 0"},
+		{"upstream-create-spare", "upstream create --app shop --name spare --server 10.0.0.3:8080"},
+		{"upstream-delete-spare", "upstream delete --app shop --name spare"},
 		{"app-delete", "app delete shop"},
+		{"cluster-rename", "cluster rename fra fra-1"},
+		{"cluster-delete", "cluster delete fra-1"},
+		{"partition-create-us", "partition create --name us"},
+		{"partition-rename", "partition rename us us-east"},
+		{"partition-delete", "partition delete us-east"},
 	}
 	for _, st := range steps {
 		args := append(strings.Fields(st.args), "-o", "json")

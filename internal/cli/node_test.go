@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -258,8 +259,14 @@ func TestNodeJSONGolden(t *testing.T) {
 			}
 		}
 		if st.name == "node-token-list" {
-			// strata dev's own auto-approve token is listed too.
-			continue
+			// strata dev's own auto-approve token is listed too, in id
+			// order, which changes from run to run: pin them by description.
+			list := &configv1.ListJoinTokensResponse{}
+			if err := protojson.Unmarshal([]byte(out), list); err != nil {
+				t.Fatal(err)
+			}
+			slices.SortFunc(list.JoinTokens, func(a, b *configv1.JoinToken) int { return strings.Compare(a.GetDescription(), b.GetDescription()) })
+			out = protojson.MarshalOptions{UseProtoNames: true}.Format(list)
 		}
 		clitest.Golden(t, st.name, []byte(out))
 	}
@@ -322,4 +329,12 @@ func TestPurgeJSONGolden(t *testing.T) {
 	clitest.Golden(t, "purge-url", []byte(out))
 	clitest.Golden(t, "purge-get", []byte(s.ok("purge", "get", res.GetId(), "-o", "json")))
 	clitest.Golden(t, "purge-list", []byte(s.ok("purge", "list", "-o", "json")))
+	for _, st := range []struct{ name, args string }{
+		{"purge-prefix", "purge prefix shop.example.com/static/ --wait"},
+		{"purge-host", "purge host shop.example.com --wait"},
+		{"purge-tag", "purge tag product-42 --soft --wait"},
+		{"purge-condition", "purge condition --host shop.example.com --path-regex ^/img/ --header Content-Type:image/png --wait"},
+	} {
+		clitest.Golden(t, st.name, []byte(s.ok(append(strings.Fields(st.args), "-o", "json")...)))
+	}
 }

@@ -1,6 +1,7 @@
 package stack_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -29,8 +30,11 @@ import (
 	certv1 "github.com/strata-edge/strata/gen/strata/cert/v1"
 	"github.com/strata-edge/strata/gen/strata/cert/v1/certv1connect"
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	"github.com/strata-edge/strata/internal/cli"
+	"github.com/strata-edge/strata/internal/cli/clientx/clitest"
 	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
+	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // TestDevIssuesACMECertificate: strata dev requests a certificate from
@@ -107,6 +111,30 @@ func TestDevIssuesACMECertificate(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		if resp.StatusCode != 200 || string(b) != "issued" {
 			return fmt.Errorf("status %d body %q", resp.StatusCode, b)
+		}
+		return nil
+	})
+
+	// strata cert revoke: revoked at Pebble, then a new certificate is
+	// issued in its place (-o json pinned in testdata/json).
+	var out, errs bytes.Buffer
+	env := map[string]string{"STRATA_API": api, "STRATA_TOKEN": token}
+	if code := cli.Execute(ctx, cli.BuildInfo{Version: "test"}, []string{"cert", "revoke", req.Certificate.Id, "--reason", "4", "-o", "json"},
+		&out, &errs, func(k string) string { return env[k] }); code != 0 {
+		t.Fatalf("strata cert revoke: exit %d\n%s", code, errs.String())
+	}
+	clitest.Golden(t, "cert-revoke", out.Bytes())
+	revoked := &certv1.Certificate{}
+	if err := protojson.Unmarshal(out.Bytes(), revoked); err != nil {
+		t.Fatal(err)
+	}
+	natstest.CheckFor(t, 60*time.Second, 50*time.Millisecond, func() error {
+		got, err := certs.GetCertificate(ctx, &certv1.GetCertificateRequest{Certificate: req.Certificate.Id})
+		if err != nil {
+			return err
+		}
+		if c := got.Certificate; c.State != certv1.CertificateState_CERTIFICATE_STATE_ACTIVE || c.Serial == revoked.GetSerial() {
+			return fmt.Errorf("state %v serial %s (revoked %s), last error %q", c.State, c.Serial, revoked.GetSerial(), c.LastError)
 		}
 		return nil
 	})

@@ -275,6 +275,13 @@ func TestIAMJSONGolden(t *testing.T) {
 		{Name: "user-enable", Args: []string{"user", "enable", "bob"}},
 		{Name: "role-update", Args: []string{"role", "update", "reader", "--permission", "config.*.read"}},
 		{Name: "role-list", Args: []string{"role", "list"}},
+		{Name: "role-permissions", Args: []string{"role", "permissions"}},
+		{Name: "audit", Args: []string{"audit", "--type", "iam.user", "--limit", "3"}},
+	})
+	admin.In = strings.NewReader("a long enough password\n")
+	admin.GoldenSteps(t, cmds, []clitest.Step{
+		{Name: "user-create-carol", Args: []string{"user", "create", "carol", "--no-password"}},
+		{Name: "user-set-password", Args: []string{"user", "set-password", "carol", "--password-stdin"}},
 	})
 	// The deletes need the ids made above.
 	admin.AsJSON = true
@@ -294,5 +301,8 @@ func TestIAMJSONGolden(t *testing.T) {
 		{Name: "grant-delete", Args: []string{"grant", "delete", grants.GetGrants()[0].GetId()}},
 		{Name: "role-delete", Args: []string{"role", "delete", "reader"}},
 		{Name: "group-delete", Args: []string{"group", "delete", "shop"}},
+		// The bootstrap token goes last: it is the token of these calls.
+		{Name: "grant-create-admin", Args: []string{"grant", "create", "--user", "carol", "--role", "super_admin", "--all"}},
+		{Name: "token-revoke-bootstrap", Args: []string{"token", "revoke-bootstrap"}},
 	})
 }

@@ -30,6 +30,7 @@ var volatile = []struct {
 	{regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z`), "TIME"},
 	{regexp.MustCompile(`"(\w*_seconds)": [0-9.e+-]+`), `"$1": "SECONDS"`},
 	{regexp.MustCompile(`": "\d+(\.\d+)?s"`), `": "DURATION"`}, // google.protobuf.Duration
+	{regexp.MustCompile(`127\.0\.0\.1:\d+`), "127.0.0.1:PORT"}, // servers of the test
 }
 
 // Normalize makes -o json output comparable across runs: it is re-indented
@@ -41,6 +42,7 @@ func Normalize(t testing.TB, out []byte) []byte {
 	if err := json.Unmarshal(out, &v); err != nil {
 		t.Fatalf("output is not JSON: %v\n%s", err, out)
 	}
+	compactJSONStrings(v)
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		t.Fatal(err)
@@ -95,5 +97,27 @@ func (e *Env) GoldenSteps(t *testing.T, cmds func() []*cobra.Command, steps []St
 			t.Fatalf("strata %s -o json: %v", strings.Join(st.Args, " "), err)
 		}
 		Golden(t, st.Name, []byte(out))
+	}
+}
+
+// compactJSONStrings rewrites string fields named *_json (JSON the server
+// made with protojson, whose whitespace varies on purpose) in compact form.
+func compactJSONStrings(v any) {
+	switch v := v.(type) {
+	case []any:
+		for _, e := range v {
+			compactJSONStrings(e)
+		}
+	case map[string]any:
+		for k, e := range v {
+			if s, ok := e.(string); ok && strings.HasSuffix(k, "_json") {
+				var buf bytes.Buffer
+				if json.Compact(&buf, []byte(s)) == nil {
+					v[k] = buf.String()
+				}
+				continue
+			}
+			compactJSONStrings(e)
+		}
 	}
 }
