@@ -99,7 +99,9 @@ func ParseZoneFile(origin, text string) (*Imported, error) {
 			reason := "no record"
 			if err != nil {
 				reason = err.Error()
-				if pe, ok := err.(*mdns.ParseError); ok {
+				if typ, data, ok := typeAndData(fs, text != e.text); ok {
+					reason = dataError(typ, data, err) // worded as for strata dns record add
+				} else if pe, ok := err.(*mdns.ParseError); ok {
 					reason = lineSuffix.ReplaceAllString(strings.TrimPrefix(pe.Error(), "dns: "), "")
 				}
 			}
@@ -279,4 +281,21 @@ func ExportZoneFile(z *dnsv1.Zone) string {
 // zoneOf is the zone named origin with imported content.
 func zoneOf(origin string, im *Imported) *dnsv1.Zone {
 	return &dnsv1.Zone{Name: origin, Soa: im.Soa, Nameservers: im.Nameservers, Records: im.Records}
+}
+
+// typeAndData finds the record type and the data after it in the fields of a
+// line that did not parse; the owner (the first field, unless the line
+// starts with blanks) is skipped, since names like "mx" are types too.
+func typeAndData(fs []string, ownerless bool) (typ, data string, ok bool) {
+	start := 1
+	if ownerless {
+		start = 0
+	}
+	for i := start; i < len(fs); i++ {
+		t := strings.ToUpper(fs[i])
+		if _, known := mdns.StringToType[t]; known {
+			return t, strings.Join(fs[i+1:], " "), true
+		}
+	}
+	return "", "", false
 }
