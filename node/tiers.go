@@ -142,13 +142,3 @@ func (n *Node) tierAddr() string {
 	}
 	return net.JoinHostPort(host, port)
 }
-
-// TierStats are the node's parent-tier counters (zero before Start).
-func (n *Node) TierStats() tier.Stats {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.tier == nil {
-		return tier.Stats{}
-	}
-	return n.tier.Stats()
-}

@@ -58,15 +58,6 @@ func ParsePattern(s string) (Pattern, error) {
 	return Pattern{segs: segs}, nil
 }
 
-// MustPattern is ParsePattern for patterns written in code; it panics on error.
-func MustPattern(s string) Pattern {
-	p, err := ParsePattern(s)
-	if err != nil {
-		panic(err)
-	}
-	return p
-}
-
 // String returns the pattern as written.
 func (p Pattern) String() string {
 	if p.all {

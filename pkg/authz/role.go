@@ -99,14 +99,6 @@ func (r Role) Allows(perm string) bool {
 	return false
 }
 
-// Patterns returns the permissions as given to NewRole (nil for built-ins).
-func (r Role) Patterns() []string {
-	out := make([]string, len(r.patterns))
-	for i, p := range r.patterns {
-		out[i] = p.String()
-	}
-	return out
-}
 
 // Expand returns the known permissions the role holds, sorted.
 func (r Role) Expand(known []string) []string {

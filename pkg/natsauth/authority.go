@@ -145,13 +145,6 @@ func (a *Authority) AccountPublicKey() string { return a.accountPub }
 // SystemAccountPublicKey is the identity of the system account.
 func (a *Authority) SystemAccountPublicKey() string { return a.systemPub }
 
-// OperatorJWT is the operator JWT, for configuring an external nats-server
-// (operator: <file>).
-func (a *Authority) OperatorJWT() string { return a.operatorJWT }
-
-// SystemAccountJWT is the system account's JWT.
-func (a *Authority) SystemAccountJWT() string { return a.systemJWT }
-
 // AccountJWT is the STRATA account's current JWT, with every revocation.
 func (a *Authority) AccountJWT() string {
 	a.mu.Lock()

@@ -55,7 +55,6 @@ func decode(typeID string, data []byte) (proto.Message, error) {
 }
 
 // Stream names of the aggregates, shared with services/config.
-func clusterStream(id string) string   { return "cluster." + id }
 func nodeStream(id string) string      { return "node." + id }
 func joinTokenStream(id string) string { return "jointoken." + id }
 
