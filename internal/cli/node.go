@@ -251,6 +251,9 @@ func printNodes(w io.Writer, nodes []*configv1.NodeInfo, clusterNames map[string
 		if e := n.GetApplyError(); e != "" {
 			applyErrors = append(applyErrors, fmt.Sprintf("%s (%s) rejects the newest snapshot: %s", node.GetName(), node.GetId(), e))
 		}
+		if e := n.GetPublishError(); e != "" {
+			applyErrors = append(applyErrors, fmt.Sprintf("%s (%s): the control plane could not publish its track: %s", node.GetName(), node.GetId(), e))
+		}
 		c := node.GetClusterId()
 		if shares[c] == nil {
 			shares[c] = &share{}

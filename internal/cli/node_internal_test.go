@@ -74,7 +74,7 @@ func TestPrintNodes(t *testing.T) {
 			LastSeen: timestamppb.New(now.Add(-3 * time.Second)), Dns: configv1.NodeDnsState_NODE_DNS_STATE_OFF,
 			ApplyError: "zone z1: CNAME loop"},
 		{Node: node("n3", "ams-1", "c2", false, false)},
-		{Node: node("n4", "ams-2", "c2", true, true), LagReleases: 1, LagSeconds: 61},
+		{Node: node("n4", "ams-2", "c2", true, true), LagReleases: 1, LagSeconds: 61, PublishError: "delta 9 given up"},
 	}
 	var b strings.Builder
 	if err := printNodes(&b, nodes, map[string]string{"c1": "fra", "c2": "ams"}, now); err != nil {
@@ -87,6 +87,7 @@ func TestPrintNodes(t *testing.T) {
 		"fra-2 (n2) rejects the newest snapshot: zone z1: CNAME loop",
 		"ams-1 (awaiting approval)", "never",
 		"ams-2 (disabled)", "1 release, 1m1s",
+		"ams-2 (n4): the control plane could not publish its track: delta 9 given up",
 		"ams      2      0/2 (0%)",
 		"fra      2      1/2 (50%)",
 	} {

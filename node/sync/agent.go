@@ -626,6 +626,18 @@ func (a *Agent) handle(ctx context.Context, seq uint64, data []byte) error {
 			"from", d.GetFromVersion(), "to", d.GetToVersion(), "running", running)
 		return a.resync(ctx, seq, d.GetToVersion())
 	}
+	if d.GetObject() != "" {
+		full, err := a.fetchDelta(ctx, d)
+		if err != nil {
+			// Expired, superseded or given up on by the control plane:
+			// the snapshot brings what it carried.
+			a.stats.gaps.Add(1)
+			a.log.Warn("referenced delta unavailable; re-syncing from the snapshot", "stream_seq", seq,
+				"object", d.GetObject(), "err", err)
+			return a.resync(ctx, seq, d.GetToVersion())
+		}
+		d = full
+	}
 	snap, err := a.opts.Store.ApplyDelta(d, seq)
 	if errors.Is(err, store.ErrGap) {
 		a.stats.gaps.Add(1)
@@ -639,6 +651,56 @@ func (a *Agent) handle(ctx context.Context, seq uint64, data []byte) error {
 	a.stats.applied.Add(1)
 	a.install(snap)
 	return nil
+}
+
+// fetchDelta reads the delta ref names from the partition's bucket; it must
+// be the one ref announces.
+func (a *Agent) fetchDelta(ctx context.Context, ref *syncv1.Delta) (*syncv1.Delta, error) {
+	obs, err := a.bucket(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if obs == nil {
+		return nil, jetstream.ErrBucketNotFound
+	}
+	ictx, cancel := context.WithTimeout(ctx, requestTimeout)
+	info, err := obs.GetInfo(ictx, ref.GetObject())
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("info: %w", err)
+	}
+	data, _, err := a.download(ctx, ref.GetObject(), info)
+	if err != nil {
+		return nil, err
+	}
+	d := &syncv1.Delta{}
+	if err := proto.Unmarshal(data, d); err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	if d.GetPartitionId() != ref.GetPartitionId() || d.GetStaging() != ref.GetStaging() ||
+		d.GetFromVersion() != ref.GetFromVersion() || d.GetToVersion() != ref.GetToVersion() {
+		return nil, fmt.Errorf("holds delta %s/%v %d->%d, not the one announced", d.GetPartitionId(), d.GetStaging(), d.GetFromVersion(), d.GetToVersion())
+	}
+	return d, nil
+}
+
+// bucket opens the partition's Object Store bucket (nil, no error, when it
+// does not exist yet).
+func (a *Agent) bucket(ctx context.Context) (jetstream.ObjectStore, error) {
+	if a.obs != nil {
+		return a.obs, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	obs, err := a.js.ObjectStore(ctx, natsutil.SnapshotBucket(a.opts.PartitionID))
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open bucket: %w", err)
+	}
+	a.obs = obs
+	return obs, nil
 }
 
 // resync installs the Object Store snapshot when it is newer than what runs.
@@ -681,7 +743,7 @@ func (a *Agent) refreshSnapshot(ctx context.Context, streamSeq uint64) error {
 func (a *Agent) fetchSnapshot(ctx context.Context) (*syncv1.Bundle, string, error) {
 	bucket, key := natsutil.SnapshotBucket(a.opts.PartitionID), natsutil.SnapshotKey(a.opts.Staging)
 	for attempt := 1; ; attempt++ {
-		snap, digest, err := a.fetchSnapshotOnce(ctx, bucket, key)
+		snap, digest, err := a.fetchSnapshotOnce(ctx, key)
 		if errors.Is(err, errSnapshotReplaced) && attempt < 3 {
 			a.log.Debug("snapshot replaced while downloading it; reading the new one")
 			continue
@@ -697,19 +759,12 @@ func (a *Agent) fetchSnapshot(ctx context.Context) (*syncv1.Bundle, string, erro
 // agent was reading the previous one, whose chunks are then purged.
 var errSnapshotReplaced = errors.New("replaced while downloading")
 
-func (a *Agent) fetchSnapshotOnce(ctx context.Context, bucket, key string) (*syncv1.Bundle, string, error) {
+func (a *Agent) fetchSnapshotOnce(ctx context.Context, key string) (*syncv1.Bundle, string, error) {
+	if obs, err := a.bucket(ctx); obs == nil || err != nil {
+		return nil, "", err
+	}
 	ictx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	if a.obs == nil {
-		obs, err := a.js.ObjectStore(ictx, bucket)
-		if errors.Is(err, jetstream.ErrBucketNotFound) {
-			return nil, "", nil
-		}
-		if err != nil {
-			return nil, "", fmt.Errorf("open bucket: %w", err)
-		}
-		a.obs = obs
-	}
 	info, err := a.obs.GetInfo(ictx, key)
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
 		return nil, "", nil

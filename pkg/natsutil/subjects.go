@@ -73,6 +73,18 @@ func SnapshotKey(staging bool) string {
 	return Track(staging)
 }
 
+// DeltaObjectPrefix starts the Object Store keys of one track's referenced
+// deltas (Delta.object) in the partition's bucket.
+func DeltaObjectPrefix(staging bool) string {
+	return "delta." + Track(staging) + "."
+}
+
+// DeltaObjectKey is the Object Store key of the delta to toVersion of a
+// track, when it is too large for one message.
+func DeltaObjectKey(staging bool, toVersion uint64) string {
+	return fmt.Sprintf("%s%d", DeltaObjectPrefix(staging), toVersion)
+}
+
 // NodeInboxPrefix is the inbox prefix a node uses for replies, so that its
 // credentials can allow subscribing to its own inboxes only.
 func NodeInboxPrefix(nodeID string) string {

@@ -326,6 +326,12 @@ func (a *App) Release(note string, staging bool) ([]proto.Message, error) {
 	if same {
 		return nil, apierr.FailedPrecondition(fmt.Sprintf("nothing to release: app %s has no changes since staging release %d; to make it live on stable nodes: strata release promote --app %s", a.id, a.latestRelease, a.id))
 	}
+	if !a.draftDeleted {
+		// Also for apps stored before the limit existed.
+		if err := checkAppSize("app", a.draft); err != nil {
+			return nil, err
+		}
+	}
 	return []proto.Message{&ev.AppReleased{AppId: a.id, Release: a.latestRelease + 1, Note: note, Staging: staging}}, nil
 }
 
@@ -504,6 +510,32 @@ func contentAt(id string, history []proto.Message, n uint64) (*configv1.App, boo
 		}
 	}
 	return nil, false, fmt.Errorf("release %d of app %s not found in its %d events", n, id, len(history))
+}
+
+// checkSize refuses msgs when the working copy they produce is larger than
+// maxAppBytes. Apply never changes the lists and messages it replaces, so a
+// shallow copy of the aggregate is enough to try them.
+func (a *App) checkSize(msgs []proto.Message) error {
+	c := *a
+	if a.draft != nil {
+		c.draft = shallowCopy(a.draft)
+	}
+	field := "app"
+	for _, m := range msgs {
+		c.Apply(a.version, m)
+		switch m.(type) {
+		case *ev.RuleCreated, *ev.RuleUpdated:
+			field = "rule"
+		case *ev.UpstreamCreated, *ev.UpstreamUpdated:
+			field = "upstream"
+		case *ev.AppCreated, *ev.AppUpdated:
+			field = "domains" // the settings' only list without a small limit
+		}
+	}
+	if c.draft == nil || c.draftDeleted {
+		return nil
+	}
+	return checkAppSize(field, c.draft)
 }
 
 // --- state changes ----------------------------------------------------------

@@ -431,7 +431,11 @@ func (s *Service) createApp(ctx context.Context, in appInput) (string, uint64, e
 	if err != nil {
 		return "", 0, err
 	}
-	msgs, err := NewApp(id).Create(st)
+	a := NewApp(id)
+	msgs, err := a.Create(st)
+	if err == nil {
+		err = a.checkSize(msgs)
+	}
 	if err != nil {
 		return "", 0, err
 	}

@@ -173,6 +173,9 @@ func (h *handler) ListNodes(ctx context.Context, req *configv1.ListNodesRequest)
 			info.Track = "staging"
 		}
 		info.Releases = p.nodeReleases(k, n.Staging, info.AppliedVersion)
+		if h.s.pub != nil && k.Partition != "" {
+			info.PublishError = h.s.pub.Err(k)
+		}
 		out.Nodes = append(out.Nodes, info)
 	}
 	slices.SortFunc(out.Nodes, func(a, b *configv1.NodeInfo) int {

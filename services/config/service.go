@@ -214,6 +214,9 @@ func (s *Service) execApp(ctx context.Context, id string, expected *uint64, with
 			return 0, apierr.Conflict(fmt.Sprintf("app %s changed: expected version %d, it is at version %d; reload and retry", id, *expected, version))
 		}
 		msgs, err := cmd(entry.agg, history)
+		if err == nil {
+			err = entry.agg.checkSize(msgs)
+		}
 		s.proj.mu.RUnlock()
 		if err != nil || len(msgs) == 0 {
 			return version, err

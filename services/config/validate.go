@@ -44,7 +44,25 @@ const (
 	maxBodyBytes        = 64 << 10
 	maxHeaderOps        = 64
 	maxURLLength        = 2048
+	// maxAppBytes bounds one app's encoded content (settings, upstreams and
+	// rules): every event of the app, and the revert event that carries all
+	// of it, stays under the event store's 1 MiB per event, and one release
+	// stays a small part of a node's sync.
+	maxAppBytes = 768 << 10
+	// maxDomainBytes bounds an app's domains together (10,000 domains of
+	// 26 bytes on average).
+	maxDomainBytes = 256 << 10
 )
+
+// checkAppSize refuses content over maxAppBytes, naming field: the part of
+// the request that would make the app too large.
+func checkAppSize(field string, content *configv1.App) error {
+	if n := proto.Size(content); n > maxAppBytes {
+		return apierr.Invalid(apierr.FieldViolation{Field: field, Reason: fmt.Sprintf(
+			"would make the app %d bytes encoded, more than the limit of %d bytes per app (settings, upstreams and rules together)", n, maxAppBytes)})
+	}
+	return nil
+}
 
 // violations collects field violations under a path prefix.
 type violations struct {
@@ -105,8 +123,14 @@ func normalizeSettings(in *ev.AppSettings) (*ev.AppSettings, []apierr.FieldViola
 		v.add("name", "%s", r)
 	}
 
+	domainBytes := 0
+	for _, d := range s.Domains {
+		domainBytes += len(d)
+	}
 	if len(s.Domains) > maxDomainsPerApp {
 		v.add("domains", "has %d domains, more than %d", len(s.Domains), maxDomainsPerApp)
+	} else if domainBytes > maxDomainBytes {
+		v.add("domains", "has %d bytes of domain names, more than the limit of %d per app", domainBytes, maxDomainBytes)
 	} else {
 		seen := make(map[string]int, len(s.Domains))
 		for i, d := range s.Domains {

@@ -47,6 +47,9 @@ type Publisher struct {
 	// Counters of what was sent, for tests and logs.
 	DeltasSent, SnapshotsSent atomic.Int64
 
+	// inline and attempts override inlineLimit and publishAttempts (tests).
+	inline, attempts int
+
 	mu      sync.Mutex
 	tracks  map[Key]*pubTrack
 	buckets map[string]jetstream.ObjectStore
@@ -59,6 +62,8 @@ type pubTrack struct {
 	pending      []*syncv1.Delta // taken from the tracks, not yet published
 	lastPutAt    time.Time       // when the last snapshot put finished
 	lastPutCost  time.Duration   // how long it took
+	failures     int             // failed attempts at pending[0]
+	err          string          // see Err
 }
 
 // NewPublisher publishes tracks to js. check, when set, is run on every
@@ -208,25 +213,41 @@ func (p *Publisher) flushTrack(ctx context.Context, k Key) (time.Duration, error
 			p.logger.Warn("delta does not follow the newest stored delta", "subject", subject,
 				"from", d.FromVersion, "stored", pt.lastDelta)
 		}
-		var data []byte
-		if data, err = proto.Marshal(d); err != nil {
-			break
-		}
-		msgID := fmt.Sprintf("%s.%s.%d", k.Partition, natsutil.Track(k.Staging), d.ToVersion)
-		if _, err = p.js.Publish(ctx, subject, data, jetstream.WithMsgID(msgID)); err != nil {
-			err = fmt.Errorf("publish delta %d: %w", d.ToVersion, err)
-			break
+		if err = p.publish(ctx, k, subject, d); err != nil {
+			if pt.failures++; pt.failures < p.maxAttempts() {
+				break
+			}
+			// Never wedge the track: move on without d. Its reference
+			// (whose object may not exist) makes nodes at its
+			// from_version re-sync from the snapshot put below.
+			err = fmt.Errorf("%s: delta %d given up after %d attempts, nodes re-sync from the snapshot: %w",
+				time.Now().UTC().Format(time.RFC3339), d.ToVersion, pt.failures, err)
+			p.logger.Error("config delta not published", "subject", subject, "err", err)
+			if data, merr := proto.Marshal(reference(d, natsutil.DeltaObjectKey(k.Staging, d.ToVersion))); merr == nil {
+				_, _ = p.js.Publish(ctx, subject, data, jetstream.WithMsgID(p.msgID(k, d)))
+			}
+			p.mu.Lock()
+			pt.err = err.Error()
+			p.mu.Unlock()
+			err = nil
+		} else {
+			p.mu.Lock()
+			pt.err = ""
+			p.mu.Unlock()
+			p.DeltasSent.Add(1)
 		}
 		p.mu.Lock()
-		pt.lastDelta = d.ToVersion
+		pt.lastDelta, pt.failures = d.ToVersion, 0
 		p.mu.Unlock()
-		p.DeltasSent.Add(1)
 		done++
 	}
 	p.mu.Lock()
 	pt.pending = pt.pending[done:]
 	if len(pt.pending) == 0 {
 		pt.pending = nil
+	}
+	if err != nil {
+		pt.err = fmt.Sprintf("attempt %d of %d: %v", pt.failures, p.maxAttempts(), err)
 	}
 	p.mu.Unlock()
 	if err != nil {
@@ -255,6 +276,9 @@ func (p *Publisher) flushTrack(ctx context.Context, k Key) (time.Duration, error
 		}
 		start := time.Now()
 		if err := p.putSnapshot(ctx, bundle); err != nil {
+			p.mu.Lock()
+			pt.err = err.Error()
+			p.mu.Unlock()
 			return 0, err
 		}
 		p.mu.Lock()
@@ -264,6 +288,29 @@ func (p *Publisher) flushTrack(ctx context.Context, k Key) (time.Duration, error
 		p.SnapshotsSent.Add(1)
 	}
 	return 0, nil
+}
+
+// publish sends one delta (by reference when it is large).
+func (p *Publisher) publish(ctx context.Context, k Key, subject string, d *syncv1.Delta) error {
+	data, err := p.encode(ctx, k, d)
+	if err != nil {
+		return err
+	}
+	if _, err := p.js.Publish(ctx, subject, data, jetstream.WithMsgID(p.msgID(k, d))); err != nil {
+		return fmt.Errorf("publish delta %d (%d bytes): %w", d.ToVersion, len(data), err)
+	}
+	return nil
+}
+
+func (p *Publisher) msgID(k Key, d *syncv1.Delta) string {
+	return fmt.Sprintf("%s.%s.%d", k.Partition, natsutil.Track(k.Staging), d.ToVersion)
+}
+
+func (p *Publisher) maxAttempts() int {
+	if p.attempts > 0 {
+		return p.attempts
+	}
+	return publishAttempts
 }
 
 func (p *Publisher) checkSnapshot(s *syncv1.Snapshot) error {

@@ -1185,7 +1185,10 @@ type NodeInfo struct {
 	Track string `protobuf:"bytes,13,opt,name=track,proto3" json:"track,omitempty"`
 	// The release of each app the node runs, as of its applied version
 	// (apps its track carries now; empty before its first report).
-	Releases      []*NodeAppRelease `protobuf:"bytes,14,rep,name=releases,proto3" json:"releases,omitempty"`
+	Releases []*NodeAppRelease `protobuf:"bytes,14,rep,name=releases,proto3" json:"releases,omitempty"`
+	// Why the control plane could not publish the newest version of the node's
+	// track (empty when it could); see docs/sync.md.
+	PublishError  string `protobuf:"bytes,15,opt,name=publish_error,json=publishError,proto3" json:"publish_error,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1316,6 +1319,13 @@ func (x *NodeInfo) GetReleases() []*NodeAppRelease {
 		return x.Releases
 	}
 	return nil
+}
+
+func (x *NodeInfo) GetPublishError() string {
+	if x != nil {
+		return x.PublishError
+	}
+	return ""
 }
 
 type NodeAppRelease struct {
@@ -4019,7 +4029,7 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\x10ListNodesRequest\x12\x18\n" +
 	"\acluster\x18\x01 \x01(\tR\acluster\"E\n" +
 	"\x11ListNodesResponse\x120\n" +
-	"\x05nodes\x18\x01 \x03(\v2\x1a.strata.config.v1.NodeInfoR\x05nodes\"\x98\x04\n" +
+	"\x05nodes\x18\x01 \x03(\v2\x1a.strata.config.v1.NodeInfoR\x05nodes\"\xbd\x04\n" +
 	"\bNodeInfo\x12*\n" +
 	"\x04node\x18\x01 \x01(\v2\x16.strata.config.v1.NodeR\x04node\x12!\n" +
 	"\fpartition_id\x18\x02 \x01(\tR\vpartitionId\x12'\n" +
@@ -4037,7 +4047,8 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"applyError\x120\n" +
 	"\x03dns\x18\f \x01(\x0e2\x1e.strata.config.v1.NodeDnsStateR\x03dns\x12\x14\n" +
 	"\x05track\x18\r \x01(\tR\x05track\x12<\n" +
-	"\breleases\x18\x0e \x03(\v2 .strata.config.v1.NodeAppReleaseR\breleases\"\\\n" +
+	"\breleases\x18\x0e \x03(\v2 .strata.config.v1.NodeAppReleaseR\breleases\x12#\n" +
+	"\rpublish_error\x18\x0f \x01(\tR\fpublishError\"\\\n" +
 	"\x0eNodeAppRelease\x12\x15\n" +
 	"\x06app_id\x18\x01 \x01(\tR\x05appId\x12\x19\n" +
 	"\bapp_name\x18\x02 \x01(\tR\aappName\x12\x18\n" +

@@ -383,7 +383,12 @@ type Delta struct {
 	// Objects added or changed (whole content), of any kind.
 	Upserts []*Resource `protobuf:"bytes,14,rep,name=upserts,proto3" json:"upserts,omitempty"`
 	// Objects removed, of any kind.
-	Deletes       []*ResourceRef `protobuf:"bytes,15,rep,name=deletes,proto3" json:"deletes,omitempty"`
+	Deletes []*ResourceRef `protobuf:"bytes,15,rep,name=deletes,proto3" json:"deletes,omitempty"`
+	// Set on a delta too large for one message: the partition's Object Store
+	// bucket holds the whole encoded Delta under this name, and this message
+	// carries only the ids, versions and schema. A node that cannot read the
+	// object (expired, superseded) re-syncs from the snapshot.
+	Object        string `protobuf:"bytes,16,opt,name=object,proto3" json:"object,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -486,6 +491,13 @@ func (x *Delta) GetDeletes() []*ResourceRef {
 		return x.Deletes
 	}
 	return nil
+}
+
+func (x *Delta) GetObject() string {
+	if x != nil {
+		return x.Object
+	}
+	return ""
 }
 
 // Heartbeat a node sends on its own status subject.
@@ -863,7 +875,7 @@ const file_strata_sync_v1_sync_proto_rawDesc = "" +
 	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x16\n" +
 	"\x06schema\x18\t \x01(\rR\x06schema\x126\n" +
 	"\tresources\x18\n" +
-	" \x03(\v2\x18.strata.sync.v1.ResourceR\tresourcesJ\x04\b\x06\x10\t\"\xae\x03\n" +
+	" \x03(\v2\x18.strata.sync.v1.ResourceR\tresourcesJ\x04\b\x06\x10\t\"\xc6\x03\n" +
 	"\x05Delta\x12!\n" +
 	"\fpartition_id\x18\x01 \x01(\tR\vpartitionId\x12\x18\n" +
 	"\astaging\x18\x02 \x01(\bR\astaging\x12!\n" +
@@ -876,7 +888,8 @@ const file_strata_sync_v1_sync_proto_rawDesc = "" +
 	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x16\n" +
 	"\x06schema\x18\r \x01(\rR\x06schema\x122\n" +
 	"\aupserts\x18\x0e \x03(\v2\x18.strata.sync.v1.ResourceR\aupserts\x125\n" +
-	"\adeletes\x18\x0f \x03(\v2\x1b.strata.sync.v1.ResourceRefR\adeletesJ\x04\b\b\x10\r\"\xe8\x03\n" +
+	"\adeletes\x18\x0f \x03(\v2\x1b.strata.sync.v1.ResourceRefR\adeletes\x12\x16\n" +
+	"\x06object\x18\x10 \x01(\tR\x06objectJ\x04\b\b\x10\r\"\xe8\x03\n" +
 	"\n" +
 	"NodeStatus\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1d\n" +
