@@ -208,6 +208,10 @@ func (p *Proxy) Start(ctx context.Context) error {
 			MinVersion:     tls.VersionTLS12,
 			NextProtos:     []string{"h2", "http/1.1"},
 		}
+		if err := guardH2(p.tlsSrv); err != nil {
+			p.closeListeners()
+			return fmt.Errorf("proxy: https: %w", err)
+		}
 	}
 	if p.httpLn != nil {
 		if p.opts.HTTPEngine == EngineStd {

@@ -40,8 +40,9 @@ func (p *Proxy) newStdServer(tls bool) *http.Server {
 	srv.Protocols.SetHTTP1(true)
 	// Advertise (and enforce) the protocol's default SETTINGS_MAX_FRAME_SIZE
 	// rather than Go's 1 MiB, so a larger frame is the FRAME_SIZE_ERROR
-	// RFC 9113 4.2 requires (h2spec http2/4.2/3), as nginx does.
-	srv.HTTP2 = &http.HTTP2Config{MaxReadFrameSize: 16 << 10}
+	// RFC 9113 4.2 requires (h2spec http2/4.2/3), as nginx does. h2Guard
+	// relies on both values (h2guard.go).
+	srv.HTTP2 = &http.HTTP2Config{MaxReadFrameSize: h2MaxReadFrame, MaxDecoderHeaderTableSize: h2HeaderTable}
 	if tls {
 		srv.Protocols.SetHTTP2(true)
 	} else {
