@@ -64,6 +64,7 @@ func guardH2(srv *http.Server) error {
 // what the server reads.
 type h2Guard struct {
 	*tls.Conn
+	src     io.Reader // the Conn (a benchmark's stream)
 	preface int    // client preface bytes still to pass through
 	body    int    // payload bytes of a passed-through frame still to pass
 	out     []byte // bytes ready for the server: a frame header or an inspected frame
@@ -76,7 +77,7 @@ type h2Guard struct {
 }
 
 func newH2Guard(c *tls.Conn, maxString int) *h2Guard {
-	g := &h2Guard{Conn: c, preface: len(http2.ClientPreface)}
+	g := &h2Guard{Conn: c, src: c, preface: len(http2.ClientPreface)}
 	g.dec = hpack.NewDecoder(h2HeaderTable, g.check)
 	g.dec.SetMaxStringLength(maxString)
 	return g
@@ -105,7 +106,7 @@ func (g *h2Guard) Read(p []byte) (int, error) {
 		if rest > 0 && len(p) > rest {
 			p = p[:rest]
 		}
-		n, err := g.Conn.Read(p)
+		n, err := g.src.Read(p)
 		if g.preface > 0 {
 			g.preface -= n
 		} else if !g.off {
@@ -125,7 +126,7 @@ func (g *h2Guard) Read(p []byte) (int, error) {
 // whole frame, and sets g.out.
 func (g *h2Guard) next() error {
 	h := g.hdr[:]
-	if _, err := io.ReadFull(g.Conn, h); err != nil {
+	if _, err := io.ReadFull(g.src, h); err != nil {
 		return err
 	}
 	length := int(h[0])<<16 | int(h[1])<<8 | int(h[2])
@@ -152,7 +153,7 @@ func (g *h2Guard) next() error {
 	}
 	f := g.buf[:9+length]
 	copy(f, h)
-	if _, err := io.ReadFull(g.Conn, f[9:]); err != nil {
+	if _, err := io.ReadFull(g.src, f[9:]); err != nil {
 		return err
 	}
 	if typ == http2.FrameSettings {
