@@ -59,7 +59,7 @@ func TestH2Spec(t *testing.T) {
 	_, port, _ := net.SplitHostPort(n.ProxyHTTPSAddr())
 	url := "https://" + net.JoinHostPort(host, port) + "/"
 	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // the node's self-signed certificate
+		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // the node's self-signed certificate
 		ForceAttemptHTTP2: true, DisableKeepAlives: true,
 	}}
 	natstest.CheckFor(t, 20*time.Second, 10*time.Millisecond, func() error {

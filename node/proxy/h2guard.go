@@ -65,12 +65,12 @@ func guardH2(srv *http.Server) error {
 type h2Guard struct {
 	*tls.Conn
 	src     io.Reader // the Conn (a benchmark's stream)
-	preface int    // client preface bytes still to pass through
-	body    int    // payload bytes of a passed-through frame still to pass
-	out     []byte // bytes ready for the server: a frame header or an inspected frame
-	off     bool   // framing the server refuses itself: pass the rest through
-	refused bool   // h2Refusal handed over: nothing more to read
-	bad     bool   // the header block being decoded has a forbidden field
+	preface int       // client preface bytes still to pass through
+	body    int       // payload bytes of a passed-through frame still to pass
+	out     []byte    // bytes ready for the server: a frame header or an inspected frame
+	off     bool      // framing the server refuses itself: pass the rest through
+	refused bool      // h2Refusal handed over: nothing more to read
+	bad     bool      // the header block being decoded has a forbidden field
 	hdr     [9]byte
 	buf     []byte // an inspected frame
 	dec     *hpack.Decoder
