@@ -99,7 +99,6 @@ func (r Role) Allows(perm string) bool {
 	return false
 }
 
-
 // Expand returns the known permissions the role holds, sorted.
 func (r Role) Expand(known []string) []string {
 	var out []string
