@@ -28,7 +28,7 @@ import (
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/natsutil"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
-	"github.com/strata-edge/strata/services/config"
+	"github.com/strata-edge/strata/services/edgesync"
 	"github.com/strata-edge/strata/services/purge"
 )
 
@@ -115,10 +115,10 @@ func measurePurgeLatency(t *testing.T, nodes, purges int) {
 	}
 	svc, err := purge.New(purge.Options{Store: store, JetStream: js, Conn: nc,
 		Topology: benchTopology{authz.ObjectResolverFunc(benchResolver)},
-		Nodes: config.StatusSourceFunc(func() map[string]config.NodeStatus {
-			out := make(map[string]config.NodeStatus, nodes)
+		Nodes: edgesync.StatusSourceFunc(func() map[string]edgesync.NodeStatus {
+			out := make(map[string]edgesync.NodeStatus, nodes)
 			for _, id := range nodeIDs {
-				out[id] = config.NodeStatus{Online: true}
+				out[id] = edgesync.NodeStatus{Online: true}
 			}
 			return out
 		})})

@@ -24,8 +24,8 @@ import (
 	"github.com/strata-edge/strata/pkg/keywrap"
 	"github.com/strata-edge/strata/pkg/natsauth"
 	certsvc "github.com/strata-edge/strata/services/cert"
-	"github.com/strata-edge/strata/services/config"
 	dnssvc "github.com/strata-edge/strata/services/dns"
+	"github.com/strata-edge/strata/services/edgesync"
 	"github.com/strata-edge/strata/services/iam"
 	"github.com/strata-edge/strata/services/nodes"
 	purgesvc "github.com/strata-edge/strata/services/purge"
@@ -62,9 +62,9 @@ type apiInfo struct {
 // them, registering their stops.
 //
 // Every API process runs the IAM read model (it authenticates and
-// authorizes every call) and the config read model (it resolves the objects
-// grants are scoped to), whether or not it serves their APIs; only the
-// process serving the config API publishes snapshots. Every service gets the
+// authorizes every call) and the content services' read models (content.go:
+// they resolve the objects grants are scoped to), whether or not it serves
+// their APIs; only the process serving the config API publishes snapshots. Every service gets the
 // same interceptors: call logging, authentication (IAM tokens, sessions and
 // the bootstrap token; NodeService.Join and IAM login are public), then
 // authorization against one shared resolver registry.
@@ -106,27 +106,33 @@ func startAPI(ctx context.Context, p apiParts, st *stops) (apiInfo, error) {
 			return apiInfo{}, fmt.Errorf("nodes service: %w", err)
 		}
 	}
-	cfgOpts := config.Options{Store: p.store, Logger: p.log.With("service", "config"), KEK: kek}
+	parts := contentParts{store: p.store, kek: kek, log: p.log}
 	if serves(ServiceConfig) {
-		cfgOpts.JetStream = p.js // the config API's process publishes
+		parts.publish = p.js // the config API's process publishes
+	}
+	if serves(ServiceCert) {
+		parts.certJS = p.js
+		parts.acme = func(dns *dnssvc.Service) *certsvc.ACMEOptions { return acmeOptions(dns, p.devDNS) }
 	}
 	if nodesSvc != nil {
-		cfgOpts.Statuses = heartbeats(nodesSvc)
+		parts.statuses = heartbeats(nodesSvc)
 	}
-	cfgSvc, err := config.New(cfgOpts)
+	cs, err := newContent(parts)
 	if err != nil {
-		return apiInfo{}, fmt.Errorf("config service: %w", err)
+		return apiInfo{}, err
 	}
-	if err := cfgSvc.Start(ctx); err != nil {
-		return apiInfo{}, fmt.Errorf("start config service: %w", err)
+	if err := cs.Start(ctx); err != nil {
+		return apiInfo{}, err
 	}
-	st.add("config service", cfgSvc.Stop)
+	st.add("content services", cs.Stop)
+	cfgSvc, dnsSvc, certSvc := cs.config, cs.dns, cs.cert
 	if serves(ServiceConfig) {
 		if err := cfgSvc.EnsureDefaults(ctx); err != nil {
 			return apiInfo{}, fmt.Errorf("config service defaults: %w", err)
 		}
 	}
 	resolvers.Register(cfgSvc, authz.KindPartition, authz.KindCluster, authz.KindNode, authz.KindApp)
+	resolvers.Register(dnsSvc, authz.KindDNSZone)
 	if nodesSvc != nil {
 		if err := nodesSvc.Start(ctx); err != nil {
 			return apiInfo{}, fmt.Errorf("start nodes service: %w", err)
@@ -135,41 +141,17 @@ func startAPI(ctx context.Context, p apiParts, st *stops) (apiInfo, error) {
 		resolvers.Register(nodesSvc, authz.KindJoinToken)
 	}
 
-	var dnsSvc *dnssvc.Service
-	if serves(ServiceDNS) || serves(ServiceCert) { // the cert service's DNS-01 needs the zones
-		if dnsSvc, err = dnssvc.New(dnssvc.Options{Store: p.store, Partitions: cfgSvc, Logger: p.log.With("service", "dns")}); err != nil {
-			return apiInfo{}, fmt.Errorf("dns service: %w", err)
-		}
-		if err := dnsSvc.Start(ctx); err != nil {
-			return apiInfo{}, fmt.Errorf("start dns service: %w", err)
-		}
-		st.add("dns service", dnsSvc.Stop)
-		resolvers.Register(dnsSvc, authz.KindDNSZone)
-	}
-
 	var purgeSvc *purgesvc.Service
 	if serves(ServicePurge) {
 		// Nodes a purge waits for: the heartbeats the config service shows.
 		if purgeSvc, err = purgesvc.New(purgesvc.Options{Store: p.store, JetStream: p.js, Conn: p.conn,
-			Nodes: cfgOpts.Statuses, Topology: cfgSvc, Logger: p.log.With("service", "purge")}); err != nil {
+			Nodes: parts.statuses, Topology: cfgSvc, Logger: p.log.With("service", "purge")}); err != nil {
 			return apiInfo{}, fmt.Errorf("purge service: %w", err)
 		}
 		if err := purgeSvc.Start(ctx); err != nil {
 			return apiInfo{}, fmt.Errorf("start purge service: %w", err)
 		}
 		st.add("purge service", purgeSvc.Stop)
-	}
-
-	var certSvc *certsvc.Service
-	if serves(ServiceCert) {
-		if certSvc, err = certsvc.New(certsvc.Options{Store: p.store, JetStream: p.js, KEK: kek, ACME: acmeOptions(dnsSvc, p.devDNS),
-			Apps: cfgSvc, Domains: cfgSvc, Logger: p.log.With("service", "cert")}); err != nil {
-			return apiInfo{}, fmt.Errorf("cert service: %w", err)
-		}
-		if err := certSvc.Start(ctx); err != nil {
-			return apiInfo{}, fmt.Errorf("start cert service: %w", err)
-		}
-		st.add("cert service", certSvc.Stop)
 	}
 
 	rules := authz.DefaultRules()
@@ -205,7 +187,7 @@ func startAPI(ctx context.Context, p apiParts, st *stops) (apiInfo, error) {
 	// /metrics: the process and the services that export metrics.
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if certSvc != nil {
+	if serves(ServiceCert) {
 		reg.MustRegister(certSvc.Collector())
 	}
 	api, err := apiserver.New(apiserver.Options{Addr: p.addr, Services: mounts, Logger: p.log.With("part", "api"),
@@ -222,12 +204,12 @@ func startAPI(ctx context.Context, p apiParts, st *stops) (apiInfo, error) {
 
 // heartbeats shows the nodes service's heartbeat table to the config
 // service (which does not import it).
-func heartbeats(svc *nodes.Service) config.StatusSource {
-	return config.StatusSourceFunc(func() map[string]config.NodeStatus {
+func heartbeats(svc *nodes.Service) edgesync.StatusSource {
+	return edgesync.StatusSourceFunc(func() map[string]edgesync.NodeStatus {
 		in := svc.Statuses()
-		out := make(map[string]config.NodeStatus, len(in))
+		out := make(map[string]edgesync.NodeStatus, len(in))
 		for id, s := range in {
-			out[id] = config.NodeStatus{
+			out[id] = edgesync.NodeStatus{
 				AppliedVersion: s.Status.GetVersion(),
 				LastSeen:       s.ReceivedAt,
 				Online:         s.Online,

@@ -32,6 +32,7 @@ import (
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/ids"
 	"github.com/strata-edge/strata/pkg/keywrap"
+	"github.com/strata-edge/strata/services/edgesync"
 )
 
 // Options configure a Service.
@@ -55,6 +56,11 @@ type Options struct {
 	// attach and upload refuse a certificate that names none of them
 	// unless forced. Nil checks nothing.
 	Domains AppDomains
+	// Sync, optional, are the partition tracks this service sends the
+	// certificates attached to their apps to (sync.go); its read model is
+	// then folded by Sync.Follow with the other contributors' instead of
+	// following the log itself.
+	Sync *edgesync.Tracks
 }
 
 // AppDomains returns the domains of an app (its working copy), by id.
@@ -77,6 +83,8 @@ type Service struct {
 	domains AppDomains
 	// metrics is what Collector returns (metrics.go).
 	metrics *metrics
+	// synced: Options.Sync folds the model.
+	synced bool
 
 	mu sync.Mutex // serializes this replica's writes (unique names)
 
@@ -104,6 +112,9 @@ func New(opts Options) (*Service, error) {
 		s.now = time.Now
 	}
 	s.metrics = newMetrics(s)
+	if s.synced = opts.Sync != nil; s.synced {
+		contribute(opts.Sync, s.model, s.kek, s.logger)
+	}
 	return s, nil
 }
 
@@ -116,9 +127,11 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.bg.Start(ctx); err != nil {
 		return fmt.Errorf("cert: %w", err)
 	}
-	s.bg.Go(func(ctx context.Context) {
-		eventstore.Follow(ctx, s.store, s.model.Applied, s.model.Apply, s.logger)
-	})
+	if !s.synced {
+		s.bg.Go(func(ctx context.Context) {
+			eventstore.Follow(ctx, s.store, s.model.Applied, s.model.Apply, s.logger)
+		})
+	}
 	if err := s.model.pos.CatchUp(ctx, s.store); err != nil {
 		_ = s.bg.Stop(context.Background())
 		return fmt.Errorf("cert: rebuild read model: %w", err)

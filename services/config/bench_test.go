@@ -72,7 +72,7 @@ func encodeHistory(b testing.TB, msgs []proto.Message, pos uint64, out []eventst
 }
 
 func benchProjection(b testing.TB, publish bool) (*projection, *feeder) {
-	p := newProjection(discardLogger(), publish)
+	p := testProjection(publish)
 	f := &feeder{t: b, p: p}
 	f.feed(partitionStream(benchPartition), &ev.PartitionCreated{Partition: &configv1.Partition{Id: benchPartition, Name: "bench"}})
 	return p, f

@@ -82,7 +82,7 @@ func (s *Service) deletePartition(ctx context.Context, ref string) error {
 	if !ok {
 		return apierr.NotFound("partition", ref)
 	}
-	if users := s.proj.partitionUsers(id); users != "" {
+	if users := s.proj.partitionUsers(id, s.zones); users != "" {
 		return apierr.FailedPrecondition(fmt.Sprintf("partition %q is in use by %s: move or delete them first", ref, users))
 	}
 	_, err := s.appendAndWait(ctx, partitionStream(id), eventstore.AnyVersion, []proto.Message{&ev.PartitionDeleted{PartitionId: id}})
@@ -109,7 +109,7 @@ func (s *Service) deleteCluster(ctx context.Context, ref string) error {
 	if !ok {
 		return apierr.NotFound("cluster", ref)
 	}
-	if users := s.proj.clusterUsers(c, s.now()); users != "" {
+	if users := s.proj.clusterUsers(c, s.now(), s.zones); users != "" {
 		return apierr.FailedPrecondition(fmt.Sprintf("cluster %q is in use by %s: remove or change them first", ref, users))
 	}
 	_, err := s.appendAndWait(ctx, clusterStream(c.Id), eventstore.AnyVersion, []proto.Message{&ev.ClusterDeleted{ClusterId: c.Id}})
@@ -185,7 +185,7 @@ func (s *Service) updateCluster(ctx context.Context, ref string, dnsDisabled *bo
 			return nil, &alreadyExists{apierr.Invalid(apierr.FieldViolation{Field: "name",
 				Reason: fmt.Sprintf("cluster %q already exists", *name)})}
 		}
-		if refs := s.proj.gatewayRecordsNaming(c.Name); refs != "" {
+		if refs := gatewayRecordsNaming(s.zones, c.Name); refs != "" {
 			return nil, apierr.FailedPrecondition(fmt.Sprintf("cannot rename cluster %q: %s name it; make them name the cluster by id (%s) first", c.Name, refs, c.Id))
 		}
 		next.Name = *name

@@ -19,6 +19,7 @@ import (
 	"github.com/strata-edge/strata/pkg/apierr"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
+	"github.com/strata-edge/strata/services/edgesync"
 )
 
 // env is a config service on a real embedded JetStream event store, served
@@ -37,7 +38,7 @@ type env struct {
 
 type envOptions struct {
 	publish  bool
-	statuses StatusSource
+	statuses edgesync.StatusSource
 }
 
 func newEnv(t *testing.T, o envOptions) *env {

@@ -147,7 +147,7 @@ func (h *handler) ListNodes(ctx context.Context, req *configv1.ListNodesRequest)
 		}
 		clusterID = c.Id
 	}
-	var statuses map[string]NodeStatus
+	var statuses map[string]edgesync.NodeStatus
 	if h.s.statuses != nil {
 		statuses = h.s.statuses.NodeStatuses()
 	}

@@ -3,9 +3,7 @@ package config
 import (
 	"google.golang.org/protobuf/proto"
 
-	certv1 "github.com/strata-edge/strata/gen/strata/cert/v1"
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
-	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/services/edgesync"
 )
@@ -13,18 +11,12 @@ import (
 // The kinds this service contributes to the partition tracks, by their
 // names in the sync contract (node/store/kinds.go decodes them).
 const (
-	kindApp         = "app"
-	kindZone        = "zone"
-	kindCertificate = "certificate"
-	kindCluster     = "cluster"
+	kindApp     = "app"
+	kindCluster = "cluster"
 )
 
 var kinds = []edgesync.Kind{
 	{Name: kindApp, View: func(s *syncv1.Snapshot, objs []proto.Message) { s.Apps = as[*configv1.App](objs) }},
-	{Name: kindZone, View: func(s *syncv1.Snapshot, objs []proto.Message) { s.Zones = as[*dnsv1.Zone](objs) }},
-	{Name: kindCertificate, View: func(s *syncv1.Snapshot, objs []proto.Message) {
-		s.Certificates = as[*certv1.SyncedCertificate](objs)
-	}},
 	{Name: kindCluster, View: func(s *syncv1.Snapshot, objs []proto.Message) { s.Clusters = as[*configv1.Cluster](objs) }},
 }
 

@@ -8,9 +8,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
-	certv1 "github.com/strata-edge/strata/gen/strata/cert/v1"
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
-	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/pkg/natsutil"
 	"github.com/strata-edge/strata/services/edgesync"
@@ -70,10 +68,6 @@ func readableDelta(t testing.TB, d *syncv1.Delta) json.RawMessage {
 		switch r.Kind {
 		case kindApp:
 			m = &configv1.App{}
-		case kindZone:
-			m = &dnsv1.Zone{}
-		case kindCertificate:
-			m = &certv1.SyncedCertificate{}
 		case kindCluster:
 			m = &configv1.Cluster{}
 		default:
@@ -104,7 +98,7 @@ func readableDelta(t testing.TB, d *syncv1.Delta) json.RawMessage {
 // in a snapshot, an app upserted and deleted in a delta), with the id
 // naming the fix, instead of running an empty config.
 func TestOldNodesRefuseSchema2(t *testing.T) {
-	p := newProjection(discardLogger(), true)
+	p := testProjection(true)
 	goldenHistory(&feeder{t: t, p: p})
 	k := edgesync.Key{Partition: "part_default"}
 	_, bundle := p.sync.SnapshotAt(k, 0)
@@ -140,8 +134,6 @@ func viewOf(t testing.TB, b *syncv1.Bundle) *syncv1.Snapshot {
 	s := &syncv1.Snapshot{PartitionId: b.PartitionId, Staging: b.Staging, Version: b.Version, CreatedAt: b.CreatedAt}
 	d := &syncv1.Delta{Upserts: b.Resources}
 	s.Apps = upsertsOf[*configv1.App](t, d, kindApp)
-	s.Zones = upsertsOf[*dnsv1.Zone](t, d, kindZone)
-	s.Certificates = upsertsOf[*certv1.SyncedCertificate](t, d, kindCertificate)
 	s.Clusters = upsertsOf[*configv1.Cluster](t, d, kindCluster)
 	return s
 }

@@ -3,21 +3,15 @@ package config
 import (
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	certv1 "github.com/strata-edge/strata/gen/strata/cert/v1"
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
-	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
 	ev "github.com/strata-edge/strata/gen/strata/events/config/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/pkg/eventstore"
-	"github.com/strata-edge/strata/pkg/keywrap"
-	certsvc "github.com/strata-edge/strata/services/cert"
-	dnssvc "github.com/strata-edge/strata/services/dns"
 	"github.com/strata-edge/strata/services/edgesync"
 )
 
@@ -28,8 +22,8 @@ import (
 // the subscription goroutine; readers take the read lock.
 type projection struct {
 	logger *slog.Logger
-	// sync holds the partition tracks this projection contributes apps,
-	// zones, certificates and cluster settings to (kinds.go).
+	// sync holds the partition tracks this projection contributes apps and
+	// cluster settings to (kinds.go).
 	sync *edgesync.Tracks
 
 	mu sync.RWMutex
@@ -44,25 +38,8 @@ type projection struct {
 	tokens          map[string]*configv1.JoinToken // unrevoked join tokens (id, cluster, expiry)
 	nodes           map[string]*configv1.Node
 	apps            map[string]*appEntry
-	// zones are the DNS apps (services/dns aggregates); their releases move
-	// the same partition tracks as HTTP apps.
-	zones map[string]*dnssvc.Zone
-	// certs folds the cert service's events; a track holds the certificates
-	// attached to its apps, keys re-wrapped with kek for the partition's
-	// nodes. Without kek no certificate is synced.
-	certs   *certsvc.Model
-	kek     *keywrap.Keyring
-	wrapped map[string]wrappedCert // certificate id + " " + partition
-
-	names   map[string][]string // app name -> ids of apps claiming it
-	domains map[string][]string // partition id + " " + domain -> ids of apps claiming it
-}
-
-// wrappedCert is a certificate wrapped for one partition's nodes and the
-// cert model's value it was made from: wrapping again (new nonces) would
-// change the bytes and make a delta of nothing.
-type wrappedCert struct {
-	src, w *certv1.SyncedCertificate
+	names           map[string][]string // app name -> ids of apps claiming it
+	domains         map[string][]string // partition id + " " + domain -> ids of apps claiming it
 }
 
 // appEntry is one app in the read model.
@@ -85,11 +62,11 @@ type pendingEvent struct {
 	msg  proto.Message
 }
 
-func newProjection(logger *slog.Logger, publish bool) *projection {
-	return &projection{
+// newProjection returns an empty read model contributing to sync.
+func newProjection(logger *slog.Logger, sync *edgesync.Tracks) *projection {
+	p := &projection{
 		logger:          logger,
-		sync:            edgesync.New(logger, publish, kinds...),
-		wrapped:         map[string]wrappedCert{},
+		sync:            sync,
 		partitions:      map[string]*configv1.Partition{},
 		partitionByName: map[string]string{},
 		clusters:        map[string]*configv1.Cluster{},
@@ -97,11 +74,11 @@ func newProjection(logger *slog.Logger, publish bool) *projection {
 		tokens:          map[string]*configv1.JoinToken{},
 		nodes:           map[string]*configv1.Node{},
 		apps:            map[string]*appEntry{},
-		zones:           map[string]*dnssvc.Zone{},
-		certs:           certsvc.NewModel(),
 		names:           map[string][]string{},
 		domains:         map[string][]string{},
 	}
+	sync.Contribute(p, kinds...)
+	return p
 }
 
 // Handle applies one stored event; it is the Store.Subscribe callback.
@@ -112,25 +89,6 @@ func (p *projection) Handle(e eventstore.Event) error {
 		if err != nil {
 			// A config event that cannot be decoded is corruption or a newer
 			// writer; skipping keeps the rest of the model serving.
-			p.logger.Error("skip undecodable event", "position", e.Position, "type", e.Type, "err", err)
-		}
-		msg = m
-	} else if certsvc.IsCertEvent(e.Type) {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		if e.Position <= p.Applied() {
-			return nil
-		}
-		if err := p.certs.Apply(e); err != nil {
-			p.logger.Error("skip undecodable event", "position", e.Position, "type", e.Type, "err", err)
-		} else {
-			p.syncCerts([]string{strings.TrimPrefix(e.Stream, "cert.")}, e)
-		}
-		p.Advance(e.Position)
-		return nil
-	} else if dnssvc.IsDNSEvent(e.Type) {
-		m, err := dnssvc.Decode(e.Type, e.Data)
-		if err != nil {
 			p.logger.Error("skip undecodable event", "position", e.Position, "type", e.Type, "err", err)
 		}
 		msg = m
@@ -213,10 +171,6 @@ func (p *projection) apply(e eventstore.Event, msg proto.Message) {
 	case *ev.JoinTokenRevoked:
 		delete(p.tokens, m.TokenId)
 	default:
-		if dnssvc.IsDNSEvent(e.Type) {
-			p.applyZone(dnssvc.ZoneIDOf(msg), e, msg)
-			return
-		}
 		if id := appIDOf(msg); id != "" {
 			p.applyApp(id, e, msg)
 		}
@@ -265,7 +219,6 @@ func (p *projection) applyApp(id string, e eventstore.Event, msg proto.Message) 
 			}
 		}
 		p.moveApp(id, prevStable, a.Stable(), false, e)
-		p.syncCerts(p.certs.AttachedTo(id), e)
 		return
 	case *ev.AppReverted:
 		entry.releases = append(entry.releases, &configv1.Release{
@@ -289,44 +242,6 @@ func (p *projection) applyApp(id string, e eventstore.Event, msg proto.Message) 
 	p.reclaim(entry)
 	p.moveApp(id, prevStable, a.Stable(), false, e)
 	p.moveApp(id, prevReleased, a.Released(), true, e)
-	// The app entered or left tracks: so do its certificates.
-	p.syncCerts(p.certs.AttachedTo(id), e)
-}
-
-// syncCerts brings every track's certificates in line for the certificates
-// ids: a track holds a certificate (with a key) attached to one of its apps.
-// Called with p.mu held.
-func (p *projection) syncCerts(ids []string, e eventstore.Event) {
-	if p.kek == nil || len(ids) == 0 {
-		return
-	}
-	keys := p.sync.Keys()
-	var changes []edgesync.Change
-	for _, id := range ids {
-		src, ok := p.certs.Source(id)
-		for _, staging := range []bool{false, true} {
-			c := edgesync.Change{Kind: kindCertificate, ID: id, Staging: staging, Values: map[string]proto.Message{}}
-			for _, k := range keys {
-				wk := id + " " + k.Partition
-				if k.Staging != staging || !ok || !slices.ContainsFunc(src.AppIds, func(a string) bool { return p.sync.Holds(k, kindApp, a) }) {
-					continue
-				}
-				if w := p.wrapped[wk]; w.src == src {
-					c.Values[k.Partition] = w.w
-					continue
-				}
-				w, err := certsvc.WrapFor(p.kek, src, k.Partition)
-				if err != nil {
-					p.logger.Error("certificate not synced", "certificate", id, "partition", k.Partition, "err", err)
-					continue
-				}
-				p.wrapped[wk] = wrappedCert{src, w}
-				c.Values[k.Partition] = w
-			}
-			changes = append(changes, c)
-		}
-	}
-	p.sync.Apply(e.Position, e.Metadata.Time, changes...)
 }
 
 // syncCluster moves both tracks of the cluster's partition to a new version
@@ -361,33 +276,6 @@ func objectName(o *ev.ObjectReverted, before *configv1.App) string {
 	return o.ObjectId
 }
 
-// applyZone folds a DNS event; a release or revert moves both tracks of every
-// partition of the zone's old and new released content (zones have no
-// staging releases: staging nodes serve the same zones).
-func (p *projection) applyZone(id string, e eventstore.Event, msg proto.Message) {
-	if id == "" {
-		return
-	}
-	z := p.zones[id]
-	if z == nil {
-		z = dnssvc.NewZone(id)
-		p.zones[id] = z
-	}
-	prev := z.Released()
-	z.Apply(e.Position, msg)
-	cur := z.Released()
-	if prev == cur {
-		return
-	}
-	var values map[string]proto.Message
-	if cur != nil {
-		values = edgesync.Everywhere(p.withGatewayAddresses(cur), cur.PartitionIds)
-	}
-	for _, staging := range []bool{false, true} {
-		p.sync.Apply(e.Position, e.Metadata.Time, edgesync.Change{Kind: kindZone, ID: id, Staging: staging, Values: values})
-	}
-}
-
 // moveApp moves the tracks after the app's content on the stable or
 // staging tracks went from old to cur (nil: absent).
 func (p *projection) moveApp(id string, old, cur *configv1.App, staging bool, e eventstore.Event) {
@@ -395,40 +283,6 @@ func (p *projection) moveApp(id string, old, cur *configv1.App, staging bool, e 
 		p.sync.Apply(e.Position, e.Metadata.Time, edgesync.Change{Kind: kindApp, ID: id, Staging: staging,
 			Values: edgesync.Everywhere(cur, cur.GetPartitionIds())})
 	}
-}
-
-// withGatewayAddresses returns z with the gateway records' addresses filled
-// in: the public addresses of the approved, enabled nodes of the cluster each
-// names (id or name), as of the release. Nodes answer with them until the
-// first live gateway set (healthy online nodes, services/nodes) arrives. z is
-// shared and never changed: a record to fill means a copy.
-func (p *projection) withGatewayAddresses(z *dnsv1.Zone) *dnsv1.Zone {
-	if !slices.ContainsFunc(z.GetRecords(), func(r *dnsv1.Record) bool { return r.GetGatewayCluster() != "" }) {
-		return z
-	}
-	z = proto.Clone(z).(*dnsv1.Zone)
-	for _, r := range z.Records {
-		if r.GatewayCluster == "" {
-			continue
-		}
-		r.GatewayAddresses = nil
-		id := r.GatewayCluster
-		if _, ok := p.clusters[id]; !ok {
-			id = p.clusterByName[id]
-		}
-		for _, n := range p.nodes {
-			if n.ClusterId != id || id == "" || !n.Approved || n.Disabled {
-				continue
-			}
-			for _, a := range []string{n.PublicIpv4, n.PublicIpv6} {
-				if a != "" {
-					r.GatewayAddresses = append(r.GatewayAddresses, a)
-				}
-			}
-		}
-		slices.Sort(r.GatewayAddresses)
-	}
-	return z
 }
 
 // reclaim recomputes what an app holds in the name and domain indexes: the

@@ -98,7 +98,7 @@ func goldenHistory(f *feeder) {
 // TestProjectionGolden folds goldenHistory and compares every track's
 // snapshot and delta chain with testdata/golden (refresh with -update).
 func TestProjectionGolden(t *testing.T) {
-	p := newProjection(discardLogger(), true)
+	p := testProjection(true)
 	goldenHistory(&feeder{t: t, p: p})
 	for _, pid := range []string{"part_default", "part_eu"} {
 		for _, staging := range []bool{false, true} {
@@ -160,7 +160,7 @@ func golden(t *testing.T, path string, got []byte) {
 // TestProjectionIgnoresForeignAndRepeatedEvents: events of other services
 // advance the position only; a repeated position is ignored.
 func TestProjectionIgnoresForeignAndRepeatedEvents(t *testing.T) {
-	p := newProjection(discardLogger(), false)
+	p := testProjection(false)
 	f := &feeder{t: t, p: p}
 	f.feed("partition.part_x", &ev.PartitionCreated{Partition: &configv1.Partition{Id: "part_x", Name: "x"}})
 	if err := p.Handle(eventstore.Event{Position: 2, Type: "dns.zone.created", Data: []byte{1, 2, 3}}); err != nil {
@@ -176,4 +176,9 @@ func TestProjectionIgnoresForeignAndRepeatedEvents(t *testing.T) {
 	if p.Applied() != 3 || len(p.partitions) != 1 {
 		t.Fatalf("applied %d, partitions %v", p.Applied(), p.partitions)
 	}
+}
+
+// testProjection is a read model on tracks of its own.
+func testProjection(publish bool) *projection {
+	return newProjection(discardLogger(), edgesync.New(discardLogger(), publish))
 }

@@ -162,3 +162,29 @@ func (s *Service) AppDomains(ctx context.Context, id string) ([]string, error) {
 	}
 	return slices.Clone(e.agg.draftView().GetDomains()), nil
 }
+
+// GatewayAddresses returns the public addresses of the approved, enabled
+// nodes of cluster (id or name), sorted: what the dns service puts on a
+// gateway record naming it when the zone is released.
+func (s *Service) GatewayAddresses(cluster string) []string {
+	p := s.proj
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	id := cluster
+	if _, ok := p.clusters[id]; !ok {
+		id = p.clusterByName[id]
+	}
+	var out []string
+	for _, n := range p.nodes {
+		if n.ClusterId != id || id == "" || !n.Approved || n.Disabled {
+			continue
+		}
+		for _, a := range []string{n.PublicIpv4, n.PublicIpv6} {
+			if a != "" {
+				out = append(out, a)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}

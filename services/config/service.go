@@ -28,7 +28,6 @@ import (
 	"github.com/strata-edge/strata/pkg/background"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/ids"
-	"github.com/strata-edge/strata/pkg/keywrap"
 	"github.com/strata-edge/strata/services/edgesync"
 )
 
@@ -36,15 +35,16 @@ import (
 type Options struct {
 	Store     eventstore.Store
 	JetStream jetstream.JetStream // where snapshots and deltas are published; nil disables publishing (tests)
-	Logger    *slog.Logger        // nil = discard
-	Now       func() time.Time    // nil = time.Now
+	// Sync, optional, are tracks shared with other contributors (the dns and
+	// cert services): their Follow folds this service's read model and the
+	// wiring publishes them. Without it the service keeps tracks of its own,
+	// follows the log itself and publishes them to JetStream.
+	Sync   *edgesync.Tracks
+	Logger *slog.Logger     // nil = discard
+	Now    func() time.Time // nil = time.Now
 	// Statuses, optional, supplies node heartbeats for ListNodes' sync
 	// status; without it every node shows as never seen.
-	Statuses StatusSource
-	// KEK, optional, is the key-encryption key of the cert service: with it
-	// the snapshots carry the certificates attached to their apps, keys
-	// re-wrapped for each partition's nodes (docs/certs.md).
-	KEK *keywrap.Keyring
+	Statuses edgesync.StatusSource
 }
 
 // Service is the config service.
@@ -55,7 +55,11 @@ type Service struct {
 	now      func() time.Time
 	proj     *projection
 	pub      *edgesync.Publisher
-	statuses StatusSource
+	statuses edgesync.StatusSource
+	// ownSync: the tracks are this service's own (Options.Sync unset).
+	ownSync bool
+	// zones tells what zones use a partition or cluster (UseZones).
+	zones Zones
 
 	// mu serializes this replica's writes, so that cross-app checks (unique
 	// names, domains) run against a read model no local write changes
@@ -77,11 +81,14 @@ func New(opts Options) (*Service, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.proj = newProjection(s.logger, s.js != nil)
-	s.proj.kek = opts.KEK
-	if s.js != nil {
-		s.pub = edgesync.NewPublisher(s.js, s.proj.sync, Consistent, s.logger)
+	sync := opts.Sync
+	if s.ownSync = sync == nil; s.ownSync {
+		sync = edgesync.New(s.logger, s.js != nil)
+		if s.js != nil {
+			s.pub = edgesync.NewPublisher(s.js, sync, Consistent, s.logger)
+		}
 	}
+	s.proj = newProjection(s.logger, sync)
 	return s, nil
 }
 
@@ -92,9 +99,9 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.bg.Start(ctx); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	s.bg.Go(func(ctx context.Context) {
-		eventstore.Follow(ctx, s.store, s.proj.Applied, s.proj.Handle, s.logger)
-	})
+	if s.ownSync {
+		s.bg.Go(func(ctx context.Context) { s.proj.sync.Follow(ctx, s.store) })
+	}
 	if s.pub != nil {
 		if err := s.pub.EnsureStream(ctx); err != nil {
 			_ = s.bg.Stop(context.Background())

@@ -11,42 +11,12 @@ import (
 	"github.com/strata-edge/strata/services/edgesync"
 )
 
-// NodeStatus is what the control plane last heard from a node: the
-// heartbeats the nodes service receives.
-type NodeStatus struct {
-	// AppliedVersion is the snapshot version the node runs.
-	AppliedVersion uint64
-	// LastSeen is when the last heartbeat arrived (control-plane clock).
-	LastSeen time.Time
-	// Online: heard from recently and not disabled.
-	Online bool
-	// Healthy: online and reporting itself healthy.
-	Healthy bool
-	// ApplyError is why the node rejected the newest snapshot it received
-	// (empty when it runs it), and DNS what its DNS server does, both from
-	// its last heartbeat.
-	ApplyError string
-	DNS        configv1.NodeDnsState
-}
-
-// StatusSource reports the latest status of the nodes that reported, by node
-// id. The nodes service is one (through a small adapter in the wiring).
-type StatusSource interface {
-	NodeStatuses() map[string]NodeStatus
-}
-
-// StatusSourceFunc adapts a function to StatusSource.
-type StatusSourceFunc func() map[string]NodeStatus
-
-// NodeStatuses calls f.
-func (f StatusSourceFunc) NodeStatuses() map[string]NodeStatus { return f() }
-
 // fillSync sets the sync fields of info from the node's status and its
 // track k (none when the partition has no release yet). A node is in sync when
 // it is online and runs the newest version of its track; lag counts the
 // releases after the version it runs and the time since the first of them.
 // Called with the projection's read lock held.
-func fillSync(info *configv1.NodeInfo, st NodeStatus, reported bool, tracks *edgesync.Tracks, k edgesync.Key, now time.Time) {
+func fillSync(info *configv1.NodeInfo, st edgesync.NodeStatus, reported bool, tracks *edgesync.Tracks, k edgesync.Key, now time.Time) {
 	if reported {
 		info.AppliedVersion = st.AppliedVersion
 		info.Online = st.Online

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	"github.com/strata-edge/strata/services/edgesync"
 )
 
 // fakeHeartbeats stands in for the nodes service's heartbeat table, which
@@ -13,19 +14,19 @@ import (
 // and end to end in e2e/).
 type fakeHeartbeats struct {
 	mu sync.Mutex
-	m  map[string]NodeStatus
+	m  map[string]edgesync.NodeStatus
 }
 
-func (f *fakeHeartbeats) set(id string, st NodeStatus) {
+func (f *fakeHeartbeats) set(id string, st edgesync.NodeStatus) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.m[id] = st
 }
 
-func (f *fakeHeartbeats) NodeStatuses() map[string]NodeStatus {
+func (f *fakeHeartbeats) NodeStatuses() map[string]edgesync.NodeStatus {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := make(map[string]NodeStatus, len(f.m))
+	out := make(map[string]edgesync.NodeStatus, len(f.m))
 	for k, v := range f.m {
 		out[k] = v
 	}
@@ -33,7 +34,7 @@ func (f *fakeHeartbeats) NodeStatuses() map[string]NodeStatus {
 }
 
 func TestListNodesSyncStatus(t *testing.T) {
-	hb := &fakeHeartbeats{m: map[string]NodeStatus{}}
+	hb := &fakeHeartbeats{m: map[string]edgesync.NodeStatus{}}
 	e := newEnv(t, envOptions{statuses: hb})
 	c, ctx := e.client, e.ctx
 
@@ -60,13 +61,13 @@ func TestListNodesSyncStatus(t *testing.T) {
 	}
 
 	seen := time.Now().Add(-2 * time.Second).Truncate(time.Second)
-	hb.set(ids["current"], NodeStatus{AppliedVersion: v2, LastSeen: seen, Online: true, Healthy: true})
-	hb.set(ids["behind"], NodeStatus{AppliedVersion: v1, LastSeen: seen, Online: true, Healthy: true,
+	hb.set(ids["current"], edgesync.NodeStatus{AppliedVersion: v2, LastSeen: seen, Online: true, Healthy: true})
+	hb.set(ids["behind"], edgesync.NodeStatus{AppliedVersion: v1, LastSeen: seen, Online: true, Healthy: true,
 		ApplyError: "proxy: config version 9: bad", DNS: configv1.NodeDnsState_NODE_DNS_STATE_OFF})
 	// Its last heartbeat said DNS answering: offline, that is no longer known.
-	hb.set(ids["gone"], NodeStatus{AppliedVersion: v2, LastSeen: seen, Online: false, DNS: configv1.NodeDnsState_NODE_DNS_STATE_ANSWERING})
+	hb.set(ids["gone"], edgesync.NodeStatus{AppliedVersion: v2, LastSeen: seen, Online: false, DNS: configv1.NodeDnsState_NODE_DNS_STATE_ANSWERING})
 	// A heartbeat of a node the service does not know is ignored.
-	hb.set("node_unknown", NodeStatus{AppliedVersion: v2, Online: true})
+	hb.set("node_unknown", edgesync.NodeStatus{AppliedVersion: v2, Online: true})
 
 	infos := map[string]*configv1.NodeInfo{}
 	for _, n := range must(c.ListNodes(ctx, &configv1.ListNodesRequest{}))(t).Nodes {
@@ -128,7 +129,7 @@ func TestListNodesSyncStatus(t *testing.T) {
 // of each app it runs, as of the version it applied: a staging release
 // shows on staging nodes only until promoted.
 func TestListNodesReleases(t *testing.T) {
-	hb := &fakeHeartbeats{m: map[string]NodeStatus{}}
+	hb := &fakeHeartbeats{m: map[string]edgesync.NodeStatus{}}
 	e := newEnv(t, envOptions{statuses: hb})
 	c, ctx := e.client, e.ctx
 	stable := must(c.RegisterNode(ctx, &configv1.RegisterNodeRequest{Name: "stable", Cluster: "default"}))(t).Node.Id
@@ -142,7 +143,7 @@ func TestListNodesReleases(t *testing.T) {
 	report := func() map[string]*configv1.NodeInfo {
 		t.Helper()
 		for _, n := range must(c.ListNodes(ctx, &configv1.ListNodesRequest{}))(t).Nodes {
-			hb.set(n.Node.Id, NodeStatus{AppliedVersion: n.LatestVersion, LastSeen: time.Now(), Online: true, Healthy: true})
+			hb.set(n.Node.Id, edgesync.NodeStatus{AppliedVersion: n.LatestVersion, LastSeen: time.Now(), Online: true, Healthy: true})
 		}
 		out := map[string]*configv1.NodeInfo{}
 		for _, n := range must(c.ListNodes(ctx, &configv1.ListNodesRequest{}))(t).Nodes {

@@ -7,12 +7,12 @@ import (
 	"testing"
 
 	"connectrpc.com/connect"
-	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/pkg/natsutil"
+	"github.com/strata-edge/strata/services/edgesync/edgesynctest"
 )
 
 // TestDomainConflictAcrossApps: a domain belongs to one app per partition,
@@ -144,42 +144,7 @@ func TestStagingRelease(t *testing.T) {
 
 // deltasOf reads every delta of a track from the sync stream.
 func deltasOf(t *testing.T, e *env, partition string, staging bool) []*syncv1.Delta {
-	t.Helper()
-	subject := natsutil.DeltaSubject(partition, staging)
-	cons, err := e.js.OrderedConsumer(e.ctx, natsutil.SyncStream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := e.js.Stream(e.ctx, natsutil.SyncStream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	si, err := info.Info(e.ctx, jetstream.WithSubjectFilter(subject))
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := int(si.State.Subjects[subject])
-	var out []*syncv1.Delta
-	for len(out) < n {
-		batch, err := cons.Fetch(n - len(out))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for m := range batch.Messages() {
-			var d syncv1.Delta
-			if err := proto.Unmarshal(m.Data(), &d); err != nil {
-				t.Fatal(err)
-			}
-			if got, want := m.Headers().Get(jetstream.MsgIDHeader), fmt.Sprintf("%s.%s.%d", partition, natsutil.Track(staging), d.ToVersion); got != want {
-				t.Fatalf("Nats-Msg-Id %q, want %q", got, want)
-			}
-			out = append(out, &d)
-		}
-		if batch.Error() != nil {
-			t.Fatal(batch.Error())
-		}
-	}
-	return out
+	return edgesynctest.Deltas(t, e.ctx, e.js, partition, staging)
 }
 
 // storedSnapshot reads a track's snapshot from the Object Store.

@@ -7,8 +7,6 @@ import (
 	"time"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
-	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
-	dnssvc "github.com/strata-edge/strata/services/dns"
 )
 
 // What uses a partition or a cluster, for the refusals of DeletePartition,
@@ -51,27 +49,28 @@ func (u *usage) String() string {
 	return strings.Join(parts, "; ")
 }
 
-// liveZone reports whether zone z exists somewhere: not deleted, or its
-// deletion not released yet.
-func liveZone(z *dnssvc.Zone) bool {
-	return z.Exists() && (!z.Deleted() || z.Released() != nil || z.Pending() > 0)
+// Zones tells what DNS zones use a partition or a cluster (the dns
+// service, set with UseZones): each user as `"example.com" (zone_1)` or
+// `www in zone "example.com"`.
+type Zones interface {
+	ZonesIn(partition string) []string
+	GatewayRecords(match func(cluster string) bool) []string
 }
 
-// zoneContents are the working copy and the newest release of z.
-func zoneContents(z *dnssvc.Zone) []*dnsv1.Zone {
-	out := []*dnsv1.Zone{z.Working()}
-	if r := z.Released(); r != nil {
-		out = append(out, r)
-	}
-	return out
-}
+// UseZones makes deletes and renames of partitions and clusters check the
+// zones z knows of (before Start; without it zones are not checked).
+func (s *Service) UseZones(z Zones) { s.zones = z }
 
 // partitionUsers: clusters in the partition, apps and zones naming it in
 // their working copy or a release that runs.
-func (p *projection) partitionUsers(id string) string {
+func (p *projection) partitionUsers(id string, zones Zones) string {
+	var zs []string
+	if zones != nil {
+		zs = zones.ZonesIn(id) // before taking p.mu: dns takes it to fold
+	}
+	var u usage
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	var u usage
 	for _, c := range p.clusters {
 		if c.PartitionId == id {
 			u.add("clusters", fmt.Sprintf("%q", c.Name))
@@ -89,26 +88,20 @@ func (p *projection) partitionUsers(id string) string {
 			}
 		}
 	}
-	for zoneID, z := range p.zones {
-		if !liveZone(z) {
-			continue
-		}
-		for _, c := range zoneContents(z) {
-			if slices.Contains(c.GetPartitionIds(), id) {
-				u.add("zones", fmt.Sprintf("%q (%s)", strings.TrimSuffix(z.Working().GetName(), "."), zoneID))
-				break
-			}
-		}
+	for _, z := range zs {
+		u.add("zones", z)
 	}
 	return u.String()
 }
 
 // clusterUsers: its nodes, unexpired join tokens, clusters that have it as
 // a parent, and gateway records that name it (by id or name).
-func (p *projection) clusterUsers(c *configv1.Cluster, now time.Time) string {
+func (p *projection) clusterUsers(c *configv1.Cluster, now time.Time, zones Zones) string {
+	var records usage
+	gatewayRecords(zones, func(r string) bool { return r == c.Id || r == c.Name }, &records)
+	var u usage
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	var u usage
 	for _, n := range p.nodes {
 		if n.ClusterId == c.Id {
 			u.add("nodes", fmt.Sprintf("%q (%s)", n.Name, n.Id))
@@ -124,33 +117,26 @@ func (p *projection) clusterUsers(c *configv1.Cluster, now time.Time) string {
 			u.add("clusters (as their parent)", fmt.Sprintf("%q", o.Name))
 		}
 	}
-	p.gatewayRecords(func(r string) bool { return r == c.Id || r == c.Name }, &u)
+	for _, r := range records.users["gateway records"] {
+		u.add("gateway records", r)
+	}
 	return u.String()
 }
 
 // gatewayRecordsNaming lists the gateway records that name a cluster by
 // name (they would lose it when it is renamed).
-func (p *projection) gatewayRecordsNaming(name string) string {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
+func gatewayRecordsNaming(zones Zones, name string) string {
 	var u usage
-	p.gatewayRecords(func(r string) bool { return r == name }, &u)
+	gatewayRecords(zones, func(r string) bool { return r == name }, &u)
 	return u.String()
 }
 
-// gatewayRecords adds to u the gateway records of live zones whose cluster
-// reference matches. Called with p.mu held.
-func (p *projection) gatewayRecords(match func(ref string) bool, u *usage) {
-	for _, z := range p.zones {
-		if !liveZone(z) {
-			continue
-		}
-		for _, c := range zoneContents(z) {
-			for _, r := range c.GetRecords() {
-				if r.GetGatewayCluster() != "" && match(r.GetGatewayCluster()) {
-					u.add("gateway records", fmt.Sprintf("%s in zone %q", r.GetName(), strings.TrimSuffix(c.GetName(), ".")))
-				}
-			}
+// gatewayRecords adds to u the gateway records whose cluster reference
+// matches.
+func gatewayRecords(zones Zones, match func(ref string) bool, u *usage) {
+	if zones != nil {
+		for _, r := range zones.GatewayRecords(match) {
+			u.add("gateway records", r)
 		}
 	}
 }

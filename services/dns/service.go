@@ -1,7 +1,6 @@
 // Package dns is the DNS service: DNS apps (zones) as event-sourced
 // aggregates with pending changes, releases and reverts, served over Connect.
-// The released zones reach the nodes through the config service's partition
-// snapshots.
+// The released zones reach the nodes through services/edgesync (sync.go).
 package dns
 
 import (
@@ -28,6 +27,7 @@ import (
 	"github.com/strata-edge/strata/pkg/background"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/ids"
+	"github.com/strata-edge/strata/services/edgesync"
 )
 
 const (
@@ -51,6 +51,12 @@ type Options struct {
 	// Partitions, optional, resolves partition names; without it partition
 	// references are taken as ids.
 	Partitions PartitionResolver
+	// Sync, optional, are the partition tracks this service sends released
+	// zones to; its read model is then folded by Sync.Follow with the other
+	// contributors' (docs/architecture.md) instead of following the log
+	// itself. Gateways fills gateway records' addresses for them.
+	Sync     *edgesync.Tracks
+	Gateways Gateways
 }
 
 // Service owns the zone aggregates and their read model.
@@ -71,7 +77,11 @@ func New(opts Options) (*Service, error) {
 	if opts.Store == nil {
 		return nil, errors.New("dns: Options.Store is required")
 	}
-	s := &Service{store: opts.Store, log: opts.Logger, now: opts.Now, parts: opts.Partitions, proj: newProjection()}
+	s := &Service{store: opts.Store, log: opts.Logger, now: opts.Now, parts: opts.Partitions,
+		proj: &projection{zones: map[string]*zoneEntry{}, sync: opts.Sync, gateways: opts.Gateways}}
+	if opts.Sync != nil {
+		opts.Sync.Contribute(s.proj, zoneKind)
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -86,9 +96,11 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.bg.Start(ctx); err != nil {
 		return fmt.Errorf("dns: %w", err)
 	}
-	s.bg.Go(func(ctx context.Context) {
-		eventstore.Follow(ctx, s.store, s.proj.Applied, s.proj.Handle, s.log)
-	})
+	if s.proj.sync == nil {
+		s.bg.Go(func(ctx context.Context) {
+			eventstore.Follow(ctx, s.store, s.proj.Applied, s.proj.Handle, s.log)
+		})
+	}
 	if err := s.proj.CatchUp(ctx, s.store); err != nil {
 		_ = s.bg.Stop(context.Background())
 		return fmt.Errorf("dns: rebuild read model: %w", err)
@@ -116,16 +128,15 @@ type projection struct {
 	// Position is the applied position (Applied, WaitFor), advanced under mu.
 	eventstore.Position
 	zones map[string]*zoneEntry
+	// sync and gateways: where released zones go (sync.go); nil sends none.
+	sync     *edgesync.Tracks
+	gateways Gateways
 }
 
 type zoneEntry struct {
 	agg      *Zone
 	releases []*dnsv1.Release
 	pending  []*dnsv1.PendingChange
-}
-
-func newProjection() *projection {
-	return &projection{zones: map[string]*zoneEntry{}}
 }
 
 // Handle applies one event of the global log (others are skipped).
@@ -149,7 +160,9 @@ func (p *projection) Handle(e eventstore.Event) error {
 			entry = &zoneEntry{agg: NewZone(id)}
 			p.zones[id] = entry
 		}
+		prev := entry.agg.Released()
 		entry.agg.Apply(e.Position, msg)
+		p.syncZone(id, prev, e)
 		at := timestamppb.New(e.Metadata.Time)
 		switch m := msg.(type) {
 		case *ev.ZoneReleased:

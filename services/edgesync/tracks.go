@@ -20,6 +20,7 @@ import (
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/natsutil"
 )
 
@@ -65,6 +66,11 @@ type Tracks struct {
 	logger  *slog.Logger
 	publish bool // keep deltas in the outboxes for the publisher
 	kinds   []Kind
+	// folders and watchers are the contributors (feed.go); feed is how far
+	// Follow has handed the log to them.
+	folders  []Folder
+	watchers []watcher
+	feed     eventstore.Position
 
 	mu     sync.RWMutex
 	tracks map[Key]*track
@@ -115,7 +121,25 @@ var marshal = proto.MarshalOptions{Deterministic: true}
 // an event already applied to a track join that version's delta.
 func (ts *Tracks) Apply(pos uint64, at time.Time, changes ...Change) {
 	ts.mu.Lock()
-	defer ts.mu.Unlock()
+	moved := ts.apply(pos, at, changes)
+	watchers := ts.watchers
+	ts.mu.Unlock()
+	for _, w := range watchers {
+		if ids := moved[w.kind]; len(ids) > 0 {
+			w.f(pos, at, ids)
+		}
+	}
+}
+
+// apply folds changes and returns the ids of the objects that moved, by
+// kind. Called with ts.mu held.
+func (ts *Tracks) apply(pos uint64, at time.Time, changes []Change) map[string][]string {
+	moved := map[string][]string{}
+	note := func(c Change) {
+		if ids := moved[c.Kind]; len(ids) == 0 || ids[len(ids)-1] != c.ID {
+			moved[c.Kind] = append(ids, c.ID)
+		}
+	}
 	deltas := map[Key]*syncv1.Delta{}
 	delta := func(k Key) *syncv1.Delta {
 		if d := deltas[k]; d != nil {
@@ -141,6 +165,7 @@ func (ts *Tracks) Apply(pos uint64, at time.Time, changes ...Change) {
 			t.res[key], t.values[key] = r, v
 			d := delta(k)
 			d.Upserts = append(d.Upserts, r)
+			note(c)
 		}
 		for k, t := range ts.tracks {
 			if k.Staging != c.Staging || c.Values[k.Partition] != nil || t.res[key] == nil {
@@ -150,11 +175,13 @@ func (ts *Tracks) Apply(pos uint64, at time.Time, changes ...Change) {
 			delete(t.values, key)
 			d := delta(k)
 			d.Deletes = append(d.Deletes, &syncv1.ResourceRef{Kind: c.Kind, Id: c.ID})
+			note(c)
 		}
 	}
 	for k, d := range deltas {
 		ts.move(k, ts.tracks[k], d, pos, at)
 	}
+	return moved
 }
 
 // move moves t to version pos by the changes in d and hands d to the

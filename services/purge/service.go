@@ -25,7 +25,7 @@ import (
 	"github.com/strata-edge/strata/pkg/authz"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/natsutil"
-	"github.com/strata-edge/strata/services/config"
+	"github.com/strata-edge/strata/services/edgesync"
 )
 
 // StreamMaxAge is how long STRATA_PURGE keeps commands: a node offline for
@@ -48,7 +48,7 @@ type Options struct {
 	Conn      *nats.Conn          // where acknowledgements arrive
 	// Nodes tells which nodes are online (the heartbeats the config
 	// service shows); a purge waits for the online nodes of its scope.
-	Nodes    config.StatusSource
+	Nodes    edgesync.StatusSource
 	Topology Topology
 	Logger   *slog.Logger     // nil = discard
 	Now      func() time.Time // nil = time.Now
@@ -95,7 +95,7 @@ func New(opts Options) (*Service, error) {
 		opts.Now = time.Now
 	}
 	if opts.Nodes == nil {
-		opts.Nodes = config.StatusSourceFunc(func() map[string]config.NodeStatus { return nil })
+		opts.Nodes = edgesync.StatusSourceFunc(func() map[string]edgesync.NodeStatus { return nil })
 	}
 	return &Service{opts: opts, log: opts.Logger, model: newModel(), wake: make(chan struct{}, 1)}, nil
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/strata-edge/strata/pkg/natsutil"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 	"github.com/strata-edge/strata/services/config"
+	"github.com/strata-edge/strata/services/edgesync"
 )
 
 // env is a purge service on a real embedded JetStream, with a real config
@@ -128,10 +129,10 @@ func newEnv(t *testing.T) *env {
 func (e *env) start() {
 	t := e.t
 	svc, err := New(Options{Store: e.store, JetStream: e.js, Conn: e.nc, Topology: e.cfg, Now: e.clock.now,
-		Nodes: config.StatusSourceFunc(func() map[string]config.NodeStatus {
-			out := map[string]config.NodeStatus{}
+		Nodes: edgesync.StatusSourceFunc(func() map[string]edgesync.NodeStatus {
+			out := map[string]edgesync.NodeStatus{}
 			for id, on := range e.online {
-				out[id] = config.NodeStatus{Online: on}
+				out[id] = edgesync.NodeStatus{Online: on}
 			}
 			return out
 		})})

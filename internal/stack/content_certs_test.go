@@ -1,19 +1,21 @@
-package config
+package stack
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	certv1 "github.com/strata-edge/strata/gen/strata/cert/v1"
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/pkg/certtest"
-	"github.com/strata-edge/strata/pkg/keywrap"
+	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 	certsvc "github.com/strata-edge/strata/services/cert"
+	"github.com/strata-edge/strata/services/edgesync/edgesynctest"
 )
 
 // TestSnapshotCarriesAttachedCertificates: a certificate attached to a
@@ -21,32 +23,10 @@ import (
 // the partition's nodes, as a delta and in the snapshot; detaching it or
 // deleting the app takes it out again.
 func TestSnapshotCarriesAttachedCertificates(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	line, _ := keywrap.NewKeyLine()
-	kek, err := keywrap.Parse(line)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := New(Options{Store: e.store, JetStream: e.js, KEK: kek})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.Start(e.ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { svc.Stop(context.Background()) })
-	certs, err := certsvc.New(certsvc.Options{Store: e.store, KEK: kek})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := certs.Start(e.ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { certs.Stop(context.Background()) })
-
-	c, ctx := e.client, e.ctx
-	app := must(c.CreateApp(ctx, &configv1.CreateAppRequest{Name: "web", Domains: []string{"app.example.com"}}))(t).App
-	must(c.CreateRelease(ctx, &configv1.CreateReleaseRequest{AppId: app.Id}))(t)
+	e := newContentEnv(t)
+	c, ctx, certs, kek := e.cfg, e.ctx, e.c.cert, e.kek
+	app := need(c.CreateApp(ctx, &configv1.CreateAppRequest{Name: "web", Domains: []string{"app.example.com"}}))(t).App
+	need(c.CreateRelease(ctx, &configv1.CreateReleaseRequest{AppId: app.Id}))(t)
 	partition := app.PartitionIds[0]
 
 	set := certtest.NewSet(t)
@@ -57,10 +37,7 @@ func TestSnapshotCarriesAttachedCertificates(t *testing.T) {
 	}
 	nodeKEK, _ := certsvc.NodeKeyring(kek, partition)
 	snapCerts := func() []*certv1.SyncedCertificate {
-		if err := svc.catchUp(ctx); err != nil {
-			t.Fatal(err)
-		}
-		return svc.proj.snapshot(partition, false).Certificates
+		return e.snapshot(partition, false).Certificates
 	}
 	got := snapCerts()
 	if len(got) != 1 || got[0].Id != up.Id || got[0].ChainPem != up.ChainPem {
@@ -72,18 +49,15 @@ func TestSnapshotCarriesAttachedCertificates(t *testing.T) {
 	}
 	// GetSnapshot's JSON shows the certificate but not its wrapped key, and
 	// rendering it leaves the projection's snapshot as it is.
-	js, err := snapshotJSON(svc.proj.snapshot(partition, false))
-	if err != nil {
-		t.Fatal(err)
-	}
+	js, _ := e.apiSnapshot(app.PartitionIds[0], false)
 	if !strings.Contains(js, `"chain_pem"`) || strings.Contains(js, `"key"`) || strings.Contains(js, "ciphertext") ||
 		strings.Contains(js, base64.StdEncoding.EncodeToString(got[0].Key.Ciphertext)) {
 		t.Fatalf("snapshot JSON shows the wrapped key or lacks the chain:\n%s", js)
 	}
-	if svc.proj.snapshot(partition, false).Certificates[0].Key == nil {
+	if e.c.sync.Snapshot(partition, false).Certificates[0].Key == nil {
 		t.Fatal("rendering the snapshot removed the key from the projection")
 	}
-	if staging := svc.proj.snapshot(partition, true).Certificates; len(staging) != 1 {
+	if staging := e.c.sync.Snapshot(partition, true).Certificates; len(staging) != 1 {
 		t.Fatalf("staging track: %d certificates", len(staging))
 	}
 
@@ -100,16 +74,16 @@ func TestSnapshotCarriesAttachedCertificates(t *testing.T) {
 	if got := snapCerts(); len(got) != 1 {
 		t.Fatalf("after attach: %v", got)
 	}
-	del := must(c.DeleteApp(ctx, &configv1.DeleteAppRequest{AppId: app.Id}))(t)
-	must(c.CreateRelease(ctx, &configv1.CreateReleaseRequest{AppId: app.Id, ExpectedVersion: &del.Version}))(t)
+	del := need(c.DeleteApp(ctx, &configv1.DeleteAppRequest{AppId: app.Id}))(t)
+	need(c.CreateRelease(ctx, &configv1.CreateReleaseRequest{AppId: app.Id, ExpectedVersion: &del.Version}))(t)
 	if got := snapCerts(); len(got) != 0 {
 		t.Fatalf("after the app's deletion: %v", got)
 	}
 
 	// The published deltas form an unbroken chain carrying the same changes.
 	var deltas []*syncv1.Delta
-	checkFor(t, func() error {
-		deltas = deltasOf(t, e, partition, false)
+	natstest.CheckFor(t, 20*time.Second, 20*time.Millisecond, func() error {
+		deltas = edgesynctest.Deltas(t, ctx, e.js, partition, false)
 		if len(deltas) != 5 {
 			return fmt.Errorf("%d deltas published, want 5", len(deltas))
 		}
@@ -136,9 +110,23 @@ func summary(d *syncv1.Delta) string {
 			s += w
 		}
 	}
-	add(hasKind(d.Upserts, kindApp), "app+")
-	add(len(deletesOf(d, kindApp)) > 0, "app-")
-	add(hasKind(d.Upserts, kindCertificate), "cert+")
-	add(len(deletesOf(d, kindCertificate)) > 0, "cert-")
+	add(hasKind(d.Upserts, "app"), "app+")
+	add(len(deletesOf(d, "app")) > 0, "app-")
+	add(hasKind(d.Upserts, certsvc.KindCertificate), "cert+")
+	add(len(deletesOf(d, certsvc.KindCertificate)) > 0, "cert-")
 	return s
+}
+
+func hasKind(rs []*syncv1.Resource, kind string) bool {
+	return slices.ContainsFunc(rs, func(r *syncv1.Resource) bool { return r.Kind == kind })
+}
+
+func deletesOf(d *syncv1.Delta, kind string) []string {
+	var out []string
+	for _, r := range d.Deletes {
+		if r.Kind == kind {
+			out = append(out, r.Id)
+		}
+	}
+	return out
 }

@@ -1,0 +1,105 @@
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/strata-edge/strata/pkg/background"
+	"github.com/strata-edge/strata/pkg/eventstore"
+	"github.com/strata-edge/strata/pkg/keywrap"
+	certsvc "github.com/strata-edge/strata/services/cert"
+	"github.com/strata-edge/strata/services/config"
+	dnssvc "github.com/strata-edge/strata/services/dns"
+	"github.com/strata-edge/strata/services/edgesync"
+)
+
+// contentParts are the inputs of newContent.
+type contentParts struct {
+	store eventstore.Store
+	// publish, when set, is where the tracks are published (the process
+	// serving the config API).
+	publish  jetstream.JetStream
+	kek      *keywrap.Keyring
+	statuses edgesync.StatusSource // nil: every node shows as never seen
+	// cert is the cert service's JetStream and ACME settings (when this
+	// process serves its API) from the dns service.
+	certJS jetstream.JetStream
+	acme   func(*dnssvc.Service) *certsvc.ACMEOptions
+	log    *slog.Logger
+}
+
+// content are the services whose content reaches the nodes (config: apps
+// and cluster settings, dns: zones, cert: certificates) and the edgesync
+// tracks they contribute to. Every API process runs them: their read
+// models resolve authorization scopes and answer each other's checks, and
+// one subscription folds the log into all of them in order.
+type content struct {
+	sync   *edgesync.Tracks
+	pub    *edgesync.Publisher // nil unless publishing
+	store  eventstore.Store
+	config *config.Service
+	dns    *dnssvc.Service
+	cert   *certsvc.Service
+	bg     background.Group
+}
+
+// newContent builds the content services on shared tracks. Folders are
+// added config first: dns reads config's nodes as of the event it folds.
+func newContent(p contentParts) (*content, error) {
+	c := &content{sync: edgesync.New(p.log.With("part", "edgesync"), p.publish != nil), store: p.store}
+	if p.publish != nil {
+		c.pub = edgesync.NewPublisher(p.publish, c.sync, config.Consistent, p.log.With("part", "edgesync"))
+	}
+	var err error
+	if c.config, err = config.New(config.Options{Store: p.store, Sync: c.sync, Statuses: p.statuses,
+		Logger: p.log.With("service", "config")}); err != nil {
+		return nil, fmt.Errorf("config service: %w", err)
+	}
+	if c.dns, err = dnssvc.New(dnssvc.Options{Store: p.store, Partitions: c.config, Sync: c.sync, Gateways: c.config,
+		Logger: p.log.With("service", "dns")}); err != nil {
+		return nil, fmt.Errorf("dns service: %w", err)
+	}
+	c.config.UseZones(c.dns)
+	var acme *certsvc.ACMEOptions
+	if p.acme != nil {
+		acme = p.acme(c.dns)
+	}
+	if c.cert, err = certsvc.New(certsvc.Options{Store: p.store, JetStream: p.certJS, KEK: p.kek, ACME: acme,
+		Apps: c.config, Domains: c.config, Sync: c.sync, Logger: p.log.With("service", "cert")}); err != nil {
+		return nil, fmt.Errorf("cert service: %w", err)
+	}
+	return c, nil
+}
+
+// Start follows the log (and publishes), then starts the services: each
+// returns once its read model caught up.
+func (c *content) Start(ctx context.Context) error {
+	if err := c.bg.Start(ctx); err != nil {
+		return err
+	}
+	if c.pub != nil {
+		if err := c.pub.EnsureStream(ctx); err != nil {
+			return errors.Join(err, c.bg.Stop(context.Background()))
+		}
+		c.bg.Go(c.pub.Run)
+	}
+	c.bg.Go(func(ctx context.Context) { c.sync.Follow(ctx, c.store) })
+	for _, s := range []struct {
+		name  string
+		start func(context.Context) error
+	}{{"config", c.config.Start}, {"dns", c.dns.Start}, {"cert", c.cert.Start}} {
+		if err := s.start(ctx); err != nil {
+			return errors.Join(fmt.Errorf("start %s service: %w", s.name, err), c.Stop(context.Background()))
+		}
+	}
+	return nil
+}
+
+// Stop stops the services, then the subscription and the publisher.
+func (c *content) Stop(ctx context.Context) error {
+	return errors.Join(c.cert.Stop(ctx), c.dns.Stop(ctx), c.config.Stop(ctx), c.bg.Stop(ctx))
+}

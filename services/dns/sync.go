@@ -1,0 +1,123 @@
+package dns
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
+	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+	"github.com/strata-edge/strata/pkg/eventstore"
+	"github.com/strata-edge/strata/services/edgesync"
+)
+
+// KindZone is the kind this service contributes to the partition tracks
+// (node/store/kinds.go decodes it): a zone's newest release, on both tracks
+// of each of its partitions (zones have no staging releases).
+const KindZone = "zone"
+
+var zoneKind = edgesync.Kind{Name: KindZone, View: func(s *syncv1.Snapshot, objs []proto.Message) {
+	s.Zones = make([]*dnsv1.Zone, len(objs))
+	for i, o := range objs {
+		s.Zones[i] = o.(*dnsv1.Zone)
+	}
+}}
+
+// Gateways returns the public addresses of the approved, enabled nodes of a
+// cluster (id or name), sorted (the config service): what a gateway record
+// carries to the nodes until the first live gateway set arrives.
+type Gateways interface {
+	GatewayAddresses(cluster string) []string
+}
+
+// syncZone sends the zone's released content to the tracks when a release
+// or revert changed it. Called with p.mu held, in log order.
+func (p *projection) syncZone(id string, prev *dnsv1.Zone, e eventstore.Event) {
+	cur := p.zones[id].agg.Released()
+	if p.sync == nil || prev == cur {
+		return
+	}
+	var values map[string]proto.Message
+	if cur != nil {
+		values = edgesync.Everywhere(p.withGatewayAddresses(cur), cur.PartitionIds)
+	}
+	for _, staging := range []bool{false, true} {
+		p.sync.Apply(e.Position, e.Metadata.Time, edgesync.Change{Kind: KindZone, ID: id, Staging: staging, Values: values})
+	}
+}
+
+// withGatewayAddresses returns z with the gateway records' addresses filled
+// in as of the release. z is shared and never changed: a record to fill
+// means a copy.
+func (p *projection) withGatewayAddresses(z *dnsv1.Zone) *dnsv1.Zone {
+	if p.gateways == nil || !slices.ContainsFunc(z.GetRecords(), func(r *dnsv1.Record) bool { return r.GetGatewayCluster() != "" }) {
+		return z
+	}
+	z = proto.Clone(z).(*dnsv1.Zone)
+	for _, r := range z.Records {
+		if r.GatewayCluster != "" {
+			r.GatewayAddresses = p.gateways.GatewayAddresses(r.GatewayCluster)
+		}
+	}
+	return z
+}
+
+// live reports whether zone z exists somewhere: not deleted, or its
+// deletion not released yet.
+func live(z *Zone) bool {
+	return z.Exists() && (!z.Deleted() || z.Released() != nil || z.Pending() > 0)
+}
+
+// contents are the working copy and the newest release of z.
+func contents(z *Zone) []*dnsv1.Zone {
+	out := []*dnsv1.Zone{z.Working()}
+	if r := z.Released(); r != nil {
+		out = append(out, r)
+	}
+	return out
+}
+
+// ZonesIn lists the live zones that name partition in their working copy or
+// release, as `"example.com" (zone_1)` (the config service refuses to
+// delete a partition in use).
+func (s *Service) ZonesIn(partition string) []string {
+	s.proj.mu.RLock()
+	defer s.proj.mu.RUnlock()
+	var out []string
+	for id, e := range s.proj.zones {
+		if !live(e.agg) {
+			continue
+		}
+		for _, c := range contents(e.agg) {
+			if slices.Contains(c.GetPartitionIds(), partition) {
+				out = append(out, fmt.Sprintf("%q (%s)", strings.TrimSuffix(e.agg.Working().GetName(), "."), id))
+				break
+			}
+		}
+	}
+	return out
+}
+
+// GatewayRecords lists the gateway records of live zones whose cluster
+// reference (id or name) matches, as `www in zone "example.com"` (the config
+// service refuses to delete or rename a cluster in use).
+func (s *Service) GatewayRecords(match func(cluster string) bool) []string {
+	s.proj.mu.RLock()
+	defer s.proj.mu.RUnlock()
+	var out []string
+	for _, e := range s.proj.zones {
+		if !live(e.agg) {
+			continue
+		}
+		for _, c := range contents(e.agg) {
+			for _, r := range c.GetRecords() {
+				if r.GetGatewayCluster() != "" && match(r.GetGatewayCluster()) {
+					out = append(out, fmt.Sprintf("%s in zone %q", r.GetName(), strings.TrimSuffix(c.GetName(), ".")))
+				}
+			}
+		}
+	}
+	return out
+}

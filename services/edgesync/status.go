@@ -1,0 +1,39 @@
+package edgesync
+
+import (
+	"time"
+
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+)
+
+// NodeStatus is what the control plane last heard from a node: the
+// heartbeats the nodes service receives.
+type NodeStatus struct {
+	// AppliedVersion is the snapshot version the node runs.
+	AppliedVersion uint64
+	// LastSeen is when the last heartbeat arrived (control-plane clock).
+	LastSeen time.Time
+	// Online: heard from recently and not disabled.
+	Online bool
+	// Healthy: online and reporting itself healthy.
+	Healthy bool
+	// ApplyError is why the node rejected the newest snapshot it received
+	// (empty when it runs it), and DNS what its DNS server does, both from
+	// its last heartbeat.
+	ApplyError string
+	DNS        configv1.NodeDnsState
+}
+
+// StatusSource reports the latest status of the nodes that reported, by node
+// id: the nodes service's heartbeats (through a small adapter in the
+// wiring), read by the config service (sync status) and the purge service
+// (the nodes a purge waits for).
+type StatusSource interface {
+	NodeStatuses() map[string]NodeStatus
+}
+
+// StatusSourceFunc adapts a function to StatusSource.
+type StatusSourceFunc func() map[string]NodeStatus
+
+// NodeStatuses calls f.
+func (f StatusSourceFunc) NodeStatuses() map[string]NodeStatus { return f() }
