@@ -23,6 +23,7 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// KeyType is the algorithm of a certificate's key.
 type KeyType int32
 
 const (
@@ -130,6 +131,8 @@ func (ChallengeType) EnumDescriptor() ([]byte, []int) {
 	return file_strata_cert_v1_cert_proto_rawDescGZIP(), []int{1}
 }
 
+// CertificateState is whether a certificate is usable, or where a managed
+// one's issuance stands.
 type CertificateState int32
 
 const (
@@ -552,6 +555,7 @@ func (x *SyncedCertificate) GetAppIds() []string {
 	return nil
 }
 
+// Request of UploadCertificate: the chain, its key and the apps to attach it to.
 type UploadCertificateRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -642,6 +646,7 @@ func (x *UploadCertificateRequest) GetForce() bool {
 	return false
 }
 
+// Response of UploadCertificate: the stored certificate and its version.
 type UploadCertificateResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Certificate   *Certificate           `protobuf:"bytes,1,opt,name=certificate,proto3" json:"certificate,omitempty"`
@@ -694,6 +699,7 @@ func (x *UploadCertificateResponse) GetVersion() uint64 {
 	return 0
 }
 
+// Request of ListCertificates: an optional app filter.
 type ListCertificatesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Only certificates attached to this app.
@@ -739,6 +745,7 @@ func (x *ListCertificatesRequest) GetAppId() string {
 	return ""
 }
 
+// Response of ListCertificates: the certificates, sorted by name.
 type ListCertificatesResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Certificates  []*Certificate         `protobuf:"bytes,1,rep,name=certificates,proto3" json:"certificates,omitempty"`
@@ -783,6 +790,7 @@ func (x *ListCertificatesResponse) GetCertificates() []*Certificate {
 	return nil
 }
 
+// Request of GetCertificate: the certificate's id or name.
 type GetCertificateRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Certificate id or name.
@@ -828,6 +836,7 @@ func (x *GetCertificateRequest) GetCertificate() string {
 	return ""
 }
 
+// Response of GetCertificate: the certificate and its version (etag).
 type GetCertificateResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Certificate   *Certificate           `protobuf:"bytes,1,opt,name=certificate,proto3" json:"certificate,omitempty"`
@@ -880,6 +889,8 @@ func (x *GetCertificateResponse) GetVersion() uint64 {
 	return 0
 }
 
+// Request of DeleteCertificate: the certificate (id or name) and the version
+// it must still have.
 type DeleteCertificateRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	Certificate     string                 `protobuf:"bytes,1,opt,name=certificate,proto3" json:"certificate,omitempty"`
@@ -932,6 +943,7 @@ func (x *DeleteCertificateRequest) GetExpectedVersion() uint64 {
 	return 0
 }
 
+// Response of DeleteCertificate: the version of the deletion.
 type DeleteCertificateResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Version       uint64                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
@@ -976,6 +988,7 @@ func (x *DeleteCertificateResponse) GetVersion() uint64 {
 	return 0
 }
 
+// Request of AttachCertificate: the certificate (id or name) and the app.
 type AttachCertificateRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	Certificate     string                 `protobuf:"bytes,1,opt,name=certificate,proto3" json:"certificate,omitempty"`
@@ -1046,6 +1059,7 @@ func (x *AttachCertificateRequest) GetForce() bool {
 	return false
 }
 
+// Response of AttachCertificate: the certificate with its apps, and its version.
 type AttachCertificateResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Certificate   *Certificate           `protobuf:"bytes,1,opt,name=certificate,proto3" json:"certificate,omitempty"`
@@ -1098,6 +1112,7 @@ func (x *AttachCertificateResponse) GetVersion() uint64 {
 	return 0
 }
 
+// Request of DetachCertificate: the certificate (id or name) and the app.
 type DetachCertificateRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	Certificate     string                 `protobuf:"bytes,1,opt,name=certificate,proto3" json:"certificate,omitempty"`
@@ -1158,6 +1173,7 @@ func (x *DetachCertificateRequest) GetExpectedVersion() uint64 {
 	return 0
 }
 
+// Response of DetachCertificate: the certificate with its apps, and its version.
 type DetachCertificateResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Certificate   *Certificate           `protobuf:"bytes,1,opt,name=certificate,proto3" json:"certificate,omitempty"`
@@ -1210,6 +1226,8 @@ func (x *DetachCertificateResponse) GetVersion() uint64 {
 	return 0
 }
 
+// Request of RequestCertificate: the app, the domains, and which CA and
+// challenge to use.
 type RequestCertificateRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	AppId string                 `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
@@ -1299,6 +1317,7 @@ func (x *RequestCertificateRequest) GetForce() bool {
 	return false
 }
 
+// Response of RequestCertificate: the managed certificate, pending issuance.
 type RequestCertificateResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Certificate   *Certificate           `protobuf:"bytes,1,opt,name=certificate,proto3" json:"certificate,omitempty"`
@@ -1351,6 +1370,7 @@ func (x *RequestCertificateResponse) GetVersion() uint64 {
 	return 0
 }
 
+// Request of RevokeCertificate: the managed certificate and the reason.
 type RevokeCertificateRequest struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	Certificate string                 `protobuf:"bytes,1,opt,name=certificate,proto3" json:"certificate,omitempty"`
@@ -1404,6 +1424,8 @@ func (x *RevokeCertificateRequest) GetReason() uint32 {
 	return 0
 }
 
+// Response of RevokeCertificate: the certificate after revocation, and its
+// version.
 type RevokeCertificateResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Certificate   *Certificate           `protobuf:"bytes,1,opt,name=certificate,proto3" json:"certificate,omitempty"`
@@ -1536,6 +1558,7 @@ func (x *AcmeAccount) GetUpdatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// Request of SetAcmeAccount: the directory and its external account binding.
 type SetAcmeAccountRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// ACME directory URL (https://..., or http:// for a test CA).
@@ -1598,6 +1621,7 @@ func (x *SetAcmeAccountRequest) GetEabHmacKey() string {
 	return ""
 }
 
+// Response of SetAcmeAccount: the account settings as stored (no key).
 type SetAcmeAccountResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Account       *AcmeAccount           `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
@@ -1642,6 +1666,7 @@ func (x *SetAcmeAccountResponse) GetAccount() *AcmeAccount {
 	return nil
 }
 
+// Request of ListAcmeAccounts: no parameters.
 type ListAcmeAccountsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1678,6 +1703,7 @@ func (*ListAcmeAccountsRequest) Descriptor() ([]byte, []int) {
 	return file_strata_cert_v1_cert_proto_rawDescGZIP(), []int{22}
 }
 
+// Response of ListAcmeAccounts: one entry per directory.
 type ListAcmeAccountsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Accounts      []*AcmeAccount         `protobuf:"bytes,1,rep,name=accounts,proto3" json:"accounts,omitempty"`

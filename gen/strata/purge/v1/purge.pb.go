@@ -23,6 +23,7 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// PurgeKind is what the values of a purge name.
 type PurgeKind int32
 
 const (
@@ -422,6 +423,8 @@ func (x *PurgeAck) GetError() string {
 	return ""
 }
 
+// Request of CreatePurge: what to purge (kind with values or a condition),
+// where (scope) and whether to mark stale instead of delete.
 type CreatePurgeRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Kind          PurgeKind              `protobuf:"varint,1,opt,name=kind,proto3,enum=strata.purge.v1.PurgeKind" json:"kind,omitempty"`
@@ -498,6 +501,7 @@ func (x *CreatePurgeRequest) GetScope() *Scope {
 	return nil
 }
 
+// Response of CreatePurge: the recorded purge, no node acknowledged yet.
 type CreatePurgeResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Purge         *Purge                 `protobuf:"bytes,1,opt,name=purge,proto3" json:"purge,omitempty"`
@@ -542,6 +546,7 @@ func (x *CreatePurgeResponse) GetPurge() *Purge {
 	return nil
 }
 
+// Request of GetPurge: the purge id (prg_...).
 type GetPurgeRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -586,6 +591,7 @@ func (x *GetPurgeRequest) GetId() string {
 	return ""
 }
 
+// Response of GetPurge: the purge and its progress.
 type GetPurgeResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Purge         *Purge                 `protobuf:"bytes,1,opt,name=purge,proto3" json:"purge,omitempty"`
@@ -630,6 +636,8 @@ func (x *GetPurgeResponse) GetPurge() *Purge {
 	return nil
 }
 
+// Request of ListPurges: page size (default 50, at most 500) and the token of
+// the previous page.
 type ListPurgesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	PageSize      int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
@@ -682,6 +690,8 @@ func (x *ListPurgesRequest) GetPageToken() string {
 	return ""
 }
 
+// Response of ListPurges: one page of purges, newest first, and the token of
+// the next page (empty on the last).
 type ListPurgesResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Purges        []*Purge               `protobuf:"bytes,1,rep,name=purges,proto3" json:"purges,omitempty"`

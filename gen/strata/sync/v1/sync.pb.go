@@ -720,6 +720,8 @@ func (x *GatewaySet) GetTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// One cluster of a GatewaySet: its id, name and the public addresses of its
+// healthy online nodes.
 type ClusterAddresses struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	ClusterId   string                 `protobuf:"bytes,1,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`

@@ -67,23 +67,41 @@ const (
 
 // CertServiceClient is a client for the strata.cert.v1.CertService service.
 type CertServiceClient interface {
+	// UploadCertificate stores a PEM chain and its private key (sealed before it
+	// is written), optionally attached to apps. Refused with invalid_argument
+	// naming chain_pem or key_pem when the chain does not verify, is expired or
+	// the key does not match, and for a name already taken.
 	UploadCertificate(context.Context, *v1.UploadCertificateRequest) (*v1.UploadCertificateResponse, error)
+	// ListCertificates lists certificates by name, optionally only those
+	// attached to one app.
 	ListCertificates(context.Context, *v1.ListCertificatesRequest) (*v1.ListCertificatesResponse, error)
+	// GetCertificate returns one certificate by id or name, with its version;
+	// not_found when there is none.
 	GetCertificate(context.Context, *v1.GetCertificateRequest) (*v1.GetCertificateResponse, error)
+	// DeleteCertificate removes a certificate; nodes drop it with their next
+	// snapshot. not_found for an unknown one, aborted on a stale expected_version.
 	DeleteCertificate(context.Context, *v1.DeleteCertificateRequest) (*v1.DeleteCertificateResponse, error)
+	// AttachCertificate makes an app's nodes serve the certificate (no-op when
+	// attached already). Refused with invalid_argument when it names none of the
+	// app's domains unless force is set, not_found for an unknown app.
 	AttachCertificate(context.Context, *v1.AttachCertificateRequest) (*v1.AttachCertificateResponse, error)
+	// DetachCertificate stops an app serving the certificate (no-op when not
+	// attached; works for an app deleted meanwhile).
 	DetachCertificate(context.Context, *v1.DetachCertificateRequest) (*v1.DetachCertificateResponse, error)
 	// RequestCertificate creates a managed certificate issued through ACME
 	// (HTTP-01 answered by the edge nodes) and attached to the app; its status
 	// shows issuance progress and failures.
 	RequestCertificate(context.Context, *v1.RequestCertificateRequest) (*v1.RequestCertificateResponse, error)
 	// RevokeCertificate asks the CA to revoke a managed certificate's current
-	// leaf; the service then issues a new one.
+	// leaf; the service then issues a new one. Refused with failed_precondition
+	// for an uploaded or not yet issued certificate, or when ACME is not configured.
 	RevokeCertificate(context.Context, *v1.RevokeCertificateRequest) (*v1.RevokeCertificateResponse, error)
 	// SetAcmeAccount sets how the service registers its account with an ACME
 	// directory: external account binding (key id + HMAC key, as ZeroSSL and
 	// other commercial CAs require). The HMAC key is stored encrypted and never
-	// returned. Empty eab_key_id and eab_hmac_key clear the binding.
+	// returned. Empty eab_key_id and eab_hmac_key clear the binding. Refused
+	// with failed_precondition when setting a binding for an account already
+	// registered.
 	SetAcmeAccount(context.Context, *v1.SetAcmeAccountRequest) (*v1.SetAcmeAccountResponse, error)
 	// ListAcmeAccounts lists the directories with settings or a registered
 	// account.
@@ -270,23 +288,41 @@ func (c *certServiceClient) ListAcmeAccounts(ctx context.Context, req *v1.ListAc
 
 // CertServiceHandler is an implementation of the strata.cert.v1.CertService service.
 type CertServiceHandler interface {
+	// UploadCertificate stores a PEM chain and its private key (sealed before it
+	// is written), optionally attached to apps. Refused with invalid_argument
+	// naming chain_pem or key_pem when the chain does not verify, is expired or
+	// the key does not match, and for a name already taken.
 	UploadCertificate(context.Context, *v1.UploadCertificateRequest) (*v1.UploadCertificateResponse, error)
+	// ListCertificates lists certificates by name, optionally only those
+	// attached to one app.
 	ListCertificates(context.Context, *v1.ListCertificatesRequest) (*v1.ListCertificatesResponse, error)
+	// GetCertificate returns one certificate by id or name, with its version;
+	// not_found when there is none.
 	GetCertificate(context.Context, *v1.GetCertificateRequest) (*v1.GetCertificateResponse, error)
+	// DeleteCertificate removes a certificate; nodes drop it with their next
+	// snapshot. not_found for an unknown one, aborted on a stale expected_version.
 	DeleteCertificate(context.Context, *v1.DeleteCertificateRequest) (*v1.DeleteCertificateResponse, error)
+	// AttachCertificate makes an app's nodes serve the certificate (no-op when
+	// attached already). Refused with invalid_argument when it names none of the
+	// app's domains unless force is set, not_found for an unknown app.
 	AttachCertificate(context.Context, *v1.AttachCertificateRequest) (*v1.AttachCertificateResponse, error)
+	// DetachCertificate stops an app serving the certificate (no-op when not
+	// attached; works for an app deleted meanwhile).
 	DetachCertificate(context.Context, *v1.DetachCertificateRequest) (*v1.DetachCertificateResponse, error)
 	// RequestCertificate creates a managed certificate issued through ACME
 	// (HTTP-01 answered by the edge nodes) and attached to the app; its status
 	// shows issuance progress and failures.
 	RequestCertificate(context.Context, *v1.RequestCertificateRequest) (*v1.RequestCertificateResponse, error)
 	// RevokeCertificate asks the CA to revoke a managed certificate's current
-	// leaf; the service then issues a new one.
+	// leaf; the service then issues a new one. Refused with failed_precondition
+	// for an uploaded or not yet issued certificate, or when ACME is not configured.
 	RevokeCertificate(context.Context, *v1.RevokeCertificateRequest) (*v1.RevokeCertificateResponse, error)
 	// SetAcmeAccount sets how the service registers its account with an ACME
 	// directory: external account binding (key id + HMAC key, as ZeroSSL and
 	// other commercial CAs require). The HMAC key is stored encrypted and never
-	// returned. Empty eab_key_id and eab_hmac_key clear the binding.
+	// returned. Empty eab_key_id and eab_hmac_key clear the binding. Refused
+	// with failed_precondition when setting a binding for an account already
+	// registered.
 	SetAcmeAccount(context.Context, *v1.SetAcmeAccountRequest) (*v1.SetAcmeAccountResponse, error)
 	// ListAcmeAccounts lists the directories with settings or a registered
 	// account.

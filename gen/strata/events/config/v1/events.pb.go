@@ -24,6 +24,7 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// ObjectKind is the kind of app object an ObjectReverted restores.
 type ObjectKind int32
 
 const (

@@ -44,8 +44,15 @@ const (
 
 // PurgeServiceClient is a client for the strata.purge.v1.PurgeService service.
 type PurgeServiceClient interface {
+	// CreatePurge records a purge and publishes its command to every partition
+	// of the scope; the nodes online now are the ones it waits for. Refused with
+	// invalid_argument on a bad kind, value or condition, not_found for an
+	// unknown app or partition, failed_precondition when the scope has no partition.
 	CreatePurge(context.Context, *v1.CreatePurgeRequest) (*v1.CreatePurgeResponse, error)
+	// GetPurge returns one purge with its per-node acknowledgements; not_found
+	// for an unknown id.
 	GetPurge(context.Context, *v1.GetPurgeRequest) (*v1.GetPurgeResponse, error)
+	// ListPurges lists purges newest first, one page at a time.
 	ListPurges(context.Context, *v1.ListPurgesRequest) (*v1.ListPurgesResponse, error)
 }
 
@@ -117,8 +124,15 @@ func (c *purgeServiceClient) ListPurges(ctx context.Context, req *v1.ListPurgesR
 
 // PurgeServiceHandler is an implementation of the strata.purge.v1.PurgeService service.
 type PurgeServiceHandler interface {
+	// CreatePurge records a purge and publishes its command to every partition
+	// of the scope; the nodes online now are the ones it waits for. Refused with
+	// invalid_argument on a bad kind, value or condition, not_found for an
+	// unknown app or partition, failed_precondition when the scope has no partition.
 	CreatePurge(context.Context, *v1.CreatePurgeRequest) (*v1.CreatePurgeResponse, error)
+	// GetPurge returns one purge with its per-node acknowledgements; not_found
+	// for an unknown id.
 	GetPurge(context.Context, *v1.GetPurgeRequest) (*v1.GetPurgeResponse, error)
+	// ListPurges lists purges newest first, one page at a time.
 	ListPurges(context.Context, *v1.ListPurgesRequest) (*v1.ListPurgesResponse, error)
 }
 
