@@ -120,6 +120,10 @@ func ToConnectLog(logger *slog.Logger, err error) *connect.Error {
 		return fromError(e)
 	}
 	switch {
+	case errors.Is(err, eventstore.ErrTooLarge):
+		// A service that knows the payload names its field first
+		// (CheckEventSize); this keeps any other from being internal.
+		return connect.NewError(connect.CodeInvalidArgument, err)
 	case errors.Is(err, eventstore.ErrConflict):
 		return connect.NewError(connect.CodeAborted,
 			errors.New("concurrent modification: the object changed meanwhile; reload and retry"))

@@ -13,6 +13,10 @@ import (
 // nothing was stored.
 var ErrInvalid = errors.New("eventstore: invalid argument")
 
+// ErrTooLarge is wrapped by the error of an append with an event whose Data
+// is longer than MaxDataLen. It wraps ErrInvalid.
+var ErrTooLarge = fmt.Errorf("%w: event too large", ErrInvalid)
+
 // Limits that every implementation enforces, so that an event accepted by one
 // store is accepted by all.
 const (
@@ -26,6 +30,9 @@ const (
 	// MaxEventsPerAppend is the most events one Append takes. It matches
 	// JetStream's default atomic batch limit.
 	MaxEventsPerAppend = 1000
+	// MaxDataLen is the longest Data of one event: NATS's default 1 MiB
+	// message less 16 KiB for the headers (ids, type, metadata).
+	MaxDataLen = 1<<20 - 16<<10
 )
 
 // ValidateStreamName reports whether name can name a stream: 1 to
@@ -93,6 +100,9 @@ func ValidateAppend(stream string, events []Event) error {
 			if err := validateText(f.v, MaxMetadataLen); err != nil {
 				return fmt.Errorf("%w: events[%d].Metadata.%s: %s", ErrInvalid, i, f.name, err)
 			}
+		}
+		if len(e.Data) > MaxDataLen {
+			return fmt.Errorf("%w: events[%d].Data (%s): %d bytes, more than the limit of %d", ErrTooLarge, i, e.Type, len(e.Data), MaxDataLen)
 		}
 		if y := e.Metadata.Time.Year(); !e.Metadata.Time.IsZero() && (y < 1 || y > 9999) {
 			return fmt.Errorf("%w: events[%d].Metadata.Time: year %d out of range 1-9999", ErrInvalid, i, y)

@@ -174,6 +174,9 @@ func (s *Service) appendStream(ctx context.Context, stream, what string, expecte
 	events := make([]eventstore.Event, len(msgs))
 	for i, m := range msgs {
 		typ, data, err := Encode(m)
+		if err == nil {
+			err = apierr.CheckEventSize(m, data)
+		}
 		if err != nil {
 			return 0, err
 		}

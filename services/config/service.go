@@ -163,6 +163,9 @@ func (s *Service) record(ctx context.Context, msgs []proto.Message) ([]eventstor
 	out := make([]eventstore.Event, len(msgs))
 	for i, m := range msgs {
 		typ, data, err := Encode(m)
+		if err == nil {
+			err = apierr.CheckEventSize(m, data)
+		}
 		if err != nil {
 			return nil, err
 		}

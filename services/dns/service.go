@@ -238,6 +238,9 @@ func (s *Service) appendAndWait(ctx context.Context, stream string, expected uin
 	events := make([]eventstore.Event, len(msgs))
 	for i, m := range msgs {
 		typ, data, err := Encode(m)
+		if err == nil {
+			err = apierr.CheckEventSize(m, data)
+		}
 		if err != nil {
 			return 0, err
 		}

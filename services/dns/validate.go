@@ -8,11 +8,32 @@ import (
 	"strings"
 
 	mdns "github.com/miekg/dns"
+	"google.golang.org/protobuf/proto"
 
 	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
 	"github.com/strata-edge/strata/pkg/apierr"
 	"github.com/strata-edge/strata/pkg/domainname"
 )
+
+// Limits on zone content. A zone is one object of its partition's sync and
+// its revert event carries all of it, so it stays well under the event
+// store's 1 MiB per event.
+const (
+	// maxZoneFileBytes bounds ImportZone's zone_file, checked before
+	// parsing (about 6,000 TXT records of 80 bytes).
+	maxZoneFileBytes = 512 << 10
+	// maxZoneRecordBytes bounds a zone's records, encoded (ids included).
+	maxZoneRecordBytes = 768 << 10
+)
+
+// checkRecordsSize refuses records over maxZoneRecordBytes, naming field.
+func checkRecordsSize(field string, recs []*dnsv1.Record) error {
+	if n := proto.Size(&dnsv1.Zone{Records: recs}); n > maxZoneRecordBytes {
+		return apierr.Invalid(apierr.FieldViolation{Field: field, Reason: fmt.Sprintf(
+			"would make the zone's %d records %d bytes encoded, more than the limit of %d bytes per zone", len(recs), n, maxZoneRecordBytes)})
+	}
+	return nil
+}
 
 // canonicalOrigin validates a zone name and returns it lower-case and fully
 // qualified.

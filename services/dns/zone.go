@@ -187,12 +187,20 @@ func (z *Zone) Import(text string) ([]proto.Message, error) {
 	if err := z.live(); err != nil {
 		return nil, err
 	}
+	if len(text) > maxZoneFileBytes {
+		// Before parsing: a large file costs seconds of CPU to refuse later.
+		return nil, apierr.Invalid(apierr.FieldViolation{Field: "zone_file", Reason: fmt.Sprintf(
+			"is %d bytes, more than the limit of %d bytes per zone file", len(text), maxZoneFileBytes)})
+	}
 	im, err := ParseZoneFile(z.working.GetName(), text)
 	if err != nil {
 		return nil, err
 	}
 	for _, r := range im.Records {
 		r.Id = ids.New(prefixRecord)
+	}
+	if err := checkRecordsSize("zone_file", im.Records); err != nil {
+		return nil, err
 	}
 	w := z.working
 	set := &ev.ZoneSettings{Name: w.GetName(), PartitionIds: w.GetPartitionIds(), Soa: im.Soa, Nameservers: im.Nameservers, Labels: w.GetLabels()}
@@ -269,6 +277,9 @@ func (z *Zone) findRecord(id string) int {
 // the record the command touches (its errors are "record.<field>").
 // The changed record's data is normalized (fully qualified names).
 func (z *Zone) checkRecords(recs []*dnsv1.Record, changed int) error {
+	if err := checkRecordsSize("record", recs); err != nil {
+		return err
+	}
 	origin := z.working.GetName()
 	var vs []apierr.FieldViolation
 	ps := make([]parsed, len(recs))

@@ -25,6 +25,7 @@ import (
 
 	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
 	"github.com/strata-edge/strata/pkg/apiauth"
+	"github.com/strata-edge/strata/pkg/apierr"
 	"github.com/strata-edge/strata/pkg/authz"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/ids"
@@ -290,6 +291,9 @@ func (s *Service) record(ctx context.Context, actor string, msgs []proto.Message
 		data, err := proto.Marshal(m)
 		if err != nil {
 			return nil, fmt.Errorf("encode %s: %w", typ, err)
+		}
+		if err := apierr.CheckEventSize(m, data); err != nil {
+			return nil, err
 		}
 		out[i] = eventstore.Event{ID: ids.New(prefixEvent), Type: typ, Data: data, Metadata: meta}
 	}

@@ -623,6 +623,9 @@ func testInvalidInput(t *testing.T, s eventstore.Store) {
 		{"space", "app x", []eventstore.Event{ev("x11", "t")}, "stream name"},
 		{"non-ASCII", "app.ü", []eventstore.Event{ev("x12", "t")}, "stream name"},
 		{"too long", strings.Repeat("a", eventstore.MaxStreamNameLen+1), []eventstore.Event{ev("x13", "t")}, "stream name"},
+		// Every store refuses what NATS could not carry (issue 11.4).
+		{"data too large", "app.ok", []eventstore.Event{ev("x14", "t"), {ID: "x15", Type: "t", Data: make([]byte, eventstore.MaxDataLen+1)}},
+			"events[1].Data (t): 1032193 bytes, more than the limit of 1032192"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
