@@ -22,7 +22,6 @@ import (
 	"github.com/strata-edge/strata/node"
 	"github.com/strata-edge/strata/pkg/keywrap"
 	"github.com/strata-edge/strata/pkg/secretfile"
-	"github.com/strata-edge/strata/services/nodes"
 )
 
 // Files of an edge node's data directory, beside node.db and node.creds
@@ -204,7 +203,7 @@ func joinUntilApproved(ctx context.Context, o EdgeOptions, kp nkeys.KeyPair, hav
 		return nil, err
 	}
 	req.KekPublicKey = tk.Public()
-	if req.KekPublicKeySignature, err = kp.Sign(nodes.KEKSignedMessage(req.KekPublicKey)); err != nil {
+	if req.KekPublicKeySignature, err = kp.Sign(keywrap.NodeKEKSignedMessage(req.KekPublicKey)); err != nil {
 		return nil, fmt.Errorf("sign transport key: %w", err)
 	}
 	if req.PublicIpv4, req.PublicIpv6, err = SplitPublicIPs("public IP", o.PublicIPs); err != nil {
@@ -257,7 +256,7 @@ func saveSealedKEK(dir string, tk *keywrap.TransportKey, res *configv1.JoinRespo
 	if sealed.GetSuite() != keywrap.SealedSuite {
 		return fmt.Errorf("join: node KEK sealed with suite %q, want %q", sealed.GetSuite(), keywrap.SealedSuite)
 	}
-	plain, err := tk.Open(nodes.KEKInfo(res.GetNode().GetId(), res.GetPartitionId()), sealed.GetCiphertext())
+	plain, err := tk.Open(keywrap.NodeKEKInfo(res.GetNode().GetId(), res.GetPartitionId()), sealed.GetCiphertext())
 	if err != nil {
 		return fmt.Errorf("join: open the sealed node KEK: %w", err)
 	}

@@ -10,24 +10,7 @@ import (
 	"github.com/strata-edge/strata/pkg/keywrap"
 )
 
-// Node KEK delivery. A joining node makes a one-time HPKE transport key
-// pair, signs its public key with its nkey (so nobody else holding the join
-// token can ask for the KEK to be sealed to their own key) and sends both
-// in JoinRequest. Once the node is approved, Join returns its partition's
-// node KEK sealed to that key. The KEK is never in clear on the wire and is
-// never recorded: no event carries it or the transport key.
-
-// KEKSignedMessage is what the node signs with its nkey: a domain
-// separator and the transport public key.
-func KEKSignedMessage(kekPublicKey []byte) []byte {
-	return append([]byte("strata-node-kek-v1\x00"), kekPublicKey...)
-}
-
-// KEKInfo is the HPKE info the node KEK is sealed with: it binds the
-// ciphertext to the node and partition it was made for.
-func KEKInfo(nodeID, partitionID string) []byte {
-	return []byte("strata node kek v1\x00" + nodeID + "\x00" + partitionID)
-}
+// Node KEK delivery: see pkg/keywrap/nodekek.go.
 
 // checkKEKKey validates the optional transport key and its signature.
 func checkKEKKey(req *configv1.JoinRequest) []apierr.FieldViolation {
@@ -48,8 +31,8 @@ func checkKEKKey(req *configv1.JoinRequest) []apierr.FieldViolation {
 	if err != nil {
 		return nil // public_key is reported on its own
 	}
-	if kp.Verify(KEKSignedMessage(pub), sig) != nil {
-		return []apierr.FieldViolation{{Field: "kek_public_key_signature", Reason: "does not verify with public_key (sign KEKSignedMessage with the node's nkey)"}}
+	if kp.Verify(keywrap.NodeKEKSignedMessage(pub), sig) != nil {
+		return []apierr.FieldViolation{{Field: "kek_public_key_signature", Reason: "does not verify with public_key (sign keywrap.NodeKEKSignedMessage with the node's nkey)"}}
 	}
 	return nil
 }
@@ -64,7 +47,7 @@ func (s *Service) sealNodeKEK(nodeID, partitionID string, pub []byte) (*configv1
 	if err != nil {
 		return nil, fmt.Errorf("node KEK of partition %s: %w", partitionID, err)
 	}
-	sealed, err := keywrap.SealTo(pub, KEKInfo(nodeID, partitionID), []byte(kr.Text()))
+	sealed, err := keywrap.SealTo(pub, keywrap.NodeKEKInfo(nodeID, partitionID), []byte(kr.Text()))
 	if err != nil {
 		return nil, fmt.Errorf("seal node KEK: %w", err)
 	}

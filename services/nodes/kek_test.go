@@ -38,7 +38,7 @@ func TestJoinSealsNodeKEK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sig, err := key.kp.Sign(nodes.KEKSignedMessage(tk.Public()))
+	sig, err := key.kp.Sign(keywrap.NodeKEKSignedMessage(tk.Public()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestJoinSealsNodeKEK(t *testing.T) {
 	if sealed.GetSuite() != keywrap.SealedSuite || len(sealed.GetCiphertext()) == 0 {
 		t.Fatalf("node_kek = %v", sealed)
 	}
-	plain, err := tk.Open(nodes.KEKInfo(id, partitionID), sealed.GetCiphertext())
+	plain, err := tk.Open(keywrap.NodeKEKInfo(id, partitionID), sealed.GetCiphertext())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestJoinSealsNodeKEK(t *testing.T) {
 	if err != nil || got.Text() != want.Text() {
 		t.Fatalf("opened KEK = %q (%v), want the partition's node KEK", plain, err)
 	}
-	if _, err := tk.Open(nodes.KEKInfo(id, "part_other"), sealed.GetCiphertext()); err == nil {
+	if _, err := tk.Open(keywrap.NodeKEKInfo(id, "part_other"), sealed.GetCiphertext()); err == nil {
 		t.Fatal("the sealed KEK opened for another partition")
 	}
 
@@ -100,8 +100,8 @@ func TestJoinRejectsBadKEKKey(t *testing.T) {
 	tok := e.createToken(t, &configv1.CreateJoinTokenRequest{Cluster: clusterID, AutoApprove: true})
 	key, thief := newKey(t), newKey(t)
 	tk, _ := keywrap.NewTransportKey()
-	good, _ := key.kp.Sign(nodes.KEKSignedMessage(tk.Public()))
-	stolen, _ := thief.kp.Sign(nodes.KEKSignedMessage(tk.Public()))
+	good, _ := key.kp.Sign(keywrap.NodeKEKSignedMessage(tk.Public()))
+	stolen, _ := thief.kp.Sign(keywrap.NodeKEKSignedMessage(tk.Public()))
 	for _, tc := range []struct {
 		name  string
 		pub   []byte
