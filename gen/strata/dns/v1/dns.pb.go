@@ -22,6 +22,7 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Request of CreateZone: the origin, partitions and settings of the new zone.
 type CreateZoneRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Zone origin ("example.com").
@@ -100,6 +101,7 @@ func (x *CreateZoneRequest) GetLabels() map[string]string {
 	return nil
 }
 
+// Response of CreateZone: the zone and its version.
 type CreateZoneResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Zone          *Zone                  `protobuf:"bytes,1,opt,name=zone,proto3" json:"zone,omitempty"`
@@ -152,6 +154,7 @@ func (x *CreateZoneResponse) GetVersion() uint64 {
 	return 0
 }
 
+// Request of GetZone: the zone's id or name.
 type GetZoneRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Zone id or name.
@@ -197,6 +200,7 @@ func (x *GetZoneRequest) GetZone() string {
 	return ""
 }
 
+// Response of GetZone: working copy, newest release and release state.
 type GetZoneResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The working copy, with pending changes.
@@ -275,6 +279,7 @@ func (x *GetZoneResponse) GetPendingChanges() uint32 {
 	return 0
 }
 
+// Request of ListZones: no parameters.
 type ListZonesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -311,6 +316,7 @@ func (*ListZonesRequest) Descriptor() ([]byte, []int) {
 	return file_strata_dns_v1_dns_proto_rawDescGZIP(), []int{4}
 }
 
+// Response of ListZones: one summary per zone, sorted by name.
 type ListZonesResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Zones         []*ZoneSummary         `protobuf:"bytes,1,rep,name=zones,proto3" json:"zones,omitempty"`
@@ -355,6 +361,7 @@ func (x *ListZonesResponse) GetZones() []*ZoneSummary {
 	return nil
 }
 
+// ZoneSummary is one zone in ListZones: its identity, size and release state.
 type ZoneSummary struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	Id             string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -455,6 +462,7 @@ func (x *ZoneSummary) GetDeleted() bool {
 	return false
 }
 
+// Request of UpdateZone: the zone and its new settings.
 type UpdateZoneRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	Zone            string                 `protobuf:"bytes,1,opt,name=zone,proto3" json:"zone,omitempty"`
@@ -540,6 +548,7 @@ func (x *UpdateZoneRequest) GetLabels() map[string]string {
 	return nil
 }
 
+// Response of UpdateZone: the working copy and its version.
 type UpdateZoneResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Zone          *Zone                  `protobuf:"bytes,1,opt,name=zone,proto3" json:"zone,omitempty"`
@@ -592,6 +601,7 @@ func (x *UpdateZoneResponse) GetVersion() uint64 {
 	return 0
 }
 
+// Request of DeleteZone: the zone and the version it must still have.
 type DeleteZoneRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	Zone            string                 `protobuf:"bytes,1,opt,name=zone,proto3" json:"zone,omitempty"`
@@ -644,6 +654,7 @@ func (x *DeleteZoneRequest) GetExpectedVersion() uint64 {
 	return 0
 }
 
+// Response of DeleteZone: the zone's version after the deletion.
 type DeleteZoneResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Version       uint64                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
@@ -688,6 +699,7 @@ func (x *DeleteZoneResponse) GetVersion() uint64 {
 	return 0
 }
 
+// Request of AddRecord: the zone and the record to add.
 type AddRecordRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	Zone            string                 `protobuf:"bytes,1,opt,name=zone,proto3" json:"zone,omitempty"`
@@ -749,6 +761,8 @@ func (x *AddRecordRequest) GetRecord() *Record {
 	return nil
 }
 
+// Response of AddRecord: the stored record (with its id, data normalized) and
+// the zone's version.
 type AddRecordResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Record        *Record                `protobuf:"bytes,1,opt,name=record,proto3" json:"record,omitempty"`
@@ -801,6 +815,7 @@ func (x *AddRecordResponse) GetVersion() uint64 {
 	return 0
 }
 
+// Request of UpdateRecord: the zone and the record's new content.
 type UpdateRecordRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	Zone            string                 `protobuf:"bytes,1,opt,name=zone,proto3" json:"zone,omitempty"`
@@ -862,6 +877,7 @@ func (x *UpdateRecordRequest) GetRecord() *Record {
 	return nil
 }
 
+// Response of UpdateRecord: the stored record and the zone's version.
 type UpdateRecordResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Record        *Record                `protobuf:"bytes,1,opt,name=record,proto3" json:"record,omitempty"`
@@ -914,6 +930,7 @@ func (x *UpdateRecordResponse) GetVersion() uint64 {
 	return 0
 }
 
+// Request of RemoveRecord: the zone and the record id.
 type RemoveRecordRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	Zone            string                 `protobuf:"bytes,1,opt,name=zone,proto3" json:"zone,omitempty"`
@@ -974,6 +991,7 @@ func (x *RemoveRecordRequest) GetRecordId() string {
 	return ""
 }
 
+// Response of RemoveRecord: the zone's version.
 type RemoveRecordResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Version       uint64                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
@@ -1018,6 +1036,7 @@ func (x *RemoveRecordResponse) GetVersion() uint64 {
 	return 0
 }
 
+// Request of ListRecords: the zone and optional filters.
 type ListRecordsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Zone  string                 `protobuf:"bytes,1,opt,name=zone,proto3" json:"zone,omitempty"`
@@ -1079,6 +1098,7 @@ func (x *ListRecordsRequest) GetType() RecordType {
 	return RecordType_RECORD_TYPE_UNSPECIFIED
 }
 
+// Response of ListRecords: the matching records and the zone's version.
 type ListRecordsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Records       []*Record              `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
@@ -1131,6 +1151,7 @@ func (x *ListRecordsResponse) GetVersion() uint64 {
 	return 0
 }
 
+// Request of ImportZone: the zone and the zone file text.
 type ImportZoneRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	Zone            string                 `protobuf:"bytes,1,opt,name=zone,proto3" json:"zone,omitempty"`
@@ -1193,6 +1214,7 @@ func (x *ImportZoneRequest) GetZoneFile() string {
 	return ""
 }
 
+// Response of ImportZone: how many records were imported and the zone's version.
 type ImportZoneResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Records       uint32                 `protobuf:"varint,1,opt,name=records,proto3" json:"records,omitempty"`
@@ -1245,6 +1267,7 @@ func (x *ImportZoneResponse) GetVersion() uint64 {
 	return 0
 }
 
+// Request of ExportZone: the zone and which content to export.
 type ExportZoneRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Zone  string                 `protobuf:"bytes,1,opt,name=zone,proto3" json:"zone,omitempty"`
@@ -1298,6 +1321,7 @@ func (x *ExportZoneRequest) GetReleased() bool {
 	return false
 }
 
+// Response of ExportZone: the zone file text.
 type ExportZoneResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ZoneFile      string                 `protobuf:"bytes,1,opt,name=zone_file,json=zoneFile,proto3" json:"zone_file,omitempty"`
@@ -1342,6 +1366,7 @@ func (x *ExportZoneResponse) GetZoneFile() string {
 	return ""
 }
 
+// Request of DiffZone: the zone's id or name.
 type DiffZoneRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Zone          string                 `protobuf:"bytes,1,opt,name=zone,proto3" json:"zone,omitempty"`
@@ -1386,6 +1411,7 @@ func (x *DiffZoneRequest) GetZone() string {
 	return ""
 }
 
+// Response of DiffZone: pending changes and the diff text.
 type DiffZoneResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// One line per pending change, oldest first.
@@ -1448,6 +1474,7 @@ func (x *DiffZoneResponse) GetVersion() uint64 {
 	return 0
 }
 
+// PendingChange is one unreleased edit: what changed, by whom, when.
 type PendingChange struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Summary       string                 `protobuf:"bytes,1,opt,name=summary,proto3" json:"summary,omitempty"`
@@ -1508,6 +1535,7 @@ func (x *PendingChange) GetTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// Release is one release of a zone: its number, note, author and kind.
 type Release struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Number uint64                 `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
@@ -1594,6 +1622,7 @@ func (x *Release) GetRevertedTo() uint64 {
 	return 0
 }
 
+// Request of CreateRelease: the zone and the release note.
 type CreateReleaseRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	Zone            string                 `protobuf:"bytes,1,opt,name=zone,proto3" json:"zone,omitempty"`
@@ -1654,6 +1683,7 @@ func (x *CreateReleaseRequest) GetNote() string {
 	return ""
 }
 
+// Response of CreateRelease: the new release and the zone's version.
 type CreateReleaseResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Release       *Release               `protobuf:"bytes,1,opt,name=release,proto3" json:"release,omitempty"`
@@ -1706,6 +1736,7 @@ func (x *CreateReleaseResponse) GetVersion() uint64 {
 	return 0
 }
 
+// Request of ListReleases: the zone's id or name.
 type ListReleasesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Zone          string                 `protobuf:"bytes,1,opt,name=zone,proto3" json:"zone,omitempty"`
@@ -1750,6 +1781,7 @@ func (x *ListReleasesRequest) GetZone() string {
 	return ""
 }
 
+// Response of ListReleases: the releases, oldest first.
 type ListReleasesResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Releases      []*Release             `protobuf:"bytes,1,rep,name=releases,proto3" json:"releases,omitempty"`
@@ -1794,6 +1826,7 @@ func (x *ListReleasesResponse) GetReleases() []*Release {
 	return nil
 }
 
+// Request of RevertZone: the zone, the release to restore and a note.
 type RevertZoneRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	Zone            string                 `protobuf:"bytes,1,opt,name=zone,proto3" json:"zone,omitempty"`
@@ -1862,6 +1895,7 @@ func (x *RevertZoneRequest) GetNote() string {
 	return ""
 }
 
+// Response of RevertZone: the new release and the zone's version.
 type RevertZoneResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Release       *Release               `protobuf:"bytes,1,opt,name=release,proto3" json:"release,omitempty"`

@@ -21,6 +21,7 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// RecordType is the type of a DNS record; these are the types Strata serves.
 type RecordType int32
 
 const (

@@ -68,20 +68,53 @@ const (
 
 // DnsServiceClient is a client for the strata.dns.v1.DnsService service.
 type DnsServiceClient interface {
+	// CreateZone creates a zone (working copy only: nodes serve it from its first
+	// release). Refused with invalid_argument for a bad origin, name server or SOA,
+	// an unknown partition, or an origin another zone has.
 	CreateZone(context.Context, *v1.CreateZoneRequest) (*v1.CreateZoneResponse, error)
+	// GetZone returns a zone by id or name: the working copy, the newest release
+	// and the count of pending changes; not_found when there is none.
 	GetZone(context.Context, *v1.GetZoneRequest) (*v1.GetZoneResponse, error)
+	// ListZones lists every zone by name, deleted ones while their removal is
+	// still unreleased.
 	ListZones(context.Context, *v1.ListZonesRequest) (*v1.ListZonesResponse, error)
+	// UpdateZone replaces a zone's partitions, name servers, SOA and labels
+	// (pending until released); the origin cannot change.
 	UpdateZone(context.Context, *v1.UpdateZoneRequest) (*v1.UpdateZoneResponse, error)
+	// DeleteZone removes the zone from the working copy; the next release removes
+	// it from the nodes.
 	DeleteZone(context.Context, *v1.DeleteZoneRequest) (*v1.DeleteZoneResponse, error)
+	// AddRecord adds a record with a new id (pending until released). Refused with
+	// invalid_argument naming the record field for bad data or a conflict with
+	// another record (e.g. a CNAME beside other data).
 	AddRecord(context.Context, *v1.AddRecordRequest) (*v1.AddRecordResponse, error)
+	// UpdateRecord replaces the record with the same id, validated as AddRecord;
+	// not_found for an unknown record id.
 	UpdateRecord(context.Context, *v1.UpdateRecordRequest) (*v1.UpdateRecordResponse, error)
+	// RemoveRecord removes one record by id; not_found for an unknown record id.
 	RemoveRecord(context.Context, *v1.RemoveRecordRequest) (*v1.RemoveRecordResponse, error)
+	// ListRecords lists the working copy's records, optionally of one owner name
+	// and type.
 	ListRecords(context.Context, *v1.ListRecordsRequest) (*v1.ListRecordsResponse, error)
+	// ImportZone replaces the zone's records (and SOA and apex NS when the file
+	// has them) with a zone file's. Refused with invalid_argument naming each bad
+	// line; nothing is stored then.
 	ImportZone(context.Context, *v1.ImportZoneRequest) (*v1.ImportZoneResponse, error)
+	// ExportZone renders the working copy, or the newest release, as a zone file;
+	// failed_precondition when a release is asked for and there is none.
 	ExportZone(context.Context, *v1.ExportZoneRequest) (*v1.ExportZoneResponse, error)
+	// DiffZone shows what the next release would change: the pending changes and
+	// a line diff of the released and working zone files.
 	DiffZone(context.Context, *v1.DiffZoneRequest) (*v1.DiffZoneResponse, error)
+	// CreateRelease publishes the working copy to the nodes as the next release;
+	// failed_precondition when nothing changed since the last release.
 	CreateRelease(context.Context, *v1.CreateReleaseRequest) (*v1.CreateReleaseResponse, error)
+	// ListReleases lists a zone's releases, oldest first.
 	ListReleases(context.Context, *v1.ListReleasesRequest) (*v1.ListReleasesResponse, error)
+	// RevertZone releases the content of an earlier release as a new release (the
+	// working copy becomes it too). Refused with invalid_argument for a release
+	// that does not exist, failed_precondition when that release removed the zone
+	// or equals what the nodes serve.
 	RevertZone(context.Context, *v1.RevertZoneRequest) (*v1.RevertZoneResponse, error)
 }
 
@@ -345,20 +378,53 @@ func (c *dnsServiceClient) RevertZone(ctx context.Context, req *v1.RevertZoneReq
 
 // DnsServiceHandler is an implementation of the strata.dns.v1.DnsService service.
 type DnsServiceHandler interface {
+	// CreateZone creates a zone (working copy only: nodes serve it from its first
+	// release). Refused with invalid_argument for a bad origin, name server or SOA,
+	// an unknown partition, or an origin another zone has.
 	CreateZone(context.Context, *v1.CreateZoneRequest) (*v1.CreateZoneResponse, error)
+	// GetZone returns a zone by id or name: the working copy, the newest release
+	// and the count of pending changes; not_found when there is none.
 	GetZone(context.Context, *v1.GetZoneRequest) (*v1.GetZoneResponse, error)
+	// ListZones lists every zone by name, deleted ones while their removal is
+	// still unreleased.
 	ListZones(context.Context, *v1.ListZonesRequest) (*v1.ListZonesResponse, error)
+	// UpdateZone replaces a zone's partitions, name servers, SOA and labels
+	// (pending until released); the origin cannot change.
 	UpdateZone(context.Context, *v1.UpdateZoneRequest) (*v1.UpdateZoneResponse, error)
+	// DeleteZone removes the zone from the working copy; the next release removes
+	// it from the nodes.
 	DeleteZone(context.Context, *v1.DeleteZoneRequest) (*v1.DeleteZoneResponse, error)
+	// AddRecord adds a record with a new id (pending until released). Refused with
+	// invalid_argument naming the record field for bad data or a conflict with
+	// another record (e.g. a CNAME beside other data).
 	AddRecord(context.Context, *v1.AddRecordRequest) (*v1.AddRecordResponse, error)
+	// UpdateRecord replaces the record with the same id, validated as AddRecord;
+	// not_found for an unknown record id.
 	UpdateRecord(context.Context, *v1.UpdateRecordRequest) (*v1.UpdateRecordResponse, error)
+	// RemoveRecord removes one record by id; not_found for an unknown record id.
 	RemoveRecord(context.Context, *v1.RemoveRecordRequest) (*v1.RemoveRecordResponse, error)
+	// ListRecords lists the working copy's records, optionally of one owner name
+	// and type.
 	ListRecords(context.Context, *v1.ListRecordsRequest) (*v1.ListRecordsResponse, error)
+	// ImportZone replaces the zone's records (and SOA and apex NS when the file
+	// has them) with a zone file's. Refused with invalid_argument naming each bad
+	// line; nothing is stored then.
 	ImportZone(context.Context, *v1.ImportZoneRequest) (*v1.ImportZoneResponse, error)
+	// ExportZone renders the working copy, or the newest release, as a zone file;
+	// failed_precondition when a release is asked for and there is none.
 	ExportZone(context.Context, *v1.ExportZoneRequest) (*v1.ExportZoneResponse, error)
+	// DiffZone shows what the next release would change: the pending changes and
+	// a line diff of the released and working zone files.
 	DiffZone(context.Context, *v1.DiffZoneRequest) (*v1.DiffZoneResponse, error)
+	// CreateRelease publishes the working copy to the nodes as the next release;
+	// failed_precondition when nothing changed since the last release.
 	CreateRelease(context.Context, *v1.CreateReleaseRequest) (*v1.CreateReleaseResponse, error)
+	// ListReleases lists a zone's releases, oldest first.
 	ListReleases(context.Context, *v1.ListReleasesRequest) (*v1.ListReleasesResponse, error)
+	// RevertZone releases the content of an earlier release as a new release (the
+	// working copy becomes it too). Refused with invalid_argument for a release
+	// that does not exist, failed_precondition when that release removed the zone
+	// or equals what the nodes serve.
 	RevertZone(context.Context, *v1.RevertZoneRequest) (*v1.RevertZoneResponse, error)
 }
 
