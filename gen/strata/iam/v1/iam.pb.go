@@ -22,6 +22,7 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// UserKind is whether a user is a person or a machine identity.
 type UserKind int32
 
 const (
@@ -73,6 +74,7 @@ func (UserKind) EnumDescriptor() ([]byte, []int) {
 	return file_strata_iam_v1_iam_proto_rawDescGZIP(), []int{0}
 }
 
+// User is a person or a service account, with its groups.
 type User struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Login name and id; immutable.
@@ -184,6 +186,7 @@ func (x *User) GetHasPassword() bool {
 	return false
 }
 
+// Group is a named set of users; grants to it apply to every member.
 type Group struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -253,6 +256,7 @@ func (x *Group) GetCreatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// Role is a named set of permissions; built-in or custom.
 type Role struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -481,6 +485,7 @@ func (x *Grant) GetCreatedBy() string {
 	return ""
 }
 
+// Token is an API token's metadata; the secret is never shown after creation.
 type Token struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -592,6 +597,7 @@ func (x *Token) GetExpired() bool {
 	return false
 }
 
+// Request of CreateUser: name, contact details, kind and optional password.
 type CreateUserRequest struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -670,6 +676,7 @@ func (x *CreateUserRequest) GetServiceAccount() bool {
 	return false
 }
 
+// Response of CreateUser: the new user.
 type CreateUserResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	User          *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
@@ -714,6 +721,7 @@ func (x *CreateUserResponse) GetUser() *User {
 	return nil
 }
 
+// Request of GetUser: the user's name.
 type GetUserRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -758,6 +766,7 @@ func (x *GetUserRequest) GetName() string {
 	return ""
 }
 
+// Response of GetUser: the user.
 type GetUserResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	User          *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
@@ -802,6 +811,7 @@ func (x *GetUserResponse) GetUser() *User {
 	return nil
 }
 
+// Request of ListUsers: no parameters.
 type ListUsersRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -838,6 +848,7 @@ func (*ListUsersRequest) Descriptor() ([]byte, []int) {
 	return file_strata_iam_v1_iam_proto_rawDescGZIP(), []int{10}
 }
 
+// Response of ListUsers: every user, sorted by name.
 type ListUsersResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Users         []*User                `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
@@ -882,6 +893,7 @@ func (x *ListUsersResponse) GetUsers() []*User {
 	return nil
 }
 
+// Request of UpdateUser: the user and its new display name and email.
 type UpdateUserRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -942,6 +954,7 @@ func (x *UpdateUserRequest) GetEmail() string {
 	return ""
 }
 
+// Response of UpdateUser: the updated user.
 type UpdateUserResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	User          *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
@@ -986,6 +999,7 @@ func (x *UpdateUserResponse) GetUser() *User {
 	return nil
 }
 
+// Request of SetUserDisabled: the user and whether it is disabled.
 type SetUserDisabledRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -1038,6 +1052,7 @@ func (x *SetUserDisabledRequest) GetDisabled() bool {
 	return false
 }
 
+// Response of SetUserDisabled: the updated user.
 type SetUserDisabledResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	User          *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
@@ -1082,6 +1097,7 @@ func (x *SetUserDisabledResponse) GetUser() *User {
 	return nil
 }
 
+// Request of SetUserPassword: the user and its new password.
 type SetUserPasswordRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -1134,6 +1150,7 @@ func (x *SetUserPasswordRequest) GetPassword() string {
 	return ""
 }
 
+// Response of SetUserPassword: empty on success.
 type SetUserPasswordResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1170,6 +1187,7 @@ func (*SetUserPasswordResponse) Descriptor() ([]byte, []int) {
 	return file_strata_iam_v1_iam_proto_rawDescGZIP(), []int{17}
 }
 
+// Request of ChangePassword: the caller's current and new password.
 type ChangePasswordRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	CurrentPassword string                 `protobuf:"bytes,1,opt,name=current_password,json=currentPassword,proto3" json:"current_password,omitempty"`
@@ -1222,6 +1240,7 @@ func (x *ChangePasswordRequest) GetNewPassword() string {
 	return ""
 }
 
+// Response of ChangePassword: empty on success.
 type ChangePasswordResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1258,6 +1277,7 @@ func (*ChangePasswordResponse) Descriptor() ([]byte, []int) {
 	return file_strata_iam_v1_iam_proto_rawDescGZIP(), []int{19}
 }
 
+// Request of CreateGroup: name, description and initial members.
 type CreateGroupRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -1318,6 +1338,7 @@ func (x *CreateGroupRequest) GetMembers() []string {
 	return nil
 }
 
+// Response of CreateGroup: the new group.
 type CreateGroupResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Group         *Group                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
@@ -1362,6 +1383,7 @@ func (x *CreateGroupResponse) GetGroup() *Group {
 	return nil
 }
 
+// Request of GetGroup: the group's name.
 type GetGroupRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -1406,6 +1428,7 @@ func (x *GetGroupRequest) GetName() string {
 	return ""
 }
 
+// Response of GetGroup: the group and its members.
 type GetGroupResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Group         *Group                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
@@ -1450,6 +1473,7 @@ func (x *GetGroupResponse) GetGroup() *Group {
 	return nil
 }
 
+// Request of ListGroups: no parameters.
 type ListGroupsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1486,6 +1510,7 @@ func (*ListGroupsRequest) Descriptor() ([]byte, []int) {
 	return file_strata_iam_v1_iam_proto_rawDescGZIP(), []int{24}
 }
 
+// Response of ListGroups: every group, sorted by name.
 type ListGroupsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Groups        []*Group               `protobuf:"bytes,1,rep,name=groups,proto3" json:"groups,omitempty"`
@@ -1530,6 +1555,7 @@ func (x *ListGroupsResponse) GetGroups() []*Group {
 	return nil
 }
 
+// Request of DeleteGroup: the group's name.
 type DeleteGroupRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -1574,6 +1600,7 @@ func (x *DeleteGroupRequest) GetName() string {
 	return ""
 }
 
+// Response of DeleteGroup: empty on success.
 type DeleteGroupResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1610,6 +1637,7 @@ func (*DeleteGroupResponse) Descriptor() ([]byte, []int) {
 	return file_strata_iam_v1_iam_proto_rawDescGZIP(), []int{27}
 }
 
+// Request of AddGroupMembers: the group and the users to add.
 type AddGroupMembersRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Group         string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
@@ -1662,6 +1690,7 @@ func (x *AddGroupMembersRequest) GetUsers() []string {
 	return nil
 }
 
+// Response of AddGroupMembers: the group with its members.
 type AddGroupMembersResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Group         *Group                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
@@ -1706,6 +1735,7 @@ func (x *AddGroupMembersResponse) GetGroup() *Group {
 	return nil
 }
 
+// Request of RemoveGroupMembers: the group and the users to remove.
 type RemoveGroupMembersRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Group         string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
@@ -1758,6 +1788,7 @@ func (x *RemoveGroupMembersRequest) GetUsers() []string {
 	return nil
 }
 
+// Response of RemoveGroupMembers: the group with its members.
 type RemoveGroupMembersResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Group         *Group                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
@@ -1802,6 +1833,7 @@ func (x *RemoveGroupMembersResponse) GetGroup() *Group {
 	return nil
 }
 
+// Request of CreateRole: name, description and permissions.
 type CreateRoleRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -1862,6 +1894,7 @@ func (x *CreateRoleRequest) GetPermissions() []string {
 	return nil
 }
 
+// Response of CreateRole: the new role.
 type CreateRoleResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Role          *Role                  `protobuf:"bytes,1,opt,name=role,proto3" json:"role,omitempty"`
@@ -1906,6 +1939,7 @@ func (x *CreateRoleResponse) GetRole() *Role {
 	return nil
 }
 
+// Request of ListRoles: no parameters.
 type ListRolesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1942,6 +1976,7 @@ func (*ListRolesRequest) Descriptor() ([]byte, []int) {
 	return file_strata_iam_v1_iam_proto_rawDescGZIP(), []int{34}
 }
 
+// Response of ListRoles: built-in and custom roles.
 type ListRolesResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Roles         []*Role                `protobuf:"bytes,1,rep,name=roles,proto3" json:"roles,omitempty"`
@@ -1986,6 +2021,7 @@ func (x *ListRolesResponse) GetRoles() []*Role {
 	return nil
 }
 
+// Request of UpdateRole: the custom role and its new definition.
 type UpdateRoleRequest struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -2047,6 +2083,7 @@ func (x *UpdateRoleRequest) GetPermissions() []string {
 	return nil
 }
 
+// Response of UpdateRole: the updated role.
 type UpdateRoleResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Role          *Role                  `protobuf:"bytes,1,opt,name=role,proto3" json:"role,omitempty"`
@@ -2091,6 +2128,7 @@ func (x *UpdateRoleResponse) GetRole() *Role {
 	return nil
 }
 
+// Request of DeleteRole: the custom role's name.
 type DeleteRoleRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -2135,6 +2173,7 @@ func (x *DeleteRoleRequest) GetName() string {
 	return ""
 }
 
+// Response of DeleteRole: empty on success.
 type DeleteRoleResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -2171,6 +2210,7 @@ func (*DeleteRoleResponse) Descriptor() ([]byte, []int) {
 	return file_strata_iam_v1_iam_proto_rawDescGZIP(), []int{39}
 }
 
+// Request of ListPermissions: no parameters.
 type ListPermissionsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -2207,6 +2247,7 @@ func (*ListPermissionsRequest) Descriptor() ([]byte, []int) {
 	return file_strata_iam_v1_iam_proto_rawDescGZIP(), []int{40}
 }
 
+// Permission is one permission a role may hold and the RPCs it allows.
 type Permission struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -2260,6 +2301,7 @@ func (x *Permission) GetProcedures() []string {
 	return nil
 }
 
+// Response of ListPermissions: every known permission.
 type ListPermissionsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Permissions   []*Permission          `protobuf:"bytes,1,rep,name=permissions,proto3" json:"permissions,omitempty"`
@@ -2304,6 +2346,7 @@ func (x *ListPermissionsResponse) GetPermissions() []*Permission {
 	return nil
 }
 
+// Request of CreateGrant: who (user or group), which role, over what scope.
 type CreateGrantRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Exactly one of user and group.
@@ -2383,6 +2426,7 @@ func (x *CreateGrantRequest) GetScopeObject() string {
 	return ""
 }
 
+// Response of CreateGrant: the new grant, its scope resolved to an id.
 type CreateGrantResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Grant         *Grant                 `protobuf:"bytes,1,opt,name=grant,proto3" json:"grant,omitempty"`
@@ -2427,6 +2471,7 @@ func (x *CreateGrantResponse) GetGrant() *Grant {
 	return nil
 }
 
+// Request of ListGrants: optional filters by user, group and role.
 type ListGrantsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Optional filters.
@@ -2488,6 +2533,7 @@ func (x *ListGrantsRequest) GetRole() string {
 	return ""
 }
 
+// Response of ListGrants: the matching grants, oldest first.
 type ListGrantsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Grants        []*Grant               `protobuf:"bytes,1,rep,name=grants,proto3" json:"grants,omitempty"`
@@ -2532,6 +2578,7 @@ func (x *ListGrantsResponse) GetGrants() []*Grant {
 	return nil
 }
 
+// Request of DeleteGrant: the grant id.
 type DeleteGrantRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -2576,6 +2623,7 @@ func (x *DeleteGrantRequest) GetId() string {
 	return ""
 }
 
+// Response of DeleteGrant: empty on success.
 type DeleteGrantResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -2612,6 +2660,7 @@ func (*DeleteGrantResponse) Descriptor() ([]byte, []int) {
 	return file_strata_iam_v1_iam_proto_rawDescGZIP(), []int{48}
 }
 
+// Request of CreateToken: description, owner and lifetime.
 type CreateTokenRequest struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	Description string                 `protobuf:"bytes,1,opt,name=description,proto3" json:"description,omitempty"`
@@ -2674,6 +2723,7 @@ func (x *CreateTokenRequest) GetTtlSeconds() uint64 {
 	return 0
 }
 
+// Response of CreateToken: the token's metadata and its secret.
 type CreateTokenResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Token *Token                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
@@ -2727,6 +2777,7 @@ func (x *CreateTokenResponse) GetSecret() string {
 	return ""
 }
 
+// Request of ListTokens: whose tokens and whether to include revoked ones.
 type ListTokensRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Whose tokens; empty: the caller's. "*" lists every user's tokens.
@@ -2780,6 +2831,7 @@ func (x *ListTokensRequest) GetIncludeRevoked() bool {
 	return false
 }
 
+// Response of ListTokens: the tokens, oldest first.
 type ListTokensResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Tokens        []*Token               `protobuf:"bytes,1,rep,name=tokens,proto3" json:"tokens,omitempty"`
@@ -2824,6 +2876,7 @@ func (x *ListTokensResponse) GetTokens() []*Token {
 	return nil
 }
 
+// Request of RevokeToken: the token id.
 type RevokeTokenRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -2868,6 +2921,7 @@ func (x *RevokeTokenRequest) GetId() string {
 	return ""
 }
 
+// Response of RevokeToken: empty on success (also when revoked already).
 type RevokeTokenResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -2904,6 +2958,7 @@ func (*RevokeTokenResponse) Descriptor() ([]byte, []int) {
 	return file_strata_iam_v1_iam_proto_rawDescGZIP(), []int{54}
 }
 
+// Request of RevokeBootstrapToken: no parameters.
 type RevokeBootstrapTokenRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -2940,6 +2995,7 @@ func (*RevokeBootstrapTokenRequest) Descriptor() ([]byte, []int) {
 	return file_strata_iam_v1_iam_proto_rawDescGZIP(), []int{55}
 }
 
+// Response of RevokeBootstrapToken: empty on success.
 type RevokeBootstrapTokenResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -2976,6 +3032,7 @@ func (*RevokeBootstrapTokenResponse) Descriptor() ([]byte, []int) {
 	return file_strata_iam_v1_iam_proto_rawDescGZIP(), []int{56}
 }
 
+// Request of Login: user name, password and how to return the session.
 type LoginRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	User     string                 `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
@@ -3038,6 +3095,7 @@ func (x *LoginRequest) GetReturnToken() bool {
 	return false
 }
 
+// Response of Login: the user, when the session expires, and its secret if asked.
 type LoginResponse struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	User      *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
@@ -3099,6 +3157,7 @@ func (x *LoginResponse) GetToken() string {
 	return ""
 }
 
+// Request of Logout: no parameters; the session is the caller's.
 type LogoutRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -3135,6 +3194,7 @@ func (*LogoutRequest) Descriptor() ([]byte, []int) {
 	return file_strata_iam_v1_iam_proto_rawDescGZIP(), []int{59}
 }
 
+// Response of Logout: empty on success.
 type LogoutResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -3171,6 +3231,7 @@ func (*LogoutResponse) Descriptor() ([]byte, []int) {
 	return file_strata_iam_v1_iam_proto_rawDescGZIP(), []int{60}
 }
 
+// Request of WhoAmI: no parameters.
 type WhoAmIRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -3207,6 +3268,7 @@ func (*WhoAmIRequest) Descriptor() ([]byte, []int) {
 	return file_strata_iam_v1_iam_proto_rawDescGZIP(), []int{61}
 }
 
+// Response of WhoAmI: the caller's identity and the grants in effect for it.
 type WhoAmIResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Actor name recorded in events.
@@ -3288,6 +3350,7 @@ func (x *WhoAmIResponse) GetCredentialId() string {
 	return ""
 }
 
+// Request of ListAuditEvents: filters and paging.
 type ListAuditEventsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Exact actor name.
@@ -3386,6 +3449,7 @@ func (x *ListAuditEventsRequest) GetPageToken() string {
 	return ""
 }
 
+// AuditEvent is one event of the event log, as the audit trail shows it.
 type AuditEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Position in the global event log.
@@ -3497,6 +3561,7 @@ func (x *AuditEvent) GetDataJson() string {
 	return ""
 }
 
+// Response of ListAuditEvents: one page of events, newest first.
 type ListAuditEventsResponse struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Events []*AuditEvent          `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`

@@ -103,40 +103,90 @@ const (
 
 // IAMServiceClient is a client for the strata.iam.v1.IAMService service.
 type IAMServiceClient interface {
+	// CreateUser creates a person or a service account. Refused with
+	// invalid_argument for a bad name, email or weak password, already_exists for
+	// a name taken.
 	CreateUser(context.Context, *v1.CreateUserRequest) (*v1.CreateUserResponse, error)
+	// GetUser returns one user by name; not_found when there is none.
 	GetUser(context.Context, *v1.GetUserRequest) (*v1.GetUserResponse, error)
+	// ListUsers lists every user, sorted by name.
 	ListUsers(context.Context, *v1.ListUsersRequest) (*v1.ListUsersResponse, error)
+	// UpdateUser sets a user's display name and email; not_found for an unknown user.
 	UpdateUser(context.Context, *v1.UpdateUserRequest) (*v1.UpdateUserResponse, error)
+	// SetUserDisabled disables or re-enables a user: a disabled user cannot log in
+	// and its tokens and sessions stop working. Refused with failed_precondition
+	// when disabling yourself or the last user who could manage IAM.
 	SetUserDisabled(context.Context, *v1.SetUserDisabledRequest) (*v1.SetUserDisabledResponse, error)
-	// Sets another user's password (administrators).
+	// Sets another user's password (administrators). Refused with
+	// invalid_argument for a weak password, failed_precondition for a service
+	// account or an LDAP user.
 	SetUserPassword(context.Context, *v1.SetUserPasswordRequest) (*v1.SetUserPasswordResponse, error)
-	// Changes the caller's own password; needs the current one.
+	// Changes the caller's own password; needs the current one (invalid_argument
+	// when wrong, resource_exhausted after repeated failures).
 	ChangePassword(context.Context, *v1.ChangePasswordRequest) (*v1.ChangePasswordResponse, error)
+	// CreateGroup creates a group, optionally with members. Refused with
+	// invalid_argument for an unknown member, already_exists for a name taken.
 	CreateGroup(context.Context, *v1.CreateGroupRequest) (*v1.CreateGroupResponse, error)
+	// GetGroup returns one group and its members; not_found when there is none.
 	GetGroup(context.Context, *v1.GetGroupRequest) (*v1.GetGroupResponse, error)
+	// ListGroups lists every group, sorted by name.
 	ListGroups(context.Context, *v1.ListGroupsRequest) (*v1.ListGroupsResponse, error)
+	// DeleteGroup deletes a group; its members lose what grants to the group gave
+	// them. Refused with failed_precondition when nobody could manage IAM
+	// afterwards.
 	DeleteGroup(context.Context, *v1.DeleteGroupRequest) (*v1.DeleteGroupResponse, error)
+	// AddGroupMembers adds users to a group (members already in it are skipped);
+	// invalid_argument names each unknown user.
 	AddGroupMembers(context.Context, *v1.AddGroupMembersRequest) (*v1.AddGroupMembersResponse, error)
+	// RemoveGroupMembers removes users from a group; invalid_argument names each
+	// user who is not a member, failed_precondition when nobody could manage IAM
+	// afterwards.
 	RemoveGroupMembers(context.Context, *v1.RemoveGroupMembersRequest) (*v1.RemoveGroupMembersResponse, error)
+	// CreateRole creates a custom role from permissions. Refused with
+	// invalid_argument naming each unknown permission, already_exists for a name
+	// taken (built-in roles included).
 	CreateRole(context.Context, *v1.CreateRoleRequest) (*v1.CreateRoleResponse, error)
+	// ListRoles lists the built-in roles, then the custom ones by name, with
+	// their permissions.
 	ListRoles(context.Context, *v1.ListRolesRequest) (*v1.ListRolesResponse, error)
+	// UpdateRole replaces a custom role's description and permissions. Refused
+	// with failed_precondition for a built-in role or when nobody could manage IAM
+	// afterwards.
 	UpdateRole(context.Context, *v1.UpdateRoleRequest) (*v1.UpdateRoleResponse, error)
+	// DeleteRole deletes a custom role; failed_precondition for a built-in role or
+	// one that grants still use.
 	DeleteRole(context.Context, *v1.DeleteRoleRequest) (*v1.DeleteRoleResponse, error)
 	// Every permission a role may contain, with the RPCs it allows.
 	ListPermissions(context.Context, *v1.ListPermissionsRequest) (*v1.ListPermissionsResponse, error)
+	// CreateGrant gives a role to a user or a group over a scope (everything, or
+	// one object such as a partition, app or DNS zone). Refused with
+	// invalid_argument for an unknown user, group, role or object, already_exists
+	// for the same grant.
 	CreateGrant(context.Context, *v1.CreateGrantRequest) (*v1.CreateGrantResponse, error)
+	// ListGrants lists grants, oldest first, optionally of one user, group or role.
 	ListGrants(context.Context, *v1.ListGrantsRequest) (*v1.ListGrantsResponse, error)
+	// DeleteGrant deletes a grant; failed_precondition when nobody could manage
+	// IAM afterwards.
 	DeleteGrant(context.Context, *v1.DeleteGrantRequest) (*v1.DeleteGrantResponse, error)
 	// Creates an API token for the caller or for a service account. The secret is
-	// returned once and stored only as a hash.
+	// returned once and stored only as a hash. Refused with permission_denied
+	// for a service account's token without iam.token.write, or a token that
+	// would give more than its creator holds.
 	CreateToken(context.Context, *v1.CreateTokenRequest) (*v1.CreateTokenResponse, error)
+	// ListTokens lists API tokens (never their secrets), oldest first: the
+	// caller's own, or another user's or everyone's with token read permission.
 	ListTokens(context.Context, *v1.ListTokensRequest) (*v1.ListTokensResponse, error)
+	// RevokeToken revokes an API token at once; not_found for an unknown token
+	// or another user's when the caller may not revoke it.
 	RevokeToken(context.Context, *v1.RevokeTokenRequest) (*v1.RevokeTokenResponse, error)
 	// Stops the bootstrap admin token (<data>/admin.token) from working. Refused
-	// while no enabled user holds super_admin over everything.
+	// with failed_precondition while no enabled user holds super_admin over
+	// everything.
 	RevokeBootstrapToken(context.Context, *v1.RevokeBootstrapTokenRequest) (*v1.RevokeBootstrapTokenResponse, error)
 	// Password (or LDAP) login. Sets an HttpOnly, SameSite=Strict session cookie,
-	// or returns the session secret when return_token is set (CLI).
+	// or returns the session secret when return_token is set (CLI). Refused with
+	// unauthenticated for wrong credentials, resource_exhausted after repeated
+	// failures.
 	Login(context.Context, *v1.LoginRequest) (*v1.LoginResponse, error)
 	// Ends the session presented by the caller and clears the cookie.
 	Logout(context.Context, *v1.LogoutRequest) (*v1.LogoutResponse, error)
@@ -631,40 +681,90 @@ func (c *iAMServiceClient) ListAuditEvents(ctx context.Context, req *v1.ListAudi
 
 // IAMServiceHandler is an implementation of the strata.iam.v1.IAMService service.
 type IAMServiceHandler interface {
+	// CreateUser creates a person or a service account. Refused with
+	// invalid_argument for a bad name, email or weak password, already_exists for
+	// a name taken.
 	CreateUser(context.Context, *v1.CreateUserRequest) (*v1.CreateUserResponse, error)
+	// GetUser returns one user by name; not_found when there is none.
 	GetUser(context.Context, *v1.GetUserRequest) (*v1.GetUserResponse, error)
+	// ListUsers lists every user, sorted by name.
 	ListUsers(context.Context, *v1.ListUsersRequest) (*v1.ListUsersResponse, error)
+	// UpdateUser sets a user's display name and email; not_found for an unknown user.
 	UpdateUser(context.Context, *v1.UpdateUserRequest) (*v1.UpdateUserResponse, error)
+	// SetUserDisabled disables or re-enables a user: a disabled user cannot log in
+	// and its tokens and sessions stop working. Refused with failed_precondition
+	// when disabling yourself or the last user who could manage IAM.
 	SetUserDisabled(context.Context, *v1.SetUserDisabledRequest) (*v1.SetUserDisabledResponse, error)
-	// Sets another user's password (administrators).
+	// Sets another user's password (administrators). Refused with
+	// invalid_argument for a weak password, failed_precondition for a service
+	// account or an LDAP user.
 	SetUserPassword(context.Context, *v1.SetUserPasswordRequest) (*v1.SetUserPasswordResponse, error)
-	// Changes the caller's own password; needs the current one.
+	// Changes the caller's own password; needs the current one (invalid_argument
+	// when wrong, resource_exhausted after repeated failures).
 	ChangePassword(context.Context, *v1.ChangePasswordRequest) (*v1.ChangePasswordResponse, error)
+	// CreateGroup creates a group, optionally with members. Refused with
+	// invalid_argument for an unknown member, already_exists for a name taken.
 	CreateGroup(context.Context, *v1.CreateGroupRequest) (*v1.CreateGroupResponse, error)
+	// GetGroup returns one group and its members; not_found when there is none.
 	GetGroup(context.Context, *v1.GetGroupRequest) (*v1.GetGroupResponse, error)
+	// ListGroups lists every group, sorted by name.
 	ListGroups(context.Context, *v1.ListGroupsRequest) (*v1.ListGroupsResponse, error)
+	// DeleteGroup deletes a group; its members lose what grants to the group gave
+	// them. Refused with failed_precondition when nobody could manage IAM
+	// afterwards.
 	DeleteGroup(context.Context, *v1.DeleteGroupRequest) (*v1.DeleteGroupResponse, error)
+	// AddGroupMembers adds users to a group (members already in it are skipped);
+	// invalid_argument names each unknown user.
 	AddGroupMembers(context.Context, *v1.AddGroupMembersRequest) (*v1.AddGroupMembersResponse, error)
+	// RemoveGroupMembers removes users from a group; invalid_argument names each
+	// user who is not a member, failed_precondition when nobody could manage IAM
+	// afterwards.
 	RemoveGroupMembers(context.Context, *v1.RemoveGroupMembersRequest) (*v1.RemoveGroupMembersResponse, error)
+	// CreateRole creates a custom role from permissions. Refused with
+	// invalid_argument naming each unknown permission, already_exists for a name
+	// taken (built-in roles included).
 	CreateRole(context.Context, *v1.CreateRoleRequest) (*v1.CreateRoleResponse, error)
+	// ListRoles lists the built-in roles, then the custom ones by name, with
+	// their permissions.
 	ListRoles(context.Context, *v1.ListRolesRequest) (*v1.ListRolesResponse, error)
+	// UpdateRole replaces a custom role's description and permissions. Refused
+	// with failed_precondition for a built-in role or when nobody could manage IAM
+	// afterwards.
 	UpdateRole(context.Context, *v1.UpdateRoleRequest) (*v1.UpdateRoleResponse, error)
+	// DeleteRole deletes a custom role; failed_precondition for a built-in role or
+	// one that grants still use.
 	DeleteRole(context.Context, *v1.DeleteRoleRequest) (*v1.DeleteRoleResponse, error)
 	// Every permission a role may contain, with the RPCs it allows.
 	ListPermissions(context.Context, *v1.ListPermissionsRequest) (*v1.ListPermissionsResponse, error)
+	// CreateGrant gives a role to a user or a group over a scope (everything, or
+	// one object such as a partition, app or DNS zone). Refused with
+	// invalid_argument for an unknown user, group, role or object, already_exists
+	// for the same grant.
 	CreateGrant(context.Context, *v1.CreateGrantRequest) (*v1.CreateGrantResponse, error)
+	// ListGrants lists grants, oldest first, optionally of one user, group or role.
 	ListGrants(context.Context, *v1.ListGrantsRequest) (*v1.ListGrantsResponse, error)
+	// DeleteGrant deletes a grant; failed_precondition when nobody could manage
+	// IAM afterwards.
 	DeleteGrant(context.Context, *v1.DeleteGrantRequest) (*v1.DeleteGrantResponse, error)
 	// Creates an API token for the caller or for a service account. The secret is
-	// returned once and stored only as a hash.
+	// returned once and stored only as a hash. Refused with permission_denied
+	// for a service account's token without iam.token.write, or a token that
+	// would give more than its creator holds.
 	CreateToken(context.Context, *v1.CreateTokenRequest) (*v1.CreateTokenResponse, error)
+	// ListTokens lists API tokens (never their secrets), oldest first: the
+	// caller's own, or another user's or everyone's with token read permission.
 	ListTokens(context.Context, *v1.ListTokensRequest) (*v1.ListTokensResponse, error)
+	// RevokeToken revokes an API token at once; not_found for an unknown token
+	// or another user's when the caller may not revoke it.
 	RevokeToken(context.Context, *v1.RevokeTokenRequest) (*v1.RevokeTokenResponse, error)
 	// Stops the bootstrap admin token (<data>/admin.token) from working. Refused
-	// while no enabled user holds super_admin over everything.
+	// with failed_precondition while no enabled user holds super_admin over
+	// everything.
 	RevokeBootstrapToken(context.Context, *v1.RevokeBootstrapTokenRequest) (*v1.RevokeBootstrapTokenResponse, error)
 	// Password (or LDAP) login. Sets an HttpOnly, SameSite=Strict session cookie,
-	// or returns the session secret when return_token is set (CLI).
+	// or returns the session secret when return_token is set (CLI). Refused with
+	// unauthenticated for wrong credentials, resource_exhausted after repeated
+	// failures.
 	Login(context.Context, *v1.LoginRequest) (*v1.LoginResponse, error)
 	// Ends the session presented by the caller and clears the cookie.
 	Logout(context.Context, *v1.LogoutRequest) (*v1.LogoutResponse, error)
