@@ -23,10 +23,10 @@ import (
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/apierr"
+	"github.com/strata-edge/strata/pkg/configevents"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/keywrap"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
-	"github.com/strata-edge/strata/services/config"
 )
 
 // contentEnv runs the content services as startAPI wires them (newContent,
@@ -91,7 +91,7 @@ func newContentEnv(t *testing.T) *contentEnv {
 // service) does and waits until the tracks folded it.
 func (e *contentEnv) appendEvent(stream string, expected uint64, msg proto.Message) {
 	e.t.Helper()
-	typ, data, err := config.Encode(msg)
+	typ, data, err := configevents.Encode(msg)
 	if err != nil {
 		e.t.Fatal(err)
 	}

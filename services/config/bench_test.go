@@ -13,6 +13,7 @@ import (
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	ev "github.com/strata-edge/strata/gen/strata/events/config/v1"
+	"github.com/strata-edge/strata/pkg/configevents"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 	"github.com/strata-edge/strata/services/edgesync"
@@ -60,7 +61,7 @@ func appHistory(i, domains, edits int) []proto.Message {
 func encodeHistory(b testing.TB, msgs []proto.Message, pos uint64, out []eventstore.Event) []eventstore.Event {
 	now := time.Unix(1_700_000_000, 0).UTC()
 	for _, m := range msgs {
-		typ, data, err := Encode(m)
+		typ, data, err := configevents.Encode(m)
 		if err != nil {
 			b.Fatal(err)
 		}

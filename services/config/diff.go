@@ -15,6 +15,7 @@ import (
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	ev "github.com/strata-edge/strata/gen/strata/events/config/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+	"github.com/strata-edge/strata/pkg/configevents"
 	"github.com/strata-edge/strata/pkg/redact"
 )
 
@@ -51,7 +52,7 @@ func summarize(before *configv1.App, msg proto.Message) string {
 	case *ev.RuleMoved:
 		return fmt.Sprintf("rule %s moved from position %d to %d", nameOfRule(before, e.RuleId), findRule(before, e.RuleId), e.Index)
 	}
-	t, _ := TypeOf(msg)
+	t, _ := configevents.TypeOf(msg)
 	return t
 }
 

@@ -11,6 +11,7 @@ import (
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	ev "github.com/strata-edge/strata/gen/strata/events/config/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+	"github.com/strata-edge/strata/pkg/configevents"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/services/edgesync"
 )
@@ -84,8 +85,8 @@ func newProjection(logger *slog.Logger, sync *edgesync.Tracks) *projection {
 // Handle applies one stored event; it is the Store.Subscribe callback.
 func (p *projection) Handle(e eventstore.Event) error {
 	var msg proto.Message
-	if IsConfigEvent(e.Type) {
-		m, err := Decode(e.Type, e.Data)
+	if configevents.IsConfigEvent(e.Type) {
+		m, err := configevents.Decode(e.Type, e.Data)
 		if err != nil {
 			// A config event that cannot be decoded is corruption or a newer
 			// writer; skipping keeps the rest of the model serving.

@@ -17,6 +17,7 @@ import (
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	ev "github.com/strata-edge/strata/gen/strata/events/config/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+	"github.com/strata-edge/strata/pkg/configevents"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/natsutil"
 	"github.com/strata-edge/strata/services/edgesync"
@@ -36,7 +37,7 @@ type feeder struct {
 func (f *feeder) feed(stream string, msgs ...proto.Message) uint64 {
 	f.t.Helper()
 	for _, m := range msgs {
-		typ, data, err := Encode(m)
+		typ, data, err := configevents.Encode(m)
 		if err != nil {
 			f.t.Fatal(err)
 		}
@@ -166,10 +167,10 @@ func TestProjectionIgnoresForeignAndRepeatedEvents(t *testing.T) {
 	if err := p.Handle(eventstore.Event{Position: 2, Type: "dns.zone.created", Data: []byte{1, 2, 3}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Handle(eventstore.Event{Position: 3, Type: TypePartitionCreated, Data: []byte{0xff, 0xff}}); err != nil {
+	if err := p.Handle(eventstore.Event{Position: 3, Type: configevents.TypePartitionCreated, Data: []byte{0xff, 0xff}}); err != nil {
 		t.Fatal(err)
 	}
-	typ, data, _ := Encode(&ev.PartitionCreated{Partition: &configv1.Partition{Id: "part_y", Name: "y"}})
+	typ, data, _ := configevents.Encode(&ev.PartitionCreated{Partition: &configv1.Partition{Id: "part_y", Name: "y"}})
 	if err := p.Handle(eventstore.Event{Position: 3, Type: typ, Data: data}); err != nil {
 		t.Fatal(err)
 	}

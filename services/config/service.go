@@ -26,6 +26,7 @@ import (
 	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/apierr"
 	"github.com/strata-edge/strata/pkg/background"
+	"github.com/strata-edge/strata/pkg/configevents"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/ids"
 	"github.com/strata-edge/strata/services/edgesync"
@@ -162,7 +163,7 @@ func (s *Service) record(ctx context.Context, msgs []proto.Message) ([]eventstor
 	}
 	out := make([]eventstore.Event, len(msgs))
 	for i, m := range msgs {
-		typ, data, err := Encode(m)
+		typ, data, err := configevents.Encode(m)
 		if err == nil {
 			err = apierr.CheckEventSize(m, data)
 		}
@@ -254,7 +255,7 @@ func (s *Service) readApp(ctx context.Context, id string) ([]proto.Message, erro
 	}
 	out := make([]proto.Message, 0, len(events))
 	for _, e := range events {
-		m, err := Decode(e.Type, e.Data)
+		m, err := configevents.Decode(e.Type, e.Data)
 		if err != nil {
 			return nil, fmt.Errorf("read app %s: %w", id, err)
 		}

@@ -11,6 +11,7 @@ import (
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+	"github.com/strata-edge/strata/pkg/configevents"
 )
 
 // snapshotOf returns the parsed snapshot of a partition track through the API.
@@ -60,7 +61,7 @@ func testAppLifecycle(t *testing.T, e *env, c configv1connect.ConfigServiceClien
 	}
 	v := created.Version
 	stored := must(e.store.ReadStream(ctx, appStream(app.Id), 0))(t)
-	if md := stored[0].Metadata; stored[0].Type != TypeAppCreated || md.Actor != "alice" || md.RequestID != "req-CreateApp" || md.Time.IsZero() {
+	if md := stored[0].Metadata; stored[0].Type != configevents.TypeAppCreated || md.Actor != "alice" || md.RequestID != "req-CreateApp" || md.Time.IsZero() {
 		t.Fatalf("event metadata: %s %+v", stored[0].Type, md)
 	}
 
@@ -72,7 +73,7 @@ func testAppLifecycle(t *testing.T, e *env, c configv1connect.ConfigServiceClien
 	rule := must(c.CreateRule(ctx, &configv1.CreateRuleRequest{AppId: app.Id, Rule: proxyRule("api", "PathPrefix(`/api`)", "web")}))(t)
 
 	diff := must(c.DiffApp(ctx, &configv1.DiffAppRequest{AppId: app.Id}))(t)
-	if len(diff.Changes) != 3 || diff.Changes[0].Type != TypeAppCreated || diff.Changes[2].Type != TypeRuleCreated {
+	if len(diff.Changes) != 3 || diff.Changes[0].Type != configevents.TypeAppCreated || diff.Changes[2].Type != configevents.TypeRuleCreated {
 		t.Fatalf("diff changes: %v", diff.Changes)
 	}
 	if diff.Changes[1].Actor != "alice" || !strings.Contains(diff.Changes[1].Summary, "upstream web created: servers 10.0.0.1:80=1") {

@@ -9,6 +9,7 @@ import (
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	ev "github.com/strata-edge/strata/gen/strata/events/config/v1"
+	"github.com/strata-edge/strata/pkg/configevents"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/ids"
 )
@@ -275,7 +276,7 @@ func TestExpectedVersion(t *testing.T) {
 	// etag is decided on the new state.
 	other := sampleUpstream("other", "10.0.0.5:80")
 	other.Id = "ups_fromotherreplica"
-	typ, data, err := Encode(&ev.UpstreamCreated{AppId: created.App.Id, Upstream: other})
+	typ, data, err := configevents.Encode(&ev.UpstreamCreated{AppId: created.App.Id, Upstream: other})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,57 +1,26 @@
 package nodes
 
 import (
-	"fmt"
-
 	"google.golang.org/protobuf/proto"
 
-	ev "github.com/strata-edge/strata/gen/strata/events/config/v1"
+	"github.com/strata-edge/strata/pkg/configevents"
 )
 
-// Stable type ids of the events this service reads and writes. They are the
-// config area's ids (see events.proto); stored events carry them, so they
-// never change.
-const (
-	typeClusterCreated   = "config.cluster.created"
-	typeClusterUpdated   = "config.cluster.updated"
-	typeClusterDeleted   = "config.cluster.deleted"
-	typeNodeRegistered   = "config.node.registered"
-	typeNodeStagingSet   = "config.node.staging_set"
-	typeNodeRemoved      = "config.node.removed"
-	typeNodeApproved     = "config.node.approved"
-	typeNodeDisabledSet  = "config.node.disabled_set"
-	typeNodeAddressSet   = "config.node.address_set"
-	typeJoinTokenCreated = "config.join_token.created"
-	typeJoinTokenRevoked = "config.join_token.revoked"
-)
-
-// eventTypes maps the type ids this service folds to their payloads; every
-// other event of the log is skipped.
-var eventTypes = map[string]func() proto.Message{
-	typeClusterCreated:   func() proto.Message { return new(ev.ClusterCreated) },
-	typeClusterUpdated:   func() proto.Message { return new(ev.ClusterUpdated) },
-	typeClusterDeleted:   func() proto.Message { return new(ev.ClusterDeleted) },
-	typeNodeRegistered:   func() proto.Message { return new(ev.NodeRegistered) },
-	typeNodeStagingSet:   func() proto.Message { return new(ev.NodeStagingSet) },
-	typeNodeRemoved:      func() proto.Message { return new(ev.NodeRemoved) },
-	typeNodeApproved:     func() proto.Message { return new(ev.NodeApproved) },
-	typeNodeDisabledSet:  func() proto.Message { return new(ev.NodeDisabledSet) },
-	typeNodeAddressSet:   func() proto.Message { return new(ev.NodeAddressSet) },
-	typeJoinTokenCreated: func() proto.Message { return new(ev.JoinTokenCreated) },
-	typeJoinTokenRevoked: func() proto.Message { return new(ev.JoinTokenRevoked) },
+// folded are the config-area events this service folds (pkg/configevents
+// owns their type ids); every other event of the log is skipped.
+var folded = map[string]bool{
+	configevents.TypeClusterCreated: true, configevents.TypeClusterUpdated: true, configevents.TypeClusterDeleted: true,
+	configevents.TypeNodeRegistered: true, configevents.TypeNodeStagingSet: true, configevents.TypeNodeRemoved: true,
+	configevents.TypeNodeApproved: true, configevents.TypeNodeDisabledSet: true, configevents.TypeNodeAddressSet: true,
+	configevents.TypeJoinTokenCreated: true, configevents.TypeJoinTokenRevoked: true,
 }
 
 // decode returns the payload of a known event type, or nil for the others.
 func decode(typeID string, data []byte) (proto.Message, error) {
-	newMsg, ok := eventTypes[typeID]
-	if !ok {
+	if !folded[typeID] {
 		return nil, nil
 	}
-	msg := newMsg()
-	if err := proto.Unmarshal(data, msg); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", typeID, err)
-	}
-	return msg, nil
+	return configevents.Decode(typeID, data)
 }
 
 // Stream names of the aggregates, shared with services/config.

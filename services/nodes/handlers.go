@@ -18,6 +18,7 @@ import (
 	ev "github.com/strata-edge/strata/gen/strata/events/config/v1"
 	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/apierr"
+	"github.com/strata-edge/strata/pkg/configevents"
 	"github.com/strata-edge/strata/pkg/ids"
 	"github.com/strata-edge/strata/pkg/natsauth"
 )
@@ -84,7 +85,7 @@ func (s *Service) createJoinToken(ctx context.Context, req *configv1.CreateJoinT
 		Staging:      req.GetStaging(),
 		Description:  req.GetDescription(),
 	}
-	if err := s.appendEvent(ctx, joinTokenStream(id), 0, typeJoinTokenCreated, created, apiauth.Actor(ctx)); err != nil {
+	if err := s.appendEvent(ctx, joinTokenStream(id), 0, configevents.TypeJoinTokenCreated, created, apiauth.Actor(ctx)); err != nil {
 		return nil, err
 	}
 	st, _ := s.model.token(id)
@@ -126,7 +127,7 @@ func (s *Service) revokeJoinToken(ctx context.Context, req *configv1.RevokeJoinT
 	if st.token.GetRevoked() {
 		return nil
 	}
-	return s.appendEvent(ctx, joinTokenStream(st.token.GetId()), st.version, typeJoinTokenRevoked,
+	return s.appendEvent(ctx, joinTokenStream(st.token.GetId()), st.version, configevents.TypeJoinTokenRevoked,
 		&ev.JoinTokenRevoked{TokenId: st.token.GetId()}, apiauth.Actor(ctx))
 }
 
@@ -134,7 +135,7 @@ func (s *Service) revokeJoinToken(ctx context.Context, req *configv1.RevokeJoinT
 // credentials (on its next Join call). Approving twice is not an error.
 func (s *Service) ApproveNode(ctx context.Context, req *configv1.ApproveNodeRequest) (*configv1.ApproveNodeResponse, error) {
 	n, err := s.changeNode(ctx, req.GetNodeId(), func(n *configv1.Node) (string, proto.Message, bool) {
-		return typeNodeApproved, &ev.NodeApproved{NodeId: n.GetId()}, !n.GetApproved()
+		return configevents.TypeNodeApproved, &ev.NodeApproved{NodeId: n.GetId()}, !n.GetApproved()
 	})
 	if err != nil {
 		return nil, s.toConnect(err)
@@ -146,7 +147,7 @@ func (s *Service) ApproveNode(ctx context.Context, req *configv1.ApproveNodeRequ
 // removing it: its credentials stay valid.
 func (s *Service) SetNodeDisabled(ctx context.Context, req *configv1.SetNodeDisabledRequest) (*configv1.SetNodeDisabledResponse, error) {
 	n, err := s.changeNode(ctx, req.GetNodeId(), func(n *configv1.Node) (string, proto.Message, bool) {
-		return typeNodeDisabledSet, &ev.NodeDisabledSet{NodeId: n.GetId(), Disabled: req.GetDisabled()}, n.GetDisabled() != req.GetDisabled()
+		return configevents.TypeNodeDisabledSet, &ev.NodeDisabledSet{NodeId: n.GetId(), Disabled: req.GetDisabled()}, n.GetDisabled() != req.GetDisabled()
 	})
 	if err != nil {
 		return nil, s.toConnect(err)
@@ -267,7 +268,7 @@ func (s *Service) join(ctx context.Context, req *configv1.JoinRequest) (*configv
 			PublicIpv4: ipv4,
 			PublicIpv6: ipv6,
 		}
-		if err := s.appendEvent(ctx, nodeStream(node.GetId()), 0, typeNodeRegistered,
+		if err := s.appendEvent(ctx, nodeStream(node.GetId()), 0, configevents.TypeNodeRegistered,
 			&ev.NodeRegistered{Node: node}, "join_token:"+tokenID); err != nil {
 			return nil, err
 		}
@@ -275,7 +276,7 @@ func (s *Service) join(ctx context.Context, req *configv1.JoinRequest) (*configv
 		st, _ = s.model.node(node.GetId())
 	case st.node.GetPublicIpv4() != ipv4 || st.node.GetPublicIpv6() != ipv6:
 		// The join request states the node's current addresses.
-		if err := s.appendEvent(ctx, nodeStream(st.node.GetId()), st.version, typeNodeAddressSet,
+		if err := s.appendEvent(ctx, nodeStream(st.node.GetId()), st.version, configevents.TypeNodeAddressSet,
 			&ev.NodeAddressSet{NodeId: st.node.GetId(), PublicIpv4: ipv4, PublicIpv6: ipv6}, "join_token:"+tokenID); err != nil {
 			return nil, err
 		}

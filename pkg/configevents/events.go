@@ -1,4 +1,7 @@
-package config
+// Package configevents is the one registry of the config area's event type ids
+// (partitions, clusters, nodes, join tokens, apps): the config and nodes
+// services write and fold them.
+package configevents
 
 import (
 	"fmt"
@@ -80,7 +83,7 @@ var typeIDs = func() map[protoreflect.FullName]string {
 	for id, msg := range eventTypes {
 		name := msg.ProtoReflect().Descriptor().FullName()
 		if _, dup := m[name]; dup {
-			panic("config: message registered twice: " + string(name))
+			panic("configevents: message registered twice: " + string(name))
 		}
 		m[name] = id
 	}
@@ -96,7 +99,7 @@ func TypeOf(msg proto.Message) (string, error) {
 	return id, nil
 }
 
-// IsConfigEvent reports whether typeID is one of this service's events.
+// IsConfigEvent reports whether typeID is one of the config area's events.
 func IsConfigEvent(typeID string) bool {
 	_, ok := eventTypes[typeID]
 	return ok
