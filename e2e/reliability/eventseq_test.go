@@ -75,7 +75,7 @@ type fuzzer struct {
 	s     *services
 	r     *rand.Rand
 	apps  []*fuzzApp
-	made  int // apps created, for fresh names
+	made  int            // apps created, for fresh names
 	stats map[string]int // "op:code" -> count
 }
 
@@ -393,4 +393,3 @@ func compareStates(t *testing.T, live, rebuilt map[string]proto.Message) {
 		}
 	}
 }
-
