@@ -25,7 +25,7 @@ import (
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/node"
 	"github.com/strata-edge/strata/node/store"
-	nodesync "github.com/strata-edge/strata/node/sync"
+	"github.com/strata-edge/strata/node/syncagent"
 	"github.com/strata-edge/strata/pkg/certtest"
 	"github.com/strata-edge/strata/pkg/keywrap"
 	"github.com/strata-edge/strata/pkg/natsauth"
@@ -101,7 +101,7 @@ func publishWithCert(t *testing.T, p *publisher, a *configv1.App, sc *certv1.Syn
 	}
 	data, _ = proto.Marshal(store.BundleOf(snap))
 	if _, err := p.obs.Put(ctx, jetstream.ObjectMeta{Name: natsutil.SnapshotKey(false),
-		Metadata: map[string]string{nodesync.SnapshotVersionMeta: strconv.FormatUint(p.version, 10)}}, bytes.NewReader(data)); err != nil {
+		Metadata: map[string]string{syncagent.SnapshotVersionMeta: strconv.FormatUint(p.version, 10)}}, bytes.NewReader(data)); err != nil {
 		t.Fatal(err)
 	}
 }

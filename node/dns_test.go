@@ -16,7 +16,7 @@ import (
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/node"
 	"github.com/strata-edge/strata/node/store"
-	nodesync "github.com/strata-edge/strata/node/sync"
+	"github.com/strata-edge/strata/node/syncagent"
 	"github.com/strata-edge/strata/pkg/natsutil"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 )
@@ -39,7 +39,7 @@ func (p *publisher) releaseZone(z *dnsv1.Zone) uint64 {
 	}
 	data, _ = proto.Marshal(store.BundleOf(snap))
 	if _, err := p.obs.Put(ctx, jetstream.ObjectMeta{Name: natsutil.SnapshotKey(false),
-		Metadata: map[string]string{nodesync.SnapshotVersionMeta: strconv.FormatUint(p.version, 10)}}, bytes.NewReader(data)); err != nil {
+		Metadata: map[string]string{syncagent.SnapshotVersionMeta: strconv.FormatUint(p.version, 10)}}, bytes.NewReader(data)); err != nil {
 		p.t.Fatalf("put snapshot: %v", err)
 	}
 	return p.version

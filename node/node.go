@@ -30,7 +30,7 @@ import (
 	"github.com/strata-edge/strata/node/proxy"
 	"github.com/strata-edge/strata/node/purge"
 	"github.com/strata-edge/strata/node/store"
-	nodesync "github.com/strata-edge/strata/node/sync"
+	"github.com/strata-edge/strata/node/syncagent"
 	"github.com/strata-edge/strata/node/tier"
 	"github.com/strata-edge/strata/pkg/keywrap"
 	"github.com/strata-edge/strata/pkg/natsauth"
@@ -188,7 +188,7 @@ type Node struct {
 	dns     *dnsRunner // nil without Options.DNSAddr
 	txt     *acme.TXT  // DNS-01 values for dns
 	certs   *certs.Table
-	agent   *nodesync.Agent
+	agent   *syncagent.Agent
 	cache   *cache.Cache
 	purger  *purge.Agent
 	tier    *tier.Tier
@@ -272,7 +272,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			return fmt.Errorf("node: %w", err)
 		}
 	}
-	n.agent, err = nodesync.New(nodesync.Options{
+	n.agent, err = syncagent.New(syncagent.Options{
 		NATS:        n.nc,
 		PartitionID: n.opts.PartitionID,
 		Staging:     n.opts.Staging,

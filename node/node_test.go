@@ -35,7 +35,7 @@ import (
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/node"
 	"github.com/strata-edge/strata/node/store"
-	nodesync "github.com/strata-edge/strata/node/sync"
+	"github.com/strata-edge/strata/node/syncagent"
 	"github.com/strata-edge/strata/pkg/natsauth"
 	"github.com/strata-edge/strata/pkg/natsauth/natsauthtest"
 	"github.com/strata-edge/strata/pkg/natsutil"
@@ -150,7 +150,7 @@ func (p *publisher) release(apps ...*configv1.App) uint64 {
 	data, _ = proto.Marshal(store.BundleOf(snap))
 	v := strconv.FormatUint(p.version, 10)
 	if _, err := p.obs.Put(ctx, jetstream.ObjectMeta{Name: natsutil.SnapshotKey(false),
-		Metadata: map[string]string{nodesync.SnapshotVersionMeta: v}}, bytes.NewReader(data)); err != nil {
+		Metadata: map[string]string{syncagent.SnapshotVersionMeta: v}}, bytes.NewReader(data)); err != nil {
 		p.t.Fatalf("put snapshot: %v", err)
 	}
 	return p.version

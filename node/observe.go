@@ -6,7 +6,7 @@ import (
 	"github.com/strata-edge/strata/node/cache"
 	"github.com/strata-edge/strata/node/dns"
 	"github.com/strata-edge/strata/node/proxy"
-	nodesync "github.com/strata-edge/strata/node/sync"
+	"github.com/strata-edge/strata/node/syncagent"
 	"github.com/strata-edge/strata/node/tier"
 )
 
@@ -38,7 +38,7 @@ type Observation struct {
 	Version   uint64
 	LastApply time.Time
 	ApplyErr  error
-	Sync      nodesync.Stats
+	Sync      syncagent.Stats
 }
 
 // DNSObservation is the DNS server's part of an Observation.

@@ -1,4 +1,4 @@
-package sync_test
+package syncagent_test
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/node/store"
-	nodesync "github.com/strata-edge/strata/node/sync"
+	"github.com/strata-edge/strata/node/syncagent"
 	"github.com/strata-edge/strata/pkg/natsutil"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 )
@@ -61,7 +61,7 @@ func measureSyncLatency(t *testing.T, nodes, leafs, releases int) {
 	for _, s := range servers {
 		waitLeaf(t, s)
 	}
-	agents := make([]*nodesync.Agent, nodes)
+	agents := make([]*syncagent.Agent, nodes)
 	for i := range agents {
 		id := "n" + strconv.Itoa(i)
 		leaf := servers[i%leafs]
@@ -79,7 +79,7 @@ func measureSyncLatency(t *testing.T, nodes, leafs, releases int) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { st.Close() })
-		a, err := nodesync.New(nodesync.Options{
+		a, err := syncagent.New(syncagent.Options{
 			NATS: nc, PartitionID: partition, NodeID: id, ClusterID: "c1", Store: st,
 			Apply: func(s *syncv1.Snapshot) error {
 				events <- applied{s.GetVersion(), time.Now()}

@@ -1,4 +1,4 @@
-package sync_test
+package syncagent_test
 
 import (
 	"bytes"
@@ -28,7 +28,7 @@ import (
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/node/store"
-	nodesync "github.com/strata-edge/strata/node/sync"
+	"github.com/strata-edge/strata/node/syncagent"
 	"github.com/strata-edge/strata/pkg/natsutil"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 )
@@ -232,7 +232,7 @@ func (p *publisher) putSnapshot() {
 	v := strconv.FormatUint(s.Version, 10)
 	if _, err := p.obs.Put(ctx, jetstream.ObjectMeta{
 		Name:     natsutil.SnapshotKey(p.staging),
-		Metadata: map[string]string{nodesync.SnapshotVersionMeta: v},
+		Metadata: map[string]string{syncagent.SnapshotVersionMeta: v},
 	}, bytes.NewReader(data)); err != nil {
 		p.t.Fatalf("put snapshot %d: %v", s.Version, err)
 	}
@@ -445,7 +445,7 @@ func waitLeaf(t testing.TB, s *server.Server) {
 
 // node is an agent with its own store, leaf server and link.
 type node struct {
-	agent *nodesync.Agent
+	agent *syncagent.Agent
 	rec   *recorder
 	store *store.Store
 	path  string
@@ -478,7 +478,7 @@ func startNode(t testing.TB, h *hub, id string, o nodeOpts) *node {
 	}
 	n.store = st
 	t.Cleanup(func() { st.Close() })
-	n.agent, err = nodesync.New(nodesync.Options{
+	n.agent, err = syncagent.New(syncagent.Options{
 		NATS: n.nc, PartitionID: partition, Staging: o.staging, NodeID: id, ClusterID: "c1",
 		Store: st, Apply: n.rec.apply, LinkID: leafLink(n.leaf), Heartbeat: o.heartbeat,
 		Logger: testLogger(id),
@@ -535,7 +535,7 @@ func waitVersion(t testing.TB, n *node, p *publisher, v uint64) {
 	}
 }
 
-func waitSynced(t testing.TB, a *nodesync.Agent) {
+func waitSynced(t testing.TB, a *syncagent.Agent) {
 	t.Helper()
 	select {
 	case <-a.Synced():

@@ -1,4 +1,4 @@
-package sync_test
+package syncagent_test
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/node/store"
-	nodesync "github.com/strata-edge/strata/node/sync"
+	"github.com/strata-edge/strata/node/syncagent"
 	"github.com/strata-edge/strata/pkg/natsutil"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 )
@@ -31,33 +31,33 @@ func TestOptionsValidation(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	valid := func() nodesync.Options {
-		return nodesync.Options{NATS: nc, PartitionID: "p1", NodeID: "n1", Store: st, Apply: func(*syncv1.Snapshot) error { return nil }}
+	valid := func() syncagent.Options {
+		return syncagent.Options{NATS: nc, PartitionID: "p1", NodeID: "n1", Store: st, Apply: func(*syncv1.Snapshot) error { return nil }}
 	}
 	tests := []struct {
 		name   string
-		change func(*nodesync.Options)
+		change func(*syncagent.Options)
 		want   string
 	}{
-		{"no connection", func(o *nodesync.Options) { o.NATS = nil }, "Options.NATS: required"},
-		{"no store", func(o *nodesync.Options) { o.Store = nil }, "Options.Store: required"},
-		{"no apply", func(o *nodesync.Options) { o.Apply = nil }, "Options.Apply: required"},
-		{"no partition", func(o *nodesync.Options) { o.PartitionID = "" }, "Options.PartitionID: required"},
-		{"partition with dot", func(o *nodesync.Options) { o.PartitionID = "p.1" }, `Options.PartitionID "p.1": must not contain "."`},
-		{"node with wildcard", func(o *nodesync.Options) { o.NodeID = "n*" }, `Options.NodeID "n*": must not contain "*"`},
-		{"negative heartbeat", func(o *nodesync.Options) { o.Heartbeat = -time.Second }, "Options.Heartbeat -1s: must not be negative"},
+		{"no connection", func(o *syncagent.Options) { o.NATS = nil }, "Options.NATS: required"},
+		{"no store", func(o *syncagent.Options) { o.Store = nil }, "Options.Store: required"},
+		{"no apply", func(o *syncagent.Options) { o.Apply = nil }, "Options.Apply: required"},
+		{"no partition", func(o *syncagent.Options) { o.PartitionID = "" }, "Options.PartitionID: required"},
+		{"partition with dot", func(o *syncagent.Options) { o.PartitionID = "p.1" }, `Options.PartitionID "p.1": must not contain "."`},
+		{"node with wildcard", func(o *syncagent.Options) { o.NodeID = "n*" }, `Options.NodeID "n*": must not contain "*"`},
+		{"negative heartbeat", func(o *syncagent.Options) { o.Heartbeat = -time.Second }, "Options.Heartbeat -1s: must not be negative"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			o := valid()
 			tc.change(&o)
-			_, err := nodesync.New(o)
+			_, err := syncagent.New(o)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("New: err = %v, want %q", err, tc.want)
 			}
 		})
 	}
-	if _, err := nodesync.New(valid()); err != nil {
+	if _, err := syncagent.New(valid()); err != nil {
 		t.Fatalf("valid options: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package sync_test
+package syncagent_test
 
 import (
 	"context"
