@@ -22,6 +22,7 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Request of CreatePartition: the new partition's name.
 type CreatePartitionRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -66,6 +67,7 @@ func (x *CreatePartitionRequest) GetName() string {
 	return ""
 }
 
+// Response of CreatePartition: the new partition with its id.
 type CreatePartitionResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Partition     *Partition             `protobuf:"bytes,1,opt,name=partition,proto3" json:"partition,omitempty"`
@@ -110,6 +112,7 @@ func (x *CreatePartitionResponse) GetPartition() *Partition {
 	return nil
 }
 
+// Request of UpdatePartition: the partition and its new name.
 type UpdatePartitionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Partition id or name.
@@ -164,6 +167,7 @@ func (x *UpdatePartitionRequest) GetName() string {
 	return ""
 }
 
+// Response of UpdatePartition: the renamed partition.
 type UpdatePartitionResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Partition     *Partition             `protobuf:"bytes,1,opt,name=partition,proto3" json:"partition,omitempty"`
@@ -208,6 +212,7 @@ func (x *UpdatePartitionResponse) GetPartition() *Partition {
 	return nil
 }
 
+// Request of DeletePartition: the partition to delete.
 type DeletePartitionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Partition id or name.
@@ -253,6 +258,7 @@ func (x *DeletePartitionRequest) GetPartition() string {
 	return ""
 }
 
+// Response of DeletePartition: empty on success.
 type DeletePartitionResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -289,6 +295,7 @@ func (*DeletePartitionResponse) Descriptor() ([]byte, []int) {
 	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{5}
 }
 
+// Request of DeleteCluster: the cluster to delete.
 type DeleteClusterRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Cluster id or name.
@@ -334,6 +341,7 @@ func (x *DeleteClusterRequest) GetCluster() string {
 	return ""
 }
 
+// Response of DeleteCluster: empty on success.
 type DeleteClusterResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -370,6 +378,7 @@ func (*DeleteClusterResponse) Descriptor() ([]byte, []int) {
 	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{7}
 }
 
+// Request of ListPartitions: no parameters.
 type ListPartitionsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -406,6 +415,7 @@ func (*ListPartitionsRequest) Descriptor() ([]byte, []int) {
 	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{8}
 }
 
+// Response of ListPartitions: every partition, sorted by name.
 type ListPartitionsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Partitions    []*Partition           `protobuf:"bytes,1,rep,name=partitions,proto3" json:"partitions,omitempty"`
@@ -450,6 +460,7 @@ func (x *ListPartitionsResponse) GetPartitions() []*Partition {
 	return nil
 }
 
+// Request of CreateCluster: the cluster's name and its partition.
 type CreateClusterRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -503,6 +514,7 @@ func (x *CreateClusterRequest) GetPartition() string {
 	return ""
 }
 
+// Response of CreateCluster: the new cluster with its id.
 type CreateClusterResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Cluster       *Cluster               `protobuf:"bytes,1,opt,name=cluster,proto3" json:"cluster,omitempty"`
@@ -621,6 +633,8 @@ func (x *UpdateClusterRequest) GetName() string {
 	return ""
 }
 
+// The parent clusters of an UpdateClusterRequest, so that an empty list can
+// mean "no parents".
 type ClusterParents struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Clusters      []string               `protobuf:"bytes,1,rep,name=clusters,proto3" json:"clusters,omitempty"`
@@ -665,6 +679,7 @@ func (x *ClusterParents) GetClusters() []string {
 	return nil
 }
 
+// Response of UpdateCluster: the cluster as changed.
 type UpdateClusterResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Cluster       *Cluster               `protobuf:"bytes,1,opt,name=cluster,proto3" json:"cluster,omitempty"`
@@ -709,6 +724,7 @@ func (x *UpdateClusterResponse) GetCluster() *Cluster {
 	return nil
 }
 
+// Request of ListClusters: no parameters.
 type ListClustersRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -745,6 +761,7 @@ func (*ListClustersRequest) Descriptor() ([]byte, []int) {
 	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{15}
 }
 
+// Response of ListClusters: every cluster, sorted by name.
 type ListClustersResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Clusters      []*Cluster             `protobuf:"bytes,1,rep,name=clusters,proto3" json:"clusters,omitempty"`
@@ -789,6 +806,7 @@ func (x *ListClustersResponse) GetClusters() []*Cluster {
 	return nil
 }
 
+// Request of RegisterNode: the node's name, cluster and track.
 type RegisterNodeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -850,6 +868,7 @@ func (x *RegisterNodeRequest) GetStaging() bool {
 	return false
 }
 
+// Response of RegisterNode: the new node with its id.
 type RegisterNodeResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Node          *Node                  `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
@@ -894,6 +913,7 @@ func (x *RegisterNodeResponse) GetNode() *Node {
 	return nil
 }
 
+// Request of SetNodeStaging: the node (id or name) and its track.
 type SetNodeStagingRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
@@ -946,6 +966,7 @@ func (x *SetNodeStagingRequest) GetStaging() bool {
 	return false
 }
 
+// Response of SetNodeStaging: the node as changed.
 type SetNodeStagingResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Node          *Node                  `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
@@ -990,6 +1011,7 @@ func (x *SetNodeStagingResponse) GetNode() *Node {
 	return nil
 }
 
+// Request of RemoveNode: the node (id or name).
 type RemoveNodeRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
@@ -1034,6 +1056,7 @@ func (x *RemoveNodeRequest) GetNodeId() string {
 	return ""
 }
 
+// Response of RemoveNode: empty on success.
 type RemoveNodeResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1070,6 +1093,7 @@ func (*RemoveNodeResponse) Descriptor() ([]byte, []int) {
 	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{22}
 }
 
+// Request of ListNodes: an optional cluster filter.
 type ListNodesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Cluster id or name; empty lists every node.
@@ -1115,6 +1139,7 @@ func (x *ListNodesRequest) GetCluster() string {
 	return ""
 }
 
+// Response of ListNodes: the nodes, sorted by cluster and name.
 type ListNodesResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Nodes         []*NodeInfo            `protobuf:"bytes,1,rep,name=nodes,proto3" json:"nodes,omitempty"`
@@ -1328,6 +1353,7 @@ func (x *NodeInfo) GetPublishError() string {
 	return ""
 }
 
+// NodeAppRelease is the release of one app a node runs.
 type NodeAppRelease struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	AppId         string                 `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
@@ -1388,6 +1414,7 @@ func (x *NodeAppRelease) GetRelease() uint64 {
 	return 0
 }
 
+// Request of CreateApp: the new app's settings.
 type CreateAppRequest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Name    string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -1491,6 +1518,7 @@ func (x *CreateAppRequest) GetHsts() *Hsts {
 	return nil
 }
 
+// Response of CreateApp: the working copy and its version.
 type CreateAppResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	App           *App                   `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
@@ -1543,6 +1571,7 @@ func (x *CreateAppResponse) GetVersion() uint64 {
 	return 0
 }
 
+// Request of GetApp: the app's id or name.
 type GetAppRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	AppId         string                 `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
@@ -1587,6 +1616,7 @@ func (x *GetAppRequest) GetAppId() string {
 	return ""
 }
 
+// Response of GetApp: working copy, newest release and release state.
 type GetAppResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The working copy, with pending changes.
@@ -1665,6 +1695,7 @@ func (x *GetAppResponse) GetPendingChanges() uint32 {
 	return 0
 }
 
+// Request of ListApps: no parameters.
 type ListAppsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1701,6 +1732,7 @@ func (*ListAppsRequest) Descriptor() ([]byte, []int) {
 	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{31}
 }
 
+// Response of ListApps: one summary per app, sorted by name.
 type ListAppsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Apps          []*AppSummary          `protobuf:"bytes,1,rep,name=apps,proto3" json:"apps,omitempty"`
@@ -1745,6 +1777,7 @@ func (x *ListAppsResponse) GetApps() []*AppSummary {
 	return nil
 }
 
+// AppSummary is one app in ListApps: identity, domains and release state.
 type AppSummary struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	Id             string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -1863,6 +1896,7 @@ func (x *AppSummary) GetStagingRelease() uint64 {
 	return 0
 }
 
+// Request of UpdateApp: the app and its new settings.
 type UpdateAppRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	AppId           string                 `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
@@ -1981,6 +2015,7 @@ func (x *UpdateAppRequest) GetHsts() *Hsts {
 	return nil
 }
 
+// Response of UpdateApp: the working copy and its version.
 type UpdateAppResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	App           *App                   `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
@@ -2033,6 +2068,7 @@ func (x *UpdateAppResponse) GetVersion() uint64 {
 	return 0
 }
 
+// Request of DeleteApp: the app and the version it must still have.
 type DeleteAppRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	AppId           string                 `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
@@ -2085,6 +2121,7 @@ func (x *DeleteAppRequest) GetExpectedVersion() uint64 {
 	return 0
 }
 
+// Response of DeleteApp: the app's version after the deletion.
 type DeleteAppResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Version       uint64                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
@@ -2129,6 +2166,7 @@ func (x *DeleteAppResponse) GetVersion() uint64 {
 	return 0
 }
 
+// Request of CreateUpstream: the app and the upstream to add.
 type CreateUpstreamRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	AppId           string                 `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
@@ -2190,6 +2228,7 @@ func (x *CreateUpstreamRequest) GetUpstream() *Upstream {
 	return nil
 }
 
+// Response of CreateUpstream: the stored upstream and the app's version.
 type CreateUpstreamResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Upstream      *Upstream              `protobuf:"bytes,1,opt,name=upstream,proto3" json:"upstream,omitempty"`
@@ -2242,6 +2281,7 @@ func (x *CreateUpstreamResponse) GetVersion() uint64 {
 	return 0
 }
 
+// Request of UpdateUpstream: the app and the upstream's new content.
 type UpdateUpstreamRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	AppId           string                 `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
@@ -2303,6 +2343,7 @@ func (x *UpdateUpstreamRequest) GetUpstream() *Upstream {
 	return nil
 }
 
+// Response of UpdateUpstream: the stored upstream and the app's version.
 type UpdateUpstreamResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Upstream      *Upstream              `protobuf:"bytes,1,opt,name=upstream,proto3" json:"upstream,omitempty"`
@@ -2355,6 +2396,7 @@ func (x *UpdateUpstreamResponse) GetVersion() uint64 {
 	return 0
 }
 
+// Request of DeleteUpstream: the app and the upstream to remove.
 type DeleteUpstreamRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	AppId           string                 `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
@@ -2416,6 +2458,7 @@ func (x *DeleteUpstreamRequest) GetUpstream() string {
 	return ""
 }
 
+// Response of DeleteUpstream: the app's version.
 type DeleteUpstreamResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Version       uint64                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
@@ -2460,6 +2503,7 @@ func (x *DeleteUpstreamResponse) GetVersion() uint64 {
 	return 0
 }
 
+// Request of CreateRule: the app, the rule and where to insert it.
 type CreateRuleRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	AppId           string                 `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
@@ -2529,6 +2573,7 @@ func (x *CreateRuleRequest) GetIndex() uint32 {
 	return 0
 }
 
+// Response of CreateRule: the stored rule and the app's version.
 type CreateRuleResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Rule          *Rule                  `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
@@ -2581,6 +2626,7 @@ func (x *CreateRuleResponse) GetVersion() uint64 {
 	return 0
 }
 
+// Request of UpdateRule: the app and the rule's new content.
 type UpdateRuleRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	AppId           string                 `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
@@ -2642,6 +2688,7 @@ func (x *UpdateRuleRequest) GetRule() *Rule {
 	return nil
 }
 
+// Response of UpdateRule: the stored rule and the app's version.
 type UpdateRuleResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Rule          *Rule                  `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
@@ -2694,6 +2741,7 @@ func (x *UpdateRuleResponse) GetVersion() uint64 {
 	return 0
 }
 
+// Request of DeleteRule: the app and the rule to remove.
 type DeleteRuleRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	AppId           string                 `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
@@ -2755,6 +2803,7 @@ func (x *DeleteRuleRequest) GetRule() string {
 	return ""
 }
 
+// Response of DeleteRule: the app's version.
 type DeleteRuleResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Version       uint64                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
@@ -2799,6 +2848,7 @@ func (x *DeleteRuleResponse) GetVersion() uint64 {
 	return 0
 }
 
+// Request of MoveRule: the app, the rule and its new position (0 is first).
 type MoveRuleRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	AppId           string                 `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
@@ -2868,6 +2918,7 @@ func (x *MoveRuleRequest) GetIndex() uint32 {
 	return 0
 }
 
+// Response of MoveRule: the app's version.
 type MoveRuleResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Version       uint64                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
@@ -2912,6 +2963,7 @@ func (x *MoveRuleResponse) GetVersion() uint64 {
 	return 0
 }
 
+// Request of DiffApp: the app's id or name.
 type DiffAppRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	AppId         string                 `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
@@ -2956,6 +3008,7 @@ func (x *DiffAppRequest) GetAppId() string {
 	return ""
 }
 
+// Response of DiffApp: pending changes, both contents and the diff text.
 type DiffAppResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// One line per pending change, oldest first.
@@ -3035,6 +3088,7 @@ func (x *DiffAppResponse) GetVersion() uint64 {
 	return 0
 }
 
+// PendingChange is one unreleased edit: its event, a summary, who and when.
 type PendingChange struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Position      uint64                 `protobuf:"varint,1,opt,name=position,proto3" json:"position,omitempty"`
@@ -3111,6 +3165,7 @@ func (x *PendingChange) GetTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// Release is one release of an app: number, note, author, kind and tracks.
 type Release struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Number  uint64                 `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
@@ -3249,6 +3304,8 @@ func (x *Release) GetPromotedPosition() uint64 {
 	return 0
 }
 
+// Request of CreateRelease: the app, a note, and whether only staging nodes
+// get it.
 type CreateReleaseRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	AppId           string                 `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
@@ -3317,6 +3374,7 @@ func (x *CreateReleaseRequest) GetStaging() bool {
 	return false
 }
 
+// Response of CreateRelease: the new release and the app's version.
 type CreateReleaseResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Release       *Release               `protobuf:"bytes,1,opt,name=release,proto3" json:"release,omitempty"`
@@ -3369,6 +3427,7 @@ func (x *CreateReleaseResponse) GetVersion() uint64 {
 	return 0
 }
 
+// Request of ListReleases: the app's id or name.
 type ListReleasesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	AppId         string                 `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
@@ -3413,6 +3472,7 @@ func (x *ListReleasesRequest) GetAppId() string {
 	return ""
 }
 
+// Response of ListReleases: the releases, newest first, and the tracks' releases.
 type ListReleasesResponse struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Releases []*Release             `protobuf:"bytes,1,rep,name=releases,proto3" json:"releases,omitempty"`
@@ -3474,6 +3534,7 @@ func (x *ListReleasesResponse) GetStagingRelease() uint64 {
 	return 0
 }
 
+// Request of PromoteRelease: the app and a note.
 type PromoteReleaseRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	AppId           string                 `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
@@ -3534,6 +3595,7 @@ func (x *PromoteReleaseRequest) GetNote() string {
 	return ""
 }
 
+// Response of PromoteRelease: the promoted release and the app's version.
 type PromoteReleaseResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The promoted release, now live on every node.
@@ -3587,6 +3649,7 @@ func (x *PromoteReleaseResponse) GetVersion() uint64 {
 	return 0
 }
 
+// Request of RevertApp: the app, the release to restore and a note.
 type RevertAppRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	AppId           string                 `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
@@ -3655,6 +3718,7 @@ func (x *RevertAppRequest) GetNote() string {
 	return ""
 }
 
+// Response of RevertApp: the new release and the app's version.
 type RevertAppResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Release       *Release               `protobuf:"bytes,1,opt,name=release,proto3" json:"release,omitempty"`
@@ -3707,6 +3771,8 @@ func (x *RevertAppResponse) GetVersion() uint64 {
 	return 0
 }
 
+// Request of RevertObject: the app, the object, the release to restore it from
+// and a note.
 type RevertObjectRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	AppId           string                 `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
@@ -3793,6 +3859,7 @@ func (x *RevertObjectRequest) GetNote() string {
 	return ""
 }
 
+// Response of RevertObject: the new release and the app's version.
 type RevertObjectResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Release       *Release               `protobuf:"bytes,1,opt,name=release,proto3" json:"release,omitempty"`
@@ -3845,6 +3912,7 @@ func (x *RevertObjectResponse) GetVersion() uint64 {
 	return 0
 }
 
+// Request of GetSnapshot: the partition and the track.
 type GetSnapshotRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Partition id or name.
@@ -3898,6 +3966,7 @@ func (x *GetSnapshotRequest) GetStaging() bool {
 	return false
 }
 
+// Response of GetSnapshot: version, app count, consistency and the JSON.
 type GetSnapshotResponse struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Version uint64                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`

@@ -23,6 +23,7 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// JoinToken is a join token's settings and state; never its secret.
 type JoinToken struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -115,6 +116,7 @@ func (x *JoinToken) GetRevoked() bool {
 	return false
 }
 
+// Request of CreateJoinToken: the cluster, lifetime and what joining nodes get.
 type CreateJoinTokenRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Cluster id or name.
@@ -193,6 +195,7 @@ func (x *CreateJoinTokenRequest) GetDescription() string {
 	return ""
 }
 
+// Response of CreateJoinToken: the token's settings and its secret.
 type CreateJoinTokenResponse struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	JoinToken *JoinToken             `protobuf:"bytes,1,opt,name=join_token,json=joinToken,proto3" json:"join_token,omitempty"`
@@ -246,6 +249,7 @@ func (x *CreateJoinTokenResponse) GetToken() string {
 	return ""
 }
 
+// Request of ListJoinTokens: no parameters.
 type ListJoinTokensRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -282,6 +286,7 @@ func (*ListJoinTokensRequest) Descriptor() ([]byte, []int) {
 	return file_strata_config_v1_node_proto_rawDescGZIP(), []int{3}
 }
 
+// Response of ListJoinTokens: every join token, in creation order.
 type ListJoinTokensResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	JoinTokens    []*JoinToken           `protobuf:"bytes,1,rep,name=join_tokens,json=joinTokens,proto3" json:"join_tokens,omitempty"`
@@ -326,6 +331,7 @@ func (x *ListJoinTokensResponse) GetJoinTokens() []*JoinToken {
 	return nil
 }
 
+// Request of RevokeJoinToken: the token id.
 type RevokeJoinTokenRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	TokenId       string                 `protobuf:"bytes,1,opt,name=token_id,json=tokenId,proto3" json:"token_id,omitempty"`
@@ -370,6 +376,7 @@ func (x *RevokeJoinTokenRequest) GetTokenId() string {
 	return ""
 }
 
+// Response of RevokeJoinToken: empty on success.
 type RevokeJoinTokenResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -406,6 +413,7 @@ func (*RevokeJoinTokenResponse) Descriptor() ([]byte, []int) {
 	return file_strata_config_v1_node_proto_rawDescGZIP(), []int{6}
 }
 
+// Request of ApproveNode: the node (id or name).
 type ApproveNodeRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
@@ -450,6 +458,7 @@ func (x *ApproveNodeRequest) GetNodeId() string {
 	return ""
 }
 
+// Response of ApproveNode: the approved node.
 type ApproveNodeResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Node          *Node                  `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
@@ -494,6 +503,7 @@ func (x *ApproveNodeResponse) GetNode() *Node {
 	return nil
 }
 
+// Request of SetNodeDisabled: the node (id or name) and whether it is disabled.
 type SetNodeDisabledRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
@@ -546,6 +556,7 @@ func (x *SetNodeDisabledRequest) GetDisabled() bool {
 	return false
 }
 
+// Response of SetNodeDisabled: the node as changed.
 type SetNodeDisabledResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Node          *Node                  `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
@@ -590,6 +601,7 @@ func (x *SetNodeDisabledResponse) GetNode() *Node {
 	return nil
 }
 
+// Request of Join: the join token and the node's name, keys and addresses.
 type JoinRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	JoinToken string                 `protobuf:"bytes,1,opt,name=join_token,json=joinToken,proto3" json:"join_token,omitempty"`
@@ -749,6 +761,7 @@ func (x *SealedNodeKek) GetCiphertext() []byte {
 	return nil
 }
 
+// Response of Join: the node, its partition and, once approved, its credentials.
 type JoinResponse struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	Node        *Node                  `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`

@@ -83,6 +83,7 @@ func (NodeDnsState) EnumDescriptor() ([]byte, []int) {
 	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{0}
 }
 
+// BalancePolicy is how an upstream spreads requests over its servers.
 type BalancePolicy int32
 
 const (
@@ -593,6 +594,7 @@ func (x *Hsts) GetPreload() bool {
 	return false
 }
 
+// Server is one origin server of an upstream.
 type Server struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// host:port
@@ -656,6 +658,8 @@ func (x *Server) GetBackup() bool {
 	return false
 }
 
+// Timeouts of requests to an upstream's servers, in milliseconds; 0 takes the
+// node's default.
 type Timeouts struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ConnectMs     uint32                 `protobuf:"varint,1,opt,name=connect_ms,json=connectMs,proto3" json:"connect_ms,omitempty"`
@@ -716,6 +720,7 @@ func (x *Timeouts) GetWriteMs() uint32 {
 	return 0
 }
 
+// UpstreamTLS is whether and how the node speaks TLS to an upstream's servers.
 type UpstreamTLS struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Enabled bool                   `protobuf:"varint,1,opt,name=enabled,proto3" json:"enabled,omitempty"`
@@ -778,6 +783,8 @@ func (x *UpstreamTLS) GetVerify() bool {
 	return false
 }
 
+// HealthCheck is how the node tells healthy servers of an upstream from
+// failing ones: active probes and passive failure counting.
 type HealthCheck struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Active HTTP probes; disabled when false.
@@ -898,6 +905,8 @@ func (x *HealthCheck) GetFailTimeoutMs() uint32 {
 	return 0
 }
 
+// Upstream is a named set of origin servers of an app, with balancing,
+// timeouts, retries, TLS and health checks; proxy actions name it.
 type Upstream struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -1010,6 +1019,8 @@ func (x *Upstream) GetHealthCheck() *HealthCheck {
 	return nil
 }
 
+// Rule is a page rule: when its condition matches a request, its actions
+// apply. Rules are evaluated in order.
 type Rule struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -1090,6 +1101,7 @@ func (x *Rule) GetLast() bool {
 	return false
 }
 
+// Action is one thing a rule does to a matched request.
 type Action struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Action:
@@ -1297,6 +1309,7 @@ func (x *ProxyAction) GetUpstreams() []*WeightedUpstream {
 	return nil
 }
 
+// WeightedUpstream is one target of a proxy action and its share of traffic.
 type WeightedUpstream struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Name of an upstream of the same app.
@@ -1352,6 +1365,7 @@ func (x *WeightedUpstream) GetWeight() uint32 {
 	return 0
 }
 
+// RedirectAction answers with a redirect to a URL.
 type RedirectAction struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Target URL; "$scheme", "$host", "$path" and "$request_uri" are expanded.
@@ -1406,6 +1420,7 @@ func (x *RedirectAction) GetStatus() uint32 {
 	return 0
 }
 
+// RespondAction answers directly with a status and body, without an upstream.
 type RespondAction struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Status        uint32                 `protobuf:"varint,1,opt,name=status,proto3" json:"status,omitempty"`
@@ -1466,6 +1481,7 @@ func (x *RespondAction) GetContentType() string {
 	return ""
 }
 
+// HeaderOps edits the headers of a request (before the upstream) or a response.
 type HeaderOps struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Replace (or create) these headers.
@@ -1529,6 +1545,7 @@ func (x *HeaderOps) GetRemove() []string {
 	return nil
 }
 
+// Header is one header name and value.
 type Header struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -1581,6 +1598,7 @@ func (x *Header) GetValue() string {
 	return ""
 }
 
+// RewriteAction rewrites the request path and query before it is proxied.
 type RewriteAction struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// RE2 pattern matched against the path; empty means the whole path.

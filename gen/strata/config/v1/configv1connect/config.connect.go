@@ -121,14 +121,20 @@ const (
 
 // ConfigServiceClient is a client for the strata.config.v1.ConfigService service.
 type ConfigServiceClient interface {
+	// CreatePartition creates a partition: a set of clusters that serve the same
+	// apps and zones. Refused with invalid_argument for a bad or taken name.
 	CreatePartition(context.Context, *v1.CreatePartitionRequest) (*v1.CreatePartitionResponse, error)
+	// ListPartitions lists every partition, sorted by name.
 	ListPartitions(context.Context, *v1.ListPartitionsRequest) (*v1.ListPartitionsResponse, error)
 	// Renames a partition (ids stay; apps, zones and clusters follow).
 	UpdatePartition(context.Context, *v1.UpdatePartitionRequest) (*v1.UpdatePartitionResponse, error)
 	// Deletes a partition nothing uses; refused (FailedPrecondition) naming
 	// the clusters, apps and zones that do.
 	DeletePartition(context.Context, *v1.DeletePartitionRequest) (*v1.DeletePartitionResponse, error)
+	// CreateCluster creates a cluster of nodes in a partition. Refused with
+	// invalid_argument for a bad or taken name or an unknown partition.
 	CreateCluster(context.Context, *v1.CreateClusterRequest) (*v1.CreateClusterResponse, error)
+	// ListClusters lists every cluster, sorted by name.
 	ListClusters(context.Context, *v1.ListClustersRequest) (*v1.ListClustersResponse, error)
 	// Changes a cluster's settings. Takes effect on the cluster's nodes at once
 	// (no release): it is infrastructure, not app config.
@@ -136,31 +142,81 @@ type ConfigServiceClient interface {
 	// Deletes a cluster nothing uses; refused (FailedPrecondition) naming the
 	// nodes, join tokens, child clusters and gateway records that do.
 	DeleteCluster(context.Context, *v1.DeleteClusterRequest) (*v1.DeleteClusterResponse, error)
+	// RegisterNode records a node by name in a cluster, approved (the operator
+	// vouches for it), on the staging or stable track. Refused with
+	// invalid_argument for a bad name, a name taken in the cluster or an unknown
+	// cluster.
 	RegisterNode(context.Context, *v1.RegisterNodeRequest) (*v1.RegisterNodeResponse, error)
+	// SetNodeStaging moves a node to the staging or the stable track; it then
+	// runs that track's releases. not_found for an unknown node.
 	SetNodeStaging(context.Context, *v1.SetNodeStagingRequest) (*v1.SetNodeStagingResponse, error)
+	// RemoveNode removes a node; the nodes service then revokes its key, closing
+	// its connections (it must rejoin with a new key). not_found for an unknown node.
 	RemoveNode(context.Context, *v1.RemoveNodeRequest) (*v1.RemoveNodeResponse, error)
+	// ListNodes lists nodes (of one cluster, or all) with their track and sync
+	// status from heartbeats: version run, lag, health, apply and publish errors.
 	ListNodes(context.Context, *v1.ListNodesRequest) (*v1.ListNodesResponse, error)
+	// CreateApp creates an HTTP app (working copy only: nodes serve it from its
+	// first release). Refused with invalid_argument naming the field for a bad
+	// name, domain, port or partition, or a name or domain another app holds.
 	CreateApp(context.Context, *v1.CreateAppRequest) (*v1.CreateAppResponse, error)
+	// GetApp returns an app by id or name: the working copy, the newest release
+	// and the count of pending changes; not_found when there is none.
 	GetApp(context.Context, *v1.GetAppRequest) (*v1.GetAppResponse, error)
+	// ListApps lists every app, sorted by name, with its release state on stable
+	// and staging nodes; deleted apps are listed with deleted set.
 	ListApps(context.Context, *v1.ListAppsRequest) (*v1.ListAppsResponse, error)
+	// UpdateApp replaces an app's settings (name, domains, ports, partitions,
+	// labels, HTTPS redirect, HSTS); pending until released. Validated as
+	// CreateApp; failed_precondition for a deleted app.
 	UpdateApp(context.Context, *v1.UpdateAppRequest) (*v1.UpdateAppResponse, error)
+	// DeleteApp marks the app deleted in the working copy; the next release
+	// removes it from the nodes, a revert brings it back.
 	DeleteApp(context.Context, *v1.DeleteAppRequest) (*v1.DeleteAppResponse, error)
+	// CreateUpstream adds an upstream (origin servers and how to reach them) with
+	// a new id; invalid_argument naming the field for bad settings or a name taken
+	// in the app.
 	CreateUpstream(context.Context, *v1.CreateUpstreamRequest) (*v1.CreateUpstreamResponse, error)
+	// UpdateUpstream replaces an upstream found by id or name; not_found when
+	// there is none, invalid_argument for bad settings.
 	UpdateUpstream(context.Context, *v1.UpdateUpstreamRequest) (*v1.UpdateUpstreamResponse, error)
+	// DeleteUpstream removes an upstream by id or name; invalid_argument while a
+	// rule uses it, naming the rules.
 	DeleteUpstream(context.Context, *v1.DeleteUpstreamRequest) (*v1.DeleteUpstreamResponse, error)
+	// CreateRule adds a page rule (match and actions) with a new id, at an index
+	// or at the end; invalid_argument naming the field for a bad rule or index.
 	CreateRule(context.Context, *v1.CreateRuleRequest) (*v1.CreateRuleResponse, error)
+	// UpdateRule replaces a rule found by id or name, keeping its position;
+	// not_found when there is none, invalid_argument for a bad rule.
 	UpdateRule(context.Context, *v1.UpdateRuleRequest) (*v1.UpdateRuleResponse, error)
+	// DeleteRule removes a rule by id or name; not_found when there is none.
 	DeleteRule(context.Context, *v1.DeleteRuleRequest) (*v1.DeleteRuleResponse, error)
+	// MoveRule moves a rule to another position in the rule list (rules are
+	// evaluated in order); invalid_argument for an index past the end.
 	MoveRule(context.Context, *v1.MoveRuleRequest) (*v1.MoveRuleResponse, error)
+	// DiffApp shows what the next release would change: the pending changes, the
+	// released and working content as JSON, and a unified diff of them.
 	DiffApp(context.Context, *v1.DiffAppRequest) (*v1.DiffAppResponse, error)
 	// Releases the pending changes. Refused (FailedPrecondition "nothing to
 	// release") when the working copy equals what runs: no empty releases.
 	CreateRelease(context.Context, *v1.CreateReleaseRequest) (*v1.CreateReleaseResponse, error)
 	// Makes the newest release, a staging release, live on stable nodes too.
 	PromoteRelease(context.Context, *v1.PromoteReleaseRequest) (*v1.PromoteReleaseResponse, error)
+	// ListReleases lists an app's releases, newest first, and the releases its
+	// stable and staging nodes run.
 	ListReleases(context.Context, *v1.ListReleasesRequest) (*v1.ListReleasesResponse, error)
+	// RevertApp releases the app as of an earlier release as a new release on
+	// every node, replacing pending changes. Refused with invalid_argument for a
+	// release that does not exist, failed_precondition when every node runs that
+	// content already or one of its partitions no longer exists.
 	RevertApp(context.Context, *v1.RevertAppRequest) (*v1.RevertAppResponse, error)
+	// RevertObject releases one upstream or rule as of an earlier release as a new
+	// release; everything else keeps its released state. Refused with
+	// failed_precondition when the result would be inconsistent (e.g. a rule naming a
+	// missing upstream) or would change nothing.
 	RevertObject(context.Context, *v1.RevertObjectRequest) (*v1.RevertObjectResponse, error)
+	// GetSnapshot returns the snapshot a partition's stable (or staging) nodes get
+	// now, as JSON, with its version and whether every reference in it resolves.
 	GetSnapshot(context.Context, *v1.GetSnapshotRequest) (*v1.GetSnapshotResponse, error)
 }
 
@@ -680,14 +736,20 @@ func (c *configServiceClient) GetSnapshot(ctx context.Context, req *v1.GetSnapsh
 
 // ConfigServiceHandler is an implementation of the strata.config.v1.ConfigService service.
 type ConfigServiceHandler interface {
+	// CreatePartition creates a partition: a set of clusters that serve the same
+	// apps and zones. Refused with invalid_argument for a bad or taken name.
 	CreatePartition(context.Context, *v1.CreatePartitionRequest) (*v1.CreatePartitionResponse, error)
+	// ListPartitions lists every partition, sorted by name.
 	ListPartitions(context.Context, *v1.ListPartitionsRequest) (*v1.ListPartitionsResponse, error)
 	// Renames a partition (ids stay; apps, zones and clusters follow).
 	UpdatePartition(context.Context, *v1.UpdatePartitionRequest) (*v1.UpdatePartitionResponse, error)
 	// Deletes a partition nothing uses; refused (FailedPrecondition) naming
 	// the clusters, apps and zones that do.
 	DeletePartition(context.Context, *v1.DeletePartitionRequest) (*v1.DeletePartitionResponse, error)
+	// CreateCluster creates a cluster of nodes in a partition. Refused with
+	// invalid_argument for a bad or taken name or an unknown partition.
 	CreateCluster(context.Context, *v1.CreateClusterRequest) (*v1.CreateClusterResponse, error)
+	// ListClusters lists every cluster, sorted by name.
 	ListClusters(context.Context, *v1.ListClustersRequest) (*v1.ListClustersResponse, error)
 	// Changes a cluster's settings. Takes effect on the cluster's nodes at once
 	// (no release): it is infrastructure, not app config.
@@ -695,31 +757,81 @@ type ConfigServiceHandler interface {
 	// Deletes a cluster nothing uses; refused (FailedPrecondition) naming the
 	// nodes, join tokens, child clusters and gateway records that do.
 	DeleteCluster(context.Context, *v1.DeleteClusterRequest) (*v1.DeleteClusterResponse, error)
+	// RegisterNode records a node by name in a cluster, approved (the operator
+	// vouches for it), on the staging or stable track. Refused with
+	// invalid_argument for a bad name, a name taken in the cluster or an unknown
+	// cluster.
 	RegisterNode(context.Context, *v1.RegisterNodeRequest) (*v1.RegisterNodeResponse, error)
+	// SetNodeStaging moves a node to the staging or the stable track; it then
+	// runs that track's releases. not_found for an unknown node.
 	SetNodeStaging(context.Context, *v1.SetNodeStagingRequest) (*v1.SetNodeStagingResponse, error)
+	// RemoveNode removes a node; the nodes service then revokes its key, closing
+	// its connections (it must rejoin with a new key). not_found for an unknown node.
 	RemoveNode(context.Context, *v1.RemoveNodeRequest) (*v1.RemoveNodeResponse, error)
+	// ListNodes lists nodes (of one cluster, or all) with their track and sync
+	// status from heartbeats: version run, lag, health, apply and publish errors.
 	ListNodes(context.Context, *v1.ListNodesRequest) (*v1.ListNodesResponse, error)
+	// CreateApp creates an HTTP app (working copy only: nodes serve it from its
+	// first release). Refused with invalid_argument naming the field for a bad
+	// name, domain, port or partition, or a name or domain another app holds.
 	CreateApp(context.Context, *v1.CreateAppRequest) (*v1.CreateAppResponse, error)
+	// GetApp returns an app by id or name: the working copy, the newest release
+	// and the count of pending changes; not_found when there is none.
 	GetApp(context.Context, *v1.GetAppRequest) (*v1.GetAppResponse, error)
+	// ListApps lists every app, sorted by name, with its release state on stable
+	// and staging nodes; deleted apps are listed with deleted set.
 	ListApps(context.Context, *v1.ListAppsRequest) (*v1.ListAppsResponse, error)
+	// UpdateApp replaces an app's settings (name, domains, ports, partitions,
+	// labels, HTTPS redirect, HSTS); pending until released. Validated as
+	// CreateApp; failed_precondition for a deleted app.
 	UpdateApp(context.Context, *v1.UpdateAppRequest) (*v1.UpdateAppResponse, error)
+	// DeleteApp marks the app deleted in the working copy; the next release
+	// removes it from the nodes, a revert brings it back.
 	DeleteApp(context.Context, *v1.DeleteAppRequest) (*v1.DeleteAppResponse, error)
+	// CreateUpstream adds an upstream (origin servers and how to reach them) with
+	// a new id; invalid_argument naming the field for bad settings or a name taken
+	// in the app.
 	CreateUpstream(context.Context, *v1.CreateUpstreamRequest) (*v1.CreateUpstreamResponse, error)
+	// UpdateUpstream replaces an upstream found by id or name; not_found when
+	// there is none, invalid_argument for bad settings.
 	UpdateUpstream(context.Context, *v1.UpdateUpstreamRequest) (*v1.UpdateUpstreamResponse, error)
+	// DeleteUpstream removes an upstream by id or name; invalid_argument while a
+	// rule uses it, naming the rules.
 	DeleteUpstream(context.Context, *v1.DeleteUpstreamRequest) (*v1.DeleteUpstreamResponse, error)
+	// CreateRule adds a page rule (match and actions) with a new id, at an index
+	// or at the end; invalid_argument naming the field for a bad rule or index.
 	CreateRule(context.Context, *v1.CreateRuleRequest) (*v1.CreateRuleResponse, error)
+	// UpdateRule replaces a rule found by id or name, keeping its position;
+	// not_found when there is none, invalid_argument for a bad rule.
 	UpdateRule(context.Context, *v1.UpdateRuleRequest) (*v1.UpdateRuleResponse, error)
+	// DeleteRule removes a rule by id or name; not_found when there is none.
 	DeleteRule(context.Context, *v1.DeleteRuleRequest) (*v1.DeleteRuleResponse, error)
+	// MoveRule moves a rule to another position in the rule list (rules are
+	// evaluated in order); invalid_argument for an index past the end.
 	MoveRule(context.Context, *v1.MoveRuleRequest) (*v1.MoveRuleResponse, error)
+	// DiffApp shows what the next release would change: the pending changes, the
+	// released and working content as JSON, and a unified diff of them.
 	DiffApp(context.Context, *v1.DiffAppRequest) (*v1.DiffAppResponse, error)
 	// Releases the pending changes. Refused (FailedPrecondition "nothing to
 	// release") when the working copy equals what runs: no empty releases.
 	CreateRelease(context.Context, *v1.CreateReleaseRequest) (*v1.CreateReleaseResponse, error)
 	// Makes the newest release, a staging release, live on stable nodes too.
 	PromoteRelease(context.Context, *v1.PromoteReleaseRequest) (*v1.PromoteReleaseResponse, error)
+	// ListReleases lists an app's releases, newest first, and the releases its
+	// stable and staging nodes run.
 	ListReleases(context.Context, *v1.ListReleasesRequest) (*v1.ListReleasesResponse, error)
+	// RevertApp releases the app as of an earlier release as a new release on
+	// every node, replacing pending changes. Refused with invalid_argument for a
+	// release that does not exist, failed_precondition when every node runs that
+	// content already or one of its partitions no longer exists.
 	RevertApp(context.Context, *v1.RevertAppRequest) (*v1.RevertAppResponse, error)
+	// RevertObject releases one upstream or rule as of an earlier release as a new
+	// release; everything else keeps its released state. Refused with
+	// failed_precondition when the result would be inconsistent (e.g. a rule naming a
+	// missing upstream) or would change nothing.
 	RevertObject(context.Context, *v1.RevertObjectRequest) (*v1.RevertObjectResponse, error)
+	// GetSnapshot returns the snapshot a partition's stable (or staging) nodes get
+	// now, as JSON, with its version and whether every reference in it resolves.
 	GetSnapshot(context.Context, *v1.GetSnapshotRequest) (*v1.GetSnapshotResponse, error)
 }
 

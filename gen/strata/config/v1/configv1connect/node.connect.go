@@ -53,13 +53,27 @@ const (
 
 // NodeServiceClient is a client for the strata.config.v1.NodeService service.
 type NodeServiceClient interface {
+	// CreateJoinToken creates a token that lets nodes join a cluster (optionally
+	// approved at once, on the staging track). The secret is returned once.
+	// Refused with invalid_argument for a lifetime over 30 days, not_found for an
+	// unknown cluster.
 	CreateJoinToken(context.Context, *v1.CreateJoinTokenRequest) (*v1.CreateJoinTokenResponse, error)
+	// ListJoinTokens lists every join token, revoked and expired ones too, in
+	// creation order, without secrets.
 	ListJoinTokens(context.Context, *v1.ListJoinTokensRequest) (*v1.ListJoinTokensResponse, error)
+	// RevokeJoinToken stops a token from admitting nodes; nodes that joined with
+	// it are not affected. Revoking twice is not an error.
 	RevokeJoinToken(context.Context, *v1.RevokeJoinTokenRequest) (*v1.RevokeJoinTokenResponse, error)
+	// ApproveNode lets a node that joined with a token needing approval get its
+	// credentials on its next Join. Approving twice is not an error.
 	ApproveNode(context.Context, *v1.ApproveNodeRequest) (*v1.ApproveNodeResponse, error)
+	// SetNodeDisabled marks a node offline (drained) or back online without
+	// removing it: its credentials stay valid and it keeps syncing.
 	SetNodeDisabled(context.Context, *v1.SetNodeDisabledRequest) (*v1.SetNodeDisabledResponse, error)
 	// Called by a node. Idempotent for the same name and public key: a node that
-	// waits for approval calls it again until credentials are returned.
+	// waits for approval calls it again until credentials are returned. Refused
+	// with unauthenticated for a bad, revoked or expired token, already_exists
+	// for a name or key another node has, permission_denied for a revoked key.
 	Join(context.Context, *v1.JoinRequest) (*v1.JoinResponse, error)
 }
 
@@ -179,13 +193,27 @@ func (c *nodeServiceClient) Join(ctx context.Context, req *v1.JoinRequest) (*v1.
 
 // NodeServiceHandler is an implementation of the strata.config.v1.NodeService service.
 type NodeServiceHandler interface {
+	// CreateJoinToken creates a token that lets nodes join a cluster (optionally
+	// approved at once, on the staging track). The secret is returned once.
+	// Refused with invalid_argument for a lifetime over 30 days, not_found for an
+	// unknown cluster.
 	CreateJoinToken(context.Context, *v1.CreateJoinTokenRequest) (*v1.CreateJoinTokenResponse, error)
+	// ListJoinTokens lists every join token, revoked and expired ones too, in
+	// creation order, without secrets.
 	ListJoinTokens(context.Context, *v1.ListJoinTokensRequest) (*v1.ListJoinTokensResponse, error)
+	// RevokeJoinToken stops a token from admitting nodes; nodes that joined with
+	// it are not affected. Revoking twice is not an error.
 	RevokeJoinToken(context.Context, *v1.RevokeJoinTokenRequest) (*v1.RevokeJoinTokenResponse, error)
+	// ApproveNode lets a node that joined with a token needing approval get its
+	// credentials on its next Join. Approving twice is not an error.
 	ApproveNode(context.Context, *v1.ApproveNodeRequest) (*v1.ApproveNodeResponse, error)
+	// SetNodeDisabled marks a node offline (drained) or back online without
+	// removing it: its credentials stay valid and it keeps syncing.
 	SetNodeDisabled(context.Context, *v1.SetNodeDisabledRequest) (*v1.SetNodeDisabledResponse, error)
 	// Called by a node. Idempotent for the same name and public key: a node that
-	// waits for approval calls it again until credentials are returned.
+	// waits for approval calls it again until credentials are returned. Refused
+	// with unauthenticated for a bad, revoked or expired token, already_exists
+	// for a name or key another node has, permission_denied for a revoked key.
 	Join(context.Context, *v1.JoinRequest) (*v1.JoinResponse, error)
 }
 
