@@ -65,18 +65,15 @@ func TestBadInputs(t *testing.T) {
 	}
 }
 
-// The rows of defects 1 and 4 fail on main until their fix lands (answers
-// internal; delivery to the partition stops).
-const (
-	pending111 = "issue 11.1 fix pending on branch syncsize"
-	pending114 = "issue 11.4 fix pending on branch syncsize"
-)
+// The row of defect 1 fails on main until its fix lands (delivery to the
+// partition stops).
+const pending111 = "issue 11.1 fix pending on branch syncsize"
 
 var badRows = []badRow{
 	{name: "path-deny bypass shapes reach the upstream as the normalized path", defect: 2, run: pathDenyBypass},
 	{name: "10,000 domains x 10,000 ports refused naming the field", defect: 3, run: domainsTimesPorts},
-	{name: "CreateApp event over 1 MiB refused naming the field", defect: 4, run: appEventOverLimit, pending: pending114},
-	{name: "ImportZone of 13,000 TXT records works or is refused naming the field", defect: 4, run: zoneImportOverLimit, pending: pending114},
+	{name: "CreateApp event over 1 MiB refused naming the field", defect: 4, run: appEventOverLimit},
+	{name: "ImportZone of 13,000 TXT records works or is refused naming the field", defect: 4, run: zoneImportOverLimit},
 	{name: "malformed HTTP requests refused, absolute-form routed by authority", defect: 5, run: malformedHTTP},
 	{name: "kek.key open to others refused naming the file and mode", defect: 6, run: openSecretFile},
 	{name: "viewer sees no key material in the audit log", defect: 7, run: viewerAuditNoKeys},
@@ -275,7 +272,7 @@ func appEventOverLimit(t *testing.T, e *badEnv) {
 		t.Fatalf("domain of %d characters", len(domains[0]))
 	}
 	_, err := e.a.config.CreateApp(context.Background(), &configv1.CreateAppRequest{Name: "big", Domains: domains})
-	wantViolation(t, err, "domains", "")
+	wantViolation(t, err, "domains", "more than the limit of 262144 per app")
 	noApp(t, e, "big")
 	// A rule over the limit on its own is refused too.
 	small, err := e.a.config.CreateApp(context.Background(), &configv1.CreateAppRequest{Name: "bigrule", Domains: []string{"bigrule.example.com"}})
@@ -284,7 +281,7 @@ func appEventOverLimit(t *testing.T, e *badEnv) {
 	}
 	_, err = e.a.config.CreateRule(context.Background(), &configv1.CreateRuleRequest{AppId: small.GetApp().GetId(),
 		Rule: &configv1.Rule{Name: "huge", Actions: []*configv1.Action{respond(200, strings.Repeat("x", 3<<20/2))}}})
-	wantViolation(t, err, "rule", "")
+	wantViolation(t, err, "rule", "more than 65536")
 }
 
 // Defect 4: a zone import of 13,000 TXT records (one event over 1 MiB
@@ -303,7 +300,7 @@ func zoneImportOverLimit(t *testing.T, e *badEnv) {
 	}
 	res, err := dc.ImportZone(ctx, &dnsv1.ImportZoneRequest{Zone: "big.test", ZoneFile: zf.String()})
 	if err != nil {
-		wantViolation(t, err, "zone_file", "")
+		wantViolation(t, err, "zone_file", "more than the limit of 524288 bytes")
 		return
 	}
 	if res.GetRecords() < 13_000 {
