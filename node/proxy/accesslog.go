@@ -4,40 +4,29 @@ import (
 	"context"
 	"log/slog"
 	"time"
-
-	"github.com/strata-edge/strata/node/proxy/route"
-	"github.com/strata-edge/strata/node/proxy/upstream"
 )
 
-type accessEntry struct {
-	app                              *route.App
-	srv                              *upstream.Server
-	method, host, uri, client, proto string
-	status, in, out                  int
-	dur                              time.Duration
-}
-
 // accessLog writes one structured line per request at Info.
-func (p *Proxy) accessLog(e accessEntry) {
+func (p *Proxy) accessLog(x exchange, f *flow, status, in, out int, proto string) {
 	appID, up, srv := "", "", ""
-	if e.app != nil {
-		appID = e.app.ID
+	if f.app != nil {
+		appID = f.app.ID
 	}
-	if e.srv != nil {
-		up, srv = e.srv.Upstream().Name, e.srv.Addr
+	if f.srv != nil {
+		up, srv = f.srv.Upstream().Name, f.srv.Addr
 	}
 	p.log.LogAttrs(context.Background(), slog.LevelInfo, "access",
 		slog.String("app", appID),
-		slog.String("client", e.client),
-		slog.String("proto", e.proto),
-		slog.String("method", e.method),
-		slog.String("host", e.host),
-		slog.String("uri", e.uri),
-		slog.Int("status", e.status),
-		slog.Int("bytes_in", e.in),
-		slog.Int("bytes_out", e.out),
+		slog.String("client", x.ClientIP().String()),
+		slog.String("proto", proto),
+		slog.String("method", x.Method()),
+		slog.String("host", x.Host()),
+		slog.String("uri", x.RequestURI()),
+		slog.Int("status", status),
+		slog.Int("bytes_in", in),
+		slog.Int("bytes_out", out),
 		slog.String("upstream", up),
 		slog.String("server", srv),
-		slog.Duration("duration", e.dur),
+		slog.Duration("duration", time.Since(f.start)),
 	)
 }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/strata-edge/strata/node/cache"
 	"github.com/strata-edge/strata/node/proxy/route"
-	"github.com/strata-edge/strata/node/proxy/upstream"
 	"github.com/strata-edge/strata/node/tier"
 )
 
@@ -32,9 +31,9 @@ func (p *Proxy) useCache(plan *route.Plan, method string, upgrade bool) bool {
 // cacheDo answers in (the client request, detached from server memory)
 // from the cache or through a fill.
 func (p *Proxy) cacheDo(ctx context.Context, in *http.Request, tls bool, plan *route.Plan) (*cache.Result, error) {
-	st := &stdState{view: newStdView(in, tls), plan: *plan.Detach()}
+	st := &stdState{stdView: newStdView(in, tls), flow: flow{plan: *plan.Detach()}}
 	creq := &cache.Request{
-		Method: in.Method, Host: st.view.Host(), Path: in.URL.Path, RawQuery: in.URL.RawQuery,
+		Method: in.Method, Host: st.Host(), Path: in.URL.Path, RawQuery: in.URL.RawQuery,
 		Header: in.Header.Get,
 		Cookie: stdCookie(in),
 	}
@@ -65,7 +64,7 @@ var fillDrop = []string{"Range", "If-Range", "If-None-Match", "If-Modified-Since
 // (forwarding headers, then rule edits; retries on another server when
 // connecting fails) and returns the response with its body streaming.
 func fillFetch(ctx context.Context, st *stdState, cond http.Header) (*cache.Response, error) {
-	in := st.view.r
+	in := st.r
 	out := in.Clone(ctx)
 	out.Body, out.ContentLength, out.RequestURI, out.Close = http.NoBody, 0, "", false
 	stripHopStd(out.Header)
@@ -73,14 +72,14 @@ func fillFetch(ctx context.Context, st *stdState, cond http.Header) (*cache.Resp
 		out.Header.Del(h)
 	}
 	out.URL.Scheme, out.URL.Host = "http", "upstream.invalid"
-	setForwardedStd(&httputil.ProxyRequest{In: in, Out: out}, st.view)
+	setForwardedStd(&httputil.ProxyRequest{In: in, Out: out}, st.stdView)
 	if st.plan.HasRequestEdits() {
 		st.plan.ApplyRequest(stdReqEditor{out: out})
 	}
 	for k, v := range cond {
 		out.Header[k] = v
 	}
-	one := &stdState{view: st.view, plan: st.plan} // the transport records the server per call
+	one := &stdState{stdView: st.stdView, flow: flow{plan: st.plan}} // the transport records the server per call
 	// Not cancelled with the client's request: other clients may be
 	// following this fill (node/cache ends it when nobody reads it).
 	resp, err := stdTransport{}.RoundTrip(out.WithContext(context.WithValue(context.WithoutCancel(ctx), stdStateKey{}, one)))
@@ -138,37 +137,30 @@ func eachResultHeader(res *cache.Result, add func(name, value string)) {
 }
 
 // cacheFast answers a fast-path request through the cache.
-func (p *Proxy) cacheFast(ctx *fasthttp.RequestCtx, st *fastState) *upstream.Server {
-	if st.plan.Cache.Bypass {
-		p.opts.Cache.CountBypass()
-		srv := p.proxyFast(ctx, st)
-		ctx.Response.Header.Set(cache.StatusHeader, cache.StatusBypass)
-		return srv
-	}
+func (p *Proxy) cacheFast(ctx *fasthttp.RequestCtx, st *fastState) {
 	if p.hitFast(ctx, st) {
-		return nil
+		return
 	}
 	in, err := detachFast(ctx)
 	if err != nil {
 		fastText(ctx, http.StatusBadRequest, "bad request target\n")
-		return nil
+		return
 	}
 	// Not ctx: a RequestCtx is recycled, and the fill may outlive it.
-	res, err := p.cacheDo(context.Background(), in, st.view.https, &st.plan)
+	res, err := p.cacheDo(context.Background(), in, st.https, &st.plan)
 	if err != nil {
 		status, msg := cacheFailure(err)
 		fastText(ctx, status, msg)
-		return nil
+		return
 	}
 	if res.Parent != "" {
 		ctx.Response.Header.Set(tier.ParentHeader, res.Parent)
 	}
 	if res.Stream != nil {
 		writeStreamFast(ctx, res)
-		return nil
+		return
 	}
 	writeResultFast(ctx, res)
-	return nil
 }
 
 // detachFast copies what the cache and a fill need out of fasthttp's
@@ -194,14 +186,13 @@ func detachFast(ctx *fasthttp.RequestCtx) (*http.Request, error) {
 }
 
 // cacheStd answers a std-path request through the cache.
-func (p *Proxy) cacheStd(w http.ResponseWriter, r *http.Request, tls bool, st *stdState) {
+func (p *Proxy) cacheStd(w http.ResponseWriter, r *http.Request, st *stdState) {
 	res, ok := p.hitStd(r, st)
 	var err error
 	if !ok {
-		res, err = p.cacheDo(r.Context(), r, tls, &st.plan)
+		res, err = p.cacheDo(r.Context(), r, st.tls, &st.plan)
 	}
 	if err != nil {
-		st.plan.ApplyResponse(stdHeaderEditor(w.Header()))
 		status, msg := cacheFailure(err)
 		stdText(w, status, msg)
 		return
@@ -211,7 +202,6 @@ func (p *Proxy) cacheStd(w http.ResponseWriter, r *http.Request, tls bool, st *s
 	if res.Parent != "" {
 		h.Set(tier.ParentHeader, res.Parent)
 	}
-	st.plan.ApplyResponse(stdHeaderEditor(h))
 	if res.Stream != nil {
 		writeStreamStd(w, r, res)
 		return

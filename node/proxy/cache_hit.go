@@ -38,7 +38,7 @@ func (p *Proxy) hitFast(ctx *fasthttp.RequestCtx, st *fastState) bool {
 	hr := hitReqs.Get().(*hitReq)
 	hr.hdr = &ctx.Request.Header
 	r := &hr.r
-	r.Method, r.Host, r.Path, r.RawQuery = st.view.Method(), st.view.Host(), b2s(path), b2s(query)
+	r.Method, r.Host, r.Path, r.RawQuery = st.Method(), st.Host(), b2s(path), b2s(query)
 	ok := p.opts.Cache.Hit(r, pol, &hr.res)
 	if ok {
 		writeResultFast(ctx, &hr.res)
@@ -87,7 +87,7 @@ func writeResultFast(ctx *fasthttp.RequestCtx, res *cache.Result) {
 // no detached state prepared for a fill.
 func (p *Proxy) hitStd(r *http.Request, st *stdState) (*cache.Result, bool) {
 	creq := &cache.Request{
-		Method: r.Method, Host: st.view.Host(), Path: r.URL.Path, RawQuery: r.URL.RawQuery,
+		Method: r.Method, Host: st.Host(), Path: r.URL.Path, RawQuery: r.URL.RawQuery,
 		Header: r.Header.Get, Cookie: stdCookie(r),
 	}
 	res := new(cache.Result)

@@ -7,13 +7,10 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/strata-edge/strata/node/proxy/route"
 	"github.com/strata-edge/strata/node/proxy/upstream"
-	"github.com/strata-edge/strata/node/tier"
 )
 
 // The plain HTTP/1.1 path: fasthttp's server, the request edited in place
@@ -50,128 +47,92 @@ func (p *Proxy) newFastServer() *fasthttp.Server {
 	}
 }
 
-// fastState is the per-request memory of the fast path, pooled.
+// fastState is the fasthttp adapter of the pipeline (exchange), pooled:
+// the request view, the pipeline's flow and the header scan.
 type fastState struct {
-	view  fastView
+	fastView
+	flow
 	found uint16 // scanHeaders of the request
-	plan  route.Plan
-	buf   []byte
 }
 
 var fastStatePool = sync.Pool{New: func() any { return new(fastState) }}
 
 func (p *Proxy) serveFast(ctx *fasthttp.RequestCtx) {
-	if p.opts.ACMEChallenge != nil && p.acmeFast(ctx) {
-		return
-	}
 	st := fastStatePool.Get().(*fastState)
-	v := &st.view
-	v.reset(ctx)
-	var start time.Time
-	if p.opts.AccessLog {
-		start = time.Now()
-	}
-	h := &ctx.Request.Header
-	if status, msg := checkRequestLine(b2s(h.Method()), b2s(h.RequestURI()), b2s(h.Protocol())); status != 0 {
-		fastRefuse(ctx, status, msg)
-		p.fastDone(ctx, st, nil, nil, start)
-		return
-	}
+	st.fastView.reset(ctx)
+	p.handle(st, &st.flow)
+	// fasthttp writes the response head after the handler returns.
+	p.finish(&st.flow, fastRespEditor{&ctx.Response.Header})
+	p.done(st, &st.flow)
+	st.ctx = nil
+	st.flow = flow{buf: st.buf[:0]}
+	fastStatePool.Put(st)
+}
+
+func (st *fastState) lineProto() string { return b2s(st.ctx.Request.Header.Protocol()) }
+func (st *fastState) routeHTTPS()       { st.https = true }
+func (st *fastState) setPort(port uint32) {
+	st.port = port
+}
+func (st *fastState) upgrade() bool { return st.ctx.Request.Header.ConnectionUpgrade() }
+
+// conform checks the header names fasthttp accepts but the edge refuses
+// or drops (conform.go), and routes an absolute-form target by its
+// authority, not Host (RFC 9112 3.2.2).
+func (st *fastState) conform() bool {
+	h := &st.ctx.Request.Header
 	st.found = scanHeaders(h.RawHeaders())
-	if st.found&(hdrBadName|hdrUnderscore) != 0 {
-		if st.found&hdrBadName != 0 {
-			fastRefuse(ctx, http.StatusBadRequest, "invalid header name\n")
-			p.fastDone(ctx, st, nil, nil, start)
-			return
-		}
+	if st.found&hdrBadName != 0 {
+		st.refuse(http.StatusBadRequest, "invalid header name\n")
+		return false
+	}
+	if st.found&hdrUnderscore != 0 {
 		dropUnderscoreFast(h)
 	}
 	if uri := h.RequestURI(); len(uri) > 0 && uri[0] != '/' {
-		// Absolute form: the authority names the app, not Host (RFC 9112 3.2.2).
-		h.SetHostBytes(ctx.URI().Host())
-		v.reset(ctx)
+		h.SetHostBytes(st.ctx.URI().Host())
+		st.fastView.reset(st.ctx)
 	}
-	rt := p.rt.Load()
-	if rt == nil {
-		fastText(ctx, http.StatusServiceUnavailable, "no configuration loaded yet\n")
-		p.fastDone(ctx, st, nil, nil, start)
-		return
-	}
-	port := p.httpPort
-	peer := false // a child node's tier request (Strata-Tier-Hops from a peer)
-	if len(ctx.Request.Header.Peek(tier.HopsHeader)) > 0 {
-		if peer = p.tierPeer(v.ClientIP()); !peer {
-			ctx.Request.Header.Del(tier.HopsHeader) // a client's: a plain request
-		} else if tierHTTPS(ctx.Request.Header.Peek("X-Forwarded-Proto")) {
-			v.https, port = true, p.httpsPort // a child's miss of an https request
-		}
-	}
-	v.port = port
-	app := rt.Lookup(v.https, port, v.Host())
-	if app == nil {
-		fastText(ctx, http.StatusNotFound, fmt.Sprintf("no application for host %q\n", v.Host()))
-		p.fastDone(ctx, st, nil, nil, start)
-		return
-	}
-	// Forward what the rules match (conform.go).
-	if uri := ctx.URI(); pathNeedsNormalizing(uri.PathOriginal()) {
-		v.SetPath(v.Path())
-	}
-	plan := &st.plan
-	app.Evaluate(v, plan)
-	var srv *upstream.Server
-	switch plan.Kind {
-	case route.Proxy:
-		if p.useCache(plan, v.Method(), ctx.Request.Header.ConnectionUpgrade()) {
-			srv = p.cacheFast(ctx, st)
-		} else {
-			srv = p.proxyFast(ctx, st)
-		}
-	case route.Redirect:
-		st.buf = plan.Redirect.AppendLocation(st.buf[:0], v)
-		ctx.Response.Header.SetBytesV("Location", st.buf)
-		fastText(ctx, plan.Redirect.Status, "")
-	case route.Respond:
-		r := plan.Respond
-		ctx.Response.SetStatusCode(r.Status)
-		ctx.Response.Header.SetContentType(r.ContentType)
-		ctx.Response.SetBodyRaw(r.Body)
-	default:
-		fastText(ctx, http.StatusNotFound, "no rule matched\n")
-	}
-	if plan.HasResponseEdits() {
-		plan.ApplyResponse(fastRespEditor{&ctx.Response.Header})
-	}
-	if peer {
-		ctx.Response.Header.Set(tier.AcceptedHeader, "1")
-	}
-	p.fastDone(ctx, st, app, srv, start)
+	return true
 }
 
-// fastDone records stats and the access log line, and releases st.
-func (p *Proxy) fastDone(ctx *fasthttp.RequestCtx, st *fastState, app *route.App, srv *upstream.Server, start time.Time) {
-	status := ctx.Response.StatusCode()
-	out := ctx.Response.Header.ContentLength()
+func (st *fastState) normalizePath() {
+	if pathNeedsNormalizing(st.ctx.URI().PathOriginal()) {
+		st.SetPath(st.Path())
+	}
+}
+
+func (st *fastState) text(status int, body string) { fastText(st.ctx, status, body) }
+
+func (st *fastState) refuse(status int, body string) {
+	fastText(st.ctx, status, body)
+	st.ctx.SetConnectionClose()
+}
+
+func (st *fastState) redirect(status int, location []byte) {
+	st.ctx.Response.Header.SetBytesV("Location", location)
+	fastText(st.ctx, status, "")
+}
+
+func (st *fastState) respond(status int, contentType string, body []byte) {
+	st.ctx.Response.SetStatusCode(status)
+	st.ctx.Response.Header.SetContentType(contentType)
+	st.ctx.Response.SetBodyRaw(body)
+}
+
+func (st *fastState) forward(p *Proxy) { st.srv = p.proxyFast(st.ctx, st) }
+func (st *fastState) cached(p *Proxy)  { p.cacheFast(st.ctx, st) }
+
+func (st *fastState) result() (status, in, out int, proto string) {
+	resp := &st.ctx.Response
+	out = resp.Header.ContentLength()
 	if out < 0 {
 		out = 0 // streamed without a length: unknown here
 	}
-	if !ctx.Response.IsBodyStream() {
-		out = len(ctx.Response.Body())
+	if !resp.IsBodyStream() {
+		out = len(resp.Body())
 	}
-	in := len(ctx.Request.Body())
-	if app != nil {
-		app.Stats.Observe(status, in, out)
-	}
-	if p.opts.AccessLog {
-		p.accessLog(accessEntry{
-			app: app, srv: srv, method: st.view.Method(), host: st.view.Host(),
-			uri: b2s(ctx.Request.Header.RequestURI()), status: status, in: in, out: out,
-			client: st.view.ClientIP().String(), proto: "HTTP/1.1", dur: time.Since(start),
-		})
-	}
-	st.view.ctx = nil
-	st.plan = route.Plan{}
-	fastStatePool.Put(st)
+	return resp.StatusCode(), len(st.ctx.Request.Body()), out, "HTTP/1.1"
 }
 
 // proxyFast sends the request to the plan's upstream, retrying on another
@@ -180,7 +141,7 @@ func (p *Proxy) fastDone(ctx *fasthttp.RequestCtx, st *fastState, app *route.App
 func (p *Proxy) proxyFast(ctx *fasthttp.RequestCtx, st *fastState) *upstream.Server {
 	up := st.plan.Upstream
 	req := &ctx.Request
-	v := &st.view
+	v := &st.fastView
 
 	clientClose := req.Header.ConnectionClose()
 	if clientClose {
@@ -203,47 +164,12 @@ func (p *Proxy) proxyFast(ctx *fasthttp.RequestCtx, st *fastState) *upstream.Ser
 		return p.tunnelFast(ctx, st, up)
 	}
 
-	var tried upstream.Tried
-	attempts := 1 + up.Retries()
-	retryable := isIdempotentBytes(req.Header.Method())
-	var s *upstream.Server
-	var lastErr error
-	for {
-		next, err := up.Pick(v, tried)
-		if err != nil {
-			if lastErr == nil { // nothing tried: nothing was available
-				lastErr = err
-				countUpstreamError(st.plan.App.Stats, err)
-			}
-			break
-		}
-		s = next
-		tried.Add(s)
-		s.Begin()
-		t0 := time.Now()
-		err = s.Fast().Do(req, &ctx.Response)
-		s.End()
-		if err == nil {
-			lastErr = nil
-			s.ReportSuccess()
-			st.plan.App.Stats.ObserveUpstream(time.Since(t0))
-			break
-		}
-		lastErr = err
-		countUpstreamError(st.plan.App.Stats, err)
-		var de *upstream.DialError
-		isDial := errors.As(err, &de)
-		if isDial || isTimeout(err) {
-			s.ReportFailure()
-		}
-		attempts--
-		if !isDial || !retryable || attempts <= 0 {
-			break
-		}
-	}
-	if lastErr != nil {
+	s, err := attempt(&st.flow, v, upstream.IsIdempotent(v.Method()), func(s *upstream.Server) error {
+		return s.Fast().Do(req, &ctx.Response)
+	})
+	if err != nil {
 		ctx.Response.Reset()
-		status, msg := upstreamFailure(up, s, lastErr)
+		status, msg := upstreamFailure(up, s, err)
 		fastText(ctx, status, msg)
 		if clientClose {
 			ctx.SetConnectionClose()
@@ -348,9 +274,9 @@ func (p *Proxy) setForwardedFast(ctx *fasthttp.RequestCtx, st *fastState, found 
 			buf = append(buf, ", "...)
 		}
 	}
-	buf = st.view.ClientIP().AppendTo(buf)
+	buf = st.ClientIP().AppendTo(buf)
 	h.SetCanonical(keyXFF, buf)
-	if st.view.https {
+	if st.https {
 		h.SetCanonical(keyXFProto, valHTTPS)
 	} else {
 		h.SetCanonical(keyXFProto, valHTTP)
@@ -413,12 +339,6 @@ func (p *Proxy) fastError(ctx *fasthttp.RequestCtx, err error) {
 	ctx.SetConnectionClose()
 }
 
-// fastRefuse answers a malformed request and closes the connection.
-func fastRefuse(ctx *fasthttp.RequestCtx, status int, msg string) {
-	fastText(ctx, status, msg)
-	ctx.SetConnectionClose()
-}
-
 // dropUnderscoreFast removes headers whose names have an underscore, as
 // nginx does by default (underscores_in_headers off): "Transfer_Encoding"
 // reaches no upstream that might read it as Transfer-Encoding.
@@ -446,14 +366,6 @@ func fastText(ctx *fasthttp.RequestCtx, status int, body string) {
 		ctx.Response.Header.SetContentType("text/plain; charset=utf-8")
 		ctx.Response.SetBodyString(body)
 	}
-}
-
-func isIdempotentBytes(m []byte) bool {
-	switch string(m) {
-	case "GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE":
-		return true
-	}
-	return false
 }
 
 // forEachToken calls f for each comma-separated token of a header value.

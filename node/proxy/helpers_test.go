@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -74,6 +75,11 @@ func startProxy(t *testing.T, opts proxy.Options) *proxy.Proxy {
 	}
 	if opts.HTTPSAddr == "" {
 		opts.HTTPSAddr = "127.0.0.1:0"
+	}
+	if opts.HTTPEngine == "" {
+		// STRATA_TEST_HTTP_ENGINE=net/http runs the suite's plain-listener
+		// requests on the net/http engine (default: fasthttp).
+		opts.HTTPEngine = os.Getenv("STRATA_TEST_HTTP_ENGINE")
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

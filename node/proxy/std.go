@@ -11,12 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
-	"github.com/strata-edge/strata/node/cache"
-	"github.com/strata-edge/strata/node/proxy/route"
 	"github.com/strata-edge/strata/node/proxy/upstream"
-	"github.com/strata-edge/strata/node/tier"
 )
 
 // The net/http path: the TLS listener (HTTP/1.1 and HTTP/2 by ALPN) and,
@@ -56,12 +52,13 @@ type stdHandler struct {
 	tls bool
 }
 
-// stdState travels with the request through ReverseProxy (context value).
+// stdState is the net/http adapter of the pipeline (exchange). It travels
+// with the request through ReverseProxy (context value).
 type stdState struct {
-	view   *stdView
-	plan   route.Plan
-	grpc   bool
-	server *upstream.Server
+	*stdView
+	flow
+	w    *statusWriter
+	grpc bool
 }
 
 type stdStateKey struct{}
@@ -72,111 +69,81 @@ func stateOf(r *http.Request) *stdState {
 }
 
 func (h stdHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	p := h.p
-	if !h.tls && p.opts.ACMEChallenge != nil && p.acmeStd(w, r) {
-		return
-	}
-	start := time.Now()
-	sw := &statusWriter{ResponseWriter: w}
-	st := &stdState{view: newStdView(r, h.tls)}
-	peer := false // a child node's tier request (Strata-Tier-Hops from a peer)
-	if _, ok := r.Header[tier.HopsHeader]; ok {
-		if peer = p.tierPeer(st.view.ClientIP()); !peer {
-			r.Header.Del(tier.HopsHeader) // a client's: a plain request
-		} else if tierHTTPS([]byte(r.Header.Get("X-Forwarded-Proto"))) {
-			st.view.tls = true // a child's miss of an https request
-		}
-	}
-	tls := st.view.tls
-	var app *route.App
-	defer func() {
-		if app != nil {
-			app.Stats.Observe(sw.status(), int(r.ContentLength), sw.bytes)
-		}
-		if p.opts.AccessLog {
-			in := int(r.ContentLength)
-			if in < 0 {
-				in = 0
-			}
-			p.accessLog(accessEntry{
-				app: app, srv: st.server, method: st.view.Method(), host: st.view.Host(),
-				uri: st.view.RequestURI(), status: sw.status(), in: in, out: sw.bytes,
-				client: st.view.ClientIP().String(), proto: r.Proto, dur: time.Since(start),
-			})
-		}
-	}()
+	st := &stdState{stdView: newStdView(r, h.tls)}
+	st.w = &statusWriter{ResponseWriter: w, p: h.p, f: &st.flow}
+	h.p.handle(st, &st.flow)
+	h.p.done(st, &st.flow)
+}
 
-	if status, msg := checkRequestLine(r.Method, r.RequestURI, ""); status != 0 {
-		if r.ProtoMajor == 1 {
-			sw.Header().Set("Connection", "close")
-		}
-		stdText(sw, status, msg)
-		return
-	}
+func (st *stdState) DelHeader(name string) { st.r.Header.Del(name) }
+func (st *stdState) lineProto() string     { return "" } // net/http checked it
+func (st *stdState) routeHTTPS()           { st.tls = true }
+func (st *stdState) setPort(port uint32)   { st.port = port }
+func (st *stdState) upgrade() bool         { return st.r.Header.Get("Upgrade") != "" }
+
+// conform drops headers whose names have an underscore (as nginx and the
+// fast path, dropUnderscoreFast) and refuses a body larger than the limit,
+// as fasthttp does before the fast path's handler runs.
+func (st *stdState) conform() bool {
+	r := st.r
 	for k := range r.Header {
 		if strings.IndexByte(k, '_') >= 0 {
-			delete(r.Header, k) // as nginx and the fast path (dropUnderscoreFast)
+			delete(r.Header, k)
 		}
 	}
-	rt := p.rt.Load()
-	if rt == nil {
-		stdText(sw, http.StatusServiceUnavailable, "no configuration loaded yet\n")
-		return
+	limit := int64(st.w.p.opts.MaxRequestBodyBytes)
+	if r.ContentLength > limit {
+		st.refuse(http.StatusRequestEntityTooLarge, "request body larger than "+strconv.FormatInt(limit, 10)+" bytes\n")
+		return false
 	}
-	port := p.httpPort
-	if tls {
-		port = p.httpsPort
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = http.MaxBytesReader(st.w, r.Body, limit) // chunked bodies (stdError)
 	}
-	st.view.port = port
-	app = rt.Lookup(tls, port, st.view.Host())
-	if app == nil {
-		stdText(sw, http.StatusNotFound, fmt.Sprintf("no application for host %q\n", st.view.Host()))
-		return
+	return true
+}
+
+func (st *stdState) normalizePath() {
+	if pathNeedsNormalizing(st.r.URL.EscapedPath()) {
+		st.r.URL.Path, st.r.URL.RawPath = st.path, ""
 	}
-	if peer {
-		sw.Header().Set(tier.AcceptedHeader, "1")
+}
+
+func (st *stdState) text(status int, body string) { stdText(st.w, status, body) }
+
+func (st *stdState) refuse(status int, body string) {
+	if st.r.ProtoMajor == 1 {
+		st.w.Header().Set("Connection", "close")
 	}
-	// Forward what the rules match (conform.go).
-	if pathNeedsNormalizing(r.URL.EscapedPath()) {
-		r.URL.Path, r.URL.RawPath = st.view.path, ""
+	stdText(st.w, status, body)
+}
+
+func (st *stdState) redirect(status int, location []byte) {
+	st.w.Header().Set("Location", string(location))
+	st.w.WriteHeader(status)
+}
+
+func (st *stdState) respond(status int, contentType string, body []byte) {
+	h := st.w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	st.w.WriteHeader(status)
+	_, _ = st.w.Write(body)
+}
+
+func (st *stdState) forward(p *Proxy) {
+	r := st.r
+	st.grpc = r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc")
+	p.reverse.ServeHTTP(st.w, r.WithContext(context.WithValue(r.Context(), stdStateKey{}, st)))
+}
+
+func (st *stdState) cached(p *Proxy) { p.cacheStd(st.w, st.r, st) }
+
+func (st *stdState) result() (status, in, out int, proto string) {
+	in = int(st.r.ContentLength)
+	if in < 0 {
+		in = 0 // chunked: unknown here
 	}
-	plan := &st.plan
-	app.Evaluate(st.view, plan)
-	switch plan.Kind {
-	case route.Proxy:
-		if r.ContentLength > int64(p.opts.MaxRequestBodyBytes) {
-			plan.ApplyResponse(stdHeaderEditor(sw.Header()))
-			stdText(sw, http.StatusRequestEntityTooLarge, "request body larger than "+strconv.Itoa(p.opts.MaxRequestBodyBytes)+" bytes\n")
-			return
-		}
-		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = http.MaxBytesReader(sw, r.Body, int64(p.opts.MaxRequestBodyBytes))
-		}
-		if p.useCache(plan, r.Method, r.Header.Get("Upgrade") != "") {
-			if !plan.Cache.Bypass {
-				p.cacheStd(sw, r, tls, st)
-				return
-			}
-			p.opts.Cache.CountBypass()
-			sw.Header().Set(cache.StatusHeader, cache.StatusBypass)
-		}
-		st.grpc = r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc")
-		p.reverse.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), stdStateKey{}, st)))
-		return
-	case route.Redirect:
-		plan.ApplyResponse(stdHeaderEditor(sw.Header()))
-		sw.Header().Set("Location", string(plan.Redirect.AppendLocation(nil, st.view)))
-		sw.WriteHeader(plan.Redirect.Status)
-	case route.Respond:
-		plan.ApplyResponse(stdHeaderEditor(sw.Header()))
-		sw.Header().Set("Content-Type", plan.Respond.ContentType)
-		sw.Header().Set("Content-Length", strconv.Itoa(len(plan.Respond.Body)))
-		sw.WriteHeader(plan.Respond.Status)
-		_, _ = sw.Write(plan.Respond.Body)
-	default:
-		plan.ApplyResponse(stdHeaderEditor(sw.Header()))
-		stdText(sw, http.StatusNotFound, "no rule matched\n")
-	}
+	return st.w.status(), in, st.w.bytes, st.r.Proto
 }
 
 func (p *Proxy) newReverseProxy() *httputil.ReverseProxy {
@@ -185,7 +152,7 @@ func (p *Proxy) newReverseProxy() *httputil.ReverseProxy {
 			st := stateOf(pr.In)
 			pr.Out.URL.Scheme = "http"
 			pr.Out.URL.Host = "upstream.invalid" // set per attempt by the transport
-			setForwardedStd(pr, st.view)
+			setForwardedStd(pr, st.stdView)
 			// Rule edits last: a rule may override forwarding headers or the Host.
 			if st.plan.HasRequestEdits() {
 				st.plan.ApplyRequest(stdReqEditor{out: pr.Out})
@@ -195,9 +162,12 @@ func (p *Proxy) newReverseProxy() *httputil.ReverseProxy {
 			}
 		},
 		Transport: stdTransport{},
+		// A switch of protocols is written without WriteHeader: finish
+		// its head here (statusWriter does it for every other response).
 		ModifyResponse: func(resp *http.Response) error {
-			if st := stateOf(resp.Request); st != nil {
-				st.plan.ApplyResponse(stdHeaderEditor(resp.Header))
+			if st := stateOf(resp.Request); st != nil && resp.StatusCode == http.StatusSwitchingProtocols {
+				st.w.finished = true
+				p.finish(&st.flow, stdHeaderEditor(resp.Header))
 			}
 			return nil
 		},
@@ -248,29 +218,13 @@ func (e *upstreamError) Unwrap() error { return e.err }
 
 func (stdTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	st := stateOf(req)
-	up := st.plan.Upstream
-	attempts := 1 + up.Retries()
-	retryable := upstream.IsIdempotent(req.Method)
 	if req.Body != nil && req.Body != http.NoBody {
 		// The inner transport closes the body on failure; keep it open so a
 		// retry (after a failed connect, nothing read) can still send it.
 		req.Body = noCloseBody{req.Body}
 	}
-	var tried upstream.Tried
-	var lastErr error
-	var s *upstream.Server
-	for {
-		next, err := up.Pick(st.view, tried)
-		if err != nil {
-			if lastErr == nil {
-				lastErr = err
-				countUpstreamError(st.plan.App.Stats, err)
-			}
-			break
-		}
-		s = next
-		tried.Add(s)
-		st.server = s
+	var resp *http.Response
+	s, err := attempt(&st.flow, st.stdView, upstream.IsIdempotent(req.Method), func(s *upstream.Server) (err error) {
 		out := *req
 		u := *req.URL
 		out.URL = &u
@@ -278,39 +232,22 @@ func (stdTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		var rt http.RoundTripper = s.HTTP1()
 		if st.grpc {
 			rt = s.HTTP2()
-			if up.TLS() {
+			if st.plan.Upstream.TLS() {
 				u.Scheme = "https"
 			}
 		}
-		s.Begin()
-		t0 := time.Now()
-		resp, err := rt.RoundTrip(&out)
-		s.End()
-		if err == nil {
-			s.ReportSuccess()
-			st.plan.App.Stats.ObserveUpstream(time.Since(t0))
-			return resp, nil
-		}
-		lastErr = err
-		countUpstreamError(st.plan.App.Stats, err)
-		var de *upstream.DialError
-		isDial := errors.As(err, &de)
-		if isDial || isTimeout(err) {
-			s.ReportFailure()
-		}
-		attempts--
-		if !isDial || !retryable || attempts <= 0 {
-			break
-		}
+		resp, err = rt.RoundTrip(&out)
+		return err
+	})
+	st.srv = s
+	if err != nil {
+		return nil, &upstreamError{up: st.plan.Upstream, srv: s, err: err}
 	}
-	return nil, &upstreamError{up: up, srv: s, err: lastErr}
+	return resp, nil
 }
 
 func (p *Proxy) stdError(w http.ResponseWriter, r *http.Request, err error) {
 	st := stateOf(r)
-	if st != nil {
-		st.plan.ApplyResponse(stdHeaderEditor(w.Header()))
-	}
 	var mbe *http.MaxBytesError
 	var ue *upstreamError
 	switch {
@@ -343,22 +280,32 @@ func stdText(w http.ResponseWriter, status int, body string) {
 // statusWriter records the status and body bytes written. Unwrap lets
 // http.ResponseController reach Flush and Hijack of the real writer
 // (ReverseProxy uses them for streaming and upgrades).
+//
+// It also finishes the response head (Proxy.finish) at the first final
+// status, whoever writes it: ReverseProxy, the cache or an error.
 type statusWriter struct {
 	http.ResponseWriter
-	code  int
-	bytes int
+	p        *Proxy
+	f        *flow
+	finished bool
+	code     int
+	bytes    int
 }
 
 func (w *statusWriter) WriteHeader(code int) {
-	if w.code == 0 || w.code < 200 && code >= 200 {
+	if w.code < 200 { // nothing or only 1xx so far
 		w.code = code
+		if code >= 200 && !w.finished {
+			w.finished = true
+			w.p.finish(w.f, stdHeaderEditor(w.Header()))
+		}
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.code == 0 {
-		w.code = http.StatusOK
+	if w.code < 200 {
+		w.WriteHeader(http.StatusOK)
 	}
 	n, err := w.ResponseWriter.Write(b)
 	w.bytes += n

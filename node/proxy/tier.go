@@ -33,7 +33,7 @@ func (p *Proxy) tierFetch(ctx context.Context, st *stdState, creq *cache.Request
 	if t == nil {
 		return nil
 	}
-	in := st.view.r
+	in := st.r
 	hops, _ := tier.ParseHops(in.Header.Get(tier.HopsHeader))
 	if hops >= tier.MaxHops {
 		return nil
@@ -48,7 +48,7 @@ func (p *Proxy) tierFetch(ctx context.Context, st *stdState, creq *cache.Request
 	for _, h := range fillDrop {
 		out.Header.Del(h)
 	}
-	ip := st.view.ClientIP().String()
+	ip := st.ClientIP().String()
 	if prior := in.Header.Values("X-Forwarded-For"); len(prior) > 0 && hops > 0 {
 		ip = prior[0] // a parent's parent: keep the chain the child sent
 		for _, v := range prior[1:] {
@@ -56,7 +56,7 @@ func (p *Proxy) tierFetch(ctx context.Context, st *stdState, creq *cache.Request
 		}
 	}
 	out.Header.Set("X-Forwarded-For", ip)
-	out.Header.Set("X-Forwarded-Proto", st.view.Scheme())
+	out.Header.Set("X-Forwarded-Proto", st.Scheme())
 	out.Header.Set(tier.HopsHeader, strconv.Itoa(hops+1))
 	resp, n, err := t.Fetch(context.WithoutCancel(ctx), key, out) // as fillFetch
 	if err != nil {
@@ -86,11 +86,10 @@ func (p *Proxy) tierPeer(ip netip.Addr) bool {
 	return p.opts.Tier != nil && p.opts.Tier.Peer(ip)
 }
 
-// tierHTTPS reports, for a parent-tier request (one with a hop count), the
-// X-Forwarded-Proto of a request the child received over https: the
-// parent routes it to the https apps and its rules see Scheme "https", as
-// on the child; its fill sends X-Forwarded-Proto: https to the origin.
-func tierHTTPS(proto []byte) bool { return string(proto) == "https" }
+// A peer's request with X-Forwarded-Proto: https is a child's miss of a
+// request it received over https: the parent routes it to the https apps
+// and its rules see Scheme "https", as on the child; its fill sends
+// X-Forwarded-Proto: https to the origin (Proxy.handle, routeHTTPS).
 
 // writeStreamFast sends a result whose body is still arriving: fasthttp
 // copies the stream after the handler returns (Content-Length when known,

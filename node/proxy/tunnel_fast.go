@@ -25,7 +25,7 @@ func (p *Proxy) tunnelFast(ctx *fasthttp.RequestCtx, st *fastState, up *upstream
 	var conn net.Conn
 	var lastErr error
 	for attempts > 0 {
-		next, err := up.Pick(&st.view, tried)
+		next, err := up.Pick(&st.fastView, tried)
 		if err != nil {
 			if lastErr == nil {
 				lastErr = err

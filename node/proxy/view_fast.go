@@ -21,7 +21,7 @@ type fastView struct {
 	ipDone  bool
 	scratch []byte
 	// https marks a parent-tier request for an https request of the
-	// child's (tierHTTPS): routed and ruled as https.
+	// child's (routeHTTPS, tier.go): routed and ruled as https.
 	https bool
 	// port is the listener's routing port (Options.HTTPPort/HTTPSPort).
 	port uint32

@@ -1,0 +1,215 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/strata-edge/strata/node/cache"
+	"github.com/strata-edge/strata/node/proxy/actions"
+	"github.com/strata-edge/strata/node/proxy/route"
+	"github.com/strata-edge/strata/node/proxy/upstream"
+	"github.com/strata-edge/strata/node/tier"
+)
+
+// The request pipeline, one for both engines: handle decides what happens
+// to a request, finish fixes the response head, done counts and logs it.
+// Each server library has a thin adapter that implements exchange over its
+// request and response (fast.go for fasthttp, std.go for net/http) and
+// calls these three in order; finish runs when the library is about to
+// write the response head.
+
+// exchange is one request and its response, as the pipeline drives them.
+// The route.Request methods read the request as the rules see it.
+type exchange interface {
+	route.Request
+	DelHeader(name string) // a request header
+
+	// lineProto is the request's protocol for checkRequestLine, "" when
+	// the server library checks it itself.
+	lineProto() string
+	// conform runs the checks the library leaves to us (conform.go); false
+	// when it answered the request.
+	conform() bool
+	// routeHTTPS routes and rules a child node's miss of an https request
+	// as https (tier.go).
+	routeHTTPS()
+	setPort(port uint32)
+	// normalizePath forwards the path the rules match (pathNeedsNormalizing).
+	normalizePath()
+	upgrade() bool // a protocol upgrade (WebSocket)
+
+	text(status int, body string)   // a plain-text answer
+	refuse(status int, body string) // text, then close the connection
+	redirect(status int, location []byte)
+	respond(status int, contentType string, body []byte)
+	forward(p *Proxy) // to the plan's upstream (retries: attempt)
+	cached(p *Proxy)  // through the cache (cache.go)
+
+	// result is what done records: status, body bytes in and out, protocol.
+	result() (status, in, out int, proto string)
+}
+
+// flow is the pipeline's memory of one request, in each engine's state.
+type flow struct {
+	plan   route.Plan
+	app    *route.App
+	srv    *upstream.Server // the server that answered (or was tried last)
+	peer   bool             // a child node's tier request (Strata-Tier-Hops from a peer)
+	bypass bool             // a cache action said bypass: mark the response
+	start  time.Time        // for the access log only
+	buf    []byte           // scratch, kept across requests by pooled states
+}
+
+// handle runs the pipeline up to the response: ACME, request checks, tier
+// peer detection, routing, rule evaluation and the terminal action.
+func (p *Proxy) handle(x exchange, f *flow) {
+	if p.opts.AccessLog {
+		f.start = time.Now()
+	}
+	if p.opts.ACMEChallenge != nil && x.Scheme() == "http" && p.acme(x) {
+		return
+	}
+	if status, msg := checkRequestLine(x.Method(), x.RequestURI(), x.lineProto()); status != 0 {
+		x.refuse(status, msg)
+		return
+	}
+	if !x.conform() {
+		return
+	}
+	rt := p.rt.Load()
+	if rt == nil {
+		x.text(http.StatusServiceUnavailable, "no configuration loaded yet\n")
+		return
+	}
+	// The tier headers count only from a peer (tierPeer); requests without
+	// them never ask.
+	if _, ok := x.Header(tier.HopsHeader); ok {
+		if f.peer = p.tierPeer(x.ClientIP()); !f.peer {
+			x.DelHeader(tier.HopsHeader) // a client's: a plain request
+		} else if proto, _ := x.Header("X-Forwarded-Proto"); proto == "https" {
+			x.routeHTTPS()
+		}
+	}
+	https := x.Scheme() == "https"
+	port := p.httpPort
+	if https {
+		port = p.httpsPort
+	}
+	x.setPort(port)
+	if f.app = rt.Lookup(https, port, x.Host()); f.app == nil {
+		x.text(http.StatusNotFound, fmt.Sprintf("no application for host %q\n", x.Host()))
+		return
+	}
+	x.normalizePath()
+	plan := &f.plan
+	f.app.Evaluate(x, plan)
+	switch plan.Kind {
+	case route.Proxy:
+		if p.useCache(plan, x.Method(), x.upgrade()) {
+			if !plan.Cache.Bypass {
+				x.cached(p)
+				return
+			}
+			p.opts.Cache.CountBypass()
+			f.bypass = true
+		}
+		x.forward(p)
+	case route.Redirect:
+		f.buf = plan.Redirect.AppendLocation(f.buf[:0], x)
+		x.redirect(plan.Redirect.Status, f.buf)
+	case route.Respond:
+		r := plan.Respond
+		x.respond(r.Status, r.ContentType, r.Body)
+	default:
+		x.text(http.StatusNotFound, "no rule matched\n")
+	}
+}
+
+// acme answers an ACME HTTP-01 challenge (plain listener only); false when
+// the request is not one or the token is unknown (it then routes as usual).
+func (p *Proxy) acme(x exchange) bool {
+	token, ok := strings.CutPrefix(x.Path(), ACMEChallengePath)
+	if !ok || token == "" {
+		return false
+	}
+	keyAuth, ok := p.opts.ACMEChallenge(token)
+	if ok {
+		x.respond(http.StatusOK, "text/plain", []byte(keyAuth))
+	}
+	return ok
+}
+
+// finish edits the response head just before it is written, whatever
+// produced it (upstream, cache, rule or error): the cache bypass mark, the
+// matched rules' response edits, then the tier mark, which rules can
+// neither remove nor forge for a peer.
+func (p *Proxy) finish(f *flow, h actions.HeaderEditor) {
+	if f.bypass {
+		h.SetHeader(cache.StatusHeader, cache.StatusBypass)
+	}
+	if f.plan.HasResponseEdits() {
+		f.plan.ApplyResponse(h)
+	}
+	if f.peer {
+		h.SetHeader(tier.AcceptedHeader, "1")
+	}
+}
+
+// done counts the request in its app's stats and writes the access log line.
+func (p *Proxy) done(x exchange, f *flow) {
+	status, in, out, proto := x.result()
+	if f.app != nil {
+		f.app.Stats.Observe(status, in, out)
+	}
+	if p.opts.AccessLog {
+		p.accessLog(x, f, status, in, out, proto)
+	}
+}
+
+// attempt sends a request with send to servers that the plan's upstream
+// picks until one answers. A failed connect (nothing sent) moves on to
+// another server, for idempotent methods, up to the upstream's retries.
+// It returns the last server tried (nil: none available) and the last
+// error; every failure is counted in the app's stats.
+func attempt(f *flow, v upstream.Request, retryable bool, send func(*upstream.Server) error) (*upstream.Server, error) {
+	up, stats := f.plan.Upstream, f.plan.App.Stats
+	attempts := 1 + up.Retries()
+	var tried upstream.Tried
+	var s *upstream.Server
+	var lastErr error
+	for {
+		next, err := up.Pick(v, tried)
+		if err != nil {
+			if lastErr == nil { // nothing tried: nothing was available
+				lastErr = err
+				countUpstreamError(stats, err)
+			}
+			return s, lastErr
+		}
+		s = next
+		tried.Add(s)
+		s.Begin()
+		t0 := time.Now()
+		err = send(s)
+		s.End()
+		if err == nil {
+			s.ReportSuccess()
+			stats.ObserveUpstream(time.Since(t0))
+			return s, nil
+		}
+		lastErr = err
+		countUpstreamError(stats, err)
+		var de *upstream.DialError
+		isDial := errors.As(err, &de)
+		if isDial || isTimeout(err) {
+			s.ReportFailure()
+		}
+		attempts--
+		if !isDial || !retryable || attempts <= 0 {
+			return s, lastErr
+		}
+	}
+}
