@@ -216,3 +216,40 @@ func testTierHeadersOnlyFromPeers(t *testing.T, engine string) {
 		t.Fatalf("tier stats %+v, before %+v", st, before)
 	}
 }
+
+// A parent's tier mark is the node's statement that it took the request
+// as a peer's, so the rules' response edits run before it: a rule that
+// removes or sets Strata-Tier-Accepted changes nothing for a peer, on a
+// proxied answer and on a rule's own. Both engines, both listeners (the
+// net/http engine used to edit after marking).
+func TestTierMarkAfterRuleEdits(t *testing.T) {
+	up := newEcho(t, "origin")
+	app := simpleApp("shop", "shop.example.com", up.addr())
+	app.Rules = []*configv1.Rule{
+		{Name: "gone", When: "Path(`/gone`)", Actions: []*configv1.Action{
+			{Action: &configv1.Action_Respond{Respond: &configv1.RespondAction{Status: 410, Body: "gone"}}},
+			respHeaders(&configv1.HeaderOps{Remove: []string{tier.AcceptedHeader}}),
+		}},
+		{Name: "forge", When: "Path(`/forged`)", Actions: []*configv1.Action{
+			respHeaders(&configv1.HeaderOps{Set: map[string]string{tier.AcceptedHeader: "forged", "X-Edited": "1"}}),
+		}},
+	}
+	for _, engine := range []string{proxy.EngineFast, proxy.EngineStd} {
+		t.Run(engine, func(t *testing.T) {
+			p := startProxy(t, proxy.Options{Tier: peerTier(t, "shield-1", "127.0.0.1"), HTTPEngine: engine})
+			mustUpdate(t, p, 1, app)
+			c := httpClient(t)
+			both(t, p, func(t *testing.T, base string) {
+				for uri, status := range map[string]int{"/gone": 410, "/forged": 200} {
+					r := do(t, c, "GET", base, "shop.example.com", uri, "", tier.HopsHeader, "1")
+					if got := r.header.Values(tier.AcceptedHeader); r.status != status || len(got) != 1 || got[0] != "1" {
+						t.Fatalf("%s: %d, %s %q, want %d with the mark \"1\" once", uri, r.status, tier.AcceptedHeader, got, status)
+					}
+				}
+				if r := do(t, c, "GET", base, "shop.example.com", "/forged", ""); r.header.Get("X-Edited") != "1" {
+					t.Fatalf("rule edits not applied: %v", r.header)
+				}
+			})
+		})
+	}
+}
