@@ -82,14 +82,23 @@ func (st *stdState) setPort(port uint32)   { st.port = port }
 func (st *stdState) upgrade() bool         { return st.r.Header.Get("Upgrade") != "" }
 
 // conform drops headers whose names have an underscore (as nginx and the
-// fast path, dropUnderscoreFast) and refuses a body larger than the limit,
-// as fasthttp does before the fast path's handler runs.
+// fast path, dropUnderscoreFast) and refuses headers or a body larger than
+// the limits, as fasthttp does before the fast path's handler runs
+// (net/http allows MaxHeaderBytes plus 4 KiB).
 func (st *stdState) conform() bool {
 	r := st.r
-	for k := range r.Header {
+	size := len(r.Method) + len(r.RequestURI) + len(r.Proto) + len(r.Host) + 12 // request line, Host, CRLFs
+	for k, vs := range r.Header {
 		if strings.IndexByte(k, '_') >= 0 {
 			delete(r.Header, k)
 		}
+		for _, v := range vs {
+			size += len(k) + len(v) + 4
+		}
+	}
+	if max := st.w.p.opts.MaxHeaderBytes; size > max {
+		st.refuse(http.StatusRequestHeaderFieldsTooLarge, "request headers larger than "+strconv.Itoa(max)+" bytes\n")
+		return false
 	}
 	limit := int64(st.w.p.opts.MaxRequestBodyBytes)
 	if r.ContentLength > limit {
