@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"google.golang.org/protobuf/proto"
@@ -16,6 +17,10 @@ import (
 // node of the partition can point a consumer at our gateway subject, and
 // such deliveries are not gateway sets.
 const jsAckPrefix = "$JS.ACK."
+
+// maxGatewayReorder is how much older than the applied gateway set a set may
+// be and still count as reordered rather than as a clock step.
+const maxGatewayReorder = 2 * time.Second
 
 // gatewayFeed applies the nodes service's live gateway address sets
 // (natsutil.GatewaysSubject) to the DNS server. The sets are liveness, not
@@ -49,8 +54,15 @@ func (f *gatewayFeed) onMsg(m *nats.Msg) {
 		f.n.log.Warn("gateway set of another partition dropped", "partition_id", set.GetPartitionId())
 		return
 	}
-	if f.last != nil && set.GetTime().AsTime().Before(f.last.GetTime().AsTime()) {
-		return // older than one applied
+	if f.last != nil {
+		// A set a little older than the one applied was reordered (two
+		// control planes publish): drop it. One far older comes from a
+		// control plane whose clock stepped back (NTP, a restart on
+		// another host): waiting for its clock to pass the old time would
+		// freeze the answers that long, so it is applied.
+		if lag := f.last.GetTime().AsTime().Sub(set.GetTime().AsTime()); lag > 0 && lag <= maxGatewayReorder {
+			return
+		}
 	}
 	f.last = set
 	// Records name a cluster by id or by name; both keys share the list.

@@ -91,13 +91,22 @@ func TestNodeAnswersGatewayRecordsFromLiveSets(t *testing.T) {
 	at = at.Add(time.Second)
 	publish(partition, at, "192.0.2.1")
 	want("example.com.", "192.0.2.1")
-	// A set naming another partition and an older set change nothing; the next set
-	// (published after them, so they were handled first) does.
+	// A set naming another partition and a reordered older set change
+	// nothing; the next set (published after them, so they were handled
+	// first) does.
 	publish("other", at.Add(time.Hour), "203.0.113.1")
-	publish(partition, at.Add(-time.Hour), "203.0.113.2")
+	publish(partition, at.Add(-time.Second), "203.0.113.2")
 	at = at.Add(time.Second)
 	publish(partition, at, "192.0.2.1", "192.0.2.3")
 	want("example.com.", "192.0.2.1", "192.0.2.3")
+	// The control plane's clock steps back an hour: its sets apply at once,
+	// and the ones after them too.
+	at = at.Add(-time.Hour)
+	publish(partition, at, "192.0.2.4")
+	want("example.com.", "192.0.2.4")
+	at = at.Add(time.Second)
+	publish(partition, at, "192.0.2.5")
+	want("example.com.", "192.0.2.5")
 	// No healthy node: NODATA, not the snapshot's fallback.
 	at = at.Add(time.Second)
 	publish(partition, at)
