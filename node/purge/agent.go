@@ -294,6 +294,7 @@ func (a *Agent) apply(seq uint64, data []byte) error {
 		}
 	}
 	a.applied.Store(seq)
+	a.opts.Logger.Debug("purge agent: applied purge", "purge", ack.PurgeId, "stream_seq", seq)
 	a.markApplied() // saved behind the ack (see the package doc)
 	ack.AppliedAt = timestamppb.Now()
 	b, _ := proto.Marshal(ack)

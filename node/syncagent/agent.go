@@ -137,7 +137,8 @@ type Stats struct {
 	Snapshots uint64
 	// Gaps counts deltas that did not start at the running version.
 	Gaps uint64
-	// ApplyErrors counts snapshots Apply rejected.
+	// ApplyErrors counts snapshots Apply rejected and bundles or deltas the
+	// store did not take (upgrade needed, write failed).
 	ApplyErrors uint64
 }
 

@@ -270,6 +270,7 @@ func (a *Agent) handle(ctx context.Context, seq uint64, data []byte) error {
 	}
 	a.cur, a.seq = snap, seq
 	a.stats.applied.Add(1)
+	a.log.Debug("applied delta", "stream_seq", seq, "from", d.GetFromVersion(), "to", d.GetToVersion())
 	a.install(snap)
 	return nil
 }

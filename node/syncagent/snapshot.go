@@ -12,7 +12,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
-	"github.com/strata-edge/strata/node/store"
 	"github.com/strata-edge/strata/pkg/natsutil"
 )
 
@@ -189,18 +188,17 @@ func (a *Agent) install(snap *syncv1.Snapshot) {
 	a.publishStatus()
 }
 
-// refuse reports a bundle or delta the store refused because one side must
-// be upgraded (store.ErrUpgrade): the node keeps running what it runs and
-// says so in its status (apply_error, shown by strata node list).
+// refuse reports a bundle or delta the store did not take: one side must be
+// upgraded (store.ErrUpgrade), or the write failed (disk full, I/O error).
+// The node keeps running what it runs, says so in its status (apply_error,
+// shown by strata node list) and retries; the next accepted version clears
+// it.
 func (a *Agent) refuse(err error) {
-	if !errors.Is(err, store.ErrUpgrade) {
-		return
-	}
 	a.mu.Lock()
 	a.applyErr = err
 	a.mu.Unlock()
 	a.stats.applyErrors.Add(1)
-	a.log.Error("refused what the control plane sent; still running the previous version", "err", err)
+	a.log.Error("could not store what the control plane sent; still running the previous version", "err", err)
 	a.publishStatus()
 }
 

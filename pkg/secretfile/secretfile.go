@@ -8,6 +8,7 @@
 package secretfile
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -63,8 +64,18 @@ func Read(path string) ([]byte, error) {
 }
 
 // Write stores data in path with mode 0600 through a temporary file in the
-// same directory and a rename, so a crash never leaves half a secret.
+// same directory and a rename, so a crash never leaves half a secret. A file
+// that already holds data (mode 0600) is left alone: nodes rewrite their
+// credentials on every start, and one restarting on a full disk must not
+// need free space for it.
 func Write(path string, data []byte) error {
+	if cur, err := Read(path); err == nil {
+		same := bytes.Equal(cur, data)
+		clear(cur)
+		if same {
+			return nil
+		}
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)

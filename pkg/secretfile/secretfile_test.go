@@ -75,3 +75,38 @@ func TestWrite(t *testing.T) {
 		t.Fatalf("temporary files left: %v", ents)
 	}
 }
+
+// Writing what the file already holds touches nothing (same inode, no
+// temporary file): a node rewrites its credentials at every start, and on a
+// full disk the temporary file could not be written.
+func TestWriteUnchanged(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s")
+	if err := Write(path, []byte("same")); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(path, []byte("same")); err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(before, after) {
+		t.Errorf("an unchanged secret was replaced by a new file")
+	}
+	// A file open to others is rewritten with mode 0600 even when its
+	// content is the same.
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(path, []byte("same")); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v, %v; want 0600", fi.Mode(), err)
+	}
+}
