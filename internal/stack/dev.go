@@ -137,6 +137,10 @@ func RunDev(ctx context.Context, o DevOptions) (err error) {
 		Configure: func(so *server.Options) {
 			cfgErr = authority.Configure(so)
 			so.LeafNode.Host = leafHost
+			// Nodes dial the --leaf-url given (a proxy, a load balancer,
+			// a NAT): the hub must not advertise its bound address, which
+			// nodes would add to their list and reconnect to directly.
+			so.LeafNode.NoAdvertise = len(o.LeafURLs) > 0
 		},
 	})
 	if err == nil && cfgErr != nil {

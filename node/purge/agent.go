@@ -6,7 +6,9 @@
 //
 // The position is saved behind the acks, not before them: re-applying a
 // purge only costs a miss, so after a crash the agent may replay the last
-// purges, but it must never skip one. A save therefore first makes the
+// purges, but it must never skip one. Acks are requests the purge service
+// answers, sent again until it does (acks.go): an ack lost with the link
+// would leave the purge waiting for this node forever. A save therefore first makes the
 // cache's deletions durable (cache.Sync), then writes the position, at most
 // once per SaveInterval: on a disk shared by many nodes (or with the hub),
 // one fsync per purge per node queued behind each other and was most of a
@@ -64,7 +66,8 @@ type Agent struct {
 	ready   chan struct{}
 	once    sync.Once
 
-	kick   chan struct{} // a purge was applied since the last save
+	kick   chan struct{} // a purge was applied or acknowledged since the last save
+	acks   acks
 	saveMu sync.Mutex
 	saved  uint64 // position in the file; under saveMu
 }
@@ -96,7 +99,8 @@ func New(opts Options) (*Agent, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	a := &Agent{opts: opts, db: db, done: make(chan struct{}), ready: make(chan struct{}), kick: make(chan struct{}, 1)}
+	a := &Agent{opts: opts, db: db, done: make(chan struct{}), ready: make(chan struct{}), kick: make(chan struct{}, 1),
+		acks: acks{kick: make(chan struct{}, 1)}}
 	err = db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketName)
 		if err != nil {
@@ -126,14 +130,18 @@ func (a *Agent) Ready() <-chan struct{} { return a.ready }
 // Start runs the agent until Stop.
 func (a *Agent) Start(ctx context.Context) error {
 	ctx, a.cancel = context.WithCancel(ctx)
-	saver := make(chan struct{})
+	saver, acker := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(saver)
 		a.saveLoop(ctx)
 	}()
 	go func() {
+		defer close(acker)
+		a.ackLoop(ctx)
+	}()
+	go func() {
 		defer close(a.done)
-		defer func() { <-saver }()
+		defer func() { <-saver; <-acker }()
 		started := time.Now()
 		for ctx.Err() == nil {
 			if err := a.session(ctx); err != nil && ctx.Err() == nil {
@@ -158,7 +166,7 @@ func (a *Agent) Stop(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
-	err := a.save()
+	_, err := a.save()
 	return errors.Join(err, a.db.Close())
 }
 
@@ -171,9 +179,12 @@ func (a *Agent) saveLoop(ctx context.Context) {
 			return
 		case <-a.kick:
 		}
-		if err := a.save(); err != nil {
+		wrote, err := a.save()
+		if err != nil {
 			a.opts.Logger.Warn("purge agent: position not saved (retrying)", "err", err)
 			a.markApplied()
+		} else if !wrote {
+			continue // nothing to save yet (acks unanswered): no interval to keep
 		}
 		select {
 		case <-ctx.Done():
@@ -191,16 +202,21 @@ func (a *Agent) markApplied() {
 }
 
 // save makes the cache's deletions durable, then records the applied
-// position, so the file never names a purge whose effect a crash could undo.
-func (a *Agent) save() error {
+// position, so the file never names a purge whose effect a crash could undo,
+// nor one whose acknowledgement was not answered yet.
+// It reports whether it wrote.
+func (a *Agent) save() (bool, error) {
 	a.saveMu.Lock()
 	defer a.saveMu.Unlock()
 	seq := a.applied.Load()
+	if oldest := a.oldestUnanswered(); oldest > 0 {
+		seq = min(seq, oldest-1)
+	}
 	if seq <= a.saved {
-		return nil
+		return false, nil
 	}
 	if err := a.opts.Cache.Sync(); err != nil {
-		return fmt.Errorf("save purge position: %w", err)
+		return false, fmt.Errorf("save purge position: %w", err)
 	}
 	err := a.db.Update(func(tx *bolt.Tx) error {
 		var v [8]byte
@@ -208,10 +224,10 @@ func (a *Agent) save() error {
 		return tx.Bucket(bucketName).Put(seqKey, v[:])
 	})
 	if err != nil {
-		return fmt.Errorf("save purge position: %w", err)
+		return false, fmt.Errorf("save purge position: %w", err)
 	}
 	a.saved = seq
-	return nil
+	return true, nil
 }
 
 func (a *Agent) session(ctx context.Context) error {
@@ -297,10 +313,14 @@ func (a *Agent) apply(seq uint64, data []byte) error {
 	a.opts.Logger.Debug("purge agent: applied purge", "purge", ack.PurgeId, "stream_seq", seq)
 	a.markApplied() // saved behind the ack (see the package doc)
 	ack.AppliedAt = timestamppb.Now()
-	b, _ := proto.Marshal(ack)
-	if err := a.opts.NATS.Publish(natsutil.PurgeAckSubject(a.opts.NodeID), b); err != nil {
-		a.opts.Logger.Warn("purge agent: ack not sent", "purge", ack.PurgeId, "err", err)
+	if ack.PurgeId == "" {
+		// Undecodable: nothing the purge service could record; sent once
+		// for the logs.
+		b, _ := proto.Marshal(ack)
+		_ = a.opts.NATS.Publish(natsutil.PurgeAckSubject(a.opts.NodeID), b)
+		return nil
 	}
+	a.queueAck(seq, ack)
 	return nil
 }
 

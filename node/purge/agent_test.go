@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -77,6 +78,7 @@ func TestAgentAppliesAndAcks(t *testing.T) {
 		if proto.Unmarshal(m.Data, &a) == nil {
 			acks <- &a
 		}
+		_ = m.Respond(nil) // as the purge service does
 	})
 	defer sub.Unsubscribe()
 	dir := t.TempDir()
@@ -188,6 +190,7 @@ func TestCrashReplaysPurgesAfterSavedPosition(t *testing.T) {
 		if proto.Unmarshal(m.Data, &a) == nil {
 			acks <- a.PurgeId
 		}
+		_ = m.Respond(nil)
 	})
 	defer sub.Unsubscribe()
 	dir := t.TempDir()
@@ -202,16 +205,21 @@ func TestCrashReplaysPurgesAfterSavedPosition(t *testing.T) {
 	for i := range 3 {
 		get(t, c, fmt.Sprint("/o", i))
 	}
-	waitAcks := func(want ...string) {
+	waitAcks := func(want ...string) { // in any order: acks go out in parallel
 		t.Helper()
+		left := map[string]bool{}
 		for _, w := range want {
+			left[w] = true
+		}
+		for len(left) > 0 {
 			select {
 			case id := <-acks:
-				if id != w {
-					t.Fatalf("ack for %s, want %s", id, w)
+				if !left[id] {
+					t.Fatalf("ack for %s, want one of %v", id, left)
 				}
+				delete(left, id)
 			case <-time.After(5 * time.Second):
-				t.Fatalf("no ack for %s", w)
+				t.Fatalf("no ack for %v", left)
 			}
 		}
 	}
@@ -254,4 +262,54 @@ func TestCrashReplaysPurgesAfterSavedPosition(t *testing.T) {
 			t.Errorf("%s: %s, want %s", path, s, want)
 		}
 	}
+}
+
+// An ack nobody answers (lost with the link, or the purge service away) is
+// sent again until it is answered, and the saved position stays before its
+// purge until then, so that a restart acknowledges it again.
+func TestUnansweredAckIsSentAgain(t *testing.T) {
+	nc, js := setup(t)
+	var answer atomic.Bool
+	acks := make(chan string, 100)
+	sub, _ := nc.Subscribe(natsutil.PurgeAckAll, func(m *nats.Msg) {
+		var a purgev1.PurgeAck
+		if proto.Unmarshal(m.Data, &a) == nil {
+			acks <- a.PurgeId
+		}
+		if answer.Load() {
+			_ = m.Respond(nil)
+		}
+	})
+	defer sub.Unsubscribe()
+	dir := t.TempDir()
+	c := openCache(t, filepath.Join(dir, "cache"))
+	a, err := New(Options{NATS: nc, NodeID: "n1", PartitionID: "p1", Cache: c,
+		PositionPath: filepath.Join(dir, "purge.db"), SaveInterval: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Start(context.Background())
+	defer a.Stop(context.Background())
+	<-a.Ready()
+	publish(t, js, "p1", purgev1.PurgeKind_PURGE_KIND_URL, "a.com/o0")
+	for range 2 { // the first ack and at least one resend
+		select {
+		case id := <-acks:
+			if id != "p1" {
+				t.Fatalf("ack for %s, want p1", id)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("unanswered ack not sent again")
+		}
+	}
+	if a.Applied() != 1 || a.savedPosition() != 0 {
+		t.Fatalf("applied %d, saved %d; want 1, 0 while the ack is unanswered", a.Applied(), a.savedPosition())
+	}
+	answer.Store(true)
+	natstest.CheckFor(t, 20*time.Second, 10*time.Millisecond, func() error {
+		if s := a.savedPosition(); s != 1 {
+			return fmt.Errorf("saved position %d, want 1 once the ack is answered", s)
+		}
+		return nil
+	})
 }

@@ -57,12 +57,16 @@ func (s *Service) flushAcks(ctx context.Context) {
 		return
 	}
 	byPurge := map[string][]*purgev1.NodeAck{}
+	replies := map[string][]string{}
 	var order []string
 	for _, p := range batch {
 		if _, ok := byPurge[p.purgeID]; !ok {
 			order = append(order, p.purgeID)
 		}
 		byPurge[p.purgeID] = append(byPurge[p.purgeID], p.ack)
+		if p.reply != "" {
+			replies[p.purgeID] = append(replies[p.purgeID], p.reply)
+		}
 	}
 	// Appends outlive a cancelled run context: Stop still flushes.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -88,7 +92,12 @@ func (s *Service) flushAcks(ctx context.Context) {
 			Metadata: eventstore.Metadata{Actor: actor, Time: first.GetAckedAt().AsTime()},
 		}
 		if _, err := s.opts.Store.Append(ctx, streamOf(id), eventstore.AnyVersion, e); err != nil {
+			// Unanswered: the nodes send these acks again.
 			s.log.Error("purge: record acknowledgements", "purge", id, "acks", len(acks), "err", err)
+			continue
+		}
+		for _, reply := range replies[id] {
+			_ = s.opts.Conn.Publish(reply, nil)
 		}
 	}
 }

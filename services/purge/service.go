@@ -74,6 +74,7 @@ type Service struct {
 type pendingAck struct {
 	purgeID string
 	ack     *purgeNodeAck
+	reply   string // the node's request, answered once the ack is in the log
 }
 
 // New checks opts and returns a stopped Service.
@@ -198,7 +199,9 @@ func (s *Service) Handler(opts ...connect.HandlerOption) (string, http.Handler) 
 const jsAckPrefix = "$JS.ACK."
 
 // onAck records one node's acknowledgement. The node id is the subject's,
-// the only one that node's credentials may publish on.
+// the only one that node's credentials may publish on. A node sends its ack
+// as a request and sends it again until it is answered: the answer comes
+// once the ack is in the log (flushAcks), at once for one recorded before.
 func (s *Service) onAck(m *nats.Msg) {
 	if strings.HasPrefix(m.Reply, jsAckPrefix) {
 		return
@@ -214,10 +217,13 @@ func (s *Service) onAck(m *nats.Msg) {
 	}
 	ack := &purgeNodeAck{NodeId: nodeID, AckedAt: timestamp(s.opts.Now()), Objects: in.GetObjects(), Error: in.GetError()}
 	if !s.model.addAck(in.GetPurgeId(), ack) {
+		if m.Reply != "" {
+			_ = m.Respond(nil)
+		}
 		return
 	}
 	s.pendingMu.Lock()
-	s.pending = append(s.pending, pendingAck{purgeID: in.GetPurgeId(), ack: ack})
+	s.pending = append(s.pending, pendingAck{purgeID: in.GetPurgeId(), ack: ack, reply: m.Reply})
 	s.pendingMu.Unlock()
 	select {
 	case s.wake <- struct{}{}:
