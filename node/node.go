@@ -399,7 +399,12 @@ func (n *Node) startLeaf() (*server.Server, error) {
 	if c := n.opts.Credentials; c != nil {
 		path := filepath.Join(n.opts.DataDir, CredentialsFile)
 		if err := natsauth.WriteCredentials(path, c.JWT, c.Seed); err != nil {
-			return nil, fmt.Errorf("node: write %s: %w", path, err)
+			// A full disk must not keep a node that has credentials
+			// stored from starting and serving its stored config.
+			if _, serr := os.Stat(path); serr != nil {
+				return nil, fmt.Errorf("node: write %s: %w", path, err)
+			}
+			n.log.Warn("could not write the new credentials; linking with the stored ones", "file", path, "err", err)
 		}
 		remote.Credentials = path
 	}
