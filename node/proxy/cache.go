@@ -32,11 +32,7 @@ func (p *Proxy) useCache(plan *route.Plan, method string, upgrade bool) bool {
 // from the cache or through a fill.
 func (p *Proxy) cacheDo(ctx context.Context, in *http.Request, tls bool, plan *route.Plan) (*cache.Result, error) {
 	st := &stdState{stdView: newStdView(in, tls), flow: flow{plan: *plan.Detach()}}
-	creq := &cache.Request{
-		Method: in.Method, Host: st.Host(), Path: in.URL.Path, RawQuery: in.URL.RawQuery,
-		Header: in.Header.Get,
-		Cookie: stdCookie(in),
-	}
+	creq := stdCacheRequest(in, st.Host())
 	return p.opts.Cache.Do(ctx, creq, st.plan.Cache, func(ctx context.Context, cond http.Header) (*cache.Response, error) {
 		if resp := p.tierFetch(ctx, st, creq); resp != nil {
 			return resp, nil
@@ -45,13 +41,16 @@ func (p *Proxy) cacheDo(ctx context.Context, in *http.Request, tls bool, plan *r
 	})
 }
 
-// stdCookie reads the cookies of a key from in.
-func stdCookie(in *http.Request) func(string) string {
-	return func(name string) string {
-		if c, err := in.Cookie(name); err == nil {
-			return c.Value
-		}
-		return ""
+// stdCacheRequest is in as the cache reads it.
+func stdCacheRequest(in *http.Request, host string) *cache.Request {
+	return &cache.Request{
+		Method: in.Method, Host: host, Path: in.URL.Path, RawQuery: in.URL.RawQuery, Header: in.Header.Get,
+		Cookie: func(name string) string {
+			if c, err := in.Cookie(name); err == nil {
+				return c.Value
+			}
+			return ""
+		},
 	}
 }
 

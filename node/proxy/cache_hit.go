@@ -86,12 +86,8 @@ func writeResultFast(ctx *fasthttp.RequestCtx, res *cache.Result) {
 // hitStd is the std path's hit: the request as cacheDo would read it, but
 // no detached state prepared for a fill.
 func (p *Proxy) hitStd(r *http.Request, st *stdState) (*cache.Result, bool) {
-	creq := &cache.Request{
-		Method: r.Method, Host: st.Host(), Path: r.URL.Path, RawQuery: r.URL.RawQuery,
-		Header: r.Header.Get, Cookie: stdCookie(r),
-	}
 	res := new(cache.Result)
-	if !p.opts.Cache.Hit(creq, st.plan.Cache, res) {
+	if !p.opts.Cache.Hit(stdCacheRequest(r, st.Host()), st.plan.Cache, res) {
 		return nil, false
 	}
 	return res, true

@@ -1,8 +1,10 @@
 package proxy
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -128,8 +130,13 @@ func (p *Proxy) handle(x exchange, f *flow) {
 	}
 }
 
-// acme answers an ACME HTTP-01 challenge (plain listener only); false when
-// the request is not one or the token is unknown (it then routes as usual).
+// ACMEChallengePath is where ACME HTTP-01 validation requests arrive
+// (RFC 8555 section 8.3); the plain listener answers them from
+// Options.ACMEChallenge before any app routing.
+const ACMEChallengePath = "/.well-known/acme-challenge/"
+
+// acme answers an ACME HTTP-01 challenge; false when the request is not
+// one or the token is unknown (it then routes as usual).
 func (p *Proxy) acme(x exchange) bool {
 	token, ok := strings.CutPrefix(x.Path(), ACMEChallengePath)
 	if !ok || token == "" {
@@ -212,4 +219,29 @@ func attempt(f *flow, v upstream.Request, retryable bool, send func(*upstream.Se
 			return s, lastErr
 		}
 	}
+}
+
+// accessLog writes one structured line per request at Info.
+func (p *Proxy) accessLog(x exchange, f *flow, status, in, out int, proto string) {
+	appID, up, srv := "", "", ""
+	if f.app != nil {
+		appID = f.app.ID
+	}
+	if f.srv != nil {
+		up, srv = f.srv.Upstream().Name, f.srv.Addr
+	}
+	p.log.LogAttrs(context.Background(), slog.LevelInfo, "access",
+		slog.String("app", appID),
+		slog.String("client", x.ClientIP().String()),
+		slog.String("proto", proto),
+		slog.String("method", x.Method()),
+		slog.String("host", x.Host()),
+		slog.String("uri", x.RequestURI()),
+		slog.Int("status", status),
+		slog.Int("bytes_in", in),
+		slog.Int("bytes_out", out),
+		slog.String("upstream", up),
+		slog.String("server", srv),
+		slog.Duration("duration", time.Since(f.start)),
+	)
 }

@@ -19,32 +19,14 @@ import (
 // fasthttp has written the 101 to the client. Any other answer is relayed
 // as a normal response.
 func (p *Proxy) tunnelFast(ctx *fasthttp.RequestCtx, st *fastState, up *upstream.Upstream) *upstream.Server {
-	var tried upstream.Tried
-	attempts := 1 + up.Retries()
-	var s *upstream.Server
+	// Connect failures are retried and counted as on every other path.
 	var conn net.Conn
-	var lastErr error
-	for attempts > 0 {
-		next, err := up.Pick(&st.fastView, tried)
-		if err != nil {
-			if lastErr == nil {
-				lastErr = err
-			}
-			break
-		}
-		s = next
-		tried.Add(s)
-		attempts--
+	s, err := attempt(&st.flow, &st.fastView, true, func(s *upstream.Server) (err error) {
 		conn, err = s.DialTunnel(context.Background())
-		if err == nil {
-			lastErr = nil
-			break
-		}
-		lastErr = err
-		s.ReportFailure()
-	}
-	if lastErr != nil {
-		status, msg := upstreamFailure(up, s, lastErr)
+		return err
+	})
+	if err != nil {
+		status, msg := upstreamFailure(up, s, err)
 		fastText(ctx, status, msg)
 		return s
 	}
