@@ -3,9 +3,10 @@
 // fasthttp) and a TLS listener (HTTP/1.1 and HTTP/2 on net/http), routes by
 // host, runs page rules and proxies to upstreams. See docs/proxy.md.
 //
-// Both listeners share one compiled runtime (package route): routing, rule
-// conditions, actions and balancers exist once, read through a small
-// request view implemented over each server library's request.
+// Both listeners share one compiled runtime (package route) and one
+// request pipeline (pipeline.go): routing, rule conditions, actions,
+// balancers, retries and stats exist once, driven through a small
+// request/response view implemented over each server library.
 package proxy
 
 import (
