@@ -25,6 +25,7 @@ import (
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 	"github.com/strata-edge/strata/services/config"
+	"github.com/strata-edge/strata/services/nodes"
 )
 
 const testToken = "strata_cli_test"
@@ -45,7 +46,15 @@ func startAPI(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = store.Close() })
-	svc, err := config.New(config.Options{Store: store, JetStream: js})
+	nodeSvc, err := nodes.New(nodes.Options{Store: store}) // runs the node commands
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nodeSvc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = nodeSvc.Stop(context.Background()) })
+	svc, err := config.New(config.Options{Store: store, JetStream: js, Nodes: nodeSvc})
 	if err != nil {
 		t.Fatal(err)
 	}

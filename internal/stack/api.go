@@ -86,27 +86,29 @@ func startAPI(ctx context.Context, p apiParts, st *stops) (apiInfo, error) {
 	}
 	st.add("iam service", iamSvc.Stop)
 
-	// The nodes service is built first: it feeds the config service's node
-	// sync status, and starts after config has made the default cluster.
+	// The nodes service is built first: it runs the config API's node
+	// commands (the one writer of node streams) and feeds the config
+	// service's node sync status. A process serving config but not
+	// NodeService runs it for those commands only (no authority).
 	kek, err := loadKEK(p.dataDir)
 	if err != nil {
 		return apiInfo{}, fmt.Errorf("key-encryption key: %w", err)
 	}
-	var nodesSvc *nodes.Service
+	nodeOpts := nodes.Options{Store: p.store, Logger: p.log}
 	if serves(ServiceNodes) {
 		if p.authority == nil {
 			return apiInfo{}, fmt.Errorf("nodes service: no NATS authority")
 		}
 		// Approved nodes get their partition's node KEK sealed to them at
 		// join (docs/certs.md).
-		nodeKEK := func(partitionID string) (*keywrap.Keyring, error) { return certsvc.NodeKeyring(kek, partitionID) }
-		nodesSvc, err = nodes.New(nodes.Options{Store: p.store, Authority: p.authority, Hub: p.hub,
-			Conn: p.conn, LeafURLs: p.leafURLs, Logger: p.log, NodeKEK: nodeKEK})
-		if err != nil {
-			return apiInfo{}, fmt.Errorf("nodes service: %w", err)
-		}
+		nodeOpts.Authority, nodeOpts.Hub, nodeOpts.Conn, nodeOpts.LeafURLs = p.authority, p.hub, p.conn, p.leafURLs
+		nodeOpts.NodeKEK = func(partitionID string) (*keywrap.Keyring, error) { return certsvc.NodeKeyring(kek, partitionID) }
 	}
-	parts := contentParts{store: p.store, kek: kek, log: p.log}
+	nodesSvc, err := nodes.New(nodeOpts)
+	if err != nil {
+		return apiInfo{}, fmt.Errorf("nodes service: %w", err)
+	}
+	parts := contentParts{store: p.store, kek: kek, nodes: nodesSvc, log: p.log}
 	if serves(ServiceConfig) {
 		parts.publish = p.js // the config API's process publishes
 	}
@@ -114,7 +116,7 @@ func startAPI(ctx context.Context, p apiParts, st *stops) (apiInfo, error) {
 		parts.certJS = p.js
 		parts.acme = func(dns *dnssvc.Service) *certsvc.ACMEOptions { return acmeOptions(dns, p.devDNS) }
 	}
-	if nodesSvc != nil {
+	if serves(ServiceNodes) {
 		parts.statuses = heartbeats(nodesSvc)
 	}
 	cs, err := newContent(parts)
@@ -133,13 +135,11 @@ func startAPI(ctx context.Context, p apiParts, st *stops) (apiInfo, error) {
 	}
 	resolvers.Register(cfgSvc, authz.KindPartition, authz.KindCluster, authz.KindNode, authz.KindApp)
 	resolvers.Register(dnsSvc, authz.KindDNSZone)
-	if nodesSvc != nil {
-		if err := nodesSvc.Start(ctx); err != nil {
-			return apiInfo{}, fmt.Errorf("start nodes service: %w", err)
-		}
-		st.add("nodes service", nodesSvc.Stop)
-		resolvers.Register(nodesSvc, authz.KindJoinToken)
+	if err := nodesSvc.Start(ctx); err != nil {
+		return apiInfo{}, fmt.Errorf("start nodes service: %w", err)
 	}
+	st.add("nodes service", nodesSvc.Stop)
+	resolvers.Register(nodesSvc, authz.KindJoinToken)
 
 	var purgeSvc *purgesvc.Service
 	if serves(ServicePurge) {
@@ -199,7 +199,11 @@ func startAPI(ctx context.Context, p apiParts, st *stops) (apiInfo, error) {
 		return apiInfo{}, err
 	}
 	st.add("api", api.Shutdown)
-	return apiInfo{url: api.URL(), tokenFile: tokenFile, nodes: nodesSvc, metrics: reg}, nil
+	info := apiInfo{url: api.URL(), tokenFile: tokenFile, metrics: reg}
+	if serves(ServiceNodes) {
+		info.nodes = nodesSvc
+	}
+	return info, nil
 }
 
 // heartbeats shows the nodes service's heartbeat table to the config

@@ -25,6 +25,7 @@ type contentParts struct {
 	publish  jetstream.JetStream
 	kek      *keywrap.Keyring
 	statuses edgesync.StatusSource // nil: every node shows as never seen
+	nodes    config.Nodes          // runs the config API's node commands
 	// cert is the cert service's JetStream and ACME settings (when this
 	// process serves its API) from the dns service.
 	certJS jetstream.JetStream
@@ -56,7 +57,7 @@ func newContent(p contentParts) (*content, error) {
 	}
 	var err error
 	if c.config, err = config.New(config.Options{Store: p.store, Sync: c.sync, Statuses: p.statuses,
-		Logger: p.log.With("service", "config")}); err != nil {
+		Nodes: p.nodes, Logger: p.log.With("service", "config")}); err != nil {
 		return nil, fmt.Errorf("config service: %w", err)
 	}
 	if c.dns, err = dnssvc.New(dnssvc.Options{Store: p.store, Partitions: c.config, Sync: c.sync, Gateways: c.config,

@@ -27,6 +27,7 @@ import (
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/keywrap"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
+	"github.com/strata-edge/strata/services/nodes"
 )
 
 // contentEnv runs the content services as startAPI wires them (newContent,
@@ -61,7 +62,8 @@ func newContentEnv(t *testing.T) *contentEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := newContent(contentParts{store: store, publish: js, kek: kek, log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	c, err := newContent(contentParts{store: store, publish: js, kek: kek, nodes: startNodeCommands(t, ctx, store),
+		log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,6 +87,21 @@ func newContentEnv(t *testing.T) *contentEnv {
 	return &contentEnv{t: t, ctx: ctx, js: js, store: store, kek: kek, c: c,
 		cfg: configv1connect.NewConfigServiceClient(srv.Client(), srv.URL),
 		dns: dnsv1connect.NewDnsServiceClient(srv.Client(), srv.URL)}
+}
+
+// startNodeCommands runs the nodes service for the config API's node
+// commands only (no NATS authority), as a process serving config alone does.
+func startNodeCommands(t *testing.T, ctx context.Context, store eventstore.Store) *nodes.Service {
+	t.Helper()
+	svc, err := nodes.New(nodes.Options{Store: store, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Stop(context.Background()) })
+	return svc
 }
 
 // appendEvent appends one config event as another writer (the nodes

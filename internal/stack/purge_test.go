@@ -85,7 +85,7 @@ func newPurgeEnv(t *testing.T) *purgeEnv {
 	if e.store, err = eventstore.NewJetStream(ctx, e.js, eventstore.JetStreamOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if e.cfg, err = config.New(config.Options{Store: e.store}); err != nil {
+	if e.cfg, err = config.New(config.Options{Store: e.store, Nodes: startNodeCommands(t, ctx, e.store)}); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.cfg.Start(ctx); err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 	"github.com/strata-edge/strata/services/edgesync"
+	"github.com/strata-edge/strata/services/nodes"
 )
 
 // env is a config service on a real embedded JetStream event store, served
@@ -65,7 +66,16 @@ func newEnv(t *testing.T, o envOptions) *env {
 func (e *env) start(o envOptions) {
 	t := e.t
 	t.Helper()
-	opts := Options{Store: e.store, Statuses: o.statuses}
+	// The node commands run in the real nodes service, as in internal/stack.
+	nodeSvc, err := nodes.New(nodes.Options{Store: e.store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nodeSvc.Start(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nodeSvc.Stop(context.Background()) })
+	opts := Options{Store: e.store, Statuses: o.statuses, Nodes: nodeSvc}
 	if o.publish {
 		opts.JetStream = e.js
 	}

@@ -102,40 +102,41 @@ func (h *handler) ListClusters(ctx context.Context, _ *configv1.ListClustersRequ
 	return out, nil
 }
 
+// RegisterNode, SetNodeStaging and RemoveNode are the nodes service's
+// (Options.Nodes), the one writer of node streams; names resolve here
+// first, as for every object of this API.
 func (h *handler) RegisterNode(ctx context.Context, req *configv1.RegisterNodeRequest) (*configv1.RegisterNodeResponse, error) {
-	n, err := h.s.registerNode(ctx, req.Name, req.Cluster, req.Staging)
-	if err != nil {
-		return nil, h.fail(err)
+	if err := h.s.nodesWired(); err != nil {
+		return nil, err
 	}
-	return &configv1.RegisterNodeResponse{Node: n}, nil
+	return h.s.nodes.RegisterNode(ctx, req)
 }
 
 func (h *handler) SetNodeStaging(ctx context.Context, req *configv1.SetNodeStagingRequest) (*configv1.SetNodeStagingResponse, error) {
+	if err := h.s.nodesWired(); err != nil {
+		return nil, err
+	}
 	if err := h.objectRef(ctx, authz.KindNode, &req.NodeId); err != nil {
 		return nil, err
 	}
-	n, err := h.s.setNodeStaging(ctx, req.NodeId, req.Staging)
-	if err != nil {
-		return nil, h.fail(err)
-	}
-	return &configv1.SetNodeStagingResponse{Node: n}, nil
+	return h.s.nodes.SetNodeStaging(ctx, req)
 }
 
 func (h *handler) RemoveNode(ctx context.Context, req *configv1.RemoveNodeRequest) (*configv1.RemoveNodeResponse, error) {
+	if err := h.s.nodesWired(); err != nil {
+		return nil, err
+	}
 	if err := h.objectRef(ctx, authz.KindNode, &req.NodeId); err != nil {
 		return nil, err
 	}
-	if err := h.s.removeNode(ctx, req.NodeId); err != nil {
-		return nil, h.fail(err)
-	}
-	return &configv1.RemoveNodeResponse{}, nil
+	return h.s.nodes.RemoveNode(ctx, req)
 }
 
 // ListNodes lists nodes with their partition, the newest version of their
 // track and, with Options.Statuses, their sync status from heartbeats.
 func (h *handler) ListNodes(ctx context.Context, req *configv1.ListNodesRequest) (*configv1.ListNodesResponse, error) {
-	// Node registration, approval and disabling are written by the nodes
-	// service: catch up with the log so a list right after such a change shows it.
+	// Nodes are written by the nodes service: catch up with the log so a
+	// list right after such a change shows it.
 	if err := h.s.catchUp(ctx); err != nil {
 		return nil, h.fail(err)
 	}

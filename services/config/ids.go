@@ -5,7 +5,6 @@ package config
 const (
 	prefixPartition = "part_"
 	prefixCluster   = "clu_"
-	prefixNode      = "node_"
 	prefixApp       = "app_"
 	prefixUpstream  = "ups_"
 	prefixRule      = "rule_"
@@ -15,5 +14,4 @@ const (
 // Stream names of the aggregates.
 func partitionStream(id string) string { return "partition." + id }
 func clusterStream(id string) string   { return "cluster." + id }
-func nodeStream(id string) string      { return "node." + id }
 func appStream(id string) string       { return "app." + id }

@@ -13,7 +13,7 @@ import (
 // nodeEvent appends one node event as the nodes service writes it.
 func (e *env) nodeEvent(id string, msg proto.Message) {
 	e.t.Helper()
-	if _, err := e.svc.appendAndWait(e.ctx, nodeStream(id), eventstore.AnyVersion, []proto.Message{msg}); err != nil {
+	if _, err := e.svc.appendAndWait(e.ctx, "node."+id, eventstore.AnyVersion, []proto.Message{msg}); err != nil {
 		e.t.Fatal(err)
 	}
 }

@@ -2,7 +2,8 @@
 // applications with their upstreams and page rules, event-sourced.
 //
 // Every mutation is an event appended to the event store (stream per
-// aggregate: "partition.<id>", "cluster.<id>", "node.<id>", "app.<id>"). A
+// aggregate: "partition.<id>", "cluster.<id>", "app.<id>"; node streams are
+// the nodes service's, which runs this API's node commands). A
 // projection follows the global log and folds it into the read model and
 // into one versioned snapshot per partition track, whose deltas and full
 // snapshots are published to JetStream for the nodes. See docs/config.md.
@@ -22,6 +23,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
 	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/apierr"
@@ -46,6 +48,18 @@ type Options struct {
 	// Statuses, optional, supplies node heartbeats for ListNodes' sync
 	// status; without it every node shows as never seen.
 	Statuses edgesync.StatusSource
+	// Nodes runs RegisterNode, SetNodeStaging and RemoveNode: the nodes
+	// service, the one writer of node streams. Nil: they answer
+	// unimplemented (the config service still folds and lists nodes).
+	Nodes Nodes
+}
+
+// Nodes is the nodes service as the config API sees it (internal/stack
+// wires it): the node commands, with this API's requests and answers.
+type Nodes interface {
+	RegisterNode(context.Context, *configv1.RegisterNodeRequest) (*configv1.RegisterNodeResponse, error)
+	SetNodeStaging(context.Context, *configv1.SetNodeStagingRequest) (*configv1.SetNodeStagingResponse, error)
+	RemoveNode(context.Context, *configv1.RemoveNodeRequest) (*configv1.RemoveNodeResponse, error)
 }
 
 // Service is the config service.
@@ -61,6 +75,7 @@ type Service struct {
 	ownSync bool
 	// zones tells what zones use a partition or cluster (UseZones).
 	zones Zones
+	nodes Nodes // Options.Nodes
 
 	// mu serializes this replica's writes, so that cross-app checks (unique
 	// names, domains) run against a read model no local write changes
@@ -75,7 +90,7 @@ func New(opts Options) (*Service, error) {
 	if opts.Store == nil {
 		return nil, errors.New("config: Options.Store is required")
 	}
-	s := &Service{store: opts.Store, js: opts.JetStream, logger: opts.Logger, now: opts.Now, statuses: opts.Statuses}
+	s := &Service{store: opts.Store, js: opts.JetStream, logger: opts.Logger, now: opts.Now, statuses: opts.Statuses, nodes: opts.Nodes}
 	if s.logger == nil {
 		s.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -275,3 +290,11 @@ type alreadyExists struct{ err error }
 
 func (e *alreadyExists) Error() string { return e.err.Error() }
 func (e *alreadyExists) Unwrap() error { return e.err }
+
+// nodesWired answers the node commands' error when no nodes service runs them.
+func (s *Service) nodesWired() error {
+	if s.nodes == nil {
+		return connect.NewError(connect.CodeUnimplemented, errors.New("node commands: no nodes service is wired to this config service"))
+	}
+	return nil
+}

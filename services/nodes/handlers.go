@@ -181,7 +181,9 @@ func (s *Service) changeNode(ctx context.Context, id string, decide func(*config
 	if err := s.appendEvent(ctx, nodeStream(id), st.version, typeID, payload, apiauth.Actor(ctx)); err != nil {
 		return nil, err
 	}
-	st, _ = s.model.node(id)
+	if st, ok = s.model.node(id); !ok {
+		return nil, nil // removed
+	}
 	return st.node, nil
 }
 
@@ -194,6 +196,9 @@ func (s *Service) Join(ctx context.Context, req *configv1.JoinRequest) (*configv
 }
 
 func (s *Service) join(ctx context.Context, req *configv1.JoinRequest) (*configv1.JoinResponse, error) {
+	if s.opts.Authority == nil {
+		return nil, apierr.FailedPrecondition("this process does not serve NodeService (no NATS authority)")
+	}
 	tokenID, digest, err := parseToken(req.GetJoinToken())
 	if err != nil {
 		return nil, connect.NewError(connect.CodeUnauthenticated, err)

@@ -358,9 +358,10 @@ func TestJoinRejects(t *testing.T) {
 	if _, err := e.anon.Join(t.Context(), &configv1.JoinRequest{JoinToken: good.GetToken(), Name: "taken", PublicKey: taken.pub}); err != nil {
 		t.Fatal(err)
 	}
-	// A node the config service registered by name, without a key.
-	appendEvent(t, e.store, "node.node_prereg", "config.node.registered",
-		&ev.NodeRegistered{Node: &configv1.Node{Id: "node_prereg", Name: "prereg", ClusterId: clusterID}})
+	// A node an operator registered by name (ConfigService.RegisterNode), without a key.
+	if _, err := e.svc.RegisterNode(t.Context(), &configv1.RegisterNodeRequest{Name: "prereg", Cluster: clusterName}); err != nil {
+		t.Fatal(err)
+	}
 	e.clock.Advance(2 * time.Minute) // expires "short" only
 
 	id, secret, _ := strings.Cut(good.GetToken(), ".")
@@ -480,9 +481,11 @@ func TestRemovedNodeLosesItsCredentials(t *testing.T) {
 	}
 	leaf := natsauthtest.RunLeaf(t, resp.GetLeafUrls()[0], resp.GetUserJwt(), key.kp)
 
-	// The config service's RemoveNode records this event.
+	// ConfigService.RemoveNode runs here.
 	id := resp.GetNode().GetId()
-	appendEvent(t, e.store, "node."+id, "config.node.removed", &ev.NodeRemoved{NodeId: id})
+	if _, err := e.svc.RemoveNode(t.Context(), &configv1.RemoveNodeRequest{NodeId: id}); err != nil {
+		t.Fatal(err)
+	}
 	natstest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
 		if leaf.NumLeafNodes() != 0 {
 			return errors.New("leaf link of the removed node is still up")

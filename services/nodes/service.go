@@ -1,5 +1,6 @@
 // Package nodes implements NodeService: join tokens, node join and approval,
-// and the NATS credentials of nodes (pkg/natsauth). It keeps its own small
+// and the NATS credentials of nodes (pkg/natsauth); and the config API's
+// node commands (register.go): it is the one writer of node streams. It keeps its own small
 // read model of clusters, nodes and join tokens, folded from the event log,
 // and revokes a node's key when the node is removed. It also records node
 // heartbeats so that the config service can show who is online.
@@ -43,7 +44,10 @@ const (
 type Options struct {
 	// Store is the event log (required).
 	Store eventstore.Store
-	// Authority issues node credentials and revokes them (required).
+	// Authority issues node credentials and revokes them. Nil: the process
+	// serves the config API but not NodeService, and the service only runs
+	// the config API's node commands (register.go); the process serving
+	// NodeService revokes the keys of removed nodes.
 	Authority *natsauth.Authority
 	// Hub is the embedded hub that Revoke updates at run time. Nil when the
 	// hub runs elsewhere: revocations are then recorded (and applied when
@@ -92,9 +96,6 @@ type Service struct {
 func New(opts Options) (*Service, error) {
 	if opts.Store == nil {
 		return nil, errors.New("nodes: Options.Store: required")
-	}
-	if opts.Authority == nil {
-		return nil, errors.New("nodes: Options.Authority: required")
 	}
 	if opts.HeartbeatInterval == 0 {
 		opts.HeartbeatInterval = DefaultHeartbeatInterval
@@ -189,7 +190,7 @@ func (s *Service) fold(e eventstore.Event) error {
 		msg = nil
 	}
 	if rm, ok := msg.(*ev.NodeRemoved); ok {
-		if st, ok := s.model.node(rm.GetNodeId()); ok && st.node.GetPublicKey() != "" {
+		if st, ok := s.model.node(rm.GetNodeId()); ok && st.node.GetPublicKey() != "" && s.opts.Authority != nil {
 			if err := s.opts.Authority.Revoke(s.opts.Hub, st.node.GetPublicKey()); err != nil {
 				return fmt.Errorf("revoke key of removed node %s: %w", rm.GetNodeId(), err)
 			}

@@ -1,0 +1,83 @@
+package nodes
+
+import (
+	"context"
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
+
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	ev "github.com/strata-edge/strata/gen/strata/events/config/v1"
+	"github.com/strata-edge/strata/pkg/apiauth"
+	"github.com/strata-edge/strata/pkg/apierr"
+	"github.com/strata-edge/strata/pkg/configevents"
+	"github.com/strata-edge/strata/pkg/ids"
+)
+
+// The node commands of the config API (ConfigService.RegisterNode,
+// SetNodeStaging, RemoveNode): the config service forwards them here
+// (config.Options.Nodes), so that this service is the one writer of node
+// streams and decides every command on one read model under cmdMu.
+
+// RegisterNode records a node an operator vouches for: it needs no approval.
+func (s *Service) RegisterNode(ctx context.Context, req *configv1.RegisterNodeRequest) (*configv1.RegisterNodeResponse, error) {
+	n, err := s.registerNode(ctx, req)
+	if err != nil {
+		return nil, s.toConnect(err)
+	}
+	return &configv1.RegisterNodeResponse{Node: n}, nil
+}
+
+func (s *Service) registerNode(ctx context.Context, req *configv1.RegisterNodeRequest) (*configv1.Node, error) {
+	var bad []apierr.FieldViolation
+	if r := checkName(req.GetName()); r != "" {
+		bad = append(bad, apierr.FieldViolation{Field: "name", Reason: r})
+	}
+	if req.GetCluster() == "" {
+		bad = append(bad, apierr.FieldViolation{Field: "cluster", Reason: "is empty (give a cluster id or name)"})
+	}
+	if len(bad) > 0 {
+		return nil, apierr.Invalid(bad...)
+	}
+	s.cmdMu.Lock()
+	defer s.cmdMu.Unlock()
+	if err := s.catchUp(ctx); err != nil {
+		return nil, err
+	}
+	c, ok := s.model.cluster(req.GetCluster())
+	if !ok {
+		return nil, apierr.Invalid(apierr.FieldViolation{Field: "cluster", Reason: fmt.Sprintf("cluster %q does not exist", req.GetCluster())})
+	}
+	if _, exists := s.model.nodeByClusterName(c.GetId(), req.GetName()); exists {
+		return nil, apierr.Invalid(apierr.FieldViolation{Field: "name",
+			Reason: fmt.Sprintf("node %q already exists in cluster %q", req.GetName(), c.GetName())})
+	}
+	n := &configv1.Node{Id: ids.New(prefixNode), Name: req.GetName(), ClusterId: c.GetId(), Staging: req.GetStaging(), Approved: true}
+	if err := s.appendEvent(ctx, nodeStream(n.GetId()), 0, configevents.TypeNodeRegistered,
+		&ev.NodeRegistered{Node: n}, apiauth.Actor(ctx)); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// SetNodeStaging moves a node to its partition's staging track or back.
+func (s *Service) SetNodeStaging(ctx context.Context, req *configv1.SetNodeStagingRequest) (*configv1.SetNodeStagingResponse, error) {
+	n, err := s.changeNode(ctx, req.GetNodeId(), func(n *configv1.Node) (string, proto.Message, bool) {
+		return configevents.TypeNodeStagingSet, &ev.NodeStagingSet{NodeId: n.GetId(), Staging: req.GetStaging()}, n.GetStaging() != req.GetStaging()
+	})
+	if err != nil {
+		return nil, s.toConnect(err)
+	}
+	return &configv1.SetNodeStagingResponse{Node: n}, nil
+}
+
+// RemoveNode removes a node; folding the removal revokes its key (fold).
+func (s *Service) RemoveNode(ctx context.Context, req *configv1.RemoveNodeRequest) (*configv1.RemoveNodeResponse, error) {
+	_, err := s.changeNode(ctx, req.GetNodeId(), func(n *configv1.Node) (string, proto.Message, bool) {
+		return configevents.TypeNodeRemoved, &ev.NodeRemoved{NodeId: n.GetId()}, true
+	})
+	if err != nil {
+		return nil, s.toConnect(err)
+	}
+	return &configv1.RemoveNodeResponse{}, nil
+}
