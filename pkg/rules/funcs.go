@@ -6,12 +6,12 @@ import (
 	"net/netip"
 	"net/textproto"
 	"regexp"
-	"regexp/syntax"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/strata-edge/strata/pkg/domainname"
+	"github.com/strata-edge/strata/pkg/validate"
 )
 
 // arg is one decoded argument and where it starts in the expression.
@@ -167,70 +167,13 @@ func buildPathRegexp(fn string, args []arg) (condition, []string, *Error) {
 	return &pathRegexpCond{re}, []string{args[0].val}, nil
 }
 
-// compileRegexp compiles a as an RE2 regexp within MaxRegexpLength and
-// MaxRegexpInstructions.
+// compileRegexp compiles a as a bounded RE2 regexp (validate.Regexp).
 func compileRegexp(fn string, a arg) (*regexp.Regexp, *Error) {
-	if len(a.val) > MaxRegexpLength {
-		return nil, &Error{a.off, fmt.Sprintf("%s: regexp is %d bytes long, more than %d", fn, len(a.val), MaxRegexpLength)}
-	}
-	parsed, err := syntax.Parse(a.val, syntax.Perl)
+	re, err := validate.Regexp(a.val)
 	if err != nil {
-		msg := err.Error()
-		var se *syntax.Error
-		if errors.As(err, &se) {
-			msg = se.Code.String()
-			if se.Expr != "" && se.Expr != a.val {
-				msg += fmt.Sprintf(" at %q", se.Expr)
-			}
-		}
-		return nil, &Error{a.off, fmt.Sprintf("%s: invalid regexp %q: %s", fn, a.val, msg)}
-	}
-	tooLarge := &Error{a.off, fmt.Sprintf("%s: regexp too large (more than %d instructions)", fn, MaxRegexpInstructions)}
-	// Repeats make programs up to ~100x the source; estimate first so that a
-	// huge program is never built.
-	if estimateSize(parsed, 4*MaxRegexpInstructions) > 4*MaxRegexpInstructions {
-		return nil, tooLarge
-	}
-	prog, err := syntax.Compile(parsed.Simplify())
-	if err != nil {
-		return nil, &Error{a.off, fmt.Sprintf("%s: invalid regexp %q: %v", fn, a.val, err)}
-	}
-	if len(prog.Inst) > MaxRegexpInstructions {
-		return nil, tooLarge
-	}
-	re, err := regexp.Compile(a.val)
-	if err != nil {
-		return nil, &Error{a.off, fmt.Sprintf("%s: invalid regexp %q: %v", fn, a.val, err)}
+		return nil, &Error{a.off, fn + ": " + err.Error()}
 	}
 	return re, nil
-}
-
-// estimateSize approximates the number of instructions re compiles to,
-// saturating just above limit.
-func estimateSize(re *syntax.Regexp, limit int) int {
-	sub := func(i int) int { return estimateSize(re.Sub[i], limit) }
-	n := 1
-	switch re.Op {
-	case syntax.OpLiteral:
-		n = len(re.Rune)
-	case syntax.OpCapture, syntax.OpStar, syntax.OpPlus, syntax.OpQuest:
-		n = 2 + sub(0)
-	case syntax.OpConcat, syntax.OpAlternate:
-		n = len(re.Sub)
-		for i := range re.Sub {
-			n += sub(i)
-			if n > limit {
-				break
-			}
-		}
-	case syntax.OpRepeat:
-		count := re.Max
-		if count < 0 {
-			count = re.Min + 1
-		}
-		n = 1 + min(count, limit+1)*sub(0) // both factors are bounded, no overflow
-	}
-	return min(n, limit+1)
 }
 
 // Path, PathPrefix
@@ -413,23 +356,13 @@ func buildKV(fn string, args []arg) (condition, []string, *Error) {
 	return c, canon, nil
 }
 
-// checkToken checks that a is an HTTP token (RFC 9110 tchar), as header and
-// cookie names must be.
+// checkToken checks that a is an HTTP token, as header and cookie names must
+// be.
 func checkToken(fn, what string, a arg) *Error {
-	if a.val == "" {
-		return &Error{a.off, fmt.Sprintf("%s: %s is empty", fn, what)}
-	}
-	for _, r := range a.val {
-		if r >= 0x80 || !isTokenByte(byte(r)) {
-			return &Error{a.off, fmt.Sprintf("%s: invalid %s %q: character %q is not allowed", fn, what, a.val, r)}
-		}
+	if r := validate.Token(what, a.val); r != "" {
+		return &Error{a.off, fn + ": " + r}
 	}
 	return nil
-}
-
-func isTokenByte(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-		strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }
 
 // ClientIP

@@ -28,11 +28,6 @@ const (
 	MaxDepth = 32
 	// MaxCalls bounds the number of function calls.
 	MaxCalls = 256
-	// MaxRegexpLength bounds each regexp argument, in bytes.
-	MaxRegexpLength = 1024
-	// MaxRegexpInstructions bounds each compiled regexp program (RE2 keeps
-	// matching linear in the input, this keeps the constant small).
-	MaxRegexpInstructions = 5000
 )
 
 // Error is a compile error at a byte offset of the expression.

@@ -36,7 +36,7 @@ func TestCacheActionValidation(t *testing.T) {
 		{"bad query arg", &configv1.CacheAction{KeyQueryArgs: []string{"a", "b=c"}}, "rule.actions[1].cache.key_query_args[1]", "not a valid query argument"},
 		{"bad header", &configv1.CacheAction{KeyHeaders: []string{"X Bad"}}, "rule.actions[1].cache.key_headers[0]", "not a valid header name"},
 		{"duplicate header", &configv1.CacheAction{KeyHeaders: []string{"Accept", "accept"}}, "rule.actions[1].cache.key_headers[1]", "duplicate of key_headers[0]"},
-		{"bad cookie", &configv1.CacheAction{KeyCookies: []string{""}}, "rule.actions[1].cache.key_cookies[0]", "not a valid cookie name"},
+		{"bad cookie", &configv1.CacheAction{KeyCookies: []string{""}}, "rule.actions[1].cache.key_cookies[0]", "cookie name is empty"},
 		{"too many headers", &configv1.CacheAction{KeyHeaders: strings.Split(strings.Repeat("h,", maxCacheKeyList)+"h", ",")}, "rule.actions[1].cache.key_headers", "more than 32"},
 		{"bad tag header", &configv1.CacheAction{TagHeader: "Cache Tag"}, "rule.actions[1].cache.tag_header", "not a valid header name"},
 	}

@@ -13,12 +13,13 @@ import (
 	"github.com/strata-edge/strata/pkg/apierr"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/ids"
+	"github.com/strata-edge/strata/pkg/validate"
 )
 
 // --- partitions, clusters, nodes ---------------------------------------------
 
 func (s *Service) createPartition(ctx context.Context, name string) (*configv1.Partition, error) {
-	if r := checkName(name); r != "" {
+	if r := validate.Name(name); r != "" {
 		return nil, apierr.Invalid(apierr.FieldViolation{Field: "name", Reason: r})
 	}
 	s.mu.Lock()
@@ -42,7 +43,7 @@ func (s *Service) renamePartition(ctx context.Context, ref, name string) (*confi
 	if ref == "" {
 		return nil, apierr.Invalid(apierr.FieldViolation{Field: "partition", Reason: "is empty (give a partition id or name)"})
 	}
-	if r := checkName(name); r != "" {
+	if r := validate.Name(name); r != "" {
 		return nil, apierr.Invalid(apierr.FieldViolation{Field: "name", Reason: r})
 	}
 	s.mu.Lock()
@@ -118,7 +119,7 @@ func (s *Service) deleteCluster(ctx context.Context, ref string) error {
 
 func (s *Service) createCluster(ctx context.Context, name, partition string) (*configv1.Cluster, error) {
 	var v violations
-	if r := checkName(name); r != "" {
+	if r := validate.Name(name); r != "" {
 		v.add("name", "%s", r)
 	}
 	if partition == "" {
@@ -156,7 +157,7 @@ func (s *Service) updateCluster(ctx context.Context, ref string, dnsDisabled *bo
 		return nil, apierr.Invalid(apierr.FieldViolation{Field: "cluster", Reason: "is empty (give a cluster id or name)"})
 	}
 	if name != nil {
-		if r := checkName(*name); r != "" {
+		if r := validate.Name(*name); r != "" {
 			return nil, apierr.Invalid(apierr.FieldViolation{Field: "name", Reason: r})
 		}
 	}

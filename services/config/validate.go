@@ -6,8 +6,6 @@ import (
 	"maps"
 	"mime"
 	"net"
-	"regexp"
-	"regexp/syntax"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,12 +18,12 @@ import (
 	"github.com/strata-edge/strata/pkg/apierr"
 	"github.com/strata-edge/strata/pkg/domainname"
 	"github.com/strata-edge/strata/pkg/rules"
+	"github.com/strata-edge/strata/pkg/validate"
 )
 
 // Limits on app content. They keep one app's snapshot entry small enough to
 // sync quickly and reject obvious mistakes early.
 const (
-	maxNameLength       = 100
 	maxDomainsPerApp    = 10000
 	maxPortsPerApp      = 64      // http_ports and https_ports together
 	maxRoutesPerApp     = 100_000 // domains x ports: the (host, port) pairs an app claims on a node
@@ -89,37 +87,13 @@ func join(prefix, field string) string {
 
 func index(field string, i int) string { return fmt.Sprintf("%s[%d]", field, i) }
 
-// checkName validates an object name: 1-100 characters of a-z, 0-9, '-',
-// '_' and '.', starting with a letter or digit.
-func checkName(name string) string {
-	switch {
-	case name == "":
-		return "is empty"
-	case len(name) > maxNameLength:
-		return fmt.Sprintf("is %d characters long, more than %d", len(name), maxNameLength)
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
-		case c == '-' || c == '_' || c == '.':
-			if i == 0 {
-				return fmt.Sprintf("%q must start with a lower-case letter or digit", name)
-			}
-		default:
-			return fmt.Sprintf("%q has invalid character %q (use lower-case letters, digits, '-', '_' and '.')", name, rune(c))
-		}
-	}
-	return ""
-}
-
 // normalizeSettings validates app settings and returns them normalized:
 // domains lower-cased without trailing dot, ports defaulted to [80]. Partition
 // ids must already be resolved (the service maps names to ids).
 func normalizeSettings(in *ev.AppSettings) (*ev.AppSettings, []apierr.FieldViolation) {
 	var v violations
 	s := proto.Clone(in).(*ev.AppSettings)
-	if r := checkName(s.Name); r != "" {
+	if r := validate.Name(s.Name); r != "" {
 		v.add("name", "%s", r)
 	}
 
@@ -274,7 +248,7 @@ func normalizeUpstream(prefix string, in *configv1.Upstream) (*configv1.Upstream
 		return nil, v.list
 	}
 	u := proto.Clone(in).(*configv1.Upstream)
-	if r := checkName(u.Name); r != "" {
+	if r := validate.Name(u.Name); r != "" {
 		v.add(join(prefix, "name"), "%s", r)
 	}
 
@@ -427,37 +401,13 @@ func checkHostPort(addr string) string {
 }
 
 func checkHashKey(k string) string {
-	switch k {
-	case "":
+	if k == "" {
 		return `is required for BALANCE_POLICY_CONSISTENT_HASH ("client_ip", "uri", "path", "header:NAME", "cookie:NAME" or "query:NAME")`
-	case "client_ip", "uri", "path":
-		return ""
 	}
-	kind, name, ok := strings.Cut(k, ":")
-	if !ok || (kind != "header" && kind != "cookie" && kind != "query") {
-		return fmt.Sprintf(`%q: want "client_ip", "uri", "path", "header:NAME", "cookie:NAME" or "query:NAME"`, k)
-	}
-	if !isToken(name) {
-		return fmt.Sprintf("%q: %s name %q is not a valid token", k, kind, name)
+	if _, err := validate.ParseHashKey(k); err != nil {
+		return err.Error()
 	}
 	return ""
-}
-
-// isToken reports whether s is an RFC 9110 token (header field names).
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' {
-			continue
-		}
-		if !strings.ContainsRune("!#$%&'*+-.^_`|~", rune(c)) {
-			return false
-		}
-	}
-	return true
 }
 
 func validHeaderValue(s string) bool {
@@ -478,7 +428,7 @@ func normalizeRule(prefix string, in *configv1.Rule, upstreams map[string]bool) 
 		return nil, v.list
 	}
 	r := proto.Clone(in).(*configv1.Rule)
-	if msg := checkName(r.Name); msg != "" {
+	if msg := validate.Name(r.Name); msg != "" {
 		v.add(join(prefix, "name"), "%s", msg)
 	}
 	if err := rules.Validate(r.When); err != nil {
@@ -646,8 +596,8 @@ func checkHeaderOps(v *violations, prefix string, h *configv1.HeaderOps) {
 	}
 	for _, name := range sortedKeys(h.Set) {
 		f := fmt.Sprintf("%s.set[%q]", prefix, name)
-		if !isToken(name) {
-			v.add(f, "%q is not a valid header name", name)
+		if r := validate.Token("header name", name); r != "" {
+			v.add(f, "%s", r)
 		}
 		if !validHeaderValue(h.Set[name]) {
 			v.add(f, "value contains CR, LF or NUL")
@@ -655,16 +605,16 @@ func checkHeaderOps(v *violations, prefix string, h *configv1.HeaderOps) {
 	}
 	for i, hd := range h.Add {
 		f := index(join(prefix, "add"), i)
-		if hd == nil || !isToken(hd.Name) {
-			v.add(f+".name", "%q is not a valid header name", hd.GetName())
+		if r := validate.Token("header name", hd.GetName()); r != "" {
+			v.add(f+".name", "%s", r)
 		}
 		if !validHeaderValue(hd.GetValue()) {
 			v.add(f+".value", "contains CR, LF or NUL")
 		}
 	}
 	for i, name := range h.Remove {
-		if !isToken(name) {
-			v.add(index(join(prefix, "remove"), i), "%q is not a valid header name", name)
+		if r := validate.Token("header name", name); r != "" {
+			v.add(index(join(prefix, "remove"), i), "%s", r)
 		}
 	}
 }
@@ -672,9 +622,9 @@ func checkHeaderOps(v *violations, prefix string, h *configv1.HeaderOps) {
 func checkRewrite(v *violations, prefix string, rw *configv1.RewriteAction) {
 	groups := 0
 	if rw.PathRegex != "" {
-		re, reason := compileLimited(rw.PathRegex)
-		if reason != "" {
-			v.add(join(prefix, "path_regex"), "%s", reason)
+		re, err := validate.Regexp(rw.PathRegex)
+		if err != nil {
+			v.add(join(prefix, "path_regex"), "%v", err)
 		} else {
 			groups = re.NumSubexp()
 		}
@@ -745,7 +695,7 @@ func checkCache(v *violations, prefix string, c *configv1.CacheAction) {
 	if c.KeyIgnoreQuery && len(c.KeyQueryArgs) != 0 {
 		v.add(join(prefix, "key_query_args"), "cannot be set with key_ignore_query (the query is dropped from the key)")
 	}
-	list := func(field string, names []string, valid func(string) bool, what string) {
+	list := func(field string, names []string, check func(string) string, fold bool) {
 		f := join(prefix, field)
 		if len(names) > maxCacheKeyList {
 			v.add(f, "has %d entries, more than %d", len(names), maxCacheKeyList)
@@ -754,49 +704,32 @@ func checkCache(v *violations, prefix string, c *configv1.CacheAction) {
 		seen := map[string]int{}
 		for i, n := range names {
 			key := n
-			if what == "header name" {
+			if fold {
 				key = strings.ToLower(n)
 			}
+			r := check(n)
 			switch j, dup := seen[key]; {
-			case !valid(n):
-				v.add(index(f, i), "%q is not a valid %s", n, what)
+			case r != "":
+				v.add(index(f, i), "%s", r)
 			case dup:
 				v.add(index(f, i), "%q is a duplicate of %s[%d]", n, field, j)
 			}
 			seen[key] = i
 		}
 	}
-	queryArg := func(k string) bool { return k != "" && !strings.ContainsAny(k, "&=# \t\r\n\x00") }
-	list("key_query_args", c.KeyQueryArgs, queryArg, "query argument name")
-	list("key_headers", c.KeyHeaders, isToken, "header name")
-	list("key_cookies", c.KeyCookies, isToken, "cookie name")
-	if c.TagHeader != "" && !isToken(c.TagHeader) {
-		v.add(join(prefix, "tag_header"), "%q is not a valid header name", c.TagHeader)
+	list("key_query_args", c.KeyQueryArgs, func(k string) string {
+		if k == "" || strings.ContainsAny(k, "&=# \t\r\n\x00") {
+			return fmt.Sprintf("%q is not a valid query argument name", k)
+		}
+		return ""
+	}, false)
+	list("key_headers", c.KeyHeaders, func(n string) string { return validate.Token("header name", n) }, true)
+	list("key_cookies", c.KeyCookies, func(n string) string { return validate.Token("cookie name", n) }, false)
+	if c.TagHeader != "" {
+		if r := validate.Token("header name", c.TagHeader); r != "" {
+			v.add(join(prefix, "tag_header"), "%s", r)
+		}
 	}
-}
-
-// compileLimited compiles an RE2 pattern within the rule language's limits
-// (rules.MaxRegexpLength bytes, rules.MaxRegexpInstructions instructions).
-func compileLimited(pattern string) (*regexp.Regexp, string) {
-	if len(pattern) > rules.MaxRegexpLength {
-		return nil, fmt.Sprintf("is %d bytes long, more than %d", len(pattern), rules.MaxRegexpLength)
-	}
-	parsed, err := syntax.Parse(pattern, syntax.Perl)
-	if err != nil {
-		return nil, fmt.Sprintf("invalid regexp %q: %v", pattern, err)
-	}
-	prog, err := syntax.Compile(parsed.Simplify())
-	if err != nil {
-		return nil, fmt.Sprintf("invalid regexp %q: %v", pattern, err)
-	}
-	if n := len(prog.Inst); n > rules.MaxRegexpInstructions {
-		return nil, fmt.Sprintf("regexp too large (%d instructions, limit %d)", n, rules.MaxRegexpInstructions)
-	}
-	re, err := regexp.Compile(pattern)
-	if err != nil {
-		return nil, fmt.Sprintf("invalid regexp %q: %v", pattern, err)
-	}
-	return re, ""
 }
 
 // checkReferences reports the rules of app that proxy to an upstream that

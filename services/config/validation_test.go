@@ -67,8 +67,11 @@ func TestValidationRejects(t *testing.T) {
 		field  string
 		reason string // substring of the reason
 	}{
-		{"app name empty", createApp(&configv1.CreateAppRequest{}), "name", "is empty"},
-		{"app name too long", createApp(&configv1.CreateAppRequest{Name: strings.Repeat("a", 101)}), "name", "more than 100"},
+		{"app name empty", createApp(&configv1.CreateAppRequest{}), "name", "is required"},
+		{"app name too long", createApp(&configv1.CreateAppRequest{Name: strings.Repeat("a", 101)}), "name", "more than 64"},
+		{"app name 65 characters", createApp(&configv1.CreateAppRequest{Name: strings.Repeat("a", 65)}), "name", "more than 64"},
+		{"app name dot dot", createApp(&configv1.CreateAppRequest{Name: "a..b"}), "name", `must not contain ".."`},
+		{"upstream name trailing dot", createUpstream(upstreamWith(func(u *configv1.Upstream) { u.Name = "web." })), "upstream.name", "must not end with '.'"},
 		{"app name characters", createApp(&configv1.CreateAppRequest{Name: "Shop!"}), "name", "invalid character"},
 		{"app name taken", createApp(&configv1.CreateAppRequest{Name: "other"}), "name", "already used by app"},
 		{"domain syntax", createApp(&configv1.CreateAppRequest{Name: "n", Domains: []string{"ok.example.com", "bad_label.example.com"}}), "domains[1]", "invalid character '_'"},
@@ -100,7 +103,7 @@ func TestValidationRejects(t *testing.T) {
 			return err
 		}, "domains[0]", "already used"},
 
-		{"upstream name empty", createUpstream(upstreamWith(func(u *configv1.Upstream) { u.Name = "" })), "upstream.name", "is empty"},
+		{"upstream name empty", createUpstream(upstreamWith(func(u *configv1.Upstream) { u.Name = "" })), "upstream.name", "is required"},
 		{"upstream name taken", createUpstream(upstreamWith(func(u *configv1.Upstream) { u.Name = "web" })), "upstream.name", "already exists"},
 		{"upstream without servers", createUpstream(upstreamWith(func(u *configv1.Upstream) { u.Servers = nil })), "upstream.servers", "at least one server"},
 		{"server without port", createUpstream(upstreamWith(func(u *configv1.Upstream) { u.Servers[0].Address = "10.0.0.1" })), "upstream.servers[0].address", "not host:port"},
@@ -124,7 +127,7 @@ func TestValidationRejects(t *testing.T) {
 		{"hash key syntax", createUpstream(upstreamWith(func(u *configv1.Upstream) {
 			u.Policy = configv1.BalancePolicy_BALANCE_POLICY_CONSISTENT_HASH
 			u.HashKey = "header:"
-		})), "upstream.hash_key", "not a valid token"},
+		})), "upstream.hash_key", "header name is empty"},
 		{"hash key without hash policy", createUpstream(upstreamWith(func(u *configv1.Upstream) { u.HashKey = "uri" })), "upstream.hash_key", "only used"},
 		{"timeout too long", createUpstream(upstreamWith(func(u *configv1.Upstream) { u.Timeouts = &configv1.Timeouts{ReadMs: 4_000_000} })), "upstream.timeouts.read_ms", "1h"},
 		{"too many retries", createUpstream(upstreamWith(func(u *configv1.Upstream) { u.Retries = 11 })), "upstream.retries", "more than 10"},
@@ -144,7 +147,7 @@ func TestValidationRejects(t *testing.T) {
 			return err
 		}, "upstream", `used by rule "api" (actions[0].proxy.upstreams[0])`},
 
-		{"rule name empty", createRule(&configv1.Rule{Actions: []*configv1.Action{proxyTo(&configv1.WeightedUpstream{Upstream: "web", Weight: 1})}}), "rule.name", "is empty"},
+		{"rule name empty", createRule(&configv1.Rule{Actions: []*configv1.Action{proxyTo(&configv1.WeightedUpstream{Upstream: "web", Weight: 1})}}), "rule.name", "is required"},
 		{"rule name taken", createRule(proxyRule("api", "", "web")), "rule.name", "already exists"},
 		{"rule condition", createRule(proxyRule("new", "PathPrefix(`/a`) &&", "web")), "rule.when", "column"},
 		{"rule without actions", createRule(ruleWith()), "rule.actions", "at least one action"},
