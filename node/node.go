@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	gosync "sync"
 	"time"
 
@@ -35,6 +34,7 @@ import (
 	"github.com/strata-edge/strata/pkg/keywrap"
 	"github.com/strata-edge/strata/pkg/natsauth"
 	"github.com/strata-edge/strata/pkg/natsutil"
+	"github.com/strata-edge/strata/pkg/validate"
 )
 
 // File names under Options.DataDir.
@@ -121,8 +121,8 @@ func (o *Options) validate() error {
 		if v == "" {
 			return fmt.Errorf("node: Options.%s: required", field)
 		}
-		if strings.ContainsAny(v, ". *>\t\r\n/\\") {
-			return fmt.Errorf("node: Options.%s %q: only letters, digits, '_' and '-' are allowed", field, v)
+		if r := validate.SubjectToken(v); r != "" {
+			return fmt.Errorf("node: Options.%s %q: %s", field, v, r)
 		}
 	}
 	if o.HTTPAddr == "" && o.HTTPSAddr == "" {

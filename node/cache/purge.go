@@ -4,8 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"regexp"
 	"strings"
+
+	"github.com/strata-edge/strata/pkg/validate"
 )
 
 // PurgeKind names what a purge selects.
@@ -88,7 +89,7 @@ func (c *Cache) Purge(p Purge) (int, error) {
 		if cond == nil || cond.Host == "" {
 			return 0, errors.New("purge condition: host is required")
 		}
-		re, err := regexp.Compile(cond.PathRegex)
+		re, err := validate.Regexp(cond.PathRegex)
 		if err != nil {
 			return 0, fmt.Errorf("purge condition path_regex: %w", err)
 		}

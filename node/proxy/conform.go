@@ -48,18 +48,4 @@ func checkRequestLine(method, target, proto string) (int, string) {
 	return 0, ""
 }
 
-// tchar marks the bytes of an RFC 9110 token (header field names).
-var tchar = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = true, true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
-
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }

@@ -3,6 +3,8 @@ package proxy
 import (
 	"strings"
 	"testing"
+
+	"github.com/strata-edge/strata/pkg/validate"
 )
 
 // A path the scanner lets through unchanged must already be in the form
@@ -44,7 +46,7 @@ func FuzzScanHeaderNames(f *testing.F) {
 				bad = true
 			}
 			for j := 0; j < len(name); j++ {
-				if !tchar[name[j]] {
+				if !validate.TokenByte(name[j]) {
 					bad = true
 				} else if name[j] == '_' {
 					under = true

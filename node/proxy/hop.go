@@ -1,5 +1,7 @@
 package proxy
 
+import "github.com/strata-edge/strata/pkg/validate"
+
 // Headers the fast path must look at before forwarding, found in one pass
 // over the raw request headers so that the common request (none of them)
 // costs a single scan instead of a dozen lookups.
@@ -55,7 +57,7 @@ func scanHeaders(raw []byte) uint16 {
 		// The name, then the rest of the line.
 		j := i
 		for j < len(raw) && raw[j] != ':' && raw[j] != '\n' {
-			if !tchar[raw[j]] {
+			if !validate.TokenByte(raw[j]) {
 				found |= hdrBadName
 			} else if raw[j] == '_' {
 				found |= hdrUnderscore

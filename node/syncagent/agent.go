@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	gosync "sync"
 	"sync/atomic"
 	"time"
@@ -28,6 +27,7 @@ import (
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/node/store"
 	"github.com/strata-edge/strata/pkg/natsutil"
+	"github.com/strata-edge/strata/pkg/validate"
 )
 
 // SnapshotVersionMeta is the Object Store metadata key under which the
@@ -114,14 +114,14 @@ func (o *Options) validate() error {
 	return validToken("NodeID", o.NodeID)
 }
 
-// validToken checks that s can be one NATS subject token (and consumer name
-// part): it ends up in subjects and names.
+// validToken checks that s can be one NATS subject token: it ends up in
+// subjects and consumer names.
 func validToken(field, s string) error {
 	if s == "" {
 		return fmt.Errorf("sync: Options.%s: required", field)
 	}
-	if i := strings.IndexAny(s, ". *>\t\r\n/\\"); i >= 0 {
-		return fmt.Errorf("sync: Options.%s %q: must not contain %q", field, s, s[i:i+1])
+	if r := validate.SubjectToken(s); r != "" {
+		return fmt.Errorf("sync: Options.%s %q: %s", field, s, r)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	ev "github.com/strata-edge/strata/gen/strata/events/iam/v1"
 	iamv1 "github.com/strata-edge/strata/gen/strata/iam/v1"
 	"github.com/strata-edge/strata/pkg/apierr"
+	"github.com/strata-edge/strata/pkg/validate"
 )
 
 func (s *Service) groupProto(name string) *iamv1.Group {
@@ -40,7 +41,7 @@ func checkUsers(st *state, field string, names []string) ([]string, error) {
 func (h *handler) CreateGroup(ctx context.Context, req *iamv1.CreateGroupRequest) (*iamv1.CreateGroupResponse, error) {
 	s := h.s
 	var vs violations
-	vs.add("name", checkName(req.Name))
+	vs.add("name", validate.Name(req.Name))
 	vs.add("description", checkText(req.Description, maxDescriptionLen))
 	if err := vs.err(); err != nil {
 		return nil, s.fail(err)

@@ -15,6 +15,7 @@ import (
 
 	ev "github.com/strata-edge/strata/gen/strata/events/iam/v1"
 	iamv1 "github.com/strata-edge/strata/gen/strata/iam/v1"
+	"github.com/strata-edge/strata/pkg/validate"
 )
 
 // LDAPOptions configure logins against an LDAP directory or Active
@@ -88,7 +89,7 @@ func (o *LDAPOptions) validate() error {
 		return errors.New("GroupMap needs GroupBaseDN (group search) or UserGroupAttribute (e.g. memberOf)")
 	}
 	for k, v := range o.GroupMap {
-		if r := checkName(v); r != "" {
+		if r := validate.Name(v); r != "" {
 			return fmt.Errorf("GroupMap[%q]: Strata group name %s", k, r)
 		}
 	}
@@ -241,7 +242,7 @@ func ldapUnavailable(step string, err error) error {
 // provisionLDAPUser creates the user record on first login and aligns the
 // membership of mapped groups with the directory.
 func (s *Service) provisionLDAPUser(ctx context.Context, name string, id ldapIdentity) error {
-	if r := checkName(name); r != "" {
+	if r := validate.Name(name); r != "" {
 		return invalid("user", "the directory accepted this login, but it cannot name a Strata user: "+r)
 	}
 	display := id.displayName

@@ -3,48 +3,13 @@ package iam
 import (
 	"fmt"
 	"net/mail"
-	"strings"
 	"unicode/utf8"
 )
 
 const (
-	maxNameLen        = 64
 	maxDisplayNameLen = 200
 	maxDescriptionLen = 500
 )
-
-// checkName returns why s cannot name a user, group or role, or "". Names are
-// ids and part of stream names: lower-case letters, digits, '.', '_' and '-',
-// starting with a letter or digit, no "..", not ending with '.'.
-func checkName(s string) string {
-	if s == "" {
-		return "required"
-	}
-	if len(s) > maxNameLen {
-		return fmt.Sprintf("must be at most %d characters", maxNameLen)
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
-		case c == '.' || c == '_' || c == '-':
-			if i == 0 {
-				return fmt.Sprintf("%q must start with a lower-case letter or a digit", s)
-			}
-			if c == '.' && s[i-1] == '.' {
-				return fmt.Sprintf("%q must not contain \"..\"", s)
-			}
-		case 'A' <= c && c <= 'Z':
-			return fmt.Sprintf("%q must be lower case", s)
-		default:
-			return fmt.Sprintf("%q: character %q not allowed (lower-case letters, digits, '.', '_', '-')", s, rune(c))
-		}
-	}
-	if strings.HasSuffix(s, ".") {
-		return fmt.Sprintf("%q must not end with '.'", s)
-	}
-	return ""
-}
 
 // checkText returns why a free-text field is not acceptable, or "".
 func checkText(s string, maxLen int) string {

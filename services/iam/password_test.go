@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/strata-edge/strata/pkg/apiauth"
+	"github.com/strata-edge/strata/pkg/validate"
 )
 
 func TestPasswordHashing(t *testing.T) {
@@ -93,7 +94,7 @@ func FuzzCheckName(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if checkName(s) != "" {
+		if validate.Name(s) != "" {
 			return
 		}
 		// Accepted names are usable as stream name segments.

@@ -9,12 +9,13 @@ import (
 	iamv1 "github.com/strata-edge/strata/gen/strata/iam/v1"
 	"github.com/strata-edge/strata/pkg/apierr"
 	"github.com/strata-edge/strata/pkg/authz"
+	"github.com/strata-edge/strata/pkg/validate"
 )
 
 // checkRole validates a custom role's fields.
 func (s *Service) checkRole(name, description string, perms []string) (authz.Role, error) {
 	var vs violations
-	vs.add("name", checkName(name))
+	vs.add("name", validate.Name(name))
 	vs.add("description", checkText(description, maxDescriptionLen))
 	r, err := authz.NewRole(name, description, perms, s.known)
 	if err != nil {

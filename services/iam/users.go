@@ -9,6 +9,7 @@ import (
 	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/apierr"
 	"github.com/strata-edge/strata/pkg/authz"
+	"github.com/strata-edge/strata/pkg/validate"
 )
 
 // handler implements iamv1connect.IAMServiceHandler.
@@ -38,7 +39,7 @@ func (s *Service) userProto(name string) *iamv1.User {
 func (h *handler) CreateUser(ctx context.Context, req *iamv1.CreateUserRequest) (*iamv1.CreateUserResponse, error) {
 	s := h.s
 	var vs violations
-	vs.add("name", checkName(req.Name))
+	vs.add("name", validate.Name(req.Name))
 	vs.add("display_name", checkText(req.DisplayName, maxDisplayNameLen))
 	vs.add("email", checkEmail(req.Email))
 	kind := iamv1.UserKind_USER_KIND_HUMAN

@@ -21,10 +21,10 @@ import (
 	"github.com/strata-edge/strata/pkg/configevents"
 	"github.com/strata-edge/strata/pkg/ids"
 	"github.com/strata-edge/strata/pkg/natsauth"
+	"github.com/strata-edge/strata/pkg/validate"
 )
 
 const (
-	maxNameLength        = 100
 	maxDescriptionLength = 200
 )
 
@@ -204,7 +204,7 @@ func (s *Service) join(ctx context.Context, req *configv1.JoinRequest) (*configv
 		return nil, connect.NewError(connect.CodeUnauthenticated, err)
 	}
 	var bad []apierr.FieldViolation
-	if r := checkName(req.GetName()); r != "" {
+	if r := validate.Name(req.GetName()); r != "" {
 		bad = append(bad, apierr.FieldViolation{Field: "name", Reason: r})
 	}
 	if !nkeys.IsValidPublicUserKey(req.GetPublicKey()) {
@@ -332,31 +332,6 @@ func checkPublicIP(v string, want6 bool) (string, string) {
 		return "", fmt.Sprintf("%q is not a unicast address clients can reach", v)
 	}
 	return ip.String(), ""
-}
-
-// checkName validates a node name with the config service's rules for object
-// names: 1-100 characters of a-z, 0-9, '-', '_' and '.', starting with a
-// letter or digit.
-func checkName(name string) string {
-	switch {
-	case name == "":
-		return "is required"
-	case len(name) > maxNameLength:
-		return fmt.Sprintf("is %d characters long, more than %d", len(name), maxNameLength)
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
-		case c == '-' || c == '_' || c == '.':
-			if i == 0 {
-				return fmt.Sprintf("%q must start with a lower-case letter or digit", name)
-			}
-		default:
-			return fmt.Sprintf("%q has invalid character %q (use lower-case letters, digits, '-', '_' and '.')", name, rune(c))
-		}
-	}
-	return ""
 }
 
 func checkDescription(d string) string {

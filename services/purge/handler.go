@@ -82,7 +82,7 @@ func (h *handler) ListPurges(_ context.Context, req *purgev1.ListPurgesRequest) 
 // partition of its scope. The nodes it waits for are the scope's nodes
 // online now.
 func (s *Service) Create(ctx context.Context, req *purgev1.CreatePurgeRequest) (*purgev1.Purge, error) {
-	if err := validate(req); err != nil {
+	if err := checkRequest(req); err != nil {
 		return nil, err
 	}
 	parts, err := s.partitions(ctx, req.GetScope())

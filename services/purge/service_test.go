@@ -12,6 +12,7 @@ import (
 	purgev1 "github.com/strata-edge/strata/gen/strata/purge/v1"
 	"github.com/strata-edge/strata/pkg/apierr"
 	"github.com/strata-edge/strata/pkg/eventstore"
+	"github.com/strata-edge/strata/pkg/validate"
 )
 
 func TestCreatePurgeRejectsBadInput(t *testing.T) {
@@ -36,10 +37,10 @@ func TestCreatePurgeRejectsBadInput(t *testing.T) {
 		{"condition missing", &purgev1.CreatePurgeRequest{Kind: cond, Scope: app}, "condition", "required"},
 		{"condition values", &purgev1.CreatePurgeRequest{Kind: cond, Values: []string{"x"}, Condition: &purgev1.Condition{Host: "a.com"}, Scope: app}, "values", "not allowed"},
 		{"condition no host", &purgev1.CreatePurgeRequest{Kind: cond, Condition: &purgev1.Condition{PathRegex: "^/x"}, Scope: app}, "condition.host", "required"},
-		{"bad regex", &purgev1.CreatePurgeRequest{Kind: cond, Condition: &purgev1.Condition{Host: "a.com", PathRegex: "(a"}, Scope: app}, "condition.path_regex", "RE2"},
-		{"backreference", &purgev1.CreatePurgeRequest{Kind: cond, Condition: &purgev1.Condition{Host: "a.com", PathRegex: `(a)\1`}, Scope: app}, "condition.path_regex", "RE2"},
-		{"huge regex", &purgev1.CreatePurgeRequest{Kind: cond, Condition: &purgev1.Condition{Host: "a.com", PathRegex: "a{1000}b{1000}c{1000}d{1000}e{1000}f{1000}"}, Scope: app}, "condition.path_regex", "complex"},
-		{"long regex", &purgev1.CreatePurgeRequest{Kind: cond, Condition: &purgev1.Condition{Host: "a.com", PathRegex: strings.Repeat("a", MaxRegexLen+1)}, Scope: app}, "condition.path_regex", "at most"},
+		{"bad regex", &purgev1.CreatePurgeRequest{Kind: cond, Condition: &purgev1.Condition{Host: "a.com", PathRegex: "(a"}, Scope: app}, "condition.path_regex", "invalid regexp"},
+		{"backreference", &purgev1.CreatePurgeRequest{Kind: cond, Condition: &purgev1.Condition{Host: "a.com", PathRegex: `(a)\1`}, Scope: app}, "condition.path_regex", "invalid regexp"},
+		{"huge regex", &purgev1.CreatePurgeRequest{Kind: cond, Condition: &purgev1.Condition{Host: "a.com", PathRegex: "a{1000}b{1000}c{1000}d{1000}e{1000}f{1000}"}, Scope: app}, "condition.path_regex", "too large"},
+		{"long regex", &purgev1.CreatePurgeRequest{Kind: cond, Condition: &purgev1.Condition{Host: "a.com", PathRegex: strings.Repeat("a", validate.MaxRegexpLength+1)}, Scope: app}, "condition.path_regex", "more than 1024"},
 		{"bad header", &purgev1.CreatePurgeRequest{Kind: cond, Condition: &purgev1.Condition{Host: "a.com", Header: "X Bad"}, Scope: app}, "condition.header", "header name"},
 		{"header value alone", &purgev1.CreatePurgeRequest{Kind: cond, Condition: &purgev1.Condition{Host: "a.com", HeaderValue: "v"}, Scope: app}, "condition.header_value", "needs"},
 		{"no scope", &purgev1.CreatePurgeRequest{Kind: url, Values: []string{"a.com/x"}}, "scope", "required"},
@@ -47,7 +48,7 @@ func TestCreatePurgeRejectsBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := validate(tt.req)
+			err := checkRequest(tt.req)
 			for _, v := range apierr.Violations(err) {
 				if v.Field == tt.field && strings.Contains(v.Reason, tt.want) {
 					return
@@ -57,7 +58,7 @@ func TestCreatePurgeRejectsBadInput(t *testing.T) {
 		})
 	}
 	ok := &purgev1.CreatePurgeRequest{Kind: cond, Condition: &purgev1.Condition{Host: "a.com", PathRegex: `^/img/.*\.png$`, Header: "Content-Type", HeaderValue: "image/png"}, Scope: app}
-	if err := validate(ok); err != nil {
+	if err := checkRequest(ok); err != nil {
 		t.Fatalf("valid condition purge rejected: %v", err)
 	}
 }
@@ -74,7 +75,7 @@ func FuzzValidate(f *testing.F) {
 		if regex != "" {
 			req.Condition = &purgev1.Condition{Host: "a.com", PathRegex: regex}
 		}
-		if err := validate(req); err != nil && len(apierr.Violations(err)) == 0 {
+		if err := checkRequest(req); err != nil && len(apierr.Violations(err)) == 0 {
 			t.Fatalf("error without field violations: %v", err)
 		}
 	})

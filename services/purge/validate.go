@@ -1,27 +1,25 @@
 package purge
 
 import (
+	"cmp"
 	"fmt"
 	"net/url"
-	"regexp"
-	"regexp/syntax"
 	"strings"
 	"unicode"
 
 	purgev1 "github.com/strata-edge/strata/gen/strata/purge/v1"
 	"github.com/strata-edge/strata/pkg/apierr"
+	"github.com/strata-edge/strata/pkg/validate"
 )
 
 // Limits of one purge request.
 const (
-	MaxValues     = 1000
-	MaxValueLen   = 2048
-	MaxRegexLen   = 1024
-	MaxRegexInsts = 5000 // compiled RE2 program size: bounds per-object match cost on nodes
+	MaxValues   = 1000
+	MaxValueLen = 2048
 )
 
-// validate checks a request, naming the field and the reason of each problem.
-func validate(req *purgev1.CreatePurgeRequest) error {
+// checkRequest checks a request, naming the field and the reason of each problem.
+func checkRequest(req *purgev1.CreatePurgeRequest) error {
 	var vs []apierr.FieldViolation
 	bad := func(field, format string, args ...any) {
 		vs = append(vs, apierr.FieldViolation{Field: field, Reason: fmt.Sprintf(format, args...)})
@@ -56,11 +54,13 @@ func validate(req *purgev1.CreatePurgeRequest) error {
 		if reason := checkHost(c.GetHost()); reason != "" {
 			bad("condition.host", "%s", reason)
 		}
-		if reason := checkRegex(c.GetPathRegex()); reason != "" {
-			bad("condition.path_regex", "%s", reason)
+		if _, err := validate.Regexp(c.GetPathRegex()); err != nil {
+			bad("condition.path_regex", "%v", err)
 		}
-		if h := c.GetHeader(); h != "" && !validHeaderName(h) {
-			bad("condition.header", "%q is not a valid header name", h)
+		if h := c.GetHeader(); h != "" {
+			if r := validate.Token("header name", h); r != "" || len(h) > 256 {
+				bad("condition.header", "%s", cmp.Or(r, "is more than 256 bytes long"))
+			}
 		}
 		if c.GetHeader() == "" && c.GetHeaderValue() != "" {
 			bad("condition.header_value", "needs condition.header")
@@ -145,36 +145,4 @@ func checkHost(h string) string {
 		}
 	}
 	return ""
-}
-
-// checkRegex accepts RE2 patterns up to MaxRegexLen characters whose
-// compiled program stays under MaxRegexInsts instructions.
-func checkRegex(p string) string {
-	if len(p) > MaxRegexLen {
-		return fmt.Sprintf("%d characters, at most %d", len(p), MaxRegexLen)
-	}
-	re, err := syntax.Parse(p, syntax.Perl)
-	if err != nil {
-		return fmt.Sprintf("not an RE2 regular expression: %v", err)
-	}
-	prog, err := syntax.Compile(re.Simplify())
-	if err != nil {
-		return fmt.Sprintf("not an RE2 regular expression: %v", err)
-	}
-	if n := len(prog.Inst); n > MaxRegexInsts {
-		return fmt.Sprintf("too complex (%d instructions, at most %d)", n, MaxRegexInsts)
-	}
-	if _, err := regexp.Compile(p); err != nil {
-		return fmt.Sprintf("not an RE2 regular expression: %v", err)
-	}
-	return ""
-}
-
-func validHeaderName(h string) bool {
-	for _, r := range h {
-		if !(r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
-			return false
-		}
-	}
-	return h != "" && len(h) <= 256
 }

@@ -5,6 +5,7 @@
 package actions
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -12,6 +13,7 @@ import (
 	"strings"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	"github.com/strata-edge/strata/pkg/validate"
 )
 
 // HeaderEditor edits the headers of a request or a response. Names are
@@ -104,9 +106,9 @@ type Rewrite struct {
 func CompileRewrite(field string, r *configv1.RewriteAction) (*Rewrite, error) {
 	rw := &Rewrite{}
 	if r.GetPathRegex() != "" {
-		re, err := regexp.Compile(r.GetPathRegex())
+		re, err := validate.Regexp(r.GetPathRegex())
 		if err != nil {
-			return nil, fmt.Errorf("%s.path_regex %q: %w", field, r.GetPathRegex(), err)
+			return nil, fmt.Errorf("%s.path_regex: %w", field, err)
 		}
 		tmpl, err := expandTemplate(r.GetPathReplacement(), re.NumSubexp())
 		if err != nil {
@@ -324,8 +326,8 @@ func CompileRespond(field string, r *configv1.RespondAction) (*Respond, error) {
 }
 
 func checkHeader(name, value string) error {
-	if !validToken(name) {
-		return fmt.Errorf("header name %q is not a valid token", name)
+	if r := validate.Token("header name", name); r != "" {
+		return errors.New(r)
 	}
 	for i := 0; i < len(value); i++ {
 		if c := value[i]; c == '\r' || c == '\n' || c == 0 {
@@ -337,22 +339,6 @@ func checkHeader(name, value string) error {
 		return fmt.Errorf("header %q is managed by the proxy and cannot be edited", name)
 	}
 	return nil
-}
-
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 func sortedKeys(m map[string]string) []string {

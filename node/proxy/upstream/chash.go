@@ -1,11 +1,11 @@
 package upstream
 
 import (
-	"fmt"
 	"net/textproto"
 	"sort"
 	"strconv"
-	"strings"
+
+	"github.com/strata-edge/strata/pkg/validate"
 )
 
 // pointsPerServer is the ring's resolution: the ring holds about this many
@@ -101,29 +101,23 @@ type hashKey struct {
 }
 
 func parseHashKey(s string) (hashKey, error) {
-	switch s {
-	case "", "client_ip":
-		return hashKey{kind: hashClientIP}, nil
+	k, err := validate.ParseHashKey(s)
+	if err != nil {
+		return hashKey{}, err
+	}
+	switch k.Kind {
 	case "uri":
 		return hashKey{kind: hashURI}, nil
 	case "path":
 		return hashKey{kind: hashPath}, nil
+	case "header":
+		return hashKey{kind: hashHeader, name: textproto.CanonicalMIMEHeaderKey(k.Name)}, nil
+	case "cookie":
+		return hashKey{kind: hashCookie, name: k.Name}, nil
+	case "query":
+		return hashKey{kind: hashQuery, name: k.Name}, nil
 	}
-	kind, name, ok := strings.Cut(s, ":")
-	if ok && name != "" {
-		switch kind {
-		case "header":
-			if !validToken(name) {
-				return hashKey{}, fmt.Errorf("%q: %q is not a valid header name", s, name)
-			}
-			return hashKey{kind: hashHeader, name: textproto.CanonicalMIMEHeaderKey(name)}, nil
-		case "cookie":
-			return hashKey{kind: hashCookie, name: name}, nil
-		case "query":
-			return hashKey{kind: hashQuery, name: name}, nil
-		}
-	}
-	return hashKey{}, fmt.Errorf("%q: want client_ip, uri, path, header:NAME, cookie:NAME or query:NAME", s)
+	return hashKey{kind: hashClientIP}, nil
 }
 
 func (k hashKey) hash(r Request) uint64 {
@@ -176,21 +170,4 @@ func fmix(h uint64) uint64 {
 	h *= 0xc4ceb9fe1a85ec53
 	h ^= h >> 33
 	return h
-}
-
-// validToken reports whether s is an HTTP token (RFC 9110), as header names are.
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }
