@@ -12,6 +12,7 @@ import (
 	"github.com/strata-edge/strata/pkg/apierr"
 	"github.com/strata-edge/strata/pkg/configevents"
 	"github.com/strata-edge/strata/pkg/ids"
+	"github.com/strata-edge/strata/pkg/validate"
 )
 
 // The node commands of the config API (ConfigService.RegisterNode,
@@ -30,7 +31,7 @@ func (s *Service) RegisterNode(ctx context.Context, req *configv1.RegisterNodeRe
 
 func (s *Service) registerNode(ctx context.Context, req *configv1.RegisterNodeRequest) (*configv1.Node, error) {
 	var bad []apierr.FieldViolation
-	if r := checkName(req.GetName()); r != "" {
+	if r := validate.Name(req.GetName()); r != "" {
 		bad = append(bad, apierr.FieldViolation{Field: "name", Reason: r})
 	}
 	if req.GetCluster() == "" {
