@@ -48,7 +48,7 @@ func checkRequest(req *purgev1.CreatePurgeRequest) error {
 		}
 		c := req.GetCondition()
 		if c == nil {
-			bad("condition", "required with kind condition")
+			bad("condition", "is required with kind condition")
 			break
 		}
 		if reason := checkHost(c.GetHost()); reason != "" {
@@ -66,24 +66,24 @@ func checkRequest(req *purgev1.CreatePurgeRequest) error {
 			bad("condition.header_value", "needs condition.header")
 		}
 	default:
-		bad("kind", "required: url, prefix, host, tag or condition")
+		bad("kind", "is required: url, prefix, host, tag or condition")
 	}
 	sc := req.GetScope()
 	switch t := sc.GetTarget().(type) {
 	case *purgev1.Scope_AppId:
 		if t.AppId == "" {
-			bad("scope.app_id", "empty")
+			bad("scope.app_id", "is required")
 		}
 	case *purgev1.Scope_PartitionId:
 		if t.PartitionId == "" {
-			bad("scope.partition_id", "empty")
+			bad("scope.partition_id", "is required")
 		}
 	case *purgev1.Scope_All:
 		if !t.All {
 			bad("scope.all", "must be true when set")
 		}
 	default:
-		bad("scope", "required: an app, a partition or all")
+		bad("scope", "is required: an app, a partition or all")
 	}
 	if len(vs) > 0 {
 		return apierr.Invalid(vs...)
@@ -94,7 +94,7 @@ func checkRequest(req *purgev1.CreatePurgeRequest) error {
 func checkValue(kind purgev1.PurgeKind, v string) string {
 	switch {
 	case v == "":
-		return "empty"
+		return "is required"
 	case len(v) > MaxValueLen:
 		return fmt.Sprintf("%d bytes, at most %d", len(v), MaxValueLen)
 	case strings.IndexFunc(v, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
@@ -129,7 +129,7 @@ func checkValue(kind purgev1.PurgeKind, v string) string {
 
 func checkHost(h string) string {
 	if h == "" {
-		return "required"
+		return "is required"
 	}
 	if len(h) > 253 {
 		return "longer than 253 characters"

@@ -255,6 +255,10 @@ func TestNewValidates(t *testing.T) {
 		{"bad port", &configv1.Upstream{Name: "u", Servers: []*configv1.Server{{Address: "10.0.0.1:99999"}}}, "port \"99999\""},
 		{"bad hash key", &configv1.Upstream{Name: "u", Servers: weighted(1), Policy: configv1.BalancePolicy_BALANCE_POLICY_CONSISTENT_HASH, HashKey: "body"}, "hash_key"},
 		{"hash key without hash policy", &configv1.Upstream{Name: "u", Servers: weighted(1), HashKey: "uri"}, "only used with"},
+		// The control plane's grammar (validate.ParseHashKey): cookie and
+		// query names are tokens too.
+		{"hash key query name", &configv1.Upstream{Name: "u", Servers: weighted(1), Policy: configv1.BalancePolicy_BALANCE_POLICY_CONSISTENT_HASH, HashKey: "query:a b"}, `"a b" is not a valid query name`},
+		{"hash key cookie name", &configv1.Upstream{Name: "u", Servers: weighted(1), Policy: configv1.BalancePolicy_BALANCE_POLICY_CONSISTENT_HASH, HashKey: "cookie:a;b"}, `"a;b" is not a valid cookie name`},
 		{"health path", &configv1.Upstream{Name: "u", Servers: weighted(1), HealthCheck: &configv1.HealthCheck{Path: "health"}}, "health_check.path"},
 		{"expected status", &configv1.Upstream{Name: "u", Servers: weighted(1), HealthCheck: &configv1.HealthCheck{ExpectedStatuses: []uint32{42}}}, "expected_statuses"},
 		{"no name", &configv1.Upstream{Servers: weighted(1)}, "name"},
