@@ -26,6 +26,7 @@ import (
 	"github.com/strata-edge/strata/node/cache"
 	"github.com/strata-edge/strata/node/certs"
 	"github.com/strata-edge/strata/node/dns"
+	"github.com/strata-edge/strata/node/join"
 	"github.com/strata-edge/strata/node/proxy"
 	"github.com/strata-edge/strata/node/purge"
 	"github.com/strata-edge/strata/node/store"
@@ -37,10 +38,10 @@ import (
 	"github.com/strata-edge/strata/pkg/validate"
 )
 
-// File names under Options.DataDir.
+// File names under Options.DataDir; node/join has the identity files.
 const (
 	StoreFile       = "node.db"
-	CredentialsFile = "node.creds"
+	CredentialsFile = join.CredentialsFile
 )
 
 // Credentials are the node's NATS identity: the user JWT the control plane

@@ -1,7 +1,6 @@
 package stack
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 
@@ -10,16 +9,11 @@ import (
 	dnssvc "github.com/strata-edge/strata/services/dns"
 )
 
-// Key-encryption keys (docs/certs.md).
-const (
-	// KEKFile, in the control plane's data dir, holds the control KEK when
-	// neither STRATA_KEK_FILE nor STRATA_KEK names one; `strata dev` creates
-	// it with mode 0600 on first start.
-	KEKFile = "kek.key"
-	// NodeKEKFile, in an edge node's data dir, holds its partition's node
-	// KEK (or STRATA_NODE_KEK does).
-	NodeKEKFile = "node.kek"
-)
+// KEKFile, in the control plane's data dir, holds the control KEK when
+// neither STRATA_KEK_FILE nor STRATA_KEK names one; `strata dev` creates
+// it with mode 0600 on first start (docs/certs.md). A node's KEK is
+// node/join's.
+const KEKFile = "kek.key"
 
 // loadKEK reads the control KEK: the file STRATA_KEK_FILE names, else
 // STRATA_KEK, else DATA_DIR/kek.key (created when missing).
@@ -43,27 +37,6 @@ func devNodeKEK(dataDir string) func(partitionID string) (*keywrap.Keyring, erro
 		}
 		return certsvc.NodeKeyring(kek, partitionID)
 	}
-}
-
-// edgeKEK is the node KEK of an edge node: from o.KEK, else STRATA_NODE_KEK,
-// else DATA_DIR/node.kek; nil (certificates not served) when none is set.
-func edgeKEK(o EdgeOptions, partitionID string) (*keywrap.Keyring, error) {
-	if o.KEK != nil {
-		return o.KEK(partitionID)
-	}
-	if os.Getenv("STRATA_NODE_KEK") != "" {
-		text := os.Getenv("STRATA_NODE_KEK")
-		return keywrap.Parse(text)
-	}
-	path := filepath.Join(o.DataDir, NodeKEKFile)
-	if _, err := os.Stat(path); err != nil {
-		return nil, nil
-	}
-	kr, err := keywrap.Load(path)
-	if err != nil {
-		return nil, fmt.Errorf("node KEK: %w", err)
-	}
-	return kr, nil
 }
 
 // acmeOptions configure managed certificates from the environment:

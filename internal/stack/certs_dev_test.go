@@ -23,7 +23,8 @@ import (
 	certv1 "github.com/strata-edge/strata/gen/strata/cert/v1"
 	"github.com/strata-edge/strata/gen/strata/cert/v1/certv1connect"
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
-	"github.com/strata-edge/strata/internal/stack"
+	"github.com/strata-edge/strata/internal/edge"
+	"github.com/strata-edge/strata/node/join"
 	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/certtest"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
@@ -133,20 +134,20 @@ func TestRemoteNodeGetsKEKAtJoin(t *testing.T) {
 
 	jt := must[*configv1.CreateJoinTokenResponse](t)(c.nodes.CreateJoinToken(ctx, &configv1.CreateJoinTokenRequest{Cluster: "default", AutoApprove: true}))
 	dir := t.TempDir()
-	start := func(joinToken string) *stack.Edge {
+	start := func(joinToken string) *edge.Edge {
 		t.Helper()
-		o := stack.EdgeOptions{DataDir: dir, Name: "remote-1", HTTPSAddr: "127.0.0.1:0", HTTPSPort: port,
+		o := edge.Options{DataDir: dir, Name: "remote-1", HTTPSAddr: "127.0.0.1:0", HTTPSPort: port,
 			Logger: slog.New(slog.DiscardHandler)}
 		if joinToken != "" {
 			o.JoinToken, o.Joiner = joinToken, clientsFor(api, "").nodes
 		}
-		e, err := stack.StartEdge(ctx, o)
+		e, err := edge.Start(ctx, o)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return e
 	}
-	stop := func(e *stack.Edge) {
+	stop := func(e *edge.Edge) {
 		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		defer cancel()
 		if err := e.Stop(sctx); err != nil {
@@ -154,7 +155,7 @@ func TestRemoteNodeGetsKEKAtJoin(t *testing.T) {
 		}
 	}
 	edge := start(jt.Token)
-	fi, err := os.Stat(filepath.Join(dir, stack.NodeKEKFile))
+	fi, err := os.Stat(filepath.Join(dir, join.KEKFile))
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("node.kek: %v %v", fi, err)
 	}

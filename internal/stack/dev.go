@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/strata-edge/strata/internal/edge"
 	nodemetrics "github.com/strata-edge/strata/node/metrics"
 	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/eventstore"
@@ -76,14 +77,14 @@ func RunDev(ctx context.Context, o DevOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	natsHost, natsPort, err := splitHostPort("--nats-addr", o.NATSAddr)
+	natsHost, natsPort, err := edge.SplitHostPort("--nats-addr", o.NATSAddr)
 	if err != nil {
 		return err
 	}
 	if natsPort == 0 {
 		natsPort = -1 // nats-server reads 0 as its default port 4222
 	}
-	leafHost, leafPort, err := splitHostPort("--leaf-addr", o.LeafAddr)
+	leafHost, leafPort, err := edge.SplitHostPort("--leaf-addr", o.LeafAddr)
 	if err != nil {
 		return err
 	}
@@ -199,20 +200,20 @@ func RunDev(ctx context.Context, o DevOptions) (err error) {
 		return err
 	}
 
-	var edge *Edge
+	var devNode *edge.Edge
 	if !o.NoNode {
-		edge, err = startDevNode(ctx, api.nodes, o, log)
+		devNode, err = startDevNode(ctx, api.nodes, o, log)
 		if err != nil {
 			return err
 		}
-		st.add("edge node", edge.Stop)
-		devDNS.set(edge.DNSAddr())
+		st.add("edge node", devNode.Stop)
+		devDNS.set(devNode.DNSAddr())
 		// One process, one /metrics: the API server's shows the node too.
-		api.metrics.MustRegister(nodemetrics.New(edge.Node()))
+		api.metrics.MustRegister(nodemetrics.New(devNode.Node()))
 	}
 
 	if o.Banner != nil {
-		printDevBanner(o.Banner, o, api, ns.ClientURL(), leafURL, credsFile, edge)
+		printDevBanner(o.Banner, o, api, ns.ClientURL(), leafURL, credsFile, devNode)
 	}
 	log.Info("strata dev running; press Ctrl-C to stop", "data", o.DataDir)
 	running = true
@@ -221,7 +222,7 @@ func RunDev(ctx context.Context, o DevOptions) (err error) {
 	return nil
 }
 
-func printDevBanner(w io.Writer, o DevOptions, api apiInfo, natsURL, leafURL, credsFile string, edge *Edge) {
+func printDevBanner(w io.Writer, o DevOptions, api apiInfo, natsURL, leafURL, credsFile string, devNode *edge.Edge) {
 	abs := func(p string) string {
 		if a, err := filepath.Abs(p); err == nil {
 			return a
@@ -232,17 +233,17 @@ func printDevBanner(w io.Writer, o DevOptions, api apiInfo, natsURL, leafURL, cr
 	// The "key: value" lines are stable: scripts and the e2e test parse them.
 	fmt.Fprintf(w, "Strata dev is running.\napi: %s\nnats: %s\nnats-creds: %s\nleaf: %s\ntoken-file: %s\ndata: %s\n",
 		api.url, natsURL, abs(credsFile), leafURL, tokenFile, o.DataDir)
-	if edge != nil {
-		if a := edge.HTTPAddr(); a != "" {
+	if devNode != nil {
+		if a := devNode.HTTPAddr(); a != "" {
 			fmt.Fprintf(w, "http: http://%s\n", a)
 		}
-		if a := edge.HTTPSAddr(); a != "" {
+		if a := devNode.HTTPSAddr(); a != "" {
 			fmt.Fprintf(w, "https: https://%s\n", a)
 		}
-		if a := edge.DNSAddr(); a != "" {
+		if a := devNode.DNSAddr(); a != "" {
 			fmt.Fprintf(w, "dns: %s\n", a)
 		}
-		fmt.Fprintf(w, "node: %s\n", edge.NodeID())
+		fmt.Fprintf(w, "node: %s\n", devNode.NodeID())
 	}
 	fmt.Fprintf(w, `
 Use the CLI from another shell:

@@ -18,7 +18,9 @@ import (
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
 	iamv1 "github.com/strata-edge/strata/gen/strata/iam/v1"
 	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
+	"github.com/strata-edge/strata/internal/edge"
 	"github.com/strata-edge/strata/internal/stack"
+	"github.com/strata-edge/strata/node/join"
 	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/natsauth"
 	"github.com/strata-edge/strata/pkg/natsauth/natsauthtest"
@@ -143,12 +145,12 @@ func TestEdgeWaitsForApproval(t *testing.T) {
 	dir := t.TempDir()
 	progress := &syncBuffer{}
 	type started struct {
-		edge *stack.Edge
+		edge *edge.Edge
 		err  error
 	}
 	done := make(chan started, 1)
 	go func() {
-		e, err := stack.StartEdge(ctx, stack.EdgeOptions{
+		e, err := edge.Start(ctx, edge.Options{
 			DataDir: dir, Name: "edge-a", JoinToken: jt.Token, Joiner: clientsFor(api, "").nodes,
 			HTTPAddr: "127.0.0.1:0", JoinPoll: 20 * time.Millisecond,
 			Logger: slog.New(slog.DiscardHandler), Progress: progress,
@@ -199,7 +201,7 @@ func TestEdgeWaitsForApproval(t *testing.T) {
 		t.Fatalf("stop the edge node: %v", err)
 	}
 	// node.kek: the partition's node KEK, sealed to the node at join.
-	for _, f := range []string{stack.EdgeKeyFile, stack.EdgeStateFile, "node.creds", stack.NodeKEKFile} {
+	for _, f := range []string{join.KeyFile, join.StateFile, "node.creds", join.KEKFile} {
 		fi, err := os.Stat(filepath.Join(dir, f))
 		if err != nil {
 			t.Fatal(err)
@@ -210,7 +212,7 @@ func TestEdgeWaitsForApproval(t *testing.T) {
 	}
 
 	// Restart without a token: the stored identity is enough.
-	again, err := stack.StartEdge(ctx, stack.EdgeOptions{DataDir: dir, HTTPAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+	again, err := edge.Start(ctx, edge.Options{DataDir: dir, HTTPAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,41 +223,6 @@ func TestEdgeWaitsForApproval(t *testing.T) {
 	}()
 	if again.NodeID() != nodeID {
 		t.Errorf("restarted node id %s, want %s", again.NodeID(), nodeID)
-	}
-}
-
-func TestStartEdgeRefuses(t *testing.T) {
-	tests := []struct {
-		name    string
-		prepare func(t *testing.T, dir string)
-		wantErr string
-	}{
-		{name: "no token and no identity", prepare: func(*testing.T, string) {}, wantErr: "--join-token: required"},
-		{name: "key readable by others", prepare: func(t *testing.T, dir string) {
-			if err := os.WriteFile(filepath.Join(dir, stack.EdgeKeyFile), []byte("SUAx\n"), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}, wantErr: "chmod 600"},
-		{name: "key not a seed", prepare: func(t *testing.T, dir string) {
-			if err := os.WriteFile(filepath.Join(dir, stack.EdgeKeyFile), []byte("hello\n"), 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}, wantErr: "not an nkey seed"},
-		{name: "broken state", prepare: func(t *testing.T, dir string) {
-			if err := os.WriteFile(filepath.Join(dir, stack.EdgeStateFile), []byte(`{"node_id":"n1"}`), 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}, wantErr: "join again"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			tt.prepare(t, dir)
-			_, err := stack.StartEdge(context.Background(), stack.EdgeOptions{DataDir: dir, HTTPAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("got %v, want an error containing %q", err, tt.wantErr)
-			}
-		})
 	}
 }
 
@@ -304,7 +271,7 @@ func TestControlWithExternalHub(t *testing.T) {
 	admin := clientsFor(api, strings.TrimSpace(string(token)))
 	jt := must[*configv1.CreateJoinTokenResponse](t)(admin.nodes.CreateJoinToken(ctx, &configv1.CreateJoinTokenRequest{Cluster: "default", AutoApprove: true}))
 
-	edge, err := stack.StartEdge(ctx, stack.EdgeOptions{DataDir: t.TempDir(), Name: "ext-1", JoinToken: jt.Token,
+	edge, err := edge.Start(ctx, edge.Options{DataDir: t.TempDir(), Name: "ext-1", JoinToken: jt.Token,
 		Joiner: clientsFor(api, "").nodes, HTTPAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -342,7 +309,7 @@ func TestDevNodeKeyLost(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Remove(filepath.Join(dir, "node", stack.EdgeKeyFile)); err != nil {
+	if err := os.Remove(filepath.Join(dir, "node", join.KeyFile)); err != nil {
 		t.Fatal(err)
 	}
 	err := stack.RunDev(context.Background(), opts)

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	"github.com/strata-edge/strata/internal/edge"
 	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/secretfile"
 	"github.com/strata-edge/strata/services/nodes"
@@ -35,7 +36,7 @@ var devPrincipal = apiauth.Principal{Name: "strata-dev", Kind: "system"}
 // startDevNode joins the built-in edge node through the nodes service's own
 // Join (the code path of the API, in-process) with an auto-approve join
 // token for cluster "default", then starts it.
-func startDevNode(ctx context.Context, svc *nodes.Service, o DevOptions, log *slog.Logger) (*Edge, error) {
+func startDevNode(ctx context.Context, svc *nodes.Service, o DevOptions, log *slog.Logger) (*edge.Edge, error) {
 	dir := filepath.Join(o.DataDir, devNodeDir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("edge node: %w", err)
@@ -45,7 +46,7 @@ func startDevNode(ctx context.Context, svc *nodes.Service, o DevOptions, log *sl
 	if err != nil {
 		return nil, err
 	}
-	edge, err := StartEdge(ctx, EdgeOptions{
+	en, err := edge.Start(ctx, edge.Options{
 		DataDir: dir, Name: devNodeName, JoinToken: token, Joiner: j,
 		HTTPAddr: o.HTTPAddr, HTTPSAddr: o.HTTPSAddr, HTTPPort: o.HTTPPort, HTTPSPort: o.HTTPSPort,
 		DNSAddr: o.DNSAddr, Logger: log.With("part", "edge"), KEK: devNodeKEK(o.DataDir),
@@ -59,7 +60,7 @@ func startDevNode(ctx context.Context, svc *nodes.Service, o DevOptions, log *sl
 	if err != nil {
 		return nil, fmt.Errorf("edge node: %w", err)
 	}
-	return edge, nil
+	return en, nil
 }
 
 // devJoiner joins with the stored dev token and, when the service refuses

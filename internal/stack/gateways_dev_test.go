@@ -17,6 +17,7 @@ import (
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
 	"github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
+	"github.com/strata-edge/strata/internal/edge"
 	"github.com/strata-edge/strata/internal/stack"
 	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
@@ -64,9 +65,9 @@ func TestDevGatewayRecordFollowsNodeLiveness(t *testing.T) {
 
 	jt := must[*configv1.CreateJoinTokenResponse](t)(admin.nodes.CreateJoinToken(bg, &configv1.CreateJoinTokenRequest{Cluster: "default", AutoApprove: true}))
 	dir := t.TempDir()
-	start := func(token string) *stack.Edge {
+	start := func(token string) *edge.Edge {
 		t.Helper()
-		e, err := stack.StartEdge(bg, stack.EdgeOptions{
+		e, err := edge.Start(bg, edge.Options{
 			DataDir: dir, Name: "edge-b", JoinToken: token, Joiner: clientsFor(api, "").nodes,
 			HTTPAddr: "127.0.0.1:0", PublicIPs: []string{"127.0.0.2"}, JoinPoll: 20 * time.Millisecond,
 			Logger: slog.New(slog.DiscardHandler),
@@ -76,7 +77,7 @@ func TestDevGatewayRecordFollowsNodeLiveness(t *testing.T) {
 		}
 		return e
 	}
-	stop := func(e *stack.Edge) {
+	stop := func(e *edge.Edge) {
 		t.Helper()
 		sctx, cancel := context.WithTimeout(bg, 20*time.Second)
 		defer cancel()

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
-	"github.com/strata-edge/strata/internal/stack"
+	"github.com/strata-edge/strata/internal/edge"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 )
 
@@ -51,7 +51,7 @@ func TestNodeMetricsEndpoints(t *testing.T) {
 	done := make(chan error, 1)
 	nb := &syncBuffer{}
 	go func() {
-		done <- stack.RunNode(nodeCtx, stack.NodeOptions{API: api, JoinToken: jt.Token, Name: "m-1", DataDir: t.TempDir(),
+		done <- edge.Run(nodeCtx, edge.RunOptions{API: api, JoinToken: jt.Token, Name: "m-1", DataDir: t.TempDir(),
 			HTTPAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler), Banner: nb})
 	}()
 	t.Cleanup(func() {

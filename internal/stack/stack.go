@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/strata-edge/strata/internal/edge"
 )
 
 // shutdownTimeout bounds each step of stopping.
@@ -81,22 +83,9 @@ func (s stops) run(log *slog.Logger) error {
 	return errors.Join(errs...)
 }
 
-// splitHostPort parses an address flag; port 0 and -1 both mean "any free port".
-func splitHostPort(flag, addr string) (string, int, error) {
-	host, portStr, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "", 0, fmt.Errorf("%s: %q: want HOST:PORT: %w", flag, addr, err)
-	}
-	port, err := strconv.Atoi(portStr)
-	if err != nil || port < -1 || port > 65535 {
-		return "", 0, fmt.Errorf("%s: %q: port %q is not a number from 0 to 65535", flag, addr, portStr)
-	}
-	return host, port, nil
-}
-
 // normalizeAddr turns "host:-1" into "host:0" for net.Listen.
 func normalizeAddr(flag, addr string) (string, error) {
-	host, port, err := splitHostPort(flag, addr)
+	host, port, err := edge.SplitHostPort(flag, addr)
 	if err != nil {
 		return "", err
 	}

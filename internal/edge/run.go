@@ -1,4 +1,4 @@
-package stack
+package edge
 
 import (
 	"context"
@@ -6,15 +6,21 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
+	"github.com/strata-edge/strata/node/join"
 )
 
-// NodeOptions configures RunNode.
-type NodeOptions struct {
+// shutdownTimeout bounds the node's stop after ctx ends.
+const shutdownTimeout = 10 * time.Second
+
+// RunOptions configures Run.
+type RunOptions struct {
 	// API is the control plane's API base URL (NodeService.Join).
 	API string
 	// JoinToken admits the node on its first start; later starts may omit
@@ -34,25 +40,25 @@ type NodeOptions struct {
 	// staging beside stable), and a fixed default port would collide.
 	MetricsAddr string
 	// PublicIPs are the node's public addresses, sent at join (see
-	// EdgeOptions.PublicIPs).
+	// Options.PublicIPs).
 	PublicIPs []string
 	// TierAddr, optional, is the address advertised to child clusters for
-	// parent-tier cache fetches (see EdgeOptions.TierAddr).
+	// parent-tier cache fetches (see Options.TierAddr).
 	TierAddr string
 	// JoinPoll is the interval between Join calls while waiting for
-	// approval; default DefaultJoinPoll.
+	// approval; default join.DefaultPoll.
 	JoinPoll time.Duration
 	Logger   *slog.Logger
 	// Banner receives the start banner and progress lines.
 	Banner io.Writer
 }
 
-// RunNode runs an edge node until ctx ends: it joins the control plane at
+// Run runs an edge node until ctx ends: it joins the control plane at
 // API with the join token (waiting for approval when the token needs it),
 // keeps its key and credentials in DataDir, and serves the config it syncs
 // from the hub. A restart reuses DataDir and serves the stored config at
 // once, also while the control plane is down.
-func RunNode(ctx context.Context, o NodeOptions) (err error) {
+func Run(ctx context.Context, o RunOptions) (err error) {
 	log := o.Logger
 	if log == nil {
 		log = slog.Default()
@@ -64,15 +70,15 @@ func RunNode(ctx context.Context, o NodeOptions) (err error) {
 		if addr == "" {
 			continue
 		}
-		if _, _, err := splitHostPort(flag, addr); err != nil {
+		if _, _, err := SplitHostPort(flag, addr); err != nil {
 			return err
 		}
 	}
-	if _, _, err := SplitPublicIPs("--public-ip", o.PublicIPs); err != nil {
+	if _, _, err := join.SplitPublicIPs("--public-ip", o.PublicIPs); err != nil {
 		return err
 	}
 	if o.TierAddr != "" {
-		host, port, err := splitHostPort("--tier-addr", o.TierAddr)
+		host, port, err := SplitHostPort("--tier-addr", o.TierAddr)
 		if err != nil {
 			return err
 		}
@@ -80,14 +86,14 @@ func RunNode(ctx context.Context, o NodeOptions) (err error) {
 			return fmt.Errorf("--tier-addr: %q: want the HOST:PORT child nodes reach this node's --http-addr at (a host and a port other than 0)", o.TierAddr)
 		}
 	}
-	var joiner Joiner
+	var joiner join.Joiner
 	if o.JoinToken != "" {
 		if !strings.HasPrefix(o.API, "http://") && !strings.HasPrefix(o.API, "https://") {
 			return fmt.Errorf("--api: %q is not a URL; want http://host:port or https://host:port", o.API)
 		}
 		joiner = configv1connect.NewNodeServiceClient(&http.Client{Timeout: 30 * time.Second}, strings.TrimRight(o.API, "/"))
 	}
-	edge, err := StartEdge(ctx, EdgeOptions{
+	edge, err := Start(ctx, Options{
 		DataDir: o.DataDir, Name: o.Name, JoinToken: o.JoinToken, Joiner: joiner,
 		HTTPAddr: o.HTTPAddr, HTTPSAddr: o.HTTPSAddr, HTTPPort: o.HTTPPort, HTTPSPort: o.HTTPSPort,
 		DNSAddr: o.DNSAddr, PublicIPs: o.PublicIPs, TierAddr: o.TierAddr, JoinPoll: o.JoinPoll, Logger: log, Progress: o.Banner,
@@ -136,4 +142,17 @@ func RunNode(ctx context.Context, o NodeOptions) (err error) {
 	<-ctx.Done()
 	log.Info("stopping")
 	return nil
+}
+
+// SplitHostPort parses an address flag; port 0 and -1 both mean "any free port".
+func SplitHostPort(flag, addr string) (string, int, error) {
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("%s: %q: want HOST:PORT: %w", flag, addr, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < -1 || port > 65535 {
+		return "", 0, fmt.Errorf("%s: %q: port %q is not a number from 0 to 65535", flag, addr, portStr)
+	}
+	return host, port, nil
 }

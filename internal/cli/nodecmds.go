@@ -1,0 +1,255 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+
+	"github.com/spf13/cobra"
+	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
+	"github.com/strata-edge/strata/internal/cli/clientx"
+)
+
+// The node API verbs: register, staging, remove, approve, disable and
+// enable, and join tokens.
+
+func nodeRegisterCmd(g *globals) *cobra.Command {
+	var regName, regCluster string
+	var regStaging bool
+	register := &cobra.Command{
+		Use:   "register --name N --cluster C [--staging]",
+		Short: "Register a node without a key (prefer join tokens: strata node token create)",
+		Args:  args(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.RegisterNodeResponse, error) {
+				return c.RegisterNode(ctx, &configv1.RegisterNodeRequest{Name: regName, Cluster: regCluster, Staging: regStaging})
+			})
+			if err != nil {
+				return err
+			}
+			return g.emit(res, func(w io.Writer) error {
+				_, err := fmt.Fprintln(w, res.GetNode().GetId())
+				return err
+			})
+		},
+	}
+	register.Flags().StringVar(&regName, "name", "", "node name (required)")
+	register.Flags().StringVar(&regCluster, "cluster", "default", "cluster id or name")
+	register.Flags().BoolVar(&regStaging, "staging", false, "the node receives staging releases")
+	_ = register.MarkFlagRequired("name")
+	return register
+}
+
+func nodeStagingCmd(g *globals) *cobra.Command {
+	var on, off bool
+	staging := &cobra.Command{
+		Use:   "staging NODE_ID --on|--off",
+		Short: "Make a node a staging node (--on) or a normal one (--off)",
+		Args:  args("NODE_ID"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			if on == off {
+				return usagef("give exactly one of --on or --off")
+			}
+			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.SetNodeStagingResponse, error) {
+				return c.SetNodeStaging(ctx, &configv1.SetNodeStagingRequest{NodeId: a[0], Staging: on})
+			})
+			if err != nil {
+				return err
+			}
+			return g.emit(res, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "node %s staging: %s\n", res.GetNode().GetId(), yesNo(res.GetNode().GetStaging()))
+				return err
+			})
+		},
+	}
+	staging.Flags().BoolVar(&on, "on", false, "receive staging releases")
+	staging.Flags().BoolVar(&off, "off", false, "receive normal releases only")
+	return staging
+}
+
+func nodeRemoveCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "remove NODE_ID",
+		Short: "Remove a node (its NATS credentials are revoked at once)",
+		Args:  args("NODE_ID"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.RemoveNodeResponse, error) {
+				return c.RemoveNode(ctx, &configv1.RemoveNodeRequest{NodeId: a[0]})
+			})
+			if err != nil {
+				return err
+			}
+			return g.emit(res, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "removed node %s\n", a[0])
+				return err
+			})
+		},
+	}
+}
+
+func nodeApproveCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "approve NODE_ID",
+		Short: "Approve a node that joined with a token needing approval",
+		Args:  args("NODE_ID"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			res, err := callNodes(cmd, g, func(ctx context.Context, c configv1connect.NodeServiceClient) (*configv1.ApproveNodeResponse, error) {
+				return c.ApproveNode(ctx, &configv1.ApproveNodeRequest{NodeId: a[0]})
+			})
+			if err != nil {
+				return err
+			}
+			return g.emit(res, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "approved node %s (%s)\n", res.GetNode().GetId(), res.GetNode().GetName())
+				return err
+			})
+		},
+	}
+}
+
+// nodeDisableCmd is `node disable` (disable true) or `node enable`.
+func nodeDisableCmd(g *globals, disable bool) *cobra.Command {
+	verb, short := "enable", "Put a disabled node back in service"
+	if disable {
+		verb, short = "disable", "Take a node out of service (shown offline; keeps its credentials and config)"
+	}
+	return &cobra.Command{
+		Use:   verb + " NODE_ID",
+		Short: short,
+		Args:  args("NODE_ID"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			res, err := callNodes(cmd, g, func(ctx context.Context, c configv1connect.NodeServiceClient) (*configv1.SetNodeDisabledResponse, error) {
+				return c.SetNodeDisabled(ctx, &configv1.SetNodeDisabledRequest{NodeId: a[0], Disabled: disable})
+			})
+			if err != nil {
+				return err
+			}
+			return g.emit(res, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "node %s disabled: %s\n", res.GetNode().GetId(), yesNo(res.GetNode().GetDisabled()))
+				return err
+			})
+		},
+	}
+}
+
+func nodeTokenCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "token", Short: "Join tokens: what a new node presents to join a cluster"}
+
+	var cluster, ttl, description string
+	var autoApprove, staging bool
+	create := &cobra.Command{
+		Use:   "create --cluster C [--ttl 24h] [--auto-approve] [--staging]",
+		Short: "Create a join token (prints the token, shown only once)",
+		Long: `Create a join token for a cluster. The token is printed once; the control plane
+keeps only its hash. Nodes joining with --auto-approve tokens get their
+credentials at once; others wait for "strata node approve". Nodes joining with
+a --staging token receive staging releases. --ttl is at most 30 days (720h, 30d).`,
+		Args: args(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			secs, err := parseTTL(ttl)
+			if err != nil {
+				return usageError{err}
+			}
+			res, err := callNodes(cmd, g, func(ctx context.Context, c configv1connect.NodeServiceClient) (*configv1.CreateJoinTokenResponse, error) {
+				return c.CreateJoinToken(ctx, &configv1.CreateJoinTokenRequest{Cluster: cluster, TtlSeconds: secs,
+					AutoApprove: autoApprove, Staging: staging, Description: description})
+			})
+			if err != nil {
+				return err
+			}
+			return g.emit(res, func(w io.Writer) error {
+				_, err := fmt.Fprintln(w, res.GetToken())
+				return err
+			})
+		},
+	}
+	create.Flags().StringVar(&cluster, "cluster", "", "cluster id or name (required)")
+	create.Flags().StringVar(&ttl, "ttl", "24h", "lifetime, e.g. 1h, 24h, 7d (at most 30d)")
+	create.Flags().BoolVar(&autoApprove, "auto-approve", false, "nodes joining with it need no approval")
+	create.Flags().BoolVar(&staging, "staging", false, "nodes joining with it receive staging releases")
+	create.Flags().StringVar(&description, "description", "", "what the token is for")
+	_ = create.MarkFlagRequired("cluster")
+
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List join tokens (without secrets)",
+		Args:  args(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			res, err := callNodes(cmd, g, func(ctx context.Context, c configv1connect.NodeServiceClient) (*configv1.ListJoinTokensResponse, error) {
+				return c.ListJoinTokens(ctx, &configv1.ListJoinTokensRequest{})
+			})
+			if err != nil {
+				return err
+			}
+			return g.emit(res, func(w io.Writer) error {
+				now := time.Now()
+				names := clusterNames(cmd, g)
+				rows := [][]string{{"ID", "CLUSTER", "AUTO-APPROVE", "STAGING", "EXPIRES", "STATE", "DESCRIPTION"}}
+				for _, t := range res.GetJoinTokens() {
+					state := "valid"
+					switch {
+					case t.GetRevoked():
+						state = "revoked"
+					case t.GetExpiresAt() != nil && !now.Before(t.GetExpiresAt().AsTime()):
+						state = "expired"
+					}
+					rows = append(rows, []string{t.GetId(), clientx.NameOr(names, t.GetClusterId()), yesNo(t.GetAutoApprove()), yesNo(t.GetStaging()),
+						fmtTime(t.GetExpiresAt()), state, orDash(t.GetDescription())})
+				}
+				return table(w, rows)
+			})
+		},
+	}
+
+	revoke := &cobra.Command{
+		Use:   "revoke TOKEN_ID",
+		Short: "Revoke a join token (nodes that joined with it keep working)",
+		Args:  args("TOKEN_ID"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			res, err := callNodes(cmd, g, func(ctx context.Context, c configv1connect.NodeServiceClient) (*configv1.RevokeJoinTokenResponse, error) {
+				return c.RevokeJoinToken(ctx, &configv1.RevokeJoinTokenRequest{TokenId: a[0]})
+			})
+			if err != nil {
+				return err
+			}
+			return g.emit(res, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "revoked join token %s\n", a[0])
+				return err
+			})
+		},
+	}
+	cmd.AddCommand(create, list, revoke)
+	return cmd
+}
+
+// parseTTL reads a Go duration or a number of days ("7d") as whole seconds.
+func parseTTL(s string) (uint32, error) {
+	var d time.Duration
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n <= 0 {
+			return 0, fmt.Errorf("--ttl: %q: want a duration such as 24h or 7d", s)
+		}
+		if n > 30 {
+			return 0, fmt.Errorf("--ttl: %q: at most 30 days (720h)", s)
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			return 0, fmt.Errorf("--ttl: %q: want a duration such as 24h or 7d", s)
+		}
+	}
+	if d < time.Second {
+		return 0, fmt.Errorf("--ttl: %q: must be at least 1s", s)
+	}
+	if d > 30*24*time.Hour {
+		return 0, fmt.Errorf("--ttl: %q: at most 30 days (720h)", s)
+	}
+	return uint32(d / time.Second), nil
+}
