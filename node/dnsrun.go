@@ -216,3 +216,40 @@ func onOff(on bool) string {
 	}
 	return "off"
 }
+
+// DNSAddr returns the DNS server's bound address ("" without DNS, before
+// Start, or while the node's cluster has DNS turned off).
+func (n *Node) DNSAddr() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.dns == nil {
+		return ""
+	}
+	if a := n.dns.addr(); a != nil {
+		return a.String()
+	}
+	return ""
+}
+
+// DNSState is what the node's DNS server does.
+type DNSState struct {
+	// Configured: the node has a DNS address (Options.DNSAddr).
+	Configured bool
+	// Answering: its listeners are open.
+	Answering bool
+	// ClusterOff: the node's cluster turned DNS off (Cluster.dns_disabled).
+	ClusterOff bool
+	// Err is why the listeners could not open (nil when fine).
+	Err error
+}
+
+// DNS reports the state of the node's DNS server.
+func (n *Node) DNS() DNSState {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.dns == nil {
+		return DNSState{}
+	}
+	on, off, err := n.dns.state()
+	return DNSState{Configured: true, Answering: on, ClusterOff: off, Err: err}
+}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
 	"github.com/strata-edge/strata/internal/edge"
 	"github.com/strata-edge/strata/node/join"
 )

@@ -10,9 +10,9 @@ import (
 	"strings"
 	"time"
 
-	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
-
 	"github.com/spf13/cobra"
+
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
 	"github.com/strata-edge/strata/internal/cli/clientx"
 )
