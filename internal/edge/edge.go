@@ -5,26 +5,17 @@ package edge
 
 import (
 	"context"
-	"io"
 	"log/slog"
-	"time"
 
 	"github.com/strata-edge/strata/node"
 	"github.com/strata-edge/strata/node/join"
 	"github.com/strata-edge/strata/pkg/keywrap"
 )
 
-// Options configures Start.
+// Options configures Start: how the node joins (join.Options: data
+// directory, name, join token, public IPs) and what it serves.
 type Options struct {
-	// DataDir keeps the node's key, its join state, credentials and stored
-	// config; restarts reuse it (see node/join).
-	DataDir string
-	// Name is the node's name in its cluster.
-	Name string
-	// JoinToken, when set, is presented to Joiner; without it the node
-	// starts from the identity stored by an earlier join.
-	JoinToken string
-	Joiner    join.Joiner
+	join.Options
 	// HTTPAddr and HTTPSAddr are the proxy listeners; HTTPPort and
 	// HTTPSPort the ports apps name for them (0: the bound ports).
 	HTTPAddr, HTTPSAddr string
@@ -32,24 +23,14 @@ type Options struct {
 	// DNSAddr, optional, is the authoritative DNS server's address (UDP and
 	// TCP); empty: no DNS.
 	DNSAddr string
-	// PublicIPs, optional, are the node's public addresses, sent at join
-	// (join.Options.PublicIPs).
-	PublicIPs []string
 	// TierAddr, optional, is the host:port child clusters' nodes reach the
 	// HTTP listener at for parent-tier cache fetches; empty: the bound HTTP
 	// address, an unspecified host replaced by the first of PublicIPs.
 	TierAddr string
-	// JoinPoll is the interval between Join calls while waiting for
-	// approval or for the control plane; default join.DefaultPoll.
-	JoinPoll time.Duration
-	Logger   *slog.Logger
 	// KEK, optional, returns the node KEK of the node's partition (the dev
 	// node derives it from the control KEK); nil: join.LoadKEK
 	// (STRATA_NODE_KEK or DATA_DIR/node.kek), else certificates are not served.
 	KEK func(partitionID string) (*keywrap.Keyring, error)
-	// Progress receives lines for the person starting the node (waiting for
-	// approval, control plane unreachable); nil: none.
-	Progress io.Writer
 }
 
 // Edge is a running edge node with the identity it joined with.
@@ -61,12 +42,10 @@ type Edge struct {
 // Start joins the control plane (join.Run: when a join token is given,
 // else from the stored identity) and starts the edge node.
 func Start(ctx context.Context, o Options) (*Edge, error) {
-	log := o.Logger
-	if log == nil {
-		log = slog.Default()
+	if o.Logger == nil {
+		o.Logger = slog.Default()
 	}
-	id, err := join.Run(ctx, join.Options{DataDir: o.DataDir, Name: o.Name, JoinToken: o.JoinToken, Joiner: o.Joiner,
-		PublicIPs: o.PublicIPs, Poll: o.JoinPoll, Logger: log, Progress: o.Progress})
+	id, err := join.Run(ctx, o.Options)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +63,7 @@ func Start(ctx context.Context, o Options) (*Edge, error) {
 		DataDir: o.DataDir, HubLeafURLs: id.LeafURLs, Credentials: &node.Credentials{JWT: id.JWT, Seed: id.Seed},
 		NodeID: id.NodeID, ClusterID: id.ClusterID, PartitionID: id.PartitionID, Staging: id.Staging,
 		HTTPAddr: o.HTTPAddr, HTTPSAddr: o.HTTPSAddr, HTTPPort: o.HTTPPort, HTTPSPort: o.HTTPSPort,
-		DNSAddr: o.DNSAddr, Logger: log,
+		DNSAddr: o.DNSAddr, Logger: o.Logger,
 		TierAddr: o.TierAddr, TierHost: firstOf(o.PublicIPs),
 	})
 	if err != nil {

@@ -19,36 +19,16 @@ import (
 // shutdownTimeout bounds the node's stop after ctx ends.
 const shutdownTimeout = 10 * time.Second
 
-// RunOptions configures Run.
+// RunOptions configures Run: the node's Options (Joiner, Logger and
+// Progress are Run's), the API to join at, metrics and the banner.
 type RunOptions struct {
+	Options
 	// API is the control plane's API base URL (NodeService.Join).
 	API string
-	// JoinToken admits the node on its first start; later starts may omit
-	// it and use the identity kept in DataDir.
-	JoinToken string
-	// Name is the node's name in its cluster.
-	Name    string
-	DataDir string
-	// HTTPAddr and HTTPSAddr are the proxy listeners; HTTPPort and
-	// HTTPSPort the ports apps name for them (0: the bound ports).
-	HTTPAddr, HTTPSAddr string
-	HTTPPort, HTTPSPort uint32
-	// DNSAddr, optional, is the authoritative DNS address (UDP and TCP).
-	DNSAddr string
 	// MetricsAddr, optional, is where /metrics (Prometheus) and /healthz
 	// listen. Empty means off: several nodes often share a host (tests,
 	// staging beside stable), and a fixed default port would collide.
 	MetricsAddr string
-	// PublicIPs are the node's public addresses, sent at join (see
-	// Options.PublicIPs).
-	PublicIPs []string
-	// TierAddr, optional, is the address advertised to child clusters for
-	// parent-tier cache fetches (see Options.TierAddr).
-	TierAddr string
-	// JoinPoll is the interval between Join calls while waiting for
-	// approval; default join.DefaultPoll.
-	JoinPoll time.Duration
-	Logger   *slog.Logger
 	// Banner receives the start banner and progress lines.
 	Banner io.Writer
 }
@@ -86,18 +66,14 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 			return fmt.Errorf("--tier-addr: %q: want the HOST:PORT child nodes reach this node's --http-addr at (a host and a port other than 0)", o.TierAddr)
 		}
 	}
-	var joiner join.Joiner
-	if o.JoinToken != "" {
+	o.Logger, o.Progress = log, o.Banner
+	if o.JoinToken != "" && o.Joiner == nil {
 		if !strings.HasPrefix(o.API, "http://") && !strings.HasPrefix(o.API, "https://") {
 			return fmt.Errorf("--api: %q is not a URL; want http://host:port or https://host:port", o.API)
 		}
-		joiner = configv1connect.NewNodeServiceClient(&http.Client{Timeout: 30 * time.Second}, strings.TrimRight(o.API, "/"))
+		o.Joiner = configv1connect.NewNodeServiceClient(&http.Client{Timeout: 30 * time.Second}, strings.TrimRight(o.API, "/"))
 	}
-	edge, err := Start(ctx, Options{
-		DataDir: o.DataDir, Name: o.Name, JoinToken: o.JoinToken, Joiner: joiner,
-		HTTPAddr: o.HTTPAddr, HTTPSAddr: o.HTTPSAddr, HTTPPort: o.HTTPPort, HTTPSPort: o.HTTPSPort,
-		DNSAddr: o.DNSAddr, PublicIPs: o.PublicIPs, TierAddr: o.TierAddr, JoinPoll: o.JoinPoll, Logger: log, Progress: o.Banner,
-	})
+	edge, err := Start(ctx, o.Options)
 	if err != nil {
 		return err
 	}

@@ -136,8 +136,8 @@ func TestRemoteNodeGetsKEKAtJoin(t *testing.T) {
 	dir := t.TempDir()
 	start := func(joinToken string) *edge.Edge {
 		t.Helper()
-		o := edge.Options{DataDir: dir, Name: "remote-1", HTTPSAddr: "127.0.0.1:0", HTTPSPort: port,
-			Logger: slog.New(slog.DiscardHandler)}
+		o := edge.Options{Options: join.Options{DataDir: dir, Name: "remote-1", Logger: slog.New(slog.DiscardHandler)},
+			HTTPSAddr: "127.0.0.1:0", HTTPSPort: port}
 		if joinToken != "" {
 			o.JoinToken, o.Joiner = joinToken, clientsFor(api, "").nodes
 		}

@@ -151,9 +151,9 @@ func TestEdgeWaitsForApproval(t *testing.T) {
 	done := make(chan started, 1)
 	go func() {
 		e, err := edge.Start(ctx, edge.Options{
-			DataDir: dir, Name: "edge-a", JoinToken: jt.Token, Joiner: clientsFor(api, "").nodes,
-			HTTPAddr: "127.0.0.1:0", JoinPoll: 20 * time.Millisecond,
-			Logger: slog.New(slog.DiscardHandler), Progress: progress,
+			Options: join.Options{DataDir: dir, Name: "edge-a", JoinToken: jt.Token, Joiner: clientsFor(api, "").nodes,
+				Poll: 20 * time.Millisecond, Logger: slog.New(slog.DiscardHandler), Progress: progress},
+			HTTPAddr: "127.0.0.1:0",
 		})
 		done <- started{e, err}
 	}()
@@ -212,7 +212,7 @@ func TestEdgeWaitsForApproval(t *testing.T) {
 	}
 
 	// Restart without a token: the stored identity is enough.
-	again, err := edge.Start(ctx, edge.Options{DataDir: dir, HTTPAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+	again, err := edge.Start(ctx, edge.Options{Options: join.Options{DataDir: dir, Logger: slog.New(slog.DiscardHandler)}, HTTPAddr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,21 +271,21 @@ func TestControlWithExternalHub(t *testing.T) {
 	admin := clientsFor(api, strings.TrimSpace(string(token)))
 	jt := must[*configv1.CreateJoinTokenResponse](t)(admin.nodes.CreateJoinToken(ctx, &configv1.CreateJoinTokenRequest{Cluster: "default", AutoApprove: true}))
 
-	edge, err := edge.Start(ctx, edge.Options{DataDir: t.TempDir(), Name: "ext-1", JoinToken: jt.Token,
-		Joiner: clientsFor(api, "").nodes, HTTPAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+	ext, err := edge.Start(ctx, edge.Options{Options: join.Options{DataDir: t.TempDir(), Name: "ext-1", JoinToken: jt.Token,
+		Joiner: clientsFor(api, "").nodes, Logger: slog.New(slog.DiscardHandler)}, HTTPAddr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() {
 		sctx, scancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer scancel()
-		if err := edge.Stop(sctx); err != nil {
+		if err := ext.Stop(sctx); err != nil {
 			t.Errorf("stop edge: %v", err)
 		}
 	}()
 	natstest.CheckFor(t, 20*time.Second, 20*time.Millisecond, func() error {
 		nodes := must[*configv1.ListNodesResponse](t)(admin.config.ListNodes(ctx, &configv1.ListNodesRequest{})).GetNodes()
-		if len(nodes) != 1 || !nodes[0].GetInSync() || nodes[0].GetNode().GetId() != edge.NodeID() {
+		if len(nodes) != 1 || !nodes[0].GetInSync() || nodes[0].GetNode().GetId() != ext.NodeID() {
 			return fmt.Errorf("nodes: %v", nodes)
 		}
 		return nil

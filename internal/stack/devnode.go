@@ -15,6 +15,7 @@ import (
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/internal/edge"
+	"github.com/strata-edge/strata/node/join"
 	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/secretfile"
 	"github.com/strata-edge/strata/services/nodes"
@@ -47,11 +48,11 @@ func startDevNode(ctx context.Context, svc *nodes.Service, o DevOptions, log *sl
 		return nil, err
 	}
 	en, err := edge.Start(ctx, edge.Options{
-		DataDir: dir, Name: devNodeName, JoinToken: token, Joiner: j,
-		HTTPAddr: o.HTTPAddr, HTTPSAddr: o.HTTPSAddr, HTTPPort: o.HTTPPort, HTTPSPort: o.HTTPSPort,
-		DNSAddr: o.DNSAddr, Logger: log.With("part", "edge"), KEK: devNodeKEK(o.DataDir),
 		// Gateway records of cluster "default" answer with the dev node.
-		PublicIPs: []string{"127.0.0.1"},
+		Options: join.Options{DataDir: dir, Name: devNodeName, JoinToken: token, Joiner: j,
+			PublicIPs: []string{"127.0.0.1"}, Logger: log.With("part", "edge")},
+		HTTPAddr: o.HTTPAddr, HTTPSAddr: o.HTTPSAddr, HTTPPort: o.HTTPPort, HTTPSPort: o.HTTPSPort,
+		DNSAddr: o.DNSAddr, KEK: devNodeKEK(o.DataDir),
 	})
 	if connect.CodeOf(err) == connect.CodeAlreadyExists {
 		return nil, fmt.Errorf("edge node: %w (%s lost the key the dev node joined with: start once with --no-node, "+

@@ -19,6 +19,7 @@ import (
 	"github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
 	"github.com/strata-edge/strata/internal/edge"
 	"github.com/strata-edge/strata/internal/stack"
+	"github.com/strata-edge/strata/node/join"
 	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 )
@@ -68,9 +69,9 @@ func TestDevGatewayRecordFollowsNodeLiveness(t *testing.T) {
 	start := func(token string) *edge.Edge {
 		t.Helper()
 		e, err := edge.Start(bg, edge.Options{
-			DataDir: dir, Name: "edge-b", JoinToken: token, Joiner: clientsFor(api, "").nodes,
-			HTTPAddr: "127.0.0.1:0", PublicIPs: []string{"127.0.0.2"}, JoinPoll: 20 * time.Millisecond,
-			Logger: slog.New(slog.DiscardHandler),
+			Options: join.Options{DataDir: dir, Name: "edge-b", JoinToken: token, Joiner: clientsFor(api, "").nodes,
+				PublicIPs: []string{"127.0.0.2"}, Poll: 20 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)},
+			HTTPAddr: "127.0.0.1:0",
 		})
 		if err != nil {
 			t.Fatalf("StartEdge: %v", err)

@@ -15,6 +15,7 @@ import (
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/internal/edge"
+	"github.com/strata-edge/strata/node/join"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 )
 
@@ -51,8 +52,9 @@ func TestNodeMetricsEndpoints(t *testing.T) {
 	done := make(chan error, 1)
 	nb := &syncBuffer{}
 	go func() {
-		done <- edge.Run(nodeCtx, edge.RunOptions{API: api, JoinToken: jt.Token, Name: "m-1", DataDir: t.TempDir(),
-			HTTPAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler), Banner: nb})
+		done <- edge.Run(nodeCtx, edge.RunOptions{API: api, MetricsAddr: "127.0.0.1:0", Banner: nb, Options: edge.Options{
+			Options:  join.Options{JoinToken: jt.Token, Name: "m-1", DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)},
+			HTTPAddr: "127.0.0.1:0"}})
 	}()
 	t.Cleanup(func() {
 		cancel()
