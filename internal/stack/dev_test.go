@@ -292,6 +292,50 @@ func TestControlWithExternalHub(t *testing.T) {
 	})
 }
 
+// TestControlConfigWithoutNodesService: a control process serving the
+// config API but not NodeService still registers, stages and removes nodes:
+// the nodes service runs in it for those commands only (it writes node
+// streams), without a NATS authority, and NodeService is not served.
+func TestControlConfigWithoutNodesService(t *testing.T) {
+	ns := natstest.RunServer(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	banner := &syncBuffer{}
+	dataDir := t.TempDir()
+	go func() {
+		done <- stack.RunControl(ctx, stack.ControlOptions{NATSURL: ns.ClientURL(), Services: []string{stack.ServiceConfig, stack.ServiceIAM},
+			APIAddr: "127.0.0.1:0", DataDir: dataDir, Logger: slog.New(slog.DiscardHandler), Banner: banner})
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("RunControl: %v", err)
+		}
+	}()
+	api := bannerValue(t, banner, done, "api")
+	token, err := os.ReadFile(filepath.Join(dataDir, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := clientsFor(api, strings.TrimSpace(string(token)))
+	n := must[*configv1.RegisterNodeResponse](t)(admin.config.RegisterNode(ctx, &configv1.RegisterNodeRequest{Name: "op-1", Cluster: "default"})).GetNode()
+	if _, err := admin.config.RegisterNode(ctx, &configv1.RegisterNodeRequest{Name: "op-1", Cluster: "default"}); connect.CodeOf(err) != connect.CodeInvalidArgument {
+		t.Fatalf("second op-1: %v, want invalid_argument", err)
+	}
+	must[*configv1.SetNodeStagingResponse](t)(admin.config.SetNodeStaging(ctx, &configv1.SetNodeStagingRequest{NodeId: "op-1", Staging: true}))
+	nodes := must[*configv1.ListNodesResponse](t)(admin.config.ListNodes(ctx, &configv1.ListNodesRequest{})).GetNodes()
+	if len(nodes) != 1 || nodes[0].GetNode().GetId() != n.GetId() || !nodes[0].GetNode().GetStaging() {
+		t.Fatalf("nodes: %v", nodes)
+	}
+	must[*configv1.RemoveNodeResponse](t)(admin.config.RemoveNode(ctx, &configv1.RemoveNodeRequest{NodeId: n.GetId()}))
+	if nodes := must[*configv1.ListNodesResponse](t)(admin.config.ListNodes(ctx, &configv1.ListNodesRequest{})).GetNodes(); len(nodes) != 0 {
+		t.Fatalf("nodes after RemoveNode: %v", nodes)
+	}
+	if _, err := admin.nodes.CreateJoinToken(ctx, &configv1.CreateJoinTokenRequest{Cluster: "default"}); connect.CodeOf(err) != connect.CodeUnimplemented && connect.CodeOf(err) != connect.CodeNotFound {
+		t.Fatalf("NodeService on a config-only process: %v, want it not served", err)
+	}
+}
+
 // TestDevNodeKeyLost: a dev data dir whose node key was deleted cannot
 // rejoin under the same name; the error says how to recover.
 func TestDevNodeKeyLost(t *testing.T) {
