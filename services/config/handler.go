@@ -15,6 +15,7 @@ import (
 	"github.com/strata-edge/strata/pkg/apierr"
 	"github.com/strata-edge/strata/pkg/authz"
 	"github.com/strata-edge/strata/pkg/ids"
+	"github.com/strata-edge/strata/pkg/release"
 	"github.com/strata-edge/strata/services/edgesync"
 )
 
@@ -643,7 +644,7 @@ func (s *Service) diff(id string) (*configv1.DiffAppResponse, error) {
 	if draft != nil {
 		newText = out.PendingJson
 	}
-	out.Text = unifiedDiff("released", "pending", oldText, newText)
+	out.Text = release.Diff("released", "pending", oldText, newText)
 	return out, nil
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/strata-edge/strata/pkg/configevents"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/natsutil"
+	"github.com/strata-edge/strata/pkg/release"
 	"github.com/strata-edge/strata/services/edgesync"
 )
 
@@ -154,7 +155,7 @@ func golden(t *testing.T, path string, got []byte) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatalf("%s differs from the golden file (go test -update refreshes it):\n%s",
-			path, unifiedDiff("golden", "got", string(want), string(got)))
+			path, release.Diff("golden", "got", string(want), string(got)))
 	}
 }
 

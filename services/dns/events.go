@@ -21,6 +21,7 @@ const (
 	TypeZoneImported  = "dns.zone.imported"
 	TypeZoneReleased  = "dns.zone.released"
 	TypeZoneReverted  = "dns.zone.reverted"
+	TypeZonePromoted  = "dns.zone.promoted"
 )
 
 var eventTypes = map[string]func() proto.Message{
@@ -33,6 +34,7 @@ var eventTypes = map[string]func() proto.Message{
 	TypeZoneImported:  func() proto.Message { return &ev.ZoneImported{} },
 	TypeZoneReleased:  func() proto.Message { return &ev.ZoneReleased{} },
 	TypeZoneReverted:  func() proto.Message { return &ev.ZoneReverted{} },
+	TypeZonePromoted:  func() proto.Message { return &ev.ZonePromoted{} },
 }
 
 var typeIDs = func() map[protoreflect.FullName]string {

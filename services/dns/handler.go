@@ -12,6 +12,7 @@ import (
 	"github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
 	ev "github.com/strata-edge/strata/gen/strata/events/dns/v1"
 	"github.com/strata-edge/strata/pkg/apierr"
+	"github.com/strata-edge/strata/pkg/release"
 )
 
 // handler implements the DnsService RPCs on the Service.
@@ -60,7 +61,7 @@ func (h *handler) ListZones(ctx context.Context, _ *dnsv1.ListZonesRequest) (*dn
 	out := &dnsv1.ListZonesResponse{}
 	for _, e := range h.s.proj.zones {
 		a := e.agg
-		if !a.Exists() || (a.Deleted() && a.Released() == nil) {
+		if !a.Exists() || (a.Deleted() && a.Released() == nil && a.Stable() == nil) {
 			continue
 		}
 		w := a.Working()
@@ -201,43 +202,32 @@ func (h *handler) DiffZone(ctx context.Context, req *dnsv1.DiffZoneRequest) (*dn
 		if !e.agg.Deleted() {
 			after = ExportZoneFile(e.agg.Working())
 		}
-		out.Text = lineDiff(before, after)
+		out.Text = release.Diff("released", "working", withoutSOA(before), withoutSOA(after))
 	})
 	return out, err
 }
 
-// lineDiff lists the lines only in a ("-") and only in b ("+"), ignoring the
-// SOA (its serial is the release number).
-func lineDiff(a, b string) string {
-	count := map[string]int{}
-	for _, l := range strings.Split(a, "\n") {
-		count[l]++
-	}
-	for _, l := range strings.Split(b, "\n") {
-		count[l]--
-	}
-	var out []string
-	for _, l := range strings.Split(a, "\n") {
-		if count[l] > 0 && !strings.Contains(l, "\tSOA\t") {
-			out = append(out, "-"+l)
-			count[l]--
-		}
-	}
-	for _, l := range strings.Split(b, "\n") {
-		if count[l] < 0 && !strings.Contains(l, "\tSOA\t") {
-			out = append(out, "+"+l)
-			count[l]++
-		}
-	}
-	return strings.Join(out, "\n")
+// withoutSOA drops a zone file's SOA line: its serial is the release number,
+// not a change.
+func withoutSOA(zoneFile string) string {
+	lines := strings.SplitAfter(zoneFile, "\n")
+	return strings.Join(slices.DeleteFunc(lines, func(l string) bool { return strings.Contains(l, "\tSOA\t") }), "")
 }
 
 func (h *handler) CreateRelease(ctx context.Context, req *dnsv1.CreateReleaseRequest) (*dnsv1.CreateReleaseResponse, error) {
-	id, v, err := h.s.exec(ctx, req.GetZone(), req.ExpectedVersion, func(z *Zone) ([]proto.Message, error) { return z.Release(req.GetNote()) })
+	id, v, err := h.s.exec(ctx, req.GetZone(), req.ExpectedVersion, func(z *Zone) ([]proto.Message, error) { return z.Release(req.GetNote(), req.GetStaging()) })
 	if err != nil {
 		return nil, h.fail(err)
 	}
 	return &dnsv1.CreateReleaseResponse{Release: h.latestRelease(id), Version: v}, nil
+}
+
+func (h *handler) PromoteRelease(ctx context.Context, req *dnsv1.PromoteReleaseRequest) (*dnsv1.PromoteReleaseResponse, error) {
+	id, v, err := h.s.exec(ctx, req.GetZone(), req.ExpectedVersion, func(z *Zone) ([]proto.Message, error) { return z.Promote(req.GetNote()) })
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	return &dnsv1.PromoteReleaseResponse{Release: h.latestRelease(id), Version: v}, nil
 }
 
 func (h *handler) latestRelease(id string) *dnsv1.Release {
@@ -251,13 +241,15 @@ func (h *handler) latestRelease(id string) *dnsv1.Release {
 
 func (h *handler) ListReleases(ctx context.Context, req *dnsv1.ListReleasesRequest) (*dnsv1.ListReleasesResponse, error) {
 	out := &dnsv1.ListReleasesResponse{}
-	err := h.read(ctx, req.GetZone(), func(e *zoneEntry) { out.Releases = e.releases })
+	err := h.read(ctx, req.GetZone(), func(e *zoneEntry) {
+		out.Releases, out.StableRelease, out.StagingRelease = e.releases, e.agg.StableRelease(), e.agg.StagingRelease()
+	})
 	return out, err
 }
 
 func (h *handler) RevertZone(ctx context.Context, req *dnsv1.RevertZoneRequest) (*dnsv1.RevertZoneResponse, error) {
-	id, v, err := h.s.exec(ctx, req.GetZone(), req.ExpectedVersion, func(z *Zone) ([]proto.Message, error) {
-		return z.Revert(req.GetToRelease(), req.GetNote())
+	id, v, err := h.s.execHistory(ctx, req.GetZone(), req.ExpectedVersion, true, func(z *Zone, history []proto.Message) ([]proto.Message, error) {
+		return z.Revert(req.GetToRelease(), req.GetNote(), history)
 	})
 	if err != nil {
 		return nil, h.fail(err)

@@ -80,7 +80,7 @@ func New(opts Options) (*Service, error) {
 	s := &Service{store: opts.Store, log: opts.Logger, now: opts.Now, parts: opts.Partitions,
 		proj: &projection{zones: map[string]*zoneEntry{}, sync: opts.Sync, gateways: opts.Gateways}}
 	if opts.Sync != nil {
-		opts.Sync.Contribute(s.proj, zoneKind)
+		opts.Sync.Contribute(s.proj, zoneSyncKind)
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -160,23 +160,41 @@ func (p *projection) Handle(e eventstore.Event) error {
 			entry = &zoneEntry{agg: NewZone(id)}
 			p.zones[id] = entry
 		}
-		prev := entry.agg.Released()
+		prevStaging, prevStable := entry.agg.Released(), entry.agg.Stable()
 		entry.agg.Apply(e.Position, msg)
-		p.syncZone(id, prev, e)
-		at := timestamppb.New(e.Metadata.Time)
-		switch m := msg.(type) {
-		case *ev.ZoneReleased:
-			entry.releases = append(entry.releases, &dnsv1.Release{Number: entry.agg.LatestRelease(), Note: m.Note, Actor: e.Metadata.Actor, Time: at, Kind: "release"})
-			entry.pending = nil
-		case *ev.ZoneReverted:
-			entry.releases = append(entry.releases, &dnsv1.Release{Number: entry.agg.LatestRelease(), Note: m.Note, Actor: e.Metadata.Actor, Time: at, Kind: "revert", RevertedTo: m.ToRelease})
-			entry.pending = nil
-		default:
-			entry.pending = append(entry.pending, &dnsv1.PendingChange{Summary: summary(msg), Actor: e.Metadata.Actor, Time: at})
-		}
+		p.syncZone(id, prevStaging, prevStable, e)
+		entry.record(msg, e)
 	}
 	p.Advance(e.Position)
 	return nil
+}
+
+// record keeps the release records and pending changes of the zone's
+// event msg, applied at e.
+func (entry *zoneEntry) record(msg proto.Message, e eventstore.Event) {
+	at := timestamppb.New(e.Metadata.Time)
+	n := entry.agg.LatestRelease()
+	switch m := msg.(type) {
+	case *ev.ZoneReleased:
+		entry.releases = append(entry.releases, &dnsv1.Release{Number: n, Note: m.Note, Actor: e.Metadata.Actor, Time: at, Kind: "release", Staging: m.Staging})
+	case *ev.ZoneReverted:
+		entry.releases = append(entry.releases, &dnsv1.Release{Number: n, Note: m.Note, Actor: e.Metadata.Actor, Time: at, Kind: "revert", RevertedTo: m.ToRelease})
+	case *ev.ZonePromoted:
+		// No new release, pending changes stay pending; records handed out
+		// are never changed, so the promoted one is replaced.
+		for i, r := range entry.releases {
+			if r.Number == m.Release {
+				c := proto.Clone(r).(*dnsv1.Release)
+				c.PromotedBy, c.PromotedTime = e.Metadata.Actor, at
+				entry.releases[i] = c
+			}
+		}
+		return
+	default:
+		entry.pending = append(entry.pending, &dnsv1.PendingChange{Summary: summary(msg), Actor: e.Metadata.Actor, Time: at})
+		return
+	}
+	entry.pending = nil
 }
 
 func summary(msg proto.Message) string {
@@ -222,7 +240,7 @@ func (p *projection) lookup(ref string) *zoneEntry {
 // nameTaken reports whether another live zone uses origin.
 func (p *projection) nameTaken(origin, self string) bool {
 	for id, e := range p.zones {
-		if id != self && e.agg.Exists() && (!e.agg.Deleted() || e.agg.Released() != nil) && e.agg.Working().GetName() == origin {
+		if id != self && e.agg.Exists() && (!e.agg.Deleted() || e.agg.Released() != nil || e.agg.Stable() != nil) && e.agg.Working().GetName() == origin {
 			return true
 		}
 	}
@@ -257,6 +275,12 @@ func (s *Service) appendAndWait(ctx context.Context, stream string, expected uin
 // exec runs cmd on zone ref with optimistic concurrency (expected is the
 // client's etag) and returns the zone's id and version after it.
 func (s *Service) exec(ctx context.Context, ref string, expected *uint64, cmd func(z *Zone) ([]proto.Message, error)) (string, uint64, error) {
+	return s.execHistory(ctx, ref, expected, false, func(z *Zone, _ []proto.Message) ([]proto.Message, error) { return cmd(z) })
+}
+
+// execHistory is exec; withHistory passes cmd the zone's own events, oldest
+// first (reverts replay them).
+func (s *Service) execHistory(ctx context.Context, ref string, expected *uint64, withHistory bool, cmd func(z *Zone, history []proto.Message) ([]proto.Message, error)) (string, uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.catchUp(ctx); err != nil {
@@ -264,16 +288,25 @@ func (s *Service) exec(ctx context.Context, ref string, expected *uint64, cmd fu
 	}
 	s.proj.mu.RLock()
 	entry := s.proj.lookup(ref)
+	s.proj.mu.RUnlock()
 	if entry == nil {
-		s.proj.mu.RUnlock()
 		return "", 0, apierr.NotFound("zone", ref)
 	}
+	var history []proto.Message
+	if withHistory {
+		h, err := s.readZone(ctx, entry.agg.ID())
+		if err != nil {
+			return "", 0, err
+		}
+		history = h
+	}
+	s.proj.mu.RLock()
 	id, version := entry.agg.ID(), entry.agg.Version()
 	if expected != nil && *expected != version {
 		s.proj.mu.RUnlock()
 		return "", 0, apierr.Conflict(fmt.Sprintf("zone %s changed: expected version %d, it is at version %d; reload and retry", id, *expected, version))
 	}
-	msgs, err := cmd(entry.agg)
+	msgs, err := cmd(entry.agg, history)
 	s.proj.mu.RUnlock()
 	if err != nil || len(msgs) == 0 {
 		return id, version, err
@@ -283,6 +316,23 @@ func (s *Service) exec(ctx context.Context, ref string, expected *uint64, cmd fu
 		return "", 0, apierr.Conflict(fmt.Sprintf("zone %s was changed concurrently; reload and retry", id))
 	}
 	return id, pos, err
+}
+
+// readZone returns the decoded events of one zone, oldest first.
+func (s *Service) readZone(ctx context.Context, id string) ([]proto.Message, error) {
+	events, err := s.store.ReadStream(ctx, ZoneStream(id), 0)
+	if err != nil {
+		return nil, fmt.Errorf("read zone %s: %w", id, err)
+	}
+	out := make([]proto.Message, 0, len(events))
+	for _, e := range events {
+		m, err := Decode(e.Type, e.Data)
+		if err != nil {
+			return nil, fmt.Errorf("read zone %s: %w", id, err)
+		}
+		out = append(out, m)
+	}
+	return out, nil
 }
 
 func (s *Service) create(ctx context.Context, set Settings) (*dnsv1.Zone, uint64, error) {
@@ -338,14 +388,14 @@ func (s *Service) resolvePartitions(refs []string) ([]string, error) {
 	return out, nil
 }
 
-// ReleasedZones returns the newest released content of every zone (for
-// snapshot builders and tests).
+// ReleasedZones returns what stable nodes serve of every zone (the cert
+// service's DNS-01 zones, tests).
 func (s *Service) ReleasedZones() []*dnsv1.Zone {
 	s.proj.mu.RLock()
 	defer s.proj.mu.RUnlock()
 	var out []*dnsv1.Zone
 	for _, e := range s.proj.zones {
-		if r := e.agg.Released(); r != nil {
+		if r := e.agg.Stable(); r != nil {
 			out = append(out, r)
 		}
 	}

@@ -14,11 +14,12 @@ import (
 )
 
 // KindZone is the kind this service contributes to the partition tracks
-// (node/store/kinds.go decodes it): a zone's newest release, on both tracks
-// of each of its partitions (zones have no staging releases).
+// (node/store/kinds.go decodes it): on each of the zone's partitions, the
+// stable track gets what stable nodes serve, the staging track the newest
+// release.
 const KindZone = "zone"
 
-var zoneKind = edgesync.Kind{Name: KindZone, View: func(s *syncv1.Snapshot, objs []proto.Message) {
+var zoneSyncKind = edgesync.Kind{Name: KindZone, View: func(s *syncv1.Snapshot, objs []proto.Message) {
 	s.Zones = make([]*dnsv1.Zone, len(objs))
 	for i, o := range objs {
 		s.Zones[i] = o.(*dnsv1.Zone)
@@ -32,19 +33,25 @@ type Gateways interface {
 	GatewayAddresses(cluster string) []string
 }
 
-// syncZone sends the zone's released content to the tracks when a release
+// syncZone sends each track the zone's content when a release, promotion
 // or revert changed it. Called with p.mu held, in log order.
-func (p *projection) syncZone(id string, prev *dnsv1.Zone, e eventstore.Event) {
-	cur := p.zones[id].agg.Released()
-	if p.sync == nil || prev == cur {
+func (p *projection) syncZone(id string, prevStaging, prevStable *dnsv1.Zone, e eventstore.Event) {
+	if p.sync == nil {
 		return
 	}
-	var values map[string]proto.Message
-	if cur != nil {
-		values = edgesync.Everywhere(p.withGatewayAddresses(cur), cur.PartitionIds)
-	}
-	for _, staging := range []bool{false, true} {
-		p.sync.Apply(e.Position, e.Metadata.Time, edgesync.Change{Kind: KindZone, ID: id, Staging: staging, Values: values})
+	z := p.zones[id].agg
+	for _, t := range []struct {
+		staging   bool
+		prev, cur *dnsv1.Zone
+	}{{false, prevStable, z.Stable()}, {true, prevStaging, z.Released()}} {
+		if t.prev == t.cur {
+			continue
+		}
+		var values map[string]proto.Message
+		if t.cur != nil {
+			values = edgesync.Everywhere(p.withGatewayAddresses(t.cur), t.cur.PartitionIds)
+		}
+		p.sync.Apply(e.Position, e.Metadata.Time, edgesync.Change{Kind: KindZone, ID: id, Staging: t.staging, Values: values})
 	}
 }
 
@@ -67,14 +74,16 @@ func (p *projection) withGatewayAddresses(z *dnsv1.Zone) *dnsv1.Zone {
 // live reports whether zone z exists somewhere: not deleted, or its
 // deletion not released yet.
 func live(z *Zone) bool {
-	return z.Exists() && (!z.Deleted() || z.Released() != nil || z.Pending() > 0)
+	return z.Exists() && (!z.Deleted() || z.Released() != nil || z.Stable() != nil || z.Pending() > 0)
 }
 
-// contents are the working copy and the newest release of z.
+// contents are the working copy and the releases the nodes serve of z.
 func contents(z *Zone) []*dnsv1.Zone {
 	out := []*dnsv1.Zone{z.Working()}
-	if r := z.Released(); r != nil {
-		out = append(out, r)
+	for _, r := range []*dnsv1.Zone{z.Released(), z.Stable()} {
+		if r != nil && !slices.Contains(out, r) {
+			out = append(out, r)
+		}
 	}
 	return out
 }

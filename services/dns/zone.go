@@ -11,56 +11,59 @@ import (
 	ev "github.com/strata-edge/strata/gen/strata/events/dns/v1"
 	"github.com/strata-edge/strata/pkg/apierr"
 	"github.com/strata-edge/strata/pkg/ids"
+	"github.com/strata-edge/strata/pkg/release"
 )
 
 const prefixRecord = "rec_"
 
-// Zone is the DNS app aggregate: a working copy with pending changes and the
-// content of every release. Commands validate and return events; state
-// changes only in Apply.
+// Zone is the DNS app aggregate: its release state (pkg/release: working
+// copy, pending changes, the releases staging and stable nodes run).
+// Commands validate and return events; state changes only in Apply.
 type Zone struct {
 	id      string
 	version uint64 // global position of the newest event
 	exists  bool
-	deleted bool // in the working copy (pending until released)
-	working *dnsv1.Zone
-	// releases[n-1] is the content of release n; nil when release n removed
-	// the zone.
-	releases []*dnsv1.Zone
-	pending  int
+	rel     release.State[*dnsv1.Zone]
 }
+
+// zoneKind is the release core's view of zones: equal content ignores the
+// release number (the SOA serial).
+var zoneKind = release.Kind[*dnsv1.Zone]{Name: "zone", Promote: "strata dns release promote --zone",
+	Same: func(a, b *dnsv1.Zone) bool {
+		if a.GetRelease() != b.GetRelease() {
+			a = proto.Clone(a).(*dnsv1.Zone)
+			a.Release = b.Release
+		}
+		return proto.Equal(a, b)
+	}}
 
 // NewZone returns the empty aggregate for id (rehydrate with Apply).
 func NewZone(id string) *Zone { return &Zone{id: id} }
 
-func (z *Zone) ID() string      { return z.id }
-func (z *Zone) Version() uint64 { return z.version }
-func (z *Zone) Exists() bool    { return z.exists }
-func (z *Zone) Deleted() bool   { return z.deleted }
-func (z *Zone) Pending() int    { return z.pending }
-func (z *Zone) LatestRelease() uint64 {
-	return uint64(len(z.releases))
-}
+func (z *Zone) ID() string            { return z.id }
+func (z *Zone) Version() uint64       { return z.version }
+func (z *Zone) Exists() bool          { return z.exists }
+func (z *Zone) Deleted() bool         { return z.rel.WorkingDeleted }
+func (z *Zone) Pending() int          { return z.rel.Pending() }
+func (z *Zone) LatestRelease() uint64 { return z.rel.Latest() }
+
+// Releases is the zone's release state (release.Aggregate).
+func (z *Zone) Releases() *release.State[*dnsv1.Zone] { return &z.rel }
 
 // Working returns the working copy (shared; do not modify).
-func (z *Zone) Working() *dnsv1.Zone { return z.working }
+func (z *Zone) Working() *dnsv1.Zone { return z.rel.Working }
 
-// Released returns the newest released content, nil before the first
-// release or when the newest release removed the zone.
-func (z *Zone) Released() *dnsv1.Zone {
-	if len(z.releases) == 0 {
-		return nil
-	}
-	return z.releases[len(z.releases)-1]
-}
+// Released returns the newest released content, what staging nodes serve;
+// nil before the first release or when the newest release removed the zone.
+func (z *Zone) Released() *dnsv1.Zone { return z.rel.Newest() }
 
-// ReleaseContent returns the content of release n (nil when it removed the zone).
-func (z *Zone) ReleaseContent(n uint64) (*dnsv1.Zone, bool) {
-	if n == 0 || n > uint64(len(z.releases)) {
-		return nil, false
-	}
-	return z.releases[n-1], true
-}
+// Stable returns what stable nodes serve (nil: nothing).
+func (z *Zone) Stable() *dnsv1.Zone { return z.rel.Stable() }
+
+// StableRelease and StagingRelease are the numbers of the releases stable
+// and staging nodes serve (0: none).
+func (z *Zone) StableRelease() uint64  { return z.Stable().GetRelease() }
+func (z *Zone) StagingRelease() uint64 { return z.Released().GetRelease() }
 
 // Settings are the zone's own fields; partitions are already resolved ids.
 type Settings struct {
@@ -121,7 +124,7 @@ func (z *Zone) Update(s Settings) ([]proto.Message, error) {
 	if err := z.live(); err != nil {
 		return nil, err
 	}
-	s.Name = z.working.GetName()
+	s.Name = z.rel.Working.GetName()
 	set, err := s.validate()
 	if err != nil {
 		return nil, err
@@ -146,7 +149,7 @@ func (z *Zone) AddRecord(r *dnsv1.Record) ([]proto.Message, error) {
 	r = proto.Clone(r).(*dnsv1.Record)
 	r.Id = ids.New(prefixRecord)
 	r.GatewayAddresses = nil
-	if err := z.checkRecords(append(slices.Clone(z.working.GetRecords()), r), len(z.working.GetRecords())); err != nil {
+	if err := z.checkRecords(append(slices.Clone(z.rel.Working.GetRecords()), r), len(z.rel.Working.GetRecords())); err != nil {
 		return nil, err
 	}
 	return []proto.Message{&ev.RecordAdded{ZoneId: z.id, Record: r}}, nil
@@ -163,7 +166,7 @@ func (z *Zone) UpdateRecord(r *dnsv1.Record) ([]proto.Message, error) {
 	}
 	r = proto.Clone(r).(*dnsv1.Record)
 	r.GatewayAddresses = nil
-	recs := slices.Clone(z.working.GetRecords())
+	recs := slices.Clone(z.rel.Working.GetRecords())
 	recs[i] = r
 	if err := z.checkRecords(recs, i); err != nil {
 		return nil, err
@@ -192,7 +195,7 @@ func (z *Zone) Import(text string) ([]proto.Message, error) {
 		return nil, apierr.Invalid(apierr.FieldViolation{Field: "zone_file", Reason: fmt.Sprintf(
 			"is %d bytes, more than the limit of %d bytes per zone file", len(text), maxZoneFileBytes)})
 	}
-	im, err := ParseZoneFile(z.working.GetName(), text)
+	im, err := ParseZoneFile(z.rel.Working.GetName(), text)
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +205,7 @@ func (z *Zone) Import(text string) ([]proto.Message, error) {
 	if err := checkRecordsSize("zone_file", im.Records); err != nil {
 		return nil, err
 	}
-	w := z.working
+	w := z.rel.Working
 	set := &ev.ZoneSettings{Name: w.GetName(), PartitionIds: w.GetPartitionIds(), Soa: im.Soa, Nameservers: im.Nameservers, Labels: w.GetLabels()}
 	if set.Soa == nil {
 		set.Soa = w.GetSoa()
@@ -213,59 +216,61 @@ func (z *Zone) Import(text string) ([]proto.Message, error) {
 	return []proto.Message{&ev.ZoneImported{ZoneId: z.id, Settings: set, Records: im.Records}}, nil
 }
 
-// Release publishes the pending changes.
-func (z *Zone) Release(note string) ([]proto.Message, error) {
+// Release publishes the pending changes; a staging release reaches only
+// the staging nodes.
+func (z *Zone) Release(note string, staging bool) ([]proto.Message, error) {
 	if !z.exists {
 		return nil, apierr.NotFound("zone", z.id)
 	}
-	if z.LatestRelease() > 0 && z.sameAsReleased(z.working, z.deleted) {
-		return nil, apierr.FailedPrecondition(fmt.Sprintf("nothing to release: zone %s has no changes since release %d", z.id, z.LatestRelease()))
+	if err := zoneKind.CheckRelease(z.id, &z.rel, staging); err != nil {
+		return nil, err
 	}
-	return []proto.Message{&ev.ZoneReleased{ZoneId: z.id, Note: note}}, nil
+	return []proto.Message{&ev.ZoneReleased{ZoneId: z.id, Note: note, Staging: staging}}, nil
 }
 
-// Revert releases the content of release to as a new release; the working
-// copy becomes that content too.
-func (z *Zone) Revert(to uint64, note string) ([]proto.Message, error) {
+// Promote makes the newest release, a staging release, live on stable nodes.
+func (z *Zone) Promote(note string) ([]proto.Message, error) {
 	if !z.exists {
 		return nil, apierr.NotFound("zone", z.id)
 	}
-	content, ok := z.ReleaseContent(to)
-	if !ok {
-		return nil, apierr.Invalid(apierr.FieldViolation{Field: "to_release", Reason: fmt.Sprintf("zone %s has releases 1-%d, not %d", z.id, len(z.releases), to)})
+	if err := zoneKind.CheckPromote(z.id, &z.rel); err != nil {
+		return nil, err
 	}
-	if content == nil {
+	return []proto.Message{&ev.ZonePromoted{ZoneId: z.id, Note: note, Release: z.rel.Latest()}}, nil
+}
+
+// Revert releases the content of release to, replayed from history (the
+// zone's events, oldest first), as a new release on every node; the working
+// copy becomes that content too.
+func (z *Zone) Revert(to uint64, note string, history []proto.Message) ([]proto.Message, error) {
+	if !z.exists {
+		return nil, apierr.NotFound("zone", z.id)
+	}
+	if err := zoneKind.CheckTarget(z.id, &z.rel, to); err != nil {
+		return nil, err
+	}
+	content, deleted, err := release.At(NewZone(z.id), history, to)
+	if err != nil {
+		return nil, fmt.Errorf("zone %s: %w", z.id, err)
+	}
+	if deleted {
 		return nil, apierr.FailedPrecondition(fmt.Sprintf("release %d removed zone %s; create it again instead", to, z.id))
 	}
-	if z.sameAsReleased(content, false) {
-		return nil, apierr.FailedPrecondition(fmt.Sprintf("nothing to release: release %d of zone %s has the content of release %d, which the nodes serve", to, z.id, z.LatestRelease()))
+	if zoneKind.Unchanged(&z.rel, content, false) {
+		return nil, apierr.FailedPrecondition(fmt.Sprintf("nothing to release: release %d of zone %s has the content of release %d, which every node serves", to, z.id, z.rel.Latest()))
 	}
 	return []proto.Message{&ev.ZoneReverted{ZoneId: z.id, ToRelease: to, Note: note, Settings: settingsOf(content), Records: content.GetRecords()}}, nil
 }
 
-// sameAsReleased reports whether content c (deleted: the zone removed)
-// equals the newest release, ignoring release numbers.
-func (z *Zone) sameAsReleased(c *dnsv1.Zone, deleted bool) bool {
-	r := z.Released()
-	if deleted || r == nil {
-		return deleted && r == nil && z.LatestRelease() > 0
-	}
-	if c.GetRelease() != r.GetRelease() {
-		c = proto.Clone(c).(*dnsv1.Zone)
-		c.Release = r.Release
-	}
-	return proto.Equal(c, r)
-}
-
 func (z *Zone) live() error {
-	if !z.exists || z.deleted {
+	if !z.exists || z.rel.WorkingDeleted {
 		return apierr.NotFound("zone", z.id)
 	}
 	return nil
 }
 
 func (z *Zone) findRecord(id string) int {
-	for i, r := range z.working.GetRecords() {
+	for i, r := range z.rel.Working.GetRecords() {
 		if r.GetId() == id {
 			return i
 		}
@@ -280,7 +285,7 @@ func (z *Zone) checkRecords(recs []*dnsv1.Record, changed int) error {
 	if err := checkRecordsSize("record", recs); err != nil {
 		return err
 	}
-	origin := z.working.GetName()
+	origin := z.rel.Working.GetName()
 	var vs []apierr.FieldViolation
 	ps := make([]parsed, len(recs))
 	where := func(i int) string {
@@ -319,74 +324,76 @@ func settingsOf(z *dnsv1.Zone) *ev.ZoneSettings {
 }
 
 func (z *Zone) setSettings(s *ev.ZoneSettings) {
-	w := proto.Clone(z.working).(*dnsv1.Zone)
+	w := proto.Clone(z.rel.Working).(*dnsv1.Zone)
 	w.Name, w.PartitionIds, w.Soa, w.Nameservers, w.Labels = s.GetName(), s.GetPartitionIds(), s.GetSoa(), s.GetNameservers(), s.GetLabels()
-	z.working = w
+	z.rel.Working = w
 }
 
-// Apply folds one event (at global position pos) into the state. Every
-// change replaces z.working with a new value: contents handed out (releases,
-// snapshots) are never mutated.
+// edit replaces the working copy with a changed copy: contents handed out
+// (releases, snapshots) are never mutated.
+func (z *Zone) edit(f func(w *dnsv1.Zone)) {
+	w := proto.Clone(z.rel.Working).(*dnsv1.Zone)
+	f(w)
+	z.rel.Working = w
+}
+
+// Apply folds one event (at global position pos) into the state.
 func (z *Zone) Apply(pos uint64, msg proto.Message) {
 	z.version = pos
-	if z.working == nil {
-		z.working = &dnsv1.Zone{Id: z.id}
+	if z.rel.Working == nil {
+		z.rel.Working = &dnsv1.Zone{Id: z.id}
 	}
 	switch m := msg.(type) {
 	case *ev.ZoneCreated:
-		z.exists, z.deleted = true, false
+		z.exists, z.rel.WorkingDeleted = true, false
 		z.setSettings(m.GetSettings())
-		z.pending++
 	case *ev.ZoneUpdated:
 		z.setSettings(m.GetSettings())
-		z.pending++
 	case *ev.ZoneDeleted:
-		z.deleted = true
-		z.pending++
+		z.rel.WorkingDeleted = true
 	case *ev.RecordAdded:
-		w := proto.Clone(z.working).(*dnsv1.Zone)
-		w.Records = append(w.Records, m.GetRecord())
-		z.working = w
-		z.pending++
+		z.edit(func(w *dnsv1.Zone) { w.Records = append(w.Records, m.GetRecord()) })
 	case *ev.RecordUpdated:
-		w := proto.Clone(z.working).(*dnsv1.Zone)
-		for i, r := range w.Records {
-			if r.GetId() == m.GetRecord().GetId() {
-				w.Records[i] = m.GetRecord()
+		z.edit(func(w *dnsv1.Zone) {
+			for i, r := range w.Records {
+				if r.GetId() == m.GetRecord().GetId() {
+					w.Records[i] = m.GetRecord()
+				}
 			}
-		}
-		z.working = w
-		z.pending++
+		})
 	case *ev.RecordRemoved:
-		w := proto.Clone(z.working).(*dnsv1.Zone)
-		w.Records = slices.DeleteFunc(w.Records, func(r *dnsv1.Record) bool { return r.GetId() == m.GetRecordId() })
-		z.working = w
-		z.pending++
+		z.edit(func(w *dnsv1.Zone) {
+			w.Records = slices.DeleteFunc(w.Records, func(r *dnsv1.Record) bool { return r.GetId() == m.GetRecordId() })
+		})
 	case *ev.ZoneImported:
 		z.setSettings(m.GetSettings())
-		w := proto.Clone(z.working).(*dnsv1.Zone)
-		w.Records = m.GetRecords()
-		z.working = w
-		z.pending++
+		z.edit(func(w *dnsv1.Zone) { w.Records = m.GetRecords() })
 	case *ev.ZoneReleased:
-		z.release()
+		n := z.rel.Latest() + 1
+		z.rel.Released(n, z.numbered(n), z.rel.WorkingDeleted, m.GetStaging())
+		return
+	case *ev.ZonePromoted:
+		z.rel.Promoted()
+		return
 	case *ev.ZoneReverted:
-		z.deleted = false
+		z.rel.WorkingDeleted = false
 		z.setSettings(m.GetSettings())
-		w := proto.Clone(z.working).(*dnsv1.Zone)
-		w.Records = m.GetRecords()
-		z.working = w
-		z.release()
-	}
-}
-
-func (z *Zone) release() {
-	z.pending = 0
-	if z.deleted {
-		z.releases = append(z.releases, nil)
+		z.edit(func(w *dnsv1.Zone) { w.Records = m.GetRecords() })
+		n := z.rel.Latest() + 1
+		z.rel.Reverted(n, z.numbered(n), false, z.rel.Working)
+		return
+	default:
 		return
 	}
-	r := proto.Clone(z.working).(*dnsv1.Zone)
-	r.Release = uint64(len(z.releases) + 1)
-	z.releases = append(z.releases, r)
+	z.rel.Changed()
+}
+
+// numbered is the working copy as release n (nil when it is deleted).
+func (z *Zone) numbered(n uint64) *dnsv1.Zone {
+	if z.rel.WorkingDeleted {
+		return nil
+	}
+	r := proto.Clone(z.rel.Working).(*dnsv1.Zone)
+	r.Release = n
+	return r
 }

@@ -9,15 +9,33 @@ import (
 	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
 	ev "github.com/strata-edge/strata/gen/strata/events/dns/v1"
 	"github.com/strata-edge/strata/pkg/apierr"
+	"github.com/strata-edge/strata/pkg/release"
 )
 
 // given rehydrates a zone from events.
-func given(msgs ...proto.Message) *Zone {
-	z := NewZone("z1")
-	for i, m := range msgs {
-		z.Apply(uint64(i+1), m)
+func given(msgs ...proto.Message) *Zone { return givenLog(msgs...).zone }
+
+// zoneLog is a zone with the events it was folded from (reverts replay them).
+type zoneLog struct {
+	zone    *Zone
+	history []proto.Message
+}
+
+func givenLog(msgs ...proto.Message) *zoneLog {
+	l := &zoneLog{zone: NewZone("z1")}
+	for _, m := range msgs {
+		l.apply(m)
 	}
-	return z
+	return l
+}
+
+func (l *zoneLog) apply(m proto.Message) {
+	l.history = append(l.history, m)
+	l.zone.Apply(uint64(len(l.history)), m)
+}
+
+func (l *zoneLog) revert(to uint64, note string) ([]proto.Message, error) {
+	return l.zone.Revert(to, note, l.history)
 }
 
 func created() *ev.ZoneCreated {
@@ -105,16 +123,17 @@ func TestAddRecordValidates(t *testing.T) {
 }
 
 func TestReleaseAndRevert(t *testing.T) {
-	z := given(created(), added("r1", "www", tA, "192.0.2.1"), released(),
+	l := givenLog(created(), added("r1", "www", tA, "192.0.2.1"), released(),
 		&ev.RecordUpdated{ZoneId: "z1", Record: &dnsv1.Record{Id: "r1", Name: "www", Type: tA, Data: "192.0.2.2"}}, released())
+	z := l.zone
 	if z.LatestRelease() != 2 || z.Pending() != 0 || z.Released().GetRecords()[0].GetData() != "192.0.2.2" || z.Released().GetRelease() != 2 {
 		t.Fatalf("after two releases: latest %d pending %d released %v", z.LatestRelease(), z.Pending(), z.Released())
 	}
-	if _, err := z.Release(""); !apierr.IsKind(err, apierr.KindFailedPrecondition) {
+	if _, err := z.Release("", false); !apierr.IsKind(err, apierr.KindFailedPrecondition) {
 		t.Fatalf("release without changes: %v", err)
 	}
 	// when: revert to 1
-	msgs, err := z.Revert(1, "back")
+	msgs, err := l.revert(1, "back")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,55 +141,56 @@ func TestReleaseAndRevert(t *testing.T) {
 	if r.ToRelease != 1 || r.Records[0].GetData() != "192.0.2.1" {
 		t.Fatalf("revert event %v", r)
 	}
-	z.Apply(10, r)
+	l.apply(r)
 	// Release 1 (and 3) is what runs now: reverting to it is refused.
-	if _, err := z.Revert(1, ""); !apierr.IsKind(err, apierr.KindFailedPrecondition) || !strings.Contains(err.Error(), "nothing to release") {
+	if _, err := l.revert(1, ""); !apierr.IsKind(err, apierr.KindFailedPrecondition) || !strings.Contains(err.Error(), "nothing to release") {
 		t.Fatalf("revert to the live content: %v", err)
 	}
 	// Changes that cancel out leave nothing to release.
-	z.Apply(11, added("r9", "tmp", tA, "192.0.2.9"))
-	z.Apply(12, &ev.RecordRemoved{ZoneId: "z1", RecordId: "r9"})
-	if _, err := z.Release(""); !apierr.IsKind(err, apierr.KindFailedPrecondition) || !strings.Contains(err.Error(), "nothing to release") {
+	l.apply(added("r9", "tmp", tA, "192.0.2.9"))
+	l.apply(&ev.RecordRemoved{ZoneId: "z1", RecordId: "r9"})
+	if _, err := z.Release("", false); !apierr.IsKind(err, apierr.KindFailedPrecondition) || !strings.Contains(err.Error(), "nothing to release") {
 		t.Fatalf("release of changes that cancel out: %v", err)
 	}
 	// then: release 3 has release 1's content, history kept
 	if z.LatestRelease() != 3 || z.Released().GetRecords()[0].GetData() != "192.0.2.1" {
 		t.Fatalf("after revert: latest %d content %v", z.LatestRelease(), z.Released())
 	}
-	if c, _ := z.ReleaseContent(2); c.GetRecords()[0].GetData() != "192.0.2.2" {
+	if c, _, _ := release.At(NewZone("z1"), l.history, 2); c.GetRecords()[0].GetData() != "192.0.2.2" {
 		t.Fatalf("release 2 rewritten: %v", c)
 	}
 	// a revert can be reverted
-	msgs, err = z.Revert(2, "")
+	msgs, err = l.revert(2, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	z.Apply(11, msgs[0])
+	l.apply(msgs[0])
 	if z.Released().GetRecords()[0].GetData() != "192.0.2.2" {
 		t.Fatalf("revert of the revert: %v", z.Released())
 	}
-	if _, err := z.Revert(9, ""); len(apierr.Violations(err)) == 0 {
+	if _, err := l.revert(9, ""); len(apierr.Violations(err)) == 0 {
 		t.Fatalf("revert to a missing release: %v", err)
 	}
 }
 
 func TestDeleteNeedsARelease(t *testing.T) {
-	z := given(created(), added("r1", "www", tA, "192.0.2.1"), released(), &ev.ZoneDeleted{ZoneId: "z1"})
+	l := givenLog(created(), added("r1", "www", tA, "192.0.2.1"), released(), &ev.ZoneDeleted{ZoneId: "z1"})
+	z := l.zone
 	if z.Released() == nil {
 		t.Fatal("a pending delete already removed the released zone")
 	}
-	z.Apply(5, released())
+	l.apply(released())
 	if z.Released() != nil {
 		t.Fatalf("released after a delete release: %v", z.Released())
 	}
 	if _, err := z.AddRecord(&dnsv1.Record{Name: "x", Type: tA, Data: "192.0.2.1"}); !apierr.IsKind(err, apierr.KindNotFound) {
 		t.Fatalf("add to a deleted zone: %v", err)
 	}
-	msgs, err := z.Revert(1, "undelete")
+	msgs, err := l.revert(1, "undelete")
 	if err != nil {
 		t.Fatal(err)
 	}
-	z.Apply(6, msgs[0])
+	l.apply(msgs[0])
 	if z.Released() == nil || z.Deleted() {
 		t.Fatal("revert did not bring the zone back")
 	}
@@ -196,3 +216,46 @@ const (
 	tCNAME = dnsv1.RecordType_RECORD_TYPE_CNAME
 	tMX    = dnsv1.RecordType_RECORD_TYPE_MX
 )
+
+// A staging release reaches the staging track only; promoting it makes it
+// stable too; a release of nothing new, or a promotion of what stable nodes
+// run, is refused with the command that would help.
+func TestStagingReleaseAndPromote(t *testing.T) {
+	l := givenLog(created(), added("r1", "www", tA, "192.0.2.1"), released(),
+		&ev.RecordUpdated{ZoneId: "z1", Record: &dnsv1.Record{Id: "r1", Name: "www", Type: tA, Data: "192.0.2.2"}})
+	z := l.zone
+	if _, err := z.Promote(""); !apierr.IsKind(err, apierr.KindFailedPrecondition) || !strings.Contains(err.Error(), "already runs on stable nodes") {
+		t.Fatalf("promote without a staging release: %v", err)
+	}
+	msgs, err := z.Release("try", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.apply(msgs[0])
+	if z.StagingRelease() != 2 || z.StableRelease() != 1 || z.Released().GetRecords()[0].GetData() != "192.0.2.2" || z.Stable().GetRecords()[0].GetData() != "192.0.2.1" {
+		t.Fatalf("after a staging release: staging %d %v, stable %d %v", z.StagingRelease(), z.Released(), z.StableRelease(), z.Stable())
+	}
+	if _, err := z.Release("", true); !apierr.IsKind(err, apierr.KindFailedPrecondition) {
+		t.Fatalf("second staging release without changes: %v", err)
+	}
+	if _, err := z.Release("", false); !apierr.IsKind(err, apierr.KindFailedPrecondition) || !strings.Contains(err.Error(), "strata dns release promote --zone z1") {
+		t.Fatalf("stable release of the staging content: %v", err)
+	}
+	msgs, err = z.Promote("ok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.apply(msgs[0])
+	if z.StableRelease() != 2 || z.Stable() != z.Released() || z.LatestRelease() != 2 {
+		t.Fatalf("after promote: stable %d staging %d latest %d", z.StableRelease(), z.StagingRelease(), z.LatestRelease())
+	}
+	// A revert reaches both tracks, replayed from the log.
+	msgs, err = l.revert(1, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.apply(msgs[0])
+	if z.StableRelease() != 3 || z.StagingRelease() != 3 || z.Stable().GetRecords()[0].GetData() != "192.0.2.1" {
+		t.Fatalf("after revert: stable %d staging %d %v", z.StableRelease(), z.StagingRelease(), z.Stable())
+	}
+}

@@ -1545,7 +1545,12 @@ type Release struct {
 	// "release" or "revert".
 	Kind string `protobuf:"bytes,5,opt,name=kind,proto3" json:"kind,omitempty"`
 	// For reverts: the release whose content was restored.
-	RevertedTo    uint64 `protobuf:"varint,6,opt,name=reverted_to,json=revertedTo,proto3" json:"reverted_to,omitempty"`
+	RevertedTo uint64 `protobuf:"varint,6,opt,name=reverted_to,json=revertedTo,proto3" json:"reverted_to,omitempty"`
+	// Made for staging nodes only (until promoted).
+	Staging bool `protobuf:"varint,7,opt,name=staging,proto3" json:"staging,omitempty"`
+	// For a staging release promoted to stable nodes: who and when.
+	PromotedBy    string                 `protobuf:"bytes,8,opt,name=promoted_by,json=promotedBy,proto3" json:"promoted_by,omitempty"`
+	PromotedTime  *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=promoted_time,json=promotedTime,proto3" json:"promoted_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1622,14 +1627,37 @@ func (x *Release) GetRevertedTo() uint64 {
 	return 0
 }
 
+func (x *Release) GetStaging() bool {
+	if x != nil {
+		return x.Staging
+	}
+	return false
+}
+
+func (x *Release) GetPromotedBy() string {
+	if x != nil {
+		return x.PromotedBy
+	}
+	return ""
+}
+
+func (x *Release) GetPromotedTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PromotedTime
+	}
+	return nil
+}
+
 // Request of CreateRelease: the zone and the release note.
 type CreateReleaseRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	Zone            string                 `protobuf:"bytes,1,opt,name=zone,proto3" json:"zone,omitempty"`
 	ExpectedVersion *uint64                `protobuf:"varint,2,opt,name=expected_version,json=expectedVersion,proto3,oneof" json:"expected_version,omitempty"`
 	Note            string                 `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Release to the staging nodes only; promote it with PromoteRelease.
+	Staging       bool `protobuf:"varint,4,opt,name=staging,proto3" json:"staging,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateReleaseRequest) Reset() {
@@ -1681,6 +1709,13 @@ func (x *CreateReleaseRequest) GetNote() string {
 		return x.Note
 	}
 	return ""
+}
+
+func (x *CreateReleaseRequest) GetStaging() bool {
+	if x != nil {
+		return x.Staging
+	}
+	return false
 }
 
 // Response of CreateRelease: the new release and the zone's version.
@@ -1783,10 +1818,13 @@ func (x *ListReleasesRequest) GetZone() string {
 
 // Response of ListReleases: the releases, oldest first.
 type ListReleasesResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Releases      []*Release             `protobuf:"bytes,1,rep,name=releases,proto3" json:"releases,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Releases []*Release             `protobuf:"bytes,1,rep,name=releases,proto3" json:"releases,omitempty"`
+	// Release the stable nodes run and the staging nodes run (0: none).
+	StableRelease  uint64 `protobuf:"varint,2,opt,name=stable_release,json=stableRelease,proto3" json:"stable_release,omitempty"`
+	StagingRelease uint64 `protobuf:"varint,3,opt,name=staging_release,json=stagingRelease,proto3" json:"staging_release,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ListReleasesResponse) Reset() {
@@ -1826,6 +1864,134 @@ func (x *ListReleasesResponse) GetReleases() []*Release {
 	return nil
 }
 
+func (x *ListReleasesResponse) GetStableRelease() uint64 {
+	if x != nil {
+		return x.StableRelease
+	}
+	return 0
+}
+
+func (x *ListReleasesResponse) GetStagingRelease() uint64 {
+	if x != nil {
+		return x.StagingRelease
+	}
+	return 0
+}
+
+// Request of PromoteRelease: the zone and a note.
+type PromoteReleaseRequest struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Zone            string                 `protobuf:"bytes,1,opt,name=zone,proto3" json:"zone,omitempty"`
+	ExpectedVersion *uint64                `protobuf:"varint,2,opt,name=expected_version,json=expectedVersion,proto3,oneof" json:"expected_version,omitempty"`
+	Note            string                 `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *PromoteReleaseRequest) Reset() {
+	*x = PromoteReleaseRequest{}
+	mi := &file_strata_dns_v1_dns_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PromoteReleaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PromoteReleaseRequest) ProtoMessage() {}
+
+func (x *PromoteReleaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_dns_v1_dns_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PromoteReleaseRequest.ProtoReflect.Descriptor instead.
+func (*PromoteReleaseRequest) Descriptor() ([]byte, []int) {
+	return file_strata_dns_v1_dns_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *PromoteReleaseRequest) GetZone() string {
+	if x != nil {
+		return x.Zone
+	}
+	return ""
+}
+
+func (x *PromoteReleaseRequest) GetExpectedVersion() uint64 {
+	if x != nil && x.ExpectedVersion != nil {
+		return *x.ExpectedVersion
+	}
+	return 0
+}
+
+func (x *PromoteReleaseRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+// Response of PromoteRelease: the promoted release and the zone's version.
+type PromoteReleaseResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Release       *Release               `protobuf:"bytes,1,opt,name=release,proto3" json:"release,omitempty"`
+	Version       uint64                 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PromoteReleaseResponse) Reset() {
+	*x = PromoteReleaseResponse{}
+	mi := &file_strata_dns_v1_dns_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PromoteReleaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PromoteReleaseResponse) ProtoMessage() {}
+
+func (x *PromoteReleaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_dns_v1_dns_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PromoteReleaseResponse.ProtoReflect.Descriptor instead.
+func (*PromoteReleaseResponse) Descriptor() ([]byte, []int) {
+	return file_strata_dns_v1_dns_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *PromoteReleaseResponse) GetRelease() *Release {
+	if x != nil {
+		return x.Release
+	}
+	return nil
+}
+
+func (x *PromoteReleaseResponse) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
 // Request of RevertZone: the zone, the release to restore and a note.
 type RevertZoneRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
@@ -1839,7 +2005,7 @@ type RevertZoneRequest struct {
 
 func (x *RevertZoneRequest) Reset() {
 	*x = RevertZoneRequest{}
-	mi := &file_strata_dns_v1_dns_proto_msgTypes[31]
+	mi := &file_strata_dns_v1_dns_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1851,7 +2017,7 @@ func (x *RevertZoneRequest) String() string {
 func (*RevertZoneRequest) ProtoMessage() {}
 
 func (x *RevertZoneRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_dns_v1_dns_proto_msgTypes[31]
+	mi := &file_strata_dns_v1_dns_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1864,7 +2030,7 @@ func (x *RevertZoneRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevertZoneRequest.ProtoReflect.Descriptor instead.
 func (*RevertZoneRequest) Descriptor() ([]byte, []int) {
-	return file_strata_dns_v1_dns_proto_rawDescGZIP(), []int{31}
+	return file_strata_dns_v1_dns_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *RevertZoneRequest) GetZone() string {
@@ -1906,7 +2072,7 @@ type RevertZoneResponse struct {
 
 func (x *RevertZoneResponse) Reset() {
 	*x = RevertZoneResponse{}
-	mi := &file_strata_dns_v1_dns_proto_msgTypes[32]
+	mi := &file_strata_dns_v1_dns_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1918,7 +2084,7 @@ func (x *RevertZoneResponse) String() string {
 func (*RevertZoneResponse) ProtoMessage() {}
 
 func (x *RevertZoneResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_dns_v1_dns_proto_msgTypes[32]
+	mi := &file_strata_dns_v1_dns_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1931,7 +2097,7 @@ func (x *RevertZoneResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevertZoneResponse.ProtoReflect.Descriptor instead.
 func (*RevertZoneResponse) Descriptor() ([]byte, []int) {
-	return file_strata_dns_v1_dns_proto_rawDescGZIP(), []int{32}
+	return file_strata_dns_v1_dns_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *RevertZoneResponse) GetRelease() *Release {
@@ -2061,7 +2227,7 @@ const file_strata_dns_v1_dns_proto_rawDesc = "" +
 	"\rPendingChange\x12\x18\n" +
 	"\asummary\x18\x01 \x01(\tR\asummary\x12\x14\n" +
 	"\x05actor\x18\x02 \x01(\tR\x05actor\x12.\n" +
-	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xb0\x01\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xac\x02\n" +
 	"\aRelease\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\x04R\x06number\x12\x12\n" +
 	"\x04note\x18\x02 \x01(\tR\x04note\x12\x14\n" +
@@ -2069,19 +2235,34 @@ const file_strata_dns_v1_dns_proto_rawDesc = "" +
 	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x12\n" +
 	"\x04kind\x18\x05 \x01(\tR\x04kind\x12\x1f\n" +
 	"\vreverted_to\x18\x06 \x01(\x04R\n" +
-	"revertedTo\"\x83\x01\n" +
+	"revertedTo\x12\x18\n" +
+	"\astaging\x18\a \x01(\bR\astaging\x12\x1f\n" +
+	"\vpromoted_by\x18\b \x01(\tR\n" +
+	"promotedBy\x12?\n" +
+	"\rpromoted_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\fpromotedTime\"\x9d\x01\n" +
 	"\x14CreateReleaseRequest\x12\x12\n" +
 	"\x04zone\x18\x01 \x01(\tR\x04zone\x12.\n" +
 	"\x10expected_version\x18\x02 \x01(\x04H\x00R\x0fexpectedVersion\x88\x01\x01\x12\x12\n" +
-	"\x04note\x18\x03 \x01(\tR\x04noteB\x13\n" +
+	"\x04note\x18\x03 \x01(\tR\x04note\x12\x18\n" +
+	"\astaging\x18\x04 \x01(\bR\astagingB\x13\n" +
 	"\x11_expected_version\"c\n" +
 	"\x15CreateReleaseResponse\x120\n" +
 	"\arelease\x18\x01 \x01(\v2\x16.strata.dns.v1.ReleaseR\arelease\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x04R\aversion\")\n" +
 	"\x13ListReleasesRequest\x12\x12\n" +
-	"\x04zone\x18\x01 \x01(\tR\x04zone\"J\n" +
+	"\x04zone\x18\x01 \x01(\tR\x04zone\"\x9a\x01\n" +
 	"\x14ListReleasesResponse\x122\n" +
-	"\breleases\x18\x01 \x03(\v2\x16.strata.dns.v1.ReleaseR\breleases\"\x9f\x01\n" +
+	"\breleases\x18\x01 \x03(\v2\x16.strata.dns.v1.ReleaseR\breleases\x12%\n" +
+	"\x0estable_release\x18\x02 \x01(\x04R\rstableRelease\x12'\n" +
+	"\x0fstaging_release\x18\x03 \x01(\x04R\x0estagingRelease\"\x84\x01\n" +
+	"\x15PromoteReleaseRequest\x12\x12\n" +
+	"\x04zone\x18\x01 \x01(\tR\x04zone\x12.\n" +
+	"\x10expected_version\x18\x02 \x01(\x04H\x00R\x0fexpectedVersion\x88\x01\x01\x12\x12\n" +
+	"\x04note\x18\x03 \x01(\tR\x04noteB\x13\n" +
+	"\x11_expected_version\"d\n" +
+	"\x16PromoteReleaseResponse\x120\n" +
+	"\arelease\x18\x01 \x01(\v2\x16.strata.dns.v1.ReleaseR\arelease\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x04R\aversion\"\x9f\x01\n" +
 	"\x11RevertZoneRequest\x12\x12\n" +
 	"\x04zone\x18\x01 \x01(\tR\x04zone\x12.\n" +
 	"\x10expected_version\x18\x02 \x01(\x04H\x00R\x0fexpectedVersion\x88\x01\x01\x12\x1d\n" +
@@ -2091,7 +2272,8 @@ const file_strata_dns_v1_dns_proto_rawDesc = "" +
 	"\x11_expected_version\"`\n" +
 	"\x12RevertZoneResponse\x120\n" +
 	"\arelease\x18\x01 \x01(\v2\x16.strata.dns.v1.ReleaseR\arelease\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\x04R\aversion2\xf2\t\n" +
+	"\aversion\x18\x02 \x01(\x04R\aversion2\xd1\n" +
+	"\n" +
 	"\n" +
 	"DnsService\x12Q\n" +
 	"\n" +
@@ -2111,7 +2293,8 @@ const file_strata_dns_v1_dns_proto_rawDesc = "" +
 	"\n" +
 	"ExportZone\x12 .strata.dns.v1.ExportZoneRequest\x1a!.strata.dns.v1.ExportZoneResponse\x12K\n" +
 	"\bDiffZone\x12\x1e.strata.dns.v1.DiffZoneRequest\x1a\x1f.strata.dns.v1.DiffZoneResponse\x12Z\n" +
-	"\rCreateRelease\x12#.strata.dns.v1.CreateReleaseRequest\x1a$.strata.dns.v1.CreateReleaseResponse\x12W\n" +
+	"\rCreateRelease\x12#.strata.dns.v1.CreateReleaseRequest\x1a$.strata.dns.v1.CreateReleaseResponse\x12]\n" +
+	"\x0ePromoteRelease\x12$.strata.dns.v1.PromoteReleaseRequest\x1a%.strata.dns.v1.PromoteReleaseResponse\x12W\n" +
 	"\fListReleases\x12\".strata.dns.v1.ListReleasesRequest\x1a#.strata.dns.v1.ListReleasesResponse\x12Q\n" +
 	"\n" +
 	"RevertZone\x12 .strata.dns.v1.RevertZoneRequest\x1a!.strata.dns.v1.RevertZoneResponseB7Z5github.com/strata-edge/strata/gen/strata/dns/v1;dnsv1b\x06proto3"
@@ -2128,106 +2311,112 @@ func file_strata_dns_v1_dns_proto_rawDescGZIP() []byte {
 	return file_strata_dns_v1_dns_proto_rawDescData
 }
 
-var file_strata_dns_v1_dns_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_strata_dns_v1_dns_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_strata_dns_v1_dns_proto_goTypes = []any{
-	(*CreateZoneRequest)(nil),     // 0: strata.dns.v1.CreateZoneRequest
-	(*CreateZoneResponse)(nil),    // 1: strata.dns.v1.CreateZoneResponse
-	(*GetZoneRequest)(nil),        // 2: strata.dns.v1.GetZoneRequest
-	(*GetZoneResponse)(nil),       // 3: strata.dns.v1.GetZoneResponse
-	(*ListZonesRequest)(nil),      // 4: strata.dns.v1.ListZonesRequest
-	(*ListZonesResponse)(nil),     // 5: strata.dns.v1.ListZonesResponse
-	(*ZoneSummary)(nil),           // 6: strata.dns.v1.ZoneSummary
-	(*UpdateZoneRequest)(nil),     // 7: strata.dns.v1.UpdateZoneRequest
-	(*UpdateZoneResponse)(nil),    // 8: strata.dns.v1.UpdateZoneResponse
-	(*DeleteZoneRequest)(nil),     // 9: strata.dns.v1.DeleteZoneRequest
-	(*DeleteZoneResponse)(nil),    // 10: strata.dns.v1.DeleteZoneResponse
-	(*AddRecordRequest)(nil),      // 11: strata.dns.v1.AddRecordRequest
-	(*AddRecordResponse)(nil),     // 12: strata.dns.v1.AddRecordResponse
-	(*UpdateRecordRequest)(nil),   // 13: strata.dns.v1.UpdateRecordRequest
-	(*UpdateRecordResponse)(nil),  // 14: strata.dns.v1.UpdateRecordResponse
-	(*RemoveRecordRequest)(nil),   // 15: strata.dns.v1.RemoveRecordRequest
-	(*RemoveRecordResponse)(nil),  // 16: strata.dns.v1.RemoveRecordResponse
-	(*ListRecordsRequest)(nil),    // 17: strata.dns.v1.ListRecordsRequest
-	(*ListRecordsResponse)(nil),   // 18: strata.dns.v1.ListRecordsResponse
-	(*ImportZoneRequest)(nil),     // 19: strata.dns.v1.ImportZoneRequest
-	(*ImportZoneResponse)(nil),    // 20: strata.dns.v1.ImportZoneResponse
-	(*ExportZoneRequest)(nil),     // 21: strata.dns.v1.ExportZoneRequest
-	(*ExportZoneResponse)(nil),    // 22: strata.dns.v1.ExportZoneResponse
-	(*DiffZoneRequest)(nil),       // 23: strata.dns.v1.DiffZoneRequest
-	(*DiffZoneResponse)(nil),      // 24: strata.dns.v1.DiffZoneResponse
-	(*PendingChange)(nil),         // 25: strata.dns.v1.PendingChange
-	(*Release)(nil),               // 26: strata.dns.v1.Release
-	(*CreateReleaseRequest)(nil),  // 27: strata.dns.v1.CreateReleaseRequest
-	(*CreateReleaseResponse)(nil), // 28: strata.dns.v1.CreateReleaseResponse
-	(*ListReleasesRequest)(nil),   // 29: strata.dns.v1.ListReleasesRequest
-	(*ListReleasesResponse)(nil),  // 30: strata.dns.v1.ListReleasesResponse
-	(*RevertZoneRequest)(nil),     // 31: strata.dns.v1.RevertZoneRequest
-	(*RevertZoneResponse)(nil),    // 32: strata.dns.v1.RevertZoneResponse
-	nil,                           // 33: strata.dns.v1.CreateZoneRequest.LabelsEntry
-	nil,                           // 34: strata.dns.v1.UpdateZoneRequest.LabelsEntry
-	(*Soa)(nil),                   // 35: strata.dns.v1.Soa
-	(*Zone)(nil),                  // 36: strata.dns.v1.Zone
-	(*Record)(nil),                // 37: strata.dns.v1.Record
-	(RecordType)(0),               // 38: strata.dns.v1.RecordType
-	(*timestamppb.Timestamp)(nil), // 39: google.protobuf.Timestamp
+	(*CreateZoneRequest)(nil),      // 0: strata.dns.v1.CreateZoneRequest
+	(*CreateZoneResponse)(nil),     // 1: strata.dns.v1.CreateZoneResponse
+	(*GetZoneRequest)(nil),         // 2: strata.dns.v1.GetZoneRequest
+	(*GetZoneResponse)(nil),        // 3: strata.dns.v1.GetZoneResponse
+	(*ListZonesRequest)(nil),       // 4: strata.dns.v1.ListZonesRequest
+	(*ListZonesResponse)(nil),      // 5: strata.dns.v1.ListZonesResponse
+	(*ZoneSummary)(nil),            // 6: strata.dns.v1.ZoneSummary
+	(*UpdateZoneRequest)(nil),      // 7: strata.dns.v1.UpdateZoneRequest
+	(*UpdateZoneResponse)(nil),     // 8: strata.dns.v1.UpdateZoneResponse
+	(*DeleteZoneRequest)(nil),      // 9: strata.dns.v1.DeleteZoneRequest
+	(*DeleteZoneResponse)(nil),     // 10: strata.dns.v1.DeleteZoneResponse
+	(*AddRecordRequest)(nil),       // 11: strata.dns.v1.AddRecordRequest
+	(*AddRecordResponse)(nil),      // 12: strata.dns.v1.AddRecordResponse
+	(*UpdateRecordRequest)(nil),    // 13: strata.dns.v1.UpdateRecordRequest
+	(*UpdateRecordResponse)(nil),   // 14: strata.dns.v1.UpdateRecordResponse
+	(*RemoveRecordRequest)(nil),    // 15: strata.dns.v1.RemoveRecordRequest
+	(*RemoveRecordResponse)(nil),   // 16: strata.dns.v1.RemoveRecordResponse
+	(*ListRecordsRequest)(nil),     // 17: strata.dns.v1.ListRecordsRequest
+	(*ListRecordsResponse)(nil),    // 18: strata.dns.v1.ListRecordsResponse
+	(*ImportZoneRequest)(nil),      // 19: strata.dns.v1.ImportZoneRequest
+	(*ImportZoneResponse)(nil),     // 20: strata.dns.v1.ImportZoneResponse
+	(*ExportZoneRequest)(nil),      // 21: strata.dns.v1.ExportZoneRequest
+	(*ExportZoneResponse)(nil),     // 22: strata.dns.v1.ExportZoneResponse
+	(*DiffZoneRequest)(nil),        // 23: strata.dns.v1.DiffZoneRequest
+	(*DiffZoneResponse)(nil),       // 24: strata.dns.v1.DiffZoneResponse
+	(*PendingChange)(nil),          // 25: strata.dns.v1.PendingChange
+	(*Release)(nil),                // 26: strata.dns.v1.Release
+	(*CreateReleaseRequest)(nil),   // 27: strata.dns.v1.CreateReleaseRequest
+	(*CreateReleaseResponse)(nil),  // 28: strata.dns.v1.CreateReleaseResponse
+	(*ListReleasesRequest)(nil),    // 29: strata.dns.v1.ListReleasesRequest
+	(*ListReleasesResponse)(nil),   // 30: strata.dns.v1.ListReleasesResponse
+	(*PromoteReleaseRequest)(nil),  // 31: strata.dns.v1.PromoteReleaseRequest
+	(*PromoteReleaseResponse)(nil), // 32: strata.dns.v1.PromoteReleaseResponse
+	(*RevertZoneRequest)(nil),      // 33: strata.dns.v1.RevertZoneRequest
+	(*RevertZoneResponse)(nil),     // 34: strata.dns.v1.RevertZoneResponse
+	nil,                            // 35: strata.dns.v1.CreateZoneRequest.LabelsEntry
+	nil,                            // 36: strata.dns.v1.UpdateZoneRequest.LabelsEntry
+	(*Soa)(nil),                    // 37: strata.dns.v1.Soa
+	(*Zone)(nil),                   // 38: strata.dns.v1.Zone
+	(*Record)(nil),                 // 39: strata.dns.v1.Record
+	(RecordType)(0),                // 40: strata.dns.v1.RecordType
+	(*timestamppb.Timestamp)(nil),  // 41: google.protobuf.Timestamp
 }
 var file_strata_dns_v1_dns_proto_depIdxs = []int32{
-	35, // 0: strata.dns.v1.CreateZoneRequest.soa:type_name -> strata.dns.v1.Soa
-	33, // 1: strata.dns.v1.CreateZoneRequest.labels:type_name -> strata.dns.v1.CreateZoneRequest.LabelsEntry
-	36, // 2: strata.dns.v1.CreateZoneResponse.zone:type_name -> strata.dns.v1.Zone
-	36, // 3: strata.dns.v1.GetZoneResponse.zone:type_name -> strata.dns.v1.Zone
-	36, // 4: strata.dns.v1.GetZoneResponse.released:type_name -> strata.dns.v1.Zone
+	37, // 0: strata.dns.v1.CreateZoneRequest.soa:type_name -> strata.dns.v1.Soa
+	35, // 1: strata.dns.v1.CreateZoneRequest.labels:type_name -> strata.dns.v1.CreateZoneRequest.LabelsEntry
+	38, // 2: strata.dns.v1.CreateZoneResponse.zone:type_name -> strata.dns.v1.Zone
+	38, // 3: strata.dns.v1.GetZoneResponse.zone:type_name -> strata.dns.v1.Zone
+	38, // 4: strata.dns.v1.GetZoneResponse.released:type_name -> strata.dns.v1.Zone
 	6,  // 5: strata.dns.v1.ListZonesResponse.zones:type_name -> strata.dns.v1.ZoneSummary
-	35, // 6: strata.dns.v1.UpdateZoneRequest.soa:type_name -> strata.dns.v1.Soa
-	34, // 7: strata.dns.v1.UpdateZoneRequest.labels:type_name -> strata.dns.v1.UpdateZoneRequest.LabelsEntry
-	36, // 8: strata.dns.v1.UpdateZoneResponse.zone:type_name -> strata.dns.v1.Zone
-	37, // 9: strata.dns.v1.AddRecordRequest.record:type_name -> strata.dns.v1.Record
-	37, // 10: strata.dns.v1.AddRecordResponse.record:type_name -> strata.dns.v1.Record
-	37, // 11: strata.dns.v1.UpdateRecordRequest.record:type_name -> strata.dns.v1.Record
-	37, // 12: strata.dns.v1.UpdateRecordResponse.record:type_name -> strata.dns.v1.Record
-	38, // 13: strata.dns.v1.ListRecordsRequest.type:type_name -> strata.dns.v1.RecordType
-	37, // 14: strata.dns.v1.ListRecordsResponse.records:type_name -> strata.dns.v1.Record
+	37, // 6: strata.dns.v1.UpdateZoneRequest.soa:type_name -> strata.dns.v1.Soa
+	36, // 7: strata.dns.v1.UpdateZoneRequest.labels:type_name -> strata.dns.v1.UpdateZoneRequest.LabelsEntry
+	38, // 8: strata.dns.v1.UpdateZoneResponse.zone:type_name -> strata.dns.v1.Zone
+	39, // 9: strata.dns.v1.AddRecordRequest.record:type_name -> strata.dns.v1.Record
+	39, // 10: strata.dns.v1.AddRecordResponse.record:type_name -> strata.dns.v1.Record
+	39, // 11: strata.dns.v1.UpdateRecordRequest.record:type_name -> strata.dns.v1.Record
+	39, // 12: strata.dns.v1.UpdateRecordResponse.record:type_name -> strata.dns.v1.Record
+	40, // 13: strata.dns.v1.ListRecordsRequest.type:type_name -> strata.dns.v1.RecordType
+	39, // 14: strata.dns.v1.ListRecordsResponse.records:type_name -> strata.dns.v1.Record
 	25, // 15: strata.dns.v1.DiffZoneResponse.changes:type_name -> strata.dns.v1.PendingChange
-	39, // 16: strata.dns.v1.PendingChange.time:type_name -> google.protobuf.Timestamp
-	39, // 17: strata.dns.v1.Release.time:type_name -> google.protobuf.Timestamp
-	26, // 18: strata.dns.v1.CreateReleaseResponse.release:type_name -> strata.dns.v1.Release
-	26, // 19: strata.dns.v1.ListReleasesResponse.releases:type_name -> strata.dns.v1.Release
-	26, // 20: strata.dns.v1.RevertZoneResponse.release:type_name -> strata.dns.v1.Release
-	0,  // 21: strata.dns.v1.DnsService.CreateZone:input_type -> strata.dns.v1.CreateZoneRequest
-	2,  // 22: strata.dns.v1.DnsService.GetZone:input_type -> strata.dns.v1.GetZoneRequest
-	4,  // 23: strata.dns.v1.DnsService.ListZones:input_type -> strata.dns.v1.ListZonesRequest
-	7,  // 24: strata.dns.v1.DnsService.UpdateZone:input_type -> strata.dns.v1.UpdateZoneRequest
-	9,  // 25: strata.dns.v1.DnsService.DeleteZone:input_type -> strata.dns.v1.DeleteZoneRequest
-	11, // 26: strata.dns.v1.DnsService.AddRecord:input_type -> strata.dns.v1.AddRecordRequest
-	13, // 27: strata.dns.v1.DnsService.UpdateRecord:input_type -> strata.dns.v1.UpdateRecordRequest
-	15, // 28: strata.dns.v1.DnsService.RemoveRecord:input_type -> strata.dns.v1.RemoveRecordRequest
-	17, // 29: strata.dns.v1.DnsService.ListRecords:input_type -> strata.dns.v1.ListRecordsRequest
-	19, // 30: strata.dns.v1.DnsService.ImportZone:input_type -> strata.dns.v1.ImportZoneRequest
-	21, // 31: strata.dns.v1.DnsService.ExportZone:input_type -> strata.dns.v1.ExportZoneRequest
-	23, // 32: strata.dns.v1.DnsService.DiffZone:input_type -> strata.dns.v1.DiffZoneRequest
-	27, // 33: strata.dns.v1.DnsService.CreateRelease:input_type -> strata.dns.v1.CreateReleaseRequest
-	29, // 34: strata.dns.v1.DnsService.ListReleases:input_type -> strata.dns.v1.ListReleasesRequest
-	31, // 35: strata.dns.v1.DnsService.RevertZone:input_type -> strata.dns.v1.RevertZoneRequest
-	1,  // 36: strata.dns.v1.DnsService.CreateZone:output_type -> strata.dns.v1.CreateZoneResponse
-	3,  // 37: strata.dns.v1.DnsService.GetZone:output_type -> strata.dns.v1.GetZoneResponse
-	5,  // 38: strata.dns.v1.DnsService.ListZones:output_type -> strata.dns.v1.ListZonesResponse
-	8,  // 39: strata.dns.v1.DnsService.UpdateZone:output_type -> strata.dns.v1.UpdateZoneResponse
-	10, // 40: strata.dns.v1.DnsService.DeleteZone:output_type -> strata.dns.v1.DeleteZoneResponse
-	12, // 41: strata.dns.v1.DnsService.AddRecord:output_type -> strata.dns.v1.AddRecordResponse
-	14, // 42: strata.dns.v1.DnsService.UpdateRecord:output_type -> strata.dns.v1.UpdateRecordResponse
-	16, // 43: strata.dns.v1.DnsService.RemoveRecord:output_type -> strata.dns.v1.RemoveRecordResponse
-	18, // 44: strata.dns.v1.DnsService.ListRecords:output_type -> strata.dns.v1.ListRecordsResponse
-	20, // 45: strata.dns.v1.DnsService.ImportZone:output_type -> strata.dns.v1.ImportZoneResponse
-	22, // 46: strata.dns.v1.DnsService.ExportZone:output_type -> strata.dns.v1.ExportZoneResponse
-	24, // 47: strata.dns.v1.DnsService.DiffZone:output_type -> strata.dns.v1.DiffZoneResponse
-	28, // 48: strata.dns.v1.DnsService.CreateRelease:output_type -> strata.dns.v1.CreateReleaseResponse
-	30, // 49: strata.dns.v1.DnsService.ListReleases:output_type -> strata.dns.v1.ListReleasesResponse
-	32, // 50: strata.dns.v1.DnsService.RevertZone:output_type -> strata.dns.v1.RevertZoneResponse
-	36, // [36:51] is the sub-list for method output_type
-	21, // [21:36] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	41, // 16: strata.dns.v1.PendingChange.time:type_name -> google.protobuf.Timestamp
+	41, // 17: strata.dns.v1.Release.time:type_name -> google.protobuf.Timestamp
+	41, // 18: strata.dns.v1.Release.promoted_time:type_name -> google.protobuf.Timestamp
+	26, // 19: strata.dns.v1.CreateReleaseResponse.release:type_name -> strata.dns.v1.Release
+	26, // 20: strata.dns.v1.ListReleasesResponse.releases:type_name -> strata.dns.v1.Release
+	26, // 21: strata.dns.v1.PromoteReleaseResponse.release:type_name -> strata.dns.v1.Release
+	26, // 22: strata.dns.v1.RevertZoneResponse.release:type_name -> strata.dns.v1.Release
+	0,  // 23: strata.dns.v1.DnsService.CreateZone:input_type -> strata.dns.v1.CreateZoneRequest
+	2,  // 24: strata.dns.v1.DnsService.GetZone:input_type -> strata.dns.v1.GetZoneRequest
+	4,  // 25: strata.dns.v1.DnsService.ListZones:input_type -> strata.dns.v1.ListZonesRequest
+	7,  // 26: strata.dns.v1.DnsService.UpdateZone:input_type -> strata.dns.v1.UpdateZoneRequest
+	9,  // 27: strata.dns.v1.DnsService.DeleteZone:input_type -> strata.dns.v1.DeleteZoneRequest
+	11, // 28: strata.dns.v1.DnsService.AddRecord:input_type -> strata.dns.v1.AddRecordRequest
+	13, // 29: strata.dns.v1.DnsService.UpdateRecord:input_type -> strata.dns.v1.UpdateRecordRequest
+	15, // 30: strata.dns.v1.DnsService.RemoveRecord:input_type -> strata.dns.v1.RemoveRecordRequest
+	17, // 31: strata.dns.v1.DnsService.ListRecords:input_type -> strata.dns.v1.ListRecordsRequest
+	19, // 32: strata.dns.v1.DnsService.ImportZone:input_type -> strata.dns.v1.ImportZoneRequest
+	21, // 33: strata.dns.v1.DnsService.ExportZone:input_type -> strata.dns.v1.ExportZoneRequest
+	23, // 34: strata.dns.v1.DnsService.DiffZone:input_type -> strata.dns.v1.DiffZoneRequest
+	27, // 35: strata.dns.v1.DnsService.CreateRelease:input_type -> strata.dns.v1.CreateReleaseRequest
+	31, // 36: strata.dns.v1.DnsService.PromoteRelease:input_type -> strata.dns.v1.PromoteReleaseRequest
+	29, // 37: strata.dns.v1.DnsService.ListReleases:input_type -> strata.dns.v1.ListReleasesRequest
+	33, // 38: strata.dns.v1.DnsService.RevertZone:input_type -> strata.dns.v1.RevertZoneRequest
+	1,  // 39: strata.dns.v1.DnsService.CreateZone:output_type -> strata.dns.v1.CreateZoneResponse
+	3,  // 40: strata.dns.v1.DnsService.GetZone:output_type -> strata.dns.v1.GetZoneResponse
+	5,  // 41: strata.dns.v1.DnsService.ListZones:output_type -> strata.dns.v1.ListZonesResponse
+	8,  // 42: strata.dns.v1.DnsService.UpdateZone:output_type -> strata.dns.v1.UpdateZoneResponse
+	10, // 43: strata.dns.v1.DnsService.DeleteZone:output_type -> strata.dns.v1.DeleteZoneResponse
+	12, // 44: strata.dns.v1.DnsService.AddRecord:output_type -> strata.dns.v1.AddRecordResponse
+	14, // 45: strata.dns.v1.DnsService.UpdateRecord:output_type -> strata.dns.v1.UpdateRecordResponse
+	16, // 46: strata.dns.v1.DnsService.RemoveRecord:output_type -> strata.dns.v1.RemoveRecordResponse
+	18, // 47: strata.dns.v1.DnsService.ListRecords:output_type -> strata.dns.v1.ListRecordsResponse
+	20, // 48: strata.dns.v1.DnsService.ImportZone:output_type -> strata.dns.v1.ImportZoneResponse
+	22, // 49: strata.dns.v1.DnsService.ExportZone:output_type -> strata.dns.v1.ExportZoneResponse
+	24, // 50: strata.dns.v1.DnsService.DiffZone:output_type -> strata.dns.v1.DiffZoneResponse
+	28, // 51: strata.dns.v1.DnsService.CreateRelease:output_type -> strata.dns.v1.CreateReleaseResponse
+	32, // 52: strata.dns.v1.DnsService.PromoteRelease:output_type -> strata.dns.v1.PromoteReleaseResponse
+	30, // 53: strata.dns.v1.DnsService.ListReleases:output_type -> strata.dns.v1.ListReleasesResponse
+	34, // 54: strata.dns.v1.DnsService.RevertZone:output_type -> strata.dns.v1.RevertZoneResponse
+	39, // [39:55] is the sub-list for method output_type
+	23, // [23:39] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_strata_dns_v1_dns_proto_init() }
@@ -2244,13 +2433,14 @@ func file_strata_dns_v1_dns_proto_init() {
 	file_strata_dns_v1_dns_proto_msgTypes[19].OneofWrappers = []any{}
 	file_strata_dns_v1_dns_proto_msgTypes[27].OneofWrappers = []any{}
 	file_strata_dns_v1_dns_proto_msgTypes[31].OneofWrappers = []any{}
+	file_strata_dns_v1_dns_proto_msgTypes[33].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_dns_v1_dns_proto_rawDesc), len(file_strata_dns_v1_dns_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   35,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -60,6 +60,9 @@ const (
 	// DnsServiceCreateReleaseProcedure is the fully-qualified name of the DnsService's CreateRelease
 	// RPC.
 	DnsServiceCreateReleaseProcedure = "/strata.dns.v1.DnsService/CreateRelease"
+	// DnsServicePromoteReleaseProcedure is the fully-qualified name of the DnsService's PromoteRelease
+	// RPC.
+	DnsServicePromoteReleaseProcedure = "/strata.dns.v1.DnsService/PromoteRelease"
 	// DnsServiceListReleasesProcedure is the fully-qualified name of the DnsService's ListReleases RPC.
 	DnsServiceListReleasesProcedure = "/strata.dns.v1.DnsService/ListReleases"
 	// DnsServiceRevertZoneProcedure is the fully-qualified name of the DnsService's RevertZone RPC.
@@ -106,9 +109,13 @@ type DnsServiceClient interface {
 	// DiffZone shows what the next release would change: the pending changes and
 	// a line diff of the released and working zone files.
 	DiffZone(context.Context, *v1.DiffZoneRequest) (*v1.DiffZoneResponse, error)
-	// CreateRelease publishes the working copy to the nodes as the next release;
-	// failed_precondition when nothing changed since the last release.
+	// CreateRelease publishes the working copy to the nodes as the next release
+	// (with staging, to staging nodes only); failed_precondition when nothing
+	// changed since the last release.
 	CreateRelease(context.Context, *v1.CreateReleaseRequest) (*v1.CreateReleaseResponse, error)
+	// PromoteRelease makes the newest release, a staging release, live on
+	// stable nodes too; failed_precondition when they run it already.
+	PromoteRelease(context.Context, *v1.PromoteReleaseRequest) (*v1.PromoteReleaseResponse, error)
 	// ListReleases lists a zone's releases, oldest first.
 	ListReleases(context.Context, *v1.ListReleasesRequest) (*v1.ListReleasesResponse, error)
 	// RevertZone releases the content of an earlier release as a new release (the
@@ -207,6 +214,12 @@ func NewDnsServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...
 			connect.WithSchema(dnsServiceMethods.ByName("CreateRelease")),
 			connect.WithClientOptions(opts...),
 		),
+		promoteRelease: connect.NewClient[v1.PromoteReleaseRequest, v1.PromoteReleaseResponse](
+			httpClient,
+			baseURL+DnsServicePromoteReleaseProcedure,
+			connect.WithSchema(dnsServiceMethods.ByName("PromoteRelease")),
+			connect.WithClientOptions(opts...),
+		),
 		listReleases: connect.NewClient[v1.ListReleasesRequest, v1.ListReleasesResponse](
 			httpClient,
 			baseURL+DnsServiceListReleasesProcedure,
@@ -224,21 +237,22 @@ func NewDnsServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...
 
 // dnsServiceClient implements DnsServiceClient.
 type dnsServiceClient struct {
-	createZone    *connect.Client[v1.CreateZoneRequest, v1.CreateZoneResponse]
-	getZone       *connect.Client[v1.GetZoneRequest, v1.GetZoneResponse]
-	listZones     *connect.Client[v1.ListZonesRequest, v1.ListZonesResponse]
-	updateZone    *connect.Client[v1.UpdateZoneRequest, v1.UpdateZoneResponse]
-	deleteZone    *connect.Client[v1.DeleteZoneRequest, v1.DeleteZoneResponse]
-	addRecord     *connect.Client[v1.AddRecordRequest, v1.AddRecordResponse]
-	updateRecord  *connect.Client[v1.UpdateRecordRequest, v1.UpdateRecordResponse]
-	removeRecord  *connect.Client[v1.RemoveRecordRequest, v1.RemoveRecordResponse]
-	listRecords   *connect.Client[v1.ListRecordsRequest, v1.ListRecordsResponse]
-	importZone    *connect.Client[v1.ImportZoneRequest, v1.ImportZoneResponse]
-	exportZone    *connect.Client[v1.ExportZoneRequest, v1.ExportZoneResponse]
-	diffZone      *connect.Client[v1.DiffZoneRequest, v1.DiffZoneResponse]
-	createRelease *connect.Client[v1.CreateReleaseRequest, v1.CreateReleaseResponse]
-	listReleases  *connect.Client[v1.ListReleasesRequest, v1.ListReleasesResponse]
-	revertZone    *connect.Client[v1.RevertZoneRequest, v1.RevertZoneResponse]
+	createZone     *connect.Client[v1.CreateZoneRequest, v1.CreateZoneResponse]
+	getZone        *connect.Client[v1.GetZoneRequest, v1.GetZoneResponse]
+	listZones      *connect.Client[v1.ListZonesRequest, v1.ListZonesResponse]
+	updateZone     *connect.Client[v1.UpdateZoneRequest, v1.UpdateZoneResponse]
+	deleteZone     *connect.Client[v1.DeleteZoneRequest, v1.DeleteZoneResponse]
+	addRecord      *connect.Client[v1.AddRecordRequest, v1.AddRecordResponse]
+	updateRecord   *connect.Client[v1.UpdateRecordRequest, v1.UpdateRecordResponse]
+	removeRecord   *connect.Client[v1.RemoveRecordRequest, v1.RemoveRecordResponse]
+	listRecords    *connect.Client[v1.ListRecordsRequest, v1.ListRecordsResponse]
+	importZone     *connect.Client[v1.ImportZoneRequest, v1.ImportZoneResponse]
+	exportZone     *connect.Client[v1.ExportZoneRequest, v1.ExportZoneResponse]
+	diffZone       *connect.Client[v1.DiffZoneRequest, v1.DiffZoneResponse]
+	createRelease  *connect.Client[v1.CreateReleaseRequest, v1.CreateReleaseResponse]
+	promoteRelease *connect.Client[v1.PromoteReleaseRequest, v1.PromoteReleaseResponse]
+	listReleases   *connect.Client[v1.ListReleasesRequest, v1.ListReleasesResponse]
+	revertZone     *connect.Client[v1.RevertZoneRequest, v1.RevertZoneResponse]
 }
 
 // CreateZone calls strata.dns.v1.DnsService.CreateZone.
@@ -358,6 +372,15 @@ func (c *dnsServiceClient) CreateRelease(ctx context.Context, req *v1.CreateRele
 	return nil, err
 }
 
+// PromoteRelease calls strata.dns.v1.DnsService.PromoteRelease.
+func (c *dnsServiceClient) PromoteRelease(ctx context.Context, req *v1.PromoteReleaseRequest) (*v1.PromoteReleaseResponse, error) {
+	response, err := c.promoteRelease.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // ListReleases calls strata.dns.v1.DnsService.ListReleases.
 func (c *dnsServiceClient) ListReleases(ctx context.Context, req *v1.ListReleasesRequest) (*v1.ListReleasesResponse, error) {
 	response, err := c.listReleases.CallUnary(ctx, connect.NewRequest(req))
@@ -416,9 +439,13 @@ type DnsServiceHandler interface {
 	// DiffZone shows what the next release would change: the pending changes and
 	// a line diff of the released and working zone files.
 	DiffZone(context.Context, *v1.DiffZoneRequest) (*v1.DiffZoneResponse, error)
-	// CreateRelease publishes the working copy to the nodes as the next release;
-	// failed_precondition when nothing changed since the last release.
+	// CreateRelease publishes the working copy to the nodes as the next release
+	// (with staging, to staging nodes only); failed_precondition when nothing
+	// changed since the last release.
 	CreateRelease(context.Context, *v1.CreateReleaseRequest) (*v1.CreateReleaseResponse, error)
+	// PromoteRelease makes the newest release, a staging release, live on
+	// stable nodes too; failed_precondition when they run it already.
+	PromoteRelease(context.Context, *v1.PromoteReleaseRequest) (*v1.PromoteReleaseResponse, error)
 	// ListReleases lists a zone's releases, oldest first.
 	ListReleases(context.Context, *v1.ListReleasesRequest) (*v1.ListReleasesResponse, error)
 	// RevertZone releases the content of an earlier release as a new release (the
@@ -513,6 +540,12 @@ func NewDnsServiceHandler(svc DnsServiceHandler, opts ...connect.HandlerOption) 
 		connect.WithSchema(dnsServiceMethods.ByName("CreateRelease")),
 		connect.WithHandlerOptions(opts...),
 	)
+	dnsServicePromoteReleaseHandler := connect.NewUnaryHandlerSimple(
+		DnsServicePromoteReleaseProcedure,
+		svc.PromoteRelease,
+		connect.WithSchema(dnsServiceMethods.ByName("PromoteRelease")),
+		connect.WithHandlerOptions(opts...),
+	)
 	dnsServiceListReleasesHandler := connect.NewUnaryHandlerSimple(
 		DnsServiceListReleasesProcedure,
 		svc.ListReleases,
@@ -553,6 +586,8 @@ func NewDnsServiceHandler(svc DnsServiceHandler, opts ...connect.HandlerOption) 
 			dnsServiceDiffZoneHandler.ServeHTTP(w, r)
 		case DnsServiceCreateReleaseProcedure:
 			dnsServiceCreateReleaseHandler.ServeHTTP(w, r)
+		case DnsServicePromoteReleaseProcedure:
+			dnsServicePromoteReleaseHandler.ServeHTTP(w, r)
 		case DnsServiceListReleasesProcedure:
 			dnsServiceListReleasesHandler.ServeHTTP(w, r)
 		case DnsServiceRevertZoneProcedure:
@@ -616,6 +651,10 @@ func (UnimplementedDnsServiceHandler) DiffZone(context.Context, *v1.DiffZoneRequ
 
 func (UnimplementedDnsServiceHandler) CreateRelease(context.Context, *v1.CreateReleaseRequest) (*v1.CreateReleaseResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("strata.dns.v1.DnsService.CreateRelease is not implemented"))
+}
+
+func (UnimplementedDnsServiceHandler) PromoteRelease(context.Context, *v1.PromoteReleaseRequest) (*v1.PromoteReleaseResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("strata.dns.v1.DnsService.PromoteRelease is not implemented"))
 }
 
 func (UnimplementedDnsServiceHandler) ListReleases(context.Context, *v1.ListReleasesRequest) (*v1.ListReleasesResponse, error) {

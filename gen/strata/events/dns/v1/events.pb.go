@@ -472,9 +472,11 @@ func (x *ZoneImported) GetRecords() []*v1.Record {
 
 // dns.zone.released
 type ZoneReleased struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ZoneId        string                 `protobuf:"bytes,1,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
-	Note          string                 `protobuf:"bytes,2,opt,name=note,proto3" json:"note,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	ZoneId string                 `protobuf:"bytes,1,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
+	Note   string                 `protobuf:"bytes,2,opt,name=note,proto3" json:"note,omitempty"`
+	// Only nodes on the staging track receive a staging release.
+	Staging       bool `protobuf:"varint,3,opt,name=staging,proto3" json:"staging,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -523,6 +525,75 @@ func (x *ZoneReleased) GetNote() string {
 	return ""
 }
 
+func (x *ZoneReleased) GetStaging() bool {
+	if x != nil {
+		return x.Staging
+	}
+	return false
+}
+
+// dns.zone.promoted: the newest release, a staging release, now runs on
+// stable nodes too.
+type ZonePromoted struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ZoneId        string                 `protobuf:"bytes,1,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
+	Note          string                 `protobuf:"bytes,2,opt,name=note,proto3" json:"note,omitempty"`
+	Release       uint64                 `protobuf:"varint,3,opt,name=release,proto3" json:"release,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ZonePromoted) Reset() {
+	*x = ZonePromoted{}
+	mi := &file_strata_events_dns_v1_events_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ZonePromoted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ZonePromoted) ProtoMessage() {}
+
+func (x *ZonePromoted) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_events_dns_v1_events_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ZonePromoted.ProtoReflect.Descriptor instead.
+func (*ZonePromoted) Descriptor() ([]byte, []int) {
+	return file_strata_events_dns_v1_events_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ZonePromoted) GetZoneId() string {
+	if x != nil {
+		return x.ZoneId
+	}
+	return ""
+}
+
+func (x *ZonePromoted) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *ZonePromoted) GetRelease() uint64 {
+	if x != nil {
+		return x.Release
+	}
+	return 0
+}
+
 // dns.zone.reverted: a release whose content is the zone as of release
 // to_release, carried whole so the projection needs no replay.
 type ZoneReverted struct {
@@ -538,7 +609,7 @@ type ZoneReverted struct {
 
 func (x *ZoneReverted) Reset() {
 	*x = ZoneReverted{}
-	mi := &file_strata_events_dns_v1_events_proto_msgTypes[9]
+	mi := &file_strata_events_dns_v1_events_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -550,7 +621,7 @@ func (x *ZoneReverted) String() string {
 func (*ZoneReverted) ProtoMessage() {}
 
 func (x *ZoneReverted) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_dns_v1_events_proto_msgTypes[9]
+	mi := &file_strata_events_dns_v1_events_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -563,7 +634,7 @@ func (x *ZoneReverted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ZoneReverted.ProtoReflect.Descriptor instead.
 func (*ZoneReverted) Descriptor() ([]byte, []int) {
-	return file_strata_events_dns_v1_events_proto_rawDescGZIP(), []int{9}
+	return file_strata_events_dns_v1_events_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ZoneReverted) GetZoneId() string {
@@ -635,10 +706,15 @@ const file_strata_events_dns_v1_events_proto_rawDesc = "" +
 	"\fZoneImported\x12\x17\n" +
 	"\azone_id\x18\x01 \x01(\tR\x06zoneId\x12>\n" +
 	"\bsettings\x18\x02 \x01(\v2\".strata.events.dns.v1.ZoneSettingsR\bsettings\x12/\n" +
-	"\arecords\x18\x03 \x03(\v2\x15.strata.dns.v1.RecordR\arecords\";\n" +
+	"\arecords\x18\x03 \x03(\v2\x15.strata.dns.v1.RecordR\arecords\"U\n" +
 	"\fZoneReleased\x12\x17\n" +
 	"\azone_id\x18\x01 \x01(\tR\x06zoneId\x12\x12\n" +
-	"\x04note\x18\x02 \x01(\tR\x04note\"\xcb\x01\n" +
+	"\x04note\x18\x02 \x01(\tR\x04note\x12\x18\n" +
+	"\astaging\x18\x03 \x01(\bR\astaging\"U\n" +
+	"\fZonePromoted\x12\x17\n" +
+	"\azone_id\x18\x01 \x01(\tR\x06zoneId\x12\x12\n" +
+	"\x04note\x18\x02 \x01(\tR\x04note\x12\x18\n" +
+	"\arelease\x18\x03 \x01(\x04R\arelease\"\xcb\x01\n" +
 	"\fZoneReverted\x12\x17\n" +
 	"\azone_id\x18\x01 \x01(\tR\x06zoneId\x12\x1d\n" +
 	"\n" +
@@ -659,7 +735,7 @@ func file_strata_events_dns_v1_events_proto_rawDescGZIP() []byte {
 	return file_strata_events_dns_v1_events_proto_rawDescData
 }
 
-var file_strata_events_dns_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_strata_events_dns_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_strata_events_dns_v1_events_proto_goTypes = []any{
 	(*ZoneSettings)(nil),  // 0: strata.events.dns.v1.ZoneSettings
 	(*ZoneCreated)(nil),   // 1: strata.events.dns.v1.ZoneCreated
@@ -670,22 +746,23 @@ var file_strata_events_dns_v1_events_proto_goTypes = []any{
 	(*RecordRemoved)(nil), // 6: strata.events.dns.v1.RecordRemoved
 	(*ZoneImported)(nil),  // 7: strata.events.dns.v1.ZoneImported
 	(*ZoneReleased)(nil),  // 8: strata.events.dns.v1.ZoneReleased
-	(*ZoneReverted)(nil),  // 9: strata.events.dns.v1.ZoneReverted
-	nil,                   // 10: strata.events.dns.v1.ZoneSettings.LabelsEntry
-	(*v1.Soa)(nil),        // 11: strata.dns.v1.Soa
-	(*v1.Record)(nil),     // 12: strata.dns.v1.Record
+	(*ZonePromoted)(nil),  // 9: strata.events.dns.v1.ZonePromoted
+	(*ZoneReverted)(nil),  // 10: strata.events.dns.v1.ZoneReverted
+	nil,                   // 11: strata.events.dns.v1.ZoneSettings.LabelsEntry
+	(*v1.Soa)(nil),        // 12: strata.dns.v1.Soa
+	(*v1.Record)(nil),     // 13: strata.dns.v1.Record
 }
 var file_strata_events_dns_v1_events_proto_depIdxs = []int32{
-	11, // 0: strata.events.dns.v1.ZoneSettings.soa:type_name -> strata.dns.v1.Soa
-	10, // 1: strata.events.dns.v1.ZoneSettings.labels:type_name -> strata.events.dns.v1.ZoneSettings.LabelsEntry
+	12, // 0: strata.events.dns.v1.ZoneSettings.soa:type_name -> strata.dns.v1.Soa
+	11, // 1: strata.events.dns.v1.ZoneSettings.labels:type_name -> strata.events.dns.v1.ZoneSettings.LabelsEntry
 	0,  // 2: strata.events.dns.v1.ZoneCreated.settings:type_name -> strata.events.dns.v1.ZoneSettings
 	0,  // 3: strata.events.dns.v1.ZoneUpdated.settings:type_name -> strata.events.dns.v1.ZoneSettings
-	12, // 4: strata.events.dns.v1.RecordAdded.record:type_name -> strata.dns.v1.Record
-	12, // 5: strata.events.dns.v1.RecordUpdated.record:type_name -> strata.dns.v1.Record
+	13, // 4: strata.events.dns.v1.RecordAdded.record:type_name -> strata.dns.v1.Record
+	13, // 5: strata.events.dns.v1.RecordUpdated.record:type_name -> strata.dns.v1.Record
 	0,  // 6: strata.events.dns.v1.ZoneImported.settings:type_name -> strata.events.dns.v1.ZoneSettings
-	12, // 7: strata.events.dns.v1.ZoneImported.records:type_name -> strata.dns.v1.Record
+	13, // 7: strata.events.dns.v1.ZoneImported.records:type_name -> strata.dns.v1.Record
 	0,  // 8: strata.events.dns.v1.ZoneReverted.settings:type_name -> strata.events.dns.v1.ZoneSettings
-	12, // 9: strata.events.dns.v1.ZoneReverted.records:type_name -> strata.dns.v1.Record
+	13, // 9: strata.events.dns.v1.ZoneReverted.records:type_name -> strata.dns.v1.Record
 	10, // [10:10] is the sub-list for method output_type
 	10, // [10:10] is the sub-list for method input_type
 	10, // [10:10] is the sub-list for extension type_name
@@ -704,7 +781,7 @@ func file_strata_events_dns_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_events_dns_v1_events_proto_rawDesc), len(file_strata_events_dns_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
