@@ -41,6 +41,7 @@ type State[C Content] struct {
 	newestDeleted  bool
 	stable         C // newest non-staging release: the stable track
 	stableDeleted  bool
+	stableNumber   uint64
 	latest         uint64
 	pending        int
 }
@@ -57,6 +58,9 @@ func (s *State[C]) Newest() C { return live(s.newest, s.newestDeleted) }
 
 // Stable is the content stable nodes run (zero: none or removed).
 func (s *State[C]) Stable() C { return live(s.stable, s.stableDeleted) }
+
+// StableNumber is the number of the release stable nodes run (0: none).
+func (s *State[C]) StableNumber() uint64 { return s.stableNumber }
 
 // NewestDeleted reports whether the newest release removed the object.
 func (s *State[C]) NewestDeleted() bool { return s.newestDeleted }
@@ -83,13 +87,15 @@ func (s *State[C]) Changed() { s.pending++ }
 func (s *State[C]) Released(n uint64, c C, deleted, staging bool) {
 	s.newest, s.newestDeleted = c, deleted
 	if !staging {
-		s.stable, s.stableDeleted = c, deleted
+		s.stable, s.stableDeleted, s.stableNumber = c, deleted, n
 	}
 	s.latest, s.pending = n, 0
 }
 
 // Promoted makes the newest release live on the stable track too.
-func (s *State[C]) Promoted() { s.stable, s.stableDeleted = s.newest, s.newestDeleted }
+func (s *State[C]) Promoted() {
+	s.stable, s.stableDeleted, s.stableNumber = s.newest, s.newestDeleted, s.latest
+}
 
 // Reverted records release n with content c on both tracks; the working
 // copy becomes working (a revert replaces pending changes).

@@ -11,6 +11,7 @@ import (
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	ev "github.com/strata-edge/strata/gen/strata/events/config/v1"
 	"github.com/strata-edge/strata/pkg/apierr"
+	"github.com/strata-edge/strata/pkg/release"
 )
 
 // App is the aggregate of one HTTP application, stored in stream "app.<id>".
@@ -21,27 +22,27 @@ import (
 // command path (after the append) and the rehydrate path (from stored
 // events) use.
 //
-// The aggregate holds three contents: the draft (working copy with pending
-// changes; private and mutated in place), the newest release (what the
-// staging track runs) and the newest non-staging release (what the stable
-// track runs). Released contents are immutable: they are shared with
+// Its release state (pkg/release) holds three contents: the draft
+// (rel.Working, with pending changes; private and mutated in place), the
+// newest release (the staging track) and the newest non-staging release (the
+// stable track). Released contents are immutable: they are shared with
 // snapshots, and apply replaces them instead of changing them.
 type App struct {
 	id      string
 	version uint64 // position of the newest applied event: the stream version
 	created bool
-
-	draft        *configv1.App
-	draftDeleted bool
-
-	released        *configv1.App // nil before the first release
-	releasedDeleted bool
-	stable          *configv1.App // nil before the first non-staging release
-	stableDeleted   bool
-
-	latestRelease uint64
-	pending       int // events since the newest release
+	rel     release.State[*configv1.App]
 }
+
+// appKind is the release core's view of apps.
+var appKind = release.Kind[*configv1.App]{Name: "app", Promote: "strata release promote --app",
+	Same: func(x, y *configv1.App) bool {
+		if x.Release != y.Release {
+			x = shallowCopy(x)
+			x.Release = y.Release
+		}
+		return proto.Equal(x, y)
+	}}
 
 // NewApp returns an empty aggregate for id, ready for Create or rehydration.
 func NewApp(id string) *App { return &App{id: id} }
@@ -71,39 +72,34 @@ func (a *App) Version() uint64 { return a.version }
 func (a *App) Exists() bool { return a.created }
 
 // Deleted reports whether the working copy is deleted (pending or released).
-func (a *App) Deleted() bool { return a.draftDeleted }
+func (a *App) Deleted() bool { return a.rel.WorkingDeleted }
 
 // Gone reports whether the app's deletion was released: it runs nowhere.
-func (a *App) Gone() bool { return a.created && a.draftDeleted && a.releasedDeleted && a.pending == 0 }
+func (a *App) Gone() bool {
+	return a.created && a.rel.WorkingDeleted && a.rel.NewestDeleted() && a.rel.Pending() == 0
+}
 
 // LatestRelease is the number of the newest release (0 before the first).
-func (a *App) LatestRelease() uint64 { return a.latestRelease }
+func (a *App) LatestRelease() uint64 { return a.rel.Latest() }
 
 // Pending is the number of changes since the newest release.
-func (a *App) Pending() int { return a.pending }
+func (a *App) Pending() int { return a.rel.Pending() }
+
+// Releases is the app's release state (release.Aggregate).
+func (a *App) Releases() *release.State[*configv1.App] { return &a.rel }
 
 // Draft returns a copy of the working copy.
-func (a *App) Draft() *configv1.App { return proto.Clone(a.draft).(*configv1.App) }
+func (a *App) Draft() *configv1.App { return proto.Clone(a.rel.Working).(*configv1.App) }
 
 // Released returns the newest released content (shared, immutable; nil
 // before the first release or when the release deleted the app).
-func (a *App) Released() *configv1.App {
-	if a.releasedDeleted {
-		return nil
-	}
-	return a.released
-}
+func (a *App) Released() *configv1.App { return a.rel.Newest() }
 
 // Stable returns the content of the newest non-staging release (shared,
 // immutable; nil when none or deleted).
-func (a *App) Stable() *configv1.App {
-	if a.stableDeleted {
-		return nil
-	}
-	return a.stable
-}
+func (a *App) Stable() *configv1.App { return a.rel.Stable() }
 
-func (a *App) draftView() *configv1.App { return a.draft }
+func (a *App) draftView() *configv1.App { return a.rel.Working }
 
 // --- commands -------------------------------------------------------------
 
@@ -111,7 +107,7 @@ func (a *App) mustEditable() error {
 	switch {
 	case !a.created:
 		return apierr.NotFound("app", a.id)
-	case a.draftDeleted:
+	case a.rel.WorkingDeleted:
 		return apierr.FailedPrecondition(fmt.Sprintf("app %s is deleted (release the deletion, or revert the app to bring it back)", a.id))
 	}
 	return nil
@@ -138,7 +134,7 @@ func (a *App) Update(settings *ev.AppSettings) ([]proto.Message, error) {
 	if len(vs) > 0 {
 		return nil, apierr.Invalid(vs...)
 	}
-	if proto.Equal(s, settingsOf(a.draft)) {
+	if proto.Equal(s, settingsOf(a.rel.Working)) {
 		return nil, nil
 	}
 	return []proto.Message{&ev.AppUpdated{AppId: a.id, Settings: s}}, nil
@@ -161,7 +157,7 @@ func (a *App) CreateUpstream(u *configv1.Upstream) ([]proto.Message, error) {
 	if n != nil && n.Id == "" {
 		vs = append(vs, apierr.FieldViolation{Field: "upstream.id", Reason: "is empty"})
 	}
-	if n != nil && findUpstream(a.draft, n.Name) >= 0 {
+	if n != nil && findUpstream(a.rel.Working, n.Name) >= 0 {
 		vs = append(vs, apierr.FieldViolation{Field: "upstream.name", Reason: fmt.Sprintf("upstream %q already exists in this app", n.Name)})
 	}
 	if len(vs) > 0 {
@@ -179,21 +175,21 @@ func (a *App) UpdateUpstream(u *configv1.Upstream) ([]proto.Message, error) {
 	if u == nil {
 		return nil, apierr.Invalid(apierr.FieldViolation{Field: "upstream", Reason: "is required"})
 	}
-	i := findUpstream(a.draft, u.Id)
+	i := findUpstream(a.rel.Working, u.Id)
 	if u.Id == "" {
-		i = findUpstream(a.draft, u.Name)
+		i = findUpstream(a.rel.Working, u.Name)
 	}
 	if i < 0 {
 		return nil, apierr.NotFound("upstream", firstNonEmpty(u.Id, u.Name))
 	}
-	old := a.draft.Upstreams[i]
+	old := a.rel.Working.Upstreams[i]
 	in := proto.Clone(u).(*configv1.Upstream)
 	in.Id = old.Id
 	n, vs := normalizeUpstream("upstream", in)
 	if n != nil && n.Name != old.Name {
-		if findUpstream(a.draft, n.Name) >= 0 {
+		if findUpstream(a.rel.Working, n.Name) >= 0 {
 			vs = append(vs, apierr.FieldViolation{Field: "upstream.name", Reason: fmt.Sprintf("upstream %q already exists in this app", n.Name)})
-		} else if refs := ruleReferences(a.draft, old.Name); len(refs) > 0 {
+		} else if refs := ruleReferences(a.rel.Working, old.Name); len(refs) > 0 {
 			vs = append(vs, apierr.FieldViolation{Field: "upstream.name",
 				Reason: fmt.Sprintf("cannot rename upstream %q: it is used by %s", old.Name, strings.Join(refs, ", "))})
 		}
@@ -212,12 +208,12 @@ func (a *App) DeleteUpstream(ref string) ([]proto.Message, error) {
 	if err := a.mustEditable(); err != nil {
 		return nil, err
 	}
-	i := findUpstream(a.draft, ref)
+	i := findUpstream(a.rel.Working, ref)
 	if i < 0 {
 		return nil, apierr.NotFound("upstream", ref)
 	}
-	u := a.draft.Upstreams[i]
-	if refs := ruleReferences(a.draft, u.Name); len(refs) > 0 {
+	u := a.rel.Working.Upstreams[i]
+	if refs := ruleReferences(a.rel.Working, u.Name); len(refs) > 0 {
 		return nil, apierr.Invalid(apierr.FieldViolation{Field: "upstream",
 			Reason: fmt.Sprintf("cannot delete upstream %q: it is used by %s", u.Name, strings.Join(refs, ", "))})
 	}
@@ -229,14 +225,14 @@ func (a *App) CreateRule(r *configv1.Rule, at *uint32) ([]proto.Message, error) 
 	if err := a.mustEditable(); err != nil {
 		return nil, err
 	}
-	n, vs := normalizeRule("rule", r, upstreamNames(a.draft))
+	n, vs := normalizeRule("rule", r, upstreamNames(a.rel.Working))
 	if n != nil && n.Id == "" {
 		vs = append(vs, apierr.FieldViolation{Field: "rule.id", Reason: "is empty"})
 	}
-	if n != nil && findRule(a.draft, n.Name) >= 0 {
+	if n != nil && findRule(a.rel.Working, n.Name) >= 0 {
 		vs = append(vs, apierr.FieldViolation{Field: "rule.name", Reason: fmt.Sprintf("rule %q already exists in this app", n.Name)})
 	}
-	pos := uint32(len(a.draft.Rules))
+	pos := uint32(len(a.rel.Working.Rules))
 	if at != nil {
 		if *at > pos {
 			vs = append(vs, apierr.FieldViolation{Field: "index", Reason: fmt.Sprintf("%d is past the end of the rule list (%d rules)", *at, pos)})
@@ -257,18 +253,18 @@ func (a *App) UpdateRule(r *configv1.Rule) ([]proto.Message, error) {
 	if r == nil {
 		return nil, apierr.Invalid(apierr.FieldViolation{Field: "rule", Reason: "is required"})
 	}
-	i := findRule(a.draft, r.Id)
+	i := findRule(a.rel.Working, r.Id)
 	if r.Id == "" {
-		i = findRule(a.draft, r.Name)
+		i = findRule(a.rel.Working, r.Name)
 	}
 	if i < 0 {
 		return nil, apierr.NotFound("rule", firstNonEmpty(r.Id, r.Name))
 	}
-	old := a.draft.Rules[i]
+	old := a.rel.Working.Rules[i]
 	in := proto.Clone(r).(*configv1.Rule)
 	in.Id = old.Id
-	n, vs := normalizeRule("rule", in, upstreamNames(a.draft))
-	if n != nil && n.Name != old.Name && findRule(a.draft, n.Name) >= 0 {
+	n, vs := normalizeRule("rule", in, upstreamNames(a.rel.Working))
+	if n != nil && n.Name != old.Name && findRule(a.rel.Working, n.Name) >= 0 {
 		vs = append(vs, apierr.FieldViolation{Field: "rule.name", Reason: fmt.Sprintf("rule %q already exists in this app", n.Name)})
 	}
 	if len(vs) > 0 {
@@ -285,11 +281,11 @@ func (a *App) DeleteRule(ref string) ([]proto.Message, error) {
 	if err := a.mustEditable(); err != nil {
 		return nil, err
 	}
-	i := findRule(a.draft, ref)
+	i := findRule(a.rel.Working, ref)
 	if i < 0 {
 		return nil, apierr.NotFound("rule", ref)
 	}
-	return []proto.Message{&ev.RuleDeleted{AppId: a.id, RuleId: a.draft.Rules[i].Id}}, nil
+	return []proto.Message{&ev.RuleDeleted{AppId: a.id, RuleId: a.rel.Working.Rules[i].Id}}, nil
 }
 
 // MoveRule moves a rule (by id or name) to position to.
@@ -297,18 +293,18 @@ func (a *App) MoveRule(ref string, to uint32) ([]proto.Message, error) {
 	if err := a.mustEditable(); err != nil {
 		return nil, err
 	}
-	i := findRule(a.draft, ref)
+	i := findRule(a.rel.Working, ref)
 	if i < 0 {
 		return nil, apierr.NotFound("rule", ref)
 	}
-	if int(to) >= len(a.draft.Rules) {
+	if int(to) >= len(a.rel.Working.Rules) {
 		return nil, apierr.Invalid(apierr.FieldViolation{Field: "index",
-			Reason: fmt.Sprintf("%d is past the end of the rule list (%d rules)", to, len(a.draft.Rules))})
+			Reason: fmt.Sprintf("%d is past the end of the rule list (%d rules)", to, len(a.rel.Working.Rules))})
 	}
 	if int(to) == i {
 		return nil, nil
 	}
-	return []proto.Message{&ev.RuleMoved{AppId: a.id, RuleId: a.draft.Rules[i].Id, Index: to}}, nil
+	return []proto.Message{&ev.RuleMoved{AppId: a.id, RuleId: a.rel.Working.Rules[i].Id, Index: to}}, nil
 }
 
 // Release makes the pending changes live as release LatestRelease()+1. A
@@ -319,20 +315,16 @@ func (a *App) Release(note string, staging bool) ([]proto.Message, error) {
 	if !a.created {
 		return nil, apierr.NotFound("app", a.id)
 	}
-	same := sameContent(a.draft, a.draftDeleted, a.released, a.releasedDeleted)
-	if same && (staging || a.released == a.stable) {
-		return nil, apierr.FailedPrecondition(fmt.Sprintf("nothing to release: app %s has no changes since release %d", a.id, a.latestRelease))
+	if err := appKind.CheckRelease(a.id, &a.rel, staging); err != nil {
+		return nil, err
 	}
-	if same {
-		return nil, apierr.FailedPrecondition(fmt.Sprintf("nothing to release: app %s has no changes since staging release %d; to make it live on stable nodes: strata release promote --app %s", a.id, a.latestRelease, a.id))
-	}
-	if !a.draftDeleted {
+	if !a.rel.WorkingDeleted {
 		// Also for apps stored before the limit existed.
-		if err := checkAppSize("app", a.draft); err != nil {
+		if err := checkAppSize("app", a.rel.Working); err != nil {
 			return nil, err
 		}
 	}
-	return []proto.Message{&ev.AppReleased{AppId: a.id, Release: a.latestRelease + 1, Note: note, Staging: staging}}, nil
+	return []proto.Message{&ev.AppReleased{AppId: a.id, Release: a.rel.Latest() + 1, Note: note, Staging: staging}}, nil
 }
 
 // Promote makes the newest release, a staging release, live on the stable
@@ -342,42 +334,17 @@ func (a *App) Promote(note string) ([]proto.Message, error) {
 	if !a.created {
 		return nil, apierr.NotFound("app", a.id)
 	}
-	if a.released == a.stable {
-		if a.latestRelease == 0 {
-			return nil, apierr.FailedPrecondition(fmt.Sprintf("nothing to promote: app %s has no release yet", a.id))
-		}
-		return nil, apierr.FailedPrecondition(fmt.Sprintf("nothing to promote: release %d of app %s already runs on stable nodes", a.latestRelease, a.id))
+	if err := appKind.CheckPromote(a.id, &a.rel); err != nil {
+		return nil, err
 	}
-	return []proto.Message{&ev.AppPromoted{AppId: a.id, Release: a.latestRelease, Note: note}}, nil
+	return []proto.Message{&ev.AppPromoted{AppId: a.id, Release: a.rel.Latest(), Note: note}}, nil
 }
 
 // StableRelease is the number of the release stable nodes run (0: none).
-func (a *App) StableRelease() uint64 { return a.stable.GetRelease() }
+func (a *App) StableRelease() uint64 { return a.rel.StableNumber() }
 
 // StagingRelease is the number of the release staging nodes run (0: none).
-func (a *App) StagingRelease() uint64 { return a.released.GetRelease() }
-
-// sameContent reports whether two contents are equal, ignoring their
-// release numbers. A nil content (before the first release) equals nothing.
-func sameContent(x *configv1.App, xDeleted bool, y *configv1.App, yDeleted bool) bool {
-	if xDeleted || yDeleted {
-		return xDeleted == yDeleted
-	}
-	if x == nil || y == nil {
-		return false
-	}
-	if x.Release != y.Release {
-		x = shallowCopy(x)
-		x.Release = y.Release
-	}
-	return proto.Equal(x, y)
-}
-
-// unchanged reports whether releasing content c on both tracks changes
-// nothing: both already run it.
-func (a *App) unchanged(c *configv1.App, deleted bool) bool {
-	return a.released == a.stable && sameContent(c, deleted, a.released, a.releasedDeleted)
-}
+func (a *App) StagingRelease() uint64 { return a.rel.Latest() }
 
 // Revert records a new release whose content is the app as of release to,
 // rebuilt from history (the app's own events, oldest first). Pending changes
@@ -386,17 +353,17 @@ func (a *App) Revert(to uint64, note string, history []proto.Message) ([]proto.M
 	if !a.created {
 		return nil, apierr.NotFound("app", a.id)
 	}
-	if err := a.checkTarget(to); err != nil {
+	if err := appKind.CheckTarget(a.id, &a.rel, to); err != nil {
 		return nil, err
 	}
 	content, deleted, err := contentAt(a.id, history, to)
 	if err != nil {
 		return nil, err
 	}
-	if a.unchanged(content, deleted) {
-		return nil, apierr.FailedPrecondition(fmt.Sprintf("nothing to release: release %d of app %s has the content of release %d, which every node runs", to, a.id, a.latestRelease))
+	if appKind.Unchanged(&a.rel, content, deleted) {
+		return nil, apierr.FailedPrecondition(fmt.Sprintf("nothing to release: release %d of app %s has the content of release %d, which every node runs", to, a.id, a.rel.Latest()))
 	}
-	e := &ev.AppReverted{AppId: a.id, Release: a.latestRelease + 1, ToRelease: to, Note: note, Deleted: deleted}
+	e := &ev.AppReverted{AppId: a.id, Release: a.rel.Latest() + 1, ToRelease: to, Note: note, Deleted: deleted}
 	if !deleted {
 		c := proto.Clone(content).(*configv1.App)
 		c.Release = 0
@@ -424,7 +391,7 @@ func (a *App) RevertObject(kind, ref string, to uint64, note string, history []p
 	if ref == "" {
 		return nil, apierr.Invalid(apierr.FieldViolation{Field: "object", Reason: "is empty"})
 	}
-	if err := a.checkTarget(to); err != nil {
+	if err := appKind.CheckTarget(a.id, &a.rel, to); err != nil {
 		return nil, err
 	}
 	base := a.Released()
@@ -438,11 +405,11 @@ func (a *App) RevertObject(kind, ref string, to uint64, note string, history []p
 	if deleted {
 		target = &configv1.App{}
 	}
-	e := &ev.ObjectReverted{AppId: a.id, Release: a.latestRelease + 1, ToRelease: to, Note: note, Kind: k}
+	e := &ev.ObjectReverted{AppId: a.id, Release: a.rel.Latest() + 1, ToRelease: to, Note: note, Kind: k}
 	switch k {
 	case ev.ObjectKind_OBJECT_KIND_UPSTREAM:
 		id := ""
-		for _, c := range []*configv1.App{target, base, a.draft} {
+		for _, c := range []*configv1.App{target, base, a.rel.Working} {
 			if i := findUpstream(c, ref); i >= 0 {
 				id = c.Upstreams[i].Id
 				break
@@ -458,7 +425,7 @@ func (a *App) RevertObject(kind, ref string, to uint64, note string, history []p
 		}
 	case ev.ObjectKind_OBJECT_KIND_RULE:
 		id := ""
-		for _, c := range []*configv1.App{target, base, a.draft} {
+		for _, c := range []*configv1.App{target, base, a.rel.Working} {
 			if i := findRule(c, ref); i >= 0 {
 				id = c.Rules[i].Id
 				break
@@ -479,37 +446,19 @@ func (a *App) RevertObject(kind, ref string, to uint64, note string, history []p
 		return nil, apierr.FailedPrecondition(fmt.Sprintf("cannot revert %s %q to release %d: %s", kind, ref, to, msg))
 	}
 	restored.Id = a.id
-	if a.unchanged(restored, false) {
-		return nil, apierr.FailedPrecondition(fmt.Sprintf("nothing to release: %s %q is the same in release %d as in release %d, which every node runs", kind, ref, to, a.latestRelease))
+	if appKind.Unchanged(&a.rel, restored, false) {
+		return nil, apierr.FailedPrecondition(fmt.Sprintf("nothing to release: %s %q is the same in release %d as in release %d, which every node runs", kind, ref, to, a.rel.Latest()))
 	}
 	return []proto.Message{e}, nil
 }
 
-func (a *App) checkTarget(to uint64) error {
-	if a.latestRelease == 0 {
-		return apierr.FailedPrecondition(fmt.Sprintf("app %s has no release to revert to", a.id))
-	}
-	if to == 0 || to > a.latestRelease {
-		which := fmt.Sprintf("releases are 1-%d", a.latestRelease)
-		if a.latestRelease == 1 {
-			which = "the only release is 1"
-		}
-		return apierr.Invalid(apierr.FieldViolation{Field: "to_release",
-			Reason: fmt.Sprintf("release %d does not exist (%s)", to, which)})
-	}
-	return nil
-}
-
 // contentAt replays history until release n and returns the released content.
 func contentAt(id string, history []proto.Message, n uint64) (*configv1.App, bool, error) {
-	r := NewApp(id)
-	for i, msg := range history {
-		r.Apply(uint64(i+1), msg)
-		if r.latestRelease == n {
-			return r.released, r.releasedDeleted, nil
-		}
+	c, deleted, err := release.At(NewApp(id), history, n)
+	if err != nil {
+		return nil, false, fmt.Errorf("app %s: %w", id, err)
 	}
-	return nil, false, fmt.Errorf("release %d of app %s not found in its %d events", n, id, len(history))
+	return c, deleted, nil
 }
 
 // checkSize refuses msgs when the working copy they produce is larger than
@@ -517,8 +466,8 @@ func contentAt(id string, history []proto.Message, n uint64) (*configv1.App, boo
 // shallow copy of the aggregate is enough to try them.
 func (a *App) checkSize(msgs []proto.Message) error {
 	c := *a
-	if a.draft != nil {
-		c.draft = shallowCopy(a.draft)
+	if a.rel.Working != nil {
+		c.rel.Working = shallowCopy(a.rel.Working)
 	}
 	field := "app"
 	for _, m := range msgs {
@@ -532,10 +481,10 @@ func (a *App) checkSize(msgs []proto.Message) error {
 			field = "domains" // the settings' only list without a small limit
 		}
 	}
-	if c.draft == nil || c.draftDeleted {
+	if c.rel.Working == nil || c.rel.WorkingDeleted {
 		return nil
 	}
-	return checkAppSize(field, c.draft)
+	return checkAppSize(field, c.rel.Working)
 }
 
 // --- state changes ----------------------------------------------------------
@@ -547,59 +496,54 @@ func (a *App) Apply(pos uint64, msg proto.Message) {
 	switch e := msg.(type) {
 	case *ev.AppCreated:
 		a.created = true
-		a.draft = &configv1.App{Id: a.id}
-		setSettings(a.draft, e.Settings)
-		a.pending++
+		a.rel.Working = &configv1.App{Id: a.id}
+		setSettings(a.rel.Working, e.Settings)
+		a.rel.Changed()
 	case *ev.AppUpdated:
-		setSettings(a.draft, e.Settings)
-		a.pending++
+		setSettings(a.rel.Working, e.Settings)
+		a.rel.Changed()
 	case *ev.AppDeleted:
-		a.draftDeleted = true
-		a.pending++
+		a.rel.WorkingDeleted = true
+		a.rel.Changed()
 	case *ev.UpstreamCreated:
-		a.draft.Upstreams = inserted(a.draft.Upstreams, len(a.draft.Upstreams), e.Upstream)
-		a.pending++
+		a.rel.Working.Upstreams = inserted(a.rel.Working.Upstreams, len(a.rel.Working.Upstreams), e.Upstream)
+		a.rel.Changed()
 	case *ev.UpstreamUpdated:
-		if i := findUpstream(a.draft, e.Upstream.GetId()); i >= 0 {
-			a.draft.Upstreams = replaced(a.draft.Upstreams, i, e.Upstream)
+		if i := findUpstream(a.rel.Working, e.Upstream.GetId()); i >= 0 {
+			a.rel.Working.Upstreams = replaced(a.rel.Working.Upstreams, i, e.Upstream)
 		}
-		a.pending++
+		a.rel.Changed()
 	case *ev.UpstreamDeleted:
-		if i := findUpstream(a.draft, e.UpstreamId); i >= 0 {
-			a.draft.Upstreams = removed(a.draft.Upstreams, i)
+		if i := findUpstream(a.rel.Working, e.UpstreamId); i >= 0 {
+			a.rel.Working.Upstreams = removed(a.rel.Working.Upstreams, i)
 		}
-		a.pending++
+		a.rel.Changed()
 	case *ev.RuleCreated:
-		a.draft.Rules = inserted(a.draft.Rules, clampIndex(e.Index, len(a.draft.Rules)), e.Rule)
-		a.pending++
+		a.rel.Working.Rules = inserted(a.rel.Working.Rules, clampIndex(e.Index, len(a.rel.Working.Rules)), e.Rule)
+		a.rel.Changed()
 	case *ev.RuleUpdated:
-		if i := findRule(a.draft, e.Rule.GetId()); i >= 0 {
-			a.draft.Rules = replaced(a.draft.Rules, i, e.Rule)
+		if i := findRule(a.rel.Working, e.Rule.GetId()); i >= 0 {
+			a.rel.Working.Rules = replaced(a.rel.Working.Rules, i, e.Rule)
 		}
-		a.pending++
+		a.rel.Changed()
 	case *ev.RuleDeleted:
-		if i := findRule(a.draft, e.RuleId); i >= 0 {
-			a.draft.Rules = removed(a.draft.Rules, i)
+		if i := findRule(a.rel.Working, e.RuleId); i >= 0 {
+			a.rel.Working.Rules = removed(a.rel.Working.Rules, i)
 		}
-		a.pending++
+		a.rel.Changed()
 	case *ev.RuleMoved:
-		if i := findRule(a.draft, e.RuleId); i >= 0 {
-			r := a.draft.Rules[i]
-			rest := removed(a.draft.Rules, i)
-			a.draft.Rules = inserted(rest, clampIndex(e.Index, len(rest)), r)
+		if i := findRule(a.rel.Working, e.RuleId); i >= 0 {
+			r := a.rel.Working.Rules[i]
+			rest := removed(a.rel.Working.Rules, i)
+			a.rel.Working.Rules = inserted(rest, clampIndex(e.Index, len(rest)), r)
 		}
-		a.pending++
+		a.rel.Changed()
 	case *ev.AppReleased:
-		c := shallowCopy(a.draft)
+		c := shallowCopy(a.rel.Working)
 		c.Release = e.Release
-		a.released, a.releasedDeleted = c, a.draftDeleted
-		if !e.Staging {
-			a.stable, a.stableDeleted = c, a.draftDeleted
-		}
-		a.latestRelease = e.Release
-		a.pending = 0
+		a.rel.Released(e.Release, c, a.rel.WorkingDeleted, e.Staging)
 	case *ev.AppPromoted:
-		a.stable, a.stableDeleted = a.released, a.releasedDeleted
+		a.rel.Promoted()
 	case *ev.AppReverted:
 		c := &configv1.App{}
 		if e.Content != nil {
@@ -608,7 +552,7 @@ func (a *App) Apply(pos uint64, msg proto.Message) {
 		c.Id, c.Release = a.id, e.Release
 		a.setReleased(c, e.Deleted, e.Release)
 	case *ev.ObjectReverted:
-		c := restoreObject(a.released, e)
+		c := restoreObject(a.rel.Newest(), e)
 		c.Release = e.Release
 		a.setReleased(c, false, e.Release)
 	}
@@ -650,13 +594,9 @@ func removed[T any](s []T, i int) []T {
 // setReleased makes c the content of a new release on both tracks and of
 // the working copy (a revert replaces pending changes).
 func (a *App) setReleased(c *configv1.App, deleted bool, n uint64) {
-	a.released, a.releasedDeleted = c, deleted
-	a.stable, a.stableDeleted = c, deleted
-	a.draft = shallowCopy(c)
-	a.draft.Release = 0
-	a.draftDeleted = deleted
-	a.latestRelease = n
-	a.pending = 0
+	w := shallowCopy(c)
+	w.Release = 0
+	a.rel.Reverted(n, c, deleted, w)
 }
 
 // restoreObject returns a copy of base with the object of e restored (or

@@ -326,8 +326,8 @@ func (s *Service) releaseConflicts(content *configv1.App, self string) error {
 }
 
 func (s *Service) appLabelLocked(id string) string {
-	if e := s.proj.apps[id]; e != nil && e.agg.draft != nil {
-		return fmt.Sprintf("%q (%s)", e.agg.draft.Name, id)
+	if e := s.proj.apps[id]; e != nil && e.agg.draftView() != nil {
+		return fmt.Sprintf("%q (%s)", e.agg.draftView().Name, id)
 	}
 	return id
 }

@@ -605,8 +605,8 @@ func (s *Service) diff(id string) (*configv1.DiffAppResponse, error) {
 	version := a.Version()
 	// The working copy just after the newest release is that release's content.
 	var base *configv1.App
-	if a.released != nil && !a.releasedDeleted {
-		base = proto.Clone(a.released).(*configv1.App)
+	if r := a.Released(); r != nil {
+		base = proto.Clone(r).(*configv1.App)
 		base.Release = 0
 	}
 	s.proj.mu.RUnlock()
@@ -614,11 +614,11 @@ func (s *Service) diff(id string) (*configv1.DiffAppResponse, error) {
 	out := &configv1.DiffAppResponse{Version: version}
 	scratch := NewApp(id)
 	if base != nil {
-		scratch.created, scratch.draft = true, proto.Clone(base).(*configv1.App)
+		scratch.created, scratch.rel.Working = true, proto.Clone(base).(*configv1.App)
 	}
 	for _, pe := range pending {
 		out.Changes = append(out.Changes, &configv1.PendingChange{
-			Position: pe.pos, Type: pe.typ, Summary: summarize(scratch.draft, pe.msg),
+			Position: pe.pos, Type: pe.typ, Summary: summarize(scratch.draftView(), pe.msg),
 			Actor: pe.meta.Actor, Time: timestamppb.New(pe.meta.Time),
 		})
 		scratch.Apply(pe.pos, pe.msg)

@@ -330,13 +330,13 @@ func (p *projection) reclaim(entry *appEntry) {
 // working copy and the releases on either track, unless deleted.
 func (a *App) liveContents() []*configv1.App {
 	var out []*configv1.App
-	if a.created && !a.draftDeleted {
-		out = append(out, a.draft)
+	if a.created && !a.Deleted() {
+		out = append(out, a.draftView())
 	}
 	if r := a.Released(); r != nil {
 		out = append(out, r)
 	}
-	if s := a.Stable(); s != nil && s != a.released {
+	if s := a.Stable(); s != nil && s != a.Released() {
 		out = append(out, s)
 	}
 	return out

@@ -62,8 +62,8 @@ func (z *Zone) Stable() *dnsv1.Zone { return z.rel.Stable() }
 
 // StableRelease and StagingRelease are the numbers of the releases stable
 // and staging nodes serve (0: none).
-func (z *Zone) StableRelease() uint64  { return z.Stable().GetRelease() }
-func (z *Zone) StagingRelease() uint64 { return z.Released().GetRelease() }
+func (z *Zone) StableRelease() uint64  { return z.rel.StableNumber() }
+func (z *Zone) StagingRelease() uint64 { return z.rel.Latest() }
 
 // Settings are the zone's own fields; partitions are already resolved ids.
 type Settings struct {
