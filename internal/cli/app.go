@@ -15,36 +15,8 @@ import (
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
+	"github.com/strata-edge/strata/internal/cli/clientx"
 )
-
-// expectVersion is the --expect-version flag of mutating commands: the app
-// version (etag) the caller last saw; a stale one is rejected (Aborted).
-type expectVersion struct {
-	v   uint64
-	set bool
-}
-
-func (e *expectVersion) register(fs *pflag.FlagSet) {
-	fs.Uint64Var(&e.v, "expect-version", 0, "fail unless the app is at this version (optimistic concurrency)")
-}
-
-// get returns the flag's value, or nil when it was not given.
-func (e *expectVersion) get(cmd *cobra.Command) *uint64 {
-	if !cmd.Flags().Changed("expect-version") {
-		return nil
-	}
-	v := e.v
-	return &v
-}
-
-// orRead returns the flag's value, or read (the version a read-modify-write
-// command just read) so that a concurrent change is rejected, not overwritten.
-func (e *expectVersion) orRead(cmd *cobra.Command, read uint64) *uint64 {
-	if v := e.get(cmd); v != nil {
-		return v
-	}
-	return &read
-}
 
 // newAppPartListCmd is `strata KIND list --app APP`: part of the app's working
 // copy (its upstreams or rules) as a table, or with -o json as an App holding
@@ -78,14 +50,14 @@ func newAppObjectDeleteCmd[R interface {
 	GetVersion() uint64
 }](g *globals, kind, short string, del func(ctx context.Context, c configv1connect.ConfigServiceClient, app, name string, ev *uint64) (R, error)) *cobra.Command {
 	var app, name string
-	var ev expectVersion
+	var ev clientx.ExpectVersion
 	cmd := &cobra.Command{
 		Use:   "delete --app APP --name N",
 		Short: short,
 		Args:  args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (R, error) {
-				return del(ctx, c, app, name, ev.get(cmd))
+				return del(ctx, c, app, name, ev.Get(cmd))
 			})
 			if err != nil {
 				return err
@@ -95,7 +67,7 @@ func newAppObjectDeleteCmd[R interface {
 	}
 	cmd.Flags().StringVar(&app, "app", "", "app id or name (required)")
 	cmd.Flags().StringVar(&name, "name", "", kind+" name or id (required)")
-	ev.register(cmd.Flags())
+	ev.Register(cmd.Flags(), "app")
 	_ = cmd.MarkFlagRequired("app")
 	_ = cmd.MarkFlagRequired("name")
 	return cmd
@@ -270,7 +242,7 @@ func newAppGetCmd(g *globals) *cobra.Command {
 
 func newAppUpdateCmd(g *globals) *cobra.Command {
 	var f appFlags
-	var ev expectVersion
+	var ev clientx.ExpectVersion
 	cmd := &cobra.Command{
 		Use:   "update APP [--name N] [--domain D ...] [--http-port P ...] [--https-port P ...] [--https-redirect[=false]] [--hsts-max-age S] [--partition P ...] [--label k=v ...]",
 		Short: "Change an app's settings; each given list replaces the current one",
@@ -304,7 +276,7 @@ func newAppUpdateCmd(g *globals) *cobra.Command {
 				}
 				app := cur.GetApp()
 				req := &configv1.UpdateAppRequest{
-					AppId: a[0], ExpectedVersion: ev.orRead(cmd, cur.GetVersion()),
+					AppId: a[0], ExpectedVersion: ev.OrRead(cmd, cur.GetVersion()),
 					Name: app.GetName(), Domains: app.GetDomains(), HttpPorts: app.GetHttpPorts(),
 					HttpsPorts: app.GetHttpsPorts(), Partitions: app.GetPartitionIds(), Labels: app.GetLabels(),
 					HttpsRedirect: app.GetHttpsRedirect(), Hsts: f.hsts(flags, app.GetHsts()),
@@ -339,19 +311,19 @@ func newAppUpdateCmd(g *globals) *cobra.Command {
 		},
 	}
 	f.register(cmd.Flags())
-	ev.register(cmd.Flags())
+	ev.Register(cmd.Flags(), "app")
 	return cmd
 }
 
 func newAppDeleteCmd(g *globals) *cobra.Command {
-	var ev expectVersion
+	var ev clientx.ExpectVersion
 	cmd := &cobra.Command{
 		Use:   "delete APP",
 		Short: "Delete an app (takes effect with the next release)",
 		Args:  args("APP"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.DeleteAppResponse, error) {
-				return c.DeleteApp(ctx, &configv1.DeleteAppRequest{AppId: a[0], ExpectedVersion: ev.get(cmd)})
+				return c.DeleteApp(ctx, &configv1.DeleteAppRequest{AppId: a[0], ExpectedVersion: ev.Get(cmd)})
 			})
 			if err != nil {
 				return err
@@ -359,7 +331,7 @@ func newAppDeleteCmd(g *globals) *cobra.Command {
 			return g.emitf(res, "deleted app %s (version %d)", a[0], res.GetVersion())
 		},
 	}
-	ev.register(cmd.Flags())
+	ev.Register(cmd.Flags(), "app")
 	return cmd
 }
 

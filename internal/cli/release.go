@@ -6,173 +6,62 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"strconv"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/proto"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
+	"github.com/strata-edge/strata/internal/cli/clientx"
+	"github.com/strata-edge/strata/internal/cli/releasecmd"
 )
 
 func newReleaseCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "release", Short: "Release an app's pending changes, promote staging releases, list releases, revert"}
-	cmd.AddCommand(newReleaseCreateCmd(g), newReleasePromoteCmd(g), newReleaseListCmd(g), newReleaseRevertCmd(g), newReleaseRevertObjectCmd(g))
+	cmd.AddCommand(releasecmd.Commands(g, appReleases(g))...)
+	cmd.AddCommand(newReleaseRevertObjectCmd(g))
 	return cmd
 }
 
-func newReleaseCreateCmd(g *globals) *cobra.Command {
-	var app, note string
-	var staging bool
-	var ev expectVersion
-	cmd := &cobra.Command{
-		Use:   "create --app APP [--note TEXT] [--staging]",
-		Short: "Release the app's pending changes (prints the release number)",
-		Long: `Release the app's pending changes to every node of its partitions, or with
---staging to the staging nodes only. Prints the new release number.
-
-A release that would change nothing is refused ("nothing to release"): no
-pending changes, or changes that cancel out. To make a staging release live
-on the stable nodes too, promote it: strata release promote --app ID.`,
-		Example: `  strata app diff $APP && strata release create --app $APP --note "new api upstream"
-  strata release create --app $APP --staging && strata release promote --app $APP`,
-		Args: args(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.CreateReleaseResponse, error) {
-				return c.CreateRelease(ctx, &configv1.CreateReleaseRequest{AppId: app, ExpectedVersion: ev.get(cmd), Note: note, Staging: staging})
-			})
-			if err != nil {
-				return err
-			}
-			return g.emitf(res, "%d", res.GetRelease().GetNumber())
-		},
+// appReleases is the apps' release API for the shared release commands.
+func appReleases(g *globals) releasecmd.Kind {
+	create := func(cmd *cobra.Command, r releasecmd.Request) (proto.Message, uint64, error) {
+		res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.CreateReleaseResponse, error) {
+			return c.CreateRelease(ctx, &configv1.CreateReleaseRequest{AppId: r.ID, ExpectedVersion: r.Expected, Note: r.Note, Staging: r.Staging})
+		})
+		return res, res.GetRelease().GetNumber(), err
 	}
-	cmd.Flags().StringVar(&app, "app", "", "app id or name (required)")
-	cmd.Flags().StringVar(&note, "note", "", "why: shown in the release list")
-	cmd.Flags().BoolVar(&staging, "staging", false, "release to staging nodes only")
-	ev.register(cmd.Flags())
-	_ = cmd.MarkFlagRequired("app")
-	return cmd
-}
-
-func newReleasePromoteCmd(g *globals) *cobra.Command {
-	var app, note string
-	var ev expectVersion
-	cmd := &cobra.Command{
-		Use:   "promote --app ID [--note TEXT]",
-		Short: "Make the app's staging release live on stable nodes too (prints its number)",
-		Long: `Promote the app's newest release, a staging release (release create --staging),
-to the stable nodes: every node then runs it. No new release is made; pending
-changes stay pending. Refused when the stable nodes already run the newest
-release ("nothing to promote").`,
-		Example: `  strata release create --app $APP --staging --note "try on staging"   # prints 5
-  strata release promote --app $APP                                     # prints 5`,
-		Args: args(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.PromoteReleaseResponse, error) {
-				return c.PromoteRelease(ctx, &configv1.PromoteReleaseRequest{AppId: app, ExpectedVersion: ev.get(cmd), Note: note})
-			})
-			if err != nil {
-				return err
-			}
-			return g.emitf(res, "%d", res.GetRelease().GetNumber())
-		},
+	promote := func(cmd *cobra.Command, r releasecmd.Request) (proto.Message, uint64, error) {
+		res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.PromoteReleaseResponse, error) {
+			return c.PromoteRelease(ctx, &configv1.PromoteReleaseRequest{AppId: r.ID, ExpectedVersion: r.Expected, Note: r.Note})
+		})
+		return res, res.GetRelease().GetNumber(), err
 	}
-	cmd.Flags().StringVar(&app, "app", "", "app id or name (required)")
-	cmd.Flags().StringVar(&note, "note", "", "why (kept in the event log)")
-	ev.register(cmd.Flags())
-	_ = cmd.MarkFlagRequired("app")
-	return cmd
-}
-
-func newReleaseListCmd(g *globals) *cobra.Command {
-	var app string
-	cmd := &cobra.Command{
-		Use:   "list --app APP",
-		Short: "List an app's releases, newest first",
-		Args:  args(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.ListReleasesResponse, error) {
-				return c.ListReleases(ctx, &configv1.ListReleasesRequest{AppId: app})
-			})
-			if err != nil {
-				return err
-			}
-			return g.emit(res, func(w io.Writer) error {
-				rows := [][]string{{"NUMBER", "KIND", "TIME", "ACTOR", "STAGING", "LIVE", "RESTORES", "NOTE"}}
-				for _, r := range res.GetReleases() {
-					restores := "-"
-					if r.GetRevertedTo() > 0 {
-						restores = "release " + strconv.FormatUint(r.GetRevertedTo(), 10)
-						if r.GetObject() != "" {
-							restores = r.GetObject() + " of " + restores
-						}
-					}
-					staging := yesNo(r.GetStaging())
-					if r.GetPromotedTime() != nil {
-						staging = "promoted " + fmtTime(r.GetPromotedTime())
-					}
-					rows = append(rows, []string{
-						strconv.FormatUint(r.GetNumber(), 10), r.GetKind(), fmtTime(r.GetTime()), orDash(r.GetActor()),
-						staging, liveOn(r.GetNumber(), res.GetStableRelease(), res.GetStagingRelease()), restores, orDash(r.GetNote()),
-					})
-				}
-				return table(w, rows)
-			})
-		},
+	revert := func(cmd *cobra.Command, r releasecmd.Request) (proto.Message, uint64, error) {
+		res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.RevertAppResponse, error) {
+			return c.RevertApp(ctx, &configv1.RevertAppRequest{AppId: r.ID, ExpectedVersion: r.Expected, ToRelease: r.To, Note: r.Note})
+		})
+		return res, res.GetRelease().GetNumber(), err
 	}
-	cmd.Flags().StringVar(&app, "app", "", "app id or name (required)")
-	_ = cmd.MarkFlagRequired("app")
-	return cmd
-}
-
-// liveOn says which nodes run release n: "stable+staging", "stable",
-// "staging" or "-".
-func liveOn(n, stable, staging uint64) string {
-	switch {
-	case n == stable && n == staging:
-		return "stable+staging"
-	case n == stable:
-		return "stable"
-	case n == staging:
-		return "staging"
+	list := func(cmd *cobra.Command, id string) (proto.Message, releasecmd.List, error) {
+		res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.ListReleasesResponse, error) {
+			return c.ListReleases(ctx, &configv1.ListReleasesRequest{AppId: id})
+		})
+		l := releasecmd.List{Stable: res.GetStableRelease(), Staging: res.GetStagingRelease()}
+		for _, r := range res.GetReleases() { // newest first already
+			l.Releases = append(l.Releases, releasecmd.Record{Number: r.GetNumber(), Kind: r.GetKind(), Time: r.GetTime(),
+				Actor: r.GetActor(), Note: r.GetNote(), Staging: r.GetStaging(), PromotedTime: r.GetPromotedTime(),
+				RevertedTo: r.GetRevertedTo(), Object: r.GetObject()})
+		}
+		return res, l, err
 	}
-	return "-"
-}
-
-func newReleaseRevertCmd(g *globals) *cobra.Command {
-	var app, note string
-	var to uint64
-	var ev expectVersion
-	cmd := &cobra.Command{
-		Use:   "revert --app APP --to N [--note TEXT]",
-		Short: "Release the app as it was in release N (prints the new release number)",
-		Long: `Restore the app's content of release N as a new release. History is kept: the
-revert is itself a release and can be reverted.`,
-		Example: `  strata release revert --app $APP --to 1 --note "roll back the api split"`,
-		Args:    args(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.RevertAppResponse, error) {
-				return c.RevertApp(ctx, &configv1.RevertAppRequest{AppId: app, ExpectedVersion: ev.get(cmd), ToRelease: to, Note: note})
-			})
-			if err != nil {
-				return err
-			}
-			return g.emitf(res, "%d", res.GetRelease().GetNumber())
-		},
-	}
-	cmd.Flags().StringVar(&app, "app", "", "app id or name (required)")
-	cmd.Flags().Uint64Var(&to, "to", 0, "release number to restore (required)")
-	cmd.Flags().StringVar(&note, "note", "", "why: shown in the release list")
-	ev.register(cmd.Flags())
-	_ = cmd.MarkFlagRequired("app")
-	_ = cmd.MarkFlagRequired("to")
-	return cmd
+	return releasecmd.Kind{Noun: "app", Command: "strata release", Create: create, Promote: promote, Revert: revert, List: list}
 }
 
 func newReleaseRevertObjectCmd(g *globals) *cobra.Command {
 	var app, kind, name, note string
 	var to uint64
-	var ev expectVersion
+	var ev clientx.ExpectVersion
 	cmd := &cobra.Command{
 		Use:     "revert-object --app APP --kind rule|upstream --name N --to N [--note TEXT]",
 		Short:   "Restore one rule or upstream as it was in release N, as a new release",
@@ -183,7 +72,7 @@ func newReleaseRevertObjectCmd(g *globals) *cobra.Command {
 				return usagef("--kind: %q is not an object kind; use rule or upstream", kind)
 			}
 			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.RevertObjectResponse, error) {
-				return c.RevertObject(ctx, &configv1.RevertObjectRequest{AppId: app, ExpectedVersion: ev.get(cmd), Kind: kind, Object: name, ToRelease: to, Note: note})
+				return c.RevertObject(ctx, &configv1.RevertObjectRequest{AppId: app, ExpectedVersion: ev.Get(cmd), Kind: kind, Object: name, ToRelease: to, Note: note})
 			})
 			if err != nil {
 				return err
@@ -196,7 +85,7 @@ func newReleaseRevertObjectCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&name, "name", "", "object name or id (required)")
 	cmd.Flags().Uint64Var(&to, "to", 0, "release number to restore from (required)")
 	cmd.Flags().StringVar(&note, "note", "", "why: shown in the release list")
-	ev.register(cmd.Flags())
+	ev.Register(cmd.Flags(), "app")
 	for _, f := range []string{"app", "kind", "name", "to"} {
 		_ = cmd.MarkFlagRequired(f)
 	}

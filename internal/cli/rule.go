@@ -13,6 +13,7 @@ import (
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
+	"github.com/strata-edge/strata/internal/cli/clientx"
 )
 
 // ruleFlags describe one rule: its condition and actions.
@@ -32,7 +33,7 @@ type ruleFlags struct {
 	cache                          cacheFlags
 	last                           bool
 	index                          uint32
-	ev                             expectVersion
+	ev                             clientx.ExpectVersion
 }
 
 func (f *ruleFlags) register(fs *pflag.FlagSet, withIndex bool) {
@@ -59,7 +60,7 @@ func (f *ruleFlags) register(fs *pflag.FlagSet, withIndex bool) {
 	if withIndex {
 		fs.Uint32Var(&f.index, "index", 0, "position in the rule list, 0 first (default: append)")
 	}
-	f.ev.register(fs)
+	f.ev.Register(fs, "app")
 }
 
 // rule builds the rule the flags describe: request header changes and rewrite
@@ -199,14 +200,14 @@ func newRuleCreateCmd(g *globals) *cobra.Command {
 				return err
 			}
 			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.CreateRuleResponse, error) {
-				ev := f.ev.get(cmd)
+				ev := f.ev.Get(cmd)
 				if r.Name == "" {
 					cur, err := getApp(ctx, c, f.app)
 					if err != nil {
 						return nil, err
 					}
 					r.Name = nextRuleName(cur.GetApp().GetRules())
-					ev = f.ev.orRead(cmd, cur.GetVersion())
+					ev = f.ev.OrRead(cmd, cur.GetVersion())
 				}
 				req := &configv1.CreateRuleRequest{AppId: f.app, ExpectedVersion: ev, Rule: r}
 				if cmd.Flags().Changed("index") {
@@ -238,7 +239,7 @@ func newRuleUpdateCmd(g *globals) *cobra.Command {
 				return err
 			}
 			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.UpdateRuleResponse, error) {
-				return c.UpdateRule(ctx, &configv1.UpdateRuleRequest{AppId: f.app, ExpectedVersion: f.ev.get(cmd), Rule: r})
+				return c.UpdateRule(ctx, &configv1.UpdateRuleRequest{AppId: f.app, ExpectedVersion: f.ev.Get(cmd), Rule: r})
 			})
 			if err != nil {
 				return err
@@ -255,14 +256,14 @@ func newRuleUpdateCmd(g *globals) *cobra.Command {
 func newRuleMoveCmd(g *globals) *cobra.Command {
 	var app, name string
 	var index uint32
-	var ev expectVersion
+	var ev clientx.ExpectVersion
 	cmd := &cobra.Command{
 		Use:   "move --app APP --name N --index I",
 		Short: "Move a rule to another position (0 is evaluated first)",
 		Args:  args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.MoveRuleResponse, error) {
-				return c.MoveRule(ctx, &configv1.MoveRuleRequest{AppId: app, ExpectedVersion: ev.get(cmd), Rule: name, Index: index})
+				return c.MoveRule(ctx, &configv1.MoveRuleRequest{AppId: app, ExpectedVersion: ev.Get(cmd), Rule: name, Index: index})
 			})
 			if err != nil {
 				return err
@@ -273,7 +274,7 @@ func newRuleMoveCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&app, "app", "", "app id or name (required)")
 	cmd.Flags().StringVar(&name, "name", "", "rule name or id (required)")
 	cmd.Flags().Uint32Var(&index, "index", 0, "new position, 0 first (required)")
-	ev.register(cmd.Flags())
+	ev.Register(cmd.Flags(), "app")
 	_ = cmd.MarkFlagRequired("app")
 	_ = cmd.MarkFlagRequired("name")
 	_ = cmd.MarkFlagRequired("index")

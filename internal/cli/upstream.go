@@ -13,6 +13,7 @@ import (
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
+	"github.com/strata-edge/strata/internal/cli/clientx"
 )
 
 // upstreamFlags are an upstream's settings, shared by create and update.
@@ -30,7 +31,7 @@ type upstreamFlags struct {
 	healthStatuses             []uint
 	maxFails                   uint32
 	failTimeout                time.Duration
-	ev                         expectVersion
+	ev                         clientx.ExpectVersion
 }
 
 func (f *upstreamFlags) register(fs *pflag.FlagSet) {
@@ -56,7 +57,7 @@ func (f *upstreamFlags) register(fs *pflag.FlagSet) {
 	fs.UintSliceVar(&f.healthStatuses, "health-status", nil, "statuses that count as healthy (repeatable; default 200-399)")
 	fs.Uint32Var(&f.maxFails, "max-fails", 0, "passive health: take a server out after this many consecutive failures (0 = off)")
 	fs.DurationVar(&f.failTimeout, "fail-timeout", 10*time.Second, "how long a server taken out by --max-fails stays out")
-	f.ev.register(fs)
+	f.ev.Register(fs, "app")
 }
 
 // apply sets on u every setting whose flag was given (all of them for a new
@@ -234,7 +235,7 @@ func newUpstreamCreateCmd(g *globals) *cobra.Command {
 				return err
 			}
 			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.CreateUpstreamResponse, error) {
-				return c.CreateUpstream(ctx, &configv1.CreateUpstreamRequest{AppId: f.app, ExpectedVersion: f.ev.get(cmd), Upstream: u})
+				return c.CreateUpstream(ctx, &configv1.CreateUpstreamRequest{AppId: f.app, ExpectedVersion: f.ev.Get(cmd), Upstream: u})
 			})
 			if err != nil {
 				return err
@@ -277,7 +278,7 @@ list; every other setting is kept unless its flag is given.`,
 				if err := f.apply(cmd.Flags(), u, false); err != nil {
 					return nil, err
 				}
-				return c.UpdateUpstream(ctx, &configv1.UpdateUpstreamRequest{AppId: f.app, ExpectedVersion: f.ev.orRead(cmd, cur.GetVersion()), Upstream: u})
+				return c.UpdateUpstream(ctx, &configv1.UpdateUpstreamRequest{AppId: f.app, ExpectedVersion: f.ev.OrRead(cmd, cur.GetVersion()), Upstream: u})
 			})
 			if err != nil {
 				return err

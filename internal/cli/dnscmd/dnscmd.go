@@ -7,14 +7,17 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/proto"
 
 	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
 	"github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
 	"github.com/strata-edge/strata/internal/cli/clientx"
+	"github.com/strata-edge/strata/internal/cli/releasecmd"
 )
 
 // ClientFactory is what the root command provides.
@@ -32,29 +35,14 @@ func Commands(f ClientFactory) []*cobra.Command {
 	zone.AddCommand(zoneCreateCmd(f), zoneImportCmd(f), zoneExportCmd(f), zoneListCmd(f), zoneDiffCmd(f))
 	record := &cobra.Command{Use: "record", Short: "Add, list and remove records"}
 	record.AddCommand(recordAddCmd(f), recordListCmd(f), recordRmCmd(f))
-	release := &cobra.Command{Use: "release", Short: "Release a zone's pending changes, list releases, revert"}
-	release.AddCommand(releaseCreateCmd(f), releaseListCmd(f), releaseRevertCmd(f))
+	release := &cobra.Command{Use: "release", Short: "Release a zone's pending changes, promote staging releases, list releases, revert"}
+	release.AddCommand(releasecmd.Commands(f, zoneReleases(f))...)
 	dns.AddCommand(zone, record, release)
 	return []*cobra.Command{dns}
 }
 
 func call[T any](cmd *cobra.Command, f ClientFactory, fn func(context.Context, dnsv1connect.DnsServiceClient) (T, error)) (T, error) {
 	return clientx.Call(cmd.Context(), f, f.DNSClient, fn)
-}
-
-// expect is the --expect-version flag (optimistic concurrency).
-type expect struct{ v uint64 }
-
-func (e *expect) register(cmd *cobra.Command) {
-	cmd.Flags().Uint64Var(&e.v, "expect-version", 0, "fail unless the zone is at this version (optimistic concurrency)")
-}
-
-func (e *expect) get(cmd *cobra.Command) *uint64 {
-	if !cmd.Flags().Changed("expect-version") {
-		return nil
-	}
-	v := e.v
-	return &v
 }
 
 func zoneFlag(cmd *cobra.Command, zone *string) {
@@ -86,7 +74,7 @@ func zoneCreateCmd(f ClientFactory) *cobra.Command {
 
 func zoneImportCmd(f ClientFactory) *cobra.Command {
 	var zone string
-	var ev expect
+	var ev clientx.ExpectVersion
 	cmd := &cobra.Command{
 		Use:     "import --zone Z FILE|-",
 		Short:   "Replace a zone's records with a zone file (pending until released)",
@@ -104,7 +92,7 @@ func zoneImportCmd(f ClientFactory) *cobra.Command {
 				return fmt.Errorf("read zone file: %w", err)
 			}
 			res, err := call(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.ImportZoneResponse, error) {
-				return c.ImportZone(ctx, &dnsv1.ImportZoneRequest{Zone: zone, ExpectedVersion: ev.get(cmd), ZoneFile: string(text)})
+				return c.ImportZone(ctx, &dnsv1.ImportZoneRequest{Zone: zone, ExpectedVersion: ev.Get(cmd), ZoneFile: string(text)})
 			})
 			if err != nil {
 				return err
@@ -113,7 +101,7 @@ func zoneImportCmd(f ClientFactory) *cobra.Command {
 		},
 	}
 	zoneFlag(cmd, &zone)
-	ev.register(cmd)
+	ev.Register(cmd.Flags(), "zone")
 	return cmd
 }
 
@@ -199,7 +187,7 @@ func recordAddCmd(f ClientFactory) *cobra.Command {
 	var disabled bool
 	var match dnsv1.GeoMatch
 	var asns []uint
-	var ev expect
+	var ev clientx.ExpectVersion
 	cmd := &cobra.Command{
 		Use:   "add --zone Z NAME TYPE [DATA...]",
 		Short: "Add a record (pending until released); prints its id",
@@ -221,7 +209,7 @@ func recordAddCmd(f ClientFactory) *cobra.Command {
 				r.Match = &match
 			}
 			res, err := call(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.AddRecordResponse, error) {
-				return c.AddRecord(ctx, &dnsv1.AddRecordRequest{Zone: zone, ExpectedVersion: ev.get(cmd), Record: r})
+				return c.AddRecord(ctx, &dnsv1.AddRecordRequest{Zone: zone, ExpectedVersion: ev.Get(cmd), Record: r})
 			})
 			if err != nil {
 				return err
@@ -230,7 +218,7 @@ func recordAddCmd(f ClientFactory) *cobra.Command {
 		},
 	}
 	zoneFlag(cmd, &zone)
-	ev.register(cmd)
+	ev.Register(cmd.Flags(), "zone")
 	cmd.Flags().Uint32Var(&ttl, "ttl", 0, "TTL in seconds (default 300)")
 	cmd.Flags().BoolVar(&disabled, "disabled", false, "add the record disabled")
 	cmd.Flags().StringVar(&gateway, "gateway", "", "A/AAAA: answer with the healthy online nodes of this cluster")
@@ -305,14 +293,14 @@ func matchText(m *dnsv1.GeoMatch) string {
 
 func recordRmCmd(f ClientFactory) *cobra.Command {
 	var zone string
-	var ev expect
+	var ev clientx.ExpectVersion
 	cmd := &cobra.Command{
 		Use:   "rm --zone Z RECORD_ID",
 		Short: "Remove a record (pending until released)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			res, err := call(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.RemoveRecordResponse, error) {
-				return c.RemoveRecord(ctx, &dnsv1.RemoveRecordRequest{Zone: zone, ExpectedVersion: ev.get(cmd), RecordId: a[0]})
+				return c.RemoveRecord(ctx, &dnsv1.RemoveRecordRequest{Zone: zone, ExpectedVersion: ev.Get(cmd), RecordId: a[0]})
 			})
 			if err != nil {
 				return err
@@ -321,89 +309,40 @@ func recordRmCmd(f ClientFactory) *cobra.Command {
 		},
 	}
 	zoneFlag(cmd, &zone)
-	ev.register(cmd)
+	ev.Register(cmd.Flags(), "zone")
 	return cmd
 }
 
-func releaseCreateCmd(f ClientFactory) *cobra.Command {
-	var zone, note string
-	var ev expect
-	cmd := &cobra.Command{
-		Use:     "create --zone Z [--note TEXT]",
-		Short:   "Release the zone's pending changes to its partitions' nodes; prints the release number",
-		Example: `  strata dns zone diff --zone example.com && strata dns release create --zone example.com --note "new mx"`,
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := call(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.CreateReleaseResponse, error) {
-				return c.CreateRelease(ctx, &dnsv1.CreateReleaseRequest{Zone: zone, ExpectedVersion: ev.get(cmd), Note: note})
-			})
-			if err != nil {
-				return err
-			}
-			return clientx.Emitf(f, res, "%d", res.GetRelease().GetNumber())
-		},
+// zoneReleases is the zones' release API for the shared release commands.
+func zoneReleases(f ClientFactory) releasecmd.Kind {
+	create := func(cmd *cobra.Command, r releasecmd.Request) (proto.Message, uint64, error) {
+		res, err := call(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.CreateReleaseResponse, error) {
+			return c.CreateRelease(ctx, &dnsv1.CreateReleaseRequest{Zone: r.ID, ExpectedVersion: r.Expected, Note: r.Note, Staging: r.Staging})
+		})
+		return res, res.GetRelease().GetNumber(), err
 	}
-	zoneFlag(cmd, &zone)
-	ev.register(cmd)
-	cmd.Flags().StringVar(&note, "note", "", "why: shown in the release list")
-	return cmd
-}
-
-func releaseListCmd(f ClientFactory) *cobra.Command {
-	var zone string
-	cmd := &cobra.Command{
-		Use:   "list --zone Z",
-		Short: "List a zone's releases, newest first",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := call(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.ListReleasesResponse, error) {
-				return c.ListReleases(ctx, &dnsv1.ListReleasesRequest{Zone: zone})
-			})
-			if err != nil {
-				return err
-			}
-			return clientx.Emit(f, res, func(w io.Writer) error {
-				rows := [][]string{{"NUMBER", "KIND", "TIME", "ACTOR", "RESTORES", "NOTE"}}
-				rs := res.GetReleases()
-				for i := len(rs) - 1; i >= 0; i-- {
-					r := rs[i]
-					restores := "-"
-					if r.GetRevertedTo() > 0 {
-						restores = "release " + strconv.FormatUint(r.GetRevertedTo(), 10)
-					}
-					rows = append(rows, []string{strconv.FormatUint(r.GetNumber(), 10), r.GetKind(), clientx.FmtTime(r.GetTime()), clientx.OrDash(r.GetActor()), restores, clientx.OrDash(r.GetNote())})
-				}
-				return clientx.Table(w, rows)
-			})
-		},
+	promote := func(cmd *cobra.Command, r releasecmd.Request) (proto.Message, uint64, error) {
+		res, err := call(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.PromoteReleaseResponse, error) {
+			return c.PromoteRelease(ctx, &dnsv1.PromoteReleaseRequest{Zone: r.ID, ExpectedVersion: r.Expected, Note: r.Note})
+		})
+		return res, res.GetRelease().GetNumber(), err
 	}
-	zoneFlag(cmd, &zone)
-	return cmd
-}
-
-func releaseRevertCmd(f ClientFactory) *cobra.Command {
-	var zone, note string
-	var ev expect
-	cmd := &cobra.Command{
-		Use:   "revert --zone Z RELEASE",
-		Short: "Release the content of an earlier release again (a new release)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			to, err := strconv.ParseUint(a[0], 10, 64)
-			if err != nil || to == 0 {
-				return fmt.Errorf("RELEASE %q: a release number (1, 2, ...)", a[0])
-			}
-			res, err := call(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.RevertZoneResponse, error) {
-				return c.RevertZone(ctx, &dnsv1.RevertZoneRequest{Zone: zone, ExpectedVersion: ev.get(cmd), ToRelease: to, Note: note})
-			})
-			if err != nil {
-				return err
-			}
-			return clientx.Emitf(f, res, "%d", res.GetRelease().GetNumber())
-		},
+	revert := func(cmd *cobra.Command, r releasecmd.Request) (proto.Message, uint64, error) {
+		res, err := call(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.RevertZoneResponse, error) {
+			return c.RevertZone(ctx, &dnsv1.RevertZoneRequest{Zone: r.ID, ExpectedVersion: r.Expected, ToRelease: r.To, Note: r.Note})
+		})
+		return res, res.GetRelease().GetNumber(), err
 	}
-	zoneFlag(cmd, &zone)
-	ev.register(cmd)
-	cmd.Flags().StringVar(&note, "note", "", "why: shown in the release list")
-	return cmd
+	list := func(cmd *cobra.Command, id string) (proto.Message, releasecmd.List, error) {
+		res, err := call(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.ListReleasesResponse, error) {
+			return c.ListReleases(ctx, &dnsv1.ListReleasesRequest{Zone: id})
+		})
+		l := releasecmd.List{Stable: res.GetStableRelease(), Staging: res.GetStagingRelease()}
+		for _, r := range slices.Backward(res.GetReleases()) { // the API lists oldest first
+			l.Releases = append(l.Releases, releasecmd.Record{Number: r.GetNumber(), Kind: r.GetKind(), Time: r.GetTime(),
+				Actor: r.GetActor(), Note: r.GetNote(), Staging: r.GetStaging(), PromotedTime: r.GetPromotedTime(), RevertedTo: r.GetRevertedTo()})
+		}
+		return res, l, err
+	}
+	return releasecmd.Kind{Noun: "zone", Command: "strata dns release", Create: create, Promote: promote, Revert: revert, List: list}
 }

@@ -3,6 +3,7 @@ package dnscmd
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -37,6 +38,46 @@ func newFactory(t *testing.T) *factory {
 func (f *factory) run(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	return f.Run(Commands(f), args...)
+}
+
+// A staging zone release shows as such and live on staging nodes only;
+// promote makes it live on stable nodes; a second promote is refused.
+func TestDNSStagingReleaseAndPromote(t *testing.T) {
+	f := newFactory(t)
+	must := func(args ...string) string {
+		t.Helper()
+		out, err := f.run(t, args...)
+		if err != nil {
+			t.Fatalf("strata %s: %v", strings.Join(args, " "), err)
+		}
+		return strings.TrimSpace(out)
+	}
+	must("dns", "zone", "create", "example.com")
+	must("dns", "record", "add", "--zone", "example.com", "www", "A", "192.0.2.1")
+	must("dns", "release", "create", "--zone", "example.com")
+	must("dns", "record", "add", "--zone", "example.com", "mail", "A", "192.0.2.25")
+	if got := must("dns", "release", "create", "--zone", "example.com", "--staging", "--note", "try"); got != "2" {
+		t.Fatalf("staging release printed %q", got)
+	}
+	list := must("dns", "release", "list", "--zone", "example.com")
+	if !regexp.MustCompile(`(?m)^2\s.*\syes\s+staging\s`).MatchString(list) || !regexp.MustCompile(`(?m)^1\s.*\sno\s+stable\s`).MatchString(list) {
+		t.Fatalf("release list after a staging release:\n%s", list)
+	}
+	if _, err := f.run(t, "dns", "release", "create", "--zone", "example.com"); err == nil || !strings.Contains(err.Error(), "strata dns release promote --zone") {
+		t.Fatalf("stable release of the staged content: %v", err)
+	}
+	if got := must("dns", "release", "promote", "--zone", "example.com"); got != "2" {
+		t.Fatalf("promote printed %q", got)
+	}
+	if list := must("dns", "release", "list", "--zone", "example.com"); !regexp.MustCompile(`(?m)^2\s.*\spromoted .*\sstable\+staging\s`).MatchString(list) {
+		t.Fatalf("release list after promote:\n%s", list)
+	}
+	if _, err := f.run(t, "dns", "release", "promote", "--zone", "example.com"); err == nil || !strings.Contains(err.Error(), "nothing to promote") {
+		t.Fatalf("second promote: %v", err)
+	}
+	if got := must("dns", "release", "revert", "--zone", "example.com", "--to", "1"); got != "3" {
+		t.Fatalf("revert --to printed %q", got)
+	}
 }
 
 func TestDNSCommands(t *testing.T) {
