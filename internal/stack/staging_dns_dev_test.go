@@ -85,7 +85,10 @@ func TestDevZoneStagingReleaseReachesStagingNodesOnly(t *testing.T) {
 			return nil
 		}
 	}
-	eventually := func(addr, want string) { t.Helper(); natstest.CheckFor(t, 40*time.Second, 50*time.Millisecond, serves(addr, want)) }
+	eventually := func(addr, want string) {
+		t.Helper()
+		natstest.CheckFor(t, 40*time.Second, 50*time.Millisecond, serves(addr, want))
+	}
 	eventually(stableDNS, "192.0.2.1")
 	eventually(stagingDNS, "192.0.2.1")
 
