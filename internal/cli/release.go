@@ -47,12 +47,7 @@ func appReleases(g *globals) releasecmd.Kind {
 		res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.ListReleasesResponse, error) {
 			return c.ListReleases(ctx, &configv1.ListReleasesRequest{AppId: id})
 		})
-		l := releasecmd.List{Stable: res.GetStableRelease(), Staging: res.GetStagingRelease()}
-		for _, r := range res.GetReleases() { // newest first already
-			l.Releases = append(l.Releases, releasecmd.Record{Number: r.GetNumber(), Kind: r.GetKind(), Time: r.GetTime(),
-				Actor: r.GetActor(), Note: r.GetNote(), Staging: r.GetStaging(), PromotedTime: r.GetPromotedTime(),
-				RevertedTo: r.GetRevertedTo(), Object: r.GetObject()})
-		}
+		l := releasecmd.List{Releases: releasecmd.Records(res.GetReleases(), false), Stable: res.GetStableRelease(), Staging: res.GetStagingRelease()}
 		return res, l, err
 	}
 	return releasecmd.Kind{Noun: "app", Command: "strata release", Create: create, Promote: promote, Revert: revert, List: list}

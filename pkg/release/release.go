@@ -8,11 +8,13 @@
 package release
 
 import (
+	"context"
 	"fmt"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/strata-edge/strata/pkg/apierr"
+	"github.com/strata-edge/strata/pkg/eventstore"
 )
 
 // Content is a releasable kind's content: a pointer to a proto message.
@@ -177,4 +179,20 @@ func At[C Content](fresh Aggregate[C], history []proto.Message, n uint64) (c C, 
 		}
 	}
 	return c, false, fmt.Errorf("release %d not found in %d events", n, len(history))
+}
+
+// History reads an object's events (stream, oldest first) for At, decoded
+// by the kind's decode.
+func History(ctx context.Context, store eventstore.Store, stream string, decode func(typ string, data []byte) (proto.Message, error)) ([]proto.Message, error) {
+	events, err := store.ReadStream(ctx, stream, 0)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", stream, err)
+	}
+	out := make([]proto.Message, len(events))
+	for i, e := range events {
+		if out[i], err = decode(e.Type, e.Data); err != nil {
+			return nil, fmt.Errorf("read %s: %w", stream, err)
+		}
+	}
+	return out, nil
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/strata-edge/strata/pkg/configevents"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/ids"
+	"github.com/strata-edge/strata/pkg/release"
 	"github.com/strata-edge/strata/services/edgesync"
 )
 
@@ -222,7 +223,7 @@ func (s *Service) execApp(ctx context.Context, id string, expected *uint64, with
 	for attempt := 0; ; attempt++ {
 		var history []proto.Message
 		if withHistory {
-			h, err := s.readApp(ctx, id)
+			h, err := release.History(ctx, s.store, appStream(id), configevents.Decode)
 			if err != nil {
 				return 0, err
 			}
@@ -260,23 +261,6 @@ func (s *Service) execApp(ctx context.Context, id string, expected *uint64, with
 		}
 		return pos, err
 	}
-}
-
-// readApp returns the decoded events of one app, oldest first.
-func (s *Service) readApp(ctx context.Context, id string) ([]proto.Message, error) {
-	events, err := s.store.ReadStream(ctx, appStream(id), 0)
-	if err != nil {
-		return nil, fmt.Errorf("read app %s: %w", id, err)
-	}
-	out := make([]proto.Message, 0, len(events))
-	for _, e := range events {
-		m, err := configevents.Decode(e.Type, e.Data)
-		if err != nil {
-			return nil, fmt.Errorf("read app %s: %w", id, err)
-		}
-		out = append(out, m)
-	}
-	return out, nil
 }
 
 func isAlreadyExists(err error) bool {

@@ -27,6 +27,7 @@ import (
 	"github.com/strata-edge/strata/pkg/background"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/ids"
+	"github.com/strata-edge/strata/pkg/release"
 	"github.com/strata-edge/strata/services/edgesync"
 )
 
@@ -294,7 +295,7 @@ func (s *Service) execHistory(ctx context.Context, ref string, expected *uint64,
 	}
 	var history []proto.Message
 	if withHistory {
-		h, err := s.readZone(ctx, entry.agg.ID())
+		h, err := release.History(ctx, s.store, ZoneStream(entry.agg.ID()), Decode)
 		if err != nil {
 			return "", 0, err
 		}
@@ -316,23 +317,6 @@ func (s *Service) execHistory(ctx context.Context, ref string, expected *uint64,
 		return "", 0, apierr.Conflict(fmt.Sprintf("zone %s was changed concurrently; reload and retry", id))
 	}
 	return id, pos, err
-}
-
-// readZone returns the decoded events of one zone, oldest first.
-func (s *Service) readZone(ctx context.Context, id string) ([]proto.Message, error) {
-	events, err := s.store.ReadStream(ctx, ZoneStream(id), 0)
-	if err != nil {
-		return nil, fmt.Errorf("read zone %s: %w", id, err)
-	}
-	out := make([]proto.Message, 0, len(events))
-	for _, e := range events {
-		m, err := Decode(e.Type, e.Data)
-		if err != nil {
-			return nil, fmt.Errorf("read zone %s: %w", id, err)
-		}
-		out = append(out, m)
-	}
-	return out, nil
 }
 
 func (s *Service) create(ctx context.Context, set Settings) (*dnsv1.Zone, uint64, error) {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -337,11 +336,7 @@ func zoneReleases(f ClientFactory) releasecmd.Kind {
 		res, err := call(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.ListReleasesResponse, error) {
 			return c.ListReleases(ctx, &dnsv1.ListReleasesRequest{Zone: id})
 		})
-		l := releasecmd.List{Stable: res.GetStableRelease(), Staging: res.GetStagingRelease()}
-		for _, r := range slices.Backward(res.GetReleases()) { // the API lists oldest first
-			l.Releases = append(l.Releases, releasecmd.Record{Number: r.GetNumber(), Kind: r.GetKind(), Time: r.GetTime(),
-				Actor: r.GetActor(), Note: r.GetNote(), Staging: r.GetStaging(), PromotedTime: r.GetPromotedTime(), RevertedTo: r.GetRevertedTo()})
-		}
+		l := releasecmd.List{Releases: releasecmd.Records(res.GetReleases(), true), Stable: res.GetStableRelease(), Staging: res.GetStagingRelease()}
 		return res, l, err
 	}
 	return releasecmd.Kind{Noun: "zone", Command: "strata dns release", Create: create, Promote: promote, Revert: revert, List: list}

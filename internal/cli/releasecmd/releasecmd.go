@@ -44,16 +44,29 @@ type List struct {
 	Stable, Staging uint64
 }
 
-// Record is one release as the list shows it.
-type Record struct {
-	Number       uint64
-	Kind         string // "release", "revert", "object_revert"
-	Time         *timestamppb.Timestamp
-	Actor, Note  string
-	Staging      bool
-	PromotedTime *timestamppb.Timestamp
-	RevertedTo   uint64
-	Object       string // object reverts: "rule/NAME"
+// Record is one release as the list shows it: the getters the API's
+// Release messages of every kind have (an app's also GetObject).
+type Record interface {
+	GetNumber() uint64
+	GetKind() string // "release", "revert", "object_revert"
+	GetTime() *timestamppb.Timestamp
+	GetActor() string
+	GetNote() string
+	GetStaging() bool
+	GetPromotedTime() *timestamppb.Timestamp
+	GetRevertedTo() uint64
+}
+
+// Records turns an API list into List's records, newest first.
+func Records[R Record](rs []R, oldestFirst bool) []Record {
+	out := make([]Record, len(rs))
+	for i, r := range rs {
+		if oldestFirst {
+			i = len(rs) - 1 - i
+		}
+		out[i] = r
+	}
+	return out
 }
 
 // Commands are release create, promote, list and revert of k.
@@ -171,19 +184,19 @@ func table(w io.Writer, l List) error {
 	rows := [][]string{{"NUMBER", "KIND", "TIME", "ACTOR", "STAGING", "LIVE", "RESTORES", "NOTE"}}
 	for _, r := range l.Releases {
 		restores := "-"
-		if r.RevertedTo > 0 {
-			restores = "release " + strconv.FormatUint(r.RevertedTo, 10)
-			if r.Object != "" {
-				restores = r.Object + " of " + restores
+		if r.GetRevertedTo() > 0 {
+			restores = "release " + strconv.FormatUint(r.GetRevertedTo(), 10)
+			if o, ok := r.(interface{ GetObject() string }); ok && o.GetObject() != "" {
+				restores = o.GetObject() + " of " + restores
 			}
 		}
-		staging := clientx.YesNo(r.Staging)
-		if r.PromotedTime != nil {
-			staging = "promoted " + clientx.FmtTime(r.PromotedTime)
+		staging := clientx.YesNo(r.GetStaging())
+		if r.GetPromotedTime() != nil {
+			staging = "promoted " + clientx.FmtTime(r.GetPromotedTime())
 		}
 		rows = append(rows, []string{
-			strconv.FormatUint(r.Number, 10), r.Kind, clientx.FmtTime(r.Time), clientx.OrDash(r.Actor),
-			staging, liveOn(r.Number, l.Stable, l.Staging), restores, clientx.OrDash(r.Note),
+			strconv.FormatUint(r.GetNumber(), 10), r.GetKind(), clientx.FmtTime(r.GetTime()), clientx.OrDash(r.GetActor()),
+			staging, liveOn(r.GetNumber(), l.Stable, l.Staging), restores, clientx.OrDash(r.GetNote()),
 		})
 	}
 	return clientx.Table(w, rows)
