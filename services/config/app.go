@@ -408,38 +408,15 @@ func (a *App) RevertObject(kind, ref string, to uint64, note string, history []p
 	e := &ev.ObjectReverted{AppId: a.id, Release: a.rel.Latest() + 1, ToRelease: to, Note: note, Kind: k}
 	switch k {
 	case ev.ObjectKind_OBJECT_KIND_UPSTREAM:
-		id := ""
-		for _, c := range []*configv1.App{target, base, a.rel.Working} {
-			if i := findUpstream(c, ref); i >= 0 {
-				id = c.Upstreams[i].Id
-				break
-			}
-		}
-		if id == "" {
-			return nil, apierr.Invalid(apierr.FieldViolation{Field: "object",
-				Reason: fmt.Sprintf("no upstream %q in release %d or now", ref, to)})
-		}
-		e.ObjectId = id
-		if i := findUpstream(target, id); i >= 0 {
-			e.Upstream = proto.Clone(target.Upstreams[i]).(*configv1.Upstream)
-		}
+		e.ObjectId, e.Upstream, _ = release.Target(ref, target.GetUpstreams(), base.GetUpstreams(), a.rel.Working.GetUpstreams())
 	case ev.ObjectKind_OBJECT_KIND_RULE:
-		id := ""
-		for _, c := range []*configv1.App{target, base, a.rel.Working} {
-			if i := findRule(c, ref); i >= 0 {
-				id = c.Rules[i].Id
-				break
-			}
-		}
-		if id == "" {
-			return nil, apierr.Invalid(apierr.FieldViolation{Field: "object",
-				Reason: fmt.Sprintf("no rule %q in release %d or now", ref, to)})
-		}
-		e.ObjectId = id
-		if i := findRule(target, id); i >= 0 {
-			e.Rule = proto.Clone(target.Rules[i]).(*configv1.Rule)
-			e.RuleIndex = uint32(i)
-		}
+		var at int
+		e.ObjectId, e.Rule, at = release.Target(ref, target.GetRules(), base.GetRules(), a.rel.Working.GetRules())
+		e.RuleIndex = uint32(max(at, 0))
+	}
+	if e.ObjectId == "" {
+		return nil, apierr.Invalid(apierr.FieldViolation{Field: "object",
+			Reason: fmt.Sprintf("no %s %q in release %d or now", kind, ref, to)})
 	}
 	restored := restoreObject(base, e)
 	if msg := checkReferences(restored); msg != "" {
@@ -604,26 +581,13 @@ func (a *App) setReleased(c *configv1.App, deleted bool, n uint64) {
 func restoreObject(base *configv1.App, e *ev.ObjectReverted) *configv1.App {
 	c := &configv1.App{}
 	if base != nil {
-		c = proto.Clone(base).(*configv1.App)
+		c = shallowCopy(base)
 	}
 	switch e.Kind {
 	case ev.ObjectKind_OBJECT_KIND_UPSTREAM:
-		i := findUpstream(c, e.ObjectId)
-		switch {
-		case e.Upstream == nil && i >= 0:
-			c.Upstreams = slices.Delete(c.Upstreams, i, i+1)
-		case e.Upstream != nil && i >= 0:
-			c.Upstreams[i] = proto.Clone(e.Upstream).(*configv1.Upstream)
-		case e.Upstream != nil:
-			c.Upstreams = append(c.Upstreams, proto.Clone(e.Upstream).(*configv1.Upstream))
-		}
+		c.Upstreams = release.Restore(c.Upstreams, e.ObjectId, e.Upstream, -1)
 	case ev.ObjectKind_OBJECT_KIND_RULE:
-		if i := findRule(c, e.ObjectId); i >= 0 {
-			c.Rules = slices.Delete(c.Rules, i, i+1)
-		}
-		if e.Rule != nil {
-			c.Rules = slices.Insert(c.Rules, clampIndex(e.RuleIndex, len(c.Rules)), proto.Clone(e.Rule).(*configv1.Rule))
-		}
+		c.Rules = release.Restore(c.Rules, e.ObjectId, e.Rule, int(e.RuleIndex))
 	}
 	return c
 }
@@ -653,40 +617,10 @@ func settingsOf(app *configv1.App) *ev.AppSettings {
 }
 
 // findUpstream returns the index of the upstream with id or name ref, or -1.
-func findUpstream(app *configv1.App, ref string) int {
-	if app == nil || ref == "" {
-		return -1
-	}
-	for i, u := range app.Upstreams {
-		if u.Id == ref {
-			return i
-		}
-	}
-	for i, u := range app.Upstreams {
-		if u.Name == ref {
-			return i
-		}
-	}
-	return -1
-}
+func findUpstream(app *configv1.App, ref string) int { return release.Find(app.GetUpstreams(), ref) }
 
 // findRule returns the index of the rule with id or name ref, or -1.
-func findRule(app *configv1.App, ref string) int {
-	if app == nil || ref == "" {
-		return -1
-	}
-	for i, r := range app.Rules {
-		if r.Id == ref {
-			return i
-		}
-	}
-	for i, r := range app.Rules {
-		if r.Name == ref {
-			return i
-		}
-	}
-	return -1
-}
+func findRule(app *configv1.App, ref string) int { return release.Find(app.GetRules(), ref) }
 
 func clampIndex(i uint32, n int) int {
 	if int(i) > n {
