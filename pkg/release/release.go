@@ -64,9 +64,6 @@ func (s *State[C]) Stable() C { return live(s.stable, s.stableDeleted) }
 // StableNumber is the number of the release stable nodes run (0: none).
 func (s *State[C]) StableNumber() uint64 { return s.stableNumber }
 
-// NewestDeleted reports whether the newest release removed the object.
-func (s *State[C]) NewestDeleted() bool { return s.newestDeleted }
-
 // StagingPending reports whether the newest release is a staging release
 // that stable nodes do not run yet.
 func (s *State[C]) StagingPending() bool {
@@ -79,6 +76,12 @@ func live[C Content](c C, deleted bool) C {
 		return zero
 	}
 	return c
+}
+
+// Gone reports whether the object's deletion was released on both tracks
+// and nothing is pending: it runs nowhere and may be forgotten.
+func (s *State[C]) Gone() bool {
+	return s.WorkingDeleted && s.newestDeleted && s.stableDeleted && s.pending == 0
 }
 
 // Changed records one pending change.

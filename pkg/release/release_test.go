@@ -75,7 +75,7 @@ func TestTracks(t *testing.T) {
 	// A release that removes the object: both tracks serve nothing.
 	s.WorkingDeleted = true
 	s.Released(4, nil, true, false)
-	if s.Newest() != nil || s.Stable() != nil || !s.NewestDeleted() || s.StableNumber() != 4 {
+	if s.Newest() != nil || s.Stable() != nil || !s.Gone() || s.StableNumber() != 4 {
 		t.Fatalf("after a deleting release: %+v", s)
 	}
 	wantRefusal(t, kind.CheckRelease("t1", &s, false), "no changes since release 4")

@@ -75,9 +75,7 @@ func (a *App) Exists() bool { return a.created }
 func (a *App) Deleted() bool { return a.rel.WorkingDeleted }
 
 // Gone reports whether the app's deletion was released: it runs nowhere.
-func (a *App) Gone() bool {
-	return a.created && a.rel.WorkingDeleted && a.rel.NewestDeleted() && a.rel.Pending() == 0
-}
+func (a *App) Gone() bool { return a.created && a.rel.Gone() }
 
 // LatestRelease is the number of the newest release (0 before the first).
 func (a *App) LatestRelease() uint64 { return a.rel.Latest() }

@@ -380,3 +380,16 @@ func TestShallowCopyCoversEveryField(t *testing.T) {
 		t.Fatalf("shallowCopy misses a field:\n%v\n%v", a, c)
 	}
 }
+
+// An app deleted by a staging release still runs on stable nodes: it is
+// gone only once the deletion is promoted.
+func TestDeletedOnStagingIsNotGone(t *testing.T) {
+	a, _ := given(created, released1, &ev.AppDeleted{AppId: testApp}, &ev.AppReleased{AppId: testApp, Release: 2, Staging: true})
+	if a.Gone() || a.Stable() == nil {
+		t.Fatalf("gone %v with stable content %v after a staging delete", a.Gone(), a.Stable())
+	}
+	a.Apply(10, &ev.AppPromoted{AppId: testApp, Release: 2})
+	if !a.Gone() {
+		t.Fatal("not gone after the deletion was promoted")
+	}
+}

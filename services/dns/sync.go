@@ -74,7 +74,7 @@ func (p *projection) withGatewayAddresses(z *dnsv1.Zone) *dnsv1.Zone {
 // live reports whether zone z exists somewhere: not deleted, or its
 // deletion not released yet.
 func live(z *Zone) bool {
-	return z.Exists() && (!z.Deleted() || z.Released() != nil || z.Stable() != nil || z.Pending() > 0)
+	return z.Exists() && !z.rel.Gone()
 }
 
 // contents are the working copy and the releases the nodes serve of z.
