@@ -6,12 +6,10 @@ import (
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/testing/protocmp"
-
-	"github.com/google/go-cmp/cmp"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	ev "github.com/strata-edge/strata/gen/strata/events/config/v1"
+	"github.com/strata-edge/strata/pkg/aggtest"
 	"github.com/strata-edge/strata/pkg/apierr"
 )
 
@@ -34,42 +32,15 @@ var (
 	released2 = &ev.AppReleased{AppId: testApp, Release: 2}
 )
 
+// given folds events into a new app; reverts replay the history.
 func given(events ...proto.Message) (*App, []proto.Message) {
-	a := NewApp(testApp)
-	for i, e := range events {
-		a.Apply(uint64(i+1), e)
-	}
-	return a, events
+	return aggtest.Given(NewApp(testApp), events...), events
 }
 
-func then(t *testing.T, got []proto.Message, err error, want ...proto.Message) {
-	t.Helper()
-	if err != nil {
-		t.Fatalf("command failed: %v", err)
-	}
-	if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
-		t.Fatalf("events (-want +got):\n%s", diff)
-	}
-}
-
-func thenRejected(t *testing.T, got []proto.Message, err error, kind apierr.Kind, field string) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("command accepted, events %v", got)
-	}
-	if !apierr.IsKind(err, kind) {
-		t.Fatalf("error %v is not of kind %d", err, kind)
-	}
-	if field == "" {
-		return
-	}
-	for _, v := range apierr.Violations(err) {
-		if v.Field == field {
-			return
-		}
-	}
-	t.Fatalf("error %v does not name field %q", err, field)
-}
+var (
+	then         = aggtest.Then
+	thenRejected = aggtest.Rejected
+)
 
 func upstream(id, name, addr string) *configv1.Upstream {
 	return &configv1.Upstream{Id: id, Name: name, Servers: []*configv1.Server{{Address: addr, Weight: 1}}}

@@ -8,12 +8,19 @@ import (
 
 	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
 	ev "github.com/strata-edge/strata/gen/strata/events/dns/v1"
+	"github.com/strata-edge/strata/pkg/aggtest"
 	"github.com/strata-edge/strata/pkg/apierr"
 	"github.com/strata-edge/strata/pkg/release"
 )
 
 // given rehydrates a zone from events.
-func given(msgs ...proto.Message) *Zone { return givenLog(msgs...).zone }
+func given(msgs ...proto.Message) *Zone { return aggtest.Given(NewZone("z1"), msgs...) }
+
+var (
+	then          = aggtest.Then
+	thenRejected  = aggtest.Rejected
+	wantViolation = aggtest.Violation
+)
 
 // zoneLog is a zone with the events it was folded from (reverts replay them).
 type zoneLog struct {
@@ -47,16 +54,6 @@ func added(id, name string, t dnsv1.RecordType, data string) *ev.RecordAdded {
 }
 
 func released() *ev.ZoneReleased { return &ev.ZoneReleased{ZoneId: "z1"} }
-
-func wantViolation(t *testing.T, err error, field, reason string) {
-	t.Helper()
-	for _, v := range apierr.Violations(err) {
-		if v.Field == field && strings.Contains(v.Reason, reason) {
-			return
-		}
-	}
-	t.Fatalf("err = %v, want %s: ...%s...", err, field, reason)
-}
 
 func TestCreate(t *testing.T) {
 	msgs, err := NewZone("z1").Create(Settings{Name: "Example.COM", Partitions: []string{"p1"}, Nameservers: []string{"NS1.example.com"}})
@@ -258,4 +255,43 @@ func TestStagingReleaseAndPromote(t *testing.T) {
 	if z.StableRelease() != 3 || z.StagingRelease() != 3 || z.Stable().GetRecords()[0].GetData() != "192.0.2.1" {
 		t.Fatalf("after revert: stable %d staging %d %v", z.StableRelease(), z.StagingRelease(), z.Stable())
 	}
+}
+
+// Given a zone's history, when a command, then these events or this refusal.
+func TestZoneCommands(t *testing.T) {
+	www := added("r1", "www", tA, "192.0.2.1")
+	z := given(created(), www)
+	moved := &dnsv1.Record{Id: "r1", Name: "www", Type: tA, Data: "192.0.2.2"}
+	got, err := z.UpdateRecord(moved)
+	then(t, got, err, &ev.RecordUpdated{ZoneId: "z1", Record: moved})
+	got, err = z.UpdateRecord(&dnsv1.Record{Id: "r9", Name: "x", Type: tA, Data: "192.0.2.2"})
+	thenRejected(t, got, err, apierr.KindNotFound, "")
+	got, err = z.RemoveRecord("r1")
+	then(t, got, err, &ev.RecordRemoved{ZoneId: "z1", RecordId: "r1"})
+	got, err = z.RemoveRecord("r9")
+	thenRejected(t, got, err, apierr.KindNotFound, "")
+	got, err = z.Update(Settings{Name: "other.org", Partitions: []string{"p2"}})
+	then(t, got, err, &ev.ZoneUpdated{ZoneId: "z1", Settings: &ev.ZoneSettings{Name: "example.com.", PartitionIds: []string{"p2"}}})
+	got, err = z.Update(Settings{})
+	thenRejected(t, got, err, apierr.KindInvalid, "partitions")
+	got, err = z.Import(strings.Repeat(";", maxZoneFileBytes+1))
+	thenRejected(t, got, err, apierr.KindInvalid, "zone_file")
+	got, err = z.Release("first", false)
+	then(t, got, err, &ev.ZoneReleased{ZoneId: "z1", Note: "first"})
+	got, err = z.Delete()
+	then(t, got, err, &ev.ZoneDeleted{ZoneId: "z1"})
+
+	z = given(created(), &ev.ZoneDeleted{ZoneId: "z1"})
+	got, err = z.Delete()
+	thenRejected(t, got, err, apierr.KindNotFound, "")
+	got, err = z.RemoveRecord("r1")
+	thenRejected(t, got, err, apierr.KindNotFound, "")
+
+	z = given()
+	got, err = z.Release("", false)
+	thenRejected(t, got, err, apierr.KindNotFound, "")
+	got, err = z.Promote("")
+	thenRejected(t, got, err, apierr.KindNotFound, "")
+	got, err = z.Update(Settings{Partitions: []string{"p1"}})
+	thenRejected(t, got, err, apierr.KindNotFound, "")
 }
