@@ -484,34 +484,39 @@ func (h *handler) DiffApp(ctx context.Context, req *configv1.DiffAppRequest) (*c
 	return d, nil
 }
 
+// releaseCall runs a release command on app *ref (resolved to its id) and
+// returns the newest release record and the app's version after it.
+func (h *handler) releaseCall(ctx context.Context, ref *string, run func(id string) (uint64, error)) (*configv1.Release, uint64, error) {
+	if err := h.appRef(ctx, ref); err != nil {
+		return nil, 0, err
+	}
+	version, err := run(*ref)
+	if err != nil {
+		return nil, 0, h.fail(err)
+	}
+	r, err := h.s.latestRelease(*ref)
+	if err != nil {
+		return nil, 0, h.fail(err)
+	}
+	return r, version, nil
+}
+
 func (h *handler) CreateRelease(ctx context.Context, req *configv1.CreateReleaseRequest) (*configv1.CreateReleaseResponse, error) {
-	if err := h.appRef(ctx, &req.AppId); err != nil {
+	r, v, err := h.releaseCall(ctx, &req.AppId, func(id string) (uint64, error) {
+		return h.s.release(ctx, id, req.ExpectedVersion, req.Note, req.Staging)
+	})
+	if err != nil {
 		return nil, err
 	}
-	version, err := h.s.release(ctx, req.AppId, req.ExpectedVersion, req.Note, req.Staging)
-	if err != nil {
-		return nil, h.fail(err)
-	}
-	r, err := h.s.latestRelease(req.AppId)
-	if err != nil {
-		return nil, h.fail(err)
-	}
-	return &configv1.CreateReleaseResponse{Release: r, Version: version}, nil
+	return &configv1.CreateReleaseResponse{Release: r, Version: v}, nil
 }
 
 func (h *handler) PromoteRelease(ctx context.Context, req *configv1.PromoteReleaseRequest) (*configv1.PromoteReleaseResponse, error) {
-	if err := h.appRef(ctx, &req.AppId); err != nil {
+	r, v, err := h.releaseCall(ctx, &req.AppId, func(id string) (uint64, error) { return h.s.promote(ctx, id, req.ExpectedVersion, req.Note) })
+	if err != nil {
 		return nil, err
 	}
-	version, err := h.s.promote(ctx, req.AppId, req.ExpectedVersion, req.Note)
-	if err != nil {
-		return nil, h.fail(err)
-	}
-	r, err := h.s.latestRelease(req.AppId)
-	if err != nil {
-		return nil, h.fail(err)
-	}
-	return &configv1.PromoteReleaseResponse{Release: r, Version: version}, nil
+	return &configv1.PromoteReleaseResponse{Release: r, Version: v}, nil
 }
 
 func (h *handler) ListReleases(ctx context.Context, req *configv1.ListReleasesRequest) (*configv1.ListReleasesResponse, error) {
@@ -532,33 +537,23 @@ func (h *handler) ListReleases(ctx context.Context, req *configv1.ListReleasesRe
 }
 
 func (h *handler) RevertApp(ctx context.Context, req *configv1.RevertAppRequest) (*configv1.RevertAppResponse, error) {
-	if err := h.appRef(ctx, &req.AppId); err != nil {
+	r, v, err := h.releaseCall(ctx, &req.AppId, func(id string) (uint64, error) {
+		return h.s.revertApp(ctx, id, req.ExpectedVersion, req.ToRelease, req.Note)
+	})
+	if err != nil {
 		return nil, err
 	}
-	version, err := h.s.revertApp(ctx, req.AppId, req.ExpectedVersion, req.ToRelease, req.Note)
-	if err != nil {
-		return nil, h.fail(err)
-	}
-	r, err := h.s.latestRelease(req.AppId)
-	if err != nil {
-		return nil, h.fail(err)
-	}
-	return &configv1.RevertAppResponse{Release: r, Version: version}, nil
+	return &configv1.RevertAppResponse{Release: r, Version: v}, nil
 }
 
 func (h *handler) RevertObject(ctx context.Context, req *configv1.RevertObjectRequest) (*configv1.RevertObjectResponse, error) {
-	if err := h.appRef(ctx, &req.AppId); err != nil {
+	r, v, err := h.releaseCall(ctx, &req.AppId, func(id string) (uint64, error) {
+		return h.s.revertObject(ctx, id, req.ExpectedVersion, req.Kind, req.Object, req.ToRelease, req.Note)
+	})
+	if err != nil {
 		return nil, err
 	}
-	version, err := h.s.revertObject(ctx, req.AppId, req.ExpectedVersion, req.Kind, req.Object, req.ToRelease, req.Note)
-	if err != nil {
-		return nil, h.fail(err)
-	}
-	r, err := h.s.latestRelease(req.AppId)
-	if err != nil {
-		return nil, h.fail(err)
-	}
-	return &configv1.RevertObjectResponse{Release: r, Version: version}, nil
+	return &configv1.RevertObjectResponse{Release: r, Version: v}, nil
 }
 
 func (h *handler) GetSnapshot(ctx context.Context, req *configv1.GetSnapshotRequest) (*configv1.GetSnapshotResponse, error) {
