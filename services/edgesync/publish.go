@@ -114,7 +114,7 @@ func (p *Publisher) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-p.src.notify:
+		case <-p.src.outbox.Wait():
 		case <-retry:
 		}
 	}
@@ -122,17 +122,11 @@ func (p *Publisher) Run(ctx context.Context) {
 
 // take moves the deltas the tracks produced into the publisher.
 func (p *Publisher) take() {
-	p.src.mu.Lock()
-	defer p.src.mu.Unlock()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for k, t := range p.src.tracks {
-		if len(t.outbox) == 0 {
-			continue
-		}
-		pt := p.track(k)
-		pt.pending = append(pt.pending, t.outbox...)
-		t.outbox = nil
+	for _, d := range p.src.outbox.Take() {
+		pt := p.track(keyOf(d))
+		pt.pending = append(pt.pending, d)
 	}
 }
 
@@ -147,14 +141,11 @@ func (p *Publisher) track(k Key) *pubTrack {
 
 // Idle reports whether everything the tracks produced is published.
 func (p *Publisher) Idle() bool {
-	p.src.mu.RLock()
-	for _, t := range p.src.tracks {
-		if len(t.outbox) > 0 {
-			p.src.mu.RUnlock()
-			return false
-		}
+	queued := false
+	p.src.outbox.Edit(func(ds []*syncv1.Delta) { queued = len(ds) > 0 })
+	if queued {
+		return false
 	}
-	p.src.mu.RUnlock()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, pt := range p.tracks {

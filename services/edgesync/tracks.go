@@ -64,7 +64,8 @@ type Key struct {
 // contributors' projection); readers and the publisher may run at any time.
 type Tracks struct {
 	logger  *slog.Logger
-	publish bool // keep deltas in the outboxes for the publisher
+	publish bool                  // keep deltas in outbox for the publisher
+	outbox  *queue[*syncv1.Delta] // of every track, oldest first
 	kinds   []Kind
 	// folders and watchers are the contributors (feed.go); feed is how far
 	// Follow has handed the log to them.
@@ -74,7 +75,6 @@ type Tracks struct {
 
 	mu     sync.RWMutex
 	tracks map[Key]*track
-	notify chan struct{} // signalled when an outbox gets a delta
 }
 
 // track is the state of one partition track: every object as a Resource
@@ -84,7 +84,6 @@ type track struct {
 	createdAt time.Time
 	res       map[string]*syncv1.Resource // kind + "/" + id
 	values    map[string]proto.Message
-	outbox    []*syncv1.Delta // deltas the publisher has not taken yet
 	snap      *syncv1.Snapshot
 	history   []trackVersion // newest last, for node lag (lag.go)
 }
@@ -92,7 +91,7 @@ type track struct {
 // New returns empty tracks for kinds; publish keeps deltas for a Publisher.
 func New(logger *slog.Logger, publish bool, kinds ...Kind) *Tracks {
 	return &Tracks{logger: logger, publish: publish, kinds: kinds,
-		tracks: map[Key]*track{}, notify: make(chan struct{}, 1)}
+		tracks: map[Key]*track{}, outbox: newQueue[*syncv1.Delta]()}
 }
 
 // Ensure creates both tracks of a partition (version 0, empty).
@@ -189,11 +188,12 @@ func (ts *Tracks) apply(pos uint64, at time.Time, changes []Change) map[string][
 func (ts *Tracks) move(k Key, t *track, d *syncv1.Delta, pos uint64, at time.Time) {
 	t.snap = nil
 	if t.version == pos {
-		if n := len(t.outbox); n > 0 && t.outbox[n-1].ToVersion == pos {
-			last := t.outbox[n-1]
-			last.Upserts = append(last.Upserts, d.Upserts...)
-			last.Deletes = append(last.Deletes, d.Deletes...)
-		}
+		ts.outbox.Edit(func(ds []*syncv1.Delta) {
+			if last := lastOf(ds, k); last != nil && last.ToVersion == pos {
+				last.Upserts = append(last.Upserts, d.Upserts...)
+				last.Deletes = append(last.Deletes, d.Deletes...)
+			}
+		})
 		return
 	}
 	d.PartitionId, d.Staging, d.FromVersion, d.ToVersion = k.Partition, k.Staging, t.version, pos
@@ -202,13 +202,21 @@ func (ts *Tracks) move(k Key, t *track, d *syncv1.Delta, pos uint64, at time.Tim
 	t.version, t.createdAt = pos, at
 	t.remember(pos, at)
 	if ts.publish {
-		t.outbox = append(t.outbox, d)
-		select {
-		case ts.notify <- struct{}{}:
-		default:
-		}
+		ts.outbox.Push(d)
 	}
 }
+
+// lastOf returns the newest of ds on track k, or nil.
+func lastOf(ds []*syncv1.Delta, k Key) *syncv1.Delta {
+	for i := len(ds) - 1; i >= 0; i-- {
+		if keyOf(ds[i]) == k {
+			return ds[i]
+		}
+	}
+	return nil
+}
+
+func keyOf(d *syncv1.Delta) Key { return Key{d.PartitionId, d.Staging} }
 
 // Holds reports whether track k holds the object id of kind.
 func (ts *Tracks) Holds(k Key, kind, id string) bool {
@@ -231,27 +239,17 @@ func (ts *Tracks) Keys() []Key {
 
 // Pending returns the deltas of track k not yet taken by a publisher (with
 // publish set and no publisher: every delta, for tests and benchmarks).
-func (ts *Tracks) Pending(k Key) []*syncv1.Delta {
-	ts.mu.RLock()
-	defer ts.mu.RUnlock()
-	if t := ts.tracks[k]; t != nil {
-		return slices.Clone(t.outbox)
-	}
-	return nil
+func (ts *Tracks) Pending(k Key) (out []*syncv1.Delta) {
+	ts.outbox.Edit(func(ds []*syncv1.Delta) { out = onTrack(ds, k) })
+	return out
 }
 
-// Take returns and forgets the deltas of track k not yet taken (benchmarks
-// that run no publisher).
-func (ts *Tracks) Take(k Key) []*syncv1.Delta {
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	t := ts.tracks[k]
-	if t == nil {
-		return nil
-	}
-	out := t.outbox
-	t.outbox = nil
-	return out
+// Take returns the deltas of track k not yet taken and forgets those of
+// every track (benchmarks that run no publisher).
+func (ts *Tracks) Take(k Key) []*syncv1.Delta { return onTrack(ts.outbox.Take(), k) }
+
+func onTrack(ds []*syncv1.Delta, k Key) []*syncv1.Delta {
+	return slices.DeleteFunc(slices.Clone(ds), func(d *syncv1.Delta) bool { return keyOf(d) != k })
 }
 
 // Snapshot returns the current immutable snapshot view of a track (nil when
