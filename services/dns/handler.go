@@ -25,13 +25,15 @@ func (h *handler) read(ctx context.Context, ref string, f func(e *zoneEntry)) er
 	if err := h.s.catchUp(ctx); err != nil {
 		return h.fail(err)
 	}
-	h.s.proj.mu.RLock()
-	defer h.s.proj.mu.RUnlock()
-	e := h.s.proj.lookup(ref)
+	var e *zoneEntry
+	h.s.proj.read(func(st *state) {
+		if e = st.lookup(ref); e != nil {
+			f(e)
+		}
+	})
 	if e == nil {
 		return h.fail(apierr.NotFound("zone", ref))
 	}
-	f(e)
 	return nil
 }
 
@@ -56,19 +58,19 @@ func (h *handler) ListZones(ctx context.Context, _ *dnsv1.ListZonesRequest) (*dn
 	if err := h.s.catchUp(ctx); err != nil {
 		return nil, h.fail(err)
 	}
-	h.s.proj.mu.RLock()
-	defer h.s.proj.mu.RUnlock()
 	out := &dnsv1.ListZonesResponse{}
-	for _, e := range h.s.proj.zones {
-		a := e.agg
-		if !a.Exists() || (a.Deleted() && a.Released() == nil && a.Stable() == nil) {
-			continue
+	h.s.proj.read(func(st *state) {
+		for _, e := range st.zones {
+			a := e.agg
+			if !a.Exists() || (a.Deleted() && a.Released() == nil && a.Stable() == nil) {
+				continue
+			}
+			w := a.Working()
+			out.Zones = append(out.Zones, &dnsv1.ZoneSummary{Id: a.ID(), Name: w.GetName(), PartitionIds: w.GetPartitionIds(),
+				Records: uint32(len(w.GetRecords())), LatestRelease: a.LatestRelease(), PendingChanges: uint32(a.Pending()),
+				Version: a.Version(), Deleted: a.Deleted()})
 		}
-		w := a.Working()
-		out.Zones = append(out.Zones, &dnsv1.ZoneSummary{Id: a.ID(), Name: w.GetName(), PartitionIds: w.GetPartitionIds(),
-			Records: uint32(len(w.GetRecords())), LatestRelease: a.LatestRelease(), PendingChanges: uint32(a.Pending()),
-			Version: a.Version(), Deleted: a.Deleted()})
-	}
+	})
 	slices.SortFunc(out.Zones, func(a, b *dnsv1.ZoneSummary) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }
@@ -87,13 +89,13 @@ func (h *handler) UpdateZone(ctx context.Context, req *dnsv1.UpdateZoneRequest) 
 	return &dnsv1.UpdateZoneResponse{Zone: h.working(id), Version: v}, nil
 }
 
-func (h *handler) working(id string) *dnsv1.Zone {
-	h.s.proj.mu.RLock()
-	defer h.s.proj.mu.RUnlock()
-	if e := h.s.proj.zones[id]; e != nil {
-		return e.agg.Working()
-	}
-	return nil
+func (h *handler) working(id string) (z *dnsv1.Zone) {
+	h.s.proj.read(func(st *state) {
+		if e := st.zones[id]; e != nil {
+			z = e.agg.Working()
+		}
+	})
+	return z
 }
 
 func (h *handler) DeleteZone(ctx context.Context, req *dnsv1.DeleteZoneRequest) (*dnsv1.DeleteZoneResponse, error) {
@@ -230,13 +232,13 @@ func (h *handler) PromoteRelease(ctx context.Context, req *dnsv1.PromoteReleaseR
 	return &dnsv1.PromoteReleaseResponse{Release: h.latestRelease(id), Version: v}, nil
 }
 
-func (h *handler) latestRelease(id string) *dnsv1.Release {
-	h.s.proj.mu.RLock()
-	defer h.s.proj.mu.RUnlock()
-	if e := h.s.proj.zones[id]; e != nil && len(e.releases) > 0 {
-		return e.releases[len(e.releases)-1]
-	}
-	return nil
+func (h *handler) latestRelease(id string) (r *dnsv1.Release) {
+	h.s.proj.read(func(st *state) {
+		if e := st.zones[id]; e != nil && len(e.releases) > 0 {
+			r = e.releases[len(e.releases)-1]
+		}
+	})
+	return r
 }
 
 func (h *handler) ListReleases(ctx context.Context, req *dnsv1.ListReleasesRequest) (*dnsv1.ListReleasesResponse, error) {

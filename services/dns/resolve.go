@@ -16,18 +16,21 @@ func (s *Service) ResolveObject(ctx context.Context, kind, ref string) (authz.Re
 	if err := s.catchUp(ctx); err != nil {
 		return authz.ResolvedObject{}, err
 	}
-	s.proj.mu.RLock()
-	defer s.proj.mu.RUnlock()
-	e := s.proj.lookup(ref)
-	if e == nil {
-		return authz.ResolvedObject{}, fmt.Errorf("zone %q: %w", ref, authz.ErrUnknownObject)
-	}
-	w := e.agg.Working()
-	out := authz.ResolvedObject{Object: authz.Object{Kind: authz.KindDNSZone, ID: e.agg.ID()}, Name: w.GetName()}
-	for _, p := range w.GetPartitionIds() {
-		out.Parents = append(out.Parents, authz.Object{Kind: authz.KindPartition, ID: p})
-	}
-	return out, nil
+	var out authz.ResolvedObject
+	var err error
+	s.proj.read(func(st *state) {
+		e := st.lookup(ref)
+		if e == nil {
+			err = fmt.Errorf("zone %q: %w", ref, authz.ErrUnknownObject)
+			return
+		}
+		w := e.agg.Working()
+		out = authz.ResolvedObject{Object: authz.Object{Kind: authz.KindDNSZone, ID: e.agg.ID()}, Name: w.GetName()}
+		for _, p := range w.GetPartitionIds() {
+			out.Parents = append(out.Parents, authz.Object{Kind: authz.KindPartition, ID: p})
+		}
+	})
+	return out, err
 }
 
 var _ authz.ObjectResolver = (*Service)(nil)

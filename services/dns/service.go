@@ -67,8 +67,9 @@ type Service struct {
 	now   func() time.Time
 	parts PartitionResolver
 
-	mu   sync.Mutex // serializes commands
-	proj *projection
+	mu     sync.Mutex // serializes commands
+	proj   *projection
+	follow bool // no Options.Sync: the service follows the log itself
 
 	bg background.Group
 }
@@ -78,8 +79,8 @@ func New(opts Options) (*Service, error) {
 	if opts.Store == nil {
 		return nil, errors.New("dns: Options.Store is required")
 	}
-	s := &Service{store: opts.Store, log: opts.Logger, now: opts.Now, parts: opts.Partitions,
-		proj: &projection{zones: map[string]*zoneEntry{}, sync: opts.Sync, gateways: opts.Gateways}}
+	s := &Service{store: opts.Store, log: opts.Logger, now: opts.Now, parts: opts.Partitions, follow: opts.Sync == nil,
+		proj: &projection{st: &state{zones: map[string]*zoneEntry{}, sync: opts.Sync, gateways: opts.Gateways}}}
 	if opts.Sync != nil {
 		opts.Sync.Contribute(s.proj, zoneSyncKind)
 	}
@@ -97,7 +98,7 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.bg.Start(ctx); err != nil {
 		return fmt.Errorf("dns: %w", err)
 	}
-	if s.proj.sync == nil {
+	if s.follow {
 		s.bg.Go(func(ctx context.Context) {
 			eventstore.Follow(ctx, s.store, s.proj.Applied, s.proj.Handle, s.log)
 		})
@@ -122,16 +123,29 @@ func (s *Service) Handler(opts ...connect.HandlerOption) (string, http.Handler) 
 	return dnsv1connect.NewDnsServiceHandler(&handler{s: s}, opts...)
 }
 
-// projection is the read model: every zone aggregate, the zone names in use
-// and the release history.
+// projection holds the read model, folded from the log by Handle and read
+// through read only.
 type projection struct {
 	mu sync.RWMutex
 	// Position is the applied position (Applied, WaitFor), advanced under mu.
 	eventstore.Position
+	st *state
+}
+
+// state is the read model: every zone aggregate with its release history
+// and pending changes.
+type state struct {
 	zones map[string]*zoneEntry
 	// sync and gateways: where released zones go (sync.go); nil sends none.
 	sync     *edgesync.Tracks
 	gateways Gateways
+}
+
+// read runs f with the state locked for reading.
+func (p *projection) read(f func(st *state)) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	f(p.st)
 }
 
 type zoneEntry struct {
@@ -156,14 +170,14 @@ func (p *projection) Handle(e eventstore.Event) error {
 		return nil
 	}
 	if id := ZoneIDOf(msg); msg != nil && id != "" {
-		entry := p.zones[id]
+		entry := p.st.zones[id]
 		if entry == nil {
 			entry = &zoneEntry{agg: NewZone(id)}
-			p.zones[id] = entry
+			p.st.zones[id] = entry
 		}
 		prevStaging, prevStable := entry.agg.Released(), entry.agg.Stable()
 		entry.agg.Apply(e.Position, msg)
-		p.syncZone(id, prevStaging, prevStable, e)
+		p.st.syncZone(id, prevStaging, prevStable, e)
 		entry.record(msg, e)
 	}
 	p.Advance(e.Position)
@@ -221,14 +235,14 @@ func summary(msg proto.Message) string {
 	return string(msg.ProtoReflect().Descriptor().Name())
 }
 
-// lookup finds a zone by id or name (read lock held by the caller).
-func (p *projection) lookup(ref string) *zoneEntry {
-	if e := p.zones[ref]; e != nil && e.agg.Exists() {
+// lookup finds a zone by id or name.
+func (st *state) lookup(ref string) *zoneEntry {
+	if e := st.zones[ref]; e != nil && e.agg.Exists() {
 		return e
 	}
 	name := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(ref), ".")) + "."
 	var found *zoneEntry
-	for _, e := range p.zones {
+	for _, e := range st.zones {
 		if e.agg.Exists() && e.agg.Working().GetName() == name {
 			if found == nil || !e.agg.Deleted() {
 				found = e
@@ -239,8 +253,8 @@ func (p *projection) lookup(ref string) *zoneEntry {
 }
 
 // nameTaken reports whether another live zone uses origin.
-func (p *projection) nameTaken(origin, self string) bool {
-	for id, e := range p.zones {
+func (st *state) nameTaken(origin, self string) bool {
+	for id, e := range st.zones {
 		if id != self && e.agg.Exists() && (!e.agg.Deleted() || e.agg.Released() != nil || e.agg.Stable() != nil) && e.agg.Working().GetName() == origin {
 			return true
 		}
@@ -287,9 +301,8 @@ func (s *Service) execHistory(ctx context.Context, ref string, expected *uint64,
 	if err := s.catchUp(ctx); err != nil {
 		return "", 0, err
 	}
-	s.proj.mu.RLock()
-	entry := s.proj.lookup(ref)
-	s.proj.mu.RUnlock()
+	var entry *zoneEntry
+	s.proj.read(func(st *state) { entry = st.lookup(ref) })
 	if entry == nil {
 		return "", 0, apierr.NotFound("zone", ref)
 	}
@@ -301,14 +314,17 @@ func (s *Service) execHistory(ctx context.Context, ref string, expected *uint64,
 		}
 		history = h
 	}
-	s.proj.mu.RLock()
-	id, version := entry.agg.ID(), entry.agg.Version()
-	if expected != nil && *expected != version {
-		s.proj.mu.RUnlock()
-		return "", 0, apierr.Conflict(fmt.Sprintf("zone %s changed: expected version %d, it is at version %d; reload and retry", id, *expected, version))
-	}
-	msgs, err := cmd(entry.agg, history)
-	s.proj.mu.RUnlock()
+	id := entry.agg.ID()
+	var version uint64
+	var msgs []proto.Message
+	var err error
+	s.proj.read(func(*state) {
+		if version = entry.agg.Version(); expected != nil && *expected != version {
+			err = apierr.Conflict(fmt.Sprintf("zone %s changed: expected version %d, it is at version %d; reload and retry", id, *expected, version))
+			return
+		}
+		msgs, err = cmd(entry.agg, history)
+	})
 	if err != nil || len(msgs) == 0 {
 		return id, version, err
 	}
@@ -337,9 +353,8 @@ func (s *Service) create(ctx context.Context, set Settings) (*dnsv1.Zone, uint64
 		return nil, 0, err
 	}
 	origin := msgs[0].(*ev.ZoneCreated).GetSettings().GetName()
-	s.proj.mu.RLock()
-	taken := s.proj.nameTaken(origin, id)
-	s.proj.mu.RUnlock()
+	var taken bool
+	s.proj.read(func(st *state) { taken = st.nameTaken(origin, id) })
 	if taken {
 		return nil, 0, apierr.Invalid(apierr.FieldViolation{Field: "name", Reason: fmt.Sprintf("zone %s already exists", origin)})
 	}
@@ -347,9 +362,9 @@ func (s *Service) create(ctx context.Context, set Settings) (*dnsv1.Zone, uint64
 	if err != nil {
 		return nil, 0, err
 	}
-	s.proj.mu.RLock()
-	defer s.proj.mu.RUnlock()
-	return s.proj.zones[id].agg.Working(), pos, nil
+	var w *dnsv1.Zone
+	s.proj.read(func(st *state) { w = st.zones[id].agg.Working() })
+	return w, pos, nil
 }
 
 func (s *Service) resolvePartitions(refs []string) ([]string, error) {
@@ -375,14 +390,14 @@ func (s *Service) resolvePartitions(refs []string) ([]string, error) {
 // ReleasedZones returns what stable nodes serve of every zone (the cert
 // service's DNS-01 zones, tests).
 func (s *Service) ReleasedZones() []*dnsv1.Zone {
-	s.proj.mu.RLock()
-	defer s.proj.mu.RUnlock()
 	var out []*dnsv1.Zone
-	for _, e := range s.proj.zones {
-		if r := e.agg.Stable(); r != nil {
-			out = append(out, r)
+	s.proj.read(func(st *state) {
+		for _, e := range st.zones {
+			if r := e.agg.Stable(); r != nil {
+				out = append(out, r)
+			}
 		}
-	}
+	})
 	slices.SortFunc(out, func(a, b *dnsv1.Zone) int { return strings.Compare(a.GetId(), b.GetId()) })
 	return out
 }

@@ -34,12 +34,12 @@ type Gateways interface {
 }
 
 // syncZone sends each track the zone's content when a release, promotion
-// or revert changed it. Called with p.mu held, in log order.
-func (p *projection) syncZone(id string, prevStaging, prevStable *dnsv1.Zone, e eventstore.Event) {
-	if p.sync == nil {
+// or revert changed it. Called while folding, in log order.
+func (st *state) syncZone(id string, prevStaging, prevStable *dnsv1.Zone, e eventstore.Event) {
+	if st.sync == nil {
 		return
 	}
-	z := p.zones[id].agg
+	z := st.zones[id].agg
 	for _, t := range []struct {
 		staging   bool
 		prev, cur *dnsv1.Zone
@@ -49,23 +49,23 @@ func (p *projection) syncZone(id string, prevStaging, prevStable *dnsv1.Zone, e 
 		}
 		var values map[string]proto.Message
 		if t.cur != nil {
-			values = edgesync.Everywhere(p.withGatewayAddresses(t.cur), t.cur.PartitionIds)
+			values = edgesync.Everywhere(st.withGatewayAddresses(t.cur), t.cur.PartitionIds)
 		}
-		p.sync.Apply(e.Position, e.Metadata.Time, edgesync.Change{Kind: KindZone, ID: id, Staging: t.staging, Values: values})
+		st.sync.Apply(e.Position, e.Metadata.Time, edgesync.Change{Kind: KindZone, ID: id, Staging: t.staging, Values: values})
 	}
 }
 
 // withGatewayAddresses returns z with the gateway records' addresses filled
 // in as of the release. z is shared and never changed: a record to fill
 // means a copy.
-func (p *projection) withGatewayAddresses(z *dnsv1.Zone) *dnsv1.Zone {
-	if p.gateways == nil || !slices.ContainsFunc(z.GetRecords(), func(r *dnsv1.Record) bool { return r.GetGatewayCluster() != "" }) {
+func (st *state) withGatewayAddresses(z *dnsv1.Zone) *dnsv1.Zone {
+	if st.gateways == nil || !slices.ContainsFunc(z.GetRecords(), func(r *dnsv1.Record) bool { return r.GetGatewayCluster() != "" }) {
 		return z
 	}
 	z = proto.Clone(z).(*dnsv1.Zone)
 	for _, r := range z.Records {
 		if r.GatewayCluster != "" {
-			r.GatewayAddresses = p.gateways.GatewayAddresses(r.GatewayCluster)
+			r.GatewayAddresses = st.gateways.GatewayAddresses(r.GatewayCluster)
 		}
 	}
 	return z
@@ -91,42 +91,40 @@ func contents(z *Zone) []*dnsv1.Zone {
 // ZonesIn lists the live zones that name partition in their working copy or
 // release, as `"example.com" (zone_1)` (the config service refuses to
 // delete a partition in use).
-func (s *Service) ZonesIn(partition string) []string {
-	s.proj.mu.RLock()
-	defer s.proj.mu.RUnlock()
-	var out []string
-	for id, e := range s.proj.zones {
-		if !live(e.agg) {
-			continue
-		}
-		for _, c := range contents(e.agg) {
-			if slices.Contains(c.GetPartitionIds(), partition) {
-				out = append(out, fmt.Sprintf("%q (%s)", strings.TrimSuffix(e.agg.Working().GetName(), "."), id))
-				break
+func (s *Service) ZonesIn(partition string) (out []string) {
+	s.proj.read(func(st *state) {
+		for id, e := range st.zones {
+			if !live(e.agg) {
+				continue
+			}
+			for _, c := range contents(e.agg) {
+				if slices.Contains(c.GetPartitionIds(), partition) {
+					out = append(out, fmt.Sprintf("%q (%s)", strings.TrimSuffix(e.agg.Working().GetName(), "."), id))
+					break
+				}
 			}
 		}
-	}
+	})
 	return out
 }
 
 // GatewayRecords lists the gateway records of live zones whose cluster
 // reference (id or name) matches, as `www in zone "example.com"` (the config
 // service refuses to delete or rename a cluster in use).
-func (s *Service) GatewayRecords(match func(cluster string) bool) []string {
-	s.proj.mu.RLock()
-	defer s.proj.mu.RUnlock()
-	var out []string
-	for _, e := range s.proj.zones {
-		if !live(e.agg) {
-			continue
-		}
-		for _, c := range contents(e.agg) {
-			for _, r := range c.GetRecords() {
-				if r.GetGatewayCluster() != "" && match(r.GetGatewayCluster()) {
-					out = append(out, fmt.Sprintf("%s in zone %q", r.GetName(), strings.TrimSuffix(c.GetName(), ".")))
+func (s *Service) GatewayRecords(match func(cluster string) bool) (out []string) {
+	s.proj.read(func(st *state) {
+		for _, e := range st.zones {
+			if !live(e.agg) {
+				continue
+			}
+			for _, c := range contents(e.agg) {
+				for _, r := range c.GetRecords() {
+					if r.GetGatewayCluster() != "" && match(r.GetGatewayCluster()) {
+						out = append(out, fmt.Sprintf("%s in zone %q", r.GetName(), strings.TrimSuffix(c.GetName(), ".")))
+					}
 				}
 			}
 		}
-	}
+	})
 	return out
 }
