@@ -58,30 +58,7 @@ func (h *handler) CreateGrant(ctx context.Context, req *iamv1.CreateGrantRequest
 		return nil, s.fail(err)
 	}
 	id := ids.New(prefixGrant)
-	err = s.exec(ctx, "", func(st *state) (change, error) {
-		var vs violations
-		if req.User != "" && st.users[req.User] == nil {
-			vs.add("user", fmt.Sprintf("user %q does not exist", req.User))
-		}
-		if req.Group != "" && st.groups[req.Group] == nil {
-			vs.add("group", fmt.Sprintf("group %q does not exist", req.Group))
-		}
-		if _, ok := st.role(req.Role); !ok {
-			vs.add("role", fmt.Sprintf("role %q does not exist", req.Role))
-		}
-		if err := vs.err(); err != nil {
-			return change{}, err
-		}
-		for _, g := range st.grants {
-			if g.user == req.User && g.group == req.Group && g.role == req.Role &&
-				g.scope.GetKind() == scope.Kind && g.scope.GetId() == scope.Id {
-				return change{}, alreadyExists("role", fmt.Sprintf("this grant exists already (%s)", g.id))
-			}
-		}
-		return change{stream: grantStream(id), events: msgs(&ev.GrantCreated{
-			Id: id, User: req.User, Group: req.Group, Role: req.Role, Scope: scope,
-		})}, nil
-	})
+	err = s.exec(ctx, "", func(st *state) (change, error) { return st.createGrant(id, req, scope) })
 	if err != nil {
 		return nil, s.fail(err)
 	}
@@ -114,17 +91,47 @@ func sortGrants(gs []*iamv1.Grant) {
 
 func (h *handler) DeleteGrant(ctx context.Context, req *iamv1.DeleteGrantRequest) (*iamv1.DeleteGrantResponse, error) {
 	s := h.s
-	err := s.exec(ctx, "", func(st *state) (change, error) {
-		if st.grants[req.Id] == nil {
-			return change{}, apierr.NotFound("grant", req.Id)
-		}
-		if err := s.keepsAnAdmin(st, without{grant: req.Id}); err != nil {
-			return change{}, err
-		}
-		return change{stream: grantStream(req.Id), events: msgs(&ev.GrantDeleted{Id: req.Id})}, nil
-	})
+	err := s.exec(ctx, "", func(st *state) (change, error) { return st.deleteGrant(req.Id, s.bootstrapHash) })
 	if err != nil {
 		return nil, s.fail(err)
 	}
 	return &iamv1.DeleteGrantResponse{}, nil
+}
+
+// createGrant decides CreateGrant of grant id over scope (resolved before):
+// its user or group and role exist, and no equal grant does.
+func (st *state) createGrant(id string, req *iamv1.CreateGrantRequest, scope *iamv1.Scope) (change, error) {
+	var vs violations
+	if req.User != "" && st.users[req.User] == nil {
+		vs.add("user", fmt.Sprintf("user %q does not exist", req.User))
+	}
+	if req.Group != "" && st.groups[req.Group] == nil {
+		vs.add("group", fmt.Sprintf("group %q does not exist", req.Group))
+	}
+	if _, ok := st.role(req.Role); !ok {
+		vs.add("role", fmt.Sprintf("role %q does not exist", req.Role))
+	}
+	if err := vs.err(); err != nil {
+		return change{}, err
+	}
+	for _, g := range st.grants {
+		if g.user == req.User && g.group == req.Group && g.role == req.Role &&
+			g.scope.GetKind() == scope.Kind && g.scope.GetId() == scope.Id {
+			return change{}, alreadyExists("role", fmt.Sprintf("this grant exists already (%s)", g.id))
+		}
+	}
+	return change{stream: grantStream(id), events: msgs(&ev.GrantCreated{
+		Id: id, User: req.User, Group: req.Group, Role: req.Role, Scope: scope,
+	})}, nil
+}
+
+// deleteGrant decides DeleteGrant; boot is the bootstrap token's hash.
+func (st *state) deleteGrant(id, boot string) (change, error) {
+	if st.grants[id] == nil {
+		return change{}, apierr.NotFound("grant", id)
+	}
+	if err := st.keepsAnAdmin(boot, without{grant: id}); err != nil {
+		return change{}, err
+	}
+	return change{stream: grantStream(id), events: msgs(&ev.GrantDeleted{Id: id})}, nil
 }

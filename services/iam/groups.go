@@ -46,20 +46,7 @@ func (h *handler) CreateGroup(ctx context.Context, req *iamv1.CreateGroupRequest
 	if err := vs.err(); err != nil {
 		return nil, s.fail(err)
 	}
-	err := s.exec(ctx, "", func(st *state) (change, error) {
-		if st.groups[req.Name] != nil {
-			return change{}, alreadyExists("name", fmt.Sprintf("group %q already exists", req.Name))
-		}
-		members, err := checkUsers(st, "members", req.Members)
-		if err != nil {
-			return change{}, err
-		}
-		events := msgs(&ev.GroupCreated{Name: req.Name, Description: req.Description})
-		if len(members) > 0 {
-			events = append(events, &ev.GroupMembersAdded{Group: req.Name, Users: members})
-		}
-		return change{stream: groupStream(req.Name), events: events}, nil
-	})
+	err := s.exec(ctx, "", func(st *state) (change, error) { return st.createGroup(req) })
 	if err != nil {
 		return nil, s.fail(err)
 	}
@@ -86,15 +73,7 @@ func (h *handler) ListGroups(context.Context, *iamv1.ListGroupsRequest) (*iamv1.
 
 func (h *handler) DeleteGroup(ctx context.Context, req *iamv1.DeleteGroupRequest) (*iamv1.DeleteGroupResponse, error) {
 	s := h.s
-	err := s.exec(ctx, "", func(st *state) (change, error) {
-		if st.groups[req.Name] == nil {
-			return change{}, apierr.NotFound("group", req.Name)
-		}
-		if err := s.keepsAnAdmin(st, without{group: req.Name}); err != nil {
-			return change{}, err
-		}
-		return change{stream: groupStream(req.Name), events: msgs(&ev.GroupDeleted{Name: req.Name})}, nil
-	})
+	err := s.exec(ctx, "", func(st *state) (change, error) { return st.deleteGroup(req.Name, s.bootstrapHash) })
 	if err != nil {
 		return nil, s.fail(err)
 	}
@@ -106,21 +85,7 @@ func (h *handler) AddGroupMembers(ctx context.Context, req *iamv1.AddGroupMember
 	if len(req.Users) == 0 {
 		return nil, s.fail(invalid("users", "name at least one user"))
 	}
-	err := s.exec(ctx, "", func(st *state) (change, error) {
-		g := st.groups[req.Group]
-		if g == nil {
-			return change{}, apierr.NotFound("group", req.Group)
-		}
-		users, err := checkUsers(st, "users", req.Users)
-		if err != nil {
-			return change{}, err
-		}
-		users = slices.DeleteFunc(users, func(n string) bool { return g.members[n] })
-		if len(users) == 0 {
-			return change{}, nil
-		}
-		return change{stream: groupStream(req.Group), events: msgs(&ev.GroupMembersAdded{Group: req.Group, Users: users})}, nil
-	})
+	err := s.exec(ctx, "", func(st *state) (change, error) { return st.addMembers(req.Group, req.Users) })
 	if err != nil {
 		return nil, s.fail(err)
 	}
@@ -133,28 +98,78 @@ func (h *handler) RemoveGroupMembers(ctx context.Context, req *iamv1.RemoveGroup
 		return nil, s.fail(invalid("users", "name at least one user"))
 	}
 	err := s.exec(ctx, "", func(st *state) (change, error) {
-		g := st.groups[req.Group]
-		if g == nil {
-			return change{}, apierr.NotFound("group", req.Group)
-		}
-		var vs violations
-		removed := map[string]bool{}
-		for i, n := range req.Users {
-			if !g.members[n] {
-				vs.add(fmt.Sprintf("users[%d]", i), fmt.Sprintf("%q is not a member of group %q", n, req.Group))
-			}
-			removed[n] = true
-		}
-		if err := vs.err(); err != nil {
-			return change{}, err
-		}
-		if err := s.keepsAnAdmin(st, without{membersOf: req.Group, members: removed}); err != nil {
-			return change{}, err
-		}
-		return change{stream: groupStream(req.Group), events: msgs(&ev.GroupMembersRemoved{Group: req.Group, Users: sortedKeys(removed)})}, nil
+		return st.removeMembers(req.Group, req.Users, s.bootstrapHash)
 	})
 	if err != nil {
 		return nil, s.fail(err)
 	}
 	return &iamv1.RemoveGroupMembersResponse{Group: s.groupProto(req.Group)}, nil
+}
+
+// createGroup decides CreateGroup: a new name, members that exist.
+func (st *state) createGroup(req *iamv1.CreateGroupRequest) (change, error) {
+	if st.groups[req.Name] != nil {
+		return change{}, alreadyExists("name", fmt.Sprintf("group %q already exists", req.Name))
+	}
+	members, err := checkUsers(st, "members", req.Members)
+	if err != nil {
+		return change{}, err
+	}
+	events := msgs(&ev.GroupCreated{Name: req.Name, Description: req.Description})
+	if len(members) > 0 {
+		events = append(events, &ev.GroupMembersAdded{Group: req.Name, Users: members})
+	}
+	return change{stream: groupStream(req.Name), events: events}, nil
+}
+
+// deleteGroup decides DeleteGroup; boot is the bootstrap token's hash.
+func (st *state) deleteGroup(name, boot string) (change, error) {
+	if st.groups[name] == nil {
+		return change{}, apierr.NotFound("group", name)
+	}
+	if err := st.keepsAnAdmin(boot, without{group: name}); err != nil {
+		return change{}, err
+	}
+	return change{stream: groupStream(name), events: msgs(&ev.GroupDeleted{Name: name})}, nil
+}
+
+// addMembers decides AddGroupMembers: members already in are no change.
+func (st *state) addMembers(group string, names []string) (change, error) {
+	g := st.groups[group]
+	if g == nil {
+		return change{}, apierr.NotFound("group", group)
+	}
+	users, err := checkUsers(st, "users", names)
+	if err != nil {
+		return change{}, err
+	}
+	users = slices.DeleteFunc(users, func(n string) bool { return g.members[n] })
+	if len(users) == 0 {
+		return change{}, nil
+	}
+	return change{stream: groupStream(group), events: msgs(&ev.GroupMembersAdded{Group: group, Users: users})}, nil
+}
+
+// removeMembers decides RemoveGroupMembers: only members, never the last
+// IAM administrator (boot is the bootstrap token's hash).
+func (st *state) removeMembers(group string, names []string, boot string) (change, error) {
+	g := st.groups[group]
+	if g == nil {
+		return change{}, apierr.NotFound("group", group)
+	}
+	var vs violations
+	removed := map[string]bool{}
+	for i, n := range names {
+		if !g.members[n] {
+			vs.add(fmt.Sprintf("users[%d]", i), fmt.Sprintf("%q is not a member of group %q", n, group))
+		}
+		removed[n] = true
+	}
+	if err := vs.err(); err != nil {
+		return change{}, err
+	}
+	if err := st.keepsAnAdmin(boot, without{membersOf: group, members: removed}); err != nil {
+		return change{}, err
+	}
+	return change{stream: groupStream(group), events: msgs(&ev.GroupMembersRemoved{Group: group, Users: sortedKeys(removed)})}, nil
 }

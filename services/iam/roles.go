@@ -44,12 +44,7 @@ func (h *handler) CreateRole(ctx context.Context, req *iamv1.CreateRoleRequest) 
 	if _, err := s.checkRole(req.Name, req.Description, req.Permissions); err != nil {
 		return nil, s.fail(err)
 	}
-	err := s.exec(ctx, "", func(st *state) (change, error) {
-		if st.roles[req.Name] != nil {
-			return change{}, alreadyExists("name", fmt.Sprintf("role %q already exists", req.Name))
-		}
-		return change{stream: roleStream(req.Name), events: msgs(&ev.RoleCreated{Name: req.Name, Description: req.Description, Permissions: req.Permissions})}, nil
-	})
+	err := s.exec(ctx, "", func(st *state) (change, error) { return st.createRole(req) })
 	if err != nil {
 		return nil, s.fail(err)
 	}
@@ -71,15 +66,7 @@ func (h *handler) UpdateRole(ctx context.Context, req *iamv1.UpdateRoleRequest) 
 	if err != nil {
 		return nil, s.fail(err)
 	}
-	err = s.exec(ctx, "", func(st *state) (change, error) {
-		if st.roles[req.Name] == nil {
-			return change{}, apierr.NotFound("role", req.Name)
-		}
-		if err := s.keepsAnAdmin(st, without{role: req.Name, roleAfter: &r}); err != nil {
-			return change{}, err
-		}
-		return change{stream: roleStream(req.Name), events: msgs(&ev.RoleUpdated{Name: req.Name, Description: req.Description, Permissions: req.Permissions})}, nil
-	})
+	err = s.exec(ctx, "", func(st *state) (change, error) { return st.updateRole(req, r, s.bootstrapHash) })
 	if err != nil {
 		return nil, s.fail(err)
 	}
@@ -91,21 +78,7 @@ func (h *handler) DeleteRole(ctx context.Context, req *iamv1.DeleteRoleRequest) 
 	if authz.IsBuiltInRoleName(req.Name) {
 		return nil, s.fail(apierr.FailedPrecondition(fmt.Sprintf("%q is a built-in role and cannot be deleted", req.Name)))
 	}
-	err := s.exec(ctx, "", func(st *state) (change, error) {
-		if st.roles[req.Name] == nil {
-			return change{}, apierr.NotFound("role", req.Name)
-		}
-		var used []string
-		for _, g := range st.grants {
-			if g.role == req.Name {
-				used = append(used, g.id)
-			}
-		}
-		if len(used) > 0 {
-			return change{}, apierr.FailedPrecondition(fmt.Sprintf("role %q is used by grants %s: delete them first", req.Name, strings.Join(used, ", ")))
-		}
-		return change{stream: roleStream(req.Name), events: msgs(&ev.RoleDeleted{Name: req.Name})}, nil
-	})
+	err := s.exec(ctx, "", func(st *state) (change, error) { return st.deleteRole(req.Name) })
 	if err != nil {
 		return nil, s.fail(err)
 	}
@@ -118,4 +91,41 @@ func (h *handler) ListPermissions(context.Context, *iamv1.ListPermissionsRequest
 		out.Permissions = append(out.Permissions, &iamv1.Permission{Name: p, Procedures: h.s.rules.Procedures(p)})
 	}
 	return out, nil
+}
+
+// createRole decides CreateRole (permissions are checked before).
+func (st *state) createRole(req *iamv1.CreateRoleRequest) (change, error) {
+	if st.roles[req.Name] != nil {
+		return change{}, alreadyExists("name", fmt.Sprintf("role %q already exists", req.Name))
+	}
+	return change{stream: roleStream(req.Name), events: msgs(&ev.RoleCreated{Name: req.Name, Description: req.Description, Permissions: req.Permissions})}, nil
+}
+
+// updateRole decides UpdateRole to r, the compiled new definition; boot is
+// the bootstrap token's hash.
+func (st *state) updateRole(req *iamv1.UpdateRoleRequest, r authz.Role, boot string) (change, error) {
+	if st.roles[req.Name] == nil {
+		return change{}, apierr.NotFound("role", req.Name)
+	}
+	if err := st.keepsAnAdmin(boot, without{role: req.Name, roleAfter: &r}); err != nil {
+		return change{}, err
+	}
+	return change{stream: roleStream(req.Name), events: msgs(&ev.RoleUpdated{Name: req.Name, Description: req.Description, Permissions: req.Permissions})}, nil
+}
+
+// deleteRole decides DeleteRole: no grant may use the role.
+func (st *state) deleteRole(name string) (change, error) {
+	if st.roles[name] == nil {
+		return change{}, apierr.NotFound("role", name)
+	}
+	var used []string
+	for _, g := range st.grants {
+		if g.role == name {
+			used = append(used, g.id)
+		}
+	}
+	if len(used) > 0 {
+		return change{}, apierr.FailedPrecondition(fmt.Sprintf("role %q is used by grants %s: delete them first", name, strings.Join(used, ", ")))
+	}
+	return change{stream: roleStream(name), events: msgs(&ev.RoleDeleted{Name: name})}, nil
 }

@@ -128,7 +128,7 @@ func (h *handler) SetUserDisabled(ctx context.Context, req *iamv1.SetUserDisable
 			if p, _ := apiauth.PrincipalFrom(ctx); p.Name == req.Name && p.Kind != apiauth.BootstrapPrincipal.Kind {
 				return change{}, apierr.FailedPrecondition("you cannot disable yourself")
 			}
-			if err := s.keepsAnAdmin(st, without{user: req.Name}); err != nil {
+			if err := st.keepsAnAdmin(s.bootstrapHash, without{user: req.Name}); err != nil {
 				return change{}, err
 			}
 		}
@@ -269,9 +269,9 @@ func (st *state) iamAdmins(w without) int {
 const adminPermission = "iam.grant.write"
 
 // keepsAnAdmin refuses a change that would leave nobody able to manage IAM
-// once the bootstrap token is gone.
-func (s *Service) keepsAnAdmin(st *state, w without) error {
-	if s.bootstrapHash != "" && !st.bootstrapRevoked[s.bootstrapHash] {
+// once the bootstrap token (hash boot, "": none) is gone.
+func (st *state) keepsAnAdmin(boot string, w without) error {
+	if boot != "" && !st.bootstrapRevoked[boot] {
 		return nil
 	}
 	if st.iamAdmins(without{}) > 0 && st.iamAdmins(w) == 0 {
