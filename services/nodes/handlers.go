@@ -11,7 +11,6 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/nats-io/nkeys"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
@@ -120,23 +119,18 @@ func (s *Service) revokeJoinToken(ctx context.Context, req *configv1.RevokeJoinT
 	if err := s.catchUp(ctx); err != nil {
 		return err
 	}
-	st, ok := s.model.token(req.GetTokenId())
-	if !ok {
-		return apierr.NotFound("join token", req.GetTokenId())
+	revoked, version, err := s.model.revokeToken(req.GetTokenId())
+	if err != nil || revoked == nil {
+		return err
 	}
-	if st.token.GetRevoked() {
-		return nil
-	}
-	return s.appendEvent(ctx, joinTokenStream(st.token.GetId()), st.version, configevents.TypeJoinTokenRevoked,
-		&ev.JoinTokenRevoked{TokenId: st.token.GetId()}, apiauth.Actor(ctx))
+	return s.appendEvent(ctx, joinTokenStream(revoked.GetTokenId()), version, configevents.TypeJoinTokenRevoked,
+		revoked, apiauth.Actor(ctx))
 }
 
 // ApproveNode lets a node that joined with a token needing approval get its
 // credentials (on its next Join call). Approving twice is not an error.
 func (s *Service) ApproveNode(ctx context.Context, req *configv1.ApproveNodeRequest) (*configv1.ApproveNodeResponse, error) {
-	n, err := s.changeNode(ctx, req.GetNodeId(), func(n *configv1.Node) (string, proto.Message, bool) {
-		return configevents.TypeNodeApproved, &ev.NodeApproved{NodeId: n.GetId()}, !n.GetApproved()
-	})
+	n, err := s.changeNode(ctx, req.GetNodeId(), approveNode)
 	if err != nil {
 		return nil, s.toConnect(err)
 	}
@@ -146,9 +140,7 @@ func (s *Service) ApproveNode(ctx context.Context, req *configv1.ApproveNodeRequ
 // SetNodeDisabled marks a node offline (drained) or back online, without
 // removing it: its credentials stay valid.
 func (s *Service) SetNodeDisabled(ctx context.Context, req *configv1.SetNodeDisabledRequest) (*configv1.SetNodeDisabledResponse, error) {
-	n, err := s.changeNode(ctx, req.GetNodeId(), func(n *configv1.Node) (string, proto.Message, bool) {
-		return configevents.TypeNodeDisabledSet, &ev.NodeDisabledSet{NodeId: n.GetId(), Disabled: req.GetDisabled()}, n.GetDisabled() != req.GetDisabled()
-	})
+	n, err := s.changeNode(ctx, req.GetNodeId(), setNodeDisabled(req.GetDisabled()))
 	if err != nil {
 		return nil, s.toConnect(err)
 	}
@@ -157,31 +149,25 @@ func (s *Service) SetNodeDisabled(ctx context.Context, req *configv1.SetNodeDisa
 
 // changeNode runs one command on a node: decide returns the event to append
 // and whether it changes anything (an unchanged node records nothing).
-func (s *Service) changeNode(ctx context.Context, id string, decide func(*configv1.Node) (string, proto.Message, bool)) (*configv1.Node, error) {
-	if id == "" {
-		return nil, apierr.Invalid(apierr.FieldViolation{Field: "node_id", Reason: "is required"})
-	}
+func (s *Service) changeNode(ctx context.Context, ref string, decide nodeDecision) (*configv1.Node, error) {
 	s.cmdMu.Lock()
 	defer s.cmdMu.Unlock()
 	if err := s.catchUp(ctx); err != nil {
 		return nil, err
 	}
-	id, err := s.model.nodeRef(id)
+	st, typeID, payload, err := s.model.changeNode(ref, decide)
 	if err != nil {
+		return nil, err
+	}
+	if payload == nil {
+		return st.node, nil
+	}
+	id := st.node.GetId()
+	if err := s.appendEvent(ctx, nodeStream(id), st.version, typeID, payload, apiauth.Actor(ctx)); err != nil {
 		return nil, err
 	}
 	st, ok := s.model.node(id)
 	if !ok {
-		return nil, apierr.NotFound("node", id)
-	}
-	typeID, payload, changed := decide(st.node)
-	if !changed {
-		return st.node, nil
-	}
-	if err := s.appendEvent(ctx, nodeStream(id), st.version, typeID, payload, apiauth.Actor(ctx)); err != nil {
-		return nil, err
-	}
-	if st, ok = s.model.node(id); !ok {
 		return nil, nil // removed
 	}
 	return st.node, nil

@@ -2,12 +2,8 @@ package nodes
 
 import (
 	"context"
-	"fmt"
-
-	"google.golang.org/protobuf/proto"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
-	ev "github.com/strata-edge/strata/gen/strata/events/config/v1"
 	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/apierr"
 	"github.com/strata-edge/strata/pkg/configevents"
@@ -45,27 +41,20 @@ func (s *Service) registerNode(ctx context.Context, req *configv1.RegisterNodeRe
 	if err := s.catchUp(ctx); err != nil {
 		return nil, err
 	}
-	c, ok := s.model.cluster(req.GetCluster())
-	if !ok {
-		return nil, apierr.Invalid(apierr.FieldViolation{Field: "cluster", Reason: fmt.Sprintf("cluster %q does not exist", req.GetCluster())})
-	}
-	if _, exists := s.model.nodeByClusterName(c.GetId(), req.GetName()); exists {
-		return nil, apierr.Invalid(apierr.FieldViolation{Field: "name",
-			Reason: fmt.Sprintf("node %q already exists in cluster %q", req.GetName(), c.GetName())})
-	}
-	n := &configv1.Node{Id: ids.New(prefixNode), Name: req.GetName(), ClusterId: c.GetId(), Staging: req.GetStaging(), Approved: true}
-	if err := s.appendEvent(ctx, nodeStream(n.GetId()), 0, configevents.TypeNodeRegistered,
-		&ev.NodeRegistered{Node: n}, apiauth.Actor(ctx)); err != nil {
+	reg, err := s.model.register(ids.New(prefixNode), req)
+	if err != nil {
 		return nil, err
 	}
-	return n, nil
+	if err := s.appendEvent(ctx, nodeStream(reg.GetNode().GetId()), 0, configevents.TypeNodeRegistered,
+		reg, apiauth.Actor(ctx)); err != nil {
+		return nil, err
+	}
+	return reg.GetNode(), nil
 }
 
 // SetNodeStaging moves a node to its partition's staging track or back.
 func (s *Service) SetNodeStaging(ctx context.Context, req *configv1.SetNodeStagingRequest) (*configv1.SetNodeStagingResponse, error) {
-	n, err := s.changeNode(ctx, req.GetNodeId(), func(n *configv1.Node) (string, proto.Message, bool) {
-		return configevents.TypeNodeStagingSet, &ev.NodeStagingSet{NodeId: n.GetId(), Staging: req.GetStaging()}, n.GetStaging() != req.GetStaging()
-	})
+	n, err := s.changeNode(ctx, req.GetNodeId(), setNodeStaging(req.GetStaging()))
 	if err != nil {
 		return nil, s.toConnect(err)
 	}
@@ -74,9 +63,7 @@ func (s *Service) SetNodeStaging(ctx context.Context, req *configv1.SetNodeStagi
 
 // RemoveNode removes a node; folding the removal revokes its key (fold).
 func (s *Service) RemoveNode(ctx context.Context, req *configv1.RemoveNodeRequest) (*configv1.RemoveNodeResponse, error) {
-	_, err := s.changeNode(ctx, req.GetNodeId(), func(n *configv1.Node) (string, proto.Message, bool) {
-		return configevents.TypeNodeRemoved, &ev.NodeRemoved{NodeId: n.GetId()}, true
-	})
+	_, err := s.changeNode(ctx, req.GetNodeId(), removeNode)
 	if err != nil {
 		return nil, s.toConnect(err)
 	}
