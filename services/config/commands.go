@@ -90,10 +90,9 @@ func (s *Service) deletePartition(ctx context.Context, ref string) error {
 	return err
 }
 
-func (s *Service) partition(id string) *configv1.Partition {
-	s.proj.mu.RLock()
-	defer s.proj.mu.RUnlock()
-	return s.proj.partitions[id]
+func (s *Service) partition(id string) (pt *configv1.Partition) {
+	s.proj.read(func(st *state) { pt = st.partitions[id] })
+	return pt
 }
 
 // deleteCluster deletes cluster ref unless something uses it.
@@ -247,12 +246,12 @@ type appInput struct {
 	hsts          *configv1.Hsts
 }
 
-// settingsLocked resolves partition references and validates the settings,
+// settings resolves partition references and validates the settings,
 // including the cross-app checks (name, domains). self is the app's id ("" for
-// a new app). Called with s.proj.mu held.
-func (s *Service) settingsLocked(in appInput, self string) (*ev.AppSettings, error) {
+// a new app).
+func (st *state) settings(in appInput, self string) (*ev.AppSettings, error) {
 	var v violations
-	st := &ev.AppSettings{Name: in.name, Domains: in.domains, HttpPorts: in.httpPorts,
+	set := &ev.AppSettings{Name: in.name, Domains: in.domains, HttpPorts: in.httpPorts,
 		HttpsPorts: in.httpsPorts, Labels: in.labels, HttpsRedirect: in.httpsRedirect, Hsts: in.hsts}
 	refs := in.partitions
 	field := "partitions"
@@ -261,14 +260,14 @@ func (s *Service) settingsLocked(in appInput, self string) (*ev.AppSettings, err
 	}
 	seen := map[string]int{}
 	for i, ref := range refs {
-		id, ok := s.proj.resolvePartitionLocked(ref)
+		id, ok := st.resolvePartition(ref)
 		j, dup := seen[id]
 		switch {
 		case ok && dup:
 			v.add(index(field, i), "partition %q is a duplicate of partitions[%d]", ref, j)
 		case ok:
 			seen[id] = i
-			st.PartitionIds = append(st.PartitionIds, id)
+			set.PartitionIds = append(set.PartitionIds, id)
 		case len(in.partitions) == 0:
 			v.add(field, "no partition given and no partition named %q exists", defaultName)
 		default:
@@ -278,28 +277,27 @@ func (s *Service) settingsLocked(in appInput, self string) (*ev.AppSettings, err
 	if len(v.list) > 0 {
 		return nil, v.err()
 	}
-	norm, vs := normalizeSettings(st)
+	norm, vs := normalizeSettings(set)
 	if len(vs) > 0 {
 		return nil, apierr.Invalid(vs...)
 	}
-	if vs := s.claimViolations(norm, self); len(vs) > 0 {
+	if vs := st.claimViolations(norm, self); len(vs) > 0 {
 		return nil, apierr.Invalid(vs...)
 	}
 	return norm, nil
 }
 
-// claimViolations reports the name and domains of st that other apps hold.
-// Called with s.proj.mu held.
-func (s *Service) claimViolations(st *ev.AppSettings, self string) []apierr.FieldViolation {
+// claimViolations reports the name and domains of set that other apps hold.
+func (st *state) claimViolations(set *ev.AppSettings, self string) []apierr.FieldViolation {
 	var v violations
-	if owners := s.proj.nameOwners(st.Name, self); len(owners) > 0 {
-		v.add("name", "app name %q is already used by app %s", st.Name, owners[0])
+	if owners := st.nameOwners(set.Name, self); len(owners) > 0 {
+		v.add("name", "app name %q is already used by app %s", set.Name, owners[0])
 	}
-	for i, d := range st.Domains {
-		for _, pt := range st.PartitionIds {
-			if owners := s.proj.domainOwners(pt, d, self); len(owners) > 0 {
+	for i, d := range set.Domains {
+		for _, pt := range set.PartitionIds {
+			if owners := st.domainOwners(pt, d, self); len(owners) > 0 {
 				v.add(index("domains", i), "domain %q is already used by app %s in partition %s",
-					d, s.appLabelLocked(owners[0]), s.partitionLabelLocked(pt))
+					d, st.appLabel(owners[0]), st.partitionLabel(pt))
 				break
 			}
 		}
@@ -309,12 +307,12 @@ func (s *Service) claimViolations(st *ev.AppSettings, self string) []apierr.Fiel
 
 // releaseConflicts checks, at release time, that content going live holds no
 // name or domain another app holds (two replicas may have accepted
-// conflicting edits). Called with s.proj.mu held.
-func (s *Service) releaseConflicts(content *configv1.App, self string) error {
+// conflicting edits).
+func (st *state) releaseConflicts(content *configv1.App, self string) error {
 	if content == nil {
 		return nil
 	}
-	vs := s.claimViolations(settingsOf(content), self)
+	vs := st.claimViolations(settingsOf(content), self)
 	if len(vs) == 0 {
 		return nil
 	}
@@ -325,15 +323,15 @@ func (s *Service) releaseConflicts(content *configv1.App, self string) error {
 	return apierr.FailedPrecondition("cannot release: " + strings.Join(reasons, "; "))
 }
 
-func (s *Service) appLabelLocked(id string) string {
-	if e := s.proj.apps[id]; e != nil && e.agg.draftView() != nil {
+func (st *state) appLabel(id string) string {
+	if e := st.apps[id]; e != nil && e.agg.draftView() != nil {
 		return fmt.Sprintf("%q (%s)", e.agg.draftView().Name, id)
 	}
 	return id
 }
 
-func (s *Service) partitionLabelLocked(id string) string {
-	if p := s.proj.partitions[id]; p != nil {
+func (st *state) partitionLabel(id string) string {
+	if p := st.partitions[id]; p != nil {
 		return fmt.Sprintf("%q", p.Name)
 	}
 	return id
@@ -346,14 +344,14 @@ func (s *Service) createApp(ctx context.Context, in appInput) (string, uint64, e
 		return "", 0, err
 	}
 	id := ids.New(prefixApp)
-	s.proj.mu.RLock()
-	st, err := s.settingsLocked(in, id)
-	s.proj.mu.RUnlock()
+	var set *ev.AppSettings
+	var err error
+	s.proj.read(func(st *state) { set, err = st.settings(in, id) })
 	if err != nil {
 		return "", 0, err
 	}
 	a := NewApp(id)
-	msgs, err := a.Create(st)
+	msgs, err := a.Create(set)
 	if err == nil {
 		err = a.checkSize(msgs)
 	}
@@ -365,7 +363,7 @@ func (s *Service) createApp(ctx context.Context, in appInput) (string, uint64, e
 }
 
 func (s *Service) updateApp(ctx context.Context, id string, expected *uint64, in appInput) (uint64, error) {
-	return s.execApp(ctx, id, expected, false, func(a *App, _ []proto.Message) ([]proto.Message, error) {
+	return s.execApp(ctx, id, expected, false, func(st *state, a *App, _ []proto.Message) ([]proto.Message, error) {
 		if err := a.mustEditable(); err != nil {
 			return nil, err
 		}
@@ -378,16 +376,16 @@ func (s *Service) updateApp(ctx context.Context, id string, expected *uint64, in
 		if len(in.partitions) == 0 {
 			in.partitions = cur.PartitionIds
 		}
-		st, err := s.settingsLocked(in, id)
+		set, err := st.settings(in, id)
 		if err != nil {
 			return nil, err
 		}
-		return a.Update(st)
+		return a.Update(set)
 	})
 }
 
 func (s *Service) release(ctx context.Context, id string, expected *uint64, note string, staging bool) (uint64, error) {
-	return s.execApp(ctx, id, expected, false, func(a *App, _ []proto.Message) ([]proto.Message, error) {
+	return s.execApp(ctx, id, expected, false, func(st *state, a *App, _ []proto.Message) ([]proto.Message, error) {
 		msgs, err := a.Release(note, staging)
 		if err != nil {
 			return nil, err
@@ -396,7 +394,7 @@ func (s *Service) release(ctx context.Context, id string, expected *uint64, note
 		if a.Deleted() {
 			live = nil
 		}
-		if err := s.releaseConflicts(live, id); err != nil {
+		if err := st.releaseConflicts(live, id); err != nil {
 			return nil, err
 		}
 		return msgs, nil
@@ -408,7 +406,7 @@ func (s *Service) promote(ctx context.Context, id string, expected *uint64, note
 }
 
 func (s *Service) revertApp(ctx context.Context, id string, expected *uint64, to uint64, note string) (uint64, error) {
-	return s.execApp(ctx, id, expected, true, func(a *App, history []proto.Message) ([]proto.Message, error) {
+	return s.execApp(ctx, id, expected, true, func(st *state, a *App, history []proto.Message) ([]proto.Message, error) {
 		msgs, err := a.Revert(to, note, history)
 		if err != nil {
 			return nil, err
@@ -416,11 +414,11 @@ func (s *Service) revertApp(ctx context.Context, id string, expected *uint64, to
 		e := msgs[0].(*ev.AppReverted)
 		if !e.Deleted {
 			for _, pt := range e.Content.PartitionIds {
-				if _, ok := s.proj.partitions[pt]; !ok {
+				if _, ok := st.partitions[pt]; !ok {
 					return nil, apierr.FailedPrecondition(fmt.Sprintf("cannot revert to release %d: its partition %s no longer exists", to, pt))
 				}
 			}
-			if err := s.releaseConflicts(e.Content, id); err != nil {
+			if err := st.releaseConflicts(e.Content, id); err != nil {
 				return nil, err
 			}
 		}
@@ -429,14 +427,14 @@ func (s *Service) revertApp(ctx context.Context, id string, expected *uint64, to
 }
 
 func (s *Service) revertObject(ctx context.Context, id string, expected *uint64, kind, object string, to uint64, note string) (uint64, error) {
-	return s.execApp(ctx, id, expected, true, func(a *App, history []proto.Message) ([]proto.Message, error) {
+	return s.execApp(ctx, id, expected, true, func(_ *state, a *App, history []proto.Message) ([]proto.Message, error) {
 		return a.RevertObject(kind, object, to, note, history)
 	})
 }
 
 // simpleApp runs a command that needs neither history nor cross-app checks.
 func (s *Service) simpleApp(ctx context.Context, id string, expected *uint64, cmd func(a *App) ([]proto.Message, error)) (uint64, error) {
-	return s.execApp(ctx, id, expected, false, func(a *App, _ []proto.Message) ([]proto.Message, error) {
+	return s.execApp(ctx, id, expected, false, func(_ *state, a *App, _ []proto.Message) ([]proto.Message, error) {
 		return cmd(a)
 	})
 }

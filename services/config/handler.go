@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -38,13 +39,8 @@ func (h *handler) CreatePartition(ctx context.Context, req *configv1.CreateParti
 }
 
 func (h *handler) ListPartitions(ctx context.Context, _ *configv1.ListPartitionsRequest) (*configv1.ListPartitionsResponse, error) {
-	p := h.s.proj
-	p.mu.RLock()
-	defer p.mu.RUnlock()
 	out := &configv1.ListPartitionsResponse{}
-	for _, pt := range p.partitions {
-		out.Partitions = append(out.Partitions, pt)
-	}
+	h.s.proj.read(func(st *state) { out.Partitions = slices.Collect(maps.Values(st.partitions)) })
 	slices.SortFunc(out.Partitions, func(a, b *configv1.Partition) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }
@@ -92,13 +88,8 @@ func (h *handler) DeleteCluster(ctx context.Context, req *configv1.DeleteCluster
 }
 
 func (h *handler) ListClusters(ctx context.Context, _ *configv1.ListClustersRequest) (*configv1.ListClustersResponse, error) {
-	p := h.s.proj
-	p.mu.RLock()
-	defer p.mu.RUnlock()
 	out := &configv1.ListClustersResponse{}
-	for _, c := range p.clusters {
-		out.Clusters = append(out.Clusters, c)
-	}
+	h.s.proj.read(func(st *state) { out.Clusters = slices.Collect(maps.Values(st.clusters)) })
 	slices.SortFunc(out.Clusters, func(a, b *configv1.Cluster) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }
@@ -154,32 +145,31 @@ func (h *handler) ListNodes(ctx context.Context, req *configv1.ListNodesRequest)
 		statuses = h.s.statuses.NodeStatuses()
 	}
 	now := h.s.now()
-	p := h.s.proj
-	p.mu.RLock()
-	defer p.mu.RUnlock()
 	out := &configv1.ListNodesResponse{}
-	for _, n := range p.nodes {
-		if clusterID != "" && n.ClusterId != clusterID {
-			continue
+	h.s.proj.read(func(st *state) {
+		for _, n := range st.nodes {
+			if clusterID != "" && n.ClusterId != clusterID {
+				continue
+			}
+			info := &configv1.NodeInfo{Node: n}
+			var k edgesync.Key
+			if c := st.clusters[n.ClusterId]; c != nil {
+				info.PartitionId = c.PartitionId
+				k = edgesync.Key{Partition: c.PartitionId, Staging: n.Staging}
+			}
+			status, reported := statuses[n.Id]
+			fillSync(info, status, reported, st.sync, k, now)
+			info.Track = "stable"
+			if n.Staging {
+				info.Track = "staging"
+			}
+			info.Releases = st.nodeReleases(k, n.Staging, info.AppliedVersion)
+			if h.s.pub != nil && k.Partition != "" {
+				info.PublishError = h.s.pub.Err(k)
+			}
+			out.Nodes = append(out.Nodes, info)
 		}
-		info := &configv1.NodeInfo{Node: n}
-		var k edgesync.Key
-		if c := p.clusters[n.ClusterId]; c != nil {
-			info.PartitionId = c.PartitionId
-			k = edgesync.Key{Partition: c.PartitionId, Staging: n.Staging}
-		}
-		st, reported := statuses[n.Id]
-		fillSync(info, st, reported, p.sync, k, now)
-		info.Track = "stable"
-		if n.Staging {
-			info.Track = "staging"
-		}
-		info.Releases = p.nodeReleases(k, n.Staging, info.AppliedVersion)
-		if h.s.pub != nil && k.Partition != "" {
-			info.PublishError = h.s.pub.Err(k)
-		}
-		out.Nodes = append(out.Nodes, info)
-	}
+	})
 	slices.SortFunc(out.Nodes, func(a, b *configv1.NodeInfo) int {
 		return strings.Compare(a.Node.ClusterId+"/"+a.Node.Name, b.Node.ClusterId+"/"+b.Node.Name)
 	})
@@ -221,17 +211,18 @@ func (h *handler) objectRef(ctx context.Context, kind string, ref *string) error
 	return nil
 }
 
-func (h *handler) app(id string) (*appState, error) {
-	p := h.s.proj
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	e := p.apps[id]
-	if e == nil || !e.agg.Exists() {
-		return nil, apierr.NotFound("app", id)
-	}
-	a := e.agg
-	return &appState{draft: a.Draft(), released: a.Released(), version: a.Version(),
-		latest: a.LatestRelease(), pending: a.Pending(), deleted: a.Deleted()}, nil
+func (h *handler) app(id string) (out *appState, err error) {
+	h.s.proj.read(func(st *state) {
+		e := st.apps[id]
+		if e == nil || !e.agg.Exists() {
+			err = apierr.NotFound("app", id)
+			return
+		}
+		a := e.agg
+		out = &appState{draft: a.Draft(), released: a.Released(), version: a.Version(),
+			latest: a.LatestRelease(), pending: a.Pending(), deleted: a.Deleted()}
+	})
+	return out, err
 }
 
 // appRequest is what CreateAppRequest and UpdateAppRequest have in common.
@@ -276,22 +267,21 @@ func (h *handler) GetApp(ctx context.Context, req *configv1.GetAppRequest) (*con
 }
 
 func (h *handler) ListApps(ctx context.Context, _ *configv1.ListAppsRequest) (*configv1.ListAppsResponse, error) {
-	p := h.s.proj
-	p.mu.RLock()
-	defer p.mu.RUnlock()
 	out := &configv1.ListAppsResponse{}
-	for id, e := range p.apps {
-		a := e.agg
-		if !a.Exists() {
-			continue
+	h.s.proj.read(func(st *state) {
+		for id, e := range st.apps {
+			a := e.agg
+			if !a.Exists() {
+				continue
+			}
+			d := a.draftView()
+			out.Apps = append(out.Apps, &configv1.AppSummary{
+				Id: id, Name: d.Name, Domains: slices.Clone(d.Domains), PartitionIds: slices.Clone(d.PartitionIds),
+				LatestRelease: a.LatestRelease(), PendingChanges: uint32(a.Pending()), Version: a.Version(), Deleted: a.Deleted(),
+				StableRelease: a.StableRelease(), StagingRelease: a.StagingRelease(),
+			})
 		}
-		d := a.draftView()
-		out.Apps = append(out.Apps, &configv1.AppSummary{
-			Id: id, Name: d.Name, Domains: slices.Clone(d.Domains), PartitionIds: slices.Clone(d.PartitionIds),
-			LatestRelease: a.LatestRelease(), PendingChanges: uint32(a.Pending()), Version: a.Version(), Deleted: a.Deleted(),
-			StableRelease: a.StableRelease(), StagingRelease: a.StagingRelease(),
-		})
-	}
+	})
 	slices.SortFunc(out.Apps, func(a, b *configv1.AppSummary) int {
 		if c := strings.Compare(a.Name, b.Name); c != 0 {
 			return c
@@ -523,15 +513,16 @@ func (h *handler) ListReleases(ctx context.Context, req *configv1.ListReleasesRe
 	if err := h.appRef(ctx, &req.AppId); err != nil {
 		return nil, err
 	}
-	p := h.s.proj
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	e := p.apps[req.AppId]
-	if e == nil || !e.agg.Exists() {
+	var out *configv1.ListReleasesResponse
+	h.s.proj.read(func(st *state) {
+		if e := st.apps[req.AppId]; e != nil && e.agg.Exists() {
+			out = &configv1.ListReleasesResponse{Releases: slices.Clone(e.releases),
+				StableRelease: e.agg.StableRelease(), StagingRelease: e.agg.StagingRelease()}
+		}
+	})
+	if out == nil {
 		return nil, h.fail(apierr.NotFound("app", req.AppId))
 	}
-	out := &configv1.ListReleasesResponse{Releases: slices.Clone(e.releases),
-		StableRelease: e.agg.StableRelease(), StagingRelease: e.agg.StagingRelease()}
 	slices.Reverse(out.Releases) // newest first
 	return out, nil
 }
@@ -572,39 +563,46 @@ func (h *handler) GetSnapshot(ctx context.Context, req *configv1.GetSnapshotRequ
 
 // --- service reads used by the handler ----------------------------------------
 
-func (s *Service) latestRelease(id string) (*configv1.Release, error) {
-	s.proj.mu.RLock()
-	defer s.proj.mu.RUnlock()
-	e := s.proj.apps[id]
-	if e == nil || len(e.releases) == 0 {
+func (s *Service) latestRelease(id string) (r *configv1.Release, err error) {
+	s.proj.read(func(st *state) {
+		if e := st.apps[id]; e != nil && len(e.releases) > 0 {
+			r = e.releases[len(e.releases)-1]
+		}
+	})
+	if r == nil {
 		return nil, apierr.NotFound("release of app", id)
 	}
-	return e.releases[len(e.releases)-1], nil
+	return r, nil
 }
 
 // diff describes the app's pending changes: one line per event, the
 // released and working contents as canonical JSON, and a unified diff.
 func (s *Service) diff(id string) (*configv1.DiffAppResponse, error) {
-	s.proj.mu.RLock()
-	e := s.proj.apps[id]
-	if e == nil || !e.agg.Exists() {
-		s.proj.mu.RUnlock()
+	var released, draft, base *configv1.App
+	var pending []pendingEvent
+	var version uint64
+	found := false
+	s.proj.read(func(st *state) {
+		e := st.apps[id]
+		if found = e != nil && e.agg.Exists(); !found {
+			return
+		}
+		a := e.agg
+		released, draft = a.Released(), a.Draft()
+		if a.Deleted() {
+			draft = nil
+		}
+		pending = slices.Clone(e.pending)
+		version = a.Version()
+		// The working copy just after the newest release is that release's content.
+		if r := a.Released(); r != nil {
+			base = proto.Clone(r).(*configv1.App)
+			base.Release = 0
+		}
+	})
+	if !found {
 		return nil, apierr.NotFound("app", id)
 	}
-	a := e.agg
-	released, draft := a.Released(), a.Draft()
-	if a.Deleted() {
-		draft = nil
-	}
-	pending := slices.Clone(e.pending)
-	version := a.Version()
-	// The working copy just after the newest release is that release's content.
-	var base *configv1.App
-	if r := a.Released(); r != nil {
-		base = proto.Clone(r).(*configv1.App)
-		base.Release = 0
-	}
-	s.proj.mu.RUnlock()
 
 	out := &configv1.DiffAppResponse{Version: version}
 	scratch := NewApp(id)

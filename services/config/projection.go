@@ -16,11 +16,8 @@ import (
 	"github.com/strata-edge/strata/services/edgesync"
 )
 
-// projection folds the global event log into the read model: partitions,
-// clusters, nodes, app aggregates with their releases and pending events,
-// the uniqueness indexes (app names, domains per partition) and the snapshot
-// tracks of every partition. Events are applied one at a time in log order by
-// the subscription goroutine; readers take the read lock.
+// projection holds the read model, folded from the global log by Handle
+// (one event at a time, in log order) and read through read only.
 type projection struct {
 	logger *slog.Logger
 	// sync holds the partition tracks this projection contributes apps and
@@ -31,7 +28,15 @@ type projection struct {
 	// Position is the applied position (Applied, WaitFor); advanced under mu
 	// after each event is folded.
 	eventstore.Position
+	st *state
+}
 
+// state is the read model: partitions, clusters, nodes, app aggregates with
+// their releases and pending events, and the uniqueness indexes (app names,
+// domains per partition). Folding it sends the apps and cluster settings
+// to the tracks.
+type state struct {
+	sync            *edgesync.Tracks
 	partitions      map[string]*configv1.Partition
 	partitionByName map[string]string
 	clusters        map[string]*configv1.Cluster
@@ -53,7 +58,7 @@ type appEntry struct {
 
 type appClaims struct {
 	names   []string
-	domains []string // keys of projection.domains
+	domains []string // keys of state.domains
 }
 
 type pendingEvent struct {
@@ -65,8 +70,7 @@ type pendingEvent struct {
 
 // newProjection returns an empty read model contributing to sync.
 func newProjection(logger *slog.Logger, sync *edgesync.Tracks) *projection {
-	p := &projection{
-		logger:          logger,
+	p := &projection{logger: logger, sync: sync, st: &state{
 		sync:            sync,
 		partitions:      map[string]*configv1.Partition{},
 		partitionByName: map[string]string{},
@@ -77,9 +81,16 @@ func newProjection(logger *slog.Logger, sync *edgesync.Tracks) *projection {
 		apps:            map[string]*appEntry{},
 		names:           map[string][]string{},
 		domains:         map[string][]string{},
-	}
+	}}
 	sync.Contribute(p, kinds...)
 	return p
+}
+
+// read runs f with the state locked for reading.
+func (p *projection) read(f func(st *state)) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	f(p.st)
 }
 
 // Handle applies one stored event; it is the Store.Subscribe callback.
@@ -100,99 +111,99 @@ func (p *projection) Handle(e eventstore.Event) error {
 		return nil
 	}
 	if msg != nil {
-		p.apply(e, msg)
+		p.st.apply(e, msg)
 	}
 	p.Advance(e.Position)
 	return nil
 }
 
-// apply folds one decoded event. Called with p.mu held.
-func (p *projection) apply(e eventstore.Event, msg proto.Message) {
+// apply folds one decoded event.
+func (st *state) apply(e eventstore.Event, msg proto.Message) {
 	switch m := msg.(type) {
 	case *ev.PartitionCreated:
 		pt := m.Partition
-		p.partitions[pt.Id] = pt
-		p.partitionByName[pt.Name] = pt.Id
-		p.sync.Ensure(pt.Id)
+		st.partitions[pt.Id] = pt
+		st.partitionByName[pt.Name] = pt.Id
+		st.sync.Ensure(pt.Id)
 	case *ev.PartitionRenamed:
-		if pt := p.partitions[m.PartitionId]; pt != nil {
+		if pt := st.partitions[m.PartitionId]; pt != nil {
 			c := proto.Clone(pt).(*configv1.Partition)
 			c.Name = m.Name
-			p.partitions[c.Id] = c
-			if p.partitionByName[pt.Name] == c.Id {
-				delete(p.partitionByName, pt.Name)
+			st.partitions[c.Id] = c
+			if st.partitionByName[pt.Name] == c.Id {
+				delete(st.partitionByName, pt.Name)
 			}
-			p.partitionByName[c.Name] = c.Id
+			st.partitionByName[c.Name] = c.Id
 		}
 	case *ev.PartitionDeleted:
-		if pt := p.partitions[m.PartitionId]; pt != nil {
-			delete(p.partitions, pt.Id)
-			if p.partitionByName[pt.Name] == pt.Id {
-				delete(p.partitionByName, pt.Name)
+		if pt := st.partitions[m.PartitionId]; pt != nil {
+			delete(st.partitions, pt.Id)
+			if st.partitionByName[pt.Name] == pt.Id {
+				delete(st.partitionByName, pt.Name)
 			}
 		}
 	case *ev.ClusterCreated:
-		p.clusters[m.Cluster.Id] = m.Cluster
-		p.clusterByName[m.Cluster.Name] = m.Cluster.Id
+		st.clusters[m.Cluster.Id] = m.Cluster
+		st.clusterByName[m.Cluster.Name] = m.Cluster.Id
 	case *ev.ClusterUpdated:
-		if old := p.clusters[m.Cluster.Id]; old != nil && old.Name != m.Cluster.Name && p.clusterByName[old.Name] == old.Id {
-			delete(p.clusterByName, old.Name) // renamed
+		if old := st.clusters[m.Cluster.Id]; old != nil && old.Name != m.Cluster.Name && st.clusterByName[old.Name] == old.Id {
+			delete(st.clusterByName, old.Name) // renamed
 		}
-		p.clusters[m.Cluster.Id] = m.Cluster
-		p.clusterByName[m.Cluster.Name] = m.Cluster.Id
-		p.syncCluster(m.Cluster, e)
+		st.clusters[m.Cluster.Id] = m.Cluster
+		st.clusterByName[m.Cluster.Name] = m.Cluster.Id
+		st.syncCluster(m.Cluster, e)
 	case *ev.ClusterDeleted:
-		if c := p.clusters[m.ClusterId]; c != nil {
-			delete(p.clusters, c.Id)
-			if p.clusterByName[c.Name] == c.Id {
-				delete(p.clusterByName, c.Name)
+		if c := st.clusters[m.ClusterId]; c != nil {
+			delete(st.clusters, c.Id)
+			if st.clusterByName[c.Name] == c.Id {
+				delete(st.clusterByName, c.Name)
 			}
 			for _, staging := range []bool{false, true} {
-				p.sync.Apply(e.Position, e.Metadata.Time, edgesync.Change{Kind: kindCluster, ID: c.Id, Staging: staging})
+				st.sync.Apply(e.Position, e.Metadata.Time, edgesync.Change{Kind: kindCluster, ID: c.Id, Staging: staging})
 			}
 		}
 	case *ev.NodeRegistered:
-		p.nodes[m.Node.Id] = m.Node
+		st.nodes[m.Node.Id] = m.Node
 	case *ev.NodeStagingSet:
-		p.updateNode(m.NodeId, func(n *configv1.Node) { n.Staging = m.Staging })
+		st.updateNode(m.NodeId, func(n *configv1.Node) { n.Staging = m.Staging })
 	case *ev.NodeApproved:
-		p.updateNode(m.NodeId, func(n *configv1.Node) { n.Approved = true })
+		st.updateNode(m.NodeId, func(n *configv1.Node) { n.Approved = true })
 	case *ev.NodeDisabledSet:
-		p.updateNode(m.NodeId, func(n *configv1.Node) { n.Disabled = m.Disabled })
+		st.updateNode(m.NodeId, func(n *configv1.Node) { n.Disabled = m.Disabled })
 	case *ev.NodeAddressSet:
 		// Written by the nodes service when a node joins again with other
 		// public addresses.
-		p.updateNode(m.NodeId, func(n *configv1.Node) { n.PublicIpv4, n.PublicIpv6 = m.PublicIpv4, m.PublicIpv6 })
+		st.updateNode(m.NodeId, func(n *configv1.Node) { n.PublicIpv4, n.PublicIpv6 = m.PublicIpv4, m.PublicIpv6 })
 	case *ev.NodeRemoved:
-		delete(p.nodes, m.NodeId)
+		delete(st.nodes, m.NodeId)
 	case *ev.JoinTokenCreated:
 		// Owned by the node service; kept here so that a cluster with live
 		// tokens is not deleted.
-		p.tokens[m.TokenId] = &configv1.JoinToken{Id: m.TokenId, ClusterId: m.ClusterId, ExpiresAt: m.ExpiresAt}
+		st.tokens[m.TokenId] = &configv1.JoinToken{Id: m.TokenId, ClusterId: m.ClusterId, ExpiresAt: m.ExpiresAt}
 	case *ev.JoinTokenRevoked:
-		delete(p.tokens, m.TokenId)
+		delete(st.tokens, m.TokenId)
 	default:
 		if id := appIDOf(msg); id != "" {
-			p.applyApp(id, e, msg)
+			st.applyApp(id, e, msg)
 		}
 	}
 }
 
 // updateNode replaces a node with a changed copy: nodes handed out by
 // readers are never mutated.
-func (p *projection) updateNode(id string, change func(*configv1.Node)) {
-	if n, ok := p.nodes[id]; ok {
+func (st *state) updateNode(id string, change func(*configv1.Node)) {
+	if n, ok := st.nodes[id]; ok {
 		c := proto.Clone(n).(*configv1.Node)
 		change(c)
-		p.nodes[id] = c
+		st.nodes[id] = c
 	}
 }
 
-func (p *projection) applyApp(id string, e eventstore.Event, msg proto.Message) {
-	entry := p.apps[id]
+func (st *state) applyApp(id string, e eventstore.Event, msg proto.Message) {
+	entry := st.apps[id]
 	if entry == nil {
 		entry = &appEntry{agg: NewApp(id)}
-		p.apps[id] = entry
+		st.apps[id] = entry
 	}
 	a := entry.agg
 	prevStable, prevReleased := a.Stable(), a.Released()
@@ -219,7 +230,7 @@ func (p *projection) applyApp(id string, e eventstore.Event, msg proto.Message) 
 				entry.releases[i] = c
 			}
 		}
-		p.moveApp(id, prevStable, a.Stable(), false, e)
+		st.moveApp(id, prevStable, a.Stable(), false, e)
 		return
 	case *ev.AppReverted:
 		entry.releases = append(entry.releases, &configv1.Release{
@@ -235,21 +246,21 @@ func (p *projection) applyApp(id string, e eventstore.Event, msg proto.Message) 
 		entry.pending = append(entry.pending, pendingEvent{pos: e.Position, typ: e.Type, meta: e.Metadata, msg: msg})
 		switch msg.(type) {
 		case *ev.AppCreated, *ev.AppUpdated, *ev.AppDeleted:
-			p.reclaim(entry)
+			st.reclaim(entry)
 		}
 		return
 	}
 	entry.pending = nil
-	p.reclaim(entry)
-	p.moveApp(id, prevStable, a.Stable(), false, e)
-	p.moveApp(id, prevReleased, a.Released(), true, e)
+	st.reclaim(entry)
+	st.moveApp(id, prevStable, a.Stable(), false, e)
+	st.moveApp(id, prevReleased, a.Released(), true, e)
 }
 
 // syncCluster moves both tracks of the cluster's partition to a new version
 // carrying the cluster's settings: they apply without a release.
-func (p *projection) syncCluster(c *configv1.Cluster, e eventstore.Event) {
+func (st *state) syncCluster(c *configv1.Cluster, e eventstore.Event) {
 	for _, staging := range []bool{false, true} {
-		p.sync.Apply(e.Position, e.Metadata.Time, edgesync.Change{Kind: kindCluster, ID: c.Id, Staging: staging,
+		st.sync.Apply(e.Position, e.Metadata.Time, edgesync.Change{Kind: kindCluster, ID: c.Id, Staging: staging,
 			Values: map[string]proto.Message{c.PartitionId: c}})
 	}
 }
@@ -279,9 +290,9 @@ func objectName(o *ev.ObjectReverted, before *configv1.App) string {
 
 // moveApp moves the tracks after the app's content on the stable or
 // staging tracks went from old to cur (nil: absent).
-func (p *projection) moveApp(id string, old, cur *configv1.App, staging bool, e eventstore.Event) {
+func (st *state) moveApp(id string, old, cur *configv1.App, staging bool, e eventstore.Event) {
 	if old != cur {
-		p.sync.Apply(e.Position, e.Metadata.Time, edgesync.Change{Kind: kindApp, ID: id, Staging: staging,
+		st.sync.Apply(e.Position, e.Metadata.Time, edgesync.Change{Kind: kindApp, ID: id, Staging: staging,
 			Values: edgesync.Everywhere(cur, cur.GetPartitionIds())})
 	}
 }
@@ -289,18 +300,18 @@ func (p *projection) moveApp(id string, old, cur *configv1.App, staging bool, e 
 // reclaim recomputes what an app holds in the name and domain indexes: the
 // names and domains of its working copy and of its live releases, so that a
 // domain stays taken until the release that removes it.
-func (p *projection) reclaim(entry *appEntry) {
+func (st *state) reclaim(entry *appEntry) {
 	a := entry.agg
 	for _, n := range entry.claims.names {
-		p.names[n] = remove(p.names[n], a.id)
-		if len(p.names[n]) == 0 {
-			delete(p.names, n)
+		st.names[n] = remove(st.names[n], a.id)
+		if len(st.names[n]) == 0 {
+			delete(st.names, n)
 		}
 	}
 	for _, k := range entry.claims.domains {
-		p.domains[k] = remove(p.domains[k], a.id)
-		if len(p.domains[k]) == 0 {
-			delete(p.domains, k)
+		st.domains[k] = remove(st.domains[k], a.id)
+		if len(st.domains[k]) == 0 {
+			delete(st.domains, k)
 		}
 	}
 	var c appClaims
@@ -318,10 +329,10 @@ func (p *projection) reclaim(entry *appEntry) {
 		}
 	}
 	for _, n := range c.names {
-		p.names[n] = append(p.names[n], a.id)
+		st.names[n] = append(st.names[n], a.id)
 	}
 	for _, k := range c.domains {
-		p.domains[k] = append(p.domains[k], a.id)
+		st.domains[k] = append(st.domains[k], a.id)
 	}
 	entry.claims = c
 }
@@ -360,39 +371,46 @@ func appIDOf(msg proto.Message) string {
 	return ""
 }
 
-// --- reads (callers hold no lock) ------------------------------------------
+// --- reads -----------------------------------------------------------------
 
-func (p *projection) resolvePartition(ref string) (string, bool) {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	return p.resolvePartitionLocked(ref)
-}
-
-func (p *projection) resolvePartitionLocked(ref string) (string, bool) {
-	if _, ok := p.partitions[ref]; ok {
-		return ref, true
-	}
-	id, ok := p.partitionByName[ref]
+// resolvePartition, resolveCluster and reachesCluster read the state for
+// callers outside read.
+func (p *projection) resolvePartition(ref string) (id string, ok bool) {
+	p.read(func(st *state) { id, ok = st.resolvePartition(ref) })
 	return id, ok
 }
 
-func (p *projection) resolveCluster(ref string) (*configv1.Cluster, bool) {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	if c, ok := p.clusters[ref]; ok {
+func (p *projection) resolveCluster(ref string) (c *configv1.Cluster, ok bool) {
+	p.read(func(st *state) { c, ok = st.resolveCluster(ref) })
+	return c, ok
+}
+
+func (p *projection) reachesCluster(from, target string) (ok bool) {
+	p.read(func(st *state) { ok = st.reachesCluster(from, target) })
+	return ok
+}
+
+func (st *state) resolvePartition(ref string) (string, bool) {
+	if _, ok := st.partitions[ref]; ok {
+		return ref, true
+	}
+	id, ok := st.partitionByName[ref]
+	return id, ok
+}
+
+func (st *state) resolveCluster(ref string) (*configv1.Cluster, bool) {
+	if c, ok := st.clusters[ref]; ok {
 		return c, true
 	}
-	if id, ok := p.clusterByName[ref]; ok {
-		return p.clusters[id], true
+	if id, ok := st.clusterByName[ref]; ok {
+		return st.clusters[id], true
 	}
 	return nil, false
 }
 
 // reachesCluster reports whether target is from or one of its ancestors
 // through parent links.
-func (p *projection) reachesCluster(from, target string) bool {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
+func (st *state) reachesCluster(from, target string) bool {
 	seen := map[string]bool{}
 	stack := []string{from}
 	for len(stack) > 0 {
@@ -405,22 +423,22 @@ func (p *projection) reachesCluster(from, target string) bool {
 			continue
 		}
 		seen[id] = true
-		if c := p.clusters[id]; c != nil {
+		if c := st.clusters[id]; c != nil {
 			stack = append(stack, c.ParentClusterIds...)
 		}
 	}
 	return false
 }
 
-// otherOwners returns the ids of apps other than self that claim name.
-func (p *projection) nameOwners(name, self string) []string {
-	return without(p.names[name], self)
+// nameOwners returns the ids of apps other than self that claim name.
+func (st *state) nameOwners(name, self string) []string {
+	return without(st.names[name], self)
 }
 
 // domainOwners returns the ids of apps other than self that claim domain in
 // partition.
-func (p *projection) domainOwners(partition, domain, self string) []string {
-	return without(p.domains[domainKey(partition, domain)], self)
+func (st *state) domainOwners(partition, domain, self string) []string {
+	return without(st.domains[domainKey(partition, domain)], self)
 }
 
 func without(ids []string, self string) []string {

@@ -175,8 +175,8 @@ func TestProjectionIgnoresForeignAndRepeatedEvents(t *testing.T) {
 	if err := p.Handle(eventstore.Event{Position: 3, Type: typ, Data: data}); err != nil {
 		t.Fatal(err)
 	}
-	if p.Applied() != 3 || len(p.partitions) != 1 {
-		t.Fatalf("applied %d, partitions %v", p.Applied(), p.partitions)
+	if p.Applied() != 3 || len(p.st.partitions) != 1 {
+		t.Fatalf("applied %d, partitions %v", p.Applied(), p.st.partitions)
 	}
 }
 

@@ -30,22 +30,24 @@ func (s *Service) ResolveObject(ctx context.Context, kind, ref string) (authz.Re
 	return obj, err
 }
 
-func (s *Service) resolveObject(kind, ref string) (authz.ResolvedObject, error) {
-	p := s.proj
-	p.mu.RLock()
-	defer p.mu.RUnlock()
+func (s *Service) resolveObject(kind, ref string) (obj authz.ResolvedObject, err error) {
+	s.proj.read(func(st *state) { obj, err = st.resolveObject(kind, ref) })
+	return obj, err
+}
+
+func (st *state) resolveObject(kind, ref string) (authz.ResolvedObject, error) {
 	unknown := fmt.Errorf("%s %q: %w", kind, ref, authz.ErrUnknownObject)
 	switch kind {
 	case authz.KindPartition:
-		id, ok := p.resolvePartitionLocked(ref)
+		id, ok := st.resolvePartition(ref)
 		if !ok {
 			return authz.ResolvedObject{}, unknown
 		}
-		return authz.ResolvedObject{Object: authz.Object{Kind: kind, ID: id}, Name: p.partitions[id].GetName()}, nil
+		return authz.ResolvedObject{Object: authz.Object{Kind: kind, ID: id}, Name: st.partitions[id].GetName()}, nil
 	case authz.KindCluster:
-		c := p.clusters[ref]
+		c := st.clusters[ref]
 		if c == nil {
-			c = p.clusters[p.clusterByName[ref]]
+			c = st.clusters[st.clusterByName[ref]]
 		}
 		if c == nil {
 			return authz.ResolvedObject{}, unknown
@@ -53,13 +55,13 @@ func (s *Service) resolveObject(kind, ref string) (authz.ResolvedObject, error) 
 		return authz.ResolvedObject{Object: authz.Object{Kind: kind, ID: c.GetId()}, Name: c.GetName(),
 			Parents: []authz.Object{{Kind: authz.KindPartition, ID: c.GetPartitionId()}}}, nil
 	case authz.KindNode:
-		n := p.nodes[ref]
+		n := st.nodes[ref]
 		if n == nil {
 			// Node names are unique per cluster only.
 			var err error
-			n, err = authz.ByIDOrName(kind, ref, maps.Values(p.nodes), (*configv1.Node).GetId, (*configv1.Node).GetName,
+			n, err = authz.ByIDOrName(kind, ref, maps.Values(st.nodes), (*configv1.Node).GetId, (*configv1.Node).GetName,
 				func(n *configv1.Node) string {
-					return n.GetId() + " (cluster " + p.clusters[n.GetClusterId()].GetName() + ")"
+					return n.GetId() + " (cluster " + st.clusters[n.GetClusterId()].GetName() + ")"
 				})
 			if err != nil {
 				return authz.ResolvedObject{}, err
@@ -71,14 +73,14 @@ func (s *Service) resolveObject(kind, ref string) (authz.ResolvedObject, error) 
 		return authz.ResolvedObject{Object: authz.Object{Kind: kind, ID: n.GetId()}, Name: n.GetName(),
 			Parents: []authz.Object{{Kind: authz.KindCluster, ID: n.GetClusterId()}}}, nil
 	case authz.KindApp:
-		e := p.apps[ref]
+		e := st.apps[ref]
 		if e == nil {
 			// The apps that hold the name (in their working copy or a live
 			// release) are the candidates.
 			var err error
 			e, err = authz.ByIDOrName(kind, ref, func(yield func(*appEntry) bool) {
-				for _, id := range p.names[ref] {
-					if c := p.apps[id]; c != nil && c.agg.Exists() && !yield(c) {
+				for _, id := range st.names[ref] {
+					if c := st.apps[id]; c != nil && c.agg.Exists() && !yield(c) {
 						return
 					}
 				}
@@ -119,33 +121,21 @@ func (s *Service) ResolvePartition(ref string) (string, bool) {
 
 // PartitionIDs lists the id of every partition, sorted (the purge service
 // sends a purge scoped to everything to each of them).
-func (s *Service) PartitionIDs() []string {
-	p := s.proj
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	out := make([]string, 0, len(p.partitions))
-	for id := range p.partitions {
-		out = append(out, id)
-	}
-	slices.Sort(out)
+func (s *Service) PartitionIDs() (out []string) {
+	s.proj.read(func(st *state) { out = slices.Sorted(maps.Keys(st.partitions)) })
 	return out
 }
 
 // NodePartition is the partition of node id, through its cluster (the purge
 // service counts the nodes a purge waits for with it).
-func (s *Service) NodePartition(id string) (string, bool) {
-	p := s.proj
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	n := p.nodes[id]
-	if n == nil {
-		return "", false
-	}
-	c := p.clusters[n.GetClusterId()]
-	if c == nil {
-		return "", false
-	}
-	return c.GetPartitionId(), true
+func (s *Service) NodePartition(id string) (partition string, ok bool) {
+	s.proj.read(func(st *state) {
+		if n := st.nodes[id]; n != nil {
+			c := st.clusters[n.GetClusterId()]
+			partition, ok = c.GetPartitionId(), c != nil
+		}
+	})
+	return partition, ok
 }
 
 // AppDomains returns the domains of app id's working copy (the cert service
@@ -154,37 +144,36 @@ func (s *Service) AppDomains(ctx context.Context, id string) ([]string, error) {
 	if err := s.catchUp(ctx); err != nil {
 		return nil, err
 	}
-	s.proj.mu.RLock()
-	defer s.proj.mu.RUnlock()
-	e := s.proj.apps[id]
-	if e == nil || !e.agg.Exists() {
+	var out []string
+	found := false
+	s.proj.read(func(st *state) {
+		if e := st.apps[id]; e != nil && e.agg.Exists() {
+			out, found = slices.Clone(e.agg.draftView().GetDomains()), true
+		}
+	})
+	if !found {
 		return nil, apierr.NotFound("app", id)
 	}
-	return slices.Clone(e.agg.draftView().GetDomains()), nil
+	return out, nil
 }
 
 // GatewayAddresses returns the public addresses of the approved, enabled
 // nodes of cluster (id or name), sorted: what the dns service puts on a
 // gateway record naming it when the zone is released.
-func (s *Service) GatewayAddresses(cluster string) []string {
-	p := s.proj
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	id := cluster
-	if _, ok := p.clusters[id]; !ok {
-		id = p.clusterByName[id]
-	}
-	var out []string
-	for _, n := range p.nodes {
-		if n.ClusterId != id || id == "" || !n.Approved || n.Disabled {
-			continue
-		}
-		for _, a := range []string{n.PublicIpv4, n.PublicIpv6} {
-			if a != "" {
-				out = append(out, a)
+func (s *Service) GatewayAddresses(cluster string) (out []string) {
+	s.proj.read(func(st *state) {
+		c, _ := st.resolveCluster(cluster)
+		for _, n := range st.nodes {
+			if c == nil || n.ClusterId != c.Id || !n.Approved || n.Disabled {
+				continue
+			}
+			for _, a := range []string{n.PublicIpv4, n.PublicIpv6} {
+				if a != "" {
+					out = append(out, a)
+				}
 			}
 		}
-	}
+	})
 	slices.Sort(out)
 	return out
 }

@@ -214,7 +214,7 @@ func (s *Service) appendAndWait(ctx context.Context, stream string, expected uin
 // consult the cross-app indexes. expected (the client's etag) must equal the app's version.
 // withHistory passes the app's own events to cmd (reverts need them). It
 // returns the app's version after the command.
-func (s *Service) execApp(ctx context.Context, id string, expected *uint64, withHistory bool, cmd func(a *App, history []proto.Message) ([]proto.Message, error)) (uint64, error) {
+func (s *Service) execApp(ctx context.Context, id string, expected *uint64, withHistory bool, cmd func(st *state, a *App, history []proto.Message) ([]proto.Message, error)) (uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.catchUp(ctx); err != nil {
@@ -229,22 +229,23 @@ func (s *Service) execApp(ctx context.Context, id string, expected *uint64, with
 			}
 			history = h
 		}
-		s.proj.mu.RLock()
-		entry := s.proj.apps[id]
-		if entry == nil || !entry.agg.Exists() {
-			s.proj.mu.RUnlock()
-			return 0, apierr.NotFound("app", id)
-		}
-		version := entry.agg.Version()
-		if expected != nil && *expected != version {
-			s.proj.mu.RUnlock()
-			return 0, apierr.Conflict(fmt.Sprintf("app %s changed: expected version %d, it is at version %d; reload and retry", id, *expected, version))
-		}
-		msgs, err := cmd(entry.agg, history)
-		if err == nil {
-			err = entry.agg.checkSize(msgs)
-		}
-		s.proj.mu.RUnlock()
+		var version uint64
+		var msgs []proto.Message
+		var err error
+		s.proj.read(func(st *state) {
+			entry := st.apps[id]
+			if entry == nil || !entry.agg.Exists() {
+				err = apierr.NotFound("app", id)
+				return
+			}
+			if version = entry.agg.Version(); expected != nil && *expected != version {
+				err = apierr.Conflict(fmt.Sprintf("app %s changed: expected version %d, it is at version %d; reload and retry", id, *expected, version))
+				return
+			}
+			if msgs, err = cmd(st, entry.agg, history); err == nil {
+				err = entry.agg.checkSize(msgs)
+			}
+		})
 		if err != nil || len(msgs) == 0 {
 			return version, err
 		}

@@ -15,7 +15,6 @@ import (
 // track k (none when the partition has no release yet). A node is in sync when
 // it is online and runs the newest version of its track; lag counts the
 // releases after the version it runs and the time since the first of them.
-// Called with the projection's read lock held.
 func fillSync(info *configv1.NodeInfo, st edgesync.NodeStatus, reported bool, tracks *edgesync.Tracks, k edgesync.Key, now time.Time) {
 	if reported {
 		info.AppliedVersion = st.AppliedVersion
@@ -39,15 +38,14 @@ func fillSync(info *configv1.NodeInfo, st edgesync.NodeStatus, reported bool, tr
 // nodeReleases returns the release of each app of track k (staging or
 // stable) that a node at version runs: the newest release that reached the
 // track at or before version (a staging release reaches the stable track
-// when promoted), for the apps the track holds now. Called with the
-// projection's read lock held.
-func (p *projection) nodeReleases(k edgesync.Key, staging bool, version uint64) []*configv1.NodeAppRelease {
+// when promoted), for the apps the track holds now.
+func (st *state) nodeReleases(k edgesync.Key, staging bool, version uint64) []*configv1.NodeAppRelease {
 	if k.Partition == "" || version == 0 {
 		return nil
 	}
 	var out []*configv1.NodeAppRelease
-	for id, e := range p.apps {
-		if !p.sync.Holds(k, kindApp, id) {
+	for id, e := range st.apps {
+		if !st.sync.Holds(k, kindApp, id) {
 			continue
 		}
 		for i := len(e.releases) - 1; i >= 0; i-- {

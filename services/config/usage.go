@@ -66,31 +66,31 @@ func (s *Service) UseZones(z Zones) { s.zones = z }
 func (p *projection) partitionUsers(id string, zones Zones) string {
 	var zs []string
 	if zones != nil {
-		zs = zones.ZonesIn(id) // before taking p.mu: dns takes it to fold
+		zs = zones.ZonesIn(id) // outside read: dns folds under its lock, reading ours
 	}
 	var u usage
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	for _, c := range p.clusters {
-		if c.PartitionId == id {
-			u.add("clusters", fmt.Sprintf("%q", c.Name))
-		}
-	}
-	for appID, e := range p.apps {
-		a := e.agg
-		if !a.Exists() || a.Gone() {
-			continue
-		}
-		for _, c := range []*configv1.App{a.draftView(), a.Released(), a.Stable()} {
-			if slices.Contains(c.GetPartitionIds(), id) {
-				u.add("apps", fmt.Sprintf("%q (%s)", a.draftView().GetName(), appID))
-				break
+	p.read(func(st *state) {
+		for _, c := range st.clusters {
+			if c.PartitionId == id {
+				u.add("clusters", fmt.Sprintf("%q", c.Name))
 			}
 		}
-	}
-	for _, z := range zs {
-		u.add("zones", z)
-	}
+		for appID, e := range st.apps {
+			a := e.agg
+			if !a.Exists() || a.Gone() {
+				continue
+			}
+			for _, c := range []*configv1.App{a.draftView(), a.Released(), a.Stable()} {
+				if slices.Contains(c.GetPartitionIds(), id) {
+					u.add("apps", fmt.Sprintf("%q (%s)", a.draftView().GetName(), appID))
+					break
+				}
+			}
+		}
+		for _, z := range zs {
+			u.add("zones", z)
+		}
+	})
 	return u.String()
 }
 
@@ -100,26 +100,26 @@ func (p *projection) clusterUsers(c *configv1.Cluster, now time.Time, zones Zone
 	var records usage
 	gatewayRecords(zones, func(r string) bool { return r == c.Id || r == c.Name }, &records)
 	var u usage
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	for _, n := range p.nodes {
-		if n.ClusterId == c.Id {
-			u.add("nodes", fmt.Sprintf("%q (%s)", n.Name, n.Id))
+	p.read(func(st *state) {
+		for _, n := range st.nodes {
+			if n.ClusterId == c.Id {
+				u.add("nodes", fmt.Sprintf("%q (%s)", n.Name, n.Id))
+			}
 		}
-	}
-	for _, t := range p.tokens {
-		if t.ClusterId == c.Id && (t.ExpiresAt == nil || t.ExpiresAt.AsTime().After(now)) {
-			u.add("join tokens", t.Id)
+		for _, t := range st.tokens {
+			if t.ClusterId == c.Id && (t.ExpiresAt == nil || t.ExpiresAt.AsTime().After(now)) {
+				u.add("join tokens", t.Id)
+			}
 		}
-	}
-	for _, o := range p.clusters {
-		if slices.Contains(o.ParentClusterIds, c.Id) {
-			u.add("clusters (as their parent)", fmt.Sprintf("%q", o.Name))
+		for _, o := range st.clusters {
+			if slices.Contains(o.ParentClusterIds, c.Id) {
+				u.add("clusters (as their parent)", fmt.Sprintf("%q", o.Name))
+			}
 		}
-	}
-	for _, r := range records.users["gateway records"] {
-		u.add("gateway records", r)
-	}
+		for _, r := range records.users["gateway records"] {
+			u.add("gateway records", r)
+		}
+	})
 	return u.String()
 }
 
