@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-edge/strata/e2e/e2etest"
 	"github.com/strata-edge/strata/pkg/certtest"
 )
 
@@ -17,21 +18,21 @@ import (
 var noisy = regexp.MustCompile(`(?m)^.*level=(WARN|ERROR).*$`)
 
 // waitStderr waits until stderr holds want (a log line of a normal start).
-func (p *proc) waitStderr(t *testing.T, want string) {
+func waitStderr(t *testing.T, p *proc, want string) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
-	for !strings.Contains(p.stderr.String(), want) {
+	for !strings.Contains(p.Stderr.String(), want) {
 		if time.Now().After(deadline) {
-			t.Fatalf("no %q in stderr within 60s:\n%s", want, p.stderr)
+			t.Fatalf("no %q in stderr within 60s:\n%s", want, p.Stderr)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
 // stopped checks the one line that ends a clean stop.
-func (p *proc) stopped(t *testing.T) {
+func stopped(t *testing.T, p *proc) {
 	t.Helper()
-	out := p.stdout()
+	out := p.Stdout()
 	if n := strings.Count(out, "stopped"); n != 1 || !strings.HasSuffix(out, "Strata dev stopped.") {
 		t.Errorf("stdout after the stop: %d \"stopped\" lines, want one at the end:\n%s", n, out)
 	}
@@ -44,12 +45,12 @@ func (p *proc) stopped(t *testing.T) {
 func TestDevQuietStartCleanStop(t *testing.T) {
 	dataDir := filepath.Join(t.TempDir(), "data")
 	d := startDev(t, dataDir)
-	d.waitStderr(t, `msg="in sync"`)
+	waitStderr(t, d.proc, `msg="in sync"`)
 	token, err := os.ReadFile(filepath.Join(dataDir, "admin.token"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := cli{t: t, env: []string{"STRATA_API=" + d.api, "STRATA_TOKEN=" + strings.TrimSpace(string(token))}}
+	c := newCLI(t, "STRATA_API="+d.api, "STRATA_TOKEN="+strings.TrimSpace(string(token)))
 	set := certtest.NewSet(t)
 	leaf, chain := set.Leaf(t, certtest.Options{DNSNames: []string{"shop.example.com"}})
 	dir := t.TempDir()
@@ -60,36 +61,36 @@ func TestDevQuietStartCleanStop(t *testing.T) {
 	if err := os.WriteFile(keyFile, []byte(leaf.KeyPEM(t)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c.ok("app", "create", "--name", "shop", "--domain", "shop.example.com", "--https-port", "443")
-	c.ok("cert", "upload", "--cert", certFile, "--key", keyFile, "--app", "shop")
-	c.ok("release", "create", "--app", "shop")
-	if lines := noisy.FindAllString(d.stderr.String(), -1); len(lines) > 0 {
+	c.OK("app", "create", "--name", "shop", "--domain", "shop.example.com", "--https-port", "443")
+	c.OK("cert", "upload", "--cert", certFile, "--key", keyFile, "--app", "shop")
+	c.OK("release", "create", "--app", "shop")
+	if lines := noisy.FindAllString(d.Stderr.String(), -1); len(lines) > 0 {
 		t.Errorf("first start logged warnings or errors:\n%s", strings.Join(lines, "\n"))
 	}
-	d.interrupt(t, 30*time.Second)
-	d.stopped(t)
+	d.Interrupt(t, 30*time.Second)
+	stopped(t, d.proc)
 
 	// Restarted on the same data: stored snapshot, certificates, a leaf link
 	// that takes a moment to carry the hub's JetStream.
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		d := startDev(t, dataDir)
-		d.waitStderr(t, `msg="in sync"`)
+		waitStderr(t, d.proc, `msg="in sync"`)
 		time.Sleep(500 * time.Millisecond) // let retry loops report, if they fail
-		if lines := noisy.FindAllString(d.stderr.String(), -1); len(lines) > 0 {
+		if lines := noisy.FindAllString(d.Stderr.String(), -1); len(lines) > 0 {
 			t.Errorf("restart logged warnings or errors:\n%s", strings.Join(lines, "\n"))
 		}
-		if err := d.cmd.Process.Signal(sig); err != nil {
+		if err := d.Cmd.Process.Signal(sig); err != nil {
 			t.Fatal(err)
 		}
 		select {
-		case err := <-d.exited:
+		case err := <-d.Exited:
 			if err != nil {
-				t.Fatalf("exit after %v: %v\nstderr:\n%s", sig, err, d.stderr)
+				t.Fatalf("exit after %v: %v\nstderr:\n%s", sig, err, d.Stderr)
 			}
 		case <-time.After(30 * time.Second):
 			t.Fatalf("still running 30s after %v", sig)
 		}
-		d.stopped(t)
+		stopped(t, d.proc)
 	}
 }
 
@@ -107,7 +108,7 @@ func TestTaskDevCtrlC(t *testing.T) {
 	cmd.Dir = ".." // the repository root, where Taskfile.yml is
 	cmd.Env = cleanEnv()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	out, errb := &lockedBuffer{}, &lockedBuffer{}
+	out, errb := &e2etest.LockedBuffer{}, &e2etest.LockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -37,20 +37,20 @@ func TestDevDNSZoneReleaseRevert(t *testing.T) {
 	}
 	root := t.TempDir()
 	d := startDev(t, filepath.Join(root, "dev"))
-	dnsAddr := d.value(t, "dns")
-	c := cli{t: t, env: []string{"STRATA_API=" + d.api, "STRATA_TOKEN=" + readFile(t, filepath.Join(root, "dev", "admin.token"))}}
+	dnsAddr := d.Value(t, "dns")
+	c := newCLI(t, "STRATA_API="+d.api, "STRATA_TOKEN="+readFile(t, filepath.Join(root, "dev", "admin.token")))
 
-	c.ok("dns", "zone", "create", "example.test", "--ns", "ns1.example.test")
-	c.ok("dns", "record", "add", "--zone", "example.test", "www", "A", "192.0.2.1")
-	c.ok("dns", "record", "add", "--zone", "example.test", "alias", "CNAME", "www")
-	if r := c.run("dns", "record", "add", "--zone", "example.test", "www", "CNAME", "x.example.org."); r.code == 0 || !strings.Contains(r.stderr, "CNAME") {
-		t.Fatalf("CNAME beside A: exit %d, stderr %q", r.code, r.stderr)
+	c.OK("dns", "zone", "create", "example.test", "--ns", "ns1.example.test")
+	c.OK("dns", "record", "add", "--zone", "example.test", "www", "A", "192.0.2.1")
+	c.OK("dns", "record", "add", "--zone", "example.test", "alias", "CNAME", "www")
+	if r := c.Run("dns", "record", "add", "--zone", "example.test", "www", "CNAME", "x.example.org."); r.Code == 0 || !strings.Contains(r.Stderr, "CNAME") {
+		t.Fatalf("CNAME beside A: exit %d, stderr %q", r.Code, r.Stderr)
 	}
 	// Pending changes are not served.
 	if out, _ := dig(t, dnsAddr, "www.example.test", "A"); !strings.Contains(out, "status: REFUSED") {
 		t.Fatalf("unreleased zone served:\n%s", out)
 	}
-	c.ok("dns", "release", "create", "--zone", "example.test", "--note", "first")
+	c.OK("dns", "release", "create", "--zone", "example.test", "--note", "first")
 	want := func(name, answer string) {
 		t.Helper()
 		natstest.CheckFor(t, 30*time.Second, 50*time.Millisecond, func() error {
@@ -67,12 +67,12 @@ func TestDevDNSZoneReleaseRevert(t *testing.T) {
 		t.Fatalf("NXDOMAIN:\n%s", out)
 	}
 
-	c.ok("dns", "zone", "import", "--zone", "example.test", writeZone(t, "www IN A 192.0.2.2\n"))
-	c.ok("dns", "release", "create", "--zone", "example.test")
+	c.OK("dns", "zone", "import", "--zone", "example.test", writeZone(t, "www IN A 192.0.2.2\n"))
+	c.OK("dns", "release", "create", "--zone", "example.test")
 	want("www.example.test", "192.0.2.2")
-	c.ok("dns", "release", "revert", "--zone", "example.test", "1")
+	c.OK("dns", "release", "revert", "--zone", "example.test", "1")
 	want("www.example.test", "192.0.2.1")
-	if out := c.ok("dns", "release", "list", "--zone", "example.test"); !strings.Contains(out, "revert") {
+	if out := c.OK("dns", "release", "list", "--zone", "example.test"); !strings.Contains(out, "revert") {
 		t.Fatalf("release list:\n%s", out)
 	}
 }
@@ -98,25 +98,25 @@ func TestDevClusterDNSOffOn(t *testing.T) {
 	}
 	root := t.TempDir()
 	d := startDev(t, filepath.Join(root, "dev"))
-	devDNS := d.value(t, "dns")
-	c := cli{t: t, env: []string{"STRATA_API=" + d.api, "STRATA_TOKEN=" + readFile(t, filepath.Join(root, "dev", "admin.token"))}}
+	devDNS := d.Value(t, "dns")
+	c := newCLI(t, "STRATA_API="+d.api, "STRATA_TOKEN="+readFile(t, filepath.Join(root, "dev", "admin.token")))
 
-	c.ok("cluster", "create", "--name", "edge-b")
-	token := c.ok("node", "token", "create", "--cluster", "edge-b", "--auto-approve", "--ttl", "1h")
+	c.OK("cluster", "create", "--name", "edge-b")
+	token := c.OK("node", "token", "create", "--cluster", "edge-b", "--auto-approve", "--ttl", "1h")
 	nodeB := startProc(t, "node", "--api", d.api, "--join-token", token, "--name", "b-1", "--data", filepath.Join(root, "b-1"),
 		"--http-addr", "127.0.0.1:0", "--https-addr", "127.0.0.1:0", "--dns-addr", "127.0.0.1:0", "--public-ip", "127.0.0.2")
-	edgeB := edge{name: "b-1", http: nodeB.value(t, "http")}
-	bDNS := nodeB.value(t, "dns")
+	edgeB := edge{name: "b-1", http: nodeB.Value(t, "http")}
+	bDNS := nodeB.Value(t, "dns")
 
 	up := upstream(t, "shop")
-	app := c.ok("app", "create", "--name", "shop", "--domain", "shop.example.test")
-	c.ok("upstream", "create", "--app", app, "--name", "web", "--server", strings.TrimPrefix(up.URL, "http://"))
-	c.ok("rule", "create", "--app", app, "--upstream", "web")
-	c.ok("release", "create", "--app", app)
-	c.ok("dns", "zone", "create", "example.test", "--ns", "ns1.example.test")
-	c.ok("dns", "record", "add", "--zone", "example.test", "www", "A", "192.0.2.1")
-	c.ok("dns", "record", "add", "--zone", "example.test", "gw", "A", "--gateway", "edge-b")
-	c.ok("dns", "release", "create", "--zone", "example.test")
+	app := c.OK("app", "create", "--name", "shop", "--domain", "shop.example.test")
+	c.OK("upstream", "create", "--app", app, "--name", "web", "--server", strings.TrimPrefix(up.URL, "http://"))
+	c.OK("rule", "create", "--app", app, "--upstream", "web")
+	c.OK("release", "create", "--app", app)
+	c.OK("dns", "zone", "create", "example.test", "--ns", "ns1.example.test")
+	c.OK("dns", "record", "add", "--zone", "example.test", "www", "A", "192.0.2.1")
+	c.OK("dns", "record", "add", "--zone", "example.test", "gw", "A", "--gateway", "edge-b")
+	c.OK("dns", "release", "create", "--zone", "example.test")
 
 	answers := func(addr, name, answer string) func() error {
 		return func() error {
@@ -138,11 +138,11 @@ func TestDevClusterDNSOffOn(t *testing.T) {
 	natstest.CheckFor(t, 30*time.Second, 50*time.Millisecond, answers(devDNS, "www.example.test", "192.0.2.1"))
 	waitServed(t, []edge{edgeB}, "shop.example.test", "shop")
 
-	c.ok("cluster", "update", "edge-b", "--dns", "off")
+	c.OK("cluster", "update", "edge-b", "--dns", "off")
 	start := time.Now()
 	natstest.CheckFor(t, 10*time.Second, 50*time.Millisecond, silent)
 	t.Logf("node b-1 stopped answering %s after the update", time.Since(start).Round(time.Millisecond))
-	if list := c.ok("cluster", "list"); !strings.Contains(list, "edge-b") {
+	if list := c.OK("cluster", "list"); !strings.Contains(list, "edge-b") {
 		t.Fatalf("cluster list:\n%s", list)
 	}
 	// Other clusters answer; b-1 serves HTTP and is still edge-b's gateway
@@ -158,7 +158,7 @@ func TestDevClusterDNSOffOn(t *testing.T) {
 	nodeDNS := func(want configv1.NodeDnsState) func() error {
 		return func() error {
 			res := &configv1.ListNodesResponse{}
-			out := c.ok("node", "list", "-o", "json")
+			out := c.OK("node", "list", "-o", "json")
 			if err := protojson.Unmarshal([]byte(out), res); err != nil {
 				t.Fatalf("node list -o json: %v\n%s", err, out)
 			}
@@ -172,7 +172,7 @@ func TestDevClusterDNSOffOn(t *testing.T) {
 	}
 	natstest.CheckFor(t, 10*time.Second, 100*time.Millisecond, nodeDNS(configv1.NodeDnsState_NODE_DNS_STATE_OFF))
 
-	c.ok("cluster", "update", "edge-b", "--dns", "on")
+	c.OK("cluster", "update", "edge-b", "--dns", "on")
 	start = time.Now()
 	natstest.CheckFor(t, 10*time.Second, 50*time.Millisecond, answers(bDNS, "www.example.test", "192.0.2.1"))
 	t.Logf("node b-1 answered again %s after the update", time.Since(start).Round(time.Millisecond))

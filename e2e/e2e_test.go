@@ -3,21 +3,16 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
-	"context"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/strata-edge/strata/e2e/e2etest"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -25,48 +20,28 @@ import (
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 )
 
-// binary is the strata binary built once by TestMain.
-var binary string
-
 func TestMain(m *testing.M) {
 	flag.Parse()
 	if testing.Short() {
 		fmt.Println("e2e: skipped in -short mode (builds and runs the strata binary)")
 		os.Exit(0)
 	}
-	dir, err := os.MkdirTemp("", "strata-e2e-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "strata")
-	configDir = filepath.Join(dir, "config")
-	if runtime.GOOS == "windows" {
-		binary += ".exe"
-	}
-	build := exec.Command("go", "build", "-o", binary, "github.com/strata-edge/strata/cmd/strata")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: build strata:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
+	e2etest.Main(m, "e2e")
 }
 
-// proc is a running strata process (dev or node) whose stdout banner
-// ("key: value" lines) is collected.
-type proc struct {
-	cmd    *exec.Cmd
-	stderr *lockedBuffer
-	exited chan error
+// The shared helpers of both end-to-end suites (e2etest).
+type proc = e2etest.Proc
 
-	mu     sync.Mutex
-	banner map[string]string
-	lines  []string
-	seen   chan struct{} // closed and replaced on every stdout line
-}
+var (
+	startProc = e2etest.Start
+	cleanEnv  = e2etest.CleanEnv
+)
+
+// cli is the CLI with the readers of this suite.
+type cli struct{ e2etest.CLI }
+
+// newCLI is the CLI with env added to the clean environment.
+func newCLI(t *testing.T, env ...string) cli { return cli{e2etest.CLI{T: t, Env: env}} }
 
 // dev is a running `strata dev` process.
 type dev struct {
@@ -74,198 +49,34 @@ type dev struct {
 	api string
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// startProc runs the strata binary with args and collects its banner.
-func startProc(t *testing.T, args ...string) *proc {
-	t.Helper()
-	cmd := exec.Command(binary, args...)
-	cmd.Env = cleanEnv()
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{cmd: cmd, stderr: &lockedBuffer{}, exited: make(chan error, 1),
-		banner: map[string]string{}, seen: make(chan struct{})}
-	cmd.Stderr = p.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			line := sc.Text()
-			p.mu.Lock()
-			p.lines = append(p.lines, line)
-			if k, v, ok := strings.Cut(line, ": "); ok && !strings.Contains(k, " ") {
-				if _, dup := p.banner[k]; !dup {
-					p.banner[k] = v
-				}
-			}
-			close(p.seen)
-			p.seen = make(chan struct{})
-			p.mu.Unlock()
-		}
-		_, _ = io.Copy(io.Discard, stdout)
-	}()
-	go func() { p.exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			<-p.exited
-		}
-	})
-	return p
-}
-
-// value waits for the banner line "key: value" and returns the value.
-func (p *proc) value(t *testing.T, key string) string {
-	t.Helper()
-	deadline := time.After(60 * time.Second)
-	for {
-		p.mu.Lock()
-		v, ok := p.banner[key]
-		seen := p.seen
-		p.mu.Unlock()
-		if ok {
-			return v
-		}
-		select {
-		case <-seen:
-		case err := <-p.exited:
-			p.exited <- err
-			t.Fatalf("strata %v exited before printing %q: %v\nstdout:\n%s\nstderr:\n%s", p.cmd.Args[1:], key, err, p.stdout(), p.stderr)
-		case <-deadline:
-			t.Fatalf("strata %v printed no %q line within 60s\nstdout:\n%s\nstderr:\n%s", p.cmd.Args[1:], key, p.stdout(), p.stderr)
-		}
-	}
-}
-
-func (p *proc) stdout() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return strings.Join(p.lines, "\n")
-}
-
 // startDev starts `strata dev` on dataDir with free ports and waits for the
 // banner's "api:" line.
 func startDev(t *testing.T, dataDir string) *dev {
 	t.Helper()
-	p := startProc(t, "dev", "--data", dataDir,
-		"--api-addr", "127.0.0.1:0", "--nats-addr", "127.0.0.1:-1", "--leaf-addr", "127.0.0.1:0",
-		"--http-addr", "127.0.0.1:0", "--https-addr", "127.0.0.1:0", "--dns-addr", "127.0.0.1:0")
-	d := &dev{proc: p, api: p.value(t, "api")}
+	p := startProc(t, e2etest.DevArgs(dataDir)...)
+	d := &dev{proc: p, api: p.Value(t, "api")}
 	if !strings.HasPrefix(d.api, "http://127.0.0.1:") || strings.HasSuffix(d.api, ":0") {
 		t.Fatalf("banner api address %q: want the bound http://127.0.0.1:PORT", d.api)
 	}
 	return d
 }
 
-// interrupt sends SIGINT and requires a clean exit (code 0) within timeout.
-func (p *proc) interrupt(t *testing.T, timeout time.Duration) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-p.exited:
-		if err != nil {
-			t.Fatalf("strata %v exited with %v after SIGINT\nstderr:\n%s", p.cmd.Args[1:], err, p.stderr)
-		}
-	case <-time.After(timeout):
-		t.Fatalf("strata %v still running %s after SIGINT\nstderr:\n%s", p.cmd.Args[1:], timeout, p.stderr)
-	}
-}
-
-// configDir is STRATA_CONFIG_DIR of every process: an empty directory, so
-// that no `strata login` session of the person running the tests is used.
-var configDir string
-
-// cleanEnv is the test's environment without STRATA_* variables.
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "STRATA_") {
-			env = append(env, kv)
-		}
-	}
-	return append(env, "STRATA_CONFIG_DIR="+configDir)
-}
-
-// cli runs the strata CLI in a fresh directory (so no ./.data token is found)
-// with the given environment additions.
-type cli struct {
-	t   *testing.T
-	env []string
-}
-
-type result struct {
-	stdout, stderr string
-	code           int
-}
-
-func (c cli) run(args ...string) result {
-	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Dir = c.t.TempDir()
-	cmd.Env = append(cleanEnv(), c.env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		if !ok {
-			c.t.Fatalf("strata %v: %v", args, err)
-		}
-		code = ee.ExitCode()
-	}
-	return result{stdout: out.String(), stderr: errb.String(), code: code}
-}
-
-// ok runs a command that must succeed and returns its trimmed stdout.
-func (c cli) ok(args ...string) string {
-	c.t.Helper()
-	r := c.run(args...)
-	if r.code != 0 {
-		c.t.Fatalf("strata %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
-	}
-	return strings.TrimSpace(r.stdout)
-}
-
 func (c cli) getApp(id string) *configv1.GetAppResponse {
-	c.t.Helper()
-	out := c.ok("app", "get", id, "-o", "json")
+	c.T.Helper()
+	out := c.OK("app", "get", id, "-o", "json")
 	res := &configv1.GetAppResponse{}
 	if err := protojson.Unmarshal([]byte(out), res); err != nil {
-		c.t.Fatalf("app get -o json is not a GetAppResponse: %v\n%s", err, out)
+		c.T.Fatalf("app get -o json is not a GetAppResponse: %v\n%s", err, out)
 	}
 	return res
 }
 
 func (c cli) releases(app string) []*configv1.Release {
-	c.t.Helper()
-	out := c.ok("release", "list", "--app", app, "-o", "json")
+	c.T.Helper()
+	out := c.OK("release", "list", "--app", app, "-o", "json")
 	res := &configv1.ListReleasesResponse{}
 	if err := protojson.Unmarshal([]byte(out), res); err != nil {
-		c.t.Fatalf("release list -o json: %v\n%s", err, out)
+		c.T.Fatalf("release list -o json: %v\n%s", err, out)
 	}
 	return res.GetReleases()
 }
@@ -308,20 +119,20 @@ func TestDevReleaseRevertRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	token := strings.TrimSpace(string(tokenBytes))
-	c := cli{t: t, env: []string{"STRATA_API=" + d.api, "STRATA_TOKEN=" + token}}
+	c := newCLI(t, "STRATA_API="+d.api, "STRATA_TOKEN="+token)
 
 	// Build an app and release it.
-	app := c.ok("app", "create", "--name", "shop", "--domain", "shop.example.com")
+	app := c.OK("app", "create", "--name", "shop", "--domain", "shop.example.com")
 	if !strings.HasPrefix(app, "app_") || strings.ContainsAny(app, " \n") {
 		t.Fatalf("app create printed %q, want the id alone", app)
 	}
-	if got := c.ok("upstream", "create", "--app", app, "--name", "web", "--server", "127.0.0.1:8081", "--connect-timeout", "2s"); got != "web" {
+	if got := c.OK("upstream", "create", "--app", app, "--name", "web", "--server", "127.0.0.1:8081", "--connect-timeout", "2s"); got != "web" {
 		t.Errorf("upstream create printed %q", got)
 	}
-	if got := c.ok("rule", "create", "--app", app, "--upstream", "web", "--when", `PathPrefix("/")`); got != "rule-1" {
+	if got := c.OK("rule", "create", "--app", app, "--upstream", "web", "--when", `PathPrefix("/")`); got != "rule-1" {
 		t.Errorf("rule create printed %q, want the generated name rule-1", got)
 	}
-	if got := c.ok("release", "create", "--app", app, "--note", "first"); got != "1" {
+	if got := c.OK("release", "create", "--app", app, "--note", "first"); got != "1" {
 		t.Fatalf("first release printed %q, want 1", got)
 	}
 	r1 := c.getApp(app).GetReleased()
@@ -330,14 +141,14 @@ func TestDevReleaseRevertRestart(t *testing.T) {
 	}
 
 	// Change the upstream: the diff shows it, release 2 carries it.
-	c.ok("upstream", "update", "--app", app, "--name", "web", "--server", "127.0.0.1:9091=2")
-	diff := c.ok("app", "diff", app)
+	c.OK("upstream", "update", "--app", app, "--name", "web", "--server", "127.0.0.1:9091=2")
+	diff := c.OK("app", "diff", app)
 	for _, want := range []string{"127.0.0.1:8081", "127.0.0.1:9091", "1 pending change(s)", "admin"} {
 		if !strings.Contains(diff, want) {
 			t.Errorf("app diff does not show %q:\n%s", want, diff)
 		}
 	}
-	if got := c.ok("release", "create", "--app", app, "--note", "move web"); got != "2" {
+	if got := c.OK("release", "create", "--app", app, "--note", "move web"); got != "2" {
 		t.Fatalf("second release printed %q, want 2", got)
 	}
 	r2 := c.getApp(app).GetReleased()
@@ -350,7 +161,7 @@ func TestDevReleaseRevertRestart(t *testing.T) {
 	}
 
 	// Revert to 1 (release 3): the released content is release 1's again.
-	if got := c.ok("release", "revert", "--app", app, "--to", "1"); got != "3" {
+	if got := c.OK("release", "revert", "--app", app, "--to", "1"); got != "3" {
 		t.Fatalf("revert printed %q, want 3", got)
 	}
 	afterRevert := c.getApp(app)
@@ -362,7 +173,7 @@ func TestDevReleaseRevertRestart(t *testing.T) {
 	}
 
 	// Revert the revert (release 4): release 2's content is back.
-	if got := c.ok("release", "revert", "--app", app, "--to", "2", "--note", "undo revert"); got != "4" {
+	if got := c.OK("release", "revert", "--app", app, "--to", "2", "--note", "undo revert"); got != "4" {
 		t.Fatalf("revert of the revert printed %q, want 4", got)
 	}
 	r4 := c.getApp(app).GetReleased()
@@ -379,32 +190,32 @@ func TestDevReleaseRevertRestart(t *testing.T) {
 	}
 
 	// Bad input: non-zero exit and an error naming the field.
-	bad := c.run("app", "create", "--name", "bad", "--domain", "bad..example.com")
-	if bad.code == 0 {
-		t.Fatalf("invalid domain accepted: %s", bad.stdout)
+	bad := c.Run("app", "create", "--name", "bad", "--domain", "bad..example.com")
+	if bad.Code == 0 {
+		t.Fatalf("invalid domain accepted: %s", bad.Stdout)
 	}
-	if !strings.Contains(bad.stderr, "invalid_argument") || !strings.Contains(bad.stderr, "  - --domain: ") {
-		t.Errorf("invalid domain error does not name the code and field:\n%s", bad.stderr)
+	if !strings.Contains(bad.Stderr, "invalid_argument") || !strings.Contains(bad.Stderr, "  - --domain: ") {
+		t.Errorf("invalid domain error does not name the code and field:\n%s", bad.Stderr)
 	}
 	// A stale expected version is refused.
-	stale := c.run("release", "create", "--app", app, "--expect-version", "1")
-	if stale.code == 0 || !strings.Contains(stale.stderr, "aborted") {
-		t.Errorf("stale --expect-version: exit %d\n%s", stale.code, stale.stderr)
+	stale := c.Run("release", "create", "--app", app, "--expect-version", "1")
+	if stale.Code == 0 || !strings.Contains(stale.Stderr, "aborted") {
+		t.Errorf("stale --expect-version: exit %d\n%s", stale.Code, stale.Stderr)
 	}
 
 	// No token: rejected.
-	anon := cli{t: t, env: []string{"STRATA_API=" + d.api}}
-	r := anon.run("app", "list")
-	if r.code == 0 || !strings.Contains(r.stderr, "unauthenticated") {
-		t.Errorf("call without token: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	anon := newCLI(t, "STRATA_API="+d.api)
+	r := anon.Run("app", "list")
+	if r.Code == 0 || !strings.Contains(r.Stderr, "unauthenticated") {
+		t.Errorf("call without token: exit %d\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
 	}
-	wrong := cli{t: t, env: []string{"STRATA_API=" + d.api, "STRATA_TOKEN=strata_wrong"}}
-	if r := wrong.run("app", "list"); r.code == 0 || !strings.Contains(r.stderr, "invalid bearer token") {
-		t.Errorf("call with a wrong token: exit %d\n%s", r.code, r.stderr)
+	wrong := newCLI(t, "STRATA_API="+d.api, "STRATA_TOKEN=strata_wrong")
+	if r := wrong.Run("app", "list"); r.Code == 0 || !strings.Contains(r.Stderr, "invalid bearer token") {
+		t.Errorf("call with a wrong token: exit %d\n%s", r.Code, r.Stderr)
 	}
 
 	// Ctrl-C stops cleanly; a restart on the same dir keeps everything.
-	d.interrupt(t, 15*time.Second)
+	d.Interrupt(t, 15*time.Second)
 	d2 := startDev(t, dataDir)
 	again, err := os.ReadFile(tokenFile)
 	if err != nil {
@@ -413,7 +224,7 @@ func TestDevReleaseRevertRestart(t *testing.T) {
 	if strings.TrimSpace(string(again)) != token {
 		t.Errorf("restart generated a new admin token")
 	}
-	c2 := cli{t: t, env: []string{"STRATA_API=" + d2.api, "STRATA_TOKEN=" + token}}
+	c2 := newCLI(t, "STRATA_API="+d2.api, "STRATA_TOKEN="+token)
 	restarted := c2.getApp(app)
 	if !proto.Equal(restarted.GetReleased(), r4) {
 		t.Errorf("after restart the released content changed:\ngot  %v\nwant %v", restarted.GetReleased(), r4)
@@ -421,10 +232,10 @@ func TestDevReleaseRevertRestart(t *testing.T) {
 	if got := c2.releases(app); len(got) != 4 {
 		t.Errorf("after restart %d releases, want 4", len(got))
 	}
-	if list := c2.ok("app", "list"); !strings.Contains(list, app) {
+	if list := c2.OK("app", "list"); !strings.Contains(list, app) {
 		t.Errorf("app list after restart lacks %s:\n%s", app, list)
 	}
-	d2.interrupt(t, 15*time.Second)
+	d2.Interrupt(t, 15*time.Second)
 }
 
 func TestDevRefusesReadableTokenFile(t *testing.T) {
@@ -436,7 +247,7 @@ func TestDevRefusesReadableTokenFile(t *testing.T) {
 	if err := os.Chmod(tokenFile, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(binary, "dev", "--data", dataDir, "--api-addr", "127.0.0.1:0", "--nats-addr", "127.0.0.1:0",
+	cmd := exec.Command(e2etest.Binary, "dev", "--data", dataDir, "--api-addr", "127.0.0.1:0", "--nats-addr", "127.0.0.1:0",
 		"--leaf-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--https-addr", "127.0.0.1:0", "--dns-addr", "127.0.0.1:0")
 	cmd.Env = cleanEnv()
 	out, err := cmd.CombinedOutput()

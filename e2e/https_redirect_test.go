@@ -23,15 +23,15 @@ func TestDevHTTPSRedirect(t *testing.T) {
 		"--api-addr", "127.0.0.1:0", "--nats-addr", "127.0.0.1:-1", "--leaf-addr", "127.0.0.1:0",
 		"--http-addr", "127.0.0.1:0", "--https-addr", "127.0.0.1:0", "--dns-addr", "127.0.0.1:0",
 		"--http-port", "80", "--https-port", "443")
-	api, plain, secure := p.value(t, "api"), p.value(t, "http"), p.value(t, "https")
-	c := cli{t: t, env: []string{"STRATA_API=" + api, "STRATA_TOKEN=" + readFile(t, filepath.Join(root, "dev", "admin.token"))}}
+	api, plain, secure := p.Value(t, "api"), p.Value(t, "http"), p.Value(t, "https")
+	c := newCLI(t, "STRATA_API="+api, "STRATA_TOKEN="+readFile(t, filepath.Join(root, "dev", "admin.token")))
 
 	web := upstream(t, "web")
 	const host = "shop.example.com"
-	app := c.ok("app", "create", "--name", "shop", "--domain", host, "--http-port", "80", "--https-port", "443",
+	app := c.OK("app", "create", "--name", "shop", "--domain", host, "--http-port", "80", "--https-port", "443",
 		"--https-redirect", "--hsts-max-age", "600")
-	c.ok("upstream", "create", "--app", app, "--name", "web", "--server", strings.TrimPrefix(web.URL, "http://"))
-	c.ok("release", "create", "--app", app)
+	c.OK("upstream", "create", "--app", app, "--name", "web", "--server", strings.TrimPrefix(web.URL, "http://"))
+	c.OK("release", "create", "--app", app)
 
 	client := &http.Client{
 		Timeout:       5 * time.Second,
@@ -69,5 +69,5 @@ func TestDevHTTPSRedirect(t *testing.T) {
 	if h := res.Header.Get("Strict-Transport-Security"); h != "max-age=600" {
 		t.Errorf("https Strict-Transport-Security %q, want max-age=600", h)
 	}
-	p.interrupt(t, 20*time.Second)
+	p.Interrupt(t, 20*time.Second)
 }

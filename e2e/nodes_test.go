@@ -79,7 +79,7 @@ func startNode(t *testing.T, api, token, name, dataDir string) (*proc, edge) {
 	t.Helper()
 	p := startProc(t, "node", "--api", api, "--join-token", token, "--name", name, "--data", dataDir,
 		"--http-addr", "127.0.0.1:0", "--https-addr", "127.0.0.1:0")
-	return p, edge{name: name, http: p.value(t, "http")}
+	return p, edge{name: name, http: p.Value(t, "http")}
 }
 
 // TestDevWithNodes: strata dev and two strata node processes serve one app;
@@ -88,16 +88,16 @@ func startNode(t *testing.T, api, token, name, dataDir string) (*proc, edge) {
 func TestDevWithNodes(t *testing.T) {
 	root := t.TempDir()
 	d := startDev(t, filepath.Join(root, "dev"))
-	devEdge := edge{name: "dev", http: d.value(t, "http")}
-	if https := d.value(t, "https"); !strings.HasPrefix(https, "https://127.0.0.1:") {
+	devEdge := edge{name: "dev", http: d.Value(t, "http")}
+	if https := d.Value(t, "https"); !strings.HasPrefix(https, "https://127.0.0.1:") {
 		t.Errorf("banner https line %q", https)
 	}
-	if dns := d.value(t, "dns"); !strings.HasPrefix(dns, "127.0.0.1:") || strings.HasSuffix(dns, ":0") {
+	if dns := d.Value(t, "dns"); !strings.HasPrefix(dns, "127.0.0.1:") || strings.HasSuffix(dns, ":0") {
 		t.Errorf("banner dns line %q: want the bound 127.0.0.1:PORT", dns)
 	}
-	c := cli{t: t, env: []string{"STRATA_API=" + d.api, "STRATA_TOKEN=" + readFile(t, filepath.Join(root, "dev", "admin.token"))}}
+	c := newCLI(t, "STRATA_API="+d.api, "STRATA_TOKEN="+readFile(t, filepath.Join(root, "dev", "admin.token")))
 
-	token := c.ok("node", "token", "create", "--cluster", "default", "--auto-approve", "--ttl", "1h")
+	token := c.OK("node", "token", "create", "--cluster", "default", "--auto-approve", "--ttl", "1h")
 	if !strings.HasPrefix(token, "jtok_") || !strings.Contains(token, ".") {
 		t.Fatalf("node token create printed %q, want the token alone", token)
 	}
@@ -107,17 +107,17 @@ func TestDevWithNodes(t *testing.T) {
 
 	blue, green := upstream(t, "blue"), upstream(t, "green")
 	const host = "shop.example.com"
-	app := c.ok("app", "create", "--name", "shop", "--domain", host)
-	c.ok("upstream", "create", "--app", app, "--name", "web", "--server", strings.TrimPrefix(blue.URL, "http://"))
-	c.ok("rule", "create", "--app", app, "--upstream", "web")
-	c.ok("release", "create", "--app", app, "--note", "blue")
+	app := c.OK("app", "create", "--name", "shop", "--domain", host)
+	c.OK("upstream", "create", "--app", app, "--name", "web", "--server", strings.TrimPrefix(blue.URL, "http://"))
+	c.OK("rule", "create", "--app", app, "--upstream", "web")
+	c.OK("release", "create", "--app", app, "--note", "blue")
 	waitServed(t, edges, host, "blue")
 
-	c.ok("upstream", "update", "--app", app, "--name", "web", "--server", strings.TrimPrefix(green.URL, "http://"))
-	c.ok("release", "create", "--app", app, "--note", "green")
+	c.OK("upstream", "update", "--app", app, "--name", "web", "--server", strings.TrimPrefix(green.URL, "http://"))
+	c.OK("release", "create", "--app", app, "--note", "green")
 	waitServed(t, edges, host, "green")
 
-	if got := c.ok("release", "revert", "--app", app, "--to", "1"); got != "3" {
+	if got := c.OK("release", "revert", "--app", app, "--to", "1"); got != "3" {
 		t.Fatalf("revert printed %q, want 3", got)
 	}
 	waitServed(t, edges, host, "blue")
@@ -126,7 +126,7 @@ func TestDevWithNodes(t *testing.T) {
 	var nodes []*configv1.NodeInfo
 	natstest.CheckFor(t, 30*time.Second, 200*time.Millisecond, func() error {
 		res := &configv1.ListNodesResponse{}
-		out := c.ok("node", "list", "-o", "json")
+		out := c.OK("node", "list", "-o", "json")
 		if err := protojson.Unmarshal([]byte(out), res); err != nil {
 			t.Fatalf("node list -o json: %v\n%s", err, out)
 		}
@@ -142,7 +142,7 @@ func TestDevWithNodes(t *testing.T) {
 		}
 		return nil
 	})
-	text := c.ok("node", "list")
+	text := c.OK("node", "list")
 	for _, want := range []string{"edge-1", "edge-2", "dev", "3/3 (100%)"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("node list does not show %q:\n%s", want, text)
@@ -151,18 +151,18 @@ func TestDevWithNodes(t *testing.T) {
 
 	// Control plane down: the nodes keep serving; a restarted node serves
 	// its stored release without reaching the control plane.
-	d.interrupt(t, 20*time.Second)
+	d.Interrupt(t, 20*time.Second)
 	waitServed(t, []edge{edge1, edge2}, host, "blue")
-	node1.interrupt(t, 20*time.Second)
+	node1.Interrupt(t, 20*time.Second)
 	restarted, edge1b := startNode(t, d.api, token, "edge-1", filepath.Join(root, "edge-1"))
 	waitServed(t, []edge{edge1b}, host, "blue")
-	if out := restarted.stdout(); !strings.Contains(out, "Join failed") {
+	if out := restarted.Stdout(); !strings.Contains(out, "Join failed") {
 		t.Errorf("restarted node does not say it started without the control plane:\n%s", out)
 	}
-	if n := restarted.value(t, "node"); n != nodeID(nodes, "edge-1") {
+	if n := restarted.Value(t, "node"); n != nodeID(nodes, "edge-1") {
 		t.Errorf("restarted node has id %s, want %s (the identity it joined with)", n, nodeID(nodes, "edge-1"))
 	}
-	restarted.interrupt(t, 20*time.Second)
+	restarted.Interrupt(t, 20*time.Second)
 }
 
 func nodeID(nodes []*configv1.NodeInfo, name string) string {

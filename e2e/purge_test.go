@@ -25,7 +25,7 @@ func waitOnline(t *testing.T, c cli, n int) {
 	t.Helper()
 	natstest.CheckFor(t, 30*time.Second, 200*time.Millisecond, func() error {
 		res := &configv1.ListNodesResponse{}
-		out := c.ok("node", "list", "-o", "json")
+		out := c.OK("node", "list", "-o", "json")
 		if err := protojson.Unmarshal([]byte(out), res); err != nil {
 			t.Fatalf("node list -o json: %v\n%s", err, out)
 		}
@@ -49,10 +49,10 @@ var purgedRE = regexp.MustCompile(`^(prg_\S+): purged on (\d+)/(\d+) nodes in \d
 func TestDevPurgeWait(t *testing.T) {
 	root := t.TempDir()
 	d := startDev(t, filepath.Join(root, "dev"))
-	c := cli{t: t, env: []string{"STRATA_API=" + d.api, "STRATA_TOKEN=" + readFile(t, filepath.Join(root, "dev", "admin.token"))}}
+	c := newCLI(t, "STRATA_API="+d.api, "STRATA_TOKEN="+readFile(t, filepath.Join(root, "dev", "admin.token")))
 	waitOnline(t, c, 1)
 
-	out := c.ok("purge", "url", "https://shop.example.com/a.css", "shop.example.com/b.css", "--wait")
+	out := c.OK("purge", "url", "https://shop.example.com/a.css", "shop.example.com/b.css", "--wait")
 	m := purgedRE.FindStringSubmatch(out)
 	if m == nil || m[2] != "1" || m[3] != "1" {
 		t.Fatalf("purge url --wait printed %q, want \"ID: purged on 1/1 nodes in N ms\"", out)
@@ -60,21 +60,21 @@ func TestDevPurgeWait(t *testing.T) {
 	id := m[1]
 
 	res := &purgev1.Purge{}
-	js := c.ok("purge", "get", id, "-o", "json")
+	js := c.OK("purge", "get", id, "-o", "json")
 	if err := protojson.Unmarshal([]byte(js), res); err != nil {
 		t.Fatalf("purge get -o json: %v\n%s", err, js)
 	}
 	if res.GetKind() != purgev1.PurgeKind_PURGE_KIND_URL || len(res.GetValues()) != 2 || res.GetNodesDone() != 1 || len(res.GetAcks()) != 1 || res.GetAcks()[0].GetError() != "" {
 		t.Fatalf("purge get: %v", res)
 	}
-	if list := c.ok("purge", "list"); !strings.Contains(list, id) || !strings.Contains(list, "1/1") {
+	if list := c.OK("purge", "list"); !strings.Contains(list, id) || !strings.Contains(list, "1/1") {
 		t.Fatalf("purge list does not show %s done on 1/1:\n%s", id, list)
 	}
-	if r := c.run("purge", "tag"); r.code == 0 || !strings.Contains(r.stderr, "at least one value") {
-		t.Fatalf("purge tag without values: exit %d, stderr %q", r.code, r.stderr)
+	if r := c.Run("purge", "tag"); r.Code == 0 || !strings.Contains(r.Stderr, "at least one value") {
+		t.Fatalf("purge tag without values: exit %d, stderr %q", r.Code, r.Stderr)
 	}
-	if r := c.run("purge", "host", "x.example.com", "--app", "a", "--partition", "p"); r.code == 0 || !strings.Contains(r.stderr, "--app and --partition") {
-		t.Fatalf("purge with two scopes: exit %d, stderr %q", r.code, r.stderr)
+	if r := c.Run("purge", "host", "x.example.com", "--app", "a", "--partition", "p"); r.Code == 0 || !strings.Contains(r.Stderr, "--app and --partition") {
+		t.Fatalf("purge with two scopes: exit %d, stderr %q", r.Code, r.Stderr)
 	}
 }
 
@@ -107,11 +107,11 @@ func cacheGet(client *http.Client, e edge, host, uri string) (body, status strin
 func TestDevNodesCachePurge(t *testing.T) {
 	root := t.TempDir()
 	d := startDev(t, filepath.Join(root, "dev"))
-	c := cli{t: t, env: []string{"STRATA_API=" + d.api, "STRATA_TOKEN=" + readFile(t, filepath.Join(root, "dev", "admin.token"))}}
-	token := c.ok("node", "token", "create", "--cluster", "default", "--auto-approve", "--ttl", "1h")
+	c := newCLI(t, "STRATA_API="+d.api, "STRATA_TOKEN="+readFile(t, filepath.Join(root, "dev", "admin.token")))
+	token := c.OK("node", "token", "create", "--cluster", "default", "--auto-approve", "--ttl", "1h")
 	_, edge1 := startNode(t, d.api, token, "edge-1", filepath.Join(root, "edge-1"))
 	_, edge2 := startNode(t, d.api, token, "edge-2", filepath.Join(root, "edge-2"))
-	edges := []edge{{name: "dev", http: d.value(t, "http")}, edge1, edge2}
+	edges := []edge{{name: "dev", http: d.Value(t, "http")}, edge1, edge2}
 
 	var fills atomic.Int64
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -120,10 +120,10 @@ func TestDevNodesCachePurge(t *testing.T) {
 	t.Cleanup(origin.Close)
 
 	const host, uri = "shop.example.com", "/static/app.css"
-	app := c.ok("app", "create", "--name", "shop", "--domain", host)
-	c.ok("upstream", "create", "--app", app, "--name", "web", "--server", strings.TrimPrefix(origin.URL, "http://"))
-	c.ok("rule", "create", "--app", app, "--when", `PathPrefix("/static")`, "--cache-ttl", "1h", "--upstream", "web")
-	c.ok("release", "create", "--app", app)
+	app := c.OK("app", "create", "--name", "shop", "--domain", host)
+	c.OK("upstream", "create", "--app", app, "--name", "web", "--server", strings.TrimPrefix(origin.URL, "http://"))
+	c.OK("rule", "create", "--app", app, "--when", `PathPrefix("/static")`, "--cache-ttl", "1h", "--upstream", "web")
+	c.OK("release", "create", "--app", app)
 
 	client := &http.Client{Timeout: 5 * time.Second}
 	missThenHit := func(when string) map[string]string {
@@ -158,7 +158,7 @@ func TestDevNodesCachePurge(t *testing.T) {
 	filled := fills.Load()
 
 	waitOnline(t, c, 3)
-	out := c.ok("purge", "url", "https://"+host+uri, "--wait")
+	out := c.OK("purge", "url", "https://"+host+uri, "--wait")
 	if m := purgedRE.FindStringSubmatch(out); m == nil || m[2] != "3" || m[3] != "3" {
 		t.Fatalf("purge url --wait printed %q, want \"ID: purged on 3/3 nodes in N ms\"", out)
 	}
@@ -180,7 +180,7 @@ func TestDevNodesCachePurge(t *testing.T) {
 func TestDevPurgeCondition(t *testing.T) {
 	root := t.TempDir()
 	d := startDev(t, filepath.Join(root, "dev"))
-	c := cli{t: t, env: []string{"STRATA_API=" + d.api, "STRATA_TOKEN=" + readFile(t, filepath.Join(root, "dev", "admin.token"))}}
+	c := newCLI(t, "STRATA_API="+d.api, "STRATA_TOKEN="+readFile(t, filepath.Join(root, "dev", "admin.token")))
 	var fills atomic.Int64
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, ".png") {
@@ -192,13 +192,13 @@ func TestDevPurgeCondition(t *testing.T) {
 	}))
 	t.Cleanup(origin.Close)
 	const host = "shop.example.com"
-	app := c.ok("app", "create", "--name", "shop", "--domain", host)
-	c.ok("upstream", "create", "--app", app, "--name", "web", "--server", strings.TrimPrefix(origin.URL, "http://"))
-	c.ok("rule", "create", "--app", app, "--when", `PathPrefix("/")`, "--cache-ttl", "1h", "--upstream", "web")
-	c.ok("release", "create", "--app", app)
+	app := c.OK("app", "create", "--name", "shop", "--domain", host)
+	c.OK("upstream", "create", "--app", app, "--name", "web", "--server", strings.TrimPrefix(origin.URL, "http://"))
+	c.OK("rule", "create", "--app", app, "--when", `PathPrefix("/")`, "--cache-ttl", "1h", "--upstream", "web")
+	c.OK("release", "create", "--app", app)
 	waitOnline(t, c, 1)
 
-	node := edge{name: "dev", http: d.value(t, "http")}
+	node := edge{name: "dev", http: d.Value(t, "http")}
 	client := &http.Client{Timeout: 5 * time.Second}
 	uris := []string{"/static/a.png", "/static/b.css", "/img/c.png"}
 	for _, u := range uris { // fill, then check each is a HIT
@@ -211,13 +211,13 @@ func TestDevPurgeCondition(t *testing.T) {
 		})
 	}
 
-	out := c.ok("purge", "condition", "--host", host, "--path-regex", `^/static/`, "--header", "content-type: IMAGE/PNG", "--wait")
+	out := c.OK("purge", "condition", "--host", host, "--path-regex", `^/static/`, "--header", "content-type: IMAGE/PNG", "--wait")
 	m := purgedRE.FindStringSubmatch(out)
 	if m == nil || m[2] != "1" || m[3] != "1" {
 		t.Fatalf("purge condition --wait printed %q, want \"ID: purged on 1/1 nodes in N ms\"", out)
 	}
 	res := &purgev1.Purge{}
-	if err := protojson.Unmarshal([]byte(c.ok("purge", "get", m[1], "-o", "json")), res); err != nil {
+	if err := protojson.Unmarshal([]byte(c.OK("purge", "get", m[1], "-o", "json")), res); err != nil {
 		t.Fatal(err)
 	}
 	if cond := res.GetCondition(); res.GetKind() != purgev1.PurgeKind_PURGE_KIND_CONDITION || cond.GetHost() != host ||
@@ -225,7 +225,7 @@ func TestDevPurgeCondition(t *testing.T) {
 		len(res.GetAcks()) != 1 || res.GetAcks()[0].GetObjects() != 1 {
 		t.Fatalf("purge get: %v", res)
 	}
-	if list := c.ok("purge", "list"); !strings.Contains(list, "host="+host+" path-regex=^/static/ header=content-type: IMAGE/PNG") {
+	if list := c.OK("purge", "list"); !strings.Contains(list, "host="+host+" path-regex=^/static/ header=content-type: IMAGE/PNG") {
 		t.Fatalf("purge list does not show the condition:\n%s", list)
 	}
 	for _, u := range uris {
@@ -249,9 +249,9 @@ func TestDevPurgeCondition(t *testing.T) {
 		{"no host", []string{"--path-regex", "^/"}, "--host is required"},
 		{"empty header name", []string{"--host", host, "--header", ": x"}, "--header"},
 	} {
-		r := c.run(append([]string{"purge", "condition"}, tc.args...)...)
-		if r.code == 0 || !strings.Contains(r.stderr, tc.want) {
-			t.Errorf("%s: exit %d, stderr %q; want an error naming %s", tc.name, r.code, r.stderr, tc.want)
+		r := c.Run(append([]string{"purge", "condition"}, tc.args...)...)
+		if r.Code == 0 || !strings.Contains(r.Stderr, tc.want) {
+			t.Errorf("%s: exit %d, stderr %q; want an error naming %s", tc.name, r.Code, r.Stderr, tc.want)
 		}
 	}
 }

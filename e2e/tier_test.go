@@ -46,16 +46,16 @@ func tierGet(client *http.Client, e edge, host, uri string) (body, status, paren
 func TestDevTieredCache(t *testing.T) {
 	root := t.TempDir()
 	d := startDev(t, filepath.Join(root, "dev"))
-	c := cli{t: t, env: []string{"STRATA_API=" + d.api, "STRATA_TOKEN=" + readFile(t, filepath.Join(root, "dev", "admin.token"))}}
-	c.ok("cluster", "create", "--name", "edge")
-	c.ok("cluster", "create", "--name", "shield")
-	c.ok("cluster", "update", "edge", "--parents", "shield")
-	edgeTok := c.ok("node", "token", "create", "--cluster", "edge", "--auto-approve", "--ttl", "1h")
-	shieldTok := c.ok("node", "token", "create", "--cluster", "shield", "--auto-approve", "--ttl", "1h")
+	c := newCLI(t, "STRATA_API="+d.api, "STRATA_TOKEN="+readFile(t, filepath.Join(root, "dev", "admin.token")))
+	c.OK("cluster", "create", "--name", "edge")
+	c.OK("cluster", "create", "--name", "shield")
+	c.OK("cluster", "update", "edge", "--parents", "shield")
+	edgeTok := c.OK("node", "token", "create", "--cluster", "edge", "--auto-approve", "--ttl", "1h")
+	shieldTok := c.OK("node", "token", "create", "--cluster", "shield", "--auto-approve", "--ttl", "1h")
 	shields := map[string]*proc{}
 	for _, name := range []string{"shield-1", "shield-2"} {
 		p, _ := startNode(t, d.api, shieldTok, name, filepath.Join(root, name))
-		shields[p.value(t, "node")] = p
+		shields[p.Value(t, "node")] = p
 	}
 	_, edge1 := startNode(t, d.api, edgeTok, "edge-1", filepath.Join(root, "edge-1"))
 	_, edge2 := startNode(t, d.api, edgeTok, "edge-2", filepath.Join(root, "edge-2"))
@@ -66,10 +66,10 @@ func TestDevTieredCache(t *testing.T) {
 	}))
 	t.Cleanup(origin.Close)
 	const host = "shop.example.com"
-	app := c.ok("app", "create", "--name", "shop", "--domain", host)
-	c.ok("upstream", "create", "--app", app, "--name", "web", "--server", strings.TrimPrefix(origin.URL, "http://"))
-	c.ok("rule", "create", "--app", app, "--when", `PathPrefix("/static")`, "--cache-ttl", "1h", "--upstream", "web")
-	c.ok("release", "create", "--app", app)
+	app := c.OK("app", "create", "--name", "shop", "--domain", host)
+	c.OK("upstream", "create", "--app", app, "--name", "web", "--server", strings.TrimPrefix(origin.URL, "http://"))
+	c.OK("rule", "create", "--app", app, "--when", `PathPrefix("/static")`, "--cache-ttl", "1h", "--upstream", "web")
+	c.OK("release", "create", "--app", app)
 
 	// The edge nodes ask the shields once they have the release, their
 	// parents and the shields' tier addresses (heartbeats), and the
@@ -119,7 +119,7 @@ func TestDevTieredCache(t *testing.T) {
 
 	// A purge reaches every node, the shields included (dev + 4).
 	waitOnline(t, c, 5)
-	if out := c.ok("purge", "url", "https://"+host+uri, "--wait"); !strings.Contains(out, "purged on 5/5 nodes") {
+	if out := c.OK("purge", "url", "https://"+host+uri, "--wait"); !strings.Contains(out, "purged on 5/5 nodes") {
 		t.Fatalf("purge printed %q", out)
 	}
 	before = fills.Load()
@@ -129,10 +129,10 @@ func TestDevTieredCache(t *testing.T) {
 	}
 
 	// The key's shield node is down: its backup answers.
-	if out := c.ok("purge", "url", "https://"+host+uri, "--wait"); !strings.Contains(out, "purged on 5/5 nodes") {
+	if out := c.OK("purge", "url", "https://"+host+uri, "--wait"); !strings.Contains(out, "purged on 5/5 nodes") {
 		t.Fatalf("purge printed %q", out)
 	}
-	shields[owner].interrupt(t, 20*time.Second)
+	shields[owner].Interrupt(t, 20*time.Second)
 	_, status, parent, err = tierGet(client, edge2, host, uri)
 	if err != nil || status != "MISS" || parent == "" || strings.HasPrefix(parent, owner+";") {
 		t.Fatalf("with %s down: %s parent %q %v; want the other shield", owner, status, parent, err)
@@ -141,7 +141,7 @@ func TestDevTieredCache(t *testing.T) {
 	// Every shield down: straight to the origin.
 	for id, p := range shields {
 		if id != owner {
-			p.interrupt(t, 20*time.Second)
+			p.Interrupt(t, 20*time.Second)
 		}
 	}
 	before = fills.Load()

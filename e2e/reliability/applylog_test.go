@@ -32,7 +32,7 @@ var attrRE = regexp.MustCompile(`([\w.]+)=("(?:[^"\\]|\\.)*"|\S*)`)
 // nodeLog parses the node's stderr.
 func nodeLog(p *proc) []logLine {
 	var out []logLine
-	for line := range strings.Lines(p.stderr.String()) {
+	for line := range strings.Lines(p.Stderr.String()) {
 		l := logLine{}
 		for _, m := range attrRE.FindAllStringSubmatch(line, -1) {
 			v := m[2]
@@ -57,7 +57,7 @@ func (l logLine) uint(key string) uint64 {
 // track, in stream order, with the control plane's credentials.
 func trackDeltas(t *testing.T, d *dev, partition string) []step {
 	t.Helper()
-	nc, err := nats.Connect(d.value(t, "nats"), nats.UserCredentials(d.value(t, "nats-creds")))
+	nc, err := nats.Connect(d.Value(t, "nats"), nats.UserCredentials(d.Value(t, "nats-creds")))
 	if err != nil {
 		t.Fatalf("connect to the hub: %v", err)
 	}

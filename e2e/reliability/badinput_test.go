@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-edge/strata/e2e/e2etest"
+
 	"connectrpc.com/connect"
 
 	certv1 "github.com/strata-edge/strata/gen/strata/cert/v1"
@@ -54,7 +56,7 @@ type badRow struct {
 func TestBadInputs(t *testing.T) {
 	root := t.TempDir()
 	d := startDev(t, filepath.Join(root, "dev"))
-	e := &badEnv{root: root, d: d, a: newAPI(d.api, d.token), edge: edge{"dev", d.value(t, "http")}}
+	e := &badEnv{root: root, d: d, a: newAPI(d.api, d.token), edge: edge{"dev", d.Value(t, "http")}}
 	for _, r := range badRows {
 		t.Run(fmt.Sprintf("%d/%s", r.defect, r.name), func(t *testing.T) {
 			if r.pending != "" {
@@ -363,14 +365,14 @@ func malformedHTTP(t *testing.T, e *badEnv) {
 func openSecretFile(t *testing.T, e *badEnv) {
 	dir := filepath.Join(e.root, "kek")
 	d := startDev(t, dir)
-	d.interrupt(t, 20*time.Second)
+	d.Interrupt(t, 20*time.Second)
 	kek := filepath.Join(dir, "kek.key")
 	if err := os.Chmod(kek, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, devArgs(dir)...)
+	cmd := exec.CommandContext(ctx, e2etest.Binary, devArgs(dir)...)
 	cmd.Env = cleanEnv()
 	out, err := cmd.CombinedOutput()
 	if err == nil {
@@ -486,7 +488,7 @@ func readOnlyTokenMint(t *testing.T, e *badEnv) {
 // after its exit shows it offline (before the fix: online for 9-12 s more).
 func nodeGoodbye(t *testing.T, e *badEnv) {
 	ctx := context.Background()
-	join := e.d.cli(t).ok("node", "token", "create", "--cluster", "default", "--auto-approve", "--ttl", "1h")
+	join := e.d.cli(t).OK("node", "token", "create", "--cluster", "default", "--auto-approve", "--ttl", "1h")
 	p, _ := startNode(t, e.d.api, join, "bye-1", filepath.Join(e.root, "bye-1"))
 	online := func() (bool, error) {
 		res, err := e.a.config.ListNodes(ctx, &configv1.ListNodesRequest{})
@@ -506,7 +508,7 @@ func nodeGoodbye(t *testing.T, e *badEnv) {
 		}
 		return nil
 	})
-	p.interrupt(t, 20*time.Second)
+	p.Interrupt(t, 20*time.Second)
 	if on, err := online(); err != nil || on {
 		t.Fatalf("right after bye-1 stopped: online %v (%v), want offline", on, err)
 	}

@@ -62,7 +62,7 @@ func fill(t *testing.T, dir string) string {
 
 // nodeInfo returns node list's entry for the node named name.
 func nodeInfo(c cli, name string) (*configv1.NodeInfo, error) {
-	out := c.ok("node", "list", "-o", "json")
+	out := c.OK("node", "list", "-o", "json")
 	res := &configv1.ListNodesResponse{}
 	if err := protojson.Unmarshal([]byte(out), res); err != nil {
 		return nil, fmt.Errorf("node list -o json: %v", err)
@@ -85,25 +85,25 @@ func TestDiskFull(t *testing.T) {
 	mountTmpfs(t, dataDir, 16<<20)
 	d := startDev(t, filepath.Join(root, "dev"), "--no-node")
 	c := d.cli(t)
-	token := c.ok("node", "token", "create", "--cluster", "default", "--auto-approve", "--ttl", "1h")
+	token := c.OK("node", "token", "create", "--cluster", "default", "--auto-approve", "--ttl", "1h")
 	node, e := startNode(t, d.api, token, "edge-1", dataDir)
 	edges := []edge{e}
 
 	const host = "shop.example.com"
-	app := c.ok("app", "create", "--name", "shop", "--domain", host)
-	c.ok("rule", "create", "--app", app, "--name", "answer", "--respond", "200", "--body", "before")
-	c.ok("release", "create", "--app", app)
+	app := c.OK("app", "create", "--name", "shop", "--domain", host)
+	c.OK("rule", "create", "--app", app, "--name", "answer", "--respond", "200", "--body", "before")
+	c.OK("release", "create", "--app", app)
 	waitServed(t, edges, host, "before")
 
 	// The disk fills up; the next release is bigger than any free page
 	// bbolt could reuse, so storing it needs new space.
 	filler := fill(t, dataDir)
-	c.ok("rule", "update", "--app", app, "--name", "answer", "--respond", "200", "--body", "after")
+	c.OK("rule", "update", "--app", app, "--name", "answer", "--respond", "200", "--body", "after")
 	for i := range 4 {
-		c.ok("rule", "create", "--app", app, "--name", fmt.Sprintf("pad-%d", i), "--when", fmt.Sprintf(`Path("/pad-%d")`, i),
+		c.OK("rule", "create", "--app", app, "--name", fmt.Sprintf("pad-%d", i), "--when", fmt.Sprintf(`Path("/pad-%d")`, i),
 			"--respond", "200", "--body", strings.Repeat("x", 50_000))
 	}
-	c.ok("release", "create", "--app", app)
+	c.OK("release", "create", "--app", app)
 
 	// Reported, still serving the last config it stored.
 	reported := func() error {
@@ -119,12 +119,12 @@ func TestDiskFull(t *testing.T) {
 	}
 	natstest.CheckFor(t, 60*time.Second, 200*time.Millisecond, reported)
 	waitServed(t, edges, host, "before")
-	if text := c.ok("node", "list"); !strings.Contains(text, "no space left on device") {
+	if text := c.OK("node", "list"); !strings.Contains(text, "no space left on device") {
 		t.Errorf("node list does not show the write error:\n%s", text)
 	}
 
 	// A restart on the full disk serves the stored config too.
-	node.interrupt(t, 20*time.Second)
+	node.Interrupt(t, 20*time.Second)
 	node, e = startNode(t, d.api, token, "edge-1", dataDir)
 	edges = []edge{e}
 	waitServed(t, edges, host, "before")
@@ -150,7 +150,7 @@ func TestDiskFull(t *testing.T) {
 	})
 
 	// node.db: every page consistent, and it holds what the node serves.
-	node.interrupt(t, 20*time.Second)
+	node.Interrupt(t, 20*time.Second)
 	dbPath := filepath.Join(dataDir, "node.db")
 	db, err := bolt.Open(dbPath, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
 	if err != nil {

@@ -66,7 +66,7 @@ func TestKill9UnderLoad(t *testing.T) {
 	a := newAPI(d.api, d.token)
 	ctx := context.Background()
 
-	join := d.cli(t).ok("node", "token", "create", "--cluster", "default", "--auto-approve", "--ttl", "1h")
+	join := d.cli(t).OK("node", "token", "create", "--cluster", "default", "--auto-approve", "--ttl", "1h")
 	_, e1 := startNode(t, d.api, join, "edge-1", filepath.Join(root, "edge-1"))
 	_, e2 := startNode(t, d.api, join, "edge-2", filepath.Join(root, "edge-2"))
 
@@ -82,7 +82,7 @@ func TestKill9UnderLoad(t *testing.T) {
 	if _, err := a.config.CreateRelease(ctx, &configv1.CreateReleaseRequest{AppId: id, Note: "v0"}); err != nil {
 		t.Fatal(err)
 	}
-	waitServed(t, []edge{{"dev", d.value(t, "http")}, e1, e2}, host, "v0")
+	waitServed(t, []edge{{"dev", d.Value(t, "http")}, e1, e2}, host, "v0")
 
 	l := &ledger{writes: map[string]string{}, releases: map[uint64]string{}, refused: map[string]int{}}
 	var lastAcked uint64
@@ -139,7 +139,7 @@ func TestKill9UnderLoad(t *testing.T) {
 			}
 			return nil
 		})
-		d.kill(t)
+		d.Kill(t)
 		killed := time.Now()
 		stop()
 		wg.Wait()
@@ -162,7 +162,7 @@ func TestKill9UnderLoad(t *testing.T) {
 			t.Fatalf("round %d: latest release %d after the restart, below the last acknowledged %d", round, got.GetLatestRelease(), lastAcked)
 		}
 		body := got.GetReleased().GetRules()[0].GetActions()[0].GetRespond().GetBody()
-		waitServed(t, []edge{{"dev", d.value(t, "http")}, e1, e2}, host, body)
+		waitServed(t, []edge{{"dev", d.Value(t, "http")}, e1, e2}, host, body)
 		a.waitInSync(t, 3)
 		took := time.Since(killed)
 		converge = append(converge, took)
@@ -175,7 +175,7 @@ func TestKill9UnderLoad(t *testing.T) {
 	}
 	t.Logf("kill -9 x%d: %d acknowledged writes %v all in the log once; unacknowledged by code %v; time to converge after kill -9: %v",
 		kill9Rounds, len(l.writes), byType, l.refused, converge)
-	d.interrupt(t, 20*time.Second)
+	d.Interrupt(t, 20*time.Second)
 }
 
 func respondRule(body string) *configv1.Rule {

@@ -115,7 +115,7 @@ func TestNetworkFlaps(t *testing.T) {
 	link := newFaultLink(t, leafAddr)
 	d := startDev(t, filepath.Join(root, "dev"), "--no-node", "--leaf-addr", leafAddr, "--leaf-url", "nats-leaf://"+link.addr())
 	c := d.cli(t)
-	token := c.ok("node", "token", "create", "--cluster", "default", "--auto-approve", "--ttl", "1h")
+	token := c.OK("node", "token", "create", "--cluster", "default", "--auto-approve", "--ttl", "1h")
 	var nodes []*proc
 	var edges []edge
 	for i := range faultNodes {
@@ -123,20 +123,20 @@ func TestNetworkFlaps(t *testing.T) {
 		p, e := startNode(t, d.api, token, name, filepath.Join(root, name), "--log-level", "debug")
 		nodes, edges = append(nodes, p), append(edges, e)
 	}
-	partition := nodes[0].value(t, "partition")
+	partition := nodes[0].Value(t, "partition")
 
 	const host = "shop.example.com"
-	app := c.ok("app", "create", "--name", "shop", "--domain", host)
-	c.ok("rule", "create", "--app", app, "--name", "answer", "--respond", "200", "--body", "v0")
-	c.ok("release", "create", "--app", app)
+	app := c.OK("app", "create", "--name", "shop", "--domain", host)
+	c.OK("rule", "create", "--app", app, "--name", "answer", "--respond", "200", "--body", "v0")
+	c.OK("release", "create", "--app", app)
 	waitServed(t, edges, host, "v0")
 
 	// The partition holds: with the link down no node gets a release. (The
 	// hub advertised its own leaf address, and nodes reconnected there,
 	// around the proxy.) Waiting is the only way to see that nothing comes.
 	link.down()
-	c.ok("rule", "update", "--app", app, "--name", "answer", "--respond", "200", "--body", "partitioned")
-	c.ok("release", "create", "--app", app)
+	c.OK("rule", "update", "--app", app, "--name", "answer", "--respond", "200", "--body", "partitioned")
+	c.OK("release", "create", "--app", app)
 	time.Sleep(4 * time.Second) // several leaf reconnect attempts (one a second)
 	client := &http.Client{Timeout: 5 * time.Second}
 	for _, e := range edges {
@@ -166,10 +166,10 @@ func TestNetworkFlaps(t *testing.T) {
 			case <-time.After(200 * time.Millisecond):
 			}
 			releases++
-			c.ok("rule", "update", "--app", app, "--name", "answer", "--respond", "200", "--body", fmt.Sprintf("v%d", releases))
-			c.ok("release", "create", "--app", app)
+			c.OK("rule", "update", "--app", app, "--name", "answer", "--respond", "200", "--body", fmt.Sprintf("v%d", releases))
+			c.OK("release", "create", "--app", app)
 			if releases%purgeEvery == 0 {
-				purges = append(purges, c.ok("purge", "url", fmt.Sprintf("http://%s/p%d", host, releases)))
+				purges = append(purges, c.OK("purge", "url", fmt.Sprintf("http://%s/p%d", host, releases)))
 			}
 		}
 	})
@@ -243,7 +243,7 @@ func TestNetworkFlaps(t *testing.T) {
 // nodesInSync: node list shows want nodes, each online and at the latest
 // version.
 func nodesInSync(c cli, want int) error {
-	out := c.ok("node", "list", "-o", "json")
+	out := c.OK("node", "list", "-o", "json")
 	res := &configv1.ListNodesResponse{}
 	if err := protojson.Unmarshal([]byte(out), res); err != nil {
 		return fmt.Errorf("node list -o json: %v", err)
@@ -262,7 +262,7 @@ func nodesInSync(c cli, want int) error {
 
 // purgeDone: the purge has one acknowledgement from each of want nodes.
 func purgeDone(c cli, id string, want int) error {
-	out := c.ok("purge", "get", id, "-o", "json")
+	out := c.OK("purge", "get", id, "-o", "json")
 	p := &purgev1.Purge{}
 	if err := protojson.Unmarshal([]byte(out), p); err != nil {
 		return fmt.Errorf("purge get -o json: %v\n%s", err, out)

@@ -12,7 +12,7 @@ func TestStackStarts(t *testing.T) {
 	root := t.TempDir()
 	d := startDev(t, filepath.Join(root, "dev"))
 	c := d.cli(t)
-	token := c.ok("node", "token", "create", "--cluster", "default", "--auto-approve", "--ttl", "1h")
+	token := c.OK("node", "token", "create", "--cluster", "default", "--auto-approve", "--ttl", "1h")
 	startNode(t, d.api, token, "edge-1", filepath.Join(root, "edge-1"))
-	d.interrupt(t, 20*time.Second)
+	d.Interrupt(t, 20*time.Second)
 }
