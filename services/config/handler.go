@@ -333,7 +333,7 @@ func (h *handler) CreateUpstream(ctx context.Context, req *configv1.CreateUpstre
 	if err != nil {
 		return nil, h.fail(err)
 	}
-	return upstreamResponse(h, req.AppId, u.Id, version, func(u *configv1.Upstream, v uint64) *configv1.CreateUpstreamResponse {
+	return objectResponse(h, req.AppId, "upstream", u.Id, version, (*configv1.App).GetUpstreams, func(u *configv1.Upstream, v uint64) *configv1.CreateUpstreamResponse {
 		return &configv1.CreateUpstreamResponse{Upstream: u, Version: v}
 	})
 }
@@ -353,21 +353,25 @@ func (h *handler) UpdateUpstream(ctx context.Context, req *configv1.UpdateUpstre
 	if err != nil {
 		return nil, h.fail(err)
 	}
-	return upstreamResponse(h, req.AppId, id, version, func(u *configv1.Upstream, v uint64) *configv1.UpdateUpstreamResponse {
+	return objectResponse(h, req.AppId, "upstream", id, version, (*configv1.App).GetUpstreams, func(u *configv1.Upstream, v uint64) *configv1.UpdateUpstreamResponse {
 		return &configv1.UpdateUpstreamResponse{Upstream: u, Version: v}
 	})
 }
 
-func upstreamResponse[R any](h *handler, appID, id string, version uint64, build func(*configv1.Upstream, uint64) *R) (*R, error) {
+
+// objectResponse answers a write of object id (an upstream or a rule, in
+// list) of an app with the object as the working copy now has it.
+func objectResponse[O release.Object, R any](h *handler, appID, kind, id string, version uint64, list func(*configv1.App) []O, build func(O, uint64) *R) (*R, error) {
 	st, err := h.app(appID)
 	if err != nil {
 		return nil, h.fail(err)
 	}
-	i := findUpstream(st.draft, id)
+	objs := list(st.draft)
+	i := release.Find(objs, id)
 	if i < 0 {
-		return nil, h.fail(fmt.Errorf("upstream %s of app %s missing after write", id, appID))
+		return nil, h.fail(fmt.Errorf("%s %s of app %s missing after write", kind, id, appID))
 	}
-	return build(st.draft.Upstreams[i], version), nil
+	return build(objs[i], version), nil
 }
 
 func (h *handler) DeleteUpstream(ctx context.Context, req *configv1.DeleteUpstreamRequest) (*configv1.DeleteUpstreamResponse, error) {
@@ -398,7 +402,7 @@ func (h *handler) CreateRule(ctx context.Context, req *configv1.CreateRuleReques
 	if err != nil {
 		return nil, h.fail(err)
 	}
-	return ruleResponse(h, req.AppId, r.Id, version, func(r *configv1.Rule, v uint64) *configv1.CreateRuleResponse {
+	return objectResponse(h, req.AppId, "rule", r.Id, version, (*configv1.App).GetRules, func(r *configv1.Rule, v uint64) *configv1.CreateRuleResponse {
 		return &configv1.CreateRuleResponse{Rule: r, Version: v}
 	})
 }
@@ -418,22 +422,11 @@ func (h *handler) UpdateRule(ctx context.Context, req *configv1.UpdateRuleReques
 	if err != nil {
 		return nil, h.fail(err)
 	}
-	return ruleResponse(h, req.AppId, id, version, func(r *configv1.Rule, v uint64) *configv1.UpdateRuleResponse {
+	return objectResponse(h, req.AppId, "rule", id, version, (*configv1.App).GetRules, func(r *configv1.Rule, v uint64) *configv1.UpdateRuleResponse {
 		return &configv1.UpdateRuleResponse{Rule: r, Version: v}
 	})
 }
 
-func ruleResponse[R any](h *handler, appID, id string, version uint64, build func(*configv1.Rule, uint64) *R) (*R, error) {
-	st, err := h.app(appID)
-	if err != nil {
-		return nil, h.fail(err)
-	}
-	i := findRule(st.draft, id)
-	if i < 0 {
-		return nil, h.fail(fmt.Errorf("rule %s of app %s missing after write", id, appID))
-	}
-	return build(st.draft.Rules[i], version), nil
-}
 
 func (h *handler) DeleteRule(ctx context.Context, req *configv1.DeleteRuleRequest) (*configv1.DeleteRuleResponse, error) {
 	if err := h.appRef(ctx, &req.AppId); err != nil {

@@ -151,16 +151,14 @@ func (st *state) apply(e eventstore.Event, msg proto.Message) {
 		}
 		st.clusters[m.Cluster.Id] = m.Cluster
 		st.clusterByName[m.Cluster.Name] = m.Cluster.Id
-		st.syncCluster(m.Cluster, e)
+		st.syncCluster(m.Cluster.Id, map[string]proto.Message{m.Cluster.PartitionId: m.Cluster}, e)
 	case *ev.ClusterDeleted:
 		if c := st.clusters[m.ClusterId]; c != nil {
 			delete(st.clusters, c.Id)
 			if st.clusterByName[c.Name] == c.Id {
 				delete(st.clusterByName, c.Name)
 			}
-			for _, staging := range []bool{false, true} {
-				st.sync.Apply(e.Position, e.Metadata.Time, edgesync.Change{Kind: kindCluster, ID: c.Id, Staging: staging})
-			}
+			st.syncCluster(c.Id, nil, e)
 		}
 	case *ev.NodeRegistered:
 		st.nodes[m.Node.Id] = m.Node
@@ -256,12 +254,11 @@ func (st *state) applyApp(id string, e eventstore.Event, msg proto.Message) {
 	st.moveApp(id, prevReleased, a.Released(), true, e)
 }
 
-// syncCluster moves both tracks of the cluster's partition to a new version
-// carrying the cluster's settings: they apply without a release.
-func (st *state) syncCluster(c *configv1.Cluster, e eventstore.Event) {
+// syncCluster puts cluster id's settings (values by partition, nil when
+// deleted) on both tracks: they apply without a release.
+func (st *state) syncCluster(id string, values map[string]proto.Message, e eventstore.Event) {
 	for _, staging := range []bool{false, true} {
-		st.sync.Apply(e.Position, e.Metadata.Time, edgesync.Change{Kind: kindCluster, ID: c.Id, Staging: staging,
-			Values: map[string]proto.Message{c.PartitionId: c}})
+		st.sync.Apply(e.Position, e.Metadata.Time, edgesync.Change{Kind: kindCluster, ID: id, Staging: staging, Values: values})
 	}
 }
 
