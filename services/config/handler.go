@@ -307,31 +307,36 @@ func (h *handler) UpdateApp(ctx context.Context, req *configv1.UpdateAppRequest)
 	return &configv1.UpdateAppResponse{App: st.draft, Version: version}, nil
 }
 
-func (h *handler) DeleteApp(ctx context.Context, req *configv1.DeleteAppRequest) (*configv1.DeleteAppResponse, error) {
-	if err := h.appRef(ctx, &req.AppId); err != nil {
-		return nil, err
+// appCall runs cmd on app *ref (resolved to its id) and returns the app's
+// version after it.
+func (h *handler) appCall(ctx context.Context, ref *string, expected *uint64, cmd func(a *App) ([]proto.Message, error)) (uint64, error) {
+	if err := h.appRef(ctx, ref); err != nil {
+		return 0, err
 	}
-	version, err := h.s.simpleApp(ctx, req.AppId, req.ExpectedVersion, (*App).Delete)
+	version, err := h.s.simpleApp(ctx, *ref, expected, cmd)
 	if err != nil {
-		return nil, h.fail(err)
+		return 0, h.fail(err)
+	}
+	return version, nil
+}
+
+func (h *handler) DeleteApp(ctx context.Context, req *configv1.DeleteAppRequest) (*configv1.DeleteAppResponse, error) {
+	version, err := h.appCall(ctx, &req.AppId, req.ExpectedVersion, (*App).Delete)
+	if err != nil {
+		return nil, err
 	}
 	return &configv1.DeleteAppResponse{Version: version}, nil
 }
 
 func (h *handler) CreateUpstream(ctx context.Context, req *configv1.CreateUpstreamRequest) (*configv1.CreateUpstreamResponse, error) {
-	if err := h.appRef(ctx, &req.AppId); err != nil {
-		return nil, err
-	}
 	var u *configv1.Upstream
 	if req.Upstream != nil {
 		u = proto.Clone(req.Upstream).(*configv1.Upstream)
 		u.Id = ids.New(prefixUpstream)
 	}
-	version, err := h.s.simpleApp(ctx, req.AppId, req.ExpectedVersion, func(a *App) ([]proto.Message, error) {
-		return a.CreateUpstream(u)
-	})
+	version, err := h.appCall(ctx, &req.AppId, req.ExpectedVersion, func(a *App) ([]proto.Message, error) { return a.CreateUpstream(u) })
 	if err != nil {
-		return nil, h.fail(err)
+		return nil, err
 	}
 	return objectResponse(h, req.AppId, "upstream", u.Id, version, (*configv1.App).GetUpstreams, func(u *configv1.Upstream, v uint64) *configv1.CreateUpstreamResponse {
 		return &configv1.CreateUpstreamResponse{Upstream: u, Version: v}
@@ -339,11 +344,8 @@ func (h *handler) CreateUpstream(ctx context.Context, req *configv1.CreateUpstre
 }
 
 func (h *handler) UpdateUpstream(ctx context.Context, req *configv1.UpdateUpstreamRequest) (*configv1.UpdateUpstreamResponse, error) {
-	if err := h.appRef(ctx, &req.AppId); err != nil {
-		return nil, err
-	}
 	var id string
-	version, err := h.s.simpleApp(ctx, req.AppId, req.ExpectedVersion, func(a *App) ([]proto.Message, error) {
+	version, err := h.appCall(ctx, &req.AppId, req.ExpectedVersion, func(a *App) ([]proto.Message, error) {
 		msgs, err := a.UpdateUpstream(req.Upstream)
 		if i := findUpstream(a.draftView(), firstNonEmpty(req.Upstream.GetId(), req.Upstream.GetName())); i >= 0 {
 			id = a.draftView().Upstreams[i].Id
@@ -351,13 +353,12 @@ func (h *handler) UpdateUpstream(ctx context.Context, req *configv1.UpdateUpstre
 		return msgs, err
 	})
 	if err != nil {
-		return nil, h.fail(err)
+		return nil, err
 	}
 	return objectResponse(h, req.AppId, "upstream", id, version, (*configv1.App).GetUpstreams, func(u *configv1.Upstream, v uint64) *configv1.UpdateUpstreamResponse {
 		return &configv1.UpdateUpstreamResponse{Upstream: u, Version: v}
 	})
 }
-
 
 // objectResponse answers a write of object id (an upstream or a rule, in
 // list) of an app with the object as the working copy now has it.
@@ -375,32 +376,22 @@ func objectResponse[O release.Object, R any](h *handler, appID, kind, id string,
 }
 
 func (h *handler) DeleteUpstream(ctx context.Context, req *configv1.DeleteUpstreamRequest) (*configv1.DeleteUpstreamResponse, error) {
-	if err := h.appRef(ctx, &req.AppId); err != nil {
-		return nil, err
-	}
-	version, err := h.s.simpleApp(ctx, req.AppId, req.ExpectedVersion, func(a *App) ([]proto.Message, error) {
-		return a.DeleteUpstream(req.Upstream)
-	})
+	version, err := h.appCall(ctx, &req.AppId, req.ExpectedVersion, func(a *App) ([]proto.Message, error) { return a.DeleteUpstream(req.Upstream) })
 	if err != nil {
-		return nil, h.fail(err)
+		return nil, err
 	}
 	return &configv1.DeleteUpstreamResponse{Version: version}, nil
 }
 
 func (h *handler) CreateRule(ctx context.Context, req *configv1.CreateRuleRequest) (*configv1.CreateRuleResponse, error) {
-	if err := h.appRef(ctx, &req.AppId); err != nil {
-		return nil, err
-	}
 	var r *configv1.Rule
 	if req.Rule != nil {
 		r = proto.Clone(req.Rule).(*configv1.Rule)
 		r.Id = ids.New(prefixRule)
 	}
-	version, err := h.s.simpleApp(ctx, req.AppId, req.ExpectedVersion, func(a *App) ([]proto.Message, error) {
-		return a.CreateRule(r, req.Index)
-	})
+	version, err := h.appCall(ctx, &req.AppId, req.ExpectedVersion, func(a *App) ([]proto.Message, error) { return a.CreateRule(r, req.Index) })
 	if err != nil {
-		return nil, h.fail(err)
+		return nil, err
 	}
 	return objectResponse(h, req.AppId, "rule", r.Id, version, (*configv1.App).GetRules, func(r *configv1.Rule, v uint64) *configv1.CreateRuleResponse {
 		return &configv1.CreateRuleResponse{Rule: r, Version: v}
@@ -408,11 +399,8 @@ func (h *handler) CreateRule(ctx context.Context, req *configv1.CreateRuleReques
 }
 
 func (h *handler) UpdateRule(ctx context.Context, req *configv1.UpdateRuleRequest) (*configv1.UpdateRuleResponse, error) {
-	if err := h.appRef(ctx, &req.AppId); err != nil {
-		return nil, err
-	}
 	var id string
-	version, err := h.s.simpleApp(ctx, req.AppId, req.ExpectedVersion, func(a *App) ([]proto.Message, error) {
+	version, err := h.appCall(ctx, &req.AppId, req.ExpectedVersion, func(a *App) ([]proto.Message, error) {
 		msgs, err := a.UpdateRule(req.Rule)
 		if i := findRule(a.draftView(), firstNonEmpty(req.Rule.GetId(), req.Rule.GetName())); i >= 0 {
 			id = a.draftView().Rules[i].Id
@@ -420,36 +408,25 @@ func (h *handler) UpdateRule(ctx context.Context, req *configv1.UpdateRuleReques
 		return msgs, err
 	})
 	if err != nil {
-		return nil, h.fail(err)
+		return nil, err
 	}
 	return objectResponse(h, req.AppId, "rule", id, version, (*configv1.App).GetRules, func(r *configv1.Rule, v uint64) *configv1.UpdateRuleResponse {
 		return &configv1.UpdateRuleResponse{Rule: r, Version: v}
 	})
 }
 
-
 func (h *handler) DeleteRule(ctx context.Context, req *configv1.DeleteRuleRequest) (*configv1.DeleteRuleResponse, error) {
-	if err := h.appRef(ctx, &req.AppId); err != nil {
-		return nil, err
-	}
-	version, err := h.s.simpleApp(ctx, req.AppId, req.ExpectedVersion, func(a *App) ([]proto.Message, error) {
-		return a.DeleteRule(req.Rule)
-	})
+	version, err := h.appCall(ctx, &req.AppId, req.ExpectedVersion, func(a *App) ([]proto.Message, error) { return a.DeleteRule(req.Rule) })
 	if err != nil {
-		return nil, h.fail(err)
+		return nil, err
 	}
 	return &configv1.DeleteRuleResponse{Version: version}, nil
 }
 
 func (h *handler) MoveRule(ctx context.Context, req *configv1.MoveRuleRequest) (*configv1.MoveRuleResponse, error) {
-	if err := h.appRef(ctx, &req.AppId); err != nil {
-		return nil, err
-	}
-	version, err := h.s.simpleApp(ctx, req.AppId, req.ExpectedVersion, func(a *App) ([]proto.Message, error) {
-		return a.MoveRule(req.Rule, req.Index)
-	})
+	version, err := h.appCall(ctx, &req.AppId, req.ExpectedVersion, func(a *App) ([]proto.Message, error) { return a.MoveRule(req.Rule, req.Index) })
 	if err != nil {
-		return nil, h.fail(err)
+		return nil, err
 	}
 	return &configv1.MoveRuleResponse{Version: version}, nil
 }
