@@ -4,36 +4,18 @@ import (
 	"context"
 	"fmt"
 
-	"google.golang.org/protobuf/proto"
-
 	certv1 "github.com/strata-edge/strata/gen/strata/cert/v1"
 	ev "github.com/strata-edge/strata/gen/strata/events/cert/v1"
 	"github.com/strata-edge/strata/pkg/apierr"
-	"github.com/strata-edge/strata/pkg/domainname"
 	"github.com/strata-edge/strata/pkg/ids"
 )
 
 // Request records a managed certificate for domains, attached to the app;
 // the ACME issuer picks it up.
 func (s *Service) Request(ctx context.Context, req *certv1.RequestCertificateRequest) (*certv1.Certificate, uint64, error) {
-	var vs []apierr.FieldViolation
-	if req.AppId == "" {
-		vs = append(vs, apierr.FieldViolation{Field: "app_id", Reason: "is required"})
-	}
-	if len(req.Domains) == 0 {
-		vs = append(vs, apierr.FieldViolation{Field: "domains", Reason: "at least one domain is required"})
-	}
-	domains := make([]string, 0, len(req.Domains))
-	for i, d := range req.Domains {
-		n, err := domainname.Normalize(d)
-		if err != nil {
-			vs = append(vs, apierr.FieldViolation{Field: fmt.Sprintf("domains[%d]", i), Reason: err.Error()})
-			continue
-		}
-		domains = append(domains, n)
-	}
-	if len(vs) > 0 {
-		return nil, 0, apierr.Invalid(vs...)
+	domains, err := requestDomains(req)
+	if err != nil {
+		return nil, 0, err
 	}
 	challenge, err := s.challengeFor(ctx, req.Challenge, domains) // dns01.go
 	if err != nil {
@@ -43,25 +25,18 @@ func (s *Service) Request(ctx context.Context, req *certv1.RequestCertificateReq
 	if err != nil {
 		return nil, 0, err
 	}
-	if err := s.checkCovers(ctx, "domains", req.AppId, appID, domains, req.Force); err != nil {
+	if err := s.target(ctx, req.AppId, appID, req.Force).covers("domains", domains); err != nil {
 		return nil, 0, err
 	}
-	name := req.Name
-	if name == "" {
-		name = domains[0] + "-acme"
-	}
 	id := ids.New("crt_")
-	msgs := []proto.Message{
-		&ev.CertificateRequested{CertificateId: id, Name: name, Domains: domains, AcmeDirectory: req.AcmeDirectory, Challenge: challenge},
-		&ev.CertificateAttached{CertificateId: id, AppId: appID},
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.catchUp(ctx); err != nil {
 		return nil, 0, err
 	}
-	if _, dup := s.model.get(name); dup {
-		return nil, 0, apierr.Invalid(apierr.FieldViolation{Field: "name", Reason: fmt.Sprintf("certificate %q already exists", name)})
+	msgs, err := s.model.request(id, req, domains, challenge, appID)
+	if err != nil {
+		return nil, 0, err
 	}
 	v, err := s.appendAndWait(ctx, id, 0, msgs...)
 	if err != nil {

@@ -212,30 +212,23 @@ func (s *Service) Upload(ctx context.Context, req *certv1.UploadCertificateReque
 		}
 	}
 	for i, a := range appIDs {
-		if err := s.checkCovers(ctx, fmt.Sprintf("app_ids[%d]", i), req.AppIds[i], a, p.Domains, req.Force); err != nil {
+		if err := s.target(ctx, req.AppIds[i], a, req.Force).covers(fmt.Sprintf("app_ids[%d]", i), p.Domains); err != nil {
 			return nil, 0, err
 		}
-	}
-	name := req.Name
-	if name == "" {
-		name = p.Domains[0] + "-" + p.Fingerprint()[:8]
 	}
 	id := ids.New("crt_")
 	mat, err := s.material(id, 1, p, "")
 	if err != nil {
 		return nil, 0, err
 	}
-	msgs := []proto.Message{&ev.CertificateUploaded{CertificateId: id, Name: name, Material: mat}}
-	for _, a := range appIDs {
-		msgs = append(msgs, &ev.CertificateAttached{CertificateId: id, AppId: a})
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.catchUp(ctx); err != nil {
 		return nil, 0, err
 	}
-	if _, dup := s.model.get(name); dup {
-		return nil, 0, apierr.Invalid(apierr.FieldViolation{Field: "name", Reason: fmt.Sprintf("certificate %q already exists", name)})
+	msgs, err := s.model.upload(id, req.Name, mat, appIDs)
+	if err != nil {
+		return nil, 0, err
 	}
 	v, err := s.appendAndWait(ctx, id, 0, msgs...)
 	if err != nil {
@@ -276,9 +269,9 @@ func (s *Service) Get(ctx context.Context, ref string) (*certv1.Certificate, uin
 	if err := s.catchUp(ctx); err != nil {
 		return nil, 0, err
 	}
-	r, ok := s.model.get(ref)
-	if !ok {
-		return nil, 0, apierr.NotFound("certificate", ref)
+	r, err := s.model.lookup(ref)
+	if err != nil {
+		return nil, 0, err
 	}
 	return r.cert, r.version, nil
 }
@@ -305,12 +298,14 @@ func expectedOr(r *record, expected *uint64) uint64 {
 
 // Delete removes a certificate; nodes drop it with the next snapshot.
 func (s *Service) Delete(ctx context.Context, ref string, expected *uint64) (uint64, error) {
-	_, _, err := s.Get(ctx, ref)
+	if err := s.catchUp(ctx); err != nil {
+		return 0, err
+	}
+	r, msg, err := s.model.delete(ref)
 	if err != nil {
 		return 0, err
 	}
-	r, _ := s.model.get(ref)
-	return s.appendAndWait(ctx, r.cert.Id, expectedOr(r, expected), &ev.CertificateDeleted{CertificateId: r.cert.Id})
+	return s.appendAndWait(ctx, r.cert.Id, expectedOr(r, expected), msg)
 }
 
 // Attach attaches (attach=true) or detaches a certificate to an app.
@@ -327,22 +322,15 @@ func (s *Service) Attach(ctx context.Context, ref, appID string, attach, force b
 	} else { // detaching from an app deleted meanwhile must still work
 		appID = s.appRef(ctx, appID)
 	}
-	if _, _, err := s.Get(ctx, ref); err != nil {
+	if err := s.catchUp(ctx); err != nil {
 		return nil, 0, err
 	}
-	r, _ := s.model.get(ref)
-	has := slices.Contains(r.cert.AppIds, appID)
-	if has == attach {
+	r, msg, err := s.model.attach(ref, s.target(ctx, appRef, appID, force), attach)
+	if err != nil {
+		return nil, 0, err
+	}
+	if msg == nil {
 		return r.cert, r.version, nil // idempotent
-	}
-	if attach {
-		if err := s.checkCovers(ctx, "certificate", appRef, appID, r.cert.Domains, force); err != nil {
-			return nil, 0, err
-		}
-	}
-	var msg proto.Message = &ev.CertificateAttached{CertificateId: r.cert.Id, AppId: appID}
-	if !attach {
-		msg = &ev.CertificateDetached{CertificateId: r.cert.Id, AppId: appID}
 	}
 	v, err := s.appendAndWait(ctx, r.cert.Id, expectedOr(r, expected), msg)
 	if err != nil {
@@ -352,25 +340,14 @@ func (s *Service) Attach(ctx context.Context, ref, appID string, attach, force b
 	return r.cert, v, nil
 }
 
-// checkCovers refuses (InvalidArgument on field) to attach a certificate
-// whose names cover none of the domains of app appID (ref as the caller
-// named it), unless force: its nodes would never serve it.
-func (s *Service) checkCovers(ctx context.Context, field, ref, appID string, names []string, force bool) error {
-	if s.domains == nil || force {
-		return nil
+// target is app appID (ref as the caller named it) as the decisions get it:
+// its domains come from Options.Domains unless force.
+func (s *Service) target(ctx context.Context, ref, appID string, force bool) appTarget {
+	t := appTarget{id: appID, ref: ref}
+	if s.domains != nil && !force {
+		t.domains = func() ([]string, error) { return s.domains.AppDomains(ctx, appID) }
 	}
-	domains, err := s.domains.AppDomains(ctx, appID)
-	if err != nil {
-		return fmt.Errorf("domains of app %q: %w", ref, err)
-	}
-	for _, d := range domains {
-		if Covers(names, d) {
-			return nil
-		}
-	}
-	return apierr.Invalid(apierr.FieldViolation{Field: field, Reason: fmt.Sprintf(
-		"the certificate names %s, none of the domains of app %q (%s); nodes would never serve it (force to attach anyway)",
-		strings.Join(names, ", "), ref, strings.Join(domains, ", "))})
+	return t
 }
 
 // Covers reports whether a certificate with names serves domain: an equal

@@ -2,13 +2,11 @@ package purge
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	ev "github.com/strata-edge/strata/gen/strata/events/purge/v1"
 	purgev1 "github.com/strata-edge/strata/gen/strata/purge/v1"
 )
 
@@ -74,14 +72,11 @@ func (s *Service) flushAcks(ctx context.Context) {
 	for _, id := range order {
 		acks := byPurge[id]
 		first := acks[0]
-		data, err := encode(TypePurgeAcknowledged, &ev.PurgeAcknowledged{PurgeId: id, Ack: first, Acks: acks[1:]})
+		msg, actor := acknowledged(id, acks)
+		data, err := encode(TypePurgeAcknowledged, msg)
 		if err != nil {
 			s.log.Error("purge: encode acks", "purge", id, "err", err)
 			continue
-		}
-		actor := "node:" + first.GetNodeId()
-		if len(acks) > 1 {
-			actor = fmt.Sprintf("%s and %d more nodes", actor, len(acks)-1)
 		}
 		e := eventstore.Event{
 			// A node acknowledges a purge once, so its first node names the

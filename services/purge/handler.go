@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 
-	ev "github.com/strata-edge/strata/gen/strata/events/purge/v1"
 	purgev1 "github.com/strata-edge/strata/gen/strata/purge/v1"
 	"github.com/strata-edge/strata/gen/strata/purge/v1/purgev1connect"
 	"github.com/strata-edge/strata/pkg/apiauth"
@@ -89,23 +87,17 @@ func (s *Service) Create(ctx context.Context, req *purgev1.CreatePurgeRequest) (
 	if err != nil {
 		return nil, err
 	}
-	var expected []string
+	online := map[string]string{}
 	for id, st := range s.opts.Nodes.NodeStatuses() {
-		if !st.Online {
-			continue
-		}
-		if p, ok := s.opts.Topology.NodePartition(id); ok && slices.Contains(parts, p) {
-			expected = append(expected, id)
+		if p, ok := s.opts.Topology.NodePartition(id); ok && st.Online {
+			online[id] = p
 		}
 	}
-	slices.Sort(expected)
-
 	id := ids.New(prefixPurge)
 	now := s.opts.Now().UTC()
-	cmd := &purgev1.PurgeCommand{PurgeId: id, Kind: req.GetKind(), Values: req.GetValues(),
-		Condition: req.GetCondition(), Soft: req.GetSoft(), RequestedAt: timestamp(now)}
-	data, err := encode(TypePurgeRequested, &ev.PurgeRequested{PurgeId: id, Command: cmd, Scope: req.GetScope(),
-		PartitionIds: parts, ExpectedNodeIds: expected})
+	msg := requested(id, req, parts, online, now)
+	cmd := msg.GetCommand()
+	data, err := encode(TypePurgeRequested, msg)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +124,7 @@ func (s *Service) Create(ctx context.Context, req *purgev1.CreatePurgeRequest) (
 		return nil, err
 	}
 	s.log.Info("purge sent", "purge", id, "kind", req.GetKind(), "values", len(req.GetValues()),
-		"partitions", len(parts), "nodes", len(expected))
+		"partitions", len(parts), "nodes", len(msg.GetExpectedNodeIds()))
 	v, _ := s.model.view(id)
 	return v, nil
 }
@@ -148,17 +140,7 @@ func (s *Service) partitions(ctx context.Context, sc *purgev1.Scope) ([]string, 
 		if err != nil {
 			return nil, err
 		}
-		var parts []string
-		for _, p := range obj.Parents {
-			if p.Kind == authz.KindPartition && !slices.Contains(parts, p.ID) {
-				parts = append(parts, p.ID)
-			}
-		}
-		if len(parts) == 0 {
-			return nil, apierr.FailedPrecondition(fmt.Sprintf("app %s is in no partition: nothing to purge", t.AppId))
-		}
-		slices.Sort(parts)
-		return parts, nil
+		return appPartitions(t.AppId, obj.Parents)
 	case *purgev1.Scope_PartitionId:
 		id, ok := s.opts.Topology.ResolvePartition(t.PartitionId)
 		if !ok {
