@@ -3,7 +3,6 @@ package config
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
@@ -13,26 +12,31 @@ import (
 	"github.com/strata-edge/strata/pkg/apierr"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/ids"
-	"github.com/strata-edge/strata/pkg/validate"
 )
 
 // --- partitions, clusters, nodes ---------------------------------------------
 
+// The partition and cluster commands run their decision (decide.go) on
+// the state caught up under s.mu: writes serialise on it, so the streams
+// need no version check.
+
 func (s *Service) createPartition(ctx context.Context, name string) (*configv1.Partition, error) {
-	if r := validate.Name(name); r != "" {
-		return nil, apierr.Invalid(apierr.FieldViolation{Field: "name", Reason: r})
+	if err := checkName(name); err != nil {
+		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.catchUp(ctx); err != nil {
 		return nil, err
 	}
-	if _, taken := s.proj.resolvePartition(name); taken {
-		return nil, &alreadyExists{apierr.Invalid(apierr.FieldViolation{Field: "name",
-			Reason: fmt.Sprintf("partition %q already exists", name)})}
+	var msg *ev.PartitionCreated
+	var err error
+	s.proj.read(func(st *state) { msg, err = st.createPartition(ids.New(prefixPartition), name) })
+	if err != nil {
+		return nil, err
 	}
-	p := &configv1.Partition{Id: ids.New(prefixPartition), Name: name}
-	if _, err := s.appendAndWait(ctx, partitionStream(p.Id), 0, []proto.Message{&ev.PartitionCreated{Partition: p}}); err != nil {
+	p := msg.GetPartition()
+	if _, err := s.appendAndWait(ctx, partitionStream(p.Id), 0, []proto.Message{msg}); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -40,53 +44,44 @@ func (s *Service) createPartition(ctx context.Context, name string) (*configv1.P
 
 // renamePartition gives partition ref a new name.
 func (s *Service) renamePartition(ctx context.Context, ref, name string) (*configv1.Partition, error) {
-	if ref == "" {
-		return nil, apierr.Invalid(apierr.FieldViolation{Field: "partition", Reason: "is empty (give a partition id or name)"})
-	}
-	if r := validate.Name(name); r != "" {
-		return nil, apierr.Invalid(apierr.FieldViolation{Field: "name", Reason: r})
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.catchUp(ctx); err != nil {
 		return nil, err
 	}
-	id, ok := s.proj.resolvePartition(ref)
-	if !ok {
-		return nil, apierr.NotFound("partition", ref)
-	}
-	if other, taken := s.proj.resolvePartition(name); taken {
-		if other == id {
-			return s.partition(id), nil
-		}
-		return nil, &alreadyExists{apierr.Invalid(apierr.FieldViolation{Field: "name",
-			Reason: fmt.Sprintf("partition %q already exists", name)})}
-	}
-	if _, err := s.appendAndWait(ctx, partitionStream(id), eventstore.AnyVersion,
-		[]proto.Message{&ev.PartitionRenamed{PartitionId: id, Name: name}}); err != nil {
+	var id string
+	var msg *ev.PartitionRenamed
+	var err error
+	s.proj.read(func(st *state) { id, msg, err = st.renamePartition(ref, name) })
+	if err != nil {
 		return nil, err
+	}
+	if msg != nil {
+		if _, err := s.appendAndWait(ctx, partitionStream(id), eventstore.AnyVersion, []proto.Message{msg}); err != nil {
+			return nil, err
+		}
 	}
 	return s.partition(id), nil
 }
 
 // deletePartition deletes partition ref unless something uses it.
 func (s *Service) deletePartition(ctx context.Context, ref string) error {
-	if ref == "" {
-		return apierr.Invalid(apierr.FieldViolation{Field: "partition", Reason: "is empty (give a partition id or name)"})
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.catchUp(ctx); err != nil {
 		return err
 	}
-	id, ok := s.proj.resolvePartition(ref)
-	if !ok {
-		return apierr.NotFound("partition", ref)
+	var zones []string
+	if id, ok := s.proj.resolvePartition(ref); ok && s.zones != nil {
+		zones = s.zones.ZonesIn(id) // outside read: dns folds under its lock, reading ours
 	}
-	if users := s.proj.partitionUsers(id, s.zones); users != "" {
-		return apierr.FailedPrecondition(fmt.Sprintf("partition %q is in use by %s: move or delete them first", ref, users))
+	var msg *ev.PartitionDeleted
+	var err error
+	s.proj.read(func(st *state) { msg, err = st.deletePartition(ref, zones) })
+	if err != nil {
+		return err
 	}
-	_, err := s.appendAndWait(ctx, partitionStream(id), eventstore.AnyVersion, []proto.Message{&ev.PartitionDeleted{PartitionId: id}})
+	_, err = s.appendAndWait(ctx, partitionStream(msg.PartitionId), eventstore.AnyVersion, []proto.Message{msg})
 	return err
 }
 
@@ -97,138 +92,68 @@ func (s *Service) partition(id string) (pt *configv1.Partition) {
 
 // deleteCluster deletes cluster ref unless something uses it.
 func (s *Service) deleteCluster(ctx context.Context, ref string) error {
-	if ref == "" {
-		return apierr.Invalid(apierr.FieldViolation{Field: "cluster", Reason: "is empty (give a cluster id or name)"})
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.catchUp(ctx); err != nil {
 		return err
 	}
-	c, ok := s.proj.resolveCluster(ref)
-	if !ok {
-		return apierr.NotFound("cluster", ref)
+	var records []string
+	if c, ok := s.proj.resolveCluster(ref); ok {
+		records = gatewayRecords(s.zones, func(r string) bool { return r == c.Id || r == c.Name })
 	}
-	if users := s.proj.clusterUsers(c, s.now(), s.zones); users != "" {
-		return apierr.FailedPrecondition(fmt.Sprintf("cluster %q is in use by %s: remove or change them first", ref, users))
+	var msg *ev.ClusterDeleted
+	var err error
+	s.proj.read(func(st *state) { msg, err = st.deleteCluster(ref, s.now(), records) })
+	if err != nil {
+		return err
 	}
-	_, err := s.appendAndWait(ctx, clusterStream(c.Id), eventstore.AnyVersion, []proto.Message{&ev.ClusterDeleted{ClusterId: c.Id}})
+	_, err = s.appendAndWait(ctx, clusterStream(msg.ClusterId), eventstore.AnyVersion, []proto.Message{msg})
 	return err
 }
 
 func (s *Service) createCluster(ctx context.Context, name, partition string) (*configv1.Cluster, error) {
-	var v violations
-	if r := validate.Name(name); r != "" {
-		v.add("name", "%s", r)
-	}
-	if partition == "" {
-		v.add("partition", "is empty (give a partition id or name)")
-	}
-	if err := v.err(); err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.catchUp(ctx); err != nil {
 		return nil, err
 	}
-	if _, taken := s.proj.resolveCluster(name); taken {
-		return nil, &alreadyExists{apierr.Invalid(apierr.FieldViolation{Field: "name",
-			Reason: fmt.Sprintf("cluster %q already exists", name)})}
+	var msg *ev.ClusterCreated
+	var err error
+	s.proj.read(func(st *state) { msg, err = st.createCluster(ids.New(prefixCluster), name, partition) })
+	if err != nil {
+		return nil, err
 	}
-	pid, ok := s.proj.resolvePartition(partition)
-	if !ok {
-		return nil, apierr.Invalid(apierr.FieldViolation{Field: "partition",
-			Reason: fmt.Sprintf("partition %q does not exist", partition)})
-	}
-	c := &configv1.Cluster{Id: ids.New(prefixCluster), Name: name, PartitionId: pid}
-	if _, err := s.appendAndWait(ctx, clusterStream(c.Id), 0, []proto.Message{&ev.ClusterCreated{Cluster: c}}); err != nil {
+	c := msg.GetCluster()
+	if _, err := s.appendAndWait(ctx, clusterStream(c.Id), 0, []proto.Message{msg}); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
 // updateCluster changes a cluster's settings. parents, when not nil,
-// replaces the parent clusters (ids or names). Writes serialise on s.mu,
-// so the cluster stream needs no version check.
+// replaces the parent clusters (ids or names).
 func (s *Service) updateCluster(ctx context.Context, ref string, dnsDisabled *bool, parents []string, name *string) (*configv1.Cluster, error) {
-	if ref == "" {
-		return nil, apierr.Invalid(apierr.FieldViolation{Field: "cluster", Reason: "is empty (give a cluster id or name)"})
-	}
-	if name != nil {
-		if r := validate.Name(*name); r != "" {
-			return nil, apierr.Invalid(apierr.FieldViolation{Field: "name", Reason: r})
-		}
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.catchUp(ctx); err != nil {
 		return nil, err
 	}
-	c, ok := s.proj.resolveCluster(ref)
-	if !ok {
-		return nil, apierr.NotFound("cluster", ref)
+	ch := clusterChange{dnsDisabled: dnsDisabled, parents: parents, name: name}
+	if c, ok := s.proj.resolveCluster(ref); ok && name != nil && *name != c.Name {
+		ch.namedBy = gatewayRecords(s.zones, func(r string) bool { return r == c.Name })
 	}
-	next := proto.Clone(c).(*configv1.Cluster)
-	if dnsDisabled != nil {
-		next.DnsDisabled = *dnsDisabled
+	var c *configv1.Cluster
+	var msg *ev.ClusterUpdated
+	var err error
+	s.proj.read(func(st *state) { c, msg, err = st.updateCluster(ref, ch) })
+	if err != nil || msg == nil {
+		return c, err
 	}
-	if parents != nil {
-		ids, err := s.parentClusters(c, parents)
-		if err != nil {
-			return nil, err
-		}
-		next.ParentClusterIds = ids
-	}
-	if name != nil && *name != c.Name {
-		if _, taken := s.proj.resolveCluster(*name); taken {
-			return nil, &alreadyExists{apierr.Invalid(apierr.FieldViolation{Field: "name",
-				Reason: fmt.Sprintf("cluster %q already exists", *name)})}
-		}
-		if refs := gatewayRecordsNaming(s.zones, c.Name); refs != "" {
-			return nil, apierr.FailedPrecondition(fmt.Sprintf("cannot rename cluster %q: %s name it; make them name the cluster by id (%s) first", c.Name, refs, c.Id))
-		}
-		next.Name = *name
-	}
-	if proto.Equal(next, c) {
-		return c, nil
-	}
-	if _, err := s.appendAndWait(ctx, clusterStream(c.Id), eventstore.AnyVersion,
-		[]proto.Message{&ev.ClusterUpdated{Cluster: next}}); err != nil {
+	if _, err := s.appendAndWait(ctx, clusterStream(c.Id), eventstore.AnyVersion, []proto.Message{msg}); err != nil {
 		return nil, err
 	}
 	got, _ := s.proj.resolveCluster(c.Id)
 	return got, nil
-}
-
-// parentClusters resolves parent references of cluster c: they must exist,
-// be in c's partition (they serve the same apps), appear once, and not lead
-// back to c through their own parents.
-func (s *Service) parentClusters(c *configv1.Cluster, refs []string) ([]string, error) {
-	var v violations
-	ids := make([]string, 0, len(refs))
-	for i, ref := range refs {
-		field := fmt.Sprintf("parents.clusters[%d]", i)
-		p, ok := s.proj.resolveCluster(ref)
-		switch {
-		case !ok:
-			v.add(field, "cluster %q does not exist", ref)
-		case p.Id == c.Id:
-			v.add(field, "a cluster cannot be its own parent")
-		case p.PartitionId != c.PartitionId:
-			v.add(field, "cluster %q is in another partition (parents must serve the same apps)", ref)
-		case slices.Contains(ids, p.Id):
-			v.add(field, "cluster %q is listed twice", ref)
-		case s.proj.reachesCluster(p.Id, c.Id):
-			v.add(field, "cluster %q has %q among its own parents (a cycle)", ref, c.Name)
-		default:
-			ids = append(ids, p.Id)
-		}
-	}
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	return ids, nil
 }
 
 // --- apps -------------------------------------------------------------------

@@ -62,81 +62,72 @@ type Zones interface {
 func (s *Service) UseZones(z Zones) { s.zones = z }
 
 // partitionUsers: clusters in the partition, apps and zones naming it in
-// their working copy or a release that runs.
-func (p *projection) partitionUsers(id string, zones Zones) string {
-	var zs []string
-	if zones != nil {
-		zs = zones.ZonesIn(id) // outside read: dns folds under its lock, reading ours
-	}
+// their working copy or a release that runs; zones are the zones in it
+// (Zones.ZonesIn, read outside the state: dns folds under its lock, reading
+// ours).
+func (st *state) partitionUsers(id string, zones []string) string {
 	var u usage
-	p.read(func(st *state) {
-		for _, c := range st.clusters {
-			if c.PartitionId == id {
-				u.add("clusters", fmt.Sprintf("%q", c.Name))
+	for _, c := range st.clusters {
+		if c.PartitionId == id {
+			u.add("clusters", fmt.Sprintf("%q", c.Name))
+		}
+	}
+	for appID, e := range st.apps {
+		a := e.agg
+		if !a.Exists() || a.Gone() {
+			continue
+		}
+		for _, c := range []*configv1.App{a.draftView(), a.Released(), a.Stable()} {
+			if slices.Contains(c.GetPartitionIds(), id) {
+				u.add("apps", fmt.Sprintf("%q (%s)", a.draftView().GetName(), appID))
+				break
 			}
 		}
-		for appID, e := range st.apps {
-			a := e.agg
-			if !a.Exists() || a.Gone() {
-				continue
-			}
-			for _, c := range []*configv1.App{a.draftView(), a.Released(), a.Stable()} {
-				if slices.Contains(c.GetPartitionIds(), id) {
-					u.add("apps", fmt.Sprintf("%q (%s)", a.draftView().GetName(), appID))
-					break
-				}
-			}
-		}
-		for _, z := range zs {
-			u.add("zones", z)
-		}
-	})
+	}
+	for _, z := range zones {
+		u.add("zones", z)
+	}
 	return u.String()
 }
 
 // clusterUsers: its nodes, unexpired join tokens, clusters that have it as
-// a parent, and gateway records that name it (by id or name).
-func (p *projection) clusterUsers(c *configv1.Cluster, now time.Time, zones Zones) string {
-	var records usage
-	gatewayRecords(zones, func(r string) bool { return r == c.Id || r == c.Name }, &records)
+// a parent, and records, the gateway records that name it (by id or name).
+func (st *state) clusterUsers(c *configv1.Cluster, now time.Time, records []string) string {
 	var u usage
-	p.read(func(st *state) {
-		for _, n := range st.nodes {
-			if n.ClusterId == c.Id {
-				u.add("nodes", fmt.Sprintf("%q (%s)", n.Name, n.Id))
-			}
-		}
-		for _, t := range st.tokens {
-			if t.ClusterId == c.Id && (t.ExpiresAt == nil || t.ExpiresAt.AsTime().After(now)) {
-				u.add("join tokens", t.Id)
-			}
-		}
-		for _, o := range st.clusters {
-			if slices.Contains(o.ParentClusterIds, c.Id) {
-				u.add("clusters (as their parent)", fmt.Sprintf("%q", o.Name))
-			}
-		}
-		for _, r := range records.users["gateway records"] {
-			u.add("gateway records", r)
-		}
-	})
-	return u.String()
-}
-
-// gatewayRecordsNaming lists the gateway records that name a cluster by
-// name (they would lose it when it is renamed).
-func gatewayRecordsNaming(zones Zones, name string) string {
-	var u usage
-	gatewayRecords(zones, func(r string) bool { return r == name }, &u)
-	return u.String()
-}
-
-// gatewayRecords adds to u the gateway records whose cluster reference
-// matches.
-func gatewayRecords(zones Zones, match func(ref string) bool, u *usage) {
-	if zones != nil {
-		for _, r := range zones.GatewayRecords(match) {
-			u.add("gateway records", r)
+	for _, n := range st.nodes {
+		if n.ClusterId == c.Id {
+			u.add("nodes", fmt.Sprintf("%q (%s)", n.Name, n.Id))
 		}
 	}
+	for _, t := range st.tokens {
+		if t.ClusterId == c.Id && (t.ExpiresAt == nil || t.ExpiresAt.AsTime().After(now)) {
+			u.add("join tokens", t.Id)
+		}
+	}
+	for _, o := range st.clusters {
+		if slices.Contains(o.ParentClusterIds, c.Id) {
+			u.add("clusters (as their parent)", fmt.Sprintf("%q", o.Name))
+		}
+	}
+	for _, r := range records {
+		u.add("gateway records", r)
+	}
+	return u.String()
+}
+
+// gatewayRecords lists the gateway records whose cluster reference matches.
+func gatewayRecords(zones Zones, match func(ref string) bool) []string {
+	if zones == nil {
+		return nil
+	}
+	return zones.GatewayRecords(match)
+}
+
+// usedBy formats users of one kind as the usage checks do.
+func usedBy(kind string, users []string) string {
+	var u usage
+	for _, r := range users {
+		u.add(kind, r)
+	}
+	return u.String()
 }

@@ -68,34 +68,9 @@ func (h *handler) CreateToken(ctx context.Context, req *iamv1.CreateTokenRequest
 		expires = timestamppb.New(s.now().Add(time.Duration(req.TtlSeconds) * time.Second))
 	}
 	id, secret := ids.New(prefixToken), apiauth.NewToken()
-	err := s.exec(ctx, "", func(st *state) (change, error) {
-		u := st.users[owner]
-		switch {
-		case u == nil:
-			return change{}, invalid("user", fmt.Sprintf("user %q does not exist", owner))
-		case u.disabled:
-			return change{}, invalid("user", fmt.Sprintf("user %q is disabled", owner))
-		case forOther && u.kind != iamv1.UserKind_USER_KIND_SERVICE_ACCOUNT:
-			return change{}, invalid("user", fmt.Sprintf("%q is a person: people create their own tokens; name a service account", owner))
-		case !forOther && u.kind == iamv1.UserKind_USER_KIND_SERVICE_ACCOUNT && !mayWrite:
-			return change{}, permissionDenied("permission denied: service account %q may not create tokens (that needs %s over everything: an IAM admin runs strata token create --user %s)",
-				owner, authz.PermTokenWrite, owner)
-		}
-		// A token never outlives the token that created it. (A session
-		// is a person's password login: people create long-lived tokens
-		// from it, as documented.)
-		if p.Kind == kindToken {
-			if ct := st.tokens[p.CredentialID]; ct != nil && !ct.expiresAt.IsZero() &&
-				(expires == nil || expires.AsTime().After(ct.expiresAt)) {
-				left := max(ct.expiresAt.Sub(s.now())/time.Second, 0)
-				return change{}, invalid("ttl_seconds", fmt.Sprintf("the calling token %s expires at %s and a token it creates may not outlive it: at most %d (0, no expiry, is refused)",
-					ct.id, ct.expiresAt.UTC().Format(time.RFC3339), left))
-			}
-		}
-		return change{stream: tokenStream(id), events: msgs(&ev.TokenCreated{
-			Id: id, Description: req.Description, User: owner, ExpiresAt: expires, SecretHash: hashSecret(secret),
-		})}, nil
-	})
+	cmd := newToken{id: id, owner: owner, description: req.Description, expires: expires, secretHash: hashSecret(secret),
+		caller: p, forOther: forOther, mayWrite: mayWrite, now: s.now()}
+	err := s.exec(ctx, "", func(st *state) (change, error) { return st.createToken(cmd) })
 	if err != nil {
 		return nil, s.fail(err)
 	}
@@ -135,17 +110,7 @@ func (h *handler) RevokeToken(ctx context.Context, req *iamv1.RevokeTokenRequest
 	s := h.s
 	p, _ := apiauth.PrincipalFrom(ctx)
 	mayRevokeOthers := authz.CanEverywhere(ctx, authz.PermTokenWrite)
-	err := s.exec(ctx, "", func(st *state) (change, error) {
-		t := st.tokens[req.Id]
-		// Others' tokens look missing to callers who may not revoke them.
-		if t == nil || (t.user != p.Name && !mayRevokeOthers) || (isBootstrap(p) && !mayRevokeOthers) {
-			return change{}, apierr.NotFound("token", req.Id)
-		}
-		if t.revoked {
-			return change{}, nil
-		}
-		return change{stream: tokenStream(req.Id), events: msgs(&ev.TokenRevoked{Id: req.Id})}, nil
-	})
+	err := s.exec(ctx, "", func(st *state) (change, error) { return st.revokeToken(req.Id, p, mayRevokeOthers) })
 	if err != nil {
 		return nil, s.fail(err)
 	}
@@ -157,18 +122,80 @@ func (h *handler) RevokeBootstrapToken(ctx context.Context, _ *iamv1.RevokeBoots
 	if s.bootstrapHash == "" {
 		return nil, s.fail(apierr.FailedPrecondition("this server was started without a bootstrap token"))
 	}
-	err := s.exec(ctx, "", func(st *state) (change, error) {
-		if st.bootstrapRevoked[s.bootstrapHash] {
-			return change{}, nil
-		}
-		if st.iamAdmins(without{}) == 0 {
-			return change{}, apierr.FailedPrecondition("refused: no enabled user holds super_admin (" + adminPermission +
-				" over everything); create one and grant it first, or nobody could manage IAM afterwards")
-		}
-		return change{stream: bootstrapStream, events: msgs(&ev.BootstrapTokenRevoked{TokenHash: s.bootstrapHash})}, nil
-	})
+	err := s.exec(ctx, "", func(st *state) (change, error) { return st.revokeBootstrap(s.bootstrapHash) })
 	if err != nil {
 		return nil, s.fail(err)
 	}
 	return &iamv1.RevokeBootstrapTokenResponse{}, nil
+}
+
+// --- decisions on the state: the change to record or the refusal ---
+
+// newToken is CreateToken as checked by the handler: the caller, whether the
+// token is for another user (or the caller is the bootstrap token) and
+// whether the caller holds token.write over everything.
+type newToken struct {
+	id, owner, description, secretHash string
+	expires                            *timestamppb.Timestamp
+	caller                             apiauth.Principal
+	forOther, mayWrite                 bool
+	now                                time.Time
+}
+
+// createToken decides CreateToken: the owner is an enabled user; others
+// get tokens only for service accounts, a service account for itself only
+// with token.write; a token never outlives the token that created it. (A
+// session is a person's password login: people create long-lived tokens
+// from it, as documented.)
+func (st *state) createToken(c newToken) (change, error) {
+	u := st.users[c.owner]
+	switch {
+	case u == nil:
+		return change{}, invalid("user", fmt.Sprintf("user %q does not exist", c.owner))
+	case u.disabled:
+		return change{}, invalid("user", fmt.Sprintf("user %q is disabled", c.owner))
+	case c.forOther && u.kind != iamv1.UserKind_USER_KIND_SERVICE_ACCOUNT:
+		return change{}, invalid("user", fmt.Sprintf("%q is a person: people create their own tokens; name a service account", c.owner))
+	case !c.forOther && u.kind == iamv1.UserKind_USER_KIND_SERVICE_ACCOUNT && !c.mayWrite:
+		return change{}, permissionDenied("permission denied: service account %q may not create tokens (that needs %s over everything: an IAM admin runs strata token create --user %s)",
+			c.owner, authz.PermTokenWrite, c.owner)
+	}
+	if c.caller.Kind == kindToken {
+		if ct := st.tokens[c.caller.CredentialID]; ct != nil && !ct.expiresAt.IsZero() &&
+			(c.expires == nil || c.expires.AsTime().After(ct.expiresAt)) {
+			left := max(ct.expiresAt.Sub(c.now)/time.Second, 0)
+			return change{}, invalid("ttl_seconds", fmt.Sprintf("the calling token %s expires at %s and a token it creates may not outlive it: at most %d (0, no expiry, is refused)",
+				ct.id, ct.expiresAt.UTC().Format(time.RFC3339), left))
+		}
+	}
+	return change{stream: tokenStream(c.id), events: msgs(&ev.TokenCreated{
+		Id: c.id, Description: c.description, User: c.owner, ExpiresAt: c.expires, SecretHash: c.secretHash,
+	})}, nil
+}
+
+// revokeToken decides RevokeToken of id by caller; revoking twice is no
+// change. Others' tokens look missing to callers who may not revoke them
+// (mayRevokeOthers: token.write over everything).
+func (st *state) revokeToken(id string, caller apiauth.Principal, mayRevokeOthers bool) (change, error) {
+	t := st.tokens[id]
+	if t == nil || (t.user != caller.Name && !mayRevokeOthers) || (isBootstrap(caller) && !mayRevokeOthers) {
+		return change{}, apierr.NotFound("token", id)
+	}
+	if t.revoked {
+		return change{}, nil
+	}
+	return change{stream: tokenStream(id), events: msgs(&ev.TokenRevoked{Id: id})}, nil
+}
+
+// revokeBootstrap decides RevokeBootstrapToken of the token hashed boot:
+// refused while no enabled user could manage IAM without it.
+func (st *state) revokeBootstrap(boot string) (change, error) {
+	if st.bootstrapRevoked[boot] {
+		return change{}, nil
+	}
+	if st.iamAdmins(without{}) == 0 {
+		return change{}, apierr.FailedPrecondition("refused: no enabled user holds super_admin (" + adminPermission +
+			" over everything); create one and grant it first, or nobody could manage IAM afterwards")
+	}
+	return change{stream: bootstrapStream, events: msgs(&ev.BootstrapTokenRevoked{TokenHash: boot})}, nil
 }

@@ -38,34 +38,14 @@ func (s *Service) userProto(name string) *iamv1.User {
 
 func (h *handler) CreateUser(ctx context.Context, req *iamv1.CreateUserRequest) (*iamv1.CreateUserResponse, error) {
 	s := h.s
-	var vs violations
-	vs.add("name", validate.Name(req.Name))
-	vs.add("display_name", checkText(req.DisplayName, maxDisplayNameLen))
-	vs.add("email", checkEmail(req.Email))
-	kind := iamv1.UserKind_USER_KIND_HUMAN
-	if req.ServiceAccount {
-		kind = iamv1.UserKind_USER_KIND_SERVICE_ACCOUNT
-		if req.Password != "" {
-			vs.add("password", "must be empty for a service account (service accounts authenticate with API tokens)")
-		}
-	} else if req.Password != "" {
-		vs.add("password", checkPassword(req.Name, req.Password))
-	}
-	if err := vs.err(); err != nil {
+	if err := checkCreateUser(req); err != nil {
 		return nil, s.fail(err)
 	}
 	hash := ""
 	if req.Password != "" {
 		hash = hashPassword(req.Password, s.argon)
 	}
-	err := s.exec(ctx, "", func(st *state) (change, error) {
-		if st.users[req.Name] != nil {
-			return change{}, alreadyExists("name", fmt.Sprintf("user %q already exists", req.Name))
-		}
-		return change{stream: userStream(req.Name), events: msgs(&ev.UserCreated{
-			Name: req.Name, DisplayName: req.DisplayName, Email: req.Email, Kind: kind, Source: sourceLocal, PasswordHash: hash,
-		})}, nil
-	})
+	err := s.exec(ctx, "", func(st *state) (change, error) { return st.createUser(req, hash) })
 	if err != nil {
 		return nil, s.fail(err)
 	}
@@ -98,16 +78,7 @@ func (h *handler) UpdateUser(ctx context.Context, req *iamv1.UpdateUserRequest) 
 	if err := vs.err(); err != nil {
 		return nil, s.fail(err)
 	}
-	err := s.exec(ctx, "", func(st *state) (change, error) {
-		u := st.users[req.Name]
-		if u == nil {
-			return change{}, apierr.NotFound("user", req.Name)
-		}
-		if u.displayName == req.DisplayName && u.email == req.Email {
-			return change{}, nil
-		}
-		return change{stream: userStream(req.Name), events: msgs(&ev.UserUpdated{Name: req.Name, DisplayName: req.DisplayName, Email: req.Email})}, nil
-	})
+	err := s.exec(ctx, "", func(st *state) (change, error) { return st.updateUser(req) })
 	if err != nil {
 		return nil, s.fail(err)
 	}
@@ -116,23 +87,9 @@ func (h *handler) UpdateUser(ctx context.Context, req *iamv1.UpdateUserRequest) 
 
 func (h *handler) SetUserDisabled(ctx context.Context, req *iamv1.SetUserDisabledRequest) (*iamv1.SetUserDisabledResponse, error) {
 	s := h.s
+	caller, _ := apiauth.PrincipalFrom(ctx)
 	err := s.exec(ctx, "", func(st *state) (change, error) {
-		u := st.users[req.Name]
-		if u == nil {
-			return change{}, apierr.NotFound("user", req.Name)
-		}
-		if u.disabled == req.Disabled {
-			return change{}, nil
-		}
-		if req.Disabled {
-			if p, _ := apiauth.PrincipalFrom(ctx); p.Name == req.Name && p.Kind != apiauth.BootstrapPrincipal.Kind {
-				return change{}, apierr.FailedPrecondition("you cannot disable yourself")
-			}
-			if err := st.keepsAnAdmin(s.bootstrapHash, without{user: req.Name}); err != nil {
-				return change{}, err
-			}
-		}
-		return change{stream: userStream(req.Name), events: msgs(&ev.UserDisabledSet{Name: req.Name, Disabled: req.Disabled})}, nil
+		return st.setUserDisabled(req.Name, req.Disabled, caller, s.bootstrapHash)
 	})
 	if err != nil {
 		return nil, s.fail(err)
@@ -146,16 +103,7 @@ func (h *handler) SetUserPassword(ctx context.Context, req *iamv1.SetUserPasswor
 		return nil, s.fail(invalid("password", r))
 	}
 	hash := hashPassword(req.Password, s.argon)
-	err := s.exec(ctx, "", func(st *state) (change, error) {
-		u := st.users[req.Name]
-		if u == nil {
-			return change{}, apierr.NotFound("user", req.Name)
-		}
-		if err := passwordSettable(u); err != nil {
-			return change{}, err
-		}
-		return change{stream: userStream(req.Name), events: msgs(&ev.UserPasswordSet{Name: req.Name, PasswordHash: hash})}, nil
-	})
+	err := s.exec(ctx, "", func(st *state) (change, error) { return st.setPassword(req.Name, hash) })
 	if err != nil {
 		return nil, s.fail(err)
 	}
@@ -208,16 +156,89 @@ func (h *handler) ChangePassword(ctx context.Context, req *iamv1.ChangePasswordR
 		return nil, s.fail(invalid("new_password", r))
 	}
 	hash := hashPassword(req.NewPassword, s.argon)
-	err := s.exec(ctx, "", func(st *state) (change, error) {
-		if st.users[p.Name] == nil {
-			return change{}, apierr.NotFound("user", p.Name)
-		}
-		return change{stream: userStream(p.Name), events: msgs(&ev.UserPasswordSet{Name: p.Name, PasswordHash: hash})}, nil
-	})
+	err := s.exec(ctx, "", func(st *state) (change, error) { return st.setPassword(p.Name, hash) })
 	if err != nil {
 		return nil, s.fail(err)
 	}
 	return &iamv1.ChangePasswordResponse{}, nil
+}
+
+// --- decisions on the state: the change to record or the refusal ---
+
+// checkCreateUser checks CreateUser's fields: a service account has no
+// password, a person's must be strong enough.
+func checkCreateUser(req *iamv1.CreateUserRequest) error {
+	var vs violations
+	vs.add("name", validate.Name(req.Name))
+	vs.add("display_name", checkText(req.DisplayName, maxDisplayNameLen))
+	vs.add("email", checkEmail(req.Email))
+	switch {
+	case req.ServiceAccount && req.Password != "":
+		vs.add("password", "must be empty for a service account (service accounts authenticate with API tokens)")
+	case req.Password != "":
+		vs.add("password", checkPassword(req.Name, req.Password))
+	}
+	return vs.err()
+}
+
+// createUser decides CreateUser (checked, its password hashed to hash).
+func (st *state) createUser(req *iamv1.CreateUserRequest, hash string) (change, error) {
+	if st.users[req.Name] != nil {
+		return change{}, alreadyExists("name", fmt.Sprintf("user %q already exists", req.Name))
+	}
+	kind := iamv1.UserKind_USER_KIND_HUMAN
+	if req.ServiceAccount {
+		kind = iamv1.UserKind_USER_KIND_SERVICE_ACCOUNT
+	}
+	return change{stream: userStream(req.Name), events: msgs(&ev.UserCreated{
+		Name: req.Name, DisplayName: req.DisplayName, Email: req.Email, Kind: kind, Source: sourceLocal, PasswordHash: hash,
+	})}, nil
+}
+
+// updateUser decides UpdateUser; the same values are no change.
+func (st *state) updateUser(req *iamv1.UpdateUserRequest) (change, error) {
+	u := st.users[req.Name]
+	if u == nil {
+		return change{}, apierr.NotFound("user", req.Name)
+	}
+	if u.displayName == req.DisplayName && u.email == req.Email {
+		return change{}, nil
+	}
+	return change{stream: userStream(req.Name), events: msgs(&ev.UserUpdated{Name: req.Name, DisplayName: req.DisplayName, Email: req.Email})}, nil
+}
+
+// setUserDisabled decides SetUserDisabled by caller: nobody disables
+// themselves or the last IAM administrator (boot: the bootstrap token's hash).
+func (st *state) setUserDisabled(name string, disabled bool, caller apiauth.Principal, boot string) (change, error) {
+	u := st.users[name]
+	if u == nil {
+		return change{}, apierr.NotFound("user", name)
+	}
+	if u.disabled == disabled {
+		return change{}, nil
+	}
+	if disabled {
+		if caller.Name == name && caller.Kind != apiauth.BootstrapPrincipal.Kind {
+			return change{}, apierr.FailedPrecondition("you cannot disable yourself")
+		}
+		if err := st.keepsAnAdmin(boot, without{user: name}); err != nil {
+			return change{}, err
+		}
+	}
+	return change{stream: userStream(name), events: msgs(&ev.UserDisabledSet{Name: name, Disabled: disabled})}, nil
+}
+
+// setPassword decides SetUserPassword and ChangePassword (the new password
+// hashed to hash) of a local person.
+func (st *state) setPassword(name, hash string) (change, error) {
+	u := st.users[name]
+	if u == nil {
+		return change{}, apierr.NotFound("user", name)
+	}
+	if err := passwordSettable(u); err != nil {
+		return change{}, err
+	}
+	return change{stream: userStream(name), events: msgs(&ev.UserPasswordSet{Name: name, PasswordHash: hash})}, nil
 }
 
 // without describes a change whose effect on IAM administrators keepsAnAdmin
