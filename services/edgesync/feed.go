@@ -59,6 +59,8 @@ func (ts *Tracks) CatchUp(ctx context.Context, store eventstore.Store) error {
 func (ts *Tracks) WaitFor(ctx context.Context, pos uint64) error { return ts.feed.WaitFor(ctx, pos) }
 
 func (ts *Tracks) handle(e eventstore.Event) error {
+	ts.fold.Lock()
+	defer ts.fold.Unlock()
 	for _, f := range ts.folders {
 		if err := f.Handle(e); err != nil {
 			// One service refusing an event must not stop the others.

@@ -122,9 +122,10 @@ func (p *Publisher) Run(ctx context.Context) {
 
 // take moves the deltas the tracks produced into the publisher.
 func (p *Publisher) take() {
+	ds := p.src.takeDeltas()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, d := range p.src.outbox.Take() {
+	for _, d := range ds {
 		pt := p.track(keyOf(d))
 		pt.pending = append(pt.pending, d)
 	}

@@ -72,6 +72,10 @@ type Tracks struct {
 	folders  []Folder
 	watchers []watcher
 	feed     eventstore.Position
+	// fold is held while the folders fold one event: deltas are taken only
+	// between events, so a later folder's changes at the same position
+	// still join that version's delta (Tracks.move).
+	fold sync.Mutex
 
 	mu     sync.RWMutex
 	tracks map[Key]*track
@@ -246,7 +250,14 @@ func (ts *Tracks) Pending(k Key) (out []*syncv1.Delta) {
 
 // Take returns the deltas of track k not yet taken and forgets those of
 // every track (benchmarks that run no publisher).
-func (ts *Tracks) Take(k Key) []*syncv1.Delta { return onTrack(ts.outbox.Take(), k) }
+func (ts *Tracks) Take(k Key) []*syncv1.Delta { return onTrack(ts.takeDeltas(), k) }
+
+// takeDeltas empties the outbox once the event being folded is complete.
+func (ts *Tracks) takeDeltas() []*syncv1.Delta {
+	ts.fold.Lock()
+	defer ts.fold.Unlock()
+	return ts.outbox.Take()
+}
 
 func onTrack(ds []*syncv1.Delta, k Key) []*syncv1.Delta {
 	return slices.DeleteFunc(slices.Clone(ds), func(d *syncv1.Delta) bool { return keyOf(d) != k })
