@@ -160,7 +160,15 @@ func (p *projection) Handle(e eventstore.Event) error {
 	if IsDNSEvent(e.Type) {
 		m, err := Decode(e.Type, e.Data)
 		if err != nil {
-			return nil // corrupt or newer writer: keep serving the rest
+			// Corrupt, or from a newer writer: skip it (the caller logs
+			// the error) and keep serving the rest; the position still
+			// advances, or whoever waits for it would wait forever.
+			p.mu.Lock()
+			if e.Position > p.Applied() {
+				p.Advance(e.Position)
+			}
+			p.mu.Unlock()
+			return fmt.Errorf("skip event %d: %w", e.Position, err)
 		}
 		msg = m
 	}

@@ -149,3 +149,17 @@ func TestResolveObject(t *testing.T) {
 		t.Fatal("unknown zone resolved")
 	}
 }
+
+// An undecodable DNS event is skipped with an error, and the applied
+// position passes it: a write waiting for a later position does not hang.
+func TestUndecodableEventAdvances(t *testing.T) {
+	p := &projection{st: &state{zones: map[string]*zoneEntry{}}}
+	if err := p.Handle(eventstore.Event{Position: 3, Type: TypeZoneCreated, Data: []byte{0xff, 0xff}}); err == nil {
+		t.Fatal("undecodable event: no error")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := p.WaitFor(ctx, 3); err != nil || p.Applied() != 3 {
+		t.Fatalf("applied %d after an undecodable event at 3: %v", p.Applied(), err)
+	}
+}
