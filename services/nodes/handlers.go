@@ -211,70 +211,23 @@ func (s *Service) join(ctx context.Context, req *configv1.JoinRequest) (*configv
 	if err := s.catchUp(ctx); err != nil {
 		return nil, err
 	}
-	// The token is checked before the other fields, so that a caller
-	// without a valid token learns nothing about nodes.
-	tok, ok := s.model.token(tokenID)
-	if !ok || !secretMatches(tok.hash, digest) {
-		return nil, connect.NewError(connect.CodeUnauthenticated, errors.New("join_token: not valid"))
+	d, err := s.model.join(joining{tokenID: tokenID, digest: digest, name: req.GetName(), key: req.GetPublicKey(),
+		ipv4: ipv4, ipv6: ipv6, bad: bad, now: s.opts.Now(), id: ids.New(prefixNode)})
+	if err != nil {
+		return nil, err
 	}
-	if tok.token.GetRevoked() {
-		return nil, connect.NewError(connect.CodeUnauthenticated, fmt.Errorf("join_token: %s was revoked", tokenID))
-	}
-	if exp := tok.token.GetExpiresAt().AsTime(); !s.opts.Now().Before(exp) {
-		return nil, connect.NewError(connect.CodeUnauthenticated, fmt.Errorf("join_token: %s expired at %s", tokenID, exp.Format(time.RFC3339)))
-	}
-	if len(bad) > 0 {
-		return nil, apierr.Invalid(bad...)
-	}
-	cluster, ok := s.model.cluster(tok.token.GetClusterId())
-	if !ok {
-		return nil, apierr.FailedPrecondition(fmt.Sprintf("join_token: cluster %s of the token does not exist", tok.token.GetClusterId()))
-	}
-
-	name, key := req.GetName(), req.GetPublicKey()
-	if _, removed := s.model.keyOwner(key); removed != "" {
-		return nil, connect.NewError(connect.CodePermissionDenied,
-			fmt.Errorf("public_key: was revoked when node %s was removed; generate a new key to join again", removed))
-	}
-	st, exists := s.model.nodeByClusterName(cluster.GetId(), name)
-	switch {
-	case exists && st.node.GetPublicKey() == "":
-		return nil, connect.NewError(connect.CodeAlreadyExists,
-			fmt.Errorf("name: node %q of cluster %q was registered without a key (RegisterNode); remove it or join under another name", name, cluster.GetName()))
-	case exists && st.node.GetPublicKey() != key:
-		return nil, connect.NewError(connect.CodeAlreadyExists,
-			fmt.Errorf("name: node %q already exists in cluster %q with another public key", name, cluster.GetName()))
-	case !exists:
-		if live, _ := s.model.keyOwner(key); live != "" {
-			return nil, connect.NewError(connect.CodeAlreadyExists,
-				fmt.Errorf("public_key: already belongs to node %s; every node needs its own key", live))
-		}
-		node := &configv1.Node{
-			Id:         ids.New(prefixNode),
-			Name:       name,
-			ClusterId:  cluster.GetId(),
-			Staging:    tok.token.GetStaging(),
-			PublicKey:  key,
-			Approved:   tok.token.GetAutoApprove(),
-			PublicIpv4: ipv4,
-			PublicIpv6: ipv6,
-		}
-		if err := s.appendEvent(ctx, nodeStream(node.GetId()), 0, configevents.TypeNodeRegistered,
-			&ev.NodeRegistered{Node: node}, "join_token:"+tokenID); err != nil {
+	cluster, key, nodeID := d.cluster, req.GetPublicKey(), d.node.GetId()
+	if d.event != nil {
+		if err := s.appendEvent(ctx, nodeStream(nodeID), d.version, d.typeID, d.event, "join_token:"+tokenID); err != nil {
 			return nil, err
 		}
-		s.log.Info("node joined", "node_id", node.GetId(), "name", name, "cluster_id", cluster.GetId(), "approved", node.GetApproved())
-		st, _ = s.model.node(node.GetId())
-	case st.node.GetPublicIpv4() != ipv4 || st.node.GetPublicIpv6() != ipv6:
-		// The join request states the node's current addresses.
-		if err := s.appendEvent(ctx, nodeStream(st.node.GetId()), st.version, configevents.TypeNodeAddressSet,
-			&ev.NodeAddressSet{NodeId: st.node.GetId(), PublicIpv4: ipv4, PublicIpv6: ipv6}, "join_token:"+tokenID); err != nil {
-			return nil, err
+		if d.version == 0 {
+			s.log.Info("node joined", "node_id", nodeID, "name", req.GetName(), "cluster_id", cluster.GetId(), "approved", d.node.GetApproved())
+		} else {
+			s.log.Info("node addresses changed", "node_id", nodeID, "public_ipv4", ipv4, "public_ipv6", ipv6)
 		}
-		s.log.Info("node addresses changed", "node_id", st.node.GetId(), "public_ipv4", ipv4, "public_ipv6", ipv6)
-		st, _ = s.model.node(st.node.GetId())
 	}
-
+	st, _ := s.model.node(nodeID)
 	resp := &configv1.JoinResponse{
 		Node:        st.node,
 		PartitionId: cluster.GetPartitionId(),
