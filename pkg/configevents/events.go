@@ -4,12 +4,10 @@
 package configevents
 
 import (
-	"fmt"
-
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 
 	ev "github.com/strata-edge/strata/gen/strata/events/config/v1"
+	"github.com/strata-edge/strata/pkg/eventtype"
 )
 
 // Stable type ids of the config events. They are data: stored events carry
@@ -45,8 +43,8 @@ const (
 	TypeObjectReverted   = "config.object.reverted"
 )
 
-// eventTypes is the one registry of type id <-> payload message.
-var eventTypes = map[string]proto.Message{
+// registry is the one table of type id <-> payload message.
+var registry = eventtype.New("config", map[string]proto.Message{
 	TypePartitionCreated: (*ev.PartitionCreated)(nil),
 	TypePartitionRenamed: (*ev.PartitionRenamed)(nil),
 	TypePartitionDeleted: (*ev.PartitionDeleted)(nil),
@@ -75,58 +73,12 @@ var eventTypes = map[string]proto.Message{
 	TypeAppReverted:      (*ev.AppReverted)(nil),
 	TypeAppPromoted:      (*ev.AppPromoted)(nil),
 	TypeObjectReverted:   (*ev.ObjectReverted)(nil),
-}
+})
 
-// typeIDs is the reverse of eventTypes, keyed by full proto message name.
-var typeIDs = func() map[protoreflect.FullName]string {
-	m := make(map[protoreflect.FullName]string, len(eventTypes))
-	for id, msg := range eventTypes {
-		name := msg.ProtoReflect().Descriptor().FullName()
-		if _, dup := m[name]; dup {
-			panic("configevents: message registered twice: " + string(name))
-		}
-		m[name] = id
-	}
-	return m
-}()
-
-// TypeOf returns the stable type id of an event payload.
-func TypeOf(msg proto.Message) (string, error) {
-	id, ok := typeIDs[msg.ProtoReflect().Descriptor().FullName()]
-	if !ok {
-		return "", fmt.Errorf("no event type id for %s", msg.ProtoReflect().Descriptor().FullName())
-	}
-	return id, nil
-}
-
-// IsConfigEvent reports whether typeID is one of the config area's events.
-func IsConfigEvent(typeID string) bool {
-	_, ok := eventTypes[typeID]
-	return ok
-}
-
-// Encode returns the type id and protobuf bytes of an event payload.
-func Encode(msg proto.Message) (typeID string, data []byte, err error) {
-	typeID, err = TypeOf(msg)
-	if err != nil {
-		return "", nil, err
-	}
-	data, err = proto.MarshalOptions{Deterministic: true}.Marshal(msg)
-	if err != nil {
-		return "", nil, fmt.Errorf("encode %s: %w", typeID, err)
-	}
-	return typeID, data, nil
-}
-
-// Decode parses the payload of an event of type typeID.
-func Decode(typeID string, data []byte) (proto.Message, error) {
-	tmpl, ok := eventTypes[typeID]
-	if !ok {
-		return nil, fmt.Errorf("unknown event type %q", typeID)
-	}
-	msg := tmpl.ProtoReflect().Type().New().Interface()
-	if err := proto.Unmarshal(data, msg); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", typeID, err)
-	}
-	return msg, nil
-}
+// The registry's operations under the names the config area's callers use.
+var (
+	TypeOf        = registry.TypeOf
+	IsConfigEvent = registry.Has
+	Encode        = registry.Encode
+	Decode        = registry.Decode
+)

@@ -398,7 +398,7 @@ func (is *issuer) account(ctx context.Context, directory string) (*acmeUser, err
 		return nil, fmt.Errorf("read ACME account: %w", err)
 	}
 	for _, e := range events {
-		msg, err := Decode(e.Type, e.Data)
+		msg, err := registry.Decode(e.Type, e.Data)
 		if err != nil {
 			return nil, err
 		}
@@ -433,7 +433,7 @@ func (is *issuer) saveAccount(ctx context.Context, directory string, u *acmeUser
 	if err != nil {
 		return err
 	}
-	typ, data, err := Encode(&ev.AcmeAccountRegistered{Directory: directory, AccountUrl: u.reg.Location, Key: toProto(env, 1), Email: u.email})
+	typ, data, err := registry.Encode(&ev.AcmeAccountRegistered{Directory: directory, AccountUrl: u.reg.Location, Key: toProto(env, 1), Email: u.email})
 	if err != nil {
 		return err
 	}

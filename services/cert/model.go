@@ -58,12 +58,9 @@ func (m *Model) WaitFor(ctx context.Context, pos uint64) error { return m.pos.Wa
 // Apply folds one event of the global log; events of other services only
 // advance the position.
 func (m *Model) Apply(e eventstore.Event) error {
-	var msg proto.Message
-	if IsCertEvent(e.Type) {
-		var err error
-		if msg, err = Decode(e.Type, e.Data); err != nil {
-			return fmt.Errorf("cert model: event %d: %w", e.Position, err)
-		}
+	msg, err := registry.Fold(e.Type, e.Data)
+	if err != nil {
+		return fmt.Errorf("cert model: event %d: %w", e.Position, err)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -173,7 +173,7 @@ func (s *Service) appendStream(ctx context.Context, stream, what string, expecte
 	meta := eventstore.Metadata{Actor: apiauth.Actor(ctx), RequestID: apiauth.RequestID(ctx), Time: s.now().UTC()}
 	events := make([]eventstore.Event, len(msgs))
 	for i, m := range msgs {
-		typ, data, err := Encode(m)
+		typ, data, err := registry.Encode(m)
 		if err == nil {
 			err = apierr.CheckEventSize(m, data)
 		}

@@ -66,7 +66,7 @@ func contribute(tracks *edgesync.Tracks, m *Model, kek *keywrap.Keyring, logger 
 
 // Handle folds e and syncs the certificate it is about.
 func (s *syncer) Handle(e eventstore.Event) error {
-	if err := s.Apply(e); err != nil || !IsCertEvent(e.Type) {
+	if err := s.Apply(e); err != nil || !registry.Has(e.Type) {
 		return err
 	}
 	s.sync([]string{strings.TrimPrefix(e.Stream, "cert.")}, e.Position, e.Metadata.Time)

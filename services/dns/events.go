@@ -1,12 +1,10 @@
 package dns
 
 import (
-	"fmt"
-
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 
 	ev "github.com/strata-edge/strata/gen/strata/events/dns/v1"
+	"github.com/strata-edge/strata/pkg/eventtype"
 )
 
 // Stable event type ids: stored with every event, never derived from Go or
@@ -24,58 +22,25 @@ const (
 	TypeZonePromoted  = "dns.zone.promoted"
 )
 
-var eventTypes = map[string]func() proto.Message{
-	TypeZoneCreated:   func() proto.Message { return &ev.ZoneCreated{} },
-	TypeZoneUpdated:   func() proto.Message { return &ev.ZoneUpdated{} },
-	TypeZoneDeleted:   func() proto.Message { return &ev.ZoneDeleted{} },
-	TypeRecordAdded:   func() proto.Message { return &ev.RecordAdded{} },
-	TypeRecordUpdated: func() proto.Message { return &ev.RecordUpdated{} },
-	TypeRecordRemoved: func() proto.Message { return &ev.RecordRemoved{} },
-	TypeZoneImported:  func() proto.Message { return &ev.ZoneImported{} },
-	TypeZoneReleased:  func() proto.Message { return &ev.ZoneReleased{} },
-	TypeZoneReverted:  func() proto.Message { return &ev.ZoneReverted{} },
-	TypeZonePromoted:  func() proto.Message { return &ev.ZonePromoted{} },
-}
+var registry = eventtype.New("dns", map[string]proto.Message{
+	TypeZoneCreated:   (*ev.ZoneCreated)(nil),
+	TypeZoneUpdated:   (*ev.ZoneUpdated)(nil),
+	TypeZoneDeleted:   (*ev.ZoneDeleted)(nil),
+	TypeRecordAdded:   (*ev.RecordAdded)(nil),
+	TypeRecordUpdated: (*ev.RecordUpdated)(nil),
+	TypeRecordRemoved: (*ev.RecordRemoved)(nil),
+	TypeZoneImported:  (*ev.ZoneImported)(nil),
+	TypeZoneReleased:  (*ev.ZoneReleased)(nil),
+	TypeZoneReverted:  (*ev.ZoneReverted)(nil),
+	TypeZonePromoted:  (*ev.ZonePromoted)(nil),
+})
 
-var typeIDs = func() map[protoreflect.FullName]string {
-	m := map[protoreflect.FullName]string{}
-	for id, f := range eventTypes {
-		m[f().ProtoReflect().Descriptor().FullName()] = id
-	}
-	return m
-}()
-
-// IsDNSEvent reports whether typeID is one of this service's events.
-func IsDNSEvent(typeID string) bool {
-	_, ok := eventTypes[typeID]
-	return ok
-}
-
-// Encode returns the type id and bytes of an event.
-func Encode(msg proto.Message) (typeID string, data []byte, err error) {
-	typeID, ok := typeIDs[msg.ProtoReflect().Descriptor().FullName()]
-	if !ok {
-		return "", nil, fmt.Errorf("encode: %T is not a dns event", msg)
-	}
-	data, err = proto.MarshalOptions{Deterministic: true}.Marshal(msg)
-	if err != nil {
-		return "", nil, fmt.Errorf("encode %s: %w", typeID, err)
-	}
-	return typeID, data, nil
-}
-
-// Decode parses a stored event.
-func Decode(typeID string, data []byte) (proto.Message, error) {
-	f, ok := eventTypes[typeID]
-	if !ok {
-		return nil, fmt.Errorf("decode: unknown event type %q", typeID)
-	}
-	m := f()
-	if err := proto.Unmarshal(data, m); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", typeID, err)
-	}
-	return m, nil
-}
+// The registry's operations under the names the dns service's callers use.
+var (
+	IsDNSEvent = registry.Has
+	Encode     = registry.Encode
+	Decode     = registry.Decode
+)
 
 // ZoneIDOf returns the zone an event belongs to.
 func ZoneIDOf(msg proto.Message) string {

@@ -161,10 +161,10 @@ func TestAuditEvents(t *testing.T) {
 
 func TestMessageNameOf(t *testing.T) {
 	// Every IAM event type follows the convention the audit API decodes by.
-	for typ, msg := range eventTypes {
+	for typ, want := range registry.All() {
 		name, ok := messageNameOf(typ)
-		if !ok || name != msg.ProtoReflect().Descriptor().FullName() {
-			t.Errorf("%s -> %q, want %s", typ, name, msg.ProtoReflect().Descriptor().FullName())
+		if !ok || name != want {
+			t.Errorf("%s -> %q, want %s", typ, name, want)
 		}
 	}
 	for _, bad := range []string{"", "iam", ".x", "iam..x", "iam.user_.x"} {

@@ -24,7 +24,7 @@ func givenState(t *testing.T, events ...proto.Message) *state {
 	t.Helper()
 	st := newState()
 	aggtest.Given(aggtest.Func(func(pos uint64, m proto.Message) {
-		typ, err := typeOf(m)
+		typ, err := registry.TypeOf(m)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,12 +1,10 @@
 package iam
 
 import (
-	"fmt"
-
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 
 	ev "github.com/strata-edge/strata/gen/strata/events/iam/v1"
+	"github.com/strata-edge/strata/pkg/eventtype"
 )
 
 // Stable type ids of the IAM events. They are data: stored events carry them,
@@ -33,8 +31,8 @@ const (
 	TypeBootstrapTokenRevoked = "iam.bootstrap_token.revoked"
 )
 
-// eventTypes is the one registry of type id <-> payload message.
-var eventTypes = map[string]proto.Message{
+// registry is the one table of type id <-> payload message.
+var registry = eventtype.New("IAM", map[string]proto.Message{
 	TypeUserCreated:           (*ev.UserCreated)(nil),
 	TypeUserUpdated:           (*ev.UserUpdated)(nil),
 	TypeUserDisabledSet:       (*ev.UserDisabledSet)(nil),
@@ -54,37 +52,7 @@ var eventTypes = map[string]proto.Message{
 	TypeSessionCreated:        (*ev.SessionCreated)(nil),
 	TypeSessionEnded:          (*ev.SessionEnded)(nil),
 	TypeBootstrapTokenRevoked: (*ev.BootstrapTokenRevoked)(nil),
-}
-
-var typeIDs = func() map[protoreflect.FullName]string {
-	m := make(map[protoreflect.FullName]string, len(eventTypes))
-	for id, msg := range eventTypes {
-		m[msg.ProtoReflect().Descriptor().FullName()] = id
-	}
-	return m
-}()
-
-// typeOf returns the type id of an event payload.
-func typeOf(msg proto.Message) (string, error) {
-	id, ok := typeIDs[msg.ProtoReflect().Descriptor().FullName()]
-	if !ok {
-		return "", fmt.Errorf("iam: %s is not an IAM event", msg.ProtoReflect().Descriptor().FullName())
-	}
-	return id, nil
-}
-
-// decode parses the payload of an event of type typ.
-func decode(typ string, data []byte) (proto.Message, error) {
-	t, ok := eventTypes[typ]
-	if !ok {
-		return nil, fmt.Errorf("unknown IAM event type %q", typ)
-	}
-	msg := t.ProtoReflect().New().Interface()
-	if err := proto.Unmarshal(data, msg); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", typ, err)
-	}
-	return msg, nil
-}
+})
 
 // Stream names. Users, groups and roles are keyed by name, so the event
 // store itself keeps names unique (a create expects an empty stream).

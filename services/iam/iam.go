@@ -284,7 +284,7 @@ func (s *Service) record(ctx context.Context, actor string, msgs []proto.Message
 	meta := eventstore.Metadata{Actor: actor, RequestID: apiauth.RequestID(ctx), Time: s.now().UTC()}
 	out := make([]eventstore.Event, len(msgs))
 	for i, m := range msgs {
-		typ, err := typeOf(m)
+		typ, err := registry.TypeOf(m)
 		if err != nil {
 			return nil, err
 		}

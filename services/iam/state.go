@@ -90,7 +90,7 @@ func (st *state) apply(e eventstore.Event) error {
 		return nil
 	}
 	st.versions[e.Stream] = e.Position
-	msg, err := decode(e.Type, e.Data)
+	msg, err := registry.Decode(e.Type, e.Data)
 	if err != nil {
 		return err
 	}

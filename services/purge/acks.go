@@ -73,7 +73,7 @@ func (s *Service) flushAcks(ctx context.Context) {
 		acks := byPurge[id]
 		first := acks[0]
 		msg, actor := acknowledged(id, acks)
-		data, err := encode(TypePurgeAcknowledged, msg)
+		typ, data, err := registry.Encode(msg)
 		if err != nil {
 			s.log.Error("purge: encode acks", "purge", id, "err", err)
 			continue
@@ -82,7 +82,7 @@ func (s *Service) flushAcks(ctx context.Context) {
 			// A node acknowledges a purge once, so its first node names the
 			// batch: a retried append stores it once.
 			ID:       "ack_" + id + "_" + first.GetNodeId(),
-			Type:     TypePurgeAcknowledged,
+			Type:     typ,
 			Data:     data,
 			Metadata: eventstore.Metadata{Actor: actor, Time: first.GetAckedAt().AsTime()},
 		}

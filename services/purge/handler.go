@@ -97,12 +97,12 @@ func (s *Service) Create(ctx context.Context, req *purgev1.CreatePurgeRequest) (
 	now := s.opts.Now().UTC()
 	msg := requested(id, req, parts, online, now)
 	cmd := msg.GetCommand()
-	data, err := encode(TypePurgeRequested, msg)
+	typ, data, err := registry.Encode(msg)
 	if err != nil {
 		return nil, err
 	}
 	stored, err := s.opts.Store.Append(ctx, streamOf(id), 0, eventstore.Event{
-		ID: "req_" + id, Type: TypePurgeRequested, Data: data,
+		ID: "req_" + id, Type: typ, Data: data,
 		Metadata: eventstore.Metadata{Actor: apiauth.Actor(ctx), RequestID: apiauth.RequestID(ctx), Time: now},
 	})
 	if err != nil {

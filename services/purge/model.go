@@ -40,7 +40,7 @@ func newModel() *model {
 
 // handle folds one event of the global log.
 func (m *model) handle(e eventstore.Event) error {
-	msg, err := decode(e.Type, e.Data)
+	msg, err := registry.Fold(e.Type, e.Data)
 	if err != nil {
 		return err
 	}

@@ -87,7 +87,7 @@ func TestModelFoldsBatchedAcks(t *testing.T) {
 	m := newModel()
 	fold := func(pos uint64, typ string, msg proto.Message) {
 		t.Helper()
-		data, err := encode(typ, msg)
+		_, data, err := registry.Encode(msg)
 		if err != nil {
 			t.Fatal(err)
 		}

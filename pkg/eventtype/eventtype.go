@@ -1,0 +1,91 @@
+// Package eventtype maps a service's stable event type ids to their protobuf
+// payloads and back: the one encode/decode every service's events.go uses.
+package eventtype
+
+import (
+	"fmt"
+	"iter"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// Registry is one service's table of type id <-> payload message.
+type Registry struct {
+	area  string
+	types map[string]protoreflect.MessageType
+	ids   map[protoreflect.FullName]string
+}
+
+// New builds the registry of area's events (area names them in errors). A
+// message registered under two ids is a programming error and panics.
+func New(area string, types map[string]proto.Message) *Registry {
+	r := &Registry{area: area, types: map[string]protoreflect.MessageType{}, ids: map[protoreflect.FullName]string{}}
+	for id, msg := range types {
+		name := msg.ProtoReflect().Descriptor().FullName()
+		if _, dup := r.ids[name]; dup {
+			panic("eventtype: " + area + ": message registered twice: " + string(name))
+		}
+		r.types[id], r.ids[name] = msg.ProtoReflect().Type(), id
+	}
+	return r
+}
+
+// Has reports whether typeID is one of the registry's events.
+func (r *Registry) Has(typeID string) bool {
+	_, ok := r.types[typeID]
+	return ok
+}
+
+// All yields every type id with the full name of its payload message.
+func (r *Registry) All() iter.Seq2[string, protoreflect.FullName] {
+	return func(yield func(string, protoreflect.FullName) bool) {
+		for id, t := range r.types {
+			if !yield(id, t.Descriptor().FullName()) {
+				return
+			}
+		}
+	}
+}
+
+// TypeOf returns the stable type id of an event payload.
+func (r *Registry) TypeOf(msg proto.Message) (string, error) {
+	id, ok := r.ids[msg.ProtoReflect().Descriptor().FullName()]
+	if !ok {
+		return "", fmt.Errorf("%s is not a %s event", msg.ProtoReflect().Descriptor().FullName(), r.area)
+	}
+	return id, nil
+}
+
+// Encode returns the type id and deterministic protobuf bytes of a payload.
+func (r *Registry) Encode(msg proto.Message) (typeID string, data []byte, err error) {
+	if typeID, err = r.TypeOf(msg); err != nil {
+		return "", nil, err
+	}
+	if data, err = (proto.MarshalOptions{Deterministic: true}).Marshal(msg); err != nil {
+		return "", nil, fmt.Errorf("encode %s: %w", typeID, err)
+	}
+	return typeID, data, nil
+}
+
+// Decode parses the payload of an event of type typeID.
+func (r *Registry) Decode(typeID string, data []byte) (proto.Message, error) {
+	t, ok := r.types[typeID]
+	if !ok {
+		return nil, fmt.Errorf("unknown %s event type %q", r.area, typeID)
+	}
+	msg := t.New().Interface()
+	if err := proto.Unmarshal(data, msg); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", typeID, err)
+	}
+	return msg, nil
+}
+
+// Fold is Decode for a reader of the whole log: another area's event
+// decodes to nil, nil.
+func (r *Registry) Fold(typeID string, data []byte) (proto.Message, error) {
+	if !r.Has(typeID) {
+		return nil, nil
+	}
+	return r.Decode(typeID, data)
+}
