@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strconv"
 	"testing"
 	"time"
 
@@ -104,5 +103,3 @@ func code(err error) string {
 	}
 	return "transport: " + err.Error()
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

@@ -122,9 +122,6 @@ func New(opts Options) (*Server, error) {
 	return &Server{opts: opts, log: opts.Logger, health: health, handler: handler}, nil
 }
 
-// Handler is the server's routing handler (for tests and embedding).
-func (s *Server) Handler() http.Handler { return s.handler }
-
 // Start listens on Addr and serves in the background. A server is started once.
 func (s *Server) Start() error {
 	s.mu.Lock()

@@ -47,21 +47,6 @@ var appKind = release.Kind[*configv1.App]{Name: "app", Promote: "strata release 
 // NewApp returns an empty aggregate for id, ready for Create or rehydration.
 func NewApp(id string) *App { return &App{id: id} }
 
-// RehydrateApp folds the app's stored events (oldest first) into its state.
-func RehydrateApp(id string, events []Recorded) *App {
-	a := NewApp(id)
-	for _, e := range events {
-		a.Apply(e.Position, e.Msg)
-	}
-	return a
-}
-
-// Recorded is a decoded event with its log position.
-type Recorded struct {
-	Position uint64
-	Msg      proto.Message
-}
-
 // ID returns the app id.
 func (a *App) ID() string { return a.id }
 

@@ -364,3 +364,18 @@ func TestDeletedOnStagingIsNotGone(t *testing.T) {
 		t.Fatal("not gone after the deletion was promoted")
 	}
 }
+
+// RehydrateApp folds the app's stored events (oldest first) into its state.
+func RehydrateApp(id string, events []Recorded) *App {
+	a := NewApp(id)
+	for _, e := range events {
+		a.Apply(e.Position, e.Msg)
+	}
+	return a
+}
+
+// Recorded is a decoded event with its log position.
+type Recorded struct {
+	Position uint64
+	Msg      proto.Message
+}

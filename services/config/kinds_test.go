@@ -2,7 +2,6 @@ package config
 
 import (
 	"encoding/json"
-	"slices"
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protojson"
@@ -41,10 +40,6 @@ func deletesOf(d *syncv1.Delta, kind string) []string {
 		}
 	}
 	return out
-}
-
-func hasKind(rs []*syncv1.Resource, kind string) bool {
-	return slices.ContainsFunc(rs, func(r *syncv1.Resource) bool { return r.Kind == kind })
 }
 
 // readableDelta is d as JSON with each upsert's payload decoded (golden

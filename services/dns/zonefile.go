@@ -278,11 +278,6 @@ func ExportZoneFile(z *dnsv1.Zone) string {
 	return b.String()
 }
 
-// zoneOf is the zone named origin with imported content.
-func zoneOf(origin string, im *Imported) *dnsv1.Zone {
-	return &dnsv1.Zone{Name: origin, Soa: im.Soa, Nameservers: im.Nameservers, Records: im.Records}
-}
-
 // typeAndData finds the record type and the data after it in the fields of a
 // line that did not parse; the owner (the first field, unless the line
 // starts with blanks) is skipped, since names like "mx" are types too.

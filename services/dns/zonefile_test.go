@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
 	"github.com/strata-edge/strata/pkg/apierr"
 )
 
@@ -99,4 +100,9 @@ func FuzzParseZoneFile(f *testing.F) {
 			t.Fatalf("export of accepted zone rejected: %v\n%s", err, ExportZoneFile(zoneOf("example.com.", z)))
 		}
 	})
+}
+
+// zoneOf is the zone named origin with imported content.
+func zoneOf(origin string, im *Imported) *dnsv1.Zone {
+	return &dnsv1.Zone{Name: origin, Soa: im.Soa, Nameservers: im.Nameservers, Records: im.Records}
 }
