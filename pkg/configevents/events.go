@@ -81,4 +81,5 @@ var (
 	IsConfigEvent = registry.Has
 	Encode        = registry.Encode
 	Decode        = registry.Decode
+	Events        = registry.Events
 )

@@ -8,6 +8,10 @@ import (
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/strata-edge/strata/pkg/apierr"
+	"github.com/strata-edge/strata/pkg/eventstore"
+	"github.com/strata-edge/strata/pkg/ids"
 )
 
 // Registry is one service's table of type id <-> payload message.
@@ -66,6 +70,23 @@ func (r *Registry) Encode(msg proto.Message) (typeID string, data []byte, err er
 		return "", nil, fmt.Errorf("encode %s: %w", typeID, err)
 	}
 	return typeID, data, nil
+}
+
+// Events encodes msgs as store events with meta and new "evt_" ids; a
+// payload over the store's size limit is refused naming its largest field.
+func (r *Registry) Events(meta eventstore.Metadata, msgs ...proto.Message) ([]eventstore.Event, error) {
+	out := make([]eventstore.Event, len(msgs))
+	for i, m := range msgs {
+		typ, data, err := r.Encode(m)
+		if err == nil {
+			err = apierr.CheckEventSize(m, data)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[i] = eventstore.Event{ID: ids.New("evt_"), Type: typ, Data: data, Metadata: meta}
+	}
+	return out, nil
 }
 
 // Decode parses the payload of an event of type typeID.

@@ -7,6 +7,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	ev "github.com/strata-edge/strata/gen/strata/events/purge/v1"
+	"github.com/strata-edge/strata/pkg/apierr"
+	"github.com/strata-edge/strata/pkg/eventstore"
 )
 
 func TestRoundTripAndRefusals(t *testing.T) {
@@ -40,4 +42,22 @@ func TestDuplicateMessagePanics(t *testing.T) {
 		}
 	}()
 	New("x", map[string]proto.Message{"a": (*ev.PurgeRequested)(nil), "b": (*ev.PurgeRequested)(nil)})
+}
+
+func TestEventsCarryTypeMetadataAndSizeLimit(t *testing.T) {
+	r := New("purge", map[string]proto.Message{"purge.purge.requested": (*ev.PurgeRequested)(nil)})
+	meta := eventstore.Metadata{Actor: "alice"}
+	evs, err := r.Events(meta, &ev.PurgeRequested{PurgeId: "a"}, &ev.PurgeRequested{PurgeId: "b"})
+	if err != nil || len(evs) != 2 || evs[0].ID == evs[1].ID {
+		t.Fatalf("Events = %v, %v", evs, err)
+	}
+	for _, e := range evs {
+		if e.Type != "purge.purge.requested" || e.Metadata != meta || !strings.HasPrefix(e.ID, "evt_") {
+			t.Errorf("event %+v", e)
+		}
+	}
+	huge := &ev.PurgeRequested{PurgeId: strings.Repeat("x", eventstore.MaxDataLen)}
+	if _, err := r.Events(meta, huge); !apierr.IsKind(err, apierr.KindInvalid) || !strings.Contains(err.Error(), "purge_id") {
+		t.Errorf("oversized payload: %v", err)
+	}
 }

@@ -171,16 +171,9 @@ func (s *Service) appendAndWait(ctx context.Context, id string, expected uint64,
 // the read model folded them; what names the object in a conflict.
 func (s *Service) appendStream(ctx context.Context, stream, what string, expected uint64, msgs ...proto.Message) (uint64, error) {
 	meta := eventstore.Metadata{Actor: apiauth.Actor(ctx), RequestID: apiauth.RequestID(ctx), Time: s.now().UTC()}
-	events := make([]eventstore.Event, len(msgs))
-	for i, m := range msgs {
-		typ, data, err := registry.Encode(m)
-		if err == nil {
-			err = apierr.CheckEventSize(m, data)
-		}
-		if err != nil {
-			return 0, err
-		}
-		events[i] = eventstore.Event{ID: ids.New("evt_"), Type: typ, Data: data, Metadata: meta}
+	events, err := registry.Events(meta, msgs...)
+	if err != nil {
+		return 0, err
 	}
 	stored, err := s.store.Append(ctx, stream, expected, events...)
 	if errors.Is(err, eventstore.ErrConflict) {

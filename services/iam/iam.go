@@ -25,10 +25,8 @@ import (
 
 	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
 	"github.com/strata-edge/strata/pkg/apiauth"
-	"github.com/strata-edge/strata/pkg/apierr"
 	"github.com/strata-edge/strata/pkg/authz"
 	"github.com/strata-edge/strata/pkg/eventstore"
-	"github.com/strata-edge/strata/pkg/ids"
 )
 
 // Options configure a Service.
@@ -264,7 +262,7 @@ func (s *Service) exec(ctx context.Context, actor string, decide func(st *state)
 		if err != nil || len(c.events) == 0 {
 			return err
 		}
-		evs, err := s.record(ctx, actor, c.events)
+		evs, err := registry.Events(eventstore.Metadata{Actor: actor, RequestID: apiauth.RequestID(ctx), Time: s.now().UTC()}, c.events...)
 		if err != nil {
 			return err
 		}
@@ -277,27 +275,6 @@ func (s *Service) exec(ctx context.Context, actor string, decide func(st *state)
 		}
 		return s.proj.WaitFor(ctx, stored[len(stored)-1].Position)
 	}
-}
-
-// record turns payloads into store events with the caller's metadata.
-func (s *Service) record(ctx context.Context, actor string, msgs []proto.Message) ([]eventstore.Event, error) {
-	meta := eventstore.Metadata{Actor: actor, RequestID: apiauth.RequestID(ctx), Time: s.now().UTC()}
-	out := make([]eventstore.Event, len(msgs))
-	for i, m := range msgs {
-		typ, err := registry.TypeOf(m)
-		if err != nil {
-			return nil, err
-		}
-		data, err := proto.Marshal(m)
-		if err != nil {
-			return nil, fmt.Errorf("encode %s: %w", typ, err)
-		}
-		if err := apierr.CheckEventSize(m, data); err != nil {
-			return nil, err
-		}
-		out[i] = eventstore.Event{ID: ids.New(prefixEvent), Type: typ, Data: data, Metadata: meta}
-	}
-	return out, nil
 }
 
 // Grants implements authz.Policy: the grants of the caller's user and of its

@@ -33,5 +33,4 @@ func joinTokenStream(id string) string { return "jointoken." + id }
 const (
 	prefixNode      = "node_"
 	prefixJoinToken = "jtok_"
-	prefixEvent     = "evt_"
 )

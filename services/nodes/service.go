@@ -22,8 +22,8 @@ import (
 
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
 	ev "github.com/strata-edge/strata/gen/strata/events/config/v1"
+	"github.com/strata-edge/strata/pkg/configevents"
 	"github.com/strata-edge/strata/pkg/eventstore"
-	"github.com/strata-edge/strata/pkg/ids"
 	"github.com/strata-edge/strata/pkg/keywrap"
 	"github.com/strata-edge/strata/pkg/natsauth"
 )
@@ -218,20 +218,11 @@ func (s *Service) catchUp(ctx context.Context) error {
 // appendEvent records one event and waits until the read model folded it, so
 // the caller's next request sees its own write.
 func (s *Service) appendEvent(ctx context.Context, stream string, expected uint64, typeID string, payload proto.Message, actor string) error {
-	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(payload)
+	evs, err := configevents.Events(eventstore.Metadata{Actor: actor, RequestID: requestID(ctx), Time: s.opts.Now().UTC()}, payload)
 	if err != nil {
-		return fmt.Errorf("encode %s: %w", typeID, err)
+		return err
 	}
-	out, err := s.opts.Store.Append(ctx, stream, expected, eventstore.Event{
-		ID:   ids.New(prefixEvent),
-		Type: typeID,
-		Data: data,
-		Metadata: eventstore.Metadata{
-			Actor:     actor,
-			RequestID: requestID(ctx),
-			Time:      s.opts.Now().UTC(),
-		},
-	})
+	out, err := s.opts.Store.Append(ctx, stream, expected, evs...)
 	if err != nil {
 		return fmt.Errorf("append %s to %s: %w", typeID, stream, err)
 	}
