@@ -18,11 +18,7 @@ import (
 func givenModel(t *testing.T, events ...proto.Message) *model {
 	m := newModel()
 	aggtest.Given(aggtest.Func(func(pos uint64, msg proto.Message) {
-		typ := TypePurgeRequested
-		if _, ok := msg.(*ev.PurgeAcknowledged); ok {
-			typ = TypePurgeAcknowledged
-		}
-		data, err := encode(typ, msg)
+		typ, data, err := registry.Encode(msg)
 		if err == nil {
 			err = m.handle(eventstore.Event{Position: pos, Type: typ, Data: data})
 		}
