@@ -178,7 +178,7 @@ func BenchmarkRebuildFromJetStream(b *testing.B) {
 				x.Settings.PartitionIds = []string{pid}
 			}
 		}
-		events, err := svc.record(ctx, msgs)
+		events, err := configevents.Events(eventstore.Metadata{}, msgs...)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -30,7 +30,6 @@ import (
 	"github.com/strata-edge/strata/pkg/background"
 	"github.com/strata-edge/strata/pkg/configevents"
 	"github.com/strata-edge/strata/pkg/eventstore"
-	"github.com/strata-edge/strata/pkg/ids"
 	"github.com/strata-edge/strata/pkg/release"
 	"github.com/strata-edge/strata/services/edgesync"
 )
@@ -170,31 +169,10 @@ func (s *Service) catchUp(ctx context.Context) error {
 	return s.proj.CatchUp(ctx, s.store)
 }
 
-// record turns event payloads into store events with the caller's metadata.
-func (s *Service) record(ctx context.Context, msgs []proto.Message) ([]eventstore.Event, error) {
-	meta := eventstore.Metadata{
-		Actor:     apiauth.Actor(ctx),
-		RequestID: apiauth.RequestID(ctx),
-		Time:      s.now().UTC(),
-	}
-	out := make([]eventstore.Event, len(msgs))
-	for i, m := range msgs {
-		typ, data, err := configevents.Encode(m)
-		if err == nil {
-			err = apierr.CheckEventSize(m, data)
-		}
-		if err != nil {
-			return nil, err
-		}
-		out[i] = eventstore.Event{ID: ids.New(prefixEvent), Type: typ, Data: data, Metadata: meta}
-	}
-	return out, nil
-}
-
 // appendAndWait appends msgs to stream and waits until the read model has
 // applied them; it returns the position of the last one.
 func (s *Service) appendAndWait(ctx context.Context, stream string, expected uint64, msgs []proto.Message) (uint64, error) {
-	events, err := s.record(ctx, msgs)
+	events, err := configevents.Events(eventstore.Metadata{Actor: apiauth.Actor(ctx), RequestID: apiauth.RequestID(ctx), Time: s.now().UTC()}, msgs...)
 	if err != nil {
 		return 0, err
 	}

@@ -32,8 +32,7 @@ import (
 )
 
 const (
-	prefixZone  = "zone_"
-	prefixEvent = "evt_"
+	prefixZone = "zone_"
 	// DefaultPartition is used when a zone names no partition.
 	DefaultPartition = "default"
 )
@@ -276,16 +275,9 @@ func (s *Service) catchUp(ctx context.Context) error {
 
 func (s *Service) appendAndWait(ctx context.Context, stream string, expected uint64, msgs []proto.Message) (uint64, error) {
 	meta := eventstore.Metadata{Actor: apiauth.Actor(ctx), RequestID: apiauth.RequestID(ctx), Time: s.now().UTC()}
-	events := make([]eventstore.Event, len(msgs))
-	for i, m := range msgs {
-		typ, data, err := Encode(m)
-		if err == nil {
-			err = apierr.CheckEventSize(m, data)
-		}
-		if err != nil {
-			return 0, err
-		}
-		events[i] = eventstore.Event{ID: ids.New(prefixEvent), Type: typ, Data: data, Metadata: meta}
+	events, err := registry.Events(meta, msgs...)
+	if err != nil {
+		return 0, err
 	}
 	stored, err := s.store.Append(ctx, stream, expected, events...)
 	if err != nil {
