@@ -56,13 +56,11 @@ func newAppObjectDeleteCmd[R interface {
 		Short: short,
 		Args:  args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (R, error) {
+			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (R, error) {
 				return del(ctx, c, app, name, ev.Get(cmd))
+			}, func(w io.Writer, res R) error {
+				return clientx.Line(w, "deleted %s %s (app version %d)", kind, name, res.GetVersion())
 			})
-			if err != nil {
-				return err
-			}
-			return g.emitf(res, "deleted %s %s (app version %d)", kind, name, res.GetVersion())
 		},
 	}
 	cmd.Flags().StringVar(&app, "app", "", "app id or name (required)")
@@ -169,13 +167,11 @@ func newAppCreateCmd(g *globals) *cobra.Command {
 				Partitions: f.partitions, Labels: labels,
 				HttpsRedirect: f.httpsRedirect, Hsts: f.hsts(cmd.Flags(), nil),
 			}
-			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.CreateAppResponse, error) {
+			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.CreateAppResponse, error) {
 				return c.CreateApp(ctx, req)
+			}, func(w io.Writer, res *configv1.CreateAppResponse) error {
+				return clientx.Line(w, "%s", res.GetApp().GetId())
 			})
-			if err != nil {
-				return err
-			}
-			return g.emitf(res, "%s", res.GetApp().GetId())
 		},
 	}
 	f.register(cmd.Flags())
@@ -189,13 +185,9 @@ func newAppListCmd(g *globals) *cobra.Command {
 		Short: "List apps with the releases stable and staging nodes run, and pending changes",
 		Args:  args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.ListAppsResponse, error) {
+			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.ListAppsResponse, error) {
 				return c.ListApps(ctx, &configv1.ListAppsRequest{})
-			})
-			if err != nil {
-				return err
-			}
-			return g.emit(res, func(w io.Writer) error {
+			}, func(w io.Writer, res *configv1.ListAppsResponse) error {
 				rows := [][]string{{"ID", "NAME", "DOMAINS", "STABLE", "STAGING", "PENDING", "VERSION"}}
 				for _, a := range res.GetApps() {
 					if a.GetDeleted() {
@@ -229,13 +221,9 @@ func newAppGetCmd(g *globals) *cobra.Command {
 		Long:  "Show an app's working copy. With -o json the response also holds the released content (\"released\").",
 		Args:  args("APP"),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.GetAppResponse, error) {
+			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.GetAppResponse, error) {
 				return getApp(ctx, c, a[0])
-			})
-			if err != nil {
-				return err
-			}
-			return g.emit(res, func(w io.Writer) error { return describeApp(w, res) })
+			}, func(w io.Writer, res *configv1.GetAppResponse) error { return describeApp(w, res) })
 		},
 	}
 }
@@ -269,7 +257,7 @@ func newAppUpdateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.UpdateAppResponse, error) {
+			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.UpdateAppResponse, error) {
 				cur, err := getApp(ctx, c, a[0])
 				if err != nil {
 					return nil, err
@@ -303,11 +291,9 @@ func newAppUpdateCmd(g *globals) *cobra.Command {
 					req.Labels = labels
 				}
 				return c.UpdateApp(ctx, req)
+			}, func(w io.Writer, res *configv1.UpdateAppResponse) error {
+				return clientx.Line(w, "updated app %s (version %d)", res.GetApp().GetId(), res.GetVersion())
 			})
-			if err != nil {
-				return err
-			}
-			return g.emitf(res, "updated app %s (version %d)", res.GetApp().GetId(), res.GetVersion())
 		},
 	}
 	f.register(cmd.Flags())
@@ -322,13 +308,11 @@ func newAppDeleteCmd(g *globals) *cobra.Command {
 		Short: "Delete an app (takes effect with the next release)",
 		Args:  args("APP"),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.DeleteAppResponse, error) {
+			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.DeleteAppResponse, error) {
 				return c.DeleteApp(ctx, &configv1.DeleteAppRequest{AppId: a[0], ExpectedVersion: ev.Get(cmd)})
+			}, func(w io.Writer, res *configv1.DeleteAppResponse) error {
+				return clientx.Line(w, "deleted app %s (version %d)", a[0], res.GetVersion())
 			})
-			if err != nil {
-				return err
-			}
-			return g.emitf(res, "deleted app %s (version %d)", a[0], res.GetVersion())
 		},
 	}
 	ev.Register(cmd.Flags(), "app")
@@ -341,13 +325,9 @@ func newAppDiffCmd(g *globals) *cobra.Command {
 		Short: "Show what the next release would change, and the pending changes",
 		Args:  args("APP"),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.DiffAppResponse, error) {
+			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.DiffAppResponse, error) {
 				return c.DiffApp(ctx, &configv1.DiffAppRequest{AppId: a[0]})
-			})
-			if err != nil {
-				return err
-			}
-			return g.emit(res, func(w io.Writer) error {
+			}, func(w io.Writer, res *configv1.DiffAppResponse) error {
 				if len(res.GetChanges()) == 0 && strings.TrimSpace(res.GetText()) == "" {
 					_, err := fmt.Fprintln(w, "no pending changes")
 					return err

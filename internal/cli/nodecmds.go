@@ -26,13 +26,9 @@ func nodeRegisterCmd(g *globals) *cobra.Command {
 		Short: "Register a node without a key (prefer join tokens: strata node token create)",
 		Args:  args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.RegisterNodeResponse, error) {
+			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.RegisterNodeResponse, error) {
 				return c.RegisterNode(ctx, &configv1.RegisterNodeRequest{Name: regName, Cluster: regCluster, Staging: regStaging})
-			})
-			if err != nil {
-				return err
-			}
-			return g.emit(res, func(w io.Writer) error {
+			}, func(w io.Writer, res *configv1.RegisterNodeResponse) error {
 				_, err := fmt.Fprintln(w, res.GetNode().GetId())
 				return err
 			})
@@ -55,13 +51,9 @@ func nodeStagingCmd(g *globals) *cobra.Command {
 			if on == off {
 				return usagef("give exactly one of --on or --off")
 			}
-			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.SetNodeStagingResponse, error) {
+			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.SetNodeStagingResponse, error) {
 				return c.SetNodeStaging(ctx, &configv1.SetNodeStagingRequest{NodeId: a[0], Staging: on})
-			})
-			if err != nil {
-				return err
-			}
-			return g.emit(res, func(w io.Writer) error {
+			}, func(w io.Writer, res *configv1.SetNodeStagingResponse) error {
 				_, err := fmt.Fprintf(w, "node %s staging: %s\n", res.GetNode().GetId(), yesNo(res.GetNode().GetStaging()))
 				return err
 			})
@@ -78,13 +70,9 @@ func nodeRemoveCmd(g *globals) *cobra.Command {
 		Short: "Remove a node (its NATS credentials are revoked at once)",
 		Args:  args("NODE_ID"),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.RemoveNodeResponse, error) {
+			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.RemoveNodeResponse, error) {
 				return c.RemoveNode(ctx, &configv1.RemoveNodeRequest{NodeId: a[0]})
-			})
-			if err != nil {
-				return err
-			}
-			return g.emit(res, func(w io.Writer) error {
+			}, func(w io.Writer, res *configv1.RemoveNodeResponse) error {
 				_, err := fmt.Fprintf(w, "removed node %s\n", a[0])
 				return err
 			})
@@ -98,13 +86,9 @@ func nodeApproveCmd(g *globals) *cobra.Command {
 		Short: "Approve a node that joined with a token needing approval",
 		Args:  args("NODE_ID"),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			res, err := callNodes(cmd, g, func(ctx context.Context, c configv1connect.NodeServiceClient) (*configv1.ApproveNodeResponse, error) {
+			return showNodes(cmd, g, func(ctx context.Context, c configv1connect.NodeServiceClient) (*configv1.ApproveNodeResponse, error) {
 				return c.ApproveNode(ctx, &configv1.ApproveNodeRequest{NodeId: a[0]})
-			})
-			if err != nil {
-				return err
-			}
-			return g.emit(res, func(w io.Writer) error {
+			}, func(w io.Writer, res *configv1.ApproveNodeResponse) error {
 				_, err := fmt.Fprintf(w, "approved node %s (%s)\n", res.GetNode().GetId(), res.GetNode().GetName())
 				return err
 			})
@@ -123,13 +107,9 @@ func nodeDisableCmd(g *globals, disable bool) *cobra.Command {
 		Short: short,
 		Args:  args("NODE_ID"),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			res, err := callNodes(cmd, g, func(ctx context.Context, c configv1connect.NodeServiceClient) (*configv1.SetNodeDisabledResponse, error) {
+			return showNodes(cmd, g, func(ctx context.Context, c configv1connect.NodeServiceClient) (*configv1.SetNodeDisabledResponse, error) {
 				return c.SetNodeDisabled(ctx, &configv1.SetNodeDisabledRequest{NodeId: a[0], Disabled: disable})
-			})
-			if err != nil {
-				return err
-			}
-			return g.emit(res, func(w io.Writer) error {
+			}, func(w io.Writer, res *configv1.SetNodeDisabledResponse) error {
 				_, err := fmt.Fprintf(w, "node %s disabled: %s\n", res.GetNode().GetId(), yesNo(res.GetNode().GetDisabled()))
 				return err
 			})
@@ -155,14 +135,10 @@ a --staging token receive staging releases. --ttl is at most 30 days (720h, 30d)
 			if err != nil {
 				return usageError{err}
 			}
-			res, err := callNodes(cmd, g, func(ctx context.Context, c configv1connect.NodeServiceClient) (*configv1.CreateJoinTokenResponse, error) {
+			return showNodes(cmd, g, func(ctx context.Context, c configv1connect.NodeServiceClient) (*configv1.CreateJoinTokenResponse, error) {
 				return c.CreateJoinToken(ctx, &configv1.CreateJoinTokenRequest{Cluster: cluster, TtlSeconds: secs,
 					AutoApprove: autoApprove, Staging: staging, Description: description})
-			})
-			if err != nil {
-				return err
-			}
-			return g.emit(res, func(w io.Writer) error {
+			}, func(w io.Writer, res *configv1.CreateJoinTokenResponse) error {
 				_, err := fmt.Fprintln(w, res.GetToken())
 				return err
 			})
@@ -180,13 +156,9 @@ a --staging token receive staging releases. --ttl is at most 30 days (720h, 30d)
 		Short: "List join tokens (without secrets)",
 		Args:  args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := callNodes(cmd, g, func(ctx context.Context, c configv1connect.NodeServiceClient) (*configv1.ListJoinTokensResponse, error) {
+			return showNodes(cmd, g, func(ctx context.Context, c configv1connect.NodeServiceClient) (*configv1.ListJoinTokensResponse, error) {
 				return c.ListJoinTokens(ctx, &configv1.ListJoinTokensRequest{})
-			})
-			if err != nil {
-				return err
-			}
-			return g.emit(res, func(w io.Writer) error {
+			}, func(w io.Writer, res *configv1.ListJoinTokensResponse) error {
 				now := time.Now()
 				names := clusterNames(cmd, g)
 				rows := [][]string{{"ID", "CLUSTER", "AUTO-APPROVE", "STAGING", "EXPIRES", "STATE", "DESCRIPTION"}}
@@ -211,13 +183,9 @@ a --staging token receive staging releases. --ttl is at most 30 days (720h, 30d)
 		Short: "Revoke a join token (nodes that joined with it keep working)",
 		Args:  args("TOKEN_ID"),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			res, err := callNodes(cmd, g, func(ctx context.Context, c configv1connect.NodeServiceClient) (*configv1.RevokeJoinTokenResponse, error) {
+			return showNodes(cmd, g, func(ctx context.Context, c configv1connect.NodeServiceClient) (*configv1.RevokeJoinTokenResponse, error) {
 				return c.RevokeJoinToken(ctx, &configv1.RevokeJoinTokenRequest{TokenId: a[0]})
-			})
-			if err != nil {
-				return err
-			}
-			return g.emit(res, func(w io.Writer) error {
+			}, func(w io.Writer, res *configv1.RevokeJoinTokenResponse) error {
 				_, err := fmt.Fprintf(w, "revoked join token %s\n", a[0])
 				return err
 			})

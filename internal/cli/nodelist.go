@@ -32,13 +32,9 @@ A node is in sync when it is online and runs the newest version. A summary per
 cluster follows: nodes in sync out of all.`,
 		Args: args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.ListNodesResponse, error) {
+			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.ListNodesResponse, error) {
 				return c.ListNodes(ctx, &configv1.ListNodesRequest{Cluster: cluster})
-			})
-			if err != nil {
-				return err
-			}
-			return g.emit(res, func(w io.Writer) error {
+			}, func(w io.Writer, res *configv1.ListNodesResponse) error {
 				names := clusterNames(cmd, g)
 				return printNodes(w, res.GetNodes(), names, time.Now())
 			})

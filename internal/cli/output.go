@@ -25,11 +25,6 @@ func (g *globals) emit(msg proto.Message, text func(w io.Writer) error) error {
 	return clientx.Emit(g, msg, text)
 }
 
-// emitf prints msg as protojson with -o json, or one line of text.
-func (g *globals) emitf(msg proto.Message, format string, a ...any) error {
-	return clientx.Emitf(g, msg, format, a...)
-}
-
 // Short names here for the formatters shared with the command packages.
 func table(w io.Writer, rows [][]string) error { return clientx.Table(w, rows) }
 func yesNo(b bool) string                      { return clientx.YesNo(b) }

@@ -66,13 +66,11 @@ func newReleaseRevertObjectCmd(g *globals) *cobra.Command {
 			if kind != "rule" && kind != "upstream" {
 				return usagef("--kind: %q is not an object kind; use rule or upstream", kind)
 			}
-			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.RevertObjectResponse, error) {
+			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.RevertObjectResponse, error) {
 				return c.RevertObject(ctx, &configv1.RevertObjectRequest{AppId: app, ExpectedVersion: ev.Get(cmd), Kind: kind, Object: name, ToRelease: to, Note: note})
+			}, func(w io.Writer, res *configv1.RevertObjectResponse) error {
+				return clientx.Line(w, "%d", res.GetRelease().GetNumber())
 			})
-			if err != nil {
-				return err
-			}
-			return g.emitf(res, "%d", res.GetRelease().GetNumber())
 		},
 	}
 	cmd.Flags().StringVar(&app, "app", "", "app id or name (required)")
@@ -96,13 +94,9 @@ func newSnapshotCmd(g *globals) *cobra.Command {
 		Short: "Show the current snapshot of a partition",
 		Args:  args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.GetSnapshotResponse, error) {
+			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.GetSnapshotResponse, error) {
 				return c.GetSnapshot(ctx, &configv1.GetSnapshotRequest{Partition: partition, Staging: staging})
-			})
-			if err != nil {
-				return err
-			}
-			return g.emit(res, func(w io.Writer) error {
+			}, func(w io.Writer, res *configv1.GetSnapshotResponse) error {
 				fmt.Fprintf(w, "version %d, %d app(s), consistent: %s\n", res.GetVersion(), res.GetApps(), yesNo(res.GetConsistent()))
 				if res.GetJson() == "" {
 					return nil

@@ -15,6 +15,7 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/strata-edge/strata/gen/strata/cert/v1/certv1connect"
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
@@ -249,10 +250,14 @@ func call[T any](cmd *cobra.Command, g *globals, fn func(context.Context, config
 	return clientx.Call(cmd.Context(), g, g.configClient, fn)
 }
 
-// callNodes runs fn with the NodeService client and a context bounded by
-// --timeout.
-func callNodes[T any](cmd *cobra.Command, g *globals, fn func(context.Context, configv1connect.NodeServiceClient) (T, error)) (T, error) {
-	return clientx.Call(cmd.Context(), g, g.nodesClient, fn)
+// show and showNodes make one call and print its answer (text for people,
+// or -o json).
+func show[T proto.Message](cmd *cobra.Command, g *globals, fn func(context.Context, configv1connect.ConfigServiceClient) (T, error), text func(io.Writer, T) error) error {
+	return clientx.Show(cmd.Context(), g, g.configClient, fn, text)
+}
+
+func showNodes[T proto.Message](cmd *cobra.Command, g *globals, fn func(context.Context, configv1connect.NodeServiceClient) (T, error), text func(io.Writer, T) error) error {
+	return clientx.Show(cmd.Context(), g, g.nodesClient, fn, text)
 }
 
 // usageError marks errors in how the command was called (shown with a hint to

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strconv"
@@ -199,7 +200,7 @@ func newRuleCreateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.CreateRuleResponse, error) {
+			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.CreateRuleResponse, error) {
 				ev := f.ev.Get(cmd)
 				if r.Name == "" {
 					cur, err := getApp(ctx, c, f.app)
@@ -214,11 +215,9 @@ func newRuleCreateCmd(g *globals) *cobra.Command {
 					req.Index = &f.index
 				}
 				return c.CreateRule(ctx, req)
+			}, func(w io.Writer, res *configv1.CreateRuleResponse) error {
+				return clientx.Line(w, "%s", res.GetRule().GetName())
 			})
-			if err != nil {
-				return err
-			}
-			return g.emitf(res, "%s", res.GetRule().GetName())
 		},
 	}
 	f.register(cmd.Flags(), true)
@@ -238,13 +237,11 @@ func newRuleUpdateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.UpdateRuleResponse, error) {
+			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.UpdateRuleResponse, error) {
 				return c.UpdateRule(ctx, &configv1.UpdateRuleRequest{AppId: f.app, ExpectedVersion: f.ev.Get(cmd), Rule: r})
+			}, func(w io.Writer, res *configv1.UpdateRuleResponse) error {
+				return clientx.Line(w, "updated rule %s (app version %d)", res.GetRule().GetName(), res.GetVersion())
 			})
-			if err != nil {
-				return err
-			}
-			return g.emitf(res, "updated rule %s (app version %d)", res.GetRule().GetName(), res.GetVersion())
 		},
 	}
 	f.register(cmd.Flags(), false)
@@ -262,13 +259,11 @@ func newRuleMoveCmd(g *globals) *cobra.Command {
 		Short: "Move a rule to another position (0 is evaluated first)",
 		Args:  args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.MoveRuleResponse, error) {
+			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.MoveRuleResponse, error) {
 				return c.MoveRule(ctx, &configv1.MoveRuleRequest{AppId: app, ExpectedVersion: ev.Get(cmd), Rule: name, Index: index})
+			}, func(w io.Writer, res *configv1.MoveRuleResponse) error {
+				return clientx.Line(w, "moved rule %s to %d (app version %d)", name, index, res.GetVersion())
 			})
-			if err != nil {
-				return err
-			}
-			return g.emitf(res, "moved rule %s to %d (app version %d)", name, index, res.GetVersion())
 		},
 	}
 	cmd.Flags().StringVar(&app, "app", "", "app id or name (required)")

@@ -23,13 +23,11 @@ func newPartitionCmd(g *globals) *cobra.Command {
 		Short: "Create a partition (prints its id)",
 		Args:  args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.CreatePartitionResponse, error) {
+			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.CreatePartitionResponse, error) {
 				return c.CreatePartition(ctx, &configv1.CreatePartitionRequest{Name: name})
+			}, func(w io.Writer, res *configv1.CreatePartitionResponse) error {
+				return clientx.Line(w, "%s", res.GetPartition().GetId())
 			})
-			if err != nil {
-				return err
-			}
-			return g.emitf(res, "%s", res.GetPartition().GetId())
 		},
 	}
 	create.Flags().StringVar(&name, "name", "", "partition name (required)")
@@ -40,13 +38,9 @@ func newPartitionCmd(g *globals) *cobra.Command {
 		Short: "List partitions",
 		Args:  args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.ListPartitionsResponse, error) {
+			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.ListPartitionsResponse, error) {
 				return c.ListPartitions(ctx, &configv1.ListPartitionsRequest{})
-			})
-			if err != nil {
-				return err
-			}
-			return g.emit(res, func(w io.Writer) error {
+			}, func(w io.Writer, res *configv1.ListPartitionsResponse) error {
 				rows := [][]string{{"ID", "NAME"}}
 				for _, p := range res.GetPartitions() {
 					rows = append(rows, []string{p.GetId(), p.GetName()})
@@ -61,13 +55,11 @@ func newPartitionCmd(g *globals) *cobra.Command {
 		Example: `  strata partition rename eu europe`,
 		Args:    args("PARTITION", "NEW-NAME"),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.UpdatePartitionResponse, error) {
+			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.UpdatePartitionResponse, error) {
 				return c.UpdatePartition(ctx, &configv1.UpdatePartitionRequest{Partition: a[0], Name: a[1]})
+			}, func(w io.Writer, res *configv1.UpdatePartitionResponse) error {
+				return clientx.Line(w, "renamed partition %s to %s", res.GetPartition().GetId(), res.GetPartition().GetName())
 			})
-			if err != nil {
-				return err
-			}
-			return g.emitf(res, "renamed partition %s to %s", res.GetPartition().GetId(), res.GetPartition().GetName())
 		},
 	}
 	del := &cobra.Command{
@@ -78,13 +70,11 @@ error names them (move apps and zones to another partition, or delete and
 release them, and delete the clusters first).`,
 		Args: args("PARTITION"),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.DeletePartitionResponse, error) {
+			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.DeletePartitionResponse, error) {
 				return c.DeletePartition(ctx, &configv1.DeletePartitionRequest{Partition: a[0]})
+			}, func(w io.Writer, res *configv1.DeletePartitionResponse) error {
+				return clientx.Line(w, "deleted partition %s", a[0])
 			})
-			if err != nil {
-				return err
-			}
-			return g.emitf(res, "deleted partition %s", a[0])
 		},
 	}
 	cmd.AddCommand(create, list, rename, del)
@@ -99,13 +89,11 @@ func newClusterCmd(g *globals) *cobra.Command {
 		Short: "Create a cluster (prints its id)",
 		Args:  args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.CreateClusterResponse, error) {
+			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.CreateClusterResponse, error) {
 				return c.CreateCluster(ctx, &configv1.CreateClusterRequest{Name: name, Partition: partition})
+			}, func(w io.Writer, res *configv1.CreateClusterResponse) error {
+				return clientx.Line(w, "%s", res.GetCluster().GetId())
 			})
-			if err != nil {
-				return err
-			}
-			return g.emitf(res, "%s", res.GetCluster().GetId())
 		},
 	}
 	create.Flags().StringVar(&name, "name", "", "cluster name (required)")
@@ -117,13 +105,9 @@ func newClusterCmd(g *globals) *cobra.Command {
 		Short: "List clusters",
 		Args:  args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.ListClustersResponse, error) {
+			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.ListClustersResponse, error) {
 				return c.ListClusters(ctx, &configv1.ListClustersRequest{})
-			})
-			if err != nil {
-				return err
-			}
-			return g.emit(res, func(w io.Writer) error {
+			}, func(w io.Writer, res *configv1.ListClustersResponse) error {
 				partitions := partitionNames(cmd, g)
 				clusters := map[string]string{}
 				for _, c := range res.GetClusters() {
@@ -152,13 +136,11 @@ func newClusterCmd(g *globals) *cobra.Command {
 		Example: `  strata cluster rename fra fra-1`,
 		Args:    args("CLUSTER", "NEW-NAME"),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.UpdateClusterResponse, error) {
+			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.UpdateClusterResponse, error) {
 				return c.UpdateCluster(ctx, &configv1.UpdateClusterRequest{Cluster: a[0], Name: proto.String(a[1])})
+			}, func(w io.Writer, res *configv1.UpdateClusterResponse) error {
+				return clientx.Line(w, "renamed cluster %s to %s", res.GetCluster().GetId(), res.GetCluster().GetName())
 			})
-			if err != nil {
-				return err
-			}
-			return g.emitf(res, "renamed cluster %s to %s", res.GetCluster().GetId(), res.GetCluster().GetName())
 		},
 	}
 	del := &cobra.Command{
@@ -168,13 +150,11 @@ func newClusterCmd(g *globals) *cobra.Command {
 (that have it as a parent) or DNS gateway records use it; the error names them.`,
 		Args: args("CLUSTER"),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.DeleteClusterResponse, error) {
+			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.DeleteClusterResponse, error) {
 				return c.DeleteCluster(ctx, &configv1.DeleteClusterRequest{Cluster: a[0]})
+			}, func(w io.Writer, res *configv1.DeleteClusterResponse) error {
+				return clientx.Line(w, "deleted cluster %s", a[0])
 			})
-			if err != nil {
-				return err
-			}
-			return g.emitf(res, "deleted cluster %s", a[0])
 		},
 	}
 	cmd.AddCommand(create, list, newClusterUpdateCmd(g), rename, del)
@@ -214,13 +194,11 @@ preference (the next ones are backups); --parents '' removes them.`,
 			if req.DnsDisabled == nil && req.Parents == nil {
 				return usagef("nothing to change: give --dns or --parents")
 			}
-			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.UpdateClusterResponse, error) {
+			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.UpdateClusterResponse, error) {
 				return c.UpdateCluster(ctx, req)
+			}, func(w io.Writer, res *configv1.UpdateClusterResponse) error {
+				return clientx.Line(w, "%s", res.GetCluster().GetId())
 			})
-			if err != nil {
-				return err
-			}
-			return g.emitf(res, "%s", res.GetCluster().GetId())
 		},
 	}
 	update.Flags().StringVar(&dns, "dns", "", "on or off: whether the cluster's nodes answer DNS")

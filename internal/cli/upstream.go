@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -234,13 +235,11 @@ func newUpstreamCreateCmd(g *globals) *cobra.Command {
 			if err := f.apply(cmd.Flags(), u, true); err != nil {
 				return err
 			}
-			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.CreateUpstreamResponse, error) {
+			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.CreateUpstreamResponse, error) {
 				return c.CreateUpstream(ctx, &configv1.CreateUpstreamRequest{AppId: f.app, ExpectedVersion: f.ev.Get(cmd), Upstream: u})
+			}, func(w io.Writer, res *configv1.CreateUpstreamResponse) error {
+				return clientx.Line(w, "%s", res.GetUpstream().GetName())
 			})
-			if err != nil {
-				return err
-			}
-			return g.emitf(res, "%s", res.GetUpstream().GetName())
 		},
 	}
 	f.register(cmd.Flags())
@@ -261,7 +260,7 @@ list; every other setting is kept unless its flag is given.`,
   strata upstream update --app $APP --name web --read-timeout 60s`,
 		Args: args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.UpdateUpstreamResponse, error) {
+			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.UpdateUpstreamResponse, error) {
 				cur, err := getApp(ctx, c, f.app)
 				if err != nil {
 					return nil, err
@@ -279,11 +278,9 @@ list; every other setting is kept unless its flag is given.`,
 					return nil, err
 				}
 				return c.UpdateUpstream(ctx, &configv1.UpdateUpstreamRequest{AppId: f.app, ExpectedVersion: f.ev.OrRead(cmd, cur.GetVersion()), Upstream: u})
+			}, func(w io.Writer, res *configv1.UpdateUpstreamResponse) error {
+				return clientx.Line(w, "updated upstream %s (app version %d)", res.GetUpstream().GetName(), res.GetVersion())
 			})
-			if err != nil {
-				return err
-			}
-			return g.emitf(res, "updated upstream %s (app version %d)", res.GetUpstream().GetName(), res.GetVersion())
 		},
 	}
 	f.register(cmd.Flags())

@@ -68,13 +68,9 @@ func acmeAccountListCmd(f ClientFactory) *cobra.Command {
 		Short: "List ACME directories with an account or a binding (never the HMAC key)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := call(cmd, f, func(ctx context.Context, c certv1connect.CertServiceClient) (*certv1.ListAcmeAccountsResponse, error) {
+			return show(cmd, f, func(ctx context.Context, c certv1connect.CertServiceClient) (*certv1.ListAcmeAccountsResponse, error) {
 				return c.ListAcmeAccounts(ctx, &certv1.ListAcmeAccountsRequest{})
-			})
-			if err != nil {
-				return err
-			}
-			return clientx.Emit(f, res, func(w io.Writer) error {
+			}, func(w io.Writer, res *certv1.ListAcmeAccountsResponse) error {
 				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 				fmt.Fprintln(tw, "DIRECTORY\tEAB KID\tREGISTERED")
 				for _, a := range res.Accounts {

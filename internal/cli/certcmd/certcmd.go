@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	certv1 "github.com/strata-edge/strata/gen/strata/cert/v1"
@@ -41,6 +42,11 @@ func Commands(f ClientFactory) []*cobra.Command {
 
 func call[T any](cmd *cobra.Command, f ClientFactory, fn func(context.Context, certv1connect.CertServiceClient) (T, error)) (T, error) {
 	return clientx.Call(cmd.Context(), f, f.CertClient, fn)
+}
+
+// show makes one call and prints its answer (text for people, or -o json).
+func show[T proto.Message](cmd *cobra.Command, f ClientFactory, fn func(context.Context, certv1connect.CertServiceClient) (T, error), text func(io.Writer, T) error) error {
+	return clientx.Show(cmd.Context(), f, f.CertClient, fn, text)
 }
 
 func uploadCmd(f ClientFactory) *cobra.Command {
@@ -89,13 +95,9 @@ func listCmd(f ClientFactory) *cobra.Command {
 		Short: "List certificates",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := call(cmd, f, func(ctx context.Context, c certv1connect.CertServiceClient) (*certv1.ListCertificatesResponse, error) {
+			return show(cmd, f, func(ctx context.Context, c certv1connect.CertServiceClient) (*certv1.ListCertificatesResponse, error) {
 				return c.ListCertificates(ctx, &certv1.ListCertificatesRequest{AppId: app})
-			})
-			if err != nil {
-				return err
-			}
-			return clientx.Emit(f, res, func(w io.Writer) error {
+			}, func(w io.Writer, res *certv1.ListCertificatesResponse) error {
 				names := f.AppNames(cmd.Context())
 				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 				fmt.Fprintln(tw, "ID\tNAME\tDOMAINS\tEXPIRES\tSTATE\tAPPS\tLAST-ERROR")
@@ -127,7 +129,7 @@ func showCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return clientx.Emit(f, res.Certificate, func(w io.Writer) error { return show(w, res.Certificate) })
+			return clientx.Emit(f, res.Certificate, func(w io.Writer) error { return printCert(w, res.Certificate) })
 		},
 	}
 }
@@ -138,13 +140,11 @@ func deleteCmd(f ClientFactory) *cobra.Command {
 		Short: "Delete a certificate; nodes stop serving it",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res, err := call(cmd, f, func(ctx context.Context, c certv1connect.CertServiceClient) (*certv1.DeleteCertificateResponse, error) {
+			return show(cmd, f, func(ctx context.Context, c certv1connect.CertServiceClient) (*certv1.DeleteCertificateResponse, error) {
 				return c.DeleteCertificate(ctx, &certv1.DeleteCertificateRequest{Certificate: args[0]})
+			}, func(w io.Writer, res *certv1.DeleteCertificateResponse) error {
+				return clientx.Line(w, "deleted %s", args[0])
 			})
-			if err != nil {
-				return err
-			}
-			return clientx.Emitf(f, res, "deleted %s", args[0])
 		},
 	}
 }
@@ -215,14 +215,12 @@ domain inside a zone Strata serves, e.g.:
 			if !ok {
 				return fmt.Errorf("--challenge %q: want http-01 or dns-01", challenge)
 			}
-			res, err := call(cmd, f, func(ctx context.Context, c certv1connect.CertServiceClient) (*certv1.RequestCertificateResponse, error) {
+			return show(cmd, f, func(ctx context.Context, c certv1connect.CertServiceClient) (*certv1.RequestCertificateResponse, error) {
 				return c.RequestCertificate(ctx, &certv1.RequestCertificateRequest{AppId: app, Domains: domains, AcmeDirectory: directory, Name: name,
 					Challenge: ch, Force: force})
+			}, func(w io.Writer, res *certv1.RequestCertificateResponse) error {
+				return clientx.Line(w, "%s", res.GetCertificate().GetId())
 			})
-			if err != nil {
-				return err
-			}
-			return clientx.Emitf(f, res, "%s", res.GetCertificate().GetId())
 		},
 	}
 	cmd.Flags().StringVar(&app, "app", "", "app (id or name) the certificate is for (attached to it)")
@@ -247,14 +245,14 @@ func revokeCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return clientx.Emit(f, res.Certificate, func(w io.Writer) error { return show(w, res.Certificate) })
+			return clientx.Emit(f, res.Certificate, func(w io.Writer) error { return printCert(w, res.Certificate) })
 		},
 	}
 	cmd.Flags().Uint32Var(&reason, "reason", 0, "RFC 5280 reason code (1 key compromise, 4 superseded, ...)")
 	return cmd
 }
 
-func show(w io.Writer, c *certv1.Certificate) error {
+func printCert(w io.Writer, c *certv1.Certificate) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
 	row("id", c.Id)

@@ -42,6 +42,23 @@ func Call[C, T any](ctx context.Context, e Env, client func() (C, error), fn fun
 	return fn(ctx, c)
 }
 
+// Show makes one call (as Call) and prints its answer (as Emit); text
+// writes it for people.
+func Show[C any, T proto.Message](ctx context.Context, e Env, client func() (C, error), fn func(context.Context, C) (T, error), text func(io.Writer, T) error) error {
+	res, err := Call(ctx, e, client, fn)
+	if err != nil {
+		return err
+	}
+	return Emit(e, res, func(w io.Writer) error { return text(w, res) })
+}
+
+// Line writes one line of text: format and a as for fmt.Printf, without the
+// newline.
+func Line(w io.Writer, format string, a ...any) error {
+	_, err := fmt.Fprintf(w, format+"\n", a...)
+	return err
+}
+
 // jsonOut is the one JSON convention of every command (docs/cli.md,
 // "Output"): the API's protojson mapping with the proto field names
 // (applied_version, not appliedVersion), so -o json reads like the .proto
@@ -68,10 +85,7 @@ func Emit(e Env, msg proto.Message, text func(w io.Writer) error) error {
 // Emitf prints msg as protojson with -o json, or one line of text: format
 // and a as for fmt.Printf, without the newline.
 func Emitf(e Env, msg proto.Message, format string, a ...any) error {
-	return Emit(e, msg, func(w io.Writer) error {
-		_, err := fmt.Fprintf(w, format+"\n", a...)
-		return err
-	})
+	return Emit(e, msg, func(w io.Writer) error { return Line(w, format, a...) })
 }
 
 // Table writes rows aligned in columns; the first row is the header.

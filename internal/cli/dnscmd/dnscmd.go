@@ -44,6 +44,11 @@ func call[T any](cmd *cobra.Command, f ClientFactory, fn func(context.Context, d
 	return clientx.Call(cmd.Context(), f, f.DNSClient, fn)
 }
 
+// show makes one call and prints its answer (text for people, or -o json).
+func show[T proto.Message](cmd *cobra.Command, f ClientFactory, fn func(context.Context, dnsv1connect.DnsServiceClient) (T, error), text func(io.Writer, T) error) error {
+	return clientx.Show(cmd.Context(), f, f.DNSClient, fn, text)
+}
+
 func zoneFlag(cmd *cobra.Command, zone *string) {
 	cmd.Flags().StringVar(zone, "zone", "", "zone id or name (required)")
 	_ = cmd.MarkFlagRequired("zone")
@@ -57,13 +62,11 @@ func zoneCreateCmd(f ClientFactory) *cobra.Command {
 		Example: "  strata dns zone create example.com --ns ns1.example.com --ns ns2.example.com",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			res, err := call(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.CreateZoneResponse, error) {
+			return show(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.CreateZoneResponse, error) {
 				return c.CreateZone(ctx, &dnsv1.CreateZoneRequest{Name: a[0], Partitions: partitions, Nameservers: ns})
+			}, func(w io.Writer, res *dnsv1.CreateZoneResponse) error {
+				return clientx.Line(w, "%s", res.GetZone().GetId())
 			})
-			if err != nil {
-				return err
-			}
-			return clientx.Emitf(f, res, "%s", res.GetZone().GetId())
 		},
 	}
 	cmd.Flags().StringArrayVar(&partitions, "partition", nil, "partition id or name (default: default)")
@@ -90,13 +93,11 @@ func zoneImportCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("read zone file: %w", err)
 			}
-			res, err := call(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.ImportZoneResponse, error) {
+			return show(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.ImportZoneResponse, error) {
 				return c.ImportZone(ctx, &dnsv1.ImportZoneRequest{Zone: zone, ExpectedVersion: ev.Get(cmd), ZoneFile: string(text)})
+			}, func(w io.Writer, res *dnsv1.ImportZoneResponse) error {
+				return clientx.Line(w, "imported %d records (pending; release with: strata dns release create --zone %s)", res.GetRecords(), zone)
 			})
-			if err != nil {
-				return err
-			}
-			return clientx.Emitf(f, res, "imported %d records (pending; release with: strata dns release create --zone %s)", res.GetRecords(), zone)
 		},
 	}
 	zoneFlag(cmd, &zone)
@@ -112,13 +113,12 @@ func zoneExportCmd(f ClientFactory) *cobra.Command {
 		Short: "Print a zone as a zone file (the working copy, or the newest release)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := call(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.ExportZoneResponse, error) {
+			return show(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.ExportZoneResponse, error) {
 				return c.ExportZone(ctx, &dnsv1.ExportZoneRequest{Zone: zone, Released: released})
-			})
-			if err != nil {
+			}, func(w io.Writer, res *dnsv1.ExportZoneResponse) error {
+				_, err := io.WriteString(w, res.GetZoneFile())
 				return err
-			}
-			return clientx.Emit(f, res, func(w io.Writer) error { _, err := io.WriteString(w, res.GetZoneFile()); return err })
+			})
 		},
 	}
 	zoneFlag(cmd, &zone)
@@ -132,13 +132,9 @@ func zoneListCmd(f ClientFactory) *cobra.Command {
 		Short: "List zones",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := call(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.ListZonesResponse, error) {
+			return show(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.ListZonesResponse, error) {
 				return c.ListZones(ctx, &dnsv1.ListZonesRequest{})
-			})
-			if err != nil {
-				return err
-			}
-			return clientx.Emit(f, res, func(w io.Writer) error {
+			}, func(w io.Writer, res *dnsv1.ListZonesResponse) error {
 				rows := [][]string{{"ID", "NAME", "RECORDS", "RELEASE", "PENDING", "VERSION", "PARTITIONS"}}
 				for _, z := range res.GetZones() {
 					name := z.GetName()
@@ -161,13 +157,9 @@ func zoneDiffCmd(f ClientFactory) *cobra.Command {
 		Short: "Show what releasing the zone would change",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := call(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.DiffZoneResponse, error) {
+			return show(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.DiffZoneResponse, error) {
 				return c.DiffZone(ctx, &dnsv1.DiffZoneRequest{Zone: zone})
-			})
-			if err != nil {
-				return err
-			}
-			return clientx.Emit(f, res, func(w io.Writer) error {
+			}, func(w io.Writer, res *dnsv1.DiffZoneResponse) error {
 				for _, ch := range res.GetChanges() {
 					fmt.Fprintf(w, "# %s  %s  %s\n", clientx.FmtTime(ch.GetTime()), clientx.OrDash(ch.GetActor()), ch.GetSummary())
 				}
@@ -207,13 +199,11 @@ func recordAddCmd(f ClientFactory) *cobra.Command {
 			if len(match.Countries)+len(match.Continents)+len(match.Asns)+len(match.Isps)+len(match.Cidrs) > 0 {
 				r.Match = &match
 			}
-			res, err := call(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.AddRecordResponse, error) {
+			return show(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.AddRecordResponse, error) {
 				return c.AddRecord(ctx, &dnsv1.AddRecordRequest{Zone: zone, ExpectedVersion: ev.Get(cmd), Record: r})
+			}, func(w io.Writer, res *dnsv1.AddRecordResponse) error {
+				return clientx.Line(w, "%s", res.GetRecord().GetId())
 			})
-			if err != nil {
-				return err
-			}
-			return clientx.Emitf(f, res, "%s", res.GetRecord().GetId())
 		},
 	}
 	zoneFlag(cmd, &zone)
@@ -236,13 +226,9 @@ func recordListCmd(f ClientFactory) *cobra.Command {
 		Short: "List a zone's records (the working copy)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := call(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.ListRecordsResponse, error) {
+			return show(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.ListRecordsResponse, error) {
 				return c.ListRecords(ctx, &dnsv1.ListRecordsRequest{Zone: zone, Name: name})
-			})
-			if err != nil {
-				return err
-			}
-			return clientx.Emit(f, res, func(w io.Writer) error {
+			}, func(w io.Writer, res *dnsv1.ListRecordsResponse) error {
 				rows := [][]string{{"ID", "NAME", "TTL", "TYPE", "DATA", "MATCH", "STATE"}}
 				for _, r := range res.GetRecords() {
 					data := r.GetData()
@@ -298,13 +284,12 @@ func recordRmCmd(f ClientFactory) *cobra.Command {
 		Short: "Remove a record (pending until released)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			res, err := call(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.RemoveRecordResponse, error) {
+			return show(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.RemoveRecordResponse, error) {
 				return c.RemoveRecord(ctx, &dnsv1.RemoveRecordRequest{Zone: zone, ExpectedVersion: ev.Get(cmd), RecordId: a[0]})
-			})
-			if err != nil {
+			}, func(w io.Writer, res *dnsv1.RemoveRecordResponse) error {
+				_, err := fmt.Fprintln(w, "removed", a[0])
 				return err
-			}
-			return clientx.Emit(f, res, func(w io.Writer) error { _, err := fmt.Fprintln(w, "removed", a[0]); return err })
+			})
 		},
 	}
 	zoneFlag(cmd, &zone)

@@ -62,13 +62,11 @@ func grantCreateCmd(f ClientFactory) *cobra.Command {
 			if n != 1 {
 				return errors.New("name exactly one scope: --all, --partition, --app or --dns-zone")
 			}
-			res, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.CreateGrantResponse, error) {
+			return show(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.CreateGrantResponse, error) {
 				return c.CreateGrant(ctx, &req)
+			}, func(w io.Writer, res *iamv1.CreateGrantResponse) error {
+				return clientx.Line(w, "%s", res.Grant.GetId())
 			})
-			if err != nil {
-				return err
-			}
-			return clientx.Emitf(f, res, "%s", res.Grant.GetId())
 		},
 	}
 	fl := cmd.Flags()
@@ -87,13 +85,9 @@ func grantListCmd(f ClientFactory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use: "list", Short: "List grants", Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.ListGrantsResponse, error) {
+			return show(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.ListGrantsResponse, error) {
 				return c.ListGrants(ctx, &req)
-			})
-			if err != nil {
-				return err
-			}
-			return clientx.Emit(f, res, func(w io.Writer) error {
+			}, func(w io.Writer, res *iamv1.ListGrantsResponse) error {
 				rows := [][]string{{"ID", "SUBJECT", "ROLE", "SCOPE", "CREATED", "BY"}}
 				for _, g := range res.Grants {
 					rows = append(rows, []string{g.Id, subjectText(g), g.Role, scopeText(g.Scope), clientx.FmtTime(g.CreatedAt), clientx.OrDash(g.CreatedBy)})
@@ -112,13 +106,11 @@ func grantDeleteCmd(f ClientFactory) *cobra.Command {
 	return &cobra.Command{
 		Use: "delete ID", Short: "Delete a grant", Args: exactArgs("ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.DeleteGrantResponse, error) {
+			return show(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.DeleteGrantResponse, error) {
 				return c.DeleteGrant(ctx, &iamv1.DeleteGrantRequest{Id: args[0]})
+			}, func(w io.Writer, res *iamv1.DeleteGrantResponse) error {
+				return clientx.Line(w, "Grant %s deleted.", args[0])
 			})
-			if err != nil {
-				return err
-			}
-			return clientx.Emitf(f, res, "Grant %s deleted.", args[0])
 		},
 	}
 }

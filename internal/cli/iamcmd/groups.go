@@ -33,13 +33,11 @@ func groupCreateCmd(f ClientFactory) *cobra.Command {
 		Example: `  strata group create shop-team --description "Shop developers" --member alice --member bob`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req.Name = args[0]
-			res, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.CreateGroupResponse, error) {
+			return show(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.CreateGroupResponse, error) {
 				return c.CreateGroup(ctx, &req)
+			}, func(w io.Writer, res *iamv1.CreateGroupResponse) error {
+				return clientx.Line(w, "%s", res.Group.GetName())
 			})
-			if err != nil {
-				return err
-			}
-			return clientx.Emitf(f, res, "%s", res.Group.GetName())
 		},
 	}
 	cmd.Flags().StringVar(&req.Description, "description", "", "what the group is for")
@@ -51,13 +49,9 @@ func groupListCmd(f ClientFactory) *cobra.Command {
 	return &cobra.Command{
 		Use: "list", Short: "List groups", Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.ListGroupsResponse, error) {
+			return show(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.ListGroupsResponse, error) {
 				return c.ListGroups(ctx, &iamv1.ListGroupsRequest{})
-			})
-			if err != nil {
-				return err
-			}
-			return clientx.Emit(f, res, func(w io.Writer) error {
+			}, func(w io.Writer, res *iamv1.ListGroupsResponse) error {
 				rows := [][]string{{"NAME", "MEMBERS", "DESCRIPTION"}}
 				for _, g := range res.Groups {
 					rows = append(rows, []string{g.Name, clientx.OrDash(strings.Join(g.Members, ",")), clientx.OrDash(g.Description)})
@@ -72,13 +66,9 @@ func groupGetCmd(f ClientFactory) *cobra.Command {
 	return &cobra.Command{
 		Use: "get NAME", Short: "Show a group", Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.GetGroupResponse, error) {
+			return show(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.GetGroupResponse, error) {
 				return c.GetGroup(ctx, &iamv1.GetGroupRequest{Name: args[0]})
-			})
-			if err != nil {
-				return err
-			}
-			return clientx.Emit(f, res, func(w io.Writer) error { return printGroup(w, res.Group) })
+			}, func(w io.Writer, res *iamv1.GetGroupResponse) error { return printGroup(w, res.Group) })
 		},
 	}
 }
@@ -87,13 +77,11 @@ func groupDeleteCmd(f ClientFactory) *cobra.Command {
 	return &cobra.Command{
 		Use: "delete NAME", Short: "Delete a group and its grants", Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.DeleteGroupResponse, error) {
+			return show(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.DeleteGroupResponse, error) {
 				return c.DeleteGroup(ctx, &iamv1.DeleteGroupRequest{Name: args[0]})
+			}, func(w io.Writer, res *iamv1.DeleteGroupResponse) error {
+				return clientx.Line(w, "Group %s deleted.", args[0])
 			})
-			if err != nil {
-				return err
-			}
-			return clientx.Emitf(f, res, "Group %s deleted.", args[0])
 		},
 	}
 }

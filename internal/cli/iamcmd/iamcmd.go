@@ -7,11 +7,13 @@ package iamcmd
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
 	"github.com/strata-edge/strata/internal/cli/clientx"
@@ -66,6 +68,11 @@ func ReadSessionFile(path string) (string, error) {
 // call runs fn with the IAM client and a context bounded by the timeout.
 func call[T any](cmd *cobra.Command, f ClientFactory, fn func(context.Context, iamv1connect.IAMServiceClient) (T, error)) (T, error) {
 	return clientx.Call(cmd.Context(), f, f.IAMClient, fn)
+}
+
+// show makes one call and prints its answer (text for people, or -o json).
+func show[T proto.Message](cmd *cobra.Command, f ClientFactory, fn func(context.Context, iamv1connect.IAMServiceClient) (T, error), text func(io.Writer, T) error) error {
+	return clientx.Show(cmd.Context(), f, f.IAMClient, fn, text)
 }
 
 // exactArgs requires exactly the named positional arguments.

@@ -115,13 +115,9 @@ func whoamiCmd(f ClientFactory) *cobra.Command {
 	return &cobra.Command{
 		Use: "whoami", Short: "Show who the API sees and the grants in effect", Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.WhoAmIResponse, error) {
+			return show(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.WhoAmIResponse, error) {
 				return c.WhoAmI(ctx, &iamv1.WhoAmIRequest{})
-			})
-			if err != nil {
-				return err
-			}
-			return clientx.Emit(f, res, func(w io.Writer) error {
+			}, func(w io.Writer, res *iamv1.WhoAmIResponse) error {
 				fmt.Fprintf(w, "%s (%s", res.Name, res.Kind)
 				if res.CredentialId != "" {
 					fmt.Fprintf(w, " %s", res.CredentialId)

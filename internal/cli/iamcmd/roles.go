@@ -70,13 +70,9 @@ func roleListCmd(f ClientFactory) *cobra.Command {
 	return &cobra.Command{
 		Use: "list", Short: "List built-in and custom roles", Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.ListRolesResponse, error) {
+			return show(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.ListRolesResponse, error) {
 				return c.ListRoles(ctx, &iamv1.ListRolesRequest{})
-			})
-			if err != nil {
-				return err
-			}
-			return clientx.Emit(f, res, func(w io.Writer) error {
+			}, func(w io.Writer, res *iamv1.ListRolesResponse) error {
 				rows := [][]string{{"NAME", "BUILT-IN", "PERMISSIONS", "DESCRIPTION"}}
 				for _, r := range res.Roles {
 					perms := strings.Join(r.Permissions, ",")
@@ -95,13 +91,11 @@ func roleDeleteCmd(f ClientFactory) *cobra.Command {
 	return &cobra.Command{
 		Use: "delete NAME", Short: "Delete a custom role no grant uses", Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.DeleteRoleResponse, error) {
+			return show(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.DeleteRoleResponse, error) {
 				return c.DeleteRole(ctx, &iamv1.DeleteRoleRequest{Name: args[0]})
+			}, func(w io.Writer, res *iamv1.DeleteRoleResponse) error {
+				return clientx.Line(w, "Role %s deleted.", args[0])
 			})
-			if err != nil {
-				return err
-			}
-			return clientx.Emitf(f, res, "Role %s deleted.", args[0])
 		},
 	}
 }
@@ -110,13 +104,9 @@ func rolePermissionsCmd(f ClientFactory) *cobra.Command {
 	return &cobra.Command{
 		Use: "permissions", Short: "List every permission a role may hold and the RPCs it allows", Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.ListPermissionsResponse, error) {
+			return show(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.ListPermissionsResponse, error) {
 				return c.ListPermissions(ctx, &iamv1.ListPermissionsRequest{})
-			})
-			if err != nil {
-				return err
-			}
-			return clientx.Emit(f, res, func(w io.Writer) error {
+			}, func(w io.Writer, res *iamv1.ListPermissionsResponse) error {
 				rows := [][]string{{"PERMISSION", "RPCS"}}
 				for _, p := range res.Permissions {
 					var short []string

@@ -68,13 +68,9 @@ func tokenListCmd(f ClientFactory) *cobra.Command {
 			if all {
 				req.User = "*"
 			}
-			res, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.ListTokensResponse, error) {
+			return show(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.ListTokensResponse, error) {
 				return c.ListTokens(ctx, &req)
-			})
-			if err != nil {
-				return err
-			}
-			return clientx.Emit(f, res, func(w io.Writer) error {
+			}, func(w io.Writer, res *iamv1.ListTokensResponse) error {
 				rows := [][]string{{"ID", "USER", "DESCRIPTION", "CREATED", "EXPIRES", "LAST USED", "STATE"}}
 				for _, t := range res.Tokens {
 					state := "active"
@@ -108,13 +104,11 @@ func tokenRevokeCmd(f ClientFactory) *cobra.Command {
 	return &cobra.Command{
 		Use: "revoke ID", Short: "Revoke an API token: it stops working at once", Args: exactArgs("ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.RevokeTokenResponse, error) {
+			return show(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.RevokeTokenResponse, error) {
 				return c.RevokeToken(ctx, &iamv1.RevokeTokenRequest{Id: args[0]})
+			}, func(w io.Writer, res *iamv1.RevokeTokenResponse) error {
+				return clientx.Line(w, "Token %s revoked.", args[0])
 			})
-			if err != nil {
-				return err
-			}
-			return clientx.Emitf(f, res, "Token %s revoked.", args[0])
 		},
 	}
 }
@@ -125,13 +119,11 @@ func tokenRevokeBootstrapCmd(f ClientFactory) *cobra.Command {
 		Short: "Revoke the bootstrap admin token (<data>/admin.token) once a user holds super_admin",
 		Args:  exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.RevokeBootstrapTokenResponse, error) {
+			return show(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.RevokeBootstrapTokenResponse, error) {
 				return c.RevokeBootstrapToken(ctx, &iamv1.RevokeBootstrapTokenRequest{})
+			}, func(w io.Writer, res *iamv1.RevokeBootstrapTokenResponse) error {
+				return clientx.Line(w, "Bootstrap token revoked. Delete admin.token from the data dir and restart to get a new one in an emergency.")
 			})
-			if err != nil {
-				return err
-			}
-			return clientx.Emitf(f, res, "Bootstrap token revoked. Delete admin.token from the data dir and restart to get a new one in an emergency.")
 		},
 	}
 }

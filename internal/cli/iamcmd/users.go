@@ -56,13 +56,11 @@ func userCreateCmd(f ClientFactory) *cobra.Command {
 				}
 				req.Password = pw
 			}
-			res, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.CreateUserResponse, error) {
+			return show(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.CreateUserResponse, error) {
 				return c.CreateUser(ctx, &req)
+			}, func(w io.Writer, res *iamv1.CreateUserResponse) error {
+				return clientx.Line(w, "%s", res.User.GetName())
 			})
-			if err != nil {
-				return err
-			}
-			return clientx.Emitf(f, res, "%s", res.User.GetName())
 		},
 	}
 	fl := cmd.Flags()
@@ -78,13 +76,9 @@ func userListCmd(f ClientFactory) *cobra.Command {
 	return &cobra.Command{
 		Use: "list", Short: "List users", Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.ListUsersResponse, error) {
+			return show(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.ListUsersResponse, error) {
 				return c.ListUsers(ctx, &iamv1.ListUsersRequest{})
-			})
-			if err != nil {
-				return err
-			}
-			return clientx.Emit(f, res, func(w io.Writer) error {
+			}, func(w io.Writer, res *iamv1.ListUsersResponse) error {
 				rows := [][]string{{"NAME", "KIND", "SOURCE", "DISABLED", "GROUPS", "EMAIL"}}
 				for _, u := range res.Users {
 					kind := "person"
@@ -103,13 +97,9 @@ func userGetCmd(f ClientFactory) *cobra.Command {
 	return &cobra.Command{
 		Use: "get NAME", Short: "Show a user", Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.GetUserResponse, error) {
+			return show(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.GetUserResponse, error) {
 				return c.GetUser(ctx, &iamv1.GetUserRequest{Name: args[0]})
-			})
-			if err != nil {
-				return err
-			}
-			return clientx.Emit(f, res, func(w io.Writer) error { return printUser(w, res.User) })
+			}, func(w io.Writer, res *iamv1.GetUserResponse) error { return printUser(w, res.User) })
 		},
 	}
 }
@@ -122,13 +112,9 @@ func userDisableCmd(f ClientFactory, disable bool) *cobra.Command {
 	return &cobra.Command{
 		Use: use, Short: short, Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.SetUserDisabledResponse, error) {
+			return show(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.SetUserDisabledResponse, error) {
 				return c.SetUserDisabled(ctx, &iamv1.SetUserDisabledRequest{Name: args[0], Disabled: disable})
-			})
-			if err != nil {
-				return err
-			}
-			return clientx.Emit(f, res, func(w io.Writer) error {
+			}, func(w io.Writer, res *iamv1.SetUserDisabledResponse) error {
 				state := "enabled"
 				if res.User.Disabled {
 					state = "disabled"
@@ -152,13 +138,11 @@ func userSetPasswordCmd(f ClientFactory) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				res, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.SetUserPasswordResponse, error) {
+				return show(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.SetUserPasswordResponse, error) {
 					return c.SetUserPassword(ctx, &iamv1.SetUserPasswordRequest{Name: args[0], Password: pw})
+				}, func(w io.Writer, res *iamv1.SetUserPasswordResponse) error {
+					return clientx.Line(w, "Password of %s set.", args[0])
 				})
-				if err != nil {
-					return err
-				}
-				return clientx.Emitf(f, res, "Password of %s set.", args[0])
 			}
 			if passwordStdin {
 				return errors.New("--password-stdin: changing your own password needs the current one; run it in a terminal")
@@ -171,13 +155,11 @@ func userSetPasswordCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.ChangePasswordResponse, error) {
+			return show(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.ChangePasswordResponse, error) {
 				return c.ChangePassword(ctx, &iamv1.ChangePasswordRequest{CurrentPassword: cur, NewPassword: pw})
+			}, func(w io.Writer, res *iamv1.ChangePasswordResponse) error {
+				return clientx.Line(w, "Password changed.")
 			})
-			if err != nil {
-				return err
-			}
-			return clientx.Emitf(f, res, "Password changed.")
 		},
 	}
 	cmd.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password from the first line of stdin")
