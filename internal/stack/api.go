@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 
+	"connectrpc.com/connect"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -159,30 +161,25 @@ func startAPI(ctx context.Context, p apiParts, st *stops) (apiInfo, error) {
 		apiauth.NewInterceptor(iamSvc.Authenticator(), apiauth.WithPublicProcedures(rules.PublicProcedures()...)),
 		authz.NewInterceptor(iamSvc, authz.WithResolvers(resolvers), authz.WithLogger(p.log.With("part", "authz"))),
 	)
+	// Every service mounts the same way: its Connect name and its handler.
+	byName := map[string]struct {
+		name string
+		svc  interface {
+			Handler(...connect.HandlerOption) (string, http.Handler)
+		}
+	}{
+		ServiceConfig: {configv1connect.ConfigServiceName, cfgSvc}, ServiceNodes: {configv1connect.NodeServiceName, nodesSvc},
+		ServiceIAM: {iamv1connect.IAMServiceName, iamSvc}, ServiceDNS: {dnsv1connect.DnsServiceName, dnsSvc},
+		ServicePurge: {purgev1connect.PurgeServiceName, purgeSvc}, ServiceCert: {certv1connect.CertServiceName, certSvc},
+	}
 	var mounts []apiserver.Service
 	for _, name := range p.services {
-		switch name {
-		case ServiceConfig:
-			path, h := cfgSvc.Handler(opts...)
-			mounts = append(mounts, apiserver.Service{Name: configv1connect.ConfigServiceName, Path: path, Handler: h})
-		case ServiceNodes:
-			path, h := nodesSvc.Handler(opts...)
-			mounts = append(mounts, apiserver.Service{Name: configv1connect.NodeServiceName, Path: path, Handler: h})
-		case ServiceIAM:
-			path, h := iamSvc.Handler(opts...)
-			mounts = append(mounts, apiserver.Service{Name: iamv1connect.IAMServiceName, Path: path, Handler: h})
-		case ServiceDNS:
-			path, h := dnsSvc.Handler(opts...)
-			mounts = append(mounts, apiserver.Service{Name: dnsv1connect.DnsServiceName, Path: path, Handler: h})
-		case ServicePurge:
-			path, h := purgeSvc.Handler(opts...)
-			mounts = append(mounts, apiserver.Service{Name: purgev1connect.PurgeServiceName, Path: path, Handler: h})
-		case ServiceCert:
-			path, h := certSvc.Handler(opts...)
-			mounts = append(mounts, apiserver.Service{Name: certv1connect.CertServiceName, Path: path, Handler: h})
-		default:
+		m, ok := byName[name]
+		if !ok {
 			return apiInfo{}, fmt.Errorf("unknown service %q", name)
 		}
+		path, h := m.svc.Handler(opts...)
+		mounts = append(mounts, apiserver.Service{Name: m.name, Path: path, Handler: h})
 	}
 	// /metrics: the process and the services that export metrics.
 	reg := prometheus.NewRegistry()
