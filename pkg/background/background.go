@@ -16,11 +16,24 @@ var ErrRunning = errors.New("already started")
 // Group is a set of loops started and stopped together. The zero value is
 // ready to use; a stopped group can be started again.
 type Group struct {
+	// Name (the service's) prefixes the errors of Start, Run and Stop.
+	Name string
+	// BeforeStop runs in Stop while the loops still run (to record what is
+	// pending while the log is still followed), AfterStop once they returned.
+	BeforeStop, AfterStop func(ctx context.Context)
+
 	mu      sync.Mutex
 	running bool
 	ctx     context.Context
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
+}
+
+func (g *Group) named(err error) error {
+	if err == nil || g.Name == "" {
+		return err
+	}
+	return fmt.Errorf("%s: %w", g.Name, err)
 }
 
 // Start marks the group running. Its loops run in a context that keeps ctx's
@@ -30,10 +43,27 @@ func (g *Group) Start(ctx context.Context) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.running {
-		return ErrRunning
+		return g.named(ErrRunning)
 	}
 	g.ctx, g.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	g.running = true
+	return nil
+}
+
+// Run is a service's Start: it starts the group with loops, then waits for
+// catchUp (the read model rebuilt from the log); when that fails it stops
+// the group again.
+func (g *Group) Run(ctx context.Context, catchUp func(context.Context) error, loops ...func(context.Context)) error {
+	if err := g.Start(ctx); err != nil {
+		return err
+	}
+	for _, l := range loops {
+		g.Go(l)
+	}
+	if err := catchUp(ctx); err != nil {
+		_ = g.Stop(context.Background())
+		return g.named(fmt.Errorf("rebuild read model: %w", err))
+	}
 	return nil
 }
 
@@ -61,13 +91,19 @@ func (g *Group) Stop(ctx context.Context) error {
 	if !g.running {
 		return nil
 	}
+	if g.BeforeStop != nil {
+		g.BeforeStop(ctx)
+	}
 	g.cancel()
 	done := make(chan struct{})
 	go func() { g.wg.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-ctx.Done():
-		return fmt.Errorf("stop: %w", ctx.Err())
+		return g.named(fmt.Errorf("stop: %w", ctx.Err()))
+	}
+	if g.AfterStop != nil {
+		g.AfterStop(ctx)
 	}
 	g.running = false
 	return nil

@@ -3,6 +3,7 @@ package background
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -54,5 +55,29 @@ func TestGroupStopGivesUpAtDeadline(t *testing.T) {
 	defer cancel()
 	if err := g.Stop(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Stop: %v, want deadline exceeded", err)
+	}
+}
+
+func TestRunStopsWhenCatchUpFailsAndStopRunsItsHooksInOrder(t *testing.T) {
+	var order []string
+	g := Group{Name: "svc",
+		BeforeStop: func(context.Context) { order = append(order, "before") },
+		AfterStop:  func(context.Context) { order = append(order, "after") }}
+	loop := func(ctx context.Context) { <-ctx.Done(); order = append(order, "loop ended") }
+	err := g.Run(context.Background(), func(context.Context) error { return errors.New("log unreadable") }, loop)
+	if err == nil || err.Error() != "svc: rebuild read model: log unreadable" {
+		t.Fatalf("Run = %v", err)
+	}
+	if got := strings.Join(order, ", "); got != "before, loop ended, after" {
+		t.Fatalf("stop order %q", got)
+	}
+	if err := g.Run(context.Background(), func(context.Context) error { return nil }, loop); err != nil {
+		t.Fatalf("Run after a failed Run: %v", err)
+	}
+	if err := g.Start(context.Background()); err == nil || err.Error() != "svc: already started" {
+		t.Fatalf("Start of a running group = %v", err)
+	}
+	if err := g.Stop(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -104,7 +104,7 @@ func New(opts Options) (*Service, error) {
 	if opts.ACME != nil && opts.JetStream == nil {
 		return nil, errors.New("cert: Options.ACME needs Options.JetStream (challenge tokens, issuer lease)")
 	}
-	s := &Service{store: opts.Store, js: opts.JetStream, kek: opts.KEK, logger: opts.Logger, now: opts.Now, model: NewModel(), acmeO: opts.ACME, apps: opts.Apps, domains: opts.Domains}
+	s := &Service{store: opts.Store, js: opts.JetStream, kek: opts.KEK, logger: opts.Logger, now: opts.Now, model: NewModel(), acmeO: opts.ACME, apps: opts.Apps, domains: opts.Domains, bg: background.Group{Name: "cert"}}
 	if s.logger == nil {
 		s.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -124,17 +124,12 @@ func (s *Service) Model() *Model { return s.model }
 // Start rebuilds the read model and keeps following the log. It returns once
 // the model caught up with the log as it was when Start was called.
 func (s *Service) Start(ctx context.Context) error {
-	if err := s.bg.Start(ctx); err != nil {
-		return fmt.Errorf("cert: %w", err)
-	}
+	var loops []func(context.Context)
 	if !s.synced {
-		s.bg.Go(func(ctx context.Context) {
-			eventstore.Follow(ctx, s.store, s.model.Applied, s.model.Apply, s.logger)
-		})
+		loops = append(loops, func(ctx context.Context) { eventstore.Follow(ctx, s.store, s.model.Applied, s.model.Apply, s.logger) })
 	}
-	if err := s.model.pos.CatchUp(ctx, s.store); err != nil {
-		_ = s.bg.Stop(context.Background())
-		return fmt.Errorf("cert: rebuild read model: %w", err)
+	if err := s.bg.Run(ctx, s.catchUp, loops...); err != nil {
+		return err
 	}
 	if s.acmeO != nil {
 		is, err := newIssuer(ctx, s, *s.acmeO)
@@ -149,12 +144,7 @@ func (s *Service) Start(ctx context.Context) error {
 }
 
 // Stop ends background work and waits for it (at most until ctx ends).
-func (s *Service) Stop(ctx context.Context) error {
-	if err := s.bg.Stop(ctx); err != nil {
-		return fmt.Errorf("cert: %w", err)
-	}
-	return nil
-}
+func (s *Service) Stop(ctx context.Context) error { return s.bg.Stop(ctx) }
 
 // Handler returns the Connect handler of CertService and its path prefix.
 func (s *Service) Handler(opts ...connect.HandlerOption) (string, http.Handler) {

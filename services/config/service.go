@@ -90,7 +90,8 @@ func New(opts Options) (*Service, error) {
 	if opts.Store == nil {
 		return nil, errors.New("config: Options.Store is required")
 	}
-	s := &Service{store: opts.Store, js: opts.JetStream, logger: opts.Logger, now: opts.Now, statuses: opts.Statuses, nodes: opts.Nodes}
+	s := &Service{store: opts.Store, js: opts.JetStream, logger: opts.Logger, now: opts.Now, statuses: opts.Statuses, nodes: opts.Nodes,
+		bg: background.Group{Name: "config"}}
 	if s.logger == nil {
 		s.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -112,22 +113,18 @@ func New(opts Options) (*Service, error) {
 // events and, when publishing, publishes new snapshot versions. It returns
 // once the model has caught up with the log as it was when Start was called.
 func (s *Service) Start(ctx context.Context) error {
-	if err := s.bg.Start(ctx); err != nil {
-		return fmt.Errorf("config: %w", err)
-	}
+	var loops []func(context.Context)
 	if s.ownSync {
-		s.bg.Go(func(ctx context.Context) { s.proj.sync.Follow(ctx, s.store) })
+		loops = append(loops, func(ctx context.Context) { s.proj.sync.Follow(ctx, s.store) })
 	}
 	if s.pub != nil {
 		if err := s.pub.EnsureStream(ctx); err != nil {
-			_ = s.bg.Stop(context.Background())
 			return err
 		}
-		s.bg.Go(s.pub.Run)
+		loops = append(loops, s.pub.Run)
 	}
-	if err := s.proj.CatchUp(ctx, s.store); err != nil {
-		_ = s.bg.Stop(context.Background())
-		return fmt.Errorf("config: rebuild read model: %w", err)
+	if err := s.bg.Run(ctx, s.catchUp, loops...); err != nil {
+		return err
 	}
 	s.logger.Info("config read model ready", "position", s.proj.Applied())
 	return nil
@@ -135,12 +132,7 @@ func (s *Service) Start(ctx context.Context) error {
 
 // Stop ends the subscription and the publisher and waits for them (at most
 // until ctx ends).
-func (s *Service) Stop(ctx context.Context) error {
-	if err := s.bg.Stop(ctx); err != nil {
-		return fmt.Errorf("config: %w", err)
-	}
-	return nil
-}
+func (s *Service) Stop(ctx context.Context) error { return s.bg.Stop(ctx) }
 
 // Handler returns the Connect handler of ConfigService and its path prefix.
 func (s *Service) Handler(opts ...connect.HandlerOption) (string, http.Handler) {

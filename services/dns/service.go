@@ -78,7 +78,7 @@ func New(opts Options) (*Service, error) {
 	if opts.Store == nil {
 		return nil, errors.New("dns: Options.Store is required")
 	}
-	s := &Service{store: opts.Store, log: opts.Logger, now: opts.Now, parts: opts.Partitions, follow: opts.Sync == nil,
+	s := &Service{store: opts.Store, log: opts.Logger, now: opts.Now, parts: opts.Partitions, follow: opts.Sync == nil, bg: background.Group{Name: "dns"},
 		proj: &projection{st: &state{zones: map[string]*zoneEntry{}, sync: opts.Sync, gateways: opts.Gateways}}}
 	if opts.Sync != nil {
 		opts.Sync.Contribute(s.proj, zoneSyncKind)
@@ -94,28 +94,15 @@ func New(opts Options) (*Service, error) {
 
 // Start rebuilds the read model from the event log and follows it.
 func (s *Service) Start(ctx context.Context) error {
-	if err := s.bg.Start(ctx); err != nil {
-		return fmt.Errorf("dns: %w", err)
-	}
+	var loops []func(context.Context)
 	if s.follow {
-		s.bg.Go(func(ctx context.Context) {
-			eventstore.Follow(ctx, s.store, s.proj.Applied, s.proj.Handle, s.log)
-		})
+		loops = append(loops, func(ctx context.Context) { eventstore.Follow(ctx, s.store, s.proj.Applied, s.proj.Handle, s.log) })
 	}
-	if err := s.proj.CatchUp(ctx, s.store); err != nil {
-		_ = s.bg.Stop(context.Background())
-		return fmt.Errorf("dns: rebuild read model: %w", err)
-	}
-	return nil
+	return s.bg.Run(ctx, s.catchUp, loops...)
 }
 
 // Stop ends the follower.
-func (s *Service) Stop(ctx context.Context) error {
-	if err := s.bg.Stop(ctx); err != nil {
-		return fmt.Errorf("dns: %w", err)
-	}
-	return nil
-}
+func (s *Service) Stop(ctx context.Context) error { return s.bg.Stop(ctx) }
 
 // Handler returns the Connect handler of DnsService.
 func (s *Service) Handler(opts ...connect.HandlerOption) (string, http.Handler) {

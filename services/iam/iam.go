@@ -26,6 +26,7 @@ import (
 	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
 	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/authz"
+	"github.com/strata-edge/strata/pkg/background"
 	"github.com/strata-edge/strata/pkg/eventstore"
 )
 
@@ -89,10 +90,7 @@ type Service struct {
 
 	writeMu sync.Mutex // serializes this replica's writes
 
-	runMu   sync.Mutex
-	started bool
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	bg background.Group
 }
 
 // New validates opts and returns a stopped Service.
@@ -105,6 +103,12 @@ func New(opts Options) (*Service, error) {
 		resolvers: opts.Resolvers, rules: opts.Rules, ttl: opts.SessionTTL,
 		origins: opts.TrustedOrigins, ldap: opts.LDAP, argon: defaultArgon,
 	}
+	// Stop records pending token uses while the projection still follows the log.
+	s.bg = background.Group{Name: "iam", BeforeStop: func(ctx context.Context) {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		s.flushTokenUses(ctx)
+	}}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -160,58 +164,19 @@ func hashSecret(secret string) string {
 // Start rebuilds the read model from the log, then keeps following it. It
 // returns once the model has caught up with the log as it was at the call.
 func (s *Service) Start(ctx context.Context) error {
-	s.runMu.Lock()
-	defer s.runMu.Unlock()
-	if s.started {
-		return errors.New("iam: already started")
-	}
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s.cancel = cancel
-	s.started = true
-	s.wg.Add(2)
-	go func() {
-		defer s.wg.Done()
-		eventstore.Follow(runCtx, s.store, s.proj.Applied, s.proj.handle, s.log)
-	}()
-	go func() {
-		defer s.wg.Done()
-		s.flushTokenUsesEvery(runCtx, tokenUseFlushInterval)
-	}()
-	if err := s.proj.CatchUp(ctx, s.store); err != nil {
-		_ = s.stopLocked(ctx)
-		return fmt.Errorf("iam: rebuild read model: %w", err)
+	err := s.bg.Run(ctx, func(ctx context.Context) error { return s.proj.CatchUp(ctx, s.store) },
+		func(ctx context.Context) { eventstore.Follow(ctx, s.store, s.proj.Applied, s.proj.handle, s.log) },
+		func(ctx context.Context) { s.flushTokenUsesEvery(ctx, tokenUseFlushInterval) })
+	if err != nil {
+		return err
 	}
 	s.log.Info("iam read model ready", "position", s.proj.Applied())
 	return nil
 }
 
-// Stop ends the subscription, records pending token uses and waits (at most
+// Stop records pending token uses, ends the subscription and waits (at most
 // until ctx ends).
-func (s *Service) Stop(ctx context.Context) error {
-	s.runMu.Lock()
-	defer s.runMu.Unlock()
-	return s.stopLocked(ctx)
-}
-
-func (s *Service) stopLocked(ctx context.Context) error {
-	if !s.started {
-		return nil
-	}
-	// Record pending token uses while the projection still follows the log.
-	flushCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	s.flushTokenUses(flushCtx)
-	cancel()
-	s.cancel()
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		return fmt.Errorf("iam: stop: %w", ctx.Err())
-	}
-	s.started = false
-	return nil
-}
+func (s *Service) Stop(ctx context.Context) error { return s.bg.Stop(ctx) }
 
 // Handler returns the Connect handler of IAMService and its path prefix.
 func (s *Service) Handler(opts ...connect.HandlerOption) (string, http.Handler) {

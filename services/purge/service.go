@@ -23,6 +23,7 @@ import (
 
 	"github.com/strata-edge/strata/gen/strata/purge/v1/purgev1connect"
 	"github.com/strata-edge/strata/pkg/authz"
+	"github.com/strata-edge/strata/pkg/background"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/natsutil"
 	"github.com/strata-edge/strata/services/edgesync"
@@ -64,11 +65,8 @@ type Service struct {
 	pending   []pendingAck  // acks not yet written to the log
 	wake      chan struct{} // signalled when pending grows
 
-	runMu   sync.Mutex
-	started bool
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	sub     *nats.Subscription
+	bg  background.Group
+	sub *nats.Subscription
 }
 
 type pendingAck struct {
@@ -98,7 +96,10 @@ func New(opts Options) (*Service, error) {
 	if opts.Nodes == nil {
 		opts.Nodes = edgesync.StatusSourceFunc(func() map[string]edgesync.NodeStatus { return nil })
 	}
-	return &Service{opts: opts, log: opts.Logger, model: newModel(), wake: make(chan struct{}, 1)}, nil
+	s := &Service{opts: opts, log: opts.Logger, model: newModel(), wake: make(chan struct{}, 1)}
+	// Stop unsubscribes first, then writes the acknowledgements still pending.
+	s.bg = background.Group{Name: "purge", BeforeStop: func(context.Context) { s.sub.Unsubscribe() }, AfterStop: s.flushAcks}
+	return s, nil
 }
 
 // EnsureStream creates or updates STRATA_PURGE: file storage, one subject
@@ -122,11 +123,6 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream) error {
 // Start creates the stream, subscribes to acknowledgements, rebuilds the
 // read model from the log and keeps following it.
 func (s *Service) Start(ctx context.Context) error {
-	s.runMu.Lock()
-	defer s.runMu.Unlock()
-	if s.started {
-		return errors.New("purge: already started")
-	}
 	if err := EnsureStream(ctx, s.opts.JetStream); err != nil {
 		return err
 	}
@@ -134,29 +130,24 @@ func (s *Service) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("purge: read log head: %w", err)
 	}
-	sub, err := s.opts.Conn.Subscribe(natsutil.PurgeAckAll, s.onAck)
-	if err != nil {
-		return fmt.Errorf("purge: subscribe acks: %w", err)
+	if err := s.bg.Start(ctx); err != nil {
+		return err
 	}
-	if err := s.opts.Conn.Flush(); err != nil {
-		sub.Unsubscribe()
-		return fmt.Errorf("purge: subscribe acks: %w", err)
+	sub, err := s.opts.Conn.Subscribe(natsutil.PurgeAckAll, s.onAck)
+	if err == nil {
+		err = s.opts.Conn.Flush()
 	}
 	s.sub = sub
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s.cancel = cancel
-	s.started = true
-	s.wg.Add(2)
-	go func() {
-		defer s.wg.Done()
-		eventstore.Follow(runCtx, s.opts.Store, s.model.Applied, s.model.handle, s.log)
-	}()
-	go func() {
-		defer s.wg.Done()
-		s.writeAcks(runCtx)
-	}()
+	if err != nil {
+		_ = s.bg.Stop(ctx)
+		return fmt.Errorf("purge: subscribe acks: %w", err)
+	}
+	s.bg.Go(func(ctx context.Context) {
+		eventstore.Follow(ctx, s.opts.Store, s.model.Applied, s.model.handle, s.log)
+	})
+	s.bg.Go(s.writeAcks)
 	if err := s.model.WaitFor(ctx, head); err != nil {
-		s.stopLocked(ctx)
+		_ = s.bg.Stop(ctx)
 		return fmt.Errorf("purge: rebuild read model: %w", err)
 	}
 	return nil
@@ -164,29 +155,7 @@ func (s *Service) Start(ctx context.Context) error {
 
 // Stop unsubscribes, writes the acknowledgements still pending and ends the
 // log subscription (waiting at most until ctx ends).
-func (s *Service) Stop(ctx context.Context) error {
-	s.runMu.Lock()
-	defer s.runMu.Unlock()
-	return s.stopLocked(ctx)
-}
-
-func (s *Service) stopLocked(ctx context.Context) error {
-	if !s.started {
-		return nil
-	}
-	s.sub.Unsubscribe()
-	s.cancel()
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		return fmt.Errorf("purge: stop: %w", ctx.Err())
-	}
-	s.flushAcks(ctx)
-	s.started = false
-	return nil
-}
+func (s *Service) Stop(ctx context.Context) error { return s.bg.Stop(ctx) }
 
 // Handler returns the Connect handler of PurgeService and its path prefix.
 func (s *Service) Handler(opts ...connect.HandlerOption) (string, http.Handler) {
