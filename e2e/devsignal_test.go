@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/strata-edge/strata/e2e/e2etest"
+	"github.com/strata-edge/strata/internal/testbuf"
 	"github.com/strata-edge/strata/pkg/certtest"
 )
 
@@ -108,7 +108,7 @@ func TestTaskDevCtrlC(t *testing.T) {
 	cmd.Dir = ".." // the repository root, where Taskfile.yml is
 	cmd.Env = cleanEnv()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	out, errb := &e2etest.LockedBuffer{}, &e2etest.LockedBuffer{}
+	out, errb := &testbuf.Buffer{}, &testbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -105,7 +105,7 @@ func TestDevClusterDNSOffOn(t *testing.T) {
 	token := c.OK("node", "token", "create", "--cluster", "edge-b", "--auto-approve", "--ttl", "1h")
 	nodeB := startProc(t, "node", "--api", d.api, "--join-token", token, "--name", "b-1", "--data", filepath.Join(root, "b-1"),
 		"--http-addr", "127.0.0.1:0", "--https-addr", "127.0.0.1:0", "--dns-addr", "127.0.0.1:0", "--public-ip", "127.0.0.2")
-	edgeB := edge{name: "b-1", http: nodeB.Value(t, "http")}
+	edgeB := edge{Name: "b-1", HTTP: nodeB.Value(t, "http")}
 	bDNS := nodeB.Value(t, "dns")
 
 	up := upstream(t, "shop")

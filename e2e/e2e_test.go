@@ -30,11 +30,15 @@ func TestMain(m *testing.M) {
 }
 
 // The shared helpers of both end-to-end suites (e2etest).
-type proc = e2etest.Proc
+type (
+	proc = e2etest.Proc
+	edge = e2etest.Edge // one node's proxy, as a client reaches it
+)
 
 var (
 	startProc = e2etest.Start
 	cleanEnv  = e2etest.CleanEnv
+	startNode = e2etest.StartNode
 )
 
 // cli is the CLI with the readers of this suite.

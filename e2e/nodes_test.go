@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,15 +12,10 @@ import (
 
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/strata-edge/strata/e2e/e2etest"
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 )
-
-// edge is one node's proxy, as a client reaches it.
-type edge struct {
-	name string
-	http string // http://HOST:PORT
-}
 
 // upstream is an HTTP server standing in for an app's backend: it answers
 // every request with its name.
@@ -34,52 +28,10 @@ func upstream(t *testing.T, name string) *httptest.Server {
 	return srv
 }
 
-// get requests / with the Host header through one node.
-func get(client *http.Client, e edge, host string) (string, error) {
-	req, err := http.NewRequest(http.MethodGet, e.http+"/", nil)
-	if err != nil {
-		return "", err
-	}
-	req.Host = host
-	res, err := client.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		return "", err
-	}
-	if res.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("status %d: %s", res.StatusCode, strings.TrimSpace(string(b)))
-	}
-	return string(b), nil
-}
-
 // waitServed polls every node until each answers want for host.
 func waitServed(t *testing.T, edges []edge, host, want string) {
 	t.Helper()
-	client := &http.Client{Timeout: 5 * time.Second}
-	for _, e := range edges {
-		natstest.CheckFor(t, 45*time.Second, 50*time.Millisecond, func() error {
-			got, err := get(client, e, host)
-			if err != nil {
-				return fmt.Errorf("node %s (%s): %w", e.name, e.http, err)
-			}
-			if got != want {
-				return fmt.Errorf("node %s (%s) answers %q, want %q from the upstream", e.name, e.http, got, want)
-			}
-			return nil
-		})
-	}
-}
-
-// startNode runs `strata node` joined to api and waits for its http line.
-func startNode(t *testing.T, api, token, name, dataDir string) (*proc, edge) {
-	t.Helper()
-	p := startProc(t, "node", "--api", api, "--join-token", token, "--name", name, "--data", dataDir,
-		"--http-addr", "127.0.0.1:0", "--https-addr", "127.0.0.1:0")
-	return p, edge{name: name, http: p.Value(t, "http")}
+	e2etest.WaitServed(t, 45*time.Second, edges, host, want)
 }
 
 // TestDevWithNodes: strata dev and two strata node processes serve one app;
@@ -88,7 +40,7 @@ func startNode(t *testing.T, api, token, name, dataDir string) (*proc, edge) {
 func TestDevWithNodes(t *testing.T) {
 	root := t.TempDir()
 	d := startDev(t, filepath.Join(root, "dev"))
-	devEdge := edge{name: "dev", http: d.Value(t, "http")}
+	devEdge := edge{Name: "dev", HTTP: d.Value(t, "http")}
 	if https := d.Value(t, "https"); !strings.HasPrefix(https, "https://127.0.0.1:") {
 		t.Errorf("banner https line %q", https)
 	}

@@ -81,7 +81,7 @@ func TestDevPurgeWait(t *testing.T) {
 // cacheGet requests uri with the Host header through one node and returns
 // the body and X-Cache-Status.
 func cacheGet(client *http.Client, e edge, host, uri string) (body, status string, err error) {
-	req, err := http.NewRequest(http.MethodGet, e.http+uri, nil)
+	req, err := http.NewRequest(http.MethodGet, e.HTTP+uri, nil)
 	if err != nil {
 		return "", "", err
 	}
@@ -96,7 +96,7 @@ func cacheGet(client *http.Client, e edge, host, uri string) (body, status strin
 		return "", "", err
 	}
 	if res.StatusCode != http.StatusOK {
-		return "", "", fmt.Errorf("node %s: status %d: %s", e.name, res.StatusCode, strings.TrimSpace(string(b)))
+		return "", "", fmt.Errorf("node %s: status %d: %s", e.Name, res.StatusCode, strings.TrimSpace(string(b)))
 	}
 	return string(b), res.Header.Get("X-Cache-Status"), nil
 }
@@ -111,7 +111,7 @@ func TestDevNodesCachePurge(t *testing.T) {
 	token := c.OK("node", "token", "create", "--cluster", "default", "--auto-approve", "--ttl", "1h")
 	_, edge1 := startNode(t, d.api, token, "edge-1", filepath.Join(root, "edge-1"))
 	_, edge2 := startNode(t, d.api, token, "edge-2", filepath.Join(root, "edge-2"))
-	edges := []edge{{name: "dev", http: d.Value(t, "http")}, edge1, edge2}
+	edges := []edge{{Name: "dev", HTTP: d.Value(t, "http")}, edge1, edge2}
 
 	var fills atomic.Int64
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -138,19 +138,19 @@ func TestDevNodesCachePurge(t *testing.T) {
 				}
 				switch status {
 				case "BYPASS": // held until the node has applied the purges stored before it started
-					return fmt.Errorf("node %s: cache held (BYPASS)", e.name)
+					return fmt.Errorf("node %s: cache held (BYPASS)", e.Name)
 				case "MISS":
 				default:
-					t.Fatalf("%s: node %s answered %q first, want MISS", when, e.name, status)
+					t.Fatalf("%s: node %s answered %q first, want MISS", when, e.Name, status)
 				}
 				miss = body
 				return nil
 			})
 			body, status, err := cacheGet(client, e, host, uri)
 			if err != nil || status != "HIT" || body != miss {
-				t.Fatalf("%s: node %s second request: %q %q %v; want HIT with %q", when, e.name, body, status, err, miss)
+				t.Fatalf("%s: node %s second request: %q %q %v; want HIT with %q", when, e.Name, body, status, err, miss)
 			}
-			bodies[e.name] = miss
+			bodies[e.Name] = miss
 		}
 		return bodies
 	}
@@ -198,7 +198,7 @@ func TestDevPurgeCondition(t *testing.T) {
 	c.OK("release", "create", "--app", app)
 	waitOnline(t, c, 1)
 
-	node := edge{name: "dev", http: d.Value(t, "http")}
+	node := edge{Name: "dev", HTTP: d.Value(t, "http")}
 	client := &http.Client{Timeout: 5 * time.Second}
 	uris := []string{"/static/a.png", "/static/b.css", "/img/c.png"}
 	for _, u := range uris { // fill, then check each is a HIT

@@ -17,7 +17,7 @@ import (
 // tierGet requests uri through one node and returns the body, the cache
 // status and the Strata-Cache-Parent header.
 func tierGet(client *http.Client, e edge, host, uri string) (body, status, parent string, err error) {
-	req, err := http.NewRequest(http.MethodGet, e.http+uri, nil)
+	req, err := http.NewRequest(http.MethodGet, e.HTTP+uri, nil)
 	if err != nil {
 		return "", "", "", err
 	}
@@ -32,7 +32,7 @@ func tierGet(client *http.Client, e edge, host, uri string) (body, status, paren
 		return "", "", "", err
 	}
 	if res.StatusCode != http.StatusOK {
-		return "", "", "", fmt.Errorf("node %s: status %d: %s", e.name, res.StatusCode, strings.TrimSpace(string(b)))
+		return "", "", "", fmt.Errorf("node %s: status %d: %s", e.Name, res.StatusCode, strings.TrimSpace(string(b)))
 	}
 	return string(b), res.Header.Get("X-Cache-Status"), res.Header.Get("Strata-Cache-Parent"), nil
 }
@@ -87,7 +87,7 @@ func TestDevTieredCache(t *testing.T) {
 				return err
 			}
 			if id, st, _ := strings.Cut(parent, "; status="); status == "MISS" && st == "MISS" {
-				seen[e.name+" "+id] = true
+				seen[e.Name+" "+id] = true
 			}
 		}
 		if len(seen) < 4 {

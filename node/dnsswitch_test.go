@@ -1,18 +1,14 @@
 package node_test
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"net"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	mdns "github.com/miekg/dns"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
@@ -20,7 +16,6 @@ import (
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/node"
 	"github.com/strata-edge/strata/node/store"
-	"github.com/strata-edge/strata/node/syncagent"
 	"github.com/strata-edge/strata/pkg/natsutil"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 )
@@ -70,19 +65,7 @@ func (tr *track) publish(d *syncv1.Delta) uint64 {
 	for _, c := range tr.clusters {
 		snap.Clusters = append(snap.Clusters, c)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	data, _ := proto.Marshal(d)
-	if _, err := p.js.Publish(ctx, natsutil.DeltaSubject(partition, false), data,
-		jetstream.WithMsgID(fmt.Sprintf("%s.stable.%d", partition, d.ToVersion))); err != nil {
-		p.t.Fatalf("publish delta: %v", err)
-	}
-	data, _ = proto.Marshal(store.BundleOf(snap))
-	if _, err := p.obs.Put(ctx, jetstream.ObjectMeta{Name: natsutil.SnapshotKey(false),
-		Metadata: map[string]string{syncagent.SnapshotVersionMeta: strconv.FormatUint(p.version, 10)}}, bytes.NewReader(data)); err != nil {
-		p.t.Fatalf("put snapshot: %v", err)
-	}
-	return p.version
+	return p.send(d, snap)
 }
 
 func zoneWWW(addr string) *dnsv1.Zone {

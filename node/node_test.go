@@ -140,6 +140,13 @@ func (p *publisher) release(apps ...*configv1.App) uint64 {
 	for _, a := range p.apps {
 		snap.Apps = append(snap.Apps, a)
 	}
+	return p.send(d, snap)
+}
+
+// send publishes delta d on the stable track, then snap as its snapshot,
+// and returns the version it reaches.
+func (p *publisher) send(d *syncv1.Delta, snap *syncv1.Snapshot) uint64 {
+	p.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	data, _ := proto.Marshal(d)

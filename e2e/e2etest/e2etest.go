@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/strata-edge/strata/internal/testbuf"
+	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 )
 
 // Binary is the strata binary Build made; ConfigDir is STRATA_CONFIG_DIR of
@@ -82,7 +86,7 @@ func DevArgs(dataDir string, extra ...string) []string {
 // Proc is a running strata process whose stdout banner is collected.
 type Proc struct {
 	Cmd    *exec.Cmd
-	Stderr *LockedBuffer
+	Stderr *testbuf.Buffer
 	// Exited receives the exit once; a reader that only looks puts it back.
 	Exited chan error
 
@@ -90,24 +94,6 @@ type Proc struct {
 	banner map[string]string
 	lines  []string
 	seen   chan struct{} // closed and replaced on every stdout line
-}
-
-// LockedBuffer is a bytes.Buffer safe for a writer and readers.
-type LockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *LockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *LockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // Start runs the strata binary with args and collects its banner. The
@@ -120,7 +106,7 @@ func Start(t *testing.T, args ...string) *Proc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Proc{Cmd: cmd, Stderr: &LockedBuffer{}, Exited: make(chan error, 1),
+	p := &Proc{Cmd: cmd, Stderr: &testbuf.Buffer{}, Exited: make(chan error, 1),
 		banner: map[string]string{}, seen: make(chan struct{})}
 	cmd.Stderr = p.Stderr
 	if err := cmd.Start(); err != nil {
@@ -255,4 +241,64 @@ func (p *Proc) Kill(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("strata %v still running 30s after SIGKILL", p.Cmd.Args[1:])
 	}
+}
+
+// Edge is a node as clients reach it.
+type Edge struct {
+	Name string
+	HTTP string // http://HOST:PORT
+}
+
+// StartNode runs `strata node` joined to api with joinToken, on free HTTP
+// and HTTPS ports (and extra flags), and waits for its http line.
+func StartNode(t *testing.T, api, joinToken, name, dataDir string, extra ...string) (*Proc, Edge) {
+	t.Helper()
+	args := append([]string{"node", "--api", api, "--join-token", joinToken, "--name", name, "--data", dataDir,
+		"--http-addr", "127.0.0.1:0", "--https-addr", "127.0.0.1:0"}, extra...)
+	p := Start(t, args...)
+	return p, Edge{Name: name, HTTP: p.Value(t, "http")}
+}
+
+// Get requests / with the Host header through e and returns the body of a
+// 200 answer.
+func Get(client *http.Client, e Edge, host string) (string, error) {
+	req, err := http.NewRequest(http.MethodGet, e.HTTP+"/", nil)
+	if err != nil {
+		return "", err
+	}
+	req.Host = host
+	res, err := client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return "", err
+	}
+	if res.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("status %d: %s", res.StatusCode, strings.TrimSpace(string(b)))
+	}
+	return string(b), nil
+}
+
+// WaitServed polls every node, each within deadline, until it answers want
+// for host, and returns how long it took.
+func WaitServed(t *testing.T, deadline time.Duration, edges []Edge, host, want string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	client := &http.Client{Timeout: 5 * time.Second}
+	for _, e := range edges {
+		natstest.CheckFor(t, deadline, 50*time.Millisecond, func() error {
+			got, err := Get(client, e, host)
+			if err != nil {
+				return fmt.Errorf("node %s (%s): %w", e.Name, e.HTTP, err)
+			}
+			if got != want {
+				return fmt.Errorf("node %s (%s) answers %q, want %q from the upstream", e.Name, e.HTTP, got, want)
+			}
+			return nil
+		})
+	}
+	return time.Since(start)
 }

@@ -56,7 +56,7 @@ type badRow struct {
 func TestBadInputs(t *testing.T) {
 	root := t.TempDir()
 	d := startDev(t, filepath.Join(root, "dev"))
-	e := &badEnv{root: root, d: d, a: newAPI(d.api, d.token), edge: edge{"dev", d.Value(t, "http")}}
+	e := &badEnv{root: root, d: d, a: newAPI(d.api, d.token), edge: edge{Name: "dev", HTTP: d.Value(t, "http")}}
 	for _, r := range badRows {
 		t.Run(fmt.Sprintf("%d/%s", r.defect, r.name), func(t *testing.T) {
 			if r.pending != "" {
@@ -134,7 +134,7 @@ func (r *recorder) take() []string {
 // rawHTTP sends one raw request to the edge and returns the status and body.
 func rawHTTP(t *testing.T, e edge, req string) (int, string) {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(e.http, "http://"), 5*time.Second)
+	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(e.HTTP, "http://"), 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

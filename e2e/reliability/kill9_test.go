@@ -82,7 +82,7 @@ func TestKill9UnderLoad(t *testing.T) {
 	if _, err := a.config.CreateRelease(ctx, &configv1.CreateReleaseRequest{AppId: id, Note: "v0"}); err != nil {
 		t.Fatal(err)
 	}
-	waitServed(t, []edge{{"dev", d.Value(t, "http")}, e1, e2}, host, "v0")
+	waitServed(t, []edge{{Name: "dev", HTTP: d.Value(t, "http")}, e1, e2}, host, "v0")
 
 	l := &ledger{writes: map[string]string{}, releases: map[uint64]string{}, refused: map[string]int{}}
 	var lastAcked uint64
@@ -162,7 +162,7 @@ func TestKill9UnderLoad(t *testing.T) {
 			t.Fatalf("round %d: latest release %d after the restart, below the last acknowledged %d", round, got.GetLatestRelease(), lastAcked)
 		}
 		body := got.GetReleased().GetRules()[0].GetActions()[0].GetRespond().GetBody()
-		waitServed(t, []edge{{"dev", d.Value(t, "http")}, e1, e2}, host, body)
+		waitServed(t, []edge{{Name: "dev", HTTP: d.Value(t, "http")}, e1, e2}, host, body)
 		a.waitInSync(t, 3)
 		took := time.Since(killed)
 		converge = append(converge, took)

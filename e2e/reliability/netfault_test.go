@@ -141,7 +141,7 @@ func TestNetworkFlaps(t *testing.T) {
 	client := &http.Client{Timeout: 5 * time.Second}
 	for _, e := range edges {
 		if got, err := get(client, e, host); err != nil || got != "v0" {
-			t.Fatalf("node %s answers %q (%v) while cut off from the hub, want v0: the link went around the proxy", e.name, got, err)
+			t.Fatalf("node %s answers %q (%v) while cut off from the hub, want v0: the link went around the proxy", e.Name, got, err)
 		}
 	}
 	link.up(t)
@@ -234,8 +234,8 @@ func TestNetworkFlaps(t *testing.T) {
 	// the hub published.
 	track := trackDeltas(t, d, partition)
 	for i, p := range nodes {
-		checkVersions(t, edges[i].name, track, nodeLog(p))
-		checkPurges(t, edges[i].name, purges, nodeLog(p))
+		checkVersions(t, edges[i].Name, track, nodeLog(p))
+		checkPurges(t, edges[i].Name, purges, nodeLog(p))
 	}
 	t.Logf("track: %d deltas; every node applied each once, in order; %d purges applied and acknowledged once per node", len(track), len(purges))
 }

@@ -12,8 +12,6 @@ package reliability
 import (
 	"flag"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,8 +19,6 @@ import (
 	"time"
 
 	"github.com/strata-edge/strata/e2e/e2etest"
-
-	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 )
 
 func TestMain(m *testing.M) {
@@ -38,12 +34,15 @@ func TestMain(m *testing.M) {
 type (
 	proc = e2etest.Proc
 	cli  = e2etest.CLI
+	edge = e2etest.Edge // one node's proxy, as a client reaches it
 )
 
 var (
 	startProc = e2etest.Start
 	cleanEnv  = e2etest.CleanEnv
 	devArgs   = e2etest.DevArgs
+	startNode = e2etest.StartNode
+	get       = e2etest.Get
 )
 
 // dev is a running `strata dev` process: control plane, embedded NATS and a
@@ -74,65 +73,12 @@ func (d *dev) cli(t *testing.T) cli {
 	return cli{T: t, Env: []string{"STRATA_API=" + d.api, "STRATA_TOKEN=" + d.token}}
 }
 
-// edge is one node's proxy, as a client reaches it.
-type edge struct {
-	name string
-	http string // http://HOST:PORT
-}
-
-// startNode runs `strata node` joined to api with a join token and waits for
-// its http line. extra flags come last.
-func startNode(t *testing.T, api, joinToken, name, dataDir string, extra ...string) (*proc, edge) {
-	t.Helper()
-	args := append([]string{"node", "--api", api, "--join-token", joinToken, "--name", name, "--data", dataDir,
-		"--http-addr", "127.0.0.1:0", "--https-addr", "127.0.0.1:0"}, extra...)
-	p := startProc(t, args...)
-	return p, edge{name: name, http: p.Value(t, "http")}
-}
-
-// get requests / with the Host header through one node and returns the body
-// of a 200 answer.
-func get(client *http.Client, e edge, host string) (string, error) {
-	req, err := http.NewRequest(http.MethodGet, e.http+"/", nil)
-	if err != nil {
-		return "", err
-	}
-	req.Host = host
-	res, err := client.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		return "", err
-	}
-	if res.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("status %d: %s", res.StatusCode, strings.TrimSpace(string(b)))
-	}
-	return string(b), nil
-}
-
 // waitServed polls every node until each answers want for host, within a
 // generous deadline (CI runs on two shared cores), and returns how long it
 // took.
 func waitServed(t *testing.T, edges []edge, host, want string) time.Duration {
 	t.Helper()
-	start := time.Now()
-	client := &http.Client{Timeout: 5 * time.Second}
-	for _, e := range edges {
-		natstest.CheckFor(t, 90*time.Second, 50*time.Millisecond, func() error {
-			got, err := get(client, e, host)
-			if err != nil {
-				return fmt.Errorf("node %s (%s): %w", e.name, e.http, err)
-			}
-			if got != want {
-				return fmt.Errorf("node %s (%s) answers %q, want %q", e.name, e.http, got, want)
-			}
-			return nil
-		})
-	}
-	return time.Since(start)
+	return e2etest.WaitServed(t, 90*time.Second, edges, host, want)
 }
 
 func readFile(t *testing.T, path string) string {

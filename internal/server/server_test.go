@@ -1,13 +1,11 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
 	"github.com/strata-edge/strata/internal/server"
+	"github.com/strata-edge/strata/internal/testbuf"
 	"github.com/strata-edge/strata/pkg/apiauth"
 )
 
@@ -130,25 +129,8 @@ func TestServerShutdown(t *testing.T) {
 	}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestServerLogsCallsWithRequestID(t *testing.T) {
-	var buf syncBuffer
+	var buf testbuf.Buffer
 	srv := startServerLogging(t, slog.New(slog.NewTextHandler(&buf, nil)))
 	tests := []struct {
 		name, token, id, wantCode string

@@ -7,13 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -35,19 +32,13 @@ import (
 // node for the app's domain (SNI), the request reaching the app's upstream;
 // the control KEK was generated into the data dir with mode 0600.
 func TestDevServesUploadedCertificate(t *testing.T) {
-	banner := runDev(t)
-	api := bannerValue(t, banner, nil, "api")
-	tokenBytes, err := os.ReadFile(bannerValue(t, banner, nil, "token-file"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	token := strings.TrimSpace(string(tokenBytes))
-	if fi, err := os.Stat(bannerValue(t, banner, nil, "data") + "/kek.key"); err != nil || fi.Mode().Perm() != 0o600 {
+	dev := runDev(t)
+	api := dev.api
+	token := dev.token
+	if fi, err := os.Stat(dev.value(t, "data") + "/kek.key"); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("kek.key: %v %v", fi, err)
 	}
-	httpsURL, _ := url.Parse(bannerValue(t, banner, nil, "https"))
-	_, portStr, _ := net.SplitHostPort(httpsURL.Host)
-	port, _ := strconv.Atoi(portStr)
+	httpsURL, port := dev.value(t, "https"), dev.port(t, "https")
 
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "shop") }))
 	t.Cleanup(upstream.Close)
@@ -68,23 +59,9 @@ func TestDevServesUploadedCertificate(t *testing.T) {
 	must[*certv1.UploadCertificateResponse](t)(certs.UploadCertificate(ctx, &certv1.UploadCertificateRequest{
 		ChainPem: chain, KeyPem: leaf.KeyPEM(t), AppIds: []string{app.Id}}))
 
-	roots := x509.NewCertPool()
-	roots.AddCert(set.Root.Cert)
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true,
-		TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "shop.example.com"}}}
 	natstest.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
-		req, _ := http.NewRequest("GET", httpsURL.String()+"/", nil)
-		req.Host = "shop.example.com"
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 || string(b) != "shop" {
-			return fmt.Errorf("status %d body %q", resp.StatusCode, b)
-		}
-		return nil
+		_, err := getSNI(httpsURL, "shop.example.com", set.Root.Cert, "shop")
+		return err
 	})
 
 	// The API's /metrics shows the certificate's expiry, without a token.
@@ -106,13 +83,9 @@ func TestDevServesUploadedCertificate(t *testing.T) {
 // token), it serves it again from what it stored.
 func TestRemoteNodeGetsKEKAtJoin(t *testing.T) {
 	t.Setenv("STRATA_NODE_KEK", "")
-	banner := runDev(t)
-	api := bannerValue(t, banner, nil, "api")
-	tokenBytes, err := os.ReadFile(bannerValue(t, banner, nil, "token-file"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	token := strings.TrimSpace(string(tokenBytes))
+	dev := runDev(t)
+	api := dev.api
+	token := dev.token
 	ctx := context.Background()
 	c := clientsFor(api, token)
 	const port = 8443 // the HTTPS port the app names; the node binds a free one
@@ -159,23 +132,9 @@ func TestRemoteNodeGetsKEKAtJoin(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("node.kek: %v %v", fi, err)
 	}
-	roots := x509.NewCertPool()
-	roots.AddCert(set.Root.Cert)
 	get := func(addr string) error {
-		client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true,
-			TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "remote.example.com"}}}
-		req, _ := http.NewRequest("GET", "https://"+addr+"/", nil)
-		req.Host = "remote.example.com"
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 || string(b) != "remote" {
-			return fmt.Errorf("status %d body %q", resp.StatusCode, b)
-		}
-		return nil
+		_, err := getSNI("https://"+addr, "remote.example.com", set.Root.Cert, "remote")
+		return err
 	}
 	natstest.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error { return get(edge.HTTPSAddr()) })
 	stop(edge)
@@ -183,4 +142,44 @@ func TestRemoteNodeGetsKEKAtJoin(t *testing.T) {
 	again := start("") // no join: identity, config and KEK from the data dir
 	defer stop(again)
 	natstest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error { return get(again.HTTPSAddr()) })
+}
+
+// getSNI requests / of host from base (https://HOST:PORT) with SNI host,
+// trusting root, and fails unless the answer is 200 with body want; it
+// returns the TLS state of that answer.
+func getSNI(base, host string, root *x509.Certificate, want string) (*tls.ConnectionState, error) {
+	roots := x509.NewCertPool()
+	roots.AddCert(root)
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true,
+		TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: host}}}
+	req, _ := http.NewRequest("GET", base+"/", nil)
+	req.Host = host
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || string(b) != want {
+		return nil, fmt.Errorf("status %d body %q", resp.StatusCode, b)
+	}
+	return resp.TLS, nil
+}
+
+// waitActive polls until certificate id is active with a serial other than
+// old ("": any) and returns it.
+func waitActive(t *testing.T, certs certv1connect.CertServiceClient, id, old string) *certv1.Certificate {
+	t.Helper()
+	var c *certv1.Certificate
+	natstest.CheckFor(t, 60*time.Second, 50*time.Millisecond, func() error {
+		got, err := certs.GetCertificate(context.Background(), &certv1.GetCertificateRequest{Certificate: id})
+		if err != nil {
+			return err
+		}
+		if c = got.Certificate; c.State != certv1.CertificateState_CERTIFICATE_STATE_ACTIVE || (old != "" && c.Serial == old) {
+			return fmt.Errorf("state %v serial %s (old %q), last error %q", c.State, c.Serial, old, c.LastError)
+		}
+		return nil
+	})
+	return c
 }

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +22,7 @@ import (
 	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
 	"github.com/strata-edge/strata/internal/edge"
 	"github.com/strata-edge/strata/internal/stack"
+	"github.com/strata-edge/strata/internal/testbuf"
 	"github.com/strata-edge/strata/node/join"
 	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/natsauth"
@@ -27,20 +30,30 @@ import (
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 )
 
-// runDev runs RunDev in-process on free ports until the test ends and
-// returns its banner.
-func runDev(t *testing.T) *syncBuffer {
+// devStack is RunDev running in-process on free ports until the test ends.
+type devStack struct {
+	banner *testbuf.Buffer
+	done   <-chan error // what RunDev returned
+	api    string
+	token  string // the admin token dev wrote to its token file
+}
+
+// runDev runs RunDev with API, NATS, leaf, HTTP and HTTPS listeners (and
+// what modify adds, e.g. DNSAddr) and waits until its node runs.
+func runDev(t *testing.T, modify ...func(*stack.DevOptions)) *devStack {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	banner := &syncBuffer{}
-	go func() {
-		done <- stack.RunDev(ctx, stack.DevOptions{
-			DataDir: t.TempDir(), APIAddr: "127.0.0.1:0", NATSAddr: "127.0.0.1:0", LeafAddr: "127.0.0.1:0",
-			HTTPAddr: "127.0.0.1:0", HTTPSAddr: "127.0.0.1:0",
-			Logger: slog.New(slog.DiscardHandler), Banner: banner,
-		})
-	}()
+	d := &devStack{banner: &testbuf.Buffer{}, done: done}
+	opts := stack.DevOptions{
+		DataDir: t.TempDir(), APIAddr: "127.0.0.1:0", NATSAddr: "127.0.0.1:0", LeafAddr: "127.0.0.1:0",
+		HTTPAddr: "127.0.0.1:0", HTTPSAddr: "127.0.0.1:0",
+		Logger: slog.New(slog.DiscardHandler), Banner: d.banner,
+	}
+	for _, m := range modify {
+		m(&opts)
+	}
+	go func() { done <- stack.RunDev(ctx, opts) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -52,8 +65,37 @@ func runDev(t *testing.T) *syncBuffer {
 			t.Error("RunDev did not return after cancel")
 		}
 	})
-	bannerValue(t, banner, done, "node")
-	return banner
+	d.value(t, "node")
+	d.api = d.value(t, "api")
+	token, err := os.ReadFile(d.value(t, "token-file"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.token = strings.TrimSpace(string(token))
+	return d
+}
+
+// withDNS adds dev's DNS listener.
+func withDNS(o *stack.DevOptions) { o.DNSAddr = "127.0.0.1:0" }
+
+// value is the banner's line key.
+func (d *devStack) value(t *testing.T, key string) string {
+	t.Helper()
+	return bannerValue(t, d.banner, d.done, key)
+}
+
+// port is the port of the URL the banner shows as key.
+func (d *devStack) port(t *testing.T, key string) int {
+	t.Helper()
+	u, err := url.Parse(d.value(t, key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.Atoi(u.Port())
+	if err != nil {
+		t.Fatalf("banner %s: %v", key, err)
+	}
+	return n
 }
 
 type clients struct {
@@ -90,13 +132,9 @@ func must[T any](t *testing.T) func(v T, err error) T {
 // with IAM and authorizes with grants scoped through the config and nodes
 // services' resolvers.
 func TestDevAuthorizesWithScopedGrants(t *testing.T) {
-	banner := runDev(t)
-	api := bannerValue(t, banner, nil, "api")
-	token, err := os.ReadFile(bannerValue(t, banner, nil, "token-file"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := clientsFor(api, strings.TrimSpace(string(token)))
+	dev := runDev(t)
+	api, token := dev.api, dev.token
+	admin := clientsFor(api, token)
 	ctx := context.Background()
 
 	must[*configv1.CreatePartitionResponse](t)(admin.config.CreatePartition(ctx, &configv1.CreatePartitionRequest{Name: "eu"}))
@@ -123,7 +161,7 @@ func TestDevAuthorizesWithScopedGrants(t *testing.T) {
 
 	// A revoked token is refused, saying why.
 	must[*iamv1.RevokeTokenResponse](t)(admin.iam.RevokeToken(ctx, &iamv1.RevokeTokenRequest{Id: tok.Token.Id}))
-	_, err = bot.config.ListPartitions(ctx, &configv1.ListPartitionsRequest{})
+	_, err := bot.config.ListPartitions(ctx, &configv1.ListPartitionsRequest{})
 	if connect.CodeOf(err) != connect.CodeUnauthenticated || !strings.Contains(err.Error(), "was revoked") {
 		t.Errorf("call with a revoked token: %v, want Unauthenticated saying it was revoked", err)
 	}
@@ -132,18 +170,14 @@ func TestDevAuthorizesWithScopedGrants(t *testing.T) {
 // TestEdgeWaitsForApproval: a node joining with a token that needs approval
 // waits, asking again, and starts once approved; a restart needs no token.
 func TestEdgeWaitsForApproval(t *testing.T) {
-	banner := runDev(t)
-	api := bannerValue(t, banner, nil, "api")
-	token, err := os.ReadFile(bannerValue(t, banner, nil, "token-file"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := clientsFor(api, strings.TrimSpace(string(token)))
+	dev := runDev(t)
+	api, token := dev.api, dev.token
+	admin := clientsFor(api, token)
 	ctx := context.Background()
 	jt := must[*configv1.CreateJoinTokenResponse](t)(admin.nodes.CreateJoinToken(ctx, &configv1.CreateJoinTokenRequest{Cluster: "default"}))
 
 	dir := t.TempDir()
-	progress := &syncBuffer{}
+	progress := &testbuf.Buffer{}
 	type started struct {
 		edge *edge.Edge
 		err  error
@@ -248,7 +282,7 @@ func TestControlWithExternalHub(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	banner := &syncBuffer{}
+	banner := &testbuf.Buffer{}
 	dataDir := t.TempDir()
 	go func() {
 		done <- stack.RunControl(ctx, stack.ControlOptions{
@@ -300,7 +334,7 @@ func TestControlConfigWithoutNodesService(t *testing.T) {
 	ns := natstest.RunServer(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	banner := &syncBuffer{}
+	banner := &testbuf.Buffer{}
 	dataDir := t.TempDir()
 	go func() {
 		done <- stack.RunControl(ctx, stack.ControlOptions{NATSURL: ns.ClientURL(), Services: []string{stack.ServiceConfig, stack.ServiceIAM},
@@ -343,7 +377,7 @@ func TestDevNodeKeyLost(t *testing.T) {
 	opts := stack.DevOptions{DataDir: dir, APIAddr: "127.0.0.1:0", NATSAddr: "127.0.0.1:0", LeafAddr: "127.0.0.1:0",
 		HTTPAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)}
 	ctx, cancel := context.WithCancel(context.Background())
-	banner := &syncBuffer{}
+	banner := &testbuf.Buffer{}
 	done := make(chan error, 1)
 	o := opts
 	o.Banner = banner
@@ -376,7 +410,7 @@ func TestDevLeafURL(t *testing.T) {
 	opts.DataDir = t.TempDir()
 	opts.LeafURLs = []string{"nats-leaf://hub.example.test:7424"}
 	ctx, cancel := context.WithCancel(context.Background())
-	banner := &syncBuffer{}
+	banner := &testbuf.Buffer{}
 	opts.Banner = banner
 	done := make(chan error, 1)
 	go func() { done <- stack.RunDev(ctx, opts) }()

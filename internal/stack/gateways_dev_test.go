@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -18,7 +16,6 @@ import (
 	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
 	"github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
 	"github.com/strata-edge/strata/internal/edge"
-	"github.com/strata-edge/strata/internal/stack"
 	"github.com/strata-edge/strata/node/join"
 	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
@@ -30,33 +27,13 @@ import (
 // of the answer at once (well before the 15 s after which a silent node
 // counts as offline); started again, it comes back.
 func TestDevGatewayRecordFollowsNodeLiveness(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	banner := &syncBuffer{}
-	go func() {
-		done <- stack.RunDev(ctx, stack.DevOptions{
-			DataDir: t.TempDir(), APIAddr: "127.0.0.1:0", NATSAddr: "127.0.0.1:0", LeafAddr: "127.0.0.1:0",
-			HTTPAddr: "127.0.0.1:0", DNSAddr: "127.0.0.1:0",
-			Logger: slog.New(slog.DiscardHandler), Banner: banner,
-		})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("RunDev did not return after cancel")
-		}
-	})
-	dnsAddr := bannerValue(t, banner, done, "dns")
-	api := bannerValue(t, banner, done, "api")
-	token, err := os.ReadFile(bannerValue(t, banner, done, "token-file"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := clientsFor(api, strings.TrimSpace(string(token)))
+	dev := runDev(t, withDNS)
+	dnsAddr := dev.value(t, "dns")
+	api := dev.api
+	token := dev.token
+	admin := clientsFor(api, token)
 	zones := dnsv1connect.NewDnsServiceClient(&http.Client{Timeout: 15 * time.Second}, api,
-		connectBearer(strings.TrimSpace(string(token))))
+		connectBearer(token))
 	bg := context.Background()
 	must[*dnsv1.CreateZoneResponse](t)(zones.CreateZone(bg, &dnsv1.CreateZoneRequest{Name: "gw.test", Nameservers: []string{"ns1.gw.test."}}))
 	must[*dnsv1.AddRecordResponse](t)(zones.AddRecord(bg, &dnsv1.AddRecordRequest{Zone: "gw.test", Record: &dnsv1.Record{

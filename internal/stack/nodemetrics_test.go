@@ -15,6 +15,7 @@ import (
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/internal/edge"
+	"github.com/strata-edge/strata/internal/testbuf"
 	"github.com/strata-edge/strata/node/join"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 )
@@ -34,14 +35,14 @@ func getBody(url string) (int, string, error) {
 // /healthz that says "starting" (503) until the node runs a config, then
 // "ok" with the version.
 func TestNodeMetricsEndpoints(t *testing.T) {
-	banner := runDev(t)
-	api := bannerValue(t, banner, nil, "api")
+	dev := runDev(t)
+	api := dev.api
 	code, body, err := getBody(api + "/metrics")
 	if err != nil || code != 200 || !strings.Contains(body, `strata_node_info{cluster_id="`) || !strings.Contains(body, "strata_node_sync_version ") {
 		t.Fatalf("strata dev /metrics without the node's metrics: %d %v\n%s", code, err, body)
 	}
 
-	tokenBytes, err := os.ReadFile(bannerValue(t, banner, nil, "token-file"))
+	tokenBytes, err := os.ReadFile(dev.value(t, "token-file"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +51,7 @@ func TestNodeMetricsEndpoints(t *testing.T) {
 	jt := must[*configv1.CreateJoinTokenResponse](t)(c.nodes.CreateJoinToken(ctx, &configv1.CreateJoinTokenRequest{Cluster: "default", AutoApprove: true}))
 	nodeCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	nb := &syncBuffer{}
+	nb := &testbuf.Buffer{}
 	go func() {
 		done <- edge.Run(nodeCtx, edge.RunOptions{API: api, MetricsAddr: "127.0.0.1:0", Banner: nb, Options: edge.Options{
 			Options:  join.Options{JoinToken: jt.Token, Name: "m-1", DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)},

@@ -1,7 +1,6 @@
 package stack_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
 	"github.com/strata-edge/strata/internal/stack"
+	"github.com/strata-edge/strata/internal/testbuf"
 	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/keywrap"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
@@ -55,26 +54,8 @@ func TestParseServices(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for one writer and polling readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // bannerValue waits for a "key: value" line in the banner.
-func bannerValue(t *testing.T, banner *syncBuffer, done <-chan error, key string) string {
+func bannerValue(t *testing.T, banner *testbuf.Buffer, done <-chan error, key string) string {
 	t.Helper()
 	var v string
 	natstest.CheckFor(t, 30*time.Second, 10*time.Millisecond, func() error {
@@ -130,7 +111,7 @@ func TestRunControl(t *testing.T) {
 			o.APIAddr = "127.0.0.1:0"
 			o.DataDir = t.TempDir()
 			o.Logger = slog.New(slog.DiscardHandler)
-			banner := &syncBuffer{}
+			banner := &testbuf.Buffer{}
 			o.Banner = banner
 
 			ctx, cancel := context.WithCancel(context.Background())

@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,7 +13,6 @@ import (
 	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
 	"github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
 	"github.com/strata-edge/strata/internal/edge"
-	"github.com/strata-edge/strata/internal/stack"
 	"github.com/strata-edge/strata/node/join"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 )
@@ -25,33 +22,13 @@ import (
 // staging node only; the stable node keeps serving the stable release until
 // the promotion, then serves it too; a revert reaches both.
 func TestDevZoneStagingReleaseReachesStagingNodesOnly(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	banner := &syncBuffer{}
-	go func() {
-		done <- stack.RunDev(ctx, stack.DevOptions{
-			DataDir: t.TempDir(), APIAddr: "127.0.0.1:0", NATSAddr: "127.0.0.1:0", LeafAddr: "127.0.0.1:0",
-			HTTPAddr: "127.0.0.1:0", DNSAddr: "127.0.0.1:0",
-			Logger: slog.New(slog.DiscardHandler), Banner: banner,
-		})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("RunDev did not return after cancel")
-		}
-	})
-	stableDNS := bannerValue(t, banner, done, "dns")
-	api := bannerValue(t, banner, done, "api")
-	token, err := os.ReadFile(bannerValue(t, banner, done, "token-file"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := clientsFor(api, strings.TrimSpace(string(token)))
+	dev := runDev(t, withDNS)
+	stableDNS := dev.value(t, "dns")
+	api := dev.api
+	token := dev.token
+	admin := clientsFor(api, token)
 	zones := dnsv1connect.NewDnsServiceClient(&http.Client{Timeout: 15 * time.Second}, api,
-		connectBearer(strings.TrimSpace(string(token))))
+		connectBearer(token))
 	bg := context.Background()
 	must[*dnsv1.CreateZoneResponse](t)(zones.CreateZone(bg, &dnsv1.CreateZoneRequest{Name: "stg.test", Nameservers: []string{"ns1.stg.test."}}))
 	www := must[*dnsv1.AddRecordResponse](t)(zones.AddRecord(bg, &dnsv1.AddRecordRequest{Zone: "stg.test", Record: &dnsv1.Record{

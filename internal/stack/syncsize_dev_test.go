@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -27,15 +25,10 @@ import (
 // Before, all 20 rules were accepted and the 1.2 MB delta wedged the
 // partition: no later release reached any node.
 func TestDevLargeReleaseReachesNode(t *testing.T) {
-	banner := runDev(t)
-	api := bannerValue(t, banner, nil, "api")
-	token, err := os.ReadFile(bannerValue(t, banner, nil, "token-file"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	httpURL, _ := url.Parse(bannerValue(t, banner, nil, "http"))
-	port, _ := strconv.Atoi(httpURL.Port())
-	c := clientsFor(api, strings.TrimSpace(string(token)))
+	dev := runDev(t)
+	api, token := dev.api, dev.token
+	httpURL, port := dev.value(t, "http"), dev.port(t, "http")
+	c := clientsFor(api, token)
 	ctx := context.Background()
 
 	big := must[*configv1.CreateAppResponse](t)(c.config.CreateApp(ctx, &configv1.CreateAppRequest{
@@ -62,7 +55,7 @@ func TestDevLargeReleaseReachesNode(t *testing.T) {
 	}
 	must[*configv1.CreateReleaseResponse](t)(c.config.CreateRelease(ctx, &configv1.CreateReleaseRequest{AppId: big.Id}))
 	get := func(host, path string) (int, string, error) {
-		req, _ := http.NewRequest("GET", httpURL.String()+path, nil)
+		req, _ := http.NewRequest("GET", httpURL+path, nil)
 		req.Host = host
 		resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
 		if err != nil {

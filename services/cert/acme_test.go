@@ -4,82 +4,33 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/letsencrypt/pebble/v2/ca"
-	"github.com/letsencrypt/pebble/v2/db"
-	"github.com/letsencrypt/pebble/v2/va"
-	"github.com/letsencrypt/pebble/v2/wfe"
-	"github.com/miekg/dns"
 	"github.com/nats-io/nats.go/jetstream"
 
 	certv1 "github.com/strata-edge/strata/gen/strata/cert/v1"
+	"github.com/strata-edge/strata/pkg/acmetest"
 	"github.com/strata-edge/strata/pkg/natsutil"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 )
 
-// pebble is Pebble, a real ACME server, run in-process on random ports.
-// Its validation authority resolves every name to 127.0.0.1 (a DNS server
-// of the test) and fetches HTTP-01 challenges from the responder's port.
-type pebble struct {
-	directory string
-	client    *http.Client
-}
-
-func startPebble(t *testing.T, httpPort int) *pebble {
+// startPebble runs Pebble validating HTTP-01 against httpPort, every name
+// resolving to 127.0.0.1.
+func startPebble(t *testing.T, httpPort int) *acmetest.Pebble {
 	t.Helper()
 	return startPebbleEAB(t, httpPort, "", "")
 }
 
 // startPebbleEAB is startPebble requiring external account binding with
 // key id kid and HMAC key hmac (base64url) when kid is set.
-func startPebbleEAB(t *testing.T, httpPort int, kid, hmac string) *pebble {
+func startPebbleEAB(t *testing.T, httpPort int, kid, hmac string) *acmetest.Pebble {
 	t.Helper()
-	t.Setenv("PEBBLE_VA_NOSLEEP", "1")
-	t.Setenv("PEBBLE_WFE_NONCEREJECT", "0")
-	t.Setenv("PEBBLE_AUTHZREUSE", "0")
-	logger := log.New(io.Discard, "", 0)
-	store := db.NewMemoryStore()
-	authority := ca.New(logger, store, "", "ecdsa", 0, 1, map[string]ca.Profile{"default": {Description: "test", ValidityPeriod: 3600}})
-	validator := va.New(logger, httpPort, 0, false, startDNS(t), store)
-	if kid != "" {
-		if err := store.AddExternalAccountKeyByID(kid, hmac); err != nil {
-			t.Fatal(err)
-		}
-	}
-	front := wfe.New(logger, store, validator, authority, []string{"pebble.letsencrypt.org"}, false, kid != "", 0, 0)
-	srv := httptest.NewTLSServer(front.Handler())
-	t.Cleanup(srv.Close)
-	return &pebble{directory: srv.URL + wfe.DirectoryPath, client: srv.Client()}
-}
-
-// startDNS answers A 127.0.0.1 for every name (TCP, as Pebble asks) and
-// returns its address.
-func startDNS(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &dns.Server{Listener: ln, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
-		m := new(dns.Msg)
-		m.SetReply(r)
-		if q := r.Question[0]; q.Qtype == dns.TypeA {
-			m.Answer = append(m.Answer, &dns.A{Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 1}, A: net.IPv4(127, 0, 0, 1)})
-		}
-		w.WriteMsg(m)
-	})}
-	go srv.ActivateAndServe()
-	t.Cleanup(func() { srv.Shutdown() })
-	return ln.Addr().String()
+	return acmetest.Start(t, acmetest.Options{HTTPPort: httpPort, EABKeyID: kid, EABHMAC: hmac, ValidityPeriod: 3600})
 }
 
 // responder stands in for the edge nodes: it answers
@@ -128,7 +79,7 @@ type clock struct{ ns atomic.Int64 }
 func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
 func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
-func newACMEEnv(t *testing.T) (*env, *pebble, *responder, *clock) {
+func newACMEEnv(t *testing.T) (*env, *acmetest.Pebble, *responder, *clock) {
 	t.Helper()
 	e := newEnv(t)
 	r := startResponder(t, e.js)
@@ -137,7 +88,7 @@ func newACMEEnv(t *testing.T) (*env, *pebble, *responder, *clock) {
 	clk.ns.Store(time.Now().UnixNano())
 	e.svc.Stop(e.ctx)
 	svc, err := New(Options{Store: e.store, JetStream: e.js, KEK: e.kek, Now: clk.Now, ACME: &ACMEOptions{
-		Directory: p.directory, HTTPClient: p.client, Interval: 50 * time.Millisecond,
+		Directory: p.Directory, HTTPClient: p.Client, Interval: 50 * time.Millisecond,
 		RetryBase: time.Hour, LeaseTTL: 3 * time.Second,
 	}})
 	if err != nil {
@@ -324,7 +275,7 @@ func TestACMEExternalAccountBinding(t *testing.T) {
 	const kid, hmac = "kid-1", "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"
 	p := startPebbleEAB(t, r.port, kid, hmac)
 	run := func(o ACMEOptions) (*Service, string) {
-		o.Directory, o.HTTPClient, o.Interval, o.RetryBase = p.directory, p.client, 50*time.Millisecond, time.Hour
+		o.Directory, o.HTTPClient, o.Interval, o.RetryBase = p.Directory, p.Client, 50*time.Millisecond, time.Hour
 		o.Holder = o.EABKeyID + "-holder"
 		svc, err := New(Options{Store: e.store, JetStream: e.js, KEK: e.kek, ACME: &o})
 		if err != nil {

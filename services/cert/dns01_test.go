@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log"
 	"net"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -15,14 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/letsencrypt/pebble/v2/ca"
-	"github.com/letsencrypt/pebble/v2/db"
-	"github.com/letsencrypt/pebble/v2/va"
-	"github.com/letsencrypt/pebble/v2/wfe"
 	"github.com/miekg/dns"
 	"github.com/nats-io/nats.go/jetstream"
 
 	certv1 "github.com/strata-edge/strata/gen/strata/cert/v1"
+	"github.com/strata-edge/strata/pkg/acmetest"
 	"github.com/strata-edge/strata/pkg/natsutil"
 )
 
@@ -102,29 +96,15 @@ func listenUDPAndTCP(t *testing.T) (net.PacketConn, net.Listener) {
 // example.com and checks the responder before asking Pebble to validate.
 func newDNS01Env(t *testing.T, modify ...func(*ACMEOptions)) (*env, *txtResponder, *clock) {
 	t.Helper()
-	t.Setenv("PEBBLE_VA_NOSLEEP", "1")
-	t.Setenv("PEBBLE_WFE_NONCEREJECT", "0")
-	t.Setenv("PEBBLE_AUTHZREUSE", "0")
 	t.Setenv("LEGO_DISABLE_CNAME_SUPPORT", "true") // no lookups on the machine's resolver
 	e := newEnv(t)
 	r := startTXTResponder(t, e.js)
-	closed, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closedPort := closed.Addr().(*net.TCPAddr).Port
-	closed.Close()
-	logger := log.New(io.Discard, "", 0)
-	store := db.NewMemoryStore()
-	authority := ca.New(logger, store, "", "ecdsa", 0, 1, map[string]ca.Profile{"default": {Description: "test", ValidityPeriod: 3600}})
-	front := wfe.New(logger, store, va.New(logger, closedPort, closedPort, false, r.addr, store), authority,
-		[]string{"pebble.letsencrypt.org"}, false, false, 0, 0)
-	srv := httptest.NewTLSServer(front.Handler())
-	t.Cleanup(srv.Close)
+	closed := acmetest.ClosedPort(t)
+	p := acmetest.Start(t, acmetest.Options{HTTPPort: closed, TLSPort: closed, DNS: r.addr, ValidityPeriod: 3600})
 
 	e.svc.Stop(e.ctx)
 	o := &ACMEOptions{
-		Directory: srv.URL + wfe.DirectoryPath, HTTPClient: srv.Client(), Interval: 50 * time.Millisecond,
+		Directory: p.Directory, HTTPClient: p.Client, Interval: 50 * time.Millisecond,
 		RetryBase: time.Hour, LeaseTTL: 3 * time.Second,
 		Zones: staticZones{"example.com."}, DNS01Nameservers: []string{r.addr},
 	}

@@ -27,7 +27,7 @@ func TestACMEExternalAccountBindingPerDirectory(t *testing.T) {
 	strict := startPebbleEAB(t, r.port, kid, hmac)
 	e.svc.Stop(e.ctx)
 	svc, err := New(Options{Store: e.store, JetStream: e.js, KEK: e.kek, ACME: &ACMEOptions{
-		Directory: plain.directory, HTTPClient: plain.client, Interval: 50 * time.Millisecond, RetryBase: 100 * time.Millisecond}})
+		Directory: plain.Directory, HTTPClient: plain.Client, Interval: 50 * time.Millisecond, RetryBase: 100 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,8 +44,8 @@ func TestACMEExternalAccountBindingPerDirectory(t *testing.T) {
 	}{
 		{"no directory", &certv1.SetAcmeAccountRequest{EabKeyId: kid, EabHmacKey: hmac}, "directory"},
 		{"not a URL", &certv1.SetAcmeAccountRequest{Directory: "ftp://ca/dir", EabKeyId: kid, EabHmacKey: hmac}, "directory"},
-		{"key id without HMAC", &certv1.SetAcmeAccountRequest{Directory: strict.directory, EabKeyId: kid}, "eab_hmac_key"},
-		{"HMAC not base64url", &certv1.SetAcmeAccountRequest{Directory: strict.directory, EabKeyId: kid, EabHmacKey: "not base64!"}, "eab_hmac_key"},
+		{"key id without HMAC", &certv1.SetAcmeAccountRequest{Directory: strict.Directory, EabKeyId: kid}, "eab_hmac_key"},
+		{"HMAC not base64url", &certv1.SetAcmeAccountRequest{Directory: strict.Directory, EabKeyId: kid, EabHmacKey: "not base64!"}, "eab_hmac_key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := svc.SetAcmeAccount(e.ctx, tc.req)
@@ -56,14 +56,14 @@ func TestACMEExternalAccountBindingPerDirectory(t *testing.T) {
 		})
 	}
 
-	acc, err := svc.SetAcmeAccount(e.ctx, &certv1.SetAcmeAccountRequest{Directory: strict.directory, EabKeyId: kid, EabHmacKey: hmac})
+	acc, err := svc.SetAcmeAccount(e.ctx, &certv1.SetAcmeAccountRequest{Directory: strict.Directory, EabKeyId: kid, EabHmacKey: hmac})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if acc.EabKeyId != kid || !acc.EabHmacKeySet || acc.AccountUrl != "" {
 		t.Fatalf("account after set: %v", acc)
 	}
-	c, _, err := svc.Request(e.ctx, &certv1.RequestCertificateRequest{AppId: "app", Domains: []string{"strict.example.com"}, AcmeDirectory: strict.directory})
+	c, _, err := svc.Request(e.ctx, &certv1.RequestCertificateRequest{AppId: "app", Domains: []string{"strict.example.com"}, AcmeDirectory: strict.Directory})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,12 +90,12 @@ func TestACMEExternalAccountBindingPerDirectory(t *testing.T) {
 		t.Fatalf("accounts: %v %v", accounts, err)
 	}
 	for _, a := range accounts {
-		if a.AccountUrl == "" || (a.Directory == strict.directory) != (a.EabKeyId == kid && a.EabHmacKeySet) {
+		if a.AccountUrl == "" || (a.Directory == strict.Directory) != (a.EabKeyId == kid && a.EabHmacKeySet) {
 			t.Fatalf("account %v", a)
 		}
 	}
 	// Registered: a new binding would never be used, so it is refused.
-	if _, err := svc.SetAcmeAccount(e.ctx, &certv1.SetAcmeAccountRequest{Directory: strict.directory, EabKeyId: "kid-2", EabHmacKey: hmac}); apierr.ToConnect(err).Code() != connect.CodeFailedPrecondition {
+	if _, err := svc.SetAcmeAccount(e.ctx, &certv1.SetAcmeAccountRequest{Directory: strict.Directory, EabKeyId: "kid-2", EabHmacKey: hmac}); apierr.ToConnect(err).Code() != connect.CodeFailedPrecondition {
 		t.Fatalf("set after registration: %v, want FailedPrecondition", err)
 	}
 
