@@ -3,19 +3,14 @@ package stack_test
 import (
 	"bytes"
 	"context"
-	"net/http"
 	"testing"
 	"time"
 
-	"connectrpc.com/connect"
-
 	certv1 "github.com/strata-edge/strata/gen/strata/cert/v1"
-	"github.com/strata-edge/strata/gen/strata/cert/v1/certv1connect"
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/internal/cli"
 	"github.com/strata-edge/strata/internal/cli/clientx/clitest"
 	"github.com/strata-edge/strata/pkg/acmetest"
-	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 	"google.golang.org/protobuf/encoding/protojson"
 )
@@ -43,7 +38,7 @@ func TestDevIssuesACMECertificate(t *testing.T) {
 		Name: "hello", When: `PathPrefix("/")`, Actions: []*configv1.Action{{Action: &configv1.Action_Respond{Respond: &configv1.RespondAction{Status: 200, Body: "issued"}}}}}}))
 	must[*configv1.CreateReleaseResponse](t)(c.config.CreateRelease(ctx, &configv1.CreateReleaseRequest{AppId: app.Id}))
 
-	certs := certv1connect.NewCertServiceClient(&http.Client{Timeout: 15 * time.Second}, api, connect.WithInterceptors(apiauth.BearerToken(token)))
+	certs := c.certs
 	req := must[*certv1.RequestCertificateResponse](t)(certs.RequestCertificate(ctx, &certv1.RequestCertificateRequest{
 		AppId: app.Id, Domains: []string{"acme.example.com"}, AcmeDirectory: pebble.Directory}))
 	waitActive(t, certs, req.Certificate.Id, "")

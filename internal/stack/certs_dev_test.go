@@ -15,14 +15,11 @@ import (
 	"testing"
 	"time"
 
-	"connectrpc.com/connect"
-
 	certv1 "github.com/strata-edge/strata/gen/strata/cert/v1"
 	"github.com/strata-edge/strata/gen/strata/cert/v1/certv1connect"
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/internal/edge"
 	"github.com/strata-edge/strata/node/join"
-	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/certtest"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 )
@@ -55,7 +52,7 @@ func TestDevServesUploadedCertificate(t *testing.T) {
 
 	set := certtest.NewSet(t)
 	leaf, chain := set.Leaf(t, certtest.Options{DNSNames: []string{"shop.example.com"}})
-	certs := certv1connect.NewCertServiceClient(&http.Client{Timeout: 15 * time.Second}, api, connect.WithInterceptors(apiauth.BearerToken(token)))
+	certs := c.certs
 	must[*certv1.UploadCertificateResponse](t)(certs.UploadCertificate(ctx, &certv1.UploadCertificateRequest{
 		ChainPem: chain, KeyPem: leaf.KeyPEM(t), AppIds: []string{app.Id}}))
 
@@ -101,7 +98,7 @@ func TestRemoteNodeGetsKEKAtJoin(t *testing.T) {
 	must[*configv1.CreateReleaseResponse](t)(c.config.CreateRelease(ctx, &configv1.CreateReleaseRequest{AppId: app.Id}))
 	set := certtest.NewSet(t)
 	leaf, chain := set.Leaf(t, certtest.Options{DNSNames: []string{"remote.example.com"}})
-	certs := certv1connect.NewCertServiceClient(&http.Client{Timeout: 15 * time.Second}, api, connect.WithInterceptors(apiauth.BearerToken(token)))
+	certs := c.certs
 	must[*certv1.UploadCertificateResponse](t)(certs.UploadCertificate(ctx, &certv1.UploadCertificateRequest{
 		ChainPem: chain, KeyPem: leaf.KeyPEM(t), AppIds: []string{app.Id}}))
 

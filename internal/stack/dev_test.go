@@ -16,8 +16,10 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/strata-edge/strata/gen/strata/cert/v1/certv1connect"
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
+	"github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
 	iamv1 "github.com/strata-edge/strata/gen/strata/iam/v1"
 	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
 	"github.com/strata-edge/strata/internal/edge"
@@ -98,10 +100,36 @@ func (d *devStack) port(t *testing.T, key string) int {
 	return n
 }
 
+// runControl runs RunControl with opts on a free API port and its own
+// data dir until the test ends; it returns the API address and clients
+// of the admin token it wrote.
+func runControl(t *testing.T, opts stack.ControlOptions) (string, clients) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	banner := &testbuf.Buffer{}
+	opts.APIAddr, opts.DataDir, opts.Logger, opts.Banner = "127.0.0.1:0", t.TempDir(), slog.New(slog.DiscardHandler), banner
+	go func() { done <- stack.RunControl(ctx, opts) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("RunControl: %v", err)
+		}
+	})
+	api := bannerValue(t, banner, done, "api")
+	token, err := os.ReadFile(filepath.Join(opts.DataDir, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return api, clientsFor(api, strings.TrimSpace(string(token)))
+}
+
 type clients struct {
 	config configv1connect.ConfigServiceClient
 	nodes  configv1connect.NodeServiceClient
 	iam    iamv1connect.IAMServiceClient
+	dns    dnsv1connect.DnsServiceClient
+	certs  certv1connect.CertServiceClient
 }
 
 func clientsFor(api, token string) clients {
@@ -115,6 +143,8 @@ func clientsFor(api, token string) clients {
 		config: configv1connect.NewConfigServiceClient(hc, api, opts...),
 		nodes:  configv1connect.NewNodeServiceClient(hc, api, opts...),
 		iam:    iamv1connect.NewIAMServiceClient(hc, api, opts...),
+		dns:    dnsv1connect.NewDnsServiceClient(hc, api, opts...),
+		certs:  certv1connect.NewCertServiceClient(hc, api, opts...),
 	}
 }
 
@@ -280,29 +310,9 @@ func TestControlWithExternalHub(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	banner := &testbuf.Buffer{}
-	dataDir := t.TempDir()
-	go func() {
-		done <- stack.RunControl(ctx, stack.ControlOptions{
-			NATSURL: hub.Server.ClientURL(), NATSCreds: creds, Services: stack.KnownServices,
-			APIAddr: "127.0.0.1:0", DataDir: dataDir, NATSAuthDir: authDir, LeafURLs: []string{hub.LeafURL},
-			Logger: slog.New(slog.DiscardHandler), Banner: banner,
-		})
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("RunControl: %v", err)
-		}
-	}()
-	api := bannerValue(t, banner, done, "api")
-	token, err := os.ReadFile(filepath.Join(dataDir, "admin.token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := clientsFor(api, strings.TrimSpace(string(token)))
+	api, admin := runControl(t, stack.ControlOptions{NATSURL: hub.Server.ClientURL(), NATSCreds: creds, Services: stack.KnownServices,
+		NATSAuthDir: authDir, LeafURLs: []string{hub.LeafURL}})
+	ctx := context.Background()
 	jt := must[*configv1.CreateJoinTokenResponse](t)(admin.nodes.CreateJoinToken(ctx, &configv1.CreateJoinTokenRequest{Cluster: "default", AutoApprove: true}))
 
 	ext, err := edge.Start(ctx, edge.Options{Options: join.Options{DataDir: t.TempDir(), Name: "ext-1", JoinToken: jt.Token,
@@ -332,26 +342,8 @@ func TestControlWithExternalHub(t *testing.T) {
 // streams), without a NATS authority, and NodeService is not served.
 func TestControlConfigWithoutNodesService(t *testing.T) {
 	ns := natstest.RunServer(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	banner := &testbuf.Buffer{}
-	dataDir := t.TempDir()
-	go func() {
-		done <- stack.RunControl(ctx, stack.ControlOptions{NATSURL: ns.ClientURL(), Services: []string{stack.ServiceConfig, stack.ServiceIAM},
-			APIAddr: "127.0.0.1:0", DataDir: dataDir, Logger: slog.New(slog.DiscardHandler), Banner: banner})
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("RunControl: %v", err)
-		}
-	}()
-	api := bannerValue(t, banner, done, "api")
-	token, err := os.ReadFile(filepath.Join(dataDir, "admin.token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := clientsFor(api, strings.TrimSpace(string(token)))
+	_, admin := runControl(t, stack.ControlOptions{NATSURL: ns.ClientURL(), Services: []string{stack.ServiceConfig, stack.ServiceIAM}})
+	ctx := context.Background()
 	n := must[*configv1.RegisterNodeResponse](t)(admin.config.RegisterNode(ctx, &configv1.RegisterNodeRequest{Name: "op-1", Cluster: "default"})).GetNode()
 	if _, err := admin.config.RegisterNode(ctx, &configv1.RegisterNodeRequest{Name: "op-1", Cluster: "default"}); connect.CodeOf(err) != connect.CodeInvalidArgument {
 		t.Fatalf("second op-1: %v, want invalid_argument", err)

@@ -3,7 +3,6 @@ package stack_test
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -12,12 +11,9 @@ import (
 	"connectrpc.com/connect"
 
 	certv1 "github.com/strata-edge/strata/gen/strata/cert/v1"
-	"github.com/strata-edge/strata/gen/strata/cert/v1/certv1connect"
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
-	"github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
 	"github.com/strata-edge/strata/pkg/acmetest"
-	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 )
 
@@ -51,11 +47,8 @@ func TestDevIssuesWildcardThroughDNS01(t *testing.T) {
 	directory := pebble.Directory
 
 	bg := context.Background()
-	hc := &http.Client{Timeout: 15 * time.Second}
-	auth := connect.WithInterceptors(apiauth.BearerToken(token))
-	zones := dnsv1connect.NewDnsServiceClient(hc, api, auth)
-	certs := certv1connect.NewCertServiceClient(hc, api, auth)
 	c := clientsFor(api, token)
+	zones, certs := c.dns, c.certs
 
 	// Outside every served zone: refused before the zone exists.
 	_, err := certs.RequestCertificate(bg, &certv1.RequestCertificateRequest{AppId: "any", Domains: []string{"*.example.com"},

@@ -4,20 +4,16 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"slices"
 	"testing"
 	"time"
 
-	"connectrpc.com/connect"
 	mdns "github.com/miekg/dns"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
-	"github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
 	"github.com/strata-edge/strata/internal/edge"
 	"github.com/strata-edge/strata/node/join"
-	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 )
 
@@ -32,8 +28,7 @@ func TestDevGatewayRecordFollowsNodeLiveness(t *testing.T) {
 	api := dev.api
 	token := dev.token
 	admin := clientsFor(api, token)
-	zones := dnsv1connect.NewDnsServiceClient(&http.Client{Timeout: 15 * time.Second}, api,
-		connectBearer(token))
+	zones := admin.dns
 	bg := context.Background()
 	must[*dnsv1.CreateZoneResponse](t)(zones.CreateZone(bg, &dnsv1.CreateZoneRequest{Name: "gw.test", Nameservers: []string{"ns1.gw.test."}}))
 	must[*dnsv1.AddRecordResponse](t)(zones.AddRecord(bg, &dnsv1.AddRecordRequest{Zone: "gw.test", Record: &dnsv1.Record{
@@ -83,10 +78,6 @@ func TestDevGatewayRecordFollowsNodeLiveness(t *testing.T) {
 	edge = start("") // the stored identity; heartbeats resume
 	t.Cleanup(func() { stop(edge) })
 	want("127.0.0.1", "127.0.0.2")
-}
-
-func connectBearer(token string) connect.ClientOption {
-	return connect.WithInterceptors(apiauth.BearerToken(token))
 }
 
 func gatewayA(addr, name string) ([]string, error) {

@@ -4,14 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"slices"
 	"testing"
 	"time"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
-	"github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
 	"github.com/strata-edge/strata/internal/edge"
 	"github.com/strata-edge/strata/node/join"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
@@ -27,8 +25,7 @@ func TestDevZoneStagingReleaseReachesStagingNodesOnly(t *testing.T) {
 	api := dev.api
 	token := dev.token
 	admin := clientsFor(api, token)
-	zones := dnsv1connect.NewDnsServiceClient(&http.Client{Timeout: 15 * time.Second}, api,
-		connectBearer(token))
+	zones := admin.dns
 	bg := context.Background()
 	must[*dnsv1.CreateZoneResponse](t)(zones.CreateZone(bg, &dnsv1.CreateZoneRequest{Name: "stg.test", Nameservers: []string{"ns1.stg.test."}}))
 	www := must[*dnsv1.AddRecordResponse](t)(zones.AddRecord(bg, &dnsv1.AddRecordRequest{Zone: "stg.test", Record: &dnsv1.Record{
