@@ -20,8 +20,13 @@ import (
 	"github.com/strata-edge/strata/pkg/natsutil"
 )
 
+// descs is every metric's description, in declaration order (Describe).
+var descs []*prometheus.Desc
+
 func desc(name, help string, labels ...string) *prometheus.Desc {
-	return prometheus.NewDesc("strata_node_"+name, help, labels, nil)
+	d := prometheus.NewDesc("strata_node_"+name, help, labels, nil)
+	descs = append(descs, d)
+	return d
 }
 
 var (
@@ -85,11 +90,7 @@ func New(n *node.Node) *Collector { return &Collector{n: n} }
 
 // Describe sends every metric's description.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descInfo, descRequests, descBytesIn, descBytesOut, descUpstreamLatency,
-		descUpstreamErrors, descOpenConns, descCache, descCacheObjects, descPurges, descPurged, descPurgePos,
-		descTierFetches, descTierFailures, descTierOrigin,
-		descDNSQueries, descDNSResponses, descDNSAnswering, descVersion, descLastApply, descApplyOK, descApplyErrs,
-		descDeltas, descSnapshots, descSyncGaps, descSkipped} {
+	for _, d := range descs {
 		ch <- d
 	}
 }
