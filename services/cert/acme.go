@@ -121,7 +121,7 @@ func newIssuer(ctx context.Context, s *Service, o ACMEOptions) (*issuer, error) 
 		return nil, fmt.Errorf("cert: lease bucket: %w", err)
 	}
 	return &issuer{s: s, o: o, tokens: tokens, dns01: dns01, lease: lease, kick: make(chan struct{}, 1),
-		clients: map[string]*lego.Client{}, ari: map[string]time.Time{}}, nil
+		clients: map[string]*lego.Client{}, dnsClients: map[string]*lego.Client{}, ari: map[string]time.Time{}}, nil
 }
 
 // Kick makes the issuer scan now.
@@ -330,16 +330,9 @@ func (is *issuer) client(ctx context.Context, directory string) (*lego.Client, e
 	if err != nil {
 		return nil, err
 	}
-	cfg := lego.NewConfig(user)
-	cfg.CADirURL = directory
-	if is.o.HTTPClient != nil {
-		cfg.HTTPClient = is.o.HTTPClient
-	}
-	c, err := lego.NewClient(cfg)
+	http01 := func(c *lego.Client) error { return c.Challenge.SetHTTP01Provider(tokenProvider{is.tokens}) }
+	c, err := is.newClient(user, directory, http01)
 	if err != nil {
-		return nil, fmt.Errorf("ACME client for %s: %w", directory, err)
-	}
-	if err := c.Challenge.SetHTTP01Provider(tokenProvider{is.tokens}); err != nil {
 		return nil, err
 	}
 	if user.reg == nil {
@@ -363,14 +356,29 @@ func (is *issuer) client(ctx context.Context, directory string) (*lego.Client, e
 		}
 		// The client was made before the account existed: make it again
 		// so that it signs with the account URL.
-		if c, err = lego.NewClient(cfg); err != nil {
-			return nil, err
-		}
-		if err := c.Challenge.SetHTTP01Provider(tokenProvider{is.tokens}); err != nil {
+		if c, err = is.newClient(user, directory, http01); err != nil {
 			return nil, err
 		}
 	}
 	is.clients[directory] = c
+	return c, nil
+}
+
+// newClient is a lego client of directory signing as user, with the
+// challenge solver solver sets.
+func (is *issuer) newClient(user *acmeUser, directory string, solver func(*lego.Client) error) (*lego.Client, error) {
+	cfg := lego.NewConfig(user)
+	cfg.CADirURL = directory
+	if is.o.HTTPClient != nil {
+		cfg.HTTPClient = is.o.HTTPClient
+	}
+	c, err := lego.NewClient(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("ACME client for %s: %w", directory, err)
+	}
+	if err := solver(c); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 

@@ -154,20 +154,11 @@ func (is *issuer) dnsClient(ctx context.Context, directory string) (*lego.Client
 	if user.reg == nil {
 		return nil, fmt.Errorf("ACME account at %s not stored yet", directory)
 	}
-	cfg := lego.NewConfig(user)
-	cfg.CADirURL = directory
-	if is.o.HTTPClient != nil {
-		cfg.HTTPClient = is.o.HTTPClient
-	}
-	c, err := lego.NewClient(cfg)
+	c, err := is.newClient(user, directory, func(c *lego.Client) error {
+		return c.Challenge.SetDNS01Provider(txtProvider{is.dns01}, dns01.WrapPreCheck(is.propagated))
+	})
 	if err != nil {
-		return nil, fmt.Errorf("ACME client for %s: %w", directory, err)
-	}
-	if err := c.Challenge.SetDNS01Provider(txtProvider{is.dns01}, dns01.WrapPreCheck(is.propagated)); err != nil {
 		return nil, err
-	}
-	if is.dnsClients == nil {
-		is.dnsClients = map[string]*lego.Client{}
 	}
 	is.dnsClients[directory] = c
 	return c, nil
