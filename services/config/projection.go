@@ -370,7 +370,7 @@ func appIDOf(msg proto.Message) string {
 
 // --- reads -----------------------------------------------------------------
 
-// resolvePartition, resolveCluster and reachesCluster read the state for
+// resolvePartition and resolveCluster read the state for
 // callers outside read.
 func (p *projection) resolvePartition(ref string) (id string, ok bool) {
 	p.read(func(st *state) { id, ok = st.resolvePartition(ref) })
@@ -380,11 +380,6 @@ func (p *projection) resolvePartition(ref string) (id string, ok bool) {
 func (p *projection) resolveCluster(ref string) (c *configv1.Cluster, ok bool) {
 	p.read(func(st *state) { c, ok = st.resolveCluster(ref) })
 	return c, ok
-}
-
-func (p *projection) reachesCluster(from, target string) (ok bool) {
-	p.read(func(st *state) { ok = st.reachesCluster(from, target) })
-	return ok
 }
 
 func (st *state) resolvePartition(ref string) (string, bool) {
