@@ -134,6 +134,18 @@ func (f *appFlags) hsts(fs *pflag.FlagSet, cur *configv1.Hsts) *configv1.Hsts {
 	return h
 }
 
+// parsed returns the checked port and label flags.
+func (f *appFlags) parsed() (ports, tlsPorts []uint32, labels map[string]string, err error) {
+	if ports, err = parsePorts("--http-port", f.httpPorts); err != nil {
+		return nil, nil, nil, err
+	}
+	if tlsPorts, err = parsePorts("--https-port", f.httpsPorts); err != nil {
+		return nil, nil, nil, err
+	}
+	labels, err = parseKVs("--label", f.labels)
+	return ports, tlsPorts, labels, err
+}
+
 func newAppCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "app", Short: "HTTP applications: domains, upstreams and rules"}
 	cmd.AddCommand(newAppCreateCmd(g), newAppListCmd(g), newAppGetCmd(g), newAppUpdateCmd(g), newAppDeleteCmd(g), newAppDiffCmd(g))
@@ -150,15 +162,7 @@ func newAppCreateCmd(g *globals) *cobra.Command {
   strata app create --name www --domain www.example.com --http-port 80 --https-port 443 --https-redirect --hsts-max-age 31536000`,
 		Args: args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			httpPorts, err := parsePorts("--http-port", f.httpPorts)
-			if err != nil {
-				return err
-			}
-			httpsPorts, err := parsePorts("--https-port", f.httpsPorts)
-			if err != nil {
-				return err
-			}
-			labels, err := parseKVs("--label", f.labels)
+			httpPorts, httpsPorts, labels, err := f.parsed()
 			if err != nil {
 				return err
 			}
@@ -245,15 +249,7 @@ func newAppUpdateCmd(g *globals) *cobra.Command {
 			if !slices.ContainsFunc(append([]string{"name", "domain", "http-port", "https-port", "partition", "label", "https-redirect"}, hstsFlags...), flags.Changed) {
 				return usagef("nothing to change: give at least one of --name, --domain, --http-port, --https-port, --partition, --label, --https-redirect, --hsts-max-age")
 			}
-			httpPorts, err := parsePorts("--http-port", f.httpPorts)
-			if err != nil {
-				return err
-			}
-			httpsPorts, err := parsePorts("--https-port", f.httpsPorts)
-			if err != nil {
-				return err
-			}
-			labels, err := parseKVs("--label", f.labels)
+			httpPorts, httpsPorts, labels, err := f.parsed()
 			if err != nil {
 				return err
 			}
