@@ -53,14 +53,6 @@ type Policy interface {
 	Grants(ctx context.Context, p apiauth.Principal) ([]Grant, error)
 }
 
-// PolicyFunc adapts a function to Policy.
-type PolicyFunc func(ctx context.Context, p apiauth.Principal) ([]Grant, error)
-
-// Grants calls f.
-func (f PolicyFunc) Grants(ctx context.Context, p apiauth.Principal) ([]Grant, error) {
-	return f(ctx, p)
-}
-
 // ErrUnknownObject is returned (wrapped) by an ObjectResolver for an object
 // that does not exist.
 var ErrUnknownObject = errors.New("unknown object")

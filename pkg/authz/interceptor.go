@@ -17,9 +17,6 @@ import (
 // Option configures NewInterceptor.
 type Option func(*interceptor)
 
-// WithRules replaces DefaultRules (tests).
-func WithRules(r Rules) Option { return func(i *interceptor) { i.rules = r } }
-
 // WithResolvers sets the object resolvers used for scoped grants. Without
 // them only grants over everything or over an object itself count.
 func WithResolvers(r *Resolvers) Option { return func(i *interceptor) { i.resolvers = r } }

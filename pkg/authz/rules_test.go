@@ -432,3 +432,14 @@ func TestUnknownProcedureIsDenied(t *testing.T) {
 		t.Fatalf("err = %v, want PermissionDenied naming the missing rule", err)
 	}
 }
+
+// PolicyFunc adapts a function to Policy.
+type PolicyFunc func(ctx context.Context, p apiauth.Principal) ([]Grant, error)
+
+// Grants calls f.
+func (f PolicyFunc) Grants(ctx context.Context, p apiauth.Principal) ([]Grant, error) {
+	return f(ctx, p)
+}
+
+// WithRules replaces DefaultRules (tests).
+func WithRules(r Rules) Option { return func(i *interceptor) { i.rules = r } }

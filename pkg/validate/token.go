@@ -19,16 +19,6 @@ var tchar = func() (t [256]bool) {
 // names, cookie names, the hash key's names).
 func TokenByte(c byte) bool { return tchar[c] }
 
-// IsToken reports whether s is a non-empty RFC 9110 token.
-func IsToken(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !tchar[s[i]] {
-			return false
-		}
-	}
-	return s != ""
-}
-
 // Token returns why s is not an RFC 9110 token, or "". what says what s is
 // ("header name", "cookie name").
 func Token(what, s string) string {

@@ -217,3 +217,13 @@ func FuzzParseHashKey(f *testing.F) {
 		}
 	})
 }
+
+// IsToken reports whether s is a non-empty RFC 9110 token.
+func IsToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !tchar[s[i]] {
+			return false
+		}
+	}
+	return s != ""
+}
