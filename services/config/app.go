@@ -158,10 +158,7 @@ func (a *App) UpdateUpstream(u *configv1.Upstream) ([]proto.Message, error) {
 	if u == nil {
 		return nil, apierr.Invalid(apierr.FieldViolation{Field: "upstream", Reason: "is required"})
 	}
-	i := findUpstream(a.rel.Working, u.Id)
-	if u.Id == "" {
-		i = findUpstream(a.rel.Working, u.Name)
-	}
+	i := findUpstream(a.rel.Working, firstNonEmpty(u.Id, u.Name))
 	if i < 0 {
 		return nil, apierr.NotFound("upstream", firstNonEmpty(u.Id, u.Name))
 	}
@@ -236,10 +233,7 @@ func (a *App) UpdateRule(r *configv1.Rule) ([]proto.Message, error) {
 	if r == nil {
 		return nil, apierr.Invalid(apierr.FieldViolation{Field: "rule", Reason: "is required"})
 	}
-	i := findRule(a.rel.Working, r.Id)
-	if r.Id == "" {
-		i = findRule(a.rel.Working, r.Name)
-	}
+	i := findRule(a.rel.Working, firstNonEmpty(r.Id, r.Name))
 	if i < 0 {
 		return nil, apierr.NotFound("rule", firstNonEmpty(r.Id, r.Name))
 	}
