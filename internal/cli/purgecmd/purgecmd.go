@@ -252,13 +252,9 @@ func listCmd(f ClientFactory) *cobra.Command {
 		Short: "List purges, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			resp, err := call(cmd.Context(), f, func(ctx context.Context, c purgev1connect.PurgeServiceClient) (*purgev1.ListPurgesResponse, error) {
+			return clientx.Show(cmd.Context(), f, f.PurgeClient, func(ctx context.Context, c purgev1connect.PurgeServiceClient) (*purgev1.ListPurgesResponse, error) {
 				return c.ListPurges(ctx, &purgev1.ListPurgesRequest{PageSize: pageSize, PageToken: pageToken})
-			})
-			if err != nil {
-				return err
-			}
-			return clientx.Emit(f, resp, func(w io.Writer) error {
+			}, func(w io.Writer, resp *purgev1.ListPurgesResponse) error {
 				rows := [][]string{{"ID", "KIND", "VALUES", "SOFT", "NODES", "CREATED"}}
 				for _, p := range resp.GetPurges() {
 					rows = append(rows, []string{p.GetId(), kindName(p.GetKind()), valuesText(p),
