@@ -511,41 +511,14 @@ func normalizeRule(prefix string, in *configv1.Rule, upstreams map[string]bool) 
 	return r, v.list
 }
 
+// actionKind is the name of the action's oneof field that is set, or "".
 func actionKind(a *configv1.Action) string {
-	if a == nil {
+	m := a.ProtoReflect()
+	fd := m.WhichOneof(m.Descriptor().Oneofs().ByName("action"))
+	if fd == nil || !m.Get(fd).Message().IsValid() {
 		return ""
 	}
-	switch x := a.Action.(type) {
-	case *configv1.Action_Proxy:
-		if x.Proxy != nil {
-			return "proxy"
-		}
-	case *configv1.Action_Redirect:
-		if x.Redirect != nil {
-			return "redirect"
-		}
-	case *configv1.Action_Respond:
-		if x.Respond != nil {
-			return "respond"
-		}
-	case *configv1.Action_RequestHeaders:
-		if x.RequestHeaders != nil {
-			return "request_headers"
-		}
-	case *configv1.Action_ResponseHeaders:
-		if x.ResponseHeaders != nil {
-			return "response_headers"
-		}
-	case *configv1.Action_Rewrite:
-		if x.Rewrite != nil {
-			return "rewrite"
-		}
-	case *configv1.Action_Cache:
-		if x.Cache != nil {
-			return "cache"
-		}
-	}
-	return ""
+	return string(fd.Name())
 }
 
 func checkProxy(v *violations, prefix string, p *configv1.ProxyAction, upstreams map[string]bool) {
