@@ -156,24 +156,30 @@ var ruleKind = &kind{
 	extra: map[string]schema.Attribute{"after": schema.StringAttribute{Optional: true,
 		Description: "Id of the rule this one comes right after (\"\" puts it first). Unset: appended when created, position not managed."}},
 	create: func(ctx context.Context, c *client, o *object) (*remote, error) {
-		req := &configv1.CreateRuleRequest{AppId: o.parent, Rule: o.msg.(*configv1.Rule)}
-		if after, managed := ruleAfter(o); managed {
-			res, err := getApp(ctx, c, o.parent)
-			if err != nil {
-				return nil, err
+		err := retryAborted(func() error {
+			req := &configv1.CreateRuleRequest{AppId: o.parent, Rule: o.msg.(*configv1.Rule)}
+			if after, managed := ruleAfter(o); managed {
+				// The index is of this version of the list: pin it.
+				res, err := getApp(ctx, c, o.parent)
+				if err != nil {
+					return err
+				}
+				i, err := indexAfter(res.GetApp().GetRules(), "", after)
+				if err != nil {
+					return err
+				}
+				req.Index = &i
+				req.ExpectedVersion = proto.Uint64(res.GetVersion())
 			}
-			i, err := indexAfter(res.GetApp().GetRules(), "", after)
-			if err != nil {
-				return nil, err
+			res, err := c.config.CreateRule(ctx, req)
+			if err == nil {
+				o.id = res.GetRule().GetId()
 			}
-			req.Index = &i
-			req.ExpectedVersion = proto.Uint64(res.GetVersion())
-		}
-		res, err := c.config.CreateRule(ctx, req)
+			return err
+		})
 		if err != nil {
 			return nil, err
 		}
-		o.id = res.GetRule().GetId()
 		return readRule(ctx, c, o)
 	},
 	read: readRule,
@@ -189,15 +195,20 @@ var ruleKind = &kind{
 			v = res.GetVersion()
 		}
 		if after, managed := ruleAfter(o); managed && after != cur.extra["after"] {
-			res, err := getApp(ctx, c, o.parent)
+			err := retryAborted(func() error {
+				res, err := getApp(ctx, c, o.parent)
+				if err != nil {
+					return err
+				}
+				i, err := indexAfter(res.GetApp().GetRules(), o.id, after)
+				if err != nil {
+					return err
+				}
+				v := res.GetVersion()
+				_, err = c.config.MoveRule(ctx, &configv1.MoveRuleRequest{AppId: o.parent, ExpectedVersion: &v, Rule: o.id, Index: i})
+				return err
+			})
 			if err != nil {
-				return nil, err
-			}
-			i, err := indexAfter(res.GetApp().GetRules(), o.id, after)
-			if err != nil {
-				return nil, err
-			}
-			if _, err := c.config.MoveRule(ctx, &configv1.MoveRuleRequest{AppId: o.parent, ExpectedVersion: &v, Rule: o.id, Index: i}); err != nil {
 				return nil, err
 			}
 		}

@@ -88,9 +88,8 @@ func toProto(obj tftypes.Value, m protoreflect.Message, at string) error {
 }
 
 // fromProto builds a value of typ from m. ref (the plan or the prior state)
-// decides how zero values read: proto3 cannot tell "false" from "unset", so a
-// zero field is null unless ref holds that same zero value. Attributes
-// without a field take ref's value.
+// decides how empty lists, maps and messages read: null unless ref holds an
+// empty one. Attributes without a field take ref's value.
 func fromProto(m protoreflect.Message, typ tftypes.Object, ref tftypes.Value) (tftypes.Value, error) {
 	refs := attrsOf(ref)
 	out := make(map[string]tftypes.Value, len(typ.AttributeTypes))
@@ -127,19 +126,11 @@ func fieldFromProto(m protoreflect.Message, fd protoreflect.FieldDescriptor, typ
 			}
 			return null, nil
 		}
-		refs := map[string]tftypes.Value{}
-		if refKnown {
-			_ = ref.As(&refs)
-		}
 		elems := map[string]tftypes.Value{}
 		var err error
 		mp.Range(func(k protoreflect.MapKey, v protoreflect.Value) bool {
 			key := k.String()
-			r, ok := refs[key]
-			if !ok {
-				r = tftypes.NewValue(et, nil)
-			}
-			elems[key], err = scalarFromProto(fd.MapValue(), v, et, r, true)
+			elems[key], err = scalarFromProto(fd.MapValue(), v, et)
 			return err == nil
 		})
 		if err != nil {
@@ -169,7 +160,7 @@ func fieldFromProto(m protoreflect.Message, fd protoreflect.FieldDescriptor, typ
 			if fd.Kind() == protoreflect.MessageKind {
 				elems[i], err = fromProto(l.Get(i).Message(), et.(tftypes.Object), r)
 			} else {
-				elems[i], err = scalarFromProto(fd, l.Get(i), et, r, true)
+				elems[i], err = scalarFromProto(fd, l.Get(i), et)
 			}
 			if err != nil {
 				return null, fmt.Errorf("[%d]: %w", i, err)
@@ -182,34 +173,26 @@ func fieldFromProto(m protoreflect.Message, fd protoreflect.FieldDescriptor, typ
 		}
 		return fromProto(m.Get(fd).Message(), typ.(tftypes.Object), ref)
 	default:
-		return scalarFromProto(fd, m.Get(fd), typ, ref, false)
+		return scalarFromProto(fd, m.Get(fd), typ)
 	}
 }
 
-// scalarFromProto converts one value; a zero value is null unless ref holds
-// it (or the value is a list or map element, which cannot be null).
-func scalarFromProto(fd protoreflect.FieldDescriptor, v protoreflect.Value, typ tftypes.Type, ref tftypes.Value, elem bool) (tftypes.Value, error) {
-	var out tftypes.Value
-	zero := false
+// scalarFromProto converts one value. Scalars are never null: an unset
+// field reads as its zero value, the attribute's default (schema.go).
+func scalarFromProto(fd protoreflect.FieldDescriptor, v protoreflect.Value, typ tftypes.Type) (tftypes.Value, error) {
 	switch fd.Kind() {
 	case protoreflect.StringKind:
-		out, zero = tftypes.NewValue(typ, v.String()), v.String() == ""
+		return tftypes.NewValue(typ, v.String()), nil
 	case protoreflect.BoolKind:
-		out, zero = tftypes.NewValue(typ, v.Bool()), !v.Bool()
+		return tftypes.NewValue(typ, v.Bool()), nil
 	case protoreflect.EnumKind:
-		name := enumName(fd.Enum(), v.Enum())
-		out, zero = tftypes.NewValue(typ, name), v.Enum() == 0
+		return tftypes.NewValue(typ, enumName(fd.Enum(), v.Enum())), nil
 	case protoreflect.Uint32Kind, protoreflect.Uint64Kind, protoreflect.Fixed32Kind, protoreflect.Fixed64Kind:
-		out, zero = tftypes.NewValue(typ, new(big.Float).SetUint64(v.Uint())), v.Uint() == 0
+		return tftypes.NewValue(typ, new(big.Float).SetUint64(v.Uint())), nil
 	case protoreflect.Int32Kind, protoreflect.Int64Kind, protoreflect.Sint32Kind, protoreflect.Sint64Kind:
-		out, zero = tftypes.NewValue(typ, new(big.Float).SetInt64(v.Int())), v.Int() == 0
-	default:
-		return tftypes.Value{}, fmt.Errorf("unsupported field kind %s", fd.Kind())
+		return tftypes.NewValue(typ, new(big.Float).SetInt64(v.Int())), nil
 	}
-	if zero && !elem && !(ref.IsKnown() && !ref.IsNull() && ref.Equal(out)) {
-		return tftypes.NewValue(typ, nil), nil
-	}
-	return out, nil
+	return tftypes.Value{}, fmt.Errorf("unsupported field kind %s", fd.Kind())
 }
 
 func scalarToProto(fd protoreflect.FieldDescriptor, v tftypes.Value) (protoreflect.Value, error) {
@@ -224,8 +207,8 @@ func scalarToProto(fd protoreflect.FieldDescriptor, v tftypes.Value) (protorefle
 		return protoreflect.ValueOfBool(b), err
 	case protoreflect.EnumKind:
 		var s string
-		if err := v.As(&s); err != nil {
-			return protoreflect.Value{}, err
+		if err := v.As(&s); err != nil || s == "" {
+			return protoreflect.ValueOfEnum(0), err
 		}
 		n, err := enumNumber(fd.Enum(), s)
 		return protoreflect.ValueOfEnum(n), err
@@ -300,6 +283,9 @@ func enumPrefix(ed protoreflect.EnumDescriptor) string {
 func keepsCase(ed protoreflect.EnumDescriptor) bool { return ed.Name() == "RecordType" }
 
 func enumName(ed protoreflect.EnumDescriptor, n protoreflect.EnumNumber) string {
+	if n == 0 {
+		return "" // unspecified: the attribute's default
+	}
 	v := ed.Values().ByNumber(n)
 	if v == nil {
 		return strconv.Itoa(int(n))

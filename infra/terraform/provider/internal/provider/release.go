@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"google.golang.org/protobuf/proto"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
@@ -87,15 +88,41 @@ func targetOf(m releaseModel) target {
 	return target{app: true, id: m.AppID.ValueString(), kind: "app"}
 }
 
-// pending is the number of unreleased changes and the latest release; found
-// is false for a missing or deleted app or zone.
-func (r *releaseResource) pending(ctx context.Context, t target) (pending uint32, latest uint64, found bool, err error) {
+// unreleased reports whether the working copy differs from the newest
+// release (the API's count of pending changes also counts edits that were
+// undone), and the newest release; found is false for a missing or deleted
+// app or zone.
+func (r *releaseResource) unreleased(ctx context.Context, t target) (diff bool, latest uint64, found bool, err error) {
 	if t.app {
 		res, err := getApp(ctx, r.c, t.id)
-		return res.GetPendingChanges(), res.GetLatestRelease(), res != nil, err
+		return !sameContent(res.GetApp(), res.GetReleased()), res.GetLatestRelease(), res != nil, err
 	}
 	res, err := getZone(ctx, r.c, t.id)
-	return res.GetPendingChanges(), res.GetLatestRelease(), res != nil, err
+	return !sameContent(res.GetZone(), res.GetReleased()), res.GetLatestRelease(), res != nil, err
+}
+
+// sameContent compares two versions of an app or zone without their release
+// numbers.
+func sameContent[M interface {
+	proto.Message
+	GetRelease() uint64
+}](a, b M) bool {
+	if a.GetRelease() == b.GetRelease() {
+		return proto.Equal(a, b)
+	}
+	ac, bc := proto.Clone(a), proto.Clone(b)
+	clearRelease(ac)
+	clearRelease(bc)
+	return proto.Equal(ac, bc)
+}
+
+func clearRelease(m proto.Message) {
+	switch x := m.(type) {
+	case *configv1.App:
+		x.Release = 0
+	case *dnsv1.Zone:
+		x.Release = 0
+	}
 }
 
 func (r *releaseResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
@@ -153,7 +180,7 @@ func (r *releaseResource) Create(ctx context.Context, req resource.CreateRequest
 	}
 	if connect.CodeOf(err) == connect.CodeFailedPrecondition && strings.Contains(err.Error(), "nothing to release") {
 		// What the plan saw pending was released meanwhile, or changed back.
-		_, number, _, err = r.pending(ctx, t)
+		_, number, _, err = r.unreleased(ctx, t)
 	}
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot create strata_release", fmt.Sprintf("%s %s: %s", t.kind, t.id, apiError(err)))
@@ -172,12 +199,12 @@ func (r *releaseResource) Read(ctx context.Context, req resource.ReadRequest, re
 		return
 	}
 	t := targetOf(m)
-	n, _, found, err := r.pending(ctx, t)
+	diff, _, found, err := r.unreleased(ctx, t)
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot read strata_release", fmt.Sprintf("%s %s: %s", t.kind, t.id, apiError(err)))
 		return
 	}
-	if !found || n > 0 {
+	if !found || diff {
 		resp.State.RemoveResource(ctx) // unreleased changes: plan a release
 		return
 	}

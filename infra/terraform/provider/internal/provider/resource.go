@@ -61,6 +61,21 @@ type canonical struct {
 
 const privateKey = "strata"
 
+// maxAttempts bounds the writes retried after a sibling's write moved the
+// app's or zone's version.
+const maxAttempts = 10
+
+// retryAborted runs f until it is not refused for a stale version.
+func retryAborted(f func() error) error {
+	var err error
+	for range maxAttempts {
+		if err = f(); connect.CodeOf(err) != connect.CodeAborted {
+			return err
+		}
+	}
+	return err
+}
+
 func (k *kind) resource() func() resource.Resource {
 	return func() resource.Resource { return &objectResource{k: k} }
 }
@@ -165,6 +180,18 @@ func canonicalOf(rem *remote) canonical {
 
 // same reports whether rem is the object as remembered in the private state.
 func (r *objectResource) same(b []byte, rem *remote) bool {
+	return r.sameContent(b, rem) && maps.Equal(r.remembered(b).Extra, rem.extra)
+}
+
+func (r *objectResource) remembered(b []byte) canonical {
+	var c canonical
+	_ = json.Unmarshal(b, &c)
+	return c
+}
+
+// sameContent is same without the extra attributes: a rule's neighbour
+// moves when Terraform moves the other rules, which is no edit of it.
+func (r *objectResource) sameContent(b []byte, rem *remote) bool {
 	var c canonical
 	if len(b) == 0 || json.Unmarshal(b, &c) != nil {
 		return false
@@ -173,7 +200,7 @@ func (r *objectResource) same(b []byte, rem *remote) bool {
 	if protojson.Unmarshal(c.Msg, m) != nil {
 		return false
 	}
-	return proto.Equal(m, rem.msg) && maps.Equal(c.Extra, rem.extra)
+	return proto.Equal(m, rem.msg)
 }
 
 func (r *objectResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -247,11 +274,24 @@ func (r *objectResource) Update(ctx context.Context, req resource.UpdateRequest,
 	}
 	prev, diags := req.Private.GetKey(ctx, privateKey)
 	resp.Diagnostics.Append(diags...)
-	if !r.same(prev, cur) {
+	if !r.sameContent(prev, cur) {
 		resp.Diagnostics.AddError(r.title("update"), fmt.Sprintf("%s was changed outside Terraform since the plan was made (by the console, the CLI or another run); nothing was overwritten. Run terraform plan again to see the change.", r.describe(o)))
 		return
 	}
-	rem, err := r.k.update(ctx, r.c, o, cur)
+	// Terraform writes the other objects of the same app in parallel, and
+	// each moves the app's version: a stale version is retried while this
+	// object itself is still as the plan saw it.
+	var rem *remote
+	for attempt := 1; ; attempt++ {
+		rem, err = r.k.update(ctx, r.c, o, cur)
+		if connect.CodeOf(err) != connect.CodeAborted || attempt == maxAttempts {
+			break
+		}
+		if cur, err = r.k.read(ctx, r.c, o); err != nil || cur == nil || !r.sameContent(prev, cur) {
+			resp.Diagnostics.AddError(r.title("update"), fmt.Sprintf("%s was changed outside Terraform since the plan was made (by the console, the CLI or another run); nothing was overwritten. Run terraform plan again to see the change.", r.describe(o)))
+			return
+		}
+	}
 	if err != nil {
 		resp.Diagnostics.AddError(r.title("update"), r.conflict(o, cur, err))
 		return

@@ -6,7 +6,10 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/boolplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/objectplanmodifier"
@@ -69,6 +72,11 @@ type flags struct {
 
 func (f flags) optional() bool { return !f.required }
 
+// zero: an optional scalar defaults to its zero value, which is what the
+// API stores for it when unset (proto3 has no "unset" for scalars), so the
+// state after an import equals the state after an apply.
+func (f flags) zero() bool { return !f.required && !f.computed }
+
 func (f flags) description(fd protoreflect.FieldDescriptor) string {
 	d := f.doc
 	if fd.Kind() == protoreflect.EnumKind && !fd.IsMap() {
@@ -104,7 +112,10 @@ func fieldAttribute(fd protoreflect.FieldDescriptor, f flags) schema.Attribute {
 		}
 		return a
 	case fd.Kind() == protoreflect.BoolKind:
-		a := schema.BoolAttribute{Required: f.required, Optional: f.optional(), Computed: f.computed, Description: desc}
+		a := schema.BoolAttribute{Required: f.required, Optional: f.optional(), Computed: f.computed || f.zero(), Description: desc}
+		if f.zero() {
+			a.Default = booldefault.StaticBool(false)
+		}
 		if f.computed {
 			a.PlanModifiers = []planmodifier.Bool{boolplanmodifier.UseStateForUnknown()}
 		}
@@ -112,6 +123,9 @@ func fieldAttribute(fd protoreflect.FieldDescriptor, f flags) schema.Attribute {
 	case fd.Kind() == protoreflect.StringKind || fd.Kind() == protoreflect.EnumKind:
 		a := schema.StringAttribute{Required: f.required, Optional: f.optional(), Computed: f.computed, Description: desc,
 			PlanModifiers: f.modifiers}
+		if f.zero() {
+			a.Computed, a.Default = true, stringdefault.StaticString("")
+		}
 		if f.computed {
 			a.PlanModifiers = append(a.PlanModifiers, stringplanmodifier.UseStateForUnknown())
 		}
@@ -120,7 +134,10 @@ func fieldAttribute(fd protoreflect.FieldDescriptor, f flags) schema.Attribute {
 		}
 		return a
 	default:
-		a := schema.Int64Attribute{Required: f.required, Optional: f.optional(), Computed: f.computed, Description: desc}
+		a := schema.Int64Attribute{Required: f.required, Optional: f.optional(), Computed: f.computed || f.zero(), Description: desc}
+		if f.zero() {
+			a.Default = int64default.StaticInt64(0)
+		}
 		if f.computed {
 			a.PlanModifiers = []planmodifier.Int64{int64planmodifier.UseStateForUnknown()}
 		}
