@@ -86,11 +86,11 @@ func getApp(ctx context.Context, c *client, id string) (*configv1.GetAppResponse
 		return nil, err
 	}
 	for _, s := range list.GetApps() {
-		if s.GetId() == res.GetApp().GetId() && s.GetDeleted() {
-			return nil, nil
+		if s.GetId() == res.GetApp().GetId() && !s.GetDeleted() {
+			return res, nil
 		}
 	}
-	return res, nil
+	return nil, nil // deleted
 }
 
 // appSettings is the part of an app the strata_app resource manages.

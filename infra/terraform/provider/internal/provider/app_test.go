@@ -107,9 +107,9 @@ func TestAppUpstreamRuleRelease(t *testing.T) {
 		}
 		return fmt.Errorf("app tf-shop not listed after destroy")
 	},
-		step(appConfig("shop.example.com", "127.0.0.1:9001", true), released("shop.example.com", "127.0.0.1:9001", "api", "static")),
+		step(appConfig("tf-a.example.test", "127.0.0.1:9001", true), released("tf-a.example.test", "127.0.0.1:9001", "api", "static")),
 		// Update app, upstream and the rule order: released in the same apply.
-		step(appConfig("www.example.com", "127.0.0.1:9002", false), released("www.example.com", "127.0.0.1:9002", "static", "api")),
+		step(appConfig("tf-b.example.test", "127.0.0.1:9002", false), released("tf-b.example.test", "127.0.0.1:9002", "static", "api")),
 		importStep("strata_app.shop", stateID("strata_app.shop")),
 		importStep("strata_upstream.origin", childID("strata_upstream.origin", "app_id")),
 		importStep("strata_release.shop", func(s *terraform.State) (string, error) {
@@ -117,7 +117,7 @@ func TestAppUpstreamRuleRelease(t *testing.T) {
 		}),
 		// Drift: app, upstream and rule order changed through the API; the
 		// plan updates them and releases again.
-		driftStep(appConfig("www.example.com", "127.0.0.1:9002", false), "strata_upstream.origin", func() error {
+		driftStep(appConfig("tf-b.example.test", "127.0.0.1:9002", false), "strata_upstream.origin", func() error {
 			a := appByName("tf-shop").GetApp()
 			u := a.GetUpstreams()[0]
 			u.Servers[0].Address = "127.0.0.1:9999"
@@ -126,8 +126,8 @@ func TestAppUpstreamRuleRelease(t *testing.T) {
 			}
 			_, err := api.config.MoveRule(bg, &configv1.MoveRuleRequest{AppId: a.GetId(), ExpectedVersion: version(), Rule: "api", Index: 0})
 			return err
-		}, released("www.example.com", "127.0.0.1:9002", "static", "api")),
-		conflictStep(appConfig("www.example.com", "127.0.0.1:9003", false), func() error {
+		}, released("tf-b.example.test", "127.0.0.1:9002", "static", "api")),
+		conflictStep(appConfig("tf-b.example.test", "127.0.0.1:9003", false), func() error {
 			a := appByName("tf-shop").GetApp()
 			u := a.GetUpstreams()[0]
 			u.Retries = 2

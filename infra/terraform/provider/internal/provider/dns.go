@@ -82,11 +82,11 @@ func getZone(ctx context.Context, c *client, id string) (*dnsv1.GetZoneResponse,
 		return nil, err
 	}
 	for _, s := range list.GetZones() {
-		if s.GetId() == res.GetZone().GetId() && s.GetDeleted() {
-			return nil, nil
+		if s.GetId() == res.GetZone().GetId() && !s.GetDeleted() {
+			return res, nil
 		}
 	}
-	return res, nil
+	return nil, nil // deleted (unlisted once the deletion is released)
 }
 
 func zoneSettings(z *dnsv1.Zone) *dnsv1.Zone {

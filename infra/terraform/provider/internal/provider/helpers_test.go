@@ -81,7 +81,6 @@ func want(what string, got, exp any) error {
 	return nil
 }
 
-
 var bg = context.Background()
 
 func step(config string, checks ...resource.TestCheckFunc) resource.TestStep {

@@ -242,9 +242,13 @@ func (r *releaseResource) fillImported(ctx context.Context, t target, m *release
 		}
 	}
 	want := uint64(m.Number.ValueInt64())
+	if m.Number.IsNull() { // the newest
+		for _, x := range rels {
+			want = max(want, x.number)
+		}
+	}
 	for _, x := range rels {
-		if (m.Number.IsNull() && x.number > want) || x.number == want {
-			want = x.number
+		if x.number == want {
 			m.Note, m.Staging, m.Number = types.StringValue(x.note), types.BoolValue(x.staging), types.Int64Value(int64(x.number))
 		}
 	}
