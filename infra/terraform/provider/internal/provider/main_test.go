@@ -99,12 +99,16 @@ func startDev(dataDir string) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	stderr := &e2etest.LockedBuffer{}
+	logPath := dataDir + ".stderr"
+	stderr, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
+	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); _ = stderr.Close() }
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -118,7 +122,8 @@ func startDev(dataDir string) (func(), error) {
 	case apiURL = <-found:
 	case <-time.After(60 * time.Second):
 		stop()
-		return nil, fmt.Errorf("strata dev printed no api: line within 60s\n%s", stderr)
+		log, _ := os.ReadFile(logPath)
+		return nil, fmt.Errorf("strata dev printed no api: line within 60s\n%s", log)
 	}
 	b, err := os.ReadFile(filepath.Join(dataDir, "admin.token"))
 	if err != nil {
