@@ -22,6 +22,7 @@ import (
 
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
 	ev "github.com/strata-edge/strata/gen/strata/events/config/v1"
+	"github.com/strata-edge/strata/pkg/background"
 	"github.com/strata-edge/strata/pkg/configevents"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/keywrap"
@@ -86,9 +87,7 @@ type Service struct {
 	// gwKick wakes the gateway publisher (runGateways).
 	gwKick chan struct{}
 
-	runMu   sync.Mutex
-	cancel  context.CancelFunc
-	done    chan struct{}
+	bg      background.Group
 	statSub *nats.Subscription
 }
 
@@ -109,75 +108,50 @@ func New(opts Options) (*Service, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Service{
+	s := &Service{
 		opts:     opts,
 		log:      opts.Logger.With("service", "nodes"),
 		model:    newModel(),
 		statuses: map[string]received{},
 		gwKick:   make(chan struct{}, 1),
-	}, nil
+	}
+	s.bg = background.Group{Name: "nodes", BeforeStop: func(context.Context) {
+		if s.statSub != nil {
+			_ = s.statSub.Unsubscribe()
+			s.statSub = nil
+		}
+	}}
+	return s, nil
 }
 
 // Start folds the log into the read model, returning once it has caught up
 // with the log's head, and keeps folding new events until Stop. With a Conn
 // it also starts receiving heartbeats.
 func (s *Service) Start(ctx context.Context) error {
-	s.runMu.Lock()
-	defer s.runMu.Unlock()
-	if s.cancel != nil {
-		return errors.New("nodes: already started")
-	}
 	head, err := s.opts.Store.Head(ctx)
 	if err != nil {
 		return fmt.Errorf("nodes: read log head: %w", err)
 	}
+	if err := s.bg.Start(ctx); err != nil {
+		return err
+	}
 	if s.opts.Conn != nil {
 		if s.statSub, err = s.subscribeStatuses(); err != nil {
+			_ = s.bg.Stop(ctx)
 			return err
 		}
+		s.bg.Go(s.runGateways)
 	}
-	runCtx, cancel := context.WithCancel(context.Background())
-	s.cancel, s.done = cancel, make(chan struct{})
-	go func() {
-		defer close(s.done)
-		var wg sync.WaitGroup
-		if s.opts.Conn != nil {
-			wg.Go(func() { s.runGateways(runCtx) })
-		}
-		eventstore.Follow(runCtx, s.opts.Store, s.model.Applied, s.fold, s.log)
-		wg.Wait()
-	}()
+	s.bg.Go(func(ctx context.Context) { eventstore.Follow(ctx, s.opts.Store, s.model.Applied, s.fold, s.log) })
 	if err := s.model.WaitFor(ctx, head); err != nil {
-		s.stopLocked(context.Background())
+		_ = s.bg.Stop(context.Background())
 		return fmt.Errorf("nodes: catch up with the log: %w", err)
 	}
 	return nil
 }
 
-// Stop ends folding and heartbeat receiving.
-func (s *Service) Stop(ctx context.Context) error {
-	s.runMu.Lock()
-	defer s.runMu.Unlock()
-	return s.stopLocked(ctx)
-}
-
-func (s *Service) stopLocked(ctx context.Context) error {
-	if s.cancel == nil {
-		return nil
-	}
-	if s.statSub != nil {
-		_ = s.statSub.Unsubscribe()
-		s.statSub = nil
-	}
-	s.cancel()
-	defer func() { s.cancel, s.done = nil, nil }()
-	select {
-	case <-s.done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("nodes: stop: %w", ctx.Err())
-	}
-}
+// Stop ends the subscriptions and waits for the loops (at most until ctx ends).
+func (s *Service) Stop(ctx context.Context) error { return s.bg.Stop(ctx) }
 
 // fold applies one event. A node's removal revokes its key before the model
 // moves past the event: a failed revocation is retried, never skipped.
