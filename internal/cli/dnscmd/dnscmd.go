@@ -30,8 +30,8 @@ type ClientFactory interface {
 // Commands returns the top-level "dns" command.
 func Commands(f ClientFactory) []*cobra.Command {
 	dns := &cobra.Command{Use: "dns", Short: "DNS apps: zones, records, releases"}
-	zone := &cobra.Command{Use: "zone", Short: "Create, import, export and list zones"}
-	zone.AddCommand(zoneCreateCmd(f), zoneImportCmd(f), zoneExportCmd(f), zoneListCmd(f), zoneDiffCmd(f))
+	zone := &cobra.Command{Use: "zone", Short: "Create, show, update, delete, import, export and list zones"}
+	zone.AddCommand(zoneCreateCmd(f), zoneGetCmd(f), zoneUpdateCmd(f), zoneDeleteCmd(f), zoneImportCmd(f), zoneExportCmd(f), zoneListCmd(f), zoneDiffCmd(f))
 	record := &cobra.Command{Use: "record", Short: "Add, list and remove records"}
 	record.AddCommand(recordAddCmd(f), recordListCmd(f), recordRmCmd(f))
 	release := &cobra.Command{Use: "release", Short: "Release a zone's pending changes, promote staging releases, list releases, revert"}
@@ -71,6 +71,89 @@ func zoneCreateCmd(f ClientFactory) *cobra.Command {
 	}
 	cmd.Flags().StringArrayVar(&partitions, "partition", nil, "partition id or name (default: default)")
 	cmd.Flags().StringArrayVar(&ns, "ns", nil, "name server host name (the apex NS set)")
+	return cmd
+}
+
+func zoneGetCmd(f ClientFactory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "get ZONE",
+		Short: "Show a zone: settings, releases, pending changes",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			return show(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.GetZoneResponse, error) {
+				return c.GetZone(ctx, &dnsv1.GetZoneRequest{Zone: a[0]})
+			}, func(w io.Writer, res *dnsv1.GetZoneResponse) error {
+				z := res.GetZone()
+				return clientx.Table(w, [][]string{
+					{"ID", z.GetId()}, {"NAME", z.GetName()},
+					{"PARTITIONS", strings.Join(z.GetPartitionIds(), ",")},
+					{"NAMESERVERS", strings.Join(z.GetNameservers(), ",")},
+					{"RECORDS", strconv.Itoa(len(z.GetRecords()))},
+					{"RELEASE", strconv.FormatUint(res.GetLatestRelease(), 10)},
+					{"PENDING", strconv.Itoa(int(res.GetPendingChanges()))},
+					{"VERSION", strconv.FormatUint(res.GetVersion(), 10)},
+				})
+			})
+		},
+	}
+}
+
+func zoneUpdateCmd(f ClientFactory) *cobra.Command {
+	var partitions, ns []string
+	var ev clientx.ExpectVersion
+	cmd := &cobra.Command{
+		Use:     "update ZONE [--partition P]... [--ns HOST]...",
+		Short:   "Change a zone's partitions or name servers (pending until released); flags not given keep their value",
+		Example: "  strata dns zone update example.com --ns ns1.example.com --ns ns2.example.com",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			if !cmd.Flags().Changed("partition") && !cmd.Flags().Changed("ns") {
+				return fmt.Errorf("nothing to change: give --partition or --ns")
+			}
+			cur, err := call(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.GetZoneResponse, error) {
+				return c.GetZone(ctx, &dnsv1.GetZoneRequest{Zone: a[0]})
+			})
+			if err != nil {
+				return err
+			}
+			z := cur.GetZone()
+			req := &dnsv1.UpdateZoneRequest{Zone: z.GetId(), ExpectedVersion: ev.Get(cmd), Partitions: z.GetPartitionIds(),
+				Nameservers: z.GetNameservers(), Soa: z.GetSoa(), Labels: z.GetLabels()}
+			if cmd.Flags().Changed("partition") {
+				req.Partitions = partitions
+			}
+			if cmd.Flags().Changed("ns") {
+				req.Nameservers = ns
+			}
+			return show(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.UpdateZoneResponse, error) {
+				return c.UpdateZone(ctx, req)
+			}, func(w io.Writer, res *dnsv1.UpdateZoneResponse) error {
+				return clientx.Line(w, "updated zone %s (version %d; pending until released)", res.GetZone().GetName(), res.GetVersion())
+			})
+		},
+	}
+	cmd.Flags().StringArrayVar(&partitions, "partition", nil, "partition id or name (replaces the list)")
+	cmd.Flags().StringArrayVar(&ns, "ns", nil, "name server host name (replaces the apex NS set)")
+	ev.Register(cmd.Flags(), "zone")
+	return cmd
+}
+
+func zoneDeleteCmd(f ClientFactory) *cobra.Command {
+	var ev clientx.ExpectVersion
+	cmd := &cobra.Command{
+		Use:     "delete ZONE",
+		Short:   "Delete a zone (nodes stop answering for it with the next release)",
+		Example: "  strata dns zone delete example.com && strata dns release create --zone example.com",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			return show(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.DeleteZoneResponse, error) {
+				return c.DeleteZone(ctx, &dnsv1.DeleteZoneRequest{Zone: a[0], ExpectedVersion: ev.Get(cmd)})
+			}, func(w io.Writer, res *dnsv1.DeleteZoneResponse) error {
+				return clientx.Line(w, "deleted zone %s (version %d; release to take it off the nodes)", a[0], res.GetVersion())
+			})
+		},
+	}
+	ev.Register(cmd.Flags(), "zone")
 	return cmd
 }
 

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -171,5 +172,40 @@ func TestDNSJSONGolden(t *testing.T) {
 	}
 	f.GoldenSteps(t, cmds, []clitest.Step{
 		{Name: "dns-record-rm", Args: []string{"dns", "record", "rm", "--zone", "example.com", list.GetRecords()[0].GetId()}},
+		{Name: "dns-zone-update", Args: []string{"dns", "zone", "update", "example.com", "--ns", "ns1.example.com", "--ns", "ns2.example.com"}},
+		{Name: "dns-zone-get", Args: []string{"dns", "zone", "get", "example.com"}},
+		{Name: "dns-zone-delete", Args: []string{"dns", "zone", "delete", "example.com"}},
 	})
+}
+
+// zone update changes only the settings it is given: the name servers here,
+// the partitions and SOA as they were; without a flag it refuses.
+func TestZoneUpdateKeepsWhatIsNotGiven(t *testing.T) {
+	f := newFactory(t)
+	if _, err := f.run(t, "dns", "zone", "create", "example.org", "--ns", "ns1.example.org"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.run(t, "dns", "zone", "update", "example.org"); err == nil || !strings.Contains(err.Error(), "--partition or --ns") {
+		t.Fatalf("update without flags: %v", err)
+	}
+	before := &dnsv1.GetZoneResponse{}
+	f.AsJSON = true
+	out, err := f.run(t, "dns", "zone", "get", "example.org")
+	if err != nil || protojson.Unmarshal([]byte(out), before) != nil {
+		t.Fatalf("zone get: %v\n%s", err, out)
+	}
+	f.AsJSON = false
+	if _, err := f.run(t, "dns", "zone", "update", "example.org", "--ns", "ns2.example.org"); err != nil {
+		t.Fatal(err)
+	}
+	after := &dnsv1.GetZoneResponse{}
+	f.AsJSON = true
+	out, _ = f.run(t, "dns", "zone", "get", "example.org")
+	if err := protojson.Unmarshal([]byte(out), after); err != nil {
+		t.Fatal(err)
+	}
+	z, was := after.GetZone(), before.GetZone()
+	if !slices.Equal(z.GetNameservers(), []string{"ns2.example.org."}) || !slices.Equal(z.GetPartitionIds(), was.GetPartitionIds()) || after.GetPendingChanges() != before.GetPendingChanges()+1 {
+		t.Fatalf("after update: ns %v partitions %v (were %v), pending %d (was %d)", z.GetNameservers(), z.GetPartitionIds(), was.GetPartitionIds(), after.GetPendingChanges(), before.GetPendingChanges())
+	}
 }
