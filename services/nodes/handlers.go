@@ -27,8 +27,6 @@ const (
 	maxDescriptionLength = 200
 )
 
-func requestID(ctx context.Context) string { return apiauth.RequestID(ctx) }
-
 // toConnect maps service errors to Connect errors, logging unexpected ones.
 func (s *Service) toConnect(err error) error {
 	if err == nil {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
 	ev "github.com/strata-edge/strata/gen/strata/events/config/v1"
+	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/background"
 	"github.com/strata-edge/strata/pkg/configevents"
 	"github.com/strata-edge/strata/pkg/eventstore"
@@ -192,7 +193,7 @@ func (s *Service) catchUp(ctx context.Context) error {
 // appendEvent records one event and waits until the read model folded it, so
 // the caller's next request sees its own write.
 func (s *Service) appendEvent(ctx context.Context, stream string, expected uint64, typeID string, payload proto.Message, actor string) error {
-	evs, err := configevents.Events(eventstore.Metadata{Actor: actor, RequestID: requestID(ctx), Time: s.opts.Now().UTC()}, payload)
+	evs, err := configevents.Events(eventstore.Metadata{Actor: actor, RequestID: apiauth.RequestID(ctx), Time: s.opts.Now().UTC()}, payload)
 	if err != nil {
 		return err
 	}
