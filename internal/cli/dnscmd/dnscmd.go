@@ -4,9 +4,11 @@ package dnscmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -33,7 +35,7 @@ func Commands(f ClientFactory) []*cobra.Command {
 	zone := &cobra.Command{Use: "zone", Short: "Create, show, update, delete, import, export and list zones"}
 	zone.AddCommand(zoneCreateCmd(f), zoneGetCmd(f), zoneUpdateCmd(f), zoneDeleteCmd(f), zoneImportCmd(f), zoneExportCmd(f), zoneListCmd(f), zoneDiffCmd(f))
 	record := &cobra.Command{Use: "record", Short: "Add, list and remove records"}
-	record.AddCommand(recordAddCmd(f), recordListCmd(f), recordRmCmd(f))
+	record.AddCommand(recordAddCmd(f), recordUpdateCmd(f), recordListCmd(f), recordRmCmd(f))
 	release := &cobra.Command{Use: "release", Short: "Release a zone's pending changes, promote staging releases, list releases, revert"}
 	release.AddCommand(releasecmd.Commands(f, zoneReleases(f))...)
 	dns.AddCommand(zone, record, release)
@@ -357,6 +359,78 @@ func matchText(m *dnsv1.GeoMatch) string {
 	add("isp", m.GetIsps())
 	add("cidr", m.GetCidrs())
 	return strings.Join(parts, " ")
+}
+
+func recordUpdateCmd(f ClientFactory) *cobra.Command {
+	var zone, data, gateway string
+	var ttl uint32
+	var disabled, noMatch bool
+	var match dnsv1.GeoMatch
+	var asns []uint
+	var ev clientx.ExpectVersion
+	cmd := &cobra.Command{
+		Use:   "update --zone Z RECORD_ID [--data D] [--ttl S] [--disabled=true|false] [--gateway C] [--country ...|--no-match]",
+		Short: "Change a record (pending until released); flags not given keep their value",
+		Example: `  strata dns record update --zone example.com rec_... --data 192.0.2.2 --ttl 60
+  strata dns record update --zone example.com rec_... --disabled
+  strata dns record update --zone example.com rec_... --continent EU --country DE`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			fl := cmd.Flags()
+			list, err := call(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.ListRecordsResponse, error) {
+				return c.ListRecords(ctx, &dnsv1.ListRecordsRequest{Zone: zone})
+			})
+			if err != nil {
+				return err
+			}
+			i := slices.IndexFunc(list.GetRecords(), func(r *dnsv1.Record) bool { return r.GetId() == a[0] })
+			if i < 0 {
+				return fmt.Errorf("RECORD_ID: zone %s has no record %s (see strata dns record list --zone %s)", zone, a[0], zone)
+			}
+			r := list.GetRecords()[i]
+			if fl.Changed("data") {
+				r.Data = data
+			}
+			if fl.Changed("ttl") {
+				r.Ttl = ttl
+			}
+			if fl.Changed("disabled") {
+				r.Disabled = disabled
+			}
+			if fl.Changed("gateway") {
+				r.GatewayCluster = gateway
+			}
+			for _, n := range asns {
+				match.Asns = append(match.Asns, uint32(n))
+			}
+			switch geo := len(match.Countries)+len(match.Continents)+len(match.Asns)+len(match.Isps)+len(match.Cidrs) > 0; {
+			case geo && noMatch:
+				return errors.New("--no-match: not with --country, --continent, --asn, --isp or --cidr")
+			case geo:
+				r.Match = &match
+			case noMatch:
+				r.Match = nil
+			}
+			return show(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.UpdateRecordResponse, error) {
+				return c.UpdateRecord(ctx, &dnsv1.UpdateRecordRequest{Zone: zone, ExpectedVersion: ev.Get(cmd), Record: r})
+			}, func(w io.Writer, res *dnsv1.UpdateRecordResponse) error {
+				return clientx.Line(w, "updated %s (pending until released)", a[0])
+			})
+		},
+	}
+	zoneFlag(cmd, &zone)
+	ev.Register(cmd.Flags(), "zone")
+	cmd.Flags().StringVar(&data, "data", "", "new record data, as for add (e.g. \"10 mail.example.com.\")")
+	cmd.Flags().Uint32Var(&ttl, "ttl", 0, "TTL in seconds")
+	cmd.Flags().BoolVar(&disabled, "disabled", false, "disable (--disabled) or enable (--disabled=false) the record")
+	cmd.Flags().StringVar(&gateway, "gateway", "", "A/AAAA: answer with the healthy online nodes of this cluster (\"\" stops)")
+	cmd.Flags().BoolVar(&noMatch, "no-match", false, "answer every client (drop the geo match)")
+	cmd.Flags().StringArrayVar(&match.Countries, "country", nil, "replace the match: clients in this country (ISO code)")
+	cmd.Flags().StringArrayVar(&match.Continents, "continent", nil, "replace the match: clients on this continent")
+	cmd.Flags().UintSliceVar(&asns, "asn", nil, "replace the match: clients in this autonomous system")
+	cmd.Flags().StringArrayVar(&match.Isps, "isp", nil, "replace the match: clients of this ASN organisation")
+	cmd.Flags().StringArrayVar(&match.Cidrs, "cidr", nil, "replace the match: clients in this network")
+	return cmd
 }
 
 func recordRmCmd(f ClientFactory) *cobra.Command {

@@ -171,6 +171,7 @@ func TestDNSJSONGolden(t *testing.T) {
 		t.Fatalf("record list --name www: %v\n%s", err, out)
 	}
 	f.GoldenSteps(t, cmds, []clitest.Step{
+		{Name: "dns-record-update", Args: []string{"dns", "record", "update", "--zone", "example.com", list.GetRecords()[0].GetId(), "--data", "192.0.2.9", "--ttl", "60", "--disabled"}},
 		{Name: "dns-record-rm", Args: []string{"dns", "record", "rm", "--zone", "example.com", list.GetRecords()[0].GetId()}},
 		{Name: "dns-zone-update", Args: []string{"dns", "zone", "update", "example.com", "--ns", "ns1.example.com", "--ns", "ns2.example.com"}},
 		{Name: "dns-zone-get", Args: []string{"dns", "zone", "get", "example.com"}},
@@ -207,5 +208,48 @@ func TestZoneUpdateKeepsWhatIsNotGiven(t *testing.T) {
 	z, was := after.GetZone(), before.GetZone()
 	if !slices.Equal(z.GetNameservers(), []string{"ns2.example.org."}) || !slices.Equal(z.GetPartitionIds(), was.GetPartitionIds()) || after.GetPendingChanges() != before.GetPendingChanges()+1 {
 		t.Fatalf("after update: ns %v partitions %v (were %v), pending %d (was %d)", z.GetNameservers(), z.GetPartitionIds(), was.GetPartitionIds(), after.GetPendingChanges(), before.GetPendingChanges())
+	}
+}
+
+// record update changes only what it is given and keeps the rest; a geo
+// match is replaced by the match flags or dropped by --no-match.
+func TestRecordUpdateKeepsWhatIsNotGiven(t *testing.T) {
+	f := newFactory(t)
+	if _, err := f.run(t, "dns", "zone", "create", "example.net", "--ns", "ns1.example.net"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := f.run(t, "dns", "record", "add", "--zone", "example.net", "www", "A", "192.0.2.1", "--ttl", "120", "--continent", "EU")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := strings.TrimSpace(out)
+	get := func() *dnsv1.Record {
+		t.Helper()
+		f.AsJSON = true
+		defer func() { f.AsJSON = false }()
+		out, err := f.run(t, "dns", "record", "list", "--zone", "example.net")
+		list := &dnsv1.ListRecordsResponse{}
+		if err != nil || protojson.Unmarshal([]byte(out), list) != nil || len(list.GetRecords()) != 1 {
+			t.Fatalf("record list: %v\n%s", err, out)
+		}
+		return list.GetRecords()[0]
+	}
+	if _, err := f.run(t, "dns", "record", "update", "--zone", "example.net", id, "--data", "192.0.2.2"); err != nil {
+		t.Fatal(err)
+	}
+	if r := get(); r.GetData() != "192.0.2.2" || r.GetTtl() != 120 || !slices.Equal(r.GetMatch().GetContinents(), []string{"EU"}) || r.GetDisabled() {
+		t.Fatalf("after --data: %v", r)
+	}
+	if _, err := f.run(t, "dns", "record", "update", "--zone", "example.net", id, "--no-match", "--disabled"); err != nil {
+		t.Fatal(err)
+	}
+	if r := get(); r.GetMatch() != nil || !r.GetDisabled() || r.GetData() != "192.0.2.2" {
+		t.Fatalf("after --no-match --disabled: %v", r)
+	}
+	if _, err := f.run(t, "dns", "record", "update", "--zone", "example.net", "rec_nope"); err == nil || !strings.Contains(err.Error(), "RECORD_ID") {
+		t.Fatalf("unknown record: %v", err)
+	}
+	if _, err := f.run(t, "dns", "record", "update", "--zone", "example.net", id, "--data", "not-an-ip"); err == nil || !strings.Contains(err.Error(), "not valid A data") {
+		t.Fatalf("bad data: %v", err)
 	}
 }

@@ -259,6 +259,7 @@ func TestIAMJSONGolden(t *testing.T) {
 		{Name: "user-create", Args: []string{"user", "create", "ci", "--service-account", "--display-name", "CI"}},
 		{Name: "user-list", Args: []string{"user", "list"}},
 		{Name: "user-get", Args: []string{"user", "get", "ci"}},
+		{Name: "user-update", Args: []string{"user", "update", "ci", "--email", "ci@example.com"}},
 		{Name: "group-create", Args: []string{"group", "create", "shop", "--member", "ci", "--description", "Shop team"}},
 		{Name: "group-list", Args: []string{"group", "list"}},
 		{Name: "group-get", Args: []string{"group", "get", "shop"}},

@@ -19,7 +19,7 @@ import (
 
 func userCmd(f ClientFactory) *cobra.Command {
 	cmd := &cobra.Command{Use: "user", Short: "Manage users and service accounts"}
-	cmd.AddCommand(userCreateCmd(f), userListCmd(f), userGetCmd(f),
+	cmd.AddCommand(userCreateCmd(f), userListCmd(f), userGetCmd(f), userUpdateCmd(f),
 		userDisableCmd(f, true), userDisableCmd(f, false), userSetPasswordCmd(f))
 	return cmd
 }
@@ -102,6 +102,39 @@ func userGetCmd(f ClientFactory) *cobra.Command {
 			}, func(w io.Writer, res *iamv1.GetUserResponse) error { return printUser(w, res.User) })
 		},
 	}
+}
+
+func userUpdateCmd(f ClientFactory) *cobra.Command {
+	var displayName, email string
+	cmd := &cobra.Command{
+		Use: "update NAME [--display-name D] [--email E]", Short: "Change a user's display name or e-mail address (flags not given keep their value)",
+		Args: exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fl := cmd.Flags()
+			if !fl.Changed("display-name") && !fl.Changed("email") {
+				return errors.New("nothing to change: give --display-name or --email")
+			}
+			cur, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.GetUserResponse, error) {
+				return c.GetUser(ctx, &iamv1.GetUserRequest{Name: args[0]})
+			})
+			if err != nil {
+				return err
+			}
+			req := &iamv1.UpdateUserRequest{Name: args[0], DisplayName: cur.User.GetDisplayName(), Email: cur.User.GetEmail()}
+			if fl.Changed("display-name") {
+				req.DisplayName = displayName
+			}
+			if fl.Changed("email") {
+				req.Email = email
+			}
+			return show(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.UpdateUserResponse, error) {
+				return c.UpdateUser(ctx, req)
+			}, func(w io.Writer, res *iamv1.UpdateUserResponse) error { return printUser(w, res.User) })
+		},
+	}
+	cmd.Flags().StringVar(&displayName, "display-name", "", "full name (\"\" clears it)")
+	cmd.Flags().StringVar(&email, "email", "", "e-mail address (\"\" clears it)")
+	return cmd
 }
 
 func userDisableCmd(f ClientFactory, disable bool) *cobra.Command {
