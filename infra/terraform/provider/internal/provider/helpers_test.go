@@ -86,3 +86,18 @@ var bg = context.Background()
 func step(config string, checks ...resource.TestCheckFunc) resource.TestStep {
 	return resource.TestStep{Config: config, Check: resource.ComposeAggregateTestCheckFunc(checks...)}
 }
+
+// goneStep removes the object through the API (edit); the plan must create
+// it again and the apply does.
+func goneStep(config, name string, edit func() error, verify resource.TestCheckFunc) resource.TestStep {
+	s := driftStep(config, name, edit, verify)
+	s.ConfigPlanChecks.PreApply = []plancheck.PlanCheck{plancheck.ExpectResourceAction(name, plancheck.ResourceActionCreate)}
+	return s
+}
+
+// replaceStep applies config, which must replace name.
+func replaceStep(config, name string, verify ...resource.TestCheckFunc) resource.TestStep {
+	s := step(config, verify...)
+	s.ConfigPlanChecks.PreApply = []plancheck.PlanCheck{plancheck.ExpectResourceAction(name, plancheck.ResourceActionDestroyBeforeCreate)}
+	return s
+}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,13 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"connectrpc.com/connect"
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 
 	"github.com/strata-edge/strata/e2e/e2etest"
-	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
-	"github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
 )
 
 // The acceptance tests run terraform against one real `strata dev` (the
@@ -131,9 +127,7 @@ func startDev(dataDir string) (func(), error) {
 		return nil, err
 	}
 	token = strings.TrimSpace(string(b))
-	hc := &http.Client{Timeout: time.Minute}
-	opts := connect.WithInterceptors(bearer("Bearer " + token))
-	api = &client{config: configv1connect.NewConfigServiceClient(hc, apiURL, opts), dns: dnsv1connect.NewDnsServiceClient(hc, apiURL, opts)}
+	api = newClient(apiURL, token)
 	return stop, nil
 }
 

@@ -17,8 +17,10 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/strata-edge/strata/gen/strata/cert/v1/certv1connect"
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
 	"github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
+	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
 )
 
 // New returns the provider; version is the provider's release ("dev" in
@@ -38,6 +40,22 @@ type providerModel struct {
 type client struct {
 	config configv1connect.ConfigServiceClient
 	dns    dnsv1connect.DnsServiceClient
+	node   configv1connect.NodeServiceClient
+	cert   certv1connect.CertServiceClient
+	iam    iamv1connect.IAMServiceClient
+}
+
+// newClient is the API clients for api, calling with token.
+func newClient(api, token string) *client {
+	hc := &http.Client{Timeout: time.Minute}
+	opts := connect.WithInterceptors(bearer("Bearer " + token))
+	return &client{
+		config: configv1connect.NewConfigServiceClient(hc, api, opts),
+		dns:    dnsv1connect.NewDnsServiceClient(hc, api, opts),
+		node:   configv1connect.NewNodeServiceClient(hc, api, opts),
+		cert:   certv1connect.NewCertServiceClient(hc, api, opts),
+		iam:    iamv1connect.NewIAMServiceClient(hc, api, opts),
+	}
 }
 
 func (p *strataProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
@@ -47,7 +65,7 @@ func (p *strataProvider) Metadata(_ context.Context, _ provider.MetadataRequest,
 
 func (p *strataProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		Description: "Manages Strata's configuration (partitions, clusters, apps, DNS zones) through its Connect API.",
+		Description: "Manages Strata's configuration (partitions, clusters, join tokens, apps, certificates, DNS zones, users, groups, grants, API tokens) through its Connect API.",
 		Attributes: map[string]schema.Attribute{
 			"api": schema.StringAttribute{Optional: true,
 				Description: "Base URL of the Strata API, e.g. http://127.0.0.1:8080. Defaults to the STRATA_API environment variable."},
@@ -76,13 +94,7 @@ func (p *strataProvider) Configure(ctx context.Context, req provider.ConfigureRe
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	api = strings.TrimSuffix(api, "/")
-	hc := &http.Client{Timeout: time.Minute}
-	opts := connect.WithInterceptors(bearer("Bearer " + token))
-	c := &client{
-		config: configv1connect.NewConfigServiceClient(hc, api, opts),
-		dns:    dnsv1connect.NewDnsServiceClient(hc, api, opts),
-	}
+	c := newClient(strings.TrimSuffix(api, "/"), token)
 	resp.ResourceData = c
 	resp.DataSourceData = c
 }
@@ -98,10 +110,14 @@ func (p *strataProvider) Resources(context.Context) []func() resource.Resource {
 	return []func() resource.Resource{
 		partitionKind.resource(), clusterKind.resource(), appKind.resource(), upstreamKind.resource(),
 		ruleKind.resource(), zoneKind.resource(), recordKind.resource(), newRelease,
+		joinTokenKind.resource(), certificateKind.resource(), userKind.resource(), groupKind.resource(),
+		grantKind.resource(), apiTokenKind.resource(),
 	}
 }
 
-func (p *strataProvider) DataSources(context.Context) []func() datasource.DataSource { return nil }
+func (p *strataProvider) DataSources(context.Context) []func() datasource.DataSource {
+	return []func() datasource.DataSource{newNodesData, newSnapshotData}
+}
 
 // bearer sends the token with every call.
 type bearer string

@@ -29,6 +29,7 @@ type kind struct {
 	opts    fieldOpts
 	parent  string // attribute naming the containing app or zone ("" for none)
 	extra   map[string]schema.Attribute
+	secrets []string // extra attributes only create knows (a token's secret): never read back nor kept privately
 	create  func(ctx context.Context, c *client, o *object) (*remote, error)
 	read    func(ctx context.Context, c *client, o *object) (*remote, error) // nil, nil: gone
 	update  func(ctx context.Context, c *client, o *object, cur *remote) (*remote, error)
@@ -130,7 +131,32 @@ func (r *objectResource) objectOf(v tftypes.Value) (*object, error) {
 	for name := range r.k.extra {
 		o.extra[name] = attrs[name]
 	}
-	return o, toProto(v, o.msg.ProtoReflect(), "")
+	return o, toProto(r.withoutExtra(v), o.msg.ProtoReflect(), "")
+}
+
+// withoutExtra is v without the extra attributes: an extra may share its
+// name with a message field it stands for in another form (a time as text).
+func (r *objectResource) withoutExtra(v tftypes.Value) tftypes.Value {
+	if len(r.k.extra) == 0 {
+		return v
+	}
+	typ := v.Type().(tftypes.Object)
+	types := map[string]tftypes.Type{}
+	for name, t := range typ.AttributeTypes {
+		if _, ok := r.k.extra[name]; !ok {
+			types[name] = t
+		}
+	}
+	t := tftypes.Object{AttributeTypes: types}
+	if v.IsNull() || !v.IsKnown() {
+		return tftypes.NewValue(t, nil)
+	}
+	attrs := attrsOf(v)
+	out := map[string]tftypes.Value{}
+	for name := range types {
+		out[name] = attrs[name]
+	}
+	return tftypes.NewValue(t, out)
 }
 
 func str(v tftypes.Value) string {
@@ -145,11 +171,17 @@ func str(v tftypes.Value) string {
 // (the API may normalise what it stores), the API's where the plan left them
 // to it; with an unknown plan (a refresh), the API's throughout.
 func (r *objectResource) stateOf(typ tftypes.Object, rem *remote, ref tftypes.Value, keepKnown bool) (tftypes.Value, error) {
-	got, err := fromProto(rem.msg.ProtoReflect(), typ, ref)
+	got, err := fromProto(rem.msg.ProtoReflect(), r.withoutExtra(tftypes.NewValue(typ, nil)).Type().(tftypes.Object), r.withoutExtra(ref))
 	if err != nil {
 		return tftypes.Value{}, err
 	}
 	attrs := attrsOf(got)
+	for name := range r.k.extra {
+		attrs[name] = attrsOf(ref)[name]
+		if _, ok := attrs[name]; !ok {
+			attrs[name] = tftypes.NewValue(typ.AttributeTypes[name], nil)
+		}
+	}
 	for name, v := range rem.extra {
 		attrs[name] = tftypes.NewValue(tftypes.String, v)
 	}
@@ -164,7 +196,14 @@ func (r *objectResource) stateOf(typ tftypes.Object, rem *remote, ref tftypes.Va
 }
 
 func (r *objectResource) remember(ctx context.Context, rem *remote, set func(context.Context, string, []byte) diag.Diagnostics) diag.Diagnostics {
-	b, err := json.Marshal(canonicalOf(rem))
+	c := canonicalOf(rem)
+	if len(r.k.secrets) > 0 {
+		c.Extra = maps.Clone(c.Extra)
+		for _, s := range r.k.secrets {
+			delete(c.Extra, s)
+		}
+	}
+	b, err := json.Marshal(c)
 	if err != nil {
 		var d diag.Diagnostics
 		d.AddError("Cannot keep the object's stored form", err.Error())
@@ -266,6 +305,10 @@ func (r *objectResource) Update(ctx context.Context, req resource.UpdateRequest,
 	cur, err := r.k.read(ctx, r.c, o)
 	if err != nil {
 		resp.Diagnostics.AddError(r.title("update"), apiError(err))
+		return
+	}
+	if r.k.update == nil {
+		resp.Diagnostics.AddError(r.title("update"), "the API cannot change it in place (a change replaces it)")
 		return
 	}
 	if cur == nil {

@@ -119,6 +119,9 @@ func fieldAttribute(fd protoreflect.FieldDescriptor, f flags) schema.Attribute {
 		if f.computed {
 			a.PlanModifiers = []planmodifier.Bool{boolplanmodifier.UseStateForUnknown()}
 		}
+		if f.replace {
+			a.PlanModifiers = append(a.PlanModifiers, boolplanmodifier.RequiresReplace())
+		}
 		return a
 	case fd.Kind() == protoreflect.StringKind || fd.Kind() == protoreflect.EnumKind:
 		a := schema.StringAttribute{Required: f.required, Optional: f.optional(), Computed: f.computed, Description: desc,
@@ -141,15 +144,22 @@ func fieldAttribute(fd protoreflect.FieldDescriptor, f flags) schema.Attribute {
 		if f.computed {
 			a.PlanModifiers = []planmodifier.Int64{int64planmodifier.UseStateForUnknown()}
 		}
+		if f.replace {
+			a.PlanModifiers = append(a.PlanModifiers, int64planmodifier.RequiresReplace())
+		}
 		return a
 	}
 }
 
 func listModifiers(f flags) []planmodifier.List {
+	var m []planmodifier.List
 	if f.computed {
-		return []planmodifier.List{listplanmodifier.UseStateForUnknown()}
+		m = append(m, listplanmodifier.UseStateForUnknown())
 	}
-	return nil
+	if f.replace {
+		m = append(m, listplanmodifier.RequiresReplace())
+	}
+	return m
 }
 
 func elemType(fd protoreflect.FieldDescriptor) attr.Type {
