@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 
-
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"google.golang.org/protobuf/proto"
 
@@ -66,4 +65,3 @@ var joinTokenKind = &kind{
 func joinTokenRemote(t *configv1.JoinToken) *remote {
 	return &remote{msg: only(t, joinTokenSkip), extra: map[string]string{"expires_at": rfc3339(t.GetExpiresAt())}}
 }
-
