@@ -19,6 +19,7 @@ const DefaultNodeDataDir = ".strata-node"
 func newNodeCmd(g *globals) *cobra.Command {
 	var o edge.RunOptions
 	var lf logFlags
+	var configFile string
 	cmd := &cobra.Command{
 		Use:   "node [--join-token T --name N --data DIR] | node COMMAND",
 		Short: "Run an edge node, or manage nodes, join tokens and sync status",
@@ -34,10 +35,15 @@ is down (then the join token may be omitted).
 
 Apps name the ports they are served on (http_ports, default 80; https_ports):
 --http-port and --https-port say which ports the listeners stand for, so a node
-listening on 7480 behind a forward from 80 serves apps on port 80.`,
+listening on 7480 behind a forward from 80 serves apps on port 80.
+
+--config FILE reads these flags (and --api) from a file, one "key = value" per
+line (or YAML for .yaml/.yml), as cloud-init writes it for the systemd unit
+infra/systemd/strata-node.service; flags on the command line win.`,
 		Example: `  TOKEN=$(strata node token create --cluster fra --auto-approve)
   strata node --api http://control:7400 --join-token "$TOKEN" --name fra-1 --data /var/lib/strata-node \
       --http-addr 0.0.0.0:80 --https-addr 0.0.0.0:443
+  strata node --config /etc/strata/node.conf
   strata node list`,
 		Args: func(cmd *cobra.Command, a []string) error {
 			if len(a) > 0 {
@@ -46,6 +52,11 @@ listening on 7480 behind a forward from 80 serves apps on port 80.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if configFile != "" {
+				if err := loadNodeConfig(cmd, configFile); err != nil {
+					return err
+				}
+			}
 			if cmd.Flags().NFlag() == 0 && !join.Joined(o.DataDir) {
 				return cmd.Help()
 			}
@@ -63,6 +74,7 @@ listening on 7480 behind a forward from 80 serves apps on port 80.`,
 		},
 	}
 	fs := cmd.Flags()
+	fs.StringVar(&configFile, "config", "", "`FILE` of flags (YAML for .yaml/.yml, else key = value lines; keys are flag names, flags on the command line win), e.g. written by cloud-init")
 	fs.StringVar(&o.JoinToken, "join-token", "", "join `TOKEN` made by strata node token create (env STRATA_JOIN_TOKEN); needed on the first start")
 	fs.StringVar(&o.Name, "name", defaultNodeName(), "node name, unique in its cluster")
 	fs.StringVar(&o.DataDir, "data", DefaultNodeDataDir, "node data directory (key, credentials, stored config)")
