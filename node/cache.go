@@ -39,7 +39,7 @@ func (n *Node) startCache(ctx context.Context) error {
 	}
 	n.purger, err = purge.New(purge.Options{NATS: n.nc, NodeID: n.opts.NodeID, PartitionID: n.opts.PartitionID,
 		Cache: n.cache, PositionPath: filepath.Join(n.opts.DataDir, PurgePositionFile), Domain: natsutil.HubDomain,
-		Logger: n.opts.Logger.With("node", n.opts.NodeID)})
+		Logger: n.opts.Logger.With("node", n.opts.NodeID), LinkID: leafLinkID(n.leaf)})
 	if err != nil {
 		return fmt.Errorf("node: %w", err)
 	}

@@ -6,7 +6,9 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -148,7 +150,13 @@ func TestNetworkFlaps(t *testing.T) {
 	waitServed(t, edges, host, "partitioned")
 
 	seed := uint64(time.Now().UnixNano())
-	t.Logf("fault schedule seed %d", seed)
+	if s := os.Getenv("STRATA_FAULT_SEED"); s != "" { // replay a logged schedule
+		var err error
+		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
+			t.Fatalf("STRATA_FAULT_SEED: %v", err)
+		}
+	}
+	t.Logf("fault schedule seed %d (replay: STRATA_FAULT_SEED=%d)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, seed))
 
 	// The workload: releases and purges until the faults end.

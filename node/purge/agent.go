@@ -51,7 +51,18 @@ type Options struct {
 	SaveInterval time.Duration
 	// Logger, optional, gets the agent's warnings (default slog.Default()).
 	Logger *slog.Logger
+	// LinkID, when set, identifies the node's current leaf connection to
+	// the hub (0 while it is down): a new link restarts the consumer, whose
+	// deliveries may have been lost on the old one (nats.go's ordered
+	// consumer can stay stalled after the link dropped packets).
+	LinkID func() uint64
 }
+
+// linkPoll is how often Options.LinkID is read.
+const linkPoll = 50 * time.Millisecond
+
+// errLinkBack ends a session when a new link to the hub came up.
+var errLinkBack = errors.New("link to the hub is back")
 
 // DefaultSaveInterval bounds how many purges a crashed node replays.
 const DefaultSaveInterval = time.Second
@@ -144,7 +155,12 @@ func (a *Agent) Start(ctx context.Context) error {
 		defer func() { <-saver; <-acker }()
 		started := time.Now()
 		for ctx.Err() == nil {
-			if err := a.session(ctx); err != nil && ctx.Err() == nil {
+			err := a.sessionUntilNewLink(ctx)
+			if errors.Is(err, errLinkBack) {
+				a.opts.Logger.Info("purge agent: link to the hub is back; consumer restarted")
+				continue
+			}
+			if err != nil && ctx.Err() == nil {
 				a.opts.Logger.Log(ctx, natsutil.RetryLevel(err, started), "purge agent: session ended", "err", err)
 				select {
 				case <-ctx.Done():
@@ -228,6 +244,39 @@ func (a *Agent) save() (bool, error) {
 	}
 	a.saved = seq
 	return true, nil
+}
+
+// sessionUntilNewLink runs a session and ends it with errLinkBack when
+// Options.LinkID reports a new link.
+func (a *Agent) sessionUntilNewLink(ctx context.Context) error {
+	if a.opts.LinkID == nil {
+		return a.session(ctx)
+	}
+	sctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		t := time.NewTicker(linkPoll)
+		defer t.Stop()
+		link := a.opts.LinkID()
+		for {
+			select {
+			case <-sctx.Done():
+				return
+			case <-t.C:
+			}
+			now := a.opts.LinkID()
+			if now != 0 && now != link {
+				cancel(errLinkBack)
+				return
+			}
+			link = now
+		}
+	}()
+	err := a.session(sctx)
+	if cause := context.Cause(sctx); errors.Is(cause, errLinkBack) && ctx.Err() == nil {
+		return errLinkBack
+	}
+	return err
 }
 
 func (a *Agent) session(ctx context.Context) error {

@@ -313,3 +313,76 @@ func TestUnansweredAckIsSentAgain(t *testing.T) {
 		return nil
 	})
 }
+
+// consumerNames lists the purge stream's consumers.
+func consumerNames(t *testing.T, js jetstream.JetStream) []string {
+	t.Helper()
+	st, err := js.Stream(context.Background(), natsutil.PurgeStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	l := st.ConsumerNames(context.Background())
+	for n := range l.Name() {
+		names = append(names, n)
+	}
+	return names
+}
+
+// A new leaf link restarts the purge consumer (a new one on the hub, from the
+// position after the last applied purge), and purges go on arriving: the
+// ordered consumer of the old link could stay stalled after the link had
+// dropped packets, and no purge reached the node any more.
+func TestNewLinkRestartsTheConsumer(t *testing.T) {
+	nc, js := setup(t)
+	sub, _ := nc.Subscribe(natsutil.PurgeAckAll, func(m *nats.Msg) { _ = m.Respond(nil) })
+	defer sub.Unsubscribe()
+	var link atomic.Uint64
+	link.Store(1)
+	dir := t.TempDir()
+	c := openCache(t, filepath.Join(dir, "cache"))
+	a, err := New(Options{NATS: nc, NodeID: "n1", PartitionID: "p1", Cache: c, PositionPath: filepath.Join(dir, "purge.db"), LinkID: link.Load})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Stop(context.Background())
+	<-a.Ready()
+	publish(t, js, "pg1", purgev1.PurgeKind_PURGE_KIND_TAG, "t/a")
+	natstest.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if a.Applied() != 1 {
+			return fmt.Errorf("applied %d", a.Applied())
+		}
+		return nil
+	})
+	var before []string
+	natstest.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if before = consumerNames(t, js); len(before) != 1 {
+			return fmt.Errorf("consumers %v", before)
+		}
+		return nil
+	})
+	link.Store(2)
+	natstest.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		now := consumerNames(t, js)
+		for _, n := range now {
+			if n != before[0] {
+				return nil
+			}
+		}
+		return fmt.Errorf("consumers %v, still the one of the old link %s", now, before[0])
+	})
+	get(t, c, "/b")
+	publish(t, js, "pg2", purgev1.PurgeKind_PURGE_KIND_TAG, "t/b")
+	natstest.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if a.Applied() != 2 {
+			return fmt.Errorf("applied %d after the new link", a.Applied())
+		}
+		return nil
+	})
+	if s := get(t, c, "/b"); s != cache.StatusMiss {
+		t.Fatalf("/b after its purge on the new link: %s", s)
+	}
+}
