@@ -20,6 +20,7 @@ func newNodeCmd(g *globals) *cobra.Command {
 	var o edge.RunOptions
 	var lf logFlags
 	var configFile string
+	var tokenFile string
 	cmd := &cobra.Command{
 		Use:   "node [--join-token T --name N --data DIR] | node COMMAND",
 		Short: "Run an edge node, or manage nodes, join tokens and sync status",
@@ -67,6 +68,11 @@ infra/systemd/strata-node.service; flags on the command line win.`,
 			if o.JoinToken == "" {
 				o.JoinToken = strings.TrimSpace(g.getenv("STRATA_JOIN_TOKEN"))
 			}
+			if o.JoinToken == "" && tokenFile != "" {
+				if o.JoinToken, err = readJoinTokenFile(tokenFile); err != nil {
+					return err
+				}
+			}
 			o.API = g.api
 			o.Logger = log
 			o.Banner = g.stdout
@@ -76,6 +82,7 @@ infra/systemd/strata-node.service; flags on the command line win.`,
 	fs := cmd.Flags()
 	fs.StringVar(&configFile, "config", "", "`FILE` of flags (YAML for .yaml/.yml, else key = value lines; keys are flag names, flags on the command line win), e.g. written by cloud-init")
 	fs.StringVar(&o.JoinToken, "join-token", "", "join `TOKEN` made by strata node token create (env STRATA_JOIN_TOKEN); needed on the first start")
+	fs.StringVar(&tokenFile, "join-token-file", "", "`FILE` holding the join token (strata node token create --out), when neither --join-token nor STRATA_JOIN_TOKEN is set")
 	fs.StringVar(&o.Name, "name", defaultNodeName(), "node name, unique in its cluster")
 	fs.StringVar(&o.DataDir, "data", DefaultNodeDataDir, "node data directory (key, credentials, stored config)")
 	fs.StringVar(&o.HTTPAddr, "http-addr", ":7480", "proxy HTTP listen address (empty: none)")

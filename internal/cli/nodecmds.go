@@ -120,25 +120,38 @@ func nodeDisableCmd(g *globals, disable bool) *cobra.Command {
 func nodeTokenCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "token", Short: "Join tokens: what a new node presents to join a cluster"}
 
-	var cluster, ttl, description string
-	var autoApprove, staging bool
+	var cluster, ttl, description, out string
+	var autoApprove, staging, createCluster bool
 	create := &cobra.Command{
 		Use:   "create --cluster C [--ttl 24h] [--auto-approve] [--staging]",
 		Short: "Create a join token (prints the token, shown only once)",
 		Long: `Create a join token for a cluster. The token is printed once; the control plane
 keeps only its hash. Nodes joining with --auto-approve tokens get their
 credentials at once; others wait for "strata node approve". Nodes joining with
-a --staging token receive staging releases. --ttl is at most 30 days (720h, 30d).`,
+a --staging token receive staging releases. --ttl is at most 30 days (720h, 30d).
+
+--out writes the token to a file (mode 0600) instead of stdout, for a node
+started with --join-token-file; --create-cluster first creates the cluster
+(by name, in the default partition) unless it exists, so a setup step can
+run again (docker compose, docs/compose.md).`,
 		Args: args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			secs, err := parseTTL(ttl)
 			if err != nil {
 				return usageError{err}
 			}
+			if createCluster {
+				if err := ensureCluster(cmd, g, cluster); err != nil {
+					return err
+				}
+			}
 			return showNodes(cmd, g, func(ctx context.Context, c configv1connect.NodeServiceClient) (*configv1.CreateJoinTokenResponse, error) {
 				return c.CreateJoinToken(ctx, &configv1.CreateJoinTokenRequest{Cluster: cluster, TtlSeconds: secs,
 					AutoApprove: autoApprove, Staging: staging, Description: description})
 			}, func(w io.Writer, res *configv1.CreateJoinTokenResponse) error {
+				if out != "" {
+					return writeTokenFile(w, out, res.GetToken())
+				}
 				_, err := fmt.Fprintln(w, res.GetToken())
 				return err
 			})
@@ -149,6 +162,8 @@ a --staging token receive staging releases. --ttl is at most 30 days (720h, 30d)
 	create.Flags().BoolVar(&autoApprove, "auto-approve", false, "nodes joining with it need no approval")
 	create.Flags().BoolVar(&staging, "staging", false, "nodes joining with it receive staging releases")
 	create.Flags().StringVar(&description, "description", "", "what the token is for")
+	create.Flags().StringVar(&out, "out", "", "write the token to `FILE` (mode 0600) instead of stdout")
+	create.Flags().BoolVar(&createCluster, "create-cluster", false, "create the cluster (by name, default partition) unless it exists")
 	_ = create.MarkFlagRequired("cluster")
 
 	list := &cobra.Command{

@@ -1,0 +1,52 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"connectrpc.com/connect"
+	"github.com/spf13/cobra"
+
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
+	"github.com/strata-edge/strata/internal/cli/clientx"
+	"github.com/strata-edge/strata/pkg/secretfile"
+)
+
+// Join tokens in files: a setup step writes one (node token create --out),
+// a node started later reads it (node --join-token-file). Compose stacks
+// hand tokens over this way, with no shell in the image.
+
+func writeTokenFile(w io.Writer, path, token string) error {
+	if err := secretfile.Write(path, []byte(token+"\n")); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	_, err := fmt.Fprintf(w, "wrote %s\n", path)
+	return err
+}
+
+func readJoinTokenFile(path string) (string, error) {
+	b, err := secretfile.Read(path)
+	if err != nil {
+		return "", fmt.Errorf("--join-token-file: %w", err)
+	}
+	token := strings.TrimSpace(string(b))
+	if token == "" {
+		return "", fmt.Errorf("--join-token-file: %s is empty", path)
+	}
+	return token, nil
+}
+
+// ensureCluster creates the cluster named name in the default partition;
+// one that exists already is fine.
+func ensureCluster(cmd *cobra.Command, g *globals, name string) error {
+	_, err := clientx.Call(cmd.Context(), g, g.configClient, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.CreateClusterResponse, error) {
+		return c.CreateCluster(ctx, &configv1.CreateClusterRequest{Name: name, Partition: "default"})
+	})
+	if connect.CodeOf(err) == connect.CodeAlreadyExists {
+		return nil
+	}
+	return err
+}
