@@ -45,7 +45,9 @@ type apiParts struct {
 	hub       *server.Server // embedded hub (dev); nil for an external one
 	conn      *nats.Conn     // control-user connection, for heartbeats
 	leafURLs  []string
-	log       *slog.Logger
+	// replicas of the JetStream streams and buckets (strata control --replicas).
+	replicas int
+	log      *slog.Logger
 	// devDNS, dev only, is the built-in node's DNS address once it runs:
 	// the cert service checks it answers a DNS-01 value before the CA asks.
 	devDNS *devDNSAddr
@@ -110,7 +112,7 @@ func startAPI(ctx context.Context, p apiParts, st *stops) (apiInfo, error) {
 	if err != nil {
 		return apiInfo{}, fmt.Errorf("nodes service: %w", err)
 	}
-	parts := contentParts{store: p.store, kek: kek, nodes: nodesSvc, log: p.log}
+	parts := contentParts{store: p.store, replicas: p.replicas, kek: kek, nodes: nodesSvc, log: p.log}
 	if serves(ServiceConfig) {
 		parts.publish = p.js // the config API's process publishes
 	}
@@ -146,7 +148,7 @@ func startAPI(ctx context.Context, p apiParts, st *stops) (apiInfo, error) {
 	var purgeSvc *purgesvc.Service
 	if serves(ServicePurge) {
 		// Nodes a purge waits for: the heartbeats the config service shows.
-		if purgeSvc, err = purgesvc.New(purgesvc.Options{Store: p.store, JetStream: p.js, Conn: p.conn,
+		if purgeSvc, err = purgesvc.New(purgesvc.Options{Store: p.store, JetStream: p.js, Replicas: p.replicas, Conn: p.conn,
 			Nodes: parts.statuses, Topology: cfgSvc, Logger: p.log.With("service", "purge")}); err != nil {
 			return apiInfo{}, fmt.Errorf("purge service: %w", err)
 		}

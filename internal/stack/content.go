@@ -20,6 +20,8 @@ import (
 // contentParts are the inputs of newContent.
 type contentParts struct {
 	store eventstore.Store
+	// replicas of the JetStream streams and buckets the services create.
+	replicas int
 	// publish, when set, is where the tracks are published (the process
 	// serving the config API).
 	publish  jetstream.JetStream
@@ -54,6 +56,7 @@ func newContent(p contentParts) (*content, error) {
 	c := &content{sync: edgesync.New(p.log.With("part", "edgesync"), p.publish != nil), store: p.store}
 	if p.publish != nil {
 		c.pub = edgesync.NewPublisher(p.publish, c.sync, config.Consistent, p.log.With("part", "edgesync"))
+		c.pub.Replicas = p.replicas
 	}
 	var err error
 	if c.config, err = config.New(config.Options{Store: p.store, Sync: c.sync, Statuses: p.statuses,
@@ -67,7 +70,9 @@ func newContent(p contentParts) (*content, error) {
 	c.config.UseZones(c.dns)
 	var acme *certsvc.ACMEOptions
 	if p.acme != nil {
-		acme = p.acme(c.dns)
+		if acme = p.acme(c.dns); acme != nil {
+			acme.Replicas = p.replicas
+		}
 	}
 	if c.cert, err = certsvc.New(certsvc.Options{Store: p.store, JetStream: p.certJS, KEK: p.kek, ACME: acme,
 		Apps: c.config, Domains: c.config, Sync: c.sync, Logger: p.log.With("service", "cert")}); err != nil {

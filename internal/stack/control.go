@@ -155,7 +155,7 @@ func RunControl(ctx context.Context, o ControlOptions) (err error) {
 	api, err := startAPI(ctx, apiParts{
 		addr: apiAddr, dataDir: o.DataDir, services: o.Services,
 		store: store, js: js, log: log,
-		authority: authority, conn: nc, leafURLs: o.LeafURLs,
+		authority: authority, conn: nc, leafURLs: o.LeafURLs, replicas: o.Replicas,
 	}, &st)
 	if err != nil {
 		return err

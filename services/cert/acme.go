@@ -32,6 +32,9 @@ import (
 // ACMEOptions configure managed certificates. Issuance needs
 // Options.JetStream too (challenge tokens and the issuer lease).
 type ACMEOptions struct {
+	// Replicas of the challenge and lease buckets (0: 1); 3 on a
+	// JetStream cluster.
+	Replicas int
 	// Directory is the default ACME directory URL (Let's Encrypt:
 	// https://acme-v02.api.letsencrypt.org/directory).
 	Directory string
@@ -108,15 +111,15 @@ const leaseKey = "issuer"
 
 func newIssuer(ctx context.Context, s *Service, o ACMEOptions) (*issuer, error) {
 	o.defaults()
-	tokens, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: natsutil.ACMEHTTP01Bucket, TTL: time.Hour, Storage: jetstream.FileStorage})
+	tokens, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: natsutil.ACMEHTTP01Bucket, TTL: time.Hour, Storage: jetstream.FileStorage, Replicas: o.Replicas})
 	if err != nil {
 		return nil, fmt.Errorf("cert: challenge bucket: %w", err)
 	}
-	dns01, err := openDNS01Bucket(ctx, s.js)
+	dns01, err := openDNS01Bucket(ctx, s.js, o.Replicas)
 	if err != nil {
 		return nil, err
 	}
-	lease, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: natsutil.CertLeaseBucket, TTL: o.LeaseTTL, Storage: jetstream.FileStorage})
+	lease, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: natsutil.CertLeaseBucket, TTL: o.LeaseTTL, Storage: jetstream.FileStorage, Replicas: o.Replicas})
 	if err != nil {
 		return nil, fmt.Errorf("cert: lease bucket: %w", err)
 	}

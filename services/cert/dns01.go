@@ -216,9 +216,9 @@ func hasTXT(r *dns.Msg, value string) bool {
 
 // openDNS01Bucket makes the challenge bucket; it exists from the issuer's
 // start, so nodes bind their watch before the first order.
-func openDNS01Bucket(ctx context.Context, js jetstream.JetStream) (jetstream.KeyValue, error) {
+func openDNS01Bucket(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.KeyValue, error) {
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: natsutil.ACMEDNS01Bucket,
-		TTL: time.Hour, Storage: jetstream.FileStorage}) // TTL: node/acme.DNS01MaxAge
+		TTL: time.Hour, Storage: jetstream.FileStorage, Replicas: replicas}) // TTL: node/acme.DNS01MaxAge
 	if err != nil {
 		return nil, fmt.Errorf("cert: DNS-01 challenge bucket: %w", err)
 	}

@@ -38,6 +38,11 @@ const (
 // newer than the last delta already stored for the subject, so nodes never
 // see a version twice or two different deltas for one version.
 type Publisher struct {
+	// Replicas of the sync stream and the snapshot buckets (0: the
+	// server's default, 1); 3 on a JetStream cluster, so a release still
+	// reaches the nodes with one server down.
+	Replicas int
+
 	js     jetstream.JetStream
 	src    *Tracks
 	check  func(*syncv1.Snapshot) error
@@ -83,6 +88,7 @@ func (p *Publisher) EnsureStream(ctx context.Context) error {
 		Storage:           jetstream.FileStorage,
 		MaxAge:            syncMaxAge,
 		MaxMsgsPerSubject: syncMaxMsgsPerSubject,
+		Replicas:          p.Replicas,
 	})
 	if err != nil {
 		return fmt.Errorf("edgesync: ensure stream %s: %w", natsutil.SyncStream, err)
@@ -366,6 +372,7 @@ func (p *Publisher) bucket(ctx context.Context, partition string) (jetstream.Obj
 		Bucket:      name,
 		Description: "Strata config snapshots of partition " + partition,
 		Storage:     jetstream.FileStorage,
+		Replicas:    p.Replicas,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ensure bucket %s: %w", name, err)

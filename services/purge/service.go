@@ -46,6 +46,7 @@ type Topology interface {
 type Options struct {
 	Store     eventstore.Store
 	JetStream jetstream.JetStream // where commands are published
+	Replicas  int                 // of the command stream (0: 1)
 	Conn      *nats.Conn          // where acknowledgements arrive
 	// Nodes tells which nodes are online (the heartbeats the config
 	// service shows); a purge waits for the online nodes of its scope.
@@ -104,7 +105,7 @@ func New(opts Options) (*Service, error) {
 
 // EnsureStream creates or updates STRATA_PURGE: file storage, one subject
 // per partition, commands kept for StreamMaxAge.
-func EnsureStream(ctx context.Context, js jetstream.JetStream) error {
+func EnsureStream(ctx context.Context, js jetstream.JetStream, replicas int) error {
 	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        natsutil.PurgeStream,
 		Description: "purge commands, one subject per partition",
@@ -113,6 +114,7 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream) error {
 		Retention:   jetstream.LimitsPolicy,
 		MaxAge:      StreamMaxAge,
 		Duplicates:  2 * time.Minute,
+		Replicas:    replicas,
 	})
 	if err != nil {
 		return fmt.Errorf("purge: stream %s: %w", natsutil.PurgeStream, err)
@@ -123,7 +125,7 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream) error {
 // Start creates the stream, subscribes to acknowledgements, rebuilds the
 // read model from the log and keeps following it.
 func (s *Service) Start(ctx context.Context) error {
-	if err := EnsureStream(ctx, s.opts.JetStream); err != nil {
+	if err := EnsureStream(ctx, s.opts.JetStream, s.opts.Replicas); err != nil {
 		return err
 	}
 	head, err := s.opts.Store.Head(ctx)
