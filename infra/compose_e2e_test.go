@@ -2,6 +2,7 @@ package infra_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -21,6 +22,8 @@ import (
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/strata-edge/strata/e2e/e2etest"
 	"github.com/strata-edge/strata/internal/testbuf"
@@ -78,6 +81,8 @@ func TestComposeTopology(t *testing.T) {
 		tp.waitHealthy(tp.procs[e.Name])
 	}
 
+	tp.checkReplicas(3)
+
 	// One NATS server and one config replica down: the R3 stream keeps its
 	// quorum, nodes and control services reconnect, the gateway uses the
 	// other config replica.
@@ -86,6 +91,34 @@ func TestComposeTopology(t *testing.T) {
 	c.OK("upstream", "update", "--app", app, "--name", "web", "--server", strings.TrimPrefix(green.URL, "http://"))
 	c.OK("release", "create", "--app", app, "--note", "green")
 	e2etest.WaitServed(t, 30*time.Second, edges, host, "green")
+}
+
+// checkReplicas requires every stream (event log, sync deltas, snapshot and
+// key-value buckets) to have n replicas: an R1 one stops with its server.
+func (tp *topology) checkReplicas(n int) {
+	t := tp.t
+	nc, err := nats.Connect("nats://127.0.0.1:"+strconv.Itoa(tp.port("nats-1", 4222)),
+		nats.UserCredentials(filepath.Join(tp.volume("strata-data"), "control.creds")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var names []string
+	for info := range js.ListStreams(ctx).Info() {
+		names = append(names, info.Config.Name)
+		if info.Config.Replicas != n {
+			t.Errorf("stream %s has %d replicas, want %d", info.Config.Name, info.Config.Replicas, n)
+		}
+	}
+	if len(names) < 3 {
+		t.Errorf("streams %v: want the event, sync and snapshot streams at least", names)
+	}
 }
 
 func origin(t *testing.T, name string) *httptest.Server {
@@ -192,8 +225,9 @@ func (tp *topology) run(name string) {
 		tp.procs[inst] = p
 		tp.mu.Unlock()
 		if s.HealthCheck != nil {
-			test := s.HealthCheck.Test
-			p.probe = tp.translate(inst, s, root, test[len(test)-1])
+			for _, a := range s.HealthCheck.Test[1:] { // after CMD
+				p.probe = append(p.probe, tp.translate(inst, s, root, a))
+			}
 			if tp.awaited(name) {
 				tp.waitHealthy(p)
 			}
@@ -295,21 +329,37 @@ func (tp *topology) awaited(name string) bool {
 	return false
 }
 
+// waitHealthy runs the instance's health check until it passes: the
+// strata binary's own (strata healthcheck URL), or a GET of the URL that
+// wget fetches in the nats and nginx images.
 func (tp *topology) waitHealthy(p *proc) {
-	probe := p.probe
 	client := &http.Client{Timeout: 2 * time.Second}
+	check := func() error {
+		if p.probe[0] == "/strata" {
+			out, err := exec.Command(e2etest.Binary, p.probe[1:]...).CombinedOutput()
+			if err != nil {
+				return fmt.Errorf("%v: %s", err, out)
+			}
+			return nil
+		}
+		res, err := client.Get(p.probe[len(p.probe)-1])
+		if err != nil {
+			return err
+		}
+		_ = res.Body.Close()
+		if res.StatusCode/100 != 2 {
+			return fmt.Errorf("status %s", res.Status)
+		}
+		return nil
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		res, err := client.Get(probe)
+		err := check()
 		if err == nil {
-			_ = res.Body.Close()
-			if res.StatusCode/100 == 2 {
-				return
-			}
-			err = fmt.Errorf("status %s", res.Status)
+			return
 		}
 		if p.exited() || time.Now().After(deadline) {
-			tp.t.Errorf("%s: not healthy (%s: %v)\n%s", p.name, probe, err, p.out)
+			tp.t.Errorf("%s: not healthy (%q: %v)\n%s", p.name, p.probe, err, p.out)
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -380,7 +430,7 @@ func (tp *topology) startGateway(s types.ServiceConfig) {
 // proc is one running process of the topology.
 type proc struct {
 	name  string
-	probe string // the health check's URL
+	probe []string // the health check's command, translated
 	cmd   *exec.Cmd
 	out   *testbuf.Buffer
 	done  chan struct{}
