@@ -91,6 +91,14 @@ func TestComposeTopology(t *testing.T) {
 	c.OK("upstream", "update", "--app", app, "--name", "web", "--server", strings.TrimPrefix(green.URL, "http://"))
 	c.OK("release", "create", "--app", app, "--note", "green")
 	e2etest.WaitServed(t, 30*time.Second, edges, host, "green")
+
+	// A second "docker compose up" runs the init services again: they must
+	// succeed on the state they made (the clusters exist).
+	for name, s := range tp.p.Services {
+		if s.Restart == "no" {
+			tp.run(name)
+		}
+	}
 }
 
 // checkReplicas requires every stream (event log, sync deltas, snapshot and

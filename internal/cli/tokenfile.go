@@ -6,7 +6,6 @@ import (
 	"io"
 	"strings"
 
-	"connectrpc.com/connect"
 	"github.com/spf13/cobra"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
@@ -39,14 +38,22 @@ func readJoinTokenFile(path string) (string, error) {
 	return token, nil
 }
 
-// ensureCluster creates the cluster named name in the default partition;
-// one that exists already is fine.
+// ensureCluster creates the cluster named name in the default partition
+// unless a cluster has that name (or id) already.
 func ensureCluster(cmd *cobra.Command, g *globals, name string) error {
-	_, err := clientx.Call(cmd.Context(), g, g.configClient, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.CreateClusterResponse, error) {
+	list, err := clientx.Call(cmd.Context(), g, g.configClient, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.ListClustersResponse, error) {
+		return c.ListClusters(ctx, &configv1.ListClustersRequest{})
+	})
+	if err != nil {
+		return err
+	}
+	for _, c := range list.GetClusters() {
+		if c.GetName() == name || c.GetId() == name {
+			return nil
+		}
+	}
+	_, err = clientx.Call(cmd.Context(), g, g.configClient, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.CreateClusterResponse, error) {
 		return c.CreateCluster(ctx, &configv1.CreateClusterRequest{Name: name, Partition: "default"})
 	})
-	if connect.CodeOf(err) == connect.CodeAlreadyExists {
-		return nil
-	}
 	return err
 }
