@@ -9,6 +9,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -140,6 +141,17 @@ func TestComposeFileLoads(t *testing.T) {
 	}
 	if nats != 3 {
 		t.Errorf("%d NATS servers, want 3", nats)
+	}
+	// The JetStream event store publishes atomic batches: nats-server 2.12+.
+	tag := regexp.MustCompile(`^nats:2\.(\d+)`)
+	for name, s := range p.Services {
+		if m := tag.FindStringSubmatch(s.Image); m != nil {
+			if minor, _ := strconv.Atoi(m[1]); minor < 12 {
+				t.Errorf("service %s: image %s; want nats 2.12 or newer", name, s.Image)
+			}
+		} else if strings.HasPrefix(s.Image, "nats:") {
+			t.Errorf("service %s: image %s; want a nats:2.N tag", name, s.Image)
+		}
 	}
 }
 
