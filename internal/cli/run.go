@@ -97,7 +97,7 @@ joining nodes the hub's leaf URLs (--leaf-url, required with it).`, strings.Join
 		Example: `  strata control --nats nats://nats:4222 --nats-creds /etc/strata/control.creds \
       --leaf-url nats-leaf://hub.example.com:7422 --api-addr 0.0.0.0:7400 --data /var/lib/strata
   strata control --nats nats://nats:4222 --services config,iam --store postgres \
-      --postgres-dsn postgres://strata@db:5432/strata`,
+      --postgres-dsn-file /run/secrets/strata.dsn`,
 		Args: args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := lf.logger(g)
@@ -125,6 +125,7 @@ joining nodes the hub's leaf URLs (--leaf-url, required with it).`, strings.Join
 	fs.StringVar(&o.DataDir, "data", DefaultDataDir, "directory holding admin.token (and nats-auth/)")
 	fs.StringVar(&o.Store, "store", "jetstream", "event store: jetstream or postgres")
 	fs.StringVar(&o.PostgresDSN, "postgres-dsn", "", "PostgreSQL URL for --store postgres")
+	fs.StringVar(&o.PostgresDSNFile, "postgres-dsn-file", "", "file holding the PostgreSQL URL (mode 0600), instead of --postgres-dsn")
 	fs.StringVar(&o.PostgresSchema, "postgres-schema", "strata", "PostgreSQL schema of the event store tables")
 	_ = cmd.MarkFlagRequired("nats")
 	lf.register(fs)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
@@ -41,9 +42,13 @@ type ControlOptions struct {
 	// LeafURLs are the hub's leaf-node URLs handed to joining nodes;
 	// required with the nodes service.
 	LeafURLs []string
-	// Store is "jetstream" (default) or "postgres" (with PostgresDSN).
+	// Store is "jetstream" (default) or "postgres" (with PostgresDSN or
+	// PostgresDSNFile).
 	Store       string
 	PostgresDSN string
+	// PostgresDSNFile holds the PostgreSQL URL, password included (a secret
+	// file: mode 0600), so the password is in no command line.
+	PostgresDSNFile string
 	// PostgresSchema holds the store's tables; default "strata".
 	PostgresSchema string
 	Logger         *slog.Logger
@@ -67,8 +72,8 @@ func RunControl(ctx context.Context, o ControlOptions) (err error) {
 	switch o.Store {
 	case "", "jetstream":
 	case "postgres":
-		if o.PostgresDSN == "" {
-			return errors.New("--postgres-dsn: required with --store postgres")
+		if o.PostgresDSN, err = postgresDSN(o.PostgresDSN, o.PostgresDSNFile); err != nil {
+			return err
 		}
 	default:
 		return fmt.Errorf("--store: %q is not an event store; use jetstream or postgres", o.Store)
@@ -168,6 +173,27 @@ func RunControl(ctx context.Context, o ControlOptions) (err error) {
 	<-ctx.Done()
 	log.Info("stopping")
 	return nil
+}
+
+// postgresDSN is the URL of --postgres-dsn or the content of --postgres-dsn-file.
+func postgresDSN(dsn, file string) (string, error) {
+	switch {
+	case dsn != "" && file != "":
+		return "", errors.New("--postgres-dsn-file: give --postgres-dsn or --postgres-dsn-file, not both")
+	case file != "":
+		b, err := secretfile.Read(file)
+		if err != nil {
+			return "", fmt.Errorf("--postgres-dsn-file: %w", err)
+		}
+		defer clear(b)
+		dsn = strings.TrimSpace(string(b))
+		if dsn == "" {
+			return "", fmt.Errorf("--postgres-dsn-file: %s is empty; want a PostgreSQL URL", file)
+		}
+	case dsn == "":
+		return "", errors.New("--postgres-dsn: required with --store postgres (or --postgres-dsn-file)")
+	}
+	return dsn, nil
 }
 
 func storeName(s string) string {

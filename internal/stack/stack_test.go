@@ -81,25 +81,17 @@ func TestRunControl(t *testing.T) {
 		opts func(t *testing.T) stack.ControlOptions
 	}{
 		{name: "jetstream", opts: func(t *testing.T) stack.ControlOptions { return stack.ControlOptions{} }},
-		{name: "postgres", opts: func(t *testing.T) stack.ControlOptions {
-			dsn := os.Getenv("STRATA_TEST_POSTGRES")
-			if dsn == "" {
-				t.Skip("STRATA_TEST_POSTGRES is not set; skipping the PostgreSQL event store")
+		{name: "postgres", opts: postgresOptions},
+		{name: "postgres-dsn-file", opts: func(t *testing.T) stack.ControlOptions {
+			// The URL (password included) from a secret file, as compose's
+			// control containers read it.
+			o := postgresOptions(t)
+			file := filepath.Join(t.TempDir(), "strata.dsn")
+			if err := os.WriteFile(file, []byte(o.PostgresDSN+"\n"), 0o600); err != nil {
+				t.Fatal(err)
 			}
-			// A schema of its own, dropped afterwards: the database is shared.
-			schema := fmt.Sprintf("strata_stack_test_%d", time.Now().UnixNano())
-			t.Cleanup(func() {
-				pool, err := pgxpool.New(context.Background(), dsn)
-				if err != nil {
-					t.Errorf("drop schema: %v", err)
-					return
-				}
-				defer pool.Close()
-				if _, err := pool.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-					t.Errorf("drop schema: %v", err)
-				}
-			})
-			return stack.ControlOptions{Store: "postgres", PostgresDSN: dsn, PostgresSchema: schema}
+			o.PostgresDSN, o.PostgresDSNFile = "", file
+			return o
 		}},
 	}
 	for _, st := range stores {
@@ -155,6 +147,29 @@ func TestRunControl(t *testing.T) {
 	}
 }
 
+// postgresOptions selects the PostgreSQL event store in a schema of the
+// test's own.
+func postgresOptions(t *testing.T) stack.ControlOptions {
+	dsn := os.Getenv("STRATA_TEST_POSTGRES")
+	if dsn == "" {
+		t.Skip("STRATA_TEST_POSTGRES is not set; skipping the PostgreSQL event store")
+	}
+	// A schema of its own, dropped afterwards: the database is shared.
+	schema := fmt.Sprintf("strata_stack_test_%d", time.Now().UnixNano())
+	t.Cleanup(func() {
+		pool, err := pgxpool.New(context.Background(), dsn)
+		if err != nil {
+			t.Errorf("drop schema: %v", err)
+			return
+		}
+		defer pool.Close()
+		if _, err := pool.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema: %v", err)
+		}
+	})
+	return stack.ControlOptions{Store: "postgres", PostgresDSN: dsn, PostgresSchema: schema}
+}
+
 func TestRunControlRejectsBadOptions(t *testing.T) {
 	openCreds := filepath.Join(t.TempDir(), "control.creds")
 	if err := os.WriteFile(openCreds, []byte("creds"), 0o600); err != nil {
@@ -170,6 +185,9 @@ func TestRunControlRejectsBadOptions(t *testing.T) {
 	}{
 		{name: "no nats", o: stack.ControlOptions{APIAddr: "127.0.0.1:0"}, wantErr: "--nats: required"},
 		{name: "bad store", o: stack.ControlOptions{NATSURL: "nats://127.0.0.1:1", APIAddr: "127.0.0.1:0", Store: "mysql"}, wantErr: `--store: "mysql"`},
+		{name: "postgres dsn file open to others", o: stack.ControlOptions{NATSURL: "nats://127.0.0.1:1", APIAddr: "127.0.0.1:0", Store: "postgres", PostgresDSNFile: openCreds}, wantErr: "--postgres-dsn-file: " + openCreds + ": mode 0644"},
+		{name: "postgres dsn and dsn file", o: stack.ControlOptions{NATSURL: "nats://127.0.0.1:1", APIAddr: "127.0.0.1:0", Store: "postgres", PostgresDSN: "postgres://db/strata", PostgresDSNFile: openCreds}, wantErr: "not both"},
+		{name: "postgres dsn file missing", o: stack.ControlOptions{NATSURL: "nats://127.0.0.1:1", APIAddr: "127.0.0.1:0", Store: "postgres", PostgresDSNFile: "/nonexistent/strata.dsn"}, wantErr: "--postgres-dsn-file: open /nonexistent/strata.dsn"},
 		{name: "postgres without dsn", o: stack.ControlOptions{NATSURL: "nats://127.0.0.1:1", APIAddr: "127.0.0.1:0", Store: "postgres"}, wantErr: "--postgres-dsn: required"},
 		{name: "bad api addr", o: stack.ControlOptions{NATSURL: "nats://127.0.0.1:1", APIAddr: "7400"}, wantErr: "--api-addr"},
 		{name: "nats down", o: stack.ControlOptions{NATSURL: "nats://127.0.0.1:1", APIAddr: "127.0.0.1:0"}, wantErr: "--nats: connect"},
