@@ -380,7 +380,7 @@ func (s *PostgresStore) Subscribe(ctx context.Context, after uint64, handle func
 		return ctx.Err()
 	}
 
-	var listener *pgxpool.Conn
+	var listener *pgx.Conn
 	defer func() {
 		if listener != nil {
 			s.unlisten(listener)
@@ -417,7 +417,7 @@ func (s *PostgresStore) Subscribe(ctx context.Context, after uint64, handle func
 		wait, cancelWait := context.WithTimeout(ctx, s.poll)
 		var err error
 		if listener != nil {
-			err = listener.Conn().PgConn().WaitForNotification(wait)
+			err = listener.PgConn().WaitForNotification(wait)
 		} else {
 			<-wait.Done()
 		}
@@ -427,34 +427,34 @@ func (s *PostgresStore) Subscribe(ctx context.Context, after uint64, handle func
 		}
 		if err != nil && !errors.Is(err, context.DeadlineExceeded) && !pgconn.Timeout(err) {
 			// The connection broke: drop it and listen again next round.
-			listener.Conn().Close(context.Background())
-			listener.Release()
+			_ = listener.Close(context.Background())
 			listener = nil
 		}
 	}
 }
 
-// listen acquires a connection and LISTENs on the store's channel.
-func (s *PostgresStore) listen(ctx context.Context) (*pgxpool.Conn, error) {
-	c, err := s.pool.Acquire(ctx)
+// listen opens a connection of its own and LISTENs on the store's channel.
+// Not one of the pool's: a subscription holds its listener as long as it
+// runs, so a process with as many subscriptions as the pool has connections
+// (a control process follows the log once per read model) would leave none
+// for reading the events it is woken for.
+func (s *PostgresStore) listen(ctx context.Context) (*pgx.Conn, error) {
+	c, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := c.Exec(ctx, "LISTEN "+pgx.Identifier{s.channel}.Sanitize()); err != nil {
-		c.Release()
+		_ = c.Close(context.Background())
 		return nil, err
 	}
 	return c, nil
 }
 
-// unlisten gives a listening connection back to the pool without its LISTEN.
-func (s *PostgresStore) unlisten(c *pgxpool.Conn) {
+// unlisten closes a listening connection.
+func (s *PostgresStore) unlisten(c *pgx.Conn) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := c.Exec(ctx, "UNLISTEN *"); err != nil {
-		c.Conn().Close(ctx) // the pool drops a closed connection
-	}
-	c.Release()
+	_ = c.Close(ctx)
 }
 
 // Close ends running subscriptions (they return ErrClosed) and makes later

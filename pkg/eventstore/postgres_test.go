@@ -255,3 +255,47 @@ func TestPostgresSubscribeSurvivesLostListener(t *testing.T) {
 		}
 	}
 }
+
+// More subscriptions than the pool has connections (a control process
+// follows the log once per read model) all receive the events: a
+// subscription's LISTEN holds no connection of the pool.
+func TestPostgresSubscriptionsOutnumberPool(t *testing.T) {
+	cfg, err := pgxpool.ParseConfig(testenv.PostgresDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 2
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	s, err := eventstore.NewPostgres(context.Background(), pool, eventstore.PostgresOptions{Schema: randomSchema(t, pool)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const subscribers = 5
+	var seen atomic.Int64
+	var wg sync.WaitGroup
+	for range subscribers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = s.Subscribe(ctx, 0, func(eventstore.Event) error { seen.Add(1); return nil })
+		}()
+	}
+	if _, err := s.Append(ctx, "app.p", eventstore.AnyVersion, eventstore.Event{ID: "p1", Type: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	natstest.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if n := seen.Load(); n < subscribers {
+			return fmt.Errorf("%d of %d subscribers saw the event", n, subscribers)
+		}
+		return nil
+	})
+	cancel()
+	wg.Wait()
+}
