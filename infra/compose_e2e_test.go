@@ -22,11 +22,14 @@ import (
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/strata-edge/strata/e2e/e2etest"
 	"github.com/strata-edge/strata/internal/testbuf"
+	"github.com/strata-edge/strata/pkg/natsutil"
+	"github.com/strata-edge/strata/pkg/testenv"
 )
 
 // TestComposeTopology runs docker-compose.yml's topology without a
@@ -34,14 +37,18 @@ import (
 // to directories of a temp dir, host names and ports to 127.0.0.1 and free
 // ports), as a process: 3 clustered nats-servers, the control services as
 // separate strata control processes (config and cert twice), the init
-// steps, 4 strata nodes. nginx (the API gateway) is a Go proxy with the
-// same routes; Pebble does not run (ACME is off); the origin is the test's.
+// steps, 4 strata nodes. PostgreSQL is the machine's ($STRATA_TEST_POSTGRES,
+// in a schema of this run's, dropped at the end): the test writes the URL
+// file the postgres-secret init step writes. nginx (the API gateway) is a Go
+// proxy with the same routes; Pebble does not run (ACME is off); the origin
+// is the test's.
 // A release reaches all 4 nodes, and another one does after one NATS server
 // and one config replica are stopped.
 func TestComposeTopology(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: runs 14 processes")
 	}
+	pg := testPostgres(t)
 	dir, err := e2etest.Build("compose")
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
 	if err != nil {
@@ -54,7 +61,7 @@ func TestComposeTopology(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", natsServer, "github.com/nats-io/nats-server/v2").CombinedOutput(); err != nil {
 		t.Fatalf("build nats-server: %v\n%s", err, out)
 	}
-	tp := &topology{t: t, p: loadCompose(t), tmp: t.TempDir(), natsServer: natsServer,
+	tp := &topology{t: t, p: loadCompose(t), tmp: t.TempDir(), natsServer: natsServer, pg: pg,
 		ports: map[string]int{}, procs: map[string]*proc{}}
 	t.Cleanup(func() {
 		if t.Failed() && os.Getenv("STRATA_COMPOSE_LOGS") != "" {
@@ -82,6 +89,7 @@ func TestComposeTopology(t *testing.T) {
 	}
 
 	tp.checkReplicas(3)
+	tp.checkEventStore()
 
 	// One NATS server and one config replica down: the R3 stream keeps its
 	// quorum, nodes and control services reconnect, the gateway uses the
@@ -124,9 +132,59 @@ func (tp *topology) checkReplicas(n int) {
 			t.Errorf("stream %s has %d replicas, want %d", info.Config.Name, info.Config.Replicas, n)
 		}
 	}
-	if len(names) < 3 {
-		t.Errorf("streams %v: want the event, sync and snapshot streams at least", names)
+	if len(names) < 2 {
+		t.Errorf("streams %v: want the sync and snapshot streams at least", names)
 	}
+}
+
+// checkEventStore requires the events in PostgreSQL, none in JetStream.
+func (tp *topology) checkEventStore() {
+	t := tp.t
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var n int
+	if err := tp.pg.pool.QueryRow(ctx, "SELECT count(*) FROM "+tp.pg.schema+".events").Scan(&n); err != nil {
+		t.Fatalf("events in PostgreSQL: %v", err)
+	}
+	if n == 0 {
+		t.Error("no events in PostgreSQL: the control services use another event store")
+	}
+	nc, err := nats.Connect("nats://127.0.0.1:"+strconv.Itoa(tp.port("nats-1", 4222)),
+		nats.UserCredentials(filepath.Join(tp.volume("strata-data"), "control.creds")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Stream(ctx, natsutil.EventsStream); err == nil {
+		t.Errorf("stream %s exists: the events went to JetStream too", natsutil.EventsStream)
+	}
+}
+
+// testPostgres is the machine's PostgreSQL with a schema of this run's,
+// dropped when the test ends (after its processes stop).
+type postgres struct {
+	dsn, schema string
+	pool        *pgxpool.Pool
+}
+
+func testPostgres(t *testing.T) postgres {
+	dsn := testenv.PostgresDSN(t)
+	pool, err := pgxpool.New(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg := postgres{dsn: dsn, schema: fmt.Sprintf("strata_compose_%d", time.Now().UnixNano()), pool: pool}
+	t.Cleanup(func() {
+		defer pool.Close()
+		if _, err := pool.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pg.schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", pg.schema, err)
+		}
+	})
+	return pg
 }
 
 func origin(t *testing.T, name string) *httptest.Server {
@@ -140,6 +198,7 @@ type topology struct {
 	p          *types.Project
 	tmp        string
 	natsServer string
+	pg         postgres
 	mu         sync.Mutex
 	ports      map[string]int // "instance:containerPort" -> host port
 	procs      map[string]*proc
@@ -203,6 +262,12 @@ func (tp *topology) run(name string) {
 	case name == "gateway":
 		tp.startGateway(s)
 		return
+	case name == "postgres":
+		return // the machine's
+	case name == "postgres-secret":
+		// What the init step writes: the URL of the server, mode 0600.
+		must(tp.t, os.WriteFile(filepath.Join(tp.volume(name), "strata.dsn"), []byte(tp.pg.dsn+"\n"), 0o600))
+		return
 	}
 	for _, inst := range tp.instances[name] {
 		root := tp.root(inst, s)
@@ -211,8 +276,11 @@ func (tp *topology) run(name string) {
 			argv[i] = tp.translate(inst, s, root, a)
 		}
 		bin := e2etest.Binary
-		if argv[0] == "nats-server" {
+		switch argv[0] {
+		case "nats-server":
 			bin, argv = tp.natsServer, argv[1:]
+		case "control": // the shared database: this run's schema
+			argv = append(argv, "--postgres-schema", tp.pg.schema)
 		}
 		env := append(e2etest.CleanEnv(), "STRATA_ACME_DIRECTORY=off")
 		for k, v := range s.Environment {

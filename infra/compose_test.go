@@ -113,15 +113,42 @@ func TestComposeFileLoads(t *testing.T) {
 		}
 	}
 
-	// Every control service runs somewhere, config and cert twice.
+	// Every control service runs somewhere, config and cert twice, on the
+	// PostgreSQL event store, its URL from a secret file on a volume.
 	ctl := controlServices(t, p)
 	var all []string
 	for name, svcs := range ctl {
 		all = append(all, svcs...)
-		cmd, _ := cli.ParseCommand(p.Services[name].Command)
+		s := p.Services[name]
+		cmd, _ := cli.ParseCommand(s.Command)
 		if r, _ := cmd.Flags().GetInt("replicas"); r != 3 {
 			t.Errorf("service %s: --replicas %d; want 3 (R3 on the 3-node cluster)", name, r)
 		}
+		store, _ := cmd.Flags().GetString("store")
+		dsn, _ := cmd.Flags().GetString("postgres-dsn")
+		dsnFile, _ := cmd.Flags().GetString("postgres-dsn-file")
+		if store != "postgres" || dsn != "" || dsnFile == "" {
+			t.Errorf("service %s: --store %q --postgres-dsn %q --postgres-dsn-file %q; want postgres with the URL from a file", name, store, dsn, dsnFile)
+		}
+		if !slices.ContainsFunc(s.Volumes, func(v types.ServiceVolumeConfig) bool { return strings.HasPrefix(dsnFile, v.Target+"/") }) {
+			t.Errorf("service %s: --postgres-dsn-file %s is on no volume", name, dsnFile)
+		}
+		if d, ok := s.DependsOn["postgres"]; !ok || d.Condition != types.ServiceConditionHealthy {
+			t.Errorf("service %s: want depends_on postgres: service_healthy", name)
+		}
+	}
+	pg, ok := p.Services["postgres"]
+	switch {
+	case !ok:
+		t.Error("no postgres service")
+	case !strings.HasPrefix(pg.Image, "postgres:"):
+		t.Errorf("service postgres: image %s; want postgres:N", pg.Image)
+	case pg.HealthCheck == nil || !slices.Contains(pg.HealthCheck.Test, "pg_isready"):
+		t.Errorf("service postgres: health check %v; want pg_isready", pg.HealthCheck)
+	case pg.Environment["POSTGRES_PASSWORD_FILE"] == nil:
+		t.Error("service postgres: want POSTGRES_PASSWORD_FILE (the password generated into a volume)")
+	case !slices.ContainsFunc(pg.Volumes, func(v types.ServiceVolumeConfig) bool { return v.Target == "/var/lib/postgresql/data" }):
+		t.Error("service postgres: its data directory is on no named volume")
 	}
 	for _, want := range stack.KnownServices {
 		if !slices.Contains(all, want) {
@@ -168,6 +195,9 @@ func TestComposeFileHasNoSecrets(t *testing.T) {
 		"a join token":  regexp.MustCompile(`jtok_[A-Za-z0-9]`),
 		"an API token":  regexp.MustCompile(regexp.QuoteMeta(apiauth.TokenPrefix) + `[A-Za-z0-9_-]{8,}`),
 		"a private key": regexp.MustCompile(`PRIVATE KEY`),
+		// A URL with a literal password (user:PASSWORD@host); the init
+		// step's printf format (%s) is not one.
+		"a URL password": regexp.MustCompile(`://[^/\s:@]+:[^/\s@%]+@`),
 	} {
 		if m := re.Find(raw); m != nil {
 			t.Errorf("%s holds %s: %.20s...", composeFile, what, m)
