@@ -1,4 +1,8 @@
 // Command terraform-provider-strata is Strata's Terraform provider.
+//
+// The registry docs (docs/) are generated from its schema and examples/:
+//
+//go:generate go tool tfplugindocs generate --provider-name strata
 package main
 
 import (
