@@ -3,6 +3,10 @@ package provider
 import (
 	"context"
 	"fmt"
+	"strings"
+	"time"
+
+	"connectrpc.com/connect"
 
 	"google.golang.org/protobuf/proto"
 
@@ -104,10 +108,27 @@ var clusterKind = &kind{
 		return &remote{msg: res.GetCluster()}, nil
 	},
 	delete: func(ctx context.Context, c *client, o *object) error {
-		_, err := c.config.DeleteCluster(ctx, &configv1.DeleteClusterRequest{Cluster: o.id})
-		return err
+		// Terraform destroys a zone and the cluster its gateway records
+		// name at once; the delete is refused until the zone's deletion is
+		// released, so a refusal for gateway records is tried again.
+		deadline := time.Now().Add(clusterDeleteWait)
+		for {
+			_, err := c.config.DeleteCluster(ctx, &configv1.DeleteClusterRequest{Cluster: o.id})
+			if connect.CodeOf(err) != connect.CodeFailedPrecondition || !strings.Contains(err.Error(), "gateway records") || time.Now().After(deadline) {
+				return err
+			}
+			select {
+			case <-ctx.Done():
+				return err
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
 	},
 }
+
+// clusterDeleteWait bounds how long a cluster delete waits for the zones
+// destroyed beside it to release their deletion.
+const clusterDeleteWait = 30 * time.Second
 
 func clusterUpdate(id string, want *configv1.Cluster) *configv1.UpdateClusterRequest {
 	return &configv1.UpdateClusterRequest{Cluster: id, DnsDisabled: proto.Bool(want.GetDnsDisabled()),
