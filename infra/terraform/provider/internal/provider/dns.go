@@ -58,9 +58,11 @@ var zoneKind = &kind{
 		}
 		v := res.GetVersion()
 		del, err := c.dns.DeleteZone(ctx, &dnsv1.DeleteZoneRequest{Zone: o.id, ExpectedVersion: &v})
-		if err != nil || res.GetLatestRelease() == 0 {
-			return err // never released: no node serves it
+		if err != nil {
+			return err
 		}
+		// Released even when it never was: until then the zone still holds
+		// its partitions (a partition destroyed beside it is refused).
 		v = del.GetVersion()
 		_, err = c.dns.CreateRelease(ctx, &dnsv1.CreateReleaseRequest{Zone: o.id, ExpectedVersion: &v,
 			Note: "terraform destroy: zone " + res.GetZone().GetName() + " deleted"})

@@ -1,0 +1,3 @@
+data "strata_nodes" "edge" {
+  cluster = strata_cluster.edge.name
+}

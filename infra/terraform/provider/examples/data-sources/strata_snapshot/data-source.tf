@@ -1,0 +1,3 @@
+data "strata_snapshot" "eu" {
+  partition = strata_partition.eu.name
+}

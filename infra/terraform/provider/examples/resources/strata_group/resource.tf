@@ -1,0 +1,5 @@
+resource "strata_group" "ops" {
+  name        = "ex-ops"
+  description = "operators"
+  members     = [strata_user.ci.name]
+}

@@ -1,0 +1,3 @@
+resource "strata_partition" "eu" {
+  name = "ex-eu"
+}

@@ -1,0 +1,4 @@
+resource "strata_user" "ci" {
+  name = "ex-ci"
+  kind = "service_account"
+}
