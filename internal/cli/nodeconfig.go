@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,6 +18,26 @@ import (
 // are the flag names without "--"; a flag given on the command line wins.
 // Two forms: YAML (.yaml, .yml) and "key = value" lines (anything else).
 
+// maxConfigFile bounds a node config file: flags fit in a few KiB.
+const maxConfigFile = 64 << 10
+
+// readConfigFile reads path, refusing it past maxConfigFile before parsing.
+func readConfigFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxConfigFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxConfigFile {
+		return nil, fmt.Errorf("%s is over %d KiB, the limit of a node config file", path, maxConfigFile>>10)
+	}
+	return b, nil
+}
+
 type configEntry struct {
 	key    string
 	values []string
@@ -26,7 +47,7 @@ type configEntry struct {
 // loadNodeConfig sets cmd's flags from the file at path, except those set on
 // the command line. Unknown keys are refused, naming the key and its line.
 func loadNodeConfig(cmd *cobra.Command, path string) error {
-	b, err := os.ReadFile(path)
+	b, err := readConfigFile(path)
 	if err != nil {
 		return fmt.Errorf("--config: %w", err)
 	}

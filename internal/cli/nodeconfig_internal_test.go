@@ -80,6 +80,7 @@ func TestNodeConfigFileRefusesBadKeys(t *testing.T) {
 		{"node.conf", "name = a\nname = b\n", `line 2: key "name" given again`},
 		{"node.conf", "http-port = eighty\n", `line 1: http-port`},
 		{"node.conf", "just words\n", `line 1: want key = value`},
+		{"node.conf", "name = a\n" + strings.Repeat("# padding\n", 7000), `over 64 KiB, the limit of a node config file`},
 	} {
 		t.Run(tt.want, func(t *testing.T) {
 			_, _, err := nodeCmdWith(t, "--config", writeFile(t, tt.name, tt.body))
