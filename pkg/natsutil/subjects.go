@@ -95,3 +95,17 @@ func NodeInboxPrefix(nodeID string) string {
 func NodeStatusSubject(nodeID string) string {
 	return NodeStatusPrefix + nodeID
 }
+
+// Metrics reports: a node sends one per flush interval as a request on its
+// own subject; a metrics service (queue group MetricsQueue) answers once it
+// stored the report.
+const (
+	MetricsReportPrefix = "strata.metrics.report."
+	MetricsReportAll    = "strata.metrics.report.*"
+	MetricsQueue        = "strata-metrics"
+)
+
+// MetricsReportSubject is where node nodeID sends its metrics reports.
+func MetricsReportSubject(nodeID string) string {
+	return MetricsReportPrefix + nodeID
+}

@@ -10,6 +10,7 @@ import (
 	v12 "github.com/strata-edge/strata/gen/strata/cert/v1"
 	v1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	v11 "github.com/strata-edge/strata/gen/strata/dns/v1"
+	v13 "github.com/strata-edge/strata/gen/strata/metrics/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -45,7 +46,9 @@ type Snapshot struct {
 	Certificates []*v12.SyncedCertificate `protobuf:"bytes,7,rep,name=certificates,proto3" json:"certificates,omitempty"`
 	// Clusters of the partition whose settings were changed with UpdateCluster
 	// (DNS on/off, parent tiers); a cluster absent here has the defaults.
-	Clusters      []*v1.Cluster `protobuf:"bytes,8,rep,name=clusters,proto3" json:"clusters,omitempty"`
+	Clusters []*v1.Cluster `protobuf:"bytes,8,rep,name=clusters,proto3" json:"clusters,omitempty"`
+	// Metric SQL definitions the partition's nodes run (kind "metric").
+	Metrics       []*v13.MetricDefinition `protobuf:"bytes,9,rep,name=metrics,proto3" json:"metrics,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -132,6 +135,13 @@ func (x *Snapshot) GetCertificates() []*v12.SyncedCertificate {
 func (x *Snapshot) GetClusters() []*v1.Cluster {
 	if x != nil {
 		return x.Clusters
+	}
+	return nil
+}
+
+func (x *Snapshot) GetMetrics() []*v13.MetricDefinition {
+	if x != nil {
+		return x.Metrics
 	}
 	return nil
 }
@@ -849,7 +859,7 @@ var File_strata_sync_v1_sync_proto protoreflect.FileDescriptor
 
 const file_strata_sync_v1_sync_proto_rawDesc = "" +
 	"\n" +
-	"\x19strata/sync/v1/sync.proto\x12\x0estrata.sync.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19strata/cert/v1/cert.proto\x1a strata/config/v1/resources.proto\x1a\x18strata/dns/v1/zone.proto\"\xf0\x02\n" +
+	"\x19strata/sync/v1/sync.proto\x12\x0estrata.sync.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19strata/cert/v1/cert.proto\x1a strata/config/v1/resources.proto\x1a\x18strata/dns/v1/zone.proto\x1a\"strata/metrics/v1/definition.proto\"\xaf\x03\n" +
 	"\bSnapshot\x12!\n" +
 	"\fpartition_id\x18\x01 \x01(\tR\vpartitionId\x12\x18\n" +
 	"\astaging\x18\x02 \x01(\bR\astaging\x12\x18\n" +
@@ -859,7 +869,8 @@ const file_strata_sync_v1_sync_proto_rawDesc = "" +
 	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12)\n" +
 	"\x05zones\x18\x06 \x03(\v2\x13.strata.dns.v1.ZoneR\x05zones\x12E\n" +
 	"\fcertificates\x18\a \x03(\v2!.strata.cert.v1.SyncedCertificateR\fcertificates\x125\n" +
-	"\bclusters\x18\b \x03(\v2\x19.strata.config.v1.ClusterR\bclusters\"b\n" +
+	"\bclusters\x18\b \x03(\v2\x19.strata.config.v1.ClusterR\bclusters\x12=\n" +
+	"\ametrics\x18\t \x03(\v2#.strata.metrics.v1.MetricDefinitionR\ametrics\"b\n" +
 	"\bResource\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x18\n" +
@@ -955,7 +966,8 @@ var file_strata_sync_v1_sync_proto_goTypes = []any{
 	(*v11.Zone)(nil),              // 11: strata.dns.v1.Zone
 	(*v12.SyncedCertificate)(nil), // 12: strata.cert.v1.SyncedCertificate
 	(*v1.Cluster)(nil),            // 13: strata.config.v1.Cluster
-	(v1.NodeDnsState)(0),          // 14: strata.config.v1.NodeDnsState
+	(*v13.MetricDefinition)(nil),  // 14: strata.metrics.v1.MetricDefinition
+	(v1.NodeDnsState)(0),          // 15: strata.config.v1.NodeDnsState
 }
 var file_strata_sync_v1_sync_proto_depIdxs = []int32{
 	9,  // 0: strata.sync.v1.Snapshot.apps:type_name -> strata.config.v1.App
@@ -963,24 +975,25 @@ var file_strata_sync_v1_sync_proto_depIdxs = []int32{
 	11, // 2: strata.sync.v1.Snapshot.zones:type_name -> strata.dns.v1.Zone
 	12, // 3: strata.sync.v1.Snapshot.certificates:type_name -> strata.cert.v1.SyncedCertificate
 	13, // 4: strata.sync.v1.Snapshot.clusters:type_name -> strata.config.v1.Cluster
-	9,  // 5: strata.sync.v1.Bundle.legacy_guard:type_name -> strata.config.v1.App
-	10, // 6: strata.sync.v1.Bundle.created_at:type_name -> google.protobuf.Timestamp
-	1,  // 7: strata.sync.v1.Bundle.resources:type_name -> strata.sync.v1.Resource
-	9,  // 8: strata.sync.v1.Delta.legacy_guard:type_name -> strata.config.v1.App
-	10, // 9: strata.sync.v1.Delta.created_at:type_name -> google.protobuf.Timestamp
-	1,  // 10: strata.sync.v1.Delta.upserts:type_name -> strata.sync.v1.Resource
-	2,  // 11: strata.sync.v1.Delta.deletes:type_name -> strata.sync.v1.ResourceRef
-	10, // 12: strata.sync.v1.NodeStatus.time:type_name -> google.protobuf.Timestamp
-	10, // 13: strata.sync.v1.NodeStatus.applied_at:type_name -> google.protobuf.Timestamp
-	14, // 14: strata.sync.v1.NodeStatus.dns:type_name -> strata.config.v1.NodeDnsState
-	7,  // 15: strata.sync.v1.GatewaySet.clusters:type_name -> strata.sync.v1.ClusterAddresses
-	10, // 16: strata.sync.v1.GatewaySet.time:type_name -> google.protobuf.Timestamp
-	8,  // 17: strata.sync.v1.ClusterAddresses.tier_nodes:type_name -> strata.sync.v1.TierNode
-	18, // [18:18] is the sub-list for method output_type
-	18, // [18:18] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	14, // 5: strata.sync.v1.Snapshot.metrics:type_name -> strata.metrics.v1.MetricDefinition
+	9,  // 6: strata.sync.v1.Bundle.legacy_guard:type_name -> strata.config.v1.App
+	10, // 7: strata.sync.v1.Bundle.created_at:type_name -> google.protobuf.Timestamp
+	1,  // 8: strata.sync.v1.Bundle.resources:type_name -> strata.sync.v1.Resource
+	9,  // 9: strata.sync.v1.Delta.legacy_guard:type_name -> strata.config.v1.App
+	10, // 10: strata.sync.v1.Delta.created_at:type_name -> google.protobuf.Timestamp
+	1,  // 11: strata.sync.v1.Delta.upserts:type_name -> strata.sync.v1.Resource
+	2,  // 12: strata.sync.v1.Delta.deletes:type_name -> strata.sync.v1.ResourceRef
+	10, // 13: strata.sync.v1.NodeStatus.time:type_name -> google.protobuf.Timestamp
+	10, // 14: strata.sync.v1.NodeStatus.applied_at:type_name -> google.protobuf.Timestamp
+	15, // 15: strata.sync.v1.NodeStatus.dns:type_name -> strata.config.v1.NodeDnsState
+	7,  // 16: strata.sync.v1.GatewaySet.clusters:type_name -> strata.sync.v1.ClusterAddresses
+	10, // 17: strata.sync.v1.GatewaySet.time:type_name -> google.protobuf.Timestamp
+	8,  // 18: strata.sync.v1.ClusterAddresses.tier_nodes:type_name -> strata.sync.v1.TierNode
+	19, // [19:19] is the sub-list for method output_type
+	19, // [19:19] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_strata_sync_v1_sync_proto_init() }
