@@ -67,11 +67,23 @@ var certFlags = map[string]string{
 	"eab_key_id": "--eab-kid", "eab_hmac_key": "--eab-hmac-file",
 }
 
+// metricsFlags is the same for the metrics and metric commands (NAME is a
+// metric's id or name).
+var metricsFlags = map[string]string{
+	"app_id": "--app", "series": "--metric", "by": "--by", "limit": "--limit", "step_seconds": "--step",
+	"node_id": "--node", "cluster_id": "--cluster", "start": "--since", "end": "--until",
+	"name": "NAME", "metric": "NAME", "sql": "--sql", "description": "--description",
+	"interval_seconds": "--interval", "partition_ids": "--partition", "partition_ids[]": "--partition",
+	"expected_version": "--expect-version",
+}
+
 // fieldFlags is the table of each top-level command whose requests it
 // describes.
 var fieldFlags = map[string]map[string]string{
 	"app": configFlags, "upstream": configFlags, "rule": configFlags, "release": configFlags, "dns": dnsFlags,
 	"partition": topologyFlags, "cluster": topologyFlags, "node": topologyFlags, "cert": certFlags,
+	"metrics": metricsFlags, "metric": metricsFlags,
+	"metrics node": {"node_id": "NODE", "start": "--since", "end": "--until", "step_seconds": "--step"},
 	// Subcommands that take arguments where the others take flags.
 	"partition rename": {"name": "NEW-NAME", "partition": "PARTITION"},
 	"partition delete": {"partition": "PARTITION"},

@@ -21,11 +21,13 @@ import (
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
 	"github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
 	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
+	"github.com/strata-edge/strata/gen/strata/metrics/v1/metricsv1connect"
 	"github.com/strata-edge/strata/gen/strata/purge/v1/purgev1connect"
 	"github.com/strata-edge/strata/internal/cli/certcmd"
 	"github.com/strata-edge/strata/internal/cli/clientx"
 	"github.com/strata-edge/strata/internal/cli/dnscmd"
 	"github.com/strata-edge/strata/internal/cli/iamcmd"
+	"github.com/strata-edge/strata/internal/cli/metricscmd"
 	"github.com/strata-edge/strata/internal/cli/purgecmd"
 	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/secretfile"
@@ -61,6 +63,8 @@ type globals struct {
 	dns    dnsv1connect.DnsServiceClient
 	purge  purgev1connect.PurgeServiceClient
 	cert   certv1connect.CertServiceClient
+
+	metrics, metricsStream metricsv1connect.MetricsServiceClient
 }
 
 // Execute runs the command line with args (without the program name) and
@@ -126,6 +130,7 @@ when it is readable.`,
 	root.AddCommand(dnscmd.Commands(g)...)
 	root.AddCommand(purgecmd.Commands(g)...)
 	root.AddCommand(certcmd.Commands(g)...)
+	root.AddCommand(metricscmd.Commands(g)...)
 	return root
 }
 
@@ -233,6 +238,23 @@ func (g *globals) CertClient() (certv1connect.CertServiceClient, error) {
 	return cached(g, &g.cert, certv1connect.NewCertServiceClient)
 }
 
+func (g *globals) MetricsClient() (metricsv1connect.MetricsServiceClient, error) {
+	return cached(g, &g.metrics, metricsv1connect.NewMetricsServiceClient)
+}
+
+// MetricsStreamClient's HTTP client has no overall timeout, which would cut
+// a stream that runs until Ctrl-C (metrics tail).
+func (g *globals) MetricsStreamClient() (metricsv1connect.MetricsServiceClient, error) {
+	if g.metricsStream == nil {
+		_, url, opts, err := g.clientParts()
+		if err != nil {
+			return nil, err
+		}
+		g.metricsStream = metricsv1connect.NewMetricsServiceClient(&http.Client{}, url, opts...)
+	}
+	return g.metricsStream, nil
+}
+
 func (g *globals) SessionFile() (string, error) { return iamcmd.DefaultSessionFile(g.getenv) }
 func (g *globals) Timeout() time.Duration       { return g.timeout }
 func (g *globals) JSON() bool                   { return g.output == "json" }
@@ -241,10 +263,11 @@ func (g *globals) Stdout() io.Writer            { return g.stdout }
 func (g *globals) Stderr() io.Writer            { return g.stderr }
 
 var (
-	_ iamcmd.ClientFactory   = (*globals)(nil)
-	_ dnscmd.ClientFactory   = (*globals)(nil)
-	_ purgecmd.ClientFactory = (*globals)(nil)
-	_ certcmd.ClientFactory  = (*globals)(nil)
+	_ iamcmd.ClientFactory     = (*globals)(nil)
+	_ dnscmd.ClientFactory     = (*globals)(nil)
+	_ purgecmd.ClientFactory   = (*globals)(nil)
+	_ certcmd.ClientFactory    = (*globals)(nil)
+	_ metricscmd.ClientFactory = (*globals)(nil)
 )
 
 // call runs fn with the config client and a context bounded by --timeout.
