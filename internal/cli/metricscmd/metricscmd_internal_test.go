@@ -83,8 +83,10 @@ type noAPI struct{ clitest.Env }
 
 var errNoAPI = errors.New("the command asked the API")
 
-func (noAPI) MetricsClient() (metricsv1connect.MetricsServiceClient, error)       { return nil, errNoAPI }
-func (noAPI) MetricsStreamClient() (metricsv1connect.MetricsServiceClient, error) { return nil, errNoAPI }
+func (noAPI) MetricsClient() (metricsv1connect.MetricsServiceClient, error) { return nil, errNoAPI }
+func (noAPI) MetricsStreamClient() (metricsv1connect.MetricsServiceClient, error) {
+	return nil, errNoAPI
+}
 
 // Bad flags are refused by name before any call.
 func TestBadInputRefusedBeforeTheCall(t *testing.T) {
