@@ -19,7 +19,8 @@ const jsAPI = "$JS." + natsutil.HubDomain + ".API."
 //   - subscribe: its partition's delta subjects (both tracks, since a node's
 //     staging flag may change), its partition's gateway address sets
 //     (core NATS, published by the nodes service) and its own inboxes;
-//   - publish: its own status and purge-ack subjects, and the JetStream API
+//   - publish: its own status, purge-ack and metrics-report subjects (the
+//     report is a request: the answer comes to its inbox), and the JetStream API
 //     calls that read its partition's deltas (an ordered consumer filtered to
 //     one track, created through the subject form that carries the filter,
 //     which the server checks against the consumer config), its partition's
@@ -42,7 +43,7 @@ func NodePermissions(nodeID, partitionID string) (jwt.Permissions, error) {
 		natsutil.GatewaysSubject(partitionID),
 		natsutil.NodeInboxPrefix(nodeID)+".>",
 	)
-	p.Pub.Allow.Add(natsutil.NodeStatusSubject(nodeID), natsutil.PurgeAckSubject(nodeID))
+	p.Pub.Allow.Add(natsutil.NodeStatusSubject(nodeID), natsutil.PurgeAckSubject(nodeID), natsutil.MetricsReportSubject(nodeID))
 	p.Pub.Allow.Add(deltaAPISubjects(partitionID)...)
 	p.Pub.Allow.Add(purgeAPISubjects(partitionID)...)
 	p.Pub.Allow.Add(snapshotAPISubjects(partitionID)...)

@@ -289,6 +289,35 @@ func TestNodeReadsItsPurgesAndAcks(t *testing.T) {
 	}
 }
 
+// A node's metrics report is a request on its own subject: the hub's
+// responder answers it; a report on another node's subject never arrives.
+func TestNodeSendsItsMetricsReports(t *testing.T) {
+	f := newFixture(t)
+	sub, err := f.control.Subscribe(natsutil.MetricsReportAll, func(m *nats.Msg) {
+		_ = m.Respond([]byte("stored " + m.Subject))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	if err := f.control.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	natstest.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+		reply, err := f.node.Request(natsutil.MetricsReportSubject(nodeID), []byte("report"), 200*time.Millisecond)
+		if err != nil {
+			return fmt.Errorf("own report not answered: %w", err)
+		}
+		if want := "stored " + natsutil.MetricsReportSubject(nodeID); string(reply.Data) != want {
+			t.Fatalf("reply %q, want %q", reply.Data, want)
+		}
+		return nil
+	})
+	if _, err := f.node.Request(natsutil.MetricsReportSubject("n2"), []byte("spoof"), 300*time.Millisecond); err == nil {
+		t.Fatal("a report on another node's subject was answered")
+	}
+}
+
 func TestNodeCannotLeaveItsPartition(t *testing.T) {
 	f := newFixture(t)
 
