@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -37,12 +38,15 @@ func fastUpstream(b *testing.B) string {
 // (client, proxy and upstream in this process): the strata fast path next
 // to a bare fasthttp server + HostClient doing nothing but forwarding, the
 // floor for this design. Compare ns/op and allocs/op between the two.
+// strata-metrics is strata with the per-second aggregates of the metrics
+// reports on (node/stats): their cost is its ratio to strata.
 func BenchmarkProxyFast(b *testing.B) {
 	up := fastUpstream(b)
 	for _, tc := range []struct {
-		name  string
-		rules int
-	}{{"strata", 0}, {"strata-20rules", 20}, {"baseline-fasthttp", -1}} {
+		name      string
+		rules     int
+		perSecond bool
+	}{{"strata", 0, false}, {"strata-metrics", 0, true}, {"strata-20rules", 20, false}, {"baseline-fasthttp", -1, false}} {
 		b.Run(tc.name, func(b *testing.B) {
 			var addr string
 			if tc.rules < 0 {
@@ -60,7 +64,7 @@ func BenchmarkProxyFast(b *testing.B) {
 				b.Cleanup(func() { _ = srv.Shutdown() })
 				addr = ln.Addr().String()
 			} else {
-				p, err := proxy.New(proxy.Options{HTTPAddr: "127.0.0.1:0", Logger: discardLogger()})
+				p, err := proxy.New(proxy.Options{HTTPAddr: "127.0.0.1:0", Logger: discardLogger(), PerSecondStats: tc.perSecond})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -73,6 +77,22 @@ func BenchmarkProxyFast(b *testing.B) {
 					b.Fatal(err)
 				}
 				addr = p.HTTPAddr().String()
+				if tc.perSecond { // the reporter's part: take the seconds every 2 s
+					stop := make(chan struct{})
+					b.Cleanup(func() { close(stop) })
+					go func() {
+						t := time.NewTicker(2 * time.Second)
+						defer t.Stop()
+						for {
+							select {
+							case <-stop:
+								return
+							case now := <-t.C:
+								p.TakeSeconds(now.Unix(), nil)
+							}
+						}
+					}()
+				}
 			}
 			client := &fasthttp.HostClient{Addr: addr, MaxConns: 1 << 16}
 			b.ReportAllocs()

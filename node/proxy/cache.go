@@ -152,6 +152,7 @@ func (p *Proxy) cacheFast(ctx *fasthttp.RequestCtx, st *fastState) {
 		fastText(ctx, status, msg)
 		return
 	}
+	st.cache = res.CacheStatus
 	if res.Parent != "" {
 		ctx.Response.Header.Set(tier.ParentHeader, res.Parent)
 	}
@@ -196,6 +197,7 @@ func (p *Proxy) cacheStd(w http.ResponseWriter, r *http.Request, st *stdState) {
 		stdText(w, status, msg)
 		return
 	}
+	st.cache = res.CacheStatus
 	h := w.Header()
 	eachResultHeader(res, func(k, v string) { h[k] = append(h[k], v) })
 	if res.Parent != "" {

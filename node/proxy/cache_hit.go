@@ -41,6 +41,7 @@ func (p *Proxy) hitFast(ctx *fasthttp.RequestCtx, st *fastState) bool {
 	r.Method, r.Host, r.Path, r.RawQuery = st.Method(), st.Host(), b2s(path), b2s(query)
 	ok := p.opts.Cache.Hit(r, pol, &hr.res)
 	if ok {
+		st.cache = hr.res.CacheStatus
 		writeResultFast(ctx, &hr.res)
 	}
 	hr.hdr, hr.res = nil, cache.Result{}

@@ -38,25 +38,25 @@ func upstreamFailure(u *upstream.Upstream, s *upstream.Server, err error) (int, 
 	return http.StatusBadGateway, fmt.Sprintf("upstream %q: bad response from %s: %v\n", u.Name, addr, rootCause(err))
 }
 
-// countUpstreamError records a failed attempt in the app's counters, by
-// the kinds upstreamFailure tells apart; a client that went away is not
-// the upstream's failure.
-func countUpstreamError(a *stats.App, err error) {
+// upstreamErrorKind classifies a failed attempt by the kinds
+// upstreamFailure tells apart; ok is false for a client that went away,
+// which is not the upstream's failure.
+func upstreamErrorKind(err error) (k stats.UpstreamError, ok bool) {
 	var de *upstream.DialError
 	switch {
-	case a == nil || errors.Is(err, context.Canceled):
+	case errors.Is(err, context.Canceled):
+		return 0, false
 	case errors.Is(err, upstream.ErrNoServer):
-		a.ObserveUpstreamError(stats.UpstreamNoServer)
+		return stats.UpstreamNoServer, true
 	case errors.As(err, &de):
 		if de.Timeout() {
-			a.ObserveUpstreamError(stats.UpstreamTimeout)
-		} else {
-			a.ObserveUpstreamError(stats.UpstreamConnect)
+			return stats.UpstreamTimeout, true
 		}
+		return stats.UpstreamConnect, true
 	case isTimeout(err):
-		a.ObserveUpstreamError(stats.UpstreamTimeout)
+		return stats.UpstreamTimeout, true
 	default:
-		a.ObserveUpstreamError(stats.UpstreamResponse)
+		return stats.UpstreamResponse, true
 	}
 }
 

@@ -52,10 +52,17 @@ func (p *Proxy) newFastServer() *fasthttp.Server {
 type fastState struct {
 	fastView
 	flow
-	found uint16 // scanHeaders of the request
+	found  uint16                   // scanHeaders of the request
+	header func(name string) string // bound once per pooled state
 }
 
-var fastStatePool = sync.Pool{New: func() any { return new(fastState) }}
+var fastStatePool = sync.Pool{New: func() any {
+	st := new(fastState)
+	st.header = func(name string) string { v, _ := st.Header(name); return v }
+	return st
+}}
+
+func (st *fastState) headerFunc() func(string) string { return st.header }
 
 func (p *Proxy) serveFast(ctx *fasthttp.RequestCtx) {
 	st := fastStatePool.Get().(*fastState)

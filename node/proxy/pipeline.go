@@ -12,8 +12,10 @@ import (
 	"github.com/strata-edge/strata/node/cache"
 	"github.com/strata-edge/strata/node/proxy/actions"
 	"github.com/strata-edge/strata/node/proxy/route"
+	"github.com/strata-edge/strata/node/proxy/stats"
 	"github.com/strata-edge/strata/node/proxy/upstream"
 	"github.com/strata-edge/strata/node/tier"
+	"github.com/strata-edge/strata/pkg/metricsql"
 )
 
 // The request pipeline, one for both engines: handle decides what happens
@@ -52,6 +54,9 @@ type exchange interface {
 
 	// result is what done records: status, body bytes in and out, protocol.
 	result() (status, in, out int, proto string)
+	// headerFunc reads request headers for a Metric SQL row (bound once
+	// per pooled state where the engine allows).
+	headerFunc() func(name string) string
 }
 
 // flow is the pipeline's memory of one request, in each engine's state.
@@ -61,14 +66,17 @@ type flow struct {
 	srv    *upstream.Server // the server that answered (or was tried last)
 	peer   bool             // a child node's tier request (Strata-Tier-Hops from a peer)
 	bypass bool             // a cache action said bypass: mark the response
-	start  time.Time        // for the access log only
+	start  time.Time        // zero unless the access log or per-second stats need it
+	cache  string           // the cache status sent (HIT, MISS, ...); "" if none
 	buf    []byte           // scratch, kept across requests by pooled states
+	rec    stats.Done
+	req    metricsql.Request
 }
 
 // handle runs the pipeline up to the response: ACME, request checks, tier
 // peer detection, routing, rule evaluation and the terminal action.
 func (p *Proxy) handle(x exchange, f *flow) {
-	if p.opts.AccessLog {
+	if p.timed {
 		f.start = time.Now()
 	}
 	if p.opts.ACMEChallenge != nil && x.Scheme() == "http" && p.acme(x) {
@@ -116,7 +124,7 @@ func (p *Proxy) handle(x exchange, f *flow) {
 				return
 			}
 			p.opts.Cache.CountBypass()
-			f.bypass = true
+			f.bypass, f.cache = true, cache.StatusBypass
 		}
 		x.forward(p)
 	case route.Redirect:
@@ -165,24 +173,56 @@ func (p *Proxy) finish(f *flow, h actions.HeaderEditor) {
 	}
 }
 
-// done counts the request in its app's stats and writes the access log line.
+// done counts the request in its app's stats (counters and per-second
+// aggregates, one call), feeds the Metric SQL aggregators when any runs and
+// writes the access log line.
 func (p *Proxy) done(x exchange, f *flow) {
 	status, in, out, proto := x.result()
+	var end time.Time
+	if !f.start.IsZero() {
+		end = time.Now()
+	}
 	if f.app != nil {
-		f.app.Stats.Observe(status, in, out)
+		d := &f.rec
+		d.Status, d.BytesIn, d.BytesOut, d.Latency, d.Cache = status, in, out, -1, f.cache
+		if f.app.Stats.PerSecond() {
+			d.At, d.Path = end, x.Path()
+			if !f.start.IsZero() {
+				d.Latency = end.Sub(f.start)
+			}
+		}
+		f.app.Stats.Done(d)
+		*d = stats.Done{}
+		if sink := p.opts.Requests; sink != nil && sink.Active() {
+			p.feed(sink, x, f, status, in, out, end)
+		}
 	}
 	if p.opts.AccessLog {
 		p.accessLog(x, f, status, in, out, proto)
 	}
 }
 
+// feed gives the request to the Metric SQL aggregators as a reqs row.
+func (p *Proxy) feed(sink RequestSink, x exchange, f *flow, status, in, out int, end time.Time) {
+	r := &f.req
+	r.Time, r.App, r.Host, r.Path, r.Method, r.Status = end, f.app.ID, x.Host(), x.Path(), x.Method(), status
+	r.BytesIn, r.BytesOut, r.LatencyMs = int64(in), int64(out), float64(end.Sub(f.start))/float64(time.Millisecond)
+	r.ClientIP, r.CacheStatus, r.Header = x.ClientIP(), f.cache, x.headerFunc()
+	r.Upstream, r.Rule = "", ""
+	if f.srv != nil {
+		r.Upstream = f.srv.Addr
+	}
+	sink.Add(r)
+	*r = metricsql.Request{}
+}
+
 // attempt sends a request with send to servers that the plan's upstream
 // picks until one answers. A failed connect (nothing sent) moves on to
 // another server, for idempotent methods, up to the upstream's retries.
 // It returns the last server tried (nil: none available) and the last
-// error; every failure is counted in the app's stats.
+// error; every attempt is recorded in the app's stats (one call each).
 func attempt(f *flow, v upstream.Request, retryable bool, send func(*upstream.Server) error) (*upstream.Server, error) {
-	up, stats := f.plan.Upstream, f.plan.App.Stats
+	up, st := f.plan.Upstream, f.plan.App.Stats
 	attempts := 1 + up.Retries()
 	var tried upstream.Tried
 	var s *upstream.Server
@@ -192,7 +232,9 @@ func attempt(f *flow, v upstream.Request, retryable bool, send func(*upstream.Se
 		if err != nil {
 			if lastErr == nil { // nothing tried: nothing was available
 				lastErr = err
-				countUpstreamError(stats, err)
+				if st != nil {
+					st.Attempt(time.Now(), "", 0, stats.UpstreamNoServer)
+				}
 			}
 			return s, lastErr
 		}
@@ -202,13 +244,18 @@ func attempt(f *flow, v upstream.Request, retryable bool, send func(*upstream.Se
 		t0 := time.Now()
 		err = send(s)
 		s.End()
+		t1 := time.Now()
 		if err == nil {
 			s.ReportSuccess()
-			stats.ObserveUpstream(time.Since(t0))
+			if st != nil {
+				st.Attempt(t1, s.Addr, t1.Sub(t0), stats.AttemptOK)
+			}
 			return s, nil
 		}
 		lastErr = err
-		countUpstreamError(stats, err)
+		if k, ok := upstreamErrorKind(err); ok && st != nil {
+			st.Attempt(t1, s.Addr, t1.Sub(t0), k)
+		}
 		var de *upstream.DialError
 		isDial := errors.As(err, &de)
 		if isDial || isTimeout(err) {

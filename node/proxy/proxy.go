@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -25,11 +26,13 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	metricsv1 "github.com/strata-edge/strata/gen/strata/metrics/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/node/cache"
 	"github.com/strata-edge/strata/node/proxy/route"
 	"github.com/strata-edge/strata/node/proxy/stats"
 	"github.com/strata-edge/strata/node/tier"
+	"github.com/strata-edge/strata/pkg/metricsql"
 )
 
 // Defaults for zero Options fields.
@@ -85,6 +88,22 @@ type Options struct {
 	// Tier, optional, names the parent-tier nodes a cache miss asks before
 	// the origin (tiered caching, node/tier).
 	Tier *tier.Tier
+	// PerSecondStats keeps per-app, per-second aggregates (status codes,
+	// latency sketches, upstream servers, cache statuses, top paths) for
+	// the metrics reporter (TakeSeconds); off, only the counters run.
+	PerSecondStats bool
+	// Requests, optional, receives every request as a Metric SQL row
+	// while its Active reports true (node/stats); no row is built
+	// otherwise.
+	Requests RequestSink
+}
+
+// RequestSink takes the proxy's requests as Metric SQL rows. Add runs on
+// the request's goroutine, concurrently; r is reused after it returns, so
+// the sink copies what it keeps.
+type RequestSink interface {
+	Active() bool
+	Add(r *metricsql.Request)
 }
 
 // AppStats are the counters of one app since it entered the config.
@@ -93,8 +112,9 @@ type AppStats = stats.Snapshot
 // Proxy is the data plane. Create with New, feed with Update, run with
 // Start, end with Stop.
 type Proxy struct {
-	opts Options
-	log  *slog.Logger
+	opts  Options
+	log   *slog.Logger
+	timed bool // requests take their start time (access log, per-second stats, Metric SQL)
 
 	rt       atomic.Pointer[route.Runtime]
 	updateMu sync.Mutex
@@ -160,6 +180,7 @@ func New(opts Options) (*Proxy, error) {
 		opts.Logger = slog.Default()
 	}
 	p := &Proxy{opts: opts, log: opts.Logger, stats: make(map[string]*stats.App)}
+	p.timed = opts.AccessLog || opts.PerSecondStats || opts.Requests != nil
 	p.reverse = p.newReverseProxy()
 	return p, nil
 }
@@ -429,7 +450,7 @@ func (p *Proxy) statsFor(appID string) *stats.App {
 	defer p.statsMu.Unlock()
 	s := p.stats[appID]
 	if s == nil {
-		s = new(stats.App)
+		s = stats.NewApp(p.opts.PerSecondStats)
 		p.stats[appID] = s
 	}
 	return s
@@ -443,4 +464,22 @@ func (p *Proxy) pruneStats(rt *route.Runtime) {
 			delete(p.stats, id)
 		}
 	}
+}
+
+// TakeSeconds hands over the finished per-second aggregates of every app
+// (seconds before before, Unix time; all of them with before = MaxInt64)
+// appended to out, and how many seconds were dropped because none took
+// them in time. Empty without Options.PerSecondStats.
+func (p *Proxy) TakeSeconds(before int64, out []*metricsv1.AppSecond) ([]*metricsv1.AppSecond, uint64) {
+	p.statsMu.Lock()
+	apps := make(map[string]*stats.App, len(p.stats))
+	maps.Copy(apps, p.stats)
+	p.statsMu.Unlock()
+	var dropped uint64
+	for id, a := range apps {
+		var d uint64
+		out, d = a.TakeSeconds(id, before, out)
+		dropped += d
+	}
+	return out, dropped
 }

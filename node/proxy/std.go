@@ -145,6 +145,10 @@ func (st *stdState) forward(p *Proxy) {
 	p.reverse.ServeHTTP(st.w, r.WithContext(context.WithValue(r.Context(), stdStateKey{}, st)))
 }
 
+func (st *stdState) headerFunc() func(string) string {
+	return func(name string) string { v, _ := st.Header(name); return v }
+}
+
 func (st *stdState) cached(p *Proxy) { p.cacheStd(st.w, st.r, st) }
 
 func (st *stdState) result() (status, in, out int, proto string) {

@@ -1,6 +1,10 @@
-// Package stats keeps the per-app request counters of the proxy in memory:
-// atomic counters written on every request, read as a Snapshot by the
-// metrics exporter.
+// Package stats keeps the per-app request statistics of the proxy in
+// memory: atomic counters, read as a Snapshot by the Prometheus exporter,
+// and (NewApp(true)) per-second aggregates with status codes, latency
+// sketches, upstream servers, cache statuses and top paths, taken by the
+// metrics reporter (TakeSeconds, seconds.go). The proxy records each
+// request once (Done) and each upstream attempt once (Attempt); both feed
+// the counters and the aggregates.
 package stats
 
 import (
@@ -17,9 +21,12 @@ var LatencyBuckets = [...]time.Duration{
 	time.Second, 2500 * time.Millisecond, 5 * time.Second, 10 * time.Second,
 }
 
-// App holds the counters of one app. The zero value is ready; all methods are
-// safe for concurrent use and do not allocate.
+// App holds the counters of one app. The zero value is ready (counters
+// only); all methods are safe for concurrent use and, once warm, do not
+// allocate.
 type App struct {
+	sec *seconds // nil: no per-second aggregates
+
 	requests     atomic.Uint64
 	status       [5]atomic.Uint64 // 1xx..5xx
 	bytesIn      atomic.Uint64
@@ -41,6 +48,46 @@ const (
 	UpstreamNoServer                      // no healthy server to try
 	upstreamErrorKinds
 )
+
+// AttemptOK is the kind of an attempt that got a response.
+const AttemptOK UpstreamError = -1
+
+// NewApp returns an App; perSecond keeps the per-second aggregates that
+// TakeSeconds hands over (without it, only the counters).
+func NewApp(perSecond bool) *App {
+	a := new(App)
+	if perSecond {
+		a.sec = new(seconds)
+	}
+	return a
+}
+
+// PerSecond reports whether the app keeps per-second aggregates (callers
+// then set Done.At).
+func (a *App) PerSecond() bool { return a.sec != nil }
+
+// Done records one finished request in the counters and, when kept, in the
+// second d.At falls in.
+func (a *App) Done(d *Done) {
+	a.Observe(d.Status, d.BytesIn, d.BytesOut)
+	if a.sec != nil {
+		a.sec.done(d)
+	}
+}
+
+// Attempt records one attempt at an upstream server (server "" with
+// UpstreamNoServer: none was available) that ended at at after d: the
+// latency of a success (kind AttemptOK) or the failure's kind.
+func (a *App) Attempt(at time.Time, server string, d time.Duration, kind UpstreamError) {
+	if kind == AttemptOK {
+		a.ObserveUpstream(d)
+	} else {
+		a.ObserveUpstreamError(kind)
+	}
+	if a.sec != nil {
+		a.sec.attempt(at, server, d, kind)
+	}
+}
 
 // UpstreamErrorNames are the label values of the kinds, by kind.
 var UpstreamErrorNames = [upstreamErrorKinds]string{"connect", "timeout", "response", "no_server"}
