@@ -58,12 +58,6 @@ type Options struct {
 	LinkID func() uint64
 }
 
-// linkPoll is how often Options.LinkID is read.
-const linkPoll = 50 * time.Millisecond
-
-// errLinkBack ends a session when a new link to the hub came up.
-var errLinkBack = errors.New("link to the hub is back")
-
 // DefaultSaveInterval bounds how many purges a crashed node replays.
 const DefaultSaveInterval = time.Second
 
@@ -76,6 +70,7 @@ type Agent struct {
 	done    chan struct{}
 	ready   chan struct{}
 	once    sync.Once
+	nudge   chan struct{} // a new link to the hub: restart the consumer
 
 	kick   chan struct{} // a purge was applied or acknowledged since the last save
 	acks   acks
@@ -111,7 +106,8 @@ func New(opts Options) (*Agent, error) {
 		opts.Logger = slog.Default()
 	}
 	a := &Agent{opts: opts, db: db, done: make(chan struct{}), ready: make(chan struct{}), kick: make(chan struct{}, 1),
-		acks: acks{kick: make(chan struct{}, 1)}}
+		nudge: make(chan struct{}, 1),
+		acks:  acks{kick: make(chan struct{}, 1)}}
 	err = db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketName)
 		if err != nil {
@@ -141,22 +137,19 @@ func (a *Agent) Ready() <-chan struct{} { return a.ready }
 // Start runs the agent until Stop.
 func (a *Agent) Start(ctx context.Context) error {
 	ctx, a.cancel = context.WithCancel(ctx)
-	saver, acker := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(saver)
-		a.saveLoop(ctx)
-	}()
-	go func() {
-		defer close(acker)
-		a.ackLoop(ctx)
-	}()
+	var wg sync.WaitGroup
+	wg.Go(func() { a.saveLoop(ctx) })
+	wg.Go(func() { a.ackLoop(ctx) })
+	if a.opts.LinkID != nil {
+		wg.Go(func() { natsutil.WatchLink(ctx, a.opts.LinkID, func(uint64) { a.Nudge() }) })
+	}
 	go func() {
 		defer close(a.done)
-		defer func() { <-saver; <-acker }()
+		defer wg.Wait()
 		started := time.Now()
 		for ctx.Err() == nil {
-			err := a.sessionUntilNewLink(ctx)
-			if errors.Is(err, errLinkBack) {
+			nudged, err := natsutil.UntilNudged(ctx, a.nudge, a.session)
+			if nudged {
 				a.opts.Logger.Info("purge agent: link to the hub is back; consumer restarted")
 				continue
 			}
@@ -246,37 +239,13 @@ func (a *Agent) save() (bool, error) {
 	return true, nil
 }
 
-// sessionUntilNewLink runs a session and ends it with errLinkBack when
-// Options.LinkID reports a new link.
-func (a *Agent) sessionUntilNewLink(ctx context.Context) error {
-	if a.opts.LinkID == nil {
-		return a.session(ctx)
+// Nudge tells the agent that a new link to the hub came up: it restarts its
+// consumer, whose deliveries may have been lost on the old link.
+func (a *Agent) Nudge() {
+	select {
+	case a.nudge <- struct{}{}:
+	default:
 	}
-	sctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	go func() {
-		t := time.NewTicker(linkPoll)
-		defer t.Stop()
-		link := a.opts.LinkID()
-		for {
-			select {
-			case <-sctx.Done():
-				return
-			case <-t.C:
-			}
-			now := a.opts.LinkID()
-			if now != 0 && now != link {
-				cancel(errLinkBack)
-				return
-			}
-			link = now
-		}
-	}()
-	err := a.session(sctx)
-	if cause := context.Cause(sctx); errors.Is(cause, errLinkBack) && ctx.Err() == nil {
-		return errLinkBack
-	}
-	return err
 }
 
 func (a *Agent) session(ctx context.Context) error {

@@ -53,10 +53,8 @@ const (
 	// consumerInactive lets the hub remove a consumer the agent could not
 	// delete itself (link down when the session ended).
 	consumerInactive = 2 * time.Minute
-	// linkPoll is how often Options.LinkID is read.
-	linkPoll   = 50 * time.Millisecond
-	minBackoff = 50 * time.Millisecond
-	maxBackoff = 5 * time.Second
+	minBackoff       = 50 * time.Millisecond
+	maxBackoff       = 5 * time.Second
 )
 
 // Options configures an Agent.
@@ -319,17 +317,22 @@ func (a *Agent) run(ctx context.Context) {
 	}()
 	wg.Go(func() { a.heartbeat(ctx) })
 	if a.opts.LinkID != nil {
-		wg.Go(func() { a.watchLink(ctx) })
+		wg.Go(func() {
+			natsutil.WatchLink(ctx, a.opts.LinkID, func(link uint64) {
+				a.log.Info("link to the hub is back", "link", link)
+				a.Nudge()
+			})
+		})
 	}
 	backoff := minBackoff
 	started := time.Now()
 	for {
 		applied := a.stats.applied.Load() + a.stats.snapshots.Load()
-		err := a.session(ctx)
+		nudged, err := natsutil.UntilNudged(ctx, a.nudge, a.session)
 		if ctx.Err() != nil {
 			return
 		}
-		if errors.Is(err, errRestart) {
+		if nudged || errors.Is(err, errRestart) {
 			backoff = minBackoff
 			continue
 		}

@@ -17,44 +17,28 @@ import (
 
 // session positions a consumer on the delta subject and applies what it
 // delivers until something goes wrong. It returns errRestart when it should
-// start over without delay.
+// start over without delay (run restarts it at once when nudged, too).
 //
 // The consumer is what nats.go calls an ordered consumer (ephemeral, in
 // memory, no acks, resumed from the last applied sequence on any hiccup),
 // but the agent runs it itself: nats.go's OrderedConsumer recreates itself
 // with requests of its own 10 s timeout that the caller cannot cancel, which
 // kept a node behind for 10 s whenever its link dropped during a reset.
-func (a *Agent) session(parent context.Context) error {
-	ctx, cancel := context.WithCancel(parent)
-	defer cancel()
-	go func() {
-		select {
-		case <-a.nudge:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	nudged := func(err error) error {
-		if ctx.Err() != nil && parent.Err() == nil {
-			return errRestart
-		}
-		return err
-	}
-
+func (a *Agent) session(ctx context.Context) error {
 	if a.cur == nil {
 		if err := a.bootstrap(ctx); err != nil {
-			return nudged(err)
+			return err
 		}
 	}
 	cfg, err := a.position(ctx)
 	if err != nil {
-		return nudged(err)
+		return err
 	}
 	cctx, ccancel := context.WithTimeout(ctx, requestTimeout)
 	cons, err := a.js.CreateConsumer(cctx, natsutil.SyncStream, cfg)
 	ccancel()
 	if err != nil {
-		return nudged(fmt.Errorf("create consumer on %s: %w", a.subject, err))
+		return fmt.Errorf("create consumer on %s: %w", a.subject, err)
 	}
 	defer a.deleteConsumer(cons)
 	info := cons.CachedInfo()
@@ -64,7 +48,7 @@ func (a *Agent) session(parent context.Context) error {
 		// missed aged out or were purged. The snapshot's version tells;
 		// whatever is published from now on is delivered either way.
 		if err := a.refreshSnapshot(ctx, a.seq); err != nil {
-			return nudged(err)
+			return err
 		}
 		a.markSynced()
 	}
@@ -73,14 +57,14 @@ func (a *Agent) session(parent context.Context) error {
 		jetstream.WithMessagesErrOnMissingHeartbeat(true),
 	)
 	if err != nil {
-		return nudged(fmt.Errorf("consume %s: %w", a.subject, err))
+		return fmt.Errorf("consume %s: %w", a.subject, err)
 	}
 	defer it.Stop()
 	var delivered uint64 // consumer sequence of the last delivery
 	for {
 		msg, err := it.Next(jetstream.NextContext(ctx))
 		if err != nil {
-			return nudged(fmt.Errorf("next delta on %s: %w", a.subject, err))
+			return fmt.Errorf("next delta on %s: %w", a.subject, err)
 		}
 		md, err := msg.Metadata()
 		if err != nil {
@@ -93,7 +77,7 @@ func (a *Agent) session(parent context.Context) error {
 		}
 		delivered = md.Sequence.Consumer
 		if err := a.handle(ctx, md.Sequence.Stream, msg.Data()); err != nil {
-			return nudged(err)
+			return err
 		}
 		if md.NumPending == 0 {
 			a.markSynced()

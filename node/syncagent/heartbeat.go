@@ -26,26 +26,6 @@ func (a *Agent) heartbeat(ctx context.Context) {
 	}
 }
 
-// watchLink nudges the agent each time Options.LinkID reports a new link.
-func (a *Agent) watchLink(ctx context.Context) {
-	t := time.NewTicker(linkPoll)
-	defer t.Stop()
-	link := a.opts.LinkID()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		now := a.opts.LinkID()
-		if now != 0 && now != link {
-			a.log.Info("link to the hub is back", "link", now)
-			a.Nudge()
-		}
-		link = now
-	}
-}
-
 func jitter(d time.Duration) time.Duration {
 	return d - d/5 + rand.N(d/5*2+1)
 }
