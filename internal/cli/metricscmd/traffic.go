@@ -83,6 +83,9 @@ func topText(w io.Writer, res *metricsv1.QueryTopResponse) error {
 	if by == "path" {
 		head = append(head, "ERROR")
 	}
+	if len(res.GetRows()) == 0 {
+		return clientx.Line(w, "no requests in the range")
+	}
 	rows := [][]string{head}
 	var shown uint64
 	for _, r := range res.GetRows() {
@@ -95,9 +98,6 @@ func topText(w io.Writer, res *metricsv1.QueryTopResponse) error {
 	}
 	if err := clientx.Table(w, rows); err != nil {
 		return err
-	}
-	if len(res.GetRows()) == 0 {
-		return clientx.Line(w, "no requests in the range")
 	}
 	line := fmt.Sprintf("total %d requests", res.GetTotal())
 	if shown < res.GetTotal() && by != "path" {
@@ -185,6 +185,13 @@ func seriesText(w io.Writer, res *metricsv1.QuerySeriesResponse, long bool) erro
 		return clientx.Line(w, "no points in the range")
 	}
 	isBytes := strings.HasPrefix(res.GetSeries(), "bytes_")
+	cellOf := num // counts: whole numbers
+	switch {
+	case res.GetSeries() == "cache_hit_ratio":
+		cellOf = func(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) }
+	case !isCount(res.GetSeries()):
+		cellOf = func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) } // milliseconds
+	}
 	rows := [][]string{{"TIME", strings.ToUpper(res.GetSeries())}}
 	values := make([]float64, len(pts))
 	lo, hi, sum := pts[0].GetValue(), pts[0].GetValue(), 0.0
@@ -192,7 +199,7 @@ func seriesText(w io.Writer, res *metricsv1.QuerySeriesResponse, long bool) erro
 		v := p.GetValue()
 		values[i] = v
 		lo, hi, sum = min(lo, v), max(hi, v), sum+v
-		cell := num(v)
+		cell := cellOf(v)
 		if isBytes {
 			cell = bytesText(v)
 		}
@@ -201,7 +208,7 @@ func seriesText(w io.Writer, res *metricsv1.QuerySeriesResponse, long bool) erro
 	if err := clientx.Table(w, rows); err != nil {
 		return err
 	}
-	summary := fmt.Sprintf("min %s  max %s  last %s", num(lo), num(hi), num(values[len(values)-1]))
+	summary := fmt.Sprintf("min %s  max %s  last %s", cellOf(lo), cellOf(hi), cellOf(values[len(values)-1]))
 	if isCount(res.GetSeries()) {
 		summary += "  total " + num(sum)
 	}
