@@ -26,6 +26,7 @@ import (
 	_ "github.com/strata-edge/strata/gen/strata/config/v1"
 	_ "github.com/strata-edge/strata/gen/strata/dns/v1"
 	_ "github.com/strata-edge/strata/gen/strata/iam/v1"
+	_ "github.com/strata-edge/strata/gen/strata/metrics/v1"
 )
 
 // strataServices returns every service of a strata.* package that is linked
@@ -124,7 +125,7 @@ func TestEveryRPCHasARule(t *testing.T) {
 // IAM permissions are never scoped to objects.
 func TestRulesAreWellFormed(t *testing.T) {
 	rules := DefaultRules()
-	readNames := []string{"Get", "List", "Diff", "Export"}
+	readNames := []string{"Get", "List", "Diff", "Export", "Query", "Tail"}
 	for _, md := range everyMethod() {
 		p := procedureOf(md)
 		rule, ok := rules[p]
@@ -149,7 +150,7 @@ func TestRulesAreWellFormed(t *testing.T) {
 		}
 		named := slices.ContainsFunc(readNames, func(prefix string) bool { return strings.HasPrefix(string(md.Name()), prefix) })
 		if (perm.Verb == VerbRead) != named {
-			t.Errorf("%s needs %s: read permissions are for Get/List/Diff/Export RPCs only, and those need read permissions", p, perm)
+			t.Errorf("%s needs %s: read permissions are for Get/List/Diff/Export/Query/Tail RPCs only, and those need read permissions", p, perm)
 		}
 		if perm.Service == ServiceIAM && rule.Scope != ScopeEverywhere {
 			t.Errorf("%s: IAM permission %s must be held over everything", p, perm)
@@ -222,10 +223,28 @@ func newTestServer(t *testing.T, policy Policy, rs *Resolvers, respond func(proc
 	)
 	mux := http.NewServeMux()
 	for _, md := range everyMethod() {
-		if md.IsStreamingClient() || md.IsStreamingServer() {
-			t.Fatalf("%s is a streaming RPC: extend newTestServer to serve it", procedureOf(md))
+		if md.IsStreamingClient() {
+			t.Fatalf("%s is a client-streaming RPC: extend newTestServer to serve it", procedureOf(md))
 		}
 		proc := procedureOf(md)
+		init := connect.WithRequestInitializer(func(_ connect.Spec, msg any) error {
+			*msg.(*dynamicpb.Message) = *dynamicpb.NewMessage(md.Input())
+			return nil
+		})
+		if md.IsStreamingServer() {
+			// One message, then the stream ends (the interceptor checks the
+			// request before the handler runs).
+			mux.Handle(proc, connect.NewServerStreamHandler(proc,
+				func(_ context.Context, _ *connect.Request[dynamicpb.Message], st *connect.ServerStream[dynamicpb.Message]) error {
+					out := dynamicpb.NewMessage(md.Output())
+					if respond != nil {
+						respond(proc, out)
+					}
+					return st.Send(out)
+				},
+				interceptors, connect.WithSchema(md), init))
+			continue
+		}
 		mux.Handle(proc, connect.NewUnaryHandler(proc,
 			func(_ context.Context, _ *connect.Request[dynamicpb.Message]) (*connect.Response[dynamicpb.Message], error) {
 				out := dynamicpb.NewMessage(md.Output())
@@ -266,6 +285,23 @@ func (s *testServer) call(t *testing.T, proc, token string, fill func(*dynamicpb
 	req := connect.NewRequest(in)
 	if token != "" {
 		req.Header().Set("Authorization", "Bearer "+token)
+	}
+	if md.IsStreamingServer() {
+		st, err := client.CallServerStream(context.Background(), req)
+		if err == nil {
+			var got *dynamicpb.Message
+			for st.Receive() {
+				got = st.Msg()
+			}
+			if err = st.Err(); err == nil {
+				return got, 0
+			}
+		}
+		var ce *connect.Error
+		if !errors.As(err, &ce) {
+			t.Fatalf("%s: %v", proc, err)
+		}
+		return nil, ce.Code()
 	}
 	res, err := client.CallUnary(context.Background(), req)
 	if err != nil {

@@ -94,6 +94,7 @@ func listedIDs(t *testing.T, m *dynamicpb.Message, field, idPath string) []strin
 func TestScopedGrants(t *testing.T) {
 	srv := newTestServer(t, deptPolicy(t), newWorld().resolvers(), respondWithEverything)
 	const cfg = "/strata.config.v1.ConfigService/"
+	const met = "/strata.metrics.v1.MetricsService/"
 	tests := []struct {
 		name   string
 		caller string
@@ -120,6 +121,18 @@ func TestScopedGrants(t *testing.T) {
 		{"app viewer reads it", "shopviewer", cfg + "GetApp", setString("app_id", "app_shop"), 0},
 		{"app viewer cannot write it", "shopviewer", cfg + "UpdateApp", setString("app_id", "app_shop"), connect.CodePermissionDenied},
 		{"app viewer cannot read the partition snapshot", "shopviewer", cfg + "GetSnapshot", setString("partition", "par_1"), connect.CodePermissionDenied},
+		{"app viewer reads its app's series", "shopviewer", met + "QuerySeries", setString("app_id", "app_shop"), 0},
+		{"app viewer cannot read another app's series", "shopviewer", met + "QuerySeries", setString("app_id", "app_blog"), connect.CodePermissionDenied},
+		{"app viewer cannot read another app's top", "shopviewer", met + "QueryTop", setString("app_id", "app_blog"), connect.CodePermissionDenied},
+		{"app viewer tails its app", "shopviewer", met + "Tail", setString("app_id", "app_shop"), 0},
+		{"app viewer cannot tail another app", "shopviewer", met + "Tail", setString("app_id", "app_blog"), connect.CodePermissionDenied},
+		{"app viewer reads its app's health", "shopviewer", met + "ListHealth", setString("app_id", "app_shop"), 0},
+		{"app viewer cannot read a node's liveness", "shopviewer", met + "ListHealth", setString("node_id", "nod_1"), connect.CodePermissionDenied},
+		{"app viewer cannot read a node's machine", "shopviewer", met + "GetNodeStats", setString("node_id", "nod_1"), connect.CodePermissionDenied},
+		{"app viewer cannot read Metric SQL results", "shopviewer", met + "QueryMetric", setString("metric", "hosts"), connect.CodePermissionDenied},
+		{"partition admin reads its node's machine", "shopteam", met + "GetNodeStats", setString("node_id", "nod_1"), 0},
+		{"partition admin reads another partition's node", "shopteam", met + "GetNodeStats", setString("node_id", "nod_other"), connect.CodePermissionDenied},
+		{"partition admin cannot define Metric SQL", "shopteam", met + "CreateMetric", nil, connect.CodePermissionDenied},
 	}
 	for _, proto := range []struct {
 		name string

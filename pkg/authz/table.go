@@ -5,6 +5,7 @@ import (
 	cfg "github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
 	dns "github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
 	iam "github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
+	met "github.com/strata-edge/strata/gen/strata/metrics/v1/metricsv1connect"
 	prg "github.com/strata-edge/strata/gen/strata/purge/v1/purgev1connect"
 )
 
@@ -130,6 +131,25 @@ func DefaultRules() Rules {
 		prg.PurgeServiceCreatePurgeProcedure: Everywhere("purge.purge.create"),
 		prg.PurgeServiceGetPurgeProcedure:    Everywhere("purge.purge.read"),
 		prg.PurgeServiceListPurgesProcedure:  Everywhere("purge.purge.read"),
+
+		// MetricsService. An app's numbers are read on the app (an app
+		// viewer sees only its apps), a node's machine on the node. Metric
+		// SQL definitions run over every app's requests on their
+		// partitions (empty: all), so defining one or reading its results
+		// needs the permission over everything, not over a partition.
+		met.MetricsServiceCreateMetricProcedure: Everywhere("metrics.metric.write"),
+		met.MetricsServiceUpdateMetricProcedure: Everywhere("metrics.metric.write"),
+		met.MetricsServiceDeleteMetricProcedure: Everywhere("metrics.metric.write"),
+		met.MetricsServiceGetMetricProcedure:    Everywhere("metrics.metric.read"),
+		met.MetricsServiceListMetricsProcedure:  Everywhere("metrics.metric.read"),
+		met.MetricsServiceQueryMetricProcedure:  Everywhere("metrics.metric.read"),
+		met.MetricsServiceQuerySeriesProcedure:  OnObjects("metrics.app.read", app),
+		met.MetricsServiceQueryTopProcedure:     OnObjects("metrics.app.read", app),
+		met.MetricsServiceTailProcedure:         OnObjects("metrics.app.read", app),
+		met.MetricsServiceGetNodeStatsProcedure: OnObjects("metrics.node.read", Ref(KindNode, "node_id")),
+		// One of app_id (upstream servers' health as the app's nodes saw
+		// it) and node_id (the node's liveness): both are checked when set.
+		met.MetricsServiceListHealthProcedure: OnObjects("metrics.health.read", app, Ref(KindNode, "node_id")),
 
 		// IAMService. IAM objects are not scoped: IAM permissions count only
 		// when held over everything.
