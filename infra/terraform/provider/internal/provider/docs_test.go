@@ -25,7 +25,16 @@ func TestDocsAreCurrent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("go", "tool", "tfplugindocs", "generate", "--provider-name", "strata",
+	// Build the tool first, with the module proxy in reach: TestMain points
+	// HTTP(S)_PROXY at a closed port to keep terraform off the network, and
+	// on a fresh machine the go command must still download the tool.
+	bin := filepath.Join(t.TempDir(), "tfplugindocs")
+	build := exec.Command("go", "build", "-o", bin, "github.com/hashicorp/terraform-plugin-docs/cmd/tfplugindocs")
+	build.Env = withoutProxy(os.Environ())
+	if b, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build tfplugindocs: %v\n%s", err, b)
+	}
+	cmd := exec.Command(bin, "generate", "--provider-name", "strata",
 		"--provider-dir", root, "--rendered-website-dir", rel)
 	// tfplugindocs finds terraform on the PATH (else it would download one).
 	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(os.Getenv("TF_ACC_TERRAFORM_PATH"))+string(os.PathListSeparator)+os.Getenv("PATH"))
@@ -66,4 +75,16 @@ func TestDocsAreCurrent(t *testing.T) {
 			t.Errorf("docs/%s is not what the schema generates (%v); run go generate in infra/terraform/provider", rel, err)
 		}
 	}
+}
+
+// withoutProxy is env without the proxy settings TestMain made.
+func withoutProxy(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if k != "HTTPS_PROXY" && k != "HTTP_PROXY" && k != "NO_PROXY" {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
