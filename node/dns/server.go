@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -259,7 +261,7 @@ func (s *Server) Prepare(snap *syncv1.Snapshot) (commit func(), err error) {
 	return func() {
 		s.updateMu.Lock()
 		defer s.updateMu.Unlock()
-		if !sameGateways(gateways, s.gateways) { // SetGateways ran meanwhile
+		if !maps.EqualFunc(gateways, s.gateways, slices.Equal) { // SetGateways ran meanwhile
 			if nt, err := compileTable(snap, s.geo, s.gateways); err == nil {
 				t = nt
 			}
@@ -288,24 +290,6 @@ func (s *Server) SetGateways(gateways map[string][]string) error {
 	}
 	s.table.Store(t)
 	return nil
-}
-
-func sameGateways(a, b map[string][]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		w, ok := b[k]
-		if !ok || len(v) != len(w) {
-			return false
-		}
-		for i := range v {
-			if v[i] != w[i] {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // Version is the snapshot version of the served zones.

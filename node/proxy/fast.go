@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -352,7 +353,7 @@ func (p *Proxy) fastError(ctx *fasthttp.RequestCtx, err error) {
 func dropUnderscoreFast(h *fasthttp.RequestHeader) {
 	var names []string // rare: only requests that have such headers
 	for k := range h.All() {
-		if indexByte(k, '_') >= 0 {
+		if bytes.IndexByte(k, '_') >= 0 {
 			names = append(names, string(k))
 		}
 	}
@@ -378,7 +379,7 @@ func fastText(ctx *fasthttp.RequestCtx, status int, body string) {
 // forEachToken calls f for each comma-separated token of a header value.
 func forEachToken(v []byte, f func([]byte)) {
 	for len(v) > 0 {
-		i := indexByte(v, ',')
+		i := bytes.IndexByte(v, ',')
 		tok := v
 		if i >= 0 {
 			tok, v = v[:i], v[i+1:]

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"net"
 	"net/netip"
 	"unsafe"
@@ -43,10 +44,10 @@ func b2s(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 // trailing dot, and lower-cases. It only copies (into buf) when it has to.
 func normalizeHost(h []byte, buf []byte) (string, []byte) {
 	if len(h) > 0 && h[0] == '[' {
-		if i := indexByte(h, ']'); i > 0 {
+		if i := bytes.IndexByte(h, ']'); i > 0 {
 			h = h[1:i]
 		}
-	} else if i := lastIndexByte(h, ':'); i >= 0 {
+	} else if i := bytes.LastIndexByte(h, ':'); i >= 0 {
 		h = h[:i]
 	}
 	if n := len(h); n > 0 && h[n-1] == '.' {
@@ -64,24 +65,6 @@ func normalizeHost(h []byte, buf []byte) (string, []byte) {
 		}
 	}
 	return b2s(h), buf
-}
-
-func indexByte(b []byte, c byte) int {
-	for i := range b {
-		if b[i] == c {
-			return i
-		}
-	}
-	return -1
-}
-
-func lastIndexByte(b []byte, c byte) int {
-	for i := len(b) - 1; i >= 0; i-- {
-		if b[i] == c {
-			return i
-		}
-	}
-	return -1
 }
 
 func (v *fastView) Method() string     { return b2s(v.ctx.Request.Header.Method()) }

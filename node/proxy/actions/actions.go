@@ -7,8 +7,9 @@ package actions
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -57,7 +58,7 @@ type HeaderOps struct {
 // e.g. `rules[2].actions[0].request_headers`.
 func CompileHeaderOps(field string, h *configv1.HeaderOps) (*HeaderOps, error) {
 	ops := &HeaderOps{}
-	for _, name := range sortedKeys(h.GetSet()) {
+	for _, name := range slices.Sorted(maps.Keys(h.GetSet())) {
 		v := h.GetSet()[name]
 		if err := checkHeader(name, v); err != nil {
 			return nil, fmt.Errorf("%s.set[%q]: %w", field, name, err)
@@ -121,7 +122,7 @@ func CompileRewrite(field string, r *configv1.RewriteAction) (*Rewrite, error) {
 		}
 		rw.newPath = p
 	}
-	for _, k := range sortedKeys(r.GetQuerySet()) {
+	for _, k := range slices.Sorted(maps.Keys(r.GetQuerySet())) {
 		if k == "" {
 			return nil, fmt.Errorf("%s.query_set: argument name must not be empty", field)
 		}
@@ -339,13 +340,4 @@ func checkHeader(name, value string) error {
 		return fmt.Errorf("header %q is managed by the proxy and cannot be edited", name)
 	}
 	return nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
