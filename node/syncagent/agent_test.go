@@ -148,6 +148,9 @@ func TestGapResyncsFromSnapshot(t *testing.T) {
 	p.release()
 	before := p.release()
 	waitVersion(t, n, p, before)
+	// How the node got to before (deltas, or a snapshot when it started late
+	// on a loaded machine) is not this test's subject: count from here.
+	snapshotsBefore := n.agent.Stats().Snapshots
 
 	lost := p.change() // the model moves on, its delta never reaches the stream
 	d := p.change()
@@ -168,8 +171,8 @@ func TestGapResyncsFromSnapshot(t *testing.T) {
 	if slices.Contains(vs, lost.ToVersion) || vs[len(vs)-2] != before {
 		t.Fatalf("Apply versions = %v: want %d followed directly by the snapshot %d", vs, before, d.ToVersion)
 	}
-	if st := n.agent.Stats(); st.Snapshots != 2 {
-		t.Fatalf("stats = %+v, want the bootstrap and one re-sync snapshot", st)
+	if st := n.agent.Stats(); st.Snapshots != snapshotsBefore+1 {
+		t.Fatalf("stats = %+v, want one re-sync snapshot after the %d before the gap", st, snapshotsBefore)
 	}
 	// Live deltas resume after the snapshot.
 	v := p.release()
