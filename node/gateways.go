@@ -2,6 +2,7 @@ package node
 
 import (
 	"maps"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -22,23 +23,31 @@ const jsAckPrefix = "$JS.ACK."
 // be and still count as reordered rather than as a clock step.
 const maxGatewayReorder = 2 * time.Second
 
-// gatewayFeed applies the nodes service's live gateway address sets
-// (natsutil.GatewaysSubject) to the DNS server. The sets are liveness, not
-// config: they are not stored, and until the first one arrives the server
-// answers with the addresses the snapshot carries.
+// gatewayFeed follows the nodes service's live gateway sets
+// (natsutil.GatewaysSubject; core NATS, the subscription dies with nc): the
+// parent clusters' tier nodes and the partition's peers for tiered caching
+// (tiers.go) and, when the node serves DNS, the addresses gateway records
+// answer with. The sets are liveness, not config: they are not stored, and
+// until the first one arrives the DNS server answers with the addresses the
+// snapshot carries.
 type gatewayFeed struct {
 	n       *Node
 	subject string
-	// last is the newest set applied (its time orders repeats and changes)
-	// and applied the map it gave; both only touched by the subscription's
-	// goroutine.
-	last    *syncv1.GatewaySet
-	applied map[string][]string
+	// Only touched by the subscription's goroutine. last is the newest set
+	// applied to DNS (its time orders repeats and changes) and applied the
+	// map it gave; tierLast the newest applied to the tiers and resolved
+	// the addresses of the tier addresses' host names.
+	last     *syncv1.GatewaySet
+	applied  map[string][]string
+	tierLast *syncv1.GatewaySet
+	resolved map[string][]netip.Addr
 }
 
-func (n *Node) subscribeGateways() (*nats.Subscription, error) {
+// subscribeGateways starts the gateway feed; n.tier and n.dns are set.
+func (n *Node) subscribeGateways() error {
 	f := &gatewayFeed{n: n, subject: natsutil.GatewaysSubject(n.opts.PartitionID)}
-	return n.nc.Subscribe(f.subject, f.onMsg)
+	_, err := n.nc.Subscribe(f.subject, f.onMsg)
+	return err
 }
 
 func (f *gatewayFeed) onMsg(m *nats.Msg) {
@@ -54,6 +63,14 @@ func (f *gatewayFeed) onMsg(m *nats.Msg) {
 		f.n.log.Warn("gateway set of another partition dropped", "partition_id", set.GetPartitionId())
 		return
 	}
+	f.tierSet(set)
+	if f.n.dns != nil {
+		f.dnsSet(set)
+	}
+}
+
+// dnsSet applies a set to the DNS server.
+func (f *gatewayFeed) dnsSet(set *syncv1.GatewaySet) {
 	if f.last != nil {
 		// A set a little older than the one applied was reordered (two
 		// control planes publish): drop it. One far older comes from a

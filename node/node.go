@@ -105,9 +105,6 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	challenges := acme.New(hubJS, 0, n.opts.Logger)
 	n.tier = tier.New(n.opts.NodeID)
-	if _, err := n.subscribeTiers(); err != nil { // dies with nc
-		return fmt.Errorf("node: subscribe to gateway sets: %w", err)
-	}
 	n.proxy, err = proxy.New(proxy.Options{
 		HTTPAddr: n.opts.HTTPAddr, HTTPSAddr: n.opts.HTTPSAddr, Logger: n.opts.Logger,
 		HTTPPort: n.opts.HTTPPort, HTTPSPort: n.opts.HTTPSPort,
@@ -126,6 +123,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		if err != nil {
 			return fmt.Errorf("node: %w", err)
 		}
+	}
+	if err := n.subscribeGateways(); err != nil {
+		return fmt.Errorf("node: subscribe to gateway sets: %w", err)
 	}
 	n.agent, err = syncagent.New(syncagent.Options{
 		NATS:        n.nc,
@@ -158,11 +158,6 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		// this node's cluster.
 		if err := n.dns.start(); err != nil {
 			return fmt.Errorf("node: %w", err)
-		}
-		// Gateway records answer with the clusters' healthy nodes, which the
-		// nodes service publishes (core NATS; the subscription dies with nc).
-		if _, err := n.subscribeGateways(); err != nil {
-			return fmt.Errorf("node: subscribe to gateway sets: %w", err)
 		}
 	}
 	n.log.Info("node started", "partition", n.opts.PartitionID, "track", natsutil.Track(n.opts.Staging),

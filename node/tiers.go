@@ -4,15 +4,10 @@ import (
 	"context"
 	"net"
 	"net/netip"
-	"strings"
 	"time"
-
-	"github.com/nats-io/nats.go"
-	"google.golang.org/protobuf/proto"
 
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/node/tier"
-	"github.com/strata-edge/strata/pkg/natsutil"
 )
 
 // Tiered caching on the node: the parent clusters come from the snapshot
@@ -33,40 +28,26 @@ func (n *Node) applyTiers(snap *syncv1.Snapshot) {
 	n.tier.SetParents(nil)
 }
 
-// subscribeTiers follows the partition's gateway sets for the parent
-// nodes' tier addresses (a second subscription on the DNS feed's subject,
-// so that nodes without DNS get them too).
-func (n *Node) subscribeTiers() (*nats.Subscription, error) {
-	subject := natsutil.GatewaysSubject(n.opts.PartitionID)
-	// Only touched by the subscription's goroutine: the newest set applied,
-	// and the addresses of the tier addresses' host names.
-	var last *syncv1.GatewaySet
-	var resolved map[string][]netip.Addr
-	return n.nc.Subscribe(subject, func(m *nats.Msg) {
-		if m.Subject != subject || strings.HasPrefix(m.Reply, jsAckPrefix) {
-			return
+// tierSet takes the parent nodes' tier addresses and the partition's peers
+// from a gateway set (gatewayFeed: every node follows the sets, with DNS or
+// without).
+func (f *gatewayFeed) tierSet(set *syncv1.GatewaySet) {
+	if f.tierLast != nil && set.GetTime().AsTime().Before(f.tierLast.GetTime().AsTime()) {
+		return
+	}
+	f.tierLast = set
+	byCluster := map[string][]tier.Node{}
+	for _, c := range set.GetClusters() {
+		for _, tn := range c.GetTierNodes() {
+			byCluster[c.GetClusterId()] = append(byCluster[c.GetClusterId()], tier.Node{ID: tn.GetNodeId(), Addr: tn.GetAddress()})
 		}
-		set := new(syncv1.GatewaySet)
-		if err := proto.Unmarshal(m.Data, set); err != nil || set.GetPartitionId() != n.opts.PartitionID {
-			return // the DNS feed logs these
-		}
-		if last != nil && set.GetTime().AsTime().Before(last.GetTime().AsTime()) {
-			return
-		}
-		last = set
-		byCluster := map[string][]tier.Node{}
-		for _, c := range set.GetClusters() {
-			for _, tn := range c.GetTierNodes() {
-				byCluster[c.GetClusterId()] = append(byCluster[c.GetClusterId()], tier.Node{ID: tn.GetNodeId(), Addr: tn.GetAddress()})
-			}
-		}
-		n.tier.SetNodes(byCluster)
-		ctx, cancel := context.WithTimeout(context.Background(), peerResolveTimeout)
-		defer cancel()
-		var peers []netip.Addr
-		peers, resolved = tierPeers(ctx, set, resolved, net.DefaultResolver.LookupNetIP)
-		n.tier.SetPeers(peers)
-	})
+	}
+	f.n.tier.SetNodes(byCluster)
+	ctx, cancel := context.WithTimeout(context.Background(), peerResolveTimeout)
+	defer cancel()
+	var peers []netip.Addr
+	peers, f.resolved = tierPeers(ctx, set, f.resolved, net.DefaultResolver.LookupNetIP)
+	f.n.tier.SetPeers(peers)
 }
 
 // peerResolveTimeout bounds resolving the host names of tier addresses
