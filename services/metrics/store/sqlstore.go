@@ -184,28 +184,49 @@ func rowFromAppSecond(node, cluster string, a *metricsv1.AppSecond) (trafficRow,
 			t.cacheHits += i64(c.Count)
 		}
 	}
-	lat, err := sketch.FromProto(a.LatencyMs)
-	if err != nil {
+	var err error
+	// Validated already: stored as sent, decoded only to merge.
+	if t.latency, err = marshalWire(a.LatencyMs); err != nil {
 		return t, err
 	}
-	t.latency = marshalSketch(lat)
-	up := sketch.New()
 	dims := &metricsv1.AppSecond{Status: a.Status, Cache: a.Cache, Paths: a.Paths, UpstreamErrors: a.UpstreamErrors}
+	var ups []*metricsv1.Sketch
 	for _, u := range a.Upstreams {
-		us, err := sketch.FromProto(u.LatencyMs)
-		if err != nil {
-			return t, err
-		}
-		if err := up.Merge(us); err != nil {
-			return t, err
+		if u.LatencyMs.GetCount() > 0 {
+			ups = append(ups, u.LatencyMs)
 		}
 		dims.Upstreams = append(dims.Upstreams, &metricsv1.UpstreamSecond{Server: u.Server, Attempts: u.Attempts, Errors: u.Errors})
 	}
-	t.upLatency = marshalSketch(up)
+	switch len(ups) {
+	case 0:
+	case 1:
+		if t.upLatency, err = marshalWire(ups[0]); err != nil {
+			return t, err
+		}
+	default:
+		up := sketch.New()
+		for _, p := range ups {
+			us, err := sketch.FromProto(p)
+			if err != nil {
+				return t, err
+			}
+			if err := up.Merge(us); err != nil {
+				return t, err
+			}
+		}
+		t.upLatency = marshalSketch(up)
+	}
 	if t.dims, err = proto.Marshal(dims); err != nil {
 		return t, err
 	}
 	return t, nil
+}
+
+func marshalWire(p *metricsv1.Sketch) ([]byte, error) {
+	if p.GetCount() == 0 {
+		return nil, nil
+	}
+	return proto.Marshal(p)
 }
 
 // insertTraffic inserts rows in multi-row statements.
