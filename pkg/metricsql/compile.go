@@ -86,7 +86,7 @@ func Compile(sql string) (*Query, error) {
 	if strings.TrimSpace(sql) == "" {
 		return nil, errorf("SQL", "empty; write one SELECT ... FROM reqs")
 	}
-	stmt, err := parser.Parse(sql)
+	stmt, err := parse(sql)
 	if err != nil {
 		return nil, errorf("SQL", "%s", strings.TrimPrefix(err.Error(), "syntax error "))
 	}
@@ -102,6 +102,17 @@ func Compile(sql string) (*Query, error) {
 		return nil, err
 	}
 	return c.q, nil
+}
+
+// parse runs the parser, turning a panic of it into an error: a
+// definition must never take a node or the service down.
+func parse(sql string) (stmt sqlparser.Statement, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("the parser failed: %v", p)
+		}
+	}()
+	return parser.Parse(sql)
 }
 
 // SQL is the text the query was compiled from.

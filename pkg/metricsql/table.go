@@ -17,9 +17,10 @@ const OtherValue = "(other)"
 
 // merged is one group merged over results.
 type merged struct {
-	keys []string
-	err  uint64
-	aggs []aggState
+	keys  []string
+	other bool
+	err   uint64
+	aggs  []aggState
 	// topMin sums the smallest count of the top-N results that hold this
 	// group (see Table).
 	topMin uint64
@@ -52,6 +53,7 @@ func (q *Query) Table(results []*metricsv1.MetricResult) (*metricsv1.QueryMetric
 				evicted = true
 				if other == nil {
 					other = q.newMerged(nil)
+					other.other = true
 				}
 				m = other
 			} else {
@@ -100,6 +102,10 @@ func (q *Query) Table(results []*metricsv1.MetricResult) (*metricsv1.QueryMetric
 				groups[string(key)].topMin += resMin
 			}
 		}
+	}
+	if len(q.groups) == 0 && len(groups) == 0 {
+		// Like SQL: without GROUP BY there is one row, 0 when nothing matched.
+		groups[""] = q.newMerged([]string{})
 	}
 	rows := make([]*merged, 0, len(groups))
 	for _, m := range groups {
@@ -167,7 +173,7 @@ func (q *Query) format(m *merged) {
 	m.nums = make([]float64, len(q.outputs))
 	for i, o := range q.outputs {
 		if !o.agg {
-			if m.keys == nil {
+			if m.other {
 				m.vals[i] = OtherValue
 				continue
 			}
