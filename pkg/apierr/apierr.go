@@ -106,6 +106,17 @@ func ToConnect(err error) *connect.Error {
 	return ToConnectLog(slog.Default(), err)
 }
 
+// Reply is the last step of an RPC handler: res, or (when err is set) no
+// response and err as a Connect error, logged to logger when unexpected.
+// The caller builds res before it knows err, so res must be safe to build
+// (no dereference of what an error leaves nil).
+func Reply[R any](logger *slog.Logger, res *R, err error) (*R, error) {
+	if err != nil {
+		return nil, ToConnectLog(logger, err)
+	}
+	return res, nil
+}
+
 // ToConnectLog is ToConnect logging unexpected errors to logger.
 func ToConnectLog(logger *slog.Logger, err error) *connect.Error {
 	if err == nil {

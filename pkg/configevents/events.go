@@ -82,4 +82,5 @@ var (
 	Encode        = registry.Encode
 	Decode        = registry.Decode
 	Events        = registry.Events
+	AppendAndWait = registry.AppendAndWait
 )

@@ -3,6 +3,7 @@
 package eventtype
 
 import (
+	"context"
 	"fmt"
 	"iter"
 
@@ -87,6 +88,23 @@ func (r *Registry) Events(meta eventstore.Metadata, msgs ...proto.Message) ([]ev
 		out[i] = eventstore.Event{ID: ids.New("evt_"), Type: typ, Data: data, Metadata: meta}
 	}
 	return out, nil
+}
+
+// AppendAndWait appends msgs, one command's events, to stream at version
+// expected with meta, then waits through waitFor (the read model's
+// Position.WaitFor) until the model has folded the last of them, so that the
+// command's answer reads its own write. It returns that event's position.
+func (r *Registry) AppendAndWait(ctx context.Context, store eventstore.Store, waitFor func(context.Context, uint64) error, meta eventstore.Metadata, stream string, expected uint64, msgs ...proto.Message) (uint64, error) {
+	events, err := r.Events(meta, msgs...)
+	if err != nil {
+		return 0, err
+	}
+	stored, err := store.Append(ctx, stream, expected, events...)
+	if err != nil {
+		return 0, fmt.Errorf("append to %s: %w", stream, err)
+	}
+	last := stored[len(stored)-1].Position
+	return last, waitFor(ctx, last)
 }
 
 // Decode parses the payload of an event of type typeID.

@@ -14,82 +14,52 @@ func (h *handler) err(err error) error { return apierr.ToConnectLog(h.s.logger, 
 
 func (h *handler) UploadCertificate(ctx context.Context, req *certv1.UploadCertificateRequest) (*certv1.UploadCertificateResponse, error) {
 	c, v, err := h.s.Upload(ctx, req)
-	if err != nil {
-		return nil, h.err(err)
-	}
-	return &certv1.UploadCertificateResponse{Certificate: c, Version: v}, nil
+	return apierr.Reply(h.s.logger, &certv1.UploadCertificateResponse{Certificate: c, Version: v}, err)
 }
 
 func (h *handler) ListCertificates(ctx context.Context, req *certv1.ListCertificatesRequest) (*certv1.ListCertificatesResponse, error) {
 	cs, err := h.s.List(ctx, req.AppId)
-	if err != nil {
-		return nil, h.err(err)
-	}
-	return &certv1.ListCertificatesResponse{Certificates: cs}, nil
+	return apierr.Reply(h.s.logger, &certv1.ListCertificatesResponse{Certificates: cs}, err)
 }
 
 func (h *handler) GetCertificate(ctx context.Context, req *certv1.GetCertificateRequest) (*certv1.GetCertificateResponse, error) {
 	c, v, err := h.s.Get(ctx, req.Certificate)
-	if err != nil {
-		return nil, h.err(err)
-	}
-	return &certv1.GetCertificateResponse{Certificate: c, Version: v}, nil
+	return apierr.Reply(h.s.logger, &certv1.GetCertificateResponse{Certificate: c, Version: v}, err)
 }
 
 func (h *handler) DeleteCertificate(ctx context.Context, req *certv1.DeleteCertificateRequest) (*certv1.DeleteCertificateResponse, error) {
 	v, err := h.s.Delete(ctx, req.Certificate, req.ExpectedVersion)
-	if err != nil {
-		return nil, h.err(err)
-	}
-	return &certv1.DeleteCertificateResponse{Version: v}, nil
+	return apierr.Reply(h.s.logger, &certv1.DeleteCertificateResponse{Version: v}, err)
 }
 
 func (h *handler) AttachCertificate(ctx context.Context, req *certv1.AttachCertificateRequest) (*certv1.AttachCertificateResponse, error) {
 	c, v, err := h.s.Attach(ctx, req.Certificate, req.AppId, true, req.Force, req.ExpectedVersion)
-	if err != nil {
-		return nil, h.err(err)
-	}
-	return &certv1.AttachCertificateResponse{Certificate: c, Version: v}, nil
+	return apierr.Reply(h.s.logger, &certv1.AttachCertificateResponse{Certificate: c, Version: v}, err)
 }
 
 func (h *handler) DetachCertificate(ctx context.Context, req *certv1.DetachCertificateRequest) (*certv1.DetachCertificateResponse, error) {
 	c, v, err := h.s.Attach(ctx, req.Certificate, req.AppId, false, false, req.ExpectedVersion)
-	if err != nil {
-		return nil, h.err(err)
-	}
-	return &certv1.DetachCertificateResponse{Certificate: c, Version: v}, nil
+	return apierr.Reply(h.s.logger, &certv1.DetachCertificateResponse{Certificate: c, Version: v}, err)
 }
 
 func (h *handler) RequestCertificate(ctx context.Context, req *certv1.RequestCertificateRequest) (*certv1.RequestCertificateResponse, error) {
 	c, v, err := h.s.Request(ctx, req)
-	if err != nil {
-		return nil, h.err(err)
-	}
-	return &certv1.RequestCertificateResponse{Certificate: c, Version: v}, nil
+	return apierr.Reply(h.s.logger, &certv1.RequestCertificateResponse{Certificate: c, Version: v}, err)
 }
 
 func (h *handler) RevokeCertificate(ctx context.Context, req *certv1.RevokeCertificateRequest) (*certv1.RevokeCertificateResponse, error) {
 	c, v, err := h.s.Revoke(ctx, req.Certificate, req.Reason)
-	if err != nil {
-		return nil, h.err(err)
-	}
-	return &certv1.RevokeCertificateResponse{Certificate: c, Version: v}, nil
+	return apierr.Reply(h.s.logger, &certv1.RevokeCertificateResponse{Certificate: c, Version: v}, err)
 }
 
 func (h *handler) SetAcmeAccount(ctx context.Context, req *certv1.SetAcmeAccountRequest) (*certv1.SetAcmeAccountResponse, error) {
 	a, err := h.s.SetAcmeAccount(ctx, req)
-	if err != nil {
-		return nil, h.err(err)
-	}
-	return &certv1.SetAcmeAccountResponse{Account: a}, nil
+	return apierr.Reply(h.s.logger, &certv1.SetAcmeAccountResponse{Account: a}, err)
 }
 
 func (h *handler) ListAcmeAccounts(ctx context.Context, _ *certv1.ListAcmeAccountsRequest) (*certv1.ListAcmeAccountsResponse, error) {
 	as, err := h.s.ListAcmeAccounts(ctx)
-	if err != nil {
-		return nil, h.err(err)
-	}
-	return &certv1.ListAcmeAccountsResponse{Accounts: as}, nil
+	return apierr.Reply(h.s.logger, &certv1.ListAcmeAccountsResponse{Accounts: as}, err)
 }
 
 var _ certv1connect.CertServiceHandler = (*handler)(nil)

@@ -161,19 +161,11 @@ func (s *Service) appendAndWait(ctx context.Context, id string, expected uint64,
 // the read model folded them; what names the object in a conflict.
 func (s *Service) appendStream(ctx context.Context, stream, what string, expected uint64, msgs ...proto.Message) (uint64, error) {
 	meta := eventstore.Metadata{Actor: apiauth.Actor(ctx), RequestID: apiauth.RequestID(ctx), Time: s.now().UTC()}
-	events, err := registry.Events(meta, msgs...)
-	if err != nil {
-		return 0, err
-	}
-	stored, err := s.store.Append(ctx, stream, expected, events...)
+	pos, err := registry.AppendAndWait(ctx, s.store, s.model.WaitFor, meta, stream, expected, msgs...)
 	if errors.Is(err, eventstore.ErrConflict) {
 		return 0, apierr.Conflict(fmt.Sprintf("%s changed meanwhile (stale expected_version)", what))
 	}
-	if err != nil {
-		return 0, fmt.Errorf("append to %s: %w", stream, err)
-	}
-	last := stored[len(stored)-1].Position
-	return last, s.model.WaitFor(ctx, last)
+	return pos, err
 }
 
 func (s *Service) catchUp(ctx context.Context) error {

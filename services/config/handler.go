@@ -32,10 +32,7 @@ func (h *handler) fail(err error) error {
 
 func (h *handler) CreatePartition(ctx context.Context, req *configv1.CreatePartitionRequest) (*configv1.CreatePartitionResponse, error) {
 	p, err := h.s.createPartition(ctx, req.Name)
-	if err != nil {
-		return nil, h.fail(err)
-	}
-	return &configv1.CreatePartitionResponse{Partition: p}, nil
+	return apierr.Reply(h.s.logger, &configv1.CreatePartitionResponse{Partition: p}, err)
 }
 
 func (h *handler) ListPartitions(ctx context.Context, _ *configv1.ListPartitionsRequest) (*configv1.ListPartitionsResponse, error) {
@@ -47,10 +44,7 @@ func (h *handler) ListPartitions(ctx context.Context, _ *configv1.ListPartitions
 
 func (h *handler) CreateCluster(ctx context.Context, req *configv1.CreateClusterRequest) (*configv1.CreateClusterResponse, error) {
 	c, err := h.s.createCluster(ctx, req.Name, req.Partition)
-	if err != nil {
-		return nil, h.fail(err)
-	}
-	return &configv1.CreateClusterResponse{Cluster: c}, nil
+	return apierr.Reply(h.s.logger, &configv1.CreateClusterResponse{Cluster: c}, err)
 }
 
 func (h *handler) UpdateCluster(ctx context.Context, req *configv1.UpdateClusterRequest) (*configv1.UpdateClusterResponse, error) {
@@ -59,32 +53,22 @@ func (h *handler) UpdateCluster(ctx context.Context, req *configv1.UpdateCluster
 		parents = append([]string{}, req.Parents.Clusters...)
 	}
 	c, err := h.s.updateCluster(ctx, req.Cluster, req.DnsDisabled, parents, req.Name)
-	if err != nil {
-		return nil, h.fail(err)
-	}
-	return &configv1.UpdateClusterResponse{Cluster: c}, nil
+	return apierr.Reply(h.s.logger, &configv1.UpdateClusterResponse{Cluster: c}, err)
 }
 
 func (h *handler) UpdatePartition(ctx context.Context, req *configv1.UpdatePartitionRequest) (*configv1.UpdatePartitionResponse, error) {
 	pt, err := h.s.renamePartition(ctx, req.Partition, req.Name)
-	if err != nil {
-		return nil, h.fail(err)
-	}
-	return &configv1.UpdatePartitionResponse{Partition: pt}, nil
+	return apierr.Reply(h.s.logger, &configv1.UpdatePartitionResponse{Partition: pt}, err)
 }
 
 func (h *handler) DeletePartition(ctx context.Context, req *configv1.DeletePartitionRequest) (*configv1.DeletePartitionResponse, error) {
-	if err := h.s.deletePartition(ctx, req.Partition); err != nil {
-		return nil, h.fail(err)
-	}
-	return &configv1.DeletePartitionResponse{}, nil
+	err := h.s.deletePartition(ctx, req.Partition)
+	return apierr.Reply(h.s.logger, &configv1.DeletePartitionResponse{}, err)
 }
 
 func (h *handler) DeleteCluster(ctx context.Context, req *configv1.DeleteClusterRequest) (*configv1.DeleteClusterResponse, error) {
-	if err := h.s.deleteCluster(ctx, req.Cluster); err != nil {
-		return nil, h.fail(err)
-	}
-	return &configv1.DeleteClusterResponse{}, nil
+	err := h.s.deleteCluster(ctx, req.Cluster)
+	return apierr.Reply(h.s.logger, &configv1.DeleteClusterResponse{}, err)
 }
 
 func (h *handler) ListClusters(ctx context.Context, _ *configv1.ListClustersRequest) (*configv1.ListClustersResponse, error) {
@@ -438,10 +422,7 @@ func (h *handler) DiffApp(ctx context.Context, req *configv1.DiffAppRequest) (*c
 		return nil, err
 	}
 	d, err := h.s.diff(req.AppId)
-	if err != nil {
-		return nil, h.fail(err)
-	}
-	return d, nil
+	return apierr.Reply(h.s.logger, d, err)
 }
 
 // releaseCall runs a release command on app *ref (resolved to its id) and

@@ -164,19 +164,8 @@ func (s *Service) catchUp(ctx context.Context) error {
 // appendAndWait appends msgs to stream and waits until the read model has
 // applied them; it returns the position of the last one.
 func (s *Service) appendAndWait(ctx context.Context, stream string, expected uint64, msgs []proto.Message) (uint64, error) {
-	events, err := configevents.Events(eventstore.Metadata{Actor: apiauth.Actor(ctx), RequestID: apiauth.RequestID(ctx), Time: s.now().UTC()}, msgs...)
-	if err != nil {
-		return 0, err
-	}
-	stored, err := s.store.Append(ctx, stream, expected, events...)
-	if err != nil {
-		return 0, fmt.Errorf("append to %s: %w", stream, err)
-	}
-	last := stored[len(stored)-1].Position
-	if err := s.proj.WaitFor(ctx, last); err != nil {
-		return 0, err
-	}
-	return last, nil
+	meta := eventstore.Metadata{Actor: apiauth.Actor(ctx), RequestID: apiauth.RequestID(ctx), Time: s.now().UTC()}
+	return configevents.AppendAndWait(ctx, s.store, s.proj.WaitFor, meta, stream, expected, msgs...)
 }
 
 // execApp runs cmd against app id and appends its events with optimistic

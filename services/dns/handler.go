@@ -39,10 +39,7 @@ func (h *handler) read(ctx context.Context, ref string, f func(e *zoneEntry)) er
 
 func (h *handler) CreateZone(ctx context.Context, req *dnsv1.CreateZoneRequest) (*dnsv1.CreateZoneResponse, error) {
 	z, v, err := h.s.create(ctx, Settings{Name: req.GetName(), Partitions: req.GetPartitions(), Nameservers: req.GetNameservers(), Soa: req.GetSoa(), Labels: req.GetLabels()})
-	if err != nil {
-		return nil, h.fail(err)
-	}
-	return &dnsv1.CreateZoneResponse{Zone: z, Version: v}, nil
+	return apierr.Reply(h.s.log, &dnsv1.CreateZoneResponse{Zone: z, Version: v}, err)
 }
 
 func (h *handler) GetZone(ctx context.Context, req *dnsv1.GetZoneRequest) (*dnsv1.GetZoneResponse, error) {
@@ -83,10 +80,7 @@ func (h *handler) UpdateZone(ctx context.Context, req *dnsv1.UpdateZoneRequest) 
 	id, v, err := h.s.exec(ctx, req.GetZone(), req.ExpectedVersion, func(z *Zone) ([]proto.Message, error) {
 		return z.Update(Settings{Partitions: parts, Nameservers: req.GetNameservers(), Soa: req.GetSoa(), Labels: req.GetLabels()})
 	})
-	if err != nil {
-		return nil, h.fail(err)
-	}
-	return &dnsv1.UpdateZoneResponse{Zone: h.working(id), Version: v}, nil
+	return apierr.Reply(h.s.log, &dnsv1.UpdateZoneResponse{Zone: h.working(id), Version: v}, err)
 }
 
 func (h *handler) working(id string) (z *dnsv1.Zone) {
@@ -100,10 +94,7 @@ func (h *handler) working(id string) (z *dnsv1.Zone) {
 
 func (h *handler) DeleteZone(ctx context.Context, req *dnsv1.DeleteZoneRequest) (*dnsv1.DeleteZoneResponse, error) {
 	_, v, err := h.s.exec(ctx, req.GetZone(), req.ExpectedVersion, func(z *Zone) ([]proto.Message, error) { return z.Delete() })
-	if err != nil {
-		return nil, h.fail(err)
-	}
-	return &dnsv1.DeleteZoneResponse{Version: v}, nil
+	return apierr.Reply(h.s.log, &dnsv1.DeleteZoneResponse{Version: v}, err)
 }
 
 func (h *handler) AddRecord(ctx context.Context, req *dnsv1.AddRecordRequest) (*dnsv1.AddRecordResponse, error) {
@@ -115,10 +106,7 @@ func (h *handler) AddRecord(ctx context.Context, req *dnsv1.AddRecordRequest) (*
 		}
 		return msgs, err
 	})
-	if err != nil {
-		return nil, h.fail(err)
-	}
-	return &dnsv1.AddRecordResponse{Record: rec, Version: v}, nil
+	return apierr.Reply(h.s.log, &dnsv1.AddRecordResponse{Record: rec, Version: v}, err)
 }
 
 func (h *handler) UpdateRecord(ctx context.Context, req *dnsv1.UpdateRecordRequest) (*dnsv1.UpdateRecordResponse, error) {
@@ -130,18 +118,12 @@ func (h *handler) UpdateRecord(ctx context.Context, req *dnsv1.UpdateRecordReque
 		}
 		return msgs, err
 	})
-	if err != nil {
-		return nil, h.fail(err)
-	}
-	return &dnsv1.UpdateRecordResponse{Record: rec, Version: v}, nil
+	return apierr.Reply(h.s.log, &dnsv1.UpdateRecordResponse{Record: rec, Version: v}, err)
 }
 
 func (h *handler) RemoveRecord(ctx context.Context, req *dnsv1.RemoveRecordRequest) (*dnsv1.RemoveRecordResponse, error) {
 	_, v, err := h.s.exec(ctx, req.GetZone(), req.ExpectedVersion, func(z *Zone) ([]proto.Message, error) { return z.RemoveRecord(req.GetRecordId()) })
-	if err != nil {
-		return nil, h.fail(err)
-	}
-	return &dnsv1.RemoveRecordResponse{Version: v}, nil
+	return apierr.Reply(h.s.log, &dnsv1.RemoveRecordResponse{Version: v}, err)
 }
 
 func (h *handler) ListRecords(ctx context.Context, req *dnsv1.ListRecordsRequest) (*dnsv1.ListRecordsResponse, error) {
@@ -167,10 +149,7 @@ func (h *handler) ImportZone(ctx context.Context, req *dnsv1.ImportZoneRequest) 
 		}
 		return msgs, err
 	})
-	if err != nil {
-		return nil, h.fail(err)
-	}
-	return &dnsv1.ImportZoneResponse{Records: uint32(n), Version: v}, nil
+	return apierr.Reply(h.s.log, &dnsv1.ImportZoneResponse{Records: uint32(n), Version: v}, err)
 }
 
 func (h *handler) ExportZone(ctx context.Context, req *dnsv1.ExportZoneRequest) (*dnsv1.ExportZoneResponse, error) {
@@ -218,18 +197,12 @@ func withoutSOA(zoneFile string) string {
 
 func (h *handler) CreateRelease(ctx context.Context, req *dnsv1.CreateReleaseRequest) (*dnsv1.CreateReleaseResponse, error) {
 	id, v, err := h.s.exec(ctx, req.GetZone(), req.ExpectedVersion, func(z *Zone) ([]proto.Message, error) { return z.Release(req.GetNote(), req.GetStaging()) })
-	if err != nil {
-		return nil, h.fail(err)
-	}
-	return &dnsv1.CreateReleaseResponse{Release: h.latestRelease(id), Version: v}, nil
+	return apierr.Reply(h.s.log, &dnsv1.CreateReleaseResponse{Release: h.latestRelease(id), Version: v}, err)
 }
 
 func (h *handler) PromoteRelease(ctx context.Context, req *dnsv1.PromoteReleaseRequest) (*dnsv1.PromoteReleaseResponse, error) {
 	id, v, err := h.s.exec(ctx, req.GetZone(), req.ExpectedVersion, func(z *Zone) ([]proto.Message, error) { return z.Promote(req.GetNote()) })
-	if err != nil {
-		return nil, h.fail(err)
-	}
-	return &dnsv1.PromoteReleaseResponse{Release: h.latestRelease(id), Version: v}, nil
+	return apierr.Reply(h.s.log, &dnsv1.PromoteReleaseResponse{Release: h.latestRelease(id), Version: v}, err)
 }
 
 func (h *handler) latestRelease(id string) (r *dnsv1.Release) {
@@ -253,10 +226,7 @@ func (h *handler) RevertZone(ctx context.Context, req *dnsv1.RevertZoneRequest) 
 	id, v, err := h.s.execHistory(ctx, req.GetZone(), req.ExpectedVersion, true, func(z *Zone, history []proto.Message) ([]proto.Message, error) {
 		return z.Revert(req.GetToRelease(), req.GetNote(), history)
 	})
-	if err != nil {
-		return nil, h.fail(err)
-	}
-	return &dnsv1.RevertZoneResponse{Release: h.latestRelease(id), Version: v}, nil
+	return apierr.Reply(h.s.log, &dnsv1.RevertZoneResponse{Release: h.latestRelease(id), Version: v}, err)
 }
 
 var _ dnsv1connect.DnsServiceHandler = (*handler)(nil)

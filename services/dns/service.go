@@ -262,16 +262,7 @@ func (s *Service) catchUp(ctx context.Context) error {
 
 func (s *Service) appendAndWait(ctx context.Context, stream string, expected uint64, msgs []proto.Message) (uint64, error) {
 	meta := eventstore.Metadata{Actor: apiauth.Actor(ctx), RequestID: apiauth.RequestID(ctx), Time: s.now().UTC()}
-	events, err := registry.Events(meta, msgs...)
-	if err != nil {
-		return 0, err
-	}
-	stored, err := s.store.Append(ctx, stream, expected, events...)
-	if err != nil {
-		return 0, fmt.Errorf("append to %s: %w", stream, err)
-	}
-	last := stored[len(stored)-1].Position
-	return last, s.proj.WaitFor(ctx, last)
+	return registry.AppendAndWait(ctx, s.store, s.proj.WaitFor, meta, stream, expected, msgs...)
 }
 
 // exec runs cmd on zone ref with optimistic concurrency (expected is the

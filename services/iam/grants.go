@@ -92,10 +92,7 @@ func sortGrants(gs []*iamv1.Grant) {
 func (h *handler) DeleteGrant(ctx context.Context, req *iamv1.DeleteGrantRequest) (*iamv1.DeleteGrantResponse, error) {
 	s := h.s
 	err := s.exec(ctx, "", func(st *state) (change, error) { return st.deleteGrant(req.Id, s.bootstrapHash) })
-	if err != nil {
-		return nil, s.fail(err)
-	}
-	return &iamv1.DeleteGrantResponse{}, nil
+	return apierr.Reply(s.log, &iamv1.DeleteGrantResponse{}, err)
 }
 
 // createGrant decides CreateGrant of grant id over scope (resolved before):

@@ -47,10 +47,7 @@ func (h *handler) CreateGroup(ctx context.Context, req *iamv1.CreateGroupRequest
 		return nil, s.fail(err)
 	}
 	err := s.exec(ctx, "", func(st *state) (change, error) { return st.createGroup(req) })
-	if err != nil {
-		return nil, s.fail(err)
-	}
-	return &iamv1.CreateGroupResponse{Group: s.groupProto(req.Name)}, nil
+	return apierr.Reply(s.log, &iamv1.CreateGroupResponse{Group: s.groupProto(req.Name)}, err)
 }
 
 func (h *handler) GetGroup(_ context.Context, req *iamv1.GetGroupRequest) (*iamv1.GetGroupResponse, error) {
@@ -74,10 +71,7 @@ func (h *handler) ListGroups(context.Context, *iamv1.ListGroupsRequest) (*iamv1.
 func (h *handler) DeleteGroup(ctx context.Context, req *iamv1.DeleteGroupRequest) (*iamv1.DeleteGroupResponse, error) {
 	s := h.s
 	err := s.exec(ctx, "", func(st *state) (change, error) { return st.deleteGroup(req.Name, s.bootstrapHash) })
-	if err != nil {
-		return nil, s.fail(err)
-	}
-	return &iamv1.DeleteGroupResponse{}, nil
+	return apierr.Reply(s.log, &iamv1.DeleteGroupResponse{}, err)
 }
 
 func (h *handler) AddGroupMembers(ctx context.Context, req *iamv1.AddGroupMembersRequest) (*iamv1.AddGroupMembersResponse, error) {
@@ -86,10 +80,7 @@ func (h *handler) AddGroupMembers(ctx context.Context, req *iamv1.AddGroupMember
 		return nil, s.fail(invalid("users", "name at least one user"))
 	}
 	err := s.exec(ctx, "", func(st *state) (change, error) { return st.addMembers(req.Group, req.Users) })
-	if err != nil {
-		return nil, s.fail(err)
-	}
-	return &iamv1.AddGroupMembersResponse{Group: s.groupProto(req.Group)}, nil
+	return apierr.Reply(s.log, &iamv1.AddGroupMembersResponse{Group: s.groupProto(req.Group)}, err)
 }
 
 func (h *handler) RemoveGroupMembers(ctx context.Context, req *iamv1.RemoveGroupMembersRequest) (*iamv1.RemoveGroupMembersResponse, error) {
@@ -100,10 +91,7 @@ func (h *handler) RemoveGroupMembers(ctx context.Context, req *iamv1.RemoveGroup
 	err := s.exec(ctx, "", func(st *state) (change, error) {
 		return st.removeMembers(req.Group, req.Users, s.bootstrapHash)
 	})
-	if err != nil {
-		return nil, s.fail(err)
-	}
-	return &iamv1.RemoveGroupMembersResponse{Group: s.groupProto(req.Group)}, nil
+	return apierr.Reply(s.log, &iamv1.RemoveGroupMembersResponse{Group: s.groupProto(req.Group)}, err)
 }
 
 // createGroup decides CreateGroup: a new name, members that exist.

@@ -227,18 +227,12 @@ func (s *Service) exec(ctx context.Context, actor string, decide func(st *state)
 		if err != nil || len(c.events) == 0 {
 			return err
 		}
-		evs, err := registry.Events(eventstore.Metadata{Actor: actor, RequestID: apiauth.RequestID(ctx), Time: s.now().UTC()}, c.events...)
-		if err != nil {
-			return err
-		}
-		stored, err := s.store.Append(ctx, c.stream, expected, evs...)
+		meta := eventstore.Metadata{Actor: actor, RequestID: apiauth.RequestID(ctx), Time: s.now().UTC()}
+		_, err = registry.AppendAndWait(ctx, s.store, s.proj.WaitFor, meta, c.stream, expected, c.events...)
 		if errors.Is(err, eventstore.ErrConflict) && attempt < maxAttempts {
 			continue
 		}
-		if err != nil {
-			return fmt.Errorf("record %s: %w", evs[0].Type, err)
-		}
-		return s.proj.WaitFor(ctx, stored[len(stored)-1].Position)
+		return err
 	}
 }
 

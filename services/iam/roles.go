@@ -45,10 +45,7 @@ func (h *handler) CreateRole(ctx context.Context, req *iamv1.CreateRoleRequest) 
 		return nil, s.fail(err)
 	}
 	err := s.exec(ctx, "", func(st *state) (change, error) { return st.createRole(req) })
-	if err != nil {
-		return nil, s.fail(err)
-	}
-	return &iamv1.CreateRoleResponse{Role: s.roleProto(req.Name)}, nil
+	return apierr.Reply(s.log, &iamv1.CreateRoleResponse{Role: s.roleProto(req.Name)}, err)
 }
 
 func (h *handler) ListRoles(context.Context, *iamv1.ListRolesRequest) (*iamv1.ListRolesResponse, error) {
@@ -67,10 +64,7 @@ func (h *handler) UpdateRole(ctx context.Context, req *iamv1.UpdateRoleRequest) 
 		return nil, s.fail(err)
 	}
 	err = s.exec(ctx, "", func(st *state) (change, error) { return st.updateRole(req, r, s.bootstrapHash) })
-	if err != nil {
-		return nil, s.fail(err)
-	}
-	return &iamv1.UpdateRoleResponse{Role: s.roleProto(req.Name)}, nil
+	return apierr.Reply(s.log, &iamv1.UpdateRoleResponse{Role: s.roleProto(req.Name)}, err)
 }
 
 func (h *handler) DeleteRole(ctx context.Context, req *iamv1.DeleteRoleRequest) (*iamv1.DeleteRoleResponse, error) {
@@ -79,10 +73,7 @@ func (h *handler) DeleteRole(ctx context.Context, req *iamv1.DeleteRoleRequest) 
 		return nil, s.fail(apierr.FailedPrecondition(fmt.Sprintf("%q is a built-in role and cannot be deleted", req.Name)))
 	}
 	err := s.exec(ctx, "", func(st *state) (change, error) { return st.deleteRole(req.Name) })
-	if err != nil {
-		return nil, s.fail(err)
-	}
-	return &iamv1.DeleteRoleResponse{}, nil
+	return apierr.Reply(s.log, &iamv1.DeleteRoleResponse{}, err)
 }
 
 func (h *handler) ListPermissions(context.Context, *iamv1.ListPermissionsRequest) (*iamv1.ListPermissionsResponse, error) {

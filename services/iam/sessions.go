@@ -15,6 +15,7 @@ import (
 	ev "github.com/strata-edge/strata/gen/strata/events/iam/v1"
 	iamv1 "github.com/strata-edge/strata/gen/strata/iam/v1"
 	"github.com/strata-edge/strata/pkg/apiauth"
+	"github.com/strata-edge/strata/pkg/apierr"
 	"github.com/strata-edge/strata/pkg/ids"
 )
 
@@ -188,10 +189,7 @@ func (h *handler) Logout(ctx context.Context, _ *iamv1.LogoutRequest) (*iamv1.Lo
 		}
 		return change{stream: sessionStream(id), events: msgs(&ev.SessionEnded{Id: id, Reason: "logout"})}, nil
 	})
-	if err != nil {
-		return nil, s.fail(err)
-	}
-	return &iamv1.LogoutResponse{}, nil
+	return apierr.Reply(s.log, &iamv1.LogoutResponse{}, err)
 }
 
 func (h *handler) WhoAmI(ctx context.Context, _ *iamv1.WhoAmIRequest) (*iamv1.WhoAmIResponse, error) {

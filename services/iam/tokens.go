@@ -111,10 +111,7 @@ func (h *handler) RevokeToken(ctx context.Context, req *iamv1.RevokeTokenRequest
 	p, _ := apiauth.PrincipalFrom(ctx)
 	mayRevokeOthers := authz.CanEverywhere(ctx, authz.PermTokenWrite)
 	err := s.exec(ctx, "", func(st *state) (change, error) { return st.revokeToken(req.Id, p, mayRevokeOthers) })
-	if err != nil {
-		return nil, s.fail(err)
-	}
-	return &iamv1.RevokeTokenResponse{}, nil
+	return apierr.Reply(s.log, &iamv1.RevokeTokenResponse{}, err)
 }
 
 func (h *handler) RevokeBootstrapToken(ctx context.Context, _ *iamv1.RevokeBootstrapTokenRequest) (*iamv1.RevokeBootstrapTokenResponse, error) {
@@ -123,10 +120,7 @@ func (h *handler) RevokeBootstrapToken(ctx context.Context, _ *iamv1.RevokeBoots
 		return nil, s.fail(apierr.FailedPrecondition("this server was started without a bootstrap token"))
 	}
 	err := s.exec(ctx, "", func(st *state) (change, error) { return st.revokeBootstrap(s.bootstrapHash) })
-	if err != nil {
-		return nil, s.fail(err)
-	}
-	return &iamv1.RevokeBootstrapTokenResponse{}, nil
+	return apierr.Reply(s.log, &iamv1.RevokeBootstrapTokenResponse{}, err)
 }
 
 // --- decisions on the state: the change to record or the refusal ---

@@ -46,10 +46,7 @@ func (h *handler) CreateUser(ctx context.Context, req *iamv1.CreateUserRequest) 
 		hash = hashPassword(req.Password, s.argon)
 	}
 	err := s.exec(ctx, "", func(st *state) (change, error) { return st.createUser(req, hash) })
-	if err != nil {
-		return nil, s.fail(err)
-	}
-	return &iamv1.CreateUserResponse{User: s.userProto(req.Name)}, nil
+	return apierr.Reply(s.log, &iamv1.CreateUserResponse{User: s.userProto(req.Name)}, err)
 }
 
 func (h *handler) GetUser(_ context.Context, req *iamv1.GetUserRequest) (*iamv1.GetUserResponse, error) {
@@ -79,10 +76,7 @@ func (h *handler) UpdateUser(ctx context.Context, req *iamv1.UpdateUserRequest) 
 		return nil, s.fail(err)
 	}
 	err := s.exec(ctx, "", func(st *state) (change, error) { return st.updateUser(req) })
-	if err != nil {
-		return nil, s.fail(err)
-	}
-	return &iamv1.UpdateUserResponse{User: s.userProto(req.Name)}, nil
+	return apierr.Reply(s.log, &iamv1.UpdateUserResponse{User: s.userProto(req.Name)}, err)
 }
 
 func (h *handler) SetUserDisabled(ctx context.Context, req *iamv1.SetUserDisabledRequest) (*iamv1.SetUserDisabledResponse, error) {
@@ -91,10 +85,7 @@ func (h *handler) SetUserDisabled(ctx context.Context, req *iamv1.SetUserDisable
 	err := s.exec(ctx, "", func(st *state) (change, error) {
 		return st.setUserDisabled(req.Name, req.Disabled, caller, s.bootstrapHash)
 	})
-	if err != nil {
-		return nil, s.fail(err)
-	}
-	return &iamv1.SetUserDisabledResponse{User: s.userProto(req.Name)}, nil
+	return apierr.Reply(s.log, &iamv1.SetUserDisabledResponse{User: s.userProto(req.Name)}, err)
 }
 
 func (h *handler) SetUserPassword(ctx context.Context, req *iamv1.SetUserPasswordRequest) (*iamv1.SetUserPasswordResponse, error) {
@@ -104,10 +95,7 @@ func (h *handler) SetUserPassword(ctx context.Context, req *iamv1.SetUserPasswor
 	}
 	hash := hashPassword(req.Password, s.argon)
 	err := s.exec(ctx, "", func(st *state) (change, error) { return st.setPassword(req.Name, hash) })
-	if err != nil {
-		return nil, s.fail(err)
-	}
-	return &iamv1.SetUserPasswordResponse{}, nil
+	return apierr.Reply(s.log, &iamv1.SetUserPasswordResponse{}, err)
 }
 
 func passwordSettable(u *user) error {
@@ -157,10 +145,7 @@ func (h *handler) ChangePassword(ctx context.Context, req *iamv1.ChangePasswordR
 	}
 	hash := hashPassword(req.NewPassword, s.argon)
 	err := s.exec(ctx, "", func(st *state) (change, error) { return st.setPassword(p.Name, hash) })
-	if err != nil {
-		return nil, s.fail(err)
-	}
-	return &iamv1.ChangePasswordResponse{}, nil
+	return apierr.Reply(s.log, &iamv1.ChangePasswordResponse{}, err)
 }
 
 // --- decisions on the state: the change to record or the refusal ---

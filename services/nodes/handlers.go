@@ -102,10 +102,7 @@ func (s *Service) ListJoinTokens(ctx context.Context, _ *configv1.ListJoinTokens
 // joined with it are not affected. Revoking twice is not an error.
 func (s *Service) RevokeJoinToken(ctx context.Context, req *configv1.RevokeJoinTokenRequest) (*configv1.RevokeJoinTokenResponse, error) {
 	err := s.revokeJoinToken(ctx, req)
-	if err != nil {
-		return nil, s.toConnect(err)
-	}
-	return &configv1.RevokeJoinTokenResponse{}, nil
+	return apierr.Reply(s.log, &configv1.RevokeJoinTokenResponse{}, err)
 }
 
 func (s *Service) revokeJoinToken(ctx context.Context, req *configv1.RevokeJoinTokenRequest) error {
@@ -129,20 +126,14 @@ func (s *Service) revokeJoinToken(ctx context.Context, req *configv1.RevokeJoinT
 // credentials (on its next Join call). Approving twice is not an error.
 func (s *Service) ApproveNode(ctx context.Context, req *configv1.ApproveNodeRequest) (*configv1.ApproveNodeResponse, error) {
 	n, err := s.changeNode(ctx, req.GetNodeId(), approveNode)
-	if err != nil {
-		return nil, s.toConnect(err)
-	}
-	return &configv1.ApproveNodeResponse{Node: n}, nil
+	return apierr.Reply(s.log, &configv1.ApproveNodeResponse{Node: n}, err)
 }
 
 // SetNodeDisabled marks a node offline (drained) or back online, without
 // removing it: its credentials stay valid.
 func (s *Service) SetNodeDisabled(ctx context.Context, req *configv1.SetNodeDisabledRequest) (*configv1.SetNodeDisabledResponse, error) {
 	n, err := s.changeNode(ctx, req.GetNodeId(), setNodeDisabled(req.GetDisabled()))
-	if err != nil {
-		return nil, s.toConnect(err)
-	}
-	return &configv1.SetNodeDisabledResponse{Node: n}, nil
+	return apierr.Reply(s.log, &configv1.SetNodeDisabledResponse{Node: n}, err)
 }
 
 // changeNode runs one command on a node: decide returns the event to append

@@ -19,10 +19,7 @@ import (
 // RegisterNode records a node an operator vouches for: it needs no approval.
 func (s *Service) RegisterNode(ctx context.Context, req *configv1.RegisterNodeRequest) (*configv1.RegisterNodeResponse, error) {
 	n, err := s.registerNode(ctx, req)
-	if err != nil {
-		return nil, s.toConnect(err)
-	}
-	return &configv1.RegisterNodeResponse{Node: n}, nil
+	return apierr.Reply(s.log, &configv1.RegisterNodeResponse{Node: n}, err)
 }
 
 func (s *Service) registerNode(ctx context.Context, req *configv1.RegisterNodeRequest) (*configv1.Node, error) {
@@ -55,17 +52,11 @@ func (s *Service) registerNode(ctx context.Context, req *configv1.RegisterNodeRe
 // SetNodeStaging moves a node to its partition's staging track or back.
 func (s *Service) SetNodeStaging(ctx context.Context, req *configv1.SetNodeStagingRequest) (*configv1.SetNodeStagingResponse, error) {
 	n, err := s.changeNode(ctx, req.GetNodeId(), setNodeStaging(req.GetStaging()))
-	if err != nil {
-		return nil, s.toConnect(err)
-	}
-	return &configv1.SetNodeStagingResponse{Node: n}, nil
+	return apierr.Reply(s.log, &configv1.SetNodeStagingResponse{Node: n}, err)
 }
 
 // RemoveNode removes a node; folding the removal revokes its key (fold).
 func (s *Service) RemoveNode(ctx context.Context, req *configv1.RemoveNodeRequest) (*configv1.RemoveNodeResponse, error) {
 	_, err := s.changeNode(ctx, req.GetNodeId(), removeNode)
-	if err != nil {
-		return nil, s.toConnect(err)
-	}
-	return &configv1.RemoveNodeResponse{}, nil
+	return apierr.Reply(s.log, &configv1.RemoveNodeResponse{}, err)
 }

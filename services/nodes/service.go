@@ -193,15 +193,11 @@ func (s *Service) catchUp(ctx context.Context) error {
 // appendEvent records one event and waits until the read model folded it, so
 // the caller's next request sees its own write.
 func (s *Service) appendEvent(ctx context.Context, stream string, expected uint64, typeID string, payload proto.Message, actor string) error {
-	evs, err := configevents.Events(eventstore.Metadata{Actor: actor, RequestID: apiauth.RequestID(ctx), Time: s.opts.Now().UTC()}, payload)
-	if err != nil {
-		return err
+	meta := eventstore.Metadata{Actor: actor, RequestID: apiauth.RequestID(ctx), Time: s.opts.Now().UTC()}
+	if _, err := configevents.AppendAndWait(ctx, s.opts.Store, s.model.WaitFor, meta, stream, expected, payload); err != nil {
+		return fmt.Errorf("record %s: %w", typeID, err)
 	}
-	out, err := s.opts.Store.Append(ctx, stream, expected, evs...)
-	if err != nil {
-		return fmt.Errorf("append %s to %s: %w", typeID, stream, err)
-	}
-	return s.model.WaitFor(ctx, out[len(out)-1].Position)
+	return nil
 }
 
 // Handler returns the Connect handler of NodeService and its path.
