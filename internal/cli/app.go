@@ -171,9 +171,7 @@ func newAppCreateCmd(g *globals) *cobra.Command {
 				Partitions: f.partitions, Labels: labels,
 				HttpsRedirect: f.httpsRedirect, Hsts: f.hsts(cmd.Flags(), nil),
 			}
-			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.CreateAppResponse, error) {
-				return c.CreateApp(ctx, req)
-			}, func(w io.Writer, res *configv1.CreateAppResponse) error {
+			return show(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.CreateApp, req), func(w io.Writer, res *configv1.CreateAppResponse) error {
 				return clientx.Line(w, "%s", res.GetApp().GetId())
 			})
 		},
@@ -189,9 +187,7 @@ func newAppListCmd(g *globals) *cobra.Command {
 		Short: "List apps with the releases stable and staging nodes run, and pending changes",
 		Args:  args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.ListAppsResponse, error) {
-				return c.ListApps(ctx, &configv1.ListAppsRequest{})
-			}, func(w io.Writer, res *configv1.ListAppsResponse) error {
+			return show(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.ListApps, &configv1.ListAppsRequest{}), func(w io.Writer, res *configv1.ListAppsResponse) error {
 				rows := [][]string{{"ID", "NAME", "DOMAINS", "STABLE", "STAGING", "PENDING", "VERSION"}}
 				for _, a := range res.GetApps() {
 					if a.GetDeleted() {
@@ -304,9 +300,7 @@ func newAppDeleteCmd(g *globals) *cobra.Command {
 		Short: "Delete an app (takes effect with the next release)",
 		Args:  args("APP"),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.DeleteAppResponse, error) {
-				return c.DeleteApp(ctx, &configv1.DeleteAppRequest{AppId: a[0], ExpectedVersion: ev.Get(cmd)})
-			}, func(w io.Writer, res *configv1.DeleteAppResponse) error {
+			return show(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.DeleteApp, &configv1.DeleteAppRequest{AppId: a[0], ExpectedVersion: ev.Get(cmd)}), func(w io.Writer, res *configv1.DeleteAppResponse) error {
 				return clientx.Line(w, "deleted app %s (version %d)", a[0], res.GetVersion())
 			})
 		},
@@ -321,9 +315,7 @@ func newAppDiffCmd(g *globals) *cobra.Command {
 		Short: "Show what the next release would change, and the pending changes",
 		Args:  args("APP"),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.DiffAppResponse, error) {
-				return c.DiffApp(ctx, &configv1.DiffAppRequest{AppId: a[0]})
-			}, func(w io.Writer, res *configv1.DiffAppResponse) error {
+			return show(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.DiffApp, &configv1.DiffAppRequest{AppId: a[0]}), func(w io.Writer, res *configv1.DiffAppResponse) error {
 				if len(res.GetChanges()) == 0 && strings.TrimSpace(res.GetText()) == "" {
 					_, err := fmt.Fprintln(w, "no pending changes")
 					return err

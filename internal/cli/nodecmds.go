@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"strconv"
@@ -26,9 +25,7 @@ func nodeRegisterCmd(g *globals) *cobra.Command {
 		Short: "Register a node without a key (prefer join tokens: strata node token create)",
 		Args:  args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.RegisterNodeResponse, error) {
-				return c.RegisterNode(ctx, &configv1.RegisterNodeRequest{Name: regName, Cluster: regCluster, Staging: regStaging})
-			}, func(w io.Writer, res *configv1.RegisterNodeResponse) error {
+			return show(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.RegisterNode, &configv1.RegisterNodeRequest{Name: regName, Cluster: regCluster, Staging: regStaging}), func(w io.Writer, res *configv1.RegisterNodeResponse) error {
 				_, err := fmt.Fprintln(w, res.GetNode().GetId())
 				return err
 			})
@@ -51,9 +48,7 @@ func nodeStagingCmd(g *globals) *cobra.Command {
 			if on == off {
 				return usagef("give exactly one of --on or --off")
 			}
-			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.SetNodeStagingResponse, error) {
-				return c.SetNodeStaging(ctx, &configv1.SetNodeStagingRequest{NodeId: a[0], Staging: on})
-			}, func(w io.Writer, res *configv1.SetNodeStagingResponse) error {
+			return show(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.SetNodeStaging, &configv1.SetNodeStagingRequest{NodeId: a[0], Staging: on}), func(w io.Writer, res *configv1.SetNodeStagingResponse) error {
 				_, err := fmt.Fprintf(w, "node %s staging: %s\n", res.GetNode().GetId(), yesNo(res.GetNode().GetStaging()))
 				return err
 			})
@@ -70,9 +65,7 @@ func nodeRemoveCmd(g *globals) *cobra.Command {
 		Short: "Remove a node (its NATS credentials are revoked at once)",
 		Args:  args("NODE_ID"),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.RemoveNodeResponse, error) {
-				return c.RemoveNode(ctx, &configv1.RemoveNodeRequest{NodeId: a[0]})
-			}, func(w io.Writer, res *configv1.RemoveNodeResponse) error {
+			return show(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.RemoveNode, &configv1.RemoveNodeRequest{NodeId: a[0]}), func(w io.Writer, res *configv1.RemoveNodeResponse) error {
 				_, err := fmt.Fprintf(w, "removed node %s\n", a[0])
 				return err
 			})
@@ -86,9 +79,7 @@ func nodeApproveCmd(g *globals) *cobra.Command {
 		Short: "Approve a node that joined with a token needing approval",
 		Args:  args("NODE_ID"),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			return showNodes(cmd, g, func(ctx context.Context, c configv1connect.NodeServiceClient) (*configv1.ApproveNodeResponse, error) {
-				return c.ApproveNode(ctx, &configv1.ApproveNodeRequest{NodeId: a[0]})
-			}, func(w io.Writer, res *configv1.ApproveNodeResponse) error {
+			return showNodes(cmd, g, clientx.RPC(configv1connect.NodeServiceClient.ApproveNode, &configv1.ApproveNodeRequest{NodeId: a[0]}), func(w io.Writer, res *configv1.ApproveNodeResponse) error {
 				_, err := fmt.Fprintf(w, "approved node %s (%s)\n", res.GetNode().GetId(), res.GetNode().GetName())
 				return err
 			})
@@ -107,9 +98,7 @@ func nodeDisableCmd(g *globals, disable bool) *cobra.Command {
 		Short: short,
 		Args:  args("NODE_ID"),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			return showNodes(cmd, g, func(ctx context.Context, c configv1connect.NodeServiceClient) (*configv1.SetNodeDisabledResponse, error) {
-				return c.SetNodeDisabled(ctx, &configv1.SetNodeDisabledRequest{NodeId: a[0], Disabled: disable})
-			}, func(w io.Writer, res *configv1.SetNodeDisabledResponse) error {
+			return showNodes(cmd, g, clientx.RPC(configv1connect.NodeServiceClient.SetNodeDisabled, &configv1.SetNodeDisabledRequest{NodeId: a[0], Disabled: disable}), func(w io.Writer, res *configv1.SetNodeDisabledResponse) error {
 				_, err := fmt.Fprintf(w, "node %s disabled: %s\n", res.GetNode().GetId(), yesNo(res.GetNode().GetDisabled()))
 				return err
 			})
@@ -145,10 +134,8 @@ run again (docker compose, docs/compose.md).`,
 					return err
 				}
 			}
-			return showNodes(cmd, g, func(ctx context.Context, c configv1connect.NodeServiceClient) (*configv1.CreateJoinTokenResponse, error) {
-				return c.CreateJoinToken(ctx, &configv1.CreateJoinTokenRequest{Cluster: cluster, TtlSeconds: secs,
-					AutoApprove: autoApprove, Staging: staging, Description: description})
-			}, func(w io.Writer, res *configv1.CreateJoinTokenResponse) error {
+			return showNodes(cmd, g, clientx.RPC(configv1connect.NodeServiceClient.CreateJoinToken, &configv1.CreateJoinTokenRequest{Cluster: cluster, TtlSeconds: secs,
+				AutoApprove: autoApprove, Staging: staging, Description: description}), func(w io.Writer, res *configv1.CreateJoinTokenResponse) error {
 				if out != "" {
 					return writeTokenFile(w, out, res.GetToken())
 				}
@@ -171,9 +158,7 @@ run again (docker compose, docs/compose.md).`,
 		Short: "List join tokens (without secrets)",
 		Args:  args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return showNodes(cmd, g, func(ctx context.Context, c configv1connect.NodeServiceClient) (*configv1.ListJoinTokensResponse, error) {
-				return c.ListJoinTokens(ctx, &configv1.ListJoinTokensRequest{})
-			}, func(w io.Writer, res *configv1.ListJoinTokensResponse) error {
+			return showNodes(cmd, g, clientx.RPC(configv1connect.NodeServiceClient.ListJoinTokens, &configv1.ListJoinTokensRequest{}), func(w io.Writer, res *configv1.ListJoinTokensResponse) error {
 				now := time.Now()
 				names := clusterNames(cmd, g)
 				rows := [][]string{{"ID", "CLUSTER", "AUTO-APPROVE", "STAGING", "EXPIRES", "STATE", "DESCRIPTION"}}
@@ -198,9 +183,7 @@ run again (docker compose, docs/compose.md).`,
 		Short: "Revoke a join token (nodes that joined with it keep working)",
 		Args:  args("TOKEN_ID"),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			return showNodes(cmd, g, func(ctx context.Context, c configv1connect.NodeServiceClient) (*configv1.RevokeJoinTokenResponse, error) {
-				return c.RevokeJoinToken(ctx, &configv1.RevokeJoinTokenRequest{TokenId: a[0]})
-			}, func(w io.Writer, res *configv1.RevokeJoinTokenResponse) error {
+			return showNodes(cmd, g, clientx.RPC(configv1connect.NodeServiceClient.RevokeJoinToken, &configv1.RevokeJoinTokenRequest{TokenId: a[0]}), func(w io.Writer, res *configv1.RevokeJoinTokenResponse) error {
 				_, err := fmt.Fprintf(w, "revoked join token %s\n", a[0])
 				return err
 			})

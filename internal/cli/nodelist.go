@@ -32,9 +32,7 @@ A node is in sync when it is online and runs the newest version. A summary per
 cluster follows: nodes in sync out of all.`,
 		Args: args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.ListNodesResponse, error) {
-				return c.ListNodes(ctx, &configv1.ListNodesRequest{Cluster: cluster})
-			}, func(w io.Writer, res *configv1.ListNodesResponse) error {
+			return show(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.ListNodes, &configv1.ListNodesRequest{Cluster: cluster}), func(w io.Writer, res *configv1.ListNodesResponse) error {
 				names := clusterNames(cmd, g)
 				return printNodes(w, res.GetNodes(), names, time.Now())
 			})
@@ -46,9 +44,7 @@ cluster follows: nodes in sync out of all.`,
 
 // clusterNames maps cluster ids to names; on error, ids stay as they are.
 func clusterNames(cmd *cobra.Command, g *globals) map[string]string {
-	res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.ListClustersResponse, error) {
-		return c.ListClusters(ctx, &configv1.ListClustersRequest{})
-	})
+	res, err := call(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.ListClusters, &configv1.ListClustersRequest{}))
 	out := map[string]string{}
 	if err != nil {
 		return out
@@ -61,9 +57,7 @@ func clusterNames(cmd *cobra.Command, g *globals) map[string]string {
 
 // partitionNames maps partition ids to names; on error, ids stay as they are.
 func partitionNames(cmd *cobra.Command, g *globals) map[string]string {
-	res, _ := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.ListPartitionsResponse, error) {
-		return c.ListPartitions(ctx, &configv1.ListPartitionsRequest{})
-	})
+	res, _ := call(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.ListPartitions, &configv1.ListPartitionsRequest{}))
 	out := map[string]string{}
 	for _, p := range res.GetPartitions() { // none on error
 		out[p.GetId()] = p.GetName()
@@ -74,9 +68,7 @@ func partitionNames(cmd *cobra.Command, g *globals) map[string]string {
 // AppNames maps app ids to names for the tables of the command packages;
 // on error, ids stay as they are.
 func (g *globals) AppNames(ctx context.Context) map[string]string {
-	res, _ := clientx.Call(ctx, g, g.configClient, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.ListAppsResponse, error) {
-		return c.ListApps(ctx, &configv1.ListAppsRequest{})
-	})
+	res, _ := clientx.Call(ctx, g, g.configClient, clientx.RPC(configv1connect.ConfigServiceClient.ListApps, &configv1.ListAppsRequest{}))
 	out := map[string]string{}
 	for _, a := range res.GetApps() { // none on error
 		out[a.GetId()] = a.GetName()

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -26,27 +25,19 @@ func newReleaseCmd(g *globals) *cobra.Command {
 // appReleases is the apps' release API for the shared release commands.
 func appReleases(g *globals) releasecmd.Kind {
 	create := func(cmd *cobra.Command, r releasecmd.Request) (proto.Message, uint64, error) {
-		res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.CreateReleaseResponse, error) {
-			return c.CreateRelease(ctx, &configv1.CreateReleaseRequest{AppId: r.ID, ExpectedVersion: r.Expected, Note: r.Note, Staging: r.Staging})
-		})
+		res, err := call(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.CreateRelease, &configv1.CreateReleaseRequest{AppId: r.ID, ExpectedVersion: r.Expected, Note: r.Note, Staging: r.Staging}))
 		return res, res.GetRelease().GetNumber(), err
 	}
 	promote := func(cmd *cobra.Command, r releasecmd.Request) (proto.Message, uint64, error) {
-		res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.PromoteReleaseResponse, error) {
-			return c.PromoteRelease(ctx, &configv1.PromoteReleaseRequest{AppId: r.ID, ExpectedVersion: r.Expected, Note: r.Note})
-		})
+		res, err := call(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.PromoteRelease, &configv1.PromoteReleaseRequest{AppId: r.ID, ExpectedVersion: r.Expected, Note: r.Note}))
 		return res, res.GetRelease().GetNumber(), err
 	}
 	revert := func(cmd *cobra.Command, r releasecmd.Request) (proto.Message, uint64, error) {
-		res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.RevertAppResponse, error) {
-			return c.RevertApp(ctx, &configv1.RevertAppRequest{AppId: r.ID, ExpectedVersion: r.Expected, ToRelease: r.To, Note: r.Note})
-		})
+		res, err := call(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.RevertApp, &configv1.RevertAppRequest{AppId: r.ID, ExpectedVersion: r.Expected, ToRelease: r.To, Note: r.Note}))
 		return res, res.GetRelease().GetNumber(), err
 	}
 	list := func(cmd *cobra.Command, id string) (proto.Message, releasecmd.List, error) {
-		res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.ListReleasesResponse, error) {
-			return c.ListReleases(ctx, &configv1.ListReleasesRequest{AppId: id})
-		})
+		res, err := call(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.ListReleases, &configv1.ListReleasesRequest{AppId: id}))
 		l := releasecmd.List{Releases: releasecmd.Records(res.GetReleases(), false), Stable: res.GetStableRelease(), Staging: res.GetStagingRelease()}
 		return res, l, err
 	}
@@ -66,9 +57,7 @@ func newReleaseRevertObjectCmd(g *globals) *cobra.Command {
 			if kind != "rule" && kind != "upstream" {
 				return usagef("--kind: %q is not an object kind; use rule or upstream", kind)
 			}
-			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.RevertObjectResponse, error) {
-				return c.RevertObject(ctx, &configv1.RevertObjectRequest{AppId: app, ExpectedVersion: ev.Get(cmd), Kind: kind, Object: name, ToRelease: to, Note: note})
-			}, func(w io.Writer, res *configv1.RevertObjectResponse) error {
+			return show(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.RevertObject, &configv1.RevertObjectRequest{AppId: app, ExpectedVersion: ev.Get(cmd), Kind: kind, Object: name, ToRelease: to, Note: note}), func(w io.Writer, res *configv1.RevertObjectResponse) error {
 				return clientx.Line(w, "%d", res.GetRelease().GetNumber())
 			})
 		},
@@ -94,9 +83,7 @@ func newSnapshotCmd(g *globals) *cobra.Command {
 		Short: "Show the current snapshot of a partition",
 		Args:  args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.GetSnapshotResponse, error) {
-				return c.GetSnapshot(ctx, &configv1.GetSnapshotRequest{Partition: partition, Staging: staging})
-			}, func(w io.Writer, res *configv1.GetSnapshotResponse) error {
+			return show(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.GetSnapshot, &configv1.GetSnapshotRequest{Partition: partition, Staging: staging}), func(w io.Writer, res *configv1.GetSnapshotResponse) error {
 				fmt.Fprintf(w, "version %d, %d app(s), consistent: %s\n", res.GetVersion(), res.GetApps(), yesNo(res.GetConsistent()))
 				if res.GetJson() == "" {
 					return nil

@@ -237,9 +237,7 @@ func newRuleUpdateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.UpdateRuleResponse, error) {
-				return c.UpdateRule(ctx, &configv1.UpdateRuleRequest{AppId: f.app, ExpectedVersion: f.ev.Get(cmd), Rule: r})
-			}, func(w io.Writer, res *configv1.UpdateRuleResponse) error {
+			return show(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.UpdateRule, &configv1.UpdateRuleRequest{AppId: f.app, ExpectedVersion: f.ev.Get(cmd), Rule: r}), func(w io.Writer, res *configv1.UpdateRuleResponse) error {
 				return clientx.Line(w, "updated rule %s (app version %d)", res.GetRule().GetName(), res.GetVersion())
 			})
 		},
@@ -259,9 +257,7 @@ func newRuleMoveCmd(g *globals) *cobra.Command {
 		Short: "Move a rule to another position (0 is evaluated first)",
 		Args:  args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.MoveRuleResponse, error) {
-				return c.MoveRule(ctx, &configv1.MoveRuleRequest{AppId: app, ExpectedVersion: ev.Get(cmd), Rule: name, Index: index})
-			}, func(w io.Writer, res *configv1.MoveRuleResponse) error {
+			return show(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.MoveRule, &configv1.MoveRuleRequest{AppId: app, ExpectedVersion: ev.Get(cmd), Rule: name, Index: index}), func(w io.Writer, res *configv1.MoveRuleResponse) error {
 				return clientx.Line(w, "moved rule %s to %d (app version %d)", name, index, res.GetVersion())
 			})
 		},

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -41,9 +40,7 @@ func readJoinTokenFile(path string) (string, error) {
 // ensureCluster creates the cluster named name in the default partition
 // unless a cluster has that name (or id) already.
 func ensureCluster(cmd *cobra.Command, g *globals, name string) error {
-	list, err := clientx.Call(cmd.Context(), g, g.configClient, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.ListClustersResponse, error) {
-		return c.ListClusters(ctx, &configv1.ListClustersRequest{})
-	})
+	list, err := clientx.Call(cmd.Context(), g, g.configClient, clientx.RPC(configv1connect.ConfigServiceClient.ListClusters, &configv1.ListClustersRequest{}))
 	if err != nil {
 		return err
 	}
@@ -52,8 +49,6 @@ func ensureCluster(cmd *cobra.Command, g *globals, name string) error {
 			return nil
 		}
 	}
-	_, err = clientx.Call(cmd.Context(), g, g.configClient, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.CreateClusterResponse, error) {
-		return c.CreateCluster(ctx, &configv1.CreateClusterRequest{Name: name, Partition: "default"})
-	})
+	_, err = clientx.Call(cmd.Context(), g, g.configClient, clientx.RPC(configv1connect.ConfigServiceClient.CreateCluster, &configv1.CreateClusterRequest{Name: name, Partition: "default"}))
 	return err
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"io"
 	"strings"
 
@@ -23,9 +22,7 @@ func newPartitionCmd(g *globals) *cobra.Command {
 		Short: "Create a partition (prints its id)",
 		Args:  args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.CreatePartitionResponse, error) {
-				return c.CreatePartition(ctx, &configv1.CreatePartitionRequest{Name: name})
-			}, func(w io.Writer, res *configv1.CreatePartitionResponse) error {
+			return show(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.CreatePartition, &configv1.CreatePartitionRequest{Name: name}), func(w io.Writer, res *configv1.CreatePartitionResponse) error {
 				return clientx.Line(w, "%s", res.GetPartition().GetId())
 			})
 		},
@@ -38,9 +35,7 @@ func newPartitionCmd(g *globals) *cobra.Command {
 		Short: "List partitions",
 		Args:  args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.ListPartitionsResponse, error) {
-				return c.ListPartitions(ctx, &configv1.ListPartitionsRequest{})
-			}, func(w io.Writer, res *configv1.ListPartitionsResponse) error {
+			return show(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.ListPartitions, &configv1.ListPartitionsRequest{}), func(w io.Writer, res *configv1.ListPartitionsResponse) error {
 				rows := [][]string{{"ID", "NAME"}}
 				for _, p := range res.GetPartitions() {
 					rows = append(rows, []string{p.GetId(), p.GetName()})
@@ -55,9 +50,7 @@ func newPartitionCmd(g *globals) *cobra.Command {
 		Example: `  strata partition rename eu europe`,
 		Args:    args("PARTITION", "NEW-NAME"),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.UpdatePartitionResponse, error) {
-				return c.UpdatePartition(ctx, &configv1.UpdatePartitionRequest{Partition: a[0], Name: a[1]})
-			}, func(w io.Writer, res *configv1.UpdatePartitionResponse) error {
+			return show(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.UpdatePartition, &configv1.UpdatePartitionRequest{Partition: a[0], Name: a[1]}), func(w io.Writer, res *configv1.UpdatePartitionResponse) error {
 				return clientx.Line(w, "renamed partition %s to %s", res.GetPartition().GetId(), res.GetPartition().GetName())
 			})
 		},
@@ -70,9 +63,7 @@ error names them (move apps and zones to another partition, or delete and
 release them, and delete the clusters first).`,
 		Args: args("PARTITION"),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.DeletePartitionResponse, error) {
-				return c.DeletePartition(ctx, &configv1.DeletePartitionRequest{Partition: a[0]})
-			}, func(w io.Writer, res *configv1.DeletePartitionResponse) error {
+			return show(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.DeletePartition, &configv1.DeletePartitionRequest{Partition: a[0]}), func(w io.Writer, res *configv1.DeletePartitionResponse) error {
 				return clientx.Line(w, "deleted partition %s", a[0])
 			})
 		},
@@ -89,9 +80,7 @@ func newClusterCmd(g *globals) *cobra.Command {
 		Short: "Create a cluster (prints its id)",
 		Args:  args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.CreateClusterResponse, error) {
-				return c.CreateCluster(ctx, &configv1.CreateClusterRequest{Name: name, Partition: partition})
-			}, func(w io.Writer, res *configv1.CreateClusterResponse) error {
+			return show(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.CreateCluster, &configv1.CreateClusterRequest{Name: name, Partition: partition}), func(w io.Writer, res *configv1.CreateClusterResponse) error {
 				return clientx.Line(w, "%s", res.GetCluster().GetId())
 			})
 		},
@@ -105,9 +94,7 @@ func newClusterCmd(g *globals) *cobra.Command {
 		Short: "List clusters",
 		Args:  args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.ListClustersResponse, error) {
-				return c.ListClusters(ctx, &configv1.ListClustersRequest{})
-			}, func(w io.Writer, res *configv1.ListClustersResponse) error {
+			return show(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.ListClusters, &configv1.ListClustersRequest{}), func(w io.Writer, res *configv1.ListClustersResponse) error {
 				partitions := partitionNames(cmd, g)
 				clusters := map[string]string{}
 				for _, c := range res.GetClusters() {
@@ -136,9 +123,7 @@ func newClusterCmd(g *globals) *cobra.Command {
 		Example: `  strata cluster rename fra fra-1`,
 		Args:    args("CLUSTER", "NEW-NAME"),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.UpdateClusterResponse, error) {
-				return c.UpdateCluster(ctx, &configv1.UpdateClusterRequest{Cluster: a[0], Name: proto.String(a[1])})
-			}, func(w io.Writer, res *configv1.UpdateClusterResponse) error {
+			return show(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.UpdateCluster, &configv1.UpdateClusterRequest{Cluster: a[0], Name: proto.String(a[1])}), func(w io.Writer, res *configv1.UpdateClusterResponse) error {
 				return clientx.Line(w, "renamed cluster %s to %s", res.GetCluster().GetId(), res.GetCluster().GetName())
 			})
 		},
@@ -150,9 +135,7 @@ func newClusterCmd(g *globals) *cobra.Command {
 (that have it as a parent) or DNS gateway records use it; the error names them.`,
 		Args: args("CLUSTER"),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.DeleteClusterResponse, error) {
-				return c.DeleteCluster(ctx, &configv1.DeleteClusterRequest{Cluster: a[0]})
-			}, func(w io.Writer, res *configv1.DeleteClusterResponse) error {
+			return show(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.DeleteCluster, &configv1.DeleteClusterRequest{Cluster: a[0]}), func(w io.Writer, res *configv1.DeleteClusterResponse) error {
 				return clientx.Line(w, "deleted cluster %s", a[0])
 			})
 		},
@@ -194,9 +177,7 @@ preference (the next ones are backups); --parents '' removes them.`,
 			if req.DnsDisabled == nil && req.Parents == nil {
 				return usagef("nothing to change: give --dns or --parents")
 			}
-			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.UpdateClusterResponse, error) {
-				return c.UpdateCluster(ctx, req)
-			}, func(w io.Writer, res *configv1.UpdateClusterResponse) error {
+			return show(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.UpdateCluster, req), func(w io.Writer, res *configv1.UpdateClusterResponse) error {
 				return clientx.Line(w, "%s", res.GetCluster().GetId())
 			})
 		},

@@ -235,9 +235,7 @@ func newUpstreamCreateCmd(g *globals) *cobra.Command {
 			if err := f.apply(cmd.Flags(), u, true); err != nil {
 				return err
 			}
-			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.CreateUpstreamResponse, error) {
-				return c.CreateUpstream(ctx, &configv1.CreateUpstreamRequest{AppId: f.app, ExpectedVersion: f.ev.Get(cmd), Upstream: u})
-			}, func(w io.Writer, res *configv1.CreateUpstreamResponse) error {
+			return show(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.CreateUpstream, &configv1.CreateUpstreamRequest{AppId: f.app, ExpectedVersion: f.ev.Get(cmd), Upstream: u}), func(w io.Writer, res *configv1.CreateUpstreamResponse) error {
 				return clientx.Line(w, "%s", res.GetUpstream().GetName())
 			})
 		},

@@ -1,7 +1,6 @@
 package certcmd
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -46,9 +45,7 @@ func acmeAccountSetCmd(f ClientFactory) *cobra.Command {
 				req.EabKeyId, req.EabHmacKey = kid, strings.TrimSpace(string(b))
 				clear(b)
 			}
-			res, err := call(cmd, f, func(ctx context.Context, c certv1connect.CertServiceClient) (*certv1.SetAcmeAccountResponse, error) {
-				return c.SetAcmeAccount(ctx, req)
-			})
+			res, err := call(cmd, f, clientx.RPC(certv1connect.CertServiceClient.SetAcmeAccount, req))
 			if err != nil {
 				return err
 			}
@@ -68,9 +65,7 @@ func acmeAccountListCmd(f ClientFactory) *cobra.Command {
 		Short: "List ACME directories with an account or a binding (never the HMAC key)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, f, func(ctx context.Context, c certv1connect.CertServiceClient) (*certv1.ListAcmeAccountsResponse, error) {
-				return c.ListAcmeAccounts(ctx, &certv1.ListAcmeAccountsRequest{})
-			}, func(w io.Writer, res *certv1.ListAcmeAccountsResponse) error {
+			return show(cmd, f, clientx.RPC(certv1connect.CertServiceClient.ListAcmeAccounts, &certv1.ListAcmeAccountsRequest{}), func(w io.Writer, res *certv1.ListAcmeAccountsResponse) error {
 				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 				fmt.Fprintln(tw, "DIRECTORY\tEAB KID\tREGISTERED")
 				for _, a := range res.Accounts {

@@ -69,9 +69,7 @@ func uploadCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("--key: %w", err)
 			}
-			res, err := call(cmd, f, func(ctx context.Context, c certv1connect.CertServiceClient) (*certv1.UploadCertificateResponse, error) {
-				return c.UploadCertificate(ctx, &certv1.UploadCertificateRequest{Name: name, ChainPem: string(chain), KeyPem: string(key), SystemRoots: systemRoots, AppIds: apps, Force: force})
-			})
+			res, err := call(cmd, f, clientx.RPC(certv1connect.CertServiceClient.UploadCertificate, &certv1.UploadCertificateRequest{Name: name, ChainPem: string(chain), KeyPem: string(key), SystemRoots: systemRoots, AppIds: apps, Force: force}))
 			clear(key)
 			if err != nil {
 				return err
@@ -95,9 +93,7 @@ func listCmd(f ClientFactory) *cobra.Command {
 		Short: "List certificates",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, f, func(ctx context.Context, c certv1connect.CertServiceClient) (*certv1.ListCertificatesResponse, error) {
-				return c.ListCertificates(ctx, &certv1.ListCertificatesRequest{AppId: app})
-			}, func(w io.Writer, res *certv1.ListCertificatesResponse) error {
+			return show(cmd, f, clientx.RPC(certv1connect.CertServiceClient.ListCertificates, &certv1.ListCertificatesRequest{AppId: app}), func(w io.Writer, res *certv1.ListCertificatesResponse) error {
 				names := f.AppNames(cmd.Context())
 				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 				fmt.Fprintln(tw, "ID\tNAME\tDOMAINS\tEXPIRES\tSTATE\tAPPS\tLAST-ERROR")
@@ -123,9 +119,7 @@ func showCmd(f ClientFactory) *cobra.Command {
 		Short: "Show a certificate (never its key)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res, err := call(cmd, f, func(ctx context.Context, c certv1connect.CertServiceClient) (*certv1.GetCertificateResponse, error) {
-				return c.GetCertificate(ctx, &certv1.GetCertificateRequest{Certificate: args[0]})
-			})
+			res, err := call(cmd, f, clientx.RPC(certv1connect.CertServiceClient.GetCertificate, &certv1.GetCertificateRequest{Certificate: args[0]}))
 			if err != nil {
 				return err
 			}
@@ -140,9 +134,7 @@ func deleteCmd(f ClientFactory) *cobra.Command {
 		Short: "Delete a certificate; nodes stop serving it",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return show(cmd, f, func(ctx context.Context, c certv1connect.CertServiceClient) (*certv1.DeleteCertificateResponse, error) {
-				return c.DeleteCertificate(ctx, &certv1.DeleteCertificateRequest{Certificate: args[0]})
-			}, func(w io.Writer, res *certv1.DeleteCertificateResponse) error {
+			return show(cmd, f, clientx.RPC(certv1connect.CertServiceClient.DeleteCertificate, &certv1.DeleteCertificateRequest{Certificate: args[0]}), func(w io.Writer, res *certv1.DeleteCertificateResponse) error {
 				return clientx.Line(w, "deleted %s", args[0])
 			})
 		},
@@ -215,10 +207,8 @@ domain inside a zone Strata serves, e.g.:
 			if !ok {
 				return fmt.Errorf("--challenge %q: want http-01 or dns-01", challenge)
 			}
-			return show(cmd, f, func(ctx context.Context, c certv1connect.CertServiceClient) (*certv1.RequestCertificateResponse, error) {
-				return c.RequestCertificate(ctx, &certv1.RequestCertificateRequest{AppId: app, Domains: domains, AcmeDirectory: directory, Name: name,
-					Challenge: ch, Force: force})
-			}, func(w io.Writer, res *certv1.RequestCertificateResponse) error {
+			return show(cmd, f, clientx.RPC(certv1connect.CertServiceClient.RequestCertificate, &certv1.RequestCertificateRequest{AppId: app, Domains: domains, AcmeDirectory: directory, Name: name,
+				Challenge: ch, Force: force}), func(w io.Writer, res *certv1.RequestCertificateResponse) error {
 				return clientx.Line(w, "%s", res.GetCertificate().GetId())
 			})
 		},
@@ -239,9 +229,7 @@ func revokeCmd(f ClientFactory) *cobra.Command {
 		Short: "Revoke a managed certificate at its CA; a new one is issued",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res, err := call(cmd, f, func(ctx context.Context, c certv1connect.CertServiceClient) (*certv1.RevokeCertificateResponse, error) {
-				return c.RevokeCertificate(ctx, &certv1.RevokeCertificateRequest{Certificate: args[0], Reason: reason})
-			})
+			res, err := call(cmd, f, clientx.RPC(certv1connect.CertServiceClient.RevokeCertificate, &certv1.RevokeCertificateRequest{Certificate: args[0], Reason: reason}))
 			if err != nil {
 				return err
 			}

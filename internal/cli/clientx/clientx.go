@@ -42,6 +42,13 @@ func Call[C, T any](ctx context.Context, e Env, client func() (C, error), fn fun
 	return fn(ctx, c)
 }
 
+// RPC is the fn of Call and Show that sends req with one method of the
+// client: rpc is a method expression of the client's interface, such as
+// dnsv1connect.DnsServiceClient.GetZone.
+func RPC[C, Req, Res any](rpc func(C, context.Context, Req) (Res, error), req Req) func(context.Context, C) (Res, error) {
+	return func(ctx context.Context, c C) (Res, error) { return rpc(c, ctx, req) }
+}
+
 // Show makes one call (as Call) and prints its answer (as Emit); text
 // writes it for people.
 func Show[C any, T proto.Message](ctx context.Context, e Env, client func() (C, error), fn func(context.Context, C) (T, error), text func(io.Writer, T) error) error {

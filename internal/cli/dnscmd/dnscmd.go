@@ -64,9 +64,7 @@ func zoneCreateCmd(f ClientFactory) *cobra.Command {
 		Example: "  strata dns zone create example.com --ns ns1.example.com --ns ns2.example.com",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			return show(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.CreateZoneResponse, error) {
-				return c.CreateZone(ctx, &dnsv1.CreateZoneRequest{Name: a[0], Partitions: partitions, Nameservers: ns})
-			}, func(w io.Writer, res *dnsv1.CreateZoneResponse) error {
+			return show(cmd, f, clientx.RPC(dnsv1connect.DnsServiceClient.CreateZone, &dnsv1.CreateZoneRequest{Name: a[0], Partitions: partitions, Nameservers: ns}), func(w io.Writer, res *dnsv1.CreateZoneResponse) error {
 				return clientx.Line(w, "%s", res.GetZone().GetId())
 			})
 		},
@@ -82,9 +80,7 @@ func zoneGetCmd(f ClientFactory) *cobra.Command {
 		Short: "Show a zone: settings, releases, pending changes",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			return show(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.GetZoneResponse, error) {
-				return c.GetZone(ctx, &dnsv1.GetZoneRequest{Zone: a[0]})
-			}, func(w io.Writer, res *dnsv1.GetZoneResponse) error {
+			return show(cmd, f, clientx.RPC(dnsv1connect.DnsServiceClient.GetZone, &dnsv1.GetZoneRequest{Zone: a[0]}), func(w io.Writer, res *dnsv1.GetZoneResponse) error {
 				z := res.GetZone()
 				return clientx.Table(w, [][]string{
 					{"ID", z.GetId()}, {"NAME", z.GetName()},
@@ -112,9 +108,7 @@ func zoneUpdateCmd(f ClientFactory) *cobra.Command {
 			if !cmd.Flags().Changed("partition") && !cmd.Flags().Changed("ns") {
 				return fmt.Errorf("nothing to change: give --partition or --ns")
 			}
-			cur, err := call(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.GetZoneResponse, error) {
-				return c.GetZone(ctx, &dnsv1.GetZoneRequest{Zone: a[0]})
-			})
+			cur, err := call(cmd, f, clientx.RPC(dnsv1connect.DnsServiceClient.GetZone, &dnsv1.GetZoneRequest{Zone: a[0]}))
 			if err != nil {
 				return err
 			}
@@ -127,9 +121,7 @@ func zoneUpdateCmd(f ClientFactory) *cobra.Command {
 			if cmd.Flags().Changed("ns") {
 				req.Nameservers = ns
 			}
-			return show(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.UpdateZoneResponse, error) {
-				return c.UpdateZone(ctx, req)
-			}, func(w io.Writer, res *dnsv1.UpdateZoneResponse) error {
+			return show(cmd, f, clientx.RPC(dnsv1connect.DnsServiceClient.UpdateZone, req), func(w io.Writer, res *dnsv1.UpdateZoneResponse) error {
 				return clientx.Line(w, "updated zone %s (version %d; pending until released)", res.GetZone().GetName(), res.GetVersion())
 			})
 		},
@@ -148,9 +140,7 @@ func zoneDeleteCmd(f ClientFactory) *cobra.Command {
 		Example: "  strata dns zone delete example.com && strata dns release create --zone example.com",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			return show(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.DeleteZoneResponse, error) {
-				return c.DeleteZone(ctx, &dnsv1.DeleteZoneRequest{Zone: a[0], ExpectedVersion: ev.Get(cmd)})
-			}, func(w io.Writer, res *dnsv1.DeleteZoneResponse) error {
+			return show(cmd, f, clientx.RPC(dnsv1connect.DnsServiceClient.DeleteZone, &dnsv1.DeleteZoneRequest{Zone: a[0], ExpectedVersion: ev.Get(cmd)}), func(w io.Writer, res *dnsv1.DeleteZoneResponse) error {
 				return clientx.Line(w, "deleted zone %s (version %d; release to take it off the nodes)", a[0], res.GetVersion())
 			})
 		},
@@ -178,9 +168,7 @@ func zoneImportCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("read zone file: %w", err)
 			}
-			return show(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.ImportZoneResponse, error) {
-				return c.ImportZone(ctx, &dnsv1.ImportZoneRequest{Zone: zone, ExpectedVersion: ev.Get(cmd), ZoneFile: string(text)})
-			}, func(w io.Writer, res *dnsv1.ImportZoneResponse) error {
+			return show(cmd, f, clientx.RPC(dnsv1connect.DnsServiceClient.ImportZone, &dnsv1.ImportZoneRequest{Zone: zone, ExpectedVersion: ev.Get(cmd), ZoneFile: string(text)}), func(w io.Writer, res *dnsv1.ImportZoneResponse) error {
 				return clientx.Line(w, "imported %d records (pending; release with: strata dns release create --zone %s)", res.GetRecords(), zone)
 			})
 		},
@@ -198,9 +186,7 @@ func zoneExportCmd(f ClientFactory) *cobra.Command {
 		Short: "Print a zone as a zone file (the working copy, or the newest release)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.ExportZoneResponse, error) {
-				return c.ExportZone(ctx, &dnsv1.ExportZoneRequest{Zone: zone, Released: released})
-			}, func(w io.Writer, res *dnsv1.ExportZoneResponse) error {
+			return show(cmd, f, clientx.RPC(dnsv1connect.DnsServiceClient.ExportZone, &dnsv1.ExportZoneRequest{Zone: zone, Released: released}), func(w io.Writer, res *dnsv1.ExportZoneResponse) error {
 				_, err := io.WriteString(w, res.GetZoneFile())
 				return err
 			})
@@ -217,9 +203,7 @@ func zoneListCmd(f ClientFactory) *cobra.Command {
 		Short: "List zones",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.ListZonesResponse, error) {
-				return c.ListZones(ctx, &dnsv1.ListZonesRequest{})
-			}, func(w io.Writer, res *dnsv1.ListZonesResponse) error {
+			return show(cmd, f, clientx.RPC(dnsv1connect.DnsServiceClient.ListZones, &dnsv1.ListZonesRequest{}), func(w io.Writer, res *dnsv1.ListZonesResponse) error {
 				rows := [][]string{{"ID", "NAME", "RECORDS", "RELEASE", "PENDING", "VERSION", "PARTITIONS"}}
 				for _, z := range res.GetZones() {
 					name := z.GetName()
@@ -242,9 +226,7 @@ func zoneDiffCmd(f ClientFactory) *cobra.Command {
 		Short: "Show what releasing the zone would change",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.DiffZoneResponse, error) {
-				return c.DiffZone(ctx, &dnsv1.DiffZoneRequest{Zone: zone})
-			}, func(w io.Writer, res *dnsv1.DiffZoneResponse) error {
+			return show(cmd, f, clientx.RPC(dnsv1connect.DnsServiceClient.DiffZone, &dnsv1.DiffZoneRequest{Zone: zone}), func(w io.Writer, res *dnsv1.DiffZoneResponse) error {
 				for _, ch := range res.GetChanges() {
 					fmt.Fprintf(w, "# %s  %s  %s\n", clientx.FmtTime(ch.GetTime()), clientx.OrDash(ch.GetActor()), ch.GetSummary())
 				}
@@ -284,9 +266,7 @@ func recordAddCmd(f ClientFactory) *cobra.Command {
 			if len(match.Countries)+len(match.Continents)+len(match.Asns)+len(match.Isps)+len(match.Cidrs) > 0 {
 				r.Match = &match
 			}
-			return show(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.AddRecordResponse, error) {
-				return c.AddRecord(ctx, &dnsv1.AddRecordRequest{Zone: zone, ExpectedVersion: ev.Get(cmd), Record: r})
-			}, func(w io.Writer, res *dnsv1.AddRecordResponse) error {
+			return show(cmd, f, clientx.RPC(dnsv1connect.DnsServiceClient.AddRecord, &dnsv1.AddRecordRequest{Zone: zone, ExpectedVersion: ev.Get(cmd), Record: r}), func(w io.Writer, res *dnsv1.AddRecordResponse) error {
 				return clientx.Line(w, "%s", res.GetRecord().GetId())
 			})
 		},
@@ -311,9 +291,7 @@ func recordListCmd(f ClientFactory) *cobra.Command {
 		Short: "List a zone's records (the working copy)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.ListRecordsResponse, error) {
-				return c.ListRecords(ctx, &dnsv1.ListRecordsRequest{Zone: zone, Name: name})
-			}, func(w io.Writer, res *dnsv1.ListRecordsResponse) error {
+			return show(cmd, f, clientx.RPC(dnsv1connect.DnsServiceClient.ListRecords, &dnsv1.ListRecordsRequest{Zone: zone, Name: name}), func(w io.Writer, res *dnsv1.ListRecordsResponse) error {
 				rows := [][]string{{"ID", "NAME", "TTL", "TYPE", "DATA", "MATCH", "STATE"}}
 				for _, r := range res.GetRecords() {
 					data := r.GetData()
@@ -377,9 +355,7 @@ func recordUpdateCmd(f ClientFactory) *cobra.Command {
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			fl := cmd.Flags()
-			list, err := call(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.ListRecordsResponse, error) {
-				return c.ListRecords(ctx, &dnsv1.ListRecordsRequest{Zone: zone})
-			})
+			list, err := call(cmd, f, clientx.RPC(dnsv1connect.DnsServiceClient.ListRecords, &dnsv1.ListRecordsRequest{Zone: zone}))
 			if err != nil {
 				return err
 			}
@@ -411,9 +387,7 @@ func recordUpdateCmd(f ClientFactory) *cobra.Command {
 			case noMatch:
 				r.Match = nil
 			}
-			return show(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.UpdateRecordResponse, error) {
-				return c.UpdateRecord(ctx, &dnsv1.UpdateRecordRequest{Zone: zone, ExpectedVersion: ev.Get(cmd), Record: r})
-			}, func(w io.Writer, res *dnsv1.UpdateRecordResponse) error {
+			return show(cmd, f, clientx.RPC(dnsv1connect.DnsServiceClient.UpdateRecord, &dnsv1.UpdateRecordRequest{Zone: zone, ExpectedVersion: ev.Get(cmd), Record: r}), func(w io.Writer, res *dnsv1.UpdateRecordResponse) error {
 				return clientx.Line(w, "updated %s (pending until released)", a[0])
 			})
 		},
@@ -441,9 +415,7 @@ func recordRmCmd(f ClientFactory) *cobra.Command {
 		Short: "Remove a record (pending until released)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			return show(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.RemoveRecordResponse, error) {
-				return c.RemoveRecord(ctx, &dnsv1.RemoveRecordRequest{Zone: zone, ExpectedVersion: ev.Get(cmd), RecordId: a[0]})
-			}, func(w io.Writer, res *dnsv1.RemoveRecordResponse) error {
+			return show(cmd, f, clientx.RPC(dnsv1connect.DnsServiceClient.RemoveRecord, &dnsv1.RemoveRecordRequest{Zone: zone, ExpectedVersion: ev.Get(cmd), RecordId: a[0]}), func(w io.Writer, res *dnsv1.RemoveRecordResponse) error {
 				_, err := fmt.Fprintln(w, "removed", a[0])
 				return err
 			})
@@ -457,27 +429,19 @@ func recordRmCmd(f ClientFactory) *cobra.Command {
 // zoneReleases is the zones' release API for the shared release commands.
 func zoneReleases(f ClientFactory) releasecmd.Kind {
 	create := func(cmd *cobra.Command, r releasecmd.Request) (proto.Message, uint64, error) {
-		res, err := call(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.CreateReleaseResponse, error) {
-			return c.CreateRelease(ctx, &dnsv1.CreateReleaseRequest{Zone: r.ID, ExpectedVersion: r.Expected, Note: r.Note, Staging: r.Staging})
-		})
+		res, err := call(cmd, f, clientx.RPC(dnsv1connect.DnsServiceClient.CreateRelease, &dnsv1.CreateReleaseRequest{Zone: r.ID, ExpectedVersion: r.Expected, Note: r.Note, Staging: r.Staging}))
 		return res, res.GetRelease().GetNumber(), err
 	}
 	promote := func(cmd *cobra.Command, r releasecmd.Request) (proto.Message, uint64, error) {
-		res, err := call(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.PromoteReleaseResponse, error) {
-			return c.PromoteRelease(ctx, &dnsv1.PromoteReleaseRequest{Zone: r.ID, ExpectedVersion: r.Expected, Note: r.Note})
-		})
+		res, err := call(cmd, f, clientx.RPC(dnsv1connect.DnsServiceClient.PromoteRelease, &dnsv1.PromoteReleaseRequest{Zone: r.ID, ExpectedVersion: r.Expected, Note: r.Note}))
 		return res, res.GetRelease().GetNumber(), err
 	}
 	revert := func(cmd *cobra.Command, r releasecmd.Request) (proto.Message, uint64, error) {
-		res, err := call(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.RevertZoneResponse, error) {
-			return c.RevertZone(ctx, &dnsv1.RevertZoneRequest{Zone: r.ID, ExpectedVersion: r.Expected, ToRelease: r.To, Note: r.Note})
-		})
+		res, err := call(cmd, f, clientx.RPC(dnsv1connect.DnsServiceClient.RevertZone, &dnsv1.RevertZoneRequest{Zone: r.ID, ExpectedVersion: r.Expected, ToRelease: r.To, Note: r.Note}))
 		return res, res.GetRelease().GetNumber(), err
 	}
 	list := func(cmd *cobra.Command, id string) (proto.Message, releasecmd.List, error) {
-		res, err := call(cmd, f, func(ctx context.Context, c dnsv1connect.DnsServiceClient) (*dnsv1.ListReleasesResponse, error) {
-			return c.ListReleases(ctx, &dnsv1.ListReleasesRequest{Zone: id})
-		})
+		res, err := call(cmd, f, clientx.RPC(dnsv1connect.DnsServiceClient.ListReleases, &dnsv1.ListReleasesRequest{Zone: id}))
 		l := releasecmd.List{Releases: releasecmd.Records(res.GetReleases(), true), Stable: res.GetStableRelease(), Staging: res.GetStagingRelease()}
 		return res, l, err
 	}

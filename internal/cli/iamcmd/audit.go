@@ -1,7 +1,6 @@
 package iamcmd
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"time"
@@ -48,9 +47,7 @@ func auditCmd(f ClientFactory) *cobra.Command {
 			out := &iamv1.ListAuditEventsResponse{}
 			for len(out.Events) < limit {
 				req.PageSize = uint32(min(limit-len(out.Events), 1000))
-				res, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.ListAuditEventsResponse, error) {
-					return c.ListAuditEvents(ctx, &req)
-				})
+				res, err := call(cmd, f, clientx.RPC(iamv1connect.IAMServiceClient.ListAuditEvents, &req))
 				if err != nil {
 					return err
 				}

@@ -1,7 +1,6 @@
 package iamcmd
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -62,9 +61,7 @@ func grantCreateCmd(f ClientFactory) *cobra.Command {
 			if n != 1 {
 				return errors.New("name exactly one scope: --all, --partition, --app or --dns-zone")
 			}
-			return show(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.CreateGrantResponse, error) {
-				return c.CreateGrant(ctx, &req)
-			}, func(w io.Writer, res *iamv1.CreateGrantResponse) error {
+			return show(cmd, f, clientx.RPC(iamv1connect.IAMServiceClient.CreateGrant, &req), func(w io.Writer, res *iamv1.CreateGrantResponse) error {
 				return clientx.Line(w, "%s", res.Grant.GetId())
 			})
 		},
@@ -85,9 +82,7 @@ func grantListCmd(f ClientFactory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use: "list", Short: "List grants", Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.ListGrantsResponse, error) {
-				return c.ListGrants(ctx, &req)
-			}, func(w io.Writer, res *iamv1.ListGrantsResponse) error {
+			return show(cmd, f, clientx.RPC(iamv1connect.IAMServiceClient.ListGrants, &req), func(w io.Writer, res *iamv1.ListGrantsResponse) error {
 				rows := [][]string{{"ID", "SUBJECT", "ROLE", "SCOPE", "CREATED", "BY"}}
 				for _, g := range res.Grants {
 					rows = append(rows, []string{g.Id, subjectText(g), g.Role, scopeText(g.Scope), clientx.FmtTime(g.CreatedAt), clientx.OrDash(g.CreatedBy)})
@@ -106,9 +101,7 @@ func grantDeleteCmd(f ClientFactory) *cobra.Command {
 	return &cobra.Command{
 		Use: "delete ID", Short: "Delete a grant", Args: exactArgs("ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return show(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.DeleteGrantResponse, error) {
-				return c.DeleteGrant(ctx, &iamv1.DeleteGrantRequest{Id: args[0]})
-			}, func(w io.Writer, res *iamv1.DeleteGrantResponse) error {
+			return show(cmd, f, clientx.RPC(iamv1connect.IAMServiceClient.DeleteGrant, &iamv1.DeleteGrantRequest{Id: args[0]}), func(w io.Writer, res *iamv1.DeleteGrantResponse) error {
 				return clientx.Line(w, "Grant %s deleted.", args[0])
 			})
 		},

@@ -1,7 +1,6 @@
 package iamcmd
 
 import (
-	"context"
 	"io"
 	"strings"
 
@@ -33,9 +32,7 @@ func groupCreateCmd(f ClientFactory) *cobra.Command {
 		Example: `  strata group create shop-team --description "Shop developers" --member alice --member bob`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req.Name = args[0]
-			return show(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.CreateGroupResponse, error) {
-				return c.CreateGroup(ctx, &req)
-			}, func(w io.Writer, res *iamv1.CreateGroupResponse) error {
+			return show(cmd, f, clientx.RPC(iamv1connect.IAMServiceClient.CreateGroup, &req), func(w io.Writer, res *iamv1.CreateGroupResponse) error {
 				return clientx.Line(w, "%s", res.Group.GetName())
 			})
 		},
@@ -49,9 +46,7 @@ func groupListCmd(f ClientFactory) *cobra.Command {
 	return &cobra.Command{
 		Use: "list", Short: "List groups", Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.ListGroupsResponse, error) {
-				return c.ListGroups(ctx, &iamv1.ListGroupsRequest{})
-			}, func(w io.Writer, res *iamv1.ListGroupsResponse) error {
+			return show(cmd, f, clientx.RPC(iamv1connect.IAMServiceClient.ListGroups, &iamv1.ListGroupsRequest{}), func(w io.Writer, res *iamv1.ListGroupsResponse) error {
 				rows := [][]string{{"NAME", "MEMBERS", "DESCRIPTION"}}
 				for _, g := range res.Groups {
 					rows = append(rows, []string{g.Name, clientx.OrDash(strings.Join(g.Members, ",")), clientx.OrDash(g.Description)})
@@ -66,9 +61,7 @@ func groupGetCmd(f ClientFactory) *cobra.Command {
 	return &cobra.Command{
 		Use: "get NAME", Short: "Show a group", Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return show(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.GetGroupResponse, error) {
-				return c.GetGroup(ctx, &iamv1.GetGroupRequest{Name: args[0]})
-			}, func(w io.Writer, res *iamv1.GetGroupResponse) error { return printGroup(w, res.Group) })
+			return show(cmd, f, clientx.RPC(iamv1connect.IAMServiceClient.GetGroup, &iamv1.GetGroupRequest{Name: args[0]}), func(w io.Writer, res *iamv1.GetGroupResponse) error { return printGroup(w, res.Group) })
 		},
 	}
 }
@@ -77,9 +70,7 @@ func groupDeleteCmd(f ClientFactory) *cobra.Command {
 	return &cobra.Command{
 		Use: "delete NAME", Short: "Delete a group and its grants", Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return show(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.DeleteGroupResponse, error) {
-				return c.DeleteGroup(ctx, &iamv1.DeleteGroupRequest{Name: args[0]})
-			}, func(w io.Writer, res *iamv1.DeleteGroupResponse) error {
+			return show(cmd, f, clientx.RPC(iamv1connect.IAMServiceClient.DeleteGroup, &iamv1.DeleteGroupRequest{Name: args[0]}), func(w io.Writer, res *iamv1.DeleteGroupResponse) error {
 				return clientx.Line(w, "Group %s deleted.", args[0])
 			})
 		},
@@ -99,15 +90,11 @@ func groupMembersCmd(f ClientFactory, add bool) *cobra.Command {
 			var err error
 			if add {
 				var res *iamv1.AddGroupMembersResponse
-				res, err = call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.AddGroupMembersResponse, error) {
-					return c.AddGroupMembers(ctx, &iamv1.AddGroupMembersRequest{Group: g, Users: users})
-				})
+				res, err = call(cmd, f, clientx.RPC(iamv1connect.IAMServiceClient.AddGroupMembers, &iamv1.AddGroupMembersRequest{Group: g, Users: users}))
 				group = res.GetGroup()
 			} else {
 				var res *iamv1.RemoveGroupMembersResponse
-				res, err = call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.RemoveGroupMembersResponse, error) {
-					return c.RemoveGroupMembers(ctx, &iamv1.RemoveGroupMembersRequest{Group: g, Users: users})
-				})
+				res, err = call(cmd, f, clientx.RPC(iamv1connect.IAMServiceClient.RemoveGroupMembers, &iamv1.RemoveGroupMembersRequest{Group: g, Users: users}))
 				group = res.GetGroup()
 			}
 			if err != nil {

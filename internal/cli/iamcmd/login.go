@@ -2,7 +2,6 @@ package iamcmd
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -47,9 +46,7 @@ func loginCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.LoginResponse, error) {
-				return c.Login(ctx, &iamv1.LoginRequest{User: user, Password: pw, ReturnToken: true})
-			})
+			res, err := call(cmd, f, clientx.RPC(iamv1connect.IAMServiceClient.Login, &iamv1.LoginRequest{User: user, Password: pw, ReturnToken: true}))
 			if err != nil {
 				return err
 			}
@@ -96,9 +93,7 @@ func logoutCmd(f ClientFactory) *cobra.Command {
 				fmt.Fprintln(f.Stdout(), "Not logged in.")
 				return nil
 			}
-			_, err = call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.LogoutResponse, error) {
-				return c.Logout(ctx, &iamv1.LogoutRequest{})
-			})
+			_, err = call(cmd, f, clientx.RPC(iamv1connect.IAMServiceClient.Logout, &iamv1.LogoutRequest{}))
 			if err != nil {
 				return err
 			}
@@ -115,9 +110,7 @@ func whoamiCmd(f ClientFactory) *cobra.Command {
 	return &cobra.Command{
 		Use: "whoami", Short: "Show who the API sees and the grants in effect", Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.WhoAmIResponse, error) {
-				return c.WhoAmI(ctx, &iamv1.WhoAmIRequest{})
-			}, func(w io.Writer, res *iamv1.WhoAmIResponse) error {
+			return show(cmd, f, clientx.RPC(iamv1connect.IAMServiceClient.WhoAmI, &iamv1.WhoAmIRequest{}), func(w io.Writer, res *iamv1.WhoAmIResponse) error {
 				fmt.Fprintf(w, "%s (%s", res.Name, res.Kind)
 				if res.CredentialId != "" {
 					fmt.Fprintf(w, " %s", res.CredentialId)

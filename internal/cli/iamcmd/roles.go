@@ -1,7 +1,6 @@
 package iamcmd
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -41,15 +40,11 @@ func roleCreateCmd(f ClientFactory, update bool) *cobra.Command {
 			var err error
 			if update {
 				var res *iamv1.UpdateRoleResponse
-				res, err = call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.UpdateRoleResponse, error) {
-					return c.UpdateRole(ctx, &iamv1.UpdateRoleRequest{Name: args[0], Description: desc, Permissions: perms})
-				})
+				res, err = call(cmd, f, clientx.RPC(iamv1connect.IAMServiceClient.UpdateRole, &iamv1.UpdateRoleRequest{Name: args[0], Description: desc, Permissions: perms}))
 				role = res.GetRole()
 			} else {
 				var res *iamv1.CreateRoleResponse
-				res, err = call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.CreateRoleResponse, error) {
-					return c.CreateRole(ctx, &iamv1.CreateRoleRequest{Name: args[0], Description: desc, Permissions: perms})
-				})
+				res, err = call(cmd, f, clientx.RPC(iamv1connect.IAMServiceClient.CreateRole, &iamv1.CreateRoleRequest{Name: args[0], Description: desc, Permissions: perms}))
 				role = res.GetRole()
 			}
 			if err != nil {
@@ -70,9 +65,7 @@ func roleListCmd(f ClientFactory) *cobra.Command {
 	return &cobra.Command{
 		Use: "list", Short: "List built-in and custom roles", Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.ListRolesResponse, error) {
-				return c.ListRoles(ctx, &iamv1.ListRolesRequest{})
-			}, func(w io.Writer, res *iamv1.ListRolesResponse) error {
+			return show(cmd, f, clientx.RPC(iamv1connect.IAMServiceClient.ListRoles, &iamv1.ListRolesRequest{}), func(w io.Writer, res *iamv1.ListRolesResponse) error {
 				rows := [][]string{{"NAME", "BUILT-IN", "PERMISSIONS", "DESCRIPTION"}}
 				for _, r := range res.Roles {
 					perms := strings.Join(r.Permissions, ",")
@@ -91,9 +84,7 @@ func roleDeleteCmd(f ClientFactory) *cobra.Command {
 	return &cobra.Command{
 		Use: "delete NAME", Short: "Delete a custom role no grant uses", Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return show(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.DeleteRoleResponse, error) {
-				return c.DeleteRole(ctx, &iamv1.DeleteRoleRequest{Name: args[0]})
-			}, func(w io.Writer, res *iamv1.DeleteRoleResponse) error {
+			return show(cmd, f, clientx.RPC(iamv1connect.IAMServiceClient.DeleteRole, &iamv1.DeleteRoleRequest{Name: args[0]}), func(w io.Writer, res *iamv1.DeleteRoleResponse) error {
 				return clientx.Line(w, "Role %s deleted.", args[0])
 			})
 		},
@@ -104,9 +95,7 @@ func rolePermissionsCmd(f ClientFactory) *cobra.Command {
 	return &cobra.Command{
 		Use: "permissions", Short: "List every permission a role may hold and the RPCs it allows", Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.ListPermissionsResponse, error) {
-				return c.ListPermissions(ctx, &iamv1.ListPermissionsRequest{})
-			}, func(w io.Writer, res *iamv1.ListPermissionsResponse) error {
+			return show(cmd, f, clientx.RPC(iamv1connect.IAMServiceClient.ListPermissions, &iamv1.ListPermissionsRequest{}), func(w io.Writer, res *iamv1.ListPermissionsResponse) error {
 				rows := [][]string{{"PERMISSION", "RPCS"}}
 				for _, p := range res.Permissions {
 					var short []string

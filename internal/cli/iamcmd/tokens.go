@@ -1,7 +1,6 @@
 package iamcmd
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"time"
@@ -36,9 +35,7 @@ func tokenCreateCmd(f ClientFactory) *cobra.Command {
 				}
 				req.TtlSeconds = uint64(d / time.Second)
 			}
-			res, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.CreateTokenResponse, error) {
-				return c.CreateToken(ctx, &req)
-			})
+			res, err := call(cmd, f, clientx.RPC(iamv1connect.IAMServiceClient.CreateToken, &req))
 			if err != nil {
 				return err
 			}
@@ -68,9 +65,7 @@ func tokenListCmd(f ClientFactory) *cobra.Command {
 			if all {
 				req.User = "*"
 			}
-			return show(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.ListTokensResponse, error) {
-				return c.ListTokens(ctx, &req)
-			}, func(w io.Writer, res *iamv1.ListTokensResponse) error {
+			return show(cmd, f, clientx.RPC(iamv1connect.IAMServiceClient.ListTokens, &req), func(w io.Writer, res *iamv1.ListTokensResponse) error {
 				rows := [][]string{{"ID", "USER", "DESCRIPTION", "CREATED", "EXPIRES", "LAST USED", "STATE"}}
 				for _, t := range res.Tokens {
 					state := "active"
@@ -104,9 +99,7 @@ func tokenRevokeCmd(f ClientFactory) *cobra.Command {
 	return &cobra.Command{
 		Use: "revoke ID", Short: "Revoke an API token: it stops working at once", Args: exactArgs("ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return show(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.RevokeTokenResponse, error) {
-				return c.RevokeToken(ctx, &iamv1.RevokeTokenRequest{Id: args[0]})
-			}, func(w io.Writer, res *iamv1.RevokeTokenResponse) error {
+			return show(cmd, f, clientx.RPC(iamv1connect.IAMServiceClient.RevokeToken, &iamv1.RevokeTokenRequest{Id: args[0]}), func(w io.Writer, res *iamv1.RevokeTokenResponse) error {
 				return clientx.Line(w, "Token %s revoked.", args[0])
 			})
 		},
@@ -119,9 +112,7 @@ func tokenRevokeBootstrapCmd(f ClientFactory) *cobra.Command {
 		Short: "Revoke the bootstrap admin token (<data>/admin.token) once a user holds super_admin",
 		Args:  exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.RevokeBootstrapTokenResponse, error) {
-				return c.RevokeBootstrapToken(ctx, &iamv1.RevokeBootstrapTokenRequest{})
-			}, func(w io.Writer, res *iamv1.RevokeBootstrapTokenResponse) error {
+			return show(cmd, f, clientx.RPC(iamv1connect.IAMServiceClient.RevokeBootstrapToken, &iamv1.RevokeBootstrapTokenRequest{}), func(w io.Writer, res *iamv1.RevokeBootstrapTokenResponse) error {
 				return clientx.Line(w, "Bootstrap token revoked. Delete admin.token from the data dir and restart to get a new one in an emergency.")
 			})
 		},

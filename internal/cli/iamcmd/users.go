@@ -2,7 +2,6 @@ package iamcmd
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -56,9 +55,7 @@ func userCreateCmd(f ClientFactory) *cobra.Command {
 				}
 				req.Password = pw
 			}
-			return show(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.CreateUserResponse, error) {
-				return c.CreateUser(ctx, &req)
-			}, func(w io.Writer, res *iamv1.CreateUserResponse) error {
+			return show(cmd, f, clientx.RPC(iamv1connect.IAMServiceClient.CreateUser, &req), func(w io.Writer, res *iamv1.CreateUserResponse) error {
 				return clientx.Line(w, "%s", res.User.GetName())
 			})
 		},
@@ -76,9 +73,7 @@ func userListCmd(f ClientFactory) *cobra.Command {
 	return &cobra.Command{
 		Use: "list", Short: "List users", Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.ListUsersResponse, error) {
-				return c.ListUsers(ctx, &iamv1.ListUsersRequest{})
-			}, func(w io.Writer, res *iamv1.ListUsersResponse) error {
+			return show(cmd, f, clientx.RPC(iamv1connect.IAMServiceClient.ListUsers, &iamv1.ListUsersRequest{}), func(w io.Writer, res *iamv1.ListUsersResponse) error {
 				rows := [][]string{{"NAME", "KIND", "SOURCE", "DISABLED", "GROUPS", "EMAIL"}}
 				for _, u := range res.Users {
 					kind := "person"
@@ -97,9 +92,7 @@ func userGetCmd(f ClientFactory) *cobra.Command {
 	return &cobra.Command{
 		Use: "get NAME", Short: "Show a user", Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return show(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.GetUserResponse, error) {
-				return c.GetUser(ctx, &iamv1.GetUserRequest{Name: args[0]})
-			}, func(w io.Writer, res *iamv1.GetUserResponse) error { return printUser(w, res.User) })
+			return show(cmd, f, clientx.RPC(iamv1connect.IAMServiceClient.GetUser, &iamv1.GetUserRequest{Name: args[0]}), func(w io.Writer, res *iamv1.GetUserResponse) error { return printUser(w, res.User) })
 		},
 	}
 }
@@ -114,9 +107,7 @@ func userUpdateCmd(f ClientFactory) *cobra.Command {
 			if !fl.Changed("display-name") && !fl.Changed("email") {
 				return errors.New("nothing to change: give --display-name or --email")
 			}
-			cur, err := call(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.GetUserResponse, error) {
-				return c.GetUser(ctx, &iamv1.GetUserRequest{Name: args[0]})
-			})
+			cur, err := call(cmd, f, clientx.RPC(iamv1connect.IAMServiceClient.GetUser, &iamv1.GetUserRequest{Name: args[0]}))
 			if err != nil {
 				return err
 			}
@@ -127,9 +118,7 @@ func userUpdateCmd(f ClientFactory) *cobra.Command {
 			if fl.Changed("email") {
 				req.Email = email
 			}
-			return show(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.UpdateUserResponse, error) {
-				return c.UpdateUser(ctx, req)
-			}, func(w io.Writer, res *iamv1.UpdateUserResponse) error { return printUser(w, res.User) })
+			return show(cmd, f, clientx.RPC(iamv1connect.IAMServiceClient.UpdateUser, req), func(w io.Writer, res *iamv1.UpdateUserResponse) error { return printUser(w, res.User) })
 		},
 	}
 	cmd.Flags().StringVar(&displayName, "display-name", "", "full name (\"\" clears it)")
@@ -145,9 +134,7 @@ func userDisableCmd(f ClientFactory, disable bool) *cobra.Command {
 	return &cobra.Command{
 		Use: use, Short: short, Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return show(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.SetUserDisabledResponse, error) {
-				return c.SetUserDisabled(ctx, &iamv1.SetUserDisabledRequest{Name: args[0], Disabled: disable})
-			}, func(w io.Writer, res *iamv1.SetUserDisabledResponse) error {
+			return show(cmd, f, clientx.RPC(iamv1connect.IAMServiceClient.SetUserDisabled, &iamv1.SetUserDisabledRequest{Name: args[0], Disabled: disable}), func(w io.Writer, res *iamv1.SetUserDisabledResponse) error {
 				state := "enabled"
 				if res.User.Disabled {
 					state = "disabled"
@@ -171,9 +158,7 @@ func userSetPasswordCmd(f ClientFactory) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return show(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.SetUserPasswordResponse, error) {
-					return c.SetUserPassword(ctx, &iamv1.SetUserPasswordRequest{Name: args[0], Password: pw})
-				}, func(w io.Writer, res *iamv1.SetUserPasswordResponse) error {
+				return show(cmd, f, clientx.RPC(iamv1connect.IAMServiceClient.SetUserPassword, &iamv1.SetUserPasswordRequest{Name: args[0], Password: pw}), func(w io.Writer, res *iamv1.SetUserPasswordResponse) error {
 					return clientx.Line(w, "Password of %s set.", args[0])
 				})
 			}
@@ -188,9 +173,7 @@ func userSetPasswordCmd(f ClientFactory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return show(cmd, f, func(ctx context.Context, c iamv1connect.IAMServiceClient) (*iamv1.ChangePasswordResponse, error) {
-				return c.ChangePassword(ctx, &iamv1.ChangePasswordRequest{CurrentPassword: cur, NewPassword: pw})
-			}, func(w io.Writer, res *iamv1.ChangePasswordResponse) error {
+			return show(cmd, f, clientx.RPC(iamv1connect.IAMServiceClient.ChangePassword, &iamv1.ChangePasswordRequest{CurrentPassword: cur, NewPassword: pw}), func(w io.Writer, res *iamv1.ChangePasswordResponse) error {
 				return clientx.Line(w, "Password changed.")
 			})
 		},

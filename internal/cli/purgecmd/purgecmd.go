@@ -92,9 +92,7 @@ func (sf *scopeFlags) create(cmd *cobra.Command, f ClientFactory, req *purgev1.C
 		req.Scope.Target = &purgev1.Scope_PartitionId{PartitionId: sf.partition}
 	}
 	req.Soft = sf.soft
-	resp, err := call(cmd.Context(), f, func(ctx context.Context, c purgev1connect.PurgeServiceClient) (*purgev1.CreatePurgeResponse, error) {
-		return c.CreatePurge(ctx, req)
-	})
+	resp, err := call(cmd.Context(), f, clientx.RPC(purgev1connect.PurgeServiceClient.CreatePurge, req))
 	if err != nil {
 		return err
 	}
@@ -187,9 +185,7 @@ func waitDone(ctx context.Context, f ClientFactory, p *purgev1.Purge, timeout ti
 			return p, ctx.Err()
 		case <-time.After(pollInterval):
 		}
-		resp, err := call(ctx, f, func(ctx context.Context, c purgev1connect.PurgeServiceClient) (*purgev1.GetPurgeResponse, error) {
-			return c.GetPurge(ctx, &purgev1.GetPurgeRequest{Id: p.GetId()})
-		})
+		resp, err := call(ctx, f, clientx.RPC(purgev1connect.PurgeServiceClient.GetPurge, &purgev1.GetPurgeRequest{Id: p.GetId()}))
 		if err != nil {
 			return p, fmt.Errorf("purge %s: progress: %w", p.GetId(), err)
 		}
@@ -216,9 +212,7 @@ func getCmd(f ClientFactory) *cobra.Command {
 		Short: "Show a purge and its progress per node",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			resp, err := call(cmd.Context(), f, func(ctx context.Context, c purgev1connect.PurgeServiceClient) (*purgev1.GetPurgeResponse, error) {
-				return c.GetPurge(ctx, &purgev1.GetPurgeRequest{Id: args[0]})
-			})
+			resp, err := call(cmd.Context(), f, clientx.RPC(purgev1connect.PurgeServiceClient.GetPurge, &purgev1.GetPurgeRequest{Id: args[0]}))
 			if err != nil {
 				return err
 			}
@@ -252,9 +246,7 @@ func listCmd(f ClientFactory) *cobra.Command {
 		Short: "List purges, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return clientx.Show(cmd.Context(), f, f.PurgeClient, func(ctx context.Context, c purgev1connect.PurgeServiceClient) (*purgev1.ListPurgesResponse, error) {
-				return c.ListPurges(ctx, &purgev1.ListPurgesRequest{PageSize: pageSize, PageToken: pageToken})
-			}, func(w io.Writer, resp *purgev1.ListPurgesResponse) error {
+			return clientx.Show(cmd.Context(), f, f.PurgeClient, clientx.RPC(purgev1connect.PurgeServiceClient.ListPurges, &purgev1.ListPurgesRequest{PageSize: pageSize, PageToken: pageToken}), func(w io.Writer, resp *purgev1.ListPurgesResponse) error {
 				rows := [][]string{{"ID", "KIND", "VALUES", "SOFT", "NODES", "CREATED"}}
 				for _, p := range resp.GetPurges() {
 					rows = append(rows, []string{p.GetId(), kindName(p.GetKind()), valuesText(p),
