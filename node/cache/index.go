@@ -1,7 +1,9 @@
 package cache
 
 import (
+	"maps"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -217,17 +219,11 @@ func (ix *index) host(host string) []string {
 func (ix *index) tag(tag string) []string {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	out := make([]string, 0, len(ix.tags[tag]))
-	for k := range ix.tags[tag] {
-		out = append(out, k)
-	}
-	return out
+	return slices.Collect(maps.Keys(ix.tags[tag]))
 }
 
 func collect(n *pathNode, out []string) []string {
-	for k := range n.keys {
-		out = append(out, k)
-	}
+	out = slices.AppendSeq(out, maps.Keys(n.keys))
 	for _, c := range n.children {
 		out = collect(c, out)
 	}

@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"sort"
@@ -68,7 +69,7 @@ func compileZone(z *dnsv1.Zone, gateways map[string][]string) (*zone, error) {
 	}
 	out := &zone{origin: origin, nodes: map[string]*node{}, cuts: map[string]bool{}}
 	soa := z.GetSoa()
-	ttl := or(soa.GetTtl(), defaultTTL)
+	ttl := cmp.Or(soa.GetTtl(), defaultTTL)
 	ns := z.GetNameservers()
 	mname := soa.GetMname()
 	if mname == "" && len(ns) > 0 {
@@ -86,10 +87,10 @@ func compileZone(z *dnsv1.Zone, gateways map[string][]string) (*zone, error) {
 		Ns:      mdns.Fqdn(strings.ToLower(mname)),
 		Mbox:    mdns.Fqdn(strings.ToLower(rname)),
 		Serial:  uint32(z.GetRelease()),
-		Refresh: or(soa.GetRefresh(), defaultRefresh),
-		Retry:   or(soa.GetRetry(), defaultRetry),
-		Expire:  or(soa.GetExpire(), defaultExpire),
-		Minttl:  or(soa.GetMinimum(), defaultMinimum),
+		Refresh: cmp.Or(soa.GetRefresh(), defaultRefresh),
+		Retry:   cmp.Or(soa.GetRetry(), defaultRetry),
+		Expire:  cmp.Or(soa.GetExpire(), defaultExpire),
+		Minttl:  cmp.Or(soa.GetMinimum(), defaultMinimum),
 	}
 	out.add(origin, nil, out.soa)
 	for _, n := range ns {
@@ -189,7 +190,7 @@ func recordRRs(origin string, r *dnsv1.Record, gateways map[string][]string) ([]
 	if r.GetType() == dnsv1.RecordType_RECORD_TYPE_UNSPECIFIED {
 		return nil, "", fmt.Errorf("type: required")
 	}
-	ttl := or(r.GetTtl(), defaultTTL)
+	ttl := cmp.Or(r.GetTtl(), defaultTTL)
 	if r.GetGatewayCluster() != "" {
 		var rrs []mdns.RR
 		addrs := r.GetGatewayAddresses()
@@ -286,11 +287,4 @@ func matchKey(m *dnsv1.GeoMatch) string {
 		asns = append(asns, fmt.Sprint(a))
 	}
 	return strings.Join([]string{parts(m.GetCountries()), parts(m.GetContinents()), parts(asns), parts(m.GetIsps()), parts(m.GetCidrs())}, "|")
-}
-
-func or(v, def uint32) uint32 {
-	if v == 0 {
-		return def
-	}
-	return v
 }

@@ -64,12 +64,7 @@ var fillDrop = []string{"Range", "If-Range", "If-None-Match", "If-Modified-Since
 // connecting fails) and returns the response with its body streaming.
 func fillFetch(ctx context.Context, st *stdState, cond http.Header) (*cache.Response, error) {
 	in := st.r
-	out := in.Clone(ctx)
-	out.Body, out.ContentLength, out.RequestURI, out.Close = http.NoBody, 0, "", false
-	stripHopStd(out.Header)
-	for _, h := range fillDrop {
-		out.Header.Del(h)
-	}
+	out := fillRequest(ctx, in)
 	out.URL.Scheme, out.URL.Host = "http", "upstream.invalid"
 	setForwardedStd(&httputil.ProxyRequest{In: in, Out: out}, st.stdView)
 	if st.plan.HasRequestEdits() {
@@ -85,9 +80,27 @@ func fillFetch(ctx context.Context, st *stdState, cond http.Header) (*cache.Resp
 	if err != nil {
 		return nil, err
 	}
+	return fillResponse(resp), nil
+}
+
+// fillRequest is the copy of in that a fill (or a parent tier) gets: no
+// body, no hop-by-hop headers, none of fillDrop.
+func fillRequest(ctx context.Context, in *http.Request) *http.Request {
+	out := in.Clone(ctx)
+	out.Body, out.ContentLength, out.RequestURI, out.Close = http.NoBody, 0, "", false
+	stripHopStd(out.Header)
+	for _, h := range fillDrop {
+		out.Header.Del(h)
+	}
+	return out
+}
+
+// fillResponse is resp as the cache takes it: its body streaming, with
+// neither hop-by-hop headers nor Content-Length (Length says it).
+func fillResponse(resp *http.Response) *cache.Response {
 	stripHopStd(resp.Header)
 	resp.Header.Del("Content-Length")
-	return &cache.Response{Status: resp.StatusCode, Header: resp.Header, Stream: resp.Body, Length: resp.ContentLength}, nil
+	return &cache.Response{Status: resp.StatusCode, Header: resp.Header, Stream: resp.Body, Length: resp.ContentLength}
 }
 
 // stripHopStd removes hop-by-hop headers and those Connection names.
@@ -118,13 +131,8 @@ func cacheFailure(err error) (int, string) {
 // ones (read-only, shared with the store), then Age, X-Cache-Status and
 // Content-Range. Content-Length is the caller's (len(res.Body)).
 func eachResultHeader(res *cache.Result, add func(name, value string)) {
-	for k, vs := range res.Header {
-		if k == "Content-Length" || k == "Age" || k == cache.StatusHeader {
-			continue
-		}
-		for _, v := range vs {
-			add(k, v)
-		}
+	for _, f := range res.Fields() {
+		add(f.Name, f.Value)
 	}
 	if res.AgeSeconds >= 0 {
 		add("Age", strconv.FormatInt(res.AgeSeconds, 10))

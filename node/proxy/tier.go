@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 
 	"github.com/valyala/fasthttp"
 
@@ -42,18 +43,10 @@ func (p *Proxy) tierFetch(ctx context.Context, st *stdState, creq *cache.Request
 		return nil
 	}
 	key := st.plan.Cache.Key.Build(creq)
-	out := in.Clone(ctx)
-	out.Body, out.ContentLength, out.RequestURI, out.Close = http.NoBody, 0, "", false
-	stripHopStd(out.Header)
-	for _, h := range fillDrop {
-		out.Header.Del(h)
-	}
+	out := fillRequest(ctx, in)
 	ip := st.ClientIP().String()
 	if prior := in.Header.Values("X-Forwarded-For"); len(prior) > 0 && hops > 0 {
-		ip = prior[0] // a parent's parent: keep the chain the child sent
-		for _, v := range prior[1:] {
-			ip += ", " + v
-		}
+		ip = strings.Join(prior, ", ") // a parent's parent: keep the chain the child sent
 	}
 	out.Header.Set("X-Forwarded-For", ip)
 	out.Header.Set("X-Forwarded-Proto", st.Scheme())
@@ -65,16 +58,15 @@ func (p *Proxy) tierFetch(ctx context.Context, st *stdState, creq *cache.Request
 		}
 		return nil
 	}
-	stripHopStd(resp.Header)
-	resp.Header.Del("Content-Length")
-	parent := n.ID
-	if s := resp.Header.Get(cache.StatusHeader); s != "" {
-		parent += "; status=" + s
+	res := fillResponse(resp)
+	res.Parent = n.ID
+	if s := res.Header.Get(cache.StatusHeader); s != "" {
+		res.Parent += "; status=" + s
 	}
-	resp.Header.Del(cache.StatusHeader) // the parent's, not ours
-	resp.Header.Del(tier.ParentHeader)
-	resp.Header.Del(tier.AcceptedHeader)
-	return &cache.Response{Status: resp.StatusCode, Header: resp.Header, Stream: resp.Body, Length: resp.ContentLength, Parent: parent}
+	res.Header.Del(cache.StatusHeader) // the parent's, not ours
+	res.Header.Del(tier.ParentHeader)
+	res.Header.Del(tier.AcceptedHeader)
+	return res
 }
 
 // tierPeer reports whether ip, the TCP peer of a request carrying
@@ -95,14 +87,7 @@ func (p *Proxy) tierPeer(ip netip.Addr) bool {
 // copies the stream after the handler returns (Content-Length when known,
 // chunked otherwise) and closes it; a broken stream closes the connection.
 func writeStreamFast(ctx *fasthttp.RequestCtx, res *cache.Result) {
-	h := &ctx.Response.Header
-	for _, f := range res.Fields() {
-		h.Add(f.Name, f.Value)
-	}
-	if res.AgeSeconds >= 0 {
-		h.Set("Age", strconv.FormatInt(res.AgeSeconds, 10))
-	}
-	h.Set(cache.StatusHeader, res.CacheStatus)
+	eachResultHeader(res, ctx.Response.Header.Add)
 	ctx.Response.SetStatusCode(res.Status)
 	size := -1
 	if res.Length >= 0 && int64(int(res.Length)) == res.Length {

@@ -8,6 +8,7 @@ package route
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -261,11 +262,7 @@ func (rt *Runtime) App(id string) *App { return rt.apps[id] }
 
 // Apps returns the ids of all apps.
 func (rt *Runtime) Apps() []string {
-	ids := make([]string, 0, len(rt.apps))
-	for id := range rt.apps {
-		ids = append(ids, id)
-	}
-	return ids
+	return slices.Collect(maps.Keys(rt.apps))
 }
 
 // Upstream returns the app's upstream by name, or nil.
@@ -304,11 +301,7 @@ func Compile(snap *syncv1.Snapshot, prev *Runtime, statsFor func(appID string) *
 	}
 	defer func() {
 		if err != nil {
-			for k, u := range rt.upstreams {
-				if prev == nil || prev.upstreams[k] != u {
-					u.Close()
-				}
-			}
+			rt.Retire(prev)
 			rt = nil
 		}
 	}()
