@@ -279,3 +279,45 @@ func TestTableChecksShape(t *testing.T) {
 		t.Error("inconsistent sketch: no error")
 	}
 }
+
+// One Query serves many aggregators at once (one per proxy worker, say).
+func TestQuerySharedByAggregators(t *testing.T) {
+	q, err := Compile(`select client_ip, count(*) from reqs where client_ip like '10.0.%' and path regexp '^/api/' and status in (200, 304) group by client_ip`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := randomStream(8, 2000)
+	results := make([]*metricsv1.MetricResult, 4)
+	done := make(chan int)
+	for w := range results {
+		go func() {
+			a := q.NewAggregator(Limits{})
+			for i := range s {
+				r := s[i] // a copy: each worker its own Request
+				a.Add(&r)
+			}
+			results[w] = a.Flush("m", 1, t0, 10)
+			done <- w
+		}()
+	}
+	for range results {
+		<-done
+	}
+	one := q.NewAggregator(Limits{})
+	for i := range s {
+		one.Add(&s[i])
+	}
+	want, _ := q.Table([]*metricsv1.MetricResult{one.Flush("m", 1, t0, 10)})
+	got, err := q.Table(results)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Rows) != len(want.Rows) || len(got.Rows) == 0 {
+		t.Fatalf("%d rows, want %d", len(got.Rows), len(want.Rows))
+	}
+	for i := range got.Rows {
+		if g, w := got.Rows[i].Values, want.Rows[i].Values; g[0] != w[0] || num(t, g[1]) != 4*num(t, w[1]) {
+			t.Errorf("row %d: %v, want 4 times %v", i, g, w)
+		}
+	}
+}
