@@ -172,12 +172,11 @@ func (r *dnsRunner) addr() net.Addr {
 	return r.srv.UDPAddr()
 }
 
-// state reports whether the listeners are open, whether the node's cluster
-// turned DNS off, and why opening them failed (nil when fine).
-func (r *dnsRunner) state() (serving, off bool, err error) {
+// state is what the runner does now.
+func (r *dnsRunner) state() DNSState {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.serving, r.off, r.lastErr
+	return DNSState{Configured: true, Answering: r.serving, ClusterOff: r.off, Err: r.lastErr}
 }
 
 // counters are the DNS counters of every server the runner built.
@@ -198,12 +197,12 @@ func (n *Node) reportDNS(st *syncv1.NodeStatus) {
 	if n.dns == nil {
 		return
 	}
-	switch serving, off, err := n.dns.state(); {
-	case serving:
+	switch s := n.dns.state(); {
+	case s.Answering:
 		st.Dns = configv1.NodeDnsState_NODE_DNS_STATE_ANSWERING
-	case off:
+	case s.ClusterOff:
 		st.Dns = configv1.NodeDnsState_NODE_DNS_STATE_OFF
-	case err != nil:
+	case s.Err != nil:
 		st.Dns = configv1.NodeDnsState_NODE_DNS_STATE_FAILED
 	default: // before Start opened the listeners
 		st.Dns = configv1.NodeDnsState_NODE_DNS_STATE_UNSPECIFIED
@@ -250,6 +249,5 @@ func (n *Node) DNS() DNSState {
 	if n.dns == nil {
 		return DNSState{}
 	}
-	on, off, err := n.dns.state()
-	return DNSState{Configured: true, Answering: on, ClusterOff: off, Err: err}
+	return n.dns.state()
 }

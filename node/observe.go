@@ -63,8 +63,7 @@ func (n *Node) Observe() (Observation, bool) {
 	}
 	o.PurgePosition = pg.Applied()
 	if d != nil {
-		on, off, err := d.state()
-		o.DNS = &DNSObservation{DNSState: DNSState{Configured: true, Answering: on, ClusterOff: off, Err: err}, Stats: d.counters().Stats()}
+		o.DNS = &DNSObservation{DNSState: d.state(), Stats: d.counters().Stats()}
 	}
 	o.Version = ag.Version()
 	o.LastApply, o.ApplyErr = ag.LastApply()

@@ -11,6 +11,7 @@
 package tier
 
 import (
+	"cmp"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -164,19 +165,7 @@ func Rank(kh uint64, nodes []Node) []Node {
 	for i, n := range nodes {
 		s[i] = scored{n, mix(kh ^ mix(hashString(n.ID)))}
 	}
-	slices.SortFunc(s, func(a, b scored) int {
-		switch {
-		case a.w > b.w:
-			return -1
-		case a.w < b.w:
-			return 1
-		case a.n.ID < b.n.ID:
-			return -1
-		case a.n.ID > b.n.ID:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(s, func(a, b scored) int { return cmp.Or(cmp.Compare(b.w, a.w), cmp.Compare(a.n.ID, b.n.ID)) })
 	out := make([]Node, len(s))
 	for i := range s {
 		out[i] = s[i].n
