@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	gosync "sync"
@@ -231,53 +232,30 @@ func (n *Node) Stop(ctx context.Context) error {
 func (n *Node) shutdown(ctx context.Context) error {
 	n.stopped = true
 	var errs []error
-	if n.agent != nil {
-		if err := n.agent.Stop(ctx); err != nil {
-			errs = append(errs, err)
+	stop := func(started bool, f func() error) { // in this order; errors.Join skips nils
+		if started {
+			errs = append(errs, f())
 		}
 	}
-	if n.proxy != nil {
-		if err := n.proxy.Stop(ctx); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if n.dns != nil {
-		if err := n.dns.stop(ctx); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if n.txt != nil {
-		if err := n.txt.Stop(ctx); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if n.purger != nil {
-		if err := n.purger.Stop(ctx); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	stop(n.agent != nil, func() error { return n.agent.Stop(ctx) })
+	stop(n.proxy != nil, func() error { return n.proxy.Stop(ctx) })
+	stop(n.dns != nil, func() error { return n.dns.stop(ctx) })
+	stop(n.txt != nil, func() error { return n.txt.Stop(ctx) })
+	stop(n.purger != nil, func() error { return n.purger.Stop(ctx) })
 	if n.nc != nil {
 		n.nc.Close()
 	}
 	if n.tier != nil {
 		n.tier.Close()
 	}
-	if n.cache != nil {
-		if err := n.cache.Close(); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	stop(n.cache != nil, func() error { return n.cache.Close() })
 	if n.leaf != nil {
 		n.leaf.Shutdown()
 		n.leaf.WaitForShutdown()
 	}
-	if n.store != nil {
-		if err := n.store.Close(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("node: stop: %w", errors.Join(errs...))
+	stop(n.store != nil, func() error { return n.store.Close() })
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("node: stop: %w", err)
 	}
 	return nil
 }
@@ -305,26 +283,18 @@ func (n *Node) Synced() <-chan struct{} {
 
 // ProxyHTTPAddr is the bound plain HTTP address of the proxy ("" when
 // none).
-func (n *Node) ProxyHTTPAddr() string {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.proxy == nil {
-		return ""
-	}
-	if a := n.proxy.HTTPAddr(); a != nil {
-		return a.String()
-	}
-	return ""
-}
+func (n *Node) ProxyHTTPAddr() string { return n.proxyAddr((*proxy.Proxy).HTTPAddr) }
 
 // ProxyHTTPSAddr is the bound HTTPS address of the proxy ("" when none).
-func (n *Node) ProxyHTTPSAddr() string {
+func (n *Node) ProxyHTTPSAddr() string { return n.proxyAddr((*proxy.Proxy).HTTPSAddr) }
+
+func (n *Node) proxyAddr(addr func(*proxy.Proxy) net.Addr) string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.proxy == nil {
 		return ""
 	}
-	if a := n.proxy.HTTPSAddr(); a != nil {
+	if a := addr(n.proxy); a != nil {
 		return a.String()
 	}
 	return ""
