@@ -86,6 +86,9 @@ func Compile(sql string) (*Query, error) {
 	if strings.TrimSpace(sql) == "" {
 		return nil, errorf("SQL", "empty; write one SELECT ... FROM reqs")
 	}
+	if err := precheck(sql); err != nil {
+		return nil, err
+	}
 	stmt, err := parse(sql)
 	if err != nil {
 		return nil, errorf("SQL", "%s", strings.TrimPrefix(err.Error(), "syntax error "))
@@ -102,6 +105,47 @@ func Compile(sql string) (*Query, error) {
 		return nil, err
 	}
 	return c.q, nil
+}
+
+// precheck counts the SELECT and GROUP BY lists on the parser's tokens,
+// so that a list over its bound is refused before anything is parsed.
+func precheck(sql string) error {
+	tok := parser.NewStringTokenizer(sql)
+	const (
+		none = iota
+		inSelect
+		inGroupBy
+	)
+	mode, n, depth, prev := none, 0, 0, 0
+	for {
+		typ, _ := tok.Scan()
+		if typ == 0 || typ == sqlparser.LEX_ERROR {
+			return nil // the parser says what is wrong
+		}
+		switch {
+		case typ == '(':
+			depth++
+		case typ == ')':
+			depth--
+		case depth != 0:
+		case typ == sqlparser.SELECT:
+			mode, n = inSelect, 1
+		case typ == sqlparser.BY && prev == sqlparser.GROUP:
+			mode, n = inGroupBy, 1
+		case typ == ',' && mode != none:
+			n++
+			if mode == inSelect && n > MaxSelectExprs {
+				return errorf("SELECT", "more than %d expressions", MaxSelectExprs)
+			}
+			if mode == inGroupBy && n > MaxGroupBy {
+				return errorf("GROUP BY", "more than %d columns", MaxGroupBy)
+			}
+		case typ == sqlparser.FROM || typ == sqlparser.ORDER || typ == sqlparser.LIMIT ||
+			typ == sqlparser.HAVING || typ == sqlparser.WINDOW || typ == sqlparser.UNION || typ == ';':
+			mode = none
+		}
+		prev = typ
+	}
 }
 
 // parse runs the parser, turning a panic of it into an error: a
