@@ -1,0 +1,264 @@
+package metrics
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go"
+	"google.golang.org/protobuf/proto"
+
+	metricsv1 "github.com/strata-edge/strata/gen/strata/metrics/v1"
+	"github.com/strata-edge/strata/pkg/natsutil"
+	"github.com/strata-edge/strata/pkg/natsutil/natstest"
+	"github.com/strata-edge/strata/pkg/testenv"
+	"github.com/strata-edge/strata/services/metrics/store"
+)
+
+// newIngestEnv is newEnv with a real SQLite metrics store receiving the
+// reports of the embedded NATS server.
+func newIngestEnv(t *testing.T, opts Options) (*env, store.Store) {
+	t.Helper()
+	st, err := store.OpenSQLite(filepath.Join(t.TempDir(), "metrics.db"), store.Retention{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Results = st
+	return newEnv(t, opts), st
+}
+
+// newPostgresEnv is newIngestEnv on PostgreSQL ($STRATA_TEST_POSTGRES), in
+// a schema of its own dropped at the end.
+func newPostgresEnv(t *testing.T, opts Options) (*env, store.Store) {
+	t.Helper()
+	dsn := testenv.PostgresDSN(t)
+	b := make([]byte, 6)
+	rand.Read(b)
+	schema := "metrics_svc_test_" + hex.EncodeToString(b)
+	st, err := store.OpenPostgresOptions(context.Background(), dsn, store.PostgresOptions{Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(context.Background(), dsn)
+		if err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+			return
+		}
+		defer conn.Close(context.Background())
+		if _, err := conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	opts.Results = st
+	return newEnv(t, opts), st
+}
+
+func report(boot string, seq uint64, apps ...*metricsv1.AppSecond) *metricsv1.Report {
+	return &metricsv1.Report{BootId: boot, Seq: seq, ClusterId: "cl_1", PartitionId: "p1", Apps: apps}
+}
+
+func appSecond(app string, sec int64, requests uint64) *metricsv1.AppSecond {
+	return &metricsv1.AppSecond{AppId: app, UnixSecond: sec, Requests: requests,
+		Status: []*metricsv1.CodeCount{{Code: 200, Count: requests}}, BytesOut: 100 * requests}
+}
+
+// send sends r as node would (a request on its own subject) and returns
+// the answer.
+func send(t *testing.T, nc *nats.Conn, node string, r *metricsv1.Report) *nats.Msg {
+	t.Helper()
+	b, err := proto.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ans, err := nc.Request(natsutil.MetricsReportSubject(node), b, 5*time.Second)
+	if err != nil {
+		t.Fatalf("report of %s not answered: %v", node, err)
+	}
+	return ans
+}
+
+// requests sums app's stored requests over the last hour.
+func requests(t *testing.T, e *env, st store.Store, app, node string) float64 {
+	t.Helper()
+	now := time.Now()
+	res, err := st.Series(e.ctx, store.SeriesQuery{AppID: app, Series: "requests", NodeID: node, Start: now.Add(-time.Hour), End: now.Add(time.Minute), Step: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n float64
+	for _, p := range res.GetPoints() {
+		n += p.GetValue()
+	}
+	return n
+}
+
+func TestReportStoredOnceAndAnswered(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { testStoredOnce(t, newIngestEnv) })
+	t.Run("postgres", func(t *testing.T) { testStoredOnce(t, newPostgresEnv) })
+}
+
+func testStoredOnce(t *testing.T, newEnv func(*testing.T, Options) (*env, store.Store)) {
+	e, st := newEnv(t, Options{})
+	r := report("boot1", 1, appSecond("app_a", time.Now().Unix(), 7))
+	first := send(t, e.nc, "node_a", r)
+	if first.Header.Get(HeaderError) != "" || first.Header.Get("Strata-Duplicate") != "" {
+		t.Fatalf("first answer: %v", first.Header)
+	}
+	// The node did not see the answer and sends it again: answered, not
+	// counted twice.
+	again := send(t, e.nc, "node_a", r)
+	if again.Header.Get(HeaderError) != "" || again.Header.Get("Strata-Duplicate") != "true" {
+		t.Fatalf("second answer: %v", again.Header)
+	}
+	if n := requests(t, e, st, "app_a", ""); n != 7 {
+		t.Fatalf("stored %v requests, want 7", n)
+	}
+	send(t, e.nc, "node_a", report("boot1", 2, appSecond("app_a", time.Now().Unix(), 3)))
+	if n := requests(t, e, st, "app_a", ""); n != 10 {
+		t.Fatalf("stored %v requests, want 10", n)
+	}
+}
+
+func TestReportNodeIsTheSubject(t *testing.T) {
+	e, st := newIngestEnv(t, Options{})
+	r := report("boot1", 1, appSecond("app_a", time.Now().Unix(), 5))
+	r.NodeId = "node_victim"
+	send(t, e.nc, "node_a", r)
+	now := time.Now()
+	for node, want := range map[string]bool{"node_a": true, "node_victim": false} {
+		ns, err := st.NodeStats(e.ctx, node, now.Add(-time.Hour), now.Add(time.Minute), time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ns.GetLastReport() != nil; got != want {
+			t.Errorf("node %s has a report: %v, want %v", node, got, want)
+		}
+	}
+	if n := requests(t, e, st, "app_a", "node_victim"); n != 0 {
+		t.Fatalf("the forged node got %v requests", n)
+	}
+}
+
+func TestReportRefused(t *testing.T) {
+	e, st := newIngestEnv(t, Options{MaxReportBytes: 4 << 10})
+	big := report("boot1", 1)
+	for i := range 200 {
+		big.Apps = append(big.Apps, appSecond(fmt.Sprintf("app_%03d", i), time.Now().Unix(), 1))
+	}
+	for _, tc := range []struct {
+		name, reason string
+		r            *metricsv1.Report
+	}{
+		{"oversized", "more than 4096", big},
+		{"no seq", "seq", report("boot1", 0, appSecond("app_a", time.Now().Unix(), 1))},
+		{"no boot", "boot_id", report("", 1, appSecond("app_a", time.Now().Unix(), 1))},
+		{"future", "apps[0].unix_second", report("boot1", 2, appSecond("app_a", time.Now().Add(3*time.Hour).Unix(), 1))},
+		{"no app", "apps[0].app_id", report("boot1", 3, appSecond("", time.Now().Unix(), 1))},
+		{"bad sketch", "apps[0].latency_ms", report("boot1", 4, &metricsv1.AppSecond{AppId: "app_a", UnixSecond: time.Now().Unix(),
+			LatencyMs: &metricsv1.Sketch{RelativeAccuracy: 7}})},
+		{"not a report", "report", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var ans *nats.Msg
+			if tc.r == nil {
+				var err error
+				if ans, err = e.nc.Request(natsutil.MetricsReportSubject("node_a"), []byte{0xff, 0xff}, 5*time.Second); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				ans = send(t, e.nc, "node_a", tc.r)
+			}
+			if ans.Header.Get(HeaderErrorCode) != "400" || !strings.Contains(ans.Header.Get(HeaderError), tc.reason) {
+				t.Fatalf("answer %v, want a refusal naming %q", ans.Header, tc.reason)
+			}
+		})
+	}
+	if n := requests(t, e, st, "app_a", ""); n != 0 {
+		t.Fatalf("refused reports stored %v requests", n)
+	}
+}
+
+func TestNodeLiveness(t *testing.T) {
+	e, st := newIngestEnv(t, Options{LivenessTimeout: 1500 * time.Millisecond})
+	send(t, e.nc, "node_a", report("boot1", 1))
+	changes := func() []*metricsv1.HealthChange {
+		res, err := e.clients[0].ListHealth(e.ctx, &metricsv1.ListHealthRequest{NodeId: "node_a"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.GetChanges()
+	}
+	natstest.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+		if c := changes(); len(c) != 1 || c[0].GetHealthy() || c[0].GetReason() != "no metrics report for 1.5s" {
+			return fmt.Errorf("changes %v", c)
+		}
+		return nil
+	})
+	send(t, e.nc, "node_a", report("boot1", 2))
+	natstest.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+		c := changes()
+		if len(c) != 2 {
+			return fmt.Errorf("changes %v", c)
+		}
+		var healthy int
+		for _, h := range c {
+			if h.GetHealthy() {
+				healthy++
+			}
+		}
+		if healthy != 1 {
+			return fmt.Errorf("changes %v", c)
+		}
+		return nil
+	})
+	// Stored: a second process reads the same.
+	res, err := st.Health(e.ctx, store.HealthQuery{NodeID: "node_a", Start: time.Now().Add(-time.Hour), End: time.Now().Add(time.Minute), Limit: 10})
+	if err != nil || len(res) != 2 {
+		t.Fatalf("stored changes %v, %v", res, err)
+	}
+}
+
+func TestTailSumsNodes(t *testing.T) {
+	e, _ := newIngestEnv(t, Options{TailWait: time.Second})
+	ctx, cancel := context.WithTimeout(e.ctx, 15*time.Second)
+	defer cancel()
+	stream, err := e.clients[0].Tail(ctx, &metricsv1.TailRequest{AppId: "app_a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Close()
+	natstest.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+		e.svc.tails.mu.Lock()
+		defer e.svc.tails.mu.Unlock()
+		if len(e.svc.tails.set) != 1 {
+			return fmt.Errorf("%d tails running", len(e.svc.tails.set))
+		}
+		return nil
+	})
+	sec := time.Now().Unix() + 1
+	send(t, e.nc, "node_a", report("b", 1, appSecond("app_a", sec, 3), appSecond("app_other", sec, 100)))
+	send(t, e.nc, "node_b", report("b", 1, appSecond("app_a", sec, 4)))
+	send(t, e.nc, "node_b", report("b", 1, appSecond("app_a", sec, 4))) // re-sent: counted once
+	for stream.Receive() {
+		got := stream.Msg()
+		if got.GetSecond().GetUnixSecond() < sec {
+			if got.GetSecond().GetRequests() != 0 {
+				t.Fatalf("second before the reports: %v", got)
+			}
+			continue
+		}
+		if got.GetSecond().GetUnixSecond() != sec || got.GetSecond().GetRequests() != 7 || got.GetNodes() != 2 ||
+			got.GetSecond().GetBytesOut() != 700 || got.GetSecond().GetStatus()[0].GetCount() != 7 {
+			t.Fatalf("tail second %v", got)
+		}
+		return
+	}
+	t.Fatalf("tail ended before the second: %v", stream.Err())
+}
