@@ -109,7 +109,12 @@ func Compile(sql string) (*Query, error) {
 
 // precheck counts the SELECT and GROUP BY lists on the parser's tokens,
 // so that a list over its bound is refused before anything is parsed.
-func precheck(sql string) error {
+func precheck(sql string) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = errorf("SQL", "the parser failed: %v", p)
+		}
+	}()
 	tok := parser.NewStringTokenizer(sql)
 	const (
 		none = iota
