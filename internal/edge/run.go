@@ -100,17 +100,11 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 	if o.Banner != nil {
 		fmt.Fprintf(o.Banner, "Strata node is running.\nnode: %s\nname: %s\ncluster: %s\npartition: %s\n",
 			edge.NodeID(), edge.Name(), edge.ClusterID(), edge.PartitionID())
-		if a := edge.HTTPAddr(); a != "" {
-			fmt.Fprintf(o.Banner, "http: http://%s\n", a)
-		}
-		if a := edge.HTTPSAddr(); a != "" {
-			fmt.Fprintf(o.Banner, "https: https://%s\n", a)
-		}
-		if a := edge.DNSAddr(); a != "" {
-			fmt.Fprintf(o.Banner, "dns: %s\n", a)
-		}
-		if metricsAddr != "" {
-			fmt.Fprintf(o.Banner, "metrics: http://%s/metrics\n", metricsAddr)
+		for _, l := range [][2]string{{"http: http://%s\n", edge.HTTPAddr()}, {"https: https://%s\n", edge.HTTPSAddr()},
+			{"dns: %s\n", edge.DNSAddr()}, {"metrics: http://%s/metrics\n", metricsAddr}} {
+			if l[1] != "" {
+				fmt.Fprintf(o.Banner, l[0], l[1])
+			}
 		}
 		fmt.Fprintf(o.Banner, "data: %s\n", o.DataDir)
 	}

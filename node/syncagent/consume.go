@@ -119,15 +119,8 @@ func (a *Agent) bootstrap(ctx context.Context) error {
 // or at the start of the track when the stream was recreated (its last
 // sequence is below ours).
 func (a *Agent) position(ctx context.Context) (jetstream.ConsumerConfig, error) {
-	cfg := jetstream.ConsumerConfig{
-		Name:              a.consumerName(),
-		FilterSubject:     a.subject,
-		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:       a.seq + 1,
-		AckPolicy:         jetstream.AckNonePolicy,
-		MemoryStorage:     true,
-		InactiveThreshold: consumerInactive,
-	}
+	cfg := a.consumerConfig(jetstream.DeliverByStartSequencePolicy)
+	cfg.OptStartSeq = a.seq + 1
 	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	stream, err := a.js.Stream(rctx, natsutil.SyncStream)
@@ -157,10 +150,18 @@ func (a *Agent) position(ctx context.Context) (jetstream.ConsumerConfig, error) 
 	return cfg, nil
 }
 
-// consumerName names a consumer after its node (visible to the hub's
-// operators), unique per consumer.
-func (a *Agent) consumerName() string {
-	return "node_" + a.opts.NodeID + "_" + nuid.Next()
+// consumerConfig is an ephemeral consumer of the track's deltas (in memory,
+// no acks, removed by the hub when left behind), named after its node
+// (visible to the hub's operators) and unique.
+func (a *Agent) consumerConfig(deliver jetstream.DeliverPolicy) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Name:              "node_" + a.opts.NodeID + "_" + nuid.Next(),
+		FilterSubject:     a.subject,
+		DeliverPolicy:     deliver,
+		AckPolicy:         jetstream.AckNonePolicy,
+		MemoryStorage:     true,
+		InactiveThreshold: consumerInactive,
+	}
 }
 
 // lastDelta returns the stream sequence and to_version of the track's newest
@@ -170,14 +171,7 @@ func (a *Agent) consumerName() string {
 func (a *Agent) lastDelta(ctx context.Context) (seq, toVersion uint64, err error) {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	cons, err := a.js.CreateConsumer(ctx, natsutil.SyncStream, jetstream.ConsumerConfig{
-		Name:              a.consumerName(),
-		FilterSubject:     a.subject,
-		DeliverPolicy:     jetstream.DeliverLastPolicy,
-		AckPolicy:         jetstream.AckNonePolicy,
-		MemoryStorage:     true,
-		InactiveThreshold: consumerInactive,
-	})
+	cons, err := a.js.CreateConsumer(ctx, natsutil.SyncStream, a.consumerConfig(jetstream.DeliverLastPolicy))
 	if err != nil {
 		return 0, 0, fmt.Errorf("read newest delta of %s: %w", a.subject, err)
 	}
