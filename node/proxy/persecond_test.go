@@ -1,12 +1,15 @@
 package proxy_test
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	metricsv1 "github.com/strata-edge/strata/gen/strata/metrics/v1"
 	"github.com/strata-edge/strata/node/proxy"
 	"github.com/strata-edge/strata/pkg/metricsql"
 )
@@ -131,4 +134,39 @@ func TestPerSecondStatsThroughProxy(t *testing.T) {
 	if again, _ := p.TakeSeconds(math.MaxInt64, nil); len(again) != 0 {
 		t.Errorf("seconds taken twice: %v", again)
 	}
+}
+
+// ServerHealth reports each server with why it is unhealthy: the active
+// check's failure, or passive ejection after failed requests.
+func TestServerHealthReasons(t *testing.T) {
+	echo := newEcho(t, "echo")
+	down, ejected := closedAddr(t), closedAddr(t)
+	p := startProxy(t, proxyOpts())
+	active := simpleApp("act", "act.example.com", echo.addr(), down)
+	active.Upstreams[0].HealthCheck = &configv1.HealthCheck{Enabled: true, IntervalMs: 20, TimeoutMs: 200, UnhealthyThreshold: 1, HealthyThreshold: 1}
+	passive := simpleApp("pas", "pas.example.com", ejected)
+	passive.Upstreams[0].HealthCheck = &configv1.HealthCheck{MaxFails: 1, FailTimeoutMs: 60_000}
+	mustUpdate(t, p, 1, active, passive)
+	if r := do(t, httpClient(t), "GET", httpBase(p), "pas.example.com", "/", ""); r.status != 502 {
+		t.Fatalf("passive: %d", r.status)
+	}
+	checkFor(t, 5*time.Second, func() error {
+		got := map[string]*metricsv1.ServerHealth{}
+		for _, h := range p.ServerHealth() {
+			got[h.Server] = h
+		}
+		if len(got) != 3 {
+			return fmt.Errorf("%d servers: %v", len(got), got)
+		}
+		if h := got[echo.addr()]; !h.Healthy || h.Reason != "" || h.AppId != "act" || h.Upstream != "main" {
+			return fmt.Errorf("echo: %v", h)
+		}
+		if h := got[down]; h.Healthy || !strings.HasPrefix(h.Reason, "active check: ") || !strings.Contains(h.Reason, "refused") || h.SinceUnix == 0 {
+			return fmt.Errorf("down: %v", h)
+		}
+		if h := got[ejected]; h.Healthy || h.Reason != "passive: 1 consecutive failed requests" || h.SinceUnix == 0 || h.AppId != "pas" {
+			return fmt.Errorf("ejected: %v", h)
+		}
+		return nil
+	})
 }

@@ -483,3 +483,24 @@ func (p *Proxy) TakeSeconds(before int64, out []*metricsv1.AppSecond) ([]*metric
 	}
 	return out, dropped
 }
+
+// ServerHealth is what the health checks (active and passive) say of every
+// upstream server of the running config, now.
+func (p *Proxy) ServerHealth() []*metricsv1.ServerHealth {
+	rt := p.rt.Load()
+	if rt == nil {
+		return nil
+	}
+	var out []*metricsv1.ServerHealth
+	for _, u := range rt.Upstreams() {
+		for _, s := range u.Servers() {
+			ok, reason, since := s.Health()
+			h := &metricsv1.ServerHealth{AppId: u.AppID, Upstream: u.Name, Server: s.Addr, Healthy: ok, Reason: reason}
+			if !since.IsZero() {
+				h.SinceUnix = since.Unix()
+			}
+			out = append(out, h)
+		}
+	}
+	return out
+}

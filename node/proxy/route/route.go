@@ -6,6 +6,7 @@
 package route
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -263,6 +264,18 @@ func (rt *Runtime) App(id string) *App { return rt.apps[id] }
 // Apps returns the ids of all apps.
 func (rt *Runtime) Apps() []string {
 	return slices.Collect(maps.Keys(rt.apps))
+}
+
+// Upstreams returns every upstream of every app, by app id and name.
+func (rt *Runtime) Upstreams() []*upstream.Upstream {
+	out := make([]*upstream.Upstream, 0, len(rt.upstreams))
+	for _, u := range rt.upstreams {
+		out = append(out, u)
+	}
+	slices.SortFunc(out, func(a, b *upstream.Upstream) int {
+		return cmp.Or(cmp.Compare(a.AppID, b.AppID), cmp.Compare(a.Name, b.Name))
+	})
+	return out
 }
 
 // Upstream returns the app's upstream by name, or nil.

@@ -3,9 +3,11 @@ package upstream
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 )
@@ -60,27 +62,30 @@ func (u *Upstream) checkLoop(ctx context.Context) {
 // probeState counts consecutive probe results of one server.
 type probeState struct{ ok, failed int }
 
-func (p *probeState) record(s *Server, healthy bool, hc healthConfig) {
-	if healthy {
+func (p *probeState) record(s *Server, fail error, hc healthConfig) {
+	if fail == nil {
 		p.ok++
 		p.failed = 0
 		if s.down.Load() && p.ok >= hc.healthyThreshold {
 			s.down.Store(false)
 			s.ReportSuccess() // a server back from the dead starts with a clean slate
+			s.noteHealth("")
 		}
 		return
 	}
 	p.failed++
 	p.ok = 0
 	if !s.down.Load() && p.failed >= hc.unhealthyThreshold {
+		s.noteHealth("active check: " + fail.Error())
 		s.down.Store(true)
 	}
 }
 
-func (u *Upstream) probe(ctx context.Context, client *http.Client, s *Server) bool {
+// probe checks s once: nil when it is healthy, else why not.
+func (u *Upstream) probe(ctx context.Context, client *http.Client, s *Server) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.Addr+u.health.path, nil)
 	if err != nil {
-		return false
+		return err
 	}
 	if u.health.host != "" {
 		req.Host = u.health.host
@@ -88,17 +93,24 @@ func (u *Upstream) probe(ctx context.Context, client *http.Client, s *Server) bo
 	req.Header.Set("User-Agent", "strata-health-check")
 	resp, err := client.Do(req)
 	if err != nil {
-		return false
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // not the URL again
+		}
+		return err
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	if len(u.health.expected) == 0 {
-		return resp.StatusCode >= 200 && resp.StatusCode < 400
+		if resp.StatusCode >= 200 && resp.StatusCode < 400 {
+			return nil
+		}
+		return fmt.Errorf("GET %s: status %d", u.health.path, resp.StatusCode)
 	}
 	for _, st := range u.health.expected {
 		if resp.StatusCode == st {
-			return true
+			return nil
 		}
 	}
-	return false
+	return fmt.Errorf("GET %s: status %d, want one of %v", u.health.path, resp.StatusCode, u.health.expected)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"sync"
@@ -33,6 +34,8 @@ type Server struct {
 	ejectedUntil atomic.Int64 // unix nanos; 0 = not ejected
 	// Active health: set by the checker goroutine.
 	down atomic.Bool
+	// The last change of health, for reports (Health).
+	note atomic.Pointer[healthNote]
 
 	fast *fasthttp.HostClient
 
@@ -172,11 +175,46 @@ func (s *Server) Available() bool {
 	return true
 }
 
+// healthNote is why a server's health last changed, and when.
+type healthNote struct {
+	reason string // "" when it became healthy
+	since  time.Time
+}
+
+func (s *Server) noteHealth(reason string) {
+	s.note.Store(&healthNote{reason: reason, since: time.Now()})
+}
+
+// Health is the server's state for reports: healthy or not, why not (the
+// last failed active check, or passive failures), and since when. A server
+// no check ever judged is healthy since zero time.
+func (s *Server) Health() (healthy bool, reason string, since time.Time) {
+	if n := s.note.Load(); n != nil {
+		reason, since = n.reason, n.since
+	}
+	if s.down.Load() {
+		return false, reason, since
+	}
+	if until := s.ejectedUntil.Load(); until != 0 {
+		u := time.Unix(0, until)
+		if time.Now().Before(u) {
+			if reason == "" {
+				reason = "passive: ejected after failed requests"
+			}
+			return false, reason, since
+		}
+		return true, "", u // the ejection ran out; no event marks that
+	}
+	return true, "", since
+}
+
 // ReportSuccess records a request that got a response from the server.
 func (s *Server) ReportSuccess() {
 	if s.fails.Load() != 0 {
 		s.fails.Store(0)
-		s.ejectedUntil.Store(0)
+		if s.ejectedUntil.Swap(0) != 0 && !s.down.Load() {
+			s.noteHealth("")
+		}
 	}
 }
 
@@ -190,7 +228,10 @@ func (s *Server) ReportFailure() {
 		return
 	}
 	if n := s.fails.Add(1); int(n) >= hc.maxFails {
-		s.ejectedUntil.Store(time.Now().Add(hc.failTimeout).UnixNano())
+		wasEjected := s.ejectedUntil.Swap(time.Now().Add(hc.failTimeout).UnixNano()) > time.Now().UnixNano()
+		if !wasEjected && !s.down.Load() {
+			s.noteHealth(fmt.Sprintf("passive: %d consecutive failed requests", n))
+		}
 	}
 }
 
