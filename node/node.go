@@ -25,6 +25,7 @@ import (
 	"github.com/strata-edge/strata/node/dns"
 	"github.com/strata-edge/strata/node/proxy"
 	"github.com/strata-edge/strata/node/purge"
+	"github.com/strata-edge/strata/node/stats"
 	"github.com/strata-edge/strata/node/store"
 	"github.com/strata-edge/strata/node/syncagent"
 	"github.com/strata-edge/strata/node/tier"
@@ -48,6 +49,8 @@ type Node struct {
 	cache   *cache.Cache
 	purger  *purge.Agent
 	tier    *tier.Tier
+	sql     *stats.MetricSQL // nil with metrics off
+	stats   *stats.Reporter  // nil with metrics off
 	started bool
 	stopped bool
 }
@@ -106,16 +109,32 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	challenges := acme.New(hubJS, 0, n.opts.Logger)
 	n.tier = tier.New(n.opts.NodeID)
-	n.proxy, err = proxy.New(proxy.Options{
+	metricsOn := n.opts.MetricsInterval >= 0
+	popts := proxy.Options{
 		HTTPAddr: n.opts.HTTPAddr, HTTPSAddr: n.opts.HTTPSAddr, Logger: n.opts.Logger,
 		HTTPPort: n.opts.HTTPPort, HTTPSPort: n.opts.HTTPSPort,
 		GetCertificate: n.certs.GetCertificate,
 		ACMEChallenge:  challenges.KeyAuth,
 		Cache:          n.cache,
 		Tier:           n.tier,
-	})
+		PerSecondStats: metricsOn,
+	}
+	if metricsOn {
+		n.sql = stats.NewMetricSQL(n.opts.PartitionID, n.log)
+		popts.Requests = n.sql
+	}
+	n.proxy, err = proxy.New(popts)
 	if err != nil {
 		return fmt.Errorf("node: %w", err)
+	}
+	if metricsOn {
+		n.stats, err = stats.New(stats.Options{
+			NATS: n.nc, NodeID: n.opts.NodeID, ClusterID: n.opts.ClusterID, PartitionID: n.opts.PartitionID,
+			Source: n.proxy, MetricSQL: n.sql, DataDir: n.opts.DataDir, Interval: n.opts.MetricsInterval, Logger: n.log,
+		})
+		if err != nil {
+			return fmt.Errorf("node: %w", err)
+		}
 	}
 	if n.opts.DNSAddr != "" {
 		n.txt = acme.NewTXT(hubJS, n.opts.Logger)
@@ -150,6 +169,11 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	if err := n.proxy.Start(ctx); err != nil {
 		return fmt.Errorf("node: %w", err)
+	}
+	if n.stats != nil {
+		if err := n.stats.Start(ctx); err != nil {
+			return fmt.Errorf("node: %w", err)
+		}
 	}
 	if n.dns != nil {
 		if err := n.txt.Start(ctx); err != nil {
@@ -190,6 +214,9 @@ func (n *Node) apply(snap *syncv1.Snapshot) error {
 	commitProxy()
 	commitDNS()
 	n.applyTiers(snap)
+	if n.sql != nil {
+		n.sql.Update(snap.GetMetrics()) // unchanged definitions keep their windows
+	}
 	return nil
 }
 
@@ -239,6 +266,9 @@ func (n *Node) shutdown(ctx context.Context) error {
 	}
 	stop(n.agent != nil, func() error { return n.agent.Stop(ctx) })
 	stop(n.proxy != nil, func() error { return n.proxy.Stop(ctx) })
+	// After the proxy, so that the requests it finished are in the last
+	// report; before NATS closes, so that the report can be sent.
+	stop(n.stats != nil, func() error { return n.stats.Stop(ctx) })
 	stop(n.dns != nil, func() error { return n.dns.stop(ctx) })
 	stop(n.txt != nil, func() error { return n.txt.Stop(ctx) })
 	stop(n.purger != nil, func() error { return n.purger.Stop(ctx) })

@@ -78,6 +78,12 @@ type Options struct {
 	// DefaultCacheMemoryBytes).
 	CacheDiskBytes   int64
 	CacheMemoryBytes int64
+	// MetricsInterval is how often the node sends its metrics report
+	// (per-second traffic per app, system samples, Metric SQL windows,
+	// upstream health; node/stats) to the metrics service: 0 means
+	// stats.DefaultInterval (2 s), negative turns the reports and the
+	// per-second aggregates off.
+	MetricsInterval time.Duration
 	// KEK is the partition's node key-encryption key, which opens the
 	// private keys of the snapshot's certificates (docs/certs.md); nil
 	// means certificates are not served (the TLS listener's fallback is).

@@ -4,6 +4,8 @@
 package edge
 
 import (
+	"time"
+
 	"context"
 	"log/slog"
 
@@ -27,6 +29,9 @@ type Options struct {
 	// HTTP listener at for parent-tier cache fetches; empty: the bound HTTP
 	// address, an unspecified host replaced by the first of PublicIPs.
 	TierAddr string
+	// MetricsInterval is how often the node reports its metrics (0: every
+	// 2 s; negative: no reports, node.Options.MetricsInterval).
+	MetricsInterval time.Duration
 	// KEK, optional, returns the node KEK of the node's partition (the dev
 	// node derives it from the control KEK); nil: join.LoadKEK
 	// (STRATA_NODE_KEK or DATA_DIR/node.kek), else certificates are not served.
@@ -65,6 +70,7 @@ func Start(ctx context.Context, o Options) (*Edge, error) {
 		HTTPAddr: o.HTTPAddr, HTTPSAddr: o.HTTPSAddr, HTTPPort: o.HTTPPort, HTTPSPort: o.HTTPSPort,
 		DNSAddr: o.DNSAddr, Logger: o.Logger,
 		TierAddr: o.TierAddr, TierHost: firstOf(o.PublicIPs),
+		MetricsInterval: o.MetricsInterval,
 	})
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	certv1 "github.com/strata-edge/strata/gen/strata/cert/v1"
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
+	metricsv1 "github.com/strata-edge/strata/gen/strata/metrics/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 )
 
@@ -17,4 +18,5 @@ var kinds = []kind{
 	kindOf("zone", "zones", func(s *syncv1.Snapshot) *[]*dnsv1.Zone { return &s.Zones }),
 	kindOf("certificate", "certs", func(s *syncv1.Snapshot) *[]*certv1.SyncedCertificate { return &s.Certificates }),
 	kindOf("cluster", "clusters", func(s *syncv1.Snapshot) *[]*configv1.Cluster { return &s.Clusters }),
+	kindOf("metric", "metrics", func(s *syncv1.Snapshot) *[]*metricsv1.MetricDefinition { return &s.Metrics }),
 }
