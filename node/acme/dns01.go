@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/strata-edge/strata/pkg/background"
 	"github.com/strata-edge/strata/pkg/natsutil"
 )
 
@@ -33,8 +34,7 @@ type TXT struct {
 	// to its values by bucket key.
 	owners map[string]map[string]txtValue
 
-	cancel context.CancelFunc
-	done   chan struct{}
+	bg background.Group
 }
 
 type txtValue struct {
@@ -48,29 +48,21 @@ func NewTXT(js jetstream.JetStream, log *slog.Logger) *TXT {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &TXT{js: js, log: log, now: time.Now, owners: map[string]map[string]txtValue{}}
+	return &TXT{js: js, log: log, now: time.Now, owners: map[string]map[string]txtValue{}, bg: background.Group{Name: "acme: DNS-01 watch"}}
 }
 
 // Start follows the bucket until Stop. The bucket appears when a cert
 // service with ACME starts; until then TXT retries with a backoff.
 func (t *TXT) Start(ctx context.Context) error {
-	ctx, t.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	t.done = make(chan struct{})
-	go func() {
-		defer close(t.done)
-		t.run(ctx)
-	}()
+	if err := t.bg.Start(ctx); err != nil {
+		return err
+	}
+	t.bg.Go(t.run)
 	return nil
 }
 
-// Stop ends the watch and waits for it.
-func (t *TXT) Stop(context.Context) error {
-	if t.cancel != nil {
-		t.cancel()
-		<-t.done
-	}
-	return nil
-}
+// Stop ends the watch and waits for it, at most until ctx is done.
+func (t *TXT) Stop(ctx context.Context) error { return t.bg.Stop(ctx) }
 
 // ChallengeTXT returns the values pending for name (any case, trailing dot
 // optional); nil when none.
