@@ -1,7 +1,6 @@
 package metricscmd
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"strconv"
@@ -85,10 +84,8 @@ a clause Metric SQL does not support is refused, named.`,
 			if err != nil {
 				return err
 			}
-			res, err := call(cmd, f, func(ctx context.Context, c metricsv1connect.MetricsServiceClient) (*metricsv1.CreateMetricResponse, error) {
-				return c.CreateMetric(ctx, &metricsv1.CreateMetricRequest{Name: args[0], Description: d.description,
-					Sql: sql, IntervalSeconds: iv, PartitionIds: d.partitions})
-			})
+			res, err := call(cmd, f, clientx.RPC(metricsv1connect.MetricsServiceClient.CreateMetric,
+				&metricsv1.CreateMetricRequest{Name: args[0], Description: d.description, Sql: sql, IntervalSeconds: iv, PartitionIds: d.partitions}))
 			if err != nil {
 				return err
 			}
@@ -106,9 +103,7 @@ func listCmd(f ClientFactory) *cobra.Command {
 		Short: "List the Metric SQL metrics, by name",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, f, func(ctx context.Context, c metricsv1connect.MetricsServiceClient) (*metricsv1.ListMetricsResponse, error) {
-				return c.ListMetrics(ctx, &metricsv1.ListMetricsRequest{})
-			}, func(w io.Writer, res *metricsv1.ListMetricsResponse) error {
+			return show(cmd, f, clientx.RPC(metricsv1connect.MetricsServiceClient.ListMetrics, &metricsv1.ListMetricsRequest{}), func(w io.Writer, res *metricsv1.ListMetricsResponse) error {
 				if len(res.GetMetrics()) == 0 {
 					return clientx.Line(w, "no metrics; define one with strata metric create")
 				}
@@ -129,9 +124,7 @@ func showCmd(f ClientFactory) *cobra.Command {
 		Short: "Show one Metric SQL metric (id or name)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return show(cmd, f, func(ctx context.Context, c metricsv1connect.MetricsServiceClient) (*metricsv1.GetMetricResponse, error) {
-				return c.GetMetric(ctx, &metricsv1.GetMetricRequest{Metric: args[0]})
-			}, func(w io.Writer, res *metricsv1.GetMetricResponse) error {
+			return show(cmd, f, clientx.RPC(metricsv1connect.MetricsServiceClient.GetMetric, &metricsv1.GetMetricRequest{Metric: args[0]}), func(w io.Writer, res *metricsv1.GetMetricResponse) error {
 				return definitionText(w, res.GetMetric())
 			})
 		},
@@ -197,9 +190,7 @@ queryable.`,
 			if req.Sql == nil && req.Description == nil && req.IntervalSeconds == nil && !req.SetPartitions {
 				return fmt.Errorf("nothing to change: give --sql, --interval, --description or --partition")
 			}
-			res, err := call(cmd, f, func(ctx context.Context, c metricsv1connect.MetricsServiceClient) (*metricsv1.UpdateMetricResponse, error) {
-				return c.UpdateMetric(ctx, req)
-			})
+			res, err := call(cmd, f, clientx.RPC(metricsv1connect.MetricsServiceClient.UpdateMetric, req))
 			if err != nil {
 				return err
 			}
@@ -225,9 +216,7 @@ func deleteCmd(f ClientFactory) *cobra.Command {
 				}
 				req.ExpectedVersion = *v
 			}
-			res, err := call(cmd, f, func(ctx context.Context, c metricsv1connect.MetricsServiceClient) (*metricsv1.DeleteMetricResponse, error) {
-				return c.DeleteMetric(ctx, req)
-			})
+			res, err := call(cmd, f, clientx.RPC(metricsv1connect.MetricsServiceClient.DeleteMetric, req))
 			if err != nil {
 				return err
 			}
@@ -253,9 +242,8 @@ nodes' group cap.`,
 			if err != nil {
 				return err
 			}
-			return show(cmd, f, func(ctx context.Context, c metricsv1connect.MetricsServiceClient) (*metricsv1.QueryMetricResponse, error) {
-				return c.QueryMetric(ctx, &metricsv1.QueryMetricRequest{Metric: args[0], Start: start, End: end})
-			}, func(w io.Writer, res *metricsv1.QueryMetricResponse) error {
+			return show(cmd, f, clientx.RPC(metricsv1connect.MetricsServiceClient.QueryMetric,
+				&metricsv1.QueryMetricRequest{Metric: args[0], Start: start, End: end}), func(w io.Writer, res *metricsv1.QueryMetricResponse) error {
 				return queryText(w, res)
 			})
 		},

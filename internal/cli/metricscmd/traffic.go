@@ -1,7 +1,6 @@
 package metricscmd
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"strconv"
@@ -54,9 +53,8 @@ exceed the true one by at most the ERROR column (exact when it is 0).`,
 			if err != nil {
 				return err
 			}
-			return show(cmd, f, func(ctx context.Context, c metricsv1connect.MetricsServiceClient) (*metricsv1.QueryTopResponse, error) {
-				return c.QueryTop(ctx, &metricsv1.QueryTopRequest{AppId: app, By: by, Start: start, End: end, Limit: limit})
-			}, func(w io.Writer, res *metricsv1.QueryTopResponse) error {
+			return show(cmd, f, clientx.RPC(metricsv1connect.MetricsServiceClient.QueryTop,
+				&metricsv1.QueryTopRequest{AppId: app, By: by, Start: start, End: end, Limit: limit}), func(w io.Writer, res *metricsv1.QueryTopResponse) error {
 				return topText(w, res)
 			})
 		},
@@ -146,10 +144,8 @@ are milliseconds; cache_hit_ratio is 0-1. Series: ` + strings.Join(Series, ", ")
 			if err != nil {
 				return err
 			}
-			return show(cmd, f, func(ctx context.Context, c metricsv1connect.MetricsServiceClient) (*metricsv1.QuerySeriesResponse, error) {
-				return c.QuerySeries(ctx, &metricsv1.QuerySeriesRequest{AppId: app, Series: series, Start: start, End: end,
-					StepSeconds: stepS, NodeId: node, ClusterId: cluster})
-			}, func(w io.Writer, res *metricsv1.QuerySeriesResponse) error {
+			return show(cmd, f, clientx.RPC(metricsv1connect.MetricsServiceClient.QuerySeries,
+				&metricsv1.QuerySeriesRequest{AppId: app, Series: series, Start: start, End: end, StepSeconds: stepS, NodeId: node, ClusterId: cluster}), func(w io.Writer, res *metricsv1.QuerySeriesResponse) error {
 				return seriesText(w, res, length >= 24*time.Hour)
 			})
 		},
@@ -242,9 +238,8 @@ the CPU and when the node last reported.`,
 			if err != nil {
 				return err
 			}
-			return show(cmd, f, func(ctx context.Context, c metricsv1connect.MetricsServiceClient) (*metricsv1.GetNodeStatsResponse, error) {
-				return c.GetNodeStats(ctx, &metricsv1.GetNodeStatsRequest{NodeId: args[0], Start: start, End: end, StepSeconds: stepS})
-			}, func(w io.Writer, res *metricsv1.GetNodeStatsResponse) error {
+			return show(cmd, f, clientx.RPC(metricsv1connect.MetricsServiceClient.GetNodeStats,
+				&metricsv1.GetNodeStatsRequest{NodeId: args[0], Start: start, End: end, StepSeconds: stepS}), func(w io.Writer, res *metricsv1.GetNodeStatsResponse) error {
 				return nodeText(w, args[0], res, length >= 24*time.Hour)
 			})
 		},
@@ -320,9 +315,8 @@ report for 15s: the reason the DNS gateway records stopped answering with it).`,
 			if err != nil {
 				return err
 			}
-			return show(cmd, f, func(ctx context.Context, c metricsv1connect.MetricsServiceClient) (*metricsv1.ListHealthResponse, error) {
-				return c.ListHealth(ctx, &metricsv1.ListHealthRequest{AppId: app, NodeId: node, Start: start, End: end, Limit: limit})
-			}, func(w io.Writer, res *metricsv1.ListHealthResponse) error {
+			return show(cmd, f, clientx.RPC(metricsv1connect.MetricsServiceClient.ListHealth,
+				&metricsv1.ListHealthRequest{AppId: app, NodeId: node, Start: start, End: end, Limit: limit}), func(w io.Writer, res *metricsv1.ListHealthResponse) error {
 				if len(res.GetChanges()) == 0 {
 					return clientx.Line(w, "no health changes in the range")
 				}
