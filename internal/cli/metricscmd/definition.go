@@ -63,10 +63,12 @@ func createCmd(f ClientFactory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "create NAME --sql 'SELECT ...' [--interval 10s] [--partition P]... [--description TEXT]",
 		Short: "Define a Metric SQL metric; the nodes run it at once",
-		Long: `Define a Metric SQL metric: one SELECT over the reqs table (columns time, host,
-path, method, status, bytes, latency_ms, upstream, client_ip, country, asn,
-cache_status, app, rule and request headers by name), with WHERE (LIKE and
-regex), GROUP BY, count/sum/avg/min/max/quantile, ORDER BY ... LIMIT n.
+		Long: `Define a Metric SQL metric: one SELECT over the reqs table (columns time, app,
+host, path, method, status, bytes_in, bytes_out, latency_ms, upstream,
+client_ip, country, asn, cache_status, rule, and request headers as
+http_<name>, e.g. http_user_agent), with WHERE (LIKE, REGEXP, IN, BETWEEN),
+GROUP BY, count/sum/avg/min/max/quantile, ORDER BY ... LIMIT n
+(pkg/metricsql/README.md).
 The nodes of its partitions run it from the moment it is created (no release);
 a clause Metric SQL does not support is refused, named.`,
 		Example: `  strata metric create paths --sql 'SELECT path, count(*) FROM reqs GROUP BY path'

@@ -78,7 +78,7 @@ func show[T proto.Message](cmd *cobra.Command, f ClientFactory, fn func(context.
 const (
 	maxRange  = 400 * 24 * time.Hour // a year of hourly points and some
 	maxLimit  = 1000
-	maxSQL    = 8 << 10
+	maxSQL    = 4 << 10 // as pkg/metricsql
 	maxPoints = 100_000 // steps of one series or node query
 )
 

@@ -136,7 +136,7 @@ func TestBadInputRefusedBeforeTheCall(t *testing.T) {
 func TestSQLFromStdinIsBounded(t *testing.T) {
 	f := &noAPI{}
 	f.In = strings.NewReader(strings.Repeat("x", maxSQL+1))
-	if _, err := f.Run(Commands(f), "metric", "create", "m", "--sql", "-"); err == nil || !strings.Contains(err.Error(), "more than 8192 bytes") {
+	if _, err := f.Run(Commands(f), "metric", "create", "m", "--sql", "-"); err == nil || !strings.Contains(err.Error(), "more than 4096 bytes") {
 		t.Fatalf("oversized --sql -: %v", err)
 	}
 	f.In = strings.NewReader("SELECT count(*) FROM reqs\n")
