@@ -2,9 +2,9 @@ package metricscmd_test
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"net/http/httptest"
-	"maps"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -45,8 +45,10 @@ type factory struct {
 	c metricsv1connect.MetricsServiceClient
 }
 
-func (f *factory) MetricsClient() (metricsv1connect.MetricsServiceClient, error)       { return f.c, nil }
-func (f *factory) MetricsStreamClient() (metricsv1connect.MetricsServiceClient, error) { return f.c, nil }
+func (f *factory) MetricsClient() (metricsv1connect.MetricsServiceClient, error) { return f.c, nil }
+func (f *factory) MetricsStreamClient() (metricsv1connect.MetricsServiceClient, error) {
+	return f.c, nil
+}
 
 type env struct {
 	*factory
