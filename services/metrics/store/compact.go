@@ -12,7 +12,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	metricsv1 "github.com/strata-edge/strata/gen/strata/metrics/v1"
-	"github.com/strata-edge/strata/pkg/sketch"
 )
 
 // Compact rolls 1 s rows older than Retention.Second into 1 min rows and
@@ -140,7 +139,7 @@ type groupKey struct {
 // rollRow accumulates rows into one of a coarser resolution.
 type rollRow struct {
 	t          trafficRow
-	lat, upLat *sketch.Sketch
+	lat, upLat sketchAcc
 	status     map[uint32]uint64
 	cache      map[string]uint64
 	paths      map[string][2]uint64 // count, error
@@ -154,7 +153,7 @@ type upAcc struct {
 }
 
 func newRollRow() *rollRow {
-	return &rollRow{lat: sketch.New(), upLat: sketch.New(), status: map[uint32]uint64{}, cache: map[string]uint64{},
+	return &rollRow{status: map[uint32]uint64{}, cache: map[string]uint64{},
 		paths: map[string][2]uint64{}, upErrs: map[string]uint64{}, upstreams: map[string]*upAcc{}}
 }
 
@@ -169,17 +168,11 @@ func (g *rollRow) add(t *trafficRow) error {
 	g.t.cacheHits += t.cacheHits
 	g.t.cache += t.cache
 	g.t.waf += t.waf
-	for _, x := range []struct {
-		b  []byte
-		to *sketch.Sketch
-	}{{t.latency, g.lat}, {t.upLatency, g.upLat}} {
-		sk, err := unmarshalSketch(x.b)
-		if err != nil {
-			return err
-		}
-		if err := x.to.Merge(sk); err != nil {
-			return err
-		}
+	if err := g.lat.addBytes(t.latency); err != nil {
+		return err
+	}
+	if err := g.upLat.addBytes(t.upLatency); err != nil {
+		return err
 	}
 	if len(t.dims) == 0 {
 		return nil
@@ -227,7 +220,13 @@ func nameCounts(m map[string]uint64) []*metricsv1.NameCount {
 func (g *rollRow) row(res int, k groupKey) (trafficRow, error) {
 	t := g.t
 	t.res, t.ts, t.app, t.node, t.cluster = res, k.ts, k.app, k.node, k.cluster
-	t.latency, t.upLatency = marshalSketch(g.lat), marshalSketch(g.upLat)
+	var err error
+	if t.latency, err = g.lat.bytes(); err != nil {
+		return t, err
+	}
+	if t.upLatency, err = g.upLat.bytes(); err != nil {
+		return t, err
+	}
 	d := &metricsv1.AppSecond{Cache: nameCounts(g.cache), UpstreamErrors: nameCounts(g.upErrs)}
 	for c, n := range g.status {
 		d.Status = append(d.Status, &metricsv1.CodeCount{Code: c, Count: n})
@@ -251,7 +250,6 @@ func (g *rollRow) row(res int, k groupKey) (trafficRow, error) {
 		d.Upstreams = append(d.Upstreams, &metricsv1.UpstreamSecond{Server: srv, Attempts: a.attempts, Errors: nameCounts(a.errors)})
 	}
 	slices.SortFunc(d.Upstreams, func(a, b *metricsv1.UpstreamSecond) int { return strings.Compare(a.Server, b.Server) })
-	var err error
 	t.dims, err = proto.Marshal(d)
 	return t, err
 }

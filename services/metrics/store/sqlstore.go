@@ -157,17 +157,6 @@ func marshalSketch(s *sketch.Sketch) []byte {
 	return b
 }
 
-func unmarshalSketch(b []byte) (*sketch.Sketch, error) {
-	if len(b) == 0 {
-		return nil, nil
-	}
-	var p metricsv1.Sketch
-	if err := proto.Unmarshal(b, &p); err != nil {
-		return nil, fmt.Errorf("stored sketch: %w", err)
-	}
-	return sketch.FromProto(&p)
-}
-
 // rowFromAppSecond turns a validated AppSecond into a 1 s row.
 func rowFromAppSecond(node, cluster string, a *metricsv1.AppSecond) (trafficRow, error) {
 	t := trafficRow{res: resSecond, ts: a.UnixSecond, app: a.AppId, node: node, cluster: cluster,
@@ -715,38 +704,30 @@ func (s *sqlStore) Series(ctx context.Context, q SeriesQuery) (*metricsv1.QueryS
 		}
 	default:
 		qc := quantileCols[q.Series]
-		sk := make([]*sketch.Sketch, n)
+		acc := make([]sketchAcc, n)
 		rows, err := s.db.QueryContext(ctx, s.d.q(`SELECT ts, `+qc.col+` FROM {p}traffic WHERE `+where+` AND `+qc.col+` IS NOT NULL`), args...)
 		if err != nil {
 			return nil, fmt.Errorf("query series: %w", err)
 		}
 		defer rows.Close()
+		var b []byte
 		for rows.Next() {
 			var ts int64
-			var b []byte
 			if err := rows.Scan(&ts, &b); err != nil {
 				return nil, err
 			}
-			one, err := unmarshalSketch(b)
-			if err != nil {
-				return nil, err
-			}
-			i := (ts - from) / step
-			if one == nil || i < 0 || i >= n {
-				continue
-			}
-			if sk[i] == nil {
-				sk[i] = one
-			} else if err := sk[i].Merge(one); err != nil {
-				return nil, err
+			if i := (ts - from) / step; i >= 0 && i < n {
+				if err := acc[i].addBytes(b); err != nil {
+					return nil, err
+				}
 			}
 		}
 		if err := rows.Err(); err != nil {
 			return nil, err
 		}
-		for i, m := range sk {
-			if m != nil {
-				vals[i] = m.Quantile(qc.q)
+		for i := range acc {
+			if vals[i], err = acc[i].quantile(qc.q); err != nil {
+				return nil, err
 			}
 		}
 	}
