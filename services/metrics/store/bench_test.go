@@ -194,6 +194,8 @@ func benchSeries(b *testing.B, open func(b *testing.B) *sqlStore) {
 			for _, series := range []string{"requests", "latency_p99"} {
 				b.Run(series, func(b *testing.B) {
 					q := SeriesQuery{AppID: "app042", Series: series, Start: end.Add(-24 * time.Hour), End: end, Step: 10 * time.Second}
+					cpu0 := cpuTime()
+					defer func() { b.ReportMetric(float64((cpuTime()-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op") }()
 					for range b.N {
 						r, err := s.Series(context.Background(), q)
 						if err != nil {
