@@ -25,7 +25,7 @@ const DefaultSchema = "strata_metrics"
 
 var schemaRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
 
-// lockKey is the advisory lock of schema setup and compaction (one per
+// lockSQL takes the advisory lock of schema setup and compaction (one per
 // schema: hashtext of the schema name).
 const lockSQL = `SELECT pg_advisory_xact_lock(hashtext('strata_metrics_store:' || $1))`
 
@@ -59,6 +59,11 @@ func OpenPostgresOptions(ctx context.Context, dsn string, o PostgresOptions) (St
 		d: dialect{postgres: true, prefix: schema + ".", blob: "BYTEA", greatest: "GREATEST"},
 		lockTx: func(ctx context.Context, tx *sql.Tx) error {
 			_, err := tx.ExecContext(ctx, lockSQL, schema)
+			return err
+		},
+		// The two-key form: a key space apart from lockSQL's.
+		lockNode: func(ctx context.Context, tx *sql.Tx, node string) error {
+			_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))`, schema, node)
 			return err
 		},
 	}

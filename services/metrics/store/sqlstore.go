@@ -59,6 +59,9 @@ type sqlStore struct {
 	// lockTx takes the compaction lock inside a transaction (PostgreSQL:
 	// an advisory lock, so replicas compact one at a time).
 	lockTx func(ctx context.Context, tx *sql.Tx) error
+	// lockNode serializes the health derivation of one node's reports
+	// (two replicas may ingest two of them at once); nil on SQLite.
+	lockNode func(ctx context.Context, tx *sql.Tx, node string) error
 }
 
 func schemaSQL(d dialect) []string {
@@ -324,6 +327,11 @@ type serverState struct {
 func (s *sqlStore) deriveHealth(ctx context.Context, tx *sql.Tx, nodeID string, servers []*metricsv1.ServerHealth, received time.Time) error {
 	if len(servers) == 0 {
 		return nil
+	}
+	if s.lockNode != nil {
+		if err := s.lockNode(ctx, tx, nodeID); err != nil {
+			return fmt.Errorf("lock node %s: %w", nodeID, err)
+		}
 	}
 	known := map[serverKey]serverState{}
 	rows, err := tx.QueryContext(ctx, s.d.q(`SELECT app_id, upstream, server, healthy, reason FROM {p}server_state WHERE node_id = ?`), nodeID)

@@ -38,6 +38,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Quantiles", testQuantiles},
 		{"Top", testTop},
 		{"Health", testHealth},
+		{"HealthConcurrentReports", testHealthConcurrent},
 		{"Compaction", testCompaction},
 		{"CompactionRetention", testCompactionRetention},
 		{"CompactConcurrentWithIngest", testCompactConcurrent},
@@ -750,5 +751,33 @@ func testQueryErrors(t *testing.T, s store.Store) {
 	_, err = s.Top(ctx, store.TopQuery{AppID: "a", By: "path", Start: Base, End: Base.Add(time.Hour), Limit: store.MaxTopLimit + 1})
 	if apierr.Violations(err) == nil {
 		t.Errorf("limit over the maximum: %v", err)
+	}
+}
+
+// Reports of one node ingested at once (two replicas) record a change once.
+func testHealthConcurrent(t *testing.T, s store.Store) {
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := &metricsv1.Report{BootId: "b", Seq: uint64(i + 1), Servers: []*metricsv1.ServerHealth{{AppId: "app1", Upstream: "up", Server: "s1:80", Reason: "timeout"}}}
+			if _, err := s.Ingest(ctx, "n1", r, Base); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	got, err := s.Health(ctx, store.HealthQuery{AppID: "app1", Start: Base, End: Base.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 {
+		t.Fatalf("%d changes from 8 concurrent identical reports, want 1", len(got))
 	}
 }
