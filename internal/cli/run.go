@@ -127,6 +127,8 @@ joining nodes the hub's leaf URLs (--leaf-url, required with it).`, strings.Join
 	fs.StringVar(&o.PostgresDSN, "postgres-dsn", "", "PostgreSQL URL for --store postgres")
 	fs.StringVar(&o.PostgresDSNFile, "postgres-dsn-file", "", "file holding the PostgreSQL URL (mode 0600), instead of --postgres-dsn")
 	fs.StringVar(&o.PostgresSchema, "postgres-schema", "strata", "PostgreSQL schema of the event store tables")
+	fs.StringVar(&o.MetricsPostgresDSN, "metrics-postgres-dsn", "", "PostgreSQL URL of the metrics store (default: SQLite in DIR/metrics.db, not shared by replicas)")
+	fs.StringVar(&o.MetricsPostgresDSNFile, "metrics-postgres-dsn-file", "", "file holding the metrics store's PostgreSQL URL (mode 0600), instead of --metrics-postgres-dsn")
 	_ = cmd.MarkFlagRequired("nats")
 	lf.register(fs)
 	return cmd

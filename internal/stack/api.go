@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"slices"
+	"time"
 
 	"connectrpc.com/connect"
 	"github.com/nats-io/nats-server/v2/server"
@@ -18,6 +20,7 @@ import (
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
 	"github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
 	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
+	"github.com/strata-edge/strata/gen/strata/metrics/v1/metricsv1connect"
 	"github.com/strata-edge/strata/gen/strata/purge/v1/purgev1connect"
 	apiserver "github.com/strata-edge/strata/internal/server"
 	"github.com/strata-edge/strata/pkg/apiauth"
@@ -29,6 +32,7 @@ import (
 	dnssvc "github.com/strata-edge/strata/services/dns"
 	"github.com/strata-edge/strata/services/edgesync"
 	"github.com/strata-edge/strata/services/iam"
+	metricstore "github.com/strata-edge/strata/services/metrics/store"
 	"github.com/strata-edge/strata/services/nodes"
 	purgesvc "github.com/strata-edge/strata/services/purge"
 )
@@ -51,7 +55,13 @@ type apiParts struct {
 	// devDNS, dev only, is the built-in node's DNS address once it runs:
 	// the cert service checks it answers a DNS-01 value before the CA asks.
 	devDNS *devDNSAddr
+	// metricsDSN, when set, is the PostgreSQL URL of the metrics store;
+	// else it is SQLite in dataDir (metricsFile).
+	metricsDSN string
 }
+
+// metricsFile is the SQLite metrics store in the data directory.
+const metricsFile = "metrics.db"
 
 // apiInfo describes a running API.
 type apiInfo struct {
@@ -123,6 +133,14 @@ func startAPI(ctx context.Context, p apiParts, st *stops) (apiInfo, error) {
 	if serves(ServiceNodes) {
 		parts.statuses = heartbeats(nodesSvc)
 	}
+	if serves(ServiceMetrics) {
+		if parts.metrics, err = openMetrics(ctx, p, st); err != nil {
+			return apiInfo{}, err
+		}
+		if serves(ServiceNodes) {
+			parts.metrics.gateways = gatewayReasons{nodesSvc}
+		}
+	}
 	cs, err := newContent(parts)
 	if err != nil {
 		return apiInfo{}, err
@@ -131,7 +149,7 @@ func startAPI(ctx context.Context, p apiParts, st *stops) (apiInfo, error) {
 		return apiInfo{}, err
 	}
 	st.add("content services", cs.Stop)
-	cfgSvc, dnsSvc, certSvc := cs.config, cs.dns, cs.cert
+	cfgSvc, dnsSvc, certSvc, metricsSvc := cs.config, cs.dns, cs.cert, cs.metrics
 	if serves(ServiceConfig) {
 		if err := cfgSvc.EnsureDefaults(ctx); err != nil {
 			return apiInfo{}, fmt.Errorf("config service defaults: %w", err)
@@ -173,6 +191,7 @@ func startAPI(ctx context.Context, p apiParts, st *stops) (apiInfo, error) {
 		ServiceConfig: {configv1connect.ConfigServiceName, cfgSvc}, ServiceNodes: {configv1connect.NodeServiceName, nodesSvc},
 		ServiceIAM: {iamv1connect.IAMServiceName, iamSvc}, ServiceDNS: {dnsv1connect.DnsServiceName, dnsSvc},
 		ServicePurge: {purgev1connect.PurgeServiceName, purgeSvc}, ServiceCert: {certv1connect.CertServiceName, certSvc},
+		ServiceMetrics: {metricsv1connect.MetricsServiceName, metricsSvc},
 	}
 	var mounts []apiserver.Service
 	for _, name := range p.services {
@@ -203,6 +222,45 @@ func startAPI(ctx context.Context, p apiParts, st *stops) (apiInfo, error) {
 		info.nodes = nodesSvc
 	}
 	return info, nil
+}
+
+// openMetrics opens the metrics store (PostgreSQL with p.metricsDSN, else
+// SQLite in the data directory), closed after the services stopped.
+func openMetrics(ctx context.Context, p apiParts, st *stops) (metricsIngest, error) {
+	if p.conn == nil {
+		return metricsIngest{}, fmt.Errorf("metrics service: no NATS connection")
+	}
+	var ms metricstore.Store
+	var err error
+	if p.metricsDSN != "" {
+		if ms, err = metricstore.OpenPostgres(ctx, p.metricsDSN, metricstore.Retention{}); err != nil {
+			return metricsIngest{}, fmt.Errorf("--metrics-postgres-dsn: metrics store: %w", err)
+		}
+	} else if ms, err = metricstore.OpenSQLite(filepath.Join(p.dataDir, metricsFile), metricstore.Retention{}); err != nil {
+		return metricsIngest{}, fmt.Errorf("metrics store: %w", err)
+	}
+	st.add("metrics store", func(context.Context) error { return ms.Close() })
+	return metricsIngest{store: ms, conn: p.conn}, nil
+}
+
+// gatewayReasons tells the metrics service why a node is out of the
+// gateway answers, from the nodes service's heartbeats (the same view
+// GatewaySets reads).
+type gatewayReasons struct{ nodes *nodes.Service }
+
+func (g gatewayReasons) GatewayReason(nodeID string) string {
+	s, ok := g.nodes.Statuses()[nodeID]
+	switch {
+	case !ok:
+		return "no heartbeat since this control plane started"
+	case s.Status.GetLeaving():
+		return "the node said it is leaving"
+	case !s.Online:
+		return fmt.Sprintf("no heartbeat since %s (or disabled)", s.ReceivedAt.UTC().Format(time.RFC3339))
+	case !s.Healthy:
+		return "the node reports itself unhealthy"
+	}
+	return ""
 }
 
 // heartbeats shows the nodes service's heartbeat table to the config

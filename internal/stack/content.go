@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/strata-edge/strata/pkg/background"
@@ -15,6 +16,8 @@ import (
 	"github.com/strata-edge/strata/services/config"
 	dnssvc "github.com/strata-edge/strata/services/dns"
 	"github.com/strata-edge/strata/services/edgesync"
+	metricssvc "github.com/strata-edge/strata/services/metrics"
+	metricstore "github.com/strata-edge/strata/services/metrics/store"
 )
 
 // contentParts are the inputs of newContent.
@@ -32,7 +35,18 @@ type contentParts struct {
 	// process serves its API) from the dns service.
 	certJS jetstream.JetStream
 	acme   func(*dnssvc.Service) *certsvc.ACMEOptions
-	log    *slog.Logger
+	// metrics, when this process serves the metrics API, is where reports
+	// are stored and the connection they arrive on; otherwise the metrics
+	// service keeps its definitions only (they reach the tracks anyway).
+	metrics metricsIngest
+	log     *slog.Logger
+}
+
+// metricsIngest are the metrics service's ingest parts.
+type metricsIngest struct {
+	store    metricstore.Store
+	conn     *nats.Conn
+	gateways metricssvc.Gateways
 }
 
 // content are the services whose content reaches the nodes (config: apps
@@ -41,17 +55,19 @@ type contentParts struct {
 // models resolve authorization scopes and answer each other's checks, and
 // one subscription folds the log into all of them in order.
 type content struct {
-	sync   *edgesync.Tracks
-	pub    *edgesync.Publisher // nil unless publishing
-	store  eventstore.Store
-	config *config.Service
-	dns    *dnssvc.Service
-	cert   *certsvc.Service
-	bg     background.Group
+	sync    *edgesync.Tracks
+	pub     *edgesync.Publisher // nil unless publishing
+	store   eventstore.Store
+	config  *config.Service
+	dns     *dnssvc.Service
+	cert    *certsvc.Service
+	metrics *metricssvc.Service
+	bg      background.Group
 }
 
 // newContent builds the content services on shared tracks. Folders are
-// added config first: dns reads config's nodes as of the event it folds.
+// added config first: dns reads config's nodes as of the event it folds;
+// metrics (Metric SQL definitions) comes last.
 func newContent(p contentParts) (*content, error) {
 	c := &content{sync: edgesync.New(p.log.With("part", "edgesync"), p.publish != nil), store: p.store}
 	if p.publish != nil {
@@ -78,6 +94,11 @@ func newContent(p contentParts) (*content, error) {
 		Apps: c.config, Domains: c.config, Sync: c.sync, Logger: p.log.With("service", "cert")}); err != nil {
 		return nil, fmt.Errorf("cert service: %w", err)
 	}
+	if c.metrics, err = metricssvc.New(metricssvc.Options{Store: p.store, Partitions: c.config, Sync: c.sync,
+		Results: p.metrics.store, Conn: p.metrics.conn, Objects: c.config, Gateways: p.metrics.gateways,
+		Logger: p.log.With("service", "metrics")}); err != nil {
+		return nil, fmt.Errorf("metrics service: %w", err)
+	}
 	return c, nil
 }
 
@@ -97,7 +118,7 @@ func (c *content) Start(ctx context.Context) error {
 	for _, s := range []struct {
 		name  string
 		start func(context.Context) error
-	}{{"config", c.config.Start}, {"dns", c.dns.Start}, {"cert", c.cert.Start}} {
+	}{{"config", c.config.Start}, {"dns", c.dns.Start}, {"cert", c.cert.Start}, {"metrics", c.metrics.Start}} {
 		if err := s.start(ctx); err != nil {
 			return errors.Join(fmt.Errorf("start %s service: %w", s.name, err), c.Stop(context.Background()))
 		}
@@ -107,5 +128,5 @@ func (c *content) Start(ctx context.Context) error {
 
 // Stop stops the services, then the subscription and the publisher.
 func (c *content) Stop(ctx context.Context) error {
-	return errors.Join(c.cert.Stop(ctx), c.dns.Stop(ctx), c.config.Stop(ctx), c.bg.Stop(ctx))
+	return errors.Join(c.metrics.Stop(ctx), c.cert.Stop(ctx), c.dns.Stop(ctx), c.config.Stop(ctx), c.bg.Stop(ctx))
 }

@@ -51,8 +51,13 @@ type ControlOptions struct {
 	PostgresDSNFile string
 	// PostgresSchema holds the store's tables; default "strata".
 	PostgresSchema string
-	Logger         *slog.Logger
-	Banner         io.Writer
+	// MetricsPostgresDSN or MetricsPostgresDSNFile (a secret file) put the
+	// metrics service's store in PostgreSQL (TimescaleDB when present);
+	// without, it is SQLite in DataDir, which replicas do not share.
+	MetricsPostgresDSN     string
+	MetricsPostgresDSNFile string
+	Logger                 *slog.Logger
+	Banner                 io.Writer
 }
 
 // RunControl runs the chosen control services against an external NATS until
@@ -77,6 +82,15 @@ func RunControl(ctx context.Context, o ControlOptions) (err error) {
 		}
 	default:
 		return fmt.Errorf("--store: %q is not an event store; use jetstream or postgres", o.Store)
+	}
+	var metricsDSN string
+	if o.MetricsPostgresDSN != "" || o.MetricsPostgresDSNFile != "" {
+		if !slices.Contains(o.Services, ServiceMetrics) {
+			return errors.New("--metrics-postgres-dsn: given, but the metrics service does not run here (--services)")
+		}
+		if metricsDSN, err = secretDSN("--metrics-postgres-dsn", o.MetricsPostgresDSN, o.MetricsPostgresDSNFile); err != nil {
+			return err
+		}
 	}
 	runsNodes := slices.Contains(o.Services, ServiceNodes)
 	if runsNodes && len(o.LeafURLs) == 0 {
@@ -161,6 +175,7 @@ func RunControl(ctx context.Context, o ControlOptions) (err error) {
 		addr: apiAddr, dataDir: o.DataDir, services: o.Services,
 		store: store, js: js, log: log,
 		authority: authority, conn: nc, leafURLs: o.LeafURLs, replicas: o.Replicas,
+		metricsDSN: metricsDSN,
 	}, &st)
 	if err != nil {
 		return err
@@ -177,21 +192,28 @@ func RunControl(ctx context.Context, o ControlOptions) (err error) {
 
 // postgresDSN is the URL of --postgres-dsn or the content of --postgres-dsn-file.
 func postgresDSN(dsn, file string) (string, error) {
+	if dsn == "" && file == "" {
+		return "", errors.New("--postgres-dsn: required with --store postgres (or --postgres-dsn-file)")
+	}
+	return secretDSN("--postgres-dsn", dsn, file)
+}
+
+// secretDSN is the URL of flag or the content of flag-file (a secret file,
+// so the password is in no command line).
+func secretDSN(flag, dsn, file string) (string, error) {
 	switch {
 	case dsn != "" && file != "":
-		return "", errors.New("--postgres-dsn-file: give --postgres-dsn or --postgres-dsn-file, not both")
+		return "", fmt.Errorf("%s-file: give %s or %s-file, not both", flag, flag, flag)
 	case file != "":
 		b, err := secretfile.Read(file)
 		if err != nil {
-			return "", fmt.Errorf("--postgres-dsn-file: %w", err)
+			return "", fmt.Errorf("%s-file: %w", flag, err)
 		}
 		defer clear(b)
 		dsn = strings.TrimSpace(string(b))
 		if dsn == "" {
-			return "", fmt.Errorf("--postgres-dsn-file: %s is empty; want a PostgreSQL URL", file)
+			return "", fmt.Errorf("%s-file: %s is empty; want a PostgreSQL URL", flag, file)
 		}
-	case dsn == "":
-		return "", errors.New("--postgres-dsn: required with --store postgres (or --postgres-dsn-file)")
 	}
 	return dsn, nil
 }

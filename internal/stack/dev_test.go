@@ -22,6 +22,7 @@ import (
 	"github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
 	iamv1 "github.com/strata-edge/strata/gen/strata/iam/v1"
 	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
+	"github.com/strata-edge/strata/gen/strata/metrics/v1/metricsv1connect"
 	"github.com/strata-edge/strata/internal/edge"
 	"github.com/strata-edge/strata/internal/stack"
 	"github.com/strata-edge/strata/internal/testbuf"
@@ -130,6 +131,7 @@ type clients struct {
 	iam    iamv1connect.IAMServiceClient
 	dns    dnsv1connect.DnsServiceClient
 	certs  certv1connect.CertServiceClient
+	metric metricsv1connect.MetricsServiceClient
 }
 
 func clientsFor(api, token string) clients {
@@ -145,6 +147,7 @@ func clientsFor(api, token string) clients {
 		iam:    iamv1connect.NewIAMServiceClient(hc, api, opts...),
 		dns:    dnsv1connect.NewDnsServiceClient(hc, api, opts...),
 		certs:  certv1connect.NewCertServiceClient(hc, api, opts...),
+		metric: metricsv1connect.NewMetricsServiceClient(hc, api, opts...),
 	}
 }
 

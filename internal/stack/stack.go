@@ -23,16 +23,17 @@ const shutdownTimeout = 10 * time.Second
 
 // Control services `strata control --services` accepts.
 const (
-	ServiceConfig = "config"
-	ServiceNodes  = "nodes"
-	ServiceIAM    = "iam"
-	ServiceDNS    = "dns"
-	ServicePurge  = "purge"
-	ServiceCert   = "cert"
+	ServiceConfig  = "config"
+	ServiceNodes   = "nodes"
+	ServiceIAM     = "iam"
+	ServiceDNS     = "dns"
+	ServicePurge   = "purge"
+	ServiceCert    = "cert"
+	ServiceMetrics = "metrics"
 )
 
 // KnownServices are the control services `strata control --services` accepts.
-var KnownServices = []string{ServiceConfig, ServiceNodes, ServiceIAM, ServiceDNS, ServicePurge, ServiceCert}
+var KnownServices = []string{ServiceConfig, ServiceNodes, ServiceIAM, ServiceDNS, ServicePurge, ServiceCert, ServiceMetrics}
 
 // ParseServices splits a comma-separated service list and checks every name.
 func ParseServices(s string) ([]string, error) {

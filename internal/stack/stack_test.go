@@ -33,7 +33,8 @@ func TestParseServices(t *testing.T) {
 		{in: "config", want: "config"},
 		{in: " config , config ", want: "config"},
 		{in: "config,cert", want: "config,cert"},
-		{in: "config,metrics", wantErr: `"metrics" is not a control service this binary runs (available: config, nodes, iam, dns, purge, cert)`},
+		{in: "config,metrics", want: "config,metrics"},
+		{in: "config,stats", wantErr: `"stats" is not a control service this binary runs (available: config, nodes, iam, dns, purge, cert, metrics)`},
 		{in: "iam, nodes", want: "iam,nodes"},
 		{in: "dns,config", want: "dns,config"},
 		{in: "", wantErr: "name at least one"},
@@ -192,6 +193,9 @@ func TestRunControlRejectsBadOptions(t *testing.T) {
 		{name: "bad api addr", o: stack.ControlOptions{NATSURL: "nats://127.0.0.1:1", APIAddr: "7400"}, wantErr: "--api-addr"},
 		{name: "nats down", o: stack.ControlOptions{NATSURL: "nats://127.0.0.1:1", APIAddr: "127.0.0.1:0"}, wantErr: "--nats: connect"},
 		{name: "nodes without leaf url", o: stack.ControlOptions{NATSURL: "nats://127.0.0.1:1", APIAddr: "127.0.0.1:0", Services: []string{"config", "nodes"}}, wantErr: "--leaf-url: required"},
+		{name: "metrics dsn without the metrics service", o: stack.ControlOptions{NATSURL: "nats://127.0.0.1:1", APIAddr: "127.0.0.1:0", MetricsPostgresDSN: "postgres://db/m"}, wantErr: "--metrics-postgres-dsn: given, but the metrics service does not run here"},
+		{name: "metrics dsn file open to others", o: stack.ControlOptions{NATSURL: "nats://127.0.0.1:1", APIAddr: "127.0.0.1:0", Services: []string{"metrics"}, MetricsPostgresDSNFile: openCreds}, wantErr: "--metrics-postgres-dsn-file: " + openCreds + ": mode 0644"},
+		{name: "metrics dsn and dsn file", o: stack.ControlOptions{NATSURL: "nats://127.0.0.1:1", APIAddr: "127.0.0.1:0", Services: []string{"metrics"}, MetricsPostgresDSN: "postgres://db/m", MetricsPostgresDSNFile: openCreds}, wantErr: "--metrics-postgres-dsn-file: give --metrics-postgres-dsn or --metrics-postgres-dsn-file, not both"},
 		{name: "nats creds others may read", o: stack.ControlOptions{NATSURL: "nats://127.0.0.1:1", APIAddr: "127.0.0.1:0", NATSCreds: openCreds}, wantErr: "--nats-creds: " + openCreds + ": mode 0644"},
 	}
 	for _, tt := range tests {

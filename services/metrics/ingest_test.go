@@ -29,6 +29,7 @@ func newIngestEnv(t *testing.T, opts Options) (*env, store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { st.Close() }) // after the service stopped (cleanups run last first)
 	opts.Results = st
 	return newEnv(t, opts), st
 }
@@ -46,6 +47,7 @@ func newPostgresEnv(t *testing.T, opts Options) (*env, store.Store) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		st.Close()
 		conn, err := pgx.Connect(context.Background(), dsn)
 		if err != nil {
 			t.Errorf("drop schema %s: %v", schema, err)

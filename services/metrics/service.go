@@ -62,7 +62,7 @@ type Options struct {
 	// Results, optional, is the metrics store: with Conn it makes this
 	// process ingest reports and answer queries (strata control --services
 	// metrics); without, it keeps the definitions only (every API process
-	// contributes them to the tracks). The service closes it in Stop.
+	// contributes them to the tracks). The caller closes it after Stop.
 	Results store.Store
 	// Conn receives the nodes' reports (ingest, liveness, Tail).
 	Conn *nats.Conn
@@ -128,13 +128,6 @@ func New(opts Options) (*Service, error) {
 	s.livenessTimeout = cmp.Or(opts.LivenessTimeout, DefaultLivenessTimeout)
 	s.tailWait = cmp.Or(opts.TailWait, DefaultTailWait)
 	s.maxReport = cmp.Or(opts.MaxReportBytes, DefaultMaxReportBytes)
-	if s.results != nil {
-		s.bg.AfterStop = func(context.Context) {
-			if err := s.results.Close(); err != nil {
-				s.log.Error("close metrics store", "err", err)
-			}
-		}
-	}
 	return s, nil
 }
 
@@ -191,7 +184,7 @@ func (s *Service) subscribe(ctx context.Context) (stop func(context.Context), er
 	}, nil
 }
 
-// Stop ends the background loops and closes the store.
+// Stop ends the background loops; an ingest in progress finishes first.
 func (s *Service) Stop(ctx context.Context) error { return s.bg.Stop(ctx) }
 
 // Handler returns the Connect handler of MetricsService.
