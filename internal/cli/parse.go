@@ -2,9 +2,10 @@ package cli
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"net"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -141,11 +142,7 @@ func parsePolicy(s string) (configv1.BalancePolicy, error) {
 	if p, ok := policies[strings.ToLower(s)]; ok {
 		return p, nil
 	}
-	names := make([]string, 0, len(policies))
-	for n := range policies {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(policies))
 	return 0, usagef("--policy: %q is not a policy; use one of %s", s, strings.Join(names, ", "))
 }
 

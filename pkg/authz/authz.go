@@ -16,7 +16,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/strata-edge/strata/pkg/apiauth"
@@ -115,12 +116,7 @@ func (rs *Resolvers) Kinds() []string {
 	}
 	rs.mu.RLock()
 	defer rs.mu.RUnlock()
-	out := make([]string, 0, len(rs.m))
-	for k := range rs.m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(rs.m))
 }
 
 // Resolve looks up an object by id or name. For a kind without a resolver it

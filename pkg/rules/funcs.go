@@ -3,6 +3,7 @@ package rules
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"net/textproto"
 	"regexp"
@@ -50,14 +51,7 @@ var funcs = map[string]funcSpec{
 }
 
 // funcNames is sorted, for error messages.
-var funcNames = func() []string {
-	var names []string
-	for n := range funcs {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
-}()
+var funcNames = slices.Sorted(maps.Keys(funcs))
 
 // knownMethods are the methods Method accepts.
 var knownMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"}

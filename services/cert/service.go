@@ -448,7 +448,7 @@ func (s *Service) Synced(partitionID string, appIDs []string) ([]*certv1.SyncedC
 		}
 		out = append(out, w)
 	}
-	slices.SortFunc(out, func(a, b *certv1.SyncedCertificate) int { return cmpString(a.Id, b.Id) })
+	slices.SortFunc(out, func(a, b *certv1.SyncedCertificate) int { return strings.Compare(a.Id, b.Id) })
 	return out, nil
 }
 
@@ -462,14 +462,4 @@ func (s *Service) nodeKeyring(partitionID string) (*keywrap.Keyring, error) {
 	}
 	s.nodeKeys.Store(partitionID, kr)
 	return kr, nil
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -158,9 +159,9 @@ func (a *App) UpdateUpstream(u *configv1.Upstream) ([]proto.Message, error) {
 	if u == nil {
 		return nil, apierr.Invalid(apierr.FieldViolation{Field: "upstream", Reason: "is required"})
 	}
-	i := findUpstream(a.rel.Working, firstNonEmpty(u.Id, u.Name))
+	i := findUpstream(a.rel.Working, cmp.Or(u.Id, u.Name))
 	if i < 0 {
-		return nil, apierr.NotFound("upstream", firstNonEmpty(u.Id, u.Name))
+		return nil, apierr.NotFound("upstream", cmp.Or(u.Id, u.Name))
 	}
 	old := a.rel.Working.Upstreams[i]
 	in := proto.Clone(u).(*configv1.Upstream)
@@ -233,9 +234,9 @@ func (a *App) UpdateRule(r *configv1.Rule) ([]proto.Message, error) {
 	if r == nil {
 		return nil, apierr.Invalid(apierr.FieldViolation{Field: "rule", Reason: "is required"})
 	}
-	i := findRule(a.rel.Working, firstNonEmpty(r.Id, r.Name))
+	i := findRule(a.rel.Working, cmp.Or(r.Id, r.Name))
 	if i < 0 {
-		return nil, apierr.NotFound("rule", firstNonEmpty(r.Id, r.Name))
+		return nil, apierr.NotFound("rule", cmp.Or(r.Id, r.Name))
 	}
 	old := a.rel.Working.Rules[i]
 	in := proto.Clone(r).(*configv1.Rule)
@@ -473,7 +474,7 @@ func (a *App) Apply(pos uint64, msg proto.Message) {
 		}
 		a.rel.Changed()
 	case *ev.RuleCreated:
-		a.rel.Working.Rules = inserted(a.rel.Working.Rules, clampIndex(e.Index, len(a.rel.Working.Rules)), e.Rule)
+		a.rel.Working.Rules = inserted(a.rel.Working.Rules, min(int(e.Index), len(a.rel.Working.Rules)), e.Rule)
 		a.rel.Changed()
 	case *ev.RuleUpdated:
 		if i := findRule(a.rel.Working, e.Rule.GetId()); i >= 0 {
@@ -489,7 +490,7 @@ func (a *App) Apply(pos uint64, msg proto.Message) {
 		if i := findRule(a.rel.Working, e.RuleId); i >= 0 {
 			r := a.rel.Working.Rules[i]
 			rest := removed(a.rel.Working.Rules, i)
-			a.rel.Working.Rules = inserted(rest, clampIndex(e.Index, len(rest)), r)
+			a.rel.Working.Rules = inserted(rest, min(int(e.Index), len(rest)), r)
 		}
 		a.rel.Changed()
 	case *ev.AppReleased:
@@ -526,12 +527,7 @@ func shallowCopy(a *configv1.App) *configv1.App {
 	}
 }
 
-func inserted[T any](s []T, i int, v T) []T {
-	out := make([]T, 0, len(s)+1)
-	out = append(out, s[:i]...)
-	out = append(out, v)
-	return append(out, s[i:]...)
-}
+func inserted[T any](s []T, i int, v T) []T { return slices.Insert(slices.Clone(s), i, v) }
 
 func replaced[T any](s []T, i int, v T) []T {
 	out := slices.Clone(s)
@@ -539,11 +535,7 @@ func replaced[T any](s []T, i int, v T) []T {
 	return out
 }
 
-func removed[T any](s []T, i int) []T {
-	out := make([]T, 0, len(s)-1)
-	out = append(out, s[:i]...)
-	return append(out, s[i+1:]...)
-}
+func removed[T any](s []T, i int) []T { return slices.Delete(slices.Clone(s), i, i+1) }
 
 // setReleased makes c the content of a new release on both tracks and of
 // the working copy (a revert replaces pending changes).
@@ -598,20 +590,6 @@ func findUpstream(app *configv1.App, ref string) int { return release.Find(app.G
 
 // findRule returns the index of the rule with id or name ref, or -1.
 func findRule(app *configv1.App, ref string) int { return release.Find(app.GetRules(), ref) }
-
-func clampIndex(i uint32, n int) int {
-	if int(i) > n {
-		return n
-	}
-	return int(i)
-}
-
-func firstNonEmpty(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
 
 func sortedKeys[V any](m map[string]V) []string {
 	return slices.Sorted(maps.Keys(m))

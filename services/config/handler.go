@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -331,7 +332,7 @@ func (h *handler) UpdateUpstream(ctx context.Context, req *configv1.UpdateUpstre
 	var id string
 	version, err := h.appCall(ctx, &req.AppId, req.ExpectedVersion, func(a *App) ([]proto.Message, error) {
 		msgs, err := a.UpdateUpstream(req.Upstream)
-		if i := findUpstream(a.draftView(), firstNonEmpty(req.Upstream.GetId(), req.Upstream.GetName())); i >= 0 {
+		if i := findUpstream(a.draftView(), cmp.Or(req.Upstream.GetId(), req.Upstream.GetName())); i >= 0 {
 			id = a.draftView().Upstreams[i].Id
 		}
 		return msgs, err
@@ -386,7 +387,7 @@ func (h *handler) UpdateRule(ctx context.Context, req *configv1.UpdateRuleReques
 	var id string
 	version, err := h.appCall(ctx, &req.AppId, req.ExpectedVersion, func(a *App) ([]proto.Message, error) {
 		msgs, err := a.UpdateRule(req.Rule)
-		if i := findRule(a.draftView(), firstNonEmpty(req.Rule.GetId(), req.Rule.GetName())); i >= 0 {
+		if i := findRule(a.draftView(), cmp.Or(req.Rule.GetId(), req.Rule.GetName())); i >= 0 {
 			id = a.draftView().Rules[i].Id
 		}
 		return msgs, err

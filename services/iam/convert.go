@@ -1,8 +1,8 @@
 package iam
 
 import (
+	"maps"
 	"slices"
-	"sort"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -19,14 +19,7 @@ func ts(t time.Time) *timestamppb.Timestamp {
 	return timestamppb.New(t)
 }
 
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 func userProto(u *user) *iamv1.User {
 	return &iamv1.User{
@@ -72,15 +65,6 @@ func (s *Service) rolesOf(st *state) []*iamv1.Role {
 		return 1
 	})
 	return append(out, custom...)
-}
-
-func sortedNames[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // msgs is a shorthand for a list of event payloads.

@@ -61,7 +61,7 @@ func (h *handler) GetGroup(_ context.Context, req *iamv1.GetGroupRequest) (*iamv
 func (h *handler) ListGroups(context.Context, *iamv1.ListGroupsRequest) (*iamv1.ListGroupsResponse, error) {
 	out := &iamv1.ListGroupsResponse{}
 	h.s.proj.read(func(st *state) {
-		for _, name := range sortedNames(st.groups) {
+		for _, name := range sortedKeys(st.groups) {
 			out.Groups = append(out.Groups, groupProto(st.groups[name]))
 		}
 	})

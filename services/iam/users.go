@@ -60,7 +60,7 @@ func (h *handler) GetUser(_ context.Context, req *iamv1.GetUserRequest) (*iamv1.
 func (h *handler) ListUsers(context.Context, *iamv1.ListUsersRequest) (*iamv1.ListUsersResponse, error) {
 	out := &iamv1.ListUsersResponse{}
 	h.s.proj.read(func(st *state) {
-		for _, name := range sortedNames(st.users) {
+		for _, name := range sortedKeys(st.users) {
 			out.Users = append(out.Users, userProto(st.users[name]))
 		}
 	})
