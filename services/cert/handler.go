@@ -10,8 +10,6 @@ import (
 
 type handler struct{ s *Service }
 
-func (h *handler) err(err error) error { return apierr.ToConnectLog(h.s.logger, err) }
-
 func (h *handler) UploadCertificate(ctx context.Context, req *certv1.UploadCertificateRequest) (*certv1.UploadCertificateResponse, error) {
 	c, v, err := h.s.Upload(ctx, req)
 	return apierr.Reply(h.s.logger, &certv1.UploadCertificateResponse{Certificate: c, Version: v}, err)
