@@ -25,10 +25,7 @@ const KindCertificate = "certificate"
 const kindApp = "app"
 
 var certKind = edgesync.Kind{Name: KindCertificate, View: func(s *syncv1.Snapshot, objs []proto.Message) {
-	s.Certificates = make([]*certv1.SyncedCertificate, len(objs))
-	for i, o := range objs {
-		s.Certificates[i] = o.(*certv1.SyncedCertificate)
-	}
+	s.Certificates = edgesync.As[*certv1.SyncedCertificate](objs)
 }}
 
 // syncer sends the model's certificates to the tracks. It is the model's

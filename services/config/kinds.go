@@ -16,14 +16,6 @@ const (
 )
 
 var kinds = []edgesync.Kind{
-	{Name: kindApp, View: func(s *syncv1.Snapshot, objs []proto.Message) { s.Apps = as[*configv1.App](objs) }},
-	{Name: kindCluster, View: func(s *syncv1.Snapshot, objs []proto.Message) { s.Clusters = as[*configv1.Cluster](objs) }},
-}
-
-func as[T proto.Message](objs []proto.Message) []T {
-	out := make([]T, len(objs))
-	for i, o := range objs {
-		out[i] = o.(T)
-	}
-	return out
+	{Name: kindApp, View: func(s *syncv1.Snapshot, objs []proto.Message) { s.Apps = edgesync.As[*configv1.App](objs) }},
+	{Name: kindCluster, View: func(s *syncv1.Snapshot, objs []proto.Message) { s.Clusters = edgesync.As[*configv1.Cluster](objs) }},
 }

@@ -19,12 +19,7 @@ import (
 // release.
 const KindZone = "zone"
 
-var zoneSyncKind = edgesync.Kind{Name: KindZone, View: func(s *syncv1.Snapshot, objs []proto.Message) {
-	s.Zones = make([]*dnsv1.Zone, len(objs))
-	for i, o := range objs {
-		s.Zones[i] = o.(*dnsv1.Zone)
-	}
-}}
+var zoneSyncKind = edgesync.Kind{Name: KindZone, View: func(s *syncv1.Snapshot, objs []proto.Message) { s.Zones = edgesync.As[*dnsv1.Zone](objs) }}
 
 // Gateways returns the public addresses of the approved, enabled nodes of a
 // cluster (id or name), sorted (the config service): what a gateway record

@@ -34,6 +34,15 @@ type Kind struct {
 	View func(s *syncv1.Snapshot, objs []proto.Message)
 }
 
+// As is objs as the kind's message type T, for a Kind's View.
+func As[T proto.Message](objs []proto.Message) []T {
+	out := make([]T, len(objs))
+	for i, o := range objs {
+		out[i] = o.(T)
+	}
+	return out
+}
+
 // Change is what a content service contributes: from now on the object ID
 // of Kind is Values[p] on the stable (or staging) track of each partition p
 // in Values, and absent from every other track of that staging.

@@ -49,7 +49,6 @@ func segmentPrefix(s, prefix string) bool {
 }
 
 func (h *handler) ListAuditEvents(ctx context.Context, req *iamv1.ListAuditEventsRequest) (*iamv1.ListAuditEventsResponse, error) {
-	s := h.s
 	f := auditFilter{actor: req.Actor, stream: strings.TrimSuffix(req.Stream, "."), typ: strings.TrimSuffix(req.Type, ".")}
 	var vs violations
 	if req.Since != nil {
@@ -70,9 +69,9 @@ func (h *handler) ListAuditEvents(ctx context.Context, req *iamv1.ListAuditEvent
 	case size > maxAuditPageSize:
 		vs.add("page_size", fmt.Sprintf("must be at most %d", maxAuditPageSize))
 	}
-	upper, err := s.store.Head(ctx)
+	upper, err := h.store.Head(ctx)
 	if err != nil {
-		return nil, s.fail(err)
+		return nil, h.fail(err)
 	}
 	if req.PageToken != "" {
 		n, err := strconv.ParseUint(req.PageToken, 10, 64)
@@ -83,7 +82,7 @@ func (h *handler) ListAuditEvents(ctx context.Context, req *iamv1.ListAuditEvent
 		}
 	}
 	if err := vs.err(); err != nil {
-		return nil, s.fail(err)
+		return nil, h.fail(err)
 	}
 
 	out := &iamv1.ListAuditEventsResponse{}
@@ -91,9 +90,9 @@ func (h *handler) ListAuditEvents(ctx context.Context, req *iamv1.ListAuditEvent
 	scanned := 0
 	for upper > 0 {
 		from := upper - min(upper, auditChunk)
-		evs, err := s.store.ReadAll(ctx, from, int(upper-from))
+		evs, err := h.store.ReadAll(ctx, from, int(upper-from))
 		if err != nil {
-			return nil, s.fail(err)
+			return nil, h.fail(err)
 		}
 		for i := len(evs) - 1; i >= 0; i-- {
 			e := evs[i]
@@ -102,7 +101,7 @@ func (h *handler) ListAuditEvents(ctx context.Context, req *iamv1.ListAuditEvent
 			if !f.since.IsZero() && e.Metadata.Time.Before(f.since.Add(-auditClockSkew)) {
 				return out, nil // older than anything asked for: done
 			}
-			if f.match(e) && s.mayReadEvent(ctx, checker, e) {
+			if f.match(e) && h.mayReadEvent(ctx, checker, e) {
 				out.Events = append(out.Events, auditEvent(e))
 				if len(out.Events) == size {
 					if upper > 0 {

@@ -49,27 +49,26 @@ func kindList(rs *authz.Resolvers) string {
 }
 
 func (h *handler) CreateGrant(ctx context.Context, req *iamv1.CreateGrantRequest) (*iamv1.CreateGrantResponse, error) {
-	s := h.s
 	if (req.User == "") == (req.Group == "") {
-		return nil, s.fail(invalid("user", "set exactly one of user and group"))
+		return nil, h.fail(invalid("user", "set exactly one of user and group"))
 	}
-	scope, err := s.resolveScope(ctx, req.ScopeKind, req.ScopeObject)
+	scope, err := h.resolveScope(ctx, req.ScopeKind, req.ScopeObject)
 	if err != nil {
-		return nil, s.fail(err)
+		return nil, h.fail(err)
 	}
 	id := ids.New(prefixGrant)
-	err = s.exec(ctx, "", func(st *state) (change, error) { return st.createGrant(id, req, scope) })
+	err = h.exec(ctx, "", func(st *state) (change, error) { return st.createGrant(id, req, scope) })
 	if err != nil {
-		return nil, s.fail(err)
+		return nil, h.fail(err)
 	}
 	var out *iamv1.Grant
-	s.proj.read(func(st *state) { out = grantProto(st.grants[id]) })
+	h.proj.read(func(st *state) { out = grantProto(st.grants[id]) })
 	return &iamv1.CreateGrantResponse{Grant: out}, nil
 }
 
 func (h *handler) ListGrants(_ context.Context, req *iamv1.ListGrantsRequest) (*iamv1.ListGrantsResponse, error) {
 	out := &iamv1.ListGrantsResponse{}
-	h.s.proj.read(func(st *state) {
+	h.proj.read(func(st *state) {
 		for _, g := range st.grants {
 			if (req.User == "" || g.user == req.User) && (req.Group == "" || g.group == req.Group) && (req.Role == "" || g.role == req.Role) {
 				out.Grants = append(out.Grants, grantProto(g))
@@ -90,9 +89,8 @@ func sortGrants(gs []*iamv1.Grant) {
 }
 
 func (h *handler) DeleteGrant(ctx context.Context, req *iamv1.DeleteGrantRequest) (*iamv1.DeleteGrantResponse, error) {
-	s := h.s
-	err := s.exec(ctx, "", func(st *state) (change, error) { return st.deleteGrant(req.Id, s.bootstrapHash) })
-	return apierr.Reply(s.log, &iamv1.DeleteGrantResponse{}, err)
+	err := h.exec(ctx, "", func(st *state) (change, error) { return st.deleteGrant(req.Id, h.bootstrapHash) })
+	return apierr.Reply(h.log, &iamv1.DeleteGrantResponse{}, err)
 }
 
 // createGrant decides CreateGrant of grant id over scope (resolved before):

@@ -39,28 +39,27 @@ func checkUsers(st *state, field string, names []string) ([]string, error) {
 }
 
 func (h *handler) CreateGroup(ctx context.Context, req *iamv1.CreateGroupRequest) (*iamv1.CreateGroupResponse, error) {
-	s := h.s
 	var vs violations
 	vs.add("name", validate.Name(req.Name))
 	vs.add("description", checkText(req.Description, maxDescriptionLen))
 	if err := vs.err(); err != nil {
-		return nil, s.fail(err)
+		return nil, h.fail(err)
 	}
-	err := s.exec(ctx, "", func(st *state) (change, error) { return st.createGroup(req) })
-	return apierr.Reply(s.log, &iamv1.CreateGroupResponse{Group: s.groupProto(req.Name)}, err)
+	err := h.exec(ctx, "", func(st *state) (change, error) { return st.createGroup(req) })
+	return apierr.Reply(h.log, &iamv1.CreateGroupResponse{Group: h.groupProto(req.Name)}, err)
 }
 
 func (h *handler) GetGroup(_ context.Context, req *iamv1.GetGroupRequest) (*iamv1.GetGroupResponse, error) {
-	g := h.s.groupProto(req.Name)
+	g := h.groupProto(req.Name)
 	if g == nil {
-		return nil, h.s.fail(apierr.NotFound("group", req.Name))
+		return nil, h.fail(apierr.NotFound("group", req.Name))
 	}
 	return &iamv1.GetGroupResponse{Group: g}, nil
 }
 
 func (h *handler) ListGroups(context.Context, *iamv1.ListGroupsRequest) (*iamv1.ListGroupsResponse, error) {
 	out := &iamv1.ListGroupsResponse{}
-	h.s.proj.read(func(st *state) {
+	h.proj.read(func(st *state) {
 		for _, name := range sortedKeys(st.groups) {
 			out.Groups = append(out.Groups, groupProto(st.groups[name]))
 		}
@@ -69,29 +68,26 @@ func (h *handler) ListGroups(context.Context, *iamv1.ListGroupsRequest) (*iamv1.
 }
 
 func (h *handler) DeleteGroup(ctx context.Context, req *iamv1.DeleteGroupRequest) (*iamv1.DeleteGroupResponse, error) {
-	s := h.s
-	err := s.exec(ctx, "", func(st *state) (change, error) { return st.deleteGroup(req.Name, s.bootstrapHash) })
-	return apierr.Reply(s.log, &iamv1.DeleteGroupResponse{}, err)
+	err := h.exec(ctx, "", func(st *state) (change, error) { return st.deleteGroup(req.Name, h.bootstrapHash) })
+	return apierr.Reply(h.log, &iamv1.DeleteGroupResponse{}, err)
 }
 
 func (h *handler) AddGroupMembers(ctx context.Context, req *iamv1.AddGroupMembersRequest) (*iamv1.AddGroupMembersResponse, error) {
-	s := h.s
 	if len(req.Users) == 0 {
-		return nil, s.fail(invalid("users", "name at least one user"))
+		return nil, h.fail(invalid("users", "name at least one user"))
 	}
-	err := s.exec(ctx, "", func(st *state) (change, error) { return st.addMembers(req.Group, req.Users) })
-	return apierr.Reply(s.log, &iamv1.AddGroupMembersResponse{Group: s.groupProto(req.Group)}, err)
+	err := h.exec(ctx, "", func(st *state) (change, error) { return st.addMembers(req.Group, req.Users) })
+	return apierr.Reply(h.log, &iamv1.AddGroupMembersResponse{Group: h.groupProto(req.Group)}, err)
 }
 
 func (h *handler) RemoveGroupMembers(ctx context.Context, req *iamv1.RemoveGroupMembersRequest) (*iamv1.RemoveGroupMembersResponse, error) {
-	s := h.s
 	if len(req.Users) == 0 {
-		return nil, s.fail(invalid("users", "name at least one user"))
+		return nil, h.fail(invalid("users", "name at least one user"))
 	}
-	err := s.exec(ctx, "", func(st *state) (change, error) {
-		return st.removeMembers(req.Group, req.Users, s.bootstrapHash)
+	err := h.exec(ctx, "", func(st *state) (change, error) {
+		return st.removeMembers(req.Group, req.Users, h.bootstrapHash)
 	})
-	return apierr.Reply(s.log, &iamv1.RemoveGroupMembersResponse{Group: s.groupProto(req.Group)}, err)
+	return apierr.Reply(h.log, &iamv1.RemoveGroupMembersResponse{Group: h.groupProto(req.Group)}, err)
 }
 
 // createGroup decides CreateGroup: a new name, members that exist.

@@ -180,7 +180,7 @@ func (s *Service) Stop(ctx context.Context) error { return s.bg.Stop(ctx) }
 
 // Handler returns the Connect handler of IAMService and its path prefix.
 func (s *Service) Handler(opts ...connect.HandlerOption) (string, http.Handler) {
-	return iamv1connect.NewIAMServiceHandler(&handler{s: s}, opts...)
+	return iamv1connect.NewIAMServiceHandler(&handler{s}, opts...)
 }
 
 // catchUp waits until the read model has applied everything in the log, so

@@ -37,49 +37,46 @@ func (s *Service) roleProto(name string) *iamv1.Role {
 }
 
 func (h *handler) CreateRole(ctx context.Context, req *iamv1.CreateRoleRequest) (*iamv1.CreateRoleResponse, error) {
-	s := h.s
 	if authz.IsBuiltInRoleName(req.Name) {
-		return nil, s.fail(alreadyExists("name", fmt.Sprintf("%q is a built-in role", req.Name)))
+		return nil, h.fail(alreadyExists("name", fmt.Sprintf("%q is a built-in role", req.Name)))
 	}
-	if _, err := s.checkRole(req.Name, req.Description, req.Permissions); err != nil {
-		return nil, s.fail(err)
+	if _, err := h.checkRole(req.Name, req.Description, req.Permissions); err != nil {
+		return nil, h.fail(err)
 	}
-	err := s.exec(ctx, "", func(st *state) (change, error) { return st.createRole(req) })
-	return apierr.Reply(s.log, &iamv1.CreateRoleResponse{Role: s.roleProto(req.Name)}, err)
+	err := h.exec(ctx, "", func(st *state) (change, error) { return st.createRole(req) })
+	return apierr.Reply(h.log, &iamv1.CreateRoleResponse{Role: h.roleProto(req.Name)}, err)
 }
 
 func (h *handler) ListRoles(context.Context, *iamv1.ListRolesRequest) (*iamv1.ListRolesResponse, error) {
 	out := &iamv1.ListRolesResponse{}
-	h.s.proj.read(func(st *state) { out.Roles = h.s.rolesOf(st) })
+	h.proj.read(func(st *state) { out.Roles = h.rolesOf(st) })
 	return out, nil
 }
 
 func (h *handler) UpdateRole(ctx context.Context, req *iamv1.UpdateRoleRequest) (*iamv1.UpdateRoleResponse, error) {
-	s := h.s
 	if authz.IsBuiltInRoleName(req.Name) {
-		return nil, s.fail(apierr.FailedPrecondition(fmt.Sprintf("%q is a built-in role and cannot be changed", req.Name)))
+		return nil, h.fail(apierr.FailedPrecondition(fmt.Sprintf("%q is a built-in role and cannot be changed", req.Name)))
 	}
-	r, err := s.checkRole(req.Name, req.Description, req.Permissions)
+	r, err := h.checkRole(req.Name, req.Description, req.Permissions)
 	if err != nil {
-		return nil, s.fail(err)
+		return nil, h.fail(err)
 	}
-	err = s.exec(ctx, "", func(st *state) (change, error) { return st.updateRole(req, r, s.bootstrapHash) })
-	return apierr.Reply(s.log, &iamv1.UpdateRoleResponse{Role: s.roleProto(req.Name)}, err)
+	err = h.exec(ctx, "", func(st *state) (change, error) { return st.updateRole(req, r, h.bootstrapHash) })
+	return apierr.Reply(h.log, &iamv1.UpdateRoleResponse{Role: h.roleProto(req.Name)}, err)
 }
 
 func (h *handler) DeleteRole(ctx context.Context, req *iamv1.DeleteRoleRequest) (*iamv1.DeleteRoleResponse, error) {
-	s := h.s
 	if authz.IsBuiltInRoleName(req.Name) {
-		return nil, s.fail(apierr.FailedPrecondition(fmt.Sprintf("%q is a built-in role and cannot be deleted", req.Name)))
+		return nil, h.fail(apierr.FailedPrecondition(fmt.Sprintf("%q is a built-in role and cannot be deleted", req.Name)))
 	}
-	err := s.exec(ctx, "", func(st *state) (change, error) { return st.deleteRole(req.Name) })
-	return apierr.Reply(s.log, &iamv1.DeleteRoleResponse{}, err)
+	err := h.exec(ctx, "", func(st *state) (change, error) { return st.deleteRole(req.Name) })
+	return apierr.Reply(h.log, &iamv1.DeleteRoleResponse{}, err)
 }
 
 func (h *handler) ListPermissions(context.Context, *iamv1.ListPermissionsRequest) (*iamv1.ListPermissionsResponse, error) {
 	out := &iamv1.ListPermissionsResponse{}
-	for _, p := range h.s.known {
-		out.Permissions = append(out.Permissions, &iamv1.Permission{Name: p, Procedures: h.s.rules.Procedures(p)})
+	for _, p := range h.known {
+		out.Permissions = append(out.Permissions, &iamv1.Permission{Name: p, Procedures: h.rules.Procedures(p)})
 	}
 	return out, nil
 }

@@ -57,9 +57,8 @@ func clientAddress(ctx context.Context) string {
 }
 
 func (h *handler) Login(ctx context.Context, req *iamv1.LoginRequest) (*iamv1.LoginResponse, error) {
-	s := h.s
 	addr := clientAddress(ctx)
-	if d := s.limits.addrs.take(addr); d > 0 {
+	if d := h.limits.addrs.take(addr); d > 0 {
 		return nil, connect.NewError(connect.CodeResourceExhausted,
 			fmt.Errorf("too many login attempts from %s: try again in %s", addr, d))
 	}
@@ -72,41 +71,41 @@ func (h *handler) Login(ctx context.Context, req *iamv1.LoginRequest) (*iamv1.Lo
 		vs.add("password", "required")
 	}
 	if err := vs.err(); err != nil {
-		return nil, s.fail(err)
+		return nil, h.fail(err)
 	}
-	if d := s.limits.users.wait(name); d > 0 {
+	if d := h.limits.users.wait(name); d > 0 {
 		return nil, tooManyFailures(name, d)
 	}
-	method, err := s.checkCredentials(ctx, name, req.Password)
+	method, err := h.checkCredentials(ctx, name, req.Password)
 	if errors.Is(err, errBadCredentials) {
-		s.limits.users.take(name)
-		s.log.Info("iam: login failed", "user", name, "address", addr)
+		h.limits.users.take(name)
+		h.log.Info("iam: login failed", "user", name, "address", addr)
 		return nil, unauthenticated(errBadCredentials.Error())
 	}
 	if errors.Is(err, errLDAPUnavailable) {
-		s.log.Error("iam: LDAP login failed", "user", name, "err", err)
+		h.log.Error("iam: LDAP login failed", "user", name, "err", err)
 		return nil, connect.NewError(connect.CodeUnavailable, errors.New("the LDAP directory is unavailable, try again later"))
 	}
 	if err != nil {
-		return nil, s.fail(err)
+		return nil, h.fail(err)
 	}
 	id, secret := ids.New(prefixSession), apiauth.NewToken()
-	expires := s.now().Add(s.ttl)
-	err = s.exec(ctx, name, func(st *state) (change, error) {
+	expires := h.now().Add(h.ttl)
+	err = h.exec(ctx, name, func(st *state) (change, error) {
 		return change{stream: sessionStream(id), events: msgs(&ev.SessionCreated{
 			Id: id, User: name, ExpiresAt: timestamppb.New(expires), SecretHash: hashSecret(secret),
 			ClientAddress: addr, Method: method,
 		})}, nil
 	})
 	if err != nil {
-		return nil, s.fail(err)
+		return nil, h.fail(err)
 	}
-	res := &iamv1.LoginResponse{User: s.userProto(name), ExpiresAt: timestamppb.New(expires)}
+	res := &iamv1.LoginResponse{User: h.userProto(name), ExpiresAt: timestamppb.New(expires)}
 	if req.ReturnToken {
 		res.Token = secret
 	} else if info, ok := connect.CallInfoForHandlerContext(ctx); ok {
-		c := &http.Cookie{Name: s.cookieName(), Value: secret, Path: "/", MaxAge: int(s.ttl / time.Second),
-			HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteStrictMode}
+		c := &http.Cookie{Name: h.cookieName(), Value: secret, Path: "/", MaxAge: int(h.ttl / time.Second),
+			HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteStrictMode}
 		info.ResponseHeader().Add("Set-Cookie", c.String())
 	}
 	return res, nil
@@ -161,13 +160,12 @@ func (s *Service) checkCredentials(ctx context.Context, name, password string) (
 }
 
 func (h *handler) Logout(ctx context.Context, _ *iamv1.LogoutRequest) (*iamv1.LogoutResponse, error) {
-	s := h.s
 	info, ok := connect.CallInfoForHandlerContext(ctx)
 	if !ok {
 		return &iamv1.LogoutResponse{}, nil
 	}
 	// Clear the cookie whatever happens.
-	clear := &http.Cookie{Name: s.cookieName(), Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteStrictMode}
+	clear := &http.Cookie{Name: h.cookieName(), Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteStrictMode}
 	info.ResponseHeader().Add("Set-Cookie", clear.String())
 	scheme, secret, _ := strings.Cut(info.RequestHeader().Get("Authorization"), " ")
 	if !strings.EqualFold(scheme, "Bearer") || secret == "" {
@@ -175,7 +173,7 @@ func (h *handler) Logout(ctx context.Context, _ *iamv1.LogoutRequest) (*iamv1.Lo
 	}
 	h2 := hashSecret(strings.TrimSpace(secret))
 	var id, user string
-	s.proj.read(func(st *state) {
+	h.proj.read(func(st *state) {
 		if sid, ok := st.sessionByHash[h2]; ok && !st.sessions[sid].ended {
 			id, user = sid, st.sessions[sid].user
 		}
@@ -183,24 +181,23 @@ func (h *handler) Logout(ctx context.Context, _ *iamv1.LogoutRequest) (*iamv1.Lo
 	if id == "" {
 		return &iamv1.LogoutResponse{}, nil
 	}
-	err := s.exec(ctx, user, func(st *state) (change, error) {
+	err := h.exec(ctx, user, func(st *state) (change, error) {
 		if st.sessions[id].ended {
 			return change{}, nil
 		}
 		return change{stream: sessionStream(id), events: msgs(&ev.SessionEnded{Id: id, Reason: "logout"})}, nil
 	})
-	return apierr.Reply(s.log, &iamv1.LogoutResponse{}, err)
+	return apierr.Reply(h.log, &iamv1.LogoutResponse{}, err)
 }
 
 func (h *handler) WhoAmI(ctx context.Context, _ *iamv1.WhoAmIRequest) (*iamv1.WhoAmIResponse, error) {
-	s := h.s
 	p, _ := apiauth.PrincipalFrom(ctx)
 	out := &iamv1.WhoAmIResponse{Name: p.Name, Kind: p.Kind, CredentialId: p.CredentialID}
 	if isBootstrap(p) {
 		out.Grants = []*iamv1.Grant{{Role: "super_admin", Scope: &iamv1.Scope{Kind: "all"}}}
 		return out, nil
 	}
-	s.proj.read(func(st *state) {
+	h.proj.read(func(st *state) {
 		if u := st.users[p.Name]; u != nil {
 			out.User = userProto(u)
 			for _, g := range st.grantsOf(p.Name) {

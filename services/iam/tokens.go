@@ -27,12 +27,11 @@ const (
 func isBootstrap(p apiauth.Principal) bool { return p.Kind == apiauth.BootstrapPrincipal.Kind }
 
 func (h *handler) CreateToken(ctx context.Context, req *iamv1.CreateTokenRequest) (*iamv1.CreateTokenResponse, error) {
-	s := h.s
 	p, _ := apiauth.PrincipalFrom(ctx)
 	owner := req.User
 	if owner == "" {
 		if isBootstrap(p) {
-			return nil, s.fail(invalid("user", "the bootstrap token is not a user and cannot own tokens: name a service account"))
+			return nil, h.fail(invalid("user", "the bootstrap token is not a user and cannot own tokens: name a service account"))
 		}
 		owner = p.Name
 	}
@@ -47,10 +46,10 @@ func (h *handler) CreateToken(ctx context.Context, req *iamv1.CreateTokenRequest
 	// projections.)
 	if forOther && !isBootstrap(p) {
 		var target []authz.Grant
-		s.proj.read(func(st *state) { target = st.authzGrants(owner) })
+		h.proj.read(func(st *state) { target = st.authzGrants(owner) })
 		if c, ok := authz.CheckerFrom(ctx); !ok {
 			return nil, permissionDenied("permission denied: no authorization context")
-		} else if perm, scope, missing := c.Missing(ctx, target, s.known); missing {
+		} else if perm, scope, missing := c.Missing(ctx, target, h.known); missing {
 			return nil, permissionDenied("permission denied: %q holds %s over %s and %q does not: a token for it would give %q more than it holds",
 				owner, perm, scope, p.Name, p.Name)
 		}
@@ -61,26 +60,25 @@ func (h *handler) CreateToken(ctx context.Context, req *iamv1.CreateTokenRequest
 		vs.add("ttl_seconds", fmt.Sprintf("must be at most %d (5 years); 0 means no expiry", uint64(maxTokenTTL/time.Second)))
 	}
 	if err := vs.err(); err != nil {
-		return nil, s.fail(err)
+		return nil, h.fail(err)
 	}
 	var expires *timestamppb.Timestamp
 	if req.TtlSeconds > 0 {
-		expires = timestamppb.New(s.now().Add(time.Duration(req.TtlSeconds) * time.Second))
+		expires = timestamppb.New(h.now().Add(time.Duration(req.TtlSeconds) * time.Second))
 	}
 	id, secret := ids.New(prefixToken), apiauth.NewToken()
 	cmd := newToken{id: id, owner: owner, description: req.Description, expires: expires, secretHash: hashSecret(secret),
-		caller: p, forOther: forOther, mayWrite: mayWrite, now: s.now()}
-	err := s.exec(ctx, "", func(st *state) (change, error) { return st.createToken(cmd) })
+		caller: p, forOther: forOther, mayWrite: mayWrite, now: h.now()}
+	err := h.exec(ctx, "", func(st *state) (change, error) { return st.createToken(cmd) })
 	if err != nil {
-		return nil, s.fail(err)
+		return nil, h.fail(err)
 	}
 	var out *iamv1.Token
-	s.proj.read(func(st *state) { out = s.tokenProto(st.tokens[id]) })
+	h.proj.read(func(st *state) { out = h.tokenProto(st.tokens[id]) })
 	return &iamv1.CreateTokenResponse{Token: out, Secret: secret}, nil
 }
 
 func (h *handler) ListTokens(ctx context.Context, req *iamv1.ListTokensRequest) (*iamv1.ListTokensResponse, error) {
-	s := h.s
 	p, _ := apiauth.PrincipalFrom(ctx)
 	user := req.User
 	if user == "" && !isBootstrap(p) {
@@ -90,10 +88,10 @@ func (h *handler) ListTokens(ctx context.Context, req *iamv1.ListTokensRequest) 
 		return nil, permissionDenied("permission denied: %q may list only its own tokens (others' need %s)", p.Name, authz.PermTokenRead)
 	}
 	out := &iamv1.ListTokensResponse{}
-	s.proj.read(func(st *state) {
+	h.proj.read(func(st *state) {
 		for _, t := range st.tokens {
 			if (user == "" || user == allUsers || t.user == user) && (req.IncludeRevoked || !t.revoked) {
-				out.Tokens = append(out.Tokens, s.tokenProto(t))
+				out.Tokens = append(out.Tokens, h.tokenProto(t))
 			}
 		}
 	})
@@ -107,20 +105,18 @@ func (h *handler) ListTokens(ctx context.Context, req *iamv1.ListTokensRequest) 
 }
 
 func (h *handler) RevokeToken(ctx context.Context, req *iamv1.RevokeTokenRequest) (*iamv1.RevokeTokenResponse, error) {
-	s := h.s
 	p, _ := apiauth.PrincipalFrom(ctx)
 	mayRevokeOthers := authz.CanEverywhere(ctx, authz.PermTokenWrite)
-	err := s.exec(ctx, "", func(st *state) (change, error) { return st.revokeToken(req.Id, p, mayRevokeOthers) })
-	return apierr.Reply(s.log, &iamv1.RevokeTokenResponse{}, err)
+	err := h.exec(ctx, "", func(st *state) (change, error) { return st.revokeToken(req.Id, p, mayRevokeOthers) })
+	return apierr.Reply(h.log, &iamv1.RevokeTokenResponse{}, err)
 }
 
 func (h *handler) RevokeBootstrapToken(ctx context.Context, _ *iamv1.RevokeBootstrapTokenRequest) (*iamv1.RevokeBootstrapTokenResponse, error) {
-	s := h.s
-	if s.bootstrapHash == "" {
-		return nil, s.fail(apierr.FailedPrecondition("this server was started without a bootstrap token"))
+	if h.bootstrapHash == "" {
+		return nil, h.fail(apierr.FailedPrecondition("this server was started without a bootstrap token"))
 	}
-	err := s.exec(ctx, "", func(st *state) (change, error) { return st.revokeBootstrap(s.bootstrapHash) })
-	return apierr.Reply(s.log, &iamv1.RevokeBootstrapTokenResponse{}, err)
+	err := h.exec(ctx, "", func(st *state) (change, error) { return st.revokeBootstrap(h.bootstrapHash) })
+	return apierr.Reply(h.log, &iamv1.RevokeBootstrapTokenResponse{}, err)
 }
 
 // --- decisions on the state: the change to record or the refusal ---

@@ -13,7 +13,7 @@ import (
 )
 
 // handler implements iamv1connect.IAMServiceHandler.
-type handler struct{ s *Service }
+type handler struct{ *Service }
 
 // fail maps a domain error to a Connect error.
 func (s *Service) fail(err error) error {
@@ -37,29 +37,28 @@ func (s *Service) userProto(name string) *iamv1.User {
 }
 
 func (h *handler) CreateUser(ctx context.Context, req *iamv1.CreateUserRequest) (*iamv1.CreateUserResponse, error) {
-	s := h.s
 	if err := checkCreateUser(req); err != nil {
-		return nil, s.fail(err)
+		return nil, h.fail(err)
 	}
 	hash := ""
 	if req.Password != "" {
-		hash = hashPassword(req.Password, s.argon)
+		hash = hashPassword(req.Password, h.argon)
 	}
-	err := s.exec(ctx, "", func(st *state) (change, error) { return st.createUser(req, hash) })
-	return apierr.Reply(s.log, &iamv1.CreateUserResponse{User: s.userProto(req.Name)}, err)
+	err := h.exec(ctx, "", func(st *state) (change, error) { return st.createUser(req, hash) })
+	return apierr.Reply(h.log, &iamv1.CreateUserResponse{User: h.userProto(req.Name)}, err)
 }
 
 func (h *handler) GetUser(_ context.Context, req *iamv1.GetUserRequest) (*iamv1.GetUserResponse, error) {
-	u := h.s.userProto(req.Name)
+	u := h.userProto(req.Name)
 	if u == nil {
-		return nil, h.s.fail(apierr.NotFound("user", req.Name))
+		return nil, h.fail(apierr.NotFound("user", req.Name))
 	}
 	return &iamv1.GetUserResponse{User: u}, nil
 }
 
 func (h *handler) ListUsers(context.Context, *iamv1.ListUsersRequest) (*iamv1.ListUsersResponse, error) {
 	out := &iamv1.ListUsersResponse{}
-	h.s.proj.read(func(st *state) {
+	h.proj.read(func(st *state) {
 		for _, name := range sortedKeys(st.users) {
 			out.Users = append(out.Users, userProto(st.users[name]))
 		}
@@ -68,34 +67,31 @@ func (h *handler) ListUsers(context.Context, *iamv1.ListUsersRequest) (*iamv1.Li
 }
 
 func (h *handler) UpdateUser(ctx context.Context, req *iamv1.UpdateUserRequest) (*iamv1.UpdateUserResponse, error) {
-	s := h.s
 	var vs violations
 	vs.add("display_name", checkText(req.DisplayName, maxDisplayNameLen))
 	vs.add("email", checkEmail(req.Email))
 	if err := vs.err(); err != nil {
-		return nil, s.fail(err)
+		return nil, h.fail(err)
 	}
-	err := s.exec(ctx, "", func(st *state) (change, error) { return st.updateUser(req) })
-	return apierr.Reply(s.log, &iamv1.UpdateUserResponse{User: s.userProto(req.Name)}, err)
+	err := h.exec(ctx, "", func(st *state) (change, error) { return st.updateUser(req) })
+	return apierr.Reply(h.log, &iamv1.UpdateUserResponse{User: h.userProto(req.Name)}, err)
 }
 
 func (h *handler) SetUserDisabled(ctx context.Context, req *iamv1.SetUserDisabledRequest) (*iamv1.SetUserDisabledResponse, error) {
-	s := h.s
 	caller, _ := apiauth.PrincipalFrom(ctx)
-	err := s.exec(ctx, "", func(st *state) (change, error) {
-		return st.setUserDisabled(req.Name, req.Disabled, caller, s.bootstrapHash)
+	err := h.exec(ctx, "", func(st *state) (change, error) {
+		return st.setUserDisabled(req.Name, req.Disabled, caller, h.bootstrapHash)
 	})
-	return apierr.Reply(s.log, &iamv1.SetUserDisabledResponse{User: s.userProto(req.Name)}, err)
+	return apierr.Reply(h.log, &iamv1.SetUserDisabledResponse{User: h.userProto(req.Name)}, err)
 }
 
 func (h *handler) SetUserPassword(ctx context.Context, req *iamv1.SetUserPasswordRequest) (*iamv1.SetUserPasswordResponse, error) {
-	s := h.s
 	if r := checkPassword(req.Name, req.Password); r != "" {
-		return nil, s.fail(invalid("password", r))
+		return nil, h.fail(invalid("password", r))
 	}
-	hash := hashPassword(req.Password, s.argon)
-	err := s.exec(ctx, "", func(st *state) (change, error) { return st.setPassword(req.Name, hash) })
-	return apierr.Reply(s.log, &iamv1.SetUserPasswordResponse{}, err)
+	hash := hashPassword(req.Password, h.argon)
+	err := h.exec(ctx, "", func(st *state) (change, error) { return st.setPassword(req.Name, hash) })
+	return apierr.Reply(h.log, &iamv1.SetUserPasswordResponse{}, err)
 }
 
 func passwordSettable(u *user) error {
@@ -109,43 +105,42 @@ func passwordSettable(u *user) error {
 }
 
 func (h *handler) ChangePassword(ctx context.Context, req *iamv1.ChangePasswordRequest) (*iamv1.ChangePasswordResponse, error) {
-	s := h.s
 	p, _ := apiauth.PrincipalFrom(ctx)
 	if p.Kind != kindUser && p.Kind != kindToken {
-		return nil, s.fail(apierr.FailedPrecondition("only users have passwords; the bootstrap token has none"))
+		return nil, h.fail(apierr.FailedPrecondition("only users have passwords; the bootstrap token has none"))
 	}
-	if d := s.limits.users.wait(p.Name); d > 0 {
+	if d := h.limits.users.wait(p.Name); d > 0 {
 		return nil, tooManyFailures(p.Name, d)
 	}
 	var current string
 	var u0 *user
-	s.proj.read(func(st *state) {
+	h.proj.read(func(st *state) {
 		if u := st.users[p.Name]; u != nil {
 			current, u0 = u.passwordHash, u
 		}
 	})
 	if u0 == nil {
-		return nil, s.fail(apierr.NotFound("user", p.Name))
+		return nil, h.fail(apierr.NotFound("user", p.Name))
 	}
 	if err := passwordSettable(u0); err != nil {
-		return nil, s.fail(err)
+		return nil, h.fail(err)
 	}
 	if current != "" {
 		ok, err := verifyPassword(current, req.CurrentPassword)
 		if err != nil {
-			return nil, s.fail(fmt.Errorf("stored password of %q: %w", p.Name, err))
+			return nil, h.fail(fmt.Errorf("stored password of %q: %w", p.Name, err))
 		}
 		if !ok {
-			s.limits.users.take(p.Name)
-			return nil, s.fail(invalid("current_password", "is not your current password"))
+			h.limits.users.take(p.Name)
+			return nil, h.fail(invalid("current_password", "is not your current password"))
 		}
 	}
 	if r := checkPassword(p.Name, req.NewPassword); r != "" {
-		return nil, s.fail(invalid("new_password", r))
+		return nil, h.fail(invalid("new_password", r))
 	}
-	hash := hashPassword(req.NewPassword, s.argon)
-	err := s.exec(ctx, "", func(st *state) (change, error) { return st.setPassword(p.Name, hash) })
-	return apierr.Reply(s.log, &iamv1.ChangePasswordResponse{}, err)
+	hash := hashPassword(req.NewPassword, h.argon)
+	err := h.exec(ctx, "", func(st *state) (change, error) { return st.setPassword(p.Name, hash) })
+	return apierr.Reply(h.log, &iamv1.ChangePasswordResponse{}, err)
 }
 
 // --- decisions on the state: the change to record or the refusal ---
