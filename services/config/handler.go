@@ -307,10 +307,7 @@ func (h *handler) appCall(ctx context.Context, ref *string, expected *uint64, cm
 
 func (h *handler) DeleteApp(ctx context.Context, req *configv1.DeleteAppRequest) (*configv1.DeleteAppResponse, error) {
 	version, err := h.appCall(ctx, &req.AppId, req.ExpectedVersion, (*App).Delete)
-	if err != nil {
-		return nil, err
-	}
-	return &configv1.DeleteAppResponse{Version: version}, nil
+	return apierr.Reply(h.s.logger, &configv1.DeleteAppResponse{Version: version}, err)
 }
 
 func (h *handler) CreateUpstream(ctx context.Context, req *configv1.CreateUpstreamRequest) (*configv1.CreateUpstreamResponse, error) {
@@ -362,10 +359,7 @@ func objectResponse[O release.Object, R any](h *handler, appID, kind, id string,
 
 func (h *handler) DeleteUpstream(ctx context.Context, req *configv1.DeleteUpstreamRequest) (*configv1.DeleteUpstreamResponse, error) {
 	version, err := h.appCall(ctx, &req.AppId, req.ExpectedVersion, func(a *App) ([]proto.Message, error) { return a.DeleteUpstream(req.Upstream) })
-	if err != nil {
-		return nil, err
-	}
-	return &configv1.DeleteUpstreamResponse{Version: version}, nil
+	return apierr.Reply(h.s.logger, &configv1.DeleteUpstreamResponse{Version: version}, err)
 }
 
 func (h *handler) CreateRule(ctx context.Context, req *configv1.CreateRuleRequest) (*configv1.CreateRuleResponse, error) {
@@ -402,18 +396,12 @@ func (h *handler) UpdateRule(ctx context.Context, req *configv1.UpdateRuleReques
 
 func (h *handler) DeleteRule(ctx context.Context, req *configv1.DeleteRuleRequest) (*configv1.DeleteRuleResponse, error) {
 	version, err := h.appCall(ctx, &req.AppId, req.ExpectedVersion, func(a *App) ([]proto.Message, error) { return a.DeleteRule(req.Rule) })
-	if err != nil {
-		return nil, err
-	}
-	return &configv1.DeleteRuleResponse{Version: version}, nil
+	return apierr.Reply(h.s.logger, &configv1.DeleteRuleResponse{Version: version}, err)
 }
 
 func (h *handler) MoveRule(ctx context.Context, req *configv1.MoveRuleRequest) (*configv1.MoveRuleResponse, error) {
 	version, err := h.appCall(ctx, &req.AppId, req.ExpectedVersion, func(a *App) ([]proto.Message, error) { return a.MoveRule(req.Rule, req.Index) })
-	if err != nil {
-		return nil, err
-	}
-	return &configv1.MoveRuleResponse{Version: version}, nil
+	return apierr.Reply(h.s.logger, &configv1.MoveRuleResponse{Version: version}, err)
 }
 
 // --- releases ----------------------------------------------------------------
@@ -447,18 +435,12 @@ func (h *handler) CreateRelease(ctx context.Context, req *configv1.CreateRelease
 	r, v, err := h.releaseCall(ctx, &req.AppId, func(id string) (uint64, error) {
 		return h.s.release(ctx, id, req.ExpectedVersion, req.Note, req.Staging)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &configv1.CreateReleaseResponse{Release: r, Version: v}, nil
+	return apierr.Reply(h.s.logger, &configv1.CreateReleaseResponse{Release: r, Version: v}, err)
 }
 
 func (h *handler) PromoteRelease(ctx context.Context, req *configv1.PromoteReleaseRequest) (*configv1.PromoteReleaseResponse, error) {
 	r, v, err := h.releaseCall(ctx, &req.AppId, func(id string) (uint64, error) { return h.s.promote(ctx, id, req.ExpectedVersion, req.Note) })
-	if err != nil {
-		return nil, err
-	}
-	return &configv1.PromoteReleaseResponse{Release: r, Version: v}, nil
+	return apierr.Reply(h.s.logger, &configv1.PromoteReleaseResponse{Release: r, Version: v}, err)
 }
 
 func (h *handler) ListReleases(ctx context.Context, req *configv1.ListReleasesRequest) (*configv1.ListReleasesResponse, error) {
@@ -483,20 +465,14 @@ func (h *handler) RevertApp(ctx context.Context, req *configv1.RevertAppRequest)
 	r, v, err := h.releaseCall(ctx, &req.AppId, func(id string) (uint64, error) {
 		return h.s.revertApp(ctx, id, req.ExpectedVersion, req.ToRelease, req.Note)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &configv1.RevertAppResponse{Release: r, Version: v}, nil
+	return apierr.Reply(h.s.logger, &configv1.RevertAppResponse{Release: r, Version: v}, err)
 }
 
 func (h *handler) RevertObject(ctx context.Context, req *configv1.RevertObjectRequest) (*configv1.RevertObjectResponse, error) {
 	r, v, err := h.releaseCall(ctx, &req.AppId, func(id string) (uint64, error) {
 		return h.s.revertObject(ctx, id, req.ExpectedVersion, req.Kind, req.Object, req.ToRelease, req.Note)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &configv1.RevertObjectResponse{Release: r, Version: v}, nil
+	return apierr.Reply(h.s.logger, &configv1.RevertObjectResponse{Release: r, Version: v}, err)
 }
 
 func (h *handler) GetSnapshot(ctx context.Context, req *configv1.GetSnapshotRequest) (*configv1.GetSnapshotResponse, error) {
