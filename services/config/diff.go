@@ -17,6 +17,7 @@ import (
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/pkg/configevents"
 	"github.com/strata-edge/strata/pkg/redact"
+	"github.com/strata-edge/strata/pkg/release"
 )
 
 // summarize describes one pending event in one line, given the working copy
@@ -38,7 +39,7 @@ func summarize(before *configv1.App, msg proto.Message) string {
 		}
 		return "upstream " + old.GetName() + " updated: " + changes(old, e.Upstream, "id")
 	case *ev.UpstreamDeleted:
-		return "upstream " + nameOfUpstream(before, e.UpstreamId) + " deleted"
+		return "upstream " + nameIn(before.GetUpstreams(), e.UpstreamId) + " deleted"
 	case *ev.RuleCreated:
 		return fmt.Sprintf("rule %s created at position %d: %s", e.Rule.GetName(), e.Index, describe(e.Rule, "id", "name"))
 	case *ev.RuleUpdated:
@@ -48,26 +49,21 @@ func summarize(before *configv1.App, msg proto.Message) string {
 		}
 		return "rule " + old.GetName() + " updated: " + changes(old, e.Rule, "id")
 	case *ev.RuleDeleted:
-		return "rule " + nameOfRule(before, e.RuleId) + " deleted"
+		return "rule " + nameIn(before.GetRules(), e.RuleId) + " deleted"
 	case *ev.RuleMoved:
-		return fmt.Sprintf("rule %s moved from position %d to %d", nameOfRule(before, e.RuleId), findRule(before, e.RuleId), e.Index)
+		return fmt.Sprintf("rule %s moved from position %d to %d", nameIn(before.GetRules(), e.RuleId), findRule(before, e.RuleId), e.Index)
 	}
 	t, _ := configevents.TypeOf(msg)
 	return t
 }
 
-func nameOfUpstream(app *configv1.App, id string) string {
-	if i := findUpstream(app, id); i >= 0 {
-		return app.Upstreams[i].Name
+// nameIn is the name of the object with id (or name) ref in list, or ref
+// when there is none.
+func nameIn[O release.Object](list []O, ref string) string {
+	if i := release.Find(list, ref); i >= 0 {
+		return list[i].GetName()
 	}
-	return id
-}
-
-func nameOfRule(app *configv1.App, id string) string {
-	if i := findRule(app, id); i >= 0 {
-		return app.Rules[i].Name
-	}
-	return id
+	return ref
 }
 
 // describe renders the set fields of m as "field value; field value".

@@ -25,10 +25,7 @@ type handler struct{ s *Service }
 
 func (h *handler) CreatePurge(ctx context.Context, req *purgev1.CreatePurgeRequest) (*purgev1.CreatePurgeResponse, error) {
 	p, err := h.s.Create(ctx, req)
-	if err != nil {
-		return nil, apierr.ToConnectLog(h.s.log, err)
-	}
-	return &purgev1.CreatePurgeResponse{Purge: p}, nil
+	return apierr.Reply(h.s.log, &purgev1.CreatePurgeResponse{Purge: p}, err)
 }
 
 func (h *handler) GetPurge(ctx context.Context, req *purgev1.GetPurgeRequest) (*purgev1.GetPurgeResponse, error) {
