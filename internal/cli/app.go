@@ -317,8 +317,7 @@ func newAppDiffCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, a []string) error {
 			return show(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.DiffApp, &configv1.DiffAppRequest{AppId: a[0]}), func(w io.Writer, res *configv1.DiffAppResponse) error {
 				if len(res.GetChanges()) == 0 && strings.TrimSpace(res.GetText()) == "" {
-					_, err := fmt.Fprintln(w, "no pending changes")
-					return err
+					return clientx.Line(w, "no pending changes")
 				}
 				text := res.GetText()
 				if text != "" && !strings.HasSuffix(text, "\n") {

@@ -26,8 +26,7 @@ func nodeRegisterCmd(g *globals) *cobra.Command {
 		Args:  args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return show(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.RegisterNode, &configv1.RegisterNodeRequest{Name: regName, Cluster: regCluster, Staging: regStaging}), func(w io.Writer, res *configv1.RegisterNodeResponse) error {
-				_, err := fmt.Fprintln(w, res.GetNode().GetId())
-				return err
+				return clientx.Line(w, "%s", res.GetNode().GetId())
 			})
 		},
 	}
@@ -49,8 +48,7 @@ func nodeStagingCmd(g *globals) *cobra.Command {
 				return usagef("give exactly one of --on or --off")
 			}
 			return show(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.SetNodeStaging, &configv1.SetNodeStagingRequest{NodeId: a[0], Staging: on}), func(w io.Writer, res *configv1.SetNodeStagingResponse) error {
-				_, err := fmt.Fprintf(w, "node %s staging: %s\n", res.GetNode().GetId(), yesNo(res.GetNode().GetStaging()))
-				return err
+				return clientx.Line(w, "node %s staging: %s", res.GetNode().GetId(), yesNo(res.GetNode().GetStaging()))
 			})
 		},
 	}
@@ -66,8 +64,7 @@ func nodeRemoveCmd(g *globals) *cobra.Command {
 		Args:  args("NODE_ID"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			return show(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.RemoveNode, &configv1.RemoveNodeRequest{NodeId: a[0]}), func(w io.Writer, res *configv1.RemoveNodeResponse) error {
-				_, err := fmt.Fprintf(w, "removed node %s\n", a[0])
-				return err
+				return clientx.Line(w, "removed node %s", a[0])
 			})
 		},
 	}
@@ -80,8 +77,7 @@ func nodeApproveCmd(g *globals) *cobra.Command {
 		Args:  args("NODE_ID"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			return showNodes(cmd, g, clientx.RPC(configv1connect.NodeServiceClient.ApproveNode, &configv1.ApproveNodeRequest{NodeId: a[0]}), func(w io.Writer, res *configv1.ApproveNodeResponse) error {
-				_, err := fmt.Fprintf(w, "approved node %s (%s)\n", res.GetNode().GetId(), res.GetNode().GetName())
-				return err
+				return clientx.Line(w, "approved node %s (%s)", res.GetNode().GetId(), res.GetNode().GetName())
 			})
 		},
 	}
@@ -99,8 +95,7 @@ func nodeDisableCmd(g *globals, disable bool) *cobra.Command {
 		Args:  args("NODE_ID"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			return showNodes(cmd, g, clientx.RPC(configv1connect.NodeServiceClient.SetNodeDisabled, &configv1.SetNodeDisabledRequest{NodeId: a[0], Disabled: disable}), func(w io.Writer, res *configv1.SetNodeDisabledResponse) error {
-				_, err := fmt.Fprintf(w, "node %s disabled: %s\n", res.GetNode().GetId(), yesNo(res.GetNode().GetDisabled()))
-				return err
+				return clientx.Line(w, "node %s disabled: %s", res.GetNode().GetId(), yesNo(res.GetNode().GetDisabled()))
 			})
 		},
 	}
@@ -139,8 +134,7 @@ run again (docker compose, docs/compose.md).`,
 				if out != "" {
 					return writeTokenFile(w, out, res.GetToken())
 				}
-				_, err := fmt.Fprintln(w, res.GetToken())
-				return err
+				return clientx.Line(w, "%s", res.GetToken())
 			})
 		},
 	}
@@ -184,8 +178,7 @@ run again (docker compose, docs/compose.md).`,
 		Args:  args("TOKEN_ID"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			return showNodes(cmd, g, clientx.RPC(configv1connect.NodeServiceClient.RevokeJoinToken, &configv1.RevokeJoinTokenRequest{TokenId: a[0]}), func(w io.Writer, res *configv1.RevokeJoinTokenResponse) error {
-				_, err := fmt.Fprintf(w, "revoked join token %s\n", a[0])
-				return err
+				return clientx.Line(w, "revoked join token %s", a[0])
 			})
 		},
 	}

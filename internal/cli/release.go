@@ -91,11 +91,9 @@ func newSnapshotCmd(g *globals) *cobra.Command {
 				var pretty any
 				if json.Unmarshal([]byte(res.GetJson()), &pretty) == nil {
 					b, _ := json.MarshalIndent(pretty, "", "  ")
-					_, err := fmt.Fprintf(w, "%s\n", b)
-					return err
+					return clientx.Line(w, "%s", b)
 				}
-				_, err := fmt.Fprintln(w, res.GetJson())
-				return err
+				return clientx.Line(w, "%s", res.GetJson())
 			})
 		},
 	}
@@ -116,15 +114,13 @@ func newVersionCmd(g *globals, info BuildInfo) *cobra.Command {
 					"version": info.Version, "commit": info.Commit, "go": runtime.Version(),
 					"platform": runtime.GOOS + "/" + runtime.GOARCH,
 				}, "", "  ")
-				_, err := fmt.Fprintf(g.stdout, "%s\n", b)
-				return err
+				return clientx.Line(g.stdout, "%s", b)
 			}
 			commit := ""
 			if info.Commit != "" {
 				commit = " (" + info.Commit + ")"
 			}
-			_, err := fmt.Fprintf(g.stdout, "strata %s%s %s %s/%s\n", info.Version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-			return err
+			return clientx.Line(g.stdout, "strata %s%s %s %s/%s", info.Version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		},
 	}
 }

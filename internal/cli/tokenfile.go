@@ -21,8 +21,7 @@ func writeTokenFile(w io.Writer, path, token string) error {
 	if err := secretfile.Write(path, []byte(token+"\n")); err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
-	_, err := fmt.Fprintf(w, "wrote %s\n", path)
-	return err
+	return clientx.Line(w, "wrote %s", path)
 }
 
 func readJoinTokenFile(path string) (string, error) {

@@ -230,8 +230,7 @@ func zoneDiffCmd(f ClientFactory) *cobra.Command {
 				for _, ch := range res.GetChanges() {
 					fmt.Fprintf(w, "# %s  %s  %s\n", clientx.FmtTime(ch.GetTime()), clientx.OrDash(ch.GetActor()), ch.GetSummary())
 				}
-				_, err := fmt.Fprintln(w, res.GetText())
-				return err
+				return clientx.Line(w, "%s", res.GetText())
 			})
 		},
 	}
@@ -416,8 +415,7 @@ func recordRmCmd(f ClientFactory) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			return show(cmd, f, clientx.RPC(dnsv1connect.DnsServiceClient.RemoveRecord, &dnsv1.RemoveRecordRequest{Zone: zone, ExpectedVersion: ev.Get(cmd), RecordId: a[0]}), func(w io.Writer, res *dnsv1.RemoveRecordResponse) error {
-				_, err := fmt.Fprintln(w, "removed", a[0])
-				return err
+				return clientx.Line(w, "removed %s", a[0])
 			})
 		},
 	}

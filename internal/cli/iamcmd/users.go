@@ -139,8 +139,7 @@ func userDisableCmd(f ClientFactory, disable bool) *cobra.Command {
 				if res.User.Disabled {
 					state = "disabled"
 				}
-				_, err := fmt.Fprintf(w, "User %s is %s.\n", res.User.Name, state)
-				return err
+				return clientx.Line(w, "User %s is %s.", res.User.Name, state)
 			})
 		},
 	}

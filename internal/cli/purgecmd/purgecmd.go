@@ -104,8 +104,7 @@ func (sf *scopeFlags) create(cmd *cobra.Command, f ClientFactory, req *purgev1.C
 	}
 	return clientx.Emit(f, p, func(w io.Writer) error {
 		if !sf.wait {
-			_, err := fmt.Fprintf(w, "%s\n", p.GetId())
-			return err
+			return clientx.Line(w, "%s", p.GetId())
 		}
 		_, err := fmt.Fprintf(w, "%s: purged on %d/%d nodes in %d ms\n",
 			p.GetId(), p.GetNodesDone(), p.GetNodesTotal(), p.GetTimeToLastAck().AsDuration().Milliseconds())
@@ -256,8 +255,7 @@ func listCmd(f ClientFactory) *cobra.Command {
 					return err
 				}
 				if t := resp.GetNextPageToken(); t != "" {
-					_, err := fmt.Fprintf(w, "next page: --page-token %s\n", t)
-					return err
+					return clientx.Line(w, "next page: --page-token %s", t)
 				}
 				return nil
 			})
