@@ -28,9 +28,7 @@ func newAppPartListCmd(g *globals, short string, part func(*configv1.App) (*conf
 		Short: short,
 		Args:  args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := call(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.GetAppResponse, error) {
-				return getApp(ctx, c, app)
-			})
+			res, err := call(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.GetApp, &configv1.GetAppRequest{AppId: app}))
 			if err != nil {
 				return err
 			}
@@ -221,9 +219,7 @@ func newAppGetCmd(g *globals) *cobra.Command {
 		Long:  "Show an app's working copy. With -o json the response also holds the released content (\"released\").",
 		Args:  args("APP"),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			return show(cmd, g, func(ctx context.Context, c configv1connect.ConfigServiceClient) (*configv1.GetAppResponse, error) {
-				return getApp(ctx, c, a[0])
-			}, func(w io.Writer, res *configv1.GetAppResponse) error { return describeApp(w, res) })
+			return show(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.GetApp, &configv1.GetAppRequest{AppId: a[0]}), func(w io.Writer, res *configv1.GetAppResponse) error { return describeApp(w, res) })
 		},
 	}
 }
