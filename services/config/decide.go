@@ -86,9 +86,7 @@ func (st *state) deletePartition(ref string, zones []string) (*ev.PartitionDelet
 // createCluster decides CreateCluster of a new cluster id in partition.
 func (st *state) createCluster(id, name, partition string) (*ev.ClusterCreated, error) {
 	var v violations
-	if r := validate.Name(name); r != "" {
-		v.add("name", "%s", r)
-	}
+	v.reason("name", validate.Name(name))
 	if partition == "" {
 		v.add("partition", "is empty (give a partition id or name)")
 	}

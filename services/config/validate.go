@@ -71,6 +71,13 @@ func (v *violations) add(field, format string, args ...any) {
 	v.list = append(v.list, apierr.FieldViolation{Field: field, Reason: fmt.Sprintf(format, args...)})
 }
 
+// reason adds reason for field unless it is "" (a check that passed).
+func (v *violations) reason(field, reason string) {
+	if reason != "" {
+		v.list = append(v.list, apierr.FieldViolation{Field: field, Reason: reason})
+	}
+}
+
 func (v *violations) err() error {
 	if len(v.list) == 0 {
 		return nil
@@ -93,9 +100,7 @@ func index(field string, i int) string { return fmt.Sprintf("%s[%d]", field, i) 
 func normalizeSettings(in *ev.AppSettings) (*ev.AppSettings, []apierr.FieldViolation) {
 	var v violations
 	s := proto.Clone(in).(*ev.AppSettings)
-	if r := validate.Name(s.Name); r != "" {
-		v.add("name", "%s", r)
-	}
+	v.reason("name", validate.Name(s.Name))
 
 	domainBytes := 0
 	for _, d := range s.Domains {
@@ -171,12 +176,8 @@ func normalizeSettings(in *ev.AppSettings) (*ev.AppSettings, []apierr.FieldViola
 	}
 	for _, k := range sortedKeys(s.Labels) {
 		f := fmt.Sprintf("labels[%q]", k)
-		if r := checkLabelKey(k); r != "" {
-			v.add(f, "%s", r)
-		}
-		if r := checkLabelValue(s.Labels[k]); r != "" {
-			v.add(f, "%s", r)
-		}
+		v.reason(f, checkLabelKey(k))
+		v.reason(f, checkLabelValue(s.Labels[k]))
 	}
 
 	if s.HttpsRedirect && len(s.HttpsPorts) == 0 {
@@ -248,9 +249,7 @@ func normalizeUpstream(prefix string, in *configv1.Upstream) (*configv1.Upstream
 		return nil, v.list
 	}
 	u := proto.Clone(in).(*configv1.Upstream)
-	if r := validate.Name(u.Name); r != "" {
-		v.add(join(prefix, "name"), "%s", r)
-	}
+	v.reason(join(prefix, "name"), validate.Name(u.Name))
 
 	servers := join(prefix, "servers")
 	switch {
@@ -298,9 +297,7 @@ func normalizeUpstream(prefix string, in *configv1.Upstream) (*configv1.Upstream
 	}
 	hashKey := join(prefix, "hash_key")
 	if u.Policy == configv1.BalancePolicy_BALANCE_POLICY_CONSISTENT_HASH {
-		if r := checkHashKey(u.HashKey); r != "" {
-			v.add(hashKey, "%s", r)
-		}
+		v.reason(hashKey, checkHashKey(u.HashKey))
 	} else if u.HashKey != "" {
 		v.add(hashKey, "is only used with policy BALANCE_POLICY_CONSISTENT_HASH")
 	}
@@ -428,9 +425,7 @@ func normalizeRule(prefix string, in *configv1.Rule, upstreams map[string]bool) 
 		return nil, v.list
 	}
 	r := proto.Clone(in).(*configv1.Rule)
-	if msg := validate.Name(r.Name); msg != "" {
-		v.add(join(prefix, "name"), "%s", msg)
-	}
+	v.reason(join(prefix, "name"), validate.Name(r.Name))
 	if err := rules.Validate(r.When); err != nil {
 		v.add(join(prefix, "when"), "%v", err)
 	}
@@ -569,26 +564,20 @@ func checkHeaderOps(v *violations, prefix string, h *configv1.HeaderOps) {
 	}
 	for _, name := range sortedKeys(h.Set) {
 		f := fmt.Sprintf("%s.set[%q]", prefix, name)
-		if r := validate.Token("header name", name); r != "" {
-			v.add(f, "%s", r)
-		}
+		v.reason(f, validate.Token("header name", name))
 		if !validHeaderValue(h.Set[name]) {
 			v.add(f, "value contains CR, LF or NUL")
 		}
 	}
 	for i, hd := range h.Add {
 		f := index(join(prefix, "add"), i)
-		if r := validate.Token("header name", hd.GetName()); r != "" {
-			v.add(f+".name", "%s", r)
-		}
+		v.reason(f+".name", validate.Token("header name", hd.GetName()))
 		if !validHeaderValue(hd.GetValue()) {
 			v.add(f+".value", "contains CR, LF or NUL")
 		}
 	}
 	for i, name := range h.Remove {
-		if r := validate.Token("header name", name); r != "" {
-			v.add(index(join(prefix, "remove"), i), "%s", r)
-		}
+		v.reason(index(join(prefix, "remove"), i), validate.Token("header name", name))
 	}
 }
 
@@ -699,9 +688,7 @@ func checkCache(v *violations, prefix string, c *configv1.CacheAction) {
 	list("key_headers", c.KeyHeaders, func(n string) string { return validate.Token("header name", n) }, true)
 	list("key_cookies", c.KeyCookies, func(n string) string { return validate.Token("cookie name", n) }, false)
 	if c.TagHeader != "" {
-		if r := validate.Token("header name", c.TagHeader); r != "" {
-			v.add(join(prefix, "tag_header"), "%s", r)
-		}
+		v.reason(join(prefix, "tag_header"), validate.Token("header name", c.TagHeader))
 	}
 }
 
