@@ -99,6 +99,7 @@ func newContent(p contentParts) (*content, error) {
 		Logger: p.log.With("service", "metrics")}); err != nil {
 		return nil, fmt.Errorf("metrics service: %w", err)
 	}
+	c.config.UseMetrics(c.metrics)
 	return c, nil
 }
 

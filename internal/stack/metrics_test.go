@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,6 +67,19 @@ func TestControlMetrics(t *testing.T) {
 				}
 				return nil
 			})
+
+			// A partition a metric names is kept until the metric moves.
+			if _, err := admin.config.CreatePartition(ctx, &configv1.CreatePartitionRequest{Name: "eu"}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := mc.CreateMetric(ctx, &metricsv1.CreateMetricRequest{Name: "eu-hosts", Sql: "select host, count(*) from reqs group by host",
+				PartitionIds: []string{"eu"}}); err != nil {
+				t.Fatal(err)
+			}
+			_, err = admin.config.DeletePartition(ctx, &configv1.DeletePartitionRequest{Partition: "eu"})
+			if connect.CodeOf(err) != connect.CodeFailedPrecondition || !strings.Contains(err.Error(), `metrics "eu-hosts"`) {
+				t.Fatalf("delete a partition a metric names: %v", err)
+			}
 
 			nc := natstest.Connect(t, ns)
 			now := time.Now()

@@ -71,13 +71,19 @@ func (s *Service) deletePartition(ctx context.Context, ref string) error {
 	if err := s.catchUp(ctx); err != nil {
 		return err
 	}
-	var zones []string
-	if id, ok := s.proj.resolvePartition(ref); ok && s.zones != nil {
-		zones = s.zones.ZonesIn(id) // outside read: dns folds under its lock, reading ours
+	var zones, metrics []string
+	if id, ok := s.proj.resolvePartition(ref); ok {
+		// Outside read: dns and metrics fold under their locks, reading ours.
+		if s.zones != nil {
+			zones = s.zones.ZonesIn(id)
+		}
+		if s.metrics != nil {
+			metrics = s.metrics.MetricsIn(id)
+		}
 	}
 	var msg *ev.PartitionDeleted
 	var err error
-	s.proj.read(func(st *state) { msg, err = st.deletePartition(ref, zones) })
+	s.proj.read(func(st *state) { msg, err = st.deletePartition(ref, zones, metrics...) })
 	if err != nil {
 		return err
 	}

@@ -68,8 +68,8 @@ func (st *state) renamePartition(ref, name string) (string, *ev.PartitionRenamed
 }
 
 // deletePartition decides DeletePartition of ref: nothing may use it; zones
-// are the zones in it.
-func (st *state) deletePartition(ref string, zones []string) (*ev.PartitionDeleted, error) {
+// are the zones in it, metrics the metric definitions naming it.
+func (st *state) deletePartition(ref string, zones []string, metrics ...string) (*ev.PartitionDeleted, error) {
 	if ref == "" {
 		return nil, emptyRef("partition")
 	}
@@ -77,7 +77,7 @@ func (st *state) deletePartition(ref string, zones []string) (*ev.PartitionDelet
 	if !ok {
 		return nil, apierr.NotFound("partition", ref)
 	}
-	if users := st.partitionUsers(id, zones); users != "" {
+	if users := st.partitionUsers(id, zones, metrics...); users != "" {
 		return nil, apierr.FailedPrecondition(fmt.Sprintf("partition %q is in use by %s: move or delete them first", ref, users))
 	}
 	return &ev.PartitionDeleted{PartitionId: id}, nil

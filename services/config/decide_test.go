@@ -91,6 +91,12 @@ func TestDeletePartitionDecision(t *testing.T) {
 			t.Fatalf("refusal %q does not name %s", err, tt.name)
 		}
 	}
+	// So do the metric definitions naming it.
+	got, err = one(givenState(euPart).deletePartition("eu", nil, `"hosts" (met_1)`))
+	aggtest.Rejected(t, got, err, apierr.KindFailedPrecondition, "")
+	if !strings.Contains(err.Error(), `metrics "hosts" (met_1)`) {
+		t.Fatalf("refusal %q does not name the metric", err)
+	}
 }
 
 func TestClusterDecisions(t *testing.T) {

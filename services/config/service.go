@@ -73,9 +73,11 @@ type Service struct {
 	statuses edgesync.StatusSource
 	// ownSync: the tracks are this service's own (Options.Sync unset).
 	ownSync bool
-	// zones tells what zones use a partition or cluster (UseZones).
-	zones Zones
-	nodes Nodes // Options.Nodes
+	// zones tells what zones use a partition or cluster (UseZones),
+	// metrics what Metric SQL definitions name a partition (UseMetrics).
+	zones   Zones
+	metrics Metrics
+	nodes   Nodes // Options.Nodes
 
 	// mu serializes this replica's writes, so that cross-app checks (unique
 	// names, domains) run against a read model no local write changes

@@ -61,11 +61,22 @@ type Zones interface {
 // zones z knows of (before Start; without it zones are not checked).
 func (s *Service) UseZones(z Zones) { s.zones = z }
 
+// Metrics tells what Metric SQL definitions name a partition (the metrics
+// service, set with UseMetrics): each as `"hosts" (met_1)`. A definition
+// without partitions runs on every partition and keeps none.
+type Metrics interface {
+	MetricsIn(partition string) []string
+}
+
+// UseMetrics makes deletes of partitions check the metric definitions m
+// knows of (before Start; without it they are not checked).
+func (s *Service) UseMetrics(m Metrics) { s.metrics = m }
+
 // partitionUsers: clusters in the partition, apps and zones naming it in
 // their working copy or a release that runs; zones are the zones in it
 // (Zones.ZonesIn, read outside the state: dns folds under its lock, reading
-// ours).
-func (st *state) partitionUsers(id string, zones []string) string {
+// ours), metrics the metric definitions naming it (Metrics.MetricsIn).
+func (st *state) partitionUsers(id string, zones []string, metrics ...string) string {
 	var u usage
 	for _, c := range st.clusters {
 		if c.PartitionId == id {
@@ -86,6 +97,9 @@ func (st *state) partitionUsers(id string, zones []string) string {
 	}
 	for _, z := range zones {
 		u.add("zones", z)
+	}
+	for _, m := range metrics {
+		u.add("metrics", m)
 	}
 	return u.String()
 }

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"fmt"
 	"slices"
 
 	"google.golang.org/protobuf/proto"
@@ -72,4 +73,18 @@ func (st *state) values(d *metricsv1.MetricDefinition) map[string]proto.Message 
 		slices.Sort(parts)
 	}
 	return edgesync.Everywhere(d, parts)
+}
+
+// MetricsIn lists the live definitions that name partition, as
+// `"hosts" (met_1)` (the config service refuses to delete a partition in
+// use). A definition of every partition names none.
+func (s *Service) MetricsIn(partition string) (out []string) {
+	s.proj.read(func(st *state) {
+		for _, d := range st.list() {
+			if slices.Contains(d.GetPartitionIds(), partition) {
+				out = append(out, fmt.Sprintf("%q (%s)", d.GetName(), d.GetId()))
+			}
+		}
+	})
+	return out
 }

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
@@ -64,6 +65,12 @@ func TestDefinitionsReachTheirPartitions(t *testing.T) {
 	}
 	check("p1", "everywhere")
 	check("p2", "everywhere", "only-p1")
+	if got := e.svc.MetricsIn("p2"); len(got) != 1 || got[0] != fmt.Sprintf("%q (%s)", "only-p1", one.GetMetric().GetId()) {
+		t.Fatalf("metrics in p2: %v", got)
+	}
+	if got := e.svc.MetricsIn("p3"); len(got) != 0 {
+		t.Fatalf("metrics in p3: %v (a metric of every partition keeps none)", got)
+	}
 	if _, err := c.DeleteMetric(e.ctx, &metricsv1.DeleteMetricRequest{Metric: "everywhere"}); err != nil {
 		t.Fatal(err)
 	}
