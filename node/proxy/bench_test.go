@@ -9,8 +9,10 @@ import (
 	"github.com/valyala/fasthttp"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	metricsv1 "github.com/strata-edge/strata/gen/strata/metrics/v1"
 	"github.com/strata-edge/strata/node/cache"
 	"github.com/strata-edge/strata/node/proxy"
+	"github.com/strata-edge/strata/node/stats"
 )
 
 // fastUpstream serves a fixed 1 KiB body on 127.0.0.1 with fasthttp, so the
@@ -39,14 +41,21 @@ func fastUpstream(b *testing.B) string {
 // to a bare fasthttp server + HostClient doing nothing but forwarding, the
 // floor for this design. Compare ns/op and allocs/op between the two.
 // strata-metrics is strata with the per-second aggregates of the metrics
-// reports on (node/stats): their cost is its ratio to strata.
+// reports on (node/stats): their cost is its ratio to strata;
+// strata-metrics-sql adds one Metric SQL definition grouping by path and
+// status.
 func BenchmarkProxyFast(b *testing.B) {
 	up := fastUpstream(b)
 	for _, tc := range []struct {
 		name      string
 		rules     int
 		perSecond bool
-	}{{"strata", 0, false}, {"strata-metrics", 0, true}, {"strata-20rules", 20, false}, {"baseline-fasthttp", -1, false}} {
+		sql       string
+	}{
+		{"strata", 0, false, ""}, {"strata-metrics", 0, true, ""},
+		{"strata-metrics-sql", 0, true, "SELECT path, status, count(*), quantile(0.99, latency_ms) FROM reqs GROUP BY path, status"},
+		{"strata-20rules", 20, false, ""}, {"baseline-fasthttp", -1, false, ""},
+	} {
 		b.Run(tc.name, func(b *testing.B) {
 			var addr string
 			if tc.rules < 0 {
@@ -64,7 +73,16 @@ func BenchmarkProxyFast(b *testing.B) {
 				b.Cleanup(func() { _ = srv.Shutdown() })
 				addr = ln.Addr().String()
 			} else {
-				p, err := proxy.New(proxy.Options{HTTPAddr: "127.0.0.1:0", Logger: discardLogger(), PerSecondStats: tc.perSecond})
+				opts := proxy.Options{HTTPAddr: "127.0.0.1:0", Logger: discardLogger(), PerSecondStats: tc.perSecond}
+				if tc.sql != "" { // its windows wait (bounded) for a reporter
+					sql := stats.NewMetricSQL("p1", discardLogger())
+					sql.Update([]*metricsv1.MetricDefinition{{Id: "m", Version: 1, Sql: tc.sql, IntervalSeconds: 10}})
+					if !sql.Active() {
+						b.Fatal("the definition does not run")
+					}
+					opts.Requests = sql
+				}
+				p, err := proxy.New(opts)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -97,6 +115,7 @@ func BenchmarkProxyFast(b *testing.B) {
 			client := &fasthttp.HostClient{Addr: addr, MaxConns: 1 << 16}
 			b.ReportAllocs()
 			b.SetParallelism(16)
+			cpu0 := processCPU()
 			b.RunParallel(func(pb *testing.PB) {
 				req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 				defer fasthttp.ReleaseRequest(req)
@@ -108,6 +127,9 @@ func BenchmarkProxyFast(b *testing.B) {
 					}
 				}
 			})
+			// Client, proxy and upstream together: the proxy's share is
+			// the difference between variants.
+			b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }

@@ -35,6 +35,12 @@ const (
 	maxSamples = 64
 )
 
+// The NATS micro error headers of a refused report (services/metrics).
+const (
+	headerError     = "Nats-Service-Error"
+	headerErrorCode = "Nats-Service-Error-Code"
+)
+
 // Source is what the reporter reads of the proxy (proxy.Proxy).
 type Source interface {
 	// TakeSeconds hands over the per-second aggregates of the seconds
@@ -320,8 +326,13 @@ func (r *Reporter) send(ctx context.Context) int {
 		p := r.queue[0]
 		r.mu.Unlock()
 		rctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
-		_, err := r.opts.NATS.RequestWithContext(rctx, r.subject, p.data)
+		reply, err := r.opts.NATS.RequestWithContext(rctx, r.subject, p.data)
 		cancel()
+		if err == nil && reply.Header.Get(headerErrorCode) != "" {
+			// Refused as invalid: sent again it would be refused again.
+			r.log.Warn("stats: metrics report refused by the service, dropped", "seq", p.seq,
+				"code", reply.Header.Get(headerErrorCode), "err", reply.Header.Get(headerError))
+		}
 		r.mu.Lock()
 		if err == nil && len(r.queue) > 0 && r.queue[0].seq == p.seq {
 			r.queue = r.queue[1:]

@@ -391,3 +391,42 @@ func TestLargeReportsAreSplit(t *testing.T) {
 		t.Fatalf("%d AppSeconds in %d reports, codes %v", apps, withApps, got)
 	}
 }
+
+// A report the service refuses (error headers) is dropped, not re-sent.
+func TestRefusedReportIsDropped(t *testing.T) {
+	f := newFixture(t, stats.Options{})
+	var mu sync.Mutex
+	seen := map[uint64]int{}
+	sub, err := f.nc.Subscribe(natsutil.MetricsReportAll, func(m *nats.Msg) {
+		var r metricsv1.Report
+		_ = proto.Unmarshal(m.Data, &r)
+		mu.Lock()
+		seen[r.Seq]++
+		mu.Unlock()
+		reply := nats.NewMsg(m.Reply)
+		reply.Header.Set("Nats-Service-Error-Code", "400")
+		reply.Header.Set("Nats-Service-Error", "apps[0]: bad")
+		_ = m.RespondMsg(reply)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	_ = f.nc.Flush()
+	f.start()
+	natstest.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(seen) < 3 {
+			return fmt.Errorf("%d reports seen", len(seen))
+		}
+		return nil
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	for seq, n := range seen {
+		if n != 1 {
+			t.Fatalf("refused report %d sent %d times", seq, n)
+		}
+	}
+}
