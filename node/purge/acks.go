@@ -38,11 +38,15 @@ type acks struct {
 	kick    chan struct{}
 }
 
-// queueAck queues ack, found at stream sequence seq, for sending.
+// queueAck queues ack, found at stream sequence seq, for sending, and marks
+// seq applied: both under acks.mu, so that savable never sees the purge
+// applied before its ack is queued (a save then would record a purge whose
+// ack may never be answered).
 func (a *Agent) queueAck(seq uint64, ack *purgev1.PurgeAck) {
 	b, _ := proto.Marshal(ack)
 	a.acks.mu.Lock()
 	a.acks.pending = append(a.acks.pending, pendingAck{seq: seq, data: b})
+	a.applied.Store(seq)
 	a.acks.mu.Unlock()
 	select {
 	case a.acks.kick <- struct{}{}:
@@ -50,15 +54,16 @@ func (a *Agent) queueAck(seq uint64, ack *purgev1.PurgeAck) {
 	}
 }
 
-// oldestUnanswered is the stream sequence of the oldest unanswered ack (0
-// when all are answered).
-func (a *Agent) oldestUnanswered() uint64 {
+// savable is the position a save may record: the last applied purge, but
+// none at or after the oldest unanswered ack.
+func (a *Agent) savable() uint64 {
 	a.acks.mu.Lock()
 	defer a.acks.mu.Unlock()
-	if len(a.acks.pending) == 0 {
-		return 0
+	seq := a.applied.Load()
+	if len(a.acks.pending) > 0 {
+		seq = min(seq, a.acks.pending[0].seq-1)
 	}
-	return a.acks.pending[0].seq
+	return seq
 }
 
 // ackLoop sends the queued acknowledgements until every one is answered,

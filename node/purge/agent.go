@@ -217,10 +217,7 @@ func (a *Agent) markApplied() {
 func (a *Agent) save() (bool, error) {
 	a.saveMu.Lock()
 	defer a.saveMu.Unlock()
-	seq := a.applied.Load()
-	if oldest := a.oldestUnanswered(); oldest > 0 {
-		seq = min(seq, oldest-1)
-	}
+	seq := a.savable()
 	if seq <= a.saved {
 		return false, nil
 	}
@@ -327,18 +324,18 @@ func (a *Agent) apply(seq uint64, data []byte) error {
 			ack.Error = err.Error()
 		}
 	}
-	a.applied.Store(seq)
 	a.opts.Logger.Debug("purge agent: applied purge", "purge", ack.PurgeId, "stream_seq", seq)
-	a.markApplied() // saved behind the ack (see the package doc)
 	ack.AppliedAt = timestamppb.Now()
 	if ack.PurgeId == "" {
 		// Undecodable: nothing the purge service could record; sent once
 		// for the logs.
+		a.applied.Store(seq)
 		b, _ := proto.Marshal(ack)
 		_ = a.opts.NATS.Publish(natsutil.PurgeAckSubject(a.opts.NodeID), b)
-		return nil
+	} else {
+		a.queueAck(seq, ack) // and marks seq applied
 	}
-	a.queueAck(seq, ack)
+	a.markApplied() // saved behind the ack (see the package doc)
 	return nil
 }
 
