@@ -16,6 +16,10 @@ import (
 // counts as down: a few flush intervals.
 const DefaultLivenessTimeout = 15 * time.Second
 
+// livenessLookback is how many of a node's newest health changes are read
+// to find its last liveness change.
+const livenessLookback = 200
+
 // forgetAfter drops a node from the liveness table once it has been down
 // this long (a removed node), so the table stays bounded.
 const forgetAfter = 24 * time.Hour
@@ -96,7 +100,9 @@ func (l *liveness) setRecorded(node string, healthy bool) {
 // with no history needs no record.
 func (s *Service) checkLiveness(ctx context.Context, now time.Time) {
 	for _, c := range s.life.due(now, s.livenessTimeout) {
-		latest, err := s.results.Health(ctx, store.HealthQuery{NodeID: c.node, End: now.Add(time.Minute), Start: now.Add(-400 * 24 * time.Hour), Limit: 1})
+		// Newest first, the node's upstream servers' changes among them:
+		// the newest liveness change is among the first few.
+		latest, err := s.results.Health(ctx, store.HealthQuery{NodeID: c.node, End: now.Add(time.Minute), Start: now.Add(-MaxRange), Limit: livenessLookback})
 		if err != nil {
 			s.log.Error("read node health", "node", c.node, "err", err)
 			continue
