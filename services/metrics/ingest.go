@@ -23,6 +23,7 @@ const (
 	maxIDBytes            = store.MaxIDLen
 	// ingestTimeout bounds one store write; past it the node re-sends.
 	ingestTimeout = 10 * time.Second
+	ingestWorkers = 4
 )
 
 // Reply headers of a refused report (the NATS micro convention): the node

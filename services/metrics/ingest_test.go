@@ -23,7 +23,7 @@ import (
 
 // newIngestEnv is newEnv with a real SQLite metrics store receiving the
 // reports of the embedded NATS server.
-func newIngestEnv(t *testing.T, opts Options) (*env, store.Store) {
+func newIngestEnv(t testing.TB, opts Options) (*env, store.Store) {
 	t.Helper()
 	st, err := store.OpenSQLite(filepath.Join(t.TempDir(), "metrics.db"), store.Retention{})
 	if err != nil {
@@ -36,7 +36,7 @@ func newIngestEnv(t *testing.T, opts Options) (*env, store.Store) {
 
 // newPostgresEnv is newIngestEnv on PostgreSQL ($STRATA_TEST_POSTGRES), in
 // a schema of its own dropped at the end.
-func newPostgresEnv(t *testing.T, opts Options) (*env, store.Store) {
+func newPostgresEnv(t testing.TB, opts Options) (*env, store.Store) {
 	t.Helper()
 	dsn := testenv.PostgresDSN(t)
 	b := make([]byte, 6)
@@ -106,7 +106,7 @@ func TestReportStoredOnceAndAnswered(t *testing.T) {
 	t.Run("postgres", func(t *testing.T) { testStoredOnce(t, newPostgresEnv) })
 }
 
-func testStoredOnce(t *testing.T, newEnv func(*testing.T, Options) (*env, store.Store)) {
+func testStoredOnce(t *testing.T, newEnv func(testing.TB, Options) (*env, store.Store)) {
 	e, st := newEnv(t, Options{})
 	r := report("boot1", 1, appSecond("app_a", time.Now().Unix(), 7))
 	first := send(t, e.nc, "node_a", r)

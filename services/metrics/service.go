@@ -154,10 +154,17 @@ func (s *Service) Start(ctx context.Context) error {
 // subscribe receives reports until the returned stop is called (nats.go
 // subscribes again after a reconnect).
 func (s *Service) subscribe(ctx context.Context) (stop func(context.Context), err error) {
+	// Up to ingestWorkers reports are stored at once (different nodes: a
+	// node sends its next report once the previous is answered); past
+	// that the callback waits and NATS buffers, bounded below.
+	workers := make(chan struct{}, ingestWorkers)
 	ingest, err := s.conn.QueueSubscribe(natsutil.MetricsReportAll, natsutil.MetricsQueue, func(m *nats.Msg) {
+		workers <- struct{}{}
 		s.inflight.Add(1)
-		defer s.inflight.Done()
-		s.ingest(ctx, m)
+		go func() {
+			defer func() { <-workers; s.inflight.Done() }()
+			s.ingest(ctx, m)
+		}()
 	})
 	if err != nil {
 		return nil, fmt.Errorf("subscribe to metrics reports: %w", err)

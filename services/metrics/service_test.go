@@ -47,7 +47,7 @@ func (p partitions) ResolvePartition(ref string) (string, bool) {
 	return "", false
 }
 
-func newEnv(t *testing.T, opts Options) *env {
+func newEnv(t testing.TB, opts Options) *env {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
