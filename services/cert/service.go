@@ -6,10 +6,10 @@
 package cert
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -105,9 +105,7 @@ func New(opts Options) (*Service, error) {
 		return nil, errors.New("cert: Options.ACME needs Options.JetStream (challenge tokens, issuer lease)")
 	}
 	s := &Service{store: opts.Store, js: opts.JetStream, kek: opts.KEK, logger: opts.Logger, now: opts.Now, model: NewModel(), acmeO: opts.ACME, apps: opts.Apps, domains: opts.Domains, bg: background.Group{Name: "cert"}}
-	if s.logger == nil {
-		s.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
+	s.logger = cmp.Or(s.logger, slog.New(slog.DiscardHandler))
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -10,10 +10,10 @@
 package config
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -94,9 +94,7 @@ func New(opts Options) (*Service, error) {
 	}
 	s := &Service{store: opts.Store, js: opts.JetStream, logger: opts.Logger, now: opts.Now, statuses: opts.Statuses, nodes: opts.Nodes,
 		bg: background.Group{Name: "config"}}
-	if s.logger == nil {
-		s.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
+	s.logger = cmp.Or(s.logger, slog.New(slog.DiscardHandler))
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -4,10 +4,10 @@
 package dns
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -83,9 +83,7 @@ func New(opts Options) (*Service, error) {
 	if opts.Sync != nil {
 		opts.Sync.Contribute(s.proj, zoneSyncKind)
 	}
-	if s.log == nil {
-		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
+	s.log = cmp.Or(s.log, slog.New(slog.DiscardHandler))
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -6,10 +6,10 @@
 package purge
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -88,9 +88,7 @@ func New(opts Options) (*Service, error) {
 	case opts.Topology == nil:
 		return nil, errors.New("purge: Options.Topology is required")
 	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
+	opts.Logger = cmp.Or(opts.Logger, slog.New(slog.DiscardHandler))
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
