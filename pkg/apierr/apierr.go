@@ -106,6 +106,31 @@ func ToConnect(err error) *connect.Error {
 	return ToConnectLog(slog.Default(), err)
 }
 
+// Fields collects the field violations of one request: Add records a
+// check's reason (nothing when the check passed and gave ""), Addf a
+// formatted one, and Err is the Invalid error of them all (nil: none).
+type Fields []FieldViolation
+
+// Add records reason for field unless it is "".
+func (f *Fields) Add(field, reason string) {
+	if reason != "" {
+		*f = append(*f, FieldViolation{Field: field, Reason: reason})
+	}
+}
+
+// Addf records a reason made as by fmt.Sprintf.
+func (f *Fields) Addf(field, format string, args ...any) {
+	*f = append(*f, FieldViolation{Field: field, Reason: fmt.Sprintf(format, args...)})
+}
+
+// Err is Invalid(f...), or nil when f is empty.
+func (f Fields) Err() error {
+	if len(f) == 0 {
+		return nil
+	}
+	return Invalid(f...)
+}
+
 // Reply is the last step of an RPC handler: res, or (when err is set) no
 // response and err as a Connect error, logged to logger when unexpected.
 // The caller builds res before it knows err, so res must be safe to build

@@ -91,10 +91,8 @@ func (m *Model) account(directory string) (*account, bool) {
 // a directory (empty key id and HMAC key clear it).
 func (s *Service) SetAcmeAccount(ctx context.Context, req *certv1.SetAcmeAccountRequest) (*certv1.AcmeAccount, error) {
 	dir := strings.TrimSpace(req.Directory)
-	var vs []apierr.FieldViolation
-	if r := checkDirectory(dir); r != "" {
-		vs = append(vs, apierr.FieldViolation{Field: "directory", Reason: r})
-	}
+	var vs apierr.Fields
+	vs.Add("directory", checkDirectory(dir))
 	kid, hmac := strings.TrimSpace(req.EabKeyId), strings.TrimSpace(req.EabHmacKey)
 	switch {
 	case kid == "" && hmac != "":

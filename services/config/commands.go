@@ -181,7 +181,7 @@ type appInput struct {
 // including the cross-app checks (name, domains). self is the app's id ("" for
 // a new app).
 func (st *state) settings(in appInput, self string) (*ev.AppSettings, error) {
-	var v violations
+	var v apierr.Fields
 	set := &ev.AppSettings{Name: in.name, Domains: in.domains, HttpPorts: in.httpPorts,
 		HttpsPorts: in.httpsPorts, Labels: in.labels, HttpsRedirect: in.httpsRedirect, Hsts: in.hsts}
 	refs := in.partitions
@@ -195,18 +195,18 @@ func (st *state) settings(in appInput, self string) (*ev.AppSettings, error) {
 		j, dup := seen[id]
 		switch {
 		case ok && dup:
-			v.add(index(field, i), "partition %q is a duplicate of partitions[%d]", ref, j)
+			v.Addf(index(field, i), "partition %q is a duplicate of partitions[%d]", ref, j)
 		case ok:
 			seen[id] = i
 			set.PartitionIds = append(set.PartitionIds, id)
 		case len(in.partitions) == 0:
-			v.add(field, "no partition given and no partition named %q exists", defaultName)
+			v.Addf(field, "no partition given and no partition named %q exists", defaultName)
 		default:
-			v.add(index(field, i), "partition %q does not exist", ref)
+			v.Addf(index(field, i), "partition %q does not exist", ref)
 		}
 	}
-	if len(v.list) > 0 {
-		return nil, v.err()
+	if len(v) > 0 {
+		return nil, v.Err()
 	}
 	norm, vs := normalizeSettings(set)
 	if len(vs) > 0 {
@@ -220,20 +220,20 @@ func (st *state) settings(in appInput, self string) (*ev.AppSettings, error) {
 
 // claimViolations reports the name and domains of set that other apps hold.
 func (st *state) claimViolations(set *ev.AppSettings, self string) []apierr.FieldViolation {
-	var v violations
+	var v apierr.Fields
 	if owners := st.nameOwners(set.Name, self); len(owners) > 0 {
-		v.add("name", "app name %q is already used by app %s", set.Name, owners[0])
+		v.Addf("name", "app name %q is already used by app %s", set.Name, owners[0])
 	}
 	for i, d := range set.Domains {
 		for _, pt := range set.PartitionIds {
 			if owners := st.domainOwners(pt, d, self); len(owners) > 0 {
-				v.add(index("domains", i), "domain %q is already used by app %s in partition %s",
+				v.Addf(index("domains", i), "domain %q is already used by app %s in partition %s",
 					d, st.appLabel(owners[0]), st.partitionLabel(pt))
 				break
 			}
 		}
 	}
-	return v.list
+	return v
 }
 
 // releaseConflicts checks, at release time, that content going live holds no

@@ -85,12 +85,12 @@ func (st *state) deletePartition(ref string, zones []string, metrics ...string) 
 
 // createCluster decides CreateCluster of a new cluster id in partition.
 func (st *state) createCluster(id, name, partition string) (*ev.ClusterCreated, error) {
-	var v violations
-	v.reason("name", validate.Name(name))
+	var v apierr.Fields
+	v.Add("name", validate.Name(name))
 	if partition == "" {
-		v.add("partition", "is empty (give a partition id or name)")
+		v.Addf("partition", "is empty (give a partition id or name)")
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	if _, taken := st.resolveCluster(name); taken {
@@ -160,27 +160,27 @@ func (st *state) updateCluster(ref string, ch clusterChange) (*configv1.Cluster,
 // be in c's partition (they serve the same apps), appear once, and not lead
 // back to c through their own parents.
 func (st *state) parentClusters(c *configv1.Cluster, refs []string) ([]string, error) {
-	var v violations
+	var v apierr.Fields
 	ids := make([]string, 0, len(refs))
 	for i, ref := range refs {
 		field := fmt.Sprintf("parents.clusters[%d]", i)
 		p, ok := st.resolveCluster(ref)
 		switch {
 		case !ok:
-			v.add(field, "cluster %q does not exist", ref)
+			v.Addf(field, "cluster %q does not exist", ref)
 		case p.Id == c.Id:
-			v.add(field, "a cluster cannot be its own parent")
+			v.Addf(field, "a cluster cannot be its own parent")
 		case p.PartitionId != c.PartitionId:
-			v.add(field, "cluster %q is in another partition (parents must serve the same apps)", ref)
+			v.Addf(field, "cluster %q is in another partition (parents must serve the same apps)", ref)
 		case slices.Contains(ids, p.Id):
-			v.add(field, "cluster %q is listed twice", ref)
+			v.Addf(field, "cluster %q is listed twice", ref)
 		case st.reachesCluster(p.Id, c.Id):
-			v.add(field, "cluster %q has %q among its own parents (a cycle)", ref, c.Name)
+			v.Addf(field, "cluster %q has %q among its own parents (a cycle)", ref, c.Name)
 		default:
 			ids = append(ids, p.Id)
 		}
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	return ids, nil

@@ -63,27 +63,6 @@ func checkAppSize(field string, content *configv1.App) error {
 }
 
 // violations collects field violations under a path prefix.
-type violations struct {
-	list []apierr.FieldViolation
-}
-
-func (v *violations) add(field, format string, args ...any) {
-	v.list = append(v.list, apierr.FieldViolation{Field: field, Reason: fmt.Sprintf(format, args...)})
-}
-
-// reason adds reason for field unless it is "" (a check that passed).
-func (v *violations) reason(field, reason string) {
-	if reason != "" {
-		v.list = append(v.list, apierr.FieldViolation{Field: field, Reason: reason})
-	}
-}
-
-func (v *violations) err() error {
-	if len(v.list) == 0 {
-		return nil
-	}
-	return apierr.Invalid(v.list...)
-}
 
 func join(prefix, field string) string {
 	if prefix == "" {
@@ -98,18 +77,18 @@ func index(field string, i int) string { return fmt.Sprintf("%s[%d]", field, i) 
 // domains lower-cased without trailing dot, ports defaulted to [80]. Partition
 // ids must already be resolved (the service maps names to ids).
 func normalizeSettings(in *ev.AppSettings) (*ev.AppSettings, []apierr.FieldViolation) {
-	var v violations
+	var v apierr.Fields
 	s := proto.Clone(in).(*ev.AppSettings)
-	v.reason("name", validate.Name(s.Name))
+	v.Add("name", validate.Name(s.Name))
 
 	domainBytes := 0
 	for _, d := range s.Domains {
 		domainBytes += len(d)
 	}
 	if len(s.Domains) > maxDomainsPerApp {
-		v.add("domains", "has %d domains, more than %d", len(s.Domains), maxDomainsPerApp)
+		v.Addf("domains", "has %d domains, more than %d", len(s.Domains), maxDomainsPerApp)
 	} else if domainBytes > maxDomainBytes {
-		v.add("domains", "has %d bytes of domain names, more than the limit of %d per app", domainBytes, maxDomainBytes)
+		v.Addf("domains", "has %d bytes of domain names, more than the limit of %d per app", domainBytes, maxDomainBytes)
 	} else {
 		seen := make(map[string]int, len(s.Domains))
 		for i, d := range s.Domains {
@@ -117,14 +96,14 @@ func normalizeSettings(in *ev.AppSettings) (*ev.AppSettings, []apierr.FieldViola
 			if err != nil {
 				var de *domainname.Error
 				if errors.As(err, &de) {
-					v.add(index("domains", i), "%q %s", d, de.Reason)
+					v.Addf(index("domains", i), "%q %s", d, de.Reason)
 				} else {
-					v.add(index("domains", i), "%v", err)
+					v.Addf(index("domains", i), "%v", err)
 				}
 				continue
 			}
 			if j, dup := seen[n]; dup {
-				v.add(index("domains", i), "%q is a duplicate of domains[%d]", n, j)
+				v.Addf(index("domains", i), "%q is a duplicate of domains[%d]", n, j)
 				continue
 			}
 			seen[n] = i
@@ -143,11 +122,11 @@ func normalizeSettings(in *ev.AppSettings) (*ev.AppSettings, []apierr.FieldViola
 		for i, p := range list.ports {
 			f := index(list.field, i)
 			if p < 1 || p > 65535 {
-				v.add(f, "port %d is out of range 1-65535", p)
+				v.Addf(f, "port %d is out of range 1-65535", p)
 				continue
 			}
 			if other, dup := ports[p]; dup {
-				v.add(f, "port %d is already listed in %s", p, other)
+				v.Addf(f, "port %d is already listed in %s", p, other)
 				continue
 			}
 			ports[p] = f
@@ -155,45 +134,45 @@ func normalizeSettings(in *ev.AppSettings) (*ev.AppSettings, []apierr.FieldViola
 	}
 
 	if n := len(s.HttpPorts) + len(s.HttpsPorts); n > maxPortsPerApp {
-		v.add("http_ports", "http_ports and https_ports list %d ports, more than %d", n, maxPortsPerApp)
+		v.Addf("http_ports", "http_ports and https_ports list %d ports, more than %d", n, maxPortsPerApp)
 	} else if routes := len(s.Domains) * n; routes > maxRoutesPerApp {
-		v.add("domains", "%d domains x %d ports is %d routes, more than %d per app", len(s.Domains), n, routes, maxRoutesPerApp)
+		v.Addf("domains", "%d domains x %d ports is %d routes, more than %d per app", len(s.Domains), n, routes, maxRoutesPerApp)
 	}
 
 	if len(s.PartitionIds) == 0 {
-		v.add("partitions", "at least one partition is required")
+		v.Addf("partitions", "at least one partition is required")
 	}
 	seenPart := map[string]int{}
 	for i, p := range s.PartitionIds {
 		if j, dup := seenPart[p]; dup {
-			v.add(index("partitions", i), "partition %q is a duplicate of partitions[%d]", p, j)
+			v.Addf(index("partitions", i), "partition %q is a duplicate of partitions[%d]", p, j)
 		}
 		seenPart[p] = i
 	}
 
 	if len(s.Labels) > maxLabels {
-		v.add("labels", "has %d labels, more than %d", len(s.Labels), maxLabels)
+		v.Addf("labels", "has %d labels, more than %d", len(s.Labels), maxLabels)
 	}
 	for _, k := range sortedKeys(s.Labels) {
 		f := fmt.Sprintf("labels[%q]", k)
-		v.reason(f, checkLabelKey(k))
-		v.reason(f, checkLabelValue(s.Labels[k]))
+		v.Add(f, checkLabelKey(k))
+		v.Add(f, checkLabelValue(s.Labels[k]))
 	}
 
 	if s.HttpsRedirect && len(s.HttpsPorts) == 0 {
-		v.add("https_redirect", "the app has no https port to redirect to (add one, e.g. 443)")
+		v.Addf("https_redirect", "the app has no https port to redirect to (add one, e.g. 443)")
 	}
 	if h := s.Hsts; h != nil {
 		switch {
 		case len(s.HttpsPorts) == 0:
-			v.add("hsts", "the app has no https port (HSTS is sent on HTTPS responses only)")
+			v.Addf("hsts", "the app has no https port (HSTS is sent on HTTPS responses only)")
 		case h.MaxAgeSeconds == 0 || h.MaxAgeSeconds > maxHSTSAge:
-			v.add("hsts.max_age_seconds", "%d is out of range 1-%d (two years)", h.MaxAgeSeconds, maxHSTSAge)
+			v.Addf("hsts.max_age_seconds", "%d is out of range 1-%d (two years)", h.MaxAgeSeconds, maxHSTSAge)
 		case h.Preload && (!h.IncludeSubdomains || h.MaxAgeSeconds < minHSTSPreloadAge):
-			v.add("hsts.preload", "needs include_subdomains and a max-age of at least %d (one year), as preload lists require", minHSTSPreloadAge)
+			v.Addf("hsts.preload", "needs include_subdomains and a max-age of at least %d (one year), as preload lists require", minHSTSPreloadAge)
 		}
 	}
-	return s, v.list
+	return s, v
 }
 
 // HSTS max-age bounds, in seconds.
@@ -243,38 +222,38 @@ func checkLabelValue(val string) string {
 // normalizeUpstream validates one upstream (without cross-object checks) and
 // returns it normalized (policy UNSPECIFIED -> ROUND_ROBIN).
 func normalizeUpstream(prefix string, in *configv1.Upstream) (*configv1.Upstream, []apierr.FieldViolation) {
-	var v violations
+	var v apierr.Fields
 	if in == nil {
-		v.add(prefix, "is required")
-		return nil, v.list
+		v.Addf(prefix, "is required")
+		return nil, v
 	}
 	u := proto.Clone(in).(*configv1.Upstream)
-	v.reason(join(prefix, "name"), validate.Name(u.Name))
+	v.Add(join(prefix, "name"), validate.Name(u.Name))
 
 	servers := join(prefix, "servers")
 	switch {
 	case len(u.Servers) == 0:
-		v.add(servers, "at least one server is required")
+		v.Addf(servers, "at least one server is required")
 	case len(u.Servers) > maxServers:
-		v.add(servers, "has %d servers, more than %d", len(u.Servers), maxServers)
+		v.Addf(servers, "has %d servers, more than %d", len(u.Servers), maxServers)
 	default:
 		seen := map[string]int{}
 		primaries, primaryWeight := 0, 0
 		for i, srv := range u.Servers {
 			f := index(servers, i)
 			if srv == nil {
-				v.add(f, "is empty")
+				v.Addf(f, "is empty")
 				continue
 			}
 			if r := checkHostPort(srv.Address); r != "" {
-				v.add(f+".address", "%s", r)
+				v.Addf(f+".address", "%s", r)
 			} else if j, dup := seen[srv.Address]; dup {
-				v.add(f+".address", "%q is a duplicate of servers[%d]", srv.Address, j)
+				v.Addf(f+".address", "%q is a duplicate of servers[%d]", srv.Address, j)
 			} else {
 				seen[srv.Address] = i
 			}
 			if srv.Weight > maxWeight {
-				v.add(f+".weight", "weight %d is more than %d", srv.Weight, maxWeight)
+				v.Addf(f+".weight", "weight %d is more than %d", srv.Weight, maxWeight)
 			}
 			if !srv.Backup {
 				primaries++
@@ -283,23 +262,23 @@ func normalizeUpstream(prefix string, in *configv1.Upstream) (*configv1.Upstream
 		}
 		switch {
 		case primaries == 0:
-			v.add(servers, "at least one server must not be a backup")
+			v.Addf(servers, "at least one server must not be a backup")
 		case primaryWeight == 0:
-			v.add(servers, "no non-backup server has a weight above 0 (weight 0 takes no traffic: it drains a server); give at least one a weight above 0")
+			v.Addf(servers, "no non-backup server has a weight above 0 (weight 0 takes no traffic: it drains a server); give at least one a weight above 0")
 		}
 	}
 
 	if _, known := configv1.BalancePolicy_name[int32(u.Policy)]; !known {
-		v.add(join(prefix, "policy"), "unknown balance policy %d", u.Policy)
+		v.Addf(join(prefix, "policy"), "unknown balance policy %d", u.Policy)
 	}
 	if u.Policy == configv1.BalancePolicy_BALANCE_POLICY_UNSPECIFIED {
 		u.Policy = configv1.BalancePolicy_BALANCE_POLICY_ROUND_ROBIN
 	}
 	hashKey := join(prefix, "hash_key")
 	if u.Policy == configv1.BalancePolicy_BALANCE_POLICY_CONSISTENT_HASH {
-		v.reason(hashKey, checkHashKey(u.HashKey))
+		v.Add(hashKey, checkHashKey(u.HashKey))
 	} else if u.HashKey != "" {
-		v.add(hashKey, "is only used with policy BALANCE_POLICY_CONSISTENT_HASH")
+		v.Addf(hashKey, "is only used with policy BALANCE_POLICY_CONSISTENT_HASH")
 	}
 
 	if t := u.Timeouts; t != nil {
@@ -308,59 +287,59 @@ func normalizeUpstream(prefix string, in *configv1.Upstream) (*configv1.Upstream
 			ms   uint32
 		}{{"connect_ms", t.ConnectMs}, {"read_ms", t.ReadMs}, {"write_ms", t.WriteMs}} {
 			if f.ms > maxTimeoutMS {
-				v.add(join(prefix, "timeouts."+f.name), "%d ms is more than %d (1h); 0 means the default", f.ms, maxTimeoutMS)
+				v.Addf(join(prefix, "timeouts."+f.name), "%d ms is more than %d (1h); 0 means the default", f.ms, maxTimeoutMS)
 			}
 		}
 	}
 	if u.Retries > maxRetries {
-		v.add(join(prefix, "retries"), "%d is more than %d", u.Retries, maxRetries)
+		v.Addf(join(prefix, "retries"), "%d is more than %d", u.Retries, maxRetries)
 	}
 	if t := u.Tls; t != nil && t.Sni != "" {
 		if !t.Enabled {
-			v.add(join(prefix, "tls.sni"), "is set but tls.enabled is false")
+			v.Addf(join(prefix, "tls.sni"), "is set but tls.enabled is false")
 		} else if _, err := domainname.NormalizeHostname(t.Sni); err != nil {
-			v.add(join(prefix, "tls.sni"), "%v", err)
+			v.Addf(join(prefix, "tls.sni"), "%v", err)
 		}
 	}
 	if hc := u.HealthCheck; hc != nil {
 		checkHealth(&v, join(prefix, "health_check"), hc)
 	}
-	return u, v.list
+	return u, v
 }
 
-func checkHealth(v *violations, prefix string, hc *configv1.HealthCheck) {
+func checkHealth(v *apierr.Fields, prefix string, hc *configv1.HealthCheck) {
 	if hc.Path != "" && (!strings.HasPrefix(hc.Path, "/") || strings.ContainsAny(hc.Path, " \t\r\n")) {
-		v.add(join(prefix, "path"), "%q must start with '/' and contain no spaces", hc.Path)
+		v.Addf(join(prefix, "path"), "%q must start with '/' and contain no spaces", hc.Path)
 	}
 	if hc.Host != "" {
 		if _, err := domainname.NormalizeHostname(hc.Host); err != nil {
-			v.add(join(prefix, "host"), "%v", err)
+			v.Addf(join(prefix, "host"), "%v", err)
 		}
 	}
 	if hc.IntervalMs != 0 && (hc.IntervalMs < minIntervalMS || hc.IntervalMs > maxTimeoutMS) {
-		v.add(join(prefix, "interval_ms"), "%d is outside %d-%d ms (0 means the default)", hc.IntervalMs, minIntervalMS, maxTimeoutMS)
+		v.Addf(join(prefix, "interval_ms"), "%d is outside %d-%d ms (0 means the default)", hc.IntervalMs, minIntervalMS, maxTimeoutMS)
 	}
 	if hc.TimeoutMs > maxTimeoutMS {
-		v.add(join(prefix, "timeout_ms"), "%d is more than %d ms", hc.TimeoutMs, maxTimeoutMS)
+		v.Addf(join(prefix, "timeout_ms"), "%d is more than %d ms", hc.TimeoutMs, maxTimeoutMS)
 	} else if hc.TimeoutMs != 0 && hc.IntervalMs != 0 && hc.TimeoutMs >= hc.IntervalMs {
-		v.add(join(prefix, "timeout_ms"), "%d ms must be shorter than the interval (%d ms)", hc.TimeoutMs, hc.IntervalMs)
+		v.Addf(join(prefix, "timeout_ms"), "%d ms must be shorter than the interval (%d ms)", hc.TimeoutMs, hc.IntervalMs)
 	}
 	if hc.HealthyThreshold > maxThreshold {
-		v.add(join(prefix, "healthy_threshold"), "%d is more than %d", hc.HealthyThreshold, maxThreshold)
+		v.Addf(join(prefix, "healthy_threshold"), "%d is more than %d", hc.HealthyThreshold, maxThreshold)
 	}
 	if hc.UnhealthyThreshold > maxThreshold {
-		v.add(join(prefix, "unhealthy_threshold"), "%d is more than %d", hc.UnhealthyThreshold, maxThreshold)
+		v.Addf(join(prefix, "unhealthy_threshold"), "%d is more than %d", hc.UnhealthyThreshold, maxThreshold)
 	}
 	for i, s := range hc.ExpectedStatuses {
 		if s < 100 || s > 599 {
-			v.add(index(join(prefix, "expected_statuses"), i), "status %d is outside 100-599", s)
+			v.Addf(index(join(prefix, "expected_statuses"), i), "status %d is outside 100-599", s)
 		}
 	}
 	if hc.MaxFails > maxFails {
-		v.add(join(prefix, "max_fails"), "%d is more than %d", hc.MaxFails, maxFails)
+		v.Addf(join(prefix, "max_fails"), "%d is more than %d", hc.MaxFails, maxFails)
 	}
 	if hc.FailTimeoutMs > maxTimeoutMS {
-		v.add(join(prefix, "fail_timeout_ms"), "%d is more than %d ms", hc.FailTimeoutMs, maxTimeoutMS)
+		v.Addf(join(prefix, "fail_timeout_ms"), "%d is more than %d ms", hc.FailTimeoutMs, maxTimeoutMS)
 	}
 }
 
@@ -419,22 +398,22 @@ func validHeaderValue(s string) bool {
 // normalizeRule validates one rule against the app's upstream names and
 // returns it normalized (redirect status 0 -> 302, respond status 0 -> 200).
 func normalizeRule(prefix string, in *configv1.Rule, upstreams map[string]bool) (*configv1.Rule, []apierr.FieldViolation) {
-	var v violations
+	var v apierr.Fields
 	if in == nil {
-		v.add(prefix, "is required")
-		return nil, v.list
+		v.Addf(prefix, "is required")
+		return nil, v
 	}
 	r := proto.Clone(in).(*configv1.Rule)
-	v.reason(join(prefix, "name"), validate.Name(r.Name))
+	v.Add(join(prefix, "name"), validate.Name(r.Name))
 	if err := rules.Validate(r.When); err != nil {
-		v.add(join(prefix, "when"), "%v", err)
+		v.Addf(join(prefix, "when"), "%v", err)
 	}
 	actions := join(prefix, "actions")
 	switch {
 	case len(r.Actions) == 0:
-		v.add(actions, "at least one action is required")
+		v.Addf(actions, "at least one action is required")
 	case len(r.Actions) > maxActions:
-		v.add(actions, "has %d actions, more than %d", len(r.Actions), maxActions)
+		v.Addf(actions, "has %d actions, more than %d", len(r.Actions), maxActions)
 	}
 	terminal := ""
 	cacheAt := -1
@@ -442,18 +421,18 @@ func normalizeRule(prefix string, in *configv1.Rule, upstreams map[string]bool) 
 		f := index(actions, i)
 		kind := actionKind(a)
 		if kind == "" {
-			v.add(f, "no action set (want proxy, redirect, respond, request_headers, response_headers, rewrite or cache)")
+			v.Addf(f, "no action set (want proxy, redirect, respond, request_headers, response_headers, rewrite or cache)")
 			continue
 		}
 		if kind == "cache" {
 			if cacheAt >= 0 {
-				v.add(f, "a rule has at most one cache action; actions[%d] is one", cacheAt)
+				v.Addf(f, "a rule has at most one cache action; actions[%d] is one", cacheAt)
 			}
 			cacheAt = i
 		}
 		if kind == "proxy" || kind == "redirect" || kind == "respond" {
 			if terminal != "" {
-				v.add(f, "a rule has at most one of proxy, redirect and respond; %s is already set", terminal)
+				v.Addf(f, "a rule has at most one of proxy, redirect and respond; %s is already set", terminal)
 			}
 			terminal = fmt.Sprintf("%s (actions[%d])", kind, i)
 		}
@@ -468,29 +447,29 @@ func normalizeRule(prefix string, in *configv1.Rule, upstreams map[string]bool) 
 			switch x.Redirect.Status {
 			case 301, 302, 303, 307, 308:
 			default:
-				v.add(join(f, "status"), "%d is not a redirect status (301, 302, 303, 307 or 308)", x.Redirect.Status)
+				v.Addf(join(f, "status"), "%d is not a redirect status (301, 302, 303, 307 or 308)", x.Redirect.Status)
 			}
 			switch u := x.Redirect.Url; {
 			case u == "":
-				v.add(join(f, "url"), "is empty")
+				v.Addf(join(f, "url"), "is empty")
 			case len(u) > maxURLLength:
-				v.add(join(f, "url"), "is %d bytes long, more than %d", len(u), maxURLLength)
+				v.Addf(join(f, "url"), "is %d bytes long, more than %d", len(u), maxURLLength)
 			case strings.ContainsAny(u, " \t\r\n\x00"):
-				v.add(join(f, "url"), "contains whitespace or control characters")
+				v.Addf(join(f, "url"), "contains whitespace or control characters")
 			}
 		case *configv1.Action_Respond:
 			if x.Respond.Status == 0 {
 				x.Respond.Status = 200
 			}
 			if s := x.Respond.Status; s < 100 || s > 599 {
-				v.add(join(f, "status"), "%d is outside 100-599", s)
+				v.Addf(join(f, "status"), "%d is outside 100-599", s)
 			}
 			if len(x.Respond.Body) > maxBodyBytes {
-				v.add(join(f, "body"), "is %d bytes long, more than %d", len(x.Respond.Body), maxBodyBytes)
+				v.Addf(join(f, "body"), "is %d bytes long, more than %d", len(x.Respond.Body), maxBodyBytes)
 			}
 			if ct := x.Respond.ContentType; ct != "" {
 				if _, _, err := mime.ParseMediaType(ct); err != nil {
-					v.add(join(f, "content_type"), "%q is not a media type: %v", ct, err)
+					v.Addf(join(f, "content_type"), "%q is not a media type: %v", ct, err)
 				}
 			}
 		case *configv1.Action_RequestHeaders:
@@ -503,7 +482,7 @@ func normalizeRule(prefix string, in *configv1.Rule, upstreams map[string]bool) 
 			checkCache(&v, f, x.Cache)
 		}
 	}
-	return r, v.list
+	return r, v
 }
 
 // actionKind is the name of the action's oneof field that is set, or "".
@@ -516,14 +495,14 @@ func actionKind(a *configv1.Action) string {
 	return string(fd.Name())
 }
 
-func checkProxy(v *violations, prefix string, p *configv1.ProxyAction, upstreams map[string]bool) {
+func checkProxy(v *apierr.Fields, prefix string, p *configv1.ProxyAction, upstreams map[string]bool) {
 	f := join(prefix, "upstreams")
 	switch {
 	case len(p.Upstreams) == 0:
-		v.add(f, "at least one upstream is required")
+		v.Addf(f, "at least one upstream is required")
 		return
 	case len(p.Upstreams) > maxSplit:
-		v.add(f, "has %d upstreams, more than %d", len(p.Upstreams), maxSplit)
+		v.Addf(f, "has %d upstreams, more than %d", len(p.Upstreams), maxSplit)
 		return
 	}
 	seen := map[string]int{}
@@ -531,91 +510,91 @@ func checkProxy(v *violations, prefix string, p *configv1.ProxyAction, upstreams
 	for i, w := range p.Upstreams {
 		fi := index(f, i)
 		if w == nil {
-			v.add(fi, "is empty")
+			v.Addf(fi, "is empty")
 			continue
 		}
 		switch {
 		case w.Upstream == "":
-			v.add(fi+".upstream", "is empty")
+			v.Addf(fi+".upstream", "is empty")
 		case !upstreams[w.Upstream]:
-			v.add(fi+".upstream", "upstream %q does not exist in this app", w.Upstream)
+			v.Addf(fi+".upstream", "upstream %q does not exist in this app", w.Upstream)
 		default:
 			if j, dup := seen[w.Upstream]; dup {
-				v.add(fi+".upstream", "upstream %q is a duplicate of upstreams[%d]", w.Upstream, j)
+				v.Addf(fi+".upstream", "upstream %q is a duplicate of upstreams[%d]", w.Upstream, j)
 			}
 			seen[w.Upstream] = i
 		}
 		if w.Weight > maxWeight {
-			v.add(fi+".weight", "weight %d is more than %d", w.Weight, maxWeight)
+			v.Addf(fi+".weight", "weight %d is more than %d", w.Weight, maxWeight)
 		}
 		total += int(w.Weight)
 	}
 	if len(p.Upstreams) > 0 && total == 0 {
-		v.add(f, "no upstream has a weight above 0 (weight 0 takes no traffic: it drains an upstream); give at least one a weight above 0")
+		v.Addf(f, "no upstream has a weight above 0 (weight 0 takes no traffic: it drains an upstream); give at least one a weight above 0")
 	}
 }
 
-func checkHeaderOps(v *violations, prefix string, h *configv1.HeaderOps) {
+func checkHeaderOps(v *apierr.Fields, prefix string, h *configv1.HeaderOps) {
 	if len(h.Set)+len(h.Add)+len(h.Remove) == 0 {
-		v.add(prefix, "no header operation (set, add or remove)")
+		v.Addf(prefix, "no header operation (set, add or remove)")
 	}
 	if len(h.Set)+len(h.Add)+len(h.Remove) > maxHeaderOps {
-		v.add(prefix, "has more than %d header operations", maxHeaderOps)
+		v.Addf(prefix, "has more than %d header operations", maxHeaderOps)
 	}
 	for _, name := range sortedKeys(h.Set) {
 		f := fmt.Sprintf("%s.set[%q]", prefix, name)
-		v.reason(f, validate.Token("header name", name))
+		v.Add(f, validate.Token("header name", name))
 		if !validHeaderValue(h.Set[name]) {
-			v.add(f, "value contains CR, LF or NUL")
+			v.Addf(f, "value contains CR, LF or NUL")
 		}
 	}
 	for i, hd := range h.Add {
 		f := index(join(prefix, "add"), i)
-		v.reason(f+".name", validate.Token("header name", hd.GetName()))
+		v.Add(f+".name", validate.Token("header name", hd.GetName()))
 		if !validHeaderValue(hd.GetValue()) {
-			v.add(f+".value", "contains CR, LF or NUL")
+			v.Addf(f+".value", "contains CR, LF or NUL")
 		}
 	}
 	for i, name := range h.Remove {
-		v.reason(index(join(prefix, "remove"), i), validate.Token("header name", name))
+		v.Add(index(join(prefix, "remove"), i), validate.Token("header name", name))
 	}
 }
 
-func checkRewrite(v *violations, prefix string, rw *configv1.RewriteAction) {
+func checkRewrite(v *apierr.Fields, prefix string, rw *configv1.RewriteAction) {
 	groups := 0
 	if rw.PathRegex != "" {
 		re, err := validate.Regexp(rw.PathRegex)
 		if err != nil {
-			v.add(join(prefix, "path_regex"), "%v", err)
+			v.Addf(join(prefix, "path_regex"), "%v", err)
 		} else {
 			groups = re.NumSubexp()
 		}
 	} else if rw.PathReplacement != "" && !strings.HasPrefix(rw.PathReplacement, "/") {
-		v.add(join(prefix, "path_replacement"), "%q must start with '/' when path_regex is empty", rw.PathReplacement)
+		v.Addf(join(prefix, "path_replacement"), "%q must start with '/' when path_regex is empty", rw.PathReplacement)
 	}
 	if strings.ContainsAny(rw.PathReplacement, " \t\r\n\x00") {
-		v.add(join(prefix, "path_replacement"), "contains whitespace or control characters")
+		v.Addf(join(prefix, "path_replacement"), "contains whitespace or control characters")
 	}
 	for i := 0; i+1 < len(rw.PathReplacement); i++ {
 		if rw.PathReplacement[i] == '$' {
 			c := rw.PathReplacement[i+1]
 			if '0' <= c && c <= '9' && int(c-'0') > groups {
-				v.add(join(prefix, "path_replacement"), "refers to group $%c but path_regex has %d groups", c, groups)
+				v.Addf(join(prefix, "path_replacement"), "refers to group $%c but path_regex has %d groups", c, groups)
 				break
 			}
 		}
 	}
 	if rw.PathRegex == "" && rw.PathReplacement == "" && len(rw.QuerySet) == 0 && len(rw.QueryRemove) == 0 {
-		v.add(prefix, "rewrites nothing (set path_replacement, query_set or query_remove)")
+		v.Addf(prefix, "rewrites nothing (set path_replacement, query_set or query_remove)")
 	}
 	for _, k := range sortedKeys(rw.QuerySet) {
 		if k == "" || strings.ContainsAny(k, "&= \t\r\n") {
-			v.add(fmt.Sprintf("%s.query_set[%q]", prefix, k), "invalid query parameter name")
+			v.Addf(fmt.Sprintf("%s.query_set[%q]", prefix, k), "invalid query parameter name")
 		}
 	}
 	for i, k := range rw.QueryRemove {
 		if k == "" || strings.ContainsAny(k, "&= \t\r\n") {
-			v.add(index(join(prefix, "query_remove"), i), "invalid query parameter name %q", k)
+			v.Addf(index(join(prefix, "query_remove"), i), "invalid query parameter name %q", k)
 		}
 	}
 }
@@ -626,17 +605,17 @@ const (
 	maxCacheKeyList = 32              // query args, headers, cookies in the key
 )
 
-func checkCache(v *violations, prefix string, c *configv1.CacheAction) {
+func checkCache(v *apierr.Fields, prefix string, c *configv1.CacheAction) {
 	if c.Bypass {
 		if c.TtlS != 0 || len(c.TtlByStatusS) != 0 || c.OverrideOrigin || len(c.KeyQueryArgs) != 0 || c.KeyIgnoreQuery ||
 			len(c.KeyHeaders) != 0 || len(c.KeyCookies) != 0 || c.StaleWhileRevalidateS != 0 || c.StaleIfErrorS != 0 || c.TagHeader != "" {
-			v.add(join(prefix, "bypass"), "a bypass caches nothing; set no other cache field with it")
+			v.Addf(join(prefix, "bypass"), "a bypass caches nothing; set no other cache field with it")
 		}
 		return
 	}
 	seconds := func(field string, s uint32) {
 		if s > maxCacheSeconds {
-			v.add(join(prefix, field), "%d s is more than %d s (366 days)", s, maxCacheSeconds)
+			v.Addf(join(prefix, field), "%d s is more than %d s (366 days)", s, maxCacheSeconds)
 		}
 	}
 	seconds("ttl_s", c.TtlS)
@@ -645,22 +624,22 @@ func checkCache(v *violations, prefix string, c *configv1.CacheAction) {
 	for _, status := range slices.Sorted(maps.Keys(c.TtlByStatusS)) {
 		f := fmt.Sprintf("%s.ttl_by_status_s[%d]", prefix, status)
 		if status < 100 || status > 599 {
-			v.add(f, "status %d is outside 100-599", status)
+			v.Addf(f, "status %d is outside 100-599", status)
 		}
 		if ttl := c.TtlByStatusS[status]; ttl > maxCacheSeconds {
-			v.add(f, "%d s is more than %d s (366 days)", ttl, maxCacheSeconds)
+			v.Addf(f, "%d s is more than %d s (366 days)", ttl, maxCacheSeconds)
 		}
 	}
 	if c.OverrideOrigin && c.TtlS == 0 && len(c.TtlByStatusS) == 0 {
-		v.add(join(prefix, "override_origin"), "ignoring the origin's headers needs ttl_s or ttl_by_status_s, else nothing is cached")
+		v.Addf(join(prefix, "override_origin"), "ignoring the origin's headers needs ttl_s or ttl_by_status_s, else nothing is cached")
 	}
 	if c.KeyIgnoreQuery && len(c.KeyQueryArgs) != 0 {
-		v.add(join(prefix, "key_query_args"), "cannot be set with key_ignore_query (the query is dropped from the key)")
+		v.Addf(join(prefix, "key_query_args"), "cannot be set with key_ignore_query (the query is dropped from the key)")
 	}
 	list := func(field string, names []string, check func(string) string, fold bool) {
 		f := join(prefix, field)
 		if len(names) > maxCacheKeyList {
-			v.add(f, "has %d entries, more than %d", len(names), maxCacheKeyList)
+			v.Addf(f, "has %d entries, more than %d", len(names), maxCacheKeyList)
 			return
 		}
 		seen := map[string]int{}
@@ -672,9 +651,9 @@ func checkCache(v *violations, prefix string, c *configv1.CacheAction) {
 			r := check(n)
 			switch j, dup := seen[key]; {
 			case r != "":
-				v.add(index(f, i), "%s", r)
+				v.Addf(index(f, i), "%s", r)
 			case dup:
-				v.add(index(f, i), "%q is a duplicate of %s[%d]", n, field, j)
+				v.Addf(index(f, i), "%q is a duplicate of %s[%d]", n, field, j)
 			}
 			seen[key] = i
 		}
@@ -688,7 +667,7 @@ func checkCache(v *violations, prefix string, c *configv1.CacheAction) {
 	list("key_headers", c.KeyHeaders, func(n string) string { return validate.Token("header name", n) }, true)
 	list("key_cookies", c.KeyCookies, func(n string) string { return validate.Token("cookie name", n) }, false)
 	if c.TagHeader != "" {
-		v.reason(join(prefix, "tag_header"), validate.Token("header name", c.TagHeader))
+		v.Add(join(prefix, "tag_header"), validate.Token("header name", c.TagHeader))
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 
 	iamv1 "github.com/strata-edge/strata/gen/strata/iam/v1"
+	"github.com/strata-edge/strata/pkg/apierr"
 	"github.com/strata-edge/strata/pkg/authz"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/redact"
@@ -50,24 +51,24 @@ func segmentPrefix(s, prefix string) bool {
 
 func (h *handler) ListAuditEvents(ctx context.Context, req *iamv1.ListAuditEventsRequest) (*iamv1.ListAuditEventsResponse, error) {
 	f := auditFilter{actor: req.Actor, stream: strings.TrimSuffix(req.Stream, "."), typ: strings.TrimSuffix(req.Type, ".")}
-	var vs violations
+	var vs apierr.Fields
 	if req.Since != nil {
-		vs.add("since", checkTimestamp(req.Since.CheckValid()))
+		vs.Add("since", checkTimestamp(req.Since.CheckValid()))
 		f.since = req.Since.AsTime()
 	}
 	if req.Until != nil {
-		vs.add("until", checkTimestamp(req.Until.CheckValid()))
+		vs.Add("until", checkTimestamp(req.Until.CheckValid()))
 		f.until = req.Until.AsTime()
 	}
 	if !f.since.IsZero() && !f.until.IsZero() && f.until.Before(f.since) {
-		vs.add("until", "is before since")
+		vs.Add("until", "is before since")
 	}
 	size := int(req.PageSize)
 	switch {
 	case size == 0:
 		size = defaultAuditPageSize
 	case size > maxAuditPageSize:
-		vs.add("page_size", fmt.Sprintf("must be at most %d", maxAuditPageSize))
+		vs.Add("page_size", fmt.Sprintf("must be at most %d", maxAuditPageSize))
 	}
 	upper, err := h.store.Head(ctx)
 	if err != nil {
@@ -76,12 +77,12 @@ func (h *handler) ListAuditEvents(ctx context.Context, req *iamv1.ListAuditEvent
 	if req.PageToken != "" {
 		n, err := strconv.ParseUint(req.PageToken, 10, 64)
 		if err != nil || n == 0 {
-			vs.add("page_token", "not a token from a previous response")
+			vs.Add("page_token", "not a token from a previous response")
 		} else {
 			upper = min(upper, n-1)
 		}
 	}
-	if err := vs.err(); err != nil {
+	if err := vs.Err(); err != nil {
 		return nil, h.fail(err)
 	}
 

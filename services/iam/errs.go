@@ -10,22 +10,6 @@ import (
 	"github.com/strata-edge/strata/pkg/apierr"
 )
 
-// violations collects field errors of one request.
-type violations []apierr.FieldViolation
-
-func (v *violations) add(field, reason string) {
-	if reason != "" {
-		*v = append(*v, apierr.FieldViolation{Field: field, Reason: reason})
-	}
-}
-
-func (v violations) err() error {
-	if len(v) == 0 {
-		return nil
-	}
-	return apierr.Invalid(v...)
-}
-
 func invalid(field, reason string) error {
 	return apierr.Invalid(apierr.FieldViolation{Field: field, Reason: reason})
 }

@@ -96,17 +96,17 @@ func (h *handler) DeleteGrant(ctx context.Context, req *iamv1.DeleteGrantRequest
 // createGrant decides CreateGrant of grant id over scope (resolved before):
 // its user or group and role exist, and no equal grant does.
 func (st *state) createGrant(id string, req *iamv1.CreateGrantRequest, scope *iamv1.Scope) (change, error) {
-	var vs violations
+	var vs apierr.Fields
 	if req.User != "" && st.users[req.User] == nil {
-		vs.add("user", fmt.Sprintf("user %q does not exist", req.User))
+		vs.Add("user", fmt.Sprintf("user %q does not exist", req.User))
 	}
 	if req.Group != "" && st.groups[req.Group] == nil {
-		vs.add("group", fmt.Sprintf("group %q does not exist", req.Group))
+		vs.Add("group", fmt.Sprintf("group %q does not exist", req.Group))
 	}
 	if _, ok := st.role(req.Role); !ok {
-		vs.add("role", fmt.Sprintf("role %q does not exist", req.Role))
+		vs.Add("role", fmt.Sprintf("role %q does not exist", req.Role))
 	}
-	if err := vs.err(); err != nil {
+	if err := vs.Err(); err != nil {
 		return change{}, err
 	}
 	for _, g := range st.grants {

@@ -24,25 +24,25 @@ func (s *Service) groupProto(name string) *iamv1.Group {
 // checkUsers returns the distinct user names of field, or violations for
 // names of users that do not exist.
 func checkUsers(st *state, field string, names []string) ([]string, error) {
-	var vs violations
+	var vs apierr.Fields
 	var out []string
 	for i, n := range names {
 		if st.users[n] == nil {
-			vs.add(fmt.Sprintf("%s[%d]", field, i), fmt.Sprintf("user %q does not exist", n))
+			vs.Add(fmt.Sprintf("%s[%d]", field, i), fmt.Sprintf("user %q does not exist", n))
 			continue
 		}
 		if !slices.Contains(out, n) {
 			out = append(out, n)
 		}
 	}
-	return out, vs.err()
+	return out, vs.Err()
 }
 
 func (h *handler) CreateGroup(ctx context.Context, req *iamv1.CreateGroupRequest) (*iamv1.CreateGroupResponse, error) {
-	var vs violations
-	vs.add("name", validate.Name(req.Name))
-	vs.add("description", checkText(req.Description, maxDescriptionLen))
-	if err := vs.err(); err != nil {
+	var vs apierr.Fields
+	vs.Add("name", validate.Name(req.Name))
+	vs.Add("description", checkText(req.Description, maxDescriptionLen))
+	if err := vs.Err(); err != nil {
 		return nil, h.fail(err)
 	}
 	err := h.exec(ctx, "", func(st *state) (change, error) { return st.createGroup(req) })
@@ -141,15 +141,15 @@ func (st *state) removeMembers(group string, names []string, boot string) (chang
 	if g == nil {
 		return change{}, apierr.NotFound("group", group)
 	}
-	var vs violations
+	var vs apierr.Fields
 	removed := map[string]bool{}
 	for i, n := range names {
 		if !g.members[n] {
-			vs.add(fmt.Sprintf("users[%d]", i), fmt.Sprintf("%q is not a member of group %q", n, group))
+			vs.Add(fmt.Sprintf("users[%d]", i), fmt.Sprintf("%q is not a member of group %q", n, group))
 		}
 		removed[n] = true
 	}
-	if err := vs.err(); err != nil {
+	if err := vs.Err(); err != nil {
 		return change{}, err
 	}
 	if err := st.keepsAnAdmin(boot, without{membersOf: group, members: removed}); err != nil {

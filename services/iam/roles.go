@@ -14,14 +14,14 @@ import (
 
 // checkRole validates a custom role's fields.
 func (s *Service) checkRole(name, description string, perms []string) (authz.Role, error) {
-	var vs violations
-	vs.add("name", validate.Name(name))
-	vs.add("description", checkText(description, maxDescriptionLen))
+	var vs apierr.Fields
+	vs.Add("name", validate.Name(name))
+	vs.Add("description", checkText(description, maxDescriptionLen))
 	r, err := authz.NewRole(name, description, perms, s.known)
 	if err != nil {
 		vs = append(vs, apierr.Violations(err)...)
 	}
-	return r, vs.err()
+	return r, vs.Err()
 }
 
 func (s *Service) roleProto(name string) *iamv1.Role {

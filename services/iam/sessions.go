@@ -63,14 +63,14 @@ func (h *handler) Login(ctx context.Context, req *iamv1.LoginRequest) (*iamv1.Lo
 			fmt.Errorf("too many login attempts from %s: try again in %s", addr, d))
 	}
 	name := strings.ToLower(strings.TrimSpace(req.User))
-	var vs violations
+	var vs apierr.Fields
 	if name == "" {
-		vs.add("user", "required")
+		vs.Add("user", "required")
 	}
 	if req.Password == "" {
-		vs.add("password", "required")
+		vs.Add("password", "required")
 	}
-	if err := vs.err(); err != nil {
+	if err := vs.Err(); err != nil {
 		return nil, h.fail(err)
 	}
 	if d := h.limits.users.wait(name); d > 0 {

@@ -54,12 +54,12 @@ func (h *handler) CreateToken(ctx context.Context, req *iamv1.CreateTokenRequest
 				owner, perm, scope, p.Name, p.Name)
 		}
 	}
-	var vs violations
-	vs.add("description", checkText(req.Description, maxTokenDescriptionLen))
+	var vs apierr.Fields
+	vs.Add("description", checkText(req.Description, maxTokenDescriptionLen))
 	if req.TtlSeconds > uint64(maxTokenTTL/time.Second) {
-		vs.add("ttl_seconds", fmt.Sprintf("must be at most %d (5 years); 0 means no expiry", uint64(maxTokenTTL/time.Second)))
+		vs.Add("ttl_seconds", fmt.Sprintf("must be at most %d (5 years); 0 means no expiry", uint64(maxTokenTTL/time.Second)))
 	}
-	if err := vs.err(); err != nil {
+	if err := vs.Err(); err != nil {
 		return nil, h.fail(err)
 	}
 	var expires *timestamppb.Timestamp

@@ -67,10 +67,10 @@ func (h *handler) ListUsers(context.Context, *iamv1.ListUsersRequest) (*iamv1.Li
 }
 
 func (h *handler) UpdateUser(ctx context.Context, req *iamv1.UpdateUserRequest) (*iamv1.UpdateUserResponse, error) {
-	var vs violations
-	vs.add("display_name", checkText(req.DisplayName, maxDisplayNameLen))
-	vs.add("email", checkEmail(req.Email))
-	if err := vs.err(); err != nil {
+	var vs apierr.Fields
+	vs.Add("display_name", checkText(req.DisplayName, maxDisplayNameLen))
+	vs.Add("email", checkEmail(req.Email))
+	if err := vs.Err(); err != nil {
 		return nil, h.fail(err)
 	}
 	err := h.exec(ctx, "", func(st *state) (change, error) { return st.updateUser(req) })
@@ -148,17 +148,17 @@ func (h *handler) ChangePassword(ctx context.Context, req *iamv1.ChangePasswordR
 // checkCreateUser checks CreateUser's fields: a service account has no
 // password, a person's must be strong enough.
 func checkCreateUser(req *iamv1.CreateUserRequest) error {
-	var vs violations
-	vs.add("name", validate.Name(req.Name))
-	vs.add("display_name", checkText(req.DisplayName, maxDisplayNameLen))
-	vs.add("email", checkEmail(req.Email))
+	var vs apierr.Fields
+	vs.Add("name", validate.Name(req.Name))
+	vs.Add("display_name", checkText(req.DisplayName, maxDisplayNameLen))
+	vs.Add("email", checkEmail(req.Email))
 	switch {
 	case req.ServiceAccount && req.Password != "":
-		vs.add("password", "must be empty for a service account (service accounts authenticate with API tokens)")
+		vs.Add("password", "must be empty for a service account (service accounts authenticate with API tokens)")
 	case req.Password != "":
-		vs.add("password", checkPassword(req.Name, req.Password))
+		vs.Add("password", checkPassword(req.Name, req.Password))
 	}
-	return vs.err()
+	return vs.Err()
 }
 
 // createUser decides CreateUser (checked, its password hashed to hash).

@@ -43,7 +43,7 @@ func (s *Service) CreateJoinToken(ctx context.Context, req *configv1.CreateJoinT
 }
 
 func (s *Service) createJoinToken(ctx context.Context, req *configv1.CreateJoinTokenRequest) (*configv1.CreateJoinTokenResponse, error) {
-	var bad []apierr.FieldViolation
+	var bad apierr.Fields
 	if req.GetCluster() == "" {
 		bad = append(bad, apierr.FieldViolation{Field: "cluster", Reason: "is required (a cluster id or name)"})
 	}
@@ -54,9 +54,7 @@ func (s *Service) createJoinToken(ctx context.Context, req *configv1.CreateJoinT
 			bad = append(bad, apierr.FieldViolation{Field: "ttl_seconds", Reason: fmt.Sprintf("%d is more than %d (30 days); 0 means 24 hours", req.GetTtlSeconds(), int(maxTokenTTL.Seconds()))})
 		}
 	}
-	if r := checkDescription(req.GetDescription()); r != "" {
-		bad = append(bad, apierr.FieldViolation{Field: "description", Reason: r})
-	}
+	bad.Add("description", checkDescription(req.GetDescription()))
 	if len(bad) > 0 {
 		return nil, apierr.Invalid(bad...)
 	}
@@ -178,10 +176,8 @@ func (s *Service) join(ctx context.Context, req *configv1.JoinRequest) (*configv
 	if err != nil {
 		return nil, connect.NewError(connect.CodeUnauthenticated, err)
 	}
-	var bad []apierr.FieldViolation
-	if r := validate.Name(req.GetName()); r != "" {
-		bad = append(bad, apierr.FieldViolation{Field: "name", Reason: r})
-	}
+	var bad apierr.Fields
+	bad.Add("name", validate.Name(req.GetName()))
 	if !nkeys.IsValidPublicUserKey(req.GetPublicKey()) {
 		bad = append(bad, apierr.FieldViolation{Field: "public_key", Reason: "is not an nkey user public key (\"U...\", e.g. from nkeys.CreateUser)"})
 	}

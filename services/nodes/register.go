@@ -23,10 +23,8 @@ func (s *Service) RegisterNode(ctx context.Context, req *configv1.RegisterNodeRe
 }
 
 func (s *Service) registerNode(ctx context.Context, req *configv1.RegisterNodeRequest) (*configv1.Node, error) {
-	var bad []apierr.FieldViolation
-	if r := validate.Name(req.GetName()); r != "" {
-		bad = append(bad, apierr.FieldViolation{Field: "name", Reason: r})
-	}
+	var bad apierr.Fields
+	bad.Add("name", validate.Name(req.GetName()))
 	if req.GetCluster() == "" {
 		bad = append(bad, apierr.FieldViolation{Field: "cluster", Reason: "is empty (give a cluster id or name)"})
 	}
