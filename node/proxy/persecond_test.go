@@ -18,7 +18,12 @@ import (
 type rowSink struct {
 	mu   sync.Mutex
 	on   bool
-	rows []metricsql.Request
+	rows []row
+}
+
+type row struct {
+	metricsql.Request
+	xTest string // the X-Test request header, read through Header
 }
 
 func (s *rowSink) Active() bool { s.mu.Lock(); defer s.mu.Unlock(); return s.on }
@@ -29,10 +34,12 @@ func (s *rowSink) Add(r *metricsql.Request) {
 	c := *r
 	c.Header = nil
 	c.App, c.Host, c.Path, c.Method, c.Upstream = strings.Clone(r.App), strings.Clone(r.Host), strings.Clone(r.Path), strings.Clone(r.Method), strings.Clone(r.Upstream)
+	c.Rule = strings.Clone(r.Rule)
+	var x string
 	if r.Header != nil {
-		c.Rule = strings.Clone(r.Header("X-Test")) // kept in an unused field for the check
+		x = strings.Clone(r.Header("X-Test"))
 	}
-	s.rows = append(s.rows, c)
+	s.rows = append(s.rows, row{c, x})
 }
 
 // Real traffic on both listeners: the per-second aggregates count every
@@ -121,9 +128,14 @@ func TestPerSecondStatsThroughProxy(t *testing.T) {
 	sink.mu.Unlock()
 	var okRows int
 	for _, r := range rows {
-		if r.Path == "/ok" {
+		switch r.Path {
+		case "/ok":
 			okRows++
-			if r.App != "a" || r.Host != "a.example.com" || r.Status != 200 || r.Upstream != echo.addr() || r.Rule != "v" || !r.ClientIP.IsLoopback() || r.Time.IsZero() {
+			if r.App != "a" || r.Host != "a.example.com" || r.Status != 200 || r.Upstream != echo.addr() || r.xTest != "v" || r.Rule != "" || !r.ClientIP.IsLoopback() || r.Time.IsZero() || r.LatencyMs <= 0 {
+				t.Errorf("row %+v", r)
+			}
+		case "/gone":
+			if r.Status != 410 || r.Rule != "gone" || r.Upstream != "" {
 				t.Errorf("row %+v", r)
 			}
 		}

@@ -208,7 +208,7 @@ func (p *Proxy) feed(sink RequestSink, x exchange, f *flow, status, in, out int,
 	r.Time, r.App, r.Host, r.Path, r.Method, r.Status = end, f.app.ID, x.Host(), x.Path(), x.Method(), status
 	r.BytesIn, r.BytesOut, r.LatencyMs = int64(in), int64(out), float64(end.Sub(f.start))/float64(time.Millisecond)
 	r.ClientIP, r.CacheStatus, r.Header = x.ClientIP(), f.cache, x.headerFunc()
-	r.Upstream, r.Rule = "", ""
+	r.Upstream, r.Rule = "", f.plan.DecidedBy()
 	if f.srv != nil {
 		r.Upstream = f.srv.Addr
 	}

@@ -190,6 +190,18 @@ func (a *App) Evaluate(r Request, p *Plan) {
 	p.Kind = NoRule
 }
 
+// DecidedBy is the name of the rule whose terminal action decided the
+// request ("" when none did: the app's only upstream took it, or no rule).
+func (p *Plan) DecidedBy() string {
+	if p.n == 0 {
+		return ""
+	}
+	if r := p.rule(p.n - 1); r.terminal != None {
+		return r.Name
+	}
+	return ""
+}
+
 // HasRequestEdits reports whether ApplyRequest would change anything.
 func (p *Plan) HasRequestEdits() bool {
 	for i := 0; i < p.n; i++ {

@@ -1,0 +1,64 @@
+package stats
+
+import (
+	"testing"
+	"time"
+
+	metricsv1 "github.com/strata-edge/strata/gen/strata/metrics/v1"
+	"github.com/strata-edge/strata/pkg/metricsql"
+)
+
+func count(rs []*metricsv1.MetricResult) map[string]uint64 {
+	m := map[string]uint64{}
+	for _, r := range rs {
+		for _, row := range r.Rows {
+			m[r.MetricId+"@"+time.Unix(r.WindowStartUnix, 0).UTC().Format("15:04:05")+"v"+string(rune('0'+r.DefinitionVersion))] += row.Aggs[0].Count
+		}
+	}
+	return m
+}
+
+// Windows align to Unix time; a snapshot swap keeps an unchanged
+// definition's open window, closes a changed or removed one's.
+func TestMetricSQLWindowsAcrossUpdates(t *testing.T) {
+	m := NewMetricSQL("p1", nil)
+	def := func(v uint64) *metricsv1.MetricDefinition {
+		return &metricsv1.MetricDefinition{Id: "m", Version: v, Sql: "SELECT count(*) FROM reqs", IntervalSeconds: 10}
+	}
+	t0 := time.Date(2026, 12, 3, 12, 0, 3, 0, time.UTC) // window 12:00:00-12:00:10
+	add := func(at time.Time, n int) {
+		for range n {
+			m.Add(&metricsql.Request{Time: at, Path: "/"})
+		}
+	}
+	m.Update([]*metricsv1.MetricDefinition{def(1)})
+	add(t0, 3)
+	m.Update([]*metricsv1.MetricDefinition{def(1)}) // unchanged: same window
+	add(t0.Add(time.Second), 2)
+	if rs, _ := m.take(t0.Add(2*time.Second), false); len(rs) != 0 {
+		t.Fatalf("an open window was taken: %v", rs)
+	}
+	add(t0.Add(8*time.Second), 1)                   // 12:00:11: closes 12:00:00 on the way
+	m.Update([]*metricsv1.MetricDefinition{def(2)}) // changed: its open window closes
+	add(t0.Add(9*time.Second), 4)
+	rs, _ := m.take(t0.Add(9*time.Second), true)
+	got := count(rs)
+	want := map[string]uint64{"m@12:00:00v1": 5, "m@12:00:10v1": 1, "m@12:00:10v2": 4}
+	if len(got) != len(want) {
+		t.Fatalf("results %v, want %v", got, want)
+	}
+	for k, n := range want {
+		if got[k] != n {
+			t.Fatalf("results %v, want %v", got, want)
+		}
+	}
+	m.Update(nil)
+	if m.Active() {
+		t.Fatal("active without definitions")
+	}
+	// A definition that does not compile is skipped, the others run.
+	m.Update([]*metricsv1.MetricDefinition{{Id: "bad", Version: 1, Sql: "DELETE FROM reqs", IntervalSeconds: 10}, def(3)})
+	if len(m.defs) != 1 || m.defs[0].id != "m" {
+		t.Fatalf("defs %v", m.defs)
+	}
+}
