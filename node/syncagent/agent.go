@@ -26,6 +26,7 @@ import (
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/node/store"
+	"github.com/strata-edge/strata/pkg/background"
 	"github.com/strata-edge/strata/pkg/natsutil"
 	"github.com/strata-edge/strata/pkg/validate"
 )
@@ -165,9 +166,9 @@ type Agent struct {
 	nudge      chan struct{}
 
 	startOnce gosync.Once
+	started   bool // by Start, before Stop may run
 	byeOnce   gosync.Once
-	cancel    context.CancelFunc
-	done      chan struct{}
+	bg        background.Group // run, heartbeat and the link watch
 }
 
 // New validates opts and returns an agent; Start runs it.
@@ -192,7 +193,6 @@ func New(opts Options) (*Agent, error) {
 		subject: natsutil.DeltaSubject(opts.PartitionID, opts.Staging),
 		synced:  make(chan struct{}),
 		nudge:   make(chan struct{}, 1),
-		done:    make(chan struct{}),
 	}, nil
 }
 
@@ -219,9 +219,18 @@ func (a *Agent) Start(ctx context.Context) error {
 			a.log.Info("serving stored snapshot", "version", snap.GetVersion(), "stream_seq", meta.StreamSeq, "apps", len(snap.GetApps()))
 			a.install(snap)
 		}
-		runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		a.cancel = cancel
-		go a.run(runCtx)
+		_ = a.bg.Start(ctx) // fails only when running: not within startOnce
+		a.started = true
+		a.bg.Go(a.heartbeat)
+		if a.opts.LinkID != nil {
+			a.bg.Go(func(ctx context.Context) {
+				natsutil.WatchLink(ctx, a.opts.LinkID, func(link uint64) {
+					a.log.Info("link to the hub is back", "link", link)
+					a.Nudge()
+				})
+			})
+		}
+		a.bg.Go(a.run)
 	})
 	return err
 }
@@ -233,14 +242,11 @@ func (a *Agent) Start(ctx context.Context) error {
 // goodbyeTimeout (and not past ctx); without one (no control plane, link
 // down) the node ages out as after a crash.
 func (a *Agent) Stop(ctx context.Context) error {
-	if a.cancel == nil {
+	if !a.started {
 		return nil
 	}
-	a.cancel()
-	select {
-	case <-a.done:
-	case <-ctx.Done():
-		return fmt.Errorf("sync: stop: %w", ctx.Err())
+	if err := a.bg.Stop(ctx); err != nil {
+		return fmt.Errorf("sync: %w", err)
 	}
 	a.byeOnce.Do(func() { a.goodbye(ctx) })
 	return nil
@@ -310,20 +316,6 @@ var errRestart = errors.New("restart")
 
 // run keeps one consume session going, backing off after failures.
 func (a *Agent) run(ctx context.Context) {
-	var wg gosync.WaitGroup
-	defer func() {
-		wg.Wait()
-		close(a.done)
-	}()
-	wg.Go(func() { a.heartbeat(ctx) })
-	if a.opts.LinkID != nil {
-		wg.Go(func() {
-			natsutil.WatchLink(ctx, a.opts.LinkID, func(link uint64) {
-				a.log.Info("link to the hub is back", "link", link)
-				a.Nudge()
-			})
-		})
-	}
 	backoff := minBackoff
 	started := time.Now()
 	for {
