@@ -83,22 +83,29 @@ func (h *handler) GetMetric(ctx context.Context, req *metricsv1.GetMetricRequest
 
 // lookup returns the live definition ref names (id or name).
 func (h *handler) lookup(ctx context.Context, ref string) (*metricsv1.MetricDefinition, error) {
+	d, _, err := h.lookupSQL(ctx, ref)
+	return d, err
+}
+
+// lookupSQL is lookup with the version that set the definition's SQL.
+func (h *handler) lookupSQL(ctx context.Context, ref string) (*metricsv1.MetricDefinition, uint64, error) {
 	if ref == "" {
-		return nil, invalid("metric", "is required: a metric id or name")
+		return nil, 0, invalid("metric", "is required: a metric id or name")
 	}
 	if err := h.s.catchUp(ctx); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var d *metricsv1.MetricDefinition
+	var since uint64
 	h.s.proj.read(func(st *state) {
 		if m := st.lookup(ref); m != nil {
-			d = m.Definition()
+			d, since = m.Definition(), m.SQLSince()
 		}
 	})
 	if d == nil {
-		return nil, apierr.NotFound("metric", ref)
+		return nil, 0, apierr.NotFound("metric", ref)
 	}
-	return d, nil
+	return d, since, nil
 }
 
 func (h *handler) ListMetrics(ctx context.Context, _ *metricsv1.ListMetricsRequest) (*metricsv1.ListMetricsResponse, error) {
@@ -128,7 +135,7 @@ func (h *handler) QueryMetric(ctx context.Context, req *metricsv1.QueryMetricReq
 	if err != nil {
 		return nil, h.fail(err)
 	}
-	d, err := h.lookup(ctx, req.GetMetric())
+	d, since, err := h.lookupSQL(ctx, req.GetMetric())
 	if err != nil {
 		return nil, h.fail(err)
 	}
@@ -145,6 +152,9 @@ func (h *handler) QueryMetric(ctx context.Context, req *metricsv1.QueryMetricReq
 	if err != nil {
 		return nil, h.fail(err)
 	}
+	// Windows of an earlier SQL have other columns: only the current
+	// SQL's are merged (nodes name the version they ran).
+	results = slices.DeleteFunc(results, func(r *metricsv1.MetricResult) bool { return r.GetDefinitionVersion() < since })
 	out, err := q.Table(results)
 	if err != nil {
 		return nil, h.fail(err)

@@ -10,9 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	metricsv1 "github.com/strata-edge/strata/gen/strata/metrics/v1"
 	"github.com/strata-edge/strata/pkg/natsutil"
@@ -287,4 +289,124 @@ func TestTailSumsNodes(t *testing.T) {
 		return
 	}
 	t.Fatalf("tail ended before the second: %v", stream.Err())
+}
+
+func TestQueryMetricMergesNodesOfTheCurrentSQL(t *testing.T) {
+	e, _ := newIngestEnv(t, Options{})
+	c := e.clients[0]
+	m, err := c.CreateMetric(e.ctx, &metricsv1.CreateMetricRequest{Name: "hosts", Sql: okSQL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1 := m.GetMetric().GetVersion()
+	win := time.Now().Add(-time.Minute).Unix()
+	hostRow := func(host string, n uint64) *metricsv1.MetricRow {
+		return &metricsv1.MetricRow{Keys: []string{host}, Aggs: []*metricsv1.AggState{{Count: n}}}
+	}
+	result := func(version uint64, rows ...*metricsv1.MetricRow) *metricsv1.Report {
+		r := report("b", 0)
+		r.Metrics = []*metricsv1.MetricResult{{MetricId: m.GetMetric().GetId(), DefinitionVersion: version, WindowStartUnix: win, WindowSeconds: 10, Rows: rows}}
+		return r
+	}
+	r := result(v1, hostRow("a.example", 5), hostRow("b.example", 1))
+	r.Seq = 1
+	send(t, e.nc, "node_a", r)
+	r = result(v1, hostRow("a.example", 2))
+	r.Seq = 1
+	send(t, e.nc, "node_b", r)
+	q, err := c.QueryMetric(e.ctx, &metricsv1.QueryMetricRequest{Metric: "hosts"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.GetWindows() != 2 || len(q.GetRows()) != 2 || q.GetRows()[0].GetValues()[0] != "a.example" || q.GetRows()[0].GetValues()[1] != "7" {
+		t.Fatalf("merged %v", q)
+	}
+	// New SQL: the windows of the old one (another shape) are left out.
+	up, err := c.UpdateMetric(e.ctx, &metricsv1.UpdateMetricRequest{Metric: "hosts", Sql: ptr("select count(*) from reqs")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = result(up.GetMetric().GetVersion(), &metricsv1.MetricRow{Aggs: []*metricsv1.AggState{{Count: 4}}})
+	r.Seq = 2
+	send(t, e.nc, "node_a", r)
+	q, err = c.QueryMetric(e.ctx, &metricsv1.QueryMetricRequest{Metric: "hosts"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.GetWindows() != 1 || len(q.GetRows()) != 1 || q.GetRows()[0].GetValues()[0] != "4" {
+		t.Fatalf("after the SQL changed: %v", q)
+	}
+	if _, err := c.QueryMetric(e.ctx, &metricsv1.QueryMetricRequest{Metric: "nope"}); code(err) != connect.CodeNotFound {
+		t.Fatalf("unknown metric: %v", err)
+	}
+}
+
+func TestQueryArguments(t *testing.T) {
+	e, _ := newIngestEnv(t, Options{})
+	c := e.clients[0]
+	now := time.Now()
+	for _, tc := range []struct {
+		name, field string
+		call        func() error
+	}{
+		{"series app", "app_id", func() error {
+			_, err := c.QuerySeries(e.ctx, &metricsv1.QuerySeriesRequest{Series: "requests"})
+			return err
+		}},
+		{"series name", "series", func() error {
+			_, err := c.QuerySeries(e.ctx, &metricsv1.QuerySeriesRequest{AppId: "a", Series: "nope"})
+			return err
+		}},
+		{"series range", "start", func() error {
+			_, err := c.QuerySeries(e.ctx, &metricsv1.QuerySeriesRequest{AppId: "a", Series: "requests",
+				Start: timestamppb.New(now.Add(-401 * 24 * time.Hour)), End: timestamppb.New(now)})
+			return err
+		}},
+		{"series order", "start", func() error {
+			_, err := c.QuerySeries(e.ctx, &metricsv1.QuerySeriesRequest{AppId: "a", Series: "requests",
+				Start: timestamppb.New(now), End: timestamppb.New(now.Add(-time.Second))})
+			return err
+		}},
+		{"series points", "step_seconds", func() error {
+			_, err := c.QuerySeries(e.ctx, &metricsv1.QuerySeriesRequest{AppId: "a", Series: "requests", StepSeconds: 1,
+				Start: timestamppb.New(now.Add(-24 * time.Hour)), End: timestamppb.New(now)})
+			return err
+		}},
+		{"top by", "by", func() error {
+			_, err := c.QueryTop(e.ctx, &metricsv1.QueryTopRequest{AppId: "a", By: "country"})
+			return err
+		}},
+		{"top limit", "limit", func() error {
+			_, err := c.QueryTop(e.ctx, &metricsv1.QueryTopRequest{AppId: "a", Limit: 1001})
+			return err
+		}},
+		{"node", "node_id", func() error {
+			_, err := c.GetNodeStats(e.ctx, &metricsv1.GetNodeStatsRequest{})
+			return err
+		}},
+		{"health neither", "app_id", func() error {
+			_, err := c.ListHealth(e.ctx, &metricsv1.ListHealthRequest{})
+			return err
+		}},
+		{"health both", "node_id", func() error {
+			_, err := c.ListHealth(e.ctx, &metricsv1.ListHealthRequest{AppId: "a", NodeId: "n"})
+			return err
+		}},
+		{"tail app", "app_id", func() error {
+			st, err := c.Tail(e.ctx, &metricsv1.TailRequest{})
+			if err != nil {
+				return err
+			}
+			for st.Receive() {
+			}
+			return st.Err()
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { wantField(t, tc.call(), tc.field) })
+	}
+	// A definitions-only process (no store) says so.
+	d := newEnv(t, Options{})
+	if _, err := d.clients[0].QueryTop(d.ctx, &metricsv1.QueryTopRequest{AppId: "a"}); code(err) != connect.CodeFailedPrecondition {
+		t.Fatalf("query without a store: %v", err)
+	}
 }

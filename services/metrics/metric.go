@@ -39,6 +39,9 @@ type Metric struct {
 	exists  bool   // defined and not deleted
 	def     *metricsv1.MetricDefinition
 	created time.Time
+	// sqlSince is the version that set the current SQL: the nodes' results
+	// of earlier versions have another shape.
+	sqlSince uint64
 }
 
 // NewMetric returns the empty aggregate of metric id (to create or to fold
@@ -49,6 +52,9 @@ func NewMetric(id string) *Metric { return &Metric{id: id} }
 func (m *Metric) ID() string      { return m.id }
 func (m *Metric) Version() uint64 { return m.version }
 func (m *Metric) Exists() bool    { return m.exists }
+
+// SQLSince is the version from which the nodes run the current SQL.
+func (m *Metric) SQLSince() uint64 { return m.sqlSince }
 
 // Definition returns the current content (shared; do not modify), nil when
 // the metric does not exist.
@@ -137,6 +143,9 @@ func (m *Metric) ApplyAt(pos uint64, at time.Time, msg proto.Message) {
 		}
 		d := proto.Clone(e.GetDefinition()).(*metricsv1.MetricDefinition)
 		d.Id, d.Version = m.id, pos
+		if !m.exists || d.GetSql() != m.def.GetSql() {
+			m.sqlSince = pos
+		}
 		if !at.IsZero() {
 			d.CreatedAt, d.UpdatedAt = timestamppb.New(m.created), timestamppb.New(at)
 		}

@@ -97,8 +97,15 @@ func TestApplySetsVersionAndTimes(t *testing.T) {
 	if !d.GetCreatedAt().AsTime().Equal(t0) || !d.GetUpdatedAt().AsTime().Equal(t0.Add(time.Hour)) {
 		t.Fatalf("times %v %v", d.GetCreatedAt().AsTime(), d.GetUpdatedAt().AsTime())
 	}
-	m.ApplyAt(10, t0, &ev.MetricDeleted{MetricId: "m1"})
-	if m.Exists() || m.Definition() != nil || m.Version() != 10 {
+	if m.SQLSince() != 7 {
+		t.Fatalf("sql since %d: only the interval changed at 9", m.SQLSince())
+	}
+	m.ApplyAt(10, t0, defined("hosts", "select count(*) from reqs", 20))
+	if m.SQLSince() != 10 {
+		t.Fatalf("sql since %d, want 10", m.SQLSince())
+	}
+	m.ApplyAt(11, t0, &ev.MetricDeleted{MetricId: "m1"})
+	if m.Exists() || m.Definition() != nil || m.Version() != 11 {
 		t.Fatalf("deleted metric: exists %v, version %d", m.Exists(), m.Version())
 	}
 }
