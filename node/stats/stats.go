@@ -14,8 +14,10 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"google.golang.org/protobuf/proto"
@@ -231,6 +233,7 @@ func (r *Reporter) flush(now time.Time, final bool) {
 	}
 	apps, secDrop := r.opts.Source.TakeSeconds(before, nil)
 	metrics, lost := r.opts.MetricSQL.take(now, final)
+	validUTF8(metrics)
 	if lost > 0 {
 		r.log.Warn("stats: Metric SQL windows dropped before a report took them", "windows", lost)
 	}
@@ -252,6 +255,21 @@ func (r *Reporter) flush(now time.Time, final bool) {
 	select {
 	case r.kick <- struct{}{}:
 	default:
+	}
+}
+
+// validUTF8 replaces invalid UTF-8 in the group keys, which hold request
+// values (a decoded path may have any bytes): proto strings must be UTF-8,
+// and one bad key would fail the whole report.
+func validUTF8(results []*metricsv1.MetricResult) {
+	for _, res := range results {
+		for _, row := range res.Rows {
+			for i, k := range row.Keys {
+				if !utf8.ValidString(k) {
+					row.Keys[i] = strings.ToValidUTF8(k, "\uFFFD")
+				}
+			}
+		}
 	}
 }
 

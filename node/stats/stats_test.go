@@ -181,9 +181,10 @@ func TestReportsCountExactly(t *testing.T) {
 	f.get("/ok", 20, 200)
 	f.get("/missing", 5, 404)
 	f.get("/fail", 3, 503)
+	f.get("/bytes%ff%fe", 2, 200)       // not UTF-8 once decoded
 	time.Sleep(1100 * time.Millisecond) // into another second
 	f.get("/ok", 4, 200)
-	wantCodes(t, c, map[uint32]uint64{200: 24, 404: 5, 503: 3})
+	wantCodes(t, c, map[uint32]uint64{200: 26, 404: 5, 503: 3})
 	// Hold on to the samples for a moment so that at least one report
 	// carries a delta-based one.
 	natstest.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
@@ -306,7 +307,8 @@ func TestMetricSQLResults(t *testing.T) {
 	f.get("/ok", 6, 200)
 	f.get("/missing", 2, 404)
 	f.get("/fail", 1, 503)
-	want := "/fail|503=1 /missing|404=2 /ok|200=6"
+	f.get("/x%ff", 1, 200) // a key that is not UTF-8 once decoded
+	want := "/fail|503=1 /missing|404=2 /ok|200=6 /x\uFFFD|200=1"
 	natstest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -322,10 +324,10 @@ func TestMetricSQLResults(t *testing.T) {
 			}
 		}
 		var parts []string
-		for _, k := range []string{"/fail|503", "/missing|404", "/ok|200"} {
+		for _, k := range []string{"/fail|503", "/missing|404", "/ok|200", "/x\uFFFD|200"} {
 			parts = append(parts, fmt.Sprintf("%s=%d", k, got[k]))
 		}
-		if s := strings.Join(parts, " "); s != want || len(got) != 3 {
+		if s := strings.Join(parts, " "); s != want || len(got) != 4 {
 			return fmt.Errorf("groups %v, want %s", got, want)
 		}
 		return nil

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"hash/maphash"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -376,7 +377,9 @@ func (b *bucket) proto(appID string) *metricsv1.AppSecond {
 		p.Upstreams = append(p.Upstreams, u)
 	}
 	for _, sl := range b.paths.slots[:b.paths.n] {
-		p.Paths = append(p.Paths, &metricsv1.NameCount{Name: string(sl.path), Count: sl.count, Error: sl.err})
+		// Decoded paths may hold any bytes, and the cut at MaxPathLen may
+		// split a rune: proto strings must be UTF-8.
+		p.Paths = append(p.Paths, &metricsv1.NameCount{Name: strings.ToValidUTF8(string(sl.path), "\uFFFD"), Count: sl.count, Error: sl.err})
 	}
 	slices.SortFunc(p.Paths, func(x, y *metricsv1.NameCount) int {
 		return cmp.Or(cmp.Compare(y.Count, x.Count), cmp.Compare(x.Name, y.Name))
