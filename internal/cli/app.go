@@ -33,7 +33,7 @@ func newAppPartListCmd(g *globals, short string, part func(*configv1.App) (*conf
 				return err
 			}
 			msg, rows := part(res.GetApp())
-			return g.emit(msg, func(w io.Writer) error { return table(w, rows) })
+			return g.emit(msg, func(w io.Writer) error { return clientx.Table(w, rows) })
 		},
 	}
 	cmd.Flags().StringVar(&app, "app", "", "app id or name (required)")
@@ -198,7 +198,7 @@ func newAppListCmd(g *globals) *cobra.Command {
 						strconv.FormatUint(a.GetVersion(), 10),
 					})
 				}
-				return table(w, rows)
+				return clientx.Table(w, rows)
 			})
 		},
 	}
@@ -323,9 +323,9 @@ func newAppDiffCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(w, "\n%d pending change(s):\n", len(res.GetChanges()))
 				rows := make([][]string, 0, len(res.GetChanges()))
 				for _, ch := range res.GetChanges() {
-					rows = append(rows, []string{"  #" + strconv.FormatUint(ch.GetPosition(), 10), fmtTime(ch.GetTime()), orDash(ch.GetActor()), ch.GetType(), ch.GetSummary()})
+					rows = append(rows, []string{"  #" + strconv.FormatUint(ch.GetPosition(), 10), clientx.FmtTime(ch.GetTime()), clientx.OrDash(ch.GetActor()), ch.GetType(), ch.GetSummary()})
 				}
-				return table(w, rows)
+				return clientx.Table(w, rows)
 			})
 		},
 	}
@@ -346,15 +346,15 @@ func describeApp(w io.Writer, res *configv1.GetAppResponse) error {
 		{"https ports:", joinUints(app.GetHttpsPorts())},
 		{"partitions:", strings.Join(app.GetPartitionIds(), ", ")},
 		{"labels:", joinLabels(app.GetLabels())},
-		{"https redirect:", yesNo(app.GetHttpsRedirect())},
+		{"https redirect:", clientx.YesNo(app.GetHttpsRedirect())},
 		{"hsts:", hstsText(app.GetHsts())},
 		{"version:", strconv.FormatUint(res.GetVersion(), 10)},
 		{"released:", fmt.Sprintf("%s, %d pending change(s)", released, res.GetPendingChanges())},
 	}
 	for i := range rows {
-		rows[i][1] = orDash(rows[i][1])
+		rows[i][1] = clientx.OrDash(rows[i][1])
 	}
-	if err := table(w, rows); err != nil {
+	if err := clientx.Table(w, rows); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "upstreams (%d):\n", len(app.GetUpstreams()))

@@ -48,7 +48,7 @@ func nodeStagingCmd(g *globals) *cobra.Command {
 				return usagef("give exactly one of --on or --off")
 			}
 			return show(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.SetNodeStaging, &configv1.SetNodeStagingRequest{NodeId: a[0], Staging: on}), func(w io.Writer, res *configv1.SetNodeStagingResponse) error {
-				return clientx.Line(w, "node %s staging: %s", res.GetNode().GetId(), yesNo(res.GetNode().GetStaging()))
+				return clientx.Line(w, "node %s staging: %s", res.GetNode().GetId(), clientx.YesNo(res.GetNode().GetStaging()))
 			})
 		},
 	}
@@ -95,7 +95,7 @@ func nodeDisableCmd(g *globals, disable bool) *cobra.Command {
 		Args:  args("NODE_ID"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			return showNodes(cmd, g, clientx.RPC(configv1connect.NodeServiceClient.SetNodeDisabled, &configv1.SetNodeDisabledRequest{NodeId: a[0], Disabled: disable}), func(w io.Writer, res *configv1.SetNodeDisabledResponse) error {
-				return clientx.Line(w, "node %s disabled: %s", res.GetNode().GetId(), yesNo(res.GetNode().GetDisabled()))
+				return clientx.Line(w, "node %s disabled: %s", res.GetNode().GetId(), clientx.YesNo(res.GetNode().GetDisabled()))
 			})
 		},
 	}
@@ -164,10 +164,10 @@ run again (docker compose, docs/compose.md).`,
 					case t.GetExpiresAt() != nil && !now.Before(t.GetExpiresAt().AsTime()):
 						state = "expired"
 					}
-					rows = append(rows, []string{t.GetId(), clientx.NameOr(names, t.GetClusterId()), yesNo(t.GetAutoApprove()), yesNo(t.GetStaging()),
-						fmtTime(t.GetExpiresAt()), state, orDash(t.GetDescription())})
+					rows = append(rows, []string{t.GetId(), clientx.NameOr(names, t.GetClusterId()), clientx.YesNo(t.GetAutoApprove()), clientx.YesNo(t.GetStaging()),
+						clientx.FmtTime(t.GetExpiresAt()), state, clientx.OrDash(t.GetDescription())})
 				}
-				return table(w, rows)
+				return clientx.Table(w, rows)
 			})
 		},
 	}

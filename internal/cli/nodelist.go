@@ -117,7 +117,7 @@ func nodeReleases(rs []*configv1.NodeAppRelease) string {
 			parts = append(parts, fmt.Sprintf("+%d more", len(rs)-i))
 			break
 		}
-		parts = append(parts, fmt.Sprintf("%s@%d", orDash(r.GetAppName()), r.GetRelease()))
+		parts = append(parts, fmt.Sprintf("%s@%d", clientx.OrDash(r.GetAppName()), r.GetRelease()))
 	}
 	return strings.Join(parts, ",")
 }
@@ -146,7 +146,7 @@ func printNodes(w io.Writer, nodes []*configv1.NodeInfo, clusterNames map[string
 		rows = append(rows, []string{
 			node.GetId(), node.GetName() + state, name(node.GetClusterId()), track(n),
 			fmt.Sprintf("%d/%d", n.GetAppliedVersion(), n.GetLatestVersion()), nodeReleases(n.GetReleases()), lag(n),
-			yesNo(n.GetInSync()), yesNo(n.GetOnline()), yesNo(n.GetHealthy()), dnsState(n.GetDns()), ago(n.GetLastSeen(), now),
+			clientx.YesNo(n.GetInSync()), clientx.YesNo(n.GetOnline()), clientx.YesNo(n.GetHealthy()), dnsState(n.GetDns()), ago(n.GetLastSeen(), now),
 		})
 		if e := n.GetApplyError(); e != "" {
 			applyErrors = append(applyErrors, fmt.Sprintf("%s (%s) rejects the newest snapshot: %s", node.GetName(), node.GetId(), e))
@@ -164,7 +164,7 @@ func printNodes(w io.Writer, nodes []*configv1.NodeInfo, clusterNames map[string
 			shares[c].inSync++
 		}
 	}
-	if err := table(w, rows); err != nil {
+	if err := clientx.Table(w, rows); err != nil {
 		return err
 	}
 	for _, e := range applyErrors {
@@ -183,7 +183,7 @@ func printNodes(w io.Writer, nodes []*configv1.NodeInfo, clusterNames map[string
 			fmt.Sprintf("%d/%d (%d%%)", s.inSync, s.all, int(math.Round(100*float64(s.inSync)/float64(s.all))))})
 	}
 	fmt.Fprintln(w)
-	return table(w, sum)
+	return clientx.Table(w, sum)
 }
 
 // lag is "-" for a node that is not behind, else e.g. "2 releases, 35s".

@@ -25,12 +25,6 @@ func (g *globals) emit(msg proto.Message, text func(w io.Writer) error) error {
 	return clientx.Emit(g, msg, text)
 }
 
-// Short names here for the formatters shared with the command packages.
-func table(w io.Writer, rows [][]string) error { return clientx.Table(w, rows) }
-func yesNo(b bool) string                      { return clientx.YesNo(b) }
-func orDash(s string) string                   { return clientx.OrDash(s) }
-func fmtTime(ts *timestamppb.Timestamp) string { return clientx.FmtTime(ts) }
-
 // ago is a short relative time, e.g. "4s ago".
 func ago(ts *timestamppb.Timestamp, now time.Time) string {
 	if ts == nil || (ts.Seconds == 0 && ts.Nanos == 0) {

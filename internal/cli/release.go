@@ -84,7 +84,7 @@ func newSnapshotCmd(g *globals) *cobra.Command {
 		Args:  args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return show(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.GetSnapshot, &configv1.GetSnapshotRequest{Partition: partition, Staging: staging}), func(w io.Writer, res *configv1.GetSnapshotResponse) error {
-				fmt.Fprintf(w, "version %d, %d app(s), consistent: %s\n", res.GetVersion(), res.GetApps(), yesNo(res.GetConsistent()))
+				fmt.Fprintf(w, "version %d, %d app(s), consistent: %s\n", res.GetVersion(), res.GetApps(), clientx.YesNo(res.GetConsistent()))
 				if res.GetJson() == "" {
 					return nil
 				}

@@ -160,7 +160,7 @@ func newRuleCmd(g *globals) *cobra.Command {
 	cmd.AddCommand(newRuleCreateCmd(g), newRuleUpdateCmd(g), newAppPartListCmd(g, "List an app's rules in evaluation order (working copy)", func(a *configv1.App) (*configv1.App, [][]string) {
 		rows := [][]string{{"#", "NAME", "WHEN", "ACTIONS", "LAST"}}
 		for i, r := range a.GetRules() {
-			rows = append(rows, []string{strconv.Itoa(i), r.GetName(), orDash(r.GetWhen()), describeActions(r.GetActions()), yesNo(r.GetLast())})
+			rows = append(rows, []string{strconv.Itoa(i), r.GetName(), clientx.OrDash(r.GetWhen()), describeActions(r.GetActions()), clientx.YesNo(r.GetLast())})
 		}
 		return &configv1.App{Rules: a.GetRules()}, rows
 	}), newAppObjectDeleteCmd(g, "rule", "Remove a rule", func(ctx context.Context, c configv1connect.ConfigServiceClient, app, name string, ev *uint64) (*configv1.DeleteRuleResponse, error) {

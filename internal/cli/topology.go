@@ -40,7 +40,7 @@ func newPartitionCmd(g *globals) *cobra.Command {
 				for _, p := range res.GetPartitions() {
 					rows = append(rows, []string{p.GetId(), p.GetName()})
 				}
-				return table(w, rows)
+				return clientx.Table(w, rows)
 			})
 		},
 	}
@@ -110,9 +110,9 @@ func newClusterCmd(g *globals) *cobra.Command {
 					for i, id := range c.GetParentClusterIds() {
 						parents[i] = clientx.NameOr(clusters, id)
 					}
-					rows = append(rows, []string{c.GetId(), c.GetName(), clientx.NameOr(partitions, c.GetPartitionId()), dns, orDash(strings.Join(parents, ","))})
+					rows = append(rows, []string{c.GetId(), c.GetName(), clientx.NameOr(partitions, c.GetPartitionId()), dns, clientx.OrDash(strings.Join(parents, ","))})
 				}
-				return table(w, rows)
+				return clientx.Table(w, rows)
 			})
 		},
 	}

@@ -214,7 +214,7 @@ func newUpstreamCmd(g *globals) *cobra.Command {
 			if h := u.GetHealthCheck(); h.GetEnabled() {
 				health = h.GetPath()
 			}
-			rows = append(rows, []string{u.GetName(), policyName(u.GetPolicy()), serverList(u.GetServers()), yesNo(u.GetTls().GetEnabled()), health})
+			rows = append(rows, []string{u.GetName(), policyName(u.GetPolicy()), serverList(u.GetServers()), clientx.YesNo(u.GetTls().GetEnabled()), health})
 		}
 		return &configv1.App{Upstreams: a.GetUpstreams()}, rows
 	}))
