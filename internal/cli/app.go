@@ -33,7 +33,7 @@ func newAppPartListCmd(g *globals, short string, part func(*configv1.App) (*conf
 				return err
 			}
 			msg, rows := part(res.GetApp())
-			return g.emit(msg, func(w io.Writer) error { return clientx.Table(w, rows) })
+			return clientx.Emit(g, msg, func(w io.Writer) error { return clientx.Table(w, rows) })
 		},
 	}
 	cmd.Flags().StringVar(&app, "app", "", "app id or name (required)")

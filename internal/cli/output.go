@@ -12,18 +12,11 @@ import (
 	"connectrpc.com/connect"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/strata-edge/strata/internal/cli/clientx"
 	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/apierr"
 )
-
-// emit prints msg as protojson with -o json, or calls text otherwise.
-func (g *globals) emit(msg proto.Message, text func(w io.Writer) error) error {
-	return clientx.Emit(g, msg, text)
-}
 
 // ago is a short relative time, e.g. "4s ago".
 func ago(ts *timestamppb.Timestamp, now time.Time) string {
