@@ -175,16 +175,29 @@ func (r *Reporter) Stop(ctx context.Context) error {
 	return nil
 }
 
+// flushDelay is how long after a second ends the reports are built: the
+// requests that finished in it have recorded by then.
+const flushDelay = 20 * time.Millisecond
+
+// reportLoop flushes at multiples of the interval in Unix time, just after
+// a second ends: a request waits at most one interval for its report, not
+// an interval plus the second it finished in.
 func (r *Reporter) reportLoop(ctx context.Context) {
 	defer r.done.Done()
-	t := time.NewTicker(r.opts.Interval)
+	iv := r.opts.Interval
+	next := time.Now().Truncate(iv).Add(iv + flushDelay)
+	t := time.NewTimer(time.Until(next))
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case now := <-t.C:
-			r.flush(now, false)
+		case <-t.C:
+			r.flush(time.Now(), false)
+			for now := time.Now(); !next.After(now); {
+				next = next.Add(iv)
+			}
+			t.Reset(time.Until(next))
 		}
 	}
 }
