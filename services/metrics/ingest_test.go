@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	metricsv1 "github.com/strata-edge/strata/gen/strata/metrics/v1"
+	"github.com/strata-edge/strata/pkg/background"
 	"github.com/strata-edge/strata/pkg/natsutil"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 	"github.com/strata-edge/strata/pkg/testenv"
@@ -408,5 +410,29 @@ func TestQueryArguments(t *testing.T) {
 	d := newEnv(t, Options{})
 	if _, err := d.clients[0].QueryTop(d.ctx, &metricsv1.QueryTopRequest{AppId: "a"}); code(err) != connect.CodeFailedPrecondition {
 		t.Fatalf("query without a store: %v", err)
+	}
+}
+
+func TestStartTwiceAndRestart(t *testing.T) {
+	e, _ := newIngestEnv(t, Options{})
+	if err := e.svc.Start(e.ctx); !errors.Is(err, background.ErrRunning) {
+		t.Fatalf("second Start: %v", err)
+	}
+	// One ingest subscription still: a report is answered once.
+	if ans := send(t, e.nc, "node_a", report("b", 1)); ans.Header.Get(HeaderError) != "" {
+		t.Fatalf("answer %v", ans.Header)
+	}
+	if err := e.svc.Stop(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := proto.Marshal(report("b", 2))
+	if _, err := e.nc.Request(natsutil.MetricsReportSubject("node_a"), b, 200*time.Millisecond); !errors.Is(err, nats.ErrNoResponders) {
+		t.Fatalf("report to a stopped service: %v", err)
+	}
+	if err := e.svc.Start(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ans := send(t, e.nc, "node_a", report("b", 2)); ans.Header.Get(HeaderError) != "" {
+		t.Fatalf("answer after restart %v", ans.Header)
 	}
 }

@@ -142,18 +142,25 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	if s.results != nil {
 		// The loops' context: ingest must not end with the caller's ctx.
-		stop, err := s.subscribe(context.WithoutCancel(ctx))
+		unsubscribe, err := s.subscribe(context.WithoutCancel(ctx))
 		if err != nil {
 			return err
 		}
-		loops = append(loops, s.runLiveness, s.runCompact, stop)
+		loops = append(loops, s.runLiveness, s.runCompact, func(ctx context.Context) { <-ctx.Done(); unsubscribe() })
+		if err := s.bg.Run(ctx, s.catchUp, loops...); err != nil {
+			if errors.Is(err, background.ErrRunning) {
+				unsubscribe() // the loops never ran: the subscriptions are this call's
+			}
+			return err
+		}
+		return nil
 	}
 	return s.bg.Run(ctx, s.catchUp, loops...)
 }
 
-// subscribe receives reports until the returned stop is called (nats.go
-// subscribes again after a reconnect).
-func (s *Service) subscribe(ctx context.Context) (stop func(context.Context), err error) {
+// subscribe receives reports until the returned unsubscribe is called
+// (nats.go subscribes again after a reconnect).
+func (s *Service) subscribe(ctx context.Context) (unsubscribe func(), err error) {
 	// Up to ingestWorkers reports are stored at once (different nodes: a
 	// node sends its next report once the previous is answered); past
 	// that the callback waits and NATS buffers, bounded below.
@@ -182,8 +189,7 @@ func (s *Service) subscribe(ctx context.Context) (stop func(context.Context), er
 		_, _ = ingest.Unsubscribe(), watch.Unsubscribe()
 		return nil, fmt.Errorf("subscribe to metrics reports: %w", err)
 	}
-	return func(ctx context.Context) {
-		<-ctx.Done()
+	return func() {
 		// Unanswered reports are re-sent to another replica; the one being
 		// stored finishes before the store closes.
 		_, _ = ingest.Unsubscribe(), watch.Unsubscribe()
