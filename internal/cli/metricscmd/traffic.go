@@ -69,27 +69,29 @@ exceed the true one by at most the ERROR column (exact when it is 0).`,
 
 func topText(w io.Writer, res *metricsv1.QueryTopResponse) error {
 	by := res.GetBy()
-	name := strings.ToUpper(by)
-	if by == "status" {
-		name = "STATUS"
-	}
-	withError := false
-	for _, r := range res.GetRows() {
-		withError = withError || r.GetError() > 0
-	}
-	head := []string{name, "REQUESTS", "SHARE", "5XX"}
-	if by == "path" {
-		head = append(head, "ERROR")
-	}
 	if len(res.GetRows()) == 0 {
 		return clientx.Line(w, "no requests in the range")
 	}
+	// The service counts server errors per row for these splits only.
+	withErrors := by == "status" || by == "node" || by == "upstream"
+	head := []string{strings.ToUpper(by), "REQUESTS", "SHARE"}
+	if withErrors {
+		head = append(head, "5XX")
+	}
+	if by == "path" {
+		head = append(head, "ERROR")
+	}
 	rows := [][]string{head}
 	var shown uint64
+	bounded := false
 	for _, r := range res.GetRows() {
-		row := []string{r.GetName(), strconv.FormatUint(r.GetRequests(), 10), pct(r.GetRequests(), res.GetTotal()), strconv.FormatUint(r.GetErrors(), 10)}
+		row := []string{r.GetName(), strconv.FormatUint(r.GetRequests(), 10), pct(r.GetRequests(), res.GetTotal())}
+		if withErrors {
+			row = append(row, strconv.FormatUint(r.GetErrors(), 10))
+		}
 		if by == "path" {
 			row = append(row, "±"+strconv.FormatUint(r.GetError(), 10))
+			bounded = bounded || r.GetError() > 0
 		}
 		rows = append(rows, row)
 		shown += r.GetRequests()
@@ -101,8 +103,8 @@ func topText(w io.Writer, res *metricsv1.QueryTopResponse) error {
 	if shown < res.GetTotal() && by != "path" {
 		line += fmt.Sprintf(", %d in rows not shown", res.GetTotal()-shown)
 	}
-	if withError {
-		line += "; path counts are upper bounds (space-saving top-k)"
+	if bounded {
+		line += "; a path's count exceeds the true one by at most ERROR (space-saving top-k)"
 	}
 	return clientx.Line(w, "%s", line)
 }
