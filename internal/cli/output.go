@@ -85,6 +85,10 @@ func printError(w io.Writer, err error, cmd *cobra.Command, api string) {
 	case connect.CodeUnavailable:
 		fmt.Fprintln(w, "Hint: is the API running at --api (STRATA_API)? Start one with `strata dev`.")
 	case connect.CodeAborted:
+		if cmd != nil && cmd.Parent() != nil && cmd.Parent().Name() == "metric" {
+			fmt.Fprintln(w, "Hint: the metric changed since you read it; check `strata metric show` and retry with the new version.")
+			break
+		}
 		fmt.Fprintln(w, "Hint: the app changed since you read it; check `strata app get` and retry with the new version.")
 	}
 	if id := ce.Meta().Get(apiauth.RequestIDHeader); id != "" {

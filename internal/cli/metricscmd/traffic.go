@@ -322,23 +322,19 @@ report for 15s: the reason the DNS gateway records stopped answering with it).`,
 				if len(res.GetChanges()) == 0 {
 					return clientx.Line(w, "no health changes in the range")
 				}
-				var rows [][]string
-				if app != "" {
-					rows = [][]string{{"TIME", "NODE", "UPSTREAM", "SERVER", "STATE", "REASON"}}
-				} else {
-					rows = [][]string{{"TIME", "NODE", "STATE", "REASON"}}
-				}
+				rows := [][]string{{"TIME", "NODE", "OF", "STATE", "REASON"}}
 				for _, h := range res.GetChanges() {
-					state := "down"
+					state, of := "down", "node" // a node's liveness has no server
 					if h.GetHealthy() {
 						state = "up"
 					}
-					if app != "" {
-						rows = append(rows, []string{clientx.FmtTime(h.GetTime()), h.GetNodeId(), clientx.OrDash(h.GetUpstream()),
-							clientx.OrDash(h.GetServer()), state, clientx.OrDash(h.GetReason())})
-					} else {
-						rows = append(rows, []string{clientx.FmtTime(h.GetTime()), h.GetNodeId(), state, clientx.OrDash(h.GetReason())})
+					if h.GetServer() != "" {
+						of = h.GetUpstream() + " " + h.GetServer()
+						if app == "" {
+							of = h.GetAppId() + " " + of
+						}
 					}
+					rows = append(rows, []string{clientx.FmtTime(h.GetTime()), h.GetNodeId(), of, state, clientx.OrDash(h.GetReason())})
 				}
 				return clientx.Table(w, rows)
 			})
