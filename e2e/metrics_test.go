@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -136,7 +137,13 @@ func TestMetricsPipeline(t *testing.T) {
 	c := newCLI(t, "STRATA_API="+d.api, "STRATA_TOKEN="+adminToken)
 	token := c.OK("node", "token", "create", "--cluster", "default", "--auto-approve", "--ttl", "1h")
 	nodeDir := filepath.Join(root, "edge-1")
-	node, e1 := startNode(t, d.api, token, "edge-1", nodeDir)
+	// The delay figure depends on the node's flush interval: this runs the
+	// node with another one (default: the node's, 2 s).
+	var flags []string
+	if v := os.Getenv("STRATA_E2E_METRICS_INTERVAL"); v != "" {
+		flags = []string{"--metrics-interval", v}
+	}
+	node, e1 := startNode(t, d.api, token, "edge-1", nodeDir, flags...)
 
 	origin := metricsOrigin(t)
 	const host = "metrics.example.com"
@@ -202,7 +209,7 @@ func TestMetricsPipeline(t *testing.T) {
 	send(t, e1, host, "/ok", 20, 200)
 	node.Interrupt(t, 20*time.Second)
 	waitCounts(t, c, app, "status", map[string]uint64{"200": 50})
-	node, e1 = startNode(t, d.api, token, "edge-1", nodeDir)
+	node, e1 = startNode(t, d.api, token, "edge-1", nodeDir, flags...)
 	e2etestWaitStatus(t, e1, host)
 	send(t, e1, host, "/ok", 10, 200)
 	waitCounts(t, c, app, "status", map[string]uint64{"200": 60, "404": 7, "502": 3})
@@ -222,7 +229,7 @@ func TestMetricsPipeline(t *testing.T) {
 		t.Fatalf("after kill -9: %v; want 200 60 and 404 between 7 and 12", after)
 	}
 	t.Logf("kill -9 right after 5 requests: %d of them lost (the unflushed interval), none counted twice", lost)
-	node, e1 = startNode(t, d.api, token, "edge-1", nodeDir)
+	node, e1 = startNode(t, d.api, token, "edge-1", nodeDir, flags...)
 	e2etestWaitStatus(t, e1, host)
 
 	// Delay from a request to it being visible in the query API.
