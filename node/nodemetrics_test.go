@@ -151,6 +151,7 @@ func TestNodeMetrics(t *testing.T) {
 		`strata_node_dns_responses_total{proto="udp",rcode="REFUSED"}`:                    1,
 		`strata_node_dns_queries_total{proto="tcp"}`:                                      0,
 		`strata_node_sync_apply_errors_total`:                                             0,
+		`strata_node_metrics_reports_dropped_total`:                                       0,
 		`strata_node_sync_version`:                                                        0,
 		`strata_node_info{cluster_id="c1",node_id="n1",partition_id="p1",track="stable"}`: 0,
 	}

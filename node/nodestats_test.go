@@ -93,6 +93,9 @@ func TestNodeSendsMetricsReports(t *testing.T) {
 		return nil
 	})
 	// Requests of the current second reach the service at a clean stop.
+	if o, _ := n.Observe(); o.Reports == nil || o.Reports.Sent == 0 || o.Reports.Dropped != 0 {
+		t.Fatalf("reporter counters %+v", o.Reports)
+	}
 	counted(3)
 	stopNode(t, n)
 	if r, m := counts(); r != 8 || m != 8 {

@@ -6,6 +6,7 @@ import (
 	"github.com/strata-edge/strata/node/cache"
 	"github.com/strata-edge/strata/node/dns"
 	"github.com/strata-edge/strata/node/proxy"
+	"github.com/strata-edge/strata/node/stats"
 	"github.com/strata-edge/strata/node/syncagent"
 	"github.com/strata-edge/strata/node/tier"
 )
@@ -39,6 +40,9 @@ type Observation struct {
 	LastApply time.Time
 	ApplyErr  error
 	Sync      syncagent.Stats
+	// Reports are the metrics reporter's counters; nil with the reports
+	// off (Options.MetricsInterval < 0).
+	Reports *stats.Counters
 }
 
 // DNSObservation is the DNS server's part of an Observation.
@@ -50,7 +54,7 @@ type DNSObservation struct {
 // Observe reads the node's counters; false before Start.
 func (n *Node) Observe() (Observation, bool) {
 	n.mu.Lock()
-	px, c, pg, d, ag, tr := n.proxy, n.cache, n.purger, n.dns, n.agent, n.tier
+	px, c, pg, d, ag, tr, rep := n.proxy, n.cache, n.purger, n.dns, n.agent, n.tier, n.stats
 	n.mu.Unlock()
 	o := Observation{NodeID: n.opts.NodeID, ClusterID: n.opts.ClusterID, PartitionID: n.opts.PartitionID, Staging: n.opts.Staging}
 	if px == nil || c == nil || pg == nil || ag == nil {
@@ -68,5 +72,9 @@ func (n *Node) Observe() (Observation, bool) {
 	o.Version = ag.Version()
 	o.LastApply, o.ApplyErr = ag.LastApply()
 	o.Sync = ag.Stats()
+	if rep != nil {
+		rc := rep.Counters()
+		o.Reports = &rc
+	}
 	return o, true
 }

@@ -63,6 +63,10 @@ var (
 	descDNSAnswering = desc("dns_answering",
 		"1 while the DNS listeners are open, 0 when closed (cluster turned DNS off, or the address is taken).")
 
+	descReportsSent    = desc("metrics_reports_sent_total", "Metrics reports the metrics service answered (node/stats).")
+	descReportsQueued  = desc("metrics_reports_queued", "Metrics reports waiting for the metrics service's answer.")
+	descReportsDropped = desc("metrics_reports_dropped_total", "Metrics reports dropped unsent because the queue of unanswered ones was full.")
+
 	descVersion    = desc("sync_version", "Config snapshot version the node runs (0: none yet).")
 	descLastApply  = desc("sync_last_apply_timestamp_seconds", "Unix time the running config was applied (0: never).")
 	descApplyOK    = desc("sync_apply_healthy", "1 when the newest snapshot was applied, 0 when the node rejected it and runs the previous one.")
@@ -152,6 +156,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 		gauge(descDNSAnswering, bool01(d.Answering))
+	}
+
+	if r := o.Reports; r != nil {
+		counter(descReportsSent, r.Sent)
+		gauge(descReportsQueued, float64(r.Queued))
+		counter(descReportsDropped, r.Dropped)
 	}
 
 	gauge(descVersion, float64(o.Version))

@@ -1,6 +1,7 @@
 package stats
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -60,5 +61,32 @@ func TestMetricSQLWindowsAcrossUpdates(t *testing.T) {
 	m.Update([]*metricsv1.MetricDefinition{{Id: "bad", Version: 1, Sql: "DELETE FROM reqs", IntervalSeconds: 10}, def(3)})
 	if len(m.defs) != 1 || m.defs[0].id != "m" {
 		t.Fatalf("defs %v", m.defs)
+	}
+}
+
+// BenchmarkMetricSQLAdd is the proxy's cost per request with one or three
+// definitions running, from parallel goroutines (one mutex per node).
+func BenchmarkMetricSQLAdd(b *testing.B) {
+	defs := []*metricsv1.MetricDefinition{
+		{Id: "a", Version: 1, Sql: "SELECT path, status, count(*), quantile(0.99, latency_ms) FROM reqs GROUP BY path, status", IntervalSeconds: 10},
+		{Id: "b", Version: 1, Sql: "SELECT host, count(*) FROM reqs WHERE path LIKE '/api/%' GROUP BY host", IntervalSeconds: 60},
+		{Id: "c", Version: 1, Sql: "SELECT count(*), avg(bytes) FROM reqs", IntervalSeconds: 1},
+	}
+	for _, n := range []int{1, 3} {
+		b.Run(fmt.Sprintf("defs=%d", n), func(b *testing.B) {
+			m := NewMetricSQL("p1", nil)
+			m.Update(defs[:n])
+			paths := []string{"/api/a", "/api/b", "/static/x.js", "/"}
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				r := &metricsql.Request{Host: "a.example", Method: "GET", Status: 200, BytesOut: 1000}
+				i := 0
+				for pb.Next() {
+					i++
+					r.Time, r.Path, r.LatencyMs = time.Now(), paths[i%len(paths)], float64(i%100)
+					m.Add(r)
+				}
+			})
+		})
 	}
 }

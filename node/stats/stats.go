@@ -87,6 +87,7 @@ type Reporter struct {
 
 	mu      sync.Mutex
 	seq     uint64
+	sent    uint64 // reports answered
 	queue   []pending
 	dropped uint64 // reports dropped since boot (Report.dropped_reports)
 	samples []*metricsv1.SystemSample
@@ -367,6 +368,7 @@ func (r *Reporter) send(ctx context.Context) int {
 		r.mu.Lock()
 		if err == nil && len(r.queue) > 0 && r.queue[0].seq == p.seq {
 			r.queue = r.queue[1:]
+			r.sent++
 		}
 		left := len(r.queue)
 		r.mu.Unlock()
@@ -377,6 +379,20 @@ func (r *Reporter) send(ctx context.Context) int {
 			return left
 		}
 	}
+}
+
+// Counters are the reporter's figures since start.
+type Counters struct {
+	Sent    uint64 // reports the service answered
+	Queued  uint64 // reports waiting for an answer now
+	Dropped uint64 // reports dropped unsent, the queue full
+}
+
+// Counters reads the reporter's figures.
+func (r *Reporter) Counters() Counters {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return Counters{Sent: r.sent, Queued: uint64(len(r.queue)), Dropped: r.dropped}
 }
 
 // Queued is how many reports wait for an answer.
