@@ -208,6 +208,9 @@ func startAPI(ctx context.Context, p apiParts, st *stops) (apiInfo, error) {
 	if serves(ServiceCert) {
 		reg.MustRegister(certSvc.Collector())
 	}
+	if serves(ServiceMetrics) {
+		reg.MustRegister(metricsSvc.Collector())
+	}
 	api, err := apiserver.New(apiserver.Options{Addr: p.addr, Services: mounts, Logger: p.log.With("part", "api"),
 		Middleware: iamSvc.Middleware, Metrics: reg})
 	if err != nil {

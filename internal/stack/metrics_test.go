@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -44,7 +46,7 @@ func TestControlMetrics(t *testing.T) {
 			ns := natstest.RunServer(t)
 			o.NATSURL = ns.ClientURL()
 			o.Services = []string{stack.ServiceConfig, stack.ServiceIAM, stack.ServiceMetrics}
-			_, admin := runControl(t, o)
+			api, admin := runControl(t, o)
 			mc := admin.metric
 			ctx := context.Background()
 
@@ -104,6 +106,18 @@ func TestControlMetrics(t *testing.T) {
 			if _, err := mc.QuerySeries(ctx, &metricsv1.QuerySeriesRequest{AppId: "app_x", Series: "requests",
 				Start: timestamppb.New(now), End: timestamppb.New(now.Add(-time.Minute))}); connect.CodeOf(err) != connect.CodeInvalidArgument {
 				t.Fatalf("start after end: %v", err)
+			}
+			// The process's /metrics counts what it ingested.
+			res2, err := http.Get(api + "/metrics")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res2.Body)
+			res2.Body.Close()
+			for _, want := range []string{`strata_metrics_reports_total{outcome="stored"} 1`, `strata_metrics_reports_total{outcome="duplicate"} 1`, "strata_metrics_definitions 2"} {
+				if !strings.Contains(string(body), want) {
+					t.Errorf("/metrics lacks %s", want)
+				}
 			}
 		})
 	}

@@ -61,17 +61,25 @@ func decodeReport(data []byte, max int) (*metricsv1.Report, error) {
 // store keeps (node, boot_id, seq) once. A report that can never be stored
 // gets an error answer so the node drops it.
 func (s *Service) ingest(ctx context.Context, m *nats.Msg) {
+	start := time.Now()
+	outcome := s.store1(ctx, m)
+	s.prom.reports.WithLabelValues(outcome).Inc()
+	s.prom.ingestTime.Observe(time.Since(start).Seconds())
+}
+
+// store1 stores and answers m; it returns the outcome.
+func (s *Service) store1(ctx context.Context, m *nats.Msg) string {
 	node := nodeOf(m.Subject)
 	now := s.now()
 	if node == "" {
 		s.refuse(m, fmt.Errorf("subject %q names no node", m.Subject))
-		return
+		return "refused"
 	}
 	r, err := decodeReport(m.Data, s.maxReport)
 	if err != nil {
 		s.log.Warn("metrics report refused", "node", node, "err", err)
 		s.refuse(m, err)
-		return
+		return "refused"
 	}
 	ctx, cancel := context.WithTimeout(ctx, ingestTimeout)
 	defer cancel()
@@ -79,15 +87,19 @@ func (s *Service) ingest(ctx context.Context, m *nats.Msg) {
 	if apierr.IsKind(err, apierr.KindInvalid) {
 		s.log.Warn("metrics report refused", "node", node, "err", err)
 		s.refuse(m, err)
-		return
+		return "refused"
 	}
 	if err != nil {
 		// No answer: the node sends it again.
 		s.log.Error("store metrics report", "node", node, "boot", r.GetBootId(), "seq", r.GetSeq(), "err", err)
-		return
+		return "failed"
+	}
+	outcome := "stored"
+	if dup {
+		outcome = "duplicate"
 	}
 	if m.Reply == "" {
-		return
+		return outcome
 	}
 	ack := nats.NewMsg(m.Reply)
 	if dup {
@@ -96,6 +108,7 @@ func (s *Service) ingest(ctx context.Context, m *nats.Msg) {
 	if err := m.RespondMsg(ack); err != nil {
 		s.log.Warn("answer metrics report", "node", node, "err", err)
 	}
+	return outcome
 }
 
 func (s *Service) refuse(m *nats.Msg, err error) {

@@ -14,6 +14,8 @@ import (
 	"connectrpc.com/connect"
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -434,5 +436,35 @@ func TestStartTwiceAndRestart(t *testing.T) {
 	}
 	if ans := send(t, e.nc, "node_a", report("b", 2)); ans.Header.Get(HeaderError) != "" {
 		t.Fatalf("answer after restart %v", ans.Header)
+	}
+}
+
+func TestIngestCounted(t *testing.T) {
+	e, _ := newIngestEnv(t, Options{MaxReportBytes: 1 << 10})
+	r := report("b", 1, appSecond("app_a", time.Now().Unix(), 1))
+	send(t, e.nc, "node_a", r)
+	send(t, e.nc, "node_a", r)
+	big := report("b", 2)
+	for i := range 100 {
+		big.Apps = append(big.Apps, appSecond(fmt.Sprintf("app_%d", i), time.Now().Unix(), 1))
+	}
+	send(t, e.nc, "node_a", big)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(e.svc.Collector())
+	for outcome, want := range map[string]float64{"stored": 1, "duplicate": 1, "refused": 1, "failed": 0} {
+		if got := testutil.ToFloat64(e.svc.prom.reports.WithLabelValues(outcome)); got != want {
+			t.Errorf("%s reports: %v, want %v", outcome, got, want)
+		}
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP strata_metrics_nodes Nodes this replica saw report, by state (reporting: a report within the liveness timeout; silent: none since).
+# TYPE strata_metrics_nodes gauge
+strata_metrics_nodes{state="reporting"} 1
+strata_metrics_nodes{state="silent"} 0
+# HELP strata_metrics_definitions Metric SQL definitions that exist.
+# TYPE strata_metrics_definitions gauge
+strata_metrics_definitions 0
+`), "strata_metrics_nodes", "strata_metrics_definitions"); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -61,6 +61,21 @@ func (l *liveness) seen(node string, at time.Time) {
 	}
 }
 
+// count returns how many nodes reported within timeout and how many did
+// not.
+func (l *liveness) count(now time.Time, timeout time.Duration) (reporting, silent int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, n := range l.nodes {
+		if now.Sub(n.last) <= timeout {
+			reporting++
+		} else {
+			silent++
+		}
+	}
+	return reporting, silent
+}
+
 type lifeCheck struct {
 	node    string
 	last    time.Time

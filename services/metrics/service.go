@@ -100,6 +100,7 @@ type Service struct {
 	life            liveness
 	tails           tails
 	inflight        sync.WaitGroup // ingest callbacks running
+	prom            *promMetrics
 
 	bg background.Group
 }
@@ -128,6 +129,8 @@ func New(opts Options) (*Service, error) {
 	s.livenessTimeout = cmp.Or(opts.LivenessTimeout, DefaultLivenessTimeout)
 	s.tailWait = cmp.Or(opts.TailWait, DefaultTailWait)
 	s.maxReport = cmp.Or(opts.MaxReportBytes, DefaultMaxReportBytes)
+	s.prom = newPromMetrics(s)
+	s.tails.dropped = s.prom.tailDrops
 	return s, nil
 }
 

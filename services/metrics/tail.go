@@ -44,8 +44,9 @@ type reportKey struct {
 
 // tails are the running Tail streams.
 type tails struct {
-	mu  sync.Mutex
-	set map[*tail]struct{}
+	mu      sync.Mutex
+	set     map[*tail]struct{}
+	dropped interface{ Inc() } // counts reports a full buffer missed
 }
 
 func (ts *tails) add(app string) *tail {
@@ -83,6 +84,9 @@ func (ts *tails) dispatch(node string, r *metricsv1.Report) {
 		select {
 		case t.ch <- tailItem{reportKey{node, r.GetBootId(), r.GetSeq()}, apps}:
 		default:
+			if ts.dropped != nil {
+				ts.dropped.Inc()
+			}
 		}
 	}
 }
