@@ -81,7 +81,7 @@ type Options struct {
 	// MetricsInterval is how often the node sends its metrics report
 	// (per-second traffic per app, system samples, Metric SQL windows,
 	// upstream health; node/stats) to the metrics service: 0 means
-	// stats.DefaultInterval (2 s), negative turns the reports and the
+	// stats.DefaultInterval (1 s), negative turns the reports and the
 	// per-second aggregates off.
 	MetricsInterval time.Duration
 	// KEK is the partition's node key-encryption key, which opens the

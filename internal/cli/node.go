@@ -97,7 +97,7 @@ infra/systemd/strata-node.service; flags on the command line win.`,
 	fs.StringVar(&o.TierAddr, "tier-addr", "", "HOST:PORT nodes of child clusters reach --http-addr at for tiered caching (default: the bound --http-addr, its 0.0.0.0 or :: host replaced by the first --public-ip)")
 	fs.Uint32Var(&o.HTTPPort, "http-port", 80, "port apps name for the HTTP listener (0: the bound port)")
 	fs.Uint32Var(&o.HTTPSPort, "https-port", 443, "port apps name for the HTTPS listener (0: the bound port)")
-	fs.DurationVar(&o.MetricsInterval, "metrics-interval", 2*time.Second, "how often the node sends its traffic, system and Metric SQL figures to the metrics service (0: off)")
+	fs.DurationVar(&o.MetricsInterval, "metrics-interval", time.Second, "how often the node sends its traffic, system and Metric SQL figures to the metrics service (0: off)")
 	fs.StringVar(&o.MetricsAddr, "metrics-addr", "", "HOST:PORT serving /metrics (Prometheus) and /healthz (empty: off, so several nodes can share a host)")
 	lf.register(fs)
 

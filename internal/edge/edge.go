@@ -30,7 +30,7 @@ type Options struct {
 	// address, an unspecified host replaced by the first of PublicIPs.
 	TierAddr string
 	// MetricsInterval is how often the node reports its metrics (0: every
-	// 2 s; negative: no reports, node.Options.MetricsInterval).
+	// 1 s; negative: no reports, node.Options.MetricsInterval).
 	MetricsInterval time.Duration
 	// KEK, optional, returns the node KEK of the node's partition (the dev
 	// node derives it from the control KEK); nil: join.LoadKEK

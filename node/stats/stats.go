@@ -28,10 +28,10 @@ import (
 
 // Defaults for zero Options fields.
 const (
-	DefaultInterval       = 2 * time.Second
+	DefaultInterval       = time.Second
 	DefaultSampleInterval = 5 * time.Second
 	DefaultTimeout        = 2 * time.Second
-	DefaultQueue          = 300       // reports: ten minutes at the default interval
+	DefaultQueue          = 600       // reports: ten minutes at the default interval
 	DefaultMaxReportBytes = 512 << 10 // a report above is split by apps
 	// maxSamples bounds the system samples waiting for a report.
 	maxSamples = 64
@@ -68,7 +68,7 @@ type Options struct {
 	SampleInterval time.Duration
 	// Timeout for the service's answer to one report (default 2 s).
 	Timeout time.Duration
-	// Queue is how many unanswered reports are kept (default 300); when
+	// Queue is how many unanswered reports are kept (default 600); when
 	// full, the oldest is dropped and counted in Report.dropped_reports.
 	Queue int
 	// MaxReportBytes splits reports above (by apps and metrics; default
