@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	connectrpc.com/connect v1.21.1
+	github.com/cilium/ebpf v0.22.0
 	github.com/maxmind/mmdbwriter v1.2.0
 	github.com/miekg/dns v1.1.73
 	github.com/nats-io/jwt/v2 v2.8.2
@@ -64,3 +65,5 @@ require (
 replace github.com/strata-edge/strata/gen => ../gen
 
 replace github.com/strata-edge/strata/pkg => ../pkg
+
+tool github.com/cilium/ebpf/cmd/bpf2go
