@@ -146,8 +146,8 @@ func (r *dnsRunner) replace() {
 		err = srv.Update(r.snap)
 	}
 	if err != nil {
-		// Options were valid when the node started; only the GeoDB file
-		// can fail here. Keep the old server: Start is retried on it.
+		// Options were valid when the node started; on an error keep the
+		// old server: Start is retried on it.
 		r.log.Error("dns: rebuild server", "err", err)
 		return
 	}

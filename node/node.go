@@ -23,6 +23,7 @@ import (
 	"github.com/strata-edge/strata/node/cache"
 	"github.com/strata-edge/strata/node/certs"
 	"github.com/strata-edge/strata/node/dns"
+	"github.com/strata-edge/strata/node/geo"
 	"github.com/strata-edge/strata/node/proxy"
 	"github.com/strata-edge/strata/node/purge"
 	"github.com/strata-edge/strata/node/stats"
@@ -49,6 +50,7 @@ type Node struct {
 	cache   *cache.Cache
 	purger  *purge.Agent
 	tier    *tier.Tier
+	geo     *geo.DB          // nil without Options.GeoDB
 	sql     *stats.MetricSQL // nil with metrics off
 	stats   *stats.Reporter  // nil with metrics off
 	started bool
@@ -102,6 +104,11 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err := n.startCache(ctx); err != nil {
 		return err
 	}
+	if n.opts.GeoDB != "" {
+		if n.geo, err = geo.Open(n.opts.GeoDB); err != nil {
+			return fmt.Errorf("node: Options.GeoDB: %w", err)
+		}
+	}
 	n.certs = certs.New(n.opts.KEK, n.opts.Logger)
 	hubJS, err := jetstream.NewWithDomain(n.nc, natsutil.HubDomain)
 	if err != nil {
@@ -120,7 +127,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		PerSecondStats: metricsOn,
 	}
 	if metricsOn {
-		n.sql = stats.NewMetricSQL(n.opts.PartitionID, n.log)
+		n.sql = stats.NewMetricSQL(n.opts.PartitionID, n.geo, n.log)
 		popts.Requests = n.sql
 	}
 	n.proxy, err = proxy.New(popts)
@@ -138,7 +145,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	if n.opts.DNSAddr != "" {
 		n.txt = acme.NewTXT(hubJS, n.opts.Logger)
-		n.dns, err = newDNSRunner(dns.Options{UDPAddr: n.opts.DNSAddr, TCPAddr: n.opts.DNSAddr, GeoDB: n.opts.GeoDB, Logger: n.opts.Logger,
+		n.dns, err = newDNSRunner(dns.Options{UDPAddr: n.opts.DNSAddr, TCPAddr: n.opts.DNSAddr, Geo: n.geo, Logger: n.opts.Logger,
 			Challenges: n.txt}, n.opts.ClusterID, n.log)
 		if err != nil {
 			return fmt.Errorf("node: %w", err)
@@ -284,6 +291,7 @@ func (n *Node) shutdown(ctx context.Context) error {
 		n.leaf.WaitForShutdown()
 	}
 	stop(n.store != nil, func() error { return n.store.Close() })
+	stop(n.geo != nil, func() error { return n.geo.Close() }) // after DNS and the proxy
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("node: stop: %w", err)
 	}

@@ -66,8 +66,9 @@ type Options struct {
 	// (host:port, UDP and TCP on the same port; port 0 picks one); empty
 	// disables DNS on this node.
 	DNSAddr string
-	// GeoDB, optional, is an MMDB file for the DNS geo rules (country,
-	// continent, ASN); CIDR rules work without it.
+	// GeoDB, optional, is an MMDB file (node/geo) for the DNS geo rules
+	// (country, continent, ASN; CIDR rules work without it) and the
+	// Metric SQL columns country and asn (empty without it).
 	GeoDB string
 	// Heartbeat is the NodeStatus interval; 0 means the sync default.
 	Heartbeat time.Duration

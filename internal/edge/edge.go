@@ -25,6 +25,9 @@ type Options struct {
 	// DNSAddr, optional, is the authoritative DNS server's address (UDP and
 	// TCP); empty: no DNS.
 	DNSAddr string
+	// GeoDB, optional, is an MMDB file for DNS geo rules and the Metric SQL
+	// columns country and asn (node.Options.GeoDB).
+	GeoDB string
 	// TierAddr, optional, is the host:port child clusters' nodes reach the
 	// HTTP listener at for parent-tier cache fetches; empty: the bound HTTP
 	// address, an unspecified host replaced by the first of PublicIPs.
@@ -68,7 +71,7 @@ func Start(ctx context.Context, o Options) (*Edge, error) {
 		DataDir: o.DataDir, HubLeafURLs: id.LeafURLs, Credentials: &node.Credentials{JWT: id.JWT, Seed: id.Seed},
 		NodeID: id.NodeID, ClusterID: id.ClusterID, PartitionID: id.PartitionID, Staging: id.Staging,
 		HTTPAddr: o.HTTPAddr, HTTPSAddr: o.HTTPSAddr, HTTPPort: o.HTTPPort, HTTPSPort: o.HTTPSPort,
-		DNSAddr: o.DNSAddr, Logger: o.Logger,
+		DNSAddr: o.DNSAddr, GeoDB: o.GeoDB, Logger: o.Logger,
 		TierAddr: o.TierAddr, TierHost: firstOf(o.PublicIPs),
 		MetricsInterval: o.MetricsInterval,
 	})

@@ -3,71 +3,35 @@ package dns
 import (
 	"context"
 	"net"
-	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/maxmind/mmdbwriter"
-	"github.com/maxmind/mmdbwriter/mmdbtype"
 	mdns "github.com/miekg/dns"
 
 	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+	"github.com/strata-edge/strata/node/geo"
+	"github.com/strata-edge/strata/node/geo/geotest"
 )
 
-// writeGeoDB builds a small MaxMind-format file: country, continent and ASN
-// per network.
-func writeGeoDB(t *testing.T) string {
-	t.Helper()
-	tree, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: "Strata-Test", RecordSize: 24, IncludeReservedNetworks: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range []struct {
-		cidr, country, continent string
-		asn                      uint32
-		org                      string
-	}{
-		{"203.0.113.0/24", "DE", "EU", 64500, "Example Net"},
-		{"198.51.100.0/24", "US", "NA", 64510, "Other Carrier"},
-		{"100.64.0.0/16", "JP", "AS", 64501, "Mobile ISP"},
-	} {
-		_, network, _ := net.ParseCIDR(n.cidr)
-		rec := mmdbtype.Map{
-			"country":                        mmdbtype.Map{"iso_code": mmdbtype.String(n.country)},
-			"continent":                      mmdbtype.Map{"code": mmdbtype.String(n.continent)},
-			"autonomous_system_number":       mmdbtype.Uint32(n.asn),
-			"autonomous_system_organization": mmdbtype.String(n.org),
-		}
-		if err := tree.Insert(network, rec); err != nil {
-			t.Fatal(err)
-		}
-	}
-	path := filepath.Join(t.TempDir(), "geo.mmdb")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := tree.WriteTo(f); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 func TestGeoRulesFromMMDB(t *testing.T) {
-	s, err := New(Options{UDPAddr: "127.0.0.1:0", GeoDB: writeGeoDB(t)})
+	db, err := geo.Open(geotest.WriteDB(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	geo := func(data string, m *dnsv1.GeoMatch) *dnsv1.Record {
+	t.Cleanup(func() { _ = db.Close() })
+	s, err := New(Options{UDPAddr: "127.0.0.1:0", Geo: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	geoRec := func(data string, m *dnsv1.GeoMatch) *dnsv1.Record {
 		return &dnsv1.Record{Name: "www", Type: tA, Data: data, Match: m}
 	}
 	z := &dnsv1.Zone{Id: "z", Name: "example.com.", Records: []*dnsv1.Record{
-		geo("192.0.2.10", &dnsv1.GeoMatch{Countries: []string{"de"}}),
-		geo("192.0.2.20", &dnsv1.GeoMatch{Continents: []string{"NA"}}),
-		geo("192.0.2.30", &dnsv1.GeoMatch{Asns: []uint32{64501}}),
-		geo("192.0.2.40", &dnsv1.GeoMatch{Isps: []string{"mobile isp"}}),
+		geoRec("192.0.2.10", &dnsv1.GeoMatch{Countries: []string{"de"}}),
+		geoRec("192.0.2.20", &dnsv1.GeoMatch{Continents: []string{"NA"}}),
+		geoRec("192.0.2.30", &dnsv1.GeoMatch{Asns: []uint32{64501}}),
+		geoRec("192.0.2.40", &dnsv1.GeoMatch{Isps: []string{"mobile isp"}}),
 		rec("www", tA, "192.0.2.1"),
 	}}
 	if err := s.Update(&syncv1.Snapshot{Version: 1, Zones: []*dnsv1.Zone{z}}); err != nil {
@@ -117,7 +81,7 @@ func TestGeoRulesFromMMDB(t *testing.T) {
 }
 
 func TestGeoDBMissingFile(t *testing.T) {
-	_, err := New(Options{UDPAddr: "127.0.0.1:0", GeoDB: filepath.Join(t.TempDir(), "nope.mmdb")})
+	_, err := geo.Open(filepath.Join(t.TempDir(), "nope.mmdb"))
 	if err == nil {
 		t.Fatal("missing geo file accepted")
 	}

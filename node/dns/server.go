@@ -19,6 +19,7 @@ import (
 	mdns "github.com/miekg/dns"
 
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+	"github.com/strata-edge/strata/node/geo"
 )
 
 // Options configures a Server.
@@ -27,9 +28,9 @@ type Options struct {
 	// at least one is required. Equal addresses with port 0 share the port
 	// picked for UDP.
 	UDPAddr, TCPAddr string
-	// GeoDB, optional, is a MaxMind-format (MMDB) file for country,
-	// continent and ASN rules; CIDR rules work without it.
-	GeoDB string
+	// Geo, optional, is the node's MaxMind-format (MMDB) file (node/geo)
+	// for country, continent and ASN rules; CIDR rules work without it.
+	Geo *geo.DB
 	// Batch is how many UDP datagrams one recvmmsg/sendmmsg moves; 0 means 32.
 	Batch int
 	// UDPWorkers is how many goroutines serve each UDP socket; 0 means 1
@@ -92,12 +93,8 @@ func New(opts Options) (*Server, error) {
 	if s.counts == nil {
 		s.counts = new(Counters)
 	}
-	if opts.GeoDB != "" {
-		g, err := openGeoDB(opts.GeoDB)
-		if err != nil {
-			return nil, fmt.Errorf("dns: Options.GeoDB: %w", err)
-		}
-		s.geo = g
+	if opts.Geo != nil {
+		s.geo = mmdb{opts.Geo}
 	}
 	s.table.Store(&table{zones: map[string]*zone{}, fast: map[string][]byte{}, fastZones: map[string]*fastZone{}, geo: s.geo})
 	s.handler = s.handlers()
@@ -212,9 +209,6 @@ func (s *Server) Stop(ctx context.Context) error {
 		errs = append(errs, s.tcp.ShutdownContext(ctx))
 	}
 	s.wg.Wait()
-	if c, ok := s.geo.(interface{ Close() error }); ok {
-		errs = append(errs, c.Close())
-	}
 	return errors.Join(errs...)
 }
 

@@ -75,7 +75,7 @@ func BenchmarkProxyFast(b *testing.B) {
 			} else {
 				opts := proxy.Options{HTTPAddr: "127.0.0.1:0", Logger: discardLogger(), PerSecondStats: tc.perSecond}
 				if tc.sql != "" { // its windows wait (bounded) for a reporter
-					sql := stats.NewMetricSQL("p1", discardLogger())
+					sql := stats.NewMetricSQL("p1", nil, discardLogger())
 					sql.Update([]*metricsv1.MetricDefinition{{Id: "m", Version: 1, Sql: tc.sql, IntervalSeconds: 10}})
 					if !sql.Active() {
 						b.Fatal("the definition does not run")

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	metricsv1 "github.com/strata-edge/strata/gen/strata/metrics/v1"
+	"github.com/strata-edge/strata/node/geo"
 	"github.com/strata-edge/strata/pkg/metricsql"
 )
 
@@ -23,9 +24,13 @@ const maxResults = 1024
 // so Add takes one mutex, and only while a definition runs (Active).
 type MetricSQL struct {
 	partition string
+	geo       *geo.DB
 	log       *slog.Logger
 
 	active atomic.Bool
+	// needGeo: a running definition reads country or asn, so Add looks the
+	// client up (only then: a lookup costs more than the rest of a row).
+	needGeo atomic.Bool
 
 	mu      sync.Mutex
 	defs    []*sqlMetric
@@ -38,17 +43,19 @@ type sqlMetric struct {
 	version  uint64
 	interval int64
 	agg      *metricsql.Aggregator
+	geo      bool  // reads country or asn
 	start    int64 // Unix second the open window starts at
 	n        uint64
 }
 
 // NewMetricSQL returns a MetricSQL without definitions, for a node of
 // partition partitionID (definitions naming other partitions are skipped).
-func NewMetricSQL(partitionID string, log *slog.Logger) *MetricSQL {
+// geo, optional, fills the columns country and asn.
+func NewMetricSQL(partitionID string, geo *geo.DB, log *slog.Logger) *MetricSQL {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &MetricSQL{partition: partitionID, log: log}
+	return &MetricSQL{partition: partitionID, geo: geo, log: log}
 }
 
 // Active reports whether any definition runs: the proxy builds no request
@@ -57,6 +64,10 @@ func (m *MetricSQL) Active() bool { return m != nil && m.active.Load() }
 
 // Add counts one request in every definition's open window.
 func (m *MetricSQL) Add(r *metricsql.Request) {
+	if m.geo != nil && m.needGeo.Load() && r.ClientIP.IsValid() {
+		info := m.geo.Lookup(r.ClientIP)
+		r.Country, r.ASN = info.Country, info.ASN
+	}
 	sec := r.Time.Unix()
 	m.mu.Lock()
 	for _, d := range m.defs {
@@ -115,7 +126,8 @@ func (m *MetricSQL) Update(defs []*metricsv1.MetricDefinition) {
 			m.log.Error("stats: metric definition skipped", "metric", def.GetId(), "version", def.GetVersion(), "err", err)
 			continue
 		}
-		next = append(next, &sqlMetric{id: def.GetId(), version: def.GetVersion(), interval: iv, agg: q.NewAggregator(metricsql.Limits{})})
+		next = append(next, &sqlMetric{id: def.GetId(), version: def.GetVersion(), interval: iv, agg: q.NewAggregator(metricsql.Limits{}),
+			geo: q.Uses("country") || q.Uses("asn")})
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -126,6 +138,7 @@ func (m *MetricSQL) Update(defs []*metricsv1.MetricDefinition) {
 	}
 	m.defs = next
 	m.active.Store(len(next) > 0)
+	m.needGeo.Store(slices.ContainsFunc(next, func(d *sqlMetric) bool { return d.geo }))
 }
 
 func (m *MetricSQL) forPartition(def *metricsv1.MetricDefinition) bool {

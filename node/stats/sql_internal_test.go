@@ -2,10 +2,13 @@ package stats
 
 import (
 	"fmt"
+	"net/netip"
 	"testing"
 	"time"
 
 	metricsv1 "github.com/strata-edge/strata/gen/strata/metrics/v1"
+	"github.com/strata-edge/strata/node/geo"
+	"github.com/strata-edge/strata/node/geo/geotest"
 	"github.com/strata-edge/strata/pkg/metricsql"
 )
 
@@ -22,7 +25,7 @@ func count(rs []*metricsv1.MetricResult) map[string]uint64 {
 // Windows align to Unix time; a snapshot swap keeps an unchanged
 // definition's open window, closes a changed or removed one's.
 func TestMetricSQLWindowsAcrossUpdates(t *testing.T) {
-	m := NewMetricSQL("p1", nil)
+	m := NewMetricSQL("p1", nil, nil)
 	def := func(v uint64) *metricsv1.MetricDefinition {
 		return &metricsv1.MetricDefinition{Id: "m", Version: v, Sql: "SELECT count(*) FROM reqs", IntervalSeconds: 10}
 	}
@@ -64,6 +67,50 @@ func TestMetricSQLWindowsAcrossUpdates(t *testing.T) {
 	}
 }
 
+// With the node's geo file, the columns country and asn are the client's;
+// a definition that reads neither costs no lookup.
+func TestMetricSQLCountryAndASN(t *testing.T) {
+	db, err := geo.Open(geotest.WriteDB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	m := NewMetricSQL("p1", db, nil)
+	m.Update([]*metricsv1.MetricDefinition{{Id: "plain", Version: 1, Sql: "SELECT count(*) FROM reqs", IntervalSeconds: 10}})
+	if m.needGeo.Load() {
+		t.Fatal("a definition without country or asn asks for lookups")
+	}
+	m.Update([]*metricsv1.MetricDefinition{{Id: "geo", Version: 1, IntervalSeconds: 10,
+		Sql: "SELECT country, asn, count(*) FROM reqs GROUP BY country, asn"}})
+	at := time.Date(2026, 12, 3, 12, 0, 3, 0, time.UTC)
+	for _, ip := range []string{"203.0.113.5", "203.0.113.9", "198.51.100.7", "192.0.2.1"} {
+		m.Add(&metricsql.Request{Time: at, Path: "/", ClientIP: netip.MustParseAddr(ip)})
+	}
+	rs, _ := m.take(at, true)
+	// The service's view of the same result.
+	table, err := mustCompile(t, "SELECT country, asn, count(*) FROM reqs GROUP BY country, asn").Table(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range table.GetRows() {
+		got[r.Values[0]+"/"+r.Values[1]] = r.Values[2]
+	}
+	want := map[string]string{"DE/64500": "2", "US/64510": "1", "/0": "1"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("rows %v, want %v", got, want)
+	}
+}
+
+func mustCompile(t *testing.T, sql string) *metricsql.Query {
+	t.Helper()
+	q, err := metricsql.Compile(sql)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q
+}
+
 // BenchmarkMetricSQLAdd is the proxy's cost per request with one or three
 // definitions running, from parallel goroutines (one mutex per node).
 func BenchmarkMetricSQLAdd(b *testing.B) {
@@ -74,7 +121,7 @@ func BenchmarkMetricSQLAdd(b *testing.B) {
 	}
 	for _, n := range []int{1, 3} {
 		b.Run(fmt.Sprintf("defs=%d", n), func(b *testing.B) {
-			m := NewMetricSQL("p1", nil)
+			m := NewMetricSQL("p1", nil, nil)
 			m.Update(defs[:n])
 			paths := []string{"/api/a", "/api/b", "/static/x.js", "/"}
 			b.ReportAllocs()

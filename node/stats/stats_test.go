@@ -49,7 +49,7 @@ func newFixture(t *testing.T, opts stats.Options) *fixture {
 	}))
 	t.Cleanup(up.Close)
 	srv := natstest.RunServer(t)
-	sql := stats.NewMetricSQL("p1", quiet())
+	sql := stats.NewMetricSQL("p1", nil, quiet())
 	p, err := proxy.New(proxy.Options{HTTPAddr: "127.0.0.1:0", Logger: quiet(), PerSecondStats: true, Requests: sql})
 	if err != nil {
 		t.Fatal(err)

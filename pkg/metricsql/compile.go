@@ -36,6 +36,8 @@ type Query struct {
 	// topN: ORDER BY count(*) DESC LIMIT N; groups beyond the cap are kept
 	// by space-saving rather than counted in the other row.
 	topN bool
+	// used are the reqs columns the query reads, anywhere.
+	used map[string]bool
 }
 
 // output is one SELECT expression: a GROUP BY column or an aggregate.
@@ -297,8 +299,17 @@ func (c *compiler) column(clause string, e *sqlparser.ColName) (*column, error) 
 	if !ok {
 		return nil, errorf(clause, "unknown column %q (columns: %s)", name, columnList)
 	}
+	if c.q.used == nil {
+		c.q.used = map[string]bool{}
+	}
+	c.q.used[col.name] = true
 	return col, nil
 }
+
+// Uses reports whether the query reads a column of reqs (by its schema
+// name: "country", "asn", "http_user_agent", ...), so that a caller fills
+// costly columns only for queries that read them.
+func (q *Query) Uses(column string) bool { return q.used[strings.ToLower(column)] }
 
 func (c *compiler) selectList(exprs []sqlparser.SelectExpr, groupBy []sqlparser.Expr) error {
 	if len(exprs) == 0 {

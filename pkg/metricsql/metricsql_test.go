@@ -214,3 +214,17 @@ func TestErrors(t *testing.T) {
 		})
 	}
 }
+
+// Uses names the columns a query reads in any clause, so a node looks up
+// costly ones (country, asn) only for queries that need them.
+func TestUses(t *testing.T) {
+	q, err := Compile("SELECT host, count(*) FROM reqs WHERE country = 'DE' GROUP BY host")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for col, want := range map[string]bool{"host": true, "country": true, "asn": false, "path": false, "HOST": true} {
+		if got := q.Uses(col); got != want {
+			t.Errorf("Uses(%q) = %v, want %v", col, got, want)
+		}
+	}
+}
