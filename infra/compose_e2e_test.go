@@ -29,6 +29,7 @@ import (
 	"github.com/strata-edge/strata/e2e/e2etest"
 	"github.com/strata-edge/strata/internal/testbuf"
 	"github.com/strata-edge/strata/pkg/natsutil"
+	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 	"github.com/strata-edge/strata/pkg/testenv"
 )
 
@@ -90,6 +91,7 @@ func TestComposeTopology(t *testing.T) {
 
 	tp.checkReplicas(3)
 	tp.checkEventStore()
+	tp.checkMetricsStore(len(edges))
 
 	// One NATS server and one config replica down: the R3 stream keeps its
 	// quorum, nodes and control services reconnect, the gateway uses the
@@ -137,6 +139,23 @@ func (tp *topology) checkReplicas(n int) {
 	}
 }
 
+// checkMetricsStore waits for reports of every edge node in the metrics
+// service's PostgreSQL schema (two replicas share it).
+func (tp *topology) checkMetricsStore(nodes int) {
+	natstest.CheckFor(tp.t, 30*time.Second, 200*time.Millisecond, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		var n int
+		if err := tp.pg.pool.QueryRow(ctx, "SELECT count(DISTINCT node_id) FROM "+tp.pg.metricsSchema()+".reports").Scan(&n); err != nil {
+			return fmt.Errorf("metrics reports in PostgreSQL: %w", err)
+		}
+		if n != nodes {
+			return fmt.Errorf("reports of %d nodes in PostgreSQL, want %d", n, nodes)
+		}
+		return nil
+	})
+}
+
 // checkEventStore requires the events in PostgreSQL, none in JetStream.
 func (tp *topology) checkEventStore() {
 	t := tp.t
@@ -180,12 +199,17 @@ func testPostgres(t *testing.T) postgres {
 	pg := postgres{dsn: dsn, schema: fmt.Sprintf("strata_compose_%d", time.Now().UnixNano()), pool: pool}
 	t.Cleanup(func() {
 		defer pool.Close()
-		if _, err := pool.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pg.schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", pg.schema, err)
+		for _, s := range []string{pg.schema, pg.metricsSchema()} {
+			if _, err := pool.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+s+" CASCADE"); err != nil {
+				t.Errorf("drop schema %s: %v", s, err)
+			}
 		}
 	})
 	return pg
 }
+
+// metricsSchema holds this run's metrics store.
+func (pg postgres) metricsSchema() string { return pg.schema + "_metrics" }
 
 func origin(t *testing.T, name string) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, name) }))
@@ -279,8 +303,11 @@ func (tp *topology) run(name string) {
 		switch argv[0] {
 		case "nats-server":
 			bin, argv = tp.natsServer, argv[1:]
-		case "control": // the shared database: this run's schema
+		case "control": // the shared database: this run's schemas
 			argv = append(argv, "--postgres-schema", tp.pg.schema)
+			if slices.Contains(argv, "--metrics-postgres-dsn-file") {
+				argv = append(argv, "--metrics-postgres-schema", tp.pg.metricsSchema())
+			}
 		}
 		env := append(e2etest.CleanEnv(), "STRATA_ACME_DIRECTORY=off")
 		for k, v := range s.Environment {

@@ -129,6 +129,7 @@ joining nodes the hub's leaf URLs (--leaf-url, required with it).`, strings.Join
 	fs.StringVar(&o.PostgresSchema, "postgres-schema", "strata", "PostgreSQL schema of the event store tables")
 	fs.StringVar(&o.MetricsPostgresDSN, "metrics-postgres-dsn", "", "PostgreSQL URL of the metrics store (default: SQLite in DIR/metrics.db, not shared by replicas)")
 	fs.StringVar(&o.MetricsPostgresDSNFile, "metrics-postgres-dsn-file", "", "file holding the metrics store's PostgreSQL URL (mode 0600), instead of --metrics-postgres-dsn")
+	fs.StringVar(&o.MetricsPostgresSchema, "metrics-postgres-schema", "strata_metrics", "PostgreSQL schema of the metrics store tables")
 	_ = cmd.MarkFlagRequired("nats")
 	lf.register(fs)
 	return cmd

@@ -55,9 +55,10 @@ type apiParts struct {
 	// devDNS, dev only, is the built-in node's DNS address once it runs:
 	// the cert service checks it answers a DNS-01 value before the CA asks.
 	devDNS *devDNSAddr
-	// metricsDSN, when set, is the PostgreSQL URL of the metrics store;
-	// else it is SQLite in dataDir (metricsFile).
-	metricsDSN string
+	// metricsDSN, when set, is the PostgreSQL URL of the metrics store (its
+	// tables in metricsSchema, default store.DefaultSchema); else it is
+	// SQLite in dataDir (metricsFile).
+	metricsDSN, metricsSchema string
 }
 
 // metricsFile is the SQLite metrics store in the data directory.
@@ -236,7 +237,7 @@ func openMetrics(ctx context.Context, p apiParts, st *stops) (metricsIngest, err
 	var ms metricstore.Store
 	var err error
 	if p.metricsDSN != "" {
-		if ms, err = metricstore.OpenPostgres(ctx, p.metricsDSN, metricstore.Retention{}); err != nil {
+		if ms, err = metricstore.OpenPostgresOptions(ctx, p.metricsDSN, metricstore.PostgresOptions{Schema: p.metricsSchema}); err != nil {
 			return metricsIngest{}, fmt.Errorf("--metrics-postgres-dsn: metrics store: %w", err)
 		}
 	} else if ms, err = metricstore.OpenSQLite(filepath.Join(p.dataDir, metricsFile), metricstore.Retention{}); err != nil {

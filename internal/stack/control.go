@@ -56,8 +56,11 @@ type ControlOptions struct {
 	// without, it is SQLite in DataDir, which replicas do not share.
 	MetricsPostgresDSN     string
 	MetricsPostgresDSNFile string
-	Logger                 *slog.Logger
-	Banner                 io.Writer
+	// MetricsPostgresSchema holds the metrics tables; default
+	// "strata_metrics".
+	MetricsPostgresSchema string
+	Logger                *slog.Logger
+	Banner                io.Writer
 }
 
 // RunControl runs the chosen control services against an external NATS until
@@ -175,7 +178,7 @@ func RunControl(ctx context.Context, o ControlOptions) (err error) {
 		addr: apiAddr, dataDir: o.DataDir, services: o.Services,
 		store: store, js: js, log: log,
 		authority: authority, conn: nc, leafURLs: o.LeafURLs, replicas: o.Replicas,
-		metricsDSN: metricsDSN,
+		metricsDSN: metricsDSN, metricsSchema: o.MetricsPostgresSchema,
 	}, &st)
 	if err != nil {
 		return err
