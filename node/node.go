@@ -30,6 +30,7 @@ import (
 	"github.com/strata-edge/strata/node/store"
 	"github.com/strata-edge/strata/node/syncagent"
 	"github.com/strata-edge/strata/node/tier"
+	"github.com/strata-edge/strata/node/xdp"
 	"github.com/strata-edge/strata/pkg/natsutil"
 )
 
@@ -38,21 +39,26 @@ type Node struct {
 	opts Options
 	log  *slog.Logger
 
-	mu      gosync.Mutex
-	leaf    *server.Server
-	nc      *nats.Conn
-	store   *store.Store
-	proxy   *proxy.Proxy
-	dns     *dnsRunner // nil without Options.DNSAddr
-	txt     *acme.TXT  // DNS-01 values for dns
-	certs   *certs.Table
-	agent   *syncagent.Agent
-	cache   *cache.Cache
-	purger  *purge.Agent
-	tier    *tier.Tier
-	geo     *geo.DB          // nil without Options.GeoDB
-	sql     *stats.MetricSQL // nil with metrics off
-	stats   *stats.Reporter  // nil with metrics off
+	mu     gosync.Mutex
+	leaf   *server.Server
+	nc     *nats.Conn
+	store  *store.Store
+	proxy  *proxy.Proxy
+	dns    *dnsRunner // nil without Options.DNSAddr
+	txt    *acme.TXT  // DNS-01 values for dns
+	certs  *certs.Table
+	agent  *syncagent.Agent
+	cache  *cache.Cache
+	purger *purge.Agent
+	tier   *tier.Tier
+	geo    *geo.DB          // nil without Options.GeoDB
+	sql    *stats.MetricSQL // nil with metrics off
+	stats  *stats.Reporter  // nil with metrics off
+	// xdp is the DDoS filter (nil: none attached, xdpErr says why); its
+	// own lock, as heartbeats read it while Start holds mu.
+	xdpMu   gosync.Mutex
+	xdp     *xdp.Filter
+	xdpErr  string
 	started bool
 	stopped bool
 }
@@ -90,6 +96,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if n.leaf, err = n.startLeaf(); err != nil {
 		return err
 	}
+	n.startXDP()
 	n.nc, err = natsutil.ConnectInProcess(n.leaf,
 		nats.Name("strata-node-"+n.opts.NodeID),
 		nats.CustomInboxPrefix(natsutil.NodeInboxPrefix(n.opts.NodeID)),
@@ -292,6 +299,8 @@ func (n *Node) shutdown(ctx context.Context) error {
 	}
 	stop(n.store != nil, func() error { return n.store.Close() })
 	stop(n.geo != nil, func() error { return n.geo.Close() }) // after DNS and the proxy
+	// Last: the filter protects the node while it drains.
+	errs = append(errs, n.stopXDP())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("node: stop: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/strata-edge/strata/node/stats"
 	"github.com/strata-edge/strata/node/syncagent"
 	"github.com/strata-edge/strata/node/tier"
+	"github.com/strata-edge/strata/node/xdp"
 )
 
 // Observation is what the node's counters and state say at one moment. The
@@ -43,6 +44,16 @@ type Observation struct {
 	// Reports are the metrics reporter's counters; nil with the reports
 	// off (Options.MetricsInterval < 0).
 	Reports *stats.Counters
+	// XDP is nil on a node without Options.XDPIfaces.
+	XDP *XDPObservation
+}
+
+// XDPObservation is the DDoS filter's part of an Observation.
+type XDPObservation struct {
+	// Packets per reason (xdp.Reasons), summed over CPUs; nil when the
+	// filter is not attached.
+	Packets map[string]uint64
+	Ifaces  []xdp.IfaceStatus
 }
 
 // DNSObservation is the DNS server's part of an Observation.
@@ -75,6 +86,12 @@ func (n *Node) Observe() (Observation, bool) {
 	if rep != nil {
 		rc := rep.Counters()
 		o.Reports = &rc
+	}
+	if len(n.opts.XDPIfaces) > 0 {
+		o.XDP = &XDPObservation{Ifaces: n.XDPStatus()}
+		if f := n.XDP(); f != nil {
+			o.XDP.Packets = f.Counters()
+		}
 	}
 	return o, true
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/nats-io/jwt/v2"
@@ -89,6 +90,11 @@ type Options struct {
 	// private keys of the snapshot's certificates (docs/certs.md); nil
 	// means certificates are not served (the TLS listener's fallback is).
 	KEK *keywrap.Keyring
+	// XDPIfaces are the interfaces the XDP DDoS filter is attached to
+	// (node/xdp; native mode where the driver has it, else generic); none:
+	// no filter. Attach failing (no privileges, old kernel) is logged and
+	// reported in heartbeats; the node runs on.
+	XDPIfaces []string
 }
 
 func (o *Options) validate() error {
@@ -113,6 +119,14 @@ func (o *Options) validate() error {
 	}
 	if o.HTTPAddr == "" && o.HTTPSAddr == "" {
 		return errors.New("node: Options.HTTPAddr, HTTPSAddr: set at least one")
+	}
+	if len(o.XDPIfaces) > 64 {
+		return fmt.Errorf("node: Options.XDPIfaces: %d interfaces, at most 64", len(o.XDPIfaces))
+	}
+	for i, name := range o.XDPIfaces {
+		if name == "" || len(name) > 15 || strings.ContainsAny(name, "/ \t\n") {
+			return fmt.Errorf("node: Options.XDPIfaces[%d] %q: not an interface name (1-15 characters, no '/' or space)", i, name)
+		}
 	}
 	if c := o.Credentials; c != nil {
 		if err := c.validate(); err != nil {

@@ -48,6 +48,7 @@ func (f *gatewayFeed) tierSet(set *syncv1.GatewaySet) {
 	var peers []netip.Addr
 	peers, f.resolved = tierPeers(ctx, set, f.resolved, net.DefaultResolver.LookupNetIP)
 	f.n.tier.SetPeers(peers)
+	f.n.setXDPPeers(peers)
 }
 
 // peerResolveTimeout bounds resolving the host names of tier addresses
@@ -96,6 +97,7 @@ func tierPeers(ctx context.Context, set *syncv1.GatewaySet, prev map[string][]ne
 // and the tier address.
 func (n *Node) reportStatus(st *syncv1.NodeStatus) {
 	n.reportDNS(st)
+	n.reportXDP(st)
 	st.TierAddress = n.tierAddr()
 }
 

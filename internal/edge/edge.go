@@ -39,6 +39,9 @@ type Options struct {
 	// node derives it from the control KEK); nil: join.LoadKEK
 	// (STRATA_NODE_KEK or DATA_DIR/node.kek), else certificates are not served.
 	KEK func(partitionID string) (*keywrap.Keyring, error)
+	// XDPIfaces are the interfaces of the XDP DDoS filter
+	// (node.Options.XDPIfaces); none: off.
+	XDPIfaces []string
 }
 
 // Edge is a running edge node with the identity it joined with.
@@ -74,6 +77,7 @@ func Start(ctx context.Context, o Options) (*Edge, error) {
 		DNSAddr: o.DNSAddr, GeoDB: o.GeoDB, Logger: o.Logger,
 		TierAddr: o.TierAddr, TierHost: firstOf(o.PublicIPs),
 		MetricsInterval: o.MetricsInterval,
+		XDPIfaces:       o.XDPIfaces,
 	})
 	if err != nil {
 		return nil, err

@@ -66,6 +66,11 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 			return fmt.Errorf("--tier-addr: %q: want the HOST:PORT child nodes reach this node's --http-addr at (a host and a port other than 0)", o.TierAddr)
 		}
 	}
+	for _, name := range o.XDPIfaces {
+		if name == "" || len(name) > 15 || strings.ContainsAny(name, "/ \t\n") {
+			return fmt.Errorf("--xdp-iface: %q is not an interface name (1-15 characters, no '/' or space)", name)
+		}
+	}
 	o.Logger, o.Progress = log, o.Banner
 	if o.JoinToken != "" && o.Joiner == nil {
 		if !strings.HasPrefix(o.API, "http://") && !strings.HasPrefix(o.API, "https://") {

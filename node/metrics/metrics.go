@@ -17,6 +17,7 @@ import (
 	"github.com/strata-edge/strata/node/cache"
 	"github.com/strata-edge/strata/node/dns"
 	"github.com/strata-edge/strata/node/proxy/stats"
+	"github.com/strata-edge/strata/node/xdp"
 	"github.com/strata-edge/strata/pkg/natsutil"
 )
 
@@ -66,6 +67,11 @@ var (
 	descReportsSent    = desc("metrics_reports_sent_total", "Metrics reports the metrics service answered (node/stats).")
 	descReportsQueued  = desc("metrics_reports_queued", "Metrics reports waiting for the metrics service's answer.")
 	descReportsDropped = desc("metrics_reports_dropped_total", "Metrics reports dropped unsent because the queue of unanswered ones was full.")
+
+	descXDPPackets = desc("xdp_packets_total",
+		"Packets the XDP DDoS filter saw, by reason: passed, allow_listed, or why dropped (denied_cidr, blocked_ttl, syn_rate, dns_rate, icmp_rate, malformed, fragment; malformed ones also pass when not dropped).", "reason")
+	descXDPAttached = desc("xdp_attached",
+		"1 per interface the XDP filter runs on (mode native or generic), 0 where it is not attached (see the node's log or node list for why).", "iface", "mode")
 
 	descVersion    = desc("sync_version", "Config snapshot version the node runs (0: none yet).")
 	descLastApply  = desc("sync_last_apply_timestamp_seconds", "Unix time the running config was applied (0: never).")
@@ -162,6 +168,17 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descReportsSent, r.Sent)
 		gauge(descReportsQueued, float64(r.Queued))
 		counter(descReportsDropped, r.Dropped)
+	}
+
+	if x := o.XDP; x != nil {
+		for _, r := range xdp.Reasons {
+			if x.Packets != nil {
+				counter(descXDPPackets, x.Packets[r], r)
+			}
+		}
+		for _, s := range x.Ifaces {
+			gauge(descXDPAttached, bool01(s.Error == ""), s.Name, s.Mode)
+		}
 	}
 
 	gauge(descVersion, float64(o.Version))

@@ -526,6 +526,33 @@ func (f *Filter) del(m4, m6 *ebpf.Map, p netip.Prefix) error {
 	return err
 }
 
+// SetAlwaysAllow replaces Options.Allow, the prefixes that pass whatever
+// the policy says (the node's hub and tier peers change).
+func (f *Filter) SetAlwaysAllow(prefixes []netip.Prefix) error {
+	if err := checkPrefixes("Options.Allow", prefixes); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return errors.New("xdp: filter closed")
+	}
+	prev := f.base
+	f.base = canonical(prefixes)
+	if err := f.applyLocked(f.policy); err != nil {
+		f.base = prev
+		return err
+	}
+	return nil
+}
+
+// AlwaysAllowed is Options.Allow as last set (SetAlwaysAllow), canonical.
+func (f *Filter) AlwaysAllowed() []netip.Prefix {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]netip.Prefix(nil), f.base...)
+}
+
 // Block drops every packet from the prefixes for ttl, on top of the policy
 // (a prefix already blocked keeps the later deadline). Allow-listed
 // prefixes still pass.

@@ -538,7 +538,10 @@ type NodeStatus struct {
 	// The node's goodbye: it is stopping cleanly and serves nothing more. Sent
 	// once, as a request; the control plane takes the node offline at once
 	// (out of gateway answers and of "DNS answering") and replies when it has.
-	Leaving       bool `protobuf:"varint,13,opt,name=leaving,proto3" json:"leaving,omitempty"`
+	Leaving bool `protobuf:"varint,13,opt,name=leaving,proto3" json:"leaving,omitempty"`
+	// The XDP DDoS filter on each interface the node was told to filter
+	// (strata node --xdp-iface; node/xdp); empty when none.
+	Xdp           []*XdpInterface `protobuf:"bytes,14,rep,name=xdp,proto3" json:"xdp,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -664,6 +667,77 @@ func (x *NodeStatus) GetLeaving() bool {
 	return false
 }
 
+func (x *NodeStatus) GetXdp() []*XdpInterface {
+	if x != nil {
+		return x.Xdp
+	}
+	return nil
+}
+
+// One interface of NodeStatus.xdp: the attach mode, or why it is not attached.
+type XdpInterface struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// "native" (the driver runs it) or "generic"; empty when not attached.
+	Mode string `protobuf:"bytes,2,opt,name=mode,proto3" json:"mode,omitempty"`
+	// Why the filter is not attached (no privileges, kernel refused, no such
+	// interface); empty when attached.
+	Error         string `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *XdpInterface) Reset() {
+	*x = XdpInterface{}
+	mi := &file_strata_sync_v1_sync_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *XdpInterface) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*XdpInterface) ProtoMessage() {}
+
+func (x *XdpInterface) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_sync_v1_sync_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use XdpInterface.ProtoReflect.Descriptor instead.
+func (*XdpInterface) Descriptor() ([]byte, []int) {
+	return file_strata_sync_v1_sync_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *XdpInterface) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *XdpInterface) GetMode() string {
+	if x != nil {
+		return x.Mode
+	}
+	return ""
+}
+
+func (x *XdpInterface) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 // The live address sets of gateway DNS records of one partition, published by
 // the nodes service on natsutil.GatewaysSubject(partition) whenever they
 // change and every heartbeat interval. Liveness, not config: never part of
@@ -681,7 +755,7 @@ type GatewaySet struct {
 
 func (x *GatewaySet) Reset() {
 	*x = GatewaySet{}
-	mi := &file_strata_sync_v1_sync_proto_msgTypes[6]
+	mi := &file_strata_sync_v1_sync_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -693,7 +767,7 @@ func (x *GatewaySet) String() string {
 func (*GatewaySet) ProtoMessage() {}
 
 func (x *GatewaySet) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_sync_v1_sync_proto_msgTypes[6]
+	mi := &file_strata_sync_v1_sync_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -706,7 +780,7 @@ func (x *GatewaySet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GatewaySet.ProtoReflect.Descriptor instead.
 func (*GatewaySet) Descriptor() ([]byte, []int) {
-	return file_strata_sync_v1_sync_proto_rawDescGZIP(), []int{6}
+	return file_strata_sync_v1_sync_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GatewaySet) GetPartitionId() string {
@@ -746,7 +820,7 @@ type ClusterAddresses struct {
 
 func (x *ClusterAddresses) Reset() {
 	*x = ClusterAddresses{}
-	mi := &file_strata_sync_v1_sync_proto_msgTypes[7]
+	mi := &file_strata_sync_v1_sync_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -758,7 +832,7 @@ func (x *ClusterAddresses) String() string {
 func (*ClusterAddresses) ProtoMessage() {}
 
 func (x *ClusterAddresses) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_sync_v1_sync_proto_msgTypes[7]
+	mi := &file_strata_sync_v1_sync_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -771,7 +845,7 @@ func (x *ClusterAddresses) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterAddresses.ProtoReflect.Descriptor instead.
 func (*ClusterAddresses) Descriptor() ([]byte, []int) {
-	return file_strata_sync_v1_sync_proto_rawDescGZIP(), []int{7}
+	return file_strata_sync_v1_sync_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ClusterAddresses) GetClusterId() string {
@@ -813,7 +887,7 @@ type TierNode struct {
 
 func (x *TierNode) Reset() {
 	*x = TierNode{}
-	mi := &file_strata_sync_v1_sync_proto_msgTypes[8]
+	mi := &file_strata_sync_v1_sync_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -825,7 +899,7 @@ func (x *TierNode) String() string {
 func (*TierNode) ProtoMessage() {}
 
 func (x *TierNode) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_sync_v1_sync_proto_msgTypes[8]
+	mi := &file_strata_sync_v1_sync_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -838,7 +912,7 @@ func (x *TierNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TierNode.ProtoReflect.Descriptor instead.
 func (*TierNode) Descriptor() ([]byte, []int) {
-	return file_strata_sync_v1_sync_proto_rawDescGZIP(), []int{8}
+	return file_strata_sync_v1_sync_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *TierNode) GetNodeId() string {
@@ -902,7 +976,7 @@ const file_strata_sync_v1_sync_proto_rawDesc = "" +
 	"\x06schema\x18\r \x01(\rR\x06schema\x122\n" +
 	"\aupserts\x18\x0e \x03(\v2\x18.strata.sync.v1.ResourceR\aupserts\x125\n" +
 	"\adeletes\x18\x0f \x03(\v2\x1b.strata.sync.v1.ResourceRefR\adeletes\x12\x16\n" +
-	"\x06object\x18\x10 \x01(\tR\x06objectJ\x04\b\b\x10\r\"\xe8\x03\n" +
+	"\x06object\x18\x10 \x01(\tR\x06objectJ\x04\b\b\x10\r\"\x98\x04\n" +
 	"\n" +
 	"NodeStatus\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1d\n" +
@@ -921,7 +995,12 @@ const file_strata_sync_v1_sync_proto_rawDesc = "" +
 	"\vapply_error\x18\v \x01(\tR\n" +
 	"applyError\x120\n" +
 	"\x03dns\x18\f \x01(\x0e2\x1e.strata.config.v1.NodeDnsStateR\x03dns\x12\x18\n" +
-	"\aleaving\x18\r \x01(\bR\aleaving\"\x9d\x01\n" +
+	"\aleaving\x18\r \x01(\bR\aleaving\x12.\n" +
+	"\x03xdp\x18\x0e \x03(\v2\x1c.strata.sync.v1.XdpInterfaceR\x03xdp\"L\n" +
+	"\fXdpInterface\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04mode\x18\x02 \x01(\tR\x04mode\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\"\x9d\x01\n" +
 	"\n" +
 	"GatewaySet\x12!\n" +
 	"\fpartition_id\x18\x01 \x01(\tR\vpartitionId\x12<\n" +
@@ -950,7 +1029,7 @@ func file_strata_sync_v1_sync_proto_rawDescGZIP() []byte {
 	return file_strata_sync_v1_sync_proto_rawDescData
 }
 
-var file_strata_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_strata_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_strata_sync_v1_sync_proto_goTypes = []any{
 	(*Snapshot)(nil),              // 0: strata.sync.v1.Snapshot
 	(*Resource)(nil),              // 1: strata.sync.v1.Resource
@@ -958,42 +1037,44 @@ var file_strata_sync_v1_sync_proto_goTypes = []any{
 	(*Bundle)(nil),                // 3: strata.sync.v1.Bundle
 	(*Delta)(nil),                 // 4: strata.sync.v1.Delta
 	(*NodeStatus)(nil),            // 5: strata.sync.v1.NodeStatus
-	(*GatewaySet)(nil),            // 6: strata.sync.v1.GatewaySet
-	(*ClusterAddresses)(nil),      // 7: strata.sync.v1.ClusterAddresses
-	(*TierNode)(nil),              // 8: strata.sync.v1.TierNode
-	(*v1.App)(nil),                // 9: strata.config.v1.App
-	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
-	(*v11.Zone)(nil),              // 11: strata.dns.v1.Zone
-	(*v12.SyncedCertificate)(nil), // 12: strata.cert.v1.SyncedCertificate
-	(*v1.Cluster)(nil),            // 13: strata.config.v1.Cluster
-	(*v13.MetricDefinition)(nil),  // 14: strata.metrics.v1.MetricDefinition
-	(v1.NodeDnsState)(0),          // 15: strata.config.v1.NodeDnsState
+	(*XdpInterface)(nil),          // 6: strata.sync.v1.XdpInterface
+	(*GatewaySet)(nil),            // 7: strata.sync.v1.GatewaySet
+	(*ClusterAddresses)(nil),      // 8: strata.sync.v1.ClusterAddresses
+	(*TierNode)(nil),              // 9: strata.sync.v1.TierNode
+	(*v1.App)(nil),                // 10: strata.config.v1.App
+	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(*v11.Zone)(nil),              // 12: strata.dns.v1.Zone
+	(*v12.SyncedCertificate)(nil), // 13: strata.cert.v1.SyncedCertificate
+	(*v1.Cluster)(nil),            // 14: strata.config.v1.Cluster
+	(*v13.MetricDefinition)(nil),  // 15: strata.metrics.v1.MetricDefinition
+	(v1.NodeDnsState)(0),          // 16: strata.config.v1.NodeDnsState
 }
 var file_strata_sync_v1_sync_proto_depIdxs = []int32{
-	9,  // 0: strata.sync.v1.Snapshot.apps:type_name -> strata.config.v1.App
-	10, // 1: strata.sync.v1.Snapshot.created_at:type_name -> google.protobuf.Timestamp
-	11, // 2: strata.sync.v1.Snapshot.zones:type_name -> strata.dns.v1.Zone
-	12, // 3: strata.sync.v1.Snapshot.certificates:type_name -> strata.cert.v1.SyncedCertificate
-	13, // 4: strata.sync.v1.Snapshot.clusters:type_name -> strata.config.v1.Cluster
-	14, // 5: strata.sync.v1.Snapshot.metrics:type_name -> strata.metrics.v1.MetricDefinition
-	9,  // 6: strata.sync.v1.Bundle.legacy_guard:type_name -> strata.config.v1.App
-	10, // 7: strata.sync.v1.Bundle.created_at:type_name -> google.protobuf.Timestamp
+	10, // 0: strata.sync.v1.Snapshot.apps:type_name -> strata.config.v1.App
+	11, // 1: strata.sync.v1.Snapshot.created_at:type_name -> google.protobuf.Timestamp
+	12, // 2: strata.sync.v1.Snapshot.zones:type_name -> strata.dns.v1.Zone
+	13, // 3: strata.sync.v1.Snapshot.certificates:type_name -> strata.cert.v1.SyncedCertificate
+	14, // 4: strata.sync.v1.Snapshot.clusters:type_name -> strata.config.v1.Cluster
+	15, // 5: strata.sync.v1.Snapshot.metrics:type_name -> strata.metrics.v1.MetricDefinition
+	10, // 6: strata.sync.v1.Bundle.legacy_guard:type_name -> strata.config.v1.App
+	11, // 7: strata.sync.v1.Bundle.created_at:type_name -> google.protobuf.Timestamp
 	1,  // 8: strata.sync.v1.Bundle.resources:type_name -> strata.sync.v1.Resource
-	9,  // 9: strata.sync.v1.Delta.legacy_guard:type_name -> strata.config.v1.App
-	10, // 10: strata.sync.v1.Delta.created_at:type_name -> google.protobuf.Timestamp
+	10, // 9: strata.sync.v1.Delta.legacy_guard:type_name -> strata.config.v1.App
+	11, // 10: strata.sync.v1.Delta.created_at:type_name -> google.protobuf.Timestamp
 	1,  // 11: strata.sync.v1.Delta.upserts:type_name -> strata.sync.v1.Resource
 	2,  // 12: strata.sync.v1.Delta.deletes:type_name -> strata.sync.v1.ResourceRef
-	10, // 13: strata.sync.v1.NodeStatus.time:type_name -> google.protobuf.Timestamp
-	10, // 14: strata.sync.v1.NodeStatus.applied_at:type_name -> google.protobuf.Timestamp
-	15, // 15: strata.sync.v1.NodeStatus.dns:type_name -> strata.config.v1.NodeDnsState
-	7,  // 16: strata.sync.v1.GatewaySet.clusters:type_name -> strata.sync.v1.ClusterAddresses
-	10, // 17: strata.sync.v1.GatewaySet.time:type_name -> google.protobuf.Timestamp
-	8,  // 18: strata.sync.v1.ClusterAddresses.tier_nodes:type_name -> strata.sync.v1.TierNode
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	11, // 13: strata.sync.v1.NodeStatus.time:type_name -> google.protobuf.Timestamp
+	11, // 14: strata.sync.v1.NodeStatus.applied_at:type_name -> google.protobuf.Timestamp
+	16, // 15: strata.sync.v1.NodeStatus.dns:type_name -> strata.config.v1.NodeDnsState
+	6,  // 16: strata.sync.v1.NodeStatus.xdp:type_name -> strata.sync.v1.XdpInterface
+	8,  // 17: strata.sync.v1.GatewaySet.clusters:type_name -> strata.sync.v1.ClusterAddresses
+	11, // 18: strata.sync.v1.GatewaySet.time:type_name -> google.protobuf.Timestamp
+	9,  // 19: strata.sync.v1.ClusterAddresses.tier_nodes:type_name -> strata.sync.v1.TierNode
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_strata_sync_v1_sync_proto_init() }
@@ -1007,7 +1088,7 @@ func file_strata_sync_v1_sync_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_sync_v1_sync_proto_rawDesc), len(file_strata_sync_v1_sync_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
