@@ -100,6 +100,14 @@ func TestTextOutput(t *testing.T) {
 			IntervalSeconds: 10, Version: 42, CreatedAt: timestamppb.New(t0), UpdatedAt: timestamppb.New(t0.Add(time.Minute))})
 	})
 
+	goldenText(t, "health-node", func(w io.Writer) error {
+		return healthText(w, &metricsv1.ListHealthResponse{Changes: []*metricsv1.HealthChange{
+			{Time: timestamppb.New(t0.Add(2 * time.Minute)), NodeId: "node_1", Healthy: true, Reason: "metrics report received"},
+			{Time: timestamppb.New(t0.Add(time.Minute)), NodeId: "node_1", Reason: "no metrics report for 15s"},
+			{Time: timestamppb.New(t0), NodeId: "node_1", AppId: "app_1", Upstream: "web", Server: "10.0.0.1:8080", Reason: "GET /healthz: status 503"},
+		}}, true)
+	})
+
 	sk := sketch.New()
 	for i := 1; i <= 100; i++ {
 		sk.Add(float64(i))

@@ -319,24 +319,7 @@ report for 15s: the reason the DNS gateway records stopped answering with it).`,
 			}
 			return show(cmd, f, clientx.RPC(metricsv1connect.MetricsServiceClient.ListHealth,
 				&metricsv1.ListHealthRequest{AppId: app, NodeId: node, Start: start, End: end, Limit: limit}), func(w io.Writer, res *metricsv1.ListHealthResponse) error {
-				if len(res.GetChanges()) == 0 {
-					return clientx.Line(w, "no health changes in the range")
-				}
-				rows := [][]string{{"TIME", "NODE", "OF", "STATE", "REASON"}}
-				for _, h := range res.GetChanges() {
-					state, of := "down", "node" // a node's liveness has no server
-					if h.GetHealthy() {
-						state = "up"
-					}
-					if h.GetServer() != "" {
-						of = h.GetUpstream() + " " + h.GetServer()
-						if app == "" {
-							of = h.GetAppId() + " " + of
-						}
-					}
-					rows = append(rows, []string{clientx.FmtTime(h.GetTime()), h.GetNodeId(), of, state, clientx.OrDash(h.GetReason())})
-				}
-				return clientx.Table(w, rows)
+				return healthText(w, res, app == "")
 			})
 		},
 	}
@@ -346,6 +329,29 @@ report for 15s: the reason the DNS gateway records stopped answering with it).`,
 	fl.Uint32Var(&limit, "limit", 100, fmt.Sprintf("at most this many changes (1-%d)", maxLimit))
 	tr.register(cmd, "1h")
 	return cmd
+}
+
+// healthText is a ListHealth answer for a person; byNode names each
+// server's app (a node's servers belong to many apps).
+func healthText(w io.Writer, res *metricsv1.ListHealthResponse, byNode bool) error {
+	if len(res.GetChanges()) == 0 {
+		return clientx.Line(w, "no health changes in the range")
+	}
+	rows := [][]string{{"TIME", "NODE", "OF", "STATE", "REASON"}}
+	for _, h := range res.GetChanges() {
+		state, of := "down", "node" // a node's liveness has no server
+		if h.GetHealthy() {
+			state = "up"
+		}
+		if h.GetServer() != "" {
+			of = h.GetUpstream() + " " + h.GetServer()
+			if byNode {
+				of = h.GetAppId() + " " + of
+			}
+		}
+		rows = append(rows, []string{clientx.FmtTime(h.GetTime()), h.GetNodeId(), of, state, clientx.OrDash(h.GetReason())})
+	}
+	return clientx.Table(w, rows)
 }
 
 // tailLine is the JSON of one tail line (-o json): compact, one object a
