@@ -83,25 +83,34 @@ func TestControlMetrics(t *testing.T) {
 				t.Fatalf("delete a partition a metric names: %v", err)
 			}
 
+			var cluster string
+			for _, c := range must[*configv1.ListClustersResponse](t)(admin.config.ListClusters(ctx, &configv1.ListClustersRequest{})).GetClusters() {
+				if c.GetName() == "default" {
+					cluster = c.GetId()
+				}
+			}
 			nc := natstest.Connect(t, ns)
 			now := time.Now()
-			b, _ := proto.Marshal(&metricsv1.Report{BootId: "b1", Seq: 1, Apps: []*metricsv1.AppSecond{{AppId: "app_x", UnixSecond: now.Unix(), Requests: 9}}})
+			b, _ := proto.Marshal(&metricsv1.Report{BootId: "b1", Seq: 1, ClusterId: cluster, Apps: []*metricsv1.AppSecond{{AppId: "app_x", UnixSecond: now.Unix(), Requests: 9}}})
 			for range 2 { // a re-sent report counts once
 				if _, err := nc.Request(natsutil.MetricsReportSubject("nod_1"), b, 5*time.Second); err != nil {
 					t.Fatalf("report not answered: %v", err)
 				}
 			}
-			res, err := mc.QuerySeries(ctx, &metricsv1.QuerySeriesRequest{AppId: "app_x", Series: "requests",
-				Start: timestamppb.New(now.Add(-time.Minute)), End: timestamppb.New(now.Add(time.Minute)), StepSeconds: 60})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var n float64
-			for _, p := range res.GetPoints() {
-				n += p.GetValue()
-			}
-			if n != 9 {
-				t.Fatalf("series %v: %v requests, want 9", res.GetPoints(), n)
+			// All nodes, the cluster by name, another cluster.
+			for clusterRef, want := range map[string]float64{"": 9, "default": 9, "nowhere": 0} {
+				res, err := mc.QuerySeries(ctx, &metricsv1.QuerySeriesRequest{AppId: "app_x", Series: "requests", ClusterId: clusterRef,
+					Start: timestamppb.New(now.Add(-time.Minute)), End: timestamppb.New(now.Add(time.Minute)), StepSeconds: 60})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var n float64
+				for _, p := range res.GetPoints() {
+					n += p.GetValue()
+				}
+				if n != want {
+					t.Fatalf("series of cluster %q %v: %v requests, want %v", clusterRef, res.GetPoints(), n, want)
+				}
 			}
 			if _, err := mc.QuerySeries(ctx, &metricsv1.QuerySeriesRequest{AppId: "app_x", Series: "requests",
 				Start: timestamppb.New(now), End: timestamppb.New(now.Add(-time.Minute))}); connect.CodeOf(err) != connect.CodeInvalidArgument {

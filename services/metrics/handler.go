@@ -177,9 +177,16 @@ func (h *handler) QuerySeries(ctx context.Context, req *metricsv1.QuerySeriesReq
 	if req.GetNodeId() != "" && req.GetClusterId() != "" {
 		return nil, h.fail(invalid("cluster_id", "give node_id or cluster_id, not both"))
 	}
-	for _, f := range []struct{ name, v string }{{"node_id", req.GetNodeId()}, {"cluster_id", req.GetClusterId()}} {
-		if len(f.v) > maxIDBytes {
-			return nil, h.fail(invalid(f.name, fmt.Sprintf("is %d bytes long, more than %d", len(f.v), maxIDBytes)))
+	// Optional filters, by id or name.
+	node, cluster := req.GetNodeId(), req.GetClusterId()
+	if node != "" {
+		if node, err = h.s.nodeID(ctx, node); err != nil {
+			return nil, h.fail(err)
+		}
+	}
+	if cluster != "" {
+		if cluster, err = h.s.objectID(ctx, authz.KindCluster, "cluster_id", cluster); err != nil {
+			return nil, h.fail(err)
 		}
 	}
 	start, end, err := h.timeRange(req.GetStart(), req.GetEnd())
@@ -190,7 +197,7 @@ func (h *handler) QuerySeries(ctx context.Context, req *metricsv1.QuerySeriesReq
 	if err != nil {
 		return nil, h.fail(err)
 	}
-	out, err := st.Series(ctx, store.SeriesQuery{AppID: app, Series: req.GetSeries(), NodeID: req.GetNodeId(), ClusterID: req.GetClusterId(),
+	out, err := st.Series(ctx, store.SeriesQuery{AppID: app, Series: req.GetSeries(), NodeID: node, ClusterID: cluster,
 		Start: start, End: end, Step: step})
 	if err != nil {
 		return nil, h.fail(err)
