@@ -18,6 +18,7 @@ import (
 
 	"github.com/strata-edge/strata/gen/strata/cert/v1/certv1connect"
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
+	"github.com/strata-edge/strata/gen/strata/ddos/v1/ddosv1connect"
 	"github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
 	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
 	"github.com/strata-edge/strata/gen/strata/metrics/v1/metricsv1connect"
@@ -134,6 +135,12 @@ func startAPI(ctx context.Context, p apiParts, st *stops) (apiInfo, error) {
 	if serves(ServiceNodes) {
 		parts.statuses = heartbeats(nodesSvc)
 	}
+	if serves(ServiceDDoS) {
+		if p.conn == nil {
+			return apiInfo{}, fmt.Errorf("ddos service: no NATS connection")
+		}
+		parts.ddosJS, parts.ddosConn = p.js, p.conn
+	}
 	if serves(ServiceMetrics) {
 		if parts.metrics, err = openMetrics(ctx, p, st); err != nil {
 			return apiInfo{}, err
@@ -192,7 +199,7 @@ func startAPI(ctx context.Context, p apiParts, st *stops) (apiInfo, error) {
 		ServiceConfig: {configv1connect.ConfigServiceName, cfgSvc}, ServiceNodes: {configv1connect.NodeServiceName, nodesSvc},
 		ServiceIAM: {iamv1connect.IAMServiceName, iamSvc}, ServiceDNS: {dnsv1connect.DnsServiceName, dnsSvc},
 		ServicePurge: {purgev1connect.PurgeServiceName, purgeSvc}, ServiceCert: {certv1connect.CertServiceName, certSvc},
-		ServiceMetrics: {metricsv1connect.MetricsServiceName, metricsSvc},
+		ServiceMetrics: {metricsv1connect.MetricsServiceName, metricsSvc}, ServiceDDoS: {ddosv1connect.DdosServiceName, cs.ddos},
 	}
 	var mounts []apiserver.Service
 	for _, name := range p.services {

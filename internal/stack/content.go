@@ -14,6 +14,7 @@ import (
 	"github.com/strata-edge/strata/pkg/keywrap"
 	certsvc "github.com/strata-edge/strata/services/cert"
 	"github.com/strata-edge/strata/services/config"
+	ddossvc "github.com/strata-edge/strata/services/ddos"
 	dnssvc "github.com/strata-edge/strata/services/dns"
 	"github.com/strata-edge/strata/services/edgesync"
 	metricssvc "github.com/strata-edge/strata/services/metrics"
@@ -39,7 +40,11 @@ type contentParts struct {
 	// are stored and the connection they arrive on; otherwise the metrics
 	// service keeps its definitions only (they reach the tracks anyway).
 	metrics metricsIngest
-	log     *slog.Logger
+	// ddosJS and ddosConn, when this process serves the ddos API, carry
+	// block commands, acknowledgements and filter reports.
+	ddosJS   jetstream.JetStream
+	ddosConn *nats.Conn
+	log      *slog.Logger
 }
 
 // metricsIngest are the metrics service's ingest parts.
@@ -50,7 +55,8 @@ type metricsIngest struct {
 }
 
 // content are the services whose content reaches the nodes (config: apps
-// and cluster settings, dns: zones, cert: certificates) and the edgesync
+// and cluster settings, dns: zones, cert: certificates, metrics: Metric SQL,
+// ddos: cluster policies) and the edgesync
 // tracks they contribute to. Every API process runs them: their read
 // models resolve authorization scopes and answer each other's checks, and
 // one subscription folds the log into all of them in order.
@@ -62,6 +68,7 @@ type content struct {
 	dns     *dnssvc.Service
 	cert    *certsvc.Service
 	metrics *metricssvc.Service
+	ddos    *ddossvc.Service
 	bg      background.Group
 }
 
@@ -100,6 +107,10 @@ func newContent(p contentParts) (*content, error) {
 		return nil, fmt.Errorf("metrics service: %w", err)
 	}
 	c.config.UseMetrics(c.metrics)
+	if c.ddos, err = ddossvc.New(ddossvc.Options{Store: p.store, Clusters: c.config, Sync: c.sync, JetStream: p.ddosJS, Conn: p.ddosConn,
+		Replicas: p.replicas, Nodes: p.statuses, Logger: p.log.With("service", "ddos")}); err != nil {
+		return nil, fmt.Errorf("ddos service: %w", err)
+	}
 	return c, nil
 }
 
@@ -119,7 +130,7 @@ func (c *content) Start(ctx context.Context) error {
 	for _, s := range []struct {
 		name  string
 		start func(context.Context) error
-	}{{"config", c.config.Start}, {"dns", c.dns.Start}, {"cert", c.cert.Start}, {"metrics", c.metrics.Start}} {
+	}{{"config", c.config.Start}, {"dns", c.dns.Start}, {"cert", c.cert.Start}, {"metrics", c.metrics.Start}, {"ddos", c.ddos.Start}} {
 		if err := s.start(ctx); err != nil {
 			return errors.Join(fmt.Errorf("start %s service: %w", s.name, err), c.Stop(context.Background()))
 		}
@@ -129,5 +140,5 @@ func (c *content) Start(ctx context.Context) error {
 
 // Stop stops the services, then the subscription and the publisher.
 func (c *content) Stop(ctx context.Context) error {
-	return errors.Join(c.metrics.Stop(ctx), c.cert.Stop(ctx), c.dns.Stop(ctx), c.config.Stop(ctx), c.bg.Stop(ctx))
+	return errors.Join(c.ddos.Stop(ctx), c.metrics.Stop(ctx), c.cert.Stop(ctx), c.dns.Stop(ctx), c.config.Stop(ctx), c.bg.Stop(ctx))
 }

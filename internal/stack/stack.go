@@ -30,10 +30,11 @@ const (
 	ServicePurge   = "purge"
 	ServiceCert    = "cert"
 	ServiceMetrics = "metrics"
+	ServiceDDoS    = "ddos"
 )
 
 // KnownServices are the control services `strata control --services` accepts.
-var KnownServices = []string{ServiceConfig, ServiceNodes, ServiceIAM, ServiceDNS, ServicePurge, ServiceCert, ServiceMetrics}
+var KnownServices = []string{ServiceConfig, ServiceNodes, ServiceIAM, ServiceDNS, ServicePurge, ServiceCert, ServiceMetrics, ServiceDDoS}
 
 // ParseServices splits a comma-separated service list and checks every name.
 func ParseServices(s string) ([]string, error) {

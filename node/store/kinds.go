@@ -3,6 +3,7 @@ package store
 import (
 	certv1 "github.com/strata-edge/strata/gen/strata/cert/v1"
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	ddosv1 "github.com/strata-edge/strata/gen/strata/ddos/v1"
 	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
 	metricsv1 "github.com/strata-edge/strata/gen/strata/metrics/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
@@ -19,4 +20,5 @@ var kinds = []kind{
 	kindOf("certificate", "certs", func(s *syncv1.Snapshot) *[]*certv1.SyncedCertificate { return &s.Certificates }),
 	kindOf("cluster", "clusters", func(s *syncv1.Snapshot) *[]*configv1.Cluster { return &s.Clusters }),
 	kindOf("metric", "metrics", func(s *syncv1.Snapshot) *[]*metricsv1.MetricDefinition { return &s.Metrics }),
+	kindOf("ddos_policy", "ddos_policies", func(s *syncv1.Snapshot) *[]*ddosv1.DdosPolicy { return &s.DdosPolicies }),
 }

@@ -24,6 +24,7 @@ import (
 	// Every generated service must be imported here so that the tests below
 	// see it; TestEveryProtoServiceIsChecked fails when one is missing.
 	_ "github.com/strata-edge/strata/gen/strata/config/v1"
+	_ "github.com/strata-edge/strata/gen/strata/ddos/v1"
 	_ "github.com/strata-edge/strata/gen/strata/dns/v1"
 	_ "github.com/strata-edge/strata/gen/strata/iam/v1"
 	_ "github.com/strata-edge/strata/gen/strata/metrics/v1"

@@ -3,6 +3,7 @@ package authz
 import (
 	crt "github.com/strata-edge/strata/gen/strata/cert/v1/certv1connect"
 	cfg "github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
+	dds "github.com/strata-edge/strata/gen/strata/ddos/v1/ddosv1connect"
 	dns "github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
 	iam "github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
 	met "github.com/strata-edge/strata/gen/strata/metrics/v1/metricsv1connect"
@@ -131,6 +132,21 @@ func DefaultRules() Rules {
 		prg.PurgeServiceCreatePurgeProcedure: Everywhere("purge.purge.create"),
 		prg.PurgeServiceGetPurgeProcedure:    Everywhere("purge.purge.read"),
 		prg.PurgeServiceListPurgesProcedure:  Everywhere("purge.purge.read"),
+
+		// DdosService. A policy belongs to its cluster; a block's scope (a
+		// cluster or all) is a oneof, which object refs cannot name yet, so
+		// blocks need the permission over everything, like purges; so do
+		// the counters of every node (GetStats).
+		dds.DdosServiceGetPolicyProcedure:      OnObjects("ddos.policy.read", Ref(KindCluster, "cluster")),
+		dds.DdosServiceUpdatePolicyProcedure:   OnObjects("ddos.policy.write", Ref(KindCluster, "cluster")),
+		dds.DdosServiceCreateReleaseProcedure:  OnObjects("ddos.policy.release", Ref(KindCluster, "cluster")),
+		dds.DdosServicePromoteReleaseProcedure: OnObjects("ddos.policy.release", Ref(KindCluster, "cluster")),
+		dds.DdosServiceListReleasesProcedure:   OnObjects("ddos.policy.read", Ref(KindCluster, "cluster")),
+		dds.DdosServiceRevertPolicyProcedure:   OnObjects("ddos.policy.release", Ref(KindCluster, "cluster")),
+		dds.DdosServiceBlockProcedure:          Everywhere("ddos.block.create"),
+		dds.DdosServiceGetBlockProcedure:       Everywhere("ddos.block.read"),
+		dds.DdosServiceListBlocksProcedure:     Everywhere("ddos.block.read"),
+		dds.DdosServiceGetStatsProcedure:       Everywhere("ddos.stats.read"),
 
 		// MetricsService. An app's numbers are read on the app (an app
 		// viewer sees only its apps), a node's machine on the node. Metric

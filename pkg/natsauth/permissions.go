@@ -19,12 +19,13 @@ const jsAPI = "$JS." + natsutil.HubDomain + ".API."
 //   - subscribe: its partition's delta subjects (both tracks, since a node's
 //     staging flag may change), its partition's gateway address sets
 //     (core NATS, published by the nodes service) and its own inboxes;
-//   - publish: its own status, purge-ack and metrics-report subjects (the
-//     report is a request: the answer comes to its inbox), and the JetStream API
-//     calls that read its partition's deltas (an ordered consumer filtered to
-//     one track, created through the subject form that carries the filter,
-//     which the server checks against the consumer config), its partition's
-//     purge commands (the same way), its partition's snapshot bucket, and
+//   - publish: its own status, purge-ack, ddos-ack, ddos-report and
+//     metrics-report subjects (the metrics report is a request: the answer
+//     comes to its inbox), and the JetStream API calls that read its
+//     partition's deltas (an ordered consumer filtered to one track, created
+//     through the subject form that carries the filter, which the server
+//     checks against the consumer config), its partition's purge and ddos
+//     block commands (the same way), its partition's snapshot bucket, and
 //     the ACME challenge buckets (HTTP-01 by key, DNS-01 by a watch).
 //
 // A node's NATS client must use natsutil.NodeInboxPrefix(nodeID) as its inbox
@@ -43,9 +44,11 @@ func NodePermissions(nodeID, partitionID string) (jwt.Permissions, error) {
 		natsutil.GatewaysSubject(partitionID),
 		natsutil.NodeInboxPrefix(nodeID)+".>",
 	)
-	p.Pub.Allow.Add(natsutil.NodeStatusSubject(nodeID), natsutil.PurgeAckSubject(nodeID), natsutil.MetricsReportSubject(nodeID))
+	p.Pub.Allow.Add(natsutil.NodeStatusSubject(nodeID), natsutil.PurgeAckSubject(nodeID), natsutil.MetricsReportSubject(nodeID),
+		natsutil.DdosAckSubject(nodeID), natsutil.DdosReportSubject(nodeID))
 	p.Pub.Allow.Add(deltaAPISubjects(partitionID)...)
 	p.Pub.Allow.Add(purgeAPISubjects(partitionID)...)
+	p.Pub.Allow.Add(ddosAPISubjects(partitionID)...)
 	p.Pub.Allow.Add(snapshotAPISubjects(partitionID)...)
 	p.Pub.Allow.Add(acmeAPISubjects()...)
 	p.Pub.Allow.Add(dns01APISubjects()...)
@@ -101,6 +104,19 @@ func purgeAPISubjects(partitionID string) []string {
 	return []string{
 		jsAPI + "STREAM.INFO." + stream,
 		jsAPI + "CONSUMER.CREATE." + stream + ".*." + natsutil.PurgeSubject(partitionID),
+		jsAPI + "CONSUMER.INFO." + stream + ".*",
+		jsAPI + "CONSUMER.MSG.NEXT." + stream + ".*",
+		jsAPI + "CONSUMER.DELETE." + stream + ".*",
+	}
+}
+
+// ddosAPISubjects lets a node run an ordered consumer on its partition's
+// block commands in natsutil.DdosStream, as purgeAPISubjects does.
+func ddosAPISubjects(partitionID string) []string {
+	stream := natsutil.DdosStream
+	return []string{
+		jsAPI + "STREAM.INFO." + stream,
+		jsAPI + "CONSUMER.CREATE." + stream + ".*." + natsutil.DdosSubject(partitionID),
 		jsAPI + "CONSUMER.INFO." + stream + ".*",
 		jsAPI + "CONSUMER.MSG.NEXT." + stream + ".*",
 		jsAPI + "CONSUMER.DELETE." + stream + ".*",

@@ -138,6 +138,27 @@ func (s *Service) NodePartition(id string) (partition string, ok bool) {
 	return partition, ok
 }
 
+// ResolveCluster maps a cluster id or name to its id and its partition (the
+// ddos service keys policies by cluster and sends them to its partition).
+func (s *Service) ResolveCluster(ref string) (id, partition string, ok bool) {
+	c, ok := s.proj.resolveCluster(ref)
+	if !ok {
+		return "", "", false
+	}
+	return c.GetId(), c.GetPartitionId(), true
+}
+
+// NodeCluster is the cluster of node id (the ddos service counts the nodes
+// a block waits for with it).
+func (s *Service) NodeCluster(id string) (cluster string, ok bool) {
+	s.proj.read(func(st *state) {
+		if n := st.nodes[id]; n != nil {
+			cluster, ok = n.GetClusterId(), true
+		}
+	})
+	return cluster, ok
+}
+
 // AppDomains returns the domains of app id's working copy (the cert service
 // checks that a certificate attached to the app names one of them).
 func (s *Service) AppDomains(ctx context.Context, id string) ([]string, error) {

@@ -9,6 +9,7 @@ package syncv1
 import (
 	v12 "github.com/strata-edge/strata/gen/strata/cert/v1"
 	v1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	v14 "github.com/strata-edge/strata/gen/strata/ddos/v1"
 	v11 "github.com/strata-edge/strata/gen/strata/dns/v1"
 	v13 "github.com/strata-edge/strata/gen/strata/metrics/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
@@ -48,7 +49,10 @@ type Snapshot struct {
 	// (DNS on/off, parent tiers); a cluster absent here has the defaults.
 	Clusters []*v1.Cluster `protobuf:"bytes,8,rep,name=clusters,proto3" json:"clusters,omitempty"`
 	// Metric SQL definitions the partition's nodes run (kind "metric").
-	Metrics       []*v13.MetricDefinition `protobuf:"bytes,9,rep,name=metrics,proto3" json:"metrics,omitempty"`
+	Metrics []*v13.MetricDefinition `protobuf:"bytes,9,rep,name=metrics,proto3" json:"metrics,omitempty"`
+	// DDoS policies of the partition's clusters (kind "ddos_policy"); a
+	// cluster absent here filters nothing.
+	DdosPolicies  []*v14.DdosPolicy `protobuf:"bytes,11,rep,name=ddos_policies,json=ddosPolicies,proto3" json:"ddos_policies,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -142,6 +146,13 @@ func (x *Snapshot) GetClusters() []*v1.Cluster {
 func (x *Snapshot) GetMetrics() []*v13.MetricDefinition {
 	if x != nil {
 		return x.Metrics
+	}
+	return nil
+}
+
+func (x *Snapshot) GetDdosPolicies() []*v14.DdosPolicy {
+	if x != nil {
+		return x.DdosPolicies
 	}
 	return nil
 }
@@ -933,7 +944,7 @@ var File_strata_sync_v1_sync_proto protoreflect.FileDescriptor
 
 const file_strata_sync_v1_sync_proto_rawDesc = "" +
 	"\n" +
-	"\x19strata/sync/v1/sync.proto\x12\x0estrata.sync.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19strata/cert/v1/cert.proto\x1a strata/config/v1/resources.proto\x1a\x18strata/dns/v1/zone.proto\x1a\"strata/metrics/v1/definition.proto\"\xaf\x03\n" +
+	"\x19strata/sync/v1/sync.proto\x12\x0estrata.sync.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19strata/cert/v1/cert.proto\x1a strata/config/v1/resources.proto\x1a\x19strata/ddos/v1/ddos.proto\x1a\x18strata/dns/v1/zone.proto\x1a\"strata/metrics/v1/definition.proto\"\xf6\x03\n" +
 	"\bSnapshot\x12!\n" +
 	"\fpartition_id\x18\x01 \x01(\tR\vpartitionId\x12\x18\n" +
 	"\astaging\x18\x02 \x01(\bR\astaging\x12\x18\n" +
@@ -944,7 +955,9 @@ const file_strata_sync_v1_sync_proto_rawDesc = "" +
 	"\x05zones\x18\x06 \x03(\v2\x13.strata.dns.v1.ZoneR\x05zones\x12E\n" +
 	"\fcertificates\x18\a \x03(\v2!.strata.cert.v1.SyncedCertificateR\fcertificates\x125\n" +
 	"\bclusters\x18\b \x03(\v2\x19.strata.config.v1.ClusterR\bclusters\x12=\n" +
-	"\ametrics\x18\t \x03(\v2#.strata.metrics.v1.MetricDefinitionR\ametrics\"b\n" +
+	"\ametrics\x18\t \x03(\v2#.strata.metrics.v1.MetricDefinitionR\ametrics\x12?\n" +
+	"\rddos_policies\x18\v \x03(\v2\x1a.strata.ddos.v1.DdosPolicyR\fddosPoliciesJ\x04\b\n" +
+	"\x10\v\"b\n" +
 	"\bResource\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x18\n" +
@@ -1047,7 +1060,8 @@ var file_strata_sync_v1_sync_proto_goTypes = []any{
 	(*v12.SyncedCertificate)(nil), // 13: strata.cert.v1.SyncedCertificate
 	(*v1.Cluster)(nil),            // 14: strata.config.v1.Cluster
 	(*v13.MetricDefinition)(nil),  // 15: strata.metrics.v1.MetricDefinition
-	(v1.NodeDnsState)(0),          // 16: strata.config.v1.NodeDnsState
+	(*v14.DdosPolicy)(nil),        // 16: strata.ddos.v1.DdosPolicy
+	(v1.NodeDnsState)(0),          // 17: strata.config.v1.NodeDnsState
 }
 var file_strata_sync_v1_sync_proto_depIdxs = []int32{
 	10, // 0: strata.sync.v1.Snapshot.apps:type_name -> strata.config.v1.App
@@ -1056,25 +1070,26 @@ var file_strata_sync_v1_sync_proto_depIdxs = []int32{
 	13, // 3: strata.sync.v1.Snapshot.certificates:type_name -> strata.cert.v1.SyncedCertificate
 	14, // 4: strata.sync.v1.Snapshot.clusters:type_name -> strata.config.v1.Cluster
 	15, // 5: strata.sync.v1.Snapshot.metrics:type_name -> strata.metrics.v1.MetricDefinition
-	10, // 6: strata.sync.v1.Bundle.legacy_guard:type_name -> strata.config.v1.App
-	11, // 7: strata.sync.v1.Bundle.created_at:type_name -> google.protobuf.Timestamp
-	1,  // 8: strata.sync.v1.Bundle.resources:type_name -> strata.sync.v1.Resource
-	10, // 9: strata.sync.v1.Delta.legacy_guard:type_name -> strata.config.v1.App
-	11, // 10: strata.sync.v1.Delta.created_at:type_name -> google.protobuf.Timestamp
-	1,  // 11: strata.sync.v1.Delta.upserts:type_name -> strata.sync.v1.Resource
-	2,  // 12: strata.sync.v1.Delta.deletes:type_name -> strata.sync.v1.ResourceRef
-	11, // 13: strata.sync.v1.NodeStatus.time:type_name -> google.protobuf.Timestamp
-	11, // 14: strata.sync.v1.NodeStatus.applied_at:type_name -> google.protobuf.Timestamp
-	16, // 15: strata.sync.v1.NodeStatus.dns:type_name -> strata.config.v1.NodeDnsState
-	6,  // 16: strata.sync.v1.NodeStatus.xdp:type_name -> strata.sync.v1.XdpInterface
-	8,  // 17: strata.sync.v1.GatewaySet.clusters:type_name -> strata.sync.v1.ClusterAddresses
-	11, // 18: strata.sync.v1.GatewaySet.time:type_name -> google.protobuf.Timestamp
-	9,  // 19: strata.sync.v1.ClusterAddresses.tier_nodes:type_name -> strata.sync.v1.TierNode
-	20, // [20:20] is the sub-list for method output_type
-	20, // [20:20] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	16, // 6: strata.sync.v1.Snapshot.ddos_policies:type_name -> strata.ddos.v1.DdosPolicy
+	10, // 7: strata.sync.v1.Bundle.legacy_guard:type_name -> strata.config.v1.App
+	11, // 8: strata.sync.v1.Bundle.created_at:type_name -> google.protobuf.Timestamp
+	1,  // 9: strata.sync.v1.Bundle.resources:type_name -> strata.sync.v1.Resource
+	10, // 10: strata.sync.v1.Delta.legacy_guard:type_name -> strata.config.v1.App
+	11, // 11: strata.sync.v1.Delta.created_at:type_name -> google.protobuf.Timestamp
+	1,  // 12: strata.sync.v1.Delta.upserts:type_name -> strata.sync.v1.Resource
+	2,  // 13: strata.sync.v1.Delta.deletes:type_name -> strata.sync.v1.ResourceRef
+	11, // 14: strata.sync.v1.NodeStatus.time:type_name -> google.protobuf.Timestamp
+	11, // 15: strata.sync.v1.NodeStatus.applied_at:type_name -> google.protobuf.Timestamp
+	17, // 16: strata.sync.v1.NodeStatus.dns:type_name -> strata.config.v1.NodeDnsState
+	6,  // 17: strata.sync.v1.NodeStatus.xdp:type_name -> strata.sync.v1.XdpInterface
+	8,  // 18: strata.sync.v1.GatewaySet.clusters:type_name -> strata.sync.v1.ClusterAddresses
+	11, // 19: strata.sync.v1.GatewaySet.time:type_name -> google.protobuf.Timestamp
+	9,  // 20: strata.sync.v1.ClusterAddresses.tier_nodes:type_name -> strata.sync.v1.TierNode
+	21, // [21:21] is the sub-list for method output_type
+	21, // [21:21] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_strata_sync_v1_sync_proto_init() }
