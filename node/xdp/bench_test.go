@@ -77,6 +77,27 @@ func TestDropBenchmark(t *testing.T) {
 			}
 			t.Logf("program alone, %-28s: %6.1f ns/packet = %5.1f Mpps per CPU (action %d)", c.name, float64(per.Nanoseconds()), 1e3/float64(per.Nanoseconds()), ret)
 		}
+		// The full capacity: 1,000,000 IPv4 prefixes (the /16 and 999,999
+		// /32s); one more is refused before any map write.
+		full := make([]netip.Prefix, 0, MaxDenyEntries+1)
+		full = append(full, policy.Deny...)
+		for i := 0; len(full) < MaxDenyEntries; i++ {
+			full = append(full, netip.PrefixFrom(netip.AddrFrom4([4]byte{100, byte(i >> 16), byte(i >> 8), byte(i)}), 32))
+		}
+		start = time.Now()
+		if err := f.Apply(Policy{Deny: full}); err != nil {
+			t.Fatalf("Apply of %d deny prefixes: %v", len(full), err)
+		}
+		t.Logf("Apply of %d deny prefixes (from 100,000): %s", len(full), time.Since(start).Round(time.Millisecond))
+		ret, per, err := f.objs.StrataXdp.Benchmark(denied, 1_000_000, nil)
+		if err != nil || ret != 1 {
+			t.Fatalf("denied frame with the full list: action %d, %v", ret, err)
+		}
+		t.Logf("program alone, denied with 1,000,000 prefixes: %.1f ns/packet", float64(per.Nanoseconds()))
+		full = append(full, netip.MustParsePrefix("101.0.0.1/32"))
+		if err := f.Apply(Policy{Deny: full}); err == nil {
+			t.Fatal("Apply of 1,000,001 IPv4 deny prefixes: no error")
+		}
 		f.Close()
 	}
 

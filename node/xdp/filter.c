@@ -145,7 +145,7 @@ struct deny_val {
 
 struct bucket_key {
 	__u32 kind;
-	__u8 addr[16]; // IPv4 sources as ::ffff:a.b.c.d
+	__u8 addr[16]; // IPv4 sources as ::ffff:a.b.c.d, IPv6 ones as their /64
 };
 
 struct {
@@ -333,7 +333,8 @@ int strata_xdp(struct xdp_md *ctx)
 		if (act >= 0)
 			return act;
 
-		__builtin_memcpy(src, ip6->saddr, 16);
+		// Buckets per /64: one host picks freely among its 2^64 addresses.
+		__builtin_memcpy(src, ip6->saddr, 8);
 		l4proto = ip6->nexthdr;
 		l4 = ip6 + 1;
 #pragma unroll
@@ -358,6 +359,11 @@ int strata_xdp(struct xdp_md *ctx)
 			l4proto = opt->nexthdr;
 			l4 += ((__u32)opt->len + 1) * 8;
 		}
+		// More extension headers than the walk reads: the limits below
+		// cannot see the L4 header, so they may not be skipped that way.
+		if (l4proto == NEXTHDR_HOP_ || l4proto == NEXTHDR_ROUTING_ ||
+		    l4proto == NEXTHDR_DEST_ || l4proto == NEXTHDR_FRAGMENT_)
+			return count(R_MALFORMED, malformed_act);
 	} else {
 		return count(R_PASSED, XDP_PASS); // not IP: ARP, LLDP...
 	}

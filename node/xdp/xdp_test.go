@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -218,8 +219,9 @@ func TestFilter(t *testing.T) {
 		c := f.check(t)
 		start := time.Now()
 		g.send(t, g.udp4("10.60.0.1", 53), 100)
-		g.send(t, g.udp6("2001:db8:60::1", 53), 10)
-		g.send(t, g.udp4("10.60.0.1", 54), 10) // not DNS
+		g.send(t, g.udp6("2001:db8:60::1", 53), 5)
+		g.send(t, g.udp6("2001:db8:60::2", 53), 5) // the same /64: the same bucket
+		g.send(t, g.udp4("10.60.0.1", 54), 10)     // not DNS
 		g.send(t, g.eth(0x0800, ip4(netip.MustParseAddr("10.61.0.1"), ipX, 1, echo(8), v4opt{})), 50)
 		g.send(t, g.eth(0x0800, ip4(netip.MustParseAddr("10.61.0.1"), ipX, 1, echo(0), v4opt{})), 5) // replies are not limited
 		g.send(t, g.eth(0x86dd, ip6(netip.MustParseAddr("2001:db8:61::1"), ip6X, 58, echo(128))), 20)
@@ -246,6 +248,10 @@ func TestFilter(t *testing.T) {
 			g.eth(0x0800, ip4(src, ipX, 17, short, v4opt{})),                // UDP cut short
 			g.eth(0x0800, []byte{0x45, 0, 0}),                               // IPv4 header cut short
 			g.eth(0x86dd, ip6(netip.MustParseAddr("2001:db8:70::1"), ip6X, 58, short)),
+			// Four destination-options headers, one more than the walk reads.
+			g.eth(0x86dd, ip6(netip.MustParseAddr("2001:db8:70::1"), ip6X, 60, slices.Concat(
+				[]byte{60, 0, 1, 4, 0, 0, 0, 0}, []byte{60, 0, 1, 4, 0, 0, 0, 0}, []byte{60, 0, 1, 4, 0, 0, 0, 0},
+				[]byte{6, 0, 1, 4, 0, 0, 0, 0}, tcp(1, 80, 0x02, 5)))),
 		}
 		frags := [][]byte{
 			g.eth(0x0800, ip4(src, ipX, 17, udp(1, 9, []byte("01234567")), v4opt{fragOff: 0x2000})), // MF, first
@@ -264,10 +270,10 @@ func TestFilter(t *testing.T) {
 				g.send(t, fr, 3)
 			}
 			if drop {
-				c.expect(map[string]uint64{"malformed": 12, "fragment": 9}, "passed")
+				c.expect(map[string]uint64{"malformed": 14, "fragment": 9}, "passed")
 			} else {
 				// Counted as malformed but passed; fragments pass uncounted.
-				c.expect(map[string]uint64{"malformed": 12, "passed": 9}, "fragment")
+				c.expect(map[string]uint64{"malformed": 14, "passed": 9}, "fragment")
 			}
 		}
 	})
