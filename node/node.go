@@ -22,6 +22,7 @@ import (
 	"github.com/strata-edge/strata/node/acme"
 	"github.com/strata-edge/strata/node/cache"
 	"github.com/strata-edge/strata/node/certs"
+	"github.com/strata-edge/strata/node/ddos"
 	"github.com/strata-edge/strata/node/dns"
 	"github.com/strata-edge/strata/node/geo"
 	"github.com/strata-edge/strata/node/proxy"
@@ -59,6 +60,7 @@ type Node struct {
 	xdpMu   gosync.Mutex
 	xdp     *xdp.Filter
 	xdpErr  string
+	ddos    *ddos.Agent // the cluster's policy and blocks on xdp
 	started bool
 	stopped bool
 }
@@ -161,6 +163,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err := n.subscribeGateways(); err != nil {
 		return fmt.Errorf("node: subscribe to gateway sets: %w", err)
 	}
+	if err := n.startDDoS(ctx); err != nil {
+		return err
+	}
 	n.agent, err = syncagent.New(syncagent.Options{
 		NATS:        n.nc,
 		PartitionID: n.opts.PartitionID,
@@ -231,6 +236,9 @@ func (n *Node) apply(snap *syncv1.Snapshot) error {
 	if n.sql != nil {
 		n.sql.Update(snap.GetMetrics()) // unchanged definitions keep their windows
 	}
+	// Logged and reported by the agent: a policy the filter refuses does
+	// not hold back the rest of the config.
+	_ = n.ddos.Update(snap)
 	return nil
 }
 
@@ -286,6 +294,7 @@ func (n *Node) shutdown(ctx context.Context) error {
 	stop(n.dns != nil, func() error { return n.dns.stop(ctx) })
 	stop(n.txt != nil, func() error { return n.txt.Stop(ctx) })
 	stop(n.purger != nil, func() error { return n.purger.Stop(ctx) })
+	stop(n.ddos != nil, func() error { return n.ddos.Stop(ctx) })
 	if n.nc != nil {
 		n.nc.Close()
 	}

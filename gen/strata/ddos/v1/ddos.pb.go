@@ -27,7 +27,7 @@ const (
 type RateLimit struct {
 	state            protoimpl.MessageState `protogen:"open.v1"`
 	PacketsPerSecond uint32                 `protobuf:"varint,1,opt,name=packets_per_second,json=packetsPerSecond,proto3" json:"packets_per_second,omitempty"`
-	// Packets a source may send at once above the rate (0: the rate).
+	// Packets a source may send at once (0: one second of the rate).
 	Burst         uint32 `protobuf:"varint,2,opt,name=burst,proto3" json:"burst,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
