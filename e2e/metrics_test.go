@@ -139,7 +139,7 @@ func TestMetricsPipeline(t *testing.T) {
 	token := c.OK("node", "token", "create", "--cluster", "default", "--auto-approve", "--ttl", "1h")
 	nodeDir := filepath.Join(root, "edge-1")
 	// The delay figure depends on the node's flush interval: this runs the
-	// node with another one (default: the node's, 2 s).
+	// node with another one (default: the node's, 1 s).
 	var flags []string
 	if v := os.Getenv("STRATA_E2E_METRICS_INTERVAL"); v != "" {
 		flags = []string{"--metrics-interval", v}
