@@ -19,12 +19,14 @@ import (
 
 	"github.com/strata-edge/strata/gen/strata/cert/v1/certv1connect"
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
+	"github.com/strata-edge/strata/gen/strata/ddos/v1/ddosv1connect"
 	"github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
 	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
 	"github.com/strata-edge/strata/gen/strata/metrics/v1/metricsv1connect"
 	"github.com/strata-edge/strata/gen/strata/purge/v1/purgev1connect"
 	"github.com/strata-edge/strata/internal/cli/certcmd"
 	"github.com/strata-edge/strata/internal/cli/clientx"
+	"github.com/strata-edge/strata/internal/cli/ddoscmd"
 	"github.com/strata-edge/strata/internal/cli/dnscmd"
 	"github.com/strata-edge/strata/internal/cli/iamcmd"
 	"github.com/strata-edge/strata/internal/cli/metricscmd"
@@ -62,6 +64,7 @@ type globals struct {
 	iam    iamv1connect.IAMServiceClient
 	dns    dnsv1connect.DnsServiceClient
 	purge  purgev1connect.PurgeServiceClient
+	ddos   ddosv1connect.DdosServiceClient
 	cert   certv1connect.CertServiceClient
 
 	metrics, metricsStream metricsv1connect.MetricsServiceClient
@@ -129,6 +132,7 @@ when it is readable.`,
 	root.AddCommand(iamcmd.Commands(g)...)
 	root.AddCommand(dnscmd.Commands(g)...)
 	root.AddCommand(purgecmd.Commands(g)...)
+	root.AddCommand(ddoscmd.Commands(g)...)
 	root.AddCommand(certcmd.Commands(g)...)
 	root.AddCommand(metricscmd.Commands(g)...)
 	return root
@@ -234,6 +238,10 @@ func (g *globals) PurgeClient() (purgev1connect.PurgeServiceClient, error) {
 	return cached(g, &g.purge, purgev1connect.NewPurgeServiceClient)
 }
 
+func (g *globals) DdosClient() (ddosv1connect.DdosServiceClient, error) {
+	return cached(g, &g.ddos, ddosv1connect.NewDdosServiceClient)
+}
+
 func (g *globals) CertClient() (certv1connect.CertServiceClient, error) {
 	return cached(g, &g.cert, certv1connect.NewCertServiceClient)
 }
@@ -266,6 +274,7 @@ var (
 	_ iamcmd.ClientFactory     = (*globals)(nil)
 	_ dnscmd.ClientFactory     = (*globals)(nil)
 	_ purgecmd.ClientFactory   = (*globals)(nil)
+	_ ddoscmd.ClientFactory    = (*globals)(nil)
 	_ certcmd.ClientFactory    = (*globals)(nil)
 	_ metricscmd.ClientFactory = (*globals)(nil)
 )
