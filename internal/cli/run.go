@@ -71,6 +71,7 @@ addresses ("api: http://HOST:PORT", "http: http://HOST:PORT").`,
 	fs.Uint32Var(&o.HTTPSPort, "https-port", 443, "port apps name for --https-addr (0: the bound port)")
 	fs.BoolVar(&o.NoNode, "no-node", false, "run without the built-in edge node")
 	fs.StringVar(&o.DNSAddr, "dns-addr", "127.0.0.1:7453", "edge node's authoritative DNS address, UDP and TCP (empty: none)")
+	fs.StringArrayVar(&o.XDPIfaces, "xdp-iface", nil, "`IFACE` the edge node runs the XDP DDoS filter on (repeatable; off by default; needs root; docs/ddos.md)")
 	fs.BoolVar(&o.NATSLog, "nats-log", false, "show the embedded NATS server's log")
 	lf.register(fs)
 	return cmd

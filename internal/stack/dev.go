@@ -51,6 +51,9 @@ type DevOptions struct {
 	// DNSAddr is the edge node's authoritative DNS address (UDP and TCP);
 	// empty: no DNS.
 	DNSAddr string
+	// XDPIfaces are the interfaces of the edge node's XDP DDoS filter
+	// (strata node --xdp-iface); none: off.
+	XDPIfaces []string
 	// NoNode runs the control plane without the built-in edge node.
 	NoNode bool
 	// NATSLog shows nats-server's own log lines.

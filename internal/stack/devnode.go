@@ -52,7 +52,7 @@ func startDevNode(ctx context.Context, svc *nodes.Service, o DevOptions, log *sl
 		Options: join.Options{DataDir: dir, Name: devNodeName, JoinToken: token, Joiner: j,
 			PublicIPs: []string{"127.0.0.1"}, Logger: log.With("part", "edge")},
 		HTTPAddr: o.HTTPAddr, HTTPSAddr: o.HTTPSAddr, HTTPPort: o.HTTPPort, HTTPSPort: o.HTTPSPort,
-		DNSAddr: o.DNSAddr, KEK: devNodeKEK(o.DataDir),
+		DNSAddr: o.DNSAddr, KEK: devNodeKEK(o.DataDir), XDPIfaces: o.XDPIfaces,
 	})
 	if connect.CodeOf(err) == connect.CodeAlreadyExists {
 		return nil, fmt.Errorf("edge node: %w (%s lost the key the dev node joined with: start once with --no-node, "+

@@ -262,6 +262,9 @@ func (a *Agent) session(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("ddos consumer: %w", err)
 	}
+	if a.opts.ReportInterval > 0 {
+		a.Report() // the hub is reachable again: no need to wait an interval
+	}
 	it, err := cons.Messages()
 	if err != nil {
 		return err

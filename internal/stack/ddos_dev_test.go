@@ -1,0 +1,135 @@
+package stack_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	ddosv1 "github.com/strata-edge/strata/gen/strata/ddos/v1"
+	"github.com/strata-edge/strata/gen/strata/ddos/v1/ddosv1connect"
+	"github.com/strata-edge/strata/internal/stack"
+	"github.com/strata-edge/strata/pkg/apiauth"
+	"github.com/strata-edge/strata/pkg/natsutil/natstest"
+)
+
+// DDoS end to end on strata dev: a released policy reaches the dev node's
+// snapshot, a block is acknowledged by the node through its own NATS
+// credentials, and the node's filter report reaches GetStats. Without XDP
+// the node acknowledges with why it could not block; as root, with the
+// filter on a veth, it blocks and reports its counters.
+func TestDevDDoSPolicyAndBlock(t *testing.T) {
+	t.Run("no xdp", func(t *testing.T) {
+		checkDevDDoS(t, runDev(t), "xdp not attached: the node runs without --xdp-iface")
+	})
+	t.Run("xdp on a veth", func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			t.Skip("needs root (veth, BPF)")
+		}
+		dev := fmt.Sprintf("sds%da", os.Getpid()%100000)
+		if out, err := exec.Command("ip", "link", "add", dev, "type", "veth", "peer", "name", dev[:len(dev)-1]+"b").CombinedOutput(); err != nil {
+			t.Fatalf("ip link add: %v %s", err, out)
+		}
+		t.Cleanup(func() { exec.Command("ip", "link", "del", dev).Run() })
+		if out, err := exec.Command("ip", "link", "set", dev, "up").CombinedOutput(); err != nil {
+			t.Fatalf("ip link set up: %v %s", err, out)
+		}
+		checkDevDDoS(t, runDev(t, func(o *stack.DevOptions) { o.XDPIfaces = []string{dev} }), "")
+	})
+}
+
+func checkDevDDoS(t *testing.T, d *devStack, ackError string) {
+	t.Helper()
+	bg := context.Background()
+	admin := clientsFor(d.api, d.token)
+	ddos := ddosv1connect.NewDdosServiceClient(&http.Client{Timeout: 15 * time.Second}, d.api, connect.WithInterceptors(apiauth.BearerToken(d.token)))
+	// The node must be online for a block to wait for it.
+	var nodeID string
+	natstest.CheckFor(t, 30*time.Second, 50*time.Millisecond, func() error {
+		res, err := admin.config.ListNodes(bg, &configv1.ListNodesRequest{})
+		if err != nil {
+			return err
+		}
+		for _, n := range res.GetNodes() {
+			if n.GetOnline() {
+				nodeID = n.GetNode().GetId()
+				return nil
+			}
+		}
+		return errors.New("no node online yet")
+	})
+
+	must[*ddosv1.UpdatePolicyResponse](t)(ddos.UpdatePolicy(bg, &ddosv1.UpdatePolicyRequest{Cluster: "default",
+		Policy: &ddosv1.DdosPolicy{Enabled: true, DenyCidrs: []string{"203.0.113.0/24"}, TcpSyn: &ddosv1.RateLimit{PacketsPerSecond: 500}}}))
+	rel := must[*ddosv1.CreateReleaseResponse](t)(ddos.CreateRelease(bg, &ddosv1.CreateReleaseRequest{Cluster: "default", Note: "first"}))
+	if rel.GetRelease().GetNumber() != 1 {
+		t.Fatalf("release %v", rel.GetRelease())
+	}
+	// The partition's snapshot carries it, and the node runs that version.
+	snap := must[*configv1.GetSnapshotResponse](t)(admin.config.GetSnapshot(bg, &configv1.GetSnapshotRequest{Partition: "default"}))
+	if !strings.Contains(snap.String(), "203.0.113.0/24") {
+		t.Fatalf("the snapshot does not carry the policy: %v", snap)
+	}
+	natstest.CheckFor(t, 30*time.Second, 50*time.Millisecond, func() error {
+		res, err := admin.config.ListNodes(bg, &configv1.ListNodesRequest{})
+		if err != nil {
+			return err
+		}
+		for _, n := range res.GetNodes() {
+			if n.GetNode().GetId() == nodeID && n.GetAppliedVersion() >= snap.GetVersion() {
+				return nil
+			}
+		}
+		return fmt.Errorf("node %s not at version %d yet", nodeID, snap.GetVersion())
+	})
+
+	blk := must[*ddosv1.BlockResponse](t)(ddos.Block(bg, &ddosv1.BlockRequest{Cidrs: []string{"198.51.100.7"}, Ttl: durationpb.New(10 * time.Minute),
+		Scope: &ddosv1.BlockScope{Target: &ddosv1.BlockScope_Cluster{Cluster: "default"}}})).GetBlock()
+	if blk.GetNodesTotal() != 1 {
+		t.Fatalf("block waits for %d nodes, want the dev node", blk.GetNodesTotal())
+	}
+	var got *ddosv1.Block
+	natstest.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
+		res, err := ddos.GetBlock(bg, &ddosv1.GetBlockRequest{Id: blk.GetId()})
+		if err != nil {
+			return err
+		}
+		if got = res.GetBlock(); got.GetNodesDone() != 1 {
+			return errors.New("not acknowledged yet")
+		}
+		return nil
+	})
+	if a := got.GetAcks()[0]; a.GetNodeId() != nodeID || a.GetError() != ackError {
+		t.Fatalf("ack %v, want error %q", a, ackError)
+	}
+
+	natstest.CheckFor(t, 30*time.Second, 50*time.Millisecond, func() error {
+		res, err := ddos.GetStats(bg, &ddosv1.GetStatsRequest{Cluster: "default"})
+		if err != nil {
+			return err
+		}
+		if len(res.GetNodes()) != 1 {
+			return errors.New("no report yet")
+		}
+		r := res.GetNodes()[0]
+		if ackError != "" {
+			if r.GetAttached() || r.GetDetail() != ackError {
+				return fmt.Errorf("report %v", r)
+			}
+			return nil
+		}
+		if !r.GetAttached() || r.GetDetail() != "" || len(r.GetCounters()) == 0 {
+			return fmt.Errorf("report %v", r)
+		}
+		return nil
+	})
+}
