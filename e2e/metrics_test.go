@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -8,11 +9,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +23,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/strata-edge/strata/e2e/e2etest"
 	metricsv1 "github.com/strata-edge/strata/gen/strata/metrics/v1"
 	"github.com/strata-edge/strata/gen/strata/metrics/v1/metricsv1connect"
 	"github.com/strata-edge/strata/pkg/apiauth"
@@ -192,6 +196,9 @@ func TestMetricsPipeline(t *testing.T) {
 	}
 	t.Logf("strata metrics top --app shop --by status:\n%s", text)
 
+	// The tail streams a line a second until Ctrl-C, then exits 0.
+	tailUntilInterrupt(t, app, "STRATA_API="+d.api, "STRATA_TOKEN="+adminToken)
+
 	// IAM: a viewer of this app reads its numbers, not another app's, nor
 	// the Metric SQL metrics (they count every app's requests).
 	other := c.OK("app", "create", "--name", "other", "--domain", "other.example.com")
@@ -260,6 +267,47 @@ func TestMetricsPipeline(t *testing.T) {
 		t.Errorf("p99 delay %s: far beyond the 2 s goal", p(0.99))
 	}
 	node.Interrupt(t, 20*time.Second)
+}
+
+// tailUntilInterrupt runs `strata metrics tail --app app -o json`, reads
+// two lines (one TailResponse each), sends SIGINT and wants exit code 0.
+func tailUntilInterrupt(t *testing.T, app string, env ...string) {
+	t.Helper()
+	cmd := exec.Command(e2etest.Binary, "metrics", "tail", "--app", app, "-o", "json")
+	cmd.Env = append(cleanEnv(), env...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	sc := bufio.NewScanner(out)
+	for i := range 2 {
+		if !sc.Scan() {
+			t.Fatalf("metrics tail: line %d missing: %v\n%s", i+1, sc.Err(), stderr.String())
+		}
+		res := &metricsv1.TailResponse{}
+		if err := protojson.Unmarshal(sc.Bytes(), res); err != nil || res.GetSecond().GetAppId() != app {
+			t.Fatalf("metrics tail -o json line %q: %v", sc.Text(), err)
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, _ = io.Copy(io.Discard, out); done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("metrics tail after Ctrl-C: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("metrics tail still running 10s after Ctrl-C")
+	}
 }
 
 // e2etestWaitStatus waits until a (re)started node serves /ready for host.
