@@ -17,6 +17,7 @@ import (
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	ddosv1 "github.com/strata-edge/strata/gen/strata/ddos/v1"
 	"github.com/strata-edge/strata/gen/strata/ddos/v1/ddosv1connect"
+	iamv1 "github.com/strata-edge/strata/gen/strata/iam/v1"
 	"github.com/strata-edge/strata/internal/stack"
 	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
@@ -132,4 +133,47 @@ func checkDevDDoS(t *testing.T, d *devStack, ackError string) {
 		}
 		return nil
 	})
+}
+
+// The ddos rules: a policy is checked on its cluster (through the
+// cluster's partition), blocks and stats need the permission over
+// everything, and a viewer reads but does not write.
+func TestDevDDoSAuthorization(t *testing.T) {
+	dev := runDev(t)
+	admin := clientsFor(dev.api, dev.token)
+	bg := context.Background()
+	must[*configv1.CreatePartitionResponse](t)(admin.config.CreatePartition(bg, &configv1.CreatePartitionRequest{Name: "eu"}))
+	must[*configv1.CreateClusterResponse](t)(admin.config.CreateCluster(bg, &configv1.CreateClusterRequest{Name: "fra", Partition: "eu"}))
+	client := func(user, role string) ddosv1connect.DdosServiceClient {
+		must[*iamv1.CreateUserResponse](t)(admin.iam.CreateUser(bg, &iamv1.CreateUserRequest{Name: user, ServiceAccount: true}))
+		must[*iamv1.CreateGrantResponse](t)(admin.iam.CreateGrant(bg, &iamv1.CreateGrantRequest{User: user, Role: role, ScopeKind: "partition", ScopeObject: "eu"}))
+		tok := must[*iamv1.CreateTokenResponse](t)(admin.iam.CreateToken(bg, &iamv1.CreateTokenRequest{User: user}))
+		return ddosv1connect.NewDdosServiceClient(&http.Client{Timeout: 15 * time.Second}, dev.api, connect.WithInterceptors(apiauth.BearerToken(tok.Secret)))
+	}
+	euAdmin, euViewer := client("eu-admin", "admin"), client("eu-viewer", "viewer")
+	set := func(c ddosv1connect.DdosServiceClient, cluster string) error {
+		_, err := c.UpdatePolicy(bg, &ddosv1.UpdatePolicyRequest{Cluster: cluster, Policy: &ddosv1.DdosPolicy{Enabled: true}})
+		return err
+	}
+	block := &ddosv1.BlockRequest{Cidrs: []string{"192.0.2.1"}, Ttl: durationpb.New(time.Minute), Scope: &ddosv1.BlockScope{Target: &ddosv1.BlockScope_Cluster{Cluster: "fra"}}}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want connect.Code
+	}{
+		{"eu admin sets fra's policy", set(euAdmin, "fra"), 0},
+		{"eu admin releases it", func() error {
+			_, err := euAdmin.CreateRelease(bg, &ddosv1.CreateReleaseRequest{Cluster: "fra"})
+			return err
+		}(), 0},
+		{"eu admin sets default's policy", set(euAdmin, "default"), connect.CodePermissionDenied},
+		{"eu viewer reads fra's policy", func() error { _, err := euViewer.GetPolicy(bg, &ddosv1.GetPolicyRequest{Cluster: "fra"}); return err }(), 0},
+		{"eu viewer sets fra's policy", set(euViewer, "fra"), connect.CodePermissionDenied},
+		{"eu admin blocks", func() error { _, err := euAdmin.Block(bg, block); return err }(), connect.CodePermissionDenied},
+		{"eu admin reads stats", func() error { _, err := euAdmin.GetStats(bg, &ddosv1.GetStatsRequest{}); return err }(), connect.CodePermissionDenied},
+	} {
+		if got := connect.CodeOf(tc.err); (tc.want == 0 && tc.err != nil) || (tc.want != 0 && got != tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, tc.err, tc.want)
+		}
+	}
 }
