@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/strata-edge/strata/internal/stack"
+	metricstore "github.com/strata-edge/strata/services/metrics/store"
 )
 
 // logFlags are the logging flags of the commands that run Strata.
@@ -71,6 +73,7 @@ addresses ("api: http://HOST:PORT", "http: http://HOST:PORT").`,
 	fs.Uint32Var(&o.HTTPSPort, "https-port", 443, "port apps name for --https-addr (0: the bound port)")
 	fs.BoolVar(&o.NoNode, "no-node", false, "run without the built-in edge node")
 	fs.StringVar(&o.DNSAddr, "dns-addr", "127.0.0.1:7453", "edge node's authoritative DNS address, UDP and TCP (empty: none)")
+	metricsRetentionFlags(fs, &o.MetricsRetention)
 	fs.StringArrayVar(&o.XDPIfaces, "xdp-iface", nil, "`IFACE` the edge node runs the XDP DDoS filter on (repeatable; off by default; needs root; docs/ddos.md)")
 	fs.BoolVar(&o.NATSLog, "nats-log", false, "show the embedded NATS server's log")
 	lf.register(fs)
@@ -131,7 +134,16 @@ joining nodes the hub's leaf URLs (--leaf-url, required with it).`, strings.Join
 	fs.StringVar(&o.MetricsPostgresDSN, "metrics-postgres-dsn", "", "PostgreSQL URL of the metrics store (default: SQLite in DIR/metrics.db, not shared by replicas)")
 	fs.StringVar(&o.MetricsPostgresDSNFile, "metrics-postgres-dsn-file", "", "file holding the metrics store's PostgreSQL URL (mode 0600), instead of --metrics-postgres-dsn")
 	fs.StringVar(&o.MetricsPostgresSchema, "metrics-postgres-schema", "strata_metrics", "PostgreSQL schema of the metrics store tables")
+	metricsRetentionFlags(fs, &o.MetricsRetention)
 	_ = cmd.MarkFlagRequired("nats")
 	lf.register(fs)
 	return cmd
+}
+
+// metricsRetentionFlags registers how long the metrics store keeps each
+// resolution (the store checks that each outlives the finer one).
+func metricsRetentionFlags(fs *pflag.FlagSet, r *metricstore.Retention) {
+	fs.DurationVar(&r.Second, "metrics-retention-1s", time.Hour, "how long the metrics store keeps per-second rows before rolling them into minutes")
+	fs.DurationVar(&r.Minute, "metrics-retention-1m", 7*24*time.Hour, "how long it keeps per-minute rows (and Metric SQL results, health changes, node samples) before rolling them into hours")
+	fs.DurationVar(&r.Hour, "metrics-retention-1h", 365*24*time.Hour, "how long it keeps per-hour rows")
 }

@@ -60,6 +60,9 @@ type apiParts struct {
 	// tables in metricsSchema, default store.DefaultSchema); else it is
 	// SQLite in dataDir (metricsFile).
 	metricsDSN, metricsSchema string
+	// metricsRetention is how long each resolution of the metrics store
+	// is kept (zero fields: the store's defaults).
+	metricsRetention metricstore.Retention
 }
 
 // metricsFile is the SQLite metrics store in the data directory.
@@ -244,10 +247,10 @@ func openMetrics(ctx context.Context, p apiParts, st *stops) (metricsIngest, err
 	var ms metricstore.Store
 	var err error
 	if p.metricsDSN != "" {
-		if ms, err = metricstore.OpenPostgresOptions(ctx, p.metricsDSN, metricstore.PostgresOptions{Schema: p.metricsSchema}); err != nil {
+		if ms, err = metricstore.OpenPostgresOptions(ctx, p.metricsDSN, metricstore.PostgresOptions{Schema: p.metricsSchema, Retention: p.metricsRetention}); err != nil {
 			return metricsIngest{}, fmt.Errorf("--metrics-postgres-dsn: metrics store: %w", err)
 		}
-	} else if ms, err = metricstore.OpenSQLite(filepath.Join(p.dataDir, metricsFile), metricstore.Retention{}); err != nil {
+	} else if ms, err = metricstore.OpenSQLite(filepath.Join(p.dataDir, metricsFile), p.metricsRetention); err != nil {
 		return metricsIngest{}, fmt.Errorf("metrics store: %w", err)
 	}
 	st.add("metrics store", func(context.Context) error { return ms.Close() })

@@ -18,6 +18,7 @@ import (
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/natsauth"
 	"github.com/strata-edge/strata/pkg/secretfile"
+	metricstore "github.com/strata-edge/strata/services/metrics/store"
 )
 
 // ControlOptions configures RunControl.
@@ -56,6 +57,9 @@ type ControlOptions struct {
 	// without, it is SQLite in DataDir, which replicas do not share.
 	MetricsPostgresDSN     string
 	MetricsPostgresDSNFile string
+	// MetricsRetention is how long the metrics store keeps 1 s, 1 min and
+	// 1 h rows (zero fields: 1 h, 7 days, 365 days).
+	MetricsRetention metricstore.Retention
 	// MetricsPostgresSchema holds the metrics tables; default
 	// "strata_metrics".
 	MetricsPostgresSchema string
@@ -178,7 +182,7 @@ func RunControl(ctx context.Context, o ControlOptions) (err error) {
 		addr: apiAddr, dataDir: o.DataDir, services: o.Services,
 		store: store, js: js, log: log,
 		authority: authority, conn: nc, leafURLs: o.LeafURLs, replicas: o.Replicas,
-		metricsDSN: metricsDSN, metricsSchema: o.MetricsPostgresSchema,
+		metricsDSN: metricsDSN, metricsSchema: o.MetricsPostgresSchema, metricsRetention: o.MetricsRetention,
 	}, &st)
 	if err != nil {
 		return err

@@ -19,6 +19,7 @@ import (
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/natsauth"
 	"github.com/strata-edge/strata/pkg/natsutil"
+	metricstore "github.com/strata-edge/strata/services/metrics/store"
 )
 
 // Files and directories under DevOptions.DataDir.
@@ -54,6 +55,9 @@ type DevOptions struct {
 	// XDPIfaces are the interfaces of the edge node's XDP DDoS filter
 	// (strata node --xdp-iface); none: off.
 	XDPIfaces []string
+	// MetricsRetention is how long the metrics store keeps 1 s, 1 min and
+	// 1 h rows (zero fields: 1 h, 7 days, 365 days).
+	MetricsRetention metricstore.Retention
 	// NoNode runs the control plane without the built-in edge node.
 	NoNode bool
 	// NATSLog shows nats-server's own log lines.
@@ -197,7 +201,7 @@ func RunDev(ctx context.Context, o DevOptions) (err error) {
 		addr: apiAddr, dataDir: o.DataDir, services: KnownServices,
 		store: store, js: js,
 		authority: authority, hub: ns, conn: nc, leafURLs: leafURLs,
-		log: log, devDNS: devDNS,
+		log: log, devDNS: devDNS, metricsRetention: o.MetricsRetention,
 	}, &st)
 	if err != nil {
 		return err

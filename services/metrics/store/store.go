@@ -76,6 +76,8 @@ type HealthQuery struct {
 // then rolled into 1 min rows kept for Minute, then into 1 h rows kept for
 // Hour. Zero fields: 1h, 7*24h, 365*24h. Metric results, system samples,
 // health changes and the ingest dedup keys are kept for Minute.
+// (Field names in errors: retention.1s, retention.1m, retention.1h, as the
+// strata dev/control flags --metrics-retention-1s/-1m/-1h.)
 type Retention struct{ Second, Minute, Hour time.Duration }
 
 func (r Retention) withDefaults() (Retention, error) {
@@ -90,11 +92,11 @@ func (r Retention) withDefaults() (Retention, error) {
 	}
 	switch {
 	case r.Second < time.Minute:
-		return r, apierr.Invalid(apierr.FieldViolation{Field: "retention.second", Reason: fmt.Sprintf("%v: at least 1m", r.Second)})
+		return r, apierr.Invalid(apierr.FieldViolation{Field: "retention.1s", Reason: fmt.Sprintf("%v: at least 1m", r.Second)})
 	case r.Minute < r.Second || r.Minute < time.Hour:
-		return r, apierr.Invalid(apierr.FieldViolation{Field: "retention.minute", Reason: fmt.Sprintf("%v: at least 1h and at least retention.second", r.Minute)})
+		return r, apierr.Invalid(apierr.FieldViolation{Field: "retention.1m", Reason: fmt.Sprintf("%v: at least 1h and at least retention.1s", r.Minute)})
 	case r.Hour < r.Minute:
-		return r, apierr.Invalid(apierr.FieldViolation{Field: "retention.hour", Reason: fmt.Sprintf("%v: at least retention.minute", r.Hour)})
+		return r, apierr.Invalid(apierr.FieldViolation{Field: "retention.1h", Reason: fmt.Sprintf("%v: at least retention.1m", r.Hour)})
 	}
 	return r, nil
 }
