@@ -99,6 +99,17 @@ func TestDropBenchmark(t *testing.T) {
 			t.Fatalf("denied frame with the full list: action %d, %v", ret, err)
 		}
 		t.Logf("program alone, denied with 1,000,000 prefixes: %.1f ns/packet", float64(per.Nanoseconds()))
+		if err := f.Block(pfx("102.0.0.0/24"), time.Minute); err == nil {
+			t.Fatal("Block beside 1,000,000 IPv4 deny prefixes: no error")
+		}
+		if err := f.Apply(Policy{Deny: full[:MaxDenyEntries-1]}); err != nil {
+			t.Fatal(err)
+		}
+		start = time.Now()
+		if err := f.Block(pfx("102.0.0.0/24"), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("Block of one prefix beside 999,999 deny prefixes: %s", time.Since(start).Round(time.Microsecond))
 		full = append(full, netip.MustParsePrefix("101.0.0.1/32"))
 		if err := f.Apply(Policy{Deny: full}); err == nil {
 			t.Fatal("Apply of 1,000,001 IPv4 deny prefixes: no error")

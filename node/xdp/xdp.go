@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -90,18 +89,27 @@ type IfaceStatus struct {
 type Filter struct {
 	log *slog.Logger
 
+	// mu orders the writers (Apply, Block, the sweep, Close); objMu only
+	// guards the objects' lifetime, so Counters does not wait behind a
+	// long Apply (a million prefixes take seconds).
 	mu     sync.Mutex
+	objMu  sync.RWMutex
 	objs   filterObjects
 	links  []link.Link
-	status []IfaceStatus
-	closed bool
+	status []IfaceStatus // set in Attach, never changed
+	closed bool          // under both locks
 
 	base   []netip.Prefix
 	policy Policy
 	// timed holds the Block deadlines (CLOCK_MONOTONIC ns, the clock of
 	// bpf_ktime_get_ns).
 	timed map[netip.Prefix]uint64
-	// What the tries hold now, so updates write only the difference.
+	// perm is the policy's deny set; timedCur the blocks written to the
+	// tries (with their effective deadlines); allowCur and denyCur what the
+	// tries hold, so updates write only the difference.
+	perm     map[netip.Prefix]struct{}
+	perm4    int // IPv4 prefixes in perm (the rest are IPv6)
+	timedCur map[netip.Prefix]uint64
 	allowCur map[netip.Prefix]struct{}
 	denyCur  map[netip.Prefix]uint64
 
@@ -141,6 +149,8 @@ func Attach(ifaces []string, opts Options) (*Filter, error) {
 		log:      log,
 		base:     canonical(opts.Allow),
 		timed:    map[netip.Prefix]uint64{},
+		perm:     map[netip.Prefix]struct{}{},
+		timedCur: map[netip.Prefix]uint64{},
 		allowCur: map[netip.Prefix]struct{}{},
 		denyCur:  map[netip.Prefix]uint64{},
 		stop:     make(chan struct{}),
@@ -224,16 +234,14 @@ func attachOne(prog *ebpf.Program, name string, mode Mode) (link.Link, string, e
 
 // Status is each named interface's attachment, in the order given to Attach.
 func (f *Filter) Status() []IfaceStatus {
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	return append([]IfaceStatus(nil), f.status...)
 }
 
 // ProgramID is the kernel's id of the loaded program (unchanged by Apply
 // and Block: they never reload it).
 func (f *Filter) ProgramID() (ebpf.ProgramID, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.objMu.RLock()
+	defer f.objMu.RUnlock()
 	if f.closed {
 		return 0, errors.New("xdp: filter closed")
 	}
@@ -260,8 +268,8 @@ func (f *Filter) Counters() map[string]uint64 {
 }
 
 func (f *Filter) counters() (map[string]uint64, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.objMu.RLock()
+	defer f.objMu.RUnlock()
 	if f.closed {
 		return nil, errors.New("xdp: filter closed")
 	}
@@ -368,15 +376,23 @@ func (f *Filter) applyLocked(p Policy) error {
 	if p.DropFragments {
 		cfg.Flags |= 2
 	}
-	allow := map[netip.Prefix]struct{}{}
-	for _, q := range append(canonical(f.base), canonical(p.Allow)...) {
-		allow[q] = struct{}{}
-	}
-	if n4, n6 := countFamilies(allow); n4 > MaxAllowEntries || n6 > MaxAllowEntries {
-		return fmt.Errorf("xdp: Policy.Allow with Options.Allow: %d IPv4 and %d IPv6 prefixes: at most %d of each", n4, n6, MaxAllowEntries)
+	allow, err := f.allowSet(f.base, p.Allow)
+	if err != nil {
+		return err
 	}
 	p.Deny = canonical(p.Deny)
-	deny := f.desiredDeny(p.Deny, monoNow())
+	perm := make(map[netip.Prefix]struct{}, len(p.Deny))
+	for _, q := range p.Deny {
+		perm[q] = struct{}{}
+	}
+	timed := f.effectiveBlocks(perm, monoNow())
+	deny := make(map[netip.Prefix]uint64, len(perm)+len(timed))
+	for q := range perm {
+		deny[q] = 0
+	}
+	for q, d := range timed {
+		deny[q] = d
+	}
 	if n4, n6 := countFamilies(deny); n4 > MaxDenyEntries || n6 > MaxDenyEntries {
 		return fmt.Errorf("xdp: Policy.Deny with the blocks: %d IPv4 and %d IPv6 prefixes: at most %d of each", n4, n6, MaxDenyEntries)
 	}
@@ -390,8 +406,58 @@ func (f *Filter) applyLocked(p Policy) error {
 	if err := f.objs.ConfigMap.Update(uint32(0), &cfg, ebpf.UpdateAny); err != nil {
 		return fmt.Errorf("xdp: writing the config map: %w", err)
 	}
-	f.policy = p
+	f.policy, f.perm, f.timedCur = p, perm, timed
+	f.perm4, _ = countFamilies(perm)
 	return nil
+}
+
+// syncBlocks writes the blocks' change alone (Block, the sweep): the
+// policy's entries stay as they are, so a block costs the blocks, not a
+// million-prefix policy.
+func (f *Filter) syncBlocks() error {
+	timed := f.effectiveBlocks(f.perm, monoNow())
+	n4, n6 := countFamilies(timed)
+	p4, p6 := f.perm4, len(f.perm)-f.perm4
+	if n4+p4 > MaxDenyEntries || n6+p6 > MaxDenyEntries {
+		return fmt.Errorf("xdp: blocks with Policy.Deny: %d IPv4 and %d IPv6 prefixes: at most %d of each", n4+p4, n6+p6, MaxDenyEntries)
+	}
+	for q := range f.timedCur {
+		if _, ok := timed[q]; ok {
+			continue
+		}
+		if _, ok := f.perm[q]; ok {
+			continue
+		}
+		if err := f.del(f.objs.DenyV4, f.objs.DenyV6, q); err != nil {
+			return fmt.Errorf("xdp: removing block %s: %w", q, err)
+		}
+		delete(f.denyCur, q)
+	}
+	for q, d := range timed {
+		if cur, ok := f.denyCur[q]; ok && cur == d {
+			continue
+		}
+		v := filterDenyVal{ExpiresNs: d}
+		if err := f.put(f.objs.DenyV4, f.objs.DenyV6, q, &v); err != nil {
+			return fmt.Errorf("xdp: block %s: %w", q, err)
+		}
+		f.denyCur[q] = d
+	}
+	f.timedCur = timed
+	return nil
+}
+
+// allowSet is the allow tries' content: base (Options.Allow) and the
+// policy's.
+func (f *Filter) allowSet(base, policy []netip.Prefix) (map[netip.Prefix]struct{}, error) {
+	allow := map[netip.Prefix]struct{}{}
+	for _, q := range append(canonical(base), canonical(policy)...) {
+		allow[q] = struct{}{}
+	}
+	if n4, n6 := countFamilies(allow); n4 > MaxAllowEntries || n6 > MaxAllowEntries {
+		return nil, fmt.Errorf("xdp: Policy.Allow with Options.Allow: %d IPv4 and %d IPv6 prefixes: at most %d of each", n4, n6, MaxAllowEntries)
+	}
+	return allow, nil
 }
 
 func countFamilies[V any](m map[netip.Prefix]V) (v4, v6 int) {
@@ -405,45 +471,33 @@ func countFamilies[V any](m map[netip.Prefix]V) (v4, v6 int) {
 	return
 }
 
-// desiredDeny is the deny tries' content: permanent prefixes with deadline
-// 0, and the unexpired blocks not inside a permanent one. A block's value is
-// the latest deadline of the blocks containing it, because the trie's
-// longest match must not end a block early where a wider one still runs.
-func (f *Filter) desiredDeny(permanent []netip.Prefix, now uint64) map[netip.Prefix]uint64 {
-	out := make(map[netip.Prefix]uint64, len(permanent)+len(f.timed))
-	for _, p := range permanent {
-		out[p] = 0
-	}
+// effectiveBlocks drops the expired blocks and returns the rest that are
+// not inside a permanent deny (which covers them), each with the latest
+// deadline of the blocks containing it: the trie answers with the longest
+// match, which must not end a block early where a wider one still runs.
+func (f *Filter) effectiveBlocks(perm map[netip.Prefix]struct{}, now uint64) map[netip.Prefix]uint64 {
 	for p, deadline := range f.timed {
 		if deadline <= now {
 			delete(f.timed, p)
 		}
 	}
-	for p := range f.timed {
-		if coveredBy(out, p, true) {
-			continue
-		}
-		best := f.timed[p]
-		for bits := p.Bits() - 1; bits >= 0; bits-- {
+	out := make(map[netip.Prefix]uint64, len(f.timed))
+	for p, best := range f.timed {
+		covered := false
+		for bits := p.Bits(); bits >= 0 && !covered; bits-- {
 			q, _ := p.Addr().Prefix(bits)
+			if _, ok := perm[q]; ok {
+				covered = true
+			}
 			if d, ok := f.timed[q]; ok && d > best {
 				best = d
 			}
 		}
-		out[p] = best
-	}
-	return out
-}
-
-// coveredBy reports whether a permanent entry (value 0) of m contains p.
-func coveredBy(m map[netip.Prefix]uint64, p netip.Prefix, permanentOnly bool) bool {
-	for bits := p.Bits(); bits >= 0; bits-- {
-		q, _ := p.Addr().Prefix(bits)
-		if d, ok := m[q]; ok && (!permanentOnly || d == 0) {
-			return true
+		if !covered {
+			out[p] = best
 		}
 	}
-	return false
+	return out
 }
 
 func (f *Filter) syncAllow(want map[netip.Prefix]struct{}) error {
@@ -470,23 +524,7 @@ func (f *Filter) syncAllow(want map[netip.Prefix]struct{}) error {
 }
 
 func (f *Filter) syncDeny(want map[netip.Prefix]uint64) error {
-	// Sorted so a failure part-way (a full map) leaves a predictable set.
-	keys := make([]netip.Prefix, 0, len(want))
-	for p, d := range want {
-		if cur, ok := f.denyCur[p]; !ok || cur != d {
-			keys = append(keys, p)
-		}
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		return keys[i].Addr().Less(keys[j].Addr()) || keys[i].Addr() == keys[j].Addr() && keys[i].Bits() < keys[j].Bits()
-	})
-	for _, p := range keys {
-		v := filterDenyVal{ExpiresNs: want[p]}
-		if err := f.put(f.objs.DenyV4, f.objs.DenyV6, p, &v); err != nil {
-			return fmt.Errorf("xdp: deny %s: %w", p, err)
-		}
-		f.denyCur[p] = want[p]
-	}
+	// Removals first: a full trie has room for the additions only then.
 	for p := range f.denyCur {
 		if _, ok := want[p]; ok {
 			continue
@@ -495,6 +533,16 @@ func (f *Filter) syncDeny(want map[netip.Prefix]uint64) error {
 			return fmt.Errorf("xdp: removing deny %s: %w", p, err)
 		}
 		delete(f.denyCur, p)
+	}
+	for p, d := range want {
+		if cur, ok := f.denyCur[p]; ok && cur == d {
+			continue
+		}
+		v := filterDenyVal{ExpiresNs: d}
+		if err := f.put(f.objs.DenyV4, f.objs.DenyV6, p, &v); err != nil {
+			return fmt.Errorf("xdp: deny %s: %w", p, err)
+		}
+		f.denyCur[p] = d
 	}
 	return nil
 }
@@ -537,12 +585,15 @@ func (f *Filter) SetAlwaysAllow(prefixes []netip.Prefix) error {
 	if f.closed {
 		return errors.New("xdp: filter closed")
 	}
-	prev := f.base
-	f.base = canonical(prefixes)
-	if err := f.applyLocked(f.policy); err != nil {
-		f.base = prev
+	base := canonical(prefixes)
+	allow, err := f.allowSet(base, f.policy.Allow)
+	if err != nil {
 		return err
 	}
+	if err := f.syncAllow(allow); err != nil {
+		return err
+	}
+	f.base = base
 	return nil
 }
 
@@ -572,12 +623,27 @@ func (f *Filter) Block(prefixes []netip.Prefix, ttl time.Duration) error {
 		return errors.New("xdp: filter closed")
 	}
 	deadline := monoNow() + uint64(ttl)
+	prev := map[netip.Prefix]uint64{}
 	for _, p := range canonical(prefixes) {
-		if f.timed[p] < deadline {
+		if d, ok := f.timed[p]; !ok || d < deadline {
+			if _, seen := prev[p]; !seen {
+				prev[p] = d // 0: was not blocked
+			}
 			f.timed[p] = deadline
 		}
 	}
-	return f.applyLocked(f.policy)
+	if err := f.syncBlocks(); err != nil {
+		// Refused (the tries are full): the blocks are not recorded either.
+		for p, d := range prev {
+			if d == 0 {
+				delete(f.timed, p)
+			} else {
+				f.timed[p] = d
+			}
+		}
+		return err
+	}
+	return nil
 }
 
 // Blocks are the unexpired blocks and the time each has left.
@@ -613,7 +679,7 @@ func (f *Filter) sweepLoop(every time.Duration) {
 			}
 		}
 		if expired && !f.closed {
-			if err := f.applyLocked(f.policy); err != nil {
+			if err := f.syncBlocks(); err != nil {
 				f.log.Warn("xdp: removing expired blocks", "err", err)
 			}
 		}
@@ -628,6 +694,7 @@ func (f *Filter) Close() error {
 		f.mu.Unlock()
 		return nil
 	}
+	f.objMu.Lock()
 	f.closed = true
 	var errs []error
 	for _, l := range f.links {
@@ -637,6 +704,7 @@ func (f *Filter) Close() error {
 	}
 	f.links = nil
 	errs = append(errs, f.objs.Close())
+	f.objMu.Unlock()
 	f.mu.Unlock()
 	close(f.stop)
 	<-f.done

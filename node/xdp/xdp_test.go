@@ -321,6 +321,25 @@ func TestFilter(t *testing.T) {
 		if n != 2 { // 10.80.0.0/16 and 10.77.0.0/16: the expired /24 and /64 are gone
 			t.Errorf("deny tries hold %d entries after the sweep, want 2", n)
 		}
+
+		// A block inside a permanent deny takes over when the policy drops
+		// the deny.
+		if err := f.Apply(Policy{Deny: pfx("10.81.0.0/16")}); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Block(pfx("10.81.1.0/24"), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		c = f.check(t)
+		g.send(t, g.udp4("10.81.1.1", 9), 4)
+		c.expect(map[string]uint64{"denied_cidr": 4}, "blocked_ttl")
+		if err := f.Apply(Policy{}); err != nil {
+			t.Fatal(err)
+		}
+		c = f.check(t)
+		g.send(t, g.udp4("10.81.1.1", 9), 4)
+		g.send(t, g.udp4("10.81.2.1", 9), 4)
+		c.expect(map[string]uint64{"blocked_ttl": 4, "passed": 4}, "denied_cidr")
 	})
 
 	t.Run("policy updates never reload the program", func(t *testing.T) {
