@@ -22,7 +22,7 @@ const (
 	tailAhead       = 60
 	tailSeen        = 4096
 	maxTopPaths     = 32
-	DefaultTailWait = 5 * time.Second
+	DefaultTailWait = 3 * time.Second // nodes report every 1 s by default
 )
 
 // tail is one Tail stream's inbox.
@@ -112,15 +112,17 @@ type second struct {
 	nodes map[string]bool
 }
 
-// runTail sends one TailResponse a second until ctx ends: second t goes
-// out wait after it (reports arrive once a node flushes), summed over the
+// runTail sends one TailResponse a second, from the second it starts in,
+// until ctx ends: second t goes out wait after it (reports arrive once a node flushes), summed over the
 // nodes whose reports arrived by then; a second with no report is sent
 // with zeros. Reports of a second already sent are dropped.
 func (s *Service) runTail(ctx context.Context, app string, send func(*metricsv1.TailResponse) error) error {
 	t := s.tails.add(app)
 	defer s.tails.remove(t)
 	wait := int64(s.tailWait / time.Second)
-	next := s.now().Unix() - wait
+	// The first second sent is the current one: the reports of earlier
+	// seconds went out before this subscription and would read 0.
+	next := s.now().Unix()
 	pending := map[int64]*second{}
 	seen := map[reportKey]bool{}
 	tick := time.NewTicker(time.Second)
