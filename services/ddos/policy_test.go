@@ -153,3 +153,25 @@ func TestCheckBlock(t *testing.T) {
 		})
 	}
 }
+
+// FuzzNormalize: any list either is refused naming a field or normalizes
+// to a fixed point (normalizing again changes nothing), without panics.
+func FuzzNormalize(f *testing.F) {
+	for _, s := range []string{"192.0.2.0/24", "2001:db8::1", "::ffff:1.2.3.4/128", "10.0.0.1/8", "1.2.3.4/33", "", "fe80::1%eth0"} {
+		f.Add(s, s)
+	}
+	f.Fuzz(func(t *testing.T, deny, allow string) {
+		in := &ddosv1.DdosPolicy{Enabled: true, DenyCidrs: strings.Split(deny, ","), AllowCidrs: strings.Split(allow, ",")}
+		out, err := Normalize("cls_1", in)
+		if err != nil {
+			if len(apierr.Violations(err)) == 0 {
+				t.Fatalf("refused without naming a field: %v", err)
+			}
+			return
+		}
+		again, err := Normalize("cls_1", out)
+		if err != nil || !proto.Equal(out, again) {
+			t.Fatalf("not a fixed point: %v -> %v (%v)", out, again, err)
+		}
+	})
+}

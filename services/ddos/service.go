@@ -24,10 +24,12 @@ import (
 
 	ddosv1 "github.com/strata-edge/strata/gen/strata/ddos/v1"
 	"github.com/strata-edge/strata/gen/strata/ddos/v1/ddosv1connect"
+	cfgev "github.com/strata-edge/strata/gen/strata/events/config/v1"
 	ev "github.com/strata-edge/strata/gen/strata/events/ddos/v1"
 	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/apierr"
 	"github.com/strata-edge/strata/pkg/background"
+	"github.com/strata-edge/strata/pkg/configevents"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/release"
 	"github.com/strata-edge/strata/services/edgesync"
@@ -180,8 +182,12 @@ func clusterOf(msg proto.Message) string {
 // Handle applies one event of the global log (others are skipped).
 func (p *projection) Handle(e eventstore.Event) error {
 	var msg proto.Message
-	if registry.Has(e.Type) {
-		m, err := Decode(e.Type, e.Data)
+	if e.Type == configevents.TypeClusterDeleted || registry.Has(e.Type) {
+		decode := Decode
+		if e.Type == configevents.TypeClusterDeleted {
+			decode = configevents.Decode
+		}
+		m, err := decode(e.Type, e.Data)
 		if err != nil {
 			// Skipped, but the position advances, or waiters wait forever.
 			p.mu.Lock()
@@ -201,6 +207,8 @@ func (p *projection) Handle(e eventstore.Event) error {
 	switch m := msg.(type) {
 	case *ev.BlockRequested, *ev.BlockAcknowledged:
 		p.st.blocks.fold(e, m)
+	case *cfgev.ClusterDeleted:
+		p.st.clusterDeleted(m.GetClusterId(), e)
 	case nil:
 	default:
 		if id := clusterOf(m); id != "" {
@@ -217,6 +225,26 @@ func (p *projection) Handle(e eventstore.Event) error {
 	}
 	p.Advance(e.Position)
 	return nil
+}
+
+// clusterDeleted drops a deleted cluster's policy, and takes it off the
+// tracks: no node of the cluster is left to run it (config refuses to
+// delete a cluster with nodes), and the partition's snapshot should not
+// carry it forever.
+func (st *state) clusterDeleted(id string, e eventstore.Event) {
+	entry := st.policies[id]
+	if entry == nil {
+		return
+	}
+	delete(st.policies, id)
+	if st.sync == nil {
+		return
+	}
+	var changes []edgesync.Change
+	for _, staging := range []bool{false, true} {
+		changes = append(changes, edgesync.Change{Kind: KindPolicy, ID: id, Staging: staging})
+	}
+	st.sync.Apply(e.Position, e.Metadata.Time, changes...)
 }
 
 // record keeps the release records of a policy event msg applied at e.

@@ -19,7 +19,9 @@ import (
 
 	ddosv1 "github.com/strata-edge/strata/gen/strata/ddos/v1"
 	"github.com/strata-edge/strata/gen/strata/ddos/v1/ddosv1connect"
+	cfgev "github.com/strata-edge/strata/gen/strata/events/config/v1"
 	"github.com/strata-edge/strata/pkg/apiauth"
+	"github.com/strata-edge/strata/pkg/configevents"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/natsutil"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
@@ -346,4 +348,40 @@ func TestStatsFromReports(t *testing.T) {
 	if err != nil || len(res.GetNodes()) != 1 || res.GetNodes()[0].GetNodeId() != "node_a" || res.GetNodes()[0].GetClusterId() != "cls_1" || res.GetNodes()[0].GetCounters()["deny"] != 7 {
 		t.Fatalf("stats of edge: %v, %v", res, err)
 	}
+}
+
+// A deleted cluster's policy leaves the tracks and the read model.
+func TestClusterDeletedTakesThePolicyOff(t *testing.T) {
+	e := newEnv(t)
+	c := e.clients[0]
+	if _, err := c.UpdatePolicy(e.ctx, &ddosv1.UpdatePolicyRequest{Cluster: "edge", Policy: &ddosv1.DdosPolicy{Enabled: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateRelease(e.ctx, &ddosv1.CreateReleaseRequest{Cluster: "edge"}); err != nil {
+		t.Fatal(err)
+	}
+	if e.synced(t, false) == nil {
+		t.Fatal("released policy not on the track")
+	}
+	evs, err := configevents.Events(eventstore.Metadata{Actor: "test"}, &cfgev.ClusterDeleted{ClusterId: "cls_1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.Append(e.ctx, "cluster.cls_1", eventstore.AnyVersion, evs...); err != nil {
+		t.Fatal(err)
+	}
+	if p := e.synced(t, false); p != nil {
+		t.Fatalf("stable track still carries %v", p)
+	}
+	if p := e.synced(t, true); p != nil {
+		t.Fatalf("staging track still carries %v", p)
+	}
+	if err := e.svc.catchUp(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.svc.proj.read(func(st *state) {
+		if _, ok := st.policies["cls_1"]; ok {
+			t.Error("the read model keeps the deleted cluster's policy")
+		}
+	})
 }
