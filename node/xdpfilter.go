@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"strings"
 	"time"
 
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
@@ -132,12 +133,21 @@ func (n *Node) alwaysAllow(peers []netip.Addr) []netip.Prefix {
 	return out
 }
 
+// maxXDPError bounds an interface's error in a heartbeat.
+const maxXDPError = 400
+
 // reportXDP puts the attachment into a heartbeat.
 func (n *Node) reportXDP(st *syncv1.NodeStatus) {
 	if len(n.opts.XDPIfaces) == 0 {
 		return
 	}
 	for _, s := range n.XDPStatus() {
-		st.Xdp = append(st.Xdp, &syncv1.XdpInterface{Name: s.Name, Mode: s.Mode, Error: s.Error})
+		// A verifier refusal carries its whole log: the node's log has it,
+		// the heartbeat a bounded head.
+		e := s.Error
+		if len(e) > maxXDPError {
+			e = e[:maxXDPError] + "..."
+		}
+		st.Xdp = append(st.Xdp, &syncv1.XdpInterface{Name: s.Name, Mode: s.Mode, Error: strings.ToValidUTF8(e, "?")})
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
 )
 
@@ -155,6 +156,11 @@ func Attach(ifaces []string, opts Options) (*Filter, error) {
 		denyCur:  map[netip.Prefix]uint64{},
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
+	}
+	// Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK; a no-op on
+	// newer ones, which charge the memory cgroup.
+	if err := rlimit.RemoveMemlock(); err != nil {
+		log.Warn("xdp: raising RLIMIT_MEMLOCK", "err", err)
 	}
 	if err := loadFilterObjects(&f.objs, nil); err != nil {
 		return nil, loadError(err)
