@@ -303,9 +303,7 @@ func (s *Service) onAck(m *nats.Msg) {
 	}
 	ack := &ddosv1.NodeAck{NodeId: nodeID, AckedAt: timestamppb.New(s.now()), Error: truncate(in.GetError(), 1000)}
 	var added bool
-	s.proj.mu.Lock()
-	added = s.proj.st.blocks.addAck(in.GetBlockId(), ack)
-	s.proj.mu.Unlock()
+	s.proj.write(func(st *state) { added = st.blocks.addAck(in.GetBlockId(), ack) })
 	if !added {
 		if m.Reply != "" {
 			_ = m.Respond(nil)
@@ -386,11 +384,11 @@ func (s *Service) flushAcks(ctx context.Context) {
 		}
 		if _, err := s.opts.Store.Append(ctx, BlockStream(id), eventstore.AnyVersion, e); err != nil {
 			s.log.Error("ddos: record acknowledgements (the nodes send them again)", "block", id, "acks", len(ps), "err", err)
-			s.proj.mu.Lock()
-			for _, p := range ps { // unrecorded: the resent ack must be taken again
-				delete(s.proj.st.blocks.acks[id], p.ack.GetNodeId())
-			}
-			s.proj.mu.Unlock()
+			s.proj.write(func(st *state) {
+				for _, p := range ps { // unrecorded: the resent ack must be taken again
+					delete(st.blocks.acks[id], p.ack.GetNodeId())
+				}
+			})
 			continue
 		}
 		for _, p := range ps {

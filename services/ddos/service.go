@@ -171,6 +171,14 @@ func (p *projection) read(f func(st *state)) {
 	f(p.st)
 }
 
+// write runs f with the state locked for writing (live acknowledgements;
+// the log's events go through Handle).
+func (p *projection) write(f func(st *state)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	f(p.st)
+}
+
 // clusterOf is the cluster id a policy event belongs to ("" for others).
 func clusterOf(msg proto.Message) string {
 	if m, ok := msg.(interface{ GetClusterId() string }); ok {
