@@ -69,7 +69,8 @@ func TestPrintNodes(t *testing.T) {
 	}
 	nodes := []*configv1.NodeInfo{
 		{Node: node("n1", "fra-1", "c1", true, false), AppliedVersion: 14, LatestVersion: 14, InSync: true, Online: true, Healthy: true,
-			LastSeen: timestamppb.New(now.Add(-2 * time.Second)), Dns: configv1.NodeDnsState_NODE_DNS_STATE_ANSWERING},
+			LastSeen: timestamppb.New(now.Add(-2 * time.Second)), Dns: configv1.NodeDnsState_NODE_DNS_STATE_ANSWERING,
+			Xdp: []*configv1.NodeXdpInterface{{Name: "eth0", Mode: "native"}, {Name: "eth1", Error: "no such interface"}}},
 		{Node: node("n2", "fra-2", "c1", true, false), AppliedVersion: 12, LatestVersion: 14, LagReleases: 2, LagSeconds: 35.4, Online: true,
 			LastSeen: timestamppb.New(now.Add(-3 * time.Second)), Dns: configv1.NodeDnsState_NODE_DNS_STATE_OFF,
 			ApplyError: "zone z1: CNAME loop"},
@@ -82,7 +83,8 @@ func TestPrintNodes(t *testing.T) {
 	}
 	out := b.String()
 	for _, want := range []string{
-		"fra-1", "14/14", "answering", "2s ago",
+		"fra-1", "14/14", "answering", "eth0:native,eth1:failed", "2s ago",
+		"fra-1 (n1): XDP filter not attached on eth1: no such interface",
 		"12/14", "2 releases, 35s", "off",
 		"fra-2 (n2) rejects the newest snapshot: zone z1: CNAME loop",
 		"ams-1 (awaiting approval)", "never",

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -91,6 +92,19 @@ func dnsState(s configv1.NodeDnsState) string {
 	return "-"
 }
 
+// xdpState is the XDP column: mode per filtered interface ("failed" where
+// it is not attached; the reason is printed under the table).
+func xdpState(xs []*configv1.NodeXdpInterface) string {
+	if len(xs) == 0 {
+		return "-"
+	}
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = x.GetName() + ":" + cmp.Or(x.GetMode(), "failed")
+	}
+	return strings.Join(parts, ",")
+}
+
 // track is the TRACK column: the snapshot track the node follows.
 func track(n *configv1.NodeInfo) string {
 	if t := n.GetTrack(); t != "" {
@@ -129,7 +143,7 @@ func printNodes(w io.Writer, nodes []*configv1.NodeInfo, clusterNames map[string
 		}
 		return id
 	}
-	rows := [][]string{{"ID", "NAME", "CLUSTER", "TRACK", "VERSION", "RELEASES", "LAG", "IN-SYNC", "ONLINE", "HEALTHY", "DNS", "LAST-SEEN"}}
+	rows := [][]string{{"ID", "NAME", "CLUSTER", "TRACK", "VERSION", "RELEASES", "LAG", "IN-SYNC", "ONLINE", "HEALTHY", "DNS", "XDP", "LAST-SEEN"}}
 	var applyErrors []string
 	type share struct{ inSync, all int }
 	shares := map[string]*share{}
@@ -146,10 +160,15 @@ func printNodes(w io.Writer, nodes []*configv1.NodeInfo, clusterNames map[string
 		rows = append(rows, []string{
 			node.GetId(), node.GetName() + state, name(node.GetClusterId()), track(n),
 			fmt.Sprintf("%d/%d", n.GetAppliedVersion(), n.GetLatestVersion()), nodeReleases(n.GetReleases()), lag(n),
-			clientx.YesNo(n.GetInSync()), clientx.YesNo(n.GetOnline()), clientx.YesNo(n.GetHealthy()), dnsState(n.GetDns()), ago(n.GetLastSeen(), now),
+			clientx.YesNo(n.GetInSync()), clientx.YesNo(n.GetOnline()), clientx.YesNo(n.GetHealthy()), dnsState(n.GetDns()), xdpState(n.GetXdp()), ago(n.GetLastSeen(), now),
 		})
 		if e := n.GetApplyError(); e != "" {
 			applyErrors = append(applyErrors, fmt.Sprintf("%s (%s) rejects the newest snapshot: %s", node.GetName(), node.GetId(), e))
+		}
+		for _, x := range n.GetXdp() {
+			if x.GetMode() == "" {
+				applyErrors = append(applyErrors, fmt.Sprintf("%s (%s): XDP filter not attached on %s: %s", node.GetName(), node.GetId(), x.GetName(), x.GetError()))
+			}
 		}
 		if e := n.GetPublishError(); e != "" {
 			applyErrors = append(applyErrors, fmt.Sprintf("%s (%s): the control plane could not publish its track: %s", node.GetName(), node.GetId(), e))

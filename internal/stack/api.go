@@ -17,12 +17,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/strata-edge/strata/gen/strata/cert/v1/certv1connect"
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
 	"github.com/strata-edge/strata/gen/strata/ddos/v1/ddosv1connect"
 	"github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
 	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
 	"github.com/strata-edge/strata/gen/strata/metrics/v1/metricsv1connect"
 	"github.com/strata-edge/strata/gen/strata/purge/v1/purgev1connect"
+	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	apiserver "github.com/strata-edge/strata/internal/server"
 	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/authz"
@@ -291,8 +293,18 @@ func heartbeats(svc *nodes.Service) edgesync.StatusSource {
 				Healthy:        s.Healthy,
 				ApplyError:     s.Status.GetApplyError(),
 				DNS:            s.Status.GetDns(),
+				XDP:            xdpOf(s.Status.GetXdp()),
 			}
 		}
 		return out
 	})
+}
+
+// xdpOf is the heartbeat's XDP state as the config API shows it.
+func xdpOf(in []*syncv1.XdpInterface) []*configv1.NodeXdpInterface {
+	var out []*configv1.NodeXdpInterface
+	for _, x := range in {
+		out = append(out, &configv1.NodeXdpInterface{Name: x.GetName(), Mode: x.GetMode(), Error: x.GetError()})
+	}
+	return out
 }

@@ -68,6 +68,27 @@ func checkDevDDoS(t *testing.T, d *devStack, ackError string) {
 		}
 		return errors.New("no node online yet")
 	})
+	// strata node list shows the filter from the node's heartbeat.
+	natstest.CheckFor(t, 30*time.Second, 50*time.Millisecond, func() error {
+		res, err := admin.config.ListNodes(bg, &configv1.ListNodesRequest{})
+		if err != nil {
+			return err
+		}
+		for _, n := range res.GetNodes() {
+			if n.GetNode().GetId() != nodeID {
+				continue
+			}
+			xdp := n.GetXdp()
+			switch {
+			case ackError != "" && len(xdp) != 0:
+				return fmt.Errorf("a node without --xdp-iface lists XDP %v", xdp)
+			case ackError == "" && (len(xdp) != 1 || xdp[0].GetMode() == "" || xdp[0].GetError() != ""):
+				return fmt.Errorf("node list XDP %v: want the veth attached", xdp)
+			}
+			return nil
+		}
+		return errors.New("node gone")
+	})
 
 	// A large deny list: 40,000 host entries, about 600 KB encoded, in one
 	// delta to the node and one Apply on its filter.

@@ -22,6 +22,8 @@ type NodeStatus struct {
 	// its last heartbeat.
 	ApplyError string
 	DNS        configv1.NodeDnsState
+	// XDP is its XDP filter per interface, from its last heartbeat.
+	XDP []*configv1.NodeXdpInterface
 }
 
 // StatusSource reports the latest status of the nodes that reported, by node

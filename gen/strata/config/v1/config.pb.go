@@ -1213,7 +1213,10 @@ type NodeInfo struct {
 	Releases []*NodeAppRelease `protobuf:"bytes,14,rep,name=releases,proto3" json:"releases,omitempty"`
 	// Why the control plane could not publish the newest version of the node's
 	// track (empty when it could); see docs/sync.md.
-	PublishError  string `protobuf:"bytes,15,opt,name=publish_error,json=publishError,proto3" json:"publish_error,omitempty"`
+	PublishError string `protobuf:"bytes,15,opt,name=publish_error,json=publishError,proto3" json:"publish_error,omitempty"`
+	// The node's XDP DDoS filter per interface, from its last heartbeat
+	// (strata node --xdp-iface); empty when it filters none.
+	Xdp           []*NodeXdpInterface `protobuf:"bytes,16,rep,name=xdp,proto3" json:"xdp,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1353,6 +1356,76 @@ func (x *NodeInfo) GetPublishError() string {
 	return ""
 }
 
+func (x *NodeInfo) GetXdp() []*NodeXdpInterface {
+	if x != nil {
+		return x.Xdp
+	}
+	return nil
+}
+
+// NodeXdpInterface is the XDP filter on one interface of a node.
+type NodeXdpInterface struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// "native" (the driver runs it) or "generic"; empty when not attached.
+	Mode string `protobuf:"bytes,2,opt,name=mode,proto3" json:"mode,omitempty"`
+	// Why it is not attached; empty when attached.
+	Error         string `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeXdpInterface) Reset() {
+	*x = NodeXdpInterface{}
+	mi := &file_strata_config_v1_config_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeXdpInterface) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeXdpInterface) ProtoMessage() {}
+
+func (x *NodeXdpInterface) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_config_v1_config_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeXdpInterface.ProtoReflect.Descriptor instead.
+func (*NodeXdpInterface) Descriptor() ([]byte, []int) {
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *NodeXdpInterface) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *NodeXdpInterface) GetMode() string {
+	if x != nil {
+		return x.Mode
+	}
+	return ""
+}
+
+func (x *NodeXdpInterface) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 // NodeAppRelease is the release of one app a node runs.
 type NodeAppRelease struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1365,7 +1438,7 @@ type NodeAppRelease struct {
 
 func (x *NodeAppRelease) Reset() {
 	*x = NodeAppRelease{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[26]
+	mi := &file_strata_config_v1_config_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1377,7 +1450,7 @@ func (x *NodeAppRelease) String() string {
 func (*NodeAppRelease) ProtoMessage() {}
 
 func (x *NodeAppRelease) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[26]
+	mi := &file_strata_config_v1_config_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1390,7 +1463,7 @@ func (x *NodeAppRelease) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeAppRelease.ProtoReflect.Descriptor instead.
 func (*NodeAppRelease) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{26}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *NodeAppRelease) GetAppId() string {
@@ -1434,7 +1507,7 @@ type CreateAppRequest struct {
 
 func (x *CreateAppRequest) Reset() {
 	*x = CreateAppRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[27]
+	mi := &file_strata_config_v1_config_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1446,7 +1519,7 @@ func (x *CreateAppRequest) String() string {
 func (*CreateAppRequest) ProtoMessage() {}
 
 func (x *CreateAppRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[27]
+	mi := &file_strata_config_v1_config_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1459,7 +1532,7 @@ func (x *CreateAppRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAppRequest.ProtoReflect.Descriptor instead.
 func (*CreateAppRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{27}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CreateAppRequest) GetName() string {
@@ -1529,7 +1602,7 @@ type CreateAppResponse struct {
 
 func (x *CreateAppResponse) Reset() {
 	*x = CreateAppResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[28]
+	mi := &file_strata_config_v1_config_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1541,7 +1614,7 @@ func (x *CreateAppResponse) String() string {
 func (*CreateAppResponse) ProtoMessage() {}
 
 func (x *CreateAppResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[28]
+	mi := &file_strata_config_v1_config_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1554,7 +1627,7 @@ func (x *CreateAppResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAppResponse.ProtoReflect.Descriptor instead.
 func (*CreateAppResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{28}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CreateAppResponse) GetApp() *App {
@@ -1581,7 +1654,7 @@ type GetAppRequest struct {
 
 func (x *GetAppRequest) Reset() {
 	*x = GetAppRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[29]
+	mi := &file_strata_config_v1_config_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1593,7 +1666,7 @@ func (x *GetAppRequest) String() string {
 func (*GetAppRequest) ProtoMessage() {}
 
 func (x *GetAppRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[29]
+	mi := &file_strata_config_v1_config_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1606,7 +1679,7 @@ func (x *GetAppRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAppRequest.ProtoReflect.Descriptor instead.
 func (*GetAppRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{29}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetAppRequest) GetAppId() string {
@@ -1632,7 +1705,7 @@ type GetAppResponse struct {
 
 func (x *GetAppResponse) Reset() {
 	*x = GetAppResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[30]
+	mi := &file_strata_config_v1_config_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1644,7 +1717,7 @@ func (x *GetAppResponse) String() string {
 func (*GetAppResponse) ProtoMessage() {}
 
 func (x *GetAppResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[30]
+	mi := &file_strata_config_v1_config_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1657,7 +1730,7 @@ func (x *GetAppResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAppResponse.ProtoReflect.Descriptor instead.
 func (*GetAppResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{30}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetAppResponse) GetApp() *App {
@@ -1704,7 +1777,7 @@ type ListAppsRequest struct {
 
 func (x *ListAppsRequest) Reset() {
 	*x = ListAppsRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[31]
+	mi := &file_strata_config_v1_config_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1716,7 +1789,7 @@ func (x *ListAppsRequest) String() string {
 func (*ListAppsRequest) ProtoMessage() {}
 
 func (x *ListAppsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[31]
+	mi := &file_strata_config_v1_config_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1729,7 +1802,7 @@ func (x *ListAppsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAppsRequest.ProtoReflect.Descriptor instead.
 func (*ListAppsRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{31}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{32}
 }
 
 // Response of ListApps: one summary per app, sorted by name.
@@ -1742,7 +1815,7 @@ type ListAppsResponse struct {
 
 func (x *ListAppsResponse) Reset() {
 	*x = ListAppsResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[32]
+	mi := &file_strata_config_v1_config_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1754,7 +1827,7 @@ func (x *ListAppsResponse) String() string {
 func (*ListAppsResponse) ProtoMessage() {}
 
 func (x *ListAppsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[32]
+	mi := &file_strata_config_v1_config_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1767,7 +1840,7 @@ func (x *ListAppsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAppsResponse.ProtoReflect.Descriptor instead.
 func (*ListAppsResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{32}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ListAppsResponse) GetApps() []*AppSummary {
@@ -1798,7 +1871,7 @@ type AppSummary struct {
 
 func (x *AppSummary) Reset() {
 	*x = AppSummary{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[33]
+	mi := &file_strata_config_v1_config_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1810,7 +1883,7 @@ func (x *AppSummary) String() string {
 func (*AppSummary) ProtoMessage() {}
 
 func (x *AppSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[33]
+	mi := &file_strata_config_v1_config_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1823,7 +1896,7 @@ func (x *AppSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppSummary.ProtoReflect.Descriptor instead.
 func (*AppSummary) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{33}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *AppSummary) GetId() string {
@@ -1917,7 +1990,7 @@ type UpdateAppRequest struct {
 
 func (x *UpdateAppRequest) Reset() {
 	*x = UpdateAppRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[34]
+	mi := &file_strata_config_v1_config_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1929,7 +2002,7 @@ func (x *UpdateAppRequest) String() string {
 func (*UpdateAppRequest) ProtoMessage() {}
 
 func (x *UpdateAppRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[34]
+	mi := &file_strata_config_v1_config_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1942,7 +2015,7 @@ func (x *UpdateAppRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAppRequest.ProtoReflect.Descriptor instead.
 func (*UpdateAppRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{34}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *UpdateAppRequest) GetAppId() string {
@@ -2026,7 +2099,7 @@ type UpdateAppResponse struct {
 
 func (x *UpdateAppResponse) Reset() {
 	*x = UpdateAppResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[35]
+	mi := &file_strata_config_v1_config_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2038,7 +2111,7 @@ func (x *UpdateAppResponse) String() string {
 func (*UpdateAppResponse) ProtoMessage() {}
 
 func (x *UpdateAppResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[35]
+	mi := &file_strata_config_v1_config_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2051,7 +2124,7 @@ func (x *UpdateAppResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAppResponse.ProtoReflect.Descriptor instead.
 func (*UpdateAppResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{35}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *UpdateAppResponse) GetApp() *App {
@@ -2079,7 +2152,7 @@ type DeleteAppRequest struct {
 
 func (x *DeleteAppRequest) Reset() {
 	*x = DeleteAppRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[36]
+	mi := &file_strata_config_v1_config_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2091,7 +2164,7 @@ func (x *DeleteAppRequest) String() string {
 func (*DeleteAppRequest) ProtoMessage() {}
 
 func (x *DeleteAppRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[36]
+	mi := &file_strata_config_v1_config_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2104,7 +2177,7 @@ func (x *DeleteAppRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAppRequest.ProtoReflect.Descriptor instead.
 func (*DeleteAppRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{36}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *DeleteAppRequest) GetAppId() string {
@@ -2131,7 +2204,7 @@ type DeleteAppResponse struct {
 
 func (x *DeleteAppResponse) Reset() {
 	*x = DeleteAppResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[37]
+	mi := &file_strata_config_v1_config_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2143,7 +2216,7 @@ func (x *DeleteAppResponse) String() string {
 func (*DeleteAppResponse) ProtoMessage() {}
 
 func (x *DeleteAppResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[37]
+	mi := &file_strata_config_v1_config_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2156,7 +2229,7 @@ func (x *DeleteAppResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAppResponse.ProtoReflect.Descriptor instead.
 func (*DeleteAppResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{37}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *DeleteAppResponse) GetVersion() uint64 {
@@ -2179,7 +2252,7 @@ type CreateUpstreamRequest struct {
 
 func (x *CreateUpstreamRequest) Reset() {
 	*x = CreateUpstreamRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[38]
+	mi := &file_strata_config_v1_config_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2191,7 +2264,7 @@ func (x *CreateUpstreamRequest) String() string {
 func (*CreateUpstreamRequest) ProtoMessage() {}
 
 func (x *CreateUpstreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[38]
+	mi := &file_strata_config_v1_config_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2204,7 +2277,7 @@ func (x *CreateUpstreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUpstreamRequest.ProtoReflect.Descriptor instead.
 func (*CreateUpstreamRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{38}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *CreateUpstreamRequest) GetAppId() string {
@@ -2239,7 +2312,7 @@ type CreateUpstreamResponse struct {
 
 func (x *CreateUpstreamResponse) Reset() {
 	*x = CreateUpstreamResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[39]
+	mi := &file_strata_config_v1_config_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2251,7 +2324,7 @@ func (x *CreateUpstreamResponse) String() string {
 func (*CreateUpstreamResponse) ProtoMessage() {}
 
 func (x *CreateUpstreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[39]
+	mi := &file_strata_config_v1_config_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2264,7 +2337,7 @@ func (x *CreateUpstreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUpstreamResponse.ProtoReflect.Descriptor instead.
 func (*CreateUpstreamResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{39}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *CreateUpstreamResponse) GetUpstream() *Upstream {
@@ -2294,7 +2367,7 @@ type UpdateUpstreamRequest struct {
 
 func (x *UpdateUpstreamRequest) Reset() {
 	*x = UpdateUpstreamRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[40]
+	mi := &file_strata_config_v1_config_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2306,7 +2379,7 @@ func (x *UpdateUpstreamRequest) String() string {
 func (*UpdateUpstreamRequest) ProtoMessage() {}
 
 func (x *UpdateUpstreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[40]
+	mi := &file_strata_config_v1_config_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2319,7 +2392,7 @@ func (x *UpdateUpstreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUpstreamRequest.ProtoReflect.Descriptor instead.
 func (*UpdateUpstreamRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{40}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *UpdateUpstreamRequest) GetAppId() string {
@@ -2354,7 +2427,7 @@ type UpdateUpstreamResponse struct {
 
 func (x *UpdateUpstreamResponse) Reset() {
 	*x = UpdateUpstreamResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[41]
+	mi := &file_strata_config_v1_config_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2366,7 +2439,7 @@ func (x *UpdateUpstreamResponse) String() string {
 func (*UpdateUpstreamResponse) ProtoMessage() {}
 
 func (x *UpdateUpstreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[41]
+	mi := &file_strata_config_v1_config_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2379,7 +2452,7 @@ func (x *UpdateUpstreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUpstreamResponse.ProtoReflect.Descriptor instead.
 func (*UpdateUpstreamResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{41}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *UpdateUpstreamResponse) GetUpstream() *Upstream {
@@ -2409,7 +2482,7 @@ type DeleteUpstreamRequest struct {
 
 func (x *DeleteUpstreamRequest) Reset() {
 	*x = DeleteUpstreamRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[42]
+	mi := &file_strata_config_v1_config_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2421,7 +2494,7 @@ func (x *DeleteUpstreamRequest) String() string {
 func (*DeleteUpstreamRequest) ProtoMessage() {}
 
 func (x *DeleteUpstreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[42]
+	mi := &file_strata_config_v1_config_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2434,7 +2507,7 @@ func (x *DeleteUpstreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteUpstreamRequest.ProtoReflect.Descriptor instead.
 func (*DeleteUpstreamRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{42}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *DeleteUpstreamRequest) GetAppId() string {
@@ -2468,7 +2541,7 @@ type DeleteUpstreamResponse struct {
 
 func (x *DeleteUpstreamResponse) Reset() {
 	*x = DeleteUpstreamResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[43]
+	mi := &file_strata_config_v1_config_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2480,7 +2553,7 @@ func (x *DeleteUpstreamResponse) String() string {
 func (*DeleteUpstreamResponse) ProtoMessage() {}
 
 func (x *DeleteUpstreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[43]
+	mi := &file_strata_config_v1_config_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2493,7 +2566,7 @@ func (x *DeleteUpstreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteUpstreamResponse.ProtoReflect.Descriptor instead.
 func (*DeleteUpstreamResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{43}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *DeleteUpstreamResponse) GetVersion() uint64 {
@@ -2517,7 +2590,7 @@ type CreateRuleRequest struct {
 
 func (x *CreateRuleRequest) Reset() {
 	*x = CreateRuleRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[44]
+	mi := &file_strata_config_v1_config_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2529,7 +2602,7 @@ func (x *CreateRuleRequest) String() string {
 func (*CreateRuleRequest) ProtoMessage() {}
 
 func (x *CreateRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[44]
+	mi := &file_strata_config_v1_config_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2542,7 +2615,7 @@ func (x *CreateRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRuleRequest.ProtoReflect.Descriptor instead.
 func (*CreateRuleRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{44}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *CreateRuleRequest) GetAppId() string {
@@ -2584,7 +2657,7 @@ type CreateRuleResponse struct {
 
 func (x *CreateRuleResponse) Reset() {
 	*x = CreateRuleResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[45]
+	mi := &file_strata_config_v1_config_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2596,7 +2669,7 @@ func (x *CreateRuleResponse) String() string {
 func (*CreateRuleResponse) ProtoMessage() {}
 
 func (x *CreateRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[45]
+	mi := &file_strata_config_v1_config_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2609,7 +2682,7 @@ func (x *CreateRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRuleResponse.ProtoReflect.Descriptor instead.
 func (*CreateRuleResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{45}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *CreateRuleResponse) GetRule() *Rule {
@@ -2639,7 +2712,7 @@ type UpdateRuleRequest struct {
 
 func (x *UpdateRuleRequest) Reset() {
 	*x = UpdateRuleRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[46]
+	mi := &file_strata_config_v1_config_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2651,7 +2724,7 @@ func (x *UpdateRuleRequest) String() string {
 func (*UpdateRuleRequest) ProtoMessage() {}
 
 func (x *UpdateRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[46]
+	mi := &file_strata_config_v1_config_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2664,7 +2737,7 @@ func (x *UpdateRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRuleRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRuleRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{46}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *UpdateRuleRequest) GetAppId() string {
@@ -2699,7 +2772,7 @@ type UpdateRuleResponse struct {
 
 func (x *UpdateRuleResponse) Reset() {
 	*x = UpdateRuleResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[47]
+	mi := &file_strata_config_v1_config_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2711,7 +2784,7 @@ func (x *UpdateRuleResponse) String() string {
 func (*UpdateRuleResponse) ProtoMessage() {}
 
 func (x *UpdateRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[47]
+	mi := &file_strata_config_v1_config_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2724,7 +2797,7 @@ func (x *UpdateRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRuleResponse.ProtoReflect.Descriptor instead.
 func (*UpdateRuleResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{47}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *UpdateRuleResponse) GetRule() *Rule {
@@ -2754,7 +2827,7 @@ type DeleteRuleRequest struct {
 
 func (x *DeleteRuleRequest) Reset() {
 	*x = DeleteRuleRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[48]
+	mi := &file_strata_config_v1_config_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2766,7 +2839,7 @@ func (x *DeleteRuleRequest) String() string {
 func (*DeleteRuleRequest) ProtoMessage() {}
 
 func (x *DeleteRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[48]
+	mi := &file_strata_config_v1_config_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2779,7 +2852,7 @@ func (x *DeleteRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRuleRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRuleRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{48}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *DeleteRuleRequest) GetAppId() string {
@@ -2813,7 +2886,7 @@ type DeleteRuleResponse struct {
 
 func (x *DeleteRuleResponse) Reset() {
 	*x = DeleteRuleResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[49]
+	mi := &file_strata_config_v1_config_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2825,7 +2898,7 @@ func (x *DeleteRuleResponse) String() string {
 func (*DeleteRuleResponse) ProtoMessage() {}
 
 func (x *DeleteRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[49]
+	mi := &file_strata_config_v1_config_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2838,7 +2911,7 @@ func (x *DeleteRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRuleResponse.ProtoReflect.Descriptor instead.
 func (*DeleteRuleResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{49}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *DeleteRuleResponse) GetVersion() uint64 {
@@ -2862,7 +2935,7 @@ type MoveRuleRequest struct {
 
 func (x *MoveRuleRequest) Reset() {
 	*x = MoveRuleRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[50]
+	mi := &file_strata_config_v1_config_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2874,7 +2947,7 @@ func (x *MoveRuleRequest) String() string {
 func (*MoveRuleRequest) ProtoMessage() {}
 
 func (x *MoveRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[50]
+	mi := &file_strata_config_v1_config_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2887,7 +2960,7 @@ func (x *MoveRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MoveRuleRequest.ProtoReflect.Descriptor instead.
 func (*MoveRuleRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{50}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *MoveRuleRequest) GetAppId() string {
@@ -2928,7 +3001,7 @@ type MoveRuleResponse struct {
 
 func (x *MoveRuleResponse) Reset() {
 	*x = MoveRuleResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[51]
+	mi := &file_strata_config_v1_config_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2940,7 +3013,7 @@ func (x *MoveRuleResponse) String() string {
 func (*MoveRuleResponse) ProtoMessage() {}
 
 func (x *MoveRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[51]
+	mi := &file_strata_config_v1_config_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2953,7 +3026,7 @@ func (x *MoveRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MoveRuleResponse.ProtoReflect.Descriptor instead.
 func (*MoveRuleResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{51}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *MoveRuleResponse) GetVersion() uint64 {
@@ -2973,7 +3046,7 @@ type DiffAppRequest struct {
 
 func (x *DiffAppRequest) Reset() {
 	*x = DiffAppRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[52]
+	mi := &file_strata_config_v1_config_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2985,7 +3058,7 @@ func (x *DiffAppRequest) String() string {
 func (*DiffAppRequest) ProtoMessage() {}
 
 func (x *DiffAppRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[52]
+	mi := &file_strata_config_v1_config_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2998,7 +3071,7 @@ func (x *DiffAppRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffAppRequest.ProtoReflect.Descriptor instead.
 func (*DiffAppRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{52}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *DiffAppRequest) GetAppId() string {
@@ -3025,7 +3098,7 @@ type DiffAppResponse struct {
 
 func (x *DiffAppResponse) Reset() {
 	*x = DiffAppResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[53]
+	mi := &file_strata_config_v1_config_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3037,7 +3110,7 @@ func (x *DiffAppResponse) String() string {
 func (*DiffAppResponse) ProtoMessage() {}
 
 func (x *DiffAppResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[53]
+	mi := &file_strata_config_v1_config_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3050,7 +3123,7 @@ func (x *DiffAppResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffAppResponse.ProtoReflect.Descriptor instead.
 func (*DiffAppResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{53}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *DiffAppResponse) GetChanges() []*PendingChange {
@@ -3102,7 +3175,7 @@ type PendingChange struct {
 
 func (x *PendingChange) Reset() {
 	*x = PendingChange{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[54]
+	mi := &file_strata_config_v1_config_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3114,7 +3187,7 @@ func (x *PendingChange) String() string {
 func (*PendingChange) ProtoMessage() {}
 
 func (x *PendingChange) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[54]
+	mi := &file_strata_config_v1_config_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3127,7 +3200,7 @@ func (x *PendingChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PendingChange.ProtoReflect.Descriptor instead.
 func (*PendingChange) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{54}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *PendingChange) GetPosition() uint64 {
@@ -3192,7 +3265,7 @@ type Release struct {
 
 func (x *Release) Reset() {
 	*x = Release{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[55]
+	mi := &file_strata_config_v1_config_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3204,7 +3277,7 @@ func (x *Release) String() string {
 func (*Release) ProtoMessage() {}
 
 func (x *Release) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[55]
+	mi := &file_strata_config_v1_config_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3217,7 +3290,7 @@ func (x *Release) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Release.ProtoReflect.Descriptor instead.
 func (*Release) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{55}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *Release) GetNumber() uint64 {
@@ -3318,7 +3391,7 @@ type CreateReleaseRequest struct {
 
 func (x *CreateReleaseRequest) Reset() {
 	*x = CreateReleaseRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[56]
+	mi := &file_strata_config_v1_config_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3330,7 +3403,7 @@ func (x *CreateReleaseRequest) String() string {
 func (*CreateReleaseRequest) ProtoMessage() {}
 
 func (x *CreateReleaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[56]
+	mi := &file_strata_config_v1_config_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3343,7 +3416,7 @@ func (x *CreateReleaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateReleaseRequest.ProtoReflect.Descriptor instead.
 func (*CreateReleaseRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{56}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *CreateReleaseRequest) GetAppId() string {
@@ -3385,7 +3458,7 @@ type CreateReleaseResponse struct {
 
 func (x *CreateReleaseResponse) Reset() {
 	*x = CreateReleaseResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[57]
+	mi := &file_strata_config_v1_config_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3397,7 +3470,7 @@ func (x *CreateReleaseResponse) String() string {
 func (*CreateReleaseResponse) ProtoMessage() {}
 
 func (x *CreateReleaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[57]
+	mi := &file_strata_config_v1_config_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3410,7 +3483,7 @@ func (x *CreateReleaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateReleaseResponse.ProtoReflect.Descriptor instead.
 func (*CreateReleaseResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{57}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *CreateReleaseResponse) GetRelease() *Release {
@@ -3437,7 +3510,7 @@ type ListReleasesRequest struct {
 
 func (x *ListReleasesRequest) Reset() {
 	*x = ListReleasesRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[58]
+	mi := &file_strata_config_v1_config_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3449,7 +3522,7 @@ func (x *ListReleasesRequest) String() string {
 func (*ListReleasesRequest) ProtoMessage() {}
 
 func (x *ListReleasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[58]
+	mi := &file_strata_config_v1_config_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3462,7 +3535,7 @@ func (x *ListReleasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReleasesRequest.ProtoReflect.Descriptor instead.
 func (*ListReleasesRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{58}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *ListReleasesRequest) GetAppId() string {
@@ -3485,7 +3558,7 @@ type ListReleasesResponse struct {
 
 func (x *ListReleasesResponse) Reset() {
 	*x = ListReleasesResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[59]
+	mi := &file_strata_config_v1_config_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3497,7 +3570,7 @@ func (x *ListReleasesResponse) String() string {
 func (*ListReleasesResponse) ProtoMessage() {}
 
 func (x *ListReleasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[59]
+	mi := &file_strata_config_v1_config_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3510,7 +3583,7 @@ func (x *ListReleasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReleasesResponse.ProtoReflect.Descriptor instead.
 func (*ListReleasesResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{59}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *ListReleasesResponse) GetReleases() []*Release {
@@ -3546,7 +3619,7 @@ type PromoteReleaseRequest struct {
 
 func (x *PromoteReleaseRequest) Reset() {
 	*x = PromoteReleaseRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[60]
+	mi := &file_strata_config_v1_config_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3558,7 +3631,7 @@ func (x *PromoteReleaseRequest) String() string {
 func (*PromoteReleaseRequest) ProtoMessage() {}
 
 func (x *PromoteReleaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[60]
+	mi := &file_strata_config_v1_config_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3571,7 +3644,7 @@ func (x *PromoteReleaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PromoteReleaseRequest.ProtoReflect.Descriptor instead.
 func (*PromoteReleaseRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{60}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *PromoteReleaseRequest) GetAppId() string {
@@ -3607,7 +3680,7 @@ type PromoteReleaseResponse struct {
 
 func (x *PromoteReleaseResponse) Reset() {
 	*x = PromoteReleaseResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[61]
+	mi := &file_strata_config_v1_config_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3619,7 +3692,7 @@ func (x *PromoteReleaseResponse) String() string {
 func (*PromoteReleaseResponse) ProtoMessage() {}
 
 func (x *PromoteReleaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[61]
+	mi := &file_strata_config_v1_config_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3632,7 +3705,7 @@ func (x *PromoteReleaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PromoteReleaseResponse.ProtoReflect.Descriptor instead.
 func (*PromoteReleaseResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{61}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *PromoteReleaseResponse) GetRelease() *Release {
@@ -3662,7 +3735,7 @@ type RevertAppRequest struct {
 
 func (x *RevertAppRequest) Reset() {
 	*x = RevertAppRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[62]
+	mi := &file_strata_config_v1_config_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3674,7 +3747,7 @@ func (x *RevertAppRequest) String() string {
 func (*RevertAppRequest) ProtoMessage() {}
 
 func (x *RevertAppRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[62]
+	mi := &file_strata_config_v1_config_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3687,7 +3760,7 @@ func (x *RevertAppRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevertAppRequest.ProtoReflect.Descriptor instead.
 func (*RevertAppRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{62}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *RevertAppRequest) GetAppId() string {
@@ -3729,7 +3802,7 @@ type RevertAppResponse struct {
 
 func (x *RevertAppResponse) Reset() {
 	*x = RevertAppResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[63]
+	mi := &file_strata_config_v1_config_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3741,7 +3814,7 @@ func (x *RevertAppResponse) String() string {
 func (*RevertAppResponse) ProtoMessage() {}
 
 func (x *RevertAppResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[63]
+	mi := &file_strata_config_v1_config_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3754,7 +3827,7 @@ func (x *RevertAppResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevertAppResponse.ProtoReflect.Descriptor instead.
 func (*RevertAppResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{63}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *RevertAppResponse) GetRelease() *Release {
@@ -3789,7 +3862,7 @@ type RevertObjectRequest struct {
 
 func (x *RevertObjectRequest) Reset() {
 	*x = RevertObjectRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[64]
+	mi := &file_strata_config_v1_config_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3801,7 +3874,7 @@ func (x *RevertObjectRequest) String() string {
 func (*RevertObjectRequest) ProtoMessage() {}
 
 func (x *RevertObjectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[64]
+	mi := &file_strata_config_v1_config_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3814,7 +3887,7 @@ func (x *RevertObjectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevertObjectRequest.ProtoReflect.Descriptor instead.
 func (*RevertObjectRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{64}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *RevertObjectRequest) GetAppId() string {
@@ -3870,7 +3943,7 @@ type RevertObjectResponse struct {
 
 func (x *RevertObjectResponse) Reset() {
 	*x = RevertObjectResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[65]
+	mi := &file_strata_config_v1_config_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3882,7 +3955,7 @@ func (x *RevertObjectResponse) String() string {
 func (*RevertObjectResponse) ProtoMessage() {}
 
 func (x *RevertObjectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[65]
+	mi := &file_strata_config_v1_config_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3895,7 +3968,7 @@ func (x *RevertObjectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevertObjectResponse.ProtoReflect.Descriptor instead.
 func (*RevertObjectResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{65}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *RevertObjectResponse) GetRelease() *Release {
@@ -3924,7 +3997,7 @@ type GetSnapshotRequest struct {
 
 func (x *GetSnapshotRequest) Reset() {
 	*x = GetSnapshotRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[66]
+	mi := &file_strata_config_v1_config_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3936,7 +4009,7 @@ func (x *GetSnapshotRequest) String() string {
 func (*GetSnapshotRequest) ProtoMessage() {}
 
 func (x *GetSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[66]
+	mi := &file_strata_config_v1_config_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3949,7 +4022,7 @@ func (x *GetSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*GetSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{66}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *GetSnapshotRequest) GetPartition() string {
@@ -3981,7 +4054,7 @@ type GetSnapshotResponse struct {
 
 func (x *GetSnapshotResponse) Reset() {
 	*x = GetSnapshotResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[67]
+	mi := &file_strata_config_v1_config_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3993,7 +4066,7 @@ func (x *GetSnapshotResponse) String() string {
 func (*GetSnapshotResponse) ProtoMessage() {}
 
 func (x *GetSnapshotResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[67]
+	mi := &file_strata_config_v1_config_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4006,7 +4079,7 @@ func (x *GetSnapshotResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSnapshotResponse.ProtoReflect.Descriptor instead.
 func (*GetSnapshotResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{67}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *GetSnapshotResponse) GetVersion() uint64 {
@@ -4098,7 +4171,7 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\x10ListNodesRequest\x12\x18\n" +
 	"\acluster\x18\x01 \x01(\tR\acluster\"E\n" +
 	"\x11ListNodesResponse\x120\n" +
-	"\x05nodes\x18\x01 \x03(\v2\x1a.strata.config.v1.NodeInfoR\x05nodes\"\xbd\x04\n" +
+	"\x05nodes\x18\x01 \x03(\v2\x1a.strata.config.v1.NodeInfoR\x05nodes\"\xf3\x04\n" +
 	"\bNodeInfo\x12*\n" +
 	"\x04node\x18\x01 \x01(\v2\x16.strata.config.v1.NodeR\x04node\x12!\n" +
 	"\fpartition_id\x18\x02 \x01(\tR\vpartitionId\x12'\n" +
@@ -4117,7 +4190,12 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\x03dns\x18\f \x01(\x0e2\x1e.strata.config.v1.NodeDnsStateR\x03dns\x12\x14\n" +
 	"\x05track\x18\r \x01(\tR\x05track\x12<\n" +
 	"\breleases\x18\x0e \x03(\v2 .strata.config.v1.NodeAppReleaseR\breleases\x12#\n" +
-	"\rpublish_error\x18\x0f \x01(\tR\fpublishError\"\\\n" +
+	"\rpublish_error\x18\x0f \x01(\tR\fpublishError\x124\n" +
+	"\x03xdp\x18\x10 \x03(\v2\".strata.config.v1.NodeXdpInterfaceR\x03xdp\"P\n" +
+	"\x10NodeXdpInterface\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04mode\x18\x02 \x01(\tR\x04mode\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\"\\\n" +
 	"\x0eNodeAppRelease\x12\x15\n" +
 	"\x06app_id\x18\x01 \x01(\tR\x05appId\x12\x19\n" +
 	"\bapp_name\x18\x02 \x01(\tR\aappName\x12\x18\n" +
@@ -4384,7 +4462,7 @@ func file_strata_config_v1_config_proto_rawDescGZIP() []byte {
 	return file_strata_config_v1_config_proto_rawDescData
 }
 
-var file_strata_config_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 70)
+var file_strata_config_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 71)
 var file_strata_config_v1_config_proto_goTypes = []any{
 	(*CreatePartitionRequest)(nil),  // 0: strata.config.v1.CreatePartitionRequest
 	(*CreatePartitionResponse)(nil), // 1: strata.config.v1.CreatePartitionResponse
@@ -4412,168 +4490,170 @@ var file_strata_config_v1_config_proto_goTypes = []any{
 	(*ListNodesRequest)(nil),        // 23: strata.config.v1.ListNodesRequest
 	(*ListNodesResponse)(nil),       // 24: strata.config.v1.ListNodesResponse
 	(*NodeInfo)(nil),                // 25: strata.config.v1.NodeInfo
-	(*NodeAppRelease)(nil),          // 26: strata.config.v1.NodeAppRelease
-	(*CreateAppRequest)(nil),        // 27: strata.config.v1.CreateAppRequest
-	(*CreateAppResponse)(nil),       // 28: strata.config.v1.CreateAppResponse
-	(*GetAppRequest)(nil),           // 29: strata.config.v1.GetAppRequest
-	(*GetAppResponse)(nil),          // 30: strata.config.v1.GetAppResponse
-	(*ListAppsRequest)(nil),         // 31: strata.config.v1.ListAppsRequest
-	(*ListAppsResponse)(nil),        // 32: strata.config.v1.ListAppsResponse
-	(*AppSummary)(nil),              // 33: strata.config.v1.AppSummary
-	(*UpdateAppRequest)(nil),        // 34: strata.config.v1.UpdateAppRequest
-	(*UpdateAppResponse)(nil),       // 35: strata.config.v1.UpdateAppResponse
-	(*DeleteAppRequest)(nil),        // 36: strata.config.v1.DeleteAppRequest
-	(*DeleteAppResponse)(nil),       // 37: strata.config.v1.DeleteAppResponse
-	(*CreateUpstreamRequest)(nil),   // 38: strata.config.v1.CreateUpstreamRequest
-	(*CreateUpstreamResponse)(nil),  // 39: strata.config.v1.CreateUpstreamResponse
-	(*UpdateUpstreamRequest)(nil),   // 40: strata.config.v1.UpdateUpstreamRequest
-	(*UpdateUpstreamResponse)(nil),  // 41: strata.config.v1.UpdateUpstreamResponse
-	(*DeleteUpstreamRequest)(nil),   // 42: strata.config.v1.DeleteUpstreamRequest
-	(*DeleteUpstreamResponse)(nil),  // 43: strata.config.v1.DeleteUpstreamResponse
-	(*CreateRuleRequest)(nil),       // 44: strata.config.v1.CreateRuleRequest
-	(*CreateRuleResponse)(nil),      // 45: strata.config.v1.CreateRuleResponse
-	(*UpdateRuleRequest)(nil),       // 46: strata.config.v1.UpdateRuleRequest
-	(*UpdateRuleResponse)(nil),      // 47: strata.config.v1.UpdateRuleResponse
-	(*DeleteRuleRequest)(nil),       // 48: strata.config.v1.DeleteRuleRequest
-	(*DeleteRuleResponse)(nil),      // 49: strata.config.v1.DeleteRuleResponse
-	(*MoveRuleRequest)(nil),         // 50: strata.config.v1.MoveRuleRequest
-	(*MoveRuleResponse)(nil),        // 51: strata.config.v1.MoveRuleResponse
-	(*DiffAppRequest)(nil),          // 52: strata.config.v1.DiffAppRequest
-	(*DiffAppResponse)(nil),         // 53: strata.config.v1.DiffAppResponse
-	(*PendingChange)(nil),           // 54: strata.config.v1.PendingChange
-	(*Release)(nil),                 // 55: strata.config.v1.Release
-	(*CreateReleaseRequest)(nil),    // 56: strata.config.v1.CreateReleaseRequest
-	(*CreateReleaseResponse)(nil),   // 57: strata.config.v1.CreateReleaseResponse
-	(*ListReleasesRequest)(nil),     // 58: strata.config.v1.ListReleasesRequest
-	(*ListReleasesResponse)(nil),    // 59: strata.config.v1.ListReleasesResponse
-	(*PromoteReleaseRequest)(nil),   // 60: strata.config.v1.PromoteReleaseRequest
-	(*PromoteReleaseResponse)(nil),  // 61: strata.config.v1.PromoteReleaseResponse
-	(*RevertAppRequest)(nil),        // 62: strata.config.v1.RevertAppRequest
-	(*RevertAppResponse)(nil),       // 63: strata.config.v1.RevertAppResponse
-	(*RevertObjectRequest)(nil),     // 64: strata.config.v1.RevertObjectRequest
-	(*RevertObjectResponse)(nil),    // 65: strata.config.v1.RevertObjectResponse
-	(*GetSnapshotRequest)(nil),      // 66: strata.config.v1.GetSnapshotRequest
-	(*GetSnapshotResponse)(nil),     // 67: strata.config.v1.GetSnapshotResponse
-	nil,                             // 68: strata.config.v1.CreateAppRequest.LabelsEntry
-	nil,                             // 69: strata.config.v1.UpdateAppRequest.LabelsEntry
-	(*Partition)(nil),               // 70: strata.config.v1.Partition
-	(*Cluster)(nil),                 // 71: strata.config.v1.Cluster
-	(*Node)(nil),                    // 72: strata.config.v1.Node
-	(*timestamppb.Timestamp)(nil),   // 73: google.protobuf.Timestamp
-	(NodeDnsState)(0),               // 74: strata.config.v1.NodeDnsState
-	(*Hsts)(nil),                    // 75: strata.config.v1.Hsts
-	(*App)(nil),                     // 76: strata.config.v1.App
-	(*Upstream)(nil),                // 77: strata.config.v1.Upstream
-	(*Rule)(nil),                    // 78: strata.config.v1.Rule
+	(*NodeXdpInterface)(nil),        // 26: strata.config.v1.NodeXdpInterface
+	(*NodeAppRelease)(nil),          // 27: strata.config.v1.NodeAppRelease
+	(*CreateAppRequest)(nil),        // 28: strata.config.v1.CreateAppRequest
+	(*CreateAppResponse)(nil),       // 29: strata.config.v1.CreateAppResponse
+	(*GetAppRequest)(nil),           // 30: strata.config.v1.GetAppRequest
+	(*GetAppResponse)(nil),          // 31: strata.config.v1.GetAppResponse
+	(*ListAppsRequest)(nil),         // 32: strata.config.v1.ListAppsRequest
+	(*ListAppsResponse)(nil),        // 33: strata.config.v1.ListAppsResponse
+	(*AppSummary)(nil),              // 34: strata.config.v1.AppSummary
+	(*UpdateAppRequest)(nil),        // 35: strata.config.v1.UpdateAppRequest
+	(*UpdateAppResponse)(nil),       // 36: strata.config.v1.UpdateAppResponse
+	(*DeleteAppRequest)(nil),        // 37: strata.config.v1.DeleteAppRequest
+	(*DeleteAppResponse)(nil),       // 38: strata.config.v1.DeleteAppResponse
+	(*CreateUpstreamRequest)(nil),   // 39: strata.config.v1.CreateUpstreamRequest
+	(*CreateUpstreamResponse)(nil),  // 40: strata.config.v1.CreateUpstreamResponse
+	(*UpdateUpstreamRequest)(nil),   // 41: strata.config.v1.UpdateUpstreamRequest
+	(*UpdateUpstreamResponse)(nil),  // 42: strata.config.v1.UpdateUpstreamResponse
+	(*DeleteUpstreamRequest)(nil),   // 43: strata.config.v1.DeleteUpstreamRequest
+	(*DeleteUpstreamResponse)(nil),  // 44: strata.config.v1.DeleteUpstreamResponse
+	(*CreateRuleRequest)(nil),       // 45: strata.config.v1.CreateRuleRequest
+	(*CreateRuleResponse)(nil),      // 46: strata.config.v1.CreateRuleResponse
+	(*UpdateRuleRequest)(nil),       // 47: strata.config.v1.UpdateRuleRequest
+	(*UpdateRuleResponse)(nil),      // 48: strata.config.v1.UpdateRuleResponse
+	(*DeleteRuleRequest)(nil),       // 49: strata.config.v1.DeleteRuleRequest
+	(*DeleteRuleResponse)(nil),      // 50: strata.config.v1.DeleteRuleResponse
+	(*MoveRuleRequest)(nil),         // 51: strata.config.v1.MoveRuleRequest
+	(*MoveRuleResponse)(nil),        // 52: strata.config.v1.MoveRuleResponse
+	(*DiffAppRequest)(nil),          // 53: strata.config.v1.DiffAppRequest
+	(*DiffAppResponse)(nil),         // 54: strata.config.v1.DiffAppResponse
+	(*PendingChange)(nil),           // 55: strata.config.v1.PendingChange
+	(*Release)(nil),                 // 56: strata.config.v1.Release
+	(*CreateReleaseRequest)(nil),    // 57: strata.config.v1.CreateReleaseRequest
+	(*CreateReleaseResponse)(nil),   // 58: strata.config.v1.CreateReleaseResponse
+	(*ListReleasesRequest)(nil),     // 59: strata.config.v1.ListReleasesRequest
+	(*ListReleasesResponse)(nil),    // 60: strata.config.v1.ListReleasesResponse
+	(*PromoteReleaseRequest)(nil),   // 61: strata.config.v1.PromoteReleaseRequest
+	(*PromoteReleaseResponse)(nil),  // 62: strata.config.v1.PromoteReleaseResponse
+	(*RevertAppRequest)(nil),        // 63: strata.config.v1.RevertAppRequest
+	(*RevertAppResponse)(nil),       // 64: strata.config.v1.RevertAppResponse
+	(*RevertObjectRequest)(nil),     // 65: strata.config.v1.RevertObjectRequest
+	(*RevertObjectResponse)(nil),    // 66: strata.config.v1.RevertObjectResponse
+	(*GetSnapshotRequest)(nil),      // 67: strata.config.v1.GetSnapshotRequest
+	(*GetSnapshotResponse)(nil),     // 68: strata.config.v1.GetSnapshotResponse
+	nil,                             // 69: strata.config.v1.CreateAppRequest.LabelsEntry
+	nil,                             // 70: strata.config.v1.UpdateAppRequest.LabelsEntry
+	(*Partition)(nil),               // 71: strata.config.v1.Partition
+	(*Cluster)(nil),                 // 72: strata.config.v1.Cluster
+	(*Node)(nil),                    // 73: strata.config.v1.Node
+	(*timestamppb.Timestamp)(nil),   // 74: google.protobuf.Timestamp
+	(NodeDnsState)(0),               // 75: strata.config.v1.NodeDnsState
+	(*Hsts)(nil),                    // 76: strata.config.v1.Hsts
+	(*App)(nil),                     // 77: strata.config.v1.App
+	(*Upstream)(nil),                // 78: strata.config.v1.Upstream
+	(*Rule)(nil),                    // 79: strata.config.v1.Rule
 }
 var file_strata_config_v1_config_proto_depIdxs = []int32{
-	70, // 0: strata.config.v1.CreatePartitionResponse.partition:type_name -> strata.config.v1.Partition
-	70, // 1: strata.config.v1.UpdatePartitionResponse.partition:type_name -> strata.config.v1.Partition
-	70, // 2: strata.config.v1.ListPartitionsResponse.partitions:type_name -> strata.config.v1.Partition
-	71, // 3: strata.config.v1.CreateClusterResponse.cluster:type_name -> strata.config.v1.Cluster
+	71, // 0: strata.config.v1.CreatePartitionResponse.partition:type_name -> strata.config.v1.Partition
+	71, // 1: strata.config.v1.UpdatePartitionResponse.partition:type_name -> strata.config.v1.Partition
+	71, // 2: strata.config.v1.ListPartitionsResponse.partitions:type_name -> strata.config.v1.Partition
+	72, // 3: strata.config.v1.CreateClusterResponse.cluster:type_name -> strata.config.v1.Cluster
 	13, // 4: strata.config.v1.UpdateClusterRequest.parents:type_name -> strata.config.v1.ClusterParents
-	71, // 5: strata.config.v1.UpdateClusterResponse.cluster:type_name -> strata.config.v1.Cluster
-	71, // 6: strata.config.v1.ListClustersResponse.clusters:type_name -> strata.config.v1.Cluster
-	72, // 7: strata.config.v1.RegisterNodeResponse.node:type_name -> strata.config.v1.Node
-	72, // 8: strata.config.v1.SetNodeStagingResponse.node:type_name -> strata.config.v1.Node
+	72, // 5: strata.config.v1.UpdateClusterResponse.cluster:type_name -> strata.config.v1.Cluster
+	72, // 6: strata.config.v1.ListClustersResponse.clusters:type_name -> strata.config.v1.Cluster
+	73, // 7: strata.config.v1.RegisterNodeResponse.node:type_name -> strata.config.v1.Node
+	73, // 8: strata.config.v1.SetNodeStagingResponse.node:type_name -> strata.config.v1.Node
 	25, // 9: strata.config.v1.ListNodesResponse.nodes:type_name -> strata.config.v1.NodeInfo
-	72, // 10: strata.config.v1.NodeInfo.node:type_name -> strata.config.v1.Node
-	73, // 11: strata.config.v1.NodeInfo.last_seen:type_name -> google.protobuf.Timestamp
-	74, // 12: strata.config.v1.NodeInfo.dns:type_name -> strata.config.v1.NodeDnsState
-	26, // 13: strata.config.v1.NodeInfo.releases:type_name -> strata.config.v1.NodeAppRelease
-	68, // 14: strata.config.v1.CreateAppRequest.labels:type_name -> strata.config.v1.CreateAppRequest.LabelsEntry
-	75, // 15: strata.config.v1.CreateAppRequest.hsts:type_name -> strata.config.v1.Hsts
-	76, // 16: strata.config.v1.CreateAppResponse.app:type_name -> strata.config.v1.App
-	76, // 17: strata.config.v1.GetAppResponse.app:type_name -> strata.config.v1.App
-	76, // 18: strata.config.v1.GetAppResponse.released:type_name -> strata.config.v1.App
-	33, // 19: strata.config.v1.ListAppsResponse.apps:type_name -> strata.config.v1.AppSummary
-	69, // 20: strata.config.v1.UpdateAppRequest.labels:type_name -> strata.config.v1.UpdateAppRequest.LabelsEntry
-	75, // 21: strata.config.v1.UpdateAppRequest.hsts:type_name -> strata.config.v1.Hsts
-	76, // 22: strata.config.v1.UpdateAppResponse.app:type_name -> strata.config.v1.App
-	77, // 23: strata.config.v1.CreateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
-	77, // 24: strata.config.v1.CreateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
-	77, // 25: strata.config.v1.UpdateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
-	77, // 26: strata.config.v1.UpdateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
-	78, // 27: strata.config.v1.CreateRuleRequest.rule:type_name -> strata.config.v1.Rule
-	78, // 28: strata.config.v1.CreateRuleResponse.rule:type_name -> strata.config.v1.Rule
-	78, // 29: strata.config.v1.UpdateRuleRequest.rule:type_name -> strata.config.v1.Rule
-	78, // 30: strata.config.v1.UpdateRuleResponse.rule:type_name -> strata.config.v1.Rule
-	54, // 31: strata.config.v1.DiffAppResponse.changes:type_name -> strata.config.v1.PendingChange
-	73, // 32: strata.config.v1.PendingChange.time:type_name -> google.protobuf.Timestamp
-	73, // 33: strata.config.v1.Release.time:type_name -> google.protobuf.Timestamp
-	73, // 34: strata.config.v1.Release.promoted_time:type_name -> google.protobuf.Timestamp
-	55, // 35: strata.config.v1.CreateReleaseResponse.release:type_name -> strata.config.v1.Release
-	55, // 36: strata.config.v1.ListReleasesResponse.releases:type_name -> strata.config.v1.Release
-	55, // 37: strata.config.v1.PromoteReleaseResponse.release:type_name -> strata.config.v1.Release
-	55, // 38: strata.config.v1.RevertAppResponse.release:type_name -> strata.config.v1.Release
-	55, // 39: strata.config.v1.RevertObjectResponse.release:type_name -> strata.config.v1.Release
-	0,  // 40: strata.config.v1.ConfigService.CreatePartition:input_type -> strata.config.v1.CreatePartitionRequest
-	8,  // 41: strata.config.v1.ConfigService.ListPartitions:input_type -> strata.config.v1.ListPartitionsRequest
-	2,  // 42: strata.config.v1.ConfigService.UpdatePartition:input_type -> strata.config.v1.UpdatePartitionRequest
-	4,  // 43: strata.config.v1.ConfigService.DeletePartition:input_type -> strata.config.v1.DeletePartitionRequest
-	10, // 44: strata.config.v1.ConfigService.CreateCluster:input_type -> strata.config.v1.CreateClusterRequest
-	15, // 45: strata.config.v1.ConfigService.ListClusters:input_type -> strata.config.v1.ListClustersRequest
-	12, // 46: strata.config.v1.ConfigService.UpdateCluster:input_type -> strata.config.v1.UpdateClusterRequest
-	6,  // 47: strata.config.v1.ConfigService.DeleteCluster:input_type -> strata.config.v1.DeleteClusterRequest
-	17, // 48: strata.config.v1.ConfigService.RegisterNode:input_type -> strata.config.v1.RegisterNodeRequest
-	19, // 49: strata.config.v1.ConfigService.SetNodeStaging:input_type -> strata.config.v1.SetNodeStagingRequest
-	21, // 50: strata.config.v1.ConfigService.RemoveNode:input_type -> strata.config.v1.RemoveNodeRequest
-	23, // 51: strata.config.v1.ConfigService.ListNodes:input_type -> strata.config.v1.ListNodesRequest
-	27, // 52: strata.config.v1.ConfigService.CreateApp:input_type -> strata.config.v1.CreateAppRequest
-	29, // 53: strata.config.v1.ConfigService.GetApp:input_type -> strata.config.v1.GetAppRequest
-	31, // 54: strata.config.v1.ConfigService.ListApps:input_type -> strata.config.v1.ListAppsRequest
-	34, // 55: strata.config.v1.ConfigService.UpdateApp:input_type -> strata.config.v1.UpdateAppRequest
-	36, // 56: strata.config.v1.ConfigService.DeleteApp:input_type -> strata.config.v1.DeleteAppRequest
-	38, // 57: strata.config.v1.ConfigService.CreateUpstream:input_type -> strata.config.v1.CreateUpstreamRequest
-	40, // 58: strata.config.v1.ConfigService.UpdateUpstream:input_type -> strata.config.v1.UpdateUpstreamRequest
-	42, // 59: strata.config.v1.ConfigService.DeleteUpstream:input_type -> strata.config.v1.DeleteUpstreamRequest
-	44, // 60: strata.config.v1.ConfigService.CreateRule:input_type -> strata.config.v1.CreateRuleRequest
-	46, // 61: strata.config.v1.ConfigService.UpdateRule:input_type -> strata.config.v1.UpdateRuleRequest
-	48, // 62: strata.config.v1.ConfigService.DeleteRule:input_type -> strata.config.v1.DeleteRuleRequest
-	50, // 63: strata.config.v1.ConfigService.MoveRule:input_type -> strata.config.v1.MoveRuleRequest
-	52, // 64: strata.config.v1.ConfigService.DiffApp:input_type -> strata.config.v1.DiffAppRequest
-	56, // 65: strata.config.v1.ConfigService.CreateRelease:input_type -> strata.config.v1.CreateReleaseRequest
-	60, // 66: strata.config.v1.ConfigService.PromoteRelease:input_type -> strata.config.v1.PromoteReleaseRequest
-	58, // 67: strata.config.v1.ConfigService.ListReleases:input_type -> strata.config.v1.ListReleasesRequest
-	62, // 68: strata.config.v1.ConfigService.RevertApp:input_type -> strata.config.v1.RevertAppRequest
-	64, // 69: strata.config.v1.ConfigService.RevertObject:input_type -> strata.config.v1.RevertObjectRequest
-	66, // 70: strata.config.v1.ConfigService.GetSnapshot:input_type -> strata.config.v1.GetSnapshotRequest
-	1,  // 71: strata.config.v1.ConfigService.CreatePartition:output_type -> strata.config.v1.CreatePartitionResponse
-	9,  // 72: strata.config.v1.ConfigService.ListPartitions:output_type -> strata.config.v1.ListPartitionsResponse
-	3,  // 73: strata.config.v1.ConfigService.UpdatePartition:output_type -> strata.config.v1.UpdatePartitionResponse
-	5,  // 74: strata.config.v1.ConfigService.DeletePartition:output_type -> strata.config.v1.DeletePartitionResponse
-	11, // 75: strata.config.v1.ConfigService.CreateCluster:output_type -> strata.config.v1.CreateClusterResponse
-	16, // 76: strata.config.v1.ConfigService.ListClusters:output_type -> strata.config.v1.ListClustersResponse
-	14, // 77: strata.config.v1.ConfigService.UpdateCluster:output_type -> strata.config.v1.UpdateClusterResponse
-	7,  // 78: strata.config.v1.ConfigService.DeleteCluster:output_type -> strata.config.v1.DeleteClusterResponse
-	18, // 79: strata.config.v1.ConfigService.RegisterNode:output_type -> strata.config.v1.RegisterNodeResponse
-	20, // 80: strata.config.v1.ConfigService.SetNodeStaging:output_type -> strata.config.v1.SetNodeStagingResponse
-	22, // 81: strata.config.v1.ConfigService.RemoveNode:output_type -> strata.config.v1.RemoveNodeResponse
-	24, // 82: strata.config.v1.ConfigService.ListNodes:output_type -> strata.config.v1.ListNodesResponse
-	28, // 83: strata.config.v1.ConfigService.CreateApp:output_type -> strata.config.v1.CreateAppResponse
-	30, // 84: strata.config.v1.ConfigService.GetApp:output_type -> strata.config.v1.GetAppResponse
-	32, // 85: strata.config.v1.ConfigService.ListApps:output_type -> strata.config.v1.ListAppsResponse
-	35, // 86: strata.config.v1.ConfigService.UpdateApp:output_type -> strata.config.v1.UpdateAppResponse
-	37, // 87: strata.config.v1.ConfigService.DeleteApp:output_type -> strata.config.v1.DeleteAppResponse
-	39, // 88: strata.config.v1.ConfigService.CreateUpstream:output_type -> strata.config.v1.CreateUpstreamResponse
-	41, // 89: strata.config.v1.ConfigService.UpdateUpstream:output_type -> strata.config.v1.UpdateUpstreamResponse
-	43, // 90: strata.config.v1.ConfigService.DeleteUpstream:output_type -> strata.config.v1.DeleteUpstreamResponse
-	45, // 91: strata.config.v1.ConfigService.CreateRule:output_type -> strata.config.v1.CreateRuleResponse
-	47, // 92: strata.config.v1.ConfigService.UpdateRule:output_type -> strata.config.v1.UpdateRuleResponse
-	49, // 93: strata.config.v1.ConfigService.DeleteRule:output_type -> strata.config.v1.DeleteRuleResponse
-	51, // 94: strata.config.v1.ConfigService.MoveRule:output_type -> strata.config.v1.MoveRuleResponse
-	53, // 95: strata.config.v1.ConfigService.DiffApp:output_type -> strata.config.v1.DiffAppResponse
-	57, // 96: strata.config.v1.ConfigService.CreateRelease:output_type -> strata.config.v1.CreateReleaseResponse
-	61, // 97: strata.config.v1.ConfigService.PromoteRelease:output_type -> strata.config.v1.PromoteReleaseResponse
-	59, // 98: strata.config.v1.ConfigService.ListReleases:output_type -> strata.config.v1.ListReleasesResponse
-	63, // 99: strata.config.v1.ConfigService.RevertApp:output_type -> strata.config.v1.RevertAppResponse
-	65, // 100: strata.config.v1.ConfigService.RevertObject:output_type -> strata.config.v1.RevertObjectResponse
-	67, // 101: strata.config.v1.ConfigService.GetSnapshot:output_type -> strata.config.v1.GetSnapshotResponse
-	71, // [71:102] is the sub-list for method output_type
-	40, // [40:71] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	73, // 10: strata.config.v1.NodeInfo.node:type_name -> strata.config.v1.Node
+	74, // 11: strata.config.v1.NodeInfo.last_seen:type_name -> google.protobuf.Timestamp
+	75, // 12: strata.config.v1.NodeInfo.dns:type_name -> strata.config.v1.NodeDnsState
+	27, // 13: strata.config.v1.NodeInfo.releases:type_name -> strata.config.v1.NodeAppRelease
+	26, // 14: strata.config.v1.NodeInfo.xdp:type_name -> strata.config.v1.NodeXdpInterface
+	69, // 15: strata.config.v1.CreateAppRequest.labels:type_name -> strata.config.v1.CreateAppRequest.LabelsEntry
+	76, // 16: strata.config.v1.CreateAppRequest.hsts:type_name -> strata.config.v1.Hsts
+	77, // 17: strata.config.v1.CreateAppResponse.app:type_name -> strata.config.v1.App
+	77, // 18: strata.config.v1.GetAppResponse.app:type_name -> strata.config.v1.App
+	77, // 19: strata.config.v1.GetAppResponse.released:type_name -> strata.config.v1.App
+	34, // 20: strata.config.v1.ListAppsResponse.apps:type_name -> strata.config.v1.AppSummary
+	70, // 21: strata.config.v1.UpdateAppRequest.labels:type_name -> strata.config.v1.UpdateAppRequest.LabelsEntry
+	76, // 22: strata.config.v1.UpdateAppRequest.hsts:type_name -> strata.config.v1.Hsts
+	77, // 23: strata.config.v1.UpdateAppResponse.app:type_name -> strata.config.v1.App
+	78, // 24: strata.config.v1.CreateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
+	78, // 25: strata.config.v1.CreateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
+	78, // 26: strata.config.v1.UpdateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
+	78, // 27: strata.config.v1.UpdateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
+	79, // 28: strata.config.v1.CreateRuleRequest.rule:type_name -> strata.config.v1.Rule
+	79, // 29: strata.config.v1.CreateRuleResponse.rule:type_name -> strata.config.v1.Rule
+	79, // 30: strata.config.v1.UpdateRuleRequest.rule:type_name -> strata.config.v1.Rule
+	79, // 31: strata.config.v1.UpdateRuleResponse.rule:type_name -> strata.config.v1.Rule
+	55, // 32: strata.config.v1.DiffAppResponse.changes:type_name -> strata.config.v1.PendingChange
+	74, // 33: strata.config.v1.PendingChange.time:type_name -> google.protobuf.Timestamp
+	74, // 34: strata.config.v1.Release.time:type_name -> google.protobuf.Timestamp
+	74, // 35: strata.config.v1.Release.promoted_time:type_name -> google.protobuf.Timestamp
+	56, // 36: strata.config.v1.CreateReleaseResponse.release:type_name -> strata.config.v1.Release
+	56, // 37: strata.config.v1.ListReleasesResponse.releases:type_name -> strata.config.v1.Release
+	56, // 38: strata.config.v1.PromoteReleaseResponse.release:type_name -> strata.config.v1.Release
+	56, // 39: strata.config.v1.RevertAppResponse.release:type_name -> strata.config.v1.Release
+	56, // 40: strata.config.v1.RevertObjectResponse.release:type_name -> strata.config.v1.Release
+	0,  // 41: strata.config.v1.ConfigService.CreatePartition:input_type -> strata.config.v1.CreatePartitionRequest
+	8,  // 42: strata.config.v1.ConfigService.ListPartitions:input_type -> strata.config.v1.ListPartitionsRequest
+	2,  // 43: strata.config.v1.ConfigService.UpdatePartition:input_type -> strata.config.v1.UpdatePartitionRequest
+	4,  // 44: strata.config.v1.ConfigService.DeletePartition:input_type -> strata.config.v1.DeletePartitionRequest
+	10, // 45: strata.config.v1.ConfigService.CreateCluster:input_type -> strata.config.v1.CreateClusterRequest
+	15, // 46: strata.config.v1.ConfigService.ListClusters:input_type -> strata.config.v1.ListClustersRequest
+	12, // 47: strata.config.v1.ConfigService.UpdateCluster:input_type -> strata.config.v1.UpdateClusterRequest
+	6,  // 48: strata.config.v1.ConfigService.DeleteCluster:input_type -> strata.config.v1.DeleteClusterRequest
+	17, // 49: strata.config.v1.ConfigService.RegisterNode:input_type -> strata.config.v1.RegisterNodeRequest
+	19, // 50: strata.config.v1.ConfigService.SetNodeStaging:input_type -> strata.config.v1.SetNodeStagingRequest
+	21, // 51: strata.config.v1.ConfigService.RemoveNode:input_type -> strata.config.v1.RemoveNodeRequest
+	23, // 52: strata.config.v1.ConfigService.ListNodes:input_type -> strata.config.v1.ListNodesRequest
+	28, // 53: strata.config.v1.ConfigService.CreateApp:input_type -> strata.config.v1.CreateAppRequest
+	30, // 54: strata.config.v1.ConfigService.GetApp:input_type -> strata.config.v1.GetAppRequest
+	32, // 55: strata.config.v1.ConfigService.ListApps:input_type -> strata.config.v1.ListAppsRequest
+	35, // 56: strata.config.v1.ConfigService.UpdateApp:input_type -> strata.config.v1.UpdateAppRequest
+	37, // 57: strata.config.v1.ConfigService.DeleteApp:input_type -> strata.config.v1.DeleteAppRequest
+	39, // 58: strata.config.v1.ConfigService.CreateUpstream:input_type -> strata.config.v1.CreateUpstreamRequest
+	41, // 59: strata.config.v1.ConfigService.UpdateUpstream:input_type -> strata.config.v1.UpdateUpstreamRequest
+	43, // 60: strata.config.v1.ConfigService.DeleteUpstream:input_type -> strata.config.v1.DeleteUpstreamRequest
+	45, // 61: strata.config.v1.ConfigService.CreateRule:input_type -> strata.config.v1.CreateRuleRequest
+	47, // 62: strata.config.v1.ConfigService.UpdateRule:input_type -> strata.config.v1.UpdateRuleRequest
+	49, // 63: strata.config.v1.ConfigService.DeleteRule:input_type -> strata.config.v1.DeleteRuleRequest
+	51, // 64: strata.config.v1.ConfigService.MoveRule:input_type -> strata.config.v1.MoveRuleRequest
+	53, // 65: strata.config.v1.ConfigService.DiffApp:input_type -> strata.config.v1.DiffAppRequest
+	57, // 66: strata.config.v1.ConfigService.CreateRelease:input_type -> strata.config.v1.CreateReleaseRequest
+	61, // 67: strata.config.v1.ConfigService.PromoteRelease:input_type -> strata.config.v1.PromoteReleaseRequest
+	59, // 68: strata.config.v1.ConfigService.ListReleases:input_type -> strata.config.v1.ListReleasesRequest
+	63, // 69: strata.config.v1.ConfigService.RevertApp:input_type -> strata.config.v1.RevertAppRequest
+	65, // 70: strata.config.v1.ConfigService.RevertObject:input_type -> strata.config.v1.RevertObjectRequest
+	67, // 71: strata.config.v1.ConfigService.GetSnapshot:input_type -> strata.config.v1.GetSnapshotRequest
+	1,  // 72: strata.config.v1.ConfigService.CreatePartition:output_type -> strata.config.v1.CreatePartitionResponse
+	9,  // 73: strata.config.v1.ConfigService.ListPartitions:output_type -> strata.config.v1.ListPartitionsResponse
+	3,  // 74: strata.config.v1.ConfigService.UpdatePartition:output_type -> strata.config.v1.UpdatePartitionResponse
+	5,  // 75: strata.config.v1.ConfigService.DeletePartition:output_type -> strata.config.v1.DeletePartitionResponse
+	11, // 76: strata.config.v1.ConfigService.CreateCluster:output_type -> strata.config.v1.CreateClusterResponse
+	16, // 77: strata.config.v1.ConfigService.ListClusters:output_type -> strata.config.v1.ListClustersResponse
+	14, // 78: strata.config.v1.ConfigService.UpdateCluster:output_type -> strata.config.v1.UpdateClusterResponse
+	7,  // 79: strata.config.v1.ConfigService.DeleteCluster:output_type -> strata.config.v1.DeleteClusterResponse
+	18, // 80: strata.config.v1.ConfigService.RegisterNode:output_type -> strata.config.v1.RegisterNodeResponse
+	20, // 81: strata.config.v1.ConfigService.SetNodeStaging:output_type -> strata.config.v1.SetNodeStagingResponse
+	22, // 82: strata.config.v1.ConfigService.RemoveNode:output_type -> strata.config.v1.RemoveNodeResponse
+	24, // 83: strata.config.v1.ConfigService.ListNodes:output_type -> strata.config.v1.ListNodesResponse
+	29, // 84: strata.config.v1.ConfigService.CreateApp:output_type -> strata.config.v1.CreateAppResponse
+	31, // 85: strata.config.v1.ConfigService.GetApp:output_type -> strata.config.v1.GetAppResponse
+	33, // 86: strata.config.v1.ConfigService.ListApps:output_type -> strata.config.v1.ListAppsResponse
+	36, // 87: strata.config.v1.ConfigService.UpdateApp:output_type -> strata.config.v1.UpdateAppResponse
+	38, // 88: strata.config.v1.ConfigService.DeleteApp:output_type -> strata.config.v1.DeleteAppResponse
+	40, // 89: strata.config.v1.ConfigService.CreateUpstream:output_type -> strata.config.v1.CreateUpstreamResponse
+	42, // 90: strata.config.v1.ConfigService.UpdateUpstream:output_type -> strata.config.v1.UpdateUpstreamResponse
+	44, // 91: strata.config.v1.ConfigService.DeleteUpstream:output_type -> strata.config.v1.DeleteUpstreamResponse
+	46, // 92: strata.config.v1.ConfigService.CreateRule:output_type -> strata.config.v1.CreateRuleResponse
+	48, // 93: strata.config.v1.ConfigService.UpdateRule:output_type -> strata.config.v1.UpdateRuleResponse
+	50, // 94: strata.config.v1.ConfigService.DeleteRule:output_type -> strata.config.v1.DeleteRuleResponse
+	52, // 95: strata.config.v1.ConfigService.MoveRule:output_type -> strata.config.v1.MoveRuleResponse
+	54, // 96: strata.config.v1.ConfigService.DiffApp:output_type -> strata.config.v1.DiffAppResponse
+	58, // 97: strata.config.v1.ConfigService.CreateRelease:output_type -> strata.config.v1.CreateReleaseResponse
+	62, // 98: strata.config.v1.ConfigService.PromoteRelease:output_type -> strata.config.v1.PromoteReleaseResponse
+	60, // 99: strata.config.v1.ConfigService.ListReleases:output_type -> strata.config.v1.ListReleasesResponse
+	64, // 100: strata.config.v1.ConfigService.RevertApp:output_type -> strata.config.v1.RevertAppResponse
+	66, // 101: strata.config.v1.ConfigService.RevertObject:output_type -> strata.config.v1.RevertObjectResponse
+	68, // 102: strata.config.v1.ConfigService.GetSnapshot:output_type -> strata.config.v1.GetSnapshotResponse
+	72, // [72:103] is the sub-list for method output_type
+	41, // [41:72] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_strata_config_v1_config_proto_init() }
@@ -4583,26 +4663,26 @@ func file_strata_config_v1_config_proto_init() {
 	}
 	file_strata_config_v1_resources_proto_init()
 	file_strata_config_v1_config_proto_msgTypes[12].OneofWrappers = []any{}
-	file_strata_config_v1_config_proto_msgTypes[34].OneofWrappers = []any{}
-	file_strata_config_v1_config_proto_msgTypes[36].OneofWrappers = []any{}
-	file_strata_config_v1_config_proto_msgTypes[38].OneofWrappers = []any{}
-	file_strata_config_v1_config_proto_msgTypes[40].OneofWrappers = []any{}
-	file_strata_config_v1_config_proto_msgTypes[42].OneofWrappers = []any{}
-	file_strata_config_v1_config_proto_msgTypes[44].OneofWrappers = []any{}
-	file_strata_config_v1_config_proto_msgTypes[46].OneofWrappers = []any{}
-	file_strata_config_v1_config_proto_msgTypes[48].OneofWrappers = []any{}
-	file_strata_config_v1_config_proto_msgTypes[50].OneofWrappers = []any{}
-	file_strata_config_v1_config_proto_msgTypes[56].OneofWrappers = []any{}
-	file_strata_config_v1_config_proto_msgTypes[60].OneofWrappers = []any{}
-	file_strata_config_v1_config_proto_msgTypes[62].OneofWrappers = []any{}
-	file_strata_config_v1_config_proto_msgTypes[64].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[35].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[37].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[39].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[41].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[43].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[45].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[47].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[49].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[51].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[57].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[61].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[63].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[65].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_config_v1_config_proto_rawDesc), len(file_strata_config_v1_config_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   70,
+			NumMessages:   71,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
