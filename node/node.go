@@ -147,6 +147,12 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		n.stats, err = stats.New(stats.Options{
 			NATS: n.nc, NodeID: n.opts.NodeID, ClusterID: n.opts.ClusterID, PartitionID: n.opts.PartitionID,
 			Source: n.proxy, MetricSQL: n.sql, DataDir: n.opts.DataDir, Interval: n.opts.MetricsInterval, Logger: n.log,
+			XDP: func() map[string]uint64 {
+				if f := n.XDP(); f != nil {
+					return f.Counters()
+				}
+				return nil
+			},
 		})
 		if err != nil {
 			return fmt.Errorf("node: %w", err)

@@ -7,17 +7,20 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	ddosv1 "github.com/strata-edge/strata/gen/strata/ddos/v1"
 	"github.com/strata-edge/strata/gen/strata/ddos/v1/ddosv1connect"
 	iamv1 "github.com/strata-edge/strata/gen/strata/iam/v1"
+	metricsv1 "github.com/strata-edge/strata/gen/strata/metrics/v1"
 	"github.com/strata-edge/strata/internal/stack"
 	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
@@ -161,6 +164,27 @@ func checkDevDDoS(t *testing.T, d *devStack, ackError string) {
 		}
 		if !r.GetAttached() || r.GetDetail() != "" || len(r.GetCounters()) == 0 {
 			return fmt.Errorf("report %v", r)
+		}
+		return nil
+	})
+
+	// The counters also reach the metrics service with the node's system
+	// samples (strata metrics node), none without a filter.
+	natstest.CheckFor(t, 30*time.Second, 100*time.Millisecond, func() error {
+		res, err := admin.metric.GetNodeStats(bg, &metricsv1.GetNodeStatsRequest{NodeId: nodeID, Start: timestamppb.New(time.Now().Add(-time.Minute))})
+		if err != nil {
+			return err
+		}
+		smp := res.GetSamples()
+		if len(smp) == 0 {
+			return errors.New("no system sample yet")
+		}
+		xdp := smp[len(smp)-1].GetXdpPackets()
+		switch {
+		case ackError != "" && len(xdp) != 0:
+			return fmt.Errorf("a node without a filter sends xdp_packets %v", xdp)
+		case ackError == "" && !slices.ContainsFunc(xdp, func(c *metricsv1.NameCount) bool { return c.GetName() == "passed" }):
+			return fmt.Errorf("xdp_packets %v: want the filter's counters", xdp)
 		}
 		return nil
 	})

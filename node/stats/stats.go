@@ -62,6 +62,9 @@ type Options struct {
 	MetricSQL *MetricSQL
 	// DataDir is the directory whose file system the samples report.
 	DataDir string
+	// XDP, optional, returns the XDP filter's packet counters by reason
+	// (nil or empty: no filter), sent with each system sample.
+	XDP func() map[string]uint64
 	// Interval between reports (default 2 s).
 	Interval time.Duration
 	// SampleInterval between system samples (default 5 s).
@@ -139,7 +142,7 @@ func New(opts Options) (*Reporter, error) {
 	r := &Reporter{
 		opts: opts, log: opts.Logger, bootID: hex.EncodeToString(b[:]),
 		subject: natsutil.MetricsReportSubject(opts.NodeID),
-		sampler: sampler{dataDir: opts.DataDir, conns: opts.Source.OpenConnections},
+		sampler: sampler{dataDir: opts.DataDir, conns: opts.Source.OpenConnections, xdp: opts.XDP},
 		kick:    make(chan struct{}, 1),
 	}
 	return r, nil

@@ -24,6 +24,7 @@ const MaxInterfaces = 32
 type sampler struct {
 	dataDir string
 	conns   func() uint64
+	xdp     func() map[string]uint64
 
 	lastCPU *cpu.TimesStat
 	lastNet map[string]psnet.IOCountersStat
@@ -77,6 +78,12 @@ func (s *sampler) sample(ctx context.Context, now time.Time) *metricsv1.SystemSa
 	}
 	if s.conns != nil {
 		out.OpenConnections = s.conns()
+	}
+	if s.xdp != nil {
+		for reason, n := range s.xdp() {
+			out.XdpPackets = append(out.XdpPackets, &metricsv1.NameCount{Name: reason, Count: n})
+		}
+		sort.Slice(out.XdpPackets, func(i, j int) bool { return out.XdpPackets[i].Name < out.XdpPackets[j].Name })
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms) // every few seconds: its short stop does not matter

@@ -85,7 +85,8 @@ func TestTextOutput(t *testing.T) {
 			s = append(s, &metricsv1.SystemSample{UnixSecond: t0.Unix() + int64(i*5), CpuPercent: cpu, Load1: 0.5 + float64(i)/10,
 				MemoryUsedBytes: 3 << 30, MemoryTotalBytes: 8 << 30, OpenConnections: uint64(10 * i),
 				Disks:      []*metricsv1.DiskUsage{{Path: "/var/lib/strata", UsedBytes: 20 << 30, TotalBytes: 100 << 30}},
-				Interfaces: []*metricsv1.NetInterface{{Name: "eth0", BytesRecv: 150 << 10, BytesSent: 2 << 20}, {Name: "lo", BytesRecv: 512, BytesSent: 512}}})
+				Interfaces: []*metricsv1.NetInterface{{Name: "eth0", BytesRecv: 150 << 10, BytesSent: 2 << 20}, {Name: "lo", BytesRecv: 512, BytesSent: 512}},
+				XdpPackets: []*metricsv1.NameCount{{Name: "passed", Count: uint64(1000 * (i + 1))}, {Name: "syn_rate", Count: uint64(995 * i)}}})
 		}
 		// last_report is shown relative to now: leave it unset here.
 		return nodeText(w, "edge-1", &metricsv1.GetNodeStatsResponse{Samples: s, DroppedReports: 2}, false)

@@ -281,6 +281,9 @@ func nodeText(w io.Writer, node string, res *metricsv1.GetNodeStatsResponse, lon
 		if err := clientx.Line(w, "cpu %s  last %.1f%%", Sparkline(cpu), cpu[len(cpu)-1]); err != nil {
 			return err
 		}
+		if err := xdpLine(w, res.GetSamples()); err != nil {
+			return err
+		}
 	}
 	last := "never"
 	if lr := res.GetLastReport(); lr != nil {
@@ -291,6 +294,29 @@ func nodeText(w io.Writer, node string, res *metricsv1.GetNodeStatsResponse, lon
 		line += fmt.Sprintf("; %d reports dropped by the node (the service was unreachable)", d)
 	}
 	return clientx.Line(w, "%s", line)
+}
+
+// xdpLine prints the XDP filter's packets by reason over the range: the
+// counters are cumulative, so the last sample less the first (a node that
+// restarted in the range starts again from zero: its last value counts).
+func xdpLine(w io.Writer, samples []*metricsv1.SystemSample) error {
+	first, last := samples[0].GetXdpPackets(), samples[len(samples)-1].GetXdpPackets()
+	if len(last) == 0 {
+		return nil
+	}
+	base := map[string]uint64{}
+	for _, c := range first {
+		base[c.GetName()] = c.GetCount()
+	}
+	parts := make([]string, 0, len(last))
+	for _, c := range last {
+		n := c.GetCount()
+		if b := base[c.GetName()]; b <= n {
+			n -= b
+		}
+		parts = append(parts, fmt.Sprintf("%s %d", c.GetName(), n))
+	}
+	return clientx.Line(w, "xdp packets in the range: %s", strings.Join(parts, ", "))
 }
 
 func healthCmd(f ClientFactory) *cobra.Command {

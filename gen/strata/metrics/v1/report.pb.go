@@ -604,8 +604,12 @@ type SystemSample struct {
 	// Client connections open on the node's listeners.
 	OpenConnections uint64 `protobuf:"varint,8,opt,name=open_connections,json=openConnections,proto3" json:"open_connections,omitempty"`
 	// Goroutines and heap of the node process.
-	Goroutines    uint64 `protobuf:"varint,9,opt,name=goroutines,proto3" json:"goroutines,omitempty"`
-	HeapBytes     uint64 `protobuf:"varint,10,opt,name=heap_bytes,json=heapBytes,proto3" json:"heap_bytes,omitempty"`
+	Goroutines uint64 `protobuf:"varint,9,opt,name=goroutines,proto3" json:"goroutines,omitempty"`
+	HeapBytes  uint64 `protobuf:"varint,10,opt,name=heap_bytes,json=heapBytes,proto3" json:"heap_bytes,omitempty"`
+	// Packets the node's XDP DDoS filter handled, by reason (passed,
+	// denied_cidr, syn_rate, ...; node/xdp), since the node started, summed
+	// over its interfaces; empty without a filter.
+	XdpPackets    []*NameCount `protobuf:"bytes,11,rep,name=xdp_packets,json=xdpPackets,proto3" json:"xdp_packets,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -708,6 +712,13 @@ func (x *SystemSample) GetHeapBytes() uint64 {
 		return x.HeapBytes
 	}
 	return 0
+}
+
+func (x *SystemSample) GetXdpPackets() []*NameCount {
+	if x != nil {
+		return x.XdpPackets
+	}
+	return nil
 }
 
 // DiskUsage is one mounted file system (the node's data directory's first).
@@ -1241,7 +1252,7 @@ const file_strata_metrics_v1_report_proto_rawDesc = "" +
 	"\x03sum\x18\x05 \x01(\x01R\x03sum\x12\x10\n" +
 	"\x03min\x18\x06 \x01(\x01R\x03min\x12\x10\n" +
 	"\x03max\x18\a \x01(\x01R\x03max\x12\x14\n" +
-	"\x05count\x18\b \x01(\x04R\x05count\"\x9f\x03\n" +
+	"\x05count\x18\b \x01(\x04R\x05count\"\xde\x03\n" +
 	"\fSystemSample\x12\x1f\n" +
 	"\vunix_second\x18\x01 \x01(\x03R\n" +
 	"unixSecond\x12\x1f\n" +
@@ -1260,7 +1271,9 @@ const file_strata_metrics_v1_report_proto_rawDesc = "" +
 	"goroutines\x12\x1d\n" +
 	"\n" +
 	"heap_bytes\x18\n" +
-	" \x01(\x04R\theapBytes\"_\n" +
+	" \x01(\x04R\theapBytes\x12=\n" +
+	"\vxdp_packets\x18\v \x03(\v2\x1c.strata.metrics.v1.NameCountR\n" +
+	"xdpPackets\"_\n" +
 	"\tDiskUsage\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x1d\n" +
 	"\n" +
@@ -1346,14 +1359,15 @@ var file_strata_metrics_v1_report_proto_depIdxs = []int32{
 	5,  // 11: strata.metrics.v1.UpstreamSecond.latency_ms:type_name -> strata.metrics.v1.Sketch
 	7,  // 12: strata.metrics.v1.SystemSample.disks:type_name -> strata.metrics.v1.DiskUsage
 	8,  // 13: strata.metrics.v1.SystemSample.interfaces:type_name -> strata.metrics.v1.NetInterface
-	11, // 14: strata.metrics.v1.MetricResult.rows:type_name -> strata.metrics.v1.MetricRow
-	12, // 15: strata.metrics.v1.MetricRow.aggs:type_name -> strata.metrics.v1.AggState
-	5,  // 16: strata.metrics.v1.AggState.sketch:type_name -> strata.metrics.v1.Sketch
-	17, // [17:17] is the sub-list for method output_type
-	17, // [17:17] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	3,  // 14: strata.metrics.v1.SystemSample.xdp_packets:type_name -> strata.metrics.v1.NameCount
+	11, // 15: strata.metrics.v1.MetricResult.rows:type_name -> strata.metrics.v1.MetricRow
+	12, // 16: strata.metrics.v1.MetricRow.aggs:type_name -> strata.metrics.v1.AggState
+	5,  // 17: strata.metrics.v1.AggState.sketch:type_name -> strata.metrics.v1.Sketch
+	18, // [18:18] is the sub-list for method output_type
+	18, // [18:18] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_strata_metrics_v1_report_proto_init() }
