@@ -102,6 +102,8 @@ enum reason {
 	R_ICMP_RATE,
 	R_MALFORMED,
 	R_FRAGMENT,
+	R_SYN_COOKIE_SENT,
+	R_SYN_COOKIE_ACK_OK,
 	R_MAX,
 };
 
@@ -115,6 +117,10 @@ enum limit_kind {
 
 #define FLAG_DROP_MALFORMED 1
 #define FLAG_DROP_FRAGMENTS 2
+#define FLAG_SYN_COOKIES 4
+
+#define TCP_FLAG_FIN 0x01
+#define TCP_FLAG_RST 0x04
 
 struct limit {
 	__u64 interval_ns; // 1e9 / packets per second; 0 = limit off
@@ -264,6 +270,99 @@ static __always_inline int check_deny(struct deny_val *d)
 	return -1; // expired; the Go side sweeps it
 }
 
+// fold turns a 32-bit one's-complement sum into the 16-bit checksum.
+static __always_inline __u16 fold(__u32 sum)
+{
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return ~sum;
+}
+
+// syn_cookie_reply turns a SYN over the limit into a SYN-ACK whose sequence
+// number is the kernel's own syncookie (the listener validates the
+// handshake's ACK with the same secret, net.ipv4.tcp_syncookies on), and
+// sends it back out the interface. Only an IPv4 header without options;
+// anything else is dropped as before (-1 returns to that).
+static __always_inline int syn_cookie_reply(struct xdp_md *ctx, struct ethhdr_ *eth,
+					    struct iphdr_ *ip, struct tcphdr_ *tcp, void *end)
+{
+	if ((ip->ver_ihl & 0x0f) != 5)
+		return -1;
+	__u32 tcp_len = (tcp->doff_res >> 4) * 4;
+	if (tcp_len < 20 || tcp_len > 60)
+		return -1;
+	// The helper reads the SYN's options (for its MSS); a stack copy of
+	// a variable length keeps the verifier's bounds simple.
+	__u8 th[60] = {};
+	__u32 off = (void *)tcp - (void *)(long)ctx->data;
+	if (bpf_xdp_load_bytes(ctx, off, th, tcp_len) < 0)
+		return -1;
+	__s64 v = bpf_tcp_raw_gen_syncookie_ipv4((void *)ip, (void *)th, tcp_len);
+	if (v < 0)
+		return -1;
+	__u32 cookie = (__u32)v;
+	__u16 mss = (__u16)(v >> 32);
+	// The reply's TCP header: 20 bytes, 24 with the MSS option when the
+	// SYN's header has room for it (a SYN without options gets none: the
+	// client then assumes 536, the MSS the cookie encodes for it).
+	__u32 out_len = tcp_len >= 24 ? 24 : 20;
+
+	__u8 mac[6];
+	__builtin_memcpy(mac, eth->dst, 6);
+	__builtin_memcpy(eth->dst, eth->src, 6);
+	__builtin_memcpy(eth->src, mac, 6);
+
+	__be32 a = ip->saddr;
+	ip->saddr = ip->daddr;
+	ip->daddr = a;
+	ip->tos = 0;
+	ip->tot_len = bpf_htons(20 + out_len);
+	ip->id = 0;
+	ip->frag_off = bpf_htons(0x4000); // DF
+	ip->ttl = 64;
+	ip->check = 0;
+	__u32 sum = 0;
+	__u16 *w = (void *)ip;
+#pragma unroll
+	for (int i = 0; i < 10; i++)
+		sum += w[i];
+	ip->check = fold(sum);
+
+	__be16 p = tcp->source;
+	tcp->source = tcp->dest;
+	tcp->dest = p;
+	tcp->ack_seq = bpf_htonl(bpf_ntohl(tcp->seq) + 1);
+	tcp->seq = bpf_htonl(cookie);
+	tcp->doff_res = (out_len / 4) << 4;
+	tcp->flags = TCP_FLAG_SYN | TCP_FLAG_ACK;
+	tcp->window = bpf_htons(65535);
+	tcp->urg_ptr = 0;
+	tcp->check = 0;
+	if (out_len == 24) {
+		__u8 *opt = (void *)(tcp + 1);
+		if ((void *)(opt + 4) > end)
+			return -1;
+		opt[0] = 2; // MSS
+		opt[1] = 4;
+		*(__be16 *)(opt + 2) = bpf_htons(mss);
+	}
+	// Pseudo header, then the TCP header (its bytes past out_len are
+	// beyond the IP length: padding the receiver ignores).
+	sum = (ip->saddr & 0xffff) + (ip->saddr >> 16) + (ip->daddr & 0xffff) +
+	      (ip->daddr >> 16) + bpf_htons(IPPROTO_TCP_) + bpf_htons(out_len);
+	w = (void *)tcp;
+#pragma unroll
+	for (int i = 0; i < 10; i++)
+		sum += w[i];
+	if (out_len == 24) {
+		if ((void *)w + 24 > end)
+			return -1;
+		sum += w[10] + w[11];
+	}
+	tcp->check = fold(sum);
+	return count(R_SYN_COOKIE_SENT, XDP_TX);
+}
+
 SEC("xdp")
 int strata_xdp(struct xdp_md *ctx)
 {
@@ -380,8 +479,26 @@ int strata_xdp(struct xdp_md *ctx)
 		if ((tcp->doff_res >> 4) < 5)
 			return count(R_MALFORMED, malformed_act);
 		if ((tcp->flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN &&
-		    over_rate(cfg, L_SYN, src))
+		    over_rate(cfg, L_SYN, src)) {
+			if ((cfg->flags & FLAG_SYN_COOKIES) && proto == ETH_P_IP_ && !fragment) {
+				int act = syn_cookie_reply(ctx, data, l3, tcp, end);
+				if (act >= 0)
+					return act;
+			}
 			return count(R_SYN_RATE, XDP_DROP);
+		}
+		// A handshake's last ACK (no payload) answering one of the
+		// cookies: counted; it passes either way (established
+		// connections send such ACKs too), and the listener
+		// validates it again itself.
+		if ((cfg->flags & FLAG_SYN_COOKIES) && proto == ETH_P_IP_ &&
+		    (tcp->flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST | TCP_FLAG_FIN)) == TCP_FLAG_ACK) {
+			struct iphdr_ *ip = l3;
+			if ((void *)(ip + 1) <= end &&
+			    bpf_ntohs(ip->tot_len) == (ip->ver_ihl & 0x0f) * 4 + (tcp->doff_res >> 4) * 4 &&
+			    bpf_tcp_raw_check_syncookie_ipv4((void *)ip, (void *)tcp) == 0)
+				return count(R_SYN_COOKIE_ACK_OK, XDP_PASS);
+		}
 	} else if (l4proto == IPPROTO_UDP_) {
 		struct udphdr_ *udp = l4;
 		if ((void *)(udp + 1) > end)

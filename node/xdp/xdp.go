@@ -25,6 +25,7 @@ import (
 var Reasons = []string{
 	"passed", "allow_listed", "denied_cidr", "blocked_ttl",
 	"syn_rate", "dns_rate", "icmp_rate", "malformed", "fragment",
+	"syn_cookie_sent", "syn_cookie_ack_ok",
 }
 
 // Limits of what the maps hold (filter.c's max_entries) and of the inputs.
@@ -53,6 +54,14 @@ type Policy struct {
 	DropMalformed bool
 	// DropFragments drops IPv4 and IPv6 fragments (first and later ones).
 	DropFragments bool
+	// SYNCookies answers an IPv4 SYN over the SYN limit with a SYN-ACK
+	// carrying the kernel's syncookie (XDP_TX) instead of dropping it, so a
+	// real client over the limit still connects while the flood never
+	// reaches the listener's SYN queue. It needs the SYN limit, and sets
+	// net.ipv4.tcp_syncookies=2 in the node's network namespace while on
+	// (restored when turned off and on Close); when the node cannot set it,
+	// SYNCookieError says why and the SYNs over the limit are dropped.
+	SYNCookies bool
 }
 
 // Mode selects how the program is attached.
@@ -114,9 +123,19 @@ type Filter struct {
 	allowCur map[netip.Prefix]struct{}
 	denyCur  map[netip.Prefix]uint64
 
+	// sysctl is net.ipv4.tcp_syncookies of the namespace Attach ran in
+	// (opened there: writes through it go to that namespace whatever
+	// thread Apply runs on); nil with sysctlErr when it cannot be opened.
+	sysctl     *os.File
+	sysctlErr  error
+	sysctlOrig string // its value before the filter changed it; "" = unchanged
+	cookieErr  string // why Policy.SYNCookies is not in effect
+
 	stop chan struct{}
 	done chan struct{}
 }
+
+const syncookiesSysctl = "/proc/sys/net/ipv4/tcp_syncookies"
 
 // Attach loads the program and attaches it to each interface. It returns an
 // error when the program cannot be loaded (no privileges, no BPF in the
@@ -165,8 +184,13 @@ func Attach(ifaces []string, opts Options) (*Filter, error) {
 	if err := loadFilterObjects(&f.objs, nil); err != nil {
 		return nil, loadError(err)
 	}
+	// Net sysctls resolve in the opening thread's namespace.
+	f.sysctl, f.sysctlErr = os.OpenFile(syncookiesSysctl, os.O_RDWR, 0)
 	if err := f.applyLocked(Policy{}); err != nil {
 		f.objs.Close()
+		if f.sysctl != nil {
+			f.sysctl.Close()
+		}
 		return nil, err
 	}
 	var errs []string
@@ -184,6 +208,9 @@ func Attach(ifaces []string, opts Options) (*Filter, error) {
 	}
 	if len(f.links) == 0 {
 		f.objs.Close()
+		if f.sysctl != nil {
+			f.sysctl.Close()
+		}
 		return nil, fmt.Errorf("xdp: attached to no interface: %s", strings.Join(errs, "; "))
 	}
 	every := opts.SweepInterval
@@ -323,6 +350,9 @@ func (p *Policy) validate() error {
 			return fmt.Errorf("xdp: Policy.%s.Burst: at least 1 when PacketsPerSecond is set", name)
 		}
 	}
+	if p.SYNCookies && p.SYN.PacketsPerSecond == 0 {
+		return errors.New("xdp: Policy.SYNCookies: needs Policy.SYN (cookies answer the SYNs over that limit)")
+	}
 	return nil
 }
 
@@ -382,6 +412,9 @@ func (f *Filter) applyLocked(p Policy) error {
 	if p.DropFragments {
 		cfg.Flags |= 2
 	}
+	if f.setSyncookies(p.SYNCookies) {
+		cfg.Flags |= 4
+	}
 	allow, err := f.allowSet(f.base, p.Allow)
 	if err != nil {
 		return err
@@ -415,6 +448,70 @@ func (f *Filter) applyLocked(p Policy) error {
 	f.policy, f.perm, f.timedCur = p, perm, timed
 	f.perm4, _ = countFamilies(perm)
 	return nil
+}
+
+// setSyncookies makes the kernel accept the filter's cookies (on) or puts
+// the sysctl back (off), and reports whether the cookies may be sent.
+func (f *Filter) setSyncookies(on bool) bool {
+	if !on {
+		f.cookieErr = ""
+		if err := f.restoreSyncookies(); err != nil {
+			f.log.Warn("xdp: restoring "+syncookiesSysctl, "err", err)
+		}
+		return false
+	}
+	err := f.sysctlErr
+	if err == nil && f.sysctlOrig == "" {
+		var orig string
+		if orig, err = readSysctl(f.sysctl); err == nil {
+			if orig == "2" {
+				return true // already so: nothing to restore
+			}
+			if err = writeSysctl(f.sysctl, "2"); err == nil {
+				f.sysctlOrig = orig
+			}
+		}
+	}
+	if err != nil {
+		f.cookieErr = fmt.Sprintf("SYN cookies off: cannot set %s=2: %v", syncookiesSysctl, err)
+		f.log.Warn("xdp: " + f.cookieErr)
+		return false
+	}
+	f.cookieErr = ""
+	return true
+}
+
+func (f *Filter) restoreSyncookies() error {
+	if f.sysctlOrig == "" {
+		return nil
+	}
+	if err := writeSysctl(f.sysctl, f.sysctlOrig); err != nil {
+		return err
+	}
+	f.sysctlOrig = ""
+	return nil
+}
+
+func readSysctl(fh *os.File) (string, error) {
+	b := make([]byte, 16)
+	n, err := fh.ReadAt(b, 0)
+	if n == 0 && err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(b[:n])), nil
+}
+
+func writeSysctl(fh *os.File, v string) error {
+	_, err := fh.WriteAt([]byte(v+"\n"), 0)
+	return err
+}
+
+// SYNCookieError says why the policy's SYNCookies is not in effect (the
+// node could not set net.ipv4.tcp_syncookies), or "".
+func (f *Filter) SYNCookieError() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.cookieErr
 }
 
 // syncBlocks writes the blocks' change alone (Block, the sweep): the
@@ -710,6 +807,13 @@ func (f *Filter) Close() error {
 	}
 	f.links = nil
 	errs = append(errs, f.objs.Close())
+	if f.sysctl != nil {
+		// After the detach: no cookie is sent that the kernel then refuses.
+		if err := f.restoreSyncookies(); err != nil {
+			errs = append(errs, fmt.Errorf("xdp: restoring %s: %w", syncookiesSysctl, err))
+		}
+		f.sysctl.Close()
+	}
 	f.objMu.Unlock()
 	f.mu.Unlock()
 	close(f.stop)
