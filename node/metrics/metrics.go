@@ -69,7 +69,7 @@ var (
 	descReportsDropped = desc("metrics_reports_dropped_total", "Metrics reports dropped unsent because the queue of unanswered ones was full.")
 
 	descXDPPackets = desc("xdp_packets_total",
-		"Packets the XDP DDoS filter saw, by reason: passed, allow_listed, or why dropped (denied_cidr, blocked_ttl, syn_rate, dns_rate, icmp_rate, malformed, fragment; malformed ones also pass when not dropped).", "reason")
+		"Packets the XDP DDoS filter saw, by reason: passed, allow_listed, or why dropped (denied_cidr, blocked_ttl, syn_rate, dns_rate, icmp_rate, malformed, fragment; malformed ones also pass when not dropped; syn_cookie_sent: SYNs over the limit answered with a SYN cookie, syn_cookie_ack_ok: handshake ACKs carrying a valid one).", "reason")
 	descXDPAttached = desc("xdp_attached",
 		"1 per interface the XDP filter runs on (mode native or generic), 0 where it is not attached (see the node's log or node list for why).", "iface", "mode")
 
