@@ -150,6 +150,7 @@ func ToXDP(p *ddosv1.DdosPolicy) (xdp.Policy, error) {
 		ICMP:          rate(p.GetIcmp()),
 		DropMalformed: p.GetDropMalformed(),
 		DropFragments: p.GetDropFragments(),
+		SYNCookies:    p.GetSynCookies(),
 	}
 	var err error
 	if out.Deny, err = parse("deny_cidrs", p.GetDenyCidrs()); err != nil {
@@ -349,6 +350,11 @@ func (a *Agent) Report() {
 		r.Detail = "xdp not attached: " + why
 	} else {
 		r.Attached, r.Counters = true, f.Counters()
+		// The policy is applied but its SYN cookies are not on (the node
+		// could not set net.ipv4.tcp_syncookies): SYNs over the limit drop.
+		if c, ok := f.(interface{ SYNCookieError() string }); ok && r.Detail == "" {
+			r.Detail = c.SYNCookieError()
+		}
 	}
 	b, err := proto.Marshal(r)
 	if err == nil {

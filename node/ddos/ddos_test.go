@@ -118,8 +118,8 @@ func TestBlocksWithoutFilter(t *testing.T) {
 
 func TestToXDP(t *testing.T) {
 	p, err := ToXDP(&ddosv1.DdosPolicy{Enabled: true, DenyCidrs: []string{"192.0.2.0/24", "2001:db8::/32"}, AllowCidrs: []string{"10.0.0.1/32"},
-		TcpSyn: &ddosv1.RateLimit{PacketsPerSecond: 10, Burst: 20}, Icmp: &ddosv1.RateLimit{PacketsPerSecond: 5}, DropFragments: true})
-	if err != nil || len(p.Deny) != 2 || p.Deny[1] != netip.MustParsePrefix("2001:db8::/32") || len(p.Allow) != 1 ||
+		TcpSyn: &ddosv1.RateLimit{PacketsPerSecond: 10, Burst: 20}, Icmp: &ddosv1.RateLimit{PacketsPerSecond: 5}, DropFragments: true, SynCookies: true})
+	if err != nil || !p.SYNCookies || len(p.Deny) != 2 || p.Deny[1] != netip.MustParsePrefix("2001:db8::/32") || len(p.Allow) != 1 ||
 		p.SYN != (xdp.RateLimit{PacketsPerSecond: 10, Burst: 20}) || p.ICMP != (xdp.RateLimit{PacketsPerSecond: 5, Burst: 5}) || p.DNS != (xdp.RateLimit{}) || !p.DropFragments || p.DropMalformed {
 		t.Fatalf("ToXDP = %+v, %v", p, err)
 	}
@@ -204,6 +204,39 @@ func TestPolicyAndBlocksOnTheFilter(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !r.GetAttached() || r.GetDetail() != "" || len(r.GetCounters()) == 0 {
+		t.Fatalf("report %v", &r)
+	}
+}
+
+// cookieless is a filter whose SYN cookies could not be turned on (the real
+// one says so only when /proc/sys is read-only, which a test cannot arrange
+// without a mount namespace; node/xdp tests that side).
+type cookieless struct{}
+
+func (cookieless) Apply(xdp.Policy) error                    { return nil }
+func (cookieless) Block([]netip.Prefix, time.Duration) error { return nil }
+func (cookieless) Counters() map[string]uint64               { return map[string]uint64{"passed": 1} }
+func (cookieless) SYNCookieError() string {
+	return "SYN cookies off: cannot set /proc/sys/net/ipv4/tcp_syncookies=2: read-only file system"
+}
+
+func TestReportSaysSYNCookiesOff(t *testing.T) {
+	h := newHub(t)
+	a := startAgent(t, h, func() (Filter, string) { return cookieless{}, "" })
+	reports, err := h.nc.SubscribeSync(natsutil.DdosReportSubject("node_a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Report()
+	m, err := reports.NextMsg(5 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r ddosv1.DdosReport
+	if err := proto.Unmarshal(m.Data, &r); err != nil {
+		t.Fatal(err)
+	}
+	if !r.GetAttached() || !strings.Contains(r.GetDetail(), "SYN cookies off") {
 		t.Fatalf("report %v", &r)
 	}
 }

@@ -2,6 +2,7 @@ package xdp
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -293,6 +294,20 @@ func TestSYNCookies(t *testing.T) {
 	c = f.check(t)
 	g.send(t, g.synWithMSS("10.0.0.2", port, 1460), 20)
 	c.expect(map[string]uint64{"syn_rate": 20}, "syn_cookie_sent", "syn_cookie_ack_ok")
+
+	// The node cannot set the sysctl: the switch stays off and says why.
+	saved := f.sysctlErr
+	f.sysctlErr = errors.New("read-only file system")
+	if err := f.Apply(Policy{SYN: RateLimit{1, 5}, SYNCookies: true}); err != nil {
+		t.Fatal(err)
+	}
+	if e := f.SYNCookieError(); !strings.Contains(e, "SYN cookies off") || !strings.Contains(e, "read-only") {
+		t.Errorf("SYNCookieError() = %q", e)
+	}
+	c = f.check(t)
+	g.send(t, g.synWithMSS("10.0.0.2", port, 1460), 20)
+	c.expect(map[string]uint64{"syn_rate": 20}, "syn_cookie_sent")
+	f.sysctlErr = saved
 
 	// On, then Close restores it.
 	if err := f.Apply(Policy{SYN: RateLimit{1, 5}, SYNCookies: true}); err != nil {

@@ -422,7 +422,7 @@ func fmtStatus(st []IfaceStatus) string {
 }
 
 // TestSynCookieHelpers records whether the kernel offers the SYN cookie
-// helpers to XDP (docs/ddos.md says why the filter does not use them).
+// helpers to XDP (the filter's SYNCookies uses the IPv4 pair; TestSYNCookies).
 func TestSynCookieHelpers(t *testing.T) {
 	needRoot(t)
 	for _, h := range []asm.BuiltinFunc{asm.FnTcpRawGenSyncookieIpv4, asm.FnTcpRawCheckSyncookieIpv4} {

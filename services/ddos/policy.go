@@ -178,7 +178,11 @@ func Normalize(cluster string, in *ddosv1.DdosPolicy) (*ddosv1.DdosPolicy, error
 	var f apierr.Fields
 	out := &ddosv1.DdosPolicy{Id: cluster, ClusterId: cluster, Enabled: in.GetEnabled(),
 		TcpSyn: rate(&f, "policy.tcp_syn", in.GetTcpSyn()), UdpDns: rate(&f, "policy.udp_dns", in.GetUdpDns()),
-		Icmp: rate(&f, "policy.icmp", in.GetIcmp()), DropMalformed: in.GetDropMalformed(), DropFragments: in.GetDropFragments()}
+		Icmp: rate(&f, "policy.icmp", in.GetIcmp()), DropMalformed: in.GetDropMalformed(), DropFragments: in.GetDropFragments(),
+		SynCookies: in.GetSynCookies()}
+	if out.SynCookies && out.TcpSyn == nil {
+		f.Add("policy.syn_cookies", "needs a tcp_syn limit: the cookies answer the SYNs over it")
+	}
 	out.DenyCidrs = prefixes(&f, "policy.deny_cidrs", in.GetDenyCidrs(), MaxDenyCIDRs)
 	out.AllowCidrs = prefixes(&f, "policy.allow_cidrs", in.GetAllowCidrs(), MaxAllowCIDRs)
 	if err := f.Err(); err != nil {

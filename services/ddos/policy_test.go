@@ -22,12 +22,12 @@ func TestUpdateNormalizes(t *testing.T) {
 	got, err := p.Update("p1", &ddosv1.DdosPolicy{ClusterId: "ignored", Version: 7, Enabled: true,
 		DenyCidrs:  []string{"198.51.100.7/24", "192.0.2.1", "2001:db8::1/32", "192.0.2.1/32", "::ffff:203.0.113.9"},
 		AllowCidrs: []string{"10.0.0.0/8"},
-		TcpSyn:     &ddosv1.RateLimit{PacketsPerSecond: 100, Burst: 200}, UdpDns: &ddosv1.RateLimit{}, DropFragments: true})
+		TcpSyn:     &ddosv1.RateLimit{PacketsPerSecond: 100, Burst: 200}, UdpDns: &ddosv1.RateLimit{}, DropFragments: true, SynCookies: true})
 	aggtest.Then(t, got, err, &ev.PolicyUpdated{ClusterId: "cls_1", PartitionId: "p1", Policy: &ddosv1.DdosPolicy{
 		Id: "cls_1", ClusterId: "cls_1", Enabled: true,
 		DenyCidrs:  []string{"192.0.2.1/32", "198.51.100.0/24", "203.0.113.9/32", "2001:db8::/32"},
 		AllowCidrs: []string{"10.0.0.0/8"},
-		TcpSyn:     &ddosv1.RateLimit{PacketsPerSecond: 100, Burst: 200}, DropFragments: true}})
+		TcpSyn:     &ddosv1.RateLimit{PacketsPerSecond: 100, Burst: 200}, DropFragments: true, SynCookies: true}})
 }
 
 func TestUpdateUnchangedRecordsNothing(t *testing.T) {
@@ -50,6 +50,7 @@ func TestUpdateRejects(t *testing.T) {
 		{"bad allow CIDR", &ddosv1.DdosPolicy{AllowCidrs: []string{"example.com"}}, "policy.allow_cidrs[0]"},
 		{"too many deny entries", &ddosv1.DdosPolicy{DenyCidrs: many}, "policy.deny_cidrs"},
 		{"burst without rate", &ddosv1.DdosPolicy{Icmp: &ddosv1.RateLimit{Burst: 5}}, "policy.icmp.burst"},
+		{"SYN cookies without a SYN limit", &ddosv1.DdosPolicy{SynCookies: true, UdpDns: &ddosv1.RateLimit{PacketsPerSecond: 5}}, "policy.syn_cookies"},
 		{"rate too high", &ddosv1.DdosPolicy{TcpSyn: &ddosv1.RateLimit{PacketsPerSecond: MaxRate + 1}}, "policy.tcp_syn.packets_per_second"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

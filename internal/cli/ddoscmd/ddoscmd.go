@@ -112,9 +112,9 @@ func policyText(w io.Writer, p *ddosv1.DdosPolicy) {
 		}
 		return strings.Join(l, " ")
 	}
-	fmt.Fprintf(w, "  enabled: %s\n  deny: %s\n  allow: %s\n  tcp syn: %s\n  udp dns: %s\n  icmp: %s\n  drop malformed: %s\n  drop fragments: %s\n",
+	fmt.Fprintf(w, "  enabled: %s\n  deny: %s\n  allow: %s\n  tcp syn: %s\n  udp dns: %s\n  icmp: %s\n  drop malformed: %s\n  drop fragments: %s\n  syn cookies: %s\n",
 		clientx.YesNo(p.GetEnabled()), list(p.GetDenyCidrs()), list(p.GetAllowCidrs()), rate(p.GetTcpSyn()), rate(p.GetUdpDns()), rate(p.GetIcmp()),
-		clientx.YesNo(p.GetDropMalformed()), clientx.YesNo(p.GetDropFragments()))
+		clientx.YesNo(p.GetDropMalformed()), clientx.YesNo(p.GetDropFragments()), clientx.YesNo(p.GetSynCookies()))
 }
 
 // rateFlags are one limit's --X-rate and --X-burst.
@@ -146,28 +146,31 @@ func (r *rateFlags) apply(cmd *cobra.Command, cur *ddosv1.RateLimit) *ddosv1.Rat
 
 func setCmd(f ClientFactory) *cobra.Command {
 	var (
-		cluster                      string
-		deny, allow                  []string
-		denyFile                     string
-		syn                          = rateFlags{name: "syn"}
-		dnsRate                      = rateFlags{name: "dns"}
-		icmp                         = rateFlags{name: "icmp"}
-		malformed, fragments         bool
-		enable, disable, clear, none bool
-		ev                           clientx.ExpectVersion
+		cluster                       string
+		deny, allow                   []string
+		denyFile                      string
+		syn                           = rateFlags{name: "syn"}
+		dnsRate                       = rateFlags{name: "dns"}
+		icmp                          = rateFlags{name: "icmp"}
+		malformed, fragments, cookies bool
+		enable, disable, clear, none  bool
+		ev                            clientx.ExpectVersion
 	)
 	cmd := &cobra.Command{
-		Use:   "set --cluster C [--deny CIDR]... [--deny-file FILE] [--allow CIDR]... [--syn-rate N --syn-burst N] [--dns-rate N --dns-burst N] [--icmp-rate N --icmp-burst N] [--drop-malformed] [--drop-fragments] [--enable|--disable]",
+		Use:   "set --cluster C [--deny CIDR]... [--deny-file FILE] [--allow CIDR]... [--syn-rate N --syn-burst N] [--dns-rate N --dns-burst N] [--icmp-rate N --icmp-burst N] [--drop-malformed] [--drop-fragments] [--syn-cookies] [--enable|--disable]",
 		Short: "Change a cluster's DDoS policy (the working copy); prints the new version",
 		Long: `Change the working copy of a cluster's DDoS policy; release it with
 strata ddos release create --cluster C. Only the flags given change: --deny
 (or --deny-file, one CIDR or address a line, # comments) and --allow replace
 their list, --no-deny and --no-allow empty it; a rate flag sets that limit
-(0 turns it off). Allowed sources pass before every other check. A policy
+(0 turns it off). --syn-cookies answers the SYNs over the SYN limit with a
+SYN cookie from XDP instead of dropping them (IPv4; needs --syn-rate), so
+real clients over the limit still connect. Allowed sources pass before every other check. A policy
 holds at most 100,000 deny entries and must fit in 1 MiB encoded (about
 50,000 IPv4 host entries); wider prefixes take less.`,
 		Example: `  strata ddos policy set --cluster fra --enable --deny 203.0.113.0/24 --deny 2001:db8:bad::/48
   strata ddos policy set --cluster fra --syn-rate 200 --syn-burst 400 --dns-rate 50 --drop-fragments
+  strata ddos policy set --cluster fra --syn-rate 100 --syn-cookies
   strata ddos policy set --cluster fra --deny-file blocklist.txt
   strata ddos policy set --cluster fra --disable`,
 		Args: cobra.NoArgs,
@@ -219,6 +222,9 @@ holds at most 100,000 deny entries and must fit in 1 MiB encoded (about
 			if fl.Changed("drop-fragments") {
 				p.DropFragments = fragments
 			}
+			if fl.Changed("syn-cookies") {
+				p.SynCookies = cookies
+			}
 			return show(cmd, f, clientx.RPC(ddosv1connect.DdosServiceClient.UpdatePolicy, &ddosv1.UpdatePolicyRequest{Cluster: cluster, Policy: p,
 				ExpectedVersion: ev.OrRead(cmd, cur.GetVersion())}), func(w io.Writer, res *ddosv1.UpdatePolicyResponse) error {
 				return clientx.Line(w, "%d", res.GetVersion())
@@ -237,6 +243,7 @@ holds at most 100,000 deny entries and must fit in 1 MiB encoded (about
 	icmp.register(cmd, "ICMP echo requests")
 	fl.BoolVar(&malformed, "drop-malformed", false, "drop packets with malformed headers (--drop-malformed=false: pass them)")
 	fl.BoolVar(&fragments, "drop-fragments", false, "drop IP fragments (--drop-fragments=false: pass them)")
+	fl.BoolVar(&cookies, "syn-cookies", false, "answer the SYNs over the SYN limit with SYN cookies from XDP, not drops (--syn-cookies=false: drop them)")
 	fl.BoolVar(&enable, "enable", false, "turn the policy on")
 	fl.BoolVar(&disable, "disable", false, "turn the policy off: the filter passes everything it would drop")
 	ev.Register(fl, "policy")

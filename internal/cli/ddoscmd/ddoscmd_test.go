@@ -91,9 +91,9 @@ func TestDDoSJSONGolden(t *testing.T) {
 	}
 	f.GoldenSteps(t, cmds, []clitest.Step{
 		{Name: "ddos-policy-show-empty", Args: []string{"ddos", "policy", "show", "--cluster", "fra"}},
-		{Name: "ddos-policy-set", Args: []string{"ddos", "policy", "set", "--cluster", "fra", "--enable", "--deny", "203.0.113.7", "--allow", "10.0.0.0/8", "--syn-rate", "200", "--syn-burst", "400", "--drop-fragments"}},
+		{Name: "ddos-policy-set", Args: []string{"ddos", "policy", "set", "--cluster", "fra", "--enable", "--deny", "203.0.113.7", "--allow", "10.0.0.0/8", "--syn-rate", "200", "--syn-burst", "400", "--drop-fragments", "--syn-cookies"}},
 		{Name: "ddos-release-create", Args: []string{"ddos", "release", "create", "--cluster", "fra", "--note", "first"}},
-		{Name: "ddos-policy-set-file", Args: []string{"ddos", "policy", "set", "--cluster", "fra", "--deny-file", list, "--dns-rate", "50", "--syn-rate", "0"}},
+		{Name: "ddos-policy-set-file", Args: []string{"ddos", "policy", "set", "--cluster", "fra", "--deny-file", list, "--dns-rate", "50", "--syn-rate", "0", "--syn-cookies=false"}},
 		{Name: "ddos-release-create-staging", Args: []string{"ddos", "release", "create", "--cluster", "fra", "--staging"}},
 		{Name: "ddos-release-promote", Args: []string{"ddos", "release", "promote", "--cluster", "fra"}},
 		{Name: "ddos-release-revert", Args: []string{"ddos", "release", "revert", "--cluster", "fra", "--to", "1", "--note", "back"}},

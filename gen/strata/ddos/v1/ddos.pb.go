@@ -96,7 +96,11 @@ type DdosPolicy struct {
 	// Release number (0 in the working copy).
 	Version uint64 `protobuf:"varint,10,opt,name=version,proto3" json:"version,omitempty"`
 	// The object's id in the node store: the cluster id again.
-	Id            string `protobuf:"bytes,11,opt,name=id,proto3" json:"id,omitempty"`
+	Id string `protobuf:"bytes,11,opt,name=id,proto3" json:"id,omitempty"`
+	// SYNs over tcp_syn's limit are answered from XDP with a SYN-ACK carrying
+	// the kernel's SYN cookie instead of being dropped (IPv4; needs tcp_syn;
+	// nodes set net.ipv4.tcp_syncookies=2 while on). docs/ddos.md.
+	SynCookies    bool `protobuf:"varint,12,opt,name=syn_cookies,json=synCookies,proto3" json:"syn_cookies,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -206,6 +210,13 @@ func (x *DdosPolicy) GetId() string {
 		return x.Id
 	}
 	return ""
+}
+
+func (x *DdosPolicy) GetSynCookies() bool {
+	if x != nil {
+		return x.SynCookies
+	}
+	return false
 }
 
 // Release is one release of a cluster's policy.
@@ -1914,7 +1925,7 @@ const file_strata_ddos_v1_ddos_proto_rawDesc = "" +
 	"\x19strata/ddos/v1/ddos.proto\x12\x0estrata.ddos.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"O\n" +
 	"\tRateLimit\x12,\n" +
 	"\x12packets_per_second\x18\x01 \x01(\rR\x10packetsPerSecond\x12\x14\n" +
-	"\x05burst\x18\x02 \x01(\rR\x05burst\"\x94\x03\n" +
+	"\x05burst\x18\x02 \x01(\rR\x05burst\"\xb5\x03\n" +
 	"\n" +
 	"DdosPolicy\x12\x1d\n" +
 	"\n" +
@@ -1931,7 +1942,9 @@ const file_strata_ddos_v1_ddos_proto_rawDesc = "" +
 	"\x0edrop_fragments\x18\t \x01(\bR\rdropFragments\x12\x18\n" +
 	"\aversion\x18\n" +
 	" \x01(\x04R\aversion\x12\x0e\n" +
-	"\x02id\x18\v \x01(\tR\x02id\"\xac\x02\n" +
+	"\x02id\x18\v \x01(\tR\x02id\x12\x1f\n" +
+	"\vsyn_cookies\x18\f \x01(\bR\n" +
+	"synCookies\"\xac\x02\n" +
 	"\aRelease\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\x04R\x06number\x12\x12\n" +
 	"\x04note\x18\x02 \x01(\tR\x04note\x12\x14\n" +
