@@ -278,40 +278,88 @@ static __always_inline __u16 fold(__u32 sum)
 	return ~sum;
 }
 
-// syn_cookie_reply turns a SYN over the limit into a SYN-ACK whose sequence
-// number is the kernel's own syncookie (the listener validates the
-// handshake's ACK with the same secret, net.ipv4.tcp_syncookies on), and
-// sends it back out the interface. Only an IPv4 header without options;
-// anything else is dropped as before (-1 returns to that).
-static __always_inline int syn_cookie_reply(struct xdp_md *ctx, struct ethhdr_ *eth,
-					    struct iphdr_ *ip, struct tcphdr_ *tcp, void *end)
+// load_syn copies the SYN's TCP header (options included) to th and returns
+// its length, or 0: the cookie helpers read the options (for the MSS), and
+// a stack copy of a variable length keeps the verifier's bounds simple.
+static __always_inline __u32 load_syn(struct xdp_md *ctx, struct tcphdr_ *tcp, __u8 th[60])
 {
-	if ((ip->ver_ihl & 0x0f) != 5)
-		return -1;
 	__u32 tcp_len = (tcp->doff_res >> 4) * 4;
 	if (tcp_len < 20 || tcp_len > 60)
-		return -1;
-	// The helper reads the SYN's options (for its MSS); a stack copy of
-	// a variable length keeps the verifier's bounds simple.
-	__u8 th[60] = {};
+		return 0;
 	__u32 off = (void *)tcp - (void *)(long)ctx->data;
 	if (bpf_xdp_load_bytes(ctx, off, th, tcp_len) < 0)
-		return -1;
-	__s64 v = bpf_tcp_raw_gen_syncookie_ipv4((void *)ip, (void *)th, tcp_len);
-	if (v < 0)
-		return -1;
-	__u32 cookie = (__u32)v;
-	__u16 mss = (__u16)(v >> 32);
-	// The reply's TCP header: 20 bytes, 24 with the MSS option when the
-	// SYN's header has room for it (a SYN without options gets none: the
-	// client then assumes 536, the MSS the cookie encodes for it).
-	__u32 out_len = tcp_len >= 24 ? 24 : 20;
+		return 0;
+	return tcp_len;
+}
 
+static __always_inline void swap_macs(struct ethhdr_ *eth)
+{
 	__u8 mac[6];
 	__builtin_memcpy(mac, eth->dst, 6);
 	__builtin_memcpy(eth->dst, eth->src, 6);
 	__builtin_memcpy(eth->src, mac, 6);
+}
 
+// synack rewrites the SYN's TCP header into the SYN-ACK: ports swapped,
+// seq = cookie, ack = the SYN's seq + 1, out_len bytes (24 with the MSS
+// option), the checksum over sum (the pseudo header's partial sum) and the
+// header. Its bytes past out_len are beyond the IP length: padding the
+// receiver ignores. -1 when the packet is too short for the option.
+static __always_inline int synack(struct tcphdr_ *tcp, void *end, __u32 cookie, __u16 mss,
+				  __u32 out_len, __u32 sum)
+{
+	__be16 p = tcp->source;
+	tcp->source = tcp->dest;
+	tcp->dest = p;
+	tcp->ack_seq = bpf_htonl(bpf_ntohl(tcp->seq) + 1);
+	tcp->seq = bpf_htonl(cookie);
+	tcp->doff_res = (out_len / 4) << 4;
+	tcp->flags = TCP_FLAG_SYN | TCP_FLAG_ACK;
+	tcp->window = bpf_htons(65535);
+	tcp->urg_ptr = 0;
+	tcp->check = 0;
+	__u16 *w = (void *)tcp;
+	if (out_len == 24) {
+		__u8 *opt = (void *)(tcp + 1);
+		if ((void *)(opt + 4) > end)
+			return -1;
+		opt[0] = 2; // MSS
+		opt[1] = 4;
+		*(__be16 *)(opt + 2) = bpf_htons(mss);
+		sum += w[10] + w[11];
+	}
+#pragma unroll
+	for (int i = 0; i < 10; i++)
+		sum += w[i];
+	tcp->check = fold(sum);
+	return 0;
+}
+
+// The reply's TCP header: 20 bytes, 24 with the MSS option when the SYN's
+// header has room for it (a SYN without options gets none: the client then
+// assumes 536, the MSS the cookie encodes for it).
+#define SYNACK_LEN(tcp_len) ((tcp_len) >= 24 ? 24 : 20)
+
+// syn_cookie_v4 turns a SYN over the limit into a SYN-ACK whose sequence
+// number is the kernel's own syncookie (the listener validates the
+// handshake's ACK with the same secret, net.ipv4.tcp_syncookies on), and
+// sends it back out the interface. Only an IPv4 header without options;
+// anything else is dropped as before (-1 returns to that).
+static __always_inline int syn_cookie_v4(struct xdp_md *ctx, struct ethhdr_ *eth,
+					 struct iphdr_ *ip, struct tcphdr_ *tcp, void *end)
+{
+	if ((ip->ver_ihl & 0x0f) != 5)
+		return -1;
+	__u8 th[60] = {};
+	__u32 tcp_len = load_syn(ctx, tcp, th);
+	if (tcp_len == 0)
+		return -1;
+	__s64 v = bpf_tcp_raw_gen_syncookie_ipv4((void *)ip, (void *)th, tcp_len);
+	if (v < 0)
+		return -1;
+	__u32 out_len = SYNACK_LEN(tcp_len);
+
+	swap_macs(eth);
 	__be32 a = ip->saddr;
 	ip->saddr = ip->daddr;
 	ip->daddr = a;
@@ -328,39 +376,67 @@ static __always_inline int syn_cookie_reply(struct xdp_md *ctx, struct ethhdr_ *
 		sum += w[i];
 	ip->check = fold(sum);
 
-	__be16 p = tcp->source;
-	tcp->source = tcp->dest;
-	tcp->dest = p;
-	tcp->ack_seq = bpf_htonl(bpf_ntohl(tcp->seq) + 1);
-	tcp->seq = bpf_htonl(cookie);
-	tcp->doff_res = (out_len / 4) << 4;
-	tcp->flags = TCP_FLAG_SYN | TCP_FLAG_ACK;
-	tcp->window = bpf_htons(65535);
-	tcp->urg_ptr = 0;
-	tcp->check = 0;
-	if (out_len == 24) {
-		__u8 *opt = (void *)(tcp + 1);
-		if ((void *)(opt + 4) > end)
-			return -1;
-		opt[0] = 2; // MSS
-		opt[1] = 4;
-		*(__be16 *)(opt + 2) = bpf_htons(mss);
-	}
-	// Pseudo header, then the TCP header (its bytes past out_len are
-	// beyond the IP length: padding the receiver ignores).
 	sum = (ip->saddr & 0xffff) + (ip->saddr >> 16) + (ip->daddr & 0xffff) +
 	      (ip->daddr >> 16) + bpf_htons(IPPROTO_TCP_) + bpf_htons(out_len);
-	w = (void *)tcp;
-#pragma unroll
-	for (int i = 0; i < 10; i++)
-		sum += w[i];
-	if (out_len == 24) {
-		if ((void *)w + 24 > end)
-			return -1;
-		sum += w[10] + w[11];
-	}
-	tcp->check = fold(sum);
+	if (synack(tcp, end, (__u32)v, (__u16)(v >> 32), out_len, sum) < 0)
+		return -1;
 	return count(R_SYN_COOKIE_SENT, XDP_TX);
+}
+
+// syn_cookie_v6 is syn_cookie_v4 for an IPv6 header followed directly by
+// TCP (no extension headers).
+static __always_inline int syn_cookie_v6(struct xdp_md *ctx, struct ethhdr_ *eth,
+					 struct ipv6hdr_ *ip6, struct tcphdr_ *tcp, void *end)
+{
+	if (ip6->nexthdr != IPPROTO_TCP_)
+		return -1;
+	__u8 th[60] = {};
+	__u32 tcp_len = load_syn(ctx, tcp, th);
+	if (tcp_len == 0)
+		return -1;
+	__s64 v = bpf_tcp_raw_gen_syncookie_ipv6((void *)ip6, (void *)th, tcp_len);
+	if (v < 0)
+		return -1;
+	__u32 out_len = SYNACK_LEN(tcp_len);
+
+	swap_macs(eth);
+	__u8 a[16];
+	__builtin_memcpy(a, ip6->saddr, 16);
+	__builtin_memcpy(ip6->saddr, ip6->daddr, 16);
+	__builtin_memcpy(ip6->daddr, a, 16);
+	ip6->ver_tc_flow = bpf_htonl(0x60000000);
+	ip6->payload_len = bpf_htons(out_len);
+	ip6->hop_limit = 64;
+
+	__u32 sum = bpf_htons(IPPROTO_TCP_) + bpf_htons(out_len);
+	__u16 *w = (void *)ip6->saddr;
+#pragma unroll
+	for (int i = 0; i < 16; i++) // both addresses
+		sum += w[i];
+	if (synack(tcp, end, (__u32)v, (__u16)(v >> 32), out_len, sum) < 0)
+		return -1;
+	return count(R_SYN_COOKIE_SENT, XDP_TX);
+}
+
+// cookie_ack reports whether a TCP segment is a handshake's last ACK (no
+// payload) answering one of the cookies.
+static __always_inline int cookie_ack(__u16 proto, void *l3, struct tcphdr_ *tcp, void *end)
+{
+	if ((tcp->flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST | TCP_FLAG_FIN)) != TCP_FLAG_ACK)
+		return 0;
+	__u32 tcp_len = (tcp->doff_res >> 4) * 4;
+	if (proto == ETH_P_IP_) {
+		struct iphdr_ *ip = l3;
+		if ((void *)(ip + 1) > end ||
+		    bpf_ntohs(ip->tot_len) != (ip->ver_ihl & 0x0f) * 4 + tcp_len)
+			return 0;
+		return bpf_tcp_raw_check_syncookie_ipv4((void *)ip, (void *)tcp) == 0;
+	}
+	struct ipv6hdr_ *ip6 = l3;
+	if ((void *)(ip6 + 1) > end || ip6->nexthdr != IPPROTO_TCP_ ||
+	    bpf_ntohs(ip6->payload_len) != tcp_len)
+		return 0;
+	return bpf_tcp_raw_check_syncookie_ipv6((void *)ip6, (void *)tcp) == 0;
 }
 
 SEC("xdp")
@@ -480,25 +556,20 @@ int strata_xdp(struct xdp_md *ctx)
 			return count(R_MALFORMED, malformed_act);
 		if ((tcp->flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN &&
 		    over_rate(cfg, L_SYN, src)) {
-			if ((cfg->flags & FLAG_SYN_COOKIES) && proto == ETH_P_IP_ && !fragment) {
-				int act = syn_cookie_reply(ctx, data, l3, tcp, end);
+			if ((cfg->flags & FLAG_SYN_COOKIES) && !fragment) {
+				int act = proto == ETH_P_IP_ ?
+						  syn_cookie_v4(ctx, data, l3, tcp, end) :
+						  syn_cookie_v6(ctx, data, l3, tcp, end);
 				if (act >= 0)
 					return act;
 			}
 			return count(R_SYN_RATE, XDP_DROP);
 		}
-		// A handshake's last ACK (no payload) answering one of the
-		// cookies: counted; it passes either way (established
-		// connections send such ACKs too), and the listener
-		// validates it again itself.
-		if ((cfg->flags & FLAG_SYN_COOKIES) && proto == ETH_P_IP_ &&
-		    (tcp->flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST | TCP_FLAG_FIN)) == TCP_FLAG_ACK) {
-			struct iphdr_ *ip = l3;
-			if ((void *)(ip + 1) <= end &&
-			    bpf_ntohs(ip->tot_len) == (ip->ver_ihl & 0x0f) * 4 + (tcp->doff_res >> 4) * 4 &&
-			    bpf_tcp_raw_check_syncookie_ipv4((void *)ip, (void *)tcp) == 0)
-				return count(R_SYN_COOKIE_ACK_OK, XDP_PASS);
-		}
+		// A handshake's last ACK answering a cookie: counted; it passes
+		// either way (established connections send such ACKs too), and
+		// the listener validates it again itself.
+		if ((cfg->flags & FLAG_SYN_COOKIES) && !fragment && cookie_ack(proto, l3, tcp, end))
+			return count(R_SYN_COOKIE_ACK_OK, XDP_PASS);
 	} else if (l4proto == IPPROTO_UDP_) {
 		struct udphdr_ *udp = l4;
 		if ((void *)(udp + 1) > end)

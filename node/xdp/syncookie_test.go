@@ -2,6 +2,7 @@ package xdp
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -58,9 +59,10 @@ func readSysctlIn(t *testing.T, ns string) string {
 	return v
 }
 
-// synAcks counts the SYN-ACKs from ipX arriving on vg in ns G.
+// synAcks counts the SYN-ACKs from ipX or ip6X arriving on vg in ns G.
 type synAcks struct {
-	fd int
+	fd      int
+	lastSeq uint32 // the sequence number (cookie) of the last one counted
 }
 
 func (tn *testNet) synAckCounter(t *testing.T) *synAcks {
@@ -70,11 +72,11 @@ func (tn *testNet) synAckCounter(t *testing.T) *synAcks {
 		if err != nil {
 			return err
 		}
-		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_IP)))
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ALL)))
 		if err != nil {
 			return err
 		}
-		if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_IP), Ifindex: ifc.Index}); err != nil {
+		if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifc.Index}); err != nil {
 			unix.Close(fd)
 			return err
 		}
@@ -113,28 +115,39 @@ func (s *synAcks) count(t *testing.T, port uint16) (n int, mss map[uint16]int) {
 			}
 			t.Fatal(err)
 		}
-		ip := buf[:m] // cooked: SOCK_RAW on AF_PACKET keeps the Ethernet header
-		if len(ip) < 14+40 {
+		fr := buf[:m] // SOCK_RAW on AF_PACKET keeps the Ethernet header
+		if len(fr) < 14+40 {
 			continue
 		}
-		ip = ip[14:]
-		if ip[9] != 6 || string(ip[12:16]) != string(ipX.AsSlice()) {
+		var th, pseudo []byte
+		switch ip := fr[14:]; {
+		case fr[12] == 0x08 && fr[13] == 0x00:
+			if ip[9] != 6 || string(ip[12:16]) != string(ipX.AsSlice()) {
+				continue
+			}
+			th = ip[20 : int(ip[2])<<8|int(ip[3])]
+			if csum(ip[:20]) != 0 {
+				t.Errorf("SYN-ACK %d: bad IP checksum", n)
+			}
+			pseudo = append(append([]byte{}, ip[12:20]...), 0, 6, byte(len(th)>>8), byte(len(th)))
+		case fr[12] == 0x86 && fr[13] == 0xdd:
+			if ip[6] != 6 || string(ip[8:24]) != string(ip6X.AsSlice()) {
+				continue
+			}
+			th = ip[40 : 40+(int(ip[4])<<8|int(ip[5]))]
+			pseudo = append(append([]byte{}, ip[8:40]...), 0, 0, byte(len(th)>>8), byte(len(th)), 0, 0, 0, 6)
+		default:
 			continue
 		}
-		tot := int(ip[2])<<8 | int(ip[3])
-		th := ip[20:tot]
 		if th[13] != 0x12 || uint16(th[0])<<8|uint16(th[1]) != port {
 			continue
 		}
-		if csum(ip[:20]) != 0 {
-			t.Errorf("SYN-ACK %d: bad IP checksum", n)
-		}
-		pseudo := append(append([]byte{}, ip[12:20]...), 0, 6, byte(len(th)>>8), byte(len(th)))
 		if csumNotReady(oob[:oobn]) {
 			mss[0xffff]++ // not checked; ours come from XDP complete
 		} else if csum(append(pseudo, th...)) != 0 {
 			t.Errorf("SYN-ACK %d: bad TCP checksum", n)
 		}
+		s.lastSeq = uint32(th[4])<<24 | uint32(th[5])<<16 | uint32(th[6])<<8 | uint32(th[7])
 		if ack := uint32(th[8])<<24 | uint32(th[9])<<16 | uint32(th[10])<<8 | uint32(th[11]); ack != 12346 {
 			t.Errorf("SYN-ACK %d: ack %d, want 12346", n, ack)
 		}
@@ -156,6 +169,18 @@ func csumNotReady(oob []byte) bool {
 		}
 	}
 	return false
+}
+
+// tcp6 is a TCP segment over IPv6 from src to ip6X with a correct checksum.
+func (g *gen) tcp6(src netip.Addr, dport uint16, flags byte, seq, ack uint32, opts []byte) []byte {
+	h := tcp(40000, dport, flags, byte(5+len(opts)/4))
+	binary.BigEndian.PutUint32(h[4:], seq)
+	binary.BigEndian.PutUint32(h[8:], ack)
+	h = append(h, opts...)
+	s, d := src.As16(), ip6X.As16()
+	pseudo := append(append(s[:], d[:]...), 0, 0, 0, byte(len(h)), 0, 0, 0, 6)
+	binary.BigEndian.PutUint16(h[16:], csum(append(pseudo, h...)))
+	return g.eth(0x86dd, ip6(src, ip6X, 6, h))
 }
 
 // synWithMSS is the generator's SYN with an MSS option (doff 6).
@@ -333,4 +358,73 @@ func attachPeer(t *testing.T, tn *testNet) {
 		}
 		return err
 	})
+}
+
+// TestSYNCookiesIPv6: the generator's side has no IPv6 stack, so it plays
+// the client itself: 1,000 SYNs, then the ACK of the cookie it got back,
+// which the listener accepts.
+func TestSYNCookiesIPv6(t *testing.T) {
+	tn := newTestNet(t)
+	f := attachTest(t, tn, Options{})
+	attachPeer(t, tn)
+	if err := f.Apply(Policy{SYN: RateLimit{1, 5}, SYNCookies: true}); err != nil {
+		t.Fatal(err)
+	}
+	var ln net.Listener
+	inNS(t, tn.nsX, func() error {
+		var err error
+		ln, err = net.Listen("tcp6", "[fd00::1]:0")
+		return err
+	})
+	defer ln.Close()
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	g := tn.gen(t)
+	peer := tn.synAckCounter(t)
+	src := netip.MustParseAddr("fd00::2")
+
+	ext0 := tcpExt(t, tn.nsX)
+	c := f.check(t)
+	start := time.Now()
+	g.send(t, g.tcp6(src, port, 0x02, 12345, 0, []byte{2, 4, 0x05, 0x8c}), 1000) // MSS 1420
+	if time.Since(start) < time.Second {
+		c.expect(map[string]uint64{"syn_cookie_sent": 995}, "syn_rate", "syn_cookie_ack_ok")
+	}
+	sent := c.delta()["syn_cookie_sent"]
+	// The kernel's 5 SYN-ACKs wait for a neighbour the peer never answers.
+	n, mss := peer.count(t, port)
+	// 1420 is in the kernel's IPv6 cookie MSS table (1220, 1420, 1440, 8940).
+	if n != int(sent) || mss[1420] != n {
+		t.Errorf("the peer got %d SYN-ACKs (MSS %v), want the filter's %d with MSS 1420", n, mss, sent)
+	}
+	if d := tcpExt(t, tn.nsX)["SyncookiesSent"] - ext0["SyncookiesSent"]; d != 5 && sent == 995 {
+		t.Errorf("the kernel sent %d cookies itself, want the 5 SYNs of the burst only", d)
+	}
+
+	accepted := make(chan net.Addr, 1)
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			accepted <- nil
+			return
+		}
+		accepted <- conn.RemoteAddr()
+		conn.Close()
+	}()
+	c = f.check(t)
+	g.send(t, g.tcp6(src, port, 0x10, 12346, peer.lastSeq+1, nil), 1)
+	select {
+	case addr := <-accepted:
+		if addr == nil || addr.String() != "[fd00::2]:40000" {
+			t.Fatalf("accepted %v, want [fd00::2]:40000", addr)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("the listener did not accept the cookie's ACK")
+	}
+	c.expect(map[string]uint64{"syn_cookie_ack_ok": 1}, "syn_cookie_sent", "syn_rate")
+	// A cookie from another time (its top byte is the minute counter) is
+	// not counted; the low bits are the MSS index, so +1 there would be
+	// a valid cookie too.
+	c = f.check(t)
+	g.send(t, g.tcp6(src, port, 0x10, 12346, peer.lastSeq+1+0x80000000, nil), 1)
+	c.expect(map[string]uint64{"passed": 1}, "syn_cookie_ack_ok")
 }

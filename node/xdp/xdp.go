@@ -54,7 +54,7 @@ type Policy struct {
 	DropMalformed bool
 	// DropFragments drops IPv4 and IPv6 fragments (first and later ones).
 	DropFragments bool
-	// SYNCookies answers an IPv4 SYN over the SYN limit with a SYN-ACK
+	// SYNCookies answers a SYN (IPv4 or IPv6) over the SYN limit with a SYN-ACK
 	// carrying the kernel's syncookie (XDP_TX) instead of dropping it, so a
 	// real client over the limit still connects while the flood never
 	// reaches the listener's SYN queue. It needs the SYN limit, and sets

@@ -164,7 +164,7 @@ strata ddos release create --cluster C. Only the flags given change: --deny
 (or --deny-file, one CIDR or address a line, # comments) and --allow replace
 their list, --no-deny and --no-allow empty it; a rate flag sets that limit
 (0 turns it off). --syn-cookies answers the SYNs over the SYN limit with a
-SYN cookie from XDP instead of dropping them (IPv4; needs --syn-rate), so
+SYN cookie from XDP instead of dropping them (needs --syn-rate), so
 real clients over the limit still connect. Allowed sources pass before every other check. A policy
 holds at most 100,000 deny entries and must fit in 1 MiB encoded (about
 50,000 IPv4 host entries); wider prefixes take less.`,

@@ -98,7 +98,7 @@ type DdosPolicy struct {
 	// The object's id in the node store: the cluster id again.
 	Id string `protobuf:"bytes,11,opt,name=id,proto3" json:"id,omitempty"`
 	// SYNs over tcp_syn's limit are answered from XDP with a SYN-ACK carrying
-	// the kernel's SYN cookie instead of being dropped (IPv4; needs tcp_syn;
+	// the kernel's SYN cookie instead of being dropped (needs tcp_syn;
 	// nodes set net.ipv4.tcp_syncookies=2 while on). docs/ddos.md.
 	SynCookies    bool `protobuf:"varint,12,opt,name=syn_cookies,json=synCookies,proto3" json:"syn_cookies,omitempty"`
 	unknownFields protoimpl.UnknownFields
