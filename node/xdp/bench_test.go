@@ -1,8 +1,10 @@
 package xdp
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -19,6 +21,10 @@ import (
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
+
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+	"github.com/strata-edge/strata/node/proxy"
 )
 
 // TestDropBenchmark measures, in one run, what dropping a flood from a
@@ -274,27 +280,39 @@ func cpus() int {
 // that it leaves the 2 CPUs to the rest) from 64 spoofed sources:
 // without a filter (the kernel's SYN cookies take the flood), with the
 // per-source SYN limit (above each client's rate, far below each flooding
-// source's), and with the flood's prefix denied. The server is a plain net/http listener standing
-// in for the node's proxy (the cost measured is the handshake path, which
-// the proxy shares). One connection per request, so every request needs a
-// handshake. All on 2 shared CPUs: the sender takes CPU in every flood row.
+// source's), with that limit answering SYN cookies, and with the flood's
+// prefix denied. The clients talk to the node's proxy (node/proxy, one app)
+// in front of a net/http origin. One connection per request, so every
+// request needs a handshake. All on 2 shared CPUs: the sender takes CPU in
+// every flood row.
 func TestSynFloodBenchmark(t *testing.T) {
 	if os.Getenv("STRATA_BENCH_XDP") == "" {
 		t.Skip("set STRATA_BENCH_XDP=1 (go tool task bench-xdp)")
 	}
 	tn := newTestNet(t)
 	dur := 3 * time.Second
-	var ln net.Listener
-	inNS(t, tn.nsX, func() error {
-		var err error
-		ln, err = net.Listen("tcp4", "10.0.0.1:0")
-		return err
-	})
+	// The origin is in the host's namespace: the proxy's upstream
+	// connections are made on whatever thread runs them, outside nsX.
+	origin, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })}
-	go srv.Serve(ln)
+	go srv.Serve(origin)
 	t.Cleanup(func() { srv.Close() })
-	port := uint16(ln.Addr().(*net.TCPAddr).Port)
-	addr := ln.Addr().String()
+	// The proxy listens in the namespace: its socket is made on this thread.
+	px, err := proxy.New(proxy.Options{HTTPAddr: "10.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inNS(t, tn.nsX, func() error { return px.Start(t.Context()) })
+	t.Cleanup(func() { px.Stop(context.Background()) })
+	if err := px.Update(&syncv1.Snapshot{Version: 1, Apps: []*configv1.App{{Id: "a", Name: "a", Domains: []string{"bench.strata.test"},
+		Upstreams: []*configv1.Upstream{{Id: "u", Name: "main", Servers: []*configv1.Server{{Address: origin.Addr().String(), Weight: 1}}}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	port := uint16(px.HTTPAddr().(*net.TCPAddr).Port)
+	addr := px.HTTPAddr().String()
 	var locals []*net.TCPAddr
 	for i := 0; i < 64; i++ {
 		ip := net.IPv4(10, 0, 0, byte(100+i))
@@ -321,7 +339,7 @@ func TestSynFloodBenchmark(t *testing.T) {
 							continue
 						}
 						c.SetDeadline(time.Now().Add(time.Second))
-						_, err = io.WriteString(c, "GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+						_, err = io.WriteString(c, "GET / HTTP/1.0\r\nHost: bench.strata.test\r\n\r\n")
 						n := 0
 						for err == nil {
 							var k int
@@ -393,7 +411,7 @@ func TestSynFloodBenchmark(t *testing.T) {
 		extra := ""
 		if f != nil {
 			c1 := f.Counters()
-			extra = fmt.Sprintf(" (XDP dropped %d SYNs over the rate, %d denied)", c1["syn_rate"]-c0["syn_rate"], c1["denied_cidr"]-c0["denied_cidr"])
+			extra = fmt.Sprintf(" (XDP dropped %d SYNs over the rate, %d denied, %d answered with cookies)", c1["syn_rate"]-c0["syn_rate"], c1["denied_cidr"]-c0["denied_cidr"], c1["syn_cookie_sent"]-c0["syn_cookie_sent"])
 		}
 		t.Logf("%-42s %8.0f requests/s, %d failed%s", name, float64(reqs)/dur.Seconds(), fails, extra)
 	}
@@ -406,6 +424,10 @@ func TestSynFloodBenchmark(t *testing.T) {
 			t.Fatal(err)
 		}
 		row("SYN flood, XDP "+m+" SYN limit 500/s", true, f)
+		if err := f.Apply(Policy{SYN: RateLimit{PacketsPerSecond: 500, Burst: 1000}, SYNCookies: true}); err != nil {
+			t.Fatal(err)
+		}
+		row("SYN flood, XDP "+m+" SYN limit + cookies", true, f)
 		if err := f.Apply(Policy{Deny: pfx("10.50.0.0/16")}); err != nil {
 			t.Fatal(err)
 		}
