@@ -13,10 +13,10 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/natsauth"
+	"github.com/strata-edge/strata/pkg/natsutil"
 	"github.com/strata-edge/strata/pkg/secretfile"
 	metricstore "github.com/strata-edge/strata/services/metrics/store"
 )
@@ -146,12 +146,7 @@ func RunControl(ctx context.Context, o ControlOptions) (err error) {
 		return fmt.Errorf("--nats: connect to %s: %w", o.NATSURL, err)
 	}
 	st.add("nats connection", func(context.Context) error { return nc.Drain() })
-	var js jetstream.JetStream
-	if o.JetStreamDomain != "" {
-		js, err = jetstream.NewWithDomain(nc, o.JetStreamDomain)
-	} else {
-		js, err = jetstream.New(nc)
-	}
+	js, err := natsutil.JetStream(nc, o.JetStreamDomain)
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}

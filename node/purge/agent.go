@@ -246,13 +246,7 @@ func (a *Agent) Nudge() {
 }
 
 func (a *Agent) session(ctx context.Context) error {
-	var js jetstream.JetStream
-	var err error
-	if a.opts.Domain != "" {
-		js, err = jetstream.NewWithDomain(a.opts.NATS, a.opts.Domain)
-	} else {
-		js, err = jetstream.New(a.opts.NATS)
-	}
+	js, err := natsutil.JetStream(a.opts.NATS, a.opts.Domain)
 	if err != nil {
 		return err
 	}
