@@ -138,23 +138,47 @@ func (s *Sketch) Merge(o *Sketch) error {
 	if o.accuracy != s.accuracy {
 		return fmt.Errorf("merge a sketch of accuracy %v into one of %v", o.accuracy, s.accuracy)
 	}
-	if s.count == 0 || o.min < s.min {
-		s.min = o.min
+	s.merge(o.offset, o.counts, o.zero, o.count, o.sum, o.min, o.max)
+	return nil
+}
+
+// MergeProto adds a wire sketch of the same accuracy to s without building
+// a Sketch of it (a query merges thousands of stored ones). Its buckets are
+// checked against the value range, not its count: use FromProto for
+// untrusted input.
+func (s *Sketch) MergeProto(p *metricsv1.Sketch) error {
+	if p.GetCount() == 0 {
+		return nil
 	}
-	if s.count == 0 || o.max > s.max {
-		s.max = o.max
+	if p.GetRelativeAccuracy() != s.accuracy {
+		return fmt.Errorf("merge a sketch of accuracy %v into one of %v", p.GetRelativeAccuracy(), s.accuracy)
 	}
-	s.count += o.count
-	s.sum += o.sum
-	s.zero += o.zero
-	if len(o.counts) > 0 {
-		s.grow(o.offset)
-		s.grow(o.offset + int32(len(o.counts)) - 1)
-		for j, c := range o.counts {
-			s.counts[o.offset+int32(j)-s.offset] += c
+	if len(p.Counts) > MaxBuckets || len(p.Counts) > 0 &&
+		(p.Offset < s.index(MinValue) || p.Offset+int32(len(p.Counts))-1 > s.index(MaxValue)) {
+		return errors.New("sketch: buckets outside the value range")
+	}
+	s.merge(p.Offset, p.Counts, p.ZeroCount, p.Count, p.Sum, p.Min, p.Max)
+	return nil
+}
+
+// merge adds the parts of a sketch of s's accuracy.
+func (s *Sketch) merge(offset int32, counts []uint64, zero, count uint64, sum, lo, hi float64) {
+	if s.count == 0 || lo < s.min {
+		s.min = lo
+	}
+	if s.count == 0 || hi > s.max {
+		s.max = hi
+	}
+	s.count += count
+	s.sum += sum
+	s.zero += zero
+	if len(counts) > 0 {
+		s.grow(offset)
+		s.grow(offset + int32(len(counts)) - 1)
+		for j, c := range counts {
+			s.counts[offset+int32(j)-s.offset] += c
 		}
 	}
-	return nil
 }
 
 // Quantile returns the value at rank q (0 <= q <= 1) within the relative

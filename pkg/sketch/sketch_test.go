@@ -92,3 +92,31 @@ func BenchmarkAdd(b *testing.B) {
 		s.Add(float64(i%5000) / 10)
 	}
 }
+
+// MergeProto of a wire sketch equals Merge of the decoded one, and refuses
+// another accuracy and buckets outside the range.
+func TestMergeProto(t *testing.T) {
+	a, b, want := New(), New(), New()
+	for i := range 1000 {
+		a.Add(float64(i))
+		b.Add(float64(i * 3))
+		want.Add(float64(i))
+		want.Add(float64(i * 3))
+	}
+	if err := a.MergeProto(b.Proto()); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(a.Proto().Counts, want.Proto().Counts) || a.Count() != want.Count() || a.Quantile(0.99) != want.Quantile(0.99) {
+		t.Fatal("MergeProto differs from adding the values")
+	}
+	coarse, _ := WithAccuracy(0.05)
+	coarse.Add(1)
+	if err := a.MergeProto(coarse.Proto()); err == nil {
+		t.Error("another accuracy: want an error")
+	}
+	p := b.Proto()
+	p.Offset = 1 << 20
+	if err := a.MergeProto(p); err == nil {
+		t.Error("buckets outside the range: want an error")
+	}
+}

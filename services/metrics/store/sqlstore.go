@@ -734,9 +734,7 @@ func (s *sqlStore) Series(ctx context.Context, q SeriesQuery) (*metricsv1.QueryS
 			return nil, err
 		}
 		for i := range acc {
-			if vals[i], err = acc[i].quantile(qc.q); err != nil {
-				return nil, err
-			}
+			vals[i] = acc[i].quantile(qc.q)
 		}
 	}
 	out.Points = make([]*metricsv1.Point, n)
