@@ -570,7 +570,9 @@ type UpdateClusterRequest struct {
 	Parents *ClusterParents `protobuf:"bytes,3,opt,name=parents,proto3" json:"parents,omitempty"`
 	// When present, renames the cluster. Refused while a gateway record
 	// names it by its old name.
-	Name          *string `protobuf:"bytes,4,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	Name *string `protobuf:"bytes,4,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// When present, replaces the cluster's location (an empty message clears it).
+	Location      *ClusterLocation `protobuf:"bytes,5,opt,name=location,proto3" json:"location,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -631,6 +633,13 @@ func (x *UpdateClusterRequest) GetName() string {
 		return *x.Name
 	}
 	return ""
+}
+
+func (x *UpdateClusterRequest) GetLocation() *ClusterLocation {
+	if x != nil {
+		return x.Location
+	}
+	return nil
 }
 
 // The parent clusters of an UpdateClusterRequest, so that an empty list can
@@ -1501,6 +1510,13 @@ type CreateAppRequest struct {
 	// See App.https_redirect and App.hsts.
 	HttpsRedirect bool  `protobuf:"varint,7,opt,name=https_redirect,json=httpsRedirect,proto3" json:"https_redirect,omitempty"`
 	Hsts          *Hsts `protobuf:"bytes,8,opt,name=hsts,proto3" json:"hsts,omitempty"`
+	// See App.role; unset creates an HTTP(S) app.
+	//
+	// Types that are valid to be assigned to Role:
+	//
+	//	*CreateAppRequest_Stream
+	//	*CreateAppRequest_ForwardProxy
+	Role          isCreateAppRequest_Role `protobuf_oneof:"role"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1590,6 +1606,47 @@ func (x *CreateAppRequest) GetHsts() *Hsts {
 	}
 	return nil
 }
+
+func (x *CreateAppRequest) GetRole() isCreateAppRequest_Role {
+	if x != nil {
+		return x.Role
+	}
+	return nil
+}
+
+func (x *CreateAppRequest) GetStream() *StreamApp {
+	if x != nil {
+		if x, ok := x.Role.(*CreateAppRequest_Stream); ok {
+			return x.Stream
+		}
+	}
+	return nil
+}
+
+func (x *CreateAppRequest) GetForwardProxy() *ForwardProxyApp {
+	if x != nil {
+		if x, ok := x.Role.(*CreateAppRequest_ForwardProxy); ok {
+			return x.ForwardProxy
+		}
+	}
+	return nil
+}
+
+type isCreateAppRequest_Role interface {
+	isCreateAppRequest_Role()
+}
+
+type CreateAppRequest_Stream struct {
+	Stream *StreamApp `protobuf:"bytes,9,opt,name=stream,proto3,oneof"`
+}
+
+type CreateAppRequest_ForwardProxy struct {
+	ForwardProxy *ForwardProxyApp `protobuf:"bytes,10,opt,name=forward_proxy,json=forwardProxy,proto3,oneof"`
+}
+
+func (*CreateAppRequest_Stream) isCreateAppRequest_Role() {}
+
+func (*CreateAppRequest_ForwardProxy) isCreateAppRequest_Role() {}
 
 // Response of CreateApp: the working copy and its version.
 type CreateAppResponse struct {
@@ -1984,6 +2041,14 @@ type UpdateAppRequest struct {
 	// Replaced like the other settings: unset turns them off.
 	HttpsRedirect bool  `protobuf:"varint,9,opt,name=https_redirect,json=httpsRedirect,proto3" json:"https_redirect,omitempty"`
 	Hsts          *Hsts `protobuf:"bytes,10,opt,name=hsts,proto3" json:"hsts,omitempty"`
+	// Replaced like the other settings; an app's role cannot change (HTTP
+	// stays HTTP, stream stays stream).
+	//
+	// Types that are valid to be assigned to Role:
+	//
+	//	*UpdateAppRequest_Stream
+	//	*UpdateAppRequest_ForwardProxy
+	Role          isUpdateAppRequest_Role `protobuf_oneof:"role"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2087,6 +2152,47 @@ func (x *UpdateAppRequest) GetHsts() *Hsts {
 	}
 	return nil
 }
+
+func (x *UpdateAppRequest) GetRole() isUpdateAppRequest_Role {
+	if x != nil {
+		return x.Role
+	}
+	return nil
+}
+
+func (x *UpdateAppRequest) GetStream() *StreamApp {
+	if x != nil {
+		if x, ok := x.Role.(*UpdateAppRequest_Stream); ok {
+			return x.Stream
+		}
+	}
+	return nil
+}
+
+func (x *UpdateAppRequest) GetForwardProxy() *ForwardProxyApp {
+	if x != nil {
+		if x, ok := x.Role.(*UpdateAppRequest_ForwardProxy); ok {
+			return x.ForwardProxy
+		}
+	}
+	return nil
+}
+
+type isUpdateAppRequest_Role interface {
+	isUpdateAppRequest_Role()
+}
+
+type UpdateAppRequest_Stream struct {
+	Stream *StreamApp `protobuf:"bytes,11,opt,name=stream,proto3,oneof"`
+}
+
+type UpdateAppRequest_ForwardProxy struct {
+	ForwardProxy *ForwardProxyApp `protobuf:"bytes,12,opt,name=forward_proxy,json=forwardProxy,proto3,oneof"`
+}
+
+func (*UpdateAppRequest_Stream) isUpdateAppRequest_Role() {}
+
+func (*UpdateAppRequest_ForwardProxy) isUpdateAppRequest_Role() {}
 
 // Response of UpdateApp: the working copy and its version.
 type UpdateAppResponse struct {
@@ -4139,12 +4245,13 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\tR\tpartition\"L\n" +
 	"\x15CreateClusterResponse\x123\n" +
-	"\acluster\x18\x01 \x01(\v2\x19.strata.config.v1.ClusterR\acluster\"\xc7\x01\n" +
+	"\acluster\x18\x01 \x01(\v2\x19.strata.config.v1.ClusterR\acluster\"\x86\x02\n" +
 	"\x14UpdateClusterRequest\x12\x18\n" +
 	"\acluster\x18\x01 \x01(\tR\acluster\x12&\n" +
 	"\fdns_disabled\x18\x02 \x01(\bH\x00R\vdnsDisabled\x88\x01\x01\x12:\n" +
 	"\aparents\x18\x03 \x01(\v2 .strata.config.v1.ClusterParentsR\aparents\x12\x17\n" +
-	"\x04name\x18\x04 \x01(\tH\x01R\x04name\x88\x01\x01B\x0f\n" +
+	"\x04name\x18\x04 \x01(\tH\x01R\x04name\x88\x01\x01\x12=\n" +
+	"\blocation\x18\x05 \x01(\v2!.strata.config.v1.ClusterLocationR\blocationB\x0f\n" +
 	"\r_dns_disabledB\a\n" +
 	"\x05_name\",\n" +
 	"\x0eClusterParents\x12\x1a\n" +
@@ -4199,7 +4306,7 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\x0eNodeAppRelease\x12\x15\n" +
 	"\x06app_id\x18\x01 \x01(\tR\x05appId\x12\x19\n" +
 	"\bapp_name\x18\x02 \x01(\tR\aappName\x12\x18\n" +
-	"\arelease\x18\x03 \x01(\x04R\arelease\"\xf6\x02\n" +
+	"\arelease\x18\x03 \x01(\x04R\arelease\"\xff\x03\n" +
 	"\x10CreateAppRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\adomains\x18\x02 \x03(\tR\adomains\x12\x1d\n" +
@@ -4212,10 +4319,14 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"partitions\x12F\n" +
 	"\x06labels\x18\x06 \x03(\v2..strata.config.v1.CreateAppRequest.LabelsEntryR\x06labels\x12%\n" +
 	"\x0ehttps_redirect\x18\a \x01(\bR\rhttpsRedirect\x12*\n" +
-	"\x04hsts\x18\b \x01(\v2\x16.strata.config.v1.HstsR\x04hsts\x1a9\n" +
+	"\x04hsts\x18\b \x01(\v2\x16.strata.config.v1.HstsR\x04hsts\x125\n" +
+	"\x06stream\x18\t \x01(\v2\x1b.strata.config.v1.StreamAppH\x00R\x06stream\x12H\n" +
+	"\rforward_proxy\x18\n" +
+	" \x01(\v2!.strata.config.v1.ForwardProxyAppH\x00R\fforwardProxy\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"V\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x06\n" +
+	"\x04role\"V\n" +
 	"\x11CreateAppResponse\x12'\n" +
 	"\x03app\x18\x01 \x01(\v2\x15.strata.config.v1.AppR\x03app\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x04R\aversion\"&\n" +
@@ -4242,10 +4353,10 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\adeleted\x18\b \x01(\bR\adeleted\x12%\n" +
 	"\x0estable_release\x18\t \x01(\x04R\rstableRelease\x12'\n" +
 	"\x0fstaging_release\x18\n" +
-	" \x01(\x04R\x0estagingRelease\"\xd2\x03\n" +
+	" \x01(\x04R\x0estagingRelease\"\xdb\x04\n" +
 	"\x10UpdateAppRequest\x12\x15\n" +
 	"\x06app_id\x18\x01 \x01(\tR\x05appId\x12.\n" +
-	"\x10expected_version\x18\x02 \x01(\x04H\x00R\x0fexpectedVersion\x88\x01\x01\x12\x12\n" +
+	"\x10expected_version\x18\x02 \x01(\x04H\x01R\x0fexpectedVersion\x88\x01\x01\x12\x12\n" +
 	"\x04name\x18\x03 \x01(\tR\x04name\x12\x18\n" +
 	"\adomains\x18\x04 \x03(\tR\adomains\x12\x1d\n" +
 	"\n" +
@@ -4258,10 +4369,13 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\x06labels\x18\b \x03(\v2..strata.config.v1.UpdateAppRequest.LabelsEntryR\x06labels\x12%\n" +
 	"\x0ehttps_redirect\x18\t \x01(\bR\rhttpsRedirect\x12*\n" +
 	"\x04hsts\x18\n" +
-	" \x01(\v2\x16.strata.config.v1.HstsR\x04hsts\x1a9\n" +
+	" \x01(\v2\x16.strata.config.v1.HstsR\x04hsts\x125\n" +
+	"\x06stream\x18\v \x01(\v2\x1b.strata.config.v1.StreamAppH\x00R\x06stream\x12H\n" +
+	"\rforward_proxy\x18\f \x01(\v2!.strata.config.v1.ForwardProxyAppH\x00R\fforwardProxy\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x13\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x06\n" +
+	"\x04roleB\x13\n" +
 	"\x11_expected_version\"V\n" +
 	"\x11UpdateAppResponse\x12'\n" +
 	"\x03app\x18\x01 \x01(\v2\x15.strata.config.v1.AppR\x03app\x12\x18\n" +
@@ -4537,13 +4651,16 @@ var file_strata_config_v1_config_proto_goTypes = []any{
 	nil,                             // 70: strata.config.v1.UpdateAppRequest.LabelsEntry
 	(*Partition)(nil),               // 71: strata.config.v1.Partition
 	(*Cluster)(nil),                 // 72: strata.config.v1.Cluster
-	(*Node)(nil),                    // 73: strata.config.v1.Node
-	(*timestamppb.Timestamp)(nil),   // 74: google.protobuf.Timestamp
-	(NodeDnsState)(0),               // 75: strata.config.v1.NodeDnsState
-	(*Hsts)(nil),                    // 76: strata.config.v1.Hsts
-	(*App)(nil),                     // 77: strata.config.v1.App
-	(*Upstream)(nil),                // 78: strata.config.v1.Upstream
-	(*Rule)(nil),                    // 79: strata.config.v1.Rule
+	(*ClusterLocation)(nil),         // 73: strata.config.v1.ClusterLocation
+	(*Node)(nil),                    // 74: strata.config.v1.Node
+	(*timestamppb.Timestamp)(nil),   // 75: google.protobuf.Timestamp
+	(NodeDnsState)(0),               // 76: strata.config.v1.NodeDnsState
+	(*Hsts)(nil),                    // 77: strata.config.v1.Hsts
+	(*StreamApp)(nil),               // 78: strata.config.v1.StreamApp
+	(*ForwardProxyApp)(nil),         // 79: strata.config.v1.ForwardProxyApp
+	(*App)(nil),                     // 80: strata.config.v1.App
+	(*Upstream)(nil),                // 81: strata.config.v1.Upstream
+	(*Rule)(nil),                    // 82: strata.config.v1.Rule
 }
 var file_strata_config_v1_config_proto_depIdxs = []int32{
 	71, // 0: strata.config.v1.CreatePartitionResponse.partition:type_name -> strata.config.v1.Partition
@@ -4551,109 +4668,114 @@ var file_strata_config_v1_config_proto_depIdxs = []int32{
 	71, // 2: strata.config.v1.ListPartitionsResponse.partitions:type_name -> strata.config.v1.Partition
 	72, // 3: strata.config.v1.CreateClusterResponse.cluster:type_name -> strata.config.v1.Cluster
 	13, // 4: strata.config.v1.UpdateClusterRequest.parents:type_name -> strata.config.v1.ClusterParents
-	72, // 5: strata.config.v1.UpdateClusterResponse.cluster:type_name -> strata.config.v1.Cluster
-	72, // 6: strata.config.v1.ListClustersResponse.clusters:type_name -> strata.config.v1.Cluster
-	73, // 7: strata.config.v1.RegisterNodeResponse.node:type_name -> strata.config.v1.Node
-	73, // 8: strata.config.v1.SetNodeStagingResponse.node:type_name -> strata.config.v1.Node
-	25, // 9: strata.config.v1.ListNodesResponse.nodes:type_name -> strata.config.v1.NodeInfo
-	73, // 10: strata.config.v1.NodeInfo.node:type_name -> strata.config.v1.Node
-	74, // 11: strata.config.v1.NodeInfo.last_seen:type_name -> google.protobuf.Timestamp
-	75, // 12: strata.config.v1.NodeInfo.dns:type_name -> strata.config.v1.NodeDnsState
-	27, // 13: strata.config.v1.NodeInfo.releases:type_name -> strata.config.v1.NodeAppRelease
-	26, // 14: strata.config.v1.NodeInfo.xdp:type_name -> strata.config.v1.NodeXdpInterface
-	69, // 15: strata.config.v1.CreateAppRequest.labels:type_name -> strata.config.v1.CreateAppRequest.LabelsEntry
-	76, // 16: strata.config.v1.CreateAppRequest.hsts:type_name -> strata.config.v1.Hsts
-	77, // 17: strata.config.v1.CreateAppResponse.app:type_name -> strata.config.v1.App
-	77, // 18: strata.config.v1.GetAppResponse.app:type_name -> strata.config.v1.App
-	77, // 19: strata.config.v1.GetAppResponse.released:type_name -> strata.config.v1.App
-	34, // 20: strata.config.v1.ListAppsResponse.apps:type_name -> strata.config.v1.AppSummary
-	70, // 21: strata.config.v1.UpdateAppRequest.labels:type_name -> strata.config.v1.UpdateAppRequest.LabelsEntry
-	76, // 22: strata.config.v1.UpdateAppRequest.hsts:type_name -> strata.config.v1.Hsts
-	77, // 23: strata.config.v1.UpdateAppResponse.app:type_name -> strata.config.v1.App
-	78, // 24: strata.config.v1.CreateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
-	78, // 25: strata.config.v1.CreateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
-	78, // 26: strata.config.v1.UpdateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
-	78, // 27: strata.config.v1.UpdateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
-	79, // 28: strata.config.v1.CreateRuleRequest.rule:type_name -> strata.config.v1.Rule
-	79, // 29: strata.config.v1.CreateRuleResponse.rule:type_name -> strata.config.v1.Rule
-	79, // 30: strata.config.v1.UpdateRuleRequest.rule:type_name -> strata.config.v1.Rule
-	79, // 31: strata.config.v1.UpdateRuleResponse.rule:type_name -> strata.config.v1.Rule
-	55, // 32: strata.config.v1.DiffAppResponse.changes:type_name -> strata.config.v1.PendingChange
-	74, // 33: strata.config.v1.PendingChange.time:type_name -> google.protobuf.Timestamp
-	74, // 34: strata.config.v1.Release.time:type_name -> google.protobuf.Timestamp
-	74, // 35: strata.config.v1.Release.promoted_time:type_name -> google.protobuf.Timestamp
-	56, // 36: strata.config.v1.CreateReleaseResponse.release:type_name -> strata.config.v1.Release
-	56, // 37: strata.config.v1.ListReleasesResponse.releases:type_name -> strata.config.v1.Release
-	56, // 38: strata.config.v1.PromoteReleaseResponse.release:type_name -> strata.config.v1.Release
-	56, // 39: strata.config.v1.RevertAppResponse.release:type_name -> strata.config.v1.Release
-	56, // 40: strata.config.v1.RevertObjectResponse.release:type_name -> strata.config.v1.Release
-	0,  // 41: strata.config.v1.ConfigService.CreatePartition:input_type -> strata.config.v1.CreatePartitionRequest
-	8,  // 42: strata.config.v1.ConfigService.ListPartitions:input_type -> strata.config.v1.ListPartitionsRequest
-	2,  // 43: strata.config.v1.ConfigService.UpdatePartition:input_type -> strata.config.v1.UpdatePartitionRequest
-	4,  // 44: strata.config.v1.ConfigService.DeletePartition:input_type -> strata.config.v1.DeletePartitionRequest
-	10, // 45: strata.config.v1.ConfigService.CreateCluster:input_type -> strata.config.v1.CreateClusterRequest
-	15, // 46: strata.config.v1.ConfigService.ListClusters:input_type -> strata.config.v1.ListClustersRequest
-	12, // 47: strata.config.v1.ConfigService.UpdateCluster:input_type -> strata.config.v1.UpdateClusterRequest
-	6,  // 48: strata.config.v1.ConfigService.DeleteCluster:input_type -> strata.config.v1.DeleteClusterRequest
-	17, // 49: strata.config.v1.ConfigService.RegisterNode:input_type -> strata.config.v1.RegisterNodeRequest
-	19, // 50: strata.config.v1.ConfigService.SetNodeStaging:input_type -> strata.config.v1.SetNodeStagingRequest
-	21, // 51: strata.config.v1.ConfigService.RemoveNode:input_type -> strata.config.v1.RemoveNodeRequest
-	23, // 52: strata.config.v1.ConfigService.ListNodes:input_type -> strata.config.v1.ListNodesRequest
-	28, // 53: strata.config.v1.ConfigService.CreateApp:input_type -> strata.config.v1.CreateAppRequest
-	30, // 54: strata.config.v1.ConfigService.GetApp:input_type -> strata.config.v1.GetAppRequest
-	32, // 55: strata.config.v1.ConfigService.ListApps:input_type -> strata.config.v1.ListAppsRequest
-	35, // 56: strata.config.v1.ConfigService.UpdateApp:input_type -> strata.config.v1.UpdateAppRequest
-	37, // 57: strata.config.v1.ConfigService.DeleteApp:input_type -> strata.config.v1.DeleteAppRequest
-	39, // 58: strata.config.v1.ConfigService.CreateUpstream:input_type -> strata.config.v1.CreateUpstreamRequest
-	41, // 59: strata.config.v1.ConfigService.UpdateUpstream:input_type -> strata.config.v1.UpdateUpstreamRequest
-	43, // 60: strata.config.v1.ConfigService.DeleteUpstream:input_type -> strata.config.v1.DeleteUpstreamRequest
-	45, // 61: strata.config.v1.ConfigService.CreateRule:input_type -> strata.config.v1.CreateRuleRequest
-	47, // 62: strata.config.v1.ConfigService.UpdateRule:input_type -> strata.config.v1.UpdateRuleRequest
-	49, // 63: strata.config.v1.ConfigService.DeleteRule:input_type -> strata.config.v1.DeleteRuleRequest
-	51, // 64: strata.config.v1.ConfigService.MoveRule:input_type -> strata.config.v1.MoveRuleRequest
-	53, // 65: strata.config.v1.ConfigService.DiffApp:input_type -> strata.config.v1.DiffAppRequest
-	57, // 66: strata.config.v1.ConfigService.CreateRelease:input_type -> strata.config.v1.CreateReleaseRequest
-	61, // 67: strata.config.v1.ConfigService.PromoteRelease:input_type -> strata.config.v1.PromoteReleaseRequest
-	59, // 68: strata.config.v1.ConfigService.ListReleases:input_type -> strata.config.v1.ListReleasesRequest
-	63, // 69: strata.config.v1.ConfigService.RevertApp:input_type -> strata.config.v1.RevertAppRequest
-	65, // 70: strata.config.v1.ConfigService.RevertObject:input_type -> strata.config.v1.RevertObjectRequest
-	67, // 71: strata.config.v1.ConfigService.GetSnapshot:input_type -> strata.config.v1.GetSnapshotRequest
-	1,  // 72: strata.config.v1.ConfigService.CreatePartition:output_type -> strata.config.v1.CreatePartitionResponse
-	9,  // 73: strata.config.v1.ConfigService.ListPartitions:output_type -> strata.config.v1.ListPartitionsResponse
-	3,  // 74: strata.config.v1.ConfigService.UpdatePartition:output_type -> strata.config.v1.UpdatePartitionResponse
-	5,  // 75: strata.config.v1.ConfigService.DeletePartition:output_type -> strata.config.v1.DeletePartitionResponse
-	11, // 76: strata.config.v1.ConfigService.CreateCluster:output_type -> strata.config.v1.CreateClusterResponse
-	16, // 77: strata.config.v1.ConfigService.ListClusters:output_type -> strata.config.v1.ListClustersResponse
-	14, // 78: strata.config.v1.ConfigService.UpdateCluster:output_type -> strata.config.v1.UpdateClusterResponse
-	7,  // 79: strata.config.v1.ConfigService.DeleteCluster:output_type -> strata.config.v1.DeleteClusterResponse
-	18, // 80: strata.config.v1.ConfigService.RegisterNode:output_type -> strata.config.v1.RegisterNodeResponse
-	20, // 81: strata.config.v1.ConfigService.SetNodeStaging:output_type -> strata.config.v1.SetNodeStagingResponse
-	22, // 82: strata.config.v1.ConfigService.RemoveNode:output_type -> strata.config.v1.RemoveNodeResponse
-	24, // 83: strata.config.v1.ConfigService.ListNodes:output_type -> strata.config.v1.ListNodesResponse
-	29, // 84: strata.config.v1.ConfigService.CreateApp:output_type -> strata.config.v1.CreateAppResponse
-	31, // 85: strata.config.v1.ConfigService.GetApp:output_type -> strata.config.v1.GetAppResponse
-	33, // 86: strata.config.v1.ConfigService.ListApps:output_type -> strata.config.v1.ListAppsResponse
-	36, // 87: strata.config.v1.ConfigService.UpdateApp:output_type -> strata.config.v1.UpdateAppResponse
-	38, // 88: strata.config.v1.ConfigService.DeleteApp:output_type -> strata.config.v1.DeleteAppResponse
-	40, // 89: strata.config.v1.ConfigService.CreateUpstream:output_type -> strata.config.v1.CreateUpstreamResponse
-	42, // 90: strata.config.v1.ConfigService.UpdateUpstream:output_type -> strata.config.v1.UpdateUpstreamResponse
-	44, // 91: strata.config.v1.ConfigService.DeleteUpstream:output_type -> strata.config.v1.DeleteUpstreamResponse
-	46, // 92: strata.config.v1.ConfigService.CreateRule:output_type -> strata.config.v1.CreateRuleResponse
-	48, // 93: strata.config.v1.ConfigService.UpdateRule:output_type -> strata.config.v1.UpdateRuleResponse
-	50, // 94: strata.config.v1.ConfigService.DeleteRule:output_type -> strata.config.v1.DeleteRuleResponse
-	52, // 95: strata.config.v1.ConfigService.MoveRule:output_type -> strata.config.v1.MoveRuleResponse
-	54, // 96: strata.config.v1.ConfigService.DiffApp:output_type -> strata.config.v1.DiffAppResponse
-	58, // 97: strata.config.v1.ConfigService.CreateRelease:output_type -> strata.config.v1.CreateReleaseResponse
-	62, // 98: strata.config.v1.ConfigService.PromoteRelease:output_type -> strata.config.v1.PromoteReleaseResponse
-	60, // 99: strata.config.v1.ConfigService.ListReleases:output_type -> strata.config.v1.ListReleasesResponse
-	64, // 100: strata.config.v1.ConfigService.RevertApp:output_type -> strata.config.v1.RevertAppResponse
-	66, // 101: strata.config.v1.ConfigService.RevertObject:output_type -> strata.config.v1.RevertObjectResponse
-	68, // 102: strata.config.v1.ConfigService.GetSnapshot:output_type -> strata.config.v1.GetSnapshotResponse
-	72, // [72:103] is the sub-list for method output_type
-	41, // [41:72] is the sub-list for method input_type
-	41, // [41:41] is the sub-list for extension type_name
-	41, // [41:41] is the sub-list for extension extendee
-	0,  // [0:41] is the sub-list for field type_name
+	73, // 5: strata.config.v1.UpdateClusterRequest.location:type_name -> strata.config.v1.ClusterLocation
+	72, // 6: strata.config.v1.UpdateClusterResponse.cluster:type_name -> strata.config.v1.Cluster
+	72, // 7: strata.config.v1.ListClustersResponse.clusters:type_name -> strata.config.v1.Cluster
+	74, // 8: strata.config.v1.RegisterNodeResponse.node:type_name -> strata.config.v1.Node
+	74, // 9: strata.config.v1.SetNodeStagingResponse.node:type_name -> strata.config.v1.Node
+	25, // 10: strata.config.v1.ListNodesResponse.nodes:type_name -> strata.config.v1.NodeInfo
+	74, // 11: strata.config.v1.NodeInfo.node:type_name -> strata.config.v1.Node
+	75, // 12: strata.config.v1.NodeInfo.last_seen:type_name -> google.protobuf.Timestamp
+	76, // 13: strata.config.v1.NodeInfo.dns:type_name -> strata.config.v1.NodeDnsState
+	27, // 14: strata.config.v1.NodeInfo.releases:type_name -> strata.config.v1.NodeAppRelease
+	26, // 15: strata.config.v1.NodeInfo.xdp:type_name -> strata.config.v1.NodeXdpInterface
+	69, // 16: strata.config.v1.CreateAppRequest.labels:type_name -> strata.config.v1.CreateAppRequest.LabelsEntry
+	77, // 17: strata.config.v1.CreateAppRequest.hsts:type_name -> strata.config.v1.Hsts
+	78, // 18: strata.config.v1.CreateAppRequest.stream:type_name -> strata.config.v1.StreamApp
+	79, // 19: strata.config.v1.CreateAppRequest.forward_proxy:type_name -> strata.config.v1.ForwardProxyApp
+	80, // 20: strata.config.v1.CreateAppResponse.app:type_name -> strata.config.v1.App
+	80, // 21: strata.config.v1.GetAppResponse.app:type_name -> strata.config.v1.App
+	80, // 22: strata.config.v1.GetAppResponse.released:type_name -> strata.config.v1.App
+	34, // 23: strata.config.v1.ListAppsResponse.apps:type_name -> strata.config.v1.AppSummary
+	70, // 24: strata.config.v1.UpdateAppRequest.labels:type_name -> strata.config.v1.UpdateAppRequest.LabelsEntry
+	77, // 25: strata.config.v1.UpdateAppRequest.hsts:type_name -> strata.config.v1.Hsts
+	78, // 26: strata.config.v1.UpdateAppRequest.stream:type_name -> strata.config.v1.StreamApp
+	79, // 27: strata.config.v1.UpdateAppRequest.forward_proxy:type_name -> strata.config.v1.ForwardProxyApp
+	80, // 28: strata.config.v1.UpdateAppResponse.app:type_name -> strata.config.v1.App
+	81, // 29: strata.config.v1.CreateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
+	81, // 30: strata.config.v1.CreateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
+	81, // 31: strata.config.v1.UpdateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
+	81, // 32: strata.config.v1.UpdateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
+	82, // 33: strata.config.v1.CreateRuleRequest.rule:type_name -> strata.config.v1.Rule
+	82, // 34: strata.config.v1.CreateRuleResponse.rule:type_name -> strata.config.v1.Rule
+	82, // 35: strata.config.v1.UpdateRuleRequest.rule:type_name -> strata.config.v1.Rule
+	82, // 36: strata.config.v1.UpdateRuleResponse.rule:type_name -> strata.config.v1.Rule
+	55, // 37: strata.config.v1.DiffAppResponse.changes:type_name -> strata.config.v1.PendingChange
+	75, // 38: strata.config.v1.PendingChange.time:type_name -> google.protobuf.Timestamp
+	75, // 39: strata.config.v1.Release.time:type_name -> google.protobuf.Timestamp
+	75, // 40: strata.config.v1.Release.promoted_time:type_name -> google.protobuf.Timestamp
+	56, // 41: strata.config.v1.CreateReleaseResponse.release:type_name -> strata.config.v1.Release
+	56, // 42: strata.config.v1.ListReleasesResponse.releases:type_name -> strata.config.v1.Release
+	56, // 43: strata.config.v1.PromoteReleaseResponse.release:type_name -> strata.config.v1.Release
+	56, // 44: strata.config.v1.RevertAppResponse.release:type_name -> strata.config.v1.Release
+	56, // 45: strata.config.v1.RevertObjectResponse.release:type_name -> strata.config.v1.Release
+	0,  // 46: strata.config.v1.ConfigService.CreatePartition:input_type -> strata.config.v1.CreatePartitionRequest
+	8,  // 47: strata.config.v1.ConfigService.ListPartitions:input_type -> strata.config.v1.ListPartitionsRequest
+	2,  // 48: strata.config.v1.ConfigService.UpdatePartition:input_type -> strata.config.v1.UpdatePartitionRequest
+	4,  // 49: strata.config.v1.ConfigService.DeletePartition:input_type -> strata.config.v1.DeletePartitionRequest
+	10, // 50: strata.config.v1.ConfigService.CreateCluster:input_type -> strata.config.v1.CreateClusterRequest
+	15, // 51: strata.config.v1.ConfigService.ListClusters:input_type -> strata.config.v1.ListClustersRequest
+	12, // 52: strata.config.v1.ConfigService.UpdateCluster:input_type -> strata.config.v1.UpdateClusterRequest
+	6,  // 53: strata.config.v1.ConfigService.DeleteCluster:input_type -> strata.config.v1.DeleteClusterRequest
+	17, // 54: strata.config.v1.ConfigService.RegisterNode:input_type -> strata.config.v1.RegisterNodeRequest
+	19, // 55: strata.config.v1.ConfigService.SetNodeStaging:input_type -> strata.config.v1.SetNodeStagingRequest
+	21, // 56: strata.config.v1.ConfigService.RemoveNode:input_type -> strata.config.v1.RemoveNodeRequest
+	23, // 57: strata.config.v1.ConfigService.ListNodes:input_type -> strata.config.v1.ListNodesRequest
+	28, // 58: strata.config.v1.ConfigService.CreateApp:input_type -> strata.config.v1.CreateAppRequest
+	30, // 59: strata.config.v1.ConfigService.GetApp:input_type -> strata.config.v1.GetAppRequest
+	32, // 60: strata.config.v1.ConfigService.ListApps:input_type -> strata.config.v1.ListAppsRequest
+	35, // 61: strata.config.v1.ConfigService.UpdateApp:input_type -> strata.config.v1.UpdateAppRequest
+	37, // 62: strata.config.v1.ConfigService.DeleteApp:input_type -> strata.config.v1.DeleteAppRequest
+	39, // 63: strata.config.v1.ConfigService.CreateUpstream:input_type -> strata.config.v1.CreateUpstreamRequest
+	41, // 64: strata.config.v1.ConfigService.UpdateUpstream:input_type -> strata.config.v1.UpdateUpstreamRequest
+	43, // 65: strata.config.v1.ConfigService.DeleteUpstream:input_type -> strata.config.v1.DeleteUpstreamRequest
+	45, // 66: strata.config.v1.ConfigService.CreateRule:input_type -> strata.config.v1.CreateRuleRequest
+	47, // 67: strata.config.v1.ConfigService.UpdateRule:input_type -> strata.config.v1.UpdateRuleRequest
+	49, // 68: strata.config.v1.ConfigService.DeleteRule:input_type -> strata.config.v1.DeleteRuleRequest
+	51, // 69: strata.config.v1.ConfigService.MoveRule:input_type -> strata.config.v1.MoveRuleRequest
+	53, // 70: strata.config.v1.ConfigService.DiffApp:input_type -> strata.config.v1.DiffAppRequest
+	57, // 71: strata.config.v1.ConfigService.CreateRelease:input_type -> strata.config.v1.CreateReleaseRequest
+	61, // 72: strata.config.v1.ConfigService.PromoteRelease:input_type -> strata.config.v1.PromoteReleaseRequest
+	59, // 73: strata.config.v1.ConfigService.ListReleases:input_type -> strata.config.v1.ListReleasesRequest
+	63, // 74: strata.config.v1.ConfigService.RevertApp:input_type -> strata.config.v1.RevertAppRequest
+	65, // 75: strata.config.v1.ConfigService.RevertObject:input_type -> strata.config.v1.RevertObjectRequest
+	67, // 76: strata.config.v1.ConfigService.GetSnapshot:input_type -> strata.config.v1.GetSnapshotRequest
+	1,  // 77: strata.config.v1.ConfigService.CreatePartition:output_type -> strata.config.v1.CreatePartitionResponse
+	9,  // 78: strata.config.v1.ConfigService.ListPartitions:output_type -> strata.config.v1.ListPartitionsResponse
+	3,  // 79: strata.config.v1.ConfigService.UpdatePartition:output_type -> strata.config.v1.UpdatePartitionResponse
+	5,  // 80: strata.config.v1.ConfigService.DeletePartition:output_type -> strata.config.v1.DeletePartitionResponse
+	11, // 81: strata.config.v1.ConfigService.CreateCluster:output_type -> strata.config.v1.CreateClusterResponse
+	16, // 82: strata.config.v1.ConfigService.ListClusters:output_type -> strata.config.v1.ListClustersResponse
+	14, // 83: strata.config.v1.ConfigService.UpdateCluster:output_type -> strata.config.v1.UpdateClusterResponse
+	7,  // 84: strata.config.v1.ConfigService.DeleteCluster:output_type -> strata.config.v1.DeleteClusterResponse
+	18, // 85: strata.config.v1.ConfigService.RegisterNode:output_type -> strata.config.v1.RegisterNodeResponse
+	20, // 86: strata.config.v1.ConfigService.SetNodeStaging:output_type -> strata.config.v1.SetNodeStagingResponse
+	22, // 87: strata.config.v1.ConfigService.RemoveNode:output_type -> strata.config.v1.RemoveNodeResponse
+	24, // 88: strata.config.v1.ConfigService.ListNodes:output_type -> strata.config.v1.ListNodesResponse
+	29, // 89: strata.config.v1.ConfigService.CreateApp:output_type -> strata.config.v1.CreateAppResponse
+	31, // 90: strata.config.v1.ConfigService.GetApp:output_type -> strata.config.v1.GetAppResponse
+	33, // 91: strata.config.v1.ConfigService.ListApps:output_type -> strata.config.v1.ListAppsResponse
+	36, // 92: strata.config.v1.ConfigService.UpdateApp:output_type -> strata.config.v1.UpdateAppResponse
+	38, // 93: strata.config.v1.ConfigService.DeleteApp:output_type -> strata.config.v1.DeleteAppResponse
+	40, // 94: strata.config.v1.ConfigService.CreateUpstream:output_type -> strata.config.v1.CreateUpstreamResponse
+	42, // 95: strata.config.v1.ConfigService.UpdateUpstream:output_type -> strata.config.v1.UpdateUpstreamResponse
+	44, // 96: strata.config.v1.ConfigService.DeleteUpstream:output_type -> strata.config.v1.DeleteUpstreamResponse
+	46, // 97: strata.config.v1.ConfigService.CreateRule:output_type -> strata.config.v1.CreateRuleResponse
+	48, // 98: strata.config.v1.ConfigService.UpdateRule:output_type -> strata.config.v1.UpdateRuleResponse
+	50, // 99: strata.config.v1.ConfigService.DeleteRule:output_type -> strata.config.v1.DeleteRuleResponse
+	52, // 100: strata.config.v1.ConfigService.MoveRule:output_type -> strata.config.v1.MoveRuleResponse
+	54, // 101: strata.config.v1.ConfigService.DiffApp:output_type -> strata.config.v1.DiffAppResponse
+	58, // 102: strata.config.v1.ConfigService.CreateRelease:output_type -> strata.config.v1.CreateReleaseResponse
+	62, // 103: strata.config.v1.ConfigService.PromoteRelease:output_type -> strata.config.v1.PromoteReleaseResponse
+	60, // 104: strata.config.v1.ConfigService.ListReleases:output_type -> strata.config.v1.ListReleasesResponse
+	64, // 105: strata.config.v1.ConfigService.RevertApp:output_type -> strata.config.v1.RevertAppResponse
+	66, // 106: strata.config.v1.ConfigService.RevertObject:output_type -> strata.config.v1.RevertObjectResponse
+	68, // 107: strata.config.v1.ConfigService.GetSnapshot:output_type -> strata.config.v1.GetSnapshotResponse
+	77, // [77:108] is the sub-list for method output_type
+	46, // [46:77] is the sub-list for method input_type
+	46, // [46:46] is the sub-list for extension type_name
+	46, // [46:46] is the sub-list for extension extendee
+	0,  // [0:46] is the sub-list for field type_name
 }
 
 func init() { file_strata_config_v1_config_proto_init() }
@@ -4663,7 +4785,14 @@ func file_strata_config_v1_config_proto_init() {
 	}
 	file_strata_config_v1_resources_proto_init()
 	file_strata_config_v1_config_proto_msgTypes[12].OneofWrappers = []any{}
-	file_strata_config_v1_config_proto_msgTypes[35].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[28].OneofWrappers = []any{
+		(*CreateAppRequest_Stream)(nil),
+		(*CreateAppRequest_ForwardProxy)(nil),
+	}
+	file_strata_config_v1_config_proto_msgTypes[35].OneofWrappers = []any{
+		(*UpdateAppRequest_Stream)(nil),
+		(*UpdateAppRequest_ForwardProxy)(nil),
+	}
 	file_strata_config_v1_config_proto_msgTypes[37].OneofWrappers = []any{}
 	file_strata_config_v1_config_proto_msgTypes[39].OneofWrappers = []any{}
 	file_strata_config_v1_config_proto_msgTypes[41].OneofWrappers = []any{}

@@ -83,6 +83,162 @@ func (NodeDnsState) EnumDescriptor() ([]byte, []int) {
 	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{0}
 }
 
+// StreamProtocol is the transport of a stream listener.
+type StreamProtocol int32
+
+const (
+	StreamProtocol_STREAM_PROTOCOL_UNSPECIFIED StreamProtocol = 0
+	StreamProtocol_STREAM_PROTOCOL_TCP         StreamProtocol = 1
+	StreamProtocol_STREAM_PROTOCOL_UDP         StreamProtocol = 2
+)
+
+// Enum value maps for StreamProtocol.
+var (
+	StreamProtocol_name = map[int32]string{
+		0: "STREAM_PROTOCOL_UNSPECIFIED",
+		1: "STREAM_PROTOCOL_TCP",
+		2: "STREAM_PROTOCOL_UDP",
+	}
+	StreamProtocol_value = map[string]int32{
+		"STREAM_PROTOCOL_UNSPECIFIED": 0,
+		"STREAM_PROTOCOL_TCP":         1,
+		"STREAM_PROTOCOL_UDP":         2,
+	}
+)
+
+func (x StreamProtocol) Enum() *StreamProtocol {
+	p := new(StreamProtocol)
+	*p = x
+	return p
+}
+
+func (x StreamProtocol) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (StreamProtocol) Descriptor() protoreflect.EnumDescriptor {
+	return file_strata_config_v1_resources_proto_enumTypes[1].Descriptor()
+}
+
+func (StreamProtocol) Type() protoreflect.EnumType {
+	return &file_strata_config_v1_resources_proto_enumTypes[1]
+}
+
+func (x StreamProtocol) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use StreamProtocol.Descriptor instead.
+func (StreamProtocol) EnumDescriptor() ([]byte, []int) {
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{1}
+}
+
+// StreamTlsMode is what a TCP stream listener does with TLS.
+type StreamTlsMode int32
+
+const (
+	// Bytes are forwarded as they come (no TLS handling).
+	StreamTlsMode_STREAM_TLS_MODE_UNSPECIFIED StreamTlsMode = 0
+	// The node terminates TLS with the certificate of the app's domains (the
+	// ClientHello's server name picks it) and forwards the plain bytes.
+	StreamTlsMode_STREAM_TLS_MODE_TERMINATE StreamTlsMode = 1
+	// SNI proxy: the node reads the ClientHello's server name without
+	// terminating TLS and forwards the untouched bytes to the upstream the
+	// name routes to (sni_routes); a name no route matches is refused.
+	StreamTlsMode_STREAM_TLS_MODE_PASSTHROUGH StreamTlsMode = 2
+)
+
+// Enum value maps for StreamTlsMode.
+var (
+	StreamTlsMode_name = map[int32]string{
+		0: "STREAM_TLS_MODE_UNSPECIFIED",
+		1: "STREAM_TLS_MODE_TERMINATE",
+		2: "STREAM_TLS_MODE_PASSTHROUGH",
+	}
+	StreamTlsMode_value = map[string]int32{
+		"STREAM_TLS_MODE_UNSPECIFIED": 0,
+		"STREAM_TLS_MODE_TERMINATE":   1,
+		"STREAM_TLS_MODE_PASSTHROUGH": 2,
+	}
+)
+
+func (x StreamTlsMode) Enum() *StreamTlsMode {
+	p := new(StreamTlsMode)
+	*p = x
+	return p
+}
+
+func (x StreamTlsMode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (StreamTlsMode) Descriptor() protoreflect.EnumDescriptor {
+	return file_strata_config_v1_resources_proto_enumTypes[2].Descriptor()
+}
+
+func (StreamTlsMode) Type() protoreflect.EnumType {
+	return &file_strata_config_v1_resources_proto_enumTypes[2]
+}
+
+func (x StreamTlsMode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use StreamTlsMode.Descriptor instead.
+func (StreamTlsMode) EnumDescriptor() ([]byte, []int) {
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{2}
+}
+
+// ProxyProtocolVersion is the PROXY protocol header sent to upstreams.
+type ProxyProtocolVersion int32
+
+const (
+	ProxyProtocolVersion_PROXY_PROTOCOL_VERSION_UNSPECIFIED ProxyProtocolVersion = 0 // none
+	ProxyProtocolVersion_PROXY_PROTOCOL_VERSION_V1          ProxyProtocolVersion = 1
+	ProxyProtocolVersion_PROXY_PROTOCOL_VERSION_V2          ProxyProtocolVersion = 2
+)
+
+// Enum value maps for ProxyProtocolVersion.
+var (
+	ProxyProtocolVersion_name = map[int32]string{
+		0: "PROXY_PROTOCOL_VERSION_UNSPECIFIED",
+		1: "PROXY_PROTOCOL_VERSION_V1",
+		2: "PROXY_PROTOCOL_VERSION_V2",
+	}
+	ProxyProtocolVersion_value = map[string]int32{
+		"PROXY_PROTOCOL_VERSION_UNSPECIFIED": 0,
+		"PROXY_PROTOCOL_VERSION_V1":          1,
+		"PROXY_PROTOCOL_VERSION_V2":          2,
+	}
+)
+
+func (x ProxyProtocolVersion) Enum() *ProxyProtocolVersion {
+	p := new(ProxyProtocolVersion)
+	*p = x
+	return p
+}
+
+func (x ProxyProtocolVersion) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ProxyProtocolVersion) Descriptor() protoreflect.EnumDescriptor {
+	return file_strata_config_v1_resources_proto_enumTypes[3].Descriptor()
+}
+
+func (ProxyProtocolVersion) Type() protoreflect.EnumType {
+	return &file_strata_config_v1_resources_proto_enumTypes[3]
+}
+
+func (x ProxyProtocolVersion) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ProxyProtocolVersion.Descriptor instead.
+func (ProxyProtocolVersion) EnumDescriptor() ([]byte, []int) {
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{3}
+}
+
 // BalancePolicy is how an upstream spreads requests over its servers.
 type BalancePolicy int32
 
@@ -123,11 +279,11 @@ func (x BalancePolicy) String() string {
 }
 
 func (BalancePolicy) Descriptor() protoreflect.EnumDescriptor {
-	return file_strata_config_v1_resources_proto_enumTypes[1].Descriptor()
+	return file_strata_config_v1_resources_proto_enumTypes[4].Descriptor()
 }
 
 func (BalancePolicy) Type() protoreflect.EnumType {
-	return &file_strata_config_v1_resources_proto_enumTypes[1]
+	return &file_strata_config_v1_resources_proto_enumTypes[4]
 }
 
 func (x BalancePolicy) Number() protoreflect.EnumNumber {
@@ -136,7 +292,7 @@ func (x BalancePolicy) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use BalancePolicy.Descriptor instead.
 func (BalancePolicy) EnumDescriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{1}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{4}
 }
 
 // A gateway partition: an isolated set of clusters that share one config snapshot.
@@ -205,8 +361,11 @@ type Cluster struct {
 	// nodes (chosen by consistent hashing on the cache key) before the origin;
 	// the next clusters are backups. Same partition, no cycles.
 	ParentClusterIds []string `protobuf:"bytes,5,rep,name=parent_cluster_ids,json=parentClusterIds,proto3" json:"parent_cluster_ids,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Where the cluster's nodes are, for GSLB: a gateway record with several
+	// clusters answers a client with the nearest healthy one (docs/gslb.md).
+	Location      *ClusterLocation `protobuf:"bytes,6,opt,name=location,proto3" json:"location,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Cluster) Reset() {
@@ -274,6 +433,85 @@ func (x *Cluster) GetParentClusterIds() []string {
 	return nil
 }
 
+func (x *Cluster) GetLocation() *ClusterLocation {
+	if x != nil {
+		return x.Location
+	}
+	return nil
+}
+
+// ClusterLocation is where a cluster is. Unset fields are unknown.
+type ClusterLocation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ISO 3166-1 alpha-2 ("DE").
+	Country string `protobuf:"bytes,1,opt,name=country,proto3" json:"country,omitempty"`
+	// "EU", "NA", "AS", "AF", "OC", "SA", "AN".
+	Continent string `protobuf:"bytes,2,opt,name=continent,proto3" json:"continent,omitempty"`
+	// WGS84 degrees; both zero means unknown.
+	Latitude      float64 `protobuf:"fixed64,3,opt,name=latitude,proto3" json:"latitude,omitempty"`
+	Longitude     float64 `protobuf:"fixed64,4,opt,name=longitude,proto3" json:"longitude,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClusterLocation) Reset() {
+	*x = ClusterLocation{}
+	mi := &file_strata_config_v1_resources_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterLocation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterLocation) ProtoMessage() {}
+
+func (x *ClusterLocation) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_config_v1_resources_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterLocation.ProtoReflect.Descriptor instead.
+func (*ClusterLocation) Descriptor() ([]byte, []int) {
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ClusterLocation) GetCountry() string {
+	if x != nil {
+		return x.Country
+	}
+	return ""
+}
+
+func (x *ClusterLocation) GetContinent() string {
+	if x != nil {
+		return x.Continent
+	}
+	return ""
+}
+
+func (x *ClusterLocation) GetLatitude() float64 {
+	if x != nil {
+		return x.Latitude
+	}
+	return 0
+}
+
+func (x *ClusterLocation) GetLongitude() float64 {
+	if x != nil {
+		return x.Longitude
+	}
+	return 0
+}
+
 // An edge node registered in a cluster.
 type Node struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -298,7 +536,7 @@ type Node struct {
 
 func (x *Node) Reset() {
 	*x = Node{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[2]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -310,7 +548,7 @@ func (x *Node) String() string {
 func (*Node) ProtoMessage() {}
 
 func (x *Node) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[2]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -323,7 +561,7 @@ func (x *Node) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Node.ProtoReflect.Descriptor instead.
 func (*Node) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{2}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Node) GetId() string {
@@ -411,14 +649,23 @@ type App struct {
 	// before it.
 	HttpsRedirect bool `protobuf:"varint,11,opt,name=https_redirect,json=httpsRedirect,proto3" json:"https_redirect,omitempty"`
 	// Strict-Transport-Security on every HTTPS response; unset: none.
-	Hsts          *Hsts `protobuf:"bytes,12,opt,name=hsts,proto3" json:"hsts,omitempty"`
+	Hsts *Hsts `protobuf:"bytes,12,opt,name=hsts,proto3" json:"hsts,omitempty"`
+	// The app's role. Unset: an HTTP(S) app (domains, http/https ports,
+	// rules). A stream or forward-proxy app has no http/https ports and no
+	// rules; its upstreams (stream) and settings say what the node does.
+	//
+	// Types that are valid to be assigned to Role:
+	//
+	//	*App_Stream
+	//	*App_ForwardProxy
+	Role          isApp_Role `protobuf_oneof:"role"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *App) Reset() {
 	*x = App{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[3]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -430,7 +677,7 @@ func (x *App) String() string {
 func (*App) ProtoMessage() {}
 
 func (x *App) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[3]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -443,7 +690,7 @@ func (x *App) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use App.ProtoReflect.Descriptor instead.
 func (*App) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{3}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *App) GetId() string {
@@ -530,6 +777,650 @@ func (x *App) GetHsts() *Hsts {
 	return nil
 }
 
+func (x *App) GetRole() isApp_Role {
+	if x != nil {
+		return x.Role
+	}
+	return nil
+}
+
+func (x *App) GetStream() *StreamApp {
+	if x != nil {
+		if x, ok := x.Role.(*App_Stream); ok {
+			return x.Stream
+		}
+	}
+	return nil
+}
+
+func (x *App) GetForwardProxy() *ForwardProxyApp {
+	if x != nil {
+		if x, ok := x.Role.(*App_ForwardProxy); ok {
+			return x.ForwardProxy
+		}
+	}
+	return nil
+}
+
+type isApp_Role interface {
+	isApp_Role()
+}
+
+type App_Stream struct {
+	Stream *StreamApp `protobuf:"bytes,13,opt,name=stream,proto3,oneof"`
+}
+
+type App_ForwardProxy struct {
+	ForwardProxy *ForwardProxyApp `protobuf:"bytes,14,opt,name=forward_proxy,json=forwardProxy,proto3,oneof"`
+}
+
+func (*App_Stream) isApp_Role() {}
+
+func (*App_ForwardProxy) isApp_Role() {}
+
+// StreamListener is one port a stream app listens on, on every node of its
+// partitions. A port is claimed by one app per partition and protocol.
+type StreamListener struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Port          uint32                 `protobuf:"varint,1,opt,name=port,proto3" json:"port,omitempty"`
+	Protocol      StreamProtocol         `protobuf:"varint,2,opt,name=protocol,proto3,enum=strata.config.v1.StreamProtocol" json:"protocol,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamListener) Reset() {
+	*x = StreamListener{}
+	mi := &file_strata_config_v1_resources_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamListener) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamListener) ProtoMessage() {}
+
+func (x *StreamListener) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_config_v1_resources_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamListener.ProtoReflect.Descriptor instead.
+func (*StreamListener) Descriptor() ([]byte, []int) {
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *StreamListener) GetPort() uint32 {
+	if x != nil {
+		return x.Port
+	}
+	return 0
+}
+
+func (x *StreamListener) GetProtocol() StreamProtocol {
+	if x != nil {
+		return x.Protocol
+	}
+	return StreamProtocol_STREAM_PROTOCOL_UNSPECIFIED
+}
+
+// SniRoute sends connections whose ClientHello names server_name (exact, or
+// "*.example.com" for one label) to an upstream of the app.
+type SniRoute struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	ServerName string                 `protobuf:"bytes,1,opt,name=server_name,json=serverName,proto3" json:"server_name,omitempty"`
+	// Name of an upstream of the same app.
+	Upstream      string `protobuf:"bytes,2,opt,name=upstream,proto3" json:"upstream,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SniRoute) Reset() {
+	*x = SniRoute{}
+	mi := &file_strata_config_v1_resources_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SniRoute) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SniRoute) ProtoMessage() {}
+
+func (x *SniRoute) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_config_v1_resources_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SniRoute.ProtoReflect.Descriptor instead.
+func (*SniRoute) Descriptor() ([]byte, []int) {
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *SniRoute) GetServerName() string {
+	if x != nil {
+		return x.ServerName
+	}
+	return ""
+}
+
+func (x *SniRoute) GetUpstream() string {
+	if x != nil {
+		return x.Upstream
+	}
+	return ""
+}
+
+// AccessControl decides which clients may connect to a stream or
+// forward-proxy app, before any byte is forwarded.
+type AccessControl struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// When not empty, only these client networks ("203.0.113.0/24") connect.
+	AllowCidrs []string `protobuf:"bytes,1,rep,name=allow_cidrs,json=allowCidrs,proto3" json:"allow_cidrs,omitempty"`
+	// Refused even when an allow entry matches.
+	DenyCidrs []string `protobuf:"bytes,2,rep,name=deny_cidrs,json=denyCidrs,proto3" json:"deny_cidrs,omitempty"`
+	// New connections per second per client IP on each node (0 = no limit),
+	// with this burst (0 = the rate).
+	ConnectionsPerSecond uint32 `protobuf:"varint,3,opt,name=connections_per_second,json=connectionsPerSecond,proto3" json:"connections_per_second,omitempty"`
+	Burst                uint32 `protobuf:"varint,4,opt,name=burst,proto3" json:"burst,omitempty"`
+	// Open connections per client IP on each node (0 = no limit).
+	MaxConnectionsPerIp uint32 `protobuf:"varint,5,opt,name=max_connections_per_ip,json=maxConnectionsPerIp,proto3" json:"max_connections_per_ip,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *AccessControl) Reset() {
+	*x = AccessControl{}
+	mi := &file_strata_config_v1_resources_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AccessControl) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AccessControl) ProtoMessage() {}
+
+func (x *AccessControl) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_config_v1_resources_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AccessControl.ProtoReflect.Descriptor instead.
+func (*AccessControl) Descriptor() ([]byte, []int) {
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *AccessControl) GetAllowCidrs() []string {
+	if x != nil {
+		return x.AllowCidrs
+	}
+	return nil
+}
+
+func (x *AccessControl) GetDenyCidrs() []string {
+	if x != nil {
+		return x.DenyCidrs
+	}
+	return nil
+}
+
+func (x *AccessControl) GetConnectionsPerSecond() uint32 {
+	if x != nil {
+		return x.ConnectionsPerSecond
+	}
+	return 0
+}
+
+func (x *AccessControl) GetBurst() uint32 {
+	if x != nil {
+		return x.Burst
+	}
+	return 0
+}
+
+func (x *AccessControl) GetMaxConnectionsPerIp() uint32 {
+	if x != nil {
+		return x.MaxConnectionsPerIp
+	}
+	return 0
+}
+
+// StreamApp is a TCP/UDP proxy (node/stream): each listener forwards to the
+// app's upstreams with their balancing policy and health checks.
+type StreamApp struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Listeners []*StreamListener      `protobuf:"bytes,1,rep,name=listeners,proto3" json:"listeners,omitempty"`
+	// Upstream (name) that takes connections no SNI route matches; empty
+	// with PASSTHROUGH refuses unknown names. Required without sni_routes.
+	Upstream string        `protobuf:"bytes,2,opt,name=upstream,proto3" json:"upstream,omitempty"`
+	TlsMode  StreamTlsMode `protobuf:"varint,3,opt,name=tls_mode,json=tlsMode,proto3,enum=strata.config.v1.StreamTlsMode" json:"tls_mode,omitempty"`
+	// PASSTHROUGH (or TERMINATE): server name -> upstream, first match wins.
+	SniRoutes []*SniRoute `protobuf:"bytes,4,rep,name=sni_routes,json=sniRoutes,proto3" json:"sni_routes,omitempty"`
+	// 0 takes the node's default (5 s connect, 10 min idle).
+	ConnectTimeoutMs uint32 `protobuf:"varint,5,opt,name=connect_timeout_ms,json=connectTimeoutMs,proto3" json:"connect_timeout_ms,omitempty"`
+	IdleTimeoutMs    uint32 `protobuf:"varint,6,opt,name=idle_timeout_ms,json=idleTimeoutMs,proto3" json:"idle_timeout_ms,omitempty"`
+	// Open connections (TCP) or sessions (UDP) per listener on each node;
+	// 0 = node default (10,000).
+	MaxConnections    uint32               `protobuf:"varint,7,opt,name=max_connections,json=maxConnections,proto3" json:"max_connections,omitempty"`
+	SendProxyProtocol ProxyProtocolVersion `protobuf:"varint,8,opt,name=send_proxy_protocol,json=sendProxyProtocol,proto3,enum=strata.config.v1.ProxyProtocolVersion" json:"send_proxy_protocol,omitempty"`
+	// Peers (load balancers) whose PROXY protocol v1/v2 header is read for
+	// the client address; a header from anyone else is refused.
+	ProxyProtocolTrustedCidrs []string       `protobuf:"bytes,9,rep,name=proxy_protocol_trusted_cidrs,json=proxyProtocolTrustedCidrs,proto3" json:"proxy_protocol_trusted_cidrs,omitempty"`
+	Access                    *AccessControl `protobuf:"bytes,10,opt,name=access,proto3" json:"access,omitempty"`
+	// Forward to a node of the cluster's first healthy parent cluster
+	// (Cluster.parent_cluster_ids, the tiered-cache setting) on the same
+	// listener port instead of the origin; nodes of a cluster without
+	// parents go to the upstreams.
+	ViaParent bool `protobuf:"varint,11,opt,name=via_parent,json=viaParent,proto3" json:"via_parent,omitempty"`
+	// How long connections of a removed listener may finish (0 = 30 s).
+	DrainTimeoutMs uint32 `protobuf:"varint,12,opt,name=drain_timeout_ms,json=drainTimeoutMs,proto3" json:"drain_timeout_ms,omitempty"`
+	// UDP: a client's session ends after this long without datagrams (0 = 60 s).
+	UdpSessionIdleMs uint32 `protobuf:"varint,13,opt,name=udp_session_idle_ms,json=udpSessionIdleMs,proto3" json:"udp_session_idle_ms,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *StreamApp) Reset() {
+	*x = StreamApp{}
+	mi := &file_strata_config_v1_resources_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamApp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamApp) ProtoMessage() {}
+
+func (x *StreamApp) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_config_v1_resources_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamApp.ProtoReflect.Descriptor instead.
+func (*StreamApp) Descriptor() ([]byte, []int) {
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *StreamApp) GetListeners() []*StreamListener {
+	if x != nil {
+		return x.Listeners
+	}
+	return nil
+}
+
+func (x *StreamApp) GetUpstream() string {
+	if x != nil {
+		return x.Upstream
+	}
+	return ""
+}
+
+func (x *StreamApp) GetTlsMode() StreamTlsMode {
+	if x != nil {
+		return x.TlsMode
+	}
+	return StreamTlsMode_STREAM_TLS_MODE_UNSPECIFIED
+}
+
+func (x *StreamApp) GetSniRoutes() []*SniRoute {
+	if x != nil {
+		return x.SniRoutes
+	}
+	return nil
+}
+
+func (x *StreamApp) GetConnectTimeoutMs() uint32 {
+	if x != nil {
+		return x.ConnectTimeoutMs
+	}
+	return 0
+}
+
+func (x *StreamApp) GetIdleTimeoutMs() uint32 {
+	if x != nil {
+		return x.IdleTimeoutMs
+	}
+	return 0
+}
+
+func (x *StreamApp) GetMaxConnections() uint32 {
+	if x != nil {
+		return x.MaxConnections
+	}
+	return 0
+}
+
+func (x *StreamApp) GetSendProxyProtocol() ProxyProtocolVersion {
+	if x != nil {
+		return x.SendProxyProtocol
+	}
+	return ProxyProtocolVersion_PROXY_PROTOCOL_VERSION_UNSPECIFIED
+}
+
+func (x *StreamApp) GetProxyProtocolTrustedCidrs() []string {
+	if x != nil {
+		return x.ProxyProtocolTrustedCidrs
+	}
+	return nil
+}
+
+func (x *StreamApp) GetAccess() *AccessControl {
+	if x != nil {
+		return x.Access
+	}
+	return nil
+}
+
+func (x *StreamApp) GetViaParent() bool {
+	if x != nil {
+		return x.ViaParent
+	}
+	return false
+}
+
+func (x *StreamApp) GetDrainTimeoutMs() uint32 {
+	if x != nil {
+		return x.DrainTimeoutMs
+	}
+	return 0
+}
+
+func (x *StreamApp) GetUdpSessionIdleMs() uint32 {
+	if x != nil {
+		return x.UdpSessionIdleMs
+	}
+	return 0
+}
+
+// EgressPolicy is where a forward proxy's clients may connect. Private,
+// loopback, link-local and other special-purpose ranges are refused unless
+// allow_private or an allow_cidrs entry covers them.
+type EgressPolicy struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// When not empty, only these destination networks.
+	AllowCidrs []string `protobuf:"bytes,1,rep,name=allow_cidrs,json=allowCidrs,proto3" json:"allow_cidrs,omitempty"`
+	// When not empty, only these destination names (exact or "*.example.com");
+	// a name is resolved by the node and its addresses are checked too.
+	AllowDomains []string `protobuf:"bytes,2,rep,name=allow_domains,json=allowDomains,proto3" json:"allow_domains,omitempty"`
+	// When not empty, only these ports or ranges ("443", "8000-8100").
+	AllowPorts   []string `protobuf:"bytes,3,rep,name=allow_ports,json=allowPorts,proto3" json:"allow_ports,omitempty"`
+	AllowPrivate bool     `protobuf:"varint,4,opt,name=allow_private,json=allowPrivate,proto3" json:"allow_private,omitempty"`
+	// Refused whatever else allows them.
+	DenyCidrs     []string `protobuf:"bytes,5,rep,name=deny_cidrs,json=denyCidrs,proto3" json:"deny_cidrs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EgressPolicy) Reset() {
+	*x = EgressPolicy{}
+	mi := &file_strata_config_v1_resources_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EgressPolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EgressPolicy) ProtoMessage() {}
+
+func (x *EgressPolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_config_v1_resources_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EgressPolicy.ProtoReflect.Descriptor instead.
+func (*EgressPolicy) Descriptor() ([]byte, []int) {
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *EgressPolicy) GetAllowCidrs() []string {
+	if x != nil {
+		return x.AllowCidrs
+	}
+	return nil
+}
+
+func (x *EgressPolicy) GetAllowDomains() []string {
+	if x != nil {
+		return x.AllowDomains
+	}
+	return nil
+}
+
+func (x *EgressPolicy) GetAllowPorts() []string {
+	if x != nil {
+		return x.AllowPorts
+	}
+	return nil
+}
+
+func (x *EgressPolicy) GetAllowPrivate() bool {
+	if x != nil {
+		return x.AllowPrivate
+	}
+	return false
+}
+
+func (x *EgressPolicy) GetDenyCidrs() []string {
+	if x != nil {
+		return x.DenyCidrs
+	}
+	return nil
+}
+
+// ProxyCredential is one user of a forward-proxy app.
+type ProxyCredential struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Username string                 `protobuf:"bytes,1,opt,name=username,proto3" json:"username,omitempty"`
+	// Write-only: the clear password in create/update requests. The service
+	// stores and syncs only password_hash; reads return it empty.
+	Password string `protobuf:"bytes,2,opt,name=password,proto3" json:"password,omitempty"`
+	// argon2id PHC string, set by the service.
+	PasswordHash string `protobuf:"bytes,3,opt,name=password_hash,json=passwordHash,proto3" json:"password_hash,omitempty"`
+	// Replaces the app's egress policy for this user when set.
+	Egress        *EgressPolicy `protobuf:"bytes,4,opt,name=egress,proto3" json:"egress,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProxyCredential) Reset() {
+	*x = ProxyCredential{}
+	mi := &file_strata_config_v1_resources_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProxyCredential) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProxyCredential) ProtoMessage() {}
+
+func (x *ProxyCredential) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_config_v1_resources_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProxyCredential.ProtoReflect.Descriptor instead.
+func (*ProxyCredential) Descriptor() ([]byte, []int) {
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ProxyCredential) GetUsername() string {
+	if x != nil {
+		return x.Username
+	}
+	return ""
+}
+
+func (x *ProxyCredential) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
+}
+
+func (x *ProxyCredential) GetPasswordHash() string {
+	if x != nil {
+		return x.PasswordHash
+	}
+	return ""
+}
+
+func (x *ProxyCredential) GetEgress() *EgressPolicy {
+	if x != nil {
+		return x.Egress
+	}
+	return nil
+}
+
+// ForwardProxyApp is a SOCKS5 (RFC 1928, username/password RFC 1929,
+// CONNECT and UDP ASSOCIATE) and HTTP forward proxy (CONNECT and
+// absolute-form requests) on every node of its partitions (node/forward).
+// Every client authenticates: there is no open proxy.
+type ForwardProxyApp struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Socks5Ports []uint32               `protobuf:"varint,1,rep,packed,name=socks5_ports,json=socks5Ports,proto3" json:"socks5_ports,omitempty"`
+	HttpPorts   []uint32               `protobuf:"varint,2,rep,packed,name=http_ports,json=httpPorts,proto3" json:"http_ports,omitempty"`
+	// At least one.
+	Credentials []*ProxyCredential `protobuf:"bytes,3,rep,name=credentials,proto3" json:"credentials,omitempty"`
+	Egress      *EgressPolicy      `protobuf:"bytes,4,opt,name=egress,proto3" json:"egress,omitempty"`
+	Access      *AccessControl     `protobuf:"bytes,5,opt,name=access,proto3" json:"access,omitempty"`
+	// 0 takes the node's default (10 s connect, 10 min idle).
+	ConnectTimeoutMs uint32 `protobuf:"varint,6,opt,name=connect_timeout_ms,json=connectTimeoutMs,proto3" json:"connect_timeout_ms,omitempty"`
+	IdleTimeoutMs    uint32 `protobuf:"varint,7,opt,name=idle_timeout_ms,json=idleTimeoutMs,proto3" json:"idle_timeout_ms,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *ForwardProxyApp) Reset() {
+	*x = ForwardProxyApp{}
+	mi := &file_strata_config_v1_resources_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ForwardProxyApp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ForwardProxyApp) ProtoMessage() {}
+
+func (x *ForwardProxyApp) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_config_v1_resources_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ForwardProxyApp.ProtoReflect.Descriptor instead.
+func (*ForwardProxyApp) Descriptor() ([]byte, []int) {
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ForwardProxyApp) GetSocks5Ports() []uint32 {
+	if x != nil {
+		return x.Socks5Ports
+	}
+	return nil
+}
+
+func (x *ForwardProxyApp) GetHttpPorts() []uint32 {
+	if x != nil {
+		return x.HttpPorts
+	}
+	return nil
+}
+
+func (x *ForwardProxyApp) GetCredentials() []*ProxyCredential {
+	if x != nil {
+		return x.Credentials
+	}
+	return nil
+}
+
+func (x *ForwardProxyApp) GetEgress() *EgressPolicy {
+	if x != nil {
+		return x.Egress
+	}
+	return nil
+}
+
+func (x *ForwardProxyApp) GetAccess() *AccessControl {
+	if x != nil {
+		return x.Access
+	}
+	return nil
+}
+
+func (x *ForwardProxyApp) GetConnectTimeoutMs() uint32 {
+	if x != nil {
+		return x.ConnectTimeoutMs
+	}
+	return 0
+}
+
+func (x *ForwardProxyApp) GetIdleTimeoutMs() uint32 {
+	if x != nil {
+		return x.IdleTimeoutMs
+	}
+	return 0
+}
+
 // HTTP Strict Transport Security (RFC 6797).
 type Hsts struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -545,7 +1436,7 @@ type Hsts struct {
 
 func (x *Hsts) Reset() {
 	*x = Hsts{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[4]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -557,7 +1448,7 @@ func (x *Hsts) String() string {
 func (*Hsts) ProtoMessage() {}
 
 func (x *Hsts) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[4]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -570,7 +1461,7 @@ func (x *Hsts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hsts.ProtoReflect.Descriptor instead.
 func (*Hsts) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{4}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Hsts) GetMaxAgeSeconds() uint32 {
@@ -609,7 +1500,7 @@ type Server struct {
 
 func (x *Server) Reset() {
 	*x = Server{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[5]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -621,7 +1512,7 @@ func (x *Server) String() string {
 func (*Server) ProtoMessage() {}
 
 func (x *Server) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[5]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -634,7 +1525,7 @@ func (x *Server) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Server.ProtoReflect.Descriptor instead.
 func (*Server) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{5}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Server) GetAddress() string {
@@ -671,7 +1562,7 @@ type Timeouts struct {
 
 func (x *Timeouts) Reset() {
 	*x = Timeouts{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[6]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -683,7 +1574,7 @@ func (x *Timeouts) String() string {
 func (*Timeouts) ProtoMessage() {}
 
 func (x *Timeouts) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[6]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -696,7 +1587,7 @@ func (x *Timeouts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Timeouts.ProtoReflect.Descriptor instead.
 func (*Timeouts) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{6}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Timeouts) GetConnectMs() uint32 {
@@ -734,7 +1625,7 @@ type UpstreamTLS struct {
 
 func (x *UpstreamTLS) Reset() {
 	*x = UpstreamTLS{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[7]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -746,7 +1637,7 @@ func (x *UpstreamTLS) String() string {
 func (*UpstreamTLS) ProtoMessage() {}
 
 func (x *UpstreamTLS) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[7]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -759,7 +1650,7 @@ func (x *UpstreamTLS) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpstreamTLS.ProtoReflect.Descriptor instead.
 func (*UpstreamTLS) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{7}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *UpstreamTLS) GetEnabled() bool {
@@ -807,7 +1698,7 @@ type HealthCheck struct {
 
 func (x *HealthCheck) Reset() {
 	*x = HealthCheck{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[8]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -819,7 +1710,7 @@ func (x *HealthCheck) String() string {
 func (*HealthCheck) ProtoMessage() {}
 
 func (x *HealthCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[8]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -832,7 +1723,7 @@ func (x *HealthCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthCheck.ProtoReflect.Descriptor instead.
 func (*HealthCheck) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{8}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *HealthCheck) GetEnabled() bool {
@@ -928,7 +1819,7 @@ type Upstream struct {
 
 func (x *Upstream) Reset() {
 	*x = Upstream{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[9]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -940,7 +1831,7 @@ func (x *Upstream) String() string {
 func (*Upstream) ProtoMessage() {}
 
 func (x *Upstream) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[9]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -953,7 +1844,7 @@ func (x *Upstream) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Upstream.ProtoReflect.Descriptor instead.
 func (*Upstream) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{9}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Upstream) GetId() string {
@@ -1038,7 +1929,7 @@ type Rule struct {
 
 func (x *Rule) Reset() {
 	*x = Rule{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[10]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1050,7 +1941,7 @@ func (x *Rule) String() string {
 func (*Rule) ProtoMessage() {}
 
 func (x *Rule) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[10]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1063,7 +1954,7 @@ func (x *Rule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rule.ProtoReflect.Descriptor instead.
 func (*Rule) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{10}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Rule) GetId() string {
@@ -1120,7 +2011,7 @@ type Action struct {
 
 func (x *Action) Reset() {
 	*x = Action{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[11]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1132,7 +2023,7 @@ func (x *Action) String() string {
 func (*Action) ProtoMessage() {}
 
 func (x *Action) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[11]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1145,7 +2036,7 @@ func (x *Action) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Action.ProtoReflect.Descriptor instead.
 func (*Action) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{11}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Action) GetAction() isAction_Action {
@@ -1274,7 +2165,7 @@ type ProxyAction struct {
 
 func (x *ProxyAction) Reset() {
 	*x = ProxyAction{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[12]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1286,7 +2177,7 @@ func (x *ProxyAction) String() string {
 func (*ProxyAction) ProtoMessage() {}
 
 func (x *ProxyAction) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[12]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1299,7 +2190,7 @@ func (x *ProxyAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProxyAction.ProtoReflect.Descriptor instead.
 func (*ProxyAction) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{12}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ProxyAction) GetUpstreams() []*WeightedUpstream {
@@ -1323,7 +2214,7 @@ type WeightedUpstream struct {
 
 func (x *WeightedUpstream) Reset() {
 	*x = WeightedUpstream{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[13]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1335,7 +2226,7 @@ func (x *WeightedUpstream) String() string {
 func (*WeightedUpstream) ProtoMessage() {}
 
 func (x *WeightedUpstream) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[13]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1348,7 +2239,7 @@ func (x *WeightedUpstream) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WeightedUpstream.ProtoReflect.Descriptor instead.
 func (*WeightedUpstream) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{13}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *WeightedUpstream) GetUpstream() string {
@@ -1378,7 +2269,7 @@ type RedirectAction struct {
 
 func (x *RedirectAction) Reset() {
 	*x = RedirectAction{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[14]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1390,7 +2281,7 @@ func (x *RedirectAction) String() string {
 func (*RedirectAction) ProtoMessage() {}
 
 func (x *RedirectAction) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[14]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1403,7 +2294,7 @@ func (x *RedirectAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedirectAction.ProtoReflect.Descriptor instead.
 func (*RedirectAction) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{14}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RedirectAction) GetUrl() string {
@@ -1432,7 +2323,7 @@ type RespondAction struct {
 
 func (x *RespondAction) Reset() {
 	*x = RespondAction{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[15]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1444,7 +2335,7 @@ func (x *RespondAction) String() string {
 func (*RespondAction) ProtoMessage() {}
 
 func (x *RespondAction) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[15]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1457,7 +2348,7 @@ func (x *RespondAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RespondAction.ProtoReflect.Descriptor instead.
 func (*RespondAction) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{15}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RespondAction) GetStatus() uint32 {
@@ -1496,7 +2387,7 @@ type HeaderOps struct {
 
 func (x *HeaderOps) Reset() {
 	*x = HeaderOps{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[16]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1508,7 +2399,7 @@ func (x *HeaderOps) String() string {
 func (*HeaderOps) ProtoMessage() {}
 
 func (x *HeaderOps) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[16]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1521,7 +2412,7 @@ func (x *HeaderOps) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeaderOps.ProtoReflect.Descriptor instead.
 func (*HeaderOps) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{16}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *HeaderOps) GetSet() map[string]string {
@@ -1556,7 +2447,7 @@ type Header struct {
 
 func (x *Header) Reset() {
 	*x = Header{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[17]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1568,7 +2459,7 @@ func (x *Header) String() string {
 func (*Header) ProtoMessage() {}
 
 func (x *Header) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[17]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1581,7 +2472,7 @@ func (x *Header) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Header.ProtoReflect.Descriptor instead.
 func (*Header) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{17}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Header) GetName() string {
@@ -1613,7 +2504,7 @@ type RewriteAction struct {
 
 func (x *RewriteAction) Reset() {
 	*x = RewriteAction{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[18]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1625,7 +2516,7 @@ func (x *RewriteAction) String() string {
 func (*RewriteAction) ProtoMessage() {}
 
 func (x *RewriteAction) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[18]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1638,7 +2529,7 @@ func (x *RewriteAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RewriteAction.ProtoReflect.Descriptor instead.
 func (*RewriteAction) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{18}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RewriteAction) GetPathRegex() string {
@@ -1707,7 +2598,7 @@ type CacheAction struct {
 
 func (x *CacheAction) Reset() {
 	*x = CacheAction{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[19]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1719,7 +2610,7 @@ func (x *CacheAction) String() string {
 func (*CacheAction) ProtoMessage() {}
 
 func (x *CacheAction) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[19]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1732,7 +2623,7 @@ func (x *CacheAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CacheAction.ProtoReflect.Descriptor instead.
 func (*CacheAction) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{19}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CacheAction) GetBypass() bool {
@@ -1819,13 +2710,19 @@ const file_strata_config_v1_resources_proto_rawDesc = "" +
 	" strata/config/v1/resources.proto\x12\x10strata.config.v1\"/\n" +
 	"\tPartition\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\"\xa1\x01\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"\xe0\x01\n" +
 	"\aCluster\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12!\n" +
 	"\fpartition_id\x18\x03 \x01(\tR\vpartitionId\x12!\n" +
 	"\fdns_disabled\x18\x04 \x01(\bR\vdnsDisabled\x12,\n" +
-	"\x12parent_cluster_ids\x18\x05 \x03(\tR\x10parentClusterIds\"\xfc\x01\n" +
+	"\x12parent_cluster_ids\x18\x05 \x03(\tR\x10parentClusterIds\x12=\n" +
+	"\blocation\x18\x06 \x01(\v2!.strata.config.v1.ClusterLocationR\blocation\"\x83\x01\n" +
+	"\x0fClusterLocation\x12\x18\n" +
+	"\acountry\x18\x01 \x01(\tR\acountry\x12\x1c\n" +
+	"\tcontinent\x18\x02 \x01(\tR\tcontinent\x12\x1a\n" +
+	"\blatitude\x18\x03 \x01(\x01R\blatitude\x12\x1c\n" +
+	"\tlongitude\x18\x04 \x01(\x01R\tlongitude\"\xfc\x01\n" +
 	"\x04Node\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1d\n" +
@@ -1839,7 +2736,7 @@ const file_strata_config_v1_resources_proto_rawDesc = "" +
 	"\vpublic_ipv4\x18\b \x01(\tR\n" +
 	"publicIpv4\x12\x1f\n" +
 	"\vpublic_ipv6\x18\t \x01(\tR\n" +
-	"publicIpv6\"\xf3\x03\n" +
+	"publicIpv6\"\xfc\x04\n" +
 	"\x03App\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
@@ -1855,10 +2752,68 @@ const file_strata_config_v1_resources_proto_rawDesc = "" +
 	"\arelease\x18\n" +
 	" \x01(\x04R\arelease\x12%\n" +
 	"\x0ehttps_redirect\x18\v \x01(\bR\rhttpsRedirect\x12*\n" +
-	"\x04hsts\x18\f \x01(\v2\x16.strata.config.v1.HstsR\x04hsts\x1a9\n" +
+	"\x04hsts\x18\f \x01(\v2\x16.strata.config.v1.HstsR\x04hsts\x125\n" +
+	"\x06stream\x18\r \x01(\v2\x1b.strata.config.v1.StreamAppH\x00R\x06stream\x12H\n" +
+	"\rforward_proxy\x18\x0e \x01(\v2!.strata.config.v1.ForwardProxyAppH\x00R\fforwardProxy\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"w\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x06\n" +
+	"\x04role\"b\n" +
+	"\x0eStreamListener\x12\x12\n" +
+	"\x04port\x18\x01 \x01(\rR\x04port\x12<\n" +
+	"\bprotocol\x18\x02 \x01(\x0e2 .strata.config.v1.StreamProtocolR\bprotocol\"G\n" +
+	"\bSniRoute\x12\x1f\n" +
+	"\vserver_name\x18\x01 \x01(\tR\n" +
+	"serverName\x12\x1a\n" +
+	"\bupstream\x18\x02 \x01(\tR\bupstream\"\xd0\x01\n" +
+	"\rAccessControl\x12\x1f\n" +
+	"\vallow_cidrs\x18\x01 \x03(\tR\n" +
+	"allowCidrs\x12\x1d\n" +
+	"\n" +
+	"deny_cidrs\x18\x02 \x03(\tR\tdenyCidrs\x124\n" +
+	"\x16connections_per_second\x18\x03 \x01(\rR\x14connectionsPerSecond\x12\x14\n" +
+	"\x05burst\x18\x04 \x01(\rR\x05burst\x123\n" +
+	"\x16max_connections_per_ip\x18\x05 \x01(\rR\x13maxConnectionsPerIp\"\xa7\x05\n" +
+	"\tStreamApp\x12>\n" +
+	"\tlisteners\x18\x01 \x03(\v2 .strata.config.v1.StreamListenerR\tlisteners\x12\x1a\n" +
+	"\bupstream\x18\x02 \x01(\tR\bupstream\x12:\n" +
+	"\btls_mode\x18\x03 \x01(\x0e2\x1f.strata.config.v1.StreamTlsModeR\atlsMode\x129\n" +
+	"\n" +
+	"sni_routes\x18\x04 \x03(\v2\x1a.strata.config.v1.SniRouteR\tsniRoutes\x12,\n" +
+	"\x12connect_timeout_ms\x18\x05 \x01(\rR\x10connectTimeoutMs\x12&\n" +
+	"\x0fidle_timeout_ms\x18\x06 \x01(\rR\ridleTimeoutMs\x12'\n" +
+	"\x0fmax_connections\x18\a \x01(\rR\x0emaxConnections\x12V\n" +
+	"\x13send_proxy_protocol\x18\b \x01(\x0e2&.strata.config.v1.ProxyProtocolVersionR\x11sendProxyProtocol\x12?\n" +
+	"\x1cproxy_protocol_trusted_cidrs\x18\t \x03(\tR\x19proxyProtocolTrustedCidrs\x127\n" +
+	"\x06access\x18\n" +
+	" \x01(\v2\x1f.strata.config.v1.AccessControlR\x06access\x12\x1d\n" +
+	"\n" +
+	"via_parent\x18\v \x01(\bR\tviaParent\x12(\n" +
+	"\x10drain_timeout_ms\x18\f \x01(\rR\x0edrainTimeoutMs\x12-\n" +
+	"\x13udp_session_idle_ms\x18\r \x01(\rR\x10udpSessionIdleMs\"\xb9\x01\n" +
+	"\fEgressPolicy\x12\x1f\n" +
+	"\vallow_cidrs\x18\x01 \x03(\tR\n" +
+	"allowCidrs\x12#\n" +
+	"\rallow_domains\x18\x02 \x03(\tR\fallowDomains\x12\x1f\n" +
+	"\vallow_ports\x18\x03 \x03(\tR\n" +
+	"allowPorts\x12#\n" +
+	"\rallow_private\x18\x04 \x01(\bR\fallowPrivate\x12\x1d\n" +
+	"\n" +
+	"deny_cidrs\x18\x05 \x03(\tR\tdenyCidrs\"\xa6\x01\n" +
+	"\x0fProxyCredential\x12\x1a\n" +
+	"\busername\x18\x01 \x01(\tR\busername\x12\x1a\n" +
+	"\bpassword\x18\x02 \x01(\tR\bpassword\x12#\n" +
+	"\rpassword_hash\x18\x03 \x01(\tR\fpasswordHash\x126\n" +
+	"\x06egress\x18\x04 \x01(\v2\x1e.strata.config.v1.EgressPolicyR\x06egress\"\xdf\x02\n" +
+	"\x0fForwardProxyApp\x12!\n" +
+	"\fsocks5_ports\x18\x01 \x03(\rR\vsocks5Ports\x12\x1d\n" +
+	"\n" +
+	"http_ports\x18\x02 \x03(\rR\thttpPorts\x12C\n" +
+	"\vcredentials\x18\x03 \x03(\v2!.strata.config.v1.ProxyCredentialR\vcredentials\x126\n" +
+	"\x06egress\x18\x04 \x01(\v2\x1e.strata.config.v1.EgressPolicyR\x06egress\x127\n" +
+	"\x06access\x18\x05 \x01(\v2\x1f.strata.config.v1.AccessControlR\x06access\x12,\n" +
+	"\x12connect_timeout_ms\x18\x06 \x01(\rR\x10connectTimeoutMs\x12&\n" +
+	"\x0fidle_timeout_ms\x18\a \x01(\rR\ridleTimeoutMs\"w\n" +
 	"\x04Hsts\x12&\n" +
 	"\x0fmax_age_seconds\x18\x01 \x01(\rR\rmaxAgeSeconds\x12-\n" +
 	"\x12include_subdomains\x18\x02 \x01(\bR\x11includeSubdomains\x12\x18\n" +
@@ -1970,7 +2925,19 @@ const file_strata_config_v1_resources_proto_rawDesc = "" +
 	"\x13NODE_DNS_STATE_NONE\x10\x01\x12\x1c\n" +
 	"\x18NODE_DNS_STATE_ANSWERING\x10\x02\x12\x16\n" +
 	"\x12NODE_DNS_STATE_OFF\x10\x03\x12\x19\n" +
-	"\x15NODE_DNS_STATE_FAILED\x10\x04*\xb6\x01\n" +
+	"\x15NODE_DNS_STATE_FAILED\x10\x04*c\n" +
+	"\x0eStreamProtocol\x12\x1f\n" +
+	"\x1bSTREAM_PROTOCOL_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13STREAM_PROTOCOL_TCP\x10\x01\x12\x17\n" +
+	"\x13STREAM_PROTOCOL_UDP\x10\x02*p\n" +
+	"\rStreamTlsMode\x12\x1f\n" +
+	"\x1bSTREAM_TLS_MODE_UNSPECIFIED\x10\x00\x12\x1d\n" +
+	"\x19STREAM_TLS_MODE_TERMINATE\x10\x01\x12\x1f\n" +
+	"\x1bSTREAM_TLS_MODE_PASSTHROUGH\x10\x02*|\n" +
+	"\x14ProxyProtocolVersion\x12&\n" +
+	"\"PROXY_PROTOCOL_VERSION_UNSPECIFIED\x10\x00\x12\x1d\n" +
+	"\x19PROXY_PROTOCOL_VERSION_V1\x10\x01\x12\x1d\n" +
+	"\x19PROXY_PROTOCOL_VERSION_V2\x10\x02*\xb6\x01\n" +
 	"\rBalancePolicy\x12\x1e\n" +
 	"\x1aBALANCE_POLICY_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aBALANCE_POLICY_ROUND_ROBIN\x10\x01\x12\x1b\n" +
@@ -1990,64 +2957,88 @@ func file_strata_config_v1_resources_proto_rawDescGZIP() []byte {
 	return file_strata_config_v1_resources_proto_rawDescData
 }
 
-var file_strata_config_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_strata_config_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_strata_config_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_strata_config_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_strata_config_v1_resources_proto_goTypes = []any{
-	(NodeDnsState)(0),        // 0: strata.config.v1.NodeDnsState
-	(BalancePolicy)(0),       // 1: strata.config.v1.BalancePolicy
-	(*Partition)(nil),        // 2: strata.config.v1.Partition
-	(*Cluster)(nil),          // 3: strata.config.v1.Cluster
-	(*Node)(nil),             // 4: strata.config.v1.Node
-	(*App)(nil),              // 5: strata.config.v1.App
-	(*Hsts)(nil),             // 6: strata.config.v1.Hsts
-	(*Server)(nil),           // 7: strata.config.v1.Server
-	(*Timeouts)(nil),         // 8: strata.config.v1.Timeouts
-	(*UpstreamTLS)(nil),      // 9: strata.config.v1.UpstreamTLS
-	(*HealthCheck)(nil),      // 10: strata.config.v1.HealthCheck
-	(*Upstream)(nil),         // 11: strata.config.v1.Upstream
-	(*Rule)(nil),             // 12: strata.config.v1.Rule
-	(*Action)(nil),           // 13: strata.config.v1.Action
-	(*ProxyAction)(nil),      // 14: strata.config.v1.ProxyAction
-	(*WeightedUpstream)(nil), // 15: strata.config.v1.WeightedUpstream
-	(*RedirectAction)(nil),   // 16: strata.config.v1.RedirectAction
-	(*RespondAction)(nil),    // 17: strata.config.v1.RespondAction
-	(*HeaderOps)(nil),        // 18: strata.config.v1.HeaderOps
-	(*Header)(nil),           // 19: strata.config.v1.Header
-	(*RewriteAction)(nil),    // 20: strata.config.v1.RewriteAction
-	(*CacheAction)(nil),      // 21: strata.config.v1.CacheAction
-	nil,                      // 22: strata.config.v1.App.LabelsEntry
-	nil,                      // 23: strata.config.v1.HeaderOps.SetEntry
-	nil,                      // 24: strata.config.v1.RewriteAction.QuerySetEntry
-	nil,                      // 25: strata.config.v1.CacheAction.TtlByStatusSEntry
+	(NodeDnsState)(0),         // 0: strata.config.v1.NodeDnsState
+	(StreamProtocol)(0),       // 1: strata.config.v1.StreamProtocol
+	(StreamTlsMode)(0),        // 2: strata.config.v1.StreamTlsMode
+	(ProxyProtocolVersion)(0), // 3: strata.config.v1.ProxyProtocolVersion
+	(BalancePolicy)(0),        // 4: strata.config.v1.BalancePolicy
+	(*Partition)(nil),         // 5: strata.config.v1.Partition
+	(*Cluster)(nil),           // 6: strata.config.v1.Cluster
+	(*ClusterLocation)(nil),   // 7: strata.config.v1.ClusterLocation
+	(*Node)(nil),              // 8: strata.config.v1.Node
+	(*App)(nil),               // 9: strata.config.v1.App
+	(*StreamListener)(nil),    // 10: strata.config.v1.StreamListener
+	(*SniRoute)(nil),          // 11: strata.config.v1.SniRoute
+	(*AccessControl)(nil),     // 12: strata.config.v1.AccessControl
+	(*StreamApp)(nil),         // 13: strata.config.v1.StreamApp
+	(*EgressPolicy)(nil),      // 14: strata.config.v1.EgressPolicy
+	(*ProxyCredential)(nil),   // 15: strata.config.v1.ProxyCredential
+	(*ForwardProxyApp)(nil),   // 16: strata.config.v1.ForwardProxyApp
+	(*Hsts)(nil),              // 17: strata.config.v1.Hsts
+	(*Server)(nil),            // 18: strata.config.v1.Server
+	(*Timeouts)(nil),          // 19: strata.config.v1.Timeouts
+	(*UpstreamTLS)(nil),       // 20: strata.config.v1.UpstreamTLS
+	(*HealthCheck)(nil),       // 21: strata.config.v1.HealthCheck
+	(*Upstream)(nil),          // 22: strata.config.v1.Upstream
+	(*Rule)(nil),              // 23: strata.config.v1.Rule
+	(*Action)(nil),            // 24: strata.config.v1.Action
+	(*ProxyAction)(nil),       // 25: strata.config.v1.ProxyAction
+	(*WeightedUpstream)(nil),  // 26: strata.config.v1.WeightedUpstream
+	(*RedirectAction)(nil),    // 27: strata.config.v1.RedirectAction
+	(*RespondAction)(nil),     // 28: strata.config.v1.RespondAction
+	(*HeaderOps)(nil),         // 29: strata.config.v1.HeaderOps
+	(*Header)(nil),            // 30: strata.config.v1.Header
+	(*RewriteAction)(nil),     // 31: strata.config.v1.RewriteAction
+	(*CacheAction)(nil),       // 32: strata.config.v1.CacheAction
+	nil,                       // 33: strata.config.v1.App.LabelsEntry
+	nil,                       // 34: strata.config.v1.HeaderOps.SetEntry
+	nil,                       // 35: strata.config.v1.RewriteAction.QuerySetEntry
+	nil,                       // 36: strata.config.v1.CacheAction.TtlByStatusSEntry
 }
 var file_strata_config_v1_resources_proto_depIdxs = []int32{
-	22, // 0: strata.config.v1.App.labels:type_name -> strata.config.v1.App.LabelsEntry
-	11, // 1: strata.config.v1.App.upstreams:type_name -> strata.config.v1.Upstream
-	12, // 2: strata.config.v1.App.rules:type_name -> strata.config.v1.Rule
-	6,  // 3: strata.config.v1.App.hsts:type_name -> strata.config.v1.Hsts
-	7,  // 4: strata.config.v1.Upstream.servers:type_name -> strata.config.v1.Server
-	1,  // 5: strata.config.v1.Upstream.policy:type_name -> strata.config.v1.BalancePolicy
-	8,  // 6: strata.config.v1.Upstream.timeouts:type_name -> strata.config.v1.Timeouts
-	9,  // 7: strata.config.v1.Upstream.tls:type_name -> strata.config.v1.UpstreamTLS
-	10, // 8: strata.config.v1.Upstream.health_check:type_name -> strata.config.v1.HealthCheck
-	13, // 9: strata.config.v1.Rule.actions:type_name -> strata.config.v1.Action
-	14, // 10: strata.config.v1.Action.proxy:type_name -> strata.config.v1.ProxyAction
-	16, // 11: strata.config.v1.Action.redirect:type_name -> strata.config.v1.RedirectAction
-	17, // 12: strata.config.v1.Action.respond:type_name -> strata.config.v1.RespondAction
-	18, // 13: strata.config.v1.Action.request_headers:type_name -> strata.config.v1.HeaderOps
-	18, // 14: strata.config.v1.Action.response_headers:type_name -> strata.config.v1.HeaderOps
-	20, // 15: strata.config.v1.Action.rewrite:type_name -> strata.config.v1.RewriteAction
-	21, // 16: strata.config.v1.Action.cache:type_name -> strata.config.v1.CacheAction
-	15, // 17: strata.config.v1.ProxyAction.upstreams:type_name -> strata.config.v1.WeightedUpstream
-	23, // 18: strata.config.v1.HeaderOps.set:type_name -> strata.config.v1.HeaderOps.SetEntry
-	19, // 19: strata.config.v1.HeaderOps.add:type_name -> strata.config.v1.Header
-	24, // 20: strata.config.v1.RewriteAction.query_set:type_name -> strata.config.v1.RewriteAction.QuerySetEntry
-	25, // 21: strata.config.v1.CacheAction.ttl_by_status_s:type_name -> strata.config.v1.CacheAction.TtlByStatusSEntry
-	22, // [22:22] is the sub-list for method output_type
-	22, // [22:22] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	7,  // 0: strata.config.v1.Cluster.location:type_name -> strata.config.v1.ClusterLocation
+	33, // 1: strata.config.v1.App.labels:type_name -> strata.config.v1.App.LabelsEntry
+	22, // 2: strata.config.v1.App.upstreams:type_name -> strata.config.v1.Upstream
+	23, // 3: strata.config.v1.App.rules:type_name -> strata.config.v1.Rule
+	17, // 4: strata.config.v1.App.hsts:type_name -> strata.config.v1.Hsts
+	13, // 5: strata.config.v1.App.stream:type_name -> strata.config.v1.StreamApp
+	16, // 6: strata.config.v1.App.forward_proxy:type_name -> strata.config.v1.ForwardProxyApp
+	1,  // 7: strata.config.v1.StreamListener.protocol:type_name -> strata.config.v1.StreamProtocol
+	10, // 8: strata.config.v1.StreamApp.listeners:type_name -> strata.config.v1.StreamListener
+	2,  // 9: strata.config.v1.StreamApp.tls_mode:type_name -> strata.config.v1.StreamTlsMode
+	11, // 10: strata.config.v1.StreamApp.sni_routes:type_name -> strata.config.v1.SniRoute
+	3,  // 11: strata.config.v1.StreamApp.send_proxy_protocol:type_name -> strata.config.v1.ProxyProtocolVersion
+	12, // 12: strata.config.v1.StreamApp.access:type_name -> strata.config.v1.AccessControl
+	14, // 13: strata.config.v1.ProxyCredential.egress:type_name -> strata.config.v1.EgressPolicy
+	15, // 14: strata.config.v1.ForwardProxyApp.credentials:type_name -> strata.config.v1.ProxyCredential
+	14, // 15: strata.config.v1.ForwardProxyApp.egress:type_name -> strata.config.v1.EgressPolicy
+	12, // 16: strata.config.v1.ForwardProxyApp.access:type_name -> strata.config.v1.AccessControl
+	18, // 17: strata.config.v1.Upstream.servers:type_name -> strata.config.v1.Server
+	4,  // 18: strata.config.v1.Upstream.policy:type_name -> strata.config.v1.BalancePolicy
+	19, // 19: strata.config.v1.Upstream.timeouts:type_name -> strata.config.v1.Timeouts
+	20, // 20: strata.config.v1.Upstream.tls:type_name -> strata.config.v1.UpstreamTLS
+	21, // 21: strata.config.v1.Upstream.health_check:type_name -> strata.config.v1.HealthCheck
+	24, // 22: strata.config.v1.Rule.actions:type_name -> strata.config.v1.Action
+	25, // 23: strata.config.v1.Action.proxy:type_name -> strata.config.v1.ProxyAction
+	27, // 24: strata.config.v1.Action.redirect:type_name -> strata.config.v1.RedirectAction
+	28, // 25: strata.config.v1.Action.respond:type_name -> strata.config.v1.RespondAction
+	29, // 26: strata.config.v1.Action.request_headers:type_name -> strata.config.v1.HeaderOps
+	29, // 27: strata.config.v1.Action.response_headers:type_name -> strata.config.v1.HeaderOps
+	31, // 28: strata.config.v1.Action.rewrite:type_name -> strata.config.v1.RewriteAction
+	32, // 29: strata.config.v1.Action.cache:type_name -> strata.config.v1.CacheAction
+	26, // 30: strata.config.v1.ProxyAction.upstreams:type_name -> strata.config.v1.WeightedUpstream
+	34, // 31: strata.config.v1.HeaderOps.set:type_name -> strata.config.v1.HeaderOps.SetEntry
+	30, // 32: strata.config.v1.HeaderOps.add:type_name -> strata.config.v1.Header
+	35, // 33: strata.config.v1.RewriteAction.query_set:type_name -> strata.config.v1.RewriteAction.QuerySetEntry
+	36, // 34: strata.config.v1.CacheAction.ttl_by_status_s:type_name -> strata.config.v1.CacheAction.TtlByStatusSEntry
+	35, // [35:35] is the sub-list for method output_type
+	35, // [35:35] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_strata_config_v1_resources_proto_init() }
@@ -2055,7 +3046,11 @@ func file_strata_config_v1_resources_proto_init() {
 	if File_strata_config_v1_resources_proto != nil {
 		return
 	}
-	file_strata_config_v1_resources_proto_msgTypes[11].OneofWrappers = []any{
+	file_strata_config_v1_resources_proto_msgTypes[4].OneofWrappers = []any{
+		(*App_Stream)(nil),
+		(*App_ForwardProxy)(nil),
+	}
+	file_strata_config_v1_resources_proto_msgTypes[19].OneofWrappers = []any{
 		(*Action_Proxy)(nil),
 		(*Action_Redirect)(nil),
 		(*Action_Respond)(nil),
@@ -2069,8 +3064,8 @@ func file_strata_config_v1_resources_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_config_v1_resources_proto_rawDesc), len(file_strata_config_v1_resources_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   24,
+			NumEnums:      5,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -508,6 +508,13 @@ type AppSettings struct {
 	Labels        map[string]string      `protobuf:"bytes,6,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	HttpsRedirect bool                   `protobuf:"varint,7,opt,name=https_redirect,json=httpsRedirect,proto3" json:"https_redirect,omitempty"`
 	Hsts          *v1.Hsts               `protobuf:"bytes,8,opt,name=hsts,proto3" json:"hsts,omitempty"`
+	// The app's role (strata.config.v1.App.role); unset: HTTP.
+	//
+	// Types that are valid to be assigned to Role:
+	//
+	//	*AppSettings_Stream
+	//	*AppSettings_ForwardProxy
+	Role          isAppSettings_Role `protobuf_oneof:"role"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -597,6 +604,47 @@ func (x *AppSettings) GetHsts() *v1.Hsts {
 	}
 	return nil
 }
+
+func (x *AppSettings) GetRole() isAppSettings_Role {
+	if x != nil {
+		return x.Role
+	}
+	return nil
+}
+
+func (x *AppSettings) GetStream() *v1.StreamApp {
+	if x != nil {
+		if x, ok := x.Role.(*AppSettings_Stream); ok {
+			return x.Stream
+		}
+	}
+	return nil
+}
+
+func (x *AppSettings) GetForwardProxy() *v1.ForwardProxyApp {
+	if x != nil {
+		if x, ok := x.Role.(*AppSettings_ForwardProxy); ok {
+			return x.ForwardProxy
+		}
+	}
+	return nil
+}
+
+type isAppSettings_Role interface {
+	isAppSettings_Role()
+}
+
+type AppSettings_Stream struct {
+	Stream *v1.StreamApp `protobuf:"bytes,9,opt,name=stream,proto3,oneof"`
+}
+
+type AppSettings_ForwardProxy struct {
+	ForwardProxy *v1.ForwardProxyApp `protobuf:"bytes,10,opt,name=forward_proxy,json=forwardProxy,proto3,oneof"`
+}
+
+func (*AppSettings_Stream) isAppSettings_Role() {}
+
+func (*AppSettings_ForwardProxy) isAppSettings_Role() {}
 
 // config.app.created
 type AppCreated struct {
@@ -1793,7 +1841,7 @@ const file_strata_events_config_v1_events_proto_rawDesc = "" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x18\n" +
 	"\astaging\x18\x02 \x01(\bR\astaging\"&\n" +
 	"\vNodeRemoved\x12\x17\n" +
-	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"\xf8\x02\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"\x81\x04\n" +
 	"\vAppSettings\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\adomains\x18\x02 \x03(\tR\adomains\x12\x1d\n" +
@@ -1804,10 +1852,14 @@ const file_strata_events_config_v1_events_proto_rawDesc = "" +
 	"\rpartition_ids\x18\x05 \x03(\tR\fpartitionIds\x12H\n" +
 	"\x06labels\x18\x06 \x03(\v20.strata.events.config.v1.AppSettings.LabelsEntryR\x06labels\x12%\n" +
 	"\x0ehttps_redirect\x18\a \x01(\bR\rhttpsRedirect\x12*\n" +
-	"\x04hsts\x18\b \x01(\v2\x16.strata.config.v1.HstsR\x04hsts\x1a9\n" +
+	"\x04hsts\x18\b \x01(\v2\x16.strata.config.v1.HstsR\x04hsts\x125\n" +
+	"\x06stream\x18\t \x01(\v2\x1b.strata.config.v1.StreamAppH\x00R\x06stream\x12H\n" +
+	"\rforward_proxy\x18\n" +
+	" \x01(\v2!.strata.config.v1.ForwardProxyAppH\x00R\fforwardProxy\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"e\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x06\n" +
+	"\x04role\"e\n" +
 	"\n" +
 	"AppCreated\x12\x15\n" +
 	"\x06app_id\x18\x01 \x01(\tR\x05appId\x12@\n" +
@@ -1951,10 +2003,12 @@ var file_strata_events_config_v1_events_proto_goTypes = []any{
 	(*v1.Cluster)(nil),            // 32: strata.config.v1.Cluster
 	(*v1.Node)(nil),               // 33: strata.config.v1.Node
 	(*v1.Hsts)(nil),               // 34: strata.config.v1.Hsts
-	(*v1.Upstream)(nil),           // 35: strata.config.v1.Upstream
-	(*v1.Rule)(nil),               // 36: strata.config.v1.Rule
-	(*v1.App)(nil),                // 37: strata.config.v1.App
-	(*timestamppb.Timestamp)(nil), // 38: google.protobuf.Timestamp
+	(*v1.StreamApp)(nil),          // 35: strata.config.v1.StreamApp
+	(*v1.ForwardProxyApp)(nil),    // 36: strata.config.v1.ForwardProxyApp
+	(*v1.Upstream)(nil),           // 37: strata.config.v1.Upstream
+	(*v1.Rule)(nil),               // 38: strata.config.v1.Rule
+	(*v1.App)(nil),                // 39: strata.config.v1.App
+	(*timestamppb.Timestamp)(nil), // 40: google.protobuf.Timestamp
 }
 var file_strata_events_config_v1_events_proto_depIdxs = []int32{
 	31, // 0: strata.events.config.v1.PartitionCreated.partition:type_name -> strata.config.v1.Partition
@@ -1963,28 +2017,34 @@ var file_strata_events_config_v1_events_proto_depIdxs = []int32{
 	33, // 3: strata.events.config.v1.NodeRegistered.node:type_name -> strata.config.v1.Node
 	30, // 4: strata.events.config.v1.AppSettings.labels:type_name -> strata.events.config.v1.AppSettings.LabelsEntry
 	34, // 5: strata.events.config.v1.AppSettings.hsts:type_name -> strata.config.v1.Hsts
-	10, // 6: strata.events.config.v1.AppCreated.settings:type_name -> strata.events.config.v1.AppSettings
-	10, // 7: strata.events.config.v1.AppUpdated.settings:type_name -> strata.events.config.v1.AppSettings
-	35, // 8: strata.events.config.v1.UpstreamCreated.upstream:type_name -> strata.config.v1.Upstream
-	35, // 9: strata.events.config.v1.UpstreamUpdated.upstream:type_name -> strata.config.v1.Upstream
-	36, // 10: strata.events.config.v1.RuleCreated.rule:type_name -> strata.config.v1.Rule
-	36, // 11: strata.events.config.v1.RuleUpdated.rule:type_name -> strata.config.v1.Rule
-	37, // 12: strata.events.config.v1.AppReverted.content:type_name -> strata.config.v1.App
-	0,  // 13: strata.events.config.v1.ObjectReverted.kind:type_name -> strata.events.config.v1.ObjectKind
-	35, // 14: strata.events.config.v1.ObjectReverted.upstream:type_name -> strata.config.v1.Upstream
-	36, // 15: strata.events.config.v1.ObjectReverted.rule:type_name -> strata.config.v1.Rule
-	38, // 16: strata.events.config.v1.JoinTokenCreated.expires_at:type_name -> google.protobuf.Timestamp
-	17, // [17:17] is the sub-list for method output_type
-	17, // [17:17] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	35, // 6: strata.events.config.v1.AppSettings.stream:type_name -> strata.config.v1.StreamApp
+	36, // 7: strata.events.config.v1.AppSettings.forward_proxy:type_name -> strata.config.v1.ForwardProxyApp
+	10, // 8: strata.events.config.v1.AppCreated.settings:type_name -> strata.events.config.v1.AppSettings
+	10, // 9: strata.events.config.v1.AppUpdated.settings:type_name -> strata.events.config.v1.AppSettings
+	37, // 10: strata.events.config.v1.UpstreamCreated.upstream:type_name -> strata.config.v1.Upstream
+	37, // 11: strata.events.config.v1.UpstreamUpdated.upstream:type_name -> strata.config.v1.Upstream
+	38, // 12: strata.events.config.v1.RuleCreated.rule:type_name -> strata.config.v1.Rule
+	38, // 13: strata.events.config.v1.RuleUpdated.rule:type_name -> strata.config.v1.Rule
+	39, // 14: strata.events.config.v1.AppReverted.content:type_name -> strata.config.v1.App
+	0,  // 15: strata.events.config.v1.ObjectReverted.kind:type_name -> strata.events.config.v1.ObjectKind
+	37, // 16: strata.events.config.v1.ObjectReverted.upstream:type_name -> strata.config.v1.Upstream
+	38, // 17: strata.events.config.v1.ObjectReverted.rule:type_name -> strata.config.v1.Rule
+	40, // 18: strata.events.config.v1.JoinTokenCreated.expires_at:type_name -> google.protobuf.Timestamp
+	19, // [19:19] is the sub-list for method output_type
+	19, // [19:19] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_strata_events_config_v1_events_proto_init() }
 func file_strata_events_config_v1_events_proto_init() {
 	if File_strata_events_config_v1_events_proto != nil {
 		return
+	}
+	file_strata_events_config_v1_events_proto_msgTypes[9].OneofWrappers = []any{
+		(*AppSettings_Stream)(nil),
+		(*AppSettings_ForwardProxy)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
