@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/strata-edge/strata/pkg/passhash"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -79,7 +80,7 @@ type Service struct {
 	ttl       time.Duration
 	origins   []string
 	ldap      *LDAPOptions
-	argon     argonParams
+	argon     passhash.Params
 	dummyHash string // verified for unknown users, so timing does not tell
 
 	bootstrapHash string // hex SHA-256 of the bootstrap token, "" when none
@@ -101,7 +102,7 @@ func New(opts Options) (*Service, error) {
 	s := &Service{
 		store: opts.Store, log: opts.Logger, now: opts.Now, secure: opts.Secure,
 		resolvers: opts.Resolvers, rules: opts.Rules, ttl: opts.SessionTTL,
-		origins: opts.TrustedOrigins, ldap: opts.LDAP, argon: defaultArgon,
+		origins: opts.TrustedOrigins, ldap: opts.LDAP, argon: passhash.Default,
 	}
 	// Stop records pending token uses while the projection still follows the log.
 	s.bg = background.Group{Name: "iam", BeforeStop: func(ctx context.Context) {
@@ -126,8 +127,8 @@ func New(opts Options) (*Service, error) {
 		return nil, fmt.Errorf("iam: Options.SessionTTL %s is shorter than a minute", s.ttl)
 	}
 	if a := opts.Argon2; a != (Argon2Params{}) {
-		s.argon = argonParams{Memory: a.Memory, Time: a.Time, Threads: a.Threads, KeyLen: defaultArgon.KeyLen}
-		if _, _, _, err := parsePHC(hashPassword("x", s.argon)); err != nil {
+		s.argon = passhash.Params{Memory: a.Memory, Time: a.Time, Threads: a.Threads, KeyLen: passhash.Default.KeyLen}
+		if _, _, _, err := passhash.Parse(passhash.Hash("x", s.argon)); err != nil {
 			return nil, fmt.Errorf("iam: Options.Argon2: %w", err)
 		}
 	}
@@ -145,7 +146,7 @@ func New(opts Options) (*Service, error) {
 		s.bootstrapHash = hashSecret(opts.BootstrapToken)
 	}
 	s.known = s.rules.Permissions()
-	s.dummyHash = hashPassword("not a password of anyone", s.argon)
+	s.dummyHash = passhash.Hash("not a password of anyone", s.argon)
 	s.proj = newProjection(s.log)
 	s.limits = newLoginLimiter(opts.LoginLimits, s.now)
 	s.tokenUses = newTokenUses()

@@ -2,6 +2,7 @@ package iam
 
 import (
 	"context"
+	"github.com/strata-edge/strata/pkg/passhash"
 	"strings"
 	"testing"
 
@@ -10,16 +11,16 @@ import (
 )
 
 func TestPasswordHashing(t *testing.T) {
-	for _, p := range []argonParams{defaultArgon, {Memory: 64, Time: 1, Threads: 1, KeyLen: 32}} {
-		h := hashPassword("correct horse battery staple", p)
+	for _, p := range []passhash.Params{passhash.Default, {Memory: 64, Time: 1, Threads: 1, KeyLen: 32}} {
+		h := passhash.Hash("correct horse battery staple", p)
 		if !strings.HasPrefix(h, "$argon2id$v=19$") {
 			t.Fatalf("hash %q is not an argon2id PHC string", h)
 		}
-		if h2 := hashPassword("correct horse battery staple", p); h2 == h {
+		if h2 := passhash.Hash("correct horse battery staple", p); h2 == h {
 			t.Fatal("two hashes of one password are equal: no salt")
 		}
 		for pw, want := range map[string]bool{"correct horse battery staple": true, "correct horse battery stapl": false, "": false} {
-			ok, err := verifyPassword(h, pw)
+			ok, err := passhash.Verify(h, pw)
 			if err != nil || ok != want {
 				t.Fatalf("verify(%q) = %v, %v; want %v", pw, ok, err, want)
 			}
@@ -28,7 +29,7 @@ func TestPasswordHashing(t *testing.T) {
 }
 
 func TestParsePHCRejects(t *testing.T) {
-	good := hashPassword("x", argonParams{Memory: 64, Time: 1, Threads: 1, KeyLen: 32})
+	good := passhash.Hash("x", passhash.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32})
 	parts := strings.Split(good, "$")
 	tests := []struct{ name, in, want string }{
 		{"empty", "", "want $argon2id"},
@@ -44,26 +45,26 @@ func TestParsePHCRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, _, _, err := parsePHC(tt.in); err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("parsePHC(%q) = %v, want error with %q", tt.in, err, tt.want)
+			if _, _, _, err := passhash.Parse(tt.in); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("passhash.Parse(%q) = %v, want error with %q", tt.in, err, tt.want)
 			}
 		})
 	}
 }
 
 func FuzzParsePHC(f *testing.F) {
-	f.Add(hashPassword("x", argonParams{Memory: 64, Time: 1, Threads: 1, KeyLen: 32}))
+	f.Add(passhash.Hash("x", passhash.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32}))
 	f.Add("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA")
 	f.Add("$argon2id$v=19$m=1,t=1,p=1$$")
 	f.Fuzz(func(t *testing.T, s string) {
-		p, salt, key, err := parsePHC(s)
+		p, salt, key, err := passhash.Parse(s)
 		if err != nil {
 			return
 		}
 		// Whatever parses stays within the bounds that keep a login cheap.
-		if p.Memory > maxArgonMemory || p.Time < 1 || p.Time > maxArgonTime || p.Threads < 1 ||
+		if p.Memory > passhash.MaxMemory || p.Time < 1 || p.Time > passhash.MaxTime || p.Threads < 1 ||
 			p.Memory < 8*uint32(p.Threads) || len(salt) < 8 || len(key) < 16 || int(p.KeyLen) != len(key) {
-			t.Fatalf("parsePHC(%q) accepted out-of-bounds %+v salt %d key %d", s, p, len(salt), len(key))
+			t.Fatalf("passhash.Parse(%q) accepted out-of-bounds %+v salt %d key %d", s, p, len(salt), len(key))
 		}
 	})
 }
@@ -107,7 +108,7 @@ func FuzzCheckName(f *testing.F) {
 // BenchmarkHashPassword is the cost of one login's password check.
 func BenchmarkHashPassword(b *testing.B) {
 	for b.Loop() {
-		hashPassword("correct horse battery staple", defaultArgon)
+		passhash.Hash("correct horse battery staple", passhash.Default)
 	}
 }
 

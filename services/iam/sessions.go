@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/strata-edge/strata/pkg/passhash"
 	"net"
 	"net/http"
 	"strings"
@@ -127,10 +128,10 @@ func (s *Service) checkCredentials(ctx context.Context, name, password string) (
 	switch {
 	case exists && source == sourceLocal:
 		if hash == "" || kind == iamv1.UserKind_USER_KIND_SERVICE_ACCOUNT {
-			_, _ = verifyPassword(s.dummyHash, password)
+			_, _ = passhash.Verify(s.dummyHash, password)
 			return "", errBadCredentials
 		}
-		ok, err := verifyPassword(hash, password)
+		ok, err := passhash.Verify(hash, password)
 		if err != nil {
 			return "", fmt.Errorf("stored password of %q: %w", name, err)
 		}
@@ -154,7 +155,7 @@ func (s *Service) checkCredentials(ctx context.Context, name, password string) (
 		}
 		return "ldap", nil
 	default:
-		_, _ = verifyPassword(s.dummyHash, password)
+		_, _ = passhash.Verify(s.dummyHash, password)
 		return "", errBadCredentials
 	}
 }

@@ -3,6 +3,7 @@ package iam
 import (
 	"context"
 	"fmt"
+	"github.com/strata-edge/strata/pkg/passhash"
 
 	ev "github.com/strata-edge/strata/gen/strata/events/iam/v1"
 	iamv1 "github.com/strata-edge/strata/gen/strata/iam/v1"
@@ -42,7 +43,7 @@ func (h *handler) CreateUser(ctx context.Context, req *iamv1.CreateUserRequest) 
 	}
 	hash := ""
 	if req.Password != "" {
-		hash = hashPassword(req.Password, h.argon)
+		hash = passhash.Hash(req.Password, h.argon)
 	}
 	err := h.exec(ctx, "", func(st *state) (change, error) { return st.createUser(req, hash) })
 	return apierr.Reply(h.log, &iamv1.CreateUserResponse{User: h.userProto(req.Name)}, err)
@@ -89,7 +90,7 @@ func (h *handler) SetUserPassword(ctx context.Context, req *iamv1.SetUserPasswor
 	if r := checkPassword(req.Name, req.Password); r != "" {
 		return nil, h.fail(invalid("password", r))
 	}
-	hash := hashPassword(req.Password, h.argon)
+	hash := passhash.Hash(req.Password, h.argon)
 	err := h.exec(ctx, "", func(st *state) (change, error) { return st.setPassword(req.Name, hash) })
 	return apierr.Reply(h.log, &iamv1.SetUserPasswordResponse{}, err)
 }
@@ -126,7 +127,7 @@ func (h *handler) ChangePassword(ctx context.Context, req *iamv1.ChangePasswordR
 		return nil, h.fail(err)
 	}
 	if current != "" {
-		ok, err := verifyPassword(current, req.CurrentPassword)
+		ok, err := passhash.Verify(current, req.CurrentPassword)
 		if err != nil {
 			return nil, h.fail(fmt.Errorf("stored password of %q: %w", p.Name, err))
 		}
@@ -138,7 +139,7 @@ func (h *handler) ChangePassword(ctx context.Context, req *iamv1.ChangePasswordR
 	if r := checkPassword(p.Name, req.NewPassword); r != "" {
 		return nil, h.fail(invalid("new_password", r))
 	}
-	hash := hashPassword(req.NewPassword, h.argon)
+	hash := passhash.Hash(req.NewPassword, h.argon)
 	err := h.exec(ctx, "", func(st *state) (change, error) { return st.setPassword(p.Name, hash) })
 	return apierr.Reply(h.log, &iamv1.ChangePasswordResponse{}, err)
 }
