@@ -97,6 +97,15 @@ func (a *App) mustEditable() error {
 	return nil
 }
 
+// mustHaveUpstreams refuses upstreams on forward-proxy apps: they connect
+// where their clients ask.
+func (a *App) mustHaveUpstreams() error {
+	if a.rel.Working.GetForwardProxy() != nil {
+		return apierr.FailedPrecondition(fmt.Sprintf("app %s is a forward-proxy app: it has no upstreams (clients name where they connect; egress limits it)", a.id))
+	}
+	return nil
+}
+
 // Create records a new app. settings must have their partitions resolved to ids.
 func (a *App) Create(settings *ev.AppSettings) ([]proto.Message, error) {
 	if a.created {
@@ -112,6 +121,9 @@ func (a *App) Create(settings *ev.AppSettings) ([]proto.Message, error) {
 // Update replaces the app's settings. No events when nothing changes.
 func (a *App) Update(settings *ev.AppSettings) ([]proto.Message, error) {
 	if err := a.mustEditable(); err != nil {
+		return nil, err
+	}
+	if err := checkRoleChange(a.id, a.rel.Working, settings); err != nil {
 		return nil, err
 	}
 	s, vs := normalizeSettings(settings)
@@ -137,7 +149,13 @@ func (a *App) CreateUpstream(u *configv1.Upstream) ([]proto.Message, error) {
 	if err := a.mustEditable(); err != nil {
 		return nil, err
 	}
+	if err := a.mustHaveUpstreams(); err != nil {
+		return nil, err
+	}
 	n, vs := normalizeUpstream("upstream", u)
+	if n != nil && a.rel.Working.GetStream() != nil {
+		checkStreamUpstream((*apierr.Fields)(&vs), "upstream", n)
+	}
 	if n != nil && n.Id == "" {
 		vs = append(vs, apierr.FieldViolation{Field: "upstream.id", Reason: "is empty"})
 	}
@@ -167,6 +185,9 @@ func (a *App) UpdateUpstream(u *configv1.Upstream) ([]proto.Message, error) {
 	in := proto.Clone(u).(*configv1.Upstream)
 	in.Id = old.Id
 	n, vs := normalizeUpstream("upstream", in)
+	if n != nil && a.rel.Working.GetStream() != nil {
+		checkStreamUpstream((*apierr.Fields)(&vs), "upstream", n)
+	}
 	if n != nil && n.Name != old.Name {
 		if findUpstream(a.rel.Working, n.Name) >= 0 {
 			vs = append(vs, apierr.FieldViolation{Field: "upstream.name", Reason: fmt.Sprintf("upstream %q already exists in this app", n.Name)})
@@ -205,6 +226,9 @@ func (a *App) DeleteUpstream(ref string) ([]proto.Message, error) {
 func (a *App) CreateRule(r *configv1.Rule, at *uint32) ([]proto.Message, error) {
 	if err := a.mustEditable(); err != nil {
 		return nil, err
+	}
+	if role := roleOf(a.rel.Working); role != roleHTTP {
+		return nil, apierr.FailedPrecondition(fmt.Sprintf("app %s is %s: page rules are for HTTP apps only", a.id, roleNoun(role)))
 	}
 	n, vs := normalizeRule("rule", r, upstreamNames(a.rel.Working))
 	if n != nil && n.Id == "" {
@@ -300,6 +324,9 @@ func (a *App) Release(note string, staging bool) ([]proto.Message, error) {
 		// Also for apps stored before the limit existed.
 		if err := checkAppSize("app", a.rel.Working); err != nil {
 			return nil, err
+		}
+		if msg := checkStreamReferences(a.rel.Working); msg != "" {
+			return nil, apierr.FailedPrecondition("cannot release: " + msg)
 		}
 	}
 	return []proto.Message{&ev.AppReleased{AppId: a.id, Release: a.rel.Latest() + 1, Note: note, Staging: staging}}, nil
@@ -523,7 +550,7 @@ func shallowCopy(a *configv1.App) *configv1.App {
 	return &configv1.App{
 		Id: a.Id, Name: a.Name, Domains: a.Domains, HttpPorts: a.HttpPorts, HttpsPorts: a.HttpsPorts,
 		PartitionIds: a.PartitionIds, Labels: a.Labels, Upstreams: a.Upstreams, Rules: a.Rules, Release: a.Release,
-		HttpsRedirect: a.HttpsRedirect, Hsts: a.Hsts,
+		HttpsRedirect: a.HttpsRedirect, Hsts: a.Hsts, Role: a.Role,
 	}
 }
 
@@ -570,10 +597,18 @@ func setSettings(app *configv1.App, s *ev.AppSettings) {
 	app.Labels = maps.Clone(s.GetLabels())
 	app.HttpsRedirect = s.GetHttpsRedirect()
 	app.Hsts = s.GetHsts()
+	switch r := s.GetRole().(type) {
+	case *ev.AppSettings_Stream:
+		app.Role = &configv1.App_Stream{Stream: r.Stream}
+	case *ev.AppSettings_ForwardProxy:
+		app.Role = &configv1.App_ForwardProxy{ForwardProxy: r.ForwardProxy}
+	default:
+		app.Role = nil
+	}
 }
 
 func settingsOf(app *configv1.App) *ev.AppSettings {
-	return &ev.AppSettings{
+	s := &ev.AppSettings{
 		Name:          app.GetName(),
 		Domains:       app.GetDomains(),
 		HttpPorts:     app.GetHttpPorts(),
@@ -583,6 +618,13 @@ func settingsOf(app *configv1.App) *ev.AppSettings {
 		HttpsRedirect: app.GetHttpsRedirect(),
 		Hsts:          app.GetHsts(),
 	}
+	switch r := app.GetRole().(type) {
+	case *configv1.App_Stream:
+		s.Role = &ev.AppSettings_Stream{Stream: r.Stream}
+	case *configv1.App_ForwardProxy:
+		s.Role = &ev.AppSettings_ForwardProxy{ForwardProxy: r.ForwardProxy}
+	}
+	return s
 }
 
 // findUpstream returns the index of the upstream with id or name ref, or -1.

@@ -175,6 +175,26 @@ type appInput struct {
 
 	httpsRedirect bool
 	hsts          *configv1.Hsts
+
+	// The role (at most one set), copies of the request's: settings
+	// normalizes them in place.
+	stream  *configv1.StreamApp
+	forward *configv1.ForwardProxyApp
+	// hashes are the argon2id hashes of forward's clear passwords, indexed
+	// like its credentials (hashPasswords, computed before the locks).
+	hashes []string
+}
+
+// role is the role of in, as a roleGetter.
+func (in appInput) role() roleGetter {
+	s := &ev.AppSettings{}
+	switch {
+	case in.stream != nil:
+		s.Role = &ev.AppSettings_Stream{Stream: in.stream}
+	case in.forward != nil:
+		s.Role = &ev.AppSettings_ForwardProxy{ForwardProxy: in.forward}
+	}
+	return s
 }
 
 // settings resolves partition references and validates the settings,
@@ -184,6 +204,17 @@ func (st *state) settings(in appInput, self string) (*ev.AppSettings, error) {
 	var v apierr.Fields
 	set := &ev.AppSettings{Name: in.name, Domains: in.domains, HttpPorts: in.httpPorts,
 		HttpsPorts: in.httpsPorts, Labels: in.labels, HttpsRedirect: in.httpsRedirect, Hsts: in.hsts}
+	switch {
+	case in.stream != nil:
+		set.Role = &ev.AppSettings_Stream{Stream: in.stream}
+	case in.forward != nil:
+		var cur *configv1.ForwardProxyApp
+		if e := st.apps[self]; e != nil && e.agg.draftView() != nil {
+			cur = e.agg.draftView().GetForwardProxy()
+		}
+		resolveCredentials(&v, in.forward, in.hashes, cur)
+		set.Role = &ev.AppSettings_ForwardProxy{ForwardProxy: in.forward}
+	}
 	refs := in.partitions
 	field := "partitions"
 	if len(refs) == 0 {
@@ -218,7 +249,8 @@ func (st *state) settings(in appInput, self string) (*ev.AppSettings, error) {
 	return norm, nil
 }
 
-// claimViolations reports the name and domains of set that other apps hold.
+// claimViolations reports the name, domains and ports of set that other
+// apps hold.
 func (st *state) claimViolations(set *ev.AppSettings, self string) []apierr.FieldViolation {
 	var v apierr.Fields
 	if owners := st.nameOwners(set.Name, self); len(owners) > 0 {
@@ -233,6 +265,7 @@ func (st *state) claimViolations(set *ev.AppSettings, self string) []apierr.Fiel
 			}
 		}
 	}
+	v = append(v, st.portViolations(set, self)...)
 	return v
 }
 
@@ -269,6 +302,7 @@ func (st *state) partitionLabel(id string) string {
 }
 
 func (s *Service) createApp(ctx context.Context, in appInput) (string, uint64, error) {
+	in.hashes = hashPasswords(in.forward)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.catchUp(ctx); err != nil {
@@ -294,8 +328,12 @@ func (s *Service) createApp(ctx context.Context, in appInput) (string, uint64, e
 }
 
 func (s *Service) updateApp(ctx context.Context, id string, expected *uint64, in appInput) (uint64, error) {
+	in.hashes = hashPasswords(in.forward)
 	return s.execApp(ctx, id, expected, false, func(st *state, a *App, _ []proto.Message) ([]proto.Message, error) {
 		if err := a.mustEditable(); err != nil {
+			return nil, err
+		}
+		if err := checkRoleChange(id, a.draftView(), in.role()); err != nil {
 			return nil, err
 		}
 		// An empty name or partition list keeps the current one: both are

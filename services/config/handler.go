@@ -220,11 +220,21 @@ type appRequest interface {
 	GetLabels() map[string]string
 	GetHttpsRedirect() bool
 	GetHsts() *configv1.Hsts
+	GetStream() *configv1.StreamApp
+	GetForwardProxy() *configv1.ForwardProxyApp
 }
 
 func appInputOf(r appRequest) appInput {
-	return appInput{name: r.GetName(), domains: r.GetDomains(), httpPorts: r.GetHttpPorts(), httpsPorts: r.GetHttpsPorts(),
+	in := appInput{name: r.GetName(), domains: r.GetDomains(), httpPorts: r.GetHttpPorts(), httpsPorts: r.GetHttpsPorts(),
 		partitions: r.GetPartitions(), labels: r.GetLabels(), httpsRedirect: r.GetHttpsRedirect(), hsts: r.GetHsts()}
+	// Copies: settings normalizes them, and replaces clear passwords.
+	if st := r.GetStream(); st != nil {
+		in.stream = proto.Clone(st).(*configv1.StreamApp)
+	}
+	if fp := r.GetForwardProxy(); fp != nil {
+		in.forward = proto.Clone(fp).(*configv1.ForwardProxyApp)
+	}
+	return in
 }
 
 func (h *handler) CreateApp(ctx context.Context, req *configv1.CreateAppRequest) (*configv1.CreateAppResponse, error) {

@@ -44,8 +44,9 @@ type state struct {
 	tokens          map[string]*configv1.JoinToken // unrevoked join tokens (id, cluster, expiry)
 	nodes           map[string]*configv1.Node
 	apps            map[string]*appEntry
-	names           map[string][]string // app name -> ids of apps claiming it
-	domains         map[string][]string // partition id + " " + domain -> ids of apps claiming it
+	names           map[string][]string    // app name -> ids of apps claiming it
+	domains         map[string][]string    // partition id + " " + domain -> ids of apps claiming it
+	ports           map[string]*portOwners // partition id + " " + "tcp/80" -> apps binding it (roles.go)
 }
 
 // appEntry is one app in the read model.
@@ -59,6 +60,7 @@ type appEntry struct {
 type appClaims struct {
 	names   []string
 	domains []string // keys of state.domains
+	ports   []string // keys of state.ports
 }
 
 type pendingEvent struct {
@@ -81,6 +83,7 @@ func newProjection(logger *slog.Logger, sync *edgesync.Tracks) *projection {
 		apps:            map[string]*appEntry{},
 		names:           map[string][]string{},
 		domains:         map[string][]string{},
+		ports:           map[string]*portOwners{},
 	}}
 	sync.Contribute(p, kinds...)
 	return p
@@ -294,9 +297,10 @@ func (st *state) moveApp(id string, old, cur *configv1.App, staging bool, e even
 	}
 }
 
-// reclaim recomputes what an app holds in the name and domain indexes: the
-// names and domains of its working copy and of its live releases, so that a
-// domain stays taken until the release that removes it.
+// reclaim recomputes what an app holds in the name, domain and port
+// indexes: the names, domains and ports of its working copy and of its live
+// releases, so that a domain or port stays taken until the release that
+// removes it.
 func (st *state) reclaim(entry *appEntry) {
 	a := entry.agg
 	for _, n := range entry.claims.names {
@@ -311,8 +315,23 @@ func (st *state) reclaim(entry *appEntry) {
 			delete(st.domains, k)
 		}
 	}
+	for _, k := range entry.claims.ports {
+		if o := st.ports[k]; o != nil && o.remove(a.id) {
+			delete(st.ports, k)
+		}
+	}
 	var c appClaims
+	exclusive := map[string]bool{}
 	for _, content := range a.liveContents() {
+		for _, pt := range content.PartitionIds {
+			for _, u := range portUses(content) {
+				k := portKey(pt, u.key)
+				if _, ok := exclusive[k]; !ok {
+					c.ports = append(c.ports, k)
+				}
+				exclusive[k] = exclusive[k] || u.exclusive
+			}
+		}
 		if !slices.Contains(c.names, content.Name) {
 			c.names = append(c.names, content.Name)
 		}
@@ -330,6 +349,14 @@ func (st *state) reclaim(entry *appEntry) {
 	}
 	for _, k := range c.domains {
 		st.domains[k] = append(st.domains[k], a.id)
+	}
+	for _, k := range c.ports {
+		o := st.ports[k]
+		if o == nil {
+			o = &portOwners{shared: map[string]bool{}}
+			st.ports[k] = o
+		}
+		o.add(a.id, exclusive[k])
 	}
 	entry.claims = c
 }

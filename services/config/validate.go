@@ -74,7 +74,8 @@ func join(prefix, field string) string {
 func index(field string, i int) string { return fmt.Sprintf("%s[%d]", field, i) }
 
 // normalizeSettings validates app settings and returns them normalized:
-// domains lower-cased without trailing dot, ports defaulted to [80]. Partition
+// domains lower-cased without trailing dot, ports of HTTP apps defaulted to
+// [80], the role's content normalized (roles.go). Partition
 // ids must already be resolved (the service maps names to ids).
 func normalizeSettings(in *ev.AppSettings) (*ev.AppSettings, []apierr.FieldViolation) {
 	var v apierr.Fields
@@ -111,9 +112,10 @@ func normalizeSettings(in *ev.AppSettings) (*ev.AppSettings, []apierr.FieldViola
 		}
 	}
 
-	if len(s.HttpPorts) == 0 && len(s.HttpsPorts) == 0 {
+	if len(s.HttpPorts) == 0 && len(s.HttpsPorts) == 0 && roleOf(s) == roleHTTP {
 		s.HttpPorts = []uint32{80}
 	}
+	checkRoleSettings(&v, s)
 	ports := make(map[uint32]string)
 	for _, list := range []struct {
 		field string
@@ -159,10 +161,10 @@ func normalizeSettings(in *ev.AppSettings) (*ev.AppSettings, []apierr.FieldViola
 		v.Add(f, checkLabelValue(s.Labels[k]))
 	}
 
-	if s.HttpsRedirect && len(s.HttpsPorts) == 0 {
+	if s.HttpsRedirect && len(s.HttpsPorts) == 0 && roleOf(s) == roleHTTP {
 		v.Addf("https_redirect", "the app has no https port to redirect to (add one, e.g. 443)")
 	}
-	if h := s.Hsts; h != nil {
+	if h := s.Hsts; h != nil && roleOf(s) == roleHTTP {
 		switch {
 		case len(s.HttpsPorts) == 0:
 			v.Addf("hsts", "the app has no https port (HSTS is sent on HTTPS responses only)")
@@ -675,6 +677,9 @@ func checkCache(v *apierr.Fields, prefix string, c *configv1.CacheAction) {
 // does not exist in it. Used after reverts, which restore objects without the
 // edit-time checks.
 func checkReferences(app *configv1.App) string {
+	if msg := checkStreamReferences(app); msg != "" {
+		return msg
+	}
 	names := upstreamNames(app)
 	for _, r := range app.Rules {
 		for _, a := range r.Actions {
@@ -713,9 +718,10 @@ func upstreamNames(app *configv1.App) map[string]bool {
 }
 
 // ruleReferences returns "rule NAME (actions[i].proxy.upstreams[j])" for
-// every place a rule of app proxies to upstream name.
+// every place a rule of app proxies to upstream name, and the stream
+// settings that name it ("stream.upstream", "stream.sni_routes[i] (NAME)").
 func ruleReferences(app *configv1.App, name string) []string {
-	var refs []string
+	refs := streamReferences(app, name)
 	for _, r := range app.Rules {
 		for i, a := range r.Actions {
 			if p := a.GetProxy(); p != nil {

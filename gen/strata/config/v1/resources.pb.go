@@ -633,7 +633,11 @@ type App struct {
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	Name  string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	// Exact ("www.example.com") or wildcard ("*.example.com") domains, lower case.
-	Domains      []string          `protobuf:"bytes,3,rep,name=domains,proto3" json:"domains,omitempty"`
+	// A stream app has domains only with tls_mode TERMINATE (the names of the
+	// certificates its listeners present) or PASSTHROUGH (names it claims in
+	// its partitions, like an HTTP app); a forward-proxy app has none.
+	Domains []string `protobuf:"bytes,3,rep,name=domains,proto3" json:"domains,omitempty"`
+	// HTTP apps only; both empty defaults to [80].
 	HttpPorts    []uint32          `protobuf:"varint,4,rep,packed,name=http_ports,json=httpPorts,proto3" json:"http_ports,omitempty"`
 	HttpsPorts   []uint32          `protobuf:"varint,5,rep,packed,name=https_ports,json=httpsPorts,proto3" json:"https_ports,omitempty"`
 	PartitionIds []string          `protobuf:"bytes,6,rep,name=partition_ids,json=partitionIds,proto3" json:"partition_ids,omitempty"`
@@ -1675,7 +1679,10 @@ func (x *UpstreamTLS) GetVerify() bool {
 }
 
 // HealthCheck is how the node tells healthy servers of an upstream from
-// failing ones: active probes and passive failure counting.
+// failing ones: active probes and passive failure counting. For upstreams of
+// a stream app the active probe is a TCP connect (healthy when the
+// connection opens within timeout_ms): path, host and expected_statuses are
+// refused there.
 type HealthCheck struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Active HTTP probes; disabled when false.
