@@ -24,6 +24,7 @@ import (
 	"github.com/strata-edge/strata/node/certs"
 	"github.com/strata-edge/strata/node/ddos"
 	"github.com/strata-edge/strata/node/dns"
+	"github.com/strata-edge/strata/node/forward"
 	"github.com/strata-edge/strata/node/geo"
 	"github.com/strata-edge/strata/node/proxy"
 	"github.com/strata-edge/strata/node/purge"
@@ -40,21 +41,22 @@ type Node struct {
 	opts Options
 	log  *slog.Logger
 
-	mu     gosync.Mutex
-	leaf   *server.Server
-	nc     *nats.Conn
-	store  *store.Store
-	proxy  *proxy.Proxy
-	dns    *dnsRunner // nil without Options.DNSAddr
-	txt    *acme.TXT  // DNS-01 values for dns
-	certs  *certs.Table
-	agent  *syncagent.Agent
-	cache  *cache.Cache
-	purger *purge.Agent
-	tier   *tier.Tier
-	geo    *geo.DB          // nil without Options.GeoDB
-	sql    *stats.MetricSQL // nil with metrics off
-	stats  *stats.Reporter  // nil with metrics off
+	mu      gosync.Mutex
+	leaf    *server.Server
+	nc      *nats.Conn
+	store   *store.Store
+	proxy   *proxy.Proxy
+	dns     *dnsRunner // nil without Options.DNSAddr
+	forward *forward.Forwarder
+	txt     *acme.TXT // DNS-01 values for dns
+	certs   *certs.Table
+	agent   *syncagent.Agent
+	cache   *cache.Cache
+	purger  *purge.Agent
+	tier    *tier.Tier
+	geo     *geo.DB          // nil without Options.GeoDB
+	sql     *stats.MetricSQL // nil with metrics off
+	stats   *stats.Reporter  // nil with metrics off
 	// xdp is the DDoS filter (nil: none attached, xdpErr says why); its
 	// own lock, as heartbeats read it while Start holds mu.
 	xdpMu   gosync.Mutex
@@ -166,6 +168,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			return fmt.Errorf("node: %w", err)
 		}
 	}
+	if n.forward, err = forward.New(forward.Options{Host: n.opts.forwardHost(), Logger: n.opts.Logger}); err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
 	if err := n.subscribeGateways(); err != nil {
 		return fmt.Errorf("node: subscribe to gateway sets: %w", err)
 	}
@@ -232,12 +237,18 @@ func (n *Node) apply(snap *syncv1.Snapshot) error {
 			return err
 		}
 	}
+	commitForward, _, err := n.forward.Prepare(snap)
+	if err != nil {
+		abortProxy()
+		return err // the DNS runner's prepare holds nothing to release
+	}
 	// Certificates before routes, so that a new app's host has its
 	// certificate when its routes appear. A certificate that cannot be
 	// opened is logged and left out; it does not hold back the rest.
 	_ = n.certs.Update(snap)
 	commitProxy()
 	commitDNS()
+	commitForward()
 	n.applyTiers(snap)
 	if n.sql != nil {
 		n.sql.Update(snap.GetMetrics()) // unchanged definitions keep their windows
@@ -294,6 +305,7 @@ func (n *Node) shutdown(ctx context.Context) error {
 	}
 	stop(n.agent != nil, func() error { return n.agent.Stop(ctx) })
 	stop(n.proxy != nil, func() error { return n.proxy.Stop(ctx) })
+	stop(n.forward != nil, func() error { return n.forward.Stop(ctx) })
 	// After the proxy, so that the requests it finished are in the last
 	// report; before NATS closes, so that the report can be sent.
 	stop(n.stats != nil, func() error { return n.stats.Stop(ctx) })

@@ -5,6 +5,7 @@ import (
 
 	"github.com/strata-edge/strata/node/cache"
 	"github.com/strata-edge/strata/node/dns"
+	"github.com/strata-edge/strata/node/forward"
 	"github.com/strata-edge/strata/node/proxy"
 	"github.com/strata-edge/strata/node/stats"
 	"github.com/strata-edge/strata/node/syncagent"
@@ -46,6 +47,9 @@ type Observation struct {
 	Reports *stats.Counters
 	// XDP is nil on a node without Options.XDPIfaces.
 	XDP *XDPObservation
+	// Forward are the forward proxy's counters (SOCKS5 and HTTP proxy
+	// apps), by app id.
+	Forward map[string]forward.AppStats
 }
 
 // XDPObservation is the DDoS filter's part of an Observation.
@@ -92,6 +96,9 @@ func (n *Node) Observe() (Observation, bool) {
 		if f := n.XDP(); f != nil {
 			o.XDP.Packets = f.Counters()
 		}
+	}
+	if fw := n.Forward(); fw != nil {
+		o.Forward = fw.Stats()
 	}
 	return o, true
 }

@@ -63,6 +63,10 @@ type Options struct {
 	// unspecified host (0.0.0.0, ::) replaced by TierHost; with neither,
 	// the node advertises none and is never asked as a parent.
 	TierAddr, TierHost string
+	// StreamHost is the address stream apps' listeners bind (node/stream:
+	// an IP, the ports come from the apps). Empty: the host part of
+	// HTTPAddr (else HTTPSAddr).
+	StreamHost string
 	// DNSAddr, optional, is where the authoritative DNS server listens
 	// (host:port, UDP and TCP on the same port; port 0 picks one); empty
 	// disables DNS on this node.

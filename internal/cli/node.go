@@ -93,6 +93,7 @@ infra/systemd/strata-node.service; flags on the command line win.`,
 	fs.StringVar(&o.HTTPAddr, "http-addr", ":7480", "proxy HTTP listen address (empty: none)")
 	fs.StringVar(&o.HTTPSAddr, "https-addr", ":7443", "proxy HTTPS listen address (empty: none)")
 	fs.StringVar(&o.DNSAddr, "dns-addr", "", "authoritative DNS listen address, UDP and TCP (empty: none)")
+	fs.StringVar(&o.StreamHost, "stream-host", "", "IP the listeners of stream apps (TCP/UDP proxy) bind, with the apps' ports (default: the host of --http-addr)")
 	fs.StringVar(&o.GeoDB, "geo-db", "", "MaxMind-format `FILE` (GeoLite2 Country/City/ASN) for DNS geo rules and the Metric SQL columns country and asn")
 	fs.StringArrayVar(&o.PublicIPs, "public-ip", nil, "public address of the node, sent at join (repeat for IPv4 and IPv6); gateway DNS records answer with the healthy nodes' addresses")
 	fs.StringVar(&o.TierAddr, "tier-addr", "", "HOST:PORT nodes of child clusters reach --http-addr at for tiered caching (default: the bound --http-addr, its 0.0.0.0 or :: host replaced by the first --public-ip)")

@@ -25,6 +25,9 @@ type Options struct {
 	// DNSAddr, optional, is the authoritative DNS server's address (UDP and
 	// TCP); empty: no DNS.
 	DNSAddr string
+	// StreamHost is the IP stream apps' listeners bind
+	// (node.Options.StreamHost); empty: the host of HTTPAddr.
+	StreamHost string
 	// GeoDB, optional, is an MMDB file for DNS geo rules and the Metric SQL
 	// columns country and asn (node.Options.GeoDB).
 	GeoDB string
@@ -74,7 +77,7 @@ func Start(ctx context.Context, o Options) (*Edge, error) {
 		DataDir: o.DataDir, HubLeafURLs: id.LeafURLs, Credentials: &node.Credentials{JWT: id.JWT, Seed: id.Seed},
 		NodeID: id.NodeID, ClusterID: id.ClusterID, PartitionID: id.PartitionID, Staging: id.Staging,
 		HTTPAddr: o.HTTPAddr, HTTPSAddr: o.HTTPSAddr, HTTPPort: o.HTTPPort, HTTPSPort: o.HTTPSPort,
-		DNSAddr: o.DNSAddr, GeoDB: o.GeoDB, Logger: o.Logger,
+		DNSAddr: o.DNSAddr, StreamHost: o.StreamHost, GeoDB: o.GeoDB, Logger: o.Logger,
 		TierAddr: o.TierAddr, TierHost: firstOf(o.PublicIPs),
 		MetricsInterval: o.MetricsInterval,
 		XDPIfaces:       o.XDPIfaces,

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -56,6 +57,11 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 	}
 	if _, _, err := join.SplitPublicIPs("--public-ip", o.PublicIPs); err != nil {
 		return err
+	}
+	if h := o.StreamHost; h != "" {
+		if _, err := netip.ParseAddr(h); err != nil {
+			return fmt.Errorf("--stream-host: %q: want an IP address (stream listeners bind it with the apps' ports)", h)
+		}
 	}
 	if o.TierAddr != "" {
 		host, port, err := SplitHostPort("--tier-addr", o.TierAddr)

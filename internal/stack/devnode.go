@@ -53,6 +53,7 @@ func startDevNode(ctx context.Context, svc *nodes.Service, o DevOptions, log *sl
 			PublicIPs: []string{"127.0.0.1"}, Logger: log.With("part", "edge")},
 		HTTPAddr: o.HTTPAddr, HTTPSAddr: o.HTTPSAddr, HTTPPort: o.HTTPPort, HTTPSPort: o.HTTPSPort,
 		DNSAddr: o.DNSAddr, KEK: devNodeKEK(o.DataDir), XDPIfaces: o.XDPIfaces,
+		StreamHost: "127.0.0.1", // stream apps' ports on loopback only
 	})
 	if connect.CodeOf(err) == connect.CodeAlreadyExists {
 		return nil, fmt.Errorf("edge node: %w (%s lost the key the dev node joined with: start once with --no-node, "+

@@ -8,6 +8,7 @@ import (
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+	"github.com/strata-edge/strata/node/netguard"
 	"github.com/strata-edge/strata/pkg/passhash"
 )
 
@@ -23,7 +24,7 @@ type app struct {
 	id, name       string
 	users          map[string]*user
 	egress         *policy
-	guard          admitter
+	guard          *netguard.Guard
 	connectTimeout time.Duration
 	idleTimeout    time.Duration
 
@@ -48,7 +49,16 @@ const (
 	maxPassword    = 255
 )
 
-func compile(snap *syncv1.Snapshot) (*config, error) {
+// compile builds the config of snap; an app of prev with the same id hands
+// its access-control table to the new one (netguard.Carry), so open
+// connections keep counting.
+func compile(snap *syncv1.Snapshot, prev *config) (*config, error) {
+	prevGuards := map[string]*netguard.Guard{}
+	if prev != nil {
+		for _, a := range prev.apps {
+			prevGuards[a.id] = a.guard
+		}
+	}
 	c := &config{version: snap.GetVersion(), apps: map[listenerKey]*app{}}
 	owner := map[listenerKey]string{}
 	for _, a := range snap.GetApps() {
@@ -60,6 +70,7 @@ func compile(snap *syncv1.Snapshot) (*config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("app %q: %w", a.GetId(), err)
 		}
+		ca.guard.Carry(prevGuards[ca.id])
 		add := func(k kind, field string, ports []uint32) error {
 			for i, p := range ports {
 				if p == 0 || p > 65535 {
@@ -94,9 +105,9 @@ func compileApp(a *configv1.App, fp *configv1.ForwardProxyApp) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("forward_proxy.egress: %w", err)
 	}
-	g, err := newGuard(fp.GetAccess())
+	g, err := netguard.New(fp.GetAccess())
 	if err != nil {
-		return nil, fmt.Errorf("forward_proxy.access: %w", err)
+		return nil, fmt.Errorf("forward_proxy: %w", err)
 	}
 	ca := &app{
 		id: a.GetId(), name: a.GetName(),

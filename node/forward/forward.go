@@ -138,7 +138,11 @@ func (f *Forwarder) Prepare(snap *syncv1.Snapshot) (commit, abort func(), err er
 		return nil, nil, errors.New("forward: stopped")
 	}
 	f.updateMu.Lock()
-	next, err := compile(snap)
+	if cur := f.cfg.Load(); cur.version != 0 && cur.version == snap.GetVersion() {
+		f.updateMu.Unlock()
+		return func() {}, func() {}, nil // running it already
+	}
+	next, err := compile(snap, f.cfg.Load())
 	if err != nil {
 		f.updateMu.Unlock()
 		return nil, nil, fmt.Errorf("forward: config version %d: %w", snap.GetVersion(), err)

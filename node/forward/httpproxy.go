@@ -71,7 +71,7 @@ func (q *connQueue) Accept() (net.Conn, error) {
 	}
 }
 
-func (q *connQueue) Close() error { q.once.Do(func() { close(q.closed) }); return nil }
+func (q *connQueue) Close() error   { q.once.Do(func() { close(q.closed) }); return nil }
 func (q *connQueue) Addr() net.Addr { return q.addr }
 
 // httpServer starts the HTTP proxy's server on first use.

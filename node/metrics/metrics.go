@@ -16,6 +16,7 @@ import (
 	"github.com/strata-edge/strata/node"
 	"github.com/strata-edge/strata/node/cache"
 	"github.com/strata-edge/strata/node/dns"
+	"github.com/strata-edge/strata/node/forward"
 	"github.com/strata-edge/strata/node/proxy/stats"
 	"github.com/strata-edge/strata/node/xdp"
 	"github.com/strata-edge/strata/pkg/natsutil"
@@ -72,6 +73,12 @@ var (
 		"Packets the XDP DDoS filter saw, by reason: passed, allow_listed, or why dropped (denied_cidr, blocked_ttl, syn_rate, dns_rate, icmp_rate, malformed, fragment; malformed ones also pass when not dropped; syn_cookie_sent: SYNs over the limit answered with a SYN cookie, syn_cookie_ack_ok: handshake ACKs carrying a valid one).", "reason")
 	descXDPAttached = desc("xdp_attached",
 		"1 per interface the XDP filter runs on (mode native or generic), 0 where it is not attached (see the node's log or node list for why).", "iface", "mode")
+
+	descForwardConns = desc("forward_connections_total",
+		"Forward-proxy connections (SOCKS5, HTTP CONNECT) and absolute-form HTTP proxy requests, by app and result (ok, auth_failed, rate_limited, client_denied, egress_refused, unreachable, connection_refused, bad_request, unsupported, error).", "app_id", "result")
+	descForwardBytes = desc("forward_bytes_total",
+		"Bytes the forward proxy relayed, by app and direction (in: client to destination, out: back).", "app_id", "direction")
+	descForwardOpen = desc("forward_open_connections", "Forward-proxy client connections open now, by app.", "app_id")
 
 	descVersion    = desc("sync_version", "Config snapshot version the node runs (0: none yet).")
 	descLastApply  = desc("sync_last_apply_timestamp_seconds", "Unix time the running config was applied (0: never).")
@@ -140,6 +147,14 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	gauge(descOpenConns, float64(o.OpenConnections))
+	for id, s := range o.Forward {
+		for _, r := range forward.Results {
+			counter(descForwardConns, s.Connections[r], id, r)
+		}
+		counter(descForwardBytes, s.BytesIn, id, "in")
+		counter(descForwardBytes, s.BytesOut, id, "out")
+		gauge(descForwardOpen, float64(s.Open), id)
+	}
 
 	for i, n := range o.Cache.Requests {
 		counter(descCache, n, cache.StatusNames[i])

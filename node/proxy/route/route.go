@@ -331,6 +331,9 @@ func Compile(snap *syncv1.Snapshot, prev *Runtime, statsFor func(appID string) *
 		}
 	}()
 	for i, ac := range snap.GetApps() {
+		if ac.GetRole() != nil {
+			continue // a stream or forward-proxy app: node/stream, node/forward
+		}
 		a, err := compileApp(ac, prev, rt.upstreams)
 		if err != nil {
 			return rt, fmt.Errorf("apps[%d] (id %q): %w", i, ac.GetId(), err)
