@@ -65,7 +65,7 @@ const (
 // Guard is the compiled AccessControl of one app. Its methods are safe for
 // concurrent use (Carry excepted: call it before the guard is shared).
 type Guard struct {
-	allow, deny []netip.Prefix
+	allow, deny prefixSet
 	// ratePerNs > 0 when connections_per_second is set; burst is the bucket size.
 	ratePerNs float64
 	burst     float64
@@ -112,10 +112,10 @@ func NewSized(ac *configv1.AccessControl, maxIPs int) (*Guard, error) {
 	return g, nil
 }
 
-func parseCIDRs(f *apierr.Fields, field string, in []string) []netip.Prefix {
+func parseCIDRs(f *apierr.Fields, field string, in []string) prefixSet {
 	if len(in) > MaxCIDRs {
 		f.Addf(field, "%d entries, at most %d", len(in), MaxCIDRs)
-		return nil
+		return prefixSet{}
 	}
 	out := make([]netip.Prefix, 0, len(in))
 	for i, s := range in {
@@ -126,7 +126,7 @@ func parseCIDRs(f *apierr.Fields, field string, in []string) []netip.Prefix {
 		}
 		out = append(out, p)
 	}
-	return out
+	return newPrefixSet(out)
 }
 
 // parsePrefix reads "203.0.113.0/24" (host bits are cleared) or a bare
@@ -145,18 +145,72 @@ func parsePrefix(s string) (netip.Prefix, error) {
 	if err != nil {
 		return netip.Prefix{}, err
 	}
-	if a := p.Addr(); a.Is4In6() {
-		if p.Bits() < 96 {
-			return netip.Prefix{}, fmt.Errorf("mapped prefix shorter than /96")
-		}
+	if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
 		p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
 	}
 	return p.Masked(), nil
 }
 
-func contains(ps []netip.Prefix, ip netip.Addr) bool {
+// prefixSet answers "is ip in one of these networks": a linear scan for a
+// few prefixes, else one map lookup per distinct prefix length of the
+// address's family (at most 33 or 129, usually a handful).
+type prefixSet struct {
+	list   []netip.Prefix
+	byLen4 []lenSet
+	byLen6 []lenSet
+}
+
+type lenSet struct {
+	bits int
+	set  map[netip.Prefix]struct{}
+}
+
+const linearPrefixes = 16
+
+func newPrefixSet(ps []netip.Prefix) prefixSet {
+	if len(ps) <= linearPrefixes {
+		return prefixSet{list: ps}
+	}
+	var s prefixSet
+	add := func(sets []lenSet, p netip.Prefix) []lenSet {
+		for i := range sets {
+			if sets[i].bits == p.Bits() {
+				sets[i].set[p] = struct{}{}
+				return sets
+			}
+		}
+		return append(sets, lenSet{bits: p.Bits(), set: map[netip.Prefix]struct{}{p: {}}})
+	}
 	for _, p := range ps {
+		if p.Addr().Is4() {
+			s.byLen4 = add(s.byLen4, p)
+		} else {
+			s.byLen6 = add(s.byLen6, p)
+		}
+	}
+	return s
+}
+
+func (s *prefixSet) empty() bool {
+	return len(s.list) == 0 && len(s.byLen4) == 0 && len(s.byLen6) == 0
+}
+
+func (s *prefixSet) contains(ip netip.Addr) bool {
+	for _, p := range s.list {
 		if p.Contains(ip) {
+			return true
+		}
+	}
+	sets := s.byLen6
+	if ip.Is4() {
+		sets = s.byLen4
+	}
+	for _, ls := range sets {
+		p, err := ip.Prefix(ls.bits)
+		if err != nil {
+			continue
+		}
+		if _, ok := ls.set[p]; ok {
 			return true
 		}
 	}
@@ -170,10 +224,10 @@ func contains(ps []netip.Prefix, ip netip.Addr) bool {
 // allocation (its release ticket); otherwise a known IP admits without any.
 func (g *Guard) Admit(ip netip.Addr) (release func(), reason string, ok bool) {
 	ip = ip.Unmap().WithZone("")
-	if len(g.deny) > 0 && contains(g.deny, ip) {
+	if g.deny.contains(ip) {
 		return nil, ReasonDenied, false
 	}
-	if len(g.allow) > 0 && !contains(g.allow, ip) {
+	if !g.allow.empty() && !g.allow.contains(ip) {
 		return nil, ReasonNotAllowed, false
 	}
 	if g.ratePerNs == 0 && g.maxOpen == 0 {

@@ -1,6 +1,7 @@
 package netguard
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"sync"
@@ -329,11 +330,16 @@ func TestAllocs(t *testing.T) {
 }
 
 func BenchmarkAdmit(b *testing.B) {
+	var many []string // 1000 deny entries of 4 lengths, the config service's bound
+	for i := range 1000 {
+		many = append(many, fmt.Sprintf("172.%d.%d.0/%d", 16+i%16, i/16, 24+i%4*2))
+	}
 	for _, bc := range []struct {
 		name string
 		ac   *configv1.AccessControl
 	}{
 		{"cidr", &configv1.AccessControl{AllowCidrs: []string{"10.0.0.0/8"}, DenyCidrs: []string{"10.1.0.0/16"}}},
+		{"cidr1000", &configv1.AccessControl{DenyCidrs: many}},
 		{"rate", &configv1.AccessControl{ConnectionsPerSecond: 1e9, Burst: 1e9}},
 		{"rate+max", &configv1.AccessControl{ConnectionsPerSecond: 1e9, Burst: 1e9, MaxConnectionsPerIp: 100}},
 	} {
