@@ -60,8 +60,9 @@ const maxPending = 16
 // Config is what new sessions use. Every func field may be called from
 // several goroutines at once.
 type Config struct {
-	// Pick chooses the upstream ("192.0.2.10:53" or "name:53") of a new
-	// client; an error drops the datagram (OnDrop "no_upstream").
+	// Pick chooses the upstream ("192.0.2.10:53", "[2001:db8::1]:53" or
+	// "name:53", resolved off the read loop) of a new client (IPv4-mapped
+	// addresses unmapped); an error drops the datagram (OnDrop "no_upstream").
 	Pick func(client netip.AddrPort) (upstream string, err error)
 	// A session ends after this long without a datagram from its client;
 	// 0 = 60 s. The current config's value applies to every session.
@@ -235,14 +236,18 @@ func (p *Proxy) fromClient(b []byte, from netip.AddrPort, addr net.Addr) {
 // open makes the session of a new client, nil when it is refused.
 func (p *Proxy) open(from netip.AddrPort, addr net.Addr) *session {
 	cfg := p.cfg.Load()
+	// Admit and Pick see IPv4 clients of a dual-stack socket as IPv4.
+	client := netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
 	release := func() {}
 	if cfg.Admit != nil {
-		rel, reason, ok := cfg.Admit(from.Addr())
+		rel, reason, ok := cfg.Admit(client.Addr())
 		if !ok {
 			cfg.drop(reason)
 			return nil
 		}
-		release = rel
+		if rel != nil {
+			release = rel
+		}
 	}
 	if p.Sessions() >= cfg.maxSessions() {
 		release()
@@ -254,7 +259,7 @@ func (p *Proxy) open(from netip.AddrPort, addr net.Addr) *session {
 	if cfg.Pick == nil {
 		err = errors.New("no Pick")
 	} else {
-		upstream, err = cfg.Pick(from)
+		upstream, err = cfg.Pick(client)
 	}
 	if err != nil {
 		release()

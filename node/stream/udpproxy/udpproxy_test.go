@@ -344,3 +344,74 @@ func BenchmarkEcho(b *testing.B) {
 		})
 	}
 }
+
+// TestNoAmplification: one upstream datagram is one client datagram, and
+// nobody but the upstream can send to the client through its session.
+func TestNoAmplification(t *testing.T) {
+	up, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	_, addr := start(t, udpproxy.Config{Pick: fixed(up.LocalAddr().String())})
+	c := client(t, addr)
+	c.Write([]byte("hi"))
+	buf := make([]byte, 100)
+	up.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, session, err := up.ReadFromUDPAddrPort(buf) // the session's socket
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A third party sends to the session's socket: the kernel drops it
+	// (the socket is connected to the upstream).
+	other, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	other.WriteToUDPAddrPort([]byte("spoof"), session)
+	for i := range 3 {
+		up.WriteToUDPAddrPort(fmt.Appendf(nil, "r%d", i), session)
+	}
+	up.WriteToUDPAddrPort([]byte("end"), session)
+	var got []string
+	for {
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		n, err := c.Read(buf)
+		if err != nil {
+			t.Fatalf("after %q: %v", got, err)
+		}
+		got = append(got, string(buf[:n]))
+		if string(buf[:n]) == "end" {
+			break
+		}
+	}
+	if fmt.Sprint(got) != "[r0 r1 r2 end]" {
+		t.Fatalf("client got %q", got)
+	}
+}
+
+// TestDualStack: an IPv4 client of a dual-stack socket is seen as IPv4 by
+// Pick and Admit, and its replies reach it.
+func TestDualStack(t *testing.T) {
+	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv6unspecified})
+	if err != nil {
+		t.Skip("no dual-stack socket:", err)
+	}
+	up := echo(t, "E:")
+	var seen atomic.Value
+	p := udpproxy.New(pc, udpproxy.Config{Pick: func(c netip.AddrPort) (string, error) {
+		seen.Store(c)
+		return up, nil
+	}})
+	go p.Serve()
+	defer p.Close()
+	port := pc.LocalAddr().(*net.UDPAddr).Port
+	c := client(t, fmt.Sprintf("127.0.0.1:%d", port))
+	if got := roundTrip(t, c, []byte("x")); string(got) != "E:x" {
+		t.Fatalf("got %q", got)
+	}
+	if a := seen.Load().(netip.AddrPort).Addr(); !a.Is4() {
+		t.Fatalf("Pick saw %s", a)
+	}
+}
