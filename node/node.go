@@ -30,6 +30,7 @@ import (
 	"github.com/strata-edge/strata/node/purge"
 	"github.com/strata-edge/strata/node/stats"
 	"github.com/strata-edge/strata/node/store"
+	"github.com/strata-edge/strata/node/stream"
 	"github.com/strata-edge/strata/node/syncagent"
 	"github.com/strata-edge/strata/node/tier"
 	"github.com/strata-edge/strata/node/xdp"
@@ -46,7 +47,8 @@ type Node struct {
 	nc      *nats.Conn
 	store   *store.Store
 	proxy   *proxy.Proxy
-	dns     *dnsRunner // nil without Options.DNSAddr
+	stream  *stream.Stream // stream apps (TCP/UDP listeners)
+	dns     *dnsRunner     // nil without Options.DNSAddr
 	forward *forward.Forwarder
 	txt     *acme.TXT // DNS-01 values for dns
 	certs   *certs.Table
@@ -145,10 +147,11 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
+	n.stream = n.newStream(metricsOn)
 	if metricsOn {
 		n.stats, err = stats.New(stats.Options{
 			NATS: n.nc, NodeID: n.opts.NodeID, ClusterID: n.opts.ClusterID, PartitionID: n.opts.PartitionID,
-			Source: n.proxy, MetricSQL: n.sql, DataDir: n.opts.DataDir, Interval: n.opts.MetricsInterval, Logger: n.log,
+			Source: statsSource{n.proxy, n.stream}, MetricSQL: n.sql, DataDir: n.opts.DataDir, Interval: n.opts.MetricsInterval, Logger: n.log,
 			XDP: func() map[string]uint64 {
 				if f := n.XDP(); f != nil {
 					return f.Counters()
@@ -221,25 +224,34 @@ func (n *Node) Start(ctx context.Context) (err error) {
 }
 
 // apply runs one snapshot on every part of the node, all or nothing: the
-// proxy and the DNS server each compile it first, and only when both accept
-// it do the certificates, routes and zones change (each swaps its runtime
-// atomically). A snapshot either part rejects leaves the running config in
-// place; the agent logs the error and reports the node unhealthy.
+// proxy, the stream listeners and the DNS server each compile it first
+// (the stream listeners bind their new ports), and only when all accept
+// it do the certificates, routes, listeners and zones change (each swaps
+// its runtime atomically). A snapshot a part rejects leaves the running
+// config in place; the agent logs the error and reports the node
+// unhealthy.
 func (n *Node) apply(snap *syncv1.Snapshot) error {
 	commitProxy, abortProxy, err := n.proxy.Prepare(snap)
 	if err != nil {
+		return err
+	}
+	commitStream, abortStream, err := n.stream.Prepare(snap)
+	if err != nil {
+		abortProxy()
 		return err
 	}
 	commitDNS := func() {}
 	if n.dns != nil {
 		if commitDNS, err = n.dns.prepare(snap); err != nil {
 			abortProxy()
+			abortStream()
 			return err
 		}
 	}
 	commitForward, _, err := n.forward.Prepare(snap)
 	if err != nil {
 		abortProxy()
+		abortStream()
 		return err // the DNS runner's prepare holds nothing to release
 	}
 	// Certificates before routes, so that a new app's host has its
@@ -247,6 +259,7 @@ func (n *Node) apply(snap *syncv1.Snapshot) error {
 	// opened is logged and left out; it does not hold back the rest.
 	_ = n.certs.Update(snap)
 	commitProxy()
+	commitStream()
 	commitDNS()
 	commitForward()
 	n.applyTiers(snap)
@@ -272,6 +285,9 @@ func (n *Node) health() func() (bool, float64, uint64) {
 		for _, s := range n.proxy.Stats() {
 			total += s.Requests
 		}
+		for _, s := range n.stream.Stats() {
+			total += s.Requests
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		now := time.Now()
@@ -280,7 +296,7 @@ func (n *Node) health() func() (bool, float64, uint64) {
 			rps = float64(total-last) / now.Sub(since).Seconds()
 		}
 		last, since = total, now
-		return true, rps, n.proxy.OpenConnections()
+		return true, rps, n.proxy.OpenConnections() + n.stream.OpenConnections()
 	}
 }
 
@@ -305,6 +321,7 @@ func (n *Node) shutdown(ctx context.Context) error {
 	}
 	stop(n.agent != nil, func() error { return n.agent.Stop(ctx) })
 	stop(n.proxy != nil, func() error { return n.proxy.Stop(ctx) })
+	stop(n.stream != nil, func() error { return n.stream.Stop(ctx) })
 	stop(n.forward != nil, func() error { return n.forward.Stop(ctx) })
 	// After the proxy, so that the requests it finished are in the last
 	// report; before NATS closes, so that the report can be sent.

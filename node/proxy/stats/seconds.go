@@ -164,6 +164,21 @@ func (s *seconds) done(d *Done) {
 	s.mu.Unlock()
 }
 
+func (s *seconds) conn(at time.Time, bytesIn, bytesOut int64) {
+	sec := at.Unix()
+	s.mu.Lock()
+	b := s.at(sec)
+	b.used = true
+	b.requests++
+	if bytesIn > 0 {
+		b.bytesIn += uint64(bytesIn)
+	}
+	if bytesOut > 0 {
+		b.bytesOut += uint64(bytesOut)
+	}
+	s.mu.Unlock()
+}
+
 func (s *seconds) attempt(at time.Time, server string, d time.Duration, kind UpstreamError) {
 	sec := at.Unix()
 	s.mu.Lock()

@@ -35,6 +35,10 @@ type App struct {
 	latencyCount atomic.Uint64
 	buckets      [len(LatencyBuckets) + 1]atomic.Uint64
 	upErrors     [upstreamErrorKinds]atomic.Uint64
+
+	// Stream apps (node/stream): connections forwarded and refused.
+	conns   atomic.Uint64
+	refused atomic.Uint64
 }
 
 // UpstreamError classifies a failed attempt at an upstream server.
@@ -88,6 +92,29 @@ func (a *App) Attempt(at time.Time, server string, d time.Duration, kind Upstrea
 		a.sec.attempt(at, server, d, kind)
 	}
 }
+
+// Conn records one finished connection of a stream app (node/stream),
+// which counts as one request without a status code (Snapshot.Requests
+// and the per-second requests, for top and series) with the bytes read from
+// the client (in) and written to it (out); at matters with per-second
+// aggregates.
+func (a *App) Conn(at time.Time, bytesIn, bytesOut int64) {
+	a.conns.Add(1)
+	a.requests.Add(1)
+	if bytesIn > 0 {
+		a.bytesIn.Add(uint64(bytesIn))
+	}
+	if bytesOut > 0 {
+		a.bytesOut.Add(uint64(bytesOut))
+	}
+	if a.sec != nil {
+		a.sec.conn(at, bytesIn, bytesOut)
+	}
+}
+
+// Refused records a stream connection the node closed before forwarding
+// (limit, access control, PROXY header, unknown server name, no server).
+func (a *App) Refused() { a.refused.Add(1) }
 
 // UpstreamErrorNames are the label values of the kinds, by kind.
 var UpstreamErrorNames = [upstreamErrorKinds]string{"connect", "timeout", "response", "no_server"}
@@ -149,6 +176,9 @@ type Snapshot struct {
 	// UpstreamErrors counts failed upstream attempts by kind (indexed by
 	// UpstreamError; retries count once per attempt).
 	UpstreamErrors [upstreamErrorKinds]uint64
+	// Connections and Refused count a stream app's finished and refused
+	// connections (Conn, Refused); Requests includes Connections.
+	Connections, Refused uint64
 }
 
 // Snapshot returns the current counter values.
@@ -168,5 +198,7 @@ func (a *App) Snapshot() Snapshot {
 	for i := range a.upErrors {
 		s.UpstreamErrors[i] = a.upErrors[i].Load()
 	}
+	s.Connections = a.conns.Load()
+	s.Refused = a.refused.Load()
 	return s
 }

@@ -83,6 +83,14 @@ func (p *probeState) record(s *Server, fail error, hc healthConfig) {
 
 // probe checks s once: nil when it is healthy, else why not.
 func (u *Upstream) probe(ctx context.Context, client *http.Client, s *Server) error {
+	if u.tcpProbe {
+		d := net.Dialer{Timeout: u.health.timeout}
+		c, err := d.DialContext(ctx, "tcp", s.Addr)
+		if err != nil {
+			return fmt.Errorf("tcp connect: %w", err)
+		}
+		return c.Close()
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.Addr+u.health.path, nil)
 	if err != nil {
 		return err

@@ -85,6 +85,8 @@ type Upstream struct {
 	tlsConf       *tls.Config
 	health        healthConfig
 	keepaliveIdle time.Duration
+	// tcpProbe: active checks only connect (stream apps, NewTCP).
+	tcpProbe bool
 
 	startOnce sync.Once
 	closeOnce sync.Once
@@ -227,6 +229,24 @@ func New(appID string, cfg *configv1.Upstream) (*Upstream, error) {
 	}
 	if u.backup, err = mk(backups); err != nil {
 		return fail("%v", err)
+	}
+	return u, nil
+}
+
+// NewTCP builds the upstream of a TCP stream app (node/stream): the same
+// servers, balancing, retries and passive health as New, but an enabled
+// health check is a TCP connect probe every interval (path, host and
+// expected statuses do not apply) and TLS settings are not used (the stream
+// forwards bytes as they come).
+func NewTCP(appID string, cfg *configv1.Upstream) (*Upstream, error) {
+	u, err := New(appID, cfg)
+	if err != nil {
+		return nil, err
+	}
+	u.tcpProbe = true
+	u.tlsConf = nil
+	for _, s := range u.servers {
+		s.tlsConf = nil
 	}
 	return u, nil
 }

@@ -1,0 +1,314 @@
+package stream_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+	"github.com/strata-edge/strata/node/stream"
+)
+
+// freePort returns a TCP port that was free a moment ago.
+func freePort(t testing.TB) uint32 {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return uint32(ln.Addr().(*net.TCPAddr).Port)
+}
+
+// echoServer answers every line with "name: line".
+func echoServer(t testing.TB, name string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				sc := bufio.NewScanner(c)
+				for sc.Scan() {
+					if _, err := fmt.Fprintf(c, "%s: %s\n", name, sc.Text()); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func tcpApp(id string, port uint32, servers ...string) *configv1.App {
+	up := &configv1.Upstream{Id: id + "-up", Name: "origin", Retries: 2}
+	for _, s := range servers {
+		up.Servers = append(up.Servers, &configv1.Server{Address: s, Weight: 1})
+	}
+	return &configv1.App{
+		Id: id, Name: id,
+		Upstreams: []*configv1.Upstream{up},
+		Role: &configv1.App_Stream{Stream: &configv1.StreamApp{
+			Listeners: []*configv1.StreamListener{{Port: port, Protocol: configv1.StreamProtocol_STREAM_PROTOCOL_TCP}},
+			Upstream:  "origin",
+		}},
+	}
+}
+
+func streamOf(a *configv1.App) *configv1.StreamApp { return a.GetStream() }
+
+func newStream(t testing.TB, opts stream.Options) *stream.Stream {
+	t.Helper()
+	if opts.Host == "" {
+		opts.Host = "127.0.0.1"
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := stream.New(opts)
+	t.Cleanup(func() { s.Stop(context.Background()) })
+	return s
+}
+
+var version uint64
+
+func apply(t testing.TB, s *stream.Stream, apps ...*configv1.App) {
+	t.Helper()
+	if err := tryApply(s, apps...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func tryApply(s *stream.Stream, apps ...*configv1.App) error {
+	version++
+	commit, _, err := s.Prepare(&syncv1.Snapshot{Version: version, Apps: apps})
+	if err != nil {
+		return err
+	}
+	commit()
+	return nil
+}
+
+func dialPort(t testing.TB, port uint32) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	return c
+}
+
+// say sends line and returns the answer line ("" and the error when none).
+func say(c net.Conn, r *bufio.Reader, line string) (string, error) {
+	if _, err := fmt.Fprintln(c, line); err != nil {
+		return "", err
+	}
+	s, err := r.ReadString('\n')
+	return strings.TrimSuffix(s, "\n"), err
+}
+
+func TestTCPEcho(t *testing.T) {
+	s := newStream(t, stream.Options{})
+	port := freePort(t)
+	apply(t, s, tcpApp("a1", port, echoServer(t, "one")))
+	c := dialPort(t, port)
+	r := bufio.NewReader(c)
+	for i := range 3 {
+		got, err := say(c, r, fmt.Sprint("hello ", i))
+		if err != nil || got != fmt.Sprint("one: hello ", i) {
+			t.Fatalf("answer %q, %v", got, err)
+		}
+	}
+	// Half-close: the server sees EOF and closes; we read EOF.
+	c.(*net.TCPConn).CloseWrite()
+	if b, err := io.ReadAll(r); err != nil || len(b) != 0 {
+		t.Fatalf("after close write: %q, %v", b, err)
+	}
+	if st := s.Stats()["a1"]; st.Refused != 0 {
+		t.Fatalf("refused %d", st.Refused)
+	}
+	waitFor(t, func() bool { return s.Stats()["a1"].Connections == 1 })
+	if st := s.Stats()["a1"]; st.BytesIn == 0 || st.BytesOut == 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func waitFor(t testing.TB, ok func() bool) {
+	t.Helper()
+	for range 500 {
+		if ok() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("condition not met in 5 s")
+}
+
+func TestBalancingAndFailedServer(t *testing.T) {
+	s := newStream(t, stream.Options{})
+	port := freePort(t)
+	dead := fmt.Sprintf("127.0.0.1:%d", freePort(t)) // nobody listens
+	apply(t, s, tcpApp("a1", port, echoServer(t, "one"), dead, echoServer(t, "two")))
+	seen := map[string]int{}
+	for range 6 {
+		c := dialPort(t, port)
+		got, err := say(c, bufio.NewReader(c), "x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[strings.SplitN(got, ":", 2)[0]]++
+		c.Close()
+	}
+	if seen["one"] == 0 || seen["two"] == 0 || len(seen) != 2 {
+		t.Fatalf("servers answering: %v", seen)
+	}
+	waitFor(t, func() bool { return s.Stats()["a1"].UpstreamErrors[0] > 0 })
+}
+
+func TestNoServerRefuses(t *testing.T) {
+	s := newStream(t, stream.Options{})
+	port := freePort(t)
+	apply(t, s, tcpApp("a1", port, fmt.Sprintf("127.0.0.1:%d", freePort(t))))
+	c := dialPort(t, port)
+	if _, err := say(c, bufio.NewReader(c), "x"); err == nil {
+		t.Fatal("answered without a server")
+	}
+	waitFor(t, func() bool { return s.Stats()["a1"].Refused == 1 })
+}
+
+func TestUpdateKeepsConnection(t *testing.T) {
+	s := newStream(t, stream.Options{})
+	port := freePort(t)
+	apply(t, s, tcpApp("a1", port, echoServer(t, "one")))
+	c := dialPort(t, port)
+	r := bufio.NewReader(c)
+	if got, err := say(c, r, "a"); err != nil || got != "one: a" {
+		t.Fatalf("%q %v", got, err)
+	}
+	apply(t, s, tcpApp("a1", port, echoServer(t, "two")))
+	if got, err := say(c, r, "b"); err != nil || got != "one: b" {
+		t.Fatalf("open connection after update: %q %v", got, err)
+	}
+	c2 := dialPort(t, port)
+	if got, err := say(c2, bufio.NewReader(c2), "c"); err != nil || got != "two: c" {
+		t.Fatalf("new connection after update: %q %v", got, err)
+	}
+}
+
+func TestRemovedListenerDrains(t *testing.T) {
+	s := newStream(t, stream.Options{})
+	port := freePort(t)
+	app := tcpApp("a1", port, echoServer(t, "one"))
+	streamOf(app).DrainTimeoutMs = 300
+	apply(t, s, app)
+	c := dialPort(t, port)
+	r := bufio.NewReader(c)
+	if _, err := say(c, r, "a"); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, s) // the app is gone
+	if _, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+		t.Fatal("removed listener still accepts")
+	}
+	// Within the drain the connection works; after it, it is closed.
+	if got, err := say(c, r, "b"); err != nil || got != "one: b" {
+		t.Fatalf("during drain: %q %v", got, err)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := r.ReadString('\n'); err == nil || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("connection not closed after the drain: %v", err)
+	}
+	// The port can be taken again.
+	apply(t, s, tcpApp("a1", port, echoServer(t, "two")))
+}
+
+func TestMaxConnections(t *testing.T) {
+	s := newStream(t, stream.Options{})
+	port := freePort(t)
+	app := tcpApp("a1", port, echoServer(t, "one"))
+	streamOf(app).MaxConnections = 2
+	apply(t, s, app)
+	var open []net.Conn
+	for range 2 {
+		c := dialPort(t, port)
+		if _, err := say(c, bufio.NewReader(c), "x"); err != nil {
+			t.Fatal(err)
+		}
+		open = append(open, c)
+	}
+	c := dialPort(t, port)
+	if _, err := say(c, bufio.NewReader(c), "x"); err == nil {
+		t.Fatal("third connection served over max_connections 2")
+	}
+	waitFor(t, func() bool { return s.Stats()["a1"].Refused == 1 })
+	open[0].Close()
+	waitFor(t, func() bool { return s.OpenConnections() == 1 })
+	c = dialPort(t, port)
+	if _, err := say(c, bufio.NewReader(c), "x"); err != nil {
+		t.Fatalf("after one closed: %v", err)
+	}
+}
+
+func TestBindErrorRejectsSnapshot(t *testing.T) {
+	s := newStream(t, stream.Options{})
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	busy := uint32(taken.Addr().(*net.TCPAddr).Port)
+	free := freePort(t)
+	err = tryApply(s, tcpApp("a1", free, echoServer(t, "one")), tcpApp("a2", busy, echoServer(t, "two")))
+	if err == nil || !strings.Contains(err.Error(), "a2") {
+		t.Fatalf("apply with a taken port: %v", err)
+	}
+	// All or nothing: the free port was not kept open.
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", free))
+	if err != nil {
+		t.Fatalf("free port held after a failed apply: %v", err)
+	}
+	ln.Close()
+}
+
+func TestInvalidApps(t *testing.T) {
+	s := newStream(t, stream.Options{})
+	port := freePort(t)
+	for name, mut := range map[string]func(*configv1.App){
+		"no upstream":     func(a *configv1.App) { streamOf(a).Upstream = "" },
+		"unknown":         func(a *configv1.App) { streamOf(a).Upstream = "nope" },
+		"port 0":          func(a *configv1.App) { streamOf(a).Listeners[0].Port = 0 },
+		"bad cidr":        func(a *configv1.App) { streamOf(a).ProxyProtocolTrustedCidrs = []string{"x"} },
+		"terminate":       func(a *configv1.App) { streamOf(a).TlsMode = configv1.StreamTlsMode_STREAM_TLS_MODE_TERMINATE },
+		"routes no tls":   func(a *configv1.App) { streamOf(a).SniRoutes = []*configv1.SniRoute{{ServerName: "a.b", Upstream: "origin"}} },
+		"access no guard": func(a *configv1.App) { streamOf(a).Access = &configv1.AccessControl{DenyCidrs: []string{"10.0.0.0/8"}} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			a := tcpApp("a1", port, "127.0.0.1:1")
+			mut(a)
+			if err := tryApply(s, a); err == nil {
+				t.Fatal("accepted")
+			}
+		})
+	}
+	var wg sync.WaitGroup
+	wg.Wait()
+}
