@@ -293,12 +293,14 @@ func TestInvalidApps(t *testing.T) {
 	s := newStream(t, stream.Options{})
 	port := freePort(t)
 	for name, mut := range map[string]func(*configv1.App){
-		"no upstream":     func(a *configv1.App) { streamOf(a).Upstream = "" },
-		"unknown":         func(a *configv1.App) { streamOf(a).Upstream = "nope" },
-		"port 0":          func(a *configv1.App) { streamOf(a).Listeners[0].Port = 0 },
-		"bad cidr":        func(a *configv1.App) { streamOf(a).ProxyProtocolTrustedCidrs = []string{"x"} },
-		"terminate":       func(a *configv1.App) { streamOf(a).TlsMode = configv1.StreamTlsMode_STREAM_TLS_MODE_TERMINATE },
-		"routes no tls":   func(a *configv1.App) { streamOf(a).SniRoutes = []*configv1.SniRoute{{ServerName: "a.b", Upstream: "origin"}} },
+		"no upstream": func(a *configv1.App) { streamOf(a).Upstream = "" },
+		"unknown":     func(a *configv1.App) { streamOf(a).Upstream = "nope" },
+		"port 0":      func(a *configv1.App) { streamOf(a).Listeners[0].Port = 0 },
+		"bad cidr":    func(a *configv1.App) { streamOf(a).ProxyProtocolTrustedCidrs = []string{"x"} },
+		"terminate":   func(a *configv1.App) { streamOf(a).TlsMode = configv1.StreamTlsMode_STREAM_TLS_MODE_TERMINATE },
+		"routes no tls": func(a *configv1.App) {
+			streamOf(a).SniRoutes = []*configv1.SniRoute{{ServerName: "a.b", Upstream: "origin"}}
+		},
 		"access no guard": func(a *configv1.App) { streamOf(a).Access = &configv1.AccessControl{DenyCidrs: []string{"10.0.0.0/8"}} },
 	} {
 		t.Run(name, func(t *testing.T) {
