@@ -7,6 +7,7 @@ import (
 	"time"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	"github.com/strata-edge/strata/node/netguard"
 	"github.com/strata-edge/strata/node/proxy/stats"
 	"github.com/strata-edge/strata/node/proxy/upstream"
 )
@@ -26,7 +27,7 @@ type app struct {
 	maxConns                   int64
 	sendPP                     byte // 0, 1 or 2
 	trusted                    []netip.Prefix
-	admit                      Admitter // nil: everyone
+	guard                      *netguard.Guard // nil: everyone
 	viaParent                  bool
 	stats                      *stats.App
 	hasUDP, hasTCP, needsHello bool
@@ -150,22 +151,21 @@ func (b *build) compile(ac *configv1.App) (*app, error) {
 	if a.def == nil && len(a.routes) == 0 {
 		return nil, fmt.Errorf("upstream: required without sni_routes")
 	}
-	if ac := sc.GetAccess(); ac != nil && !emptyAccess(ac) {
-		if b.s.opts.NewAdmitter == nil {
-			return nil, fmt.Errorf("access: this node has no access control")
-		}
-		adm, err := b.s.opts.NewAdmitter(ac)
+	if ac := sc.GetAccess(); ac != nil {
+		g, err := netguard.New(ac)
 		if err != nil {
-			return nil, fmt.Errorf("access: %w", err)
+			return nil, err // names the field (access.deny_cidrs[1])
 		}
-		a.admit = adm
+		// The running app's per-IP counts and buckets go on.
+		for _, l := range b.s.listeners {
+			if cur := l.current(); cur.id == a.id && cur.guard != nil {
+				g.Carry(cur.guard)
+				break
+			}
+		}
+		a.guard = g
 	}
 	return a, nil
-}
-
-func emptyAccess(ac *configv1.AccessControl) bool {
-	return len(ac.GetAllowCidrs()) == 0 && len(ac.GetDenyCidrs()) == 0 &&
-		ac.GetConnectionsPerSecond() == 0 && ac.GetMaxConnectionsPerIp() == 0
 }
 
 // route picks the upstream for server name sni (lower case, "" when the

@@ -20,7 +20,6 @@ import (
 	"log/slog"
 	"maps"
 	"net"
-	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -44,12 +43,6 @@ const (
 	HeaderTimeout = 10 * time.Second
 )
 
-// Admitter is access control (node/netguard): Admit decides on a client
-// before any byte is forwarded; release is called when its connection ends.
-type Admitter interface {
-	Admit(ip netip.Addr) (release func(), reason string, ok bool)
-}
-
 // Options configure a Stream.
 type Options struct {
 	// Host is the address listeners bind (an IP, "" for every interface).
@@ -63,9 +56,6 @@ type Options struct {
 	// preference, for the given key (the client IP); empty: the app's
 	// upstreams.
 	Parents func(key string) []string
-	// NewAdmitter, optional, builds the access control of an app
-	// (netguard.New); nil: an app with AccessControl is refused.
-	NewAdmitter func(*configv1.AccessControl) (Admitter, error)
 	// PerSecondStats keeps per-second aggregates for TakeSeconds.
 	PerSecondStats bool
 	Logger         *slog.Logger

@@ -301,7 +301,9 @@ func TestInvalidApps(t *testing.T) {
 		"routes no tls": func(a *configv1.App) {
 			streamOf(a).SniRoutes = []*configv1.SniRoute{{ServerName: "a.b", Upstream: "origin"}}
 		},
-		"access no guard": func(a *configv1.App) { streamOf(a).Access = &configv1.AccessControl{DenyCidrs: []string{"10.0.0.0/8"}} },
+		"bad access": func(a *configv1.App) {
+			streamOf(a).Access = &configv1.AccessControl{DenyCidrs: []string{"10.0.0.0/33"}}
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			a := tcpApp("a1", port, "127.0.0.1:1")
@@ -313,4 +315,35 @@ func TestInvalidApps(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	wg.Wait()
+}
+
+func TestAccessControl(t *testing.T) {
+	s := newStream(t, stream.Options{})
+	port := freePort(t)
+	app := tcpApp("a1", port, echoServer(t, "one"))
+	streamOf(app).Access = &configv1.AccessControl{MaxConnectionsPerIp: 1}
+	apply(t, s, app)
+	c := dialPort(t, port)
+	if _, err := say(c, bufio.NewReader(c), "x"); err != nil {
+		t.Fatal(err)
+	}
+	c2 := dialPort(t, port)
+	if _, err := say(c2, bufio.NewReader(c2), "x"); err == nil {
+		t.Fatal("second connection from one IP over max_connections_per_ip 1")
+	}
+	// An update carries the open count: still refused.
+	streamOf(app).IdleTimeoutMs = 60000
+	apply(t, s, app)
+	c3 := dialPort(t, port)
+	if _, err := say(c3, bufio.NewReader(c3), "x"); err == nil {
+		t.Fatal("refused IP admitted after a config update")
+	}
+	c.Close()
+	streamOf(app).Access = &configv1.AccessControl{DenyCidrs: []string{"127.0.0.0/8"}}
+	apply(t, s, app)
+	c4 := dialPort(t, port)
+	if _, err := say(c4, bufio.NewReader(c4), "x"); err == nil {
+		t.Fatal("denied client served")
+	}
+	waitFor(t, func() bool { return s.Stats()["a1"].Refused == 3 })
 }

@@ -288,10 +288,10 @@ func (c *conn) serve() {
 			return
 		}
 	}
-	if a.admit != nil {
+	if a.guard != nil {
 		var reason string
 		var ok bool
-		if release, reason, ok = a.admit.Admit(client.Addr()); !ok {
+		if release, reason, ok = a.guard.Admit(client.Addr()); !ok {
 			err = refuse("access", reason)
 			return
 		}
