@@ -1,0 +1,209 @@
+// End-to-end test of the web console: a real `strata dev` (the binary named
+// by STRATA_BIN), driven by playwright-core with Debian's chromium
+// (CHROMIUM, default /usr/bin/chromium), headless. Run it with
+// `go tool task ui-e2e`. With STRATA_SCREENSHOTS=DIR it saves a screenshot
+// of each page there (docs/console/ in the repo: `go tool task ui-screenshots`).
+//
+// It seeds an app and a user without grants through the CLI, then, in the
+// browser: the login page, token login with the generated admin token, the
+// apps list and its search, an app page, the command palette, session
+// expiry, password login of a user whose role forbids listing apps (the
+// forbidden panel), and sign out. axe-core checks the login, apps and app
+// pages; any CSP violation fails the run.
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve, dirname } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const bin = resolve(process.env.STRATA_BIN ?? join(here, "../../bin/strata"));
+const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const shots = process.env.STRATA_SCREENSHOTS ? resolve(process.env.STRATA_SCREENSHOTS) : "";
+const axeSource = readFileSync(join(here, "../node_modules/axe-core/axe.min.js"), "utf8");
+const timeout = 15_000;
+
+const tmp = mkdtempSync(join(tmpdir(), "strata-console-e2e-"));
+const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("STRATA_")));
+env.STRATA_CONFIG_DIR = join(tmp, "config");
+
+let dev;
+let browser;
+let step = "start";
+const log = (s) => {
+  step = s;
+  console.log(`ui-e2e: ${s}`);
+};
+
+// startDev runs strata dev on free ports and waits for its banner.
+function startDev() {
+  const args = ["dev", "--data", join(tmp, "data"), "--api-addr", "127.0.0.1:0", "--nats-addr", "127.0.0.1:-1",
+    "--leaf-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--https-addr", "127.0.0.1:0", "--dns-addr", "127.0.0.1:0"];
+  dev = spawn(bin, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  dev.stderr.on("data", (b) => (stderr = (stderr + b).slice(-20000)));
+  const banner = {};
+  return new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`strata dev printed no banner in 60s:\n${stderr}`)), 60_000);
+    dev.on("exit", (code) => fail(new Error(`strata dev exited (${code}):\n${stderr}`)));
+    createInterface({ input: dev.stdout }).on("line", (line) => {
+      const m = /^([a-z-]+): (.*)$/.exec(line);
+      if (m && !(m[1] in banner)) banner[m[1]] = m[2];
+      if (banner.console && banner["token-file"] && line.startsWith("Use the CLI")) {
+        clearTimeout(timer);
+        ok(banner);
+      }
+    });
+  });
+}
+
+function cli(api, token, args, input) {
+  return execFileSync(bin, ["--api", api, "--token", token, ...args], { env, input, encoding: "utf8" }).trim();
+}
+
+async function axe(page, what) {
+  await page.evaluate(axeSource);
+  const res = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
+  if (res.violations.length) {
+    const lines = res.violations.map((v) => `  ${v.id} (${v.impact}): ${v.help}\n    ${v.nodes.map((n) => n.target.join(" ")).join("\n    ")}`);
+    throw new Error(`axe-core: ${res.violations.length} violation(s) on the ${what} page:\n${lines.join("\n")}`);
+  }
+}
+
+async function shot(page, name) {
+  if (!shots) return;
+  mkdirSync(shots, { recursive: true });
+  await page.screenshot({ path: join(shots, `${name}.png`) });
+}
+
+async function main() {
+  log(`strata dev (${bin})`);
+  const banner = await startDev();
+  const base = banner.console.replace(/\/$/, "");
+  const api = banner.api;
+  const admin = readFileSync(banner["token-file"], "utf8").trim();
+
+  log("seed: an app with an upstream and a rule, a user without grants");
+  const app = cli(api, admin, ["app", "create", "--name", "shop", "--domain", "shop.example.com", "--domain", "www.shop.example.com", "--label", "team=web"]);
+  cli(api, admin, ["upstream", "create", "--app", app, "--name", "web", "--server", "10.0.0.1:8080", "--server", "10.0.0.2:8080"]);
+  cli(api, admin, ["rule", "create", "--app", app, "--upstream", "web", "--when", 'PathPrefix("/")']);
+  cli(api, admin, ["release", "create", "--app", app, "--note", "first release"]);
+  cli(api, admin, ["app", "create", "--name", "blog", "--domain", "blog.example.org"]);
+  cli(api, admin, ["user", "create", "nogrants", "--password-stdin"], "correct-horse-battery\n");
+
+  browser = await chromium.launch({ executablePath, headless: true, args: ["--no-sandbox"] });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  context.setDefaultTimeout(timeout);
+  const page = await context.newPage();
+  const problems = [];
+  page.on("console", (m) => {
+    if (m.type() === "error" && /Content Security Policy|Refused to/.test(m.text())) problems.push(m.text());
+  });
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+
+  log("login page");
+  await page.goto(base + "/");
+  await page.waitForURL(/\/login$/);
+  await page.getByRole("heading", { name: "Sign in to Strata" }).waitFor();
+  await axe(page, "login");
+  await shot(page, "login");
+
+  log("token login with the generated admin token");
+  await page.getByRole("radio", { name: "API token" }).check();
+  await page.getByRole("textbox", { name: "API token" }).fill(admin);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Applications", level: 1 }).waitFor();
+  await page.waitForURL(/\/apps$/);
+  await page.getByRole("link", { name: "shop", exact: true }).waitFor();
+  await page.getByRole("link", { name: "blog", exact: true }).waitFor();
+  await page.getByText("Signed in as").getByText("admin token").waitFor();
+  await axe(page, "apps");
+  await shot(page, "apps");
+
+  log("search by domain");
+  await page.getByLabel("Search by domain or name").fill("blog.example");
+  await page.getByRole("link", { name: "blog", exact: true }).waitFor();
+  if (await page.getByRole("link", { name: "shop", exact: true }).count()) throw new Error("search blog.example still shows shop");
+  await page.getByLabel("Search by domain or name").fill("nothing-matches");
+  await page.getByText("No application matches.").waitFor();
+  await page.getByLabel("Search by domain or name").fill("");
+
+  log("app page");
+  await page.getByRole("link", { name: "shop", exact: true }).click();
+  await page.getByRole("heading", { name: "shop", level: 1 }).waitFor();
+  await page.getByRole("heading", { name: "Upstreams" }).waitFor();
+  await page.getByText("10.0.0.2:8080").waitFor();
+  await page.getByText('PathPrefix("/")').waitFor();
+  await axe(page, "app");
+  await shot(page, "app");
+
+  log("command palette (Ctrl+K): a page, then an app by domain");
+  await page.keyboard.press("Control+k");
+  const input = page.getByRole("combobox", { name: /Go to a page/ });
+  await input.fill("dns");
+  await page.getByRole("option", { name: /DNS/ }).waitFor();
+  await shot(page, "palette");
+  await input.press("Enter");
+  await page.getByRole("heading", { name: "DNS", level: 1 }).waitFor();
+  await page.keyboard.press("Control+k");
+  await input.fill("blog.example.org");
+  await page.getByRole("option", { name: /blog/ }).waitFor();
+  await input.press("Enter");
+  await page.getByRole("heading", { name: "blog", level: 1 }).waitFor();
+
+  log("session expiry: a revoked token sends to the login page with a message");
+  await page.evaluate(() => sessionStorage.setItem("strata.token", "stk_revoked"));
+  await page.getByRole("link", { name: "Applications" }).first().click();
+  await page.getByRole("heading", { name: "Sign in to Strata" }).waitFor({ timeout: 20_000 });
+  await page.getByText("Your session has expired or was revoked").waitFor();
+
+  log("password login of a user whose role forbids listing apps");
+  await page.getByRole("radio", { name: "User and password" }).check();
+  await page.getByLabel("User name").fill("nogrants");
+  await page.getByLabel("Password", { exact: true }).fill("wrong-password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByText("Wrong user name or password.").waitFor();
+  await page.getByLabel("Password", { exact: true }).fill("correct-horse-battery");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Forbidden" }).waitFor();
+  await page.getByText("config.app.read").waitFor();
+  await shot(page, "forbidden");
+  const cookies = await context.cookies();
+  if (!cookies.some((c) => c.name === "strata_session" && c.httpOnly)) throw new Error(`no HttpOnly session cookie: ${JSON.stringify(cookies)}`);
+
+  log("sign out");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByText("You are signed out.").waitFor();
+  await page.goto(base + "/apps");
+  await page.waitForURL(/\/login$/);
+
+  if (problems.length) throw new Error(`browser problems:\n${problems.join("\n")}`);
+  log("ok");
+}
+
+let code = 0;
+try {
+  await main();
+} catch (err) {
+  console.error(`ui-e2e: FAIL at "${step}": ${err.stack ?? err}`);
+  code = 1;
+} finally {
+  await browser?.close().catch(() => {});
+  if (dev && dev.exitCode === null) {
+    dev.kill("SIGINT");
+    await new Promise((r) => {
+      const t = setTimeout(() => {
+        dev.kill("SIGKILL");
+        r();
+      }, 10_000);
+      dev.on("exit", () => {
+        clearTimeout(t);
+        r();
+      });
+    });
+  }
+  rmSync(tmp, { recursive: true, force: true });
+}
+process.exit(code);

@@ -1,0 +1,1 @@
+export { CommandPalette, paletteItems, type PaletteItem } from "./CommandPalette";

@@ -1,0 +1,1 @@
+export { PageHeader, Section, Loading, Badge } from "./Page";

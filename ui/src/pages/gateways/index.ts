@@ -1,0 +1,4 @@
+import type { PageDef } from "../types";
+import { GatewaysPage } from "./GatewaysPage";
+
+export const page: PageDef = { path: "gateways", label: "Gateways", keywords: ["partitions", "clusters", "nodes", "sync"], Component: GatewaysPage };
