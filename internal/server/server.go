@@ -45,6 +45,11 @@ type Options struct {
 	// format, without authentication like health checks (scrapers carry no
 	// API token); it holds counts and expiry times, never secrets.
 	Metrics prometheus.Gatherer
+	// Console, optional, is the web console (package ui), mounted at "/":
+	// every route above is more specific and wins. It answers GET and HEAD
+	// without authentication (its files are public); its API calls are
+	// authenticated like the CLI's.
+	Console http.Handler
 }
 
 // Server is the API server. Create with New, then Start and Shutdown.
@@ -114,6 +119,9 @@ func New(opts Options) (*Server, error) {
 	if opts.Metrics != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Metrics, promhttp.HandlerOpts{
 			ErrorLog: slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn), ErrorHandling: promhttp.ContinueOnError}))
+	}
+	if opts.Console != nil {
+		mux.Handle("/", opts.Console)
 	}
 	var handler http.Handler = mux
 	if opts.Middleware != nil {

@@ -38,6 +38,7 @@ import (
 	metricstore "github.com/strata-edge/strata/services/metrics/store"
 	"github.com/strata-edge/strata/services/nodes"
 	purgesvc "github.com/strata-edge/strata/services/purge"
+	"github.com/strata-edge/strata/ui"
 )
 
 // apiParts are the inputs of startAPI.
@@ -225,7 +226,7 @@ func startAPI(ctx context.Context, p apiParts, st *stops) (apiInfo, error) {
 		reg.MustRegister(metricsSvc.Collector())
 	}
 	api, err := apiserver.New(apiserver.Options{Addr: p.addr, Services: mounts, Logger: p.log.With("part", "api"),
-		Middleware: iamSvc.Middleware, Metrics: reg})
+		Middleware: iamSvc.Middleware, Metrics: reg, Console: ui.Handler()})
 	if err != nil {
 		return apiInfo{}, err
 	}

@@ -183,8 +183,8 @@ func RunControl(ctx context.Context, o ControlOptions) (err error) {
 		return err
 	}
 	if o.Banner != nil {
-		fmt.Fprintf(o.Banner, "Strata control is running.\napi: %s\nnats: %s\nstore: %s\nservices: %v\ntoken-file: %s\n",
-			api.url, nc.ConnectedUrlRedacted(), storeName(o.Store), o.Services, api.tokenFile)
+		fmt.Fprintf(o.Banner, "Strata control is running.\napi: %s\nconsole: %s/\nnats: %s\nstore: %s\nservices: %v\ntoken-file: %s\n",
+			api.url, api.url, nc.ConnectedUrlRedacted(), storeName(o.Store), o.Services, api.tokenFile)
 	}
 	log.Info("strata control running", "services", o.Services)
 	<-ctx.Done()

@@ -238,8 +238,8 @@ func printDevBanner(w io.Writer, o DevOptions, api apiInfo, natsURL, leafURL, cr
 	}
 	tokenFile := abs(api.tokenFile)
 	// The "key: value" lines are stable: scripts and the e2e test parse them.
-	fmt.Fprintf(w, "Strata dev is running.\napi: %s\nnats: %s\nnats-creds: %s\nleaf: %s\ntoken-file: %s\ndata: %s\n",
-		api.url, natsURL, abs(credsFile), leafURL, tokenFile, o.DataDir)
+	fmt.Fprintf(w, "Strata dev is running.\napi: %s\nconsole: %s/\nnats: %s\nnats-creds: %s\nleaf: %s\ntoken-file: %s\ndata: %s\n",
+		api.url, api.url, natsURL, abs(credsFile), leafURL, tokenFile, o.DataDir)
 	if devNode != nil {
 		if a := devNode.HTTPAddr(); a != "" {
 			fmt.Fprintf(w, "http: http://%s\n", a)
@@ -253,7 +253,10 @@ func printDevBanner(w io.Writer, o DevOptions, api apiInfo, natsURL, leafURL, cr
 		fmt.Fprintf(w, "node: %s\n", devNode.NodeID())
 	}
 	fmt.Fprintf(w, `
+Open the web console at %s/ and sign in with "API token": paste the admin token,
+cat %s
+
 Use the CLI from another shell:
 export STRATA_API=%s STRATA_TOKEN=$(cat %s)
-`, api.url, tokenFile)
+`, api.url, tokenFile, api.url, tokenFile)
 }
