@@ -50,10 +50,10 @@ type file struct {
 // Handler serves the console: files of the bundle, and index.html for
 // every other GET of a page path (the app routes in the browser), so that
 // a reload of /apps/app_1 works. Mount it at "/" beside the API: the API's
-// routes are more specific and win. It answers 404 for missing assets and
-// for paths that look like RPCs (a first segment with a dot, such as
-// /strata.config.v1.ConfigService/...), and 405 for other methods than GET
-// and HEAD.
+// routes are more specific and win. It answers 404 for missing assets and,
+// whatever the method, for paths that look like RPCs (a first segment with
+// a dot, such as /strata.config.v1.ConfigService/... of a service this
+// process does not serve), and 405 for other methods than GET and HEAD.
 func Handler() http.Handler {
 	h, err := newHandler(dist)
 	if err != nil {
@@ -106,13 +106,20 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Referrer-Policy", "same-origin")
 	hd.Set("X-Frame-Options", "DENY")
+	p := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/")
+	f, ok := h.files[p]
+	if !ok && strings.Contains(strings.SplitN(p, "/", 2)[0], ".") {
+		// An RPC of a service this server does not run (or a missing
+		// file): never the app, whatever the method.
+		hd.Set("Cache-Control", cacheRevalidate)
+		http.NotFound(w, r)
+		return
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		hd.Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	p := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/")
-	f, ok := h.files[p]
 	switch {
 	case ok && p != "index.html":
 		if strings.HasPrefix(p, "assets/") {
@@ -123,9 +130,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case p == "index.html":
 		f = h.index
 		hd.Set("Cache-Control", cacheRevalidate)
-	case strings.HasPrefix(p, "assets/") || strings.Contains(strings.SplitN(p, "/", 2)[0], "."):
-		// A missing file, or an RPC path of a service this server does
-		// not run: never the app.
+	case strings.HasPrefix(p, "assets/"):
 		hd.Set("Cache-Control", cacheRevalidate)
 		http.NotFound(w, r)
 		return

@@ -56,6 +56,7 @@ func TestHandler(t *testing.T) {
 		{"GET", "/favicon.svg", 200, "image/svg+xml", "no-cache", "<svg"},
 		{"GET", "/assets/missing-abc.js", 404, "text/plain; charset=utf-8", "no-cache", "not found"},
 		{"GET", "/strata.nope.v1.NopeService/Get", 404, "text/plain; charset=utf-8", "no-cache", "not found"},
+		{"POST", "/strata.config.v1.NodeService/CreateJoinToken", 404, "text/plain; charset=utf-8", "no-cache", "not found"},
 		{"POST", "/apps", 405, "text/plain; charset=utf-8", "", "method not allowed"},
 		{"GET", "/../../etc/passwd", 200, "text/html; charset=utf-8", "no-cache", `<div id="root">`},
 	} {

@@ -218,12 +218,17 @@ export type App = Message<"strata.config.v1.App"> & {
 
   /**
    * Exact ("www.example.com") or wildcard ("*.example.com") domains, lower case.
+   * A stream app has domains only with tls_mode TERMINATE (the names of the
+   * certificates its listeners present) or PASSTHROUGH (names it claims in
+   * its partitions, like an HTTP app); a forward-proxy app has none.
    *
    * @generated from field: repeated string domains = 3;
    */
   domains: string[];
 
   /**
+   * HTTP apps only; both empty defaults to [80].
+   *
    * @generated from field: repeated uint32 http_ports = 4;
    */
   httpPorts: number[];
@@ -792,7 +797,10 @@ export const UpstreamTLSSchema: GenMessage<UpstreamTLS> = /*@__PURE__*/
 
 /**
  * HealthCheck is how the node tells healthy servers of an upstream from
- * failing ones: active probes and passive failure counting.
+ * failing ones: active probes and passive failure counting. For upstreams of
+ * a stream app the active probe is a TCP connect (healthy when the
+ * connection opens within timeout_ms): path, host and expected_statuses are
+ * refused there.
  *
  * @generated from message strata.config.v1.HealthCheck
  */
