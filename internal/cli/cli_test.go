@@ -360,6 +360,17 @@ func TestTopologyCommands(t *testing.T) {
 	if !strings.Contains(out, "off") || !strings.Contains(out, shield) {
 		t.Errorf("cluster list after update lacks dns off or parent %s:\n%s", shield, out)
 	}
+	s.ok("cluster", "update", "fra", "--country", "de", "--continent", "EU", "--lat", "50.1", "--lon", "8.7")
+	if out = s.ok("cluster", "list"); !strings.Contains(out, "DE EU 50.10,8.70") {
+		t.Errorf("cluster list after a location update:\n%s", out)
+	}
+	if _, errs, code := s.run("cluster", "update", "fra", "--country", "Germany"); code == 0 || !strings.Contains(errs, "location.country") {
+		t.Errorf("--country Germany: exit %d, stderr %q", code, errs)
+	}
+	s.ok("cluster", "update", "fra", "--clear-location")
+	if out = s.ok("cluster", "list"); strings.Contains(out, "DE EU") {
+		t.Errorf("cluster list after --clear-location:\n%s", out)
+	}
 	if _, errs, code := s.run("cluster", "update", "fra", "--dns", "maybe"); code == 0 || !strings.Contains(errs, "--dns") {
 		t.Errorf("--dns maybe: exit %d, stderr %q", code, errs)
 	}

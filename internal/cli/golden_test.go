@@ -21,7 +21,7 @@ func TestJSONGolden(t *testing.T) {
 		{"partition-list", "partition list"},
 		{"cluster-create", "cluster create --name fra --partition eu"},
 		{"cluster-create-shield", "cluster create --name fra-shield --partition eu"},
-		{"cluster-update", "cluster update fra --dns off --parents fra-shield"},
+		{"cluster-update", "cluster update fra --dns off --parents fra-shield --country de --continent EU --lat 50.1 --lon 8.7"},
 		{"cluster-list", "cluster list"},
 		{"node-register", "node register --name fra-1 --cluster fra"},
 		{"node-staging", "node staging fra-1 --on"},

@@ -185,7 +185,7 @@ func TestListsShowNames(t *testing.T) {
 	s.ok("cluster", "create", "--name", "fra-shield", "--partition", "eu")
 	s.ok("cluster", "create", "--name", "fra", "--partition", "eu")
 	s.ok("cluster", "update", "fra", "--parents", "fra-shield")
-	if out := s.ok("cluster", "list"); !regexp.MustCompile(`(?m)^clu_\S+ +fra +eu +on +fra-shield$`).MatchString(out) {
+	if out := s.ok("cluster", "list"); !regexp.MustCompile(`(?m)^clu_\S+ +fra +eu +on +fra-shield +-$`).MatchString(out) {
 		t.Errorf("cluster list lacks the row of fra with partition eu and parent fra-shield:\n%s", out)
 	}
 	clusters := &configv1.ListClustersResponse{}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"io"
 	"strings"
 
@@ -100,7 +101,7 @@ func newClusterCmd(g *globals) *cobra.Command {
 				for _, c := range res.GetClusters() {
 					clusters[c.GetId()] = c.GetName()
 				}
-				rows := [][]string{{"ID", "NAME", "PARTITION", "DNS", "PARENTS"}}
+				rows := [][]string{{"ID", "NAME", "PARTITION", "DNS", "PARENTS", "LOCATION"}}
 				for _, c := range res.GetClusters() {
 					dns := "on"
 					if c.GetDnsDisabled() {
@@ -110,7 +111,7 @@ func newClusterCmd(g *globals) *cobra.Command {
 					for i, id := range c.GetParentClusterIds() {
 						parents[i] = clientx.NameOr(clusters, id)
 					}
-					rows = append(rows, []string{c.GetId(), c.GetName(), clientx.NameOr(partitions, c.GetPartitionId()), dns, clientx.OrDash(strings.Join(parents, ","))})
+					rows = append(rows, []string{c.GetId(), c.GetName(), clientx.NameOr(partitions, c.GetPartitionId()), dns, clientx.OrDash(strings.Join(parents, ",")), locationText(c.GetLocation())})
 				}
 				return clientx.Table(w, rows)
 			})
@@ -147,12 +148,20 @@ func newClusterCmd(g *globals) *cobra.Command {
 func newClusterUpdateCmd(g *globals) *cobra.Command {
 	var dns string
 	var parents []string
+	var country, continent string
+	var lat, lon float64
+	var clearLocation bool
 	update := &cobra.Command{
-		Use:   "update CLUSTER [--dns on|off] [--parents C1,C2 | --parents '']",
+		Use:   "update CLUSTER [--dns on|off] [--parents C1,C2 | --parents ''] [--country DE --continent EU --lat 50.1 --lon 8.7 | --clear-location]",
 		Short: "Change a cluster's settings; they reach its nodes at once, without a release",
 		Long: `Change a cluster's settings. --dns off stops the cluster's nodes answering DNS.
 --parents sets the parent-tier clusters for tiered caching, in order of
-preference (the next ones are backups); --parents '' removes them.`,
+preference (the next ones are backups); --parents '' removes them.
+--country, --continent, --lat and --lon set where the cluster is (replacing
+the whole location; GSLB gateway records answer each client with the nearest
+cluster, docs/gslb.md); --clear-location forgets it.`,
+		Example: `  strata cluster update fra --country DE --continent EU --lat 50.1 --lon 8.7
+  strata cluster update fra --clear-location`,
 		Args: args("CLUSTER"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			req := &configv1.UpdateClusterRequest{Cluster: a[0]}
@@ -174,8 +183,23 @@ preference (the next ones are backups); --parents '' removes them.`,
 					}
 				}
 			}
-			if req.DnsDisabled == nil && req.Parents == nil {
-				return usagef("nothing to change: give --dns or --parents")
+			setLoc := false
+			for _, f := range []string{"country", "continent", "lat", "lon"} {
+				setLoc = setLoc || cmd.Flags().Changed(f)
+			}
+			switch {
+			case setLoc && clearLocation:
+				return usagef("--clear-location with --country, --continent, --lat or --lon: give one or the other")
+			case setLoc:
+				if cmd.Flags().Changed("lat") != cmd.Flags().Changed("lon") {
+					return usagef("--lat and --lon go together")
+				}
+				req.Location = &configv1.ClusterLocation{Country: country, Continent: continent, Latitude: lat, Longitude: lon}
+			case clearLocation:
+				req.Location = &configv1.ClusterLocation{}
+			}
+			if req.DnsDisabled == nil && req.Parents == nil && req.Location == nil {
+				return usagef("nothing to change: give --dns, --parents or a location")
 			}
 			return show(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.UpdateCluster, req), func(w io.Writer, res *configv1.UpdateClusterResponse) error {
 				return clientx.Line(w, "%s", res.GetCluster().GetId())
@@ -184,5 +208,24 @@ preference (the next ones are backups); --parents '' removes them.`,
 	}
 	update.Flags().StringVar(&dns, "dns", "", "on or off: whether the cluster's nodes answer DNS")
 	update.Flags().StringSliceVar(&parents, "parents", nil, "parent clusters (ids or names) in order of preference; '' for none")
+	update.Flags().StringVar(&country, "country", "", "location: ISO 3166-1 alpha-2 country code (DE)")
+	update.Flags().StringVar(&continent, "continent", "", "location: continent code (EU, NA, AS, AF, OC, SA, AN)")
+	update.Flags().Float64Var(&lat, "lat", 0, "location: latitude in degrees (WGS84)")
+	update.Flags().Float64Var(&lon, "lon", 0, "location: longitude in degrees (WGS84)")
+	update.Flags().BoolVar(&clearLocation, "clear-location", false, "forget the cluster's location")
 	return update
+}
+
+// locationText shows a cluster location: "DE EU 50.10,8.70", "-" when unknown.
+func locationText(l *configv1.ClusterLocation) string {
+	var parts []string
+	for _, p := range []string{l.GetCountry(), l.GetContinent()} {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	if l.GetLatitude() != 0 || l.GetLongitude() != 0 {
+		parts = append(parts, fmt.Sprintf("%.2f,%.2f", l.GetLatitude(), l.GetLongitude()))
+	}
+	return clientx.OrDash(strings.Join(parts, " "))
 }

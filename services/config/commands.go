@@ -138,14 +138,13 @@ func (s *Service) createCluster(ctx context.Context, name, partition string) (*c
 
 // updateCluster changes a cluster's settings. parents, when not nil,
 // replaces the parent clusters (ids or names).
-func (s *Service) updateCluster(ctx context.Context, ref string, dnsDisabled *bool, parents []string, name *string) (*configv1.Cluster, error) {
+func (s *Service) updateCluster(ctx context.Context, ref string, ch clusterChange) (*configv1.Cluster, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.catchUp(ctx); err != nil {
 		return nil, err
 	}
-	ch := clusterChange{dnsDisabled: dnsDisabled, parents: parents, name: name}
-	if c, ok := s.proj.resolveCluster(ref); ok && name != nil && *name != c.Name {
+	if c, ok := s.proj.resolveCluster(ref); ok && ch.name != nil && *ch.name != c.Name {
 		ch.namedBy = gatewayRecords(s.zones, func(r string) bool { return r == c.Name })
 	}
 	var c *configv1.Cluster

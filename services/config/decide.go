@@ -2,7 +2,9 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -110,6 +112,8 @@ type clusterChange struct {
 	dnsDisabled *bool
 	parents     []string
 	name        *string
+	// location replaces the cluster's location; an empty message clears it.
+	location *configv1.ClusterLocation
 	// namedBy are the gateway records that name the cluster by its current
 	// name (they would lose it when it is renamed); read only for a rename.
 	namedBy []string
@@ -140,6 +144,13 @@ func (st *state) updateCluster(ref string, ch clusterChange) (*configv1.Cluster,
 			return nil, nil, err
 		}
 		next.ParentClusterIds = ids
+	}
+	if ch.location != nil {
+		loc, err := checkLocation(ch.location)
+		if err != nil {
+			return nil, nil, err
+		}
+		next.Location = loc
 	}
 	if name := ch.name; name != nil && *name != c.Name {
 		if _, taken := st.resolveCluster(*name); taken {
@@ -200,4 +211,38 @@ func (st *state) deleteCluster(ref string, now time.Time, records []string) (*ev
 		return nil, apierr.FailedPrecondition(fmt.Sprintf("cluster %q is in use by %s: remove or change them first", ref, users))
 	}
 	return &ev.ClusterDeleted{ClusterId: c.Id}, nil
+}
+
+// continents are the continent codes of GeoIP databases.
+var continents = []string{"AF", "AN", "AS", "EU", "NA", "OC", "SA"}
+
+// checkLocation validates a cluster location and returns it normalized
+// (upper-case codes), or nil for an empty one (cleared).
+func checkLocation(l *configv1.ClusterLocation) (*configv1.ClusterLocation, error) {
+	out := &configv1.ClusterLocation{
+		Country:   strings.ToUpper(strings.TrimSpace(l.GetCountry())),
+		Continent: strings.ToUpper(strings.TrimSpace(l.GetContinent())),
+		Latitude:  l.GetLatitude(),
+		Longitude: l.GetLongitude(),
+	}
+	var v apierr.Fields
+	if c := out.Country; c != "" && (len(c) != 2 || c[0] < 'A' || c[0] > 'Z' || c[1] < 'A' || c[1] > 'Z') {
+		v.Addf("location.country", "%q is not an ISO 3166-1 alpha-2 code (\"DE\")", l.GetCountry())
+	}
+	if c := out.Continent; c != "" && !slices.Contains(continents, c) {
+		v.Addf("location.continent", "%q is not a continent code (one of %s)", l.GetContinent(), strings.Join(continents, ", "))
+	}
+	if la := out.Latitude; math.IsNaN(la) || la < -90 || la > 90 {
+		v.Addf("location.latitude", "%v is outside -90..90", la)
+	}
+	if lo := out.Longitude; math.IsNaN(lo) || lo < -180 || lo > 180 {
+		v.Addf("location.longitude", "%v is outside -180..180", lo)
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	if proto.Equal(out, &configv1.ClusterLocation{}) {
+		return nil, nil
+	}
+	return out, nil
 }

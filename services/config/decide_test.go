@@ -143,6 +143,25 @@ func TestClusterDecisions(t *testing.T) {
 	aggtest.Violation(t, err, "parents.clusters[0]", "a cycle")
 }
 
+func TestClusterLocationDecisions(t *testing.T) {
+	st := givenState(euPart, fraClus)
+	_, msg, err := st.updateCluster("fra", clusterChange{location: &configv1.ClusterLocation{Country: "de", Continent: "eu", Latitude: 50.1, Longitude: 8.7}})
+	aggtest.Then(t, events(msg), err, &ev.ClusterUpdated{Cluster: &configv1.Cluster{Id: "cls_fra", Name: "fra", PartitionId: "par_eu",
+		Location: &configv1.ClusterLocation{Country: "DE", Continent: "EU", Latitude: 50.1, Longitude: 8.7}}})
+	_, msg, err = st.updateCluster("fra", clusterChange{location: &configv1.ClusterLocation{Country: "Germany", Continent: "XX", Latitude: 91, Longitude: -181}})
+	aggtest.Rejected(t, events(msg), err, apierr.KindInvalid, "location.country")
+	aggtest.Violation(t, err, "location.country", "ISO 3166-1")
+	aggtest.Violation(t, err, "location.continent", "continent code")
+	aggtest.Violation(t, err, "location.latitude", "-90..90")
+	aggtest.Violation(t, err, "location.longitude", "-180..180")
+
+	// An empty location clears it.
+	st = givenState(euPart, &ev.ClusterCreated{Cluster: &configv1.Cluster{Id: "cls_fra", Name: "fra", PartitionId: "par_eu",
+		Location: &configv1.ClusterLocation{Country: "DE"}}})
+	_, msg, err = st.updateCluster("fra", clusterChange{location: &configv1.ClusterLocation{}})
+	aggtest.Then(t, events(msg), err, &ev.ClusterUpdated{Cluster: &configv1.Cluster{Id: "cls_fra", Name: "fra", PartitionId: "par_eu"}})
+}
+
 func TestDeleteClusterDecision(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	st := givenState(euPart, fraClus, amsClus)

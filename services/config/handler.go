@@ -53,7 +53,7 @@ func (h *handler) UpdateCluster(ctx context.Context, req *configv1.UpdateCluster
 	if req.Parents != nil {
 		parents = append([]string{}, req.Parents.Clusters...)
 	}
-	c, err := h.s.updateCluster(ctx, req.Cluster, req.DnsDisabled, parents, req.Name)
+	c, err := h.s.updateCluster(ctx, req.Cluster, clusterChange{dnsDisabled: req.DnsDisabled, parents: parents, name: req.Name, location: req.Location})
 	return apierr.Reply(h.s.logger, &configv1.UpdateClusterResponse{Cluster: c}, err)
 }
 

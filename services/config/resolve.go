@@ -198,3 +198,15 @@ func (s *Service) GatewayAddresses(cluster string) (out []string) {
 	slices.Sort(out)
 	return out
 }
+
+// ClusterLocation returns the location of cluster (id or name), nil when
+// unknown: what the dns service puts on a GSLB record's targets when the zone
+// is released.
+func (s *Service) ClusterLocation(cluster string) (out *configv1.ClusterLocation) {
+	s.proj.read(func(st *state) {
+		if c, ok := st.resolveCluster(cluster); ok {
+			out = c.GetLocation()
+		}
+	})
+	return out
+}

@@ -1225,7 +1225,13 @@ type NodeInfo struct {
 	PublishError string `protobuf:"bytes,15,opt,name=publish_error,json=publishError,proto3" json:"publish_error,omitempty"`
 	// The node's XDP DDoS filter per interface, from its last heartbeat
 	// (strata node --xdp-iface); empty when it filters none.
-	Xdp           []*NodeXdpInterface `protobuf:"bytes,16,rep,name=xdp,proto3" json:"xdp,omitempty"`
+	Xdp []*NodeXdpInterface `protobuf:"bytes,16,rep,name=xdp,proto3" json:"xdp,omitempty"`
+	// What the node's peers' active checks say ("3/3 reach it", "2/3 cannot
+	// reach it"); empty when no peer reported on it (docs/gslb.md).
+	PeerChecks string `protobuf:"bytes,17,opt,name=peer_checks,json=peerChecks,proto3" json:"peer_checks,omitempty"`
+	// Why the node is not healthy ("no heartbeat", "reports unhealthy",
+	// "peers cannot reach it"); empty when healthy.
+	HealthReason  string `protobuf:"bytes,18,opt,name=health_reason,json=healthReason,proto3" json:"health_reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1370,6 +1376,20 @@ func (x *NodeInfo) GetXdp() []*NodeXdpInterface {
 		return x.Xdp
 	}
 	return nil
+}
+
+func (x *NodeInfo) GetPeerChecks() string {
+	if x != nil {
+		return x.PeerChecks
+	}
+	return ""
+}
+
+func (x *NodeInfo) GetHealthReason() string {
+	if x != nil {
+		return x.HealthReason
+	}
+	return ""
 }
 
 // NodeXdpInterface is the XDP filter on one interface of a node.
@@ -4278,7 +4298,7 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\x10ListNodesRequest\x12\x18\n" +
 	"\acluster\x18\x01 \x01(\tR\acluster\"E\n" +
 	"\x11ListNodesResponse\x120\n" +
-	"\x05nodes\x18\x01 \x03(\v2\x1a.strata.config.v1.NodeInfoR\x05nodes\"\xf3\x04\n" +
+	"\x05nodes\x18\x01 \x03(\v2\x1a.strata.config.v1.NodeInfoR\x05nodes\"\xb9\x05\n" +
 	"\bNodeInfo\x12*\n" +
 	"\x04node\x18\x01 \x01(\v2\x16.strata.config.v1.NodeR\x04node\x12!\n" +
 	"\fpartition_id\x18\x02 \x01(\tR\vpartitionId\x12'\n" +
@@ -4298,7 +4318,10 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\x05track\x18\r \x01(\tR\x05track\x12<\n" +
 	"\breleases\x18\x0e \x03(\v2 .strata.config.v1.NodeAppReleaseR\breleases\x12#\n" +
 	"\rpublish_error\x18\x0f \x01(\tR\fpublishError\x124\n" +
-	"\x03xdp\x18\x10 \x03(\v2\".strata.config.v1.NodeXdpInterfaceR\x03xdp\"P\n" +
+	"\x03xdp\x18\x10 \x03(\v2\".strata.config.v1.NodeXdpInterfaceR\x03xdp\x12\x1f\n" +
+	"\vpeer_checks\x18\x11 \x01(\tR\n" +
+	"peerChecks\x12#\n" +
+	"\rhealth_reason\x18\x12 \x01(\tR\fhealthReason\"P\n" +
 	"\x10NodeXdpInterface\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04mode\x18\x02 \x01(\tR\x04mode\x12\x14\n" +

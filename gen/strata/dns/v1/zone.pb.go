@@ -7,6 +7,7 @@
 package dnsv1
 
 import (
+	v1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -315,8 +316,13 @@ type Record struct {
 	GatewayCluster string `protobuf:"bytes,8,opt,name=gateway_cluster,json=gatewayCluster,proto3" json:"gateway_cluster,omitempty"`
 	// In snapshots only: the addresses a gateway record resolved to.
 	GatewayAddresses []string `protobuf:"bytes,9,rep,name=gateway_addresses,json=gatewayAddresses,proto3" json:"gateway_addresses,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// A/AAAA only, instead of gateway_cluster (GSLB, docs/gslb.md): the
+	// answer is the healthy addresses of the target cluster nearest the client
+	// (EDNS Client Subnet, else resolver address), weighted among equally near
+	// ones; all targets' addresses when none is healthy. At most 16 targets.
+	GatewayTargets []*GatewayTarget `protobuf:"bytes,10,rep,name=gateway_targets,json=gatewayTargets,proto3" json:"gateway_targets,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Record) Reset() {
@@ -412,6 +418,90 @@ func (x *Record) GetGatewayAddresses() []string {
 	return nil
 }
 
+func (x *Record) GetGatewayTargets() []*GatewayTarget {
+	if x != nil {
+		return x.GatewayTargets
+	}
+	return nil
+}
+
+// One cluster of a GSLB gateway record.
+type GatewayTarget struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Cluster id or name.
+	Cluster string `protobuf:"bytes,1,opt,name=cluster,proto3" json:"cluster,omitempty"`
+	// Share of the answers among equally near healthy targets, 1-1000; 0
+	// means 1.
+	Weight uint32 `protobuf:"varint,2,opt,name=weight,proto3" json:"weight,omitempty"`
+	// In snapshots only: the public addresses of the cluster's approved,
+	// enabled nodes as of the release (the fallback when no target is
+	// healthy, and the answer until the first live gateway set arrives).
+	Addresses []string `protobuf:"bytes,3,rep,name=addresses,proto3" json:"addresses,omitempty"`
+	// In snapshots only: the cluster's location as of the release (live
+	// gateway sets carry the current one).
+	Location      *v1.ClusterLocation `protobuf:"bytes,4,opt,name=location,proto3" json:"location,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GatewayTarget) Reset() {
+	*x = GatewayTarget{}
+	mi := &file_strata_dns_v1_zone_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GatewayTarget) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GatewayTarget) ProtoMessage() {}
+
+func (x *GatewayTarget) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_dns_v1_zone_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GatewayTarget.ProtoReflect.Descriptor instead.
+func (*GatewayTarget) Descriptor() ([]byte, []int) {
+	return file_strata_dns_v1_zone_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *GatewayTarget) GetCluster() string {
+	if x != nil {
+		return x.Cluster
+	}
+	return ""
+}
+
+func (x *GatewayTarget) GetWeight() uint32 {
+	if x != nil {
+		return x.Weight
+	}
+	return 0
+}
+
+func (x *GatewayTarget) GetAddresses() []string {
+	if x != nil {
+		return x.Addresses
+	}
+	return nil
+}
+
+func (x *GatewayTarget) GetLocation() *v1.ClusterLocation {
+	if x != nil {
+		return x.Location
+	}
+	return nil
+}
+
 // Who a record answers. The client is the EDNS Client Subnet address when the
 // query carries one, else the resolver address. Any listed condition matching
 // selects the record.
@@ -433,7 +523,7 @@ type GeoMatch struct {
 
 func (x *GeoMatch) Reset() {
 	*x = GeoMatch{}
-	mi := &file_strata_dns_v1_zone_proto_msgTypes[3]
+	mi := &file_strata_dns_v1_zone_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -445,7 +535,7 @@ func (x *GeoMatch) String() string {
 func (*GeoMatch) ProtoMessage() {}
 
 func (x *GeoMatch) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_dns_v1_zone_proto_msgTypes[3]
+	mi := &file_strata_dns_v1_zone_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -458,7 +548,7 @@ func (x *GeoMatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GeoMatch.ProtoReflect.Descriptor instead.
 func (*GeoMatch) Descriptor() ([]byte, []int) {
-	return file_strata_dns_v1_zone_proto_rawDescGZIP(), []int{3}
+	return file_strata_dns_v1_zone_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GeoMatch) GetCountries() []string {
@@ -500,7 +590,7 @@ var File_strata_dns_v1_zone_proto protoreflect.FileDescriptor
 
 const file_strata_dns_v1_zone_proto_rawDesc = "" +
 	"\n" +
-	"\x18strata/dns/v1/zone.proto\x12\rstrata.dns.v1\"\xd6\x02\n" +
+	"\x18strata/dns/v1/zone.proto\x12\rstrata.dns.v1\x1a strata/config/v1/resources.proto\"\xd6\x02\n" +
 	"\x04Zone\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12#\n" +
@@ -520,7 +610,7 @@ const file_strata_dns_v1_zone_proto_rawDesc = "" +
 	"\x05retry\x18\x04 \x01(\rR\x05retry\x12\x16\n" +
 	"\x06expire\x18\x05 \x01(\rR\x06expire\x12\x18\n" +
 	"\aminimum\x18\x06 \x01(\rR\aminimum\x12\x10\n" +
-	"\x03ttl\x18\a \x01(\rR\x03ttl\"\xa2\x02\n" +
+	"\x03ttl\x18\a \x01(\rR\x03ttl\"\xe9\x02\n" +
 	"\x06Record\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12-\n" +
@@ -530,7 +620,14 @@ const file_strata_dns_v1_zone_proto_rawDesc = "" +
 	"\bdisabled\x18\x06 \x01(\bR\bdisabled\x12-\n" +
 	"\x05match\x18\a \x01(\v2\x17.strata.dns.v1.GeoMatchR\x05match\x12'\n" +
 	"\x0fgateway_cluster\x18\b \x01(\tR\x0egatewayCluster\x12+\n" +
-	"\x11gateway_addresses\x18\t \x03(\tR\x10gatewayAddresses\"\x86\x01\n" +
+	"\x11gateway_addresses\x18\t \x03(\tR\x10gatewayAddresses\x12E\n" +
+	"\x0fgateway_targets\x18\n" +
+	" \x03(\v2\x1c.strata.dns.v1.GatewayTargetR\x0egatewayTargets\"\x9e\x01\n" +
+	"\rGatewayTarget\x12\x18\n" +
+	"\acluster\x18\x01 \x01(\tR\acluster\x12\x16\n" +
+	"\x06weight\x18\x02 \x01(\rR\x06weight\x12\x1c\n" +
+	"\taddresses\x18\x03 \x03(\tR\taddresses\x12=\n" +
+	"\blocation\x18\x04 \x01(\v2!.strata.config.v1.ClusterLocationR\blocation\"\x86\x01\n" +
 	"\bGeoMatch\x12\x1c\n" +
 	"\tcountries\x18\x01 \x03(\tR\tcountries\x12\x1e\n" +
 	"\n" +
@@ -565,26 +662,30 @@ func file_strata_dns_v1_zone_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_dns_v1_zone_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_strata_dns_v1_zone_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_strata_dns_v1_zone_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_strata_dns_v1_zone_proto_goTypes = []any{
-	(RecordType)(0),  // 0: strata.dns.v1.RecordType
-	(*Zone)(nil),     // 1: strata.dns.v1.Zone
-	(*Soa)(nil),      // 2: strata.dns.v1.Soa
-	(*Record)(nil),   // 3: strata.dns.v1.Record
-	(*GeoMatch)(nil), // 4: strata.dns.v1.GeoMatch
-	nil,              // 5: strata.dns.v1.Zone.LabelsEntry
+	(RecordType)(0),            // 0: strata.dns.v1.RecordType
+	(*Zone)(nil),               // 1: strata.dns.v1.Zone
+	(*Soa)(nil),                // 2: strata.dns.v1.Soa
+	(*Record)(nil),             // 3: strata.dns.v1.Record
+	(*GatewayTarget)(nil),      // 4: strata.dns.v1.GatewayTarget
+	(*GeoMatch)(nil),           // 5: strata.dns.v1.GeoMatch
+	nil,                        // 6: strata.dns.v1.Zone.LabelsEntry
+	(*v1.ClusterLocation)(nil), // 7: strata.config.v1.ClusterLocation
 }
 var file_strata_dns_v1_zone_proto_depIdxs = []int32{
 	2, // 0: strata.dns.v1.Zone.soa:type_name -> strata.dns.v1.Soa
 	3, // 1: strata.dns.v1.Zone.records:type_name -> strata.dns.v1.Record
-	5, // 2: strata.dns.v1.Zone.labels:type_name -> strata.dns.v1.Zone.LabelsEntry
+	6, // 2: strata.dns.v1.Zone.labels:type_name -> strata.dns.v1.Zone.LabelsEntry
 	0, // 3: strata.dns.v1.Record.type:type_name -> strata.dns.v1.RecordType
-	4, // 4: strata.dns.v1.Record.match:type_name -> strata.dns.v1.GeoMatch
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	5, // 4: strata.dns.v1.Record.match:type_name -> strata.dns.v1.GeoMatch
+	4, // 5: strata.dns.v1.Record.gateway_targets:type_name -> strata.dns.v1.GatewayTarget
+	7, // 6: strata.dns.v1.GatewayTarget.location:type_name -> strata.config.v1.ClusterLocation
+	7, // [7:7] is the sub-list for method output_type
+	7, // [7:7] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_strata_dns_v1_zone_proto_init() }
@@ -598,7 +699,7 @@ func file_strata_dns_v1_zone_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_dns_v1_zone_proto_rawDesc), len(file_strata_dns_v1_zone_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   5,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -552,7 +552,12 @@ type NodeStatus struct {
 	Leaving bool `protobuf:"varint,13,opt,name=leaving,proto3" json:"leaving,omitempty"`
 	// The XDP DDoS filter on each interface the node was told to filter
 	// (strata node --xdp-iface; node/xdp); empty when none.
-	Xdp           []*XdpInterface `protobuf:"bytes,14,rep,name=xdp,proto3" json:"xdp,omitempty"`
+	Xdp []*XdpInterface `protobuf:"bytes,14,rep,name=xdp,proto3" json:"xdp,omitempty"`
+	// The node's active checks of other nodes (a TCP connect to their tier
+	// address from the gateway set's check_nodes), one per peer probed in the
+	// last few rounds; the nodes service fails a node for gateway answers when
+	// a majority of its reporting peers cannot reach it (docs/gslb.md).
+	PeerChecks    []*PeerCheck `protobuf:"bytes,15,rep,name=peer_checks,json=peerChecks,proto3" json:"peer_checks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -685,6 +690,84 @@ func (x *NodeStatus) GetXdp() []*XdpInterface {
 	return nil
 }
 
+func (x *NodeStatus) GetPeerChecks() []*PeerCheck {
+	if x != nil {
+		return x.PeerChecks
+	}
+	return nil
+}
+
+// PeerCheck is the latest probe of one peer node.
+type PeerCheck struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	NodeId string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Ok     bool                   `protobuf:"varint,2,opt,name=ok,proto3" json:"ok,omitempty"`
+	// Why the probe failed (empty when ok).
+	Error string `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	// When the probe ran (the prober's clock).
+	Time          *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PeerCheck) Reset() {
+	*x = PeerCheck{}
+	mi := &file_strata_sync_v1_sync_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PeerCheck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PeerCheck) ProtoMessage() {}
+
+func (x *PeerCheck) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_sync_v1_sync_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PeerCheck.ProtoReflect.Descriptor instead.
+func (*PeerCheck) Descriptor() ([]byte, []int) {
+	return file_strata_sync_v1_sync_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *PeerCheck) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *PeerCheck) GetOk() bool {
+	if x != nil {
+		return x.Ok
+	}
+	return false
+}
+
+func (x *PeerCheck) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *PeerCheck) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
 // One interface of NodeStatus.xdp: the attach mode, or why it is not attached.
 type XdpInterface struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -700,7 +783,7 @@ type XdpInterface struct {
 
 func (x *XdpInterface) Reset() {
 	*x = XdpInterface{}
-	mi := &file_strata_sync_v1_sync_proto_msgTypes[6]
+	mi := &file_strata_sync_v1_sync_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -712,7 +795,7 @@ func (x *XdpInterface) String() string {
 func (*XdpInterface) ProtoMessage() {}
 
 func (x *XdpInterface) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_sync_v1_sync_proto_msgTypes[6]
+	mi := &file_strata_sync_v1_sync_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -725,7 +808,7 @@ func (x *XdpInterface) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use XdpInterface.ProtoReflect.Descriptor instead.
 func (*XdpInterface) Descriptor() ([]byte, []int) {
-	return file_strata_sync_v1_sync_proto_rawDescGZIP(), []int{6}
+	return file_strata_sync_v1_sync_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *XdpInterface) GetName() string {
@@ -766,7 +849,7 @@ type GatewaySet struct {
 
 func (x *GatewaySet) Reset() {
 	*x = GatewaySet{}
-	mi := &file_strata_sync_v1_sync_proto_msgTypes[7]
+	mi := &file_strata_sync_v1_sync_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -778,7 +861,7 @@ func (x *GatewaySet) String() string {
 func (*GatewaySet) ProtoMessage() {}
 
 func (x *GatewaySet) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_sync_v1_sync_proto_msgTypes[7]
+	mi := &file_strata_sync_v1_sync_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -791,7 +874,7 @@ func (x *GatewaySet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GatewaySet.ProtoReflect.Descriptor instead.
 func (*GatewaySet) Descriptor() ([]byte, []int) {
-	return file_strata_sync_v1_sync_proto_rawDescGZIP(), []int{7}
+	return file_strata_sync_v1_sync_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GatewaySet) GetPartitionId() string {
@@ -824,14 +907,25 @@ type ClusterAddresses struct {
 	Addresses   []string               `protobuf:"bytes,3,rep,name=addresses,proto3" json:"addresses,omitempty"`
 	// The healthy online nodes of the cluster that advertise a tier address,
 	// sorted by node id: the parent-tier nodes child clusters ask on a miss.
-	TierNodes     []*TierNode `protobuf:"bytes,4,rep,name=tier_nodes,json=tierNodes,proto3" json:"tier_nodes,omitempty"`
+	TierNodes []*TierNode `protobuf:"bytes,4,rep,name=tier_nodes,json=tierNodes,proto3" json:"tier_nodes,omitempty"`
+	// Where the cluster is (GSLB answers pick the nearest cluster).
+	Location *v1.ClusterLocation `protobuf:"bytes,5,opt,name=location,proto3" json:"location,omitempty"`
+	// The public addresses of every approved, enabled node of the cluster,
+	// healthy or not, sorted: what a GSLB record answers when none of its
+	// clusters has a healthy node.
+	AllAddresses []string `protobuf:"bytes,6,rep,name=all_addresses,json=allAddresses,proto3" json:"all_addresses,omitempty"`
+	// Every online node of the cluster that advertises a tier address,
+	// whatever its peer checks say, sorted by node id: the nodes the
+	// partition's nodes probe (PeerCheck), so a node failed by its peers
+	// keeps being probed and comes back when it is reachable again.
+	CheckNodes    []*TierNode `protobuf:"bytes,7,rep,name=check_nodes,json=checkNodes,proto3" json:"check_nodes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ClusterAddresses) Reset() {
 	*x = ClusterAddresses{}
-	mi := &file_strata_sync_v1_sync_proto_msgTypes[8]
+	mi := &file_strata_sync_v1_sync_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -843,7 +937,7 @@ func (x *ClusterAddresses) String() string {
 func (*ClusterAddresses) ProtoMessage() {}
 
 func (x *ClusterAddresses) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_sync_v1_sync_proto_msgTypes[8]
+	mi := &file_strata_sync_v1_sync_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -856,7 +950,7 @@ func (x *ClusterAddresses) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterAddresses.ProtoReflect.Descriptor instead.
 func (*ClusterAddresses) Descriptor() ([]byte, []int) {
-	return file_strata_sync_v1_sync_proto_rawDescGZIP(), []int{8}
+	return file_strata_sync_v1_sync_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ClusterAddresses) GetClusterId() string {
@@ -887,6 +981,27 @@ func (x *ClusterAddresses) GetTierNodes() []*TierNode {
 	return nil
 }
 
+func (x *ClusterAddresses) GetLocation() *v1.ClusterLocation {
+	if x != nil {
+		return x.Location
+	}
+	return nil
+}
+
+func (x *ClusterAddresses) GetAllAddresses() []string {
+	if x != nil {
+		return x.AllAddresses
+	}
+	return nil
+}
+
+func (x *ClusterAddresses) GetCheckNodes() []*TierNode {
+	if x != nil {
+		return x.CheckNodes
+	}
+	return nil
+}
+
 // A node as a parent tier: its id and NodeStatus.tier_address.
 type TierNode struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -898,7 +1013,7 @@ type TierNode struct {
 
 func (x *TierNode) Reset() {
 	*x = TierNode{}
-	mi := &file_strata_sync_v1_sync_proto_msgTypes[9]
+	mi := &file_strata_sync_v1_sync_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -910,7 +1025,7 @@ func (x *TierNode) String() string {
 func (*TierNode) ProtoMessage() {}
 
 func (x *TierNode) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_sync_v1_sync_proto_msgTypes[9]
+	mi := &file_strata_sync_v1_sync_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -923,7 +1038,7 @@ func (x *TierNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TierNode.ProtoReflect.Descriptor instead.
 func (*TierNode) Descriptor() ([]byte, []int) {
-	return file_strata_sync_v1_sync_proto_rawDescGZIP(), []int{9}
+	return file_strata_sync_v1_sync_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *TierNode) GetNodeId() string {
@@ -989,7 +1104,7 @@ const file_strata_sync_v1_sync_proto_rawDesc = "" +
 	"\x06schema\x18\r \x01(\rR\x06schema\x122\n" +
 	"\aupserts\x18\x0e \x03(\v2\x18.strata.sync.v1.ResourceR\aupserts\x125\n" +
 	"\adeletes\x18\x0f \x03(\v2\x1b.strata.sync.v1.ResourceRefR\adeletes\x12\x16\n" +
-	"\x06object\x18\x10 \x01(\tR\x06objectJ\x04\b\b\x10\r\"\x98\x04\n" +
+	"\x06object\x18\x10 \x01(\tR\x06objectJ\x04\b\b\x10\r\"\xd4\x04\n" +
 	"\n" +
 	"NodeStatus\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1d\n" +
@@ -1009,7 +1124,14 @@ const file_strata_sync_v1_sync_proto_rawDesc = "" +
 	"applyError\x120\n" +
 	"\x03dns\x18\f \x01(\x0e2\x1e.strata.config.v1.NodeDnsStateR\x03dns\x12\x18\n" +
 	"\aleaving\x18\r \x01(\bR\aleaving\x12.\n" +
-	"\x03xdp\x18\x0e \x03(\v2\x1c.strata.sync.v1.XdpInterfaceR\x03xdp\"L\n" +
+	"\x03xdp\x18\x0e \x03(\v2\x1c.strata.sync.v1.XdpInterfaceR\x03xdp\x12:\n" +
+	"\vpeer_checks\x18\x0f \x03(\v2\x19.strata.sync.v1.PeerCheckR\n" +
+	"peerChecks\"z\n" +
+	"\tPeerCheck\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x0e\n" +
+	"\x02ok\x18\x02 \x01(\bR\x02ok\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\x12.\n" +
+	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"L\n" +
 	"\fXdpInterface\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04mode\x18\x02 \x01(\tR\x04mode\x12\x14\n" +
@@ -1018,14 +1140,18 @@ const file_strata_sync_v1_sync_proto_rawDesc = "" +
 	"GatewaySet\x12!\n" +
 	"\fpartition_id\x18\x01 \x01(\tR\vpartitionId\x12<\n" +
 	"\bclusters\x18\x02 \x03(\v2 .strata.sync.v1.ClusterAddressesR\bclusters\x12.\n" +
-	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xab\x01\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xca\x02\n" +
 	"\x10ClusterAddresses\x12\x1d\n" +
 	"\n" +
 	"cluster_id\x18\x01 \x01(\tR\tclusterId\x12!\n" +
 	"\fcluster_name\x18\x02 \x01(\tR\vclusterName\x12\x1c\n" +
 	"\taddresses\x18\x03 \x03(\tR\taddresses\x127\n" +
 	"\n" +
-	"tier_nodes\x18\x04 \x03(\v2\x18.strata.sync.v1.TierNodeR\ttierNodes\"=\n" +
+	"tier_nodes\x18\x04 \x03(\v2\x18.strata.sync.v1.TierNodeR\ttierNodes\x12=\n" +
+	"\blocation\x18\x05 \x01(\v2!.strata.config.v1.ClusterLocationR\blocation\x12#\n" +
+	"\rall_addresses\x18\x06 \x03(\tR\fallAddresses\x129\n" +
+	"\vcheck_nodes\x18\a \x03(\v2\x18.strata.sync.v1.TierNodeR\n" +
+	"checkNodes\"=\n" +
 	"\bTierNode\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddressB9Z7github.com/strata-edge/strata/gen/strata/sync/v1;syncv1b\x06proto3"
@@ -1042,7 +1168,7 @@ func file_strata_sync_v1_sync_proto_rawDescGZIP() []byte {
 	return file_strata_sync_v1_sync_proto_rawDescData
 }
 
-var file_strata_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_strata_sync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_strata_sync_v1_sync_proto_goTypes = []any{
 	(*Snapshot)(nil),              // 0: strata.sync.v1.Snapshot
 	(*Resource)(nil),              // 1: strata.sync.v1.Resource
@@ -1050,46 +1176,52 @@ var file_strata_sync_v1_sync_proto_goTypes = []any{
 	(*Bundle)(nil),                // 3: strata.sync.v1.Bundle
 	(*Delta)(nil),                 // 4: strata.sync.v1.Delta
 	(*NodeStatus)(nil),            // 5: strata.sync.v1.NodeStatus
-	(*XdpInterface)(nil),          // 6: strata.sync.v1.XdpInterface
-	(*GatewaySet)(nil),            // 7: strata.sync.v1.GatewaySet
-	(*ClusterAddresses)(nil),      // 8: strata.sync.v1.ClusterAddresses
-	(*TierNode)(nil),              // 9: strata.sync.v1.TierNode
-	(*v1.App)(nil),                // 10: strata.config.v1.App
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
-	(*v11.Zone)(nil),              // 12: strata.dns.v1.Zone
-	(*v12.SyncedCertificate)(nil), // 13: strata.cert.v1.SyncedCertificate
-	(*v1.Cluster)(nil),            // 14: strata.config.v1.Cluster
-	(*v13.MetricDefinition)(nil),  // 15: strata.metrics.v1.MetricDefinition
-	(*v14.DdosPolicy)(nil),        // 16: strata.ddos.v1.DdosPolicy
-	(v1.NodeDnsState)(0),          // 17: strata.config.v1.NodeDnsState
+	(*PeerCheck)(nil),             // 6: strata.sync.v1.PeerCheck
+	(*XdpInterface)(nil),          // 7: strata.sync.v1.XdpInterface
+	(*GatewaySet)(nil),            // 8: strata.sync.v1.GatewaySet
+	(*ClusterAddresses)(nil),      // 9: strata.sync.v1.ClusterAddresses
+	(*TierNode)(nil),              // 10: strata.sync.v1.TierNode
+	(*v1.App)(nil),                // 11: strata.config.v1.App
+	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
+	(*v11.Zone)(nil),              // 13: strata.dns.v1.Zone
+	(*v12.SyncedCertificate)(nil), // 14: strata.cert.v1.SyncedCertificate
+	(*v1.Cluster)(nil),            // 15: strata.config.v1.Cluster
+	(*v13.MetricDefinition)(nil),  // 16: strata.metrics.v1.MetricDefinition
+	(*v14.DdosPolicy)(nil),        // 17: strata.ddos.v1.DdosPolicy
+	(v1.NodeDnsState)(0),          // 18: strata.config.v1.NodeDnsState
+	(*v1.ClusterLocation)(nil),    // 19: strata.config.v1.ClusterLocation
 }
 var file_strata_sync_v1_sync_proto_depIdxs = []int32{
-	10, // 0: strata.sync.v1.Snapshot.apps:type_name -> strata.config.v1.App
-	11, // 1: strata.sync.v1.Snapshot.created_at:type_name -> google.protobuf.Timestamp
-	12, // 2: strata.sync.v1.Snapshot.zones:type_name -> strata.dns.v1.Zone
-	13, // 3: strata.sync.v1.Snapshot.certificates:type_name -> strata.cert.v1.SyncedCertificate
-	14, // 4: strata.sync.v1.Snapshot.clusters:type_name -> strata.config.v1.Cluster
-	15, // 5: strata.sync.v1.Snapshot.metrics:type_name -> strata.metrics.v1.MetricDefinition
-	16, // 6: strata.sync.v1.Snapshot.ddos_policies:type_name -> strata.ddos.v1.DdosPolicy
-	10, // 7: strata.sync.v1.Bundle.legacy_guard:type_name -> strata.config.v1.App
-	11, // 8: strata.sync.v1.Bundle.created_at:type_name -> google.protobuf.Timestamp
+	11, // 0: strata.sync.v1.Snapshot.apps:type_name -> strata.config.v1.App
+	12, // 1: strata.sync.v1.Snapshot.created_at:type_name -> google.protobuf.Timestamp
+	13, // 2: strata.sync.v1.Snapshot.zones:type_name -> strata.dns.v1.Zone
+	14, // 3: strata.sync.v1.Snapshot.certificates:type_name -> strata.cert.v1.SyncedCertificate
+	15, // 4: strata.sync.v1.Snapshot.clusters:type_name -> strata.config.v1.Cluster
+	16, // 5: strata.sync.v1.Snapshot.metrics:type_name -> strata.metrics.v1.MetricDefinition
+	17, // 6: strata.sync.v1.Snapshot.ddos_policies:type_name -> strata.ddos.v1.DdosPolicy
+	11, // 7: strata.sync.v1.Bundle.legacy_guard:type_name -> strata.config.v1.App
+	12, // 8: strata.sync.v1.Bundle.created_at:type_name -> google.protobuf.Timestamp
 	1,  // 9: strata.sync.v1.Bundle.resources:type_name -> strata.sync.v1.Resource
-	10, // 10: strata.sync.v1.Delta.legacy_guard:type_name -> strata.config.v1.App
-	11, // 11: strata.sync.v1.Delta.created_at:type_name -> google.protobuf.Timestamp
+	11, // 10: strata.sync.v1.Delta.legacy_guard:type_name -> strata.config.v1.App
+	12, // 11: strata.sync.v1.Delta.created_at:type_name -> google.protobuf.Timestamp
 	1,  // 12: strata.sync.v1.Delta.upserts:type_name -> strata.sync.v1.Resource
 	2,  // 13: strata.sync.v1.Delta.deletes:type_name -> strata.sync.v1.ResourceRef
-	11, // 14: strata.sync.v1.NodeStatus.time:type_name -> google.protobuf.Timestamp
-	11, // 15: strata.sync.v1.NodeStatus.applied_at:type_name -> google.protobuf.Timestamp
-	17, // 16: strata.sync.v1.NodeStatus.dns:type_name -> strata.config.v1.NodeDnsState
-	6,  // 17: strata.sync.v1.NodeStatus.xdp:type_name -> strata.sync.v1.XdpInterface
-	8,  // 18: strata.sync.v1.GatewaySet.clusters:type_name -> strata.sync.v1.ClusterAddresses
-	11, // 19: strata.sync.v1.GatewaySet.time:type_name -> google.protobuf.Timestamp
-	9,  // 20: strata.sync.v1.ClusterAddresses.tier_nodes:type_name -> strata.sync.v1.TierNode
-	21, // [21:21] is the sub-list for method output_type
-	21, // [21:21] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	12, // 14: strata.sync.v1.NodeStatus.time:type_name -> google.protobuf.Timestamp
+	12, // 15: strata.sync.v1.NodeStatus.applied_at:type_name -> google.protobuf.Timestamp
+	18, // 16: strata.sync.v1.NodeStatus.dns:type_name -> strata.config.v1.NodeDnsState
+	7,  // 17: strata.sync.v1.NodeStatus.xdp:type_name -> strata.sync.v1.XdpInterface
+	6,  // 18: strata.sync.v1.NodeStatus.peer_checks:type_name -> strata.sync.v1.PeerCheck
+	12, // 19: strata.sync.v1.PeerCheck.time:type_name -> google.protobuf.Timestamp
+	9,  // 20: strata.sync.v1.GatewaySet.clusters:type_name -> strata.sync.v1.ClusterAddresses
+	12, // 21: strata.sync.v1.GatewaySet.time:type_name -> google.protobuf.Timestamp
+	10, // 22: strata.sync.v1.ClusterAddresses.tier_nodes:type_name -> strata.sync.v1.TierNode
+	19, // 23: strata.sync.v1.ClusterAddresses.location:type_name -> strata.config.v1.ClusterLocation
+	10, // 24: strata.sync.v1.ClusterAddresses.check_nodes:type_name -> strata.sync.v1.TierNode
+	25, // [25:25] is the sub-list for method output_type
+	25, // [25:25] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_strata_sync_v1_sync_proto_init() }
@@ -1103,7 +1235,7 @@ func file_strata_sync_v1_sync_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_sync_v1_sync_proto_rawDesc), len(file_strata_sync_v1_sync_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
