@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/pkg/eventstore"
@@ -26,6 +27,9 @@ var zoneSyncKind = edgesync.Kind{Name: KindZone, View: func(s *syncv1.Snapshot, 
 // carries to the nodes until the first live gateway set arrives.
 type Gateways interface {
 	GatewayAddresses(cluster string) []string
+	// ClusterLocation is where the cluster is (nil when unknown): GSLB
+	// records' targets carry it.
+	ClusterLocation(cluster string) *configv1.ClusterLocation
 }
 
 // syncZone sends each track the zone's content when a release, promotion
@@ -54,7 +58,7 @@ func (st *state) syncZone(id string, prevStaging, prevStable *dnsv1.Zone, e even
 // in as of the release. z is shared and never changed: a record to fill
 // means a copy.
 func (st *state) withGatewayAddresses(z *dnsv1.Zone) *dnsv1.Zone {
-	if st.gateways == nil || !slices.ContainsFunc(z.GetRecords(), func(r *dnsv1.Record) bool { return r.GetGatewayCluster() != "" }) {
+	if st.gateways == nil || !slices.ContainsFunc(z.GetRecords(), isGateway) {
 		return z
 	}
 	z = proto.Clone(z).(*dnsv1.Zone)
@@ -62,8 +66,29 @@ func (st *state) withGatewayAddresses(z *dnsv1.Zone) *dnsv1.Zone {
 		if r.GatewayCluster != "" {
 			r.GatewayAddresses = st.gateways.GatewayAddresses(r.GatewayCluster)
 		}
+		for _, gt := range r.GatewayTargets {
+			gt.Addresses = st.gateways.GatewayAddresses(gt.Cluster)
+			gt.Location = st.gateways.ClusterLocation(gt.Cluster)
+		}
 	}
 	return z
+}
+
+// isGateway reports whether r answers with cluster addresses.
+func isGateway(r *dnsv1.Record) bool {
+	return r.GetGatewayCluster() != "" || len(r.GetGatewayTargets()) > 0
+}
+
+// gatewayClusters are the cluster references of a gateway record.
+func gatewayClusters(r *dnsv1.Record) []string {
+	if c := r.GetGatewayCluster(); c != "" {
+		return []string{c}
+	}
+	out := make([]string, 0, len(r.GetGatewayTargets()))
+	for _, gt := range r.GetGatewayTargets() {
+		out = append(out, gt.GetCluster())
+	}
+	return out
 }
 
 // live reports whether zone z exists somewhere: not deleted, or its
@@ -114,7 +139,7 @@ func (s *Service) GatewayRecords(match func(cluster string) bool) (out []string)
 			}
 			for _, c := range contents(e.agg) {
 				for _, r := range c.GetRecords() {
-					if r.GetGatewayCluster() != "" && match(r.GetGatewayCluster()) {
+					if slices.ContainsFunc(gatewayClusters(r), match) {
 						out = append(out, fmt.Sprintf("%s in zone %q", r.GetName(), strings.TrimSuffix(c.GetName(), ".")))
 					}
 				}

@@ -24,6 +24,10 @@ const (
 	maxZoneFileBytes = 512 << 10
 	// maxZoneRecordBytes bounds a zone's records, encoded (ids included).
 	maxZoneRecordBytes = 768 << 10
+	// maxGatewayTargets bounds the clusters of one GSLB record and
+	// maxGatewayWeight a target's weight (docs/gslb.md).
+	maxGatewayTargets = 16
+	maxGatewayWeight  = 1000
 )
 
 // checkRecordsSize refuses records over maxZoneRecordBytes, naming field.
@@ -107,6 +111,36 @@ func checkRecord(origin string, r *dnsv1.Record, field string) (parsed, []apierr
 		bad(".type", "required (A, AAAA, CNAME, MX, TXT, NS, SRV, CAA or PTR)")
 	}
 	switch {
+	case len(r.GetGatewayTargets()) > 0:
+		if r.GetGatewayCluster() != "" {
+			bad(".gateway_targets", "give gateway_cluster (one cluster) or gateway_targets (GSLB), not both")
+		}
+		if t := r.GetType(); t != dnsv1.RecordType_RECORD_TYPE_A && t != dnsv1.RecordType_RECORD_TYPE_AAAA {
+			bad(".gateway_targets", "only A and AAAA records can name gateway clusters, not %s", typ)
+		}
+		if r.GetData() != "" {
+			bad(".data", "must be empty for a gateway record")
+		}
+		if n := len(r.GetGatewayTargets()); n > maxGatewayTargets {
+			bad(".gateway_targets", "%d clusters, more than the limit of %d", n, maxGatewayTargets)
+		}
+		seen := map[string]bool{}
+		for i, gt := range r.GetGatewayTargets() {
+			f := fmt.Sprintf(".gateway_targets[%d]", i)
+			c := strings.TrimSpace(gt.GetCluster())
+			switch {
+			case c == "":
+				bad(f+".cluster", "required (a cluster id or name)")
+			case len(c) > 128:
+				bad(f+".cluster", "is %d characters, more than 128", len(c))
+			case seen[c]:
+				bad(f+".cluster", "cluster %q is listed twice", c)
+			}
+			seen[c] = true
+			if w := gt.GetWeight(); w > maxGatewayWeight {
+				bad(f+".weight", "%d is more than %d", w, maxGatewayWeight)
+			}
+		}
 	case r.GetGatewayCluster() != "":
 		if t := r.GetType(); t != dnsv1.RecordType_RECORD_TYPE_A && t != dnsv1.RecordType_RECORD_TYPE_AAAA {
 			bad(".gateway_cluster", "only A and AAAA records can name a gateway cluster, not %s", typ)
@@ -215,6 +249,7 @@ func checkZone(origin string, recs []parsed, where func(i int) string) []apierr.
 			}
 		}
 	}
+	vs = append(vs, checkGSLB(recs, where)...)
 	for o, idx := range types {
 		if _, ok := cnames[o]; !ok || len(idx) < 2 {
 			continue
@@ -285,4 +320,46 @@ func normalizeData(p parsed) {
 	if p.rr != nil {
 		p.rec.Data = strings.TrimPrefix(p.rr.String(), p.rr.Header().String())
 	}
+}
+
+// checkGSLB refuses a GSLB record (gateway_targets) beside other enabled
+// records of its name, type and match: its answer is one cluster's
+// addresses, chosen per query, and cannot merge with anything.
+func checkGSLB(recs []parsed, where func(i int) string) []apierr.FieldViolation {
+	var vs []apierr.FieldViolation
+	type key struct {
+		owner string
+		typ   dnsv1.RecordType
+		match string
+	}
+	count := map[key]int{}
+	gslb := map[key]bool{}
+	for _, p := range recs {
+		if p.rec.GetDisabled() || p.owner == "" {
+			continue
+		}
+		k := key{p.owner, p.rec.GetType(), prototext(p.rec.GetMatch())}
+		count[k]++
+		gslb[k] = gslb[k] || len(p.rec.GetGatewayTargets()) > 0
+	}
+	for i, p := range recs {
+		if p.rec.GetDisabled() || p.owner == "" {
+			continue
+		}
+		k := key{p.owner, p.rec.GetType(), prototext(p.rec.GetMatch())}
+		if gslb[k] && count[k] > 1 {
+			vs = append(vs, apierr.FieldViolation{Field: where(i), Reason: fmt.Sprintf("%s %s: a record with gateway_targets (GSLB) is the only record of its name, type and match (%d records)",
+				p.owner, strings.TrimPrefix(p.rec.GetType().String(), "RECORD_TYPE_"), count[k])})
+		}
+	}
+	return vs
+}
+
+// prototext is a comparable form of a match (empty for none).
+func prototext(m *dnsv1.GeoMatch) string {
+	if m == nil {
+		return ""
+	}
+	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	return string(b)
 }

@@ -148,7 +148,7 @@ func (z *Zone) AddRecord(r *dnsv1.Record) ([]proto.Message, error) {
 	}
 	r = proto.Clone(r).(*dnsv1.Record)
 	r.Id = ids.New(prefixRecord)
-	r.GatewayAddresses = nil
+	clearResolved(r)
 	if err := z.checkRecords(append(slices.Clone(z.rel.Working.GetRecords()), r), len(z.rel.Working.GetRecords())); err != nil {
 		return nil, err
 	}
@@ -165,7 +165,7 @@ func (z *Zone) UpdateRecord(r *dnsv1.Record) ([]proto.Message, error) {
 		return nil, apierr.NotFound("record", r.GetId())
 	}
 	r = proto.Clone(r).(*dnsv1.Record)
-	r.GatewayAddresses = nil
+	clearResolved(r)
 	recs := slices.Clone(z.rel.Working.GetRecords())
 	recs[i] = r
 	if err := z.checkRecords(recs, i); err != nil {
@@ -396,4 +396,13 @@ func (z *Zone) numbered(n uint64) *dnsv1.Zone {
 	r := proto.Clone(z.rel.Working).(*dnsv1.Zone)
 	r.Release = n
 	return r
+}
+
+// clearResolved drops what only snapshots carry (resolved addresses and
+// locations) from a record given by a client.
+func clearResolved(r *dnsv1.Record) {
+	r.GatewayAddresses = nil
+	for i, gt := range r.GatewayTargets {
+		r.GatewayTargets[i] = &dnsv1.GatewayTarget{Cluster: strings.TrimSpace(gt.GetCluster()), Weight: gt.GetWeight()}
+	}
 }

@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -73,7 +74,8 @@ func TestCreate(t *testing.T) {
 }
 
 func TestAddRecordValidates(t *testing.T) {
-	z := given(created(), added("r1", "www", tCNAME, "x.example.org."), added("r2", "a", tCNAME, "b"))
+	z := given(created(), added("r1", "www", tCNAME, "x.example.org."), added("r2", "a", tCNAME, "b"),
+		&ev.RecordAdded{ZoneId: "z1", Record: &dnsv1.Record{Id: "r3", Name: "gs", Type: tA, GatewayTargets: []*dnsv1.GatewayTarget{{Cluster: "eu"}, {Cluster: "us", Weight: 2}}}})
 	tests := []struct {
 		name          string
 		rec           *dnsv1.Record
@@ -86,6 +88,14 @@ func TestAddRecordValidates(t *testing.T) {
 		{name: "bad data", rec: &dnsv1.Record{Name: "x", Type: tA, Data: "nope"}, field: "record.data", reason: "not valid A data"},
 		{name: "no type", rec: &dnsv1.Record{Name: "x", Data: "192.0.2.1"}, field: "record.type", reason: "required"},
 		{name: "gateway on MX", rec: &dnsv1.Record{Name: "x", Type: tMX, GatewayCluster: "eu"}, field: "record.gateway_cluster", reason: "only A and AAAA"},
+		{name: "GSLB on MX", rec: &dnsv1.Record{Name: "x", Type: tMX, GatewayTargets: []*dnsv1.GatewayTarget{{Cluster: "eu"}}}, field: "record.gateway_targets", reason: "only A and AAAA"},
+		{name: "GSLB and one cluster", rec: &dnsv1.Record{Name: "x", Type: tA, GatewayCluster: "eu", GatewayTargets: []*dnsv1.GatewayTarget{{Cluster: "eu"}}}, field: "record.gateway_targets", reason: "not both"},
+		{name: "GSLB with data", rec: &dnsv1.Record{Name: "x", Type: tA, Data: "192.0.2.1", GatewayTargets: []*dnsv1.GatewayTarget{{Cluster: "eu"}}}, field: "record.data", reason: "must be empty"},
+		{name: "GSLB empty cluster", rec: &dnsv1.Record{Name: "x", Type: tA, GatewayTargets: []*dnsv1.GatewayTarget{{Cluster: "eu"}, {Cluster: " "}}}, field: "record.gateway_targets[1].cluster", reason: "required"},
+		{name: "GSLB cluster twice", rec: &dnsv1.Record{Name: "x", Type: tA, GatewayTargets: []*dnsv1.GatewayTarget{{Cluster: "eu"}, {Cluster: "eu"}}}, field: "record.gateway_targets[1].cluster", reason: "listed twice"},
+		{name: "GSLB weight", rec: &dnsv1.Record{Name: "x", Type: tA, GatewayTargets: []*dnsv1.GatewayTarget{{Cluster: "eu", Weight: 1001}}}, field: "record.gateway_targets[0].weight", reason: "more than 1000"},
+		{name: "GSLB too many", rec: &dnsv1.Record{Name: "x", Type: tA, GatewayTargets: manyTargets(17)}, field: "record.gateway_targets", reason: "limit of 16"},
+		{name: "A beside GSLB", rec: &dnsv1.Record{Name: "gs", Type: tA, Data: "192.0.2.1"}, field: "record", reason: "only record of its name, type and match"},
 		{name: "bad CIDR", rec: &dnsv1.Record{Name: "x", Type: tA, Data: "192.0.2.1", Match: &dnsv1.GeoMatch{Cidrs: []string{"10.0.0.0/33"}}}, field: "record.match.cidrs[0]", reason: "not a CIDR"},
 		{name: "bad continent", rec: &dnsv1.Record{Name: "x", Type: tA, Data: "192.0.2.1", Match: &dnsv1.GeoMatch{Continents: []string{"XX"}}}, field: "record.match.continents[0]", reason: "not a continent"},
 	}
@@ -116,6 +126,41 @@ func TestAddRecordValidates(t *testing.T) {
 	}
 	if r := msgs[0].(*ev.RecordAdded).Record; !strings.HasPrefix(r.Id, prefixRecord) {
 		t.Fatalf("record id %q", r.Id)
+	}
+}
+
+func manyTargets(n int) []*dnsv1.GatewayTarget {
+	out := make([]*dnsv1.GatewayTarget, n)
+	for i := range out {
+		out[i] = &dnsv1.GatewayTarget{Cluster: fmt.Sprintf("c%d", i)}
+	}
+	return out
+}
+
+// A GSLB record keeps its targets and weights; what only snapshots carry
+// is dropped; an AAAA GSLB record beside the A one and one with another
+// match are fine.
+func TestAddGSLBRecord(t *testing.T) {
+	z := given(created())
+	msgs, err := z.AddRecord(&dnsv1.Record{Name: "www", Type: tA, GatewayTargets: []*dnsv1.GatewayTarget{
+		{Cluster: " fra ", Weight: 3, Addresses: []string{"192.0.2.1"}}, {Cluster: "nyc"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := msgs[0].(*ev.RecordAdded).Record
+	want := []*dnsv1.GatewayTarget{{Cluster: "fra", Weight: 3}, {Cluster: "nyc"}}
+	if len(r.GatewayTargets) != 2 || !proto.Equal(r.GatewayTargets[0], want[0]) || !proto.Equal(r.GatewayTargets[1], want[1]) {
+		t.Fatalf("targets %v, want %v", r.GatewayTargets, want)
+	}
+	z = given(created(), msgs[0])
+	if _, err := z.AddRecord(&dnsv1.Record{Name: "www", Type: tAAAA, GatewayTargets: want}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := z.AddRecord(&dnsv1.Record{Name: "www", Type: tA, Data: "192.0.2.7", Match: &dnsv1.GeoMatch{Countries: []string{"JP"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if out := ExportZoneFile(z.Working()); !strings.Contains(out, "; gateway: www\t300\tIN\tA\t<nearest healthy of fra=3 nyc=1>") {
+		t.Errorf("export:\n%s", out)
 	}
 }
 
@@ -212,6 +257,7 @@ const (
 	tA     = dnsv1.RecordType_RECORD_TYPE_A
 	tCNAME = dnsv1.RecordType_RECORD_TYPE_CNAME
 	tMX    = dnsv1.RecordType_RECORD_TYPE_MX
+	tAAAA  = dnsv1.RecordType_RECORD_TYPE_AAAA
 )
 
 // A staging release reaches the staging track only; promoting it makes it

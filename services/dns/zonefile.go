@@ -273,6 +273,14 @@ func ExportZoneFile(z *dnsv1.Zone) string {
 			fmt.Fprintf(&b, "; gateway: %s\t%d\tIN\t%s\t<healthy nodes of %s>\n", r.GetName(), or(r.GetTtl(), 300), typ, r.GetGatewayCluster())
 			continue
 		}
+		if gts := r.GetGatewayTargets(); len(gts) > 0 {
+			parts := make([]string, len(gts))
+			for i, gt := range gts {
+				parts[i] = fmt.Sprintf("%s=%d", gt.GetCluster(), max(gt.GetWeight(), 1))
+			}
+			fmt.Fprintf(&b, "; gateway: %s\t%d\tIN\t%s\t<nearest healthy of %s>\n", r.GetName(), or(r.GetTtl(), 300), typ, strings.Join(parts, " "))
+			continue
+		}
 		fmt.Fprintf(&b, "%s%s\t%d\tIN\t%s\t%s\n", prefix, r.GetName(), or(r.GetTtl(), 300), typ, r.GetData())
 	}
 	return b.String()

@@ -240,6 +240,7 @@ func zoneDiffCmd(f ClientFactory) *cobra.Command {
 
 func recordAddCmd(f ClientFactory) *cobra.Command {
 	var zone, gateway string
+	var gslb []string
 	var ttl uint32
 	var disabled bool
 	var match dnsv1.GeoMatch
@@ -251,7 +252,8 @@ func recordAddCmd(f ClientFactory) *cobra.Command {
 		Example: `  strata dns record add --zone example.com www A 192.0.2.1
   strata dns record add --zone example.com @ MX 10 mail.example.com.
   strata dns record add --zone example.com www A 198.51.100.7 --country DE --continent EU
-  strata dns record add --zone example.com @ A --gateway edge-eu`,
+  strata dns record add --zone example.com @ A --gateway edge-eu
+  strata dns record add --zone example.com www A --gslb fra=3 --gslb nyc=1`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			t, ok := dnsv1.RecordType_value["RECORD_TYPE_"+strings.ToUpper(a[1])]
@@ -259,6 +261,11 @@ func recordAddCmd(f ClientFactory) *cobra.Command {
 				return fmt.Errorf("TYPE %q: one of A, AAAA, CNAME, MX, TXT, NS, SRV, CAA, PTR", a[1])
 			}
 			r := &dnsv1.Record{Name: a[0], Type: dnsv1.RecordType(t), Ttl: ttl, Data: strings.Join(a[2:], " "), Disabled: disabled, GatewayCluster: gateway}
+			targets, err := gslbTargets(gslb)
+			if err != nil {
+				return err
+			}
+			r.GatewayTargets = targets
 			for _, n := range asns {
 				match.Asns = append(match.Asns, uint32(n))
 			}
@@ -275,6 +282,7 @@ func recordAddCmd(f ClientFactory) *cobra.Command {
 	cmd.Flags().Uint32Var(&ttl, "ttl", 0, "TTL in seconds (default 300)")
 	cmd.Flags().BoolVar(&disabled, "disabled", false, "add the record disabled")
 	cmd.Flags().StringVar(&gateway, "gateway", "", "A/AAAA: answer with the healthy online nodes of this cluster")
+	cmd.Flags().StringArrayVar(&gslb, "gslb", nil, "A/AAAA, repeatable: CLUSTER[=WEIGHT]; answer with the nearest healthy of these clusters (docs/gslb.md)")
 	cmd.Flags().StringArrayVar(&match.Countries, "country", nil, "answer only clients in this country (ISO code)")
 	cmd.Flags().StringArrayVar(&match.Continents, "continent", nil, "answer only clients on this continent (EU, NA, ...)")
 	cmd.Flags().UintSliceVar(&asns, "asn", nil, "answer only clients in this autonomous system")
@@ -296,6 +304,13 @@ func recordListCmd(f ClientFactory) *cobra.Command {
 					data := r.GetData()
 					if r.GetGatewayCluster() != "" {
 						data = "gateway:" + r.GetGatewayCluster()
+					}
+					if gts := r.GetGatewayTargets(); len(gts) > 0 {
+						parts := make([]string, len(gts))
+						for i, gt := range gts {
+							parts[i] = fmt.Sprintf("%s=%d", gt.GetCluster(), max(gt.GetWeight(), 1))
+						}
+						data = "gslb:" + strings.Join(parts, ",")
 					}
 					state := "enabled"
 					if r.GetDisabled() {
@@ -340,13 +355,14 @@ func matchText(m *dnsv1.GeoMatch) string {
 
 func recordUpdateCmd(f ClientFactory) *cobra.Command {
 	var zone, data, gateway string
+	var gslb []string
 	var ttl uint32
 	var disabled, noMatch bool
 	var match dnsv1.GeoMatch
 	var asns []uint
 	var ev clientx.ExpectVersion
 	cmd := &cobra.Command{
-		Use:   "update --zone Z RECORD_ID [--data D] [--ttl S] [--disabled=true|false] [--gateway C] [--country ...|--no-match]",
+		Use:   "update --zone Z RECORD_ID [--data D] [--ttl S] [--disabled=true|false] [--gateway C | --gslb C=W ...] [--country ...|--no-match]",
 		Short: "Change a record (pending until released); flags not given keep their value",
 		Example: `  strata dns record update --zone example.com rec_... --data 192.0.2.2 --ttl 60
   strata dns record update --zone example.com rec_... --disabled
@@ -372,8 +388,18 @@ func recordUpdateCmd(f ClientFactory) *cobra.Command {
 			if fl.Changed("disabled") {
 				r.Disabled = disabled
 			}
+			if fl.Changed("gateway") && fl.Changed("gslb") {
+				return errors.New("--gateway and --gslb: give one (one cluster, or the nearest of several)")
+			}
 			if fl.Changed("gateway") {
-				r.GatewayCluster = gateway
+				r.GatewayCluster, r.GatewayTargets = gateway, nil
+			}
+			if fl.Changed("gslb") {
+				targets, err := gslbTargets(gslb)
+				if err != nil {
+					return err
+				}
+				r.GatewayCluster, r.GatewayTargets = "", targets
 			}
 			for _, n := range asns {
 				match.Asns = append(match.Asns, uint32(n))
@@ -396,7 +422,8 @@ func recordUpdateCmd(f ClientFactory) *cobra.Command {
 	cmd.Flags().StringVar(&data, "data", "", "new record data, as for add (e.g. \"10 mail.example.com.\")")
 	cmd.Flags().Uint32Var(&ttl, "ttl", 0, "TTL in seconds")
 	cmd.Flags().BoolVar(&disabled, "disabled", false, "disable (--disabled) or enable (--disabled=false) the record")
-	cmd.Flags().StringVar(&gateway, "gateway", "", "A/AAAA: answer with the healthy online nodes of this cluster (\"\" stops)")
+	cmd.Flags().StringVar(&gateway, "gateway", "", "A/AAAA: answer with the healthy online nodes of this cluster (\"\" stops; drops --gslb targets)")
+	cmd.Flags().StringArrayVar(&gslb, "gslb", nil, "A/AAAA, repeatable: CLUSTER[=WEIGHT]; replace the GSLB targets (an empty --gslb drops them)")
 	cmd.Flags().BoolVar(&noMatch, "no-match", false, "answer every client (drop the geo match)")
 	cmd.Flags().StringArrayVar(&match.Countries, "country", nil, "replace the match: clients in this country (ISO code)")
 	cmd.Flags().StringArrayVar(&match.Continents, "continent", nil, "replace the match: clients on this continent")
@@ -404,6 +431,32 @@ func recordUpdateCmd(f ClientFactory) *cobra.Command {
 	cmd.Flags().StringArrayVar(&match.Isps, "isp", nil, "replace the match: clients of this ASN organisation")
 	cmd.Flags().StringArrayVar(&match.Cidrs, "cidr", nil, "replace the match: clients in this network")
 	return cmd
+}
+
+// gslbTargets parses --gslb values, CLUSTER or CLUSTER=WEIGHT; empty
+// values are skipped (an empty --gslb clears).
+func gslbTargets(vals []string) ([]*dnsv1.GatewayTarget, error) {
+	var out []*dnsv1.GatewayTarget
+	for _, v := range vals {
+		v = strings.TrimSpace(v)
+		if v == "" {
+			continue
+		}
+		name, w, hasW := strings.Cut(v, "=")
+		t := &dnsv1.GatewayTarget{Cluster: strings.TrimSpace(name)}
+		if t.Cluster == "" {
+			return nil, fmt.Errorf("--gslb %q: want CLUSTER or CLUSTER=WEIGHT", v)
+		}
+		if hasW {
+			n, err := strconv.ParseUint(strings.TrimSpace(w), 10, 32)
+			if err != nil || n == 0 {
+				return nil, fmt.Errorf("--gslb %q: weight %q is not a whole number from 1 to 1000", v, w)
+			}
+			t.Weight = uint32(n)
+		}
+		out = append(out, t)
+	}
+	return out, nil
 }
 
 func recordRmCmd(f ClientFactory) *cobra.Command {

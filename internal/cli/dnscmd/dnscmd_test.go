@@ -253,3 +253,39 @@ func TestRecordUpdateKeepsWhatIsNotGiven(t *testing.T) {
 		t.Fatalf("bad data: %v", err)
 	}
 }
+
+// A GSLB record is added with --gslb CLUSTER[=WEIGHT], listed as
+// gslb:..., and turned back into a one-cluster gateway with --gateway.
+func TestDNSGSLBRecord(t *testing.T) {
+	f := newFactory(t)
+	must := func(args ...string) string {
+		t.Helper()
+		out, err := f.run(t, args...)
+		if err != nil {
+			t.Fatalf("strata %s: %v", strings.Join(args, " "), err)
+		}
+		return strings.TrimSpace(out)
+	}
+	must("dns", "zone", "create", "example.com")
+	id := must("dns", "record", "add", "--zone", "example.com", "www", "A", "--gslb", "fra=3", "--gslb", "nyc")
+	if list := must("dns", "record", "list", "--zone", "example.com"); !strings.Contains(list, "gslb:fra=3,nyc=1") {
+		t.Fatalf("record list:\n%s", list)
+	}
+	for _, bad := range []struct{ arg, want string }{
+		{"fra=0", "whole number from 1 to 1000"},
+		{"=2", "want CLUSTER"},
+		{"fra=2000", "gateway_targets[0].weight"},
+	} {
+		if _, err := f.run(t, "dns", "record", "add", "--zone", "example.com", "api", "A", "--gslb", bad.arg); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("--gslb %s: %v, want %q", bad.arg, err, bad.want)
+		}
+	}
+	must("dns", "record", "update", "--zone", "example.com", id, "--gateway", "fra")
+	if list := must("dns", "record", "list", "--zone", "example.com"); !strings.Contains(list, "gateway:fra") || strings.Contains(list, "gslb:") {
+		t.Fatalf("record list after --gateway:\n%s", list)
+	}
+	must("dns", "record", "update", "--zone", "example.com", id, "--gslb", "fra", "--gslb", "nyc=2")
+	if list := must("dns", "record", "list", "--zone", "example.com"); !strings.Contains(list, "gslb:fra=1,nyc=2") {
+		t.Fatalf("record list after --gslb:\n%s", list)
+	}
+}
