@@ -35,7 +35,7 @@ type dnsRunner struct {
 	open     bool // Node.Start has reached the listeners: apply may open them
 	off      bool // the newest snapshot turns DNS off for the node's cluster
 	snap     *syncv1.Snapshot
-	gateways map[string][]string
+	gateways map[string]dns.Gateway
 	lastErr  error // why the listeners could not open (nil when fine)
 }
 
@@ -155,7 +155,7 @@ func (r *dnsRunner) replace() {
 }
 
 // setGateways applies the live gateway sets (gatewayFeed).
-func (r *dnsRunner) setGateways(gw map[string][]string) error {
+func (r *dnsRunner) setGateways(gw map[string]dns.Gateway) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.gateways = gw

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+	"github.com/strata-edge/strata/node/dns"
 	"github.com/strata-edge/strata/pkg/natsutil"
 )
 
@@ -38,7 +39,7 @@ type gatewayFeed struct {
 	// map it gave; tierLast the newest applied to the tiers and resolved
 	// the addresses of the tier addresses' host names.
 	last     *syncv1.GatewaySet
-	applied  map[string][]string
+	applied  map[string]dns.Gateway
 	tierLast *syncv1.GatewaySet
 	resolved map[string][]netip.Addr
 }
@@ -69,6 +70,11 @@ func (f *gatewayFeed) onMsg(m *nats.Msg) {
 	}
 }
 
+// gatewayEqual compares two clusters' live gateway states.
+func gatewayEqual(a, b dns.Gateway) bool {
+	return slices.Equal(a.Addresses, b.Addresses) && slices.Equal(a.All, b.All) && proto.Equal(a.Location, b.Location)
+}
+
 // dnsSet applies a set to the DNS server.
 func (f *gatewayFeed) dnsSet(set *syncv1.GatewaySet) {
 	if f.last != nil {
@@ -83,19 +89,19 @@ func (f *gatewayFeed) dnsSet(set *syncv1.GatewaySet) {
 	}
 	f.last = set
 	// Records name a cluster by id or by name; both keys share the list.
-	gw := map[string][]string{}
+	gw := map[string]dns.Gateway{}
 	for _, c := range set.GetClusters() {
-		addrs := slices.Clone(c.GetAddresses())
-		if addrs == nil {
-			addrs = []string{} // present and empty: NODATA, not the snapshot's fallback
+		g := dns.Gateway{Addresses: slices.Clone(c.GetAddresses()), All: slices.Clone(c.GetAllAddresses()), Location: c.GetLocation()}
+		if g.Addresses == nil {
+			g.Addresses = []string{} // present and empty: NODATA, not the snapshot's fallback
 		}
 		for _, k := range []string{c.GetClusterId(), c.GetClusterName()} {
 			if k != "" {
-				gw[k] = addrs
+				gw[k] = g
 			}
 		}
 	}
-	if f.applied != nil && maps.EqualFunc(gw, f.applied, slices.Equal) {
+	if f.applied != nil && maps.EqualFunc(gw, f.applied, gatewayEqual) {
 		return // the periodic repeat: nothing to rebuild
 	}
 	if err := f.n.dns.setGateways(gw); err != nil {

@@ -295,6 +295,8 @@ func heartbeats(svc *nodes.Service) edgesync.StatusSource {
 				ApplyError:     s.Status.GetApplyError(),
 				DNS:            s.Status.GetDns(),
 				XDP:            xdpOf(s.Status.GetXdp()),
+				PeerChecks:     s.Peers.String(),
+				HealthReason:   s.Reason,
 			}
 		}
 		return out

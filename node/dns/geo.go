@@ -2,6 +2,7 @@ package dns
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"strings"
 
@@ -13,6 +14,8 @@ type geoInfo struct {
 	country, continent string // upper-case codes
 	asn                uint32
 	org                string // ASN organisation, lower-case
+	lat, lon           float64 // degrees, when hasLoc
+	hasLoc             bool
 }
 
 // geoSource looks up client addresses; nil when no geo file is configured.
@@ -97,6 +100,16 @@ type clientInfo struct {
 	src    geoSource
 	looked bool
 	info   geoInfo
+	// rnd, optional, draws GSLB choices (tests seed it); nil: math/rand/v2.
+	rnd *rand.Rand
+}
+
+// rand64 is a random number for a weighted choice.
+func (c *clientInfo) rand64() uint64 {
+	if c != nil && c.rnd != nil {
+		return c.rnd.Uint64()
+	}
+	return rand.Uint64()
 }
 
 func (c *clientInfo) geo() geoInfo {

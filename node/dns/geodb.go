@@ -11,5 +11,6 @@ type mmdb struct{ db *geo.DB }
 
 func (g mmdb) lookup(a netip.Addr) geoInfo {
 	i := g.db.Lookup(a)
-	return geoInfo{country: i.Country, continent: i.Continent, asn: i.ASN, org: i.Org}
+	return geoInfo{country: i.Country, continent: i.Continent, asn: i.ASN, org: i.Org,
+		lat: i.Latitude, lon: i.Longitude, hasLoc: i.HasLocation}
 }

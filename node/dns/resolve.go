@@ -84,19 +84,25 @@ func (z *zone) answer(m *mdns.Msg, qname string, qtype uint16, c *clientInfo) (u
 // pick returns the records of s for client c: those of every variant whose
 // match selects c, else the default variant.
 func pick(s *rrset, c *clientInfo) (rrs []mdns.RR, usedGeo bool) {
-	var def []mdns.RR
-	for _, v := range s.variants {
+	var def *variant
+	for i := range s.variants {
+		v := &s.variants[i]
+		usedGeo = usedGeo || v.gslb != nil
 		if v.match == nil {
-			def = v.rrs
+			def = v
 			continue
 		}
 		usedGeo = true
 		if c != nil && v.match.matches(c) {
-			rrs = append(rrs, v.rrs...)
+			if rrs == nil {
+				rrs = v.records(c) // shared: appended to only after a copy
+				continue
+			}
+			rrs = append(rrs[:len(rrs):len(rrs)], v.records(c)...)
 		}
 	}
-	if len(rrs) == 0 {
-		rrs = def
+	if len(rrs) == 0 && def != nil {
+		rrs = def.records(c)
 	}
 	return rrs, usedGeo
 }

@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -62,7 +61,7 @@ type Server struct {
 	table    atomic.Pointer[table]
 	// snap and gateways are the inputs of the running table (under updateMu).
 	snap     *syncv1.Snapshot
-	gateways map[string][]string
+	gateways map[string]Gateway
 
 	udp  *net.UDPConn   // the first of udps: its address is the server's
 	udps []*net.UDPConn // one, or UDPSockets sharing the port
@@ -255,7 +254,7 @@ func (s *Server) Prepare(snap *syncv1.Snapshot) (commit func(), err error) {
 	return func() {
 		s.updateMu.Lock()
 		defer s.updateMu.Unlock()
-		if !maps.EqualFunc(gateways, s.gateways, slices.Equal) { // SetGateways ran meanwhile
+		if !maps.EqualFunc(gateways, s.gateways, Gateway.equal) { // SetGateways ran meanwhile
 			if nt, err := compileTable(snap, s.geo, s.gateways); err == nil {
 				t = nt
 			}
@@ -266,12 +265,12 @@ func (s *Server) Prepare(snap *syncv1.Snapshot) (commit func(), err error) {
 	}, nil
 }
 
-// SetGateways replaces the live address sets of gateway records, keyed by the
-// cluster a record names (id or name as written in the record): the healthy
-// online nodes of each cluster. Clusters absent from the map use the
-// addresses the snapshot carries. The running zones are rebuilt and swapped
+// SetGateways replaces the live state of gateway records' clusters, keyed by
+// the cluster a record names (id or name as written in the record): the
+// healthy online nodes of each cluster, all its nodes and its location (GSLB
+// records). Clusters absent from the map use what the snapshot carries. The running zones are rebuilt and swapped
 // at once, so a node leaving the set stops being answered immediately.
-func (s *Server) SetGateways(gateways map[string][]string) error {
+func (s *Server) SetGateways(gateways map[string]Gateway) error {
 	s.updateMu.Lock()
 	defer s.updateMu.Unlock()
 	s.gateways = gateways

@@ -369,13 +369,13 @@ func TestGatewayRecordsFollowTheLiveSet(t *testing.T) {
 	if got := a(); got != "192.0.2.10,192.0.2.11" {
 		t.Fatalf("from the snapshot: %s", got)
 	}
-	if err := s.SetGateways(map[string][]string{"edge-eu": {"192.0.2.11"}}); err != nil {
+	if err := s.SetGateways(map[string]Gateway{"edge-eu": {Addresses: []string{"192.0.2.11"}}}); err != nil {
 		t.Fatal(err)
 	}
 	if got := a(); got != "192.0.2.11" {
 		t.Fatalf("after 192.0.2.10 went unhealthy: %s", got)
 	}
-	if err := s.SetGateways(map[string][]string{"edge-eu": {}}); err != nil {
+	if err := s.SetGateways(map[string]Gateway{"edge-eu": {Addresses: []string{}}}); err != nil {
 		t.Fatal(err)
 	}
 	if got := a(); got != "NOERROR/1" {
@@ -388,7 +388,7 @@ func TestGatewayRecordsFollowTheLiveSet(t *testing.T) {
 	if got := a(); got != "NOERROR/1" {
 		t.Fatalf("after a new snapshot: %s", got)
 	}
-	if err := s.SetGateways(map[string][]string{"edge-eu": {"192.0.2.10", "192.0.2.12"}}); err != nil {
+	if err := s.SetGateways(map[string]Gateway{"edge-eu": {Addresses: []string{"192.0.2.10", "192.0.2.12"}}}); err != nil {
 		t.Fatal(err)
 	}
 	if got := a(); got != "192.0.2.10,192.0.2.12" {

@@ -46,7 +46,7 @@ var cnameTypes = []uint16{mdns.TypeA, mdns.TypeAAAA, mdns.TypeTXT, mdns.TypeMX, 
 //
 // gateways, optional, overrides the addresses of gateway records per cluster
 // (the live set of healthy online nodes, see Server.SetGateways).
-func compileTable(snap *syncv1.Snapshot, geo geoSource, gateways map[string][]string) (*table, error) {
+func compileTable(snap *syncv1.Snapshot, geo geoSource, gateways map[string]Gateway) (*table, error) {
 	t := &table{
 		version:   snap.GetVersion(),
 		zones:     map[string]*zone{},

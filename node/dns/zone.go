@@ -3,7 +3,6 @@ package dns
 import (
 	"cmp"
 	"fmt"
-	"net/netip"
 	"sort"
 	"strings"
 
@@ -27,6 +26,17 @@ const (
 type variant struct {
 	match *matcher
 	rrs   []mdns.RR
+	// gslb, when set, answers instead of rrs (a GSLB record is alone in
+	// its variant).
+	gslb *gslb
+}
+
+// records are the variant's answer for client c.
+func (v *variant) records(c *clientInfo) []mdns.RR {
+	if v.gslb != nil {
+		return v.gslb.choose(c)
+	}
+	return v.rrs
 }
 
 // rrset holds the records of one name and type.
@@ -36,7 +46,7 @@ type rrset struct {
 
 func (s *rrset) hasGeo() bool {
 	for _, v := range s.variants {
-		if v.match != nil {
+		if v.match != nil || v.gslb != nil {
 			return true
 		}
 	}
@@ -59,7 +69,7 @@ type zone struct {
 
 // compileZone turns a released zone into its runtime form. Every record must
 // parse; the error names the record.
-func compileZone(z *dnsv1.Zone, gateways map[string][]string) (*zone, error) {
+func compileZone(z *dnsv1.Zone, gateways map[string]Gateway) (*zone, error) {
 	if z.GetName() == "" {
 		return nil, fmt.Errorf("zone %q: name: required", z.GetId())
 	}
@@ -108,6 +118,15 @@ func compileZone(z *dnsv1.Zone, gateways map[string][]string) (*zone, error) {
 		if err != nil {
 			return nil, fmt.Errorf("zone %s: record %d (%s %s): %w", origin, i, r.GetName(), typeName(r.GetType()), err)
 		}
+		var g *gslb
+		if len(r.GetGatewayTargets()) > 0 {
+			if n := len(r.GetGatewayTargets()); n > maxTargets {
+				return nil, fmt.Errorf("zone %s: record %d (%s %s): %d gateway targets, more than %d", origin, i, r.GetName(), typeName(r.GetType()), n, maxTargets)
+			}
+			if g, err = compileGSLB(owner, cmp.Or(r.GetTtl(), defaultTTL), r, gateways); err != nil {
+				return nil, fmt.Errorf("zone %s: record %d (%s %s): %w", origin, i, r.GetName(), typeName(r.GetType()), err)
+			}
+		}
 		var m *matcher
 		if r.GetMatch() != nil {
 			key := matchKey(r.GetMatch())
@@ -121,7 +140,9 @@ func compileZone(z *dnsv1.Zone, gateways map[string][]string) (*zone, error) {
 		for _, rr := range rrs {
 			out.add(owner, m, rr)
 		}
-		if len(rrs) == 0 { // a gateway with no healthy node: the name still exists (NODATA)
+		if g != nil {
+			out.addGSLB(owner, m, r.GetType(), g)
+		} else if len(rrs) == 0 { // a gateway with no healthy node: the name still exists (NODATA)
 			out.ensure(owner)
 		}
 		if strings.HasPrefix(owner, "*.") {
@@ -155,6 +176,24 @@ func (z *zone) ensure(owner string) *node {
 	return n
 }
 
+// addGSLB files a GSLB answer under owner as its own variant.
+func (z *zone) addGSLB(owner string, m *matcher, typ dnsv1.RecordType, g *gslb) {
+	n := z.ensure(owner)
+	if n.sets == nil {
+		n.sets = map[uint16]*rrset{}
+	}
+	t := mdns.TypeA
+	if typ == dnsv1.RecordType_RECORD_TYPE_AAAA {
+		t = mdns.TypeAAAA
+	}
+	s := n.sets[t]
+	if s == nil {
+		s = &rrset{}
+		n.sets[t] = s
+	}
+	s.variants = append(s.variants, variant{match: m, gslb: g})
+}
+
 // add files rr under owner and creates the empty non-terminals above it.
 func (z *zone) add(owner string, m *matcher, rr mdns.RR) {
 	n := z.ensure(owner)
@@ -181,7 +220,7 @@ func (z *zone) add(owner string, m *matcher, rr mdns.RR) {
 }
 
 // recordRRs parses one record into RRs and returns its lower-case owner.
-func recordRRs(origin string, r *dnsv1.Record, gateways map[string][]string) ([]mdns.RR, string, error) {
+func recordRRs(origin string, r *dnsv1.Record, gateways map[string]Gateway) ([]mdns.RR, string, error) {
 	owner, err := ownerName(origin, r.GetName())
 	if err != nil {
 		return nil, "", err
@@ -191,28 +230,19 @@ func recordRRs(origin string, r *dnsv1.Record, gateways map[string][]string) ([]
 		return nil, "", fmt.Errorf("type: required")
 	}
 	ttl := cmp.Or(r.GetTtl(), defaultTTL)
+	if len(r.GetGatewayTargets()) > 0 {
+		if t := r.GetType(); t != dnsv1.RecordType_RECORD_TYPE_A && t != dnsv1.RecordType_RECORD_TYPE_AAAA {
+			return nil, "", fmt.Errorf("gateway targets on a %s record", typ)
+		}
+		return nil, owner, nil // compileGSLB
+	}
 	if r.GetGatewayCluster() != "" {
-		var rrs []mdns.RR
 		addrs := r.GetGatewayAddresses()
 		if live, ok := gateways[r.GetGatewayCluster()]; ok {
-			addrs = live
+			addrs = live.Addresses
 		}
-		for _, a := range addrs {
-			ip, err := netip.ParseAddr(a)
-			if err != nil {
-				return nil, "", fmt.Errorf("gateway address %q: %w", a, err)
-			}
-			hdr := mdns.RR_Header{Name: owner, Class: mdns.ClassINET, Ttl: ttl}
-			switch {
-			case ip.Is4() && r.GetType() == dnsv1.RecordType_RECORD_TYPE_A:
-				hdr.Rrtype = mdns.TypeA
-				rrs = append(rrs, &mdns.A{Hdr: hdr, A: ip.AsSlice()})
-			case ip.Is6() && !ip.Is4In6() && r.GetType() == dnsv1.RecordType_RECORD_TYPE_AAAA:
-				hdr.Rrtype = mdns.TypeAAAA
-				rrs = append(rrs, &mdns.AAAA{Hdr: hdr, AAAA: ip.AsSlice()})
-			}
-		}
-		return rrs, owner, nil
+		rrs, err := addressRRs(owner, ttl, r.GetType(), addrs, nil)
+		return rrs, owner, err
 	}
 	if strings.ContainsAny(r.GetData(), "\n\r") {
 		return nil, "", fmt.Errorf("data %q: more than one line", r.GetData())

@@ -1,5 +1,5 @@
 // Package geo looks client addresses up in a MaxMind-format (MMDB) file:
-// country, continent and autonomous system. One file is opened per node and
+// country, continent, autonomous system and (City files) coordinates. One file is opened per node and
 // shared by the DNS geo rules and the Metric SQL columns country and asn.
 package geo
 
@@ -17,6 +17,10 @@ type Info struct {
 	Continent string // upper case
 	ASN       uint32
 	Org       string // the ASN's organisation, lower case
+	// Latitude and Longitude (WGS84 degrees) from a City database; HasLocation
+	// says whether the file has them for the address.
+	Latitude, Longitude float64
+	HasLocation         bool
 }
 
 // record covers the fields of the GeoLite2/GeoIP2 Country, City and ASN
@@ -28,6 +32,10 @@ type record struct {
 	Continent struct {
 		Code string `maxminddb:"code"`
 	} `maxminddb:"continent"`
+	Location struct {
+		Latitude  *float64 `maxminddb:"latitude"`
+		Longitude *float64 `maxminddb:"longitude"`
+	} `maxminddb:"location"`
 	ASN uint32 `maxminddb:"autonomous_system_number"`
 	Org string `maxminddb:"autonomous_system_organization"`
 }
@@ -53,12 +61,16 @@ func (db *DB) Lookup(a netip.Addr) Info {
 	if err := db.r.Lookup(a).Decode(&rec); err != nil {
 		return Info{}
 	}
-	return Info{
+	out := Info{
 		Country:   strings.ToUpper(rec.Country.ISOCode),
 		Continent: strings.ToUpper(rec.Continent.Code),
 		ASN:       rec.ASN,
 		Org:       strings.ToLower(rec.Org),
 	}
+	if la, lo := rec.Location.Latitude, rec.Location.Longitude; la != nil && lo != nil {
+		out.Latitude, out.Longitude, out.HasLocation = *la, *lo, true
+	}
+	return out
 }
 
 // Close closes the file.

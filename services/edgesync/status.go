@@ -15,8 +15,12 @@ type NodeStatus struct {
 	LastSeen time.Time
 	// Online: heard from recently and not disabled.
 	Online bool
-	// Healthy: online and reporting itself healthy.
+	// Healthy: online, reporting itself healthy and not failed by its
+	// peers' active checks.
 	Healthy bool
+	// PeerChecks is what its peers' checks say ("3/3 reach it"; "" when
+	// none reported) and HealthReason why it is not healthy ("" when it is).
+	PeerChecks, HealthReason string
 	// ApplyError is why the node rejected the newest snapshot it received
 	// (empty when it runs it), and DNS what its DNS server does, both from
 	// its last heartbeat.

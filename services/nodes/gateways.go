@@ -17,7 +17,9 @@ import (
 // GatewaySets returns, per partition, the public addresses of the healthy
 // online nodes of every cluster (what gateway DNS records answer) and
 // their tier addresses (the parents a child cluster's nodes ask on a
-// cache miss). Every
+// cache miss), with each cluster's location, the addresses of all its
+// approved enabled nodes (GSLB's fallback) and its online nodes' tier
+// addresses (what the nodes probe, peercheck.go). Every
 // partition gets every cluster (a gateway record may name a cluster of
 // another partition; the addresses are public, DNS serves them anyway);
 // clusters are sorted by id, addresses by value, and a cluster without a
@@ -26,9 +28,21 @@ func (s *Service) GatewaySets() map[string]*syncv1.GatewaySet {
 	statuses := s.Statuses()
 	clusters, nodes := s.model.gatewayView()
 	addrs := map[string][]string{}
+	all := map[string][]string{}
 	tiers := map[string][]*syncv1.TierNode{}
+	checks := map[string][]*syncv1.TierNode{}
 	for _, n := range nodes {
 		st := statuses[n.GetId()]
+		if n.GetApproved() && !n.GetDisabled() {
+			for _, a := range []string{n.GetPublicIpv4(), n.GetPublicIpv6()} {
+				if a != "" {
+					all[n.GetClusterId()] = append(all[n.GetClusterId()], a)
+				}
+			}
+		}
+		if a := st.Status.GetTierAddress(); a != "" && st.Online {
+			checks[n.GetClusterId()] = append(checks[n.GetClusterId()], &syncv1.TierNode{NodeId: n.GetId(), Address: a})
+		}
 		if !st.Healthy {
 			continue
 		}
@@ -42,13 +56,19 @@ func (s *Service) GatewaySets() map[string]*syncv1.GatewaySet {
 		}
 	}
 	slices.SortFunc(clusters, func(a, b *configv1.Cluster) int { return cmp.Compare(a.GetId(), b.GetId()) })
-	all := make([]*syncv1.ClusterAddresses, 0, len(clusters))
+	byNode := func(a, b *syncv1.TierNode) int { return cmp.Compare(a.GetNodeId(), b.GetNodeId()) }
+	list := make([]*syncv1.ClusterAddresses, 0, len(clusters))
 	for _, c := range clusters {
 		a := addrs[c.GetId()]
 		slices.Sort(a)
+		aa := all[c.GetId()]
+		slices.Sort(aa)
 		tn := tiers[c.GetId()]
-		slices.SortFunc(tn, func(a, b *syncv1.TierNode) int { return cmp.Compare(a.GetNodeId(), b.GetNodeId()) })
-		all = append(all, &syncv1.ClusterAddresses{ClusterId: c.GetId(), ClusterName: c.GetName(), Addresses: a, TierNodes: tn})
+		slices.SortFunc(tn, byNode)
+		cn := checks[c.GetId()]
+		slices.SortFunc(cn, byNode)
+		list = append(list, &syncv1.ClusterAddresses{ClusterId: c.GetId(), ClusterName: c.GetName(), Addresses: a, TierNodes: tn,
+			Location: c.GetLocation(), AllAddresses: aa, CheckNodes: cn})
 	}
 	out := map[string]*syncv1.GatewaySet{}
 	for _, c := range clusters {
@@ -56,7 +76,7 @@ func (s *Service) GatewaySets() map[string]*syncv1.GatewaySet {
 		if p == "" || out[p] != nil {
 			continue
 		}
-		out[p] = &syncv1.GatewaySet{PartitionId: p, Clusters: all}
+		out[p] = &syncv1.GatewaySet{PartitionId: p, Clusters: list}
 	}
 	return out
 }

@@ -23,8 +23,13 @@ type NodeStatus struct {
 	// Online: reported within the last three heartbeat intervals and not
 	// disabled by an operator.
 	Online bool
-	// Healthy: online and reporting itself healthy.
+	// Healthy: online, reporting itself healthy and not failed by its
+	// peers' checks (peercheck.go).
 	Healthy bool
+	// Peers is what the other nodes' active checks of this node say.
+	Peers PeerVerdict
+	// Reason says why the node is not healthy ("" when it is).
+	Reason string
 }
 
 // jsAckPrefix starts the reply subject of every message a JetStream push
@@ -63,6 +68,26 @@ func (s *Service) Statuses() map[string]NodeStatus {
 			Online:     online,
 			Healthy:    online && r.status.GetHealthy(),
 		}
+		if st.node.GetDisabled() {
+			out[id] = NodeStatus{Status: r.status, ReceivedAt: r.at, Reason: "disabled by an operator"}
+		}
+	}
+	verdicts := peerVerdicts(out, window)
+	for id, ns := range out {
+		ns.Peers = verdicts[id]
+		switch {
+		case ns.Reason != "":
+		case !ns.Online && ns.Status.GetLeaving():
+			ns.Reason = "said goodbye"
+		case !ns.Online:
+			ns.Reason = "no heartbeat in " + window.String()
+		case !ns.Status.GetHealthy():
+			ns.Reason = "reports itself unhealthy"
+		case ns.Peers.Failed:
+			ns.Healthy = false
+			ns.Reason = "peers cannot reach it (" + ns.Peers.String() + ")"
+		}
+		out[id] = ns
 	}
 	return out
 }
