@@ -13,7 +13,7 @@ import (
 type geoInfo struct {
 	country, continent string // upper-case codes
 	asn                uint32
-	org                string // ASN organisation, lower-case
+	org                string  // ASN organisation, lower-case
 	lat, lon           float64 // degrees, when hasLoc
 	hasLoc             bool
 }

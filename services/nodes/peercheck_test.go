@@ -83,4 +83,6 @@ func TestPeerChecksFailANode(t *testing.T) {
 	expect("", ip("a"), ip("b"), ip("c"))
 }
 
-func ip(n string) string { return map[string]string{"a": "192.0.2.1", "b": "192.0.2.2", "c": "192.0.2.3"}[n] }
+func ip(n string) string {
+	return map[string]string{"a": "192.0.2.1", "b": "192.0.2.2", "c": "192.0.2.3"}[n]
+}
