@@ -4,13 +4,15 @@
 
 import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { ClusterLocation } from "../../config/v1/resources_pb";
+import { file_strata_config_v1_resources } from "../../config/v1/resources_pb";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file strata/dns/v1/zone.proto.
  */
 export const file_strata_dns_v1_zone: GenFile = /*@__PURE__*/
-  fileDesc("ChhzdHJhdGEvZG5zL3YxL3pvbmUucHJvdG8SDXN0cmF0YS5kbnMudjEihgIKBFpvbmUSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIVCg1wYXJ0aXRpb25faWRzGAMgAygJEh8KA3NvYRgEIAEoCzISLnN0cmF0YS5kbnMudjEuU29hEhMKC25hbWVzZXJ2ZXJzGAUgAygJEiYKB3JlY29yZHMYBiADKAsyFS5zdHJhdGEuZG5zLnYxLlJlY29yZBIvCgZsYWJlbHMYByADKAsyHy5zdHJhdGEuZG5zLnYxLlpvbmUuTGFiZWxzRW50cnkSDwoHcmVsZWFzZRgIIAEoBBotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBInEKA1NvYRINCgVtbmFtZRgBIAEoCRINCgVybmFtZRgCIAEoCRIPCgdyZWZyZXNoGAMgASgNEg0KBXJldHJ5GAQgASgNEg4KBmV4cGlyZRgFIAEoDRIPCgdtaW5pbXVtGAYgASgNEgsKA3R0bBgHIAEoDSLUAQoGUmVjb3JkEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSJwoEdHlwZRgDIAEoDjIZLnN0cmF0YS5kbnMudjEuUmVjb3JkVHlwZRILCgN0dGwYBCABKA0SDAoEZGF0YRgFIAEoCRIQCghkaXNhYmxlZBgGIAEoCBImCgVtYXRjaBgHIAEoCzIXLnN0cmF0YS5kbnMudjEuR2VvTWF0Y2gSFwoPZ2F0ZXdheV9jbHVzdGVyGAggASgJEhkKEWdhdGV3YXlfYWRkcmVzc2VzGAkgAygJIlwKCEdlb01hdGNoEhEKCWNvdW50cmllcxgBIAMoCRISCgpjb250aW5lbnRzGAIgAygJEgwKBGFzbnMYAyADKA0SDAoEaXNwcxgEIAMoCRINCgVjaWRycxgFIAMoCSrlAQoKUmVjb3JkVHlwZRIbChdSRUNPUkRfVFlQRV9VTlNQRUNJRklFRBAAEhEKDVJFQ09SRF9UWVBFX0EQARIUChBSRUNPUkRfVFlQRV9BQUFBEAISFQoRUkVDT1JEX1RZUEVfQ05BTUUQAxISCg5SRUNPUkRfVFlQRV9NWBAEEhMKD1JFQ09SRF9UWVBFX1RYVBAFEhIKDlJFQ09SRF9UWVBFX05TEAYSEwoPUkVDT1JEX1RZUEVfU1JWEAcSEwoPUkVDT1JEX1RZUEVfQ0FBEAgSEwoPUkVDT1JEX1RZUEVfUFRSEAlCN1o1Z2l0aHViLmNvbS9zdHJhdGEtZWRnZS9zdHJhdGEvZ2VuL3N0cmF0YS9kbnMvdjE7ZG5zdjFiBnByb3RvMw");
+  fileDesc("ChhzdHJhdGEvZG5zL3YxL3pvbmUucHJvdG8SDXN0cmF0YS5kbnMudjEihgIKBFpvbmUSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIVCg1wYXJ0aXRpb25faWRzGAMgAygJEh8KA3NvYRgEIAEoCzISLnN0cmF0YS5kbnMudjEuU29hEhMKC25hbWVzZXJ2ZXJzGAUgAygJEiYKB3JlY29yZHMYBiADKAsyFS5zdHJhdGEuZG5zLnYxLlJlY29yZBIvCgZsYWJlbHMYByADKAsyHy5zdHJhdGEuZG5zLnYxLlpvbmUuTGFiZWxzRW50cnkSDwoHcmVsZWFzZRgIIAEoBBotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBInEKA1NvYRINCgVtbmFtZRgBIAEoCRINCgVybmFtZRgCIAEoCRIPCgdyZWZyZXNoGAMgASgNEg0KBXJldHJ5GAQgASgNEg4KBmV4cGlyZRgFIAEoDRIPCgdtaW5pbXVtGAYgASgNEgsKA3R0bBgHIAEoDSKLAgoGUmVjb3JkEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSJwoEdHlwZRgDIAEoDjIZLnN0cmF0YS5kbnMudjEuUmVjb3JkVHlwZRILCgN0dGwYBCABKA0SDAoEZGF0YRgFIAEoCRIQCghkaXNhYmxlZBgGIAEoCBImCgVtYXRjaBgHIAEoCzIXLnN0cmF0YS5kbnMudjEuR2VvTWF0Y2gSFwoPZ2F0ZXdheV9jbHVzdGVyGAggASgJEhkKEWdhdGV3YXlfYWRkcmVzc2VzGAkgAygJEjUKD2dhdGV3YXlfdGFyZ2V0cxgKIAMoCzIcLnN0cmF0YS5kbnMudjEuR2F0ZXdheVRhcmdldCJ4Cg1HYXRld2F5VGFyZ2V0Eg8KB2NsdXN0ZXIYASABKAkSDgoGd2VpZ2h0GAIgASgNEhEKCWFkZHJlc3NlcxgDIAMoCRIzCghsb2NhdGlvbhgEIAEoCzIhLnN0cmF0YS5jb25maWcudjEuQ2x1c3RlckxvY2F0aW9uIlwKCEdlb01hdGNoEhEKCWNvdW50cmllcxgBIAMoCRISCgpjb250aW5lbnRzGAIgAygJEgwKBGFzbnMYAyADKA0SDAoEaXNwcxgEIAMoCRINCgVjaWRycxgFIAMoCSrlAQoKUmVjb3JkVHlwZRIbChdSRUNPUkRfVFlQRV9VTlNQRUNJRklFRBAAEhEKDVJFQ09SRF9UWVBFX0EQARIUChBSRUNPUkRfVFlQRV9BQUFBEAISFQoRUkVDT1JEX1RZUEVfQ05BTUUQAxISCg5SRUNPUkRfVFlQRV9NWBAEEhMKD1JFQ09SRF9UWVBFX1RYVBAFEhIKDlJFQ09SRF9UWVBFX05TEAYSEwoPUkVDT1JEX1RZUEVfU1JWEAcSEwoPUkVDT1JEX1RZUEVfQ0FBEAgSEwoPUkVDT1JEX1RZUEVfUFRSEAlCN1o1Z2l0aHViLmNvbS9zdHJhdGEtZWRnZS9zdHJhdGEvZ2VuL3N0cmF0YS9kbnMvdjE7ZG5zdjFiBnByb3RvMw", [file_strata_config_v1_resources]);
 
 /**
  * A DNS app: one authoritative zone served by every node of its partitions.
@@ -194,6 +196,16 @@ export type Record = Message<"strata.dns.v1.Record"> & {
    * @generated from field: repeated string gateway_addresses = 9;
    */
   gatewayAddresses: string[];
+
+  /**
+   * A/AAAA only, instead of gateway_cluster (GSLB, docs/gslb.md): the
+   * answer is the healthy addresses of the target cluster nearest the client
+   * (EDNS Client Subnet, else resolver address), weighted among equally near
+   * ones; all targets' addresses when none is healthy. At most 16 targets.
+   *
+   * @generated from field: repeated strata.dns.v1.GatewayTarget gateway_targets = 10;
+   */
+  gatewayTargets: GatewayTarget[];
 };
 
 /**
@@ -202,6 +214,52 @@ export type Record = Message<"strata.dns.v1.Record"> & {
  */
 export const RecordSchema: GenMessage<Record> = /*@__PURE__*/
   messageDesc(file_strata_dns_v1_zone, 2);
+
+/**
+ * One cluster of a GSLB gateway record.
+ *
+ * @generated from message strata.dns.v1.GatewayTarget
+ */
+export type GatewayTarget = Message<"strata.dns.v1.GatewayTarget"> & {
+  /**
+   * Cluster id or name.
+   *
+   * @generated from field: string cluster = 1;
+   */
+  cluster: string;
+
+  /**
+   * Share of the answers among equally near healthy targets, 1-1000; 0
+   * means 1.
+   *
+   * @generated from field: uint32 weight = 2;
+   */
+  weight: number;
+
+  /**
+   * In snapshots only: the public addresses of the cluster's approved,
+   * enabled nodes as of the release (the fallback when no target is
+   * healthy, and the answer until the first live gateway set arrives).
+   *
+   * @generated from field: repeated string addresses = 3;
+   */
+  addresses: string[];
+
+  /**
+   * In snapshots only: the cluster's location as of the release (live
+   * gateway sets carry the current one).
+   *
+   * @generated from field: strata.config.v1.ClusterLocation location = 4;
+   */
+  location?: ClusterLocation | undefined;
+};
+
+/**
+ * Describes the message strata.dns.v1.GatewayTarget.
+ * Use `create(GatewayTargetSchema)` to create a new message.
+ */
+export const GatewayTargetSchema: GenMessage<GatewayTarget> = /*@__PURE__*/
+  messageDesc(file_strata_dns_v1_zone, 3);
 
 /**
  * Who a record answers. The client is the EDNS Client Subnet address when the
@@ -252,7 +310,7 @@ export type GeoMatch = Message<"strata.dns.v1.GeoMatch"> & {
  * Use `create(GeoMatchSchema)` to create a new message.
  */
 export const GeoMatchSchema: GenMessage<GeoMatch> = /*@__PURE__*/
-  messageDesc(file_strata_dns_v1_zone, 3);
+  messageDesc(file_strata_dns_v1_zone, 4);
 
 /**
  * RecordType is the type of a DNS record; these are the types Strata serves.

@@ -8,7 +8,7 @@ import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { SyncedCertificate } from "../../cert/v1/cert_pb";
 import { file_strata_cert_v1_cert } from "../../cert/v1/cert_pb";
-import type { App, Cluster, NodeDnsState } from "../../config/v1/resources_pb";
+import type { App, Cluster, ClusterLocation, NodeDnsState } from "../../config/v1/resources_pb";
 import { file_strata_config_v1_resources } from "../../config/v1/resources_pb";
 import type { DdosPolicy } from "../../ddos/v1/ddos_pb";
 import { file_strata_ddos_v1_ddos } from "../../ddos/v1/ddos_pb";
@@ -22,7 +22,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file strata/sync/v1/sync.proto.
  */
 export const file_strata_sync_v1_sync: GenFile = /*@__PURE__*/
-  fileDesc("ChlzdHJhdGEvc3luYy92MS9zeW5jLnByb3RvEg5zdHJhdGEuc3luYy52MSKQAwoIU25hcHNob3QSFAoMcGFydGl0aW9uX2lkGAEgASgJEg8KB3N0YWdpbmcYAiABKAgSDwoHdmVyc2lvbhgDIAEoBBIjCgRhcHBzGAQgAygLMhUuc3RyYXRhLmNvbmZpZy52MS5BcHASLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIgoFem9uZXMYBiADKAsyEy5zdHJhdGEuZG5zLnYxLlpvbmUSNwoMY2VydGlmaWNhdGVzGAcgAygLMiEuc3RyYXRhLmNlcnQudjEuU3luY2VkQ2VydGlmaWNhdGUSKwoIY2x1c3RlcnMYCCADKAsyGS5zdHJhdGEuY29uZmlnLnYxLkNsdXN0ZXISNAoHbWV0cmljcxgJIAMoCzIjLnN0cmF0YS5tZXRyaWNzLnYxLk1ldHJpY0RlZmluaXRpb24SMQoNZGRvc19wb2xpY2llcxgLIAMoCzIaLnN0cmF0YS5kZG9zLnYxLkRkb3NQb2xpY3lKBAgKEAsiRgoIUmVzb3VyY2USDAoEa2luZBgBIAEoCRIKCgJpZBgCIAEoCRIPCgd2ZXJzaW9uGAMgASgEEg8KB3BheWxvYWQYBCABKAwiJwoLUmVzb3VyY2VSZWYSDAoEa2luZBgBIAEoCRIKCgJpZBgCIAEoCSLgAQoGQnVuZGxlEhQKDHBhcnRpdGlvbl9pZBgBIAEoCRIPCgdzdGFnaW5nGAIgASgIEg8KB3ZlcnNpb24YAyABKAQSKwoMbGVnYWN5X2d1YXJkGAQgAygLMhUuc3RyYXRhLmNvbmZpZy52MS5BcHASLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGc2NoZW1hGAkgASgNEisKCXJlc291cmNlcxgKIAMoCzIYLnN0cmF0YS5zeW5jLnYxLlJlc291cmNlSgQIBhAJIs4CCgVEZWx0YRIUCgxwYXJ0aXRpb25faWQYASABKAkSDwoHc3RhZ2luZxgCIAEoCBIUCgxmcm9tX3ZlcnNpb24YAyABKAQSEgoKdG9fdmVyc2lvbhgEIAEoBBIrCgxsZWdhY3lfZ3VhcmQYBSADKAsyFS5zdHJhdGEuY29uZmlnLnYxLkFwcBIYChBsZWdhY3lfZ3VhcmRfaWRzGAYgAygJEi4KCmNyZWF0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnNjaGVtYRgNIAEoDRIpCgd1cHNlcnRzGA4gAygLMhguc3RyYXRhLnN5bmMudjEuUmVzb3VyY2USLAoHZGVsZXRlcxgPIAMoCzIbLnN0cmF0YS5zeW5jLnYxLlJlc291cmNlUmVmEg4KBm9iamVjdBgQIAEoCUoECAgQDSKJAwoKTm9kZVN0YXR1cxIPCgdub2RlX2lkGAEgASgJEhIKCmNsdXN0ZXJfaWQYAiABKAkSFAoMcGFydGl0aW9uX2lkGAMgASgJEg8KB3ZlcnNpb24YBCABKAQSDwoHaGVhbHRoeRgFIAEoCBIbChNyZXF1ZXN0c19wZXJfc2Vjb25kGAYgASgBEhMKC2Nvbm5lY3Rpb25zGAcgASgEEigKBHRpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmFwcGxpZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHRpZXJfYWRkcmVzcxgKIAEoCRITCgthcHBseV9lcnJvchgLIAEoCRIrCgNkbnMYDCABKA4yHi5zdHJhdGEuY29uZmlnLnYxLk5vZGVEbnNTdGF0ZRIPCgdsZWF2aW5nGA0gASgIEikKA3hkcBgOIAMoCzIcLnN0cmF0YS5zeW5jLnYxLlhkcEludGVyZmFjZSI5CgxYZHBJbnRlcmZhY2USDAoEbmFtZRgBIAEoCRIMCgRtb2RlGAIgASgJEg0KBWVycm9yGAMgASgJIoABCgpHYXRld2F5U2V0EhQKDHBhcnRpdGlvbl9pZBgBIAEoCRIyCghjbHVzdGVycxgCIAMoCzIgLnN0cmF0YS5zeW5jLnYxLkNsdXN0ZXJBZGRyZXNzZXMSKAoEdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAifQoQQ2x1c3RlckFkZHJlc3NlcxISCgpjbHVzdGVyX2lkGAEgASgJEhQKDGNsdXN0ZXJfbmFtZRgCIAEoCRIRCglhZGRyZXNzZXMYAyADKAkSLAoKdGllcl9ub2RlcxgEIAMoCzIYLnN0cmF0YS5zeW5jLnYxLlRpZXJOb2RlIiwKCFRpZXJOb2RlEg8KB25vZGVfaWQYASABKAkSDwoHYWRkcmVzcxgCIAEoCUI5WjdnaXRodWIuY29tL3N0cmF0YS1lZGdlL3N0cmF0YS9nZW4vc3RyYXRhL3N5bmMvdjE7c3luY3YxYgZwcm90bzM", [file_google_protobuf_timestamp, file_strata_cert_v1_cert, file_strata_config_v1_resources, file_strata_ddos_v1_ddos, file_strata_dns_v1_zone, file_strata_metrics_v1_definition]);
+  fileDesc("ChlzdHJhdGEvc3luYy92MS9zeW5jLnByb3RvEg5zdHJhdGEuc3luYy52MSKQAwoIU25hcHNob3QSFAoMcGFydGl0aW9uX2lkGAEgASgJEg8KB3N0YWdpbmcYAiABKAgSDwoHdmVyc2lvbhgDIAEoBBIjCgRhcHBzGAQgAygLMhUuc3RyYXRhLmNvbmZpZy52MS5BcHASLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIgoFem9uZXMYBiADKAsyEy5zdHJhdGEuZG5zLnYxLlpvbmUSNwoMY2VydGlmaWNhdGVzGAcgAygLMiEuc3RyYXRhLmNlcnQudjEuU3luY2VkQ2VydGlmaWNhdGUSKwoIY2x1c3RlcnMYCCADKAsyGS5zdHJhdGEuY29uZmlnLnYxLkNsdXN0ZXISNAoHbWV0cmljcxgJIAMoCzIjLnN0cmF0YS5tZXRyaWNzLnYxLk1ldHJpY0RlZmluaXRpb24SMQoNZGRvc19wb2xpY2llcxgLIAMoCzIaLnN0cmF0YS5kZG9zLnYxLkRkb3NQb2xpY3lKBAgKEAsiRgoIUmVzb3VyY2USDAoEa2luZBgBIAEoCRIKCgJpZBgCIAEoCRIPCgd2ZXJzaW9uGAMgASgEEg8KB3BheWxvYWQYBCABKAwiJwoLUmVzb3VyY2VSZWYSDAoEa2luZBgBIAEoCRIKCgJpZBgCIAEoCSLgAQoGQnVuZGxlEhQKDHBhcnRpdGlvbl9pZBgBIAEoCRIPCgdzdGFnaW5nGAIgASgIEg8KB3ZlcnNpb24YAyABKAQSKwoMbGVnYWN5X2d1YXJkGAQgAygLMhUuc3RyYXRhLmNvbmZpZy52MS5BcHASLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGc2NoZW1hGAkgASgNEisKCXJlc291cmNlcxgKIAMoCzIYLnN0cmF0YS5zeW5jLnYxLlJlc291cmNlSgQIBhAJIs4CCgVEZWx0YRIUCgxwYXJ0aXRpb25faWQYASABKAkSDwoHc3RhZ2luZxgCIAEoCBIUCgxmcm9tX3ZlcnNpb24YAyABKAQSEgoKdG9fdmVyc2lvbhgEIAEoBBIrCgxsZWdhY3lfZ3VhcmQYBSADKAsyFS5zdHJhdGEuY29uZmlnLnYxLkFwcBIYChBsZWdhY3lfZ3VhcmRfaWRzGAYgAygJEi4KCmNyZWF0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnNjaGVtYRgNIAEoDRIpCgd1cHNlcnRzGA4gAygLMhguc3RyYXRhLnN5bmMudjEuUmVzb3VyY2USLAoHZGVsZXRlcxgPIAMoCzIbLnN0cmF0YS5zeW5jLnYxLlJlc291cmNlUmVmEg4KBm9iamVjdBgQIAEoCUoECAgQDSK5AwoKTm9kZVN0YXR1cxIPCgdub2RlX2lkGAEgASgJEhIKCmNsdXN0ZXJfaWQYAiABKAkSFAoMcGFydGl0aW9uX2lkGAMgASgJEg8KB3ZlcnNpb24YBCABKAQSDwoHaGVhbHRoeRgFIAEoCBIbChNyZXF1ZXN0c19wZXJfc2Vjb25kGAYgASgBEhMKC2Nvbm5lY3Rpb25zGAcgASgEEigKBHRpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmFwcGxpZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHRpZXJfYWRkcmVzcxgKIAEoCRITCgthcHBseV9lcnJvchgLIAEoCRIrCgNkbnMYDCABKA4yHi5zdHJhdGEuY29uZmlnLnYxLk5vZGVEbnNTdGF0ZRIPCgdsZWF2aW5nGA0gASgIEikKA3hkcBgOIAMoCzIcLnN0cmF0YS5zeW5jLnYxLlhkcEludGVyZmFjZRIuCgtwZWVyX2NoZWNrcxgPIAMoCzIZLnN0cmF0YS5zeW5jLnYxLlBlZXJDaGVjayJhCglQZWVyQ2hlY2sSDwoHbm9kZV9pZBgBIAEoCRIKCgJvaxgCIAEoCBINCgVlcnJvchgDIAEoCRIoCgR0aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI5CgxYZHBJbnRlcmZhY2USDAoEbmFtZRgBIAEoCRIMCgRtb2RlGAIgASgJEg0KBWVycm9yGAMgASgJIoABCgpHYXRld2F5U2V0EhQKDHBhcnRpdGlvbl9pZBgBIAEoCRIyCghjbHVzdGVycxgCIAMoCzIgLnN0cmF0YS5zeW5jLnYxLkNsdXN0ZXJBZGRyZXNzZXMSKAoEdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi+AEKEENsdXN0ZXJBZGRyZXNzZXMSEgoKY2x1c3Rlcl9pZBgBIAEoCRIUCgxjbHVzdGVyX25hbWUYAiABKAkSEQoJYWRkcmVzc2VzGAMgAygJEiwKCnRpZXJfbm9kZXMYBCADKAsyGC5zdHJhdGEuc3luYy52MS5UaWVyTm9kZRIzCghsb2NhdGlvbhgFIAEoCzIhLnN0cmF0YS5jb25maWcudjEuQ2x1c3RlckxvY2F0aW9uEhUKDWFsbF9hZGRyZXNzZXMYBiADKAkSLQoLY2hlY2tfbm9kZXMYByADKAsyGC5zdHJhdGEuc3luYy52MS5UaWVyTm9kZSIsCghUaWVyTm9kZRIPCgdub2RlX2lkGAEgASgJEg8KB2FkZHJlc3MYAiABKAlCOVo3Z2l0aHViLmNvbS9zdHJhdGEtZWRnZS9zdHJhdGEvZ2VuL3N0cmF0YS9zeW5jL3YxO3N5bmN2MWIGcHJvdG8z", [file_google_protobuf_timestamp, file_strata_cert_v1_cert, file_strata_config_v1_resources, file_strata_ddos_v1_ddos, file_strata_dns_v1_zone, file_strata_metrics_v1_definition]);
 
 /**
  * The exact, immutable config a partition's nodes run, as the node's runtime
@@ -419,6 +419,16 @@ export type NodeStatus = Message<"strata.sync.v1.NodeStatus"> & {
    * @generated from field: repeated strata.sync.v1.XdpInterface xdp = 14;
    */
   xdp: XdpInterface[];
+
+  /**
+   * The node's active checks of other nodes (a TCP connect to their tier
+   * address from the gateway set's check_nodes), one per peer probed in the
+   * last few rounds; the nodes service fails a node for gateway answers when
+   * a majority of its reporting peers cannot reach it (docs/gslb.md).
+   *
+   * @generated from field: repeated strata.sync.v1.PeerCheck peer_checks = 15;
+   */
+  peerChecks: PeerCheck[];
 };
 
 /**
@@ -427,6 +437,44 @@ export type NodeStatus = Message<"strata.sync.v1.NodeStatus"> & {
  */
 export const NodeStatusSchema: GenMessage<NodeStatus> = /*@__PURE__*/
   messageDesc(file_strata_sync_v1_sync, 5);
+
+/**
+ * PeerCheck is the latest probe of one peer node.
+ *
+ * @generated from message strata.sync.v1.PeerCheck
+ */
+export type PeerCheck = Message<"strata.sync.v1.PeerCheck"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * @generated from field: bool ok = 2;
+   */
+  ok: boolean;
+
+  /**
+   * Why the probe failed (empty when ok).
+   *
+   * @generated from field: string error = 3;
+   */
+  error: string;
+
+  /**
+   * When the probe ran (the prober's clock).
+   *
+   * @generated from field: google.protobuf.Timestamp time = 4;
+   */
+  time?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message strata.sync.v1.PeerCheck.
+ * Use `create(PeerCheckSchema)` to create a new message.
+ */
+export const PeerCheckSchema: GenMessage<PeerCheck> = /*@__PURE__*/
+  messageDesc(file_strata_sync_v1_sync, 6);
 
 /**
  * One interface of NodeStatus.xdp: the attach mode, or why it is not attached.
@@ -460,7 +508,7 @@ export type XdpInterface = Message<"strata.sync.v1.XdpInterface"> & {
  * Use `create(XdpInterfaceSchema)` to create a new message.
  */
 export const XdpInterfaceSchema: GenMessage<XdpInterface> = /*@__PURE__*/
-  messageDesc(file_strata_sync_v1_sync, 6);
+  messageDesc(file_strata_sync_v1_sync, 7);
 
 /**
  * The live address sets of gateway DNS records of one partition, published by
@@ -495,7 +543,7 @@ export type GatewaySet = Message<"strata.sync.v1.GatewaySet"> & {
  * Use `create(GatewaySetSchema)` to create a new message.
  */
 export const GatewaySetSchema: GenMessage<GatewaySet> = /*@__PURE__*/
-  messageDesc(file_strata_sync_v1_sync, 7);
+  messageDesc(file_strata_sync_v1_sync, 8);
 
 /**
  * One cluster of a GatewaySet: its id, name and the public addresses of its
@@ -526,6 +574,32 @@ export type ClusterAddresses = Message<"strata.sync.v1.ClusterAddresses"> & {
    * @generated from field: repeated strata.sync.v1.TierNode tier_nodes = 4;
    */
   tierNodes: TierNode[];
+
+  /**
+   * Where the cluster is (GSLB answers pick the nearest cluster).
+   *
+   * @generated from field: strata.config.v1.ClusterLocation location = 5;
+   */
+  location?: ClusterLocation | undefined;
+
+  /**
+   * The public addresses of every approved, enabled node of the cluster,
+   * healthy or not, sorted: what a GSLB record answers when none of its
+   * clusters has a healthy node.
+   *
+   * @generated from field: repeated string all_addresses = 6;
+   */
+  allAddresses: string[];
+
+  /**
+   * Every online node of the cluster that advertises a tier address,
+   * whatever its peer checks say, sorted by node id: the nodes the
+   * partition's nodes probe (PeerCheck), so a node failed by its peers
+   * keeps being probed and comes back when it is reachable again.
+   *
+   * @generated from field: repeated strata.sync.v1.TierNode check_nodes = 7;
+   */
+  checkNodes: TierNode[];
 };
 
 /**
@@ -533,7 +607,7 @@ export type ClusterAddresses = Message<"strata.sync.v1.ClusterAddresses"> & {
  * Use `create(ClusterAddressesSchema)` to create a new message.
  */
 export const ClusterAddressesSchema: GenMessage<ClusterAddresses> = /*@__PURE__*/
-  messageDesc(file_strata_sync_v1_sync, 8);
+  messageDesc(file_strata_sync_v1_sync, 9);
 
 /**
  * A node as a parent tier: its id and NodeStatus.tier_address.
@@ -557,5 +631,5 @@ export type TierNode = Message<"strata.sync.v1.TierNode"> & {
  * Use `create(TierNodeSchema)` to create a new message.
  */
 export const TierNodeSchema: GenMessage<TierNode> = /*@__PURE__*/
-  messageDesc(file_strata_sync_v1_sync, 9);
+  messageDesc(file_strata_sync_v1_sync, 10);
 
