@@ -58,9 +58,10 @@ log "building streambench and streamload"
   && go build -o "$BENCH_TMP/streamload" ./stream/cmd/streamload) || die "build failed"
 
 next_port=18380
-port() { local p; p=$(free_port "$next_port"); next_port=$((p + 1)); echo "$p"; }
+# port NAME: sets NAME to the next free port (no subshell, so ports differ).
+port() { local p; p=$(free_port "$next_port"); next_port=$((p + 1)); printf -v "$1" '%s' "$p"; }
 
-IPERF_PORT=$(port); ECHO_PORT=$(port)
+port IPERF_PORT; port ECHO_PORT
 start_bg "$BENCH_TMP/iperf3.log" iperf3 -s -B 127.0.0.1 -p "$IPERF_PORT" >/dev/null
 start_bg "$BENCH_TMP/echo.log" "$BENCH_TMP/streamload" -mode echo -listen "127.0.0.1:$ECHO_PORT" >/dev/null
 wait_tcp 127.0.0.1 "$IPERF_PORT" 10 || die "iperf3 did not start"
@@ -71,7 +72,7 @@ declare -A TPUT ECHO
 USER_NAME=strata-bench; USER_PASS="bench-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
 
 # node: one stream app per upstream, plus a forward-proxy app for SOCKS5.
-TPUT[node]=$(port); ECHO[node]=$(port); SOCKS_NODE=$(port)
+port tp; port ep; TPUT[node]=$tp; ECHO[node]=$ep; port SOCKS_NODE
 start_bg "$BENCH_TMP/node.log" env GOMAXPROCS="${SUT_PROCS:-1}" "$BENCH_TMP/streambench" \
   -route "127.0.0.1:${TPUT[node]}=127.0.0.1:$IPERF_PORT" -route "127.0.0.1:${ECHO[node]}=127.0.0.1:$ECHO_PORT" \
   -socks "127.0.0.1:$SOCKS_NODE" -user "$USER_NAME" -pass "$USER_PASS" >/dev/null
@@ -79,7 +80,7 @@ wait_tcp 127.0.0.1 "${ECHO[node]}" 20 || { tail -5 "$BENCH_TMP/node.log" >&2; di
 wait_tcp 127.0.0.1 "$SOCKS_NODE" 20 || { tail -5 "$BENCH_TMP/node.log" >&2; die "node socks did not start"; }
 
 # nginx stream, one worker.
-TPUT[nginx]=$(port); ECHO[nginx]=$(port)
+port tp; port ep; TPUT[nginx]=$tp; ECHO[nginx]=$ep
 nd="$BENCH_TMP/nginx"; mkdir -p "$nd/logs"
 cat >"$nd/nginx.conf" <<NGX
 load_module /usr/lib/nginx/modules/ngx_stream_module.so;
@@ -97,11 +98,11 @@ start_bg "$nd/stdout.log" nginx -p "$nd" -e "$nd/logs/error.log" -c "$nd/nginx.c
 wait_tcp 127.0.0.1 "${ECHO[nginx]}" 10 || die "nginx did not start"
 
 # HAProxy, one thread.
-TPUT[haproxy]=$(port); ECHO[haproxy]=$(port)
+port tp; port ep; TPUT[haproxy]=$tp; ECHO[haproxy]=$ep
 cat >"$BENCH_TMP/haproxy.cfg" <<HAP
 global
   nbthread 1
-  maxconn 20000
+  maxconn 9000
 defaults
   mode tcp
   timeout connect 5s
@@ -119,7 +120,7 @@ wait_tcp 127.0.0.1 "${ECHO[haproxy]}" 10 || { tail -5 "$BENCH_TMP/haproxy.log" >
 
 # Dante with the username method: a system user only this run knows the
 # password of, removed at exit.
-SOCKS_DANTE=$(port)
+port SOCKS_DANTE
 id "$USER_NAME" >/dev/null 2>&1 || useradd -M -s /usr/sbin/nologin "$USER_NAME" || die "useradd failed"
 echo "$USER_NAME:$USER_PASS" | chpasswd -c SHA512 || die "chpasswd failed"
 cleanup_all() { userdel "$USER_NAME" 2>/dev/null; bench_cleanup; }

@@ -52,6 +52,15 @@ func (f *Forwarder) authenticate(a *app, client netip.Addr, name, password strin
 	case <-t.C:
 		return nil, errAuthFailed
 	}
+	// Clients that waited here with the same credentials while another
+	// verified them find the result cached instead of verifying again.
+	a.cacheMu.Lock()
+	cached, ok := a.cache[key]
+	a.cacheMu.Unlock()
+	if ok {
+		<-f.verify
+		return cached, nil
+	}
 	good, err := passhash.Verify(hash, password)
 	<-f.verify
 	if err != nil || !good || u == nil {
