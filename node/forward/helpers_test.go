@@ -106,10 +106,14 @@ func httpServer(t testing.TB) *net.TCPAddr {
 		t.Fatal(err)
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Proxy-Authorization") != "" {
-			http.Error(w, "Proxy-Authorization leaked", http.StatusInternalServerError)
-			return
+		for _, h := range []string{"Proxy-Authorization", "Proxy-Connection", "X-Hop"} {
+			if r.Header.Get(h) != "" {
+				http.Error(w, "hop-by-hop header "+h+" leaked", http.StatusInternalServerError)
+				return
+			}
 		}
+		w.Header().Set("Connection", "X-Resp-Hop")
+		w.Header().Set("X-Resp-Hop", "leak")
 		fmt.Fprintf(w, "hello %s", r.URL.Path)
 	})}
 	go func() { _ = srv.Serve(ln) }()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os/exec"
@@ -411,7 +412,7 @@ func TestSOCKS5UDPRefusedDestination(t *testing.T) {
 func TestStopClosesTunnels(t *testing.T) {
 	echo := echoServer(t)
 	port := freePort(t)
-	f, err := forward.New(forward.Options{Host: "127.0.0.1"})
+	f, err := forward.New(forward.Options{Host: "127.0.0.1", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
