@@ -148,10 +148,13 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("node: %w", err)
 	}
 	n.stream = n.newStream(metricsOn)
+	if n.forward, err = forward.New(forward.Options{Host: n.opts.forwardHost(), Logger: n.opts.Logger, PerSecondStats: metricsOn}); err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
 	if metricsOn {
 		n.stats, err = stats.New(stats.Options{
 			NATS: n.nc, NodeID: n.opts.NodeID, ClusterID: n.opts.ClusterID, PartitionID: n.opts.PartitionID,
-			Source: statsSource{n.proxy, n.stream}, MetricSQL: n.sql, DataDir: n.opts.DataDir, Interval: n.opts.MetricsInterval, Logger: n.log,
+			Source: statsSource{n.proxy, n.stream, n.forward}, MetricSQL: n.sql, DataDir: n.opts.DataDir, Interval: n.opts.MetricsInterval, Logger: n.log,
 			XDP: func() map[string]uint64 {
 				if f := n.XDP(); f != nil {
 					return f.Counters()
@@ -170,9 +173,6 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		if err != nil {
 			return fmt.Errorf("node: %w", err)
 		}
-	}
-	if n.forward, err = forward.New(forward.Options{Host: n.opts.forwardHost(), Logger: n.opts.Logger}); err != nil {
-		return fmt.Errorf("node: %w", err)
 	}
 	if err := n.subscribeGateways(); err != nil {
 		return fmt.Errorf("node: subscribe to gateway sets: %w", err)

@@ -5,6 +5,7 @@ import (
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	metricsv1 "github.com/strata-edge/strata/gen/strata/metrics/v1"
+	"github.com/strata-edge/strata/node/forward"
 	"github.com/strata-edge/strata/node/proxy"
 	pstats "github.com/strata-edge/strata/node/proxy/stats"
 	"github.com/strata-edge/strata/node/stream"
@@ -37,17 +38,19 @@ func (n *Node) parentHosts(key string) []string {
 	return out
 }
 
-// statsSource feeds the metrics reporter from the HTTP proxy and the stream
-// apps.
+// statsSource feeds the metrics reporter from the HTTP proxy, the stream
+// apps and the forward-proxy apps.
 type statsSource struct {
-	proxy  *proxy.Proxy
-	stream *stream.Stream
+	proxy   *proxy.Proxy
+	stream  *stream.Stream
+	forward *forward.Forwarder
 }
 
 func (s statsSource) TakeSeconds(before int64, out []*metricsv1.AppSecond) ([]*metricsv1.AppSecond, uint64) {
 	out, d1 := s.proxy.TakeSeconds(before, out)
 	out, d2 := s.stream.TakeSeconds(before, out)
-	return out, d1 + d2
+	out, d3 := s.forward.TakeSeconds(before, out)
+	return out, d1 + d2 + d3
 }
 
 func (s statsSource) ServerHealth() []*metricsv1.ServerHealth {
@@ -55,7 +58,7 @@ func (s statsSource) ServerHealth() []*metricsv1.ServerHealth {
 }
 
 func (s statsSource) OpenConnections() uint64 {
-	return s.proxy.OpenConnections() + s.stream.OpenConnections()
+	return s.proxy.OpenConnections() + s.stream.OpenConnections() + uint64(s.forward.OpenConnections())
 }
 
 // StreamAddr is the bound address of the stream listener on port ("tcp"

@@ -41,6 +41,8 @@ type Options struct {
 	Resolver *net.Resolver
 	// Dialer dials checked destination addresses (nil: a net.Dialer).
 	Dialer *net.Dialer
+	// PerSecondStats keeps per-second aggregates for TakeSeconds.
+	PerSecondStats bool
 }
 
 // Forwarder runs the forward-proxy apps of the current config. Create it

@@ -9,6 +9,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	metricsv1 "github.com/strata-edge/strata/gen/strata/metrics/v1"
+	pstats "github.com/strata-edge/strata/node/proxy/stats"
 )
 
 // AppStats are the counters of one forward-proxy app on this node.
@@ -25,6 +28,9 @@ type AppStats struct {
 type appCounters struct {
 	conns         [16]atomic.Uint64 // by resultIndex
 	in, out, open atomic.Int64
+	// sec feeds the metrics reports (node/stats): a forwarded connection
+	// is one request with its bytes, a refused one counts as refused.
+	sec *pstats.App
 }
 
 var resultIndex = func() map[string]int {
@@ -39,8 +45,21 @@ func (f *Forwarder) counters(appID string) *appCounters {
 	if c, ok := f.stats.Load(appID); ok {
 		return c.(*appCounters)
 	}
-	c, _ := f.stats.LoadOrStore(appID, &appCounters{})
+	c, _ := f.stats.LoadOrStore(appID, &appCounters{sec: pstats.NewApp(f.opts.PerSecondStats)})
 	return c.(*appCounters)
+}
+
+// TakeSeconds hands over the per-second aggregates of the forward-proxy
+// apps (node/stats Source), with Options.PerSecondStats.
+func (f *Forwarder) TakeSeconds(before int64, out []*metricsv1.AppSecond) ([]*metricsv1.AppSecond, uint64) {
+	var dropped uint64
+	f.stats.Range(func(k, v any) bool {
+		var d uint64
+		out, d = v.(*appCounters).sec.TakeSeconds(k.(string), before, out)
+		dropped += d
+		return true
+	})
+	return out, dropped
 }
 
 // Stats returns the counters of every app the node has run, by app id.
@@ -85,6 +104,11 @@ func (r *record) addOut(n int) { r.out.Add(int64(n)); r.c.out.Add(int64(n)) }
 func (r *record) done() {
 	r.c.open.Add(-1)
 	r.c.conns[resultIndex[r.result]].Add(1)
+	if r.result == resultOK {
+		r.c.sec.Conn(time.Now(), r.in.Load(), r.out.Load())
+	} else {
+		r.c.sec.Refused()
+	}
 	attrs := []any{"app", r.app.id, "proto", r.proto, "user", r.user, "client", r.client.String(),
 		"dest", r.dest, "bytes_in", r.in.Load(), "bytes_out", r.out.Load(),
 		"duration_ms", time.Since(r.start).Milliseconds(), "result", r.result}
