@@ -6,6 +6,7 @@ package ui
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -45,6 +46,20 @@ type file struct {
 	body []byte
 	etag string
 	ct   string
+	// gz is body gzipped, when that is smaller by a tenth (text files).
+	gz []byte
+}
+
+// compress gzips b at init: the bundle is a few hundred KB, compressed once.
+func compress(b []byte) []byte {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	_, _ = zw.Write(b)
+	_ = zw.Close()
+	if buf.Len() > len(b)*9/10 {
+		return nil
+	}
+	return buf.Bytes()
 }
 
 // Handler serves the console: files of the bundle, and index.html for
@@ -86,7 +101,7 @@ func newHandler(fsys fs.FS) (*handler, error) {
 		if ct == "" {
 			ct = http.DetectContentType(b)
 		}
-		h.files[p] = &file{body: b, etag: `"` + hex.EncodeToString(sum[:12]) + `"`, ct: ct}
+		h.files[p] = &file{body: b, etag: `"` + hex.EncodeToString(sum[:12]) + `"`, ct: ct, gz: compress(b)}
 		return nil
 	})
 	if err != nil {
@@ -139,6 +154,26 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hd.Set("Cache-Control", cacheRevalidate)
 	}
 	hd.Set("Content-Type", f.ct)
-	hd.Set("ETag", f.etag)
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(f.body))
+	body, etag := f.body, f.etag
+	if f.gz != nil {
+		hd.Add("Vary", "Accept-Encoding")
+		if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+			body, etag = f.gz, strings.TrimSuffix(f.etag, `"`)+`-gz"`
+			hd.Set("Content-Encoding", "gzip")
+		}
+	}
+	hd.Set("ETag", etag)
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
+}
+
+// acceptsGzip: the Accept-Encoding header lists gzip without q=0.
+func acceptsGzip(ae string) bool {
+	for _, part := range strings.Split(ae, ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(name), "gzip") {
+			q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
+			return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+		}
+	}
+	return false
 }

@@ -1,6 +1,9 @@
 package ui
 
 import (
+	"bytes"
+	"compress/gzip"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -75,8 +78,25 @@ func TestHandler(t *testing.T) {
 			t.Errorf("%s %s: headers %v", tc.method, tc.path, w.Header())
 		}
 	}
+	// Text files go gzipped to browsers that take it, with their own ETag.
+	plain := get(t, h, "GET", asset)
+	w := get(t, h, "GET", asset, "Accept-Encoding", "br, gzip;q=0.8")
+	if w.Header().Get("Content-Encoding") != "gzip" || w.Body.Len() >= plain.Body.Len() || w.Header().Get("ETag") == plain.Header().Get("ETag") ||
+		w.Header().Get("Vary") != "Accept-Encoding" {
+		t.Errorf("gzip: %v, %d bytes (plain %d)", w.Header(), w.Body.Len(), plain.Body.Len())
+	}
+	zr, err := gzip.NewReader(w.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := io.ReadAll(zr); err != nil || !bytes.Equal(b, plain.Body.Bytes()) {
+		t.Errorf("gunzipped asset differs from the plain one (%v)", err)
+	}
+	if w := get(t, h, "GET", asset, "Accept-Encoding", "gzip;q=0"); w.Header().Get("Content-Encoding") != "" {
+		t.Errorf("gzip;q=0: %v", w.Header())
+	}
 	// Revalidation: the ETag answers 304.
-	w := get(t, h, "GET", "/")
+	w = get(t, h, "GET", "/")
 	if w2 := get(t, h, "GET", "/", "If-None-Match", w.Header().Get("ETag")); w2.Code != http.StatusNotModified {
 		t.Errorf("If-None-Match: %d, want 304", w2.Code)
 	}

@@ -1,8 +1,9 @@
-import { useEffect, useState } from "react";
+import { Suspense, useEffect, useState } from "react";
 import { NavLink, Outlet } from "react-router";
 import { pages } from "../../pages";
 import { useSession } from "../../app/session";
 import { CommandPalette } from "../CommandPalette";
+import { Loading } from "../Page";
 import styles from "./Layout.module.css";
 
 // Layout is the frame of every signed-in page: navigation, the command
@@ -59,7 +60,10 @@ export function Layout() {
         </ul>
       </nav>
       <main id="main" className={styles.main} tabIndex={-1}>
-        <Outlet />
+        {/* A page may be lazy (Component: lazy(() => import(...))). */}
+        <Suspense fallback={<Loading what="the page" />}>
+          <Outlet />
+        </Suspense>
       </main>
       {palette && <CommandPalette onClose={() => setPalette(false)} />}
     </div>
