@@ -19,7 +19,8 @@
 // it (UDP has no flow control), and each session reads its upstream in its
 // own goroutine, so a slow or silent upstream delays nobody else. A blocked
 // session holds no read buffer: buffers are taken from a pool only when a
-// datagram is ready (on unix).
+// datagram is ready (on unix). On Linux the listener is read with recvmmsg,
+// up to 16 client datagrams per system call, without allocation.
 package udpproxy
 
 import (
@@ -171,6 +172,11 @@ func (p *Proxy) Close() {
 // Serve reads client datagrams until the proxy is closed (then it returns
 // nil) or the socket fails.
 func (p *Proxy) Serve() error {
+	if p.udp != nil {
+		if br := newBatchReader(p.udp); br != nil {
+			return p.serveBatch(br)
+		}
+	}
 	buf := make([]byte, MaxDatagram)
 	for {
 		var (
@@ -201,6 +207,31 @@ func (p *Proxy) Serve() error {
 			return err
 		}
 		p.fromClient(buf[:n], from, addr)
+	}
+}
+
+// serveBatch is Serve reading up to readBatch datagrams per system call.
+func (p *Proxy) serveBatch(br *batchReader) error {
+	for {
+		n, err := br.read()
+		if err != nil {
+			if p.isClosed() || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return err
+		}
+		for i := range n {
+			b, from := br.packet(i), br.from(i)
+			if b == nil || !from.IsValid() {
+				p.dropped.Add(1)
+				continue
+			}
+			p.fromClient(b, from, nil)
+		}
 	}
 }
 

@@ -415,3 +415,28 @@ func TestDualStack(t *testing.T) {
 		t.Fatalf("Pick saw %s", a)
 	}
 }
+
+// wrapped hides the *net.UDPConn so the proxy takes its portable path
+// (ReadFrom/WriteTo instead of recvmmsg and AddrPort calls).
+type wrapped struct{ net.PacketConn }
+
+func TestPortablePath(t *testing.T) {
+	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := udpproxy.New(wrapped{pc}, udpproxy.Config{Pick: fixed(echo(t, "P:"))})
+	done := make(chan error, 1)
+	go func() { done <- p.Serve() }()
+	c1, c2 := client(t, pc.LocalAddr().String()), client(t, pc.LocalAddr().String())
+	if got := roundTrip(t, c1, []byte("a")); string(got) != "P:a" {
+		t.Fatalf("got %q", got)
+	}
+	if got := roundTrip(t, c2, []byte("b")); string(got) != "P:b" {
+		t.Fatalf("got %q", got)
+	}
+	p.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
