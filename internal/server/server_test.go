@@ -12,12 +12,14 @@ import (
 	"connectrpc.com/connect"
 	"connectrpc.com/grpchealth"
 	"connectrpc.com/grpcreflect"
+	"github.com/prometheus/client_golang/prometheus"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
 	"github.com/strata-edge/strata/internal/server"
 	"github.com/strata-edge/strata/internal/testbuf"
 	"github.com/strata-edge/strata/pkg/apiauth"
+	"github.com/strata-edge/strata/ui"
 )
 
 // partitions is a minimal ConfigService: the server's job is routing, protocols
@@ -200,5 +202,56 @@ func TestServerMiddlewareWrapsEveryRoute(t *testing.T) {
 	}
 	if _, err := client.ListPartitions(context.Background(), &configv1.ListPartitionsRequest{}); connect.CodeOf(err) != connect.CodeUnauthenticated {
 		t.Errorf("call without the cookie: %v, want Unauthenticated", err)
+	}
+}
+
+// TestServerConsoleBesideTheAPI: with the console mounted at "/", RPCs,
+// health and /metrics keep their routes; page paths get the console's
+// index.html, unserved RPC paths 404.
+func TestServerConsoleBesideTheAPI(t *testing.T) {
+	auth := apiauth.NewBootstrapAuthenticator("strata_t")
+	path, h := configv1connect.NewConfigServiceHandler(partitions{}, server.HandlerOptions(nil, auth)...)
+	srv, err := server.New(server.Options{
+		Addr:     "127.0.0.1:0",
+		Logger:   slog.New(slog.DiscardHandler),
+		Services: []server.Service{{Name: configv1connect.ConfigServiceName, Path: path, Handler: h}},
+		Metrics:  prometheus.NewRegistry(),
+		Console:  ui.Handler(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+
+	client := configv1connect.NewConfigServiceClient(http.DefaultClient, srv.URL(), connect.WithInterceptors(apiauth.BearerToken("strata_t")))
+	if _, err := client.ListPartitions(context.Background(), &configv1.ListPartitionsRequest{}); err != nil {
+		t.Fatalf("RPC beside the console: %v", err)
+	}
+	if _, err := grpchealth.NewClient(h2cClient(), srv.URL(), connect.WithGRPC()).Check(context.Background(), &grpchealth.CheckRequest{}); err != nil {
+		t.Fatalf("health beside the console: %v", err)
+	}
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		ct           string
+	}{
+		{"GET", "/", 200, "text/html; charset=utf-8"},
+		{"GET", "/apps/app_1", 200, "text/html; charset=utf-8"},
+		{"GET", "/metrics", 200, "text/plain"},
+		{"POST", "/strata.dns.v1.DnsService/ListZones", 404, "text/plain; charset=utf-8"},
+	} {
+		req, _ := http.NewRequest(tc.method, srv.URL()+tc.path, strings.NewReader("{}"))
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = res.Body.Close()
+		if res.StatusCode != tc.status || !strings.HasPrefix(res.Header.Get("Content-Type"), tc.ct) {
+			t.Errorf("%s %s: %d %q, want %d %q", tc.method, tc.path, res.StatusCode, res.Header.Get("Content-Type"), tc.status, tc.ct)
+		}
 	}
 }
