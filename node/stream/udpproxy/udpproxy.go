@@ -126,11 +126,15 @@ type Proxy struct {
 	wg      sync.WaitGroup
 	dropped atomic.Uint64
 	once    sync.Once
+	// ctx ends upstream name resolutions when the proxy closes.
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // New makes a proxy reading client datagrams from pc; Serve runs it.
 func New(pc net.PacketConn, cfg Config) *Proxy {
 	p := &Proxy{pc: pc, start: time.Now(), sessions: make(map[netip.AddrPort]*session)}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.udp, _ = pc.(*net.UDPConn)
 	p.cfg.Store(&cfg)
 	return p
@@ -161,6 +165,7 @@ func (p *Proxy) Close() {
 			ss = append(ss, s)
 		}
 		p.mu.Unlock()
+		p.cancel()
 		p.pc.Close()
 		for _, s := range ss {
 			s.close()
@@ -308,8 +313,8 @@ func (p *Proxy) open(from netip.AddrPort, addr net.Addr) *session {
 		conn, err = net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(ap))
 		if err != nil {
 			release()
-			cfg.drop(DropDial)
-			cfg.log().Warn("udp: upstream socket", "upstream", upstream, "err", err)
+			cfg.drop(DropDial) // counted; a log line per datagram would flood
+			cfg.log().Debug("udp: upstream socket", "upstream", upstream, "err", err)
 			return nil
 		}
 		s.conn.Store(conn)
@@ -390,13 +395,13 @@ func (s *session) write(c *net.UDPConn, b []byte) {
 // dial resolves and connects an upstream given by name, sends what waited,
 // then runs the session.
 func (s *session) dial() {
-	ctx, cancel := context.WithTimeout(context.Background(), DialTimeout)
+	ctx, cancel := context.WithTimeout(s.p.ctx, DialTimeout)
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "udp", s.upstream)
 	cancel()
 	if err != nil {
 		s.cfg.drop(DropDial)
-		s.cfg.log().Warn("udp: upstream socket", "upstream", s.upstream, "err", err)
+		s.cfg.log().Debug("udp: upstream socket", "upstream", s.upstream, "err", err)
 		s.close()
 		s.p.wg.Done()
 		return
