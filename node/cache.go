@@ -37,7 +37,9 @@ func (n *Node) startCache(ctx context.Context) error {
 	if n.cache, err = cache.New(cache.Options{Open: open}); err != nil {
 		return fmt.Errorf("node: cache: %w", err)
 	}
+	n.proxyUp = make(chan struct{})
 	n.purger, err = purge.New(purge.Options{NATS: n.nc, NodeID: n.opts.NodeID, PartitionID: n.opts.PartitionID,
+		ClusterID: n.opts.ClusterID, Push: n.push,
 		Cache: n.cache, PositionPath: filepath.Join(n.opts.DataDir, PurgePositionFile), Domain: natsutil.HubDomain,
 		Logger: n.opts.Logger.With("node", n.opts.NodeID), LinkID: leafLinkID(n.leaf)})
 	if err != nil {
@@ -47,6 +49,18 @@ func (n *Node) startCache(ctx context.Context) error {
 		return fmt.Errorf("node: %w", err)
 	}
 	return nil
+}
+
+// push fetches one URL of a push through the node's own proxy pipeline
+// (node/proxy Push), once the proxy runs.
+func (n *Node) push(ctx context.Context, url string) purge.PushURL {
+	select {
+	case <-n.proxyUp:
+	case <-ctx.Done():
+		return purge.PushURL{Err: fmt.Errorf("the node's proxy did not start: %w", context.Cause(ctx))}
+	}
+	r := n.proxy.Push(ctx, url)
+	return purge.PushURL{Status: r.Status, Bytes: r.Bytes, Cached: r.Cached, Err: r.Err}
 }
 
 // Cache is the node's HTTP cache (nil before Start).

@@ -67,6 +67,9 @@ type Node struct {
 	ddos    *ddos.Agent // the cluster's policy and blocks on xdp
 	started bool
 	stopped bool
+
+	// proxyUp is closed once the proxy runs (pushes wait for it).
+	proxyUp chan struct{}
 }
 
 // New validates opts.
@@ -203,6 +206,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err := n.proxy.Start(ctx); err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
+	close(n.proxyUp)
 	if n.stats != nil {
 		if err := n.stats.Start(ctx); err != nil {
 			return fmt.Errorf("node: %w", err)

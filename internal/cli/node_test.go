@@ -320,4 +320,19 @@ func TestPurgeJSONGolden(t *testing.T) {
 	} {
 		clitest.Golden(t, st.name, []byte(s.ok(append(strings.Fields(st.args), "-o", "json")...)))
 	}
+
+	// A push of a URL the node has no configuration for: acknowledged,
+	// with the URL's failure (exit 1).
+	s.ok("app", "create", "--name", "shop", "--domain", "shop.example.com")
+	out, errs, code := s.run("cache", "push", "--app", "shop", "https://shop.example.com/a.css", "--wait", "-o", "json")
+	if code != 1 || !strings.Contains(errs, "1 URL fetches failed") {
+		t.Fatalf("cache push: exit %d, stderr %q", code, errs)
+	}
+	clitest.Golden(t, "cache-push", []byte(out))
+	push := &purgev1.Push{}
+	if err := protojson.Unmarshal([]byte(out), push); err != nil {
+		t.Fatal(err)
+	}
+	clitest.Golden(t, "cache-push-get", []byte(s.ok("cache", "push", "get", push.GetId(), "-o", "json")))
+	clitest.Golden(t, "cache-push-list", []byte(s.ok("cache", "push", "list", "-o", "json")))
 }

@@ -80,3 +80,14 @@ func headerFields(h http.Header) []Field {
 	}
 	return f
 }
+
+// Fresh reports whether a fresh copy of r under p is stored, without
+// counting a hit (a push checks that its fetch was kept).
+func (c *Cache) Fresh(r *Request, p *Policy) bool {
+	if p == nil || p.Bypass || c.held.Load() {
+		return false
+	}
+	primary := p.Key.Build(r)
+	obj, ok := c.store.Get(varyKey(primary, c.idx.vary(primary), r))
+	return ok && c.now().Before(obj.Meta.FreshUntil) && !obj.Meta.SoftPurged
+}

@@ -1,7 +1,9 @@
 package purge
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -34,7 +36,8 @@ type pendingAck struct {
 // acks holds the unanswered acknowledgements in stream order.
 type acks struct {
 	mu      sync.Mutex
-	pending []pendingAck
+	pending []pendingAck // by stream sequence
+	running []uint64     // pushes applied but not acknowledged yet
 	kick    chan struct{}
 }
 
@@ -48,6 +51,18 @@ func (a *Agent) queueAck(seq uint64, ack *purgev1.PurgeAck) {
 	a.acks.pending = append(a.acks.pending, pendingAck{seq: seq, data: b})
 	a.applied.Store(seq)
 	a.acks.mu.Unlock()
+	a.kickAcks()
+}
+
+// insertAckLocked queues the ack of a command applied earlier (a push that
+// ran beside later purges) in stream order; under acks.mu.
+func (a *Agent) insertAckLocked(seq uint64, ack *purgev1.PurgeAck) {
+	b, _ := proto.Marshal(ack)
+	i, _ := slices.BinarySearchFunc(a.acks.pending, seq, func(p pendingAck, s uint64) int { return cmp.Compare(p.seq, s) })
+	a.acks.pending = slices.Insert(a.acks.pending, i, pendingAck{seq: seq, data: b})
+}
+
+func (a *Agent) kickAcks() {
 	select {
 	case a.acks.kick <- struct{}{}:
 	default:
@@ -62,6 +77,9 @@ func (a *Agent) savable() uint64 {
 	seq := a.applied.Load()
 	if len(a.acks.pending) > 0 {
 		seq = min(seq, a.acks.pending[0].seq-1)
+	}
+	for _, r := range a.acks.running {
+		seq = min(seq, r-1)
 	}
 	return seq
 }
@@ -94,7 +112,7 @@ func (a *Agent) ackLoop(ctx context.Context) {
 // answered ones. It reports whether none is left.
 func (a *Agent) sendAcks(ctx context.Context) bool {
 	a.acks.mu.Lock()
-	batch := a.acks.pending
+	batch := slices.Clone(a.acks.pending) // a push's ack may be inserted meanwhile
 	a.acks.mu.Unlock()
 	if len(batch) == 0 {
 		return true

@@ -56,6 +56,14 @@ type Options struct {
 	// deliveries may have been lost on the old one (nats.go's ordered
 	// consumer can stay stalled after the link dropped packets).
 	LinkID func() uint64
+	// Push fetches one URL through the node's proxy into its cache (push
+	// commands); nil acknowledges pushes with an error.
+	Push PushFunc
+	// ClusterID is the node's cluster: a push limited to clusters is
+	// skipped by the nodes of the others.
+	ClusterID string
+	// Now is the clock pushes expire by (default time.Now).
+	Now func() time.Time
 }
 
 // DefaultSaveInterval bounds how many purges a crashed node replays.
@@ -76,6 +84,17 @@ type Agent struct {
 	acks   acks
 	saveMu sync.Mutex
 	saved  uint64 // position in the file; under saveMu
+
+	runCtx  context.Context // Start's, for pushes
+	pushes  sync.WaitGroup
+	pushSem chan struct{}
+}
+
+func (a *Agent) now() time.Time {
+	if a.opts.Now != nil {
+		return a.opts.Now()
+	}
+	return time.Now()
 }
 
 var (
@@ -106,8 +125,8 @@ func New(opts Options) (*Agent, error) {
 		opts.Logger = slog.Default()
 	}
 	a := &Agent{opts: opts, db: db, done: make(chan struct{}), ready: make(chan struct{}), kick: make(chan struct{}, 1),
-		nudge: make(chan struct{}, 1),
-		acks:  acks{kick: make(chan struct{}, 1)}}
+		nudge: make(chan struct{}, 1), pushSem: make(chan struct{}, pushParallel),
+		acks: acks{kick: make(chan struct{}, 1)}}
 	err = db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketName)
 		if err != nil {
@@ -137,6 +156,7 @@ func (a *Agent) Ready() <-chan struct{} { return a.ready }
 // Start runs the agent until Stop.
 func (a *Agent) Start(ctx context.Context) error {
 	ctx, a.cancel = context.WithCancel(ctx)
+	a.runCtx = ctx
 	var wg sync.WaitGroup
 	wg.Go(func() { a.saveLoop(ctx) })
 	wg.Go(func() { a.ackLoop(ctx) })
@@ -146,6 +166,7 @@ func (a *Agent) Start(ctx context.Context) error {
 	go func() {
 		defer close(a.done)
 		defer wg.Wait()
+		defer a.pushes.Wait()
 		started := time.Now()
 		for ctx.Err() == nil {
 			nudged, err := natsutil.UntilNudged(ctx, a.nudge, a.session)
@@ -310,6 +331,10 @@ func (a *Agent) apply(seq uint64, data []byte) error {
 	ack := &purgev1.PurgeAck{NodeId: a.opts.NodeID}
 	if err := proto.Unmarshal(data, &cmd); err != nil {
 		ack.Error = fmt.Sprintf("decode purge command: %v", err)
+	} else if cmd.GetPush() != nil {
+		a.startPush(a.runCtx, seq, &cmd) // acknowledged when done
+		a.markApplied()
+		return nil
 	} else {
 		ack.PurgeId = cmd.GetPurgeId()
 		n, err := a.opts.Cache.Purge(ToCache(&cmd))

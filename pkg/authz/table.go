@@ -132,6 +132,10 @@ func DefaultRules() Rules {
 		prg.PurgeServiceCreatePurgeProcedure: Everywhere("purge.purge.create"),
 		prg.PurgeServiceGetPurgeProcedure:    Everywhere("purge.purge.read"),
 		prg.PurgeServiceListPurgesProcedure:  Everywhere("purge.purge.read"),
+		// A push names its app: the permission over that app suffices.
+		prg.PurgeServiceCreatePushProcedure: OnObjects("purge.push.create", app),
+		prg.PurgeServiceGetPushProcedure:    Everywhere("purge.push.read"),
+		prg.PurgeServiceListPushesProcedure: Everywhere("purge.push.read"),
 
 		// DdosService. A policy belongs to its cluster; a block's scope (a
 		// cluster or all) is a oneof, which object refs cannot name yet, so

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/strata-edge/strata/pkg/eventstore"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	purgev1 "github.com/strata-edge/strata/gen/strata/purge/v1"
@@ -69,8 +70,15 @@ func (s *Service) flushAcks(ctx context.Context) {
 	// Appends outlive a cancelled run context: Stop still flushes.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
+	var ids []string
+	var chunks [][]*purgev1.NodeAck
 	for _, id := range order {
-		acks := byPurge[id]
+		for _, c := range chunkAcks(byPurge[id]) {
+			ids, chunks = append(ids, id), append(chunks, c)
+		}
+	}
+	for i, id := range ids {
+		acks := chunks[i]
 		first := acks[0]
 		msg, actor := acknowledged(id, acks)
 		typ, data, err := registry.Encode(msg)
@@ -91,8 +99,30 @@ func (s *Service) flushAcks(ctx context.Context) {
 			s.log.Error("purge: record acknowledgements", "purge", id, "acks", len(acks), "err", err)
 			continue
 		}
+		if i+1 < len(ids) && ids[i+1] == id {
+			continue // answered once the purge's last chunk is in
+		}
 		for _, reply := range replies[id] {
 			_ = s.opts.Conn.Publish(reply, nil)
 		}
 	}
+}
+
+// maxAckEventBytes bounds the acks of one event: a push's acks carry failed
+// URLs, and the acks of many nodes together may not fit in one event.
+const maxAckEventBytes = eventstore.MaxDataLen / 2
+
+// chunkAcks splits acks into batches of at most maxAckEventBytes encoded.
+func chunkAcks(acks []*purgev1.NodeAck) [][]*purgev1.NodeAck {
+	var out [][]*purgev1.NodeAck
+	start, size := 0, 0
+	for i, a := range acks {
+		n := proto.Size(a) + 8
+		if i > start && size+n > maxAckEventBytes {
+			out = append(out, acks[start:i])
+			start, size = i, 0
+		}
+		size += n
+	}
+	return append(out, acks[start:])
 }

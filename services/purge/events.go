@@ -12,12 +12,14 @@ import (
 const (
 	TypePurgeRequested    = "purge.purge.requested"
 	TypePurgeAcknowledged = "purge.purge.acknowledged"
+	TypePushRequested     = "purge.push.requested"
 )
 
 var registry = eventtype.New("purge", map[string]proto.Message{
 	TypePurgeRequested:    (*ev.PurgeRequested)(nil),
 	TypePurgeAcknowledged: (*ev.PurgeAcknowledged)(nil),
+	TypePushRequested:     (*ev.PushRequested)(nil),
 })
 
-// streamOf is the event stream of one purge.
+// streamOf is the event stream of one purge or push.
 func streamOf(purgeID string) string { return "purge." + purgeID }

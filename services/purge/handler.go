@@ -48,22 +48,9 @@ const (
 )
 
 func (h *handler) ListPurges(_ context.Context, req *purgev1.ListPurgesRequest) (*purgev1.ListPurgesResponse, error) {
-	n := int(req.GetPageSize())
-	switch {
-	case n < 0:
-		return nil, apierr.ToConnect(apierr.Invalid(apierr.FieldViolation{Field: "page_size", Reason: "must not be negative"}))
-	case n == 0:
-		n = defaultPageSize
-	case n > maxPageSize:
-		n = maxPageSize
-	}
-	offset := 0
-	if t := req.GetPageToken(); t != "" {
-		v, err := strconv.Atoi(t)
-		if err != nil || v < 0 {
-			return nil, apierr.ToConnect(apierr.Invalid(apierr.FieldViolation{Field: "page_token", Reason: "not a token this service returned"}))
-		}
-		offset = v
+	offset, n, err := page(req.GetPageSize(), req.GetPageToken())
+	if err != nil {
+		return nil, apierr.ToConnect(err)
 	}
 	list, more := h.s.model.list(offset, n)
 	resp := &purgev1.ListPurgesResponse{Purges: list}
@@ -71,6 +58,27 @@ func (h *handler) ListPurges(_ context.Context, req *purgev1.ListPurgesRequest) 
 		resp.NextPageToken = strconv.Itoa(offset + n)
 	}
 	return resp, nil
+}
+
+// page reads a list request's page size and token (an offset).
+func page(size int32, token string) (offset, n int, err error) {
+	n = int(size)
+	switch {
+	case n < 0:
+		return 0, 0, apierr.Invalid(apierr.FieldViolation{Field: "page_size", Reason: "must not be negative"})
+	case n == 0:
+		n = defaultPageSize
+	case n > maxPageSize:
+		n = maxPageSize
+	}
+	if token != "" {
+		v, err := strconv.Atoi(token)
+		if err != nil || v < 0 {
+			return 0, 0, apierr.Invalid(apierr.FieldViolation{Field: "page_token", Reason: "not a token this service returned"})
+		}
+		offset = v
+	}
+	return offset, n, nil
 }
 
 // Create validates a purge, records it, and publishes its command to every

@@ -20,14 +20,22 @@ type entry struct {
 	expected []string       // node ids, sorted
 }
 
-// model is the read model: purges folded from the log, and acknowledgements
+// pushEntry is one requested push as the log recorded it.
+type pushEntry struct {
+	push     *purgev1.Push // without progress fields
+	expected []string      // node ids, sorted
+}
+
+// model is the read model: purges and pushes folded from the log, and acknowledgements
 // from the log and from the live collector (first one per node wins).
 type model struct {
 	mu sync.RWMutex
 	// Position is the applied position (Applied, WaitFor), advanced under mu.
 	eventstore.Position
-	purges map[string]*entry
-	order  []string // purge ids, oldest first
+	purges    map[string]*entry
+	order     []string // purge ids, oldest first
+	pushes    map[string]*pushEntry
+	pushOrder []string // push ids, oldest first
 	// acks is keyed by purge id, then node id. Acks may arrive before the
 	// purge's event is folded (another replica created it), so it is kept
 	// apart from purges.
@@ -35,7 +43,7 @@ type model struct {
 }
 
 func newModel() *model {
-	return &model{purges: map[string]*entry{}, acks: map[string]map[string]*purgev1.NodeAck{}}
+	return &model{purges: map[string]*entry{}, pushes: map[string]*pushEntry{}, acks: map[string]map[string]*purgev1.NodeAck{}}
 }
 
 // handle folds one event of the global log.
@@ -61,7 +69,18 @@ func (m *model) handle(e eventstore.Event) error {
 			m.order = append(m.order, p.Id)
 		}
 		m.purges[p.Id] = &entry{purge: p, expected: slices.Sorted(slices.Values(msg.GetExpectedNodeIds()))}
-	case *ev.PurgeAcknowledged:
+	case *ev.PushRequested:
+		cmd := msg.GetCommand().GetPush()
+		p := &purgev1.Push{
+			Id: msg.GetPushId(), AppId: msg.GetAppId(), Urls: cmd.GetUrls(), UrlCount: int32(len(cmd.GetUrls())),
+			ClusterIds: cmd.GetClusterIds(), Concurrency: cmd.GetConcurrency(), Actor: e.Metadata.Actor,
+			CreatedAt: timestamppb.New(e.Metadata.Time), ExpiresAt: cmd.GetExpiresAt(), PartitionIds: msg.GetPartitionIds(),
+		}
+		if _, dup := m.pushes[p.Id]; !dup {
+			m.pushOrder = append(m.pushOrder, p.Id)
+		}
+		m.pushes[p.Id] = &pushEntry{push: p, expected: slices.Sorted(slices.Values(msg.GetExpectedNodeIds()))}
+	case *ev.PurgeAcknowledged: // of a purge or a push
 		if a := msg.GetAck(); a != nil {
 			m.addAckLocked(msg.GetPurgeId(), a)
 		}
@@ -106,31 +125,75 @@ func (m *model) view(id string) (*purgev1.Purge, bool) {
 
 func (m *model) viewLocked(e *entry) *purgev1.Purge {
 	p := proto.Clone(e.purge).(*purgev1.Purge)
-	byNode := m.acks[p.Id]
 	p.NodesTotal = int32(len(e.expected))
+	p.NodesDone, p.Acks, p.TimeToLastAck = m.progressLocked(p.Id, e.expected, p.GetCreatedAt().AsTime())
+	return p
+}
+
+// progressLocked is the progress of command id (a purge or a push): the
+// expected nodes done, every node's ack (oldest first) and, once every
+// expected node acknowledged, the time from created to the last of them.
+func (m *model) progressLocked(id string, expected []string, created time.Time) (done int32, acks []*purgev1.NodeAck, ttla *durationpb.Duration) {
+	byNode := m.acks[id]
 	var last time.Time
-	for _, n := range e.expected {
+	for _, n := range expected {
 		if a, ok := byNode[n]; ok {
-			p.NodesDone++
+			done++
 			if t := a.GetAckedAt().AsTime(); t.After(last) {
 				last = t
 			}
 		}
 	}
 	for _, a := range byNode {
-		p.Acks = append(p.Acks, proto.Clone(a).(*purgev1.NodeAck))
+		acks = append(acks, proto.Clone(a).(*purgev1.NodeAck))
 	}
-	slices.SortFunc(p.Acks, func(a, b *purgev1.NodeAck) int {
+	slices.SortFunc(acks, func(a, b *purgev1.NodeAck) int {
 		return a.GetAckedAt().AsTime().Compare(b.GetAckedAt().AsTime())
 	})
-	if p.NodesDone == p.NodesTotal {
+	if int(done) == len(expected) {
 		d := time.Duration(0)
 		if !last.IsZero() {
-			d = max(last.Sub(p.GetCreatedAt().AsTime()), 0)
+			d = max(last.Sub(created), 0)
 		}
-		p.TimeToLastAck = durationpb.New(d)
+		ttla = durationpb.New(d)
+	}
+	return done, acks, ttla
+}
+
+// viewPush returns a push with its progress, with its URLs when urls.
+func (m *model) viewPush(id string, urls bool) (*purgev1.Push, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	e := m.pushes[id]
+	if e == nil {
+		return nil, false
+	}
+	return m.viewPushLocked(e, urls), true
+}
+
+func (m *model) viewPushLocked(e *pushEntry, urls bool) *purgev1.Push {
+	keep := e.push.Urls
+	if !urls {
+		e.push.Urls = nil // not cloned: the clone below is all a reader gets
+	}
+	p := proto.Clone(e.push).(*purgev1.Push)
+	e.push.Urls = keep
+	p.NodesTotal = int32(len(e.expected))
+	p.NodesDone, p.Acks, p.TimeToLastAck = m.progressLocked(p.Id, e.expected, p.GetCreatedAt().AsTime())
+	for _, a := range p.Acks {
+		p.UrlsFailed += a.GetPush().GetFailed()
 	}
 	return p
+}
+
+// listPushes returns pushes newest first (without URLs), from offset, at most n.
+func (m *model) listPushes(offset, n int) (out []*purgev1.Push, more bool) {
+	m.mu.Lock() // viewPushLocked without URLs swaps a field for a moment
+	defer m.mu.Unlock()
+	for i := len(m.pushOrder) - 1 - offset; i >= 0 && len(out) < n; i-- {
+		out = append(out, m.viewPushLocked(m.pushes[m.pushOrder[i]], false))
+	}
+	return out, len(m.pushOrder)-offset > n
 }
 
 // list returns purges newest first, from offset, at most n.

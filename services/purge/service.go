@@ -42,6 +42,16 @@ type Topology interface {
 	NodePartition(nodeID string) (partitionID string, ok bool)
 }
 
+// PushTopology is what pushes need besides: the domains of an app (id), a
+// cluster's id and partition (id or name), a node's cluster. The config
+// service implements it; a Topology that does not refuses pushes.
+type PushTopology interface {
+	Topology
+	AppDomains(ctx context.Context, appID string) ([]string, error)
+	ResolveCluster(ref string) (id, partition string, ok bool)
+	NodeCluster(nodeID string) (clusterID string, ok bool)
+}
+
 // Options configures New.
 type Options struct {
 	Store     eventstore.Store
@@ -184,7 +194,7 @@ func (s *Service) onAck(m *nats.Msg) {
 		s.log.Warn("purge: bad acknowledgement", "node", nodeID, "err", err)
 		return
 	}
-	ack := &purgeNodeAck{NodeId: nodeID, AckedAt: timestamp(s.opts.Now()), Objects: in.GetObjects(), Error: in.GetError()}
+	ack := &purgeNodeAck{NodeId: nodeID, AckedAt: timestamp(s.opts.Now()), Objects: in.GetObjects(), Error: in.GetError(), Push: in.GetPush()}
 	if !s.model.addAck(in.GetPurgeId(), ack) {
 		if m.Reply != "" {
 			_ = m.Respond(nil)

@@ -1,5 +1,6 @@
 // Package purgecmd is the command line of the purge service: strata purge
-// url|prefix|tag|host, get and list. The root command adds Commands(factory).
+// url|prefix|tag|host|condition, get and list, and strata cache push (push.go).
+// The root command adds Commands(factory).
 package purgecmd
 
 import (
@@ -52,7 +53,7 @@ func Commands(f ClientFactory) []*cobra.Command {
 		purge.AddCommand(createCmd(f, k.use, k.short, k.kind))
 	}
 	purge.AddCommand(conditionCmd(f), getCmd(f), listCmd(f))
-	return []*cobra.Command{purge}
+	return []*cobra.Command{purge, cacheCmd(f)}
 }
 
 func call[T any](ctx context.Context, f ClientFactory, fn func(context.Context, purgev1connect.PurgeServiceClient) (T, error)) (T, error) {

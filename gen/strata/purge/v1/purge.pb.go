@@ -257,17 +257,22 @@ func (*Scope_PartitionId) isScope_Target() {}
 
 func (*Scope_All) isScope_Target() {}
 
-// PurgeCommand is what travels to nodes on strata.purge.<partition>, persisted
-// in JetStream stream STRATA_PURGE so an offline node applies what it missed.
+// PurgeCommand is what travels to nodes on strata.purge.cmd.<partition>,
+// persisted in JetStream stream STRATA_PURGE so an offline node applies what
+// it missed. A command is a purge, or a push when push is set: one stream,
+// one consumer and one acknowledgement path for both, in one order.
 type PurgeCommand struct {
-	state     protoimpl.MessageState `protogen:"open.v1"`
-	PurgeId   string                 `protobuf:"bytes,1,opt,name=purge_id,json=purgeId,proto3" json:"purge_id,omitempty"`
-	Kind      PurgeKind              `protobuf:"varint,2,opt,name=kind,proto3,enum=strata.purge.v1.PurgeKind" json:"kind,omitempty"`
-	Values    []string               `protobuf:"bytes,3,rep,name=values,proto3" json:"values,omitempty"`
-	Condition *Condition             `protobuf:"bytes,4,opt,name=condition,proto3" json:"condition,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The command id: prg_... for a purge, psh_... for a push.
+	PurgeId   string     `protobuf:"bytes,1,opt,name=purge_id,json=purgeId,proto3" json:"purge_id,omitempty"`
+	Kind      PurgeKind  `protobuf:"varint,2,opt,name=kind,proto3,enum=strata.purge.v1.PurgeKind" json:"kind,omitempty"`
+	Values    []string   `protobuf:"bytes,3,rep,name=values,proto3" json:"values,omitempty"`
+	Condition *Condition `protobuf:"bytes,4,opt,name=condition,proto3" json:"condition,omitempty"`
 	// Mark objects stale (revalidated on the next request) instead of deleting.
-	Soft          bool                   `protobuf:"varint,5,opt,name=soft,proto3" json:"soft,omitempty"`
-	RequestedAt   *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=requested_at,json=requestedAt,proto3" json:"requested_at,omitempty"`
+	Soft        bool                   `protobuf:"varint,5,opt,name=soft,proto3" json:"soft,omitempty"`
+	RequestedAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=requested_at,json=requestedAt,proto3" json:"requested_at,omitempty"`
+	// Set for a push (kind, values, condition and soft are then unset).
+	Push          *PushCommand `protobuf:"bytes,7,opt,name=push,proto3" json:"push,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -344,6 +349,248 @@ func (x *PurgeCommand) GetRequestedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *PurgeCommand) GetPush() *PushCommand {
+	if x != nil {
+		return x.Push
+	}
+	return nil
+}
+
+// PushCommand is a push as nodes get it.
+type PushCommand struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Absolute http/https URLs of the app's hosts.
+	Urls []string `protobuf:"bytes,1,rep,name=urls,proto3" json:"urls,omitempty"`
+	// URLs fetched at once per node (1..32).
+	Concurrency int32 `protobuf:"varint,2,opt,name=concurrency,proto3" json:"concurrency,omitempty"`
+	// Longest wait for one URL.
+	UrlTimeout *durationpb.Duration `protobuf:"bytes,3,opt,name=url_timeout,json=urlTimeout,proto3" json:"url_timeout,omitempty"`
+	// A node that gets the command later (it was offline) does not fetch; it
+	// acknowledges with an error.
+	ExpiresAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	// When set, only the nodes of these clusters apply it; the others skip it
+	// without acknowledging.
+	ClusterIds    []string `protobuf:"bytes,5,rep,name=cluster_ids,json=clusterIds,proto3" json:"cluster_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PushCommand) Reset() {
+	*x = PushCommand{}
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PushCommand) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PushCommand) ProtoMessage() {}
+
+func (x *PushCommand) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PushCommand.ProtoReflect.Descriptor instead.
+func (*PushCommand) Descriptor() ([]byte, []int) {
+	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *PushCommand) GetUrls() []string {
+	if x != nil {
+		return x.Urls
+	}
+	return nil
+}
+
+func (x *PushCommand) GetConcurrency() int32 {
+	if x != nil {
+		return x.Concurrency
+	}
+	return 0
+}
+
+func (x *PushCommand) GetUrlTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.UrlTimeout
+	}
+	return nil
+}
+
+func (x *PushCommand) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+func (x *PushCommand) GetClusterIds() []string {
+	if x != nil {
+		return x.ClusterIds
+	}
+	return nil
+}
+
+// PushURLResult is what one node got for one URL of a push.
+type PushURLResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Url   string                 `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	// HTTP status of the response (0 when none came).
+	Status int32 `protobuf:"varint,2,opt,name=status,proto3" json:"status,omitempty"`
+	// Body bytes received.
+	Bytes int64 `protobuf:"varint,3,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	// The node's cache holds a fresh copy after the fetch.
+	Cached bool `protobuf:"varint,4,opt,name=cached,proto3" json:"cached,omitempty"`
+	// Why the URL failed: a status >= 400, "not cacheable: ...", a timeout.
+	Error         string `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PushURLResult) Reset() {
+	*x = PushURLResult{}
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PushURLResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PushURLResult) ProtoMessage() {}
+
+func (x *PushURLResult) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PushURLResult.ProtoReflect.Descriptor instead.
+func (*PushURLResult) Descriptor() ([]byte, []int) {
+	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *PushURLResult) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *PushURLResult) GetStatus() int32 {
+	if x != nil {
+		return x.Status
+	}
+	return 0
+}
+
+func (x *PushURLResult) GetBytes() int64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+func (x *PushURLResult) GetCached() bool {
+	if x != nil {
+		return x.Cached
+	}
+	return false
+}
+
+func (x *PushURLResult) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+// PushResult is one node's outcome of a push: counts over every URL, and
+// the failed URLs (at most 1000 listed; failed counts all of them).
+type PushResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Cached        int32                  `protobuf:"varint,1,opt,name=cached,proto3" json:"cached,omitempty"`
+	Failed        int32                  `protobuf:"varint,2,opt,name=failed,proto3" json:"failed,omitempty"`
+	Bytes         int64                  `protobuf:"varint,3,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	Failures      []*PushURLResult       `protobuf:"bytes,4,rep,name=failures,proto3" json:"failures,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PushResult) Reset() {
+	*x = PushResult{}
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PushResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PushResult) ProtoMessage() {}
+
+func (x *PushResult) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PushResult.ProtoReflect.Descriptor instead.
+func (*PushResult) Descriptor() ([]byte, []int) {
+	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *PushResult) GetCached() int32 {
+	if x != nil {
+		return x.Cached
+	}
+	return 0
+}
+
+func (x *PushResult) GetFailed() int32 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *PushResult) GetBytes() int64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+func (x *PushResult) GetFailures() []*PushURLResult {
+	if x != nil {
+		return x.Failures
+	}
+	return nil
+}
+
 // PurgeAck is a node's acknowledgement, published on strata.purge.ack.<node>.
 type PurgeAck struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -353,14 +600,16 @@ type PurgeAck struct {
 	Objects   int64                  `protobuf:"varint,3,opt,name=objects,proto3" json:"objects,omitempty"`
 	AppliedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=applied_at,json=appliedAt,proto3" json:"applied_at,omitempty"`
 	// Set when the node could not apply the command.
-	Error         string `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	Error string `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	// The node's results of a push.
+	Push          *PushResult `protobuf:"bytes,6,opt,name=push,proto3" json:"push,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PurgeAck) Reset() {
 	*x = PurgeAck{}
-	mi := &file_strata_purge_v1_purge_proto_msgTypes[3]
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -372,7 +621,7 @@ func (x *PurgeAck) String() string {
 func (*PurgeAck) ProtoMessage() {}
 
 func (x *PurgeAck) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_purge_v1_purge_proto_msgTypes[3]
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -385,7 +634,7 @@ func (x *PurgeAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurgeAck.ProtoReflect.Descriptor instead.
 func (*PurgeAck) Descriptor() ([]byte, []int) {
-	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{3}
+	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *PurgeAck) GetPurgeId() string {
@@ -423,6 +672,13 @@ func (x *PurgeAck) GetError() string {
 	return ""
 }
 
+func (x *PurgeAck) GetPush() *PushResult {
+	if x != nil {
+		return x.Push
+	}
+	return nil
+}
+
 // Request of CreatePurge: what to purge (kind with values or a condition),
 // where (scope) and whether to mark stale instead of delete.
 type CreatePurgeRequest struct {
@@ -438,7 +694,7 @@ type CreatePurgeRequest struct {
 
 func (x *CreatePurgeRequest) Reset() {
 	*x = CreatePurgeRequest{}
-	mi := &file_strata_purge_v1_purge_proto_msgTypes[4]
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -450,7 +706,7 @@ func (x *CreatePurgeRequest) String() string {
 func (*CreatePurgeRequest) ProtoMessage() {}
 
 func (x *CreatePurgeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_purge_v1_purge_proto_msgTypes[4]
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -463,7 +719,7 @@ func (x *CreatePurgeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePurgeRequest.ProtoReflect.Descriptor instead.
 func (*CreatePurgeRequest) Descriptor() ([]byte, []int) {
-	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{4}
+	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CreatePurgeRequest) GetKind() PurgeKind {
@@ -511,7 +767,7 @@ type CreatePurgeResponse struct {
 
 func (x *CreatePurgeResponse) Reset() {
 	*x = CreatePurgeResponse{}
-	mi := &file_strata_purge_v1_purge_proto_msgTypes[5]
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -523,7 +779,7 @@ func (x *CreatePurgeResponse) String() string {
 func (*CreatePurgeResponse) ProtoMessage() {}
 
 func (x *CreatePurgeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_purge_v1_purge_proto_msgTypes[5]
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -536,7 +792,7 @@ func (x *CreatePurgeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePurgeResponse.ProtoReflect.Descriptor instead.
 func (*CreatePurgeResponse) Descriptor() ([]byte, []int) {
-	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{5}
+	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CreatePurgeResponse) GetPurge() *Purge {
@@ -556,7 +812,7 @@ type GetPurgeRequest struct {
 
 func (x *GetPurgeRequest) Reset() {
 	*x = GetPurgeRequest{}
-	mi := &file_strata_purge_v1_purge_proto_msgTypes[6]
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -568,7 +824,7 @@ func (x *GetPurgeRequest) String() string {
 func (*GetPurgeRequest) ProtoMessage() {}
 
 func (x *GetPurgeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_purge_v1_purge_proto_msgTypes[6]
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -581,7 +837,7 @@ func (x *GetPurgeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPurgeRequest.ProtoReflect.Descriptor instead.
 func (*GetPurgeRequest) Descriptor() ([]byte, []int) {
-	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{6}
+	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetPurgeRequest) GetId() string {
@@ -601,7 +857,7 @@ type GetPurgeResponse struct {
 
 func (x *GetPurgeResponse) Reset() {
 	*x = GetPurgeResponse{}
-	mi := &file_strata_purge_v1_purge_proto_msgTypes[7]
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -613,7 +869,7 @@ func (x *GetPurgeResponse) String() string {
 func (*GetPurgeResponse) ProtoMessage() {}
 
 func (x *GetPurgeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_purge_v1_purge_proto_msgTypes[7]
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -626,7 +882,7 @@ func (x *GetPurgeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPurgeResponse.ProtoReflect.Descriptor instead.
 func (*GetPurgeResponse) Descriptor() ([]byte, []int) {
-	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{7}
+	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetPurgeResponse) GetPurge() *Purge {
@@ -648,7 +904,7 @@ type ListPurgesRequest struct {
 
 func (x *ListPurgesRequest) Reset() {
 	*x = ListPurgesRequest{}
-	mi := &file_strata_purge_v1_purge_proto_msgTypes[8]
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -660,7 +916,7 @@ func (x *ListPurgesRequest) String() string {
 func (*ListPurgesRequest) ProtoMessage() {}
 
 func (x *ListPurgesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_purge_v1_purge_proto_msgTypes[8]
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -673,7 +929,7 @@ func (x *ListPurgesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPurgesRequest.ProtoReflect.Descriptor instead.
 func (*ListPurgesRequest) Descriptor() ([]byte, []int) {
-	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{8}
+	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListPurgesRequest) GetPageSize() int32 {
@@ -702,7 +958,7 @@ type ListPurgesResponse struct {
 
 func (x *ListPurgesResponse) Reset() {
 	*x = ListPurgesResponse{}
-	mi := &file_strata_purge_v1_purge_proto_msgTypes[9]
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -714,7 +970,7 @@ func (x *ListPurgesResponse) String() string {
 func (*ListPurgesResponse) ProtoMessage() {}
 
 func (x *ListPurgesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_purge_v1_purge_proto_msgTypes[9]
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -727,7 +983,7 @@ func (x *ListPurgesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPurgesResponse.ProtoReflect.Descriptor instead.
 func (*ListPurgesResponse) Descriptor() ([]byte, []int) {
-	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{9}
+	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListPurgesResponse) GetPurges() []*Purge {
@@ -746,18 +1002,20 @@ func (x *ListPurgesResponse) GetNextPageToken() string {
 
 // NodeAck is one node's progress on a purge.
 type NodeAck struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
-	AckedAt       *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=acked_at,json=ackedAt,proto3" json:"acked_at,omitempty"`
-	Objects       int64                  `protobuf:"varint,3,opt,name=objects,proto3" json:"objects,omitempty"`
-	Error         string                 `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	NodeId  string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	AckedAt *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=acked_at,json=ackedAt,proto3" json:"acked_at,omitempty"`
+	Objects int64                  `protobuf:"varint,3,opt,name=objects,proto3" json:"objects,omitempty"`
+	Error   string                 `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	// A push's results on that node.
+	Push          *PushResult `protobuf:"bytes,5,opt,name=push,proto3" json:"push,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *NodeAck) Reset() {
 	*x = NodeAck{}
-	mi := &file_strata_purge_v1_purge_proto_msgTypes[10]
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -769,7 +1027,7 @@ func (x *NodeAck) String() string {
 func (*NodeAck) ProtoMessage() {}
 
 func (x *NodeAck) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_purge_v1_purge_proto_msgTypes[10]
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -782,7 +1040,7 @@ func (x *NodeAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeAck.ProtoReflect.Descriptor instead.
 func (*NodeAck) Descriptor() ([]byte, []int) {
-	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{10}
+	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *NodeAck) GetNodeId() string {
@@ -813,6 +1071,13 @@ func (x *NodeAck) GetError() string {
 	return ""
 }
 
+func (x *NodeAck) GetPush() *PushResult {
+	if x != nil {
+		return x.Push
+	}
+	return nil
+}
+
 // Purge is a purge and its progress.
 type Purge struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -838,7 +1103,7 @@ type Purge struct {
 
 func (x *Purge) Reset() {
 	*x = Purge{}
-	mi := &file_strata_purge_v1_purge_proto_msgTypes[11]
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -850,7 +1115,7 @@ func (x *Purge) String() string {
 func (*Purge) ProtoMessage() {}
 
 func (x *Purge) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_purge_v1_purge_proto_msgTypes[11]
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -863,7 +1128,7 @@ func (x *Purge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Purge.ProtoReflect.Descriptor instead.
 func (*Purge) Descriptor() ([]byte, []int) {
-	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{11}
+	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Purge) GetId() string {
@@ -957,6 +1222,486 @@ func (x *Purge) GetTimeToLastAck() *durationpb.Duration {
 	return nil
 }
 
+// Request of CreatePush.
+type CreatePushRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The app (id or name) whose hosts the URLs name.
+	AppId string `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
+	// Absolute http/https URLs, at most 10000, each at most 2048 bytes.
+	Urls []string `protobuf:"bytes,2,rep,name=urls,proto3" json:"urls,omitempty"`
+	// Only the nodes of these clusters (id or name); default every node of
+	// the app's partitions.
+	ClusterIds []string `protobuf:"bytes,3,rep,name=cluster_ids,json=clusterIds,proto3" json:"cluster_ids,omitempty"`
+	// URLs fetched at once per node: default 4, at most 32.
+	Concurrency   int32 `protobuf:"varint,4,opt,name=concurrency,proto3" json:"concurrency,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreatePushRequest) Reset() {
+	*x = CreatePushRequest{}
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreatePushRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreatePushRequest) ProtoMessage() {}
+
+func (x *CreatePushRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreatePushRequest.ProtoReflect.Descriptor instead.
+func (*CreatePushRequest) Descriptor() ([]byte, []int) {
+	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *CreatePushRequest) GetAppId() string {
+	if x != nil {
+		return x.AppId
+	}
+	return ""
+}
+
+func (x *CreatePushRequest) GetUrls() []string {
+	if x != nil {
+		return x.Urls
+	}
+	return nil
+}
+
+func (x *CreatePushRequest) GetClusterIds() []string {
+	if x != nil {
+		return x.ClusterIds
+	}
+	return nil
+}
+
+func (x *CreatePushRequest) GetConcurrency() int32 {
+	if x != nil {
+		return x.Concurrency
+	}
+	return 0
+}
+
+// Response of CreatePush: the recorded push, no node acknowledged yet.
+type CreatePushResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Push          *Push                  `protobuf:"bytes,1,opt,name=push,proto3" json:"push,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreatePushResponse) Reset() {
+	*x = CreatePushResponse{}
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreatePushResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreatePushResponse) ProtoMessage() {}
+
+func (x *CreatePushResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreatePushResponse.ProtoReflect.Descriptor instead.
+func (*CreatePushResponse) Descriptor() ([]byte, []int) {
+	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *CreatePushResponse) GetPush() *Push {
+	if x != nil {
+		return x.Push
+	}
+	return nil
+}
+
+// Request of GetPush: the push id (psh_...).
+type GetPushRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPushRequest) Reset() {
+	*x = GetPushRequest{}
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPushRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPushRequest) ProtoMessage() {}
+
+func (x *GetPushRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPushRequest.ProtoReflect.Descriptor instead.
+func (*GetPushRequest) Descriptor() ([]byte, []int) {
+	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *GetPushRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// Response of GetPush: the push and its progress.
+type GetPushResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Push          *Push                  `protobuf:"bytes,1,opt,name=push,proto3" json:"push,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPushResponse) Reset() {
+	*x = GetPushResponse{}
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPushResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPushResponse) ProtoMessage() {}
+
+func (x *GetPushResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPushResponse.ProtoReflect.Descriptor instead.
+func (*GetPushResponse) Descriptor() ([]byte, []int) {
+	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *GetPushResponse) GetPush() *Push {
+	if x != nil {
+		return x.Push
+	}
+	return nil
+}
+
+// Request of ListPushes: page size (default 50, at most 500) and the token of
+// the previous page.
+type ListPushesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PageSize      int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPushesRequest) Reset() {
+	*x = ListPushesRequest{}
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPushesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPushesRequest) ProtoMessage() {}
+
+func (x *ListPushesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPushesRequest.ProtoReflect.Descriptor instead.
+func (*ListPushesRequest) Descriptor() ([]byte, []int) {
+	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ListPushesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListPushesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// Response of ListPushes: one page of pushes, newest first (urls left out),
+// and the token of the next page (empty on the last).
+type ListPushesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Pushes        []*Push                `protobuf:"bytes,1,rep,name=pushes,proto3" json:"pushes,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPushesResponse) Reset() {
+	*x = ListPushesResponse{}
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPushesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPushesResponse) ProtoMessage() {}
+
+func (x *ListPushesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPushesResponse.ProtoReflect.Descriptor instead.
+func (*ListPushesResponse) Descriptor() ([]byte, []int) {
+	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ListPushesResponse) GetPushes() []*Push {
+	if x != nil {
+		return x.Pushes
+	}
+	return nil
+}
+
+func (x *ListPushesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// Push is a push and its progress.
+type Push struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Id       string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	AppId    string                 `protobuf:"bytes,2,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
+	Urls     []string               `protobuf:"bytes,3,rep,name=urls,proto3" json:"urls,omitempty"`
+	UrlCount int32                  `protobuf:"varint,4,opt,name=url_count,json=urlCount,proto3" json:"url_count,omitempty"`
+	// Cluster ids it is limited to (none: every cluster of the partitions).
+	ClusterIds   []string               `protobuf:"bytes,5,rep,name=cluster_ids,json=clusterIds,proto3" json:"cluster_ids,omitempty"`
+	Concurrency  int32                  `protobuf:"varint,6,opt,name=concurrency,proto3" json:"concurrency,omitempty"`
+	Actor        string                 `protobuf:"bytes,7,opt,name=actor,proto3" json:"actor,omitempty"`
+	CreatedAt    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	ExpiresAt    *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	PartitionIds []string               `protobuf:"bytes,10,rep,name=partition_ids,json=partitionIds,proto3" json:"partition_ids,omitempty"`
+	// Nodes expected to acknowledge (online when the push was created) and done.
+	NodesTotal int32 `protobuf:"varint,11,opt,name=nodes_total,json=nodesTotal,proto3" json:"nodes_total,omitempty"`
+	NodesDone  int32 `protobuf:"varint,12,opt,name=nodes_done,json=nodesDone,proto3" json:"nodes_done,omitempty"`
+	// Per node: acked_at, error (the node could not run the push) and push
+	// (its counts and failed URLs).
+	Acks []*NodeAck `protobuf:"bytes,13,rep,name=acks,proto3" json:"acks,omitempty"`
+	// Time from creation to the last expected acknowledgement (when complete).
+	TimeToLastAck *durationpb.Duration `protobuf:"bytes,14,opt,name=time_to_last_ack,json=timeToLastAck,proto3" json:"time_to_last_ack,omitempty"`
+	// Failed URLs summed over the nodes that acknowledged.
+	UrlsFailed    int32 `protobuf:"varint,15,opt,name=urls_failed,json=urlsFailed,proto3" json:"urls_failed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Push) Reset() {
+	*x = Push{}
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Push) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Push) ProtoMessage() {}
+
+func (x *Push) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Push.ProtoReflect.Descriptor instead.
+func (*Push) Descriptor() ([]byte, []int) {
+	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *Push) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Push) GetAppId() string {
+	if x != nil {
+		return x.AppId
+	}
+	return ""
+}
+
+func (x *Push) GetUrls() []string {
+	if x != nil {
+		return x.Urls
+	}
+	return nil
+}
+
+func (x *Push) GetUrlCount() int32 {
+	if x != nil {
+		return x.UrlCount
+	}
+	return 0
+}
+
+func (x *Push) GetClusterIds() []string {
+	if x != nil {
+		return x.ClusterIds
+	}
+	return nil
+}
+
+func (x *Push) GetConcurrency() int32 {
+	if x != nil {
+		return x.Concurrency
+	}
+	return 0
+}
+
+func (x *Push) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *Push) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Push) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+func (x *Push) GetPartitionIds() []string {
+	if x != nil {
+		return x.PartitionIds
+	}
+	return nil
+}
+
+func (x *Push) GetNodesTotal() int32 {
+	if x != nil {
+		return x.NodesTotal
+	}
+	return 0
+}
+
+func (x *Push) GetNodesDone() int32 {
+	if x != nil {
+		return x.NodesDone
+	}
+	return 0
+}
+
+func (x *Push) GetAcks() []*NodeAck {
+	if x != nil {
+		return x.Acks
+	}
+	return nil
+}
+
+func (x *Push) GetTimeToLastAck() *durationpb.Duration {
+	if x != nil {
+		return x.TimeToLastAck
+	}
+	return nil
+}
+
+func (x *Push) GetUrlsFailed() int32 {
+	if x != nil {
+		return x.UrlsFailed
+	}
+	return 0
+}
+
 var File_strata_purge_v1_purge_proto protoreflect.FileDescriptor
 
 const file_strata_purge_v1_purge_proto_rawDesc = "" +
@@ -972,21 +1717,44 @@ const file_strata_purge_v1_purge_proto_rawDesc = "" +
 	"\x06app_id\x18\x01 \x01(\tH\x00R\x05appId\x12#\n" +
 	"\fpartition_id\x18\x02 \x01(\tH\x00R\vpartitionId\x12\x12\n" +
 	"\x03all\x18\x03 \x01(\bH\x00R\x03allB\b\n" +
-	"\x06target\"\xfe\x01\n" +
+	"\x06target\"\xb0\x02\n" +
 	"\fPurgeCommand\x12\x19\n" +
 	"\bpurge_id\x18\x01 \x01(\tR\apurgeId\x12.\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1a.strata.purge.v1.PurgeKindR\x04kind\x12\x16\n" +
 	"\x06values\x18\x03 \x03(\tR\x06values\x128\n" +
 	"\tcondition\x18\x04 \x01(\v2\x1a.strata.purge.v1.ConditionR\tcondition\x12\x12\n" +
 	"\x04soft\x18\x05 \x01(\bR\x04soft\x12=\n" +
-	"\frequested_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\vrequestedAt\"\xa9\x01\n" +
+	"\frequested_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\vrequestedAt\x120\n" +
+	"\x04push\x18\a \x01(\v2\x1c.strata.purge.v1.PushCommandR\x04push\"\xdb\x01\n" +
+	"\vPushCommand\x12\x12\n" +
+	"\x04urls\x18\x01 \x03(\tR\x04urls\x12 \n" +
+	"\vconcurrency\x18\x02 \x01(\x05R\vconcurrency\x12:\n" +
+	"\vurl_timeout\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\n" +
+	"urlTimeout\x129\n" +
+	"\n" +
+	"expires_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12\x1f\n" +
+	"\vcluster_ids\x18\x05 \x03(\tR\n" +
+	"clusterIds\"}\n" +
+	"\rPushURLResult\x12\x10\n" +
+	"\x03url\x18\x01 \x01(\tR\x03url\x12\x16\n" +
+	"\x06status\x18\x02 \x01(\x05R\x06status\x12\x14\n" +
+	"\x05bytes\x18\x03 \x01(\x03R\x05bytes\x12\x16\n" +
+	"\x06cached\x18\x04 \x01(\bR\x06cached\x12\x14\n" +
+	"\x05error\x18\x05 \x01(\tR\x05error\"\x8e\x01\n" +
+	"\n" +
+	"PushResult\x12\x16\n" +
+	"\x06cached\x18\x01 \x01(\x05R\x06cached\x12\x16\n" +
+	"\x06failed\x18\x02 \x01(\x05R\x06failed\x12\x14\n" +
+	"\x05bytes\x18\x03 \x01(\x03R\x05bytes\x12:\n" +
+	"\bfailures\x18\x04 \x03(\v2\x1e.strata.purge.v1.PushURLResultR\bfailures\"\xda\x01\n" +
 	"\bPurgeAck\x12\x19\n" +
 	"\bpurge_id\x18\x01 \x01(\tR\apurgeId\x12\x17\n" +
 	"\anode_id\x18\x02 \x01(\tR\x06nodeId\x12\x18\n" +
 	"\aobjects\x18\x03 \x01(\x03R\aobjects\x129\n" +
 	"\n" +
 	"applied_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tappliedAt\x12\x14\n" +
-	"\x05error\x18\x05 \x01(\tR\x05error\"\xd8\x01\n" +
+	"\x05error\x18\x05 \x01(\tR\x05error\x12/\n" +
+	"\x04push\x18\x06 \x01(\v2\x1b.strata.purge.v1.PushResultR\x04push\"\xd8\x01\n" +
 	"\x12CreatePurgeRequest\x12.\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1a.strata.purge.v1.PurgeKindR\x04kind\x12\x16\n" +
 	"\x06values\x18\x02 \x03(\tR\x06values\x128\n" +
@@ -1005,12 +1773,13 @@ const file_strata_purge_v1_purge_proto_rawDesc = "" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\"l\n" +
 	"\x12ListPurgesResponse\x12.\n" +
 	"\x06purges\x18\x01 \x03(\v2\x16.strata.purge.v1.PurgeR\x06purges\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x89\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xba\x01\n" +
 	"\aNodeAck\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x125\n" +
 	"\backed_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\aackedAt\x12\x18\n" +
 	"\aobjects\x18\x03 \x01(\x03R\aobjects\x12\x14\n" +
-	"\x05error\x18\x04 \x01(\tR\x05error\"\x83\x04\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\x12/\n" +
+	"\x04push\x18\x05 \x01(\v2\x1b.strata.purge.v1.PushResultR\x04push\"\x83\x04\n" +
 	"\x05Purge\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12.\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1a.strata.purge.v1.PurgeKindR\x04kind\x12\x16\n" +
@@ -1028,19 +1797,66 @@ const file_strata_purge_v1_purge_proto_rawDesc = "" +
 	"\n" +
 	"nodes_done\x18\v \x01(\x05R\tnodesDone\x12,\n" +
 	"\x04acks\x18\f \x03(\v2\x18.strata.purge.v1.NodeAckR\x04acks\x12B\n" +
-	"\x10time_to_last_ack\x18\r \x01(\v2\x19.google.protobuf.DurationR\rtimeToLastAck*\x95\x01\n" +
+	"\x10time_to_last_ack\x18\r \x01(\v2\x19.google.protobuf.DurationR\rtimeToLastAck\"\x81\x01\n" +
+	"\x11CreatePushRequest\x12\x15\n" +
+	"\x06app_id\x18\x01 \x01(\tR\x05appId\x12\x12\n" +
+	"\x04urls\x18\x02 \x03(\tR\x04urls\x12\x1f\n" +
+	"\vcluster_ids\x18\x03 \x03(\tR\n" +
+	"clusterIds\x12 \n" +
+	"\vconcurrency\x18\x04 \x01(\x05R\vconcurrency\"?\n" +
+	"\x12CreatePushResponse\x12)\n" +
+	"\x04push\x18\x01 \x01(\v2\x15.strata.purge.v1.PushR\x04push\" \n" +
+	"\x0eGetPushRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"<\n" +
+	"\x0fGetPushResponse\x12)\n" +
+	"\x04push\x18\x01 \x01(\v2\x15.strata.purge.v1.PushR\x04push\"O\n" +
+	"\x11ListPushesRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"k\n" +
+	"\x12ListPushesResponse\x12-\n" +
+	"\x06pushes\x18\x01 \x03(\v2\x15.strata.purge.v1.PushR\x06pushes\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa5\x04\n" +
+	"\x04Push\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x15\n" +
+	"\x06app_id\x18\x02 \x01(\tR\x05appId\x12\x12\n" +
+	"\x04urls\x18\x03 \x03(\tR\x04urls\x12\x1b\n" +
+	"\turl_count\x18\x04 \x01(\x05R\burlCount\x12\x1f\n" +
+	"\vcluster_ids\x18\x05 \x03(\tR\n" +
+	"clusterIds\x12 \n" +
+	"\vconcurrency\x18\x06 \x01(\x05R\vconcurrency\x12\x14\n" +
+	"\x05actor\x18\a \x01(\tR\x05actor\x129\n" +
+	"\n" +
+	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"\n" +
+	"expires_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12#\n" +
+	"\rpartition_ids\x18\n" +
+	" \x03(\tR\fpartitionIds\x12\x1f\n" +
+	"\vnodes_total\x18\v \x01(\x05R\n" +
+	"nodesTotal\x12\x1d\n" +
+	"\n" +
+	"nodes_done\x18\f \x01(\x05R\tnodesDone\x12,\n" +
+	"\x04acks\x18\r \x03(\v2\x18.strata.purge.v1.NodeAckR\x04acks\x12B\n" +
+	"\x10time_to_last_ack\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\rtimeToLastAck\x12\x1f\n" +
+	"\vurls_failed\x18\x0f \x01(\x05R\n" +
+	"urlsFailed*\x95\x01\n" +
 	"\tPurgeKind\x12\x1a\n" +
 	"\x16PURGE_KIND_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0ePURGE_KIND_URL\x10\x01\x12\x15\n" +
 	"\x11PURGE_KIND_PREFIX\x10\x02\x12\x13\n" +
 	"\x0fPURGE_KIND_HOST\x10\x03\x12\x12\n" +
 	"\x0ePURGE_KIND_TAG\x10\x04\x12\x18\n" +
-	"\x14PURGE_KIND_CONDITION\x10\x052\x90\x02\n" +
+	"\x14PURGE_KIND_CONDITION\x10\x052\x8c\x04\n" +
 	"\fPurgeService\x12X\n" +
 	"\vCreatePurge\x12#.strata.purge.v1.CreatePurgeRequest\x1a$.strata.purge.v1.CreatePurgeResponse\x12O\n" +
 	"\bGetPurge\x12 .strata.purge.v1.GetPurgeRequest\x1a!.strata.purge.v1.GetPurgeResponse\x12U\n" +
 	"\n" +
-	"ListPurges\x12\".strata.purge.v1.ListPurgesRequest\x1a#.strata.purge.v1.ListPurgesResponseB;Z9github.com/strata-edge/strata/gen/strata/purge/v1;purgev1b\x06proto3"
+	"ListPurges\x12\".strata.purge.v1.ListPurgesRequest\x1a#.strata.purge.v1.ListPurgesResponse\x12U\n" +
+	"\n" +
+	"CreatePush\x12\".strata.purge.v1.CreatePushRequest\x1a#.strata.purge.v1.CreatePushResponse\x12L\n" +
+	"\aGetPush\x12\x1f.strata.purge.v1.GetPushRequest\x1a .strata.purge.v1.GetPushResponse\x12U\n" +
+	"\n" +
+	"ListPushes\x12\".strata.purge.v1.ListPushesRequest\x1a#.strata.purge.v1.ListPushesResponseB;Z9github.com/strata-edge/strata/gen/strata/purge/v1;purgev1b\x06proto3"
 
 var (
 	file_strata_purge_v1_purge_proto_rawDescOnce sync.Once
@@ -1055,53 +1871,82 @@ func file_strata_purge_v1_purge_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_purge_v1_purge_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_strata_purge_v1_purge_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_strata_purge_v1_purge_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_strata_purge_v1_purge_proto_goTypes = []any{
 	(PurgeKind)(0),                // 0: strata.purge.v1.PurgeKind
 	(*Condition)(nil),             // 1: strata.purge.v1.Condition
 	(*Scope)(nil),                 // 2: strata.purge.v1.Scope
 	(*PurgeCommand)(nil),          // 3: strata.purge.v1.PurgeCommand
-	(*PurgeAck)(nil),              // 4: strata.purge.v1.PurgeAck
-	(*CreatePurgeRequest)(nil),    // 5: strata.purge.v1.CreatePurgeRequest
-	(*CreatePurgeResponse)(nil),   // 6: strata.purge.v1.CreatePurgeResponse
-	(*GetPurgeRequest)(nil),       // 7: strata.purge.v1.GetPurgeRequest
-	(*GetPurgeResponse)(nil),      // 8: strata.purge.v1.GetPurgeResponse
-	(*ListPurgesRequest)(nil),     // 9: strata.purge.v1.ListPurgesRequest
-	(*ListPurgesResponse)(nil),    // 10: strata.purge.v1.ListPurgesResponse
-	(*NodeAck)(nil),               // 11: strata.purge.v1.NodeAck
-	(*Purge)(nil),                 // 12: strata.purge.v1.Purge
-	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 14: google.protobuf.Duration
+	(*PushCommand)(nil),           // 4: strata.purge.v1.PushCommand
+	(*PushURLResult)(nil),         // 5: strata.purge.v1.PushURLResult
+	(*PushResult)(nil),            // 6: strata.purge.v1.PushResult
+	(*PurgeAck)(nil),              // 7: strata.purge.v1.PurgeAck
+	(*CreatePurgeRequest)(nil),    // 8: strata.purge.v1.CreatePurgeRequest
+	(*CreatePurgeResponse)(nil),   // 9: strata.purge.v1.CreatePurgeResponse
+	(*GetPurgeRequest)(nil),       // 10: strata.purge.v1.GetPurgeRequest
+	(*GetPurgeResponse)(nil),      // 11: strata.purge.v1.GetPurgeResponse
+	(*ListPurgesRequest)(nil),     // 12: strata.purge.v1.ListPurgesRequest
+	(*ListPurgesResponse)(nil),    // 13: strata.purge.v1.ListPurgesResponse
+	(*NodeAck)(nil),               // 14: strata.purge.v1.NodeAck
+	(*Purge)(nil),                 // 15: strata.purge.v1.Purge
+	(*CreatePushRequest)(nil),     // 16: strata.purge.v1.CreatePushRequest
+	(*CreatePushResponse)(nil),    // 17: strata.purge.v1.CreatePushResponse
+	(*GetPushRequest)(nil),        // 18: strata.purge.v1.GetPushRequest
+	(*GetPushResponse)(nil),       // 19: strata.purge.v1.GetPushResponse
+	(*ListPushesRequest)(nil),     // 20: strata.purge.v1.ListPushesRequest
+	(*ListPushesResponse)(nil),    // 21: strata.purge.v1.ListPushesResponse
+	(*Push)(nil),                  // 22: strata.purge.v1.Push
+	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 24: google.protobuf.Duration
 }
 var file_strata_purge_v1_purge_proto_depIdxs = []int32{
 	0,  // 0: strata.purge.v1.PurgeCommand.kind:type_name -> strata.purge.v1.PurgeKind
 	1,  // 1: strata.purge.v1.PurgeCommand.condition:type_name -> strata.purge.v1.Condition
-	13, // 2: strata.purge.v1.PurgeCommand.requested_at:type_name -> google.protobuf.Timestamp
-	13, // 3: strata.purge.v1.PurgeAck.applied_at:type_name -> google.protobuf.Timestamp
-	0,  // 4: strata.purge.v1.CreatePurgeRequest.kind:type_name -> strata.purge.v1.PurgeKind
-	1,  // 5: strata.purge.v1.CreatePurgeRequest.condition:type_name -> strata.purge.v1.Condition
-	2,  // 6: strata.purge.v1.CreatePurgeRequest.scope:type_name -> strata.purge.v1.Scope
-	12, // 7: strata.purge.v1.CreatePurgeResponse.purge:type_name -> strata.purge.v1.Purge
-	12, // 8: strata.purge.v1.GetPurgeResponse.purge:type_name -> strata.purge.v1.Purge
-	12, // 9: strata.purge.v1.ListPurgesResponse.purges:type_name -> strata.purge.v1.Purge
-	13, // 10: strata.purge.v1.NodeAck.acked_at:type_name -> google.protobuf.Timestamp
-	0,  // 11: strata.purge.v1.Purge.kind:type_name -> strata.purge.v1.PurgeKind
-	1,  // 12: strata.purge.v1.Purge.condition:type_name -> strata.purge.v1.Condition
-	2,  // 13: strata.purge.v1.Purge.scope:type_name -> strata.purge.v1.Scope
-	13, // 14: strata.purge.v1.Purge.created_at:type_name -> google.protobuf.Timestamp
-	11, // 15: strata.purge.v1.Purge.acks:type_name -> strata.purge.v1.NodeAck
-	14, // 16: strata.purge.v1.Purge.time_to_last_ack:type_name -> google.protobuf.Duration
-	5,  // 17: strata.purge.v1.PurgeService.CreatePurge:input_type -> strata.purge.v1.CreatePurgeRequest
-	7,  // 18: strata.purge.v1.PurgeService.GetPurge:input_type -> strata.purge.v1.GetPurgeRequest
-	9,  // 19: strata.purge.v1.PurgeService.ListPurges:input_type -> strata.purge.v1.ListPurgesRequest
-	6,  // 20: strata.purge.v1.PurgeService.CreatePurge:output_type -> strata.purge.v1.CreatePurgeResponse
-	8,  // 21: strata.purge.v1.PurgeService.GetPurge:output_type -> strata.purge.v1.GetPurgeResponse
-	10, // 22: strata.purge.v1.PurgeService.ListPurges:output_type -> strata.purge.v1.ListPurgesResponse
-	20, // [20:23] is the sub-list for method output_type
-	17, // [17:20] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	23, // 2: strata.purge.v1.PurgeCommand.requested_at:type_name -> google.protobuf.Timestamp
+	4,  // 3: strata.purge.v1.PurgeCommand.push:type_name -> strata.purge.v1.PushCommand
+	24, // 4: strata.purge.v1.PushCommand.url_timeout:type_name -> google.protobuf.Duration
+	23, // 5: strata.purge.v1.PushCommand.expires_at:type_name -> google.protobuf.Timestamp
+	5,  // 6: strata.purge.v1.PushResult.failures:type_name -> strata.purge.v1.PushURLResult
+	23, // 7: strata.purge.v1.PurgeAck.applied_at:type_name -> google.protobuf.Timestamp
+	6,  // 8: strata.purge.v1.PurgeAck.push:type_name -> strata.purge.v1.PushResult
+	0,  // 9: strata.purge.v1.CreatePurgeRequest.kind:type_name -> strata.purge.v1.PurgeKind
+	1,  // 10: strata.purge.v1.CreatePurgeRequest.condition:type_name -> strata.purge.v1.Condition
+	2,  // 11: strata.purge.v1.CreatePurgeRequest.scope:type_name -> strata.purge.v1.Scope
+	15, // 12: strata.purge.v1.CreatePurgeResponse.purge:type_name -> strata.purge.v1.Purge
+	15, // 13: strata.purge.v1.GetPurgeResponse.purge:type_name -> strata.purge.v1.Purge
+	15, // 14: strata.purge.v1.ListPurgesResponse.purges:type_name -> strata.purge.v1.Purge
+	23, // 15: strata.purge.v1.NodeAck.acked_at:type_name -> google.protobuf.Timestamp
+	6,  // 16: strata.purge.v1.NodeAck.push:type_name -> strata.purge.v1.PushResult
+	0,  // 17: strata.purge.v1.Purge.kind:type_name -> strata.purge.v1.PurgeKind
+	1,  // 18: strata.purge.v1.Purge.condition:type_name -> strata.purge.v1.Condition
+	2,  // 19: strata.purge.v1.Purge.scope:type_name -> strata.purge.v1.Scope
+	23, // 20: strata.purge.v1.Purge.created_at:type_name -> google.protobuf.Timestamp
+	14, // 21: strata.purge.v1.Purge.acks:type_name -> strata.purge.v1.NodeAck
+	24, // 22: strata.purge.v1.Purge.time_to_last_ack:type_name -> google.protobuf.Duration
+	22, // 23: strata.purge.v1.CreatePushResponse.push:type_name -> strata.purge.v1.Push
+	22, // 24: strata.purge.v1.GetPushResponse.push:type_name -> strata.purge.v1.Push
+	22, // 25: strata.purge.v1.ListPushesResponse.pushes:type_name -> strata.purge.v1.Push
+	23, // 26: strata.purge.v1.Push.created_at:type_name -> google.protobuf.Timestamp
+	23, // 27: strata.purge.v1.Push.expires_at:type_name -> google.protobuf.Timestamp
+	14, // 28: strata.purge.v1.Push.acks:type_name -> strata.purge.v1.NodeAck
+	24, // 29: strata.purge.v1.Push.time_to_last_ack:type_name -> google.protobuf.Duration
+	8,  // 30: strata.purge.v1.PurgeService.CreatePurge:input_type -> strata.purge.v1.CreatePurgeRequest
+	10, // 31: strata.purge.v1.PurgeService.GetPurge:input_type -> strata.purge.v1.GetPurgeRequest
+	12, // 32: strata.purge.v1.PurgeService.ListPurges:input_type -> strata.purge.v1.ListPurgesRequest
+	16, // 33: strata.purge.v1.PurgeService.CreatePush:input_type -> strata.purge.v1.CreatePushRequest
+	18, // 34: strata.purge.v1.PurgeService.GetPush:input_type -> strata.purge.v1.GetPushRequest
+	20, // 35: strata.purge.v1.PurgeService.ListPushes:input_type -> strata.purge.v1.ListPushesRequest
+	9,  // 36: strata.purge.v1.PurgeService.CreatePurge:output_type -> strata.purge.v1.CreatePurgeResponse
+	11, // 37: strata.purge.v1.PurgeService.GetPurge:output_type -> strata.purge.v1.GetPurgeResponse
+	13, // 38: strata.purge.v1.PurgeService.ListPurges:output_type -> strata.purge.v1.ListPurgesResponse
+	17, // 39: strata.purge.v1.PurgeService.CreatePush:output_type -> strata.purge.v1.CreatePushResponse
+	19, // 40: strata.purge.v1.PurgeService.GetPush:output_type -> strata.purge.v1.GetPushResponse
+	21, // 41: strata.purge.v1.PurgeService.ListPushes:output_type -> strata.purge.v1.ListPushesResponse
+	36, // [36:42] is the sub-list for method output_type
+	30, // [30:36] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_strata_purge_v1_purge_proto_init() }
@@ -1120,7 +1965,7 @@ func file_strata_purge_v1_purge_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_purge_v1_purge_proto_rawDesc), len(file_strata_purge_v1_purge_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   12,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

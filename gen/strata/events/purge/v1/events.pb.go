@@ -100,6 +100,85 @@ func (x *PurgeRequested) GetExpectedNodeIds() []string {
 	return nil
 }
 
+// purge.push.requested: a push (command.push set) for the nodes of an app's
+// partitions, or of some clusters. Its acknowledgements are
+// purge.purge.acknowledged events like a purge's (purge_id = the push id).
+type PushRequested struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	PushId          string                 `protobuf:"bytes,1,opt,name=push_id,json=pushId,proto3" json:"push_id,omitempty"`
+	Command         *v1.PurgeCommand       `protobuf:"bytes,2,opt,name=command,proto3" json:"command,omitempty"`
+	AppId           string                 `protobuf:"bytes,3,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
+	PartitionIds    []string               `protobuf:"bytes,4,rep,name=partition_ids,json=partitionIds,proto3" json:"partition_ids,omitempty"`
+	ExpectedNodeIds []string               `protobuf:"bytes,5,rep,name=expected_node_ids,json=expectedNodeIds,proto3" json:"expected_node_ids,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *PushRequested) Reset() {
+	*x = PushRequested{}
+	mi := &file_strata_events_purge_v1_events_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PushRequested) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PushRequested) ProtoMessage() {}
+
+func (x *PushRequested) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_events_purge_v1_events_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PushRequested.ProtoReflect.Descriptor instead.
+func (*PushRequested) Descriptor() ([]byte, []int) {
+	return file_strata_events_purge_v1_events_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *PushRequested) GetPushId() string {
+	if x != nil {
+		return x.PushId
+	}
+	return ""
+}
+
+func (x *PushRequested) GetCommand() *v1.PurgeCommand {
+	if x != nil {
+		return x.Command
+	}
+	return nil
+}
+
+func (x *PushRequested) GetAppId() string {
+	if x != nil {
+		return x.AppId
+	}
+	return ""
+}
+
+func (x *PushRequested) GetPartitionIds() []string {
+	if x != nil {
+		return x.PartitionIds
+	}
+	return nil
+}
+
+func (x *PushRequested) GetExpectedNodeIds() []string {
+	if x != nil {
+		return x.ExpectedNodeIds
+	}
+	return nil
+}
+
 // purge.purge.acknowledged: the acknowledgements of one purge that reached
 // the service together, recorded as one event (with JetStream's fsync per
 // stored message, one event per node cost 100 fsyncs per purge at 100
@@ -115,7 +194,7 @@ type PurgeAcknowledged struct {
 
 func (x *PurgeAcknowledged) Reset() {
 	*x = PurgeAcknowledged{}
-	mi := &file_strata_events_purge_v1_events_proto_msgTypes[1]
+	mi := &file_strata_events_purge_v1_events_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -127,7 +206,7 @@ func (x *PurgeAcknowledged) String() string {
 func (*PurgeAcknowledged) ProtoMessage() {}
 
 func (x *PurgeAcknowledged) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_purge_v1_events_proto_msgTypes[1]
+	mi := &file_strata_events_purge_v1_events_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -140,7 +219,7 @@ func (x *PurgeAcknowledged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurgeAcknowledged.ProtoReflect.Descriptor instead.
 func (*PurgeAcknowledged) Descriptor() ([]byte, []int) {
-	return file_strata_events_purge_v1_events_proto_rawDescGZIP(), []int{1}
+	return file_strata_events_purge_v1_events_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *PurgeAcknowledged) GetPurgeId() string {
@@ -174,6 +253,12 @@ const file_strata_events_purge_v1_events_proto_rawDesc = "" +
 	"\acommand\x18\x02 \x01(\v2\x1d.strata.purge.v1.PurgeCommandR\acommand\x12,\n" +
 	"\x05scope\x18\x03 \x01(\v2\x16.strata.purge.v1.ScopeR\x05scope\x12#\n" +
 	"\rpartition_ids\x18\x04 \x03(\tR\fpartitionIds\x12*\n" +
+	"\x11expected_node_ids\x18\x05 \x03(\tR\x0fexpectedNodeIds\"\xc9\x01\n" +
+	"\rPushRequested\x12\x17\n" +
+	"\apush_id\x18\x01 \x01(\tR\x06pushId\x127\n" +
+	"\acommand\x18\x02 \x01(\v2\x1d.strata.purge.v1.PurgeCommandR\acommand\x12\x15\n" +
+	"\x06app_id\x18\x03 \x01(\tR\x05appId\x12#\n" +
+	"\rpartition_ids\x18\x04 \x03(\tR\fpartitionIds\x12*\n" +
 	"\x11expected_node_ids\x18\x05 \x03(\tR\x0fexpectedNodeIds\"\x88\x01\n" +
 	"\x11PurgeAcknowledged\x12\x19\n" +
 	"\bpurge_id\x18\x01 \x01(\tR\apurgeId\x12*\n" +
@@ -192,24 +277,26 @@ func file_strata_events_purge_v1_events_proto_rawDescGZIP() []byte {
 	return file_strata_events_purge_v1_events_proto_rawDescData
 }
 
-var file_strata_events_purge_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_strata_events_purge_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_strata_events_purge_v1_events_proto_goTypes = []any{
 	(*PurgeRequested)(nil),    // 0: strata.events.purge.v1.PurgeRequested
-	(*PurgeAcknowledged)(nil), // 1: strata.events.purge.v1.PurgeAcknowledged
-	(*v1.PurgeCommand)(nil),   // 2: strata.purge.v1.PurgeCommand
-	(*v1.Scope)(nil),          // 3: strata.purge.v1.Scope
-	(*v1.NodeAck)(nil),        // 4: strata.purge.v1.NodeAck
+	(*PushRequested)(nil),     // 1: strata.events.purge.v1.PushRequested
+	(*PurgeAcknowledged)(nil), // 2: strata.events.purge.v1.PurgeAcknowledged
+	(*v1.PurgeCommand)(nil),   // 3: strata.purge.v1.PurgeCommand
+	(*v1.Scope)(nil),          // 4: strata.purge.v1.Scope
+	(*v1.NodeAck)(nil),        // 5: strata.purge.v1.NodeAck
 }
 var file_strata_events_purge_v1_events_proto_depIdxs = []int32{
-	2, // 0: strata.events.purge.v1.PurgeRequested.command:type_name -> strata.purge.v1.PurgeCommand
-	3, // 1: strata.events.purge.v1.PurgeRequested.scope:type_name -> strata.purge.v1.Scope
-	4, // 2: strata.events.purge.v1.PurgeAcknowledged.ack:type_name -> strata.purge.v1.NodeAck
-	4, // 3: strata.events.purge.v1.PurgeAcknowledged.acks:type_name -> strata.purge.v1.NodeAck
-	4, // [4:4] is the sub-list for method output_type
-	4, // [4:4] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	3, // 0: strata.events.purge.v1.PurgeRequested.command:type_name -> strata.purge.v1.PurgeCommand
+	4, // 1: strata.events.purge.v1.PurgeRequested.scope:type_name -> strata.purge.v1.Scope
+	3, // 2: strata.events.purge.v1.PushRequested.command:type_name -> strata.purge.v1.PurgeCommand
+	5, // 3: strata.events.purge.v1.PurgeAcknowledged.ack:type_name -> strata.purge.v1.NodeAck
+	5, // 4: strata.events.purge.v1.PurgeAcknowledged.acks:type_name -> strata.purge.v1.NodeAck
+	5, // [5:5] is the sub-list for method output_type
+	5, // [5:5] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_strata_events_purge_v1_events_proto_init() }
@@ -223,7 +310,7 @@ func file_strata_events_purge_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_events_purge_v1_events_proto_rawDesc), len(file_strata_events_purge_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   3,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -40,6 +40,12 @@ const (
 	PurgeServiceGetPurgeProcedure = "/strata.purge.v1.PurgeService/GetPurge"
 	// PurgeServiceListPurgesProcedure is the fully-qualified name of the PurgeService's ListPurges RPC.
 	PurgeServiceListPurgesProcedure = "/strata.purge.v1.PurgeService/ListPurges"
+	// PurgeServiceCreatePushProcedure is the fully-qualified name of the PurgeService's CreatePush RPC.
+	PurgeServiceCreatePushProcedure = "/strata.purge.v1.PurgeService/CreatePush"
+	// PurgeServiceGetPushProcedure is the fully-qualified name of the PurgeService's GetPush RPC.
+	PurgeServiceGetPushProcedure = "/strata.purge.v1.PurgeService/GetPush"
+	// PurgeServiceListPushesProcedure is the fully-qualified name of the PurgeService's ListPushes RPC.
+	PurgeServiceListPushesProcedure = "/strata.purge.v1.PurgeService/ListPushes"
 )
 
 // PurgeServiceClient is a client for the strata.purge.v1.PurgeService service.
@@ -54,6 +60,20 @@ type PurgeServiceClient interface {
 	GetPurge(context.Context, *v1.GetPurgeRequest) (*v1.GetPurgeResponse, error)
 	// ListPurges lists purges newest first, one page at a time.
 	ListPurges(context.Context, *v1.ListPurgesRequest) (*v1.ListPurgesResponse, error)
+	// CreatePush records a push (every node of the app's partitions, or of the
+	// named clusters, fetches the URLs into its cache through its own proxy
+	// pipeline) and publishes its command beside purges; the nodes online now
+	// are the ones it waits for. Refused with invalid_argument on a bad URL
+	// (scheme, length, a host that is not the app's), too many URLs or a
+	// cluster outside the app's partitions; not_found for an unknown app or
+	// cluster; failed_precondition when the app is in no partition.
+	CreatePush(context.Context, *v1.CreatePushRequest) (*v1.CreatePushResponse, error)
+	// GetPush returns one push with its per-node results; not_found for an
+	// unknown id.
+	GetPush(context.Context, *v1.GetPushRequest) (*v1.GetPushResponse, error)
+	// ListPushes lists pushes newest first, one page at a time (without their
+	// URL lists).
+	ListPushes(context.Context, *v1.ListPushesRequest) (*v1.ListPushesResponse, error)
 }
 
 // NewPurgeServiceClient constructs a client for the strata.purge.v1.PurgeService service. By
@@ -85,6 +105,24 @@ func NewPurgeServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(purgeServiceMethods.ByName("ListPurges")),
 			connect.WithClientOptions(opts...),
 		),
+		createPush: connect.NewClient[v1.CreatePushRequest, v1.CreatePushResponse](
+			httpClient,
+			baseURL+PurgeServiceCreatePushProcedure,
+			connect.WithSchema(purgeServiceMethods.ByName("CreatePush")),
+			connect.WithClientOptions(opts...),
+		),
+		getPush: connect.NewClient[v1.GetPushRequest, v1.GetPushResponse](
+			httpClient,
+			baseURL+PurgeServiceGetPushProcedure,
+			connect.WithSchema(purgeServiceMethods.ByName("GetPush")),
+			connect.WithClientOptions(opts...),
+		),
+		listPushes: connect.NewClient[v1.ListPushesRequest, v1.ListPushesResponse](
+			httpClient,
+			baseURL+PurgeServiceListPushesProcedure,
+			connect.WithSchema(purgeServiceMethods.ByName("ListPushes")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -93,6 +131,9 @@ type purgeServiceClient struct {
 	createPurge *connect.Client[v1.CreatePurgeRequest, v1.CreatePurgeResponse]
 	getPurge    *connect.Client[v1.GetPurgeRequest, v1.GetPurgeResponse]
 	listPurges  *connect.Client[v1.ListPurgesRequest, v1.ListPurgesResponse]
+	createPush  *connect.Client[v1.CreatePushRequest, v1.CreatePushResponse]
+	getPush     *connect.Client[v1.GetPushRequest, v1.GetPushResponse]
+	listPushes  *connect.Client[v1.ListPushesRequest, v1.ListPushesResponse]
 }
 
 // CreatePurge calls strata.purge.v1.PurgeService.CreatePurge.
@@ -122,6 +163,33 @@ func (c *purgeServiceClient) ListPurges(ctx context.Context, req *v1.ListPurgesR
 	return nil, err
 }
 
+// CreatePush calls strata.purge.v1.PurgeService.CreatePush.
+func (c *purgeServiceClient) CreatePush(ctx context.Context, req *v1.CreatePushRequest) (*v1.CreatePushResponse, error) {
+	response, err := c.createPush.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// GetPush calls strata.purge.v1.PurgeService.GetPush.
+func (c *purgeServiceClient) GetPush(ctx context.Context, req *v1.GetPushRequest) (*v1.GetPushResponse, error) {
+	response, err := c.getPush.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// ListPushes calls strata.purge.v1.PurgeService.ListPushes.
+func (c *purgeServiceClient) ListPushes(ctx context.Context, req *v1.ListPushesRequest) (*v1.ListPushesResponse, error) {
+	response, err := c.listPushes.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // PurgeServiceHandler is an implementation of the strata.purge.v1.PurgeService service.
 type PurgeServiceHandler interface {
 	// CreatePurge records a purge and publishes its command to every partition
@@ -134,6 +202,20 @@ type PurgeServiceHandler interface {
 	GetPurge(context.Context, *v1.GetPurgeRequest) (*v1.GetPurgeResponse, error)
 	// ListPurges lists purges newest first, one page at a time.
 	ListPurges(context.Context, *v1.ListPurgesRequest) (*v1.ListPurgesResponse, error)
+	// CreatePush records a push (every node of the app's partitions, or of the
+	// named clusters, fetches the URLs into its cache through its own proxy
+	// pipeline) and publishes its command beside purges; the nodes online now
+	// are the ones it waits for. Refused with invalid_argument on a bad URL
+	// (scheme, length, a host that is not the app's), too many URLs or a
+	// cluster outside the app's partitions; not_found for an unknown app or
+	// cluster; failed_precondition when the app is in no partition.
+	CreatePush(context.Context, *v1.CreatePushRequest) (*v1.CreatePushResponse, error)
+	// GetPush returns one push with its per-node results; not_found for an
+	// unknown id.
+	GetPush(context.Context, *v1.GetPushRequest) (*v1.GetPushResponse, error)
+	// ListPushes lists pushes newest first, one page at a time (without their
+	// URL lists).
+	ListPushes(context.Context, *v1.ListPushesRequest) (*v1.ListPushesResponse, error)
 }
 
 // NewPurgeServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -161,6 +243,24 @@ func NewPurgeServiceHandler(svc PurgeServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(purgeServiceMethods.ByName("ListPurges")),
 		connect.WithHandlerOptions(opts...),
 	)
+	purgeServiceCreatePushHandler := connect.NewUnaryHandlerSimple(
+		PurgeServiceCreatePushProcedure,
+		svc.CreatePush,
+		connect.WithSchema(purgeServiceMethods.ByName("CreatePush")),
+		connect.WithHandlerOptions(opts...),
+	)
+	purgeServiceGetPushHandler := connect.NewUnaryHandlerSimple(
+		PurgeServiceGetPushProcedure,
+		svc.GetPush,
+		connect.WithSchema(purgeServiceMethods.ByName("GetPush")),
+		connect.WithHandlerOptions(opts...),
+	)
+	purgeServiceListPushesHandler := connect.NewUnaryHandlerSimple(
+		PurgeServiceListPushesProcedure,
+		svc.ListPushes,
+		connect.WithSchema(purgeServiceMethods.ByName("ListPushes")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/strata.purge.v1.PurgeService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case PurgeServiceCreatePurgeProcedure:
@@ -169,6 +269,12 @@ func NewPurgeServiceHandler(svc PurgeServiceHandler, opts ...connect.HandlerOpti
 			purgeServiceGetPurgeHandler.ServeHTTP(w, r)
 		case PurgeServiceListPurgesProcedure:
 			purgeServiceListPurgesHandler.ServeHTTP(w, r)
+		case PurgeServiceCreatePushProcedure:
+			purgeServiceCreatePushHandler.ServeHTTP(w, r)
+		case PurgeServiceGetPushProcedure:
+			purgeServiceGetPushHandler.ServeHTTP(w, r)
+		case PurgeServiceListPushesProcedure:
+			purgeServiceListPushesHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -188,4 +294,16 @@ func (UnimplementedPurgeServiceHandler) GetPurge(context.Context, *v1.GetPurgeRe
 
 func (UnimplementedPurgeServiceHandler) ListPurges(context.Context, *v1.ListPurgesRequest) (*v1.ListPurgesResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("strata.purge.v1.PurgeService.ListPurges is not implemented"))
+}
+
+func (UnimplementedPurgeServiceHandler) CreatePush(context.Context, *v1.CreatePushRequest) (*v1.CreatePushResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("strata.purge.v1.PurgeService.CreatePush is not implemented"))
+}
+
+func (UnimplementedPurgeServiceHandler) GetPush(context.Context, *v1.GetPushRequest) (*v1.GetPushResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("strata.purge.v1.PurgeService.GetPush is not implemented"))
+}
+
+func (UnimplementedPurgeServiceHandler) ListPushes(context.Context, *v1.ListPushesRequest) (*v1.ListPushesResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("strata.purge.v1.PurgeService.ListPushes is not implemented"))
 }
