@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file strata/purge/v1/purge.proto.
  */
 export const file_strata_purge_v1_purge: GenFile = /*@__PURE__*/
-  fileDesc("ChtzdHJhdGEvcHVyZ2UvdjEvcHVyZ2UucHJvdG8SD3N0cmF0YS5wdXJnZS52MSJTCglDb25kaXRpb24SDAoEaG9zdBgBIAEoCRISCgpwYXRoX3JlZ2V4GAIgASgJEg4KBmhlYWRlchgDIAEoCRIUCgxoZWFkZXJfdmFsdWUYBCABKAkiSgoFU2NvcGUSEAoGYXBwX2lkGAEgASgJSAASFgoMcGFydGl0aW9uX2lkGAIgASgJSAASDQoDYWxsGAMgASgISABCCAoGdGFyZ2V0IskBCgxQdXJnZUNvbW1hbmQSEAoIcHVyZ2VfaWQYASABKAkSKAoEa2luZBgCIAEoDjIaLnN0cmF0YS5wdXJnZS52MS5QdXJnZUtpbmQSDgoGdmFsdWVzGAMgAygJEi0KCWNvbmRpdGlvbhgEIAEoCzIaLnN0cmF0YS5wdXJnZS52MS5Db25kaXRpb24SDAoEc29mdBgFIAEoCBIwCgxyZXF1ZXN0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIn0KCFB1cmdlQWNrEhAKCHB1cmdlX2lkGAEgASgJEg8KB25vZGVfaWQYAiABKAkSDwoHb2JqZWN0cxgDIAEoAxIuCgphcHBsaWVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVlcnJvchgFIAEoCSKyAQoSQ3JlYXRlUHVyZ2VSZXF1ZXN0EigKBGtpbmQYASABKA4yGi5zdHJhdGEucHVyZ2UudjEuUHVyZ2VLaW5kEg4KBnZhbHVlcxgCIAMoCRItCgljb25kaXRpb24YAyABKAsyGi5zdHJhdGEucHVyZ2UudjEuQ29uZGl0aW9uEgwKBHNvZnQYBCABKAgSJQoFc2NvcGUYBSABKAsyFi5zdHJhdGEucHVyZ2UudjEuU2NvcGUiPAoTQ3JlYXRlUHVyZ2VSZXNwb25zZRIlCgVwdXJnZRgBIAEoCzIWLnN0cmF0YS5wdXJnZS52MS5QdXJnZSIdCg9HZXRQdXJnZVJlcXVlc3QSCgoCaWQYASABKAkiOQoQR2V0UHVyZ2VSZXNwb25zZRIlCgVwdXJnZRgBIAEoCzIWLnN0cmF0YS5wdXJnZS52MS5QdXJnZSI6ChFMaXN0UHVyZ2VzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJVChJMaXN0UHVyZ2VzUmVzcG9uc2USJgoGcHVyZ2VzGAEgAygLMhYuc3RyYXRhLnB1cmdlLnYxLlB1cmdlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJoCgdOb2RlQWNrEg8KB25vZGVfaWQYASABKAkSLAoIYWNrZWRfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB29iamVjdHMYAyABKAMSDQoFZXJyb3IYBCABKAkijQMKBVB1cmdlEgoKAmlkGAEgASgJEigKBGtpbmQYAiABKA4yGi5zdHJhdGEucHVyZ2UudjEuUHVyZ2VLaW5kEg4KBnZhbHVlcxgDIAMoCRItCgljb25kaXRpb24YBCABKAsyGi5zdHJhdGEucHVyZ2UudjEuQ29uZGl0aW9uEgwKBHNvZnQYBSABKAgSJQoFc2NvcGUYBiABKAsyFi5zdHJhdGEucHVyZ2UudjEuU2NvcGUSDQoFYWN0b3IYByABKAkSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNcGFydGl0aW9uX2lkcxgJIAMoCRITCgtub2Rlc190b3RhbBgKIAEoBRISCgpub2Rlc19kb25lGAsgASgFEiYKBGFja3MYDCADKAsyGC5zdHJhdGEucHVyZ2UudjEuTm9kZUFjaxIzChB0aW1lX3RvX2xhc3RfYWNrGA0gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uKpUBCglQdXJnZUtpbmQSGgoWUFVSR0VfS0lORF9VTlNQRUNJRklFRBAAEhIKDlBVUkdFX0tJTkRfVVJMEAESFQoRUFVSR0VfS0lORF9QUkVGSVgQAhITCg9QVVJHRV9LSU5EX0hPU1QQAxISCg5QVVJHRV9LSU5EX1RBRxAEEhgKFFBVUkdFX0tJTkRfQ09ORElUSU9OEAUykAIKDFB1cmdlU2VydmljZRJYCgtDcmVhdGVQdXJnZRIjLnN0cmF0YS5wdXJnZS52MS5DcmVhdGVQdXJnZVJlcXVlc3QaJC5zdHJhdGEucHVyZ2UudjEuQ3JlYXRlUHVyZ2VSZXNwb25zZRJPCghHZXRQdXJnZRIgLnN0cmF0YS5wdXJnZS52MS5HZXRQdXJnZVJlcXVlc3QaIS5zdHJhdGEucHVyZ2UudjEuR2V0UHVyZ2VSZXNwb25zZRJVCgpMaXN0UHVyZ2VzEiIuc3RyYXRhLnB1cmdlLnYxLkxpc3RQdXJnZXNSZXF1ZXN0GiMuc3RyYXRhLnB1cmdlLnYxLkxpc3RQdXJnZXNSZXNwb25zZUI7WjlnaXRodWIuY29tL3N0cmF0YS1lZGdlL3N0cmF0YS9nZW4vc3RyYXRhL3B1cmdlL3YxO3B1cmdldjFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChtzdHJhdGEvcHVyZ2UvdjEvcHVyZ2UucHJvdG8SD3N0cmF0YS5wdXJnZS52MSJTCglDb25kaXRpb24SDAoEaG9zdBgBIAEoCRISCgpwYXRoX3JlZ2V4GAIgASgJEg4KBmhlYWRlchgDIAEoCRIUCgxoZWFkZXJfdmFsdWUYBCABKAkiSgoFU2NvcGUSEAoGYXBwX2lkGAEgASgJSAASFgoMcGFydGl0aW9uX2lkGAIgASgJSAASDQoDYWxsGAMgASgISABCCAoGdGFyZ2V0IvUBCgxQdXJnZUNvbW1hbmQSEAoIcHVyZ2VfaWQYASABKAkSKAoEa2luZBgCIAEoDjIaLnN0cmF0YS5wdXJnZS52MS5QdXJnZUtpbmQSDgoGdmFsdWVzGAMgAygJEi0KCWNvbmRpdGlvbhgEIAEoCzIaLnN0cmF0YS5wdXJnZS52MS5Db25kaXRpb24SDAoEc29mdBgFIAEoCBIwCgxyZXF1ZXN0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEioKBHB1c2gYByABKAsyHC5zdHJhdGEucHVyZ2UudjEuUHVzaENvbW1hbmQipQEKC1B1c2hDb21tYW5kEgwKBHVybHMYASADKAkSEwoLY29uY3VycmVuY3kYAiABKAUSLgoLdXJsX3RpbWVvdXQYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLgoKZXhwaXJlc19hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLY2x1c3Rlcl9pZHMYBSADKAkiWgoNUHVzaFVSTFJlc3VsdBILCgN1cmwYASABKAkSDgoGc3RhdHVzGAIgASgFEg0KBWJ5dGVzGAMgASgDEg4KBmNhY2hlZBgEIAEoCBINCgVlcnJvchgFIAEoCSJtCgpQdXNoUmVzdWx0Eg4KBmNhY2hlZBgBIAEoBRIOCgZmYWlsZWQYAiABKAUSDQoFYnl0ZXMYAyABKAMSMAoIZmFpbHVyZXMYBCADKAsyHi5zdHJhdGEucHVyZ2UudjEuUHVzaFVSTFJlc3VsdCKoAQoIUHVyZ2VBY2sSEAoIcHVyZ2VfaWQYASABKAkSDwoHbm9kZV9pZBgCIAEoCRIPCgdvYmplY3RzGAMgASgDEi4KCmFwcGxpZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWVycm9yGAUgASgJEikKBHB1c2gYBiABKAsyGy5zdHJhdGEucHVyZ2UudjEuUHVzaFJlc3VsdCKyAQoSQ3JlYXRlUHVyZ2VSZXF1ZXN0EigKBGtpbmQYASABKA4yGi5zdHJhdGEucHVyZ2UudjEuUHVyZ2VLaW5kEg4KBnZhbHVlcxgCIAMoCRItCgljb25kaXRpb24YAyABKAsyGi5zdHJhdGEucHVyZ2UudjEuQ29uZGl0aW9uEgwKBHNvZnQYBCABKAgSJQoFc2NvcGUYBSABKAsyFi5zdHJhdGEucHVyZ2UudjEuU2NvcGUiPAoTQ3JlYXRlUHVyZ2VSZXNwb25zZRIlCgVwdXJnZRgBIAEoCzIWLnN0cmF0YS5wdXJnZS52MS5QdXJnZSIdCg9HZXRQdXJnZVJlcXVlc3QSCgoCaWQYASABKAkiOQoQR2V0UHVyZ2VSZXNwb25zZRIlCgVwdXJnZRgBIAEoCzIWLnN0cmF0YS5wdXJnZS52MS5QdXJnZSI6ChFMaXN0UHVyZ2VzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJVChJMaXN0UHVyZ2VzUmVzcG9uc2USJgoGcHVyZ2VzGAEgAygLMhYuc3RyYXRhLnB1cmdlLnYxLlB1cmdlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKTAQoHTm9kZUFjaxIPCgdub2RlX2lkGAEgASgJEiwKCGFja2VkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdvYmplY3RzGAMgASgDEg0KBWVycm9yGAQgASgJEikKBHB1c2gYBSABKAsyGy5zdHJhdGEucHVyZ2UudjEuUHVzaFJlc3VsdCKNAwoFUHVyZ2USCgoCaWQYASABKAkSKAoEa2luZBgCIAEoDjIaLnN0cmF0YS5wdXJnZS52MS5QdXJnZUtpbmQSDgoGdmFsdWVzGAMgAygJEi0KCWNvbmRpdGlvbhgEIAEoCzIaLnN0cmF0YS5wdXJnZS52MS5Db25kaXRpb24SDAoEc29mdBgFIAEoCBIlCgVzY29wZRgGIAEoCzIWLnN0cmF0YS5wdXJnZS52MS5TY29wZRINCgVhY3RvchgHIAEoCRIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1wYXJ0aXRpb25faWRzGAkgAygJEhMKC25vZGVzX3RvdGFsGAogASgFEhIKCm5vZGVzX2RvbmUYCyABKAUSJgoEYWNrcxgMIAMoCzIYLnN0cmF0YS5wdXJnZS52MS5Ob2RlQWNrEjMKEHRpbWVfdG9fbGFzdF9hY2sYDSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iWwoRQ3JlYXRlUHVzaFJlcXVlc3QSDgoGYXBwX2lkGAEgASgJEgwKBHVybHMYAiADKAkSEwoLY2x1c3Rlcl9pZHMYAyADKAkSEwoLY29uY3VycmVuY3kYBCABKAUiOQoSQ3JlYXRlUHVzaFJlc3BvbnNlEiMKBHB1c2gYASABKAsyFS5zdHJhdGEucHVyZ2UudjEuUHVzaCIcCg5HZXRQdXNoUmVxdWVzdBIKCgJpZBgBIAEoCSI2Cg9HZXRQdXNoUmVzcG9uc2USIwoEcHVzaBgBIAEoCzIVLnN0cmF0YS5wdXJnZS52MS5QdXNoIjoKEUxpc3RQdXNoZXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIlQKEkxpc3RQdXNoZXNSZXNwb25zZRIlCgZwdXNoZXMYASADKAsyFS5zdHJhdGEucHVyZ2UudjEuUHVzaBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkijgMKBFB1c2gSCgoCaWQYASABKAkSDgoGYXBwX2lkGAIgASgJEgwKBHVybHMYAyADKAkSEQoJdXJsX2NvdW50GAQgASgFEhMKC2NsdXN0ZXJfaWRzGAUgAygJEhMKC2NvbmN1cnJlbmN5GAYgASgFEg0KBWFjdG9yGAcgASgJEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmV4cGlyZXNfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDXBhcnRpdGlvbl9pZHMYCiADKAkSEwoLbm9kZXNfdG90YWwYCyABKAUSEgoKbm9kZXNfZG9uZRgMIAEoBRImCgRhY2tzGA0gAygLMhguc3RyYXRhLnB1cmdlLnYxLk5vZGVBY2sSMwoQdGltZV90b19sYXN0X2FjaxgOIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhITCgt1cmxzX2ZhaWxlZBgPIAEoBSqVAQoJUHVyZ2VLaW5kEhoKFlBVUkdFX0tJTkRfVU5TUEVDSUZJRUQQABISCg5QVVJHRV9LSU5EX1VSTBABEhUKEVBVUkdFX0tJTkRfUFJFRklYEAISEwoPUFVSR0VfS0lORF9IT1NUEAMSEgoOUFVSR0VfS0lORF9UQUcQBBIYChRQVVJHRV9LSU5EX0NPTkRJVElPThAFMowECgxQdXJnZVNlcnZpY2USWAoLQ3JlYXRlUHVyZ2USIy5zdHJhdGEucHVyZ2UudjEuQ3JlYXRlUHVyZ2VSZXF1ZXN0GiQuc3RyYXRhLnB1cmdlLnYxLkNyZWF0ZVB1cmdlUmVzcG9uc2USTwoIR2V0UHVyZ2USIC5zdHJhdGEucHVyZ2UudjEuR2V0UHVyZ2VSZXF1ZXN0GiEuc3RyYXRhLnB1cmdlLnYxLkdldFB1cmdlUmVzcG9uc2USVQoKTGlzdFB1cmdlcxIiLnN0cmF0YS5wdXJnZS52MS5MaXN0UHVyZ2VzUmVxdWVzdBojLnN0cmF0YS5wdXJnZS52MS5MaXN0UHVyZ2VzUmVzcG9uc2USVQoKQ3JlYXRlUHVzaBIiLnN0cmF0YS5wdXJnZS52MS5DcmVhdGVQdXNoUmVxdWVzdBojLnN0cmF0YS5wdXJnZS52MS5DcmVhdGVQdXNoUmVzcG9uc2USTAoHR2V0UHVzaBIfLnN0cmF0YS5wdXJnZS52MS5HZXRQdXNoUmVxdWVzdBogLnN0cmF0YS5wdXJnZS52MS5HZXRQdXNoUmVzcG9uc2USVQoKTGlzdFB1c2hlcxIiLnN0cmF0YS5wdXJnZS52MS5MaXN0UHVzaGVzUmVxdWVzdBojLnN0cmF0YS5wdXJnZS52MS5MaXN0UHVzaGVzUmVzcG9uc2VCO1o5Z2l0aHViLmNvbS9zdHJhdGEtZWRnZS9zdHJhdGEvZ2VuL3N0cmF0YS9wdXJnZS92MTtwdXJnZXYxYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Condition selects objects for PURGE_KIND_CONDITION.
@@ -90,13 +90,17 @@ export const ScopeSchema: GenMessage<Scope> = /*@__PURE__*/
   messageDesc(file_strata_purge_v1_purge, 1);
 
 /**
- * PurgeCommand is what travels to nodes on strata.purge.<partition>, persisted
- * in JetStream stream STRATA_PURGE so an offline node applies what it missed.
+ * PurgeCommand is what travels to nodes on strata.purge.cmd.<partition>,
+ * persisted in JetStream stream STRATA_PURGE so an offline node applies what
+ * it missed. A command is a purge, or a push when push is set: one stream,
+ * one consumer and one acknowledgement path for both, in one order.
  *
  * @generated from message strata.purge.v1.PurgeCommand
  */
 export type PurgeCommand = Message<"strata.purge.v1.PurgeCommand"> & {
   /**
+   * The command id: prg_... for a purge, psh_... for a push.
+   *
    * @generated from field: string purge_id = 1;
    */
   purgeId: string;
@@ -127,6 +131,13 @@ export type PurgeCommand = Message<"strata.purge.v1.PurgeCommand"> & {
    * @generated from field: google.protobuf.Timestamp requested_at = 6;
    */
   requestedAt?: Timestamp | undefined;
+
+  /**
+   * Set for a push (kind, values, condition and soft are then unset).
+   *
+   * @generated from field: strata.purge.v1.PushCommand push = 7;
+   */
+  push?: PushCommand | undefined;
 };
 
 /**
@@ -135,6 +146,139 @@ export type PurgeCommand = Message<"strata.purge.v1.PurgeCommand"> & {
  */
 export const PurgeCommandSchema: GenMessage<PurgeCommand> = /*@__PURE__*/
   messageDesc(file_strata_purge_v1_purge, 2);
+
+/**
+ * PushCommand is a push as nodes get it.
+ *
+ * @generated from message strata.purge.v1.PushCommand
+ */
+export type PushCommand = Message<"strata.purge.v1.PushCommand"> & {
+  /**
+   * Absolute http/https URLs of the app's hosts.
+   *
+   * @generated from field: repeated string urls = 1;
+   */
+  urls: string[];
+
+  /**
+   * URLs fetched at once per node (1..32).
+   *
+   * @generated from field: int32 concurrency = 2;
+   */
+  concurrency: number;
+
+  /**
+   * Longest wait for one URL.
+   *
+   * @generated from field: google.protobuf.Duration url_timeout = 3;
+   */
+  urlTimeout?: Duration | undefined;
+
+  /**
+   * A node that gets the command later (it was offline) does not fetch; it
+   * acknowledges with an error.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 4;
+   */
+  expiresAt?: Timestamp | undefined;
+
+  /**
+   * When set, only the nodes of these clusters apply it; the others skip it
+   * without acknowledging.
+   *
+   * @generated from field: repeated string cluster_ids = 5;
+   */
+  clusterIds: string[];
+};
+
+/**
+ * Describes the message strata.purge.v1.PushCommand.
+ * Use `create(PushCommandSchema)` to create a new message.
+ */
+export const PushCommandSchema: GenMessage<PushCommand> = /*@__PURE__*/
+  messageDesc(file_strata_purge_v1_purge, 3);
+
+/**
+ * PushURLResult is what one node got for one URL of a push.
+ *
+ * @generated from message strata.purge.v1.PushURLResult
+ */
+export type PushURLResult = Message<"strata.purge.v1.PushURLResult"> & {
+  /**
+   * @generated from field: string url = 1;
+   */
+  url: string;
+
+  /**
+   * HTTP status of the response (0 when none came).
+   *
+   * @generated from field: int32 status = 2;
+   */
+  status: number;
+
+  /**
+   * Body bytes received.
+   *
+   * @generated from field: int64 bytes = 3;
+   */
+  bytes: bigint;
+
+  /**
+   * The node's cache holds a fresh copy after the fetch.
+   *
+   * @generated from field: bool cached = 4;
+   */
+  cached: boolean;
+
+  /**
+   * Why the URL failed: a status >= 400, "not cacheable: ...", a timeout.
+   *
+   * @generated from field: string error = 5;
+   */
+  error: string;
+};
+
+/**
+ * Describes the message strata.purge.v1.PushURLResult.
+ * Use `create(PushURLResultSchema)` to create a new message.
+ */
+export const PushURLResultSchema: GenMessage<PushURLResult> = /*@__PURE__*/
+  messageDesc(file_strata_purge_v1_purge, 4);
+
+/**
+ * PushResult is one node's outcome of a push: counts over every URL, and
+ * the failed URLs (at most 1000 listed; failed counts all of them).
+ *
+ * @generated from message strata.purge.v1.PushResult
+ */
+export type PushResult = Message<"strata.purge.v1.PushResult"> & {
+  /**
+   * @generated from field: int32 cached = 1;
+   */
+  cached: number;
+
+  /**
+   * @generated from field: int32 failed = 2;
+   */
+  failed: number;
+
+  /**
+   * @generated from field: int64 bytes = 3;
+   */
+  bytes: bigint;
+
+  /**
+   * @generated from field: repeated strata.purge.v1.PushURLResult failures = 4;
+   */
+  failures: PushURLResult[];
+};
+
+/**
+ * Describes the message strata.purge.v1.PushResult.
+ * Use `create(PushResultSchema)` to create a new message.
+ */
+export const PushResultSchema: GenMessage<PushResult> = /*@__PURE__*/
+  messageDesc(file_strata_purge_v1_purge, 5);
 
 /**
  * PurgeAck is a node's acknowledgement, published on strata.purge.ack.<node>.
@@ -170,6 +314,13 @@ export type PurgeAck = Message<"strata.purge.v1.PurgeAck"> & {
    * @generated from field: string error = 5;
    */
   error: string;
+
+  /**
+   * The node's results of a push.
+   *
+   * @generated from field: strata.purge.v1.PushResult push = 6;
+   */
+  push?: PushResult | undefined;
 };
 
 /**
@@ -177,7 +328,7 @@ export type PurgeAck = Message<"strata.purge.v1.PurgeAck"> & {
  * Use `create(PurgeAckSchema)` to create a new message.
  */
 export const PurgeAckSchema: GenMessage<PurgeAck> = /*@__PURE__*/
-  messageDesc(file_strata_purge_v1_purge, 3);
+  messageDesc(file_strata_purge_v1_purge, 6);
 
 /**
  * Request of CreatePurge: what to purge (kind with values or a condition),
@@ -217,7 +368,7 @@ export type CreatePurgeRequest = Message<"strata.purge.v1.CreatePurgeRequest"> &
  * Use `create(CreatePurgeRequestSchema)` to create a new message.
  */
 export const CreatePurgeRequestSchema: GenMessage<CreatePurgeRequest> = /*@__PURE__*/
-  messageDesc(file_strata_purge_v1_purge, 4);
+  messageDesc(file_strata_purge_v1_purge, 7);
 
 /**
  * Response of CreatePurge: the recorded purge, no node acknowledged yet.
@@ -236,7 +387,7 @@ export type CreatePurgeResponse = Message<"strata.purge.v1.CreatePurgeResponse">
  * Use `create(CreatePurgeResponseSchema)` to create a new message.
  */
 export const CreatePurgeResponseSchema: GenMessage<CreatePurgeResponse> = /*@__PURE__*/
-  messageDesc(file_strata_purge_v1_purge, 5);
+  messageDesc(file_strata_purge_v1_purge, 8);
 
 /**
  * Request of GetPurge: the purge id (prg_...).
@@ -255,7 +406,7 @@ export type GetPurgeRequest = Message<"strata.purge.v1.GetPurgeRequest"> & {
  * Use `create(GetPurgeRequestSchema)` to create a new message.
  */
 export const GetPurgeRequestSchema: GenMessage<GetPurgeRequest> = /*@__PURE__*/
-  messageDesc(file_strata_purge_v1_purge, 6);
+  messageDesc(file_strata_purge_v1_purge, 9);
 
 /**
  * Response of GetPurge: the purge and its progress.
@@ -274,7 +425,7 @@ export type GetPurgeResponse = Message<"strata.purge.v1.GetPurgeResponse"> & {
  * Use `create(GetPurgeResponseSchema)` to create a new message.
  */
 export const GetPurgeResponseSchema: GenMessage<GetPurgeResponse> = /*@__PURE__*/
-  messageDesc(file_strata_purge_v1_purge, 7);
+  messageDesc(file_strata_purge_v1_purge, 10);
 
 /**
  * Request of ListPurges: page size (default 50, at most 500) and the token of
@@ -299,7 +450,7 @@ export type ListPurgesRequest = Message<"strata.purge.v1.ListPurgesRequest"> & {
  * Use `create(ListPurgesRequestSchema)` to create a new message.
  */
 export const ListPurgesRequestSchema: GenMessage<ListPurgesRequest> = /*@__PURE__*/
-  messageDesc(file_strata_purge_v1_purge, 8);
+  messageDesc(file_strata_purge_v1_purge, 11);
 
 /**
  * Response of ListPurges: one page of purges, newest first, and the token of
@@ -324,7 +475,7 @@ export type ListPurgesResponse = Message<"strata.purge.v1.ListPurgesResponse"> &
  * Use `create(ListPurgesResponseSchema)` to create a new message.
  */
 export const ListPurgesResponseSchema: GenMessage<ListPurgesResponse> = /*@__PURE__*/
-  messageDesc(file_strata_purge_v1_purge, 9);
+  messageDesc(file_strata_purge_v1_purge, 12);
 
 /**
  * NodeAck is one node's progress on a purge.
@@ -351,6 +502,13 @@ export type NodeAck = Message<"strata.purge.v1.NodeAck"> & {
    * @generated from field: string error = 4;
    */
   error: string;
+
+  /**
+   * A push's results on that node.
+   *
+   * @generated from field: strata.purge.v1.PushResult push = 5;
+   */
+  push?: PushResult | undefined;
 };
 
 /**
@@ -358,7 +516,7 @@ export type NodeAck = Message<"strata.purge.v1.NodeAck"> & {
  * Use `create(NodeAckSchema)` to create a new message.
  */
 export const NodeAckSchema: GenMessage<NodeAck> = /*@__PURE__*/
-  messageDesc(file_strata_purge_v1_purge, 10);
+  messageDesc(file_strata_purge_v1_purge, 13);
 
 /**
  * Purge is a purge and its progress.
@@ -443,7 +601,257 @@ export type Purge = Message<"strata.purge.v1.Purge"> & {
  * Use `create(PurgeSchema)` to create a new message.
  */
 export const PurgeSchema: GenMessage<Purge> = /*@__PURE__*/
-  messageDesc(file_strata_purge_v1_purge, 11);
+  messageDesc(file_strata_purge_v1_purge, 14);
+
+/**
+ * Request of CreatePush.
+ *
+ * @generated from message strata.purge.v1.CreatePushRequest
+ */
+export type CreatePushRequest = Message<"strata.purge.v1.CreatePushRequest"> & {
+  /**
+   * The app (id or name) whose hosts the URLs name.
+   *
+   * @generated from field: string app_id = 1;
+   */
+  appId: string;
+
+  /**
+   * Absolute http/https URLs, at most 10000, each at most 2048 bytes.
+   *
+   * @generated from field: repeated string urls = 2;
+   */
+  urls: string[];
+
+  /**
+   * Only the nodes of these clusters (id or name); default every node of
+   * the app's partitions.
+   *
+   * @generated from field: repeated string cluster_ids = 3;
+   */
+  clusterIds: string[];
+
+  /**
+   * URLs fetched at once per node: default 4, at most 32.
+   *
+   * @generated from field: int32 concurrency = 4;
+   */
+  concurrency: number;
+};
+
+/**
+ * Describes the message strata.purge.v1.CreatePushRequest.
+ * Use `create(CreatePushRequestSchema)` to create a new message.
+ */
+export const CreatePushRequestSchema: GenMessage<CreatePushRequest> = /*@__PURE__*/
+  messageDesc(file_strata_purge_v1_purge, 15);
+
+/**
+ * Response of CreatePush: the recorded push, no node acknowledged yet.
+ *
+ * @generated from message strata.purge.v1.CreatePushResponse
+ */
+export type CreatePushResponse = Message<"strata.purge.v1.CreatePushResponse"> & {
+  /**
+   * @generated from field: strata.purge.v1.Push push = 1;
+   */
+  push?: Push | undefined;
+};
+
+/**
+ * Describes the message strata.purge.v1.CreatePushResponse.
+ * Use `create(CreatePushResponseSchema)` to create a new message.
+ */
+export const CreatePushResponseSchema: GenMessage<CreatePushResponse> = /*@__PURE__*/
+  messageDesc(file_strata_purge_v1_purge, 16);
+
+/**
+ * Request of GetPush: the push id (psh_...).
+ *
+ * @generated from message strata.purge.v1.GetPushRequest
+ */
+export type GetPushRequest = Message<"strata.purge.v1.GetPushRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message strata.purge.v1.GetPushRequest.
+ * Use `create(GetPushRequestSchema)` to create a new message.
+ */
+export const GetPushRequestSchema: GenMessage<GetPushRequest> = /*@__PURE__*/
+  messageDesc(file_strata_purge_v1_purge, 17);
+
+/**
+ * Response of GetPush: the push and its progress.
+ *
+ * @generated from message strata.purge.v1.GetPushResponse
+ */
+export type GetPushResponse = Message<"strata.purge.v1.GetPushResponse"> & {
+  /**
+   * @generated from field: strata.purge.v1.Push push = 1;
+   */
+  push?: Push | undefined;
+};
+
+/**
+ * Describes the message strata.purge.v1.GetPushResponse.
+ * Use `create(GetPushResponseSchema)` to create a new message.
+ */
+export const GetPushResponseSchema: GenMessage<GetPushResponse> = /*@__PURE__*/
+  messageDesc(file_strata_purge_v1_purge, 18);
+
+/**
+ * Request of ListPushes: page size (default 50, at most 500) and the token of
+ * the previous page.
+ *
+ * @generated from message strata.purge.v1.ListPushesRequest
+ */
+export type ListPushesRequest = Message<"strata.purge.v1.ListPushesRequest"> & {
+  /**
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message strata.purge.v1.ListPushesRequest.
+ * Use `create(ListPushesRequestSchema)` to create a new message.
+ */
+export const ListPushesRequestSchema: GenMessage<ListPushesRequest> = /*@__PURE__*/
+  messageDesc(file_strata_purge_v1_purge, 19);
+
+/**
+ * Response of ListPushes: one page of pushes, newest first (urls left out),
+ * and the token of the next page (empty on the last).
+ *
+ * @generated from message strata.purge.v1.ListPushesResponse
+ */
+export type ListPushesResponse = Message<"strata.purge.v1.ListPushesResponse"> & {
+  /**
+   * @generated from field: repeated strata.purge.v1.Push pushes = 1;
+   */
+  pushes: Push[];
+
+  /**
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message strata.purge.v1.ListPushesResponse.
+ * Use `create(ListPushesResponseSchema)` to create a new message.
+ */
+export const ListPushesResponseSchema: GenMessage<ListPushesResponse> = /*@__PURE__*/
+  messageDesc(file_strata_purge_v1_purge, 20);
+
+/**
+ * Push is a push and its progress.
+ *
+ * @generated from message strata.purge.v1.Push
+ */
+export type Push = Message<"strata.purge.v1.Push"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string app_id = 2;
+   */
+  appId: string;
+
+  /**
+   * @generated from field: repeated string urls = 3;
+   */
+  urls: string[];
+
+  /**
+   * @generated from field: int32 url_count = 4;
+   */
+  urlCount: number;
+
+  /**
+   * Cluster ids it is limited to (none: every cluster of the partitions).
+   *
+   * @generated from field: repeated string cluster_ids = 5;
+   */
+  clusterIds: string[];
+
+  /**
+   * @generated from field: int32 concurrency = 6;
+   */
+  concurrency: number;
+
+  /**
+   * @generated from field: string actor = 7;
+   */
+  actor: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 8;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp expires_at = 9;
+   */
+  expiresAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: repeated string partition_ids = 10;
+   */
+  partitionIds: string[];
+
+  /**
+   * Nodes expected to acknowledge (online when the push was created) and done.
+   *
+   * @generated from field: int32 nodes_total = 11;
+   */
+  nodesTotal: number;
+
+  /**
+   * @generated from field: int32 nodes_done = 12;
+   */
+  nodesDone: number;
+
+  /**
+   * Per node: acked_at, error (the node could not run the push) and push
+   * (its counts and failed URLs).
+   *
+   * @generated from field: repeated strata.purge.v1.NodeAck acks = 13;
+   */
+  acks: NodeAck[];
+
+  /**
+   * Time from creation to the last expected acknowledgement (when complete).
+   *
+   * @generated from field: google.protobuf.Duration time_to_last_ack = 14;
+   */
+  timeToLastAck?: Duration | undefined;
+
+  /**
+   * Failed URLs summed over the nodes that acknowledged.
+   *
+   * @generated from field: int32 urls_failed = 15;
+   */
+  urlsFailed: number;
+};
+
+/**
+ * Describes the message strata.purge.v1.Push.
+ * Use `create(PushSchema)` to create a new message.
+ */
+export const PushSchema: GenMessage<Push> = /*@__PURE__*/
+  messageDesc(file_strata_purge_v1_purge, 21);
 
 /**
  * PurgeKind is what the values of a purge name.
@@ -538,6 +946,44 @@ export const PurgeService: GenService<{
     methodKind: "unary";
     input: typeof ListPurgesRequestSchema;
     output: typeof ListPurgesResponseSchema;
+  },
+  /**
+   * CreatePush records a push (every node of the app's partitions, or of the
+   * named clusters, fetches the URLs into its cache through its own proxy
+   * pipeline) and publishes its command beside purges; the nodes online now
+   * are the ones it waits for. Refused with invalid_argument on a bad URL
+   * (scheme, length, a host that is not the app's), too many URLs or a
+   * cluster outside the app's partitions; not_found for an unknown app or
+   * cluster; failed_precondition when the app is in no partition.
+   *
+   * @generated from rpc strata.purge.v1.PurgeService.CreatePush
+   */
+  createPush: {
+    methodKind: "unary";
+    input: typeof CreatePushRequestSchema;
+    output: typeof CreatePushResponseSchema;
+  },
+  /**
+   * GetPush returns one push with its per-node results; not_found for an
+   * unknown id.
+   *
+   * @generated from rpc strata.purge.v1.PurgeService.GetPush
+   */
+  getPush: {
+    methodKind: "unary";
+    input: typeof GetPushRequestSchema;
+    output: typeof GetPushResponseSchema;
+  },
+  /**
+   * ListPushes lists pushes newest first, one page at a time (without their
+   * URL lists).
+   *
+   * @generated from rpc strata.purge.v1.PurgeService.ListPushes
+   */
+  listPushes: {
+    methodKind: "unary";
+    input: typeof ListPushesRequestSchema;
+    output: typeof ListPushesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_strata_purge_v1_purge, 0);

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file strata/events/purge/v1/events.proto.
  */
 export const file_strata_events_purge_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("CiNzdHJhdGEvZXZlbnRzL3B1cmdlL3YxL2V2ZW50cy5wcm90bxIWc3RyYXRhLmV2ZW50cy5wdXJnZS52MSKrAQoOUHVyZ2VSZXF1ZXN0ZWQSEAoIcHVyZ2VfaWQYASABKAkSLgoHY29tbWFuZBgCIAEoCzIdLnN0cmF0YS5wdXJnZS52MS5QdXJnZUNvbW1hbmQSJQoFc2NvcGUYAyABKAsyFi5zdHJhdGEucHVyZ2UudjEuU2NvcGUSFQoNcGFydGl0aW9uX2lkcxgEIAMoCRIZChFleHBlY3RlZF9ub2RlX2lkcxgFIAMoCSJ0ChFQdXJnZUFja25vd2xlZGdlZBIQCghwdXJnZV9pZBgBIAEoCRIlCgNhY2sYAiABKAsyGC5zdHJhdGEucHVyZ2UudjEuTm9kZUFjaxImCgRhY2tzGAMgAygLMhguc3RyYXRhLnB1cmdlLnYxLk5vZGVBY2tCSFpGZ2l0aHViLmNvbS9zdHJhdGEtZWRnZS9zdHJhdGEvZ2VuL3N0cmF0YS9ldmVudHMvcHVyZ2UvdjE7cHVyZ2VldmVudHN2MWIGcHJvdG8z", [file_strata_purge_v1_purge]);
+  fileDesc("CiNzdHJhdGEvZXZlbnRzL3B1cmdlL3YxL2V2ZW50cy5wcm90bxIWc3RyYXRhLmV2ZW50cy5wdXJnZS52MSKrAQoOUHVyZ2VSZXF1ZXN0ZWQSEAoIcHVyZ2VfaWQYASABKAkSLgoHY29tbWFuZBgCIAEoCzIdLnN0cmF0YS5wdXJnZS52MS5QdXJnZUNvbW1hbmQSJQoFc2NvcGUYAyABKAsyFi5zdHJhdGEucHVyZ2UudjEuU2NvcGUSFQoNcGFydGl0aW9uX2lkcxgEIAMoCRIZChFleHBlY3RlZF9ub2RlX2lkcxgFIAMoCSKSAQoNUHVzaFJlcXVlc3RlZBIPCgdwdXNoX2lkGAEgASgJEi4KB2NvbW1hbmQYAiABKAsyHS5zdHJhdGEucHVyZ2UudjEuUHVyZ2VDb21tYW5kEg4KBmFwcF9pZBgDIAEoCRIVCg1wYXJ0aXRpb25faWRzGAQgAygJEhkKEWV4cGVjdGVkX25vZGVfaWRzGAUgAygJInQKEVB1cmdlQWNrbm93bGVkZ2VkEhAKCHB1cmdlX2lkGAEgASgJEiUKA2FjaxgCIAEoCzIYLnN0cmF0YS5wdXJnZS52MS5Ob2RlQWNrEiYKBGFja3MYAyADKAsyGC5zdHJhdGEucHVyZ2UudjEuTm9kZUFja0JIWkZnaXRodWIuY29tL3N0cmF0YS1lZGdlL3N0cmF0YS9nZW4vc3RyYXRhL2V2ZW50cy9wdXJnZS92MTtwdXJnZWV2ZW50c3YxYgZwcm90bzM", [file_strata_purge_v1_purge]);
 
 /**
  * purge.purge.requested
@@ -56,6 +56,47 @@ export const PurgeRequestedSchema: GenMessage<PurgeRequested> = /*@__PURE__*/
   messageDesc(file_strata_events_purge_v1_events, 0);
 
 /**
+ * purge.push.requested: a push (command.push set) for the nodes of an app's
+ * partitions, or of some clusters. Its acknowledgements are
+ * purge.purge.acknowledged events like a purge's (purge_id = the push id).
+ *
+ * @generated from message strata.events.purge.v1.PushRequested
+ */
+export type PushRequested = Message<"strata.events.purge.v1.PushRequested"> & {
+  /**
+   * @generated from field: string push_id = 1;
+   */
+  pushId: string;
+
+  /**
+   * @generated from field: strata.purge.v1.PurgeCommand command = 2;
+   */
+  command?: PurgeCommand | undefined;
+
+  /**
+   * @generated from field: string app_id = 3;
+   */
+  appId: string;
+
+  /**
+   * @generated from field: repeated string partition_ids = 4;
+   */
+  partitionIds: string[];
+
+  /**
+   * @generated from field: repeated string expected_node_ids = 5;
+   */
+  expectedNodeIds: string[];
+};
+
+/**
+ * Describes the message strata.events.purge.v1.PushRequested.
+ * Use `create(PushRequestedSchema)` to create a new message.
+ */
+export const PushRequestedSchema: GenMessage<PushRequested> = /*@__PURE__*/
+  messageDesc(file_strata_events_purge_v1_events, 1);
+
+/**
  * purge.purge.acknowledged: the acknowledgements of one purge that reached
  * the service together, recorded as one event (with JetStream's fsync per
  * stored message, one event per node cost 100 fsyncs per purge at 100
@@ -85,5 +126,5 @@ export type PurgeAcknowledged = Message<"strata.events.purge.v1.PurgeAcknowledge
  * Use `create(PurgeAcknowledgedSchema)` to create a new message.
  */
 export const PurgeAcknowledgedSchema: GenMessage<PurgeAcknowledged> = /*@__PURE__*/
-  messageDesc(file_strata_events_purge_v1_events, 1);
+  messageDesc(file_strata_events_purge_v1_events, 2);
 
