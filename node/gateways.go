@@ -12,6 +12,7 @@ import (
 
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/node/dns"
+	"github.com/strata-edge/strata/node/peercheck"
 	"github.com/strata-edge/strata/pkg/natsutil"
 )
 
@@ -65,6 +66,15 @@ func (f *gatewayFeed) onMsg(m *nats.Msg) {
 		return
 	}
 	f.tierSet(set)
+	if f.n.peers != nil {
+		var ts []peercheck.Target
+		for _, c := range set.GetClusters() {
+			for _, cn := range c.GetCheckNodes() {
+				ts = append(ts, peercheck.Target{NodeID: cn.GetNodeId(), Address: cn.GetAddress()})
+			}
+		}
+		f.n.peers.SetTargets(ts)
+	}
 	if f.n.dns != nil {
 		f.dnsSet(set)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/strata-edge/strata/node/dns"
 	"github.com/strata-edge/strata/node/forward"
 	"github.com/strata-edge/strata/node/geo"
+	"github.com/strata-edge/strata/node/peercheck"
 	"github.com/strata-edge/strata/node/proxy"
 	"github.com/strata-edge/strata/node/purge"
 	"github.com/strata-edge/strata/node/stats"
@@ -56,9 +57,10 @@ type Node struct {
 	cache   *cache.Cache
 	purger  *purge.Agent
 	tier    *tier.Tier
-	geo     *geo.DB          // nil without Options.GeoDB
-	sql     *stats.MetricSQL // nil with metrics off
-	stats   *stats.Reporter  // nil with metrics off
+	peers   *peercheck.Checker // nil: no peer checks
+	geo     *geo.DB            // nil without Options.GeoDB
+	sql     *stats.MetricSQL   // nil with metrics off
+	stats   *stats.Reporter    // nil with metrics off
 	// xdp is the DDoS filter (nil: none attached, xdpErr says why); its
 	// own lock, as heartbeats read it while Start holds mu.
 	xdpMu   gosync.Mutex
@@ -176,6 +178,10 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		if err != nil {
 			return fmt.Errorf("node: %w", err)
 		}
+	}
+	if n.opts.PeerCheckInterval >= 0 {
+		n.peers = peercheck.New(peercheck.Options{Self: n.opts.NodeID, Interval: n.opts.PeerCheckInterval})
+		n.peers.Start()
 	}
 	if err := n.subscribeGateways(); err != nil {
 		return fmt.Errorf("node: subscribe to gateway sets: %w", err)
@@ -324,6 +330,7 @@ func (n *Node) shutdown(ctx context.Context) error {
 		}
 	}
 	stop(n.agent != nil, func() error { return n.agent.Stop(ctx) })
+	stop(n.peers != nil, func() error { n.peers.Stop(); return nil })
 	stop(n.proxy != nil, func() error { return n.proxy.Stop(ctx) })
 	stop(n.stream != nil, func() error { return n.stream.Stop(ctx) })
 	stop(n.forward != nil, func() error { return n.forward.Stop(ctx) })

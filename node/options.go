@@ -77,7 +77,11 @@ type Options struct {
 	GeoDB string
 	// Heartbeat is the NodeStatus interval; 0 means the sync default.
 	Heartbeat time.Duration
-	Logger    *slog.Logger
+	// PeerCheckInterval is how often the node probes the other nodes of its
+	// gateway set (node/peercheck, reported in heartbeats); 0 means
+	// peercheck.DefaultInterval, negative no checks.
+	PeerCheckInterval time.Duration
+	Logger            *slog.Logger
 	// CacheDiskBytes > 0 keeps the HTTP cache on disk in DataDir/cache,
 	// bounded to that size, so it survives a restart; otherwise the cache
 	// lives in memory, bounded to CacheMemoryBytes (default

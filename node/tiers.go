@@ -93,12 +93,15 @@ func tierPeers(ctx context.Context, set *syncv1.GatewaySet, prev map[string][]ne
 	return out, names
 }
 
-// reportStatus adds the node's own fields to a heartbeat: the DNS state
-// and the tier address.
+// reportStatus adds the node's own fields to a heartbeat: the DNS state,
+// the tier address and the peer checks.
 func (n *Node) reportStatus(st *syncv1.NodeStatus) {
 	n.reportDNS(st)
 	n.reportXDP(st)
 	st.TierAddress = n.tierAddr()
+	if n.peers != nil {
+		st.PeerChecks = n.peers.Report()
+	}
 }
 
 // tierAddr is the address child nodes reach this node's plain listener at:

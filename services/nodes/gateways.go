@@ -18,8 +18,9 @@ import (
 // online nodes of every cluster (what gateway DNS records answer) and
 // their tier addresses (the parents a child cluster's nodes ask on a
 // cache miss), with each cluster's location, the addresses of all its
-// approved enabled nodes (GSLB's fallback) and its online nodes' tier
-// addresses (what the nodes probe, peercheck.go). Every
+// approved enabled nodes (GSLB's fallback) and, in its own partition's
+// set, its online nodes' tier addresses (what the nodes probe,
+// peercheck.go). Every
 // partition gets every cluster (a gateway record may name a cluster of
 // another partition; the addresses are public, DNS serves them anyway);
 // clusters are sorted by id, addresses by value, and a cluster without a
@@ -68,7 +69,8 @@ func (s *Service) GatewaySets() map[string]*syncv1.GatewaySet {
 		cn := checks[c.GetId()]
 		slices.SortFunc(cn, byNode)
 		list = append(list, &syncv1.ClusterAddresses{ClusterId: c.GetId(), ClusterName: c.GetName(), Addresses: a, TierNodes: tn,
-			Location: c.GetLocation(), AllAddresses: aa, CheckNodes: cn})
+			Location: c.GetLocation(), AllAddresses: aa})
+		checks[c.GetId()] = cn
 	}
 	out := map[string]*syncv1.GatewaySet{}
 	for _, c := range clusters {
@@ -76,7 +78,18 @@ func (s *Service) GatewaySets() map[string]*syncv1.GatewaySet {
 		if p == "" || out[p] != nil {
 			continue
 		}
-		out[p] = &syncv1.GatewaySet{PartitionId: p, Clusters: list}
+		// Check nodes only in their own partition's set: nodes probe the
+		// nodes of their partition.
+		own := make([]*syncv1.ClusterAddresses, len(list))
+		for i, ca := range list {
+			own[i] = ca
+			if clusters[i].GetPartitionId() == p && len(checks[ca.GetClusterId()]) > 0 {
+				cp := proto.Clone(ca).(*syncv1.ClusterAddresses)
+				cp.CheckNodes = checks[ca.GetClusterId()]
+				own[i] = cp
+			}
+		}
+		out[p] = &syncv1.GatewaySet{PartitionId: p, Clusters: own}
 	}
 	return out
 }

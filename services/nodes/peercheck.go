@@ -15,6 +15,9 @@ type PeerVerdict struct {
 	// the only one), could not reach the node. A failed node leaves gateway
 	// answers like one that stopped reporting.
 	Failed bool
+	// Ignored: peer checks fail most of the checked nodes, so none is failed
+	// by them (peerVerdicts).
+	Ignored bool
 }
 
 // String is the verdict as node list shows it: "3/3 reach it",
@@ -25,6 +28,8 @@ func (v PeerVerdict) String() string {
 		return ""
 	case v.Unreachable == 0:
 		return fmt.Sprintf("%d/%d reach it", v.Reporters, v.Reporters)
+	case v.Ignored:
+		return fmt.Sprintf("%d/%d cannot reach it (ignored: most nodes fail their checks)", v.Unreachable, v.Reporters)
 	}
 	return fmt.Sprintf("%d/%d cannot reach it", v.Unreachable, v.Reporters)
 }
@@ -59,9 +64,23 @@ func peerVerdicts(statuses map[string]NodeStatus, window time.Duration) map[stri
 			out[target] = v
 		}
 	}
+	failed := 0
 	for id, v := range out {
 		v.Failed = peerFailed(v.Reporters, v.Unreachable)
+		if v.Failed {
+			failed++
+		}
 		out[id] = v
+	}
+	// Most checked nodes failing says more about the probes (tier
+	// addresses peers cannot route to, a firewall) than about the nodes:
+	// then no node is failed by its peers, like a load balancer's panic
+	// threshold, rather than emptying every gateway answer.
+	if failed >= 2 && 2*failed > len(out) {
+		for id, v := range out {
+			v.Failed, v.Ignored = false, true
+			out[id] = v
+		}
 	}
 	return out
 }

@@ -81,6 +81,13 @@ func TestPeerChecksFailANode(t *testing.T) {
 	beat("a", map[string]bool{"c": false}, 3*nodes.DefaultHeartbeatInterval+time.Second)
 	beat("b", map[string]bool{"c": false}, 3*nodes.DefaultHeartbeatInterval+time.Second)
 	expect("", ip("a"), ip("b"), ip("c"))
+
+	// Every node failing every other's checks is the probes' fault: no node
+	// is failed by them.
+	beat("a", map[string]bool{"b": false, "c": false}, 0)
+	beat("b", map[string]bool{"a": false, "c": false}, 0)
+	beat("c", map[string]bool{"a": false, "b": false}, 0)
+	expect("2/2 cannot reach it (ignored: most nodes fail their checks)", ip("a"), ip("b"), ip("c"))
 }
 
 func ip(n string) string {
