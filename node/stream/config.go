@@ -151,6 +151,9 @@ func (b *build) compile(ac *configv1.App) (*app, error) {
 	if a.def == nil && len(a.routes) == 0 {
 		return nil, fmt.Errorf("upstream: required without sni_routes")
 	}
+	if a.def == nil && a.hasUDP {
+		return nil, fmt.Errorf("upstream: required with a UDP listener")
+	}
 	if ac := sc.GetAccess(); ac != nil {
 		g, err := netguard.New(ac)
 		if err != nil {

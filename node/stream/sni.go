@@ -23,7 +23,7 @@ var errNotTLS = errors.New("not a TLS handshake")
 // set a read deadline) and returns its server name, lower case, "" when
 // it names none.
 func peekSNI(r *bufio.Reader) (string, error) {
-	need := recordHeader
+	need := 1
 	for {
 		if need > maxHello {
 			return "", fmt.Errorf("ClientHello over %d bytes", maxHello)
@@ -54,14 +54,16 @@ func clientHelloSNI(b []byte) (name string, need int, err error) {
 	var hs []byte
 	off := 0
 	for {
-		if len(b)-off < recordHeader {
-			return "", off + recordHeader, nil
-		}
-		if b[off] != 0x16 { // handshake
+		// What is there of the record header is checked first: bytes
+		// that are no TLS are refused without waiting for more.
+		if len(b) > off && b[off] != 0x16 { // handshake
 			return "", 0, errNotTLS
 		}
-		if b[off+1] != 3 {
-			return "", 0, fmt.Errorf("%w: record version %d.%d", errNotTLS, b[off+1], b[off+2])
+		if len(b) > off+1 && b[off+1] != 3 {
+			return "", 0, fmt.Errorf("%w: record version %d", errNotTLS, b[off+1])
+		}
+		if len(b)-off < recordHeader {
+			return "", off + recordHeader, nil
 		}
 		n := int(b[off+3])<<8 | int(b[off+4])
 		if n == 0 {

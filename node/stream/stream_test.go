@@ -355,3 +355,44 @@ func served(port uint32) bool {
 	_, err = say(c, bufio.NewReader(c), "x")
 	return err == nil
 }
+
+func TestUDP(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			pc.WriteTo(append([]byte("echo: "), buf[:n]...), from)
+		}
+	}()
+	s := newStream(t, stream.Options{})
+	free, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := uint32(free.LocalAddr().(*net.UDPAddr).Port)
+	free.Close()
+	app := tcpApp("u1", port, pc.LocalAddr().String())
+	streamOf(app).Listeners[0].Protocol = configv1.StreamProtocol_STREAM_PROTOCOL_UDP
+	apply(t, s, app)
+	c, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 100)
+	c.Write([]byte("ping"))
+	n, err := c.Read(buf)
+	if err != nil || string(buf[:n]) != "echo: ping" {
+		t.Fatalf("%q %v", buf[:n], err)
+	}
+	waitFor(t, func() bool { st := s.Stats()["u1"]; return st.BytesIn == 4 && st.BytesOut == 10 })
+}

@@ -284,7 +284,7 @@ func (c *conn) serve() {
 		headerDeadlined = true
 	}
 	if len(a.trusted) > 0 {
-		if client, err = readProxyHeader(front, peer, a.trustedPeer(peer.Addr())); err != nil {
+		if client, err = readProxyHeader(front, c.client, peer, a.trustedPeer(peer.Addr())); err != nil {
 			return
 		}
 	}
@@ -458,17 +458,44 @@ func (c *prefixConn) Read(p []byte) (int, error) {
 	return c.TCPConn.Read(p)
 }
 
+// untrustedWait bounds the wait for the first bytes of a peer that may
+// not send a PROXY header, on a listener with trusted peers: a header it
+// sends is refused, and a client that says nothing first (a server-speaks-
+// first protocol) goes on after this long.
+const untrustedWait = time.Second
+
+var (
+	sigV1 = []byte("PROXY ")
+	sigV2 = []byte("\r\n\r\n\x00\r\nQUIT\n")
+)
+
 // readProxyHeader reads a PROXY protocol v1/v2 header from a trusted peer
 // and returns the client address it names; from any other peer a header
 // is refused (as is a missing one from a trusted peer). A LOCAL header
-// (health checks of the load balancer) keeps the peer address.
-func readProxyHeader(r *bufio.Reader, peer netip.AddrPort, trusted bool) (netip.AddrPort, error) {
-	sig, err := r.Peek(5)
-	if err != nil {
-		return peer, refuse("proxy_protocol", "no header: "+err.Error())
+// (health checks of the load balancer) keeps the peer address. The caller
+// has set the connection's read deadline (HeaderTimeout).
+func readProxyHeader(r *bufio.Reader, c *net.TCPConn, peer netip.AddrPort, trusted bool) (netip.AddrPort, error) {
+	if !trusted {
+		c.SetReadDeadline(time.Now().Add(untrustedWait))
+		defer c.SetReadDeadline(time.Now().Add(HeaderTimeout))
 	}
-	isV1 := string(sig) == "PROXY"
-	isV2 := sig[0] == 0x0D && sig[1] == 0x0A && sig[2] == 0x0D && sig[3] == 0x0A && sig[4] == 0x00
+	// Compare byte by byte, so that data that is no header is never
+	// waited on beyond its first differing byte.
+	isV1, isV2 := true, true
+	for n := 1; n <= len(sigV2) && (isV1 || isV2); n++ {
+		b, err := r.Peek(n)
+		if err != nil {
+			if !trusted {
+				return peer, nil // said nothing (more) for now: no header
+			}
+			return peer, refuse("proxy_protocol", "no header: "+err.Error())
+		}
+		isV1 = isV1 && n <= len(sigV1) && b[n-1] == sigV1[n-1]
+		isV2 = isV2 && b[n-1] == sigV2[n-1]
+		if isV1 && n == len(sigV1) {
+			break
+		}
+	}
 	switch {
 	case !trusted && (isV1 || isV2):
 		return peer, refuse("proxy_protocol", "header from an untrusted peer")

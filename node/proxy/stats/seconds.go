@@ -165,11 +165,19 @@ func (s *seconds) done(d *Done) {
 }
 
 func (s *seconds) conn(at time.Time, bytesIn, bytesOut int64) {
+	s.add(at, 1, bytesIn, bytesOut)
+}
+
+func (s *seconds) bytes(at time.Time, bytesIn, bytesOut int64) {
+	s.add(at, 0, bytesIn, bytesOut)
+}
+
+func (s *seconds) add(at time.Time, requests uint64, bytesIn, bytesOut int64) {
 	sec := at.Unix()
 	s.mu.Lock()
 	b := s.at(sec)
 	b.used = true
-	b.requests++
+	b.requests += requests
 	if bytesIn > 0 {
 		b.bytesIn += uint64(bytesIn)
 	}

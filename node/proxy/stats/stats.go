@@ -112,6 +112,21 @@ func (a *App) Conn(at time.Time, bytesIn, bytesOut int64) {
 	}
 }
 
+// Bytes records bytes of a stream app forwarded outside a connection's
+// end (UDP datagrams: Conn counts the session, with no bytes, when it
+// ends).
+func (a *App) Bytes(at time.Time, bytesIn, bytesOut int64) {
+	if bytesIn > 0 {
+		a.bytesIn.Add(uint64(bytesIn))
+	}
+	if bytesOut > 0 {
+		a.bytesOut.Add(uint64(bytesOut))
+	}
+	if a.sec != nil {
+		a.sec.bytes(at, bytesIn, bytesOut)
+	}
+}
+
 // Refused records a stream connection the node closed before forwarding
 // (limit, access control, PROXY header, unknown server name, no server).
 func (a *App) Refused() { a.refused.Add(1) }
