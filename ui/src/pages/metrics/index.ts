@@ -1,4 +1,5 @@
 import type { PageDef } from "../types";
 import { MetricsPage } from "./MetricsPage";
 
-export const page: PageDef = { path: "metrics", label: "Metrics", keywords: ["requests", "latency", "dashboard"], Component: MetricsPage };
+// Not "/metrics": that is the API server's Prometheus endpoint.
+export const page: PageDef = { path: "dashboard", label: "Metrics", keywords: ["requests", "latency", "dashboard"], Component: MetricsPage };

@@ -1,0 +1,1 @@
+export { TimeSeries, type Series, type TimeSeriesProps } from "./TimeSeries";
