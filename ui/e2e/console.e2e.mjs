@@ -8,8 +8,9 @@
 // browser: the login page, token login with the generated admin token, the
 // apps list and its search, an app page, the command palette, session
 // expiry, password login of a user whose role forbids listing apps (the
-// forbidden panel), and sign out. axe-core checks the login, apps and app
-// pages; any CSP violation fails the run.
+// forbidden panel), and sign out; keyboard order (skip link, header, nav).
+// axe-core checks the login, apps, app and forbidden pages; any CSP
+// violation or page error fails the run.
 import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -122,6 +123,19 @@ async function main() {
   await axe(page, "apps");
   await shot(page, "apps");
 
+  log("keyboard: skip link first, then the header and the navigation");
+  await page.goto(base + "/apps");
+  await page.getByRole("link", { name: "shop", exact: true }).waitFor();
+  await page.keyboard.press("Tab");
+  const focused = () => page.evaluate(() => document.activeElement?.textContent?.trim() ?? "");
+  if ((await focused()) !== "Skip to content") throw new Error(`first Tab focuses "${await focused()}", want the skip link`);
+  const seen = [];
+  for (let i = 0; i < 8; i++) {
+    await page.keyboard.press("Tab");
+    seen.push(await focused());
+  }
+  if (!seen.includes("Applications") || !seen.includes("Releases") || !seen.includes("Sign out")) throw new Error(`Tab order: ${JSON.stringify(seen)}`);
+
   log("search by domain");
   await page.getByLabel("Search by domain or name").fill("blog.example");
   await page.getByRole("link", { name: "blog", exact: true }).waitFor();
@@ -169,6 +183,7 @@ async function main() {
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("heading", { name: "Forbidden" }).waitFor();
   await page.getByText("config.app.read").waitFor();
+  await axe(page, "forbidden");
   await shot(page, "forbidden");
   const cookies = await context.cookies();
   if (!cookies.some((c) => c.name === "strata_session" && c.httpOnly)) throw new Error(`no HttpOnly session cookie: ${JSON.stringify(cookies)}`);
