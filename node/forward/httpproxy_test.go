@@ -205,3 +205,29 @@ func TestAccessControlDeniesClient(t *testing.T) {
 	}
 	waitFor(t, "refusal counted", func() bool { return f.Stats()["fp"].Connections["client_denied"] == 1 })
 }
+
+// A keep-alive client connection keeps the config it was accepted with.
+func TestHTTPProxyKeepAliveKeepsConfig(t *testing.T) {
+	web := httpServer(t)
+	port := freePort(t)
+	f := start(t, snapshot(1, proxyApp("fp", nil, []uint32{port}, allowPrivate)))
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		Proxy: http.ProxyURL(&url.URL{Scheme: "http", Host: hostPort(port), User: url.UserPassword(testUser, testPass)}),
+	}}
+	defer c.CloseIdleConnections()
+	target := "http://" + web.String() + "/ka"
+	resp, err := c.Get(target)
+	if code, _ := body(t, resp, err); code != 200 {
+		t.Fatalf("before: %d", code)
+	}
+	// Same port, loopback no longer allowed: the open connection runs on.
+	apply(t, f, snapshot(2, proxyApp("fp", nil, []uint32{port}, nil)))
+	resp, err = c.Get(target)
+	if code, _ := body(t, resp, err); code != 200 {
+		t.Fatalf("on the kept connection: %d", code)
+	}
+	resp, err = proxyClient(port, url.UserPassword(testUser, testPass), nil).Get(target)
+	if code, _ := body(t, resp, err); code != http.StatusForbidden {
+		t.Fatalf("a new connection: %d, want 403 under the new config", code)
+	}
+}

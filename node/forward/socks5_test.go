@@ -432,3 +432,52 @@ func TestStopClosesTunnels(t *testing.T) {
 		t.Fatal("tunnel open after Stop")
 	}
 }
+
+func TestIdleTimeoutClosesTunnel(t *testing.T) {
+	echo := echoServer(t)
+	port := freePort(t)
+	a := proxyApp("fp", []uint32{port}, nil, allowPrivate)
+	a.GetForwardProxy().IdleTimeoutMs = 100
+	f := start(t, snapshot(1, a))
+	c, err := socksDialer(t, port, &proxy.Auth{User: testUser, Password: testPass}).Dial("tcp", echo.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	roundTrip(t, c, "then silence")
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Fatal("read data from an idle tunnel")
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("the idle tunnel was not closed by the node")
+	}
+	waitFor(t, "the tunnel to be counted", func() bool { return f.Stats()["fp"].Open == 0 })
+}
+
+func TestSOCKS5ConnectIPv6(t *testing.T) {
+	ln, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skip("no IPv6 loopback:", err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); _, _ = io.Copy(c, c) }()
+		}
+	}()
+	port := freePort(t)
+	start(t, snapshot(1, proxyApp("fp", []uint32{port}, nil, &configv1.EgressPolicy{AllowCidrs: []string{"::1/128"}})))
+	r := dialRaw(t, hostPort(port))
+	if st := r.login(testUser, testPass); st != 0 {
+		t.Fatalf("auth status %d", st)
+	}
+	rep, _, _ := r.request(1, 4, net.IPv6loopback, uint16(ln.Addr().(*net.TCPAddr).Port))
+	if rep != 0 {
+		t.Fatalf("CONNECT [::1]: reply %#x", rep)
+	}
+	roundTrip(t, r.c, "over ipv6")
+}
