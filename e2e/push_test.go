@@ -55,7 +55,7 @@ func TestDevCachePush(t *testing.T) {
 		return hits[path]
 	}
 	const host = "shop.example.com"
-	app := c.OK("app", "create", "--name", "shop", "--domain", host)
+	app := c.OK("app", "create", "--name", "shop", "--domain", host, "--http-port", "80", "--https-port", "443")
 	c.OK("upstream", "create", "--app", app, "--name", "web", "--server", strings.TrimPrefix(origin.URL, "http://"))
 	c.OK("rule", "create", "--app", app, "--when", `PathPrefix("/static")`, "--cache-ttl", "1h", "--upstream", "web")
 	c.OK("rule", "create", "--app", app, "--when", `PathPrefix("/")`, "--upstream", "web")
@@ -84,7 +84,9 @@ func TestDevCachePush(t *testing.T) {
 
 	// A push to the edge cluster: one node, and its parent tier filled.
 	url := func(path string) string { return "http://" + host + path }
-	out := c.OK("cache", "push", "--app", "shop", "--cluster", "edge", url("/static/tier.css"), "--wait")
+	// Pushed as https: routed on the nodes' TLS listener; the cache key has
+	// no scheme, so a client's http GET hits it too.
+	out := c.OK("cache", "push", "--app", "shop", "--cluster", "edge", "https://"+host+"/static/tier.css", "--wait")
 	if !strings.Contains(out, "pushed 1 URLs on 1/1 nodes") || !strings.Contains(out, ": 1 cached, 0 failed") {
 		t.Fatalf("push to the edge cluster printed:\n%s", out)
 	}

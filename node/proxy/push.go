@@ -85,9 +85,11 @@ func (p *Proxy) push(r *http.Request, tls bool) (res PushResult) {
 	}
 	plan := &st.flow.plan
 	switch {
+	case st.flow.app == nil:
+		res.Err = fmt.Errorf("no app serves %s on this node's %s listener (status %d)", st.Host(), st.Scheme(), res.Status)
 	case res.Status >= 400:
 		res.Err = fmt.Errorf("status %d", res.Status)
-	case st.flow.app == nil || plan.Kind != route.Proxy:
+	case plan.Kind != route.Proxy:
 		res.Err = fmt.Errorf("%w: no proxy rule answers this URL", ErrNotCacheable)
 	case !p.useCache(plan, http.MethodGet, false):
 		res.Err = fmt.Errorf("%w: no cache rule for this URL", ErrNotCacheable)
