@@ -50,6 +50,10 @@ type Observation struct {
 	// Forward are the forward proxy's counters (SOCKS5 and HTTP proxy
 	// apps), by app id.
 	Forward map[string]forward.AppStats
+	// Stream are the stream apps' counters (node/stream), by app id, and
+	// their open TCP connections.
+	Stream     map[string]proxy.AppStats
+	StreamOpen uint64
 }
 
 // XDPObservation is the DDoS filter's part of an Observation.
@@ -100,5 +104,7 @@ func (n *Node) Observe() (Observation, bool) {
 	if fw := n.Forward(); fw != nil {
 		o.Forward = fw.Stats()
 	}
+	o.Stream = n.StreamStats()
+	o.StreamOpen = n.streamOpen()
 	return o, true
 }

@@ -80,6 +80,16 @@ func (n *Node) StreamAddr(port uint32, udp bool) string {
 	return ""
 }
 
+func (n *Node) streamOpen() uint64 {
+	n.mu.Lock()
+	st := n.stream
+	n.mu.Unlock()
+	if st == nil {
+		return 0
+	}
+	return st.OpenConnections()
+}
+
 // StreamStats returns the counters of every stream app (node/metrics).
 func (n *Node) StreamStats() map[string]pstats.Snapshot {
 	n.mu.Lock()

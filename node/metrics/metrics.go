@@ -78,6 +78,13 @@ var (
 		"Forward-proxy connections (SOCKS5, HTTP CONNECT) and absolute-form HTTP proxy requests, by app and result (ok, auth_failed, rate_limited, client_denied, egress_refused, unreachable, connection_refused, bad_request, unsupported, error).", "app_id", "result")
 	descForwardBytes = desc("forward_bytes_total",
 		"Bytes the forward proxy relayed, by app and direction (in: client to destination, out: back).", "app_id", "direction")
+	descStreamConns = desc("stream_connections_total",
+		"Finished connections (TCP) and sessions (UDP) of stream apps, by app.", "app_id")
+	descStreamRefused = desc("stream_refused_total",
+		"Stream connections closed before forwarding (max_connections, access control, PROXY header, TLS or unknown server name, no server; UDP: dropped datagrams of refused clients), by app.", "app_id")
+	descStreamBytes = desc("stream_bytes_total",
+		"Bytes stream apps forwarded, by app and direction (in: client to upstream, out: back).", "app_id", "direction")
+	descStreamOpen  = desc("stream_open_connections", "TCP connections of stream apps open now.")
 	descForwardOpen = desc("forward_open_connections", "Forward-proxy client connections open now, by app.", "app_id")
 
 	descVersion    = desc("sync_version", "Config snapshot version the node runs (0: none yet).")
@@ -147,6 +154,16 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	gauge(descOpenConns, float64(o.OpenConnections))
+	for id, s := range o.Stream {
+		counter(descStreamConns, s.Connections, id)
+		counter(descStreamRefused, s.Refused, id)
+		counter(descStreamBytes, s.BytesIn, id, "in")
+		counter(descStreamBytes, s.BytesOut, id, "out")
+		for k, n := range s.UpstreamErrors {
+			counter(descUpstreamErrors, n, id, stats.UpstreamErrorNames[k])
+		}
+	}
+	gauge(descStreamOpen, float64(o.StreamOpen))
 	for id, s := range o.Forward {
 		for _, r := range forward.Results {
 			counter(descForwardConns, s.Connections[r], id, r)

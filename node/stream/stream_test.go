@@ -32,7 +32,12 @@ func freePort(t testing.TB) uint32 {
 // echoServer answers every line with "name: line".
 func echoServer(t testing.TB, name string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return echoServerAt(t, name, "127.0.0.1:0")
+}
+
+func echoServerAt(t testing.TB, name, addr string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,8 +316,6 @@ func TestInvalidApps(t *testing.T) {
 			}
 		})
 	}
-	var wg sync.WaitGroup
-	wg.Wait()
 }
 
 func TestAccessControl(t *testing.T) {
@@ -395,4 +398,72 @@ func TestUDP(t *testing.T) {
 		t.Fatalf("%q %v", buf[:n], err)
 	}
 	waitFor(t, func() bool { st := s.Stats()["u1"]; return st.BytesIn == 4 && st.BytesOut == 10 })
+}
+
+func TestViaParent(t *testing.T) {
+	// The parent node's listener is 127.0.0.1:port; this node binds
+	// 127.0.0.2 with the same port.
+	port := freePort(t)
+	echoServerAt(t, "parent", fmt.Sprintf("127.0.0.1:%d", port))
+	var parents []string
+	var mu sync.Mutex
+	s := newStream(t, stream.Options{Host: "127.0.0.2", Parents: func(string) []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return parents
+	}})
+	app := tcpApp("a1", port, echoServer(t, "origin"))
+	streamOf(app).ViaParent = true
+	if err := tryApply(s, app); err != nil {
+		t.Skipf("cannot bind 127.0.0.2: %v", err)
+	}
+	ask := func() string {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.2:%d", port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		got, err := say(c, bufio.NewReader(c), "x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := ask(); got != "origin: x" {
+		t.Fatalf("without parents: %q", got)
+	}
+	mu.Lock()
+	parents = []string{"127.0.0.3", "127.0.0.1"} // the first is down; retries 2
+	mu.Unlock()
+	if got := ask(); got != "parent: x" {
+		t.Fatalf("with parents: %q", got)
+	}
+	mu.Lock()
+	parents = []string{"127.0.0.3"}
+	mu.Unlock()
+	if got := ask(); got != "origin: x" {
+		t.Fatalf("parents down: %q", got)
+	}
+}
+
+func TestIdleTimeout(t *testing.T) {
+	s := newStream(t, stream.Options{})
+	port := freePort(t)
+	app := tcpApp("a1", port, echoServer(t, "one"))
+	streamOf(app).IdleTimeoutMs = 300
+	apply(t, s, app)
+	c := dialPort(t, port)
+	r := bufio.NewReader(c)
+	// Traffic more often than the timeout keeps the connection.
+	for i := range 8 {
+		if got, err := say(c, r, fmt.Sprint(i)); err != nil || got != fmt.Sprint("one: ", i) {
+			t.Fatalf("%q %v", got, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// Then silence closes it.
+	if _, err := r.ReadString('\n'); !errors.Is(err, io.EOF) {
+		t.Fatalf("idle connection: %v, want EOF", err)
+	}
 }
