@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"strings"
@@ -223,4 +224,46 @@ func BenchmarkGSLBAnswer(b *testing.B) {
 		m := new(mdns.Msg).SetReply(q)
 		cz.answer(m, "www.example.com.", mdns.TypeA, &clientInfo{addr: addr, src: src})
 	}
+}
+
+// FuzzGSLBChoose: any targets (locations, weights, addresses healthy or
+// not) and any client location give an answer from the targets' addresses
+// and never panic; with a healthy address somewhere the answer is one
+// target's healthy set.
+func FuzzGSLBChoose(f *testing.F) {
+	f.Add([]byte{3, 10, 50, 8, 1, 1, 40, 200, 0}, int8(50), int16(8), true)
+	f.Add([]byte{0, 0, 0, 0, 0}, int8(0), int16(0), false)
+	f.Fuzz(func(t *testing.T, spec []byte, lat int8, lon int16, hasLoc bool) {
+		r := &dnsv1.Record{Name: "www", Type: dnsv1.RecordType_RECORD_TYPE_A}
+		live := map[string]Gateway{}
+		for i := 0; i+4 < len(spec) && len(r.GatewayTargets) < maxTargets; i += 5 {
+			name := fmt.Sprintf("c%d", i)
+			addr := fmt.Sprintf("192.0.2.%d", i%250+1)
+			loc := &configv1.ClusterLocation{Latitude: float64(int8(spec[i+1])) * 90 / 128, Longitude: float64(int8(spec[i+2])) * 180 / 128,
+				Country: []string{"", "DE", "US"}[spec[i+3]%3], Continent: []string{"", "EU", "NA"}[spec[i+4]%3]}
+			r.GatewayTargets = append(r.GatewayTargets, &dnsv1.GatewayTarget{Cluster: name, Weight: uint32(spec[i]) % 1001, Addresses: []string{addr}})
+			g := Gateway{Addresses: []string{}, All: []string{addr}, Location: loc}
+			if spec[i]%2 == 0 {
+				g.Addresses = []string{addr}
+			}
+			live[name] = g
+		}
+		g, err := compileGSLB("www.example.com.", 60, r, live)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &clientInfo{addr: netip.MustParseAddr("203.0.113.9"), looked: true, rnd: rand.New(rand.NewPCG(1, 1)),
+			info: geoInfo{country: "DE", continent: "EU", lat: float64(lat) * 90 / 128, lon: float64(lon) * 180 / 32768, hasLoc: hasLoc}}
+		got := g.choose(c)
+		healthy := false
+		for _, t := range g.targets {
+			healthy = healthy || len(t.rrs) > 0
+		}
+		if healthy && len(got) != 1 {
+			t.Fatalf("answer %v: want one target's healthy address", got)
+		}
+		if !healthy && len(got) != len(g.fallback) {
+			t.Fatalf("answer %v: want the fallback %v", got, g.fallback)
+		}
+	})
 }
