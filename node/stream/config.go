@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/node/netguard"
 	"github.com/strata-edge/strata/node/proxy/stats"
@@ -111,6 +113,12 @@ func (b *build) compile(ac *configv1.App) (*app, error) {
 
 	byName := map[string]*upstream.Upstream{}
 	for i, uc := range ac.GetUpstreams() {
+		if !a.hasTCP && uc.GetHealthCheck().GetEnabled() {
+			// Active checks connect over TCP: an app with UDP listeners
+			// only has passive health alone.
+			uc = proto.CloneOf(uc)
+			uc.HealthCheck.Enabled = false
+		}
 		key := upstream.Key(a.id, uc)
 		u := b.s.upstreams[key]
 		if u == nil {

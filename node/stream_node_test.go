@@ -1,0 +1,146 @@
+package node_test
+
+import (
+	"bufio"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	certv1 "github.com/strata-edge/strata/gen/strata/cert/v1"
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	"github.com/strata-edge/strata/node"
+	"github.com/strata-edge/strata/pkg/certtest"
+	"github.com/strata-edge/strata/pkg/keywrap"
+	"github.com/strata-edge/strata/pkg/natsutil"
+	"github.com/strata-edge/strata/pkg/natsutil/natstest"
+)
+
+// lineEcho answers every line with "echo: line".
+func lineEcho(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				sc := bufio.NewScanner(c)
+				for sc.Scan() {
+					fmt.Fprintf(c, "echo: %s\n", sc.Text())
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func freeTCPPort(t *testing.T) uint32 {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return uint32(ln.Addr().(*net.TCPAddr).Port)
+}
+
+func streamApp(port uint32, origin string) *configv1.App {
+	return &configv1.App{Id: "tcp", Name: "tcp", Domains: []string{"app.example.com"},
+		Upstreams: []*configv1.Upstream{{Id: "tcp-up", Name: "main", Servers: []*configv1.Server{{Address: origin, Weight: 1}}}},
+		Role: &configv1.App_Stream{Stream: &configv1.StreamApp{
+			Listeners: []*configv1.StreamListener{{Port: port, Protocol: configv1.StreamProtocol_STREAM_PROTOCOL_TCP}},
+			Upstream:  "main",
+			TlsMode:   configv1.StreamTlsMode_STREAM_TLS_MODE_TERMINATE,
+		}}}
+}
+
+// TestNodeStreamApp: a TERMINATE stream app from a synced snapshot serves
+// TLS with the certificate of the node's table; a release naming a port the
+// node cannot bind is rejected as a whole and the running listener stays.
+func TestNodeStreamApp(t *testing.T) {
+	hub := natstest.RunServerWith(t, natsutil.ServerOptions{LeafPort: -1})
+	leafURL, err := natsutil.LeafURL(hub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, _ := keywrap.NewKeyLine()
+	control, _ := keywrap.Parse(line)
+	nodeKEK, err := control.Derive("partition/" + partition)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := certtest.NewSet(t)
+	leaf, chain := set.Leaf(t, certtest.Options{DNSNames: []string{"app.example.com"}})
+	env, err := control.Seal("crt_1", 1, leaf.KeyDER(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env, err = control.Rewrap(env, "crt_1", 1, nodeKEK); err != nil {
+		t.Fatal(err)
+	}
+	sc := &certv1.SyncedCertificate{Id: "crt_1", ChainPem: chain, Domains: []string{"app.example.com"}, AppIds: []string{"tcp"},
+		NotAfter: timestamppb.New(leaf.Cert.NotAfter),
+		Key:      &certv1.WrappedKey{KekId: env.KEKID, WrappedDataKey: env.WrappedDataKey, Ciphertext: env.Ciphertext, KeyVersion: 1}}
+
+	port := freeTCPPort(t)
+	p := newPublisher(t, natstest.Connect(t, hub))
+	publishWithCert(t, p, streamApp(port, lineEcho(t)), sc)
+	n := startNode(t, node.Options{DataDir: t.TempDir(), HubLeafURLs: []string{leafURL}, KEK: nodeKEK, StreamHost: "127.0.0.1"})
+
+	roots := x509.NewCertPool()
+	roots.AddCert(set.Root.Cert)
+	ask := func() error {
+		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", fmt.Sprintf("127.0.0.1:%d", port),
+			&tls.Config{ServerName: "app.example.com", RootCAs: roots})
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		fmt.Fprintln(c, "hi")
+		got, err := bufio.NewReader(c).ReadString('\n')
+		if err != nil || got != "echo: hi\n" {
+			return fmt.Errorf("answer %q: %v", got, err)
+		}
+		return nil
+	}
+	natstest.CheckFor(t, 20*time.Second, 10*time.Millisecond, ask)
+	if got := n.StreamAddr(port, false); got != fmt.Sprintf("127.0.0.1:%d", port) {
+		t.Fatalf("StreamAddr %q", got)
+	}
+
+	// A second app on a port someone else holds: the release is refused.
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	other := streamApp(uint32(taken.Addr().(*net.TCPAddr).Port), lineEcho(t))
+	other.Id, other.Name, other.Domains = "tcp2", "tcp2", nil
+	other.GetStream().TlsMode = configv1.StreamTlsMode_STREAM_TLS_MODE_UNSPECIFIED
+	p.release(other)
+	natstest.CheckFor(t, 20*time.Second, 10*time.Millisecond, func() error {
+		if o, _ := n.Observe(); o.ApplyErr == nil {
+			return fmt.Errorf("no apply error yet")
+		}
+		return nil
+	})
+	if err := ask(); err != nil {
+		t.Fatalf("running listener after a refused release: %v", err)
+	}
+	if o, _ := n.Observe(); o.Stream["tcp"].Connections == 0 {
+		t.Fatalf("stream stats: %+v", o.Stream)
+	}
+}
