@@ -117,6 +117,7 @@ func TestDevCachePush(t *testing.T) {
 	if p.GetNodesDone() != 3 || p.GetNodesTotal() != 3 || len(p.GetAcks()) != 3 || p.GetUrlCount() != 4 {
 		t.Fatalf("push: %d/%d nodes, %d acks, %d URLs; want 3/3, 3, 4", p.GetNodesDone(), p.GetNodesTotal(), len(p.GetAcks()), p.GetUrlCount())
 	}
+	t.Logf("4 URLs pushed on 3 nodes (one through its parent tier): last ack after %s", p.GetTimeToLastAck().AsDuration())
 	for _, a := range p.GetAcks() {
 		res := a.GetPush()
 		if a.GetError() != "" || res.GetCached() != 2 || res.GetFailed() != 2 || len(res.GetFailures()) != 2 {

@@ -44,7 +44,7 @@ type echoUpstream struct {
 
 func (e *echoUpstream) addr() string { return e.Listener.Addr().String() }
 
-func newEcho(t *testing.T, name string) *echoUpstream {
+func newEcho(t testing.TB, name string) *echoUpstream {
 	t.Helper()
 	e := &echoUpstream{name: name}
 	e.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -1,11 +1,15 @@
 package proxy_test
 
 import (
+	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+	"github.com/strata-edge/strata/node/cache"
 	"github.com/strata-edge/strata/node/proxy"
 )
 
@@ -52,5 +56,39 @@ func TestPushFillsTheCache(t *testing.T) {
 		if strings.HasPrefix(tt.want, "no cache") && !errors.Is(r.Err, proxy.ErrNotCacheable) {
 			t.Errorf("push %s: %v is not ErrNotCacheable", tt.url, r.Err)
 		}
+	}
+}
+
+// BenchmarkPush: one pushed URL per op (a MISS filled from a loopback
+// origin and stored), then the same URLs again (HITs).
+func BenchmarkPush(b *testing.B) {
+	up := newEcho(b, "origin")
+	c, err := cache.New(cache.Options{Open: func(ev cache.EvictFunc) (cache.Store, error) { return cache.NewMemory(256<<20, ev), nil }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := proxy.New(proxy.Options{HTTPAddr: "127.0.0.1:0", HTTPSAddr: "127.0.0.1:0", Cache: c, Logger: discardLogger()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := p.Start(b.Context()); err != nil {
+		b.Fatal(err)
+	}
+	defer p.Stop(context.Background())
+	app := simpleApp("shop", "shop.example.com", up.addr())
+	app.Rules = []*configv1.Rule{cacheRule("static", `PathPrefix("/")`, &configv1.CacheAction{TtlS: 600})}
+	if err := p.Update(&syncv1.Snapshot{Version: 1, Apps: []*configv1.App{app}}); err != nil {
+		b.Fatal(err)
+	}
+	for _, mode := range []string{"miss", "hit"} {
+		b.Run(mode, func(b *testing.B) {
+			i := 0
+			for b.Loop() {
+				if r := p.Push(b.Context(), "http://shop.example.com/static/"+strconv.Itoa(i)); !r.Cached {
+					b.Fatalf("push %d: %+v", i, r)
+				}
+				i++
+			}
+		})
 	}
 }
