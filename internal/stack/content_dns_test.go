@@ -221,3 +221,43 @@ func TestRenameAndDeletePartitionsAndClusters(t *testing.T) {
 	_, err = c.DeleteCluster(ctx, &configv1.DeleteClusterRequest{Cluster: "fra"})
 	wantCode(t, err, connect.CodeNotFound)
 }
+
+// A zone release carries, on each GSLB target, the cluster's approved,
+// enabled nodes' addresses and its location at that time; the zone's own
+// view never carries them; the cluster cannot be deleted while the record
+// names it, nor renamed while it names it by name.
+func TestZoneReleaseFillsGSLBTargets(t *testing.T) {
+	e := newContentEnv(t)
+	c := e.dns
+	fra := need(e.cfg.CreateCluster(e.ctx, &configv1.CreateClusterRequest{Name: "fra", Partition: "default"}))(t).Cluster
+	need(e.cfg.CreateCluster(e.ctx, &configv1.CreateClusterRequest{Name: "nyc", Partition: "default"}))(t)
+	loc := &configv1.ClusterLocation{Country: "DE", Continent: "EU", Latitude: 50.11, Longitude: 8.68}
+	need(e.cfg.UpdateCluster(e.ctx, &configv1.UpdateClusterRequest{Cluster: "fra", Location: loc}))(t)
+	e.appendEvent("node.node_a", eventstore.AnyVersion, &ev.NodeRegistered{Node: &configv1.Node{Id: "node_a", Name: "a", ClusterId: fra.Id, Approved: true, PublicIpv4: "192.0.2.1"}})
+
+	need(c.CreateZone(e.ctx, &dnsv1.CreateZoneRequest{Name: "example.com", Partitions: []string{"default"}}))(t)
+	need(c.AddRecord(e.ctx, &dnsv1.AddRecordRequest{Zone: "example.com", Record: &dnsv1.Record{Name: "www", Type: dnsv1.RecordType_RECORD_TYPE_A,
+		GatewayTargets: []*dnsv1.GatewayTarget{{Cluster: "fra", Weight: 3}, {Cluster: "nyc"}}}}))(t)
+	rel := need(c.CreateRelease(e.ctx, &dnsv1.CreateReleaseRequest{Zone: "example.com"}))(t)
+	e.wait(rel.Version)
+	pid, _ := e.c.config.ResolvePartition("default")
+	snap := e.c.sync.Snapshot(pid, false)
+	gts := snap.GetZones()[0].GetRecords()[0].GetGatewayTargets()
+	if len(gts) != 2 || !slices.Equal(gts[0].GetAddresses(), []string{"192.0.2.1"}) || gts[0].GetWeight() != 3 ||
+		gts[0].GetLocation().GetCountry() != "DE" || gts[0].GetLocation().GetLatitude() != 50.11 ||
+		len(gts[1].GetAddresses()) != 0 || gts[1].GetLocation() != nil {
+		t.Fatalf("released targets %v", gts)
+	}
+	z := need(c.GetZone(e.ctx, &dnsv1.GetZoneRequest{Zone: "example.com"}))(t)
+	for _, gt := range z.GetZone().GetRecords()[0].GetGatewayTargets() {
+		if len(gt.GetAddresses()) != 0 || gt.GetLocation() != nil {
+			t.Fatalf("zone read model target %v", gt)
+		}
+	}
+	if _, err := e.cfg.DeleteCluster(e.ctx, &configv1.DeleteClusterRequest{Cluster: "nyc"}); err == nil || !strings.Contains(err.Error(), "www in zone") {
+		t.Fatalf("delete of a GSLB target cluster: %v", err)
+	}
+	if _, err := e.cfg.UpdateCluster(e.ctx, &configv1.UpdateClusterRequest{Cluster: "fra", Name: proto.String("fra-1")}); err == nil || !strings.Contains(err.Error(), "www in zone") {
+		t.Fatalf("rename of a GSLB target cluster named by name: %v", err)
+	}
+}
