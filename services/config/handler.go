@@ -14,8 +14,10 @@ import (
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
+	ev "github.com/strata-edge/strata/gen/strata/events/config/v1"
 	"github.com/strata-edge/strata/pkg/apierr"
 	"github.com/strata-edge/strata/pkg/authz"
+	"github.com/strata-edge/strata/pkg/configevents"
 	"github.com/strata-edge/strata/pkg/ids"
 	"github.com/strata-edge/strata/pkg/release"
 	"github.com/strata-edge/strata/services/edgesync"
@@ -378,6 +380,11 @@ func (h *handler) CreateRule(ctx context.Context, req *configv1.CreateRuleReques
 		r = proto.Clone(req.Rule).(*configv1.Rule)
 		r.Id = ids.New(prefixRule)
 	}
+	if req.ValidateOnly {
+		var checked *configv1.Rule
+		version, err := h.appCall(ctx, &req.AppId, req.ExpectedVersion, validateOnly(&checked, nil, func(a *App) ([]proto.Message, error) { return a.CreateRule(r, req.Index) }))
+		return apierr.Reply(h.s.logger, &configv1.CreateRuleResponse{Rule: checked, Version: version}, err)
+	}
 	version, err := h.appCall(ctx, &req.AppId, req.ExpectedVersion, func(a *App) ([]proto.Message, error) { return a.CreateRule(r, req.Index) })
 	if err != nil {
 		return nil, err
@@ -388,6 +395,17 @@ func (h *handler) CreateRule(ctx context.Context, req *configv1.CreateRuleReques
 }
 
 func (h *handler) UpdateRule(ctx context.Context, req *configv1.UpdateRuleRequest) (*configv1.UpdateRuleResponse, error) {
+	if req.ValidateOnly {
+		var checked *configv1.Rule
+		current := func(a *App) *configv1.Rule {
+			if i := findRule(a.draftView(), cmp.Or(req.Rule.GetId(), req.Rule.GetName())); i >= 0 {
+				return proto.Clone(a.draftView().Rules[i]).(*configv1.Rule)
+			}
+			return nil
+		}
+		version, err := h.appCall(ctx, &req.AppId, req.ExpectedVersion, validateOnly(&checked, current, func(a *App) ([]proto.Message, error) { return a.UpdateRule(req.Rule) }))
+		return apierr.Reply(h.s.logger, &configv1.UpdateRuleResponse{Rule: checked, Version: version}, err)
+	}
 	var id string
 	version, err := h.appCall(ctx, &req.AppId, req.ExpectedVersion, func(a *App) ([]proto.Message, error) {
 		msgs, err := a.UpdateRule(req.Rule)
@@ -414,14 +432,100 @@ func (h *handler) MoveRule(ctx context.Context, req *configv1.MoveRuleRequest) (
 	return apierr.Reply(h.s.logger, &configv1.MoveRuleResponse{Version: version}, err)
 }
 
+// validateOnly wraps a rule command for validate_only requests (AIP-163):
+// every check runs, including the event size limit, and nothing is written.
+// checked gets the rule as it would be stored; when the command changes
+// nothing, the rule the app has (unchanged, from current).
+func validateOnly(checked **configv1.Rule, unchanged func(a *App) *configv1.Rule, cmd func(a *App) ([]proto.Message, error)) func(a *App) ([]proto.Message, error) {
+	return func(a *App) ([]proto.Message, error) {
+		msgs, err := cmd(a)
+		if err == nil {
+			err = a.checkSize(msgs)
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range msgs {
+			switch e := m.(type) {
+			case *ev.RuleCreated:
+				*checked = e.Rule
+			case *ev.RuleUpdated:
+				*checked = e.Rule
+			}
+		}
+		if *checked == nil && unchanged != nil {
+			*checked = unchanged(a)
+		}
+		return nil, nil
+	}
+}
+
 // --- releases ----------------------------------------------------------------
 
 func (h *handler) DiffApp(ctx context.Context, req *configv1.DiffAppRequest) (*configv1.DiffAppResponse, error) {
 	if err := h.appRef(ctx, &req.AppId); err != nil {
 		return nil, err
 	}
+	if req.ToRelease != nil {
+		d, err := h.s.diffToRelease(ctx, req.AppId, *req.ToRelease)
+		return apierr.Reply(h.s.logger, d, err)
+	}
 	d, err := h.s.diff(req.AppId)
 	return apierr.Reply(h.s.logger, d, err)
+}
+
+// diffToRelease compares the newest release of app id with the content of
+// release n: what RevertApp to n would release.
+func (s *Service) diffToRelease(ctx context.Context, id string, n uint64) (*configv1.DiffAppResponse, error) {
+	var released *configv1.App
+	var version, latest uint64
+	found := false
+	s.proj.read(func(st *state) {
+		e := st.apps[id]
+		if found = e != nil && e.agg.Exists(); !found {
+			return
+		}
+		released, version, latest = e.agg.Released(), e.agg.Version(), e.agg.rel.Latest()
+	})
+	if !found {
+		return nil, apierr.NotFound("app", id)
+	}
+	if n == 0 || n > latest {
+		return nil, apierr.Invalid(apierr.FieldViolation{Field: "to_release", Reason: fmt.Sprintf("%d: app %s has releases 1 to %d", n, id, latest)})
+	}
+	history, err := release.History(ctx, s.store, appStream(id), configevents.Decode)
+	if err != nil {
+		return nil, err
+	}
+	target, deleted, err := contentAt(id, history, n)
+	if err != nil {
+		return nil, err
+	}
+	out := &configv1.DiffAppResponse{Version: version}
+	// The text compares content only: the release number is not a change.
+	var oldText, newText string
+	if released != nil {
+		if out.ReleasedJson, err = canonicalJSON(released); err != nil {
+			return nil, err
+		}
+		base := proto.Clone(released).(*configv1.App)
+		base.Release = 0
+		if oldText, err = canonicalJSON(base); err != nil {
+			return nil, err
+		}
+	}
+	if target != nil && !deleted {
+		c := proto.Clone(target).(*configv1.App)
+		if out.PendingJson, err = canonicalJSON(c); err != nil {
+			return nil, err
+		}
+		c.Release = 0
+		if newText, err = canonicalJSON(c); err != nil {
+			return nil, err
+		}
+	}
+	out.Text = release.Diff(fmt.Sprintf("release %d", latest), fmt.Sprintf("release %d", n), oldText, newText)
+	return out, nil
 }
 
 // releaseCall runs a release command on app *ref (resolved to its id) and

@@ -4,6 +4,7 @@
 export { transport, client, newTransport, authInterceptor } from "./transport";
 export { newQueryClient } from "./query";
 export { errorKind, errorMessage, requestId, type ErrorKind } from "./errors";
+export { fieldViolations, violationsUnder, isConflict, type Violation } from "./violations";
 export { getToken, setToken, clearToken, onUnauthenticated } from "./auth";
 export { CertService } from "../gen/strata/cert/v1/cert_pb";
 export { ConfigService } from "../gen/strata/config/v1/config_pb";

@@ -2709,7 +2709,10 @@ type CreateRuleRequest struct {
 	ExpectedVersion *uint64                `protobuf:"varint,2,opt,name=expected_version,json=expectedVersion,proto3,oneof" json:"expected_version,omitempty"`
 	Rule            *Rule                  `protobuf:"bytes,3,opt,name=rule,proto3" json:"rule,omitempty"`
 	// Position in the rule list; unset appends.
-	Index         *uint32 `protobuf:"varint,4,opt,name=index,proto3,oneof" json:"index,omitempty"`
+	Index *uint32 `protobuf:"varint,4,opt,name=index,proto3,oneof" json:"index,omitempty"`
+	// Run every check (AIP-163) and write nothing: the response has the rule
+	// as it would be stored and the app's unchanged version.
+	ValidateOnly  bool `protobuf:"varint,5,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2772,6 +2775,13 @@ func (x *CreateRuleRequest) GetIndex() uint32 {
 	return 0
 }
 
+func (x *CreateRuleRequest) GetValidateOnly() bool {
+	if x != nil {
+		return x.ValidateOnly
+	}
+	return false
+}
+
 // Response of CreateRule: the stored rule and the app's version.
 type CreateRuleResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2831,7 +2841,10 @@ type UpdateRuleRequest struct {
 	AppId           string                 `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
 	ExpectedVersion *uint64                `protobuf:"varint,2,opt,name=expected_version,json=expectedVersion,proto3,oneof" json:"expected_version,omitempty"`
 	// Identified by id, or by name when id is empty. Replaces the whole rule.
-	Rule          *Rule `protobuf:"bytes,3,opt,name=rule,proto3" json:"rule,omitempty"`
+	Rule *Rule `protobuf:"bytes,3,opt,name=rule,proto3" json:"rule,omitempty"`
+	// Run every check (AIP-163) and write nothing: the response has the rule
+	// as it would be stored and the app's unchanged version.
+	ValidateOnly  bool `protobuf:"varint,4,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2885,6 +2898,13 @@ func (x *UpdateRuleRequest) GetRule() *Rule {
 		return x.Rule
 	}
 	return nil
+}
+
+func (x *UpdateRuleRequest) GetValidateOnly() bool {
+	if x != nil {
+		return x.ValidateOnly
+	}
+	return false
 }
 
 // Response of UpdateRule: the stored rule and the app's version.
@@ -3164,8 +3184,13 @@ func (x *MoveRuleResponse) GetVersion() uint64 {
 
 // Request of DiffApp: the app's id or name.
 type DiffAppRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	AppId         string                 `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	AppId string                 `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
+	// Set: compare the newest release with the content of this release
+	// instead of the working copy, what RevertApp to it would release
+	// (released_json is the newest release, pending_json the target;
+	// changes stays empty).
+	ToRelease     *uint64 `protobuf:"varint,2,opt,name=to_release,json=toRelease,proto3,oneof" json:"to_release,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3205,6 +3230,13 @@ func (x *DiffAppRequest) GetAppId() string {
 		return x.AppId
 	}
 	return ""
+}
+
+func (x *DiffAppRequest) GetToRelease() uint64 {
+	if x != nil && x.ToRelease != nil {
+		return *x.ToRelease
+	}
+	return 0
 }
 
 // Response of DiffApp: pending changes, both contents and the diff text.
@@ -4431,21 +4463,23 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\bupstream\x18\x03 \x01(\tR\bupstreamB\x13\n" +
 	"\x11_expected_version\"2\n" +
 	"\x16DeleteUpstreamResponse\x12\x18\n" +
-	"\aversion\x18\x01 \x01(\x04R\aversion\"\xc0\x01\n" +
+	"\aversion\x18\x01 \x01(\x04R\aversion\"\xe5\x01\n" +
 	"\x11CreateRuleRequest\x12\x15\n" +
 	"\x06app_id\x18\x01 \x01(\tR\x05appId\x12.\n" +
 	"\x10expected_version\x18\x02 \x01(\x04H\x00R\x0fexpectedVersion\x88\x01\x01\x12*\n" +
 	"\x04rule\x18\x03 \x01(\v2\x16.strata.config.v1.RuleR\x04rule\x12\x19\n" +
-	"\x05index\x18\x04 \x01(\rH\x01R\x05index\x88\x01\x01B\x13\n" +
+	"\x05index\x18\x04 \x01(\rH\x01R\x05index\x88\x01\x01\x12#\n" +
+	"\rvalidate_only\x18\x05 \x01(\bR\fvalidateOnlyB\x13\n" +
 	"\x11_expected_versionB\b\n" +
 	"\x06_index\"Z\n" +
 	"\x12CreateRuleResponse\x12*\n" +
 	"\x04rule\x18\x01 \x01(\v2\x16.strata.config.v1.RuleR\x04rule\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\x04R\aversion\"\x9b\x01\n" +
+	"\aversion\x18\x02 \x01(\x04R\aversion\"\xc0\x01\n" +
 	"\x11UpdateRuleRequest\x12\x15\n" +
 	"\x06app_id\x18\x01 \x01(\tR\x05appId\x12.\n" +
 	"\x10expected_version\x18\x02 \x01(\x04H\x00R\x0fexpectedVersion\x88\x01\x01\x12*\n" +
-	"\x04rule\x18\x03 \x01(\v2\x16.strata.config.v1.RuleR\x04ruleB\x13\n" +
+	"\x04rule\x18\x03 \x01(\v2\x16.strata.config.v1.RuleR\x04rule\x12#\n" +
+	"\rvalidate_only\x18\x04 \x01(\bR\fvalidateOnlyB\x13\n" +
 	"\x11_expected_version\"Z\n" +
 	"\x12UpdateRuleResponse\x12*\n" +
 	"\x04rule\x18\x01 \x01(\v2\x16.strata.config.v1.RuleR\x04rule\x12\x18\n" +
@@ -4464,9 +4498,12 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\x05index\x18\x04 \x01(\rR\x05indexB\x13\n" +
 	"\x11_expected_version\",\n" +
 	"\x10MoveRuleResponse\x12\x18\n" +
-	"\aversion\x18\x01 \x01(\x04R\aversion\"'\n" +
+	"\aversion\x18\x01 \x01(\x04R\aversion\"Z\n" +
 	"\x0eDiffAppRequest\x12\x15\n" +
-	"\x06app_id\x18\x01 \x01(\tR\x05appId\"\xc2\x01\n" +
+	"\x06app_id\x18\x01 \x01(\tR\x05appId\x12\"\n" +
+	"\n" +
+	"to_release\x18\x02 \x01(\x04H\x00R\ttoRelease\x88\x01\x01B\r\n" +
+	"\v_to_release\"\xc2\x01\n" +
 	"\x0fDiffAppResponse\x129\n" +
 	"\achanges\x18\x01 \x03(\v2\x1f.strata.config.v1.PendingChangeR\achanges\x12#\n" +
 	"\rreleased_json\x18\x02 \x01(\tR\freleasedJson\x12!\n" +
@@ -4824,6 +4861,7 @@ func file_strata_config_v1_config_proto_init() {
 	file_strata_config_v1_config_proto_msgTypes[47].OneofWrappers = []any{}
 	file_strata_config_v1_config_proto_msgTypes[49].OneofWrappers = []any{}
 	file_strata_config_v1_config_proto_msgTypes[51].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[53].OneofWrappers = []any{}
 	file_strata_config_v1_config_proto_msgTypes[57].OneofWrappers = []any{}
 	file_strata_config_v1_config_proto_msgTypes[61].OneofWrappers = []any{}
 	file_strata_config_v1_config_proto_msgTypes[63].OneofWrappers = []any{}
