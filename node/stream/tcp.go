@@ -474,7 +474,7 @@ var (
 // is refused (as is a missing one from a trusted peer). A LOCAL header
 // (health checks of the load balancer) keeps the peer address. The caller
 // has set the connection's read deadline (HeaderTimeout).
-func readProxyHeader(r *bufio.Reader, c *net.TCPConn, peer netip.AddrPort, trusted bool) (netip.AddrPort, error) {
+func readProxyHeader(r *bufio.Reader, c interface{ SetReadDeadline(time.Time) error }, peer netip.AddrPort, trusted bool) (netip.AddrPort, error) {
 	if !trusted {
 		c.SetReadDeadline(time.Now().Add(untrustedWait))
 		defer c.SetReadDeadline(time.Now().Add(HeaderTimeout))
