@@ -180,12 +180,13 @@ func newAppCreateCmd(g *globals) *cobra.Command {
 }
 
 func newAppListCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var lf clientx.ListFlags
+	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List apps with the releases stable and staging nodes run, and pending changes",
 		Args:  args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.ListApps, &configv1.ListAppsRequest{}), func(w io.Writer, res *configv1.ListAppsResponse) error {
+			return show(cmd, g, clientx.Pages(configv1connect.ConfigServiceClient.ListApps, &configv1.ListAppsRequest{}, &lf), func(w io.Writer, res *configv1.ListAppsResponse) error {
 				rows := [][]string{{"ID", "NAME", "DOMAINS", "STABLE", "STAGING", "PENDING", "VERSION"}}
 				for _, a := range res.GetApps() {
 					if a.GetDeleted() {
@@ -202,6 +203,8 @@ func newAppListCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
+	lf.Register(cmd.Flags())
+	return cmd
 }
 
 // releaseNumber prints a release number, "-" for none.

@@ -147,12 +147,13 @@ run again (docker compose, docs/compose.md).`,
 	create.Flags().BoolVar(&createCluster, "create-cluster", false, "create the cluster (by name, default partition) unless it exists")
 	_ = create.MarkFlagRequired("cluster")
 
+	var lf clientx.ListFlags
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List join tokens (without secrets)",
 		Args:  args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return showNodes(cmd, g, clientx.RPC(configv1connect.NodeServiceClient.ListJoinTokens, &configv1.ListJoinTokensRequest{}), func(w io.Writer, res *configv1.ListJoinTokensResponse) error {
+			return showNodes(cmd, g, clientx.Pages(configv1connect.NodeServiceClient.ListJoinTokens, &configv1.ListJoinTokensRequest{}, &lf), func(w io.Writer, res *configv1.ListJoinTokensResponse) error {
 				now := time.Now()
 				names := clusterNames(cmd, g)
 				rows := [][]string{{"ID", "CLUSTER", "AUTO-APPROVE", "STAGING", "EXPIRES", "STATE", "DESCRIPTION"}}
@@ -171,6 +172,7 @@ run again (docker compose, docs/compose.md).`,
 			})
 		},
 	}
+	lf.Register(list.Flags())
 
 	revoke := &cobra.Command{
 		Use:   "revoke TOKEN_ID",

@@ -22,6 +22,7 @@ import (
 
 func nodeListCmd(g *globals) *cobra.Command {
 	var cluster string
+	var lf clientx.ListFlags
 	list := &cobra.Command{
 		Use:   "list [--cluster C]",
 		Short: "List nodes with the config version they run and the share in sync per cluster",
@@ -33,19 +34,20 @@ A node is in sync when it is online and runs the newest version. A summary per
 cluster follows: nodes in sync out of all.`,
 		Args: args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.ListNodes, &configv1.ListNodesRequest{Cluster: cluster}), func(w io.Writer, res *configv1.ListNodesResponse) error {
+			return show(cmd, g, clientx.Pages(configv1connect.ConfigServiceClient.ListNodes, &configv1.ListNodesRequest{Cluster: cluster}, &lf), func(w io.Writer, res *configv1.ListNodesResponse) error {
 				names := clusterNames(cmd, g)
 				return printNodes(w, res.GetNodes(), names, time.Now())
 			})
 		},
 	}
+	lf.Register(list.Flags())
 	list.Flags().StringVar(&cluster, "cluster", "", "only nodes of this cluster (id or name)")
 	return list
 }
 
 // clusterNames maps cluster ids to names; on error, ids stay as they are.
 func clusterNames(cmd *cobra.Command, g *globals) map[string]string {
-	res, err := call(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.ListClusters, &configv1.ListClustersRequest{}))
+	res, err := call(cmd, g, clientx.Pages(configv1connect.ConfigServiceClient.ListClusters, &configv1.ListClustersRequest{}, nil))
 	out := map[string]string{}
 	if err != nil {
 		return out
@@ -58,7 +60,7 @@ func clusterNames(cmd *cobra.Command, g *globals) map[string]string {
 
 // partitionNames maps partition ids to names; on error, ids stay as they are.
 func partitionNames(cmd *cobra.Command, g *globals) map[string]string {
-	res, _ := call(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.ListPartitions, &configv1.ListPartitionsRequest{}))
+	res, _ := call(cmd, g, clientx.Pages(configv1connect.ConfigServiceClient.ListPartitions, &configv1.ListPartitionsRequest{}, nil))
 	out := map[string]string{}
 	for _, p := range res.GetPartitions() { // none on error
 		out[p.GetId()] = p.GetName()
@@ -69,7 +71,7 @@ func partitionNames(cmd *cobra.Command, g *globals) map[string]string {
 // AppNames maps app ids to names for the tables of the command packages;
 // on error, ids stay as they are.
 func (g *globals) AppNames(ctx context.Context) map[string]string {
-	res, _ := clientx.Call(ctx, g, g.configClient, clientx.RPC(configv1connect.ConfigServiceClient.ListApps, &configv1.ListAppsRequest{}))
+	res, _ := clientx.Call(ctx, g, g.configClient, clientx.Pages(configv1connect.ConfigServiceClient.ListApps, &configv1.ListAppsRequest{}, nil))
 	out := map[string]string{}
 	for _, a := range res.GetApps() { // none on error
 		out[a.GetId()] = a.GetName()

@@ -37,7 +37,7 @@ func appReleases(g *globals) releasecmd.Kind {
 		return res, res.GetRelease().GetNumber(), err
 	}
 	list := func(cmd *cobra.Command, id string) (proto.Message, releasecmd.List, error) {
-		res, err := call(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.ListReleases, &configv1.ListReleasesRequest{AppId: id}))
+		res, err := call(cmd, g, clientx.Pages(configv1connect.ConfigServiceClient.ListReleases, &configv1.ListReleasesRequest{AppId: id}, nil))
 		l := releasecmd.List{Releases: releasecmd.Records(res.GetReleases(), false), Stable: res.GetStableRelease(), Staging: res.GetStagingRelease()}
 		return res, l, err
 	}

@@ -39,7 +39,7 @@ func readJoinTokenFile(path string) (string, error) {
 // ensureCluster creates the cluster named name in the default partition
 // unless a cluster has that name (or id) already.
 func ensureCluster(cmd *cobra.Command, g *globals, name string) error {
-	list, err := clientx.Call(cmd.Context(), g, g.configClient, clientx.RPC(configv1connect.ConfigServiceClient.ListClusters, &configv1.ListClustersRequest{}))
+	list, err := clientx.Call(cmd.Context(), g, g.configClient, clientx.Pages(configv1connect.ConfigServiceClient.ListClusters, &configv1.ListClustersRequest{}, nil))
 	if err != nil {
 		return err
 	}

@@ -31,12 +31,13 @@ func newPartitionCmd(g *globals) *cobra.Command {
 	create.Flags().StringVar(&name, "name", "", "partition name (required)")
 	_ = create.MarkFlagRequired("name")
 
+	var lf clientx.ListFlags
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List partitions",
 		Args:  args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.ListPartitions, &configv1.ListPartitionsRequest{}), func(w io.Writer, res *configv1.ListPartitionsResponse) error {
+			return show(cmd, g, clientx.Pages(configv1connect.ConfigServiceClient.ListPartitions, &configv1.ListPartitionsRequest{}, &lf), func(w io.Writer, res *configv1.ListPartitionsResponse) error {
 				rows := [][]string{{"ID", "NAME"}}
 				for _, p := range res.GetPartitions() {
 					rows = append(rows, []string{p.GetId(), p.GetName()})
@@ -45,6 +46,7 @@ func newPartitionCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
+	lf.Register(list.Flags())
 	rename := &cobra.Command{
 		Use:     "rename PARTITION NEW-NAME",
 		Short:   "Rename a partition (its id, apps, zones and clusters stay)",
@@ -90,12 +92,13 @@ func newClusterCmd(g *globals) *cobra.Command {
 	create.Flags().StringVar(&partition, "partition", "default", "partition id or name")
 	_ = create.MarkFlagRequired("name")
 
+	var lf clientx.ListFlags
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List clusters",
 		Args:  args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.ListClusters, &configv1.ListClustersRequest{}), func(w io.Writer, res *configv1.ListClustersResponse) error {
+			return show(cmd, g, clientx.Pages(configv1connect.ConfigServiceClient.ListClusters, &configv1.ListClustersRequest{}, &lf), func(w io.Writer, res *configv1.ListClustersResponse) error {
 				partitions := partitionNames(cmd, g)
 				clusters := map[string]string{}
 				for _, c := range res.GetClusters() {
@@ -117,6 +120,7 @@ func newClusterCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
+	lf.Register(list.Flags())
 	rename := &cobra.Command{
 		Use:     "rename CLUSTER NEW-NAME",
 		Short:   "Rename a cluster (its id and nodes stay)",

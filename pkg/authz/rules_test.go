@@ -126,7 +126,7 @@ func TestEveryRPCHasARule(t *testing.T) {
 // IAM permissions are never scoped to objects.
 func TestRulesAreWellFormed(t *testing.T) {
 	rules := DefaultRules()
-	readNames := []string{"Get", "List", "Diff", "Export", "Query", "Tail"}
+	readNames := []string{"Get", "List", "Diff", "Export", "Query", "Tail", "Watch"}
 	for _, md := range everyMethod() {
 		p := procedureOf(md)
 		rule, ok := rules[p]
@@ -151,7 +151,7 @@ func TestRulesAreWellFormed(t *testing.T) {
 		}
 		named := slices.ContainsFunc(readNames, func(prefix string) bool { return strings.HasPrefix(string(md.Name()), prefix) })
 		if (perm.Verb == VerbRead) != named {
-			t.Errorf("%s needs %s: read permissions are for Get/List/Diff/Export/Query/Tail RPCs only, and those need read permissions", p, perm)
+			t.Errorf("%s needs %s: read permissions are for Get/List/Diff/Export/Query/Tail/Watch RPCs only, and those need read permissions", p, perm)
 		}
 		if perm.Service == ServiceIAM && rule.Scope != ScopeEverywhere {
 			t.Errorf("%s: IAM permission %s must be held over everything", p, perm)

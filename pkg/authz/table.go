@@ -62,6 +62,7 @@ func DefaultRules() Rules {
 		cfg.ConfigServiceSetNodeStagingProcedure:  OnObjects("config.node.write", Ref(KindNode, "node_id")),
 		cfg.ConfigServiceRemoveNodeProcedure:      OnObjects("config.node.write", Ref(KindNode, "node_id")),
 		cfg.ConfigServiceListNodesProcedure:       Somewhere("config.node.read", List("nodes", KindNode, "node.id")),
+		cfg.ConfigServiceWatchNodesProcedure:      Somewhere("config.node.read", List("nodes", KindNode, "node.id")),
 
 		cfg.ConfigServiceCreateAppProcedure: OnObjects("config.app.write", partitions),
 		cfg.ConfigServiceGetAppProcedure:    OnObjects("config.app.read", app),
@@ -131,6 +132,7 @@ func DefaultRules() Rules {
 		// over everything.
 		prg.PurgeServiceCreatePurgeProcedure: Everywhere("purge.purge.create"),
 		prg.PurgeServiceGetPurgeProcedure:    Everywhere("purge.purge.read"),
+		prg.PurgeServiceWatchPurgeProcedure:  Everywhere("purge.purge.read"),
 		prg.PurgeServiceListPurgesProcedure:  Everywhere("purge.purge.read"),
 		// A push names its app: the permission over that app suffices.
 		prg.PurgeServiceCreatePushProcedure: OnObjects("purge.push.create", app),

@@ -263,29 +263,9 @@ func (h *handler) GetApp(ctx context.Context, req *configv1.GetAppRequest) (*con
 		LatestRelease: st.latest, PendingChanges: uint32(st.pending)}, nil
 }
 
-func (h *handler) ListApps(ctx context.Context, _ *configv1.ListAppsRequest) (*configv1.ListAppsResponse, error) {
-	out := &configv1.ListAppsResponse{}
-	h.s.proj.read(func(st *state) {
-		for id, e := range st.apps {
-			a := e.agg
-			if !a.Exists() {
-				continue
-			}
-			d := a.draftView()
-			out.Apps = append(out.Apps, &configv1.AppSummary{
-				Id: id, Name: d.Name, Domains: slices.Clone(d.Domains), PartitionIds: slices.Clone(d.PartitionIds),
-				LatestRelease: a.LatestRelease(), PendingChanges: uint32(a.Pending()), Version: a.Version(), Deleted: a.Deleted(),
-				StableRelease: a.StableRelease(), StagingRelease: a.StagingRelease(),
-			})
-		}
-	})
-	slices.SortFunc(out.Apps, func(a, b *configv1.AppSummary) int {
-		if c := strings.Compare(a.Name, b.Name); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Id, b.Id)
-	})
-	return out, nil
+func (h *handler) ListApps(ctx context.Context, req *configv1.ListAppsRequest) (*configv1.ListAppsResponse, error) {
+	out, err := h.s.proj.listApps(req)
+	return apierr.Reply(h.s.logger, out, err)
 }
 
 func (h *handler) UpdateApp(ctx context.Context, req *configv1.UpdateAppRequest) (*configv1.UpdateAppResponse, error) {

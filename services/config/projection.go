@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -47,6 +48,7 @@ type state struct {
 	names           map[string][]string    // app name -> ids of apps claiming it
 	domains         map[string][]string    // partition id + " " + domain -> ids of apps claiming it
 	ports           map[string]*portOwners // partition id + " " + "tcp/80" -> apps binding it (roles.go)
+	list            *appList               // ListApps order and domain search (listapps.go)
 }
 
 // appEntry is one app in the read model.
@@ -55,6 +57,7 @@ type appEntry struct {
 	pending  []pendingEvent      // events since the newest release, for diff
 	releases []*configv1.Release // oldest first
 	claims   appClaims           // what the app holds in the uniqueness indexes
+	updated  time.Time           // time of the app's newest event
 }
 
 type appClaims struct {
@@ -84,6 +87,7 @@ func newProjection(logger *slog.Logger, sync *edgesync.Tracks) *projection {
 		names:           map[string][]string{},
 		domains:         map[string][]string{},
 		ports:           map[string]*portOwners{},
+		list:            newAppList(),
 	}}
 	sync.Contribute(p, kinds...)
 	return p
@@ -214,6 +218,8 @@ func (st *state) applyApp(id string, e eventstore.Event, msg proto.Message) {
 	}
 
 	a.Apply(e.Position, msg)
+	entry.updated = e.Metadata.Time
+	st.list.update(id, a)
 
 	switch m := msg.(type) {
 	case *ev.AppReleased:

@@ -60,12 +60,13 @@ func acmeAccountSetCmd(f ClientFactory) *cobra.Command {
 }
 
 func acmeAccountListCmd(f ClientFactory) *cobra.Command {
-	return &cobra.Command{
+	var lf clientx.ListFlags
+	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List ACME directories with an account or a binding (never the HMAC key)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, f, clientx.RPC(certv1connect.CertServiceClient.ListAcmeAccounts, &certv1.ListAcmeAccountsRequest{}), func(w io.Writer, res *certv1.ListAcmeAccountsResponse) error {
+			return show(cmd, f, clientx.Pages(certv1connect.CertServiceClient.ListAcmeAccounts, &certv1.ListAcmeAccountsRequest{}, &lf), func(w io.Writer, res *certv1.ListAcmeAccountsResponse) error {
 				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 				fmt.Fprintln(tw, "DIRECTORY\tEAB KID\tREGISTERED")
 				for _, a := range res.Accounts {
@@ -75,6 +76,8 @@ func acmeAccountListCmd(f ClientFactory) *cobra.Command {
 			})
 		},
 	}
+	lf.Register(cmd.Flags())
+	return cmd
 }
 
 func showAccount(w io.Writer, a *certv1.AcmeAccount) error {

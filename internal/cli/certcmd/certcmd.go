@@ -88,12 +88,13 @@ func uploadCmd(f ClientFactory) *cobra.Command {
 
 func listCmd(f ClientFactory) *cobra.Command {
 	var app string
+	var lf clientx.ListFlags
 	cmd := &cobra.Command{
 		Use:   "list [--app APP]",
 		Short: "List certificates",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, f, clientx.RPC(certv1connect.CertServiceClient.ListCertificates, &certv1.ListCertificatesRequest{AppId: app}), func(w io.Writer, res *certv1.ListCertificatesResponse) error {
+			return show(cmd, f, clientx.Pages(certv1connect.CertServiceClient.ListCertificates, &certv1.ListCertificatesRequest{AppId: app}, &lf), func(w io.Writer, res *certv1.ListCertificatesResponse) error {
 				names := f.AppNames(cmd.Context())
 				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 				fmt.Fprintln(tw, "ID\tNAME\tDOMAINS\tEXPIRES\tSTATE\tAPPS\tLAST-ERROR")
@@ -109,6 +110,7 @@ func listCmd(f ClientFactory) *cobra.Command {
 			})
 		},
 	}
+	lf.Register(cmd.Flags())
 	cmd.Flags().StringVar(&app, "app", "", "only certificates attached to this app (id or name)")
 	return cmd
 }

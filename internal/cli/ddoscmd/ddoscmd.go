@@ -288,7 +288,7 @@ func policyReleases(f ClientFactory) releasecmd.Kind {
 		return res, res.GetRelease().GetNumber(), err
 	}
 	list := func(cmd *cobra.Command, id string) (proto.Message, releasecmd.List, error) {
-		res, err := call(cmd, f, clientx.RPC(ddosv1connect.DdosServiceClient.ListReleases, &ddosv1.ListReleasesRequest{Cluster: id}))
+		res, err := call(cmd, f, clientx.Pages(ddosv1connect.DdosServiceClient.ListReleases, &ddosv1.ListReleasesRequest{Cluster: id}, nil))
 		l := releasecmd.List{Releases: releasecmd.Records(res.GetReleases(), true), Stable: res.GetStableRelease(), Staging: res.GetStagingRelease()}
 		return res, l, err
 	}

@@ -198,12 +198,13 @@ func zoneExportCmd(f ClientFactory) *cobra.Command {
 }
 
 func zoneListCmd(f ClientFactory) *cobra.Command {
-	return &cobra.Command{
+	var lf clientx.ListFlags
+	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List zones",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, f, clientx.RPC(dnsv1connect.DnsServiceClient.ListZones, &dnsv1.ListZonesRequest{}), func(w io.Writer, res *dnsv1.ListZonesResponse) error {
+			return show(cmd, f, clientx.Pages(dnsv1connect.DnsServiceClient.ListZones, &dnsv1.ListZonesRequest{}, &lf), func(w io.Writer, res *dnsv1.ListZonesResponse) error {
 				rows := [][]string{{"ID", "NAME", "RECORDS", "RELEASE", "PENDING", "VERSION", "PARTITIONS"}}
 				for _, z := range res.GetZones() {
 					name := z.GetName()
@@ -217,6 +218,8 @@ func zoneListCmd(f ClientFactory) *cobra.Command {
 			})
 		},
 	}
+	lf.Register(cmd.Flags())
+	return cmd
 }
 
 func zoneDiffCmd(f ClientFactory) *cobra.Command {
@@ -293,12 +296,13 @@ func recordAddCmd(f ClientFactory) *cobra.Command {
 
 func recordListCmd(f ClientFactory) *cobra.Command {
 	var zone, name string
+	var lf clientx.ListFlags
 	cmd := &cobra.Command{
 		Use:   "list --zone Z [--name N]",
 		Short: "List a zone's records (the working copy)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, f, clientx.RPC(dnsv1connect.DnsServiceClient.ListRecords, &dnsv1.ListRecordsRequest{Zone: zone, Name: name}), func(w io.Writer, res *dnsv1.ListRecordsResponse) error {
+			return show(cmd, f, clientx.Pages(dnsv1connect.DnsServiceClient.ListRecords, &dnsv1.ListRecordsRequest{Zone: zone, Name: name}, &lf), func(w io.Writer, res *dnsv1.ListRecordsResponse) error {
 				rows := [][]string{{"ID", "NAME", "TTL", "TYPE", "DATA", "MATCH", "STATE"}}
 				for _, r := range res.GetRecords() {
 					data := r.GetData()
@@ -326,6 +330,7 @@ func recordListCmd(f ClientFactory) *cobra.Command {
 			})
 		},
 	}
+	lf.Register(cmd.Flags())
 	zoneFlag(cmd, &zone)
 	cmd.Flags().StringVar(&name, "name", "", "only records of this relative name")
 	return cmd
@@ -370,7 +375,7 @@ func recordUpdateCmd(f ClientFactory) *cobra.Command {
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			fl := cmd.Flags()
-			list, err := call(cmd, f, clientx.RPC(dnsv1connect.DnsServiceClient.ListRecords, &dnsv1.ListRecordsRequest{Zone: zone}))
+			list, err := call(cmd, f, clientx.Pages(dnsv1connect.DnsServiceClient.ListRecords, &dnsv1.ListRecordsRequest{Zone: zone}, nil))
 			if err != nil {
 				return err
 			}
@@ -492,7 +497,7 @@ func zoneReleases(f ClientFactory) releasecmd.Kind {
 		return res, res.GetRelease().GetNumber(), err
 	}
 	list := func(cmd *cobra.Command, id string) (proto.Message, releasecmd.List, error) {
-		res, err := call(cmd, f, clientx.RPC(dnsv1connect.DnsServiceClient.ListReleases, &dnsv1.ListReleasesRequest{Zone: id}))
+		res, err := call(cmd, f, clientx.Pages(dnsv1connect.DnsServiceClient.ListReleases, &dnsv1.ListReleasesRequest{Zone: id}, nil))
 		l := releasecmd.List{Releases: releasecmd.Records(res.GetReleases(), true), Stable: res.GetStableRelease(), Staging: res.GetStagingRelease()}
 		return res, l, err
 	}

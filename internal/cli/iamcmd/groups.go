@@ -43,10 +43,11 @@ func groupCreateCmd(f ClientFactory) *cobra.Command {
 }
 
 func groupListCmd(f ClientFactory) *cobra.Command {
-	return &cobra.Command{
+	var lf clientx.ListFlags
+	cmd := &cobra.Command{
 		Use: "list", Short: "List groups", Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, f, clientx.RPC(iamv1connect.IAMServiceClient.ListGroups, &iamv1.ListGroupsRequest{}), func(w io.Writer, res *iamv1.ListGroupsResponse) error {
+			return show(cmd, f, clientx.Pages(iamv1connect.IAMServiceClient.ListGroups, &iamv1.ListGroupsRequest{}, &lf), func(w io.Writer, res *iamv1.ListGroupsResponse) error {
 				rows := [][]string{{"NAME", "MEMBERS", "DESCRIPTION"}}
 				for _, g := range res.Groups {
 					rows = append(rows, []string{g.Name, clientx.OrDash(strings.Join(g.Members, ",")), clientx.OrDash(g.Description)})
@@ -55,6 +56,8 @@ func groupListCmd(f ClientFactory) *cobra.Command {
 			})
 		},
 	}
+	lf.Register(cmd.Flags())
+	return cmd
 }
 
 func groupGetCmd(f ClientFactory) *cobra.Command {

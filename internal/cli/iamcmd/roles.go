@@ -62,10 +62,11 @@ func roleCreateCmd(f ClientFactory, update bool) *cobra.Command {
 }
 
 func roleListCmd(f ClientFactory) *cobra.Command {
-	return &cobra.Command{
+	var lf clientx.ListFlags
+	cmd := &cobra.Command{
 		Use: "list", Short: "List built-in and custom roles", Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, f, clientx.RPC(iamv1connect.IAMServiceClient.ListRoles, &iamv1.ListRolesRequest{}), func(w io.Writer, res *iamv1.ListRolesResponse) error {
+			return show(cmd, f, clientx.Pages(iamv1connect.IAMServiceClient.ListRoles, &iamv1.ListRolesRequest{}, &lf), func(w io.Writer, res *iamv1.ListRolesResponse) error {
 				rows := [][]string{{"NAME", "BUILT-IN", "PERMISSIONS", "DESCRIPTION"}}
 				for _, r := range res.Roles {
 					perms := strings.Join(r.Permissions, ",")
@@ -78,6 +79,8 @@ func roleListCmd(f ClientFactory) *cobra.Command {
 			})
 		},
 	}
+	lf.Register(cmd.Flags())
+	return cmd
 }
 
 func roleDeleteCmd(f ClientFactory) *cobra.Command {
@@ -92,10 +95,11 @@ func roleDeleteCmd(f ClientFactory) *cobra.Command {
 }
 
 func rolePermissionsCmd(f ClientFactory) *cobra.Command {
-	return &cobra.Command{
+	var lf clientx.ListFlags
+	cmd := &cobra.Command{
 		Use: "permissions", Short: "List every permission a role may hold and the RPCs it allows", Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, f, clientx.RPC(iamv1connect.IAMServiceClient.ListPermissions, &iamv1.ListPermissionsRequest{}), func(w io.Writer, res *iamv1.ListPermissionsResponse) error {
+			return show(cmd, f, clientx.Pages(iamv1connect.IAMServiceClient.ListPermissions, &iamv1.ListPermissionsRequest{}, &lf), func(w io.Writer, res *iamv1.ListPermissionsResponse) error {
 				rows := [][]string{{"PERMISSION", "RPCS"}}
 				for _, p := range res.Permissions {
 					var short []string
@@ -108,4 +112,6 @@ func rolePermissionsCmd(f ClientFactory) *cobra.Command {
 			})
 		},
 	}
+	lf.Register(cmd.Flags())
+	return cmd
 }

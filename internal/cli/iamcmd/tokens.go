@@ -59,13 +59,14 @@ func tokenCreateCmd(f ClientFactory) *cobra.Command {
 func tokenListCmd(f ClientFactory) *cobra.Command {
 	var req iamv1.ListTokensRequest
 	var all bool
+	var lf clientx.ListFlags
 	cmd := &cobra.Command{
 		Use: "list", Short: "List your API tokens (or a user's, or --all)", Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if all {
 				req.User = "*"
 			}
-			return show(cmd, f, clientx.RPC(iamv1connect.IAMServiceClient.ListTokens, &req), func(w io.Writer, res *iamv1.ListTokensResponse) error {
+			return show(cmd, f, clientx.Pages(iamv1connect.IAMServiceClient.ListTokens, &req, &lf), func(w io.Writer, res *iamv1.ListTokensResponse) error {
 				rows := [][]string{{"ID", "USER", "DESCRIPTION", "CREATED", "EXPIRES", "LAST USED", "STATE"}}
 				for _, t := range res.Tokens {
 					state := "active"
@@ -89,6 +90,7 @@ func tokenListCmd(f ClientFactory) *cobra.Command {
 			})
 		},
 	}
+	lf.Register(cmd.Flags())
 	cmd.Flags().StringVar(&req.User, "user", "", "whose tokens (default: yours)")
 	cmd.Flags().BoolVar(&all, "all", false, "every user's tokens")
 	cmd.Flags().BoolVar(&req.IncludeRevoked, "include-revoked", false, "list revoked tokens too")

@@ -70,10 +70,11 @@ func userCreateCmd(f ClientFactory) *cobra.Command {
 }
 
 func userListCmd(f ClientFactory) *cobra.Command {
-	return &cobra.Command{
+	var lf clientx.ListFlags
+	cmd := &cobra.Command{
 		Use: "list", Short: "List users", Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, f, clientx.RPC(iamv1connect.IAMServiceClient.ListUsers, &iamv1.ListUsersRequest{}), func(w io.Writer, res *iamv1.ListUsersResponse) error {
+			return show(cmd, f, clientx.Pages(iamv1connect.IAMServiceClient.ListUsers, &iamv1.ListUsersRequest{}, &lf), func(w io.Writer, res *iamv1.ListUsersResponse) error {
 				rows := [][]string{{"NAME", "KIND", "SOURCE", "DISABLED", "GROUPS", "EMAIL"}}
 				for _, u := range res.Users {
 					kind := "person"
@@ -86,6 +87,8 @@ func userListCmd(f ClientFactory) *cobra.Command {
 			})
 		},
 	}
+	lf.Register(cmd.Flags())
+	return cmd
 }
 
 func userGetCmd(f ClientFactory) *cobra.Command {

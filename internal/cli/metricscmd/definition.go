@@ -100,12 +100,13 @@ a clause Metric SQL does not support is refused, named.`,
 }
 
 func listCmd(f ClientFactory) *cobra.Command {
-	return &cobra.Command{
+	var lf clientx.ListFlags
+	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the Metric SQL metrics, by name",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, f, clientx.RPC(metricsv1connect.MetricsServiceClient.ListMetrics, &metricsv1.ListMetricsRequest{}), func(w io.Writer, res *metricsv1.ListMetricsResponse) error {
+			return show(cmd, f, clientx.Pages(metricsv1connect.MetricsServiceClient.ListMetrics, &metricsv1.ListMetricsRequest{}, &lf), func(w io.Writer, res *metricsv1.ListMetricsResponse) error {
 				if len(res.GetMetrics()) == 0 {
 					return clientx.Line(w, "no metrics; define one with strata metric create")
 				}
@@ -118,6 +119,8 @@ func listCmd(f ClientFactory) *cobra.Command {
 			})
 		},
 	}
+	lf.Register(cmd.Flags())
+	return cmd
 }
 
 func showCmd(f ClientFactory) *cobra.Command {

@@ -703,7 +703,13 @@ func (x *UploadCertificateResponse) GetVersion() uint64 {
 type ListCertificatesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Only certificates attached to this app.
-	AppId         string `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
+	AppId string `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
+	// At most this many items (0: 100, at most 1000; docs/api.md, "Pagination").
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page; refused when issued for another filter.
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// AIP-160 filter (docs/api.md, "Filtering"), e.g. `name = "shop" AND labels.env = "prod"`.
+	Filter        string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -745,10 +751,33 @@ func (x *ListCertificatesRequest) GetAppId() string {
 	return ""
 }
 
+func (x *ListCertificatesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListCertificatesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListCertificatesRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
 // Response of ListCertificates: the certificates, sorted by name.
 type ListCertificatesResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Certificates  []*Certificate         `protobuf:"bytes,1,rep,name=certificates,proto3" json:"certificates,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Certificates []*Certificate         `protobuf:"bytes,1,rep,name=certificates,proto3" json:"certificates,omitempty"`
+	// Token of the next page; empty on the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -788,6 +817,13 @@ func (x *ListCertificatesResponse) GetCertificates() []*Certificate {
 		return x.Certificates
 	}
 	return nil
+}
+
+func (x *ListCertificatesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // Request of GetCertificate: the certificate's id or name.
@@ -1666,9 +1702,15 @@ func (x *SetAcmeAccountResponse) GetAccount() *AcmeAccount {
 	return nil
 }
 
-// Request of ListAcmeAccounts: no parameters.
+// Request of ListAcmeAccounts: one page, optionally filtered.
 type ListAcmeAccountsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most this many items (0: 100, at most 1000; docs/api.md, "Pagination").
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page; refused when issued for another filter.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// AIP-160 filter (docs/api.md, "Filtering"), e.g. `name = "shop" AND labels.env = "prod"`.
+	Filter        string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1703,10 +1745,33 @@ func (*ListAcmeAccountsRequest) Descriptor() ([]byte, []int) {
 	return file_strata_cert_v1_cert_proto_rawDescGZIP(), []int{22}
 }
 
+func (x *ListAcmeAccountsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListAcmeAccountsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListAcmeAccountsRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
 // Response of ListAcmeAccounts: one entry per directory.
 type ListAcmeAccountsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Accounts      []*AcmeAccount         `protobuf:"bytes,1,rep,name=accounts,proto3" json:"accounts,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Accounts []*AcmeAccount         `protobuf:"bytes,1,rep,name=accounts,proto3" json:"accounts,omitempty"`
+	// Token of the next page; empty on the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1746,6 +1811,13 @@ func (x *ListAcmeAccountsResponse) GetAccounts() []*AcmeAccount {
 		return x.Accounts
 	}
 	return nil
+}
+
+func (x *ListAcmeAccountsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 var File_strata_cert_v1_cert_proto protoreflect.FileDescriptor
@@ -1804,11 +1876,16 @@ const file_strata_cert_v1_cert_proto_rawDesc = "" +
 	"\x05force\x18\x06 \x01(\bR\x05force\"t\n" +
 	"\x19UploadCertificateResponse\x12=\n" +
 	"\vcertificate\x18\x01 \x01(\v2\x1b.strata.cert.v1.CertificateR\vcertificate\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\x04R\aversion\"0\n" +
+	"\aversion\x18\x02 \x01(\x04R\aversion\"\x84\x01\n" +
 	"\x17ListCertificatesRequest\x12\x15\n" +
-	"\x06app_id\x18\x01 \x01(\tR\x05appId\"[\n" +
+	"\x06app_id\x18\x01 \x01(\tR\x05appId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\x12\x16\n" +
+	"\x06filter\x18\x04 \x01(\tR\x06filter\"\x83\x01\n" +
 	"\x18ListCertificatesResponse\x12?\n" +
-	"\fcertificates\x18\x01 \x03(\v2\x1b.strata.cert.v1.CertificateR\fcertificates\"9\n" +
+	"\fcertificates\x18\x01 \x03(\v2\x1b.strata.cert.v1.CertificateR\fcertificates\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"9\n" +
 	"\x15GetCertificateRequest\x12 \n" +
 	"\vcertificate\x18\x01 \x01(\tR\vcertificate\"q\n" +
 	"\x16GetCertificateResponse\x12=\n" +
@@ -1869,10 +1946,15 @@ const file_strata_cert_v1_cert_proto_rawDesc = "" +
 	"\feab_hmac_key\x18\x03 \x01(\tR\n" +
 	"eabHmacKey\"O\n" +
 	"\x16SetAcmeAccountResponse\x125\n" +
-	"\aaccount\x18\x01 \x01(\v2\x1b.strata.cert.v1.AcmeAccountR\aaccount\"\x19\n" +
-	"\x17ListAcmeAccountsRequest\"S\n" +
+	"\aaccount\x18\x01 \x01(\v2\x1b.strata.cert.v1.AcmeAccountR\aaccount\"m\n" +
+	"\x17ListAcmeAccountsRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n" +
+	"\x06filter\x18\x03 \x01(\tR\x06filter\"{\n" +
 	"\x18ListAcmeAccountsResponse\x127\n" +
-	"\baccounts\x18\x01 \x03(\v2\x1b.strata.cert.v1.AcmeAccountR\baccounts*_\n" +
+	"\baccounts\x18\x01 \x03(\v2\x1b.strata.cert.v1.AcmeAccountR\baccounts\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*_\n" +
 	"\aKeyType\x12\x18\n" +
 	"\x14KEY_TYPE_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fKEY_TYPE_RSA\x10\x01\x12\x12\n" +

@@ -378,9 +378,15 @@ func (*DeleteClusterResponse) Descriptor() ([]byte, []int) {
 	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{7}
 }
 
-// Request of ListPartitions: no parameters.
+// Request of ListPartitions: one page, optionally filtered.
 type ListPartitionsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most this many items (0: 100, at most 1000; docs/api.md, "Pagination").
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page; refused when issued for another filter.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// AIP-160 filter (docs/api.md, "Filtering"), e.g. `name = "shop" AND labels.env = "prod"`.
+	Filter        string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -415,10 +421,33 @@ func (*ListPartitionsRequest) Descriptor() ([]byte, []int) {
 	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{8}
 }
 
+func (x *ListPartitionsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListPartitionsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListPartitionsRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
 // Response of ListPartitions: every partition, sorted by name.
 type ListPartitionsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Partitions    []*Partition           `protobuf:"bytes,1,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Partitions []*Partition           `protobuf:"bytes,1,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	// Token of the next page; empty on the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -458,6 +487,13 @@ func (x *ListPartitionsResponse) GetPartitions() []*Partition {
 		return x.Partitions
 	}
 	return nil
+}
+
+func (x *ListPartitionsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // Request of CreateCluster: the cluster's name and its partition.
@@ -733,9 +769,15 @@ func (x *UpdateClusterResponse) GetCluster() *Cluster {
 	return nil
 }
 
-// Request of ListClusters: no parameters.
+// Request of ListClusters: one page, optionally filtered.
 type ListClustersRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most this many items (0: 100, at most 1000; docs/api.md, "Pagination").
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page; refused when issued for another filter.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// AIP-160 filter (docs/api.md, "Filtering"), e.g. `name = "shop" AND labels.env = "prod"`.
+	Filter        string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -770,10 +812,33 @@ func (*ListClustersRequest) Descriptor() ([]byte, []int) {
 	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{15}
 }
 
+func (x *ListClustersRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListClustersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListClustersRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
 // Response of ListClusters: every cluster, sorted by name.
 type ListClustersResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Clusters      []*Cluster             `protobuf:"bytes,1,rep,name=clusters,proto3" json:"clusters,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Clusters []*Cluster             `protobuf:"bytes,1,rep,name=clusters,proto3" json:"clusters,omitempty"`
+	// Token of the next page; empty on the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -813,6 +878,13 @@ func (x *ListClustersResponse) GetClusters() []*Cluster {
 		return x.Clusters
 	}
 	return nil
+}
+
+func (x *ListClustersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // Request of RegisterNode: the node's name, cluster and track.
@@ -1106,7 +1178,13 @@ func (*RemoveNodeResponse) Descriptor() ([]byte, []int) {
 type ListNodesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Cluster id or name; empty lists every node.
-	Cluster       string `protobuf:"bytes,1,opt,name=cluster,proto3" json:"cluster,omitempty"`
+	Cluster string `protobuf:"bytes,1,opt,name=cluster,proto3" json:"cluster,omitempty"`
+	// At most this many items (0: 100, at most 1000; docs/api.md, "Pagination").
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page; refused when issued for another filter.
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// AIP-160 filter (docs/api.md, "Filtering"), e.g. `name = "shop" AND labels.env = "prod"`.
+	Filter        string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1148,10 +1226,33 @@ func (x *ListNodesRequest) GetCluster() string {
 	return ""
 }
 
+func (x *ListNodesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListNodesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListNodesRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
 // Response of ListNodes: the nodes, sorted by cluster and name.
 type ListNodesResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Nodes         []*NodeInfo            `protobuf:"bytes,1,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Nodes []*NodeInfo            `protobuf:"bytes,1,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	// Token of the next page; empty on the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1191,6 +1292,131 @@ func (x *ListNodesResponse) GetNodes() []*NodeInfo {
 		return x.Nodes
 	}
 	return nil
+}
+
+func (x *ListNodesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// Request of WatchNodes: the nodes to watch, as for ListNodes.
+type WatchNodesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Cluster id or name; empty watches every node.
+	Cluster string `protobuf:"bytes,1,opt,name=cluster,proto3" json:"cluster,omitempty"`
+	// AIP-160 filter over the fields of ListNodes.
+	Filter        string `protobuf:"bytes,2,opt,name=filter,proto3" json:"filter,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchNodesRequest) Reset() {
+	*x = WatchNodesRequest{}
+	mi := &file_strata_config_v1_config_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchNodesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchNodesRequest) ProtoMessage() {}
+
+func (x *WatchNodesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_config_v1_config_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchNodesRequest.ProtoReflect.Descriptor instead.
+func (*WatchNodesRequest) Descriptor() ([]byte, []int) {
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *WatchNodesRequest) GetCluster() string {
+	if x != nil {
+		return x.Cluster
+	}
+	return ""
+}
+
+func (x *WatchNodesRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+// Response of WatchNodes: the nodes whose status changed (every matching
+// node in the first message) and the nodes removed or no longer matching.
+type WatchNodesResponse struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Nodes          []*NodeInfo            `protobuf:"bytes,1,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	RemovedNodeIds []string               `protobuf:"bytes,2,rep,name=removed_node_ids,json=removedNodeIds,proto3" json:"removed_node_ids,omitempty"`
+	// True on the first message: nodes is the whole matching set.
+	Initial       bool `protobuf:"varint,3,opt,name=initial,proto3" json:"initial,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchNodesResponse) Reset() {
+	*x = WatchNodesResponse{}
+	mi := &file_strata_config_v1_config_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchNodesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchNodesResponse) ProtoMessage() {}
+
+func (x *WatchNodesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_config_v1_config_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchNodesResponse.ProtoReflect.Descriptor instead.
+func (*WatchNodesResponse) Descriptor() ([]byte, []int) {
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *WatchNodesResponse) GetNodes() []*NodeInfo {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+func (x *WatchNodesResponse) GetRemovedNodeIds() []string {
+	if x != nil {
+		return x.RemovedNodeIds
+	}
+	return nil
+}
+
+func (x *WatchNodesResponse) GetInitial() bool {
+	if x != nil {
+		return x.Initial
+	}
+	return false
 }
 
 // A node with its sync status.
@@ -1238,7 +1464,7 @@ type NodeInfo struct {
 
 func (x *NodeInfo) Reset() {
 	*x = NodeInfo{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[25]
+	mi := &file_strata_config_v1_config_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1250,7 +1476,7 @@ func (x *NodeInfo) String() string {
 func (*NodeInfo) ProtoMessage() {}
 
 func (x *NodeInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[25]
+	mi := &file_strata_config_v1_config_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1263,7 +1489,7 @@ func (x *NodeInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeInfo.ProtoReflect.Descriptor instead.
 func (*NodeInfo) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{25}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *NodeInfo) GetNode() *Node {
@@ -1406,7 +1632,7 @@ type NodeXdpInterface struct {
 
 func (x *NodeXdpInterface) Reset() {
 	*x = NodeXdpInterface{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[26]
+	mi := &file_strata_config_v1_config_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1418,7 +1644,7 @@ func (x *NodeXdpInterface) String() string {
 func (*NodeXdpInterface) ProtoMessage() {}
 
 func (x *NodeXdpInterface) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[26]
+	mi := &file_strata_config_v1_config_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1431,7 +1657,7 @@ func (x *NodeXdpInterface) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeXdpInterface.ProtoReflect.Descriptor instead.
 func (*NodeXdpInterface) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{26}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *NodeXdpInterface) GetName() string {
@@ -1467,7 +1693,7 @@ type NodeAppRelease struct {
 
 func (x *NodeAppRelease) Reset() {
 	*x = NodeAppRelease{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[27]
+	mi := &file_strata_config_v1_config_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1479,7 +1705,7 @@ func (x *NodeAppRelease) String() string {
 func (*NodeAppRelease) ProtoMessage() {}
 
 func (x *NodeAppRelease) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[27]
+	mi := &file_strata_config_v1_config_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1492,7 +1718,7 @@ func (x *NodeAppRelease) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeAppRelease.ProtoReflect.Descriptor instead.
 func (*NodeAppRelease) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{27}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *NodeAppRelease) GetAppId() string {
@@ -1543,7 +1769,7 @@ type CreateAppRequest struct {
 
 func (x *CreateAppRequest) Reset() {
 	*x = CreateAppRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[28]
+	mi := &file_strata_config_v1_config_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1555,7 +1781,7 @@ func (x *CreateAppRequest) String() string {
 func (*CreateAppRequest) ProtoMessage() {}
 
 func (x *CreateAppRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[28]
+	mi := &file_strata_config_v1_config_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1568,7 +1794,7 @@ func (x *CreateAppRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAppRequest.ProtoReflect.Descriptor instead.
 func (*CreateAppRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{28}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CreateAppRequest) GetName() string {
@@ -1679,7 +1905,7 @@ type CreateAppResponse struct {
 
 func (x *CreateAppResponse) Reset() {
 	*x = CreateAppResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[29]
+	mi := &file_strata_config_v1_config_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1691,7 +1917,7 @@ func (x *CreateAppResponse) String() string {
 func (*CreateAppResponse) ProtoMessage() {}
 
 func (x *CreateAppResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[29]
+	mi := &file_strata_config_v1_config_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1704,7 +1930,7 @@ func (x *CreateAppResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAppResponse.ProtoReflect.Descriptor instead.
 func (*CreateAppResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{29}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *CreateAppResponse) GetApp() *App {
@@ -1731,7 +1957,7 @@ type GetAppRequest struct {
 
 func (x *GetAppRequest) Reset() {
 	*x = GetAppRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[30]
+	mi := &file_strata_config_v1_config_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1743,7 +1969,7 @@ func (x *GetAppRequest) String() string {
 func (*GetAppRequest) ProtoMessage() {}
 
 func (x *GetAppRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[30]
+	mi := &file_strata_config_v1_config_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1756,7 +1982,7 @@ func (x *GetAppRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAppRequest.ProtoReflect.Descriptor instead.
 func (*GetAppRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{30}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GetAppRequest) GetAppId() string {
@@ -1782,7 +2008,7 @@ type GetAppResponse struct {
 
 func (x *GetAppResponse) Reset() {
 	*x = GetAppResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[31]
+	mi := &file_strata_config_v1_config_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1794,7 +2020,7 @@ func (x *GetAppResponse) String() string {
 func (*GetAppResponse) ProtoMessage() {}
 
 func (x *GetAppResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[31]
+	mi := &file_strata_config_v1_config_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1807,7 +2033,7 @@ func (x *GetAppResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAppResponse.ProtoReflect.Descriptor instead.
 func (*GetAppResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{31}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetAppResponse) GetApp() *App {
@@ -1845,16 +2071,23 @@ func (x *GetAppResponse) GetPendingChanges() uint32 {
 	return 0
 }
 
-// Request of ListApps: no parameters.
+// Request of ListApps: one page, optionally filtered (docs/api.md, "Filtering":
+// name, id, domains, partition, labels, unreleased, deleted, updated_at, ...).
 type ListAppsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most this many items (0: 100, at most 1000; docs/api.md, "Pagination").
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page; refused when issued for another filter.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// AIP-160 filter (docs/api.md, "Filtering"), e.g. `name = "shop" AND labels.env = "prod"`.
+	Filter        string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListAppsRequest) Reset() {
 	*x = ListAppsRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[32]
+	mi := &file_strata_config_v1_config_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1866,7 +2099,7 @@ func (x *ListAppsRequest) String() string {
 func (*ListAppsRequest) ProtoMessage() {}
 
 func (x *ListAppsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[32]
+	mi := &file_strata_config_v1_config_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1879,20 +2112,43 @@ func (x *ListAppsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAppsRequest.ProtoReflect.Descriptor instead.
 func (*ListAppsRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{32}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{34}
 }
 
-// Response of ListApps: one summary per app, sorted by name.
+func (x *ListAppsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListAppsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListAppsRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+// Response of ListApps: one page of summaries, sorted by name then id.
 type ListAppsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Apps          []*AppSummary          `protobuf:"bytes,1,rep,name=apps,proto3" json:"apps,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Apps  []*AppSummary          `protobuf:"bytes,1,rep,name=apps,proto3" json:"apps,omitempty"`
+	// Token of the next page; empty on the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListAppsResponse) Reset() {
 	*x = ListAppsResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[33]
+	mi := &file_strata_config_v1_config_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1904,7 +2160,7 @@ func (x *ListAppsResponse) String() string {
 func (*ListAppsResponse) ProtoMessage() {}
 
 func (x *ListAppsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[33]
+	mi := &file_strata_config_v1_config_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1917,7 +2173,7 @@ func (x *ListAppsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAppsResponse.ProtoReflect.Descriptor instead.
 func (*ListAppsResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{33}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListAppsResponse) GetApps() []*AppSummary {
@@ -1925,6 +2181,13 @@ func (x *ListAppsResponse) GetApps() []*AppSummary {
 		return x.Apps
 	}
 	return nil
+}
+
+func (x *ListAppsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // AppSummary is one app in ListApps: identity, domains and release state.
@@ -1940,15 +2203,18 @@ type AppSummary struct {
 	Deleted        bool                   `protobuf:"varint,8,opt,name=deleted,proto3" json:"deleted,omitempty"`
 	// Release the stable nodes run (0: none) and the staging nodes run
 	// (equal to stable_release unless a staging release is newer).
-	StableRelease  uint64 `protobuf:"varint,9,opt,name=stable_release,json=stableRelease,proto3" json:"stable_release,omitempty"`
-	StagingRelease uint64 `protobuf:"varint,10,opt,name=staging_release,json=stagingRelease,proto3" json:"staging_release,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	StableRelease  uint64            `protobuf:"varint,9,opt,name=stable_release,json=stableRelease,proto3" json:"stable_release,omitempty"`
+	StagingRelease uint64            `protobuf:"varint,10,opt,name=staging_release,json=stagingRelease,proto3" json:"staging_release,omitempty"`
+	Labels         map[string]string `protobuf:"bytes,11,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Time of the app's newest event.
+	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AppSummary) Reset() {
 	*x = AppSummary{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[34]
+	mi := &file_strata_config_v1_config_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1960,7 +2226,7 @@ func (x *AppSummary) String() string {
 func (*AppSummary) ProtoMessage() {}
 
 func (x *AppSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[34]
+	mi := &file_strata_config_v1_config_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1973,7 +2239,7 @@ func (x *AppSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppSummary.ProtoReflect.Descriptor instead.
 func (*AppSummary) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{34}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *AppSummary) GetId() string {
@@ -2046,6 +2312,20 @@ func (x *AppSummary) GetStagingRelease() uint64 {
 	return 0
 }
 
+func (x *AppSummary) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+func (x *AppSummary) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
 // Request of UpdateApp: the app and its new settings.
 type UpdateAppRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
@@ -2075,7 +2355,7 @@ type UpdateAppRequest struct {
 
 func (x *UpdateAppRequest) Reset() {
 	*x = UpdateAppRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[35]
+	mi := &file_strata_config_v1_config_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2087,7 +2367,7 @@ func (x *UpdateAppRequest) String() string {
 func (*UpdateAppRequest) ProtoMessage() {}
 
 func (x *UpdateAppRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[35]
+	mi := &file_strata_config_v1_config_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2100,7 +2380,7 @@ func (x *UpdateAppRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAppRequest.ProtoReflect.Descriptor instead.
 func (*UpdateAppRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{35}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *UpdateAppRequest) GetAppId() string {
@@ -2225,7 +2505,7 @@ type UpdateAppResponse struct {
 
 func (x *UpdateAppResponse) Reset() {
 	*x = UpdateAppResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[36]
+	mi := &file_strata_config_v1_config_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2237,7 +2517,7 @@ func (x *UpdateAppResponse) String() string {
 func (*UpdateAppResponse) ProtoMessage() {}
 
 func (x *UpdateAppResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[36]
+	mi := &file_strata_config_v1_config_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2250,7 +2530,7 @@ func (x *UpdateAppResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAppResponse.ProtoReflect.Descriptor instead.
 func (*UpdateAppResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{36}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *UpdateAppResponse) GetApp() *App {
@@ -2278,7 +2558,7 @@ type DeleteAppRequest struct {
 
 func (x *DeleteAppRequest) Reset() {
 	*x = DeleteAppRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[37]
+	mi := &file_strata_config_v1_config_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2290,7 +2570,7 @@ func (x *DeleteAppRequest) String() string {
 func (*DeleteAppRequest) ProtoMessage() {}
 
 func (x *DeleteAppRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[37]
+	mi := &file_strata_config_v1_config_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2303,7 +2583,7 @@ func (x *DeleteAppRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAppRequest.ProtoReflect.Descriptor instead.
 func (*DeleteAppRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{37}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *DeleteAppRequest) GetAppId() string {
@@ -2330,7 +2610,7 @@ type DeleteAppResponse struct {
 
 func (x *DeleteAppResponse) Reset() {
 	*x = DeleteAppResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[38]
+	mi := &file_strata_config_v1_config_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2342,7 +2622,7 @@ func (x *DeleteAppResponse) String() string {
 func (*DeleteAppResponse) ProtoMessage() {}
 
 func (x *DeleteAppResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[38]
+	mi := &file_strata_config_v1_config_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2355,7 +2635,7 @@ func (x *DeleteAppResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAppResponse.ProtoReflect.Descriptor instead.
 func (*DeleteAppResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{38}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *DeleteAppResponse) GetVersion() uint64 {
@@ -2378,7 +2658,7 @@ type CreateUpstreamRequest struct {
 
 func (x *CreateUpstreamRequest) Reset() {
 	*x = CreateUpstreamRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[39]
+	mi := &file_strata_config_v1_config_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2390,7 +2670,7 @@ func (x *CreateUpstreamRequest) String() string {
 func (*CreateUpstreamRequest) ProtoMessage() {}
 
 func (x *CreateUpstreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[39]
+	mi := &file_strata_config_v1_config_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2403,7 +2683,7 @@ func (x *CreateUpstreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUpstreamRequest.ProtoReflect.Descriptor instead.
 func (*CreateUpstreamRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{39}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *CreateUpstreamRequest) GetAppId() string {
@@ -2438,7 +2718,7 @@ type CreateUpstreamResponse struct {
 
 func (x *CreateUpstreamResponse) Reset() {
 	*x = CreateUpstreamResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[40]
+	mi := &file_strata_config_v1_config_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2450,7 +2730,7 @@ func (x *CreateUpstreamResponse) String() string {
 func (*CreateUpstreamResponse) ProtoMessage() {}
 
 func (x *CreateUpstreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[40]
+	mi := &file_strata_config_v1_config_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2463,7 +2743,7 @@ func (x *CreateUpstreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUpstreamResponse.ProtoReflect.Descriptor instead.
 func (*CreateUpstreamResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{40}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *CreateUpstreamResponse) GetUpstream() *Upstream {
@@ -2493,7 +2773,7 @@ type UpdateUpstreamRequest struct {
 
 func (x *UpdateUpstreamRequest) Reset() {
 	*x = UpdateUpstreamRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[41]
+	mi := &file_strata_config_v1_config_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2505,7 +2785,7 @@ func (x *UpdateUpstreamRequest) String() string {
 func (*UpdateUpstreamRequest) ProtoMessage() {}
 
 func (x *UpdateUpstreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[41]
+	mi := &file_strata_config_v1_config_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2518,7 +2798,7 @@ func (x *UpdateUpstreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUpstreamRequest.ProtoReflect.Descriptor instead.
 func (*UpdateUpstreamRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{41}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *UpdateUpstreamRequest) GetAppId() string {
@@ -2553,7 +2833,7 @@ type UpdateUpstreamResponse struct {
 
 func (x *UpdateUpstreamResponse) Reset() {
 	*x = UpdateUpstreamResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[42]
+	mi := &file_strata_config_v1_config_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2565,7 +2845,7 @@ func (x *UpdateUpstreamResponse) String() string {
 func (*UpdateUpstreamResponse) ProtoMessage() {}
 
 func (x *UpdateUpstreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[42]
+	mi := &file_strata_config_v1_config_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2578,7 +2858,7 @@ func (x *UpdateUpstreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUpstreamResponse.ProtoReflect.Descriptor instead.
 func (*UpdateUpstreamResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{42}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *UpdateUpstreamResponse) GetUpstream() *Upstream {
@@ -2608,7 +2888,7 @@ type DeleteUpstreamRequest struct {
 
 func (x *DeleteUpstreamRequest) Reset() {
 	*x = DeleteUpstreamRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[43]
+	mi := &file_strata_config_v1_config_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2620,7 +2900,7 @@ func (x *DeleteUpstreamRequest) String() string {
 func (*DeleteUpstreamRequest) ProtoMessage() {}
 
 func (x *DeleteUpstreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[43]
+	mi := &file_strata_config_v1_config_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2633,7 +2913,7 @@ func (x *DeleteUpstreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteUpstreamRequest.ProtoReflect.Descriptor instead.
 func (*DeleteUpstreamRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{43}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *DeleteUpstreamRequest) GetAppId() string {
@@ -2667,7 +2947,7 @@ type DeleteUpstreamResponse struct {
 
 func (x *DeleteUpstreamResponse) Reset() {
 	*x = DeleteUpstreamResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[44]
+	mi := &file_strata_config_v1_config_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2679,7 +2959,7 @@ func (x *DeleteUpstreamResponse) String() string {
 func (*DeleteUpstreamResponse) ProtoMessage() {}
 
 func (x *DeleteUpstreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[44]
+	mi := &file_strata_config_v1_config_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2692,7 +2972,7 @@ func (x *DeleteUpstreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteUpstreamResponse.ProtoReflect.Descriptor instead.
 func (*DeleteUpstreamResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{44}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *DeleteUpstreamResponse) GetVersion() uint64 {
@@ -2719,7 +2999,7 @@ type CreateRuleRequest struct {
 
 func (x *CreateRuleRequest) Reset() {
 	*x = CreateRuleRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[45]
+	mi := &file_strata_config_v1_config_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2731,7 +3011,7 @@ func (x *CreateRuleRequest) String() string {
 func (*CreateRuleRequest) ProtoMessage() {}
 
 func (x *CreateRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[45]
+	mi := &file_strata_config_v1_config_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2744,7 +3024,7 @@ func (x *CreateRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRuleRequest.ProtoReflect.Descriptor instead.
 func (*CreateRuleRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{45}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *CreateRuleRequest) GetAppId() string {
@@ -2793,7 +3073,7 @@ type CreateRuleResponse struct {
 
 func (x *CreateRuleResponse) Reset() {
 	*x = CreateRuleResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[46]
+	mi := &file_strata_config_v1_config_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2805,7 +3085,7 @@ func (x *CreateRuleResponse) String() string {
 func (*CreateRuleResponse) ProtoMessage() {}
 
 func (x *CreateRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[46]
+	mi := &file_strata_config_v1_config_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2818,7 +3098,7 @@ func (x *CreateRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRuleResponse.ProtoReflect.Descriptor instead.
 func (*CreateRuleResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{46}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *CreateRuleResponse) GetRule() *Rule {
@@ -2851,7 +3131,7 @@ type UpdateRuleRequest struct {
 
 func (x *UpdateRuleRequest) Reset() {
 	*x = UpdateRuleRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[47]
+	mi := &file_strata_config_v1_config_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2863,7 +3143,7 @@ func (x *UpdateRuleRequest) String() string {
 func (*UpdateRuleRequest) ProtoMessage() {}
 
 func (x *UpdateRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[47]
+	mi := &file_strata_config_v1_config_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2876,7 +3156,7 @@ func (x *UpdateRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRuleRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRuleRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{47}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *UpdateRuleRequest) GetAppId() string {
@@ -2918,7 +3198,7 @@ type UpdateRuleResponse struct {
 
 func (x *UpdateRuleResponse) Reset() {
 	*x = UpdateRuleResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[48]
+	mi := &file_strata_config_v1_config_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2930,7 +3210,7 @@ func (x *UpdateRuleResponse) String() string {
 func (*UpdateRuleResponse) ProtoMessage() {}
 
 func (x *UpdateRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[48]
+	mi := &file_strata_config_v1_config_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2943,7 +3223,7 @@ func (x *UpdateRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRuleResponse.ProtoReflect.Descriptor instead.
 func (*UpdateRuleResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{48}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *UpdateRuleResponse) GetRule() *Rule {
@@ -2973,7 +3253,7 @@ type DeleteRuleRequest struct {
 
 func (x *DeleteRuleRequest) Reset() {
 	*x = DeleteRuleRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[49]
+	mi := &file_strata_config_v1_config_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2985,7 +3265,7 @@ func (x *DeleteRuleRequest) String() string {
 func (*DeleteRuleRequest) ProtoMessage() {}
 
 func (x *DeleteRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[49]
+	mi := &file_strata_config_v1_config_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2998,7 +3278,7 @@ func (x *DeleteRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRuleRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRuleRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{49}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *DeleteRuleRequest) GetAppId() string {
@@ -3032,7 +3312,7 @@ type DeleteRuleResponse struct {
 
 func (x *DeleteRuleResponse) Reset() {
 	*x = DeleteRuleResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[50]
+	mi := &file_strata_config_v1_config_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3044,7 +3324,7 @@ func (x *DeleteRuleResponse) String() string {
 func (*DeleteRuleResponse) ProtoMessage() {}
 
 func (x *DeleteRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[50]
+	mi := &file_strata_config_v1_config_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3057,7 +3337,7 @@ func (x *DeleteRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRuleResponse.ProtoReflect.Descriptor instead.
 func (*DeleteRuleResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{50}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *DeleteRuleResponse) GetVersion() uint64 {
@@ -3081,7 +3361,7 @@ type MoveRuleRequest struct {
 
 func (x *MoveRuleRequest) Reset() {
 	*x = MoveRuleRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[51]
+	mi := &file_strata_config_v1_config_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3093,7 +3373,7 @@ func (x *MoveRuleRequest) String() string {
 func (*MoveRuleRequest) ProtoMessage() {}
 
 func (x *MoveRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[51]
+	mi := &file_strata_config_v1_config_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3106,7 +3386,7 @@ func (x *MoveRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MoveRuleRequest.ProtoReflect.Descriptor instead.
 func (*MoveRuleRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{51}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *MoveRuleRequest) GetAppId() string {
@@ -3147,7 +3427,7 @@ type MoveRuleResponse struct {
 
 func (x *MoveRuleResponse) Reset() {
 	*x = MoveRuleResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[52]
+	mi := &file_strata_config_v1_config_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3159,7 +3439,7 @@ func (x *MoveRuleResponse) String() string {
 func (*MoveRuleResponse) ProtoMessage() {}
 
 func (x *MoveRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[52]
+	mi := &file_strata_config_v1_config_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3172,7 +3452,7 @@ func (x *MoveRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MoveRuleResponse.ProtoReflect.Descriptor instead.
 func (*MoveRuleResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{52}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *MoveRuleResponse) GetVersion() uint64 {
@@ -3197,7 +3477,7 @@ type DiffAppRequest struct {
 
 func (x *DiffAppRequest) Reset() {
 	*x = DiffAppRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[53]
+	mi := &file_strata_config_v1_config_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3209,7 +3489,7 @@ func (x *DiffAppRequest) String() string {
 func (*DiffAppRequest) ProtoMessage() {}
 
 func (x *DiffAppRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[53]
+	mi := &file_strata_config_v1_config_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3222,7 +3502,7 @@ func (x *DiffAppRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffAppRequest.ProtoReflect.Descriptor instead.
 func (*DiffAppRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{53}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *DiffAppRequest) GetAppId() string {
@@ -3256,7 +3536,7 @@ type DiffAppResponse struct {
 
 func (x *DiffAppResponse) Reset() {
 	*x = DiffAppResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[54]
+	mi := &file_strata_config_v1_config_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3268,7 +3548,7 @@ func (x *DiffAppResponse) String() string {
 func (*DiffAppResponse) ProtoMessage() {}
 
 func (x *DiffAppResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[54]
+	mi := &file_strata_config_v1_config_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3281,7 +3561,7 @@ func (x *DiffAppResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffAppResponse.ProtoReflect.Descriptor instead.
 func (*DiffAppResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{54}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *DiffAppResponse) GetChanges() []*PendingChange {
@@ -3333,7 +3613,7 @@ type PendingChange struct {
 
 func (x *PendingChange) Reset() {
 	*x = PendingChange{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[55]
+	mi := &file_strata_config_v1_config_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3345,7 +3625,7 @@ func (x *PendingChange) String() string {
 func (*PendingChange) ProtoMessage() {}
 
 func (x *PendingChange) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[55]
+	mi := &file_strata_config_v1_config_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3358,7 +3638,7 @@ func (x *PendingChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PendingChange.ProtoReflect.Descriptor instead.
 func (*PendingChange) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{55}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *PendingChange) GetPosition() uint64 {
@@ -3423,7 +3703,7 @@ type Release struct {
 
 func (x *Release) Reset() {
 	*x = Release{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[56]
+	mi := &file_strata_config_v1_config_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3435,7 +3715,7 @@ func (x *Release) String() string {
 func (*Release) ProtoMessage() {}
 
 func (x *Release) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[56]
+	mi := &file_strata_config_v1_config_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3448,7 +3728,7 @@ func (x *Release) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Release.ProtoReflect.Descriptor instead.
 func (*Release) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{56}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *Release) GetNumber() uint64 {
@@ -3549,7 +3829,7 @@ type CreateReleaseRequest struct {
 
 func (x *CreateReleaseRequest) Reset() {
 	*x = CreateReleaseRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[57]
+	mi := &file_strata_config_v1_config_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3561,7 +3841,7 @@ func (x *CreateReleaseRequest) String() string {
 func (*CreateReleaseRequest) ProtoMessage() {}
 
 func (x *CreateReleaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[57]
+	mi := &file_strata_config_v1_config_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3574,7 +3854,7 @@ func (x *CreateReleaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateReleaseRequest.ProtoReflect.Descriptor instead.
 func (*CreateReleaseRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{57}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *CreateReleaseRequest) GetAppId() string {
@@ -3616,7 +3896,7 @@ type CreateReleaseResponse struct {
 
 func (x *CreateReleaseResponse) Reset() {
 	*x = CreateReleaseResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[58]
+	mi := &file_strata_config_v1_config_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3628,7 +3908,7 @@ func (x *CreateReleaseResponse) String() string {
 func (*CreateReleaseResponse) ProtoMessage() {}
 
 func (x *CreateReleaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[58]
+	mi := &file_strata_config_v1_config_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3641,7 +3921,7 @@ func (x *CreateReleaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateReleaseResponse.ProtoReflect.Descriptor instead.
 func (*CreateReleaseResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{58}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *CreateReleaseResponse) GetRelease() *Release {
@@ -3660,15 +3940,21 @@ func (x *CreateReleaseResponse) GetVersion() uint64 {
 
 // Request of ListReleases: the app's id or name.
 type ListReleasesRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	AppId         string                 `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	AppId string                 `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
+	// At most this many items (0: 100, at most 1000; docs/api.md, "Pagination").
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page; refused when issued for another filter.
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// AIP-160 filter (docs/api.md, "Filtering"), e.g. `name = "shop" AND labels.env = "prod"`.
+	Filter        string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListReleasesRequest) Reset() {
 	*x = ListReleasesRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[59]
+	mi := &file_strata_config_v1_config_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3680,7 +3966,7 @@ func (x *ListReleasesRequest) String() string {
 func (*ListReleasesRequest) ProtoMessage() {}
 
 func (x *ListReleasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[59]
+	mi := &file_strata_config_v1_config_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3693,12 +3979,33 @@ func (x *ListReleasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReleasesRequest.ProtoReflect.Descriptor instead.
 func (*ListReleasesRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{59}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *ListReleasesRequest) GetAppId() string {
 	if x != nil {
 		return x.AppId
+	}
+	return ""
+}
+
+func (x *ListReleasesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListReleasesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListReleasesRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
 	}
 	return ""
 }
@@ -3710,13 +4017,15 @@ type ListReleasesResponse struct {
 	// Release the stable nodes run and the staging nodes run (0: none).
 	StableRelease  uint64 `protobuf:"varint,2,opt,name=stable_release,json=stableRelease,proto3" json:"stable_release,omitempty"`
 	StagingRelease uint64 `protobuf:"varint,3,opt,name=staging_release,json=stagingRelease,proto3" json:"staging_release,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Token of the next page; empty on the last.
+	NextPageToken string `protobuf:"bytes,4,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListReleasesResponse) Reset() {
 	*x = ListReleasesResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[60]
+	mi := &file_strata_config_v1_config_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3728,7 +4037,7 @@ func (x *ListReleasesResponse) String() string {
 func (*ListReleasesResponse) ProtoMessage() {}
 
 func (x *ListReleasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[60]
+	mi := &file_strata_config_v1_config_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3741,7 +4050,7 @@ func (x *ListReleasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReleasesResponse.ProtoReflect.Descriptor instead.
 func (*ListReleasesResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{60}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *ListReleasesResponse) GetReleases() []*Release {
@@ -3765,6 +4074,13 @@ func (x *ListReleasesResponse) GetStagingRelease() uint64 {
 	return 0
 }
 
+func (x *ListReleasesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 // Request of PromoteRelease: the app and a note.
 type PromoteReleaseRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
@@ -3777,7 +4093,7 @@ type PromoteReleaseRequest struct {
 
 func (x *PromoteReleaseRequest) Reset() {
 	*x = PromoteReleaseRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[61]
+	mi := &file_strata_config_v1_config_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3789,7 +4105,7 @@ func (x *PromoteReleaseRequest) String() string {
 func (*PromoteReleaseRequest) ProtoMessage() {}
 
 func (x *PromoteReleaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[61]
+	mi := &file_strata_config_v1_config_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3802,7 +4118,7 @@ func (x *PromoteReleaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PromoteReleaseRequest.ProtoReflect.Descriptor instead.
 func (*PromoteReleaseRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{61}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *PromoteReleaseRequest) GetAppId() string {
@@ -3838,7 +4154,7 @@ type PromoteReleaseResponse struct {
 
 func (x *PromoteReleaseResponse) Reset() {
 	*x = PromoteReleaseResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[62]
+	mi := &file_strata_config_v1_config_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3850,7 +4166,7 @@ func (x *PromoteReleaseResponse) String() string {
 func (*PromoteReleaseResponse) ProtoMessage() {}
 
 func (x *PromoteReleaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[62]
+	mi := &file_strata_config_v1_config_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3863,7 +4179,7 @@ func (x *PromoteReleaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PromoteReleaseResponse.ProtoReflect.Descriptor instead.
 func (*PromoteReleaseResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{62}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *PromoteReleaseResponse) GetRelease() *Release {
@@ -3893,7 +4209,7 @@ type RevertAppRequest struct {
 
 func (x *RevertAppRequest) Reset() {
 	*x = RevertAppRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[63]
+	mi := &file_strata_config_v1_config_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3905,7 +4221,7 @@ func (x *RevertAppRequest) String() string {
 func (*RevertAppRequest) ProtoMessage() {}
 
 func (x *RevertAppRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[63]
+	mi := &file_strata_config_v1_config_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3918,7 +4234,7 @@ func (x *RevertAppRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevertAppRequest.ProtoReflect.Descriptor instead.
 func (*RevertAppRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{63}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *RevertAppRequest) GetAppId() string {
@@ -3960,7 +4276,7 @@ type RevertAppResponse struct {
 
 func (x *RevertAppResponse) Reset() {
 	*x = RevertAppResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[64]
+	mi := &file_strata_config_v1_config_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3972,7 +4288,7 @@ func (x *RevertAppResponse) String() string {
 func (*RevertAppResponse) ProtoMessage() {}
 
 func (x *RevertAppResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[64]
+	mi := &file_strata_config_v1_config_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3985,7 +4301,7 @@ func (x *RevertAppResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevertAppResponse.ProtoReflect.Descriptor instead.
 func (*RevertAppResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{64}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *RevertAppResponse) GetRelease() *Release {
@@ -4020,7 +4336,7 @@ type RevertObjectRequest struct {
 
 func (x *RevertObjectRequest) Reset() {
 	*x = RevertObjectRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[65]
+	mi := &file_strata_config_v1_config_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4032,7 +4348,7 @@ func (x *RevertObjectRequest) String() string {
 func (*RevertObjectRequest) ProtoMessage() {}
 
 func (x *RevertObjectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[65]
+	mi := &file_strata_config_v1_config_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4045,7 +4361,7 @@ func (x *RevertObjectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevertObjectRequest.ProtoReflect.Descriptor instead.
 func (*RevertObjectRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{65}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *RevertObjectRequest) GetAppId() string {
@@ -4101,7 +4417,7 @@ type RevertObjectResponse struct {
 
 func (x *RevertObjectResponse) Reset() {
 	*x = RevertObjectResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[66]
+	mi := &file_strata_config_v1_config_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4113,7 +4429,7 @@ func (x *RevertObjectResponse) String() string {
 func (*RevertObjectResponse) ProtoMessage() {}
 
 func (x *RevertObjectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[66]
+	mi := &file_strata_config_v1_config_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4126,7 +4442,7 @@ func (x *RevertObjectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevertObjectResponse.ProtoReflect.Descriptor instead.
 func (*RevertObjectResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{66}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *RevertObjectResponse) GetRelease() *Release {
@@ -4155,7 +4471,7 @@ type GetSnapshotRequest struct {
 
 func (x *GetSnapshotRequest) Reset() {
 	*x = GetSnapshotRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[67]
+	mi := &file_strata_config_v1_config_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4167,7 +4483,7 @@ func (x *GetSnapshotRequest) String() string {
 func (*GetSnapshotRequest) ProtoMessage() {}
 
 func (x *GetSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[67]
+	mi := &file_strata_config_v1_config_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4180,7 +4496,7 @@ func (x *GetSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*GetSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{67}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *GetSnapshotRequest) GetPartition() string {
@@ -4212,7 +4528,7 @@ type GetSnapshotResponse struct {
 
 func (x *GetSnapshotResponse) Reset() {
 	*x = GetSnapshotResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[68]
+	mi := &file_strata_config_v1_config_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4224,7 +4540,7 @@ func (x *GetSnapshotResponse) String() string {
 func (*GetSnapshotResponse) ProtoMessage() {}
 
 func (x *GetSnapshotResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[68]
+	mi := &file_strata_config_v1_config_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4237,7 +4553,7 @@ func (x *GetSnapshotResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSnapshotResponse.ProtoReflect.Descriptor instead.
 func (*GetSnapshotResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{68}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *GetSnapshotResponse) GetVersion() uint64 {
@@ -4287,12 +4603,17 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\x17DeletePartitionResponse\"0\n" +
 	"\x14DeleteClusterRequest\x12\x18\n" +
 	"\acluster\x18\x01 \x01(\tR\acluster\"\x17\n" +
-	"\x15DeleteClusterResponse\"\x17\n" +
-	"\x15ListPartitionsRequest\"U\n" +
+	"\x15DeleteClusterResponse\"k\n" +
+	"\x15ListPartitionsRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n" +
+	"\x06filter\x18\x03 \x01(\tR\x06filter\"}\n" +
 	"\x16ListPartitionsResponse\x12;\n" +
 	"\n" +
 	"partitions\x18\x01 \x03(\v2\x1b.strata.config.v1.PartitionR\n" +
-	"partitions\"H\n" +
+	"partitions\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"H\n" +
 	"\x14CreateClusterRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\tR\tpartition\"L\n" +
@@ -4309,10 +4630,15 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\x0eClusterParents\x12\x1a\n" +
 	"\bclusters\x18\x01 \x03(\tR\bclusters\"L\n" +
 	"\x15UpdateClusterResponse\x123\n" +
-	"\acluster\x18\x01 \x01(\v2\x19.strata.config.v1.ClusterR\acluster\"\x15\n" +
-	"\x13ListClustersRequest\"M\n" +
+	"\acluster\x18\x01 \x01(\v2\x19.strata.config.v1.ClusterR\acluster\"i\n" +
+	"\x13ListClustersRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n" +
+	"\x06filter\x18\x03 \x01(\tR\x06filter\"u\n" +
 	"\x14ListClustersResponse\x125\n" +
-	"\bclusters\x18\x01 \x03(\v2\x19.strata.config.v1.ClusterR\bclusters\"]\n" +
+	"\bclusters\x18\x01 \x03(\v2\x19.strata.config.v1.ClusterR\bclusters\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"]\n" +
 	"\x13RegisterNodeRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\acluster\x18\x02 \x01(\tR\acluster\x12\x18\n" +
@@ -4326,11 +4652,23 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\x04node\x18\x01 \x01(\v2\x16.strata.config.v1.NodeR\x04node\",\n" +
 	"\x11RemoveNodeRequest\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"\x14\n" +
-	"\x12RemoveNodeResponse\",\n" +
+	"\x12RemoveNodeResponse\"\x80\x01\n" +
 	"\x10ListNodesRequest\x12\x18\n" +
-	"\acluster\x18\x01 \x01(\tR\acluster\"E\n" +
+	"\acluster\x18\x01 \x01(\tR\acluster\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\x12\x16\n" +
+	"\x06filter\x18\x04 \x01(\tR\x06filter\"m\n" +
 	"\x11ListNodesResponse\x120\n" +
-	"\x05nodes\x18\x01 \x03(\v2\x1a.strata.config.v1.NodeInfoR\x05nodes\"\xb9\x05\n" +
+	"\x05nodes\x18\x01 \x03(\v2\x1a.strata.config.v1.NodeInfoR\x05nodes\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"E\n" +
+	"\x11WatchNodesRequest\x12\x18\n" +
+	"\acluster\x18\x01 \x01(\tR\acluster\x12\x16\n" +
+	"\x06filter\x18\x02 \x01(\tR\x06filter\"\x8a\x01\n" +
+	"\x12WatchNodesResponse\x120\n" +
+	"\x05nodes\x18\x01 \x03(\v2\x1a.strata.config.v1.NodeInfoR\x05nodes\x12(\n" +
+	"\x10removed_node_ids\x18\x02 \x03(\tR\x0eremovedNodeIds\x12\x18\n" +
+	"\ainitial\x18\x03 \x01(\bR\ainitial\"\xb9\x05\n" +
 	"\bNodeInfo\x12*\n" +
 	"\x04node\x18\x01 \x01(\v2\x16.strata.config.v1.NodeR\x04node\x12!\n" +
 	"\fpartition_id\x18\x02 \x01(\tR\vpartitionId\x12'\n" +
@@ -4392,10 +4730,15 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\breleased\x18\x02 \x01(\v2\x15.strata.config.v1.AppR\breleased\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\x04R\aversion\x12%\n" +
 	"\x0elatest_release\x18\x04 \x01(\x04R\rlatestRelease\x12'\n" +
-	"\x0fpending_changes\x18\x05 \x01(\rR\x0ependingChanges\"\x11\n" +
-	"\x0fListAppsRequest\"D\n" +
+	"\x0fpending_changes\x18\x05 \x01(\rR\x0ependingChanges\"e\n" +
+	"\x0fListAppsRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n" +
+	"\x06filter\x18\x03 \x01(\tR\x06filter\"l\n" +
 	"\x10ListAppsResponse\x120\n" +
-	"\x04apps\x18\x01 \x03(\v2\x1c.strata.config.v1.AppSummaryR\x04apps\"\xc3\x02\n" +
+	"\x04apps\x18\x01 \x03(\v2\x1c.strata.config.v1.AppSummaryR\x04apps\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xfb\x03\n" +
 	"\n" +
 	"AppSummary\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
@@ -4408,7 +4751,13 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\adeleted\x18\b \x01(\bR\adeleted\x12%\n" +
 	"\x0estable_release\x18\t \x01(\x04R\rstableRelease\x12'\n" +
 	"\x0fstaging_release\x18\n" +
-	" \x01(\x04R\x0estagingRelease\"\xdb\x04\n" +
+	" \x01(\x04R\x0estagingRelease\x12@\n" +
+	"\x06labels\x18\v \x03(\v2(.strata.config.v1.AppSummary.LabelsEntryR\x06labels\x129\n" +
+	"\n" +
+	"updated_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xdb\x04\n" +
 	"\x10UpdateAppRequest\x12\x15\n" +
 	"\x06app_id\x18\x01 \x01(\tR\x05appId\x12.\n" +
 	"\x10expected_version\x18\x02 \x01(\x04H\x01R\x0fexpectedVersion\x88\x01\x01\x12\x12\n" +
@@ -4540,13 +4889,18 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\x11_expected_version\"f\n" +
 	"\x15CreateReleaseResponse\x123\n" +
 	"\arelease\x18\x01 \x01(\v2\x19.strata.config.v1.ReleaseR\arelease\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\x04R\aversion\",\n" +
+	"\aversion\x18\x02 \x01(\x04R\aversion\"\x80\x01\n" +
 	"\x13ListReleasesRequest\x12\x15\n" +
-	"\x06app_id\x18\x01 \x01(\tR\x05appId\"\x9d\x01\n" +
+	"\x06app_id\x18\x01 \x01(\tR\x05appId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\x12\x16\n" +
+	"\x06filter\x18\x04 \x01(\tR\x06filter\"\xc5\x01\n" +
 	"\x14ListReleasesResponse\x125\n" +
 	"\breleases\x18\x01 \x03(\v2\x19.strata.config.v1.ReleaseR\breleases\x12%\n" +
 	"\x0estable_release\x18\x02 \x01(\x04R\rstableRelease\x12'\n" +
-	"\x0fstaging_release\x18\x03 \x01(\x04R\x0estagingRelease\"\x87\x01\n" +
+	"\x0fstaging_release\x18\x03 \x01(\x04R\x0estagingRelease\x12&\n" +
+	"\x0fnext_page_token\x18\x04 \x01(\tR\rnextPageToken\"\x87\x01\n" +
 	"\x15PromoteReleaseRequest\x12\x15\n" +
 	"\x06app_id\x18\x01 \x01(\tR\x05appId\x12.\n" +
 	"\x10expected_version\x18\x02 \x01(\x04H\x00R\x0fexpectedVersion\x88\x01\x01\x12\x12\n" +
@@ -4586,7 +4940,7 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\n" +
 	"consistent\x18\x03 \x01(\bR\n" +
 	"consistent\x12\x12\n" +
-	"\x04json\x18\x04 \x01(\tR\x04json2\xda\x16\n" +
+	"\x04json\x18\x04 \x01(\tR\x04json2\xb5\x17\n" +
 	"\rConfigService\x12f\n" +
 	"\x0fCreatePartition\x12(.strata.config.v1.CreatePartitionRequest\x1a).strata.config.v1.CreatePartitionResponse\x12c\n" +
 	"\x0eListPartitions\x12'.strata.config.v1.ListPartitionsRequest\x1a(.strata.config.v1.ListPartitionsResponse\x12f\n" +
@@ -4600,7 +4954,9 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\x0eSetNodeStaging\x12'.strata.config.v1.SetNodeStagingRequest\x1a(.strata.config.v1.SetNodeStagingResponse\x12W\n" +
 	"\n" +
 	"RemoveNode\x12#.strata.config.v1.RemoveNodeRequest\x1a$.strata.config.v1.RemoveNodeResponse\x12T\n" +
-	"\tListNodes\x12\".strata.config.v1.ListNodesRequest\x1a#.strata.config.v1.ListNodesResponse\x12T\n" +
+	"\tListNodes\x12\".strata.config.v1.ListNodesRequest\x1a#.strata.config.v1.ListNodesResponse\x12Y\n" +
+	"\n" +
+	"WatchNodes\x12#.strata.config.v1.WatchNodesRequest\x1a$.strata.config.v1.WatchNodesResponse0\x01\x12T\n" +
 	"\tCreateApp\x12\".strata.config.v1.CreateAppRequest\x1a#.strata.config.v1.CreateAppResponse\x12K\n" +
 	"\x06GetApp\x12\x1f.strata.config.v1.GetAppRequest\x1a .strata.config.v1.GetAppResponse\x12Q\n" +
 	"\bListApps\x12!.strata.config.v1.ListAppsRequest\x1a\".strata.config.v1.ListAppsResponse\x12T\n" +
@@ -4636,7 +4992,7 @@ func file_strata_config_v1_config_proto_rawDescGZIP() []byte {
 	return file_strata_config_v1_config_proto_rawDescData
 }
 
-var file_strata_config_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 71)
+var file_strata_config_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 74)
 var file_strata_config_v1_config_proto_goTypes = []any{
 	(*CreatePartitionRequest)(nil),  // 0: strata.config.v1.CreatePartitionRequest
 	(*CreatePartitionResponse)(nil), // 1: strata.config.v1.CreatePartitionResponse
@@ -4663,179 +5019,187 @@ var file_strata_config_v1_config_proto_goTypes = []any{
 	(*RemoveNodeResponse)(nil),      // 22: strata.config.v1.RemoveNodeResponse
 	(*ListNodesRequest)(nil),        // 23: strata.config.v1.ListNodesRequest
 	(*ListNodesResponse)(nil),       // 24: strata.config.v1.ListNodesResponse
-	(*NodeInfo)(nil),                // 25: strata.config.v1.NodeInfo
-	(*NodeXdpInterface)(nil),        // 26: strata.config.v1.NodeXdpInterface
-	(*NodeAppRelease)(nil),          // 27: strata.config.v1.NodeAppRelease
-	(*CreateAppRequest)(nil),        // 28: strata.config.v1.CreateAppRequest
-	(*CreateAppResponse)(nil),       // 29: strata.config.v1.CreateAppResponse
-	(*GetAppRequest)(nil),           // 30: strata.config.v1.GetAppRequest
-	(*GetAppResponse)(nil),          // 31: strata.config.v1.GetAppResponse
-	(*ListAppsRequest)(nil),         // 32: strata.config.v1.ListAppsRequest
-	(*ListAppsResponse)(nil),        // 33: strata.config.v1.ListAppsResponse
-	(*AppSummary)(nil),              // 34: strata.config.v1.AppSummary
-	(*UpdateAppRequest)(nil),        // 35: strata.config.v1.UpdateAppRequest
-	(*UpdateAppResponse)(nil),       // 36: strata.config.v1.UpdateAppResponse
-	(*DeleteAppRequest)(nil),        // 37: strata.config.v1.DeleteAppRequest
-	(*DeleteAppResponse)(nil),       // 38: strata.config.v1.DeleteAppResponse
-	(*CreateUpstreamRequest)(nil),   // 39: strata.config.v1.CreateUpstreamRequest
-	(*CreateUpstreamResponse)(nil),  // 40: strata.config.v1.CreateUpstreamResponse
-	(*UpdateUpstreamRequest)(nil),   // 41: strata.config.v1.UpdateUpstreamRequest
-	(*UpdateUpstreamResponse)(nil),  // 42: strata.config.v1.UpdateUpstreamResponse
-	(*DeleteUpstreamRequest)(nil),   // 43: strata.config.v1.DeleteUpstreamRequest
-	(*DeleteUpstreamResponse)(nil),  // 44: strata.config.v1.DeleteUpstreamResponse
-	(*CreateRuleRequest)(nil),       // 45: strata.config.v1.CreateRuleRequest
-	(*CreateRuleResponse)(nil),      // 46: strata.config.v1.CreateRuleResponse
-	(*UpdateRuleRequest)(nil),       // 47: strata.config.v1.UpdateRuleRequest
-	(*UpdateRuleResponse)(nil),      // 48: strata.config.v1.UpdateRuleResponse
-	(*DeleteRuleRequest)(nil),       // 49: strata.config.v1.DeleteRuleRequest
-	(*DeleteRuleResponse)(nil),      // 50: strata.config.v1.DeleteRuleResponse
-	(*MoveRuleRequest)(nil),         // 51: strata.config.v1.MoveRuleRequest
-	(*MoveRuleResponse)(nil),        // 52: strata.config.v1.MoveRuleResponse
-	(*DiffAppRequest)(nil),          // 53: strata.config.v1.DiffAppRequest
-	(*DiffAppResponse)(nil),         // 54: strata.config.v1.DiffAppResponse
-	(*PendingChange)(nil),           // 55: strata.config.v1.PendingChange
-	(*Release)(nil),                 // 56: strata.config.v1.Release
-	(*CreateReleaseRequest)(nil),    // 57: strata.config.v1.CreateReleaseRequest
-	(*CreateReleaseResponse)(nil),   // 58: strata.config.v1.CreateReleaseResponse
-	(*ListReleasesRequest)(nil),     // 59: strata.config.v1.ListReleasesRequest
-	(*ListReleasesResponse)(nil),    // 60: strata.config.v1.ListReleasesResponse
-	(*PromoteReleaseRequest)(nil),   // 61: strata.config.v1.PromoteReleaseRequest
-	(*PromoteReleaseResponse)(nil),  // 62: strata.config.v1.PromoteReleaseResponse
-	(*RevertAppRequest)(nil),        // 63: strata.config.v1.RevertAppRequest
-	(*RevertAppResponse)(nil),       // 64: strata.config.v1.RevertAppResponse
-	(*RevertObjectRequest)(nil),     // 65: strata.config.v1.RevertObjectRequest
-	(*RevertObjectResponse)(nil),    // 66: strata.config.v1.RevertObjectResponse
-	(*GetSnapshotRequest)(nil),      // 67: strata.config.v1.GetSnapshotRequest
-	(*GetSnapshotResponse)(nil),     // 68: strata.config.v1.GetSnapshotResponse
-	nil,                             // 69: strata.config.v1.CreateAppRequest.LabelsEntry
-	nil,                             // 70: strata.config.v1.UpdateAppRequest.LabelsEntry
-	(*Partition)(nil),               // 71: strata.config.v1.Partition
-	(*Cluster)(nil),                 // 72: strata.config.v1.Cluster
-	(*ClusterLocation)(nil),         // 73: strata.config.v1.ClusterLocation
-	(*Node)(nil),                    // 74: strata.config.v1.Node
-	(*timestamppb.Timestamp)(nil),   // 75: google.protobuf.Timestamp
-	(NodeDnsState)(0),               // 76: strata.config.v1.NodeDnsState
-	(*Hsts)(nil),                    // 77: strata.config.v1.Hsts
-	(*StreamApp)(nil),               // 78: strata.config.v1.StreamApp
-	(*ForwardProxyApp)(nil),         // 79: strata.config.v1.ForwardProxyApp
-	(*App)(nil),                     // 80: strata.config.v1.App
-	(*Upstream)(nil),                // 81: strata.config.v1.Upstream
-	(*Rule)(nil),                    // 82: strata.config.v1.Rule
+	(*WatchNodesRequest)(nil),       // 25: strata.config.v1.WatchNodesRequest
+	(*WatchNodesResponse)(nil),      // 26: strata.config.v1.WatchNodesResponse
+	(*NodeInfo)(nil),                // 27: strata.config.v1.NodeInfo
+	(*NodeXdpInterface)(nil),        // 28: strata.config.v1.NodeXdpInterface
+	(*NodeAppRelease)(nil),          // 29: strata.config.v1.NodeAppRelease
+	(*CreateAppRequest)(nil),        // 30: strata.config.v1.CreateAppRequest
+	(*CreateAppResponse)(nil),       // 31: strata.config.v1.CreateAppResponse
+	(*GetAppRequest)(nil),           // 32: strata.config.v1.GetAppRequest
+	(*GetAppResponse)(nil),          // 33: strata.config.v1.GetAppResponse
+	(*ListAppsRequest)(nil),         // 34: strata.config.v1.ListAppsRequest
+	(*ListAppsResponse)(nil),        // 35: strata.config.v1.ListAppsResponse
+	(*AppSummary)(nil),              // 36: strata.config.v1.AppSummary
+	(*UpdateAppRequest)(nil),        // 37: strata.config.v1.UpdateAppRequest
+	(*UpdateAppResponse)(nil),       // 38: strata.config.v1.UpdateAppResponse
+	(*DeleteAppRequest)(nil),        // 39: strata.config.v1.DeleteAppRequest
+	(*DeleteAppResponse)(nil),       // 40: strata.config.v1.DeleteAppResponse
+	(*CreateUpstreamRequest)(nil),   // 41: strata.config.v1.CreateUpstreamRequest
+	(*CreateUpstreamResponse)(nil),  // 42: strata.config.v1.CreateUpstreamResponse
+	(*UpdateUpstreamRequest)(nil),   // 43: strata.config.v1.UpdateUpstreamRequest
+	(*UpdateUpstreamResponse)(nil),  // 44: strata.config.v1.UpdateUpstreamResponse
+	(*DeleteUpstreamRequest)(nil),   // 45: strata.config.v1.DeleteUpstreamRequest
+	(*DeleteUpstreamResponse)(nil),  // 46: strata.config.v1.DeleteUpstreamResponse
+	(*CreateRuleRequest)(nil),       // 47: strata.config.v1.CreateRuleRequest
+	(*CreateRuleResponse)(nil),      // 48: strata.config.v1.CreateRuleResponse
+	(*UpdateRuleRequest)(nil),       // 49: strata.config.v1.UpdateRuleRequest
+	(*UpdateRuleResponse)(nil),      // 50: strata.config.v1.UpdateRuleResponse
+	(*DeleteRuleRequest)(nil),       // 51: strata.config.v1.DeleteRuleRequest
+	(*DeleteRuleResponse)(nil),      // 52: strata.config.v1.DeleteRuleResponse
+	(*MoveRuleRequest)(nil),         // 53: strata.config.v1.MoveRuleRequest
+	(*MoveRuleResponse)(nil),        // 54: strata.config.v1.MoveRuleResponse
+	(*DiffAppRequest)(nil),          // 55: strata.config.v1.DiffAppRequest
+	(*DiffAppResponse)(nil),         // 56: strata.config.v1.DiffAppResponse
+	(*PendingChange)(nil),           // 57: strata.config.v1.PendingChange
+	(*Release)(nil),                 // 58: strata.config.v1.Release
+	(*CreateReleaseRequest)(nil),    // 59: strata.config.v1.CreateReleaseRequest
+	(*CreateReleaseResponse)(nil),   // 60: strata.config.v1.CreateReleaseResponse
+	(*ListReleasesRequest)(nil),     // 61: strata.config.v1.ListReleasesRequest
+	(*ListReleasesResponse)(nil),    // 62: strata.config.v1.ListReleasesResponse
+	(*PromoteReleaseRequest)(nil),   // 63: strata.config.v1.PromoteReleaseRequest
+	(*PromoteReleaseResponse)(nil),  // 64: strata.config.v1.PromoteReleaseResponse
+	(*RevertAppRequest)(nil),        // 65: strata.config.v1.RevertAppRequest
+	(*RevertAppResponse)(nil),       // 66: strata.config.v1.RevertAppResponse
+	(*RevertObjectRequest)(nil),     // 67: strata.config.v1.RevertObjectRequest
+	(*RevertObjectResponse)(nil),    // 68: strata.config.v1.RevertObjectResponse
+	(*GetSnapshotRequest)(nil),      // 69: strata.config.v1.GetSnapshotRequest
+	(*GetSnapshotResponse)(nil),     // 70: strata.config.v1.GetSnapshotResponse
+	nil,                             // 71: strata.config.v1.CreateAppRequest.LabelsEntry
+	nil,                             // 72: strata.config.v1.AppSummary.LabelsEntry
+	nil,                             // 73: strata.config.v1.UpdateAppRequest.LabelsEntry
+	(*Partition)(nil),               // 74: strata.config.v1.Partition
+	(*Cluster)(nil),                 // 75: strata.config.v1.Cluster
+	(*ClusterLocation)(nil),         // 76: strata.config.v1.ClusterLocation
+	(*Node)(nil),                    // 77: strata.config.v1.Node
+	(*timestamppb.Timestamp)(nil),   // 78: google.protobuf.Timestamp
+	(NodeDnsState)(0),               // 79: strata.config.v1.NodeDnsState
+	(*Hsts)(nil),                    // 80: strata.config.v1.Hsts
+	(*StreamApp)(nil),               // 81: strata.config.v1.StreamApp
+	(*ForwardProxyApp)(nil),         // 82: strata.config.v1.ForwardProxyApp
+	(*App)(nil),                     // 83: strata.config.v1.App
+	(*Upstream)(nil),                // 84: strata.config.v1.Upstream
+	(*Rule)(nil),                    // 85: strata.config.v1.Rule
 }
 var file_strata_config_v1_config_proto_depIdxs = []int32{
-	71, // 0: strata.config.v1.CreatePartitionResponse.partition:type_name -> strata.config.v1.Partition
-	71, // 1: strata.config.v1.UpdatePartitionResponse.partition:type_name -> strata.config.v1.Partition
-	71, // 2: strata.config.v1.ListPartitionsResponse.partitions:type_name -> strata.config.v1.Partition
-	72, // 3: strata.config.v1.CreateClusterResponse.cluster:type_name -> strata.config.v1.Cluster
+	74, // 0: strata.config.v1.CreatePartitionResponse.partition:type_name -> strata.config.v1.Partition
+	74, // 1: strata.config.v1.UpdatePartitionResponse.partition:type_name -> strata.config.v1.Partition
+	74, // 2: strata.config.v1.ListPartitionsResponse.partitions:type_name -> strata.config.v1.Partition
+	75, // 3: strata.config.v1.CreateClusterResponse.cluster:type_name -> strata.config.v1.Cluster
 	13, // 4: strata.config.v1.UpdateClusterRequest.parents:type_name -> strata.config.v1.ClusterParents
-	73, // 5: strata.config.v1.UpdateClusterRequest.location:type_name -> strata.config.v1.ClusterLocation
-	72, // 6: strata.config.v1.UpdateClusterResponse.cluster:type_name -> strata.config.v1.Cluster
-	72, // 7: strata.config.v1.ListClustersResponse.clusters:type_name -> strata.config.v1.Cluster
-	74, // 8: strata.config.v1.RegisterNodeResponse.node:type_name -> strata.config.v1.Node
-	74, // 9: strata.config.v1.SetNodeStagingResponse.node:type_name -> strata.config.v1.Node
-	25, // 10: strata.config.v1.ListNodesResponse.nodes:type_name -> strata.config.v1.NodeInfo
-	74, // 11: strata.config.v1.NodeInfo.node:type_name -> strata.config.v1.Node
-	75, // 12: strata.config.v1.NodeInfo.last_seen:type_name -> google.protobuf.Timestamp
-	76, // 13: strata.config.v1.NodeInfo.dns:type_name -> strata.config.v1.NodeDnsState
-	27, // 14: strata.config.v1.NodeInfo.releases:type_name -> strata.config.v1.NodeAppRelease
-	26, // 15: strata.config.v1.NodeInfo.xdp:type_name -> strata.config.v1.NodeXdpInterface
-	69, // 16: strata.config.v1.CreateAppRequest.labels:type_name -> strata.config.v1.CreateAppRequest.LabelsEntry
-	77, // 17: strata.config.v1.CreateAppRequest.hsts:type_name -> strata.config.v1.Hsts
-	78, // 18: strata.config.v1.CreateAppRequest.stream:type_name -> strata.config.v1.StreamApp
-	79, // 19: strata.config.v1.CreateAppRequest.forward_proxy:type_name -> strata.config.v1.ForwardProxyApp
-	80, // 20: strata.config.v1.CreateAppResponse.app:type_name -> strata.config.v1.App
-	80, // 21: strata.config.v1.GetAppResponse.app:type_name -> strata.config.v1.App
-	80, // 22: strata.config.v1.GetAppResponse.released:type_name -> strata.config.v1.App
-	34, // 23: strata.config.v1.ListAppsResponse.apps:type_name -> strata.config.v1.AppSummary
-	70, // 24: strata.config.v1.UpdateAppRequest.labels:type_name -> strata.config.v1.UpdateAppRequest.LabelsEntry
-	77, // 25: strata.config.v1.UpdateAppRequest.hsts:type_name -> strata.config.v1.Hsts
-	78, // 26: strata.config.v1.UpdateAppRequest.stream:type_name -> strata.config.v1.StreamApp
-	79, // 27: strata.config.v1.UpdateAppRequest.forward_proxy:type_name -> strata.config.v1.ForwardProxyApp
-	80, // 28: strata.config.v1.UpdateAppResponse.app:type_name -> strata.config.v1.App
-	81, // 29: strata.config.v1.CreateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
-	81, // 30: strata.config.v1.CreateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
-	81, // 31: strata.config.v1.UpdateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
-	81, // 32: strata.config.v1.UpdateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
-	82, // 33: strata.config.v1.CreateRuleRequest.rule:type_name -> strata.config.v1.Rule
-	82, // 34: strata.config.v1.CreateRuleResponse.rule:type_name -> strata.config.v1.Rule
-	82, // 35: strata.config.v1.UpdateRuleRequest.rule:type_name -> strata.config.v1.Rule
-	82, // 36: strata.config.v1.UpdateRuleResponse.rule:type_name -> strata.config.v1.Rule
-	55, // 37: strata.config.v1.DiffAppResponse.changes:type_name -> strata.config.v1.PendingChange
-	75, // 38: strata.config.v1.PendingChange.time:type_name -> google.protobuf.Timestamp
-	75, // 39: strata.config.v1.Release.time:type_name -> google.protobuf.Timestamp
-	75, // 40: strata.config.v1.Release.promoted_time:type_name -> google.protobuf.Timestamp
-	56, // 41: strata.config.v1.CreateReleaseResponse.release:type_name -> strata.config.v1.Release
-	56, // 42: strata.config.v1.ListReleasesResponse.releases:type_name -> strata.config.v1.Release
-	56, // 43: strata.config.v1.PromoteReleaseResponse.release:type_name -> strata.config.v1.Release
-	56, // 44: strata.config.v1.RevertAppResponse.release:type_name -> strata.config.v1.Release
-	56, // 45: strata.config.v1.RevertObjectResponse.release:type_name -> strata.config.v1.Release
-	0,  // 46: strata.config.v1.ConfigService.CreatePartition:input_type -> strata.config.v1.CreatePartitionRequest
-	8,  // 47: strata.config.v1.ConfigService.ListPartitions:input_type -> strata.config.v1.ListPartitionsRequest
-	2,  // 48: strata.config.v1.ConfigService.UpdatePartition:input_type -> strata.config.v1.UpdatePartitionRequest
-	4,  // 49: strata.config.v1.ConfigService.DeletePartition:input_type -> strata.config.v1.DeletePartitionRequest
-	10, // 50: strata.config.v1.ConfigService.CreateCluster:input_type -> strata.config.v1.CreateClusterRequest
-	15, // 51: strata.config.v1.ConfigService.ListClusters:input_type -> strata.config.v1.ListClustersRequest
-	12, // 52: strata.config.v1.ConfigService.UpdateCluster:input_type -> strata.config.v1.UpdateClusterRequest
-	6,  // 53: strata.config.v1.ConfigService.DeleteCluster:input_type -> strata.config.v1.DeleteClusterRequest
-	17, // 54: strata.config.v1.ConfigService.RegisterNode:input_type -> strata.config.v1.RegisterNodeRequest
-	19, // 55: strata.config.v1.ConfigService.SetNodeStaging:input_type -> strata.config.v1.SetNodeStagingRequest
-	21, // 56: strata.config.v1.ConfigService.RemoveNode:input_type -> strata.config.v1.RemoveNodeRequest
-	23, // 57: strata.config.v1.ConfigService.ListNodes:input_type -> strata.config.v1.ListNodesRequest
-	28, // 58: strata.config.v1.ConfigService.CreateApp:input_type -> strata.config.v1.CreateAppRequest
-	30, // 59: strata.config.v1.ConfigService.GetApp:input_type -> strata.config.v1.GetAppRequest
-	32, // 60: strata.config.v1.ConfigService.ListApps:input_type -> strata.config.v1.ListAppsRequest
-	35, // 61: strata.config.v1.ConfigService.UpdateApp:input_type -> strata.config.v1.UpdateAppRequest
-	37, // 62: strata.config.v1.ConfigService.DeleteApp:input_type -> strata.config.v1.DeleteAppRequest
-	39, // 63: strata.config.v1.ConfigService.CreateUpstream:input_type -> strata.config.v1.CreateUpstreamRequest
-	41, // 64: strata.config.v1.ConfigService.UpdateUpstream:input_type -> strata.config.v1.UpdateUpstreamRequest
-	43, // 65: strata.config.v1.ConfigService.DeleteUpstream:input_type -> strata.config.v1.DeleteUpstreamRequest
-	45, // 66: strata.config.v1.ConfigService.CreateRule:input_type -> strata.config.v1.CreateRuleRequest
-	47, // 67: strata.config.v1.ConfigService.UpdateRule:input_type -> strata.config.v1.UpdateRuleRequest
-	49, // 68: strata.config.v1.ConfigService.DeleteRule:input_type -> strata.config.v1.DeleteRuleRequest
-	51, // 69: strata.config.v1.ConfigService.MoveRule:input_type -> strata.config.v1.MoveRuleRequest
-	53, // 70: strata.config.v1.ConfigService.DiffApp:input_type -> strata.config.v1.DiffAppRequest
-	57, // 71: strata.config.v1.ConfigService.CreateRelease:input_type -> strata.config.v1.CreateReleaseRequest
-	61, // 72: strata.config.v1.ConfigService.PromoteRelease:input_type -> strata.config.v1.PromoteReleaseRequest
-	59, // 73: strata.config.v1.ConfigService.ListReleases:input_type -> strata.config.v1.ListReleasesRequest
-	63, // 74: strata.config.v1.ConfigService.RevertApp:input_type -> strata.config.v1.RevertAppRequest
-	65, // 75: strata.config.v1.ConfigService.RevertObject:input_type -> strata.config.v1.RevertObjectRequest
-	67, // 76: strata.config.v1.ConfigService.GetSnapshot:input_type -> strata.config.v1.GetSnapshotRequest
-	1,  // 77: strata.config.v1.ConfigService.CreatePartition:output_type -> strata.config.v1.CreatePartitionResponse
-	9,  // 78: strata.config.v1.ConfigService.ListPartitions:output_type -> strata.config.v1.ListPartitionsResponse
-	3,  // 79: strata.config.v1.ConfigService.UpdatePartition:output_type -> strata.config.v1.UpdatePartitionResponse
-	5,  // 80: strata.config.v1.ConfigService.DeletePartition:output_type -> strata.config.v1.DeletePartitionResponse
-	11, // 81: strata.config.v1.ConfigService.CreateCluster:output_type -> strata.config.v1.CreateClusterResponse
-	16, // 82: strata.config.v1.ConfigService.ListClusters:output_type -> strata.config.v1.ListClustersResponse
-	14, // 83: strata.config.v1.ConfigService.UpdateCluster:output_type -> strata.config.v1.UpdateClusterResponse
-	7,  // 84: strata.config.v1.ConfigService.DeleteCluster:output_type -> strata.config.v1.DeleteClusterResponse
-	18, // 85: strata.config.v1.ConfigService.RegisterNode:output_type -> strata.config.v1.RegisterNodeResponse
-	20, // 86: strata.config.v1.ConfigService.SetNodeStaging:output_type -> strata.config.v1.SetNodeStagingResponse
-	22, // 87: strata.config.v1.ConfigService.RemoveNode:output_type -> strata.config.v1.RemoveNodeResponse
-	24, // 88: strata.config.v1.ConfigService.ListNodes:output_type -> strata.config.v1.ListNodesResponse
-	29, // 89: strata.config.v1.ConfigService.CreateApp:output_type -> strata.config.v1.CreateAppResponse
-	31, // 90: strata.config.v1.ConfigService.GetApp:output_type -> strata.config.v1.GetAppResponse
-	33, // 91: strata.config.v1.ConfigService.ListApps:output_type -> strata.config.v1.ListAppsResponse
-	36, // 92: strata.config.v1.ConfigService.UpdateApp:output_type -> strata.config.v1.UpdateAppResponse
-	38, // 93: strata.config.v1.ConfigService.DeleteApp:output_type -> strata.config.v1.DeleteAppResponse
-	40, // 94: strata.config.v1.ConfigService.CreateUpstream:output_type -> strata.config.v1.CreateUpstreamResponse
-	42, // 95: strata.config.v1.ConfigService.UpdateUpstream:output_type -> strata.config.v1.UpdateUpstreamResponse
-	44, // 96: strata.config.v1.ConfigService.DeleteUpstream:output_type -> strata.config.v1.DeleteUpstreamResponse
-	46, // 97: strata.config.v1.ConfigService.CreateRule:output_type -> strata.config.v1.CreateRuleResponse
-	48, // 98: strata.config.v1.ConfigService.UpdateRule:output_type -> strata.config.v1.UpdateRuleResponse
-	50, // 99: strata.config.v1.ConfigService.DeleteRule:output_type -> strata.config.v1.DeleteRuleResponse
-	52, // 100: strata.config.v1.ConfigService.MoveRule:output_type -> strata.config.v1.MoveRuleResponse
-	54, // 101: strata.config.v1.ConfigService.DiffApp:output_type -> strata.config.v1.DiffAppResponse
-	58, // 102: strata.config.v1.ConfigService.CreateRelease:output_type -> strata.config.v1.CreateReleaseResponse
-	62, // 103: strata.config.v1.ConfigService.PromoteRelease:output_type -> strata.config.v1.PromoteReleaseResponse
-	60, // 104: strata.config.v1.ConfigService.ListReleases:output_type -> strata.config.v1.ListReleasesResponse
-	64, // 105: strata.config.v1.ConfigService.RevertApp:output_type -> strata.config.v1.RevertAppResponse
-	66, // 106: strata.config.v1.ConfigService.RevertObject:output_type -> strata.config.v1.RevertObjectResponse
-	68, // 107: strata.config.v1.ConfigService.GetSnapshot:output_type -> strata.config.v1.GetSnapshotResponse
-	77, // [77:108] is the sub-list for method output_type
-	46, // [46:77] is the sub-list for method input_type
-	46, // [46:46] is the sub-list for extension type_name
-	46, // [46:46] is the sub-list for extension extendee
-	0,  // [0:46] is the sub-list for field type_name
+	76, // 5: strata.config.v1.UpdateClusterRequest.location:type_name -> strata.config.v1.ClusterLocation
+	75, // 6: strata.config.v1.UpdateClusterResponse.cluster:type_name -> strata.config.v1.Cluster
+	75, // 7: strata.config.v1.ListClustersResponse.clusters:type_name -> strata.config.v1.Cluster
+	77, // 8: strata.config.v1.RegisterNodeResponse.node:type_name -> strata.config.v1.Node
+	77, // 9: strata.config.v1.SetNodeStagingResponse.node:type_name -> strata.config.v1.Node
+	27, // 10: strata.config.v1.ListNodesResponse.nodes:type_name -> strata.config.v1.NodeInfo
+	27, // 11: strata.config.v1.WatchNodesResponse.nodes:type_name -> strata.config.v1.NodeInfo
+	77, // 12: strata.config.v1.NodeInfo.node:type_name -> strata.config.v1.Node
+	78, // 13: strata.config.v1.NodeInfo.last_seen:type_name -> google.protobuf.Timestamp
+	79, // 14: strata.config.v1.NodeInfo.dns:type_name -> strata.config.v1.NodeDnsState
+	29, // 15: strata.config.v1.NodeInfo.releases:type_name -> strata.config.v1.NodeAppRelease
+	28, // 16: strata.config.v1.NodeInfo.xdp:type_name -> strata.config.v1.NodeXdpInterface
+	71, // 17: strata.config.v1.CreateAppRequest.labels:type_name -> strata.config.v1.CreateAppRequest.LabelsEntry
+	80, // 18: strata.config.v1.CreateAppRequest.hsts:type_name -> strata.config.v1.Hsts
+	81, // 19: strata.config.v1.CreateAppRequest.stream:type_name -> strata.config.v1.StreamApp
+	82, // 20: strata.config.v1.CreateAppRequest.forward_proxy:type_name -> strata.config.v1.ForwardProxyApp
+	83, // 21: strata.config.v1.CreateAppResponse.app:type_name -> strata.config.v1.App
+	83, // 22: strata.config.v1.GetAppResponse.app:type_name -> strata.config.v1.App
+	83, // 23: strata.config.v1.GetAppResponse.released:type_name -> strata.config.v1.App
+	36, // 24: strata.config.v1.ListAppsResponse.apps:type_name -> strata.config.v1.AppSummary
+	72, // 25: strata.config.v1.AppSummary.labels:type_name -> strata.config.v1.AppSummary.LabelsEntry
+	78, // 26: strata.config.v1.AppSummary.updated_at:type_name -> google.protobuf.Timestamp
+	73, // 27: strata.config.v1.UpdateAppRequest.labels:type_name -> strata.config.v1.UpdateAppRequest.LabelsEntry
+	80, // 28: strata.config.v1.UpdateAppRequest.hsts:type_name -> strata.config.v1.Hsts
+	81, // 29: strata.config.v1.UpdateAppRequest.stream:type_name -> strata.config.v1.StreamApp
+	82, // 30: strata.config.v1.UpdateAppRequest.forward_proxy:type_name -> strata.config.v1.ForwardProxyApp
+	83, // 31: strata.config.v1.UpdateAppResponse.app:type_name -> strata.config.v1.App
+	84, // 32: strata.config.v1.CreateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
+	84, // 33: strata.config.v1.CreateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
+	84, // 34: strata.config.v1.UpdateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
+	84, // 35: strata.config.v1.UpdateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
+	85, // 36: strata.config.v1.CreateRuleRequest.rule:type_name -> strata.config.v1.Rule
+	85, // 37: strata.config.v1.CreateRuleResponse.rule:type_name -> strata.config.v1.Rule
+	85, // 38: strata.config.v1.UpdateRuleRequest.rule:type_name -> strata.config.v1.Rule
+	85, // 39: strata.config.v1.UpdateRuleResponse.rule:type_name -> strata.config.v1.Rule
+	57, // 40: strata.config.v1.DiffAppResponse.changes:type_name -> strata.config.v1.PendingChange
+	78, // 41: strata.config.v1.PendingChange.time:type_name -> google.protobuf.Timestamp
+	78, // 42: strata.config.v1.Release.time:type_name -> google.protobuf.Timestamp
+	78, // 43: strata.config.v1.Release.promoted_time:type_name -> google.protobuf.Timestamp
+	58, // 44: strata.config.v1.CreateReleaseResponse.release:type_name -> strata.config.v1.Release
+	58, // 45: strata.config.v1.ListReleasesResponse.releases:type_name -> strata.config.v1.Release
+	58, // 46: strata.config.v1.PromoteReleaseResponse.release:type_name -> strata.config.v1.Release
+	58, // 47: strata.config.v1.RevertAppResponse.release:type_name -> strata.config.v1.Release
+	58, // 48: strata.config.v1.RevertObjectResponse.release:type_name -> strata.config.v1.Release
+	0,  // 49: strata.config.v1.ConfigService.CreatePartition:input_type -> strata.config.v1.CreatePartitionRequest
+	8,  // 50: strata.config.v1.ConfigService.ListPartitions:input_type -> strata.config.v1.ListPartitionsRequest
+	2,  // 51: strata.config.v1.ConfigService.UpdatePartition:input_type -> strata.config.v1.UpdatePartitionRequest
+	4,  // 52: strata.config.v1.ConfigService.DeletePartition:input_type -> strata.config.v1.DeletePartitionRequest
+	10, // 53: strata.config.v1.ConfigService.CreateCluster:input_type -> strata.config.v1.CreateClusterRequest
+	15, // 54: strata.config.v1.ConfigService.ListClusters:input_type -> strata.config.v1.ListClustersRequest
+	12, // 55: strata.config.v1.ConfigService.UpdateCluster:input_type -> strata.config.v1.UpdateClusterRequest
+	6,  // 56: strata.config.v1.ConfigService.DeleteCluster:input_type -> strata.config.v1.DeleteClusterRequest
+	17, // 57: strata.config.v1.ConfigService.RegisterNode:input_type -> strata.config.v1.RegisterNodeRequest
+	19, // 58: strata.config.v1.ConfigService.SetNodeStaging:input_type -> strata.config.v1.SetNodeStagingRequest
+	21, // 59: strata.config.v1.ConfigService.RemoveNode:input_type -> strata.config.v1.RemoveNodeRequest
+	23, // 60: strata.config.v1.ConfigService.ListNodes:input_type -> strata.config.v1.ListNodesRequest
+	25, // 61: strata.config.v1.ConfigService.WatchNodes:input_type -> strata.config.v1.WatchNodesRequest
+	30, // 62: strata.config.v1.ConfigService.CreateApp:input_type -> strata.config.v1.CreateAppRequest
+	32, // 63: strata.config.v1.ConfigService.GetApp:input_type -> strata.config.v1.GetAppRequest
+	34, // 64: strata.config.v1.ConfigService.ListApps:input_type -> strata.config.v1.ListAppsRequest
+	37, // 65: strata.config.v1.ConfigService.UpdateApp:input_type -> strata.config.v1.UpdateAppRequest
+	39, // 66: strata.config.v1.ConfigService.DeleteApp:input_type -> strata.config.v1.DeleteAppRequest
+	41, // 67: strata.config.v1.ConfigService.CreateUpstream:input_type -> strata.config.v1.CreateUpstreamRequest
+	43, // 68: strata.config.v1.ConfigService.UpdateUpstream:input_type -> strata.config.v1.UpdateUpstreamRequest
+	45, // 69: strata.config.v1.ConfigService.DeleteUpstream:input_type -> strata.config.v1.DeleteUpstreamRequest
+	47, // 70: strata.config.v1.ConfigService.CreateRule:input_type -> strata.config.v1.CreateRuleRequest
+	49, // 71: strata.config.v1.ConfigService.UpdateRule:input_type -> strata.config.v1.UpdateRuleRequest
+	51, // 72: strata.config.v1.ConfigService.DeleteRule:input_type -> strata.config.v1.DeleteRuleRequest
+	53, // 73: strata.config.v1.ConfigService.MoveRule:input_type -> strata.config.v1.MoveRuleRequest
+	55, // 74: strata.config.v1.ConfigService.DiffApp:input_type -> strata.config.v1.DiffAppRequest
+	59, // 75: strata.config.v1.ConfigService.CreateRelease:input_type -> strata.config.v1.CreateReleaseRequest
+	63, // 76: strata.config.v1.ConfigService.PromoteRelease:input_type -> strata.config.v1.PromoteReleaseRequest
+	61, // 77: strata.config.v1.ConfigService.ListReleases:input_type -> strata.config.v1.ListReleasesRequest
+	65, // 78: strata.config.v1.ConfigService.RevertApp:input_type -> strata.config.v1.RevertAppRequest
+	67, // 79: strata.config.v1.ConfigService.RevertObject:input_type -> strata.config.v1.RevertObjectRequest
+	69, // 80: strata.config.v1.ConfigService.GetSnapshot:input_type -> strata.config.v1.GetSnapshotRequest
+	1,  // 81: strata.config.v1.ConfigService.CreatePartition:output_type -> strata.config.v1.CreatePartitionResponse
+	9,  // 82: strata.config.v1.ConfigService.ListPartitions:output_type -> strata.config.v1.ListPartitionsResponse
+	3,  // 83: strata.config.v1.ConfigService.UpdatePartition:output_type -> strata.config.v1.UpdatePartitionResponse
+	5,  // 84: strata.config.v1.ConfigService.DeletePartition:output_type -> strata.config.v1.DeletePartitionResponse
+	11, // 85: strata.config.v1.ConfigService.CreateCluster:output_type -> strata.config.v1.CreateClusterResponse
+	16, // 86: strata.config.v1.ConfigService.ListClusters:output_type -> strata.config.v1.ListClustersResponse
+	14, // 87: strata.config.v1.ConfigService.UpdateCluster:output_type -> strata.config.v1.UpdateClusterResponse
+	7,  // 88: strata.config.v1.ConfigService.DeleteCluster:output_type -> strata.config.v1.DeleteClusterResponse
+	18, // 89: strata.config.v1.ConfigService.RegisterNode:output_type -> strata.config.v1.RegisterNodeResponse
+	20, // 90: strata.config.v1.ConfigService.SetNodeStaging:output_type -> strata.config.v1.SetNodeStagingResponse
+	22, // 91: strata.config.v1.ConfigService.RemoveNode:output_type -> strata.config.v1.RemoveNodeResponse
+	24, // 92: strata.config.v1.ConfigService.ListNodes:output_type -> strata.config.v1.ListNodesResponse
+	26, // 93: strata.config.v1.ConfigService.WatchNodes:output_type -> strata.config.v1.WatchNodesResponse
+	31, // 94: strata.config.v1.ConfigService.CreateApp:output_type -> strata.config.v1.CreateAppResponse
+	33, // 95: strata.config.v1.ConfigService.GetApp:output_type -> strata.config.v1.GetAppResponse
+	35, // 96: strata.config.v1.ConfigService.ListApps:output_type -> strata.config.v1.ListAppsResponse
+	38, // 97: strata.config.v1.ConfigService.UpdateApp:output_type -> strata.config.v1.UpdateAppResponse
+	40, // 98: strata.config.v1.ConfigService.DeleteApp:output_type -> strata.config.v1.DeleteAppResponse
+	42, // 99: strata.config.v1.ConfigService.CreateUpstream:output_type -> strata.config.v1.CreateUpstreamResponse
+	44, // 100: strata.config.v1.ConfigService.UpdateUpstream:output_type -> strata.config.v1.UpdateUpstreamResponse
+	46, // 101: strata.config.v1.ConfigService.DeleteUpstream:output_type -> strata.config.v1.DeleteUpstreamResponse
+	48, // 102: strata.config.v1.ConfigService.CreateRule:output_type -> strata.config.v1.CreateRuleResponse
+	50, // 103: strata.config.v1.ConfigService.UpdateRule:output_type -> strata.config.v1.UpdateRuleResponse
+	52, // 104: strata.config.v1.ConfigService.DeleteRule:output_type -> strata.config.v1.DeleteRuleResponse
+	54, // 105: strata.config.v1.ConfigService.MoveRule:output_type -> strata.config.v1.MoveRuleResponse
+	56, // 106: strata.config.v1.ConfigService.DiffApp:output_type -> strata.config.v1.DiffAppResponse
+	60, // 107: strata.config.v1.ConfigService.CreateRelease:output_type -> strata.config.v1.CreateReleaseResponse
+	64, // 108: strata.config.v1.ConfigService.PromoteRelease:output_type -> strata.config.v1.PromoteReleaseResponse
+	62, // 109: strata.config.v1.ConfigService.ListReleases:output_type -> strata.config.v1.ListReleasesResponse
+	66, // 110: strata.config.v1.ConfigService.RevertApp:output_type -> strata.config.v1.RevertAppResponse
+	68, // 111: strata.config.v1.ConfigService.RevertObject:output_type -> strata.config.v1.RevertObjectResponse
+	70, // 112: strata.config.v1.ConfigService.GetSnapshot:output_type -> strata.config.v1.GetSnapshotResponse
+	81, // [81:113] is the sub-list for method output_type
+	49, // [49:81] is the sub-list for method input_type
+	49, // [49:49] is the sub-list for extension type_name
+	49, // [49:49] is the sub-list for extension extendee
+	0,  // [0:49] is the sub-list for field type_name
 }
 
 func init() { file_strata_config_v1_config_proto_init() }
@@ -4845,15 +5209,14 @@ func file_strata_config_v1_config_proto_init() {
 	}
 	file_strata_config_v1_resources_proto_init()
 	file_strata_config_v1_config_proto_msgTypes[12].OneofWrappers = []any{}
-	file_strata_config_v1_config_proto_msgTypes[28].OneofWrappers = []any{
+	file_strata_config_v1_config_proto_msgTypes[30].OneofWrappers = []any{
 		(*CreateAppRequest_Stream)(nil),
 		(*CreateAppRequest_ForwardProxy)(nil),
 	}
-	file_strata_config_v1_config_proto_msgTypes[35].OneofWrappers = []any{
+	file_strata_config_v1_config_proto_msgTypes[37].OneofWrappers = []any{
 		(*UpdateAppRequest_Stream)(nil),
 		(*UpdateAppRequest_ForwardProxy)(nil),
 	}
-	file_strata_config_v1_config_proto_msgTypes[37].OneofWrappers = []any{}
 	file_strata_config_v1_config_proto_msgTypes[39].OneofWrappers = []any{}
 	file_strata_config_v1_config_proto_msgTypes[41].OneofWrappers = []any{}
 	file_strata_config_v1_config_proto_msgTypes[43].OneofWrappers = []any{}
@@ -4862,17 +5225,18 @@ func file_strata_config_v1_config_proto_init() {
 	file_strata_config_v1_config_proto_msgTypes[49].OneofWrappers = []any{}
 	file_strata_config_v1_config_proto_msgTypes[51].OneofWrappers = []any{}
 	file_strata_config_v1_config_proto_msgTypes[53].OneofWrappers = []any{}
-	file_strata_config_v1_config_proto_msgTypes[57].OneofWrappers = []any{}
-	file_strata_config_v1_config_proto_msgTypes[61].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[55].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[59].OneofWrappers = []any{}
 	file_strata_config_v1_config_proto_msgTypes[63].OneofWrappers = []any{}
 	file_strata_config_v1_config_proto_msgTypes[65].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[67].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_config_v1_config_proto_rawDesc), len(file_strata_config_v1_config_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   71,
+			NumMessages:   74,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

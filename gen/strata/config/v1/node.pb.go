@@ -249,9 +249,15 @@ func (x *CreateJoinTokenResponse) GetToken() string {
 	return ""
 }
 
-// Request of ListJoinTokens: no parameters.
+// Request of ListJoinTokens: one page, optionally filtered.
 type ListJoinTokensRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most this many items (0: 100, at most 1000; docs/api.md, "Pagination").
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page; refused when issued for another filter.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// AIP-160 filter (docs/api.md, "Filtering"), e.g. `name = "shop" AND labels.env = "prod"`.
+	Filter        string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -286,10 +292,33 @@ func (*ListJoinTokensRequest) Descriptor() ([]byte, []int) {
 	return file_strata_config_v1_node_proto_rawDescGZIP(), []int{3}
 }
 
+func (x *ListJoinTokensRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListJoinTokensRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListJoinTokensRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
 // Response of ListJoinTokens: every join token, in creation order.
 type ListJoinTokensResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	JoinTokens    []*JoinToken           `protobuf:"bytes,1,rep,name=join_tokens,json=joinTokens,proto3" json:"join_tokens,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	JoinTokens []*JoinToken           `protobuf:"bytes,1,rep,name=join_tokens,json=joinTokens,proto3" json:"join_tokens,omitempty"`
+	// Token of the next page; empty on the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -329,6 +358,13 @@ func (x *ListJoinTokensResponse) GetJoinTokens() []*JoinToken {
 		return x.JoinTokens
 	}
 	return nil
+}
+
+func (x *ListJoinTokensResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // Request of RevokeJoinToken: the token id.
@@ -875,11 +911,16 @@ const file_strata_config_v1_node_proto_rawDesc = "" +
 	"\x17CreateJoinTokenResponse\x12:\n" +
 	"\n" +
 	"join_token\x18\x01 \x01(\v2\x1b.strata.config.v1.JoinTokenR\tjoinToken\x12\x14\n" +
-	"\x05token\x18\x02 \x01(\tR\x05token\"\x17\n" +
-	"\x15ListJoinTokensRequest\"V\n" +
+	"\x05token\x18\x02 \x01(\tR\x05token\"k\n" +
+	"\x15ListJoinTokensRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n" +
+	"\x06filter\x18\x03 \x01(\tR\x06filter\"~\n" +
 	"\x16ListJoinTokensResponse\x12<\n" +
 	"\vjoin_tokens\x18\x01 \x03(\v2\x1b.strata.config.v1.JoinTokenR\n" +
-	"joinTokens\"3\n" +
+	"joinTokens\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"3\n" +
 	"\x16RevokeJoinTokenRequest\x12\x19\n" +
 	"\btoken_id\x18\x01 \x01(\tR\atokenId\"\x19\n" +
 	"\x17RevokeJoinTokenResponse\"-\n" +

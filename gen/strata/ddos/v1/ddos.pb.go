@@ -810,8 +810,14 @@ func (x *PromoteReleaseResponse) GetVersion() uint64 {
 
 // Request of ListReleases: the cluster.
 type ListReleasesRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Cluster       string                 `protobuf:"bytes,1,opt,name=cluster,proto3" json:"cluster,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Cluster string                 `protobuf:"bytes,1,opt,name=cluster,proto3" json:"cluster,omitempty"`
+	// At most this many items (0: 100, at most 1000; docs/api.md, "Pagination").
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page; refused when issued for another filter.
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// AIP-160 filter (docs/api.md, "Filtering"), e.g. `name = "shop" AND labels.env = "prod"`.
+	Filter        string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -853,6 +859,27 @@ func (x *ListReleasesRequest) GetCluster() string {
 	return ""
 }
 
+func (x *ListReleasesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListReleasesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListReleasesRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
 // Response of ListReleases: the releases, oldest first, and the releases the
 // stable and the staging nodes run (0: none).
 type ListReleasesResponse struct {
@@ -860,8 +887,10 @@ type ListReleasesResponse struct {
 	Releases       []*Release             `protobuf:"bytes,1,rep,name=releases,proto3" json:"releases,omitempty"`
 	StableRelease  uint64                 `protobuf:"varint,2,opt,name=stable_release,json=stableRelease,proto3" json:"stable_release,omitempty"`
 	StagingRelease uint64                 `protobuf:"varint,3,opt,name=staging_release,json=stagingRelease,proto3" json:"staging_release,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Token of the next page; empty on the last.
+	NextPageToken string `protobuf:"bytes,4,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListReleasesResponse) Reset() {
@@ -913,6 +942,13 @@ func (x *ListReleasesResponse) GetStagingRelease() uint64 {
 		return x.StagingRelease
 	}
 	return 0
+}
+
+func (x *ListReleasesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // Request of RevertPolicy: the cluster, the release to restore and a note.
@@ -1651,8 +1687,12 @@ func (x *GetBlockResponse) GetBlock() *Block {
 
 // Request of ListBlocks: at most page_size blocks (default 50, at most 500).
 type ListBlocksRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	PageSize      int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	PageSize int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page; refused when issued for another filter.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// AIP-160 filter (docs/api.md, "Filtering"), e.g. `name = "shop" AND labels.env = "prod"`.
+	Filter        string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1694,10 +1734,26 @@ func (x *ListBlocksRequest) GetPageSize() int32 {
 	return 0
 }
 
+func (x *ListBlocksRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListBlocksRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
 // Response of ListBlocks: blocks newest first.
 type ListBlocksResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Blocks        []*Block               `protobuf:"bytes,1,rep,name=blocks,proto3" json:"blocks,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Blocks []*Block               `protobuf:"bytes,1,rep,name=blocks,proto3" json:"blocks,omitempty"`
+	// Token of the next page; empty on the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1737,6 +1793,13 @@ func (x *ListBlocksResponse) GetBlocks() []*Block {
 		return x.Blocks
 	}
 	return nil
+}
+
+func (x *ListBlocksResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // DdosReport is what a node publishes on strata.ddos.report.<node>: whether
@@ -1989,13 +2052,18 @@ const file_strata_ddos_v1_ddos_proto_rawDesc = "" +
 	"\x11_expected_version\"e\n" +
 	"\x16PromoteReleaseResponse\x121\n" +
 	"\arelease\x18\x01 \x01(\v2\x17.strata.ddos.v1.ReleaseR\arelease\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\x04R\aversion\"/\n" +
+	"\aversion\x18\x02 \x01(\x04R\aversion\"\x83\x01\n" +
 	"\x13ListReleasesRequest\x12\x18\n" +
-	"\acluster\x18\x01 \x01(\tR\acluster\"\x9b\x01\n" +
+	"\acluster\x18\x01 \x01(\tR\acluster\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\x12\x16\n" +
+	"\x06filter\x18\x04 \x01(\tR\x06filter\"\xc3\x01\n" +
 	"\x14ListReleasesResponse\x123\n" +
 	"\breleases\x18\x01 \x03(\v2\x17.strata.ddos.v1.ReleaseR\breleases\x12%\n" +
 	"\x0estable_release\x18\x02 \x01(\x04R\rstableRelease\x12'\n" +
-	"\x0fstaging_release\x18\x03 \x01(\x04R\x0estagingRelease\"\xa7\x01\n" +
+	"\x0fstaging_release\x18\x03 \x01(\x04R\x0estagingRelease\x12&\n" +
+	"\x0fnext_page_token\x18\x04 \x01(\tR\rnextPageToken\"\xa7\x01\n" +
 	"\x13RevertPolicyRequest\x12\x18\n" +
 	"\acluster\x18\x01 \x01(\tR\acluster\x12\x1d\n" +
 	"\n" +
@@ -2053,11 +2121,15 @@ const file_strata_ddos_v1_ddos_proto_rawDesc = "" +
 	"\x0fGetBlockRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"?\n" +
 	"\x10GetBlockResponse\x12+\n" +
-	"\x05block\x18\x01 \x01(\v2\x15.strata.ddos.v1.BlockR\x05block\"0\n" +
+	"\x05block\x18\x01 \x01(\v2\x15.strata.ddos.v1.BlockR\x05block\"g\n" +
 	"\x11ListBlocksRequest\x12\x1b\n" +
-	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\"C\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n" +
+	"\x06filter\x18\x03 \x01(\tR\x06filter\"k\n" +
 	"\x12ListBlocksResponse\x12-\n" +
-	"\x06blocks\x18\x01 \x03(\v2\x15.strata.ddos.v1.BlockR\x06blocks\"\xb8\x02\n" +
+	"\x06blocks\x18\x01 \x03(\v2\x15.strata.ddos.v1.BlockR\x06blocks\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb8\x02\n" +
 	"\n" +
 	"DdosReport\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1d\n" +

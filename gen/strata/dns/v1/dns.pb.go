@@ -279,9 +279,15 @@ func (x *GetZoneResponse) GetPendingChanges() uint32 {
 	return 0
 }
 
-// Request of ListZones: no parameters.
+// Request of ListZones: one page, optionally filtered.
 type ListZonesRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most this many items (0: 100, at most 1000; docs/api.md, "Pagination").
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page; refused when issued for another filter.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// AIP-160 filter (docs/api.md, "Filtering"), e.g. `name = "shop" AND labels.env = "prod"`.
+	Filter        string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -316,10 +322,33 @@ func (*ListZonesRequest) Descriptor() ([]byte, []int) {
 	return file_strata_dns_v1_dns_proto_rawDescGZIP(), []int{4}
 }
 
+func (x *ListZonesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListZonesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListZonesRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
 // Response of ListZones: one summary per zone, sorted by name.
 type ListZonesResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Zones         []*ZoneSummary         `protobuf:"bytes,1,rep,name=zones,proto3" json:"zones,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Zones []*ZoneSummary         `protobuf:"bytes,1,rep,name=zones,proto3" json:"zones,omitempty"`
+	// Token of the next page; empty on the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -359,6 +388,13 @@ func (x *ListZonesResponse) GetZones() []*ZoneSummary {
 		return x.Zones
 	}
 	return nil
+}
+
+func (x *ListZonesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // ZoneSummary is one zone in ListZones: its identity, size and release state.
@@ -1041,8 +1077,14 @@ type ListRecordsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Zone  string                 `protobuf:"bytes,1,opt,name=zone,proto3" json:"zone,omitempty"`
 	// Optional filters: relative owner name and type.
-	Name          string     `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Type          RecordType `protobuf:"varint,3,opt,name=type,proto3,enum=strata.dns.v1.RecordType" json:"type,omitempty"`
+	Name string     `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Type RecordType `protobuf:"varint,3,opt,name=type,proto3,enum=strata.dns.v1.RecordType" json:"type,omitempty"`
+	// At most this many items (0: 100, at most 1000; docs/api.md, "Pagination").
+	PageSize int32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page; refused when issued for another filter.
+	PageToken string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// AIP-160 filter (docs/api.md, "Filtering"), e.g. `name = "shop" AND labels.env = "prod"`.
+	Filter        string `protobuf:"bytes,6,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1098,11 +1140,34 @@ func (x *ListRecordsRequest) GetType() RecordType {
 	return RecordType_RECORD_TYPE_UNSPECIFIED
 }
 
+func (x *ListRecordsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListRecordsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListRecordsRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
 // Response of ListRecords: the matching records and the zone's version.
 type ListRecordsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Records       []*Record              `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
-	Version       uint64                 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Records []*Record              `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
+	Version uint64                 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// Token of the next page; empty on the last.
+	NextPageToken string `protobuf:"bytes,3,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1149,6 +1214,13 @@ func (x *ListRecordsResponse) GetVersion() uint64 {
 		return x.Version
 	}
 	return 0
+}
+
+func (x *ListRecordsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // Request of ImportZone: the zone and the zone file text.
@@ -1773,8 +1845,14 @@ func (x *CreateReleaseResponse) GetVersion() uint64 {
 
 // Request of ListReleases: the zone's id or name.
 type ListReleasesRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Zone          string                 `protobuf:"bytes,1,opt,name=zone,proto3" json:"zone,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Zone  string                 `protobuf:"bytes,1,opt,name=zone,proto3" json:"zone,omitempty"`
+	// At most this many items (0: 100, at most 1000; docs/api.md, "Pagination").
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page; refused when issued for another filter.
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// AIP-160 filter (docs/api.md, "Filtering"), e.g. `name = "shop" AND labels.env = "prod"`.
+	Filter        string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1816,6 +1894,27 @@ func (x *ListReleasesRequest) GetZone() string {
 	return ""
 }
 
+func (x *ListReleasesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListReleasesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListReleasesRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
 // Response of ListReleases: the releases, oldest first.
 type ListReleasesResponse struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -1823,8 +1922,10 @@ type ListReleasesResponse struct {
 	// Release the stable nodes run and the staging nodes run (0: none).
 	StableRelease  uint64 `protobuf:"varint,2,opt,name=stable_release,json=stableRelease,proto3" json:"stable_release,omitempty"`
 	StagingRelease uint64 `protobuf:"varint,3,opt,name=staging_release,json=stagingRelease,proto3" json:"staging_release,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Token of the next page; empty on the last.
+	NextPageToken string `protobuf:"bytes,4,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListReleasesResponse) Reset() {
@@ -1876,6 +1977,13 @@ func (x *ListReleasesResponse) GetStagingRelease() uint64 {
 		return x.StagingRelease
 	}
 	return 0
+}
+
+func (x *ListReleasesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // Request of PromoteRelease: the zone and a note.
@@ -2140,10 +2248,15 @@ const file_strata_dns_v1_dns_proto_rawDesc = "" +
 	"\breleased\x18\x02 \x01(\v2\x13.strata.dns.v1.ZoneR\breleased\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\x04R\aversion\x12%\n" +
 	"\x0elatest_release\x18\x04 \x01(\x04R\rlatestRelease\x12'\n" +
-	"\x0fpending_changes\x18\x05 \x01(\rR\x0ependingChanges\"\x12\n" +
-	"\x10ListZonesRequest\"E\n" +
+	"\x0fpending_changes\x18\x05 \x01(\rR\x0ependingChanges\"f\n" +
+	"\x10ListZonesRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n" +
+	"\x06filter\x18\x03 \x01(\tR\x06filter\"m\n" +
 	"\x11ListZonesResponse\x120\n" +
-	"\x05zones\x18\x01 \x03(\v2\x1a.strata.dns.v1.ZoneSummaryR\x05zones\"\xf4\x01\n" +
+	"\x05zones\x18\x01 \x03(\v2\x1a.strata.dns.v1.ZoneSummaryR\x05zones\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xf4\x01\n" +
 	"\vZoneSummary\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12#\n" +
@@ -2197,14 +2310,19 @@ const file_strata_dns_v1_dns_proto_rawDesc = "" +
 	"\trecord_id\x18\x03 \x01(\tR\brecordIdB\x13\n" +
 	"\x11_expected_version\"0\n" +
 	"\x14RemoveRecordResponse\x12\x18\n" +
-	"\aversion\x18\x01 \x01(\x04R\aversion\"k\n" +
+	"\aversion\x18\x01 \x01(\x04R\aversion\"\xbf\x01\n" +
 	"\x12ListRecordsRequest\x12\x12\n" +
 	"\x04zone\x18\x01 \x01(\tR\x04zone\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12-\n" +
-	"\x04type\x18\x03 \x01(\x0e2\x19.strata.dns.v1.RecordTypeR\x04type\"`\n" +
+	"\x04type\x18\x03 \x01(\x0e2\x19.strata.dns.v1.RecordTypeR\x04type\x12\x1b\n" +
+	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x05 \x01(\tR\tpageToken\x12\x16\n" +
+	"\x06filter\x18\x06 \x01(\tR\x06filter\"\x88\x01\n" +
 	"\x13ListRecordsResponse\x12/\n" +
 	"\arecords\x18\x01 \x03(\v2\x15.strata.dns.v1.RecordR\arecords\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\x04R\aversion\"\x89\x01\n" +
+	"\aversion\x18\x02 \x01(\x04R\aversion\x12&\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken\"\x89\x01\n" +
 	"\x11ImportZoneRequest\x12\x12\n" +
 	"\x04zone\x18\x01 \x01(\tR\x04zone\x12.\n" +
 	"\x10expected_version\x18\x02 \x01(\x04H\x00R\x0fexpectedVersion\x88\x01\x01\x12\x1b\n" +
@@ -2248,13 +2366,18 @@ const file_strata_dns_v1_dns_proto_rawDesc = "" +
 	"\x11_expected_version\"c\n" +
 	"\x15CreateReleaseResponse\x120\n" +
 	"\arelease\x18\x01 \x01(\v2\x16.strata.dns.v1.ReleaseR\arelease\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\x04R\aversion\")\n" +
+	"\aversion\x18\x02 \x01(\x04R\aversion\"}\n" +
 	"\x13ListReleasesRequest\x12\x12\n" +
-	"\x04zone\x18\x01 \x01(\tR\x04zone\"\x9a\x01\n" +
+	"\x04zone\x18\x01 \x01(\tR\x04zone\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\x12\x16\n" +
+	"\x06filter\x18\x04 \x01(\tR\x06filter\"\xc2\x01\n" +
 	"\x14ListReleasesResponse\x122\n" +
 	"\breleases\x18\x01 \x03(\v2\x16.strata.dns.v1.ReleaseR\breleases\x12%\n" +
 	"\x0estable_release\x18\x02 \x01(\x04R\rstableRelease\x12'\n" +
-	"\x0fstaging_release\x18\x03 \x01(\x04R\x0estagingRelease\"\x84\x01\n" +
+	"\x0fstaging_release\x18\x03 \x01(\x04R\x0estagingRelease\x12&\n" +
+	"\x0fnext_page_token\x18\x04 \x01(\tR\rnextPageToken\"\x84\x01\n" +
 	"\x15PromoteReleaseRequest\x12\x12\n" +
 	"\x04zone\x18\x01 \x01(\tR\x04zone\x12.\n" +
 	"\x10expected_version\x18\x02 \x01(\x04H\x00R\x0fexpectedVersion\x88\x01\x01\x12\x12\n" +

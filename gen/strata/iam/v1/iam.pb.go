@@ -811,9 +811,15 @@ func (x *GetUserResponse) GetUser() *User {
 	return nil
 }
 
-// Request of ListUsers: no parameters.
+// Request of ListUsers: one page, optionally filtered.
 type ListUsersRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most this many items (0: 100, at most 1000; docs/api.md, "Pagination").
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page; refused when issued for another filter.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// AIP-160 filter (docs/api.md, "Filtering"), e.g. `name = "shop" AND labels.env = "prod"`.
+	Filter        string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -848,10 +854,33 @@ func (*ListUsersRequest) Descriptor() ([]byte, []int) {
 	return file_strata_iam_v1_iam_proto_rawDescGZIP(), []int{10}
 }
 
+func (x *ListUsersRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListUsersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListUsersRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
 // Response of ListUsers: every user, sorted by name.
 type ListUsersResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Users         []*User                `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Users []*User                `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
+	// Token of the next page; empty on the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -891,6 +920,13 @@ func (x *ListUsersResponse) GetUsers() []*User {
 		return x.Users
 	}
 	return nil
+}
+
+func (x *ListUsersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // Request of UpdateUser: the user and its new display name and email.
@@ -1473,9 +1509,15 @@ func (x *GetGroupResponse) GetGroup() *Group {
 	return nil
 }
 
-// Request of ListGroups: no parameters.
+// Request of ListGroups: one page, optionally filtered.
 type ListGroupsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most this many items (0: 100, at most 1000; docs/api.md, "Pagination").
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page; refused when issued for another filter.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// AIP-160 filter (docs/api.md, "Filtering"), e.g. `name = "shop" AND labels.env = "prod"`.
+	Filter        string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1510,10 +1552,33 @@ func (*ListGroupsRequest) Descriptor() ([]byte, []int) {
 	return file_strata_iam_v1_iam_proto_rawDescGZIP(), []int{24}
 }
 
+func (x *ListGroupsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListGroupsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListGroupsRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
 // Response of ListGroups: every group, sorted by name.
 type ListGroupsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Groups        []*Group               `protobuf:"bytes,1,rep,name=groups,proto3" json:"groups,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Groups []*Group               `protobuf:"bytes,1,rep,name=groups,proto3" json:"groups,omitempty"`
+	// Token of the next page; empty on the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1553,6 +1618,13 @@ func (x *ListGroupsResponse) GetGroups() []*Group {
 		return x.Groups
 	}
 	return nil
+}
+
+func (x *ListGroupsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // Request of DeleteGroup: the group's name.
@@ -1939,9 +2011,15 @@ func (x *CreateRoleResponse) GetRole() *Role {
 	return nil
 }
 
-// Request of ListRoles: no parameters.
+// Request of ListRoles: one page, optionally filtered.
 type ListRolesRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most this many items (0: 100, at most 1000; docs/api.md, "Pagination").
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page; refused when issued for another filter.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// AIP-160 filter (docs/api.md, "Filtering"), e.g. `name = "shop" AND labels.env = "prod"`.
+	Filter        string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1976,10 +2054,33 @@ func (*ListRolesRequest) Descriptor() ([]byte, []int) {
 	return file_strata_iam_v1_iam_proto_rawDescGZIP(), []int{34}
 }
 
+func (x *ListRolesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListRolesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListRolesRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
 // Response of ListRoles: built-in and custom roles.
 type ListRolesResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Roles         []*Role                `protobuf:"bytes,1,rep,name=roles,proto3" json:"roles,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Roles []*Role                `protobuf:"bytes,1,rep,name=roles,proto3" json:"roles,omitempty"`
+	// Token of the next page; empty on the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2019,6 +2120,13 @@ func (x *ListRolesResponse) GetRoles() []*Role {
 		return x.Roles
 	}
 	return nil
+}
+
+func (x *ListRolesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // Request of UpdateRole: the custom role and its new definition.
@@ -2210,9 +2318,15 @@ func (*DeleteRoleResponse) Descriptor() ([]byte, []int) {
 	return file_strata_iam_v1_iam_proto_rawDescGZIP(), []int{39}
 }
 
-// Request of ListPermissions: no parameters.
+// Request of ListPermissions: one page, optionally filtered.
 type ListPermissionsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most this many items (0: 100, at most 1000; docs/api.md, "Pagination").
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page; refused when issued for another filter.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// AIP-160 filter (docs/api.md, "Filtering"), e.g. `name = "shop" AND labels.env = "prod"`.
+	Filter        string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2245,6 +2359,27 @@ func (x *ListPermissionsRequest) ProtoReflect() protoreflect.Message {
 // Deprecated: Use ListPermissionsRequest.ProtoReflect.Descriptor instead.
 func (*ListPermissionsRequest) Descriptor() ([]byte, []int) {
 	return file_strata_iam_v1_iam_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *ListPermissionsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListPermissionsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListPermissionsRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
 }
 
 // Permission is one permission a role may hold and the RPCs it allows.
@@ -2303,8 +2438,10 @@ func (x *Permission) GetProcedures() []string {
 
 // Response of ListPermissions: every known permission.
 type ListPermissionsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Permissions   []*Permission          `protobuf:"bytes,1,rep,name=permissions,proto3" json:"permissions,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Permissions []*Permission          `protobuf:"bytes,1,rep,name=permissions,proto3" json:"permissions,omitempty"`
+	// Token of the next page; empty on the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2344,6 +2481,13 @@ func (x *ListPermissionsResponse) GetPermissions() []*Permission {
 		return x.Permissions
 	}
 	return nil
+}
+
+func (x *ListPermissionsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // Request of CreateGrant: who (user or group), which role, over what scope.
@@ -2475,9 +2619,15 @@ func (x *CreateGrantResponse) GetGrant() *Grant {
 type ListGrantsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Optional filters.
-	User          string `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
-	Group         string `protobuf:"bytes,2,opt,name=group,proto3" json:"group,omitempty"`
-	Role          string `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
+	User  string `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	Group string `protobuf:"bytes,2,opt,name=group,proto3" json:"group,omitempty"`
+	Role  string `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
+	// At most this many items (0: 100, at most 1000; docs/api.md, "Pagination").
+	PageSize int32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page; refused when issued for another filter.
+	PageToken string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// AIP-160 filter (docs/api.md, "Filtering"), e.g. `name = "shop" AND labels.env = "prod"`.
+	Filter        string `protobuf:"bytes,6,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2533,10 +2683,33 @@ func (x *ListGrantsRequest) GetRole() string {
 	return ""
 }
 
+func (x *ListGrantsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListGrantsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListGrantsRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
 // Response of ListGrants: the matching grants, oldest first.
 type ListGrantsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Grants        []*Grant               `protobuf:"bytes,1,rep,name=grants,proto3" json:"grants,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Grants []*Grant               `protobuf:"bytes,1,rep,name=grants,proto3" json:"grants,omitempty"`
+	// Token of the next page; empty on the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2576,6 +2749,13 @@ func (x *ListGrantsResponse) GetGrants() []*Grant {
 		return x.Grants
 	}
 	return nil
+}
+
+func (x *ListGrantsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // Request of DeleteGrant: the grant id.
@@ -2783,8 +2963,14 @@ type ListTokensRequest struct {
 	// Whose tokens; empty: the caller's. "*" lists every user's tokens.
 	User           string `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
 	IncludeRevoked bool   `protobuf:"varint,2,opt,name=include_revoked,json=includeRevoked,proto3" json:"include_revoked,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// At most this many items (0: 100, at most 1000; docs/api.md, "Pagination").
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page; refused when issued for another filter.
+	PageToken string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// AIP-160 filter (docs/api.md, "Filtering"), e.g. `name = "shop" AND labels.env = "prod"`.
+	Filter        string `protobuf:"bytes,5,opt,name=filter,proto3" json:"filter,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListTokensRequest) Reset() {
@@ -2831,10 +3017,33 @@ func (x *ListTokensRequest) GetIncludeRevoked() bool {
 	return false
 }
 
+func (x *ListTokensRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListTokensRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListTokensRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
 // Response of ListTokens: the tokens, oldest first.
 type ListTokensResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Tokens        []*Token               `protobuf:"bytes,1,rep,name=tokens,proto3" json:"tokens,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Tokens []*Token               `protobuf:"bytes,1,rep,name=tokens,proto3" json:"tokens,omitempty"`
+	// Token of the next page; empty on the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2874,6 +3083,13 @@ func (x *ListTokensResponse) GetTokens() []*Token {
 		return x.Tokens
 	}
 	return nil
+}
+
+func (x *ListTokensResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // Request of RevokeToken: the token id.
@@ -3365,7 +3581,9 @@ type ListAuditEventsRequest struct {
 	// Defaults to 100, at most 1000.
 	PageSize uint32 `protobuf:"varint,6,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From a previous response, to continue with older events.
-	PageToken     string `protobuf:"bytes,7,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageToken string `protobuf:"bytes,7,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// AIP-160 filter (docs/api.md, "Filtering"), e.g. `name = "shop" AND labels.env = "prod"`.
+	Filter        string `protobuf:"bytes,8,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3445,6 +3663,13 @@ func (x *ListAuditEventsRequest) GetPageSize() uint32 {
 func (x *ListAuditEventsRequest) GetPageToken() string {
 	if x != nil {
 		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListAuditEventsRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
 	}
 	return ""
 }
@@ -3681,10 +3906,15 @@ const file_strata_iam_v1_iam_proto_rawDesc = "" +
 	"\x0eGetUserRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\":\n" +
 	"\x0fGetUserResponse\x12'\n" +
-	"\x04user\x18\x01 \x01(\v2\x13.strata.iam.v1.UserR\x04user\"\x12\n" +
-	"\x10ListUsersRequest\">\n" +
+	"\x04user\x18\x01 \x01(\v2\x13.strata.iam.v1.UserR\x04user\"f\n" +
+	"\x10ListUsersRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n" +
+	"\x06filter\x18\x03 \x01(\tR\x06filter\"f\n" +
 	"\x11ListUsersResponse\x12)\n" +
-	"\x05users\x18\x01 \x03(\v2\x13.strata.iam.v1.UserR\x05users\"`\n" +
+	"\x05users\x18\x01 \x03(\v2\x13.strata.iam.v1.UserR\x05users\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"`\n" +
 	"\x11UpdateUserRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x14\n" +
@@ -3713,10 +3943,15 @@ const file_strata_iam_v1_iam_proto_rawDesc = "" +
 	"\x0fGetGroupRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\">\n" +
 	"\x10GetGroupResponse\x12*\n" +
-	"\x05group\x18\x01 \x01(\v2\x14.strata.iam.v1.GroupR\x05group\"\x13\n" +
-	"\x11ListGroupsRequest\"B\n" +
+	"\x05group\x18\x01 \x01(\v2\x14.strata.iam.v1.GroupR\x05group\"g\n" +
+	"\x11ListGroupsRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n" +
+	"\x06filter\x18\x03 \x01(\tR\x06filter\"j\n" +
 	"\x12ListGroupsResponse\x12,\n" +
-	"\x06groups\x18\x01 \x03(\v2\x14.strata.iam.v1.GroupR\x06groups\"(\n" +
+	"\x06groups\x18\x01 \x03(\v2\x14.strata.iam.v1.GroupR\x06groups\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"(\n" +
 	"\x12DeleteGroupRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\x15\n" +
 	"\x13DeleteGroupResponse\"D\n" +
@@ -3735,10 +3970,15 @@ const file_strata_iam_v1_iam_proto_rawDesc = "" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12 \n" +
 	"\vpermissions\x18\x03 \x03(\tR\vpermissions\"=\n" +
 	"\x12CreateRoleResponse\x12'\n" +
-	"\x04role\x18\x01 \x01(\v2\x13.strata.iam.v1.RoleR\x04role\"\x12\n" +
-	"\x10ListRolesRequest\">\n" +
+	"\x04role\x18\x01 \x01(\v2\x13.strata.iam.v1.RoleR\x04role\"f\n" +
+	"\x10ListRolesRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n" +
+	"\x06filter\x18\x03 \x01(\tR\x06filter\"f\n" +
 	"\x11ListRolesResponse\x12)\n" +
-	"\x05roles\x18\x01 \x03(\v2\x13.strata.iam.v1.RoleR\x05roles\"k\n" +
+	"\x05roles\x18\x01 \x03(\v2\x13.strata.iam.v1.RoleR\x05roles\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"k\n" +
 	"\x11UpdateRoleRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12 \n" +
@@ -3747,16 +3987,21 @@ const file_strata_iam_v1_iam_proto_rawDesc = "" +
 	"\x04role\x18\x01 \x01(\v2\x13.strata.iam.v1.RoleR\x04role\"'\n" +
 	"\x11DeleteRoleRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\x14\n" +
-	"\x12DeleteRoleResponse\"\x18\n" +
-	"\x16ListPermissionsRequest\"@\n" +
+	"\x12DeleteRoleResponse\"l\n" +
+	"\x16ListPermissionsRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n" +
+	"\x06filter\x18\x03 \x01(\tR\x06filter\"@\n" +
 	"\n" +
 	"Permission\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1e\n" +
 	"\n" +
 	"procedures\x18\x02 \x03(\tR\n" +
-	"procedures\"V\n" +
+	"procedures\"~\n" +
 	"\x17ListPermissionsResponse\x12;\n" +
-	"\vpermissions\x18\x01 \x03(\v2\x19.strata.iam.v1.PermissionR\vpermissions\"\x94\x01\n" +
+	"\vpermissions\x18\x01 \x03(\v2\x19.strata.iam.v1.PermissionR\vpermissions\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x94\x01\n" +
 	"\x12CreateGrantRequest\x12\x12\n" +
 	"\x04user\x18\x01 \x01(\tR\x04user\x12\x14\n" +
 	"\x05group\x18\x02 \x01(\tR\x05group\x12\x12\n" +
@@ -3765,13 +4010,18 @@ const file_strata_iam_v1_iam_proto_rawDesc = "" +
 	"scope_kind\x18\x04 \x01(\tR\tscopeKind\x12!\n" +
 	"\fscope_object\x18\x05 \x01(\tR\vscopeObject\"A\n" +
 	"\x13CreateGrantResponse\x12*\n" +
-	"\x05grant\x18\x01 \x01(\v2\x14.strata.iam.v1.GrantR\x05grant\"Q\n" +
+	"\x05grant\x18\x01 \x01(\v2\x14.strata.iam.v1.GrantR\x05grant\"\xa5\x01\n" +
 	"\x11ListGrantsRequest\x12\x12\n" +
 	"\x04user\x18\x01 \x01(\tR\x04user\x12\x14\n" +
 	"\x05group\x18\x02 \x01(\tR\x05group\x12\x12\n" +
-	"\x04role\x18\x03 \x01(\tR\x04role\"B\n" +
+	"\x04role\x18\x03 \x01(\tR\x04role\x12\x1b\n" +
+	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x05 \x01(\tR\tpageToken\x12\x16\n" +
+	"\x06filter\x18\x06 \x01(\tR\x06filter\"j\n" +
 	"\x12ListGrantsResponse\x12,\n" +
-	"\x06grants\x18\x01 \x03(\v2\x14.strata.iam.v1.GrantR\x06grants\"$\n" +
+	"\x06grants\x18\x01 \x03(\v2\x14.strata.iam.v1.GrantR\x06grants\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"$\n" +
 	"\x12DeleteGrantRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x15\n" +
 	"\x13DeleteGrantResponse\"k\n" +
@@ -3782,12 +4032,17 @@ const file_strata_iam_v1_iam_proto_rawDesc = "" +
 	"ttlSeconds\"Y\n" +
 	"\x13CreateTokenResponse\x12*\n" +
 	"\x05token\x18\x01 \x01(\v2\x14.strata.iam.v1.TokenR\x05token\x12\x16\n" +
-	"\x06secret\x18\x02 \x01(\tR\x06secret\"P\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\"\xa4\x01\n" +
 	"\x11ListTokensRequest\x12\x12\n" +
 	"\x04user\x18\x01 \x01(\tR\x04user\x12'\n" +
-	"\x0finclude_revoked\x18\x02 \x01(\bR\x0eincludeRevoked\"B\n" +
+	"\x0finclude_revoked\x18\x02 \x01(\bR\x0eincludeRevoked\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\x12\x16\n" +
+	"\x06filter\x18\x05 \x01(\tR\x06filter\"j\n" +
 	"\x12ListTokensResponse\x12,\n" +
-	"\x06tokens\x18\x01 \x03(\v2\x14.strata.iam.v1.TokenR\x06tokens\"$\n" +
+	"\x06tokens\x18\x01 \x03(\v2\x14.strata.iam.v1.TokenR\x06tokens\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"$\n" +
 	"\x12RevokeTokenRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x15\n" +
 	"\x13RevokeTokenResponse\"\x1d\n" +
@@ -3810,7 +4065,7 @@ const file_strata_iam_v1_iam_proto_rawDesc = "" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12'\n" +
 	"\x04user\x18\x03 \x01(\v2\x13.strata.iam.v1.UserR\x04user\x12,\n" +
 	"\x06grants\x18\x04 \x03(\v2\x14.strata.iam.v1.GrantR\x06grants\x12#\n" +
-	"\rcredential_id\x18\x05 \x01(\tR\fcredentialId\"\xfa\x01\n" +
+	"\rcredential_id\x18\x05 \x01(\tR\fcredentialId\"\x92\x02\n" +
 	"\x16ListAuditEventsRequest\x12\x14\n" +
 	"\x05actor\x18\x01 \x01(\tR\x05actor\x12\x16\n" +
 	"\x06stream\x18\x02 \x01(\tR\x06stream\x12\x12\n" +
@@ -3819,7 +4074,8 @@ const file_strata_iam_v1_iam_proto_rawDesc = "" +
 	"\x05until\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\x12\x1b\n" +
 	"\tpage_size\x18\x06 \x01(\rR\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\a \x01(\tR\tpageToken\"\x89\x02\n" +
+	"page_token\x18\a \x01(\tR\tpageToken\x12\x16\n" +
+	"\x06filter\x18\b \x01(\tR\x06filter\"\x89\x02\n" +
 	"\n" +
 	"AuditEvent\x12\x1a\n" +
 	"\bposition\x18\x01 \x01(\x04R\bposition\x12\x0e\n" +

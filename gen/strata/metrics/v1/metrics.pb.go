@@ -379,7 +379,13 @@ func (x *GetMetricResponse) GetMetric() *MetricDefinition {
 
 // Request of ListMetrics.
 type ListMetricsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most this many items (0: 100, at most 1000; docs/api.md, "Pagination").
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page; refused when issued for another filter.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// AIP-160 filter (docs/api.md, "Filtering"), e.g. `name = "shop" AND labels.env = "prod"`.
+	Filter        string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -414,10 +420,33 @@ func (*ListMetricsRequest) Descriptor() ([]byte, []int) {
 	return file_strata_metrics_v1_metrics_proto_rawDescGZIP(), []int{6}
 }
 
+func (x *ListMetricsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListMetricsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListMetricsRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
 // Response of ListMetrics.
 type ListMetricsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Metrics       []*MetricDefinition    `protobuf:"bytes,1,rep,name=metrics,proto3" json:"metrics,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Metrics []*MetricDefinition    `protobuf:"bytes,1,rep,name=metrics,proto3" json:"metrics,omitempty"`
+	// Token of the next page; empty on the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -457,6 +486,13 @@ func (x *ListMetricsResponse) GetMetrics() []*MetricDefinition {
 		return x.Metrics
 	}
 	return nil
+}
+
+func (x *ListMetricsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // Request of DeleteMetric.
@@ -1305,12 +1341,18 @@ func (x *GetNodeStatsResponse) GetDroppedReports() uint64 {
 
 // Request of ListHealth: one of app_id and node_id.
 type ListHealthRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	AppId         string                 `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
-	NodeId        string                 `protobuf:"bytes,2,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
-	Start         *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=start,proto3" json:"start,omitempty"`
-	End           *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=end,proto3" json:"end,omitempty"`
-	Limit         uint32                 `protobuf:"varint,5,opt,name=limit,proto3" json:"limit,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	AppId  string                 `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
+	NodeId string                 `protobuf:"bytes,2,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Start  *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=start,proto3" json:"start,omitempty"`
+	End    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=end,proto3" json:"end,omitempty"`
+	Limit  uint32                 `protobuf:"varint,5,opt,name=limit,proto3" json:"limit,omitempty"`
+	// At most this many items (0: 100, at most 1000; docs/api.md, "Pagination").
+	PageSize int32 `protobuf:"varint,6,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page; refused when issued for another filter.
+	PageToken string `protobuf:"bytes,7,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// AIP-160 filter (docs/api.md, "Filtering"), e.g. `name = "shop" AND labels.env = "prod"`.
+	Filter        string `protobuf:"bytes,8,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1380,10 +1422,33 @@ func (x *ListHealthRequest) GetLimit() uint32 {
 	return 0
 }
 
+func (x *ListHealthRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListHealthRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListHealthRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
 // Response of ListHealth.
 type ListHealthResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Changes       []*HealthChange        `protobuf:"bytes,1,rep,name=changes,proto3" json:"changes,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Changes []*HealthChange        `protobuf:"bytes,1,rep,name=changes,proto3" json:"changes,omitempty"`
+	// Token of the next page; empty on the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1423,6 +1488,13 @@ func (x *ListHealthResponse) GetChanges() []*HealthChange {
 		return x.Changes
 	}
 	return nil
+}
+
+func (x *ListHealthResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // HealthChange is one change of an upstream server's health as one node
@@ -1648,10 +1720,15 @@ const file_strata_metrics_v1_metrics_proto_rawDesc = "" +
 	"\x10GetMetricRequest\x12\x16\n" +
 	"\x06metric\x18\x01 \x01(\tR\x06metric\"P\n" +
 	"\x11GetMetricResponse\x12;\n" +
-	"\x06metric\x18\x01 \x01(\v2#.strata.metrics.v1.MetricDefinitionR\x06metric\"\x14\n" +
-	"\x12ListMetricsRequest\"T\n" +
+	"\x06metric\x18\x01 \x01(\v2#.strata.metrics.v1.MetricDefinitionR\x06metric\"h\n" +
+	"\x12ListMetricsRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n" +
+	"\x06filter\x18\x03 \x01(\tR\x06filter\"|\n" +
 	"\x13ListMetricsResponse\x12=\n" +
-	"\ametrics\x18\x01 \x03(\v2#.strata.metrics.v1.MetricDefinitionR\ametrics\"X\n" +
+	"\ametrics\x18\x01 \x03(\v2#.strata.metrics.v1.MetricDefinitionR\ametrics\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"X\n" +
 	"\x13DeleteMetricRequest\x12\x16\n" +
 	"\x06metric\x18\x01 \x01(\tR\x06metric\x12)\n" +
 	"\x10expected_version\x18\x02 \x01(\x04R\x0fexpectedVersion\"\x16\n" +
@@ -1710,15 +1787,20 @@ const file_strata_metrics_v1_metrics_proto_rawDesc = "" +
 	"\asamples\x18\x01 \x03(\v2\x1f.strata.metrics.v1.SystemSampleR\asamples\x12;\n" +
 	"\vlast_report\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"lastReport\x12'\n" +
-	"\x0fdropped_reports\x18\x03 \x01(\x04R\x0edroppedReports\"\xb9\x01\n" +
+	"\x0fdropped_reports\x18\x03 \x01(\x04R\x0edroppedReports\"\x8d\x02\n" +
 	"\x11ListHealthRequest\x12\x15\n" +
 	"\x06app_id\x18\x01 \x01(\tR\x05appId\x12\x17\n" +
 	"\anode_id\x18\x02 \x01(\tR\x06nodeId\x120\n" +
 	"\x05start\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x12,\n" +
 	"\x03end\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x03end\x12\x14\n" +
-	"\x05limit\x18\x05 \x01(\rR\x05limit\"O\n" +
+	"\x05limit\x18\x05 \x01(\rR\x05limit\x12\x1b\n" +
+	"\tpage_size\x18\x06 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\a \x01(\tR\tpageToken\x12\x16\n" +
+	"\x06filter\x18\b \x01(\tR\x06filter\"w\n" +
 	"\x12ListHealthResponse\x129\n" +
-	"\achanges\x18\x01 \x03(\v2\x1f.strata.metrics.v1.HealthChangeR\achanges\"\xd4\x01\n" +
+	"\achanges\x18\x01 \x03(\v2\x1f.strata.metrics.v1.HealthChangeR\achanges\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xd4\x01\n" +
 	"\fHealthChange\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x17\n" +
 	"\anode_id\x18\x02 \x01(\tR\x06nodeId\x12\x15\n" +

@@ -895,9 +895,11 @@ func (x *GetPurgeResponse) GetPurge() *Purge {
 // Request of ListPurges: page size (default 50, at most 500) and the token of
 // the previous page.
 type ListPurgesRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	PageSize      int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	PageSize  int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// AIP-160 filter (docs/api.md, "Filtering"), e.g. `name = "shop" AND labels.env = "prod"`.
+	Filter        string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -942,6 +944,13 @@ func (x *ListPurgesRequest) GetPageSize() int32 {
 func (x *ListPurgesRequest) GetPageToken() string {
 	if x != nil {
 		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListPurgesRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
 	}
 	return ""
 }
@@ -1000,6 +1009,105 @@ func (x *ListPurgesResponse) GetNextPageToken() string {
 	return ""
 }
 
+// Request of WatchPurge.
+type WatchPurgeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchPurgeRequest) Reset() {
+	*x = WatchPurgeRequest{}
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchPurgeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchPurgeRequest) ProtoMessage() {}
+
+func (x *WatchPurgeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchPurgeRequest.ProtoReflect.Descriptor instead.
+func (*WatchPurgeRequest) Descriptor() ([]byte, []int) {
+	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *WatchPurgeRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// Response of WatchPurge: the purge with its acknowledgements so far.
+type WatchPurgeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Purge *Purge                 `protobuf:"bytes,1,opt,name=purge,proto3" json:"purge,omitempty"`
+	// True on the last message: every expected node acknowledged.
+	Done          bool `protobuf:"varint,2,opt,name=done,proto3" json:"done,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchPurgeResponse) Reset() {
+	*x = WatchPurgeResponse{}
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchPurgeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchPurgeResponse) ProtoMessage() {}
+
+func (x *WatchPurgeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchPurgeResponse.ProtoReflect.Descriptor instead.
+func (*WatchPurgeResponse) Descriptor() ([]byte, []int) {
+	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *WatchPurgeResponse) GetPurge() *Purge {
+	if x != nil {
+		return x.Purge
+	}
+	return nil
+}
+
+func (x *WatchPurgeResponse) GetDone() bool {
+	if x != nil {
+		return x.Done
+	}
+	return false
+}
+
 // NodeAck is one node's progress on a purge.
 type NodeAck struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -1015,7 +1123,7 @@ type NodeAck struct {
 
 func (x *NodeAck) Reset() {
 	*x = NodeAck{}
-	mi := &file_strata_purge_v1_purge_proto_msgTypes[13]
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1027,7 +1135,7 @@ func (x *NodeAck) String() string {
 func (*NodeAck) ProtoMessage() {}
 
 func (x *NodeAck) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_purge_v1_purge_proto_msgTypes[13]
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1040,7 +1148,7 @@ func (x *NodeAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeAck.ProtoReflect.Descriptor instead.
 func (*NodeAck) Descriptor() ([]byte, []int) {
-	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{13}
+	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *NodeAck) GetNodeId() string {
@@ -1103,7 +1211,7 @@ type Purge struct {
 
 func (x *Purge) Reset() {
 	*x = Purge{}
-	mi := &file_strata_purge_v1_purge_proto_msgTypes[14]
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1115,7 +1223,7 @@ func (x *Purge) String() string {
 func (*Purge) ProtoMessage() {}
 
 func (x *Purge) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_purge_v1_purge_proto_msgTypes[14]
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1128,7 +1236,7 @@ func (x *Purge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Purge.ProtoReflect.Descriptor instead.
 func (*Purge) Descriptor() ([]byte, []int) {
-	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{14}
+	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Purge) GetId() string {
@@ -1240,7 +1348,7 @@ type CreatePushRequest struct {
 
 func (x *CreatePushRequest) Reset() {
 	*x = CreatePushRequest{}
-	mi := &file_strata_purge_v1_purge_proto_msgTypes[15]
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1252,7 +1360,7 @@ func (x *CreatePushRequest) String() string {
 func (*CreatePushRequest) ProtoMessage() {}
 
 func (x *CreatePushRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_purge_v1_purge_proto_msgTypes[15]
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1265,7 +1373,7 @@ func (x *CreatePushRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePushRequest.ProtoReflect.Descriptor instead.
 func (*CreatePushRequest) Descriptor() ([]byte, []int) {
-	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{15}
+	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CreatePushRequest) GetAppId() string {
@@ -1306,7 +1414,7 @@ type CreatePushResponse struct {
 
 func (x *CreatePushResponse) Reset() {
 	*x = CreatePushResponse{}
-	mi := &file_strata_purge_v1_purge_proto_msgTypes[16]
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1318,7 +1426,7 @@ func (x *CreatePushResponse) String() string {
 func (*CreatePushResponse) ProtoMessage() {}
 
 func (x *CreatePushResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_purge_v1_purge_proto_msgTypes[16]
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1331,7 +1439,7 @@ func (x *CreatePushResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePushResponse.ProtoReflect.Descriptor instead.
 func (*CreatePushResponse) Descriptor() ([]byte, []int) {
-	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{16}
+	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CreatePushResponse) GetPush() *Push {
@@ -1351,7 +1459,7 @@ type GetPushRequest struct {
 
 func (x *GetPushRequest) Reset() {
 	*x = GetPushRequest{}
-	mi := &file_strata_purge_v1_purge_proto_msgTypes[17]
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1363,7 +1471,7 @@ func (x *GetPushRequest) String() string {
 func (*GetPushRequest) ProtoMessage() {}
 
 func (x *GetPushRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_purge_v1_purge_proto_msgTypes[17]
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1376,7 +1484,7 @@ func (x *GetPushRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPushRequest.ProtoReflect.Descriptor instead.
 func (*GetPushRequest) Descriptor() ([]byte, []int) {
-	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{17}
+	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetPushRequest) GetId() string {
@@ -1396,7 +1504,7 @@ type GetPushResponse struct {
 
 func (x *GetPushResponse) Reset() {
 	*x = GetPushResponse{}
-	mi := &file_strata_purge_v1_purge_proto_msgTypes[18]
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1408,7 +1516,7 @@ func (x *GetPushResponse) String() string {
 func (*GetPushResponse) ProtoMessage() {}
 
 func (x *GetPushResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_purge_v1_purge_proto_msgTypes[18]
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1421,7 +1529,7 @@ func (x *GetPushResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPushResponse.ProtoReflect.Descriptor instead.
 func (*GetPushResponse) Descriptor() ([]byte, []int) {
-	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{18}
+	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetPushResponse) GetPush() *Push {
@@ -1443,7 +1551,7 @@ type ListPushesRequest struct {
 
 func (x *ListPushesRequest) Reset() {
 	*x = ListPushesRequest{}
-	mi := &file_strata_purge_v1_purge_proto_msgTypes[19]
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1455,7 +1563,7 @@ func (x *ListPushesRequest) String() string {
 func (*ListPushesRequest) ProtoMessage() {}
 
 func (x *ListPushesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_purge_v1_purge_proto_msgTypes[19]
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1468,7 +1576,7 @@ func (x *ListPushesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPushesRequest.ProtoReflect.Descriptor instead.
 func (*ListPushesRequest) Descriptor() ([]byte, []int) {
-	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{19}
+	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListPushesRequest) GetPageSize() int32 {
@@ -1497,7 +1605,7 @@ type ListPushesResponse struct {
 
 func (x *ListPushesResponse) Reset() {
 	*x = ListPushesResponse{}
-	mi := &file_strata_purge_v1_purge_proto_msgTypes[20]
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1509,7 +1617,7 @@ func (x *ListPushesResponse) String() string {
 func (*ListPushesResponse) ProtoMessage() {}
 
 func (x *ListPushesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_purge_v1_purge_proto_msgTypes[20]
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1522,7 +1630,7 @@ func (x *ListPushesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPushesResponse.ProtoReflect.Descriptor instead.
 func (*ListPushesResponse) Descriptor() ([]byte, []int) {
-	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{20}
+	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListPushesResponse) GetPushes() []*Push {
@@ -1569,7 +1677,7 @@ type Push struct {
 
 func (x *Push) Reset() {
 	*x = Push{}
-	mi := &file_strata_purge_v1_purge_proto_msgTypes[21]
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1581,7 +1689,7 @@ func (x *Push) String() string {
 func (*Push) ProtoMessage() {}
 
 func (x *Push) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_purge_v1_purge_proto_msgTypes[21]
+	mi := &file_strata_purge_v1_purge_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1594,7 +1702,7 @@ func (x *Push) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Push.ProtoReflect.Descriptor instead.
 func (*Push) Descriptor() ([]byte, []int) {
-	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{21}
+	return file_strata_purge_v1_purge_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Push) GetId() string {
@@ -1766,14 +1874,20 @@ const file_strata_purge_v1_purge_proto_rawDesc = "" +
 	"\x0fGetPurgeRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"@\n" +
 	"\x10GetPurgeResponse\x12,\n" +
-	"\x05purge\x18\x01 \x01(\v2\x16.strata.purge.v1.PurgeR\x05purge\"O\n" +
+	"\x05purge\x18\x01 \x01(\v2\x16.strata.purge.v1.PurgeR\x05purge\"g\n" +
 	"\x11ListPurgesRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x02 \x01(\tR\tpageToken\"l\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n" +
+	"\x06filter\x18\x03 \x01(\tR\x06filter\"l\n" +
 	"\x12ListPurgesResponse\x12.\n" +
 	"\x06purges\x18\x01 \x03(\v2\x16.strata.purge.v1.PurgeR\x06purges\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xba\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"#\n" +
+	"\x11WatchPurgeRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"V\n" +
+	"\x12WatchPurgeResponse\x12,\n" +
+	"\x05purge\x18\x01 \x01(\v2\x16.strata.purge.v1.PurgeR\x05purge\x12\x12\n" +
+	"\x04done\x18\x02 \x01(\bR\x04done\"\xba\x01\n" +
 	"\aNodeAck\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x125\n" +
 	"\backed_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\aackedAt\x12\x18\n" +
@@ -1846,12 +1960,14 @@ const file_strata_purge_v1_purge_proto_rawDesc = "" +
 	"\x11PURGE_KIND_PREFIX\x10\x02\x12\x13\n" +
 	"\x0fPURGE_KIND_HOST\x10\x03\x12\x12\n" +
 	"\x0ePURGE_KIND_TAG\x10\x04\x12\x18\n" +
-	"\x14PURGE_KIND_CONDITION\x10\x052\x8c\x04\n" +
+	"\x14PURGE_KIND_CONDITION\x10\x052\xe5\x04\n" +
 	"\fPurgeService\x12X\n" +
 	"\vCreatePurge\x12#.strata.purge.v1.CreatePurgeRequest\x1a$.strata.purge.v1.CreatePurgeResponse\x12O\n" +
 	"\bGetPurge\x12 .strata.purge.v1.GetPurgeRequest\x1a!.strata.purge.v1.GetPurgeResponse\x12U\n" +
 	"\n" +
-	"ListPurges\x12\".strata.purge.v1.ListPurgesRequest\x1a#.strata.purge.v1.ListPurgesResponse\x12U\n" +
+	"ListPurges\x12\".strata.purge.v1.ListPurgesRequest\x1a#.strata.purge.v1.ListPurgesResponse\x12W\n" +
+	"\n" +
+	"WatchPurge\x12\".strata.purge.v1.WatchPurgeRequest\x1a#.strata.purge.v1.WatchPurgeResponse0\x01\x12U\n" +
 	"\n" +
 	"CreatePush\x12\".strata.purge.v1.CreatePushRequest\x1a#.strata.purge.v1.CreatePushResponse\x12L\n" +
 	"\aGetPush\x12\x1f.strata.purge.v1.GetPushRequest\x1a .strata.purge.v1.GetPushResponse\x12U\n" +
@@ -1871,7 +1987,7 @@ func file_strata_purge_v1_purge_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_purge_v1_purge_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_strata_purge_v1_purge_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_strata_purge_v1_purge_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_strata_purge_v1_purge_proto_goTypes = []any{
 	(PurgeKind)(0),                // 0: strata.purge.v1.PurgeKind
 	(*Condition)(nil),             // 1: strata.purge.v1.Condition
@@ -1887,66 +2003,71 @@ var file_strata_purge_v1_purge_proto_goTypes = []any{
 	(*GetPurgeResponse)(nil),      // 11: strata.purge.v1.GetPurgeResponse
 	(*ListPurgesRequest)(nil),     // 12: strata.purge.v1.ListPurgesRequest
 	(*ListPurgesResponse)(nil),    // 13: strata.purge.v1.ListPurgesResponse
-	(*NodeAck)(nil),               // 14: strata.purge.v1.NodeAck
-	(*Purge)(nil),                 // 15: strata.purge.v1.Purge
-	(*CreatePushRequest)(nil),     // 16: strata.purge.v1.CreatePushRequest
-	(*CreatePushResponse)(nil),    // 17: strata.purge.v1.CreatePushResponse
-	(*GetPushRequest)(nil),        // 18: strata.purge.v1.GetPushRequest
-	(*GetPushResponse)(nil),       // 19: strata.purge.v1.GetPushResponse
-	(*ListPushesRequest)(nil),     // 20: strata.purge.v1.ListPushesRequest
-	(*ListPushesResponse)(nil),    // 21: strata.purge.v1.ListPushesResponse
-	(*Push)(nil),                  // 22: strata.purge.v1.Push
-	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 24: google.protobuf.Duration
+	(*WatchPurgeRequest)(nil),     // 14: strata.purge.v1.WatchPurgeRequest
+	(*WatchPurgeResponse)(nil),    // 15: strata.purge.v1.WatchPurgeResponse
+	(*NodeAck)(nil),               // 16: strata.purge.v1.NodeAck
+	(*Purge)(nil),                 // 17: strata.purge.v1.Purge
+	(*CreatePushRequest)(nil),     // 18: strata.purge.v1.CreatePushRequest
+	(*CreatePushResponse)(nil),    // 19: strata.purge.v1.CreatePushResponse
+	(*GetPushRequest)(nil),        // 20: strata.purge.v1.GetPushRequest
+	(*GetPushResponse)(nil),       // 21: strata.purge.v1.GetPushResponse
+	(*ListPushesRequest)(nil),     // 22: strata.purge.v1.ListPushesRequest
+	(*ListPushesResponse)(nil),    // 23: strata.purge.v1.ListPushesResponse
+	(*Push)(nil),                  // 24: strata.purge.v1.Push
+	(*timestamppb.Timestamp)(nil), // 25: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 26: google.protobuf.Duration
 }
 var file_strata_purge_v1_purge_proto_depIdxs = []int32{
 	0,  // 0: strata.purge.v1.PurgeCommand.kind:type_name -> strata.purge.v1.PurgeKind
 	1,  // 1: strata.purge.v1.PurgeCommand.condition:type_name -> strata.purge.v1.Condition
-	23, // 2: strata.purge.v1.PurgeCommand.requested_at:type_name -> google.protobuf.Timestamp
+	25, // 2: strata.purge.v1.PurgeCommand.requested_at:type_name -> google.protobuf.Timestamp
 	4,  // 3: strata.purge.v1.PurgeCommand.push:type_name -> strata.purge.v1.PushCommand
-	24, // 4: strata.purge.v1.PushCommand.url_timeout:type_name -> google.protobuf.Duration
-	23, // 5: strata.purge.v1.PushCommand.expires_at:type_name -> google.protobuf.Timestamp
+	26, // 4: strata.purge.v1.PushCommand.url_timeout:type_name -> google.protobuf.Duration
+	25, // 5: strata.purge.v1.PushCommand.expires_at:type_name -> google.protobuf.Timestamp
 	5,  // 6: strata.purge.v1.PushResult.failures:type_name -> strata.purge.v1.PushURLResult
-	23, // 7: strata.purge.v1.PurgeAck.applied_at:type_name -> google.protobuf.Timestamp
+	25, // 7: strata.purge.v1.PurgeAck.applied_at:type_name -> google.protobuf.Timestamp
 	6,  // 8: strata.purge.v1.PurgeAck.push:type_name -> strata.purge.v1.PushResult
 	0,  // 9: strata.purge.v1.CreatePurgeRequest.kind:type_name -> strata.purge.v1.PurgeKind
 	1,  // 10: strata.purge.v1.CreatePurgeRequest.condition:type_name -> strata.purge.v1.Condition
 	2,  // 11: strata.purge.v1.CreatePurgeRequest.scope:type_name -> strata.purge.v1.Scope
-	15, // 12: strata.purge.v1.CreatePurgeResponse.purge:type_name -> strata.purge.v1.Purge
-	15, // 13: strata.purge.v1.GetPurgeResponse.purge:type_name -> strata.purge.v1.Purge
-	15, // 14: strata.purge.v1.ListPurgesResponse.purges:type_name -> strata.purge.v1.Purge
-	23, // 15: strata.purge.v1.NodeAck.acked_at:type_name -> google.protobuf.Timestamp
-	6,  // 16: strata.purge.v1.NodeAck.push:type_name -> strata.purge.v1.PushResult
-	0,  // 17: strata.purge.v1.Purge.kind:type_name -> strata.purge.v1.PurgeKind
-	1,  // 18: strata.purge.v1.Purge.condition:type_name -> strata.purge.v1.Condition
-	2,  // 19: strata.purge.v1.Purge.scope:type_name -> strata.purge.v1.Scope
-	23, // 20: strata.purge.v1.Purge.created_at:type_name -> google.protobuf.Timestamp
-	14, // 21: strata.purge.v1.Purge.acks:type_name -> strata.purge.v1.NodeAck
-	24, // 22: strata.purge.v1.Purge.time_to_last_ack:type_name -> google.protobuf.Duration
-	22, // 23: strata.purge.v1.CreatePushResponse.push:type_name -> strata.purge.v1.Push
-	22, // 24: strata.purge.v1.GetPushResponse.push:type_name -> strata.purge.v1.Push
-	22, // 25: strata.purge.v1.ListPushesResponse.pushes:type_name -> strata.purge.v1.Push
-	23, // 26: strata.purge.v1.Push.created_at:type_name -> google.protobuf.Timestamp
-	23, // 27: strata.purge.v1.Push.expires_at:type_name -> google.protobuf.Timestamp
-	14, // 28: strata.purge.v1.Push.acks:type_name -> strata.purge.v1.NodeAck
-	24, // 29: strata.purge.v1.Push.time_to_last_ack:type_name -> google.protobuf.Duration
-	8,  // 30: strata.purge.v1.PurgeService.CreatePurge:input_type -> strata.purge.v1.CreatePurgeRequest
-	10, // 31: strata.purge.v1.PurgeService.GetPurge:input_type -> strata.purge.v1.GetPurgeRequest
-	12, // 32: strata.purge.v1.PurgeService.ListPurges:input_type -> strata.purge.v1.ListPurgesRequest
-	16, // 33: strata.purge.v1.PurgeService.CreatePush:input_type -> strata.purge.v1.CreatePushRequest
-	18, // 34: strata.purge.v1.PurgeService.GetPush:input_type -> strata.purge.v1.GetPushRequest
-	20, // 35: strata.purge.v1.PurgeService.ListPushes:input_type -> strata.purge.v1.ListPushesRequest
-	9,  // 36: strata.purge.v1.PurgeService.CreatePurge:output_type -> strata.purge.v1.CreatePurgeResponse
-	11, // 37: strata.purge.v1.PurgeService.GetPurge:output_type -> strata.purge.v1.GetPurgeResponse
-	13, // 38: strata.purge.v1.PurgeService.ListPurges:output_type -> strata.purge.v1.ListPurgesResponse
-	17, // 39: strata.purge.v1.PurgeService.CreatePush:output_type -> strata.purge.v1.CreatePushResponse
-	19, // 40: strata.purge.v1.PurgeService.GetPush:output_type -> strata.purge.v1.GetPushResponse
-	21, // 41: strata.purge.v1.PurgeService.ListPushes:output_type -> strata.purge.v1.ListPushesResponse
-	36, // [36:42] is the sub-list for method output_type
-	30, // [30:36] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	17, // 12: strata.purge.v1.CreatePurgeResponse.purge:type_name -> strata.purge.v1.Purge
+	17, // 13: strata.purge.v1.GetPurgeResponse.purge:type_name -> strata.purge.v1.Purge
+	17, // 14: strata.purge.v1.ListPurgesResponse.purges:type_name -> strata.purge.v1.Purge
+	17, // 15: strata.purge.v1.WatchPurgeResponse.purge:type_name -> strata.purge.v1.Purge
+	25, // 16: strata.purge.v1.NodeAck.acked_at:type_name -> google.protobuf.Timestamp
+	6,  // 17: strata.purge.v1.NodeAck.push:type_name -> strata.purge.v1.PushResult
+	0,  // 18: strata.purge.v1.Purge.kind:type_name -> strata.purge.v1.PurgeKind
+	1,  // 19: strata.purge.v1.Purge.condition:type_name -> strata.purge.v1.Condition
+	2,  // 20: strata.purge.v1.Purge.scope:type_name -> strata.purge.v1.Scope
+	25, // 21: strata.purge.v1.Purge.created_at:type_name -> google.protobuf.Timestamp
+	16, // 22: strata.purge.v1.Purge.acks:type_name -> strata.purge.v1.NodeAck
+	26, // 23: strata.purge.v1.Purge.time_to_last_ack:type_name -> google.protobuf.Duration
+	24, // 24: strata.purge.v1.CreatePushResponse.push:type_name -> strata.purge.v1.Push
+	24, // 25: strata.purge.v1.GetPushResponse.push:type_name -> strata.purge.v1.Push
+	24, // 26: strata.purge.v1.ListPushesResponse.pushes:type_name -> strata.purge.v1.Push
+	25, // 27: strata.purge.v1.Push.created_at:type_name -> google.protobuf.Timestamp
+	25, // 28: strata.purge.v1.Push.expires_at:type_name -> google.protobuf.Timestamp
+	16, // 29: strata.purge.v1.Push.acks:type_name -> strata.purge.v1.NodeAck
+	26, // 30: strata.purge.v1.Push.time_to_last_ack:type_name -> google.protobuf.Duration
+	8,  // 31: strata.purge.v1.PurgeService.CreatePurge:input_type -> strata.purge.v1.CreatePurgeRequest
+	10, // 32: strata.purge.v1.PurgeService.GetPurge:input_type -> strata.purge.v1.GetPurgeRequest
+	12, // 33: strata.purge.v1.PurgeService.ListPurges:input_type -> strata.purge.v1.ListPurgesRequest
+	14, // 34: strata.purge.v1.PurgeService.WatchPurge:input_type -> strata.purge.v1.WatchPurgeRequest
+	18, // 35: strata.purge.v1.PurgeService.CreatePush:input_type -> strata.purge.v1.CreatePushRequest
+	20, // 36: strata.purge.v1.PurgeService.GetPush:input_type -> strata.purge.v1.GetPushRequest
+	22, // 37: strata.purge.v1.PurgeService.ListPushes:input_type -> strata.purge.v1.ListPushesRequest
+	9,  // 38: strata.purge.v1.PurgeService.CreatePurge:output_type -> strata.purge.v1.CreatePurgeResponse
+	11, // 39: strata.purge.v1.PurgeService.GetPurge:output_type -> strata.purge.v1.GetPurgeResponse
+	13, // 40: strata.purge.v1.PurgeService.ListPurges:output_type -> strata.purge.v1.ListPurgesResponse
+	15, // 41: strata.purge.v1.PurgeService.WatchPurge:output_type -> strata.purge.v1.WatchPurgeResponse
+	19, // 42: strata.purge.v1.PurgeService.CreatePush:output_type -> strata.purge.v1.CreatePushResponse
+	21, // 43: strata.purge.v1.PurgeService.GetPush:output_type -> strata.purge.v1.GetPushResponse
+	23, // 44: strata.purge.v1.PurgeService.ListPushes:output_type -> strata.purge.v1.ListPushesResponse
+	38, // [38:45] is the sub-list for method output_type
+	31, // [31:38] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_strata_purge_v1_purge_proto_init() }
@@ -1965,7 +2086,7 @@ func file_strata_purge_v1_purge_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_purge_v1_purge_proto_rawDesc), len(file_strata_purge_v1_purge_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   22,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

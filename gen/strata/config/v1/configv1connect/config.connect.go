@@ -68,6 +68,9 @@ const (
 	ConfigServiceRemoveNodeProcedure = "/strata.config.v1.ConfigService/RemoveNode"
 	// ConfigServiceListNodesProcedure is the fully-qualified name of the ConfigService's ListNodes RPC.
 	ConfigServiceListNodesProcedure = "/strata.config.v1.ConfigService/ListNodes"
+	// ConfigServiceWatchNodesProcedure is the fully-qualified name of the ConfigService's WatchNodes
+	// RPC.
+	ConfigServiceWatchNodesProcedure = "/strata.config.v1.ConfigService/WatchNodes"
 	// ConfigServiceCreateAppProcedure is the fully-qualified name of the ConfigService's CreateApp RPC.
 	ConfigServiceCreateAppProcedure = "/strata.config.v1.ConfigService/CreateApp"
 	// ConfigServiceGetAppProcedure is the fully-qualified name of the ConfigService's GetApp RPC.
@@ -156,6 +159,10 @@ type ConfigServiceClient interface {
 	// ListNodes lists nodes (of one cluster, or all) with their track and sync
 	// status from heartbeats: version run, lag, health, apply and publish errors.
 	ListNodes(context.Context, *v1.ListNodesRequest) (*v1.ListNodesResponse, error)
+	// WatchNodes streams node sync status as it changes (version, lag,
+	// online, apply error): first every matching node, then each node whose
+	// status changed, and the ids of nodes removed. Same permission as ListNodes.
+	WatchNodes(context.Context, *v1.WatchNodesRequest) (*connect.ServerStreamForClient[v1.WatchNodesResponse], error)
 	// CreateApp creates an HTTP app (working copy only: nodes serve it from its
 	// first release). Refused with invalid_argument naming the field for a bad
 	// name, domain, port or partition, or a name or domain another app holds.
@@ -303,6 +310,12 @@ func NewConfigServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 			connect.WithSchema(configServiceMethods.ByName("ListNodes")),
 			connect.WithClientOptions(opts...),
 		),
+		watchNodes: connect.NewClient[v1.WatchNodesRequest, v1.WatchNodesResponse](
+			httpClient,
+			baseURL+ConfigServiceWatchNodesProcedure,
+			connect.WithSchema(configServiceMethods.ByName("WatchNodes")),
+			connect.WithClientOptions(opts...),
+		),
 		createApp: connect.NewClient[v1.CreateAppRequest, v1.CreateAppResponse](
 			httpClient,
 			baseURL+ConfigServiceCreateAppProcedure,
@@ -434,6 +447,7 @@ type configServiceClient struct {
 	setNodeStaging  *connect.Client[v1.SetNodeStagingRequest, v1.SetNodeStagingResponse]
 	removeNode      *connect.Client[v1.RemoveNodeRequest, v1.RemoveNodeResponse]
 	listNodes       *connect.Client[v1.ListNodesRequest, v1.ListNodesResponse]
+	watchNodes      *connect.Client[v1.WatchNodesRequest, v1.WatchNodesResponse]
 	createApp       *connect.Client[v1.CreateAppRequest, v1.CreateAppResponse]
 	getApp          *connect.Client[v1.GetAppRequest, v1.GetAppResponse]
 	listApps        *connect.Client[v1.ListAppsRequest, v1.ListAppsResponse]
@@ -561,6 +575,11 @@ func (c *configServiceClient) ListNodes(ctx context.Context, req *v1.ListNodesRe
 		return response.Msg, err
 	}
 	return nil, err
+}
+
+// WatchNodes calls strata.config.v1.ConfigService.WatchNodes.
+func (c *configServiceClient) WatchNodes(ctx context.Context, req *v1.WatchNodesRequest) (*connect.ServerStreamForClient[v1.WatchNodesResponse], error) {
+	return c.watchNodes.CallServerStream(ctx, connect.NewRequest(req))
 }
 
 // CreateApp calls strata.config.v1.ConfigService.CreateApp.
@@ -771,6 +790,10 @@ type ConfigServiceHandler interface {
 	// ListNodes lists nodes (of one cluster, or all) with their track and sync
 	// status from heartbeats: version run, lag, health, apply and publish errors.
 	ListNodes(context.Context, *v1.ListNodesRequest) (*v1.ListNodesResponse, error)
+	// WatchNodes streams node sync status as it changes (version, lag,
+	// online, apply error): first every matching node, then each node whose
+	// status changed, and the ids of nodes removed. Same permission as ListNodes.
+	WatchNodes(context.Context, *v1.WatchNodesRequest, *connect.ServerStream[v1.WatchNodesResponse]) error
 	// CreateApp creates an HTTP app (working copy only: nodes serve it from its
 	// first release). Refused with invalid_argument naming the field for a bad
 	// name, domain, port or partition, or a name or domain another app holds.
@@ -914,6 +937,12 @@ func NewConfigServiceHandler(svc ConfigServiceHandler, opts ...connect.HandlerOp
 		connect.WithSchema(configServiceMethods.ByName("ListNodes")),
 		connect.WithHandlerOptions(opts...),
 	)
+	configServiceWatchNodesHandler := connect.NewServerStreamHandlerSimple(
+		ConfigServiceWatchNodesProcedure,
+		svc.WatchNodes,
+		connect.WithSchema(configServiceMethods.ByName("WatchNodes")),
+		connect.WithHandlerOptions(opts...),
+	)
 	configServiceCreateAppHandler := connect.NewUnaryHandlerSimple(
 		ConfigServiceCreateAppProcedure,
 		svc.CreateApp,
@@ -1054,6 +1083,8 @@ func NewConfigServiceHandler(svc ConfigServiceHandler, opts ...connect.HandlerOp
 			configServiceRemoveNodeHandler.ServeHTTP(w, r)
 		case ConfigServiceListNodesProcedure:
 			configServiceListNodesHandler.ServeHTTP(w, r)
+		case ConfigServiceWatchNodesProcedure:
+			configServiceWatchNodesHandler.ServeHTTP(w, r)
 		case ConfigServiceCreateAppProcedure:
 			configServiceCreateAppHandler.ServeHTTP(w, r)
 		case ConfigServiceGetAppProcedure:
@@ -1147,6 +1178,10 @@ func (UnimplementedConfigServiceHandler) RemoveNode(context.Context, *v1.RemoveN
 
 func (UnimplementedConfigServiceHandler) ListNodes(context.Context, *v1.ListNodesRequest) (*v1.ListNodesResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("strata.config.v1.ConfigService.ListNodes is not implemented"))
+}
+
+func (UnimplementedConfigServiceHandler) WatchNodes(context.Context, *v1.WatchNodesRequest, *connect.ServerStream[v1.WatchNodesResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("strata.config.v1.ConfigService.WatchNodes is not implemented"))
 }
 
 func (UnimplementedConfigServiceHandler) CreateApp(context.Context, *v1.CreateAppRequest) (*v1.CreateAppResponse, error) {

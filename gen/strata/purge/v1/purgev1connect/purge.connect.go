@@ -40,6 +40,8 @@ const (
 	PurgeServiceGetPurgeProcedure = "/strata.purge.v1.PurgeService/GetPurge"
 	// PurgeServiceListPurgesProcedure is the fully-qualified name of the PurgeService's ListPurges RPC.
 	PurgeServiceListPurgesProcedure = "/strata.purge.v1.PurgeService/ListPurges"
+	// PurgeServiceWatchPurgeProcedure is the fully-qualified name of the PurgeService's WatchPurge RPC.
+	PurgeServiceWatchPurgeProcedure = "/strata.purge.v1.PurgeService/WatchPurge"
 	// PurgeServiceCreatePushProcedure is the fully-qualified name of the PurgeService's CreatePush RPC.
 	PurgeServiceCreatePushProcedure = "/strata.purge.v1.PurgeService/CreatePush"
 	// PurgeServiceGetPushProcedure is the fully-qualified name of the PurgeService's GetPush RPC.
@@ -60,6 +62,10 @@ type PurgeServiceClient interface {
 	GetPurge(context.Context, *v1.GetPurgeRequest) (*v1.GetPurgeResponse, error)
 	// ListPurges lists purges newest first, one page at a time.
 	ListPurges(context.Context, *v1.ListPurgesRequest) (*v1.ListPurgesResponse, error)
+	// WatchPurge streams one purge's progress: the purge now, then again
+	// after each node acknowledgement, ending after the one that completes
+	// it (at once when it is complete). Same permission as GetPurge.
+	WatchPurge(context.Context, *v1.WatchPurgeRequest) (*connect.ServerStreamForClient[v1.WatchPurgeResponse], error)
 	// CreatePush records a push (every node of the app's partitions, or of the
 	// named clusters, fetches the URLs into its cache through its own proxy
 	// pipeline) and publishes its command beside purges; the nodes online now
@@ -105,6 +111,12 @@ func NewPurgeServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(purgeServiceMethods.ByName("ListPurges")),
 			connect.WithClientOptions(opts...),
 		),
+		watchPurge: connect.NewClient[v1.WatchPurgeRequest, v1.WatchPurgeResponse](
+			httpClient,
+			baseURL+PurgeServiceWatchPurgeProcedure,
+			connect.WithSchema(purgeServiceMethods.ByName("WatchPurge")),
+			connect.WithClientOptions(opts...),
+		),
 		createPush: connect.NewClient[v1.CreatePushRequest, v1.CreatePushResponse](
 			httpClient,
 			baseURL+PurgeServiceCreatePushProcedure,
@@ -131,6 +143,7 @@ type purgeServiceClient struct {
 	createPurge *connect.Client[v1.CreatePurgeRequest, v1.CreatePurgeResponse]
 	getPurge    *connect.Client[v1.GetPurgeRequest, v1.GetPurgeResponse]
 	listPurges  *connect.Client[v1.ListPurgesRequest, v1.ListPurgesResponse]
+	watchPurge  *connect.Client[v1.WatchPurgeRequest, v1.WatchPurgeResponse]
 	createPush  *connect.Client[v1.CreatePushRequest, v1.CreatePushResponse]
 	getPush     *connect.Client[v1.GetPushRequest, v1.GetPushResponse]
 	listPushes  *connect.Client[v1.ListPushesRequest, v1.ListPushesResponse]
@@ -161,6 +174,11 @@ func (c *purgeServiceClient) ListPurges(ctx context.Context, req *v1.ListPurgesR
 		return response.Msg, err
 	}
 	return nil, err
+}
+
+// WatchPurge calls strata.purge.v1.PurgeService.WatchPurge.
+func (c *purgeServiceClient) WatchPurge(ctx context.Context, req *v1.WatchPurgeRequest) (*connect.ServerStreamForClient[v1.WatchPurgeResponse], error) {
+	return c.watchPurge.CallServerStream(ctx, connect.NewRequest(req))
 }
 
 // CreatePush calls strata.purge.v1.PurgeService.CreatePush.
@@ -202,6 +220,10 @@ type PurgeServiceHandler interface {
 	GetPurge(context.Context, *v1.GetPurgeRequest) (*v1.GetPurgeResponse, error)
 	// ListPurges lists purges newest first, one page at a time.
 	ListPurges(context.Context, *v1.ListPurgesRequest) (*v1.ListPurgesResponse, error)
+	// WatchPurge streams one purge's progress: the purge now, then again
+	// after each node acknowledgement, ending after the one that completes
+	// it (at once when it is complete). Same permission as GetPurge.
+	WatchPurge(context.Context, *v1.WatchPurgeRequest, *connect.ServerStream[v1.WatchPurgeResponse]) error
 	// CreatePush records a push (every node of the app's partitions, or of the
 	// named clusters, fetches the URLs into its cache through its own proxy
 	// pipeline) and publishes its command beside purges; the nodes online now
@@ -243,6 +265,12 @@ func NewPurgeServiceHandler(svc PurgeServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(purgeServiceMethods.ByName("ListPurges")),
 		connect.WithHandlerOptions(opts...),
 	)
+	purgeServiceWatchPurgeHandler := connect.NewServerStreamHandlerSimple(
+		PurgeServiceWatchPurgeProcedure,
+		svc.WatchPurge,
+		connect.WithSchema(purgeServiceMethods.ByName("WatchPurge")),
+		connect.WithHandlerOptions(opts...),
+	)
 	purgeServiceCreatePushHandler := connect.NewUnaryHandlerSimple(
 		PurgeServiceCreatePushProcedure,
 		svc.CreatePush,
@@ -269,6 +297,8 @@ func NewPurgeServiceHandler(svc PurgeServiceHandler, opts ...connect.HandlerOpti
 			purgeServiceGetPurgeHandler.ServeHTTP(w, r)
 		case PurgeServiceListPurgesProcedure:
 			purgeServiceListPurgesHandler.ServeHTTP(w, r)
+		case PurgeServiceWatchPurgeProcedure:
+			purgeServiceWatchPurgeHandler.ServeHTTP(w, r)
 		case PurgeServiceCreatePushProcedure:
 			purgeServiceCreatePushHandler.ServeHTTP(w, r)
 		case PurgeServiceGetPushProcedure:
@@ -294,6 +324,10 @@ func (UnimplementedPurgeServiceHandler) GetPurge(context.Context, *v1.GetPurgeRe
 
 func (UnimplementedPurgeServiceHandler) ListPurges(context.Context, *v1.ListPurgesRequest) (*v1.ListPurgesResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("strata.purge.v1.PurgeService.ListPurges is not implemented"))
+}
+
+func (UnimplementedPurgeServiceHandler) WatchPurge(context.Context, *v1.WatchPurgeRequest, *connect.ServerStream[v1.WatchPurgeResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("strata.purge.v1.PurgeService.WatchPurge is not implemented"))
 }
 
 func (UnimplementedPurgeServiceHandler) CreatePush(context.Context, *v1.CreatePushRequest) (*v1.CreatePushResponse, error) {

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file strata/iam/v1/iam.proto.
  */
 export const file_strata_iam_v1_iam: GenFile = /*@__PURE__*/
-  fileDesc("ChdzdHJhdGEvaWFtL3YxL2lhbS5wcm90bxINc3RyYXRhLmlhbS52MSLYAQoEVXNlchIMCgRuYW1lGAEgASgJEhQKDGRpc3BsYXlfbmFtZRgCIAEoCRINCgVlbWFpbBgDIAEoCRIQCghkaXNhYmxlZBgEIAEoCBIlCgRraW5kGAUgASgOMhcuc3RyYXRhLmlhbS52MS5Vc2VyS2luZBIOCgZzb3VyY2UYBiABKAkSDgoGZ3JvdXBzGAcgAygJEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDGhhc19wYXNzd29yZBgJIAEoCCJrCgVHcm91cBIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEg8KB21lbWJlcnMYAyADKAkSLgoKY3JlYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiUAoEUm9sZRIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEhMKC3Blcm1pc3Npb25zGAMgAygJEhAKCGJ1aWx0X2luGAQgASgIIi8KBVNjb3BlEgwKBGtpbmQYASABKAkSCgoCaWQYAiABKAkSDAoEbmFtZRgDIAEoCSKnAQoFR3JhbnQSCgoCaWQYASABKAkSDAoEdXNlchgCIAEoCRINCgVncm91cBgDIAEoCRIMCgRyb2xlGAQgASgJEiMKBXNjb3BlGAUgASgLMhQuc3RyYXRhLmlhbS52MS5TY29wZRIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpjcmVhdGVkX2J5GAcgASgJIv4BCgVUb2tlbhIKCgJpZBgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIMCgR1c2VyGAMgASgJEi4KCmNyZWF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmV4cGlyZXNfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3RfdXNlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHcmV2b2tlZBgHIAEoCBISCgpjcmVhdGVkX2J5GAggASgJEg8KB2V4cGlyZWQYCSABKAgicQoRQ3JlYXRlVXNlclJlcXVlc3QSDAoEbmFtZRgBIAEoCRIUCgxkaXNwbGF5X25hbWUYAiABKAkSDQoFZW1haWwYAyABKAkSEAoIcGFzc3dvcmQYBCABKAkSFwoPc2VydmljZV9hY2NvdW50GAUgASgIIjcKEkNyZWF0ZVVzZXJSZXNwb25zZRIhCgR1c2VyGAEgASgLMhMuc3RyYXRhLmlhbS52MS5Vc2VyIh4KDkdldFVzZXJSZXF1ZXN0EgwKBG5hbWUYASABKAkiNAoPR2V0VXNlclJlc3BvbnNlEiEKBHVzZXIYASABKAsyEy5zdHJhdGEuaWFtLnYxLlVzZXIiEgoQTGlzdFVzZXJzUmVxdWVzdCI3ChFMaXN0VXNlcnNSZXNwb25zZRIiCgV1c2VycxgBIAMoCzITLnN0cmF0YS5pYW0udjEuVXNlciJGChFVcGRhdGVVc2VyUmVxdWVzdBIMCgRuYW1lGAEgASgJEhQKDGRpc3BsYXlfbmFtZRgCIAEoCRINCgVlbWFpbBgDIAEoCSI3ChJVcGRhdGVVc2VyUmVzcG9uc2USIQoEdXNlchgBIAEoCzITLnN0cmF0YS5pYW0udjEuVXNlciI4ChZTZXRVc2VyRGlzYWJsZWRSZXF1ZXN0EgwKBG5hbWUYASABKAkSEAoIZGlzYWJsZWQYAiABKAgiPAoXU2V0VXNlckRpc2FibGVkUmVzcG9uc2USIQoEdXNlchgBIAEoCzITLnN0cmF0YS5pYW0udjEuVXNlciI4ChZTZXRVc2VyUGFzc3dvcmRSZXF1ZXN0EgwKBG5hbWUYASABKAkSEAoIcGFzc3dvcmQYAiABKAkiGQoXU2V0VXNlclBhc3N3b3JkUmVzcG9uc2UiRwoVQ2hhbmdlUGFzc3dvcmRSZXF1ZXN0EhgKEGN1cnJlbnRfcGFzc3dvcmQYASABKAkSFAoMbmV3X3Bhc3N3b3JkGAIgASgJIhgKFkNoYW5nZVBhc3N3b3JkUmVzcG9uc2UiSAoSQ3JlYXRlR3JvdXBSZXF1ZXN0EgwKBG5hbWUYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSDwoHbWVtYmVycxgDIAMoCSI6ChNDcmVhdGVHcm91cFJlc3BvbnNlEiMKBWdyb3VwGAEgASgLMhQuc3RyYXRhLmlhbS52MS5Hcm91cCIfCg9HZXRHcm91cFJlcXVlc3QSDAoEbmFtZRgBIAEoCSI3ChBHZXRHcm91cFJlc3BvbnNlEiMKBWdyb3VwGAEgASgLMhQuc3RyYXRhLmlhbS52MS5Hcm91cCITChFMaXN0R3JvdXBzUmVxdWVzdCI6ChJMaXN0R3JvdXBzUmVzcG9uc2USJAoGZ3JvdXBzGAEgAygLMhQuc3RyYXRhLmlhbS52MS5Hcm91cCIiChJEZWxldGVHcm91cFJlcXVlc3QSDAoEbmFtZRgBIAEoCSIVChNEZWxldGVHcm91cFJlc3BvbnNlIjYKFkFkZEdyb3VwTWVtYmVyc1JlcXVlc3QSDQoFZ3JvdXAYASABKAkSDQoFdXNlcnMYAiADKAkiPgoXQWRkR3JvdXBNZW1iZXJzUmVzcG9uc2USIwoFZ3JvdXAYASABKAsyFC5zdHJhdGEuaWFtLnYxLkdyb3VwIjkKGVJlbW92ZUdyb3VwTWVtYmVyc1JlcXVlc3QSDQoFZ3JvdXAYASABKAkSDQoFdXNlcnMYAiADKAkiQQoaUmVtb3ZlR3JvdXBNZW1iZXJzUmVzcG9uc2USIwoFZ3JvdXAYASABKAsyFC5zdHJhdGEuaWFtLnYxLkdyb3VwIksKEUNyZWF0ZVJvbGVSZXF1ZXN0EgwKBG5hbWUYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSEwoLcGVybWlzc2lvbnMYAyADKAkiNwoSQ3JlYXRlUm9sZVJlc3BvbnNlEiEKBHJvbGUYASABKAsyEy5zdHJhdGEuaWFtLnYxLlJvbGUiEgoQTGlzdFJvbGVzUmVxdWVzdCI3ChFMaXN0Um9sZXNSZXNwb25zZRIiCgVyb2xlcxgBIAMoCzITLnN0cmF0YS5pYW0udjEuUm9sZSJLChFVcGRhdGVSb2xlUmVxdWVzdBIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEhMKC3Blcm1pc3Npb25zGAMgAygJIjcKElVwZGF0ZVJvbGVSZXNwb25zZRIhCgRyb2xlGAEgASgLMhMuc3RyYXRhLmlhbS52MS5Sb2xlIiEKEURlbGV0ZVJvbGVSZXF1ZXN0EgwKBG5hbWUYASABKAkiFAoSRGVsZXRlUm9sZVJlc3BvbnNlIhgKFkxpc3RQZXJtaXNzaW9uc1JlcXVlc3QiLgoKUGVybWlzc2lvbhIMCgRuYW1lGAEgASgJEhIKCnByb2NlZHVyZXMYAiADKAkiSQoXTGlzdFBlcm1pc3Npb25zUmVzcG9uc2USLgoLcGVybWlzc2lvbnMYASADKAsyGS5zdHJhdGEuaWFtLnYxLlBlcm1pc3Npb24iaQoSQ3JlYXRlR3JhbnRSZXF1ZXN0EgwKBHVzZXIYASABKAkSDQoFZ3JvdXAYAiABKAkSDAoEcm9sZRgDIAEoCRISCgpzY29wZV9raW5kGAQgASgJEhQKDHNjb3BlX29iamVjdBgFIAEoCSI6ChNDcmVhdGVHcmFudFJlc3BvbnNlEiMKBWdyYW50GAEgASgLMhQuc3RyYXRhLmlhbS52MS5HcmFudCI+ChFMaXN0R3JhbnRzUmVxdWVzdBIMCgR1c2VyGAEgASgJEg0KBWdyb3VwGAIgASgJEgwKBHJvbGUYAyABKAkiOgoSTGlzdEdyYW50c1Jlc3BvbnNlEiQKBmdyYW50cxgBIAMoCzIULnN0cmF0YS5pYW0udjEuR3JhbnQiIAoSRGVsZXRlR3JhbnRSZXF1ZXN0EgoKAmlkGAEgASgJIhUKE0RlbGV0ZUdyYW50UmVzcG9uc2UiTAoSQ3JlYXRlVG9rZW5SZXF1ZXN0EhMKC2Rlc2NyaXB0aW9uGAEgASgJEgwKBHVzZXIYAiABKAkSEwoLdHRsX3NlY29uZHMYAyABKAQiSgoTQ3JlYXRlVG9rZW5SZXNwb25zZRIjCgV0b2tlbhgBIAEoCzIULnN0cmF0YS5pYW0udjEuVG9rZW4SDgoGc2VjcmV0GAIgASgJIjoKEUxpc3RUb2tlbnNSZXF1ZXN0EgwKBHVzZXIYASABKAkSFwoPaW5jbHVkZV9yZXZva2VkGAIgASgIIjoKEkxpc3RUb2tlbnNSZXNwb25zZRIkCgZ0b2tlbnMYASADKAsyFC5zdHJhdGEuaWFtLnYxLlRva2VuIiAKElJldm9rZVRva2VuUmVxdWVzdBIKCgJpZBgBIAEoCSIVChNSZXZva2VUb2tlblJlc3BvbnNlIh0KG1Jldm9rZUJvb3RzdHJhcFRva2VuUmVxdWVzdCIeChxSZXZva2VCb290c3RyYXBUb2tlblJlc3BvbnNlIkQKDExvZ2luUmVxdWVzdBIMCgR1c2VyGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJEhQKDHJldHVybl90b2tlbhgDIAEoCCJxCg1Mb2dpblJlc3BvbnNlEiEKBHVzZXIYASABKAsyEy5zdHJhdGEuaWFtLnYxLlVzZXISLgoKZXhwaXJlc19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFdG9rZW4YAyABKAkiDwoNTG9nb3V0UmVxdWVzdCIQCg5Mb2dvdXRSZXNwb25zZSIPCg1XaG9BbUlSZXF1ZXN0IowBCg5XaG9BbUlSZXNwb25zZRIMCgRuYW1lGAEgASgJEgwKBGtpbmQYAiABKAkSIQoEdXNlchgDIAEoCzITLnN0cmF0YS5pYW0udjEuVXNlchIkCgZncmFudHMYBCADKAsyFC5zdHJhdGEuaWFtLnYxLkdyYW50EhUKDWNyZWRlbnRpYWxfaWQYBSABKAkiwgEKFkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QSDQoFYWN0b3IYASABKAkSDgoGc3RyZWFtGAIgASgJEgwKBHR5cGUYAyABKAkSKQoFc2luY2UYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEikKBXVudGlsGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglwYWdlX3NpemUYBiABKA0SEgoKcGFnZV90b2tlbhgHIAEoCSK+AQoKQXVkaXRFdmVudBIQCghwb3NpdGlvbhgBIAEoBBIKCgJpZBgCIAEoCRIOCgZzdHJlYW0YAyABKAkSDAoEdHlwZRgEIAEoCRINCgVhY3RvchgFIAEoCRISCgpyZXF1ZXN0X2lkGAYgASgJEigKBHRpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDGNhdXNhdGlvbl9pZBgIIAEoCRIRCglkYXRhX2pzb24YCSABKAkiXQoXTGlzdEF1ZGl0RXZlbnRzUmVzcG9uc2USKQoGZXZlbnRzGAEgAygLMhkuc3RyYXRhLmlhbS52MS5BdWRpdEV2ZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSpZCghVc2VyS2luZBIZChVVU0VSX0tJTkRfVU5TUEVDSUZJRUQQABITCg9VU0VSX0tJTkRfSFVNQU4QARIdChlVU0VSX0tJTkRfU0VSVklDRV9BQ0NPVU5UEAIy1hMKCklBTVNlcnZpY2USUQoKQ3JlYXRlVXNlchIgLnN0cmF0YS5pYW0udjEuQ3JlYXRlVXNlclJlcXVlc3QaIS5zdHJhdGEuaWFtLnYxLkNyZWF0ZVVzZXJSZXNwb25zZRJICgdHZXRVc2VyEh0uc3RyYXRhLmlhbS52MS5HZXRVc2VyUmVxdWVzdBoeLnN0cmF0YS5pYW0udjEuR2V0VXNlclJlc3BvbnNlEk4KCUxpc3RVc2VycxIfLnN0cmF0YS5pYW0udjEuTGlzdFVzZXJzUmVxdWVzdBogLnN0cmF0YS5pYW0udjEuTGlzdFVzZXJzUmVzcG9uc2USUQoKVXBkYXRlVXNlchIgLnN0cmF0YS5pYW0udjEuVXBkYXRlVXNlclJlcXVlc3QaIS5zdHJhdGEuaWFtLnYxLlVwZGF0ZVVzZXJSZXNwb25zZRJgCg9TZXRVc2VyRGlzYWJsZWQSJS5zdHJhdGEuaWFtLnYxLlNldFVzZXJEaXNhYmxlZFJlcXVlc3QaJi5zdHJhdGEuaWFtLnYxLlNldFVzZXJEaXNhYmxlZFJlc3BvbnNlEmAKD1NldFVzZXJQYXNzd29yZBIlLnN0cmF0YS5pYW0udjEuU2V0VXNlclBhc3N3b3JkUmVxdWVzdBomLnN0cmF0YS5pYW0udjEuU2V0VXNlclBhc3N3b3JkUmVzcG9uc2USXQoOQ2hhbmdlUGFzc3dvcmQSJC5zdHJhdGEuaWFtLnYxLkNoYW5nZVBhc3N3b3JkUmVxdWVzdBolLnN0cmF0YS5pYW0udjEuQ2hhbmdlUGFzc3dvcmRSZXNwb25zZRJUCgtDcmVhdGVHcm91cBIhLnN0cmF0YS5pYW0udjEuQ3JlYXRlR3JvdXBSZXF1ZXN0GiIuc3RyYXRhLmlhbS52MS5DcmVhdGVHcm91cFJlc3BvbnNlEksKCEdldEdyb3VwEh4uc3RyYXRhLmlhbS52MS5HZXRHcm91cFJlcXVlc3QaHy5zdHJhdGEuaWFtLnYxLkdldEdyb3VwUmVzcG9uc2USUQoKTGlzdEdyb3VwcxIgLnN0cmF0YS5pYW0udjEuTGlzdEdyb3Vwc1JlcXVlc3QaIS5zdHJhdGEuaWFtLnYxLkxpc3RHcm91cHNSZXNwb25zZRJUCgtEZWxldGVHcm91cBIhLnN0cmF0YS5pYW0udjEuRGVsZXRlR3JvdXBSZXF1ZXN0GiIuc3RyYXRhLmlhbS52MS5EZWxldGVHcm91cFJlc3BvbnNlEmAKD0FkZEdyb3VwTWVtYmVycxIlLnN0cmF0YS5pYW0udjEuQWRkR3JvdXBNZW1iZXJzUmVxdWVzdBomLnN0cmF0YS5pYW0udjEuQWRkR3JvdXBNZW1iZXJzUmVzcG9uc2USaQoSUmVtb3ZlR3JvdXBNZW1iZXJzEiguc3RyYXRhLmlhbS52MS5SZW1vdmVHcm91cE1lbWJlcnNSZXF1ZXN0Gikuc3RyYXRhLmlhbS52MS5SZW1vdmVHcm91cE1lbWJlcnNSZXNwb25zZRJRCgpDcmVhdGVSb2xlEiAuc3RyYXRhLmlhbS52MS5DcmVhdGVSb2xlUmVxdWVzdBohLnN0cmF0YS5pYW0udjEuQ3JlYXRlUm9sZVJlc3BvbnNlEk4KCUxpc3RSb2xlcxIfLnN0cmF0YS5pYW0udjEuTGlzdFJvbGVzUmVxdWVzdBogLnN0cmF0YS5pYW0udjEuTGlzdFJvbGVzUmVzcG9uc2USUQoKVXBkYXRlUm9sZRIgLnN0cmF0YS5pYW0udjEuVXBkYXRlUm9sZVJlcXVlc3QaIS5zdHJhdGEuaWFtLnYxLlVwZGF0ZVJvbGVSZXNwb25zZRJRCgpEZWxldGVSb2xlEiAuc3RyYXRhLmlhbS52MS5EZWxldGVSb2xlUmVxdWVzdBohLnN0cmF0YS5pYW0udjEuRGVsZXRlUm9sZVJlc3BvbnNlEmAKD0xpc3RQZXJtaXNzaW9ucxIlLnN0cmF0YS5pYW0udjEuTGlzdFBlcm1pc3Npb25zUmVxdWVzdBomLnN0cmF0YS5pYW0udjEuTGlzdFBlcm1pc3Npb25zUmVzcG9uc2USVAoLQ3JlYXRlR3JhbnQSIS5zdHJhdGEuaWFtLnYxLkNyZWF0ZUdyYW50UmVxdWVzdBoiLnN0cmF0YS5pYW0udjEuQ3JlYXRlR3JhbnRSZXNwb25zZRJRCgpMaXN0R3JhbnRzEiAuc3RyYXRhLmlhbS52MS5MaXN0R3JhbnRzUmVxdWVzdBohLnN0cmF0YS5pYW0udjEuTGlzdEdyYW50c1Jlc3BvbnNlElQKC0RlbGV0ZUdyYW50EiEuc3RyYXRhLmlhbS52MS5EZWxldGVHcmFudFJlcXVlc3QaIi5zdHJhdGEuaWFtLnYxLkRlbGV0ZUdyYW50UmVzcG9uc2USVAoLQ3JlYXRlVG9rZW4SIS5zdHJhdGEuaWFtLnYxLkNyZWF0ZVRva2VuUmVxdWVzdBoiLnN0cmF0YS5pYW0udjEuQ3JlYXRlVG9rZW5SZXNwb25zZRJRCgpMaXN0VG9rZW5zEiAuc3RyYXRhLmlhbS52MS5MaXN0VG9rZW5zUmVxdWVzdBohLnN0cmF0YS5pYW0udjEuTGlzdFRva2Vuc1Jlc3BvbnNlElQKC1Jldm9rZVRva2VuEiEuc3RyYXRhLmlhbS52MS5SZXZva2VUb2tlblJlcXVlc3QaIi5zdHJhdGEuaWFtLnYxLlJldm9rZVRva2VuUmVzcG9uc2USbwoUUmV2b2tlQm9vdHN0cmFwVG9rZW4SKi5zdHJhdGEuaWFtLnYxLlJldm9rZUJvb3RzdHJhcFRva2VuUmVxdWVzdBorLnN0cmF0YS5pYW0udjEuUmV2b2tlQm9vdHN0cmFwVG9rZW5SZXNwb25zZRJCCgVMb2dpbhIbLnN0cmF0YS5pYW0udjEuTG9naW5SZXF1ZXN0Ghwuc3RyYXRhLmlhbS52MS5Mb2dpblJlc3BvbnNlEkUKBkxvZ291dBIcLnN0cmF0YS5pYW0udjEuTG9nb3V0UmVxdWVzdBodLnN0cmF0YS5pYW0udjEuTG9nb3V0UmVzcG9uc2USRQoGV2hvQW1JEhwuc3RyYXRhLmlhbS52MS5XaG9BbUlSZXF1ZXN0Gh0uc3RyYXRhLmlhbS52MS5XaG9BbUlSZXNwb25zZRJgCg9MaXN0QXVkaXRFdmVudHMSJS5zdHJhdGEuaWFtLnYxLkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QaJi5zdHJhdGEuaWFtLnYxLkxpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlQjdaNWdpdGh1Yi5jb20vc3RyYXRhLWVkZ2Uvc3RyYXRhL2dlbi9zdHJhdGEvaWFtL3YxO2lhbXYxYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("ChdzdHJhdGEvaWFtL3YxL2lhbS5wcm90bxINc3RyYXRhLmlhbS52MSLYAQoEVXNlchIMCgRuYW1lGAEgASgJEhQKDGRpc3BsYXlfbmFtZRgCIAEoCRINCgVlbWFpbBgDIAEoCRIQCghkaXNhYmxlZBgEIAEoCBIlCgRraW5kGAUgASgOMhcuc3RyYXRhLmlhbS52MS5Vc2VyS2luZBIOCgZzb3VyY2UYBiABKAkSDgoGZ3JvdXBzGAcgAygJEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDGhhc19wYXNzd29yZBgJIAEoCCJrCgVHcm91cBIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEg8KB21lbWJlcnMYAyADKAkSLgoKY3JlYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiUAoEUm9sZRIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEhMKC3Blcm1pc3Npb25zGAMgAygJEhAKCGJ1aWx0X2luGAQgASgIIi8KBVNjb3BlEgwKBGtpbmQYASABKAkSCgoCaWQYAiABKAkSDAoEbmFtZRgDIAEoCSKnAQoFR3JhbnQSCgoCaWQYASABKAkSDAoEdXNlchgCIAEoCRINCgVncm91cBgDIAEoCRIMCgRyb2xlGAQgASgJEiMKBXNjb3BlGAUgASgLMhQuc3RyYXRhLmlhbS52MS5TY29wZRIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpjcmVhdGVkX2J5GAcgASgJIv4BCgVUb2tlbhIKCgJpZBgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIMCgR1c2VyGAMgASgJEi4KCmNyZWF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmV4cGlyZXNfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3RfdXNlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHcmV2b2tlZBgHIAEoCBISCgpjcmVhdGVkX2J5GAggASgJEg8KB2V4cGlyZWQYCSABKAgicQoRQ3JlYXRlVXNlclJlcXVlc3QSDAoEbmFtZRgBIAEoCRIUCgxkaXNwbGF5X25hbWUYAiABKAkSDQoFZW1haWwYAyABKAkSEAoIcGFzc3dvcmQYBCABKAkSFwoPc2VydmljZV9hY2NvdW50GAUgASgIIjcKEkNyZWF0ZVVzZXJSZXNwb25zZRIhCgR1c2VyGAEgASgLMhMuc3RyYXRhLmlhbS52MS5Vc2VyIh4KDkdldFVzZXJSZXF1ZXN0EgwKBG5hbWUYASABKAkiNAoPR2V0VXNlclJlc3BvbnNlEiEKBHVzZXIYASABKAsyEy5zdHJhdGEuaWFtLnYxLlVzZXIiSQoQTGlzdFVzZXJzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIOCgZmaWx0ZXIYAyABKAkiUAoRTGlzdFVzZXJzUmVzcG9uc2USIgoFdXNlcnMYASADKAsyEy5zdHJhdGEuaWFtLnYxLlVzZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIkYKEVVwZGF0ZVVzZXJSZXF1ZXN0EgwKBG5hbWUYASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJEg0KBWVtYWlsGAMgASgJIjcKElVwZGF0ZVVzZXJSZXNwb25zZRIhCgR1c2VyGAEgASgLMhMuc3RyYXRhLmlhbS52MS5Vc2VyIjgKFlNldFVzZXJEaXNhYmxlZFJlcXVlc3QSDAoEbmFtZRgBIAEoCRIQCghkaXNhYmxlZBgCIAEoCCI8ChdTZXRVc2VyRGlzYWJsZWRSZXNwb25zZRIhCgR1c2VyGAEgASgLMhMuc3RyYXRhLmlhbS52MS5Vc2VyIjgKFlNldFVzZXJQYXNzd29yZFJlcXVlc3QSDAoEbmFtZRgBIAEoCRIQCghwYXNzd29yZBgCIAEoCSIZChdTZXRVc2VyUGFzc3dvcmRSZXNwb25zZSJHChVDaGFuZ2VQYXNzd29yZFJlcXVlc3QSGAoQY3VycmVudF9wYXNzd29yZBgBIAEoCRIUCgxuZXdfcGFzc3dvcmQYAiABKAkiGAoWQ2hhbmdlUGFzc3dvcmRSZXNwb25zZSJIChJDcmVhdGVHcm91cFJlcXVlc3QSDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIPCgdtZW1iZXJzGAMgAygJIjoKE0NyZWF0ZUdyb3VwUmVzcG9uc2USIwoFZ3JvdXAYASABKAsyFC5zdHJhdGEuaWFtLnYxLkdyb3VwIh8KD0dldEdyb3VwUmVxdWVzdBIMCgRuYW1lGAEgASgJIjcKEEdldEdyb3VwUmVzcG9uc2USIwoFZ3JvdXAYASABKAsyFC5zdHJhdGEuaWFtLnYxLkdyb3VwIkoKEUxpc3RHcm91cHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEg4KBmZpbHRlchgDIAEoCSJTChJMaXN0R3JvdXBzUmVzcG9uc2USJAoGZ3JvdXBzGAEgAygLMhQuc3RyYXRhLmlhbS52MS5Hcm91cBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIgoSRGVsZXRlR3JvdXBSZXF1ZXN0EgwKBG5hbWUYASABKAkiFQoTRGVsZXRlR3JvdXBSZXNwb25zZSI2ChZBZGRHcm91cE1lbWJlcnNSZXF1ZXN0Eg0KBWdyb3VwGAEgASgJEg0KBXVzZXJzGAIgAygJIj4KF0FkZEdyb3VwTWVtYmVyc1Jlc3BvbnNlEiMKBWdyb3VwGAEgASgLMhQuc3RyYXRhLmlhbS52MS5Hcm91cCI5ChlSZW1vdmVHcm91cE1lbWJlcnNSZXF1ZXN0Eg0KBWdyb3VwGAEgASgJEg0KBXVzZXJzGAIgAygJIkEKGlJlbW92ZUdyb3VwTWVtYmVyc1Jlc3BvbnNlEiMKBWdyb3VwGAEgASgLMhQuc3RyYXRhLmlhbS52MS5Hcm91cCJLChFDcmVhdGVSb2xlUmVxdWVzdBIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEhMKC3Blcm1pc3Npb25zGAMgAygJIjcKEkNyZWF0ZVJvbGVSZXNwb25zZRIhCgRyb2xlGAEgASgLMhMuc3RyYXRhLmlhbS52MS5Sb2xlIkkKEExpc3RSb2xlc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSDgoGZmlsdGVyGAMgASgJIlAKEUxpc3RSb2xlc1Jlc3BvbnNlEiIKBXJvbGVzGAEgAygLMhMuc3RyYXRhLmlhbS52MS5Sb2xlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJLChFVcGRhdGVSb2xlUmVxdWVzdBIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEhMKC3Blcm1pc3Npb25zGAMgAygJIjcKElVwZGF0ZVJvbGVSZXNwb25zZRIhCgRyb2xlGAEgASgLMhMuc3RyYXRhLmlhbS52MS5Sb2xlIiEKEURlbGV0ZVJvbGVSZXF1ZXN0EgwKBG5hbWUYASABKAkiFAoSRGVsZXRlUm9sZVJlc3BvbnNlIk8KFkxpc3RQZXJtaXNzaW9uc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSDgoGZmlsdGVyGAMgASgJIi4KClBlcm1pc3Npb24SDAoEbmFtZRgBIAEoCRISCgpwcm9jZWR1cmVzGAIgAygJImIKF0xpc3RQZXJtaXNzaW9uc1Jlc3BvbnNlEi4KC3Blcm1pc3Npb25zGAEgAygLMhkuc3RyYXRhLmlhbS52MS5QZXJtaXNzaW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJpChJDcmVhdGVHcmFudFJlcXVlc3QSDAoEdXNlchgBIAEoCRINCgVncm91cBgCIAEoCRIMCgRyb2xlGAMgASgJEhIKCnNjb3BlX2tpbmQYBCABKAkSFAoMc2NvcGVfb2JqZWN0GAUgASgJIjoKE0NyZWF0ZUdyYW50UmVzcG9uc2USIwoFZ3JhbnQYASABKAsyFC5zdHJhdGEuaWFtLnYxLkdyYW50InUKEUxpc3RHcmFudHNSZXF1ZXN0EgwKBHVzZXIYASABKAkSDQoFZ3JvdXAYAiABKAkSDAoEcm9sZRgDIAEoCRIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCRIOCgZmaWx0ZXIYBiABKAkiUwoSTGlzdEdyYW50c1Jlc3BvbnNlEiQKBmdyYW50cxgBIAMoCzIULnN0cmF0YS5pYW0udjEuR3JhbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiAKEkRlbGV0ZUdyYW50UmVxdWVzdBIKCgJpZBgBIAEoCSIVChNEZWxldGVHcmFudFJlc3BvbnNlIkwKEkNyZWF0ZVRva2VuUmVxdWVzdBITCgtkZXNjcmlwdGlvbhgBIAEoCRIMCgR1c2VyGAIgASgJEhMKC3R0bF9zZWNvbmRzGAMgASgEIkoKE0NyZWF0ZVRva2VuUmVzcG9uc2USIwoFdG9rZW4YASABKAsyFC5zdHJhdGEuaWFtLnYxLlRva2VuEg4KBnNlY3JldBgCIAEoCSJxChFMaXN0VG9rZW5zUmVxdWVzdBIMCgR1c2VyGAEgASgJEhcKD2luY2x1ZGVfcmV2b2tlZBgCIAEoCBIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCRIOCgZmaWx0ZXIYBSABKAkiUwoSTGlzdFRva2Vuc1Jlc3BvbnNlEiQKBnRva2VucxgBIAMoCzIULnN0cmF0YS5pYW0udjEuVG9rZW4SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiAKElJldm9rZVRva2VuUmVxdWVzdBIKCgJpZBgBIAEoCSIVChNSZXZva2VUb2tlblJlc3BvbnNlIh0KG1Jldm9rZUJvb3RzdHJhcFRva2VuUmVxdWVzdCIeChxSZXZva2VCb290c3RyYXBUb2tlblJlc3BvbnNlIkQKDExvZ2luUmVxdWVzdBIMCgR1c2VyGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJEhQKDHJldHVybl90b2tlbhgDIAEoCCJxCg1Mb2dpblJlc3BvbnNlEiEKBHVzZXIYASABKAsyEy5zdHJhdGEuaWFtLnYxLlVzZXISLgoKZXhwaXJlc19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFdG9rZW4YAyABKAkiDwoNTG9nb3V0UmVxdWVzdCIQCg5Mb2dvdXRSZXNwb25zZSIPCg1XaG9BbUlSZXF1ZXN0IowBCg5XaG9BbUlSZXNwb25zZRIMCgRuYW1lGAEgASgJEgwKBGtpbmQYAiABKAkSIQoEdXNlchgDIAEoCzITLnN0cmF0YS5pYW0udjEuVXNlchIkCgZncmFudHMYBCADKAsyFC5zdHJhdGEuaWFtLnYxLkdyYW50EhUKDWNyZWRlbnRpYWxfaWQYBSABKAki0gEKFkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QSDQoFYWN0b3IYASABKAkSDgoGc3RyZWFtGAIgASgJEgwKBHR5cGUYAyABKAkSKQoFc2luY2UYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEikKBXVudGlsGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglwYWdlX3NpemUYBiABKA0SEgoKcGFnZV90b2tlbhgHIAEoCRIOCgZmaWx0ZXIYCCABKAkivgEKCkF1ZGl0RXZlbnQSEAoIcG9zaXRpb24YASABKAQSCgoCaWQYAiABKAkSDgoGc3RyZWFtGAMgASgJEgwKBHR5cGUYBCABKAkSDQoFYWN0b3IYBSABKAkSEgoKcmVxdWVzdF9pZBgGIAEoCRIoCgR0aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxjYXVzYXRpb25faWQYCCABKAkSEQoJZGF0YV9qc29uGAkgASgJIl0KF0xpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlEikKBmV2ZW50cxgBIAMoCzIZLnN0cmF0YS5pYW0udjEuQXVkaXRFdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkqWQoIVXNlcktpbmQSGQoVVVNFUl9LSU5EX1VOU1BFQ0lGSUVEEAASEwoPVVNFUl9LSU5EX0hVTUFOEAESHQoZVVNFUl9LSU5EX1NFUlZJQ0VfQUNDT1VOVBACMtYTCgpJQU1TZXJ2aWNlElEKCkNyZWF0ZVVzZXISIC5zdHJhdGEuaWFtLnYxLkNyZWF0ZVVzZXJSZXF1ZXN0GiEuc3RyYXRhLmlhbS52MS5DcmVhdGVVc2VyUmVzcG9uc2USSAoHR2V0VXNlchIdLnN0cmF0YS5pYW0udjEuR2V0VXNlclJlcXVlc3QaHi5zdHJhdGEuaWFtLnYxLkdldFVzZXJSZXNwb25zZRJOCglMaXN0VXNlcnMSHy5zdHJhdGEuaWFtLnYxLkxpc3RVc2Vyc1JlcXVlc3QaIC5zdHJhdGEuaWFtLnYxLkxpc3RVc2Vyc1Jlc3BvbnNlElEKClVwZGF0ZVVzZXISIC5zdHJhdGEuaWFtLnYxLlVwZGF0ZVVzZXJSZXF1ZXN0GiEuc3RyYXRhLmlhbS52MS5VcGRhdGVVc2VyUmVzcG9uc2USYAoPU2V0VXNlckRpc2FibGVkEiUuc3RyYXRhLmlhbS52MS5TZXRVc2VyRGlzYWJsZWRSZXF1ZXN0GiYuc3RyYXRhLmlhbS52MS5TZXRVc2VyRGlzYWJsZWRSZXNwb25zZRJgCg9TZXRVc2VyUGFzc3dvcmQSJS5zdHJhdGEuaWFtLnYxLlNldFVzZXJQYXNzd29yZFJlcXVlc3QaJi5zdHJhdGEuaWFtLnYxLlNldFVzZXJQYXNzd29yZFJlc3BvbnNlEl0KDkNoYW5nZVBhc3N3b3JkEiQuc3RyYXRhLmlhbS52MS5DaGFuZ2VQYXNzd29yZFJlcXVlc3QaJS5zdHJhdGEuaWFtLnYxLkNoYW5nZVBhc3N3b3JkUmVzcG9uc2USVAoLQ3JlYXRlR3JvdXASIS5zdHJhdGEuaWFtLnYxLkNyZWF0ZUdyb3VwUmVxdWVzdBoiLnN0cmF0YS5pYW0udjEuQ3JlYXRlR3JvdXBSZXNwb25zZRJLCghHZXRHcm91cBIeLnN0cmF0YS5pYW0udjEuR2V0R3JvdXBSZXF1ZXN0Gh8uc3RyYXRhLmlhbS52MS5HZXRHcm91cFJlc3BvbnNlElEKCkxpc3RHcm91cHMSIC5zdHJhdGEuaWFtLnYxLkxpc3RHcm91cHNSZXF1ZXN0GiEuc3RyYXRhLmlhbS52MS5MaXN0R3JvdXBzUmVzcG9uc2USVAoLRGVsZXRlR3JvdXASIS5zdHJhdGEuaWFtLnYxLkRlbGV0ZUdyb3VwUmVxdWVzdBoiLnN0cmF0YS5pYW0udjEuRGVsZXRlR3JvdXBSZXNwb25zZRJgCg9BZGRHcm91cE1lbWJlcnMSJS5zdHJhdGEuaWFtLnYxLkFkZEdyb3VwTWVtYmVyc1JlcXVlc3QaJi5zdHJhdGEuaWFtLnYxLkFkZEdyb3VwTWVtYmVyc1Jlc3BvbnNlEmkKElJlbW92ZUdyb3VwTWVtYmVycxIoLnN0cmF0YS5pYW0udjEuUmVtb3ZlR3JvdXBNZW1iZXJzUmVxdWVzdBopLnN0cmF0YS5pYW0udjEuUmVtb3ZlR3JvdXBNZW1iZXJzUmVzcG9uc2USUQoKQ3JlYXRlUm9sZRIgLnN0cmF0YS5pYW0udjEuQ3JlYXRlUm9sZVJlcXVlc3QaIS5zdHJhdGEuaWFtLnYxLkNyZWF0ZVJvbGVSZXNwb25zZRJOCglMaXN0Um9sZXMSHy5zdHJhdGEuaWFtLnYxLkxpc3RSb2xlc1JlcXVlc3QaIC5zdHJhdGEuaWFtLnYxLkxpc3RSb2xlc1Jlc3BvbnNlElEKClVwZGF0ZVJvbGUSIC5zdHJhdGEuaWFtLnYxLlVwZGF0ZVJvbGVSZXF1ZXN0GiEuc3RyYXRhLmlhbS52MS5VcGRhdGVSb2xlUmVzcG9uc2USUQoKRGVsZXRlUm9sZRIgLnN0cmF0YS5pYW0udjEuRGVsZXRlUm9sZVJlcXVlc3QaIS5zdHJhdGEuaWFtLnYxLkRlbGV0ZVJvbGVSZXNwb25zZRJgCg9MaXN0UGVybWlzc2lvbnMSJS5zdHJhdGEuaWFtLnYxLkxpc3RQZXJtaXNzaW9uc1JlcXVlc3QaJi5zdHJhdGEuaWFtLnYxLkxpc3RQZXJtaXNzaW9uc1Jlc3BvbnNlElQKC0NyZWF0ZUdyYW50EiEuc3RyYXRhLmlhbS52MS5DcmVhdGVHcmFudFJlcXVlc3QaIi5zdHJhdGEuaWFtLnYxLkNyZWF0ZUdyYW50UmVzcG9uc2USUQoKTGlzdEdyYW50cxIgLnN0cmF0YS5pYW0udjEuTGlzdEdyYW50c1JlcXVlc3QaIS5zdHJhdGEuaWFtLnYxLkxpc3RHcmFudHNSZXNwb25zZRJUCgtEZWxldGVHcmFudBIhLnN0cmF0YS5pYW0udjEuRGVsZXRlR3JhbnRSZXF1ZXN0GiIuc3RyYXRhLmlhbS52MS5EZWxldGVHcmFudFJlc3BvbnNlElQKC0NyZWF0ZVRva2VuEiEuc3RyYXRhLmlhbS52MS5DcmVhdGVUb2tlblJlcXVlc3QaIi5zdHJhdGEuaWFtLnYxLkNyZWF0ZVRva2VuUmVzcG9uc2USUQoKTGlzdFRva2VucxIgLnN0cmF0YS5pYW0udjEuTGlzdFRva2Vuc1JlcXVlc3QaIS5zdHJhdGEuaWFtLnYxLkxpc3RUb2tlbnNSZXNwb25zZRJUCgtSZXZva2VUb2tlbhIhLnN0cmF0YS5pYW0udjEuUmV2b2tlVG9rZW5SZXF1ZXN0GiIuc3RyYXRhLmlhbS52MS5SZXZva2VUb2tlblJlc3BvbnNlEm8KFFJldm9rZUJvb3RzdHJhcFRva2VuEiouc3RyYXRhLmlhbS52MS5SZXZva2VCb290c3RyYXBUb2tlblJlcXVlc3QaKy5zdHJhdGEuaWFtLnYxLlJldm9rZUJvb3RzdHJhcFRva2VuUmVzcG9uc2USQgoFTG9naW4SGy5zdHJhdGEuaWFtLnYxLkxvZ2luUmVxdWVzdBocLnN0cmF0YS5pYW0udjEuTG9naW5SZXNwb25zZRJFCgZMb2dvdXQSHC5zdHJhdGEuaWFtLnYxLkxvZ291dFJlcXVlc3QaHS5zdHJhdGEuaWFtLnYxLkxvZ291dFJlc3BvbnNlEkUKBldob0FtSRIcLnN0cmF0YS5pYW0udjEuV2hvQW1JUmVxdWVzdBodLnN0cmF0YS5pYW0udjEuV2hvQW1JUmVzcG9uc2USYAoPTGlzdEF1ZGl0RXZlbnRzEiUuc3RyYXRhLmlhbS52MS5MaXN0QXVkaXRFdmVudHNSZXF1ZXN0GiYuc3RyYXRhLmlhbS52MS5MaXN0QXVkaXRFdmVudHNSZXNwb25zZUI3WjVnaXRodWIuY29tL3N0cmF0YS1lZGdlL3N0cmF0YS9nZW4vc3RyYXRhL2lhbS92MTtpYW12MWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * User is a person or a service account, with its groups.
@@ -403,11 +403,31 @@ export const GetUserResponseSchema: GenMessage<GetUserResponse> = /*@__PURE__*/
   messageDesc(file_strata_iam_v1_iam, 9);
 
 /**
- * Request of ListUsers: no parameters.
+ * Request of ListUsers: one page, optionally filtered.
  *
  * @generated from message strata.iam.v1.ListUsersRequest
  */
 export type ListUsersRequest = Message<"strata.iam.v1.ListUsersRequest"> & {
+  /**
+   * At most this many items (0: 100, at most 1000; docs/api.md, "Pagination").
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * next_page_token of the previous page; refused when issued for another filter.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+
+  /**
+   * AIP-160 filter (docs/api.md, "Filtering"), e.g. `name = "shop" AND labels.env = "prod"`.
+   *
+   * @generated from field: string filter = 3;
+   */
+  filter: string;
 };
 
 /**
@@ -427,6 +447,13 @@ export type ListUsersResponse = Message<"strata.iam.v1.ListUsersResponse"> & {
    * @generated from field: repeated strata.iam.v1.User users = 1;
    */
   users: User[];
+
+  /**
+   * Token of the next page; empty on the last.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
 };
 
 /**
@@ -692,11 +719,31 @@ export const GetGroupResponseSchema: GenMessage<GetGroupResponse> = /*@__PURE__*
   messageDesc(file_strata_iam_v1_iam, 23);
 
 /**
- * Request of ListGroups: no parameters.
+ * Request of ListGroups: one page, optionally filtered.
  *
  * @generated from message strata.iam.v1.ListGroupsRequest
  */
 export type ListGroupsRequest = Message<"strata.iam.v1.ListGroupsRequest"> & {
+  /**
+   * At most this many items (0: 100, at most 1000; docs/api.md, "Pagination").
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * next_page_token of the previous page; refused when issued for another filter.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+
+  /**
+   * AIP-160 filter (docs/api.md, "Filtering"), e.g. `name = "shop" AND labels.env = "prod"`.
+   *
+   * @generated from field: string filter = 3;
+   */
+  filter: string;
 };
 
 /**
@@ -716,6 +763,13 @@ export type ListGroupsResponse = Message<"strata.iam.v1.ListGroupsResponse"> & {
    * @generated from field: repeated strata.iam.v1.Group groups = 1;
    */
   groups: Group[];
+
+  /**
+   * Token of the next page; empty on the last.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
 };
 
 /**
@@ -894,11 +948,31 @@ export const CreateRoleResponseSchema: GenMessage<CreateRoleResponse> = /*@__PUR
   messageDesc(file_strata_iam_v1_iam, 33);
 
 /**
- * Request of ListRoles: no parameters.
+ * Request of ListRoles: one page, optionally filtered.
  *
  * @generated from message strata.iam.v1.ListRolesRequest
  */
 export type ListRolesRequest = Message<"strata.iam.v1.ListRolesRequest"> & {
+  /**
+   * At most this many items (0: 100, at most 1000; docs/api.md, "Pagination").
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * next_page_token of the previous page; refused when issued for another filter.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+
+  /**
+   * AIP-160 filter (docs/api.md, "Filtering"), e.g. `name = "shop" AND labels.env = "prod"`.
+   *
+   * @generated from field: string filter = 3;
+   */
+  filter: string;
 };
 
 /**
@@ -918,6 +992,13 @@ export type ListRolesResponse = Message<"strata.iam.v1.ListRolesResponse"> & {
    * @generated from field: repeated strata.iam.v1.Role roles = 1;
    */
   roles: Role[];
+
+  /**
+   * Token of the next page; empty on the last.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
 };
 
 /**
@@ -1012,11 +1093,31 @@ export const DeleteRoleResponseSchema: GenMessage<DeleteRoleResponse> = /*@__PUR
   messageDesc(file_strata_iam_v1_iam, 39);
 
 /**
- * Request of ListPermissions: no parameters.
+ * Request of ListPermissions: one page, optionally filtered.
  *
  * @generated from message strata.iam.v1.ListPermissionsRequest
  */
 export type ListPermissionsRequest = Message<"strata.iam.v1.ListPermissionsRequest"> & {
+  /**
+   * At most this many items (0: 100, at most 1000; docs/api.md, "Pagination").
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * next_page_token of the previous page; refused when issued for another filter.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+
+  /**
+   * AIP-160 filter (docs/api.md, "Filtering"), e.g. `name = "shop" AND labels.env = "prod"`.
+   *
+   * @generated from field: string filter = 3;
+   */
+  filter: string;
 };
 
 /**
@@ -1062,6 +1163,13 @@ export type ListPermissionsResponse = Message<"strata.iam.v1.ListPermissionsResp
    * @generated from field: repeated strata.iam.v1.Permission permissions = 1;
    */
   permissions: Permission[];
+
+  /**
+   * Token of the next page; empty on the last.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
 };
 
 /**
@@ -1157,6 +1265,27 @@ export type ListGrantsRequest = Message<"strata.iam.v1.ListGrantsRequest"> & {
    * @generated from field: string role = 3;
    */
   role: string;
+
+  /**
+   * At most this many items (0: 100, at most 1000; docs/api.md, "Pagination").
+   *
+   * @generated from field: int32 page_size = 4;
+   */
+  pageSize: number;
+
+  /**
+   * next_page_token of the previous page; refused when issued for another filter.
+   *
+   * @generated from field: string page_token = 5;
+   */
+  pageToken: string;
+
+  /**
+   * AIP-160 filter (docs/api.md, "Filtering"), e.g. `name = "shop" AND labels.env = "prod"`.
+   *
+   * @generated from field: string filter = 6;
+   */
+  filter: string;
 };
 
 /**
@@ -1176,6 +1305,13 @@ export type ListGrantsResponse = Message<"strata.iam.v1.ListGrantsResponse"> & {
    * @generated from field: repeated strata.iam.v1.Grant grants = 1;
    */
   grants: Grant[];
+
+  /**
+   * Token of the next page; empty on the last.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
 };
 
 /**
@@ -1295,6 +1431,27 @@ export type ListTokensRequest = Message<"strata.iam.v1.ListTokensRequest"> & {
    * @generated from field: bool include_revoked = 2;
    */
   includeRevoked: boolean;
+
+  /**
+   * At most this many items (0: 100, at most 1000; docs/api.md, "Pagination").
+   *
+   * @generated from field: int32 page_size = 3;
+   */
+  pageSize: number;
+
+  /**
+   * next_page_token of the previous page; refused when issued for another filter.
+   *
+   * @generated from field: string page_token = 4;
+   */
+  pageToken: string;
+
+  /**
+   * AIP-160 filter (docs/api.md, "Filtering"), e.g. `name = "shop" AND labels.env = "prod"`.
+   *
+   * @generated from field: string filter = 5;
+   */
+  filter: string;
 };
 
 /**
@@ -1314,6 +1471,13 @@ export type ListTokensResponse = Message<"strata.iam.v1.ListTokensResponse"> & {
    * @generated from field: repeated strata.iam.v1.Token tokens = 1;
    */
   tokens: Token[];
+
+  /**
+   * Token of the next page; empty on the last.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
 };
 
 /**
@@ -1595,6 +1759,13 @@ export type ListAuditEventsRequest = Message<"strata.iam.v1.ListAuditEventsReque
    * @generated from field: string page_token = 7;
    */
   pageToken: string;
+
+  /**
+   * AIP-160 filter (docs/api.md, "Filtering"), e.g. `name = "shop" AND labels.env = "prod"`.
+   *
+   * @generated from field: string filter = 8;
+   */
+  filter: string;
 };
 
 /**

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file strata/purge/v1/purge.proto.
  */
 export const file_strata_purge_v1_purge: GenFile = /*@__PURE__*/
-  fileDesc("ChtzdHJhdGEvcHVyZ2UvdjEvcHVyZ2UucHJvdG8SD3N0cmF0YS5wdXJnZS52MSJTCglDb25kaXRpb24SDAoEaG9zdBgBIAEoCRISCgpwYXRoX3JlZ2V4GAIgASgJEg4KBmhlYWRlchgDIAEoCRIUCgxoZWFkZXJfdmFsdWUYBCABKAkiSgoFU2NvcGUSEAoGYXBwX2lkGAEgASgJSAASFgoMcGFydGl0aW9uX2lkGAIgASgJSAASDQoDYWxsGAMgASgISABCCAoGdGFyZ2V0IvUBCgxQdXJnZUNvbW1hbmQSEAoIcHVyZ2VfaWQYASABKAkSKAoEa2luZBgCIAEoDjIaLnN0cmF0YS5wdXJnZS52MS5QdXJnZUtpbmQSDgoGdmFsdWVzGAMgAygJEi0KCWNvbmRpdGlvbhgEIAEoCzIaLnN0cmF0YS5wdXJnZS52MS5Db25kaXRpb24SDAoEc29mdBgFIAEoCBIwCgxyZXF1ZXN0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEioKBHB1c2gYByABKAsyHC5zdHJhdGEucHVyZ2UudjEuUHVzaENvbW1hbmQipQEKC1B1c2hDb21tYW5kEgwKBHVybHMYASADKAkSEwoLY29uY3VycmVuY3kYAiABKAUSLgoLdXJsX3RpbWVvdXQYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLgoKZXhwaXJlc19hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLY2x1c3Rlcl9pZHMYBSADKAkiWgoNUHVzaFVSTFJlc3VsdBILCgN1cmwYASABKAkSDgoGc3RhdHVzGAIgASgFEg0KBWJ5dGVzGAMgASgDEg4KBmNhY2hlZBgEIAEoCBINCgVlcnJvchgFIAEoCSJtCgpQdXNoUmVzdWx0Eg4KBmNhY2hlZBgBIAEoBRIOCgZmYWlsZWQYAiABKAUSDQoFYnl0ZXMYAyABKAMSMAoIZmFpbHVyZXMYBCADKAsyHi5zdHJhdGEucHVyZ2UudjEuUHVzaFVSTFJlc3VsdCKoAQoIUHVyZ2VBY2sSEAoIcHVyZ2VfaWQYASABKAkSDwoHbm9kZV9pZBgCIAEoCRIPCgdvYmplY3RzGAMgASgDEi4KCmFwcGxpZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWVycm9yGAUgASgJEikKBHB1c2gYBiABKAsyGy5zdHJhdGEucHVyZ2UudjEuUHVzaFJlc3VsdCKyAQoSQ3JlYXRlUHVyZ2VSZXF1ZXN0EigKBGtpbmQYASABKA4yGi5zdHJhdGEucHVyZ2UudjEuUHVyZ2VLaW5kEg4KBnZhbHVlcxgCIAMoCRItCgljb25kaXRpb24YAyABKAsyGi5zdHJhdGEucHVyZ2UudjEuQ29uZGl0aW9uEgwKBHNvZnQYBCABKAgSJQoFc2NvcGUYBSABKAsyFi5zdHJhdGEucHVyZ2UudjEuU2NvcGUiPAoTQ3JlYXRlUHVyZ2VSZXNwb25zZRIlCgVwdXJnZRgBIAEoCzIWLnN0cmF0YS5wdXJnZS52MS5QdXJnZSIdCg9HZXRQdXJnZVJlcXVlc3QSCgoCaWQYASABKAkiOQoQR2V0UHVyZ2VSZXNwb25zZRIlCgVwdXJnZRgBIAEoCzIWLnN0cmF0YS5wdXJnZS52MS5QdXJnZSI6ChFMaXN0UHVyZ2VzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJVChJMaXN0UHVyZ2VzUmVzcG9uc2USJgoGcHVyZ2VzGAEgAygLMhYuc3RyYXRhLnB1cmdlLnYxLlB1cmdlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKTAQoHTm9kZUFjaxIPCgdub2RlX2lkGAEgASgJEiwKCGFja2VkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdvYmplY3RzGAMgASgDEg0KBWVycm9yGAQgASgJEikKBHB1c2gYBSABKAsyGy5zdHJhdGEucHVyZ2UudjEuUHVzaFJlc3VsdCKNAwoFUHVyZ2USCgoCaWQYASABKAkSKAoEa2luZBgCIAEoDjIaLnN0cmF0YS5wdXJnZS52MS5QdXJnZUtpbmQSDgoGdmFsdWVzGAMgAygJEi0KCWNvbmRpdGlvbhgEIAEoCzIaLnN0cmF0YS5wdXJnZS52MS5Db25kaXRpb24SDAoEc29mdBgFIAEoCBIlCgVzY29wZRgGIAEoCzIWLnN0cmF0YS5wdXJnZS52MS5TY29wZRINCgVhY3RvchgHIAEoCRIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1wYXJ0aXRpb25faWRzGAkgAygJEhMKC25vZGVzX3RvdGFsGAogASgFEhIKCm5vZGVzX2RvbmUYCyABKAUSJgoEYWNrcxgMIAMoCzIYLnN0cmF0YS5wdXJnZS52MS5Ob2RlQWNrEjMKEHRpbWVfdG9fbGFzdF9hY2sYDSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iWwoRQ3JlYXRlUHVzaFJlcXVlc3QSDgoGYXBwX2lkGAEgASgJEgwKBHVybHMYAiADKAkSEwoLY2x1c3Rlcl9pZHMYAyADKAkSEwoLY29uY3VycmVuY3kYBCABKAUiOQoSQ3JlYXRlUHVzaFJlc3BvbnNlEiMKBHB1c2gYASABKAsyFS5zdHJhdGEucHVyZ2UudjEuUHVzaCIcCg5HZXRQdXNoUmVxdWVzdBIKCgJpZBgBIAEoCSI2Cg9HZXRQdXNoUmVzcG9uc2USIwoEcHVzaBgBIAEoCzIVLnN0cmF0YS5wdXJnZS52MS5QdXNoIjoKEUxpc3RQdXNoZXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIlQKEkxpc3RQdXNoZXNSZXNwb25zZRIlCgZwdXNoZXMYASADKAsyFS5zdHJhdGEucHVyZ2UudjEuUHVzaBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkijgMKBFB1c2gSCgoCaWQYASABKAkSDgoGYXBwX2lkGAIgASgJEgwKBHVybHMYAyADKAkSEQoJdXJsX2NvdW50GAQgASgFEhMKC2NsdXN0ZXJfaWRzGAUgAygJEhMKC2NvbmN1cnJlbmN5GAYgASgFEg0KBWFjdG9yGAcgASgJEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmV4cGlyZXNfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDXBhcnRpdGlvbl9pZHMYCiADKAkSEwoLbm9kZXNfdG90YWwYCyABKAUSEgoKbm9kZXNfZG9uZRgMIAEoBRImCgRhY2tzGA0gAygLMhguc3RyYXRhLnB1cmdlLnYxLk5vZGVBY2sSMwoQdGltZV90b19sYXN0X2FjaxgOIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhITCgt1cmxzX2ZhaWxlZBgPIAEoBSqVAQoJUHVyZ2VLaW5kEhoKFlBVUkdFX0tJTkRfVU5TUEVDSUZJRUQQABISCg5QVVJHRV9LSU5EX1VSTBABEhUKEVBVUkdFX0tJTkRfUFJFRklYEAISEwoPUFVSR0VfS0lORF9IT1NUEAMSEgoOUFVSR0VfS0lORF9UQUcQBBIYChRQVVJHRV9LSU5EX0NPTkRJVElPThAFMowECgxQdXJnZVNlcnZpY2USWAoLQ3JlYXRlUHVyZ2USIy5zdHJhdGEucHVyZ2UudjEuQ3JlYXRlUHVyZ2VSZXF1ZXN0GiQuc3RyYXRhLnB1cmdlLnYxLkNyZWF0ZVB1cmdlUmVzcG9uc2USTwoIR2V0UHVyZ2USIC5zdHJhdGEucHVyZ2UudjEuR2V0UHVyZ2VSZXF1ZXN0GiEuc3RyYXRhLnB1cmdlLnYxLkdldFB1cmdlUmVzcG9uc2USVQoKTGlzdFB1cmdlcxIiLnN0cmF0YS5wdXJnZS52MS5MaXN0UHVyZ2VzUmVxdWVzdBojLnN0cmF0YS5wdXJnZS52MS5MaXN0UHVyZ2VzUmVzcG9uc2USVQoKQ3JlYXRlUHVzaBIiLnN0cmF0YS5wdXJnZS52MS5DcmVhdGVQdXNoUmVxdWVzdBojLnN0cmF0YS5wdXJnZS52MS5DcmVhdGVQdXNoUmVzcG9uc2USTAoHR2V0UHVzaBIfLnN0cmF0YS5wdXJnZS52MS5HZXRQdXNoUmVxdWVzdBogLnN0cmF0YS5wdXJnZS52MS5HZXRQdXNoUmVzcG9uc2USVQoKTGlzdFB1c2hlcxIiLnN0cmF0YS5wdXJnZS52MS5MaXN0UHVzaGVzUmVxdWVzdBojLnN0cmF0YS5wdXJnZS52MS5MaXN0UHVzaGVzUmVzcG9uc2VCO1o5Z2l0aHViLmNvbS9zdHJhdGEtZWRnZS9zdHJhdGEvZ2VuL3N0cmF0YS9wdXJnZS92MTtwdXJnZXYxYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChtzdHJhdGEvcHVyZ2UvdjEvcHVyZ2UucHJvdG8SD3N0cmF0YS5wdXJnZS52MSJTCglDb25kaXRpb24SDAoEaG9zdBgBIAEoCRISCgpwYXRoX3JlZ2V4GAIgASgJEg4KBmhlYWRlchgDIAEoCRIUCgxoZWFkZXJfdmFsdWUYBCABKAkiSgoFU2NvcGUSEAoGYXBwX2lkGAEgASgJSAASFgoMcGFydGl0aW9uX2lkGAIgASgJSAASDQoDYWxsGAMgASgISABCCAoGdGFyZ2V0IvUBCgxQdXJnZUNvbW1hbmQSEAoIcHVyZ2VfaWQYASABKAkSKAoEa2luZBgCIAEoDjIaLnN0cmF0YS5wdXJnZS52MS5QdXJnZUtpbmQSDgoGdmFsdWVzGAMgAygJEi0KCWNvbmRpdGlvbhgEIAEoCzIaLnN0cmF0YS5wdXJnZS52MS5Db25kaXRpb24SDAoEc29mdBgFIAEoCBIwCgxyZXF1ZXN0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEioKBHB1c2gYByABKAsyHC5zdHJhdGEucHVyZ2UudjEuUHVzaENvbW1hbmQipQEKC1B1c2hDb21tYW5kEgwKBHVybHMYASADKAkSEwoLY29uY3VycmVuY3kYAiABKAUSLgoLdXJsX3RpbWVvdXQYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLgoKZXhwaXJlc19hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLY2x1c3Rlcl9pZHMYBSADKAkiWgoNUHVzaFVSTFJlc3VsdBILCgN1cmwYASABKAkSDgoGc3RhdHVzGAIgASgFEg0KBWJ5dGVzGAMgASgDEg4KBmNhY2hlZBgEIAEoCBINCgVlcnJvchgFIAEoCSJtCgpQdXNoUmVzdWx0Eg4KBmNhY2hlZBgBIAEoBRIOCgZmYWlsZWQYAiABKAUSDQoFYnl0ZXMYAyABKAMSMAoIZmFpbHVyZXMYBCADKAsyHi5zdHJhdGEucHVyZ2UudjEuUHVzaFVSTFJlc3VsdCKoAQoIUHVyZ2VBY2sSEAoIcHVyZ2VfaWQYASABKAkSDwoHbm9kZV9pZBgCIAEoCRIPCgdvYmplY3RzGAMgASgDEi4KCmFwcGxpZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWVycm9yGAUgASgJEikKBHB1c2gYBiABKAsyGy5zdHJhdGEucHVyZ2UudjEuUHVzaFJlc3VsdCKyAQoSQ3JlYXRlUHVyZ2VSZXF1ZXN0EigKBGtpbmQYASABKA4yGi5zdHJhdGEucHVyZ2UudjEuUHVyZ2VLaW5kEg4KBnZhbHVlcxgCIAMoCRItCgljb25kaXRpb24YAyABKAsyGi5zdHJhdGEucHVyZ2UudjEuQ29uZGl0aW9uEgwKBHNvZnQYBCABKAgSJQoFc2NvcGUYBSABKAsyFi5zdHJhdGEucHVyZ2UudjEuU2NvcGUiPAoTQ3JlYXRlUHVyZ2VSZXNwb25zZRIlCgVwdXJnZRgBIAEoCzIWLnN0cmF0YS5wdXJnZS52MS5QdXJnZSIdCg9HZXRQdXJnZVJlcXVlc3QSCgoCaWQYASABKAkiOQoQR2V0UHVyZ2VSZXNwb25zZRIlCgVwdXJnZRgBIAEoCzIWLnN0cmF0YS5wdXJnZS52MS5QdXJnZSJKChFMaXN0UHVyZ2VzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIOCgZmaWx0ZXIYAyABKAkiVQoSTGlzdFB1cmdlc1Jlc3BvbnNlEiYKBnB1cmdlcxgBIAMoCzIWLnN0cmF0YS5wdXJnZS52MS5QdXJnZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiHwoRV2F0Y2hQdXJnZVJlcXVlc3QSCgoCaWQYASABKAkiSQoSV2F0Y2hQdXJnZVJlc3BvbnNlEiUKBXB1cmdlGAEgASgLMhYuc3RyYXRhLnB1cmdlLnYxLlB1cmdlEgwKBGRvbmUYAiABKAgikwEKB05vZGVBY2sSDwoHbm9kZV9pZBgBIAEoCRIsCghhY2tlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHb2JqZWN0cxgDIAEoAxINCgVlcnJvchgEIAEoCRIpCgRwdXNoGAUgASgLMhsuc3RyYXRhLnB1cmdlLnYxLlB1c2hSZXN1bHQijQMKBVB1cmdlEgoKAmlkGAEgASgJEigKBGtpbmQYAiABKA4yGi5zdHJhdGEucHVyZ2UudjEuUHVyZ2VLaW5kEg4KBnZhbHVlcxgDIAMoCRItCgljb25kaXRpb24YBCABKAsyGi5zdHJhdGEucHVyZ2UudjEuQ29uZGl0aW9uEgwKBHNvZnQYBSABKAgSJQoFc2NvcGUYBiABKAsyFi5zdHJhdGEucHVyZ2UudjEuU2NvcGUSDQoFYWN0b3IYByABKAkSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNcGFydGl0aW9uX2lkcxgJIAMoCRITCgtub2Rlc190b3RhbBgKIAEoBRISCgpub2Rlc19kb25lGAsgASgFEiYKBGFja3MYDCADKAsyGC5zdHJhdGEucHVyZ2UudjEuTm9kZUFjaxIzChB0aW1lX3RvX2xhc3RfYWNrGA0gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIlsKEUNyZWF0ZVB1c2hSZXF1ZXN0Eg4KBmFwcF9pZBgBIAEoCRIMCgR1cmxzGAIgAygJEhMKC2NsdXN0ZXJfaWRzGAMgAygJEhMKC2NvbmN1cnJlbmN5GAQgASgFIjkKEkNyZWF0ZVB1c2hSZXNwb25zZRIjCgRwdXNoGAEgASgLMhUuc3RyYXRhLnB1cmdlLnYxLlB1c2giHAoOR2V0UHVzaFJlcXVlc3QSCgoCaWQYASABKAkiNgoPR2V0UHVzaFJlc3BvbnNlEiMKBHB1c2gYASABKAsyFS5zdHJhdGEucHVyZ2UudjEuUHVzaCI6ChFMaXN0UHVzaGVzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJUChJMaXN0UHVzaGVzUmVzcG9uc2USJQoGcHVzaGVzGAEgAygLMhUuc3RyYXRhLnB1cmdlLnYxLlB1c2gSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIo4DCgRQdXNoEgoKAmlkGAEgASgJEg4KBmFwcF9pZBgCIAEoCRIMCgR1cmxzGAMgAygJEhEKCXVybF9jb3VudBgEIAEoBRITCgtjbHVzdGVyX2lkcxgFIAMoCRITCgtjb25jdXJyZW5jeRgGIAEoBRINCgVhY3RvchgHIAEoCRIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1wYXJ0aXRpb25faWRzGAogAygJEhMKC25vZGVzX3RvdGFsGAsgASgFEhIKCm5vZGVzX2RvbmUYDCABKAUSJgoEYWNrcxgNIAMoCzIYLnN0cmF0YS5wdXJnZS52MS5Ob2RlQWNrEjMKEHRpbWVfdG9fbGFzdF9hY2sYDiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEwoLdXJsc19mYWlsZWQYDyABKAUqlQEKCVB1cmdlS2luZBIaChZQVVJHRV9LSU5EX1VOU1BFQ0lGSUVEEAASEgoOUFVSR0VfS0lORF9VUkwQARIVChFQVVJHRV9LSU5EX1BSRUZJWBACEhMKD1BVUkdFX0tJTkRfSE9TVBADEhIKDlBVUkdFX0tJTkRfVEFHEAQSGAoUUFVSR0VfS0lORF9DT05ESVRJT04QBTLlBAoMUHVyZ2VTZXJ2aWNlElgKC0NyZWF0ZVB1cmdlEiMuc3RyYXRhLnB1cmdlLnYxLkNyZWF0ZVB1cmdlUmVxdWVzdBokLnN0cmF0YS5wdXJnZS52MS5DcmVhdGVQdXJnZVJlc3BvbnNlEk8KCEdldFB1cmdlEiAuc3RyYXRhLnB1cmdlLnYxLkdldFB1cmdlUmVxdWVzdBohLnN0cmF0YS5wdXJnZS52MS5HZXRQdXJnZVJlc3BvbnNlElUKCkxpc3RQdXJnZXMSIi5zdHJhdGEucHVyZ2UudjEuTGlzdFB1cmdlc1JlcXVlc3QaIy5zdHJhdGEucHVyZ2UudjEuTGlzdFB1cmdlc1Jlc3BvbnNlElcKCldhdGNoUHVyZ2USIi5zdHJhdGEucHVyZ2UudjEuV2F0Y2hQdXJnZVJlcXVlc3QaIy5zdHJhdGEucHVyZ2UudjEuV2F0Y2hQdXJnZVJlc3BvbnNlMAESVQoKQ3JlYXRlUHVzaBIiLnN0cmF0YS5wdXJnZS52MS5DcmVhdGVQdXNoUmVxdWVzdBojLnN0cmF0YS5wdXJnZS52MS5DcmVhdGVQdXNoUmVzcG9uc2USTAoHR2V0UHVzaBIfLnN0cmF0YS5wdXJnZS52MS5HZXRQdXNoUmVxdWVzdBogLnN0cmF0YS5wdXJnZS52MS5HZXRQdXNoUmVzcG9uc2USVQoKTGlzdFB1c2hlcxIiLnN0cmF0YS5wdXJnZS52MS5MaXN0UHVzaGVzUmVxdWVzdBojLnN0cmF0YS5wdXJnZS52MS5MaXN0UHVzaGVzUmVzcG9uc2VCO1o5Z2l0aHViLmNvbS9zdHJhdGEtZWRnZS9zdHJhdGEvZ2VuL3N0cmF0YS9wdXJnZS92MTtwdXJnZXYxYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Condition selects objects for PURGE_KIND_CONDITION.
@@ -443,6 +443,13 @@ export type ListPurgesRequest = Message<"strata.purge.v1.ListPurgesRequest"> & {
    * @generated from field: string page_token = 2;
    */
   pageToken: string;
+
+  /**
+   * AIP-160 filter (docs/api.md, "Filtering"), e.g. `name = "shop" AND labels.env = "prod"`.
+   *
+   * @generated from field: string filter = 3;
+   */
+  filter: string;
 };
 
 /**
@@ -476,6 +483,51 @@ export type ListPurgesResponse = Message<"strata.purge.v1.ListPurgesResponse"> &
  */
 export const ListPurgesResponseSchema: GenMessage<ListPurgesResponse> = /*@__PURE__*/
   messageDesc(file_strata_purge_v1_purge, 12);
+
+/**
+ * Request of WatchPurge.
+ *
+ * @generated from message strata.purge.v1.WatchPurgeRequest
+ */
+export type WatchPurgeRequest = Message<"strata.purge.v1.WatchPurgeRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message strata.purge.v1.WatchPurgeRequest.
+ * Use `create(WatchPurgeRequestSchema)` to create a new message.
+ */
+export const WatchPurgeRequestSchema: GenMessage<WatchPurgeRequest> = /*@__PURE__*/
+  messageDesc(file_strata_purge_v1_purge, 13);
+
+/**
+ * Response of WatchPurge: the purge with its acknowledgements so far.
+ *
+ * @generated from message strata.purge.v1.WatchPurgeResponse
+ */
+export type WatchPurgeResponse = Message<"strata.purge.v1.WatchPurgeResponse"> & {
+  /**
+   * @generated from field: strata.purge.v1.Purge purge = 1;
+   */
+  purge?: Purge | undefined;
+
+  /**
+   * True on the last message: every expected node acknowledged.
+   *
+   * @generated from field: bool done = 2;
+   */
+  done: boolean;
+};
+
+/**
+ * Describes the message strata.purge.v1.WatchPurgeResponse.
+ * Use `create(WatchPurgeResponseSchema)` to create a new message.
+ */
+export const WatchPurgeResponseSchema: GenMessage<WatchPurgeResponse> = /*@__PURE__*/
+  messageDesc(file_strata_purge_v1_purge, 14);
 
 /**
  * NodeAck is one node's progress on a purge.
@@ -516,7 +568,7 @@ export type NodeAck = Message<"strata.purge.v1.NodeAck"> & {
  * Use `create(NodeAckSchema)` to create a new message.
  */
 export const NodeAckSchema: GenMessage<NodeAck> = /*@__PURE__*/
-  messageDesc(file_strata_purge_v1_purge, 13);
+  messageDesc(file_strata_purge_v1_purge, 15);
 
 /**
  * Purge is a purge and its progress.
@@ -601,7 +653,7 @@ export type Purge = Message<"strata.purge.v1.Purge"> & {
  * Use `create(PurgeSchema)` to create a new message.
  */
 export const PurgeSchema: GenMessage<Purge> = /*@__PURE__*/
-  messageDesc(file_strata_purge_v1_purge, 14);
+  messageDesc(file_strata_purge_v1_purge, 16);
 
 /**
  * Request of CreatePush.
@@ -644,7 +696,7 @@ export type CreatePushRequest = Message<"strata.purge.v1.CreatePushRequest"> & {
  * Use `create(CreatePushRequestSchema)` to create a new message.
  */
 export const CreatePushRequestSchema: GenMessage<CreatePushRequest> = /*@__PURE__*/
-  messageDesc(file_strata_purge_v1_purge, 15);
+  messageDesc(file_strata_purge_v1_purge, 17);
 
 /**
  * Response of CreatePush: the recorded push, no node acknowledged yet.
@@ -663,7 +715,7 @@ export type CreatePushResponse = Message<"strata.purge.v1.CreatePushResponse"> &
  * Use `create(CreatePushResponseSchema)` to create a new message.
  */
 export const CreatePushResponseSchema: GenMessage<CreatePushResponse> = /*@__PURE__*/
-  messageDesc(file_strata_purge_v1_purge, 16);
+  messageDesc(file_strata_purge_v1_purge, 18);
 
 /**
  * Request of GetPush: the push id (psh_...).
@@ -682,7 +734,7 @@ export type GetPushRequest = Message<"strata.purge.v1.GetPushRequest"> & {
  * Use `create(GetPushRequestSchema)` to create a new message.
  */
 export const GetPushRequestSchema: GenMessage<GetPushRequest> = /*@__PURE__*/
-  messageDesc(file_strata_purge_v1_purge, 17);
+  messageDesc(file_strata_purge_v1_purge, 19);
 
 /**
  * Response of GetPush: the push and its progress.
@@ -701,7 +753,7 @@ export type GetPushResponse = Message<"strata.purge.v1.GetPushResponse"> & {
  * Use `create(GetPushResponseSchema)` to create a new message.
  */
 export const GetPushResponseSchema: GenMessage<GetPushResponse> = /*@__PURE__*/
-  messageDesc(file_strata_purge_v1_purge, 18);
+  messageDesc(file_strata_purge_v1_purge, 20);
 
 /**
  * Request of ListPushes: page size (default 50, at most 500) and the token of
@@ -726,7 +778,7 @@ export type ListPushesRequest = Message<"strata.purge.v1.ListPushesRequest"> & {
  * Use `create(ListPushesRequestSchema)` to create a new message.
  */
 export const ListPushesRequestSchema: GenMessage<ListPushesRequest> = /*@__PURE__*/
-  messageDesc(file_strata_purge_v1_purge, 19);
+  messageDesc(file_strata_purge_v1_purge, 21);
 
 /**
  * Response of ListPushes: one page of pushes, newest first (urls left out),
@@ -751,7 +803,7 @@ export type ListPushesResponse = Message<"strata.purge.v1.ListPushesResponse"> &
  * Use `create(ListPushesResponseSchema)` to create a new message.
  */
 export const ListPushesResponseSchema: GenMessage<ListPushesResponse> = /*@__PURE__*/
-  messageDesc(file_strata_purge_v1_purge, 20);
+  messageDesc(file_strata_purge_v1_purge, 22);
 
 /**
  * Push is a push and its progress.
@@ -851,7 +903,7 @@ export type Push = Message<"strata.purge.v1.Push"> & {
  * Use `create(PushSchema)` to create a new message.
  */
 export const PushSchema: GenMessage<Push> = /*@__PURE__*/
-  messageDesc(file_strata_purge_v1_purge, 21);
+  messageDesc(file_strata_purge_v1_purge, 23);
 
 /**
  * PurgeKind is what the values of a purge name.
@@ -946,6 +998,18 @@ export const PurgeService: GenService<{
     methodKind: "unary";
     input: typeof ListPurgesRequestSchema;
     output: typeof ListPurgesResponseSchema;
+  },
+  /**
+   * WatchPurge streams one purge's progress: the purge now, then again
+   * after each node acknowledgement, ending after the one that completes
+   * it (at once when it is complete). Same permission as GetPurge.
+   *
+   * @generated from rpc strata.purge.v1.PurgeService.WatchPurge
+   */
+  watchPurge: {
+    methodKind: "server_streaming";
+    input: typeof WatchPurgeRequestSchema;
+    output: typeof WatchPurgeResponseSchema;
   },
   /**
    * CreatePush records a push (every node of the app's partitions, or of the
