@@ -81,7 +81,8 @@ func getApp(ctx context.Context, c *client, id string) (*configv1.GetAppResponse
 	if err != nil {
 		return nil, err
 	}
-	list, err := c.config.ListApps(ctx, &configv1.ListAppsRequest{})
+	// One app by id (ListApps pages; docs/api.md, "Filtering").
+	list, err := c.config.ListApps(ctx, &configv1.ListAppsRequest{Filter: fmt.Sprintf("id = %q", res.GetApp().GetId())})
 	if err != nil {
 		return nil, err
 	}
