@@ -276,7 +276,7 @@ func Parse(filter string) (Expr, error) {
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }
-func (p *parser) take() token  { t := p.toks[p.i]; p.i++; return t }
+func (p *parser) take() token { t := p.toks[p.i]; p.i++; return t }
 
 func isKeyword(t token, kw string) bool { return t.kind == tWord && t.text == kw }
 

@@ -18,9 +18,9 @@ import (
 // reversed (for suffix searches such as domains:"*.example.com").
 type appList struct {
 	order    *btree.BTreeG[appKey]
-	byDomain map[string][]string         // domain -> ids
-	reversed *btree.BTreeG[string]       // reverse(domain) + "\x00" + id
-	listed   map[string]appListed        // id -> what the app holds in the index
+	byDomain map[string][]string   // domain -> ids
+	reversed *btree.BTreeG[string] // reverse(domain) + "\x00" + id
+	listed   map[string]appListed  // id -> what the app holds in the index
 }
 
 type appKey struct{ name, id string }
