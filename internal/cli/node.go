@@ -78,6 +78,9 @@ infra/systemd/strata-node.service; flags on the command line win.`,
 			if o.MetricsInterval == 0 {
 				o.MetricsInterval = -1 // --metrics-interval 0: off
 			}
+			if o.PeerCheckInterval == 0 {
+				o.PeerCheckInterval = -1 // --peer-check-interval 0: off
+			}
 			o.API = g.api
 			o.Logger = log
 			o.Banner = g.stdout
@@ -100,6 +103,7 @@ infra/systemd/strata-node.service; flags on the command line win.`,
 	fs.Uint32Var(&o.HTTPPort, "http-port", 80, "port apps name for the HTTP listener (0: the bound port)")
 	fs.Uint32Var(&o.HTTPSPort, "https-port", 443, "port apps name for the HTTPS listener (0: the bound port)")
 	fs.DurationVar(&o.MetricsInterval, "metrics-interval", time.Second, "how often the node sends its traffic, system and Metric SQL figures to the metrics service (0: off)")
+	fs.DurationVar(&o.PeerCheckInterval, "peer-check-interval", 2*time.Second, "how often the node probes the tier addresses of its partition's nodes; the control plane fails a node most peers cannot reach (0: off; docs/gslb.md)")
 	fs.StringArrayVar(&o.XDPIfaces, "xdp-iface", nil, "`IFACE` to run the XDP DDoS filter on (repeatable; off by default; needs root or CAP_BPF+CAP_NET_ADMIN; docs/ddos.md)")
 	fs.StringVar(&o.MetricsAddr, "metrics-addr", "", "HOST:PORT serving /metrics (Prometheus) and /healthz (empty: off, so several nodes can share a host)")
 	lf.register(fs)

@@ -38,6 +38,9 @@ type Options struct {
 	// MetricsInterval is how often the node reports its metrics (0: every
 	// 1 s; negative: no reports, node.Options.MetricsInterval).
 	MetricsInterval time.Duration
+	// PeerCheckInterval is how often the node probes its partition's nodes
+	// (0: every 2 s; negative: no checks, node.Options.PeerCheckInterval).
+	PeerCheckInterval time.Duration
 	// KEK, optional, returns the node KEK of the node's partition (the dev
 	// node derives it from the control KEK); nil: join.LoadKEK
 	// (STRATA_NODE_KEK or DATA_DIR/node.kek), else certificates are not served.
@@ -79,8 +82,9 @@ func Start(ctx context.Context, o Options) (*Edge, error) {
 		HTTPAddr: o.HTTPAddr, HTTPSAddr: o.HTTPSAddr, HTTPPort: o.HTTPPort, HTTPSPort: o.HTTPSPort,
 		DNSAddr: o.DNSAddr, StreamHost: o.StreamHost, GeoDB: o.GeoDB, Logger: o.Logger,
 		TierAddr: o.TierAddr, TierHost: firstOf(o.PublicIPs),
-		MetricsInterval: o.MetricsInterval,
-		XDPIfaces:       o.XDPIfaces,
+		MetricsInterval:   o.MetricsInterval,
+		PeerCheckInterval: o.PeerCheckInterval,
+		XDPIfaces:         o.XDPIfaces,
 	})
 	if err != nil {
 		return nil, err
