@@ -1,0 +1,128 @@
+package stack_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	metricsv1 "github.com/strata-edge/strata/gen/strata/metrics/v1"
+	"github.com/strata-edge/strata/pkg/natsutil/natstest"
+)
+
+// lineServer answers every line with "name: line".
+func lineServer(t *testing.T, name string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				sc := bufio.NewScanner(c)
+				for sc.Scan() {
+					fmt.Fprintf(c, "%s: %s\n", name, sc.Text())
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestDevStreamApp: a TCP stream app created and released through the API
+// is served by strata dev's node on its port (127.0.0.1); a release that
+// changes its upstream keeps an open connection on the old one while new
+// connections take the new one; its connections show in the metrics
+// service's top like requests.
+func TestDevStreamApp(t *testing.T) {
+	dev := runDev(t)
+	ctx := context.Background()
+	c := clientsFor(dev.api, dev.token)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := uint32(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	app := must[*configv1.CreateAppResponse](t)(c.config.CreateApp(ctx, &configv1.CreateAppRequest{
+		Name: "echo", Role: &configv1.CreateAppRequest_Stream{Stream: &configv1.StreamApp{
+			Listeners: []*configv1.StreamListener{{Port: port, Protocol: configv1.StreamProtocol_STREAM_PROTOCOL_TCP}},
+			Upstream:  "main",
+		}}})).App
+	up := must[*configv1.CreateUpstreamResponse](t)(c.config.CreateUpstream(ctx, &configv1.CreateUpstreamRequest{AppId: app.Id,
+		Upstream: &configv1.Upstream{Name: "main", Servers: []*configv1.Server{{Address: lineServer(t, "one"), Weight: 1}}}})).Upstream
+	must[*configv1.CreateReleaseResponse](t)(c.config.CreateRelease(ctx, &configv1.CreateReleaseRequest{AppId: app.Id}))
+
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	dial := func() (net.Conn, *bufio.Reader, error) {
+		conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
+		if err != nil {
+			return nil, nil, err
+		}
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		return conn, bufio.NewReader(conn), nil
+	}
+	say := func(conn net.Conn, r *bufio.Reader, line string) (string, error) {
+		if _, err := fmt.Fprintln(conn, line); err != nil {
+			return "", err
+		}
+		s, err := r.ReadString('\n')
+		return strings.TrimSuffix(s, "\n"), err
+	}
+	var open net.Conn
+	var openR *bufio.Reader
+	natstest.CheckFor(t, 30*time.Second, 50*time.Millisecond, func() error {
+		conn, r, err := dial()
+		if err != nil {
+			return err
+		}
+		if got, err := say(conn, r, "a"); err != nil || got != "one: a" {
+			conn.Close()
+			return fmt.Errorf("answer %q: %v", got, err)
+		}
+		open, openR = conn, r
+		return nil
+	})
+	defer open.Close()
+
+	up.Servers = []*configv1.Server{{Address: lineServer(t, "two"), Weight: 1}}
+	must[*configv1.UpdateUpstreamResponse](t)(c.config.UpdateUpstream(ctx, &configv1.UpdateUpstreamRequest{AppId: app.Id, Upstream: up}))
+	must[*configv1.CreateReleaseResponse](t)(c.config.CreateRelease(ctx, &configv1.CreateReleaseRequest{AppId: app.Id}))
+	natstest.CheckFor(t, 30*time.Second, 50*time.Millisecond, func() error {
+		conn, r, err := dial()
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		if got, err := say(conn, r, "b"); err != nil || got != "two: b" {
+			return fmt.Errorf("answer %q: %v", got, err)
+		}
+		return nil
+	})
+	if got, err := say(open, openR, "c"); err != nil || got != "one: c" {
+		t.Fatalf("connection open across the release: %q %v", got, err)
+	}
+	open.Close()
+
+	natstest.CheckFor(t, 30*time.Second, 200*time.Millisecond, func() error {
+		top, err := c.metric.QueryTop(ctx, &metricsv1.QueryTopRequest{AppId: app.Id, By: "status"})
+		if err != nil {
+			return err
+		}
+		if top.GetTotal() < 3 {
+			return fmt.Errorf("top total %d, want the 3 connections at least", top.GetTotal())
+		}
+		return nil
+	})
+}
