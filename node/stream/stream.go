@@ -82,6 +82,7 @@ type Stream struct {
 
 	mu        sync.Mutex // Prepare to commit/abort, and the fields below
 	listeners map[lkey]*listener
+	draining  map[*listener]struct{} // removed, connections still open
 	upstreams map[string]*upstream.Upstream // by upstream.Key
 	version   uint64
 	closed    bool
@@ -98,6 +99,7 @@ func New(opts Options) *Stream {
 	return &Stream{
 		opts: opts, log: opts.Logger,
 		listeners: map[lkey]*listener{},
+		draining:  map[*listener]struct{}{},
 		upstreams: map[string]*upstream.Upstream{},
 		stats:     map[string]*stats.App{},
 	}
@@ -200,7 +202,12 @@ func (s *Stream) commit(b *build, version uint64) {
 		a, keep := b.apps[k]
 		if !keep {
 			delete(s.listeners, k)
-			l.retire(l.current().drain)
+			s.draining[l] = struct{}{}
+			l.retire(l.current().drain, func() {
+				s.mu.Lock()
+				delete(s.draining, l)
+				s.mu.Unlock()
+			})
 			s.log.Info("stream: listener removed", "listener", k.String(), "app", l.current().id, "version", version)
 			continue
 		}
@@ -251,12 +258,16 @@ func (s *Stream) Addr(port uint32, proto configv1.StreamProtocol) net.Addr {
 	return nil
 }
 
-// OpenConnections is the number of stream connections (TCP) open now.
+// OpenConnections is the number of stream connections (TCP) open now,
+// those of draining listeners included.
 func (s *Stream) OpenConnections() uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var n int64
 	for _, l := range s.listeners {
+		n += l.open.Load()
+	}
+	for l := range s.draining {
 		n += l.open.Load()
 	}
 	return uint64(max(n, 0))
@@ -267,13 +278,20 @@ func (s *Stream) OpenConnections() uint64 {
 func (s *Stream) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
-	ls := s.listeners
+	var ls []*listener
+	for _, l := range s.listeners {
+		ls = append(ls, l)
+	}
+	for l := range s.draining { // cut now
+		ls = append(ls, l)
+	}
 	s.listeners = map[lkey]*listener{}
+	s.draining = map[*listener]struct{}{}
 	ups := s.upstreams
 	s.upstreams = map[string]*upstream.Upstream{}
 	s.mu.Unlock()
 	for _, l := range ls {
-		l.retire(0)
+		l.retire(0, nil)
 	}
 	for _, l := range ls {
 		select {

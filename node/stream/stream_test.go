@@ -233,14 +233,19 @@ func TestRemovedListenerDrains(t *testing.T) {
 	if _, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
 		t.Fatal("removed listener still accepts")
 	}
-	// Within the drain the connection works; after it, it is closed.
+	// Within the drain the connection works (and counts); after it, it
+	// is closed.
 	if got, err := say(c, r, "b"); err != nil || got != "one: b" {
 		t.Fatalf("during drain: %q %v", got, err)
+	}
+	if n := s.OpenConnections(); n != 1 {
+		t.Fatalf("open connections during the drain: %d", n)
 	}
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := r.ReadString('\n'); err == nil || errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("connection not closed after the drain: %v", err)
 	}
+	waitFor(t, func() bool { return s.OpenConnections() == 0 })
 	// The port can be taken again.
 	apply(t, s, tcpApp("a1", port, echoServer(t, "two")))
 }

@@ -80,8 +80,8 @@ func (l *listener) start() {
 }
 
 // retire stops accepting at once and closes the open connections after
-// drain (at once when 0).
-func (l *listener) retire(drain time.Duration) {
+// drain (at once when 0), then calls done (optional).
+func (l *listener) retire(drain time.Duration, done func()) {
 	l.mu.Lock()
 	l.retired = true
 	l.mu.Unlock()
@@ -100,6 +100,9 @@ func (l *listener) retire(drain time.Duration) {
 		l.mu.Unlock()
 		for _, c := range cs {
 			c.cut()
+		}
+		if done != nil {
+			done()
 		}
 	}
 	if drain <= 0 {
