@@ -87,6 +87,8 @@ type appFlags struct {
 	hstsMaxAge    uint32
 	hstsSubdoms   bool
 	hstsPreload   bool
+
+	role roleFlags
 }
 
 func (f *appFlags) register(fs *pflag.FlagSet) {
@@ -100,6 +102,7 @@ func (f *appFlags) register(fs *pflag.FlagSet) {
 	fs.Uint32Var(&f.hstsMaxAge, "hsts-max-age", 0, "send Strict-Transport-Security with this max-age in seconds on HTTPS responses (e.g. 31536000; 0 = no HSTS)")
 	fs.BoolVar(&f.hstsSubdoms, "hsts-include-subdomains", false, "HSTS: add includeSubDomains")
 	fs.BoolVar(&f.hstsPreload, "hsts-preload", false, "HSTS: add preload (needs --hsts-include-subdomains and a max-age of at least 31536000)")
+	f.role.register(fs)
 }
 
 // hstsFlags are the flags that set HSTS.
@@ -145,7 +148,7 @@ func (f *appFlags) parsed() (ports, tlsPorts []uint32, labels map[string]string,
 }
 
 func newAppCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "app", Short: "HTTP applications: domains, upstreams and rules"}
+	cmd := &cobra.Command{Use: "app", Short: "Applications: HTTP(S) apps (domains, upstreams, rules), stream apps (TCP/UDP, TLS, SNI proxy) and forward proxies (SOCKS5, HTTP)"}
 	cmd.AddCommand(newAppCreateCmd(g), newAppListCmd(g), newAppGetCmd(g), newAppUpdateCmd(g), newAppDeleteCmd(g), newAppDiffCmd(g))
 	return cmd
 }
@@ -153,14 +156,24 @@ func newAppCmd(g *globals) *cobra.Command {
 func newAppCreateCmd(g *globals) *cobra.Command {
 	var f appFlags
 	cmd := &cobra.Command{
-		Use:   "create --name N --domain D [--domain D2] [--http-port 80] [--https-port 443] [--https-redirect] [--hsts-max-age S] [--partition P] [--label k=v]",
-		Short: "Create an app (prints its id)",
+		Use:   "create --name N --domain D [--domain D2] [--http-port 80] [--https-port 443] [--https-redirect] [--hsts-max-age S] [--partition P] [--label k=v] | --stream-listen tcp/PORT ... | --socks5-port P --credential U:P ...",
+		Short: "Create an app (prints its id): HTTP by default, a stream app with --stream-listen, a forward proxy with --socks5-port or --http-proxy-port",
 		Example: `  strata app create --name shop --domain shop.example.com --domain www.shop.example.com
   APP=$(strata app create --name api --domain api.example.com --https-port 443 --label team=core)
-  strata app create --name www --domain www.example.com --http-port 80 --https-port 443 --https-redirect --hsts-max-age 31536000`,
+  strata app create --name www --domain www.example.com --http-port 80 --https-port 443 --https-redirect --hsts-max-age 31536000
+  # TCP and UDP proxy (then: strata upstream create --app echo --name echo --server 10.0.0.5:7 --health-check)
+  strata app create --name echo --stream-listen tcp/9000 --stream-listen udp/9053 --stream-upstream echo --allow 10.0.0.0/8 --conn-rate 50
+  # SNI proxy: route TLS by server name without terminating it
+  strata app create --name sni --stream-listen tcp/8443 --tls-mode passthrough --sni-route a.example.com=a --sni-route '*.b.example.com=b'
+  # SOCKS5 and HTTP forward proxy with passwords (hashed by the service)
+  strata app create --name egress --socks5-port 1080 --http-proxy-port 3128 --credential alice:s3cret --egress-allow-port 443`,
 		Args: args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			httpPorts, httpsPorts, labels, err := f.parsed()
+			if err != nil {
+				return err
+			}
+			stream, forward, err := f.role.role(cmd.Flags(), "", nil, nil)
 			if err != nil {
 				return err
 			}
@@ -168,6 +181,12 @@ func newAppCreateCmd(g *globals) *cobra.Command {
 				Name: f.name, Domains: f.domains, HttpPorts: httpPorts, HttpsPorts: httpsPorts,
 				Partitions: f.partitions, Labels: labels,
 				HttpsRedirect: f.httpsRedirect, Hsts: f.hsts(cmd.Flags(), nil),
+			}
+			switch {
+			case stream != nil:
+				req.Role = &configv1.CreateAppRequest_Stream{Stream: stream}
+			case forward != nil:
+				req.Role = &configv1.CreateAppRequest_ForwardProxy{ForwardProxy: forward}
 			}
 			return show(cmd, g, clientx.RPC(configv1connect.ConfigServiceClient.CreateApp, req), func(w io.Writer, res *configv1.CreateAppResponse) error {
 				return clientx.Line(w, "%s", res.GetApp().GetId())
@@ -187,13 +206,13 @@ func newAppListCmd(g *globals) *cobra.Command {
 		Args:  args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return show(cmd, g, clientx.Pages(configv1connect.ConfigServiceClient.ListApps, &configv1.ListAppsRequest{}, &lf), func(w io.Writer, res *configv1.ListAppsResponse) error {
-				rows := [][]string{{"ID", "NAME", "DOMAINS", "STABLE", "STAGING", "PENDING", "VERSION"}}
+				rows := [][]string{{"ID", "NAME", "ROLE", "DOMAINS", "STABLE", "STAGING", "PENDING", "VERSION"}}
 				for _, a := range res.GetApps() {
 					if a.GetDeleted() {
 						continue
 					}
 					rows = append(rows, []string{
-						a.GetId(), a.GetName(), strings.Join(a.GetDomains(), ","),
+						a.GetId(), a.GetName(), clientx.OrDash(a.GetRole()), strings.Join(a.GetDomains(), ","),
 						releaseNumber(a.GetStableRelease()), releaseNumber(a.GetStagingRelease()),
 						strconv.FormatUint(uint64(a.GetPendingChanges()), 10),
 						strconv.FormatUint(a.GetVersion(), 10),
@@ -237,12 +256,14 @@ func newAppUpdateCmd(g *globals) *cobra.Command {
   strata app update $APP --https-port 443 --expect-version 12
   strata app update $APP --https-redirect                     # plain HTTP -> HTTPS, like nginx's return 301 https://$host$request_uri
   strata app update $APP --hsts-max-age 31536000 --hsts-include-subdomains
-  strata app update $APP --https-redirect=false --hsts-max-age 0`,
+  strata app update $APP --https-redirect=false --hsts-max-age 0
+  strata app update echo --stream-listen tcp/9000 --stream-listen tcp/9001   # a stream app: its role flags
+  strata app update egress --credential alice --credential bob:n3w          # alice keeps her password`,
 		Args: args("APP"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			flags := cmd.Flags()
-			if !slices.ContainsFunc(append([]string{"name", "domain", "http-port", "https-port", "partition", "label", "https-redirect"}, hstsFlags...), flags.Changed) {
-				return usagef("nothing to change: give at least one of --name, --domain, --http-port, --https-port, --partition, --label, --https-redirect, --hsts-max-age")
+			if !slices.ContainsFunc(slices.Concat([]string{"name", "domain", "http-port", "https-port", "partition", "label", "https-redirect"}, hstsFlags, roleFlagNames()), flags.Changed) {
+				return usagef("nothing to change: give at least one of --name, --domain, --http-port, --https-port, --partition, --label, --https-redirect, --hsts-max-age, or the flags of a stream or forward-proxy app")
 			}
 			httpPorts, httpsPorts, labels, err := f.parsed()
 			if err != nil {
@@ -280,6 +301,16 @@ func newAppUpdateCmd(g *globals) *cobra.Command {
 				}
 				if flags.Changed("label") {
 					req.Labels = labels
+				}
+				stream, forward, err := f.role.role(flags, appRole(app), app.GetStream(), app.GetForwardProxy())
+				if err != nil {
+					return nil, err
+				}
+				switch {
+				case stream != nil:
+					req.Role = &configv1.UpdateAppRequest_Stream{Stream: stream}
+				case forward != nil:
+					req.Role = &configv1.UpdateAppRequest_ForwardProxy{ForwardProxy: forward}
 				}
 				return c.UpdateApp(ctx, req)
 			}, func(w io.Writer, res *configv1.UpdateAppResponse) error {
@@ -344,25 +375,45 @@ func describeApp(w io.Writer, res *configv1.GetAppResponse) error {
 	rows := [][]string{
 		{"id:", app.GetId()},
 		{"name:", app.GetName()},
+		{"role:", appRole(app)},
 		{"domains:", strings.Join(app.GetDomains(), ", ")},
-		{"http ports:", joinUints(app.GetHttpPorts())},
-		{"https ports:", joinUints(app.GetHttpsPorts())},
+	}
+	if appRole(app) == "http" {
+		rows = append(rows, [][]string{
+			{"http ports:", joinUints(app.GetHttpPorts())},
+			{"https ports:", joinUints(app.GetHttpsPorts())},
+		}...)
+	}
+	rows = append(rows, [][]string{
 		{"partitions:", strings.Join(app.GetPartitionIds(), ", ")},
 		{"labels:", joinLabels(app.GetLabels())},
-		{"https redirect:", clientx.YesNo(app.GetHttpsRedirect())},
-		{"hsts:", hstsText(app.GetHsts())},
+	}...)
+	if appRole(app) == "http" {
+		rows = append(rows, [][]string{
+			{"https redirect:", clientx.YesNo(app.GetHttpsRedirect())},
+			{"hsts:", hstsText(app.GetHsts())},
+		}...)
+	}
+	rows = append(rows, roleRows(app)...)
+	rows = append(rows, [][]string{
 		{"version:", strconv.FormatUint(res.GetVersion(), 10)},
 		{"released:", fmt.Sprintf("%s, %d pending change(s)", released, res.GetPendingChanges())},
-	}
+	}...)
 	for i := range rows {
 		rows[i][1] = clientx.OrDash(rows[i][1])
 	}
 	if err := clientx.Table(w, rows); err != nil {
 		return err
 	}
+	if appRole(app) == "forward" {
+		return nil // no upstreams, no rules
+	}
 	fmt.Fprintf(w, "upstreams (%d):\n", len(app.GetUpstreams()))
 	for _, u := range app.GetUpstreams() {
 		fmt.Fprintf(w, "  %s\n", describeUpstream(u))
+	}
+	if appRole(app) != "http" {
+		return nil
 	}
 	fmt.Fprintf(w, "rules (%d):\n", len(app.GetRules()))
 	for i, r := range app.GetRules() {

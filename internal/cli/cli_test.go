@@ -533,7 +533,7 @@ func TestStagingReleaseAndPromote(t *testing.T) {
 	if got := s.ok("release", "create", "--app", app, "--staging"); got != "2" {
 		t.Fatalf("staging release printed %q", got)
 	}
-	row := regexp.MustCompile(`(?m)^` + app + `\s+shop\s+shop\.example\.com\s+1\s+2\s+0\s`)
+	row := regexp.MustCompile(`(?m)^` + app + `\s+shop\s+http\s+shop\.example\.com\s+1\s+2\s+0\s`)
 	if list := s.ok("app", "list"); !row.MatchString(list) {
 		t.Fatalf("app list after a staging release (want STABLE 1, STAGING 2):\n%s", list)
 	}
@@ -551,7 +551,7 @@ func TestStagingReleaseAndPromote(t *testing.T) {
 	if got := s.ok("release", "promote", "--app", app); got != "2" {
 		t.Fatalf("promote printed %q", got)
 	}
-	row = regexp.MustCompile(`(?m)^` + app + `\s+shop\s+shop\.example\.com\s+2\s+2\s+0\s`)
+	row = regexp.MustCompile(`(?m)^` + app + `\s+shop\s+http\s+shop\.example\.com\s+2\s+2\s+0\s`)
 	if list := s.ok("app", "list"); !row.MatchString(list) {
 		t.Fatalf("app list after promotion:\n%s", list)
 	}

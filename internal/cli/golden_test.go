@@ -60,6 +60,12 @@ func TestJSONGolden(t *testing.T) {
 		{"partition-create-us", "partition create --name us"},
 		{"partition-rename", "partition rename us us-east"},
 		{"partition-delete", "partition delete us-east"},
+		{"app-create-stream", "app create --name echo --stream-listen tcp/9000 --stream-listen udp/9053 --stream-upstream echo --allow 10.0.0.0/8 --conn-rate 50"},
+		{"upstream-create-stream", "upstream create --app echo --name echo --server 10.0.0.5:7 --health-check"},
+		{"app-update-stream", "app update echo --stream-listen tcp/9001 --idle-timeout 5m"},
+		{"app-diff-stream", "app diff echo"},
+		{"app-create-forward", "app create --name egress --socks5-port 1080 --http-proxy-port 3128 --credential alice:s3cret --egress-allow-port 443"},
+		{"app-list-roles", "app list"},
 	}
 	for _, st := range steps {
 		args := append(strings.Fields(st.args), "-o", "json")

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -27,6 +28,7 @@ type upstreamFlags struct {
 	tls, tlsVerify             bool
 	tlsSNI                     string
 	healthPath, healthHost     string
+	healthCheck                bool
 	healthInterval, healthTO   time.Duration
 	healthyThr, unhealthyThr   uint32
 	healthStatuses             []uint
@@ -51,6 +53,7 @@ func (f *upstreamFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.tlsVerify, "tls-verify", false, "verify the servers' certificates")
 	fs.StringVar(&f.healthPath, "health-path", "", "enable active health checks: HTTP path to probe, e.g. /healthz")
 	fs.StringVar(&f.healthHost, "health-host", "", "Host header of health probes")
+	fs.BoolVar(&f.healthCheck, "health-check", false, "enable active health checks without --health-path: for upstreams of stream apps a TCP connect probe (--health-check=false turns probes off)")
 	fs.DurationVar(&f.healthInterval, "health-interval", 5*time.Second, "time between health probes")
 	fs.DurationVar(&f.healthTO, "health-timeout", defaultHealthTimeout, "health probe timeout (when not given: at most half of --health-interval)")
 	fs.Uint32Var(&f.healthyThr, "healthy-threshold", 2, "successful probes before a server is healthy again")
@@ -139,12 +142,12 @@ func (f *upstreamFlags) apply(fs *pflag.FlagSet, u *configv1.Upstream, isNew boo
 const defaultHealthTimeout = 2 * time.Second
 
 func (f *upstreamFlags) applyHealth(fs *pflag.FlagSet, u *configv1.Upstream, isNew bool) error {
-	names := []string{"health-path", "health-host", "health-interval", "health-timeout", "healthy-threshold", "unhealthy-threshold", "health-status", "max-fails", "fail-timeout"}
+	names := []string{"health-check", "health-path", "health-host", "health-interval", "health-timeout", "healthy-threshold", "unhealthy-threshold", "health-status", "max-fails", "fail-timeout"}
 	changed := false
 	for _, n := range names {
 		changed = changed || fs.Changed(n)
 	}
-	if !changed && !(isNew && (f.healthPath != "" || f.maxFails > 0)) {
+	if !changed && !(isNew && (f.healthPath != "" || f.healthCheck || f.maxFails > 0)) {
 		return nil
 	}
 	h := u.GetHealthCheck()
@@ -156,6 +159,9 @@ func (f *upstreamFlags) applyHealth(fs *pflag.FlagSet, u *configv1.Upstream, isN
 	if given("health-path") {
 		h.Path = f.healthPath
 		h.Enabled = f.healthPath != ""
+	}
+	if fs.Changed("health-check") {
+		h.Enabled = f.healthCheck
 	}
 	if given("health-host") {
 		h.Host = f.healthHost
@@ -212,7 +218,7 @@ func newUpstreamCmd(g *globals) *cobra.Command {
 		for _, u := range a.GetUpstreams() {
 			health := "-"
 			if h := u.GetHealthCheck(); h.GetEnabled() {
-				health = h.GetPath()
+				health = cmp.Or(h.GetPath(), "tcp")
 			}
 			rows = append(rows, []string{u.GetName(), policyName(u.GetPolicy()), serverList(u.GetServers()), clientx.YesNo(u.GetTls().GetEnabled()), health})
 		}
@@ -305,7 +311,7 @@ func describeUpstream(u *configv1.Upstream) string {
 		s += "  tls"
 	}
 	if h := u.GetHealthCheck(); h.GetEnabled() {
-		s += "  health " + h.GetPath()
+		s += "  health " + cmp.Or(h.GetPath(), "tcp")
 	}
 	return s
 }

@@ -165,7 +165,7 @@ func (v *appView) summary() *configv1.AppSummary {
 	s := &configv1.AppSummary{
 		Id: v.id, Name: d.GetName(), Domains: slices.Clone(d.GetDomains()), PartitionIds: slices.Clone(d.GetPartitionIds()),
 		LatestRelease: a.LatestRelease(), PendingChanges: uint32(a.Pending()), Version: a.Version(), Deleted: a.Deleted(),
-		StableRelease: a.StableRelease(), StagingRelease: a.StagingRelease(),
+		StableRelease: a.StableRelease(), StagingRelease: a.StagingRelease(), Role: roleOf(d),
 	}
 	if len(d.GetLabels()) > 0 {
 		s.Labels = make(map[string]string, len(d.GetLabels()))

@@ -1457,7 +1457,9 @@ type NodeInfo struct {
 	PeerChecks string `protobuf:"bytes,17,opt,name=peer_checks,json=peerChecks,proto3" json:"peer_checks,omitempty"`
 	// Why the node is not healthy ("no heartbeat", "reports unhealthy",
 	// "peers cannot reach it"); empty when healthy.
-	HealthReason  string `protobuf:"bytes,18,opt,name=health_reason,json=healthReason,proto3" json:"health_reason,omitempty"`
+	HealthReason string `protobuf:"bytes,18,opt,name=health_reason,json=healthReason,proto3" json:"health_reason,omitempty"`
+	// From its last heartbeat: what the node serves (strata.sync.v1.NodeStatus.roles).
+	Roles         []string `protobuf:"bytes,19,rep,name=roles,proto3" json:"roles,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1616,6 +1618,13 @@ func (x *NodeInfo) GetHealthReason() string {
 		return x.HealthReason
 	}
 	return ""
+}
+
+func (x *NodeInfo) GetRoles() []string {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
 }
 
 // NodeXdpInterface is the XDP filter on one interface of a node.
@@ -2207,7 +2216,9 @@ type AppSummary struct {
 	StagingRelease uint64            `protobuf:"varint,10,opt,name=staging_release,json=stagingRelease,proto3" json:"staging_release,omitempty"`
 	Labels         map[string]string `protobuf:"bytes,11,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Time of the app's newest event.
-	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// "http", "stream" or "forward" (App.role).
+	Role          string `protobuf:"bytes,13,opt,name=role,proto3" json:"role,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2324,6 +2335,13 @@ func (x *AppSummary) GetUpdatedAt() *timestamppb.Timestamp {
 		return x.UpdatedAt
 	}
 	return nil
+}
+
+func (x *AppSummary) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
 }
 
 // Request of UpdateApp: the app and its new settings.
@@ -4668,7 +4686,7 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\x12WatchNodesResponse\x120\n" +
 	"\x05nodes\x18\x01 \x03(\v2\x1a.strata.config.v1.NodeInfoR\x05nodes\x12(\n" +
 	"\x10removed_node_ids\x18\x02 \x03(\tR\x0eremovedNodeIds\x12\x18\n" +
-	"\ainitial\x18\x03 \x01(\bR\ainitial\"\xb9\x05\n" +
+	"\ainitial\x18\x03 \x01(\bR\ainitial\"\xcf\x05\n" +
 	"\bNodeInfo\x12*\n" +
 	"\x04node\x18\x01 \x01(\v2\x16.strata.config.v1.NodeR\x04node\x12!\n" +
 	"\fpartition_id\x18\x02 \x01(\tR\vpartitionId\x12'\n" +
@@ -4691,7 +4709,8 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\x03xdp\x18\x10 \x03(\v2\".strata.config.v1.NodeXdpInterfaceR\x03xdp\x12\x1f\n" +
 	"\vpeer_checks\x18\x11 \x01(\tR\n" +
 	"peerChecks\x12#\n" +
-	"\rhealth_reason\x18\x12 \x01(\tR\fhealthReason\"P\n" +
+	"\rhealth_reason\x18\x12 \x01(\tR\fhealthReason\x12\x14\n" +
+	"\x05roles\x18\x13 \x03(\tR\x05roles\"P\n" +
 	"\x10NodeXdpInterface\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04mode\x18\x02 \x01(\tR\x04mode\x12\x14\n" +
@@ -4738,7 +4757,7 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\x06filter\x18\x03 \x01(\tR\x06filter\"l\n" +
 	"\x10ListAppsResponse\x120\n" +
 	"\x04apps\x18\x01 \x03(\v2\x1c.strata.config.v1.AppSummaryR\x04apps\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xfb\x03\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8f\x04\n" +
 	"\n" +
 	"AppSummary\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
@@ -4754,7 +4773,8 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	" \x01(\x04R\x0estagingRelease\x12@\n" +
 	"\x06labels\x18\v \x03(\v2(.strata.config.v1.AppSummary.LabelsEntryR\x06labels\x129\n" +
 	"\n" +
-	"updated_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x1a9\n" +
+	"updated_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x12\n" +
+	"\x04role\x18\r \x01(\tR\x04role\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xdb\x04\n" +

@@ -557,7 +557,12 @@ type NodeStatus struct {
 	// address from the gateway set's check_nodes), one per peer probed in the
 	// last few rounds; the nodes service fails a node for gateway answers when
 	// a majority of its reporting peers cannot reach it (docs/gslb.md).
-	PeerChecks    []*PeerCheck `protobuf:"bytes,15,rep,name=peer_checks,json=peerChecks,proto3" json:"peer_checks,omitempty"`
+	PeerChecks []*PeerCheck `protobuf:"bytes,15,rep,name=peer_checks,json=peerChecks,proto3" json:"peer_checks,omitempty"`
+	// What the node serves, from its applied snapshot and listeners: "http",
+	// "https" (it has that listener), "dns" (its DNS server answers),
+	// "stream", "socks5", "forward" (apps of its partition with that role;
+	// "forward" is the HTTP forward proxy). Sorted.
+	Roles         []string `protobuf:"bytes,16,rep,name=roles,proto3" json:"roles,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -693,6 +698,13 @@ func (x *NodeStatus) GetXdp() []*XdpInterface {
 func (x *NodeStatus) GetPeerChecks() []*PeerCheck {
 	if x != nil {
 		return x.PeerChecks
+	}
+	return nil
+}
+
+func (x *NodeStatus) GetRoles() []string {
+	if x != nil {
+		return x.Roles
 	}
 	return nil
 }
@@ -1104,7 +1116,7 @@ const file_strata_sync_v1_sync_proto_rawDesc = "" +
 	"\x06schema\x18\r \x01(\rR\x06schema\x122\n" +
 	"\aupserts\x18\x0e \x03(\v2\x18.strata.sync.v1.ResourceR\aupserts\x125\n" +
 	"\adeletes\x18\x0f \x03(\v2\x1b.strata.sync.v1.ResourceRefR\adeletes\x12\x16\n" +
-	"\x06object\x18\x10 \x01(\tR\x06objectJ\x04\b\b\x10\r\"\xd4\x04\n" +
+	"\x06object\x18\x10 \x01(\tR\x06objectJ\x04\b\b\x10\r\"\xea\x04\n" +
 	"\n" +
 	"NodeStatus\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1d\n" +
@@ -1126,7 +1138,8 @@ const file_strata_sync_v1_sync_proto_rawDesc = "" +
 	"\aleaving\x18\r \x01(\bR\aleaving\x12.\n" +
 	"\x03xdp\x18\x0e \x03(\v2\x1c.strata.sync.v1.XdpInterfaceR\x03xdp\x12:\n" +
 	"\vpeer_checks\x18\x0f \x03(\v2\x19.strata.sync.v1.PeerCheckR\n" +
-	"peerChecks\"z\n" +
+	"peerChecks\x12\x14\n" +
+	"\x05roles\x18\x10 \x03(\tR\x05roles\"z\n" +
 	"\tPeerCheck\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x0e\n" +
 	"\x02ok\x18\x02 \x01(\bR\x02ok\x12\x14\n" +

@@ -25,6 +25,7 @@ var volatile = []struct {
 }{
 	{regexp.MustCompile(`"(secret|request_id|user_jwt|token)": "[^"]*"`), `"$1": "SECRET"`},
 	{regexp.MustCompile(`"(fingerprint_sha256|serial|issuer)": "[^"]*"`), `"$1": "CERT"`},
+	{regexp.MustCompile(`"password_hash": "[^"]*"`), `"password_hash": "ARGON2ID"`}, // random salt
 	{regexp.MustCompile(`-----BEGIN ([A-Z ]+)-----[^"]*-----END [A-Z ]+-----\\n`), "<PEM $1>"},
 	{regexp.MustCompile(`\b([a-z]+)_[0-9a-z]{16}(\.[A-Za-z0-9_-]+)?\b`), "${1}_ID$2"},
 	{regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z`), "TIME"},
