@@ -3,14 +3,19 @@ package stack_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	metricsv1 "github.com/strata-edge/strata/gen/strata/metrics/v1"
+	"github.com/strata-edge/strata/pkg/certtest"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 )
 
@@ -125,4 +130,98 @@ func TestDevStreamApp(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// tlsLineServer is a TLS upstream answering one line with "name: line",
+// then closing (so that openssl s_client ends).
+func tlsLineServer(t *testing.T, name string, cert tls.Certificate) string {
+	t.Helper()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				sc := bufio.NewScanner(c)
+				if sc.Scan() {
+					fmt.Fprintf(c, "%s: %s\n", name, sc.Text())
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestDevStreamSNIPassthrough: an SNI proxy app released through the API
+// routes TLS connections by server name to two TLS upstreams without
+// terminating (openssl s_client verifies each upstream's own certificate
+// through the node) and refuses an unknown name.
+func TestDevStreamSNIPassthrough(t *testing.T) {
+	openssl, err := exec.LookPath("openssl")
+	if err != nil {
+		t.Skip("no openssl")
+	}
+	set := certtest.NewSet(t)
+	leaf := func(name string) tls.Certificate {
+		c, chain := set.Leaf(t, certtest.Options{DNSNames: []string{name}})
+		cert, err := tls.X509KeyPair([]byte(chain), []byte(c.KeyPEM(t)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cert
+	}
+	caFile := filepath.Join(t.TempDir(), "root.pem")
+	if err := os.WriteFile(caFile, []byte(set.Root.PEM), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dev := runDev(t)
+	ctx := context.Background()
+	c := clientsFor(dev.api, dev.token)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := uint32(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	app := must[*configv1.CreateAppResponse](t)(c.config.CreateApp(ctx, &configv1.CreateAppRequest{
+		Name: "sni", Role: &configv1.CreateAppRequest_Stream{Stream: &configv1.StreamApp{
+			Listeners: []*configv1.StreamListener{{Port: port, Protocol: configv1.StreamProtocol_STREAM_PROTOCOL_TCP}},
+			TlsMode:   configv1.StreamTlsMode_STREAM_TLS_MODE_PASSTHROUGH,
+			SniRoutes: []*configv1.SniRoute{{ServerName: "a.example.com", Upstream: "a"}, {ServerName: "*.b.example.com", Upstream: "b"}},
+		}}})).App
+	for name, addr := range map[string]string{"a": tlsLineServer(t, "A", leaf("a.example.com")), "b": tlsLineServer(t, "B", leaf("x.b.example.com"))} {
+		must[*configv1.CreateUpstreamResponse](t)(c.config.CreateUpstream(ctx, &configv1.CreateUpstreamRequest{AppId: app.Id,
+			Upstream: &configv1.Upstream{Name: name, Servers: []*configv1.Server{{Address: addr, Weight: 1}}}}))
+	}
+	must[*configv1.CreateReleaseResponse](t)(c.config.CreateRelease(ctx, &configv1.CreateReleaseRequest{AppId: app.Id}))
+
+	sClient := func(name string) (string, error) {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, openssl, "s_client", "-connect", fmt.Sprintf("127.0.0.1:%d", port),
+			"-servername", name, "-verify_hostname", name, "-CAfile", caFile, "-verify_return_error", "-quiet")
+		cmd.Stdin = strings.NewReader("hi\n")
+		out, err := cmd.Output()
+		return strings.TrimSpace(string(out)), err
+	}
+	natstest.CheckFor(t, 30*time.Second, 100*time.Millisecond, func() error {
+		if got, err := sClient("a.example.com"); err != nil || got != "A: hi" {
+			return fmt.Errorf("a.example.com: %q %v", got, err)
+		}
+		return nil
+	})
+	if got, err := sClient("x.b.example.com"); err != nil || got != "B: hi" {
+		t.Fatalf("x.b.example.com: %q %v", got, err)
+	}
+	if got, err := sClient("unknown.example.com"); err == nil || strings.Contains(got, "hi") {
+		t.Fatalf("unknown name not refused: %q %v", got, err)
+	}
 }
