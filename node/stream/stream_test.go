@@ -472,3 +472,36 @@ func TestIdleTimeout(t *testing.T) {
 		t.Fatalf("idle connection: %v, want EOF", err)
 	}
 }
+
+// TestIdleOneWay: a connection whose bytes flow one way only (a download)
+// is not idle.
+func TestIdleOneWay(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		for range 12 {
+			if _, err := c.Write([]byte("tick\n")); err != nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+	s := newStream(t, stream.Options{})
+	port := freePort(t)
+	app := tcpApp("a1", port, ln.Addr().String())
+	streamOf(app).IdleTimeoutMs = 300
+	apply(t, s, app)
+	c := dialPort(t, port)
+	b, err := io.ReadAll(c)
+	if err != nil || strings.Count(string(b), "tick\n") != 12 {
+		t.Fatalf("download cut: %q %v", b, err)
+	}
+}

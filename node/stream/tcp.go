@@ -565,9 +565,15 @@ const chunk = 4 << 20
 // pipe copies src to dst until src's EOF (then dst's write side is closed)
 // or an error. dst and src are the connections themselves, never a wrapper:
 // with both *net.TCPConn, io.CopyN ends in (*net.TCPConn).ReadFrom with an
-// *io.LimitedReader of a TCPConn, which Linux serves with splice(2). The
-// idle timeout is the read deadline, armed before each chunk: when it
-// fires with bytes moved in either direction since, the copy goes on.
+// *io.LimitedReader of a TCPConn, which Linux serves with splice(2).
+//
+// The idle timeout is the read deadline, armed before each chunk. When it
+// fires after bytes moved in this direction, the copy goes on (and last
+// says so). When it fires after none, the connection is idle unless the
+// other direction reported bytes within idle plus a quarter: its own
+// deadline fires at least every idle while it moves bytes, and the
+// quarter covers its being scheduled late. A connection is thus closed
+// after between idle and about twice idle without a byte.
 func pipe(dst, src halfCloser, idle time.Duration, last *atomic.Int64) (int64, error) {
 	var total int64
 	for {
@@ -583,7 +589,7 @@ func pipe(dst, src halfCloser, idle time.Duration, last *atomic.Int64) (int64, e
 		case errors.Is(err, io.EOF):
 			return total, closeWrite(dst)
 		case errors.Is(err, errTimeout(err)):
-			if n > 0 || time.Since(time.Unix(0, last.Load())) < idle {
+			if n > 0 || time.Since(time.Unix(0, last.Load())) < idle+idle/4 {
 				continue
 			}
 			return total, errIdle
