@@ -82,7 +82,7 @@ type Stream struct {
 
 	mu        sync.Mutex // Prepare to commit/abort, and the fields below
 	listeners map[lkey]*listener
-	draining  map[*listener]struct{} // removed, connections still open
+	draining  map[*listener]struct{}        // removed, connections still open
 	upstreams map[string]*upstream.Upstream // by upstream.Key
 	version   uint64
 	closed    bool
