@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	gosync "sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -67,6 +68,9 @@ type Node struct {
 	xdp     *xdp.Filter
 	xdpErr  string
 	ddos    *ddos.Agent // the cluster's policy and blocks on xdp
+	// roles are the app roles of the applied snapshot (roles.go), read by
+	// heartbeats while Start holds mu.
+	roles atomic.Pointer[[]string]
 	started bool
 	stopped bool
 
@@ -272,6 +276,7 @@ func (n *Node) apply(snap *syncv1.Snapshot) error {
 	commitStream()
 	commitDNS()
 	commitForward()
+	n.setRoles(snap)
 	n.applyTiers(snap)
 	if n.sql != nil {
 		n.sql.Update(snap.GetMetrics()) // unchanged definitions keep their windows

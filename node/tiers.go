@@ -98,6 +98,7 @@ func tierPeers(ctx context.Context, set *syncv1.GatewaySet, prev map[string][]ne
 func (n *Node) reportStatus(st *syncv1.NodeStatus) {
 	n.reportDNS(st)
 	n.reportXDP(st)
+	n.reportRoles(st)
 	st.TierAddress = n.tierAddr()
 	if n.peers != nil {
 		st.PeerChecks = n.peers.Report()

@@ -295,6 +295,7 @@ func heartbeats(svc *nodes.Service) edgesync.StatusSource {
 				ApplyError:     s.Status.GetApplyError(),
 				DNS:            s.Status.GetDns(),
 				XDP:            xdpOf(s.Status.GetXdp()),
+				Roles:          s.Status.GetRoles(),
 				PeerChecks:     s.Peers.String(),
 				HealthReason:   s.Reason,
 			}

@@ -28,6 +28,9 @@ type NodeStatus struct {
 	DNS        configv1.NodeDnsState
 	// XDP is its XDP filter per interface, from its last heartbeat.
 	XDP []*configv1.NodeXdpInterface
+	// Roles is what it serves (http, https, dns, stream, socks5, forward),
+	// from its last heartbeat.
+	Roles []string
 }
 
 // StatusSource reports the latest status of the nodes that reported, by node
