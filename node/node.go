@@ -68,14 +68,15 @@ type Node struct {
 	xdp     *xdp.Filter
 	xdpErr  string
 	ddos    *ddos.Agent // the cluster's policy and blocks on xdp
-	// roles are the app roles of the applied snapshot (roles.go), read by
-	// heartbeats while Start holds mu.
-	roles atomic.Pointer[[]string]
 	started bool
 	stopped bool
 
 	// proxyUp is closed once the proxy runs (pushes wait for it).
 	proxyUp chan struct{}
+
+	// roles are the app roles of the applied snapshot (roles.go), read by
+	// heartbeats while Start holds mu.
+	roles atomic.Pointer[[]string]
 }
 
 // New validates opts.
