@@ -7,6 +7,7 @@
 package configv1
 
 import (
+	_ "github.com/strata-edge/strata/gen/strata/options/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -2714,7 +2715,7 @@ var File_strata_config_v1_resources_proto protoreflect.FileDescriptor
 
 const file_strata_config_v1_resources_proto_rawDesc = "" +
 	"\n" +
-	" strata/config/v1/resources.proto\x12\x10strata.config.v1\"/\n" +
+	" strata/config/v1/resources.proto\x12\x10strata.config.v1\x1a\x1fstrata/options/v1/options.proto\"/\n" +
 	"\tPartition\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\"\xe0\x01\n" +
@@ -2806,11 +2807,11 @@ const file_strata_config_v1_resources_proto_rawDesc = "" +
 	"allowPorts\x12#\n" +
 	"\rallow_private\x18\x04 \x01(\bR\fallowPrivate\x12\x1d\n" +
 	"\n" +
-	"deny_cidrs\x18\x05 \x03(\tR\tdenyCidrs\"\xa6\x01\n" +
+	"deny_cidrs\x18\x05 \x03(\tR\tdenyCidrs\"\xb2\x01\n" +
 	"\x0fProxyCredential\x12\x1a\n" +
-	"\busername\x18\x01 \x01(\tR\busername\x12\x1a\n" +
-	"\bpassword\x18\x02 \x01(\tR\bpassword\x12#\n" +
-	"\rpassword_hash\x18\x03 \x01(\tR\fpasswordHash\x126\n" +
+	"\busername\x18\x01 \x01(\tR\busername\x12 \n" +
+	"\bpassword\x18\x02 \x01(\tB\x04\xc0\xf3\x18\x01R\bpassword\x12)\n" +
+	"\rpassword_hash\x18\x03 \x01(\tB\x04\xc0\xf3\x18\x01R\fpasswordHash\x126\n" +
 	"\x06egress\x18\x04 \x01(\v2\x1e.strata.config.v1.EgressPolicyR\x06egress\"\xdf\x02\n" +
 	"\x0fForwardProxyApp\x12!\n" +
 	"\fsocks5_ports\x18\x01 \x03(\rR\vsocks5Ports\x12\x1d\n" +
