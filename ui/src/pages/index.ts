@@ -3,7 +3,7 @@ import { page as apps } from "./apps";
 import { page as app } from "./app";
 import { page as releases } from "./releases";
 import { page as gateways } from "./gateways";
-import { page as dns } from "./dns";
+import { page as dns, zonePage } from "./dns";
 import { page as certificates } from "./certificates";
 import { page as cache } from "./cache";
 import { page as metrics } from "./metrics";
@@ -12,6 +12,6 @@ import { page as audit } from "./audit";
 
 // Every page of the console, in navigation order. A new page is a folder
 // under pages/ whose index.ts exports `page: PageDef`, listed here.
-export const pages: PageDef[] = [apps, app, releases, gateways, dns, certificates, cache, metrics, iam, audit];
+export const pages: PageDef[] = [apps, app, releases, gateways, dns, zonePage, certificates, cache, metrics, iam, audit];
 
 export type { PageDef } from "./types";
