@@ -505,3 +505,33 @@ func TestIdleOneWay(t *testing.T) {
 		t.Fatalf("download cut: %q %v", b, err)
 	}
 }
+
+// TestTCPHealthProbe: an enabled health check of a stream upstream is a
+// TCP connect probe; a server that refuses is marked down and skipped
+// without a retry.
+func TestTCPHealthProbe(t *testing.T) {
+	s := newStream(t, stream.Options{})
+	port := freePort(t)
+	dead := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	app := tcpApp("a1", port, echoServer(t, "one"), dead)
+	up := app.Upstreams[0]
+	up.Retries = 0
+	up.HealthCheck = &configv1.HealthCheck{Enabled: true, IntervalMs: 50, TimeoutMs: 200, UnhealthyThreshold: 1, HealthyThreshold: 1,
+		Path: "/ignored"}
+	apply(t, s, app)
+	waitFor(t, func() bool {
+		for _, h := range s.ServerHealth() {
+			if h.GetServer() == dead && !h.GetHealthy() && strings.Contains(h.GetReason(), "tcp connect") {
+				return true
+			}
+		}
+		return false
+	})
+	for range 4 {
+		c := dialPort(t, port)
+		if got, err := say(c, bufio.NewReader(c), "x"); err != nil || got != "one: x" {
+			t.Fatalf("with the dead server marked down: %q %v", got, err)
+		}
+		c.Close()
+	}
+}

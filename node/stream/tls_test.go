@@ -221,3 +221,26 @@ func roots(set *certtest.Set) *x509.CertPool {
 	p.AddCert(set.Root.Cert)
 	return p
 }
+
+// TestTerminateRoutes: after TLS termination the server name picks the
+// upstream too.
+func TestTerminateRoutes(t *testing.T) {
+	set := certtest.NewSet(t)
+	cert := leaf(t, set, "a.example.com", "b.example.com")
+	s := newStream(t, stream.Options{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil }})
+	port := freePort(t)
+	app := tcpApp("a1", port, echoServer(t, "default"))
+	app.Upstreams = append(app.Upstreams, &configv1.Upstream{Id: "ub", Name: "b", Servers: []*configv1.Server{{Address: echoServer(t, "b"), Weight: 1}}})
+	streamOf(app).TlsMode = configv1.StreamTlsMode_STREAM_TLS_MODE_TERMINATE
+	streamOf(app).SniRoutes = []*configv1.SniRoute{{ServerName: "b.example.com", Upstream: "b"}}
+	apply(t, s, app)
+	for name, want := range map[string]string{"a.example.com": "default: hi", "b.example.com": "b: hi"} {
+		c, err := tlsDial(t, port, name, roots(set))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := say(c, bufio.NewReader(c), "hi"); err != nil || got != want {
+			t.Fatalf("%s: %q %v", name, got, err)
+		}
+	}
+}
