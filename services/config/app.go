@@ -461,6 +461,11 @@ func (a *App) checkSize(msgs []proto.Message) error {
 			field = "upstream"
 		case *ev.AppCreated, *ev.AppUpdated:
 			field = "domains" // the settings' only list without a small limit
+			if c.rel.Working.GetForwardProxy() != nil {
+				field = "forward_proxy.credentials" // up to 1,000 hashes
+			} else if c.rel.Working.GetStream() != nil {
+				field = "stream"
+			}
 		}
 	}
 	if c.rel.Working == nil || c.rel.WorkingDeleted {
