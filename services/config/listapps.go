@@ -158,6 +158,8 @@ var appSchema = listfilter.Schema[*appView]{
 	"staging_release": listfilter.Number(func(v *appView) float64 { return float64(v.entry.agg.StagingRelease()) }),
 	"version":         listfilter.Number(func(v *appView) float64 { return float64(v.entry.agg.Version()) }),
 	"updated_at":      listfilter.Time(func(v *appView) time.Time { return v.entry.updated }),
+	"created_at":      listfilter.Time(func(v *appView) time.Time { return v.entry.created }),
+	"role":            listfilter.String(func(v *appView) string { return roleOf(v.draft()) }),
 }
 
 func (v *appView) summary() *configv1.AppSummary {
@@ -175,6 +177,9 @@ func (v *appView) summary() *configv1.AppSummary {
 	}
 	if !v.entry.updated.IsZero() {
 		s.UpdatedAt = timestamppb.New(v.entry.updated)
+	}
+	if !v.entry.created.IsZero() {
+		s.CreatedAt = timestamppb.New(v.entry.created)
 	}
 	return s
 }

@@ -66,8 +66,12 @@ func TestListAppsPagesAndFilters(t *testing.T) {
 			t.Fatalf("apps[%d] = %s: not in name order", i, a.Name)
 		}
 	}
-	if a := all[2]; a.Labels["env"] != "prod" || a.UpdatedAt == nil || len(a.Domains) != 2 {
+	if a := all[2]; a.Labels["env"] != "prod" || a.UpdatedAt == nil || a.CreatedAt == nil || a.CreatedAt.AsTime().After(a.UpdatedAt.AsTime()) ||
+		a.Role != "http" || len(a.Domains) != 2 {
 		t.Fatalf("summary %v", a)
+	}
+	if n, m := len(listAll(t, p, `role = "http" AND created_at < "2999-01-01T00:00:00Z"`, 0)), len(listAll(t, p, `role = "stream"`, 0)); n != 1000 || m != 0 {
+		t.Fatalf("role filters: %d http apps, %d stream apps", n, m)
 	}
 	res, err := p.listApps(&configv1.ListAppsRequest{})
 	if err != nil || len(res.Apps) != 100 || res.NextPageToken == "" {

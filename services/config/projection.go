@@ -58,6 +58,7 @@ type appEntry struct {
 	releases []*configv1.Release // oldest first
 	claims   appClaims           // what the app holds in the uniqueness indexes
 	updated  time.Time           // time of the app's newest event
+	created  time.Time           // time of its first
 }
 
 type appClaims struct {
@@ -219,6 +220,9 @@ func (st *state) applyApp(id string, e eventstore.Event, msg proto.Message) {
 
 	a.Apply(e.Position, msg)
 	entry.updated = e.Metadata.Time
+	if entry.created.IsZero() {
+		entry.created = e.Metadata.Time
+	}
 	st.list.update(id, a)
 
 	switch m := msg.(type) {

@@ -139,11 +139,26 @@ async function main() {
 
   log("search by domain");
   await page.getByLabel("Search by domain or name").fill("blog.example");
+  await page.getByRole("table", { name: "1 application matching" }).waitFor();
   await page.getByRole("link", { name: "blog", exact: true }).waitFor();
   if (await page.getByRole("link", { name: "shop", exact: true }).count()) throw new Error("search blog.example still shows shop");
   await page.getByLabel("Search by domain or name").fill("nothing-matches");
   await page.getByText("No application matches.").waitFor();
   await page.getByLabel("Search by domain or name").fill("");
+  await page.getByRole("table", { name: "2 applications" }).waitFor();
+
+  log("server-side filter: labels, and a bad filter named by the API");
+  const rawFilter = page.getByLabel("Filter (labels, partition, …)");
+  await rawFilter.fill('labels.team = "web"');
+  await page.getByRole("button", { name: "Apply filter" }).click();
+  await page.getByRole("table", { name: "1 application matching" }).waitFor();
+  await page.getByRole("link", { name: "shop", exact: true }).waitFor();
+  await rawFilter.fill('nme = "x"');
+  await page.getByRole("button", { name: "Apply filter" }).click();
+  await page.getByRole("alert").getByText('unknown field "nme"').waitFor();
+  await rawFilter.fill("");
+  await page.getByRole("button", { name: "Apply filter" }).click();
+  await page.getByRole("table", { name: "2 applications" }).waitFor();
 
   log("app page");
   await page.getByRole("link", { name: "shop", exact: true }).click();

@@ -2081,7 +2081,8 @@ func (x *GetAppResponse) GetPendingChanges() uint32 {
 }
 
 // Request of ListApps: one page, optionally filtered (docs/api.md, "Filtering":
-// name, id, domains, partition, labels, unreleased, deleted, updated_at, ...).
+// name, id, domains, partition, labels, role, unreleased, deleted,
+// created_at, updated_at, ...).
 type ListAppsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// At most this many items (0: 100, at most 1000; docs/api.md, "Pagination").
@@ -2218,7 +2219,9 @@ type AppSummary struct {
 	// Time of the app's newest event.
 	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
 	// "http", "stream" or "forward" (App.role).
-	Role          string `protobuf:"bytes,13,opt,name=role,proto3" json:"role,omitempty"`
+	Role string `protobuf:"bytes,13,opt,name=role,proto3" json:"role,omitempty"`
+	// Time of the app's first event (CreateApp).
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2342,6 +2345,13 @@ func (x *AppSummary) GetRole() string {
 		return x.Role
 	}
 	return ""
+}
+
+func (x *AppSummary) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
 }
 
 // Request of UpdateApp: the app and its new settings.
@@ -4757,7 +4767,7 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\x06filter\x18\x03 \x01(\tR\x06filter\"l\n" +
 	"\x10ListAppsResponse\x120\n" +
 	"\x04apps\x18\x01 \x03(\v2\x1c.strata.config.v1.AppSummaryR\x04apps\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8f\x04\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xca\x04\n" +
 	"\n" +
 	"AppSummary\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
@@ -4774,7 +4784,9 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\x06labels\x18\v \x03(\v2(.strata.config.v1.AppSummary.LabelsEntryR\x06labels\x129\n" +
 	"\n" +
 	"updated_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x12\n" +
-	"\x04role\x18\r \x01(\tR\x04role\x1a9\n" +
+	"\x04role\x18\r \x01(\tR\x04role\x129\n" +
+	"\n" +
+	"created_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xdb\x04\n" +
@@ -5129,97 +5141,98 @@ var file_strata_config_v1_config_proto_depIdxs = []int32{
 	36, // 24: strata.config.v1.ListAppsResponse.apps:type_name -> strata.config.v1.AppSummary
 	72, // 25: strata.config.v1.AppSummary.labels:type_name -> strata.config.v1.AppSummary.LabelsEntry
 	78, // 26: strata.config.v1.AppSummary.updated_at:type_name -> google.protobuf.Timestamp
-	73, // 27: strata.config.v1.UpdateAppRequest.labels:type_name -> strata.config.v1.UpdateAppRequest.LabelsEntry
-	80, // 28: strata.config.v1.UpdateAppRequest.hsts:type_name -> strata.config.v1.Hsts
-	81, // 29: strata.config.v1.UpdateAppRequest.stream:type_name -> strata.config.v1.StreamApp
-	82, // 30: strata.config.v1.UpdateAppRequest.forward_proxy:type_name -> strata.config.v1.ForwardProxyApp
-	83, // 31: strata.config.v1.UpdateAppResponse.app:type_name -> strata.config.v1.App
-	84, // 32: strata.config.v1.CreateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
-	84, // 33: strata.config.v1.CreateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
-	84, // 34: strata.config.v1.UpdateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
-	84, // 35: strata.config.v1.UpdateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
-	85, // 36: strata.config.v1.CreateRuleRequest.rule:type_name -> strata.config.v1.Rule
-	85, // 37: strata.config.v1.CreateRuleResponse.rule:type_name -> strata.config.v1.Rule
-	85, // 38: strata.config.v1.UpdateRuleRequest.rule:type_name -> strata.config.v1.Rule
-	85, // 39: strata.config.v1.UpdateRuleResponse.rule:type_name -> strata.config.v1.Rule
-	57, // 40: strata.config.v1.DiffAppResponse.changes:type_name -> strata.config.v1.PendingChange
-	78, // 41: strata.config.v1.PendingChange.time:type_name -> google.protobuf.Timestamp
-	78, // 42: strata.config.v1.Release.time:type_name -> google.protobuf.Timestamp
-	78, // 43: strata.config.v1.Release.promoted_time:type_name -> google.protobuf.Timestamp
-	58, // 44: strata.config.v1.CreateReleaseResponse.release:type_name -> strata.config.v1.Release
-	58, // 45: strata.config.v1.ListReleasesResponse.releases:type_name -> strata.config.v1.Release
-	58, // 46: strata.config.v1.PromoteReleaseResponse.release:type_name -> strata.config.v1.Release
-	58, // 47: strata.config.v1.RevertAppResponse.release:type_name -> strata.config.v1.Release
-	58, // 48: strata.config.v1.RevertObjectResponse.release:type_name -> strata.config.v1.Release
-	0,  // 49: strata.config.v1.ConfigService.CreatePartition:input_type -> strata.config.v1.CreatePartitionRequest
-	8,  // 50: strata.config.v1.ConfigService.ListPartitions:input_type -> strata.config.v1.ListPartitionsRequest
-	2,  // 51: strata.config.v1.ConfigService.UpdatePartition:input_type -> strata.config.v1.UpdatePartitionRequest
-	4,  // 52: strata.config.v1.ConfigService.DeletePartition:input_type -> strata.config.v1.DeletePartitionRequest
-	10, // 53: strata.config.v1.ConfigService.CreateCluster:input_type -> strata.config.v1.CreateClusterRequest
-	15, // 54: strata.config.v1.ConfigService.ListClusters:input_type -> strata.config.v1.ListClustersRequest
-	12, // 55: strata.config.v1.ConfigService.UpdateCluster:input_type -> strata.config.v1.UpdateClusterRequest
-	6,  // 56: strata.config.v1.ConfigService.DeleteCluster:input_type -> strata.config.v1.DeleteClusterRequest
-	17, // 57: strata.config.v1.ConfigService.RegisterNode:input_type -> strata.config.v1.RegisterNodeRequest
-	19, // 58: strata.config.v1.ConfigService.SetNodeStaging:input_type -> strata.config.v1.SetNodeStagingRequest
-	21, // 59: strata.config.v1.ConfigService.RemoveNode:input_type -> strata.config.v1.RemoveNodeRequest
-	23, // 60: strata.config.v1.ConfigService.ListNodes:input_type -> strata.config.v1.ListNodesRequest
-	25, // 61: strata.config.v1.ConfigService.WatchNodes:input_type -> strata.config.v1.WatchNodesRequest
-	30, // 62: strata.config.v1.ConfigService.CreateApp:input_type -> strata.config.v1.CreateAppRequest
-	32, // 63: strata.config.v1.ConfigService.GetApp:input_type -> strata.config.v1.GetAppRequest
-	34, // 64: strata.config.v1.ConfigService.ListApps:input_type -> strata.config.v1.ListAppsRequest
-	37, // 65: strata.config.v1.ConfigService.UpdateApp:input_type -> strata.config.v1.UpdateAppRequest
-	39, // 66: strata.config.v1.ConfigService.DeleteApp:input_type -> strata.config.v1.DeleteAppRequest
-	41, // 67: strata.config.v1.ConfigService.CreateUpstream:input_type -> strata.config.v1.CreateUpstreamRequest
-	43, // 68: strata.config.v1.ConfigService.UpdateUpstream:input_type -> strata.config.v1.UpdateUpstreamRequest
-	45, // 69: strata.config.v1.ConfigService.DeleteUpstream:input_type -> strata.config.v1.DeleteUpstreamRequest
-	47, // 70: strata.config.v1.ConfigService.CreateRule:input_type -> strata.config.v1.CreateRuleRequest
-	49, // 71: strata.config.v1.ConfigService.UpdateRule:input_type -> strata.config.v1.UpdateRuleRequest
-	51, // 72: strata.config.v1.ConfigService.DeleteRule:input_type -> strata.config.v1.DeleteRuleRequest
-	53, // 73: strata.config.v1.ConfigService.MoveRule:input_type -> strata.config.v1.MoveRuleRequest
-	55, // 74: strata.config.v1.ConfigService.DiffApp:input_type -> strata.config.v1.DiffAppRequest
-	59, // 75: strata.config.v1.ConfigService.CreateRelease:input_type -> strata.config.v1.CreateReleaseRequest
-	63, // 76: strata.config.v1.ConfigService.PromoteRelease:input_type -> strata.config.v1.PromoteReleaseRequest
-	61, // 77: strata.config.v1.ConfigService.ListReleases:input_type -> strata.config.v1.ListReleasesRequest
-	65, // 78: strata.config.v1.ConfigService.RevertApp:input_type -> strata.config.v1.RevertAppRequest
-	67, // 79: strata.config.v1.ConfigService.RevertObject:input_type -> strata.config.v1.RevertObjectRequest
-	69, // 80: strata.config.v1.ConfigService.GetSnapshot:input_type -> strata.config.v1.GetSnapshotRequest
-	1,  // 81: strata.config.v1.ConfigService.CreatePartition:output_type -> strata.config.v1.CreatePartitionResponse
-	9,  // 82: strata.config.v1.ConfigService.ListPartitions:output_type -> strata.config.v1.ListPartitionsResponse
-	3,  // 83: strata.config.v1.ConfigService.UpdatePartition:output_type -> strata.config.v1.UpdatePartitionResponse
-	5,  // 84: strata.config.v1.ConfigService.DeletePartition:output_type -> strata.config.v1.DeletePartitionResponse
-	11, // 85: strata.config.v1.ConfigService.CreateCluster:output_type -> strata.config.v1.CreateClusterResponse
-	16, // 86: strata.config.v1.ConfigService.ListClusters:output_type -> strata.config.v1.ListClustersResponse
-	14, // 87: strata.config.v1.ConfigService.UpdateCluster:output_type -> strata.config.v1.UpdateClusterResponse
-	7,  // 88: strata.config.v1.ConfigService.DeleteCluster:output_type -> strata.config.v1.DeleteClusterResponse
-	18, // 89: strata.config.v1.ConfigService.RegisterNode:output_type -> strata.config.v1.RegisterNodeResponse
-	20, // 90: strata.config.v1.ConfigService.SetNodeStaging:output_type -> strata.config.v1.SetNodeStagingResponse
-	22, // 91: strata.config.v1.ConfigService.RemoveNode:output_type -> strata.config.v1.RemoveNodeResponse
-	24, // 92: strata.config.v1.ConfigService.ListNodes:output_type -> strata.config.v1.ListNodesResponse
-	26, // 93: strata.config.v1.ConfigService.WatchNodes:output_type -> strata.config.v1.WatchNodesResponse
-	31, // 94: strata.config.v1.ConfigService.CreateApp:output_type -> strata.config.v1.CreateAppResponse
-	33, // 95: strata.config.v1.ConfigService.GetApp:output_type -> strata.config.v1.GetAppResponse
-	35, // 96: strata.config.v1.ConfigService.ListApps:output_type -> strata.config.v1.ListAppsResponse
-	38, // 97: strata.config.v1.ConfigService.UpdateApp:output_type -> strata.config.v1.UpdateAppResponse
-	40, // 98: strata.config.v1.ConfigService.DeleteApp:output_type -> strata.config.v1.DeleteAppResponse
-	42, // 99: strata.config.v1.ConfigService.CreateUpstream:output_type -> strata.config.v1.CreateUpstreamResponse
-	44, // 100: strata.config.v1.ConfigService.UpdateUpstream:output_type -> strata.config.v1.UpdateUpstreamResponse
-	46, // 101: strata.config.v1.ConfigService.DeleteUpstream:output_type -> strata.config.v1.DeleteUpstreamResponse
-	48, // 102: strata.config.v1.ConfigService.CreateRule:output_type -> strata.config.v1.CreateRuleResponse
-	50, // 103: strata.config.v1.ConfigService.UpdateRule:output_type -> strata.config.v1.UpdateRuleResponse
-	52, // 104: strata.config.v1.ConfigService.DeleteRule:output_type -> strata.config.v1.DeleteRuleResponse
-	54, // 105: strata.config.v1.ConfigService.MoveRule:output_type -> strata.config.v1.MoveRuleResponse
-	56, // 106: strata.config.v1.ConfigService.DiffApp:output_type -> strata.config.v1.DiffAppResponse
-	60, // 107: strata.config.v1.ConfigService.CreateRelease:output_type -> strata.config.v1.CreateReleaseResponse
-	64, // 108: strata.config.v1.ConfigService.PromoteRelease:output_type -> strata.config.v1.PromoteReleaseResponse
-	62, // 109: strata.config.v1.ConfigService.ListReleases:output_type -> strata.config.v1.ListReleasesResponse
-	66, // 110: strata.config.v1.ConfigService.RevertApp:output_type -> strata.config.v1.RevertAppResponse
-	68, // 111: strata.config.v1.ConfigService.RevertObject:output_type -> strata.config.v1.RevertObjectResponse
-	70, // 112: strata.config.v1.ConfigService.GetSnapshot:output_type -> strata.config.v1.GetSnapshotResponse
-	81, // [81:113] is the sub-list for method output_type
-	49, // [49:81] is the sub-list for method input_type
-	49, // [49:49] is the sub-list for extension type_name
-	49, // [49:49] is the sub-list for extension extendee
-	0,  // [0:49] is the sub-list for field type_name
+	78, // 27: strata.config.v1.AppSummary.created_at:type_name -> google.protobuf.Timestamp
+	73, // 28: strata.config.v1.UpdateAppRequest.labels:type_name -> strata.config.v1.UpdateAppRequest.LabelsEntry
+	80, // 29: strata.config.v1.UpdateAppRequest.hsts:type_name -> strata.config.v1.Hsts
+	81, // 30: strata.config.v1.UpdateAppRequest.stream:type_name -> strata.config.v1.StreamApp
+	82, // 31: strata.config.v1.UpdateAppRequest.forward_proxy:type_name -> strata.config.v1.ForwardProxyApp
+	83, // 32: strata.config.v1.UpdateAppResponse.app:type_name -> strata.config.v1.App
+	84, // 33: strata.config.v1.CreateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
+	84, // 34: strata.config.v1.CreateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
+	84, // 35: strata.config.v1.UpdateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
+	84, // 36: strata.config.v1.UpdateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
+	85, // 37: strata.config.v1.CreateRuleRequest.rule:type_name -> strata.config.v1.Rule
+	85, // 38: strata.config.v1.CreateRuleResponse.rule:type_name -> strata.config.v1.Rule
+	85, // 39: strata.config.v1.UpdateRuleRequest.rule:type_name -> strata.config.v1.Rule
+	85, // 40: strata.config.v1.UpdateRuleResponse.rule:type_name -> strata.config.v1.Rule
+	57, // 41: strata.config.v1.DiffAppResponse.changes:type_name -> strata.config.v1.PendingChange
+	78, // 42: strata.config.v1.PendingChange.time:type_name -> google.protobuf.Timestamp
+	78, // 43: strata.config.v1.Release.time:type_name -> google.protobuf.Timestamp
+	78, // 44: strata.config.v1.Release.promoted_time:type_name -> google.protobuf.Timestamp
+	58, // 45: strata.config.v1.CreateReleaseResponse.release:type_name -> strata.config.v1.Release
+	58, // 46: strata.config.v1.ListReleasesResponse.releases:type_name -> strata.config.v1.Release
+	58, // 47: strata.config.v1.PromoteReleaseResponse.release:type_name -> strata.config.v1.Release
+	58, // 48: strata.config.v1.RevertAppResponse.release:type_name -> strata.config.v1.Release
+	58, // 49: strata.config.v1.RevertObjectResponse.release:type_name -> strata.config.v1.Release
+	0,  // 50: strata.config.v1.ConfigService.CreatePartition:input_type -> strata.config.v1.CreatePartitionRequest
+	8,  // 51: strata.config.v1.ConfigService.ListPartitions:input_type -> strata.config.v1.ListPartitionsRequest
+	2,  // 52: strata.config.v1.ConfigService.UpdatePartition:input_type -> strata.config.v1.UpdatePartitionRequest
+	4,  // 53: strata.config.v1.ConfigService.DeletePartition:input_type -> strata.config.v1.DeletePartitionRequest
+	10, // 54: strata.config.v1.ConfigService.CreateCluster:input_type -> strata.config.v1.CreateClusterRequest
+	15, // 55: strata.config.v1.ConfigService.ListClusters:input_type -> strata.config.v1.ListClustersRequest
+	12, // 56: strata.config.v1.ConfigService.UpdateCluster:input_type -> strata.config.v1.UpdateClusterRequest
+	6,  // 57: strata.config.v1.ConfigService.DeleteCluster:input_type -> strata.config.v1.DeleteClusterRequest
+	17, // 58: strata.config.v1.ConfigService.RegisterNode:input_type -> strata.config.v1.RegisterNodeRequest
+	19, // 59: strata.config.v1.ConfigService.SetNodeStaging:input_type -> strata.config.v1.SetNodeStagingRequest
+	21, // 60: strata.config.v1.ConfigService.RemoveNode:input_type -> strata.config.v1.RemoveNodeRequest
+	23, // 61: strata.config.v1.ConfigService.ListNodes:input_type -> strata.config.v1.ListNodesRequest
+	25, // 62: strata.config.v1.ConfigService.WatchNodes:input_type -> strata.config.v1.WatchNodesRequest
+	30, // 63: strata.config.v1.ConfigService.CreateApp:input_type -> strata.config.v1.CreateAppRequest
+	32, // 64: strata.config.v1.ConfigService.GetApp:input_type -> strata.config.v1.GetAppRequest
+	34, // 65: strata.config.v1.ConfigService.ListApps:input_type -> strata.config.v1.ListAppsRequest
+	37, // 66: strata.config.v1.ConfigService.UpdateApp:input_type -> strata.config.v1.UpdateAppRequest
+	39, // 67: strata.config.v1.ConfigService.DeleteApp:input_type -> strata.config.v1.DeleteAppRequest
+	41, // 68: strata.config.v1.ConfigService.CreateUpstream:input_type -> strata.config.v1.CreateUpstreamRequest
+	43, // 69: strata.config.v1.ConfigService.UpdateUpstream:input_type -> strata.config.v1.UpdateUpstreamRequest
+	45, // 70: strata.config.v1.ConfigService.DeleteUpstream:input_type -> strata.config.v1.DeleteUpstreamRequest
+	47, // 71: strata.config.v1.ConfigService.CreateRule:input_type -> strata.config.v1.CreateRuleRequest
+	49, // 72: strata.config.v1.ConfigService.UpdateRule:input_type -> strata.config.v1.UpdateRuleRequest
+	51, // 73: strata.config.v1.ConfigService.DeleteRule:input_type -> strata.config.v1.DeleteRuleRequest
+	53, // 74: strata.config.v1.ConfigService.MoveRule:input_type -> strata.config.v1.MoveRuleRequest
+	55, // 75: strata.config.v1.ConfigService.DiffApp:input_type -> strata.config.v1.DiffAppRequest
+	59, // 76: strata.config.v1.ConfigService.CreateRelease:input_type -> strata.config.v1.CreateReleaseRequest
+	63, // 77: strata.config.v1.ConfigService.PromoteRelease:input_type -> strata.config.v1.PromoteReleaseRequest
+	61, // 78: strata.config.v1.ConfigService.ListReleases:input_type -> strata.config.v1.ListReleasesRequest
+	65, // 79: strata.config.v1.ConfigService.RevertApp:input_type -> strata.config.v1.RevertAppRequest
+	67, // 80: strata.config.v1.ConfigService.RevertObject:input_type -> strata.config.v1.RevertObjectRequest
+	69, // 81: strata.config.v1.ConfigService.GetSnapshot:input_type -> strata.config.v1.GetSnapshotRequest
+	1,  // 82: strata.config.v1.ConfigService.CreatePartition:output_type -> strata.config.v1.CreatePartitionResponse
+	9,  // 83: strata.config.v1.ConfigService.ListPartitions:output_type -> strata.config.v1.ListPartitionsResponse
+	3,  // 84: strata.config.v1.ConfigService.UpdatePartition:output_type -> strata.config.v1.UpdatePartitionResponse
+	5,  // 85: strata.config.v1.ConfigService.DeletePartition:output_type -> strata.config.v1.DeletePartitionResponse
+	11, // 86: strata.config.v1.ConfigService.CreateCluster:output_type -> strata.config.v1.CreateClusterResponse
+	16, // 87: strata.config.v1.ConfigService.ListClusters:output_type -> strata.config.v1.ListClustersResponse
+	14, // 88: strata.config.v1.ConfigService.UpdateCluster:output_type -> strata.config.v1.UpdateClusterResponse
+	7,  // 89: strata.config.v1.ConfigService.DeleteCluster:output_type -> strata.config.v1.DeleteClusterResponse
+	18, // 90: strata.config.v1.ConfigService.RegisterNode:output_type -> strata.config.v1.RegisterNodeResponse
+	20, // 91: strata.config.v1.ConfigService.SetNodeStaging:output_type -> strata.config.v1.SetNodeStagingResponse
+	22, // 92: strata.config.v1.ConfigService.RemoveNode:output_type -> strata.config.v1.RemoveNodeResponse
+	24, // 93: strata.config.v1.ConfigService.ListNodes:output_type -> strata.config.v1.ListNodesResponse
+	26, // 94: strata.config.v1.ConfigService.WatchNodes:output_type -> strata.config.v1.WatchNodesResponse
+	31, // 95: strata.config.v1.ConfigService.CreateApp:output_type -> strata.config.v1.CreateAppResponse
+	33, // 96: strata.config.v1.ConfigService.GetApp:output_type -> strata.config.v1.GetAppResponse
+	35, // 97: strata.config.v1.ConfigService.ListApps:output_type -> strata.config.v1.ListAppsResponse
+	38, // 98: strata.config.v1.ConfigService.UpdateApp:output_type -> strata.config.v1.UpdateAppResponse
+	40, // 99: strata.config.v1.ConfigService.DeleteApp:output_type -> strata.config.v1.DeleteAppResponse
+	42, // 100: strata.config.v1.ConfigService.CreateUpstream:output_type -> strata.config.v1.CreateUpstreamResponse
+	44, // 101: strata.config.v1.ConfigService.UpdateUpstream:output_type -> strata.config.v1.UpdateUpstreamResponse
+	46, // 102: strata.config.v1.ConfigService.DeleteUpstream:output_type -> strata.config.v1.DeleteUpstreamResponse
+	48, // 103: strata.config.v1.ConfigService.CreateRule:output_type -> strata.config.v1.CreateRuleResponse
+	50, // 104: strata.config.v1.ConfigService.UpdateRule:output_type -> strata.config.v1.UpdateRuleResponse
+	52, // 105: strata.config.v1.ConfigService.DeleteRule:output_type -> strata.config.v1.DeleteRuleResponse
+	54, // 106: strata.config.v1.ConfigService.MoveRule:output_type -> strata.config.v1.MoveRuleResponse
+	56, // 107: strata.config.v1.ConfigService.DiffApp:output_type -> strata.config.v1.DiffAppResponse
+	60, // 108: strata.config.v1.ConfigService.CreateRelease:output_type -> strata.config.v1.CreateReleaseResponse
+	64, // 109: strata.config.v1.ConfigService.PromoteRelease:output_type -> strata.config.v1.PromoteReleaseResponse
+	62, // 110: strata.config.v1.ConfigService.ListReleases:output_type -> strata.config.v1.ListReleasesResponse
+	66, // 111: strata.config.v1.ConfigService.RevertApp:output_type -> strata.config.v1.RevertAppResponse
+	68, // 112: strata.config.v1.ConfigService.RevertObject:output_type -> strata.config.v1.RevertObjectResponse
+	70, // 113: strata.config.v1.ConfigService.GetSnapshot:output_type -> strata.config.v1.GetSnapshotResponse
+	82, // [82:114] is the sub-list for method output_type
+	50, // [50:82] is the sub-list for method input_type
+	50, // [50:50] is the sub-list for extension type_name
+	50, // [50:50] is the sub-list for extension extendee
+	0,  // [0:50] is the sub-list for field type_name
 }
 
 func init() { file_strata_config_v1_config_proto_init() }

@@ -1,9 +1,10 @@
-import { useEffect, useId, useMemo, useRef, useState } from "react";
+import { useDeferredValue, useEffect, useId, useMemo, useRef, useState } from "react";
 import { useNavigate } from "react-router";
 import { useQuery } from "@connectrpc/connect-query";
 import { ConfigService } from "../../api";
 import { pages } from "../../pages";
 import { matchesDomain } from "../../pages/apps/AppsPage";
+import { appFilter } from "../../pages/apps/filter";
 import styles from "./CommandPalette.module.css";
 
 export type PaletteItem = { id: string; label: string; hint: string; to: string };
@@ -34,8 +35,10 @@ export function CommandPalette({ onClose }: { onClose: () => void }) {
   const [sel, setSel] = useState(0);
   const navigate = useNavigate();
   const listId = useId();
-  const apps = useQuery(ConfigService.method.listApps, {});
-  const items = useMemo(() => paletteItems(q, (apps.data?.apps ?? []).filter((a) => !a.deleted)), [q, apps.data]);
+  // Apps come from the server's domain search (ListApps filter), ten at most.
+  const search = useDeferredValue(q.trim());
+  const apps = useQuery(ConfigService.method.listApps, { filter: appFilter(search, false), pageSize: 10 }, { enabled: search !== "" });
+  const items = useMemo(() => paletteItems(q, search ? (apps.data?.apps ?? []).filter((a) => !a.deleted) : []), [q, search, apps.data]);
 
   useEffect(() => {
     const d = ref.current;
