@@ -6,10 +6,11 @@
 //
 // It seeds an app and a user without grants through the CLI, then, in the
 // browser: the login page, token login with the generated admin token, the
-// apps list and its search, an app page, the command palette, session
+// apps list and its search, an app page, a DNS zone (released, resolved from
+// the dev node, exported) and a certificate made in the console, the command palette, session
 // expiry, password login of a user whose role forbids listing apps (the
 // forbidden panel), and sign out; keyboard order (skip link, header, nav).
-// axe-core checks the login, apps, app and forbidden pages; any CSP
+// axe-core checks the login, apps, app, DNS, certificates and forbidden pages; any CSP
 // violation or page error fails the run.
 import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, mkdirSync } from "node:fs";
@@ -223,6 +224,37 @@ async function main() {
   await page.getByRole("link", { name: "all zones" }).click();
   await page.getByRole("cell", { name: "release 1" }).waitFor();
   await axe(page, "zones");
+
+  log("certificates: upload a self-signed certificate, see it listed with its expiry");
+  const certDir = join(tmp, "cert");
+  mkdirSync(certDir);
+  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "90",
+    "-subj", "/CN=shop.example.com", "-addext", "subjectAltName=DNS:shop.example.com,DNS:www.shop.example.com",
+    "-keyout", join(certDir, "key.pem"), "-out", join(certDir, "cert.pem")], { stdio: "ignore" });
+  await page.getByRole("link", { name: "Certificates" }).first().click();
+  await page.getByRole("heading", { name: "Certificates", level: 1 }).waitFor();
+  await page.getByRole("button", { name: "Upload certificate" }).click();
+  const upForm = page.getByRole("form", { name: "Upload certificate" });
+  await upForm.getByLabel("Certificate name").fill("shop-selfsigned");
+  await upForm.getByRole("button", { name: "Upload" }).click();
+  await upForm.getByText("a PEM certificate chain, leaf first").waitFor();
+  await upForm.getByLabel("Certificate chain (PEM)", { exact: true }).fill(readFileSync(join(certDir, "cert.pem"), "utf8"));
+  // A key that is not the certificate's: the API names key_pem.
+  execFileSync("openssl", ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", join(certDir, "other.pem")], { stdio: "ignore" });
+  await upForm.getByLabel("Private key (PEM): file").setInputFiles(join(certDir, "other.pem"));
+  await upForm.getByRole("button", { name: "Upload" }).click();
+  await upForm.locator("[aria-invalid=true]").first().waitFor();
+  await upForm.getByLabel("Private key (PEM): file").setInputFiles(join(certDir, "key.pem"));
+  await upForm.getByLabel("Attach to app").selectOption({ label: "shop" });
+  await upForm.getByRole("button", { name: "Upload" }).click();
+  await page.getByText("Certificate shop-selfsigned uploaded.").waitFor();
+  const certRow = page.getByRole("row").filter({ hasText: "shop-selfsigned" });
+  await certRow.getByText(/^(89|90) days left$/).waitFor();
+  await certRow.getByText("uploaded").waitFor();
+  await certRow.getByRole("link", { name: "shop" }).waitFor();
+  await certRow.getByText("CN=shop.example.com").waitFor();
+  await axe(page, "certificates");
+  await shot(page, "certificates");
 
   log("command palette (Ctrl+K): a page, then an app by domain");
   await page.keyboard.press("Control+k");
