@@ -79,21 +79,44 @@ func (p *Page[T]) Token(last string) string {
 // the first Size items matching the filter with a key after After, and the
 // token of the next page ("" on the last).
 func (p *Page[T]) Slice(items []T, key func(T) string) ([]T, string) {
-	out := make([]T, 0, min(p.Size, len(items)))
+	var c Collector[T]
 	for _, it := range items {
-		if p.After != "" && key(it) <= p.After {
-			continue
+		if !p.Add(&c, key(it), func() T { return it }) {
+			break
 		}
-		if !p.Filter.Match(it) {
-			continue
-		}
-		if len(out) == p.Size {
-			return out, p.Token(key(out[len(out)-1]))
-		}
-		out = append(out, it)
 	}
-	return out, ""
+	return c.items, c.next
 }
+
+// Collector gathers one page for Add; Result is the page and its token.
+type Collector[T any] struct {
+	items []T
+	last  string
+	next  string
+}
+
+// Add offers the item of sort key k (ascending from one call to the next;
+// get builds it) to the page in c; false when the page is full and the
+// caller should stop. Items with a key up to After or not matching the
+// filter are skipped.
+func (p *Page[T]) Add(c *Collector[T], k string, get func() T) bool {
+	if p.After != "" && k <= p.After {
+		return true
+	}
+	it := get()
+	if !p.Filter.Match(it) {
+		return true
+	}
+	if len(c.items) == p.Size {
+		c.next = p.Token(c.last)
+		return false
+	}
+	c.items, c.last = append(c.items, it), k
+	return true
+}
+
+// Result is the page gathered and the token of the next ("" on the last).
+func (c *Collector[T]) Result() ([]T, string) { return c.items, c.next }
 
 // Key joins the parts of a composite sort key so that keys compare as
 // the tuples do (parts must not contain "\x00").
@@ -121,3 +144,19 @@ func decodeToken(tok, hash string) (string, error) {
 	}
 	return parts[2], nil
 }
+
+// Paged is Start and Slice in one: one page of items (sorted by key) for
+// a List request, its next_page_token, or the field errors of r.
+func Paged[T any](schema Schema[T], r Request, items []T, key func(T) string) ([]T, string, error) {
+	p, err := Start(schema, r)
+	if err != nil {
+		return nil, "", err
+	}
+	page, next := p.Slice(items, key)
+	return page, next, nil
+}
+
+// Asc and Desc are sort keys of numbers for lists in ascending or
+// descending order (Slice wants keys ascending in list order).
+func Asc(n uint64) string  { return fmt.Sprintf("%020d", n) }
+func Desc(n uint64) string { return fmt.Sprintf("%020d", ^n) }

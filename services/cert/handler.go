@@ -2,10 +2,13 @@ package cert
 
 import (
 	"context"
+	"slices"
+	"strings"
 
 	certv1 "github.com/strata-edge/strata/gen/strata/cert/v1"
 	"github.com/strata-edge/strata/gen/strata/cert/v1/certv1connect"
 	"github.com/strata-edge/strata/pkg/apierr"
+	"github.com/strata-edge/strata/pkg/listfilter"
 )
 
 type handler struct{ s *Service }
@@ -17,7 +20,14 @@ func (h *handler) UploadCertificate(ctx context.Context, req *certv1.UploadCerti
 
 func (h *handler) ListCertificates(ctx context.Context, req *certv1.ListCertificatesRequest) (*certv1.ListCertificatesResponse, error) {
 	cs, err := h.s.List(ctx, req.AppId)
-	return apierr.Reply(h.s.logger, &certv1.ListCertificatesResponse{Certificates: cs}, err)
+	if err != nil {
+		return nil, apierr.ToConnectLog(h.s.logger, err)
+	}
+	slices.SortFunc(cs, func(a, b *certv1.Certificate) int { return strings.Compare(certificateKey(a), certificateKey(b)) })
+	out := &certv1.ListCertificatesResponse{}
+	out.Certificates, out.NextPageToken, err = listfilter.Paged(certificateSchema,
+		listfilter.Request{PageSize: req.PageSize, PageToken: req.PageToken, Filter: req.Filter, Scope: req.AppId}, cs, certificateKey)
+	return apierr.Reply(h.s.logger, out, err)
 }
 
 func (h *handler) GetCertificate(ctx context.Context, req *certv1.GetCertificateRequest) (*certv1.GetCertificateResponse, error) {
@@ -55,9 +65,15 @@ func (h *handler) SetAcmeAccount(ctx context.Context, req *certv1.SetAcmeAccount
 	return apierr.Reply(h.s.logger, &certv1.SetAcmeAccountResponse{Account: a}, err)
 }
 
-func (h *handler) ListAcmeAccounts(ctx context.Context, _ *certv1.ListAcmeAccountsRequest) (*certv1.ListAcmeAccountsResponse, error) {
+func (h *handler) ListAcmeAccounts(ctx context.Context, req *certv1.ListAcmeAccountsRequest) (*certv1.ListAcmeAccountsResponse, error) {
 	as, err := h.s.ListAcmeAccounts(ctx)
-	return apierr.Reply(h.s.logger, &certv1.ListAcmeAccountsResponse{Accounts: as}, err)
+	if err != nil {
+		return nil, apierr.ToConnectLog(h.s.logger, err)
+	}
+	out := &certv1.ListAcmeAccountsResponse{}
+	out.Accounts, out.NextPageToken, err = listfilter.Paged(acmeAccountSchema,
+		listfilter.Request{PageSize: req.PageSize, PageToken: req.PageToken, Filter: req.Filter}, as, acmeAccountKey)
+	return apierr.Reply(h.s.logger, out, err)
 }
 
 var _ certv1connect.CertServiceHandler = (*handler)(nil)

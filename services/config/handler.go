@@ -19,6 +19,7 @@ import (
 	"github.com/strata-edge/strata/pkg/authz"
 	"github.com/strata-edge/strata/pkg/configevents"
 	"github.com/strata-edge/strata/pkg/ids"
+	"github.com/strata-edge/strata/pkg/listfilter"
 	"github.com/strata-edge/strata/pkg/release"
 	"github.com/strata-edge/strata/services/edgesync"
 )
@@ -38,11 +39,14 @@ func (h *handler) CreatePartition(ctx context.Context, req *configv1.CreateParti
 	return apierr.Reply(h.s.logger, &configv1.CreatePartitionResponse{Partition: p}, err)
 }
 
-func (h *handler) ListPartitions(ctx context.Context, _ *configv1.ListPartitionsRequest) (*configv1.ListPartitionsResponse, error) {
+func (h *handler) ListPartitions(ctx context.Context, req *configv1.ListPartitionsRequest) (*configv1.ListPartitionsResponse, error) {
+	var all []*configv1.Partition
+	h.s.proj.read(func(st *state) { all = slices.Collect(maps.Values(st.partitions)) })
+	slices.SortFunc(all, func(a, b *configv1.Partition) int { return strings.Compare(partitionKey(a), partitionKey(b)) })
 	out := &configv1.ListPartitionsResponse{}
-	h.s.proj.read(func(st *state) { out.Partitions = slices.Collect(maps.Values(st.partitions)) })
-	slices.SortFunc(out.Partitions, func(a, b *configv1.Partition) int { return strings.Compare(a.Name, b.Name) })
-	return out, nil
+	var err error
+	out.Partitions, out.NextPageToken, err = listfilter.Paged(partitionSchema, listfilter.Request{PageSize: req.PageSize, PageToken: req.PageToken, Filter: req.Filter}, all, partitionKey)
+	return apierr.Reply(h.s.logger, out, err)
 }
 
 func (h *handler) CreateCluster(ctx context.Context, req *configv1.CreateClusterRequest) (*configv1.CreateClusterResponse, error) {
@@ -74,11 +78,14 @@ func (h *handler) DeleteCluster(ctx context.Context, req *configv1.DeleteCluster
 	return apierr.Reply(h.s.logger, &configv1.DeleteClusterResponse{}, err)
 }
 
-func (h *handler) ListClusters(ctx context.Context, _ *configv1.ListClustersRequest) (*configv1.ListClustersResponse, error) {
+func (h *handler) ListClusters(ctx context.Context, req *configv1.ListClustersRequest) (*configv1.ListClustersResponse, error) {
+	var all []*configv1.Cluster
+	h.s.proj.read(func(st *state) { all = slices.Collect(maps.Values(st.clusters)) })
+	slices.SortFunc(all, func(a, b *configv1.Cluster) int { return strings.Compare(clusterKey(a), clusterKey(b)) })
 	out := &configv1.ListClustersResponse{}
-	h.s.proj.read(func(st *state) { out.Clusters = slices.Collect(maps.Values(st.clusters)) })
-	slices.SortFunc(out.Clusters, func(a, b *configv1.Cluster) int { return strings.Compare(a.Name, b.Name) })
-	return out, nil
+	var err error
+	out.Clusters, out.NextPageToken, err = listfilter.Paged(clusterSchema, listfilter.Request{PageSize: req.PageSize, PageToken: req.PageToken, Filter: req.Filter}, all, clusterKey)
+	return apierr.Reply(h.s.logger, out, err)
 }
 
 // RegisterNode, SetNodeStaging and RemoveNode are the nodes service's
@@ -157,10 +164,11 @@ func (h *handler) ListNodes(ctx context.Context, req *configv1.ListNodesRequest)
 			out.Nodes = append(out.Nodes, info)
 		}
 	})
-	slices.SortFunc(out.Nodes, func(a, b *configv1.NodeInfo) int {
-		return strings.Compare(a.Node.ClusterId+"/"+a.Node.Name, b.Node.ClusterId+"/"+b.Node.Name)
-	})
-	return out, nil
+	slices.SortFunc(out.Nodes, func(a, b *configv1.NodeInfo) int { return strings.Compare(nodeKey(a), nodeKey(b)) })
+	var err error
+	out.Nodes, out.NextPageToken, err = listfilter.Paged(nodeSchema,
+		listfilter.Request{PageSize: req.PageSize, PageToken: req.PageToken, Filter: req.Filter, Scope: clusterID}, out.Nodes, nodeKey)
+	return apierr.Reply(h.s.logger, out, err)
 }
 
 // --- apps -------------------------------------------------------------------
@@ -552,7 +560,10 @@ func (h *handler) ListReleases(ctx context.Context, req *configv1.ListReleasesRe
 		return nil, h.fail(apierr.NotFound("app", req.AppId))
 	}
 	slices.Reverse(out.Releases) // newest first
-	return out, nil
+	var err error
+	out.Releases, out.NextPageToken, err = listfilter.Paged(releaseSchema,
+		listfilter.Request{PageSize: req.PageSize, PageToken: req.PageToken, Filter: req.Filter, Scope: req.AppId}, out.Releases, releaseKey)
+	return apierr.Reply(h.s.logger, out, err)
 }
 
 func (h *handler) RevertApp(ctx context.Context, req *configv1.RevertAppRequest) (*configv1.RevertAppResponse, error) {

@@ -157,6 +157,9 @@ func (s *Service) block(ctx context.Context, req *ddosv1.BlockRequest) (*ddosv1.
 type blocks struct {
 	byID  map[string]*blockEntry
 	order []string // oldest first
+	// dropped counts the blocks trimmed off order's front: dropped+i is a
+	// block's stable place (ListBlocks' page key).
+	dropped uint64
 	// acks by block then node; an ack may arrive before its block is folded.
 	acks map[string]map[string]*ddosv1.NodeAck
 }
@@ -184,6 +187,7 @@ func (b *blocks) fold(e eventstore.Event, msg proto.Message) {
 		if len(b.order) > maxListedBlock {
 			old := b.order[0]
 			b.order = b.order[1:]
+			b.dropped++
 			delete(b.byID, old)
 			delete(b.acks, old)
 		}

@@ -8,6 +8,7 @@ import (
 	ddosv1 "github.com/strata-edge/strata/gen/strata/ddos/v1"
 	"github.com/strata-edge/strata/gen/strata/ddos/v1/ddosv1connect"
 	"github.com/strata-edge/strata/pkg/apierr"
+	"github.com/strata-edge/strata/pkg/listfilter"
 )
 
 // handler implements the DdosService RPCs on the Service.
@@ -91,7 +92,10 @@ func (h *handler) ListReleases(ctx context.Context, req *ddosv1.ListReleasesRequ
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	out.Releases, out.NextPageToken, err = listfilter.Paged(releaseSchema,
+		listfilter.Request{PageSize: req.PageSize, PageToken: req.PageToken, Filter: req.Filter, Scope: req.GetCluster()}, out.Releases,
+		func(r *ddosv1.Release) string { return listfilter.Asc(r.GetNumber()) })
+	return apierr.Reply(h.s.log, out, err)
 }
 
 func (h *handler) RevertPolicy(ctx context.Context, req *ddosv1.RevertPolicyRequest) (*ddosv1.RevertPolicyResponse, error) {
@@ -122,26 +126,16 @@ func (h *handler) GetBlock(ctx context.Context, req *ddosv1.GetBlockRequest) (*d
 	return &ddosv1.GetBlockResponse{Block: b}, nil
 }
 
-const (
-	defaultPageSize = 50
-	maxPageSize     = 500
-)
-
 func (h *handler) ListBlocks(ctx context.Context, req *ddosv1.ListBlocksRequest) (*ddosv1.ListBlocksResponse, error) {
-	n := int(req.GetPageSize())
-	switch {
-	case n < 0:
-		return nil, h.fail(apierr.Invalid(apierr.FieldViolation{Field: "page_size", Reason: "must not be negative"}))
-	case n == 0:
-		n = defaultPageSize
-	case n > maxPageSize:
-		n = maxPageSize
+	p, err := listfilter.Start(blockSchema, listfilter.Request{PageSize: req.PageSize, PageToken: req.PageToken, Filter: req.Filter})
+	if err != nil {
+		return nil, h.fail(err)
 	}
 	if err := h.s.catchUp(ctx); err != nil {
 		return nil, h.fail(err)
 	}
 	out := &ddosv1.ListBlocksResponse{}
-	h.s.proj.read(func(st *state) { out.Blocks = st.blocks.list(n) })
+	h.s.proj.read(func(st *state) { out.Blocks, out.NextPageToken = st.blocks.page(p) })
 	return out, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
 	ev "github.com/strata-edge/strata/gen/strata/events/dns/v1"
 	"github.com/strata-edge/strata/pkg/apierr"
+	"github.com/strata-edge/strata/pkg/listfilter"
 	"github.com/strata-edge/strata/pkg/release"
 )
 
@@ -51,7 +52,7 @@ func (h *handler) GetZone(ctx context.Context, req *dnsv1.GetZoneRequest) (*dnsv
 	return out, err
 }
 
-func (h *handler) ListZones(ctx context.Context, _ *dnsv1.ListZonesRequest) (*dnsv1.ListZonesResponse, error) {
+func (h *handler) ListZones(ctx context.Context, req *dnsv1.ListZonesRequest) (*dnsv1.ListZonesResponse, error) {
 	if err := h.s.catchUp(ctx); err != nil {
 		return nil, h.fail(err)
 	}
@@ -68,8 +69,10 @@ func (h *handler) ListZones(ctx context.Context, _ *dnsv1.ListZonesRequest) (*dn
 				Version: a.Version(), Deleted: a.Deleted()})
 		}
 	})
-	slices.SortFunc(out.Zones, func(a, b *dnsv1.ZoneSummary) int { return strings.Compare(a.Name, b.Name) })
-	return out, nil
+	slices.SortFunc(out.Zones, func(a, b *dnsv1.ZoneSummary) int { return strings.Compare(zoneKey(a), zoneKey(b)) })
+	var err error
+	out.Zones, out.NextPageToken, err = listfilter.Paged(zoneSchema, listfilter.Request{PageSize: req.PageSize, PageToken: req.PageToken, Filter: req.Filter}, out.Zones, zoneKey)
+	return apierr.Reply(h.s.log, out, err)
 }
 
 func (h *handler) UpdateZone(ctx context.Context, req *dnsv1.UpdateZoneRequest) (*dnsv1.UpdateZoneResponse, error) {
@@ -137,7 +140,20 @@ func (h *handler) ListRecords(ctx context.Context, req *dnsv1.ListRecordsRequest
 			}
 		}
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	// Records page in their zone order, keyed by position: an edit between
+	// two pages may shift them by the records it adds or removes.
+	pos := make(map[*dnsv1.Record]int, len(out.Records))
+	for i, r := range out.Records {
+		pos[r] = i
+	}
+	scope := req.GetZone() + "\x00" + req.GetName() + "\x00" + req.GetType().String()
+	out.Records, out.NextPageToken, err = listfilter.Paged(recordSchema,
+		listfilter.Request{PageSize: req.PageSize, PageToken: req.PageToken, Filter: req.Filter, Scope: scope}, out.Records,
+		func(r *dnsv1.Record) string { return listfilter.Asc(uint64(pos[r])) })
+	return apierr.Reply(h.s.log, out, err)
 }
 
 func (h *handler) ImportZone(ctx context.Context, req *dnsv1.ImportZoneRequest) (*dnsv1.ImportZoneResponse, error) {
@@ -219,7 +235,12 @@ func (h *handler) ListReleases(ctx context.Context, req *dnsv1.ListReleasesReque
 	err := h.read(ctx, req.GetZone(), func(e *zoneEntry) {
 		out.Releases, out.StableRelease, out.StagingRelease = e.releases, e.agg.StableRelease(), e.agg.StagingRelease()
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	out.Releases, out.NextPageToken, err = listfilter.Paged(releaseSchema,
+		listfilter.Request{PageSize: req.PageSize, PageToken: req.PageToken, Filter: req.Filter, Scope: req.GetZone()}, out.Releases, releaseKey)
+	return apierr.Reply(h.s.log, out, err)
 }
 
 func (h *handler) RevertZone(ctx context.Context, req *dnsv1.RevertZoneRequest) (*dnsv1.RevertZoneResponse, error) {

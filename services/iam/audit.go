@@ -82,6 +82,10 @@ func (h *handler) ListAuditEvents(ctx context.Context, req *iamv1.ListAuditEvent
 			upper = min(upper, n-1)
 		}
 	}
+	filter, ferr := auditSchema.Compile(req.Filter)
+	if ferr != nil {
+		vs.Add("filter", ferr.Error())
+	}
 	if err := vs.Err(); err != nil {
 		return nil, h.fail(err)
 	}
@@ -102,8 +106,8 @@ func (h *handler) ListAuditEvents(ctx context.Context, req *iamv1.ListAuditEvent
 			if !f.since.IsZero() && e.Metadata.Time.Before(f.since.Add(-auditClockSkew)) {
 				return out, nil // older than anything asked for: done
 			}
-			if f.match(e) && h.mayReadEvent(ctx, checker, e) {
-				out.Events = append(out.Events, auditEvent(e))
+			if ae := (*iamv1.AuditEvent)(nil); f.match(e) && h.mayReadEvent(ctx, checker, e) && filter.Match(func() *iamv1.AuditEvent { ae = auditEvent(e); return ae }()) {
+				out.Events = append(out.Events, ae)
 				if len(out.Events) == size {
 					if upper > 0 {
 						out.NextPageToken = strconv.FormatUint(e.Position, 10)

@@ -12,6 +12,7 @@ import (
 	"github.com/strata-edge/strata/pkg/apierr"
 	"github.com/strata-edge/strata/pkg/authz"
 	"github.com/strata-edge/strata/pkg/ids"
+	"github.com/strata-edge/strata/pkg/listfilter"
 )
 
 // resolveScope checks a grant's scope: "all", or an existing object of a
@@ -76,7 +77,10 @@ func (h *handler) ListGrants(_ context.Context, req *iamv1.ListGrantsRequest) (*
 		}
 	})
 	sortGrants(out.Grants)
-	return out, nil
+	var err error
+	out.Grants, out.NextPageToken, err = listfilter.Paged(grantSchema, pageOf(req.PageSize, req.PageToken, req.Filter, listfilter.Key(req.User, req.Group, req.Role)),
+		out.Grants, func(g *iamv1.Grant) string { return timeKey(g.GetCreatedAt(), g.GetId()) })
+	return apierr.Reply(h.log, out, err)
 }
 
 func sortGrants(gs []*iamv1.Grant) {

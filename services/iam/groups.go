@@ -8,6 +8,7 @@ import (
 	ev "github.com/strata-edge/strata/gen/strata/events/iam/v1"
 	iamv1 "github.com/strata-edge/strata/gen/strata/iam/v1"
 	"github.com/strata-edge/strata/pkg/apierr"
+	"github.com/strata-edge/strata/pkg/listfilter"
 	"github.com/strata-edge/strata/pkg/validate"
 )
 
@@ -57,14 +58,16 @@ func (h *handler) GetGroup(_ context.Context, req *iamv1.GetGroupRequest) (*iamv
 	return &iamv1.GetGroupResponse{Group: g}, nil
 }
 
-func (h *handler) ListGroups(context.Context, *iamv1.ListGroupsRequest) (*iamv1.ListGroupsResponse, error) {
+func (h *handler) ListGroups(_ context.Context, req *iamv1.ListGroupsRequest) (*iamv1.ListGroupsResponse, error) {
 	out := &iamv1.ListGroupsResponse{}
 	h.proj.read(func(st *state) {
 		for _, name := range sortedKeys(st.groups) {
 			out.Groups = append(out.Groups, groupProto(st.groups[name]))
 		}
 	})
-	return out, nil
+	var err error
+	out.Groups, out.NextPageToken, err = listfilter.Paged(groupSchema, pageOf(req.PageSize, req.PageToken, req.Filter, ""), out.Groups, (*iamv1.Group).GetName)
+	return apierr.Reply(h.log, out, err)
 }
 
 func (h *handler) DeleteGroup(ctx context.Context, req *iamv1.DeleteGroupRequest) (*iamv1.DeleteGroupResponse, error) {

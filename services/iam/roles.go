@@ -9,6 +9,7 @@ import (
 	iamv1 "github.com/strata-edge/strata/gen/strata/iam/v1"
 	"github.com/strata-edge/strata/pkg/apierr"
 	"github.com/strata-edge/strata/pkg/authz"
+	"github.com/strata-edge/strata/pkg/listfilter"
 	"github.com/strata-edge/strata/pkg/validate"
 )
 
@@ -47,10 +48,23 @@ func (h *handler) CreateRole(ctx context.Context, req *iamv1.CreateRoleRequest) 
 	return apierr.Reply(h.log, &iamv1.CreateRoleResponse{Role: h.roleProto(req.Name)}, err)
 }
 
-func (h *handler) ListRoles(context.Context, *iamv1.ListRolesRequest) (*iamv1.ListRolesResponse, error) {
+func (h *handler) ListRoles(_ context.Context, req *iamv1.ListRolesRequest) (*iamv1.ListRolesResponse, error) {
+	var all []*iamv1.Role
+	h.proj.read(func(st *state) { all = h.rolesOf(st) })
+	// Built-in roles first in their fixed order, then custom ones by name.
+	keys := make(map[string]string, len(all))
+	for i, r := range all {
+		if r.GetBuiltIn() {
+			keys[r.GetName()] = listfilter.Key("0", listfilter.Asc(uint64(i)))
+		} else {
+			keys[r.GetName()] = listfilter.Key("1", r.GetName())
+		}
+	}
 	out := &iamv1.ListRolesResponse{}
-	h.proj.read(func(st *state) { out.Roles = h.rolesOf(st) })
-	return out, nil
+	var err error
+	out.Roles, out.NextPageToken, err = listfilter.Paged(roleSchema, pageOf(req.PageSize, req.PageToken, req.Filter, ""), all,
+		func(r *iamv1.Role) string { return keys[r.GetName()] })
+	return apierr.Reply(h.log, out, err)
 }
 
 func (h *handler) UpdateRole(ctx context.Context, req *iamv1.UpdateRoleRequest) (*iamv1.UpdateRoleResponse, error) {
@@ -73,12 +87,18 @@ func (h *handler) DeleteRole(ctx context.Context, req *iamv1.DeleteRoleRequest) 
 	return apierr.Reply(h.log, &iamv1.DeleteRoleResponse{}, err)
 }
 
-func (h *handler) ListPermissions(context.Context, *iamv1.ListPermissionsRequest) (*iamv1.ListPermissionsResponse, error) {
-	out := &iamv1.ListPermissionsResponse{}
-	for _, p := range h.known {
-		out.Permissions = append(out.Permissions, &iamv1.Permission{Name: p, Procedures: h.rules.Procedures(p)})
+func (h *handler) ListPermissions(_ context.Context, req *iamv1.ListPermissionsRequest) (*iamv1.ListPermissionsResponse, error) {
+	var all []*iamv1.Permission
+	keys := map[string]string{}
+	for i, p := range h.known {
+		all = append(all, &iamv1.Permission{Name: p, Procedures: h.rules.Procedures(p)})
+		keys[p] = listfilter.Asc(uint64(i))
 	}
-	return out, nil
+	out := &iamv1.ListPermissionsResponse{}
+	var err error
+	out.Permissions, out.NextPageToken, err = listfilter.Paged(permissionSchema, pageOf(req.PageSize, req.PageToken, req.Filter, ""), all,
+		func(p *iamv1.Permission) string { return keys[p.GetName()] })
+	return apierr.Reply(h.log, out, err)
 }
 
 // createRole decides CreateRole (permissions are checked before).

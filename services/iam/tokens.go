@@ -15,6 +15,7 @@ import (
 	"github.com/strata-edge/strata/pkg/apierr"
 	"github.com/strata-edge/strata/pkg/authz"
 	"github.com/strata-edge/strata/pkg/ids"
+	"github.com/strata-edge/strata/pkg/listfilter"
 )
 
 const (
@@ -101,7 +102,11 @@ func (h *handler) ListTokens(ctx context.Context, req *iamv1.ListTokensRequest) 
 		}
 		return strings.Compare(a.Id, b.Id)
 	})
-	return out, nil
+	var err error
+	scope := listfilter.Key(user, fmt.Sprint(req.IncludeRevoked))
+	out.Tokens, out.NextPageToken, err = listfilter.Paged(tokenSchema, pageOf(req.PageSize, req.PageToken, req.Filter, scope),
+		out.Tokens, func(t *iamv1.Token) string { return timeKey(t.GetCreatedAt(), t.GetId()) })
+	return apierr.Reply(h.log, out, err)
 }
 
 func (h *handler) RevokeToken(ctx context.Context, req *iamv1.RevokeTokenRequest) (*iamv1.RevokeTokenResponse, error) {

@@ -10,6 +10,7 @@ import (
 	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/apierr"
 	"github.com/strata-edge/strata/pkg/authz"
+	"github.com/strata-edge/strata/pkg/listfilter"
 	"github.com/strata-edge/strata/pkg/validate"
 )
 
@@ -57,14 +58,16 @@ func (h *handler) GetUser(_ context.Context, req *iamv1.GetUserRequest) (*iamv1.
 	return &iamv1.GetUserResponse{User: u}, nil
 }
 
-func (h *handler) ListUsers(context.Context, *iamv1.ListUsersRequest) (*iamv1.ListUsersResponse, error) {
+func (h *handler) ListUsers(_ context.Context, req *iamv1.ListUsersRequest) (*iamv1.ListUsersResponse, error) {
 	out := &iamv1.ListUsersResponse{}
 	h.proj.read(func(st *state) {
 		for _, name := range sortedKeys(st.users) {
 			out.Users = append(out.Users, userProto(st.users[name]))
 		}
 	})
-	return out, nil
+	var err error
+	out.Users, out.NextPageToken, err = listfilter.Paged(userSchema, pageOf(req.PageSize, req.PageToken, req.Filter, ""), out.Users, (*iamv1.User).GetName)
+	return apierr.Reply(h.log, out, err)
 }
 
 func (h *handler) UpdateUser(ctx context.Context, req *iamv1.UpdateUserRequest) (*iamv1.UpdateUserResponse, error) {

@@ -19,6 +19,7 @@ import (
 	"github.com/strata-edge/strata/pkg/apierr"
 	"github.com/strata-edge/strata/pkg/configevents"
 	"github.com/strata-edge/strata/pkg/ids"
+	"github.com/strata-edge/strata/pkg/listfilter"
 	"github.com/strata-edge/strata/pkg/natsauth"
 	"github.com/strata-edge/strata/pkg/validate"
 )
@@ -89,11 +90,32 @@ func (s *Service) createJoinToken(ctx context.Context, req *configv1.CreateJoinT
 
 // ListJoinTokens lists every join token (revoked and expired ones too), in
 // creation order, without secrets.
-func (s *Service) ListJoinTokens(ctx context.Context, _ *configv1.ListJoinTokensRequest) (*configv1.ListJoinTokensResponse, error) {
+func (s *Service) ListJoinTokens(ctx context.Context, req *configv1.ListJoinTokensRequest) (*configv1.ListJoinTokensResponse, error) {
 	if err := s.catchUp(ctx); err != nil {
 		return nil, s.toConnect(err)
 	}
-	return &configv1.ListJoinTokensResponse{JoinTokens: s.model.allTokens()}, nil
+	all := s.model.allTokens()
+	order := make(map[string]int, len(all)) // never deleted: the position is a stable key
+	for i, t := range all {
+		order[t.GetId()] = i
+	}
+	out := &configv1.ListJoinTokensResponse{}
+	var err error
+	out.JoinTokens, out.NextPageToken, err = listfilter.Paged(joinTokenSchema,
+		listfilter.Request{PageSize: req.PageSize, PageToken: req.PageToken, Filter: req.Filter}, all,
+		func(t *configv1.JoinToken) string { return listfilter.Asc(uint64(order[t.GetId()])) })
+	return apierr.Reply(s.log, out, err)
+}
+
+// joinTokenSchema is what ListJoinTokens filters on (docs/api.md, "Filtering").
+var joinTokenSchema = listfilter.Schema[*configv1.JoinToken]{
+	"id":           listfilter.String((*configv1.JoinToken).GetId),
+	"cluster_id":   listfilter.String((*configv1.JoinToken).GetClusterId),
+	"description":  listfilter.String((*configv1.JoinToken).GetDescription),
+	"auto_approve": listfilter.Bool((*configv1.JoinToken).GetAutoApprove),
+	"staging":      listfilter.Bool((*configv1.JoinToken).GetStaging),
+	"revoked":      listfilter.Bool((*configv1.JoinToken).GetRevoked),
+	"expires_at":   listfilter.Time(func(t *configv1.JoinToken) time.Time { return t.GetExpiresAt().AsTime() }),
 }
 
 // RevokeJoinToken stops a token from admitting nodes. Nodes that already

@@ -390,12 +390,13 @@ func scopeText(s *ddosv1.BlockScope) string {
 
 func blocksCmd(f ClientFactory) *cobra.Command {
 	var n int32
+	var filter string
 	cmd := &cobra.Command{
-		Use:   "blocks [--limit N]",
+		Use:   "blocks [--limit N] [--filter F]",
 		Short: "List blocks, newest first, with their progress",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, f, clientx.RPC(ddosv1connect.DdosServiceClient.ListBlocks, &ddosv1.ListBlocksRequest{PageSize: n}), func(w io.Writer, res *ddosv1.ListBlocksResponse) error {
+			return show(cmd, f, clientx.RPC(ddosv1connect.DdosServiceClient.ListBlocks, &ddosv1.ListBlocksRequest{PageSize: n, Filter: filter}), func(w io.Writer, res *ddosv1.ListBlocksResponse) error {
 				rows := [][]string{{"ID", "CIDRS", "SCOPE", "EXPIRES", "NODES", "ERRORS", "ACTOR"}}
 				for _, b := range res.GetBlocks() {
 					errs := 0
@@ -415,7 +416,8 @@ func blocksCmd(f ClientFactory) *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().Int32Var(&n, "limit", 0, "at most N blocks (default 50, at most 500)")
+	cmd.Flags().Int32Var(&n, "limit", 0, "at most N blocks (default 100, at most 1000)")
+	cmd.Flags().StringVar(&filter, "filter", "", `AIP-160 filter, e.g. 'cidrs:"10.0.0.0/8" AND done = false' (docs/api.md, "Filtering")`)
 	return cmd
 }
 
