@@ -288,3 +288,15 @@ func BenchmarkReadModelMemory(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkHashPasswords: the argon2id hashing of a forward-proxy app's
+// new passwords (10 credentials), done on all cores before the command.
+func BenchmarkHashPasswords(b *testing.B) {
+	fp := &configv1.ForwardProxyApp{}
+	for i := range 10 {
+		fp.Credentials = append(fp.Credentials, &configv1.ProxyCredential{Username: fmt.Sprintf("u%d", i), Password: "pw"})
+	}
+	for b.Loop() {
+		hashPasswords(fp)
+	}
+}
