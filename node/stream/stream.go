@@ -234,7 +234,8 @@ func (s *Stream) bind(k lkey, a *app) (*listener, error) {
 	l.cfg.Store(a)
 	switch k.proto {
 	case configv1.StreamProtocol_STREAM_PROTOCOL_TCP:
-		ln, err := net.Listen("tcp", addr)
+		lc := net.ListenConfig{KeepAlive: acceptKeepAlive, Control: keepAliveListen}
+		ln, err := lc.Listen(context.Background(), "tcp", addr)
 		if err != nil {
 			return nil, err
 		}

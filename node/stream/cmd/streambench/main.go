@@ -4,7 +4,7 @@
 // SOCKS5 app, both built from a snapshot exactly as the node applies one.
 //
 //	streambench -route 127.0.0.1:18390=127.0.0.1:18381 [-route ...]
-//	            [-socks 127.0.0.1:18392 -user U -pass P]
+//	            [-socks 127.0.0.1:18392 -user U -pass P] [-pprof 127.0.0.1:6060]
 package main
 
 import (
@@ -13,6 +13,8 @@ import (
 	"log"
 	"log/slog"
 	"net"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"strconv"
@@ -37,7 +39,15 @@ func main() {
 	socks := flag.String("socks", "", "SOCKS5 listen address (host:port) of a forward-proxy app")
 	user := flag.String("user", "bench", "SOCKS5 user name")
 	pass := flag.String("pass", "", "SOCKS5 password")
+	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this address (host:port), e.g. 127.0.0.1:6060")
 	flag.Parse()
+	if *pprofAddr != "" {
+		pl, err := net.Listen("tcp", *pprofAddr)
+		if err != nil {
+			log.Fatalf("-pprof: %v", err)
+		}
+		go http.Serve(pl, nil)
+	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
 	snap := &syncv1.Snapshot{PartitionId: "bench", Version: 1}
