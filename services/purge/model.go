@@ -40,10 +40,25 @@ type model struct {
 	// purge's event is folded (another replica created it), so it is kept
 	// apart from purges.
 	acks map[string]map[string]*purgev1.NodeAck
+	// changed is closed (and replaced) after every change, for WatchPurge.
+	changed chan struct{}
 }
 
 func newModel() *model {
-	return &model{purges: map[string]*entry{}, pushes: map[string]*pushEntry{}, acks: map[string]map[string]*purgev1.NodeAck{}}
+	return &model{purges: map[string]*entry{}, pushes: map[string]*pushEntry{}, acks: map[string]map[string]*purgev1.NodeAck{},
+		changed: make(chan struct{})}
+}
+
+// changes is closed at the next change of the model.
+func (m *model) changes() <-chan struct{} {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.changed
+}
+
+func (m *model) notifyLocked() {
+	close(m.changed)
+	m.changed = make(chan struct{})
 }
 
 // handle folds one event of the global log.
@@ -55,6 +70,7 @@ func (m *model) handle(e eventstore.Event) error {
 	m.mu.Lock()
 	defer func() {
 		m.Advance(e.Position)
+		m.notifyLocked()
 		m.mu.Unlock()
 	}()
 	switch msg := msg.(type) {
@@ -109,6 +125,7 @@ func (m *model) addAckLocked(purgeID string, ack *purgev1.NodeAck) bool {
 		return false
 	}
 	byNode[ack.GetNodeId()] = ack
+	m.notifyLocked()
 	return true
 }
 

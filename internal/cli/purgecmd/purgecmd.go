@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"connectrpc.com/connect"
 	"github.com/spf13/cobra"
 
 	purgev1 "github.com/strata-edge/strata/gen/strata/purge/v1"
@@ -172,9 +173,22 @@ whose stored response has that header with that value (case-insensitive);
 	return cmd
 }
 
-// waitDone polls GetPurge until every expected node acknowledged or timeout.
+// waitDone follows WatchPurge (GetPurge polls against a server without it)
+// until every expected node acknowledged or timeout.
 func waitDone(ctx context.Context, f ClientFactory, p *purgev1.Purge, timeout time.Duration) (*purgev1.Purge, error) {
 	deadline := time.Now().Add(timeout)
+	if !done(p) {
+		var err error
+		p, err = watchDone(ctx, f, p, deadline)
+		switch {
+		case connect.CodeOf(err) == connect.CodeUnimplemented:
+		case err != nil && !done(p) && time.Now().After(deadline):
+			return p, fmt.Errorf("purge %s: only %d/%d nodes acknowledged within --timeout %s; see 'strata purge get %s'",
+				p.GetId(), p.GetNodesDone(), p.GetNodesTotal(), timeout, p.GetId())
+		case err != nil:
+			return p, fmt.Errorf("purge %s: progress: %w", p.GetId(), err)
+		}
+	}
 	for !done(p) {
 		if time.Now().After(deadline) {
 			return p, fmt.Errorf("purge %s: only %d/%d nodes acknowledged within --timeout %s; see 'strata purge get %s'",
@@ -201,6 +215,30 @@ func waitDone(ctx context.Context, f ClientFactory, p *purgev1.Purge, timeout ti
 		return p, fmt.Errorf("purge %s failed on some nodes: %w", p.GetId(), errors.Join(errs...))
 	}
 	return p, nil
+}
+
+// watchDone reads WatchPurge until the purge is done or the deadline.
+func watchDone(ctx context.Context, f ClientFactory, p *purgev1.Purge, deadline time.Time) (*purgev1.Purge, error) {
+	c, err := f.PurgeClient()
+	if err != nil {
+		return p, err
+	}
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	stream, err := c.WatchPurge(ctx, &purgev1.WatchPurgeRequest{Id: p.GetId()})
+	if err != nil {
+		return p, err
+	}
+	defer stream.Close()
+	for stream.Receive() {
+		if p = stream.Msg().GetPurge(); done(p) {
+			return p, nil
+		}
+	}
+	if err := stream.Err(); err != nil {
+		return p, err
+	}
+	return p, ctx.Err()
 }
 
 // done: the service sets time_to_last_ack once every expected node acked.
