@@ -7,10 +7,13 @@
 // It seeds an app and a user without grants through the CLI, then, in the
 // browser: the login page, token login with the generated admin token, the
 // apps list and its search, an app page, a DNS zone (released, resolved from
-// the dev node, exported) and a certificate made in the console, the command palette, session
+// the dev node, exported) and a certificate made in the console, the command palette, the gateways
+// page (the dev node in sync, a release reaching it, a join token), a purge
+// acknowledged by the dev node on the cache page, session
 // expiry, password login of a user whose role forbids listing apps (the
 // forbidden panel), and sign out; keyboard order (skip link, header, nav).
-// axe-core checks the login, apps, app, DNS, certificates and forbidden pages; any CSP
+// axe-core checks the login, apps, app, DNS, certificates, forbidden,
+// gateways and cache pages; any CSP
 // violation or page error fails the run.
 import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, mkdirSync } from "node:fs";
@@ -269,6 +272,64 @@ async function main() {
   await page.getByRole("option", { name: /blog/ }).waitFor();
   await input.press("Enter");
   await page.getByRole("heading", { name: "blog", level: 1 }).waitFor();
+
+  log("gateways: the dev node in sync on the sync map, a release reaching it, a join token");
+  await page.getByRole("link", { name: "Gateways" }).first().click();
+  await page.getByRole("heading", { name: "Gateways", level: 1 }).waitFor();
+  const devTile = page.locator('[data-node="dev"]');
+  await page.locator('[data-node="dev"][data-state="in-sync"]').waitFor({ timeout: 30_000 });
+  await page.getByTestId("share-default").filter({ hasText: "1/1 (100%)" }).waitFor();
+  const before = await devTile.locator("span").nth(1).textContent();
+  cli(api, admin, ["release", "create", "--app", "blog", "--note", "from the gateways e2e"]);
+  await page.waitForFunction((v) => {
+    const t = document.querySelector('[data-node="dev"]');
+    return t && t.getAttribute("data-state") === "in-sync" && t.querySelectorAll("span")[1].textContent !== v;
+  }, before, { timeout: 20_000 });
+  await page.getByRole("button", { name: "Create join token" }).click();
+  const joinToken = (await page.getByTestId("join-token").textContent()).trim();
+  const tokenId = joinToken.split(".")[0];
+  await page.getByRole("button", { name: `Revoke join token ${tokenId}` }).click();
+  await page.getByRole("dialog", { name: `Revoke join token ${tokenId}?` }).getByRole("button", { name: "Revoke token" }).click();
+  await page.getByRole("row").filter({ hasText: tokenId }).getByText("revoked").waitFor();
+  await page.getByRole("button", { name: "Done" }).click();
+  log("gateways: a second cluster with two registered nodes (offline), edited and one node disabled");
+  cli(api, admin, ["cluster", "create", "--name", "fra"]);
+  cli(api, admin, ["node", "register", "--name", "fra-1", "--cluster", "fra"]);
+  cli(api, admin, ["node", "register", "--name", "fra-2", "--cluster", "fra"]);
+  await page.locator('[data-node="fra-2"][data-state="offline"]').waitFor();
+  await page.getByRole("button", { name: "Edit cluster fra" }).click();
+  const edit = page.getByRole("dialog", { name: "Edit cluster fra" });
+  await edit.getByLabel("Country (ISO code)").fill("DE");
+  await edit.getByLabel("Continent").selectOption("EU");
+  await edit.getByRole("checkbox", { name: "default" }).check();
+  await edit.getByRole("button", { name: "Save cluster" }).click();
+  await page.getByRole("row").filter({ hasText: "DE, EU" }).getByText("default", { exact: true }).first().waitFor();
+  await page.getByRole("button", { name: "Disable node fra-2" }).click();
+  await page.getByRole("dialog", { name: "Disable node fra-2?" }).getByRole("button", { name: "Disable" }).click();
+  await page.locator('[data-node="fra-2"][data-state="disabled"]').waitFor();
+  await page.getByTestId("share-fra").filter({ hasText: "0/2 (0%)" }).waitFor();
+  await axe(page, "gateways");
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await shot(page, "gateways");
+
+  log("cache: validation as you type, a purge acknowledged by the dev node");
+  await page.getByRole("link", { name: "Cache" }).first().click();
+  await page.getByRole("heading", { name: "Cache", level: 1 }).waitFor();
+  const urls = page.getByRole("textbox", { name: "URLs" });
+  await urls.fill("ftp://shop.example.com/a");
+  await urls.blur();
+  await page.getByText('line 1: "ftp://shop.example.com/a": scheme "ftp", want http or https').waitFor();
+  await urls.fill("https://shop.example.com/a\nshop.example.com/b");
+  await page.getByRole("button", { name: "Purge", exact: true }).click();
+  await page.getByTestId("acked").filter({ hasText: "1/1 nodes acknowledged" }).waitFor({ timeout: 20_000 });
+  await page.getByRole("row").filter({ hasText: "dev" }).getByText("acknowledged", { exact: true }).waitFor();
+  await page.getByText(/complete in/).first().waitFor();
+  await axe(page, "cache");
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await shot(page, "cache");
+  await page.getByRole("tab", { name: "Push" }).click();
+  await page.getByRole("form", { name: "Push" }).waitFor();
+  await axe(page, "cache push");
 
   log("session expiry: a revoked token sends to the login page with a message");
   await page.evaluate(() => sessionStorage.setItem("strata.token", "stk_revoked"));

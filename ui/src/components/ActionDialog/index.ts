@@ -1,0 +1,1 @@
+export { ActionDialog, useActionDialog, type ActionDialogProps } from "./ActionDialog";
