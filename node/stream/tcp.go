@@ -580,20 +580,35 @@ func pipeBoth(client halfCloser, up *net.TCPConn, idle time.Duration) (in, out i
 // armed again: large, so that its cost vanishes.
 const chunk = 4 << 20
 
+// smallBuf is the buffer of a direction's first bytes (copyShort).
+const smallBuf = 8 << 10
+
+var smallBufs = sync.Pool{New: func() any { b := make([]byte, smallBuf); return &b }}
+
 // pipe copies src to dst until src's EOF (then dst's write side is closed)
-// or an error. dst and src are the connections themselves, never a wrapper:
-// with both *net.TCPConn, io.CopyN ends in (*net.TCPConn).ReadFrom with an
-// *io.LimitedReader of a TCPConn, which Linux serves with splice(2).
+// or an error. dst and src are the connections themselves, never a wrapper.
 //
-// The idle timeout is the read deadline, armed before each chunk. When it
-// fires after bytes moved in this direction, the copy goes on (and last
-// says so). When it fires after none, the connection is idle unless the
-// other direction reported bytes within idle plus a quarter: its own
+// A direction starts with read(2)/write(2) through a pooled buffer
+// (copyShort): short connections and small messages cost two syscalls a
+// message, as with splice, without the pipe in between, and nothing is
+// allocated. The first read that fills the buffer (bulk data) switches
+// the direction to io.CopyN: with both *net.TCPConn, it ends in
+// (*net.TCPConn).ReadFrom with an *io.LimitedReader of a TCPConn, which
+// Linux serves with splice(2).
+//
+// The idle timeout is the read deadline, armed before each chunk (in
+// copyShort: once, and again each time it fires after bytes moved). When
+// it fires after bytes moved in this direction, the copy goes on (and
+// last says so). When it fires after none, the connection is idle unless
+// the other direction reported bytes within idle plus a quarter: its own
 // deadline fires at least every idle while it moves bytes, and the
 // quarter covers its being scheduled late. A connection is thus closed
 // after between idle and about twice idle without a byte.
 func pipe(dst, src halfCloser, idle time.Duration, last *atomic.Int64) (int64, error) {
-	var total int64
+	total, bulk, err := copyShort(dst, src, idle, last)
+	if !bulk {
+		return total, err
+	}
 	for {
 		src.SetReadDeadline(time.Now().Add(idle))
 		n, err := io.CopyN(dst, src, chunk)
@@ -613,6 +628,45 @@ func pipe(dst, src halfCloser, idle time.Duration, last *atomic.Int64) (int64, e
 			return total, errIdle
 		}
 		return total, err
+	}
+}
+
+// copyShort is pipe until a read fills the buffer (bulk true: go on with
+// splice) or the direction ends (EOF, error, idle).
+func copyShort(dst, src halfCloser, idle time.Duration, last *atomic.Int64) (total int64, bulk bool, err error) {
+	bp := smallBufs.Get().(*[]byte)
+	defer smallBufs.Put(bp)
+	buf := *bp
+	src.SetReadDeadline(time.Now().Add(idle))
+	moved := false // since the deadline was armed
+	for {
+		n, rerr := src.Read(buf)
+		if n > 0 {
+			last.Store(time.Now().UnixNano())
+			moved = true
+			w, werr := dst.Write(buf[:n])
+			total += int64(w)
+			if werr != nil {
+				return total, false, werr
+			}
+			if n == len(buf) {
+				return total, true, nil
+			}
+		}
+		switch {
+		case rerr == nil:
+			continue
+		case errors.Is(rerr, io.EOF):
+			return total, false, closeWrite(dst)
+		case errors.Is(rerr, errTimeout(rerr)):
+			if moved || time.Since(time.Unix(0, last.Load())) < idle+idle/4 {
+				moved = false
+				src.SetReadDeadline(time.Now().Add(idle))
+				continue
+			}
+			return total, false, errIdle
+		}
+		return total, false, rerr
 	}
 }
 
