@@ -130,6 +130,19 @@ func TestDevStreamApp(t *testing.T) {
 		}
 		return nil
 	})
+	// The node's heartbeat names what it serves (issue 17, node list ROLES).
+	natstest.CheckFor(t, 30*time.Second, 200*time.Millisecond, func() error {
+		nodes, err := c.config.ListNodes(ctx, &configv1.ListNodesRequest{})
+		if err != nil {
+			return err
+		}
+		for _, n := range nodes.GetNodes() {
+			if r := strings.Join(n.GetRoles(), ","); !strings.Contains(r, "http") || !strings.Contains(r, "stream") {
+				return fmt.Errorf("node %s roles %q, want http and stream", n.GetNode().GetName(), r)
+			}
+		}
+		return nil
+	})
 }
 
 // tlsLineServer is a TLS upstream answering one line with "name: line",
