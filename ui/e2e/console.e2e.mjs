@@ -213,19 +213,39 @@ async function main() {
   await page.getByRole("cell", { name: "first zone release" }).waitFor();
   const resolver = new Resolver({ timeout: 1000, tries: 1 });
   resolver.setServers([banner.dns]);
-  let answer = [];
-  for (let i = 0; i < 60 && !answer.includes("192.0.2.77"); i++) {
-    answer = await resolver.resolve4("www.shop-e2e.test").catch(() => []);
-    if (!answer.includes("192.0.2.77")) await new Promise((r) => setTimeout(r, 250));
-  }
-  if (!answer.includes("192.0.2.77")) throw new Error(`www.shop-e2e.test at ${banner.dns}: ${JSON.stringify(answer)}, want 192.0.2.77`);
+  // resolves waits (bounded) until the dev node answers name with want ("" for no address).
+  const resolves = async (name, want) => {
+    let answer = [];
+    const ok = () => (want ? answer.includes(want) : answer.length === 0);
+    for (let i = 0; i < 60; i++) {
+      answer = await resolver.resolve4(name).catch(() => []);
+      if (ok()) return;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    throw new Error(`${name} at ${banner.dns}: ${JSON.stringify(answer)}, want ${want || "no address"}`);
+  };
+  await resolves("www.shop-e2e.test", "192.0.2.77");
   const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export zone file" }).click()]);
   const exported = readFileSync(await download.path(), "utf8");
   if (!/www\s+60\s+IN\s+A\s+192\.0\.2\.77/.test(exported)) throw new Error(`exported zone file lacks www 60 IN A 192.0.2.77:\n${exported}`);
+  log("dns: disable a record, release, then revert to release 1 (confirmation first)");
+  await page.getByLabel("Enabled: www A").click();
+  await page.getByText("Record www A disabled").waitFor();
+  await page.getByLabel("Zone file diff").getByText(/disabled: www/).waitFor();
+  await page.getByRole("button", { name: /^Release 1 change$/ }).click();
+  await page.getByText("Release #2 created").waitFor();
+  await resolves("www.shop-e2e.test", "");
+  await page.getByRole("button", { name: "Revert to release 1" }).click();
+  await page.getByRole("alertdialog", { name: "Revert to release #1?" }).waitFor();
+  await page.getByRole("button", { name: "Revert to #1" }).click();
+  await page.getByText("Reverted: release #3 restores release #1.").waitFor();
+  await resolves("www.shop-e2e.test", "192.0.2.77");
+  await page.getByLabel("Enabled: www A").and(page.locator(":checked")).waitFor();
   await axe(page, "zone");
+  await page.evaluate(() => window.scrollTo(0, 0));
   await shot(page, "dns");
   await page.getByRole("link", { name: "all zones" }).click();
-  await page.getByRole("cell", { name: "release 1" }).waitFor();
+  await page.getByRole("cell", { name: "release 3", exact: true }).waitFor();
   await axe(page, "zones");
 
   log("certificates: upload a self-signed certificate, see it listed with its expiry");

@@ -350,7 +350,7 @@ function Releases({ zoneId, version, say }: Props & { zoneId: string }) {
     {
       key: "actions",
       header: "Actions",
-      cell: (r) => (r.number === stableRelease ? null : <button type="button" onClick={() => setReverting(r)} aria-label={`Revert to release ${r.number}`}>Revert to this</button>),
+      cell: (r) => (r.number === stableRelease ? null : <button type="button" onClick={() => setReverting(r)} aria-label={`Revert to release ${r.number}`}>Revert</button>),
     },
   ];
   return (
