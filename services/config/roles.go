@@ -28,12 +28,15 @@ const (
 
 // Limits of stream and forward-proxy apps.
 const (
-	maxListeners      = 64   // stream listeners, forward ports
-	maxSniRoutes      = 1000 // per stream app
-	maxCIDRs          = 1000 // per CIDR list
-	maxEgressEntries  = 1000 // per egress list (domains, ports)
-	maxCredentials    = 1000 // per forward-proxy app
-	maxCredentialLen  = 255  // RFC 1929: username and password are 1-255 bytes
+	maxListeners     = 64   // stream listeners, forward ports
+	maxSniRoutes     = 1000 // per stream app
+	maxCIDRs         = 1000 // per CIDR list
+	maxEgressEntries = 1000 // per egress list (domains, ports)
+	maxCredentials   = 1000 // per forward-proxy app
+	// maxNewPasswords bounds the argon2id work of one request (~30 ms of
+	// CPU and 19 MiB each): more new passwords go in several updates.
+	maxNewPasswords   = 50
+	maxCredentialLen  = 255 // RFC 1929: username and password are 1-255 bytes
 	maxStreamConns    = 1_000_000
 	maxRatePerIP      = 1_000_000
 	maxConnsPerClient = 1_000_000
@@ -336,6 +339,9 @@ func checkForward(v *apierr.Fields, prefix string, fp *configv1.ForwardProxyApp)
 		v.Addf(creds, "at least one credential is required (every client authenticates: there is no open proxy)")
 	case len(fp.Credentials) > maxCredentials:
 		v.Addf(creds, "has %d credentials, more than %d", len(fp.Credentials), maxCredentials)
+	case newPasswords(fp) > maxNewPasswords:
+		v.Addf(creds, "sets %d new passwords in one request, more than %d (each is hashed with argon2id): add the credentials in several updates",
+			newPasswords(fp), maxNewPasswords)
 	default:
 		users := map[string]int{}
 		for i, c := range fp.Credentials {
@@ -466,7 +472,7 @@ func ParsePortRange(s string) (lo, hi uint16, err error) {
 // like them; "" where none is given or it is not 1-255 bytes), outside the
 // service's locks: argon2id takes tens of milliseconds each.
 func hashPasswords(fp *configv1.ForwardProxyApp) []string {
-	if fp == nil || len(fp.Credentials) > maxCredentials {
+	if fp == nil || len(fp.Credentials) > maxCredentials || newPasswords(fp) > maxNewPasswords {
 		return nil
 	}
 	out := make([]string, len(fp.Credentials))
@@ -491,12 +497,23 @@ func hashPasswords(fp *configv1.ForwardProxyApp) []string {
 	return out
 }
 
+// newPasswords counts the credentials of fp that carry a clear password.
+func newPasswords(fp *configv1.ForwardProxyApp) int {
+	n := 0
+	for _, c := range fp.GetCredentials() {
+		if c.GetPassword() != "" {
+			n++
+		}
+	}
+	return n
+}
+
 // resolveCredentials replaces the clear passwords of fp (the caller's copy)
 // with their hashes. A credential given without password keeps the hash of
 // the existing credential with its username (cur, nil for a new app);
 // a password_hash given must be that existing hash (a read sent back).
 func resolveCredentials(v *apierr.Fields, fp *configv1.ForwardProxyApp, hashes []string, cur *configv1.ForwardProxyApp) {
-	if len(fp.GetCredentials()) > maxCredentials {
+	if len(fp.GetCredentials()) > maxCredentials || newPasswords(fp) > maxNewPasswords {
 		return // checkForward refuses the list
 	}
 	existing := map[string]string{}

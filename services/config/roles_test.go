@@ -75,6 +75,7 @@ func TestRoleValidationRejects(t *testing.T) {
 	for i := range creds {
 		creds[i] = &configv1.ProxyCredential{Username: fmt.Sprintf("u%d", i), Password: "p"}
 	}
+	manyNew := creds[:maxNewPasswords+1]
 
 	tests := []struct {
 		name   string
@@ -144,6 +145,7 @@ func TestRoleValidationRejects(t *testing.T) {
 		{"forward port range", forward(func(f *configv1.ForwardProxyApp) { f.HttpPorts = []uint32{0} }), "forward_proxy.http_ports[0]", "out of range"},
 		{"forward port duplicate", forward(func(f *configv1.ForwardProxyApp) { f.HttpPorts = []uint32{1080} }), "forward_proxy.http_ports[0]", "already listed in socks5_ports[0]"},
 		{"forward no credential", forward(func(f *configv1.ForwardProxyApp) { f.Credentials = nil }), "forward_proxy.credentials", "at least one"},
+		{"forward too many new passwords", forward(func(f *configv1.ForwardProxyApp) { f.Credentials = manyNew }), "forward_proxy.credentials", "51 new passwords in one request, more than 50"},
 		{"forward too many credentials", forward(func(f *configv1.ForwardProxyApp) { f.Credentials = creds }), "forward_proxy.credentials", "more than 1000"},
 		{"username empty", forward(func(f *configv1.ForwardProxyApp) { f.Credentials[0].Username = "" }), "forward_proxy.credentials[0].username", "is empty"},
 		{"username too long", forward(func(f *configv1.ForwardProxyApp) { f.Credentials[0].Username = strings.Repeat("u", 256) }), "forward_proxy.credentials[0].username", "RFC 1929"},
