@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -621,7 +622,7 @@ func pipe(dst, src halfCloser, idle time.Duration, last *atomic.Int64) (int64, e
 			continue
 		case errors.Is(err, io.EOF):
 			return total, closeWrite(dst)
-		case errors.Is(err, errTimeout(err)):
+		case errors.Is(err, os.ErrDeadlineExceeded):
 			if n > 0 || time.Since(time.Unix(0, last.Load())) < idle+idle/4 {
 				continue
 			}
@@ -658,7 +659,7 @@ func copyShort(dst, src halfCloser, idle time.Duration, last *atomic.Int64) (tot
 			continue
 		case errors.Is(rerr, io.EOF):
 			return total, false, closeWrite(dst)
-		case errors.Is(rerr, errTimeout(rerr)):
+		case errors.Is(rerr, os.ErrDeadlineExceeded):
 			if moved || time.Since(time.Unix(0, last.Load())) < idle+idle/4 {
 				moved = false
 				src.SetReadDeadline(time.Now().Add(idle))
@@ -669,18 +670,6 @@ func copyShort(dst, src halfCloser, idle time.Duration, last *atomic.Int64) (tot
 		return total, false, rerr
 	}
 }
-
-// errTimeout returns err when it is a timeout, else a sentinel that never
-// matches.
-func errTimeout(err error) error {
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return err
-	}
-	return errNever
-}
-
-var errNever = errors.New("never")
 
 func closeWrite(c halfCloser) error {
 	err := c.CloseWrite()
