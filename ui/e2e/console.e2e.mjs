@@ -16,6 +16,7 @@
 // gateways and cache pages; any CSP
 // violation or page error fails the run.
 import { spawn, execFileSync } from "node:child_process";
+import { createServer, request as httpRequest } from "node:http";
 import { mkdtempSync, readFileSync, rmSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
@@ -37,6 +38,8 @@ env.STRATA_CONFIG_DIR = join(tmp, "config");
 
 let dev;
 let browser;
+let upstream;
+let lastAnswer = "";
 let step = "start";
 const log = (s) => {
   step = s;
@@ -84,6 +87,36 @@ async function shot(page, name) {
   await page.screenshot({ path: join(shots, `${name}.png`) });
 }
 
+// get asks the dev node's HTTP listener (addr: "http://127.0.0.1:PORT")
+// for / of host.
+function get(addr, host) {
+  const u = new URL(addr);
+  return new Promise((ok, fail) => {
+    const r = httpRequest({ host: u.hostname, port: u.port, path: "/", headers: { Host: host }, agent: false }, (res) => {
+      let body = "";
+      res.on("data", (d) => (body += d));
+      res.on("end", () => ok({ status: res.statusCode, body }));
+    });
+    r.on("error", fail);
+    r.setTimeout(3000, () => r.destroy(new Error("timeout")));
+    r.end();
+  });
+}
+
+// until retries check (at most 150 times, 200 ms apart) until it is true.
+async function until(what, check) {
+  let last = "";
+  for (let i = 0; i < 150; i++) {
+    try {
+      if (await check()) return;
+    } catch (err) {
+      last = String(err);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting until ${what} ${last} (last answer: ${lastAnswer})`);
+}
+
 async function main() {
   log(`strata dev (${bin})`);
   const banner = await startDev();
@@ -98,6 +131,18 @@ async function main() {
   cli(api, admin, ["release", "create", "--app", app, "--note", "first release"]);
   cli(api, admin, ["app", "create", "--name", "blog", "--domain", "blog.example.org"]);
   cli(api, admin, ["user", "create", "nogrants", "--password-stdin"], "correct-horse-battery\n");
+  cli(api, admin, ["user", "create", "viewer", "--password-stdin"], "staple-horse-battery\n");
+  cli(api, admin, ["grant", "create", "--user", "viewer", "--role", "viewer", "--all"]);
+
+  // The upstream of the app the test creates in the console.
+  upstream = createServer((req, res) => {
+    res.writeHead(200, { "Content-Type": "text/plain" });
+    res.end("hello from the e2e upstream");
+  });
+  await new Promise((r) => upstream.listen(0, "127.0.0.1", r));
+  const upstreamAddr = `127.0.0.1:${upstream.address().port}`;
+  const nodeHTTP = banner.http;
+  if (!nodeHTTP) throw new Error(`no http: line in the dev banner: ${JSON.stringify(banner)}`);
 
   browser = await chromium.launch({ executablePath, headless: true, args: ["--no-sandbox"] });
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
@@ -350,6 +395,120 @@ async function main() {
   await page.getByRole("tab", { name: "Push" }).click();
   await page.getByRole("form", { name: "Push" }).waitFor();
   await axe(page, "cache push");
+  log("new application");
+  await page.getByRole("link", { name: "Applications" }).first().click();
+  await page.getByRole("button", { name: "New application" }).click();
+  const newApp = page.getByRole("form", { name: "New application" });
+  await newApp.getByLabel("Name").fill("e2e");
+  await newApp.getByLabel("Domains (one per line)").fill("e2e.example.com");
+  await newApp.getByRole("button", { name: "Create application" }).click();
+  await page.getByRole("heading", { name: "e2e", level: 1 }).waitFor();
+  const appURL = page.url();
+  const appId = appURL.split("/").pop();
+
+  log("upstream pointing at the test's HTTP server");
+  await page.getByRole("button", { name: "Add upstream" }).click();
+  const upstreamForm = page.getByRole("form", { name: "New upstream" });
+  await upstreamForm.getByLabel("Upstream name").fill("web");
+  await upstreamForm.getByLabel("Server 1 address").fill(upstreamAddr);
+  await upstreamForm.getByRole("button", { name: "Create upstream" }).click();
+  await page.getByRole("article", { name: "Upstream web" }).getByText(upstreamAddr).waitFor();
+
+  log("rule: the condition is checked by the API as it is typed");
+  await page.getByRole("button", { name: "Add rule" }).click();
+  const ruleForm = page.getByRole("form", { name: "New rule" });
+  await ruleForm.getByLabel("Rule name").fill("all");
+  const cond = ruleForm.getByLabel("Condition");
+  await cond.fill('PathPrefix("/"');
+  await ruleForm.locator('[data-field="rule.when"]').waitFor();
+  if ((await cond.getAttribute("aria-invalid")) !== "true") throw new Error("condition with a syntax error not marked invalid");
+  await axe(page, "app editing");
+  await page.getByRole("heading", { name: "Rules" }).evaluate((el) => el.scrollIntoView({ block: "start" }));
+  await shot(page, "app-edit");
+  await cond.fill('PathPrefix("/")');
+  await ruleForm.getByText("The API accepts this rule.").waitFor();
+  await ruleForm.getByRole("button", { name: "Create rule" }).click();
+  await page.getByRole("listitem", { name: "Rule 1: all" }).waitFor();
+  await axe(page, "app with editing tools");
+
+  log("pending changes as a diff, release");
+  await page.getByRole("link", { name: "Review and release" }).click();
+  await page.getByRole("heading", { name: "Releases of e2e", level: 1 }).waitFor();
+  const diff = page.getByRole("table", { name: /Pending changes: \d+ changed lines/ });
+  await diff.getByText(upstreamAddr, { exact: false }).first().waitFor();
+  await page.getByText(/upstream web created/).waitFor();
+  await axe(page, "releases");
+  await page.getByLabel("Release note").fill("first release from the console");
+  await page.getByRole("button", { name: "Release", exact: true }).click();
+  await page.getByText("No unreleased changes").waitFor();
+  await page.getByRole("cell", { name: "first release from the console" }).waitFor();
+
+  log("the dev node picks the release up");
+  await until("the node answers with the upstream", async () => (await get(nodeHTTP, "e2e.example.com")).body === "hello from the e2e upstream");
+
+  log("edit the rule to answer 503 itself, release: the node no longer proxies");
+  await page.getByRole("link", { name: "e2e", exact: true }).click();
+  await page.getByRole("heading", { name: "e2e", level: 1 }).waitFor();
+  await page.getByRole("button", { name: "Edit rule all" }).click();
+  const editRule = page.getByRole("form", { name: "Edit rule all" });
+  await editRule.getByLabel("Action 1 type").selectOption("respond");
+  await editRule.getByLabel("Status").fill("503");
+  await editRule.getByLabel("Body").fill("maintenance");
+  await editRule.getByText("The API accepts this rule.").waitFor();
+  await editRule.getByRole("button", { name: "Save rule" }).click();
+  await page.getByText("respond 503").waitFor();
+  await page.getByRole("link", { name: "Review and release" }).click();
+  await page.getByText(/rule all updated/).waitFor();
+  await page.getByRole("table", { name: /Pending changes: \d+ changed lines/ }).locator('tr[data-kind="changed"]').first().waitFor();
+  await shot(page, "releases");
+  await page.getByLabel("Release note").fill("maintenance");
+  await page.getByRole("button", { name: "Release", exact: true }).click();
+  await page.getByText("No unreleased changes").waitFor();
+  await until("the node answers 503 itself", async () => {
+    const r = await get(nodeHTTP, "e2e.example.com");
+    lastAnswer = `${r.status} ${r.body.slice(0, 200)}`;
+    return r.status === 503 && r.body === "maintenance";
+  });
+
+  log("revert to the first release, confirming the diff");
+  await page.getByRole("button", { name: "Revert to release 1" }).click();
+  const dialog = page.getByRole("dialog", { name: "Revert the app to release #1" });
+  await dialog.getByRole("table", { name: /What will change/ }).getByText(/PathPrefix/).first().waitFor();
+  await axe(page, "revert confirmation");
+  await dialog.getByLabel("Note").fill("back to the first");
+  await dialog.getByRole("button", { name: "Revert to release #1" }).click();
+  await page.getByRole("cell", { name: "revert to #1" }).waitFor();
+  await until("the node proxies again after the revert", async () => (await get(nodeHTTP, "e2e.example.com")).body === "hello from the e2e upstream");
+
+  log("a viewer cannot edit");
+  const viewerCtx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  viewerCtx.setDefaultTimeout(timeout);
+  const vp = await viewerCtx.newPage();
+  vp.on("pageerror", (e) => problems.push(`page error (viewer): ${e.message}`));
+  await vp.goto(base + "/login");
+  await vp.getByRole("radio", { name: "User and password" }).check();
+  await vp.getByLabel("User name").fill("viewer");
+  await vp.getByLabel("Password", { exact: true }).fill("staple-horse-battery");
+  await vp.getByRole("button", { name: "Sign in" }).click();
+  await vp.getByRole("heading", { name: "Applications", level: 1 }).waitFor();
+  if (!(await vp.getByRole("button", { name: "New application" }).isDisabled())) throw new Error("viewer: New application is enabled");
+  await vp.goto(`${base}/apps/${appId}`);
+  await vp.getByRole("heading", { name: "e2e", level: 1 }).waitFor();
+  await vp.getByText("Your role is read-only").waitFor();
+  for (const name of ["Edit settings", "Add upstream", "Add rule", "Edit rule all", "Move rule all down"]) {
+    const b = vp.getByRole("button", { name, exact: true });
+    if ((await b.count()) && !(await b.first().isDisabled())) throw new Error(`viewer: ${name} is enabled`);
+  }
+  await vp.goto(`${base}/releases?app=${appId}`);
+  await vp.getByRole("heading", { name: "Releases of e2e", level: 1 }).waitFor();
+  if (!(await vp.getByRole("button", { name: "Revert to release 1" }).isDisabled())) throw new Error("viewer: revert is enabled");
+  // And the API refuses the viewer's writes: the Forbidden answer.
+  const status = await vp.evaluate(async (id) => {
+    const r = await fetch("/strata.config.v1.ConfigService/DeleteApp", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ appId: id }) });
+    return (await r.json()).code;
+  }, appId);
+  if (status !== "permission_denied") throw new Error(`viewer DeleteApp answered ${status}, want permission_denied`);
+  await viewerCtx.close();
 
   log("session expiry: a revoked token sends to the login page with a message");
   await page.evaluate(() => sessionStorage.setItem("strata.token", "stk_revoked"));
@@ -390,6 +549,7 @@ try {
   code = 1;
 } finally {
   await browser?.close().catch(() => {});
+  upstream?.close();
   if (dev && dev.exitCode === null) {
     dev.kill("SIGINT");
     await new Promise((r) => {

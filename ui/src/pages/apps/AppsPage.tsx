@@ -1,5 +1,5 @@
 import { useDeferredValue, useMemo, useState } from "react";
-import { Link, useSearchParams } from "react-router";
+import { Link, useNavigate, useSearchParams } from "react-router";
 import { keepPreviousData } from "@tanstack/react-query";
 import { useQuery } from "@connectrpc/connect-query";
 import { ConfigService, errorKind, errorMessage } from "../../api";
@@ -9,6 +9,8 @@ import { ErrorPanel } from "../../components/ErrorPanel";
 import { Badge, Loading, PageHeader } from "../../components/Page";
 import { formatTime, plural } from "../../lib/format";
 import { appFilter } from "./filter";
+import { AppSettingsForm } from "../app/AppSettingsForm";
+import { useCanEdit } from "../app/canEdit";
 import styles from "./AppsPage.module.css";
 
 const roleNames: Record<string, string> = { http: "HTTP", stream: "stream", forward: "forward proxy" };
@@ -37,6 +39,9 @@ export function AppsPage() {
 
   const apps = useQuery(ConfigService.method.listApps, { filter, pageSize, pageToken: token }, { placeholderData: keepPreviousData });
   const partitions = useQuery(ConfigService.method.listPartitions, { pageSize: 1000 });
+  const [creating, setCreating] = useState(false);
+  const navigate = useNavigate();
+  const canEdit = useCanEdit();
 
   const partitionName = useMemo(() => {
     const m = new Map<string, string>();
@@ -118,7 +123,16 @@ export function AppsPage() {
 
   return (
     <>
-      <PageHeader title="Applications" description="HTTP, stream and forward-proxy apps: their domains, partitions, labels and release state." />
+      <PageHeader
+        title="Applications"
+        description="HTTP, stream and forward-proxy apps: their domains, partitions, labels and release state."
+        actions={
+          <button type="button" disabled={!canEdit || creating} onClick={() => setCreating(true)}>
+            New application
+          </button>
+        }
+      />
+      {creating && <AppSettingsForm onDone={(id) => navigate(`/apps/${id}`)} onCancel={() => setCreating(false)} />}
       <form
         className={styles.filters}
         role="search"
