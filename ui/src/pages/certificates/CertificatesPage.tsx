@@ -45,7 +45,7 @@ const stateBadge = (c: Certificate) => {
 // detaches them; and sets the ACME accounts.
 export function CertificatesPage() {
   const qc = useQueryClient();
-  const certs = useQuery(CertService.method.listCertificates, {});
+  const certs = useQuery(CertService.method.listCertificates, { pageSize: 1000 });
   const apps = useQuery(ConfigService.method.listApps, {});
   const [panel, setPanel] = useState<"" | "upload" | "request">("");
   const [notice, setNotice] = useState("");
@@ -188,7 +188,7 @@ export function CertificatesPage() {
         <Loading what="certificates" />
       ) : (
         <Table
-          caption={plural(certs.data.certificates.length, "certificate")}
+          caption={plural(certs.data.certificates.length, "certificate") + (certs.data.nextPageToken ? " (the first 1000)" : "")}
           columns={columns}
           rows={certs.data.certificates}
           rowKey={(c) => c.id}

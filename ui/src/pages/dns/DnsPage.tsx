@@ -15,7 +15,7 @@ import styles from "./Dns.module.css";
 // and deletes zones.
 export function DnsPage() {
   const qc = useQueryClient();
-  const zones = useQuery(DnsService.method.listZones, {});
+  const zones = useQuery(DnsService.method.listZones, { pageSize: 1000 });
   const [creating, setCreating] = useState(false);
   const [name, setName] = useState("");
   const [nameservers, setNameservers] = useState("");
@@ -108,7 +108,7 @@ export function DnsPage() {
         <Loading what="zones" />
       ) : (
         <Table
-          caption={plural(zones.data.zones.length, "zone")}
+          caption={plural(zones.data.zones.length, "zone") + (zones.data.nextPageToken ? " (the first 1000)" : "")}
           columns={columns}
           rows={zones.data.zones}
           rowKey={(z) => z.id}

@@ -302,7 +302,7 @@ function Changes({ zoneId, version, pending, say }: Props & { zoneId: string; pe
 }
 
 function Releases({ zoneId, version, say }: Props & { zoneId: string }) {
-  const rels = useQuery(DnsService.method.listReleases, { zone: zoneId });
+  const rels = useQuery(DnsService.method.listReleases, { zone: zoneId, pageSize: 1000 });
   const diff = useQuery(DnsService.method.diffZone, { zone: zoneId });
   const [reverting, setReverting] = useState<Release | null>(null);
   const [err, setErr] = useState("");
@@ -380,7 +380,7 @@ function Releases({ zoneId, version, say }: Props & { zoneId: string }) {
           </div>
         </div>
       )}
-      <Table caption={plural(list.length, "release")} hideCaption columns={columns} rows={list} rowKey={(r) => r.number.toString()} empty="Never released." />
+      <Table caption={plural(list.length, "release") + (rels.data.nextPageToken ? " (the first 1000)" : "")} hideCaption={!rels.data.nextPageToken} columns={columns} rows={list} rowKey={(r) => r.number.toString()} empty="Never released." />
     </Section>
   );
 }
