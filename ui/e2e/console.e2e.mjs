@@ -385,7 +385,9 @@ async function main() {
   await urls.blur();
   await page.getByText('line 1: "ftp://shop.example.com/a": scheme "ftp", want http or https').waitFor();
   await urls.fill("https://shop.example.com/a\nshop.example.com/b");
+  const watched = page.waitForRequest((r) => r.url().endsWith("/strata.purge.v1.PurgeService/WatchPurge"));
   await page.getByRole("button", { name: "Purge", exact: true }).click();
+  await watched; // the progress is streamed (GetPurge polling only when the stream fails)
   await page.getByTestId("acked").filter({ hasText: "1/1 nodes acknowledged" }).waitFor({ timeout: 20_000 });
   await page.getByRole("row").filter({ hasText: "dev" }).getByText("acknowledged", { exact: true }).waitFor();
   await page.getByText(/complete in/).first().waitFor();

@@ -1,4 +1,4 @@
-import { useMemo, useState } from "react";
+import { useEffect, useMemo, useState } from "react";
 import { useQuery } from "@connectrpc/connect-query";
 import { useQueryClient } from "@tanstack/react-query";
 import { ConfigService, NodeService, client, errorMessage } from "../../api";
@@ -31,6 +31,7 @@ export function GatewaysPage() {
   const clusters = useQuery(ConfigService.method.listClusters, {}, { refetchInterval: topologyRefreshMs });
   const nodes = useLiveNodes();
   const [dialog, show] = useActionDialog();
+  useTick(1000); // "seen 3s ago" keeps counting between stream messages
 
   const partitionList = partitions.data?.partitions ?? [];
   const clusterList = clusters.data?.clusters ?? [];
@@ -67,7 +68,13 @@ export function GatewaysPage() {
         actions={
           <span className={styles.live} role="status" aria-live="off">
             <span className={`${styles.dot} ${stale ? styles.stale : ""}`} aria-hidden="true" />
-            {stale ? <>Not updating: {errorMessage(nodes.error)}</> : <>Live · read {new Date(nodes.dataUpdatedAt).toLocaleTimeString()}</>}
+            {stale ? (
+              <>Not updating: {errorMessage(nodes.error)}</>
+            ) : nodes.mode === "stream" ? (
+              <>Live (streamed) · last change {new Date(nodes.dataUpdatedAt).toLocaleTimeString()}</>
+            ) : (
+              <>Live (read every second) · {new Date(nodes.dataUpdatedAt).toLocaleTimeString()}</>
+            )}
           </span>
         }
       />
@@ -91,6 +98,15 @@ export function GatewaysPage() {
       <JoinTokens clusters={clusterList} clusterName={clusterName} show={show} />
     </>
   );
+}
+
+// useTick re-renders every ms milliseconds.
+function useTick(ms: number) {
+  const [, setN] = useState(0);
+  useEffect(() => {
+    const t = setInterval(() => setN((n) => n + 1), ms);
+    return () => clearInterval(t);
+  }, [ms]);
 }
 
 type Show = ReturnType<typeof useActionDialog>[1];

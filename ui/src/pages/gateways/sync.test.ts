@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { NodeInfoSchema, type NodeInfo } from "../../gen/strata/config/v1/config_pb";
-import { ago, duration, healthShare, lagText, nodeState, syncMap, syncShare, tile } from "./sync";
+import { ago, applyWatch, duration, healthShare, lagText, nodeState, syncMap, syncShare, tile } from "./sync";
 import { tokenState } from "./JoinTokens";
 
 function node(name: string, cluster: string, o: Partial<{ approved: boolean; disabled: boolean; online: boolean; inSync: boolean; applied: bigint; latest: bigint; lag: bigint; healthy: boolean; applyError: string }> = {}): NodeInfo {
@@ -89,5 +89,18 @@ describe("times", () => {
     expect(tokenState({ revoked: true, expiresAt: timestampFromMs(10) }, 0)).toBe("revoked");
     expect(tokenState({ revoked: false, expiresAt: timestampFromMs(10) }, 20)).toBe("expired");
     expect(tokenState({ revoked: false, expiresAt: timestampFromMs(10) }, 5)).toBe("active");
+  });
+});
+
+describe("applyWatch", () => {
+  it("initial replaces, then changes and removals", () => {
+    let m = new Map<string, NodeInfo>();
+    m = applyWatch(m, { initial: true, nodes: [node("a", "c"), node("b", "c")], removedNodeIds: [] });
+    expect([...m.keys()]).toEqual(["nod_a", "nod_b"]);
+    m = applyWatch(m, { initial: false, nodes: [node("a", "c", { inSync: false, applied: 4n, latest: 6n })], removedNodeIds: ["nod_b"] });
+    expect([...m.keys()]).toEqual(["nod_a"]);
+    expect(m.get("nod_a")!.appliedVersion).toBe(4n);
+    m = applyWatch(m, { initial: true, nodes: [node("c", "c")], removedNodeIds: [] });
+    expect([...m.keys()]).toEqual(["nod_c"]);
   });
 });

@@ -111,3 +111,12 @@ export function ago(ts: Timestamp | undefined, now: number = Date.now()): string
   if (!ts || (ts.seconds === 0n && ts.nanos === 0)) return "never";
   return `${duration((now - timestampMs(ts)) / 1000)} ago`;
 }
+
+// applyWatch folds one WatchNodes message into the nodes by id: the first
+// (initial) message is the whole set; later ones change or remove nodes.
+export function applyWatch(prev: Map<string, NodeInfo>, res: { nodes: NodeInfo[]; removedNodeIds: string[]; initial: boolean }): Map<string, NodeInfo> {
+  const next = res.initial ? new Map<string, NodeInfo>() : new Map(prev);
+  for (const n of res.nodes) next.set(n.node?.id ?? "", n);
+  for (const id of res.removedNodeIds) next.delete(id);
+  return next;
+}
