@@ -9,11 +9,13 @@
 // apps list and its search, an app page, a DNS zone (released, resolved from
 // the dev node, exported) and a certificate made in the console, the command palette, the gateways
 // page (the dev node in sync, a release reaching it, a join token), a purge
-// acknowledged by the dev node on the cache page, session
+// acknowledged by the dev node on the cache page, requests through the dev
+// node counted on the metrics page, a viewer user made on the IAM page and
+// found in the audit log by actor, session
 // expiry, password login of a user whose role forbids listing apps (the
 // forbidden panel), and sign out; keyboard order (skip link, header, nav).
 // axe-core checks the login, apps, app, DNS, certificates, forbidden,
-// gateways and cache pages; any CSP
+// gateways, cache, metrics, IAM and audit pages; any CSP
 // violation or page error fails the run.
 import { spawn, execFileSync } from "node:child_process";
 import { createServer, request as httpRequest } from "node:http";
@@ -40,6 +42,8 @@ let dev;
 let browser;
 let upstream;
 let lastAnswer = "";
+
+let current; // the page, for the alerts it shows when a step fails
 let step = "start";
 const log = (s) => {
   step = s;
@@ -117,6 +121,22 @@ async function until(what, check) {
   throw new Error(`timed out waiting until ${what} ${last} (last answer: ${lastAnswer})`);
 }
 
+
+// getStatus sends one GET through the dev node's HTTP listener with a Host header;
+// it resolves to the status (0 when the connection failed).
+function getStatus(httpBase, host, path) {
+  const u = new URL(httpBase);
+  return new Promise((ok) => {
+    const req = httpRequest({ host: u.hostname, port: u.port, path, headers: { host }, timeout: 5000 }, (res) => {
+      res.resume();
+      res.on("end", () => ok(res.statusCode));
+    });
+    req.on("error", () => ok(0));
+    req.on("timeout", () => req.destroy());
+    req.end();
+  });
+}
+
 async function main() {
   log(`strata dev (${bin})`);
   const banner = await startDev();
@@ -148,6 +168,7 @@ async function main() {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   context.setDefaultTimeout(timeout);
   const page = await context.newPage();
+  current = page;
   const problems = [];
   page.on("console", (m) => {
     if (m.type() === "error" && /Content Security Policy|Refused to/.test(m.text())) problems.push(m.text());
@@ -512,6 +533,85 @@ async function main() {
   if (status !== "permission_denied") throw new Error(`viewer DeleteApp answered ${status}, want permission_denied`);
   await viewerCtx.close();
 
+  {
+    log("metrics dashboard: requests through the dev node are counted");
+    const origin = createServer((req, res) => res.end("ok"));
+    await new Promise((r) => origin.listen(0, "127.0.0.1", r));
+    const apiApp = cli(api, admin, ["app", "create", "--name", "api", "--domain", "api.example.test"]);
+    cli(api, admin, ["upstream", "create", "--app", apiApp, "--name", "origin", "--server", `127.0.0.1:${origin.address().port}`]);
+    cli(api, admin, ["rule", "create", "--app", apiApp, "--upstream", "origin", "--when", 'PathPrefix("/")']);
+    cli(api, admin, ["release", "create", "--app", apiApp, "--note", "metrics e2e"]);
+    let status = 0;
+    for (let i = 0; i < 100 && status !== 200; i++) {
+      status = await getStatus(banner.http, "api.example.test", "/hello");
+      if (status !== 200) await new Promise((r) => setTimeout(r, 200));
+    }
+    if (status !== 200) throw new Error(`the dev node never answered 200 for api.example.test (last ${status})`);
+    await page.goto(`${base}/dashboard?app=${apiApp}&range=5m`);
+    await page.getByRole("heading", { name: "Metrics", level: 1 }).waitFor();
+    // Tail streams seconds as they are ingested: keep sending until the live
+    // count (requests in the last minute) shows them.
+    const live = () => page.getByTestId("live-requests").textContent().then(Number);
+    let counted = 0;
+    for (let i = 0; i < 100 && counted < 5; i++) {
+      await getStatus(banner.http, "api.example.test", "/hello");
+      await new Promise((r) => setTimeout(r, 300));
+      counted = await live();
+    }
+    if (counted < 5) throw new Error(`the dashboard counted ${counted} live requests, want at least 5`);
+    await page.getByRole("table", { name: "Top path" }).getByText("/hello").waitFor({ timeout: 30_000 });
+    await axe(page, "metrics");
+    await shot(page, "metrics");
+    origin.close();
+
+    log("IAM: create a user with the viewer role");
+    await page.goto(`${base}/iam`);
+    await page.getByRole("heading", { name: "IAM", level: 1 }).waitFor();
+    await page.getByLabel("User name").fill("vera");
+    await page.getByLabel("Display name").fill("Vera Viewer");
+    await page.getByLabel("Initial password").fill("staple-battery-42");
+    await page.getByLabel("Role over everything (optional)").selectOption("viewer");
+    await page.getByRole("button", { name: "Create user" }).click();
+    await page.getByRole("table", { name: "Users" }).getByText("Vera Viewer").waitFor();
+    await axe(page, "iam");
+    await shot(page, "iam");
+    await page.getByRole("tab", { name: "Grants" }).click();
+    await page.getByRole("table", { name: "Grants" }).getByRole("row").filter({ hasText: "vera" }).getByText("viewer", { exact: true }).waitFor();
+    await page.getByRole("tab", { name: "Roles" }).click();
+    await page.getByRole("table", { name: "Roles" }).getByText("viewer", { exact: true }).waitFor();
+    await page.getByRole("tab", { name: "Users" }).click();
+    await page.getByLabel("User name").fill("ci-bot");
+    await page.getByLabel("Service account (tokens only)").check();
+    await page.getByRole("button", { name: "Create user" }).click();
+    await page.getByRole("table", { name: "Users" }).getByText("ci-bot").waitFor();
+    await page.getByRole("tab", { name: "API tokens" }).click();
+    await page.getByLabel("Description").fill("e2e token");
+    await page.getByLabel("Service account (empty: yourself)").fill("ci-bot");
+    await page.getByRole("button", { name: "Create token" }).click();
+    const secret = await page.getByLabel("Token secret").inputValue();
+    if (!secret) throw new Error("the new token's secret is not shown");
+    await page.getByRole("button", { name: "Done" }).click();
+    if (await page.getByLabel("Token secret").count()) throw new Error("the token secret is still shown after Done");
+
+    log("audit: the user's creation, found by actor");
+    await page.goto(`${base}/audit`);
+    await page.getByRole("heading", { name: "Audit", level: 1 }).waitFor();
+    await page.getByLabel("Actor").fill("admin");
+    await page.getByLabel("Object").fill("iam.user.vera");
+    await page.getByRole("button", { name: "Search", exact: true }).click();
+    await page.waitForURL(/actor=admin/);
+    const row = page.getByRole("table").getByRole("row").filter({ hasText: "iam.user.vera" }).first();
+    await row.waitFor();
+    await row.getByRole("button", { name: /detail of/ }).click();
+    await page.getByLabel("Event data").getByText("Vera Viewer").waitFor();
+    if (/staple-battery-42/.test(await page.getByLabel("Event data").textContent())) throw new Error("the audit detail shows the password");
+    await axe(page, "audit");
+    await shot(page, "audit");
+    await page.getByLabel("Actor").fill("nobody-at-all");
+    await page.getByRole("button", { name: "Search", exact: true }).click();
+    await page.getByText("No event matches.").waitFor();
+  }
+
   log("session expiry: a revoked token sends to the login page with a message");
   await page.evaluate(() => sessionStorage.setItem("strata.token", "stk_revoked"));
   await page.getByRole("link", { name: "Applications" }).first().click();
@@ -548,6 +648,8 @@ try {
   await main();
 } catch (err) {
   console.error(`ui-e2e: FAIL at "${step}": ${err.stack ?? err}`);
+  const alerts = await current?.getByRole("alert").allTextContents().catch(() => []);
+  if (alerts?.length) console.error(`ui-e2e: alerts on the page: ${alerts.join(" | ")}`);
   code = 1;
 } finally {
   await browser?.close().catch(() => {});
