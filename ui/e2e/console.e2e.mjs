@@ -365,6 +365,7 @@ async function main() {
   const devTile = page.locator('[data-node="dev"]');
   await page.locator('[data-node="dev"][data-state="in-sync"]').waitFor({ timeout: 30_000 });
   await page.getByTestId("share-default").filter({ hasText: "1/1 (100%)" }).waitFor();
+  await page.getByText("Live (streamed)").waitFor(); // WatchNodes, not ListNodes polling
   const before = await devTile.locator("span").nth(1).textContent();
   cli(api, admin, ["release", "create", "--app", "blog", "--note", "from the gateways e2e"]);
   await page.waitForFunction((v) => {
