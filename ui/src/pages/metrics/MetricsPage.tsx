@@ -93,7 +93,7 @@ function Live({ appId }: { appId: string }) {
             setError(null);
             if (!m.second) continue;
             const s = m.second;
-            setNodes(m.nodes);
+            if (m.nodes) setNodes(m.nodes);
             setSeconds((prev) => [...prev.filter((p) => Number(p.unixSecond) > Date.now() / 1000 - 120), s]);
           }
         } catch (e) {
@@ -112,7 +112,7 @@ function Live({ appId }: { appId: string }) {
     [w],
   );
   return (
-    <Section title="Live" actions={<span className={styles.muted}>{nodes ? `${nodes} node${nodes === 1 ? "" : "s"} reporting` : "waiting for traffic"}</span>}>
+    <Section title="Live" actions={<span className={styles.muted}>{total > 0 && nodes ? `${nodes} node${nodes === 1 ? "" : "s"} reporting` : "no traffic in the last minute"}</span>}>
       {error ? <ErrorPanel error={error} what="follow the app's traffic" /> : null}
       <p className={styles.stat}>
         Requests in the last minute: <strong data-testid="live-requests">{total}</strong>
