@@ -14,6 +14,7 @@ import (
 	metricsv1 "github.com/strata-edge/strata/gen/strata/metrics/v1"
 	"github.com/strata-edge/strata/pkg/apierr"
 	"github.com/strata-edge/strata/pkg/authz"
+	"github.com/strata-edge/strata/pkg/listfilter"
 	"github.com/strata-edge/strata/pkg/metricsql"
 	"github.com/strata-edge/strata/services/metrics/store"
 )
@@ -108,11 +109,21 @@ func (h *handler) lookupSQL(ctx context.Context, ref string) (*metricsv1.MetricD
 	return d, since, nil
 }
 
-func (h *handler) ListMetrics(ctx context.Context, _ *metricsv1.ListMetricsRequest) (*metricsv1.ListMetricsResponse, error) {
+func (h *handler) ListMetrics(ctx context.Context, req *metricsv1.ListMetricsRequest) (*metricsv1.ListMetricsResponse, error) {
 	if err := h.s.catchUp(ctx); err != nil {
 		return nil, h.fail(err)
 	}
-	return &metricsv1.ListMetricsResponse{Metrics: h.s.Definitions()}, nil
+	defs := h.s.Definitions()
+	slices.SortFunc(defs, func(a, b *metricsv1.MetricDefinition) int { return strings.Compare(a.GetName(), b.GetName()) })
+	out := &metricsv1.ListMetricsResponse{}
+	var err error
+	out.Metrics, out.NextPageToken, err = listfilter.Paged(metricSchema,
+		listfilter.Request{PageSize: req.GetPageSize(), PageToken: req.GetPageToken(), Filter: req.GetFilter()},
+		defs, (*metricsv1.MetricDefinition).GetName)
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	return out, nil
 }
 
 func (h *handler) DeleteMetric(ctx context.Context, req *metricsv1.DeleteMetricRequest) (*metricsv1.DeleteMetricResponse, error) {
@@ -289,7 +300,17 @@ func (h *handler) ListHealth(ctx context.Context, req *metricsv1.ListHealthReque
 	if err != nil {
 		return nil, h.fail(err)
 	}
-	return &metricsv1.ListHealthResponse{Changes: changes}, nil
+	// limit bounds what is read from the store; the page and filter apply
+	// to those changes, newest first.
+	slices.SortStableFunc(changes, func(a, b *metricsv1.HealthChange) int { return strings.Compare(healthKey(a), healthKey(b)) })
+	out := &metricsv1.ListHealthResponse{}
+	out.Changes, out.NextPageToken, err = listfilter.Paged(healthSchema,
+		listfilter.Request{PageSize: req.GetPageSize(), PageToken: req.GetPageToken(), Filter: req.GetFilter(), Scope: req.GetAppId() + "\x00" + req.GetNodeId()},
+		changes, healthKey)
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	return out, nil
 }
 
 func (h *handler) Tail(ctx context.Context, req *metricsv1.TailRequest, stream *connect.ServerStream[metricsv1.TailResponse]) error {

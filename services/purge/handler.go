@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
@@ -16,6 +15,7 @@ import (
 	"github.com/strata-edge/strata/pkg/authz"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/ids"
+	"github.com/strata-edge/strata/pkg/listfilter"
 	"github.com/strata-edge/strata/pkg/natsutil"
 )
 
@@ -42,43 +42,14 @@ func (h *handler) GetPurge(ctx context.Context, req *purgev1.GetPurgeRequest) (*
 	return &purgev1.GetPurgeResponse{Purge: p}, nil
 }
 
-const (
-	defaultPageSize = 50
-	maxPageSize     = 500
-)
-
 func (h *handler) ListPurges(_ context.Context, req *purgev1.ListPurgesRequest) (*purgev1.ListPurgesResponse, error) {
-	offset, n, err := page(req.GetPageSize(), req.GetPageToken())
+	pg, err := listfilter.Start(purgeSchema, listfilter.Request{PageSize: req.GetPageSize(), PageToken: req.GetPageToken(), Filter: req.GetFilter()})
 	if err != nil {
 		return nil, apierr.ToConnect(err)
 	}
-	list, more := h.s.model.list(offset, n)
-	resp := &purgev1.ListPurgesResponse{Purges: list}
-	if more {
-		resp.NextPageToken = strconv.Itoa(offset + n)
-	}
+	resp := &purgev1.ListPurgesResponse{}
+	resp.Purges, resp.NextPageToken = h.s.model.list(pg)
 	return resp, nil
-}
-
-// page reads a list request's page size and token (an offset).
-func page(size int32, token string) (offset, n int, err error) {
-	n = int(size)
-	switch {
-	case n < 0:
-		return 0, 0, apierr.Invalid(apierr.FieldViolation{Field: "page_size", Reason: "must not be negative"})
-	case n == 0:
-		n = defaultPageSize
-	case n > maxPageSize:
-		n = maxPageSize
-	}
-	if token != "" {
-		v, err := strconv.Atoi(token)
-		if err != nil || v < 0 {
-			return 0, 0, apierr.Invalid(apierr.FieldViolation{Field: "page_token", Reason: "not a token this service returned"})
-		}
-		offset = v
-	}
-	return offset, n, nil
 }
 
 // Create validates a purge, records it, and publishes its command to every

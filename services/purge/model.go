@@ -12,6 +12,7 @@ import (
 	ev "github.com/strata-edge/strata/gen/strata/events/purge/v1"
 	purgev1 "github.com/strata-edge/strata/gen/strata/purge/v1"
 	"github.com/strata-edge/strata/pkg/eventstore"
+	"github.com/strata-edge/strata/pkg/listfilter"
 )
 
 // entry is one requested purge as the log recorded it.
@@ -203,22 +204,30 @@ func (m *model) viewPushLocked(e *pushEntry, urls bool) *purgev1.Push {
 	return p
 }
 
-// listPushes returns pushes newest first (without URLs), from offset, at most n.
-func (m *model) listPushes(offset, n int) (out []*purgev1.Push, more bool) {
+// listPushes returns one page of pushes, newest first.
+func (m *model) listPushes(pg *listfilter.Page[*purgev1.Push]) ([]*purgev1.Push, string) {
 	m.mu.Lock() // viewPushLocked without URLs swaps a field for a moment
 	defer m.mu.Unlock()
-	for i := len(m.pushOrder) - 1 - offset; i >= 0 && len(out) < n; i-- {
-		out = append(out, m.viewPushLocked(m.pushes[m.pushOrder[i]], false))
+	var c listfilter.Collector[*purgev1.Push]
+	for i := len(m.pushOrder) - 1; i >= 0; i-- {
+		view := func() *purgev1.Push { return m.viewPushLocked(m.pushes[m.pushOrder[i]], false) }
+		if !pg.Add(&c, listfilter.Desc(uint64(i)), view) {
+			break
+		}
 	}
-	return out, len(m.pushOrder)-offset > n
+	return c.Result()
 }
 
-// list returns purges newest first, from offset, at most n.
-func (m *model) list(offset, n int) (out []*purgev1.Purge, more bool) {
+// list returns one page of purges, newest first.
+func (m *model) list(pg *listfilter.Page[*purgev1.Purge]) ([]*purgev1.Purge, string) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	for i := len(m.order) - 1 - offset; i >= 0 && len(out) < n; i-- {
-		out = append(out, m.viewLocked(m.purges[m.order[i]]))
+	var c listfilter.Collector[*purgev1.Purge]
+	for i := len(m.order) - 1; i >= 0; i-- {
+		view := func() *purgev1.Purge { return m.viewLocked(m.purges[m.order[i]]) }
+		if !pg.Add(&c, listfilter.Desc(uint64(i)), view) {
+			break
+		}
 	}
-	return out, len(m.order)-offset > n
+	return c.Result()
 }

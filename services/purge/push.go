@@ -21,6 +21,7 @@ import (
 	"github.com/strata-edge/strata/pkg/authz"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/ids"
+	"github.com/strata-edge/strata/pkg/listfilter"
 	"github.com/strata-edge/strata/pkg/natsutil"
 )
 
@@ -282,14 +283,11 @@ func (h *handler) GetPush(ctx context.Context, req *purgev1.GetPushRequest) (*pu
 }
 
 func (h *handler) ListPushes(_ context.Context, req *purgev1.ListPushesRequest) (*purgev1.ListPushesResponse, error) {
-	offset, n, err := page(req.GetPageSize(), req.GetPageToken())
+	pg, err := listfilter.Start(pushSchema, listfilter.Request{PageSize: req.GetPageSize(), PageToken: req.GetPageToken(), Filter: req.GetFilter()})
 	if err != nil {
 		return nil, apierr.ToConnect(err)
 	}
-	list, more := h.s.model.listPushes(offset, n)
-	resp := &purgev1.ListPushesResponse{Pushes: list}
-	if more {
-		resp.NextPageToken = fmt.Sprint(offset + n)
-	}
+	resp := &purgev1.ListPushesResponse{}
+	resp.Pushes, resp.NextPageToken = h.s.model.listPushes(pg)
 	return resp, nil
 }

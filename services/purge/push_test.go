@@ -13,6 +13,7 @@ import (
 	purgev1 "github.com/strata-edge/strata/gen/strata/purge/v1"
 	"github.com/strata-edge/strata/pkg/aggtest"
 	"github.com/strata-edge/strata/pkg/apierr"
+	"github.com/strata-edge/strata/pkg/listfilter"
 )
 
 func TestCreatePushRejectsBadInput(t *testing.T) {
@@ -107,7 +108,12 @@ func TestModelFoldsPushAcks(t *testing.T) {
 	if !m.addAck("psh_1", &purgev1.NodeAck{NodeId: "n2", AckedAt: at, Push: &purgev1.PushResult{Cached: 0, Failed: 2}}) {
 		t.Fatal("n2's first ack did not count")
 	}
-	list, more := m.listPushes(0, 10)
+	pg, err := listfilter.Start(pushSchema, listfilter.Request{Filter: `urls_failed > 2 AND done = true`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, next := m.listPushes(pg)
+	more := next != ""
 	if more || len(list) != 1 || list[0].GetUrlsFailed() != 3 || list[0].GetTimeToLastAck() == nil || len(list[0].GetUrls()) != 0 || list[0].GetUrlCount() != 2 {
 		t.Fatalf("list: %v more %v", list, more)
 	}
@@ -116,6 +122,16 @@ func TestModelFoldsPushAcks(t *testing.T) {
 	}
 	if _, ok := m.view("psh_1"); ok {
 		t.Fatal("a push is listed as a purge")
+	}
+	pg, err = listfilter.Start(pushSchema, listfilter.Request{Filter: `app_id = "app_2"`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := m.listPushes(pg); len(list) != 0 {
+		t.Fatalf("filter app_id = app_2 listed %v", list)
+	}
+	if _, err := listfilter.Start(pushSchema, listfilter.Request{Filter: `colour = "red"`}); err == nil || !strings.Contains(err.Error(), "colour") {
+		t.Fatalf("unknown filter field: %v", err)
 	}
 }
 

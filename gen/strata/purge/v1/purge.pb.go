@@ -898,7 +898,9 @@ type ListPurgesRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	PageSize  int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	PageToken string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	// AIP-160 filter (docs/api.md, "Filtering"), e.g. `name = "shop" AND labels.env = "prod"`.
+	// AIP-160 filter (docs/api.md, "Filtering") over id, kind ("url",
+	// "prefix", "host", "tag", "condition"), values, soft, actor, created_at,
+	// partition_ids and done, e.g. `kind = "tag" AND done = false`.
 	Filter        string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1542,9 +1544,13 @@ func (x *GetPushResponse) GetPush() *Push {
 // Request of ListPushes: page size (default 50, at most 500) and the token of
 // the previous page.
 type ListPushesRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	PageSize      int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	PageSize  int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// AIP-160 filter (docs/api.md, "Filtering") over id, app_id, cluster_ids,
+	// actor, created_at, partition_ids, urls_failed and done, e.g.
+	// `app_id = "app_1" AND urls_failed > 0`.
+	Filter        string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1589,6 +1595,13 @@ func (x *ListPushesRequest) GetPageSize() int32 {
 func (x *ListPushesRequest) GetPageToken() string {
 	if x != nil {
 		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListPushesRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
 	}
 	return ""
 }
@@ -1923,11 +1936,12 @@ const file_strata_purge_v1_purge_proto_rawDesc = "" +
 	"\x0eGetPushRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"<\n" +
 	"\x0fGetPushResponse\x12)\n" +
-	"\x04push\x18\x01 \x01(\v2\x15.strata.purge.v1.PushR\x04push\"O\n" +
+	"\x04push\x18\x01 \x01(\v2\x15.strata.purge.v1.PushR\x04push\"g\n" +
 	"\x11ListPushesRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x02 \x01(\tR\tpageToken\"k\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n" +
+	"\x06filter\x18\x03 \x01(\tR\x06filter\"k\n" +
 	"\x12ListPushesResponse\x12-\n" +
 	"\x06pushes\x18\x01 \x03(\v2\x15.strata.purge.v1.PushR\x06pushes\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa5\x04\n" +
