@@ -8,6 +8,7 @@ import (
 
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/node/tier"
+	"github.com/strata-edge/strata/pkg/buildinfo"
 )
 
 // Tiered caching on the node: the parent clusters come from the snapshot
@@ -99,6 +100,7 @@ func (n *Node) reportStatus(st *syncv1.NodeStatus) {
 	n.reportDNS(st)
 	n.reportXDP(st)
 	n.reportRoles(st)
+	st.SoftwareVersion = buildinfo.Version()
 	st.TierAddress = n.tierAddr()
 	if n.peers != nil {
 		st.PeerChecks = n.peers.Report()

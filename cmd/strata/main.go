@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/strata-edge/strata/internal/cli"
+	"github.com/strata-edge/strata/pkg/buildinfo"
 )
 
 // Set at build time: go build -ldflags "-X main.version=v0.1.0 -X main.commit=abc123".
@@ -19,6 +20,7 @@ var (
 )
 
 func main() {
+	buildinfo.Set(version) // what nodes report in heartbeats
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
 		// After the first signal, a second one kills the process the default way.

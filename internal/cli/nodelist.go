@@ -145,7 +145,7 @@ func printNodes(w io.Writer, nodes []*configv1.NodeInfo, clusterNames map[string
 		}
 		return id
 	}
-	rows := [][]string{{"ID", "NAME", "CLUSTER", "TRACK", "VERSION", "RELEASES", "LAG", "IN-SYNC", "ONLINE", "HEALTHY", "PEERS", "DNS", "XDP", "ROLES", "LAST-SEEN"}}
+	rows := [][]string{{"ID", "NAME", "CLUSTER", "TRACK", "VERSION", "RELEASES", "LAG", "IN-SYNC", "ONLINE", "HEALTHY", "PEERS", "DNS", "XDP", "ROLES", "SOFTWARE", "LAST-SEEN"}}
 	var applyErrors []string
 	type share struct{ inSync, all int }
 	shares := map[string]*share{}
@@ -162,7 +162,7 @@ func printNodes(w io.Writer, nodes []*configv1.NodeInfo, clusterNames map[string
 		rows = append(rows, []string{
 			node.GetId(), node.GetName() + state, name(node.GetClusterId()), track(n),
 			fmt.Sprintf("%d/%d", n.GetAppliedVersion(), n.GetLatestVersion()), nodeReleases(n.GetReleases()), lag(n),
-			clientx.YesNo(n.GetInSync()), clientx.YesNo(n.GetOnline()), clientx.YesNo(n.GetHealthy()), clientx.OrDash(n.GetPeerChecks()), dnsState(n.GetDns()), xdpState(n.GetXdp()), clientx.OrDash(strings.Join(n.GetRoles(), ",")), ago(n.GetLastSeen(), now),
+			clientx.YesNo(n.GetInSync()), clientx.YesNo(n.GetOnline()), clientx.YesNo(n.GetHealthy()), clientx.OrDash(n.GetPeerChecks()), dnsState(n.GetDns()), xdpState(n.GetXdp()), clientx.OrDash(strings.Join(n.GetRoles(), ",")), clientx.OrDash(n.GetSoftwareVersion()), ago(n.GetLastSeen(), now),
 		})
 		if r := n.GetHealthReason(); r != "" && n.GetOnline() {
 			applyErrors = append(applyErrors, fmt.Sprintf("%s (%s) is unhealthy: %s", node.GetName(), node.GetId(), r))

@@ -288,16 +288,17 @@ func heartbeats(svc *nodes.Service) edgesync.StatusSource {
 		out := make(map[string]edgesync.NodeStatus, len(in))
 		for id, s := range in {
 			out[id] = edgesync.NodeStatus{
-				AppliedVersion: s.Status.GetVersion(),
-				LastSeen:       s.ReceivedAt,
-				Online:         s.Online,
-				Healthy:        s.Healthy,
-				ApplyError:     s.Status.GetApplyError(),
-				DNS:            s.Status.GetDns(),
-				XDP:            xdpOf(s.Status.GetXdp()),
-				Roles:          s.Status.GetRoles(),
-				PeerChecks:     s.Peers.String(),
-				HealthReason:   s.Reason,
+				AppliedVersion:  s.Status.GetVersion(),
+				LastSeen:        s.ReceivedAt,
+				Online:          s.Online,
+				Healthy:         s.Healthy,
+				ApplyError:      s.Status.GetApplyError(),
+				DNS:             s.Status.GetDns(),
+				XDP:             xdpOf(s.Status.GetXdp()),
+				Roles:           s.Status.GetRoles(),
+				SoftwareVersion: s.Status.GetSoftwareVersion(),
+				PeerChecks:      s.Peers.String(),
+				HealthReason:    s.Reason,
 			}
 		}
 		return out

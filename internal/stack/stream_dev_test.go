@@ -140,6 +140,10 @@ func TestDevStreamApp(t *testing.T) {
 			if r := strings.Join(n.GetRoles(), ","); !strings.Contains(r, "http") || !strings.Contains(r, "stream") {
 				return fmt.Errorf("node %s roles %q, want http and stream", n.GetNode().GetName(), r)
 			}
+			// The build it runs (a test binary: "devel" and maybe a revision).
+			if v := n.GetSoftwareVersion(); !strings.HasPrefix(v, "devel") && !strings.HasPrefix(v, "v") {
+				return fmt.Errorf("node %s software version %q, want the build's", n.GetNode().GetName(), v)
+			}
 		}
 		return nil
 	})

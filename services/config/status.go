@@ -25,6 +25,7 @@ func fillSync(info *configv1.NodeInfo, st edgesync.NodeStatus, reported bool, tr
 		info.Dns = st.DNS
 		info.Xdp = st.XDP
 		info.Roles = slices.Clone(st.Roles)
+		info.SoftwareVersion = st.SoftwareVersion
 		info.PeerChecks, info.HealthReason = st.PeerChecks, st.HealthReason
 		if !st.Online && st.DNS == configv1.NodeDnsState_NODE_DNS_STATE_ANSWERING {
 			// Its last word, not what it does now: a node that crashed

@@ -31,6 +31,8 @@ type NodeStatus struct {
 	// Roles is what it serves (http, https, dns, stream, socks5, forward),
 	// from its last heartbeat.
 	Roles []string
+	// SoftwareVersion is the strata build it runs, from its last heartbeat.
+	SoftwareVersion string
 }
 
 // StatusSource reports the latest status of the nodes that reported, by node

@@ -1459,9 +1459,11 @@ type NodeInfo struct {
 	// "peers cannot reach it"); empty when healthy.
 	HealthReason string `protobuf:"bytes,18,opt,name=health_reason,json=healthReason,proto3" json:"health_reason,omitempty"`
 	// From its last heartbeat: what the node serves (strata.sync.v1.NodeStatus.roles).
-	Roles         []string `protobuf:"bytes,19,rep,name=roles,proto3" json:"roles,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Roles []string `protobuf:"bytes,19,rep,name=roles,proto3" json:"roles,omitempty"`
+	// From its last heartbeat: the strata build the node runs.
+	SoftwareVersion string `protobuf:"bytes,20,opt,name=software_version,json=softwareVersion,proto3" json:"software_version,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *NodeInfo) Reset() {
@@ -1625,6 +1627,13 @@ func (x *NodeInfo) GetRoles() []string {
 		return x.Roles
 	}
 	return nil
+}
+
+func (x *NodeInfo) GetSoftwareVersion() string {
+	if x != nil {
+		return x.SoftwareVersion
+	}
+	return ""
 }
 
 // NodeXdpInterface is the XDP filter on one interface of a node.
@@ -4696,7 +4705,7 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\x12WatchNodesResponse\x120\n" +
 	"\x05nodes\x18\x01 \x03(\v2\x1a.strata.config.v1.NodeInfoR\x05nodes\x12(\n" +
 	"\x10removed_node_ids\x18\x02 \x03(\tR\x0eremovedNodeIds\x12\x18\n" +
-	"\ainitial\x18\x03 \x01(\bR\ainitial\"\xcf\x05\n" +
+	"\ainitial\x18\x03 \x01(\bR\ainitial\"\xfa\x05\n" +
 	"\bNodeInfo\x12*\n" +
 	"\x04node\x18\x01 \x01(\v2\x16.strata.config.v1.NodeR\x04node\x12!\n" +
 	"\fpartition_id\x18\x02 \x01(\tR\vpartitionId\x12'\n" +
@@ -4720,7 +4729,8 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\vpeer_checks\x18\x11 \x01(\tR\n" +
 	"peerChecks\x12#\n" +
 	"\rhealth_reason\x18\x12 \x01(\tR\fhealthReason\x12\x14\n" +
-	"\x05roles\x18\x13 \x03(\tR\x05roles\"P\n" +
+	"\x05roles\x18\x13 \x03(\tR\x05roles\x12)\n" +
+	"\x10software_version\x18\x14 \x01(\tR\x0fsoftwareVersion\"P\n" +
 	"\x10NodeXdpInterface\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04mode\x18\x02 \x01(\tR\x04mode\x12\x14\n" +

@@ -562,9 +562,12 @@ type NodeStatus struct {
 	// "https" (it has that listener), "dns" (its DNS server answers),
 	// "stream", "socks5", "forward" (apps of its partition with that role;
 	// "forward" is the HTTP forward proxy). Sorted.
-	Roles         []string `protobuf:"bytes,16,rep,name=roles,proto3" json:"roles,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Roles []string `protobuf:"bytes,16,rep,name=roles,proto3" json:"roles,omitempty"`
+	// The strata build the node runs (pkg/buildinfo: module version, or
+	// "devel" with the VCS revision).
+	SoftwareVersion string `protobuf:"bytes,17,opt,name=software_version,json=softwareVersion,proto3" json:"software_version,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *NodeStatus) Reset() {
@@ -707,6 +710,13 @@ func (x *NodeStatus) GetRoles() []string {
 		return x.Roles
 	}
 	return nil
+}
+
+func (x *NodeStatus) GetSoftwareVersion() string {
+	if x != nil {
+		return x.SoftwareVersion
+	}
+	return ""
 }
 
 // PeerCheck is the latest probe of one peer node.
@@ -1116,7 +1126,7 @@ const file_strata_sync_v1_sync_proto_rawDesc = "" +
 	"\x06schema\x18\r \x01(\rR\x06schema\x122\n" +
 	"\aupserts\x18\x0e \x03(\v2\x18.strata.sync.v1.ResourceR\aupserts\x125\n" +
 	"\adeletes\x18\x0f \x03(\v2\x1b.strata.sync.v1.ResourceRefR\adeletes\x12\x16\n" +
-	"\x06object\x18\x10 \x01(\tR\x06objectJ\x04\b\b\x10\r\"\xea\x04\n" +
+	"\x06object\x18\x10 \x01(\tR\x06objectJ\x04\b\b\x10\r\"\x95\x05\n" +
 	"\n" +
 	"NodeStatus\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1d\n" +
@@ -1139,7 +1149,8 @@ const file_strata_sync_v1_sync_proto_rawDesc = "" +
 	"\x03xdp\x18\x0e \x03(\v2\x1c.strata.sync.v1.XdpInterfaceR\x03xdp\x12:\n" +
 	"\vpeer_checks\x18\x0f \x03(\v2\x19.strata.sync.v1.PeerCheckR\n" +
 	"peerChecks\x12\x14\n" +
-	"\x05roles\x18\x10 \x03(\tR\x05roles\"z\n" +
+	"\x05roles\x18\x10 \x03(\tR\x05roles\x12)\n" +
+	"\x10software_version\x18\x11 \x01(\tR\x0fsoftwareVersion\"z\n" +
 	"\tPeerCheck\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x0e\n" +
 	"\x02ok\x18\x02 \x01(\bR\x02ok\x12\x14\n" +

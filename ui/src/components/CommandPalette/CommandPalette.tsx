@@ -1,7 +1,7 @@
 import { useDeferredValue, useEffect, useId, useMemo, useRef, useState } from "react";
 import { useNavigate } from "react-router";
 import { useQuery } from "@connectrpc/connect-query";
-import { ConfigService } from "../../api";
+import { ConfigService, DnsService } from "../../api";
 import { pages } from "../../pages";
 import { matchesDomain } from "../../pages/apps/AppsPage";
 import { appFilter } from "../../pages/apps/filter";
@@ -9,8 +9,16 @@ import styles from "./CommandPalette.module.css";
 
 export type PaletteItem = { id: string; label: string; hint: string; to: string };
 
-// paletteItems: the pages and apps that match q, pages first, at most 20.
-export function paletteItems(q: string, apps: { id: string; name: string; domains: string[] }[]): PaletteItem[] {
+type Named = { id: string; name: string };
+
+// paletteItems: the pages, apps, zones and nodes that match q, pages
+// first, at most 20.
+export function paletteItems(
+  q: string,
+  apps: { id: string; name: string; domains: string[] }[],
+  zones: Named[] = [],
+  nodes: Named[] = [],
+): PaletteItem[] {
   const s = q.trim().toLowerCase();
   const out: PaletteItem[] = [];
   for (const p of pages) {
@@ -22,6 +30,14 @@ export function paletteItems(q: string, apps: { id: string; name: string; domain
   for (const a of apps) {
     if (s && matchesDomain(a, s)) {
       out.push({ id: "app:" + a.id, label: a.name, hint: a.domains.slice(0, 3).join(", ") || "app", to: "/apps/" + a.id });
+    }
+  }
+  for (const z of zones) {
+    if (s && z.name.toLowerCase().includes(s)) out.push({ id: "zone:" + z.id, label: z.name, hint: "DNS zone", to: "/dns/" + z.id });
+  }
+  for (const n of nodes) {
+    if (s && (n.name.toLowerCase().includes(s) || n.id.toLowerCase() === s)) {
+      out.push({ id: "node:" + n.id, label: n.name, hint: "node " + n.id, to: "/gateways?node=" + encodeURIComponent(n.id) });
     }
   }
   return out.slice(0, 20);
@@ -38,7 +54,19 @@ export function CommandPalette({ onClose }: { onClose: () => void }) {
   // Apps come from the server's domain search (ListApps filter), ten at most.
   const search = useDeferredValue(q.trim());
   const apps = useQuery(ConfigService.method.listApps, { filter: appFilter(search, false), pageSize: 10 }, { enabled: search !== "" });
-  const items = useMemo(() => paletteItems(q, search ? (apps.data?.apps ?? []).filter((a) => !a.deleted) : []), [q, search, apps.data]);
+  // Zones and nodes are few next to apps: one page of each, matched here.
+  const zones = useQuery(DnsService.method.listZones, { pageSize: 1000 }, { enabled: search !== "" });
+  const nodes = useQuery(ConfigService.method.listNodes, { pageSize: 1000 }, { enabled: search !== "" });
+  const items = useMemo(
+    () =>
+      paletteItems(
+        q,
+        search ? (apps.data?.apps ?? []).filter((a) => !a.deleted) : [],
+        zones.data?.zones ?? [],
+        (nodes.data?.nodes ?? []).map((n) => ({ id: n.node?.id ?? "", name: n.node?.name ?? "" })),
+      ),
+    [q, search, apps.data, zones.data, nodes.data],
+  );
 
   useEffect(() => {
     const d = ref.current;

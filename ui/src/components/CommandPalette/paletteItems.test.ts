@@ -16,5 +16,7 @@ describe("paletteItems", () => {
     expect(paletteItems("example.org", apps).map((i) => i.to)).toEqual(["/apps/app_2"]);
     expect(paletteItems("zones", apps).map((i) => i.to)).toEqual(["/dns"]);
     expect(paletteItems("SHOP", apps).map((i) => i.to)).toEqual(["/apps/app_1"]);
+    expect(paletteItems("example.net", apps, [{ id: "zone_1", name: "example.net." }]).map((i) => i.to)).toEqual(["/dns/zone_1"]);
+    expect(paletteItems("edge-2", apps, [], [{ id: "node_9", name: "edge-2" }]).map((i) => i.to)).toEqual(["/gateways?node=node_9"]);
   });
 });

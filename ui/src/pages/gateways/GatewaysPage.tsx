@@ -155,6 +155,11 @@ function ClustersSection({
     },
     { key: "nodes", header: "Nodes", numeric: true, sortValue: (c) => nodesOf(c.id).length, cell: (c) => nodesOf(c.id).length },
     {
+      key: "software",
+      header: "Software",
+      cell: (c) => [...new Set(nodesOf(c.id).map((n) => n.softwareVersion).filter((v) => v))].sort().join(", ") || "—",
+    },
+    {
       key: "synced",
       header: "Synced nodes",
       sortValue: (c) => {
@@ -290,6 +295,7 @@ function NodesSection({ nodes, clusterName, show }: { nodes: NodeInfo[]; cluster
         </>
       ),
     },
+    { key: "software", header: "Software", sortValue: (n) => n.softwareVersion, cell: (n) => n.softwareVersion ? <span className={styles.mono}>{n.softwareVersion}</span> : "—" },
     { key: "dns", header: "DNS", cell: (n) => dnsText[n.dns] ?? "—" },
     {
       key: "errors",
