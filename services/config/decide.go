@@ -164,6 +164,7 @@ func (st *state) updateCluster(ref string, ch clusterChange) (*configv1.Cluster,
 	if proto.Equal(next, c) {
 		return c, nil, nil
 	}
+	next.CreatedAt, next.UpdatedAt = nil, nil // the projection sets them from the event
 	return c, &ev.ClusterUpdated{Cluster: next}, nil
 }
 

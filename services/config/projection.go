@@ -151,15 +151,20 @@ func (st *state) apply(e eventstore.Event, msg proto.Message) {
 			}
 		}
 	case *ev.ClusterCreated:
-		st.clusters[m.Cluster.Id] = m.Cluster
-		st.clusterByName[m.Cluster.Name] = m.Cluster.Id
+		c := proto.CloneOf(m.Cluster)
+		c.CreatedAt, c.UpdatedAt = timestamppb.New(e.Metadata.Time), timestamppb.New(e.Metadata.Time)
+		st.clusters[c.Id] = c
+		st.clusterByName[c.Name] = c.Id
 	case *ev.ClusterUpdated:
-		if old := st.clusters[m.Cluster.Id]; old != nil && old.Name != m.Cluster.Name && st.clusterByName[old.Name] == old.Id {
+		c := proto.CloneOf(m.Cluster)
+		old := st.clusters[c.Id]
+		if old != nil && old.Name != c.Name && st.clusterByName[old.Name] == old.Id {
 			delete(st.clusterByName, old.Name) // renamed
 		}
-		st.clusters[m.Cluster.Id] = m.Cluster
-		st.clusterByName[m.Cluster.Name] = m.Cluster.Id
-		st.syncCluster(m.Cluster.Id, map[string]proto.Message{m.Cluster.PartitionId: m.Cluster}, e)
+		c.CreatedAt, c.UpdatedAt = old.GetCreatedAt(), timestamppb.New(e.Metadata.Time)
+		st.clusters[c.Id] = c
+		st.clusterByName[c.Name] = c.Id
+		st.syncCluster(c.Id, map[string]proto.Message{c.PartitionId: c}, e)
 	case *ev.ClusterDeleted:
 		if c := st.clusters[m.ClusterId]; c != nil {
 			delete(st.clusters, c.Id)

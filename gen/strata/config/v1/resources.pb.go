@@ -10,6 +10,7 @@ import (
 	_ "github.com/strata-edge/strata/gen/strata/options/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -364,7 +365,10 @@ type Cluster struct {
 	ParentClusterIds []string `protobuf:"bytes,5,rep,name=parent_cluster_ids,json=parentClusterIds,proto3" json:"parent_cluster_ids,omitempty"`
 	// Where the cluster's nodes are, for GSLB: a gateway record with several
 	// clusters answers a client with the nearest healthy one (docs/gslb.md).
-	Location      *ClusterLocation `protobuf:"bytes,6,opt,name=location,proto3" json:"location,omitempty"`
+	Location *ClusterLocation `protobuf:"bytes,6,opt,name=location,proto3" json:"location,omitempty"`
+	// When the cluster was created and last changed (set by the service).
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -437,6 +441,20 @@ func (x *Cluster) GetParentClusterIds() []string {
 func (x *Cluster) GetLocation() *ClusterLocation {
 	if x != nil {
 		return x.Location
+	}
+	return nil
+}
+
+func (x *Cluster) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Cluster) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
 	}
 	return nil
 }
@@ -2715,17 +2733,21 @@ var File_strata_config_v1_resources_proto protoreflect.FileDescriptor
 
 const file_strata_config_v1_resources_proto_rawDesc = "" +
 	"\n" +
-	" strata/config/v1/resources.proto\x12\x10strata.config.v1\x1a\x1fstrata/options/v1/options.proto\"/\n" +
+	" strata/config/v1/resources.proto\x12\x10strata.config.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fstrata/options/v1/options.proto\"/\n" +
 	"\tPartition\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\"\xe0\x01\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"\xd6\x02\n" +
 	"\aCluster\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12!\n" +
 	"\fpartition_id\x18\x03 \x01(\tR\vpartitionId\x12!\n" +
 	"\fdns_disabled\x18\x04 \x01(\bR\vdnsDisabled\x12,\n" +
 	"\x12parent_cluster_ids\x18\x05 \x03(\tR\x10parentClusterIds\x12=\n" +
-	"\blocation\x18\x06 \x01(\v2!.strata.config.v1.ClusterLocationR\blocation\"\x83\x01\n" +
+	"\blocation\x18\x06 \x01(\v2!.strata.config.v1.ClusterLocationR\blocation\x129\n" +
+	"\n" +
+	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"\n" +
+	"updated_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\x83\x01\n" +
 	"\x0fClusterLocation\x12\x18\n" +
 	"\acountry\x18\x01 \x01(\tR\acountry\x12\x1c\n" +
 	"\tcontinent\x18\x02 \x01(\tR\tcontinent\x12\x1a\n" +
@@ -2968,85 +2990,88 @@ func file_strata_config_v1_resources_proto_rawDescGZIP() []byte {
 var file_strata_config_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
 var file_strata_config_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_strata_config_v1_resources_proto_goTypes = []any{
-	(NodeDnsState)(0),         // 0: strata.config.v1.NodeDnsState
-	(StreamProtocol)(0),       // 1: strata.config.v1.StreamProtocol
-	(StreamTlsMode)(0),        // 2: strata.config.v1.StreamTlsMode
-	(ProxyProtocolVersion)(0), // 3: strata.config.v1.ProxyProtocolVersion
-	(BalancePolicy)(0),        // 4: strata.config.v1.BalancePolicy
-	(*Partition)(nil),         // 5: strata.config.v1.Partition
-	(*Cluster)(nil),           // 6: strata.config.v1.Cluster
-	(*ClusterLocation)(nil),   // 7: strata.config.v1.ClusterLocation
-	(*Node)(nil),              // 8: strata.config.v1.Node
-	(*App)(nil),               // 9: strata.config.v1.App
-	(*StreamListener)(nil),    // 10: strata.config.v1.StreamListener
-	(*SniRoute)(nil),          // 11: strata.config.v1.SniRoute
-	(*AccessControl)(nil),     // 12: strata.config.v1.AccessControl
-	(*StreamApp)(nil),         // 13: strata.config.v1.StreamApp
-	(*EgressPolicy)(nil),      // 14: strata.config.v1.EgressPolicy
-	(*ProxyCredential)(nil),   // 15: strata.config.v1.ProxyCredential
-	(*ForwardProxyApp)(nil),   // 16: strata.config.v1.ForwardProxyApp
-	(*Hsts)(nil),              // 17: strata.config.v1.Hsts
-	(*Server)(nil),            // 18: strata.config.v1.Server
-	(*Timeouts)(nil),          // 19: strata.config.v1.Timeouts
-	(*UpstreamTLS)(nil),       // 20: strata.config.v1.UpstreamTLS
-	(*HealthCheck)(nil),       // 21: strata.config.v1.HealthCheck
-	(*Upstream)(nil),          // 22: strata.config.v1.Upstream
-	(*Rule)(nil),              // 23: strata.config.v1.Rule
-	(*Action)(nil),            // 24: strata.config.v1.Action
-	(*ProxyAction)(nil),       // 25: strata.config.v1.ProxyAction
-	(*WeightedUpstream)(nil),  // 26: strata.config.v1.WeightedUpstream
-	(*RedirectAction)(nil),    // 27: strata.config.v1.RedirectAction
-	(*RespondAction)(nil),     // 28: strata.config.v1.RespondAction
-	(*HeaderOps)(nil),         // 29: strata.config.v1.HeaderOps
-	(*Header)(nil),            // 30: strata.config.v1.Header
-	(*RewriteAction)(nil),     // 31: strata.config.v1.RewriteAction
-	(*CacheAction)(nil),       // 32: strata.config.v1.CacheAction
-	nil,                       // 33: strata.config.v1.App.LabelsEntry
-	nil,                       // 34: strata.config.v1.HeaderOps.SetEntry
-	nil,                       // 35: strata.config.v1.RewriteAction.QuerySetEntry
-	nil,                       // 36: strata.config.v1.CacheAction.TtlByStatusSEntry
+	(NodeDnsState)(0),             // 0: strata.config.v1.NodeDnsState
+	(StreamProtocol)(0),           // 1: strata.config.v1.StreamProtocol
+	(StreamTlsMode)(0),            // 2: strata.config.v1.StreamTlsMode
+	(ProxyProtocolVersion)(0),     // 3: strata.config.v1.ProxyProtocolVersion
+	(BalancePolicy)(0),            // 4: strata.config.v1.BalancePolicy
+	(*Partition)(nil),             // 5: strata.config.v1.Partition
+	(*Cluster)(nil),               // 6: strata.config.v1.Cluster
+	(*ClusterLocation)(nil),       // 7: strata.config.v1.ClusterLocation
+	(*Node)(nil),                  // 8: strata.config.v1.Node
+	(*App)(nil),                   // 9: strata.config.v1.App
+	(*StreamListener)(nil),        // 10: strata.config.v1.StreamListener
+	(*SniRoute)(nil),              // 11: strata.config.v1.SniRoute
+	(*AccessControl)(nil),         // 12: strata.config.v1.AccessControl
+	(*StreamApp)(nil),             // 13: strata.config.v1.StreamApp
+	(*EgressPolicy)(nil),          // 14: strata.config.v1.EgressPolicy
+	(*ProxyCredential)(nil),       // 15: strata.config.v1.ProxyCredential
+	(*ForwardProxyApp)(nil),       // 16: strata.config.v1.ForwardProxyApp
+	(*Hsts)(nil),                  // 17: strata.config.v1.Hsts
+	(*Server)(nil),                // 18: strata.config.v1.Server
+	(*Timeouts)(nil),              // 19: strata.config.v1.Timeouts
+	(*UpstreamTLS)(nil),           // 20: strata.config.v1.UpstreamTLS
+	(*HealthCheck)(nil),           // 21: strata.config.v1.HealthCheck
+	(*Upstream)(nil),              // 22: strata.config.v1.Upstream
+	(*Rule)(nil),                  // 23: strata.config.v1.Rule
+	(*Action)(nil),                // 24: strata.config.v1.Action
+	(*ProxyAction)(nil),           // 25: strata.config.v1.ProxyAction
+	(*WeightedUpstream)(nil),      // 26: strata.config.v1.WeightedUpstream
+	(*RedirectAction)(nil),        // 27: strata.config.v1.RedirectAction
+	(*RespondAction)(nil),         // 28: strata.config.v1.RespondAction
+	(*HeaderOps)(nil),             // 29: strata.config.v1.HeaderOps
+	(*Header)(nil),                // 30: strata.config.v1.Header
+	(*RewriteAction)(nil),         // 31: strata.config.v1.RewriteAction
+	(*CacheAction)(nil),           // 32: strata.config.v1.CacheAction
+	nil,                           // 33: strata.config.v1.App.LabelsEntry
+	nil,                           // 34: strata.config.v1.HeaderOps.SetEntry
+	nil,                           // 35: strata.config.v1.RewriteAction.QuerySetEntry
+	nil,                           // 36: strata.config.v1.CacheAction.TtlByStatusSEntry
+	(*timestamppb.Timestamp)(nil), // 37: google.protobuf.Timestamp
 }
 var file_strata_config_v1_resources_proto_depIdxs = []int32{
 	7,  // 0: strata.config.v1.Cluster.location:type_name -> strata.config.v1.ClusterLocation
-	33, // 1: strata.config.v1.App.labels:type_name -> strata.config.v1.App.LabelsEntry
-	22, // 2: strata.config.v1.App.upstreams:type_name -> strata.config.v1.Upstream
-	23, // 3: strata.config.v1.App.rules:type_name -> strata.config.v1.Rule
-	17, // 4: strata.config.v1.App.hsts:type_name -> strata.config.v1.Hsts
-	13, // 5: strata.config.v1.App.stream:type_name -> strata.config.v1.StreamApp
-	16, // 6: strata.config.v1.App.forward_proxy:type_name -> strata.config.v1.ForwardProxyApp
-	1,  // 7: strata.config.v1.StreamListener.protocol:type_name -> strata.config.v1.StreamProtocol
-	10, // 8: strata.config.v1.StreamApp.listeners:type_name -> strata.config.v1.StreamListener
-	2,  // 9: strata.config.v1.StreamApp.tls_mode:type_name -> strata.config.v1.StreamTlsMode
-	11, // 10: strata.config.v1.StreamApp.sni_routes:type_name -> strata.config.v1.SniRoute
-	3,  // 11: strata.config.v1.StreamApp.send_proxy_protocol:type_name -> strata.config.v1.ProxyProtocolVersion
-	12, // 12: strata.config.v1.StreamApp.access:type_name -> strata.config.v1.AccessControl
-	14, // 13: strata.config.v1.ProxyCredential.egress:type_name -> strata.config.v1.EgressPolicy
-	15, // 14: strata.config.v1.ForwardProxyApp.credentials:type_name -> strata.config.v1.ProxyCredential
-	14, // 15: strata.config.v1.ForwardProxyApp.egress:type_name -> strata.config.v1.EgressPolicy
-	12, // 16: strata.config.v1.ForwardProxyApp.access:type_name -> strata.config.v1.AccessControl
-	18, // 17: strata.config.v1.Upstream.servers:type_name -> strata.config.v1.Server
-	4,  // 18: strata.config.v1.Upstream.policy:type_name -> strata.config.v1.BalancePolicy
-	19, // 19: strata.config.v1.Upstream.timeouts:type_name -> strata.config.v1.Timeouts
-	20, // 20: strata.config.v1.Upstream.tls:type_name -> strata.config.v1.UpstreamTLS
-	21, // 21: strata.config.v1.Upstream.health_check:type_name -> strata.config.v1.HealthCheck
-	24, // 22: strata.config.v1.Rule.actions:type_name -> strata.config.v1.Action
-	25, // 23: strata.config.v1.Action.proxy:type_name -> strata.config.v1.ProxyAction
-	27, // 24: strata.config.v1.Action.redirect:type_name -> strata.config.v1.RedirectAction
-	28, // 25: strata.config.v1.Action.respond:type_name -> strata.config.v1.RespondAction
-	29, // 26: strata.config.v1.Action.request_headers:type_name -> strata.config.v1.HeaderOps
-	29, // 27: strata.config.v1.Action.response_headers:type_name -> strata.config.v1.HeaderOps
-	31, // 28: strata.config.v1.Action.rewrite:type_name -> strata.config.v1.RewriteAction
-	32, // 29: strata.config.v1.Action.cache:type_name -> strata.config.v1.CacheAction
-	26, // 30: strata.config.v1.ProxyAction.upstreams:type_name -> strata.config.v1.WeightedUpstream
-	34, // 31: strata.config.v1.HeaderOps.set:type_name -> strata.config.v1.HeaderOps.SetEntry
-	30, // 32: strata.config.v1.HeaderOps.add:type_name -> strata.config.v1.Header
-	35, // 33: strata.config.v1.RewriteAction.query_set:type_name -> strata.config.v1.RewriteAction.QuerySetEntry
-	36, // 34: strata.config.v1.CacheAction.ttl_by_status_s:type_name -> strata.config.v1.CacheAction.TtlByStatusSEntry
-	35, // [35:35] is the sub-list for method output_type
-	35, // [35:35] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	37, // 1: strata.config.v1.Cluster.created_at:type_name -> google.protobuf.Timestamp
+	37, // 2: strata.config.v1.Cluster.updated_at:type_name -> google.protobuf.Timestamp
+	33, // 3: strata.config.v1.App.labels:type_name -> strata.config.v1.App.LabelsEntry
+	22, // 4: strata.config.v1.App.upstreams:type_name -> strata.config.v1.Upstream
+	23, // 5: strata.config.v1.App.rules:type_name -> strata.config.v1.Rule
+	17, // 6: strata.config.v1.App.hsts:type_name -> strata.config.v1.Hsts
+	13, // 7: strata.config.v1.App.stream:type_name -> strata.config.v1.StreamApp
+	16, // 8: strata.config.v1.App.forward_proxy:type_name -> strata.config.v1.ForwardProxyApp
+	1,  // 9: strata.config.v1.StreamListener.protocol:type_name -> strata.config.v1.StreamProtocol
+	10, // 10: strata.config.v1.StreamApp.listeners:type_name -> strata.config.v1.StreamListener
+	2,  // 11: strata.config.v1.StreamApp.tls_mode:type_name -> strata.config.v1.StreamTlsMode
+	11, // 12: strata.config.v1.StreamApp.sni_routes:type_name -> strata.config.v1.SniRoute
+	3,  // 13: strata.config.v1.StreamApp.send_proxy_protocol:type_name -> strata.config.v1.ProxyProtocolVersion
+	12, // 14: strata.config.v1.StreamApp.access:type_name -> strata.config.v1.AccessControl
+	14, // 15: strata.config.v1.ProxyCredential.egress:type_name -> strata.config.v1.EgressPolicy
+	15, // 16: strata.config.v1.ForwardProxyApp.credentials:type_name -> strata.config.v1.ProxyCredential
+	14, // 17: strata.config.v1.ForwardProxyApp.egress:type_name -> strata.config.v1.EgressPolicy
+	12, // 18: strata.config.v1.ForwardProxyApp.access:type_name -> strata.config.v1.AccessControl
+	18, // 19: strata.config.v1.Upstream.servers:type_name -> strata.config.v1.Server
+	4,  // 20: strata.config.v1.Upstream.policy:type_name -> strata.config.v1.BalancePolicy
+	19, // 21: strata.config.v1.Upstream.timeouts:type_name -> strata.config.v1.Timeouts
+	20, // 22: strata.config.v1.Upstream.tls:type_name -> strata.config.v1.UpstreamTLS
+	21, // 23: strata.config.v1.Upstream.health_check:type_name -> strata.config.v1.HealthCheck
+	24, // 24: strata.config.v1.Rule.actions:type_name -> strata.config.v1.Action
+	25, // 25: strata.config.v1.Action.proxy:type_name -> strata.config.v1.ProxyAction
+	27, // 26: strata.config.v1.Action.redirect:type_name -> strata.config.v1.RedirectAction
+	28, // 27: strata.config.v1.Action.respond:type_name -> strata.config.v1.RespondAction
+	29, // 28: strata.config.v1.Action.request_headers:type_name -> strata.config.v1.HeaderOps
+	29, // 29: strata.config.v1.Action.response_headers:type_name -> strata.config.v1.HeaderOps
+	31, // 30: strata.config.v1.Action.rewrite:type_name -> strata.config.v1.RewriteAction
+	32, // 31: strata.config.v1.Action.cache:type_name -> strata.config.v1.CacheAction
+	26, // 32: strata.config.v1.ProxyAction.upstreams:type_name -> strata.config.v1.WeightedUpstream
+	34, // 33: strata.config.v1.HeaderOps.set:type_name -> strata.config.v1.HeaderOps.SetEntry
+	30, // 34: strata.config.v1.HeaderOps.add:type_name -> strata.config.v1.Header
+	35, // 35: strata.config.v1.RewriteAction.query_set:type_name -> strata.config.v1.RewriteAction.QuerySetEntry
+	36, // 36: strata.config.v1.CacheAction.ttl_by_status_s:type_name -> strata.config.v1.CacheAction.TtlByStatusSEntry
+	37, // [37:37] is the sub-list for method output_type
+	37, // [37:37] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_strata_config_v1_resources_proto_init() }

@@ -154,6 +154,8 @@ function ClustersSection({
       cell: (c) => (c.parentClusterIds.length ? c.parentClusterIds.map(clusterName).join(" → ") : <span className={styles.muted}>none (origin)</span>),
     },
     { key: "nodes", header: "Nodes", numeric: true, sortValue: (c) => nodesOf(c.id).length, cell: (c) => nodesOf(c.id).length },
+    { key: "created", header: "Created", sortValue: (c) => Number(c.createdAt?.seconds ?? 0), cell: (c) => (c.createdAt ? ago(c.createdAt) : "—") },
+    { key: "updated", header: "Updated", sortValue: (c) => Number(c.updatedAt?.seconds ?? 0), cell: (c) => (c.updatedAt ? ago(c.updatedAt) : "—") },
     {
       key: "software",
       header: "Software",

@@ -58,7 +58,7 @@ var clusterKind = &kind{
 	name:   "cluster",
 	doc:    "A cluster of edge nodes in a partition, with its DNS switch and its parent clusters (tiered caching). Import by id or name.",
 	newMsg: func() proto.Message { return &configv1.Cluster{} },
-	opts: fieldOpts{required: []string{"name", "partition_id"}, replace: []string{"partition_id"}, docs: map[string]string{
+	opts: fieldOpts{skip: []string{"created_at", "updated_at"}, required: []string{"name", "partition_id"}, replace: []string{"partition_id"}, docs: map[string]string{
 		"name":               "The cluster's name; a change renames it.",
 		"partition_id":       "Id of the cluster's partition; a change replaces the cluster.",
 		"dns_disabled":       "The cluster's nodes do not answer DNS (they still serve HTTP).",
