@@ -297,6 +297,177 @@ func (BalancePolicy) EnumDescriptor() ([]byte, []int) {
 	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{4}
 }
 
+// RateLimitAlgorithm is how a limit counts.
+type RateLimitAlgorithm int32
+
+const (
+	// Token bucket (nginx limit_req).
+	RateLimitAlgorithm_RATE_LIMIT_ALGORITHM_UNSPECIFIED  RateLimitAlgorithm = 0
+	RateLimitAlgorithm_RATE_LIMIT_ALGORITHM_TOKEN_BUCKET RateLimitAlgorithm = 1
+	// requests per window, reset at each window start.
+	RateLimitAlgorithm_RATE_LIMIT_ALGORITHM_FIXED_WINDOW RateLimitAlgorithm = 2
+	// Weighted count of the current and the previous window.
+	RateLimitAlgorithm_RATE_LIMIT_ALGORITHM_SLIDING_WINDOW RateLimitAlgorithm = 3
+)
+
+// Enum value maps for RateLimitAlgorithm.
+var (
+	RateLimitAlgorithm_name = map[int32]string{
+		0: "RATE_LIMIT_ALGORITHM_UNSPECIFIED",
+		1: "RATE_LIMIT_ALGORITHM_TOKEN_BUCKET",
+		2: "RATE_LIMIT_ALGORITHM_FIXED_WINDOW",
+		3: "RATE_LIMIT_ALGORITHM_SLIDING_WINDOW",
+	}
+	RateLimitAlgorithm_value = map[string]int32{
+		"RATE_LIMIT_ALGORITHM_UNSPECIFIED":    0,
+		"RATE_LIMIT_ALGORITHM_TOKEN_BUCKET":   1,
+		"RATE_LIMIT_ALGORITHM_FIXED_WINDOW":   2,
+		"RATE_LIMIT_ALGORITHM_SLIDING_WINDOW": 3,
+	}
+)
+
+func (x RateLimitAlgorithm) Enum() *RateLimitAlgorithm {
+	p := new(RateLimitAlgorithm)
+	*p = x
+	return p
+}
+
+func (x RateLimitAlgorithm) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RateLimitAlgorithm) Descriptor() protoreflect.EnumDescriptor {
+	return file_strata_config_v1_resources_proto_enumTypes[5].Descriptor()
+}
+
+func (RateLimitAlgorithm) Type() protoreflect.EnumType {
+	return &file_strata_config_v1_resources_proto_enumTypes[5]
+}
+
+func (x RateLimitAlgorithm) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RateLimitAlgorithm.Descriptor instead.
+func (RateLimitAlgorithm) EnumDescriptor() ([]byte, []int) {
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{5}
+}
+
+// RateLimitExceed is what happens to a request over the limit.
+type RateLimitExceed int32
+
+const (
+	// 429 with Retry-After.
+	RateLimitExceed_RATE_LIMIT_EXCEED_UNSPECIFIED RateLimitExceed = 0
+	RateLimitExceed_RATE_LIMIT_EXCEED_REJECT      RateLimitExceed = 1
+	// Held until it fits (token bucket only; at most delay_max_ms, then
+	// rejected), nginx limit_req without nodelay.
+	RateLimitExceed_RATE_LIMIT_EXCEED_DELAY RateLimitExceed = 2
+	// Passed and logged.
+	RateLimitExceed_RATE_LIMIT_EXCEED_LOG RateLimitExceed = 3
+	// Challenge page unless the client holds a clearance cookie.
+	RateLimitExceed_RATE_LIMIT_EXCEED_CHALLENGE RateLimitExceed = 4
+)
+
+// Enum value maps for RateLimitExceed.
+var (
+	RateLimitExceed_name = map[int32]string{
+		0: "RATE_LIMIT_EXCEED_UNSPECIFIED",
+		1: "RATE_LIMIT_EXCEED_REJECT",
+		2: "RATE_LIMIT_EXCEED_DELAY",
+		3: "RATE_LIMIT_EXCEED_LOG",
+		4: "RATE_LIMIT_EXCEED_CHALLENGE",
+	}
+	RateLimitExceed_value = map[string]int32{
+		"RATE_LIMIT_EXCEED_UNSPECIFIED": 0,
+		"RATE_LIMIT_EXCEED_REJECT":      1,
+		"RATE_LIMIT_EXCEED_DELAY":       2,
+		"RATE_LIMIT_EXCEED_LOG":         3,
+		"RATE_LIMIT_EXCEED_CHALLENGE":   4,
+	}
+)
+
+func (x RateLimitExceed) Enum() *RateLimitExceed {
+	p := new(RateLimitExceed)
+	*p = x
+	return p
+}
+
+func (x RateLimitExceed) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RateLimitExceed) Descriptor() protoreflect.EnumDescriptor {
+	return file_strata_config_v1_resources_proto_enumTypes[6].Descriptor()
+}
+
+func (RateLimitExceed) Type() protoreflect.EnumType {
+	return &file_strata_config_v1_resources_proto_enumTypes[6]
+}
+
+func (x RateLimitExceed) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RateLimitExceed.Descriptor instead.
+func (RateLimitExceed) EnumDescriptor() ([]byte, []int) {
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{6}
+}
+
+// RateLimitScope is where a limit's counters live.
+type RateLimitScope int32
+
+const (
+	// Each node counts alone (no coordination).
+	RateLimitScope_RATE_LIMIT_SCOPE_UNSPECIFIED RateLimitScope = 0
+	RateLimitScope_RATE_LIMIT_SCOPE_NODE        RateLimitScope = 1
+	// The nodes of a cluster share counters through NATS with bounded
+	// staleness; when a node cannot reach its peers it falls back to its own
+	// count (fails open to a per-node limit, never stops traffic).
+	RateLimitScope_RATE_LIMIT_SCOPE_CLUSTER RateLimitScope = 2
+)
+
+// Enum value maps for RateLimitScope.
+var (
+	RateLimitScope_name = map[int32]string{
+		0: "RATE_LIMIT_SCOPE_UNSPECIFIED",
+		1: "RATE_LIMIT_SCOPE_NODE",
+		2: "RATE_LIMIT_SCOPE_CLUSTER",
+	}
+	RateLimitScope_value = map[string]int32{
+		"RATE_LIMIT_SCOPE_UNSPECIFIED": 0,
+		"RATE_LIMIT_SCOPE_NODE":        1,
+		"RATE_LIMIT_SCOPE_CLUSTER":     2,
+	}
+)
+
+func (x RateLimitScope) Enum() *RateLimitScope {
+	p := new(RateLimitScope)
+	*p = x
+	return p
+}
+
+func (x RateLimitScope) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RateLimitScope) Descriptor() protoreflect.EnumDescriptor {
+	return file_strata_config_v1_resources_proto_enumTypes[7].Descriptor()
+}
+
+func (RateLimitScope) Type() protoreflect.EnumType {
+	return &file_strata_config_v1_resources_proto_enumTypes[7]
+}
+
+func (x RateLimitScope) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RateLimitScope.Descriptor instead.
+func (RateLimitScope) EnumDescriptor() ([]byte, []int) {
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{7}
+}
+
 // A gateway partition: an isolated set of clusters that share one config snapshot.
 type Partition struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -681,7 +852,12 @@ type App struct {
 	//
 	//	*App_Stream
 	//	*App_ForwardProxy
-	Role          isApp_Role `protobuf_oneof:"role"`
+	Role isApp_Role `protobuf_oneof:"role"`
+	// WAF policy (strata.waf.v1.WafPolicy id) inspecting the app's requests;
+	// empty: none. Released with the app; the policy must exist.
+	WafPolicyId string `protobuf:"bytes,15,opt,name=waf_policy_id,json=wafPolicyId,proto3" json:"waf_policy_id,omitempty"`
+	// Per-app request and client limits; unset fields take the node defaults.
+	Limits        *AppLimits `protobuf:"bytes,16,opt,name=limits,proto3" json:"limits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -825,6 +1001,20 @@ func (x *App) GetForwardProxy() *ForwardProxyApp {
 	return nil
 }
 
+func (x *App) GetWafPolicyId() string {
+	if x != nil {
+		return x.WafPolicyId
+	}
+	return ""
+}
+
+func (x *App) GetLimits() *AppLimits {
+	if x != nil {
+		return x.Limits
+	}
+	return nil
+}
+
 type isApp_Role interface {
 	isApp_Role()
 }
@@ -841,6 +1031,91 @@ func (*App_Stream) isApp_Role() {}
 
 func (*App_ForwardProxy) isApp_Role() {}
 
+// AppLimits bound what one client or one request may cost an HTTP app's
+// nodes (docs/waf.md, "Limits").
+type AppLimits struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Request body bytes (0: the node default, 64 MiB); a larger body gets 413.
+	MaxRequestBodyBytes uint64 `protobuf:"varint,1,opt,name=max_request_body_bytes,json=maxRequestBodyBytes,proto3" json:"max_request_body_bytes,omitempty"`
+	// Bytes of the request line and headers together (0: the node default,
+	// 64 KiB; at most 1 MiB); larger gets 431.
+	MaxRequestHeaderBytes uint32 `protobuf:"varint,2,opt,name=max_request_header_bytes,json=maxRequestHeaderBytes,proto3" json:"max_request_header_bytes,omitempty"`
+	// Open connections per client IP on each node (0: unlimited); more are
+	// closed at accept.
+	MaxConnsPerIp uint32 `protobuf:"varint,3,opt,name=max_conns_per_ip,json=maxConnsPerIp,proto3" json:"max_conns_per_ip,omitempty"`
+	// TLS handshakes per second per client IP on each node (0: unlimited);
+	// the node refuses handshakes over the rate (with tls_handshake_burst).
+	TlsHandshakesPerSecond uint32 `protobuf:"varint,4,opt,name=tls_handshakes_per_second,json=tlsHandshakesPerSecond,proto3" json:"tls_handshakes_per_second,omitempty"`
+	TlsHandshakeBurst      uint32 `protobuf:"varint,5,opt,name=tls_handshake_burst,json=tlsHandshakeBurst,proto3" json:"tls_handshake_burst,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
+}
+
+func (x *AppLimits) Reset() {
+	*x = AppLimits{}
+	mi := &file_strata_config_v1_resources_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AppLimits) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AppLimits) ProtoMessage() {}
+
+func (x *AppLimits) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_config_v1_resources_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AppLimits.ProtoReflect.Descriptor instead.
+func (*AppLimits) Descriptor() ([]byte, []int) {
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *AppLimits) GetMaxRequestBodyBytes() uint64 {
+	if x != nil {
+		return x.MaxRequestBodyBytes
+	}
+	return 0
+}
+
+func (x *AppLimits) GetMaxRequestHeaderBytes() uint32 {
+	if x != nil {
+		return x.MaxRequestHeaderBytes
+	}
+	return 0
+}
+
+func (x *AppLimits) GetMaxConnsPerIp() uint32 {
+	if x != nil {
+		return x.MaxConnsPerIp
+	}
+	return 0
+}
+
+func (x *AppLimits) GetTlsHandshakesPerSecond() uint32 {
+	if x != nil {
+		return x.TlsHandshakesPerSecond
+	}
+	return 0
+}
+
+func (x *AppLimits) GetTlsHandshakeBurst() uint32 {
+	if x != nil {
+		return x.TlsHandshakeBurst
+	}
+	return 0
+}
+
 // StreamListener is one port a stream app listens on, on every node of its
 // partitions. A port is claimed by one app per partition and protocol.
 type StreamListener struct {
@@ -853,7 +1128,7 @@ type StreamListener struct {
 
 func (x *StreamListener) Reset() {
 	*x = StreamListener{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[5]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -865,7 +1140,7 @@ func (x *StreamListener) String() string {
 func (*StreamListener) ProtoMessage() {}
 
 func (x *StreamListener) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[5]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -878,7 +1153,7 @@ func (x *StreamListener) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamListener.ProtoReflect.Descriptor instead.
 func (*StreamListener) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{5}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *StreamListener) GetPort() uint32 {
@@ -908,7 +1183,7 @@ type SniRoute struct {
 
 func (x *SniRoute) Reset() {
 	*x = SniRoute{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[6]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -920,7 +1195,7 @@ func (x *SniRoute) String() string {
 func (*SniRoute) ProtoMessage() {}
 
 func (x *SniRoute) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[6]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -933,7 +1208,7 @@ func (x *SniRoute) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SniRoute.ProtoReflect.Descriptor instead.
 func (*SniRoute) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{6}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SniRoute) GetServerName() string {
@@ -970,7 +1245,7 @@ type AccessControl struct {
 
 func (x *AccessControl) Reset() {
 	*x = AccessControl{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[7]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -982,7 +1257,7 @@ func (x *AccessControl) String() string {
 func (*AccessControl) ProtoMessage() {}
 
 func (x *AccessControl) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[7]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -995,7 +1270,7 @@ func (x *AccessControl) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccessControl.ProtoReflect.Descriptor instead.
 func (*AccessControl) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{7}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *AccessControl) GetAllowCidrs() []string {
@@ -1070,7 +1345,7 @@ type StreamApp struct {
 
 func (x *StreamApp) Reset() {
 	*x = StreamApp{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[8]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1082,7 +1357,7 @@ func (x *StreamApp) String() string {
 func (*StreamApp) ProtoMessage() {}
 
 func (x *StreamApp) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[8]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1095,7 +1370,7 @@ func (x *StreamApp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamApp.ProtoReflect.Descriptor instead.
 func (*StreamApp) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{8}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *StreamApp) GetListeners() []*StreamListener {
@@ -1210,7 +1485,7 @@ type EgressPolicy struct {
 
 func (x *EgressPolicy) Reset() {
 	*x = EgressPolicy{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[9]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1222,7 +1497,7 @@ func (x *EgressPolicy) String() string {
 func (*EgressPolicy) ProtoMessage() {}
 
 func (x *EgressPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[9]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1235,7 +1510,7 @@ func (x *EgressPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EgressPolicy.ProtoReflect.Descriptor instead.
 func (*EgressPolicy) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{9}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *EgressPolicy) GetAllowCidrs() []string {
@@ -1290,7 +1565,7 @@ type ProxyCredential struct {
 
 func (x *ProxyCredential) Reset() {
 	*x = ProxyCredential{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[10]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1302,7 +1577,7 @@ func (x *ProxyCredential) String() string {
 func (*ProxyCredential) ProtoMessage() {}
 
 func (x *ProxyCredential) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[10]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1315,7 +1590,7 @@ func (x *ProxyCredential) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProxyCredential.ProtoReflect.Descriptor instead.
 func (*ProxyCredential) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{10}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ProxyCredential) GetUsername() string {
@@ -1367,7 +1642,7 @@ type ForwardProxyApp struct {
 
 func (x *ForwardProxyApp) Reset() {
 	*x = ForwardProxyApp{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[11]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1379,7 +1654,7 @@ func (x *ForwardProxyApp) String() string {
 func (*ForwardProxyApp) ProtoMessage() {}
 
 func (x *ForwardProxyApp) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[11]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1392,7 +1667,7 @@ func (x *ForwardProxyApp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForwardProxyApp.ProtoReflect.Descriptor instead.
 func (*ForwardProxyApp) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{11}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ForwardProxyApp) GetSocks5Ports() []uint32 {
@@ -1459,7 +1734,7 @@ type Hsts struct {
 
 func (x *Hsts) Reset() {
 	*x = Hsts{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[12]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1471,7 +1746,7 @@ func (x *Hsts) String() string {
 func (*Hsts) ProtoMessage() {}
 
 func (x *Hsts) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[12]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1484,7 +1759,7 @@ func (x *Hsts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hsts.ProtoReflect.Descriptor instead.
 func (*Hsts) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{12}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Hsts) GetMaxAgeSeconds() uint32 {
@@ -1523,7 +1798,7 @@ type Server struct {
 
 func (x *Server) Reset() {
 	*x = Server{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[13]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1535,7 +1810,7 @@ func (x *Server) String() string {
 func (*Server) ProtoMessage() {}
 
 func (x *Server) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[13]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1548,7 +1823,7 @@ func (x *Server) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Server.ProtoReflect.Descriptor instead.
 func (*Server) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{13}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Server) GetAddress() string {
@@ -1585,7 +1860,7 @@ type Timeouts struct {
 
 func (x *Timeouts) Reset() {
 	*x = Timeouts{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[14]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1597,7 +1872,7 @@ func (x *Timeouts) String() string {
 func (*Timeouts) ProtoMessage() {}
 
 func (x *Timeouts) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[14]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1610,7 +1885,7 @@ func (x *Timeouts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Timeouts.ProtoReflect.Descriptor instead.
 func (*Timeouts) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{14}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Timeouts) GetConnectMs() uint32 {
@@ -1648,7 +1923,7 @@ type UpstreamTLS struct {
 
 func (x *UpstreamTLS) Reset() {
 	*x = UpstreamTLS{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[15]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1660,7 +1935,7 @@ func (x *UpstreamTLS) String() string {
 func (*UpstreamTLS) ProtoMessage() {}
 
 func (x *UpstreamTLS) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[15]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1673,7 +1948,7 @@ func (x *UpstreamTLS) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpstreamTLS.ProtoReflect.Descriptor instead.
 func (*UpstreamTLS) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{15}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *UpstreamTLS) GetEnabled() bool {
@@ -1724,7 +1999,7 @@ type HealthCheck struct {
 
 func (x *HealthCheck) Reset() {
 	*x = HealthCheck{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[16]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1736,7 +2011,7 @@ func (x *HealthCheck) String() string {
 func (*HealthCheck) ProtoMessage() {}
 
 func (x *HealthCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[16]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1749,7 +2024,7 @@ func (x *HealthCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthCheck.ProtoReflect.Descriptor instead.
 func (*HealthCheck) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{16}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *HealthCheck) GetEnabled() bool {
@@ -1845,7 +2120,7 @@ type Upstream struct {
 
 func (x *Upstream) Reset() {
 	*x = Upstream{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[17]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1857,7 +2132,7 @@ func (x *Upstream) String() string {
 func (*Upstream) ProtoMessage() {}
 
 func (x *Upstream) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[17]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1870,7 +2145,7 @@ func (x *Upstream) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Upstream.ProtoReflect.Descriptor instead.
 func (*Upstream) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{17}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Upstream) GetId() string {
@@ -1955,7 +2230,7 @@ type Rule struct {
 
 func (x *Rule) Reset() {
 	*x = Rule{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[18]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1967,7 +2242,7 @@ func (x *Rule) String() string {
 func (*Rule) ProtoMessage() {}
 
 func (x *Rule) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[18]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1980,7 +2255,7 @@ func (x *Rule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rule.ProtoReflect.Descriptor instead.
 func (*Rule) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{18}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Rule) GetId() string {
@@ -2030,6 +2305,8 @@ type Action struct {
 	//	*Action_ResponseHeaders
 	//	*Action_Rewrite
 	//	*Action_Cache
+	//	*Action_RateLimit
+	//	*Action_Challenge
 	Action        isAction_Action `protobuf_oneof:"action"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2037,7 +2314,7 @@ type Action struct {
 
 func (x *Action) Reset() {
 	*x = Action{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[19]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2049,7 +2326,7 @@ func (x *Action) String() string {
 func (*Action) ProtoMessage() {}
 
 func (x *Action) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[19]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2062,7 +2339,7 @@ func (x *Action) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Action.ProtoReflect.Descriptor instead.
 func (*Action) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{19}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Action) GetAction() isAction_Action {
@@ -2135,6 +2412,24 @@ func (x *Action) GetCache() *CacheAction {
 	return nil
 }
 
+func (x *Action) GetRateLimit() *RateLimitAction {
+	if x != nil {
+		if x, ok := x.Action.(*Action_RateLimit); ok {
+			return x.RateLimit
+		}
+	}
+	return nil
+}
+
+func (x *Action) GetChallenge() *ChallengeAction {
+	if x != nil {
+		if x, ok := x.Action.(*Action_Challenge); ok {
+			return x.Challenge
+		}
+	}
+	return nil
+}
+
 type isAction_Action interface {
 	isAction_Action()
 }
@@ -2167,6 +2462,18 @@ type Action_Cache struct {
 	Cache *CacheAction `protobuf:"bytes,7,opt,name=cache,proto3,oneof"`
 }
 
+type Action_RateLimit struct {
+	// Count the request against a limit; over it, on_exceed decides.
+	// Not terminal: a request under the limit goes on to the next actions.
+	RateLimit *RateLimitAction `protobuf:"bytes,8,opt,name=rate_limit,json=rateLimit,proto3,oneof"`
+}
+
+type Action_Challenge struct {
+	// Serve the challenge page unless the client holds a valid clearance
+	// cookie (docs/waf.md, "Challenges").
+	Challenge *ChallengeAction `protobuf:"bytes,9,opt,name=challenge,proto3,oneof"`
+}
+
 func (*Action_Proxy) isAction_Action() {}
 
 func (*Action_Redirect) isAction_Action() {}
@@ -2181,6 +2488,335 @@ func (*Action_Rewrite) isAction_Action() {}
 
 func (*Action_Cache) isAction_Action() {}
 
+func (*Action_RateLimit) isAction_Action() {}
+
+func (*Action_Challenge) isAction_Action() {}
+
+// RateLimitKey is one part of a rate limit's key; several combine
+// ("ip + header x-api-key").
+type RateLimitKey struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Key:
+	//
+	//	*RateLimitKey_ClientIp
+	//	*RateLimitKey_Header
+	//	*RateLimitKey_Cookie
+	//	*RateLimitKey_Query
+	//	*RateLimitKey_Path
+	Key           isRateLimitKey_Key `protobuf_oneof:"key"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RateLimitKey) Reset() {
+	*x = RateLimitKey{}
+	mi := &file_strata_config_v1_resources_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RateLimitKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RateLimitKey) ProtoMessage() {}
+
+func (x *RateLimitKey) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_config_v1_resources_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RateLimitKey.ProtoReflect.Descriptor instead.
+func (*RateLimitKey) Descriptor() ([]byte, []int) {
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *RateLimitKey) GetKey() isRateLimitKey_Key {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *RateLimitKey) GetClientIp() bool {
+	if x != nil {
+		if x, ok := x.Key.(*RateLimitKey_ClientIp); ok {
+			return x.ClientIp
+		}
+	}
+	return false
+}
+
+func (x *RateLimitKey) GetHeader() string {
+	if x != nil {
+		if x, ok := x.Key.(*RateLimitKey_Header); ok {
+			return x.Header
+		}
+	}
+	return ""
+}
+
+func (x *RateLimitKey) GetCookie() string {
+	if x != nil {
+		if x, ok := x.Key.(*RateLimitKey_Cookie); ok {
+			return x.Cookie
+		}
+	}
+	return ""
+}
+
+func (x *RateLimitKey) GetQuery() string {
+	if x != nil {
+		if x, ok := x.Key.(*RateLimitKey_Query); ok {
+			return x.Query
+		}
+	}
+	return ""
+}
+
+func (x *RateLimitKey) GetPath() bool {
+	if x != nil {
+		if x, ok := x.Key.(*RateLimitKey_Path); ok {
+			return x.Path
+		}
+	}
+	return false
+}
+
+type isRateLimitKey_Key interface {
+	isRateLimitKey_Key()
+}
+
+type RateLimitKey_ClientIp struct {
+	// The client IP (after trusted proxy headers, as ClientIP() sees it).
+	ClientIp bool `protobuf:"varint,1,opt,name=client_ip,json=clientIp,proto3,oneof"`
+}
+
+type RateLimitKey_Header struct {
+	// A request header's value (case-insensitive name).
+	Header string `protobuf:"bytes,2,opt,name=header,proto3,oneof"`
+}
+
+type RateLimitKey_Cookie struct {
+	Cookie string `protobuf:"bytes,3,opt,name=cookie,proto3,oneof"`
+}
+
+type RateLimitKey_Query struct {
+	// A query argument.
+	Query string `protobuf:"bytes,4,opt,name=query,proto3,oneof"`
+}
+
+type RateLimitKey_Path struct {
+	// The normalized path.
+	Path bool `protobuf:"varint,5,opt,name=path,proto3,oneof"`
+}
+
+func (*RateLimitKey_ClientIp) isRateLimitKey_Key() {}
+
+func (*RateLimitKey_Header) isRateLimitKey_Key() {}
+
+func (*RateLimitKey_Cookie) isRateLimitKey_Key() {}
+
+func (*RateLimitKey_Query) isRateLimitKey_Key() {}
+
+func (*RateLimitKey_Path) isRateLimitKey_Key() {}
+
+// RateLimitAction limits how many matching requests a key may make.
+type RateLimitAction struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Unique within the app: counters are per (app, name, key).
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Empty: the client IP.
+	Keys []*RateLimitKey `protobuf:"bytes,2,rep,name=keys,proto3" json:"keys,omitempty"`
+	// requests per period_seconds (period 0: 1 second).
+	Requests      uint32 `protobuf:"varint,3,opt,name=requests,proto3" json:"requests,omitempty"`
+	PeriodSeconds uint32 `protobuf:"varint,4,opt,name=period_seconds,json=periodSeconds,proto3" json:"period_seconds,omitempty"`
+	// Token bucket: requests over the rate accepted at once (nginx burst).
+	Burst uint32 `protobuf:"varint,5,opt,name=burst,proto3" json:"burst,omitempty"`
+	// Token bucket with DELAY: the first `nodelay` of the burst are not
+	// delayed (nginx delay=N; burst with nodelay is REJECT with burst).
+	Nodelay   uint32             `protobuf:"varint,6,opt,name=nodelay,proto3" json:"nodelay,omitempty"`
+	Algorithm RateLimitAlgorithm `protobuf:"varint,7,opt,name=algorithm,proto3,enum=strata.config.v1.RateLimitAlgorithm" json:"algorithm,omitempty"`
+	OnExceed  RateLimitExceed    `protobuf:"varint,8,opt,name=on_exceed,json=onExceed,proto3,enum=strata.config.v1.RateLimitExceed" json:"on_exceed,omitempty"`
+	Scope     RateLimitScope     `protobuf:"varint,9,opt,name=scope,proto3,enum=strata.config.v1.RateLimitScope" json:"scope,omitempty"`
+	// REJECT: status (default 429).
+	Status uint32 `protobuf:"varint,10,opt,name=status,proto3" json:"status,omitempty"`
+	// DELAY: the longest wait before rejecting (default 1000, at most 30000).
+	DelayMaxMs    uint32 `protobuf:"varint,11,opt,name=delay_max_ms,json=delayMaxMs,proto3" json:"delay_max_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RateLimitAction) Reset() {
+	*x = RateLimitAction{}
+	mi := &file_strata_config_v1_resources_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RateLimitAction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RateLimitAction) ProtoMessage() {}
+
+func (x *RateLimitAction) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_config_v1_resources_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RateLimitAction.ProtoReflect.Descriptor instead.
+func (*RateLimitAction) Descriptor() ([]byte, []int) {
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *RateLimitAction) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RateLimitAction) GetKeys() []*RateLimitKey {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+func (x *RateLimitAction) GetRequests() uint32 {
+	if x != nil {
+		return x.Requests
+	}
+	return 0
+}
+
+func (x *RateLimitAction) GetPeriodSeconds() uint32 {
+	if x != nil {
+		return x.PeriodSeconds
+	}
+	return 0
+}
+
+func (x *RateLimitAction) GetBurst() uint32 {
+	if x != nil {
+		return x.Burst
+	}
+	return 0
+}
+
+func (x *RateLimitAction) GetNodelay() uint32 {
+	if x != nil {
+		return x.Nodelay
+	}
+	return 0
+}
+
+func (x *RateLimitAction) GetAlgorithm() RateLimitAlgorithm {
+	if x != nil {
+		return x.Algorithm
+	}
+	return RateLimitAlgorithm_RATE_LIMIT_ALGORITHM_UNSPECIFIED
+}
+
+func (x *RateLimitAction) GetOnExceed() RateLimitExceed {
+	if x != nil {
+		return x.OnExceed
+	}
+	return RateLimitExceed_RATE_LIMIT_EXCEED_UNSPECIFIED
+}
+
+func (x *RateLimitAction) GetScope() RateLimitScope {
+	if x != nil {
+		return x.Scope
+	}
+	return RateLimitScope_RATE_LIMIT_SCOPE_UNSPECIFIED
+}
+
+func (x *RateLimitAction) GetStatus() uint32 {
+	if x != nil {
+		return x.Status
+	}
+	return 0
+}
+
+func (x *RateLimitAction) GetDelayMaxMs() uint32 {
+	if x != nil {
+		return x.DelayMaxMs
+	}
+	return 0
+}
+
+// ChallengeAction serves a proof-of-work page; a solved challenge sets a
+// clearance cookie signed with the partition's challenge key.
+type ChallengeAction struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Leading zero bits the browser must find (default 16, 8-24).
+	Difficulty uint32 `protobuf:"varint,1,opt,name=difficulty,proto3" json:"difficulty,omitempty"`
+	// How long the clearance cookie is valid (default 3600, at most 86400).
+	ClearanceSeconds uint32 `protobuf:"varint,2,opt,name=clearance_seconds,json=clearanceSeconds,proto3" json:"clearance_seconds,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *ChallengeAction) Reset() {
+	*x = ChallengeAction{}
+	mi := &file_strata_config_v1_resources_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChallengeAction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChallengeAction) ProtoMessage() {}
+
+func (x *ChallengeAction) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_config_v1_resources_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChallengeAction.ProtoReflect.Descriptor instead.
+func (*ChallengeAction) Descriptor() ([]byte, []int) {
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ChallengeAction) GetDifficulty() uint32 {
+	if x != nil {
+		return x.Difficulty
+	}
+	return 0
+}
+
+func (x *ChallengeAction) GetClearanceSeconds() uint32 {
+	if x != nil {
+		return x.ClearanceSeconds
+	}
+	return 0
+}
+
 // Proxy to one upstream, or split traffic across several by weight.
 type ProxyAction struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2191,7 +2827,7 @@ type ProxyAction struct {
 
 func (x *ProxyAction) Reset() {
 	*x = ProxyAction{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[20]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2203,7 +2839,7 @@ func (x *ProxyAction) String() string {
 func (*ProxyAction) ProtoMessage() {}
 
 func (x *ProxyAction) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[20]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2216,7 +2852,7 @@ func (x *ProxyAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProxyAction.ProtoReflect.Descriptor instead.
 func (*ProxyAction) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{20}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ProxyAction) GetUpstreams() []*WeightedUpstream {
@@ -2240,7 +2876,7 @@ type WeightedUpstream struct {
 
 func (x *WeightedUpstream) Reset() {
 	*x = WeightedUpstream{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[21]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2252,7 +2888,7 @@ func (x *WeightedUpstream) String() string {
 func (*WeightedUpstream) ProtoMessage() {}
 
 func (x *WeightedUpstream) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[21]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2265,7 +2901,7 @@ func (x *WeightedUpstream) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WeightedUpstream.ProtoReflect.Descriptor instead.
 func (*WeightedUpstream) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{21}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *WeightedUpstream) GetUpstream() string {
@@ -2295,7 +2931,7 @@ type RedirectAction struct {
 
 func (x *RedirectAction) Reset() {
 	*x = RedirectAction{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[22]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2307,7 +2943,7 @@ func (x *RedirectAction) String() string {
 func (*RedirectAction) ProtoMessage() {}
 
 func (x *RedirectAction) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[22]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2320,7 +2956,7 @@ func (x *RedirectAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedirectAction.ProtoReflect.Descriptor instead.
 func (*RedirectAction) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{22}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RedirectAction) GetUrl() string {
@@ -2349,7 +2985,7 @@ type RespondAction struct {
 
 func (x *RespondAction) Reset() {
 	*x = RespondAction{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[23]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2361,7 +2997,7 @@ func (x *RespondAction) String() string {
 func (*RespondAction) ProtoMessage() {}
 
 func (x *RespondAction) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[23]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2374,7 +3010,7 @@ func (x *RespondAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RespondAction.ProtoReflect.Descriptor instead.
 func (*RespondAction) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{23}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *RespondAction) GetStatus() uint32 {
@@ -2413,7 +3049,7 @@ type HeaderOps struct {
 
 func (x *HeaderOps) Reset() {
 	*x = HeaderOps{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[24]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2425,7 +3061,7 @@ func (x *HeaderOps) String() string {
 func (*HeaderOps) ProtoMessage() {}
 
 func (x *HeaderOps) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[24]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2438,7 +3074,7 @@ func (x *HeaderOps) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeaderOps.ProtoReflect.Descriptor instead.
 func (*HeaderOps) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{24}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *HeaderOps) GetSet() map[string]string {
@@ -2473,7 +3109,7 @@ type Header struct {
 
 func (x *Header) Reset() {
 	*x = Header{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[25]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2485,7 +3121,7 @@ func (x *Header) String() string {
 func (*Header) ProtoMessage() {}
 
 func (x *Header) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[25]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2498,7 +3134,7 @@ func (x *Header) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Header.ProtoReflect.Descriptor instead.
 func (*Header) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{25}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Header) GetName() string {
@@ -2530,7 +3166,7 @@ type RewriteAction struct {
 
 func (x *RewriteAction) Reset() {
 	*x = RewriteAction{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[26]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2542,7 +3178,7 @@ func (x *RewriteAction) String() string {
 func (*RewriteAction) ProtoMessage() {}
 
 func (x *RewriteAction) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[26]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2555,7 +3191,7 @@ func (x *RewriteAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RewriteAction.ProtoReflect.Descriptor instead.
 func (*RewriteAction) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{26}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *RewriteAction) GetPathRegex() string {
@@ -2624,7 +3260,7 @@ type CacheAction struct {
 
 func (x *CacheAction) Reset() {
 	*x = CacheAction{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[27]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2636,7 +3272,7 @@ func (x *CacheAction) String() string {
 func (*CacheAction) ProtoMessage() {}
 
 func (x *CacheAction) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[27]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2649,7 +3285,7 @@ func (x *CacheAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CacheAction.ProtoReflect.Descriptor instead.
 func (*CacheAction) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{27}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *CacheAction) GetBypass() bool {
@@ -2766,7 +3402,7 @@ const file_strata_config_v1_resources_proto_rawDesc = "" +
 	"\vpublic_ipv4\x18\b \x01(\tR\n" +
 	"publicIpv4\x12\x1f\n" +
 	"\vpublic_ipv6\x18\t \x01(\tR\n" +
-	"publicIpv6\"\xfc\x04\n" +
+	"publicIpv6\"\xd5\x05\n" +
 	"\x03App\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
@@ -2784,11 +3420,19 @@ const file_strata_config_v1_resources_proto_rawDesc = "" +
 	"\x0ehttps_redirect\x18\v \x01(\bR\rhttpsRedirect\x12*\n" +
 	"\x04hsts\x18\f \x01(\v2\x16.strata.config.v1.HstsR\x04hsts\x125\n" +
 	"\x06stream\x18\r \x01(\v2\x1b.strata.config.v1.StreamAppH\x00R\x06stream\x12H\n" +
-	"\rforward_proxy\x18\x0e \x01(\v2!.strata.config.v1.ForwardProxyAppH\x00R\fforwardProxy\x1a9\n" +
+	"\rforward_proxy\x18\x0e \x01(\v2!.strata.config.v1.ForwardProxyAppH\x00R\fforwardProxy\x12\"\n" +
+	"\rwaf_policy_id\x18\x0f \x01(\tR\vwafPolicyId\x123\n" +
+	"\x06limits\x18\x10 \x01(\v2\x1b.strata.config.v1.AppLimitsR\x06limits\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x06\n" +
-	"\x04role\"b\n" +
+	"\x04role\"\x8d\x02\n" +
+	"\tAppLimits\x123\n" +
+	"\x16max_request_body_bytes\x18\x01 \x01(\x04R\x13maxRequestBodyBytes\x127\n" +
+	"\x18max_request_header_bytes\x18\x02 \x01(\rR\x15maxRequestHeaderBytes\x12'\n" +
+	"\x10max_conns_per_ip\x18\x03 \x01(\rR\rmaxConnsPerIp\x129\n" +
+	"\x19tls_handshakes_per_second\x18\x04 \x01(\rR\x16tlsHandshakesPerSecond\x12.\n" +
+	"\x13tls_handshake_burst\x18\x05 \x01(\rR\x11tlsHandshakeBurst\"b\n" +
 	"\x0eStreamListener\x12\x12\n" +
 	"\x04port\x18\x01 \x01(\rR\x04port\x12<\n" +
 	"\bprotocol\x18\x02 \x01(\x0e2 .strata.config.v1.StreamProtocolR\bprotocol\"G\n" +
@@ -2890,7 +3534,7 @@ const file_strata_config_v1_resources_proto_rawDesc = "" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
 	"\x04when\x18\x03 \x01(\tR\x04when\x122\n" +
 	"\aactions\x18\x04 \x03(\v2\x18.strata.config.v1.ActionR\aactions\x12\x12\n" +
-	"\x04last\x18\x05 \x01(\bR\x04last\"\xcc\x03\n" +
+	"\x04last\x18\x05 \x01(\bR\x04last\"\xd3\x04\n" +
 	"\x06Action\x125\n" +
 	"\x05proxy\x18\x01 \x01(\v2\x1d.strata.config.v1.ProxyActionH\x00R\x05proxy\x12>\n" +
 	"\bredirect\x18\x02 \x01(\v2 .strata.config.v1.RedirectActionH\x00R\bredirect\x12;\n" +
@@ -2898,8 +3542,37 @@ const file_strata_config_v1_resources_proto_rawDesc = "" +
 	"\x0frequest_headers\x18\x04 \x01(\v2\x1b.strata.config.v1.HeaderOpsH\x00R\x0erequestHeaders\x12H\n" +
 	"\x10response_headers\x18\x05 \x01(\v2\x1b.strata.config.v1.HeaderOpsH\x00R\x0fresponseHeaders\x12;\n" +
 	"\arewrite\x18\x06 \x01(\v2\x1f.strata.config.v1.RewriteActionH\x00R\arewrite\x125\n" +
-	"\x05cache\x18\a \x01(\v2\x1d.strata.config.v1.CacheActionH\x00R\x05cacheB\b\n" +
-	"\x06action\"O\n" +
+	"\x05cache\x18\a \x01(\v2\x1d.strata.config.v1.CacheActionH\x00R\x05cache\x12B\n" +
+	"\n" +
+	"rate_limit\x18\b \x01(\v2!.strata.config.v1.RateLimitActionH\x00R\trateLimit\x12A\n" +
+	"\tchallenge\x18\t \x01(\v2!.strata.config.v1.ChallengeActionH\x00R\tchallengeB\b\n" +
+	"\x06action\"\x96\x01\n" +
+	"\fRateLimitKey\x12\x1d\n" +
+	"\tclient_ip\x18\x01 \x01(\bH\x00R\bclientIp\x12\x18\n" +
+	"\x06header\x18\x02 \x01(\tH\x00R\x06header\x12\x18\n" +
+	"\x06cookie\x18\x03 \x01(\tH\x00R\x06cookie\x12\x16\n" +
+	"\x05query\x18\x04 \x01(\tH\x00R\x05query\x12\x14\n" +
+	"\x04path\x18\x05 \x01(\bH\x00R\x04pathB\x05\n" +
+	"\x03key\"\xc2\x03\n" +
+	"\x0fRateLimitAction\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x122\n" +
+	"\x04keys\x18\x02 \x03(\v2\x1e.strata.config.v1.RateLimitKeyR\x04keys\x12\x1a\n" +
+	"\brequests\x18\x03 \x01(\rR\brequests\x12%\n" +
+	"\x0eperiod_seconds\x18\x04 \x01(\rR\rperiodSeconds\x12\x14\n" +
+	"\x05burst\x18\x05 \x01(\rR\x05burst\x12\x18\n" +
+	"\anodelay\x18\x06 \x01(\rR\anodelay\x12B\n" +
+	"\talgorithm\x18\a \x01(\x0e2$.strata.config.v1.RateLimitAlgorithmR\talgorithm\x12>\n" +
+	"\ton_exceed\x18\b \x01(\x0e2!.strata.config.v1.RateLimitExceedR\bonExceed\x126\n" +
+	"\x05scope\x18\t \x01(\x0e2 .strata.config.v1.RateLimitScopeR\x05scope\x12\x16\n" +
+	"\x06status\x18\n" +
+	" \x01(\rR\x06status\x12 \n" +
+	"\fdelay_max_ms\x18\v \x01(\rR\n" +
+	"delayMaxMs\"^\n" +
+	"\x0fChallengeAction\x12\x1e\n" +
+	"\n" +
+	"difficulty\x18\x01 \x01(\rR\n" +
+	"difficulty\x12+\n" +
+	"\x11clearance_seconds\x18\x02 \x01(\rR\x10clearanceSeconds\"O\n" +
 	"\vProxyAction\x12@\n" +
 	"\tupstreams\x18\x01 \x03(\v2\".strata.config.v1.WeightedUpstreamR\tupstreams\"F\n" +
 	"\x10WeightedUpstream\x12\x1a\n" +
@@ -2973,7 +3646,22 @@ const file_strata_config_v1_resources_proto_rawDesc = "" +
 	"\x1aBALANCE_POLICY_ROUND_ROBIN\x10\x01\x12\x1b\n" +
 	"\x17BALANCE_POLICY_WEIGHTED\x10\x02\x12$\n" +
 	" BALANCE_POLICY_LEAST_CONNECTIONS\x10\x03\x12\"\n" +
-	"\x1eBALANCE_POLICY_CONSISTENT_HASH\x10\x04B=Z;github.com/strata-edge/strata/gen/strata/config/v1;configv1b\x06proto3"
+	"\x1eBALANCE_POLICY_CONSISTENT_HASH\x10\x04*\xb1\x01\n" +
+	"\x12RateLimitAlgorithm\x12$\n" +
+	" RATE_LIMIT_ALGORITHM_UNSPECIFIED\x10\x00\x12%\n" +
+	"!RATE_LIMIT_ALGORITHM_TOKEN_BUCKET\x10\x01\x12%\n" +
+	"!RATE_LIMIT_ALGORITHM_FIXED_WINDOW\x10\x02\x12'\n" +
+	"#RATE_LIMIT_ALGORITHM_SLIDING_WINDOW\x10\x03*\xab\x01\n" +
+	"\x0fRateLimitExceed\x12!\n" +
+	"\x1dRATE_LIMIT_EXCEED_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18RATE_LIMIT_EXCEED_REJECT\x10\x01\x12\x1b\n" +
+	"\x17RATE_LIMIT_EXCEED_DELAY\x10\x02\x12\x19\n" +
+	"\x15RATE_LIMIT_EXCEED_LOG\x10\x03\x12\x1f\n" +
+	"\x1bRATE_LIMIT_EXCEED_CHALLENGE\x10\x04*k\n" +
+	"\x0eRateLimitScope\x12 \n" +
+	"\x1cRATE_LIMIT_SCOPE_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15RATE_LIMIT_SCOPE_NODE\x10\x01\x12\x1c\n" +
+	"\x18RATE_LIMIT_SCOPE_CLUSTER\x10\x02B=Z;github.com/strata-edge/strata/gen/strata/config/v1;configv1b\x06proto3"
 
 var (
 	file_strata_config_v1_resources_proto_rawDescOnce sync.Once
@@ -2987,91 +3675,105 @@ func file_strata_config_v1_resources_proto_rawDescGZIP() []byte {
 	return file_strata_config_v1_resources_proto_rawDescData
 }
 
-var file_strata_config_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_strata_config_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_strata_config_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
+var file_strata_config_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_strata_config_v1_resources_proto_goTypes = []any{
 	(NodeDnsState)(0),             // 0: strata.config.v1.NodeDnsState
 	(StreamProtocol)(0),           // 1: strata.config.v1.StreamProtocol
 	(StreamTlsMode)(0),            // 2: strata.config.v1.StreamTlsMode
 	(ProxyProtocolVersion)(0),     // 3: strata.config.v1.ProxyProtocolVersion
 	(BalancePolicy)(0),            // 4: strata.config.v1.BalancePolicy
-	(*Partition)(nil),             // 5: strata.config.v1.Partition
-	(*Cluster)(nil),               // 6: strata.config.v1.Cluster
-	(*ClusterLocation)(nil),       // 7: strata.config.v1.ClusterLocation
-	(*Node)(nil),                  // 8: strata.config.v1.Node
-	(*App)(nil),                   // 9: strata.config.v1.App
-	(*StreamListener)(nil),        // 10: strata.config.v1.StreamListener
-	(*SniRoute)(nil),              // 11: strata.config.v1.SniRoute
-	(*AccessControl)(nil),         // 12: strata.config.v1.AccessControl
-	(*StreamApp)(nil),             // 13: strata.config.v1.StreamApp
-	(*EgressPolicy)(nil),          // 14: strata.config.v1.EgressPolicy
-	(*ProxyCredential)(nil),       // 15: strata.config.v1.ProxyCredential
-	(*ForwardProxyApp)(nil),       // 16: strata.config.v1.ForwardProxyApp
-	(*Hsts)(nil),                  // 17: strata.config.v1.Hsts
-	(*Server)(nil),                // 18: strata.config.v1.Server
-	(*Timeouts)(nil),              // 19: strata.config.v1.Timeouts
-	(*UpstreamTLS)(nil),           // 20: strata.config.v1.UpstreamTLS
-	(*HealthCheck)(nil),           // 21: strata.config.v1.HealthCheck
-	(*Upstream)(nil),              // 22: strata.config.v1.Upstream
-	(*Rule)(nil),                  // 23: strata.config.v1.Rule
-	(*Action)(nil),                // 24: strata.config.v1.Action
-	(*ProxyAction)(nil),           // 25: strata.config.v1.ProxyAction
-	(*WeightedUpstream)(nil),      // 26: strata.config.v1.WeightedUpstream
-	(*RedirectAction)(nil),        // 27: strata.config.v1.RedirectAction
-	(*RespondAction)(nil),         // 28: strata.config.v1.RespondAction
-	(*HeaderOps)(nil),             // 29: strata.config.v1.HeaderOps
-	(*Header)(nil),                // 30: strata.config.v1.Header
-	(*RewriteAction)(nil),         // 31: strata.config.v1.RewriteAction
-	(*CacheAction)(nil),           // 32: strata.config.v1.CacheAction
-	nil,                           // 33: strata.config.v1.App.LabelsEntry
-	nil,                           // 34: strata.config.v1.HeaderOps.SetEntry
-	nil,                           // 35: strata.config.v1.RewriteAction.QuerySetEntry
-	nil,                           // 36: strata.config.v1.CacheAction.TtlByStatusSEntry
-	(*timestamppb.Timestamp)(nil), // 37: google.protobuf.Timestamp
+	(RateLimitAlgorithm)(0),       // 5: strata.config.v1.RateLimitAlgorithm
+	(RateLimitExceed)(0),          // 6: strata.config.v1.RateLimitExceed
+	(RateLimitScope)(0),           // 7: strata.config.v1.RateLimitScope
+	(*Partition)(nil),             // 8: strata.config.v1.Partition
+	(*Cluster)(nil),               // 9: strata.config.v1.Cluster
+	(*ClusterLocation)(nil),       // 10: strata.config.v1.ClusterLocation
+	(*Node)(nil),                  // 11: strata.config.v1.Node
+	(*App)(nil),                   // 12: strata.config.v1.App
+	(*AppLimits)(nil),             // 13: strata.config.v1.AppLimits
+	(*StreamListener)(nil),        // 14: strata.config.v1.StreamListener
+	(*SniRoute)(nil),              // 15: strata.config.v1.SniRoute
+	(*AccessControl)(nil),         // 16: strata.config.v1.AccessControl
+	(*StreamApp)(nil),             // 17: strata.config.v1.StreamApp
+	(*EgressPolicy)(nil),          // 18: strata.config.v1.EgressPolicy
+	(*ProxyCredential)(nil),       // 19: strata.config.v1.ProxyCredential
+	(*ForwardProxyApp)(nil),       // 20: strata.config.v1.ForwardProxyApp
+	(*Hsts)(nil),                  // 21: strata.config.v1.Hsts
+	(*Server)(nil),                // 22: strata.config.v1.Server
+	(*Timeouts)(nil),              // 23: strata.config.v1.Timeouts
+	(*UpstreamTLS)(nil),           // 24: strata.config.v1.UpstreamTLS
+	(*HealthCheck)(nil),           // 25: strata.config.v1.HealthCheck
+	(*Upstream)(nil),              // 26: strata.config.v1.Upstream
+	(*Rule)(nil),                  // 27: strata.config.v1.Rule
+	(*Action)(nil),                // 28: strata.config.v1.Action
+	(*RateLimitKey)(nil),          // 29: strata.config.v1.RateLimitKey
+	(*RateLimitAction)(nil),       // 30: strata.config.v1.RateLimitAction
+	(*ChallengeAction)(nil),       // 31: strata.config.v1.ChallengeAction
+	(*ProxyAction)(nil),           // 32: strata.config.v1.ProxyAction
+	(*WeightedUpstream)(nil),      // 33: strata.config.v1.WeightedUpstream
+	(*RedirectAction)(nil),        // 34: strata.config.v1.RedirectAction
+	(*RespondAction)(nil),         // 35: strata.config.v1.RespondAction
+	(*HeaderOps)(nil),             // 36: strata.config.v1.HeaderOps
+	(*Header)(nil),                // 37: strata.config.v1.Header
+	(*RewriteAction)(nil),         // 38: strata.config.v1.RewriteAction
+	(*CacheAction)(nil),           // 39: strata.config.v1.CacheAction
+	nil,                           // 40: strata.config.v1.App.LabelsEntry
+	nil,                           // 41: strata.config.v1.HeaderOps.SetEntry
+	nil,                           // 42: strata.config.v1.RewriteAction.QuerySetEntry
+	nil,                           // 43: strata.config.v1.CacheAction.TtlByStatusSEntry
+	(*timestamppb.Timestamp)(nil), // 44: google.protobuf.Timestamp
 }
 var file_strata_config_v1_resources_proto_depIdxs = []int32{
-	7,  // 0: strata.config.v1.Cluster.location:type_name -> strata.config.v1.ClusterLocation
-	37, // 1: strata.config.v1.Cluster.created_at:type_name -> google.protobuf.Timestamp
-	37, // 2: strata.config.v1.Cluster.updated_at:type_name -> google.protobuf.Timestamp
-	33, // 3: strata.config.v1.App.labels:type_name -> strata.config.v1.App.LabelsEntry
-	22, // 4: strata.config.v1.App.upstreams:type_name -> strata.config.v1.Upstream
-	23, // 5: strata.config.v1.App.rules:type_name -> strata.config.v1.Rule
-	17, // 6: strata.config.v1.App.hsts:type_name -> strata.config.v1.Hsts
-	13, // 7: strata.config.v1.App.stream:type_name -> strata.config.v1.StreamApp
-	16, // 8: strata.config.v1.App.forward_proxy:type_name -> strata.config.v1.ForwardProxyApp
-	1,  // 9: strata.config.v1.StreamListener.protocol:type_name -> strata.config.v1.StreamProtocol
-	10, // 10: strata.config.v1.StreamApp.listeners:type_name -> strata.config.v1.StreamListener
-	2,  // 11: strata.config.v1.StreamApp.tls_mode:type_name -> strata.config.v1.StreamTlsMode
-	11, // 12: strata.config.v1.StreamApp.sni_routes:type_name -> strata.config.v1.SniRoute
-	3,  // 13: strata.config.v1.StreamApp.send_proxy_protocol:type_name -> strata.config.v1.ProxyProtocolVersion
-	12, // 14: strata.config.v1.StreamApp.access:type_name -> strata.config.v1.AccessControl
-	14, // 15: strata.config.v1.ProxyCredential.egress:type_name -> strata.config.v1.EgressPolicy
-	15, // 16: strata.config.v1.ForwardProxyApp.credentials:type_name -> strata.config.v1.ProxyCredential
-	14, // 17: strata.config.v1.ForwardProxyApp.egress:type_name -> strata.config.v1.EgressPolicy
-	12, // 18: strata.config.v1.ForwardProxyApp.access:type_name -> strata.config.v1.AccessControl
-	18, // 19: strata.config.v1.Upstream.servers:type_name -> strata.config.v1.Server
-	4,  // 20: strata.config.v1.Upstream.policy:type_name -> strata.config.v1.BalancePolicy
-	19, // 21: strata.config.v1.Upstream.timeouts:type_name -> strata.config.v1.Timeouts
-	20, // 22: strata.config.v1.Upstream.tls:type_name -> strata.config.v1.UpstreamTLS
-	21, // 23: strata.config.v1.Upstream.health_check:type_name -> strata.config.v1.HealthCheck
-	24, // 24: strata.config.v1.Rule.actions:type_name -> strata.config.v1.Action
-	25, // 25: strata.config.v1.Action.proxy:type_name -> strata.config.v1.ProxyAction
-	27, // 26: strata.config.v1.Action.redirect:type_name -> strata.config.v1.RedirectAction
-	28, // 27: strata.config.v1.Action.respond:type_name -> strata.config.v1.RespondAction
-	29, // 28: strata.config.v1.Action.request_headers:type_name -> strata.config.v1.HeaderOps
-	29, // 29: strata.config.v1.Action.response_headers:type_name -> strata.config.v1.HeaderOps
-	31, // 30: strata.config.v1.Action.rewrite:type_name -> strata.config.v1.RewriteAction
-	32, // 31: strata.config.v1.Action.cache:type_name -> strata.config.v1.CacheAction
-	26, // 32: strata.config.v1.ProxyAction.upstreams:type_name -> strata.config.v1.WeightedUpstream
-	34, // 33: strata.config.v1.HeaderOps.set:type_name -> strata.config.v1.HeaderOps.SetEntry
-	30, // 34: strata.config.v1.HeaderOps.add:type_name -> strata.config.v1.Header
-	35, // 35: strata.config.v1.RewriteAction.query_set:type_name -> strata.config.v1.RewriteAction.QuerySetEntry
-	36, // 36: strata.config.v1.CacheAction.ttl_by_status_s:type_name -> strata.config.v1.CacheAction.TtlByStatusSEntry
-	37, // [37:37] is the sub-list for method output_type
-	37, // [37:37] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	10, // 0: strata.config.v1.Cluster.location:type_name -> strata.config.v1.ClusterLocation
+	44, // 1: strata.config.v1.Cluster.created_at:type_name -> google.protobuf.Timestamp
+	44, // 2: strata.config.v1.Cluster.updated_at:type_name -> google.protobuf.Timestamp
+	40, // 3: strata.config.v1.App.labels:type_name -> strata.config.v1.App.LabelsEntry
+	26, // 4: strata.config.v1.App.upstreams:type_name -> strata.config.v1.Upstream
+	27, // 5: strata.config.v1.App.rules:type_name -> strata.config.v1.Rule
+	21, // 6: strata.config.v1.App.hsts:type_name -> strata.config.v1.Hsts
+	17, // 7: strata.config.v1.App.stream:type_name -> strata.config.v1.StreamApp
+	20, // 8: strata.config.v1.App.forward_proxy:type_name -> strata.config.v1.ForwardProxyApp
+	13, // 9: strata.config.v1.App.limits:type_name -> strata.config.v1.AppLimits
+	1,  // 10: strata.config.v1.StreamListener.protocol:type_name -> strata.config.v1.StreamProtocol
+	14, // 11: strata.config.v1.StreamApp.listeners:type_name -> strata.config.v1.StreamListener
+	2,  // 12: strata.config.v1.StreamApp.tls_mode:type_name -> strata.config.v1.StreamTlsMode
+	15, // 13: strata.config.v1.StreamApp.sni_routes:type_name -> strata.config.v1.SniRoute
+	3,  // 14: strata.config.v1.StreamApp.send_proxy_protocol:type_name -> strata.config.v1.ProxyProtocolVersion
+	16, // 15: strata.config.v1.StreamApp.access:type_name -> strata.config.v1.AccessControl
+	18, // 16: strata.config.v1.ProxyCredential.egress:type_name -> strata.config.v1.EgressPolicy
+	19, // 17: strata.config.v1.ForwardProxyApp.credentials:type_name -> strata.config.v1.ProxyCredential
+	18, // 18: strata.config.v1.ForwardProxyApp.egress:type_name -> strata.config.v1.EgressPolicy
+	16, // 19: strata.config.v1.ForwardProxyApp.access:type_name -> strata.config.v1.AccessControl
+	22, // 20: strata.config.v1.Upstream.servers:type_name -> strata.config.v1.Server
+	4,  // 21: strata.config.v1.Upstream.policy:type_name -> strata.config.v1.BalancePolicy
+	23, // 22: strata.config.v1.Upstream.timeouts:type_name -> strata.config.v1.Timeouts
+	24, // 23: strata.config.v1.Upstream.tls:type_name -> strata.config.v1.UpstreamTLS
+	25, // 24: strata.config.v1.Upstream.health_check:type_name -> strata.config.v1.HealthCheck
+	28, // 25: strata.config.v1.Rule.actions:type_name -> strata.config.v1.Action
+	32, // 26: strata.config.v1.Action.proxy:type_name -> strata.config.v1.ProxyAction
+	34, // 27: strata.config.v1.Action.redirect:type_name -> strata.config.v1.RedirectAction
+	35, // 28: strata.config.v1.Action.respond:type_name -> strata.config.v1.RespondAction
+	36, // 29: strata.config.v1.Action.request_headers:type_name -> strata.config.v1.HeaderOps
+	36, // 30: strata.config.v1.Action.response_headers:type_name -> strata.config.v1.HeaderOps
+	38, // 31: strata.config.v1.Action.rewrite:type_name -> strata.config.v1.RewriteAction
+	39, // 32: strata.config.v1.Action.cache:type_name -> strata.config.v1.CacheAction
+	30, // 33: strata.config.v1.Action.rate_limit:type_name -> strata.config.v1.RateLimitAction
+	31, // 34: strata.config.v1.Action.challenge:type_name -> strata.config.v1.ChallengeAction
+	29, // 35: strata.config.v1.RateLimitAction.keys:type_name -> strata.config.v1.RateLimitKey
+	5,  // 36: strata.config.v1.RateLimitAction.algorithm:type_name -> strata.config.v1.RateLimitAlgorithm
+	6,  // 37: strata.config.v1.RateLimitAction.on_exceed:type_name -> strata.config.v1.RateLimitExceed
+	7,  // 38: strata.config.v1.RateLimitAction.scope:type_name -> strata.config.v1.RateLimitScope
+	33, // 39: strata.config.v1.ProxyAction.upstreams:type_name -> strata.config.v1.WeightedUpstream
+	41, // 40: strata.config.v1.HeaderOps.set:type_name -> strata.config.v1.HeaderOps.SetEntry
+	37, // 41: strata.config.v1.HeaderOps.add:type_name -> strata.config.v1.Header
+	42, // 42: strata.config.v1.RewriteAction.query_set:type_name -> strata.config.v1.RewriteAction.QuerySetEntry
+	43, // 43: strata.config.v1.CacheAction.ttl_by_status_s:type_name -> strata.config.v1.CacheAction.TtlByStatusSEntry
+	44, // [44:44] is the sub-list for method output_type
+	44, // [44:44] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_strata_config_v1_resources_proto_init() }
@@ -3083,7 +3785,7 @@ func file_strata_config_v1_resources_proto_init() {
 		(*App_Stream)(nil),
 		(*App_ForwardProxy)(nil),
 	}
-	file_strata_config_v1_resources_proto_msgTypes[19].OneofWrappers = []any{
+	file_strata_config_v1_resources_proto_msgTypes[20].OneofWrappers = []any{
 		(*Action_Proxy)(nil),
 		(*Action_Redirect)(nil),
 		(*Action_Respond)(nil),
@@ -3091,14 +3793,23 @@ func file_strata_config_v1_resources_proto_init() {
 		(*Action_ResponseHeaders)(nil),
 		(*Action_Rewrite)(nil),
 		(*Action_Cache)(nil),
+		(*Action_RateLimit)(nil),
+		(*Action_Challenge)(nil),
+	}
+	file_strata_config_v1_resources_proto_msgTypes[21].OneofWrappers = []any{
+		(*RateLimitKey_ClientIp)(nil),
+		(*RateLimitKey_Header)(nil),
+		(*RateLimitKey_Cookie)(nil),
+		(*RateLimitKey_Query)(nil),
+		(*RateLimitKey_Path)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_config_v1_resources_proto_rawDesc), len(file_strata_config_v1_resources_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   32,
+			NumEnums:      8,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

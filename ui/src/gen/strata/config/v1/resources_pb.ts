@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file strata/config/v1/resources.proto.
  */
 export const file_strata_config_v1_resources: GenFile = /*@__PURE__*/
-  fileDesc("CiBzdHJhdGEvY29uZmlnL3YxL3Jlc291cmNlcy5wcm90bxIQc3RyYXRhLmNvbmZpZy52MSIlCglQYXJ0aXRpb24SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCSKAAgoHQ2x1c3RlchIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhQKDHBhcnRpdGlvbl9pZBgDIAEoCRIUCgxkbnNfZGlzYWJsZWQYBCABKAgSGgoScGFyZW50X2NsdXN0ZXJfaWRzGAUgAygJEjMKCGxvY2F0aW9uGAYgASgLMiEuc3RyYXRhLmNvbmZpZy52MS5DbHVzdGVyTG9jYXRpb24SLgoKY3JlYXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiWgoPQ2x1c3RlckxvY2F0aW9uEg8KB2NvdW50cnkYASABKAkSEQoJY29udGluZW50GAIgASgJEhAKCGxhdGl0dWRlGAMgASgBEhEKCWxvbmdpdHVkZRgEIAEoASKnAQoETm9kZRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhIKCmNsdXN0ZXJfaWQYAyABKAkSDwoHc3RhZ2luZxgEIAEoCBISCgpwdWJsaWNfa2V5GAUgASgJEhAKCGFwcHJvdmVkGAYgASgIEhAKCGRpc2FibGVkGAcgASgIEhMKC3B1YmxpY19pcHY0GAggASgJEhMKC3B1YmxpY19pcHY2GAkgASgJIuoDCgNBcHASCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIPCgdkb21haW5zGAMgAygJEhIKCmh0dHBfcG9ydHMYBCADKA0SEwoLaHR0cHNfcG9ydHMYBSADKA0SFQoNcGFydGl0aW9uX2lkcxgGIAMoCRIxCgZsYWJlbHMYByADKAsyIS5zdHJhdGEuY29uZmlnLnYxLkFwcC5MYWJlbHNFbnRyeRItCgl1cHN0cmVhbXMYCCADKAsyGi5zdHJhdGEuY29uZmlnLnYxLlVwc3RyZWFtEiUKBXJ1bGVzGAkgAygLMhYuc3RyYXRhLmNvbmZpZy52MS5SdWxlEg8KB3JlbGVhc2UYCiABKAQSFgoOaHR0cHNfcmVkaXJlY3QYCyABKAgSJAoEaHN0cxgMIAEoCzIWLnN0cmF0YS5jb25maWcudjEuSHN0cxItCgZzdHJlYW0YDSABKAsyGy5zdHJhdGEuY29uZmlnLnYxLlN0cmVhbUFwcEgAEjoKDWZvcndhcmRfcHJveHkYDiABKAsyIS5zdHJhdGEuY29uZmlnLnYxLkZvcndhcmRQcm94eUFwcEgAGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCBgoEcm9sZSJSCg5TdHJlYW1MaXN0ZW5lchIMCgRwb3J0GAEgASgNEjIKCHByb3RvY29sGAIgASgOMiAuc3RyYXRhLmNvbmZpZy52MS5TdHJlYW1Qcm90b2NvbCIxCghTbmlSb3V0ZRITCgtzZXJ2ZXJfbmFtZRgBIAEoCRIQCgh1cHN0cmVhbRgCIAEoCSKHAQoNQWNjZXNzQ29udHJvbBITCgthbGxvd19jaWRycxgBIAMoCRISCgpkZW55X2NpZHJzGAIgAygJEh4KFmNvbm5lY3Rpb25zX3Blcl9zZWNvbmQYAyABKA0SDQoFYnVyc3QYBCABKA0SHgoWbWF4X2Nvbm5lY3Rpb25zX3Blcl9pcBgFIAEoDSLqAwoJU3RyZWFtQXBwEjMKCWxpc3RlbmVycxgBIAMoCzIgLnN0cmF0YS5jb25maWcudjEuU3RyZWFtTGlzdGVuZXISEAoIdXBzdHJlYW0YAiABKAkSMQoIdGxzX21vZGUYAyABKA4yHy5zdHJhdGEuY29uZmlnLnYxLlN0cmVhbVRsc01vZGUSLgoKc25pX3JvdXRlcxgEIAMoCzIaLnN0cmF0YS5jb25maWcudjEuU25pUm91dGUSGgoSY29ubmVjdF90aW1lb3V0X21zGAUgASgNEhcKD2lkbGVfdGltZW91dF9tcxgGIAEoDRIXCg9tYXhfY29ubmVjdGlvbnMYByABKA0SQwoTc2VuZF9wcm94eV9wcm90b2NvbBgIIAEoDjImLnN0cmF0YS5jb25maWcudjEuUHJveHlQcm90b2NvbFZlcnNpb24SJAoccHJveHlfcHJvdG9jb2xfdHJ1c3RlZF9jaWRycxgJIAMoCRIvCgZhY2Nlc3MYCiABKAsyHy5zdHJhdGEuY29uZmlnLnYxLkFjY2Vzc0NvbnRyb2wSEgoKdmlhX3BhcmVudBgLIAEoCBIYChBkcmFpbl90aW1lb3V0X21zGAwgASgNEhsKE3VkcF9zZXNzaW9uX2lkbGVfbXMYDSABKA0iegoMRWdyZXNzUG9saWN5EhMKC2FsbG93X2NpZHJzGAEgAygJEhUKDWFsbG93X2RvbWFpbnMYAiADKAkSEwoLYWxsb3dfcG9ydHMYAyADKAkSFQoNYWxsb3dfcHJpdmF0ZRgEIAEoCBISCgpkZW55X2NpZHJzGAUgAygJIogBCg9Qcm94eUNyZWRlbnRpYWwSEAoIdXNlcm5hbWUYASABKAkSFgoIcGFzc3dvcmQYAiABKAlCBMDzGAESGwoNcGFzc3dvcmRfaGFzaBgDIAEoCUIEwPMYARIuCgZlZ3Jlc3MYBCABKAsyHi5zdHJhdGEuY29uZmlnLnYxLkVncmVzc1BvbGljeSKJAgoPRm9yd2FyZFByb3h5QXBwEhQKDHNvY2tzNV9wb3J0cxgBIAMoDRISCgpodHRwX3BvcnRzGAIgAygNEjYKC2NyZWRlbnRpYWxzGAMgAygLMiEuc3RyYXRhLmNvbmZpZy52MS5Qcm94eUNyZWRlbnRpYWwSLgoGZWdyZXNzGAQgASgLMh4uc3RyYXRhLmNvbmZpZy52MS5FZ3Jlc3NQb2xpY3kSLwoGYWNjZXNzGAUgASgLMh8uc3RyYXRhLmNvbmZpZy52MS5BY2Nlc3NDb250cm9sEhoKEmNvbm5lY3RfdGltZW91dF9tcxgGIAEoDRIXCg9pZGxlX3RpbWVvdXRfbXMYByABKA0iTAoESHN0cxIXCg9tYXhfYWdlX3NlY29uZHMYASABKA0SGgoSaW5jbHVkZV9zdWJkb21haW5zGAIgASgIEg8KB3ByZWxvYWQYAyABKAgiOQoGU2VydmVyEg8KB2FkZHJlc3MYASABKAkSDgoGd2VpZ2h0GAIgASgNEg4KBmJhY2t1cBgDIAEoCCJBCghUaW1lb3V0cxISCgpjb25uZWN0X21zGAEgASgNEg8KB3JlYWRfbXMYAiABKA0SEAoId3JpdGVfbXMYAyABKA0iOwoLVXBzdHJlYW1UTFMSDwoHZW5hYmxlZBgBIAEoCBILCgNzbmkYAiABKAkSDgoGdmVyaWZ5GAMgASgIIuIBCgtIZWFsdGhDaGVjaxIPCgdlbmFibGVkGAEgASgIEgwKBHBhdGgYAiABKAkSDAoEaG9zdBgDIAEoCRITCgtpbnRlcnZhbF9tcxgEIAEoDRISCgp0aW1lb3V0X21zGAUgASgNEhkKEWhlYWx0aHlfdGhyZXNob2xkGAYgASgNEhsKE3VuaGVhbHRoeV90aHJlc2hvbGQYByABKA0SGQoRZXhwZWN0ZWRfc3RhdHVzZXMYCCADKA0SEQoJbWF4X2ZhaWxzGAkgASgNEhcKD2ZhaWxfdGltZW91dF9tcxgKIAEoDSKyAgoIVXBzdHJlYW0SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIpCgdzZXJ2ZXJzGAMgAygLMhguc3RyYXRhLmNvbmZpZy52MS5TZXJ2ZXISLwoGcG9saWN5GAQgASgOMh8uc3RyYXRhLmNvbmZpZy52MS5CYWxhbmNlUG9saWN5EhAKCGhhc2hfa2V5GAUgASgJEiwKCHRpbWVvdXRzGAYgASgLMhouc3RyYXRhLmNvbmZpZy52MS5UaW1lb3V0cxIPCgdyZXRyaWVzGAcgASgNEioKA3RscxgIIAEoCzIdLnN0cmF0YS5jb25maWcudjEuVXBzdHJlYW1UTFMSMwoMaGVhbHRoX2NoZWNrGAkgASgLMh0uc3RyYXRhLmNvbmZpZy52MS5IZWFsdGhDaGVjayJnCgRSdWxlEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSDAoEd2hlbhgDIAEoCRIpCgdhY3Rpb25zGAQgAygLMhguc3RyYXRhLmNvbmZpZy52MS5BY3Rpb24SDAoEbGFzdBgFIAEoCCKBAwoGQWN0aW9uEi4KBXByb3h5GAEgASgLMh0uc3RyYXRhLmNvbmZpZy52MS5Qcm94eUFjdGlvbkgAEjQKCHJlZGlyZWN0GAIgASgLMiAuc3RyYXRhLmNvbmZpZy52MS5SZWRpcmVjdEFjdGlvbkgAEjIKB3Jlc3BvbmQYAyABKAsyHy5zdHJhdGEuY29uZmlnLnYxLlJlc3BvbmRBY3Rpb25IABI2Cg9yZXF1ZXN0X2hlYWRlcnMYBCABKAsyGy5zdHJhdGEuY29uZmlnLnYxLkhlYWRlck9wc0gAEjcKEHJlc3BvbnNlX2hlYWRlcnMYBSABKAsyGy5zdHJhdGEuY29uZmlnLnYxLkhlYWRlck9wc0gAEjIKB3Jld3JpdGUYBiABKAsyHy5zdHJhdGEuY29uZmlnLnYxLlJld3JpdGVBY3Rpb25IABIuCgVjYWNoZRgHIAEoCzIdLnN0cmF0YS5jb25maWcudjEuQ2FjaGVBY3Rpb25IAEIICgZhY3Rpb24iRAoLUHJveHlBY3Rpb24SNQoJdXBzdHJlYW1zGAEgAygLMiIuc3RyYXRhLmNvbmZpZy52MS5XZWlnaHRlZFVwc3RyZWFtIjQKEFdlaWdodGVkVXBzdHJlYW0SEAoIdXBzdHJlYW0YASABKAkSDgoGd2VpZ2h0GAIgASgNIi0KDlJlZGlyZWN0QWN0aW9uEgsKA3VybBgBIAEoCRIOCgZzdGF0dXMYAiABKA0iQwoNUmVzcG9uZEFjdGlvbhIOCgZzdGF0dXMYASABKA0SDAoEYm9keRgCIAEoCRIUCgxjb250ZW50X3R5cGUYAyABKAkioQEKCUhlYWRlck9wcxIxCgNzZXQYASADKAsyJC5zdHJhdGEuY29uZmlnLnYxLkhlYWRlck9wcy5TZXRFbnRyeRIlCgNhZGQYAiADKAsyGC5zdHJhdGEuY29uZmlnLnYxLkhlYWRlchIOCgZyZW1vdmUYAyADKAkaKgoIU2V0RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIlCgZIZWFkZXISDAoEbmFtZRgBIAEoCRINCgV2YWx1ZRgCIAEoCSLGAQoNUmV3cml0ZUFjdGlvbhISCgpwYXRoX3JlZ2V4GAEgASgJEhgKEHBhdGhfcmVwbGFjZW1lbnQYAiABKAkSQAoJcXVlcnlfc2V0GAMgAygLMi0uc3RyYXRhLmNvbmZpZy52MS5SZXdyaXRlQWN0aW9uLlF1ZXJ5U2V0RW50cnkSFAoMcXVlcnlfcmVtb3ZlGAQgAygJGi8KDVF1ZXJ5U2V0RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASLwAgoLQ2FjaGVBY3Rpb24SDgoGYnlwYXNzGAEgASgIEg0KBXR0bF9zGAIgASgNEkgKD3R0bF9ieV9zdGF0dXNfcxgDIAMoCzIvLnN0cmF0YS5jb25maWcudjEuQ2FjaGVBY3Rpb24uVHRsQnlTdGF0dXNTRW50cnkSFwoPb3ZlcnJpZGVfb3JpZ2luGAQgASgIEhYKDmtleV9xdWVyeV9hcmdzGAUgAygJEhgKEGtleV9pZ25vcmVfcXVlcnkYBiABKAgSEwoLa2V5X2hlYWRlcnMYByADKAkSEwoLa2V5X2Nvb2tpZXMYCCADKAkSIAoYc3RhbGVfd2hpbGVfcmV2YWxpZGF0ZV9zGAkgASgNEhgKEHN0YWxlX2lmX2Vycm9yX3MYCiABKA0SEgoKdGFnX2hlYWRlchgLIAEoCRozChFUdGxCeVN0YXR1c1NFbnRyeRILCgNrZXkYASABKA0SDQoFdmFsdWUYAiABKA06AjgBKpgBCgxOb2RlRG5zU3RhdGUSHgoaTk9ERV9ETlNfU1RBVEVfVU5TUEVDSUZJRUQQABIXChNOT0RFX0ROU19TVEFURV9OT05FEAESHAoYTk9ERV9ETlNfU1RBVEVfQU5TV0VSSU5HEAISFgoSTk9ERV9ETlNfU1RBVEVfT0ZGEAMSGQoVTk9ERV9ETlNfU1RBVEVfRkFJTEVEEAQqYwoOU3RyZWFtUHJvdG9jb2wSHwobU1RSRUFNX1BST1RPQ09MX1VOU1BFQ0lGSUVEEAASFwoTU1RSRUFNX1BST1RPQ09MX1RDUBABEhcKE1NUUkVBTV9QUk9UT0NPTF9VRFAQAipwCg1TdHJlYW1UbHNNb2RlEh8KG1NUUkVBTV9UTFNfTU9ERV9VTlNQRUNJRklFRBAAEh0KGVNUUkVBTV9UTFNfTU9ERV9URVJNSU5BVEUQARIfChtTVFJFQU1fVExTX01PREVfUEFTU1RIUk9VR0gQAip8ChRQcm94eVByb3RvY29sVmVyc2lvbhImCiJQUk9YWV9QUk9UT0NPTF9WRVJTSU9OX1VOU1BFQ0lGSUVEEAASHQoZUFJPWFlfUFJPVE9DT0xfVkVSU0lPTl9WMRABEh0KGVBST1hZX1BST1RPQ09MX1ZFUlNJT05fVjIQAiq2AQoNQmFsYW5jZVBvbGljeRIeChpCQUxBTkNFX1BPTElDWV9VTlNQRUNJRklFRBAAEh4KGkJBTEFOQ0VfUE9MSUNZX1JPVU5EX1JPQklOEAESGwoXQkFMQU5DRV9QT0xJQ1lfV0VJR0hURUQQAhIkCiBCQUxBTkNFX1BPTElDWV9MRUFTVF9DT05ORUNUSU9OUxADEiIKHkJBTEFOQ0VfUE9MSUNZX0NPTlNJU1RFTlRfSEFTSBAEQj1aO2dpdGh1Yi5jb20vc3RyYXRhLWVkZ2Uvc3RyYXRhL2dlbi9zdHJhdGEvY29uZmlnL3YxO2NvbmZpZ3YxYgZwcm90bzM", [file_google_protobuf_timestamp, file_strata_options_v1_options]);
+  fileDesc("CiBzdHJhdGEvY29uZmlnL3YxL3Jlc291cmNlcy5wcm90bxIQc3RyYXRhLmNvbmZpZy52MSIlCglQYXJ0aXRpb24SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCSKAAgoHQ2x1c3RlchIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhQKDHBhcnRpdGlvbl9pZBgDIAEoCRIUCgxkbnNfZGlzYWJsZWQYBCABKAgSGgoScGFyZW50X2NsdXN0ZXJfaWRzGAUgAygJEjMKCGxvY2F0aW9uGAYgASgLMiEuc3RyYXRhLmNvbmZpZy52MS5DbHVzdGVyTG9jYXRpb24SLgoKY3JlYXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiWgoPQ2x1c3RlckxvY2F0aW9uEg8KB2NvdW50cnkYASABKAkSEQoJY29udGluZW50GAIgASgJEhAKCGxhdGl0dWRlGAMgASgBEhEKCWxvbmdpdHVkZRgEIAEoASKnAQoETm9kZRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhIKCmNsdXN0ZXJfaWQYAyABKAkSDwoHc3RhZ2luZxgEIAEoCBISCgpwdWJsaWNfa2V5GAUgASgJEhAKCGFwcHJvdmVkGAYgASgIEhAKCGRpc2FibGVkGAcgASgIEhMKC3B1YmxpY19pcHY0GAggASgJEhMKC3B1YmxpY19pcHY2GAkgASgJIq4ECgNBcHASCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIPCgdkb21haW5zGAMgAygJEhIKCmh0dHBfcG9ydHMYBCADKA0SEwoLaHR0cHNfcG9ydHMYBSADKA0SFQoNcGFydGl0aW9uX2lkcxgGIAMoCRIxCgZsYWJlbHMYByADKAsyIS5zdHJhdGEuY29uZmlnLnYxLkFwcC5MYWJlbHNFbnRyeRItCgl1cHN0cmVhbXMYCCADKAsyGi5zdHJhdGEuY29uZmlnLnYxLlVwc3RyZWFtEiUKBXJ1bGVzGAkgAygLMhYuc3RyYXRhLmNvbmZpZy52MS5SdWxlEg8KB3JlbGVhc2UYCiABKAQSFgoOaHR0cHNfcmVkaXJlY3QYCyABKAgSJAoEaHN0cxgMIAEoCzIWLnN0cmF0YS5jb25maWcudjEuSHN0cxItCgZzdHJlYW0YDSABKAsyGy5zdHJhdGEuY29uZmlnLnYxLlN0cmVhbUFwcEgAEjoKDWZvcndhcmRfcHJveHkYDiABKAsyIS5zdHJhdGEuY29uZmlnLnYxLkZvcndhcmRQcm94eUFwcEgAEhUKDXdhZl9wb2xpY3lfaWQYDyABKAkSKwoGbGltaXRzGBAgASgLMhsuc3RyYXRhLmNvbmZpZy52MS5BcHBMaW1pdHMaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIGCgRyb2xlIqcBCglBcHBMaW1pdHMSHgoWbWF4X3JlcXVlc3RfYm9keV9ieXRlcxgBIAEoBBIgChhtYXhfcmVxdWVzdF9oZWFkZXJfYnl0ZXMYAiABKA0SGAoQbWF4X2Nvbm5zX3Blcl9pcBgDIAEoDRIhChl0bHNfaGFuZHNoYWtlc19wZXJfc2Vjb25kGAQgASgNEhsKE3Rsc19oYW5kc2hha2VfYnVyc3QYBSABKA0iUgoOU3RyZWFtTGlzdGVuZXISDAoEcG9ydBgBIAEoDRIyCghwcm90b2NvbBgCIAEoDjIgLnN0cmF0YS5jb25maWcudjEuU3RyZWFtUHJvdG9jb2wiMQoIU25pUm91dGUSEwoLc2VydmVyX25hbWUYASABKAkSEAoIdXBzdHJlYW0YAiABKAkihwEKDUFjY2Vzc0NvbnRyb2wSEwoLYWxsb3dfY2lkcnMYASADKAkSEgoKZGVueV9jaWRycxgCIAMoCRIeChZjb25uZWN0aW9uc19wZXJfc2Vjb25kGAMgASgNEg0KBWJ1cnN0GAQgASgNEh4KFm1heF9jb25uZWN0aW9uc19wZXJfaXAYBSABKA0i6gMKCVN0cmVhbUFwcBIzCglsaXN0ZW5lcnMYASADKAsyIC5zdHJhdGEuY29uZmlnLnYxLlN0cmVhbUxpc3RlbmVyEhAKCHVwc3RyZWFtGAIgASgJEjEKCHRsc19tb2RlGAMgASgOMh8uc3RyYXRhLmNvbmZpZy52MS5TdHJlYW1UbHNNb2RlEi4KCnNuaV9yb3V0ZXMYBCADKAsyGi5zdHJhdGEuY29uZmlnLnYxLlNuaVJvdXRlEhoKEmNvbm5lY3RfdGltZW91dF9tcxgFIAEoDRIXCg9pZGxlX3RpbWVvdXRfbXMYBiABKA0SFwoPbWF4X2Nvbm5lY3Rpb25zGAcgASgNEkMKE3NlbmRfcHJveHlfcHJvdG9jb2wYCCABKA4yJi5zdHJhdGEuY29uZmlnLnYxLlByb3h5UHJvdG9jb2xWZXJzaW9uEiQKHHByb3h5X3Byb3RvY29sX3RydXN0ZWRfY2lkcnMYCSADKAkSLwoGYWNjZXNzGAogASgLMh8uc3RyYXRhLmNvbmZpZy52MS5BY2Nlc3NDb250cm9sEhIKCnZpYV9wYXJlbnQYCyABKAgSGAoQZHJhaW5fdGltZW91dF9tcxgMIAEoDRIbChN1ZHBfc2Vzc2lvbl9pZGxlX21zGA0gASgNInoKDEVncmVzc1BvbGljeRITCgthbGxvd19jaWRycxgBIAMoCRIVCg1hbGxvd19kb21haW5zGAIgAygJEhMKC2FsbG93X3BvcnRzGAMgAygJEhUKDWFsbG93X3ByaXZhdGUYBCABKAgSEgoKZGVueV9jaWRycxgFIAMoCSKIAQoPUHJveHlDcmVkZW50aWFsEhAKCHVzZXJuYW1lGAEgASgJEhYKCHBhc3N3b3JkGAIgASgJQgTA8xgBEhsKDXBhc3N3b3JkX2hhc2gYAyABKAlCBMDzGAESLgoGZWdyZXNzGAQgASgLMh4uc3RyYXRhLmNvbmZpZy52MS5FZ3Jlc3NQb2xpY3kiiQIKD0ZvcndhcmRQcm94eUFwcBIUCgxzb2NrczVfcG9ydHMYASADKA0SEgoKaHR0cF9wb3J0cxgCIAMoDRI2CgtjcmVkZW50aWFscxgDIAMoCzIhLnN0cmF0YS5jb25maWcudjEuUHJveHlDcmVkZW50aWFsEi4KBmVncmVzcxgEIAEoCzIeLnN0cmF0YS5jb25maWcudjEuRWdyZXNzUG9saWN5Ei8KBmFjY2VzcxgFIAEoCzIfLnN0cmF0YS5jb25maWcudjEuQWNjZXNzQ29udHJvbBIaChJjb25uZWN0X3RpbWVvdXRfbXMYBiABKA0SFwoPaWRsZV90aW1lb3V0X21zGAcgASgNIkwKBEhzdHMSFwoPbWF4X2FnZV9zZWNvbmRzGAEgASgNEhoKEmluY2x1ZGVfc3ViZG9tYWlucxgCIAEoCBIPCgdwcmVsb2FkGAMgASgIIjkKBlNlcnZlchIPCgdhZGRyZXNzGAEgASgJEg4KBndlaWdodBgCIAEoDRIOCgZiYWNrdXAYAyABKAgiQQoIVGltZW91dHMSEgoKY29ubmVjdF9tcxgBIAEoDRIPCgdyZWFkX21zGAIgASgNEhAKCHdyaXRlX21zGAMgASgNIjsKC1Vwc3RyZWFtVExTEg8KB2VuYWJsZWQYASABKAgSCwoDc25pGAIgASgJEg4KBnZlcmlmeRgDIAEoCCLiAQoLSGVhbHRoQ2hlY2sSDwoHZW5hYmxlZBgBIAEoCBIMCgRwYXRoGAIgASgJEgwKBGhvc3QYAyABKAkSEwoLaW50ZXJ2YWxfbXMYBCABKA0SEgoKdGltZW91dF9tcxgFIAEoDRIZChFoZWFsdGh5X3RocmVzaG9sZBgGIAEoDRIbChN1bmhlYWx0aHlfdGhyZXNob2xkGAcgASgNEhkKEWV4cGVjdGVkX3N0YXR1c2VzGAggAygNEhEKCW1heF9mYWlscxgJIAEoDRIXCg9mYWlsX3RpbWVvdXRfbXMYCiABKA0isgIKCFVwc3RyZWFtEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSKQoHc2VydmVycxgDIAMoCzIYLnN0cmF0YS5jb25maWcudjEuU2VydmVyEi8KBnBvbGljeRgEIAEoDjIfLnN0cmF0YS5jb25maWcudjEuQmFsYW5jZVBvbGljeRIQCghoYXNoX2tleRgFIAEoCRIsCgh0aW1lb3V0cxgGIAEoCzIaLnN0cmF0YS5jb25maWcudjEuVGltZW91dHMSDwoHcmV0cmllcxgHIAEoDRIqCgN0bHMYCCABKAsyHS5zdHJhdGEuY29uZmlnLnYxLlVwc3RyZWFtVExTEjMKDGhlYWx0aF9jaGVjaxgJIAEoCzIdLnN0cmF0YS5jb25maWcudjEuSGVhbHRoQ2hlY2siZwoEUnVsZRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEgwKBHdoZW4YAyABKAkSKQoHYWN0aW9ucxgEIAMoCzIYLnN0cmF0YS5jb25maWcudjEuQWN0aW9uEgwKBGxhc3QYBSABKAgi8gMKBkFjdGlvbhIuCgVwcm94eRgBIAEoCzIdLnN0cmF0YS5jb25maWcudjEuUHJveHlBY3Rpb25IABI0CghyZWRpcmVjdBgCIAEoCzIgLnN0cmF0YS5jb25maWcudjEuUmVkaXJlY3RBY3Rpb25IABIyCgdyZXNwb25kGAMgASgLMh8uc3RyYXRhLmNvbmZpZy52MS5SZXNwb25kQWN0aW9uSAASNgoPcmVxdWVzdF9oZWFkZXJzGAQgASgLMhsuc3RyYXRhLmNvbmZpZy52MS5IZWFkZXJPcHNIABI3ChByZXNwb25zZV9oZWFkZXJzGAUgASgLMhsuc3RyYXRhLmNvbmZpZy52MS5IZWFkZXJPcHNIABIyCgdyZXdyaXRlGAYgASgLMh8uc3RyYXRhLmNvbmZpZy52MS5SZXdyaXRlQWN0aW9uSAASLgoFY2FjaGUYByABKAsyHS5zdHJhdGEuY29uZmlnLnYxLkNhY2hlQWN0aW9uSAASNwoKcmF0ZV9saW1pdBgIIAEoCzIhLnN0cmF0YS5jb25maWcudjEuUmF0ZUxpbWl0QWN0aW9uSAASNgoJY2hhbGxlbmdlGAkgASgLMiEuc3RyYXRhLmNvbmZpZy52MS5DaGFsbGVuZ2VBY3Rpb25IAEIICgZhY3Rpb24ibwoMUmF0ZUxpbWl0S2V5EhMKCWNsaWVudF9pcBgBIAEoCEgAEhAKBmhlYWRlchgCIAEoCUgAEhAKBmNvb2tpZRgDIAEoCUgAEg8KBXF1ZXJ5GAQgASgJSAASDgoEcGF0aBgFIAEoCEgAQgUKA2tleSLdAgoPUmF0ZUxpbWl0QWN0aW9uEgwKBG5hbWUYASABKAkSLAoEa2V5cxgCIAMoCzIeLnN0cmF0YS5jb25maWcudjEuUmF0ZUxpbWl0S2V5EhAKCHJlcXVlc3RzGAMgASgNEhYKDnBlcmlvZF9zZWNvbmRzGAQgASgNEg0KBWJ1cnN0GAUgASgNEg8KB25vZGVsYXkYBiABKA0SNwoJYWxnb3JpdGhtGAcgASgOMiQuc3RyYXRhLmNvbmZpZy52MS5SYXRlTGltaXRBbGdvcml0aG0SNAoJb25fZXhjZWVkGAggASgOMiEuc3RyYXRhLmNvbmZpZy52MS5SYXRlTGltaXRFeGNlZWQSLwoFc2NvcGUYCSABKA4yIC5zdHJhdGEuY29uZmlnLnYxLlJhdGVMaW1pdFNjb3BlEg4KBnN0YXR1cxgKIAEoDRIUCgxkZWxheV9tYXhfbXMYCyABKA0iQAoPQ2hhbGxlbmdlQWN0aW9uEhIKCmRpZmZpY3VsdHkYASABKA0SGQoRY2xlYXJhbmNlX3NlY29uZHMYAiABKA0iRAoLUHJveHlBY3Rpb24SNQoJdXBzdHJlYW1zGAEgAygLMiIuc3RyYXRhLmNvbmZpZy52MS5XZWlnaHRlZFVwc3RyZWFtIjQKEFdlaWdodGVkVXBzdHJlYW0SEAoIdXBzdHJlYW0YASABKAkSDgoGd2VpZ2h0GAIgASgNIi0KDlJlZGlyZWN0QWN0aW9uEgsKA3VybBgBIAEoCRIOCgZzdGF0dXMYAiABKA0iQwoNUmVzcG9uZEFjdGlvbhIOCgZzdGF0dXMYASABKA0SDAoEYm9keRgCIAEoCRIUCgxjb250ZW50X3R5cGUYAyABKAkioQEKCUhlYWRlck9wcxIxCgNzZXQYASADKAsyJC5zdHJhdGEuY29uZmlnLnYxLkhlYWRlck9wcy5TZXRFbnRyeRIlCgNhZGQYAiADKAsyGC5zdHJhdGEuY29uZmlnLnYxLkhlYWRlchIOCgZyZW1vdmUYAyADKAkaKgoIU2V0RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIlCgZIZWFkZXISDAoEbmFtZRgBIAEoCRINCgV2YWx1ZRgCIAEoCSLGAQoNUmV3cml0ZUFjdGlvbhISCgpwYXRoX3JlZ2V4GAEgASgJEhgKEHBhdGhfcmVwbGFjZW1lbnQYAiABKAkSQAoJcXVlcnlfc2V0GAMgAygLMi0uc3RyYXRhLmNvbmZpZy52MS5SZXdyaXRlQWN0aW9uLlF1ZXJ5U2V0RW50cnkSFAoMcXVlcnlfcmVtb3ZlGAQgAygJGi8KDVF1ZXJ5U2V0RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASLwAgoLQ2FjaGVBY3Rpb24SDgoGYnlwYXNzGAEgASgIEg0KBXR0bF9zGAIgASgNEkgKD3R0bF9ieV9zdGF0dXNfcxgDIAMoCzIvLnN0cmF0YS5jb25maWcudjEuQ2FjaGVBY3Rpb24uVHRsQnlTdGF0dXNTRW50cnkSFwoPb3ZlcnJpZGVfb3JpZ2luGAQgASgIEhYKDmtleV9xdWVyeV9hcmdzGAUgAygJEhgKEGtleV9pZ25vcmVfcXVlcnkYBiABKAgSEwoLa2V5X2hlYWRlcnMYByADKAkSEwoLa2V5X2Nvb2tpZXMYCCADKAkSIAoYc3RhbGVfd2hpbGVfcmV2YWxpZGF0ZV9zGAkgASgNEhgKEHN0YWxlX2lmX2Vycm9yX3MYCiABKA0SEgoKdGFnX2hlYWRlchgLIAEoCRozChFUdGxCeVN0YXR1c1NFbnRyeRILCgNrZXkYASABKA0SDQoFdmFsdWUYAiABKA06AjgBKpgBCgxOb2RlRG5zU3RhdGUSHgoaTk9ERV9ETlNfU1RBVEVfVU5TUEVDSUZJRUQQABIXChNOT0RFX0ROU19TVEFURV9OT05FEAESHAoYTk9ERV9ETlNfU1RBVEVfQU5TV0VSSU5HEAISFgoSTk9ERV9ETlNfU1RBVEVfT0ZGEAMSGQoVTk9ERV9ETlNfU1RBVEVfRkFJTEVEEAQqYwoOU3RyZWFtUHJvdG9jb2wSHwobU1RSRUFNX1BST1RPQ09MX1VOU1BFQ0lGSUVEEAASFwoTU1RSRUFNX1BST1RPQ09MX1RDUBABEhcKE1NUUkVBTV9QUk9UT0NPTF9VRFAQAipwCg1TdHJlYW1UbHNNb2RlEh8KG1NUUkVBTV9UTFNfTU9ERV9VTlNQRUNJRklFRBAAEh0KGVNUUkVBTV9UTFNfTU9ERV9URVJNSU5BVEUQARIfChtTVFJFQU1fVExTX01PREVfUEFTU1RIUk9VR0gQAip8ChRQcm94eVByb3RvY29sVmVyc2lvbhImCiJQUk9YWV9QUk9UT0NPTF9WRVJTSU9OX1VOU1BFQ0lGSUVEEAASHQoZUFJPWFlfUFJPVE9DT0xfVkVSU0lPTl9WMRABEh0KGVBST1hZX1BST1RPQ09MX1ZFUlNJT05fVjIQAiq2AQoNQmFsYW5jZVBvbGljeRIeChpCQUxBTkNFX1BPTElDWV9VTlNQRUNJRklFRBAAEh4KGkJBTEFOQ0VfUE9MSUNZX1JPVU5EX1JPQklOEAESGwoXQkFMQU5DRV9QT0xJQ1lfV0VJR0hURUQQAhIkCiBCQUxBTkNFX1BPTElDWV9MRUFTVF9DT05ORUNUSU9OUxADEiIKHkJBTEFOQ0VfUE9MSUNZX0NPTlNJU1RFTlRfSEFTSBAEKrEBChJSYXRlTGltaXRBbGdvcml0aG0SJAogUkFURV9MSU1JVF9BTEdPUklUSE1fVU5TUEVDSUZJRUQQABIlCiFSQVRFX0xJTUlUX0FMR09SSVRITV9UT0tFTl9CVUNLRVQQARIlCiFSQVRFX0xJTUlUX0FMR09SSVRITV9GSVhFRF9XSU5ET1cQAhInCiNSQVRFX0xJTUlUX0FMR09SSVRITV9TTElESU5HX1dJTkRPVxADKqsBCg9SYXRlTGltaXRFeGNlZWQSIQodUkFURV9MSU1JVF9FWENFRURfVU5TUEVDSUZJRUQQABIcChhSQVRFX0xJTUlUX0VYQ0VFRF9SRUpFQ1QQARIbChdSQVRFX0xJTUlUX0VYQ0VFRF9ERUxBWRACEhkKFVJBVEVfTElNSVRfRVhDRUVEX0xPRxADEh8KG1JBVEVfTElNSVRfRVhDRUVEX0NIQUxMRU5HRRAEKmsKDlJhdGVMaW1pdFNjb3BlEiAKHFJBVEVfTElNSVRfU0NPUEVfVU5TUEVDSUZJRUQQABIZChVSQVRFX0xJTUlUX1NDT1BFX05PREUQARIcChhSQVRFX0xJTUlUX1NDT1BFX0NMVVNURVIQAkI9WjtnaXRodWIuY29tL3N0cmF0YS1lZGdlL3N0cmF0YS9nZW4vc3RyYXRhL2NvbmZpZy92MTtjb25maWd2MWIGcHJvdG8z", [file_google_protobuf_timestamp, file_strata_options_v1_options]);
 
 /**
  * A gateway partition: an isolated set of clusters that share one config snapshot.
@@ -319,6 +319,21 @@ export type App = Message<"strata.config.v1.App"> & {
     value: ForwardProxyApp;
     case: "forwardProxy";
   } | { case: undefined; value?: undefined };
+
+  /**
+   * WAF policy (strata.waf.v1.WafPolicy id) inspecting the app's requests;
+   * empty: none. Released with the app; the policy must exist.
+   *
+   * @generated from field: string waf_policy_id = 15;
+   */
+  wafPolicyId: string;
+
+  /**
+   * Per-app request and client limits; unset fields take the node defaults.
+   *
+   * @generated from field: strata.config.v1.AppLimits limits = 16;
+   */
+  limits?: AppLimits | undefined;
 };
 
 /**
@@ -327,6 +342,57 @@ export type App = Message<"strata.config.v1.App"> & {
  */
 export const AppSchema: GenMessage<App> = /*@__PURE__*/
   messageDesc(file_strata_config_v1_resources, 4);
+
+/**
+ * AppLimits bound what one client or one request may cost an HTTP app's
+ * nodes (docs/waf.md, "Limits").
+ *
+ * @generated from message strata.config.v1.AppLimits
+ */
+export type AppLimits = Message<"strata.config.v1.AppLimits"> & {
+  /**
+   * Request body bytes (0: the node default, 64 MiB); a larger body gets 413.
+   *
+   * @generated from field: uint64 max_request_body_bytes = 1;
+   */
+  maxRequestBodyBytes: bigint;
+
+  /**
+   * Bytes of the request line and headers together (0: the node default,
+   * 64 KiB; at most 1 MiB); larger gets 431.
+   *
+   * @generated from field: uint32 max_request_header_bytes = 2;
+   */
+  maxRequestHeaderBytes: number;
+
+  /**
+   * Open connections per client IP on each node (0: unlimited); more are
+   * closed at accept.
+   *
+   * @generated from field: uint32 max_conns_per_ip = 3;
+   */
+  maxConnsPerIp: number;
+
+  /**
+   * TLS handshakes per second per client IP on each node (0: unlimited);
+   * the node refuses handshakes over the rate (with tls_handshake_burst).
+   *
+   * @generated from field: uint32 tls_handshakes_per_second = 4;
+   */
+  tlsHandshakesPerSecond: number;
+
+  /**
+   * @generated from field: uint32 tls_handshake_burst = 5;
+   */
+  tlsHandshakeBurst: number;
+};
+
+/**
+ * Describes the message strata.config.v1.AppLimits.
+ * Use `create(AppLimitsSchema)` to create a new message.
+ */
+export const AppLimitsSchema: GenMessage<AppLimits> = /*@__PURE__*/
+  messageDesc(file_strata_config_v1_resources, 5);
 
 /**
  * StreamListener is one port a stream app listens on, on every node of its
@@ -351,7 +417,7 @@ export type StreamListener = Message<"strata.config.v1.StreamListener"> & {
  * Use `create(StreamListenerSchema)` to create a new message.
  */
 export const StreamListenerSchema: GenMessage<StreamListener> = /*@__PURE__*/
-  messageDesc(file_strata_config_v1_resources, 5);
+  messageDesc(file_strata_config_v1_resources, 6);
 
 /**
  * SniRoute sends connections whose ClientHello names server_name (exact, or
@@ -378,7 +444,7 @@ export type SniRoute = Message<"strata.config.v1.SniRoute"> & {
  * Use `create(SniRouteSchema)` to create a new message.
  */
 export const SniRouteSchema: GenMessage<SniRoute> = /*@__PURE__*/
-  messageDesc(file_strata_config_v1_resources, 6);
+  messageDesc(file_strata_config_v1_resources, 7);
 
 /**
  * AccessControl decides which clients may connect to a stream or
@@ -427,7 +493,7 @@ export type AccessControl = Message<"strata.config.v1.AccessControl"> & {
  * Use `create(AccessControlSchema)` to create a new message.
  */
 export const AccessControlSchema: GenMessage<AccessControl> = /*@__PURE__*/
-  messageDesc(file_strata_config_v1_resources, 7);
+  messageDesc(file_strata_config_v1_resources, 8);
 
 /**
  * StreamApp is a TCP/UDP proxy (node/stream): each listener forwards to the
@@ -529,7 +595,7 @@ export type StreamApp = Message<"strata.config.v1.StreamApp"> & {
  * Use `create(StreamAppSchema)` to create a new message.
  */
 export const StreamAppSchema: GenMessage<StreamApp> = /*@__PURE__*/
-  messageDesc(file_strata_config_v1_resources, 8);
+  messageDesc(file_strata_config_v1_resources, 9);
 
 /**
  * EgressPolicy is where a forward proxy's clients may connect. Private,
@@ -579,7 +645,7 @@ export type EgressPolicy = Message<"strata.config.v1.EgressPolicy"> & {
  * Use `create(EgressPolicySchema)` to create a new message.
  */
 export const EgressPolicySchema: GenMessage<EgressPolicy> = /*@__PURE__*/
-  messageDesc(file_strata_config_v1_resources, 9);
+  messageDesc(file_strata_config_v1_resources, 10);
 
 /**
  * ProxyCredential is one user of a forward-proxy app.
@@ -620,7 +686,7 @@ export type ProxyCredential = Message<"strata.config.v1.ProxyCredential"> & {
  * Use `create(ProxyCredentialSchema)` to create a new message.
  */
 export const ProxyCredentialSchema: GenMessage<ProxyCredential> = /*@__PURE__*/
-  messageDesc(file_strata_config_v1_resources, 10);
+  messageDesc(file_strata_config_v1_resources, 11);
 
 /**
  * ForwardProxyApp is a SOCKS5 (RFC 1928, username/password RFC 1929,
@@ -676,7 +742,7 @@ export type ForwardProxyApp = Message<"strata.config.v1.ForwardProxyApp"> & {
  * Use `create(ForwardProxyAppSchema)` to create a new message.
  */
 export const ForwardProxyAppSchema: GenMessage<ForwardProxyApp> = /*@__PURE__*/
-  messageDesc(file_strata_config_v1_resources, 11);
+  messageDesc(file_strata_config_v1_resources, 12);
 
 /**
  * HTTP Strict Transport Security (RFC 6797).
@@ -710,7 +776,7 @@ export type Hsts = Message<"strata.config.v1.Hsts"> & {
  * Use `create(HstsSchema)` to create a new message.
  */
 export const HstsSchema: GenMessage<Hsts> = /*@__PURE__*/
-  messageDesc(file_strata_config_v1_resources, 12);
+  messageDesc(file_strata_config_v1_resources, 13);
 
 /**
  * Server is one origin server of an upstream.
@@ -745,7 +811,7 @@ export type Server = Message<"strata.config.v1.Server"> & {
  * Use `create(ServerSchema)` to create a new message.
  */
 export const ServerSchema: GenMessage<Server> = /*@__PURE__*/
-  messageDesc(file_strata_config_v1_resources, 13);
+  messageDesc(file_strata_config_v1_resources, 14);
 
 /**
  * Timeouts of requests to an upstream's servers, in milliseconds; 0 takes the
@@ -775,7 +841,7 @@ export type Timeouts = Message<"strata.config.v1.Timeouts"> & {
  * Use `create(TimeoutsSchema)` to create a new message.
  */
 export const TimeoutsSchema: GenMessage<Timeouts> = /*@__PURE__*/
-  messageDesc(file_strata_config_v1_resources, 14);
+  messageDesc(file_strata_config_v1_resources, 15);
 
 /**
  * UpstreamTLS is whether and how the node speaks TLS to an upstream's servers.
@@ -808,7 +874,7 @@ export type UpstreamTLS = Message<"strata.config.v1.UpstreamTLS"> & {
  * Use `create(UpstreamTLSSchema)` to create a new message.
  */
 export const UpstreamTLSSchema: GenMessage<UpstreamTLS> = /*@__PURE__*/
-  messageDesc(file_strata_config_v1_resources, 15);
+  messageDesc(file_strata_config_v1_resources, 16);
 
 /**
  * HealthCheck is how the node tells healthy servers of an upstream from
@@ -884,7 +950,7 @@ export type HealthCheck = Message<"strata.config.v1.HealthCheck"> & {
  * Use `create(HealthCheckSchema)` to create a new message.
  */
 export const HealthCheckSchema: GenMessage<HealthCheck> = /*@__PURE__*/
-  messageDesc(file_strata_config_v1_resources, 16);
+  messageDesc(file_strata_config_v1_resources, 17);
 
 /**
  * Upstream is a named set of origin servers of an app, with balancing,
@@ -951,7 +1017,7 @@ export type Upstream = Message<"strata.config.v1.Upstream"> & {
  * Use `create(UpstreamSchema)` to create a new message.
  */
 export const UpstreamSchema: GenMessage<Upstream> = /*@__PURE__*/
-  messageDesc(file_strata_config_v1_resources, 17);
+  messageDesc(file_strata_config_v1_resources, 18);
 
 /**
  * Rule is a page rule: when its condition matches a request, its actions
@@ -998,7 +1064,7 @@ export type Rule = Message<"strata.config.v1.Rule"> & {
  * Use `create(RuleSchema)` to create a new message.
  */
 export const RuleSchema: GenMessage<Rule> = /*@__PURE__*/
-  messageDesc(file_strata_config_v1_resources, 18);
+  messageDesc(file_strata_config_v1_resources, 19);
 
 /**
  * Action is one thing a rule does to a matched request.
@@ -1051,6 +1117,24 @@ export type Action = Message<"strata.config.v1.Action"> & {
      */
     value: CacheAction;
     case: "cache";
+  } | {
+    /**
+     * Count the request against a limit; over it, on_exceed decides.
+     * Not terminal: a request under the limit goes on to the next actions.
+     *
+     * @generated from field: strata.config.v1.RateLimitAction rate_limit = 8;
+     */
+    value: RateLimitAction;
+    case: "rateLimit";
+  } | {
+    /**
+     * Serve the challenge page unless the client holds a valid clearance
+     * cookie (docs/waf.md, "Challenges").
+     *
+     * @generated from field: strata.config.v1.ChallengeAction challenge = 9;
+     */
+    value: ChallengeAction;
+    case: "challenge";
   } | { case: undefined; value?: undefined };
 };
 
@@ -1059,7 +1143,178 @@ export type Action = Message<"strata.config.v1.Action"> & {
  * Use `create(ActionSchema)` to create a new message.
  */
 export const ActionSchema: GenMessage<Action> = /*@__PURE__*/
-  messageDesc(file_strata_config_v1_resources, 19);
+  messageDesc(file_strata_config_v1_resources, 20);
+
+/**
+ * RateLimitKey is one part of a rate limit's key; several combine
+ * ("ip + header x-api-key").
+ *
+ * @generated from message strata.config.v1.RateLimitKey
+ */
+export type RateLimitKey = Message<"strata.config.v1.RateLimitKey"> & {
+  /**
+   * @generated from oneof strata.config.v1.RateLimitKey.key
+   */
+  key: {
+    /**
+     * The client IP (after trusted proxy headers, as ClientIP() sees it).
+     *
+     * @generated from field: bool client_ip = 1;
+     */
+    value: boolean;
+    case: "clientIp";
+  } | {
+    /**
+     * A request header's value (case-insensitive name).
+     *
+     * @generated from field: string header = 2;
+     */
+    value: string;
+    case: "header";
+  } | {
+    /**
+     * @generated from field: string cookie = 3;
+     */
+    value: string;
+    case: "cookie";
+  } | {
+    /**
+     * A query argument.
+     *
+     * @generated from field: string query = 4;
+     */
+    value: string;
+    case: "query";
+  } | {
+    /**
+     * The normalized path.
+     *
+     * @generated from field: bool path = 5;
+     */
+    value: boolean;
+    case: "path";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message strata.config.v1.RateLimitKey.
+ * Use `create(RateLimitKeySchema)` to create a new message.
+ */
+export const RateLimitKeySchema: GenMessage<RateLimitKey> = /*@__PURE__*/
+  messageDesc(file_strata_config_v1_resources, 21);
+
+/**
+ * RateLimitAction limits how many matching requests a key may make.
+ *
+ * @generated from message strata.config.v1.RateLimitAction
+ */
+export type RateLimitAction = Message<"strata.config.v1.RateLimitAction"> & {
+  /**
+   * Unique within the app: counters are per (app, name, key).
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Empty: the client IP.
+   *
+   * @generated from field: repeated strata.config.v1.RateLimitKey keys = 2;
+   */
+  keys: RateLimitKey[];
+
+  /**
+   * requests per period_seconds (period 0: 1 second).
+   *
+   * @generated from field: uint32 requests = 3;
+   */
+  requests: number;
+
+  /**
+   * @generated from field: uint32 period_seconds = 4;
+   */
+  periodSeconds: number;
+
+  /**
+   * Token bucket: requests over the rate accepted at once (nginx burst).
+   *
+   * @generated from field: uint32 burst = 5;
+   */
+  burst: number;
+
+  /**
+   * Token bucket with DELAY: the first `nodelay` of the burst are not
+   * delayed (nginx delay=N; burst with nodelay is REJECT with burst).
+   *
+   * @generated from field: uint32 nodelay = 6;
+   */
+  nodelay: number;
+
+  /**
+   * @generated from field: strata.config.v1.RateLimitAlgorithm algorithm = 7;
+   */
+  algorithm: RateLimitAlgorithm;
+
+  /**
+   * @generated from field: strata.config.v1.RateLimitExceed on_exceed = 8;
+   */
+  onExceed: RateLimitExceed;
+
+  /**
+   * @generated from field: strata.config.v1.RateLimitScope scope = 9;
+   */
+  scope: RateLimitScope;
+
+  /**
+   * REJECT: status (default 429).
+   *
+   * @generated from field: uint32 status = 10;
+   */
+  status: number;
+
+  /**
+   * DELAY: the longest wait before rejecting (default 1000, at most 30000).
+   *
+   * @generated from field: uint32 delay_max_ms = 11;
+   */
+  delayMaxMs: number;
+};
+
+/**
+ * Describes the message strata.config.v1.RateLimitAction.
+ * Use `create(RateLimitActionSchema)` to create a new message.
+ */
+export const RateLimitActionSchema: GenMessage<RateLimitAction> = /*@__PURE__*/
+  messageDesc(file_strata_config_v1_resources, 22);
+
+/**
+ * ChallengeAction serves a proof-of-work page; a solved challenge sets a
+ * clearance cookie signed with the partition's challenge key.
+ *
+ * @generated from message strata.config.v1.ChallengeAction
+ */
+export type ChallengeAction = Message<"strata.config.v1.ChallengeAction"> & {
+  /**
+   * Leading zero bits the browser must find (default 16, 8-24).
+   *
+   * @generated from field: uint32 difficulty = 1;
+   */
+  difficulty: number;
+
+  /**
+   * How long the clearance cookie is valid (default 3600, at most 86400).
+   *
+   * @generated from field: uint32 clearance_seconds = 2;
+   */
+  clearanceSeconds: number;
+};
+
+/**
+ * Describes the message strata.config.v1.ChallengeAction.
+ * Use `create(ChallengeActionSchema)` to create a new message.
+ */
+export const ChallengeActionSchema: GenMessage<ChallengeAction> = /*@__PURE__*/
+  messageDesc(file_strata_config_v1_resources, 23);
 
 /**
  * Proxy to one upstream, or split traffic across several by weight.
@@ -1078,7 +1333,7 @@ export type ProxyAction = Message<"strata.config.v1.ProxyAction"> & {
  * Use `create(ProxyActionSchema)` to create a new message.
  */
 export const ProxyActionSchema: GenMessage<ProxyAction> = /*@__PURE__*/
-  messageDesc(file_strata_config_v1_resources, 20);
+  messageDesc(file_strata_config_v1_resources, 24);
 
 /**
  * WeightedUpstream is one target of a proxy action and its share of traffic.
@@ -1107,7 +1362,7 @@ export type WeightedUpstream = Message<"strata.config.v1.WeightedUpstream"> & {
  * Use `create(WeightedUpstreamSchema)` to create a new message.
  */
 export const WeightedUpstreamSchema: GenMessage<WeightedUpstream> = /*@__PURE__*/
-  messageDesc(file_strata_config_v1_resources, 21);
+  messageDesc(file_strata_config_v1_resources, 25);
 
 /**
  * RedirectAction answers with a redirect to a URL.
@@ -1135,7 +1390,7 @@ export type RedirectAction = Message<"strata.config.v1.RedirectAction"> & {
  * Use `create(RedirectActionSchema)` to create a new message.
  */
 export const RedirectActionSchema: GenMessage<RedirectAction> = /*@__PURE__*/
-  messageDesc(file_strata_config_v1_resources, 22);
+  messageDesc(file_strata_config_v1_resources, 26);
 
 /**
  * RespondAction answers directly with a status and body, without an upstream.
@@ -1164,7 +1419,7 @@ export type RespondAction = Message<"strata.config.v1.RespondAction"> & {
  * Use `create(RespondActionSchema)` to create a new message.
  */
 export const RespondActionSchema: GenMessage<RespondAction> = /*@__PURE__*/
-  messageDesc(file_strata_config_v1_resources, 23);
+  messageDesc(file_strata_config_v1_resources, 27);
 
 /**
  * HeaderOps edits the headers of a request (before the upstream) or a response.
@@ -1199,7 +1454,7 @@ export type HeaderOps = Message<"strata.config.v1.HeaderOps"> & {
  * Use `create(HeaderOpsSchema)` to create a new message.
  */
 export const HeaderOpsSchema: GenMessage<HeaderOps> = /*@__PURE__*/
-  messageDesc(file_strata_config_v1_resources, 24);
+  messageDesc(file_strata_config_v1_resources, 28);
 
 /**
  * Header is one header name and value.
@@ -1223,7 +1478,7 @@ export type Header = Message<"strata.config.v1.Header"> & {
  * Use `create(HeaderSchema)` to create a new message.
  */
 export const HeaderSchema: GenMessage<Header> = /*@__PURE__*/
-  messageDesc(file_strata_config_v1_resources, 25);
+  messageDesc(file_strata_config_v1_resources, 29);
 
 /**
  * RewriteAction rewrites the request path and query before it is proxied.
@@ -1261,7 +1516,7 @@ export type RewriteAction = Message<"strata.config.v1.RewriteAction"> & {
  * Use `create(RewriteActionSchema)` to create a new message.
  */
 export const RewriteActionSchema: GenMessage<RewriteAction> = /*@__PURE__*/
-  messageDesc(file_strata_config_v1_resources, 26);
+  messageDesc(file_strata_config_v1_resources, 30);
 
 /**
  * CacheAction caches responses of the matched requests on the nodes. Fields
@@ -1359,7 +1614,7 @@ export type CacheAction = Message<"strata.config.v1.CacheAction"> & {
  * Use `create(CacheActionSchema)` to create a new message.
  */
 export const CacheActionSchema: GenMessage<CacheAction> = /*@__PURE__*/
-  messageDesc(file_strata_config_v1_resources, 27);
+  messageDesc(file_strata_config_v1_resources, 31);
 
 /**
  * What a node's authoritative DNS server does, as its heartbeat reports it.
@@ -1542,4 +1797,124 @@ export enum BalancePolicy {
  */
 export const BalancePolicySchema: GenEnum<BalancePolicy> = /*@__PURE__*/
   enumDesc(file_strata_config_v1_resources, 4);
+
+/**
+ * RateLimitAlgorithm is how a limit counts.
+ *
+ * @generated from enum strata.config.v1.RateLimitAlgorithm
+ */
+export enum RateLimitAlgorithm {
+  /**
+   * Token bucket (nginx limit_req).
+   *
+   * @generated from enum value: RATE_LIMIT_ALGORITHM_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: RATE_LIMIT_ALGORITHM_TOKEN_BUCKET = 1;
+   */
+  TOKEN_BUCKET = 1,
+
+  /**
+   * requests per window, reset at each window start.
+   *
+   * @generated from enum value: RATE_LIMIT_ALGORITHM_FIXED_WINDOW = 2;
+   */
+  FIXED_WINDOW = 2,
+
+  /**
+   * Weighted count of the current and the previous window.
+   *
+   * @generated from enum value: RATE_LIMIT_ALGORITHM_SLIDING_WINDOW = 3;
+   */
+  SLIDING_WINDOW = 3,
+}
+
+/**
+ * Describes the enum strata.config.v1.RateLimitAlgorithm.
+ */
+export const RateLimitAlgorithmSchema: GenEnum<RateLimitAlgorithm> = /*@__PURE__*/
+  enumDesc(file_strata_config_v1_resources, 5);
+
+/**
+ * RateLimitExceed is what happens to a request over the limit.
+ *
+ * @generated from enum strata.config.v1.RateLimitExceed
+ */
+export enum RateLimitExceed {
+  /**
+   * 429 with Retry-After.
+   *
+   * @generated from enum value: RATE_LIMIT_EXCEED_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: RATE_LIMIT_EXCEED_REJECT = 1;
+   */
+  REJECT = 1,
+
+  /**
+   * Held until it fits (token bucket only; at most delay_max_ms, then
+   * rejected), nginx limit_req without nodelay.
+   *
+   * @generated from enum value: RATE_LIMIT_EXCEED_DELAY = 2;
+   */
+  DELAY = 2,
+
+  /**
+   * Passed and logged.
+   *
+   * @generated from enum value: RATE_LIMIT_EXCEED_LOG = 3;
+   */
+  LOG = 3,
+
+  /**
+   * Challenge page unless the client holds a clearance cookie.
+   *
+   * @generated from enum value: RATE_LIMIT_EXCEED_CHALLENGE = 4;
+   */
+  CHALLENGE = 4,
+}
+
+/**
+ * Describes the enum strata.config.v1.RateLimitExceed.
+ */
+export const RateLimitExceedSchema: GenEnum<RateLimitExceed> = /*@__PURE__*/
+  enumDesc(file_strata_config_v1_resources, 6);
+
+/**
+ * RateLimitScope is where a limit's counters live.
+ *
+ * @generated from enum strata.config.v1.RateLimitScope
+ */
+export enum RateLimitScope {
+  /**
+   * Each node counts alone (no coordination).
+   *
+   * @generated from enum value: RATE_LIMIT_SCOPE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: RATE_LIMIT_SCOPE_NODE = 1;
+   */
+  NODE = 1,
+
+  /**
+   * The nodes of a cluster share counters through NATS with bounded
+   * staleness; when a node cannot reach its peers it falls back to its own
+   * count (fails open to a per-node limit, never stops traffic).
+   *
+   * @generated from enum value: RATE_LIMIT_SCOPE_CLUSTER = 2;
+   */
+  CLUSTER = 2,
+}
+
+/**
+ * Describes the enum strata.config.v1.RateLimitScope.
+ */
+export const RateLimitScopeSchema: GenEnum<RateLimitScope> = /*@__PURE__*/
+  enumDesc(file_strata_config_v1_resources, 7);
 
