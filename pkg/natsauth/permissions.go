@@ -19,8 +19,9 @@ const jsAPI = "$JS." + natsutil.HubDomain + ".API."
 //   - subscribe: its partition's delta subjects (both tracks, since a node's
 //     staging flag may change), its partition's gateway address sets
 //     (core NATS, published by the nodes service) and its own inboxes;
-//   - publish: its own status, purge-ack, ddos-ack, ddos-report and
-//     metrics-report subjects (the metrics report is a request: the answer
+//   - subscribe also: the rate limit counters of its partition's nodes;
+//   - publish: its own status, purge-ack, ddos-ack, ddos-report, waf-hit,
+//     rate limit counter and metrics-report subjects (the metrics report is a request: the answer
 //     comes to its inbox), and the JetStream API calls that read its
 //     partition's deltas (an ordered consumer filtered to one track, created
 //     through the subject form that carries the filter, which the server
@@ -43,9 +44,13 @@ func NodePermissions(nodeID, partitionID string) (jwt.Permissions, error) {
 		natsutil.DeltaSubject(partitionID, true),
 		natsutil.GatewaysSubject(partitionID),
 		natsutil.NodeInboxPrefix(nodeID)+".>",
+		// Rate limit counters of the node's cluster (any cluster of its
+		// partition: the node filters to its own, whose id may change).
+		natsutil.RateLimitPrefix+partitionID+".>",
 	)
 	p.Pub.Allow.Add(natsutil.NodeStatusSubject(nodeID), natsutil.PurgeAckSubject(nodeID), natsutil.MetricsReportSubject(nodeID),
-		natsutil.DdosAckSubject(nodeID), natsutil.DdosReportSubject(nodeID))
+		natsutil.DdosAckSubject(nodeID), natsutil.DdosReportSubject(nodeID), natsutil.WafHitSubject(nodeID),
+		natsutil.RateLimitPrefix+partitionID+".*."+nodeID)
 	p.Pub.Allow.Add(deltaAPISubjects(partitionID)...)
 	p.Pub.Allow.Add(purgeAPISubjects(partitionID)...)
 	p.Pub.Allow.Add(ddosAPISubjects(partitionID)...)
