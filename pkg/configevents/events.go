@@ -81,6 +81,7 @@ var (
 	IsConfigEvent = registry.Has
 	Encode        = registry.Encode
 	Decode        = registry.Decode
+	Fold          = registry.Fold
 	Events        = registry.Events
 	AppendAndWait = registry.AppendAndWait
 )

@@ -201,7 +201,7 @@ func BenchmarkRebuildFromJetStream(b *testing.B) {
 		}
 		elapsed += time.Since(t0)
 		cpu += cpuTime() - c0
-		if n := len(svc.proj.st.apps); n != apps {
+		if n := len(stateOf(svc.proj).apps); n != apps {
 			b.Fatalf("%d apps after replay", n)
 		}
 		svc.Stop(ctx)
@@ -278,8 +278,8 @@ func BenchmarkReadModelMemory(b *testing.B) {
 					f.feed(appStream(fmt.Sprintf("app_%07d", i)), appHistory(i, domains, 0)...)
 				}
 				after := heapInUse()
-				if len(p.st.domains) != apps*domains {
-					b.Fatalf("%d domains indexed", len(p.st.domains))
+				if len(stateOf(p).domains) != apps*domains {
+					b.Fatalf("%d domains indexed", len(stateOf(p).domains))
 				}
 				b.ReportMetric(float64(after-before)/apps, "heap-bytes/app")
 				b.ReportMetric(float64(after-before)/(1<<20), "heap-MiB")

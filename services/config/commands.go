@@ -31,7 +31,7 @@ func (s *Service) createPartition(ctx context.Context, name string) (*configv1.P
 	}
 	var msg *ev.PartitionCreated
 	var err error
-	s.proj.read(func(st *state) { msg, err = st.createPartition(ids.New(prefixPartition), name) })
+	s.proj.Read(func(st *state) { msg, err = st.createPartition(ids.New(prefixPartition), name) })
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +52,7 @@ func (s *Service) renamePartition(ctx context.Context, ref, name string) (*confi
 	var id string
 	var msg *ev.PartitionRenamed
 	var err error
-	s.proj.read(func(st *state) { id, msg, err = st.renamePartition(ref, name) })
+	s.proj.Read(func(st *state) { id, msg, err = st.renamePartition(ref, name) })
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +83,7 @@ func (s *Service) deletePartition(ctx context.Context, ref string) error {
 	}
 	var msg *ev.PartitionDeleted
 	var err error
-	s.proj.read(func(st *state) { msg, err = st.deletePartition(ref, zones, metrics...) })
+	s.proj.Read(func(st *state) { msg, err = st.deletePartition(ref, zones, metrics...) })
 	if err != nil {
 		return err
 	}
@@ -92,7 +92,7 @@ func (s *Service) deletePartition(ctx context.Context, ref string) error {
 }
 
 func (s *Service) partition(id string) (pt *configv1.Partition) {
-	s.proj.read(func(st *state) { pt = st.partitions[id] })
+	s.proj.Read(func(st *state) { pt = st.partitions[id] })
 	return pt
 }
 
@@ -109,7 +109,7 @@ func (s *Service) deleteCluster(ctx context.Context, ref string) error {
 	}
 	var msg *ev.ClusterDeleted
 	var err error
-	s.proj.read(func(st *state) { msg, err = st.deleteCluster(ref, s.now(), records) })
+	s.proj.Read(func(st *state) { msg, err = st.deleteCluster(ref, s.now(), records) })
 	if err != nil {
 		return err
 	}
@@ -125,7 +125,7 @@ func (s *Service) createCluster(ctx context.Context, name, partition string) (*c
 	}
 	var msg *ev.ClusterCreated
 	var err error
-	s.proj.read(func(st *state) { msg, err = st.createCluster(ids.New(prefixCluster), name, partition) })
+	s.proj.Read(func(st *state) { msg, err = st.createCluster(ids.New(prefixCluster), name, partition) })
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +150,7 @@ func (s *Service) updateCluster(ctx context.Context, ref string, ch clusterChang
 	var c *configv1.Cluster
 	var msg *ev.ClusterUpdated
 	var err error
-	s.proj.read(func(st *state) { c, msg, err = st.updateCluster(ref, ch) })
+	s.proj.Read(func(st *state) { c, msg, err = st.updateCluster(ref, ch) })
 	if err != nil || msg == nil {
 		return c, err
 	}
@@ -310,7 +310,7 @@ func (s *Service) createApp(ctx context.Context, in appInput) (string, uint64, e
 	id := ids.New(prefixApp)
 	var set *ev.AppSettings
 	var err error
-	s.proj.read(func(st *state) { set, err = st.settings(in, id) })
+	s.proj.Read(func(st *state) { set, err = st.settings(in, id) })
 	if err != nil {
 		return "", 0, err
 	}

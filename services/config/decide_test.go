@@ -17,7 +17,7 @@ import (
 
 // givenState folds events into the state of a new read model.
 func givenState(events ...proto.Message) *state {
-	st := testProjection(false).st
+	st := stateOf(testProjection(false))
 	aggtest.Given(aggtest.Func(func(pos uint64, msg proto.Message) { st.apply(eventstore.Event{Position: pos}, msg) }), events...)
 	return st
 }

@@ -41,7 +41,7 @@ func (h *handler) CreatePartition(ctx context.Context, req *configv1.CreateParti
 
 func (h *handler) ListPartitions(ctx context.Context, req *configv1.ListPartitionsRequest) (*configv1.ListPartitionsResponse, error) {
 	var all []*configv1.Partition
-	h.s.proj.read(func(st *state) { all = slices.Collect(maps.Values(st.partitions)) })
+	h.s.proj.Read(func(st *state) { all = slices.Collect(maps.Values(st.partitions)) })
 	slices.SortFunc(all, func(a, b *configv1.Partition) int { return strings.Compare(partitionKey(a), partitionKey(b)) })
 	out := &configv1.ListPartitionsResponse{}
 	var err error
@@ -80,7 +80,7 @@ func (h *handler) DeleteCluster(ctx context.Context, req *configv1.DeleteCluster
 
 func (h *handler) ListClusters(ctx context.Context, req *configv1.ListClustersRequest) (*configv1.ListClustersResponse, error) {
 	var all []*configv1.Cluster
-	h.s.proj.read(func(st *state) { all = slices.Collect(maps.Values(st.clusters)) })
+	h.s.proj.Read(func(st *state) { all = slices.Collect(maps.Values(st.clusters)) })
 	slices.SortFunc(all, func(a, b *configv1.Cluster) int { return strings.Compare(clusterKey(a), clusterKey(b)) })
 	out := &configv1.ListClustersResponse{}
 	var err error
@@ -140,7 +140,7 @@ func (h *handler) ListNodes(ctx context.Context, req *configv1.ListNodesRequest)
 	}
 	now := h.s.now()
 	out := &configv1.ListNodesResponse{}
-	h.s.proj.read(func(st *state) {
+	h.s.proj.Read(func(st *state) {
 		for _, n := range st.nodes {
 			if clusterID != "" && n.ClusterId != clusterID {
 				continue
@@ -207,7 +207,7 @@ func (h *handler) objectRef(ctx context.Context, kind string, ref *string) error
 }
 
 func (h *handler) app(id string) (out *appState, err error) {
-	h.s.proj.read(func(st *state) {
+	h.s.proj.Read(func(st *state) {
 		e := st.apps[id]
 		if e == nil || !e.agg.Exists() {
 			err = apierr.NotFound("app", id)
@@ -468,7 +468,7 @@ func (s *Service) diffToRelease(ctx context.Context, id string, n uint64) (*conf
 	var released *configv1.App
 	var version, latest uint64
 	found := false
-	s.proj.read(func(st *state) {
+	s.proj.Read(func(st *state) {
 		e := st.apps[id]
 		if found = e != nil && e.agg.Exists(); !found {
 			return
@@ -550,7 +550,7 @@ func (h *handler) ListReleases(ctx context.Context, req *configv1.ListReleasesRe
 		return nil, err
 	}
 	var out *configv1.ListReleasesResponse
-	h.s.proj.read(func(st *state) {
+	h.s.proj.Read(func(st *state) {
 		if e := st.apps[req.AppId]; e != nil && e.agg.Exists() {
 			out = &configv1.ListReleasesResponse{Releases: slices.Clone(e.releases),
 				StableRelease: e.agg.StableRelease(), StagingRelease: e.agg.StagingRelease()}
@@ -597,7 +597,7 @@ func (h *handler) GetSnapshot(ctx context.Context, req *configv1.GetSnapshotRequ
 // --- service reads used by the handler ----------------------------------------
 
 func (s *Service) latestRelease(id string) (r *configv1.Release, err error) {
-	s.proj.read(func(st *state) {
+	s.proj.Read(func(st *state) {
 		if e := st.apps[id]; e != nil && len(e.releases) > 0 {
 			r = e.releases[len(e.releases)-1]
 		}
@@ -615,7 +615,7 @@ func (s *Service) diff(id string) (*configv1.DiffAppResponse, error) {
 	var pending []pendingEvent
 	var version uint64
 	found := false
-	s.proj.read(func(st *state) {
+	s.proj.Read(func(st *state) {
 		e := st.apps[id]
 		if found = e != nil && e.agg.Exists(); !found {
 			return

@@ -191,7 +191,7 @@ func (p *projection) listApps(req *configv1.ListAppsRequest) (*configv1.ListApps
 		return nil, err
 	}
 	out := &configv1.ListAppsResponse{}
-	p.read(func(st *state) { out.Apps, out.NextPageToken = st.listApps(pg) })
+	p.Read(func(st *state) { out.Apps, out.NextPageToken = st.listApps(pg) })
 	return out, nil
 }
 

@@ -3,7 +3,6 @@ package config
 import (
 	"log/slog"
 	"slices"
-	"sync"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -14,22 +13,17 @@ import (
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/pkg/configevents"
 	"github.com/strata-edge/strata/pkg/eventstore"
+	"github.com/strata-edge/strata/pkg/readmodel"
 	"github.com/strata-edge/strata/services/edgesync"
 )
 
 // projection holds the read model, folded from the global log by Handle
-// (one event at a time, in log order) and read through read only.
+// (one event at a time, in log order) and read through Read only.
 type projection struct {
-	logger *slog.Logger
+	*readmodel.Model[*state]
 	// sync holds the partition tracks this projection contributes apps and
 	// cluster settings to (kinds.go).
 	sync *edgesync.Tracks
-
-	mu sync.RWMutex
-	// Position is the applied position (Applied, WaitFor); advanced under mu
-	// after each event is folded.
-	eventstore.Position
-	st *state
 }
 
 // state is the read model: partitions, clusters, nodes, app aggregates with
@@ -74,9 +68,11 @@ type pendingEvent struct {
 	msg  proto.Message
 }
 
-// newProjection returns an empty read model contributing to sync.
+// newProjection returns an empty read model contributing to sync. A config
+// event that cannot be decoded is corruption or a newer writer: it is
+// skipped (logged) and the rest of the model keeps serving.
 func newProjection(logger *slog.Logger, sync *edgesync.Tracks) *projection {
-	p := &projection{logger: logger, sync: sync, st: &state{
+	st := &state{
 		sync:            sync,
 		partitions:      map[string]*configv1.Partition{},
 		partitionByName: map[string]string{},
@@ -89,44 +85,14 @@ func newProjection(logger *slog.Logger, sync *edgesync.Tracks) *projection {
 		domains:         map[string][]string{},
 		ports:           map[string]*portOwners{},
 		list:            newAppList(),
-	}}
+	}
+	p := &projection{Model: readmodel.New(st, configevents.Fold, (*state).apply, logger), sync: sync}
 	sync.Contribute(p, kinds...)
 	return p
 }
 
-// read runs f with the state locked for reading.
-func (p *projection) read(f func(st *state)) {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	f(p.st)
-}
-
-// Handle applies one stored event; it is the Store.Subscribe callback.
-func (p *projection) Handle(e eventstore.Event) error {
-	var msg proto.Message
-	if configevents.IsConfigEvent(e.Type) {
-		m, err := configevents.Decode(e.Type, e.Data)
-		if err != nil {
-			// A config event that cannot be decoded is corruption or a newer
-			// writer; skipping keeps the rest of the model serving.
-			p.logger.Error("skip undecodable event", "position", e.Position, "type", e.Type, "err", err)
-		}
-		msg = m
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if e.Position <= p.Applied() {
-		return nil
-	}
-	if msg != nil {
-		p.st.apply(e, msg)
-	}
-	p.Advance(e.Position)
-	return nil
-}
-
 // apply folds one decoded event.
-func (st *state) apply(e eventstore.Event, msg proto.Message) {
+func (st *state) apply(e eventstore.Event, msg proto.Message) error {
 	switch m := msg.(type) {
 	case *ev.PartitionCreated:
 		pt := m.Partition
@@ -198,6 +164,7 @@ func (st *state) apply(e eventstore.Event, msg proto.Message) {
 			st.applyApp(id, e, msg)
 		}
 	}
+	return nil
 }
 
 // updateNode replaces a node with a changed copy: nodes handed out by
@@ -415,12 +382,12 @@ func appIDOf(msg proto.Message) string {
 // resolvePartition and resolveCluster read the state for
 // callers outside read.
 func (p *projection) resolvePartition(ref string) (id string, ok bool) {
-	p.read(func(st *state) { id, ok = st.resolvePartition(ref) })
+	p.Read(func(st *state) { id, ok = st.resolvePartition(ref) })
 	return id, ok
 }
 
 func (p *projection) resolveCluster(ref string) (c *configv1.Cluster, ok bool) {
-	p.read(func(st *state) { c, ok = st.resolveCluster(ref) })
+	p.Read(func(st *state) { c, ok = st.resolveCluster(ref) })
 	return c, ok
 }
 

@@ -175,10 +175,13 @@ func TestProjectionIgnoresForeignAndRepeatedEvents(t *testing.T) {
 	if err := p.Handle(eventstore.Event{Position: 3, Type: typ, Data: data}); err != nil {
 		t.Fatal(err)
 	}
-	if p.Applied() != 3 || len(p.st.partitions) != 1 {
-		t.Fatalf("applied %d, partitions %v", p.Applied(), p.st.partitions)
+	if p.Applied() != 3 || len(stateOf(p).partitions) != 1 {
+		t.Fatalf("applied %d, partitions %v", p.Applied(), stateOf(p).partitions)
 	}
 }
+
+// stateOf is p's state, for tests that look inside.
+func stateOf(p *projection) (st *state) { p.Read(func(s *state) { st = s }); return st }
 
 // testProjection is a read model on tracks of its own.
 func testProjection(publish bool) *projection {

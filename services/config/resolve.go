@@ -31,7 +31,7 @@ func (s *Service) ResolveObject(ctx context.Context, kind, ref string) (authz.Re
 }
 
 func (s *Service) resolveObject(kind, ref string) (obj authz.ResolvedObject, err error) {
-	s.proj.read(func(st *state) { obj, err = st.resolveObject(kind, ref) })
+	s.proj.Read(func(st *state) { obj, err = st.resolveObject(kind, ref) })
 	return obj, err
 }
 
@@ -122,14 +122,14 @@ func (s *Service) ResolvePartition(ref string) (string, bool) {
 // PartitionIDs lists the id of every partition, sorted (the purge service
 // sends a purge scoped to everything to each of them).
 func (s *Service) PartitionIDs() (out []string) {
-	s.proj.read(func(st *state) { out = slices.Sorted(maps.Keys(st.partitions)) })
+	s.proj.Read(func(st *state) { out = slices.Sorted(maps.Keys(st.partitions)) })
 	return out
 }
 
 // NodePartition is the partition of node id, through its cluster (the purge
 // service counts the nodes a purge waits for with it).
 func (s *Service) NodePartition(id string) (partition string, ok bool) {
-	s.proj.read(func(st *state) {
+	s.proj.Read(func(st *state) {
 		if n := st.nodes[id]; n != nil {
 			c := st.clusters[n.GetClusterId()]
 			partition, ok = c.GetPartitionId(), c != nil
@@ -151,7 +151,7 @@ func (s *Service) ResolveCluster(ref string) (id, partition string, ok bool) {
 // NodeCluster is the cluster of node id (the ddos service counts the nodes
 // a block waits for with it).
 func (s *Service) NodeCluster(id string) (cluster string, ok bool) {
-	s.proj.read(func(st *state) {
+	s.proj.Read(func(st *state) {
 		if n := st.nodes[id]; n != nil {
 			cluster, ok = n.GetClusterId(), true
 		}
@@ -167,7 +167,7 @@ func (s *Service) AppDomains(ctx context.Context, id string) ([]string, error) {
 	}
 	var out []string
 	found := false
-	s.proj.read(func(st *state) {
+	s.proj.Read(func(st *state) {
 		if e := st.apps[id]; e != nil && e.agg.Exists() {
 			out, found = slices.Clone(e.agg.draftView().GetDomains()), true
 		}
@@ -182,7 +182,7 @@ func (s *Service) AppDomains(ctx context.Context, id string) ([]string, error) {
 // nodes of cluster (id or name), sorted: what the dns service puts on a
 // gateway record naming it when the zone is released.
 func (s *Service) GatewayAddresses(cluster string) (out []string) {
-	s.proj.read(func(st *state) {
+	s.proj.Read(func(st *state) {
 		c, _ := st.resolveCluster(cluster)
 		for _, n := range st.nodes {
 			if c == nil || n.ClusterId != c.Id || !n.Approved || n.Disabled {
@@ -203,7 +203,7 @@ func (s *Service) GatewayAddresses(cluster string) (out []string) {
 // unknown: what the dns service puts on a GSLB record's targets when the zone
 // is released.
 func (s *Service) ClusterLocation(cluster string) (out *configv1.ClusterLocation) {
-	s.proj.read(func(st *state) {
+	s.proj.Read(func(st *state) {
 		if c, ok := st.resolveCluster(cluster); ok {
 			out = c.GetLocation()
 		}

@@ -345,7 +345,7 @@ func TestPortConflictAtRelease(t *testing.T) {
 	// The release check catches what edits let through (two replicas
 	// accepting conflicting edits): content that collides is refused.
 	var rerr error
-	e.svc.proj.read(func(st *state) {
+	e.svc.proj.Read(func(st *state) {
 		bad := &configv1.App{Name: "b", PartitionIds: []string{a.PartitionIds[0]}, Role: &configv1.App_Stream{Stream: streamApp(nil)}}
 		rerr = st.releaseConflicts(bad, b.Id)
 	})

@@ -191,7 +191,7 @@ func (s *Service) execApp(ctx context.Context, id string, expected *uint64, with
 		var version uint64
 		var msgs []proto.Message
 		var err error
-		s.proj.read(func(st *state) {
+		s.proj.Read(func(st *state) {
 			entry := st.apps[id]
 			if entry == nil || !entry.agg.Exists() {
 				err = apierr.NotFound("app", id)

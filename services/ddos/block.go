@@ -147,7 +147,7 @@ func (s *Service) block(ctx context.Context, req *ddosv1.BlockRequest) (*ddosv1.
 	}
 	s.log.Info("ddos block sent", "block", id, "cidrs", len(cidrs), "ttl", req.GetTtl().AsDuration(), "partitions", len(parts), "nodes", len(expected))
 	var v *ddosv1.Block
-	s.proj.read(func(st *state) { v = st.blocks.view(id) })
+	s.proj.Read(func(st *state) { v = st.blocks.view(id) })
 	return v, nil
 }
 
@@ -307,7 +307,7 @@ func (s *Service) onAck(m *nats.Msg) {
 	}
 	ack := &ddosv1.NodeAck{NodeId: nodeID, AckedAt: timestamppb.New(s.now()), Error: truncate(in.GetError(), 1000)}
 	var added bool
-	s.proj.write(func(st *state) { added = st.blocks.addAck(in.GetBlockId(), ack) })
+	s.proj.Write(func(st *state) { added = st.blocks.addAck(in.GetBlockId(), ack) })
 	if !added {
 		if m.Reply != "" {
 			_ = m.Respond(nil)
@@ -388,7 +388,7 @@ func (s *Service) flushAcks(ctx context.Context) {
 		}
 		if _, err := s.opts.Store.Append(ctx, BlockStream(id), eventstore.AnyVersion, e); err != nil {
 			s.log.Error("ddos: record acknowledgements (the nodes send them again)", "block", id, "acks", len(ps), "err", err)
-			s.proj.write(func(st *state) {
+			s.proj.Write(func(st *state) {
 				for _, p := range ps { // unrecorded: the resent ack must be taken again
 					delete(st.blocks.acks[id], p.ack.GetNodeId())
 				}

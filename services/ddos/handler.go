@@ -26,7 +26,7 @@ func (h *handler) policy(ctx context.Context, ref string, f func(p *Policy, e *p
 	if err := h.s.catchUp(ctx); err != nil {
 		return h.fail(err)
 	}
-	h.s.proj.read(func(st *state) {
+	h.s.proj.Read(func(st *state) {
 		e := st.policies[id]
 		if e == nil {
 			e = &policyEntry{agg: NewPolicy(id)}
@@ -53,7 +53,7 @@ func (h *handler) UpdatePolicy(ctx context.Context, req *ddosv1.UpdatePolicyRequ
 }
 
 func (h *handler) working(id string) (w *ddosv1.DdosPolicy) {
-	h.s.proj.read(func(st *state) {
+	h.s.proj.Read(func(st *state) {
 		if e := st.policies[id]; e != nil {
 			w = e.agg.Working()
 		}
@@ -62,7 +62,7 @@ func (h *handler) working(id string) (w *ddosv1.DdosPolicy) {
 }
 
 func (h *handler) latestRelease(id string) (r *ddosv1.Release) {
-	h.s.proj.read(func(st *state) {
+	h.s.proj.Read(func(st *state) {
 		if e := st.policies[id]; e != nil && len(e.releases) > 0 {
 			r = e.releases[len(e.releases)-1]
 		}
@@ -112,13 +112,13 @@ func (h *handler) Block(ctx context.Context, req *ddosv1.BlockRequest) (*ddosv1.
 
 func (h *handler) GetBlock(ctx context.Context, req *ddosv1.GetBlockRequest) (*ddosv1.GetBlockResponse, error) {
 	var b *ddosv1.Block
-	h.s.proj.read(func(st *state) { b = st.blocks.view(req.GetId()) })
+	h.s.proj.Read(func(st *state) { b = st.blocks.view(req.GetId()) })
 	if b == nil {
 		// It may have been made a moment ago on another replica.
 		if err := h.s.catchUp(ctx); err != nil {
 			return nil, h.fail(err)
 		}
-		h.s.proj.read(func(st *state) { b = st.blocks.view(req.GetId()) })
+		h.s.proj.Read(func(st *state) { b = st.blocks.view(req.GetId()) })
 	}
 	if b == nil {
 		return nil, h.fail(apierr.NotFound("block", req.GetId()))
@@ -135,7 +135,7 @@ func (h *handler) ListBlocks(ctx context.Context, req *ddosv1.ListBlocksRequest)
 		return nil, h.fail(err)
 	}
 	out := &ddosv1.ListBlocksResponse{}
-	h.s.proj.read(func(st *state) { out.Blocks, out.NextPageToken = st.blocks.page(p) })
+	h.s.proj.Read(func(st *state) { out.Blocks, out.NextPageToken = st.blocks.page(p) })
 	return out, nil
 }
 

@@ -31,6 +31,7 @@ import (
 	"github.com/strata-edge/strata/pkg/background"
 	"github.com/strata-edge/strata/pkg/configevents"
 	"github.com/strata-edge/strata/pkg/eventstore"
+	"github.com/strata-edge/strata/pkg/readmodel"
 	"github.com/strata-edge/strata/pkg/release"
 	"github.com/strata-edge/strata/services/edgesync"
 )
@@ -97,7 +98,7 @@ func New(opts Options) (*Service, error) {
 		opts.Nodes = edgesync.StatusSourceFunc(func() map[string]edgesync.NodeStatus { return nil })
 	}
 	s := &Service{opts: opts, log: cmp.Or(opts.Logger, slog.New(slog.DiscardHandler)), now: opts.Now, follow: opts.Sync == nil,
-		proj: &projection{st: newState(opts.Sync)}, acks: ackQueue{wake: make(chan struct{}, 1)}}
+		proj: newProjection(opts.Sync), acks: ackQueue{wake: make(chan struct{}, 1)}}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -119,7 +120,7 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	loops := []func(context.Context){}
 	if s.follow {
-		loops = append(loops, func(ctx context.Context) { eventstore.Follow(ctx, s.opts.Store, s.proj.Applied, s.proj.Handle, s.log) })
+		loops = append(loops, func(ctx context.Context) { s.proj.Follow(ctx, s.opts.Store, s.log) })
 	}
 	if s.opts.Conn != nil {
 		if err := s.subscribe(); err != nil {
@@ -140,13 +141,13 @@ func (s *Service) Handler(opts ...connect.HandlerOption) (string, http.Handler) 
 
 func (s *Service) catchUp(ctx context.Context) error { return s.proj.CatchUp(ctx, s.opts.Store) }
 
-// projection holds the read model, folded from the log by Handle and read
-// through read only.
-type projection struct {
-	mu sync.RWMutex
-	// Position is the applied position (Applied, WaitFor), advanced under mu.
-	eventstore.Position
-	st *state
+// projection is the read model, folded from the log by Handle and read
+// through Read only (live acknowledgements go through Write). An
+// undecodable event is skipped with an error for the caller to log.
+type projection = readmodel.Model[*state]
+
+func newProjection(sync *edgesync.Tracks) *projection {
+	return readmodel.New(newState(sync), decode, (*state).apply, nil)
 }
 
 // state is the read model: every policy with its releases, every block.
@@ -165,20 +166,6 @@ type policyEntry struct {
 	releases []*ddosv1.Release
 }
 
-func (p *projection) read(f func(st *state)) {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	f(p.st)
-}
-
-// write runs f with the state locked for writing (live acknowledgements;
-// the log's events go through Handle).
-func (p *projection) write(f func(st *state)) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	f(p.st)
-}
-
 // clusterOf is the cluster id a policy event belongs to ("" for others).
 func clusterOf(msg proto.Message) string {
 	if m, ok := msg.(interface{ GetClusterId() string }); ok {
@@ -187,51 +174,35 @@ func clusterOf(msg proto.Message) string {
 	return ""
 }
 
-// Handle applies one event of the global log (others are skipped).
-func (p *projection) Handle(e eventstore.Event) error {
-	var msg proto.Message
-	if e.Type == configevents.TypeClusterDeleted || registry.Has(e.Type) {
-		decode := Decode
-		if e.Type == configevents.TypeClusterDeleted {
-			decode = configevents.Decode
-		}
-		m, err := decode(e.Type, e.Data)
-		if err != nil {
-			// Skipped, but the position advances, or waiters wait forever.
-			p.mu.Lock()
-			if e.Position > p.Applied() {
-				p.Advance(e.Position)
-			}
-			p.mu.Unlock()
-			return fmt.Errorf("skip event %d: %w", e.Position, err)
-		}
-		msg = m
+// decode gives the payloads the model folds: ddos events and cluster
+// deletions (others are skipped).
+func decode(typeID string, data []byte) (proto.Message, error) {
+	if typeID == configevents.TypeClusterDeleted {
+		return configevents.Decode(typeID, data)
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if e.Position <= p.Applied() {
-		return nil
-	}
+	return registry.Fold(typeID, data)
+}
+
+// apply folds one event.
+func (st *state) apply(e eventstore.Event, msg proto.Message) error {
 	switch m := msg.(type) {
 	case *ev.BlockRequested, *ev.BlockAcknowledged:
-		p.st.blocks.fold(e, m)
+		st.blocks.fold(e, m)
 	case *cfgev.ClusterDeleted:
-		p.st.clusterDeleted(m.GetClusterId(), e)
-	case nil:
+		st.clusterDeleted(m.GetClusterId(), e)
 	default:
 		if id := clusterOf(m); id != "" {
-			entry := p.st.policies[id]
+			entry := st.policies[id]
 			if entry == nil {
 				entry = &policyEntry{agg: NewPolicy(id)}
-				p.st.policies[id] = entry
+				st.policies[id] = entry
 			}
 			prevStaging, prevStable := entry.agg.Released(), entry.agg.Stable()
 			entry.agg.Apply(e.Position, m)
-			p.st.syncPolicy(entry.agg, prevStaging, prevStable, e)
+			st.syncPolicy(entry.agg, prevStaging, prevStable, e)
 			entry.record(m, e)
 		}
 	}
-	p.Advance(e.Position)
 	return nil
 }
 
@@ -315,7 +286,7 @@ func (s *Service) exec(ctx context.Context, ref string, expected *uint64, withHi
 	}
 	var version uint64
 	var msgs []proto.Message
-	s.proj.read(func(st *state) {
+	s.proj.Read(func(st *state) {
 		agg := NewPolicy(id)
 		if e := st.policies[id]; e != nil {
 			agg = e.agg

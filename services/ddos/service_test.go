@@ -310,13 +310,13 @@ func TestBlockAcknowledged(t *testing.T) {
 		t.Fatalf("block after acks: %v", g)
 	}
 	// The acks are in the log: a second read model folds the same progress.
-	other := &projection{st: newState(nil)}
+	other := newProjection(nil)
 	go eventstore.Follow(e.ctx, e.store, other.Applied, other.Handle, slog.New(slog.DiscardHandler))
 	if err := other.CatchUp(e.ctx, e.store); err != nil {
 		t.Fatal(err)
 	}
 	var replayed *ddosv1.Block
-	other.read(func(st *state) { replayed = st.blocks.view(b.GetId()) })
+	other.Read(func(st *state) { replayed = st.blocks.view(b.GetId()) })
 	if replayed.GetNodesDone() != 2 {
 		t.Fatalf("replayed block %v", replayed)
 	}
@@ -379,7 +379,7 @@ func TestClusterDeletedTakesThePolicyOff(t *testing.T) {
 	if err := e.svc.catchUp(e.ctx); err != nil {
 		t.Fatal(err)
 	}
-	e.svc.proj.read(func(st *state) {
+	e.svc.proj.Read(func(st *state) {
 		if _, ok := st.policies["cls_1"]; ok {
 			t.Error("the read model keeps the deleted cluster's policy")
 		}

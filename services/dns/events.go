@@ -37,9 +37,8 @@ var registry = eventtype.New("dns", map[string]proto.Message{
 
 // The registry's operations under the names the dns service's callers use.
 var (
-	IsDNSEvent = registry.Has
-	Encode     = registry.Encode
-	Decode     = registry.Decode
+	Encode = registry.Encode
+	Decode = registry.Decode
 )
 
 // ZoneIDOf returns the zone an event belongs to.

@@ -27,7 +27,7 @@ func (h *handler) read(ctx context.Context, ref string, f func(e *zoneEntry)) er
 		return h.fail(err)
 	}
 	var e *zoneEntry
-	h.s.proj.read(func(st *state) {
+	h.s.proj.Read(func(st *state) {
 		if e = st.lookup(ref); e != nil {
 			f(e)
 		}
@@ -57,7 +57,7 @@ func (h *handler) ListZones(ctx context.Context, req *dnsv1.ListZonesRequest) (*
 		return nil, h.fail(err)
 	}
 	out := &dnsv1.ListZonesResponse{}
-	h.s.proj.read(func(st *state) {
+	h.s.proj.Read(func(st *state) {
 		for _, e := range st.zones {
 			a := e.agg
 			if !a.Exists() || (a.Deleted() && a.Released() == nil && a.Stable() == nil) {
@@ -87,7 +87,7 @@ func (h *handler) UpdateZone(ctx context.Context, req *dnsv1.UpdateZoneRequest) 
 }
 
 func (h *handler) working(id string) (z *dnsv1.Zone) {
-	h.s.proj.read(func(st *state) {
+	h.s.proj.Read(func(st *state) {
 		if e := st.zones[id]; e != nil {
 			z = e.agg.Working()
 		}
@@ -222,7 +222,7 @@ func (h *handler) PromoteRelease(ctx context.Context, req *dnsv1.PromoteReleaseR
 }
 
 func (h *handler) latestRelease(id string) (r *dnsv1.Release) {
-	h.s.proj.read(func(st *state) {
+	h.s.proj.Read(func(st *state) {
 		if e := st.zones[id]; e != nil && len(e.releases) > 0 {
 			r = e.releases[len(e.releases)-1]
 		}

@@ -18,7 +18,7 @@ func (s *Service) ResolveObject(ctx context.Context, kind, ref string) (authz.Re
 	}
 	var out authz.ResolvedObject
 	var err error
-	s.proj.read(func(st *state) {
+	s.proj.Read(func(st *state) {
 		e := st.lookup(ref)
 		if e == nil {
 			err = fmt.Errorf("zone %q: %w", ref, authz.ErrUnknownObject)

@@ -27,6 +27,7 @@ import (
 	"github.com/strata-edge/strata/pkg/background"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/ids"
+	"github.com/strata-edge/strata/pkg/readmodel"
 	"github.com/strata-edge/strata/pkg/release"
 	"github.com/strata-edge/strata/services/edgesync"
 )
@@ -79,7 +80,7 @@ func New(opts Options) (*Service, error) {
 		return nil, errors.New("dns: Options.Store is required")
 	}
 	s := &Service{store: opts.Store, log: opts.Logger, now: opts.Now, parts: opts.Partitions, follow: opts.Sync == nil, bg: background.Group{Name: "dns"},
-		proj: &projection{st: &state{zones: map[string]*zoneEntry{}, sync: opts.Sync, gateways: opts.Gateways}}}
+		proj: newProjection(&state{zones: map[string]*zoneEntry{}, sync: opts.Sync, gateways: opts.Gateways})}
 	if opts.Sync != nil {
 		opts.Sync.Contribute(s.proj, zoneSyncKind)
 	}
@@ -94,7 +95,7 @@ func New(opts Options) (*Service, error) {
 func (s *Service) Start(ctx context.Context) error {
 	var loops []func(context.Context)
 	if s.follow {
-		loops = append(loops, func(ctx context.Context) { eventstore.Follow(ctx, s.store, s.proj.Applied, s.proj.Handle, s.log) })
+		loops = append(loops, func(ctx context.Context) { s.proj.Follow(ctx, s.store, s.log) })
 	}
 	return s.bg.Run(ctx, s.catchUp, loops...)
 }
@@ -107,13 +108,13 @@ func (s *Service) Handler(opts ...connect.HandlerOption) (string, http.Handler) 
 	return dnsv1connect.NewDnsServiceHandler(&handler{s: s}, opts...)
 }
 
-// projection holds the read model, folded from the log by Handle and read
-// through read only.
-type projection struct {
-	mu sync.RWMutex
-	// Position is the applied position (Applied, WaitFor), advanced under mu.
-	eventstore.Position
-	st *state
+// projection is the read model, folded from the log by Handle and read
+// through Read only. An undecodable DNS event (corrupt, or from a newer
+// writer) is skipped with an error for the caller to log.
+type projection = readmodel.Model[*state]
+
+func newProjection(st *state) *projection {
+	return readmodel.New(st, registry.Fold, (*state).apply, nil)
 }
 
 // state is the read model: every zone aggregate with its release history
@@ -125,54 +126,27 @@ type state struct {
 	gateways Gateways
 }
 
-// read runs f with the state locked for reading.
-func (p *projection) read(f func(st *state)) {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	f(p.st)
-}
-
 type zoneEntry struct {
 	agg      *Zone
 	releases []*dnsv1.Release
 	pending  []*dnsv1.PendingChange
 }
 
-// Handle applies one event of the global log (others are skipped).
-func (p *projection) Handle(e eventstore.Event) error {
-	var msg proto.Message
-	if IsDNSEvent(e.Type) {
-		m, err := Decode(e.Type, e.Data)
-		if err != nil {
-			// Corrupt, or from a newer writer: skip it (the caller logs
-			// the error) and keep serving the rest; the position still
-			// advances, or whoever waits for it would wait forever.
-			p.mu.Lock()
-			if e.Position > p.Applied() {
-				p.Advance(e.Position)
-			}
-			p.mu.Unlock()
-			return fmt.Errorf("skip event %d: %w", e.Position, err)
-		}
-		msg = m
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if e.Position <= p.Applied() {
+// apply folds one zone event.
+func (st *state) apply(e eventstore.Event, msg proto.Message) error {
+	id := ZoneIDOf(msg)
+	if id == "" {
 		return nil
 	}
-	if id := ZoneIDOf(msg); msg != nil && id != "" {
-		entry := p.st.zones[id]
-		if entry == nil {
-			entry = &zoneEntry{agg: NewZone(id)}
-			p.st.zones[id] = entry
-		}
-		prevStaging, prevStable := entry.agg.Released(), entry.agg.Stable()
-		entry.agg.Apply(e.Position, msg)
-		p.st.syncZone(id, prevStaging, prevStable, e)
-		entry.record(msg, e)
+	entry := st.zones[id]
+	if entry == nil {
+		entry = &zoneEntry{agg: NewZone(id)}
+		st.zones[id] = entry
 	}
-	p.Advance(e.Position)
+	prevStaging, prevStable := entry.agg.Released(), entry.agg.Stable()
+	entry.agg.Apply(e.Position, msg)
+	st.syncZone(id, prevStaging, prevStable, e)
+	entry.record(msg, e)
 	return nil
 }
 
@@ -278,7 +252,7 @@ func (s *Service) execHistory(ctx context.Context, ref string, expected *uint64,
 		return "", 0, err
 	}
 	var entry *zoneEntry
-	s.proj.read(func(st *state) { entry = st.lookup(ref) })
+	s.proj.Read(func(st *state) { entry = st.lookup(ref) })
 	if entry == nil {
 		return "", 0, apierr.NotFound("zone", ref)
 	}
@@ -294,7 +268,7 @@ func (s *Service) execHistory(ctx context.Context, ref string, expected *uint64,
 	var version uint64
 	var msgs []proto.Message
 	var err error
-	s.proj.read(func(*state) {
+	s.proj.Read(func(*state) {
 		if version = entry.agg.Version(); expected != nil && *expected != version {
 			err = apierr.Conflict(fmt.Sprintf("zone %s changed: expected version %d, it is at version %d; reload and retry", id, *expected, version))
 			return
@@ -330,7 +304,7 @@ func (s *Service) create(ctx context.Context, set Settings) (*dnsv1.Zone, uint64
 	}
 	origin := msgs[0].(*ev.ZoneCreated).GetSettings().GetName()
 	var taken bool
-	s.proj.read(func(st *state) { taken = st.nameTaken(origin, id) })
+	s.proj.Read(func(st *state) { taken = st.nameTaken(origin, id) })
 	if taken {
 		return nil, 0, apierr.Invalid(apierr.FieldViolation{Field: "name", Reason: fmt.Sprintf("zone %s already exists", origin)})
 	}
@@ -339,7 +313,7 @@ func (s *Service) create(ctx context.Context, set Settings) (*dnsv1.Zone, uint64
 		return nil, 0, err
 	}
 	var w *dnsv1.Zone
-	s.proj.read(func(st *state) { w = st.zones[id].agg.Working() })
+	s.proj.Read(func(st *state) { w = st.zones[id].agg.Working() })
 	return w, pos, nil
 }
 
@@ -367,7 +341,7 @@ func (s *Service) resolvePartitions(refs []string) ([]string, error) {
 // service's DNS-01 zones, tests).
 func (s *Service) ReleasedZones() []*dnsv1.Zone {
 	var out []*dnsv1.Zone
-	s.proj.read(func(st *state) {
+	s.proj.Read(func(st *state) {
 		for _, e := range st.zones {
 			if r := e.agg.Stable(); r != nil {
 				out = append(out, r)

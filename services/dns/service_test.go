@@ -153,7 +153,7 @@ func TestResolveObject(t *testing.T) {
 // An undecodable DNS event is skipped with an error, and the applied
 // position passes it: a write waiting for a later position does not hang.
 func TestUndecodableEventAdvances(t *testing.T) {
-	p := &projection{st: &state{zones: map[string]*zoneEntry{}}}
+	p := newProjection(&state{zones: map[string]*zoneEntry{}})
 	if err := p.Handle(eventstore.Event{Position: 3, Type: TypeZoneCreated, Data: []byte{0xff, 0xff}}); err == nil {
 		t.Fatal("undecodable event: no error")
 	}

@@ -112,7 +112,7 @@ func contents(z *Zone) []*dnsv1.Zone {
 // release, as `"example.com" (zone_1)` (the config service refuses to
 // delete a partition in use).
 func (s *Service) ZonesIn(partition string) (out []string) {
-	s.proj.read(func(st *state) {
+	s.proj.Read(func(st *state) {
 		for id, e := range st.zones {
 			if !live(e.agg) {
 				continue
@@ -132,7 +132,7 @@ func (s *Service) ZonesIn(partition string) (out []string) {
 // reference (id or name) matches, as `www in zone "example.com"` (the config
 // service refuses to delete or rename a cluster in use).
 func (s *Service) GatewayRecords(match func(cluster string) bool) (out []string) {
-	s.proj.read(func(st *state) {
+	s.proj.Read(func(st *state) {
 		for _, e := range st.zones {
 			if !live(e.agg) {
 				continue

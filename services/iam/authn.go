@@ -46,7 +46,7 @@ func (s *Service) authenticate(ctx context.Context, secret string) (apiauth.Prin
 // lookup finds the credential whose secret hashes to h.
 func (s *Service) lookup(h string) (p apiauth.Principal, found bool, err error) {
 	now := s.now()
-	s.proj.read(func(st *state) {
+	s.proj.Read(func(st *state) {
 		if id, ok := st.tokenByHash[h]; ok {
 			found = true
 			t := st.tokens[id]

@@ -63,13 +63,13 @@ func (h *handler) CreateGrant(ctx context.Context, req *iamv1.CreateGrantRequest
 		return nil, h.fail(err)
 	}
 	var out *iamv1.Grant
-	h.proj.read(func(st *state) { out = grantProto(st.grants[id]) })
+	h.proj.Read(func(st *state) { out = grantProto(st.grants[id]) })
 	return &iamv1.CreateGrantResponse{Grant: out}, nil
 }
 
 func (h *handler) ListGrants(_ context.Context, req *iamv1.ListGrantsRequest) (*iamv1.ListGrantsResponse, error) {
 	out := &iamv1.ListGrantsResponse{}
-	h.proj.read(func(st *state) {
+	h.proj.Read(func(st *state) {
 		for _, g := range st.grants {
 			if (req.User == "" || g.user == req.User) && (req.Group == "" || g.group == req.Group) && (req.Role == "" || g.role == req.Role) {
 				out.Grants = append(out.Grants, grantProto(g))

@@ -14,7 +14,7 @@ import (
 
 func (s *Service) groupProto(name string) *iamv1.Group {
 	var out *iamv1.Group
-	s.proj.read(func(st *state) {
+	s.proj.Read(func(st *state) {
 		if g := st.groups[name]; g != nil {
 			out = groupProto(g)
 		}
@@ -60,7 +60,7 @@ func (h *handler) GetGroup(_ context.Context, req *iamv1.GetGroupRequest) (*iamv
 
 func (h *handler) ListGroups(_ context.Context, req *iamv1.ListGroupsRequest) (*iamv1.ListGroupsResponse, error) {
 	out := &iamv1.ListGroupsResponse{}
-	h.proj.read(func(st *state) {
+	h.proj.Read(func(st *state) {
 		for _, name := range sortedKeys(st.groups) {
 			out.Groups = append(out.Groups, groupProto(st.groups[name]))
 		}

@@ -164,7 +164,7 @@ func hashSecret(secret string) string {
 // returns once the model has caught up with the log as it was at the call.
 func (s *Service) Start(ctx context.Context) error {
 	err := s.bg.Run(ctx, func(ctx context.Context) error { return s.proj.CatchUp(ctx, s.store) },
-		func(ctx context.Context) { eventstore.Follow(ctx, s.store, s.proj.Applied, s.proj.handle, s.log) },
+		func(ctx context.Context) { eventstore.Follow(ctx, s.store, s.proj.Applied, s.proj.Handle, s.log) },
 		func(ctx context.Context) { s.flushTokenUsesEvery(ctx, tokenUseFlushInterval) })
 	if err != nil {
 		return err
@@ -219,7 +219,7 @@ func (s *Service) exec(ctx context.Context, actor string, decide func(st *state)
 			expected uint64
 			err      error
 		)
-		s.proj.read(func(st *state) {
+		s.proj.Read(func(st *state) {
 			c, err = decide(st)
 			expected = st.versions[c.stream]
 		})
@@ -246,7 +246,7 @@ func (s *Service) Grants(_ context.Context, p apiauth.Principal) ([]authz.Grant,
 		return nil, nil
 	}
 	var out []authz.Grant
-	s.proj.read(func(st *state) { out = st.authzGrants(p.Name) })
+	s.proj.Read(func(st *state) { out = st.authzGrants(p.Name) })
 	return out, nil
 }
 

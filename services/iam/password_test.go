@@ -119,9 +119,11 @@ func BenchmarkAuthenticate(b *testing.B) {
 		b.Fatal(err)
 	}
 	secret := apiauth.NewToken()
-	svc.proj.st.users["bob"] = &user{name: "bob", groups: map[string]bool{}}
-	svc.proj.st.tokens["tok_1"] = &token{id: "tok_1", user: "bob"}
-	svc.proj.st.tokenByHash[hashSecret(secret)] = "tok_1"
+	svc.proj.Write(func(st *state) {
+		st.users["bob"] = &user{name: "bob", groups: map[string]bool{}}
+		st.tokens["tok_1"] = &token{id: "tok_1", user: "bob"}
+		st.tokenByHash[hashSecret(secret)] = "tok_1"
+	})
 	ctx := context.Background()
 	for b.Loop() {
 		if _, err := svc.authenticate(ctx, secret); err != nil {

@@ -27,7 +27,7 @@ func (s *Service) checkRole(name, description string, perms []string) (authz.Rol
 
 func (s *Service) roleProto(name string) *iamv1.Role {
 	var out *iamv1.Role
-	s.proj.read(func(st *state) {
+	s.proj.Read(func(st *state) {
 		for _, r := range s.rolesOf(st) {
 			if r.Name == name {
 				out = r
@@ -50,7 +50,7 @@ func (h *handler) CreateRole(ctx context.Context, req *iamv1.CreateRoleRequest) 
 
 func (h *handler) ListRoles(_ context.Context, req *iamv1.ListRolesRequest) (*iamv1.ListRolesResponse, error) {
 	var all []*iamv1.Role
-	h.proj.read(func(st *state) { all = h.rolesOf(st) })
+	h.proj.Read(func(st *state) { all = h.rolesOf(st) })
 	// Built-in roles first in their fixed order, then custom ones by name.
 	keys := make(map[string]string, len(all))
 	for i, r := range all {

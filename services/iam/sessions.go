@@ -120,7 +120,7 @@ func (s *Service) checkCredentials(ctx context.Context, name, password string) (
 		source, hash     string
 		kind             iamv1.UserKind
 	)
-	s.proj.read(func(st *state) {
+	s.proj.Read(func(st *state) {
 		if u := st.users[name]; u != nil {
 			exists, disabled, source, hash, kind = true, u.disabled, u.source, u.passwordHash, u.kind
 		}
@@ -174,7 +174,7 @@ func (h *handler) Logout(ctx context.Context, _ *iamv1.LogoutRequest) (*iamv1.Lo
 	}
 	h2 := hashSecret(strings.TrimSpace(secret))
 	var id, user string
-	h.proj.read(func(st *state) {
+	h.proj.Read(func(st *state) {
 		if sid, ok := st.sessionByHash[h2]; ok && !st.sessions[sid].ended {
 			id, user = sid, st.sessions[sid].user
 		}
@@ -198,7 +198,7 @@ func (h *handler) WhoAmI(ctx context.Context, _ *iamv1.WhoAmIRequest) (*iamv1.Wh
 		out.Grants = []*iamv1.Grant{{Role: "super_admin", Scope: &iamv1.Scope{Kind: "all"}}}
 		return out, nil
 	}
-	h.proj.read(func(st *state) {
+	h.proj.Read(func(st *state) {
 		if u := st.users[p.Name]; u != nil {
 			out.User = userProto(u)
 			for _, g := range st.grantsOf(p.Name) {

@@ -6,13 +6,15 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"time"
+
+	"google.golang.org/protobuf/proto"
 
 	ev "github.com/strata-edge/strata/gen/strata/events/iam/v1"
 	iamv1 "github.com/strata-edge/strata/gen/strata/iam/v1"
 	"github.com/strata-edge/strata/pkg/authz"
 	"github.com/strata-edge/strata/pkg/eventstore"
+	"github.com/strata-edge/strata/pkg/readmodel"
 )
 
 type user struct {
@@ -220,38 +222,9 @@ func (st *state) grantsOf(name string) []*grant {
 }
 
 // projection follows the log and keeps the state; readers take its lock.
-type projection struct {
-	log *slog.Logger
-
-	mu sync.RWMutex
-	st *state
-	// Position is the newest applied position (Applied, WaitFor), advanced
-	// under mu.
-	eventstore.Position
-}
+// A bad event must not stop IAM: it is skipped, loudly.
+type projection = readmodel.Model[*state]
 
 func newProjection(log *slog.Logger) *projection {
-	return &projection{log: log, st: newState()}
-}
-
-// handle applies one event (the Subscribe callback).
-func (p *projection) handle(e eventstore.Event) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if e.Position <= p.Applied() {
-		return nil
-	}
-	if err := p.st.apply(e); err != nil {
-		// A bad event must not stop IAM: skip it, loudly.
-		p.log.Error("iam: event skipped", "position", e.Position, "type", e.Type, "stream", e.Stream, "err", err)
-	}
-	p.Advance(e.Position)
-	return nil
-}
-
-// read runs f with the state locked for reading.
-func (p *projection) read(f func(st *state)) {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	f(p.st)
+	return readmodel.New(newState(), nil, func(st *state, e eventstore.Event, _ proto.Message) error { return st.apply(e) }, log)
 }

@@ -47,7 +47,7 @@ func (h *handler) CreateToken(ctx context.Context, req *iamv1.CreateTokenRequest
 	// projections.)
 	if forOther && !isBootstrap(p) {
 		var target []authz.Grant
-		h.proj.read(func(st *state) { target = st.authzGrants(owner) })
+		h.proj.Read(func(st *state) { target = st.authzGrants(owner) })
 		if c, ok := authz.CheckerFrom(ctx); !ok {
 			return nil, permissionDenied("permission denied: no authorization context")
 		} else if perm, scope, missing := c.Missing(ctx, target, h.known); missing {
@@ -75,7 +75,7 @@ func (h *handler) CreateToken(ctx context.Context, req *iamv1.CreateTokenRequest
 		return nil, h.fail(err)
 	}
 	var out *iamv1.Token
-	h.proj.read(func(st *state) { out = h.tokenProto(st.tokens[id]) })
+	h.proj.Read(func(st *state) { out = h.tokenProto(st.tokens[id]) })
 	return &iamv1.CreateTokenResponse{Token: out, Secret: secret}, nil
 }
 
@@ -89,7 +89,7 @@ func (h *handler) ListTokens(ctx context.Context, req *iamv1.ListTokensRequest) 
 		return nil, permissionDenied("permission denied: %q may list only its own tokens (others' need %s)", p.Name, authz.PermTokenRead)
 	}
 	out := &iamv1.ListTokensResponse{}
-	h.proj.read(func(st *state) {
+	h.proj.Read(func(st *state) {
 		for _, t := range st.tokens {
 			if (user == "" || user == allUsers || t.user == user) && (req.IncludeRevoked || !t.revoked) {
 				out.Tokens = append(out.Tokens, h.tokenProto(t))

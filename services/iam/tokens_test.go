@@ -55,7 +55,7 @@ func TestAPITokens(t *testing.T) {
 	}
 	e.svc.flushTokenUses(e.ctx)
 	var used bool
-	e.svc.proj.read(func(st *state) { used = st.tokens[created.Token.Id].lastUsed.Equal(e.clock.Now()) })
+	e.svc.proj.Read(func(st *state) { used = st.tokens[created.Token.Id].lastUsed.Equal(e.clock.Now()) })
 	if !used {
 		t.Fatal("token use not recorded as an event")
 	}

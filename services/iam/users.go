@@ -30,7 +30,7 @@ const (
 
 func (s *Service) userProto(name string) *iamv1.User {
 	var out *iamv1.User
-	s.proj.read(func(st *state) {
+	s.proj.Read(func(st *state) {
 		if u := st.users[name]; u != nil {
 			out = userProto(u)
 		}
@@ -60,7 +60,7 @@ func (h *handler) GetUser(_ context.Context, req *iamv1.GetUserRequest) (*iamv1.
 
 func (h *handler) ListUsers(_ context.Context, req *iamv1.ListUsersRequest) (*iamv1.ListUsersResponse, error) {
 	out := &iamv1.ListUsersResponse{}
-	h.proj.read(func(st *state) {
+	h.proj.Read(func(st *state) {
 		for _, name := range sortedKeys(st.users) {
 			out.Users = append(out.Users, userProto(st.users[name]))
 		}
@@ -118,7 +118,7 @@ func (h *handler) ChangePassword(ctx context.Context, req *iamv1.ChangePasswordR
 	}
 	var current string
 	var u0 *user
-	h.proj.read(func(st *state) {
+	h.proj.Read(func(st *state) {
 		if u := st.users[p.Name]; u != nil {
 			current, u0 = u.passwordHash, u
 		}

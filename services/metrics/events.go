@@ -21,9 +21,8 @@ var registry = eventtype.New("metrics", map[string]proto.Message{
 
 // The registry's operations under the names the metrics service's callers use.
 var (
-	IsMetricsEvent = registry.Has
-	Encode         = registry.Encode
-	Decode         = registry.Decode
+	Encode = registry.Encode
+	Decode = registry.Decode
 )
 
 // MetricIDOf returns the metric an event belongs to.

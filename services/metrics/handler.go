@@ -98,7 +98,7 @@ func (h *handler) lookupSQL(ctx context.Context, ref string) (*metricsv1.MetricD
 	}
 	var d *metricsv1.MetricDefinition
 	var since uint64
-	h.s.proj.read(func(st *state) {
+	h.s.proj.Read(func(st *state) {
 		if m := st.lookup(ref); m != nil {
 			d, since = m.Definition(), m.SQLSince()
 		}

@@ -59,7 +59,7 @@ func (m *promMetrics) Collect(ch chan<- prometheus.Metric) {
 	m.ingestTime.Collect(ch)
 	m.tailDrops.Collect(ch)
 	var defs int
-	m.s.proj.read(func(st *state) { defs = st.live() })
+	m.s.proj.Read(func(st *state) { defs = st.live() })
 	ch <- prometheus.MustNewConstMetric(descDefinitions, prometheus.GaugeValue, float64(defs))
 	reporting, silent := m.s.life.count(m.s.now(), m.s.livenessTimeout)
 	ch <- prometheus.MustNewConstMetric(descNodes, prometheus.GaugeValue, float64(reporting), "reporting")

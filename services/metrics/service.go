@@ -32,6 +32,7 @@ import (
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/ids"
 	"github.com/strata-edge/strata/pkg/natsutil"
+	"github.com/strata-edge/strata/pkg/readmodel"
 	"github.com/strata-edge/strata/services/edgesync"
 	"github.com/strata-edge/strata/services/metrics/store"
 )
@@ -112,7 +113,7 @@ func New(opts Options) (*Service, error) {
 	}
 	s := &Service{store: opts.Store, log: opts.Logger, now: opts.Now, parts: opts.Partitions, follow: opts.Sync == nil,
 		bg:   background.Group{Name: "metrics"},
-		proj: &projection{st: &state{metrics: map[string]*Metric{}, partitions: map[string]bool{}, sync: opts.Sync}}}
+		proj: readmodel.New(&state{metrics: map[string]*Metric{}, partitions: map[string]bool{}, sync: opts.Sync}, decode, (*state).apply, nil)}
 	if opts.Sync != nil {
 		opts.Sync.Contribute(s.proj, metricSyncKind)
 	}
@@ -141,7 +142,7 @@ func New(opts Options) (*Service, error) {
 func (s *Service) Start(ctx context.Context) error {
 	var loops []func(context.Context)
 	if s.follow {
-		loops = append(loops, func(ctx context.Context) { eventstore.Follow(ctx, s.store, s.proj.Applied, s.proj.Handle, s.log) })
+		loops = append(loops, func(ctx context.Context) { s.proj.Follow(ctx, s.store, s.log) })
 	}
 	if s.results != nil {
 		// The loops' context: ingest must not end with the caller's ctx.
@@ -208,14 +209,10 @@ func (s *Service) Handler(opts ...connect.HandlerOption) (string, http.Handler) 
 	return metricsv1connect.NewMetricsServiceHandler(&handler{s: s}, opts...)
 }
 
-// projection holds the read model, folded from the log by Handle and read
-// through read only.
-type projection struct {
-	mu sync.RWMutex
-	// Position is the applied position (Applied, WaitFor), advanced under mu.
-	eventstore.Position
-	st *state
-}
+// projection is the read model, folded from the log by Handle and read
+// through Read only. An undecodable event (corrupt, or from a newer
+// writer) is skipped with an error for the caller to log.
+type projection = readmodel.Model[*state]
 
 // state is the read model: every metric aggregate and the partitions that
 // exist (folded from the config events, in log order: "every partition" of
@@ -226,56 +223,36 @@ type state struct {
 	sync       *edgesync.Tracks // nil sends nothing
 }
 
-// read runs f with the state locked for reading.
-func (p *projection) read(f func(st *state)) {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	f(p.st)
+// decode gives the payloads the model folds: metric events and the
+// partition events of the config area (others are skipped).
+func decode(typeID string, data []byte) (proto.Message, error) {
+	if typeID == configevents.TypePartitionCreated || typeID == configevents.TypePartitionDeleted {
+		return configevents.Decode(typeID, data)
+	}
+	return registry.Fold(typeID, data)
 }
 
-// Handle applies one event of the global log: metric events and the
-// partition events of the config area (others are skipped).
-func (p *projection) Handle(e eventstore.Event) error {
-	var msg proto.Message
-	var err error
-	switch {
-	case IsMetricsEvent(e.Type):
-		msg, err = Decode(e.Type, e.Data)
-	case e.Type == configevents.TypePartitionCreated || e.Type == configevents.TypePartitionDeleted:
-		msg, err = configevents.Decode(e.Type, e.Data)
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if e.Position <= p.Applied() {
-		return nil
-	}
-	// Corrupt, or from a newer writer: skip it (the caller logs the error)
-	// and keep serving the rest; the position still advances, or whoever
-	// waits for it would wait forever.
-	defer p.Advance(e.Position)
-	if err != nil {
-		return fmt.Errorf("skip event %d: %w", e.Position, err)
-	}
+// apply folds one event.
+func (st *state) apply(e eventstore.Event, msg proto.Message) error {
 	switch m := msg.(type) {
 	case *cfgev.PartitionCreated:
-		p.st.partitions[m.GetPartition().GetId()] = true
-		p.st.syncEverywhere(e)
+		st.partitions[m.GetPartition().GetId()] = true
+		st.syncEverywhere(e)
 	case *cfgev.PartitionDeleted:
-		delete(p.st.partitions, m.GetPartitionId())
-		p.st.syncEverywhere(e)
-	case nil:
+		delete(st.partitions, m.GetPartitionId())
+		st.syncEverywhere(e)
 	default:
 		id := MetricIDOf(msg)
 		if id == "" {
-			return fmt.Errorf("skip event %d: %s names no metric", e.Position, e.Type)
+			return fmt.Errorf("%s names no metric", e.Type)
 		}
-		agg := p.st.metrics[id]
+		agg := st.metrics[id]
 		if agg == nil {
 			agg = NewMetric(id)
-			p.st.metrics[id] = agg
+			st.metrics[id] = agg
 		}
 		agg.ApplyAt(e.Position, e.Metadata.Time, msg)
-		p.st.syncMetric(agg, e)
+		st.syncMetric(agg, e)
 	}
 	return nil
 }
@@ -349,7 +326,7 @@ func (s *Service) create(ctx context.Context, spec Spec) (*metricsv1.MetricDefin
 	if err := s.catchUp(ctx); err != nil {
 		return nil, err
 	}
-	s.proj.read(func(st *state) {
+	s.proj.Read(func(st *state) {
 		switch {
 		case st.lookup(spec.Name) != nil:
 			// already_exists, as the API documents; apierr passes a Connect
@@ -381,7 +358,7 @@ func (s *Service) exec(ctx context.Context, ref string, expected uint64, cmd fun
 	var version uint64
 	var msgs []proto.Message
 	var err error
-	s.proj.read(func(st *state) {
+	s.proj.Read(func(st *state) {
 		if m = st.lookup(ref); m == nil {
 			err = apierr.NotFound("metric", ref)
 			return
@@ -407,7 +384,7 @@ func (s *Service) exec(ctx context.Context, ref string, expected uint64, cmd fun
 
 // definition returns metric id's current definition (nil when gone).
 func (s *Service) definition(id string) (d *metricsv1.MetricDefinition) {
-	s.proj.read(func(st *state) {
+	s.proj.Read(func(st *state) {
 		if m := st.metrics[id]; m != nil {
 			d = m.Definition()
 		}
@@ -438,6 +415,6 @@ func (s *Service) resolvePartitions(refs []string) ([]string, error) {
 
 // Definitions returns every live definition, by name.
 func (s *Service) Definitions() (out []*metricsv1.MetricDefinition) {
-	s.proj.read(func(st *state) { out = st.list() })
+	s.proj.Read(func(st *state) { out = st.list() })
 	return out
 }

@@ -79,7 +79,7 @@ func (st *state) values(d *metricsv1.MetricDefinition) map[string]proto.Message 
 // `"hosts" (met_1)` (the config service refuses to delete a partition in
 // use). A definition of every partition names none.
 func (s *Service) MetricsIn(partition string) (out []string) {
-	s.proj.read(func(st *state) {
+	s.proj.Read(func(st *state) {
 		for _, d := range st.list() {
 			if slices.Contains(d.GetPartitionIds(), partition) {
 				out = append(out, fmt.Sprintf("%q (%s)", d.GetName(), d.GetId()))
