@@ -2,8 +2,6 @@ package reliability
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -11,9 +9,9 @@ import (
 
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
 	"github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
-	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
+	"github.com/strata-edge/strata/pkg/testenv"
 	"github.com/strata-edge/strata/services/config"
 	dnssvc "github.com/strata-edge/strata/services/dns"
 )
@@ -68,16 +66,7 @@ func startServices(t *testing.T, ctx context.Context, store eventstore.Store, no
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { dns.Stop(context.Background()) })
-	mux := http.NewServeMux()
-	mux.Handle(cfg.Handler())
-	mux.Handle(dns.Handler())
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := apiauth.WithPrincipal(r.Context(), apiauth.Principal{Name: "fuzzer", Kind: "user"})
-		mux.ServeHTTP(w, r.WithContext(ctx))
-	}))
-	srv.EnableHTTP2 = true
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
+	srv := testenv.ServeAs(t, "fuzzer", cfg.Handler, dns.Handler)
 	return &services{ctx: ctx, store: store,
 		config: configv1connect.NewConfigServiceClient(srv.Client(), srv.URL),
 		dns:    dnsv1connect.NewDnsServiceClient(srv.Client(), srv.URL)}

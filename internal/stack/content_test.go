@@ -5,9 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
-	"path"
 	"slices"
 	"testing"
 	"time"
@@ -21,12 +18,12 @@ import (
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
 	"github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
-	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/apierr"
 	"github.com/strata-edge/strata/pkg/configevents"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/keywrap"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
+	"github.com/strata-edge/strata/pkg/testenv"
 	"github.com/strata-edge/strata/services/nodes"
 )
 
@@ -74,16 +71,7 @@ func newContentEnv(t *testing.T) *contentEnv {
 	if err := c.config.EnsureDefaults(ctx); err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle(c.config.Handler())
-	mux.Handle(c.dns.Handler())
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := apiauth.WithPrincipal(r.Context(), apiauth.Principal{Name: "alice", Kind: "user"})
-		mux.ServeHTTP(w, r.WithContext(apiauth.WithRequestID(ctx, "req-"+path.Base(r.URL.Path))))
-	}))
-	srv.EnableHTTP2 = true
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
+	srv := testenv.ServeAs(t, "alice", c.config.Handler, c.dns.Handler)
 	return &contentEnv{t: t, ctx: ctx, js: js, store: store, kek: kek, c: c,
 		cfg: configv1connect.NewConfigServiceClient(srv.Client(), srv.URL),
 		dns: dnsv1connect.NewDnsServiceClient(srv.Client(), srv.URL)}

@@ -298,31 +298,8 @@ func TestEdgeWaitsForApproval(t *testing.T) {
 // links to the hub with the credentials the nodes service issued and shows
 // in sync.
 func TestControlWithExternalHub(t *testing.T) {
-	authDir := filepath.Join(t.TempDir(), "nats-auth")
-	authority, err := natsauth.LoadOrCreate(authDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hub := natsauthtest.RunHub(t, authority)
-	userJWT, seed, err := authority.ControlUser()
-	if err != nil {
-		t.Fatal(err)
-	}
-	creds := filepath.Join(t.TempDir(), "control.creds")
-	if err := natsauth.WriteCredentials(creds, userJWT, seed); err != nil {
-		t.Fatal(err)
-	}
-
-	api, admin := runControl(t, stack.ControlOptions{NATSURL: hub.Server.ClientURL(), NATSCreds: creds, Services: stack.KnownServices,
-		NATSAuthDir: authDir, LeafURLs: []string{hub.LeafURL}})
+	admin, ext := runExternalHubNode(t)
 	ctx := context.Background()
-	jt := must[*configv1.CreateJoinTokenResponse](t)(admin.nodes.CreateJoinToken(ctx, &configv1.CreateJoinTokenRequest{Cluster: "default", AutoApprove: true}))
-
-	ext, err := edge.Start(ctx, edge.Options{Options: join.Options{DataDir: t.TempDir(), Name: "ext-1", JoinToken: jt.Token,
-		Joiner: clientsFor(api, "").nodes, Logger: slog.New(slog.DiscardHandler)}, HTTPAddr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer func() {
 		sctx, scancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer scancel()
@@ -337,6 +314,36 @@ func TestControlWithExternalHub(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// runExternalHubNode runs strata control against a hub in operator mode
+// that it reaches with a credentials file, and node ext-1 joined through
+// its API (auto-approved) with the credentials the nodes service issued.
+func runExternalHubNode(t *testing.T) (clients, *edge.Edge) {
+	authDir := filepath.Join(t.TempDir(), "nats-auth")
+	authority, err := natsauth.LoadOrCreate(authDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := natsauthtest.RunHub(t, authority)
+	userJWT, seed, err := authority.ControlUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := filepath.Join(t.TempDir(), "control.creds")
+	if err := natsauth.WriteCredentials(creds, userJWT, seed); err != nil {
+		t.Fatal(err)
+	}
+	api, admin := runControl(t, stack.ControlOptions{NATSURL: hub.Server.ClientURL(), NATSCreds: creds, Services: stack.KnownServices,
+		NATSAuthDir: authDir, LeafURLs: []string{hub.LeafURL}})
+	ctx := context.Background()
+	jt := must[*configv1.CreateJoinTokenResponse](t)(admin.nodes.CreateJoinToken(ctx, &configv1.CreateJoinTokenRequest{Cluster: "default", AutoApprove: true}))
+	ext, err := edge.Start(ctx, edge.Options{Options: join.Options{DataDir: t.TempDir(), Name: "ext-1", JoinToken: jt.Token,
+		Joiner: clientsFor(api, "").nodes, Logger: slog.New(slog.DiscardHandler)}, HTTPAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return admin, ext
 }
 
 // TestControlConfigWithoutNodesService: a control process serving the

@@ -3,19 +3,11 @@ package stack_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	metricsv1 "github.com/strata-edge/strata/gen/strata/metrics/v1"
-	"github.com/strata-edge/strata/internal/edge"
-	"github.com/strata-edge/strata/internal/stack"
-	"github.com/strata-edge/strata/node/join"
-	"github.com/strata-edge/strata/pkg/natsauth"
-	"github.com/strata-edge/strata/pkg/natsauth/natsauthtest"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 )
 
@@ -28,29 +20,8 @@ func TestNodeLivenessSaysWhyItLeftTheGateways(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for the 15 s liveness timeout")
 	}
-	authDir := filepath.Join(t.TempDir(), "nats-auth")
-	authority, err := natsauth.LoadOrCreate(authDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hub := natsauthtest.RunHub(t, authority)
-	userJWT, seed, err := authority.ControlUser()
-	if err != nil {
-		t.Fatal(err)
-	}
-	creds := filepath.Join(t.TempDir(), "control.creds")
-	if err := natsauth.WriteCredentials(creds, userJWT, seed); err != nil {
-		t.Fatal(err)
-	}
-	api, admin := runControl(t, stack.ControlOptions{NATSURL: hub.Server.ClientURL(), NATSCreds: creds, Services: stack.KnownServices,
-		NATSAuthDir: authDir, LeafURLs: []string{hub.LeafURL}})
+	admin, ext := runExternalHubNode(t)
 	ctx := context.Background()
-	jt := must[*configv1.CreateJoinTokenResponse](t)(admin.nodes.CreateJoinToken(ctx, &configv1.CreateJoinTokenRequest{Cluster: "default", AutoApprove: true}))
-	ext, err := edge.Start(ctx, edge.Options{Options: join.Options{DataDir: t.TempDir(), Name: "ext-1", JoinToken: jt.Token,
-		Joiner: clientsFor(api, "").nodes, Logger: slog.New(slog.DiscardHandler)}, HTTPAddr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	node := ext.NodeID()
 	// Its reports arrive (the node's permissions allow its own subject).
 	natstest.CheckFor(t, 20*time.Second, 100*time.Millisecond, func() error {

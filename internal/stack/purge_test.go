@@ -3,8 +3,6 @@ package stack
 import (
 	"context"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -21,10 +19,10 @@ import (
 	purgeev "github.com/strata-edge/strata/gen/strata/events/purge/v1"
 	purgev1 "github.com/strata-edge/strata/gen/strata/purge/v1"
 	"github.com/strata-edge/strata/gen/strata/purge/v1/purgev1connect"
-	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/natsutil"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
+	"github.com/strata-edge/strata/pkg/testenv"
 	"github.com/strata-edge/strata/services/config"
 	"github.com/strata-edge/strata/services/edgesync"
 	purgesvc "github.com/strata-edge/strata/services/purge"
@@ -61,16 +59,6 @@ func (c *purgeClock) now() time.Time {
 	return c.t
 }
 
-func servePurge(t *testing.T, mux *http.ServeMux) *httptest.Server {
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mux.ServeHTTP(w, r.WithContext(apiauth.WithPrincipal(r.Context(), apiauth.Principal{Name: "alice", Kind: "user"})))
-	}))
-	srv.EnableHTTP2 = true
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	return srv
-}
-
 func newPurgeEnv(t *testing.T) *purgeEnv {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -95,9 +83,7 @@ func newPurgeEnv(t *testing.T) *purgeEnv {
 	if err := e.cfg.EnsureDefaults(ctx); err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle(e.cfg.Handler())
-	srv := servePurge(t, mux)
+	srv := testenv.ServeAs(t, "alice", e.cfg.Handler)
 	cfgc := configv1connect.NewConfigServiceClient(srv.Client(), srv.URL)
 	eu, err := cfgc.CreatePartition(ctx, &configv1.CreatePartitionRequest{Name: "eu"})
 	if err != nil {
@@ -144,9 +130,7 @@ func (e *purgeEnv) start() {
 	}
 	t.Cleanup(func() { svc.Stop(context.Background()) })
 	e.svc = svc
-	mux := http.NewServeMux()
-	mux.Handle(svc.Handler())
-	srv := servePurge(t, mux)
+	srv := testenv.ServeAs(t, "alice", svc.Handler)
 	e.clients = []purgev1connect.PurgeServiceClient{
 		purgev1connect.NewPurgeServiceClient(srv.Client(), srv.URL),
 		purgev1connect.NewPurgeServiceClient(srv.Client(), srv.URL, connect.WithGRPC()),

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"sync"
 	"testing"
 	"time"
 
@@ -128,37 +127,8 @@ func TestJetStreamDurableAcrossRestart(t *testing.T) {
 // leader change) is recreated after the last delivered event.
 func TestJetStreamSubscribeSurvivesConsumerReset(t *testing.T) {
 	s := newJetStreamStore(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	append1 := func(i int) {
-		t.Helper()
-		if _, err := s.Append(ctx, "app.r", eventstore.AnyVersion, eventstore.Event{ID: fmt.Sprintf("r%d", i), Type: "t"}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for i := 1; i <= 5; i++ {
-		append1(i)
-	}
-	var mu sync.Mutex
-	var seen []uint64
-	done := make(chan error, 1)
-	go func() {
-		done <- s.Subscribe(ctx, 0, func(e eventstore.Event) error {
-			mu.Lock()
-			defer mu.Unlock()
-			seen = append(seen, e.Position)
-			return nil
-		})
-	}()
-	count := func() int { mu.Lock(); defer mu.Unlock(); return len(seen) }
-	natstest.CheckFor(t, 10*time.Second, 5*time.Millisecond, func() error {
-		if n := count(); n != 5 {
-			return fmt.Errorf("%d events seen, want 5", n)
-		}
-		return nil
-	})
 	js := s.JetStream()
-	for resets := 0; resets < 3; resets++ {
+	eventstoretest.SubscribeSurvives(t, s, 3, 30*time.Second, func(ctx context.Context, _ int) {
 		st, err := js.Stream(ctx, natsutil.EventsStream)
 		if err != nil {
 			t.Fatal(err)
@@ -173,26 +143,7 @@ func TestJetStreamSubscribeSurvivesConsumerReset(t *testing.T) {
 		if deleted == 0 {
 			t.Fatalf("no consumer to delete")
 		}
-		for i := 0; i < 5; i++ {
-			append1(6 + resets*5 + i)
-		}
-		want := 10 + resets*5
-		natstest.CheckFor(t, 30*time.Second, 10*time.Millisecond, func() error {
-			if n := count(); n < want {
-				return fmt.Errorf("%d events seen, want %d", n, want)
-			}
-			return nil
-		})
-	}
-	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Fatalf("Subscribe: %v", err)
-	}
-	for i, p := range seen {
-		if p != uint64(i+1) {
-			t.Fatalf("seen %v: not each position once in order", seen)
-		}
-	}
+	})
 }
 
 // FuzzJetStreamMetadataRoundTrip checks that whatever Append accepts comes

@@ -208,52 +208,18 @@ func TestPostgresSubscribeSurvivesLostListener(t *testing.T) {
 	pool := testPool(t)
 	schema := randomSchema(t, pool)
 	s := newPostgresStore(t, eventstore.PostgresOptions{Schema: schema, PollInterval: 50 * time.Millisecond})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var mu sync.Mutex
-	var seen []uint64
-	done := make(chan error, 1)
-	go func() {
-		done <- s.Subscribe(ctx, 0, func(e eventstore.Event) error {
-			mu.Lock()
-			defer mu.Unlock()
-			seen = append(seen, e.Position)
-			return nil
-		})
-	}()
-	count := func() int { mu.Lock(); defer mu.Unlock(); return len(seen) }
-	for round := 1; round <= 3; round++ {
+	eventstoretest.SubscribeSurvives(t, s, 3, 10*time.Second, func(ctx context.Context, _ int) {
 		// Wait for the subscriber's LISTEN and kill that backend.
 		var killed int
 		natstest.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
 			err := pool.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-				WHERE query = $1 AND pid <> pg_backend_pid()`, `LISTEN "`+schema+`_events"`).Scan(&killed)
+			WHERE query = $1 AND pid <> pg_backend_pid()`, `LISTEN "`+schema+`_events"`).Scan(&killed)
 			if err == nil && killed == 0 {
 				return errors.New("no listening backend yet")
 			}
 			return err
 		})
-		for i := 0; i < 5; i++ {
-			if _, err := s.Append(ctx, "app.l", eventstore.AnyVersion, eventstore.Event{ID: fmt.Sprintf("l%d-%d", round, i), Type: "t"}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		natstest.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
-			if n := count(); n < round*5 {
-				return fmt.Errorf("%d events seen, want %d", n, round*5)
-			}
-			return nil
-		})
-	}
-	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Fatalf("Subscribe: %v", err)
-	}
-	for i, p := range seen {
-		if p != uint64(i+1) {
-			t.Fatalf("seen %v: not each position once in order", seen)
-		}
-	}
+	})
 }
 
 // More subscriptions than the pool has connections (a control process

@@ -3,9 +3,7 @@ package config
 import (
 	"context"
 	"errors"
-	"net/http"
 	"net/http/httptest"
-	"path"
 	"testing"
 	"time"
 
@@ -15,10 +13,10 @@ import (
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
-	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/apierr"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
+	"github.com/strata-edge/strata/pkg/testenv"
 	"github.com/strata-edge/strata/services/edgesync"
 	"github.com/strata-edge/strata/services/nodes"
 )
@@ -90,18 +88,7 @@ func (e *env) start(o envOptions) {
 	if err := svc.EnsureDefaults(e.ctx); err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle(svc.Handler())
-	// Stand-in for the API server's auth interceptor: the caller is "alice".
-	withCaller := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := apiauth.WithPrincipal(r.Context(), apiauth.Principal{Name: "alice", Kind: "user"})
-		ctx = apiauth.WithRequestID(ctx, "req-"+path.Base(r.URL.Path))
-		mux.ServeHTTP(w, r.WithContext(ctx))
-	})
-	srv := httptest.NewUnstartedServer(withCaller)
-	srv.EnableHTTP2 = true
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
+	srv := testenv.ServeAs(t, "alice", svc.Handler)
 	e.svc, e.http = svc, srv
 	e.client = configv1connect.NewConfigServiceClient(srv.Client(), srv.URL)
 	e.grpc = configv1connect.NewConfigServiceClient(srv.Client(), srv.URL, connect.WithGRPC())

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
@@ -20,11 +18,11 @@ import (
 	ddosv1 "github.com/strata-edge/strata/gen/strata/ddos/v1"
 	"github.com/strata-edge/strata/gen/strata/ddos/v1/ddosv1connect"
 	cfgev "github.com/strata-edge/strata/gen/strata/events/config/v1"
-	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/configevents"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/natsutil"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
+	"github.com/strata-edge/strata/pkg/testenv"
 	"github.com/strata-edge/strata/services/edgesync"
 )
 
@@ -102,14 +100,7 @@ func newEnv(t *testing.T, online ...string) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { svc.Stop(context.Background()) })
-	mux := http.NewServeMux()
-	mux.Handle(svc.Handler())
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mux.ServeHTTP(w, r.WithContext(apiauth.WithPrincipal(r.Context(), apiauth.Principal{Name: "alice", Kind: "user"})))
-	}))
-	srv.EnableHTTP2 = true
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
+	srv := testenv.ServeAs(t, "alice", svc.Handler)
 	return &env{svc: svc, tracks: tracks, store: store, nc: nc, js: js, ctx: ctx, clients: []ddosv1connect.DdosServiceClient{
 		ddosv1connect.NewDdosServiceClient(srv.Client(), srv.URL),
 		ddosv1connect.NewDdosServiceClient(srv.Client(), srv.URL, connect.WithGRPC()),

@@ -3,8 +3,6 @@ package dns
 import (
 	"context"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -14,9 +12,9 @@ import (
 
 	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
 	"github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
-	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
+	"github.com/strata-edge/strata/pkg/testenv"
 )
 
 // newClients runs a Service on a real embedded JetStream event store behind an
@@ -41,14 +39,7 @@ func newClients(t *testing.T) (*Service, []dnsv1connect.DnsServiceClient, contex
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { svc.Stop(context.Background()) })
-	mux := http.NewServeMux()
-	mux.Handle(svc.Handler())
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mux.ServeHTTP(w, r.WithContext(apiauth.WithPrincipal(r.Context(), apiauth.Principal{Name: "alice", Kind: "user"})))
-	}))
-	srv.EnableHTTP2 = true
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
+	srv := testenv.ServeAs(t, "alice", svc.Handler)
 	return svc, []dnsv1connect.DnsServiceClient{
 		dnsv1connect.NewDnsServiceClient(srv.Client(), srv.URL),
 		dnsv1connect.NewDnsServiceClient(srv.Client(), srv.URL, connect.WithGRPC()),

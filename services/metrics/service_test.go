@@ -3,8 +3,6 @@ package metrics
 import (
 	"context"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -17,11 +15,11 @@ import (
 	cfgev "github.com/strata-edge/strata/gen/strata/events/config/v1"
 	metricsv1 "github.com/strata-edge/strata/gen/strata/metrics/v1"
 	"github.com/strata-edge/strata/gen/strata/metrics/v1/metricsv1connect"
-	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/apierr"
 	"github.com/strata-edge/strata/pkg/configevents"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
+	"github.com/strata-edge/strata/pkg/testenv"
 )
 
 // env is a Service on a real embedded JetStream event store behind an
@@ -75,14 +73,7 @@ func newEnv(t testing.TB, opts Options) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { svc.Stop(context.Background()) })
-	mux := http.NewServeMux()
-	mux.Handle(svc.Handler())
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mux.ServeHTTP(w, r.WithContext(apiauth.WithPrincipal(r.Context(), apiauth.Principal{Name: "alice", Kind: "user"})))
-	}))
-	srv.EnableHTTP2 = true
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
+	srv := testenv.ServeAs(t, "alice", svc.Handler)
 	return &env{svc: svc, store: es, nc: nc, ctx: ctx, clients: []metricsv1connect.MetricsServiceClient{
 		metricsv1connect.NewMetricsServiceClient(srv.Client(), srv.URL),
 		metricsv1connect.NewMetricsServiceClient(srv.Client(), srv.URL, connect.WithGRPC()),
