@@ -29,17 +29,21 @@ func (h *handler) CreatePurge(ctx context.Context, req *purgev1.CreatePurgeReque
 }
 
 func (h *handler) GetPurge(ctx context.Context, req *purgev1.GetPurgeRequest) (*purgev1.GetPurgeResponse, error) {
-	p, ok := h.s.model.view(req.GetId())
-	if !ok {
-		// It may have been created a moment ago on another replica.
-		if h.s.model.CatchUp(ctx, h.s.opts.Store) == nil {
-			p, ok = h.s.model.view(req.GetId())
-		}
+	p, err := find(ctx, h.s, "purge", req.GetId(), h.s.model.view)
+	return apierr.Reply(h.s.log, &purgev1.GetPurgeResponse{Purge: p}, err)
+}
+
+// find looks up purge or push id, catching up with the log when it is not
+// known: it may have been created a moment ago on another replica.
+func find[T any](ctx context.Context, s *Service, kind, id string, view func(string) (T, bool)) (T, error) {
+	v, ok := view(id)
+	if !ok && s.model.CatchUp(ctx, s.opts.Store) == nil {
+		v, ok = view(id)
 	}
 	if !ok {
-		return nil, apierr.ToConnect(apierr.NotFound("purge", req.GetId()))
+		return v, apierr.NotFound(kind, id)
 	}
-	return &purgev1.GetPurgeResponse{Purge: p}, nil
+	return v, nil
 }
 
 func (h *handler) ListPurges(_ context.Context, req *purgev1.ListPurgesRequest) (*purgev1.ListPurgesResponse, error) {
@@ -63,46 +67,60 @@ func (s *Service) Create(ctx context.Context, req *purgev1.CreatePurgeRequest) (
 	if err != nil {
 		return nil, err
 	}
-	online := map[string]string{}
-	for id, st := range s.opts.Nodes.NodeStatuses() {
-		if p, ok := s.opts.Topology.NodePartition(id); ok && st.Online {
-			online[id] = p
-		}
-	}
+	online := s.onlineNodes()
 	id := ids.New(prefixPurge)
 	now := s.opts.Now().UTC()
 	msg := requested(id, req, parts, online, now)
-	cmd := msg.GetCommand()
-	typ, data, err := registry.Encode(msg)
-	if err != nil {
-		return nil, err
-	}
-	stored, err := s.opts.Store.Append(ctx, streamOf(id), 0, eventstore.Event{
-		ID: "req_" + id, Type: typ, Data: data,
-		Metadata: eventstore.Metadata{Actor: apiauth.Actor(ctx), RequestID: apiauth.RequestID(ctx), Time: now},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("record purge: %w", err)
-	}
-	b, err := proto.Marshal(cmd)
-	if err != nil {
-		return nil, err
-	}
-	for _, p := range parts {
-		// The message id makes a retried publish land once.
-		if _, err := s.opts.JetStream.Publish(ctx, natsutil.PurgeSubject(p), b, jetstream.WithMsgID(id+"."+p)); err != nil {
-			return nil, fmt.Errorf("purge %s recorded but not sent to partition %s: %w", id, p, err)
-		}
-	}
-	// Only the reply needs the read model: the nodes do not wait for it
-	// (acks that overtake the purge's event are kept until it is folded).
-	if err := s.model.WaitFor(ctx, stored[0].Position); err != nil {
+	if err := s.send(ctx, "purge", id, msg, msg.GetCommand(), parts); err != nil {
 		return nil, err
 	}
 	s.log.Info("purge sent", "purge", id, "kind", req.GetKind(), "values", len(req.GetValues()),
 		"partitions", len(parts), "nodes", len(msg.GetExpectedNodeIds()))
 	v, _ := s.model.view(id)
 	return v, nil
+}
+
+// onlineNodes maps the nodes online now to their partitions: the nodes a
+// purge or push waits for.
+func (s *Service) onlineNodes() map[string]string {
+	online := map[string]string{}
+	for id, st := range s.opts.Nodes.NodeStatuses() {
+		if p, ok := s.opts.Topology.NodePartition(id); ok && st.Online {
+			online[id] = p
+		}
+	}
+	return online
+}
+
+// send records msg, the request of purge or push id, and publishes cmd to
+// every partition in parts (the message id makes a retried publish land
+// once). Only the reply needs the read model, so it then waits for it: the
+// nodes do not (acks that overtake the event are kept until it is folded).
+func (s *Service) send(ctx context.Context, what, id string, msg, cmd proto.Message, parts []string) error {
+	typ, data, err := registry.Encode(msg)
+	if err != nil {
+		return err
+	}
+	if err := apierr.CheckEventSize(msg, data); err != nil {
+		return err
+	}
+	stored, err := s.opts.Store.Append(ctx, streamOf(id), 0, eventstore.Event{
+		ID: "req_" + id, Type: typ, Data: data,
+		Metadata: eventstore.Metadata{Actor: apiauth.Actor(ctx), RequestID: apiauth.RequestID(ctx), Time: s.opts.Now().UTC()},
+	})
+	if err != nil {
+		return fmt.Errorf("record %s: %w", what, err)
+	}
+	b, err := proto.Marshal(cmd)
+	if err != nil {
+		return err
+	}
+	for _, p := range parts {
+		if _, err := s.opts.JetStream.Publish(ctx, natsutil.PurgeSubject(p), b, jetstream.WithMsgID(id+"."+p)); err != nil {
+			return fmt.Errorf("%s %s recorded but not sent to partition %s: %w", what, id, p, err)
+		}
+	}
+	return s.model.WaitFor(ctx, stored[0].Position)
 }
 
 // partitions resolves a scope to partition ids, sorted.

@@ -10,19 +10,14 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/nats-io/nats.go/jetstream"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	ev "github.com/strata-edge/strata/gen/strata/events/purge/v1"
 	purgev1 "github.com/strata-edge/strata/gen/strata/purge/v1"
-	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/apierr"
 	"github.com/strata-edge/strata/pkg/authz"
-	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/ids"
 	"github.com/strata-edge/strata/pkg/listfilter"
-	"github.com/strata-edge/strata/pkg/natsutil"
 )
 
 // Pushes: every node of an app's partitions (or of some clusters) fetches
@@ -224,40 +219,12 @@ func (s *Service) CreatePush(ctx context.Context, req *purgev1.CreatePushRequest
 	if err := checkPush(req, domains); err != nil {
 		return nil, err
 	}
-	online := map[string]string{}
-	for id, st := range s.opts.Nodes.NodeStatuses() {
-		if p, ok := s.opts.Topology.NodePartition(id); ok && st.Online {
-			online[id] = p
-		}
-	}
+	online := s.onlineNodes()
 	clusterOf := func(node string) string { c, _ := topo.NodeCluster(node); return c }
 	id := ids.New(prefixPush)
 	now := s.opts.Now().UTC()
 	msg := pushRequested(id, app, req, parts, clusters, online, clusterOf, now)
-	typ, data, err := registry.Encode(msg)
-	if err != nil {
-		return nil, err
-	}
-	if err := apierr.CheckEventSize(msg, data); err != nil {
-		return nil, err
-	}
-	stored, err := s.opts.Store.Append(ctx, streamOf(id), 0, eventstore.Event{
-		ID: "req_" + id, Type: typ, Data: data,
-		Metadata: eventstore.Metadata{Actor: apiauth.Actor(ctx), RequestID: apiauth.RequestID(ctx), Time: now},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("record push: %w", err)
-	}
-	b, err := proto.Marshal(msg.GetCommand())
-	if err != nil {
-		return nil, err
-	}
-	for _, p := range parts {
-		if _, err := s.opts.JetStream.Publish(ctx, natsutil.PurgeSubject(p), b, jetstream.WithMsgID(id+"."+p)); err != nil {
-			return nil, fmt.Errorf("push %s recorded but not sent to partition %s: %w", id, p, err)
-		}
-	}
-	if err := s.model.WaitFor(ctx, stored[0].Position); err != nil {
+	if err := s.send(ctx, "push", id, msg, msg.GetCommand(), parts); err != nil {
 		return nil, err
 	}
 	s.log.Info("push sent", "push", id, "app", app, "urls", len(req.GetUrls()),
@@ -272,14 +239,8 @@ func (h *handler) CreatePush(ctx context.Context, req *purgev1.CreatePushRequest
 }
 
 func (h *handler) GetPush(ctx context.Context, req *purgev1.GetPushRequest) (*purgev1.GetPushResponse, error) {
-	p, ok := h.s.model.viewPush(req.GetId(), true)
-	if !ok && h.s.model.CatchUp(ctx, h.s.opts.Store) == nil {
-		p, ok = h.s.model.viewPush(req.GetId(), true)
-	}
-	if !ok {
-		return nil, apierr.ToConnect(apierr.NotFound("push", req.GetId()))
-	}
-	return &purgev1.GetPushResponse{Push: p}, nil
+	p, err := find(ctx, h.s, "push", req.GetId(), func(id string) (*purgev1.Push, bool) { return h.s.model.viewPush(id, true) })
+	return apierr.Reply(h.s.log, &purgev1.GetPushResponse{Push: p}, err)
 }
 
 func (h *handler) ListPushes(_ context.Context, req *purgev1.ListPushesRequest) (*purgev1.ListPushesResponse, error) {
