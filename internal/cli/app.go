@@ -199,31 +199,27 @@ func newAppCreateCmd(g *globals) *cobra.Command {
 }
 
 func newAppListCmd(g *globals) *cobra.Command {
-	var lf clientx.ListFlags
-	cmd := &cobra.Command{
+	return clientx.ListCommand(&cobra.Command{
 		Use:   "list",
 		Short: "List apps with the releases stable and staging nodes run, and pending changes",
 		Args:  args(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, g, clientx.Pages(configv1connect.ConfigServiceClient.ListApps, &configv1.ListAppsRequest{}, &lf), func(w io.Writer, res *configv1.ListAppsResponse) error {
-				rows := [][]string{{"ID", "NAME", "ROLE", "DOMAINS", "STABLE", "STAGING", "PENDING", "VERSION"}}
-				for _, a := range res.GetApps() {
-					if a.GetDeleted() {
-						continue
-					}
-					rows = append(rows, []string{
-						a.GetId(), a.GetName(), clientx.OrDash(a.GetRole()), strings.Join(a.GetDomains(), ","),
-						releaseNumber(a.GetStableRelease()), releaseNumber(a.GetStagingRelease()),
-						strconv.FormatUint(uint64(a.GetPendingChanges()), 10),
-						strconv.FormatUint(a.GetVersion(), 10),
-					})
+	}, func(cmd *cobra.Command, lf *clientx.ListFlags) error {
+		return show(cmd, g, clientx.Pages(configv1connect.ConfigServiceClient.ListApps, &configv1.ListAppsRequest{}, lf), func(w io.Writer, res *configv1.ListAppsResponse) error {
+			rows := [][]string{{"ID", "NAME", "ROLE", "DOMAINS", "STABLE", "STAGING", "PENDING", "VERSION"}}
+			for _, a := range res.GetApps() {
+				if a.GetDeleted() {
+					continue
 				}
-				return clientx.Table(w, rows)
-			})
-		},
-	}
-	lf.Register(cmd.Flags())
-	return cmd
+				rows = append(rows, []string{
+					a.GetId(), a.GetName(), clientx.OrDash(a.GetRole()), strings.Join(a.GetDomains(), ","),
+					releaseNumber(a.GetStableRelease()), releaseNumber(a.GetStagingRelease()),
+					strconv.FormatUint(uint64(a.GetPendingChanges()), 10),
+					strconv.FormatUint(a.GetVersion(), 10),
+				})
+			}
+			return clientx.Table(w, rows)
+		})
+	})
 }
 
 // releaseNumber prints a release number, "-" for none.

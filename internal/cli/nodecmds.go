@@ -147,32 +147,29 @@ run again (docker compose, docs/compose.md).`,
 	create.Flags().BoolVar(&createCluster, "create-cluster", false, "create the cluster (by name, default partition) unless it exists")
 	_ = create.MarkFlagRequired("cluster")
 
-	var lf clientx.ListFlags
-	list := &cobra.Command{
+	list := clientx.ListCommand(&cobra.Command{
 		Use:   "list",
 		Short: "List join tokens (without secrets)",
 		Args:  args(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return showNodes(cmd, g, clientx.Pages(configv1connect.NodeServiceClient.ListJoinTokens, &configv1.ListJoinTokensRequest{}, &lf), func(w io.Writer, res *configv1.ListJoinTokensResponse) error {
-				now := time.Now()
-				names := clusterNames(cmd, g)
-				rows := [][]string{{"ID", "CLUSTER", "AUTO-APPROVE", "STAGING", "EXPIRES", "STATE", "DESCRIPTION"}}
-				for _, t := range res.GetJoinTokens() {
-					state := "valid"
-					switch {
-					case t.GetRevoked():
-						state = "revoked"
-					case t.GetExpiresAt() != nil && !now.Before(t.GetExpiresAt().AsTime()):
-						state = "expired"
-					}
-					rows = append(rows, []string{t.GetId(), clientx.NameOr(names, t.GetClusterId()), clientx.YesNo(t.GetAutoApprove()), clientx.YesNo(t.GetStaging()),
-						clientx.FmtTime(t.GetExpiresAt()), state, clientx.OrDash(t.GetDescription())})
+	}, func(cmd *cobra.Command, lf *clientx.ListFlags) error {
+		return showNodes(cmd, g, clientx.Pages(configv1connect.NodeServiceClient.ListJoinTokens, &configv1.ListJoinTokensRequest{}, lf), func(w io.Writer, res *configv1.ListJoinTokensResponse) error {
+			now := time.Now()
+			names := clusterNames(cmd, g)
+			rows := [][]string{{"ID", "CLUSTER", "AUTO-APPROVE", "STAGING", "EXPIRES", "STATE", "DESCRIPTION"}}
+			for _, t := range res.GetJoinTokens() {
+				state := "valid"
+				switch {
+				case t.GetRevoked():
+					state = "revoked"
+				case t.GetExpiresAt() != nil && !now.Before(t.GetExpiresAt().AsTime()):
+					state = "expired"
 				}
-				return clientx.Table(w, rows)
-			})
-		},
-	}
-	lf.Register(list.Flags())
+				rows = append(rows, []string{t.GetId(), clientx.NameOr(names, t.GetClusterId()), clientx.YesNo(t.GetAutoApprove()), clientx.YesNo(t.GetStaging()),
+					clientx.FmtTime(t.GetExpiresAt()), state, clientx.OrDash(t.GetDescription())})
+			}
+			return clientx.Table(w, rows)
+		})
+	})
 
 	revoke := &cobra.Command{
 		Use:   "revoke TOKEN_ID",

@@ -22,8 +22,7 @@ import (
 
 func nodeListCmd(g *globals) *cobra.Command {
 	var cluster string
-	var lf clientx.ListFlags
-	list := &cobra.Command{
+	list := clientx.ListCommand(&cobra.Command{
 		Use:   "list [--cluster C]",
 		Short: "List nodes with the config version they run and the share in sync per cluster",
 		Long: `List nodes with their sync status: the snapshot version each runs against the
@@ -33,14 +32,12 @@ and time since the first release it lacks), whether it is online and healthy
 A node is in sync when it is online and runs the newest version. A summary per
 cluster follows: nodes in sync out of all.`,
 		Args: args(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, g, clientx.Pages(configv1connect.ConfigServiceClient.ListNodes, &configv1.ListNodesRequest{Cluster: cluster}, &lf), func(w io.Writer, res *configv1.ListNodesResponse) error {
-				names := clusterNames(cmd, g)
-				return printNodes(w, res.GetNodes(), names, time.Now())
-			})
-		},
-	}
-	lf.Register(list.Flags())
+	}, func(cmd *cobra.Command, lf *clientx.ListFlags) error {
+		return show(cmd, g, clientx.Pages(configv1connect.ConfigServiceClient.ListNodes, &configv1.ListNodesRequest{Cluster: cluster}, lf), func(w io.Writer, res *configv1.ListNodesResponse) error {
+			names := clusterNames(cmd, g)
+			return printNodes(w, res.GetNodes(), names, time.Now())
+		})
+	})
 	list.Flags().StringVar(&cluster, "cluster", "", "only nodes of this cluster (id or name)")
 	return list
 }

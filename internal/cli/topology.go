@@ -31,22 +31,19 @@ func newPartitionCmd(g *globals) *cobra.Command {
 	create.Flags().StringVar(&name, "name", "", "partition name (required)")
 	_ = create.MarkFlagRequired("name")
 
-	var lf clientx.ListFlags
-	list := &cobra.Command{
+	list := clientx.ListCommand(&cobra.Command{
 		Use:   "list",
 		Short: "List partitions",
 		Args:  args(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, g, clientx.Pages(configv1connect.ConfigServiceClient.ListPartitions, &configv1.ListPartitionsRequest{}, &lf), func(w io.Writer, res *configv1.ListPartitionsResponse) error {
-				rows := [][]string{{"ID", "NAME"}}
-				for _, p := range res.GetPartitions() {
-					rows = append(rows, []string{p.GetId(), p.GetName()})
-				}
-				return clientx.Table(w, rows)
-			})
-		},
-	}
-	lf.Register(list.Flags())
+	}, func(cmd *cobra.Command, lf *clientx.ListFlags) error {
+		return show(cmd, g, clientx.Pages(configv1connect.ConfigServiceClient.ListPartitions, &configv1.ListPartitionsRequest{}, lf), func(w io.Writer, res *configv1.ListPartitionsResponse) error {
+			rows := [][]string{{"ID", "NAME"}}
+			for _, p := range res.GetPartitions() {
+				rows = append(rows, []string{p.GetId(), p.GetName()})
+			}
+			return clientx.Table(w, rows)
+		})
+	})
 	rename := &cobra.Command{
 		Use:     "rename PARTITION NEW-NAME",
 		Short:   "Rename a partition (its id, apps, zones and clusters stay)",
@@ -92,35 +89,32 @@ func newClusterCmd(g *globals) *cobra.Command {
 	create.Flags().StringVar(&partition, "partition", "default", "partition id or name")
 	_ = create.MarkFlagRequired("name")
 
-	var lf clientx.ListFlags
-	list := &cobra.Command{
+	list := clientx.ListCommand(&cobra.Command{
 		Use:   "list",
 		Short: "List clusters",
 		Args:  args(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, g, clientx.Pages(configv1connect.ConfigServiceClient.ListClusters, &configv1.ListClustersRequest{}, &lf), func(w io.Writer, res *configv1.ListClustersResponse) error {
-				partitions := partitionNames(cmd, g)
-				clusters := map[string]string{}
-				for _, c := range res.GetClusters() {
-					clusters[c.GetId()] = c.GetName()
+	}, func(cmd *cobra.Command, lf *clientx.ListFlags) error {
+		return show(cmd, g, clientx.Pages(configv1connect.ConfigServiceClient.ListClusters, &configv1.ListClustersRequest{}, lf), func(w io.Writer, res *configv1.ListClustersResponse) error {
+			partitions := partitionNames(cmd, g)
+			clusters := map[string]string{}
+			for _, c := range res.GetClusters() {
+				clusters[c.GetId()] = c.GetName()
+			}
+			rows := [][]string{{"ID", "NAME", "PARTITION", "DNS", "PARENTS", "LOCATION"}}
+			for _, c := range res.GetClusters() {
+				dns := "on"
+				if c.GetDnsDisabled() {
+					dns = "off"
 				}
-				rows := [][]string{{"ID", "NAME", "PARTITION", "DNS", "PARENTS", "LOCATION"}}
-				for _, c := range res.GetClusters() {
-					dns := "on"
-					if c.GetDnsDisabled() {
-						dns = "off"
-					}
-					parents := make([]string, len(c.GetParentClusterIds()))
-					for i, id := range c.GetParentClusterIds() {
-						parents[i] = clientx.NameOr(clusters, id)
-					}
-					rows = append(rows, []string{c.GetId(), c.GetName(), clientx.NameOr(partitions, c.GetPartitionId()), dns, clientx.OrDash(strings.Join(parents, ",")), locationText(c.GetLocation())})
+				parents := make([]string, len(c.GetParentClusterIds()))
+				for i, id := range c.GetParentClusterIds() {
+					parents[i] = clientx.NameOr(clusters, id)
 				}
-				return clientx.Table(w, rows)
-			})
-		},
-	}
-	lf.Register(list.Flags())
+				rows = append(rows, []string{c.GetId(), c.GetName(), clientx.NameOr(partitions, c.GetPartitionId()), dns, clientx.OrDash(strings.Join(parents, ",")), locationText(c.GetLocation())})
+			}
+			return clientx.Table(w, rows)
+		})
+	})
 	rename := &cobra.Command{
 		Use:     "rename CLUSTER NEW-NAME",
 		Short:   "Rename a cluster (its id and nodes stay)",

@@ -60,24 +60,19 @@ func acmeAccountSetCmd(f ClientFactory) *cobra.Command {
 }
 
 func acmeAccountListCmd(f ClientFactory) *cobra.Command {
-	var lf clientx.ListFlags
-	cmd := &cobra.Command{
+	return clientx.ListCommand(&cobra.Command{
 		Use:   "list",
 		Short: "List ACME directories with an account or a binding (never the HMAC key)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, f, clientx.Pages(certv1connect.CertServiceClient.ListAcmeAccounts, &certv1.ListAcmeAccountsRequest{}, &lf), func(w io.Writer, res *certv1.ListAcmeAccountsResponse) error {
-				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-				fmt.Fprintln(tw, "DIRECTORY\tEAB KID\tREGISTERED")
-				for _, a := range res.Accounts {
-					fmt.Fprintf(tw, "%s\t%s\t%s\n", a.Directory, clientx.OrDash(a.EabKeyId), clientx.OrDash(a.AccountUrl))
-				}
-				return tw.Flush()
-			})
-		},
-	}
-	lf.Register(cmd.Flags())
-	return cmd
+	}, func(cmd *cobra.Command, lf *clientx.ListFlags) error {
+		return show(cmd, f, clientx.Pages(certv1connect.CertServiceClient.ListAcmeAccounts, &certv1.ListAcmeAccountsRequest{}, lf), func(w io.Writer, res *certv1.ListAcmeAccountsResponse) error {
+			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "DIRECTORY\tEAB KID\tREGISTERED")
+			for _, a := range res.Accounts {
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", a.Directory, clientx.OrDash(a.EabKeyId), clientx.OrDash(a.AccountUrl))
+			}
+			return tw.Flush()
+		})
+	})
 }
 
 func showAccount(w io.Writer, a *certv1.AcmeAccount) error {

@@ -88,29 +88,25 @@ func uploadCmd(f ClientFactory) *cobra.Command {
 
 func listCmd(f ClientFactory) *cobra.Command {
 	var app string
-	var lf clientx.ListFlags
-	cmd := &cobra.Command{
+	cmd := clientx.ListCommand(&cobra.Command{
 		Use:   "list [--app APP]",
 		Short: "List certificates",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, f, clientx.Pages(certv1connect.CertServiceClient.ListCertificates, &certv1.ListCertificatesRequest{AppId: app}, &lf), func(w io.Writer, res *certv1.ListCertificatesResponse) error {
-				names := f.AppNames(cmd.Context())
-				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tNAME\tDOMAINS\tEXPIRES\tSTATE\tAPPS\tLAST-ERROR")
-				for _, c := range res.Certificates {
-					apps := make([]string, len(c.AppIds))
-					for i, id := range c.AppIds {
-						apps[i] = clientx.NameOr(names, id)
-					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Id, c.Name, strings.Join(c.Domains, ","), date(c.NotAfter), state(c),
-						clientx.OrDash(strings.Join(apps, ",")), lastError(c))
+	}, func(cmd *cobra.Command, lf *clientx.ListFlags) error {
+		return show(cmd, f, clientx.Pages(certv1connect.CertServiceClient.ListCertificates, &certv1.ListCertificatesRequest{AppId: app}, lf), func(w io.Writer, res *certv1.ListCertificatesResponse) error {
+			names := f.AppNames(cmd.Context())
+			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tNAME\tDOMAINS\tEXPIRES\tSTATE\tAPPS\tLAST-ERROR")
+			for _, c := range res.Certificates {
+				apps := make([]string, len(c.AppIds))
+				for i, id := range c.AppIds {
+					apps[i] = clientx.NameOr(names, id)
 				}
-				return tw.Flush()
-			})
-		},
-	}
-	lf.Register(cmd.Flags())
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Id, c.Name, strings.Join(c.Domains, ","), date(c.NotAfter), state(c),
+					clientx.OrDash(strings.Join(apps, ",")), lastError(c))
+			}
+			return tw.Flush()
+		})
+	})
 	cmd.Flags().StringVar(&app, "app", "", "only certificates attached to this app (id or name)")
 	return cmd
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -95,4 +96,16 @@ func setField[V string | int32](m protoreflect.Message, name protoreflect.Name, 
 			m.Set(fd, protoreflect.ValueOfUint32(uint32(x)))
 		}
 	}
+}
+
+// ListCommand is a list command: cmd (without arguments unless it sets Args)
+// with --filter and --page-size, running run with them.
+func ListCommand(cmd *cobra.Command, run func(cmd *cobra.Command, lf *ListFlags) error) *cobra.Command {
+	lf := &ListFlags{}
+	if cmd.Args == nil {
+		cmd.Args = cobra.NoArgs
+	}
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return run(cmd, lf) }
+	lf.Register(cmd.Flags())
+	return cmd
 }

@@ -198,28 +198,23 @@ func zoneExportCmd(f ClientFactory) *cobra.Command {
 }
 
 func zoneListCmd(f ClientFactory) *cobra.Command {
-	var lf clientx.ListFlags
-	cmd := &cobra.Command{
+	return clientx.ListCommand(&cobra.Command{
 		Use:   "list",
 		Short: "List zones",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, f, clientx.Pages(dnsv1connect.DnsServiceClient.ListZones, &dnsv1.ListZonesRequest{}, &lf), func(w io.Writer, res *dnsv1.ListZonesResponse) error {
-				rows := [][]string{{"ID", "NAME", "RECORDS", "RELEASE", "PENDING", "VERSION", "PARTITIONS"}}
-				for _, z := range res.GetZones() {
-					name := z.GetName()
-					if z.GetDeleted() {
-						name += " (deleted)"
-					}
-					rows = append(rows, []string{z.GetId(), name, strconv.Itoa(int(z.GetRecords())), strconv.FormatUint(z.GetLatestRelease(), 10),
-						strconv.Itoa(int(z.GetPendingChanges())), strconv.FormatUint(z.GetVersion(), 10), strings.Join(z.GetPartitionIds(), ",")})
+	}, func(cmd *cobra.Command, lf *clientx.ListFlags) error {
+		return show(cmd, f, clientx.Pages(dnsv1connect.DnsServiceClient.ListZones, &dnsv1.ListZonesRequest{}, lf), func(w io.Writer, res *dnsv1.ListZonesResponse) error {
+			rows := [][]string{{"ID", "NAME", "RECORDS", "RELEASE", "PENDING", "VERSION", "PARTITIONS"}}
+			for _, z := range res.GetZones() {
+				name := z.GetName()
+				if z.GetDeleted() {
+					name += " (deleted)"
 				}
-				return clientx.Table(w, rows)
-			})
-		},
-	}
-	lf.Register(cmd.Flags())
-	return cmd
+				rows = append(rows, []string{z.GetId(), name, strconv.Itoa(int(z.GetRecords())), strconv.FormatUint(z.GetLatestRelease(), 10),
+					strconv.Itoa(int(z.GetPendingChanges())), strconv.FormatUint(z.GetVersion(), 10), strings.Join(z.GetPartitionIds(), ",")})
+			}
+			return clientx.Table(w, rows)
+		})
+	})
 }
 
 func zoneDiffCmd(f ClientFactory) *cobra.Command {
@@ -296,41 +291,37 @@ func recordAddCmd(f ClientFactory) *cobra.Command {
 
 func recordListCmd(f ClientFactory) *cobra.Command {
 	var zone, name string
-	var lf clientx.ListFlags
-	cmd := &cobra.Command{
+	cmd := clientx.ListCommand(&cobra.Command{
 		Use:   "list --zone Z [--name N]",
 		Short: "List a zone's records (the working copy)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, f, clientx.Pages(dnsv1connect.DnsServiceClient.ListRecords, &dnsv1.ListRecordsRequest{Zone: zone, Name: name}, &lf), func(w io.Writer, res *dnsv1.ListRecordsResponse) error {
-				rows := [][]string{{"ID", "NAME", "TTL", "TYPE", "DATA", "MATCH", "STATE"}}
-				for _, r := range res.GetRecords() {
-					data := r.GetData()
-					if r.GetGatewayCluster() != "" {
-						data = "gateway:" + r.GetGatewayCluster()
-					}
-					if gts := r.GetGatewayTargets(); len(gts) > 0 {
-						parts := make([]string, len(gts))
-						for i, gt := range gts {
-							parts[i] = fmt.Sprintf("%s=%d", gt.GetCluster(), max(gt.GetWeight(), 1))
-						}
-						data = "gslb:" + strings.Join(parts, ",")
-					}
-					state := "enabled"
-					if r.GetDisabled() {
-						state = "disabled"
-					}
-					ttl := "300"
-					if r.GetTtl() > 0 {
-						ttl = strconv.FormatUint(uint64(r.GetTtl()), 10)
-					}
-					rows = append(rows, []string{r.GetId(), r.GetName(), ttl, strings.TrimPrefix(r.GetType().String(), "RECORD_TYPE_"), data, matchText(r.GetMatch()), state})
+	}, func(cmd *cobra.Command, lf *clientx.ListFlags) error {
+		return show(cmd, f, clientx.Pages(dnsv1connect.DnsServiceClient.ListRecords, &dnsv1.ListRecordsRequest{Zone: zone, Name: name}, lf), func(w io.Writer, res *dnsv1.ListRecordsResponse) error {
+			rows := [][]string{{"ID", "NAME", "TTL", "TYPE", "DATA", "MATCH", "STATE"}}
+			for _, r := range res.GetRecords() {
+				data := r.GetData()
+				if r.GetGatewayCluster() != "" {
+					data = "gateway:" + r.GetGatewayCluster()
 				}
-				return clientx.Table(w, rows)
-			})
-		},
-	}
-	lf.Register(cmd.Flags())
+				if gts := r.GetGatewayTargets(); len(gts) > 0 {
+					parts := make([]string, len(gts))
+					for i, gt := range gts {
+						parts[i] = fmt.Sprintf("%s=%d", gt.GetCluster(), max(gt.GetWeight(), 1))
+					}
+					data = "gslb:" + strings.Join(parts, ",")
+				}
+				state := "enabled"
+				if r.GetDisabled() {
+					state = "disabled"
+				}
+				ttl := "300"
+				if r.GetTtl() > 0 {
+					ttl = strconv.FormatUint(uint64(r.GetTtl()), 10)
+				}
+				rows = append(rows, []string{r.GetId(), r.GetName(), ttl, strings.TrimPrefix(r.GetType().String(), "RECORD_TYPE_"), data, matchText(r.GetMatch()), state})
+			}
+			return clientx.Table(w, rows)
+		})
+	})
 	zoneFlag(cmd, &zone)
 	cmd.Flags().StringVar(&name, "name", "", "only records of this relative name")
 	return cmd

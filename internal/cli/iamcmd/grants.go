@@ -79,20 +79,17 @@ func grantCreateCmd(f ClientFactory) *cobra.Command {
 
 func grantListCmd(f ClientFactory) *cobra.Command {
 	var req iamv1.ListGrantsRequest
-	var lf clientx.ListFlags
-	cmd := &cobra.Command{
+	cmd := clientx.ListCommand(&cobra.Command{
 		Use: "list", Short: "List grants", Args: exactArgs(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, f, clientx.Pages(iamv1connect.IAMServiceClient.ListGrants, &req, &lf), func(w io.Writer, res *iamv1.ListGrantsResponse) error {
-				rows := [][]string{{"ID", "SUBJECT", "ROLE", "SCOPE", "CREATED", "BY"}}
-				for _, g := range res.Grants {
-					rows = append(rows, []string{g.Id, subjectText(g), g.Role, scopeText(g.Scope), clientx.FmtTime(g.CreatedAt), clientx.OrDash(g.CreatedBy)})
-				}
-				return clientx.Table(w, rows)
-			})
-		},
-	}
-	lf.Register(cmd.Flags())
+	}, func(cmd *cobra.Command, lf *clientx.ListFlags) error {
+		return show(cmd, f, clientx.Pages(iamv1connect.IAMServiceClient.ListGrants, &req, lf), func(w io.Writer, res *iamv1.ListGrantsResponse) error {
+			rows := [][]string{{"ID", "SUBJECT", "ROLE", "SCOPE", "CREATED", "BY"}}
+			for _, g := range res.Grants {
+				rows = append(rows, []string{g.Id, subjectText(g), g.Role, scopeText(g.Scope), clientx.FmtTime(g.CreatedAt), clientx.OrDash(g.CreatedBy)})
+			}
+			return clientx.Table(w, rows)
+		})
+	})
 	cmd.Flags().StringVar(&req.User, "user", "", "only grants to this user")
 	cmd.Flags().StringVar(&req.Group, "group", "", "only grants to this group")
 	cmd.Flags().StringVar(&req.Role, "role", "", "only grants of this role")

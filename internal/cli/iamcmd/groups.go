@@ -43,21 +43,17 @@ func groupCreateCmd(f ClientFactory) *cobra.Command {
 }
 
 func groupListCmd(f ClientFactory) *cobra.Command {
-	var lf clientx.ListFlags
-	cmd := &cobra.Command{
+	return clientx.ListCommand(&cobra.Command{
 		Use: "list", Short: "List groups", Args: exactArgs(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, f, clientx.Pages(iamv1connect.IAMServiceClient.ListGroups, &iamv1.ListGroupsRequest{}, &lf), func(w io.Writer, res *iamv1.ListGroupsResponse) error {
-				rows := [][]string{{"NAME", "MEMBERS", "DESCRIPTION"}}
-				for _, g := range res.Groups {
-					rows = append(rows, []string{g.Name, clientx.OrDash(strings.Join(g.Members, ",")), clientx.OrDash(g.Description)})
-				}
-				return clientx.Table(w, rows)
-			})
-		},
-	}
-	lf.Register(cmd.Flags())
-	return cmd
+	}, func(cmd *cobra.Command, lf *clientx.ListFlags) error {
+		return show(cmd, f, clientx.Pages(iamv1connect.IAMServiceClient.ListGroups, &iamv1.ListGroupsRequest{}, lf), func(w io.Writer, res *iamv1.ListGroupsResponse) error {
+			rows := [][]string{{"NAME", "MEMBERS", "DESCRIPTION"}}
+			for _, g := range res.Groups {
+				rows = append(rows, []string{g.Name, clientx.OrDash(strings.Join(g.Members, ",")), clientx.OrDash(g.Description)})
+			}
+			return clientx.Table(w, rows)
+		})
+	})
 }
 
 func groupGetCmd(f ClientFactory) *cobra.Command {

@@ -62,25 +62,21 @@ func roleCreateCmd(f ClientFactory, update bool) *cobra.Command {
 }
 
 func roleListCmd(f ClientFactory) *cobra.Command {
-	var lf clientx.ListFlags
-	cmd := &cobra.Command{
+	return clientx.ListCommand(&cobra.Command{
 		Use: "list", Short: "List built-in and custom roles", Args: exactArgs(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, f, clientx.Pages(iamv1connect.IAMServiceClient.ListRoles, &iamv1.ListRolesRequest{}, &lf), func(w io.Writer, res *iamv1.ListRolesResponse) error {
-				rows := [][]string{{"NAME", "BUILT-IN", "PERMISSIONS", "DESCRIPTION"}}
-				for _, r := range res.Roles {
-					perms := strings.Join(r.Permissions, ",")
-					if r.BuiltIn {
-						perms = fmt.Sprintf("%d permissions", len(r.Permissions))
-					}
-					rows = append(rows, []string{r.Name, clientx.YesNo(r.BuiltIn), perms, clientx.OrDash(r.Description)})
+	}, func(cmd *cobra.Command, lf *clientx.ListFlags) error {
+		return show(cmd, f, clientx.Pages(iamv1connect.IAMServiceClient.ListRoles, &iamv1.ListRolesRequest{}, lf), func(w io.Writer, res *iamv1.ListRolesResponse) error {
+			rows := [][]string{{"NAME", "BUILT-IN", "PERMISSIONS", "DESCRIPTION"}}
+			for _, r := range res.Roles {
+				perms := strings.Join(r.Permissions, ",")
+				if r.BuiltIn {
+					perms = fmt.Sprintf("%d permissions", len(r.Permissions))
 				}
-				return clientx.Table(w, rows)
-			})
-		},
-	}
-	lf.Register(cmd.Flags())
-	return cmd
+				rows = append(rows, []string{r.Name, clientx.YesNo(r.BuiltIn), perms, clientx.OrDash(r.Description)})
+			}
+			return clientx.Table(w, rows)
+		})
+	})
 }
 
 func roleDeleteCmd(f ClientFactory) *cobra.Command {
@@ -95,23 +91,19 @@ func roleDeleteCmd(f ClientFactory) *cobra.Command {
 }
 
 func rolePermissionsCmd(f ClientFactory) *cobra.Command {
-	var lf clientx.ListFlags
-	cmd := &cobra.Command{
+	return clientx.ListCommand(&cobra.Command{
 		Use: "permissions", Short: "List every permission a role may hold and the RPCs it allows", Args: exactArgs(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, f, clientx.Pages(iamv1connect.IAMServiceClient.ListPermissions, &iamv1.ListPermissionsRequest{}, &lf), func(w io.Writer, res *iamv1.ListPermissionsResponse) error {
-				rows := [][]string{{"PERMISSION", "RPCS"}}
-				for _, p := range res.Permissions {
-					var short []string
-					for _, proc := range p.Procedures {
-						short = append(short, proc[strings.LastIndex(proc, "/")+1:])
-					}
-					rows = append(rows, []string{p.Name, clientx.OrDash(strings.Join(short, ","))})
+	}, func(cmd *cobra.Command, lf *clientx.ListFlags) error {
+		return show(cmd, f, clientx.Pages(iamv1connect.IAMServiceClient.ListPermissions, &iamv1.ListPermissionsRequest{}, lf), func(w io.Writer, res *iamv1.ListPermissionsResponse) error {
+			rows := [][]string{{"PERMISSION", "RPCS"}}
+			for _, p := range res.Permissions {
+				var short []string
+				for _, proc := range p.Procedures {
+					short = append(short, proc[strings.LastIndex(proc, "/")+1:])
 				}
-				return clientx.Table(w, rows)
-			})
-		},
-	}
-	lf.Register(cmd.Flags())
-	return cmd
+				rows = append(rows, []string{p.Name, clientx.OrDash(strings.Join(short, ","))})
+			}
+			return clientx.Table(w, rows)
+		})
+	})
 }

@@ -59,38 +59,35 @@ func tokenCreateCmd(f ClientFactory) *cobra.Command {
 func tokenListCmd(f ClientFactory) *cobra.Command {
 	var req iamv1.ListTokensRequest
 	var all bool
-	var lf clientx.ListFlags
-	cmd := &cobra.Command{
+	cmd := clientx.ListCommand(&cobra.Command{
 		Use: "list", Short: "List your API tokens (or a user's, or --all)", Args: exactArgs(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if all {
-				req.User = "*"
-			}
-			return show(cmd, f, clientx.Pages(iamv1connect.IAMServiceClient.ListTokens, &req, &lf), func(w io.Writer, res *iamv1.ListTokensResponse) error {
-				rows := [][]string{{"ID", "USER", "DESCRIPTION", "CREATED", "EXPIRES", "LAST USED", "STATE"}}
-				for _, t := range res.Tokens {
-					state := "active"
-					switch {
-					case t.Revoked:
-						state = "revoked"
-					case t.Expired:
-						state = "expired"
-					}
-					expires := "never"
-					if t.ExpiresAt != nil {
-						expires = clientx.FmtTime(t.ExpiresAt)
-					}
-					last := "never"
-					if t.LastUsedAt != nil {
-						last = clientx.FmtTime(t.LastUsedAt)
-					}
-					rows = append(rows, []string{t.Id, t.User, clientx.OrDash(t.Description), clientx.FmtTime(t.CreatedAt), expires, last, state})
+	}, func(cmd *cobra.Command, lf *clientx.ListFlags) error {
+		if all {
+			req.User = "*"
+		}
+		return show(cmd, f, clientx.Pages(iamv1connect.IAMServiceClient.ListTokens, &req, lf), func(w io.Writer, res *iamv1.ListTokensResponse) error {
+			rows := [][]string{{"ID", "USER", "DESCRIPTION", "CREATED", "EXPIRES", "LAST USED", "STATE"}}
+			for _, t := range res.Tokens {
+				state := "active"
+				switch {
+				case t.Revoked:
+					state = "revoked"
+				case t.Expired:
+					state = "expired"
 				}
-				return clientx.Table(w, rows)
-			})
-		},
-	}
-	lf.Register(cmd.Flags())
+				expires := "never"
+				if t.ExpiresAt != nil {
+					expires = clientx.FmtTime(t.ExpiresAt)
+				}
+				last := "never"
+				if t.LastUsedAt != nil {
+					last = clientx.FmtTime(t.LastUsedAt)
+				}
+				rows = append(rows, []string{t.Id, t.User, clientx.OrDash(t.Description), clientx.FmtTime(t.CreatedAt), expires, last, state})
+			}
+			return clientx.Table(w, rows)
+		})
+	})
 	cmd.Flags().StringVar(&req.User, "user", "", "whose tokens (default: yours)")
 	cmd.Flags().BoolVar(&all, "all", false, "every user's tokens")
 	cmd.Flags().BoolVar(&req.IncludeRevoked, "include-revoked", false, "list revoked tokens too")

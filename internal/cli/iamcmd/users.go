@@ -70,25 +70,21 @@ func userCreateCmd(f ClientFactory) *cobra.Command {
 }
 
 func userListCmd(f ClientFactory) *cobra.Command {
-	var lf clientx.ListFlags
-	cmd := &cobra.Command{
+	return clientx.ListCommand(&cobra.Command{
 		Use: "list", Short: "List users", Args: exactArgs(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, f, clientx.Pages(iamv1connect.IAMServiceClient.ListUsers, &iamv1.ListUsersRequest{}, &lf), func(w io.Writer, res *iamv1.ListUsersResponse) error {
-				rows := [][]string{{"NAME", "KIND", "SOURCE", "DISABLED", "GROUPS", "EMAIL"}}
-				for _, u := range res.Users {
-					kind := "person"
-					if u.Kind == iamv1.UserKind_USER_KIND_SERVICE_ACCOUNT {
-						kind = "service"
-					}
-					rows = append(rows, []string{u.Name, kind, u.Source, clientx.YesNo(u.Disabled), clientx.OrDash(strings.Join(u.Groups, ",")), clientx.OrDash(u.Email)})
+	}, func(cmd *cobra.Command, lf *clientx.ListFlags) error {
+		return show(cmd, f, clientx.Pages(iamv1connect.IAMServiceClient.ListUsers, &iamv1.ListUsersRequest{}, lf), func(w io.Writer, res *iamv1.ListUsersResponse) error {
+			rows := [][]string{{"NAME", "KIND", "SOURCE", "DISABLED", "GROUPS", "EMAIL"}}
+			for _, u := range res.Users {
+				kind := "person"
+				if u.Kind == iamv1.UserKind_USER_KIND_SERVICE_ACCOUNT {
+					kind = "service"
 				}
-				return clientx.Table(w, rows)
-			})
-		},
-	}
-	lf.Register(cmd.Flags())
-	return cmd
+				rows = append(rows, []string{u.Name, kind, u.Source, clientx.YesNo(u.Disabled), clientx.OrDash(strings.Join(u.Groups, ",")), clientx.OrDash(u.Email)})
+			}
+			return clientx.Table(w, rows)
+		})
+	})
 }
 
 func userGetCmd(f ClientFactory) *cobra.Command {

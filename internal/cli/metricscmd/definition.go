@@ -100,27 +100,22 @@ a clause Metric SQL does not support is refused, named.`,
 }
 
 func listCmd(f ClientFactory) *cobra.Command {
-	var lf clientx.ListFlags
-	cmd := &cobra.Command{
+	return clientx.ListCommand(&cobra.Command{
 		Use:   "list",
 		Short: "List the Metric SQL metrics, by name",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, f, clientx.Pages(metricsv1connect.MetricsServiceClient.ListMetrics, &metricsv1.ListMetricsRequest{}, &lf), func(w io.Writer, res *metricsv1.ListMetricsResponse) error {
-				if len(res.GetMetrics()) == 0 {
-					return clientx.Line(w, "no metrics; define one with strata metric create")
-				}
-				rows := [][]string{{"ID", "NAME", "INTERVAL", "PARTITIONS", "VERSION", "SQL"}}
-				for _, m := range res.GetMetrics() {
-					rows = append(rows, []string{m.GetId(), m.GetName(), strconv.FormatUint(uint64(m.GetIntervalSeconds()), 10) + "s",
-						partitionsText(m.GetPartitionIds()), strconv.FormatUint(m.GetVersion(), 10), oneLine(m.GetSql(), 60)})
-				}
-				return clientx.Table(w, rows)
-			})
-		},
-	}
-	lf.Register(cmd.Flags())
-	return cmd
+	}, func(cmd *cobra.Command, lf *clientx.ListFlags) error {
+		return show(cmd, f, clientx.Pages(metricsv1connect.MetricsServiceClient.ListMetrics, &metricsv1.ListMetricsRequest{}, lf), func(w io.Writer, res *metricsv1.ListMetricsResponse) error {
+			if len(res.GetMetrics()) == 0 {
+				return clientx.Line(w, "no metrics; define one with strata metric create")
+			}
+			rows := [][]string{{"ID", "NAME", "INTERVAL", "PARTITIONS", "VERSION", "SQL"}}
+			for _, m := range res.GetMetrics() {
+				rows = append(rows, []string{m.GetId(), m.GetName(), strconv.FormatUint(uint64(m.GetIntervalSeconds()), 10) + "s",
+					partitionsText(m.GetPartitionIds()), strconv.FormatUint(m.GetVersion(), 10), oneLine(m.GetSql(), 60)})
+			}
+			return clientx.Table(w, rows)
+		})
+	})
 }
 
 func showCmd(f ClientFactory) *cobra.Command {
