@@ -5,12 +5,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
 	"github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
 	"github.com/strata-edge/strata/pkg/eventstore"
-	"github.com/strata-edge/strata/pkg/natsutil/natstest"
+	"github.com/strata-edge/strata/pkg/eventstore/eventstoretest"
 	"github.com/strata-edge/strata/pkg/testenv"
 	"github.com/strata-edge/strata/services/config"
 	dnssvc "github.com/strata-edge/strata/services/dns"
@@ -31,15 +29,7 @@ func newStore(t *testing.T) (context.Context, eventstore.Store) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
-	js, err := jetstream.New(natstest.Connect(t, natstest.RunServer(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := eventstore.NewJetStream(ctx, js, eventstore.JetStreamOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store, _, _ := eventstoretest.JetStream(t)
 	return ctx, store
 }
 

@@ -21,8 +21,8 @@ import (
 	"github.com/strata-edge/strata/pkg/apierr"
 	"github.com/strata-edge/strata/pkg/configevents"
 	"github.com/strata-edge/strata/pkg/eventstore"
+	"github.com/strata-edge/strata/pkg/eventstore/eventstoretest"
 	"github.com/strata-edge/strata/pkg/keywrap"
-	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 	"github.com/strata-edge/strata/pkg/testenv"
 	"github.com/strata-edge/strata/services/nodes"
 )
@@ -45,15 +45,7 @@ func newContentEnv(t *testing.T) *contentEnv {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)
-	js, err := jetstream.New(natstest.Connect(t, natstest.RunServer(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := eventstore.NewJetStream(ctx, js, eventstore.JetStreamOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store, _, js := eventstoretest.JetStream(t)
 	line, _ := keywrap.NewKeyLine()
 	kek, err := keywrap.Parse(line)
 	if err != nil {

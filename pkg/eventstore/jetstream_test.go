@@ -19,16 +19,7 @@ import (
 
 func newJetStreamStore(t testing.TB) *eventstore.JetStreamStore {
 	t.Helper()
-	nc := natstest.Connect(t, natstest.RunServer(t))
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := eventstore.NewJetStream(context.Background(), js, eventstore.JetStreamOptions{})
-	if err != nil {
-		t.Fatalf("NewJetStream: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s, _, _ := eventstoretest.JetStream(t)
 	return s
 }
 

@@ -20,6 +20,7 @@ import (
 	cfgev "github.com/strata-edge/strata/gen/strata/events/config/v1"
 	"github.com/strata-edge/strata/pkg/configevents"
 	"github.com/strata-edge/strata/pkg/eventstore"
+	"github.com/strata-edge/strata/pkg/eventstore/eventstoretest"
 	"github.com/strata-edge/strata/pkg/natsutil"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 	"github.com/strata-edge/strata/pkg/testenv"
@@ -74,15 +75,7 @@ func newEnv(t *testing.T, online ...string) *env {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
-	nc := natstest.Connect(t, natstest.RunServer(t))
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := eventstore.NewJetStream(ctx, js, eventstore.JetStreamOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, nc, js := eventstoretest.JetStream(t)
 	tracks := edgesync.New(slog.New(slog.NewTextHandler(io.Discard, nil)), false)
 	statuses := edgesync.StatusSourceFunc(func() map[string]edgesync.NodeStatus {
 		out := map[string]edgesync.NodeStatus{}

@@ -8,12 +8,11 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
-	"github.com/nats-io/nats.go/jetstream"
 
 	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
 	"github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
 	"github.com/strata-edge/strata/pkg/eventstore"
-	"github.com/strata-edge/strata/pkg/natsutil/natstest"
+	"github.com/strata-edge/strata/pkg/eventstore/eventstoretest"
 	"github.com/strata-edge/strata/pkg/testenv"
 )
 
@@ -23,14 +22,7 @@ func newClients(t *testing.T) (*Service, []dnsv1connect.DnsServiceClient, contex
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
-	js, err := jetstream.New(natstest.Connect(t, natstest.RunServer(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := eventstore.NewJetStream(ctx, js, eventstore.JetStreamOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, _, _ := eventstoretest.JetStream(t)
 	svc, err := New(Options{Store: store})
 	if err != nil {
 		t.Fatal(err)

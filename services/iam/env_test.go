@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
-	"github.com/nats-io/nats.go/jetstream"
 
 	iamv1 "github.com/strata-edge/strata/gen/strata/iam/v1"
 	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
@@ -22,7 +21,7 @@ import (
 	"github.com/strata-edge/strata/pkg/apierr"
 	"github.com/strata-edge/strata/pkg/authz"
 	"github.com/strata-edge/strata/pkg/eventstore"
-	"github.com/strata-edge/strata/pkg/natsutil/natstest"
+	"github.com/strata-edge/strata/pkg/eventstore/eventstoretest"
 )
 
 // clock is a settable clock for tests.
@@ -87,16 +86,7 @@ func newEnv(t testing.TB, configure ...func(*Options)) *env {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)
-	nc := natstest.Connect(t, natstest.RunServer(t))
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := eventstore.NewJetStream(ctx, js, eventstore.JetStreamOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store, _, _ := eventstoretest.JetStream(t)
 	rs := authz.NewResolvers()
 	rs.Register(world{}, "partition", "app")
 	e := &env{t: t, ctx: ctx, store: store, clock: newClock(), resolvers: rs}

@@ -9,7 +9,6 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	cfgev "github.com/strata-edge/strata/gen/strata/events/config/v1"
@@ -18,7 +17,7 @@ import (
 	"github.com/strata-edge/strata/pkg/apierr"
 	"github.com/strata-edge/strata/pkg/configevents"
 	"github.com/strata-edge/strata/pkg/eventstore"
-	"github.com/strata-edge/strata/pkg/natsutil/natstest"
+	"github.com/strata-edge/strata/pkg/eventstore/eventstoretest"
 	"github.com/strata-edge/strata/pkg/testenv"
 )
 
@@ -49,15 +48,7 @@ func newEnv(t testing.TB, opts Options) *env {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
-	nc := natstest.Connect(t, natstest.RunServer(t))
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	es, err := eventstore.NewJetStream(ctx, js, eventstore.JetStreamOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	es, nc, _ := eventstoretest.JetStream(t)
 	opts.Store = es
 	if opts.Results != nil {
 		opts.Conn = nc

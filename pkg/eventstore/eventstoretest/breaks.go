@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 )
@@ -60,4 +63,21 @@ func SubscribeSurvives(t *testing.T, s eventstore.Store, rounds int, wait time.D
 			t.Fatalf("seen %v: not each position once in order", seen)
 		}
 	}
+}
+
+// JetStream is an event store on a JetStream server of its own, closed when
+// t ends, with the connection and the JetStream context behind it.
+func JetStream(t testing.TB) (*eventstore.JetStreamStore, *nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc := natstest.Connect(t, natstest.RunServer(t))
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := eventstore.NewJetStream(context.Background(), js, eventstore.JetStreamOptions{})
+	if err != nil {
+		t.Fatalf("NewJetStream: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, nc, js
 }
