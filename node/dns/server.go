@@ -295,14 +295,14 @@ const udpBufSize = 4096
 // udpSocketBuffer is the receive and send buffer asked for the UDP socket.
 const udpSocketBuffer = 4 << 20
 
-// batchConn is the UDP socket seen as numbered slots: recv fills slots
+// batchConn is the UDP socket seen as numbered slots: Read fills slots
 // [0, n) with datagrams, queue(k, i, n) makes reply(k)[:n] the k-th answer,
 // to the sender of datagram i, and flush(k) sends answers [0, k).
 // On Linux one recv and one flush are one recvmmsg and one sendmmsg.
 type batchConn interface {
-	recv() (int, error)
-	packet(i int) []byte
-	from(i int) netip.AddrPort
+	Read() (int, error)
+	Packet(i int) []byte
+	From(i int) netip.AddrPort
 	reply(k int) []byte
 	queue(k, i, n int)
 	flush(k int) error
@@ -319,7 +319,7 @@ func (s *Server) serveUDP(conn *net.UDPConn) {
 	}
 	key := make([]byte, keySize)
 	for {
-		got, err := c.recv()
+		got, err := c.Read()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -331,10 +331,10 @@ func (s *Server) serveUDP(conn *net.UDPConn) {
 		k := 0
 		var rc [16]uint32 // responses by rcode, counted once per batch
 		for i := range got {
-			q, out := c.packet(i), c.reply(k)
+			q, out := c.Packet(i), c.reply(k)
 			n := t.fastReply(out, q, key)
 			if n == 0 && len(q) > 0 {
-				n = copy(out, s.slowUDP(out, q, c.from(i)))
+				n = copy(out, s.slowUDP(out, q, c.From(i)))
 			}
 			if n > 0 {
 				rc[out[3]&0x0f]++

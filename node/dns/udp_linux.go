@@ -6,35 +6,29 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/netip"
-	"os"
 	"syscall"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-edge/strata/node/internal/mmsg"
 )
 
-// mmsgConn moves batches of datagrams with recvmmsg/sendmmsg on the socket's
-// file descriptor. Every header, iovec, buffer and address slot is allocated
-// once and a reply reuses the sender's sockaddr as the kernel wrote it, so
-// a batch costs two system calls and no allocation (x/net's ReadBatch parses
-// a *net.UDPAddr per datagram and WriteBatch marshals it back).
+// mmsgConn moves batches of datagrams with recvmmsg (mmsg.Reader) and
+// sendmmsg on the socket's file descriptor. A reply reuses the sender's
+// sockaddr as the kernel wrote it, so a batch costs two system calls and no
+// allocation.
 type mmsgConn struct {
-	rc syscall.RawConn
-
-	in     []unix.Mmsghdr
-	inIov  []unix.Iovec
-	names  []unix.RawSockaddrInet6 // room for either family
-	inBuf  [][]byte
+	*mmsg.Reader
+	rc     syscall.RawConn
 	out    []unix.Mmsghdr
 	outIov []unix.Iovec
 	outBuf [][]byte
 
-	// the callbacks' inputs and results; bound once so RawConn.Read/Write
-	// get the same func value every time (a closure would allocate).
+	// sendmmsg's inputs and results; bound once so RawConn.Write gets the
+	// same func value every time (a closure would allocate).
 	n, first, last int
 	errno          syscall.Errno
-	recvF, sendF   func(fd uintptr) bool
+	sendF          func(fd uintptr) bool
 }
 
 // listenUDPShared opens n UDP sockets on one address with SO_REUSEPORT (a
@@ -92,80 +86,37 @@ func newBatchConn(c *net.UDPConn, batch int) (batchConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dns: udp raw conn: %w", err)
 	}
+	r, err := mmsg.NewReader(c, batch, udpBufSize)
+	if err != nil {
+		return nil, fmt.Errorf("dns: udp raw conn: %w", err)
+	}
 	m := &mmsgConn{
+		Reader: r,
 		rc:     rc,
-		in:     make([]unix.Mmsghdr, batch),
-		inIov:  make([]unix.Iovec, batch),
-		names:  make([]unix.RawSockaddrInet6, batch),
-		inBuf:  make([][]byte, batch),
 		out:    make([]unix.Mmsghdr, batch),
 		outIov: make([]unix.Iovec, batch),
 		outBuf: make([][]byte, batch),
 	}
 	for i := range batch {
-		m.inBuf[i] = make([]byte, udpBufSize)
 		m.outBuf[i] = make([]byte, udpBufSize)
-		m.inIov[i].Base = &m.inBuf[i][0]
-		m.inIov[i].SetLen(udpBufSize)
-		m.in[i].Hdr.Iov = &m.inIov[i]
-		m.in[i].Hdr.SetIovlen(1)
-		m.in[i].Hdr.Name = (*byte)(unsafe.Pointer(&m.names[i]))
 		m.outIov[i].Base = &m.outBuf[i][0]
 		m.out[i].Hdr.Iov = &m.outIov[i]
 		m.out[i].Hdr.SetIovlen(1)
 	}
-	m.recvF, m.sendF = m.recvmmsg, m.sendmmsg
+	m.sendF = m.sendmmsg
 	return m, nil
 }
 
-// recv waits for at least one datagram and returns how many it read.
-func (m *mmsgConn) recv() (int, error) {
-	for i := range m.in {
-		m.in[i].Hdr.Namelen = unix.SizeofSockaddrInet6
-	}
-	if err := m.rc.Read(m.recvF); err != nil {
-		return 0, err
-	}
-	if m.errno != 0 {
-		return 0, os.NewSyscallError("recvmmsg", m.errno)
-	}
-	return m.n, nil
-}
-
-// The socket is non-blocking: on EAGAIN the callback returns false and the
-// runtime's poller waits for readiness (writability) before calling again.
-func (m *mmsgConn) recvmmsg(fd uintptr) bool {
-	for {
-		r, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&m.in[0])), uintptr(len(m.in)), unix.MSG_DONTWAIT, 0, 0)
-		if e != unix.EINTR {
-			m.n, m.errno = int(r), e
-			return e != unix.EAGAIN
-		}
-	}
-}
-
 func (m *mmsgConn) sendmmsg(fd uintptr) bool {
-	for {
-		r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&m.out[m.first])), uintptr(m.last-m.first), unix.MSG_DONTWAIT, 0, 0)
-		if e != unix.EINTR {
-			m.n, m.errno = int(r), e
-			return e != unix.EAGAIN
-		}
-	}
-}
-
-func (m *mmsgConn) packet(i int) []byte {
-	if m.in[i].Hdr.Flags&unix.MSG_TRUNC != 0 {
-		return nil // larger than any query we answer: drop
-	}
-	return m.inBuf[i][:m.in[i].Len]
+	var done bool
+	m.n, m.errno, done = mmsg.Call(unix.SYS_SENDMMSG, fd, m.out[m.first:m.last])
+	return done
 }
 
 func (m *mmsgConn) reply(k int) []byte { return m.outBuf[k] }
 
 func (m *mmsgConn) queue(k, i, n int) {
-	m.out[k].Hdr.Name = m.in[i].Hdr.Name
-	m.out[k].Hdr.Namelen = m.in[i].Hdr.Namelen
+	m.out[k].Hdr.Name, m.out[k].Hdr.Namelen = m.Name(i)
 	m.outIov[k].SetLen(n)
 }
 
@@ -184,18 +135,4 @@ func (m *mmsgConn) flush(k int) error {
 		m.first += m.n
 	}
 	return nil
-}
-
-func (m *mmsgConn) from(i int) netip.AddrPort {
-	sa := &m.names[i]
-	p := (*[2]byte)(unsafe.Pointer(&sa.Port)) // network byte order
-	port := uint16(p[0])<<8 | uint16(p[1])
-	switch sa.Family {
-	case unix.AF_INET:
-		v4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
-		return netip.AddrPortFrom(netip.AddrFrom4(v4.Addr), port)
-	case unix.AF_INET6:
-		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), port)
-	}
-	return netip.AddrPort{}
 }

@@ -33,6 +33,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/strata-edge/strata/node/internal/mmsg"
 )
 
 // Defaults for zero Config fields.
@@ -174,34 +176,23 @@ func (p *Proxy) Close() {
 	p.wg.Wait()
 }
 
+// readBatch is how many client datagrams one recvmmsg reads (16 buffers of
+// 64 KiB per listener).
+const readBatch = 16
+
 // Serve reads client datagrams until the proxy is closed (then it returns
 // nil) or the socket fails.
 func (p *Proxy) Serve() error {
+	var r *mmsg.Reader
+	var buf []byte
 	if p.udp != nil {
-		if br := newBatchReader(p.udp); br != nil {
-			return p.serveBatch(br)
-		}
+		r, _ = mmsg.NewReader(p.udp, readBatch, MaxDatagram)
 	}
-	buf := make([]byte, MaxDatagram)
+	if r == nil { // not a *net.UDPConn, or no raw conn: the portable path
+		buf = make([]byte, MaxDatagram)
+	}
 	for {
-		var (
-			n    int
-			from netip.AddrPort
-			addr net.Addr
-			err  error
-		)
-		if p.udp != nil {
-			n, from, err = p.udp.ReadFromUDPAddrPort(buf)
-		} else {
-			n, addr, err = p.pc.ReadFrom(buf)
-			if err == nil {
-				from, err = addrPort(addr)
-				if err != nil {
-					continue
-				}
-			}
-		}
-		if err != nil {
+		if err := p.read(r, buf); err != nil {
 			if p.isClosed() || errors.Is(err, net.ErrClosed) {
 				return nil
 			}
@@ -211,33 +202,35 @@ func (p *Proxy) Serve() error {
 			}
 			return err
 		}
-		p.fromClient(buf[:n], from, addr)
 	}
 }
 
-// serveBatch is Serve reading up to readBatch datagrams per system call.
-func (p *Proxy) serveBatch(br *batchReader) error {
-	for {
-		n, err := br.read()
+// read delivers the datagrams of one read: a batch from r, else one
+// datagram from p.pc into buf.
+func (p *Proxy) read(r *mmsg.Reader, buf []byte) error {
+	if r == nil {
+		n, addr, err := p.pc.ReadFrom(buf)
 		if err != nil {
-			if p.isClosed() || errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
 			return err
 		}
-		for i := range n {
-			b, from := br.packet(i), br.from(i)
-			if b == nil || !from.IsValid() {
-				p.dropped.Add(1)
-				continue
-			}
-			p.fromClient(b, from, nil)
+		if from, err := addrPort(addr); err == nil {
+			p.fromClient(buf[:n], from, addr)
 		}
+		return nil
 	}
+	n, err := r.Read()
+	if err != nil {
+		return err
+	}
+	for i := range n {
+		b, from := r.Packet(i), r.From(i)
+		if b == nil || !from.IsValid() {
+			p.dropped.Add(1)
+			continue
+		}
+		p.fromClient(b, from, nil)
+	}
+	return nil
 }
 
 func addrPort(a net.Addr) (netip.AddrPort, error) {
