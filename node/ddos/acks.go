@@ -14,9 +14,7 @@ import (
 // Acknowledgements are requests the ddos service answers once it has
 // recorded them; the agent sends again what was not answered, backing off.
 const (
-	ackTimeout  = 2 * time.Second
-	ackRetryMin = 250 * time.Millisecond
-	ackRetryMax = 10 * time.Second
+	ackTimeout = 2 * time.Second
 	// maxPendingAcks bounds the queue while the hub is unreachable: the
 	// next session sends the dropped ones again.
 	maxPendingAcks = 10_000
@@ -38,28 +36,6 @@ func (a *Agent) queueAck(ack *ddosv1.BlockAck) {
 	select {
 	case a.acks.kick <- struct{}{}:
 	default:
-	}
-}
-
-func (a *Agent) ackLoop(ctx context.Context) {
-	backoff := ackRetryMin
-	for {
-		if a.sendAcks(ctx) {
-			backoff = ackRetryMin
-			select {
-			case <-ctx.Done():
-				return
-			case <-a.acks.kick:
-			}
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-a.acks.kick:
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, ackRetryMax)
 	}
 }
 

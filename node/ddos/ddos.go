@@ -28,6 +28,7 @@ import (
 
 	ddosv1 "github.com/strata-edge/strata/gen/strata/ddos/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+	"github.com/strata-edge/strata/node/internal/retry"
 	"github.com/strata-edge/strata/node/xdp"
 	"github.com/strata-edge/strata/pkg/natsutil"
 )
@@ -103,7 +104,7 @@ func New(opts Options) (*Agent, error) {
 func (a *Agent) Start(ctx context.Context) error {
 	ctx, a.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	a.wg.Go(func() { a.consume(ctx) })
-	a.wg.Go(func() { a.ackLoop(ctx) })
+	a.wg.Go(func() { retry.Loop(ctx, a.acks.kick, a.sendAcks) })
 	if a.opts.ReportInterval > 0 {
 		a.wg.Go(func() { a.reportLoop(ctx) })
 	}

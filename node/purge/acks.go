@@ -19,9 +19,7 @@ import (
 // ack is answered the saved position stays before it, so a restart applies
 // and acknowledges it again (a purge applied twice only costs a miss).
 const (
-	ackTimeout  = 2 * time.Second
-	ackRetryMin = 250 * time.Millisecond
-	ackRetryMax = 10 * time.Second
+	ackTimeout = 2 * time.Second
 	// ackParallel bounds the requests in flight: acks of a burst of purges
 	// do not wait for each other's round trips.
 	ackParallel = 64
@@ -82,30 +80,6 @@ func (a *Agent) savable() uint64 {
 		seq = min(seq, r-1)
 	}
 	return seq
-}
-
-// ackLoop sends the queued acknowledgements until every one is answered,
-// backing off while they are not, and again whenever one is queued.
-func (a *Agent) ackLoop(ctx context.Context) {
-	backoff := ackRetryMin
-	for {
-		if a.sendAcks(ctx) {
-			backoff = ackRetryMin
-			select {
-			case <-ctx.Done():
-				return
-			case <-a.acks.kick:
-			}
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-a.acks.kick:
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, ackRetryMax)
-	}
 }
 
 // sendAcks sends every pending ack (up to ackParallel at once) and drops the

@@ -33,6 +33,7 @@ import (
 
 	purgev1 "github.com/strata-edge/strata/gen/strata/purge/v1"
 	"github.com/strata-edge/strata/node/cache"
+	"github.com/strata-edge/strata/node/internal/retry"
 	"github.com/strata-edge/strata/pkg/natsutil"
 )
 
@@ -159,7 +160,7 @@ func (a *Agent) Start(ctx context.Context) error {
 	a.runCtx = ctx
 	var wg sync.WaitGroup
 	wg.Go(func() { a.saveLoop(ctx) })
-	wg.Go(func() { a.ackLoop(ctx) })
+	wg.Go(func() { retry.Loop(ctx, a.acks.kick, a.sendAcks) })
 	if a.opts.LinkID != nil {
 		wg.Go(func() { natsutil.WatchLink(ctx, a.opts.LinkID, func(uint64) { a.Nudge() }) })
 	}
