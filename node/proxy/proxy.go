@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -119,8 +118,7 @@ type Proxy struct {
 	rt       atomic.Pointer[route.Runtime]
 	updateMu sync.Mutex
 
-	statsMu sync.Mutex
-	stats   map[string]*stats.App
+	stats *stats.Apps
 
 	httpPort, httpsPort uint32 // routing ports, fixed at Start
 	httpAddr, httpsAddr atomic.Pointer[net.Addr]
@@ -179,7 +177,7 @@ func New(opts Options) (*Proxy, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	p := &Proxy{opts: opts, log: opts.Logger, stats: make(map[string]*stats.App)}
+	p := &Proxy{opts: opts, log: opts.Logger, stats: stats.NewApps(opts.PerSecondStats)}
 	p.timed = opts.AccessLog || opts.PerSecondStats || opts.Requests != nil
 	p.reverse = p.newReverseProxy()
 	return p, nil
@@ -364,7 +362,7 @@ func (p *Proxy) Prepare(snap *syncv1.Snapshot) (commit, abort func(), err error)
 	if cur != nil && cur.Version == snap.GetVersion() {
 		return func() {}, func() {}, nil
 	}
-	next, err := route.Compile(snap, cur, p.statsFor)
+	next, err := route.Compile(snap, cur, p.stats.For)
 	if err != nil {
 		return nil, nil, fmt.Errorf("proxy: config version %d: %w", snap.GetVersion(), err)
 	}
@@ -384,7 +382,7 @@ func (p *Proxy) commit(snap *syncv1.Snapshot, cur, next *route.Runtime) {
 		if now != nil && now.Version == snap.GetVersion() {
 			return
 		}
-		again, err := route.Compile(snap, now, p.statsFor)
+		again, err := route.Compile(snap, now, p.stats.For)
 		if err != nil {
 			p.log.Error("proxy: config not applied", "version", snap.GetVersion(), "err", err)
 			return
@@ -396,7 +394,7 @@ func (p *Proxy) commit(snap *syncv1.Snapshot, cur, next *route.Runtime) {
 	if cur != nil {
 		cur.Retire(next)
 	}
-	p.pruneStats(next)
+	p.stats.Prune(func(id string) bool { return next.App(id) != nil })
 	p.log.Info("proxy: config applied", "version", next.Version, "apps", len(snap.GetApps()))
 }
 
@@ -435,53 +433,14 @@ func (p *Proxy) OpenConnections() uint64 {
 }
 
 // Stats returns the counters of every app of the running config, by app id.
-func (p *Proxy) Stats() map[string]AppStats {
-	p.statsMu.Lock()
-	defer p.statsMu.Unlock()
-	out := make(map[string]AppStats, len(p.stats))
-	for id, s := range p.stats {
-		out[id] = s.Snapshot()
-	}
-	return out
-}
-
-func (p *Proxy) statsFor(appID string) *stats.App {
-	p.statsMu.Lock()
-	defer p.statsMu.Unlock()
-	s := p.stats[appID]
-	if s == nil {
-		s = stats.NewApp(p.opts.PerSecondStats)
-		p.stats[appID] = s
-	}
-	return s
-}
-
-func (p *Proxy) pruneStats(rt *route.Runtime) {
-	p.statsMu.Lock()
-	defer p.statsMu.Unlock()
-	for id := range p.stats {
-		if rt.App(id) == nil {
-			delete(p.stats, id)
-		}
-	}
-}
+func (p *Proxy) Stats() map[string]AppStats { return p.stats.Snapshots() }
 
 // TakeSeconds hands over the finished per-second aggregates of every app
 // (seconds before before, Unix time; all of them with before = MaxInt64)
 // appended to out, and how many seconds were dropped because none took
 // them in time. Empty without Options.PerSecondStats.
 func (p *Proxy) TakeSeconds(before int64, out []*metricsv1.AppSecond) ([]*metricsv1.AppSecond, uint64) {
-	p.statsMu.Lock()
-	apps := make(map[string]*stats.App, len(p.stats))
-	maps.Copy(apps, p.stats)
-	p.statsMu.Unlock()
-	var dropped uint64
-	for id, a := range apps {
-		var d uint64
-		out, d = a.TakeSeconds(id, before, out)
-		dropped += d
-	}
-	return out, dropped
+	return p.stats.TakeSeconds(before, out)
 }
 
 // ServerHealth is what the health checks (active and passive) say of every

@@ -61,7 +61,7 @@ func (b *build) compile(ac *configv1.App) (*app, error) {
 		udpIdle:        msOr(sc.GetUdpSessionIdleMs(), DefaultUDPSessionIdle),
 		maxConns:       int64(sc.GetMaxConnections()),
 		viaParent:      sc.GetViaParent(),
-		stats:          b.s.statsFor(ac.GetId()),
+		stats:          b.s.stats.For(ac.GetId()),
 	}
 	if a.maxConns == 0 {
 		a.maxConns = DefaultMaxConnections

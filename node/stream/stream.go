@@ -18,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net"
 	"strconv"
 	"sync"
@@ -87,8 +86,7 @@ type Stream struct {
 	version   uint64
 	closed    bool
 
-	statsMu sync.Mutex
-	stats   map[string]*stats.App
+	stats *stats.Apps
 }
 
 // New returns a Stream with no listeners.
@@ -101,7 +99,7 @@ func New(opts Options) *Stream {
 		listeners: map[lkey]*listener{},
 		draining:  map[*listener]struct{}{},
 		upstreams: map[string]*upstream.Upstream{},
-		stats:     map[string]*stats.App{},
+		stats:     stats.NewApps(opts.PerSecondStats),
 	}
 }
 
@@ -306,56 +304,21 @@ func (s *Stream) Stop(ctx context.Context) error {
 	return nil
 }
 
-// statsFor returns the counters of app id.
-func (s *Stream) statsFor(id string) *stats.App {
-	s.statsMu.Lock()
-	defer s.statsMu.Unlock()
-	a := s.stats[id]
-	if a == nil {
-		a = stats.NewApp(s.opts.PerSecondStats)
-		s.stats[id] = a
-	}
-	return a
-}
-
 func (s *Stream) pruneStats(apps map[lkey]*app) {
 	keep := map[string]bool{}
 	for _, a := range apps {
 		keep[a.id] = true
 	}
-	s.statsMu.Lock()
-	defer s.statsMu.Unlock()
-	for id := range s.stats {
-		if !keep[id] {
-			delete(s.stats, id)
-		}
-	}
+	s.stats.Prune(func(id string) bool { return keep[id] })
 }
 
 // Stats returns the counters of every stream app.
-func (s *Stream) Stats() map[string]stats.Snapshot {
-	s.statsMu.Lock()
-	defer s.statsMu.Unlock()
-	out := make(map[string]stats.Snapshot, len(s.stats))
-	for id, a := range s.stats {
-		out[id] = a.Snapshot()
-	}
-	return out
-}
+func (s *Stream) Stats() map[string]stats.Snapshot { return s.stats.Snapshots() }
 
 // TakeSeconds hands over the per-second aggregates of the stream apps
 // (node/stats Source).
 func (s *Stream) TakeSeconds(before int64, out []*metricsv1.AppSecond) ([]*metricsv1.AppSecond, uint64) {
-	s.statsMu.Lock()
-	apps := maps.Clone(s.stats)
-	s.statsMu.Unlock()
-	var dropped uint64
-	for id, a := range apps {
-		var d uint64
-		out, d = a.TakeSeconds(id, before, out)
-		dropped += d
-	}
-	return out, dropped
+	return s.stats.TakeSeconds(before, out)
 }
 
 // ServerHealth is what the health checks say of the stream apps' servers.
