@@ -38,31 +38,9 @@ import (
 // also after a restart without the hub, and its private key is nowhere in
 // the node's store in clear.
 func TestNodeServesSyncedCertificate(t *testing.T) {
-	hub := natstest.RunServerWith(t, natsutil.ServerOptions{LeafPort: -1})
-	leafURL, err := natsutil.LeafURL(hub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	line, _ := keywrap.NewKeyLine()
-	control, _ := keywrap.Parse(line)
-	nodeKEK, err := control.Derive("partition/" + partition)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set := certtest.NewSet(t)
-	leaf, chain := set.Leaf(t, certtest.Options{DNSNames: []string{"app.example.com"}})
+	hub, leafURL := runHub(t)
+	sc, nodeKEK, set, leaf := syncedCert(t, "web")
 	der := leaf.KeyDER(t)
-	env, err := control.Seal("crt_1", 1, der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, err = control.Rewrap(env, "crt_1", 1, nodeKEK)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc := &certv1.SyncedCertificate{Id: "crt_1", ChainPem: chain, Domains: []string{"app.example.com"}, AppIds: []string{"web"},
-		NotAfter: timestamppb.New(leaf.Cert.NotAfter),
-		Key:      &certv1.WrappedKey{KekId: env.KEKID, WrappedDataKey: env.WrappedDataKey, Ciphertext: env.Ciphertext, KeyVersion: 1}}
 
 	p := newPublisher(t, natstest.Connect(t, hub))
 	publishWithCert(t, p, app(upstream(t, "A")), sc)
@@ -185,4 +163,29 @@ func TestNodeAnswersACMEChallenge(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// syncedCert is a certificate for app.example.com of app appID, its key
+// wrapped for this partition's nodes as the hub syncs it, with the nodes'
+// KEK, the certificate set and the leaf.
+func syncedCert(t *testing.T, appID string) (*certv1.SyncedCertificate, *keywrap.Keyring, *certtest.Set, *certtest.Cert) {
+	t.Helper()
+	line, _ := keywrap.NewKeyLine()
+	control, _ := keywrap.Parse(line)
+	nodeKEK, err := control.Derive("partition/" + partition)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := certtest.NewSet(t)
+	leaf, chain := set.Leaf(t, certtest.Options{DNSNames: []string{"app.example.com"}})
+	env, err := control.Seal("crt_1", 1, leaf.KeyDER(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env, err = control.Rewrap(env, "crt_1", 1, nodeKEK); err != nil {
+		t.Fatal(err)
+	}
+	return &certv1.SyncedCertificate{Id: "crt_1", ChainPem: chain, Domains: []string{"app.example.com"}, AppIds: []string{appID},
+		NotAfter: timestamppb.New(leaf.Cert.NotAfter),
+		Key:      &certv1.WrappedKey{KekId: env.KEKID, WrappedDataKey: env.WrappedDataKey, Ciphertext: env.Ciphertext, KeyVersion: 1}}, nodeKEK, set, leaf
 }

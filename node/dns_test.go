@@ -42,11 +42,7 @@ func lookupA(addr, name string) (string, error) {
 // A released zone reaches the node's DNS server through the sync delta, is
 // stored, and is still served after a restart without the hub.
 func TestNodeServesReleasedZones(t *testing.T) {
-	hub := natstest.RunServerWith(t, natsutil.ServerOptions{LeafPort: -1})
-	leafURL, err := natsutil.LeafURL(hub)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hub, leafURL := runHub(t)
 	p := newPublisher(t, natstest.Connect(t, hub))
 	p.release(app(upstream(t, "A")))
 	dir := t.TempDir()

@@ -154,11 +154,7 @@ func waitStatus(t *testing.T, statuses chan *syncv1.NodeStatus, ok func(*syncv1.
 // address; a node restarted offline keeps the stored setting; another
 // cluster's setting changes nothing.
 func TestNodeDNSFollowsClusterSetting(t *testing.T) {
-	hub := natstest.RunServerWith(t, natsutil.ServerOptions{LeafPort: -1})
-	leafURL, err := natsutil.LeafURL(hub)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hub, leafURL := runHub(t)
 	nc := natstest.Connect(t, hub)
 	statuses := statusFeed(t, nc)
 	p := newPublisher(t, nc)
@@ -216,11 +212,7 @@ func TestNodeDNSFollowsClusterSetting(t *testing.T) {
 // keep running the previous version, the node reports itself unhealthy, and
 // the next good snapshot applies to both.
 func TestNodeAppliesSnapshotsAllOrNothing(t *testing.T) {
-	hub := natstest.RunServerWith(t, natsutil.ServerOptions{LeafPort: -1})
-	leafURL, err := natsutil.LeafURL(hub)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hub, leafURL := runHub(t)
 	nc := natstest.Connect(t, hub)
 	statuses := statusFeed(t, nc)
 	p := newPublisher(t, nc)

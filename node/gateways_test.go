@@ -39,11 +39,7 @@ func lookupAll(addr, name string) ([]string, error) {
 // publishes on its partition's gateway subject, keyed by cluster id or name,
 // and ignores sets of other partitions and older sets.
 func TestNodeAnswersGatewayRecordsFromLiveSets(t *testing.T) {
-	hub := natstest.RunServerWith(t, natsutil.ServerOptions{LeafPort: -1})
-	leafURL, err := natsutil.LeafURL(hub)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hub, leafURL := runHub(t)
 	nc := natstest.Connect(t, hub)
 	p := newPublisher(t, nc)
 	p.release(app(upstream(t, "A")))

@@ -21,7 +21,6 @@ import (
 
 	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
 	"github.com/strata-edge/strata/node"
-	"github.com/strata-edge/strata/pkg/natsutil"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 )
 
@@ -35,11 +34,7 @@ const h2specCases = 145
 // zone points h2spec.example.com at 127.0.0.1, and the test's resolver asks
 // the node.
 func TestH2Spec(t *testing.T) {
-	hub := natstest.RunServerWith(t, natsutil.ServerOptions{LeafPort: -1})
-	leafURL, err := natsutil.LeafURL(hub)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hub, leafURL := runHub(t)
 	p := newPublisher(t, natstest.Connect(t, hub))
 	const host = "h2spec.example.com"
 	a := app(upstream(t, strings.Repeat("h2spec ", 10))) // cases need a body (spec.ServerDataLength)

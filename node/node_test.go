@@ -193,6 +193,17 @@ func get(n *node.Node) (string, error) {
 	return string(b), nil
 }
 
+// runHub starts a hub with a leaf port and returns it with its leaf URL.
+func runHub(t *testing.T) (*server.Server, string) {
+	t.Helper()
+	hub := natstest.RunServerWith(t, natsutil.ServerOptions{LeafPort: -1})
+	leafURL, err := natsutil.LeafURL(hub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hub, leafURL
+}
+
 func startNode(t *testing.T, o node.Options) *node.Node {
 	t.Helper()
 	o.NodeID, o.ClusterID, o.PartitionID = "n1", "c1", partition
@@ -234,11 +245,7 @@ func waitServes(t *testing.T, n *node.Node, version uint64, body string) {
 // A node serves what the hub publishes, follows releases, and after a
 // restart with the hub gone serves the stored config at once.
 func TestNodeServesStoredConfigWithoutHub(t *testing.T) {
-	hub := natstest.RunServerWith(t, natsutil.ServerOptions{LeafPort: -1})
-	leafURL, err := natsutil.LeafURL(hub)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hub, leafURL := runHub(t)
 	p := newPublisher(t, natstest.Connect(t, hub))
 	a, b := upstream(t, "A"), upstream(t, "B")
 	v1 := p.release(app(a))

@@ -61,11 +61,7 @@ func scrape(t *testing.T, url string) map[string]float64 {
 // purge, DNS answers by rcode over UDP, and the config it runs; /healthz
 // says it is healthy.
 func TestNodeMetrics(t *testing.T) {
-	hub := natstest.RunServerWith(t, natsutil.ServerOptions{LeafPort: -1})
-	leafURL, err := natsutil.LeafURL(hub)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hub, leafURL := runHub(t)
 	control := natstest.Connect(t, hub)
 	js, _ := jetstream.New(control)
 	if _, err := js.CreateStream(t.Context(), jetstream.StreamConfig{Name: natsutil.PurgeStream, Subjects: []string{natsutil.PurgeSubjects}}); err != nil {

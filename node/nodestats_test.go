@@ -24,11 +24,7 @@ import (
 // definition that arrived with the snapshot (kind "metric"); a clean stop
 // reports what was still open.
 func TestNodeSendsMetricsReports(t *testing.T) {
-	hub := natstest.RunServerWith(t, natsutil.ServerOptions{LeafPort: -1})
-	leafURL, err := natsutil.LeafURL(hub)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hub, leafURL := runHub(t)
 	control := natstest.Connect(t, hub)
 	var mu sync.Mutex
 	bySeq := map[string]*metricsv1.Report{}

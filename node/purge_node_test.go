@@ -37,11 +37,7 @@ func cached(t *testing.T, n *node.Node, path string) string {
 // applied and acknowledged, and purges published while the node was down
 // are applied before its (disk) cache serves again.
 func TestNodeAppliesPurges(t *testing.T) {
-	hub := natstest.RunServerWith(t, natsutil.ServerOptions{LeafPort: -1})
-	leafURL, err := natsutil.LeafURL(hub)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hub, leafURL := runHub(t)
 	control := natstest.Connect(t, hub)
 	js, _ := jetstream.New(control)
 	ctx := t.Context()

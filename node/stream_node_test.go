@@ -9,14 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/protobuf/types/known/timestamppb"
-
-	certv1 "github.com/strata-edge/strata/gen/strata/cert/v1"
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/node"
-	"github.com/strata-edge/strata/pkg/certtest"
-	"github.com/strata-edge/strata/pkg/keywrap"
-	"github.com/strata-edge/strata/pkg/natsutil"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 )
 
@@ -70,29 +64,8 @@ func streamApp(port uint32, origin string) *configv1.App {
 // TLS with the certificate of the node's table; a release naming a port the
 // node cannot bind is rejected as a whole and the running listener stays.
 func TestNodeStreamApp(t *testing.T) {
-	hub := natstest.RunServerWith(t, natsutil.ServerOptions{LeafPort: -1})
-	leafURL, err := natsutil.LeafURL(hub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	line, _ := keywrap.NewKeyLine()
-	control, _ := keywrap.Parse(line)
-	nodeKEK, err := control.Derive("partition/" + partition)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set := certtest.NewSet(t)
-	leaf, chain := set.Leaf(t, certtest.Options{DNSNames: []string{"app.example.com"}})
-	env, err := control.Seal("crt_1", 1, leaf.KeyDER(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if env, err = control.Rewrap(env, "crt_1", 1, nodeKEK); err != nil {
-		t.Fatal(err)
-	}
-	sc := &certv1.SyncedCertificate{Id: "crt_1", ChainPem: chain, Domains: []string{"app.example.com"}, AppIds: []string{"tcp"},
-		NotAfter: timestamppb.New(leaf.Cert.NotAfter),
-		Key:      &certv1.WrappedKey{KekId: env.KEKID, WrappedDataKey: env.WrappedDataKey, Ciphertext: env.Ciphertext, KeyVersion: 1}}
+	hub, leafURL := runHub(t)
+	sc, nodeKEK, set, _ := syncedCert(t, "tcp")
 
 	port := freeTCPPort(t)
 	p := newPublisher(t, natstest.Connect(t, hub))

@@ -16,11 +16,7 @@ import (
 // Heartbeats advertise the node's tier address: the bound HTTP listener by
 // default, Options.TierAddr when given.
 func TestNodeAdvertisesTierAddress(t *testing.T) {
-	hub := natstest.RunServerWith(t, natsutil.ServerOptions{LeafPort: -1})
-	leafURL, err := natsutil.LeafURL(hub)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hub, leafURL := runHub(t)
 	control := natstest.Connect(t, hub)
 	sub, err := control.SubscribeSync(natsutil.NodeStatusSubject("n1"))
 	if err != nil {

@@ -14,18 +14,13 @@ import (
 	"github.com/strata-edge/strata/node"
 	"github.com/strata-edge/strata/node/metrics"
 	"github.com/strata-edge/strata/node/xdp"
-	"github.com/strata-edge/strata/pkg/natsutil"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 )
 
 // A node told to filter an interface it cannot attach to (missing here)
 // starts and serves anyway, and says why in its heartbeat and on /metrics.
 func TestNodeXDPRefusedRunsOn(t *testing.T) {
-	hub := natstest.RunServerWith(t, natsutil.ServerOptions{LeafPort: -1})
-	leafURL, err := natsutil.LeafURL(hub)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hub, leafURL := runHub(t)
 	nc := natstest.Connect(t, hub)
 	statuses := statusFeed(t, nc)
 	p := newPublisher(t, nc)
@@ -70,11 +65,7 @@ func TestNodeXDPAttached(t *testing.T) {
 			t.Fatalf("ip link set up: %v %s", err, out)
 		}
 	}
-	hub := natstest.RunServerWith(t, natsutil.ServerOptions{LeafPort: -1})
-	leafURL, err := natsutil.LeafURL(hub)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hub, leafURL := runHub(t)
 	nc := natstest.Connect(t, hub)
 	statuses := statusFeed(t, nc)
 	p := newPublisher(t, nc)
