@@ -12,6 +12,8 @@ import (
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/node"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
+
+	"github.com/strata-edge/strata/node/internal/nettest"
 )
 
 // lineEcho answers every line with "echo: line".
@@ -21,22 +23,12 @@ func lineEcho(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				sc := bufio.NewScanner(c)
-				for sc.Scan() {
-					fmt.Fprintf(c, "echo: %s\n", sc.Text())
-				}
-			}()
+	nettest.Serve(t, ln, func(c net.Conn) {
+		sc := bufio.NewScanner(c)
+		for sc.Scan() {
+			fmt.Fprintf(c, "echo: %s\n", sc.Text())
 		}
-	}()
+	})
 	return ln.Addr().String()
 }
 

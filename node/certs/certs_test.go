@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"net"
 	"runtime"
 	"strings"
 	"testing"
@@ -15,6 +16,8 @@ import (
 	"github.com/strata-edge/strata/pkg/certtest"
 	"github.com/strata-edge/strata/pkg/keywrap"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/strata-edge/strata/node/internal/nettest"
 )
 
 func nodeKEK(t testing.TB) *keywrap.Keyring {
@@ -147,21 +150,11 @@ func TestHandshake(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				if err := c.(*tls.Conn).Handshake(); err == nil {
-					c.Write([]byte("ok"))
-				}
-			}()
+	nettest.Serve(t, ln, func(c net.Conn) {
+		if err := c.(*tls.Conn).Handshake(); err == nil {
+			c.Write([]byte("ok"))
 		}
-	}()
+	})
 	roots := x509.NewCertPool()
 	roots.AddCert(set.Root.Cert)
 	cache := tls.NewLRUClientSessionCache(8)

@@ -20,6 +20,8 @@ import (
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/pkg/certtest"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
+
+	"github.com/strata-edge/strata/node/internal/nettest"
 )
 
 // responder is a real OCSP responder over HTTP signing with the issuer's
@@ -76,19 +78,7 @@ func tlsServer(t *testing.T, tbl *Table) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func(c net.Conn) {
-				defer c.Close()
-				_ = c.(*tls.Conn).Handshake()
-			}(c)
-		}
-	}()
+	nettest.Serve(t, ln, func(c net.Conn) { _ = c.(*tls.Conn).Handshake() })
 	return ln.Addr().String()
 }
 

@@ -17,6 +17,8 @@ import (
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/node/forward"
 	"github.com/strata-edge/strata/pkg/passhash"
+
+	"github.com/strata-edge/strata/node/internal/nettest"
 )
 
 // cheap are argon2id parameters that keep tests fast; the node verifies
@@ -86,16 +88,7 @@ func echoServer(t testing.TB) *net.TCPAddr {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer c.Close(); _, _ = io.Copy(c, c) }()
-		}
-	}()
+	nettest.Serve(t, ln, func(c net.Conn) { _, _ = io.Copy(c, c) })
 	return ln.Addr().(*net.TCPAddr)
 }
 

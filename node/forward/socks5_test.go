@@ -18,6 +18,8 @@ import (
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/node/forward"
+
+	"github.com/strata-edge/strata/node/internal/nettest"
 )
 
 func socksDialer(t testing.TB, port uint32, auth *proxy.Auth) proxy.Dialer {
@@ -459,16 +461,7 @@ func TestSOCKS5ConnectIPv6(t *testing.T) {
 	if err != nil {
 		t.Skip("no IPv6 loopback:", err)
 	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer c.Close(); _, _ = io.Copy(c, c) }()
-		}
-	}()
+	nettest.Serve(t, ln, func(c net.Conn) { _, _ = io.Copy(c, c) })
 	port := freePort(t)
 	start(t, snapshot(1, proxyApp("fp", []uint32{port}, nil, &configv1.EgressPolicy{AllowCidrs: []string{"::1/128"}})))
 	r := dialRaw(t, hostPort(port))

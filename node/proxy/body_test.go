@@ -11,6 +11,8 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"testing"
+
+	"github.com/strata-edge/strata/node/internal/nettest"
 )
 
 // bodyUpstream serves /len/N (Content-Length), /chunked/N (chunked),
@@ -101,24 +103,14 @@ func TestBodyUntilClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
 	body := bytes.Repeat([]byte("0123456789"), 50000)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
-					return
-				}
-				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n")
-				_, _ = c.Write(body)
-			}()
+	nettest.Serve(t, ln, func(c net.Conn) {
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+			return
 		}
-	}()
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n")
+		_, _ = c.Write(body)
+	})
 	p := startProxy(t, proxyOpts())
 	mustUpdate(t, p, 1, simpleApp("a", "a.example.com", ln.Addr().String()))
 	both(t, p, func(t *testing.T, base string) {

@@ -14,6 +14,8 @@ import (
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/node/proxy"
+
+	"github.com/strata-edge/strata/node/internal/nettest"
 )
 
 // rawResult is a response to a request written byte for byte.
@@ -115,29 +117,19 @@ func http10Upstream(t *testing.T, length bool) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-				req, err := http.ReadRequest(bufio.NewReader(c))
-				if err != nil {
-					return
-				}
-				body := "hello from " + req.URL.Path
-				hdr := "HTTP/1.0 200 OK\r\nServer: SimpleHTTP/0.6 Python/3\r\nContent-Type: text/plain\r\n"
-				if length {
-					hdr += "Content-Length: " + strconv.Itoa(len(body)) + "\r\n"
-				}
-				_, _ = io.WriteString(c, hdr+"\r\n"+body)
-			}()
+	nettest.Serve(t, ln, func(c net.Conn) {
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		req, err := http.ReadRequest(bufio.NewReader(c))
+		if err != nil {
+			return
 		}
-	}()
+		body := "hello from " + req.URL.Path
+		hdr := "HTTP/1.0 200 OK\r\nServer: SimpleHTTP/0.6 Python/3\r\nContent-Type: text/plain\r\n"
+		if length {
+			hdr += "Content-Length: " + strconv.Itoa(len(body)) + "\r\n"
+		}
+		_, _ = io.WriteString(c, hdr+"\r\n"+body)
+	})
 	return ln.Addr().String()
 }
 

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/strata-edge/strata/node/stream"
+
+	"github.com/strata-edge/strata/node/internal/nettest"
 )
 
 // sinkServer reads blocks of size bytes and acknowledges each with one
@@ -23,27 +25,17 @@ func sinkServer(t testing.TB, size int) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
+	nettest.Serve(t, ln, func(c net.Conn) {
+		buf := make([]byte, 256<<10)
 		for {
-			c, err := ln.Accept()
-			if err != nil {
+			if _, err := io.CopyBuffer(io.Discard, io.LimitReader(c, int64(size)), buf); err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 256<<10)
-				for {
-					if _, err := io.CopyBuffer(io.Discard, io.LimitReader(c, int64(size)), buf); err != nil {
-						return
-					}
-					if _, err := c.Write([]byte{1}); err != nil {
-						return
-					}
-				}
-			}()
+			if _, err := c.Write([]byte{1}); err != nil {
+				return
+			}
 		}
-	}()
+	})
 	return ln.Addr().String()
 }
 

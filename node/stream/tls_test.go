@@ -15,6 +15,8 @@ import (
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/node/stream"
 	"github.com/strata-edge/strata/pkg/certtest"
+
+	"github.com/strata-edge/strata/node/internal/nettest"
 )
 
 // ppServer is an upstream behind a go-proxyproto listener: it answers
@@ -27,27 +29,17 @@ func ppServer(t *testing.T) string {
 		t.Fatal(err)
 	}
 	ln := &proxyproto.Listener{Listener: raw, ReadHeaderTimeout: 5 * time.Second}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
+	nettest.Serve(t, ln, func(c net.Conn) {
+		pc := c.(*proxyproto.Conn)
+		sc := bufio.NewScanner(c)
+		for sc.Scan() {
+			src := "none"
+			if h := pc.ProxyHeader(); h != nil {
+				src = fmt.Sprintf("v%d %s", h.Version, h.SourceAddr)
 			}
-			go func() {
-				defer c.Close()
-				pc := c.(*proxyproto.Conn)
-				sc := bufio.NewScanner(c)
-				for sc.Scan() {
-					src := "none"
-					if h := pc.ProxyHeader(); h != nil {
-						src = fmt.Sprintf("v%d %s", h.Version, h.SourceAddr)
-					}
-					fmt.Fprintf(c, "%s\n", src)
-				}
-			}()
+			fmt.Fprintf(c, "%s\n", src)
 		}
-	}()
+	})
 	return raw.Addr().String()
 }
 
@@ -114,22 +106,12 @@ func tlsServer(t *testing.T, name string, cert tls.Certificate) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				sc := bufio.NewScanner(c)
-				for sc.Scan() {
-					fmt.Fprintf(c, "%s: %s\n", name, sc.Text())
-				}
-			}()
+	nettest.Serve(t, ln, func(c net.Conn) {
+		sc := bufio.NewScanner(c)
+		for sc.Scan() {
+			fmt.Fprintf(c, "%s: %s\n", name, sc.Text())
 		}
-	}()
+	})
 	return ln.Addr().String()
 }
 
