@@ -103,7 +103,7 @@ func New(opts Options) (*Agent, error) {
 // until Stop.
 func (a *Agent) Start(ctx context.Context) error {
 	ctx, a.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	a.wg.Go(func() { a.consume(ctx) })
+	a.wg.Go(func() { retry.Sessions(ctx, a.opts.Logger, "ddos agent", a.nudge, a.session) })
 	a.wg.Go(func() { retry.Loop(ctx, a.acks.kick, a.sendAcks) })
 	if a.opts.ReportInterval > 0 {
 		a.wg.Go(func() { a.reportLoop(ctx) })
@@ -226,23 +226,6 @@ func (a *Agent) apply(want *ddosv1.DdosPolicy) error {
 }
 
 // --- blocks ------------------------------------------------------------------
-
-func (a *Agent) consume(ctx context.Context) {
-	started := time.Now()
-	for ctx.Err() == nil {
-		nudged, err := natsutil.UntilNudged(ctx, a.nudge, a.session)
-		if nudged {
-			continue
-		}
-		if err != nil && ctx.Err() == nil {
-			a.opts.Logger.Log(ctx, natsutil.RetryLevel(err, started), "ddos agent: session ended", "err", err)
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Second):
-			}
-		}
-	}
-}
 
 // session reads the partition's block commands from the start of the
 // stream (it keeps the longest ttl), applying what has not expired.

@@ -168,21 +168,7 @@ func (a *Agent) Start(ctx context.Context) error {
 		defer close(a.done)
 		defer wg.Wait()
 		defer a.pushes.Wait()
-		started := time.Now()
-		for ctx.Err() == nil {
-			nudged, err := natsutil.UntilNudged(ctx, a.nudge, a.session)
-			if nudged {
-				a.opts.Logger.Info("purge agent: link to the hub is back; consumer restarted")
-				continue
-			}
-			if err != nil && ctx.Err() == nil {
-				a.opts.Logger.Log(ctx, natsutil.RetryLevel(err, started), "purge agent: session ended", "err", err)
-				select {
-				case <-ctx.Done():
-				case <-time.After(time.Second):
-				}
-			}
-		}
+		retry.Sessions(ctx, a.opts.Logger, "purge agent", a.nudge, a.session)
 	}()
 	return nil
 }

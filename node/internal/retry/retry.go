@@ -1,10 +1,13 @@
-// Package retry runs the resend loop the ddos and purge agents share for
-// their acknowledgements.
+// Package retry runs the loops the ddos and purge agents share: the
+// consumer session and the resend of their acknowledgements.
 package retry
 
 import (
 	"context"
+	"log/slog"
 	"time"
+
+	"github.com/strata-edge/strata/pkg/natsutil"
 )
 
 // The wait after a failed send doubles from Min up to Max.
@@ -34,5 +37,25 @@ func Loop(ctx context.Context, kick <-chan struct{}, send func(context.Context) 
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, Max)
+	}
+}
+
+// Sessions runs session until ctx ends: again at once when a nudge ended
+// it, a second after it failed (logged as "<name>: session ended").
+func Sessions(ctx context.Context, log *slog.Logger, name string, nudge <-chan struct{}, session func(context.Context) error) {
+	started := time.Now()
+	for ctx.Err() == nil {
+		nudged, err := natsutil.UntilNudged(ctx, nudge, session)
+		if nudged {
+			log.Info(name + ": link to the hub is back; consumer restarted")
+			continue
+		}
+		if err != nil && ctx.Err() == nil {
+			log.Log(ctx, natsutil.RetryLevel(err, started), name+": session ended", "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
 	}
 }
