@@ -30,6 +30,7 @@ import (
 	"github.com/strata-edge/strata/node/cache"
 	"github.com/strata-edge/strata/node/proxy/route"
 	"github.com/strata-edge/strata/node/proxy/stats"
+	"github.com/strata-edge/strata/node/proxy/upstream"
 	"github.com/strata-edge/strata/node/tier"
 	"github.com/strata-edge/strata/pkg/metricsql"
 )
@@ -450,16 +451,5 @@ func (p *Proxy) ServerHealth() []*metricsv1.ServerHealth {
 	if rt == nil {
 		return nil
 	}
-	var out []*metricsv1.ServerHealth
-	for _, u := range rt.Upstreams() {
-		for _, s := range u.Servers() {
-			ok, reason, since := s.Health()
-			h := &metricsv1.ServerHealth{AppId: u.AppID, Upstream: u.Name, Server: s.Addr, Healthy: ok, Reason: reason}
-			if !since.IsZero() {
-				h.SinceUnix = since.Unix()
-			}
-			out = append(out, h)
-		}
-	}
-	return out
+	return upstream.AppendHealth(nil, rt.Upstreams())
 }

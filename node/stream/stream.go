@@ -329,16 +329,5 @@ func (s *Stream) ServerHealth() []*metricsv1.ServerHealth {
 		ups = append(ups, u)
 	}
 	s.mu.Unlock()
-	var out []*metricsv1.ServerHealth
-	for _, u := range ups {
-		for _, sv := range u.Servers() {
-			ok, reason, since := sv.Health()
-			h := &metricsv1.ServerHealth{AppId: u.AppID, Upstream: u.Name, Server: sv.Addr, Healthy: ok, Reason: reason}
-			if !since.IsZero() {
-				h.SinceUnix = since.Unix()
-			}
-			out = append(out, h)
-		}
-	}
-	return out
+	return upstream.AppendHealth(nil, ups)
 }

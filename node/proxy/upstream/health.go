@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"sync"
 	"time"
+
+	metricsv1 "github.com/strata-edge/strata/gen/strata/metrics/v1"
 )
 
 // checkLoop probes every server of the upstream each interval until ctx ends.
@@ -121,4 +123,20 @@ func (u *Upstream) probe(ctx context.Context, client *http.Client, s *Server) er
 		}
 	}
 	return fmt.Errorf("GET %s: status %d, want one of %v", u.health.path, resp.StatusCode, u.health.expected)
+}
+
+// AppendHealth appends what the health checks (active and passive) say of
+// every server of ups, now.
+func AppendHealth(out []*metricsv1.ServerHealth, ups []*Upstream) []*metricsv1.ServerHealth {
+	for _, u := range ups {
+		for _, s := range u.Servers() {
+			ok, reason, since := s.Health()
+			h := &metricsv1.ServerHealth{AppId: u.AppID, Upstream: u.Name, Server: s.Addr, Healthy: ok, Reason: reason}
+			if !since.IsZero() {
+				h.SinceUnix = since.Unix()
+			}
+			out = append(out, h)
+		}
+	}
+	return out
 }
