@@ -295,25 +295,7 @@ func TestSOCKS5Curl(t *testing.T) {
 }
 
 // udpEcho is a UDP echo server on loopback.
-func udpEcho(t testing.TB) *net.UDPAddr {
-	t.Helper()
-	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	go func() {
-		buf := make([]byte, 65535)
-		for {
-			n, a, err := pc.ReadFromUDP(buf)
-			if err != nil {
-				return
-			}
-			_, _ = pc.WriteToUDP(buf[:n], a)
-		}
-	}()
-	return pc.LocalAddr().(*net.UDPAddr)
-}
+func udpEcho(t testing.TB) *net.UDPAddr { return nettest.UDPEcho(t, "") }
 
 func TestSOCKS5UDPAssociate(t *testing.T) {
 	echo := udpEcho(t)

@@ -6,17 +6,15 @@ import (
 	"time"
 
 	"github.com/strata-edge/strata/node/internal/mmsg"
+
+	"github.com/strata-edge/strata/node/internal/nettest"
 )
 
 // A burst is read into slots with its sender; a datagram larger than its
 // slot is nil on Linux (one slot per read elsewhere, so only the count
 // differs).
 func TestReader(t *testing.T) {
-	srv, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := nettest.UDP(t)
 	cl, err := net.DialUDP("udp", nil, srv.LocalAddr().(*net.UDPAddr))
 	if err != nil {
 		t.Fatal(err)

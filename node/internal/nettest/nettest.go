@@ -23,3 +23,31 @@ func Serve(t testing.TB, ln net.Listener, handle func(c net.Conn)) {
 		}
 	}()
 }
+
+// UDP is a UDP socket on 127.0.0.1, closed when the test ends.
+func UDP(t testing.TB) *net.UDPConn {
+	t.Helper()
+	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	return pc
+}
+
+// UDPEcho is a UDP server on 127.0.0.1 answering each datagram with
+// prefix+datagram.
+func UDPEcho(t testing.TB, prefix string) *net.UDPAddr {
+	pc := UDP(t)
+	go func() {
+		buf := make([]byte, 70000)
+		for {
+			n, from, err := pc.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			_, _ = pc.WriteToUDPAddrPort(append([]byte(prefix), buf[:n]...), from)
+		}
+	}()
+	return pc.LocalAddr().(*net.UDPAddr)
+}

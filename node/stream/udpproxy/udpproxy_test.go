@@ -14,36 +14,16 @@ import (
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/node/netguard"
 	"github.com/strata-edge/strata/node/stream/udpproxy"
+
+	"github.com/strata-edge/strata/node/internal/nettest"
 )
 
 // echo is a UDP upstream answering each datagram with prefix+datagram.
-func echo(t testing.TB, prefix string) string {
-	t.Helper()
-	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	go func() {
-		buf := make([]byte, 70000)
-		for {
-			n, from, err := pc.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				return
-			}
-			out := append([]byte(prefix), buf[:n]...)
-			pc.WriteToUDPAddrPort(out, from)
-		}
-	}()
-	return pc.LocalAddr().String()
-}
+func echo(t testing.TB, prefix string) string { return nettest.UDPEcho(t, prefix).String() }
 
 func start(t testing.TB, cfg udpproxy.Config) (*udpproxy.Proxy, string) {
 	t.Helper()
-	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc := nettest.UDP(t)
 	p := udpproxy.New(pc, cfg)
 	done := make(chan error, 1)
 	go func() { done <- p.Serve() }()
@@ -257,10 +237,7 @@ func TestUpdateKeepsSessions(t *testing.T) {
 func TestCloseFreesGoroutines(t *testing.T) {
 	up := echo(t, "")
 	before := runtime.NumGoroutine()
-	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc := nettest.UDP(t)
 	p := udpproxy.New(pc, udpproxy.Config{Pick: fixed(up)})
 	done := make(chan error, 1)
 	go func() { done <- p.Serve() }()
@@ -348,11 +325,7 @@ func BenchmarkEcho(b *testing.B) {
 // TestNoAmplification: one upstream datagram is one client datagram, and
 // nobody but the upstream can send to the client through its session.
 func TestNoAmplification(t *testing.T) {
-	up, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer up.Close()
+	up := nettest.UDP(t)
 	_, addr := start(t, udpproxy.Config{Pick: fixed(up.LocalAddr().String())})
 	c := client(t, addr)
 	c.Write([]byte("hi"))
@@ -364,11 +337,7 @@ func TestNoAmplification(t *testing.T) {
 	}
 	// A third party sends to the session's socket: the kernel drops it
 	// (the socket is connected to the upstream).
-	other, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	other := nettest.UDP(t)
 	other.WriteToUDPAddrPort([]byte("spoof"), session)
 	for i := range 3 {
 		up.WriteToUDPAddrPort(fmt.Appendf(nil, "r%d", i), session)
@@ -421,10 +390,7 @@ func TestDualStack(t *testing.T) {
 type wrapped struct{ net.PacketConn }
 
 func TestPortablePath(t *testing.T) {
-	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc := nettest.UDP(t)
 	p := udpproxy.New(wrapped{pc}, udpproxy.Config{Pick: fixed(echo(t, "P:"))})
 	done := make(chan error, 1)
 	go func() { done <- p.Serve() }()
