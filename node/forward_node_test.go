@@ -14,16 +14,15 @@ import (
 	"github.com/strata-edge/strata/node"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 	"github.com/strata-edge/strata/pkg/passhash"
+
+	"github.com/strata-edge/strata/node/internal/nettest"
 )
 
 // A released forward-proxy app opens its SOCKS5 port on the node's
 // stream host; a client with the app's credentials connects through it.
 func TestNodeForwardProxy(t *testing.T) {
 	hub, leafURL := runHub(t)
-	echo, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	echo := nettest.Listen(t)
 	defer echo.Close()
 	go func() {
 		for {

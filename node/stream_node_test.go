@@ -19,10 +19,7 @@ import (
 // lineEcho answers every line with "echo: line".
 func lineEcho(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := nettest.Listen(t)
 	nettest.Serve(t, ln, func(c net.Conn) {
 		sc := bufio.NewScanner(c)
 		for sc.Scan() {
@@ -34,10 +31,7 @@ func lineEcho(t *testing.T) string {
 
 func freeTCPPort(t *testing.T) uint32 {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := nettest.Listen(t)
 	defer ln.Close()
 	return uint32(ln.Addr().(*net.TCPAddr).Port)
 }
@@ -87,10 +81,7 @@ func TestNodeStreamApp(t *testing.T) {
 	}
 
 	// A second app on a port someone else holds: the release is refused.
-	taken, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	taken := nettest.Listen(t)
 	defer taken.Close()
 	other := streamApp(uint32(taken.Addr().(*net.TCPAddr).Port), lineEcho(t))
 	other.Id, other.Name, other.Domains = "tcp2", "tcp2", nil

@@ -33,10 +33,7 @@ const (
 // freePort returns a loopback TCP port nothing listens on now.
 func freePort(t testing.TB) uint32 {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := nettest.Listen(t)
 	defer ln.Close()
 	return uint32(ln.Addr().(*net.TCPAddr).Port)
 }
@@ -84,20 +81,14 @@ func apply(t testing.TB, f *forward.Forwarder, snap *syncv1.Snapshot) {
 // echoServer is a TCP echo server on loopback.
 func echoServer(t testing.TB) *net.TCPAddr {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := nettest.Listen(t)
 	nettest.Serve(t, ln, func(c net.Conn) { _, _ = io.Copy(c, c) })
 	return ln.Addr().(*net.TCPAddr)
 }
 
 func httpServer(t testing.TB) *net.TCPAddr {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := nettest.Listen(t)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		for _, h := range []string{"Proxy-Authorization", "Proxy-Connection", "X-Hop"} {
 			if r.Header.Get(h) != "" {

@@ -2,18 +2,16 @@ package peercheck
 
 import (
 	"fmt"
-	"net"
 	"testing"
+
+	"github.com/strata-edge/strata/node/internal/nettest"
 )
 
 // listen returns the address of a listener accepting and closing
 // connections until the test ends, and a closed port's address.
 func listen(t *testing.T) (open, closed string) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := nettest.Listen(t)
 	t.Cleanup(func() { _ = l.Close() })
 	go func() {
 		for {
@@ -24,10 +22,7 @@ func listen(t *testing.T) (open, closed string) {
 			_ = c.Close()
 		}
 	}()
-	l2, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	l2 := nettest.Listen(t)
 	closed = l2.Addr().String()
 	_ = l2.Close()
 	return l.Addr().String(), closed

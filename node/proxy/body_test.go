@@ -99,10 +99,7 @@ func lastSeg(uri string) string {
 func TestBodyUntilClose(t *testing.T) {
 	// HTTP/1.0-style response: no length, body ends when the upstream
 	// closes the connection.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := nettest.Listen(t)
 	body := bytes.Repeat([]byte("0123456789"), 50000)
 	nettest.Serve(t, ln, func(c net.Conn) {
 		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {

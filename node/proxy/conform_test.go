@@ -113,10 +113,7 @@ func TestDenyRuleNotBypassedByPathEncoding(t *testing.T) {
 // With length false the body is delimited by the close alone.
 func http10Upstream(t *testing.T, length bool) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := nettest.Listen(t)
 	nettest.Serve(t, ln, func(c net.Conn) {
 		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 		req, err := http.ReadRequest(bufio.NewReader(c))

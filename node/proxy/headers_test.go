@@ -70,10 +70,7 @@ func TestForwardingHeaders(t *testing.T) {
 // response (keep-alive), so tests control hop-by-hop response headers.
 func rawUpstream(t *testing.T, resp string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := nettest.Listen(t)
 	nettest.Serve(t, ln, func(c net.Conn) {
 		br := bufio.NewReader(c)
 		for {

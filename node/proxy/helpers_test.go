@@ -18,6 +18,8 @@ import (
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/node/proxy"
+
+	"github.com/strata-edge/strata/node/internal/nettest"
 )
 
 // echoed is what the echo upstream reports about the request it received.
@@ -200,10 +202,7 @@ func checkFor(t *testing.T, timeout time.Duration, cond func() error) {
 // closedAddr returns a 127.0.0.1 address nothing listens on.
 func closedAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := nettest.Listen(t)
 	a := ln.Addr().String()
 	ln.Close()
 	return a

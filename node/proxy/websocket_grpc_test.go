@@ -18,6 +18,8 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+
+	"github.com/strata-edge/strata/node/internal/nettest"
 )
 
 func TestWebSocket(t *testing.T) {
@@ -96,10 +98,7 @@ func grpcUpstream(t *testing.T) string {
 		}))
 	srv := &http.Server{Handler: mux, Protocols: new(http.Protocols)}
 	srv.Protocols.SetUnencryptedHTTP2(true)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := nettest.Listen(t)
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { srv.Close() })
 	return ln.Addr().String()

@@ -21,10 +21,7 @@ import (
 // byte.
 func sinkServer(t testing.TB, size int) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := nettest.Listen(t)
 	nettest.Serve(t, ln, func(c net.Conn) {
 		buf := make([]byte, 256<<10)
 		for {

@@ -23,10 +23,7 @@ import (
 // freePort returns a TCP port that was free a moment ago.
 func freePort(t testing.TB) uint32 {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := nettest.Listen(t)
 	defer ln.Close()
 	return uint32(ln.Addr().(*net.TCPAddr).Port)
 }
@@ -270,14 +267,11 @@ func TestMaxConnections(t *testing.T) {
 
 func TestBindErrorRejectsSnapshot(t *testing.T) {
 	s := newStream(t, stream.Options{})
-	taken, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	taken := nettest.Listen(t)
 	defer taken.Close()
 	busy := uint32(taken.Addr().(*net.TCPAddr).Port)
 	free := freePort(t)
-	err = tryApply(s, tcpApp("a1", free, echoServer(t, "one")), tcpApp("a2", busy, echoServer(t, "two")))
+	err := tryApply(s, tcpApp("a1", free, echoServer(t, "one")), tcpApp("a2", busy, echoServer(t, "two")))
 	if err == nil || !strings.Contains(err.Error(), "a2") {
 		t.Fatalf("apply with a taken port: %v", err)
 	}
@@ -357,21 +351,7 @@ func served(port uint32) bool {
 }
 
 func TestUDP(t *testing.T) {
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	go func() {
-		buf := make([]byte, 2048)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			pc.WriteTo(append([]byte("echo: "), buf[:n]...), from)
-		}
-	}()
+	up := nettest.UDPEcho(t, "echo: ")
 	s := newStream(t, stream.Options{})
 	free, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
@@ -379,7 +359,7 @@ func TestUDP(t *testing.T) {
 	}
 	port := uint32(free.LocalAddr().(*net.UDPAddr).Port)
 	free.Close()
-	app := tcpApp("u1", port, pc.LocalAddr().String())
+	app := tcpApp("u1", port, up.String())
 	streamOf(app).Listeners[0].Protocol = configv1.StreamProtocol_STREAM_PROTOCOL_UDP
 	apply(t, s, app)
 	c, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", port))
@@ -468,10 +448,7 @@ func TestIdleTimeout(t *testing.T) {
 // TestIdleOneWay: a connection whose bytes flow one way only (a download)
 // is not idle.
 func TestIdleOneWay(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := nettest.Listen(t)
 	defer ln.Close()
 	go func() {
 		c, err := ln.Accept()

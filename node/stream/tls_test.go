@@ -24,10 +24,7 @@ import (
 // there was no header).
 func ppServer(t *testing.T) string {
 	t.Helper()
-	raw, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := nettest.Listen(t)
 	ln := &proxyproto.Listener{Listener: raw, ReadHeaderTimeout: 5 * time.Second}
 	nettest.Serve(t, ln, func(c net.Conn) {
 		pc := c.(*proxyproto.Conn)

@@ -31,6 +31,8 @@ import (
 	"github.com/strata-edge/strata/node/syncagent"
 	"github.com/strata-edge/strata/pkg/natsutil"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
+
+	"github.com/strata-edge/strata/node/internal/nettest"
 )
 
 const partition = "p1"
@@ -322,10 +324,7 @@ type link struct {
 
 func newLink(t testing.TB, target string) *link {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := nettest.Listen(t)
 	l := &link{ln: ln, target: target, up: true}
 	t.Cleanup(func() {
 		ln.Close()

@@ -51,3 +51,14 @@ func UDPEcho(t testing.TB, prefix string) *net.UDPAddr {
 	}()
 	return pc.LocalAddr().(*net.UDPAddr)
 }
+
+// Listen is a TCP listener on 127.0.0.1, closed when the test ends.
+func Listen(t testing.TB) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
+}
