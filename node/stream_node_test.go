@@ -20,12 +20,7 @@ import (
 func lineEcho(t *testing.T) string {
 	t.Helper()
 	ln := nettest.Listen(t)
-	nettest.Serve(t, ln, func(c net.Conn) {
-		sc := bufio.NewScanner(c)
-		for sc.Scan() {
-			fmt.Fprintf(c, "echo: %s\n", sc.Text())
-		}
-	})
+	nettest.Serve(t, ln, nettest.LineEcho("echo"))
 	return ln.Addr().String()
 }
 

@@ -40,14 +40,7 @@ func echoServerAt(t testing.TB, name, addr string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nettest.Serve(t, ln, func(c net.Conn) {
-		sc := bufio.NewScanner(c)
-		for sc.Scan() {
-			if _, err := fmt.Fprintf(c, "%s: %s\n", name, sc.Text()); err != nil {
-				return
-			}
-		}
-	})
+	nettest.Serve(t, ln, nettest.LineEcho(name))
 	return ln.Addr().String()
 }
 

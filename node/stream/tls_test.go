@@ -103,12 +103,7 @@ func tlsServer(t *testing.T, name string, cert tls.Certificate) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nettest.Serve(t, ln, func(c net.Conn) {
-		sc := bufio.NewScanner(c)
-		for sc.Scan() {
-			fmt.Fprintf(c, "%s: %s\n", name, sc.Text())
-		}
-	})
+	nettest.Serve(t, ln, nettest.LineEcho(name))
 	return ln.Addr().String()
 }
 

@@ -2,6 +2,8 @@
 package nettest
 
 import (
+	"bufio"
+	"fmt"
 	"net"
 	"testing"
 )
@@ -61,4 +63,16 @@ func Listen(t testing.TB) net.Listener {
 	}
 	t.Cleanup(func() { ln.Close() })
 	return ln
+}
+
+// LineEcho is a Serve handler answering every line with "prefix: line".
+func LineEcho(prefix string) func(net.Conn) {
+	return func(c net.Conn) {
+		sc := bufio.NewScanner(c)
+		for sc.Scan() {
+			if _, err := fmt.Fprintf(c, "%s: %s\n", prefix, sc.Text()); err != nil {
+				return
+			}
+		}
+	}
 }
