@@ -190,6 +190,15 @@ func TestPolicyAndBlocksOnTheFilter(t *testing.T) {
 		t.Fatal("the expired block was applied")
 	}
 
+	r := report(t, h, a)
+	if !r.GetAttached() || r.GetDetail() != "" || len(r.GetCounters()) == 0 {
+		t.Fatalf("report %v", r)
+	}
+}
+
+// report is what the agent sends when asked to report now.
+func report(t *testing.T, h *hub, a *Agent) *ddosv1.DdosReport {
+	t.Helper()
 	reports, err := h.nc.SubscribeSync(natsutil.DdosReportSubject("node_a"))
 	if err != nil {
 		t.Fatal(err)
@@ -203,9 +212,7 @@ func TestPolicyAndBlocksOnTheFilter(t *testing.T) {
 	if err := proto.Unmarshal(m.Data, &r); err != nil {
 		t.Fatal(err)
 	}
-	if !r.GetAttached() || r.GetDetail() != "" || len(r.GetCounters()) == 0 {
-		t.Fatalf("report %v", &r)
-	}
+	return &r
 }
 
 // cookieless is a filter whose SYN cookies could not be turned on (the real
@@ -223,20 +230,8 @@ func (cookieless) SYNCookieError() string {
 func TestReportSaysSYNCookiesOff(t *testing.T) {
 	h := newHub(t)
 	a := startAgent(t, h, func() (Filter, string) { return cookieless{}, "" })
-	reports, err := h.nc.SubscribeSync(natsutil.DdosReportSubject("node_a"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.Report()
-	m, err := reports.NextMsg(5 * time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r ddosv1.DdosReport
-	if err := proto.Unmarshal(m.Data, &r); err != nil {
-		t.Fatal(err)
-	}
+	r := report(t, h, a)
 	if !r.GetAttached() || !strings.Contains(r.GetDetail(), "SYN cookies off") {
-		t.Fatalf("report %v", &r)
+		t.Fatalf("report %v", r)
 	}
 }
