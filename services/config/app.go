@@ -555,7 +555,7 @@ func shallowCopy(a *configv1.App) *configv1.App {
 	return &configv1.App{
 		Id: a.Id, Name: a.Name, Domains: a.Domains, HttpPorts: a.HttpPorts, HttpsPorts: a.HttpsPorts,
 		PartitionIds: a.PartitionIds, Labels: a.Labels, Upstreams: a.Upstreams, Rules: a.Rules, Release: a.Release,
-		HttpsRedirect: a.HttpsRedirect, Hsts: a.Hsts, Role: a.Role,
+		HttpsRedirect: a.HttpsRedirect, Hsts: a.Hsts, Role: a.Role, WafPolicyId: a.WafPolicyId, Limits: a.Limits,
 	}
 }
 
