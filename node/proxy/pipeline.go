@@ -68,9 +68,11 @@ type flow struct {
 	bypass bool             // a cache action said bypass: mark the response
 	start  time.Time        // zero unless the access log or per-second stats need it
 	cache  string           // the cache status sent (HIT, MISS, ...); "" if none
-	buf    []byte           // scratch, kept across requests by pooled states
-	rec    stats.Done
-	req    metricsql.Request
+	// retryAfter, in seconds, when a rate limit answered (ratelimit.go)
+	retryAfter int
+	buf        []byte // scratch, kept across requests by pooled states
+	rec        stats.Done
+	req        metricsql.Request
 }
 
 // handle runs the pipeline up to the response: ACME, request checks, tier
@@ -116,6 +118,9 @@ func (p *Proxy) handle(x exchange, f *flow) {
 	x.normalizePath()
 	plan := &f.plan
 	f.app.Evaluate(x, plan)
+	if p.rateLimit(x, f) {
+		return
+	}
 	switch plan.Kind {
 	case route.Proxy:
 		if p.useCache(plan, x.Method(), x.upgrade()) {
@@ -168,6 +173,7 @@ func (p *Proxy) finish(f *flow, h actions.HeaderEditor) {
 	if f.plan.HasResponseEdits() {
 		f.plan.ApplyResponse(h)
 	}
+	p.retryAfter(f, h)
 	if f.peer {
 		h.SetHeader(tier.AcceptedHeader, "1")
 	}

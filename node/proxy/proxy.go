@@ -31,6 +31,7 @@ import (
 	"github.com/strata-edge/strata/node/proxy/route"
 	"github.com/strata-edge/strata/node/proxy/stats"
 	"github.com/strata-edge/strata/node/proxy/upstream"
+	"github.com/strata-edge/strata/node/ratelimit"
 	"github.com/strata-edge/strata/node/tier"
 	"github.com/strata-edge/strata/pkg/metricsql"
 )
@@ -96,6 +97,10 @@ type Options struct {
 	// while its Active reports true (node/stats); no row is built
 	// otherwise.
 	Requests RequestSink
+	// RateLimits, optional, keeps the counters of rate limit actions (the
+	// node shares one with its cluster, node/ratelimit.Sync); without it
+	// the proxy counts in a Limiter of its own.
+	RateLimits *ratelimit.Limiter
 }
 
 // RequestSink takes the proxy's requests as Metric SQL rows. Add runs on
@@ -119,7 +124,8 @@ type Proxy struct {
 	rt       atomic.Pointer[route.Runtime]
 	updateMu sync.Mutex
 
-	stats *stats.Apps
+	stats   *stats.Apps
+	limiter *ratelimit.Limiter
 
 	httpPort, httpsPort uint32 // routing ports, fixed at Start
 	httpAddr, httpsAddr atomic.Pointer[net.Addr]
@@ -178,7 +184,10 @@ func New(opts Options) (*Proxy, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	p := &Proxy{opts: opts, log: opts.Logger, stats: stats.NewApps(opts.PerSecondStats)}
+	if opts.RateLimits == nil {
+		opts.RateLimits = ratelimit.New(ratelimit.Options{})
+	}
+	p := &Proxy{opts: opts, log: opts.Logger, stats: stats.NewApps(opts.PerSecondStats), limiter: opts.RateLimits}
 	p.timed = opts.AccessLog || opts.PerSecondStats || opts.Requests != nil
 	p.reverse = p.newReverseProxy()
 	return p, nil

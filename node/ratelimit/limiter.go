@@ -54,9 +54,9 @@ type pendKey struct {
 // entry is one key's counters.
 //
 // Token bucket: t is the time of the last update (Unix ns), a the excess
-// in thousandths of a request (nginx limit_req's "excess"), b the rate in
-// thousandths per second of the rule that last counted (0 while only
-// peers have counted the key).
+// in thousandths of a request (nginx limit_req's "excess"), b the rate
+// (float64 bits, thousandths per second) of the rule that last counted (0
+// while only peers have counted the key).
 // Windows: t is the window index (time / period), a the count in window t,
 // b the count in window t-1.
 type entry struct{ t, a, b int64 }
@@ -187,16 +187,16 @@ func (r *Rule) bucket(e entry, found bool, ns int64) (Decision, entry) {
 			d = Decision{Outcome: Delayed, Wait: wait}
 		}
 	}
-	return d, entry{t: ns, a: excess, b: r.rate}
+	return d, entry{t: ns, a: excess, b: int64(math.Float64bits(r.rate))}
 }
 
 // leak is how many thousandths of a request rate (per second) drains in ns
 // nanoseconds.
-func leak(rate, ns int64) int64 {
+func leak(rate float64, ns int64) int64 {
 	if ns <= 0 {
 		return 0 // the clock went back: nothing drains
 	}
-	f := float64(rate) * float64(ns) / 1e9
+	f := rate * float64(ns) / 1e9
 	if f > math.MaxInt64/4 {
 		return math.MaxInt64 / 4
 	}
@@ -209,7 +209,7 @@ func (r *Rule) drain(milli int64) time.Duration {
 	if milli <= 0 {
 		return 0
 	}
-	return time.Duration(float64(milli) / float64(r.rate) * float64(time.Second))
+	return time.Duration(float64(milli) / r.rate * float64(time.Second))
 }
 
 // window counts in fixed windows aligned on the Unix epoch (every node of

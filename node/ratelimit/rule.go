@@ -63,7 +63,7 @@ type Rule struct {
 
 	keys []keyPart
 	seed uint64 // hash of the identity; every key hash starts from it
-	rate int64  // token bucket: milli-requests per second
+	rate float64 // token bucket: thousandths of a request per second
 }
 
 // Compile checks a and returns its rule for app. The control plane
@@ -145,10 +145,7 @@ func Compile(app string, a *configv1.RateLimitAction) (*Rule, error) {
 	if len(r.keys) == 0 {
 		r.keys = []keyPart{{kind: keyIP}}
 	}
-	r.rate = int64(r.Requests) * 1000 / int64(period)
-	if r.rate == 0 {
-		r.rate = 1 // under a thousandth of a request per second: one per 1000 s
-	}
+	r.rate = float64(r.Requests) * 1000 / float64(period)
 	// The identity: a changed algorithm or period starts new counters; a
 	// changed rate or burst keeps them.
 	r.seed = hashString(fnvOffset, app)

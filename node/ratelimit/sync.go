@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 
@@ -208,7 +209,7 @@ func addBucket(e entry, found bool, n, ns int64) entry {
 	case !found:
 		return entry{t: ns, a: n * 1000}
 	case e.b > 0:
-		e.a -= leak(e.b, ns-e.t)
+		e.a -= leak(math.Float64frombits(uint64(e.b)), ns-e.t)
 		if e.a < 0 {
 			e.a = 0
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/strata-edge/strata/node/proxy/actions"
 	"github.com/strata-edge/strata/node/proxy/stats"
 	"github.com/strata-edge/strata/node/proxy/upstream"
+	"github.com/strata-edge/strata/node/ratelimit"
 	"github.com/strata-edge/strata/pkg/domainname"
 	"github.com/strata-edge/strata/pkg/rules"
 )
@@ -86,6 +87,7 @@ type Rule struct {
 	redirect *actions.Redirect
 	respond  *actions.Respond
 	cache    *cache.Policy
+	limits   []*ratelimit.Rule // rate limit actions, config order
 	last     bool
 }
 
@@ -132,9 +134,11 @@ type Plan struct {
 	n       int
 	matched [maxInline]*Rule
 	more    []*Rule
+	limited bool // a matched rule has a rate limit
 }
 
 func (p *Plan) push(r *Rule) {
+	p.limited = p.limited || len(r.limits) > 0
 	if p.n < maxInline {
 		p.matched[p.n] = r
 	} else {
@@ -189,6 +193,15 @@ func (a *App) Evaluate(r Request, p *Plan) {
 	}
 	p.Kind = NoRule
 }
+
+// HasRateLimits reports whether a matched rule has a rate limit action.
+func (p *Plan) HasRateLimits() bool { return p.limited }
+
+// Matched is how many rules matched.
+func (p *Plan) Matched() int { return p.n }
+
+// RateLimits are the rate limit actions of the i-th matched rule.
+func (p *Plan) RateLimits(i int) []*ratelimit.Rule { return p.rule(i).limits }
 
 // DecidedBy is the name of the rule whose terminal action decided the
 // request ("" when none did: the app's only upstream took it, or no rule).
@@ -629,6 +642,12 @@ func compileRule(field string, rc *configv1.Rule, a *App) (*Rule, error) {
 				return nil, fmt.Errorf("%s: a rule can have one cache action; this is the second", f)
 			}
 			r.cache = CachePolicy(act.Cache)
+		case *configv1.Action_RateLimit:
+			lim, err := ratelimit.Compile(a.ID, act.RateLimit)
+			if err != nil {
+				return nil, fmt.Errorf("%s.rate_limit.%w", f, err)
+			}
+			r.limits = append(r.limits, lim)
 		default:
 			return nil, fmt.Errorf("%s: empty action", f)
 		}
