@@ -7,6 +7,7 @@ import (
 	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
 	metricsv1 "github.com/strata-edge/strata/gen/strata/metrics/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+	wafv1 "github.com/strata-edge/strata/gen/strata/waf/v1"
 )
 
 // kinds is the node's table of resource kinds: the name on the wire (as the
@@ -21,4 +22,6 @@ var kinds = []kind{
 	kindOf("cluster", "clusters", func(s *syncv1.Snapshot) *[]*configv1.Cluster { return &s.Clusters }),
 	kindOf("metric", "metrics", func(s *syncv1.Snapshot) *[]*metricsv1.MetricDefinition { return &s.Metrics }),
 	kindOf("ddos_policy", "ddos_policies", func(s *syncv1.Snapshot) *[]*ddosv1.DdosPolicy { return &s.DdosPolicies }),
+	kindOf("waf_policy", "waf_policies", func(s *syncv1.Snapshot) *[]*wafv1.WafPolicy { return &s.WafPolicies }),
+	kindOf("challenge_key", "challenge_keys", func(s *syncv1.Snapshot) *[]*wafv1.ChallengeKey { return &s.ChallengeKeys }),
 }

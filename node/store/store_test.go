@@ -231,7 +231,7 @@ func FuzzApplyDelta(f *testing.F) {
 		{PartitionId: "p1", FromVersion: 10, ToVersion: 10, Schema: natsutil.SyncSchema},
 		{PartitionId: "p1", FromVersion: 10, ToVersion: 13, Schema: natsutil.SyncSchema, Upserts: Upserts(app("a", "x"), app("a", "y"))},
 		{PartitionId: "p1", FromVersion: 10, ToVersion: 11, Schema: natsutil.SyncSchema + 1, Deletes: Refs("app", "a")},
-		{PartitionId: "p1", FromVersion: 10, ToVersion: 11, Schema: natsutil.SyncSchema, Deletes: Refs("waf_policy", "a")},
+		{PartitionId: "p1", FromVersion: 10, ToVersion: 11, Schema: natsutil.SyncSchema, Deletes: Refs("bot_policy", "a")},
 	}
 	for _, d := range seeds {
 		b, _ := proto.Marshal(d)
@@ -298,7 +298,7 @@ func TestOtherSchemaOrUnknownKindIsRefused(t *testing.T) {
 	older := BundleOf(&syncv1.Snapshot{PartitionId: "p1", Version: 20})
 	older.Schema = 0
 	unknown := BundleOf(&syncv1.Snapshot{PartitionId: "p1", Version: 20})
-	unknown.Resources = append(unknown.Resources, &syncv1.Resource{Kind: "waf_policy", Id: "w1"})
+	unknown.Resources = append(unknown.Resources, &syncv1.Resource{Kind: "bot_policy", Id: "w1"})
 	for _, tc := range []struct {
 		name string
 		err  error
@@ -306,16 +306,16 @@ func TestOtherSchemaOrUnknownKindIsRefused(t *testing.T) {
 	}{
 		{"newer bundle", s.SaveBundle(newer, 8), "sync schema 3 is newer than this node understands (2): upgrade the node"},
 		{"older bundle", s.SaveBundle(older, 8), "sync schema 0 is older than this node's (2): upgrade the control plane"},
-		{"unknown kind in bundle", s.SaveBundle(unknown, 8), `resources[0].kind "waf_policy" is unknown to this node: upgrade the node`},
+		{"unknown kind in bundle", s.SaveBundle(unknown, 8), `resources[0].kind "bot_policy" is unknown to this node: upgrade the node`},
 		{"newer delta", func() error {
 			_, err := s.ApplyDelta(&syncv1.Delta{PartitionId: "p1", FromVersion: 10, ToVersion: 11, Schema: natsutil.SyncSchema + 1}, 8)
 			return err
 		}(), "upgrade the node"},
 		{"unknown kind in delta", func() error {
 			_, err := s.ApplyDelta(&syncv1.Delta{PartitionId: "p1", FromVersion: 10, ToVersion: 11, Schema: natsutil.SyncSchema,
-				Upserts: []*syncv1.Resource{{Kind: "waf_policy", Id: "w1"}}}, 8)
+				Upserts: []*syncv1.Resource{{Kind: "bot_policy", Id: "w1"}}}, 8)
 			return err
-		}(), `upserts[0].kind "waf_policy" is unknown to this node: upgrade the node`},
+		}(), `upserts[0].kind "bot_policy" is unknown to this node: upgrade the node`},
 	} {
 		if !errors.Is(tc.err, ErrUpgrade) || !strings.Contains(tc.err.Error(), tc.want) {
 			t.Errorf("%s: err = %v, want ErrUpgrade saying %q", tc.name, tc.err, tc.want)
