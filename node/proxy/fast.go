@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -130,6 +131,23 @@ func (st *fastState) respond(status int, contentType string, body []byte) {
 
 func (st *fastState) forward(p *Proxy) { st.srv = p.proxyFast(st.ctx, st) }
 func (st *fastState) cached(p *Proxy)  { p.cacheFast(st.ctx, st) }
+
+func (st *fastState) netConn() net.Conn {
+	c := st.ctx.Conn()
+	if tc, ok := c.(*trackedConn); ok {
+		return tc.Conn
+	}
+	return c
+}
+
+// requestSize: fasthttp has read the whole body before the handler runs.
+func (st *fastState) requestSize() (header int, body int64) {
+	h := &st.ctx.Request.Header
+	header = len(h.Method()) + len(h.RequestURI()) + len(h.Protocol()) + 4 + len(h.RawHeaders())
+	return header, int64(len(st.ctx.Request.Body()))
+}
+
+func (st *fastState) limitBody(int64) {} // never streamed: requestSize knows
 
 func (st *fastState) result() (status, in, out int, proto string) {
 	resp := &st.ctx.Response

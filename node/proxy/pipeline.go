@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -44,6 +45,13 @@ type exchange interface {
 	// normalizePath forwards the path the rules match (pathNeedsNormalizing).
 	normalizePath()
 	upgrade() bool // a protocol upgrade (WebSocket)
+	// requestSize is the size of the request line plus headers and of the
+	// body (-1: streamed, not known yet); limitBody makes a streamed body
+	// longer than max fail with 413; netConn is the client connection.
+	// All three for limits.go.
+	requestSize() (header int, body int64)
+	limitBody(max int64)
+	netConn() net.Conn
 
 	text(status int, body string)   // a plain-text answer
 	refuse(status int, body string) // text, then close the connection
@@ -70,7 +78,8 @@ type flow struct {
 	cache  string           // the cache status sent (HIT, MISS, ...); "" if none
 	// retryAfter, in seconds, when a rate limit answered (ratelimit.go)
 	retryAfter int
-	buf        []byte // scratch, kept across requests by pooled states
+	buf        []byte      // scratch, kept across requests by pooled states
+	header     [][2]string // response headers of a hook's answer (challenge cookie)
 	rec        stats.Done
 	req        metricsql.Request
 }
@@ -118,7 +127,7 @@ func (p *Proxy) handle(x exchange, f *flow) {
 	x.normalizePath()
 	plan := &f.plan
 	f.app.Evaluate(x, plan)
-	if p.rateLimit(x, f) {
+	if p.limits(x, f) || p.challenge(x, f) || p.rateLimit(x, f) {
 		return
 	}
 	switch plan.Kind {
@@ -169,6 +178,9 @@ func (p *Proxy) acme(x exchange) bool {
 func (p *Proxy) finish(f *flow, h actions.HeaderEditor) {
 	if f.bypass {
 		h.SetHeader(cache.StatusHeader, cache.StatusBypass)
+	}
+	for _, kv := range f.header {
+		h.AddHeader(kv[0], kv[1])
 	}
 	if f.plan.HasResponseEdits() {
 		f.plan.ApplyResponse(h)

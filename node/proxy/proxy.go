@@ -28,6 +28,7 @@ import (
 	metricsv1 "github.com/strata-edge/strata/gen/strata/metrics/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/node/cache"
+	"github.com/strata-edge/strata/node/challenge"
 	"github.com/strata-edge/strata/node/proxy/route"
 	"github.com/strata-edge/strata/node/proxy/stats"
 	"github.com/strata-edge/strata/node/proxy/upstream"
@@ -93,6 +94,10 @@ type Options struct {
 	// latency sketches, upstream servers, cache statuses, top paths) for
 	// the metrics reporter (TakeSeconds); off, only the counters run.
 	PerSecondStats bool
+	// Challenge, optional, issues and checks the proof-of-work challenges
+	// (node/challenge, keys from the sync contract); nil: a challenger
+	// with a random key of this node.
+	Challenge *challenge.Challenger
 	// Requests, optional, receives every request as a Metric SQL row
 	// while its Active reports true (node/stats); no row is built
 	// otherwise.
@@ -143,6 +148,10 @@ type Proxy struct {
 	serveDone sync.WaitGroup
 
 	reverse *httputil.ReverseProxy
+
+	challenger   *challenge.Challenger // challenge.go
+	appGuards    guardTable            // limits.go
+	limitRefused atomic.Uint64
 }
 
 // New validates opts and returns a Proxy that serves nothing until Start
@@ -190,6 +199,9 @@ func New(opts Options) (*Proxy, error) {
 	p := &Proxy{opts: opts, log: opts.Logger, stats: stats.NewApps(opts.PerSecondStats), limiter: opts.RateLimits}
 	p.timed = opts.AccessLog || opts.PerSecondStats || opts.Requests != nil
 	p.reverse = p.newReverseProxy()
+	if p.challenger = opts.Challenge; p.challenger == nil {
+		p.challenger = challenge.New(nil)
+	}
 	return p, nil
 }
 
@@ -207,7 +219,7 @@ func (p *Proxy) Start(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("proxy: listen http %s: %w", p.opts.HTTPAddr, err)
 		}
-		p.httpLn = ln
+		p.httpLn = guardListener{ln}
 		p.httpPort = portOf(ln.Addr(), p.opts.HTTPPort)
 	}
 	if p.opts.HTTPSAddr != "" {
@@ -229,14 +241,15 @@ func (p *Proxy) Start(ctx context.Context) error {
 			p.closeListeners()
 			return fmt.Errorf("proxy: listen https %s: %w", p.opts.HTTPSAddr, err)
 		}
-		p.httpsLn = ln
+		p.httpsLn = guardListener{ln}
 		p.httpsPort = portOf(ln.Addr(), p.opts.HTTPSPort)
 		p.tlsSrv = p.newStdServer(true)
 		p.tlsSrv.TLSConfig = &tls.Config{
-			Certificates:   []tls.Certificate{*cert},
-			GetCertificate: p.opts.GetCertificate,
-			MinVersion:     tls.VersionTLS12,
-			NextProtos:     []string{"h2", "http/1.1"},
+			Certificates:       []tls.Certificate{*cert},
+			GetCertificate:     p.opts.GetCertificate,
+			GetConfigForClient: p.admitTLS,
+			MinVersion:         tls.VersionTLS12,
+			NextProtos:         []string{"h2", "http/1.1"},
 		}
 		if err := guardH2(p.tlsSrv); err != nil {
 			p.closeListeners()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"strconv"
@@ -30,6 +31,7 @@ func (p *Proxy) newStdServer(tls bool) *http.Server {
 		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
 		Protocols:         new(http.Protocols),
 		ConnState:         countConns(&p.openConns),
+		ConnContext:       withConn, // limits.go counts connections
 		// "OPTIONS *" reaches the handler, which refuses it (checkRequestLine).
 		DisableGeneralOptionsHandler: true,
 	}
@@ -57,8 +59,9 @@ type stdHandler struct {
 type stdState struct {
 	*stdView
 	flow
-	w    *statusWriter
-	grpc bool
+	w          *statusWriter
+	grpc       bool
+	headerSize int // request line and headers (conform)
 }
 
 type stdStateKey struct{}
@@ -96,6 +99,7 @@ func (st *stdState) conform() bool {
 			size += len(k) + len(v) + 4
 		}
 	}
+	st.headerSize = size
 	if max := st.w.p.opts.MaxHeaderBytes; size > max {
 		st.refuse(http.StatusRequestHeaderFieldsTooLarge, "request headers larger than "+strconv.Itoa(max)+" bytes\n")
 		return false
@@ -150,6 +154,27 @@ func (st *stdState) headerFunc() func(string) string {
 }
 
 func (st *stdState) cached(p *Proxy) { p.cacheStd(st.w, st.r, st) }
+
+type stdConnKey struct{}
+
+func withConn(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, stdConnKey{}, c)
+}
+
+func (st *stdState) netConn() net.Conn {
+	c, _ := st.r.Context().Value(stdConnKey{}).(net.Conn)
+	return c
+}
+
+func (st *stdState) requestSize() (header int, body int64) {
+	return st.headerSize, st.r.ContentLength
+}
+
+func (st *stdState) limitBody(max int64) {
+	if r := st.r; r.Body != nil && r.Body != http.NoBody {
+		r.Body = http.MaxBytesReader(st.w, r.Body, max)
+	}
+}
 
 func (st *stdState) result() (status, in, out int, proto string) {
 	in = int(st.r.ContentLength)

@@ -17,6 +17,7 @@ import (
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/node/cache"
+	"github.com/strata-edge/strata/node/challenge"
 	"github.com/strata-edge/strata/node/proxy/actions"
 	"github.com/strata-edge/strata/node/proxy/stats"
 	"github.com/strata-edge/strata/node/proxy/upstream"
@@ -53,6 +54,9 @@ type Runtime struct {
 type App struct {
 	ID, Name string
 	Stats    *stats.App
+	// Limits are the app's request size and connection limits (nil: the
+	// node's defaults only); node/proxy/limits.go enforces them.
+	Limits *configv1.AppLimits
 
 	rules     []*Rule
 	upstreams map[string]*upstream.Upstream // by name
@@ -88,6 +92,7 @@ type Rule struct {
 	respond  *actions.Respond
 	cache    *cache.Policy
 	limits   []*ratelimit.Rule // rate limit actions, config order
+	chal     *challenge.Params
 	last     bool
 }
 
@@ -130,6 +135,10 @@ type Plan struct {
 	// Cache is the cache action of the last matched rule that has one (nil:
 	// the request is not cached).
 	Cache *cache.Policy
+	// Challenge is the challenge action of the last matched rule that has
+	// one (nil: none); node/proxy/challenge.go serves it to clients
+	// without a clearance.
+	Challenge *challenge.Params
 
 	n       int
 	matched [maxInline]*Rule
@@ -170,6 +179,9 @@ func (a *App) Evaluate(r Request, p *Plan) {
 		p.push(rule)
 		if rule.cache != nil {
 			p.Cache = rule.cache
+		}
+		if rule.chal != nil {
+			p.Challenge = rule.chal
 		}
 		if rule.terminal != None {
 			p.Kind = rule.terminal
@@ -487,7 +499,7 @@ func compileApp(ac *configv1.App, prev *Runtime, all map[string]*upstream.Upstre
 	if ac.GetId() == "" {
 		return nil, errors.New("id: must not be empty")
 	}
-	a := &App{ID: ac.GetId(), Name: ac.GetName(), upstreams: make(map[string]*upstream.Upstream)}
+	a := &App{ID: ac.GetId(), Name: ac.GetName(), Limits: ac.GetLimits(), upstreams: make(map[string]*upstream.Upstream)}
 	for i, uc := range ac.GetUpstreams() {
 		if _, dup := a.upstreams[uc.GetName()]; dup {
 			return nil, fmt.Errorf("upstreams[%d]: name %q appears twice", i, uc.GetName())
@@ -648,6 +660,12 @@ func compileRule(field string, rc *configv1.Rule, a *App) (*Rule, error) {
 				return nil, fmt.Errorf("%s.rate_limit.%w", f, err)
 			}
 			r.limits = append(r.limits, lim)
+		case *configv1.Action_Challenge:
+			if r.chal != nil {
+				return nil, fmt.Errorf("%s: a rule can have one challenge action; this is the second", f)
+			}
+			p := challenge.ParamsOf(act.Challenge)
+			r.chal = &p
 		default:
 			return nil, fmt.Errorf("%s: empty action", f)
 		}
