@@ -14,7 +14,7 @@ import (
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 )
 
-func limitedApp(upstream string, l *configv1.AppLimits) *configv1.App {
+func sizeLimitedApp(upstream string, l *configv1.AppLimits) *configv1.App {
 	a := simpleApp("lim", "lim.example.com", upstream)
 	a.Limits = l
 	return a
@@ -23,7 +23,7 @@ func limitedApp(upstream string, l *configv1.AppLimits) *configv1.App {
 func TestRequestSizeLimits(t *testing.T) {
 	up := newEcho(t, "up")
 	p := startProxy(t, proxyOpts())
-	mustUpdate(t, p, 1, limitedApp(up.addr(), &configv1.AppLimits{MaxRequestBodyBytes: 1024, MaxRequestHeaderBytes: 2048}),
+	mustUpdate(t, p, 1, sizeLimitedApp(up.addr(), &configv1.AppLimits{MaxRequestBodyBytes: 1024, MaxRequestHeaderBytes: 2048}),
 		simpleApp("free", "free.example.com", up.addr()))
 	both(t, p, func(t *testing.T, base string) {
 		c := httpClient(t)
@@ -73,7 +73,7 @@ func handshake(t *testing.T, addr, local, name string) (*tls.Conn, error) {
 func TestTLSHandshakeRate(t *testing.T) {
 	up := newEcho(t, "up")
 	p := startProxy(t, proxyOpts())
-	mustUpdate(t, p, 1, limitedApp(up.addr(), &configv1.AppLimits{TlsHandshakesPerSecond: 5, TlsHandshakeBurst: 5}))
+	mustUpdate(t, p, 1, sizeLimitedApp(up.addr(), &configv1.AppLimits{TlsHandshakesPerSecond: 5, TlsHandshakeBurst: 5}))
 	addr := p.HTTPSAddr().String()
 	const flood = 40
 	ok := 0
@@ -104,7 +104,7 @@ func TestTLSHandshakeRate(t *testing.T) {
 func TestConnsPerIP(t *testing.T) {
 	up := newEcho(t, "up")
 	p := startProxy(t, proxyOpts())
-	mustUpdate(t, p, 1, limitedApp(up.addr(), &configv1.AppLimits{MaxConnsPerIp: 2}))
+	mustUpdate(t, p, 1, sizeLimitedApp(up.addr(), &configv1.AppLimits{MaxConnsPerIp: 2}))
 	addr := p.HTTPSAddr().String()
 	a, err := handshake(t, addr, "127.0.0.4", "lim.example.com")
 	if err != nil {
