@@ -273,6 +273,7 @@ func (n *Node) apply(snap *syncv1.Snapshot) error {
 	// certificate when its routes appear. A certificate that cannot be
 	// opened is logged and left out; it does not hold back the rest.
 	_ = n.certs.Update(snap)
+	n.applyChallengeKeys(snap)
 	commitProxy()
 	commitStream()
 	commitDNS()
