@@ -8,6 +8,7 @@
 package operators
 
 import (
+	"os"
 	"sync"
 
 	"github.com/corazawaf/coraza/v3/experimental/plugins"
@@ -15,10 +16,19 @@ import (
 
 var once sync.Once
 
+// Env is the environment variable that, set to "coraza", makes Register keep Coraza's
+// built-in operators: a switch for an operator that misbehaves in production, and how
+// the CRS regression run measures Coraza alone.
+const Env = "STRATA_WAF_OPERATORS"
+
 // Register installs the operators in Coraza's registry. It is safe to call many times
-// and from many goroutines; only the first call registers.
+// and from many goroutines; only the first call registers. It does nothing when Env
+// is "coraza".
 func Register() {
 	once.Do(func() {
+		if os.Getenv(Env) == "coraza" {
+			return
+		}
 		plugins.RegisterOperator("rx", newRX)
 		plugins.RegisterOperator("pm", newPM)
 		plugins.RegisterOperator("pmFromFile", newPMFromFile)
