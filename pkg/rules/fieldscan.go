@@ -1,0 +1,180 @@
+package rules
+
+import (
+	"regexp"
+	"unicode/utf8"
+
+	"github.com/coregx/ahocorasick"
+	"github.com/wasilibs/go-re2/experimental"
+)
+
+const (
+	// minRE2 is the fewest regexps on one field worth a combined RE2
+	// automaton: one RE2 call costs about as much as three Go regexp runs
+	// over a short field.
+	minRE2 = 4
+	// maxGoCandidates: when the prefilter leaves at most this many
+	// candidates, Go's regexp runs them; more, the combined automaton runs.
+	maxGoCandidates = 3
+)
+
+// fieldScan matches all the regexps of a Set that read one request field.
+//
+// A scan has three steps, each exact:
+//  1. Prefilter: an Aho-Corasick automaton over the literals the regexps
+//     require (requiredLiterals) finds which of them occur in the
+//     lower-cased field; a regexp none of whose literals occurs cannot
+//     match. Regexps without required literals are always candidates.
+//  2. Combined automaton: with more than maxGoCandidates candidates, one
+//     RE2 set (github.com/wasilibs/go-re2, pure Go, no cgo) over all the
+//     field's regexps reports which match, in one pass. RE2 reads each
+//     regexp as Go's parser printed it with case folding spelled out, so
+//     folding is Go's; a field that is not valid UTF-8 (where Go's regexp
+//     reads U+FFFD and RE2 does not) or an RE2 evaluation error falls back
+//     to step 3.
+//  3. Go's regexp confirms every match RE2 reports and runs the candidates
+//     directly when they are few or RE2 cannot: what Match would have run.
+type fieldScan struct {
+	key    fieldKey
+	first  int // slot of res[0] in setState.hit
+	res    []*regexp.Regexp
+	always []int32 // regexps without required literals
+
+	ac     *ahocorasick.Automaton // nil: no regexp has required literals
+	litRes [][]int32              // AC pattern id -> regexps requiring it
+
+	re2    *experimental.Set // nil: too few regexps, or RE2 refused them
+	re2Res []int32           // RE2 pattern id -> regexp
+	goOnly []int32           // regexps RE2 refused: Go runs them
+}
+
+func newFieldScan(fb *fieldBuild, first int) *fieldScan {
+	f := &fieldScan{key: fb.key, first: first, res: fb.res}
+	var lits []string
+	litID := map[string]int{}
+	var re2Pats []string
+	for i, re := range fb.res {
+		parsed := parseRegexp(re)
+		req, ok := []string(nil), false
+		if parsed != nil {
+			req, ok = requiredLiterals(parsed)
+		}
+		if !ok {
+			f.always = append(f.always, int32(i))
+		}
+		for _, l := range req {
+			id, seen := litID[l]
+			if !seen {
+				id = len(lits)
+				litID[l] = id
+				lits = append(lits, l)
+				f.litRes = append(f.litRes, nil)
+			}
+			f.litRes[id] = append(f.litRes[id], int32(i))
+		}
+		if parsed == nil {
+			f.goOnly = append(f.goOnly, int32(i))
+			continue
+		}
+		re2Pats = append(re2Pats, re2Pattern(parsed))
+		f.re2Res = append(f.re2Res, int32(i))
+	}
+	if len(lits) > 0 {
+		ac, err := ahocorasick.NewBuilder().AddStrings(lits).Build()
+		if err != nil { // no prefilter: every regexp is a candidate
+			f.always, f.litRes = allIndexes(len(fb.res)), nil
+		} else {
+			f.ac = ac
+		}
+	}
+	if len(fb.res) >= minRE2 {
+		f.compileRE2(re2Pats)
+	}
+	return f
+}
+
+// compileRE2 builds the combined automaton; patterns RE2 refuses on their
+// own are left to Go.
+func (f *fieldScan) compileRE2(pats []string) {
+	set, err := experimental.CompileSet(pats)
+	if err != nil {
+		var keep []string
+		var keepRes []int32
+		for j, p := range pats {
+			if _, err := experimental.CompileSet([]string{p}); err != nil {
+				f.goOnly = append(f.goOnly, f.re2Res[j])
+				continue
+			}
+			keep = append(keep, p)
+			keepRes = append(keepRes, f.re2Res[j])
+		}
+		f.re2Res = keepRes
+		if len(keep) < minRE2 {
+			f.re2, f.re2Res, f.goOnly = nil, nil, nil
+			return
+		}
+		if set, err = experimental.CompileSet(keep); err != nil {
+			f.re2, f.re2Res, f.goOnly = nil, nil, nil
+			return
+		}
+	}
+	f.re2 = set
+}
+
+func allIndexes(n int) []int32 {
+	out := make([]int32, n)
+	for i := range out {
+		out[i] = int32(i)
+	}
+	return out
+}
+
+// scan sets st.hit for every regexp of the field.
+func (f *fieldScan) scan(r Request, st *setState) {
+	hit := st.hit[f.first : f.first+len(f.res)]
+	clear(hit)
+	v, ok := f.key.value(r)
+	if !ok {
+		return // the field is absent: every condition on it is false
+	}
+	cand := st.cand[f.first : f.first+len(f.res)]
+	clear(cand)
+	ids := st.ids[:0]
+	for _, i := range f.always {
+		cand[i] = true
+		ids = append(ids, int(i))
+	}
+	if f.ac != nil {
+		st.buf = lowerASCII(st.buf, v)
+		for _, m := range f.ac.FindAllOverlapping(st.buf) {
+			for _, i := range f.litRes[m.PatternID] {
+				if !cand[i] {
+					cand[i] = true
+					ids = append(ids, int(i))
+				}
+			}
+		}
+	}
+	st.ids = ids
+	if len(ids) == 0 {
+		return
+	}
+	if f.re2 != nil && len(ids) > maxGoCandidates && utf8.ValidString(v) {
+		if matched, err := f.re2.FindAllStringWithError(v, -1); err == nil {
+			for _, j := range matched {
+				if i := f.re2Res[j]; cand[i] {
+					hit[i] = f.res[i].MatchString(v)
+				}
+			}
+			for _, i := range f.goOnly {
+				if cand[i] {
+					hit[i] = f.res[i].MatchString(v)
+				}
+			}
+			return
+		}
+	}
+	for _, i := range ids {
+		hit[i] = f.res[i].MatchString(v)
+	}
+}

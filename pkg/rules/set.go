@@ -1,0 +1,234 @@
+package rules
+
+import (
+	"regexp"
+	"regexp/syntax"
+	"sync"
+)
+
+// Set evaluates many compiled expressions against one request, with the
+// same result as calling Match on each, but reading each request field that
+// regexps test once for all of them: the regexps of every expression are
+// grouped by the field they read (host, path, a header, a cookie, a query
+// parameter), and a field is scanned, the first time an expression needs
+// it, by an Aho-Corasick prefilter over the literals the regexps require
+// and then by one combined RE2 automaton (or Go's regexp when at most a few
+// regexps remain candidates). See fieldScan. The expressions' other
+// conditions (Host, PathPrefix, ...) are cheap and evaluated as in Match.
+//
+// A Set is immutable and safe for concurrent use.
+type Set struct {
+	rules  []*snode // nil: the empty expression, which matches everything
+	fields []*fieldScan
+	slots  int       // regexps over all fields
+	states sync.Pool // *setState; unused when slots == 0
+}
+
+// snode is an expression tree with each regexp condition replaced by its
+// slot in the per-request results.
+type snode struct {
+	op    op
+	kids  []*snode
+	cond  condition // opCall without a regexp
+	field int       // opCall with a regexp: index in Set.fields
+	slot  int       // and its index among the field's regexps; -1 for cond
+}
+
+// fieldKey names a request field regexps read.
+type fieldKey struct {
+	kind fieldKind
+	name string // header (canonical), cookie or query parameter
+}
+
+type fieldKind int
+
+const (
+	fieldHost fieldKind = iota
+	fieldPath
+	fieldHeader
+	fieldCookie
+	fieldQuery
+)
+
+func (k fieldKey) value(r Request) (string, bool) {
+	switch k.kind {
+	case fieldHost:
+		return r.Host(), true
+	case fieldPath:
+		return r.Path(), true
+	case fieldHeader:
+		return r.Header(k.name)
+	case fieldCookie:
+		return r.Cookie(k.name)
+	}
+	return r.Query(k.name)
+}
+
+// setState holds one request's field results.
+type setState struct {
+	scanned []bool // per field
+	hit     []bool // per slot
+	cand    []bool // per slot, scratch of fieldScan
+	buf     []byte // scratch: a lower-cased field
+	ids     []int  // scratch: candidate slots
+}
+
+// NewSet builds a Set of ms, in order; Match reports indices into ms. A nil
+// entry is the empty expression. Building compiles the combined automata, so
+// do it once per configuration, not per request.
+func NewSet(ms []*Matcher) *Set {
+	s := &Set{rules: make([]*snode, len(ms))}
+	b := setBuilder{s: s, fields: map[fieldKey]*fieldBuild{}}
+	for i, m := range ms {
+		if m != nil && m.root != nil {
+			s.rules[i] = b.convert(m.root)
+		}
+	}
+	for _, fb := range b.order {
+		s.fields = append(s.fields, newFieldScan(fb, s.slots))
+		s.slots += len(fb.res)
+	}
+	nf, ns := len(s.fields), s.slots
+	s.states.New = func() any {
+		return &setState{scanned: make([]bool, nf), hit: make([]bool, ns), cand: make([]bool, ns)}
+	}
+	return s
+}
+
+// Len is the number of expressions in the set.
+func (s *Set) Len() int { return len(s.rules) }
+
+// Match appends to dst the indices of the expressions r satisfies, in
+// ascending order, and returns the extended slice. With room in dst it
+// allocates nothing on requests that match no regexp.
+func (s *Set) Match(r Request, dst []int) []int {
+	var st *setState
+	if s.slots > 0 {
+		st = s.states.Get().(*setState)
+		clear(st.scanned)
+	}
+	for i, n := range s.rules {
+		if n == nil || s.eval(n, r, st) {
+			dst = append(dst, i)
+		}
+	}
+	if st != nil {
+		s.states.Put(st)
+	}
+	return dst
+}
+
+// First returns the index of the first expression r satisfies, or -1. It
+// stops at that expression, as a loop over Match would.
+func (s *Set) First(r Request) int {
+	var st *setState
+	if s.slots > 0 {
+		st = s.states.Get().(*setState)
+		clear(st.scanned)
+		defer s.states.Put(st)
+	}
+	for i, n := range s.rules {
+		if n == nil || s.eval(n, r, st) {
+			return i
+		}
+	}
+	return -1
+}
+
+func (s *Set) eval(n *snode, r Request, st *setState) bool {
+	switch n.op {
+	case opCall:
+		if n.slot < 0 {
+			return n.cond.match(r)
+		}
+		if !st.scanned[n.field] {
+			st.scanned[n.field] = true
+			s.fields[n.field].scan(r, st)
+		}
+		return st.hit[s.fields[n.field].first+n.slot]
+	case opNot:
+		return !s.eval(n.kids[0], r, st)
+	case opAnd:
+		for _, k := range n.kids {
+			if !s.eval(k, r, st) {
+				return false
+			}
+		}
+		return true
+	default: // opOr
+		for _, k := range n.kids {
+			if s.eval(k, r, st) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+type setBuilder struct {
+	s      *Set
+	fields map[fieldKey]*fieldBuild
+	order  []*fieldBuild
+}
+
+// fieldBuild collects the distinct regexps of one field.
+type fieldBuild struct {
+	key   fieldKey
+	index int // in Set.fields
+	res   []*regexp.Regexp
+	bySrc map[string]int // regexp source -> index in res
+}
+
+func (b *setBuilder) convert(n *node) *snode {
+	if n.op != opCall {
+		out := &snode{op: n.op, slot: -1, kids: make([]*snode, len(n.kids))}
+		for i, k := range n.kids {
+			out.kids[i] = b.convert(k)
+		}
+		return out
+	}
+	var key fieldKey
+	var re *regexp.Regexp
+	switch c := n.cond.(type) {
+	case *hostRegexpCond:
+		key, re = fieldKey{kind: fieldHost}, c.re
+	case *pathRegexpCond:
+		key, re = fieldKey{kind: fieldPath}, c.re
+	case *kvCond:
+		if c.re == nil {
+			break
+		}
+		key, re = fieldKey{kind: fieldHeader + fieldKind(c.from), name: c.name}, c.re
+	}
+	if re == nil {
+		return &snode{op: opCall, cond: n.cond, slot: -1}
+	}
+	return b.regexpSlot(key, re)
+}
+
+// regexpSlot returns the node for re over key, sharing the slot of an equal
+// regexp over the same field.
+func (b *setBuilder) regexpSlot(key fieldKey, re *regexp.Regexp) *snode {
+	fb := b.fields[key]
+	if fb == nil {
+		fb = &fieldBuild{key: key, index: len(b.order), bySrc: map[string]int{}}
+		b.fields[key] = fb
+		b.order = append(b.order, fb)
+	}
+	i, ok := fb.bySrc[re.String()]
+	if !ok {
+		i = len(fb.res)
+		fb.bySrc[re.String()] = i
+		fb.res = append(fb.res, re)
+	}
+	return &snode{op: opCall, field: fb.index, slot: i}
+}
+
+// parseRegexp re-parses a compiled regexp as regexp.Compile did.
+func parseRegexp(re *regexp.Regexp) *syntax.Regexp {
+	p, err := syntax.Parse(re.String(), syntax.Perl)
+	if err != nil {
+		return nil // cannot happen: re compiled from this source
+	}
+	return p
+}

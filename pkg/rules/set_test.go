@@ -1,0 +1,307 @@
+package rules
+
+import (
+	"fmt"
+	"regexp/syntax"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// oneByOne is what a Set must equal: Match on each expression in turn.
+func oneByOne(ms []*Matcher, r Request) []int {
+	var out []int
+	for i, m := range ms {
+		if m == nil || m.Match(r) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+func compileAll(t testing.TB, exprs []string) []*Matcher {
+	t.Helper()
+	ms := make([]*Matcher, len(exprs))
+	for i, e := range exprs {
+		m, err := Compile(e)
+		if err != nil {
+			t.Fatalf("Compile(%q): %v", e, err)
+		}
+		ms[i] = m
+	}
+	return ms
+}
+
+// checkSet compares s with oneByOne on r, and with want when non-nil.
+func checkSet(t *testing.T, ms []*Matcher, s *Set, r Request, want []int) {
+	t.Helper()
+	got := s.Match(r, nil)
+	ref := oneByOne(ms, r)
+	if !slices.Equal(got, ref) {
+		t.Fatalf("Set.Match = %v, one by one = %v (path %q)", got, ref, r.Path())
+	}
+	if want != nil && !slices.Equal(got, want) {
+		t.Fatalf("Set.Match = %v, want %v (path %q)", got, want, r.Path())
+	}
+	first := -1
+	if len(ref) > 0 {
+		first = ref[0]
+	}
+	if f := s.First(r); f != first {
+		t.Fatalf("Set.First = %d, want %d", f, first)
+	}
+}
+
+func TestSetMatchesLikeOneByOne(t *testing.T) {
+	exprs := []string{
+		0:  "PathRegexp(`(?i)^/wp-admin/`)",
+		1:  "PathRegexp(`min`)", // inside "admin": an overlapping literal
+		2:  "PathRegexp(`\\.php$`) && Method(`POST`)",
+		3:  "!PathRegexp(`^/api/`)",                                  // negation of a regexp
+		4:  "HeaderRegexp(`User-Agent`, `(?i)sqlmap|nikto`)",         // alternation of literals
+		5:  "HeaderRegexp(`X-Absent`, `.*`)",                         // absent header: false even for .*
+		6:  "QueryRegexp(`id`, `(?i)union\\s+select`)",               // (?i) over s: U+017F folds to s
+		7:  "PathRegexp(`(?i)kelvin`)",                               // U+212A folds to k
+		8:  "PathRegexp(`[^a-z/]`)",                                  // no literal: always a candidate
+		9:  "",                                                       // matches everything
+		10: "PathRegexp(`(?i)^/wp-admin/`) && Host(`a.example.com`)", // shares rule 0's regexp
+		11: "HostRegexp(`^api\\.`) || PathRegexp(`\\x{FFFD}`)",       // U+FFFD matches invalid bytes
+		12: "PathRegexp(`^/[a-z]+/[0-9]+$`)",
+		13: "PathRegexp(`\\bselect\\b`)",
+	}
+	ms := compileAll(t, exprs)
+	s := NewSet(ms)
+	if s.Len() != len(exprs) {
+		t.Fatalf("Len = %d", s.Len())
+	}
+	cases := []struct {
+		name string
+		v    *view
+		want []int
+	}{
+		{"benign api call", &view{method: "GET", host: "shop.example.com", path: "/api/v1/items",
+			headers: [][2]string{{"User-Agent", "Mozilla/5.0"}}}, []int{8, 9}},
+		{"wp-admin, upper case", &view{method: "GET", host: "a.example.com", path: "/WP-ADMIN/index.php"},
+			[]int{0, 3, 8, 9, 10}}, // min is case-sensitive
+		{"php post", &view{method: "POST", host: "b.example.com", path: "/x.php"}, []int{2, 3, 8, 9}},
+		{"scanner user agent", &view{method: "GET", host: "b.example.com", path: "/api/x",
+			headers: [][2]string{{"User-Agent", "Mozilla/5.0 (sqlmap/1.7)"}}}, []int{4, 9}},
+		{"union select with long s", &view{method: "GET", host: "b.example.com", path: "/api/q",
+			params: [][2]string{{"id", "1 UNION \u017fELECT pw"}}}, []int{6, 9}},
+		{"kelvin sign", &view{method: "GET", host: "b.example.com", path: "/\u212aelvin"}, []int{3, 7, 8, 9}},
+		{"invalid utf-8", &view{method: "GET", host: "b.example.com", path: "/a\xffb"}, []int{3, 8, 9, 11}},
+		{"host regexp", &view{method: "GET", host: "api.example.com", path: "/items/42"}, []int{3, 8, 9, 11, 12}},
+		{"word boundary", &view{method: "GET", host: "x", path: "/q/select/1"}, []int{3, 8, 9, 13}},
+		{"no word boundary", &view{method: "GET", host: "x", path: "/q/selection"}, []int{3, 9}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { checkSet(t, ms, s, c.v, c.want) })
+	}
+}
+
+// TestSetCombinedAutomaton gives one field many candidates, so the RE2 set
+// runs (and, for invalid UTF-8, the Go fallback).
+func TestSetCombinedAutomaton(t *testing.T) {
+	var exprs []string
+	for i := range 40 {
+		exprs = append(exprs, fmt.Sprintf("PathRegexp(`^/[a-z]+/[0-9]{%d}$`)", i+1)) // no literal
+	}
+	exprs = append(exprs, "PathRegexp(`(?i)^/ſhop/`)", "PathRegexp(`[^\\x00-\\x7f]`)", "PathRegexp(`(?m)^x$`)", "PathRegexp(`\\z`)")
+	ms := compileAll(t, exprs)
+	s := NewSet(ms)
+	if f := s.fields[0]; f.re2 == nil || len(f.always) < 40 {
+		t.Fatalf("path field: re2 %v, %d regexps without literals; want a combined automaton over 40+", f.re2 != nil, len(f.always))
+	}
+	for _, p := range []string{"/shop/7", "/SHOP/7/x", "/ſhop/39", "/x/40", "/é/1", "/a\xff/3", "", "x", "/a/1/\nx"} {
+		checkSet(t, ms, s, &view{method: "GET", host: "h", path: p}, nil)
+	}
+	checkSet(t, ms, s, &view{path: "/shop/12"}, []int{1, 40, 43})
+}
+
+func TestSetAllocation(t *testing.T) {
+	ms := compileAll(t, []string{
+		"PathRegexp(`(?i)/wp-admin/`)", "HeaderRegexp(`User-Agent`, `(?i)sqlmap`)", "Host(`a.example.com`)",
+		"PathRegexp(`/etc/passwd`)", "PathRegexp(`\\.\\./`)", "PathRegexp(`(?i)\\.(bak|old|swp)$`)",
+	})
+	s := NewSet(ms)
+	v := typicalView()
+	dst := make([]int, 0, 8)
+	if got := s.Match(v, dst); len(got) != 0 {
+		t.Fatalf("benign request matched %v", got)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { s.Match(v, dst) }); allocs != 0 {
+		t.Fatalf("Set.Match allocates %v times on a request no literal hits", allocs)
+	}
+}
+
+func TestRequiredLiterals(t *testing.T) {
+	for _, c := range []struct {
+		re   string
+		want []string // nil: no prefilter
+	}{
+		{`admin`, []string{"admin"}},
+		{`(?i)ADMIN`, []string{"admin"}},
+		{`(?i)select`, []string{"elect"}}, // s and k fold outside ASCII
+		{`(?i)kelvin`, []string{"elvin"}}, //
+		{`Foo\.php$`, []string{"foo.php"}},
+		{`^/(wp-admin|phpmyadmin)/`, []string{"phpmyadmin", "wp-admin"}}, // the parser factors out "/"
+		{`a+bcd`, []string{"bcd"}},
+		{`(abc)+x`, []string{"abc"}},
+		{`x(abc)*`, nil}, // "x" is too short
+		{`(abc)?`, nil},
+		{`^/[a-z]+$`, nil},
+		{`ab|c`, nil},
+		{`ab\x{FFFD}cd`, []string{"ab"}},
+		{`(?:abc){2,3}`, []string{"abc"}},
+	} {
+		p, err := syntax.Parse(c.re, syntax.Perl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := requiredLiterals(p)
+		if ok != (c.want != nil) || !slices.Equal(got, c.want) {
+			t.Errorf("requiredLiterals(%q) = %q, %v; want %q", c.re, got, ok, c.want)
+		}
+	}
+}
+
+// fuzzFixed are regexps the fuzzed ones share the path field with: some
+// without literals, so that the candidates exceed maxGoCandidates and the
+// combined automaton runs.
+var fuzzFixed = []string{"^/", ".", "[0-9]", "(?i)admin", "min", `\bselect\b`}
+
+// FuzzSet is the differential test: a Set of rules built from fuzzed
+// regexps and a fuzzed expression must match exactly the rules Match does
+// one by one, on fuzzed requests.
+func FuzzSet(f *testing.F) {
+	f.Add("(?i)union\\s+select", "[^a]", "\\x{FFFD}", "(?m)^a$", "Path(`/a`) || !Method(`GET`)", "/a\xffUNION \u017fELECT", "Mozilla", "1")
+	f.Add("(?i)k", "\\pL+", "[[:alpha:]]\\b", "\\z", "PathRegexp(`x`) && HeaderRegexp(`X-A`, `^\\d`)", "/\u212a", "7up", "")
+	f.Add("a|b|cd", "(a*)*$", "^$", "(?s).", "", "", "\n", "a\nb")
+	f.Add("(?i)ſ", "x{2,5}", "[\\x{80}-\\x{10FFFF}]", "\\B", "QueryRegexp(`q`, `é`)", "/ſ/é", "É", "é")
+	f.Fuzz(func(t *testing.T, re1, re2, re3, re4, expr, path, header, query string) {
+		q := func(s string) string {
+			var b strings.Builder
+			writeQuoted(&b, s)
+			return b.String()
+		}
+		exprs := []string{
+			"PathRegexp(" + q(re1) + ")",
+			"PathRegexp(" + q(re2) + ") && !PathRegexp(" + q(re3) + ")",
+			"PathRegexp(" + q(re3) + ") || HeaderRegexp(`X-A`, " + q(re1) + ")",
+			"PathRegexp(" + q(re4) + ")",
+			"QueryRegexp(`q`, " + q(re2) + ") && HostRegexp(" + q(re4) + ")",
+			"HeaderRegexp(`X-A`, " + q(re3) + ") || HeaderRegexp(`X-A`, " + q(re4) + ")",
+			expr,
+		}
+		for _, fx := range fuzzFixed {
+			exprs = append(exprs, "PathRegexp("+q(fx)+")")
+		}
+		var ms []*Matcher
+		for _, e := range exprs {
+			if m, err := Compile(e); err == nil {
+				ms = append(ms, m)
+			}
+		}
+		s := NewSet(ms)
+		for _, v := range []*view{
+			{method: "GET", host: strings.ToLower(header), path: path,
+				headers: [][2]string{{"X-A", header}}, params: [][2]string{{"q", query}}},
+			{method: "POST", host: "example.com", path: query, headers: [][2]string{{"X-A", path}}},
+			{method: "GET", host: path, path: header, params: [][2]string{{"q", path}}},
+		} {
+			got, ref := s.Match(v, nil), oneByOne(ms, v)
+			if !slices.Equal(got, ref) {
+				var rules []string
+				for _, m := range ms {
+					rules = append(rules, m.String())
+				}
+				t.Fatalf("Set.Match = %v, one by one = %v\nrules %q\npath %q header %q query %q", got, ref, rules, v.path, header, query)
+			}
+		}
+	})
+}
+
+// customRules returns n WAF-style custom rules, each with its own regexp,
+// over the path, the User-Agent header and the q parameter; one shape in
+// ten has no literal the prefilter can use.
+func customRules(n int) []string {
+	shapes := []string{
+		"PathRegexp(`(?i)^/admin%d/`)",
+		"HeaderRegexp(`User-Agent`, `(?i)scanner%d`)",
+		"QueryRegexp(`q`, `(?i)union\\s+select\\s+col%d`)",
+		"PathRegexp(`\\.(bak%d|old%d)$`) && Method(`GET`)",
+		"PathRegexp(`^/[a-z]+/[0-9]{%d}/edit$`)",
+		"HeaderRegexp(`User-Agent`, `^curl/%d\\.`) && !ClientIP(`10.0.0.0/8`)",
+		"PathRegexp(`/etc/passwd%d`) || QueryRegexp(`q`, `/etc/passwd%d`)",
+		"PathRegexp(`(?i)/wp-content/plugins/p%d/`)",
+		"QueryRegexp(`q`, `<script[^>]*>%d`)",
+		"HostRegexp(`^internal%d\\.`)",
+	}
+	out := make([]string, n)
+	for i := range out {
+		s := shapes[i%len(shapes)]
+		out[i] = strings.ReplaceAll(s, "%d", fmt.Sprint(i/len(shapes)+1))
+	}
+	return out
+}
+
+func benignView() *view {
+	return &view{method: "GET", host: "shop.example.com", path: "/shop/products/12345",
+		headers: [][2]string{{"User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"}},
+		params:  [][2]string{{"q", "red shoes"}}}
+}
+
+func attackView() *view {
+	v := benignView()
+	v.path, v.params = "/admin1/backup.bak1", [][2]string{{"q", "1 UNION SELECT col1 FROM users <script>1"}}
+	return v
+}
+
+// BenchmarkSet compares a Set with Match one by one over 1 to 1,000 custom
+// regexp rules, on a benign request and on an attack that matches several.
+// Compare with: benchstat -col /eval.
+func BenchmarkSet(b *testing.B) {
+	for _, n := range []int{1, 10, 100, 1000} {
+		ms := compileAll(b, customRules(n))
+		s := NewSet(ms)
+		for _, req := range []struct {
+			name string
+			v    *view
+		}{{"benign", benignView()}, {"attack", attackView()}} {
+			if got, want := s.Match(req.v, nil), oneByOne(ms, req.v); !slices.Equal(got, want) {
+				b.Fatalf("%d rules, %s: Set %v, one by one %v", n, req.name, got, want)
+			}
+			dst := make([]int, 0, n)
+			b.Run(fmt.Sprintf("rules=%d/req=%s/eval=set", n, req.name), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					dst = s.Match(req.v, dst[:0])
+				}
+			})
+			b.Run(fmt.Sprintf("rules=%d/req=%s/eval=one-by-one", n, req.name), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					dst = dst[:0]
+					for i, m := range ms {
+						if m.Match(req.v) {
+							dst = append(dst, i)
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkNewSet is the cost of building a Set, paid once per snapshot.
+func BenchmarkNewSet(b *testing.B) {
+	for _, n := range []int{100, 1000} {
+		ms := compileAll(b, customRules(n))
+		b.Run(fmt.Sprintf("rules=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				NewSet(ms)
+			}
+		})
+	}
+}
