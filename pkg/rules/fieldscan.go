@@ -129,10 +129,12 @@ func allIndexes(n int) []int32 {
 	return out
 }
 
-// scan sets st.hit for every regexp of the field.
+// scan sets st.hit for every regexp of the field and leaves in st.ids the
+// candidates (field-local), the only regexps that may have hit.
 func (f *fieldScan) scan(r Request, st *setState) {
 	hit := st.hit[f.first : f.first+len(f.res)]
 	clear(hit)
+	st.ids = st.ids[:0]
 	v, ok := f.key.value(r)
 	if !ok {
 		return // the field is absent: every condition on it is false
