@@ -21,6 +21,7 @@ type WAF struct {
 
 	crs        coraza.WAF // nil: crs_disabled
 	custom     []customRule
+	customSet  *rules.Set      // custom rules' when, in order: one scan for all
 	skipExt    map[string]bool // lower case, without the dot
 	skipPrefix []string
 	skipWhen   *rules.Matcher // nil: none
@@ -83,6 +84,11 @@ func Compile(p *wafv1.WafPolicy) (*WAF, error) {
 			when: m, action: r.GetAction(), status: status,
 		})
 	}
+	whens := make([]*rules.Matcher, len(w.custom))
+	for i := range w.custom {
+		whens[i] = w.custom[i].when
+	}
+	w.customSet = rules.NewSet(whens)
 	wl := p.GetWhitelist()
 	for _, e := range wl.GetExtensions() {
 		w.skipExt[strings.ToLower(e)] = true

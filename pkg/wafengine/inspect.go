@@ -88,11 +88,9 @@ func (w *WAF) Inspect(r Request) Verdict {
 		return v
 	}
 	detect := w.Mode == wafv1.WafMode_WAF_MODE_DETECT
-	for i := range w.custom {
+	var matched [8]int
+	for _, i := range w.customSet.Match(r, matched[:0]) {
 		c := &w.custom[i]
-		if !c.when.Match(r) {
-			continue
-		}
 		v.add(Match{RuleID: c.ruleID, Message: c.description})
 		switch c.action {
 		case wafv1.WafRuleAction_WAF_RULE_ACTION_LOG:
