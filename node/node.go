@@ -30,6 +30,7 @@ import (
 	"github.com/strata-edge/strata/node/peercheck"
 	"github.com/strata-edge/strata/node/proxy"
 	"github.com/strata-edge/strata/node/purge"
+	"github.com/strata-edge/strata/node/ratelimit"
 	"github.com/strata-edge/strata/node/stats"
 	"github.com/strata-edge/strata/node/store"
 	"github.com/strata-edge/strata/node/stream"
@@ -62,6 +63,10 @@ type Node struct {
 	geo     *geo.DB            // nil without Options.GeoDB
 	sql     *stats.MetricSQL   // nil with metrics off
 	stats   *stats.Reporter    // nil with metrics off
+
+	limiter   *ratelimit.Limiter // rate limit counters (ratelimitrun.go)
+	limitSync *ratelimit.Sync    // nil: cluster limits count per node
+
 	// xdp is the DDoS filter (nil: none attached, xdpErr says why); its
 	// own lock, as heartbeats read it while Start holds mu.
 	xdpMu   gosync.Mutex
@@ -140,6 +145,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	challenges := acme.New(hubJS, 0, n.opts.Logger)
 	n.tier = tier.New(n.opts.NodeID)
 	metricsOn := n.opts.MetricsInterval >= 0
+	n.startRateLimits()
 	popts := proxy.Options{
 		HTTPAddr: n.opts.HTTPAddr, HTTPSAddr: n.opts.HTTPSAddr, Logger: n.opts.Logger,
 		HTTPPort: n.opts.HTTPPort, HTTPSPort: n.opts.HTTPSPort,
@@ -148,6 +154,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		Cache:          n.cache,
 		Tier:           n.tier,
 		PerSecondStats: metricsOn,
+		RateLimits:     n.limiter,
 	}
 	if metricsOn {
 		n.sql = stats.NewMetricSQL(n.opts.PartitionID, n.geo, n.log)
@@ -348,6 +355,7 @@ func (n *Node) shutdown(ctx context.Context) error {
 	stop(n.txt != nil, func() error { return n.txt.Stop(ctx) })
 	stop(n.purger != nil, func() error { return n.purger.Stop(ctx) })
 	stop(n.ddos != nil, func() error { return n.ddos.Stop(ctx) })
+	stop(n.limitSync != nil, func() error { n.limitSync.Stop(); return nil })
 	if n.nc != nil {
 		n.nc.Close()
 	}

@@ -62,7 +62,7 @@ type Rule struct {
 	DelayMax  time.Duration
 
 	keys []keyPart
-	seed uint64 // hash of the identity; every key hash starts from it
+	seed uint64  // hash of the identity; every key hash starts from it
 	rate float64 // token bucket: thousandths of a request per second
 }
 
