@@ -237,6 +237,7 @@ func (a *App) CreateRule(r *configv1.Rule, at *uint32) ([]proto.Message, error) 
 	if n != nil && findRule(a.rel.Working, n.Name) >= 0 {
 		vs = append(vs, apierr.FieldViolation{Field: "rule.name", Reason: fmt.Sprintf("rule %q already exists in this app", n.Name)})
 	}
+	vs = append(vs, rateLimitNameClash(a.rel.Working, n)...)
 	pos := uint32(len(a.rel.Working.Rules))
 	if at != nil {
 		if *at > pos {
@@ -269,6 +270,7 @@ func (a *App) UpdateRule(r *configv1.Rule) ([]proto.Message, error) {
 	if n != nil && n.Name != old.Name && findRule(a.rel.Working, n.Name) >= 0 {
 		vs = append(vs, apierr.FieldViolation{Field: "rule.name", Reason: fmt.Sprintf("rule %q already exists in this app", n.Name)})
 	}
+	vs = append(vs, rateLimitNameClash(a.rel.Working, n)...)
 	if len(vs) > 0 {
 		return nil, apierr.Invalid(vs...)
 	}

@@ -482,6 +482,8 @@ func normalizeRule(prefix string, in *configv1.Rule, upstreams map[string]bool) 
 			checkRewrite(&v, f, x.Rewrite)
 		case *configv1.Action_Cache:
 			checkCache(&v, f, x.Cache)
+		case *configv1.Action_RateLimit:
+			checkRateLimit(&v, f, x.RateLimit)
 		}
 	}
 	return r, v
