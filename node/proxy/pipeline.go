@@ -76,12 +76,10 @@ type flow struct {
 	bypass bool             // a cache action said bypass: mark the response
 	start  time.Time        // zero unless the access log or per-second stats need it
 	cache  string           // the cache status sent (HIT, MISS, ...); "" if none
-	// retryAfter, in seconds, when a rate limit answered (ratelimit.go)
-	retryAfter int
-	buf        []byte      // scratch, kept across requests by pooled states
-	header     [][2]string // response headers of a hook's answer (challenge cookie)
-	rec        stats.Done
-	req        metricsql.Request
+	buf    []byte           // scratch, kept across requests by pooled states
+	header [][2]string      // response headers of a hook's answer (challenge cookie)
+	rec    stats.Done
+	req    metricsql.Request
 }
 
 // handle runs the pipeline up to the response: ACME, request checks, tier
@@ -185,7 +183,6 @@ func (p *Proxy) finish(f *flow, h actions.HeaderEditor) {
 	if f.plan.HasResponseEdits() {
 		f.plan.ApplyResponse(h)
 	}
-	p.retryAfter(f, h)
 	if f.peer {
 		h.SetHeader(tier.AcceptedHeader, "1")
 	}

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/strata-edge/strata/node/proxy/actions"
+	"github.com/strata-edge/strata/node/challenge"
 	"github.com/strata-edge/strata/node/ratelimit"
 )
 
@@ -15,8 +15,8 @@ import (
 // the proxy's Limiter; the first one over its limit decides, by its
 // on_exceed: REJECT answers its status (429) with Retry-After, DELAY holds
 // the request its turn (at most delay_max, else rejects), LOG passes and
-// logs. CHALLENGE answers as REJECT until node/challenge serves challenge
-// pages.
+// logs, CHALLENGE serves the challenge page (challenge.go, default
+// difficulty) unless the client holds a clearance, which lets it pass.
 
 // rateLimit counts x against the plan's rate limits; true when it answered
 // the request.
@@ -40,19 +40,18 @@ func (p *Proxy) rateLimit(x exchange, f *flow) bool {
 					slog.String("app", r.App), slog.String("limit", r.Name), slog.String("client", x.ClientIP().String()),
 					slog.String("action", "log"), slog.String("uri", x.RequestURI()))
 				continue
+			case r.OnExceed == ratelimit.Challenge:
+				if p.serveChallenge(x, f, challenge.ParamsOf(nil)) {
+					return true
+				}
+				continue // cleared
 			}
 			// Whole seconds, rounded up: a client that waits them fits.
-			f.retryAfter = max(1, int((d.Wait+time.Second-1)/time.Second))
+			retry := max(1, int((d.Wait+time.Second-1)/time.Second))
+			f.header = append(f.header, [2]string{"Retry-After", strconv.Itoa(retry)})
 			x.text(r.Status, "rate limit exceeded\n")
 			return true
 		}
 	}
 	return false
-}
-
-// retryAfter adds Retry-After to a response rateLimit answered.
-func (p *Proxy) retryAfter(f *flow, h actions.HeaderEditor) {
-	if f.retryAfter > 0 {
-		h.SetHeader("Retry-After", strconv.Itoa(f.retryAfter))
-	}
 }

@@ -120,8 +120,8 @@ func TestRateLimitDelays(t *testing.T) {
 	}
 }
 
-// LOG passes everything and logs what is over; CHALLENGE answers as
-// REJECT until node/challenge serves the page.
+// LOG passes everything and logs what is over; CHALLENGE serves the
+// challenge page over the limit, and a client that solved it passes.
 func TestRateLimitLogAndChallenge(t *testing.T) {
 	ua := newEcho(t, "a")
 	var buf syncBuffer
@@ -139,11 +139,19 @@ func TestRateLimitLogAndChallenge(t *testing.T) {
 	if n := strings.Count(buf.String(), "rate limit exceeded"); n != 2 {
 		t.Fatalf("%d log lines for 2 requests over the limit:\n%s", n, buf.String())
 	}
-	mustUpdate(t, p, 2, limitedApp(ua.addr(), &configv1.RateLimitAction{Requests: 1, PeriodSeconds: 3600,
-		OnExceed: configv1.RateLimitExceed_RATE_LIMIT_EXCEED_CHALLENGE}))
-	do(t, c, "GET", httpBase(p), "site.example.com", "/limited/", "", "X-Api-Key", "c")
-	if r := do(t, c, "GET", httpBase(p), "site.example.com", "/limited/", "", "X-Api-Key", "c"); r.status != 429 {
-		t.Fatalf("CHALLENGE over the limit: %d, want 429", r.status)
+	byIP := limitedApp(ua.addr(), &configv1.RateLimitAction{Requests: 1, PeriodSeconds: 3600,
+		OnExceed: configv1.RateLimitExceed_RATE_LIMIT_EXCEED_CHALLENGE})
+	byIP.Rules[0].Actions[0].GetRateLimit().Keys = nil // the client IP
+	mustUpdate(t, p, 2, byIP)
+	if r := do(t, c, "GET", httpBase(p), "site.example.com", "/limited/", ""); r.status != 200 {
+		t.Fatalf("CHALLENGE under the limit: %d, want 200", r.status)
+	}
+	// Over the limit: the challenge page; solved, the client passes.
+	cookie := solveChallenge(t, c, httpBase(p), "site.example.com", "/limited/")
+	for i := range 3 {
+		if r := do(t, c, "GET", httpBase(p), "site.example.com", "/limited/", "", "Cookie", cookie); r.status != 200 {
+			t.Fatalf("cleared client over the limit, request %d: %d, want 200", i, r.status)
+		}
 	}
 }
 
