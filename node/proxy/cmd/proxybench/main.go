@@ -7,6 +7,8 @@
 // header, to measure rule evaluation; -pprof ADDR serves net/http/pprof.
 // -cache memory|disk adds a rule caching everything (node/cache; origin
 // freshness, else -cache-ttl), for scripts/bench-cache.sh.
+// -waf PL attaches a blocking WAF policy (CRS v4 at paranoia level PL, request
+// bodies inspected) to the app, for scripts/bench-waf.sh.
 package main
 
 import (
@@ -24,8 +26,10 @@ import (
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+	wafv1 "github.com/strata-edge/strata/gen/strata/waf/v1"
 	"github.com/strata-edge/strata/node/cache"
 	"github.com/strata-edge/strata/node/proxy"
+	"github.com/strata-edge/strata/pkg/wafengine"
 )
 
 func main() {
@@ -40,8 +44,18 @@ func main() {
 	cacheStore := flag.String("cache", "", "cache every response: memory or disk (empty: no cache)")
 	cacheDir := flag.String("cache-dir", "", "directory of the disk cache")
 	cacheTTL := flag.Uint("cache-ttl", 0, "TTL in seconds when the origin sends no freshness headers")
+	wafPL := flag.Uint("waf", 0, "attach a blocking CRS WAF policy at this paranoia level (1-4; 0: no WAF)")
+	printWAF := flag.Bool("print-waf", false, "print the SecLang directives of the -waf policy and exit")
 	flag.Parse()
 
+	if *printWAF {
+		w, err := wafengine.Compile(benchPolicy(*wafPL))
+		if err != nil {
+			fail(err)
+		}
+		fmt.Print(w.Directives())
+		return
+	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if *accessLog {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -78,7 +92,12 @@ func main() {
 			Action: &configv1.Action_Cache{Cache: &configv1.CacheAction{TtlS: uint32(*cacheTTL)}},
 		}}})
 	}
-	if err := p.Update(&syncv1.Snapshot{Version: 1, Apps: []*configv1.App{app}}); err != nil {
+	snap := &syncv1.Snapshot{Version: 1, Apps: []*configv1.App{app}}
+	if *wafPL > 0 {
+		snap.WafPolicies = []*wafv1.WafPolicy{benchPolicy(*wafPL)}
+		app.WafPolicyId = "bench-waf"
+	}
+	if err := p.Update(snap); err != nil {
 		fail(err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -86,11 +105,17 @@ func main() {
 	if err := p.Start(ctx); err != nil {
 		fail(err)
 	}
-	fmt.Fprintf(os.Stderr, "proxybench: serving %s on %s -> %s (engine %s, %d rules)\n", *host, p.HTTPAddr(), *up, *engine, *rules)
+	fmt.Fprintf(os.Stderr, "proxybench: serving %s on %s -> %s (engine %s, %d rules, waf PL %d)\n", *host, p.HTTPAddr(), *up, *engine, *rules, *wafPL)
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = p.Stop(sctx)
+}
+
+// benchPolicy is the -waf policy: CRS at paranoia level pl, blocking, bodies inspected.
+func benchPolicy(pl uint) *wafv1.WafPolicy {
+	return &wafv1.WafPolicy{Id: "bench-waf", Name: "bench", Version: 1, Mode: wafv1.WafMode_WAF_MODE_BLOCK,
+		ParanoiaLevel: uint32(pl), RequestBody: &wafv1.BodyInspection{Enabled: true}}
 }
 
 // openCache opens the -cache store (nil for none), 1 GiB.
