@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"math/bits"
 	"regexp"
 	"regexp/syntax"
 	"sync"
@@ -26,15 +25,15 @@ import (
 //
 // A Set is immutable and safe for concurrent use.
 type Set struct {
-	rules     []*snode // nil: the empty expression, which matches everything
-	fields    []*fieldScan
-	slots     int       // regexps over all fields
-	states    sync.Pool // *setState; unused when slots == 0
-	slotRules [][]int32 // per slot: the indexed rules needing it
-	unindexed []int32   // rules evaluated on every request
-	eager     []int     // fields that indexed rules need, scanned first
+	rules  []*snode // nil: the empty expression, which matches everything
+	fields []*fieldScan
+	slots  int       // regexps over all fields
+	idx    setIndex  // which expressions a request may satisfy
+	states sync.Pool // *Scan, for Match and First
 }
 
+// snode is an expression tree with each regexp condition replaced by its
+// slot in the per-request results.
 type snode struct {
 	op    op
 	kids  []*snode
@@ -73,14 +72,31 @@ func (k fieldKey) value(r Request) (string, bool) {
 	return r.Query(k.name)
 }
 
-// setState holds one request's field results.
+// setState holds one request's field results and candidate expressions.
 type setState struct {
 	scanned []bool   // per field
 	hit     []bool   // per slot
 	cand    []bool   // per slot, scratch of fieldScan
 	buf     []byte   // scratch: a lower-cased field
 	ids     []int    // scratch: candidate slots (field-local) of the last scan
-	marks   []uint64 // per rule: to be evaluated
+	marks   []uint64 // per expression: a candidate
+}
+
+// reset sizes st for s and clears it.
+func (st *setState) reset(s *Set) {
+	st.scanned = resize(st.scanned, len(s.fields))
+	st.hit = resize(st.hit, s.slots)
+	st.cand = resize(st.cand, s.slots)
+	st.marks = resize(st.marks, (len(s.rules)+63)/64)
+}
+
+func resize[T any](b []T, n int) []T {
+	if cap(b) < n {
+		return make([]T, n)
+	}
+	b = b[:n]
+	clear(b)
+	return b
 }
 
 // NewSet builds a Set of ms, in order; Match reports indices into ms. A nil
@@ -98,173 +114,13 @@ func NewSet(ms []*Matcher) *Set {
 		s.fields = append(s.fields, newFieldScan(fb, s.slots))
 		s.slots += len(fb.res)
 	}
-	s.index()
-	nf, ns, nr := len(s.fields), s.slots, (len(s.rules)+63)/64
-	s.states.New = func() any {
-		return &setState{scanned: make([]bool, nf), hit: make([]bool, ns), cand: make([]bool, ns), marks: make([]uint64, nr)}
-	}
+	s.idx.build(s)
+	s.states.New = func() any { return new(Scan) }
 	return s
-}
-
-// index fills slotRules, unindexed and eager.
-func (s *Set) index() {
-	s.slotRules = make([][]int32, s.slots)
-	eager := make([]bool, len(s.fields))
-	for i, n := range s.rules {
-		var need []int
-		ok := n != nil && s.needs(n, &need)
-		if !ok {
-			s.unindexed = append(s.unindexed, int32(i))
-			continue
-		}
-		for _, slot := range need {
-			if rs := s.slotRules[slot]; len(rs) == 0 || rs[len(rs)-1] != int32(i) {
-				s.slotRules[slot] = append(rs, int32(i))
-			}
-		}
-	}
-	for fi, f := range s.fields {
-		for slot := f.first; slot < f.first+len(f.res); slot++ {
-			if len(s.slotRules[slot]) > 0 {
-				eager[fi] = true
-			}
-		}
-		if eager[fi] {
-			s.eager = append(s.eager, fi)
-		}
-	}
-}
-
-// needs appends to need regexp slots one of which must match for n to be
-// true, and reports whether it knows such slots.
-func (s *Set) needs(n *snode, need *[]int) bool {
-	switch n.op {
-	case opCall:
-		if n.slot < 0 {
-			return false
-		}
-		*need = append(*need, s.fields[n.field].first+n.slot)
-		return true
-	case opAnd: // any one operand's need will do: take the first known
-		for _, k := range n.kids {
-			mark := len(*need)
-			if s.needs(k, need) {
-				return true
-			}
-			*need = (*need)[:mark]
-		}
-		return false
-	case opOr: // every operand must have one
-		for _, k := range n.kids {
-			if !s.needs(k, need) {
-				return false
-			}
-		}
-		return true
-	}
-	return false // opNot: a regexp that does not match makes it true
 }
 
 // Len is the number of expressions in the set.
 func (s *Set) Len() int { return len(s.rules) }
-
-// Match appends to dst the indices of the expressions r satisfies, in
-// ascending order, and returns the extended slice. With room in dst it
-// allocates nothing on requests that match no literal of a regexp.
-func (s *Set) Match(r Request, dst []int) []int {
-	if s.slots == 0 {
-		for i, n := range s.rules {
-			if n == nil || n.evalPlain(r) {
-				dst = append(dst, i)
-			}
-		}
-		return dst
-	}
-	st := s.begin(r)
-	for w, bits := range st.marks {
-		for ; bits != 0; bits &= bits - 1 {
-			i := w*64 + bits64(bits)
-			if n := s.rules[i]; n == nil || s.eval(n, r, st) {
-				dst = append(dst, i)
-			}
-		}
-	}
-	s.states.Put(st)
-	return dst
-}
-
-// First returns the index of the first expression r satisfies, or -1.
-func (s *Set) First(r Request) int {
-	if s.slots == 0 {
-		for i, n := range s.rules {
-			if n == nil || n.evalPlain(r) {
-				return i
-			}
-		}
-		return -1
-	}
-	st := s.begin(r)
-	defer s.states.Put(st)
-	for w, bits := range st.marks {
-		for ; bits != 0; bits &= bits - 1 {
-			i := w*64 + bits64(bits)
-			if n := s.rules[i]; n == nil || s.eval(n, r, st) {
-				return i
-			}
-		}
-	}
-	return -1
-}
-
-// begin scans the fields indexed rules need and marks the rules to evaluate:
-// the unindexed ones and those a matching regexp may make true.
-func (s *Set) begin(r Request) *setState {
-	st := s.states.Get().(*setState)
-	clear(st.scanned)
-	clear(st.marks)
-	for _, i := range s.unindexed {
-		st.marks[i/64] |= 1 << (i % 64)
-	}
-	for _, fi := range s.eager {
-		f := s.fields[fi]
-		st.scanned[fi] = true
-		f.scan(r, st)
-		for _, i := range st.ids {
-			if slot := f.first + i; st.hit[slot] {
-				for _, ri := range s.slotRules[slot] {
-					st.marks[ri/64] |= 1 << (ri % 64)
-				}
-			}
-		}
-	}
-	return st
-}
-
-func bits64(x uint64) int { return bits.TrailingZeros64(x) }
-
-// evalPlain evaluates a tree without regexps.
-func (n *snode) evalPlain(r Request) bool {
-	switch n.op {
-	case opCall:
-		return n.cond.match(r)
-	case opNot:
-		return !n.kids[0].evalPlain(r)
-	case opAnd:
-		for _, k := range n.kids {
-			if !k.evalPlain(r) {
-				return false
-			}
-		}
-		return true
-	default: // opOr
-		for _, k := range n.kids {
-			if k.evalPlain(r) {
-				return true
-			}
-		}
-		return false
-	}
-}
 
 func (s *Set) eval(n *snode, r Request, st *setState) bool {
 	switch n.op {

@@ -118,6 +118,43 @@ func TestSetCombinedAutomaton(t *testing.T) {
 	checkSet(t, ms, s, &view{path: "/shop/12"}, []int{1, 40, 43})
 }
 
+// TestSetIndex: expressions narrowed by path and host are found exactly
+// when Match finds them, also for a Request that breaks the lower-case
+// host contract and a host EqualFold folds (U+212A is k).
+func TestSetIndex(t *testing.T) {
+	exprs := []string{
+		0: "Host(`example.com`) && PathPrefix(`/api/`)",
+		1: "Host(`*.example.com`) && Path(`/login`)",
+		2: "PathPrefix(`/static/`, `/assets/`) || Path(`/favicon.ico`)",
+		3: "Host(`kb.example.com`)",
+		4: "PathPrefix(`/api/v2/`) && Method(`POST`)",
+		5: "Method(`DELETE`)", // not indexed: every request
+		6: "PathPrefix(`/`)",
+		7: "Path(`/api/`) || HostRegexp(`^cdn[0-9]+\\.`)",
+	}
+	ms := compileAll(t, exprs)
+	s := NewSet(ms)
+	if len(s.idx.unindexed) != 1 {
+		t.Fatalf("unindexed %v, want only [5]", s.idx.unindexed)
+	}
+	for _, c := range []struct {
+		v    *view
+		want []int
+	}{
+		{&view{method: "GET", host: "example.com", path: "/api/x"}, []int{0, 6}},
+		{&view{method: "POST", host: "a.example.com", path: "/api/v2/x"}, []int{4, 6}},
+		{&view{method: "GET", host: "a.b.example.com", path: "/login"}, []int{1, 6}},
+		{&view{method: "GET", host: "example.com", path: "/login"}, []int{6}}, // a wildcard needs a label
+		{&view{method: "GET", host: "x", path: "/assets/a.css"}, []int{2, 6}},
+		{&view{method: "DELETE", host: "x", path: "/favicon.ico"}, []int{2, 5, 6}},
+		{&view{method: "GET", host: "EXAMPLE.COM", path: "/api/"}, []int{0, 6, 7}},
+		{&view{method: "GET", host: "\u212ab.example.com", path: "/"}, []int{3, 6}},
+		{&view{method: "GET", host: "cdn7.example.com", path: "x"}, []int{7}},
+	} {
+		checkSet(t, ms, s, c.v, c.want)
+	}
+}
+
 func TestSetAllocation(t *testing.T) {
 	ms := compileAll(t, []string{
 		"PathRegexp(`(?i)/wp-admin/`)", "HeaderRegexp(`User-Agent`, `(?i)sqlmap`)", "Host(`a.example.com`)",
@@ -170,6 +207,12 @@ func TestRequiredLiterals(t *testing.T) {
 // combined automaton runs.
 var fuzzFixed = []string{"^/", ".", "[0-9]", "(?i)admin", "min", `\bselect\b`}
 
+// fuzzIndexed are rules the index narrows by host and path.
+var fuzzIndexed = []string{
+	"Host(`example.com`)", "Host(`*.example.com`) && PathPrefix(`/a`)", "Path(`/`)",
+	"PathPrefix(`/a/b`) || Path(`/c`)", "Host(`ka.example.com`) && !Path(`/c`)", "PathPrefix(`/`) && Method(`POST`)",
+}
+
 // FuzzSet is the differential test: a Set of rules built from fuzzed
 // regexps and a fuzzed expression must match exactly the rules Match does
 // one by one, on fuzzed requests.
@@ -196,6 +239,12 @@ func FuzzSet(f *testing.F) {
 		for _, fx := range fuzzFixed {
 			exprs = append(exprs, "PathRegexp("+q(fx)+")")
 		}
+		exprs = append(exprs, fuzzIndexed...)
+		exprs = append(exprs,
+			"PathPrefix("+q("/"+re1)+") && PathRegexp("+q(re2)+")",
+			"Path("+q("/"+re3)+") || Host("+q(re4)+")",
+			"Host("+q(re1)+", "+q("*."+re2)+") && !PathPrefix(`/x`)",
+			"PathPrefix("+q(path)+") || Path("+q(query)+")")
 		var ms []*Matcher
 		for _, e := range exprs {
 			if m, err := Compile(e); err == nil {
@@ -208,6 +257,10 @@ func FuzzSet(f *testing.F) {
 				headers: [][2]string{{"X-A", header}}, params: [][2]string{{"q", query}}},
 			{method: "POST", host: "example.com", path: query, headers: [][2]string{{"X-A", path}}},
 			{method: "GET", host: path, path: header, params: [][2]string{{"q", path}}},
+			{method: "GET", host: "x." + strings.ToLower(re2), path: "/" + re1, headers: [][2]string{{"X-A", re3}}},
+			{method: "GET", host: re4, path: "/" + re3},
+			{method: "GET", host: "EXAMPLE.com", path: "/a/b" + path},
+			{method: "GET", host: "\u212aa.example.com", path: "/c"},
 		} {
 			got, ref := s.Match(v, nil), oneByOne(ms, v)
 			if !slices.Equal(got, ref) {

@@ -1,0 +1,304 @@
+package rules
+
+import (
+	"math/bits"
+	"slices"
+	"unicode/utf8"
+)
+
+// The index of a Set: for each expression, conditions one of which must
+// hold for it to be true ("atoms": an exact path, a path prefix, a host or
+// host wildcard, a regexp), looked up per request in maps, a prefix trie
+// and the regexp scans, so that only the expressions a request may satisfy
+// are evaluated. The atoms only narrow the candidates: each candidate is
+// still evaluated whole, so results are exactly Match's.
+
+type atomKind int
+
+// Atom kinds, in the order an && prefers them: the ones that narrow most
+// within one app's rules first (its rules tend to share their hosts).
+const (
+	atomPathExact atomKind = iota
+	atomPathPrefix
+	atomSlot
+	atomHost
+	atomHostSuffix // ".example.com" for *.example.com
+)
+
+type atom struct {
+	kind atomKind
+	key  string
+	slot int
+}
+
+type setIndex struct {
+	slotRules  [][]int32 // per regexp slot
+	pathExact  map[string][]int32
+	prefixes   trie
+	hostExact  map[string][]int32
+	hostSuffix map[string][]int32
+	hostRules  []int32 // every host-indexed expression, for non-ASCII hosts
+	hasPrefix  bool
+	unindexed  []int32 // evaluated on every request
+	eager      []int   // fields regexp atoms need, scanned before evaluation
+}
+
+func (ix *setIndex) build(s *Set) {
+	ix.slotRules = make([][]int32, s.slots)
+	ix.pathExact = map[string][]int32{}
+	ix.hostExact = map[string][]int32{}
+	ix.hostSuffix = map[string][]int32{}
+	add := func(m map[string][]int32, k string, i int32) {
+		if l := m[k]; len(l) == 0 || l[len(l)-1] != i {
+			m[k] = append(l, i)
+		}
+	}
+	for i, n := range s.rules {
+		ri := int32(i)
+		atoms, ok := s.needs(n)
+		if n == nil || !ok {
+			ix.unindexed = append(ix.unindexed, ri)
+			continue
+		}
+		host := false
+		for _, a := range atoms {
+			switch a.kind {
+			case atomPathExact:
+				add(ix.pathExact, a.key, ri)
+			case atomPathPrefix:
+				ix.prefixes.add(a.key, ri)
+				ix.hasPrefix = true
+			case atomSlot:
+				if l := ix.slotRules[a.slot]; len(l) == 0 || l[len(l)-1] != ri {
+					ix.slotRules[a.slot] = append(l, ri)
+				}
+			case atomHost:
+				add(ix.hostExact, a.key, ri)
+				host = true
+			case atomHostSuffix:
+				add(ix.hostSuffix, a.key, ri)
+				host = true
+			}
+		}
+		if host {
+			ix.hostRules = append(ix.hostRules, ri)
+		}
+	}
+	for fi, f := range s.fields {
+		for slot := f.first; slot < f.first+len(f.res); slot++ {
+			if len(ix.slotRules[slot]) > 0 {
+				ix.eager = append(ix.eager, fi)
+				break
+			}
+		}
+	}
+}
+
+// needs returns atoms one of which holds whenever n is true, or ok false.
+func (s *Set) needs(n *snode) (atoms []atom, ok bool) {
+	if n == nil {
+		return nil, false
+	}
+	switch n.op {
+	case opCall:
+		if n.slot >= 0 {
+			return []atom{{kind: atomSlot, slot: s.fields[n.field].first + n.slot}}, true
+		}
+		switch c := n.cond.(type) {
+		case *pathCond:
+			k := atomPathExact
+			if c.prefix {
+				k = atomPathPrefix
+			}
+			for _, p := range c.paths {
+				atoms = append(atoms, atom{kind: k, key: p})
+			}
+			return atoms, true
+		case *hostCond:
+			if len(c.ips) > 0 {
+				return nil, false
+			}
+			for _, h := range slices.Concat(c.exact, c.suffixes) {
+				if !isLowerASCII(h) { // looked up as is: only lower-case ASCII folds like that
+					return nil, false
+				}
+			}
+			for _, h := range c.exact {
+				atoms = append(atoms, atom{kind: atomHost, key: h})
+			}
+			for _, h := range c.suffixes {
+				atoms = append(atoms, atom{kind: atomHostSuffix, key: h})
+			}
+			return atoms, true
+		}
+	case opAnd: // one operand's atoms will do: the most selective kind
+		best, bestRank := []atom(nil), atomKind(-1)
+		for _, k := range n.kids {
+			a, ok := s.needs(k)
+			if !ok {
+				continue
+			}
+			rank := atomKind(0)
+			for _, x := range a {
+				rank = max(rank, x.kind)
+			}
+			if best == nil || rank < bestRank || rank == bestRank && len(a) < len(best) {
+				best, bestRank = a, rank
+			}
+		}
+		return best, best != nil
+	case opOr: // every operand needs atoms
+		for _, k := range n.kids {
+			a, ok := s.needs(k)
+			if !ok {
+				return nil, false
+			}
+			atoms = append(atoms, a...)
+		}
+		return atoms, true
+	}
+	return nil, false // opNot, and conditions not indexed
+}
+
+// trie maps path prefixes to expressions; a walk along a path collects every
+// prefix of it.
+type trie struct {
+	rules  []int32
+	labels []byte
+	kids   []*trie
+}
+
+func (t *trie) add(p string, ri int32) {
+	for i := 0; i < len(p); i++ {
+		j := slices.Index(t.labels, p[i])
+		if j < 0 {
+			t.labels = append(t.labels, p[i])
+			t.kids = append(t.kids, &trie{})
+			j = len(t.kids) - 1
+		}
+		t = t.kids[j]
+	}
+	if len(t.rules) == 0 || t.rules[len(t.rules)-1] != ri {
+		t.rules = append(t.rules, ri)
+	}
+}
+
+// Scan is one request's pass over a Set: the expressions the request
+// satisfies, in ascending order, one Next at a time, so a caller that stops
+// at the first deciding expression evaluates no more than it needs. Keep a
+// Scan in per-request (or per-goroutine) memory and reuse it: Start resets
+// it and reuses its buffers. Not safe for concurrent use.
+type Scan struct {
+	s    *Set
+	r    Request
+	st   setState
+	w    int // next word of st.marks
+	bits uint64
+}
+
+// Start begins a scan of r over s.
+func (s *Set) Start(r Request, sc *Scan) {
+	sc.s, sc.r, sc.w, sc.bits = s, r, 0, 0
+	st := &sc.st
+	st.reset(s)
+	mark := func(l []int32) {
+		for _, i := range l {
+			st.marks[i/64] |= 1 << (i % 64)
+		}
+	}
+	ix := &s.idx
+	mark(ix.unindexed)
+	if len(ix.pathExact) > 0 || ix.hasPrefix {
+		p := r.Path()
+		mark(ix.pathExact[p])
+		t := &ix.prefixes
+		mark(t.rules)
+		for i := 0; i < len(p) && t != nil; i++ {
+			j := slices.Index(t.labels, p[i])
+			if j < 0 {
+				break
+			}
+			t = t.kids[j]
+			mark(t.rules)
+		}
+	}
+	if len(ix.hostRules) > 0 {
+		h := r.Host()
+		if !isLowerASCII(h) { // Host matches with EqualFold: K is k
+			mark(ix.hostRules)
+		} else {
+			mark(ix.hostExact[h])
+			for i := 1; i < len(h); i++ {
+				if h[i] == '.' {
+					mark(ix.hostSuffix[h[i:]])
+				}
+			}
+		}
+	}
+	for _, fi := range ix.eager {
+		f := s.fields[fi]
+		st.scanned[fi] = true
+		f.scan(r, st)
+		for _, i := range st.ids {
+			if slot := f.first + i; st.hit[slot] {
+				mark(ix.slotRules[slot])
+			}
+		}
+	}
+	if len(st.marks) > 0 {
+		sc.bits = st.marks[0]
+	}
+}
+
+func isLowerASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= utf8.RuneSelf || 'A' <= c && c <= 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+// Next returns the index of the next expression the request satisfies, or
+// -1 when there is none.
+func (sc *Scan) Next() int {
+	st := &sc.st
+	for {
+		for sc.bits != 0 {
+			i := sc.w*64 + bits.TrailingZeros64(sc.bits)
+			sc.bits &= sc.bits - 1
+			if n := sc.s.rules[i]; n == nil || sc.s.eval(n, sc.r, st) {
+				return i
+			}
+		}
+		if sc.w++; sc.w >= len(st.marks) {
+			sc.w = len(st.marks)
+			return -1
+		}
+		sc.bits = st.marks[sc.w]
+	}
+}
+
+// Match appends to dst the indices of the expressions r satisfies, in
+// ascending order, and returns the extended slice. With room in dst it
+// allocates nothing on requests that match no literal of a regexp.
+func (s *Set) Match(r Request, dst []int) []int {
+	sc := s.states.Get().(*Scan)
+	s.Start(r, sc)
+	for i := sc.Next(); i >= 0; i = sc.Next() {
+		dst = append(dst, i)
+	}
+	sc.r = nil
+	s.states.Put(sc)
+	return dst
+}
+
+// First returns the index of the first expression r satisfies, or -1.
+func (s *Set) First(r Request) int {
+	sc := s.states.Get().(*Scan)
+	s.Start(r, sc)
+	i := sc.Next()
+	sc.r = nil
+	s.states.Put(sc)
+	return i
+}
