@@ -55,6 +55,11 @@ var configFlags = map[string]string{
 	"cache.key_headers": "--cache-key-header", "cache.key_cookies": "--cache-key-cookie",
 	"cache.stale_while_revalidate_s": "--cache-stale-while-revalidate", "cache.stale_if_error_s": "--cache-stale-if-error",
 	"cache.tag_header": "--cache-tag-header",
+	"rate_limit.name":  "--rate-limit-name", "rate_limit.requests": "--rate-limit", "rate_limit.period_seconds": "--rate-limit",
+	"rate_limit.burst": "--burst", "rate_limit.nodelay": "--delay", "rate_limit.delay_max_ms": "--delay-max",
+	"rate_limit.keys": "--key", "rate_limit.keys[]": "--key", "rate_limit.keys[].header": "--key", "rate_limit.keys[].cookie": "--key",
+	"rate_limit.keys[].query": "--key", "rate_limit.algorithm": "--algorithm", "rate_limit.on_exceed": "--on-exceed",
+	"rate_limit.scope": "--scope", "rate_limit.status": "--rate-limit-status",
 }
 
 // dnsFlags is the same for the dns commands (positional arguments in

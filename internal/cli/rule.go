@@ -32,6 +32,7 @@ type ruleFlags struct {
 	rewritePath                    string
 	querySet, queryRemove          []string
 	cache                          cacheFlags
+	rateLimit                      rateLimitFlags
 	last                           bool
 	index                          uint32
 	ev                             clientx.ExpectVersion
@@ -57,6 +58,7 @@ func (f *ruleFlags) register(fs *pflag.FlagSet, withIndex bool) {
 	fs.StringArrayVar(&f.querySet, "query-set", nil, "set query argument NAME=VALUE before proxying (repeatable)")
 	fs.StringArrayVar(&f.queryRemove, "query-remove", nil, "remove query argument NAME before proxying (repeatable)")
 	f.cache.register(fs)
+	f.rateLimit.register(fs)
 	fs.BoolVar(&f.last, "last", false, "stop evaluating further rules when this one matches")
 	if withIndex {
 		fs.Uint32Var(&f.index, "index", 0, "position in the rule list, 0 first (default: append)")
@@ -107,6 +109,12 @@ func (f *ruleFlags) rule(fs *pflag.FlagSet) (*configv1.Rule, error) {
 	} else if c != nil {
 		r.Actions = append(r.Actions, &configv1.Action{Action: &configv1.Action_Cache{Cache: c}})
 	}
+	if rl, err := f.rateLimit.action(fs); err != nil {
+		return nil, err
+	} else if rl != nil {
+		r.Actions = append(r.Actions, &configv1.Action{Action: &configv1.Action_RateLimit{RateLimit: rl}})
+		nameRateLimits(r)
+	}
 	switch {
 	case fs.Changed("upstream"):
 		proxy := &configv1.ProxyAction{}
@@ -135,7 +143,7 @@ func (f *ruleFlags) rule(fs *pflag.FlagSet) (*configv1.Rule, error) {
 		r.Actions = append(r.Actions, &configv1.Action{Action: &configv1.Action_ResponseHeaders{ResponseHeaders: resp}})
 	}
 	if len(r.Actions) == 0 {
-		return nil, usagef("the rule does nothing: give --upstream, --redirect, --respond, a header change, --rewrite-path, --query-set, --query-remove or a --cache-* flag")
+		return nil, usagef("the rule does nothing: give --upstream, --redirect, --respond, a header change, --rewrite-path, --query-set, --query-remove, a --cache-* flag or --rate-limit")
 	}
 	return r, nil
 }
@@ -193,7 +201,9 @@ func newRuleCreateCmd(g *globals) *cobra.Command {
   strata rule create --app $APP --when 'PathPrefix("/admin")' --respond 403 --body forbidden --last
   strata rule create --app $APP --set-header X-Env=prod --remove-header Cookie --rewrite-path '^/v1/(.*)=/$1'
   strata rule create --app $APP --when 'PathPrefix("/static")' --cache-ttl 1h --cache-key-query v --upstream web
-  strata rule create --app $APP --when 'PathPrefix("/cart")' --cache-bypass --upstream web`,
+  strata rule create --app $APP --when 'PathPrefix("/cart")' --cache-bypass --upstream web
+  strata rule create --app $APP --name api-limit --when 'PathPrefix("/api")' --rate-limit 100/1m --burst 20 --nodelay --key ip,header:x-api-key --scope cluster
+  strata rule create --app $APP --when 'Path("/login")' --rate-limit 5/1m --algorithm sliding-window --on-exceed challenge`,
 		Args: args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			r, err := f.rule(cmd.Flags())
@@ -208,6 +218,7 @@ func newRuleCreateCmd(g *globals) *cobra.Command {
 						return nil, err
 					}
 					r.Name = nextRuleName(cur.GetApp().GetRules())
+					nameRateLimits(r)
 					ev = f.ev.OrRead(cmd, cur.GetVersion())
 				}
 				req := &configv1.CreateRuleRequest{AppId: f.app, ExpectedVersion: ev, Rule: r}
@@ -316,6 +327,8 @@ func describeActions(actions []*configv1.Action) string {
 			}
 		case *configv1.Action_Cache:
 			parts = append(parts, describeCache(x.Cache))
+		case *configv1.Action_RateLimit:
+			parts = append(parts, describeRateLimit(x.RateLimit))
 		}
 	}
 	return strings.Join(parts, "; ")
