@@ -16,14 +16,17 @@ import (
 )
 
 // pm is Coraza's @pm and @pmFromFile: case-insensitive (ASCII) phrase match, leftmost-
-// longest, up to ten non-overlapping matches captured. It runs on one flat-table DFA
-// (github.com/coregx/ahocorasick, with a first-byte skip scan) over the input folded to
-// ASCII lower case; Coraza runs an interpreted automaton, and for @pmFromFile (CRS's
-// biggest phrase lists) not even a DFA. A list with an empty phrase (it matches every
-// input) keeps Coraza's engine.
+// longest, up to ten non-overlapping matches captured. Whether any phrase occurs is
+// answered by one flat-table DFA (github.com/coregx/ahocorasick, with a first-byte skip
+// scan) over the input folded to ASCII lower case; Coraza runs an interpreted automaton,
+// and for @pmFromFile (CRS's biggest phrase lists) not even a DFA. The matches a rule
+// captures come from Coraza's own automaton, built as a DFA: coregx's leftmost-longest
+// is not Coraza's (FuzzPM found "a ab a00" on "aab": Coraza captures "a" then "ab",
+// coregx "ab" alone). A list with an empty phrase (it matches every input) keeps
+// Coraza's engine only.
 type pm struct {
-	dfa    *ahocorasick.Automaton
-	slow   petar.AhoCorasick // only when dfa is nil
+	dfa    *ahocorasick.Automaton // nil: slow alone
+	slow   petar.AhoCorasick
 	minLen int
 }
 
@@ -52,15 +55,17 @@ func newPMFromFile(options plugintypes.OperatorOptions) (plugintypes.Operator, e
 func buildPM(m plugintypes.Memoizer, key string, dict []string) (plugintypes.Operator, error) {
 	min := minPatternLen(dict)
 	v, err := memoize(m, key, func() (any, error) {
+		b := petar.NewAhoCorasickBuilder(petar.Opts{AsciiCaseInsensitive: true, MatchKind: petar.LeftMostLongestMatch, DFA: true})
+		p := &pm{slow: b.Build(dict)}
 		if min == 0 || len(dict) == 0 {
-			b := petar.NewAhoCorasickBuilder(petar.Opts{AsciiCaseInsensitive: true, MatchKind: petar.LeftMostLongestMatch, DFA: true})
-			return &pm{slow: b.Build(dict)}, nil
+			return p, nil
 		}
 		a, err := ahocorasick.NewBuilder().SetMatchKind(ahocorasick.LeftmostLongest).AddStrings(dict).Build()
 		if err != nil {
 			return nil, err
 		}
-		return &pm{dfa: a}, nil
+		p.dfa = a
+		return p, nil
 	})
 	if err != nil {
 		return nil, err
@@ -77,25 +82,13 @@ func (o *pm) Evaluate(tx plugintypes.TransactionState, value string) bool {
 	if o.dfa == nil {
 		return petarEvaluate(o.slow, tx, value)
 	}
-	hay := asciiLower(value)
+	if !o.dfa.IsMatch(asciiLower(value)) {
+		return false
+	}
 	if !tx.Capturing() {
-		return o.dfa.IsMatch(hay)
+		return true
 	}
-	n := 0
-	for start := 0; start <= len(hay) && n < 10; {
-		m, ok := o.dfa.Find(hay, start)
-		if !ok {
-			break
-		}
-		tx.CaptureField(n, value[m.Start:m.End])
-		n++
-		if m.End > start {
-			start = m.End
-		} else {
-			start++
-		}
-	}
-	return n > 0
+	return petarEvaluate(o.slow, tx, value)
 }
 
 func petarEvaluate(matcher petar.AhoCorasick, tx plugintypes.TransactionState, value string) bool {

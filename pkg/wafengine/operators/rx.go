@@ -19,7 +19,7 @@ import (
 // re2MinLen bytes of input.
 const (
 	complexInsts = 64
-	re2MinLen    = 128
+	re2MinLen    = 16
 )
 
 // rx is Coraza's @rx: the pattern runs in (?sm) mode (Coraza v3's default, kept for
@@ -73,11 +73,16 @@ func (o *rx) Evaluate(tx plugintypes.TransactionState, value string) bool {
 		return false
 	}
 	useRE2 := o.fast != nil && len(value) >= o.re2At && utf8.ValidString(value)
-	if !tx.Capturing() {
-		if useRE2 {
-			return o.fast.MatchString(value)
-		}
-		return o.std.MatchString(value)
+	var matched bool
+	if useRE2 {
+		matched = o.fast.MatchString(value)
+	} else {
+		matched = o.std.MatchString(value)
+	}
+	// Most inputs do not match: the capture groups, costly to track, are found only
+	// for those that do.
+	if !matched || !tx.Capturing() {
+		return matched
 	}
 	var match []int
 	if useRE2 {
