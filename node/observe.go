@@ -7,6 +7,7 @@ import (
 	"github.com/strata-edge/strata/node/dns"
 	"github.com/strata-edge/strata/node/forward"
 	"github.com/strata-edge/strata/node/proxy"
+	"github.com/strata-edge/strata/node/ratelimit"
 	"github.com/strata-edge/strata/node/stats"
 	"github.com/strata-edge/strata/node/syncagent"
 	"github.com/strata-edge/strata/node/tier"
@@ -54,6 +55,8 @@ type Observation struct {
 	// their open TCP connections.
 	Stream     map[string]proxy.AppStats
 	StreamOpen uint64
+	// RateLimits are the rate limiter's counters (node/ratelimit).
+	RateLimits ratelimit.Counts
 }
 
 // XDPObservation is the DDoS filter's part of an Observation.
@@ -106,5 +109,6 @@ func (n *Node) Observe() (Observation, bool) {
 	}
 	o.Stream = n.StreamStats()
 	o.StreamOpen = n.streamOpen()
+	o.RateLimits = n.RateLimits()
 	return o, true
 }

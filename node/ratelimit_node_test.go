@@ -6,11 +6,13 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/node"
+	"github.com/strata-edge/strata/node/metrics"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 )
 
@@ -126,6 +128,17 @@ func TestNodeRateLimitAccuracy(t *testing.T) {
 	}
 	accepted := 1 + burst + limit*elapsed.Seconds()
 	within(t, "rejected", float64(counts[429]), n-accepted)
+
+	// The node's /metrics counts every rejection of the limit.
+	srv := httptest.NewServer(metrics.Handler(nd, metrics.Registry(nd), logger()))
+	t.Cleanup(srv.Close)
+	m := scrape(t, srv.URL+"/metrics")
+	if got := m[`strata_node_rate_limited_total{app_id="web",limit="lim",outcome="exceeded"}`]; got != float64(counts[429]) {
+		t.Fatalf("strata_node_rate_limited_total exceeded = %v, want %d (the 429s)", got, counts[429])
+	}
+	if got := m["strata_node_rate_limit_keys"]; got < 2 {
+		t.Fatalf("strata_node_rate_limit_keys = %v, want the 2 keys used", got)
+	}
 }
 
 // The same across three nodes of a cluster with the limit's scope

@@ -28,5 +28,11 @@ func (n *Node) startRateLimits() {
 	n.limitSync = s
 }
 
-// RateLimits are the counters of the node's rate limiter.
-func (n *Node) RateLimits() ratelimit.Counts { return n.limiter.Counts() }
+// RateLimits are the counters of the node's rate limiter (zero before
+// Start).
+func (n *Node) RateLimits() ratelimit.Counts {
+	if n.limiter == nil {
+		return ratelimit.Counts{}
+	}
+	return n.limiter.Counts()
+}

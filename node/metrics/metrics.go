@@ -74,6 +74,12 @@ var (
 	descXDPAttached = desc("xdp_attached",
 		"1 per interface the XDP filter runs on (mode native or generic), 0 where it is not attached (see the node's log or node list for why).", "iface", "mode")
 
+	descRateLimited = desc("rate_limited_total",
+		"Requests over a rate limit (whatever its on_exceed did: reject, log, challenge) and requests a DELAY limit held, by app, limit and outcome (exceeded, delayed).", "app_id", "limit", "outcome")
+	descRateLimitKeys    = desc("rate_limit_keys", "Keys the rate limiter keeps counters for (bounded; least recently used forgotten first).")
+	descRateLimitEvicted = desc("rate_limit_keys_evicted_total", "Rate limit keys forgotten to stay within the bound (a flood of distinct keys shows here).")
+	descRateLimitDropped = desc("rate_limit_deltas_dropped_total", "Cluster rate limit counts not shared with the other nodes because the table of deltas was full.")
+
 	descForwardConns = desc("forward_connections_total",
 		"Forward-proxy connections (SOCKS5, HTTP CONNECT) and absolute-form HTTP proxy requests, by app and result (ok, auth_failed, rate_limited, client_denied, egress_refused, unreachable, connection_refused, bad_request, unsupported, error).", "app_id", "result")
 	descForwardBytes = desc("forward_bytes_total",
@@ -164,6 +170,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	gauge(descStreamOpen, float64(o.StreamOpen))
+	for id, lc := range o.RateLimits.Limits {
+		counter(descRateLimited, lc.Exceeded, id.App, id.Name, "exceeded")
+		counter(descRateLimited, lc.Delayed, id.App, id.Name, "delayed")
+	}
+	gauge(descRateLimitKeys, float64(o.RateLimits.Keys))
+	counter(descRateLimitEvicted, o.RateLimits.Evicted)
+	counter(descRateLimitDropped, o.RateLimits.Dropped)
 	for id, s := range o.Forward {
 		for _, r := range forward.Results {
 			counter(descForwardConns, s.Connections[r], id, r)

@@ -31,6 +31,26 @@ type Limiter struct {
 	perShard int // entries per generation of a shard (two generations)
 
 	exceeded, delayed, evicted, dropped atomic.Uint64
+	byLimit                             sync.Map // LimitID -> *limitCounts
+}
+
+// LimitID names a limit: its app and name.
+type LimitID struct{ App, Name string }
+
+// LimitCounts are one limit's outcomes on this node.
+type LimitCounts struct {
+	Exceeded uint64 // over the limit, whatever on_exceed did with them
+	Delayed  uint64
+}
+
+type limitCounts struct{ exceeded, delayed atomic.Uint64 }
+
+func (l *Limiter) limitCounts(r *Rule) *limitCounts {
+	if c, ok := l.byLimit.Load(r.id); ok {
+		return c.(*limitCounts)
+	}
+	c, _ := l.byLimit.LoadOrStore(r.id, new(limitCounts))
+	return c.(*limitCounts)
 }
 
 // shard is one lock's share of the keys. The two maps are generations:
@@ -156,8 +176,10 @@ func (l *Limiter) Take(r *Rule, h uint64, now time.Time) Decision {
 	switch d.Outcome {
 	case Exceeded:
 		l.exceeded.Add(1)
+		l.limitCounts(r).exceeded.Add(1)
 	case Delayed:
 		l.delayed.Add(1)
+		l.limitCounts(r).delayed.Add(1)
 	}
 	return d
 }
@@ -272,6 +294,8 @@ type Counts struct {
 	Evicted           uint64 // keys forgotten to stay under MaxKeys
 	Dropped           uint64 // cluster deltas not kept (table of deltas full)
 	Keys              int    // keys kept now
+	// Limits are the outcomes per limit (those with any).
+	Limits map[LimitID]LimitCounts
 }
 
 // Counts returns the counters.
@@ -283,6 +307,14 @@ func (l *Limiter) Counts() Counts {
 		c.Keys += len(s.cur) + len(s.old)
 		s.mu.Unlock()
 	}
+	l.byLimit.Range(func(k, v any) bool {
+		if c.Limits == nil {
+			c.Limits = map[LimitID]LimitCounts{}
+		}
+		lc := v.(*limitCounts)
+		c.Limits[k.(LimitID)] = LimitCounts{Exceeded: lc.exceeded.Load(), Delayed: lc.delayed.Load()}
+		return true
+	})
 	return c
 }
 

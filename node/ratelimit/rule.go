@@ -61,6 +61,7 @@ type Rule struct {
 	Status    int    // REJECT (and CHALLENGE until challenges exist): 429 by default
 	DelayMax  time.Duration
 
+	id   LimitID
 	keys []keyPart
 	seed uint64  // hash of the identity; every key hash starts from it
 	rate float64 // token bucket: thousandths of a request per second
@@ -70,7 +71,7 @@ type Rule struct {
 // validates the same fields with field paths (services/config); this is
 // the node's own guard and names the field too.
 func Compile(app string, a *configv1.RateLimitAction) (*Rule, error) {
-	r := &Rule{App: app, Name: a.GetName(), Requests: a.GetRequests(), Burst: a.GetBurst(), NoDelay: a.GetNodelay(),
+	r := &Rule{App: app, Name: a.GetName(), id: LimitID{app, a.GetName()}, Requests: a.GetRequests(), Burst: a.GetBurst(), NoDelay: a.GetNodelay(),
 		Status: int(a.GetStatus()), Cluster: a.GetScope() == configv1.RateLimitScope_RATE_LIMIT_SCOPE_CLUSTER}
 	if r.Name == "" {
 		return nil, errors.New("name: must not be empty")
