@@ -312,3 +312,59 @@ func (c *Case) Check(o Outcome) string {
 	}
 	return strings.Join(why, "; ")
 }
+
+var (
+	ruleIDRe = regexp.MustCompile(`"id:(\d+)`)
+	plTagRe  = regexp.MustCompile(`tag:'paranoia-level/(\d)'`)
+)
+
+// ParanoiaLevels maps each CRS rule id to its paranoia level (its
+// tag:'paranoia-level/N'; rules without the tag are level 1), read from the .conf
+// files below dir of fsys.
+func ParanoiaLevels(fsys fs.FS, dir string) (map[int]int, error) {
+	files, err := fs.Glob(fsys, path.Join(dir, "*.conf"))
+	if err != nil {
+		return nil, err
+	}
+	out := map[int]int{}
+	for _, f := range files {
+		b, err := fs.ReadFile(fsys, f)
+		if err != nil {
+			return nil, err
+		}
+		for _, rule := range strings.Split(string(b), "\nSecRule ") {
+			m := ruleIDRe.FindStringSubmatch(rule)
+			if m == nil {
+				continue
+			}
+			id, _ := strconv.Atoi(m[1])
+			out[id] = 1
+			if p := plTagRe.FindStringSubmatch(rule); p != nil {
+				out[id], _ = strconv.Atoi(p[1])
+			}
+		}
+	}
+	return out, nil
+}
+
+// AbovePL counts the failed results whose every missing rule is of a paranoia level
+// above pl (so cannot run at pl), per family.
+func AbovePL(res []Result, levels map[int]int, pl int) map[string]int {
+	out := map[string]int{}
+	for _, r := range res {
+		if r.Case == nil || r.Skipped || r.Fail == "" || len(r.Case.Want.IDs) == 0 {
+			continue
+		}
+		above := true
+		for _, id := range r.Case.Want.IDs {
+			if levels[id] <= pl && !slices.Contains(r.Outcome.IDs, id) {
+				above = false
+			}
+		}
+		if above && !strings.Contains(r.Fail, "matched;") && !strings.HasSuffix(r.Fail, " matched") {
+			out[r.Case.Family]++
+			out["total"]++
+		}
+	}
+	return out
+}
