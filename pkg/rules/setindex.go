@@ -39,8 +39,9 @@ type setIndex struct {
 	hostSuffix map[string][]int32
 	hostRules  []int32 // every host-indexed expression, for non-ASCII hosts
 	hasPrefix  bool
-	unindexed  []int32 // evaluated on every request
-	eager      []int   // fields regexp atoms need, scanned before evaluation
+	unindexed  []int32      // evaluated on every request
+	eager      []int        // fields regexp atoms need, scanned before evaluation
+	count      map[atom]int // while building: how many conditions use an atom
 }
 
 func (ix *setIndex) build(s *Set) {
@@ -52,6 +53,10 @@ func (ix *setIndex) build(s *Set) {
 		if l := m[k]; len(l) == 0 || l[len(l)-1] != i {
 			m[k] = append(l, i)
 		}
+	}
+	ix.count = map[atom]int{}
+	for _, n := range s.rules {
+		s.countAtoms(n, ix.count)
 	}
 	for i, n := range s.rules {
 		ri := int32(i)
@@ -84,6 +89,7 @@ func (ix *setIndex) build(s *Set) {
 			ix.hostRules = append(ix.hostRules, ri)
 		}
 	}
+	ix.count = nil
 	for fi, f := range s.fields {
 		for slot := f.first; slot < f.first+len(f.res); slot++ {
 			if len(ix.slotRules[slot]) > 0 {
@@ -131,19 +137,23 @@ func (s *Set) needs(n *snode) (atoms []atom, ok bool) {
 			}
 			return atoms, true
 		}
-	case opAnd: // one operand's atoms will do: the most selective kind
-		best, bestRank := []atom(nil), atomKind(-1)
+	case opAnd:
+		// One operand's atoms will do: take those the fewest other
+		// conditions share (a prefix every rule of an app repeats narrows
+		// nothing), then the most selective kind.
+		best, bestCost, bestRank := []atom(nil), 0, atomKind(0)
 		for _, k := range n.kids {
 			a, ok := s.needs(k)
 			if !ok {
 				continue
 			}
-			rank := atomKind(0)
+			cost, rank := 0, atomKind(0)
 			for _, x := range a {
+				cost += s.idx.count[x]
 				rank = max(rank, x.kind)
 			}
-			if best == nil || rank < bestRank || rank == bestRank && len(a) < len(best) {
-				best, bestRank = a, rank
+			if best == nil || cost < bestCost || cost == bestCost && rank < bestRank {
+				best, bestCost, bestRank = a, cost, rank
 			}
 		}
 		return best, best != nil
@@ -158,6 +168,24 @@ func (s *Set) needs(n *snode) (atoms []atom, ok bool) {
 		return atoms, true
 	}
 	return nil, false // opNot, and conditions not indexed
+}
+
+// countAtoms counts the atoms of every condition of n.
+func (s *Set) countAtoms(n *snode, count map[atom]int) {
+	if n == nil {
+		return
+	}
+	if n.op != opCall {
+		for _, k := range n.kids {
+			s.countAtoms(k, count)
+		}
+		return
+	}
+	if atoms, ok := s.needs(n); ok {
+		for _, a := range atoms {
+			count[a]++
+		}
+	}
 }
 
 // trie maps path prefixes to expressions; a walk along a path collects every
