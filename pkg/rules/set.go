@@ -3,6 +3,7 @@ package rules
 import (
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"sync"
 )
 
@@ -27,9 +28,10 @@ import (
 type Set struct {
 	rules  []*snode // nil: the empty expression, which matches everything
 	fields []*fieldScan
-	slots  int       // regexps over all fields
-	idx    setIndex  // which expressions a request may satisfy
-	states sync.Pool // *Scan, for Match and First
+	slots  int        // regexps over all fields
+	idx    setIndex   // which expressions a request may satisfy
+	plain  []*Matcher // non-nil: so few that Match on each is cheapest
+	states sync.Pool  // *Scan, for Match and First
 }
 
 // snode is an expression tree with each regexp condition replaced by its
@@ -82,28 +84,40 @@ type setState struct {
 	marks   []uint64 // per expression: a candidate
 }
 
-// reset sizes st for s and clears it.
+// reset sizes st for s and clears what is read before it is written (a
+// field scan clears its own hit and cand slots).
 func (st *setState) reset(s *Set) {
-	st.scanned = resize(st.scanned, len(s.fields))
-	st.hit = resize(st.hit, s.slots)
-	st.cand = resize(st.cand, s.slots)
-	st.marks = resize(st.marks, (len(s.rules)+63)/64)
+	st.scanned = resize(st.scanned, len(s.fields), true)
+	st.hit = resize(st.hit, s.slots, false)
+	st.cand = resize(st.cand, s.slots, false)
+	st.marks = resize(st.marks, (len(s.rules)+63)/64, true)
 }
 
-func resize[T any](b []T, n int) []T {
+func resize[T any](b []T, n int, zero bool) []T {
 	if cap(b) < n {
 		return make([]T, n)
 	}
 	b = b[:n]
-	clear(b)
+	if zero {
+		clear(b)
+	}
 	return b
 }
+
+// maxPlain is the most expressions a Set evaluates one by one, as they
+// are: below it the scans and the index cost more than they save.
+const maxPlain = 4
 
 // NewSet builds a Set of ms, in order; Match reports indices into ms. A nil
 // entry is the empty expression. Building compiles the combined automata, so
 // do it once per configuration, not per request.
 func NewSet(ms []*Matcher) *Set {
 	s := &Set{rules: make([]*snode, len(ms))}
+	if len(ms) <= maxPlain {
+		s.plain = slices.Clone(ms)
+		s.states.New = func() any { return new(Scan) }
+		return s
+	}
 	b := setBuilder{s: s, fields: map[fieldKey]*fieldBuild{}}
 	for i, m := range ms {
 		if m != nil && m.root != nil {

@@ -358,3 +358,19 @@ func BenchmarkNewSet(b *testing.B) {
 		})
 	}
 }
+
+// TestSetFew: a set of maxPlain or fewer runs Match on each, with the same
+// results and order.
+func TestSetFew(t *testing.T) {
+	ms := compileAll(t, []string{"PathRegexp(`^/a`)", "", "Host(`x.example.com`) || PathPrefix(`/b`)"})
+	s := NewSet(ms)
+	if s.plain == nil {
+		t.Fatal("3 expressions: not evaluated one by one")
+	}
+	for _, c := range []struct {
+		path string
+		want []int
+	}{{"/a", []int{0, 1}}, {"/b", []int{1, 2}}, {"/", []int{1}}} {
+		checkSet(t, ms, s, &view{method: "GET", host: "h", path: c.path}, c.want)
+	}
+}

@@ -227,6 +227,9 @@ type Scan struct {
 // Start begins a scan of r over s.
 func (s *Set) Start(r Request, sc *Scan) {
 	sc.s, sc.r, sc.w, sc.bits = s, r, 0, 0
+	if s.plain != nil {
+		return
+	}
 	st := &sc.st
 	st.reset(s)
 	mark := func(l []int32) {
@@ -290,6 +293,15 @@ func isLowerASCII(s string) bool {
 // Next returns the index of the next expression the request satisfies, or
 // -1 when there is none.
 func (sc *Scan) Next() int {
+	if p := sc.s.plain; p != nil {
+		for sc.w < len(p) {
+			i := sc.w
+			if sc.w++; p[i] == nil || p[i].Match(sc.r) {
+				return i
+			}
+		}
+		return -1
+	}
 	st := &sc.st
 	for {
 		for sc.bits != 0 {
