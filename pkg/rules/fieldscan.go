@@ -4,7 +4,6 @@ import (
 	"regexp"
 	"unicode/utf8"
 
-	"github.com/coregx/ahocorasick"
 	"github.com/wasilibs/go-re2/experimental"
 )
 
@@ -22,8 +21,8 @@ const (
 //
 // A scan has three steps, each exact:
 //  1. Prefilter: an Aho-Corasick automaton over the literals the regexps
-//     require (requiredLiterals) finds which of them occur in the
-//     lower-cased field; a regexp none of whose literals occurs cannot
+//     require (requiredLiterals) finds which of them occur in the field,
+//     read ASCII-case-insensitively (foldAC); a regexp none of whose literals occurs cannot
 //     match. Regexps without required literals are always candidates.
 //  2. Combined automaton: with more than maxGoCandidates candidates, one
 //     RE2 set (github.com/wasilibs/go-re2, pure Go, no cgo) over all the
@@ -40,8 +39,8 @@ type fieldScan struct {
 	res    []*regexp.Regexp
 	always []int32 // regexps without required literals
 
-	ac     *ahocorasick.Automaton // nil: no regexp has required literals
-	litRes [][]int32              // AC pattern id -> regexps requiring it
+	ac     *foldAC   // nil: no regexp has required literals
+	litRes [][]int32 // literal id -> regexps requiring it
 
 	re2    *experimental.Set // nil: too few regexps, or RE2 refused them
 	re2Res []int32           // RE2 pattern id -> regexp
@@ -80,11 +79,8 @@ func newFieldScan(fb *fieldBuild, first int) *fieldScan {
 		f.re2Res = append(f.re2Res, int32(i))
 	}
 	if len(lits) > 0 {
-		ac, err := ahocorasick.NewBuilder().AddStrings(lits).Build()
-		if err != nil { // no prefilter: every regexp is a candidate
+		if f.ac = newFoldAC(lits); f.ac == nil { // too large: no prefilter
 			f.always, f.litRes = allIndexes(len(fb.res)), nil
-		} else {
-			f.ac = ac
 		}
 	}
 	if len(fb.res) >= minRE2 {
@@ -146,13 +142,21 @@ func (f *fieldScan) scan(r Request, st *setState) {
 		cand[i] = true
 		ids = append(ids, int(i))
 	}
-	if f.ac != nil {
-		st.buf = lowerASCII(st.buf, v)
-		for _, m := range f.ac.FindAllOverlapping(st.buf) {
-			for _, i := range f.litRes[m.PatternID] {
-				if !cand[i] {
-					cand[i] = true
-					ids = append(ids, int(i))
+	if a := f.ac; a != nil { // foldAC.each, inlined
+		s := 0
+		for j := 0; j < len(v); j++ {
+			s = int(a.delta[s*a.stride+int(a.class[v[j]])])
+			if !a.hasOut[s] {
+				continue
+			}
+			for t := s; t >= 0; t = int(a.dict[t]) {
+				for _, lit := range a.own[t] {
+					for _, i := range f.litRes[lit] {
+						if !cand[i] {
+							cand[i] = true
+							ids = append(ids, int(i))
+						}
+					}
 				}
 			}
 		}

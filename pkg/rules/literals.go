@@ -12,7 +12,7 @@ import (
 // Literal prefilter: for each regexp a set of strings one of which every
 // match contains, so that a request field none of them occurs in needs no
 // regexp run at all. The strings are ASCII lower-cased and the field is
-// lower-cased the same way before the scan, which can only add hits (a
+// read ASCII-case-insensitively (foldAC), which can only add hits (a
 // prefilter may say "maybe" wrongly, never "no" wrongly).
 
 const (
@@ -129,17 +129,6 @@ func asciiFold(r rune) bool {
 		}
 	}
 	return true
-}
-
-// lowerASCII writes s lower-cased (ASCII letters only) into buf.
-func lowerASCII(buf []byte, s string) []byte {
-	buf = append(buf[:0], s...)
-	for i, c := range buf {
-		if 'A' <= c && c <= 'Z' {
-			buf[i] = c + 'a' - 'A'
-		}
-	}
-	return buf
 }
 
 // re2Pattern prints re for RE2 with Go's case folding spelled out as

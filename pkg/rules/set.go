@@ -79,7 +79,6 @@ type setState struct {
 	scanned []bool   // per field
 	hit     []bool   // per slot
 	cand    []bool   // per slot, scratch of fieldScan
-	buf     []byte   // scratch: a lower-cased field
 	ids     []int    // scratch: candidate slots (field-local) of the last scan
 	marks   []uint64 // per expression: a candidate
 }

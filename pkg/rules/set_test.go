@@ -374,3 +374,64 @@ func TestSetFew(t *testing.T) {
 		checkSet(t, ms, s, &view{method: "GET", host: "h", path: c.path}, c.want)
 	}
 }
+
+// TestFoldAC: every occurrence of every literal, overlapping and nested
+// ones too, whatever the ASCII case of the input.
+func TestFoldAC(t *testing.T) {
+	lits := []string{"admin", "min", "in", "/etc/passwd", "ab", "bab"}
+	a := newFoldAC(lits)
+	for _, c := range []struct {
+		in   string
+		want []int32
+	}{
+		{"/ADMIN/", []int32{0, 1, 2}},
+		{"/EtC/PassWD", []int32{3}},
+		{"babab", []int32{4, 5}},
+		{"xyz\xff", nil},
+		{"mINimin", []int32{1, 2}},
+	} {
+		var got []int32
+		a.each(c.in, func(id int32) {
+			if !slices.Contains(got, id) {
+				got = append(got, id)
+			}
+		})
+		slices.Sort(got)
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%q: literals %v, want %v", c.in, got, c.want)
+		}
+	}
+}
+
+// FuzzFoldAC: the automaton finds a literal exactly when the ASCII
+// lower-cased input contains it.
+func FuzzFoldAC(f *testing.F) {
+	f.Add("admin,min,in", "/ADMIN/x")
+	f.Add("ab,bab,b", "babab")
+	f.Fuzz(func(t *testing.T, list, in string) {
+		lowerBytes := func(s string) string {
+			b := []byte(s)
+			for i, c := range b {
+				if 'A' <= c && c <= 'Z' {
+					b[i] = c + 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+		var lits []string
+		for _, l := range strings.Split(lowerBytes(list), ",") {
+			if l != "" && len(lits) < 20 {
+				lits = append(lits, l)
+			}
+		}
+		a := newFoldAC(lits)
+		found := make([]bool, len(lits))
+		a.each(in, func(id int32) { found[id] = true })
+		lower := lowerBytes(in)
+		for i, l := range lits {
+			if want := strings.Contains(lower, l); found[i] != want {
+				t.Fatalf("literal %q in %q: found %v, want %v", l, in, found[i], want)
+			}
+		}
+	})
+}
