@@ -1780,7 +1780,11 @@ type CreateAppRequest struct {
 	//
 	//	*CreateAppRequest_Stream
 	//	*CreateAppRequest_ForwardProxy
-	Role          isCreateAppRequest_Role `protobuf_oneof:"role"`
+	Role isCreateAppRequest_Role `protobuf_oneof:"role"`
+	// See App.waf_policy_id: the policy's id or name (it must exist).
+	WafPolicyId string `protobuf:"bytes,11,opt,name=waf_policy_id,json=wafPolicyId,proto3" json:"waf_policy_id,omitempty"`
+	// See App.limits.
+	Limits        *AppLimits `protobuf:"bytes,12,opt,name=limits,proto3" json:"limits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1892,6 +1896,20 @@ func (x *CreateAppRequest) GetForwardProxy() *ForwardProxyApp {
 		if x, ok := x.Role.(*CreateAppRequest_ForwardProxy); ok {
 			return x.ForwardProxy
 		}
+	}
+	return nil
+}
+
+func (x *CreateAppRequest) GetWafPolicyId() string {
+	if x != nil {
+		return x.WafPolicyId
+	}
+	return ""
+}
+
+func (x *CreateAppRequest) GetLimits() *AppLimits {
+	if x != nil {
+		return x.Limits
 	}
 	return nil
 }
@@ -2385,7 +2403,12 @@ type UpdateAppRequest struct {
 	//
 	//	*UpdateAppRequest_Stream
 	//	*UpdateAppRequest_ForwardProxy
-	Role          isUpdateAppRequest_Role `protobuf_oneof:"role"`
+	Role isUpdateAppRequest_Role `protobuf_oneof:"role"`
+	// Replaced like the other settings: empty detaches the app's WAF policy
+	// (App.waf_policy_id; an id or name).
+	WafPolicyId string `protobuf:"bytes,13,opt,name=waf_policy_id,json=wafPolicyId,proto3" json:"waf_policy_id,omitempty"`
+	// Replaced like the other settings: unset takes the node defaults.
+	Limits        *AppLimits `protobuf:"bytes,14,opt,name=limits,proto3" json:"limits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2511,6 +2534,20 @@ func (x *UpdateAppRequest) GetForwardProxy() *ForwardProxyApp {
 		if x, ok := x.Role.(*UpdateAppRequest_ForwardProxy); ok {
 			return x.ForwardProxy
 		}
+	}
+	return nil
+}
+
+func (x *UpdateAppRequest) GetWafPolicyId() string {
+	if x != nil {
+		return x.WafPolicyId
+	}
+	return ""
+}
+
+func (x *UpdateAppRequest) GetLimits() *AppLimits {
+	if x != nil {
+		return x.Limits
 	}
 	return nil
 }
@@ -4738,7 +4775,7 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\x0eNodeAppRelease\x12\x15\n" +
 	"\x06app_id\x18\x01 \x01(\tR\x05appId\x12\x19\n" +
 	"\bapp_name\x18\x02 \x01(\tR\aappName\x12\x18\n" +
-	"\arelease\x18\x03 \x01(\x04R\arelease\"\xff\x03\n" +
+	"\arelease\x18\x03 \x01(\x04R\arelease\"\xd8\x04\n" +
 	"\x10CreateAppRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\adomains\x18\x02 \x03(\tR\adomains\x12\x1d\n" +
@@ -4754,7 +4791,9 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\x04hsts\x18\b \x01(\v2\x16.strata.config.v1.HstsR\x04hsts\x125\n" +
 	"\x06stream\x18\t \x01(\v2\x1b.strata.config.v1.StreamAppH\x00R\x06stream\x12H\n" +
 	"\rforward_proxy\x18\n" +
-	" \x01(\v2!.strata.config.v1.ForwardProxyAppH\x00R\fforwardProxy\x1a9\n" +
+	" \x01(\v2!.strata.config.v1.ForwardProxyAppH\x00R\fforwardProxy\x12\"\n" +
+	"\rwaf_policy_id\x18\v \x01(\tR\vwafPolicyId\x123\n" +
+	"\x06limits\x18\f \x01(\v2\x1b.strata.config.v1.AppLimitsR\x06limits\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x06\n" +
@@ -4799,7 +4838,7 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"created_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xdb\x04\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb4\x05\n" +
 	"\x10UpdateAppRequest\x12\x15\n" +
 	"\x06app_id\x18\x01 \x01(\tR\x05appId\x12.\n" +
 	"\x10expected_version\x18\x02 \x01(\x04H\x01R\x0fexpectedVersion\x88\x01\x01\x12\x12\n" +
@@ -4817,7 +4856,9 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\x04hsts\x18\n" +
 	" \x01(\v2\x16.strata.config.v1.HstsR\x04hsts\x125\n" +
 	"\x06stream\x18\v \x01(\v2\x1b.strata.config.v1.StreamAppH\x00R\x06stream\x12H\n" +
-	"\rforward_proxy\x18\f \x01(\v2!.strata.config.v1.ForwardProxyAppH\x00R\fforwardProxy\x1a9\n" +
+	"\rforward_proxy\x18\f \x01(\v2!.strata.config.v1.ForwardProxyAppH\x00R\fforwardProxy\x12\"\n" +
+	"\rwaf_policy_id\x18\r \x01(\tR\vwafPolicyId\x123\n" +
+	"\x06limits\x18\x0e \x01(\v2\x1b.strata.config.v1.AppLimitsR\x06limits\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x06\n" +
@@ -5119,9 +5160,10 @@ var file_strata_config_v1_config_proto_goTypes = []any{
 	(*Hsts)(nil),                    // 80: strata.config.v1.Hsts
 	(*StreamApp)(nil),               // 81: strata.config.v1.StreamApp
 	(*ForwardProxyApp)(nil),         // 82: strata.config.v1.ForwardProxyApp
-	(*App)(nil),                     // 83: strata.config.v1.App
-	(*Upstream)(nil),                // 84: strata.config.v1.Upstream
-	(*Rule)(nil),                    // 85: strata.config.v1.Rule
+	(*AppLimits)(nil),               // 83: strata.config.v1.AppLimits
+	(*App)(nil),                     // 84: strata.config.v1.App
+	(*Upstream)(nil),                // 85: strata.config.v1.Upstream
+	(*Rule)(nil),                    // 86: strata.config.v1.Rule
 }
 var file_strata_config_v1_config_proto_depIdxs = []int32{
 	74, // 0: strata.config.v1.CreatePartitionResponse.partition:type_name -> strata.config.v1.Partition
@@ -5145,104 +5187,106 @@ var file_strata_config_v1_config_proto_depIdxs = []int32{
 	80, // 18: strata.config.v1.CreateAppRequest.hsts:type_name -> strata.config.v1.Hsts
 	81, // 19: strata.config.v1.CreateAppRequest.stream:type_name -> strata.config.v1.StreamApp
 	82, // 20: strata.config.v1.CreateAppRequest.forward_proxy:type_name -> strata.config.v1.ForwardProxyApp
-	83, // 21: strata.config.v1.CreateAppResponse.app:type_name -> strata.config.v1.App
-	83, // 22: strata.config.v1.GetAppResponse.app:type_name -> strata.config.v1.App
-	83, // 23: strata.config.v1.GetAppResponse.released:type_name -> strata.config.v1.App
-	36, // 24: strata.config.v1.ListAppsResponse.apps:type_name -> strata.config.v1.AppSummary
-	72, // 25: strata.config.v1.AppSummary.labels:type_name -> strata.config.v1.AppSummary.LabelsEntry
-	78, // 26: strata.config.v1.AppSummary.updated_at:type_name -> google.protobuf.Timestamp
-	78, // 27: strata.config.v1.AppSummary.created_at:type_name -> google.protobuf.Timestamp
-	73, // 28: strata.config.v1.UpdateAppRequest.labels:type_name -> strata.config.v1.UpdateAppRequest.LabelsEntry
-	80, // 29: strata.config.v1.UpdateAppRequest.hsts:type_name -> strata.config.v1.Hsts
-	81, // 30: strata.config.v1.UpdateAppRequest.stream:type_name -> strata.config.v1.StreamApp
-	82, // 31: strata.config.v1.UpdateAppRequest.forward_proxy:type_name -> strata.config.v1.ForwardProxyApp
-	83, // 32: strata.config.v1.UpdateAppResponse.app:type_name -> strata.config.v1.App
-	84, // 33: strata.config.v1.CreateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
-	84, // 34: strata.config.v1.CreateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
-	84, // 35: strata.config.v1.UpdateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
-	84, // 36: strata.config.v1.UpdateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
-	85, // 37: strata.config.v1.CreateRuleRequest.rule:type_name -> strata.config.v1.Rule
-	85, // 38: strata.config.v1.CreateRuleResponse.rule:type_name -> strata.config.v1.Rule
-	85, // 39: strata.config.v1.UpdateRuleRequest.rule:type_name -> strata.config.v1.Rule
-	85, // 40: strata.config.v1.UpdateRuleResponse.rule:type_name -> strata.config.v1.Rule
-	57, // 41: strata.config.v1.DiffAppResponse.changes:type_name -> strata.config.v1.PendingChange
-	78, // 42: strata.config.v1.PendingChange.time:type_name -> google.protobuf.Timestamp
-	78, // 43: strata.config.v1.Release.time:type_name -> google.protobuf.Timestamp
-	78, // 44: strata.config.v1.Release.promoted_time:type_name -> google.protobuf.Timestamp
-	58, // 45: strata.config.v1.CreateReleaseResponse.release:type_name -> strata.config.v1.Release
-	58, // 46: strata.config.v1.ListReleasesResponse.releases:type_name -> strata.config.v1.Release
-	58, // 47: strata.config.v1.PromoteReleaseResponse.release:type_name -> strata.config.v1.Release
-	58, // 48: strata.config.v1.RevertAppResponse.release:type_name -> strata.config.v1.Release
-	58, // 49: strata.config.v1.RevertObjectResponse.release:type_name -> strata.config.v1.Release
-	0,  // 50: strata.config.v1.ConfigService.CreatePartition:input_type -> strata.config.v1.CreatePartitionRequest
-	8,  // 51: strata.config.v1.ConfigService.ListPartitions:input_type -> strata.config.v1.ListPartitionsRequest
-	2,  // 52: strata.config.v1.ConfigService.UpdatePartition:input_type -> strata.config.v1.UpdatePartitionRequest
-	4,  // 53: strata.config.v1.ConfigService.DeletePartition:input_type -> strata.config.v1.DeletePartitionRequest
-	10, // 54: strata.config.v1.ConfigService.CreateCluster:input_type -> strata.config.v1.CreateClusterRequest
-	15, // 55: strata.config.v1.ConfigService.ListClusters:input_type -> strata.config.v1.ListClustersRequest
-	12, // 56: strata.config.v1.ConfigService.UpdateCluster:input_type -> strata.config.v1.UpdateClusterRequest
-	6,  // 57: strata.config.v1.ConfigService.DeleteCluster:input_type -> strata.config.v1.DeleteClusterRequest
-	17, // 58: strata.config.v1.ConfigService.RegisterNode:input_type -> strata.config.v1.RegisterNodeRequest
-	19, // 59: strata.config.v1.ConfigService.SetNodeStaging:input_type -> strata.config.v1.SetNodeStagingRequest
-	21, // 60: strata.config.v1.ConfigService.RemoveNode:input_type -> strata.config.v1.RemoveNodeRequest
-	23, // 61: strata.config.v1.ConfigService.ListNodes:input_type -> strata.config.v1.ListNodesRequest
-	25, // 62: strata.config.v1.ConfigService.WatchNodes:input_type -> strata.config.v1.WatchNodesRequest
-	30, // 63: strata.config.v1.ConfigService.CreateApp:input_type -> strata.config.v1.CreateAppRequest
-	32, // 64: strata.config.v1.ConfigService.GetApp:input_type -> strata.config.v1.GetAppRequest
-	34, // 65: strata.config.v1.ConfigService.ListApps:input_type -> strata.config.v1.ListAppsRequest
-	37, // 66: strata.config.v1.ConfigService.UpdateApp:input_type -> strata.config.v1.UpdateAppRequest
-	39, // 67: strata.config.v1.ConfigService.DeleteApp:input_type -> strata.config.v1.DeleteAppRequest
-	41, // 68: strata.config.v1.ConfigService.CreateUpstream:input_type -> strata.config.v1.CreateUpstreamRequest
-	43, // 69: strata.config.v1.ConfigService.UpdateUpstream:input_type -> strata.config.v1.UpdateUpstreamRequest
-	45, // 70: strata.config.v1.ConfigService.DeleteUpstream:input_type -> strata.config.v1.DeleteUpstreamRequest
-	47, // 71: strata.config.v1.ConfigService.CreateRule:input_type -> strata.config.v1.CreateRuleRequest
-	49, // 72: strata.config.v1.ConfigService.UpdateRule:input_type -> strata.config.v1.UpdateRuleRequest
-	51, // 73: strata.config.v1.ConfigService.DeleteRule:input_type -> strata.config.v1.DeleteRuleRequest
-	53, // 74: strata.config.v1.ConfigService.MoveRule:input_type -> strata.config.v1.MoveRuleRequest
-	55, // 75: strata.config.v1.ConfigService.DiffApp:input_type -> strata.config.v1.DiffAppRequest
-	59, // 76: strata.config.v1.ConfigService.CreateRelease:input_type -> strata.config.v1.CreateReleaseRequest
-	63, // 77: strata.config.v1.ConfigService.PromoteRelease:input_type -> strata.config.v1.PromoteReleaseRequest
-	61, // 78: strata.config.v1.ConfigService.ListReleases:input_type -> strata.config.v1.ListReleasesRequest
-	65, // 79: strata.config.v1.ConfigService.RevertApp:input_type -> strata.config.v1.RevertAppRequest
-	67, // 80: strata.config.v1.ConfigService.RevertObject:input_type -> strata.config.v1.RevertObjectRequest
-	69, // 81: strata.config.v1.ConfigService.GetSnapshot:input_type -> strata.config.v1.GetSnapshotRequest
-	1,  // 82: strata.config.v1.ConfigService.CreatePartition:output_type -> strata.config.v1.CreatePartitionResponse
-	9,  // 83: strata.config.v1.ConfigService.ListPartitions:output_type -> strata.config.v1.ListPartitionsResponse
-	3,  // 84: strata.config.v1.ConfigService.UpdatePartition:output_type -> strata.config.v1.UpdatePartitionResponse
-	5,  // 85: strata.config.v1.ConfigService.DeletePartition:output_type -> strata.config.v1.DeletePartitionResponse
-	11, // 86: strata.config.v1.ConfigService.CreateCluster:output_type -> strata.config.v1.CreateClusterResponse
-	16, // 87: strata.config.v1.ConfigService.ListClusters:output_type -> strata.config.v1.ListClustersResponse
-	14, // 88: strata.config.v1.ConfigService.UpdateCluster:output_type -> strata.config.v1.UpdateClusterResponse
-	7,  // 89: strata.config.v1.ConfigService.DeleteCluster:output_type -> strata.config.v1.DeleteClusterResponse
-	18, // 90: strata.config.v1.ConfigService.RegisterNode:output_type -> strata.config.v1.RegisterNodeResponse
-	20, // 91: strata.config.v1.ConfigService.SetNodeStaging:output_type -> strata.config.v1.SetNodeStagingResponse
-	22, // 92: strata.config.v1.ConfigService.RemoveNode:output_type -> strata.config.v1.RemoveNodeResponse
-	24, // 93: strata.config.v1.ConfigService.ListNodes:output_type -> strata.config.v1.ListNodesResponse
-	26, // 94: strata.config.v1.ConfigService.WatchNodes:output_type -> strata.config.v1.WatchNodesResponse
-	31, // 95: strata.config.v1.ConfigService.CreateApp:output_type -> strata.config.v1.CreateAppResponse
-	33, // 96: strata.config.v1.ConfigService.GetApp:output_type -> strata.config.v1.GetAppResponse
-	35, // 97: strata.config.v1.ConfigService.ListApps:output_type -> strata.config.v1.ListAppsResponse
-	38, // 98: strata.config.v1.ConfigService.UpdateApp:output_type -> strata.config.v1.UpdateAppResponse
-	40, // 99: strata.config.v1.ConfigService.DeleteApp:output_type -> strata.config.v1.DeleteAppResponse
-	42, // 100: strata.config.v1.ConfigService.CreateUpstream:output_type -> strata.config.v1.CreateUpstreamResponse
-	44, // 101: strata.config.v1.ConfigService.UpdateUpstream:output_type -> strata.config.v1.UpdateUpstreamResponse
-	46, // 102: strata.config.v1.ConfigService.DeleteUpstream:output_type -> strata.config.v1.DeleteUpstreamResponse
-	48, // 103: strata.config.v1.ConfigService.CreateRule:output_type -> strata.config.v1.CreateRuleResponse
-	50, // 104: strata.config.v1.ConfigService.UpdateRule:output_type -> strata.config.v1.UpdateRuleResponse
-	52, // 105: strata.config.v1.ConfigService.DeleteRule:output_type -> strata.config.v1.DeleteRuleResponse
-	54, // 106: strata.config.v1.ConfigService.MoveRule:output_type -> strata.config.v1.MoveRuleResponse
-	56, // 107: strata.config.v1.ConfigService.DiffApp:output_type -> strata.config.v1.DiffAppResponse
-	60, // 108: strata.config.v1.ConfigService.CreateRelease:output_type -> strata.config.v1.CreateReleaseResponse
-	64, // 109: strata.config.v1.ConfigService.PromoteRelease:output_type -> strata.config.v1.PromoteReleaseResponse
-	62, // 110: strata.config.v1.ConfigService.ListReleases:output_type -> strata.config.v1.ListReleasesResponse
-	66, // 111: strata.config.v1.ConfigService.RevertApp:output_type -> strata.config.v1.RevertAppResponse
-	68, // 112: strata.config.v1.ConfigService.RevertObject:output_type -> strata.config.v1.RevertObjectResponse
-	70, // 113: strata.config.v1.ConfigService.GetSnapshot:output_type -> strata.config.v1.GetSnapshotResponse
-	82, // [82:114] is the sub-list for method output_type
-	50, // [50:82] is the sub-list for method input_type
-	50, // [50:50] is the sub-list for extension type_name
-	50, // [50:50] is the sub-list for extension extendee
-	0,  // [0:50] is the sub-list for field type_name
+	83, // 21: strata.config.v1.CreateAppRequest.limits:type_name -> strata.config.v1.AppLimits
+	84, // 22: strata.config.v1.CreateAppResponse.app:type_name -> strata.config.v1.App
+	84, // 23: strata.config.v1.GetAppResponse.app:type_name -> strata.config.v1.App
+	84, // 24: strata.config.v1.GetAppResponse.released:type_name -> strata.config.v1.App
+	36, // 25: strata.config.v1.ListAppsResponse.apps:type_name -> strata.config.v1.AppSummary
+	72, // 26: strata.config.v1.AppSummary.labels:type_name -> strata.config.v1.AppSummary.LabelsEntry
+	78, // 27: strata.config.v1.AppSummary.updated_at:type_name -> google.protobuf.Timestamp
+	78, // 28: strata.config.v1.AppSummary.created_at:type_name -> google.protobuf.Timestamp
+	73, // 29: strata.config.v1.UpdateAppRequest.labels:type_name -> strata.config.v1.UpdateAppRequest.LabelsEntry
+	80, // 30: strata.config.v1.UpdateAppRequest.hsts:type_name -> strata.config.v1.Hsts
+	81, // 31: strata.config.v1.UpdateAppRequest.stream:type_name -> strata.config.v1.StreamApp
+	82, // 32: strata.config.v1.UpdateAppRequest.forward_proxy:type_name -> strata.config.v1.ForwardProxyApp
+	83, // 33: strata.config.v1.UpdateAppRequest.limits:type_name -> strata.config.v1.AppLimits
+	84, // 34: strata.config.v1.UpdateAppResponse.app:type_name -> strata.config.v1.App
+	85, // 35: strata.config.v1.CreateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
+	85, // 36: strata.config.v1.CreateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
+	85, // 37: strata.config.v1.UpdateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
+	85, // 38: strata.config.v1.UpdateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
+	86, // 39: strata.config.v1.CreateRuleRequest.rule:type_name -> strata.config.v1.Rule
+	86, // 40: strata.config.v1.CreateRuleResponse.rule:type_name -> strata.config.v1.Rule
+	86, // 41: strata.config.v1.UpdateRuleRequest.rule:type_name -> strata.config.v1.Rule
+	86, // 42: strata.config.v1.UpdateRuleResponse.rule:type_name -> strata.config.v1.Rule
+	57, // 43: strata.config.v1.DiffAppResponse.changes:type_name -> strata.config.v1.PendingChange
+	78, // 44: strata.config.v1.PendingChange.time:type_name -> google.protobuf.Timestamp
+	78, // 45: strata.config.v1.Release.time:type_name -> google.protobuf.Timestamp
+	78, // 46: strata.config.v1.Release.promoted_time:type_name -> google.protobuf.Timestamp
+	58, // 47: strata.config.v1.CreateReleaseResponse.release:type_name -> strata.config.v1.Release
+	58, // 48: strata.config.v1.ListReleasesResponse.releases:type_name -> strata.config.v1.Release
+	58, // 49: strata.config.v1.PromoteReleaseResponse.release:type_name -> strata.config.v1.Release
+	58, // 50: strata.config.v1.RevertAppResponse.release:type_name -> strata.config.v1.Release
+	58, // 51: strata.config.v1.RevertObjectResponse.release:type_name -> strata.config.v1.Release
+	0,  // 52: strata.config.v1.ConfigService.CreatePartition:input_type -> strata.config.v1.CreatePartitionRequest
+	8,  // 53: strata.config.v1.ConfigService.ListPartitions:input_type -> strata.config.v1.ListPartitionsRequest
+	2,  // 54: strata.config.v1.ConfigService.UpdatePartition:input_type -> strata.config.v1.UpdatePartitionRequest
+	4,  // 55: strata.config.v1.ConfigService.DeletePartition:input_type -> strata.config.v1.DeletePartitionRequest
+	10, // 56: strata.config.v1.ConfigService.CreateCluster:input_type -> strata.config.v1.CreateClusterRequest
+	15, // 57: strata.config.v1.ConfigService.ListClusters:input_type -> strata.config.v1.ListClustersRequest
+	12, // 58: strata.config.v1.ConfigService.UpdateCluster:input_type -> strata.config.v1.UpdateClusterRequest
+	6,  // 59: strata.config.v1.ConfigService.DeleteCluster:input_type -> strata.config.v1.DeleteClusterRequest
+	17, // 60: strata.config.v1.ConfigService.RegisterNode:input_type -> strata.config.v1.RegisterNodeRequest
+	19, // 61: strata.config.v1.ConfigService.SetNodeStaging:input_type -> strata.config.v1.SetNodeStagingRequest
+	21, // 62: strata.config.v1.ConfigService.RemoveNode:input_type -> strata.config.v1.RemoveNodeRequest
+	23, // 63: strata.config.v1.ConfigService.ListNodes:input_type -> strata.config.v1.ListNodesRequest
+	25, // 64: strata.config.v1.ConfigService.WatchNodes:input_type -> strata.config.v1.WatchNodesRequest
+	30, // 65: strata.config.v1.ConfigService.CreateApp:input_type -> strata.config.v1.CreateAppRequest
+	32, // 66: strata.config.v1.ConfigService.GetApp:input_type -> strata.config.v1.GetAppRequest
+	34, // 67: strata.config.v1.ConfigService.ListApps:input_type -> strata.config.v1.ListAppsRequest
+	37, // 68: strata.config.v1.ConfigService.UpdateApp:input_type -> strata.config.v1.UpdateAppRequest
+	39, // 69: strata.config.v1.ConfigService.DeleteApp:input_type -> strata.config.v1.DeleteAppRequest
+	41, // 70: strata.config.v1.ConfigService.CreateUpstream:input_type -> strata.config.v1.CreateUpstreamRequest
+	43, // 71: strata.config.v1.ConfigService.UpdateUpstream:input_type -> strata.config.v1.UpdateUpstreamRequest
+	45, // 72: strata.config.v1.ConfigService.DeleteUpstream:input_type -> strata.config.v1.DeleteUpstreamRequest
+	47, // 73: strata.config.v1.ConfigService.CreateRule:input_type -> strata.config.v1.CreateRuleRequest
+	49, // 74: strata.config.v1.ConfigService.UpdateRule:input_type -> strata.config.v1.UpdateRuleRequest
+	51, // 75: strata.config.v1.ConfigService.DeleteRule:input_type -> strata.config.v1.DeleteRuleRequest
+	53, // 76: strata.config.v1.ConfigService.MoveRule:input_type -> strata.config.v1.MoveRuleRequest
+	55, // 77: strata.config.v1.ConfigService.DiffApp:input_type -> strata.config.v1.DiffAppRequest
+	59, // 78: strata.config.v1.ConfigService.CreateRelease:input_type -> strata.config.v1.CreateReleaseRequest
+	63, // 79: strata.config.v1.ConfigService.PromoteRelease:input_type -> strata.config.v1.PromoteReleaseRequest
+	61, // 80: strata.config.v1.ConfigService.ListReleases:input_type -> strata.config.v1.ListReleasesRequest
+	65, // 81: strata.config.v1.ConfigService.RevertApp:input_type -> strata.config.v1.RevertAppRequest
+	67, // 82: strata.config.v1.ConfigService.RevertObject:input_type -> strata.config.v1.RevertObjectRequest
+	69, // 83: strata.config.v1.ConfigService.GetSnapshot:input_type -> strata.config.v1.GetSnapshotRequest
+	1,  // 84: strata.config.v1.ConfigService.CreatePartition:output_type -> strata.config.v1.CreatePartitionResponse
+	9,  // 85: strata.config.v1.ConfigService.ListPartitions:output_type -> strata.config.v1.ListPartitionsResponse
+	3,  // 86: strata.config.v1.ConfigService.UpdatePartition:output_type -> strata.config.v1.UpdatePartitionResponse
+	5,  // 87: strata.config.v1.ConfigService.DeletePartition:output_type -> strata.config.v1.DeletePartitionResponse
+	11, // 88: strata.config.v1.ConfigService.CreateCluster:output_type -> strata.config.v1.CreateClusterResponse
+	16, // 89: strata.config.v1.ConfigService.ListClusters:output_type -> strata.config.v1.ListClustersResponse
+	14, // 90: strata.config.v1.ConfigService.UpdateCluster:output_type -> strata.config.v1.UpdateClusterResponse
+	7,  // 91: strata.config.v1.ConfigService.DeleteCluster:output_type -> strata.config.v1.DeleteClusterResponse
+	18, // 92: strata.config.v1.ConfigService.RegisterNode:output_type -> strata.config.v1.RegisterNodeResponse
+	20, // 93: strata.config.v1.ConfigService.SetNodeStaging:output_type -> strata.config.v1.SetNodeStagingResponse
+	22, // 94: strata.config.v1.ConfigService.RemoveNode:output_type -> strata.config.v1.RemoveNodeResponse
+	24, // 95: strata.config.v1.ConfigService.ListNodes:output_type -> strata.config.v1.ListNodesResponse
+	26, // 96: strata.config.v1.ConfigService.WatchNodes:output_type -> strata.config.v1.WatchNodesResponse
+	31, // 97: strata.config.v1.ConfigService.CreateApp:output_type -> strata.config.v1.CreateAppResponse
+	33, // 98: strata.config.v1.ConfigService.GetApp:output_type -> strata.config.v1.GetAppResponse
+	35, // 99: strata.config.v1.ConfigService.ListApps:output_type -> strata.config.v1.ListAppsResponse
+	38, // 100: strata.config.v1.ConfigService.UpdateApp:output_type -> strata.config.v1.UpdateAppResponse
+	40, // 101: strata.config.v1.ConfigService.DeleteApp:output_type -> strata.config.v1.DeleteAppResponse
+	42, // 102: strata.config.v1.ConfigService.CreateUpstream:output_type -> strata.config.v1.CreateUpstreamResponse
+	44, // 103: strata.config.v1.ConfigService.UpdateUpstream:output_type -> strata.config.v1.UpdateUpstreamResponse
+	46, // 104: strata.config.v1.ConfigService.DeleteUpstream:output_type -> strata.config.v1.DeleteUpstreamResponse
+	48, // 105: strata.config.v1.ConfigService.CreateRule:output_type -> strata.config.v1.CreateRuleResponse
+	50, // 106: strata.config.v1.ConfigService.UpdateRule:output_type -> strata.config.v1.UpdateRuleResponse
+	52, // 107: strata.config.v1.ConfigService.DeleteRule:output_type -> strata.config.v1.DeleteRuleResponse
+	54, // 108: strata.config.v1.ConfigService.MoveRule:output_type -> strata.config.v1.MoveRuleResponse
+	56, // 109: strata.config.v1.ConfigService.DiffApp:output_type -> strata.config.v1.DiffAppResponse
+	60, // 110: strata.config.v1.ConfigService.CreateRelease:output_type -> strata.config.v1.CreateReleaseResponse
+	64, // 111: strata.config.v1.ConfigService.PromoteRelease:output_type -> strata.config.v1.PromoteReleaseResponse
+	62, // 112: strata.config.v1.ConfigService.ListReleases:output_type -> strata.config.v1.ListReleasesResponse
+	66, // 113: strata.config.v1.ConfigService.RevertApp:output_type -> strata.config.v1.RevertAppResponse
+	68, // 114: strata.config.v1.ConfigService.RevertObject:output_type -> strata.config.v1.RevertObjectResponse
+	70, // 115: strata.config.v1.ConfigService.GetSnapshot:output_type -> strata.config.v1.GetSnapshotResponse
+	84, // [84:116] is the sub-list for method output_type
+	52, // [52:84] is the sub-list for method input_type
+	52, // [52:52] is the sub-list for extension type_name
+	52, // [52:52] is the sub-list for extension extendee
+	0,  // [0:52] is the sub-list for field type_name
 }
 
 func init() { file_strata_config_v1_config_proto_init() }

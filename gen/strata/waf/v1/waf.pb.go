@@ -2278,7 +2278,8 @@ func (x *WatchHitsRequest) GetSince() *timestamppb.Timestamp {
 	return nil
 }
 
-// Response of WatchHits: one hit.
+// Response of WatchHits: one hit. The first response carries none: it
+// tells the client the watch is live.
 type WatchHitsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Hit           *WafHit                `protobuf:"bytes,1,opt,name=hit,proto3" json:"hit,omitempty"`

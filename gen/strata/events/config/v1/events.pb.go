@@ -514,7 +514,11 @@ type AppSettings struct {
 	//
 	//	*AppSettings_Stream
 	//	*AppSettings_ForwardProxy
-	Role          isAppSettings_Role `protobuf_oneof:"role"`
+	Role isAppSettings_Role `protobuf_oneof:"role"`
+	// strata.config.v1.App.waf_policy_id (a policy id, resolved).
+	WafPolicyId string `protobuf:"bytes,11,opt,name=waf_policy_id,json=wafPolicyId,proto3" json:"waf_policy_id,omitempty"`
+	// strata.config.v1.App.limits.
+	Limits        *v1.AppLimits `protobuf:"bytes,12,opt,name=limits,proto3" json:"limits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -626,6 +630,20 @@ func (x *AppSettings) GetForwardProxy() *v1.ForwardProxyApp {
 		if x, ok := x.Role.(*AppSettings_ForwardProxy); ok {
 			return x.ForwardProxy
 		}
+	}
+	return nil
+}
+
+func (x *AppSettings) GetWafPolicyId() string {
+	if x != nil {
+		return x.WafPolicyId
+	}
+	return ""
+}
+
+func (x *AppSettings) GetLimits() *v1.AppLimits {
+	if x != nil {
+		return x.Limits
 	}
 	return nil
 }
@@ -1841,7 +1859,7 @@ const file_strata_events_config_v1_events_proto_rawDesc = "" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x18\n" +
 	"\astaging\x18\x02 \x01(\bR\astaging\"&\n" +
 	"\vNodeRemoved\x12\x17\n" +
-	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"\x81\x04\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"\xda\x04\n" +
 	"\vAppSettings\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\adomains\x18\x02 \x03(\tR\adomains\x12\x1d\n" +
@@ -1855,7 +1873,9 @@ const file_strata_events_config_v1_events_proto_rawDesc = "" +
 	"\x04hsts\x18\b \x01(\v2\x16.strata.config.v1.HstsR\x04hsts\x125\n" +
 	"\x06stream\x18\t \x01(\v2\x1b.strata.config.v1.StreamAppH\x00R\x06stream\x12H\n" +
 	"\rforward_proxy\x18\n" +
-	" \x01(\v2!.strata.config.v1.ForwardProxyAppH\x00R\fforwardProxy\x1a9\n" +
+	" \x01(\v2!.strata.config.v1.ForwardProxyAppH\x00R\fforwardProxy\x12\"\n" +
+	"\rwaf_policy_id\x18\v \x01(\tR\vwafPolicyId\x123\n" +
+	"\x06limits\x18\f \x01(\v2\x1b.strata.config.v1.AppLimitsR\x06limits\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x06\n" +
@@ -2005,10 +2025,11 @@ var file_strata_events_config_v1_events_proto_goTypes = []any{
 	(*v1.Hsts)(nil),               // 34: strata.config.v1.Hsts
 	(*v1.StreamApp)(nil),          // 35: strata.config.v1.StreamApp
 	(*v1.ForwardProxyApp)(nil),    // 36: strata.config.v1.ForwardProxyApp
-	(*v1.Upstream)(nil),           // 37: strata.config.v1.Upstream
-	(*v1.Rule)(nil),               // 38: strata.config.v1.Rule
-	(*v1.App)(nil),                // 39: strata.config.v1.App
-	(*timestamppb.Timestamp)(nil), // 40: google.protobuf.Timestamp
+	(*v1.AppLimits)(nil),          // 37: strata.config.v1.AppLimits
+	(*v1.Upstream)(nil),           // 38: strata.config.v1.Upstream
+	(*v1.Rule)(nil),               // 39: strata.config.v1.Rule
+	(*v1.App)(nil),                // 40: strata.config.v1.App
+	(*timestamppb.Timestamp)(nil), // 41: google.protobuf.Timestamp
 }
 var file_strata_events_config_v1_events_proto_depIdxs = []int32{
 	31, // 0: strata.events.config.v1.PartitionCreated.partition:type_name -> strata.config.v1.Partition
@@ -2019,22 +2040,23 @@ var file_strata_events_config_v1_events_proto_depIdxs = []int32{
 	34, // 5: strata.events.config.v1.AppSettings.hsts:type_name -> strata.config.v1.Hsts
 	35, // 6: strata.events.config.v1.AppSettings.stream:type_name -> strata.config.v1.StreamApp
 	36, // 7: strata.events.config.v1.AppSettings.forward_proxy:type_name -> strata.config.v1.ForwardProxyApp
-	10, // 8: strata.events.config.v1.AppCreated.settings:type_name -> strata.events.config.v1.AppSettings
-	10, // 9: strata.events.config.v1.AppUpdated.settings:type_name -> strata.events.config.v1.AppSettings
-	37, // 10: strata.events.config.v1.UpstreamCreated.upstream:type_name -> strata.config.v1.Upstream
-	37, // 11: strata.events.config.v1.UpstreamUpdated.upstream:type_name -> strata.config.v1.Upstream
-	38, // 12: strata.events.config.v1.RuleCreated.rule:type_name -> strata.config.v1.Rule
-	38, // 13: strata.events.config.v1.RuleUpdated.rule:type_name -> strata.config.v1.Rule
-	39, // 14: strata.events.config.v1.AppReverted.content:type_name -> strata.config.v1.App
-	0,  // 15: strata.events.config.v1.ObjectReverted.kind:type_name -> strata.events.config.v1.ObjectKind
-	37, // 16: strata.events.config.v1.ObjectReverted.upstream:type_name -> strata.config.v1.Upstream
-	38, // 17: strata.events.config.v1.ObjectReverted.rule:type_name -> strata.config.v1.Rule
-	40, // 18: strata.events.config.v1.JoinTokenCreated.expires_at:type_name -> google.protobuf.Timestamp
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	37, // 8: strata.events.config.v1.AppSettings.limits:type_name -> strata.config.v1.AppLimits
+	10, // 9: strata.events.config.v1.AppCreated.settings:type_name -> strata.events.config.v1.AppSettings
+	10, // 10: strata.events.config.v1.AppUpdated.settings:type_name -> strata.events.config.v1.AppSettings
+	38, // 11: strata.events.config.v1.UpstreamCreated.upstream:type_name -> strata.config.v1.Upstream
+	38, // 12: strata.events.config.v1.UpstreamUpdated.upstream:type_name -> strata.config.v1.Upstream
+	39, // 13: strata.events.config.v1.RuleCreated.rule:type_name -> strata.config.v1.Rule
+	39, // 14: strata.events.config.v1.RuleUpdated.rule:type_name -> strata.config.v1.Rule
+	40, // 15: strata.events.config.v1.AppReverted.content:type_name -> strata.config.v1.App
+	0,  // 16: strata.events.config.v1.ObjectReverted.kind:type_name -> strata.events.config.v1.ObjectKind
+	38, // 17: strata.events.config.v1.ObjectReverted.upstream:type_name -> strata.config.v1.Upstream
+	39, // 18: strata.events.config.v1.ObjectReverted.rule:type_name -> strata.config.v1.Rule
+	41, // 19: strata.events.config.v1.JoinTokenCreated.expires_at:type_name -> google.protobuf.Timestamp
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_strata_events_config_v1_events_proto_init() }

@@ -1142,7 +1142,8 @@ export const WatchHitsRequestSchema: GenMessage<WatchHitsRequest> = /*@__PURE__*
   messageDesc(file_strata_waf_v1_waf, 29);
 
 /**
- * Response of WatchHits: one hit.
+ * Response of WatchHits: one hit. The first response carries none: it
+ * tells the client the watch is live.
  *
  * @generated from message strata.waf.v1.WatchHitsResponse
  */
