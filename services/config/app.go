@@ -604,6 +604,7 @@ func setSettings(app *configv1.App, s *ev.AppSettings) {
 	app.Labels = maps.Clone(s.GetLabels())
 	app.HttpsRedirect = s.GetHttpsRedirect()
 	app.Hsts = s.GetHsts()
+	app.WafPolicyId = s.GetWafPolicyId()
 	switch r := s.GetRole().(type) {
 	case *ev.AppSettings_Stream:
 		app.Role = &configv1.App_Stream{Stream: r.Stream}
@@ -624,6 +625,7 @@ func settingsOf(app *configv1.App) *ev.AppSettings {
 		Labels:        app.GetLabels(),
 		HttpsRedirect: app.GetHttpsRedirect(),
 		Hsts:          app.GetHsts(),
+		WafPolicyId:   app.GetWafPolicyId(),
 	}
 	switch r := app.GetRole().(type) {
 	case *configv1.App_Stream:

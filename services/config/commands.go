@@ -174,6 +174,9 @@ type appInput struct {
 
 	httpsRedirect bool
 	hsts          *configv1.Hsts
+	// wafPolicy is App.waf_policy_id as given (an id or name), wafPolicyID
+	// the id it resolved to (resolveWafPolicy, before the locks).
+	wafPolicy, wafPolicyID string
 
 	// The role (at most one set), copies of the request's: settings
 	// normalizes them in place.
@@ -202,7 +205,10 @@ func (in appInput) role() roleGetter {
 func (st *state) settings(in appInput, self string) (*ev.AppSettings, error) {
 	var v apierr.Fields
 	set := &ev.AppSettings{Name: in.name, Domains: in.domains, HttpPorts: in.httpPorts,
-		HttpsPorts: in.httpsPorts, Labels: in.labels, HttpsRedirect: in.httpsRedirect, Hsts: in.hsts}
+		HttpsPorts: in.httpsPorts, Labels: in.labels, HttpsRedirect: in.httpsRedirect, Hsts: in.hsts, WafPolicyId: in.wafPolicyID}
+	if in.wafPolicyID != "" && (in.stream != nil || in.forward != nil) {
+		v.Add("waf_policy_id", "a WAF policy inspects HTTP requests: only HTTP apps attach one")
+	}
 	switch {
 	case in.stream != nil:
 		set.Role = &ev.AppSettings_Stream{Stream: in.stream}
@@ -302,6 +308,9 @@ func (st *state) partitionLabel(id string) string {
 
 func (s *Service) createApp(ctx context.Context, in appInput) (string, uint64, error) {
 	in.hashes = hashPasswords(in.forward)
+	if err := s.resolveWafPolicy(&in); err != nil {
+		return "", 0, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.catchUp(ctx); err != nil {
@@ -328,6 +337,9 @@ func (s *Service) createApp(ctx context.Context, in appInput) (string, uint64, e
 
 func (s *Service) updateApp(ctx context.Context, id string, expected *uint64, in appInput) (uint64, error) {
 	in.hashes = hashPasswords(in.forward)
+	if err := s.resolveWafPolicy(&in); err != nil {
+		return 0, err
+	}
 	return s.execApp(ctx, id, expected, false, func(st *state, a *App, _ []proto.Message) ([]proto.Message, error) {
 		if err := a.mustEditable(); err != nil {
 			return nil, err
@@ -353,6 +365,7 @@ func (s *Service) updateApp(ctx context.Context, id string, expected *uint64, in
 }
 
 func (s *Service) release(ctx context.Context, id string, expected *uint64, note string, staging bool) (uint64, error) {
+	unreleased := s.unreleasedWafPolicy(id)
 	return s.execApp(ctx, id, expected, false, func(st *state, a *App, _ []proto.Message) ([]proto.Message, error) {
 		msgs, err := a.Release(note, staging)
 		if err != nil {
@@ -364,6 +377,9 @@ func (s *Service) release(ctx context.Context, id string, expected *uint64, note
 		}
 		if err := st.releaseConflicts(live, id); err != nil {
 			return nil, err
+		}
+		if live != nil && unreleased != "" && live.GetWafPolicyId() == unreleased {
+			return nil, apierr.FailedPrecondition(fmt.Sprintf("cannot release: app %s attaches waf policy %s, which has no release yet; release it first: strata waf policy release %s", id, unreleased, unreleased))
 		}
 		return msgs, nil
 	})
@@ -387,6 +403,9 @@ func (s *Service) revertApp(ctx context.Context, id string, expected *uint64, to
 				}
 			}
 			if err := st.releaseConflicts(e.Content, id); err != nil {
+				return nil, err
+			}
+			if err := s.checkRevertWafPolicy(e.Content.GetWafPolicyId(), to); err != nil {
 				return nil, err
 			}
 		}

@@ -38,6 +38,7 @@ type env struct {
 type envOptions struct {
 	publish  bool
 	statuses edgesync.StatusSource
+	waf      WafPolicies // UseWafPolicies when set
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -80,6 +81,9 @@ func (e *env) start(o envOptions) {
 	svc, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.waf != nil {
+		svc.UseWafPolicies(o.waf)
 	}
 	if err := svc.Start(e.ctx); err != nil {
 		t.Fatal(err)

@@ -232,11 +232,13 @@ type appRequest interface {
 	GetHsts() *configv1.Hsts
 	GetStream() *configv1.StreamApp
 	GetForwardProxy() *configv1.ForwardProxyApp
+	GetWafPolicyId() string
 }
 
 func appInputOf(r appRequest) appInput {
 	in := appInput{name: r.GetName(), domains: r.GetDomains(), httpPorts: r.GetHttpPorts(), httpsPorts: r.GetHttpsPorts(),
-		partitions: r.GetPartitions(), labels: r.GetLabels(), httpsRedirect: r.GetHttpsRedirect(), hsts: r.GetHsts()}
+		partitions: r.GetPartitions(), labels: r.GetLabels(), httpsRedirect: r.GetHttpsRedirect(), hsts: r.GetHsts(),
+		wafPolicy: r.GetWafPolicyId()}
 	// Copies: settings normalizes them, and replaces clear passwords.
 	if st := r.GetStream(); st != nil {
 		in.stream = proto.Clone(st).(*configv1.StreamApp)

@@ -77,7 +77,8 @@ type Service struct {
 	// metrics what Metric SQL definitions name a partition (UseMetrics).
 	zones   Zones
 	metrics Metrics
-	nodes   Nodes // Options.Nodes
+	waf     WafPolicies // UseWafPolicies
+	nodes   Nodes       // Options.Nodes
 
 	// mu serializes this replica's writes, so that cross-app checks (unique
 	// names, domains) run against a read model no local write changes
