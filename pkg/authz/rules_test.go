@@ -28,6 +28,7 @@ import (
 	_ "github.com/strata-edge/strata/gen/strata/dns/v1"
 	_ "github.com/strata-edge/strata/gen/strata/iam/v1"
 	_ "github.com/strata-edge/strata/gen/strata/metrics/v1"
+	_ "github.com/strata-edge/strata/gen/strata/waf/v1"
 )
 
 // strataServices returns every service of a strata.* package that is linked

@@ -8,6 +8,7 @@ import (
 	iam "github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
 	met "github.com/strata-edge/strata/gen/strata/metrics/v1/metricsv1connect"
 	prg "github.com/strata-edge/strata/gen/strata/purge/v1/purgev1connect"
+	waf "github.com/strata-edge/strata/gen/strata/waf/v1/wafv1connect"
 )
 
 // Object kinds of grants and checks.
@@ -153,6 +154,25 @@ func DefaultRules() Rules {
 		dds.DdosServiceGetBlockProcedure:       Everywhere("ddos.block.read"),
 		dds.DdosServiceListBlocksProcedure:     Everywhere("ddos.block.read"),
 		dds.DdosServiceGetStatsProcedure:       Everywhere("ddos.stats.read"),
+
+		// WafService. Policies are shared by the apps that attach them (and
+		// attaching one is an app update, checked on the app), so they are
+		// not scoped. Hits are read on their app: ListHits keeps the hits of
+		// the apps the caller holds waf.hit.read over; WatchHits and
+		// GetRuleStats check app_id, and without it the handler needs the
+		// permission over everything.
+		waf.WafServiceCreatePolicyProcedure:   Everywhere("waf.policy.write"),
+		waf.WafServiceUpdatePolicyProcedure:   Everywhere("waf.policy.write"),
+		waf.WafServiceDeletePolicyProcedure:   Everywhere("waf.policy.write"),
+		waf.WafServiceGetPolicyProcedure:      Everywhere("waf.policy.read"),
+		waf.WafServiceListPoliciesProcedure:   Everywhere("waf.policy.read"),
+		waf.WafServiceListReleasesProcedure:   Everywhere("waf.policy.read"),
+		waf.WafServiceCreateReleaseProcedure:  Everywhere("waf.policy.release"),
+		waf.WafServicePromoteReleaseProcedure: Everywhere("waf.policy.release"),
+		waf.WafServiceRevertPolicyProcedure:   Everywhere("waf.policy.release"),
+		waf.WafServiceListHitsProcedure:       Somewhere("waf.hit.read", List("hits", KindApp, "app_id")),
+		waf.WafServiceWatchHitsProcedure:      OnObjects("waf.hit.read", app),
+		waf.WafServiceGetRuleStatsProcedure:   OnObjects("waf.hit.read", app),
 
 		// MetricsService. An app's numbers are read on the app (an app
 		// viewer sees only its apps), a node's machine on the node. Metric

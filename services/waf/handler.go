@@ -120,11 +120,13 @@ func (h *handler) ListPolicies(ctx context.Context, req *wafv1.ListPoliciesReque
 }
 
 func (h *handler) DeletePolicy(ctx context.Context, req *wafv1.DeletePolicyRequest) (*wafv1.DeletePolicyResponse, error) {
+	// The apps are asked outside this service's lock: the config service
+	// asks PolicyRef under its own.
+	var attached []string
+	if id, ok := h.s.PolicyRef(req.GetPolicyId()); ok && h.s.opts.Apps != nil {
+		attached = h.s.opts.Apps.AppsAttaching(id)
+	}
 	_, _, err := h.s.exec(ctx, req.GetPolicyId(), req.ExpectedVersion, false, func(_ *state, p *Policy, _ []proto.Message) ([]proto.Message, error) {
-		var attached []string
-		if h.s.opts.Apps != nil {
-			attached = h.s.opts.Apps.AppsAttaching(p.ID())
-		}
 		return p.Delete(attached)
 	})
 	return apierr.Reply(h.s.log, &wafv1.DeletePolicyResponse{}, err)

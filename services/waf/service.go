@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -261,6 +262,18 @@ func (s *Service) PolicyRef(ref string) (id string, ok bool) {
 	return id, ok
 }
 
+// PolicyReleased reports whether policy id has a release on some track
+// (the config service refuses to release an app attaching one that has
+// none).
+func (s *Service) PolicyReleased(id string) (ok bool) {
+	s.proj.Read(func(st *state) {
+		if e := st.policies[id]; e != nil {
+			ok = e.agg.Released() != nil || e.agg.Stable() != nil
+		}
+	})
+	return ok
+}
+
 func (s *Service) appendAndWait(ctx context.Context, stream string, expected uint64, msgs []proto.Message) (uint64, error) {
 	meta := eventstore.Metadata{Actor: apiauth.Actor(ctx), RequestID: apiauth.RequestID(ctx), Time: s.now().UTC()}
 	return registry.AppendAndWait(ctx, s.opts.Store, s.proj.WaitFor, meta, stream, expected, msgs...)
@@ -308,14 +321,28 @@ func (s *Service) compile(pol *wafv1.WafPolicy) error {
 	if s.opts.Validate == nil {
 		return nil
 	}
-	if err := s.opts.Validate(pol); err != nil {
-		var ae *apierr.Error
-		if errors.As(err, &ae) {
-			return err
-		}
-		return apierr.Invalid(apierr.FieldViolation{Field: "policy", Reason: err.Error()})
+	err := s.opts.Validate(pol)
+	if err == nil {
+		return nil
 	}
-	return nil
+	var ae *apierr.Error
+	if errors.As(err, &ae) {
+		return err
+	}
+	// Each of the engine's errors reads "field: reason".
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	var f apierr.Fields
+	for _, e := range errs {
+		field, reason, ok := strings.Cut(e.Error(), ": ")
+		if !ok || strings.ContainsAny(field, " \t") && !strings.Contains(field, "(id ") {
+			field, reason = "policy", e.Error()
+		}
+		f.Add(field, reason)
+	}
+	return f.Err()
 }
 
 // create stores a new policy. With validateOnly nothing is stored and the

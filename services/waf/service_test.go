@@ -26,6 +26,7 @@ import (
 	"github.com/strata-edge/strata/pkg/eventstore/eventstoretest"
 	"github.com/strata-edge/strata/pkg/natsutil"
 	"github.com/strata-edge/strata/pkg/testenv"
+	"github.com/strata-edge/strata/pkg/wafengine"
 	"github.com/strata-edge/strata/services/edgesync"
 )
 
@@ -277,7 +278,7 @@ func TestRefusals(t *testing.T) {
 			p.RequestBody = &wafv1.BodyInspection{Enabled: true, LimitBytes: MaxBodyLimit + 1}
 		}, "request_body.limit_bytes"},
 		{"partition", func(p *wafv1.WafPolicy) { p.Name, p.PartitionIds = "k", []string{"mars"} }, "partition_ids[0]"},
-		{"engine", func(p *wafv1.WafPolicy) { p.Name, p.Labels = "l", map[string]string{"engine": "fail"} }, "policy"},
+		{"engine", func(p *wafv1.WafPolicy) { p.Name, p.Labels = "l", map[string]string{"engine": "fail"} }, `custom_rules[0] (id "block-admin").when`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := strict()
@@ -304,6 +305,24 @@ func TestRefusals(t *testing.T) {
 	ls, err := c.ListPolicies(e.ctx, &wafv1.ListPoliciesRequest{})
 	if err != nil || len(ls.GetPolicies()) != 1 || ls.GetPolicies()[0].GetName() != "strict" {
 		t.Fatalf("list: %v, %v", ls, err)
+	}
+}
+
+// The real engine (what internal/stack wires): a policy it compiles is
+// stored, one naming a rule the Core Rule Set does not have is refused with
+// the field.
+func TestEngineRefusals(t *testing.T) {
+	e := newEnv(t, wafengine.Validate)
+	c := e.clients[0]
+	p := strict()
+	p.Exclusions = []*wafv1.RuleExclusion{{RuleIds: []string{"942100"}, PathPrefixes: []string{"/search"}}}
+	if _, err := c.CreatePolicy(e.ctx, &wafv1.CreatePolicyRequest{Policy: p}); err != nil {
+		t.Fatal(err)
+	}
+	p.Name, p.Exclusions = "unknown-rule", []*wafv1.RuleExclusion{{RuleIds: []string{"999999"}}}
+	_, err := c.CreatePolicy(e.ctx, &wafv1.CreatePolicyRequest{Policy: p})
+	if code(err) != connect.CodeInvalidArgument || !strings.Contains(err.Error(), "exclusions[0].rule_ids[0]: ") || !strings.Contains(err.Error(), "999999") {
+		t.Fatalf("unknown CRS rule: %v", err)
 	}
 }
 

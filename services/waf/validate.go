@@ -23,7 +23,7 @@ const (
 	MaxWhenBytes        = 4 << 10
 	MaxRuleIDLength     = 64
 	MaxDescriptionBytes = 256
-	MaxExclusions       = 1000
+	MaxExclusions       = 500
 	MaxExclusionItems   = 100 // rule ids, tags, path prefixes, targets: each
 	MaxItemBytes        = 256 // one rule id, tag, prefix, target or extension
 	MaxWhitelistItems   = 256
