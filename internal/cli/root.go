@@ -24,6 +24,7 @@ import (
 	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
 	"github.com/strata-edge/strata/gen/strata/metrics/v1/metricsv1connect"
 	"github.com/strata-edge/strata/gen/strata/purge/v1/purgev1connect"
+	"github.com/strata-edge/strata/gen/strata/waf/v1/wafv1connect"
 	"github.com/strata-edge/strata/internal/cli/certcmd"
 	"github.com/strata-edge/strata/internal/cli/clientx"
 	"github.com/strata-edge/strata/internal/cli/ddoscmd"
@@ -31,6 +32,7 @@ import (
 	"github.com/strata-edge/strata/internal/cli/iamcmd"
 	"github.com/strata-edge/strata/internal/cli/metricscmd"
 	"github.com/strata-edge/strata/internal/cli/purgecmd"
+	"github.com/strata-edge/strata/internal/cli/wafcmd"
 	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/secretfile"
 )
@@ -68,6 +70,7 @@ type globals struct {
 	cert   certv1connect.CertServiceClient
 
 	metrics, metricsStream metricsv1connect.MetricsServiceClient
+	waf, wafStream         wafv1connect.WafServiceClient
 }
 
 // Execute runs the command line with args (without the program name) and
@@ -135,6 +138,7 @@ when it is readable.`,
 	root.AddCommand(ddoscmd.Commands(g)...)
 	root.AddCommand(certcmd.Commands(g)...)
 	root.AddCommand(metricscmd.Commands(g)...)
+	root.AddCommand(wafcmd.Commands(g)...)
 	return root
 }
 
@@ -263,6 +267,25 @@ func (g *globals) MetricsStreamClient() (metricsv1connect.MetricsServiceClient, 
 	return g.metricsStream, nil
 }
 
+func (g *globals) WafClient() (wafv1connect.WafServiceClient, error) {
+	return cached(g, &g.waf, wafv1connect.NewWafServiceClient)
+}
+
+// WafStreamClient has no overall timeout, like MetricsStreamClient (waf hits --follow).
+func (g *globals) WafStreamClient() (wafv1connect.WafServiceClient, error) {
+	if g.wafStream == nil {
+		_, url, opts, err := g.clientParts()
+		if err != nil {
+			return nil, err
+		}
+		g.wafStream = wafv1connect.NewWafServiceClient(&http.Client{}, url, opts...)
+	}
+	return g.wafStream, nil
+}
+
+// AppClient is the config client, for the waf commands that update apps.
+func (g *globals) AppClient() (configv1connect.ConfigServiceClient, error) { return g.configClient() }
+
 func (g *globals) SessionFile() (string, error) { return iamcmd.DefaultSessionFile(g.getenv) }
 func (g *globals) Timeout() time.Duration       { return g.timeout }
 func (g *globals) JSON() bool                   { return g.output == "json" }
@@ -277,6 +300,7 @@ var (
 	_ ddoscmd.ClientFactory    = (*globals)(nil)
 	_ certcmd.ClientFactory    = (*globals)(nil)
 	_ metricscmd.ClientFactory = (*globals)(nil)
+	_ wafcmd.ClientFactory     = (*globals)(nil)
 )
 
 // call runs fn with the config client and a context bounded by --timeout.

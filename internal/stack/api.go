@@ -25,6 +25,7 @@ import (
 	"github.com/strata-edge/strata/gen/strata/metrics/v1/metricsv1connect"
 	"github.com/strata-edge/strata/gen/strata/purge/v1/purgev1connect"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+	"github.com/strata-edge/strata/gen/strata/waf/v1/wafv1connect"
 	apiserver "github.com/strata-edge/strata/internal/server"
 	"github.com/strata-edge/strata/pkg/apiauth"
 	"github.com/strata-edge/strata/pkg/authz"
@@ -147,6 +148,9 @@ func startAPI(ctx context.Context, p apiParts, st *stops) (apiInfo, error) {
 		}
 		parts.ddosJS, parts.ddosConn = p.js, p.conn
 	}
+	if serves(ServiceWAF) {
+		parts.wafJS = p.js
+	}
 	if serves(ServiceMetrics) {
 		if parts.metrics, err = openMetrics(ctx, p, st); err != nil {
 			return apiInfo{}, err
@@ -206,6 +210,7 @@ func startAPI(ctx context.Context, p apiParts, st *stops) (apiInfo, error) {
 		ServiceIAM: {iamv1connect.IAMServiceName, iamSvc}, ServiceDNS: {dnsv1connect.DnsServiceName, dnsSvc},
 		ServicePurge: {purgev1connect.PurgeServiceName, purgeSvc}, ServiceCert: {certv1connect.CertServiceName, certSvc},
 		ServiceMetrics: {metricsv1connect.MetricsServiceName, metricsSvc}, ServiceDDoS: {ddosv1connect.DdosServiceName, cs.ddos},
+		ServiceWAF: {wafv1connect.WafServiceName, cs.waf},
 	}
 	var mounts []apiserver.Service
 	for _, name := range p.services {

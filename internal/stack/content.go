@@ -12,6 +12,7 @@ import (
 	"github.com/strata-edge/strata/pkg/background"
 	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/pkg/keywrap"
+	"github.com/strata-edge/strata/pkg/wafengine"
 	certsvc "github.com/strata-edge/strata/services/cert"
 	"github.com/strata-edge/strata/services/config"
 	ddossvc "github.com/strata-edge/strata/services/ddos"
@@ -19,6 +20,7 @@ import (
 	"github.com/strata-edge/strata/services/edgesync"
 	metricssvc "github.com/strata-edge/strata/services/metrics"
 	metricstore "github.com/strata-edge/strata/services/metrics/store"
+	wafsvc "github.com/strata-edge/strata/services/waf"
 )
 
 // contentParts are the inputs of newContent.
@@ -44,7 +46,9 @@ type contentParts struct {
 	// block commands, acknowledgements and filter reports.
 	ddosJS   jetstream.JetStream
 	ddosConn *nats.Conn
-	log      *slog.Logger
+	// wafJS, when this process serves the waf API, holds the hit log.
+	wafJS jetstream.JetStream
+	log   *slog.Logger
 }
 
 // metricsIngest are the metrics service's ingest parts.
@@ -56,7 +60,7 @@ type metricsIngest struct {
 
 // content are the services whose content reaches the nodes (config: apps
 // and cluster settings, dns: zones, cert: certificates, metrics: Metric SQL,
-// ddos: cluster policies) and the edgesync
+// ddos: cluster policies, waf: WAF policies) and the edgesync
 // tracks they contribute to. Every API process runs them: their read
 // models resolve authorization scopes and answer each other's checks, and
 // one subscription folds the log into all of them in order.
@@ -69,6 +73,7 @@ type content struct {
 	cert    *certsvc.Service
 	metrics *metricssvc.Service
 	ddos    *ddossvc.Service
+	waf     *wafsvc.Service
 	bg      background.Group
 }
 
@@ -111,6 +116,14 @@ func newContent(p contentParts) (*content, error) {
 		Replicas: p.replicas, Nodes: p.statuses, Logger: p.log.With("service", "ddos")}); err != nil {
 		return nil, fmt.Errorf("ddos service: %w", err)
 	}
+	// WAF policies: compiled as the nodes will (wafengine.Validate) before
+	// they are stored; apps name them, checked both ways through the two
+	// services' lookups.
+	if c.waf, err = wafsvc.New(wafsvc.Options{Store: p.store, Sync: c.sync, Partitions: c.config, Apps: c.config,
+		Validate: wafengine.Validate, JetStream: p.wafJS, Replicas: p.replicas, Logger: p.log.With("service", "waf")}); err != nil {
+		return nil, fmt.Errorf("waf service: %w", err)
+	}
+	c.config.UseWafPolicies(c.waf)
 	return c, nil
 }
 
@@ -130,7 +143,7 @@ func (c *content) Start(ctx context.Context) error {
 	for _, s := range []struct {
 		name  string
 		start func(context.Context) error
-	}{{"config", c.config.Start}, {"dns", c.dns.Start}, {"cert", c.cert.Start}, {"metrics", c.metrics.Start}, {"ddos", c.ddos.Start}} {
+	}{{"config", c.config.Start}, {"dns", c.dns.Start}, {"cert", c.cert.Start}, {"metrics", c.metrics.Start}, {"ddos", c.ddos.Start}, {"waf", c.waf.Start}} {
 		if err := s.start(ctx); err != nil {
 			return errors.Join(fmt.Errorf("start %s service: %w", s.name, err), c.Stop(context.Background()))
 		}
@@ -140,5 +153,5 @@ func (c *content) Start(ctx context.Context) error {
 
 // Stop stops the services, then the subscription and the publisher.
 func (c *content) Stop(ctx context.Context) error {
-	return errors.Join(c.ddos.Stop(ctx), c.metrics.Stop(ctx), c.cert.Stop(ctx), c.dns.Stop(ctx), c.config.Stop(ctx), c.bg.Stop(ctx))
+	return errors.Join(c.waf.Stop(ctx), c.ddos.Stop(ctx), c.metrics.Stop(ctx), c.cert.Stop(ctx), c.dns.Stop(ctx), c.config.Stop(ctx), c.bg.Stop(ctx))
 }

@@ -31,10 +31,11 @@ const (
 	ServiceCert    = "cert"
 	ServiceMetrics = "metrics"
 	ServiceDDoS    = "ddos"
+	ServiceWAF     = "waf"
 )
 
 // KnownServices are the control services `strata control --services` accepts.
-var KnownServices = []string{ServiceConfig, ServiceNodes, ServiceIAM, ServiceDNS, ServicePurge, ServiceCert, ServiceMetrics, ServiceDDoS}
+var KnownServices = []string{ServiceConfig, ServiceNodes, ServiceIAM, ServiceDNS, ServicePurge, ServiceCert, ServiceMetrics, ServiceDDoS, ServiceWAF}
 
 // ParseServices splits a comma-separated service list and checks every name.
 func ParseServices(s string) ([]string, error) {

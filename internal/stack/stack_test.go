@@ -34,7 +34,7 @@ func TestParseServices(t *testing.T) {
 		{in: " config , config ", want: "config"},
 		{in: "config,cert", want: "config,cert"},
 		{in: "config,metrics", want: "config,metrics"},
-		{in: "config,stats", wantErr: `"stats" is not a control service this binary runs (available: config, nodes, iam, dns, purge, cert, metrics, ddos)`},
+		{in: "config,stats", wantErr: `"stats" is not a control service this binary runs (available: config, nodes, iam, dns, purge, cert, metrics, ddos, waf)`},
 		{in: "iam, nodes", want: "iam,nodes"},
 		{in: "dns,config", want: "dns,config"},
 		{in: "", wantErr: "name at least one"},

@@ -1,0 +1,144 @@
+package wafcmd
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	wafv1 "github.com/strata-edge/strata/gen/strata/waf/v1"
+	"github.com/strata-edge/strata/gen/strata/waf/v1/wafv1connect"
+	"github.com/strata-edge/strata/internal/cli/clientx"
+)
+
+var hitLine = protojson.MarshalOptions{UseProtoNames: true}
+
+// hitRows is the header of hits and one row per hit.
+func hitHeader() []string {
+	return []string{"TIME", "NODE", "APP", "ACTION", "STATUS", "CLIENT", "REQUEST", "RULES"}
+}
+
+func hitRow(h *wafv1.WafHit) []string {
+	var rules []string
+	for _, m := range h.GetMatches() {
+		rules = append(rules, m.GetRuleId())
+	}
+	status := "-"
+	if h.GetStatus() != 0 {
+		status = fmt.Sprint(h.GetStatus())
+	}
+	uri := h.GetUri()
+	if len(uri) > 60 {
+		uri = uri[:57] + "..."
+	}
+	return []string{clientx.FmtTime(h.GetTime()), h.GetNodeId(), h.GetAppId(), h.GetAction(), status, clientx.OrDash(h.GetClientIp()),
+		strings.TrimSpace(h.GetMethod() + " " + h.GetHost() + uri), clientx.OrDash(strings.Join(rules, ","))}
+}
+
+func hitsCmd(f ClientFactory) *cobra.Command {
+	var (
+		app, policy string
+		since       time.Duration
+		limit       int32
+		follow      bool
+	)
+	cmd := &cobra.Command{
+		Use:   "hits [--app APP] [--policy P] [--since 1h] [--limit N] [--follow]",
+		Short: "Show the requests WAF policies blocked or flagged, newest first; --follow streams them live",
+		Long: `Show the hits the nodes reported: time, node, app, action (block, detect,
+challenge, log, allow), status, client, request and the rules that matched
+(CRS ids, custom rules as custom:<id>). --app takes the app id. Without
+--follow the newest come first (at most --limit, default 100); with --follow
+the ones since --since come first, oldest first, then each new hit as it
+arrives until Ctrl-C (-o json: one WafHit object a line).`,
+		Example: `  strata waf hits --app app_0123456789abcdef --since 1h
+  strata waf hits --policy strict --follow -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var from *timestamppb.Timestamp
+			if since > 0 {
+				from = timestamppb.New(time.Now().Add(-since))
+			}
+			if !follow {
+				return show(cmd, f, clientx.RPC(wafv1connect.WafServiceClient.ListHits, &wafv1.ListHitsRequest{AppId: app, PolicyId: policy, Since: from, PageSize: limit}),
+					func(w io.Writer, res *wafv1.ListHitsResponse) error {
+						rows := [][]string{hitHeader()}
+						for _, h := range res.GetHits() {
+							rows = append(rows, hitRow(h))
+						}
+						return clientx.Table(w, rows)
+					})
+			}
+			c, err := f.WafStreamClient()
+			if err != nil {
+				return err
+			}
+			stream, err := c.WatchHits(cmd.Context(), &wafv1.WatchHitsRequest{AppId: app, PolicyId: policy, Since: from})
+			if err != nil {
+				return err
+			}
+			defer stream.Close()
+			if !f.JSON() {
+				if err := clientx.Line(f.Stdout(), "%s", strings.Join(hitHeader(), "\t")); err != nil {
+					return err
+				}
+			}
+			for stream.Receive() {
+				h := stream.Msg().GetHit()
+				if h == nil {
+					continue // the first message says the watch is live
+				}
+				if f.JSON() {
+					b, err := hitLine.Marshal(h)
+					if err != nil {
+						return fmt.Errorf("encode output: %w", err)
+					}
+					if _, err := fmt.Fprintf(f.Stdout(), "%s\n", b); err != nil {
+						return err
+					}
+					continue
+				}
+				if err := clientx.Line(f.Stdout(), "%s", strings.Join(hitRow(h), "\t")); err != nil {
+					return err
+				}
+			}
+			if err := stream.Err(); err != nil && cmd.Context().Err() == nil {
+				return err
+			}
+			return nil // Ctrl-C ends a follow normally
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&app, "app", "", "only this app's hits (its id)")
+	fl.StringVar(&policy, "policy", "", "only this policy's hits (id or name)")
+	fl.DurationVar(&since, "since", 0, "only hits of the last DURATION (with --follow: replayed first)")
+	fl.Int32Var(&limit, "limit", 0, "at most N hits (default 100, at most 1000)")
+	fl.BoolVar(&follow, "follow", false, "stream hits as the nodes report them, until Ctrl-C")
+	return cmd
+}
+
+func statsCmd(f ClientFactory) *cobra.Command {
+	var app, policy string
+	cmd := &cobra.Command{
+		Use:   "stats [--app APP] [--policy P]",
+		Short: "Hit counts per rule, most hits first (over the hit stream's retention)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return show(cmd, f, clientx.RPC(wafv1connect.WafServiceClient.GetRuleStats, &wafv1.GetRuleStatsRequest{AppId: app, PolicyId: policy}),
+				func(w io.Writer, res *wafv1.GetRuleStatsResponse) error {
+					rows := [][]string{{"RULE", "HITS", "BLOCKED", "LAST HIT"}}
+					for _, r := range res.GetRules() {
+						rows = append(rows, []string{r.GetRuleId(), fmt.Sprint(r.GetHits()), fmt.Sprint(r.GetBlocked()), clientx.FmtTime(r.GetLastHit())})
+					}
+					return clientx.Table(w, rows)
+				})
+		},
+	}
+	cmd.Flags().StringVar(&app, "app", "", "only this app's hits (its id)")
+	cmd.Flags().StringVar(&policy, "policy", "", "only this policy's hits (id or name)")
+	return cmd
+}
