@@ -32,6 +32,9 @@ type Limiter struct {
 
 	exceeded, delayed, evicted, dropped atomic.Uint64
 	byLimit                             sync.Map // LimitID -> *limitCounts
+	// kick asks Sync to publish now: a cluster key's deltas reached its
+	// rule's flushAt.
+	kick chan struct{}
 }
 
 // LimitID names a limit: its app and name.
@@ -87,7 +90,7 @@ func New(opts Options) *Limiter {
 	if keys <= 0 {
 		keys = DefaultMaxKeys
 	}
-	l := &Limiter{perShard: max(1, keys/numShards/2)}
+	l := &Limiter{perShard: max(1, keys/numShards/2), kick: make(chan struct{}, 1)}
 	for i := range l.shards {
 		s := &l.shards[i]
 		s.cur = make(map[uint64]entry)
@@ -161,15 +164,23 @@ func (l *Limiter) Take(r *Rule, h uint64, now time.Time) Decision {
 		d, e = r.window(e, found, ns, win)
 	}
 	forgot := s.put(h, e, l.perShard)
+	kick := false
 	if d.Outcome != Exceeded && r.Cluster {
 		k := pendKey{h, win}
-		if _, ok := s.pending[k]; ok || len(s.pending) < 2*l.perShard {
-			s.pending[k]++
+		if n, ok := s.pending[k]; ok || len(s.pending) < 2*l.perShard {
+			s.pending[k] = n + 1
+			kick = n+1 == r.flushAt
 		} else {
 			l.dropped.Add(1)
 		}
 	}
 	s.mu.Unlock()
+	if kick {
+		select {
+		case l.kick <- struct{}{}:
+		default: // one is pending already
+		}
+	}
 	if forgot > 0 {
 		l.evicted.Add(uint64(forgot))
 	}

@@ -61,10 +61,11 @@ type Rule struct {
 	Status    int    // REJECT (and CHALLENGE until challenges exist): 429 by default
 	DelayMax  time.Duration
 
-	id   LimitID
-	keys []keyPart
-	seed uint64  // hash of the identity; every key hash starts from it
-	rate float64 // token bucket: thousandths of a request per second
+	id      LimitID
+	keys    []keyPart
+	seed    uint64  // hash of the identity; every key hash starts from it
+	flushAt uint32  // cluster: a key's deltas reaching this many ask Sync to publish early
+	rate    float64 // token bucket: thousandths of a request per second
 }
 
 // Compile checks a and returns its rule for app. The control plane
@@ -147,6 +148,9 @@ func Compile(app string, a *configv1.RateLimitAction) (*Rule, error) {
 		r.keys = []keyPart{{kind: keyIP}}
 	}
 	r.rate = float64(r.Requests) * 1000 / float64(period)
+	// A key using its allowance fast is published before the interval
+	// ends: at 1/32 of it (Sync publishes at most every Interval/20).
+	r.flushAt = max(1, (r.Requests+r.Burst)/32)
 	// The identity: a changed algorithm or period starts new counters; a
 	// changed rate or burst keeps them.
 	r.seed = hashString(fnvOffset, app)

@@ -111,12 +111,26 @@ func (s *Sync) run() {
 	defer s.done.Done()
 	t := time.NewTicker(s.opts.Interval)
 	defer t.Stop()
+	minGap := s.opts.Interval / 20
+	var last time.Time
 	for {
 		select {
 		case <-s.stop:
 			return
 		case now := <-t.C:
 			s.flush(now)
+			last = now
+		case <-s.l.kick:
+			// A hot key: publish now, but not more often than minGap.
+			if wait := minGap - time.Since(last); wait > 0 {
+				select {
+				case <-s.stop:
+					return
+				case <-time.After(wait):
+				}
+			}
+			last = time.Now()
+			s.flush(last)
 		}
 	}
 }
