@@ -22,7 +22,9 @@
 #
 # Usage: scripts/bench-waf.sh [-d 10s] [-c 4] [-t 2] [--rounds 2] [--targets "..."] [--loads "get json4k"]
 # Env:   BENCH_DIR  shared harness folder (default <repo>/../shared/bench; lib.sh, upstream/)
-#        PPROF      serve pprof of node-waf on this address (e.g. 127.0.0.1:16061)
+#        PPROF      serve pprof of node-waf on this address (e.g. 127.0.0.1:16061); the script
+#                   then takes a CPU profile of node-waf under each load and prints its top
+#                   functions (profiles kept in PROFILE_DIR, default /tmp/bench-waf-profiles)
 #        KEEP_TMP=1 keep configs and logs
 # Last line: RESULT waf ... rps, p99 and cpu/req per target and load, node-waf/nginx-modsec
 # ratios and the WAF-on/WAF-off ratios of each.
@@ -213,7 +215,14 @@ for r in $(seq 1 "$ROUNDS"); do
       timeout 30 wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" -s "$BENCH_TMP/$l.lua" "$url" >/dev/null 2>&1
       # shellcheck disable=SC2086
       c0=$(ticks ${PIDS[$t]})
+      prof=""
+      if [ "$t" = node-waf ] && [ -n "${PPROF:-}" ] && [ "$r" = 1 ]; then
+        mkdir -p "${PROFILE_DIR:=/tmp/bench-waf-profiles}"; prof="$PROFILE_DIR/node-waf-$l.pprof"
+        secs=${DUR%s}; secs=$((secs > 2 ? secs - 1 : 1))
+        curl -s -o "$prof" "http://$PPROF/debug/pprof/profile?seconds=$secs" &
+      fi
       out=$(timeout 120 wrk -t"$THREADS" -c"$CONNS" -d"$DUR" --timeout 10s --latency -s "$BENCH_TMP/$l.lua" "$url" 2>&1)
+      [ -n "$prof" ] && wait
       # shellcheck disable=SC2086
       c1=$(ticks ${PIDS[$t]})
       rps=$(awk '/^Requests\/sec:/{print $2}' <<<"$out")
@@ -227,6 +236,15 @@ for r in $(seq 1 "$ROUNDS"); do
   done
 done
 
+if [ -n "${PPROF:-}" ]; then
+  for f in "${PROFILE_DIR:-/tmp/bench-waf-profiles}"/node-waf-*.pprof; do
+    [ -s "$f" ] || continue
+    log "profile $f (top by cumulative time):"
+    (cd "$ROOT/node" && go tool pprof -top -cum -nodecount=25 "$BENCH_TMP/proxybench" "$f" 2>/dev/null | sed -n '5,31p') >&2
+  done
+fi
+
+ratio4() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b+0==0) print "nan"; else printf "%.4f\n", a/b }'; }
 line="RESULT waf d=$DUR c=$CONNS t=$THREADS rounds=$ROUNDS pl=1 cpus=$(nproc)"
 declare -A MR MP MC
 for l in $LOADS; do
@@ -242,10 +260,10 @@ for l in $LOADS; do
     line+=" | $l node-waf/nginx-modsec rps=$(ratio "${MR[$l/node-waf]}" "${MR[$l/nginx-modsec]}") p99=$(ratio "${MP[$l/node-waf]}" "${MP[$l/nginx-modsec]}") cpu=$(ratio "${MC[$l/nginx-modsec]}" "${MC[$l/node-waf]}")"
   fi
   if has "$l/node-waf" && has "$l/node-off"; then
-    line+=" | $l node on/off rps=$(ratio "${MR[$l/node-waf]}" "${MR[$l/node-off]}")"
+    line+=" | $l node on/off rps=$(ratio4 "${MR[$l/node-waf]}" "${MR[$l/node-off]}")"
   fi
   if has "$l/nginx-modsec" && has "$l/nginx-off"; then
-    line+=" | $l nginx on/off rps=$(ratio "${MR[$l/nginx-modsec]}" "${MR[$l/nginx-off]}")"
+    line+=" | $l nginx on/off rps=$(ratio4 "${MR[$l/nginx-modsec]}" "${MR[$l/nginx-off]}")"
   fi
 done
 echo "$line"
