@@ -4,8 +4,8 @@ import (
 	"context"
 	"testing"
 
-	"github.com/corazawaf/coraza/v3"
 	coreruleset "github.com/corazawaf/coraza-coreruleset/v4"
+	"github.com/corazawaf/coraza/v3"
 	wafv1 "github.com/strata-edge/strata/gen/strata/waf/v1"
 	"github.com/strata-edge/strata/pkg/wafengine"
 	"github.com/strata-edge/strata/pkg/wafengine/crsftw"

@@ -82,9 +82,9 @@ func TestParseSample(t *testing.T) {
 
 func TestParseErrors(t *testing.T) {
 	for in, want := range map[string]string{
-		"tests:\n  - stages:\n      - input:\n          encoded_request: \"%%%\"\n":           "tests[0].stages[0].input.encoded_request",
+		"tests:\n  - stages:\n      - input:\n          encoded_request: \"%%%\"\n":            "tests[0].stages[0].input.encoded_request",
 		"tests:\n  - stages:\n      - output:\n          log:\n            match_regex: '('\n": "tests[0].stages[0].output.log",
-		"tests:\n  - stages:\n      - input:\n          headers: [a, b]\n":                    "headers: want a mapping",
+		"tests:\n  - stages:\n      - input:\n          headers: [a, b]\n":                     "headers: want a mapping",
 	} {
 		if _, err := Parse("x", []byte(in)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Parse(%q) = %v, want an error naming %q", in, err, want)

@@ -8,9 +8,9 @@ import (
 	"syscall"
 	"testing"
 
+	coreruleset "github.com/corazawaf/coraza-coreruleset/v4"
 	"github.com/corazawaf/coraza/v3"
 	"github.com/corazawaf/coraza/v3/experimental/plugins/plugintypes"
-	coreruleset "github.com/corazawaf/coraza-coreruleset/v4"
 )
 
 // crsPL1 is CRS v4 at paranoia level 1 in blocking mode, as a node runs it (with

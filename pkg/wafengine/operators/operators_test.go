@@ -7,10 +7,10 @@ import (
 	"sync"
 	"testing"
 
+	coreruleset "github.com/corazawaf/coraza-coreruleset/v4"
 	"github.com/corazawaf/coraza/v3"
 	"github.com/corazawaf/coraza/v3/experimental/plugins"
 	"github.com/corazawaf/coraza/v3/experimental/plugins/plugintypes"
-	coreruleset "github.com/corazawaf/coraza-coreruleset/v4"
 	petar "github.com/petar-dambovaliev/aho-corasick"
 )
 
@@ -282,4 +282,3 @@ func FuzzPM(f *testing.F) {
 		checkPM(t, arg, corazaPM(strings.Split(strings.ToLower(arg), " ")), op, v)
 	})
 }
-

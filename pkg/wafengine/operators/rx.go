@@ -270,4 +270,3 @@ func matchesArbitraryBytes(expr string) bool {
 	}
 	return !utf8.Valid(decoded)
 }
-
