@@ -136,10 +136,11 @@ for t in $TARGETS; do
     node-off|node-waf)
       args=(); [ "$t" = node-waf ] && args=(-waf 1)
       [ "$t" = node-waf ] && [ -n "${PPROF:-}" ] && args+=(-pprof "$PPROF")
-      pid=$(start_bg "$BENCH_TMP/$t.log" env GOMAXPROCS=1 "$BENCH_TMP/proxybench" \
-        -listen "127.0.0.1:$p" -upstream "127.0.0.1:$UP_PORT" -host "$HOST" "${args[@]}")
+      # not in $(...): start_bg must record the PID in this shell for the cleanup
+      start_bg "$BENCH_TMP/$t.log" env GOMAXPROCS=1 "$BENCH_TMP/proxybench" \
+        -listen "127.0.0.1:$p" -upstream "127.0.0.1:$UP_PORT" -host "$HOST" "${args[@]}" >/dev/null
+      PIDS[$t]=${BENCH_PIDS[-1]}
       wait_tcp 127.0.0.1 "$p" 60 || { tail -5 "$BENCH_TMP/$t.log" >&2; die "$t did not start"; }
-      PIDS[$t]=$pid
       ;;
     nginx-off|nginx-modsec)
       d="$BENCH_TMP/$t"
@@ -220,9 +221,10 @@ for r in $(seq 1 "$ROUNDS"); do
         mkdir -p "${PROFILE_DIR:=/tmp/bench-waf-profiles}"; prof="$PROFILE_DIR/node-waf-$l.pprof"
         secs=${DUR%s}; secs=$((secs > 2 ? secs - 1 : 1))
         curl -s -o "$prof" "http://$PPROF/debug/pprof/profile?seconds=$secs" &
+        prof_pid=$!
       fi
       out=$(timeout 120 wrk -t"$THREADS" -c"$CONNS" -d"$DUR" --timeout 10s --latency -s "$BENCH_TMP/$l.lua" "$url" 2>&1)
-      [ -n "$prof" ] && wait
+      [ -n "$prof" ] && wait "$prof_pid"
       # shellcheck disable=SC2086
       c1=$(ticks ${PIDS[$t]})
       rps=$(awk '/^Requests\/sec:/{print $2}' <<<"$out")
