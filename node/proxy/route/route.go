@@ -142,7 +142,7 @@ type Plan struct {
 	Challenge *challenge.Params
 
 	n       int
-	scan    rules.Scan // reused across requests
+	scan    *rules.Scan // reused across requests
 	matched [maxInline]*Rule
 	more    []*Rule
 	limited bool // a matched rule has a rate limit
@@ -173,11 +173,14 @@ func (p *Plan) rule(i int) *Rule {
 // NoRule.
 func (a *App) Evaluate(r Request, p *Plan) {
 	more, scan := p.more[:0], p.scan
+	if scan == nil {
+		scan = new(rules.Scan)
+	}
 	*p = Plan{App: a, more: more, scan: scan}
 	// The set yields the matching rules in order, evaluating only those
 	// its index leaves candidates (rules.Set), so 1,000 rules cost about
 	// what one does when the request matches few.
-	a.set.Start(r, &p.scan)
+	a.set.Start(r, p.scan)
 	for i := p.scan.Next(); i >= 0; i = p.scan.Next() {
 		rule := a.rules[i]
 		p.push(rule)
