@@ -103,8 +103,10 @@ func resize[T any](b []T, n int, zero bool) []T {
 	return b
 }
 
-// maxPlain is the most expressions a Set evaluates one by one, as they
-// are: below it the scans and the index cost more than they save.
+// maxPlain is the most expressions without regexps a Set evaluates one by
+// one, as they are: below it the index costs more than it saves. (With a
+// regexp the literal prefilter pays even for one: Go's regexp takes
+// microseconds over a User-Agent.)
 const maxPlain = 4
 
 // NewSet builds a Set of ms, in order; Match reports indices into ms. A nil
@@ -112,23 +114,22 @@ const maxPlain = 4
 // do it once per configuration, not per request.
 func NewSet(ms []*Matcher) *Set {
 	s := &Set{rules: make([]*snode, len(ms))}
-	if len(ms) <= maxPlain {
-		s.plain = slices.Clone(ms)
-		s.states.New = func() any { return new(Scan) }
-		return s
-	}
+	s.states.New = func() any { return new(Scan) }
 	b := setBuilder{s: s, fields: map[fieldKey]*fieldBuild{}}
 	for i, m := range ms {
 		if m != nil && m.root != nil {
 			s.rules[i] = b.convert(m.root)
 		}
 	}
+	if len(ms) <= maxPlain && len(b.order) == 0 {
+		s.plain = slices.Clone(ms)
+		return s
+	}
 	for _, fb := range b.order {
 		s.fields = append(s.fields, newFieldScan(fb, s.slots))
 		s.slots += len(fb.res)
 	}
 	s.idx.build(s)
-	s.states.New = func() any { return new(Scan) }
 	return s
 }
 
