@@ -36,6 +36,7 @@ import (
 	"github.com/strata-edge/strata/node/stream"
 	"github.com/strata-edge/strata/node/syncagent"
 	"github.com/strata-edge/strata/node/tier"
+	"github.com/strata-edge/strata/node/waf"
 	"github.com/strata-edge/strata/node/xdp"
 	"github.com/strata-edge/strata/pkg/natsutil"
 )
@@ -82,6 +83,8 @@ type Node struct {
 	// roles are the app roles of the applied snapshot (roles.go), read by
 	// heartbeats while Start holds mu.
 	roles atomic.Pointer[[]string]
+	// waf compiles the apps' WAF policies and publishes hits (wafrun.go).
+	waf atomic.Pointer[waf.Runtime]
 }
 
 // New validates opts.
@@ -155,6 +158,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		Tier:           n.tier,
 		PerSecondStats: metricsOn,
 		RateLimits:     n.limiter,
+		WAF:            n.newWAF(),
 	}
 	if metricsOn {
 		n.sql = stats.NewMetricSQL(n.opts.PartitionID, n.geo, n.log)

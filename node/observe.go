@@ -11,6 +11,7 @@ import (
 	"github.com/strata-edge/strata/node/stats"
 	"github.com/strata-edge/strata/node/syncagent"
 	"github.com/strata-edge/strata/node/tier"
+	"github.com/strata-edge/strata/node/waf"
 	"github.com/strata-edge/strata/node/xdp"
 )
 
@@ -57,6 +58,8 @@ type Observation struct {
 	StreamOpen uint64
 	// RateLimits are the rate limiter's counters (node/ratelimit).
 	RateLimits ratelimit.Counts
+	// WAF holds the WAF policies' counters (node/waf).
+	WAF waf.Stats
 }
 
 // XDPObservation is the DDoS filter's part of an Observation.
@@ -110,5 +113,8 @@ func (n *Node) Observe() (Observation, bool) {
 	o.Stream = n.StreamStats()
 	o.StreamOpen = n.streamOpen()
 	o.RateLimits = n.RateLimits()
+	if w := n.WAF(); w != nil {
+		o.WAF = w.Stats()
+	}
 	return o, true
 }

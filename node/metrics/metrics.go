@@ -93,6 +93,16 @@ var (
 	descStreamOpen  = desc("stream_open_connections", "TCP connections of stream apps open now.")
 	descForwardOpen = desc("forward_open_connections", "Forward-proxy client connections open now, by app.", "app_id")
 
+	descWAFPolicies  = desc("waf_policies", "Distinct WAF policies compiled for the running config (one per policy id and version, shared by its apps).")
+	descWAFCompiles  = desc("waf_compiles_total", "WAF policy compilations (a policy is compiled once per release, not per app or snapshot).")
+	descWAFCompileS  = desc("waf_compile_seconds_total", "Time spent compiling WAF policies.")
+	descWAFInspected = desc("waf_requests_total", "Requests an app's WAF policy inspected, by policy.", "policy_id")
+	descWAFSkipped   = desc("waf_whitelisted_total", "Requests the policy's whitelist let through uninspected, by policy.", "policy_id")
+	descWAFActions   = desc("waf_actions_total", "Requests a WAF policy, rate limit or challenge flagged, by policy and action (block, detect, challenge, log, allow).", "policy_id", "action")
+	descWAFRules     = desc("waf_rule_matches_total", "Rule matches in flagged requests, by policy, rule (CRS id or custom:<id>) and the request's action.", "policy_id", "rule_id", "action")
+	descWAFPublished = desc("waf_hits_published_total", "WAF hits published on NATS (strata.waf.hit.<node>).")
+	descWAFPubErrs   = desc("waf_hits_unpublished_total", "WAF hits that could not be published (NATS unavailable).")
+
 	descVersion    = desc("sync_version", "Config snapshot version the node runs (0: none yet).")
 	descLastApply  = desc("sync_last_apply_timestamp_seconds", "Unix time the running config was applied (0: never).")
 	descApplyOK    = desc("sync_apply_healthy", "1 when the newest snapshot was applied, 0 when the node rejected it and runs the previous one.")
@@ -225,6 +235,25 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			gauge(descXDPAttached, bool01(s.Error == ""), s.Name, s.Mode)
 		}
 	}
+
+	w := &o.WAF
+	gauge(descWAFPolicies, float64(w.Policies))
+	counter(descWAFCompiles, w.Compiles)
+	ch <- prometheus.MustNewConstMetric(descWAFCompileS, prometheus.CounterValue, w.CompileSeconds)
+	for id, n := range w.Inspected {
+		counter(descWAFInspected, n, id)
+	}
+	for id, n := range w.Skipped {
+		counter(descWAFSkipped, n, id)
+	}
+	for _, c := range w.Actions {
+		counter(descWAFActions, c.N, c.Policy, c.Action)
+	}
+	for _, c := range w.Rules {
+		counter(descWAFRules, c.N, c.Policy, c.Rule, c.Action)
+	}
+	counter(descWAFPublished, w.Published)
+	counter(descWAFPubErrs, w.PublishErrors)
 
 	gauge(descVersion, float64(o.Version))
 	var last float64

@@ -128,6 +128,9 @@ func (p *Proxy) handle(x exchange, f *flow) {
 	if p.limits(x, f) || p.challenge(x, f) || p.rateLimit(x, f) {
 		return
 	}
+	if p.waf(x, f) {
+		return
+	}
 	switch plan.Kind {
 	case route.Proxy:
 		if p.useCache(plan, x.Method(), x.upgrade()) {

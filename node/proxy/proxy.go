@@ -34,6 +34,7 @@ import (
 	"github.com/strata-edge/strata/node/proxy/upstream"
 	"github.com/strata-edge/strata/node/ratelimit"
 	"github.com/strata-edge/strata/node/tier"
+	"github.com/strata-edge/strata/node/waf"
 	"github.com/strata-edge/strata/pkg/metricsql"
 )
 
@@ -106,6 +107,10 @@ type Options struct {
 	// node shares one with its cluster, node/ratelimit.Sync); without it
 	// the proxy counts in a Limiter of its own.
 	RateLimits *ratelimit.Limiter
+	// WAF, optional, compiles the apps' WAF policies and reports their hits
+	// (the node's publishes them, node/waf); without it the proxy keeps a
+	// runtime of its own that only counts.
+	WAF *waf.Runtime
 }
 
 // RequestSink takes the proxy's requests as Metric SQL rows. Add runs on
@@ -131,6 +136,8 @@ type Proxy struct {
 
 	stats   *stats.Apps
 	limiter *ratelimit.Limiter
+	wafRT   *waf.Runtime
+	wafs    atomic.Pointer[waf.Set] // the running config's policies (waf.go)
 
 	httpPort, httpsPort uint32 // routing ports, fixed at Start
 	httpAddr, httpsAddr atomic.Pointer[net.Addr]
@@ -196,7 +203,10 @@ func New(opts Options) (*Proxy, error) {
 	if opts.RateLimits == nil {
 		opts.RateLimits = ratelimit.New(ratelimit.Options{})
 	}
-	p := &Proxy{opts: opts, log: opts.Logger, stats: stats.NewApps(opts.PerSecondStats), limiter: opts.RateLimits}
+	if opts.WAF == nil {
+		opts.WAF = waf.New(waf.Options{Logger: opts.Logger})
+	}
+	p := &Proxy{opts: opts, log: opts.Logger, stats: stats.NewApps(opts.PerSecondStats), limiter: opts.RateLimits, wafRT: opts.WAF}
 	p.timed = opts.AccessLog || opts.PerSecondStats || opts.Requests != nil
 	p.reverse = p.newReverseProxy()
 	if p.challenger = opts.Challenge; p.challenger == nil {
@@ -389,15 +399,20 @@ func (p *Proxy) Prepare(snap *syncv1.Snapshot) (commit, abort func(), err error)
 	if err != nil {
 		return nil, nil, fmt.Errorf("proxy: config version %d: %w", snap.GetVersion(), err)
 	}
+	ws, err := p.wafRT.Prepare(snap)
+	if err != nil {
+		next.Retire(cur)
+		return nil, nil, fmt.Errorf("proxy: config version %d: %w", snap.GetVersion(), err)
+	}
 	var once sync.Once
-	commit = func() { once.Do(func() { p.commit(snap, cur, next) }) }
+	commit = func() { once.Do(func() { p.commit(snap, cur, next, ws) }) }
 	abort = func() { once.Do(func() { next.Retire(cur) }) } // close what cur does not share
 	return commit, abort, nil
 }
 
 // commit swaps in next, compiled on top of cur; when another update ran
 // since, it compiles snap again on top of that one.
-func (p *Proxy) commit(snap *syncv1.Snapshot, cur, next *route.Runtime) {
+func (p *Proxy) commit(snap *syncv1.Snapshot, cur, next *route.Runtime, ws *waf.Set) {
 	p.updateMu.Lock()
 	defer p.updateMu.Unlock()
 	if now := p.rt.Load(); now != cur {
@@ -413,6 +428,7 @@ func (p *Proxy) commit(snap *syncv1.Snapshot, cur, next *route.Runtime) {
 		cur, next = now, again
 	}
 	next.Start()
+	p.commitWAF(ws)
 	p.rt.Store(next)
 	if cur != nil {
 		cur.Retire(next)

@@ -1,0 +1,232 @@
+// Package waf is the node's WAF runtime: the policies of the running config
+// compiled once per snapshot (node/proxy calls Prepare with the rest of the
+// config and swaps the Set in with it), one compiled WAF per distinct
+// policy id and version shared by every app that attaches it, and kept
+// across snapshots while unchanged; Inspect runs a request through an app's
+// policy, counts the outcome per policy, rule and action, and publishes a
+// hit (natsutil.WafHitSubject) for every request the policy flagged.
+// Rate limits and challenges report through Publish. docs/waf.md, "How a
+// node runs a policy".
+package waf
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nuid"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+	wafv1 "github.com/strata-edge/strata/gen/strata/waf/v1"
+	"github.com/strata-edge/strata/pkg/natsutil"
+	"github.com/strata-edge/strata/pkg/wafengine"
+)
+
+// Options configure a Runtime.
+type Options struct {
+	// NodeID names the node in hits and their subject.
+	NodeID string
+	// NATS, optional, carries the hits; without it hits are only counted.
+	NATS   *nats.Conn
+	Logger *slog.Logger
+	// Compile, optional, replaces wafengine.Compile (tests count compiles
+	// with it).
+	Compile func(*wafv1.WafPolicy) (*wafengine.WAF, error)
+}
+
+// Runtime is a node's WAF. Safe for concurrent use.
+type Runtime struct {
+	opts Options
+	log  *slog.Logger
+
+	mu       sync.Mutex
+	compiled map[[32]byte]*wafengine.WAF // by content hash (id and version included)
+
+	counters
+}
+
+// New returns a Runtime with no policy.
+func New(opts Options) *Runtime {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Compile == nil {
+		opts.Compile = wafengine.Compile
+	}
+	return &Runtime{opts: opts, log: opts.Logger, compiled: map[[32]byte]*wafengine.WAF{}}
+}
+
+// Set is the WAF side of one config snapshot: the compiled policy of each
+// app that attaches one. Immutable.
+type Set struct {
+	apps map[string]*wafengine.WAF
+	keys map[[32]byte]*wafengine.WAF
+}
+
+// For returns the policy of app, nil when it has none (or it is OFF).
+func (s *Set) For(appID string) *wafengine.WAF {
+	if s == nil {
+		return nil
+	}
+	return s.apps[appID]
+}
+
+// Policies is the number of distinct compiled policies in the set.
+func (s *Set) Policies() int {
+	if s == nil {
+		return 0
+	}
+	return len(s.keys)
+}
+
+// Prepare compiles the policies the apps of snap attach, each distinct one
+// once, reusing those compiled for an earlier snapshot. A policy that does
+// not compile rejects the snapshot (the control plane validates policies
+// with the same code, so this means version skew). An app naming a policy
+// the snapshot lacks runs without WAF, with a warning.
+func (r *Runtime) Prepare(snap *syncv1.Snapshot) (*Set, error) {
+	byID := map[string]*wafv1.WafPolicy{}
+	for _, p := range snap.GetWafPolicies() {
+		byID[p.GetId()] = p
+	}
+	s := &Set{apps: map[string]*wafengine.WAF{}, keys: map[[32]byte]*wafengine.WAF{}}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, a := range snap.GetApps() {
+		id := a.GetWafPolicyId()
+		if id == "" {
+			continue
+		}
+		p := byID[id]
+		if p == nil {
+			r.log.Warn("waf: app attaches a policy the config lacks; it runs without WAF", "app", a.GetId(), "policy", id, "version", snap.GetVersion())
+			continue
+		}
+		if m := p.GetMode(); m == wafv1.WafMode_WAF_MODE_OFF || m == wafv1.WafMode_WAF_MODE_UNSPECIFIED {
+			continue
+		}
+		key := contentKey(p)
+		w := s.keys[key]
+		if w == nil {
+			w = r.compiled[key]
+		}
+		if w == nil {
+			start := time.Now()
+			var err error
+			if w, err = r.opts.Compile(p); err != nil {
+				return nil, fmt.Errorf("waf_policies[%q] (version %d): %w", id, p.GetVersion(), err)
+			}
+			r.compiles.Add(1)
+			r.compileNanos.Add(uint64(time.Since(start)))
+			r.compiled[key] = w
+		}
+		s.keys[key] = w
+		s.apps[a.GetId()] = w
+	}
+	return s, nil
+}
+
+// Commit records that s runs now: compiled policies no longer in use are
+// released.
+func (r *Runtime) Commit(s *Set) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k := range r.compiled {
+		if _, ok := s.keys[k]; !ok {
+			delete(r.compiled, k)
+		}
+	}
+	r.policies.Store(int64(len(s.keys)))
+}
+
+// contentKey identifies a policy by id, version and content, so a working
+// copy (version 0) that changes is compiled again.
+func contentKey(p *wafv1.WafPolicy) [32]byte {
+	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(p)
+	return sha256.Sum256(b)
+}
+
+// Inspect runs app's policy w on req, counts the outcome and publishes a
+// hit when the policy flagged the request. The request id returned names
+// the hit ("" when there is none), for the answer to a blocked client.
+func (r *Runtime) Inspect(w *wafengine.WAF, appID string, req wafengine.Request) (wafengine.Verdict, string) {
+	v := w.Inspect(req)
+	r.countVerdict(w.ID, v)
+	if v.Action == wafengine.None {
+		return v, ""
+	}
+	id := nuid.Next()
+	h := &wafv1.WafHit{
+		AppId: appID, PolicyId: w.ID, RequestId: id, ClientIp: clientIP(req),
+		Method: req.Method(), Host: req.Host(), Uri: req.RequestURI(),
+		Action: string(v.Action), Status: uint32(v.Status), AnomalyScore: uint32(max(v.AnomalyScore, 0)),
+	}
+	for _, m := range v.Matches {
+		h.Matches = append(h.Matches, &wafv1.RuleMatch{RuleId: m.RuleID, Message: m.Message, Tags: m.Tags, Target: m.Target, Data: m.Data})
+	}
+	r.publish(h, false)
+	return v, id
+}
+
+// Publish sends a hit that another part of the node decided (a rate limit,
+// a challenge): node id and time are filled in, the URI truncated, match
+// data masked and truncated, and the rule counters counted.
+func (r *Runtime) Publish(h *wafv1.WafHit) { r.publish(h, true) }
+
+// MaxURI bounds WafHit.uri.
+const MaxURI = 512
+
+func (r *Runtime) publish(h *wafv1.WafHit, count bool) {
+	h.NodeId = r.opts.NodeID
+	if h.Time == nil {
+		h.Time = timestamppb.Now()
+	}
+	h.Uri = truncate(h.Uri, MaxURI)
+	for _, m := range h.Matches {
+		m.Data = wafengine.Mask(m.Target, m.Data)
+		if count {
+			r.countRule(h.PolicyId, m.RuleId, h.Action)
+		}
+	}
+	if count {
+		r.countAction(h.PolicyId, h.Action)
+	}
+	if r.opts.NATS == nil {
+		return
+	}
+	// Marshal copies every string: the request's may alias the server's
+	// buffers (fasthttp) and must not outlive the handler.
+	b, err := proto.Marshal(h)
+	if err == nil {
+		err = r.opts.NATS.Publish(natsutil.WafHitSubject(r.opts.NodeID), b)
+	}
+	if err != nil {
+		r.publishErrors.Add(1)
+		r.log.LogAttrs(context.Background(), slog.LevelWarn, "waf: hit not published", slog.String("err", err.Error()))
+		return
+	}
+	r.published.Add(1)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}
+
+func clientIP(req wafengine.Request) string {
+	if ip := req.ClientIP(); ip.IsValid() {
+		return ip.String()
+	}
+	return ""
+}
