@@ -138,6 +138,7 @@ func TestNodeWAF(t *testing.T) {
 		CustomRules: []*wafv1.CustomRule{
 			{Id: "trusted-scanner", When: "Header(`X-Scanner-Token`, `letmein`)", Action: wafv1.WafRuleAction_WAF_RULE_ACTION_ALLOW},
 			{Id: "audit", When: "PathPrefix(`/audit`)", Action: wafv1.WafRuleAction_WAF_RULE_ACTION_LOG, Description: "audited path"},
+			{Id: "login-pow", When: "Path(`/login`)", Action: wafv1.WafRuleAction_WAF_RULE_ACTION_CHALLENGE},
 			{Id: "no-admin", When: "PathPrefix(`/admin`) && !ClientIP(`10.0.0.0/8`)", Action: wafv1.WafRuleAction_WAF_RULE_ACTION_BLOCK, Description: "admin from outside"},
 		}}
 	watch := &wafv1.WafPolicy{Id: "pol-watch", Name: "watch", Mode: wafv1.WafMode_WAF_MODE_DETECT, Version: 4}
@@ -236,6 +237,9 @@ func TestNodeWAF(t *testing.T) {
 		if status, _ := do(base, "GET", "shop", "/products?"+sqliQuery, "", "", "X-Scanner-Token", "letmein"); status != 200 {
 			t.Errorf("%s allowed scanner: %d, want 200", base, status)
 		}
+		if status, body := do(base, "GET", "shop", "/login", "", ""); status != 403 || !strings.Contains(body, "strata-challenge") {
+			t.Errorf("%s /login: %d, want the challenge page", base, status)
+		}
 		if status, _ := do(base, "GET", "shop", "/audit/x", "", ""); status != 200 {
 			t.Errorf("%s /audit: %d, want 200", base, status)
 		}
@@ -253,8 +257,8 @@ func TestNodeWAF(t *testing.T) {
 		}
 	}
 	natstest.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
-		if d, a, l := len(got.forApp("watched", "detect")), len(got.forApp("shop", "allow")), len(got.forApp("shop", "log")); d < 2 || a < 2 || l < 2 {
-			return fmt.Errorf("detect %d, allow %d, log %d hits; want 2 of each", d, a, l)
+		if d, a, l, c := len(got.forApp("watched", "detect")), len(got.forApp("shop", "allow")), len(got.forApp("shop", "log")), len(got.forApp("shop", "challenge")); d < 2 || a < 2 || l < 2 || c < 2 {
+			return fmt.Errorf("detect %d, allow %d, log %d, challenge %d hits; want 2 of each", d, a, l, c)
 		}
 		return nil
 	})

@@ -125,10 +125,7 @@ func (p *Proxy) handle(x exchange, f *flow) {
 	x.normalizePath()
 	plan := &f.plan
 	f.app.Evaluate(x, plan)
-	if p.limits(x, f) || p.challenge(x, f) || p.rateLimit(x, f) {
-		return
-	}
-	if p.waf(x, f) {
+	if p.limits(x, f) || p.challenge(x, f) || p.rateLimit(x, f) || p.waf(x, f) {
 		return
 	}
 	switch plan.Kind {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/strata-edge/strata/node/challenge"
 	"github.com/strata-edge/strata/node/waf"
 	"github.com/strata-edge/strata/pkg/wafengine"
 )
@@ -12,8 +13,8 @@ import (
 // The WAF hook (node/waf), after the rate limits and before the terminal
 // action: the app's policy inspects the request (headers always, the body
 // only where the policy asks for its content type); BLOCK answers the
-// verdict's status, CHALLENGE answers 403 until node/challenge is wired
-// into the proxy; DETECT, LOG and ALLOW let the request on. Both engines'
+// verdict's status, CHALLENGE serves the challenge page (default
+// difficulty) to clients without a clearance; DETECT, LOG and ALLOW let the request on. Both engines'
 // states implement wafengine.Request below.
 
 var (
@@ -42,8 +43,8 @@ func (p *Proxy) waf(x exchange, f *flow) bool {
 		}
 		return true
 	case wafengine.Challenge:
-		x.text(http.StatusForbidden, "request needs a challenge the node cannot serve yet (request id "+id+")\n")
-		return true
+		// Cleared clients pass (the custom rule's hit is still reported).
+		return p.serveChallenge(x, f, challenge.ParamsOf(nil))
 	}
 	return false
 }
