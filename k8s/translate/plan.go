@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -195,3 +196,5 @@ func dedupe(sorted []string) []string {
 	}
 	return out
 }
+
+func regexpQuote(s string) string { return regexp.QuoteMeta(s) }

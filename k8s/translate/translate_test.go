@@ -257,3 +257,41 @@ func FuzzMatchExpr(f *testing.F) {
 		}
 	})
 }
+
+func TestGRPCRoute(t *testing.T) {
+	exact := gwv1.GRPCMethodMatchExact
+	re := gwv1.GRPCMethodMatchRegularExpression
+	g := &gwv1.GRPCRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "rpc"}, Spec: gwv1.GRPCRouteSpec{Rules: []gwv1.GRPCRouteRule{
+		{Matches: []gwv1.GRPCRouteMatch{{Method: &gwv1.GRPCMethodMatch{Type: &exact, Service: ptr.To("shop.Cart")}}},
+			BackendRefs: []gwv1.GRPCBackendRef{{BackendRef: gwv1.BackendRef{BackendObjectReference: gwv1.BackendObjectReference{Name: "v1", Port: ptr.To(gwv1.PortNumber(8080))}}}}},
+		{Matches: []gwv1.GRPCRouteMatch{{Method: &gwv1.GRPCMethodMatch{Type: &exact, Service: ptr.To("shop.Cart"), Method: ptr.To("Add")},
+			Headers: []gwv1.GRPCHeaderMatch{{Name: "x-tenant", Value: "a"}}}},
+			BackendRefs: []gwv1.GRPCBackendRef{{BackendRef: gwv1.BackendRef{BackendObjectReference: gwv1.BackendObjectReference{Name: "v2", Port: ptr.To(gwv1.PortNumber(8080))}}}}},
+		{Matches: []gwv1.GRPCRouteMatch{{Method: &gwv1.GRPCMethodMatch{Type: &re, Method: ptr.To("Get.*")}}},
+			BackendRefs: []gwv1.GRPCBackendRef{{BackendRef: gwv1.BackendRef{BackendObjectReference: gwv1.BackendObjectReference{Name: "api", Port: ptr.To(gwv1.PortNumber(9000))}}}}},
+	}}}
+	p, err := GRPCRoute(GRPCRouteInput{Route: g, HTTPRouteInput: HTTPRouteInput{Hostnames: []string{"rpc.example.test"}, HTTPSPorts: []uint32{443}, Cluster: "east"}}, eps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range p.Rules {
+		got = append(got, r.When+" -> "+target(r.Actions[0]))
+	}
+	want := []string{
+		`Path("/shop.Cart/Add") && Header("x-tenant", "a") -> shop.v2.8080`,
+		`(Path("/shop.Cart") || PathPrefix("/shop.Cart/")) -> shop.v1.8080`,
+		`PathRegexp("^(?:/(?:[^/]+)/(?:Get.*))$") -> shop.api.9000`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("rules:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if p.Owner.AppName() != "k8s.east.grpcroute.shop.rpc" || p.Labels[LabelKind] != "GRPCRoute" {
+		t.Errorf("owner %v labels %v", p.Owner, p.Labels)
+	}
+	g.Spec.Rules[0].Filters = []gwv1.GRPCRouteFilter{{Type: gwv1.GRPCRouteFilterRequestMirror}}
+	if _, err := GRPCRoute(GRPCRouteInput{Route: g, HTTPRouteInput: HTTPRouteInput{Hostnames: []string{"a"}}}, eps); err == nil ||
+		!strings.Contains(err.Error(), "spec.rules[0].filters[0].type") {
+		t.Errorf("mirror filter: %v", err)
+	}
+}
