@@ -16,7 +16,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -142,7 +144,14 @@ func New(cfg *rest.Config, applier *apply.Applier, opts Options) (*Controller, e
 		return nil, fmt.Errorf("controller manager: %w", err)
 	}
 	c := &Controller{opts: opts, mgr: mgr, client: mgr.GetClient(), applier: applier, recorder: mgr.GetEventRecorder("strata-k8s-controller")}
-	if err := c.setup(); err != nil {
+	gatewayAPI, err := servesGatewayAPI(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if !gatewayAPI {
+		opts.Logger.Warn("k8s-controller: the cluster has no Gateway API CRDs (gateway.networking.k8s.io/v1): handling Ingresses only; install the CRDs and restart to handle Gateways and HTTPRoutes")
+	}
+	if err := c.setup(gatewayAPI); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -151,7 +160,23 @@ func New(cfg *rest.Config, applier *apply.Applier, opts Options) (*Controller, e
 // Start runs the controller until ctx ends.
 func (c *Controller) Start(ctx context.Context) error { return c.mgr.Start(ctx) }
 
-func (c *Controller) setup() error {
+// servesGatewayAPI says whether the API server has the Gateway API CRDs.
+func servesGatewayAPI(cfg *rest.Config) (bool, error) {
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return false, err
+	}
+	_, err = dc.ServerResourcesForGroupVersion(gwv1.GroupVersion.String())
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("discover the Gateway API: %w", err)
+	}
+	return true, nil
+}
+
+func (c *Controller) setup(gatewayAPI bool) error {
 	all := func(list func(context.Context) []reconcile.Request) handler.EventHandler {
 		return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request { return list(ctx) })
 	}
@@ -162,6 +187,13 @@ func (c *Controller) setup() error {
 		}
 		return c.routesUsing(ctx, o.GetNamespace(), name)
 	})
+	grpcRoutesOfService := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+		name := o.GetName()
+		if s, ok := o.(*discoveryv1.EndpointSlice); ok {
+			name = s.Labels[discoveryv1.LabelServiceName]
+		}
+		return c.grpcRoutesUsing(ctx, o.GetNamespace(), name)
+	})
 	ingressesOfService := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 		name := o.GetName()
 		if s, ok := o.(*discoveryv1.EndpointSlice); ok {
@@ -169,11 +201,27 @@ func (c *Controller) setup() error {
 		}
 		return c.ingressesUsing(ctx, o.GetNamespace(), name, "")
 	})
-	err := errors.Join(
+	ingress := ctrl.NewControllerManagedBy(c.mgr).Named("ingress").For(&networkingv1.Ingress{}).
+		Watches(&corev1.Service{}, ingressesOfService).
+		Watches(&discoveryv1.EndpointSlice{}, ingressesOfService).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			return c.ingressesUsing(ctx, o.GetNamespace(), "", o.GetName())
+		})).
+		Complete(ingressReconciler{c})
+	if !gatewayAPI {
+		if ingress != nil {
+			return ingress
+		}
+		return c.mgr.Add(manager.RunnableFunc(c.collectOrphans))
+	}
+	err := errors.Join(ingress,
 		ctrl.NewControllerManagedBy(c.mgr).Named("gatewayclass").For(&gwv1.GatewayClass{}).Complete(classReconciler{c}),
 		ctrl.NewControllerManagedBy(c.mgr).Named("gateway").For(&gwv1.Gateway{}).
 			Watches(&gwv1.HTTPRoute{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
-				return parentGateways(o.(*gwv1.HTTPRoute))
+				return parentGateways(o.GetNamespace(), o.(*gwv1.HTTPRoute).Spec.ParentRefs)
+			})).
+			Watches(&gwv1.GRPCRoute{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+				return parentGateways(o.GetNamespace(), o.(*gwv1.GRPCRoute).Spec.ParentRefs)
 			})).
 			Watches(&gwv1.GatewayClass{}, all(c.allGateways)).
 			Watches(&corev1.Secret{}, all(c.allGateways)).
@@ -186,14 +234,15 @@ func (c *Controller) setup() error {
 			Watches(&corev1.Secret{}, all(c.allRoutes)).
 			Watches(&corev1.Service{}, routesOfService).
 			Watches(&discoveryv1.EndpointSlice{}, routesOfService).
-			Complete(routeReconciler{c}),
-		ctrl.NewControllerManagedBy(c.mgr).Named("ingress").For(&networkingv1.Ingress{}).
-			Watches(&corev1.Service{}, ingressesOfService).
-			Watches(&discoveryv1.EndpointSlice{}, ingressesOfService).
-			Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
-				return c.ingressesUsing(ctx, o.GetNamespace(), "", o.GetName())
-			})).
-			Complete(ingressReconciler{c}),
+			Complete(routeReconciler{c, "HTTPRoute"}),
+		ctrl.NewControllerManagedBy(c.mgr).Named("grpcroute").For(&gwv1.GRPCRoute{}).
+			Watches(&gwv1.Gateway{}, all(c.allGRPCRoutes)).
+			Watches(&gwv1.GatewayClass{}, all(c.allGRPCRoutes)).
+			Watches(&gwv1beta1.ReferenceGrant{}, all(c.allGRPCRoutes)).
+			Watches(&corev1.Secret{}, all(c.allGRPCRoutes)).
+			Watches(&corev1.Service{}, grpcRoutesOfService).
+			Watches(&discoveryv1.EndpointSlice{}, grpcRoutesOfService).
+			Complete(routeReconciler{c, "GRPCRoute"}),
 	)
 	if err != nil {
 		return err
@@ -217,6 +266,8 @@ func (c *Controller) collectOrphans(ctx context.Context) error {
 		switch o.Kind {
 		case "HTTPRoute":
 			obj = &gwv1.HTTPRoute{}
+		case "GRPCRoute":
+			obj = &gwv1.GRPCRoute{}
 		case "Ingress":
 			obj = &networkingv1.Ingress{}
 		default:
@@ -232,10 +283,10 @@ func (c *Controller) collectOrphans(ctx context.Context) error {
 	return nil
 }
 
-func parentGateways(r *gwv1.HTTPRoute) []reconcile.Request {
+func parentGateways(routeNS string, refs []gwv1.ParentReference) []reconcile.Request {
 	var out []reconcile.Request
-	for _, p := range r.Spec.ParentRefs {
-		ns := r.Namespace
+	for _, p := range refs {
+		ns := routeNS
 		if p.Namespace != nil {
 			ns = string(*p.Namespace)
 		}
@@ -264,6 +315,43 @@ func (c *Controller) allRoutes(ctx context.Context) []reconcile.Request {
 	out := make([]reconcile.Request, len(l.Items))
 	for i, r := range l.Items {
 		out[i] = reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&r)}
+	}
+	return out
+}
+
+func (c *Controller) allGRPCRoutes(ctx context.Context) []reconcile.Request {
+	var l gwv1.GRPCRouteList
+	if err := c.client.List(ctx, &l); err != nil {
+		return nil
+	}
+	out := make([]reconcile.Request, len(l.Items))
+	for i, r := range l.Items {
+		out[i] = reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&r)}
+	}
+	return out
+}
+
+// grpcRoutesUsing lists the GRPCRoutes with a backendRef to Service ns/name.
+func (c *Controller) grpcRoutesUsing(ctx context.Context, ns, name string) []reconcile.Request {
+	var l gwv1.GRPCRouteList
+	if err := c.client.List(ctx, &l); err != nil {
+		return nil
+	}
+	var out []reconcile.Request
+	for _, r := range l.Items {
+	rules:
+		for _, rule := range r.Spec.Rules {
+			for _, b := range rule.BackendRefs {
+				bns := r.Namespace
+				if b.Namespace != nil {
+					bns = string(*b.Namespace)
+				}
+				if bns == ns && string(b.Name) == name {
+					out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&r)})
+					break rules
+				}
+			}
+		}
 	}
 	return out
 }

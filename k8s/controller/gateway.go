@@ -57,8 +57,8 @@ func (r gatewayReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 	if !r.ours(ctx, &gw) {
 		return reconcile.Result{}, nil
 	}
-	var routes gwv1.HTTPRouteList
-	if err := r.client.List(ctx, &routes); err != nil {
+	routes, err := r.allRouteObjects(ctx)
+	if err != nil {
 		return reconcile.Result{}, err
 	}
 	before := gw.DeepCopy()
@@ -74,7 +74,7 @@ func (r gatewayReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 		accepted, reason, msg := true, string(gwv1.ListenerReasonAccepted), "accepted"
 		switch l.Protocol {
 		case gwv1.HTTPProtocolType, gwv1.HTTPSProtocolType:
-			ls.SupportedKinds = []gwv1.RouteGroupKind{{Group: ptrGroup(gwv1.GroupName), Kind: "HTTPRoute"}}
+			ls.SupportedKinds = []gwv1.RouteGroupKind{{Group: ptrGroup(gwv1.GroupName), Kind: "HTTPRoute"}, {Group: ptrGroup(gwv1.GroupName), Kind: "GRPCRoute"}}
 		default:
 			accepted, reason, msg = false, string(gwv1.ListenerReasonUnsupportedProtocol),
 				fmt.Sprintf("protocol %s is not supported yet: use HTTP or HTTPS", l.Protocol)
@@ -86,8 +86,8 @@ func (r gatewayReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 			}
 		}
 		attached := int32(0)
-		for i := range routes.Items {
-			for _, a := range r.attachments(ctx, &routes.Items[i]) {
+		for _, rt := range routes {
+			for _, a := range r.attachments(ctx, rt.kind, rt.obj.GetNamespace(), rt.parents, rt.hostnames) {
 				if a.gw.Name == gw.Name && a.gw.Namespace == gw.Namespace && a.err == nil {
 					for _, al := range a.listeners {
 						if al.Name == l.Name {
@@ -163,6 +163,26 @@ func (c *Controller) listenerSecrets(ctx context.Context, gw *gwv1.Gateway, l gw
 	return out, nil
 }
 
+// allRouteObjects lists every HTTPRoute and GRPCRoute.
+func (c *Controller) allRouteObjects(ctx context.Context) ([]route, error) {
+	var hl gwv1.HTTPRouteList
+	if err := c.client.List(ctx, &hl); err != nil {
+		return nil, err
+	}
+	var gl gwv1.GRPCRouteList
+	if err := c.client.List(ctx, &gl); err != nil {
+		return nil, err
+	}
+	var out []route
+	for i := range hl.Items {
+		out = append(out, httpRoute(&hl.Items[i]))
+	}
+	for i := range gl.Items {
+		out = append(out, grpcRoute(&gl.Items[i]))
+	}
+	return out, nil
+}
+
 // attachment is one parentRef of a route that names a Gateway of ours.
 type attachment struct {
 	ref       gwv1.ParentReference
@@ -174,13 +194,13 @@ type attachment struct {
 
 // attachments resolves the parentRefs of route to this controller's
 // Gateways and the listeners that accept it.
-func (c *Controller) attachments(ctx context.Context, route *gwv1.HTTPRoute) []attachment {
+func (c *Controller) attachments(ctx context.Context, kind, routeNS string, refs []gwv1.ParentReference, routeHosts []gwv1.Hostname) []attachment {
 	var out []attachment
-	for _, ref := range route.Spec.ParentRefs {
+	for _, ref := range refs {
 		if ref.Group != nil && *ref.Group != gwv1.GroupName || ref.Kind != nil && *ref.Kind != "Gateway" {
 			continue
 		}
-		ns := route.Namespace
+		ns := routeNS
 		if ref.Namespace != nil {
 			ns = string(*ref.Namespace)
 		}
@@ -199,11 +219,11 @@ func (c *Controller) attachments(ctx context.Context, route *gwv1.HTTPRoute) []a
 				continue
 			}
 			matched = true
-			if !c.allowed(ctx, &gw, l, route.Namespace) {
+			if !c.allowed(ctx, &gw, l, kind, routeNS) {
 				continue
 			}
-			hs := intersect(route.Spec.Hostnames, l.Hostname)
-			if len(hs) == 0 && (len(route.Spec.Hostnames) > 0 || l.Hostname != nil) {
+			hs := intersect(routeHosts, l.Hostname)
+			if len(hs) == 0 && (len(routeHosts) > 0 || l.Hostname != nil) {
 				continue
 			}
 			for _, h := range hs {
@@ -228,11 +248,11 @@ func (c *Controller) attachments(ctx context.Context, route *gwv1.HTTPRoute) []a
 }
 
 // allowed applies a listener's allowedRoutes to a route in namespace ns.
-func (c *Controller) allowed(ctx context.Context, gw *gwv1.Gateway, l gwv1.Listener, ns string) bool {
+func (c *Controller) allowed(ctx context.Context, gw *gwv1.Gateway, l gwv1.Listener, kind, ns string) bool {
 	if l.AllowedRoutes != nil && len(l.AllowedRoutes.Kinds) > 0 {
 		ok := false
 		for _, k := range l.AllowedRoutes.Kinds {
-			ok = ok || k.Kind == "HTTPRoute"
+			ok = ok || string(k.Kind) == kind
 		}
 		if !ok {
 			return false

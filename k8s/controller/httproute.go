@@ -27,27 +27,67 @@ const (
 	reasonPendingParent = "Pending"
 )
 
-// routeReconciler translates HTTPRoutes into Strata apps.
-type routeReconciler struct{ *Controller }
+// route is an HTTPRoute or a GRPCRoute as the reconciler handles it.
+type route struct {
+	kind      string
+	obj       client.Object
+	parents   []gwv1.ParentReference
+	hostnames []gwv1.Hostname
+	status    *gwv1.RouteStatus
+	translate func(translate.HTTPRouteInput, translate.Backends) (*translate.Plan, error)
+}
+
+func httpRoute(r *gwv1.HTTPRoute) route {
+	return route{kind: "HTTPRoute", obj: r, parents: r.Spec.ParentRefs, hostnames: r.Spec.Hostnames, status: &r.Status.RouteStatus,
+		translate: func(in translate.HTTPRouteInput, b translate.Backends) (*translate.Plan, error) {
+			in.Route = r
+			return translate.HTTPRoute(in, b)
+		}}
+}
+
+func grpcRoute(r *gwv1.GRPCRoute) route {
+	return route{kind: "GRPCRoute", obj: r, parents: r.Spec.ParentRefs, hostnames: r.Spec.Hostnames, status: &r.Status.RouteStatus,
+		translate: func(in translate.HTTPRouteInput, b translate.Backends) (*translate.Plan, error) {
+			return translate.GRPCRoute(translate.GRPCRouteInput{Route: r, HTTPRouteInput: in}, b)
+		}}
+}
+
+// newRoute fetches the route of kind named by req.
+func (c *Controller) newRoute(ctx context.Context, kind string, req reconcile.Request) (route, error) {
+	if kind == "GRPCRoute" {
+		var r gwv1.GRPCRoute
+		err := c.client.Get(ctx, req.NamespacedName, &r)
+		return grpcRoute(&r), err
+	}
+	var r gwv1.HTTPRoute
+	err := c.client.Get(ctx, req.NamespacedName, &r)
+	return httpRoute(&r), err
+}
+
+// routeReconciler translates HTTPRoutes (or GRPCRoutes) into Strata apps.
+type routeReconciler struct {
+	*Controller
+	kind string
+}
 
 func (r routeReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
-	owner := translate.Owner{Cluster: r.opts.Cluster, Kind: "HTTPRoute", Namespace: req.Namespace, Name: req.Name}
-	var route gwv1.HTTPRoute
-	if err := r.client.Get(ctx, req.NamespacedName, &route); err != nil {
+	owner := translate.Owner{Cluster: r.opts.Cluster, Kind: r.kind, Namespace: req.Namespace, Name: req.Name}
+	rt, err := r.newRoute(ctx, r.kind, req)
+	if err != nil {
 		if client.IgnoreNotFound(err) != nil {
 			return reconcile.Result{}, err
 		}
 		_, err := r.applier.Delete(ctx, owner)
 		return reconcile.Result{}, err
 	}
-	parents := r.attachments(ctx, &route)
+	parents := r.attachments(ctx, r.kind, req.Namespace, rt.parents, rt.hostnames)
 	if len(parents) == 0 {
 		// No parent of ours (any more): the app goes.
 		_, err := r.applier.Delete(ctx, owner)
 		return reconcile.Result{}, err
 	}
-	in := translate.HTTPRouteInput{Route: &route, Cluster: r.opts.Cluster, Partitions: r.opts.Partitions,
-		RefAllowed: func(from, to, name string) bool { return r.granted(ctx, "HTTPRoute", from, to, "Service", name) }}
+	in := translate.HTTPRouteInput{Cluster: r.opts.Cluster, Partitions: r.opts.Partitions,
+		RefAllowed: func(from, to, name string) bool { return r.granted(ctx, r.kind, from, to, "Service", name) }}
 	var tlsErr error
 	hosts := map[string]bool{}
 	accepted := 0
@@ -87,9 +127,8 @@ func (r routeReconciler) Reconcile(ctx context.Context, req reconcile.Request) (
 
 	var terr *translate.Error
 	var plan *translate.Plan
-	var err error
 	if accepted > 0 {
-		plan, err = translate.HTTPRoute(in, backends{ctx, r.client})
+		plan, err = rt.translate(in, backends{ctx, r.client})
 		if err != nil && !errors.As(err, &terr) {
 			return reconcile.Result{}, err // the cache, not the route
 		}
@@ -106,36 +145,36 @@ func (r routeReconciler) Reconcile(ctx context.Context, req reconcile.Request) (
 	if plan != nil && tlsErr == nil {
 		res, applyErr = r.applier.Apply(ctx, plan, certs)
 		if applyErr == nil && res.Release > 0 {
-			r.recorder.Eventf(&route, nil, corev1.EventTypeNormal, reasonReleased, "Release",
+			r.recorder.Eventf(rt.obj, nil, corev1.EventTypeNormal, reasonReleased, "Release",
 				"app %s released as release %d (%d edits), actor %s", owner.AppName(), res.Release, res.Edits, "k8s-controller")
 		}
 	}
 	if terr != nil {
-		r.recorder.Eventf(&route, nil, corev1.EventTypeWarning, terr.Reason, "Translate", "%s", terr.Error())
+		r.recorder.Eventf(rt.obj, nil, corev1.EventTypeWarning, terr.Reason, "Translate", "%s", terr.Error())
 	}
 	if applyErr != nil {
-		r.recorder.Eventf(&route, nil, corev1.EventTypeWarning, reasonApplyFailed, "Release", "%s", applyErr.Error())
+		r.recorder.Eventf(rt.obj, nil, corev1.EventTypeWarning, reasonApplyFailed, "Release", "%s", applyErr.Error())
 		log.FromContext(ctx).Error(applyErr, "apply", "route", req.NamespacedName)
 	}
-	if err := r.routeStatus(ctx, &route, parents, terr, tlsErr, applyErr, res); err != nil {
+	if err := r.routeStatus(ctx, rt, owner, parents, terr, tlsErr, applyErr, res); err != nil {
 		return reconcile.Result{}, err
 	}
 	return reconcile.Result{}, applyErr // retried with backoff
 }
 
 // routeStatus writes one RouteParentStatus per parent of ours.
-func (r routeReconciler) routeStatus(ctx context.Context, route *gwv1.HTTPRoute, parents []attachment, terr *translate.Error, tlsErr, applyErr error, res apply.Result) error {
-	before := route.DeepCopy()
+func (r routeReconciler) routeStatus(ctx context.Context, rt route, owner translate.Owner, parents []attachment, terr *translate.Error, tlsErr, applyErr error, res apply.Result) error {
+	before := rt.status.DeepCopy()
 	var keep []gwv1.RouteParentStatus
-	for _, ps := range route.Status.Parents {
+	for _, ps := range rt.status.Parents {
 		if string(ps.ControllerName) != r.opts.ControllerName {
 			keep = append(keep, ps)
 		}
 	}
-	gen := route.Generation
+	gen := rt.obj.GetGeneration()
 	for _, a := range parents {
 		ps := gwv1.RouteParentStatus{ParentRef: a.ref, ControllerName: gwv1.GatewayController(r.opts.ControllerName)}
-		for _, old := range before.Status.Parents {
+		for _, old := range before.Parents {
 			if string(old.ControllerName) == r.opts.ControllerName && sameRef(old.ParentRef, a.ref) {
 				ps.Conditions = old.Conditions
 			}
@@ -166,9 +205,9 @@ func (r routeReconciler) routeStatus(ctx context.Context, route *gwv1.HTTPRoute,
 				setCondition(conds, gen, condProgrammed, false, reasonApplyFailed,
 					fmt.Sprintf("the Strata API refused the app (retried with backoff): %v", applyErr))
 			default:
-				msg := fmt.Sprintf("Strata app %s is released and up to date", route.Namespace+"/"+route.Name)
+				msg := fmt.Sprintf("Strata app %s is released and up to date", owner.AppName())
 				if res.Release > 0 {
-					msg = fmt.Sprintf("released as release %d of Strata app %s", res.Release, translate.Owner{Cluster: r.opts.Cluster, Kind: "HTTPRoute", Namespace: route.Namespace, Name: route.Name}.AppName())
+					msg = fmt.Sprintf("released as release %d of Strata app %s", res.Release, owner.AppName())
 				} else if old := findCondition(ps.Conditions, condProgrammed); old != nil && old.Status == "True" {
 					msg = old.Message
 				}
@@ -177,17 +216,17 @@ func (r routeReconciler) routeStatus(ctx context.Context, route *gwv1.HTTPRoute,
 		}
 		keep = append(keep, ps)
 	}
-	route.Status.Parents = keep
-	if len(before.Status.Parents) == len(keep) {
+	rt.status.Parents = keep
+	if len(before.Parents) == len(keep) {
 		same := true
 		for i := range keep {
-			same = same && sameRef(before.Status.Parents[i].ParentRef, keep[i].ParentRef) && equalConditions(before.Status.Parents[i].Conditions, keep[i].Conditions)
+			same = same && sameRef(before.Parents[i].ParentRef, keep[i].ParentRef) && equalConditions(before.Parents[i].Conditions, keep[i].Conditions)
 		}
 		if same {
 			return nil
 		}
 	}
-	return r.client.Status().Update(ctx, route)
+	return r.client.Status().Update(ctx, rt.obj)
 }
 
 func sameRef(a, b gwv1.ParentReference) bool {
