@@ -65,7 +65,7 @@ func (r gatewayReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 	var statuses []gwv1.ListenerStatus
 	allOK := true
 	for _, l := range gw.Spec.Listeners {
-		ls := gwv1.ListenerStatus{Name: l.Name}
+		ls := gwv1.ListenerStatus{Name: l.Name, SupportedKinds: []gwv1.RouteGroupKind{}}
 		for _, old := range gw.Status.Listeners {
 			if old.Name == l.Name {
 				ls.Conditions = old.Conditions
