@@ -26,13 +26,14 @@ var appKind = &kind{
 			"domains":       "Exact (www.example.com) or wildcard (*.example.com) domains, in lower case.",
 			"http_ports":    "Plain-HTTP ports; [80] when both port lists are unset.",
 			"partition_ids": "Partitions (ids) whose nodes serve the app; the partition named default when unset.",
+			"waf_policy_id": "Id of the strata_waf_policy inspecting the app's requests (released with the app, after the policy's own release).",
 		}},
 	ownerOf: func(o *object) string { return "app " + o.id },
 	create: func(ctx context.Context, c *client, o *object) (*remote, error) {
 		a := o.msg.(*configv1.App)
 		res, err := c.config.CreateApp(ctx, &configv1.CreateAppRequest{Name: a.Name, Domains: a.Domains,
 			HttpPorts: a.HttpPorts, HttpsPorts: a.HttpsPorts, Partitions: a.PartitionIds, Labels: a.Labels,
-			HttpsRedirect: a.HttpsRedirect, Hsts: a.Hsts})
+			HttpsRedirect: a.HttpsRedirect, Hsts: a.Hsts, WafPolicyId: a.WafPolicyId, Limits: a.Limits})
 		if err != nil {
 			return nil, err
 		}
@@ -49,7 +50,7 @@ var appKind = &kind{
 		a := o.msg.(*configv1.App)
 		res, err := c.config.UpdateApp(ctx, &configv1.UpdateAppRequest{AppId: o.id, ExpectedVersion: &cur.version,
 			Name: a.Name, Domains: a.Domains, HttpPorts: a.HttpPorts, HttpsPorts: a.HttpsPorts, Partitions: a.PartitionIds,
-			Labels: a.Labels, HttpsRedirect: a.HttpsRedirect, Hsts: a.Hsts})
+			Labels: a.Labels, HttpsRedirect: a.HttpsRedirect, Hsts: a.Hsts, WafPolicyId: a.WafPolicyId, Limits: a.Limits})
 		if err != nil {
 			return nil, err
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
 	"github.com/strata-edge/strata/gen/strata/dns/v1/dnsv1connect"
 	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
+	"github.com/strata-edge/strata/gen/strata/waf/v1/wafv1connect"
 )
 
 // New returns the provider; version is the provider's release ("dev" in
@@ -43,6 +44,7 @@ type client struct {
 	node   configv1connect.NodeServiceClient
 	cert   certv1connect.CertServiceClient
 	iam    iamv1connect.IAMServiceClient
+	waf    wafv1connect.WafServiceClient
 }
 
 // newClient is the API clients for api, calling with token.
@@ -55,6 +57,7 @@ func newClient(api, token string) *client {
 		node:   configv1connect.NewNodeServiceClient(hc, api, opts),
 		cert:   certv1connect.NewCertServiceClient(hc, api, opts),
 		iam:    iamv1connect.NewIAMServiceClient(hc, api, opts),
+		waf:    wafv1connect.NewWafServiceClient(hc, api, opts),
 	}
 }
 
@@ -111,7 +114,7 @@ func (p *strataProvider) Resources(context.Context) []func() resource.Resource {
 		partitionKind.resource(), clusterKind.resource(), appKind.resource(), upstreamKind.resource(),
 		ruleKind.resource(), zoneKind.resource(), recordKind.resource(), newRelease,
 		joinTokenKind.resource(), certificateKind.resource(), userKind.resource(), groupKind.resource(),
-		grantKind.resource(), apiTokenKind.resource(),
+		grantKind.resource(), apiTokenKind.resource(), wafPolicyKind.resource(),
 	}
 }
 

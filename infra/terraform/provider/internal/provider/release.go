@@ -18,6 +18,7 @@ import (
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
+	wafv1 "github.com/strata-edge/strata/gen/strata/waf/v1"
 )
 
 // strata_release releases an app's (or a zone's) pending changes when it is
@@ -33,6 +34,7 @@ type releaseModel struct {
 	ID      types.String `tfsdk:"id"`
 	AppID   types.String `tfsdk:"app_id"`
 	ZoneID  types.String `tfsdk:"zone_id"`
+	WafID   types.String `tfsdk:"waf_policy_id"`
 	Note    types.String `tfsdk:"note"`
 	Staging types.Bool   `tfsdk:"staging"`
 	Number  types.Int64  `tfsdk:"number"`
@@ -45,14 +47,17 @@ func (r *releaseResource) Metadata(_ context.Context, req resource.MetadataReque
 func (r *releaseResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
 	resp.Schema = schema.Schema{
-		Description: "Releases the pending changes of an app (app_id) or a DNS zone (zone_id) with a note. Planned for creation whenever " +
-			"the app or zone has unreleased changes; destroying it releases nothing. Import as ID or ID/NUMBER.",
+		Description: "Releases the pending changes of an app (app_id), a DNS zone (zone_id) or a WAF policy (waf_policy_id) with a note. " +
+			"Planned for creation whenever it has unreleased changes; destroying it releases nothing. Import as ID or ID/NUMBER " +
+			"(zone:ID, waf:ID for zones and policies).",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{Computed: true, Description: "APP_OR_ZONE_ID/NUMBER.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
 			"app_id":  schema.StringAttribute{Optional: true, PlanModifiers: replace, Description: "The app to release (or zone_id)."},
 			"zone_id": schema.StringAttribute{Optional: true, PlanModifiers: replace, Description: "The DNS zone to release (or app_id)."},
-			"note":    schema.StringAttribute{Required: true, PlanModifiers: replace, Description: "The release note."},
+			"waf_policy_id": schema.StringAttribute{Optional: true, PlanModifiers: replace,
+				Description: "The WAF policy to release (or app_id, zone_id); release it before the apps that attach it."},
+			"note": schema.StringAttribute{Required: true, PlanModifiers: replace, Description: "The release note."},
 			"staging": schema.BoolAttribute{Optional: true, Computed: true, Description: "Release to staging nodes only.",
 				PlanModifiers: []planmodifier.Bool{boolplanmodifier.RequiresReplace()}},
 			"number": schema.Int64Attribute{Computed: true, Description: "The release's number (the latest one when nothing was pending)."},
@@ -69,21 +74,33 @@ func (r *releaseResource) Configure(_ context.Context, req resource.ConfigureReq
 func (r *releaseResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
 	var m releaseModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
-	if m.AppID.IsNull() == m.ZoneID.IsNull() && !m.AppID.IsUnknown() && !m.ZoneID.IsUnknown() {
-		resp.Diagnostics.AddAttributeError(path.Root("app_id"), "Exactly one of app_id and zone_id", "a strata_release releases one app or one zone")
+	set := 0
+	for _, v := range []types.String{m.AppID, m.ZoneID, m.WafID} {
+		if v.IsUnknown() {
+			return
+		}
+		if !v.IsNull() {
+			set++
+		}
+	}
+	if set != 1 {
+		resp.Diagnostics.AddAttributeError(path.Root("app_id"), "Exactly one of app_id, zone_id and waf_policy_id", "a strata_release releases one app, zone or WAF policy")
 	}
 }
 
 // target is the app or zone and its client calls.
 type target struct {
-	app  bool
-	id   string
-	kind string
+	app, waf bool
+	id       string
+	kind     string
 }
 
 func targetOf(m releaseModel) target {
 	if !m.ZoneID.IsNull() {
 		return target{id: m.ZoneID.ValueString(), kind: "zone"}
+	}
+	if !m.WafID.IsNull() {
+		return target{waf: true, id: m.WafID.ValueString(), kind: "waf policy"}
 	}
 	return target{app: true, id: m.AppID.ValueString(), kind: "app"}
 }
@@ -96,6 +113,10 @@ func (r *releaseResource) unreleased(ctx context.Context, t target) (diff bool, 
 	if t.app {
 		res, err := getApp(ctx, r.c, t.id)
 		return !sameContent(res.GetApp(), res.GetReleased()), res.GetLatestRelease(), res != nil, err
+	}
+	if t.waf {
+		res, err := getWafPolicy(ctx, r.c, t.id)
+		return !samePolicy(res.GetPolicy(), res.GetReleased()), res.GetLatestRelease(), res != nil, err
 	}
 	res, err := getZone(ctx, r.c, t.id)
 	return !sameContent(res.GetZone(), res.GetReleased()), res.GetLatestRelease(), res != nil, err
@@ -113,6 +134,17 @@ func sameContent[M interface {
 	ac, bc := proto.Clone(a), proto.Clone(b)
 	clearRelease(ac)
 	clearRelease(bc)
+	return proto.Equal(ac, bc)
+}
+
+// samePolicy compares a policy's working copy and release without the
+// release number.
+func samePolicy(a, b *wafv1.WafPolicy) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	ac, bc := proto.Clone(a).(*wafv1.WafPolicy), proto.Clone(b).(*wafv1.WafPolicy)
+	ac.Version, bc.Version = 0, 0
 	return proto.Equal(ac, bc)
 }
 
@@ -135,6 +167,9 @@ func (r *releaseResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 		return
 	}
 	t := targetOf(m)
+	if t.waf {
+		return // the WAF service has no diff
+	}
 	var text string
 	if t.app {
 		res, err := r.c.config.DiffApp(ctx, &configv1.DiffAppRequest{AppId: t.id})
@@ -165,13 +200,20 @@ func (r *releaseResource) Create(ctx context.Context, req resource.CreateRequest
 	staging := m.Staging.ValueBool()
 	var number uint64
 	var err error
-	if t.app {
+	switch {
+	case t.app:
 		var res *configv1.CreateReleaseResponse
 		res, err = r.c.config.CreateRelease(ctx, &configv1.CreateReleaseRequest{AppId: t.id, Note: m.Note.ValueString(), Staging: staging})
 		if err == nil {
 			number = res.GetRelease().GetNumber()
 		}
-	} else {
+	case t.waf:
+		var res *wafv1.CreateReleaseResponse
+		res, err = r.c.waf.CreateRelease(ctx, &wafv1.CreateReleaseRequest{PolicyId: t.id, Note: m.Note.ValueString(), Staging: staging})
+		if err == nil {
+			number = res.GetRelease().GetNumber()
+		}
+	default:
 		var res *dnsv1.CreateReleaseResponse
 		res, err = r.c.dns.CreateRelease(ctx, &dnsv1.CreateReleaseRequest{Zone: t.id, Note: m.Note.ValueString(), Staging: staging})
 		if err == nil {
@@ -224,7 +266,8 @@ func (r *releaseResource) fillImported(ctx context.Context, t target, m *release
 		staging bool
 	}
 	var rels []rel
-	if t.app {
+	switch {
+	case t.app:
 		res, err := r.c.config.ListReleases(ctx, &configv1.ListReleasesRequest{AppId: t.id})
 		if err != nil {
 			return fmt.Errorf("app %s: %s", t.id, apiError(err))
@@ -232,7 +275,15 @@ func (r *releaseResource) fillImported(ctx context.Context, t target, m *release
 		for _, x := range res.GetReleases() {
 			rels = append(rels, rel{x.GetNumber(), x.GetNote(), x.GetStaging()})
 		}
-	} else {
+	case t.waf:
+		res, err := r.c.waf.ListReleases(ctx, &wafv1.ListReleasesRequest{PolicyId: t.id})
+		if err != nil {
+			return fmt.Errorf("waf policy %s: %s", t.id, apiError(err))
+		}
+		for _, x := range res.GetReleases() {
+			rels = append(rels, rel{x.GetNumber(), x.GetNote(), x.GetStaging()})
+		}
+	default:
 		res, err := r.c.dns.ListReleases(ctx, &dnsv1.ListReleasesRequest{Zone: t.id})
 		if err != nil {
 			return fmt.Errorf("zone %s: %s", t.id, apiError(err))
@@ -274,6 +325,8 @@ func (r *releaseResource) ImportState(ctx context.Context, req resource.ImportSt
 	id, attr := req.ID, "app_id"
 	if rest, ok := strings.CutPrefix(id, "zone:"); ok {
 		id, attr = rest, "zone_id"
+	} else if rest, ok := strings.CutPrefix(id, "waf:"); ok {
+		id, attr = rest, "waf_policy_id"
 	}
 	owner, num, hasNum := strings.Cut(id, "/")
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root(attr), owner)...)

@@ -30,6 +30,9 @@ type fieldOpts struct {
 	// String plan modifiers run before RequiresReplace (e.g. a diff that
 	// only normalises away).
 	modifiers map[string][]planmodifier.String
+	// nested: the fields of a nested message, whose "id" the user sets (a
+	// custom rule's), unlike an object's own.
+	nested bool
 }
 
 func has(list []string, s string) bool {
@@ -41,8 +44,8 @@ func has(list []string, s string) bool {
 	return false
 }
 
-// messageAttributes is the schema of md's fields. The field "id" is the
-// object's computed id.
+// messageAttributes is the schema of md's fields. The top-level field "id"
+// is the object's computed id.
 func messageAttributes(md protoreflect.MessageDescriptor, o fieldOpts) map[string]schema.Attribute {
 	out := map[string]schema.Attribute{}
 	fields := md.Fields()
@@ -52,7 +55,7 @@ func messageAttributes(md protoreflect.MessageDescriptor, o fieldOpts) map[strin
 		if has(o.skip, name) {
 			continue
 		}
-		if name == "id" {
+		if name == "id" && !o.nested {
 			out[name] = schema.StringAttribute{Computed: true, Description: "The object's id, assigned by Strata.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}}
 			continue
@@ -95,7 +98,7 @@ func fieldAttribute(fd protoreflect.FieldDescriptor, f flags) schema.Attribute {
 		return schema.MapAttribute{ElementType: elemType(fd.MapValue()), Required: f.required, Optional: f.optional(),
 			Description: desc}
 	case fd.IsList() && fd.Kind() == protoreflect.MessageKind:
-		a := schema.ListNestedAttribute{NestedObject: schema.NestedAttributeObject{Attributes: messageAttributes(fd.Message(), fieldOpts{})},
+		a := schema.ListNestedAttribute{NestedObject: schema.NestedAttributeObject{Attributes: messageAttributes(fd.Message(), fieldOpts{nested: true})},
 			Required: f.required, Optional: f.optional(), Computed: f.computed, Description: desc}
 		a.PlanModifiers = listModifiers(f)
 		return a
@@ -105,7 +108,7 @@ func fieldAttribute(fd protoreflect.FieldDescriptor, f flags) schema.Attribute {
 		a.PlanModifiers = listModifiers(f)
 		return a
 	case fd.Kind() == protoreflect.MessageKind:
-		a := schema.SingleNestedAttribute{Attributes: messageAttributes(fd.Message(), fieldOpts{}), Required: f.required,
+		a := schema.SingleNestedAttribute{Attributes: messageAttributes(fd.Message(), fieldOpts{nested: true}), Required: f.required,
 			Optional: f.optional(), Computed: f.computed, Description: desc}
 		if f.computed {
 			a.PlanModifiers = []planmodifier.Object{objectplanmodifier.UseStateForUnknown()}
