@@ -46,7 +46,23 @@ type LimitCounts struct {
 	Delayed  uint64
 }
 
-type limitCounts struct{ exceeded, delayed atomic.Uint64 }
+type limitCounts struct {
+	exceeded, delayed atomic.Uint64
+	reported          atomic.Int64 // Unix ns of the last Report that said yes
+}
+
+// ReportEvery is how often Report lets one limit's exceeded requests into
+// the hit log: a flood rejected by a limit must not become a flood of hits.
+const ReportEvery = 100 * time.Millisecond
+
+// Report says whether an exceeded request of r at now goes to the hit log:
+// at most one per ReportEvery per limit (the counters count them all).
+func (l *Limiter) Report(r *Rule, now time.Time) bool {
+	c := l.limitCounts(r)
+	ns := now.UnixNano()
+	last := c.reported.Load()
+	return ns-last >= int64(ReportEvery) && c.reported.CompareAndSwap(last, ns)
+}
 
 func (l *Limiter) limitCounts(r *Rule) *limitCounts {
 	if c, ok := l.byLimit.Load(r.id); ok {

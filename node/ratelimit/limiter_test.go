@@ -330,3 +330,23 @@ type benchReq struct {
 
 func (r *benchReq) ClientIP() netip.Addr         { return r.ip }
 func (r *benchReq) Header(string) (string, bool) { return r.key, true }
+
+// A flood over one limit reaches the hit log ten times a second, not once
+// per request; another limit has its own allowance.
+func TestReport(t *testing.T) {
+	l := New(Options{})
+	a := mustRule(t, &configv1.RateLimitAction{Name: "a", Requests: 1})
+	b := mustRule(t, &configv1.RateLimitAction{Name: "b", Requests: 1})
+	reported := 0
+	for i := range 1000 { // one second at 1000/s
+		if l.Report(a, t0.Add(time.Duration(i)*time.Millisecond)) {
+			reported++
+		}
+	}
+	if reported != 10 {
+		t.Fatalf("%d reports in a second, want 10", reported)
+	}
+	if !l.Report(b, t0.Add(999*time.Millisecond)) {
+		t.Fatal("another limit's first report was refused")
+	}
+}
