@@ -9,8 +9,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"google.golang.org/protobuf/proto"
+
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	wafv1 "github.com/strata-edge/strata/gen/strata/waf/v1"
 	"github.com/strata-edge/strata/node/proxy"
+	"github.com/strata-edge/strata/node/ratelimit"
+	"github.com/strata-edge/strata/node/waf"
+	"github.com/strata-edge/strata/pkg/natsutil"
+	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 )
 
 func rateLimit(a *configv1.RateLimitAction) *configv1.Action {
@@ -184,4 +192,57 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// Exceeded requests reach the WAF hit log as rule "ratelimit:<name>" with
+// the action and status the client got, at most ten a second per limit: a
+// burst of rejections is one hit, not one per request.
+func TestRateLimitHits(t *testing.T) {
+	srv := natstest.RunServerWith(t, natsutil.ServerOptions{NoJetStream: true})
+	nc := natstest.Connect(t, srv)
+	hits := make(chan *wafv1.WafHit, 64)
+	sub, err := nc.Subscribe(natsutil.WafHitAll, func(m *nats.Msg) {
+		h := new(wafv1.WafHit)
+		if proto.Unmarshal(m.Data, h) == nil {
+			hits <- h
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	ua := newEcho(t, "a")
+	opts := proxyOpts()
+	opts.WAF = waf.New(waf.Options{NodeID: "n1", NATS: natstest.Connect(t, srv), Logger: discardLogger()})
+	p := startProxy(t, opts)
+	mustUpdate(t, p, 1, limitedApp(ua.addr(), &configv1.RateLimitAction{Requests: 1, PeriodSeconds: 3600}))
+	c := httpClient(t)
+	statuses := map[int]int{}
+	start := time.Now()
+	for range 6 {
+		statuses[do(t, c, "GET", httpBase(p), "site.example.com", "/limited/x?y=1", "", "X-Api-Key", "k").status]++
+	}
+	took := time.Since(start)
+	if statuses[200] != 1 || statuses[429] != 5 {
+		t.Fatalf("statuses %v, want one 200 and five 429", statuses)
+	}
+	var h *wafv1.WafHit
+	select {
+	case h = <-hits:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no hit for the rejected requests")
+	}
+	if h.GetAppId() != "app" || h.GetNodeId() != "n1" || h.GetAction() != "block" || h.GetStatus() != 429 ||
+		h.GetUri() != "/limited/x?y=1" || h.GetClientIp() != "127.0.0.1" || h.GetRequestId() == "" ||
+		len(h.GetMatches()) != 1 || h.GetMatches()[0].GetRuleId() != "ratelimit:api" {
+		t.Fatalf("hit %v", h)
+	}
+	// One hit per ReportEvery at most, however many rejections.
+	time.Sleep(ratelimit.ReportEvery / 2)
+	if n, most := 1+len(hits), 1+int(took/ratelimit.ReportEvery); n > most {
+		t.Fatalf("%d hits for five rejections in %s, want at most %d", n, took, most)
+	}
 }
