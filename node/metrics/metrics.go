@@ -102,6 +102,8 @@ var (
 	descWAFRules     = desc("waf_rule_matches_total", "Rule matches in flagged requests, by policy, rule (CRS id or custom:<id>) and the request's action.", "policy_id", "rule_id", "action")
 	descWAFPublished = desc("waf_hits_published_total", "WAF hits published on NATS (strata.waf.hit.<node>).")
 	descWAFPubErrs   = desc("waf_hits_unpublished_total", "WAF hits that could not be published (NATS unavailable).")
+	descWAFDropped   = desc("waf_hits_dropped_total", "WAF hits not published because the node sent its maximum per second (counted above all the same).")
+	descWAFPanics    = desc("waf_panics_total", "Inspections that panicked (BLOCK answered 500, DETECT passed); a bug to report.")
 
 	descVersion    = desc("sync_version", "Config snapshot version the node runs (0: none yet).")
 	descLastApply  = desc("sync_last_apply_timestamp_seconds", "Unix time the running config was applied (0: never).")
@@ -254,6 +256,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counter(descWAFPublished, w.Published)
 	counter(descWAFPubErrs, w.PublishErrors)
+	counter(descWAFDropped, w.Dropped)
+	counter(descWAFPanics, w.Panics)
 
 	gauge(descVersion, float64(o.Version))
 	var last float64

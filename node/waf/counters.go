@@ -18,6 +18,8 @@ type counters struct {
 	compileNanos  atomic.Uint64
 	published     atomic.Uint64
 	publishErrors atomic.Uint64
+	dropped       atomic.Uint64
+	panics        atomic.Uint64
 
 	inspected sync.Map // policy id -> *atomic.Uint64
 	skipped   sync.Map // policy id -> *atomic.Uint64
@@ -63,8 +65,9 @@ type Stats struct {
 	// Compiles and the time they took, in seconds.
 	Compiles       uint64
 	CompileSeconds float64
-	// Hits published on NATS and the ones that failed.
-	Published, PublishErrors uint64
+	// Hits published on NATS, the ones that failed and the ones over
+	// Options.MaxHitsPerSecond; inspections that panicked.
+	Published, PublishErrors, Dropped, Panics uint64
 	// Requests inspected and skipped by the whitelist, by policy id.
 	Inspected, Skipped map[string]uint64
 	// Outcomes by policy and action; matches by policy, rule and action.
@@ -84,6 +87,7 @@ func (r *Runtime) Stats() Stats {
 		Policies: int(r.policies.Load()), Compiles: r.compiles.Load(),
 		CompileSeconds: float64(r.compileNanos.Load()) / 1e9,
 		Published:      r.published.Load(), PublishErrors: r.publishErrors.Load(),
+		Dropped: r.dropped.Load(), Panics: r.panics.Load(),
 		Inspected: map[string]uint64{}, Skipped: map[string]uint64{},
 	}
 	r.inspected.Range(func(k, v any) bool { s.Inspected[k.(string)] = v.(*atomic.Uint64).Load(); return true })

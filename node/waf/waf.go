@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -38,7 +39,14 @@ type Options struct {
 	// Compile, optional, replaces wafengine.Compile (tests count compiles
 	// with it).
 	Compile func(*wafv1.WafPolicy) (*wafengine.WAF, error)
+	// MaxHitsPerSecond bounds the hits published (0: DefaultMaxHitsPerSecond);
+	// beyond it hits are counted, not sent, so a flood of attacks cannot
+	// flood the hub too.
+	MaxHitsPerSecond int
 }
+
+// DefaultMaxHitsPerSecond is Options.MaxHitsPerSecond's default.
+const DefaultMaxHitsPerSecond = 2000
 
 // Runtime is a node's WAF. Safe for concurrent use.
 type Runtime struct {
@@ -47,6 +55,9 @@ type Runtime struct {
 
 	mu       sync.Mutex
 	compiled map[[32]byte]*wafengine.WAF // by content hash (id and version included)
+
+	second atomic.Int64 // Unix second of sentInSecond
+	sent   atomic.Int64 // hits sent in that second
 
 	counters
 }
@@ -58,6 +69,9 @@ func New(opts Options) *Runtime {
 	}
 	if opts.Compile == nil {
 		opts.Compile = wafengine.Compile
+	}
+	if opts.MaxHitsPerSecond <= 0 {
+		opts.MaxHitsPerSecond = DefaultMaxHitsPerSecond
 	}
 	return &Runtime{opts: opts, log: opts.Logger, compiled: map[[32]byte]*wafengine.WAF{}}
 }
@@ -155,8 +169,20 @@ func contentKey(p *wafv1.WafPolicy) [32]byte {
 // Inspect runs app's policy w on req, counts the outcome and publishes a
 // hit when the policy flagged the request. The request id returned names
 // the hit ("" when there is none), for the answer to a blocked client.
-func (r *Runtime) Inspect(w *wafengine.WAF, appID string, req wafengine.Request) (wafengine.Verdict, string) {
-	v := w.Inspect(req)
+func (r *Runtime) Inspect(w *wafengine.WAF, appID string, req wafengine.Request) (v wafengine.Verdict, requestID string) {
+	defer func() {
+		// A rule engine bug must not take the node down (fasthttp does not
+		// recover handlers): BLOCK answers 500, DETECT lets the request on.
+		if e := recover(); e != nil {
+			r.panics.Add(1)
+			r.log.Error("waf: inspection panicked", "policy", w.ID, "app", appID, "panic", fmt.Sprint(e))
+			v, requestID = wafengine.Verdict{}, ""
+			if w.Mode == wafv1.WafMode_WAF_MODE_BLOCK {
+				v = wafengine.Verdict{Action: wafengine.Block, Status: 500}
+			}
+		}
+	}()
+	v = w.Inspect(req)
 	r.countVerdict(w.ID, v)
 	if v.Action == wafengine.None {
 		return v, ""
@@ -200,6 +226,10 @@ func (r *Runtime) publish(h *wafv1.WafHit, count bool) {
 	if r.opts.NATS == nil {
 		return
 	}
+	if !r.allowHit(time.Now().Unix()) {
+		r.dropped.Add(1)
+		return
+	}
 	// Marshal copies every string: the request's may alias the server's
 	// buffers (fasthttp) and must not outlive the handler.
 	b, err := proto.Marshal(h)
@@ -229,4 +259,12 @@ func clientIP(req wafengine.Request) string {
 		return ip.String()
 	}
 	return ""
+}
+
+// allowHit reports whether one more hit may go out in second now.
+func (r *Runtime) allowHit(now int64) bool {
+	if sec := r.second.Load(); sec != now && r.second.CompareAndSwap(sec, now) {
+		r.sent.Store(0)
+	}
+	return r.sent.Add(1) <= int64(r.opts.MaxHitsPerSecond)
 }

@@ -91,3 +91,40 @@ func TestPublish(t *testing.T) {
 		t.Errorf("stats: %+v", st)
 	}
 }
+
+// The publisher sends at most MaxHitsPerSecond a second: a flood of
+// attacks is counted but does not flood the hub.
+func TestPublishBounded(t *testing.T) {
+	nc := natstest.Connect(t, natstest.RunServer(t))
+	r := New(Options{NodeID: "n1", NATS: nc, MaxHitsPerSecond: 3})
+	for range 10 {
+		r.Publish(&wafv1.WafHit{PolicyId: "p", Action: "block"})
+	}
+	// At most two seconds' worth (the clock may tick once).
+	if st := r.Stats(); st.Published+st.Dropped != 10 || st.Dropped < 4 || st.Published < 3 {
+		t.Errorf("published %d, dropped %d; want 3 (or 6) and the rest dropped", st.Published, st.Dropped)
+	}
+}
+
+// panicky is a request view that fails, as a bug in the engine would.
+type panicky struct{ wafengine.Request }
+
+func (panicky) Path() string { panic("boom") }
+
+// A panic in an inspection does not escape: BLOCK refuses with 500, DETECT
+// lets the request on.
+func TestInspectRecovers(t *testing.T) {
+	r := New(Options{})
+	for mode, want := range map[wafv1.WafMode]int{wafv1.WafMode_WAF_MODE_BLOCK: 500, wafv1.WafMode_WAF_MODE_DETECT: 0} {
+		w, err := wafengine.Compile(&wafv1.WafPolicy{Id: "p", Mode: mode, CrsDisabled: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, _ := r.Inspect(w, "app", panicky{}); v.Status != want {
+			t.Errorf("%v: verdict %+v, want status %d", mode, v, want)
+		}
+	}
+	if r.Stats().Panics != 2 {
+		t.Errorf("panics %d, want 2", r.Stats().Panics)
+	}
+}
