@@ -88,7 +88,8 @@ type appFlags struct {
 	hstsSubdoms   bool
 	hstsPreload   bool
 
-	role roleFlags
+	role   roleFlags
+	limits limitFlags
 }
 
 func (f *appFlags) register(fs *pflag.FlagSet) {
@@ -103,6 +104,7 @@ func (f *appFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.hstsSubdoms, "hsts-include-subdomains", false, "HSTS: add includeSubDomains")
 	fs.BoolVar(&f.hstsPreload, "hsts-preload", false, "HSTS: add preload (needs --hsts-include-subdomains and a max-age of at least 31536000)")
 	f.role.register(fs)
+	f.limits.register(fs)
 }
 
 // hstsFlags are the flags that set HSTS.
@@ -161,6 +163,7 @@ func newAppCreateCmd(g *globals) *cobra.Command {
 		Example: `  strata app create --name shop --domain shop.example.com --domain www.shop.example.com
   APP=$(strata app create --name api --domain api.example.com --https-port 443 --label team=core)
   strata app create --name www --domain www.example.com --http-port 80 --https-port 443 --https-redirect --hsts-max-age 31536000
+  strata app create --name upload --domain up.example.com --max-body 10MiB --max-header 16KiB --max-conns-per-ip 100 --tls-handshake-rate 20/s
   # TCP and UDP proxy (then: strata upstream create --app echo --name echo --server 10.0.0.5:7 --health-check)
   strata app create --name echo --stream-listen tcp/9000 --stream-listen udp/9053 --stream-upstream echo --allow 10.0.0.0/8 --conn-rate 50
   # SNI proxy: route TLS by server name without terminating it
@@ -177,10 +180,18 @@ func newAppCreateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			var limits *configv1.AppLimits
+			if stream == nil && forward == nil {
+				if limits, err = f.limits.limits(cmd.Flags(), f.role.maxConnsPerIP, nil); err != nil {
+					return err
+				}
+			} else if anyChanged(cmd.Flags(), limitFlagNames) {
+				return usagef("--max-body, --max-header and --tls-handshake-rate are for HTTP apps")
+			}
 			req := &configv1.CreateAppRequest{
 				Name: f.name, Domains: f.domains, HttpPorts: httpPorts, HttpsPorts: httpsPorts,
 				Partitions: f.partitions, Labels: labels,
-				HttpsRedirect: f.httpsRedirect, Hsts: f.hsts(cmd.Flags(), nil),
+				HttpsRedirect: f.httpsRedirect, Hsts: f.hsts(cmd.Flags(), nil), Limits: limits,
 			}
 			switch {
 			case stream != nil:
@@ -253,13 +264,15 @@ func newAppUpdateCmd(g *globals) *cobra.Command {
   strata app update $APP --https-redirect                     # plain HTTP -> HTTPS, like nginx's return 301 https://$host$request_uri
   strata app update $APP --hsts-max-age 31536000 --hsts-include-subdomains
   strata app update $APP --https-redirect=false --hsts-max-age 0
+  strata app update $APP --max-body 10MiB --max-header 16KiB --max-conns-per-ip 100 --tls-handshake-rate 20/s
+  strata app update $APP --max-body 0                          # back to the node's limit
   strata app update echo --stream-listen tcp/9000 --stream-listen tcp/9001   # a stream app: its role flags
   strata app update egress --credential alice --credential bob:n3w          # alice keeps her password`,
 		Args: args("APP"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			flags := cmd.Flags()
-			if !slices.ContainsFunc(slices.Concat([]string{"name", "domain", "http-port", "https-port", "partition", "label", "https-redirect"}, hstsFlags, roleFlagNames()), flags.Changed) {
-				return usagef("nothing to change: give at least one of --name, --domain, --http-port, --https-port, --partition, --label, --https-redirect, --hsts-max-age, or the flags of a stream or forward-proxy app")
+			if !slices.ContainsFunc(slices.Concat([]string{"name", "domain", "http-port", "https-port", "partition", "label", "https-redirect"}, hstsFlags, roleFlagNames(), limitFlagNames), flags.Changed) {
+				return usagef("nothing to change: give at least one of --name, --domain, --http-port, --https-port, --partition, --label, --https-redirect, --hsts-max-age, --max-body, --max-header, --max-conns-per-ip, --tls-handshake-rate, or the flags of a stream or forward-proxy app")
 			}
 			httpPorts, httpsPorts, labels, err := f.parsed()
 			if err != nil {
@@ -307,6 +320,13 @@ func newAppUpdateCmd(g *globals) *cobra.Command {
 					req.Role = &configv1.UpdateAppRequest_Stream{Stream: stream}
 				case forward != nil:
 					req.Role = &configv1.UpdateAppRequest_ForwardProxy{ForwardProxy: forward}
+				default:
+					if req.Limits, err = f.limits.limits(flags, f.role.maxConnsPerIP, app.GetLimits()); err != nil {
+						return nil, err
+					}
+				}
+				if req.Role != nil && anyChanged(flags, limitFlagNames) {
+					return nil, usagef("--max-body, --max-header and --tls-handshake-rate are for HTTP apps")
 				}
 				return c.UpdateApp(ctx, req)
 			}, func(w io.Writer, res *configv1.UpdateAppResponse) error {

@@ -72,7 +72,7 @@ func (f *roleFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.deny, "deny", nil, "stream or forward-proxy app: refuse these client networks (CIDR or IP; repeatable)")
 	fs.Uint32Var(&f.connRate, "conn-rate", 0, "stream or forward-proxy app: new connections per second per client IP on each node (0 = no limit)")
 	fs.Uint32Var(&f.connBurst, "conn-burst", 0, "burst of --conn-rate (0 = the rate)")
-	fs.Uint32Var(&f.maxConnsPerIP, "max-conns-per-ip", 0, "stream or forward-proxy app: open connections per client IP on each node (0 = no limit)")
+	fs.Uint32Var(&f.maxConnsPerIP, "max-conns-per-ip", 0, "open connections per client IP on each node (0 = no limit; an HTTP app counts them against App.limits)")
 
 	fs.UintSliceVar(&f.socks5Ports, "socks5-port", nil, "forward-proxy app: SOCKS5 port (repeatable; makes the app a forward-proxy app)")
 	fs.UintSliceVar(&f.httpProxyPorts, "http-proxy-port", nil, "forward-proxy app: HTTP forward proxy port (CONNECT and absolute URLs; repeatable)")
@@ -101,7 +101,8 @@ func roleFlagNames() []string {
 // a new one (then the flags choose).
 func (f *roleFlags) role(fs *pflag.FlagSet, wantRole string, curStream *configv1.StreamApp, curForward *configv1.ForwardProxyApp) (*configv1.StreamApp, *configv1.ForwardProxyApp, error) {
 	st, fw := anyChanged(fs, streamFlags), anyChanged(fs, forwardFlags)
-	shared := anyChanged(fs, sharedRoleFlags)
+	// --max-conns-per-ip also limits HTTP apps (App.limits, applimits.go).
+	shared := anyChanged(fs, slices.DeleteFunc(slices.Clone(sharedRoleFlags), func(n string) bool { return n == "max-conns-per-ip" }))
 	if wantRole == "" {
 		switch {
 		case st && fw:

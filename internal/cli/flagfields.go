@@ -17,6 +17,9 @@ var configFlags = map[string]string{
 	"https_ports[]": "--https-port", "partitions[]": "--partition", "partitions": "--partition", "labels": "--label",
 	"https_redirect": "--https-redirect", "hsts": "--hsts-max-age", "hsts.max_age_seconds": "--hsts-max-age",
 	"hsts.preload": "--hsts-preload", "hsts.include_subdomains": "--hsts-include-subdomains",
+	"limits": "--max-body, --max-header, --max-conns-per-ip or --tls-handshake-rate", "limits.max_request_body_bytes": "--max-body",
+	"limits.max_request_header_bytes": "--max-header", "limits.max_conns_per_ip": "--max-conns-per-ip",
+	"limits.tls_handshakes_per_second": "--tls-handshake-rate", "limits.tls_handshake_burst": "--tls-handshake-burst",
 	// stream and forward-proxy apps
 	"stream.listeners": "--stream-listen", "stream.listeners[]": "--stream-listen", "stream.upstream": "--stream-upstream",
 	"stream.tls_mode": "--tls-mode", "stream.sni_routes": "--sni-route", "stream.sni_routes[]": "--sni-route",
@@ -60,6 +63,7 @@ var configFlags = map[string]string{
 	"rate_limit.keys": "--key", "rate_limit.keys[]": "--key", "rate_limit.keys[].header": "--key", "rate_limit.keys[].cookie": "--key",
 	"rate_limit.keys[].query": "--key", "rate_limit.algorithm": "--algorithm", "rate_limit.on_exceed": "--on-exceed",
 	"rate_limit.scope": "--scope", "rate_limit.status": "--rate-limit-status",
+	"challenge.difficulty": "--challenge-difficulty", "challenge.clearance_seconds": "--challenge-clearance",
 }
 
 // dnsFlags is the same for the dns commands (positional arguments in

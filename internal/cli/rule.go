@@ -33,6 +33,7 @@ type ruleFlags struct {
 	querySet, queryRemove          []string
 	cache                          cacheFlags
 	rateLimit                      rateLimitFlags
+	challenge                      challengeFlags
 	last                           bool
 	index                          uint32
 	ev                             clientx.ExpectVersion
@@ -59,6 +60,7 @@ func (f *ruleFlags) register(fs *pflag.FlagSet, withIndex bool) {
 	fs.StringArrayVar(&f.queryRemove, "query-remove", nil, "remove query argument NAME before proxying (repeatable)")
 	f.cache.register(fs)
 	f.rateLimit.register(fs)
+	f.challenge.register(fs)
 	fs.BoolVar(&f.last, "last", false, "stop evaluating further rules when this one matches")
 	if withIndex {
 		fs.Uint32Var(&f.index, "index", 0, "position in the rule list, 0 first (default: append)")
@@ -115,6 +117,11 @@ func (f *ruleFlags) rule(fs *pflag.FlagSet) (*configv1.Rule, error) {
 		r.Actions = append(r.Actions, &configv1.Action{Action: &configv1.Action_RateLimit{RateLimit: rl}})
 		nameRateLimits(r)
 	}
+	if c, err := f.challenge.action(fs); err != nil {
+		return nil, err
+	} else if c != nil {
+		r.Actions = append(r.Actions, &configv1.Action{Action: &configv1.Action_Challenge{Challenge: c}})
+	}
 	switch {
 	case fs.Changed("upstream"):
 		proxy := &configv1.ProxyAction{}
@@ -143,7 +150,7 @@ func (f *ruleFlags) rule(fs *pflag.FlagSet) (*configv1.Rule, error) {
 		r.Actions = append(r.Actions, &configv1.Action{Action: &configv1.Action_ResponseHeaders{ResponseHeaders: resp}})
 	}
 	if len(r.Actions) == 0 {
-		return nil, usagef("the rule does nothing: give --upstream, --redirect, --respond, a header change, --rewrite-path, --query-set, --query-remove, a --cache-* flag or --rate-limit")
+		return nil, usagef("the rule does nothing: give --upstream, --redirect, --respond, a header change, --rewrite-path, --query-set, --query-remove, a --cache-* flag, --rate-limit or --challenge")
 	}
 	return r, nil
 }
@@ -203,7 +210,8 @@ func newRuleCreateCmd(g *globals) *cobra.Command {
   strata rule create --app $APP --when 'PathPrefix("/static")' --cache-ttl 1h --cache-key-query v --upstream web
   strata rule create --app $APP --when 'PathPrefix("/cart")' --cache-bypass --upstream web
   strata rule create --app $APP --name api-limit --when 'PathPrefix("/api")' --rate-limit 100/1m --burst 20 --nodelay --key ip,header:x-api-key --scope cluster
-  strata rule create --app $APP --when 'Path("/login")' --rate-limit 5/1m --algorithm sliding-window --on-exceed challenge`,
+  strata rule create --app $APP --when 'Path("/login")' --rate-limit 5/1m --algorithm sliding-window --on-exceed challenge
+  strata rule create --app $APP --name gate --when 'PathPrefix("/login")' --challenge --challenge-difficulty 18 --challenge-clearance 30m`,
 		Args: args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			r, err := f.rule(cmd.Flags())
@@ -329,6 +337,8 @@ func describeActions(actions []*configv1.Action) string {
 			parts = append(parts, describeCache(x.Cache))
 		case *configv1.Action_RateLimit:
 			parts = append(parts, describeRateLimit(x.RateLimit))
+		case *configv1.Action_Challenge:
+			parts = append(parts, describeChallenge(x.Challenge))
 		}
 	}
 	return strings.Join(parts, "; ")

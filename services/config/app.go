@@ -605,6 +605,7 @@ func setSettings(app *configv1.App, s *ev.AppSettings) {
 	app.HttpsRedirect = s.GetHttpsRedirect()
 	app.Hsts = s.GetHsts()
 	app.WafPolicyId = s.GetWafPolicyId()
+	app.Limits = s.GetLimits()
 	switch r := s.GetRole().(type) {
 	case *ev.AppSettings_Stream:
 		app.Role = &configv1.App_Stream{Stream: r.Stream}
@@ -626,6 +627,7 @@ func settingsOf(app *configv1.App) *ev.AppSettings {
 		HttpsRedirect: app.GetHttpsRedirect(),
 		Hsts:          app.GetHsts(),
 		WafPolicyId:   app.GetWafPolicyId(),
+		Limits:        app.GetLimits(),
 	}
 	switch r := app.GetRole().(type) {
 	case *configv1.App_Stream:

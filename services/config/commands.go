@@ -177,6 +177,7 @@ type appInput struct {
 	// wafPolicy is App.waf_policy_id as given (an id or name), wafPolicyID
 	// the id it resolved to (resolveWafPolicy, before the locks).
 	wafPolicy, wafPolicyID string
+	limits                 *configv1.AppLimits
 
 	// The role (at most one set), copies of the request's: settings
 	// normalizes them in place.
@@ -205,7 +206,8 @@ func (in appInput) role() roleGetter {
 func (st *state) settings(in appInput, self string) (*ev.AppSettings, error) {
 	var v apierr.Fields
 	set := &ev.AppSettings{Name: in.name, Domains: in.domains, HttpPorts: in.httpPorts,
-		HttpsPorts: in.httpsPorts, Labels: in.labels, HttpsRedirect: in.httpsRedirect, Hsts: in.hsts, WafPolicyId: in.wafPolicyID}
+		HttpsPorts: in.httpsPorts, Labels: in.labels, HttpsRedirect: in.httpsRedirect, Hsts: in.hsts, WafPolicyId: in.wafPolicyID,
+		Limits: in.limits}
 	if in.wafPolicyID != "" && (in.stream != nil || in.forward != nil) {
 		v.Add("waf_policy_id", "a WAF policy inspects HTTP requests: only HTTP apps attach one")
 	}

@@ -230,6 +230,7 @@ type appRequest interface {
 	GetLabels() map[string]string
 	GetHttpsRedirect() bool
 	GetHsts() *configv1.Hsts
+	GetLimits() *configv1.AppLimits
 	GetStream() *configv1.StreamApp
 	GetForwardProxy() *configv1.ForwardProxyApp
 	GetWafPolicyId() string
@@ -238,7 +239,7 @@ type appRequest interface {
 func appInputOf(r appRequest) appInput {
 	in := appInput{name: r.GetName(), domains: r.GetDomains(), httpPorts: r.GetHttpPorts(), httpsPorts: r.GetHttpsPorts(),
 		partitions: r.GetPartitions(), labels: r.GetLabels(), httpsRedirect: r.GetHttpsRedirect(), hsts: r.GetHsts(),
-		wafPolicy: r.GetWafPolicyId()}
+		wafPolicy: r.GetWafPolicyId(), limits: r.GetLimits()}
 	// Copies: settings normalizes them, and replaces clear passwords.
 	if st := r.GetStream(); st != nil {
 		in.stream = proto.Clone(st).(*configv1.StreamApp)

@@ -161,6 +161,7 @@ func normalizeSettings(in *ev.AppSettings) (*ev.AppSettings, []apierr.FieldViola
 		v.Add(f, checkLabelValue(s.Labels[k]))
 	}
 
+	checkLimits(&v, s)
 	if s.HttpsRedirect && len(s.HttpsPorts) == 0 && roleOf(s) == roleHTTP {
 		v.Addf("https_redirect", "the app has no https port to redirect to (add one, e.g. 443)")
 	}
@@ -423,7 +424,7 @@ func normalizeRule(prefix string, in *configv1.Rule, upstreams map[string]bool) 
 		f := index(actions, i)
 		kind := actionKind(a)
 		if kind == "" {
-			v.Addf(f, "no action set (want proxy, redirect, respond, request_headers, response_headers, rewrite or cache)")
+			v.Addf(f, "no action set (want proxy, redirect, respond, request_headers, response_headers, rewrite, cache, rate_limit or challenge)")
 			continue
 		}
 		if kind == "cache" {
@@ -484,6 +485,8 @@ func normalizeRule(prefix string, in *configv1.Rule, upstreams map[string]bool) 
 			checkCache(&v, f, x.Cache)
 		case *configv1.Action_RateLimit:
 			checkRateLimit(&v, f, x.RateLimit)
+		case *configv1.Action_Challenge:
+			checkChallenge(&v, f, x.Challenge)
 		}
 	}
 	return r, v
