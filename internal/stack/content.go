@@ -120,7 +120,8 @@ func newContent(p contentParts) (*content, error) {
 	// they are stored; apps name them, checked both ways through the two
 	// services' lookups.
 	if c.waf, err = wafsvc.New(wafsvc.Options{Store: p.store, Sync: c.sync, Partitions: c.config, Apps: c.config,
-		Validate: wafengine.Validate, JetStream: p.wafJS, Replicas: p.replicas, Logger: p.log.With("service", "waf")}); err != nil {
+		Validate: wafengine.Validate, JetStream: p.wafJS, Replicas: p.replicas, Logger: p.log.With("service", "waf"),
+		KEK: p.kek}); err != nil { // challenge keys, sealed for the partitions' node KEKs
 		return nil, fmt.Errorf("waf service: %w", err)
 	}
 	c.config.UseWafPolicies(c.waf)

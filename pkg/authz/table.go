@@ -173,6 +173,8 @@ func DefaultRules() Rules {
 		waf.WafServiceListHitsProcedure:       Somewhere("waf.hit.read", List("hits", KindApp, "app_id")),
 		waf.WafServiceWatchHitsProcedure:      OnObjects("waf.hit.read", app),
 		waf.WafServiceGetRuleStatsProcedure:   OnObjects("waf.hit.read", app),
+		// A challenge key signs the clearance cookies of a whole partition.
+		waf.WafServiceRotateChallengeKeyProcedure: Everywhere("waf.challenge_key.rotate"),
 
 		// MetricsService. An app's numbers are read on the app (an app
 		// viewer sees only its apps), a node's machine on the node. Metric

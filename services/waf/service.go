@@ -34,6 +34,7 @@ import (
 	"github.com/strata-edge/strata/pkg/background"
 	"github.com/strata-edge/strata/pkg/configevents"
 	"github.com/strata-edge/strata/pkg/eventstore"
+	"github.com/strata-edge/strata/pkg/keywrap"
 	"github.com/strata-edge/strata/pkg/readmodel"
 	"github.com/strata-edge/strata/pkg/release"
 	"github.com/strata-edge/strata/services/edgesync"
@@ -78,6 +79,12 @@ type Options struct {
 	HitMaxBytes int64
 	Logger      *slog.Logger
 	Now         func() time.Time
+	// KEK, optional, is the control key-encryption key: with it the service
+	// gives each partition a challenge key (challenge.go), sealed for the
+	// partition's node KEK, and rotates it every ChallengeKeyEvery (0: 24 h;
+	// negative: only on RotateChallengeKey).
+	KEK               *keywrap.Keyring
+	ChallengeKeyEvery time.Duration
 }
 
 // Service owns the policy aggregates and their read model, and the hit log.
@@ -103,7 +110,7 @@ func New(opts Options) (*Service, error) {
 		s.now = time.Now
 	}
 	if opts.Sync != nil {
-		opts.Sync.Contribute(s.proj, policySyncKind)
+		opts.Sync.Contribute(s.proj, policySyncKind, challengeKeySyncKind)
 	}
 	s.bg = background.Group{Name: "waf"}
 	return s, nil
@@ -121,6 +128,9 @@ func (s *Service) Start(ctx context.Context) error {
 			return err
 		}
 		loops = append(loops, s.foldHits)
+	}
+	if s.opts.KEK != nil && s.opts.ChallengeKeyEvery >= 0 {
+		loops = append(loops, s.rotateChallengeKeys)
 	}
 	return s.bg.Run(ctx, s.catchUp, loops...)
 }
@@ -149,7 +159,10 @@ type state struct {
 	policies   map[string]*policyEntry // by id
 	names      map[string]string       // name -> id
 	partitions map[string]bool
-	sync       *edgesync.Tracks // nil: nothing sent
+	challenge  map[string]*challengeKeys // by partition (challenge.go)
+	// challengeVersion is ChallengeKeyStream's last position.
+	challengeVersion uint64
+	sync             *edgesync.Tracks // nil: nothing sent
 }
 
 func newState(sync *edgesync.Tracks) *state {
@@ -181,7 +194,7 @@ func (st *state) apply(e eventstore.Event, msg proto.Message) error {
 		delete(st.partitions, m.GetPartitionId())
 		st.syncEverywhere(e)
 	case *ev.ChallengeKeyRotated:
-		// challenge.go folds the keys once it exists; nothing here yet.
+		st.foldChallengeKey(e, m)
 	default:
 		id := policyIDOf(m)
 		if id == "" {

@@ -1,7 +1,8 @@
 // Package wafcmd is the command line of the WAF service: strata waf policy
 // create|update|show|list|delete|attach|detach|release|promote|releases|revert,
 // strata waf rule add|update|remove|list, strata waf hits [--follow] and
-// strata waf stats. The root command adds Commands(factory).
+// strata waf stats, strata waf challenge-key rotate. The root command adds
+// Commands(factory).
 package wafcmd
 
 import (
@@ -52,7 +53,7 @@ func Commands(f ClientFactory) []*cobra.Command {
 		releaseCmd(f), promoteCmd(f), releasesCmd(f), revertCmd(f))
 	rule := &cobra.Command{Use: "rule", Short: "Custom rules of a policy (Strata's rule language, evaluated before the Core Rule Set)"}
 	rule.AddCommand(ruleAddCmd(f), ruleUpdateCmd(f), ruleRemoveCmd(f), ruleListCmd(f))
-	waf.AddCommand(policy, rule, hitsCmd(f), statsCmd(f))
+	waf.AddCommand(policy, rule, hitsCmd(f), statsCmd(f), challengeKeyCmd(f))
 	return []*cobra.Command{waf}
 }
 

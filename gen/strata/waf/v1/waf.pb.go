@@ -2491,6 +2491,166 @@ func (x *GetRuleStatsResponse) GetRules() []*RuleStat {
 	return nil
 }
 
+// Request of RotateChallengeKey.
+type RotateChallengeKeyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Partition ids or names; empty rotates every partition.
+	PartitionIds  []string `protobuf:"bytes,1,rep,name=partition_ids,json=partitionIds,proto3" json:"partition_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateChallengeKeyRequest) Reset() {
+	*x = RotateChallengeKeyRequest{}
+	mi := &file_strata_waf_v1_waf_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateChallengeKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateChallengeKeyRequest) ProtoMessage() {}
+
+func (x *RotateChallengeKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_waf_v1_waf_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateChallengeKeyRequest.ProtoReflect.Descriptor instead.
+func (*RotateChallengeKeyRequest) Descriptor() ([]byte, []int) {
+	return file_strata_waf_v1_waf_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *RotateChallengeKeyRequest) GetPartitionIds() []string {
+	if x != nil {
+		return x.PartitionIds
+	}
+	return nil
+}
+
+// Response of RotateChallengeKey: the new current key of each partition.
+type RotateChallengeKeyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Keys          []*ChallengeKeyInfo    `protobuf:"bytes,1,rep,name=keys,proto3" json:"keys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateChallengeKeyResponse) Reset() {
+	*x = RotateChallengeKeyResponse{}
+	mi := &file_strata_waf_v1_waf_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateChallengeKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateChallengeKeyResponse) ProtoMessage() {}
+
+func (x *RotateChallengeKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_waf_v1_waf_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateChallengeKeyResponse.ProtoReflect.Descriptor instead.
+func (*RotateChallengeKeyResponse) Descriptor() ([]byte, []int) {
+	return file_strata_waf_v1_waf_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *RotateChallengeKeyResponse) GetKeys() []*ChallengeKeyInfo {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+// ChallengeKeyInfo describes a partition's challenge key without its secret.
+type ChallengeKeyInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PartitionId   string                 `protobuf:"bytes,1,opt,name=partition_id,json=partitionId,proto3" json:"partition_id,omitempty"`
+	KeyId         string                 `protobuf:"bytes,2,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	NotBefore     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=not_before,json=notBefore,proto3" json:"not_before,omitempty"`
+	NotAfter      *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=not_after,json=notAfter,proto3" json:"not_after,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChallengeKeyInfo) Reset() {
+	*x = ChallengeKeyInfo{}
+	mi := &file_strata_waf_v1_waf_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChallengeKeyInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChallengeKeyInfo) ProtoMessage() {}
+
+func (x *ChallengeKeyInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_waf_v1_waf_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChallengeKeyInfo.ProtoReflect.Descriptor instead.
+func (*ChallengeKeyInfo) Descriptor() ([]byte, []int) {
+	return file_strata_waf_v1_waf_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ChallengeKeyInfo) GetPartitionId() string {
+	if x != nil {
+		return x.PartitionId
+	}
+	return ""
+}
+
+func (x *ChallengeKeyInfo) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *ChallengeKeyInfo) GetNotBefore() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NotBefore
+	}
+	return nil
+}
+
+func (x *ChallengeKeyInfo) GetNotAfter() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NotAfter
+	}
+	return nil
+}
+
 var File_strata_waf_v1_waf_proto protoreflect.FileDescriptor
 
 const file_strata_waf_v1_waf_proto_rawDesc = "" +
@@ -2681,7 +2841,17 @@ const file_strata_waf_v1_waf_proto_rawDesc = "" +
 	"\ablocked\x18\x03 \x01(\x04R\ablocked\x125\n" +
 	"\blast_hit\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\alastHit\"E\n" +
 	"\x14GetRuleStatsResponse\x12-\n" +
-	"\x05rules\x18\x01 \x03(\v2\x17.strata.waf.v1.RuleStatR\x05rules*^\n" +
+	"\x05rules\x18\x01 \x03(\v2\x17.strata.waf.v1.RuleStatR\x05rules\"@\n" +
+	"\x19RotateChallengeKeyRequest\x12#\n" +
+	"\rpartition_ids\x18\x01 \x03(\tR\fpartitionIds\"Q\n" +
+	"\x1aRotateChallengeKeyResponse\x123\n" +
+	"\x04keys\x18\x01 \x03(\v2\x1f.strata.waf.v1.ChallengeKeyInfoR\x04keys\"\xc0\x01\n" +
+	"\x10ChallengeKeyInfo\x12!\n" +
+	"\fpartition_id\x18\x01 \x01(\tR\vpartitionId\x12\x15\n" +
+	"\x06key_id\x18\x02 \x01(\tR\x05keyId\x129\n" +
+	"\n" +
+	"not_before\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tnotBefore\x127\n" +
+	"\tnot_after\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\bnotAfter*^\n" +
 	"\aWafMode\x12\x18\n" +
 	"\x14WAF_MODE_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fWAF_MODE_OFF\x10\x01\x12\x13\n" +
@@ -2692,7 +2862,7 @@ const file_strata_waf_v1_waf_proto_rawDesc = "" +
 	"\x15WAF_RULE_ACTION_BLOCK\x10\x01\x12\x17\n" +
 	"\x13WAF_RULE_ACTION_LOG\x10\x02\x12\x1d\n" +
 	"\x19WAF_RULE_ACTION_CHALLENGE\x10\x03\x12\x19\n" +
-	"\x15WAF_RULE_ACTION_ALLOW\x10\x042\xa5\b\n" +
+	"\x15WAF_RULE_ACTION_ALLOW\x10\x042\x90\t\n" +
 	"\n" +
 	"WafService\x12W\n" +
 	"\fCreatePolicy\x12\".strata.waf.v1.CreatePolicyRequest\x1a#.strata.waf.v1.CreatePolicyResponse\x12W\n" +
@@ -2706,7 +2876,8 @@ const file_strata_waf_v1_waf_proto_rawDesc = "" +
 	"\fRevertPolicy\x12\".strata.waf.v1.RevertPolicyRequest\x1a#.strata.waf.v1.RevertPolicyResponse\x12K\n" +
 	"\bListHits\x12\x1e.strata.waf.v1.ListHitsRequest\x1a\x1f.strata.waf.v1.ListHitsResponse\x12P\n" +
 	"\tWatchHits\x12\x1f.strata.waf.v1.WatchHitsRequest\x1a .strata.waf.v1.WatchHitsResponse0\x01\x12W\n" +
-	"\fGetRuleStats\x12\".strata.waf.v1.GetRuleStatsRequest\x1a#.strata.waf.v1.GetRuleStatsResponseB7Z5github.com/strata-edge/strata/gen/strata/waf/v1;wafv1b\x06proto3"
+	"\fGetRuleStats\x12\".strata.waf.v1.GetRuleStatsRequest\x1a#.strata.waf.v1.GetRuleStatsResponse\x12i\n" +
+	"\x12RotateChallengeKey\x12(.strata.waf.v1.RotateChallengeKeyRequest\x1a).strata.waf.v1.RotateChallengeKeyResponseB7Z5github.com/strata-edge/strata/gen/strata/waf/v1;wafv1b\x06proto3"
 
 var (
 	file_strata_waf_v1_waf_proto_rawDescOnce sync.Once
@@ -2721,47 +2892,50 @@ func file_strata_waf_v1_waf_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_waf_v1_waf_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_strata_waf_v1_waf_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_strata_waf_v1_waf_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_strata_waf_v1_waf_proto_goTypes = []any{
-	(WafMode)(0),                   // 0: strata.waf.v1.WafMode
-	(WafRuleAction)(0),             // 1: strata.waf.v1.WafRuleAction
-	(*CustomRule)(nil),             // 2: strata.waf.v1.CustomRule
-	(*RuleExclusion)(nil),          // 3: strata.waf.v1.RuleExclusion
-	(*Whitelist)(nil),              // 4: strata.waf.v1.Whitelist
-	(*BodyInspection)(nil),         // 5: strata.waf.v1.BodyInspection
-	(*WafPolicy)(nil),              // 6: strata.waf.v1.WafPolicy
-	(*ChallengeKey)(nil),           // 7: strata.waf.v1.ChallengeKey
-	(*WafHit)(nil),                 // 8: strata.waf.v1.WafHit
-	(*RuleMatch)(nil),              // 9: strata.waf.v1.RuleMatch
-	(*Release)(nil),                // 10: strata.waf.v1.Release
-	(*CreatePolicyRequest)(nil),    // 11: strata.waf.v1.CreatePolicyRequest
-	(*CreatePolicyResponse)(nil),   // 12: strata.waf.v1.CreatePolicyResponse
-	(*UpdatePolicyRequest)(nil),    // 13: strata.waf.v1.UpdatePolicyRequest
-	(*UpdatePolicyResponse)(nil),   // 14: strata.waf.v1.UpdatePolicyResponse
-	(*GetPolicyRequest)(nil),       // 15: strata.waf.v1.GetPolicyRequest
-	(*GetPolicyResponse)(nil),      // 16: strata.waf.v1.GetPolicyResponse
-	(*ListPoliciesRequest)(nil),    // 17: strata.waf.v1.ListPoliciesRequest
-	(*ListPoliciesResponse)(nil),   // 18: strata.waf.v1.ListPoliciesResponse
-	(*DeletePolicyRequest)(nil),    // 19: strata.waf.v1.DeletePolicyRequest
-	(*DeletePolicyResponse)(nil),   // 20: strata.waf.v1.DeletePolicyResponse
-	(*CreateReleaseRequest)(nil),   // 21: strata.waf.v1.CreateReleaseRequest
-	(*CreateReleaseResponse)(nil),  // 22: strata.waf.v1.CreateReleaseResponse
-	(*PromoteReleaseRequest)(nil),  // 23: strata.waf.v1.PromoteReleaseRequest
-	(*PromoteReleaseResponse)(nil), // 24: strata.waf.v1.PromoteReleaseResponse
-	(*ListReleasesRequest)(nil),    // 25: strata.waf.v1.ListReleasesRequest
-	(*ListReleasesResponse)(nil),   // 26: strata.waf.v1.ListReleasesResponse
-	(*RevertPolicyRequest)(nil),    // 27: strata.waf.v1.RevertPolicyRequest
-	(*RevertPolicyResponse)(nil),   // 28: strata.waf.v1.RevertPolicyResponse
-	(*ListHitsRequest)(nil),        // 29: strata.waf.v1.ListHitsRequest
-	(*ListHitsResponse)(nil),       // 30: strata.waf.v1.ListHitsResponse
-	(*WatchHitsRequest)(nil),       // 31: strata.waf.v1.WatchHitsRequest
-	(*WatchHitsResponse)(nil),      // 32: strata.waf.v1.WatchHitsResponse
-	(*GetRuleStatsRequest)(nil),    // 33: strata.waf.v1.GetRuleStatsRequest
-	(*RuleStat)(nil),               // 34: strata.waf.v1.RuleStat
-	(*GetRuleStatsResponse)(nil),   // 35: strata.waf.v1.GetRuleStatsResponse
-	nil,                            // 36: strata.waf.v1.WafPolicy.LabelsEntry
-	(*v1.WrappedKey)(nil),          // 37: strata.cert.v1.WrappedKey
-	(*timestamppb.Timestamp)(nil),  // 38: google.protobuf.Timestamp
+	(WafMode)(0),                       // 0: strata.waf.v1.WafMode
+	(WafRuleAction)(0),                 // 1: strata.waf.v1.WafRuleAction
+	(*CustomRule)(nil),                 // 2: strata.waf.v1.CustomRule
+	(*RuleExclusion)(nil),              // 3: strata.waf.v1.RuleExclusion
+	(*Whitelist)(nil),                  // 4: strata.waf.v1.Whitelist
+	(*BodyInspection)(nil),             // 5: strata.waf.v1.BodyInspection
+	(*WafPolicy)(nil),                  // 6: strata.waf.v1.WafPolicy
+	(*ChallengeKey)(nil),               // 7: strata.waf.v1.ChallengeKey
+	(*WafHit)(nil),                     // 8: strata.waf.v1.WafHit
+	(*RuleMatch)(nil),                  // 9: strata.waf.v1.RuleMatch
+	(*Release)(nil),                    // 10: strata.waf.v1.Release
+	(*CreatePolicyRequest)(nil),        // 11: strata.waf.v1.CreatePolicyRequest
+	(*CreatePolicyResponse)(nil),       // 12: strata.waf.v1.CreatePolicyResponse
+	(*UpdatePolicyRequest)(nil),        // 13: strata.waf.v1.UpdatePolicyRequest
+	(*UpdatePolicyResponse)(nil),       // 14: strata.waf.v1.UpdatePolicyResponse
+	(*GetPolicyRequest)(nil),           // 15: strata.waf.v1.GetPolicyRequest
+	(*GetPolicyResponse)(nil),          // 16: strata.waf.v1.GetPolicyResponse
+	(*ListPoliciesRequest)(nil),        // 17: strata.waf.v1.ListPoliciesRequest
+	(*ListPoliciesResponse)(nil),       // 18: strata.waf.v1.ListPoliciesResponse
+	(*DeletePolicyRequest)(nil),        // 19: strata.waf.v1.DeletePolicyRequest
+	(*DeletePolicyResponse)(nil),       // 20: strata.waf.v1.DeletePolicyResponse
+	(*CreateReleaseRequest)(nil),       // 21: strata.waf.v1.CreateReleaseRequest
+	(*CreateReleaseResponse)(nil),      // 22: strata.waf.v1.CreateReleaseResponse
+	(*PromoteReleaseRequest)(nil),      // 23: strata.waf.v1.PromoteReleaseRequest
+	(*PromoteReleaseResponse)(nil),     // 24: strata.waf.v1.PromoteReleaseResponse
+	(*ListReleasesRequest)(nil),        // 25: strata.waf.v1.ListReleasesRequest
+	(*ListReleasesResponse)(nil),       // 26: strata.waf.v1.ListReleasesResponse
+	(*RevertPolicyRequest)(nil),        // 27: strata.waf.v1.RevertPolicyRequest
+	(*RevertPolicyResponse)(nil),       // 28: strata.waf.v1.RevertPolicyResponse
+	(*ListHitsRequest)(nil),            // 29: strata.waf.v1.ListHitsRequest
+	(*ListHitsResponse)(nil),           // 30: strata.waf.v1.ListHitsResponse
+	(*WatchHitsRequest)(nil),           // 31: strata.waf.v1.WatchHitsRequest
+	(*WatchHitsResponse)(nil),          // 32: strata.waf.v1.WatchHitsResponse
+	(*GetRuleStatsRequest)(nil),        // 33: strata.waf.v1.GetRuleStatsRequest
+	(*RuleStat)(nil),                   // 34: strata.waf.v1.RuleStat
+	(*GetRuleStatsResponse)(nil),       // 35: strata.waf.v1.GetRuleStatsResponse
+	(*RotateChallengeKeyRequest)(nil),  // 36: strata.waf.v1.RotateChallengeKeyRequest
+	(*RotateChallengeKeyResponse)(nil), // 37: strata.waf.v1.RotateChallengeKeyResponse
+	(*ChallengeKeyInfo)(nil),           // 38: strata.waf.v1.ChallengeKeyInfo
+	nil,                                // 39: strata.waf.v1.WafPolicy.LabelsEntry
+	(*v1.WrappedKey)(nil),              // 40: strata.cert.v1.WrappedKey
+	(*timestamppb.Timestamp)(nil),      // 41: google.protobuf.Timestamp
 }
 var file_strata_waf_v1_waf_proto_depIdxs = []int32{
 	1,  // 0: strata.waf.v1.CustomRule.action:type_name -> strata.waf.v1.WafRuleAction
@@ -2770,14 +2944,14 @@ var file_strata_waf_v1_waf_proto_depIdxs = []int32{
 	4,  // 3: strata.waf.v1.WafPolicy.whitelist:type_name -> strata.waf.v1.Whitelist
 	5,  // 4: strata.waf.v1.WafPolicy.request_body:type_name -> strata.waf.v1.BodyInspection
 	2,  // 5: strata.waf.v1.WafPolicy.custom_rules:type_name -> strata.waf.v1.CustomRule
-	36, // 6: strata.waf.v1.WafPolicy.labels:type_name -> strata.waf.v1.WafPolicy.LabelsEntry
-	37, // 7: strata.waf.v1.ChallengeKey.key:type_name -> strata.cert.v1.WrappedKey
-	38, // 8: strata.waf.v1.ChallengeKey.not_before:type_name -> google.protobuf.Timestamp
-	38, // 9: strata.waf.v1.ChallengeKey.not_after:type_name -> google.protobuf.Timestamp
-	38, // 10: strata.waf.v1.WafHit.time:type_name -> google.protobuf.Timestamp
+	39, // 6: strata.waf.v1.WafPolicy.labels:type_name -> strata.waf.v1.WafPolicy.LabelsEntry
+	40, // 7: strata.waf.v1.ChallengeKey.key:type_name -> strata.cert.v1.WrappedKey
+	41, // 8: strata.waf.v1.ChallengeKey.not_before:type_name -> google.protobuf.Timestamp
+	41, // 9: strata.waf.v1.ChallengeKey.not_after:type_name -> google.protobuf.Timestamp
+	41, // 10: strata.waf.v1.WafHit.time:type_name -> google.protobuf.Timestamp
 	9,  // 11: strata.waf.v1.WafHit.matches:type_name -> strata.waf.v1.RuleMatch
-	38, // 12: strata.waf.v1.Release.time:type_name -> google.protobuf.Timestamp
-	38, // 13: strata.waf.v1.Release.promoted_time:type_name -> google.protobuf.Timestamp
+	41, // 12: strata.waf.v1.Release.time:type_name -> google.protobuf.Timestamp
+	41, // 13: strata.waf.v1.Release.promoted_time:type_name -> google.protobuf.Timestamp
 	6,  // 14: strata.waf.v1.CreatePolicyRequest.policy:type_name -> strata.waf.v1.WafPolicy
 	6,  // 15: strata.waf.v1.CreatePolicyResponse.policy:type_name -> strata.waf.v1.WafPolicy
 	6,  // 16: strata.waf.v1.UpdatePolicyRequest.policy:type_name -> strata.waf.v1.WafPolicy
@@ -2789,41 +2963,46 @@ var file_strata_waf_v1_waf_proto_depIdxs = []int32{
 	10, // 22: strata.waf.v1.PromoteReleaseResponse.release:type_name -> strata.waf.v1.Release
 	10, // 23: strata.waf.v1.ListReleasesResponse.releases:type_name -> strata.waf.v1.Release
 	10, // 24: strata.waf.v1.RevertPolicyResponse.release:type_name -> strata.waf.v1.Release
-	38, // 25: strata.waf.v1.ListHitsRequest.since:type_name -> google.protobuf.Timestamp
+	41, // 25: strata.waf.v1.ListHitsRequest.since:type_name -> google.protobuf.Timestamp
 	8,  // 26: strata.waf.v1.ListHitsResponse.hits:type_name -> strata.waf.v1.WafHit
-	38, // 27: strata.waf.v1.WatchHitsRequest.since:type_name -> google.protobuf.Timestamp
+	41, // 27: strata.waf.v1.WatchHitsRequest.since:type_name -> google.protobuf.Timestamp
 	8,  // 28: strata.waf.v1.WatchHitsResponse.hit:type_name -> strata.waf.v1.WafHit
-	38, // 29: strata.waf.v1.RuleStat.last_hit:type_name -> google.protobuf.Timestamp
+	41, // 29: strata.waf.v1.RuleStat.last_hit:type_name -> google.protobuf.Timestamp
 	34, // 30: strata.waf.v1.GetRuleStatsResponse.rules:type_name -> strata.waf.v1.RuleStat
-	11, // 31: strata.waf.v1.WafService.CreatePolicy:input_type -> strata.waf.v1.CreatePolicyRequest
-	13, // 32: strata.waf.v1.WafService.UpdatePolicy:input_type -> strata.waf.v1.UpdatePolicyRequest
-	15, // 33: strata.waf.v1.WafService.GetPolicy:input_type -> strata.waf.v1.GetPolicyRequest
-	17, // 34: strata.waf.v1.WafService.ListPolicies:input_type -> strata.waf.v1.ListPoliciesRequest
-	19, // 35: strata.waf.v1.WafService.DeletePolicy:input_type -> strata.waf.v1.DeletePolicyRequest
-	21, // 36: strata.waf.v1.WafService.CreateRelease:input_type -> strata.waf.v1.CreateReleaseRequest
-	23, // 37: strata.waf.v1.WafService.PromoteRelease:input_type -> strata.waf.v1.PromoteReleaseRequest
-	25, // 38: strata.waf.v1.WafService.ListReleases:input_type -> strata.waf.v1.ListReleasesRequest
-	27, // 39: strata.waf.v1.WafService.RevertPolicy:input_type -> strata.waf.v1.RevertPolicyRequest
-	29, // 40: strata.waf.v1.WafService.ListHits:input_type -> strata.waf.v1.ListHitsRequest
-	31, // 41: strata.waf.v1.WafService.WatchHits:input_type -> strata.waf.v1.WatchHitsRequest
-	33, // 42: strata.waf.v1.WafService.GetRuleStats:input_type -> strata.waf.v1.GetRuleStatsRequest
-	12, // 43: strata.waf.v1.WafService.CreatePolicy:output_type -> strata.waf.v1.CreatePolicyResponse
-	14, // 44: strata.waf.v1.WafService.UpdatePolicy:output_type -> strata.waf.v1.UpdatePolicyResponse
-	16, // 45: strata.waf.v1.WafService.GetPolicy:output_type -> strata.waf.v1.GetPolicyResponse
-	18, // 46: strata.waf.v1.WafService.ListPolicies:output_type -> strata.waf.v1.ListPoliciesResponse
-	20, // 47: strata.waf.v1.WafService.DeletePolicy:output_type -> strata.waf.v1.DeletePolicyResponse
-	22, // 48: strata.waf.v1.WafService.CreateRelease:output_type -> strata.waf.v1.CreateReleaseResponse
-	24, // 49: strata.waf.v1.WafService.PromoteRelease:output_type -> strata.waf.v1.PromoteReleaseResponse
-	26, // 50: strata.waf.v1.WafService.ListReleases:output_type -> strata.waf.v1.ListReleasesResponse
-	28, // 51: strata.waf.v1.WafService.RevertPolicy:output_type -> strata.waf.v1.RevertPolicyResponse
-	30, // 52: strata.waf.v1.WafService.ListHits:output_type -> strata.waf.v1.ListHitsResponse
-	32, // 53: strata.waf.v1.WafService.WatchHits:output_type -> strata.waf.v1.WatchHitsResponse
-	35, // 54: strata.waf.v1.WafService.GetRuleStats:output_type -> strata.waf.v1.GetRuleStatsResponse
-	43, // [43:55] is the sub-list for method output_type
-	31, // [31:43] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	38, // 31: strata.waf.v1.RotateChallengeKeyResponse.keys:type_name -> strata.waf.v1.ChallengeKeyInfo
+	41, // 32: strata.waf.v1.ChallengeKeyInfo.not_before:type_name -> google.protobuf.Timestamp
+	41, // 33: strata.waf.v1.ChallengeKeyInfo.not_after:type_name -> google.protobuf.Timestamp
+	11, // 34: strata.waf.v1.WafService.CreatePolicy:input_type -> strata.waf.v1.CreatePolicyRequest
+	13, // 35: strata.waf.v1.WafService.UpdatePolicy:input_type -> strata.waf.v1.UpdatePolicyRequest
+	15, // 36: strata.waf.v1.WafService.GetPolicy:input_type -> strata.waf.v1.GetPolicyRequest
+	17, // 37: strata.waf.v1.WafService.ListPolicies:input_type -> strata.waf.v1.ListPoliciesRequest
+	19, // 38: strata.waf.v1.WafService.DeletePolicy:input_type -> strata.waf.v1.DeletePolicyRequest
+	21, // 39: strata.waf.v1.WafService.CreateRelease:input_type -> strata.waf.v1.CreateReleaseRequest
+	23, // 40: strata.waf.v1.WafService.PromoteRelease:input_type -> strata.waf.v1.PromoteReleaseRequest
+	25, // 41: strata.waf.v1.WafService.ListReleases:input_type -> strata.waf.v1.ListReleasesRequest
+	27, // 42: strata.waf.v1.WafService.RevertPolicy:input_type -> strata.waf.v1.RevertPolicyRequest
+	29, // 43: strata.waf.v1.WafService.ListHits:input_type -> strata.waf.v1.ListHitsRequest
+	31, // 44: strata.waf.v1.WafService.WatchHits:input_type -> strata.waf.v1.WatchHitsRequest
+	33, // 45: strata.waf.v1.WafService.GetRuleStats:input_type -> strata.waf.v1.GetRuleStatsRequest
+	36, // 46: strata.waf.v1.WafService.RotateChallengeKey:input_type -> strata.waf.v1.RotateChallengeKeyRequest
+	12, // 47: strata.waf.v1.WafService.CreatePolicy:output_type -> strata.waf.v1.CreatePolicyResponse
+	14, // 48: strata.waf.v1.WafService.UpdatePolicy:output_type -> strata.waf.v1.UpdatePolicyResponse
+	16, // 49: strata.waf.v1.WafService.GetPolicy:output_type -> strata.waf.v1.GetPolicyResponse
+	18, // 50: strata.waf.v1.WafService.ListPolicies:output_type -> strata.waf.v1.ListPoliciesResponse
+	20, // 51: strata.waf.v1.WafService.DeletePolicy:output_type -> strata.waf.v1.DeletePolicyResponse
+	22, // 52: strata.waf.v1.WafService.CreateRelease:output_type -> strata.waf.v1.CreateReleaseResponse
+	24, // 53: strata.waf.v1.WafService.PromoteRelease:output_type -> strata.waf.v1.PromoteReleaseResponse
+	26, // 54: strata.waf.v1.WafService.ListReleases:output_type -> strata.waf.v1.ListReleasesResponse
+	28, // 55: strata.waf.v1.WafService.RevertPolicy:output_type -> strata.waf.v1.RevertPolicyResponse
+	30, // 56: strata.waf.v1.WafService.ListHits:output_type -> strata.waf.v1.ListHitsResponse
+	32, // 57: strata.waf.v1.WafService.WatchHits:output_type -> strata.waf.v1.WatchHitsResponse
+	35, // 58: strata.waf.v1.WafService.GetRuleStats:output_type -> strata.waf.v1.GetRuleStatsResponse
+	37, // 59: strata.waf.v1.WafService.RotateChallengeKey:output_type -> strata.waf.v1.RotateChallengeKeyResponse
+	47, // [47:60] is the sub-list for method output_type
+	34, // [34:47] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_strata_waf_v1_waf_proto_init() }
@@ -2842,7 +3021,7 @@ func file_strata_waf_v1_waf_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_waf_v1_waf_proto_rawDesc), len(file_strata_waf_v1_waf_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   35,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

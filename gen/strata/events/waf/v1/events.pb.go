@@ -355,11 +355,13 @@ func (x *PolicyDeleted) GetPolicyId() string {
 // not_before; the key is wrapped for the control plane's key-encryption key
 // (never stored in clear) and rewrapped per partition for the nodes.
 type ChallengeKeyRotated struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	KeyId         string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
-	Key           *v11.WrappedKey        `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
-	NotBefore     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=not_before,json=notBefore,proto3" json:"not_before,omitempty"`
-	NotAfter      *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=not_after,json=notAfter,proto3" json:"not_after,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	KeyId     string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	Key       *v11.WrappedKey        `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	NotBefore *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=not_before,json=notBefore,proto3" json:"not_before,omitempty"`
+	NotAfter  *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=not_after,json=notAfter,proto3" json:"not_after,omitempty"`
+	// The partition whose nodes sign with the key (each partition has its own).
+	PartitionId   string `protobuf:"bytes,5,opt,name=partition_id,json=partitionId,proto3" json:"partition_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -422,6 +424,13 @@ func (x *ChallengeKeyRotated) GetNotAfter() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *ChallengeKeyRotated) GetPartitionId() string {
+	if x != nil {
+		return x.PartitionId
+	}
+	return ""
+}
+
 var File_strata_events_waf_v1_events_proto protoreflect.FileDescriptor
 
 const file_strata_events_waf_v1_events_proto_rawDesc = "" +
@@ -446,13 +455,14 @@ const file_strata_events_waf_v1_events_proto_rawDesc = "" +
 	"\x04note\x18\x03 \x01(\tR\x04note\x120\n" +
 	"\x06policy\x18\x04 \x01(\v2\x18.strata.waf.v1.WafPolicyR\x06policy\",\n" +
 	"\rPolicyDeleted\x12\x1b\n" +
-	"\tpolicy_id\x18\x01 \x01(\tR\bpolicyId\"\xce\x01\n" +
+	"\tpolicy_id\x18\x01 \x01(\tR\bpolicyId\"\xf1\x01\n" +
 	"\x13ChallengeKeyRotated\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12,\n" +
 	"\x03key\x18\x02 \x01(\v2\x1a.strata.cert.v1.WrappedKeyR\x03key\x129\n" +
 	"\n" +
 	"not_before\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tnotBefore\x127\n" +
-	"\tnot_after\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\bnotAfterBDZBgithub.com/strata-edge/strata/gen/strata/events/waf/v1;wafeventsv1b\x06proto3"
+	"\tnot_after\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\bnotAfter\x12!\n" +
+	"\fpartition_id\x18\x05 \x01(\tR\vpartitionIdBDZBgithub.com/strata-edge/strata/gen/strata/events/waf/v1;wafeventsv1b\x06proto3"
 
 var (
 	file_strata_events_waf_v1_events_proto_rawDescOnce sync.Once

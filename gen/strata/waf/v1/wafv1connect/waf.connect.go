@@ -59,6 +59,9 @@ const (
 	WafServiceWatchHitsProcedure = "/strata.waf.v1.WafService/WatchHits"
 	// WafServiceGetRuleStatsProcedure is the fully-qualified name of the WafService's GetRuleStats RPC.
 	WafServiceGetRuleStatsProcedure = "/strata.waf.v1.WafService/GetRuleStats"
+	// WafServiceRotateChallengeKeyProcedure is the fully-qualified name of the WafService's
+	// RotateChallengeKey RPC.
+	WafServiceRotateChallengeKeyProcedure = "/strata.waf.v1.WafService/RotateChallengeKey"
 )
 
 // WafServiceClient is a client for the strata.waf.v1.WafService service.
@@ -99,6 +102,10 @@ type WafServiceClient interface {
 	// GetRuleStats returns hit counts per rule id since the service started
 	// folding the hit stream (kept for the hit stream's retention).
 	GetRuleStats(context.Context, *v1.GetRuleStatsRequest) (*v1.GetRuleStatsResponse, error)
+	// RotateChallengeKey makes a new challenge key current on the partitions
+	// named (every partition when none); the previous key keeps verifying
+	// the cookies it signed. The service also rotates every 24 hours.
+	RotateChallengeKey(context.Context, *v1.RotateChallengeKeyRequest) (*v1.RotateChallengeKeyResponse, error)
 }
 
 // NewWafServiceClient constructs a client for the strata.waf.v1.WafService service. By default, it
@@ -184,23 +191,30 @@ func NewWafServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...
 			connect.WithSchema(wafServiceMethods.ByName("GetRuleStats")),
 			connect.WithClientOptions(opts...),
 		),
+		rotateChallengeKey: connect.NewClient[v1.RotateChallengeKeyRequest, v1.RotateChallengeKeyResponse](
+			httpClient,
+			baseURL+WafServiceRotateChallengeKeyProcedure,
+			connect.WithSchema(wafServiceMethods.ByName("RotateChallengeKey")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // wafServiceClient implements WafServiceClient.
 type wafServiceClient struct {
-	createPolicy   *connect.Client[v1.CreatePolicyRequest, v1.CreatePolicyResponse]
-	updatePolicy   *connect.Client[v1.UpdatePolicyRequest, v1.UpdatePolicyResponse]
-	getPolicy      *connect.Client[v1.GetPolicyRequest, v1.GetPolicyResponse]
-	listPolicies   *connect.Client[v1.ListPoliciesRequest, v1.ListPoliciesResponse]
-	deletePolicy   *connect.Client[v1.DeletePolicyRequest, v1.DeletePolicyResponse]
-	createRelease  *connect.Client[v1.CreateReleaseRequest, v1.CreateReleaseResponse]
-	promoteRelease *connect.Client[v1.PromoteReleaseRequest, v1.PromoteReleaseResponse]
-	listReleases   *connect.Client[v1.ListReleasesRequest, v1.ListReleasesResponse]
-	revertPolicy   *connect.Client[v1.RevertPolicyRequest, v1.RevertPolicyResponse]
-	listHits       *connect.Client[v1.ListHitsRequest, v1.ListHitsResponse]
-	watchHits      *connect.Client[v1.WatchHitsRequest, v1.WatchHitsResponse]
-	getRuleStats   *connect.Client[v1.GetRuleStatsRequest, v1.GetRuleStatsResponse]
+	createPolicy       *connect.Client[v1.CreatePolicyRequest, v1.CreatePolicyResponse]
+	updatePolicy       *connect.Client[v1.UpdatePolicyRequest, v1.UpdatePolicyResponse]
+	getPolicy          *connect.Client[v1.GetPolicyRequest, v1.GetPolicyResponse]
+	listPolicies       *connect.Client[v1.ListPoliciesRequest, v1.ListPoliciesResponse]
+	deletePolicy       *connect.Client[v1.DeletePolicyRequest, v1.DeletePolicyResponse]
+	createRelease      *connect.Client[v1.CreateReleaseRequest, v1.CreateReleaseResponse]
+	promoteRelease     *connect.Client[v1.PromoteReleaseRequest, v1.PromoteReleaseResponse]
+	listReleases       *connect.Client[v1.ListReleasesRequest, v1.ListReleasesResponse]
+	revertPolicy       *connect.Client[v1.RevertPolicyRequest, v1.RevertPolicyResponse]
+	listHits           *connect.Client[v1.ListHitsRequest, v1.ListHitsResponse]
+	watchHits          *connect.Client[v1.WatchHitsRequest, v1.WatchHitsResponse]
+	getRuleStats       *connect.Client[v1.GetRuleStatsRequest, v1.GetRuleStatsResponse]
+	rotateChallengeKey *connect.Client[v1.RotateChallengeKeyRequest, v1.RotateChallengeKeyResponse]
 }
 
 // CreatePolicy calls strata.waf.v1.WafService.CreatePolicy.
@@ -307,6 +321,15 @@ func (c *wafServiceClient) GetRuleStats(ctx context.Context, req *v1.GetRuleStat
 	return nil, err
 }
 
+// RotateChallengeKey calls strata.waf.v1.WafService.RotateChallengeKey.
+func (c *wafServiceClient) RotateChallengeKey(ctx context.Context, req *v1.RotateChallengeKeyRequest) (*v1.RotateChallengeKeyResponse, error) {
+	response, err := c.rotateChallengeKey.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // WafServiceHandler is an implementation of the strata.waf.v1.WafService service.
 type WafServiceHandler interface {
 	// CreatePolicy creates a policy's working copy (released with
@@ -345,6 +368,10 @@ type WafServiceHandler interface {
 	// GetRuleStats returns hit counts per rule id since the service started
 	// folding the hit stream (kept for the hit stream's retention).
 	GetRuleStats(context.Context, *v1.GetRuleStatsRequest) (*v1.GetRuleStatsResponse, error)
+	// RotateChallengeKey makes a new challenge key current on the partitions
+	// named (every partition when none); the previous key keeps verifying
+	// the cookies it signed. The service also rotates every 24 hours.
+	RotateChallengeKey(context.Context, *v1.RotateChallengeKeyRequest) (*v1.RotateChallengeKeyResponse, error)
 }
 
 // NewWafServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -426,6 +453,12 @@ func NewWafServiceHandler(svc WafServiceHandler, opts ...connect.HandlerOption) 
 		connect.WithSchema(wafServiceMethods.ByName("GetRuleStats")),
 		connect.WithHandlerOptions(opts...),
 	)
+	wafServiceRotateChallengeKeyHandler := connect.NewUnaryHandlerSimple(
+		WafServiceRotateChallengeKeyProcedure,
+		svc.RotateChallengeKey,
+		connect.WithSchema(wafServiceMethods.ByName("RotateChallengeKey")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/strata.waf.v1.WafService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case WafServiceCreatePolicyProcedure:
@@ -452,6 +485,8 @@ func NewWafServiceHandler(svc WafServiceHandler, opts ...connect.HandlerOption) 
 			wafServiceWatchHitsHandler.ServeHTTP(w, r)
 		case WafServiceGetRuleStatsProcedure:
 			wafServiceGetRuleStatsHandler.ServeHTTP(w, r)
+		case WafServiceRotateChallengeKeyProcedure:
+			wafServiceRotateChallengeKeyHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -507,4 +542,8 @@ func (UnimplementedWafServiceHandler) WatchHits(context.Context, *v1.WatchHitsRe
 
 func (UnimplementedWafServiceHandler) GetRuleStats(context.Context, *v1.GetRuleStatsRequest) (*v1.GetRuleStatsResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("strata.waf.v1.WafService.GetRuleStats is not implemented"))
+}
+
+func (UnimplementedWafServiceHandler) RotateChallengeKey(context.Context, *v1.RotateChallengeKeyRequest) (*v1.RotateChallengeKeyResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("strata.waf.v1.WafService.RotateChallengeKey is not implemented"))
 }
