@@ -147,6 +147,15 @@ func TestBodyOnlyWhereAsked(t *testing.T) {
 	if v := w.Inspect(big); v.Action != Block || v.Status != 413 || !hasRule(v, BodyLimitRuleID) {
 		t.Errorf("body over limit in BLOCK: %q %d, want block 413", v.Action, v.Status)
 	}
+	// All three parsers when none is named: XML and multipart bodies too.
+	all := mustCompile(t, policy(wafv1.WafMode_WAF_MODE_BLOCK))
+	if v := all.Inspect(x); v.Action != Block || !hasRule(v, "942") {
+		t.Errorf("xml attack with every parser: %q %+v; want block by 942xxx", v.Action, v.Matches)
+	}
+	mp := "--b\r\nContent-Disposition: form-data; name=\"q\"\r\n\r\n1' UNION SELECT password FROM users--\r\n--b--\r\n"
+	if v := all.Inspect(newReq("POST", "/upload", "multipart/form-data; boundary=b", mp)); v.Action != Block || !hasRule(v, "942") {
+		t.Errorf("multipart attack: %q %+v; want block by 942xxx", v.Action, v.Matches)
+	}
 	p.RequestBody.Enabled = false
 	off := mustCompile(t, p)
 	if v := off.Inspect(newReq("POST", "/api", "application/json", attack)); v.Action != None {
