@@ -221,7 +221,9 @@ func (l *Limiter) apply(data []byte, now time.Time, maxAge time.Duration) error 
 func addBucket(e entry, found bool, n, ns int64) entry {
 	switch {
 	case !found:
-		return entry{t: ns, a: n * 1000}
+		// The sender's first request of the key was free (excess 0, as
+		// every key's first is): the cluster's first is, once.
+		return entry{t: ns, a: (n - 1) * 1000}
 	case e.b > 0:
 		e.a -= leak(math.Float64frombits(uint64(e.b)), ns-e.t)
 		if e.a < 0 {
