@@ -5,6 +5,7 @@ import (
 	"regexp/syntax"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -156,6 +157,9 @@ func TestSetIndex(t *testing.T) {
 }
 
 func TestSetAllocation(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts under the race detector")
+	}
 	ms := compileAll(t, []string{
 		"PathRegexp(`(?i)/wp-admin/`)", "HeaderRegexp(`User-Agent`, `(?i)sqlmap`)", "Host(`a.example.com`)",
 		"PathRegexp(`/etc/passwd`)", "PathRegexp(`\\.\\./`)", "PathRegexp(`(?i)\\.(bak|old|swp)$`)",
@@ -437,4 +441,39 @@ func FuzzFoldAC(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSetConcurrent: one Set shared by goroutines (as a node shares a
+// policy's) gives each the one-by-one answer.
+func TestSetConcurrent(t *testing.T) {
+	ms := compileAll(t, customRules(200))
+	s := NewSet(ms)
+	views := []*view{benignView(), attackView()}
+	want := [][]int{oneByOne(ms, views[0]), oneByOne(ms, views[1])}
+	var wg sync.WaitGroup
+	errs := make(chan string, 4)
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var sc Scan
+			for i := range 200 {
+				k := (g + i) % 2
+				var got []int
+				s.Start(views[k], &sc)
+				for j := sc.Next(); j >= 0; j = sc.Next() {
+					got = append(got, j)
+				}
+				if !slices.Equal(got, want[k]) {
+					errs <- fmt.Sprintf("goroutine %d, request %d: %v, want %v", g, k, got, want[k])
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Fatal(e)
+	}
 }
