@@ -181,11 +181,16 @@ func (st *state) due(now time.Time, every time.Duration) []string {
 	return out
 }
 
+// challengeKeyCheck is how often the loop looks for partitions due (a
+// new partition gets its key within it).
+const challengeKeyCheck = 5 * time.Second
+
 // rotateChallengeKeys is the background loop: it gives each partition a
-// key at start and rotates every period (checked every minute, and by
-// every replica: the expected version lets one of them win).
+// key (at start, and a new partition soon after it appears) and rotates
+// every period; every replica runs it, the expected version lets one of
+// them win.
 func (s *Service) rotateChallengeKeys(ctx context.Context) {
-	t := time.NewTicker(min(time.Minute, s.challengeEvery()))
+	t := time.NewTicker(min(challengeKeyCheck, s.challengeEvery()))
 	defer t.Stop()
 	for {
 		var due []string
