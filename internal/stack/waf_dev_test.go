@@ -87,14 +87,16 @@ func TestDevWAF(t *testing.T) {
 
 	// Release 2: block. The node swaps the policy with its snapshot.
 	strata("waf", "policy", "update", "strict", "--mode", "block")
+	released := time.Now()
 	strata("waf", "policy", "release", "strict", "--note", "block")
-	inSync()
-	natstest.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+	natstest.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
 		if got := get(sqli); got != 403 {
 			return fmt.Errorf("block mode: GET %s = %d, want 403", sqli, got)
 		}
 		return nil
 	})
+	t.Logf("release to blocking on the node: %s", time.Since(released).Round(time.Millisecond))
+	attacked := time.Now()
 	if got := get("/admin/users"); got != 403 {
 		t.Fatalf("block mode: GET /admin/users = %d, want 403 (custom rule)", got)
 	}
@@ -120,6 +122,7 @@ func TestDevWAF(t *testing.T) {
 		}
 		return nil
 	})
+	t.Logf("attack to strata waf hits: %s", time.Since(attacked).Round(time.Millisecond))
 	if out := strata("waf", "stats", "--app", app.Id); !strings.Contains(out, "custom:block-admin") {
 		t.Fatalf("waf stats:\n%s", out)
 	}
