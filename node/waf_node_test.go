@@ -19,6 +19,7 @@ import (
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	wafv1 "github.com/strata-edge/strata/gen/strata/waf/v1"
 	"github.com/strata-edge/strata/node"
+	"github.com/strata-edge/strata/node/proxy"
 	"github.com/strata-edge/strata/node/store"
 	"github.com/strata-edge/strata/node/waf"
 	"github.com/strata-edge/strata/pkg/natsutil"
@@ -195,6 +196,21 @@ func TestNodeWAF(t *testing.T) {
 		if h.GetAction() != "block" || h.GetAppId() != "shop" || h.GetPolicyId() != "pol-strict" || h.GetStatus() != 403 ||
 			h.GetNodeId() != "n1" || h.GetAnomalyScore() < 5 || !hasMatch(h, "942") || h.GetClientIp() != "127.0.0.1" {
 			t.Errorf("%s SQLi hit: %v", base, h)
+		}
+		// A HEAD answer has no body: its head names the hit.
+		head, _ := http.NewRequest("HEAD", base+"/products?"+sqliQuery, nil)
+		head.Host = "shop.example.com"
+		head.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0")
+		head.Header.Set("Accept", "*/*")
+		resp, err := client.Do(head)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if id := resp.Header.Get(proxy.WAFRequestIDHeader); resp.StatusCode != 403 || id == "" {
+			t.Errorf("%s HEAD SQLi: %d, %s %q; want 403 naming the hit", base, resp.StatusCode, proxy.WAFRequestIDHeader, id)
+		} else if h := got.wait(t, id); h.GetMethod() != "HEAD" {
+			t.Errorf("%s HEAD SQLi hit: %v", base, h)
 		}
 		if status, _ := do(base, "GET", "blog", "/?q="+url.QueryEscape("<script>alert(document.cookie)</script>"), "", ""); status != 403 {
 			t.Errorf("%s XSS on blog: %d, want 403", base, status)

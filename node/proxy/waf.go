@@ -22,6 +22,10 @@ var (
 	_ wafengine.Request = (*stdState)(nil)
 )
 
+// WAFRequestIDHeader names the hit of a request the WAF blocked (the
+// request id of strata waf hits), in the answer's head as in its text.
+const WAFRequestIDHeader = "Strata-Waf-Request-Id"
+
 // waf runs the app's WAF policy on x; true when it answered the request.
 func (p *Proxy) waf(x exchange, f *flow) bool {
 	w := p.wafs.Load().For(f.app.ID)
@@ -36,6 +40,8 @@ func (p *Proxy) waf(x exchange, f *flow) bool {
 	switch v.Action {
 	case wafengine.Block:
 		msg := "request blocked by the WAF (request id " + id + ")\n"
+		// Also as a header: a HEAD answer has no body to carry it.
+		f.header = append(f.header, [2]string{WAFRequestIDHeader, id})
 		if v.Status == http.StatusRequestEntityTooLarge {
 			x.refuse(v.Status, msg) // the rest of the body stays unread
 		} else {

@@ -14,6 +14,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -213,9 +214,13 @@ func (r *Runtime) publish(h *wafv1.WafHit, count bool) {
 	if h.Time == nil {
 		h.Time = timestamppb.Now()
 	}
-	h.Uri = truncate(h.Uri, MaxURI)
+	// Request bytes need not be UTF-8, and protobuf refuses to marshal a
+	// string that is not: such a hit would be lost.
+	h.Uri = validUTF8(truncate(h.Uri, MaxURI))
+	h.Host, h.Method = validUTF8(h.Host), validUTF8(h.Method)
 	for _, m := range h.Matches {
-		m.Data = wafengine.Mask(m.Target, m.Data)
+		m.Data = validUTF8(wafengine.Mask(m.Target, m.Data))
+		m.Target, m.Message = validUTF8(m.Target), validUTF8(m.Message)
 		if count {
 			r.countRule(h.PolicyId, m.RuleId, h.Action)
 		}
@@ -268,3 +273,5 @@ func (r *Runtime) allowHit(now int64) bool {
 	}
 	return r.sent.Add(1) <= int64(r.opts.MaxHitsPerSecond)
 }
+
+func validUTF8(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }

@@ -139,10 +139,14 @@ func (w *WAF) skip(r rules.Request) bool {
 }
 
 // WantsBody reports whether the policy reads the body of a request with
-// this method and Content-Type.
+// this method and Content-Type. Every body is read when body inspection is
+// on, whatever the method or Content-Type says (no header parses as a form,
+// as Coraza alone does): skipping unlisted types would let an attacker
+// bypass the rules by leaving the header out. Only JSON, XML and multipart,
+// whose parsers the policy chooses, are left unread when not chosen.
 func (w *WAF) WantsBody(method, contentType string) bool {
 	b := &w.body
-	if !b.enabled || w.crs == nil || method == "GET" || method == "HEAD" {
+	if !b.enabled || w.crs == nil {
 		return false
 	}
 	ct := strings.ToLower(strings.TrimSpace(contentType))
@@ -150,8 +154,6 @@ func (w *WAF) WantsBody(method, contentType string) bool {
 		ct = strings.TrimSpace(ct[:i])
 	}
 	switch {
-	case ct == "application/x-www-form-urlencoded":
-		return true
 	case ct == "application/json" || strings.HasPrefix(ct, "application/") && strings.HasSuffix(ct, "+json"):
 		return b.json
 	case ct == "application/xml" || ct == "text/xml" || strings.HasPrefix(ct, "application/soap+xml"):
@@ -159,7 +161,7 @@ func (w *WAF) WantsBody(method, contentType string) bool {
 	case ct == "multipart/form-data":
 		return b.multipart
 	}
-	return false
+	return true
 }
 
 // BodyLimit is how many body bytes the policy inspects.

@@ -143,6 +143,14 @@ func TestBodyOnlyWhereAsked(t *testing.T) {
 	if v := w.Inspect(newReq("POST", "/api", "application/json", attack)); v.Action != Block {
 		t.Errorf("json attack: %q, want block", v.Action)
 	}
+	// Leaving the Content-Type out (or naming another) must not skip the
+	// body: it parses as a form, as in Coraza alone.
+	form := "q=1' UNION SELECT password FROM users--"
+	for _, ct := range []string{"", "text/plain", "application/x-made-up"} {
+		if v := w.Inspect(newReq("POST", "/api", ct, form)); v.Action != Block {
+			t.Errorf("attack body with Content-Type %q: %q %+v; want block", ct, v.Action, v.Matches)
+		}
+	}
 	big := newReq("POST", "/api", "application/json", `{"a":"`+strings.Repeat("x", 2000)+`"}`)
 	if v := w.Inspect(big); v.Action != Block || v.Status != 413 || !hasRule(v, BodyLimitRuleID) {
 		t.Errorf("body over limit in BLOCK: %q %d, want block 413", v.Action, v.Status)

@@ -77,8 +77,12 @@ func HTTP(addr string, hit func(ctx context.Context, requestID string) ([]int, e
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
 		o := Outcome{Status: resp.StatusCode}
-		if m := requestIDRe.FindSubmatch(body); m != nil && hit != nil {
-			ids, err := hit(ctx, string(m[1]))
+		id := resp.Header.Get("Strata-Waf-Request-Id") // a HEAD answer has no body
+		if m := requestIDRe.FindSubmatch(body); m != nil {
+			id = string(m[1])
+		}
+		if id != "" && hit != nil {
+			ids, err := hit(ctx, id)
 			if err != nil {
 				return o, err
 			}
