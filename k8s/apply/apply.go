@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/proto"
@@ -155,7 +156,7 @@ func (a *Applier) Apply(ctx context.Context, p *translate.Plan, certs []Certific
 // certificate service does not hold yet (the key is envelope-encrypted
 // there, as every uploaded key) and attaches them to the app.
 func (a *Applier) certificates(ctx context.Context, appID string, certs []Certificate) (int, error) {
-	if len(certs) == 0 || a.Cert == nil {
+	if a.Cert == nil {
 		return 0, nil
 	}
 	attached, err := a.Cert.ListCertificates(ctx, &certv1.ListCertificatesRequest{AppId: appID})
@@ -171,15 +172,33 @@ func (a *Applier) certificates(ctx context.Context, appID string, certs []Certif
 		if byName[c.Name] {
 			continue
 		}
-		_, err := a.Cert.UploadCertificate(ctx, &certv1.UploadCertificateRequest{
-			Name: c.Name, ChainPem: c.ChainPEM, KeyPem: c.Key, AppIds: []string{appID}})
-		if connect.CodeOf(err) == connect.CodeAlreadyExists {
+		// One Secret serves several routes: its certificate is uploaded once
+		// and attached to each of their apps.
+		_, err := a.Cert.GetCertificate(ctx, &certv1.GetCertificateRequest{Certificate: c.Name})
+		switch {
+		case connect.CodeOf(err) == connect.CodeNotFound:
+			_, err = a.Cert.UploadCertificate(ctx, &certv1.UploadCertificateRequest{
+				Name: c.Name, ChainPem: c.ChainPEM, KeyPem: c.Key, AppIds: []string{appID}})
+		case err == nil:
 			_, err = a.Cert.AttachCertificate(ctx, &certv1.AttachCertificateRequest{Certificate: c.Name, AppId: appID})
 		}
 		if err != nil {
 			return edits, fmt.Errorf("certificate %s: %w", c.Name, err)
 		}
 		edits++
+	}
+	// A rotated or removed Secret leaves its old certificate: detach it.
+	want := map[string]bool{}
+	for _, c := range certs {
+		want[c.Name] = true
+	}
+	for _, c := range attached.Certificates {
+		if strings.HasPrefix(c.Name, "k8s.") && strings.Contains(c.Name, ".tls.") && !want[c.Name] {
+			if _, err := a.Cert.DetachCertificate(ctx, &certv1.DetachCertificateRequest{Certificate: c.Id, AppId: appID}); err != nil {
+				return edits, fmt.Errorf("detach certificate %s: %w", c.Name, err)
+			}
+			edits++
+		}
 	}
 	return edits, nil
 }
