@@ -7,6 +7,8 @@ package apply
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"slices"
@@ -130,7 +132,7 @@ func (a *Applier) Apply(ctx context.Context, p *translate.Plan, certs []Certific
 			res.Edits++
 		}
 	}
-	n, err := a.certificates(ctx, app.Id, certs)
+	n, err := a.certificates(ctx, app.Id, covering(certs, p.Domains))
 	if err != nil {
 		return res, err
 	}
@@ -315,4 +317,29 @@ func (a *Applier) Owned(ctx context.Context, cluster string) ([]translate.Owner,
 		}
 		req.PageToken = res.NextPageToken
 	}
+}
+
+// covering keeps the certificates that name at least one of domains: a
+// listener's certificate for other hosts is not the app's.
+func covering(certs []Certificate, domains []string) []Certificate {
+	var out []Certificate
+	for _, c := range certs {
+		block, _ := pem.Decode([]byte(c.ChainPEM))
+		if block == nil {
+			out = append(out, c) // the API says what is wrong with it
+			continue
+		}
+		leaf, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			out = append(out, c)
+			continue
+		}
+		for _, d := range domains {
+			if leaf.VerifyHostname(strings.TrimPrefix(d, "*.")) == nil || leaf.VerifyHostname(d) == nil {
+				out = append(out, c)
+				break
+			}
+		}
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -176,7 +177,7 @@ func (r routeReconciler) routeStatus(ctx context.Context, rt route, owner transl
 		ps := gwv1.RouteParentStatus{ParentRef: a.ref, ControllerName: gwv1.GatewayController(r.opts.ControllerName)}
 		for _, old := range before.Parents {
 			if string(old.ControllerName) == r.opts.ControllerName && sameRef(old.ParentRef, a.ref) {
-				ps.Conditions = old.Conditions
+				ps.Conditions = append([]metav1.Condition(nil), old.Conditions...) // a copy: before stays as it was
 			}
 		}
 		conds := &ps.Conditions

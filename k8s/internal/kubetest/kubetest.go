@@ -66,22 +66,77 @@ func gatewayCRDs(t *testing.T) string {
 	return filepath.Join(strings.TrimSpace(string(out)), "config", "crd", "standard")
 }
 
+// require fails (CI=true) or skips the test with msg.
+func require(t *testing.T, msg string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+func requireAssets(t *testing.T) string {
+	t.Helper()
+	assets := Assets()
+	if assets == "" {
+		require(t, "kube-apiserver and etcd not found: run scripts/k8s-test-bins.sh (builds them once, ~15 min) or set KUBEBUILDER_ASSETS")
+	}
+	return assets
+}
+
+// BackendIP is the address test backends listen on inside the test's own
+// network namespace (see InNetns): the API server refuses loopback
+// addresses in EndpointSlices, and a test sends traffic only to addresses
+// of its own.
+const BackendIP = "198.18.0.10"
+
+const netnsEnv = "STRATA_KUBETEST_NETNS"
+
+// InNetns runs the calling test again in a new network namespace whose
+// loopback interface also has BackendIP, and reports whether the caller is
+// that run (true: go on with the test) or the outer one (false: return, the
+// inner run's result is the test's). Needs root, as the XDP tests do.
+func InNetns(t *testing.T) bool {
+	t.Helper()
+	if os.Getenv(netnsEnv) == "1" {
+		return true
+	}
+	requireAssets(t)
+	if os.Geteuid() != 0 {
+		require(t, "needs root for a network namespace (unshare --net)")
+	}
+	if _, err := exec.LookPath("unshare"); err != nil {
+		require(t, "needs unshare (util-linux) and ip (iproute2) for a network namespace")
+	}
+	script := `ip link set lo up && ip addr add ` + BackendIP + `/32 dev lo && exec "$0" "$@"`
+	cmd := exec.Command("unshare", "--net", "--", "sh", "-c", script, os.Args[0],
+		"-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1", "-test.timeout=9m")
+	cmd.Env = append(os.Environ(), netnsEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	t.Logf("in a network namespace:\n%s", out)
+	if err != nil {
+		t.Fatalf("the test in its network namespace: %v", err)
+	}
+	if !bytes.Contains(out, []byte("--- PASS: "+t.Name())) {
+		t.Fatalf("the test in its network namespace did not pass")
+	}
+	return false
+}
+
 // Start runs kube-apiserver and etcd until the end of the test and returns
 // an admin config for them.
 func Start(t *testing.T) *rest.Config {
 	t.Helper()
-	assets := Assets()
-	if assets == "" {
-		msg := "kube-apiserver and etcd not found: run scripts/k8s-test-bins.sh (builds them once, ~15 min) or set KUBEBUILDER_ASSETS"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	assets := requireAssets(t)
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: assets,
 		CRDDirectoryPaths:     []string{gatewayCRDs(t)},
 		ErrorIfCRDPathMissing: true,
+	}
+	if os.Getenv(netnsEnv) == "1" {
+		// No default route in the namespace: kube-apiserver would find no
+		// address to advertise.
+		env.ControlPlane.GetAPIServer().Configure().Set("advertise-address", BackendIP)
 	}
 	cfg, err := env.Start()
 	if err != nil {
