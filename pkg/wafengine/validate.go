@@ -54,6 +54,10 @@ func check(p *wafv1.WafPolicy) error {
 	if m := p.GetMode(); wafv1.WafMode_name[int32(m)] == "" {
 		errs = append(errs, errf("mode", "unknown mode %d", m))
 	}
+	if p.GetInspectResponses() {
+		// Accepting it would promise a protection no node gives.
+		errs = append(errs, errf("inspect_responses", "nodes do not inspect responses yet: leave it off"))
+	}
 	if pl := p.GetParanoiaLevel(); pl > 4 {
 		errs = append(errs, errf("paranoia_level", "is %d: must be 1-4 (0: 1)", pl))
 	}

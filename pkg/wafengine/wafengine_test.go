@@ -278,8 +278,8 @@ func TestValidateNamesTheField(t *testing.T) {
 		t.Errorf("response rule excluded without responses: err = %v, want the field and SecLang line", err)
 	}
 	p.InspectResponses = true
-	if err := Validate(p); err != nil {
-		t.Errorf("with inspect_responses: %v", err)
+	if err := Validate(p); err == nil || !strings.HasPrefix(err.Error(), "inspect_responses: ") {
+		t.Errorf("with inspect_responses: err = %v, want it refused by name", err)
 	}
 }
 

@@ -73,7 +73,7 @@ type policyFlags struct {
 	paranoia, inbound, outbound uint32
 	partitions                  []string
 	labels                      []string
-	crsOff, responses           bool
+	crsOff                      bool
 	body                        bool
 	bodyLimit                   uint32
 	bodyTypes                   []string
@@ -92,7 +92,6 @@ func (p *policyFlags) register(fl *pflag.FlagSet) {
 	fl.StringArrayVar(&p.partitions, "partition", nil, "partition id or name whose nodes get the policy (repeatable; replaces the list; none: every partition)")
 	fl.StringArrayVar(&p.labels, "label", nil, "label `k=v` (repeatable; replaces the labels)")
 	fl.BoolVar(&p.crsOff, "crs-off", false, "run the custom rules only, not the Core Rule Set (--crs-off=false: run it)")
-	fl.BoolVar(&p.responses, "inspect-responses", false, "inspect responses too (costs every response)")
 	fl.BoolVar(&p.body, "inspect-body", false, "inspect request bodies (--inspect-body=false: do not)")
 	fl.Uint32Var(&p.bodyLimit, "body-limit", 0, "bytes of a body inspected (default 131072, at most 10485760)")
 	fl.StringSliceVar(&p.bodyTypes, "body-types", nil, "bodies parsed: json,xml,multipart (default all three)")
@@ -139,9 +138,6 @@ func (pf *policyFlags) apply(fl *pflag.FlagSet, p *wafv1.WafPolicy) error {
 	}
 	if fl.Changed("crs-off") {
 		p.CrsDisabled = pf.crsOff
-	}
-	if fl.Changed("inspect-responses") {
-		p.InspectResponses = pf.responses
 	}
 	if fl.Changed("inspect-body") || fl.Changed("body-limit") || fl.Changed("body-types") {
 		b := proto.Clone(p.GetRequestBody()).(*wafv1.BodyInspection)

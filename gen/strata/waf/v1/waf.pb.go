@@ -473,8 +473,9 @@ type WafPolicy struct {
 	Exclusions   []*RuleExclusion `protobuf:"bytes,8,rep,name=exclusions,proto3" json:"exclusions,omitempty"`
 	Whitelist    *Whitelist       `protobuf:"bytes,9,opt,name=whitelist,proto3" json:"whitelist,omitempty"`
 	RequestBody  *BodyInspection  `protobuf:"bytes,10,opt,name=request_body,json=requestBody,proto3" json:"request_body,omitempty"`
-	// Inspect responses (RESPONSE-95x rules); off by default: it costs every
-	// response.
+	// Inspect responses (RESPONSE-95x rules). Reserved: nodes do not inspect
+	// responses yet, so a policy that sets it is refused rather than silently
+	// left unprotected.
 	InspectResponses bool `protobuf:"varint,11,opt,name=inspect_responses,json=inspectResponses,proto3" json:"inspect_responses,omitempty"`
 	// Evaluated before the Core Rule Set, in order (at most 1000).
 	CustomRules []*CustomRule `protobuf:"bytes,12,rep,name=custom_rules,json=customRules,proto3" json:"custom_rules,omitempty"`

@@ -263,8 +263,9 @@ export type WafPolicy = Message<"strata.waf.v1.WafPolicy"> & {
   requestBody?: BodyInspection | undefined;
 
   /**
-   * Inspect responses (RESPONSE-95x rules); off by default: it costs every
-   * response.
+   * Inspect responses (RESPONSE-95x rules). Reserved: nodes do not inspect
+   * responses yet, so a policy that sets it is refused rather than silently
+   * left unprotected.
    *
    * @generated from field: bool inspect_responses = 11;
    */
