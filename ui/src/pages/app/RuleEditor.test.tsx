@@ -28,6 +28,8 @@ function fakeAPI(input: RequestInfo | URL, init?: RequestInit): Promise<Response
   if ((when.match(/\(/g) ?? []).length !== (when.match(/\)/g) ?? []).length) vs.push(["rule.when", 'syntax error at 12: expected ")"']);
   const target = rule.actions?.[0]?.proxy?.upstreams?.[0]?.upstream;
   if (target && target !== "web") vs.push(["rule.actions[0].proxy.upstreams[0].upstream", `upstream "${target}" does not exist`]);
+  const limit = rule.actions?.[0]?.rateLimit;
+  if (limit && !limit.requests) vs.push(["rule.actions[0].rate_limit.requests", "must be at least 1"]);
   if (vs.length) {
     const err = { code: "invalid_argument", message: "invalid argument", details: [{ type: "google.rpc.BadRequest", value: base64Encode(badRequest(vs), "std_raw") }] };
     return Promise.resolve(new Response(JSON.stringify(err), { status: 400, headers: { "Content-Type": "application/json" } }));
@@ -82,5 +84,29 @@ describe("RuleEditor", () => {
     render(<RuleEditor appId="app_1" version={3n} initial={{ ...newRule([other]), name: "api" }} upstreams={[web, other]} onDone={() => {}} onCancel={() => {}} onReload={() => {}} />);
     const msg = await screen.findByText(/upstream "gone" does not exist/, {}, { timeout: 3000 });
     expect(msg.closest("fieldset")?.getAttribute("aria-label")).toBe("Action 1");
+  });
+});
+
+describe("rate limit and challenge actions", () => {
+  it("edits a rate limit action, shows the API's violation under its field and sends what was chosen", async () => {
+    const web = create(UpstreamSchema, { name: "web" });
+    render(<RuleEditor appId="app_1" version={3n} initial={{ ...newRule([web]), name: "api" }} upstreams={[web]} onDone={() => {}} onCancel={() => {}} onReload={() => {}} />);
+    fireEvent.change(screen.getByLabelText("Action 1 type"), { target: { value: "rateLimit" } });
+    fireEvent.change(screen.getByLabelText("Requests"), { target: { value: "0" } });
+    await screen.findByText("must be at least 1", {}, { timeout: 3000 });
+    fireEvent.change(screen.getByLabelText("Requests"), { target: { value: "100" } });
+    fireEvent.change(screen.getByLabelText("Scope"), { target: { value: "2" } });
+    fireEvent.click(screen.getByRole("button", { name: "Create rule" }));
+    await waitFor(() => expect(calls.some((c) => c.path.endsWith("/CreateRule") && !c.body.validateOnly)).toBe(true));
+    const sent = calls.filter((c) => c.path.endsWith("/CreateRule") && !c.body.validateOnly).pop()!.body as { rule: { actions: { rateLimit: Record<string, unknown> }[] } };
+    expect(sent.rule.actions[0].rateLimit).toMatchObject({ name: "limit", requests: 100, periodSeconds: 1, scope: "RATE_LIMIT_SCOPE_CLUSTER" });
+  });
+
+  it("offers a challenge action with its defaults", () => {
+    const web = create(UpstreamSchema, { name: "web" });
+    render(<RuleEditor appId="app_1" version={3n} initial={{ ...newRule([web]), name: "api" }} upstreams={[web]} onDone={() => {}} onCancel={() => {}} onReload={() => {}} />);
+    fireEvent.change(screen.getByLabelText("Action 1 type"), { target: { value: "challenge" } });
+    expect((screen.getByLabelText("Difficulty (leading zero bits)") as HTMLInputElement).value).toBe("16");
+    expect((screen.getByLabelText("Clearance (s)") as HTMLInputElement).value).toBe("3600");
   });
 });

@@ -2,7 +2,8 @@ import { useEffect, useRef, useState } from "react";
 import { create, clone } from "@bufbuild/protobuf";
 import { client, ConfigService, errorKind, fieldViolations, type Violation } from "../../api";
 import type { Action, Rule, Upstream } from "../../gen/strata/config/v1/resources_pb";
-import { ActionSchema, CacheActionSchema, HeaderOpsSchema, HeaderSchema, ProxyActionSchema, RedirectActionSchema, RespondActionSchema, RewriteActionSchema, RuleSchema, WeightedUpstreamSchema } from "../../gen/strata/config/v1/resources_pb";
+import { RateLimitAlgorithm, RateLimitExceed, RateLimitScope } from "../../gen/strata/config/v1/resources_pb";
+import { ActionSchema, CacheActionSchema, ChallengeActionSchema, RateLimitActionSchema, HeaderOpsSchema, HeaderSchema, ProxyActionSchema, RedirectActionSchema, RespondActionSchema, RewriteActionSchema, RuleSchema, WeightedUpstreamSchema } from "../../gen/strata/config/v1/resources_pb";
 import { AreaField, Check, FieldErrors, NumberField, SelectField, TextField, WriteError, pairsText, parsePairs, splitList } from "./forms";
 import styles from "./edit.module.css";
 
@@ -16,6 +17,24 @@ const kinds: [Kind, string][] = [
   ["responseHeaders", "Response headers"],
   ["rewrite", "Rewrite"],
   ["cache", "Cache"],
+  ["rateLimit", "Rate limit"],
+  ["challenge", "Challenge"],
+];
+
+const algorithms: [RateLimitAlgorithm, string][] = [
+  [RateLimitAlgorithm.TOKEN_BUCKET, "Token bucket"],
+  [RateLimitAlgorithm.FIXED_WINDOW, "Fixed window"],
+  [RateLimitAlgorithm.SLIDING_WINDOW, "Sliding window"],
+];
+const exceeds: [RateLimitExceed, string][] = [
+  [RateLimitExceed.REJECT, "Reject (429)"],
+  [RateLimitExceed.DELAY, "Delay"],
+  [RateLimitExceed.LOG, "Log only"],
+  [RateLimitExceed.CHALLENGE, "Challenge"],
+];
+const scopes: [RateLimitScope, string][] = [
+  [RateLimitScope.NODE, "Per node"],
+  [RateLimitScope.CLUSTER, "Cluster-wide"],
 ];
 
 export function newAction(kind: Kind, upstreams: Upstream[]): Action {
@@ -33,6 +52,10 @@ export function newAction(kind: Kind, upstreams: Upstream[]): Action {
       return create(ActionSchema, { action: { case: "rewrite", value: create(RewriteActionSchema) } });
     case "cache":
       return create(ActionSchema, { action: { case: "cache", value: create(CacheActionSchema, { ttlS: 60 }) } });
+    case "rateLimit":
+      return create(ActionSchema, { action: { case: "rateLimit", value: create(RateLimitActionSchema, { name: "limit", requests: 10, periodSeconds: 1, algorithm: RateLimitAlgorithm.TOKEN_BUCKET, onExceed: RateLimitExceed.REJECT, scope: RateLimitScope.NODE }) } });
+    case "challenge":
+      return create(ActionSchema, { action: { case: "challenge", value: create(ChallengeActionSchema, { difficulty: 16, clearanceSeconds: 3600 }) } });
   }
 }
 
@@ -150,6 +173,23 @@ function ActionEditor({ a, i, upstreams, vs, onChange, onRemove }: { a: Action; 
           <TextField label="Key headers" value={v.value.keyHeaders.join(", ")} onChange={(s) => edit((x) => ((x.action.value as typeof v.value).keyHeaders = splitList(s)))} field={`${f}.cache.key_headers`} vs={vs} />
           <TextField label="Key cookies" value={v.value.keyCookies.join(", ")} onChange={(s) => edit((x) => ((x.action.value as typeof v.value).keyCookies = splitList(s)))} field={`${f}.cache.key_cookies`} vs={vs} />
           <NumberField label="Stale while revalidate (s)" value={v.value.staleWhileRevalidateS} onChange={(n) => edit((x) => ((x.action.value as typeof v.value).staleWhileRevalidateS = n))} field={`${f}.cache.stale_while_revalidate_s`} vs={vs} />
+        </div>
+      )}
+      {v.case === "rateLimit" && (
+        <div className={styles.row}>
+          <TextField label="Limit name" value={v.value.name} onChange={(s) => edit((x) => ((x.action.value as typeof v.value).name = s))} field={`${f}.rate_limit.name`} vs={vs} />
+          <NumberField label="Requests" value={v.value.requests} onChange={(n) => edit((x) => ((x.action.value as typeof v.value).requests = n))} field={`${f}.rate_limit.requests`} vs={vs} />
+          <NumberField label="Per seconds" value={v.value.periodSeconds} onChange={(n) => edit((x) => ((x.action.value as typeof v.value).periodSeconds = n))} field={`${f}.rate_limit.period_seconds`} vs={vs} />
+          <NumberField label="Burst" value={v.value.burst} onChange={(n) => edit((x) => ((x.action.value as typeof v.value).burst = n))} field={`${f}.rate_limit.burst`} vs={vs} />
+          <SelectField<RateLimitAlgorithm> label="Algorithm" value={v.value.algorithm || RateLimitAlgorithm.TOKEN_BUCKET} options={algorithms} onChange={(n) => edit((x) => ((x.action.value as typeof v.value).algorithm = n))} field={`${f}.rate_limit.algorithm`} vs={vs} />
+          <SelectField<RateLimitExceed> label="When exceeded" value={v.value.onExceed || RateLimitExceed.REJECT} options={exceeds} onChange={(n) => edit((x) => ((x.action.value as typeof v.value).onExceed = n))} field={`${f}.rate_limit.on_exceed`} vs={vs} />
+          <SelectField<RateLimitScope> label="Scope" value={v.value.scope || RateLimitScope.NODE} options={scopes} onChange={(n) => edit((x) => ((x.action.value as typeof v.value).scope = n))} field={`${f}.rate_limit.scope`} vs={vs} />
+        </div>
+      )}
+      {v.case === "challenge" && (
+        <div className={styles.row}>
+          <NumberField label="Difficulty (leading zero bits)" value={v.value.difficulty} onChange={(n) => edit((x) => ((x.action.value as typeof v.value).difficulty = n))} field={`${f}.challenge.difficulty`} vs={vs} />
+          <NumberField label="Clearance (s)" value={v.value.clearanceSeconds} onChange={(n) => edit((x) => ((x.action.value as typeof v.value).clearanceSeconds = n))} field={`${f}.challenge.clearance_seconds`} vs={vs} />
         </div>
       )}
       <FieldErrors vs={vs.filter((x) => x.field === f)} field={f} />
