@@ -27,6 +27,11 @@ require (
 )
 
 require (
+	github.com/aclements/go-moremath v0.0.0-20210112150236-f10218a38794 // indirect
+	golang.org/x/perf v0.0.0-20260908200009-22c9c6c9d4da // indirect
+)
+
+require (
 	github.com/Azure/go-ntlmssp v0.1.1 // indirect
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
@@ -89,3 +94,5 @@ replace github.com/strata-edge/strata/pkg => ./pkg
 replace github.com/strata-edge/strata/services => ./services
 
 replace github.com/strata-edge/strata/node => ./node
+
+tool golang.org/x/perf/cmd/benchstat

@@ -11,6 +11,10 @@ type foldAC struct {
 	own    [][]int32 // per state: literals ending here
 	dict   []int32   // per state: the next state on its failure chain with literals, or -1
 	hasOut []bool    // own or dict
+	// start: the bytes some literal begins with; at the root the others
+	// are skipped with one independent load each rather than a chain of
+	// dependent table loads.
+	start [256]bool
 }
 
 // maxACCells bounds the transition table (4 bytes a cell): 4M cells, 16 MB.
@@ -31,6 +35,14 @@ func newFoldAC(lits []string) *foldAC {
 	}
 	for c := 'A'; c <= 'Z'; c++ {
 		a.class[c] = a.class[c+'a'-'A']
+	}
+	for _, l := range lits {
+		if l != "" {
+			a.start[l[0]] = true
+			if 'a' <= l[0] && l[0] <= 'z' {
+				a.start[l[0]-'a'+'A'] = true
+			}
+		}
 	}
 	a.stride = cols
 	// The trie, with goto edges in delta (0: none yet; state 0 is the root,
@@ -96,6 +108,14 @@ func newFoldAC(lits []string) *foldAC {
 func (a *foldAC) each(v string, fn func(lit int32)) {
 	s := 0
 	for i := 0; i < len(v); i++ {
+		if s == 0 {
+			for i < len(v) && !a.start[v[i]] {
+				i++
+			}
+			if i == len(v) {
+				break
+			}
+		}
 		s = int(a.delta[s*a.stride+int(a.class[v[i]])])
 		if !a.hasOut[s] {
 			continue

@@ -2,6 +2,8 @@ package rules
 
 import (
 	"regexp"
+	"slices"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/wasilibs/go-re2/experimental"
@@ -20,7 +22,10 @@ const (
 // fieldScan matches all the regexps of a Set that read one request field.
 //
 // A scan has three steps, each exact:
-//  1. Prefilter: an Aho-Corasick automaton over the literals the regexps
+//  1. Prefilter: a regexp anchored at the start with a literal (`^/api/`,
+//     `^7\.`) is a candidate only when the field begins with that literal,
+//     found by one walk down a trie of those prefixes that stops at the
+//     first byte no prefix continues with. An Aho-Corasick automaton over the literals the regexps
 //     require (requiredLiterals) finds which of them occur in the field,
 //     read ASCII-case-insensitively (foldAC); a regexp none of whose literals occurs cannot
 //     match. Regexps without required literals are always candidates.
@@ -37,7 +42,11 @@ type fieldScan struct {
 	key    fieldKey
 	first  int // slot of res[0] in setState.hit
 	res    []*regexp.Regexp
-	always []int32 // regexps without required literals
+	always []int32 // regexps without required literals or anchored prefix
+
+	anchors  *trie  // anchored prefixes (anchoredPrefix) -> regexps; nil: none
+	needsLit []bool // per regexp: anchored, and one of its literals must occur too
+	acAlways bool   // a regexp with literals has no anchored prefix
 
 	ac     *foldAC   // nil: no regexp has required literals
 	litRes [][]int32 // literal id -> regexps requiring it
@@ -48,7 +57,7 @@ type fieldScan struct {
 }
 
 func newFieldScan(fb *fieldBuild, first int) *fieldScan {
-	f := &fieldScan{key: fb.key, first: first, res: fb.res}
+	f := &fieldScan{key: fb.key, first: first, res: fb.res, needsLit: make([]bool, len(fb.res))}
 	var lits []string
 	litID := map[string]int{}
 	var re2Pats []string
@@ -58,8 +67,24 @@ func newFieldScan(fb *fieldBuild, first int) *fieldScan {
 		if parsed != nil {
 			req, ok = requiredLiterals(parsed)
 		}
-		if !ok {
+		prefix := ""
+		if parsed != nil {
+			prefix = anchoredPrefix(parsed)
+		}
+		if prefix != "" {
+			if f.anchors == nil {
+				f.anchors = &trie{}
+			}
+			f.anchors.add(prefix, int32(i))
+			// A literal inside the prefix adds nothing to it.
+			if slices.ContainsFunc(req, func(l string) bool { return strings.Contains(prefix, l) }) {
+				req = nil
+			}
+			f.needsLit[i] = len(req) > 0
+		} else if !ok {
 			f.always = append(f.always, int32(i))
+		} else {
+			f.acAlways = true
 		}
 		for _, l := range req {
 			id, seen := litID[l]
@@ -80,7 +105,7 @@ func newFieldScan(fb *fieldBuild, first int) *fieldScan {
 	}
 	if len(lits) > 0 {
 		if f.ac = newFoldAC(lits); f.ac == nil { // too large: no prefilter
-			f.always, f.litRes = allIndexes(len(fb.res)), nil
+			f.always, f.litRes, f.anchors = allIndexes(len(fb.res)), nil, nil
 		}
 	}
 	if len(fb.res) >= minRE2 {
@@ -142,9 +167,45 @@ func (f *fieldScan) scan(r Request, st *setState) {
 		cand[i] = true
 		ids = append(ids, int(i))
 	}
-	if a := f.ac; a != nil { // foldAC.each, inlined
+	needAC := f.acAlways
+	if t := f.anchors; t != nil {
+		pre := st.pre[f.first : f.first+len(f.res)] // anchored, waiting for a literal
+		clear(pre)
+		for j := 0; ; j++ {
+			for _, i := range t.rules {
+				if f.needsLit[i] {
+					pre[i], needAC = true, true
+				} else if !cand[i] {
+					cand[i] = true
+					ids = append(ids, int(i))
+				}
+			}
+			if j == len(v) {
+				break
+			}
+			c := v[j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			k := slices.Index(t.labels, c)
+			if k < 0 {
+				break
+			}
+			t = t.kids[k]
+		}
+	}
+	if a := f.ac; a != nil && needAC { // foldAC.each, inlined
+		pre := st.pre[f.first : f.first+len(f.res)]
 		s := 0
 		for j := 0; j < len(v); j++ {
+			if s == 0 {
+				for j < len(v) && !a.start[v[j]] {
+					j++
+				}
+				if j == len(v) {
+					break
+				}
+			}
 			s = int(a.delta[s*a.stride+int(a.class[v[j]])])
 			if !a.hasOut[s] {
 				continue
@@ -152,7 +213,7 @@ func (f *fieldScan) scan(r Request, st *setState) {
 			for t := s; t >= 0; t = int(a.dict[t]) {
 				for _, lit := range a.own[t] {
 					for _, i := range f.litRes[lit] {
-						if !cand[i] {
+						if !cand[i] && (!f.needsLit[i] || pre[i]) {
 							cand[i] = true
 							ids = append(ids, int(i))
 						}

@@ -73,6 +73,38 @@ func required(re *syntax.Regexp) ([]string, bool) {
 	return nil, false
 }
 
+// anchoredPrefix returns bytes, ASCII lower-cased, every field re matches
+// begins with (re starts with \A, or ^ outside (?m), and a literal), or "".
+// Matched against the field's first bytes it narrows as much as a long
+// literal, however short it is: `^7\.` leaves only fields starting "7.".
+func anchoredPrefix(re *syntax.Regexp) string {
+	for re.Op == syntax.OpCapture {
+		re = re.Sub[0]
+	}
+	if re.Op != syntax.OpConcat || len(re.Sub) < 2 || re.Sub[0].Op != syntax.OpBeginText {
+		return ""
+	}
+	lit := re.Sub[1]
+	for lit.Op == syntax.OpCapture {
+		lit = lit.Sub[0]
+	}
+	if lit.Op != syntax.OpLiteral {
+		return ""
+	}
+	fold := lit.Flags&syntax.FoldCase != 0
+	var b strings.Builder
+	for _, r := range lit.Rune { // the safe runes from the start, as longestSafeRun
+		if r == utf8.RuneError || fold && !asciiFold(r) {
+			break
+		}
+		if 'A' <= r && r <= 'Z' {
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
 // better prefers the set whose shortest literal is longest, then the smaller
 // set: long literals hit less often.
 func better(a, b []string) bool {

@@ -79,6 +79,7 @@ type setState struct {
 	scanned []bool   // per field
 	hit     []bool   // per slot
 	cand    []bool   // per slot, scratch of fieldScan
+	pre     []bool   // per slot, scratch of fieldScan
 	ids     []int    // scratch: candidate slots (field-local) of the last scan
 	marks   []uint64 // per expression: a candidate
 }
@@ -89,6 +90,7 @@ func (st *setState) reset(s *Set) {
 	st.scanned = resize(st.scanned, len(s.fields), true)
 	st.hit = resize(st.hit, s.slots, false)
 	st.cand = resize(st.cand, s.slots, false)
+	st.pre = resize(st.pre, s.slots, false)
 	st.marks = resize(st.marks, (len(s.rules)+63)/64, true)
 }
 

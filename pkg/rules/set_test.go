@@ -105,7 +105,7 @@ func TestSetMatchesLikeOneByOne(t *testing.T) {
 func TestSetCombinedAutomaton(t *testing.T) {
 	var exprs []string
 	for i := range 40 {
-		exprs = append(exprs, fmt.Sprintf("PathRegexp(`^/[a-z]+/[0-9]{%d}$`)", i+1)) // no literal
+		exprs = append(exprs, fmt.Sprintf("PathRegexp(`/[a-z]+/[0-9]{%d}$`)", i+1)) // no literal, no anchored prefix
 	}
 	exprs = append(exprs, "PathRegexp(`(?i)^/ſhop/`)", "PathRegexp(`[^\\x00-\\x7f]`)", "PathRegexp(`(?m)^x$`)", "PathRegexp(`\\z`)")
 	ms := compileAll(t, exprs)
@@ -224,6 +224,7 @@ func FuzzSet(f *testing.F) {
 	f.Add("(?i)union\\s+select", "[^a]", "\\x{FFFD}", "(?m)^a$", "Path(`/a`) || !Method(`GET`)", "/a\xffUNION \u017fELECT", "Mozilla", "1")
 	f.Add("(?i)k", "\\pL+", "[[:alpha:]]\\b", "\\z", "PathRegexp(`x`) && HeaderRegexp(`X-A`, `^\\d`)", "/\u212a", "7up", "")
 	f.Add("a|b|cd", "(a*)*$", "^$", "(?s).", "", "", "\n", "a\nb")
+	f.Add("^7\\.", "(?i)^/Skip", "\\A/é", "^/a/[0-9]+x", "HeaderRegexp(`X-A`, `^7`)", "/a/1x", "7.2", "/SKIP")
 	f.Add("(?i)ſ", "x{2,5}", "[\\x{80}-\\x{10FFFF}]", "\\B", "QueryRegexp(`q`, `é`)", "/ſ/é", "É", "é")
 	f.Fuzz(func(t *testing.T, re1, re2, re3, re4, expr, path, header, query string) {
 		q := func(s string) string {
@@ -475,5 +476,69 @@ func TestSetConcurrent(t *testing.T) {
 	close(errs)
 	for e := range errs {
 		t.Fatal(e)
+	}
+}
+
+func TestAnchoredPrefix(t *testing.T) {
+	for _, c := range []struct{ re, want string }{
+		{`^7\.`, "7."},
+		{`\A/API/v[0-9]+`, "/api/v"},
+		{`(?i)^/Wp-Admin/`, "/wp-admin/"},
+		{`(?i)^/adMINs`, "/admin"}, // s folds to U+017F: the prefix stops before it
+		{`^/é\x{FFFD}x`, "/é"},     // U+FFFD matches any invalid byte
+		{`(^/a)`, "/a"},            // a group around it
+		{`(?m)^/a`, ""},            // start of any line
+		{`^[a-z]/`, ""},
+		{`/a`, ""},
+		{`^/a|^/b`, ""},
+	} {
+		p, err := syntax.Parse(c.re, syntax.Perl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := anchoredPrefix(p); got != c.want {
+			t.Errorf("anchoredPrefix(%q) = %q, want %q", c.re, got, c.want)
+		}
+	}
+}
+
+// TestSetAnchored: regexps anchored with a literal are candidates only on
+// fields beginning with it (and with one of their literals, when the
+// prefix does not contain one), with the results of Match.
+func TestSetAnchored(t *testing.T) {
+	exprs := []string{
+		0: "HeaderRegexp(`X-Version`, `^7\\.`)",
+		1: "HeaderRegexp(`X-Version`, `^70\\.`)",
+		2: "PathRegexp(`^/p/[0-9]+/variant1$`)", // prefix and a literal after it
+		3: "PathRegexp(`(?i)^/Skip/`)",          // prefix "/": s is unsafe
+		4: "PathRegexp(`^/é`)",
+		5: "PathRegexp(`(?i)^/API/`) && !Method(`POST`)",
+		6: "PathRegexp(`^/p/`) || HeaderRegexp(`X-Version`, `^8`)",
+		7: "PathRegexp(`admin`)", // not anchored: the automaton still runs
+	}
+	ms := compileAll(t, exprs)
+	s := NewSet(ms)
+	for _, c := range []struct {
+		path, version string
+		want          []int
+	}{
+		{"/v1/items", "7.2", []int{0}},
+		{"/v1/items", "70.1", []int{1}},
+		{"/v1/items", "8", []int{6}},
+		{"/p/12/variant1", "", []int{2, 6}},
+		{"/p/12/variant2", "", []int{6}},
+		{"/P/12/variant1", "", nil}, // case-sensitive prefix
+		{"/SKIP/x", "", []int{3}},
+		{"/\u017fkip/x", "", []int{3}},
+		{"/é", "", []int{4}},
+		{"/É", "", nil},
+		{"/Api/x/admin", "", []int{5, 7}},
+		{"", "", nil},
+	} {
+		v := &view{method: "GET", host: "h", path: c.path}
+		if c.version != "" {
+			v.headers = [][2]string{{"X-Version", c.version}}
+		}
+		checkSet(t, ms, s, v, c.want)
 	}
 }

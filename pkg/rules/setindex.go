@@ -33,12 +33,13 @@ type atom struct {
 
 type setIndex struct {
 	slotRules  [][]int32 // per regexp slot
-	pathExact  map[string][]int32
-	prefixes   trie
+	paths      trie      // exact paths and path prefixes: one walk along the path finds both
 	hostExact  map[string][]int32
 	hostSuffix map[string][]int32
+	hostLens   uint64  // bit min(len, 63) set: hostExact has a key that long
+	suffixLens uint64  // the same for hostSuffix: most lookups are skipped unhashed
 	hostRules  []int32 // every host-indexed expression, for non-ASCII hosts
-	hasPrefix  bool
+	hasPath    bool
 	unindexed  []int32      // evaluated on every request
 	eager      []int        // fields regexp atoms need, scanned before evaluation
 	count      map[atom]int // while building: how many conditions use an atom
@@ -46,7 +47,6 @@ type setIndex struct {
 
 func (ix *setIndex) build(s *Set) {
 	ix.slotRules = make([][]int32, s.slots)
-	ix.pathExact = map[string][]int32{}
 	ix.hostExact = map[string][]int32{}
 	ix.hostSuffix = map[string][]int32{}
 	add := func(m map[string][]int32, k string, i int32) {
@@ -69,19 +69,22 @@ func (ix *setIndex) build(s *Set) {
 		for _, a := range atoms {
 			switch a.kind {
 			case atomPathExact:
-				add(ix.pathExact, a.key, ri)
+				ix.paths.node(a.key).addExact(ri)
+				ix.hasPath = true
 			case atomPathPrefix:
-				ix.prefixes.add(a.key, ri)
-				ix.hasPrefix = true
+				ix.paths.node(a.key).addRule(ri)
+				ix.hasPath = true
 			case atomSlot:
 				if l := ix.slotRules[a.slot]; len(l) == 0 || l[len(l)-1] != ri {
 					ix.slotRules[a.slot] = append(l, ri)
 				}
 			case atomHost:
 				add(ix.hostExact, a.key, ri)
+				ix.hostLens |= lenBit(len(a.key))
 				host = true
 			case atomHostSuffix:
 				add(ix.hostSuffix, a.key, ri)
+				ix.suffixLens |= lenBit(len(a.key))
 				host = true
 			}
 		}
@@ -188,15 +191,20 @@ func (s *Set) countAtoms(n *snode, count map[atom]int) {
 	}
 }
 
-// trie maps path prefixes to expressions; a walk along a path collects every
-// prefix of it.
+func lenBit(n int) uint64 { return 1 << min(n, 63) }
+
+// trie maps strings to expressions: rules for the prefixes, exact for the
+// whole strings; a walk along a string collects every prefix of it, and the
+// string itself when the walk reaches its end.
 type trie struct {
 	rules  []int32
+	exact  []int32
 	labels []byte
 	kids   []*trie
 }
 
-func (t *trie) add(p string, ri int32) {
+// node returns the node of p, adding the missing ones.
+func (t *trie) node(p string) *trie {
 	for i := 0; i < len(p); i++ {
 		j := slices.Index(t.labels, p[i])
 		if j < 0 {
@@ -206,8 +214,20 @@ func (t *trie) add(p string, ri int32) {
 		}
 		t = t.kids[j]
 	}
+	return t
+}
+
+func (t *trie) add(p string, ri int32) { t.node(p).addRule(ri) }
+
+func (t *trie) addRule(ri int32) {
 	if len(t.rules) == 0 || t.rules[len(t.rules)-1] != ri {
 		t.rules = append(t.rules, ri)
+	}
+}
+
+func (t *trie) addExact(ri int32) {
+	if len(t.exact) == 0 || t.exact[len(t.exact)-1] != ri {
+		t.exact = append(t.exact, ri)
 	}
 }
 
@@ -239,12 +259,12 @@ func (s *Set) Start(r Request, sc *Scan) {
 	}
 	ix := &s.idx
 	mark(ix.unindexed)
-	if len(ix.pathExact) > 0 || ix.hasPrefix {
+	if ix.hasPath {
 		p := r.Path()
-		mark(ix.pathExact[p])
-		t := &ix.prefixes
+		t := &ix.paths
 		mark(t.rules)
-		for i := 0; i < len(p) && t != nil; i++ {
+		i := 0
+		for ; i < len(p); i++ {
 			j := slices.Index(t.labels, p[i])
 			if j < 0 {
 				break
@@ -252,15 +272,20 @@ func (s *Set) Start(r Request, sc *Scan) {
 			t = t.kids[j]
 			mark(t.rules)
 		}
+		if i == len(p) {
+			mark(t.exact)
+		}
 	}
 	if len(ix.hostRules) > 0 {
 		h := r.Host()
 		if !isLowerASCII(h) { // Host matches with EqualFold: K is k
 			mark(ix.hostRules)
 		} else {
-			mark(ix.hostExact[h])
+			if ix.hostLens&lenBit(len(h)) != 0 {
+				mark(ix.hostExact[h])
+			}
 			for i := 1; i < len(h); i++ {
-				if h[i] == '.' {
+				if h[i] == '.' && ix.suffixLens&lenBit(len(h)-i) != 0 {
 					mark(ix.hostSuffix[h[i:]])
 				}
 			}
