@@ -2,6 +2,7 @@ package wafengine
 
 import (
 	"fmt"
+	"os"
 	"strings"
 
 	coreruleset "github.com/corazawaf/coraza-coreruleset/v4"
@@ -9,6 +10,7 @@ import (
 
 	wafv1 "github.com/strata-edge/strata/gen/strata/waf/v1"
 	"github.com/strata-edge/strata/pkg/rules"
+	"github.com/strata-edge/strata/pkg/wafengine/operators"
 )
 
 // WAF is a compiled policy. It is immutable and safe for concurrent use.
@@ -121,11 +123,47 @@ func Compile(p *wafv1.WafPolicy) (*WAF, error) {
 }
 
 func newCoraza(lines []line) (coraza.WAF, error) {
-	cw, err := coraza.NewWAF(coraza.NewWAFConfig().WithRootFS(coreruleset.FS).WithDirectives(text(lines)))
+	conf, err := withFoldedChains(lines)
+	if err != nil {
+		return nil, err
+	}
+	cw, err := coraza.NewWAF(coraza.NewWAFConfig().WithRootFS(coreruleset.FS).WithDirectives(conf))
 	if err == nil {
 		return cw, nil
 	}
 	return nil, explain(lines, err)
+}
+
+// withFoldedChains is the configuration of lines with the CRS rules'
+// transformation chains folded (chains.go) right after the last Include;
+// with STRATA_WAF_OPERATORS=coraza, lines unchanged (Coraza alone).
+func withFoldedChains(lines []line) (string, error) {
+	if os.Getenv(operators.Env) == "coraza" {
+		return text(lines), nil
+	}
+	last := -1
+	var included []string
+	for i, l := range lines {
+		if f, ok := strings.CutPrefix(l.text, "Include @owasp_crs/"); ok {
+			last = i
+			included = append(included, "@owasp_crs/"+f)
+		}
+	}
+	if last < 0 {
+		return text(lines), nil
+	}
+	folds, err := foldDirectives(included)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	b.WriteString(text(lines[:last+1]))
+	for _, f := range folds {
+		b.WriteString(f)
+		b.WriteByte('\n')
+	}
+	b.WriteString(text(lines[last+1:]))
+	return b.String(), nil
 }
 
 // explain finds the generated line Coraza refused: Coraza's error names

@@ -17,7 +17,8 @@ import (
 var once sync.Once
 
 // Env is the environment variable that, set to "coraza", makes Register keep Coraza's
-// built-in operators: a switch for an operator that misbehaves in production, and how
+// built-in operators (and package wafengine keep Coraza's transformation chains as the
+// rules write them): a switch for an operator that misbehaves in production, and how
 // the CRS regression run measures Coraza alone.
 const Env = "STRATA_WAF_OPERATORS"
 
