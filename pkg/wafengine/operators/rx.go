@@ -31,6 +31,7 @@ type rx struct {
 	fast   *re2.Regexp // nil when RE2 rejects the pattern: Go's regexp alone then
 	minLen int         // no input shorter than this can match
 	re2At  int         // inputs from this length run on RE2
+	lits   []string    // an ASCII input matching contains one of these (prefilter.go); nil: none
 }
 
 type rxCompiled struct {
@@ -38,6 +39,7 @@ type rxCompiled struct {
 	fast   *re2.Regexp
 	minLen int
 	re2At  int
+	lits   []string
 }
 
 func newRX(options plugintypes.OperatorOptions) (plugintypes.Operator, error) {
@@ -50,7 +52,7 @@ func newRX(options plugintypes.OperatorOptions) (plugintypes.Operator, error) {
 		if err != nil {
 			return nil, err
 		}
-		c := &rxCompiled{std: std, minLen: minMatchLength(data), re2At: re2MinLen}
+		c := &rxCompiled{std: std, minLen: minMatchLength(data), re2At: re2MinLen, lits: prefilter(data)}
 		if progLen(data) > complexInsts {
 			c.re2At = 0
 		}
@@ -65,11 +67,14 @@ func newRX(options plugintypes.OperatorOptions) (plugintypes.Operator, error) {
 		return nil, err
 	}
 	cc := c.(*rxCompiled)
-	return &rx{std: cc.std, fast: cc.fast, minLen: cc.minLen, re2At: cc.re2At}, nil
+	return &rx{std: cc.std, fast: cc.fast, minLen: cc.minLen, re2At: cc.re2At, lits: cc.lits}, nil
 }
 
 func (o *rx) Evaluate(tx plugintypes.TransactionState, value string) bool {
 	if len(value) < o.minLen {
+		return false
+	}
+	if o.lits != nil && isASCII(value) && !containsAnyFold(value, o.lits) {
 		return false
 	}
 	useRE2 := o.fast != nil && len(value) >= o.re2At && utf8.ValidString(value)
