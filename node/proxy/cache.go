@@ -37,7 +37,7 @@ func (p *Proxy) cacheDo(ctx context.Context, in *http.Request, tls bool, plan *r
 		if resp := p.tierFetch(ctx, st, creq); resp != nil {
 			return resp, nil
 		}
-		return fillFetch(ctx, st, cond)
+		return p.fillFetch(ctx, st, cond)
 	})
 }
 
@@ -61,8 +61,10 @@ var fillDrop = []string{"Range", "If-Range", "If-None-Match", "If-Modified-Since
 
 // fillFetch sends the request of st to its upstream like the std path does
 // (forwarding headers, then rule edits; retries on another server when
-// connecting fails) and returns the response with its body streaming.
-func fillFetch(ctx context.Context, st *stdState, cond http.Header) (*cache.Response, error) {
+// connecting fails) and returns the response with its body streaming,
+// once the app's WAF policy has inspected it (wafFill: a blocked response
+// is not stored).
+func (p *Proxy) fillFetch(ctx context.Context, st *stdState, cond http.Header) (*cache.Response, error) {
 	in := st.r
 	out := fillRequest(ctx, in)
 	out.URL.Scheme, out.URL.Host = "http", "upstream.invalid"
@@ -78,6 +80,10 @@ func fillFetch(ctx context.Context, st *stdState, cond http.Header) (*cache.Resp
 	// following this fill (node/cache ends it when nobody reads it).
 	resp, err := stdTransport{}.RoundTrip(out.WithContext(context.WithValue(context.WithoutCancel(ctx), stdStateKey{}, one)))
 	if err != nil {
+		return nil, err
+	}
+	if err := p.wafFill(one, resp); err != nil {
+		_ = resp.Body.Close()
 		return nil, err
 	}
 	return fillResponse(resp), nil
@@ -123,6 +129,10 @@ func cacheFailure(err error) (int, string) {
 	var ue *upstreamError
 	if errors.As(err, &ue) {
 		return upstreamFailure(ue.up, ue.srv, ue.err)
+	}
+	var wb *wafBlocked
+	if errors.As(err, &wb) {
+		return wb.status, wb.msg
 	}
 	return http.StatusBadGateway, fmt.Sprintf("cache fill: %v\n", err)
 }

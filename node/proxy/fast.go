@@ -207,6 +207,10 @@ func (p *Proxy) proxyFast(ctx *fasthttp.RequestCtx, st *fastState) *upstream.Ser
 		resp.Header.ResetConnectionClose() // the upstream's, not the client's
 	}
 	stripHopFastResp(&resp.Header)
+	if status, msg, blocked := p.wafResponse(st, &st.flow, fastResponse{resp}); blocked {
+		resp.Reset() // closes a body stream unsent
+		fastText(ctx, status, msg)
+	}
 	// The client keeps its own protocol: an HTTP/1.0 upstream's status line
 	// would otherwise be copied and close the client's keep-alive connection.
 	resp.Header.SetProtocol(nil)

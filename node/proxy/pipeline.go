@@ -17,6 +17,7 @@ import (
 	"github.com/strata-edge/strata/node/proxy/upstream"
 	"github.com/strata-edge/strata/node/tier"
 	"github.com/strata-edge/strata/pkg/metricsql"
+	"github.com/strata-edge/strata/pkg/wafengine"
 )
 
 // The request pipeline, one for both engines: handle decides what happens
@@ -71,13 +72,15 @@ type exchange interface {
 type flow struct {
 	plan   route.Plan
 	app    *route.App
-	srv    *upstream.Server // the server that answered (or was tried last)
-	peer   bool             // a child node's tier request (Strata-Tier-Hops from a peer)
-	bypass bool             // a cache action said bypass: mark the response
-	start  time.Time        // zero unless the access log or per-second stats need it
-	cache  string           // the cache status sent (HIT, MISS, ...); "" if none
-	buf    []byte           // scratch, kept across requests by pooled states
-	header [][2]string      // response headers of a hook's answer (challenge cookie)
+	srv    *upstream.Server    // the server that answered (or was tried last)
+	peer   bool                // a child node's tier request (Strata-Tier-Hops from a peer)
+	bypass bool                // a cache action said bypass: mark the response
+	start  time.Time           // zero unless the access log or per-second stats need it
+	cache  string              // the cache status sent (HIT, MISS, ...); "" if none
+	buf    []byte              // scratch, kept across requests by pooled states
+	header [][2]string         // response headers of a hook's answer (challenge cookie)
+	waf    *wafengine.WAF      // the policy whose exchange wafX is
+	wafX   *wafengine.Exchange // the request's WAF transaction, open for the response (waf.go)
 	rec    stats.Done
 	req    metricsql.Request
 }
@@ -192,6 +195,7 @@ func (p *Proxy) finish(f *flow, h actions.HeaderEditor) {
 // aggregates, one call), feeds the Metric SQL aggregators when any runs and
 // writes the access log line.
 func (p *Proxy) done(x exchange, f *flow) {
+	f.wafX.Close() // no response was inspected (not proxied, or it failed)
 	status, in, out, proto := x.result()
 	var end time.Time
 	if !f.start.IsZero() {

@@ -202,8 +202,18 @@ func (p *Proxy) newReverseProxy() *httputil.ReverseProxy {
 		Transport: stdTransport{},
 		// A switch of protocols is written without WriteHeader: finish
 		// its head here (statusWriter does it for every other response).
+		// The WAF inspects the response here, before its head is written
+		// (waf.go); a blocked one goes to the ErrorHandler, which closes
+		// the upstream's body unsent.
 		ModifyResponse: func(resp *http.Response) error {
-			if st := stateOf(resp.Request); st != nil && resp.StatusCode == http.StatusSwitchingProtocols {
+			st := stateOf(resp.Request)
+			if st == nil {
+				return nil
+			}
+			if status, msg, blocked := p.wafResponse(st, &st.flow, stdResponse{resp}); blocked {
+				return &wafBlocked{status, msg}
+			}
+			if resp.StatusCode == http.StatusSwitchingProtocols {
 				st.w.finished = true
 				p.finish(&st.flow, stdHeaderEditor(resp.Header))
 			}
@@ -288,7 +298,10 @@ func (p *Proxy) stdError(w http.ResponseWriter, r *http.Request, err error) {
 	st := stateOf(r)
 	var mbe *http.MaxBytesError
 	var ue *upstreamError
+	var wb *wafBlocked
 	switch {
+	case errors.As(err, &wb):
+		stdText(w, wb.status, wb.msg)
 	case errors.As(err, &mbe):
 		stdText(w, http.StatusRequestEntityTooLarge, "request body larger than "+strconv.FormatInt(mbe.Limit, 10)+" bytes\n")
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:

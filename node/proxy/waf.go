@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/strata-edge/strata/node/challenge"
 	"github.com/strata-edge/strata/node/waf"
 	"github.com/strata-edge/strata/pkg/wafengine"
@@ -36,7 +38,10 @@ func (p *Proxy) waf(x exchange, f *flow) bool {
 	if !ok {
 		return false
 	}
-	v, id := p.wafRT.Inspect(w, f.app.ID, req)
+	v, id, rx := p.wafRT.Begin(w, f.app.ID, req)
+	if rx != nil {
+		f.waf, f.wafX = w, rx // the response is inspected before it is sent
+	}
 	switch v.Action {
 	case wafengine.Block:
 		msg := "request blocked by the WAF (request id " + id + ")\n"
@@ -47,12 +52,73 @@ func (p *Proxy) waf(x exchange, f *flow) bool {
 		} else {
 			x.text(v.Status, msg)
 		}
+		f.wafX.Close()
 		return true
 	case wafengine.Challenge:
 		// Cleared clients pass (the custom rule's hit is still reported).
 		return p.serveChallenge(x, f, challenge.ParamsOf(nil))
 	}
 	return false
+}
+
+// Response inspection (inspect_responses), one decision for both engines:
+// each adapter calls wafResponse with its upstream response before any of
+// it is sent (fasthttp: after HostClient.Do, which has read the whole
+// response; net/http: ReverseProxy's ModifyResponse, before the head is
+// written, reading at most the body limit plus one byte and putting it
+// back in front of the rest, so a larger response still streams). A
+// response the policy blocks is replaced by the blocked answer; the
+// upstream's body is closed unsent. Cache fills are inspected before they
+// are stored (wafFill), so a hit was inspected when it was stored.
+
+// wafResponse inspects resp, the upstream's response to req, when the
+// request's policy asked for it (flow.wafX); blocked: the status and text
+// that replace it.
+func (p *Proxy) wafResponse(req wafengine.Request, f *flow, resp wafengine.Response) (status int, msg string, blocked bool) {
+	x := f.wafX
+	if x == nil {
+		return 0, "", false
+	}
+	f.wafX = nil
+	if resp.StatusCode() == http.StatusSwitchingProtocols {
+		x.Close() // a tunnel, not a response
+		return 0, "", false
+	}
+	v, id := p.wafRT.Response(f.waf, f.app.ID, req, x, resp)
+	if v.Action != wafengine.Block {
+		return 0, "", false
+	}
+	f.header = append(f.header, [2]string{WAFRequestIDHeader, id})
+	return v.Status, "response blocked by the WAF (request id " + id + ")\n", true
+}
+
+// wafBlocked is the error of a response the WAF blocked, for the net/http
+// ErrorHandler and a cache fill.
+type wafBlocked struct {
+	status int
+	msg    string
+}
+
+func (e *wafBlocked) Error() string { return e.msg }
+
+// wafFill inspects a cache fill's response before it is stored, in a
+// transaction of its own over the fill's request (the client's request
+// was reported by its own inspection; a fill may serve many clients).
+func (p *Proxy) wafFill(st *stdState, resp *http.Response) error {
+	app := st.plan.App
+	if app == nil {
+		return nil
+	}
+	w := p.wafs.Load().For(app.ID)
+	if !w.InspectsResponses() {
+		return nil
+	}
+	_, x := w.Begin(st)
+	f := flow{app: app, waf: w, wafX: x}
+	if status, msg, blocked := p.wafResponse(st, &f, stdResponse{resp}); blocked {
+		return &wafBlocked{status, msg}
+	}
+	return nil
 }
 
 // commitWAF swaps in the WAF policies of the config being committed.
@@ -89,6 +155,64 @@ func (st *fastState) Body(max int) ([]byte, bool) {
 	return b, false
 }
 
+// fastResponse is an upstream response on the fasthttp path.
+type fastResponse struct{ r *fasthttp.Response }
+
+func (fr fastResponse) StatusCode() int { return fr.r.StatusCode() }
+
+func (fr fastResponse) VisitHeaders(fn func(name, value string)) {
+	for k, v := range fr.r.Header.All() {
+		fn(string(k), string(v)) // Coraza keeps them past fasthttp's buffers
+	}
+}
+
+func (fr fastResponse) Body(max int) ([]byte, bool) {
+	r := fr.r
+	if !r.IsBodyStream() {
+		b := r.Body()
+		if len(b) > max {
+			return b[:max], true
+		}
+		return b, false
+	}
+	rest := r.BodyStream()
+	b, more := readUpTo(rest, max)
+	size := r.Header.ContentLength()
+	r.SetBodyStream(io.MultiReader(bytes.NewReader(b), rest), size)
+	return b[:min(len(b), max)], more
+}
+
+// stdResponse is an upstream response on the net/http path.
+type stdResponse struct{ r *http.Response }
+
+func (sr stdResponse) StatusCode() int { return sr.r.StatusCode }
+
+func (sr stdResponse) VisitHeaders(fn func(name, value string)) {
+	for k, vs := range sr.r.Header {
+		for _, v := range vs {
+			fn(k, v)
+		}
+	}
+}
+
+func (sr stdResponse) Body(max int) ([]byte, bool) {
+	r := sr.r
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, false
+	}
+	b, more := readUpTo(r.Body, max)
+	r.Body = replayBody{io.MultiReader(bytes.NewReader(b), r.Body), r.Body}
+	return b[:min(len(b), max)], more
+}
+
+// readUpTo reads up to max+1 bytes of r (an error shows again to the next
+// read); more: there were more than max.
+func readUpTo(r io.Reader, max int) (b []byte, more bool) {
+	var buf bytes.Buffer
+	_, _ = buf.ReadFrom(io.LimitReader(r, int64(max)+1))
+	return buf.Bytes(), buf.Len() > max
+}
+
 // net/http: the body is read up to max+1 bytes and put back in front of
 // the rest, so the upstream gets all of it.
 
@@ -108,17 +232,9 @@ func (st *stdState) Body(max int) ([]byte, bool) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, false
 	}
-	var buf bytes.Buffer
-	if r.ContentLength > 0 {
-		buf.Grow(int(min(r.ContentLength, int64(max)+1)))
-	}
-	_, _ = buf.ReadFrom(io.LimitReader(r.Body, int64(max)+1)) // an error shows again to the upstream read
-	b := buf.Bytes()
+	b, more := readUpTo(r.Body, max)
 	r.Body = replayBody{io.MultiReader(bytes.NewReader(b), r.Body), r.Body}
-	if len(b) > max {
-		return b[:max], true
-	}
-	return b, false
+	return b[:min(len(b), max)], more
 }
 
 // replayBody reads what the WAF read, then the rest; Close closes the

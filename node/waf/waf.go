@@ -171,34 +171,67 @@ func contentKey(p *wafv1.WafPolicy) [32]byte {
 // hit when the policy flagged the request. The request id returned names
 // the hit ("" when there is none), for the answer to a blocked client.
 func (r *Runtime) Inspect(w *wafengine.WAF, appID string, req wafengine.Request) (v wafengine.Verdict, requestID string) {
-	defer func() {
-		// A rule engine bug must not take the node down (fasthttp does not
-		// recover handlers): BLOCK answers 500, DETECT lets the request on.
-		if e := recover(); e != nil {
-			r.panics.Add(1)
-			r.log.Error("waf: inspection panicked", "policy", w.ID, "app", appID, "panic", fmt.Sprint(e))
-			v, requestID = wafengine.Verdict{}, ""
-			if w.Mode == wafv1.WafMode_WAF_MODE_BLOCK {
-				v = wafengine.Verdict{Action: wafengine.Block, Status: 500}
-			}
-		}
-	}()
-	v = w.Inspect(req)
+	v, requestID, x := r.Begin(w, appID, req)
+	x.Close()
+	return v, requestID
+}
+
+// Begin is Inspect that also returns the exchange to pass the upstream's
+// response to (Response) when the policy inspects responses; nil otherwise.
+func (r *Runtime) Begin(w *wafengine.WAF, appID string, req wafengine.Request) (v wafengine.Verdict, requestID string, x *wafengine.Exchange) {
+	defer r.recoverVerdict(w, appID, &v, &requestID)
+	v, x = w.Begin(req)
+	return v, r.report(w, appID, req, v), x
+}
+
+// Response runs the response phases of x on resp (the response to req),
+// counts the outcome and publishes a hit (direction "response") when the
+// response was flagged; the request id names it.
+func (r *Runtime) Response(w *wafengine.WAF, appID string, req wafengine.Request, x *wafengine.Exchange, resp wafengine.Response) (v wafengine.Verdict, requestID string) {
+	defer r.recoverVerdict(w, appID, &v, &requestID)
+	v = x.Response(resp)
+	return v, r.report(w, appID, req, v)
+}
+
+// recoverVerdict turns a panic of the rule engine into a verdict: a rule
+// engine bug must not take the node down (fasthttp does not recover
+// handlers): BLOCK answers 500, DETECT lets the request on.
+func (r *Runtime) recoverVerdict(w *wafengine.WAF, appID string, v *wafengine.Verdict, requestID *string) {
+	e := recover()
+	if e == nil {
+		return
+	}
+	r.panics.Add(1)
+	r.log.Error("waf: inspection panicked", "policy", w.ID, "app", appID, "panic", fmt.Sprint(e))
+	*v, *requestID = wafengine.Verdict{Response: v.Response}, ""
+	if w.Mode == wafv1.WafMode_WAF_MODE_BLOCK {
+		v.Action, v.Status = wafengine.Block, 500
+	}
+}
+
+// report counts v and publishes its hit; the hit's request id ("" when
+// nothing was flagged).
+func (r *Runtime) report(w *wafengine.WAF, appID string, req wafengine.Request, v wafengine.Verdict) string {
 	r.countVerdict(w.ID, v)
 	if v.Action == wafengine.None {
-		return v, ""
+		return ""
 	}
 	id := nuid.Next()
+	dir := "request"
+	if v.Response {
+		dir = "response"
+	}
 	h := &wafv1.WafHit{
 		AppId: appID, PolicyId: w.ID, RequestId: id, ClientIp: clientIP(req),
 		Method: req.Method(), Host: req.Host(), Uri: req.RequestURI(),
 		Action: string(v.Action), Status: uint32(v.Status), AnomalyScore: uint32(max(v.AnomalyScore, 0)),
+		Direction: dir,
 	}
 	for _, m := range v.Matches {
-		h.Matches = append(h.Matches, &wafv1.RuleMatch{RuleId: m.RuleID, Message: m.Message, Tags: m.Tags, Target: m.Target, Data: m.Data})
+		h.Matches = append(h.Matches, &wafv1.RuleMatch{RuleId: m.RuleID, Message: m.Message, Tags: m.Tags, Target: m.Target, Data: m.Data, Phase: uint32(max(m.Phase, 0))})
 	}
 	r.publish(h, false)
-	return v, id
+	return id
 }
 
 // Publish sends a hit that another part of the node decided (a rate limit,

@@ -44,6 +44,14 @@ func bodyLimit(p *wafv1.WafPolicy) int {
 	return DefaultBodyLimit
 }
 
+// responseBodyLimit is the policy's response body inspection limit in bytes.
+func responseBodyLimit(p *wafv1.WafPolicy) int {
+	if n := p.GetResponseBodyLimitBytes(); n > 0 {
+		return int(n)
+	}
+	return DefaultBodyLimit
+}
+
 // directives generates the SecLang configuration of p (checked by check).
 // The rule engine is always On: Inspect decides what DETECT does with an
 // interruption, so one WAF serves a mode change without recompiling the
@@ -71,6 +79,8 @@ func directives(p *wafv1.WafPolicy) []line {
 	add("", "SecRequestBodyJsonDepthLimit 1024")
 	add("", "SecArgumentsLimit 1000")
 	add("inspect_responses", "SecResponseBodyAccess %s", resp)
+	add("response_body_limit_bytes", "SecResponseBodyLimit %d", responseBodyLimit(p))
+	add("", "SecResponseBodyLimitAction ProcessPartial")
 	add("", "SecAuditEngine Off")
 	add("", `SecRule REQUEST_HEADERS:Content-Type "@rx ^(?:application(?:/soap\+|/)|text/)xml" "id:200000,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=XML"`)
 	add("", `SecRule REQUEST_HEADERS:Content-Type "@rx ^application/json" "id:200001,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=JSON"`)
@@ -79,6 +89,10 @@ func directives(p *wafv1.WafPolicy) []line {
 	add("", `SecRule MULTIPART_STRICT_ERROR "!@eq 0" "id:200003,phase:2,t:none,log,deny,status:400,msg:'Multipart request body failed strict validation.'"`)
 	add("", `SecRule ARGUMENTS_LIMIT_REACHED "@eq 1" "id:200004,phase:1,t:none,log,deny,status:400,msg:'Argument limit reached'"`)
 	add("", `SecRule ARGUMENTS_LIMIT_REACHED "@eq 1" "id:200005,phase:2,t:none,log,deny,status:400,msg:'Argument limit reached'"`)
+	// The response bodies read (with inspect_responses): text, JSON and XML
+	// (SecResponseBodyMimeType takes exact types only); images, archives
+	// and streams of other types pass unread.
+	add("", `SecRule RESPONSE_HEADERS:Content-Type "@rx ^(?:text/|application/(?:[a-z0-9.-]+\+)?(?:json|xml)(?:$|[;\s]))" "id:200007,phase:3,t:none,t:lowercase,pass,nolog,ctl:forceResponseBodyVariable=On"`)
 	if p.GetCrsDisabled() {
 		return out
 	}

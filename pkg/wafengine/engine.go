@@ -28,6 +28,7 @@ type WAF struct {
 	skipPrefix []string
 	skipWhen   *rules.Matcher // nil: none
 	body       bodyPolicy
+	response   responsePolicy
 	lines      []line
 }
 
@@ -108,6 +109,7 @@ func Compile(p *wafv1.WafPolicy) (*WAF, error) {
 	if !w.body.json && !w.body.xml && !w.body.multipart {
 		w.body.json, w.body.xml, w.body.multipart = true, true, true
 	}
+	w.response = responsePolicy{enabled: p.GetInspectResponses(), limit: responseBodyLimit(p)}
 	w.lines = directives(p)
 	if p.GetCrsDisabled() && len(w.custom) == 0 {
 		return w, nil

@@ -46,8 +46,11 @@ type Verdict struct {
 	Action Action
 	// Status to answer with (Block only).
 	Status int
-	// AnomalyScore is the CRS inbound anomaly score (0 without the CRS).
+	// AnomalyScore is the CRS inbound anomaly score, or the outbound one
+	// in a Response verdict (0 without the CRS).
 	AnomalyScore int
+	// Response: the verdict is on the upstream's response (Exchange.Response).
+	Response bool
 	// Matches are the rules that matched, custom rules first; at most
 	// MaxMatches, data masked and truncated.
 	Matches []Match
@@ -62,6 +65,9 @@ type Match struct {
 	Tags    []string
 	Target  string // "ARGS:id"
 	Data    string // at most MaxMatchData bytes, secrets masked
+	// Phase of the rule: 1-2 request, 3-4 response; 0 for custom rules
+	// and the node's own checks.
+	Phase int
 }
 
 // Limits of what a verdict carries.
@@ -79,13 +85,23 @@ const BodyLimitRuleID = "body-limit"
 // DETECT mode a request that would be blocked or challenged gets Detect:
 // the verdict never changes the response. Safe for concurrent use.
 func (w *WAF) Inspect(r Request) Verdict {
-	var v Verdict
+	v, x := w.Begin(r)
+	x.Close()
+	return v
+}
+
+// Begin is Inspect that keeps the request's Core Rule Set transaction open
+// for its response when the policy inspects responses (InspectsResponses)
+// and the verdict lets the request on: the caller then passes the upstream
+// response to x.Response, or calls x.Close when there is none. x is nil
+// when there is no response to inspect (and Close on nil is a no-op).
+func (w *WAF) Begin(r Request) (v Verdict, x *Exchange) {
 	if w.Off() {
-		return v
+		return v, nil
 	}
 	if w.skip(r) {
 		v.Skipped = true
-		return v
+		return v, nil
 	}
 	detect := w.Mode == wafv1.WafMode_WAF_MODE_DETECT
 	var matched [8]int
@@ -98,28 +114,33 @@ func (w *WAF) Inspect(r Request) Verdict {
 			continue
 		case wafv1.WafRuleAction_WAF_RULE_ACTION_ALLOW:
 			v.Action = Allow
-			return v
+			return v, nil
 		case wafv1.WafRuleAction_WAF_RULE_ACTION_CHALLENGE:
 			if detect {
 				v.Action = Detect
 				continue
 			}
 			v.Action = Challenge
-			return v
+			return v, nil
 		default: // BLOCK
 			if detect {
 				v.Action = Detect
 				continue
 			}
 			v.Action, v.Status = Block, c.status
-			return v
+			return v, nil
 		}
 	}
 	if w.crs == nil {
-		return v
+		return v, nil
 	}
-	w.runCRS(r, &v, detect)
-	return v
+	tx := w.runCRS(r, &v, detect)
+	if !w.response.enabled || v.Action == Block || tx.IsInterrupted() {
+		// An interrupted transaction (DETECT) runs no further phase.
+		tx.Close()
+		return v, nil
+	}
+	return v, &Exchange{w: w, tx: tx, detect: detect}
 }
 
 // skip reports whether the whitelist skips r.
@@ -167,9 +188,10 @@ func (w *WAF) WantsBody(method, contentType string) bool {
 // BodyLimit is how many body bytes the policy inspects.
 func (w *WAF) BodyLimit() int { return w.body.limit }
 
-func (w *WAF) runCRS(r Request, v *Verdict, detect bool) {
+// runCRS runs phases 1 and 2 of the Core Rule Set on r and returns the
+// transaction, still open: the caller closes it (Begin).
+func (w *WAF) runCRS(r Request, v *Verdict, detect bool) types.Transaction {
 	tx := w.crs.NewTransaction()
-	defer tx.Close()
 	ip := r.ClientIP()
 	client := ""
 	if ip.IsValid() {
@@ -192,8 +214,8 @@ func (w *WAF) runCRS(r Request, v *Verdict, detect bool) {
 			v.add(Match{RuleID: BodyLimitRuleID, Message: "Request body larger than the inspection limit (" + strconv.Itoa(w.body.limit) + " bytes)"})
 			if !detect {
 				v.Action, v.Status = Block, 413
-				collect(tx, v)
-				return
+				collect(tx, v, false)
+				return tx
 			}
 			v.Action = Detect
 		}
@@ -204,23 +226,36 @@ func (w *WAF) runCRS(r Request, v *Verdict, detect bool) {
 	if it == nil {
 		it, _ = tx.ProcessRequestBody()
 	}
-	collect(tx, v)
-	if it != nil {
-		if detect {
-			v.Action = Detect
-		} else {
-			v.Action, v.Status = Block, it.Status
-			if v.Status == 0 {
-				v.Status = 403
-			}
-		}
+	collect(tx, v, false)
+	v.interrupted(it, detect)
+	return tx
+}
+
+// interrupted sets the action of an interruption it (nil: none).
+func (v *Verdict) interrupted(it *types.Interruption, detect bool) {
+	if it == nil {
+		return
+	}
+	if detect {
+		v.Action = Detect
+		return
+	}
+	v.Action, v.Status = Block, it.Status
+	if v.Status == 0 {
+		v.Status = 403
 	}
 }
 
-// collect copies the transaction's matched rules and anomaly score.
-func collect(tx types.Transaction, v *Verdict) {
+// collect copies the transaction's matched rules and anomaly score: those
+// of the request phases (1-2), or with response those of the response
+// phases (3-4) and the outbound score.
+func collect(tx types.Transaction, v *Verdict, response bool) {
+	score := "blocking_inbound_anomaly_score"
+	if response {
+		score = "blocking_outbound_anomaly_score"
+	}
 	if st, ok := tx.(plugintypes.TransactionState); ok {
-		if vals := st.Variables().TX().Get("blocking_inbound_anomaly_score"); len(vals) > 0 {
+		if vals := st.Variables().TX().Get(score); len(vals) > 0 {
 			v.AnomalyScore, _ = strconv.Atoi(vals[0])
 		}
 	}
@@ -229,7 +264,11 @@ func collect(tx types.Transaction, v *Verdict) {
 		if id := rule.ID(); mr.Message() == "" || id == 0 || id >= 900000 && id < 902000 {
 			continue // flow control and the CRS setup and initialization
 		}
-		m := Match{RuleID: strconv.Itoa(rule.ID()), Message: mr.Message(), Tags: rule.Tags()}
+		phase := int(rule.Phase())
+		if (phase >= 3) != response {
+			continue
+		}
+		m := Match{RuleID: strconv.Itoa(rule.ID()), Message: mr.Message(), Tags: rule.Tags(), Phase: phase}
 		if mds := mr.MatchedDatas(); len(mds) > 0 {
 			md := mds[0]
 			m.Target = md.Variable().Name()

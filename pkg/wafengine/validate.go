@@ -54,10 +54,6 @@ func check(p *wafv1.WafPolicy) error {
 	if m := p.GetMode(); wafv1.WafMode_name[int32(m)] == "" {
 		errs = append(errs, errf("mode", "unknown mode %d", m))
 	}
-	if p.GetInspectResponses() {
-		// Accepting it would promise a protection no node gives.
-		errs = append(errs, errf("inspect_responses", "nodes do not inspect responses yet: leave it off"))
-	}
 	if pl := p.GetParanoiaLevel(); pl > 4 {
 		errs = append(errs, errf("paranoia_level", "is %d: must be 1-4 (0: 1)", pl))
 	}
@@ -68,6 +64,9 @@ func check(p *wafv1.WafPolicy) error {
 	}
 	if b := p.GetRequestBody(); b.GetLimitBytes() > MaxBodyLimitBytes {
 		errs = append(errs, errf("request_body.limit_bytes", "is %d: must be at most %d (10 MiB)", b.GetLimitBytes(), MaxBodyLimitBytes))
+	}
+	if n := p.GetResponseBodyLimitBytes(); n > MaxBodyLimitBytes {
+		errs = append(errs, errf("response_body_limit_bytes", "is %d: must be at most %d (10 MiB)", n, MaxBodyLimitBytes))
 	}
 	if n := len(p.GetExclusions()); n > MaxExclusions {
 		errs = append(errs, errf("exclusions", "has %d items: at most %d", n, MaxExclusions))

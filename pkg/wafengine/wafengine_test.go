@@ -278,8 +278,12 @@ func TestValidateNamesTheField(t *testing.T) {
 		t.Errorf("response rule excluded without responses: err = %v, want the field and SecLang line", err)
 	}
 	p.InspectResponses = true
-	if err := Validate(p); err == nil || !strings.HasPrefix(err.Error(), "inspect_responses: ") {
-		t.Errorf("with inspect_responses: err = %v, want it refused by name", err)
+	if err := Validate(p); err != nil {
+		t.Errorf("with inspect_responses (the RESPONSE rules loaded): %v", err)
+	}
+	p.ResponseBodyLimitBytes = MaxBodyLimitBytes + 1
+	if err := Validate(p); err == nil || !strings.HasPrefix(err.Error(), "response_body_limit_bytes: is 10485761") {
+		t.Errorf("response body limit over 10 MiB: err = %v, want it refused by name", err)
 	}
 }
 

@@ -473,19 +473,25 @@ type WafPolicy struct {
 	Exclusions   []*RuleExclusion `protobuf:"bytes,8,rep,name=exclusions,proto3" json:"exclusions,omitempty"`
 	Whitelist    *Whitelist       `protobuf:"bytes,9,opt,name=whitelist,proto3" json:"whitelist,omitempty"`
 	RequestBody  *BodyInspection  `protobuf:"bytes,10,opt,name=request_body,json=requestBody,proto3" json:"request_body,omitempty"`
-	// Inspect responses (RESPONSE-95x rules). Reserved: nodes do not inspect
-	// responses yet, so a policy that sets it is refused rather than silently
-	// left unprotected.
+	// Inspect upstream responses too (CRS RESPONSE-95x rules, phases 3 and 4:
+	// status and headers, and the body of text/*, JSON and XML responses up to
+	// response_body_limit_bytes); a response over the outbound threshold is
+	// replaced by a 403 in BLOCK mode, logged in DETECT. Off by default: it
+	// buffers and scans every response (docs/waf.md, "Response inspection").
 	InspectResponses bool `protobuf:"varint,11,opt,name=inspect_responses,json=inspectResponses,proto3" json:"inspect_responses,omitempty"`
 	// Evaluated before the Core Rule Set, in order (at most 1000).
 	CustomRules []*CustomRule `protobuf:"bytes,12,rep,name=custom_rules,json=customRules,proto3" json:"custom_rules,omitempty"`
 	// The Core Rule Set off: only custom rules run.
 	CrsDisabled bool `protobuf:"varint,13,opt,name=crs_disabled,json=crsDisabled,proto3" json:"crs_disabled,omitempty"`
 	// Release number (0 in the working copy).
-	Version       uint64            `protobuf:"varint,14,opt,name=version,proto3" json:"version,omitempty"`
-	Labels        map[string]string `protobuf:"bytes,15,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Version uint64            `protobuf:"varint,14,opt,name=version,proto3" json:"version,omitempty"`
+	Labels  map[string]string `protobuf:"bytes,15,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Bytes of a response body inspected with inspect_responses (0: 131072,
+	// at most 10 MiB); a longer body is inspected up to the limit and the
+	// rest streamed unread (ModSecurity's ProcessPartial).
+	ResponseBodyLimitBytes uint32 `protobuf:"varint,16,opt,name=response_body_limit_bytes,json=responseBodyLimitBytes,proto3" json:"response_body_limit_bytes,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
 }
 
 func (x *WafPolicy) Reset() {
@@ -623,6 +629,13 @@ func (x *WafPolicy) GetLabels() map[string]string {
 	return nil
 }
 
+func (x *WafPolicy) GetResponseBodyLimitBytes() uint32 {
+	if x != nil {
+		return x.ResponseBodyLimitBytes
+	}
+	return 0
+}
+
 // ChallengeKey signs the clearance cookies of the challenge action; nodes
 // receive the current and the previous key (sync kind "challenge_key", id
 // = key id), wrapped for the partition's node key-encryption key, so a
@@ -714,8 +727,11 @@ type WafHit struct {
 	// Status sent to the client (0 when not blocked).
 	Status uint32 `protobuf:"varint,11,opt,name=status,proto3" json:"status,omitempty"`
 	// CRS anomaly score of the request (0 for custom rules).
-	AnomalyScore  uint32       `protobuf:"varint,12,opt,name=anomaly_score,json=anomalyScore,proto3" json:"anomaly_score,omitempty"`
-	Matches       []*RuleMatch `protobuf:"bytes,13,rep,name=matches,proto3" json:"matches,omitempty"`
+	AnomalyScore uint32       `protobuf:"varint,12,opt,name=anomaly_score,json=anomalyScore,proto3" json:"anomaly_score,omitempty"`
+	Matches      []*RuleMatch `protobuf:"bytes,13,rep,name=matches,proto3" json:"matches,omitempty"`
+	// "request" (the request was flagged) or "response" (the upstream's
+	// response was, inspect_responses); "" in hits of older nodes: request.
+	Direction     string `protobuf:"bytes,14,opt,name=direction,proto3" json:"direction,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -841,6 +857,13 @@ func (x *WafHit) GetMatches() []*RuleMatch {
 	return nil
 }
 
+func (x *WafHit) GetDirection() string {
+	if x != nil {
+		return x.Direction
+	}
+	return ""
+}
+
 // RuleMatch is one rule that matched a hit's request.
 type RuleMatch struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -852,7 +875,10 @@ type RuleMatch struct {
 	Target string `protobuf:"bytes,4,opt,name=target,proto3" json:"target,omitempty"`
 	// At most 128 bytes; values of Authorization, Cookie, Set-Cookie and
 	// password-like arguments are masked before the node sends them.
-	Data          string `protobuf:"bytes,5,opt,name=data,proto3" json:"data,omitempty"`
+	Data string `protobuf:"bytes,5,opt,name=data,proto3" json:"data,omitempty"`
+	// SecLang phase of the rule (1-2 request headers and body, 3-4 response
+	// headers and body); 0 for custom rules and node checks.
+	Phase         uint32 `protobuf:"varint,6,opt,name=phase,proto3" json:"phase,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -920,6 +946,13 @@ func (x *RuleMatch) GetData() string {
 		return x.Data
 	}
 	return ""
+}
+
+func (x *RuleMatch) GetPhase() uint32 {
+	if x != nil {
+		return x.Phase
+	}
+	return 0
 }
 
 // Release is one release of a policy.
@@ -2682,7 +2715,7 @@ const file_strata_waf_v1_waf_proto_rawDesc = "" +
 	"limitBytes\x12\x12\n" +
 	"\x04json\x18\x03 \x01(\bR\x04json\x12\x10\n" +
 	"\x03xml\x18\x04 \x01(\bR\x03xml\x12\x1c\n" +
-	"\tmultipart\x18\x05 \x01(\bR\tmultipart\"\xdc\x05\n" +
+	"\tmultipart\x18\x05 \x01(\bR\tmultipart\"\x97\x06\n" +
 	"\tWafPolicy\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12*\n" +
@@ -2701,7 +2734,8 @@ const file_strata_waf_v1_waf_proto_rawDesc = "" +
 	"\fcustom_rules\x18\f \x03(\v2\x19.strata.waf.v1.CustomRuleR\vcustomRules\x12!\n" +
 	"\fcrs_disabled\x18\r \x01(\bR\vcrsDisabled\x12\x18\n" +
 	"\aversion\x18\x0e \x01(\x04R\aversion\x12<\n" +
-	"\x06labels\x18\x0f \x03(\v2$.strata.waf.v1.WafPolicy.LabelsEntryR\x06labels\x1a9\n" +
+	"\x06labels\x18\x0f \x03(\v2$.strata.waf.v1.WafPolicy.LabelsEntryR\x06labels\x129\n" +
+	"\x19response_body_limit_bytes\x18\x10 \x01(\rR\x16responseBodyLimitBytes\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc0\x01\n" +
@@ -2710,7 +2744,7 @@ const file_strata_waf_v1_waf_proto_rawDesc = "" +
 	"\x03key\x18\x02 \x01(\v2\x1a.strata.cert.v1.WrappedKeyR\x03key\x129\n" +
 	"\n" +
 	"not_before\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tnotBefore\x127\n" +
-	"\tnot_after\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\bnotAfter\"\x88\x03\n" +
+	"\tnot_after\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\bnotAfter\"\xa6\x03\n" +
 	"\x06WafHit\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x17\n" +
 	"\anode_id\x18\x02 \x01(\tR\x06nodeId\x12\x15\n" +
@@ -2726,13 +2760,15 @@ const file_strata_waf_v1_waf_proto_rawDesc = "" +
 	" \x01(\tR\x06action\x12\x16\n" +
 	"\x06status\x18\v \x01(\rR\x06status\x12#\n" +
 	"\ranomaly_score\x18\f \x01(\rR\fanomalyScore\x122\n" +
-	"\amatches\x18\r \x03(\v2\x18.strata.waf.v1.RuleMatchR\amatches\"~\n" +
+	"\amatches\x18\r \x03(\v2\x18.strata.waf.v1.RuleMatchR\amatches\x12\x1c\n" +
+	"\tdirection\x18\x0e \x01(\tR\tdirection\"\x94\x01\n" +
 	"\tRuleMatch\x12\x17\n" +
 	"\arule_id\x18\x01 \x01(\tR\x06ruleId\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x12\n" +
 	"\x04tags\x18\x03 \x03(\tR\x04tags\x12\x16\n" +
 	"\x06target\x18\x04 \x01(\tR\x06target\x12\x12\n" +
-	"\x04data\x18\x05 \x01(\tR\x04data\"\xac\x02\n" +
+	"\x04data\x18\x05 \x01(\tR\x04data\x12\x14\n" +
+	"\x05phase\x18\x06 \x01(\rR\x05phase\"\xac\x02\n" +
 	"\aRelease\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\x04R\x06number\x12\x12\n" +
 	"\x04note\x18\x02 \x01(\tR\x04note\x12\x14\n" +
