@@ -8,6 +8,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/strata-edge/strata/node/challenge"
+	"github.com/strata-edge/strata/node/proxy/upstream"
 	"github.com/strata-edge/strata/node/waf"
 	"github.com/strata-edge/strata/pkg/wafengine"
 )
@@ -166,21 +167,7 @@ func (fr fastResponse) VisitHeaders(fn func(name, value string)) {
 	}
 }
 
-func (fr fastResponse) Body(max int) ([]byte, bool) {
-	r := fr.r
-	if !r.IsBodyStream() {
-		b := r.Body()
-		if len(b) > max {
-			return b[:max], true
-		}
-		return b, false
-	}
-	rest := r.BodyStream()
-	b, more := readUpTo(rest, max)
-	size := r.Header.ContentLength()
-	r.SetBodyStream(io.MultiReader(bytes.NewReader(b), rest), size)
-	return b[:min(len(b), max)], more
-}
+func (fr fastResponse) Body(max int) ([]byte, bool) { return upstream.PeekBody(fr.r, max) }
 
 // stdResponse is an upstream response on the net/http path.
 type stdResponse struct{ r *http.Response }

@@ -139,11 +139,48 @@ type bodyStream struct {
 	done    bool // the body was read to its end
 	conn    net.Conn
 	release func(reuse bool)
+	head    []byte // read ahead by PeekBody, sent before the rest
+}
+
+// PeekBody returns up to max bytes of the body of resp, a response of this
+// transport, and whether it is longer, leaving them in place: a streamed
+// body reads at most max+1 bytes ahead (kept in the stream and sent first),
+// so a large body still streams. The WAF's response inspection reads it.
+func PeekBody(resp *fasthttp.Response, max int) (b []byte, more bool) {
+	s, ok := resp.BodyStream().(*bodyStream)
+	if !ok {
+		b = resp.Body() // buffered (at most MaxBufferedBody)
+		return b[:min(len(b), max)], len(b) > max
+	}
+	if s.head == nil {
+		buf := make([]byte, 0, min(max+1, 64<<10))
+		for len(buf) <= max {
+			if len(buf) == cap(buf) {
+				buf = append(buf, 0)[:len(buf)]
+			}
+			n, err := s.read(buf[len(buf):min(cap(buf), max+1)])
+			buf = buf[:len(buf)+n]
+			if err != nil {
+				break // io.EOF: all of it; an error shows again to the next read
+			}
+		}
+		s.head = buf
+	}
+	return s.head[:min(len(s.head), max)], len(s.head) > max
 }
 
 var streamPool = sync.Pool{New: func() any { return new(bodyStream) }}
 
 func (s *bodyStream) Read(p []byte) (int, error) {
+	if len(s.head) > 0 {
+		n := copy(p, s.head)
+		s.head = s.head[n:]
+		return n, nil
+	}
+	return s.read(p)
+}
+
+func (s *bodyStream) read(p []byte) (int, error) {
 	if s.done {
 		return 0, io.EOF
 	}
