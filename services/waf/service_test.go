@@ -277,6 +277,10 @@ func TestRefusals(t *testing.T) {
 			p.Name = "j"
 			p.RequestBody = &wafv1.BodyInspection{Enabled: true, LimitBytes: MaxBodyLimit + 1}
 		}, "request_body.limit_bytes"},
+		{"response body limit", func(p *wafv1.WafPolicy) {
+			p.Name, p.InspectResponses, p.ResponseBodyLimitBytes = "m", true, MaxBodyLimit+1
+		}, "response_body_limit_bytes"},
+		{"response body limit without responses", func(p *wafv1.WafPolicy) { p.Name, p.ResponseBodyLimitBytes = "n", 1024 }, "response_body_limit_bytes"},
 		{"partition", func(p *wafv1.WafPolicy) { p.Name, p.PartitionIds = "k", []string{"mars"} }, "partition_ids[0]"},
 		{"engine", func(p *wafv1.WafPolicy) { p.Name, p.Labels = "l", map[string]string{"engine": "fail"} }, `custom_rules[0] (id "block-admin").when`},
 	} {
@@ -288,6 +292,12 @@ func TestRefusals(t *testing.T) {
 				t.Fatalf("want invalid_argument on %s, got %v", tc.field, err)
 			}
 		})
+	}
+	// Response inspection is accepted, its body limit made explicit.
+	resp := strict()
+	resp.Name, resp.InspectResponses = "responses", true
+	if res, err := c.CreatePolicy(e.ctx, &wafv1.CreatePolicyRequest{Policy: resp, ValidateOnly: true}); err != nil || !res.GetPolicy().GetInspectResponses() || res.GetPolicy().GetResponseBodyLimitBytes() != DefaultBodyLimit {
+		t.Fatalf("inspect_responses: %v %v, want it accepted with the default limit", res.GetPolicy(), err)
 	}
 	if _, err := c.GetPolicy(e.ctx, &wafv1.GetPolicyRequest{PolicyId: "nope"}); code(err) != connect.CodeNotFound {
 		t.Fatalf("get unknown: %v", err)

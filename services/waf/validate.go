@@ -75,6 +75,7 @@ func Normalize(id string, in *wafv1.WafPolicy, partitions []string) (*wafv1.WafP
 	out.Exclusions = exclusions(&f, in.GetExclusions())
 	out.Whitelist = whitelist(&f, in.GetWhitelist())
 	out.RequestBody = body(&f, in.GetRequestBody())
+	out.ResponseBodyLimitBytes = responseLimit(&f, in)
 	out.CustomRules = customRules(&f, in.GetCustomRules())
 	if err := f.Err(); err != nil {
 		return nil, err
@@ -241,6 +242,25 @@ func body(f *apierr.Fields, in *wafv1.BodyInspection) *wafv1.BodyInspection {
 		b.Json, b.Xml, b.Multipart = true, true, true
 	}
 	return b
+}
+
+// responseLimit is the response body limit of in, explicit when responses
+// are inspected (like the request body's), refused without them.
+func responseLimit(f *apierr.Fields, in *wafv1.WafPolicy) uint32 {
+	n := in.GetResponseBodyLimitBytes()
+	if !in.GetInspectResponses() {
+		if n > 0 {
+			f.Add("response_body_limit_bytes", "is set, but inspect_responses is off: turn it on or leave it out")
+		}
+		return 0
+	}
+	if n == 0 {
+		n = DefaultBodyLimit
+	}
+	if n > MaxBodyLimit {
+		f.Addf("response_body_limit_bytes", "%d is more than the limit of %d (10 MiB)", n, MaxBodyLimit)
+	}
+	return n
 }
 
 // when checks a rule-language condition: its size, then its syntax.

@@ -19,7 +19,7 @@ var hitLine = protojson.MarshalOptions{UseProtoNames: true}
 
 // hitRows is the header of hits and one row per hit.
 func hitHeader() []string {
-	return []string{"TIME", "NODE", "APP", "ACTION", "STATUS", "CLIENT", "REQUEST", "RULES"}
+	return []string{"TIME", "NODE", "APP", "ACTION", "ON", "STATUS", "CLIENT", "REQUEST", "RULES"}
 }
 
 func hitRow(h *wafv1.WafHit) []string {
@@ -35,7 +35,11 @@ func hitRow(h *wafv1.WafHit) []string {
 	if len(uri) > 60 {
 		uri = uri[:57] + "..."
 	}
-	return []string{clientx.FmtTime(h.GetTime()), h.GetNodeId(), h.GetAppId(), h.GetAction(), status, clientx.OrDash(h.GetClientIp()),
+	on := h.GetDirection()
+	if on == "" {
+		on = "request" // hits of nodes that predate response inspection
+	}
+	return []string{clientx.FmtTime(h.GetTime()), h.GetNodeId(), h.GetAppId(), h.GetAction(), on, status, clientx.OrDash(h.GetClientIp()),
 		strings.TrimSpace(h.GetMethod() + " " + h.GetHost() + uri), clientx.OrDash(strings.Join(rules, ","))}
 }
 
@@ -50,7 +54,8 @@ func hitsCmd(f ClientFactory) *cobra.Command {
 		Use:   "hits [--app APP] [--policy P] [--since 1h] [--limit N] [--follow]",
 		Short: "Show the requests WAF policies blocked or flagged, newest first; --follow streams them live",
 		Long: `Show the hits the nodes reported: time, node, app, action (block, detect,
-challenge, log, allow), status, client, request and the rules that matched
+challenge, log, allow), what was flagged (ON: the request, or the upstream's
+response with inspect_responses), status, client, request and the rules that matched
 (CRS ids, custom rules as custom:<id>). --app takes the app id. Without
 --follow the newest come first (at most --limit, default 100); with --follow
 the ones since --since come first, oldest first, then each new hit as it

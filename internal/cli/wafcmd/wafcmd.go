@@ -73,7 +73,8 @@ type policyFlags struct {
 	paranoia, inbound, outbound uint32
 	partitions                  []string
 	labels                      []string
-	crsOff                      bool
+	crsOff, responses           bool
+	responseLimit               uint32
 	body                        bool
 	bodyLimit                   uint32
 	bodyTypes                   []string
@@ -92,6 +93,8 @@ func (p *policyFlags) register(fl *pflag.FlagSet) {
 	fl.StringArrayVar(&p.partitions, "partition", nil, "partition id or name whose nodes get the policy (repeatable; replaces the list; none: every partition)")
 	fl.StringArrayVar(&p.labels, "label", nil, "label `k=v` (repeatable; replaces the labels)")
 	fl.BoolVar(&p.crsOff, "crs-off", false, "run the custom rules only, not the Core Rule Set (--crs-off=false: run it)")
+	fl.BoolVar(&p.responses, "inspect-responses", false, "inspect upstream responses too (RESPONSE-95x rules; buffers up to --response-body-limit of each; --inspect-responses=false: do not)")
+	fl.Uint32Var(&p.responseLimit, "response-body-limit", 0, "bytes of a response body inspected (default 131072, at most 10485760; turns --inspect-responses on)")
 	fl.BoolVar(&p.body, "inspect-body", false, "inspect request bodies (--inspect-body=false: do not)")
 	fl.Uint32Var(&p.bodyLimit, "body-limit", 0, "bytes of a body inspected (default 131072, at most 10485760)")
 	fl.StringSliceVar(&p.bodyTypes, "body-types", nil, "bodies parsed: json,xml,multipart (default all three)")
@@ -138,6 +141,17 @@ func (pf *policyFlags) apply(fl *pflag.FlagSet, p *wafv1.WafPolicy) error {
 	}
 	if fl.Changed("crs-off") {
 		p.CrsDisabled = pf.crsOff
+	}
+	if fl.Changed("inspect-responses") {
+		p.InspectResponses = pf.responses
+	} else if fl.Changed("response-body-limit") {
+		p.InspectResponses = true
+	}
+	if fl.Changed("response-body-limit") {
+		p.ResponseBodyLimitBytes = pf.responseLimit
+	}
+	if !p.InspectResponses {
+		p.ResponseBodyLimitBytes = 0 // only meaningful with responses inspected
 	}
 	if fl.Changed("inspect-body") || fl.Changed("body-limit") || fl.Changed("body-types") {
 		b := proto.Clone(p.GetRequestBody()).(*wafv1.BodyInspection)
@@ -236,6 +250,7 @@ strata waf policy release, and an app uses the policy only once it is
 attached (strata waf policy attach) and the app released.`,
 		Example: `  strata waf policy create strict --mode block --paranoia 2 --skip-ext css --skip-ext png
   strata waf policy create api --mode detect --inspect-body --body-types json --disable-tag attack-rce
+  strata waf policy create leaks --mode block --inspect-responses --response-body-limit 65536
   strata waf policy create imported --file policy.json --validate-only`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
@@ -378,12 +393,16 @@ func policyText(w io.Writer, p *wafv1.WafPolicy) {
 		}
 		body = fmt.Sprintf("%d bytes, %s", b.GetLimitBytes(), strings.Join(types, ","))
 	}
+	responses := "off"
+	if p.GetInspectResponses() {
+		responses = fmt.Sprintf("%d bytes of text, JSON and XML bodies", p.GetResponseBodyLimitBytes())
+	}
 	parts := "every partition"
 	if len(p.GetPartitionIds()) > 0 {
 		parts = strings.Join(p.GetPartitionIds(), ", ")
 	}
-	fmt.Fprintf(w, "  mode: %s\n  crs: %s\n  thresholds: inbound %s, outbound %s\n  body: %s\n  partitions: %s\n  exclusions: %d\n  custom rules: %d\n",
-		ModeName(p.GetMode()), crs, orDefault(p.GetInboundThreshold(), "5"), orDefault(p.GetOutboundThreshold(), "4"), body, parts,
+	fmt.Fprintf(w, "  mode: %s\n  crs: %s\n  thresholds: inbound %s, outbound %s\n  body: %s\n  responses: %s\n  partitions: %s\n  exclusions: %d\n  custom rules: %d\n",
+		ModeName(p.GetMode()), crs, orDefault(p.GetInboundThreshold(), "5"), orDefault(p.GetOutboundThreshold(), "4"), body, responses, parts,
 		len(p.GetExclusions()), len(p.GetCustomRules()))
 	if wl := p.GetWhitelist(); wl != nil {
 		fmt.Fprintf(w, "  skipped: extensions %s; prefixes %s; when %s\n", clientx.OrDash(strings.Join(wl.GetExtensions(), " ")),

@@ -3,6 +3,8 @@ package wafcmd
 import (
 	"context"
 	"errors"
+	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -82,7 +84,7 @@ func TestWAFJSONGolden(t *testing.T) {
 		{Name: "waf-rule-update", Args: []string{"waf", "rule", "update", "--policy", "strict", "--id", "block-admin", "--status", "451", "--description", "no admin from outside"}},
 		{Name: "waf-rule-list", Args: []string{"waf", "rule", "list", "--policy", "strict"}},
 		{Name: "waf-policy-release", Args: []string{"waf", "policy", "release", "strict", "--note", "first"}},
-		{Name: "waf-policy-update", Args: []string{"waf", "policy", "update", "strict", "--mode", "block", "--disable-rule", "920350", "--inspect-body", "--body-types", "json"}},
+		{Name: "waf-policy-update", Args: []string{"waf", "policy", "update", "strict", "--mode", "block", "--disable-rule", "920350", "--inspect-body", "--body-types", "json", "--inspect-responses", "--response-body-limit", "65536"}},
 		{Name: "waf-policy-release-staging", Args: []string{"waf", "policy", "release", "strict", "--staging"}},
 		{Name: "waf-policy-promote", Args: []string{"waf", "policy", "promote", "strict"}},
 		{Name: "waf-policy-revert", Args: []string{"waf", "policy", "revert", "strict", "--to", "1", "--note", "back"}},
@@ -96,7 +98,10 @@ func TestWAFJSONGolden(t *testing.T) {
 		Host: "shop.example.com", Uri: "/admin", Action: "block", Status: 451, Matches: []*wafv1.RuleMatch{{RuleId: "custom:block-admin"}}})
 	f.hit(t, "node_1", &wafv1.WafHit{Time: at, AppId: "app_1", PolicyId: "wafp_1", RequestId: "r2", ClientIp: "192.0.2.8", Method: "GET",
 		Host: "shop.example.com", Uri: "/?id=1'%20OR%201=1", Action: "block", Status: 403, AnomalyScore: 10,
-		Matches: []*wafv1.RuleMatch{{RuleId: "942100", Message: "SQL Injection Attack Detected via libinjection", Target: "ARGS:id", Data: "1' OR 1=1"}}})
+		Matches: []*wafv1.RuleMatch{{RuleId: "942100", Message: "SQL Injection Attack Detected via libinjection", Target: "ARGS:id", Data: "1' OR 1=1", Phase: 2}}})
+	f.hit(t, "node_1", &wafv1.WafHit{Time: at, AppId: "app_1", PolicyId: "wafp_1", RequestId: "r3", ClientIp: "192.0.2.9", Method: "GET",
+		Host: "shop.example.com", Uri: "/list.php", Action: "block", Status: 403, AnomalyScore: 4, Direction: "response",
+		Matches: []*wafv1.RuleMatch{{RuleId: "951220", Message: "mysql SQL Information Leakage", Target: "RESPONSE_BODY", Data: "You have an error in your SQL syntax", Phase: 4}}})
 	natstest.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
 		out, err := f.run("waf", "stats", "--app", "app_1")
 		if err == nil && !strings.Contains(out, "942100") {
@@ -144,6 +149,33 @@ func TestWAFText(t *testing.T) {
 	if _, err := f.run("waf", "policy", "attach", "strict"); err == nil || !strings.Contains(err.Error(), "--app") {
 		t.Fatalf("attach without --app: %v", err)
 	}
+	// Response inspection: on with its limit, refused above 10 MiB by name.
+	if _, err := f.run("waf", "policy", "update", "strict", "--response-body-limit", "65536"); err != nil {
+		t.Fatal(err)
+	}
+	out, err = f.run("waf", "policy", "show", "strict")
+	if err != nil || !strings.Contains(out, "responses: 65536 bytes of text, JSON and XML bodies") {
+		t.Fatalf("show with responses: %v\n%s", err, out)
+	}
+	if _, err := f.run("waf", "policy", "update", "strict", "--response-body-limit", "20000000"); err == nil || !strings.Contains(err.Error(), "response_body_limit_bytes") {
+		t.Fatalf("response body limit over 10 MiB: %v", err)
+	}
+	if _, err := f.run("waf", "policy", "update", "strict", "--inspect-responses=false"); err != nil {
+		t.Fatal(err)
+	}
+	if out, err = f.run("waf", "policy", "show", "strict"); err != nil || !strings.Contains(out, "responses: off") {
+		t.Fatalf("show with responses off: %v\n%s", err, out)
+	}
+	at := timestamppb.New(time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC))
+	f.hit(t, "node_1", &wafv1.WafHit{Time: at, AppId: "app_9", PolicyId: "wafp_1", RequestId: "r9", Method: "GET", Host: "shop.example.com",
+		Uri: "/list.php", Action: "block", Status: 403, Direction: "response", Matches: []*wafv1.RuleMatch{{RuleId: "951220", Phase: 4}}})
+	natstest.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+		out, err := f.run("waf", "hits", "--app", "app_9")
+		if err == nil && !regexp.MustCompile(`app_9 +block +response +403 `).MatchString(out) {
+			err = fmt.Errorf("hits:\n%s", out)
+		}
+		return err
+	})
 }
 
 // updateFrom keeps every setting an app has, role and new fields included.
