@@ -18,6 +18,9 @@ import (
 // available, 504 on a timeout (connecting or waiting for the response), 502
 // for everything else (connection refused or reset, bad response).
 func upstreamFailure(u *upstream.Upstream, s *upstream.Server, err error) (int, string) {
+	if errors.Is(err, upstream.ErrNoEndpoints) {
+		return http.StatusBadGateway, fmt.Sprintf("upstream %q: %v\n", u.Name, err)
+	}
 	if errors.Is(err, upstream.ErrNoServer) {
 		return http.StatusServiceUnavailable, fmt.Sprintf("upstream %q: no healthy server available\n", u.Name)
 	}
@@ -46,7 +49,7 @@ func upstreamErrorKind(err error) (k stats.UpstreamError, ok bool) {
 	switch {
 	case errors.Is(err, context.Canceled):
 		return 0, false
-	case errors.Is(err, upstream.ErrNoServer):
+	case errors.Is(err, upstream.ErrNoServer), errors.Is(err, upstream.ErrNoEndpoints):
 		return stats.UpstreamNoServer, true
 	case errors.As(err, &de):
 		if de.Timeout() {

@@ -24,4 +24,5 @@ var kinds = []kind{
 	kindOf("ddos_policy", "ddos_policies", func(s *syncv1.Snapshot) *[]*ddosv1.DdosPolicy { return &s.DdosPolicies }),
 	kindOf("waf_policy", "waf_policies", func(s *syncv1.Snapshot) *[]*wafv1.WafPolicy { return &s.WafPolicies }),
 	kindOf("challenge_key", "challenge_keys", func(s *syncv1.Snapshot) *[]*wafv1.ChallengeKey { return &s.ChallengeKeys }),
+	kindOf("upstream_endpoints", "upstream_endpoints", func(s *syncv1.Snapshot) *[]*configv1.UpstreamEndpoints { return &s.UpstreamEndpoints }),
 }

@@ -88,6 +88,13 @@ func DefaultRules() Rules {
 
 		cfg.ConfigServiceGetSnapshotProcedure: OnObjects("config.snapshot.read", Ref(KindPartition, "partition")),
 
+		// Dynamic server sets are not scoped objects yet: they need the
+		// permission over everything (the k8s controller holds it).
+		cfg.ConfigServiceSetEndpointsProcedure:    Everywhere("config.endpoints.write"),
+		cfg.ConfigServiceDeleteEndpointsProcedure: Everywhere("config.endpoints.write"),
+		cfg.ConfigServiceGetEndpointsProcedure:    Everywhere("config.endpoints.read"),
+		cfg.ConfigServiceListEndpointsProcedure:   Everywhere("config.endpoints.read"),
+
 		// NodeService.
 		cfg.NodeServiceCreateJoinTokenProcedure: OnObjects("config.join_token.write", Ref(KindCluster, "cluster")),
 		cfg.NodeServiceListJoinTokensProcedure:  Somewhere("config.join_token.read", List("join_tokens", KindCluster, "cluster_id")),

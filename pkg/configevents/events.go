@@ -41,6 +41,8 @@ const (
 	TypeAppReverted      = "config.app.reverted"
 	TypeAppPromoted      = "config.app.promoted"
 	TypeObjectReverted   = "config.object.reverted"
+	TypeEndpointsSet     = "config.endpoints.set"
+	TypeEndpointsDeleted = "config.endpoints.deleted"
 )
 
 // registry is the one table of type id <-> payload message.
@@ -73,6 +75,8 @@ var registry = eventtype.New("config", map[string]proto.Message{
 	TypeAppReverted:      (*ev.AppReverted)(nil),
 	TypeAppPromoted:      (*ev.AppPromoted)(nil),
 	TypeObjectReverted:   (*ev.ObjectReverted)(nil),
+	TypeEndpointsSet:     (*ev.EndpointsSet)(nil),
+	TypeEndpointsDeleted: (*ev.EndpointsDeleted)(nil),
 })
 
 // The registry's operations under the names the config area's callers use.

@@ -13,9 +13,14 @@ import (
 const (
 	kindApp     = "app"
 	kindCluster = "cluster"
+	// KindEndpoints: dynamic server sets (endpoints.go), without releases.
+	kindEndpoints = "upstream_endpoints"
 )
 
 var kinds = []edgesync.Kind{
 	{Name: kindApp, View: func(s *syncv1.Snapshot, objs []proto.Message) { s.Apps = edgesync.As[*configv1.App](objs) }},
 	{Name: kindCluster, View: func(s *syncv1.Snapshot, objs []proto.Message) { s.Clusters = edgesync.As[*configv1.Cluster](objs) }},
+	{Name: kindEndpoints, View: func(s *syncv1.Snapshot, objs []proto.Message) {
+		s.UpstreamEndpoints = edgesync.As[*configv1.UpstreamEndpoints](objs)
+	}},
 }

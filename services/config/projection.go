@@ -43,6 +43,10 @@ type state struct {
 	domains         map[string][]string    // partition id + " " + domain -> ids of apps claiming it
 	ports           map[string]*portOwners // partition id + " " + "tcp/80" -> apps binding it (roles.go)
 	list            *appList               // ListApps order and domain search (listapps.go)
+	// Dynamic server sets (endpoints.go) by id, and the version of each
+	// set's stream (deleted sets too).
+	endpoints        map[string]*configv1.UpstreamEndpoints
+	endpointsVersion map[string]uint64
 }
 
 // appEntry is one app in the read model.
@@ -73,18 +77,20 @@ type pendingEvent struct {
 // skipped (logged) and the rest of the model keeps serving.
 func newProjection(logger *slog.Logger, sync *edgesync.Tracks) *projection {
 	st := &state{
-		sync:            sync,
-		partitions:      map[string]*configv1.Partition{},
-		partitionByName: map[string]string{},
-		clusters:        map[string]*configv1.Cluster{},
-		clusterByName:   map[string]string{},
-		tokens:          map[string]*configv1.JoinToken{},
-		nodes:           map[string]*configv1.Node{},
-		apps:            map[string]*appEntry{},
-		names:           map[string][]string{},
-		domains:         map[string][]string{},
-		ports:           map[string]*portOwners{},
-		list:            newAppList(),
+		sync:             sync,
+		partitions:       map[string]*configv1.Partition{},
+		partitionByName:  map[string]string{},
+		clusters:         map[string]*configv1.Cluster{},
+		clusterByName:    map[string]string{},
+		tokens:           map[string]*configv1.JoinToken{},
+		nodes:            map[string]*configv1.Node{},
+		apps:             map[string]*appEntry{},
+		names:            map[string][]string{},
+		domains:          map[string][]string{},
+		ports:            map[string]*portOwners{},
+		list:             newAppList(),
+		endpoints:        map[string]*configv1.UpstreamEndpoints{},
+		endpointsVersion: map[string]uint64{},
 	}
 	p := &projection{Model: readmodel.New(st, configevents.Fold, (*state).apply, logger), sync: sync}
 	sync.Contribute(p, kinds...)
@@ -159,6 +165,8 @@ func (st *state) apply(e eventstore.Event, msg proto.Message) error {
 		st.tokens[m.TokenId] = &configv1.JoinToken{Id: m.TokenId, ClusterId: m.ClusterId, ExpiresAt: m.ExpiresAt}
 	case *ev.JoinTokenRevoked:
 		delete(st.tokens, m.TokenId)
+	case *ev.EndpointsSet, *ev.EndpointsDeleted:
+		st.foldEndpoints(e, m)
 	default:
 		if id := appIDOf(msg); id != "" {
 			st.applyApp(id, e, msg)

@@ -235,6 +235,15 @@ func normalizeUpstream(prefix string, in *configv1.Upstream) (*configv1.Upstream
 
 	servers := join(prefix, "servers")
 	switch {
+	case u.Endpoints != "":
+		// The servers come from a dynamic set (endpoints.go); it need not
+		// exist yet (an upstream naming a missing set has no servers).
+		if r := checkEndpointsID(u.Endpoints); r != "" {
+			v.Add(join(prefix, "endpoints"), r)
+		}
+		if len(u.Servers) > 0 {
+			v.Addf(servers, "must be empty when endpoints names a set (%d given)", len(u.Servers))
+		}
 	case len(u.Servers) == 0:
 		v.Addf(servers, "at least one server is required")
 	case len(u.Servers) > maxServers:

@@ -106,11 +106,16 @@ type reqOp struct {
 type split struct {
 	targets []*upstream.Upstream
 	cum     []uint32 // cumulative weights
+	// dynamic: a target takes its servers from a set and may have none.
+	dynamic bool
 }
 
 func (s *split) choose() *upstream.Upstream {
 	if len(s.targets) == 1 {
 		return s.targets[0]
+	}
+	if s.dynamic {
+		return s.chooseLive()
 	}
 	n := rand.Uint32N(s.cum[len(s.cum)-1])
 	for i, c := range s.cum {
@@ -119,6 +124,36 @@ func (s *split) choose() *upstream.Upstream {
 		}
 	}
 	return s.targets[len(s.targets)-1]
+}
+
+// chooseLive is choose among the targets that have a server: a dynamic
+// upstream whose set has no ready endpoint takes no share. When none has
+// one, the first answers (502, naming its set).
+func (s *split) chooseLive() *upstream.Upstream {
+	var total, prev uint32
+	for i, t := range s.targets {
+		if !t.Empty() {
+			total += s.cum[i] - prev
+		}
+		prev = s.cum[i]
+	}
+	if total == 0 {
+		return s.targets[0]
+	}
+	n := rand.Uint32N(total)
+	prev = 0
+	for i, t := range s.targets {
+		w := s.cum[i] - prev
+		prev = s.cum[i]
+		if t.Empty() {
+			continue
+		}
+		if n < w {
+			return t
+		}
+		n -= w
+	}
+	return s.targets[0]
 }
 
 // maxInline is how many matched rules a Plan holds without allocating.
@@ -322,6 +357,20 @@ func (rt *Runtime) Upstreams() []*upstream.Upstream {
 	return out
 }
 
+// upstream returns the upstream of app appID with config id (nil when rt
+// is nil or has none).
+func (rt *Runtime) upstream(appID, id string) *upstream.Upstream {
+	if rt == nil {
+		return nil
+	}
+	for _, u := range rt.upstreams {
+		if u.AppID == appID && u.ID == id {
+			return u
+		}
+	}
+	return nil
+}
+
 // Upstream returns the app's upstream by name, or nil.
 func (a *App) Upstream(name string) *upstream.Upstream { return a.upstreams[name] }
 
@@ -362,11 +411,12 @@ func Compile(snap *syncv1.Snapshot, prev *Runtime, statsFor func(appID string) *
 			rt = nil
 		}
 	}()
+	sets := upstream.Sets(snap.GetUpstreamEndpoints())
 	for i, ac := range snap.GetApps() {
 		if ac.GetRole() != nil {
 			continue // a stream or forward-proxy app: node/stream, node/forward
 		}
-		a, err := compileApp(ac, prev, rt.upstreams)
+		a, err := compileApp(ac, prev, rt.upstreams, sets)
 		if err != nil {
 			return rt, fmt.Errorf("apps[%d] (id %q): %w", i, ac.GetId(), err)
 		}
@@ -502,7 +552,7 @@ func portSet(field string, ports []uint32) ([]uint32, error) {
 	return slices.Compact(slices.Sorted(slices.Values(ports))), nil
 }
 
-func compileApp(ac *configv1.App, prev *Runtime, all map[string]*upstream.Upstream) (*App, error) {
+func compileApp(ac *configv1.App, prev *Runtime, all map[string]*upstream.Upstream, sets map[string]*configv1.UpstreamEndpoints) (*App, error) {
 	if ac.GetId() == "" {
 		return nil, errors.New("id: must not be empty")
 	}
@@ -511,6 +561,7 @@ func compileApp(ac *configv1.App, prev *Runtime, all map[string]*upstream.Upstre
 		if _, dup := a.upstreams[uc.GetName()]; dup {
 			return nil, fmt.Errorf("upstreams[%d]: name %q appears twice", i, uc.GetName())
 		}
+		uc = upstream.Resolve(uc, sets)
 		key := upstream.Key(a.ID, uc)
 		u := all[key]
 		if u == nil && prev != nil {
@@ -520,6 +571,9 @@ func compileApp(ac *configv1.App, prev *Runtime, all map[string]*upstream.Upstre
 			var err error
 			if u, err = upstream.New(a.ID, uc); err != nil {
 				return nil, fmt.Errorf("upstreams[%d]: %w", i, err)
+			}
+			if uc.GetEndpoints() != "" {
+				u.Adopt(prev.upstream(a.ID, uc.GetId())) // the set changed: keep what stayed
 			}
 		}
 		all[key] = u
@@ -704,6 +758,7 @@ func compileSplit(field string, pa *configv1.ProxyAction, a *App) (*split, error
 			return nil, fmt.Errorf("%s.upstreams: weights overflow", field)
 		}
 		sum += wt
+		s.dynamic = s.dynamic || u.Dynamic() != ""
 		s.targets = append(s.targets, u)
 		s.cum = append(s.cum, sum)
 	}

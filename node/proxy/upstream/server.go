@@ -38,6 +38,9 @@ type Server struct {
 	note atomic.Pointer[healthNote]
 
 	fast *fasthttp.HostClient
+	// handedOver: a newer upstream took the pools (Adopt); closing this
+	// one leaves them open.
+	handedOver atomic.Bool
 
 	stdOnce  sync.Once
 	stdReady atomic.Bool
@@ -239,6 +242,9 @@ func (s *Server) ReportFailure() {
 func (s *Server) Healthy() bool { return !s.down.Load() }
 
 func (s *Server) closeIdle() {
+	if s.handedOver.Load() {
+		return
+	}
 	s.fast.CloseIdleConnections()
 	if s.stdReady.Load() {
 		s.h1.CloseIdleConnections()

@@ -74,6 +74,11 @@ type healthConfig struct {
 type Upstream struct {
 	AppID, ID, Name string
 	key             string
+	settings        string // settingsKey
+	// endpoints is the server set a dynamic upstream names (dynamic.go);
+	// adopted the servers of the upstream it replaced whose pools it took.
+	endpoints string
+	adopted   []*Server
 
 	servers []*Server // config order, primaries and backups
 	primary balancer  // nil when no primary has weight > 0
@@ -110,6 +115,8 @@ func New(appID string, cfg *configv1.Upstream) (*Upstream, error) {
 		ID:            cfg.GetId(),
 		Name:          cfg.GetName(),
 		key:           Key(appID, cfg),
+		settings:      settingsKey(appID, cfg),
+		endpoints:     cfg.GetEndpoints(),
 		retries:       int(cfg.GetRetries()),
 		keepaliveIdle: DefaultKeepaliveIdle,
 		done:          make(chan struct{}),
@@ -120,7 +127,7 @@ func New(appID string, cfg *configv1.Upstream) (*Upstream, error) {
 	if u.Name == "" {
 		return fail("name: must not be empty")
 	}
-	if len(cfg.GetServers()) == 0 {
+	if len(cfg.GetServers()) == 0 && u.endpoints == "" {
 		return fail("servers: at least one server is required")
 	}
 	t := cfg.GetTimeouts()
@@ -192,7 +199,7 @@ func New(appID string, cfg *configv1.Upstream) (*Upstream, error) {
 		}
 	}
 
-	if len(primaries) == 0 {
+	if len(primaries) == 0 && u.endpoints == "" {
 		// As the control plane refuses it: weight 0 drains a server, and
 		// draining them all is not a configuration.
 		return fail("servers: no non-backup server has a weight above 0 (weight 0 takes no traffic)")
@@ -283,6 +290,9 @@ func (t Tried) Has(s *Server) bool { return s.index < 64 && t.bits&(1<<uint(s.in
 // servers by the upstream's policy, backup servers only when no primary is
 // available. It returns ErrNoServer when there is none.
 func (u *Upstream) Pick(r Request, tried Tried) (*Server, error) {
+	if u.primary == nil && u.backup == nil && u.endpoints != "" {
+		return nil, u.noEndpoints()
+	}
 	if u.primary != nil {
 		if s := u.primary.pick(r, tried); s != nil {
 			return s, nil
@@ -299,6 +309,9 @@ func (u *Upstream) Pick(r Request, tried Tried) (*Server, error) {
 // Start runs the active health checker, if configured, until Close.
 func (u *Upstream) Start() {
 	u.startOnce.Do(func() {
+		for _, p := range u.adopted {
+			p.handedOver.Store(true) // its pools are ours now: prev's Close keeps them
+		}
 		if !u.health.enabled {
 			close(u.done)
 			return

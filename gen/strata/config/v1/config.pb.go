@@ -22,6 +22,369 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Request of SetEndpoints: the whole set (version, updated_at and
+// updated_by are ignored).
+type SetEndpointsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Endpoints     *UpstreamEndpoints     `protobuf:"bytes,1,opt,name=endpoints,proto3" json:"endpoints,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetEndpointsRequest) Reset() {
+	*x = SetEndpointsRequest{}
+	mi := &file_strata_config_v1_config_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetEndpointsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetEndpointsRequest) ProtoMessage() {}
+
+func (x *SetEndpointsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_config_v1_config_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetEndpointsRequest.ProtoReflect.Descriptor instead.
+func (*SetEndpointsRequest) Descriptor() ([]byte, []int) {
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *SetEndpointsRequest) GetEndpoints() *UpstreamEndpoints {
+	if x != nil {
+		return x.Endpoints
+	}
+	return nil
+}
+
+// Response of SetEndpoints: the stored set and whether this call changed it.
+type SetEndpointsResponse struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Endpoints *UpstreamEndpoints     `protobuf:"bytes,1,opt,name=endpoints,proto3" json:"endpoints,omitempty"`
+	// False when the stored set already was this one (nothing was written).
+	Changed       bool `protobuf:"varint,2,opt,name=changed,proto3" json:"changed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetEndpointsResponse) Reset() {
+	*x = SetEndpointsResponse{}
+	mi := &file_strata_config_v1_config_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetEndpointsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetEndpointsResponse) ProtoMessage() {}
+
+func (x *SetEndpointsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_config_v1_config_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetEndpointsResponse.ProtoReflect.Descriptor instead.
+func (*SetEndpointsResponse) Descriptor() ([]byte, []int) {
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *SetEndpointsResponse) GetEndpoints() *UpstreamEndpoints {
+	if x != nil {
+		return x.Endpoints
+	}
+	return nil
+}
+
+func (x *SetEndpointsResponse) GetChanged() bool {
+	if x != nil {
+		return x.Changed
+	}
+	return false
+}
+
+// Request of GetEndpoints: the set's id.
+type GetEndpointsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetEndpointsRequest) Reset() {
+	*x = GetEndpointsRequest{}
+	mi := &file_strata_config_v1_config_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetEndpointsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetEndpointsRequest) ProtoMessage() {}
+
+func (x *GetEndpointsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_config_v1_config_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetEndpointsRequest.ProtoReflect.Descriptor instead.
+func (*GetEndpointsRequest) Descriptor() ([]byte, []int) {
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *GetEndpointsRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// Response of GetEndpoints: the set.
+type GetEndpointsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Endpoints     *UpstreamEndpoints     `protobuf:"bytes,1,opt,name=endpoints,proto3" json:"endpoints,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetEndpointsResponse) Reset() {
+	*x = GetEndpointsResponse{}
+	mi := &file_strata_config_v1_config_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetEndpointsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetEndpointsResponse) ProtoMessage() {}
+
+func (x *GetEndpointsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_config_v1_config_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetEndpointsResponse.ProtoReflect.Descriptor instead.
+func (*GetEndpointsResponse) Descriptor() ([]byte, []int) {
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *GetEndpointsResponse) GetEndpoints() *UpstreamEndpoints {
+	if x != nil {
+		return x.Endpoints
+	}
+	return nil
+}
+
+// Request of ListEndpoints.
+type ListEndpointsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only sets whose id starts with it ("" for all).
+	IdPrefix      string `protobuf:"bytes,1,opt,name=id_prefix,json=idPrefix,proto3" json:"id_prefix,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEndpointsRequest) Reset() {
+	*x = ListEndpointsRequest{}
+	mi := &file_strata_config_v1_config_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEndpointsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEndpointsRequest) ProtoMessage() {}
+
+func (x *ListEndpointsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_config_v1_config_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEndpointsRequest.ProtoReflect.Descriptor instead.
+func (*ListEndpointsRequest) Descriptor() ([]byte, []int) {
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ListEndpointsRequest) GetIdPrefix() string {
+	if x != nil {
+		return x.IdPrefix
+	}
+	return ""
+}
+
+// Response of ListEndpoints: the sets, by id.
+type ListEndpointsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Endpoints     []*UpstreamEndpoints   `protobuf:"bytes,1,rep,name=endpoints,proto3" json:"endpoints,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEndpointsResponse) Reset() {
+	*x = ListEndpointsResponse{}
+	mi := &file_strata_config_v1_config_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEndpointsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEndpointsResponse) ProtoMessage() {}
+
+func (x *ListEndpointsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_config_v1_config_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEndpointsResponse.ProtoReflect.Descriptor instead.
+func (*ListEndpointsResponse) Descriptor() ([]byte, []int) {
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ListEndpointsResponse) GetEndpoints() []*UpstreamEndpoints {
+	if x != nil {
+		return x.Endpoints
+	}
+	return nil
+}
+
+// Request of DeleteEndpoints: the set's id.
+type DeleteEndpointsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteEndpointsRequest) Reset() {
+	*x = DeleteEndpointsRequest{}
+	mi := &file_strata_config_v1_config_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteEndpointsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteEndpointsRequest) ProtoMessage() {}
+
+func (x *DeleteEndpointsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_config_v1_config_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteEndpointsRequest.ProtoReflect.Descriptor instead.
+func (*DeleteEndpointsRequest) Descriptor() ([]byte, []int) {
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *DeleteEndpointsRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// Response of DeleteEndpoints.
+type DeleteEndpointsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteEndpointsResponse) Reset() {
+	*x = DeleteEndpointsResponse{}
+	mi := &file_strata_config_v1_config_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteEndpointsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteEndpointsResponse) ProtoMessage() {}
+
+func (x *DeleteEndpointsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_config_v1_config_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteEndpointsResponse.ProtoReflect.Descriptor instead.
+func (*DeleteEndpointsResponse) Descriptor() ([]byte, []int) {
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{7}
+}
+
 // Request of CreatePartition: the new partition's name.
 type CreatePartitionRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -32,7 +395,7 @@ type CreatePartitionRequest struct {
 
 func (x *CreatePartitionRequest) Reset() {
 	*x = CreatePartitionRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[0]
+	mi := &file_strata_config_v1_config_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -44,7 +407,7 @@ func (x *CreatePartitionRequest) String() string {
 func (*CreatePartitionRequest) ProtoMessage() {}
 
 func (x *CreatePartitionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[0]
+	mi := &file_strata_config_v1_config_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -57,7 +420,7 @@ func (x *CreatePartitionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePartitionRequest.ProtoReflect.Descriptor instead.
 func (*CreatePartitionRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{0}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CreatePartitionRequest) GetName() string {
@@ -77,7 +440,7 @@ type CreatePartitionResponse struct {
 
 func (x *CreatePartitionResponse) Reset() {
 	*x = CreatePartitionResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[1]
+	mi := &file_strata_config_v1_config_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -89,7 +452,7 @@ func (x *CreatePartitionResponse) String() string {
 func (*CreatePartitionResponse) ProtoMessage() {}
 
 func (x *CreatePartitionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[1]
+	mi := &file_strata_config_v1_config_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -102,7 +465,7 @@ func (x *CreatePartitionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePartitionResponse.ProtoReflect.Descriptor instead.
 func (*CreatePartitionResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{1}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CreatePartitionResponse) GetPartition() *Partition {
@@ -125,7 +488,7 @@ type UpdatePartitionRequest struct {
 
 func (x *UpdatePartitionRequest) Reset() {
 	*x = UpdatePartitionRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[2]
+	mi := &file_strata_config_v1_config_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -137,7 +500,7 @@ func (x *UpdatePartitionRequest) String() string {
 func (*UpdatePartitionRequest) ProtoMessage() {}
 
 func (x *UpdatePartitionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[2]
+	mi := &file_strata_config_v1_config_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -150,7 +513,7 @@ func (x *UpdatePartitionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePartitionRequest.ProtoReflect.Descriptor instead.
 func (*UpdatePartitionRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{2}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *UpdatePartitionRequest) GetPartition() string {
@@ -177,7 +540,7 @@ type UpdatePartitionResponse struct {
 
 func (x *UpdatePartitionResponse) Reset() {
 	*x = UpdatePartitionResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[3]
+	mi := &file_strata_config_v1_config_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -189,7 +552,7 @@ func (x *UpdatePartitionResponse) String() string {
 func (*UpdatePartitionResponse) ProtoMessage() {}
 
 func (x *UpdatePartitionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[3]
+	mi := &file_strata_config_v1_config_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -202,7 +565,7 @@ func (x *UpdatePartitionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePartitionResponse.ProtoReflect.Descriptor instead.
 func (*UpdatePartitionResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{3}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *UpdatePartitionResponse) GetPartition() *Partition {
@@ -223,7 +586,7 @@ type DeletePartitionRequest struct {
 
 func (x *DeletePartitionRequest) Reset() {
 	*x = DeletePartitionRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[4]
+	mi := &file_strata_config_v1_config_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -235,7 +598,7 @@ func (x *DeletePartitionRequest) String() string {
 func (*DeletePartitionRequest) ProtoMessage() {}
 
 func (x *DeletePartitionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[4]
+	mi := &file_strata_config_v1_config_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -248,7 +611,7 @@ func (x *DeletePartitionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePartitionRequest.ProtoReflect.Descriptor instead.
 func (*DeletePartitionRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{4}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DeletePartitionRequest) GetPartition() string {
@@ -267,7 +630,7 @@ type DeletePartitionResponse struct {
 
 func (x *DeletePartitionResponse) Reset() {
 	*x = DeletePartitionResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[5]
+	mi := &file_strata_config_v1_config_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -279,7 +642,7 @@ func (x *DeletePartitionResponse) String() string {
 func (*DeletePartitionResponse) ProtoMessage() {}
 
 func (x *DeletePartitionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[5]
+	mi := &file_strata_config_v1_config_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -292,7 +655,7 @@ func (x *DeletePartitionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePartitionResponse.ProtoReflect.Descriptor instead.
 func (*DeletePartitionResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{5}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{13}
 }
 
 // Request of DeleteCluster: the cluster to delete.
@@ -306,7 +669,7 @@ type DeleteClusterRequest struct {
 
 func (x *DeleteClusterRequest) Reset() {
 	*x = DeleteClusterRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[6]
+	mi := &file_strata_config_v1_config_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -318,7 +681,7 @@ func (x *DeleteClusterRequest) String() string {
 func (*DeleteClusterRequest) ProtoMessage() {}
 
 func (x *DeleteClusterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[6]
+	mi := &file_strata_config_v1_config_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -331,7 +694,7 @@ func (x *DeleteClusterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteClusterRequest.ProtoReflect.Descriptor instead.
 func (*DeleteClusterRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{6}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DeleteClusterRequest) GetCluster() string {
@@ -350,7 +713,7 @@ type DeleteClusterResponse struct {
 
 func (x *DeleteClusterResponse) Reset() {
 	*x = DeleteClusterResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[7]
+	mi := &file_strata_config_v1_config_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -362,7 +725,7 @@ func (x *DeleteClusterResponse) String() string {
 func (*DeleteClusterResponse) ProtoMessage() {}
 
 func (x *DeleteClusterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[7]
+	mi := &file_strata_config_v1_config_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -375,7 +738,7 @@ func (x *DeleteClusterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteClusterResponse.ProtoReflect.Descriptor instead.
 func (*DeleteClusterResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{7}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{15}
 }
 
 // Request of ListPartitions: one page, optionally filtered.
@@ -393,7 +756,7 @@ type ListPartitionsRequest struct {
 
 func (x *ListPartitionsRequest) Reset() {
 	*x = ListPartitionsRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[8]
+	mi := &file_strata_config_v1_config_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -405,7 +768,7 @@ func (x *ListPartitionsRequest) String() string {
 func (*ListPartitionsRequest) ProtoMessage() {}
 
 func (x *ListPartitionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[8]
+	mi := &file_strata_config_v1_config_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -418,7 +781,7 @@ func (x *ListPartitionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPartitionsRequest.ProtoReflect.Descriptor instead.
 func (*ListPartitionsRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{8}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListPartitionsRequest) GetPageSize() int32 {
@@ -454,7 +817,7 @@ type ListPartitionsResponse struct {
 
 func (x *ListPartitionsResponse) Reset() {
 	*x = ListPartitionsResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[9]
+	mi := &file_strata_config_v1_config_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -466,7 +829,7 @@ func (x *ListPartitionsResponse) String() string {
 func (*ListPartitionsResponse) ProtoMessage() {}
 
 func (x *ListPartitionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[9]
+	mi := &file_strata_config_v1_config_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -479,7 +842,7 @@ func (x *ListPartitionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPartitionsResponse.ProtoReflect.Descriptor instead.
 func (*ListPartitionsResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{9}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListPartitionsResponse) GetPartitions() []*Partition {
@@ -508,7 +871,7 @@ type CreateClusterRequest struct {
 
 func (x *CreateClusterRequest) Reset() {
 	*x = CreateClusterRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[10]
+	mi := &file_strata_config_v1_config_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -520,7 +883,7 @@ func (x *CreateClusterRequest) String() string {
 func (*CreateClusterRequest) ProtoMessage() {}
 
 func (x *CreateClusterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[10]
+	mi := &file_strata_config_v1_config_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -533,7 +896,7 @@ func (x *CreateClusterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateClusterRequest.ProtoReflect.Descriptor instead.
 func (*CreateClusterRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{10}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CreateClusterRequest) GetName() string {
@@ -560,7 +923,7 @@ type CreateClusterResponse struct {
 
 func (x *CreateClusterResponse) Reset() {
 	*x = CreateClusterResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[11]
+	mi := &file_strata_config_v1_config_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -572,7 +935,7 @@ func (x *CreateClusterResponse) String() string {
 func (*CreateClusterResponse) ProtoMessage() {}
 
 func (x *CreateClusterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[11]
+	mi := &file_strata_config_v1_config_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -585,7 +948,7 @@ func (x *CreateClusterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateClusterResponse.ProtoReflect.Descriptor instead.
 func (*CreateClusterResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{11}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CreateClusterResponse) GetCluster() *Cluster {
@@ -615,7 +978,7 @@ type UpdateClusterRequest struct {
 
 func (x *UpdateClusterRequest) Reset() {
 	*x = UpdateClusterRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[12]
+	mi := &file_strata_config_v1_config_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -627,7 +990,7 @@ func (x *UpdateClusterRequest) String() string {
 func (*UpdateClusterRequest) ProtoMessage() {}
 
 func (x *UpdateClusterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[12]
+	mi := &file_strata_config_v1_config_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -640,7 +1003,7 @@ func (x *UpdateClusterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateClusterRequest.ProtoReflect.Descriptor instead.
 func (*UpdateClusterRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{12}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *UpdateClusterRequest) GetCluster() string {
@@ -689,7 +1052,7 @@ type ClusterParents struct {
 
 func (x *ClusterParents) Reset() {
 	*x = ClusterParents{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[13]
+	mi := &file_strata_config_v1_config_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -701,7 +1064,7 @@ func (x *ClusterParents) String() string {
 func (*ClusterParents) ProtoMessage() {}
 
 func (x *ClusterParents) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[13]
+	mi := &file_strata_config_v1_config_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -714,7 +1077,7 @@ func (x *ClusterParents) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterParents.ProtoReflect.Descriptor instead.
 func (*ClusterParents) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{13}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ClusterParents) GetClusters() []string {
@@ -734,7 +1097,7 @@ type UpdateClusterResponse struct {
 
 func (x *UpdateClusterResponse) Reset() {
 	*x = UpdateClusterResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[14]
+	mi := &file_strata_config_v1_config_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -746,7 +1109,7 @@ func (x *UpdateClusterResponse) String() string {
 func (*UpdateClusterResponse) ProtoMessage() {}
 
 func (x *UpdateClusterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[14]
+	mi := &file_strata_config_v1_config_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -759,7 +1122,7 @@ func (x *UpdateClusterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateClusterResponse.ProtoReflect.Descriptor instead.
 func (*UpdateClusterResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{14}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *UpdateClusterResponse) GetCluster() *Cluster {
@@ -784,7 +1147,7 @@ type ListClustersRequest struct {
 
 func (x *ListClustersRequest) Reset() {
 	*x = ListClustersRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[15]
+	mi := &file_strata_config_v1_config_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -796,7 +1159,7 @@ func (x *ListClustersRequest) String() string {
 func (*ListClustersRequest) ProtoMessage() {}
 
 func (x *ListClustersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[15]
+	mi := &file_strata_config_v1_config_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -809,7 +1172,7 @@ func (x *ListClustersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListClustersRequest.ProtoReflect.Descriptor instead.
 func (*ListClustersRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{15}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListClustersRequest) GetPageSize() int32 {
@@ -845,7 +1208,7 @@ type ListClustersResponse struct {
 
 func (x *ListClustersResponse) Reset() {
 	*x = ListClustersResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[16]
+	mi := &file_strata_config_v1_config_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -857,7 +1220,7 @@ func (x *ListClustersResponse) String() string {
 func (*ListClustersResponse) ProtoMessage() {}
 
 func (x *ListClustersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[16]
+	mi := &file_strata_config_v1_config_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -870,7 +1233,7 @@ func (x *ListClustersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListClustersResponse.ProtoReflect.Descriptor instead.
 func (*ListClustersResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{16}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListClustersResponse) GetClusters() []*Cluster {
@@ -900,7 +1263,7 @@ type RegisterNodeRequest struct {
 
 func (x *RegisterNodeRequest) Reset() {
 	*x = RegisterNodeRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[17]
+	mi := &file_strata_config_v1_config_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -912,7 +1275,7 @@ func (x *RegisterNodeRequest) String() string {
 func (*RegisterNodeRequest) ProtoMessage() {}
 
 func (x *RegisterNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[17]
+	mi := &file_strata_config_v1_config_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -925,7 +1288,7 @@ func (x *RegisterNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterNodeRequest.ProtoReflect.Descriptor instead.
 func (*RegisterNodeRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{17}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RegisterNodeRequest) GetName() string {
@@ -959,7 +1322,7 @@ type RegisterNodeResponse struct {
 
 func (x *RegisterNodeResponse) Reset() {
 	*x = RegisterNodeResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[18]
+	mi := &file_strata_config_v1_config_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -971,7 +1334,7 @@ func (x *RegisterNodeResponse) String() string {
 func (*RegisterNodeResponse) ProtoMessage() {}
 
 func (x *RegisterNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[18]
+	mi := &file_strata_config_v1_config_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -984,7 +1347,7 @@ func (x *RegisterNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterNodeResponse.ProtoReflect.Descriptor instead.
 func (*RegisterNodeResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{18}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RegisterNodeResponse) GetNode() *Node {
@@ -1005,7 +1368,7 @@ type SetNodeStagingRequest struct {
 
 func (x *SetNodeStagingRequest) Reset() {
 	*x = SetNodeStagingRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[19]
+	mi := &file_strata_config_v1_config_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1017,7 +1380,7 @@ func (x *SetNodeStagingRequest) String() string {
 func (*SetNodeStagingRequest) ProtoMessage() {}
 
 func (x *SetNodeStagingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[19]
+	mi := &file_strata_config_v1_config_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1030,7 +1393,7 @@ func (x *SetNodeStagingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetNodeStagingRequest.ProtoReflect.Descriptor instead.
 func (*SetNodeStagingRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{19}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SetNodeStagingRequest) GetNodeId() string {
@@ -1057,7 +1420,7 @@ type SetNodeStagingResponse struct {
 
 func (x *SetNodeStagingResponse) Reset() {
 	*x = SetNodeStagingResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[20]
+	mi := &file_strata_config_v1_config_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1069,7 +1432,7 @@ func (x *SetNodeStagingResponse) String() string {
 func (*SetNodeStagingResponse) ProtoMessage() {}
 
 func (x *SetNodeStagingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[20]
+	mi := &file_strata_config_v1_config_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1082,7 +1445,7 @@ func (x *SetNodeStagingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetNodeStagingResponse.ProtoReflect.Descriptor instead.
 func (*SetNodeStagingResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{20}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SetNodeStagingResponse) GetNode() *Node {
@@ -1102,7 +1465,7 @@ type RemoveNodeRequest struct {
 
 func (x *RemoveNodeRequest) Reset() {
 	*x = RemoveNodeRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[21]
+	mi := &file_strata_config_v1_config_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1114,7 +1477,7 @@ func (x *RemoveNodeRequest) String() string {
 func (*RemoveNodeRequest) ProtoMessage() {}
 
 func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[21]
+	mi := &file_strata_config_v1_config_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1127,7 +1490,7 @@ func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveNodeRequest.ProtoReflect.Descriptor instead.
 func (*RemoveNodeRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{21}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *RemoveNodeRequest) GetNodeId() string {
@@ -1146,7 +1509,7 @@ type RemoveNodeResponse struct {
 
 func (x *RemoveNodeResponse) Reset() {
 	*x = RemoveNodeResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[22]
+	mi := &file_strata_config_v1_config_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1158,7 +1521,7 @@ func (x *RemoveNodeResponse) String() string {
 func (*RemoveNodeResponse) ProtoMessage() {}
 
 func (x *RemoveNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[22]
+	mi := &file_strata_config_v1_config_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1171,7 +1534,7 @@ func (x *RemoveNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveNodeResponse.ProtoReflect.Descriptor instead.
 func (*RemoveNodeResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{22}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{30}
 }
 
 // Request of ListNodes: an optional cluster filter.
@@ -1191,7 +1554,7 @@ type ListNodesRequest struct {
 
 func (x *ListNodesRequest) Reset() {
 	*x = ListNodesRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[23]
+	mi := &file_strata_config_v1_config_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1203,7 +1566,7 @@ func (x *ListNodesRequest) String() string {
 func (*ListNodesRequest) ProtoMessage() {}
 
 func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[23]
+	mi := &file_strata_config_v1_config_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1216,7 +1579,7 @@ func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesRequest.ProtoReflect.Descriptor instead.
 func (*ListNodesRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{23}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListNodesRequest) GetCluster() string {
@@ -1259,7 +1622,7 @@ type ListNodesResponse struct {
 
 func (x *ListNodesResponse) Reset() {
 	*x = ListNodesResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[24]
+	mi := &file_strata_config_v1_config_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1271,7 +1634,7 @@ func (x *ListNodesResponse) String() string {
 func (*ListNodesResponse) ProtoMessage() {}
 
 func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[24]
+	mi := &file_strata_config_v1_config_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1284,7 +1647,7 @@ func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesResponse.ProtoReflect.Descriptor instead.
 func (*ListNodesResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{24}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListNodesResponse) GetNodes() []*NodeInfo {
@@ -1314,7 +1677,7 @@ type WatchNodesRequest struct {
 
 func (x *WatchNodesRequest) Reset() {
 	*x = WatchNodesRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[25]
+	mi := &file_strata_config_v1_config_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1326,7 +1689,7 @@ func (x *WatchNodesRequest) String() string {
 func (*WatchNodesRequest) ProtoMessage() {}
 
 func (x *WatchNodesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[25]
+	mi := &file_strata_config_v1_config_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1339,7 +1702,7 @@ func (x *WatchNodesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchNodesRequest.ProtoReflect.Descriptor instead.
 func (*WatchNodesRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{25}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *WatchNodesRequest) GetCluster() string {
@@ -1370,7 +1733,7 @@ type WatchNodesResponse struct {
 
 func (x *WatchNodesResponse) Reset() {
 	*x = WatchNodesResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[26]
+	mi := &file_strata_config_v1_config_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1382,7 +1745,7 @@ func (x *WatchNodesResponse) String() string {
 func (*WatchNodesResponse) ProtoMessage() {}
 
 func (x *WatchNodesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[26]
+	mi := &file_strata_config_v1_config_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1395,7 +1758,7 @@ func (x *WatchNodesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchNodesResponse.ProtoReflect.Descriptor instead.
 func (*WatchNodesResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{26}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *WatchNodesResponse) GetNodes() []*NodeInfo {
@@ -1468,7 +1831,7 @@ type NodeInfo struct {
 
 func (x *NodeInfo) Reset() {
 	*x = NodeInfo{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[27]
+	mi := &file_strata_config_v1_config_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1480,7 +1843,7 @@ func (x *NodeInfo) String() string {
 func (*NodeInfo) ProtoMessage() {}
 
 func (x *NodeInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[27]
+	mi := &file_strata_config_v1_config_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1493,7 +1856,7 @@ func (x *NodeInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeInfo.ProtoReflect.Descriptor instead.
 func (*NodeInfo) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{27}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *NodeInfo) GetNode() *Node {
@@ -1650,7 +2013,7 @@ type NodeXdpInterface struct {
 
 func (x *NodeXdpInterface) Reset() {
 	*x = NodeXdpInterface{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[28]
+	mi := &file_strata_config_v1_config_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1662,7 +2025,7 @@ func (x *NodeXdpInterface) String() string {
 func (*NodeXdpInterface) ProtoMessage() {}
 
 func (x *NodeXdpInterface) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[28]
+	mi := &file_strata_config_v1_config_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1675,7 +2038,7 @@ func (x *NodeXdpInterface) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeXdpInterface.ProtoReflect.Descriptor instead.
 func (*NodeXdpInterface) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{28}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *NodeXdpInterface) GetName() string {
@@ -1711,7 +2074,7 @@ type NodeAppRelease struct {
 
 func (x *NodeAppRelease) Reset() {
 	*x = NodeAppRelease{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[29]
+	mi := &file_strata_config_v1_config_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1723,7 +2086,7 @@ func (x *NodeAppRelease) String() string {
 func (*NodeAppRelease) ProtoMessage() {}
 
 func (x *NodeAppRelease) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[29]
+	mi := &file_strata_config_v1_config_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1736,7 +2099,7 @@ func (x *NodeAppRelease) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeAppRelease.ProtoReflect.Descriptor instead.
 func (*NodeAppRelease) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{29}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *NodeAppRelease) GetAppId() string {
@@ -1791,7 +2154,7 @@ type CreateAppRequest struct {
 
 func (x *CreateAppRequest) Reset() {
 	*x = CreateAppRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[30]
+	mi := &file_strata_config_v1_config_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1803,7 +2166,7 @@ func (x *CreateAppRequest) String() string {
 func (*CreateAppRequest) ProtoMessage() {}
 
 func (x *CreateAppRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[30]
+	mi := &file_strata_config_v1_config_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1816,7 +2179,7 @@ func (x *CreateAppRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAppRequest.ProtoReflect.Descriptor instead.
 func (*CreateAppRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{30}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *CreateAppRequest) GetName() string {
@@ -1941,7 +2304,7 @@ type CreateAppResponse struct {
 
 func (x *CreateAppResponse) Reset() {
 	*x = CreateAppResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[31]
+	mi := &file_strata_config_v1_config_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1953,7 +2316,7 @@ func (x *CreateAppResponse) String() string {
 func (*CreateAppResponse) ProtoMessage() {}
 
 func (x *CreateAppResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[31]
+	mi := &file_strata_config_v1_config_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1966,7 +2329,7 @@ func (x *CreateAppResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAppResponse.ProtoReflect.Descriptor instead.
 func (*CreateAppResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{31}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *CreateAppResponse) GetApp() *App {
@@ -1993,7 +2356,7 @@ type GetAppRequest struct {
 
 func (x *GetAppRequest) Reset() {
 	*x = GetAppRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[32]
+	mi := &file_strata_config_v1_config_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2005,7 +2368,7 @@ func (x *GetAppRequest) String() string {
 func (*GetAppRequest) ProtoMessage() {}
 
 func (x *GetAppRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[32]
+	mi := &file_strata_config_v1_config_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2018,7 +2381,7 @@ func (x *GetAppRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAppRequest.ProtoReflect.Descriptor instead.
 func (*GetAppRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{32}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GetAppRequest) GetAppId() string {
@@ -2044,7 +2407,7 @@ type GetAppResponse struct {
 
 func (x *GetAppResponse) Reset() {
 	*x = GetAppResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[33]
+	mi := &file_strata_config_v1_config_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2056,7 +2419,7 @@ func (x *GetAppResponse) String() string {
 func (*GetAppResponse) ProtoMessage() {}
 
 func (x *GetAppResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[33]
+	mi := &file_strata_config_v1_config_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2069,7 +2432,7 @@ func (x *GetAppResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAppResponse.ProtoReflect.Descriptor instead.
 func (*GetAppResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{33}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *GetAppResponse) GetApp() *App {
@@ -2124,7 +2487,7 @@ type ListAppsRequest struct {
 
 func (x *ListAppsRequest) Reset() {
 	*x = ListAppsRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[34]
+	mi := &file_strata_config_v1_config_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2136,7 +2499,7 @@ func (x *ListAppsRequest) String() string {
 func (*ListAppsRequest) ProtoMessage() {}
 
 func (x *ListAppsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[34]
+	mi := &file_strata_config_v1_config_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2149,7 +2512,7 @@ func (x *ListAppsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAppsRequest.ProtoReflect.Descriptor instead.
 func (*ListAppsRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{34}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ListAppsRequest) GetPageSize() int32 {
@@ -2185,7 +2548,7 @@ type ListAppsResponse struct {
 
 func (x *ListAppsResponse) Reset() {
 	*x = ListAppsResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[35]
+	mi := &file_strata_config_v1_config_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2197,7 +2560,7 @@ func (x *ListAppsResponse) String() string {
 func (*ListAppsResponse) ProtoMessage() {}
 
 func (x *ListAppsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[35]
+	mi := &file_strata_config_v1_config_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2210,7 +2573,7 @@ func (x *ListAppsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAppsResponse.ProtoReflect.Descriptor instead.
 func (*ListAppsResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{35}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ListAppsResponse) GetApps() []*AppSummary {
@@ -2255,7 +2618,7 @@ type AppSummary struct {
 
 func (x *AppSummary) Reset() {
 	*x = AppSummary{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[36]
+	mi := &file_strata_config_v1_config_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2267,7 +2630,7 @@ func (x *AppSummary) String() string {
 func (*AppSummary) ProtoMessage() {}
 
 func (x *AppSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[36]
+	mi := &file_strata_config_v1_config_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2280,7 +2643,7 @@ func (x *AppSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppSummary.ProtoReflect.Descriptor instead.
 func (*AppSummary) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{36}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *AppSummary) GetId() string {
@@ -2415,7 +2778,7 @@ type UpdateAppRequest struct {
 
 func (x *UpdateAppRequest) Reset() {
 	*x = UpdateAppRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[37]
+	mi := &file_strata_config_v1_config_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2427,7 +2790,7 @@ func (x *UpdateAppRequest) String() string {
 func (*UpdateAppRequest) ProtoMessage() {}
 
 func (x *UpdateAppRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[37]
+	mi := &file_strata_config_v1_config_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2440,7 +2803,7 @@ func (x *UpdateAppRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAppRequest.ProtoReflect.Descriptor instead.
 func (*UpdateAppRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{37}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *UpdateAppRequest) GetAppId() string {
@@ -2579,7 +2942,7 @@ type UpdateAppResponse struct {
 
 func (x *UpdateAppResponse) Reset() {
 	*x = UpdateAppResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[38]
+	mi := &file_strata_config_v1_config_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2591,7 +2954,7 @@ func (x *UpdateAppResponse) String() string {
 func (*UpdateAppResponse) ProtoMessage() {}
 
 func (x *UpdateAppResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[38]
+	mi := &file_strata_config_v1_config_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2604,7 +2967,7 @@ func (x *UpdateAppResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAppResponse.ProtoReflect.Descriptor instead.
 func (*UpdateAppResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{38}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *UpdateAppResponse) GetApp() *App {
@@ -2632,7 +2995,7 @@ type DeleteAppRequest struct {
 
 func (x *DeleteAppRequest) Reset() {
 	*x = DeleteAppRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[39]
+	mi := &file_strata_config_v1_config_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2644,7 +3007,7 @@ func (x *DeleteAppRequest) String() string {
 func (*DeleteAppRequest) ProtoMessage() {}
 
 func (x *DeleteAppRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[39]
+	mi := &file_strata_config_v1_config_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2657,7 +3020,7 @@ func (x *DeleteAppRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAppRequest.ProtoReflect.Descriptor instead.
 func (*DeleteAppRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{39}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *DeleteAppRequest) GetAppId() string {
@@ -2684,7 +3047,7 @@ type DeleteAppResponse struct {
 
 func (x *DeleteAppResponse) Reset() {
 	*x = DeleteAppResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[40]
+	mi := &file_strata_config_v1_config_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2696,7 +3059,7 @@ func (x *DeleteAppResponse) String() string {
 func (*DeleteAppResponse) ProtoMessage() {}
 
 func (x *DeleteAppResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[40]
+	mi := &file_strata_config_v1_config_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2709,7 +3072,7 @@ func (x *DeleteAppResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAppResponse.ProtoReflect.Descriptor instead.
 func (*DeleteAppResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{40}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *DeleteAppResponse) GetVersion() uint64 {
@@ -2732,7 +3095,7 @@ type CreateUpstreamRequest struct {
 
 func (x *CreateUpstreamRequest) Reset() {
 	*x = CreateUpstreamRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[41]
+	mi := &file_strata_config_v1_config_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2744,7 +3107,7 @@ func (x *CreateUpstreamRequest) String() string {
 func (*CreateUpstreamRequest) ProtoMessage() {}
 
 func (x *CreateUpstreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[41]
+	mi := &file_strata_config_v1_config_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2757,7 +3120,7 @@ func (x *CreateUpstreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUpstreamRequest.ProtoReflect.Descriptor instead.
 func (*CreateUpstreamRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{41}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *CreateUpstreamRequest) GetAppId() string {
@@ -2792,7 +3155,7 @@ type CreateUpstreamResponse struct {
 
 func (x *CreateUpstreamResponse) Reset() {
 	*x = CreateUpstreamResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[42]
+	mi := &file_strata_config_v1_config_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2804,7 +3167,7 @@ func (x *CreateUpstreamResponse) String() string {
 func (*CreateUpstreamResponse) ProtoMessage() {}
 
 func (x *CreateUpstreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[42]
+	mi := &file_strata_config_v1_config_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2817,7 +3180,7 @@ func (x *CreateUpstreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUpstreamResponse.ProtoReflect.Descriptor instead.
 func (*CreateUpstreamResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{42}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *CreateUpstreamResponse) GetUpstream() *Upstream {
@@ -2847,7 +3210,7 @@ type UpdateUpstreamRequest struct {
 
 func (x *UpdateUpstreamRequest) Reset() {
 	*x = UpdateUpstreamRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[43]
+	mi := &file_strata_config_v1_config_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2859,7 +3222,7 @@ func (x *UpdateUpstreamRequest) String() string {
 func (*UpdateUpstreamRequest) ProtoMessage() {}
 
 func (x *UpdateUpstreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[43]
+	mi := &file_strata_config_v1_config_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2872,7 +3235,7 @@ func (x *UpdateUpstreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUpstreamRequest.ProtoReflect.Descriptor instead.
 func (*UpdateUpstreamRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{43}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *UpdateUpstreamRequest) GetAppId() string {
@@ -2907,7 +3270,7 @@ type UpdateUpstreamResponse struct {
 
 func (x *UpdateUpstreamResponse) Reset() {
 	*x = UpdateUpstreamResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[44]
+	mi := &file_strata_config_v1_config_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2919,7 +3282,7 @@ func (x *UpdateUpstreamResponse) String() string {
 func (*UpdateUpstreamResponse) ProtoMessage() {}
 
 func (x *UpdateUpstreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[44]
+	mi := &file_strata_config_v1_config_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2932,7 +3295,7 @@ func (x *UpdateUpstreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUpstreamResponse.ProtoReflect.Descriptor instead.
 func (*UpdateUpstreamResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{44}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *UpdateUpstreamResponse) GetUpstream() *Upstream {
@@ -2962,7 +3325,7 @@ type DeleteUpstreamRequest struct {
 
 func (x *DeleteUpstreamRequest) Reset() {
 	*x = DeleteUpstreamRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[45]
+	mi := &file_strata_config_v1_config_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2974,7 +3337,7 @@ func (x *DeleteUpstreamRequest) String() string {
 func (*DeleteUpstreamRequest) ProtoMessage() {}
 
 func (x *DeleteUpstreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[45]
+	mi := &file_strata_config_v1_config_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2987,7 +3350,7 @@ func (x *DeleteUpstreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteUpstreamRequest.ProtoReflect.Descriptor instead.
 func (*DeleteUpstreamRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{45}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *DeleteUpstreamRequest) GetAppId() string {
@@ -3021,7 +3384,7 @@ type DeleteUpstreamResponse struct {
 
 func (x *DeleteUpstreamResponse) Reset() {
 	*x = DeleteUpstreamResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[46]
+	mi := &file_strata_config_v1_config_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3033,7 +3396,7 @@ func (x *DeleteUpstreamResponse) String() string {
 func (*DeleteUpstreamResponse) ProtoMessage() {}
 
 func (x *DeleteUpstreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[46]
+	mi := &file_strata_config_v1_config_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3046,7 +3409,7 @@ func (x *DeleteUpstreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteUpstreamResponse.ProtoReflect.Descriptor instead.
 func (*DeleteUpstreamResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{46}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *DeleteUpstreamResponse) GetVersion() uint64 {
@@ -3073,7 +3436,7 @@ type CreateRuleRequest struct {
 
 func (x *CreateRuleRequest) Reset() {
 	*x = CreateRuleRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[47]
+	mi := &file_strata_config_v1_config_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3085,7 +3448,7 @@ func (x *CreateRuleRequest) String() string {
 func (*CreateRuleRequest) ProtoMessage() {}
 
 func (x *CreateRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[47]
+	mi := &file_strata_config_v1_config_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3098,7 +3461,7 @@ func (x *CreateRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRuleRequest.ProtoReflect.Descriptor instead.
 func (*CreateRuleRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{47}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *CreateRuleRequest) GetAppId() string {
@@ -3147,7 +3510,7 @@ type CreateRuleResponse struct {
 
 func (x *CreateRuleResponse) Reset() {
 	*x = CreateRuleResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[48]
+	mi := &file_strata_config_v1_config_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3159,7 +3522,7 @@ func (x *CreateRuleResponse) String() string {
 func (*CreateRuleResponse) ProtoMessage() {}
 
 func (x *CreateRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[48]
+	mi := &file_strata_config_v1_config_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3172,7 +3535,7 @@ func (x *CreateRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRuleResponse.ProtoReflect.Descriptor instead.
 func (*CreateRuleResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{48}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *CreateRuleResponse) GetRule() *Rule {
@@ -3205,7 +3568,7 @@ type UpdateRuleRequest struct {
 
 func (x *UpdateRuleRequest) Reset() {
 	*x = UpdateRuleRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[49]
+	mi := &file_strata_config_v1_config_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3217,7 +3580,7 @@ func (x *UpdateRuleRequest) String() string {
 func (*UpdateRuleRequest) ProtoMessage() {}
 
 func (x *UpdateRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[49]
+	mi := &file_strata_config_v1_config_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3230,7 +3593,7 @@ func (x *UpdateRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRuleRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRuleRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{49}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *UpdateRuleRequest) GetAppId() string {
@@ -3272,7 +3635,7 @@ type UpdateRuleResponse struct {
 
 func (x *UpdateRuleResponse) Reset() {
 	*x = UpdateRuleResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[50]
+	mi := &file_strata_config_v1_config_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3284,7 +3647,7 @@ func (x *UpdateRuleResponse) String() string {
 func (*UpdateRuleResponse) ProtoMessage() {}
 
 func (x *UpdateRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[50]
+	mi := &file_strata_config_v1_config_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3297,7 +3660,7 @@ func (x *UpdateRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRuleResponse.ProtoReflect.Descriptor instead.
 func (*UpdateRuleResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{50}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *UpdateRuleResponse) GetRule() *Rule {
@@ -3327,7 +3690,7 @@ type DeleteRuleRequest struct {
 
 func (x *DeleteRuleRequest) Reset() {
 	*x = DeleteRuleRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[51]
+	mi := &file_strata_config_v1_config_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3339,7 +3702,7 @@ func (x *DeleteRuleRequest) String() string {
 func (*DeleteRuleRequest) ProtoMessage() {}
 
 func (x *DeleteRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[51]
+	mi := &file_strata_config_v1_config_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3352,7 +3715,7 @@ func (x *DeleteRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRuleRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRuleRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{51}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *DeleteRuleRequest) GetAppId() string {
@@ -3386,7 +3749,7 @@ type DeleteRuleResponse struct {
 
 func (x *DeleteRuleResponse) Reset() {
 	*x = DeleteRuleResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[52]
+	mi := &file_strata_config_v1_config_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3398,7 +3761,7 @@ func (x *DeleteRuleResponse) String() string {
 func (*DeleteRuleResponse) ProtoMessage() {}
 
 func (x *DeleteRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[52]
+	mi := &file_strata_config_v1_config_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3411,7 +3774,7 @@ func (x *DeleteRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRuleResponse.ProtoReflect.Descriptor instead.
 func (*DeleteRuleResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{52}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *DeleteRuleResponse) GetVersion() uint64 {
@@ -3435,7 +3798,7 @@ type MoveRuleRequest struct {
 
 func (x *MoveRuleRequest) Reset() {
 	*x = MoveRuleRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[53]
+	mi := &file_strata_config_v1_config_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3447,7 +3810,7 @@ func (x *MoveRuleRequest) String() string {
 func (*MoveRuleRequest) ProtoMessage() {}
 
 func (x *MoveRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[53]
+	mi := &file_strata_config_v1_config_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3460,7 +3823,7 @@ func (x *MoveRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MoveRuleRequest.ProtoReflect.Descriptor instead.
 func (*MoveRuleRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{53}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *MoveRuleRequest) GetAppId() string {
@@ -3501,7 +3864,7 @@ type MoveRuleResponse struct {
 
 func (x *MoveRuleResponse) Reset() {
 	*x = MoveRuleResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[54]
+	mi := &file_strata_config_v1_config_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3513,7 +3876,7 @@ func (x *MoveRuleResponse) String() string {
 func (*MoveRuleResponse) ProtoMessage() {}
 
 func (x *MoveRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[54]
+	mi := &file_strata_config_v1_config_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3526,7 +3889,7 @@ func (x *MoveRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MoveRuleResponse.ProtoReflect.Descriptor instead.
 func (*MoveRuleResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{54}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *MoveRuleResponse) GetVersion() uint64 {
@@ -3551,7 +3914,7 @@ type DiffAppRequest struct {
 
 func (x *DiffAppRequest) Reset() {
 	*x = DiffAppRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[55]
+	mi := &file_strata_config_v1_config_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3563,7 +3926,7 @@ func (x *DiffAppRequest) String() string {
 func (*DiffAppRequest) ProtoMessage() {}
 
 func (x *DiffAppRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[55]
+	mi := &file_strata_config_v1_config_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3576,7 +3939,7 @@ func (x *DiffAppRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffAppRequest.ProtoReflect.Descriptor instead.
 func (*DiffAppRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{55}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *DiffAppRequest) GetAppId() string {
@@ -3610,7 +3973,7 @@ type DiffAppResponse struct {
 
 func (x *DiffAppResponse) Reset() {
 	*x = DiffAppResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[56]
+	mi := &file_strata_config_v1_config_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3622,7 +3985,7 @@ func (x *DiffAppResponse) String() string {
 func (*DiffAppResponse) ProtoMessage() {}
 
 func (x *DiffAppResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[56]
+	mi := &file_strata_config_v1_config_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3635,7 +3998,7 @@ func (x *DiffAppResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffAppResponse.ProtoReflect.Descriptor instead.
 func (*DiffAppResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{56}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *DiffAppResponse) GetChanges() []*PendingChange {
@@ -3687,7 +4050,7 @@ type PendingChange struct {
 
 func (x *PendingChange) Reset() {
 	*x = PendingChange{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[57]
+	mi := &file_strata_config_v1_config_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3699,7 +4062,7 @@ func (x *PendingChange) String() string {
 func (*PendingChange) ProtoMessage() {}
 
 func (x *PendingChange) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[57]
+	mi := &file_strata_config_v1_config_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3712,7 +4075,7 @@ func (x *PendingChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PendingChange.ProtoReflect.Descriptor instead.
 func (*PendingChange) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{57}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *PendingChange) GetPosition() uint64 {
@@ -3777,7 +4140,7 @@ type Release struct {
 
 func (x *Release) Reset() {
 	*x = Release{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[58]
+	mi := &file_strata_config_v1_config_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3789,7 +4152,7 @@ func (x *Release) String() string {
 func (*Release) ProtoMessage() {}
 
 func (x *Release) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[58]
+	mi := &file_strata_config_v1_config_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3802,7 +4165,7 @@ func (x *Release) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Release.ProtoReflect.Descriptor instead.
 func (*Release) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{58}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *Release) GetNumber() uint64 {
@@ -3903,7 +4266,7 @@ type CreateReleaseRequest struct {
 
 func (x *CreateReleaseRequest) Reset() {
 	*x = CreateReleaseRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[59]
+	mi := &file_strata_config_v1_config_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3915,7 +4278,7 @@ func (x *CreateReleaseRequest) String() string {
 func (*CreateReleaseRequest) ProtoMessage() {}
 
 func (x *CreateReleaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[59]
+	mi := &file_strata_config_v1_config_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3928,7 +4291,7 @@ func (x *CreateReleaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateReleaseRequest.ProtoReflect.Descriptor instead.
 func (*CreateReleaseRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{59}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *CreateReleaseRequest) GetAppId() string {
@@ -3970,7 +4333,7 @@ type CreateReleaseResponse struct {
 
 func (x *CreateReleaseResponse) Reset() {
 	*x = CreateReleaseResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[60]
+	mi := &file_strata_config_v1_config_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3982,7 +4345,7 @@ func (x *CreateReleaseResponse) String() string {
 func (*CreateReleaseResponse) ProtoMessage() {}
 
 func (x *CreateReleaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[60]
+	mi := &file_strata_config_v1_config_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3995,7 +4358,7 @@ func (x *CreateReleaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateReleaseResponse.ProtoReflect.Descriptor instead.
 func (*CreateReleaseResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{60}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *CreateReleaseResponse) GetRelease() *Release {
@@ -4028,7 +4391,7 @@ type ListReleasesRequest struct {
 
 func (x *ListReleasesRequest) Reset() {
 	*x = ListReleasesRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[61]
+	mi := &file_strata_config_v1_config_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4040,7 +4403,7 @@ func (x *ListReleasesRequest) String() string {
 func (*ListReleasesRequest) ProtoMessage() {}
 
 func (x *ListReleasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[61]
+	mi := &file_strata_config_v1_config_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4053,7 +4416,7 @@ func (x *ListReleasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReleasesRequest.ProtoReflect.Descriptor instead.
 func (*ListReleasesRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{61}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *ListReleasesRequest) GetAppId() string {
@@ -4099,7 +4462,7 @@ type ListReleasesResponse struct {
 
 func (x *ListReleasesResponse) Reset() {
 	*x = ListReleasesResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[62]
+	mi := &file_strata_config_v1_config_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4111,7 +4474,7 @@ func (x *ListReleasesResponse) String() string {
 func (*ListReleasesResponse) ProtoMessage() {}
 
 func (x *ListReleasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[62]
+	mi := &file_strata_config_v1_config_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4124,7 +4487,7 @@ func (x *ListReleasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReleasesResponse.ProtoReflect.Descriptor instead.
 func (*ListReleasesResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{62}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *ListReleasesResponse) GetReleases() []*Release {
@@ -4167,7 +4530,7 @@ type PromoteReleaseRequest struct {
 
 func (x *PromoteReleaseRequest) Reset() {
 	*x = PromoteReleaseRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[63]
+	mi := &file_strata_config_v1_config_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4179,7 +4542,7 @@ func (x *PromoteReleaseRequest) String() string {
 func (*PromoteReleaseRequest) ProtoMessage() {}
 
 func (x *PromoteReleaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[63]
+	mi := &file_strata_config_v1_config_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4192,7 +4555,7 @@ func (x *PromoteReleaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PromoteReleaseRequest.ProtoReflect.Descriptor instead.
 func (*PromoteReleaseRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{63}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *PromoteReleaseRequest) GetAppId() string {
@@ -4228,7 +4591,7 @@ type PromoteReleaseResponse struct {
 
 func (x *PromoteReleaseResponse) Reset() {
 	*x = PromoteReleaseResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[64]
+	mi := &file_strata_config_v1_config_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4240,7 +4603,7 @@ func (x *PromoteReleaseResponse) String() string {
 func (*PromoteReleaseResponse) ProtoMessage() {}
 
 func (x *PromoteReleaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[64]
+	mi := &file_strata_config_v1_config_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4253,7 +4616,7 @@ func (x *PromoteReleaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PromoteReleaseResponse.ProtoReflect.Descriptor instead.
 func (*PromoteReleaseResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{64}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *PromoteReleaseResponse) GetRelease() *Release {
@@ -4283,7 +4646,7 @@ type RevertAppRequest struct {
 
 func (x *RevertAppRequest) Reset() {
 	*x = RevertAppRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[65]
+	mi := &file_strata_config_v1_config_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4295,7 +4658,7 @@ func (x *RevertAppRequest) String() string {
 func (*RevertAppRequest) ProtoMessage() {}
 
 func (x *RevertAppRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[65]
+	mi := &file_strata_config_v1_config_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4308,7 +4671,7 @@ func (x *RevertAppRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevertAppRequest.ProtoReflect.Descriptor instead.
 func (*RevertAppRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{65}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *RevertAppRequest) GetAppId() string {
@@ -4350,7 +4713,7 @@ type RevertAppResponse struct {
 
 func (x *RevertAppResponse) Reset() {
 	*x = RevertAppResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[66]
+	mi := &file_strata_config_v1_config_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4362,7 +4725,7 @@ func (x *RevertAppResponse) String() string {
 func (*RevertAppResponse) ProtoMessage() {}
 
 func (x *RevertAppResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[66]
+	mi := &file_strata_config_v1_config_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4375,7 +4738,7 @@ func (x *RevertAppResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevertAppResponse.ProtoReflect.Descriptor instead.
 func (*RevertAppResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{66}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *RevertAppResponse) GetRelease() *Release {
@@ -4410,7 +4773,7 @@ type RevertObjectRequest struct {
 
 func (x *RevertObjectRequest) Reset() {
 	*x = RevertObjectRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[67]
+	mi := &file_strata_config_v1_config_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4422,7 +4785,7 @@ func (x *RevertObjectRequest) String() string {
 func (*RevertObjectRequest) ProtoMessage() {}
 
 func (x *RevertObjectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[67]
+	mi := &file_strata_config_v1_config_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4435,7 +4798,7 @@ func (x *RevertObjectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevertObjectRequest.ProtoReflect.Descriptor instead.
 func (*RevertObjectRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{67}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *RevertObjectRequest) GetAppId() string {
@@ -4491,7 +4854,7 @@ type RevertObjectResponse struct {
 
 func (x *RevertObjectResponse) Reset() {
 	*x = RevertObjectResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[68]
+	mi := &file_strata_config_v1_config_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4503,7 +4866,7 @@ func (x *RevertObjectResponse) String() string {
 func (*RevertObjectResponse) ProtoMessage() {}
 
 func (x *RevertObjectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[68]
+	mi := &file_strata_config_v1_config_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4516,7 +4879,7 @@ func (x *RevertObjectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevertObjectResponse.ProtoReflect.Descriptor instead.
 func (*RevertObjectResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{68}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *RevertObjectResponse) GetRelease() *Release {
@@ -4545,7 +4908,7 @@ type GetSnapshotRequest struct {
 
 func (x *GetSnapshotRequest) Reset() {
 	*x = GetSnapshotRequest{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[69]
+	mi := &file_strata_config_v1_config_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4557,7 +4920,7 @@ func (x *GetSnapshotRequest) String() string {
 func (*GetSnapshotRequest) ProtoMessage() {}
 
 func (x *GetSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[69]
+	mi := &file_strata_config_v1_config_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4570,7 +4933,7 @@ func (x *GetSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*GetSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{69}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *GetSnapshotRequest) GetPartition() string {
@@ -4602,7 +4965,7 @@ type GetSnapshotResponse struct {
 
 func (x *GetSnapshotResponse) Reset() {
 	*x = GetSnapshotResponse{}
-	mi := &file_strata_config_v1_config_proto_msgTypes[70]
+	mi := &file_strata_config_v1_config_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4614,7 +4977,7 @@ func (x *GetSnapshotResponse) String() string {
 func (*GetSnapshotResponse) ProtoMessage() {}
 
 func (x *GetSnapshotResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_config_proto_msgTypes[70]
+	mi := &file_strata_config_v1_config_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4627,7 +4990,7 @@ func (x *GetSnapshotResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSnapshotResponse.ProtoReflect.Descriptor instead.
 func (*GetSnapshotResponse) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{70}
+	return file_strata_config_v1_config_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *GetSnapshotResponse) GetVersion() uint64 {
@@ -4662,7 +5025,23 @@ var File_strata_config_v1_config_proto protoreflect.FileDescriptor
 
 const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\n" +
-	"\x1dstrata/config/v1/config.proto\x12\x10strata.config.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a strata/config/v1/resources.proto\",\n" +
+	"\x1dstrata/config/v1/config.proto\x12\x10strata.config.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a strata/config/v1/resources.proto\"X\n" +
+	"\x13SetEndpointsRequest\x12A\n" +
+	"\tendpoints\x18\x01 \x01(\v2#.strata.config.v1.UpstreamEndpointsR\tendpoints\"s\n" +
+	"\x14SetEndpointsResponse\x12A\n" +
+	"\tendpoints\x18\x01 \x01(\v2#.strata.config.v1.UpstreamEndpointsR\tendpoints\x12\x18\n" +
+	"\achanged\x18\x02 \x01(\bR\achanged\"%\n" +
+	"\x13GetEndpointsRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"Y\n" +
+	"\x14GetEndpointsResponse\x12A\n" +
+	"\tendpoints\x18\x01 \x01(\v2#.strata.config.v1.UpstreamEndpointsR\tendpoints\"3\n" +
+	"\x14ListEndpointsRequest\x12\x1b\n" +
+	"\tid_prefix\x18\x01 \x01(\tR\bidPrefix\"Z\n" +
+	"\x15ListEndpointsResponse\x12A\n" +
+	"\tendpoints\x18\x01 \x03(\v2#.strata.config.v1.UpstreamEndpointsR\tendpoints\"(\n" +
+	"\x16DeleteEndpointsRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x19\n" +
+	"\x17DeleteEndpointsResponse\",\n" +
 	"\x16CreatePartitionRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"T\n" +
 	"\x17CreatePartitionResponse\x129\n" +
@@ -5023,7 +5402,7 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\n" +
 	"consistent\x18\x03 \x01(\bR\n" +
 	"consistent\x12\x12\n" +
-	"\x04json\x18\x04 \x01(\tR\x04json2\xb5\x17\n" +
+	"\x04json\x18\x04 \x01(\tR\x04json2\xbd\x1a\n" +
 	"\rConfigService\x12f\n" +
 	"\x0fCreatePartition\x12(.strata.config.v1.CreatePartitionRequest\x1a).strata.config.v1.CreatePartitionResponse\x12c\n" +
 	"\x0eListPartitions\x12'.strata.config.v1.ListPartitionsRequest\x1a(.strata.config.v1.ListPartitionsResponse\x12f\n" +
@@ -5061,7 +5440,11 @@ const file_strata_config_v1_config_proto_rawDesc = "" +
 	"\fListReleases\x12%.strata.config.v1.ListReleasesRequest\x1a&.strata.config.v1.ListReleasesResponse\x12T\n" +
 	"\tRevertApp\x12\".strata.config.v1.RevertAppRequest\x1a#.strata.config.v1.RevertAppResponse\x12]\n" +
 	"\fRevertObject\x12%.strata.config.v1.RevertObjectRequest\x1a&.strata.config.v1.RevertObjectResponse\x12Z\n" +
-	"\vGetSnapshot\x12$.strata.config.v1.GetSnapshotRequest\x1a%.strata.config.v1.GetSnapshotResponseB=Z;github.com/strata-edge/strata/gen/strata/config/v1;configv1b\x06proto3"
+	"\vGetSnapshot\x12$.strata.config.v1.GetSnapshotRequest\x1a%.strata.config.v1.GetSnapshotResponse\x12]\n" +
+	"\fSetEndpoints\x12%.strata.config.v1.SetEndpointsRequest\x1a&.strata.config.v1.SetEndpointsResponse\x12]\n" +
+	"\fGetEndpoints\x12%.strata.config.v1.GetEndpointsRequest\x1a&.strata.config.v1.GetEndpointsResponse\x12`\n" +
+	"\rListEndpoints\x12&.strata.config.v1.ListEndpointsRequest\x1a'.strata.config.v1.ListEndpointsResponse\x12f\n" +
+	"\x0fDeleteEndpoints\x12(.strata.config.v1.DeleteEndpointsRequest\x1a).strata.config.v1.DeleteEndpointsResponseB=Z;github.com/strata-edge/strata/gen/strata/config/v1;configv1b\x06proto3"
 
 var (
 	file_strata_config_v1_config_proto_rawDescOnce sync.Once
@@ -5075,218 +5458,239 @@ func file_strata_config_v1_config_proto_rawDescGZIP() []byte {
 	return file_strata_config_v1_config_proto_rawDescData
 }
 
-var file_strata_config_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 74)
+var file_strata_config_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 82)
 var file_strata_config_v1_config_proto_goTypes = []any{
-	(*CreatePartitionRequest)(nil),  // 0: strata.config.v1.CreatePartitionRequest
-	(*CreatePartitionResponse)(nil), // 1: strata.config.v1.CreatePartitionResponse
-	(*UpdatePartitionRequest)(nil),  // 2: strata.config.v1.UpdatePartitionRequest
-	(*UpdatePartitionResponse)(nil), // 3: strata.config.v1.UpdatePartitionResponse
-	(*DeletePartitionRequest)(nil),  // 4: strata.config.v1.DeletePartitionRequest
-	(*DeletePartitionResponse)(nil), // 5: strata.config.v1.DeletePartitionResponse
-	(*DeleteClusterRequest)(nil),    // 6: strata.config.v1.DeleteClusterRequest
-	(*DeleteClusterResponse)(nil),   // 7: strata.config.v1.DeleteClusterResponse
-	(*ListPartitionsRequest)(nil),   // 8: strata.config.v1.ListPartitionsRequest
-	(*ListPartitionsResponse)(nil),  // 9: strata.config.v1.ListPartitionsResponse
-	(*CreateClusterRequest)(nil),    // 10: strata.config.v1.CreateClusterRequest
-	(*CreateClusterResponse)(nil),   // 11: strata.config.v1.CreateClusterResponse
-	(*UpdateClusterRequest)(nil),    // 12: strata.config.v1.UpdateClusterRequest
-	(*ClusterParents)(nil),          // 13: strata.config.v1.ClusterParents
-	(*UpdateClusterResponse)(nil),   // 14: strata.config.v1.UpdateClusterResponse
-	(*ListClustersRequest)(nil),     // 15: strata.config.v1.ListClustersRequest
-	(*ListClustersResponse)(nil),    // 16: strata.config.v1.ListClustersResponse
-	(*RegisterNodeRequest)(nil),     // 17: strata.config.v1.RegisterNodeRequest
-	(*RegisterNodeResponse)(nil),    // 18: strata.config.v1.RegisterNodeResponse
-	(*SetNodeStagingRequest)(nil),   // 19: strata.config.v1.SetNodeStagingRequest
-	(*SetNodeStagingResponse)(nil),  // 20: strata.config.v1.SetNodeStagingResponse
-	(*RemoveNodeRequest)(nil),       // 21: strata.config.v1.RemoveNodeRequest
-	(*RemoveNodeResponse)(nil),      // 22: strata.config.v1.RemoveNodeResponse
-	(*ListNodesRequest)(nil),        // 23: strata.config.v1.ListNodesRequest
-	(*ListNodesResponse)(nil),       // 24: strata.config.v1.ListNodesResponse
-	(*WatchNodesRequest)(nil),       // 25: strata.config.v1.WatchNodesRequest
-	(*WatchNodesResponse)(nil),      // 26: strata.config.v1.WatchNodesResponse
-	(*NodeInfo)(nil),                // 27: strata.config.v1.NodeInfo
-	(*NodeXdpInterface)(nil),        // 28: strata.config.v1.NodeXdpInterface
-	(*NodeAppRelease)(nil),          // 29: strata.config.v1.NodeAppRelease
-	(*CreateAppRequest)(nil),        // 30: strata.config.v1.CreateAppRequest
-	(*CreateAppResponse)(nil),       // 31: strata.config.v1.CreateAppResponse
-	(*GetAppRequest)(nil),           // 32: strata.config.v1.GetAppRequest
-	(*GetAppResponse)(nil),          // 33: strata.config.v1.GetAppResponse
-	(*ListAppsRequest)(nil),         // 34: strata.config.v1.ListAppsRequest
-	(*ListAppsResponse)(nil),        // 35: strata.config.v1.ListAppsResponse
-	(*AppSummary)(nil),              // 36: strata.config.v1.AppSummary
-	(*UpdateAppRequest)(nil),        // 37: strata.config.v1.UpdateAppRequest
-	(*UpdateAppResponse)(nil),       // 38: strata.config.v1.UpdateAppResponse
-	(*DeleteAppRequest)(nil),        // 39: strata.config.v1.DeleteAppRequest
-	(*DeleteAppResponse)(nil),       // 40: strata.config.v1.DeleteAppResponse
-	(*CreateUpstreamRequest)(nil),   // 41: strata.config.v1.CreateUpstreamRequest
-	(*CreateUpstreamResponse)(nil),  // 42: strata.config.v1.CreateUpstreamResponse
-	(*UpdateUpstreamRequest)(nil),   // 43: strata.config.v1.UpdateUpstreamRequest
-	(*UpdateUpstreamResponse)(nil),  // 44: strata.config.v1.UpdateUpstreamResponse
-	(*DeleteUpstreamRequest)(nil),   // 45: strata.config.v1.DeleteUpstreamRequest
-	(*DeleteUpstreamResponse)(nil),  // 46: strata.config.v1.DeleteUpstreamResponse
-	(*CreateRuleRequest)(nil),       // 47: strata.config.v1.CreateRuleRequest
-	(*CreateRuleResponse)(nil),      // 48: strata.config.v1.CreateRuleResponse
-	(*UpdateRuleRequest)(nil),       // 49: strata.config.v1.UpdateRuleRequest
-	(*UpdateRuleResponse)(nil),      // 50: strata.config.v1.UpdateRuleResponse
-	(*DeleteRuleRequest)(nil),       // 51: strata.config.v1.DeleteRuleRequest
-	(*DeleteRuleResponse)(nil),      // 52: strata.config.v1.DeleteRuleResponse
-	(*MoveRuleRequest)(nil),         // 53: strata.config.v1.MoveRuleRequest
-	(*MoveRuleResponse)(nil),        // 54: strata.config.v1.MoveRuleResponse
-	(*DiffAppRequest)(nil),          // 55: strata.config.v1.DiffAppRequest
-	(*DiffAppResponse)(nil),         // 56: strata.config.v1.DiffAppResponse
-	(*PendingChange)(nil),           // 57: strata.config.v1.PendingChange
-	(*Release)(nil),                 // 58: strata.config.v1.Release
-	(*CreateReleaseRequest)(nil),    // 59: strata.config.v1.CreateReleaseRequest
-	(*CreateReleaseResponse)(nil),   // 60: strata.config.v1.CreateReleaseResponse
-	(*ListReleasesRequest)(nil),     // 61: strata.config.v1.ListReleasesRequest
-	(*ListReleasesResponse)(nil),    // 62: strata.config.v1.ListReleasesResponse
-	(*PromoteReleaseRequest)(nil),   // 63: strata.config.v1.PromoteReleaseRequest
-	(*PromoteReleaseResponse)(nil),  // 64: strata.config.v1.PromoteReleaseResponse
-	(*RevertAppRequest)(nil),        // 65: strata.config.v1.RevertAppRequest
-	(*RevertAppResponse)(nil),       // 66: strata.config.v1.RevertAppResponse
-	(*RevertObjectRequest)(nil),     // 67: strata.config.v1.RevertObjectRequest
-	(*RevertObjectResponse)(nil),    // 68: strata.config.v1.RevertObjectResponse
-	(*GetSnapshotRequest)(nil),      // 69: strata.config.v1.GetSnapshotRequest
-	(*GetSnapshotResponse)(nil),     // 70: strata.config.v1.GetSnapshotResponse
-	nil,                             // 71: strata.config.v1.CreateAppRequest.LabelsEntry
-	nil,                             // 72: strata.config.v1.AppSummary.LabelsEntry
-	nil,                             // 73: strata.config.v1.UpdateAppRequest.LabelsEntry
-	(*Partition)(nil),               // 74: strata.config.v1.Partition
-	(*Cluster)(nil),                 // 75: strata.config.v1.Cluster
-	(*ClusterLocation)(nil),         // 76: strata.config.v1.ClusterLocation
-	(*Node)(nil),                    // 77: strata.config.v1.Node
-	(*timestamppb.Timestamp)(nil),   // 78: google.protobuf.Timestamp
-	(NodeDnsState)(0),               // 79: strata.config.v1.NodeDnsState
-	(*Hsts)(nil),                    // 80: strata.config.v1.Hsts
-	(*StreamApp)(nil),               // 81: strata.config.v1.StreamApp
-	(*ForwardProxyApp)(nil),         // 82: strata.config.v1.ForwardProxyApp
-	(*AppLimits)(nil),               // 83: strata.config.v1.AppLimits
-	(*App)(nil),                     // 84: strata.config.v1.App
-	(*Upstream)(nil),                // 85: strata.config.v1.Upstream
-	(*Rule)(nil),                    // 86: strata.config.v1.Rule
+	(*SetEndpointsRequest)(nil),     // 0: strata.config.v1.SetEndpointsRequest
+	(*SetEndpointsResponse)(nil),    // 1: strata.config.v1.SetEndpointsResponse
+	(*GetEndpointsRequest)(nil),     // 2: strata.config.v1.GetEndpointsRequest
+	(*GetEndpointsResponse)(nil),    // 3: strata.config.v1.GetEndpointsResponse
+	(*ListEndpointsRequest)(nil),    // 4: strata.config.v1.ListEndpointsRequest
+	(*ListEndpointsResponse)(nil),   // 5: strata.config.v1.ListEndpointsResponse
+	(*DeleteEndpointsRequest)(nil),  // 6: strata.config.v1.DeleteEndpointsRequest
+	(*DeleteEndpointsResponse)(nil), // 7: strata.config.v1.DeleteEndpointsResponse
+	(*CreatePartitionRequest)(nil),  // 8: strata.config.v1.CreatePartitionRequest
+	(*CreatePartitionResponse)(nil), // 9: strata.config.v1.CreatePartitionResponse
+	(*UpdatePartitionRequest)(nil),  // 10: strata.config.v1.UpdatePartitionRequest
+	(*UpdatePartitionResponse)(nil), // 11: strata.config.v1.UpdatePartitionResponse
+	(*DeletePartitionRequest)(nil),  // 12: strata.config.v1.DeletePartitionRequest
+	(*DeletePartitionResponse)(nil), // 13: strata.config.v1.DeletePartitionResponse
+	(*DeleteClusterRequest)(nil),    // 14: strata.config.v1.DeleteClusterRequest
+	(*DeleteClusterResponse)(nil),   // 15: strata.config.v1.DeleteClusterResponse
+	(*ListPartitionsRequest)(nil),   // 16: strata.config.v1.ListPartitionsRequest
+	(*ListPartitionsResponse)(nil),  // 17: strata.config.v1.ListPartitionsResponse
+	(*CreateClusterRequest)(nil),    // 18: strata.config.v1.CreateClusterRequest
+	(*CreateClusterResponse)(nil),   // 19: strata.config.v1.CreateClusterResponse
+	(*UpdateClusterRequest)(nil),    // 20: strata.config.v1.UpdateClusterRequest
+	(*ClusterParents)(nil),          // 21: strata.config.v1.ClusterParents
+	(*UpdateClusterResponse)(nil),   // 22: strata.config.v1.UpdateClusterResponse
+	(*ListClustersRequest)(nil),     // 23: strata.config.v1.ListClustersRequest
+	(*ListClustersResponse)(nil),    // 24: strata.config.v1.ListClustersResponse
+	(*RegisterNodeRequest)(nil),     // 25: strata.config.v1.RegisterNodeRequest
+	(*RegisterNodeResponse)(nil),    // 26: strata.config.v1.RegisterNodeResponse
+	(*SetNodeStagingRequest)(nil),   // 27: strata.config.v1.SetNodeStagingRequest
+	(*SetNodeStagingResponse)(nil),  // 28: strata.config.v1.SetNodeStagingResponse
+	(*RemoveNodeRequest)(nil),       // 29: strata.config.v1.RemoveNodeRequest
+	(*RemoveNodeResponse)(nil),      // 30: strata.config.v1.RemoveNodeResponse
+	(*ListNodesRequest)(nil),        // 31: strata.config.v1.ListNodesRequest
+	(*ListNodesResponse)(nil),       // 32: strata.config.v1.ListNodesResponse
+	(*WatchNodesRequest)(nil),       // 33: strata.config.v1.WatchNodesRequest
+	(*WatchNodesResponse)(nil),      // 34: strata.config.v1.WatchNodesResponse
+	(*NodeInfo)(nil),                // 35: strata.config.v1.NodeInfo
+	(*NodeXdpInterface)(nil),        // 36: strata.config.v1.NodeXdpInterface
+	(*NodeAppRelease)(nil),          // 37: strata.config.v1.NodeAppRelease
+	(*CreateAppRequest)(nil),        // 38: strata.config.v1.CreateAppRequest
+	(*CreateAppResponse)(nil),       // 39: strata.config.v1.CreateAppResponse
+	(*GetAppRequest)(nil),           // 40: strata.config.v1.GetAppRequest
+	(*GetAppResponse)(nil),          // 41: strata.config.v1.GetAppResponse
+	(*ListAppsRequest)(nil),         // 42: strata.config.v1.ListAppsRequest
+	(*ListAppsResponse)(nil),        // 43: strata.config.v1.ListAppsResponse
+	(*AppSummary)(nil),              // 44: strata.config.v1.AppSummary
+	(*UpdateAppRequest)(nil),        // 45: strata.config.v1.UpdateAppRequest
+	(*UpdateAppResponse)(nil),       // 46: strata.config.v1.UpdateAppResponse
+	(*DeleteAppRequest)(nil),        // 47: strata.config.v1.DeleteAppRequest
+	(*DeleteAppResponse)(nil),       // 48: strata.config.v1.DeleteAppResponse
+	(*CreateUpstreamRequest)(nil),   // 49: strata.config.v1.CreateUpstreamRequest
+	(*CreateUpstreamResponse)(nil),  // 50: strata.config.v1.CreateUpstreamResponse
+	(*UpdateUpstreamRequest)(nil),   // 51: strata.config.v1.UpdateUpstreamRequest
+	(*UpdateUpstreamResponse)(nil),  // 52: strata.config.v1.UpdateUpstreamResponse
+	(*DeleteUpstreamRequest)(nil),   // 53: strata.config.v1.DeleteUpstreamRequest
+	(*DeleteUpstreamResponse)(nil),  // 54: strata.config.v1.DeleteUpstreamResponse
+	(*CreateRuleRequest)(nil),       // 55: strata.config.v1.CreateRuleRequest
+	(*CreateRuleResponse)(nil),      // 56: strata.config.v1.CreateRuleResponse
+	(*UpdateRuleRequest)(nil),       // 57: strata.config.v1.UpdateRuleRequest
+	(*UpdateRuleResponse)(nil),      // 58: strata.config.v1.UpdateRuleResponse
+	(*DeleteRuleRequest)(nil),       // 59: strata.config.v1.DeleteRuleRequest
+	(*DeleteRuleResponse)(nil),      // 60: strata.config.v1.DeleteRuleResponse
+	(*MoveRuleRequest)(nil),         // 61: strata.config.v1.MoveRuleRequest
+	(*MoveRuleResponse)(nil),        // 62: strata.config.v1.MoveRuleResponse
+	(*DiffAppRequest)(nil),          // 63: strata.config.v1.DiffAppRequest
+	(*DiffAppResponse)(nil),         // 64: strata.config.v1.DiffAppResponse
+	(*PendingChange)(nil),           // 65: strata.config.v1.PendingChange
+	(*Release)(nil),                 // 66: strata.config.v1.Release
+	(*CreateReleaseRequest)(nil),    // 67: strata.config.v1.CreateReleaseRequest
+	(*CreateReleaseResponse)(nil),   // 68: strata.config.v1.CreateReleaseResponse
+	(*ListReleasesRequest)(nil),     // 69: strata.config.v1.ListReleasesRequest
+	(*ListReleasesResponse)(nil),    // 70: strata.config.v1.ListReleasesResponse
+	(*PromoteReleaseRequest)(nil),   // 71: strata.config.v1.PromoteReleaseRequest
+	(*PromoteReleaseResponse)(nil),  // 72: strata.config.v1.PromoteReleaseResponse
+	(*RevertAppRequest)(nil),        // 73: strata.config.v1.RevertAppRequest
+	(*RevertAppResponse)(nil),       // 74: strata.config.v1.RevertAppResponse
+	(*RevertObjectRequest)(nil),     // 75: strata.config.v1.RevertObjectRequest
+	(*RevertObjectResponse)(nil),    // 76: strata.config.v1.RevertObjectResponse
+	(*GetSnapshotRequest)(nil),      // 77: strata.config.v1.GetSnapshotRequest
+	(*GetSnapshotResponse)(nil),     // 78: strata.config.v1.GetSnapshotResponse
+	nil,                             // 79: strata.config.v1.CreateAppRequest.LabelsEntry
+	nil,                             // 80: strata.config.v1.AppSummary.LabelsEntry
+	nil,                             // 81: strata.config.v1.UpdateAppRequest.LabelsEntry
+	(*UpstreamEndpoints)(nil),       // 82: strata.config.v1.UpstreamEndpoints
+	(*Partition)(nil),               // 83: strata.config.v1.Partition
+	(*Cluster)(nil),                 // 84: strata.config.v1.Cluster
+	(*ClusterLocation)(nil),         // 85: strata.config.v1.ClusterLocation
+	(*Node)(nil),                    // 86: strata.config.v1.Node
+	(*timestamppb.Timestamp)(nil),   // 87: google.protobuf.Timestamp
+	(NodeDnsState)(0),               // 88: strata.config.v1.NodeDnsState
+	(*Hsts)(nil),                    // 89: strata.config.v1.Hsts
+	(*StreamApp)(nil),               // 90: strata.config.v1.StreamApp
+	(*ForwardProxyApp)(nil),         // 91: strata.config.v1.ForwardProxyApp
+	(*AppLimits)(nil),               // 92: strata.config.v1.AppLimits
+	(*App)(nil),                     // 93: strata.config.v1.App
+	(*Upstream)(nil),                // 94: strata.config.v1.Upstream
+	(*Rule)(nil),                    // 95: strata.config.v1.Rule
 }
 var file_strata_config_v1_config_proto_depIdxs = []int32{
-	74, // 0: strata.config.v1.CreatePartitionResponse.partition:type_name -> strata.config.v1.Partition
-	74, // 1: strata.config.v1.UpdatePartitionResponse.partition:type_name -> strata.config.v1.Partition
-	74, // 2: strata.config.v1.ListPartitionsResponse.partitions:type_name -> strata.config.v1.Partition
-	75, // 3: strata.config.v1.CreateClusterResponse.cluster:type_name -> strata.config.v1.Cluster
-	13, // 4: strata.config.v1.UpdateClusterRequest.parents:type_name -> strata.config.v1.ClusterParents
-	76, // 5: strata.config.v1.UpdateClusterRequest.location:type_name -> strata.config.v1.ClusterLocation
-	75, // 6: strata.config.v1.UpdateClusterResponse.cluster:type_name -> strata.config.v1.Cluster
-	75, // 7: strata.config.v1.ListClustersResponse.clusters:type_name -> strata.config.v1.Cluster
-	77, // 8: strata.config.v1.RegisterNodeResponse.node:type_name -> strata.config.v1.Node
-	77, // 9: strata.config.v1.SetNodeStagingResponse.node:type_name -> strata.config.v1.Node
-	27, // 10: strata.config.v1.ListNodesResponse.nodes:type_name -> strata.config.v1.NodeInfo
-	27, // 11: strata.config.v1.WatchNodesResponse.nodes:type_name -> strata.config.v1.NodeInfo
-	77, // 12: strata.config.v1.NodeInfo.node:type_name -> strata.config.v1.Node
-	78, // 13: strata.config.v1.NodeInfo.last_seen:type_name -> google.protobuf.Timestamp
-	79, // 14: strata.config.v1.NodeInfo.dns:type_name -> strata.config.v1.NodeDnsState
-	29, // 15: strata.config.v1.NodeInfo.releases:type_name -> strata.config.v1.NodeAppRelease
-	28, // 16: strata.config.v1.NodeInfo.xdp:type_name -> strata.config.v1.NodeXdpInterface
-	71, // 17: strata.config.v1.CreateAppRequest.labels:type_name -> strata.config.v1.CreateAppRequest.LabelsEntry
-	80, // 18: strata.config.v1.CreateAppRequest.hsts:type_name -> strata.config.v1.Hsts
-	81, // 19: strata.config.v1.CreateAppRequest.stream:type_name -> strata.config.v1.StreamApp
-	82, // 20: strata.config.v1.CreateAppRequest.forward_proxy:type_name -> strata.config.v1.ForwardProxyApp
-	83, // 21: strata.config.v1.CreateAppRequest.limits:type_name -> strata.config.v1.AppLimits
-	84, // 22: strata.config.v1.CreateAppResponse.app:type_name -> strata.config.v1.App
-	84, // 23: strata.config.v1.GetAppResponse.app:type_name -> strata.config.v1.App
-	84, // 24: strata.config.v1.GetAppResponse.released:type_name -> strata.config.v1.App
-	36, // 25: strata.config.v1.ListAppsResponse.apps:type_name -> strata.config.v1.AppSummary
-	72, // 26: strata.config.v1.AppSummary.labels:type_name -> strata.config.v1.AppSummary.LabelsEntry
-	78, // 27: strata.config.v1.AppSummary.updated_at:type_name -> google.protobuf.Timestamp
-	78, // 28: strata.config.v1.AppSummary.created_at:type_name -> google.protobuf.Timestamp
-	73, // 29: strata.config.v1.UpdateAppRequest.labels:type_name -> strata.config.v1.UpdateAppRequest.LabelsEntry
-	80, // 30: strata.config.v1.UpdateAppRequest.hsts:type_name -> strata.config.v1.Hsts
-	81, // 31: strata.config.v1.UpdateAppRequest.stream:type_name -> strata.config.v1.StreamApp
-	82, // 32: strata.config.v1.UpdateAppRequest.forward_proxy:type_name -> strata.config.v1.ForwardProxyApp
-	83, // 33: strata.config.v1.UpdateAppRequest.limits:type_name -> strata.config.v1.AppLimits
-	84, // 34: strata.config.v1.UpdateAppResponse.app:type_name -> strata.config.v1.App
-	85, // 35: strata.config.v1.CreateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
-	85, // 36: strata.config.v1.CreateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
-	85, // 37: strata.config.v1.UpdateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
-	85, // 38: strata.config.v1.UpdateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
-	86, // 39: strata.config.v1.CreateRuleRequest.rule:type_name -> strata.config.v1.Rule
-	86, // 40: strata.config.v1.CreateRuleResponse.rule:type_name -> strata.config.v1.Rule
-	86, // 41: strata.config.v1.UpdateRuleRequest.rule:type_name -> strata.config.v1.Rule
-	86, // 42: strata.config.v1.UpdateRuleResponse.rule:type_name -> strata.config.v1.Rule
-	57, // 43: strata.config.v1.DiffAppResponse.changes:type_name -> strata.config.v1.PendingChange
-	78, // 44: strata.config.v1.PendingChange.time:type_name -> google.protobuf.Timestamp
-	78, // 45: strata.config.v1.Release.time:type_name -> google.protobuf.Timestamp
-	78, // 46: strata.config.v1.Release.promoted_time:type_name -> google.protobuf.Timestamp
-	58, // 47: strata.config.v1.CreateReleaseResponse.release:type_name -> strata.config.v1.Release
-	58, // 48: strata.config.v1.ListReleasesResponse.releases:type_name -> strata.config.v1.Release
-	58, // 49: strata.config.v1.PromoteReleaseResponse.release:type_name -> strata.config.v1.Release
-	58, // 50: strata.config.v1.RevertAppResponse.release:type_name -> strata.config.v1.Release
-	58, // 51: strata.config.v1.RevertObjectResponse.release:type_name -> strata.config.v1.Release
-	0,  // 52: strata.config.v1.ConfigService.CreatePartition:input_type -> strata.config.v1.CreatePartitionRequest
-	8,  // 53: strata.config.v1.ConfigService.ListPartitions:input_type -> strata.config.v1.ListPartitionsRequest
-	2,  // 54: strata.config.v1.ConfigService.UpdatePartition:input_type -> strata.config.v1.UpdatePartitionRequest
-	4,  // 55: strata.config.v1.ConfigService.DeletePartition:input_type -> strata.config.v1.DeletePartitionRequest
-	10, // 56: strata.config.v1.ConfigService.CreateCluster:input_type -> strata.config.v1.CreateClusterRequest
-	15, // 57: strata.config.v1.ConfigService.ListClusters:input_type -> strata.config.v1.ListClustersRequest
-	12, // 58: strata.config.v1.ConfigService.UpdateCluster:input_type -> strata.config.v1.UpdateClusterRequest
-	6,  // 59: strata.config.v1.ConfigService.DeleteCluster:input_type -> strata.config.v1.DeleteClusterRequest
-	17, // 60: strata.config.v1.ConfigService.RegisterNode:input_type -> strata.config.v1.RegisterNodeRequest
-	19, // 61: strata.config.v1.ConfigService.SetNodeStaging:input_type -> strata.config.v1.SetNodeStagingRequest
-	21, // 62: strata.config.v1.ConfigService.RemoveNode:input_type -> strata.config.v1.RemoveNodeRequest
-	23, // 63: strata.config.v1.ConfigService.ListNodes:input_type -> strata.config.v1.ListNodesRequest
-	25, // 64: strata.config.v1.ConfigService.WatchNodes:input_type -> strata.config.v1.WatchNodesRequest
-	30, // 65: strata.config.v1.ConfigService.CreateApp:input_type -> strata.config.v1.CreateAppRequest
-	32, // 66: strata.config.v1.ConfigService.GetApp:input_type -> strata.config.v1.GetAppRequest
-	34, // 67: strata.config.v1.ConfigService.ListApps:input_type -> strata.config.v1.ListAppsRequest
-	37, // 68: strata.config.v1.ConfigService.UpdateApp:input_type -> strata.config.v1.UpdateAppRequest
-	39, // 69: strata.config.v1.ConfigService.DeleteApp:input_type -> strata.config.v1.DeleteAppRequest
-	41, // 70: strata.config.v1.ConfigService.CreateUpstream:input_type -> strata.config.v1.CreateUpstreamRequest
-	43, // 71: strata.config.v1.ConfigService.UpdateUpstream:input_type -> strata.config.v1.UpdateUpstreamRequest
-	45, // 72: strata.config.v1.ConfigService.DeleteUpstream:input_type -> strata.config.v1.DeleteUpstreamRequest
-	47, // 73: strata.config.v1.ConfigService.CreateRule:input_type -> strata.config.v1.CreateRuleRequest
-	49, // 74: strata.config.v1.ConfigService.UpdateRule:input_type -> strata.config.v1.UpdateRuleRequest
-	51, // 75: strata.config.v1.ConfigService.DeleteRule:input_type -> strata.config.v1.DeleteRuleRequest
-	53, // 76: strata.config.v1.ConfigService.MoveRule:input_type -> strata.config.v1.MoveRuleRequest
-	55, // 77: strata.config.v1.ConfigService.DiffApp:input_type -> strata.config.v1.DiffAppRequest
-	59, // 78: strata.config.v1.ConfigService.CreateRelease:input_type -> strata.config.v1.CreateReleaseRequest
-	63, // 79: strata.config.v1.ConfigService.PromoteRelease:input_type -> strata.config.v1.PromoteReleaseRequest
-	61, // 80: strata.config.v1.ConfigService.ListReleases:input_type -> strata.config.v1.ListReleasesRequest
-	65, // 81: strata.config.v1.ConfigService.RevertApp:input_type -> strata.config.v1.RevertAppRequest
-	67, // 82: strata.config.v1.ConfigService.RevertObject:input_type -> strata.config.v1.RevertObjectRequest
-	69, // 83: strata.config.v1.ConfigService.GetSnapshot:input_type -> strata.config.v1.GetSnapshotRequest
-	1,  // 84: strata.config.v1.ConfigService.CreatePartition:output_type -> strata.config.v1.CreatePartitionResponse
-	9,  // 85: strata.config.v1.ConfigService.ListPartitions:output_type -> strata.config.v1.ListPartitionsResponse
-	3,  // 86: strata.config.v1.ConfigService.UpdatePartition:output_type -> strata.config.v1.UpdatePartitionResponse
-	5,  // 87: strata.config.v1.ConfigService.DeletePartition:output_type -> strata.config.v1.DeletePartitionResponse
-	11, // 88: strata.config.v1.ConfigService.CreateCluster:output_type -> strata.config.v1.CreateClusterResponse
-	16, // 89: strata.config.v1.ConfigService.ListClusters:output_type -> strata.config.v1.ListClustersResponse
-	14, // 90: strata.config.v1.ConfigService.UpdateCluster:output_type -> strata.config.v1.UpdateClusterResponse
-	7,  // 91: strata.config.v1.ConfigService.DeleteCluster:output_type -> strata.config.v1.DeleteClusterResponse
-	18, // 92: strata.config.v1.ConfigService.RegisterNode:output_type -> strata.config.v1.RegisterNodeResponse
-	20, // 93: strata.config.v1.ConfigService.SetNodeStaging:output_type -> strata.config.v1.SetNodeStagingResponse
-	22, // 94: strata.config.v1.ConfigService.RemoveNode:output_type -> strata.config.v1.RemoveNodeResponse
-	24, // 95: strata.config.v1.ConfigService.ListNodes:output_type -> strata.config.v1.ListNodesResponse
-	26, // 96: strata.config.v1.ConfigService.WatchNodes:output_type -> strata.config.v1.WatchNodesResponse
-	31, // 97: strata.config.v1.ConfigService.CreateApp:output_type -> strata.config.v1.CreateAppResponse
-	33, // 98: strata.config.v1.ConfigService.GetApp:output_type -> strata.config.v1.GetAppResponse
-	35, // 99: strata.config.v1.ConfigService.ListApps:output_type -> strata.config.v1.ListAppsResponse
-	38, // 100: strata.config.v1.ConfigService.UpdateApp:output_type -> strata.config.v1.UpdateAppResponse
-	40, // 101: strata.config.v1.ConfigService.DeleteApp:output_type -> strata.config.v1.DeleteAppResponse
-	42, // 102: strata.config.v1.ConfigService.CreateUpstream:output_type -> strata.config.v1.CreateUpstreamResponse
-	44, // 103: strata.config.v1.ConfigService.UpdateUpstream:output_type -> strata.config.v1.UpdateUpstreamResponse
-	46, // 104: strata.config.v1.ConfigService.DeleteUpstream:output_type -> strata.config.v1.DeleteUpstreamResponse
-	48, // 105: strata.config.v1.ConfigService.CreateRule:output_type -> strata.config.v1.CreateRuleResponse
-	50, // 106: strata.config.v1.ConfigService.UpdateRule:output_type -> strata.config.v1.UpdateRuleResponse
-	52, // 107: strata.config.v1.ConfigService.DeleteRule:output_type -> strata.config.v1.DeleteRuleResponse
-	54, // 108: strata.config.v1.ConfigService.MoveRule:output_type -> strata.config.v1.MoveRuleResponse
-	56, // 109: strata.config.v1.ConfigService.DiffApp:output_type -> strata.config.v1.DiffAppResponse
-	60, // 110: strata.config.v1.ConfigService.CreateRelease:output_type -> strata.config.v1.CreateReleaseResponse
-	64, // 111: strata.config.v1.ConfigService.PromoteRelease:output_type -> strata.config.v1.PromoteReleaseResponse
-	62, // 112: strata.config.v1.ConfigService.ListReleases:output_type -> strata.config.v1.ListReleasesResponse
-	66, // 113: strata.config.v1.ConfigService.RevertApp:output_type -> strata.config.v1.RevertAppResponse
-	68, // 114: strata.config.v1.ConfigService.RevertObject:output_type -> strata.config.v1.RevertObjectResponse
-	70, // 115: strata.config.v1.ConfigService.GetSnapshot:output_type -> strata.config.v1.GetSnapshotResponse
-	84, // [84:116] is the sub-list for method output_type
-	52, // [52:84] is the sub-list for method input_type
-	52, // [52:52] is the sub-list for extension type_name
-	52, // [52:52] is the sub-list for extension extendee
-	0,  // [0:52] is the sub-list for field type_name
+	82, // 0: strata.config.v1.SetEndpointsRequest.endpoints:type_name -> strata.config.v1.UpstreamEndpoints
+	82, // 1: strata.config.v1.SetEndpointsResponse.endpoints:type_name -> strata.config.v1.UpstreamEndpoints
+	82, // 2: strata.config.v1.GetEndpointsResponse.endpoints:type_name -> strata.config.v1.UpstreamEndpoints
+	82, // 3: strata.config.v1.ListEndpointsResponse.endpoints:type_name -> strata.config.v1.UpstreamEndpoints
+	83, // 4: strata.config.v1.CreatePartitionResponse.partition:type_name -> strata.config.v1.Partition
+	83, // 5: strata.config.v1.UpdatePartitionResponse.partition:type_name -> strata.config.v1.Partition
+	83, // 6: strata.config.v1.ListPartitionsResponse.partitions:type_name -> strata.config.v1.Partition
+	84, // 7: strata.config.v1.CreateClusterResponse.cluster:type_name -> strata.config.v1.Cluster
+	21, // 8: strata.config.v1.UpdateClusterRequest.parents:type_name -> strata.config.v1.ClusterParents
+	85, // 9: strata.config.v1.UpdateClusterRequest.location:type_name -> strata.config.v1.ClusterLocation
+	84, // 10: strata.config.v1.UpdateClusterResponse.cluster:type_name -> strata.config.v1.Cluster
+	84, // 11: strata.config.v1.ListClustersResponse.clusters:type_name -> strata.config.v1.Cluster
+	86, // 12: strata.config.v1.RegisterNodeResponse.node:type_name -> strata.config.v1.Node
+	86, // 13: strata.config.v1.SetNodeStagingResponse.node:type_name -> strata.config.v1.Node
+	35, // 14: strata.config.v1.ListNodesResponse.nodes:type_name -> strata.config.v1.NodeInfo
+	35, // 15: strata.config.v1.WatchNodesResponse.nodes:type_name -> strata.config.v1.NodeInfo
+	86, // 16: strata.config.v1.NodeInfo.node:type_name -> strata.config.v1.Node
+	87, // 17: strata.config.v1.NodeInfo.last_seen:type_name -> google.protobuf.Timestamp
+	88, // 18: strata.config.v1.NodeInfo.dns:type_name -> strata.config.v1.NodeDnsState
+	37, // 19: strata.config.v1.NodeInfo.releases:type_name -> strata.config.v1.NodeAppRelease
+	36, // 20: strata.config.v1.NodeInfo.xdp:type_name -> strata.config.v1.NodeXdpInterface
+	79, // 21: strata.config.v1.CreateAppRequest.labels:type_name -> strata.config.v1.CreateAppRequest.LabelsEntry
+	89, // 22: strata.config.v1.CreateAppRequest.hsts:type_name -> strata.config.v1.Hsts
+	90, // 23: strata.config.v1.CreateAppRequest.stream:type_name -> strata.config.v1.StreamApp
+	91, // 24: strata.config.v1.CreateAppRequest.forward_proxy:type_name -> strata.config.v1.ForwardProxyApp
+	92, // 25: strata.config.v1.CreateAppRequest.limits:type_name -> strata.config.v1.AppLimits
+	93, // 26: strata.config.v1.CreateAppResponse.app:type_name -> strata.config.v1.App
+	93, // 27: strata.config.v1.GetAppResponse.app:type_name -> strata.config.v1.App
+	93, // 28: strata.config.v1.GetAppResponse.released:type_name -> strata.config.v1.App
+	44, // 29: strata.config.v1.ListAppsResponse.apps:type_name -> strata.config.v1.AppSummary
+	80, // 30: strata.config.v1.AppSummary.labels:type_name -> strata.config.v1.AppSummary.LabelsEntry
+	87, // 31: strata.config.v1.AppSummary.updated_at:type_name -> google.protobuf.Timestamp
+	87, // 32: strata.config.v1.AppSummary.created_at:type_name -> google.protobuf.Timestamp
+	81, // 33: strata.config.v1.UpdateAppRequest.labels:type_name -> strata.config.v1.UpdateAppRequest.LabelsEntry
+	89, // 34: strata.config.v1.UpdateAppRequest.hsts:type_name -> strata.config.v1.Hsts
+	90, // 35: strata.config.v1.UpdateAppRequest.stream:type_name -> strata.config.v1.StreamApp
+	91, // 36: strata.config.v1.UpdateAppRequest.forward_proxy:type_name -> strata.config.v1.ForwardProxyApp
+	92, // 37: strata.config.v1.UpdateAppRequest.limits:type_name -> strata.config.v1.AppLimits
+	93, // 38: strata.config.v1.UpdateAppResponse.app:type_name -> strata.config.v1.App
+	94, // 39: strata.config.v1.CreateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
+	94, // 40: strata.config.v1.CreateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
+	94, // 41: strata.config.v1.UpdateUpstreamRequest.upstream:type_name -> strata.config.v1.Upstream
+	94, // 42: strata.config.v1.UpdateUpstreamResponse.upstream:type_name -> strata.config.v1.Upstream
+	95, // 43: strata.config.v1.CreateRuleRequest.rule:type_name -> strata.config.v1.Rule
+	95, // 44: strata.config.v1.CreateRuleResponse.rule:type_name -> strata.config.v1.Rule
+	95, // 45: strata.config.v1.UpdateRuleRequest.rule:type_name -> strata.config.v1.Rule
+	95, // 46: strata.config.v1.UpdateRuleResponse.rule:type_name -> strata.config.v1.Rule
+	65, // 47: strata.config.v1.DiffAppResponse.changes:type_name -> strata.config.v1.PendingChange
+	87, // 48: strata.config.v1.PendingChange.time:type_name -> google.protobuf.Timestamp
+	87, // 49: strata.config.v1.Release.time:type_name -> google.protobuf.Timestamp
+	87, // 50: strata.config.v1.Release.promoted_time:type_name -> google.protobuf.Timestamp
+	66, // 51: strata.config.v1.CreateReleaseResponse.release:type_name -> strata.config.v1.Release
+	66, // 52: strata.config.v1.ListReleasesResponse.releases:type_name -> strata.config.v1.Release
+	66, // 53: strata.config.v1.PromoteReleaseResponse.release:type_name -> strata.config.v1.Release
+	66, // 54: strata.config.v1.RevertAppResponse.release:type_name -> strata.config.v1.Release
+	66, // 55: strata.config.v1.RevertObjectResponse.release:type_name -> strata.config.v1.Release
+	8,  // 56: strata.config.v1.ConfigService.CreatePartition:input_type -> strata.config.v1.CreatePartitionRequest
+	16, // 57: strata.config.v1.ConfigService.ListPartitions:input_type -> strata.config.v1.ListPartitionsRequest
+	10, // 58: strata.config.v1.ConfigService.UpdatePartition:input_type -> strata.config.v1.UpdatePartitionRequest
+	12, // 59: strata.config.v1.ConfigService.DeletePartition:input_type -> strata.config.v1.DeletePartitionRequest
+	18, // 60: strata.config.v1.ConfigService.CreateCluster:input_type -> strata.config.v1.CreateClusterRequest
+	23, // 61: strata.config.v1.ConfigService.ListClusters:input_type -> strata.config.v1.ListClustersRequest
+	20, // 62: strata.config.v1.ConfigService.UpdateCluster:input_type -> strata.config.v1.UpdateClusterRequest
+	14, // 63: strata.config.v1.ConfigService.DeleteCluster:input_type -> strata.config.v1.DeleteClusterRequest
+	25, // 64: strata.config.v1.ConfigService.RegisterNode:input_type -> strata.config.v1.RegisterNodeRequest
+	27, // 65: strata.config.v1.ConfigService.SetNodeStaging:input_type -> strata.config.v1.SetNodeStagingRequest
+	29, // 66: strata.config.v1.ConfigService.RemoveNode:input_type -> strata.config.v1.RemoveNodeRequest
+	31, // 67: strata.config.v1.ConfigService.ListNodes:input_type -> strata.config.v1.ListNodesRequest
+	33, // 68: strata.config.v1.ConfigService.WatchNodes:input_type -> strata.config.v1.WatchNodesRequest
+	38, // 69: strata.config.v1.ConfigService.CreateApp:input_type -> strata.config.v1.CreateAppRequest
+	40, // 70: strata.config.v1.ConfigService.GetApp:input_type -> strata.config.v1.GetAppRequest
+	42, // 71: strata.config.v1.ConfigService.ListApps:input_type -> strata.config.v1.ListAppsRequest
+	45, // 72: strata.config.v1.ConfigService.UpdateApp:input_type -> strata.config.v1.UpdateAppRequest
+	47, // 73: strata.config.v1.ConfigService.DeleteApp:input_type -> strata.config.v1.DeleteAppRequest
+	49, // 74: strata.config.v1.ConfigService.CreateUpstream:input_type -> strata.config.v1.CreateUpstreamRequest
+	51, // 75: strata.config.v1.ConfigService.UpdateUpstream:input_type -> strata.config.v1.UpdateUpstreamRequest
+	53, // 76: strata.config.v1.ConfigService.DeleteUpstream:input_type -> strata.config.v1.DeleteUpstreamRequest
+	55, // 77: strata.config.v1.ConfigService.CreateRule:input_type -> strata.config.v1.CreateRuleRequest
+	57, // 78: strata.config.v1.ConfigService.UpdateRule:input_type -> strata.config.v1.UpdateRuleRequest
+	59, // 79: strata.config.v1.ConfigService.DeleteRule:input_type -> strata.config.v1.DeleteRuleRequest
+	61, // 80: strata.config.v1.ConfigService.MoveRule:input_type -> strata.config.v1.MoveRuleRequest
+	63, // 81: strata.config.v1.ConfigService.DiffApp:input_type -> strata.config.v1.DiffAppRequest
+	67, // 82: strata.config.v1.ConfigService.CreateRelease:input_type -> strata.config.v1.CreateReleaseRequest
+	71, // 83: strata.config.v1.ConfigService.PromoteRelease:input_type -> strata.config.v1.PromoteReleaseRequest
+	69, // 84: strata.config.v1.ConfigService.ListReleases:input_type -> strata.config.v1.ListReleasesRequest
+	73, // 85: strata.config.v1.ConfigService.RevertApp:input_type -> strata.config.v1.RevertAppRequest
+	75, // 86: strata.config.v1.ConfigService.RevertObject:input_type -> strata.config.v1.RevertObjectRequest
+	77, // 87: strata.config.v1.ConfigService.GetSnapshot:input_type -> strata.config.v1.GetSnapshotRequest
+	0,  // 88: strata.config.v1.ConfigService.SetEndpoints:input_type -> strata.config.v1.SetEndpointsRequest
+	2,  // 89: strata.config.v1.ConfigService.GetEndpoints:input_type -> strata.config.v1.GetEndpointsRequest
+	4,  // 90: strata.config.v1.ConfigService.ListEndpoints:input_type -> strata.config.v1.ListEndpointsRequest
+	6,  // 91: strata.config.v1.ConfigService.DeleteEndpoints:input_type -> strata.config.v1.DeleteEndpointsRequest
+	9,  // 92: strata.config.v1.ConfigService.CreatePartition:output_type -> strata.config.v1.CreatePartitionResponse
+	17, // 93: strata.config.v1.ConfigService.ListPartitions:output_type -> strata.config.v1.ListPartitionsResponse
+	11, // 94: strata.config.v1.ConfigService.UpdatePartition:output_type -> strata.config.v1.UpdatePartitionResponse
+	13, // 95: strata.config.v1.ConfigService.DeletePartition:output_type -> strata.config.v1.DeletePartitionResponse
+	19, // 96: strata.config.v1.ConfigService.CreateCluster:output_type -> strata.config.v1.CreateClusterResponse
+	24, // 97: strata.config.v1.ConfigService.ListClusters:output_type -> strata.config.v1.ListClustersResponse
+	22, // 98: strata.config.v1.ConfigService.UpdateCluster:output_type -> strata.config.v1.UpdateClusterResponse
+	15, // 99: strata.config.v1.ConfigService.DeleteCluster:output_type -> strata.config.v1.DeleteClusterResponse
+	26, // 100: strata.config.v1.ConfigService.RegisterNode:output_type -> strata.config.v1.RegisterNodeResponse
+	28, // 101: strata.config.v1.ConfigService.SetNodeStaging:output_type -> strata.config.v1.SetNodeStagingResponse
+	30, // 102: strata.config.v1.ConfigService.RemoveNode:output_type -> strata.config.v1.RemoveNodeResponse
+	32, // 103: strata.config.v1.ConfigService.ListNodes:output_type -> strata.config.v1.ListNodesResponse
+	34, // 104: strata.config.v1.ConfigService.WatchNodes:output_type -> strata.config.v1.WatchNodesResponse
+	39, // 105: strata.config.v1.ConfigService.CreateApp:output_type -> strata.config.v1.CreateAppResponse
+	41, // 106: strata.config.v1.ConfigService.GetApp:output_type -> strata.config.v1.GetAppResponse
+	43, // 107: strata.config.v1.ConfigService.ListApps:output_type -> strata.config.v1.ListAppsResponse
+	46, // 108: strata.config.v1.ConfigService.UpdateApp:output_type -> strata.config.v1.UpdateAppResponse
+	48, // 109: strata.config.v1.ConfigService.DeleteApp:output_type -> strata.config.v1.DeleteAppResponse
+	50, // 110: strata.config.v1.ConfigService.CreateUpstream:output_type -> strata.config.v1.CreateUpstreamResponse
+	52, // 111: strata.config.v1.ConfigService.UpdateUpstream:output_type -> strata.config.v1.UpdateUpstreamResponse
+	54, // 112: strata.config.v1.ConfigService.DeleteUpstream:output_type -> strata.config.v1.DeleteUpstreamResponse
+	56, // 113: strata.config.v1.ConfigService.CreateRule:output_type -> strata.config.v1.CreateRuleResponse
+	58, // 114: strata.config.v1.ConfigService.UpdateRule:output_type -> strata.config.v1.UpdateRuleResponse
+	60, // 115: strata.config.v1.ConfigService.DeleteRule:output_type -> strata.config.v1.DeleteRuleResponse
+	62, // 116: strata.config.v1.ConfigService.MoveRule:output_type -> strata.config.v1.MoveRuleResponse
+	64, // 117: strata.config.v1.ConfigService.DiffApp:output_type -> strata.config.v1.DiffAppResponse
+	68, // 118: strata.config.v1.ConfigService.CreateRelease:output_type -> strata.config.v1.CreateReleaseResponse
+	72, // 119: strata.config.v1.ConfigService.PromoteRelease:output_type -> strata.config.v1.PromoteReleaseResponse
+	70, // 120: strata.config.v1.ConfigService.ListReleases:output_type -> strata.config.v1.ListReleasesResponse
+	74, // 121: strata.config.v1.ConfigService.RevertApp:output_type -> strata.config.v1.RevertAppResponse
+	76, // 122: strata.config.v1.ConfigService.RevertObject:output_type -> strata.config.v1.RevertObjectResponse
+	78, // 123: strata.config.v1.ConfigService.GetSnapshot:output_type -> strata.config.v1.GetSnapshotResponse
+	1,  // 124: strata.config.v1.ConfigService.SetEndpoints:output_type -> strata.config.v1.SetEndpointsResponse
+	3,  // 125: strata.config.v1.ConfigService.GetEndpoints:output_type -> strata.config.v1.GetEndpointsResponse
+	5,  // 126: strata.config.v1.ConfigService.ListEndpoints:output_type -> strata.config.v1.ListEndpointsResponse
+	7,  // 127: strata.config.v1.ConfigService.DeleteEndpoints:output_type -> strata.config.v1.DeleteEndpointsResponse
+	92, // [92:128] is the sub-list for method output_type
+	56, // [56:92] is the sub-list for method input_type
+	56, // [56:56] is the sub-list for extension type_name
+	56, // [56:56] is the sub-list for extension extendee
+	0,  // [0:56] is the sub-list for field type_name
 }
 
 func init() { file_strata_config_v1_config_proto_init() }
@@ -5295,35 +5699,35 @@ func file_strata_config_v1_config_proto_init() {
 		return
 	}
 	file_strata_config_v1_resources_proto_init()
-	file_strata_config_v1_config_proto_msgTypes[12].OneofWrappers = []any{}
-	file_strata_config_v1_config_proto_msgTypes[30].OneofWrappers = []any{
+	file_strata_config_v1_config_proto_msgTypes[20].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[38].OneofWrappers = []any{
 		(*CreateAppRequest_Stream)(nil),
 		(*CreateAppRequest_ForwardProxy)(nil),
 	}
-	file_strata_config_v1_config_proto_msgTypes[37].OneofWrappers = []any{
+	file_strata_config_v1_config_proto_msgTypes[45].OneofWrappers = []any{
 		(*UpdateAppRequest_Stream)(nil),
 		(*UpdateAppRequest_ForwardProxy)(nil),
 	}
-	file_strata_config_v1_config_proto_msgTypes[39].OneofWrappers = []any{}
-	file_strata_config_v1_config_proto_msgTypes[41].OneofWrappers = []any{}
-	file_strata_config_v1_config_proto_msgTypes[43].OneofWrappers = []any{}
-	file_strata_config_v1_config_proto_msgTypes[45].OneofWrappers = []any{}
 	file_strata_config_v1_config_proto_msgTypes[47].OneofWrappers = []any{}
 	file_strata_config_v1_config_proto_msgTypes[49].OneofWrappers = []any{}
 	file_strata_config_v1_config_proto_msgTypes[51].OneofWrappers = []any{}
 	file_strata_config_v1_config_proto_msgTypes[53].OneofWrappers = []any{}
 	file_strata_config_v1_config_proto_msgTypes[55].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[57].OneofWrappers = []any{}
 	file_strata_config_v1_config_proto_msgTypes[59].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[61].OneofWrappers = []any{}
 	file_strata_config_v1_config_proto_msgTypes[63].OneofWrappers = []any{}
-	file_strata_config_v1_config_proto_msgTypes[65].OneofWrappers = []any{}
 	file_strata_config_v1_config_proto_msgTypes[67].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[71].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[73].OneofWrappers = []any{}
+	file_strata_config_v1_config_proto_msgTypes[75].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_config_v1_config_proto_rawDesc), len(file_strata_config_v1_config_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   74,
+			NumMessages:   82,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

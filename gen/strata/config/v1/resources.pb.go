@@ -2111,9 +2111,14 @@ type Upstream struct {
 	HashKey  string    `protobuf:"bytes,5,opt,name=hash_key,json=hashKey,proto3" json:"hash_key,omitempty"`
 	Timeouts *Timeouts `protobuf:"bytes,6,opt,name=timeouts,proto3" json:"timeouts,omitempty"`
 	// Extra attempts on another server when connecting fails (idempotent requests).
-	Retries       uint32       `protobuf:"varint,7,opt,name=retries,proto3" json:"retries,omitempty"`
-	Tls           *UpstreamTLS `protobuf:"bytes,8,opt,name=tls,proto3" json:"tls,omitempty"`
-	HealthCheck   *HealthCheck `protobuf:"bytes,9,opt,name=health_check,json=healthCheck,proto3" json:"health_check,omitempty"`
+	Retries     uint32       `protobuf:"varint,7,opt,name=retries,proto3" json:"retries,omitempty"`
+	Tls         *UpstreamTLS `protobuf:"bytes,8,opt,name=tls,proto3" json:"tls,omitempty"`
+	HealthCheck *HealthCheck `protobuf:"bytes,9,opt,name=health_check,json=healthCheck,proto3" json:"health_check,omitempty"`
+	// Id of an UpstreamEndpoints set whose ready endpoints are the servers,
+	// kept current on the nodes without a release (SetEndpoints); servers must
+	// then be empty. A set the nodes do not have leaves the upstream without
+	// servers: requests get 502 saying so.
+	Endpoints     string `protobuf:"bytes,10,opt,name=endpoints,proto3" json:"endpoints,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2211,6 +2216,182 @@ func (x *Upstream) GetHealthCheck() *HealthCheck {
 	return nil
 }
 
+func (x *Upstream) GetEndpoints() string {
+	if x != nil {
+		return x.Endpoints
+	}
+	return ""
+}
+
+// UpstreamEndpoints is a dynamic server set: addresses that change without a
+// release (the k8s controller writes a Service port's EndpointSlices here).
+// Each change is one event with its actor; upstreams name the set by id.
+type UpstreamEndpoints struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Lower-case letters, digits, '.', '_' and '-', starting with a letter or
+	// digit, at most 253 characters; the k8s controller uses
+	// "k8s.CLUSTER.NAMESPACE.SERVICE.PORT".
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Partitions whose nodes get the set (ids or names on input, ids stored).
+	PartitionIds []string `protobuf:"bytes,2,rep,name=partition_ids,json=partitionIds,proto3" json:"partition_ids,omitempty"`
+	// At most 1000, addresses unique.
+	Endpoints []*Endpoint `protobuf:"bytes,3,rep,name=endpoints,proto3" json:"endpoints,omitempty"`
+	// Event-log position of the change that wrote it (output only).
+	Version uint64 `protobuf:"varint,4,opt,name=version,proto3" json:"version,omitempty"`
+	// When and by whom it was last written (output only).
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	UpdatedBy string                 `protobuf:"bytes,6,opt,name=updated_by,json=updatedBy,proto3" json:"updated_by,omitempty"`
+	// Free-form labels (at most 16), e.g. the k8s cluster, namespace, service
+	// and port.
+	Labels        map[string]string `protobuf:"bytes,7,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpstreamEndpoints) Reset() {
+	*x = UpstreamEndpoints{}
+	mi := &file_strata_config_v1_resources_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpstreamEndpoints) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpstreamEndpoints) ProtoMessage() {}
+
+func (x *UpstreamEndpoints) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_config_v1_resources_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpstreamEndpoints.ProtoReflect.Descriptor instead.
+func (*UpstreamEndpoints) Descriptor() ([]byte, []int) {
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *UpstreamEndpoints) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *UpstreamEndpoints) GetPartitionIds() []string {
+	if x != nil {
+		return x.PartitionIds
+	}
+	return nil
+}
+
+func (x *UpstreamEndpoints) GetEndpoints() []*Endpoint {
+	if x != nil {
+		return x.Endpoints
+	}
+	return nil
+}
+
+func (x *UpstreamEndpoints) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *UpstreamEndpoints) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+func (x *UpstreamEndpoints) GetUpdatedBy() string {
+	if x != nil {
+		return x.UpdatedBy
+	}
+	return ""
+}
+
+func (x *UpstreamEndpoints) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+// Endpoint is one address of an UpstreamEndpoints set.
+type Endpoint struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ip:port or host:port.
+	Address string `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
+	// Relative weight (1-1000); 0 counts as 1.
+	Weight uint32 `protobuf:"varint,2,opt,name=weight,proto3" json:"weight,omitempty"`
+	// Only ready endpoints get traffic (a pod that is starting or terminating
+	// is not ready).
+	Ready         bool `protobuf:"varint,3,opt,name=ready,proto3" json:"ready,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Endpoint) Reset() {
+	*x = Endpoint{}
+	mi := &file_strata_config_v1_resources_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Endpoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Endpoint) ProtoMessage() {}
+
+func (x *Endpoint) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_config_v1_resources_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Endpoint.ProtoReflect.Descriptor instead.
+func (*Endpoint) Descriptor() ([]byte, []int) {
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *Endpoint) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *Endpoint) GetWeight() uint32 {
+	if x != nil {
+		return x.Weight
+	}
+	return 0
+}
+
+func (x *Endpoint) GetReady() bool {
+	if x != nil {
+		return x.Ready
+	}
+	return false
+}
+
 // Rule is a page rule: when its condition matches a request, its actions
 // apply. Rules are evaluated in order.
 type Rule struct {
@@ -2230,7 +2411,7 @@ type Rule struct {
 
 func (x *Rule) Reset() {
 	*x = Rule{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[19]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2242,7 +2423,7 @@ func (x *Rule) String() string {
 func (*Rule) ProtoMessage() {}
 
 func (x *Rule) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[19]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2255,7 +2436,7 @@ func (x *Rule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rule.ProtoReflect.Descriptor instead.
 func (*Rule) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{19}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Rule) GetId() string {
@@ -2314,7 +2495,7 @@ type Action struct {
 
 func (x *Action) Reset() {
 	*x = Action{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[20]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2326,7 +2507,7 @@ func (x *Action) String() string {
 func (*Action) ProtoMessage() {}
 
 func (x *Action) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[20]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2339,7 +2520,7 @@ func (x *Action) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Action.ProtoReflect.Descriptor instead.
 func (*Action) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{20}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Action) GetAction() isAction_Action {
@@ -2510,7 +2691,7 @@ type RateLimitKey struct {
 
 func (x *RateLimitKey) Reset() {
 	*x = RateLimitKey{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[21]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2522,7 +2703,7 @@ func (x *RateLimitKey) String() string {
 func (*RateLimitKey) ProtoMessage() {}
 
 func (x *RateLimitKey) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[21]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2535,7 +2716,7 @@ func (x *RateLimitKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitKey.ProtoReflect.Descriptor instead.
 func (*RateLimitKey) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{21}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RateLimitKey) GetKey() isRateLimitKey_Key {
@@ -2656,7 +2837,7 @@ type RateLimitAction struct {
 
 func (x *RateLimitAction) Reset() {
 	*x = RateLimitAction{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[22]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2668,7 +2849,7 @@ func (x *RateLimitAction) String() string {
 func (*RateLimitAction) ProtoMessage() {}
 
 func (x *RateLimitAction) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[22]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2681,7 +2862,7 @@ func (x *RateLimitAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitAction.ProtoReflect.Descriptor instead.
 func (*RateLimitAction) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{22}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RateLimitAction) GetName() string {
@@ -2775,7 +2956,7 @@ type ChallengeAction struct {
 
 func (x *ChallengeAction) Reset() {
 	*x = ChallengeAction{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[23]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2787,7 +2968,7 @@ func (x *ChallengeAction) String() string {
 func (*ChallengeAction) ProtoMessage() {}
 
 func (x *ChallengeAction) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[23]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2800,7 +2981,7 @@ func (x *ChallengeAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChallengeAction.ProtoReflect.Descriptor instead.
 func (*ChallengeAction) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{23}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ChallengeAction) GetDifficulty() uint32 {
@@ -2827,7 +3008,7 @@ type ProxyAction struct {
 
 func (x *ProxyAction) Reset() {
 	*x = ProxyAction{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[24]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2839,7 +3020,7 @@ func (x *ProxyAction) String() string {
 func (*ProxyAction) ProtoMessage() {}
 
 func (x *ProxyAction) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[24]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2852,7 +3033,7 @@ func (x *ProxyAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProxyAction.ProtoReflect.Descriptor instead.
 func (*ProxyAction) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{24}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ProxyAction) GetUpstreams() []*WeightedUpstream {
@@ -2876,7 +3057,7 @@ type WeightedUpstream struct {
 
 func (x *WeightedUpstream) Reset() {
 	*x = WeightedUpstream{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[25]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2888,7 +3069,7 @@ func (x *WeightedUpstream) String() string {
 func (*WeightedUpstream) ProtoMessage() {}
 
 func (x *WeightedUpstream) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[25]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2901,7 +3082,7 @@ func (x *WeightedUpstream) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WeightedUpstream.ProtoReflect.Descriptor instead.
 func (*WeightedUpstream) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{25}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *WeightedUpstream) GetUpstream() string {
@@ -2931,7 +3112,7 @@ type RedirectAction struct {
 
 func (x *RedirectAction) Reset() {
 	*x = RedirectAction{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[26]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2943,7 +3124,7 @@ func (x *RedirectAction) String() string {
 func (*RedirectAction) ProtoMessage() {}
 
 func (x *RedirectAction) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[26]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2956,7 +3137,7 @@ func (x *RedirectAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedirectAction.ProtoReflect.Descriptor instead.
 func (*RedirectAction) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{26}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RedirectAction) GetUrl() string {
@@ -2985,7 +3166,7 @@ type RespondAction struct {
 
 func (x *RespondAction) Reset() {
 	*x = RespondAction{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[27]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2997,7 +3178,7 @@ func (x *RespondAction) String() string {
 func (*RespondAction) ProtoMessage() {}
 
 func (x *RespondAction) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[27]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3010,7 +3191,7 @@ func (x *RespondAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RespondAction.ProtoReflect.Descriptor instead.
 func (*RespondAction) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{27}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *RespondAction) GetStatus() uint32 {
@@ -3049,7 +3230,7 @@ type HeaderOps struct {
 
 func (x *HeaderOps) Reset() {
 	*x = HeaderOps{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[28]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3061,7 +3242,7 @@ func (x *HeaderOps) String() string {
 func (*HeaderOps) ProtoMessage() {}
 
 func (x *HeaderOps) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[28]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3074,7 +3255,7 @@ func (x *HeaderOps) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeaderOps.ProtoReflect.Descriptor instead.
 func (*HeaderOps) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{28}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *HeaderOps) GetSet() map[string]string {
@@ -3109,7 +3290,7 @@ type Header struct {
 
 func (x *Header) Reset() {
 	*x = Header{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[29]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3121,7 +3302,7 @@ func (x *Header) String() string {
 func (*Header) ProtoMessage() {}
 
 func (x *Header) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[29]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3134,7 +3315,7 @@ func (x *Header) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Header.ProtoReflect.Descriptor instead.
 func (*Header) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{29}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Header) GetName() string {
@@ -3166,7 +3347,7 @@ type RewriteAction struct {
 
 func (x *RewriteAction) Reset() {
 	*x = RewriteAction{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[30]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3178,7 +3359,7 @@ func (x *RewriteAction) String() string {
 func (*RewriteAction) ProtoMessage() {}
 
 func (x *RewriteAction) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[30]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3191,7 +3372,7 @@ func (x *RewriteAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RewriteAction.ProtoReflect.Descriptor instead.
 func (*RewriteAction) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{30}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *RewriteAction) GetPathRegex() string {
@@ -3260,7 +3441,7 @@ type CacheAction struct {
 
 func (x *CacheAction) Reset() {
 	*x = CacheAction{}
-	mi := &file_strata_config_v1_resources_proto_msgTypes[31]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3272,7 +3453,7 @@ func (x *CacheAction) String() string {
 func (*CacheAction) ProtoMessage() {}
 
 func (x *CacheAction) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_config_v1_resources_proto_msgTypes[31]
+	mi := &file_strata_config_v1_resources_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3285,7 +3466,7 @@ func (x *CacheAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CacheAction.ProtoReflect.Descriptor instead.
 func (*CacheAction) Descriptor() ([]byte, []int) {
-	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{31}
+	return file_strata_config_v1_resources_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *CacheAction) GetBypass() bool {
@@ -3518,7 +3699,7 @@ const file_strata_config_v1_resources_proto_rawDesc = "" +
 	"\x11expected_statuses\x18\b \x03(\rR\x10expectedStatuses\x12\x1b\n" +
 	"\tmax_fails\x18\t \x01(\rR\bmaxFails\x12&\n" +
 	"\x0ffail_timeout_ms\x18\n" +
-	" \x01(\rR\rfailTimeoutMs\"\xfb\x02\n" +
+	" \x01(\rR\rfailTimeoutMs\"\x99\x03\n" +
 	"\bUpstream\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x122\n" +
@@ -3528,7 +3709,26 @@ const file_strata_config_v1_resources_proto_rawDesc = "" +
 	"\btimeouts\x18\x06 \x01(\v2\x1a.strata.config.v1.TimeoutsR\btimeouts\x12\x18\n" +
 	"\aretries\x18\a \x01(\rR\aretries\x12/\n" +
 	"\x03tls\x18\b \x01(\v2\x1d.strata.config.v1.UpstreamTLSR\x03tls\x12@\n" +
-	"\fhealth_check\x18\t \x01(\v2\x1d.strata.config.v1.HealthCheckR\vhealthCheck\"\x86\x01\n" +
+	"\fhealth_check\x18\t \x01(\v2\x1d.strata.config.v1.HealthCheckR\vhealthCheck\x12\x1c\n" +
+	"\tendpoints\x18\n" +
+	" \x01(\tR\tendpoints\"\xfa\x02\n" +
+	"\x11UpstreamEndpoints\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
+	"\rpartition_ids\x18\x02 \x03(\tR\fpartitionIds\x128\n" +
+	"\tendpoints\x18\x03 \x03(\v2\x1a.strata.config.v1.EndpointR\tendpoints\x12\x18\n" +
+	"\aversion\x18\x04 \x01(\x04R\aversion\x129\n" +
+	"\n" +
+	"updated_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x1d\n" +
+	"\n" +
+	"updated_by\x18\x06 \x01(\tR\tupdatedBy\x12G\n" +
+	"\x06labels\x18\a \x03(\v2/.strata.config.v1.UpstreamEndpoints.LabelsEntryR\x06labels\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"R\n" +
+	"\bEndpoint\x12\x18\n" +
+	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x16\n" +
+	"\x06weight\x18\x02 \x01(\rR\x06weight\x12\x14\n" +
+	"\x05ready\x18\x03 \x01(\bR\x05ready\"\x86\x01\n" +
 	"\x04Rule\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
@@ -3676,7 +3876,7 @@ func file_strata_config_v1_resources_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_config_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_strata_config_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_strata_config_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_strata_config_v1_resources_proto_goTypes = []any{
 	(NodeDnsState)(0),             // 0: strata.config.v1.NodeDnsState
 	(StreamProtocol)(0),           // 1: strata.config.v1.StreamProtocol
@@ -3705,32 +3905,35 @@ var file_strata_config_v1_resources_proto_goTypes = []any{
 	(*UpstreamTLS)(nil),           // 24: strata.config.v1.UpstreamTLS
 	(*HealthCheck)(nil),           // 25: strata.config.v1.HealthCheck
 	(*Upstream)(nil),              // 26: strata.config.v1.Upstream
-	(*Rule)(nil),                  // 27: strata.config.v1.Rule
-	(*Action)(nil),                // 28: strata.config.v1.Action
-	(*RateLimitKey)(nil),          // 29: strata.config.v1.RateLimitKey
-	(*RateLimitAction)(nil),       // 30: strata.config.v1.RateLimitAction
-	(*ChallengeAction)(nil),       // 31: strata.config.v1.ChallengeAction
-	(*ProxyAction)(nil),           // 32: strata.config.v1.ProxyAction
-	(*WeightedUpstream)(nil),      // 33: strata.config.v1.WeightedUpstream
-	(*RedirectAction)(nil),        // 34: strata.config.v1.RedirectAction
-	(*RespondAction)(nil),         // 35: strata.config.v1.RespondAction
-	(*HeaderOps)(nil),             // 36: strata.config.v1.HeaderOps
-	(*Header)(nil),                // 37: strata.config.v1.Header
-	(*RewriteAction)(nil),         // 38: strata.config.v1.RewriteAction
-	(*CacheAction)(nil),           // 39: strata.config.v1.CacheAction
-	nil,                           // 40: strata.config.v1.App.LabelsEntry
-	nil,                           // 41: strata.config.v1.HeaderOps.SetEntry
-	nil,                           // 42: strata.config.v1.RewriteAction.QuerySetEntry
-	nil,                           // 43: strata.config.v1.CacheAction.TtlByStatusSEntry
-	(*timestamppb.Timestamp)(nil), // 44: google.protobuf.Timestamp
+	(*UpstreamEndpoints)(nil),     // 27: strata.config.v1.UpstreamEndpoints
+	(*Endpoint)(nil),              // 28: strata.config.v1.Endpoint
+	(*Rule)(nil),                  // 29: strata.config.v1.Rule
+	(*Action)(nil),                // 30: strata.config.v1.Action
+	(*RateLimitKey)(nil),          // 31: strata.config.v1.RateLimitKey
+	(*RateLimitAction)(nil),       // 32: strata.config.v1.RateLimitAction
+	(*ChallengeAction)(nil),       // 33: strata.config.v1.ChallengeAction
+	(*ProxyAction)(nil),           // 34: strata.config.v1.ProxyAction
+	(*WeightedUpstream)(nil),      // 35: strata.config.v1.WeightedUpstream
+	(*RedirectAction)(nil),        // 36: strata.config.v1.RedirectAction
+	(*RespondAction)(nil),         // 37: strata.config.v1.RespondAction
+	(*HeaderOps)(nil),             // 38: strata.config.v1.HeaderOps
+	(*Header)(nil),                // 39: strata.config.v1.Header
+	(*RewriteAction)(nil),         // 40: strata.config.v1.RewriteAction
+	(*CacheAction)(nil),           // 41: strata.config.v1.CacheAction
+	nil,                           // 42: strata.config.v1.App.LabelsEntry
+	nil,                           // 43: strata.config.v1.UpstreamEndpoints.LabelsEntry
+	nil,                           // 44: strata.config.v1.HeaderOps.SetEntry
+	nil,                           // 45: strata.config.v1.RewriteAction.QuerySetEntry
+	nil,                           // 46: strata.config.v1.CacheAction.TtlByStatusSEntry
+	(*timestamppb.Timestamp)(nil), // 47: google.protobuf.Timestamp
 }
 var file_strata_config_v1_resources_proto_depIdxs = []int32{
 	10, // 0: strata.config.v1.Cluster.location:type_name -> strata.config.v1.ClusterLocation
-	44, // 1: strata.config.v1.Cluster.created_at:type_name -> google.protobuf.Timestamp
-	44, // 2: strata.config.v1.Cluster.updated_at:type_name -> google.protobuf.Timestamp
-	40, // 3: strata.config.v1.App.labels:type_name -> strata.config.v1.App.LabelsEntry
+	47, // 1: strata.config.v1.Cluster.created_at:type_name -> google.protobuf.Timestamp
+	47, // 2: strata.config.v1.Cluster.updated_at:type_name -> google.protobuf.Timestamp
+	42, // 3: strata.config.v1.App.labels:type_name -> strata.config.v1.App.LabelsEntry
 	26, // 4: strata.config.v1.App.upstreams:type_name -> strata.config.v1.Upstream
-	27, // 5: strata.config.v1.App.rules:type_name -> strata.config.v1.Rule
+	29, // 5: strata.config.v1.App.rules:type_name -> strata.config.v1.Rule
 	21, // 6: strata.config.v1.App.hsts:type_name -> strata.config.v1.Hsts
 	17, // 7: strata.config.v1.App.stream:type_name -> strata.config.v1.StreamApp
 	20, // 8: strata.config.v1.App.forward_proxy:type_name -> strata.config.v1.ForwardProxyApp
@@ -3750,30 +3953,33 @@ var file_strata_config_v1_resources_proto_depIdxs = []int32{
 	23, // 22: strata.config.v1.Upstream.timeouts:type_name -> strata.config.v1.Timeouts
 	24, // 23: strata.config.v1.Upstream.tls:type_name -> strata.config.v1.UpstreamTLS
 	25, // 24: strata.config.v1.Upstream.health_check:type_name -> strata.config.v1.HealthCheck
-	28, // 25: strata.config.v1.Rule.actions:type_name -> strata.config.v1.Action
-	32, // 26: strata.config.v1.Action.proxy:type_name -> strata.config.v1.ProxyAction
-	34, // 27: strata.config.v1.Action.redirect:type_name -> strata.config.v1.RedirectAction
-	35, // 28: strata.config.v1.Action.respond:type_name -> strata.config.v1.RespondAction
-	36, // 29: strata.config.v1.Action.request_headers:type_name -> strata.config.v1.HeaderOps
-	36, // 30: strata.config.v1.Action.response_headers:type_name -> strata.config.v1.HeaderOps
-	38, // 31: strata.config.v1.Action.rewrite:type_name -> strata.config.v1.RewriteAction
-	39, // 32: strata.config.v1.Action.cache:type_name -> strata.config.v1.CacheAction
-	30, // 33: strata.config.v1.Action.rate_limit:type_name -> strata.config.v1.RateLimitAction
-	31, // 34: strata.config.v1.Action.challenge:type_name -> strata.config.v1.ChallengeAction
-	29, // 35: strata.config.v1.RateLimitAction.keys:type_name -> strata.config.v1.RateLimitKey
-	5,  // 36: strata.config.v1.RateLimitAction.algorithm:type_name -> strata.config.v1.RateLimitAlgorithm
-	6,  // 37: strata.config.v1.RateLimitAction.on_exceed:type_name -> strata.config.v1.RateLimitExceed
-	7,  // 38: strata.config.v1.RateLimitAction.scope:type_name -> strata.config.v1.RateLimitScope
-	33, // 39: strata.config.v1.ProxyAction.upstreams:type_name -> strata.config.v1.WeightedUpstream
-	41, // 40: strata.config.v1.HeaderOps.set:type_name -> strata.config.v1.HeaderOps.SetEntry
-	37, // 41: strata.config.v1.HeaderOps.add:type_name -> strata.config.v1.Header
-	42, // 42: strata.config.v1.RewriteAction.query_set:type_name -> strata.config.v1.RewriteAction.QuerySetEntry
-	43, // 43: strata.config.v1.CacheAction.ttl_by_status_s:type_name -> strata.config.v1.CacheAction.TtlByStatusSEntry
-	44, // [44:44] is the sub-list for method output_type
-	44, // [44:44] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	28, // 25: strata.config.v1.UpstreamEndpoints.endpoints:type_name -> strata.config.v1.Endpoint
+	47, // 26: strata.config.v1.UpstreamEndpoints.updated_at:type_name -> google.protobuf.Timestamp
+	43, // 27: strata.config.v1.UpstreamEndpoints.labels:type_name -> strata.config.v1.UpstreamEndpoints.LabelsEntry
+	30, // 28: strata.config.v1.Rule.actions:type_name -> strata.config.v1.Action
+	34, // 29: strata.config.v1.Action.proxy:type_name -> strata.config.v1.ProxyAction
+	36, // 30: strata.config.v1.Action.redirect:type_name -> strata.config.v1.RedirectAction
+	37, // 31: strata.config.v1.Action.respond:type_name -> strata.config.v1.RespondAction
+	38, // 32: strata.config.v1.Action.request_headers:type_name -> strata.config.v1.HeaderOps
+	38, // 33: strata.config.v1.Action.response_headers:type_name -> strata.config.v1.HeaderOps
+	40, // 34: strata.config.v1.Action.rewrite:type_name -> strata.config.v1.RewriteAction
+	41, // 35: strata.config.v1.Action.cache:type_name -> strata.config.v1.CacheAction
+	32, // 36: strata.config.v1.Action.rate_limit:type_name -> strata.config.v1.RateLimitAction
+	33, // 37: strata.config.v1.Action.challenge:type_name -> strata.config.v1.ChallengeAction
+	31, // 38: strata.config.v1.RateLimitAction.keys:type_name -> strata.config.v1.RateLimitKey
+	5,  // 39: strata.config.v1.RateLimitAction.algorithm:type_name -> strata.config.v1.RateLimitAlgorithm
+	6,  // 40: strata.config.v1.RateLimitAction.on_exceed:type_name -> strata.config.v1.RateLimitExceed
+	7,  // 41: strata.config.v1.RateLimitAction.scope:type_name -> strata.config.v1.RateLimitScope
+	35, // 42: strata.config.v1.ProxyAction.upstreams:type_name -> strata.config.v1.WeightedUpstream
+	44, // 43: strata.config.v1.HeaderOps.set:type_name -> strata.config.v1.HeaderOps.SetEntry
+	39, // 44: strata.config.v1.HeaderOps.add:type_name -> strata.config.v1.Header
+	45, // 45: strata.config.v1.RewriteAction.query_set:type_name -> strata.config.v1.RewriteAction.QuerySetEntry
+	46, // 46: strata.config.v1.CacheAction.ttl_by_status_s:type_name -> strata.config.v1.CacheAction.TtlByStatusSEntry
+	47, // [47:47] is the sub-list for method output_type
+	47, // [47:47] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_strata_config_v1_resources_proto_init() }
@@ -3785,7 +3991,7 @@ func file_strata_config_v1_resources_proto_init() {
 		(*App_Stream)(nil),
 		(*App_ForwardProxy)(nil),
 	}
-	file_strata_config_v1_resources_proto_msgTypes[20].OneofWrappers = []any{
+	file_strata_config_v1_resources_proto_msgTypes[22].OneofWrappers = []any{
 		(*Action_Proxy)(nil),
 		(*Action_Redirect)(nil),
 		(*Action_Respond)(nil),
@@ -3796,7 +4002,7 @@ func file_strata_config_v1_resources_proto_init() {
 		(*Action_RateLimit)(nil),
 		(*Action_Challenge)(nil),
 	}
-	file_strata_config_v1_resources_proto_msgTypes[21].OneofWrappers = []any{
+	file_strata_config_v1_resources_proto_msgTypes[23].OneofWrappers = []any{
 		(*RateLimitKey_ClientIp)(nil),
 		(*RateLimitKey_Header)(nil),
 		(*RateLimitKey_Cookie)(nil),
@@ -3809,7 +4015,7 @@ func file_strata_config_v1_resources_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_config_v1_resources_proto_rawDesc), len(file_strata_config_v1_resources_proto_rawDesc)),
 			NumEnums:      8,
-			NumMessages:   36,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

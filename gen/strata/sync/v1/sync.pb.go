@@ -58,8 +58,11 @@ type Snapshot struct {
 	WafPolicies []*v15.WafPolicy `protobuf:"bytes,12,rep,name=waf_policies,json=wafPolicies,proto3" json:"waf_policies,omitempty"`
 	// Keys that sign challenge clearance cookies (kind "challenge_key").
 	ChallengeKeys []*v15.ChallengeKey `protobuf:"bytes,13,rep,name=challenge_keys,json=challengeKeys,proto3" json:"challenge_keys,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Dynamic server sets upstreams name (kind "upstream_endpoints"), kept
+	// current without releases.
+	UpstreamEndpoints []*v1.UpstreamEndpoints `protobuf:"bytes,14,rep,name=upstream_endpoints,json=upstreamEndpoints,proto3" json:"upstream_endpoints,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Snapshot) Reset() {
@@ -172,6 +175,13 @@ func (x *Snapshot) GetWafPolicies() []*v15.WafPolicy {
 func (x *Snapshot) GetChallengeKeys() []*v15.ChallengeKey {
 	if x != nil {
 		return x.ChallengeKeys
+	}
+	return nil
+}
+
+func (x *Snapshot) GetUpstreamEndpoints() []*v1.UpstreamEndpoints {
+	if x != nil {
+		return x.UpstreamEndpoints
 	}
 	return nil
 }
@@ -1100,7 +1110,7 @@ var File_strata_sync_v1_sync_proto protoreflect.FileDescriptor
 
 const file_strata_sync_v1_sync_proto_rawDesc = "" +
 	"\n" +
-	"\x19strata/sync/v1/sync.proto\x12\x0estrata.sync.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19strata/cert/v1/cert.proto\x1a strata/config/v1/resources.proto\x1a\x19strata/ddos/v1/ddos.proto\x1a\x18strata/dns/v1/zone.proto\x1a\"strata/metrics/v1/definition.proto\x1a\x17strata/waf/v1/waf.proto\"\xf7\x04\n" +
+	"\x19strata/sync/v1/sync.proto\x12\x0estrata.sync.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19strata/cert/v1/cert.proto\x1a strata/config/v1/resources.proto\x1a\x19strata/ddos/v1/ddos.proto\x1a\x18strata/dns/v1/zone.proto\x1a\"strata/metrics/v1/definition.proto\x1a\x17strata/waf/v1/waf.proto\"\xcb\x05\n" +
 	"\bSnapshot\x12!\n" +
 	"\fpartition_id\x18\x01 \x01(\tR\vpartitionId\x12\x18\n" +
 	"\astaging\x18\x02 \x01(\bR\astaging\x12\x18\n" +
@@ -1114,7 +1124,8 @@ const file_strata_sync_v1_sync_proto_rawDesc = "" +
 	"\ametrics\x18\t \x03(\v2#.strata.metrics.v1.MetricDefinitionR\ametrics\x12?\n" +
 	"\rddos_policies\x18\v \x03(\v2\x1a.strata.ddos.v1.DdosPolicyR\fddosPolicies\x12;\n" +
 	"\fwaf_policies\x18\f \x03(\v2\x18.strata.waf.v1.WafPolicyR\vwafPolicies\x12B\n" +
-	"\x0echallenge_keys\x18\r \x03(\v2\x1b.strata.waf.v1.ChallengeKeyR\rchallengeKeysJ\x04\b\n" +
+	"\x0echallenge_keys\x18\r \x03(\v2\x1b.strata.waf.v1.ChallengeKeyR\rchallengeKeys\x12R\n" +
+	"\x12upstream_endpoints\x18\x0e \x03(\v2#.strata.config.v1.UpstreamEndpointsR\x11upstreamEndpointsJ\x04\b\n" +
 	"\x10\v\"b\n" +
 	"\bResource\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x0e\n" +
@@ -1235,8 +1246,9 @@ var file_strata_sync_v1_sync_proto_goTypes = []any{
 	(*v14.DdosPolicy)(nil),        // 17: strata.ddos.v1.DdosPolicy
 	(*v15.WafPolicy)(nil),         // 18: strata.waf.v1.WafPolicy
 	(*v15.ChallengeKey)(nil),      // 19: strata.waf.v1.ChallengeKey
-	(v1.NodeDnsState)(0),          // 20: strata.config.v1.NodeDnsState
-	(*v1.ClusterLocation)(nil),    // 21: strata.config.v1.ClusterLocation
+	(*v1.UpstreamEndpoints)(nil),  // 20: strata.config.v1.UpstreamEndpoints
+	(v1.NodeDnsState)(0),          // 21: strata.config.v1.NodeDnsState
+	(*v1.ClusterLocation)(nil),    // 22: strata.config.v1.ClusterLocation
 }
 var file_strata_sync_v1_sync_proto_depIdxs = []int32{
 	11, // 0: strata.sync.v1.Snapshot.apps:type_name -> strata.config.v1.App
@@ -1248,29 +1260,30 @@ var file_strata_sync_v1_sync_proto_depIdxs = []int32{
 	17, // 6: strata.sync.v1.Snapshot.ddos_policies:type_name -> strata.ddos.v1.DdosPolicy
 	18, // 7: strata.sync.v1.Snapshot.waf_policies:type_name -> strata.waf.v1.WafPolicy
 	19, // 8: strata.sync.v1.Snapshot.challenge_keys:type_name -> strata.waf.v1.ChallengeKey
-	11, // 9: strata.sync.v1.Bundle.legacy_guard:type_name -> strata.config.v1.App
-	12, // 10: strata.sync.v1.Bundle.created_at:type_name -> google.protobuf.Timestamp
-	1,  // 11: strata.sync.v1.Bundle.resources:type_name -> strata.sync.v1.Resource
-	11, // 12: strata.sync.v1.Delta.legacy_guard:type_name -> strata.config.v1.App
-	12, // 13: strata.sync.v1.Delta.created_at:type_name -> google.protobuf.Timestamp
-	1,  // 14: strata.sync.v1.Delta.upserts:type_name -> strata.sync.v1.Resource
-	2,  // 15: strata.sync.v1.Delta.deletes:type_name -> strata.sync.v1.ResourceRef
-	12, // 16: strata.sync.v1.NodeStatus.time:type_name -> google.protobuf.Timestamp
-	12, // 17: strata.sync.v1.NodeStatus.applied_at:type_name -> google.protobuf.Timestamp
-	20, // 18: strata.sync.v1.NodeStatus.dns:type_name -> strata.config.v1.NodeDnsState
-	7,  // 19: strata.sync.v1.NodeStatus.xdp:type_name -> strata.sync.v1.XdpInterface
-	6,  // 20: strata.sync.v1.NodeStatus.peer_checks:type_name -> strata.sync.v1.PeerCheck
-	12, // 21: strata.sync.v1.PeerCheck.time:type_name -> google.protobuf.Timestamp
-	9,  // 22: strata.sync.v1.GatewaySet.clusters:type_name -> strata.sync.v1.ClusterAddresses
-	12, // 23: strata.sync.v1.GatewaySet.time:type_name -> google.protobuf.Timestamp
-	10, // 24: strata.sync.v1.ClusterAddresses.tier_nodes:type_name -> strata.sync.v1.TierNode
-	21, // 25: strata.sync.v1.ClusterAddresses.location:type_name -> strata.config.v1.ClusterLocation
-	10, // 26: strata.sync.v1.ClusterAddresses.check_nodes:type_name -> strata.sync.v1.TierNode
-	27, // [27:27] is the sub-list for method output_type
-	27, // [27:27] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	20, // 9: strata.sync.v1.Snapshot.upstream_endpoints:type_name -> strata.config.v1.UpstreamEndpoints
+	11, // 10: strata.sync.v1.Bundle.legacy_guard:type_name -> strata.config.v1.App
+	12, // 11: strata.sync.v1.Bundle.created_at:type_name -> google.protobuf.Timestamp
+	1,  // 12: strata.sync.v1.Bundle.resources:type_name -> strata.sync.v1.Resource
+	11, // 13: strata.sync.v1.Delta.legacy_guard:type_name -> strata.config.v1.App
+	12, // 14: strata.sync.v1.Delta.created_at:type_name -> google.protobuf.Timestamp
+	1,  // 15: strata.sync.v1.Delta.upserts:type_name -> strata.sync.v1.Resource
+	2,  // 16: strata.sync.v1.Delta.deletes:type_name -> strata.sync.v1.ResourceRef
+	12, // 17: strata.sync.v1.NodeStatus.time:type_name -> google.protobuf.Timestamp
+	12, // 18: strata.sync.v1.NodeStatus.applied_at:type_name -> google.protobuf.Timestamp
+	21, // 19: strata.sync.v1.NodeStatus.dns:type_name -> strata.config.v1.NodeDnsState
+	7,  // 20: strata.sync.v1.NodeStatus.xdp:type_name -> strata.sync.v1.XdpInterface
+	6,  // 21: strata.sync.v1.NodeStatus.peer_checks:type_name -> strata.sync.v1.PeerCheck
+	12, // 22: strata.sync.v1.PeerCheck.time:type_name -> google.protobuf.Timestamp
+	9,  // 23: strata.sync.v1.GatewaySet.clusters:type_name -> strata.sync.v1.ClusterAddresses
+	12, // 24: strata.sync.v1.GatewaySet.time:type_name -> google.protobuf.Timestamp
+	10, // 25: strata.sync.v1.ClusterAddresses.tier_nodes:type_name -> strata.sync.v1.TierNode
+	22, // 26: strata.sync.v1.ClusterAddresses.location:type_name -> strata.config.v1.ClusterLocation
+	10, // 27: strata.sync.v1.ClusterAddresses.check_nodes:type_name -> strata.sync.v1.TierNode
+	28, // [28:28] is the sub-list for method output_type
+	28, // [28:28] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_strata_sync_v1_sync_proto_init() }

@@ -120,6 +120,18 @@ const (
 	// ConfigServiceGetSnapshotProcedure is the fully-qualified name of the ConfigService's GetSnapshot
 	// RPC.
 	ConfigServiceGetSnapshotProcedure = "/strata.config.v1.ConfigService/GetSnapshot"
+	// ConfigServiceSetEndpointsProcedure is the fully-qualified name of the ConfigService's
+	// SetEndpoints RPC.
+	ConfigServiceSetEndpointsProcedure = "/strata.config.v1.ConfigService/SetEndpoints"
+	// ConfigServiceGetEndpointsProcedure is the fully-qualified name of the ConfigService's
+	// GetEndpoints RPC.
+	ConfigServiceGetEndpointsProcedure = "/strata.config.v1.ConfigService/GetEndpoints"
+	// ConfigServiceListEndpointsProcedure is the fully-qualified name of the ConfigService's
+	// ListEndpoints RPC.
+	ConfigServiceListEndpointsProcedure = "/strata.config.v1.ConfigService/ListEndpoints"
+	// ConfigServiceDeleteEndpointsProcedure is the fully-qualified name of the ConfigService's
+	// DeleteEndpoints RPC.
+	ConfigServiceDeleteEndpointsProcedure = "/strata.config.v1.ConfigService/DeleteEndpoints"
 )
 
 // ConfigServiceClient is a client for the strata.config.v1.ConfigService service.
@@ -225,6 +237,20 @@ type ConfigServiceClient interface {
 	// GetSnapshot returns the snapshot a partition's stable (or staging) nodes get
 	// now, as JSON, with its version and whether every reference in it resolves.
 	GetSnapshot(context.Context, *v1.GetSnapshotRequest) (*v1.GetSnapshotResponse, error)
+	// SetEndpoints writes a dynamic server set (creating it or replacing its
+	// endpoints and partitions): one event, no release; the nodes of its
+	// partitions swap the servers of every upstream naming it. A set equal to
+	// the stored one writes nothing (changed=false). invalid_argument naming the
+	// field for a bad id, address, weight or partition, or too many endpoints.
+	SetEndpoints(context.Context, *v1.SetEndpointsRequest) (*v1.SetEndpointsResponse, error)
+	// GetEndpoints returns one set; not_found when there is none.
+	GetEndpoints(context.Context, *v1.GetEndpointsRequest) (*v1.GetEndpointsResponse, error)
+	// ListEndpoints lists the sets, by id, optionally those whose id starts
+	// with a prefix.
+	ListEndpoints(context.Context, *v1.ListEndpointsRequest) (*v1.ListEndpointsResponse, error)
+	// DeleteEndpoints removes a set (one event, no release); upstreams naming it
+	// have no servers until it is set again. not_found when there is none.
+	DeleteEndpoints(context.Context, *v1.DeleteEndpointsRequest) (*v1.DeleteEndpointsResponse, error)
 }
 
 // NewConfigServiceClient constructs a client for the strata.config.v1.ConfigService service. By
@@ -430,6 +456,30 @@ func NewConfigServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 			connect.WithSchema(configServiceMethods.ByName("GetSnapshot")),
 			connect.WithClientOptions(opts...),
 		),
+		setEndpoints: connect.NewClient[v1.SetEndpointsRequest, v1.SetEndpointsResponse](
+			httpClient,
+			baseURL+ConfigServiceSetEndpointsProcedure,
+			connect.WithSchema(configServiceMethods.ByName("SetEndpoints")),
+			connect.WithClientOptions(opts...),
+		),
+		getEndpoints: connect.NewClient[v1.GetEndpointsRequest, v1.GetEndpointsResponse](
+			httpClient,
+			baseURL+ConfigServiceGetEndpointsProcedure,
+			connect.WithSchema(configServiceMethods.ByName("GetEndpoints")),
+			connect.WithClientOptions(opts...),
+		),
+		listEndpoints: connect.NewClient[v1.ListEndpointsRequest, v1.ListEndpointsResponse](
+			httpClient,
+			baseURL+ConfigServiceListEndpointsProcedure,
+			connect.WithSchema(configServiceMethods.ByName("ListEndpoints")),
+			connect.WithClientOptions(opts...),
+		),
+		deleteEndpoints: connect.NewClient[v1.DeleteEndpointsRequest, v1.DeleteEndpointsResponse](
+			httpClient,
+			baseURL+ConfigServiceDeleteEndpointsProcedure,
+			connect.WithSchema(configServiceMethods.ByName("DeleteEndpoints")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -467,6 +517,10 @@ type configServiceClient struct {
 	revertApp       *connect.Client[v1.RevertAppRequest, v1.RevertAppResponse]
 	revertObject    *connect.Client[v1.RevertObjectRequest, v1.RevertObjectResponse]
 	getSnapshot     *connect.Client[v1.GetSnapshotRequest, v1.GetSnapshotResponse]
+	setEndpoints    *connect.Client[v1.SetEndpointsRequest, v1.SetEndpointsResponse]
+	getEndpoints    *connect.Client[v1.GetEndpointsRequest, v1.GetEndpointsResponse]
+	listEndpoints   *connect.Client[v1.ListEndpointsRequest, v1.ListEndpointsResponse]
+	deleteEndpoints *connect.Client[v1.DeleteEndpointsRequest, v1.DeleteEndpointsResponse]
 }
 
 // CreatePartition calls strata.config.v1.ConfigService.CreatePartition.
@@ -753,6 +807,42 @@ func (c *configServiceClient) GetSnapshot(ctx context.Context, req *v1.GetSnapsh
 	return nil, err
 }
 
+// SetEndpoints calls strata.config.v1.ConfigService.SetEndpoints.
+func (c *configServiceClient) SetEndpoints(ctx context.Context, req *v1.SetEndpointsRequest) (*v1.SetEndpointsResponse, error) {
+	response, err := c.setEndpoints.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// GetEndpoints calls strata.config.v1.ConfigService.GetEndpoints.
+func (c *configServiceClient) GetEndpoints(ctx context.Context, req *v1.GetEndpointsRequest) (*v1.GetEndpointsResponse, error) {
+	response, err := c.getEndpoints.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// ListEndpoints calls strata.config.v1.ConfigService.ListEndpoints.
+func (c *configServiceClient) ListEndpoints(ctx context.Context, req *v1.ListEndpointsRequest) (*v1.ListEndpointsResponse, error) {
+	response, err := c.listEndpoints.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// DeleteEndpoints calls strata.config.v1.ConfigService.DeleteEndpoints.
+func (c *configServiceClient) DeleteEndpoints(ctx context.Context, req *v1.DeleteEndpointsRequest) (*v1.DeleteEndpointsResponse, error) {
+	response, err := c.deleteEndpoints.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // ConfigServiceHandler is an implementation of the strata.config.v1.ConfigService service.
 type ConfigServiceHandler interface {
 	// CreatePartition creates a partition: a set of clusters that serve the same
@@ -856,6 +946,20 @@ type ConfigServiceHandler interface {
 	// GetSnapshot returns the snapshot a partition's stable (or staging) nodes get
 	// now, as JSON, with its version and whether every reference in it resolves.
 	GetSnapshot(context.Context, *v1.GetSnapshotRequest) (*v1.GetSnapshotResponse, error)
+	// SetEndpoints writes a dynamic server set (creating it or replacing its
+	// endpoints and partitions): one event, no release; the nodes of its
+	// partitions swap the servers of every upstream naming it. A set equal to
+	// the stored one writes nothing (changed=false). invalid_argument naming the
+	// field for a bad id, address, weight or partition, or too many endpoints.
+	SetEndpoints(context.Context, *v1.SetEndpointsRequest) (*v1.SetEndpointsResponse, error)
+	// GetEndpoints returns one set; not_found when there is none.
+	GetEndpoints(context.Context, *v1.GetEndpointsRequest) (*v1.GetEndpointsResponse, error)
+	// ListEndpoints lists the sets, by id, optionally those whose id starts
+	// with a prefix.
+	ListEndpoints(context.Context, *v1.ListEndpointsRequest) (*v1.ListEndpointsResponse, error)
+	// DeleteEndpoints removes a set (one event, no release); upstreams naming it
+	// have no servers until it is set again. not_found when there is none.
+	DeleteEndpoints(context.Context, *v1.DeleteEndpointsRequest) (*v1.DeleteEndpointsResponse, error)
 }
 
 // NewConfigServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -1057,6 +1161,30 @@ func NewConfigServiceHandler(svc ConfigServiceHandler, opts ...connect.HandlerOp
 		connect.WithSchema(configServiceMethods.ByName("GetSnapshot")),
 		connect.WithHandlerOptions(opts...),
 	)
+	configServiceSetEndpointsHandler := connect.NewUnaryHandlerSimple(
+		ConfigServiceSetEndpointsProcedure,
+		svc.SetEndpoints,
+		connect.WithSchema(configServiceMethods.ByName("SetEndpoints")),
+		connect.WithHandlerOptions(opts...),
+	)
+	configServiceGetEndpointsHandler := connect.NewUnaryHandlerSimple(
+		ConfigServiceGetEndpointsProcedure,
+		svc.GetEndpoints,
+		connect.WithSchema(configServiceMethods.ByName("GetEndpoints")),
+		connect.WithHandlerOptions(opts...),
+	)
+	configServiceListEndpointsHandler := connect.NewUnaryHandlerSimple(
+		ConfigServiceListEndpointsProcedure,
+		svc.ListEndpoints,
+		connect.WithSchema(configServiceMethods.ByName("ListEndpoints")),
+		connect.WithHandlerOptions(opts...),
+	)
+	configServiceDeleteEndpointsHandler := connect.NewUnaryHandlerSimple(
+		ConfigServiceDeleteEndpointsProcedure,
+		svc.DeleteEndpoints,
+		connect.WithSchema(configServiceMethods.ByName("DeleteEndpoints")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/strata.config.v1.ConfigService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case ConfigServiceCreatePartitionProcedure:
@@ -1123,6 +1251,14 @@ func NewConfigServiceHandler(svc ConfigServiceHandler, opts ...connect.HandlerOp
 			configServiceRevertObjectHandler.ServeHTTP(w, r)
 		case ConfigServiceGetSnapshotProcedure:
 			configServiceGetSnapshotHandler.ServeHTTP(w, r)
+		case ConfigServiceSetEndpointsProcedure:
+			configServiceSetEndpointsHandler.ServeHTTP(w, r)
+		case ConfigServiceGetEndpointsProcedure:
+			configServiceGetEndpointsHandler.ServeHTTP(w, r)
+		case ConfigServiceListEndpointsProcedure:
+			configServiceListEndpointsHandler.ServeHTTP(w, r)
+		case ConfigServiceDeleteEndpointsProcedure:
+			configServiceDeleteEndpointsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -1258,4 +1394,20 @@ func (UnimplementedConfigServiceHandler) RevertObject(context.Context, *v1.Rever
 
 func (UnimplementedConfigServiceHandler) GetSnapshot(context.Context, *v1.GetSnapshotRequest) (*v1.GetSnapshotResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("strata.config.v1.ConfigService.GetSnapshot is not implemented"))
+}
+
+func (UnimplementedConfigServiceHandler) SetEndpoints(context.Context, *v1.SetEndpointsRequest) (*v1.SetEndpointsResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("strata.config.v1.ConfigService.SetEndpoints is not implemented"))
+}
+
+func (UnimplementedConfigServiceHandler) GetEndpoints(context.Context, *v1.GetEndpointsRequest) (*v1.GetEndpointsResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("strata.config.v1.ConfigService.GetEndpoints is not implemented"))
+}
+
+func (UnimplementedConfigServiceHandler) ListEndpoints(context.Context, *v1.ListEndpointsRequest) (*v1.ListEndpointsResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("strata.config.v1.ConfigService.ListEndpoints is not implemented"))
+}
+
+func (UnimplementedConfigServiceHandler) DeleteEndpoints(context.Context, *v1.DeleteEndpointsRequest) (*v1.DeleteEndpointsResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("strata.config.v1.ConfigService.DeleteEndpoints is not implemented"))
 }

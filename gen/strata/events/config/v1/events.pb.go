@@ -815,6 +815,98 @@ func (x *AppDeleted) GetAppId() string {
 	return ""
 }
 
+// config.endpoints.set: a dynamic server set written whole (no release).
+type EndpointsSet struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// version, updated_at and updated_by are not stored: the event's position,
+	// time and actor are.
+	Endpoints     *v1.UpstreamEndpoints `protobuf:"bytes,1,opt,name=endpoints,proto3" json:"endpoints,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EndpointsSet) Reset() {
+	*x = EndpointsSet{}
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EndpointsSet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EndpointsSet) ProtoMessage() {}
+
+func (x *EndpointsSet) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EndpointsSet.ProtoReflect.Descriptor instead.
+func (*EndpointsSet) Descriptor() ([]byte, []int) {
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *EndpointsSet) GetEndpoints() *v1.UpstreamEndpoints {
+	if x != nil {
+		return x.Endpoints
+	}
+	return nil
+}
+
+// config.endpoints.deleted
+type EndpointsDeleted struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	EndpointsId   string                 `protobuf:"bytes,1,opt,name=endpoints_id,json=endpointsId,proto3" json:"endpoints_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EndpointsDeleted) Reset() {
+	*x = EndpointsDeleted{}
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EndpointsDeleted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EndpointsDeleted) ProtoMessage() {}
+
+func (x *EndpointsDeleted) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EndpointsDeleted.ProtoReflect.Descriptor instead.
+func (*EndpointsDeleted) Descriptor() ([]byte, []int) {
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *EndpointsDeleted) GetEndpointsId() string {
+	if x != nil {
+		return x.EndpointsId
+	}
+	return ""
+}
+
 // config.upstream.created
 type UpstreamCreated struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -826,7 +918,7 @@ type UpstreamCreated struct {
 
 func (x *UpstreamCreated) Reset() {
 	*x = UpstreamCreated{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[13]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -838,7 +930,7 @@ func (x *UpstreamCreated) String() string {
 func (*UpstreamCreated) ProtoMessage() {}
 
 func (x *UpstreamCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[13]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -851,7 +943,7 @@ func (x *UpstreamCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpstreamCreated.ProtoReflect.Descriptor instead.
 func (*UpstreamCreated) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{13}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *UpstreamCreated) GetAppId() string {
@@ -879,7 +971,7 @@ type UpstreamUpdated struct {
 
 func (x *UpstreamUpdated) Reset() {
 	*x = UpstreamUpdated{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[14]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -891,7 +983,7 @@ func (x *UpstreamUpdated) String() string {
 func (*UpstreamUpdated) ProtoMessage() {}
 
 func (x *UpstreamUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[14]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -904,7 +996,7 @@ func (x *UpstreamUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpstreamUpdated.ProtoReflect.Descriptor instead.
 func (*UpstreamUpdated) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{14}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *UpstreamUpdated) GetAppId() string {
@@ -932,7 +1024,7 @@ type UpstreamDeleted struct {
 
 func (x *UpstreamDeleted) Reset() {
 	*x = UpstreamDeleted{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[15]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -944,7 +1036,7 @@ func (x *UpstreamDeleted) String() string {
 func (*UpstreamDeleted) ProtoMessage() {}
 
 func (x *UpstreamDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[15]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -957,7 +1049,7 @@ func (x *UpstreamDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpstreamDeleted.ProtoReflect.Descriptor instead.
 func (*UpstreamDeleted) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{15}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *UpstreamDeleted) GetAppId() string {
@@ -987,7 +1079,7 @@ type RuleCreated struct {
 
 func (x *RuleCreated) Reset() {
 	*x = RuleCreated{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[16]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -999,7 +1091,7 @@ func (x *RuleCreated) String() string {
 func (*RuleCreated) ProtoMessage() {}
 
 func (x *RuleCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[16]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1012,7 +1104,7 @@ func (x *RuleCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuleCreated.ProtoReflect.Descriptor instead.
 func (*RuleCreated) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{16}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RuleCreated) GetAppId() string {
@@ -1047,7 +1139,7 @@ type RuleUpdated struct {
 
 func (x *RuleUpdated) Reset() {
 	*x = RuleUpdated{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[17]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1059,7 +1151,7 @@ func (x *RuleUpdated) String() string {
 func (*RuleUpdated) ProtoMessage() {}
 
 func (x *RuleUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[17]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1072,7 +1164,7 @@ func (x *RuleUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuleUpdated.ProtoReflect.Descriptor instead.
 func (*RuleUpdated) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{17}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RuleUpdated) GetAppId() string {
@@ -1100,7 +1192,7 @@ type RuleDeleted struct {
 
 func (x *RuleDeleted) Reset() {
 	*x = RuleDeleted{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[18]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1112,7 +1204,7 @@ func (x *RuleDeleted) String() string {
 func (*RuleDeleted) ProtoMessage() {}
 
 func (x *RuleDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[18]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1125,7 +1217,7 @@ func (x *RuleDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuleDeleted.ProtoReflect.Descriptor instead.
 func (*RuleDeleted) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{18}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RuleDeleted) GetAppId() string {
@@ -1154,7 +1246,7 @@ type RuleMoved struct {
 
 func (x *RuleMoved) Reset() {
 	*x = RuleMoved{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[19]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1166,7 +1258,7 @@ func (x *RuleMoved) String() string {
 func (*RuleMoved) ProtoMessage() {}
 
 func (x *RuleMoved) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[19]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1179,7 +1271,7 @@ func (x *RuleMoved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuleMoved.ProtoReflect.Descriptor instead.
 func (*RuleMoved) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{19}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RuleMoved) GetAppId() string {
@@ -1217,7 +1309,7 @@ type AppReleased struct {
 
 func (x *AppReleased) Reset() {
 	*x = AppReleased{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[20]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1229,7 +1321,7 @@ func (x *AppReleased) String() string {
 func (*AppReleased) ProtoMessage() {}
 
 func (x *AppReleased) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[20]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1242,7 +1334,7 @@ func (x *AppReleased) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppReleased.ProtoReflect.Descriptor instead.
 func (*AppReleased) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{20}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *AppReleased) GetAppId() string {
@@ -1287,7 +1379,7 @@ type AppPromoted struct {
 
 func (x *AppPromoted) Reset() {
 	*x = AppPromoted{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[21]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1299,7 +1391,7 @@ func (x *AppPromoted) String() string {
 func (*AppPromoted) ProtoMessage() {}
 
 func (x *AppPromoted) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[21]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1312,7 +1404,7 @@ func (x *AppPromoted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppPromoted.ProtoReflect.Descriptor instead.
 func (*AppPromoted) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{21}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *AppPromoted) GetAppId() string {
@@ -1353,7 +1445,7 @@ type AppReverted struct {
 
 func (x *AppReverted) Reset() {
 	*x = AppReverted{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[22]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1365,7 +1457,7 @@ func (x *AppReverted) String() string {
 func (*AppReverted) ProtoMessage() {}
 
 func (x *AppReverted) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[22]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1378,7 +1470,7 @@ func (x *AppReverted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppReverted.ProtoReflect.Descriptor instead.
 func (*AppReverted) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{22}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *AppReverted) GetAppId() string {
@@ -1444,7 +1536,7 @@ type ObjectReverted struct {
 
 func (x *ObjectReverted) Reset() {
 	*x = ObjectReverted{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[23]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1456,7 +1548,7 @@ func (x *ObjectReverted) String() string {
 func (*ObjectReverted) ProtoMessage() {}
 
 func (x *ObjectReverted) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[23]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1469,7 +1561,7 @@ func (x *ObjectReverted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectReverted.ProtoReflect.Descriptor instead.
 func (*ObjectReverted) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{23}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ObjectReverted) GetAppId() string {
@@ -1553,7 +1645,7 @@ type JoinTokenCreated struct {
 
 func (x *JoinTokenCreated) Reset() {
 	*x = JoinTokenCreated{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[24]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1565,7 +1657,7 @@ func (x *JoinTokenCreated) String() string {
 func (*JoinTokenCreated) ProtoMessage() {}
 
 func (x *JoinTokenCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[24]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1578,7 +1670,7 @@ func (x *JoinTokenCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinTokenCreated.ProtoReflect.Descriptor instead.
 func (*JoinTokenCreated) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{24}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *JoinTokenCreated) GetTokenId() string {
@@ -1640,7 +1732,7 @@ type JoinTokenRevoked struct {
 
 func (x *JoinTokenRevoked) Reset() {
 	*x = JoinTokenRevoked{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[25]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1652,7 +1744,7 @@ func (x *JoinTokenRevoked) String() string {
 func (*JoinTokenRevoked) ProtoMessage() {}
 
 func (x *JoinTokenRevoked) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[25]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1665,7 +1757,7 @@ func (x *JoinTokenRevoked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinTokenRevoked.ProtoReflect.Descriptor instead.
 func (*JoinTokenRevoked) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{25}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *JoinTokenRevoked) GetTokenId() string {
@@ -1685,7 +1777,7 @@ type NodeApproved struct {
 
 func (x *NodeApproved) Reset() {
 	*x = NodeApproved{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[26]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1697,7 +1789,7 @@ func (x *NodeApproved) String() string {
 func (*NodeApproved) ProtoMessage() {}
 
 func (x *NodeApproved) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[26]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1710,7 +1802,7 @@ func (x *NodeApproved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeApproved.ProtoReflect.Descriptor instead.
 func (*NodeApproved) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{26}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *NodeApproved) GetNodeId() string {
@@ -1731,7 +1823,7 @@ type NodeDisabledSet struct {
 
 func (x *NodeDisabledSet) Reset() {
 	*x = NodeDisabledSet{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[27]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1743,7 +1835,7 @@ func (x *NodeDisabledSet) String() string {
 func (*NodeDisabledSet) ProtoMessage() {}
 
 func (x *NodeDisabledSet) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[27]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1756,7 +1848,7 @@ func (x *NodeDisabledSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeDisabledSet.ProtoReflect.Descriptor instead.
 func (*NodeDisabledSet) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{27}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *NodeDisabledSet) GetNodeId() string {
@@ -1785,7 +1877,7 @@ type NodeAddressSet struct {
 
 func (x *NodeAddressSet) Reset() {
 	*x = NodeAddressSet{}
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[28]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1797,7 +1889,7 @@ func (x *NodeAddressSet) String() string {
 func (*NodeAddressSet) ProtoMessage() {}
 
 func (x *NodeAddressSet) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_events_config_v1_events_proto_msgTypes[28]
+	mi := &file_strata_events_config_v1_events_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1810,7 +1902,7 @@ func (x *NodeAddressSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeAddressSet.ProtoReflect.Descriptor instead.
 func (*NodeAddressSet) Descriptor() ([]byte, []int) {
-	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{28}
+	return file_strata_events_config_v1_events_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *NodeAddressSet) GetNodeId() string {
@@ -1890,7 +1982,11 @@ const file_strata_events_config_v1_events_proto_rawDesc = "" +
 	"\bsettings\x18\x02 \x01(\v2$.strata.events.config.v1.AppSettingsR\bsettings\"#\n" +
 	"\n" +
 	"AppDeleted\x12\x15\n" +
-	"\x06app_id\x18\x01 \x01(\tR\x05appId\"`\n" +
+	"\x06app_id\x18\x01 \x01(\tR\x05appId\"Q\n" +
+	"\fEndpointsSet\x12A\n" +
+	"\tendpoints\x18\x01 \x01(\v2#.strata.config.v1.UpstreamEndpointsR\tendpoints\"5\n" +
+	"\x10EndpointsDeleted\x12!\n" +
+	"\fendpoints_id\x18\x01 \x01(\tR\vendpointsId\"`\n" +
 	"\x0fUpstreamCreated\x12\x15\n" +
 	"\x06app_id\x18\x01 \x01(\tR\x05appId\x126\n" +
 	"\bupstream\x18\x02 \x01(\v2\x1a.strata.config.v1.UpstreamR\bupstream\"`\n" +
@@ -1986,7 +2082,7 @@ func file_strata_events_config_v1_events_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_events_config_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_strata_events_config_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_strata_events_config_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_strata_events_config_v1_events_proto_goTypes = []any{
 	(ObjectKind)(0),               // 0: strata.events.config.v1.ObjectKind
 	(*PartitionCreated)(nil),      // 1: strata.events.config.v1.PartitionCreated
@@ -2002,61 +2098,65 @@ var file_strata_events_config_v1_events_proto_goTypes = []any{
 	(*AppCreated)(nil),            // 11: strata.events.config.v1.AppCreated
 	(*AppUpdated)(nil),            // 12: strata.events.config.v1.AppUpdated
 	(*AppDeleted)(nil),            // 13: strata.events.config.v1.AppDeleted
-	(*UpstreamCreated)(nil),       // 14: strata.events.config.v1.UpstreamCreated
-	(*UpstreamUpdated)(nil),       // 15: strata.events.config.v1.UpstreamUpdated
-	(*UpstreamDeleted)(nil),       // 16: strata.events.config.v1.UpstreamDeleted
-	(*RuleCreated)(nil),           // 17: strata.events.config.v1.RuleCreated
-	(*RuleUpdated)(nil),           // 18: strata.events.config.v1.RuleUpdated
-	(*RuleDeleted)(nil),           // 19: strata.events.config.v1.RuleDeleted
-	(*RuleMoved)(nil),             // 20: strata.events.config.v1.RuleMoved
-	(*AppReleased)(nil),           // 21: strata.events.config.v1.AppReleased
-	(*AppPromoted)(nil),           // 22: strata.events.config.v1.AppPromoted
-	(*AppReverted)(nil),           // 23: strata.events.config.v1.AppReverted
-	(*ObjectReverted)(nil),        // 24: strata.events.config.v1.ObjectReverted
-	(*JoinTokenCreated)(nil),      // 25: strata.events.config.v1.JoinTokenCreated
-	(*JoinTokenRevoked)(nil),      // 26: strata.events.config.v1.JoinTokenRevoked
-	(*NodeApproved)(nil),          // 27: strata.events.config.v1.NodeApproved
-	(*NodeDisabledSet)(nil),       // 28: strata.events.config.v1.NodeDisabledSet
-	(*NodeAddressSet)(nil),        // 29: strata.events.config.v1.NodeAddressSet
-	nil,                           // 30: strata.events.config.v1.AppSettings.LabelsEntry
-	(*v1.Partition)(nil),          // 31: strata.config.v1.Partition
-	(*v1.Cluster)(nil),            // 32: strata.config.v1.Cluster
-	(*v1.Node)(nil),               // 33: strata.config.v1.Node
-	(*v1.Hsts)(nil),               // 34: strata.config.v1.Hsts
-	(*v1.StreamApp)(nil),          // 35: strata.config.v1.StreamApp
-	(*v1.ForwardProxyApp)(nil),    // 36: strata.config.v1.ForwardProxyApp
-	(*v1.AppLimits)(nil),          // 37: strata.config.v1.AppLimits
-	(*v1.Upstream)(nil),           // 38: strata.config.v1.Upstream
-	(*v1.Rule)(nil),               // 39: strata.config.v1.Rule
-	(*v1.App)(nil),                // 40: strata.config.v1.App
-	(*timestamppb.Timestamp)(nil), // 41: google.protobuf.Timestamp
+	(*EndpointsSet)(nil),          // 14: strata.events.config.v1.EndpointsSet
+	(*EndpointsDeleted)(nil),      // 15: strata.events.config.v1.EndpointsDeleted
+	(*UpstreamCreated)(nil),       // 16: strata.events.config.v1.UpstreamCreated
+	(*UpstreamUpdated)(nil),       // 17: strata.events.config.v1.UpstreamUpdated
+	(*UpstreamDeleted)(nil),       // 18: strata.events.config.v1.UpstreamDeleted
+	(*RuleCreated)(nil),           // 19: strata.events.config.v1.RuleCreated
+	(*RuleUpdated)(nil),           // 20: strata.events.config.v1.RuleUpdated
+	(*RuleDeleted)(nil),           // 21: strata.events.config.v1.RuleDeleted
+	(*RuleMoved)(nil),             // 22: strata.events.config.v1.RuleMoved
+	(*AppReleased)(nil),           // 23: strata.events.config.v1.AppReleased
+	(*AppPromoted)(nil),           // 24: strata.events.config.v1.AppPromoted
+	(*AppReverted)(nil),           // 25: strata.events.config.v1.AppReverted
+	(*ObjectReverted)(nil),        // 26: strata.events.config.v1.ObjectReverted
+	(*JoinTokenCreated)(nil),      // 27: strata.events.config.v1.JoinTokenCreated
+	(*JoinTokenRevoked)(nil),      // 28: strata.events.config.v1.JoinTokenRevoked
+	(*NodeApproved)(nil),          // 29: strata.events.config.v1.NodeApproved
+	(*NodeDisabledSet)(nil),       // 30: strata.events.config.v1.NodeDisabledSet
+	(*NodeAddressSet)(nil),        // 31: strata.events.config.v1.NodeAddressSet
+	nil,                           // 32: strata.events.config.v1.AppSettings.LabelsEntry
+	(*v1.Partition)(nil),          // 33: strata.config.v1.Partition
+	(*v1.Cluster)(nil),            // 34: strata.config.v1.Cluster
+	(*v1.Node)(nil),               // 35: strata.config.v1.Node
+	(*v1.Hsts)(nil),               // 36: strata.config.v1.Hsts
+	(*v1.StreamApp)(nil),          // 37: strata.config.v1.StreamApp
+	(*v1.ForwardProxyApp)(nil),    // 38: strata.config.v1.ForwardProxyApp
+	(*v1.AppLimits)(nil),          // 39: strata.config.v1.AppLimits
+	(*v1.UpstreamEndpoints)(nil),  // 40: strata.config.v1.UpstreamEndpoints
+	(*v1.Upstream)(nil),           // 41: strata.config.v1.Upstream
+	(*v1.Rule)(nil),               // 42: strata.config.v1.Rule
+	(*v1.App)(nil),                // 43: strata.config.v1.App
+	(*timestamppb.Timestamp)(nil), // 44: google.protobuf.Timestamp
 }
 var file_strata_events_config_v1_events_proto_depIdxs = []int32{
-	31, // 0: strata.events.config.v1.PartitionCreated.partition:type_name -> strata.config.v1.Partition
-	32, // 1: strata.events.config.v1.ClusterCreated.cluster:type_name -> strata.config.v1.Cluster
-	32, // 2: strata.events.config.v1.ClusterUpdated.cluster:type_name -> strata.config.v1.Cluster
-	33, // 3: strata.events.config.v1.NodeRegistered.node:type_name -> strata.config.v1.Node
-	30, // 4: strata.events.config.v1.AppSettings.labels:type_name -> strata.events.config.v1.AppSettings.LabelsEntry
-	34, // 5: strata.events.config.v1.AppSettings.hsts:type_name -> strata.config.v1.Hsts
-	35, // 6: strata.events.config.v1.AppSettings.stream:type_name -> strata.config.v1.StreamApp
-	36, // 7: strata.events.config.v1.AppSettings.forward_proxy:type_name -> strata.config.v1.ForwardProxyApp
-	37, // 8: strata.events.config.v1.AppSettings.limits:type_name -> strata.config.v1.AppLimits
+	33, // 0: strata.events.config.v1.PartitionCreated.partition:type_name -> strata.config.v1.Partition
+	34, // 1: strata.events.config.v1.ClusterCreated.cluster:type_name -> strata.config.v1.Cluster
+	34, // 2: strata.events.config.v1.ClusterUpdated.cluster:type_name -> strata.config.v1.Cluster
+	35, // 3: strata.events.config.v1.NodeRegistered.node:type_name -> strata.config.v1.Node
+	32, // 4: strata.events.config.v1.AppSettings.labels:type_name -> strata.events.config.v1.AppSettings.LabelsEntry
+	36, // 5: strata.events.config.v1.AppSettings.hsts:type_name -> strata.config.v1.Hsts
+	37, // 6: strata.events.config.v1.AppSettings.stream:type_name -> strata.config.v1.StreamApp
+	38, // 7: strata.events.config.v1.AppSettings.forward_proxy:type_name -> strata.config.v1.ForwardProxyApp
+	39, // 8: strata.events.config.v1.AppSettings.limits:type_name -> strata.config.v1.AppLimits
 	10, // 9: strata.events.config.v1.AppCreated.settings:type_name -> strata.events.config.v1.AppSettings
 	10, // 10: strata.events.config.v1.AppUpdated.settings:type_name -> strata.events.config.v1.AppSettings
-	38, // 11: strata.events.config.v1.UpstreamCreated.upstream:type_name -> strata.config.v1.Upstream
-	38, // 12: strata.events.config.v1.UpstreamUpdated.upstream:type_name -> strata.config.v1.Upstream
-	39, // 13: strata.events.config.v1.RuleCreated.rule:type_name -> strata.config.v1.Rule
-	39, // 14: strata.events.config.v1.RuleUpdated.rule:type_name -> strata.config.v1.Rule
-	40, // 15: strata.events.config.v1.AppReverted.content:type_name -> strata.config.v1.App
-	0,  // 16: strata.events.config.v1.ObjectReverted.kind:type_name -> strata.events.config.v1.ObjectKind
-	38, // 17: strata.events.config.v1.ObjectReverted.upstream:type_name -> strata.config.v1.Upstream
-	39, // 18: strata.events.config.v1.ObjectReverted.rule:type_name -> strata.config.v1.Rule
-	41, // 19: strata.events.config.v1.JoinTokenCreated.expires_at:type_name -> google.protobuf.Timestamp
-	20, // [20:20] is the sub-list for method output_type
-	20, // [20:20] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	40, // 11: strata.events.config.v1.EndpointsSet.endpoints:type_name -> strata.config.v1.UpstreamEndpoints
+	41, // 12: strata.events.config.v1.UpstreamCreated.upstream:type_name -> strata.config.v1.Upstream
+	41, // 13: strata.events.config.v1.UpstreamUpdated.upstream:type_name -> strata.config.v1.Upstream
+	42, // 14: strata.events.config.v1.RuleCreated.rule:type_name -> strata.config.v1.Rule
+	42, // 15: strata.events.config.v1.RuleUpdated.rule:type_name -> strata.config.v1.Rule
+	43, // 16: strata.events.config.v1.AppReverted.content:type_name -> strata.config.v1.App
+	0,  // 17: strata.events.config.v1.ObjectReverted.kind:type_name -> strata.events.config.v1.ObjectKind
+	41, // 18: strata.events.config.v1.ObjectReverted.upstream:type_name -> strata.config.v1.Upstream
+	42, // 19: strata.events.config.v1.ObjectReverted.rule:type_name -> strata.config.v1.Rule
+	44, // 20: strata.events.config.v1.JoinTokenCreated.expires_at:type_name -> google.protobuf.Timestamp
+	21, // [21:21] is the sub-list for method output_type
+	21, // [21:21] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_strata_events_config_v1_events_proto_init() }
@@ -2074,7 +2174,7 @@ func file_strata_events_config_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_events_config_v1_events_proto_rawDesc), len(file_strata_events_config_v1_events_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   30,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -6,7 +6,7 @@ import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2"
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { App, AppLimits, Cluster, ForwardProxyApp, Hsts, Node, Partition, Rule, StreamApp, Upstream } from "../../../config/v1/resources_pb";
+import type { App, AppLimits, Cluster, ForwardProxyApp, Hsts, Node, Partition, Rule, StreamApp, Upstream, UpstreamEndpoints } from "../../../config/v1/resources_pb";
 import { file_strata_config_v1_resources } from "../../../config/v1/resources_pb";
 import { file_strata_options_v1_options } from "../../../options/v1/options_pb";
 import type { Message } from "@bufbuild/protobuf";
@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file strata/events/config/v1/events.proto.
  */
 export const file_strata_events_config_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("CiRzdHJhdGEvZXZlbnRzL2NvbmZpZy92MS9ldmVudHMucHJvdG8SF3N0cmF0YS5ldmVudHMuY29uZmlnLnYxIkIKEFBhcnRpdGlvbkNyZWF0ZWQSLgoJcGFydGl0aW9uGAEgASgLMhsuc3RyYXRhLmNvbmZpZy52MS5QYXJ0aXRpb24iNgoQUGFydGl0aW9uUmVuYW1lZBIUCgxwYXJ0aXRpb25faWQYASABKAkSDAoEbmFtZRgCIAEoCSIoChBQYXJ0aXRpb25EZWxldGVkEhQKDHBhcnRpdGlvbl9pZBgBIAEoCSI8Cg5DbHVzdGVyQ3JlYXRlZBIqCgdjbHVzdGVyGAEgASgLMhkuc3RyYXRhLmNvbmZpZy52MS5DbHVzdGVyIjwKDkNsdXN0ZXJVcGRhdGVkEioKB2NsdXN0ZXIYASABKAsyGS5zdHJhdGEuY29uZmlnLnYxLkNsdXN0ZXIiJAoOQ2x1c3RlckRlbGV0ZWQSEgoKY2x1c3Rlcl9pZBgBIAEoCSI2Cg5Ob2RlUmVnaXN0ZXJlZBIkCgRub2RlGAEgASgLMhYuc3RyYXRhLmNvbmZpZy52MS5Ob2RlIjIKDk5vZGVTdGFnaW5nU2V0Eg8KB25vZGVfaWQYASABKAkSDwoHc3RhZ2luZxgCIAEoCCIeCgtOb2RlUmVtb3ZlZBIPCgdub2RlX2lkGAEgASgJItIDCgtBcHBTZXR0aW5ncxIMCgRuYW1lGAEgASgJEg8KB2RvbWFpbnMYAiADKAkSEgoKaHR0cF9wb3J0cxgDIAMoDRITCgtodHRwc19wb3J0cxgEIAMoDRIVCg1wYXJ0aXRpb25faWRzGAUgAygJEkAKBmxhYmVscxgGIAMoCzIwLnN0cmF0YS5ldmVudHMuY29uZmlnLnYxLkFwcFNldHRpbmdzLkxhYmVsc0VudHJ5EhYKDmh0dHBzX3JlZGlyZWN0GAcgASgIEiQKBGhzdHMYCCABKAsyFi5zdHJhdGEuY29uZmlnLnYxLkhzdHMSLQoGc3RyZWFtGAkgASgLMhsuc3RyYXRhLmNvbmZpZy52MS5TdHJlYW1BcHBIABI6Cg1mb3J3YXJkX3Byb3h5GAogASgLMiEuc3RyYXRhLmNvbmZpZy52MS5Gb3J3YXJkUHJveHlBcHBIABIVCg13YWZfcG9saWN5X2lkGAsgASgJEisKBmxpbWl0cxgMIAEoCzIbLnN0cmF0YS5jb25maWcudjEuQXBwTGltaXRzGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCBgoEcm9sZSJUCgpBcHBDcmVhdGVkEg4KBmFwcF9pZBgBIAEoCRI2CghzZXR0aW5ncxgCIAEoCzIkLnN0cmF0YS5ldmVudHMuY29uZmlnLnYxLkFwcFNldHRpbmdzIlQKCkFwcFVwZGF0ZWQSDgoGYXBwX2lkGAEgASgJEjYKCHNldHRpbmdzGAIgASgLMiQuc3RyYXRhLmV2ZW50cy5jb25maWcudjEuQXBwU2V0dGluZ3MiHAoKQXBwRGVsZXRlZBIOCgZhcHBfaWQYASABKAkiTwoPVXBzdHJlYW1DcmVhdGVkEg4KBmFwcF9pZBgBIAEoCRIsCgh1cHN0cmVhbRgCIAEoCzIaLnN0cmF0YS5jb25maWcudjEuVXBzdHJlYW0iTwoPVXBzdHJlYW1VcGRhdGVkEg4KBmFwcF9pZBgBIAEoCRIsCgh1cHN0cmVhbRgCIAEoCzIaLnN0cmF0YS5jb25maWcudjEuVXBzdHJlYW0iNgoPVXBzdHJlYW1EZWxldGVkEg4KBmFwcF9pZBgBIAEoCRITCgt1cHN0cmVhbV9pZBgCIAEoCSJSCgtSdWxlQ3JlYXRlZBIOCgZhcHBfaWQYASABKAkSJAoEcnVsZRgCIAEoCzIWLnN0cmF0YS5jb25maWcudjEuUnVsZRINCgVpbmRleBgDIAEoDSJDCgtSdWxlVXBkYXRlZBIOCgZhcHBfaWQYASABKAkSJAoEcnVsZRgCIAEoCzIWLnN0cmF0YS5jb25maWcudjEuUnVsZSIuCgtSdWxlRGVsZXRlZBIOCgZhcHBfaWQYASABKAkSDwoHcnVsZV9pZBgCIAEoCSI7CglSdWxlTW92ZWQSDgoGYXBwX2lkGAEgASgJEg8KB3J1bGVfaWQYAiABKAkSDQoFaW5kZXgYAyABKA0iTQoLQXBwUmVsZWFzZWQSDgoGYXBwX2lkGAEgASgJEg8KB3JlbGVhc2UYAiABKAQSDAoEbm90ZRgDIAEoCRIPCgdzdGFnaW5nGAQgASgIIjwKC0FwcFByb21vdGVkEg4KBmFwcF9pZBgBIAEoCRIPCgdyZWxlYXNlGAIgASgEEgwKBG5vdGUYAyABKAkiiQEKC0FwcFJldmVydGVkEg4KBmFwcF9pZBgBIAEoCRIPCgdyZWxlYXNlGAIgASgEEhIKCnRvX3JlbGVhc2UYAyABKAQSDAoEbm90ZRgEIAEoCRImCgdjb250ZW50GAUgASgLMhUuc3RyYXRhLmNvbmZpZy52MS5BcHASDwoHZGVsZXRlZBgGIAEoCCKBAgoOT2JqZWN0UmV2ZXJ0ZWQSDgoGYXBwX2lkGAEgASgJEg8KB3JlbGVhc2UYAiABKAQSEgoKdG9fcmVsZWFzZRgDIAEoBBIMCgRub3RlGAQgASgJEjEKBGtpbmQYBSABKA4yIy5zdHJhdGEuZXZlbnRzLmNvbmZpZy52MS5PYmplY3RLaW5kEhEKCW9iamVjdF9pZBgGIAEoCRIsCgh1cHN0cmVhbRgHIAEoCzIaLnN0cmF0YS5jb25maWcudjEuVXBzdHJlYW0SJAoEcnVsZRgIIAEoCzIWLnN0cmF0YS5jb25maWcudjEuUnVsZRISCgpydWxlX2luZGV4GAkgASgNIsEBChBKb2luVG9rZW5DcmVhdGVkEhAKCHRva2VuX2lkGAEgASgJEhIKCmNsdXN0ZXJfaWQYAiABKAkSGwoNc2VjcmV0X3NoYTI1NhgDIAEoDEIEwPMYARIuCgpleHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxhdXRvX2FwcHJvdmUYBSABKAgSDwoHc3RhZ2luZxgGIAEoCBITCgtkZXNjcmlwdGlvbhgHIAEoCSIkChBKb2luVG9rZW5SZXZva2VkEhAKCHRva2VuX2lkGAEgASgJIh8KDE5vZGVBcHByb3ZlZBIPCgdub2RlX2lkGAEgASgJIjQKD05vZGVEaXNhYmxlZFNldBIPCgdub2RlX2lkGAEgASgJEhAKCGRpc2FibGVkGAIgASgIIksKDk5vZGVBZGRyZXNzU2V0Eg8KB25vZGVfaWQYASABKAkSEwoLcHVibGljX2lwdjQYAiABKAkSEwoLcHVibGljX2lwdjYYAyABKAkqWQoKT2JqZWN0S2luZBIbChdPQkpFQ1RfS0lORF9VTlNQRUNJRklFRBAAEhgKFE9CSkVDVF9LSU5EX1VQU1RSRUFNEAESFAoQT0JKRUNUX0tJTkRfUlVMRRACQkpaSGdpdGh1Yi5jb20vc3RyYXRhLWVkZ2Uvc3RyYXRhL2dlbi9zdHJhdGEvZXZlbnRzL2NvbmZpZy92MTtjb25maWdldmVudHN2MWIGcHJvdG8z", [file_google_protobuf_timestamp, file_strata_config_v1_resources, file_strata_options_v1_options]);
+  fileDesc("CiRzdHJhdGEvZXZlbnRzL2NvbmZpZy92MS9ldmVudHMucHJvdG8SF3N0cmF0YS5ldmVudHMuY29uZmlnLnYxIkIKEFBhcnRpdGlvbkNyZWF0ZWQSLgoJcGFydGl0aW9uGAEgASgLMhsuc3RyYXRhLmNvbmZpZy52MS5QYXJ0aXRpb24iNgoQUGFydGl0aW9uUmVuYW1lZBIUCgxwYXJ0aXRpb25faWQYASABKAkSDAoEbmFtZRgCIAEoCSIoChBQYXJ0aXRpb25EZWxldGVkEhQKDHBhcnRpdGlvbl9pZBgBIAEoCSI8Cg5DbHVzdGVyQ3JlYXRlZBIqCgdjbHVzdGVyGAEgASgLMhkuc3RyYXRhLmNvbmZpZy52MS5DbHVzdGVyIjwKDkNsdXN0ZXJVcGRhdGVkEioKB2NsdXN0ZXIYASABKAsyGS5zdHJhdGEuY29uZmlnLnYxLkNsdXN0ZXIiJAoOQ2x1c3RlckRlbGV0ZWQSEgoKY2x1c3Rlcl9pZBgBIAEoCSI2Cg5Ob2RlUmVnaXN0ZXJlZBIkCgRub2RlGAEgASgLMhYuc3RyYXRhLmNvbmZpZy52MS5Ob2RlIjIKDk5vZGVTdGFnaW5nU2V0Eg8KB25vZGVfaWQYASABKAkSDwoHc3RhZ2luZxgCIAEoCCIeCgtOb2RlUmVtb3ZlZBIPCgdub2RlX2lkGAEgASgJItIDCgtBcHBTZXR0aW5ncxIMCgRuYW1lGAEgASgJEg8KB2RvbWFpbnMYAiADKAkSEgoKaHR0cF9wb3J0cxgDIAMoDRITCgtodHRwc19wb3J0cxgEIAMoDRIVCg1wYXJ0aXRpb25faWRzGAUgAygJEkAKBmxhYmVscxgGIAMoCzIwLnN0cmF0YS5ldmVudHMuY29uZmlnLnYxLkFwcFNldHRpbmdzLkxhYmVsc0VudHJ5EhYKDmh0dHBzX3JlZGlyZWN0GAcgASgIEiQKBGhzdHMYCCABKAsyFi5zdHJhdGEuY29uZmlnLnYxLkhzdHMSLQoGc3RyZWFtGAkgASgLMhsuc3RyYXRhLmNvbmZpZy52MS5TdHJlYW1BcHBIABI6Cg1mb3J3YXJkX3Byb3h5GAogASgLMiEuc3RyYXRhLmNvbmZpZy52MS5Gb3J3YXJkUHJveHlBcHBIABIVCg13YWZfcG9saWN5X2lkGAsgASgJEisKBmxpbWl0cxgMIAEoCzIbLnN0cmF0YS5jb25maWcudjEuQXBwTGltaXRzGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCBgoEcm9sZSJUCgpBcHBDcmVhdGVkEg4KBmFwcF9pZBgBIAEoCRI2CghzZXR0aW5ncxgCIAEoCzIkLnN0cmF0YS5ldmVudHMuY29uZmlnLnYxLkFwcFNldHRpbmdzIlQKCkFwcFVwZGF0ZWQSDgoGYXBwX2lkGAEgASgJEjYKCHNldHRpbmdzGAIgASgLMiQuc3RyYXRhLmV2ZW50cy5jb25maWcudjEuQXBwU2V0dGluZ3MiHAoKQXBwRGVsZXRlZBIOCgZhcHBfaWQYASABKAkiRgoMRW5kcG9pbnRzU2V0EjYKCWVuZHBvaW50cxgBIAEoCzIjLnN0cmF0YS5jb25maWcudjEuVXBzdHJlYW1FbmRwb2ludHMiKAoQRW5kcG9pbnRzRGVsZXRlZBIUCgxlbmRwb2ludHNfaWQYASABKAkiTwoPVXBzdHJlYW1DcmVhdGVkEg4KBmFwcF9pZBgBIAEoCRIsCgh1cHN0cmVhbRgCIAEoCzIaLnN0cmF0YS5jb25maWcudjEuVXBzdHJlYW0iTwoPVXBzdHJlYW1VcGRhdGVkEg4KBmFwcF9pZBgBIAEoCRIsCgh1cHN0cmVhbRgCIAEoCzIaLnN0cmF0YS5jb25maWcudjEuVXBzdHJlYW0iNgoPVXBzdHJlYW1EZWxldGVkEg4KBmFwcF9pZBgBIAEoCRITCgt1cHN0cmVhbV9pZBgCIAEoCSJSCgtSdWxlQ3JlYXRlZBIOCgZhcHBfaWQYASABKAkSJAoEcnVsZRgCIAEoCzIWLnN0cmF0YS5jb25maWcudjEuUnVsZRINCgVpbmRleBgDIAEoDSJDCgtSdWxlVXBkYXRlZBIOCgZhcHBfaWQYASABKAkSJAoEcnVsZRgCIAEoCzIWLnN0cmF0YS5jb25maWcudjEuUnVsZSIuCgtSdWxlRGVsZXRlZBIOCgZhcHBfaWQYASABKAkSDwoHcnVsZV9pZBgCIAEoCSI7CglSdWxlTW92ZWQSDgoGYXBwX2lkGAEgASgJEg8KB3J1bGVfaWQYAiABKAkSDQoFaW5kZXgYAyABKA0iTQoLQXBwUmVsZWFzZWQSDgoGYXBwX2lkGAEgASgJEg8KB3JlbGVhc2UYAiABKAQSDAoEbm90ZRgDIAEoCRIPCgdzdGFnaW5nGAQgASgIIjwKC0FwcFByb21vdGVkEg4KBmFwcF9pZBgBIAEoCRIPCgdyZWxlYXNlGAIgASgEEgwKBG5vdGUYAyABKAkiiQEKC0FwcFJldmVydGVkEg4KBmFwcF9pZBgBIAEoCRIPCgdyZWxlYXNlGAIgASgEEhIKCnRvX3JlbGVhc2UYAyABKAQSDAoEbm90ZRgEIAEoCRImCgdjb250ZW50GAUgASgLMhUuc3RyYXRhLmNvbmZpZy52MS5BcHASDwoHZGVsZXRlZBgGIAEoCCKBAgoOT2JqZWN0UmV2ZXJ0ZWQSDgoGYXBwX2lkGAEgASgJEg8KB3JlbGVhc2UYAiABKAQSEgoKdG9fcmVsZWFzZRgDIAEoBBIMCgRub3RlGAQgASgJEjEKBGtpbmQYBSABKA4yIy5zdHJhdGEuZXZlbnRzLmNvbmZpZy52MS5PYmplY3RLaW5kEhEKCW9iamVjdF9pZBgGIAEoCRIsCgh1cHN0cmVhbRgHIAEoCzIaLnN0cmF0YS5jb25maWcudjEuVXBzdHJlYW0SJAoEcnVsZRgIIAEoCzIWLnN0cmF0YS5jb25maWcudjEuUnVsZRISCgpydWxlX2luZGV4GAkgASgNIsEBChBKb2luVG9rZW5DcmVhdGVkEhAKCHRva2VuX2lkGAEgASgJEhIKCmNsdXN0ZXJfaWQYAiABKAkSGwoNc2VjcmV0X3NoYTI1NhgDIAEoDEIEwPMYARIuCgpleHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxhdXRvX2FwcHJvdmUYBSABKAgSDwoHc3RhZ2luZxgGIAEoCBITCgtkZXNjcmlwdGlvbhgHIAEoCSIkChBKb2luVG9rZW5SZXZva2VkEhAKCHRva2VuX2lkGAEgASgJIh8KDE5vZGVBcHByb3ZlZBIPCgdub2RlX2lkGAEgASgJIjQKD05vZGVEaXNhYmxlZFNldBIPCgdub2RlX2lkGAEgASgJEhAKCGRpc2FibGVkGAIgASgIIksKDk5vZGVBZGRyZXNzU2V0Eg8KB25vZGVfaWQYASABKAkSEwoLcHVibGljX2lwdjQYAiABKAkSEwoLcHVibGljX2lwdjYYAyABKAkqWQoKT2JqZWN0S2luZBIbChdPQkpFQ1RfS0lORF9VTlNQRUNJRklFRBAAEhgKFE9CSkVDVF9LSU5EX1VQU1RSRUFNEAESFAoQT0JKRUNUX0tJTkRfUlVMRRACQkpaSGdpdGh1Yi5jb20vc3RyYXRhLWVkZ2Uvc3RyYXRhL2dlbi9zdHJhdGEvZXZlbnRzL2NvbmZpZy92MTtjb25maWdldmVudHN2MWIGcHJvdG8z", [file_google_protobuf_timestamp, file_strata_config_v1_resources, file_strata_options_v1_options]);
 
 /**
  * config.partition.created
@@ -355,6 +355,47 @@ export const AppDeletedSchema: GenMessage<AppDeleted> = /*@__PURE__*/
   messageDesc(file_strata_events_config_v1_events, 12);
 
 /**
+ * config.endpoints.set: a dynamic server set written whole (no release).
+ *
+ * @generated from message strata.events.config.v1.EndpointsSet
+ */
+export type EndpointsSet = Message<"strata.events.config.v1.EndpointsSet"> & {
+  /**
+   * version, updated_at and updated_by are not stored: the event's position,
+   * time and actor are.
+   *
+   * @generated from field: strata.config.v1.UpstreamEndpoints endpoints = 1;
+   */
+  endpoints?: UpstreamEndpoints | undefined;
+};
+
+/**
+ * Describes the message strata.events.config.v1.EndpointsSet.
+ * Use `create(EndpointsSetSchema)` to create a new message.
+ */
+export const EndpointsSetSchema: GenMessage<EndpointsSet> = /*@__PURE__*/
+  messageDesc(file_strata_events_config_v1_events, 13);
+
+/**
+ * config.endpoints.deleted
+ *
+ * @generated from message strata.events.config.v1.EndpointsDeleted
+ */
+export type EndpointsDeleted = Message<"strata.events.config.v1.EndpointsDeleted"> & {
+  /**
+   * @generated from field: string endpoints_id = 1;
+   */
+  endpointsId: string;
+};
+
+/**
+ * Describes the message strata.events.config.v1.EndpointsDeleted.
+ * Use `create(EndpointsDeletedSchema)` to create a new message.
+ */
+export const EndpointsDeletedSchema: GenMessage<EndpointsDeleted> = /*@__PURE__*/
+  messageDesc(file_strata_events_config_v1_events, 14);
+
+/**
  * config.upstream.created
  *
  * @generated from message strata.events.config.v1.UpstreamCreated
@@ -376,7 +417,7 @@ export type UpstreamCreated = Message<"strata.events.config.v1.UpstreamCreated">
  * Use `create(UpstreamCreatedSchema)` to create a new message.
  */
 export const UpstreamCreatedSchema: GenMessage<UpstreamCreated> = /*@__PURE__*/
-  messageDesc(file_strata_events_config_v1_events, 13);
+  messageDesc(file_strata_events_config_v1_events, 15);
 
 /**
  * config.upstream.updated
@@ -400,7 +441,7 @@ export type UpstreamUpdated = Message<"strata.events.config.v1.UpstreamUpdated">
  * Use `create(UpstreamUpdatedSchema)` to create a new message.
  */
 export const UpstreamUpdatedSchema: GenMessage<UpstreamUpdated> = /*@__PURE__*/
-  messageDesc(file_strata_events_config_v1_events, 14);
+  messageDesc(file_strata_events_config_v1_events, 16);
 
 /**
  * config.upstream.deleted
@@ -424,7 +465,7 @@ export type UpstreamDeleted = Message<"strata.events.config.v1.UpstreamDeleted">
  * Use `create(UpstreamDeletedSchema)` to create a new message.
  */
 export const UpstreamDeletedSchema: GenMessage<UpstreamDeleted> = /*@__PURE__*/
-  messageDesc(file_strata_events_config_v1_events, 15);
+  messageDesc(file_strata_events_config_v1_events, 17);
 
 /**
  * config.rule.created
@@ -455,7 +496,7 @@ export type RuleCreated = Message<"strata.events.config.v1.RuleCreated"> & {
  * Use `create(RuleCreatedSchema)` to create a new message.
  */
 export const RuleCreatedSchema: GenMessage<RuleCreated> = /*@__PURE__*/
-  messageDesc(file_strata_events_config_v1_events, 16);
+  messageDesc(file_strata_events_config_v1_events, 18);
 
 /**
  * config.rule.updated
@@ -479,7 +520,7 @@ export type RuleUpdated = Message<"strata.events.config.v1.RuleUpdated"> & {
  * Use `create(RuleUpdatedSchema)` to create a new message.
  */
 export const RuleUpdatedSchema: GenMessage<RuleUpdated> = /*@__PURE__*/
-  messageDesc(file_strata_events_config_v1_events, 17);
+  messageDesc(file_strata_events_config_v1_events, 19);
 
 /**
  * config.rule.deleted
@@ -503,7 +544,7 @@ export type RuleDeleted = Message<"strata.events.config.v1.RuleDeleted"> & {
  * Use `create(RuleDeletedSchema)` to create a new message.
  */
 export const RuleDeletedSchema: GenMessage<RuleDeleted> = /*@__PURE__*/
-  messageDesc(file_strata_events_config_v1_events, 18);
+  messageDesc(file_strata_events_config_v1_events, 20);
 
 /**
  * config.rule.moved
@@ -532,7 +573,7 @@ export type RuleMoved = Message<"strata.events.config.v1.RuleMoved"> & {
  * Use `create(RuleMovedSchema)` to create a new message.
  */
 export const RuleMovedSchema: GenMessage<RuleMoved> = /*@__PURE__*/
-  messageDesc(file_strata_events_config_v1_events, 19);
+  messageDesc(file_strata_events_config_v1_events, 21);
 
 /**
  * config.app.released: the app's pending changes became live.
@@ -568,7 +609,7 @@ export type AppReleased = Message<"strata.events.config.v1.AppReleased"> & {
  * Use `create(AppReleasedSchema)` to create a new message.
  */
 export const AppReleasedSchema: GenMessage<AppReleased> = /*@__PURE__*/
-  messageDesc(file_strata_events_config_v1_events, 20);
+  messageDesc(file_strata_events_config_v1_events, 22);
 
 /**
  * config.app.promoted: the newest release, made for staging nodes only,
@@ -599,7 +640,7 @@ export type AppPromoted = Message<"strata.events.config.v1.AppPromoted"> & {
  * Use `create(AppPromotedSchema)` to create a new message.
  */
 export const AppPromotedSchema: GenMessage<AppPromoted> = /*@__PURE__*/
-  messageDesc(file_strata_events_config_v1_events, 21);
+  messageDesc(file_strata_events_config_v1_events, 23);
 
 /**
  * config.app.reverted: a new release whose content is the app as of release
@@ -646,7 +687,7 @@ export type AppReverted = Message<"strata.events.config.v1.AppReverted"> & {
  * Use `create(AppRevertedSchema)` to create a new message.
  */
 export const AppRevertedSchema: GenMessage<AppReverted> = /*@__PURE__*/
-  messageDesc(file_strata_events_config_v1_events, 22);
+  messageDesc(file_strata_events_config_v1_events, 24);
 
 /**
  * config.object.reverted: a new release in which one upstream or rule is restored
@@ -710,7 +751,7 @@ export type ObjectReverted = Message<"strata.events.config.v1.ObjectReverted"> &
  * Use `create(ObjectRevertedSchema)` to create a new message.
  */
 export const ObjectRevertedSchema: GenMessage<ObjectReverted> = /*@__PURE__*/
-  messageDesc(file_strata_events_config_v1_events, 23);
+  messageDesc(file_strata_events_config_v1_events, 25);
 
 /**
  * config.join_token.created: a token that lets nodes join one cluster. Only a
@@ -762,7 +803,7 @@ export type JoinTokenCreated = Message<"strata.events.config.v1.JoinTokenCreated
  * Use `create(JoinTokenCreatedSchema)` to create a new message.
  */
 export const JoinTokenCreatedSchema: GenMessage<JoinTokenCreated> = /*@__PURE__*/
-  messageDesc(file_strata_events_config_v1_events, 24);
+  messageDesc(file_strata_events_config_v1_events, 26);
 
 /**
  * config.join_token.revoked
@@ -781,7 +822,7 @@ export type JoinTokenRevoked = Message<"strata.events.config.v1.JoinTokenRevoked
  * Use `create(JoinTokenRevokedSchema)` to create a new message.
  */
 export const JoinTokenRevokedSchema: GenMessage<JoinTokenRevoked> = /*@__PURE__*/
-  messageDesc(file_strata_events_config_v1_events, 25);
+  messageDesc(file_strata_events_config_v1_events, 27);
 
 /**
  * config.node.approved
@@ -800,7 +841,7 @@ export type NodeApproved = Message<"strata.events.config.v1.NodeApproved"> & {
  * Use `create(NodeApprovedSchema)` to create a new message.
  */
 export const NodeApprovedSchema: GenMessage<NodeApproved> = /*@__PURE__*/
-  messageDesc(file_strata_events_config_v1_events, 26);
+  messageDesc(file_strata_events_config_v1_events, 28);
 
 /**
  * config.node.disabled_set: an operator marked the node offline (or back online).
@@ -824,7 +865,7 @@ export type NodeDisabledSet = Message<"strata.events.config.v1.NodeDisabledSet">
  * Use `create(NodeDisabledSetSchema)` to create a new message.
  */
 export const NodeDisabledSetSchema: GenMessage<NodeDisabledSet> = /*@__PURE__*/
-  messageDesc(file_strata_events_config_v1_events, 27);
+  messageDesc(file_strata_events_config_v1_events, 29);
 
 /**
  * config.node.address_set: a node joined again with other public addresses.
@@ -853,7 +894,7 @@ export type NodeAddressSet = Message<"strata.events.config.v1.NodeAddressSet"> &
  * Use `create(NodeAddressSetSchema)` to create a new message.
  */
 export const NodeAddressSetSchema: GenMessage<NodeAddressSet> = /*@__PURE__*/
-  messageDesc(file_strata_events_config_v1_events, 28);
+  messageDesc(file_strata_events_config_v1_events, 30);
 
 /**
  * ObjectKind is the kind of app object an ObjectReverted restores.
