@@ -250,7 +250,7 @@ func sameSettings(app *configv1.App, p *translate.Plan) bool {
 }
 
 func sameUpstream(cur, want *configv1.Upstream) bool {
-	if cur.Policy != want.Policy || len(cur.Servers) != len(want.Servers) {
+	if cur.Policy != want.Policy || cur.Endpoints != want.Endpoints || len(cur.Servers) != len(want.Servers) {
 		return false
 	}
 	for i, s := range want.Servers {

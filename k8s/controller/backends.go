@@ -14,16 +14,26 @@ import (
 	"github.com/strata-edge/strata/k8s/translate"
 )
 
-// backends resolves Service ports to the ready endpoints of their
-// EndpointSlices, from the manager's cache.
+// backends resolves Service ports to the server sets of their endpoints
+// (endpoints.go keeps the sets current), from the manager's cache.
 type backends struct {
-	ctx context.Context
-	c   client.Reader
+	ctx     context.Context
+	c       client.Reader
+	cluster string
 }
 
 var _ translate.Backends = backends{}
 
-func (b backends) Servers(ns, name string, ref translate.PortRef) ([]string, error) {
+func (b backends) Endpoints(ns, name string, ref translate.PortRef) (string, error) {
+	sp, err := b.servicePort(ns, name, ref)
+	if err != nil {
+		return "", err
+	}
+	return EndpointsID(b.cluster, ns, name, sp.Port), nil
+}
+
+// servicePort finds the port of Service ns/name that ref names.
+func (b backends) servicePort(ns, name string, ref translate.PortRef) (*corev1.ServicePort, error) {
 	var svc corev1.Service
 	if err := b.c.Get(b.ctx, client.ObjectKey{Namespace: ns, Name: name}, &svc); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -44,11 +54,7 @@ func (b backends) Servers(ns, name string, ref translate.PortRef) ([]string, err
 		return nil, &translate.Error{Condition: translate.CondResolvedRefs, Reason: translate.ReasonBackendNotFound,
 			Msg: fmt.Sprintf("Service %s/%s has no port %s", ns, name, ref)}
 	}
-	var slices discoveryv1.EndpointSliceList
-	if err := b.c.List(b.ctx, &slices, client.InNamespace(ns), client.MatchingLabels{discoveryv1.LabelServiceName: name}); err != nil {
-		return nil, err
-	}
-	return readyServers(slices.Items, sp), nil
+	return sp, nil
 }
 
 // readyServers lists "ip:port" of the ready endpoints of the slices for

@@ -14,7 +14,6 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -111,6 +110,8 @@ type Controller struct {
 	client   client.Client
 	applier  *apply.Applier
 	recorder recorder.EventRecorder
+	// gatewayAPI: the cluster serves the Gateway API CRDs.
+	gatewayAPI bool
 }
 
 // Scheme holds every type the controller reads.
@@ -151,6 +152,7 @@ func New(cfg *rest.Config, applier *apply.Applier, opts Options) (*Controller, e
 	if !gatewayAPI {
 		opts.Logger.Warn("k8s-controller: the cluster has no Gateway API CRDs (gateway.networking.k8s.io/v1): handling Ingresses only; install the CRDs and restart to handle Gateways and HTTPRoutes")
 	}
+	c.gatewayAPI = gatewayAPI
 	if err := c.setup(gatewayAPI); err != nil {
 		return nil, err
 	}
@@ -181,33 +183,23 @@ func (c *Controller) setup(gatewayAPI bool) error {
 		return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request { return list(ctx) })
 	}
 	routesOfService := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
-		name := o.GetName()
-		if s, ok := o.(*discoveryv1.EndpointSlice); ok {
-			name = s.Labels[discoveryv1.LabelServiceName]
-		}
-		return c.routesUsing(ctx, o.GetNamespace(), name)
+		return c.routesUsing(ctx, o.GetNamespace(), o.GetName())
 	})
 	grpcRoutesOfService := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
-		name := o.GetName()
-		if s, ok := o.(*discoveryv1.EndpointSlice); ok {
-			name = s.Labels[discoveryv1.LabelServiceName]
-		}
-		return c.grpcRoutesUsing(ctx, o.GetNamespace(), name)
+		return c.grpcRoutesUsing(ctx, o.GetNamespace(), o.GetName())
 	})
 	ingressesOfService := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
-		name := o.GetName()
-		if s, ok := o.(*discoveryv1.EndpointSlice); ok {
-			name = s.Labels[discoveryv1.LabelServiceName]
-		}
-		return c.ingressesUsing(ctx, o.GetNamespace(), name, "")
+		return c.ingressesUsing(ctx, o.GetNamespace(), o.GetName(), "")
 	})
 	ingress := ctrl.NewControllerManagedBy(c.mgr).Named("ingress").For(&networkingv1.Ingress{}).
 		Watches(&corev1.Service{}, ingressesOfService).
-		Watches(&discoveryv1.EndpointSlice{}, ingressesOfService).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 			return c.ingressesUsing(ctx, o.GetNamespace(), "", o.GetName())
 		})).
 		Complete(ingressReconciler{c})
+	// Endpoints are synced apart from the routes (endpoints.go): an
+	// EndpointSlice change writes a server set, never a release.
+	ingress = errors.Join(ingress, c.setupEndpoints())
 	if !gatewayAPI {
 		if ingress != nil {
 			return ingress
@@ -233,7 +225,6 @@ func (c *Controller) setup(gatewayAPI bool) error {
 			Watches(&gwv1beta1.ReferenceGrant{}, all(c.allRoutes)).
 			Watches(&corev1.Secret{}, all(c.allRoutes)).
 			Watches(&corev1.Service{}, routesOfService).
-			Watches(&discoveryv1.EndpointSlice{}, routesOfService).
 			Complete(routeReconciler{c, "HTTPRoute"}),
 		ctrl.NewControllerManagedBy(c.mgr).Named("grpcroute").For(&gwv1.GRPCRoute{}).
 			Watches(&gwv1.Gateway{}, all(c.allGRPCRoutes)).
@@ -241,7 +232,6 @@ func (c *Controller) setup(gatewayAPI bool) error {
 			Watches(&gwv1beta1.ReferenceGrant{}, all(c.allGRPCRoutes)).
 			Watches(&corev1.Secret{}, all(c.allGRPCRoutes)).
 			Watches(&corev1.Service{}, grpcRoutesOfService).
-			Watches(&discoveryv1.EndpointSlice{}, grpcRoutesOfService).
 			Complete(routeReconciler{c, "GRPCRoute"}),
 	)
 	if err != nil {

@@ -129,7 +129,7 @@ func (r routeReconciler) Reconcile(ctx context.Context, req reconcile.Request) (
 	var terr *translate.Error
 	var plan *translate.Plan
 	if accepted > 0 {
-		plan, err = rt.translate(in, backends{ctx, r.client})
+		plan, err = rt.translate(in, backends{ctx, r.client, r.opts.Cluster})
 		if err != nil && !errors.As(err, &terr) {
 			return reconcile.Result{}, err // the cache, not the route
 		}

@@ -37,7 +37,7 @@ func (r ingressReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 		return reconcile.Result{}, err
 	}
 	plan, err := translate.Ingress(translate.IngressInput{Ingress: &ing, HTTPPorts: r.opts.HTTPPorts, HTTPSPorts: r.opts.HTTPSPorts,
-		Cluster: r.opts.Cluster, Partitions: r.opts.Partitions}, backends{ctx, r.client})
+		Cluster: r.opts.Cluster, Partitions: r.opts.Partitions}, backends{ctx, r.client, r.opts.Cluster})
 	var terr *translate.Error
 	if errors.As(err, &terr) {
 		r.recorder.Eventf(&ing, nil, corev1.EventTypeWarning, terr.Reason, "Translate", "%s: nothing of it is applied; the previous release, if any, keeps serving", terr.Error())

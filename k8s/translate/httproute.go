@@ -164,12 +164,9 @@ func ruleActions(field, ns string, rule gwv1.HTTPRouteRule, allowed func(string,
 		if br.Weight != nil {
 			w = uint32(*br.Weight)
 		}
-		up, ready, err := ups.add(b, bf, bns, string(br.Name), PortRef{Number: int32(*br.Port)})
+		up, err := ups.add(b, bf, bns, string(br.Name), PortRef{Number: int32(*br.Port)})
 		if err != nil {
 			return nil, err
-		}
-		if !ready {
-			continue // no ready endpoint: its share goes to the others
 		}
 		if _, seen := weights[up]; !seen {
 			order = append(order, up)
@@ -183,8 +180,9 @@ func ruleActions(field, ns string, rule gwv1.HTTPRouteRule, allowed func(string,
 		total += weights[up]
 	}
 	if total == 0 {
-		// No backend, no ready endpoint or every weight 0: the Gateway API
-		// answers 500.
+		// No backend or every weight 0: the Gateway API answers 500. (A
+		// backend without a ready endpoint is the nodes' business: its set
+		// is empty, and a split gives it no share.)
 		return append(acts, &configv1.Action{Action: &configv1.Action_Respond{Respond: &configv1.RespondAction{
 			Status: 500, Body: "no ready backend\n", ContentType: "text/plain; charset=utf-8"}}}), nil
 	}

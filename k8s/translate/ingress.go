@@ -48,12 +48,9 @@ func Ingress(in IngressInput, b Backends) (*Plan, error) {
 		}
 		for j, hp := range rule.HTTP.Paths {
 			pf := fmt.Sprintf("%s.http.paths[%d]", field, j)
-			up, ok, err := ingressBackend(pf+".backend", ing.Namespace, hp.Backend, b, ups)
+			up, err := ingressBackend(pf+".backend", ing.Namespace, hp.Backend, b, ups)
 			if err != nil {
 				return nil, err
-			}
-			if !ok {
-				up = ""
 			}
 			exact := hp.PathType != nil && *hp.PathType == networkingv1.PathTypeExact
 			value := hp.Path
@@ -88,17 +85,14 @@ func Ingress(in IngressInput, b Backends) (*Plan, error) {
 		} else {
 			when = "Host(" + q(pt.host) + ")"
 		}
-		p.Rules = append(p.Rules, &configv1.Rule{Name: fmt.Sprintf("path%d", pt.order), When: when, Actions: []*configv1.Action{proxyOr503(pt.up)}})
+		p.Rules = append(p.Rules, &configv1.Rule{Name: fmt.Sprintf("path%d", pt.order), When: when, Actions: []*configv1.Action{proxyTo(pt.up)}})
 	}
 	if d := ing.Spec.DefaultBackend; d != nil {
-		up, ok, err := ingressBackend("spec.defaultBackend", ing.Namespace, *d, b, ups)
+		up, err := ingressBackend("spec.defaultBackend", ing.Namespace, *d, b, ups)
 		if err != nil {
 			return nil, err
 		}
-		if !ok {
-			up = ""
-		}
-		p.Rules = append(p.Rules, &configv1.Rule{Name: "default", Actions: []*configv1.Action{proxyOr503(up)}})
+		p.Rules = append(p.Rules, &configv1.Rule{Name: "default", Actions: []*configv1.Action{proxyTo(up)}})
 	}
 	for i, t := range ing.Spec.TLS {
 		if t.SecretName == "" {
@@ -114,19 +108,15 @@ func Ingress(in IngressInput, b Backends) (*Plan, error) {
 	return p, nil
 }
 
-func ingressBackend(field, ns string, be networkingv1.IngressBackend, b Backends, ups upstreamSet) (string, bool, error) {
+func ingressBackend(field, ns string, be networkingv1.IngressBackend, b Backends, ups upstreamSet) (string, error) {
 	if be.Resource != nil || be.Service == nil {
-		return "", false, &Error{Condition: CondResolvedRefs, Reason: ReasonInvalidKind, Field: field, Msg: "only Service backends are supported"}
+		return "", &Error{Condition: CondResolvedRefs, Reason: ReasonInvalidKind, Field: field, Msg: "only Service backends are supported"}
 	}
 	port := PortRef{Number: be.Service.Port.Number, Name: be.Service.Port.Name}
 	return ups.add(b, field+".service", ns, be.Service.Name, port)
 }
 
-func proxyOr503(up string) *configv1.Action {
-	if up == "" {
-		return &configv1.Action{Action: &configv1.Action_Respond{Respond: &configv1.RespondAction{
-			Status: 503, Body: "no ready endpoint\n", ContentType: "text/plain; charset=utf-8"}}}
-	}
+func proxyTo(up string) *configv1.Action {
 	return &configv1.Action{Action: &configv1.Action_Proxy{Proxy: &configv1.ProxyAction{
 		Upstreams: []*configv1.WeightedUpstream{{Upstream: up, Weight: 1}}}}}
 }

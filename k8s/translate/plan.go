@@ -123,12 +123,14 @@ func unsupported(field, format string, a ...any) *Error {
 	return &Error{Condition: CondAccepted, Reason: ReasonUnsupportedValue, Field: field, Msg: fmt.Sprintf(format, a...)}
 }
 
-// Backends resolves a Service port to the ready endpoints behind it.
+// Backends resolves a Service port to the server set of its endpoints.
 type Backends interface {
-	// Servers returns the "ip:port" addresses of the ready endpoints of
-	// Service namespace/name at its port (a number, or a name for Ingress),
-	// or an *Error (ResolvedRefs) when the Service or port does not exist.
-	Servers(namespace, name string, port PortRef) ([]string, error)
+	// Endpoints returns the id of the UpstreamEndpoints set that holds the
+	// endpoints of Service namespace/name at its port (a number, or a name
+	// for Ingress), or an *Error (ResolvedRefs) when the Service or port
+	// does not exist. The set is kept current apart from the app (no
+	// release when endpoints change).
+	Endpoints(namespace, name string, port PortRef) (string, error)
 }
 
 // PortRef is a Service port by number or by name.
@@ -148,30 +150,20 @@ func (p PortRef) String() string {
 type upstreamSet map[string]*configv1.Upstream
 
 // add returns the upstream name of Service ns/name at port, adding the
-// upstream; ok is false when the Service has no ready endpoint (the upstream
-// is then left out: Strata upstreams need a server).
-func (u upstreamSet) add(b Backends, field, ns, name string, port PortRef) (string, bool, error) {
-	servers, err := b.Servers(ns, name, port)
+// upstream: its servers are the Service port's set of endpoints.
+func (u upstreamSet) add(b Backends, field, ns, name string, port PortRef) (string, error) {
+	set, err := b.Endpoints(ns, name, port)
 	if err != nil {
 		if e, ok := err.(*Error); ok && e.Field == "" {
 			e.Field = field
 		}
-		return "", false, err
+		return "", err
 	}
 	up := shorten(strings.Join([]string{ns, name, port.String()}, "."), 64)
-	if len(servers) == 0 {
-		return up, false, nil
-	}
 	if _, ok := u[up]; !ok {
-		sorted := append([]string(nil), servers...)
-		sort.Strings(sorted)
-		us := &configv1.Upstream{Name: up, Policy: configv1.BalancePolicy_BALANCE_POLICY_ROUND_ROBIN}
-		for _, s := range dedupe(sorted) {
-			us.Servers = append(us.Servers, &configv1.Server{Address: s, Weight: 1})
-		}
-		u[up] = us
+		u[up] = &configv1.Upstream{Name: up, Endpoints: set, Policy: configv1.BalancePolicy_BALANCE_POLICY_ROUND_ROBIN}
 	}
-	return up, true, nil
+	return up, nil
 }
 
 func (u upstreamSet) sorted() []*configv1.Upstream {

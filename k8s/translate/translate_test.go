@@ -15,15 +15,16 @@ import (
 	"github.com/strata-edge/strata/pkg/rules"
 )
 
-// endpoints is a Backends over a fixed table "ns/name:port" -> servers.
+// endpoints is a Backends over a fixed table of Service ports
+// "ns/name:port" (the servers are the nodes' business: the set's id is all
+// a plan holds).
 type endpoints map[string][]string
 
-func (e endpoints) Servers(ns, name string, port PortRef) ([]string, error) {
-	s, ok := e[fmt.Sprintf("%s/%s:%s", ns, name, port)]
-	if !ok {
-		return nil, &Error{Condition: CondResolvedRefs, Reason: ReasonBackendNotFound, Msg: fmt.Sprintf("Service %s/%s not found", ns, name)}
+func (e endpoints) Endpoints(ns, name string, port PortRef) (string, error) {
+	if _, ok := e[fmt.Sprintf("%s/%s:%s", ns, name, port)]; !ok {
+		return "", &Error{Condition: CondResolvedRefs, Reason: ReasonBackendNotFound, Msg: fmt.Sprintf("Service %s/%s not found", ns, name)}
 	}
-	return s, nil
+	return "set." + ns + "." + name + "." + port.String(), nil
 }
 
 func route(rules ...gwv1.HTTPRouteRule) *gwv1.HTTPRoute {
@@ -93,30 +94,29 @@ func TestHTTPRoutePrecedenceWeightsAndMatches(t *testing.T) {
 	if len(p.Upstreams) != 3 {
 		t.Fatalf("upstreams = %v", p.Upstreams)
 	}
-	var servers []string
-	for _, s := range p.Upstreams[1].Servers {
-		servers = append(servers, s.Address)
-	}
-	if p.Upstreams[1].Name != "shop.v1.8080" || strings.Join(servers, ",") != "10.0.0.1:8080,10.0.0.2:8080" {
-		t.Errorf("upstream %s servers = %v (want sorted, deduplicated)", p.Upstreams[1].Name, servers)
+	if u := p.Upstreams[1]; u.Name != "shop.v1.8080" || u.Endpoints != "set.shop.v1.8080" || len(u.Servers) != 0 {
+		t.Errorf("upstream %v: want the servers of set.shop.v1.8080", u)
 	}
 	if p.Labels[LabelCluster] != "east" || p.Labels[LabelKind] != "HTTPRoute" || p.Labels[LabelManagedBy] != ManagedBy {
 		t.Errorf("labels = %v", p.Labels)
 	}
 }
 
-func TestHTTPRouteBackendsWithoutEndpointsAnswer500(t *testing.T) {
-	r := route(gwv1.HTTPRouteRule{BackendRefs: []gwv1.HTTPBackendRef{backend("none", 80, nil)}},
+// A backend without ready endpoints keeps its share in the plan (its set
+// is empty: the nodes give it none, and the plan does not change when
+// endpoints do); only weights all 0 answer 500.
+func TestHTTPRouteBackendsWithoutEndpoints(t *testing.T) {
+	r := route(gwv1.HTTPRouteRule{BackendRefs: []gwv1.HTTPBackendRef{backend("none", 80, ptr.To[int32](0))}},
 		gwv1.HTTPRouteRule{Matches: []gwv1.HTTPRouteMatch{prefix("/x")}, BackendRefs: []gwv1.HTTPBackendRef{backend("none", 80, nil), backend("v2", 8080, ptr.To[int32](5))}})
 	p, err := HTTPRoute(HTTPRouteInput{Route: r, Hostnames: []string{"a.example"}}, eps)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := p.Rules[1].Actions[0].GetRespond().GetStatus(); got != 500 {
-		t.Errorf("rule without ready backends: %v, want respond 500", p.Rules[1].Actions)
+		t.Errorf("rule with every weight 0: %v, want respond 500", p.Rules[1].Actions)
 	}
-	if got := p.Rules[0].Actions[0].GetProxy().GetUpstreams(); len(got) != 1 || got[0].Upstream != "shop.v2.8080" {
-		t.Errorf("the ready backend should take the whole share: %v", got)
+	if got := p.Rules[0].Actions[0].GetProxy().GetUpstreams(); len(got) != 2 || got[0].Upstream != "shop.none.80" || got[1].Weight != 5 {
+		t.Errorf("split %v: want both backends with their weights", got)
 	}
 }
 
@@ -205,7 +205,7 @@ func TestIngress(t *testing.T) {
 		got = append(got, r.When+" -> "+target(r.Actions[0]))
 	}
 	want := []string{
-		`Host("shop.example.com") && Path("/health") -> 503`,
+		`Host("shop.example.com") && Path("/health") -> shop.none.80`,
 		`Host("shop.example.com") && (Path("/api") || PathPrefix("/api/")) -> shop.api.grpc`,
 		`Host("shop.example.com") -> shop.v1.8080`,
 		` -> shop.v2.8080`,
