@@ -66,6 +66,14 @@ func TestJSONGolden(t *testing.T) {
 		{"app-diff-stream", "app diff echo"},
 		{"app-create-forward", "app create --name egress --socks5-port 1080 --http-proxy-port 3128 --credential alice:s3cret --egress-allow-port 443"},
 		{"app-list-roles", "app list"},
+		{"endpoints-set", "upstream endpoints set k8s.east.shop.web.8080 --partition default --endpoint 10.0.0.1:8080 --endpoint 10.0.0.2:8080=2 --not-ready 10.0.0.3:8080 --label k8s_cluster=east"},
+		{"endpoints-set-unchanged", "upstream endpoints set k8s.east.shop.web.8080 --partition default --endpoint 10.0.0.2:8080=2 --endpoint 10.0.0.1:8080 --not-ready 10.0.0.3:8080 --label k8s_cluster=east"},
+		{"endpoints-show", "upstream endpoints show k8s.east.shop.web.8080"},
+		{"endpoints-list", "upstream endpoints list --prefix k8s.east."},
+		{"app-create-dynamic", "app create --name dyn --domain dyn.example.com"},
+		{"upstream-create-endpoints", "upstream create --app dyn --name web --endpoints k8s.east.shop.web.8080"},
+		{"upstream-list-endpoints", "upstream list --app dyn"},
+		{"endpoints-delete", "upstream endpoints delete k8s.east.shop.web.8080"},
 	}
 	for _, st := range steps {
 		args := append(strings.Fields(st.args), "-o", "json")

@@ -22,6 +22,7 @@ import (
 type upstreamFlags struct {
 	app, name                  string
 	servers, backups           []string
+	endpoints                  string
 	policy, hashKey            string
 	connectTO, readTO, writeTO time.Duration
 	retries                    uint32
@@ -42,6 +43,7 @@ func (f *upstreamFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.name, "name", "", "upstream name, unique in the app (required)")
 	fs.StringArrayVar(&f.servers, "server", nil, "server HOST:PORT[=WEIGHT] (repeatable; weight defaults to 1)")
 	fs.StringArrayVar(&f.backups, "backup", nil, "backup server HOST:PORT[=WEIGHT], used when every server is down (repeatable)")
+	fs.StringVar(&f.endpoints, "endpoints", "", "take the servers from a dynamic server set (see strata upstream endpoints), kept current without a release; instead of --server")
 	fs.StringVar(&f.policy, "policy", "round_robin", "balancing: round_robin, weighted, least_conn or hash")
 	fs.StringVar(&f.hashKey, "hash-key", "", "key of --policy hash: client_ip, uri, path, header:NAME, cookie:NAME, query:NAME")
 	fs.DurationVar(&f.connectTO, "connect-timeout", 0, "connect timeout, e.g. 2s (0 = node default)")
@@ -75,6 +77,15 @@ func (f *upstreamFlags) apply(fs *pflag.FlagSet, u *configv1.Upstream, isNew boo
 			return err
 		}
 		u.Servers = servers
+	}
+	if fs.Changed("endpoints") {
+		u.Endpoints = f.endpoints
+		if f.endpoints != "" && !fs.Changed("server") && !fs.Changed("backup") {
+			u.Servers = nil // the set replaces them
+		}
+	}
+	if isNew && len(u.Servers) == 0 && u.Endpoints == "" {
+		return usagef("give --server (or --endpoints SET)")
 	}
 	if given("policy") {
 		p, err := parsePolicy(f.policy)
@@ -211,7 +222,7 @@ func (f *upstreamFlags) applyHealth(fs *pflag.FlagSet, u *configv1.Upstream, isN
 
 func newUpstreamCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "upstream", Short: "An app's upstreams: the servers requests are proxied to"}
-	cmd.AddCommand(newUpstreamCreateCmd(g), newUpstreamUpdateCmd(g), newAppObjectDeleteCmd(g, "upstream", "Remove an upstream from an app", func(ctx context.Context, c configv1connect.ConfigServiceClient, app, name string, ev *uint64) (*configv1.DeleteUpstreamResponse, error) {
+	cmd.AddCommand(newEndpointsCmd(g), newUpstreamCreateCmd(g), newUpstreamUpdateCmd(g), newAppObjectDeleteCmd(g, "upstream", "Remove an upstream from an app", func(ctx context.Context, c configv1connect.ConfigServiceClient, app, name string, ev *uint64) (*configv1.DeleteUpstreamResponse, error) {
 		return c.DeleteUpstream(ctx, &configv1.DeleteUpstreamRequest{AppId: app, ExpectedVersion: ev, Upstream: name})
 	}), newAppPartListCmd(g, "List an app's upstreams (working copy)", func(a *configv1.App) (*configv1.App, [][]string) {
 		rows := [][]string{{"NAME", "POLICY", "SERVERS", "TLS", "HEALTH"}}
@@ -220,7 +231,7 @@ func newUpstreamCmd(g *globals) *cobra.Command {
 			if h := u.GetHealthCheck(); h.GetEnabled() {
 				health = cmp.Or(h.GetPath(), "tcp")
 			}
-			rows = append(rows, []string{u.GetName(), policyName(u.GetPolicy()), serverList(u.GetServers()), clientx.YesNo(u.GetTls().GetEnabled()), health})
+			rows = append(rows, []string{u.GetName(), policyName(u.GetPolicy()), upstreamServers(u), clientx.YesNo(u.GetTls().GetEnabled()), health})
 		}
 		return &configv1.App{Upstreams: a.GetUpstreams()}, rows
 	}))
@@ -230,7 +241,7 @@ func newUpstreamCmd(g *globals) *cobra.Command {
 func newUpstreamCreateCmd(g *globals) *cobra.Command {
 	var f upstreamFlags
 	cmd := &cobra.Command{
-		Use:   "create --app APP --name N --server HOST:PORT[=WEIGHT] ... [flags]",
+		Use:   "create --app APP --name N (--server HOST:PORT[=WEIGHT] ... | --endpoints SET) [flags]",
 		Short: "Add an upstream to an app (prints its name)",
 		Example: `  strata upstream create --app $APP --name web --server 10.0.0.1:8080 --server 10.0.0.2:8080=2
   strata upstream create --app $APP --name api --server api.internal:443 --tls --tls-verify \
@@ -249,7 +260,6 @@ func newUpstreamCreateCmd(g *globals) *cobra.Command {
 	f.register(cmd.Flags())
 	_ = cmd.MarkFlagRequired("app")
 	_ = cmd.MarkFlagRequired("name")
-	_ = cmd.MarkFlagRequired("server")
 	return cmd
 }
 
@@ -304,9 +314,18 @@ func serverList(servers []*configv1.Server) string {
 	return strings.Join(parts, ",")
 }
 
+// upstreamServers is the server list, or "endpoints SET" for an upstream
+// whose servers come from a set.
+func upstreamServers(u *configv1.Upstream) string {
+	if e := u.GetEndpoints(); e != "" {
+		return "endpoints " + e
+	}
+	return serverList(u.GetServers())
+}
+
 // describeUpstream is one line about an upstream.
 func describeUpstream(u *configv1.Upstream) string {
-	s := fmt.Sprintf("%s  %s  %s", u.GetName(), policyName(u.GetPolicy()), serverList(u.GetServers()))
+	s := fmt.Sprintf("%s  %s  %s", u.GetName(), policyName(u.GetPolicy()), upstreamServers(u))
 	if u.GetTls().GetEnabled() {
 		s += "  tls"
 	}

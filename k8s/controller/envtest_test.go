@@ -374,7 +374,7 @@ func TestHTTPRoute(t *testing.T) {
 
 	// Restart: the new controller converges on what runs, releasing nothing.
 	stop()
-	s.run(t)
+	stop = s.run(t)
 	other := route.DeepCopy()
 	other.ObjectMeta = metav1.ObjectMeta{Namespace: ns, Name: "other"}
 	other.Spec.Hostnames = []gwv1.Hostname{"other.example.test"}
@@ -384,27 +384,82 @@ func TestHTTPRoute(t *testing.T) {
 		t.Errorf("releases of %s: %d before the restart, %d after", app, before, n)
 	}
 
-	// An endpoint that stops being ready stops getting traffic.
-	var slice discoveryv1.EndpointSlice
-	mustGet(t, s.kube, ns, "v2-1", &slice)
-	slice.Endpoints[0].Conditions.Ready = ptr.To(false)
-	if err := s.kube.Update(ctx, &slice); err != nil {
-		t.Fatal(err)
-	}
-	left := time.Now()
-	defer func() {
-		t.Logf("an endpoint left the node's traffic %s after its EndpointSlice changed (through a release)", time.Since(left))
-	}()
-	natstest.CheckFor(t, 30*time.Second, 100*time.Millisecond, func() error {
-		if code, body := get(t, web, s.plain, host, "/api/x", "X-Canary", "yes"); code != 500 {
-			return fmt.Errorf("canary to a backend without ready endpoints: %d %q, want 500", code, body)
+	// Endpoint churn: each EndpointSlice change becomes the Service port's
+	// server set (one event, actor k8s-controller), never a release, and
+	// the node follows within a second.
+	before = len(s.releases(t, app))
+	for i, step := range []struct {
+		ready, remove bool
+	}{{ready: false}, {ready: true}, {ready: false}, {ready: true}, {remove: true}} {
+		var slice discoveryv1.EndpointSlice
+		mustGet(t, s.kube, ns, "v2-1", &slice)
+		want := "v2"
+		switch {
+		case step.remove:
+			slice.Endpoints = nil // the pod is gone
+			want = ""
+		default:
+			slice.Endpoints[0].Conditions.Ready = ptr.To(step.ready)
+			if !step.ready {
+				want = ""
+			}
 		}
-		return nil
-	})
+		if err := s.kube.Update(ctx, &slice); err != nil {
+			t.Fatal(err)
+		}
+		changed := time.Now()
+		natstest.CheckFor(t, time.Second, 10*time.Millisecond, func() error {
+			code, body := get(t, web, s.plain, host, "/api/x", "X-Canary", "yes")
+			if want == "" && (code != 502 || !strings.Contains(body, "no ready endpoint")) {
+				return fmt.Errorf("change %d: canary without ready endpoints answers %d %q, want 502 naming its set", i, code, body)
+			}
+			if want != "" && (code != 200 || body != want) {
+				return fmt.Errorf("change %d: canary answers %d %q, want 200 %q", i, code, body, want)
+			}
+			return nil
+		})
+		t.Logf("change %d (ready=%v removed=%v): traffic followed %s after the EndpointSlice update", i, step.ready, step.remove, time.Since(changed))
+	}
+	// v2 has no endpoint: the split of the first rule gives it no share.
 	for i := 0; i < 50; i++ {
 		if code, body := get(t, web, s.plain, host, "/"); code != 200 || body != "v1" {
 			t.Fatalf("request %d after v2 left its endpoints: %d %q", i, code, body)
 		}
+	}
+	if n := len(s.releases(t, app)); n != before {
+		t.Errorf("releases of %s: %d before endpoint churn, %d after: endpoints must not make releases", app, before, n)
+	}
+	var v2set struct {
+		Endpoints struct {
+			ID        string `json:"id"`
+			UpdatedBy string `json:"updated_by"`
+			Endpoints []any  `json:"endpoints"`
+		} `json:"endpoints"`
+	}
+	out := s.admin.OK("upstream", "endpoints", "show", "k8s.east.shop.v2.8080", "-o", "json")
+	if err := json.Unmarshal([]byte(out), &v2set); err != nil || v2set.Endpoints.UpdatedBy != "k8s-controller" || len(v2set.Endpoints.Endpoints) != 0 {
+		t.Errorf("set of v2 after churn (%v):\n%s", err, out)
+	}
+
+	// A restarted controller writes no event for sets that are current.
+	version := func() string {
+		var v struct {
+			Endpoints struct {
+				Version string `json:"version"`
+			} `json:"endpoints"`
+		}
+		out := s.admin.OK("upstream", "endpoints", "show", "k8s.east.shop.v2.8080", "-o", "json")
+		if err := json.Unmarshal([]byte(out), &v); err != nil || v.Endpoints.Version == "" {
+			t.Fatalf("endpoints show: %v\n%s", err, out)
+		}
+		return v.Endpoints.Version
+	}
+	v0 := version()
+	stop()
+	s.run(t)
+	time.Sleep(3 * time.Second) // the new reconcilers go over every Service once their caches sync
+	if v := version(); v != v0 {
+		t.Errorf("restart rewrote a current set: version %s -> %s", v0, v)
 	}
 
 	// Deleting the route deletes its app (released).
