@@ -150,33 +150,32 @@ func allIndexes(n int) []int32 {
 	return out
 }
 
-// scan sets st.hit for every regexp of the field and leaves in st.ids the
-// candidates (field-local), the only regexps that may have hit.
+// scan sets st.hit to st.gen for every regexp of the field that matches
+// and leaves in st.ids the candidates (field-local), the only regexps that
+// may have hit.
 func (f *fieldScan) scan(r Request, st *setState) {
+	g := st.gen
 	hit := st.hit[f.first : f.first+len(f.res)]
-	clear(hit)
 	st.ids = st.ids[:0]
 	v, ok := f.key.value(r)
 	if !ok {
 		return // the field is absent: every condition on it is false
 	}
 	cand := st.cand[f.first : f.first+len(f.res)]
-	clear(cand)
 	ids := st.ids[:0]
 	for _, i := range f.always {
-		cand[i] = true
+		cand[i] = g
 		ids = append(ids, int(i))
 	}
 	needAC := f.acAlways
 	if t := f.anchors; t != nil {
 		pre := st.pre[f.first : f.first+len(f.res)] // anchored, waiting for a literal
-		clear(pre)
 		for j := 0; ; j++ {
 			for _, i := range t.rules {
 				if f.needsLit[i] {
-					pre[i], needAC = true, true
-				} else if !cand[i] {
-					cand[i] = true
+					pre[i], needAC = g, true
+				} else if cand[i] != g {
+					cand[i] = g
 					ids = append(ids, int(i))
 				}
 			}
@@ -213,8 +212,8 @@ func (f *fieldScan) scan(r Request, st *setState) {
 			for t := s; t >= 0; t = int(a.dict[t]) {
 				for _, lit := range a.own[t] {
 					for _, i := range f.litRes[lit] {
-						if !cand[i] && (!f.needsLit[i] || pre[i]) {
-							cand[i] = true
+						if cand[i] != g && (!f.needsLit[i] || pre[i] == g) {
+							cand[i] = g
 							ids = append(ids, int(i))
 						}
 					}
@@ -229,19 +228,21 @@ func (f *fieldScan) scan(r Request, st *setState) {
 	if f.re2 != nil && len(ids) > maxGoCandidates && utf8.ValidString(v) {
 		if matched, err := f.re2.FindAllStringWithError(v, -1); err == nil {
 			for _, j := range matched {
-				if i := f.re2Res[j]; cand[i] {
-					hit[i] = f.res[i].MatchString(v)
+				if i := f.re2Res[j]; cand[i] == g && f.res[i].MatchString(v) {
+					hit[i] = g
 				}
 			}
 			for _, i := range f.goOnly {
-				if cand[i] {
-					hit[i] = f.res[i].MatchString(v)
+				if cand[i] == g && f.res[i].MatchString(v) {
+					hit[i] = g
 				}
 			}
 			return
 		}
 	}
 	for _, i := range ids {
-		hit[i] = f.res[i].MatchString(v)
+		if f.res[i].MatchString(v) {
+			hit[i] = g
+		}
 	}
 }

@@ -75,11 +75,15 @@ func (k fieldKey) value(r Request) (string, bool) {
 }
 
 // setState holds one request's field results and candidate expressions.
+// The per-slot flags hold the generation (one per Start) that set them, so
+// nothing is cleared between requests: a flag from an earlier request is
+// an older generation, which reads as false.
 type setState struct {
+	gen     uint32
 	scanned []bool   // per field
-	hit     []bool   // per slot
-	cand    []bool   // per slot, scratch of fieldScan
-	pre     []bool   // per slot, scratch of fieldScan
+	hit     []uint32 // per slot: == gen, the regexp matched
+	cand    []uint32 // per slot, scratch of fieldScan: a candidate
+	pre     []uint32 // per slot, scratch of fieldScan: anchored prefix seen
 	ids     []int    // scratch: candidate slots (field-local) of the last scan
 	marks   []uint64 // per expression: a candidate
 }
@@ -91,6 +95,12 @@ func (st *setState) reset(s *Set) {
 	st.hit = resize(st.hit, s.slots, false)
 	st.cand = resize(st.cand, s.slots, false)
 	st.pre = resize(st.pre, s.slots, false)
+	if st.gen++; st.gen == 0 { // wrapped: old flags could read as current
+		clear(st.hit)
+		clear(st.cand)
+		clear(st.pre)
+		st.gen = 1
+	}
 	st.marks = resize(st.marks, (len(s.rules)+63)/64, true)
 }
 
@@ -148,7 +158,7 @@ func (s *Set) eval(n *snode, r Request, st *setState) bool {
 			st.scanned[n.field] = true
 			s.fields[n.field].scan(r, st)
 		}
-		return st.hit[s.fields[n.field].first+n.slot]
+		return st.hit[s.fields[n.field].first+n.slot] == st.gen
 	case opNot:
 		return !s.eval(n.kids[0], r, st)
 	case opAnd:

@@ -542,3 +542,33 @@ func TestSetAnchored(t *testing.T) {
 		checkSet(t, ms, s, v, c.want)
 	}
 }
+
+// TestSetGenerationWrap: one Scan reused across requests (flags are never
+// cleared, only outdated) and past the wrap of its generation counter.
+func TestSetGenerationWrap(t *testing.T) {
+	ms := compileAll(t, []string{"PathRegexp(`^/a/[0-9]+`)", "PathRegexp(`admin`)", "HeaderRegexp(`X-A`, `^7`)", "PathRegexp(`[0-9]$`)", "Path(`/b`)"})
+	s := NewSet(ms)
+	var sc Scan
+	sc.st.gen = ^uint32(0) - 2
+	views := []*view{
+		{method: "GET", host: "h", path: "/a/1/admin", headers: [][2]string{{"X-A", "7"}}},
+		{method: "GET", host: "h", path: "/b"},
+		{method: "GET", host: "h", path: "/a/12"},
+		{method: "GET", host: "h", path: "/x", headers: [][2]string{{"X-A", "8"}}},
+	}
+	for range 3 {
+		for _, v := range views {
+			s.Start(v, &sc)
+			var got []int
+			for i := sc.Next(); i >= 0; i = sc.Next() {
+				got = append(got, i)
+			}
+			if want := oneByOne(ms, v); !slices.Equal(got, want) {
+				t.Fatalf("gen %d, path %q: %v, want %v", sc.st.gen, v.path, got, want)
+			}
+		}
+	}
+	if sc.st.gen > 20 {
+		t.Fatalf("gen %d: the counter did not wrap", sc.st.gen)
+	}
+}

@@ -296,7 +296,7 @@ func (s *Set) Start(r Request, sc *Scan) {
 		st.scanned[fi] = true
 		f.scan(r, st)
 		for _, i := range st.ids {
-			if slot := f.first + i; st.hit[slot] {
+			if slot := f.first + i; st.hit[slot] == st.gen {
 				mark(ix.slotRules[slot])
 			}
 		}
