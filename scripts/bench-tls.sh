@@ -10,7 +10,7 @@
 # compare only within one run.
 #
 # Usage: scripts/bench-tls.sh [-d SECONDS]
-# Last line: RESULT with node/nginx ratios.
+# Last line: RESULT tls ... | node/nginx handshakes=... requests=... (ratios).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BENCH_DIR="${BENCH_DIR:-$ROOT/../shared/bench}"
@@ -70,5 +70,6 @@ log "requests: nginx";   nginx_rps=$(rps "$NGINX_PORT")
 printf '%-8s %14s %14s\n' server handshakes/s requests/s
 printf '%-8s %14s %14s\n' node "$node_hs" "$node_rps"
 printf '%-8s %14s %14s\n' nginx "$nginx_hs" "$nginx_rps"
-echo "RESULT handshakes node/nginx=$(awk -v a="$node_hs" -v b="$nginx_hs" 'BEGIN{printf "%.2f", a/b}') requests node/nginx=$(awk -v a="$node_rps" -v b="$nginx_rps" 'BEGIN{printf "%.2f", a/b}')"
+# The RESULT convention of the other scripts (scripts/benchtable reads it).
+echo "RESULT tls d=$D | node/nginx handshakes=$(awk -v a="$node_hs" -v b="$nginx_hs" 'BEGIN{printf "%.2f", a/b}') requests=$(awk -v a="$node_rps" -v b="$nginx_rps" 'BEGIN{printf "%.2f", a/b}')"
 rm -rf "$WORK"
