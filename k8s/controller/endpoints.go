@@ -120,28 +120,30 @@ func (c *Controller) setupEndpoints() error {
 			return ingressServices(o.(*networkingv1.Ingress))
 		}))
 	if c.gatewayAPI {
-		b = b.Watches(&gwv1.HTTPRoute{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
-			rt := o.(*gwv1.HTTPRoute)
-			var refs []gwv1.BackendObjectReference
-			for _, rule := range rt.Spec.Rules {
-				for _, br := range rule.BackendRefs {
-					refs = append(refs, br.BackendObjectReference)
-				}
-			}
-			return backendServices(rt.Namespace, refs)
-		})).
-			Watches(&gwv1.GRPCRoute{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
-				rt := o.(*gwv1.GRPCRoute)
-				var refs []gwv1.BackendObjectReference
-				for _, rule := range rt.Spec.Rules {
-					for _, br := range rule.BackendRefs {
-						refs = append(refs, br.BackendObjectReference)
-					}
-				}
-				return backendServices(rt.Namespace, refs)
-			}))
+		b = b.Watches(&gwv1.HTTPRoute{}, handler.EnqueueRequestsFromMapFunc(routeServices)).
+			Watches(&gwv1.GRPCRoute{}, handler.EnqueueRequestsFromMapFunc(routeServices))
 	}
 	return b.Complete(endpointsReconciler{c})
+}
+
+// routeServices are the backend Services of an HTTPRoute or GRPCRoute.
+func routeServices(_ context.Context, o client.Object) []reconcile.Request {
+	var refs []gwv1.BackendObjectReference
+	switch rt := o.(type) {
+	case *gwv1.HTTPRoute:
+		for _, rule := range rt.Spec.Rules {
+			for _, br := range rule.BackendRefs {
+				refs = append(refs, br.BackendObjectReference)
+			}
+		}
+	case *gwv1.GRPCRoute:
+		for _, rule := range rt.Spec.Rules {
+			for _, br := range rule.BackendRefs {
+				refs = append(refs, br.BackendObjectReference)
+			}
+		}
+	}
+	return backendServices(o.GetNamespace(), refs)
 }
 
 // backendServices are the Services refs name (namespace defaults to the

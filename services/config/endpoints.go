@@ -98,14 +98,7 @@ func (st *state) normalizeEndpoints(in *configv1.UpstreamEndpoints) (*configv1.U
 		}
 	}
 	slices.SortFunc(out.Endpoints, func(a, b *configv1.Endpoint) int { return strings.Compare(a.Address, b.Address) })
-	if len(out.Labels) > maxEndpointsLabels {
-		v.Addf("endpoints.labels", "has %d labels, more than %d", len(out.Labels), maxEndpointsLabels)
-	}
-	for _, k := range sortedKeys(out.Labels) {
-		f := fmt.Sprintf("endpoints.labels[%q]", k)
-		v.Add(f, checkLabelKey(k))
-		v.Add(f, checkLabelValue(out.Labels[k]))
-	}
+	checkLabels(&v, "endpoints.labels", out.Labels, maxEndpointsLabels)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}

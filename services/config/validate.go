@@ -152,14 +152,7 @@ func normalizeSettings(in *ev.AppSettings) (*ev.AppSettings, []apierr.FieldViola
 		seenPart[p] = i
 	}
 
-	if len(s.Labels) > maxLabels {
-		v.Addf("labels", "has %d labels, more than %d", len(s.Labels), maxLabels)
-	}
-	for _, k := range sortedKeys(s.Labels) {
-		f := fmt.Sprintf("labels[%q]", k)
-		v.Add(f, checkLabelKey(k))
-		v.Add(f, checkLabelValue(s.Labels[k]))
-	}
+	checkLabels(&v, "labels", s.Labels, maxLabels)
 
 	checkLimits(&v, s)
 	if s.HttpsRedirect && len(s.HttpsPorts) == 0 && roleOf(s) == roleHTTP {
@@ -183,6 +176,19 @@ const (
 	maxHSTSAge        = 2 * 365 * 24 * 3600
 	minHSTSPreloadAge = 365 * 24 * 3600
 )
+
+// checkLabels validates at most most labels, each key and value (field
+// names them: labels["team"]).
+func checkLabels(v *apierr.Fields, field string, labels map[string]string, most int) {
+	if len(labels) > most {
+		v.Addf(field, "has %d labels, more than %d", len(labels), most)
+	}
+	for _, k := range sortedKeys(labels) {
+		f := fmt.Sprintf("%s[%q]", field, k)
+		v.Add(f, checkLabelKey(k))
+		v.Add(f, checkLabelValue(labels[k]))
+	}
+}
 
 // checkLabelKey: 1-63 characters of letters, digits, '-', '_', '.', '/',
 // starting and ending with a letter or digit (Kubernetes-like).
