@@ -416,6 +416,7 @@ func TestFoldAC(t *testing.T) {
 func FuzzFoldAC(f *testing.F) {
 	f.Add("admin,min,in", "/ADMIN/x")
 	f.Add("ab,bab,b", "babab")
+	f.Add(".php,/etc/passwd", "/x.PHP/etc/etc/passwd.ph")
 	f.Fuzz(func(t *testing.T, list, in string) {
 		lowerBytes := func(s string) string {
 			b := []byte(s)
