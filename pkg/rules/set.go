@@ -96,9 +96,10 @@ func (st *setState) reset(s *Set) {
 	st.cand = resize(st.cand, s.slots, false)
 	st.pre = resize(st.pre, s.slots, false)
 	if st.gen++; st.gen == 0 { // wrapped: old flags could read as current
-		clear(st.hit)
-		clear(st.cand)
-		clear(st.pre)
+		// The whole capacity: a larger Set later reslices into it.
+		clear(st.hit[:cap(st.hit)])
+		clear(st.cand[:cap(st.cand)])
+		clear(st.pre[:cap(st.pre)])
 		st.gen = 1
 	}
 	st.marks = resize(st.marks, (len(s.rules)+63)/64, true)
