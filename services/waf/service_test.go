@@ -293,11 +293,11 @@ func TestRefusals(t *testing.T) {
 			}
 		})
 	}
-	// Response inspection is accepted, its body limit made explicit.
+	// Response inspection is accepted, with its body limit.
 	resp := strict()
-	resp.Name, resp.InspectResponses = "responses", true
-	if res, err := c.CreatePolicy(e.ctx, &wafv1.CreatePolicyRequest{Policy: resp, ValidateOnly: true}); err != nil || !res.GetPolicy().GetInspectResponses() || res.GetPolicy().GetResponseBodyLimitBytes() != DefaultBodyLimit {
-		t.Fatalf("inspect_responses: %v %v, want it accepted with the default limit", res.GetPolicy(), err)
+	resp.Name, resp.InspectResponses, resp.ResponseBodyLimitBytes = "responses", true, 65536
+	if res, err := c.CreatePolicy(e.ctx, &wafv1.CreatePolicyRequest{Policy: resp, ValidateOnly: true}); err != nil || !res.GetPolicy().GetInspectResponses() || res.GetPolicy().GetResponseBodyLimitBytes() != 65536 {
+		t.Fatalf("inspect_responses: %v %v, want it accepted with its limit", res.GetPolicy(), err)
 	}
 	if _, err := c.GetPolicy(e.ctx, &wafv1.GetPolicyRequest{PolicyId: "nope"}); code(err) != connect.CodeNotFound {
 		t.Fatalf("get unknown: %v", err)

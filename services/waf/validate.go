@@ -244,18 +244,14 @@ func body(f *apierr.Fields, in *wafv1.BodyInspection) *wafv1.BodyInspection {
 	return b
 }
 
-// responseLimit is the response body limit of in, explicit when responses
-// are inspected (like the request body's), refused without them.
+// responseLimit is the response body limit of in (0: the nodes' default,
+// 131072, left implicit so a Terraform plan that leaves it out matches what
+// is stored), refused without inspect_responses.
 func responseLimit(f *apierr.Fields, in *wafv1.WafPolicy) uint32 {
 	n := in.GetResponseBodyLimitBytes()
-	if !in.GetInspectResponses() {
-		if n > 0 {
-			f.Add("response_body_limit_bytes", "is set, but inspect_responses is off: turn it on or leave it out")
-		}
+	if n > 0 && !in.GetInspectResponses() {
+		f.Add("response_body_limit_bytes", "is set, but inspect_responses is off: turn it on or leave it out")
 		return 0
-	}
-	if n == 0 {
-		n = DefaultBodyLimit
 	}
 	if n > MaxBodyLimit {
 		f.Addf("response_body_limit_bytes", "%d is more than the limit of %d (10 MiB)", n, MaxBodyLimit)

@@ -395,7 +395,7 @@ func policyText(w io.Writer, p *wafv1.WafPolicy) {
 	}
 	responses := "off"
 	if p.GetInspectResponses() {
-		responses = fmt.Sprintf("%d bytes of text, JSON and XML bodies", p.GetResponseBodyLimitBytes())
+		responses = fmt.Sprintf("%s bytes of text, JSON and XML bodies", orDefault(p.GetResponseBodyLimitBytes(), "131072"))
 	}
 	parts := "every partition"
 	if len(p.GetPartitionIds()) > 0 {

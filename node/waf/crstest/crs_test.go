@@ -63,9 +63,14 @@ func withHost(t crsftw.Target) crsftw.Target {
 	}
 }
 
+// responsesEnv set (STRATA_CRS_RESPONSES=1) runs the suite with
+// inspect_responses on, so the RESPONSE-95x cases reach the response
+// phases through the node (docs/waf.md "Response inspection").
+const responsesEnv = "STRATA_CRS_RESPONSES"
+
 func policy() *wafv1.WafPolicy {
 	return &wafv1.WafPolicy{Id: "crs-regression", Name: "crs", Version: 1, Mode: wafv1.WafMode_WAF_MODE_BLOCK, ParanoiaLevel: 1,
-		RequestBody: &wafv1.BodyInspection{Enabled: true}}
+		RequestBody: &wafv1.BodyInspection{Enabled: true}, InspectResponses: os.Getenv(responsesEnv) != ""}
 }
 
 // hits collects the node's WafHits by request id.

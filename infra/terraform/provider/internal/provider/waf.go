@@ -25,6 +25,9 @@ var wafPolicyKind = &kind{
 		"paranoia_level": "OWASP CRS paranoia level 1-4 (0: 1).",
 		"partition_ids":  "Partitions (ids) whose nodes get the policy; every partition when unset.",
 		"custom_rules":   "Rules in the page-rule language, evaluated in order before the Core Rule Set (at most 1000).",
+		"inspect_responses": "Inspect upstream responses too (CRS RESPONSE-95x rules, the outbound threshold): a leaking response is replaced by a 403 in block mode. " +
+			"Off by default: it buffers and scans each response (docs/waf.md, Response inspection).",
+		"response_body_limit_bytes": "Bytes of a text, JSON or XML response body inspected with inspect_responses (0: 131072, at most 10485760); the rest streams unread.",
 	}},
 	ownerOf: func(o *object) string { return "waf policy " + o.id },
 	create: func(ctx context.Context, c *client, o *object) (*remote, error) {
