@@ -75,6 +75,30 @@ type hits struct {
 	raw  [][]byte
 }
 
+// subscribeHits collects the hits every node publishes until the test ends.
+func subscribeHits(t *testing.T, nc *nats.Conn) *hits {
+	t.Helper()
+	got := new(hits)
+	sub, err := nc.Subscribe(natsutil.WafHitAll, func(m *nats.Msg) {
+		h := new(wafv1.WafHit)
+		if err := proto.Unmarshal(m.Data, h); err != nil {
+			t.Errorf("hit: %v", err)
+			return
+		}
+		got.mu.Lock()
+		got.list, got.raw = append(got.list, h), append(got.raw, m.Data)
+		got.mu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
 func (h *hits) wait(t *testing.T, requestID string) *wafv1.WafHit {
 	t.Helper()
 	var found *wafv1.WafHit
@@ -114,22 +138,7 @@ const sqliQuery = "id=1%27%20OR%20%271%27%3D%271%27%20UNION%20SELECT%20password%
 func TestNodeWAF(t *testing.T) {
 	hub, leafURL := runHub(t)
 	control := natstest.Connect(t, hub)
-	var got hits
-	sub, err := control.Subscribe(natsutil.WafHitAll, func(m *nats.Msg) {
-		h := new(wafv1.WafHit)
-		if err := proto.Unmarshal(m.Data, h); err != nil {
-			t.Errorf("hit: %v", err)
-			return
-		}
-		got.mu.Lock()
-		got.list, got.raw = append(got.list, h), append(got.raw, m.Data)
-		got.mu.Unlock()
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Unsubscribe()
-	control.Flush()
+	got := subscribeHits(t, control)
 
 	p := newPublisher(t, control)
 	strict := &wafv1.WafPolicy{Id: "pol-strict", Name: "strict", Mode: wafv1.WafMode_WAF_MODE_BLOCK, Version: 1,

@@ -1,7 +1,9 @@
 package node_test
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -10,9 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"google.golang.org/protobuf/proto"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	wafv1 "github.com/strata-edge/strata/gen/strata/waf/v1"
@@ -45,22 +45,7 @@ func TestNodeWAFResponses(t *testing.T) {
 	if _, err := js.CreateStream(t.Context(), jetstream.StreamConfig{Name: natsutil.PurgeStream, Subjects: []string{natsutil.PurgeSubjects}}); err != nil {
 		t.Fatal(err)
 	}
-	var got hits
-	sub, err := control.Subscribe(natsutil.WafHitAll, func(m *nats.Msg) {
-		h := new(wafv1.WafHit)
-		if err := proto.Unmarshal(m.Data, h); err != nil {
-			t.Errorf("hit: %v", err)
-			return
-		}
-		got.mu.Lock()
-		got.list = append(got.list, h)
-		got.mu.Unlock()
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Unsubscribe()
-	control.Flush()
+	got := subscribeHits(t, control)
 
 	const limit = 64 << 10
 	// large: 1 MiB of benign HTML, then the SQL error (beyond the limit).
@@ -81,6 +66,15 @@ func TestNodeWAFResponses(t *testing.T) {
 			body, ct = benignJSON(4<<10), "application/json"
 		case "/html":
 			body = "<html><head><title>Shop</title></head><body><h1>Products</h1><p>42 items in stock</p></body></html>"
+		case "/events": // server-sent events: one, then the stream stays open
+			w.Header().Set("Content-Type", "text/event-stream")
+			_, _ = io.WriteString(w, "data: "+leakSQL+"\n\n")
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+			case <-time.After(10 * time.Second):
+			}
+			return
 		case "/large":
 			w.Header().Set("Content-Type", ct)
 			for b := large; len(b) > 0; b = b[min(len(b), 32<<10):] {
@@ -167,6 +161,20 @@ func TestNodeWAFResponses(t *testing.T) {
 				t.Errorf("%s benign %s: %d %q", base, path, resp.StatusCode, body)
 			}
 		}
+		// Server-sent events are not held back to be read (nor inspected).
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		req, _ := http.NewRequestWithContext(ctx, "GET", base+"/events", nil)
+		req.Host = "guarded.example.com"
+		if resp, err := client.Do(req); err != nil {
+			t.Errorf("%s /events: %v, want the first event at once", base, err)
+		} else {
+			line, err := bufio.NewReader(resp.Body).ReadString('\n')
+			if err != nil || !strings.HasPrefix(line, "data: ") {
+				t.Errorf("%s /events: first line %q, %v", base, line, err)
+			}
+			resp.Body.Close()
+		}
+		cancel()
 		// Beyond the limit: inspected up to it, streamed whole.
 		if resp, body := get(base, "guarded", "/large"); resp.StatusCode != 200 || body != string(large) {
 			t.Errorf("%s /large: %d, %d bytes, want 200 and all %d", base, resp.StatusCode, len(body), len(large))

@@ -93,6 +93,8 @@ func directives(p *wafv1.WafPolicy) []line {
 	// (SecResponseBodyMimeType takes exact types only); images, archives
 	// and streams of other types pass unread.
 	add("", `SecRule RESPONSE_HEADERS:Content-Type "@rx ^(?:text/|application/(?:[a-z0-9.-]+\+)?(?:json|xml)(?:$|[;\s]))" "id:200007,phase:3,t:none,t:lowercase,pass,nolog,ctl:forceResponseBodyVariable=On"`)
+	// Server-sent events never end: reading ahead would hold them back.
+	add("", `SecRule RESPONSE_HEADERS:Content-Type "@rx ^text/event-stream" "id:200008,phase:3,t:none,t:lowercase,pass,nolog,ctl:forceResponseBodyVariable=Off"`)
 	if p.GetCrsDisabled() {
 		return out
 	}

@@ -111,6 +111,11 @@ func TestResponseBenignAndUnreadTypes(t *testing.T) {
 	if v := inspectExchange(t, w, gz); v.Action != None || gz.read != -1 {
 		t.Errorf("gzip: verdict %+v, body read with limit %d: want it unread", v, gz.read)
 	}
+	// Nor are server-sent events (a stream that never ends).
+	sse := newResp("text/event-stream", "data: "+sqlErrorPage+"\n\n")
+	if v := inspectExchange(t, w, sse); v.Action != None || sse.read != -1 {
+		t.Errorf("text/event-stream: verdict %+v, body read with limit %d: want it unread", v, sse.read)
+	}
 	// An image is not read, whatever it holds.
 	img := newResp("image/png", sqlErrorPage)
 	if v := inspectExchange(t, w, img); v.Action != None || img.read != -1 {
