@@ -119,6 +119,7 @@ func (b *build) compile(ac *configv1.App) (*app, error) {
 			uc = proto.CloneOf(uc)
 			uc.HealthCheck.Enabled = false
 		}
+		uc = upstream.Resolve(uc, b.sets)
 		key := upstream.Key(a.id, uc)
 		u := b.s.upstreams[key]
 		if u == nil {

@@ -114,7 +114,7 @@ func (s *Stream) Prepare(snap *syncv1.Snapshot) (commit func(), abort func(), er
 	if s.closed {
 		return nil, nil, errors.New("stream: closed")
 	}
-	b := &build{s: s, ups: map[string]*upstream.Upstream{}, apps: map[lkey]*app{}}
+	b := &build{s: s, ups: map[string]*upstream.Upstream{}, apps: map[lkey]*app{}, sets: upstream.Sets(snap.GetUpstreamEndpoints())}
 	defer func() {
 		if err != nil {
 			b.abort()
@@ -167,6 +167,8 @@ func (s *Stream) Prepare(snap *syncv1.Snapshot) (commit func(), abort func(), er
 
 // build is what one Prepare made.
 type build struct {
+	// sets are the snapshot's server sets by id (dynamic upstreams).
+	sets  map[string]*configv1.UpstreamEndpoints
 	s     *Stream
 	ups   map[string]*upstream.Upstream // every upstream the apps use, by key
 	made  []*upstream.Upstream          // the new ones among them
