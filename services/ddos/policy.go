@@ -39,13 +39,7 @@ type Policy struct {
 // policyKind is the release core's view of policies: equal content ignores
 // the release number.
 var policyKind = release.Kind[*ddosv1.DdosPolicy]{Name: "ddos policy", Promote: "strata ddos release promote --cluster",
-	Same: func(a, b *ddosv1.DdosPolicy) bool {
-		if a.GetVersion() != b.GetVersion() {
-			a = proto.Clone(a).(*ddosv1.DdosPolicy)
-			a.Version = b.GetVersion()
-		}
-		return proto.Equal(a, b)
-	}}
+	Same: release.SameExcept[*ddosv1.DdosPolicy]("version")}
 
 // NewPolicy returns the empty aggregate of cluster (rehydrate with Apply).
 func NewPolicy(cluster string) *Policy { return &Policy{cluster: cluster} }

@@ -20,7 +20,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	ddosv1 "github.com/strata-edge/strata/gen/strata/ddos/v1"
 	"github.com/strata-edge/strata/gen/strata/ddos/v1/ddosv1connect"
@@ -197,10 +196,10 @@ func (st *state) apply(e eventstore.Event, msg proto.Message) error {
 				entry = &policyEntry{agg: NewPolicy(id)}
 				st.policies[id] = entry
 			}
-			prevStaging, prevStable := entry.agg.Released(), entry.agg.Stable()
+			before := entry.agg.runs()
 			entry.agg.Apply(e.Position, m)
-			st.syncPolicy(entry.agg, prevStaging, prevStable, e)
-			entry.record(m, e)
+			edgesync.Move(st.sync, e, KindPolicy, id, before, entry.agg.runs(), entry.agg.values)
+			entry.releases, _ = release.Record(entry.releases, m, entry.agg.LatestRelease(), e)
 		}
 	}
 	return nil
@@ -224,27 +223,6 @@ func (st *state) clusterDeleted(id string, e eventstore.Event) {
 		changes = append(changes, edgesync.Change{Kind: KindPolicy, ID: id, Staging: staging})
 	}
 	st.sync.Apply(e.Position, e.Metadata.Time, changes...)
-}
-
-// record keeps the release records of a policy event msg applied at e.
-func (entry *policyEntry) record(msg proto.Message, e eventstore.Event) {
-	at := timestamppb.New(e.Metadata.Time)
-	n := entry.agg.LatestRelease()
-	switch m := msg.(type) {
-	case *ev.PolicyReleased:
-		entry.releases = append(entry.releases, &ddosv1.Release{Number: n, Note: m.GetNote(), Actor: e.Metadata.Actor, Time: at, Kind: "release", Staging: m.GetStaging()})
-	case *ev.PolicyReverted:
-		entry.releases = append(entry.releases, &ddosv1.Release{Number: n, Note: m.GetNote(), Actor: e.Metadata.Actor, Time: at, Kind: "revert", RevertedTo: m.GetToRelease()})
-	case *ev.PolicyPromoted:
-		// Records handed out are never changed: the promoted one is replaced.
-		for i, r := range entry.releases {
-			if r.GetNumber() == m.GetRelease() {
-				c := proto.Clone(r).(*ddosv1.Release)
-				c.PromotedBy, c.PromotedTime = e.Metadata.Actor, at
-				entry.releases[i] = c
-			}
-		}
-	}
 }
 
 func (s *Service) appendAndWait(ctx context.Context, stream string, expected uint64, msgs []proto.Message) (uint64, error) {

@@ -5,7 +5,6 @@ import (
 
 	ddosv1 "github.com/strata-edge/strata/gen/strata/ddos/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
-	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/services/edgesync"
 )
 
@@ -19,23 +18,12 @@ var policySyncKind = edgesync.Kind{Name: KindPolicy, View: func(s *syncv1.Snapsh
 	s.DdosPolicies = edgesync.As[*ddosv1.DdosPolicy](objs)
 }}
 
-// syncPolicy sends each track the policy's content when a release,
-// promotion or revert changed it. Called while folding, in log order.
-func (st *state) syncPolicy(p *Policy, prevStaging, prevStable *ddosv1.DdosPolicy, e eventstore.Event) {
-	if st.sync == nil {
-		return
-	}
-	for _, t := range []struct {
-		staging   bool
-		prev, cur *ddosv1.DdosPolicy
-	}{{false, prevStable, p.Stable()}, {true, prevStaging, p.Released()}} {
-		if t.prev == t.cur {
-			continue
-		}
-		var values map[string]proto.Message
-		if t.cur != nil {
-			values = edgesync.Everywhere(t.cur, []string{p.Partition()})
-		}
-		st.sync.Apply(e.Position, e.Metadata.Time, edgesync.Change{Kind: KindPolicy, ID: p.Cluster(), Staging: t.staging, Values: values})
-	}
+// runs is what the policy's releases run on each track.
+func (p *Policy) runs() edgesync.Runs[*ddosv1.DdosPolicy] {
+	return edgesync.Runs[*ddosv1.DdosPolicy]{Stable: p.Stable(), Staging: p.Released()}
+}
+
+// values is pol on the cluster's partition.
+func (p *Policy) values(pol *ddosv1.DdosPolicy) map[string]proto.Message {
+	return edgesync.Everywhere(pol, []string{p.Partition()})
 }

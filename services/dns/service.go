@@ -143,9 +143,9 @@ func (st *state) apply(e eventstore.Event, msg proto.Message) error {
 		entry = &zoneEntry{agg: NewZone(id)}
 		st.zones[id] = entry
 	}
-	prevStaging, prevStable := entry.agg.Released(), entry.agg.Stable()
+	before := entry.agg.runs()
 	entry.agg.Apply(e.Position, msg)
-	st.syncZone(id, prevStaging, prevStable, e)
+	edgesync.Move(st.sync, e, KindZone, id, before, entry.agg.runs(), st.values)
 	entry.record(msg, e)
 	return nil
 }
@@ -153,29 +153,15 @@ func (st *state) apply(e eventstore.Event, msg proto.Message) error {
 // record keeps the release records and pending changes of the zone's
 // event msg, applied at e.
 func (entry *zoneEntry) record(msg proto.Message, e eventstore.Event) {
-	at := timestamppb.New(e.Metadata.Time)
-	n := entry.agg.LatestRelease()
-	switch m := msg.(type) {
-	case *ev.ZoneReleased:
-		entry.releases = append(entry.releases, &dnsv1.Release{Number: n, Note: m.Note, Actor: e.Metadata.Actor, Time: at, Kind: "release", Staging: m.Staging})
-	case *ev.ZoneReverted:
-		entry.releases = append(entry.releases, &dnsv1.Release{Number: n, Note: m.Note, Actor: e.Metadata.Actor, Time: at, Kind: "revert", RevertedTo: m.ToRelease})
-	case *ev.ZonePromoted:
-		// No new release, pending changes stay pending; records handed out
-		// are never changed, so the promoted one is replaced.
-		for i, r := range entry.releases {
-			if r.Number == m.Release {
-				c := proto.Clone(r).(*dnsv1.Release)
-				c.PromotedBy, c.PromotedTime = e.Metadata.Actor, at
-				entry.releases[i] = c
-			}
-		}
-		return
+	var step string
+	entry.releases, step = release.Record(entry.releases, msg, entry.agg.LatestRelease(), e)
+	switch step {
+	case release.StepPromote: // no new release: pending changes stay pending
+	case "":
+		entry.pending = append(entry.pending, &dnsv1.PendingChange{Summary: summary(msg), Actor: e.Metadata.Actor, Time: timestamppb.New(e.Metadata.Time)})
 	default:
-		entry.pending = append(entry.pending, &dnsv1.PendingChange{Summary: summary(msg), Actor: e.Metadata.Actor, Time: at})
-		return
+		entry.pending = nil
 	}
-	entry.pending = nil
 }
 
 func summary(msg proto.Message) string {

@@ -10,7 +10,6 @@ import (
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	dnsv1 "github.com/strata-edge/strata/gen/strata/dns/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
-	"github.com/strata-edge/strata/pkg/eventstore"
 	"github.com/strata-edge/strata/services/edgesync"
 )
 
@@ -32,26 +31,14 @@ type Gateways interface {
 	ClusterLocation(cluster string) *configv1.ClusterLocation
 }
 
-// syncZone sends each track the zone's content when a release, promotion
-// or revert changed it. Called while folding, in log order.
-func (st *state) syncZone(id string, prevStaging, prevStable *dnsv1.Zone, e eventstore.Event) {
-	if st.sync == nil {
-		return
-	}
-	z := st.zones[id].agg
-	for _, t := range []struct {
-		staging   bool
-		prev, cur *dnsv1.Zone
-	}{{false, prevStable, z.Stable()}, {true, prevStaging, z.Released()}} {
-		if t.prev == t.cur {
-			continue
-		}
-		var values map[string]proto.Message
-		if t.cur != nil {
-			values = edgesync.Everywhere(st.withGatewayAddresses(t.cur), t.cur.PartitionIds)
-		}
-		st.sync.Apply(e.Position, e.Metadata.Time, edgesync.Change{Kind: KindZone, ID: id, Staging: t.staging, Values: values})
-	}
+// runs is what the zone's releases run on each track.
+func (z *Zone) runs() edgesync.Runs[*dnsv1.Zone] {
+	return edgesync.Runs[*dnsv1.Zone]{Stable: z.Stable(), Staging: z.Released()}
+}
+
+// values is z, gateway addresses filled in, on its partitions.
+func (st *state) values(z *dnsv1.Zone) map[string]proto.Message {
+	return edgesync.Everywhere(st.withGatewayAddresses(z), z.PartitionIds)
 }
 
 // withGatewayAddresses returns z with the gateway records' addresses filled

@@ -29,13 +29,7 @@ type Zone struct {
 // zoneKind is the release core's view of zones: equal content ignores the
 // release number (the SOA serial).
 var zoneKind = release.Kind[*dnsv1.Zone]{Name: "zone", Promote: "strata dns release promote --zone",
-	Same: func(a, b *dnsv1.Zone) bool {
-		if a.GetRelease() != b.GetRelease() {
-			a = proto.Clone(a).(*dnsv1.Zone)
-			a.Release = b.Release
-		}
-		return proto.Equal(a, b)
-	}}
+	Same: release.SameExcept[*dnsv1.Zone]("release")}
 
 // NewZone returns the empty aggregate for id (rehydrate with Apply).
 func NewZone(id string) *Zone { return &Zone{id: id} }

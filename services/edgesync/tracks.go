@@ -343,3 +343,33 @@ var legacyGuardID = fmt.Sprintf("sync-schema-%d-upgrade-this-node", natsutil.Syn
 func legacyGuard() []*configv1.App {
 	return []*configv1.App{{Id: legacyGuardID}, {Id: legacyGuardID}}
 }
+
+// Runs is what an object's release runs on each track.
+type Runs[C comparable] struct{ Stable, Staging C }
+
+// Move sends each track whose content changed from before to after (by
+// pointer: released contents are shared and never changed) the new content
+// on the partitions values gives (a zero content is removed). ts nil: the
+// service sends nothing.
+func Move[C interface {
+	comparable
+	proto.Message
+}](ts *Tracks, e eventstore.Event, kind, id string, before, after Runs[C], values func(C) map[string]proto.Message) {
+	if ts == nil {
+		return
+	}
+	var zero C
+	for _, t := range []struct {
+		staging   bool
+		prev, cur C
+	}{{false, before.Stable, after.Stable}, {true, before.Staging, after.Staging}} {
+		if t.prev == t.cur {
+			continue
+		}
+		var vs map[string]proto.Message
+		if t.cur != zero {
+			vs = values(t.cur)
+		}
+		ts.Apply(e.Position, e.Metadata.Time, Change{Kind: kind, ID: id, Staging: t.staging, Values: vs})
+	}
+}

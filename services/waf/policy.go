@@ -28,13 +28,7 @@ type Policy struct {
 // policyKind is the release core's view of policies: equal content ignores
 // the release number.
 var policyKind = release.Kind[*wafv1.WafPolicy]{Name: "waf policy", Promote: "strata waf policy promote",
-	Same: func(a, b *wafv1.WafPolicy) bool {
-		if a.GetVersion() != b.GetVersion() {
-			a = proto.Clone(a).(*wafv1.WafPolicy)
-			a.Version = b.GetVersion()
-		}
-		return proto.Equal(a, b)
-	}}
+	Same: release.SameExcept[*wafv1.WafPolicy]("version")}
 
 // NewPolicy returns the empty aggregate of policy id (rehydrate with Apply).
 func NewPolicy(id string) *Policy { return &Policy{id: id} }

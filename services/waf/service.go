@@ -23,7 +23,6 @@ import (
 	"connectrpc.com/connect"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	cfgev "github.com/strata-edge/strata/gen/strata/events/config/v1"
 	ev "github.com/strata-edge/strata/gen/strata/events/waf/v1"
@@ -205,11 +204,11 @@ func (st *state) apply(e eventstore.Event, msg proto.Message) error {
 			entry = &policyEntry{agg: NewPolicy(id), created: e.Metadata.Time}
 			st.policies[id] = entry
 		}
-		prevStaging, prevStable := entry.agg.Released(), entry.agg.Stable()
+		before := entry.agg.runs()
 		prevName := entry.agg.Working().GetName()
 		entry.agg.Apply(e.Position, m)
-		st.syncPolicy(entry.agg, prevStaging, prevStable, e)
-		entry.record(m, e)
+		edgesync.Move(st.sync, e, KindPolicy, id, before, entry.agg.runs(), st.values)
+		entry.releases, _ = release.Record(entry.releases, m, entry.agg.LatestRelease(), e)
 		if st.names[prevName] == id {
 			delete(st.names, prevName)
 		}
@@ -220,27 +219,6 @@ func (st *state) apply(e eventstore.Event, msg proto.Message) error {
 		st.names[entry.agg.Working().GetName()] = id
 	}
 	return nil
-}
-
-// record keeps the release records of a policy event msg applied at e.
-func (entry *policyEntry) record(msg proto.Message, e eventstore.Event) {
-	at := timestamppb.New(e.Metadata.Time)
-	n := entry.agg.LatestRelease()
-	switch m := msg.(type) {
-	case *ev.PolicyReleased:
-		entry.releases = append(entry.releases, &wafv1.Release{Number: n, Note: m.GetNote(), Actor: e.Metadata.Actor, Time: at, Kind: "release", Staging: m.GetStaging()})
-	case *ev.PolicyReverted:
-		entry.releases = append(entry.releases, &wafv1.Release{Number: n, Note: m.GetNote(), Actor: e.Metadata.Actor, Time: at, Kind: "revert", RevertedTo: m.GetToRelease()})
-	case *ev.PolicyPromoted:
-		// Records handed out are never changed: the promoted one is replaced.
-		for i, r := range entry.releases {
-			if r.GetNumber() == m.GetRelease() {
-				c := proto.Clone(r).(*wafv1.Release)
-				c.PromotedBy, c.PromotedTime = e.Metadata.Actor, at
-				entry.releases[i] = c
-			}
-		}
-	}
 }
 
 // lookup finds a live policy by id or name.

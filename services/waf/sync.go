@@ -27,22 +27,9 @@ const prefixPolicy = "wafp_"
 
 func newPolicyID() string { return ids.New(prefixPolicy) }
 
-// syncPolicy sends each track the policy's content when a release,
-// promotion, revert or deletion changed it. Called while folding, in log
-// order.
-func (st *state) syncPolicy(p *Policy, prevStaging, prevStable *wafv1.WafPolicy, e eventstore.Event) {
-	if st.sync == nil {
-		return
-	}
-	for _, t := range []struct {
-		staging   bool
-		prev, cur *wafv1.WafPolicy
-	}{{false, prevStable, p.Stable()}, {true, prevStaging, p.Released()}} {
-		if t.prev == t.cur {
-			continue
-		}
-		st.sync.Apply(e.Position, e.Metadata.Time, edgesync.Change{Kind: KindPolicy, ID: p.ID(), Staging: t.staging, Values: st.values(t.cur)})
-	}
+// runs is what the policy's releases run on each track.
+func (p *Policy) runs() edgesync.Runs[*wafv1.WafPolicy] {
+	return edgesync.Runs[*wafv1.WafPolicy]{Stable: p.Stable(), Staging: p.Released()}
 }
 
 // syncEverywhere moves the released policies that run on every partition
