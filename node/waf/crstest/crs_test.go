@@ -6,7 +6,6 @@ package crstest
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,8 +13,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -39,10 +36,7 @@ import (
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 	"github.com/strata-edge/strata/pkg/wafengine"
 	"github.com/strata-edge/strata/pkg/wafengine/crsftw"
-	"github.com/strata-edge/strata/pkg/wafengine/operators"
 )
-
-const baselineEnv = "CRSTEST_BASELINE_OUT"
 
 // host replaces the tests' "localhost" (an app domain needs two labels); the baseline
 // sees the same requests.
@@ -236,7 +230,7 @@ func TestBenignThroughNode(t *testing.T) {
 // case the baseline passes and the node fails, unless the node's HTTP server refused
 // the request before the WAF (counted and reported).
 func TestCRSThroughNode(t *testing.T) {
-	if os.Getenv("STRATA_CRS") == "" && os.Getenv(baselineEnv) == "" {
+	if os.Getenv("STRATA_CRS") == "" && crsftw.BaselineOut() == "" {
 		t.Skip("the CRS suite takes minutes on 2 cores: go tool task test-crs (STRATA_CRS=1)")
 	}
 	dir, err := crsftw.TestsDir()
@@ -253,7 +247,7 @@ func TestCRSThroughNode(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	if out := os.Getenv(baselineEnv); out != "" {
+	if out := crsftw.BaselineOut(); out != "" {
 		w, err := wafengine.Compile(policy())
 		if err != nil {
 			t.Fatal(err)
@@ -267,38 +261,18 @@ func TestCRSThroughNode(t *testing.T) {
 			o, err := direct(ctx, r)
 			return crsftw.NodeView(o), err
 		}
-		fails := crsftw.Failed(crsftw.Run(ctx, cases, withHost(view), 1))
-		b, _ := json.Marshal(fails)
-		if err := os.WriteFile(out, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
+		crsftw.WriteBaseline(t, out, crsftw.Failed(crsftw.Run(ctx, cases, withHost(view), 1)))
 		return
 	}
-	basePath := filepath.Join(t.TempDir(), "baseline.json")
-	child := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestCRSThroughNode$", "-test.timeout=15m")
-	child.Env = append(os.Environ(), operators.Env+"=coraza", baselineEnv+"="+basePath)
-	var childOut strings.Builder
-	child.Stdout, child.Stderr = &childOut, &childOut
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
+	baseline := crsftw.StartBaseline(ctx, t, "TestCRSThroughNode", "15m")
 
 	addr, h := startNode(t, ctx)
 
 	start := time.Now()
 	res := crsftw.Run(ctx, cases, withHost(crsftw.HTTP(addr, h.wait)), 2)
 	took := time.Since(start)
-	if err := child.Wait(); err != nil {
-		t.Fatalf("baseline run (Coraza alone): %v\n%s", err, childOut.String())
-	}
 	var base map[string]string
-	b, err := os.ReadFile(basePath)
-	if err == nil {
-		err = json.Unmarshal(b, &base)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	baseline.Wait(t, &base)
 	wp, err := wafengine.Compile(policy())
 	if err != nil {
 		t.Fatal(err)

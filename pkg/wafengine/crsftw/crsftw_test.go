@@ -2,14 +2,10 @@ package crsftw_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"sort"
-	"strings"
 	"testing"
 	"time"
 
@@ -18,7 +14,6 @@ import (
 	wafv1 "github.com/strata-edge/strata/gen/strata/waf/v1"
 	"github.com/strata-edge/strata/pkg/wafengine"
 	"github.com/strata-edge/strata/pkg/wafengine/crsftw"
-	"github.com/strata-edge/strata/pkg/wafengine/operators"
 )
 
 // PolicyPL1 is the policy the regression runs: CRS at paranoia level 1, blocking, the
@@ -63,8 +58,6 @@ type record struct {
 	IDs  []int  `json:"ids,omitempty"`
 }
 
-const baselineEnv = "CRSFTW_BASELINE_OUT"
-
 func records(res []crsftw.Result) map[string]record {
 	out := map[string]record{}
 	for _, r := range res {
@@ -85,42 +78,22 @@ func records(res []crsftw.Result) map[string]record {
 // disagree on which rules matched, unless Strata's answer is the one the test expects
 // and Coraza's is not.
 func TestCRSRegressionCoraza(t *testing.T) {
-	if os.Getenv("STRATA_CRS") == "" && os.Getenv(baselineEnv) == "" {
+	if os.Getenv("STRATA_CRS") == "" && crsftw.BaselineOut() == "" {
 		t.Skip("the CRS suite takes 30-120 s on 2 cores: go tool task test-crs (STRATA_CRS=1)")
 	}
 	cases := loadCases(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	if out := os.Getenv(baselineEnv); out != "" {
-		res := crsftw.Run(ctx, cases, crsftw.Coraza(directWAF(t)), 1)
-		b, _ := json.Marshal(records(res))
-		if err := os.WriteFile(out, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
+	if out := crsftw.BaselineOut(); out != "" {
+		crsftw.WriteBaseline(t, out, records(crsftw.Run(ctx, cases, crsftw.Coraza(directWAF(t)), 1)))
 		return
 	}
-	basePath := filepath.Join(t.TempDir(), "baseline.json")
-	child := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestCRSRegressionCoraza$", "-test.timeout=10m")
-	child.Env = append(os.Environ(), operators.Env+"=coraza", baselineEnv+"="+basePath)
-	var childOut strings.Builder
-	child.Stdout, child.Stderr = &childOut, &childOut
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
+	baseline := crsftw.StartBaseline(ctx, t, "TestCRSRegressionCoraza", "10m")
 	start := time.Now()
 	res := crsftw.Run(ctx, cases, crsftw.Coraza(directWAF(t)), 1)
 	oursTook := time.Since(start)
-	if err := child.Wait(); err != nil {
-		t.Fatalf("baseline run (Coraza alone): %v\n%s", err, childOut.String())
-	}
 	var base map[string]record
-	b, err := os.ReadFile(basePath)
-	if err == nil {
-		err = json.Unmarshal(b, &base)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	baseline.Wait(t, &base)
 	ours := records(res)
 	if len(ours) != len(base) {
 		t.Fatalf("ran %d cases, the baseline %d", len(ours), len(base))
