@@ -24,26 +24,12 @@
 # Missing tools (wrk, nginx-light, varnish) are installed with apt-get. Every
 # server listens on 127.0.0.1 high ports and is stopped at exit by its PID.
 set -uo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BENCH_DIR="${BENCH_DIR:-$ROOT/../shared/bench}"
-[ -f "$BENCH_DIR/lib.sh" ] || { echo "bench-cache: $BENCH_DIR/lib.sh not found (set BENCH_DIR)" >&2; exit 1; }
-# shellcheck source=/dev/null
-source "$BENCH_DIR/lib.sh" # log, die, need_pkg, need_go, free_port, wait_tcp, start_bg, bench_cleanup, median, ratio
+# shellcheck source=lib/bench.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/bench.sh"
 
 DUR=5s; CONNS=64; THREADS=2; ROUNDS=3; SIZES="1k 100k"
 TARGETS="node-mem node-disk nginx-w1 nginx-wauto varnish"
-while [ $# -gt 0 ]; do
-  case "$1" in
-    -d) DUR="$2"; shift 2;;
-    -c) CONNS="$2"; shift 2;;
-    -t) THREADS="$2"; shift 2;;
-    --rounds) ROUNDS="$2"; shift 2;;
-    --sizes) SIZES="$2"; shift 2;;
-    --targets) TARGETS="$2"; shift 2;;
-    -h|--help) awk 'NR>1 && /^#/{sub(/^# ?/,""); print; next} NR>1{exit}' "$0"; exit 0;;
-    *) die "unknown arg $1";;
-  esac
-done
+BENCH_OPTS="--sizes SIZES" bench_args "$@"
 WARMUP="${WARMUP:-1s}"
 HOST=bench.strata.test
 
@@ -54,41 +40,12 @@ need_pkg varnishd varnish
 need_pkg ss iproute2
 need_pkg curl curl
 
-BENCH_TMP="$(mktemp -d /tmp/bench-cache.XXXXXX)"
-chmod 755 "$BENCH_TMP" # nginx workers (another user when run as root) read and write below it
-trap bench_cleanup EXIT
-trap 'exit 130' INT TERM
-log "building proxybench"
-(cd "$ROOT/node" && go build -o "$BENCH_TMP/proxybench" ./proxy/cmd/proxybench) || die "proxybench build failed"
-
+bench_tmp
+build_proxybench
 next_port=18280
-port() { local p; p=$(free_port "$next_port"); next_port=$((p + 1)); echo "$p"; }
-
-# nginx_conf DIR WORKERS SERVER-BLOCK : a self-contained nginx config in DIR
-nginx_conf() {
-  mkdir -p "$1/logs"
-  cat >"$1/nginx.conf" <<NGX
-worker_processes $2;
-pid $1/nginx.pid;
-error_log $1/logs/error.log warn;
-events { worker_connections 4096; multi_accept on; }
-http {
-  access_log off;
-  client_body_temp_path $1/cb; proxy_temp_path $1/px; fastcgi_temp_path $1/fc;
-  uwsgi_temp_path $1/uw; scgi_temp_path $1/sc;
-  keepalive_requests 100000;
-  $3
-}
-NGX
-  nginx -t -q -p "$1" -e "$1/logs/error.log" -c "$1/nginx.conf" || die "nginx config test failed ($1)"
-}
-start_nginx() { # start_nginx DIR PORT NAME
-  start_bg "$1/stdout.log" nginx -p "$1" -e "$1/logs/error.log" -c "$1/nginx.conf" -g 'daemon off;' >/dev/null
-  wait_tcp 127.0.0.1 "$2" 10 || die "$3 did not start"
-}
 
 # --- origin -------------------------------------------------------------------
-ORIGIN_PORT=$(port)
+port ORIGIN_PORT
 od="$BENCH_TMP/origin"; mkdir -p -m 755 "$od" "$od/www"
 for s in $SIZES; do
   n=${s%k}; [ "$n" = "$s" ] && die "--sizes: $s is not N k"
@@ -104,7 +61,7 @@ start_nginx "$od" "$ORIGIN_PORT" origin
 # --- targets ------------------------------------------------------------------
 declare -A URL
 for t in $TARGETS; do
-  p=$(port)
+  port p
   case "$t" in
     node-mem|node-disk)
       args=(-cache memory)
@@ -166,20 +123,15 @@ for t in $TARGETS; do
   log "$t: HIT on $(printf '/%s ' $SIZES)"
 done
 
-to_ms() { # wrk latency token (850.00us, 1.23ms, 1.02s) -> ms
-  awk -v v="$1" 'BEGIN{ if (v ~ /us$/) {sub(/us$/,"",v); print v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v+0} else {sub(/s$/,"",v); print v*1000} }'
-}
 
 declare -A RPS P99
 for r in $(seq 1 "$ROUNDS"); do
   for s in $SIZES; do
     for t in $TARGETS; do
       url="${URL[$t]}/$s"
-      timeout 30 wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" -H "Host: $HOST" "$url" >/dev/null 2>&1
-      out=$(timeout 120 wrk -t"$THREADS" -c"$CONNS" -d"$DUR" --timeout 5s --latency -H "Host: $HOST" "$url" 2>&1)
-      rps=$(awk '/^Requests\/sec:/{print $2}' <<<"$out")
-      p99=$(to_ms "$(awk '$1=="99%"{print $2}' <<<"$out")")
-      errs=$(awk '/Non-2xx|Socket errors/{printf "%s ", $0}' <<<"$out")
+      wrk_warm -H "Host: $HOST" "$url"
+      wrk_measure --timeout 5s -H "Host: $HOST" "$url"
+      rps=$WRK_RPS p99=$WRK_P99 errs=$WRK_ERRS
       RPS[$s/$t]+="${rps:-0} "; P99[$s/$t]+="${p99:-0} "
       log "round $r /$s $t: rps=$rps p99=${p99}ms $errs"
     done

@@ -21,8 +21,8 @@
 #        UPSTREAM_PORT  upstream port (default 18080)
 # Last line: RESULT ...
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BENCH_DIR="${BENCH_DIR:-$ROOT/../shared/bench}"
+# shellcheck source=lib/bench.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/bench.sh"
 [ -x "$BENCH_DIR/http-proxy.sh" ] || { echo "bench-proxy: $BENCH_DIR/http-proxy.sh not found (set BENCH_DIR)" >&2; exit 1; }
 BIN_DIR="$(mktemp -d /tmp/bench-proxy.XXXXXX)"
 (cd "$ROOT/node" && go build -o "$BIN_DIR/proxybench" ./proxy/cmd/proxybench)
@@ -39,39 +39,22 @@ fi
 shift
 
 # --- CPU per request -----------------------------------------------------------
-# shellcheck source=/dev/null
-source "$BENCH_DIR/lib.sh"   # log, die, need_pkg, start_bg, start_group, wait_tcp, bench_cleanup
 BENCH_TMP="$BIN_DIR"
 trap bench_cleanup EXIT
 need_pkg wrk wrk
 need_pkg nginx nginx-light
 DUR="${DUR:-5s}"
-(cd "$BENCH_DIR/upstream" && go build -o "$BIN_DIR/upstream" .) || die "upstream build failed"
 port_in_use "$UP_PORT" && die "port $UP_PORT in use"
-start_bg "$BIN_DIR/upstream.log" "$BIN_DIR/upstream" -addr "127.0.0.1:$UP_PORT" -size 1024 >/dev/null
-wait_tcp 127.0.0.1 "$UP_PORT" 20 || die "upstream did not start"
+start_upstream "$UP_PORT"
 
 NGX_PORT=$(free_port 18181)
-d="$BIN_DIR/nginx"; mkdir -p "$d/logs"
-cat >"$d/nginx.conf" <<NGX
-worker_processes 1;
-pid $d/nginx.pid;
-error_log $d/logs/error.log warn;
-events { worker_connections 4096; multi_accept on; }
-http {
-  access_log off;
-  client_body_temp_path $d/cb; proxy_temp_path $d/px; fastcgi_temp_path $d/fc;
-  uwsgi_temp_path $d/uw; scgi_temp_path $d/sc;
-  keepalive_requests 100000;
-  upstream up { server 127.0.0.1:$UP_PORT; keepalive 256; keepalive_requests 100000; }
+d="$BIN_DIR/nginx"
+nginx_conf "$d" 1 "upstream up { server 127.0.0.1:$UP_PORT; keepalive 256; keepalive_requests 100000; }
   server {
     listen 127.0.0.1:$NGX_PORT reuseport backlog=4096;
-    location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering on; }
-  }
-}
-NGX
-start_bg "$d/stdout.log" nginx -p "$d" -e "$d/logs/error.log" -c "$d/nginx.conf" -g 'daemon off;' >/dev/null
-wait_tcp 127.0.0.1 "$NGX_PORT" 10 || die "nginx did not start"
+    location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; proxy_buffering on; }
+  }"
+start_nginx "$d" "$NGX_PORT" nginx
 start_group "$BIN_DIR/sut.log" "exec $SUT_CMD" >/dev/null
 wait_tcp 127.0.0.1 18090 30 || die "proxybench did not start"
 sut_pid=$(ss -Hltnp "sport = :18090" | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -1)
@@ -83,11 +66,10 @@ ticks() { # ticks FIELD PID... : sum of utime (14) or stime (15) in clock ticks
   echo "$s"
 }
 TCK=$(getconf CLK_TCK)
-ngx_pids() { echo "$(cat "$d/nginx.pid") $(pgrep -P "$(cat "$d/nginx.pid")" | tr '\n' ' ')"; }
 declare -A U S R
 for r in $(seq 1 "${ROUNDS:-3}"); do
   for name in nginx-w1 sut; do
-    if [ "$name" = sut ]; then port=18090; pids=$sut_pid; else port=$NGX_PORT; pids=$(ngx_pids); fi
+    if [ "$name" = sut ]; then port=18090; pids=$sut_pid; else port=$NGX_PORT; pids=$(nginx_pids "$d"); fi
     # shellcheck disable=SC2086
     { timeout 30 wrk -t2 -c64 -d2s -H "Host: bench.strata.test" "http://127.0.0.1:$port/" >/dev/null 2>&1
       u0=$(ticks 14 $pids); s0=$(ticks 15 $pids)

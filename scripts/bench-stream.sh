@@ -23,22 +23,12 @@
 #        SUT_PROCS  GOMAXPROCS of the node (default 1)
 #        KEEP_TMP=1 keep configs and logs
 set -uo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BENCH_DIR="${BENCH_DIR:-$ROOT/../shared/bench}"
-[ -f "$BENCH_DIR/lib.sh" ] || { echo "bench-stream: $BENCH_DIR/lib.sh not found (set BENCH_DIR)" >&2; exit 1; }
-# shellcheck source=/dev/null
-source "$BENCH_DIR/lib.sh"
+# shellcheck source=lib/bench.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/bench.sh"
 
 DUR=5; CONNS=32; ROUNDS=3
-while [ $# -gt 0 ]; do
-  case "$1" in
-    -d) DUR="${2%s}"; shift 2;;
-    -c) CONNS="$2"; shift 2;;
-    --rounds) ROUNDS="$2"; shift 2;;
-    -h|--help) awk 'NR>1 && /^#/{sub(/^# ?/,""); print; next} NR>1{exit}' "$0"; exit 0;;
-    *) die "unknown arg $1";;
-  esac
-done
+bench_args "$@"
+DUR="${DUR%s}"
 
 need_go
 need_pkg nginx nginx-light
@@ -49,17 +39,12 @@ need_pkg danted dante-server
 need_pkg ss iproute2
 need_pkg jq jq
 
-BENCH_TMP="$(mktemp -d /tmp/bench-stream.XXXXXX)"
-chmod 755 "$BENCH_TMP"
-trap bench_cleanup EXIT
-trap 'exit 130' INT TERM
+bench_tmp
 log "building streambench and streamload"
 (cd "$ROOT/node" && go build -o "$BENCH_TMP/streambench" ./stream/cmd/streambench \
   && go build -o "$BENCH_TMP/streamload" ./stream/cmd/streamload) || die "build failed"
 
 next_port=18380
-# port NAME: sets NAME to the next free port (no subshell, so ports differ).
-port() { local p; p=$(free_port "$next_port"); next_port=$((p + 1)); printf -v "$1" '%s' "$p"; }
 
 port IPERF_PORT; port ECHO_PORT
 start_bg "$BENCH_TMP/iperf3.log" iperf3 -s -B 127.0.0.1 -p "$IPERF_PORT" >/dev/null

@@ -12,10 +12,8 @@
 # Usage: scripts/bench-tls.sh [-d SECONDS]
 # Last line: RESULT tls ... | node/nginx handshakes=... requests=... (ratios).
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BENCH_DIR="${BENCH_DIR:-$ROOT/../shared/bench}"
-# shellcheck source=/dev/null
-source "$BENCH_DIR/lib.sh"
+# shellcheck source=lib/bench.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/bench.sh"
 trap bench_cleanup EXIT
 D=10
 [ "${1:-}" = "-d" ] && D="$2"

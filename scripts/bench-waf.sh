@@ -29,26 +29,12 @@
 # Last line: RESULT waf ... rps, p99 and cpu/req per target and load, node-waf/nginx-modsec
 # ratios and the WAF-on/WAF-off ratios of each.
 set -uo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BENCH_DIR="${BENCH_DIR:-$ROOT/../shared/bench}"
-[ -f "$BENCH_DIR/lib.sh" ] || { echo "bench-waf: $BENCH_DIR/lib.sh not found (set BENCH_DIR)" >&2; exit 1; }
-# shellcheck source=/dev/null
-source "$BENCH_DIR/lib.sh" # log, die, need_pkg, need_go, free_port, wait_tcp, start_bg, bench_cleanup, median, ratio
+# shellcheck source=lib/bench.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/bench.sh"
 
 DUR=10s; CONNS=4; THREADS=2; ROUNDS=2
 TARGETS="node-off node-waf nginx-off nginx-modsec"; LOADS="get json4k"
-while [ $# -gt 0 ]; do
-  case "$1" in
-    -d) DUR="$2"; shift 2;;
-    -c) CONNS="$2"; shift 2;;
-    -t) THREADS="$2"; shift 2;;
-    --rounds) ROUNDS="$2"; shift 2;;
-    --targets) TARGETS="$2"; shift 2;;
-    --loads) LOADS="$2"; shift 2;;
-    -h|--help) awk 'NR>1 && /^#/{sub(/^# ?/,""); print; next} NR>1{exit}' "$0"; exit 0;;
-    *) die "unknown arg $1";;
-  esac
-done
+BENCH_OPTS="--loads LOADS" bench_args "$@"
 WARMUP="${WARMUP:-1s}"
 HOST=bench.strata.test
 
@@ -61,23 +47,14 @@ MODSEC_SO=/usr/lib/nginx/modules/ngx_http_modsecurity_module.so
 [ -f "$MODSEC_SO" ] || { BENCH_APT_UPDATED=; need_pkg /nonexistent-modsec libnginx-mod-http-modsecurity; }
 [ -f "$MODSEC_SO" ] || die "$MODSEC_SO missing after installing libnginx-mod-http-modsecurity"
 
-BENCH_TMP="$(mktemp -d /tmp/bench-waf.XXXXXX)"
-chmod 755 "$BENCH_TMP"
-trap bench_cleanup EXIT
-trap 'exit 130' INT TERM
+bench_tmp
 
 CRS="$(cd "$ROOT/pkg" && go list -m -f '{{.Dir}}' github.com/corazawaf/coraza-coreruleset/v4)/rules"
 [ -f "$CRS/@crs-setup.conf.example" ] || die "CRS rules not found in the module cache ($CRS); run: cd pkg && go mod download"
-log "building proxybench and the upstream"
-(cd "$ROOT/node" && go build -o "$BENCH_TMP/proxybench" ./proxy/cmd/proxybench) || die "proxybench build failed"
-(cd "$BENCH_DIR/upstream" && go build -o "$BENCH_TMP/upstream" .) || die "upstream build failed"
-
+build_proxybench
 next_port=18380
-port() { local p; p=$(free_port "$next_port"); next_port=$((p + 1)); echo "$p"; }
-
-UP_PORT=$(port)
-start_bg "$BENCH_TMP/upstream.log" "$BENCH_TMP/upstream" -addr "127.0.0.1:$UP_PORT" -size 1024 >/dev/null
-wait_tcp 127.0.0.1 "$UP_PORT" 20 || die "upstream did not start"
+port UP_PORT
+start_upstream "$UP_PORT"
 
 # --- the ModSecurity rules: the node's directives with the module's CRS paths ----------
 # ModSecurity's Include stops at the "@" of the module cache path: the same files,
@@ -99,39 +76,23 @@ sed -i -E 's/^([[:space:]]+SecRule [^ ]+ "[^"]*")$/\1 "t:none"/' "$md/crs/owasp_
 } >"$md/main.conf"
 grep -q "REQUEST-942" "$md/main.conf" || die "no CRS includes in the generated directives"
 
-nginx_conf() { # nginx_conf DIR PORT EXTRA-HTTP EXTRA-LOCATION
-  mkdir -p "$1/logs"
-  cat >"$1/nginx.conf" <<NGX
-load_module $MODSEC_SO;
-worker_processes 1;
-pid $1/nginx.pid;
-error_log $1/logs/error.log warn;
-events { worker_connections 4096; multi_accept on; }
-http {
-  access_log off;
-  client_body_temp_path $1/cb; proxy_temp_path $1/px; fastcgi_temp_path $1/fc;
-  uwsgi_temp_path $1/uw; scgi_temp_path $1/sc;
-  keepalive_requests 100000;
-  client_body_buffer_size 128k;
-  $3
+proxy_conf() { # proxy_conf DIR PORT EXTRA-LOCATION : nginx proxying to the upstream, one worker
+  nginx_conf "$1" 1 "client_body_buffer_size 128k;
   upstream up { server 127.0.0.1:$UP_PORT; keepalive 64; keepalive_requests 100000; }
   server {
     listen 127.0.0.1:$2 reuseport backlog=4096;
     location / {
-      $4
+      $3
       proxy_pass http://up;
       proxy_http_version 1.1;
-      proxy_set_header Connection "";
+      proxy_set_header Connection \"\";
     }
-  }
-}
-NGX
-  nginx -t -q -p "$1" -e "$1/logs/error.log" -c "$1/nginx.conf" || die "nginx config test failed ($1)"
+  }" "load_module $MODSEC_SO;"
 }
 
 declare -A URL PIDS
 for t in $TARGETS; do
-  p=$(port)
+  port p
   case "$t" in
     node-off|node-waf)
       args=(); [ "$t" = node-waf ] && args=(-waf 1)
@@ -145,13 +106,12 @@ for t in $TARGETS; do
     nginx-off|nginx-modsec)
       d="$BENCH_TMP/$t"
       if [ "$t" = nginx-modsec ]; then
-        nginx_conf "$d" "$p" "" "modsecurity on; modsecurity_rules_file $md/main.conf;"
+        proxy_conf "$d" "$p" "modsecurity on; modsecurity_rules_file $md/main.conf;"
       else
-        nginx_conf "$d" "$p" "" ""
+        proxy_conf "$d" "$p" ""
       fi
-      start_bg "$d/stdout.log" nginx -p "$d" -e "$d/logs/error.log" -c "$d/nginx.conf" -g 'daemon off;' >/dev/null
-      wait_tcp 127.0.0.1 "$p" 30 || { tail -5 "$d/logs/error.log" >&2; die "$t did not start"; }
-      PIDS[$t]="$(cat "$d/nginx.pid") $(pgrep -P "$(cat "$d/nginx.pid")" | tr '\n' ' ')"
+      start_nginx "$d" "$p" "$t"
+      PIDS[$t]=$(nginx_pids "$d")
       ;;
     *) die "unknown target $t";;
   esac
@@ -197,9 +157,6 @@ for t in $TARGETS; do
 done
 log "all targets: benign GET and JSON 200, WAF targets block XSS and JSON SQLi"
 
-to_ms() { # wrk latency token (850.00us, 1.23ms, 1.02s) -> ms
-  awk -v v="$1" 'BEGIN{ if (v ~ /us$/) {sub(/us$/,"",v); print v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v+0} else {sub(/s$/,"",v); print v*1000} }'
-}
 ticks() { # ticks PID... : utime+stime of the processes in clock ticks
   local s=0 p
   for p in "$@"; do s=$((s + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done
@@ -212,8 +169,7 @@ for r in $(seq 1 "$ROUNDS"); do
   for l in $LOADS; do
     for t in $TARGETS; do
       url="${URL[$t]}/"
-      # shellcheck disable=SC2086
-      timeout 30 wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" -s "$BENCH_TMP/$l.lua" "$url" >/dev/null 2>&1
+      wrk_warm -s "$BENCH_TMP/$l.lua" "$url"
       # shellcheck disable=SC2086
       c0=$(ticks ${PIDS[$t]})
       prof=""
@@ -223,15 +179,12 @@ for r in $(seq 1 "$ROUNDS"); do
         curl -s -o "$prof" "http://$PPROF/debug/pprof/profile?seconds=$secs" &
         prof_pid=$!
       fi
-      out=$(timeout 120 wrk -t"$THREADS" -c"$CONNS" -d"$DUR" --timeout 10s --latency -s "$BENCH_TMP/$l.lua" "$url" 2>&1)
+      wrk_measure --timeout 10s -s "$BENCH_TMP/$l.lua" "$url"
       [ -n "$prof" ] && wait "$prof_pid"
       # shellcheck disable=SC2086
       c1=$(ticks ${PIDS[$t]})
-      rps=$(awk '/^Requests\/sec:/{print $2}' <<<"$out")
-      n=$(awk '/requests in/{print $1}' <<<"$out")
-      p99=$(to_ms "$(awk '$1=="99%"{print $2}' <<<"$out")")
-      cpu=$(awk -v t=$((c1 - c0)) -v k="$TCK" -v n="${n:-0}" 'BEGIN{ if (n+0==0) print 0; else printf "%.1f", t/k*1e6/n }')
-      errs=$(awk '/Non-2xx|Socket errors/{printf "%s ", $0}' <<<"$out")
+      rps=$WRK_RPS p99=$WRK_P99 errs=$WRK_ERRS
+      cpu=$(awk -v t=$((c1 - c0)) -v k="$TCK" -v n="${WRK_N:-0}" 'BEGIN{ if (n+0==0) print 0; else printf "%.1f", t/k*1e6/n }')
       RPS[$l/$t]+="${rps:-0} "; P99[$l/$t]+="${p99:-0} "; CPU[$l/$t]+="$cpu "
       log "round $r $l $t: rps=$rps p99=${p99}ms cpu=${cpu}us/req $errs"
     done
