@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+	metricsv1 "github.com/strata-edge/strata/gen/strata/metrics/v1"
 	wafv1 "github.com/strata-edge/strata/gen/strata/waf/v1"
 	"github.com/strata-edge/strata/internal/cli"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
@@ -125,6 +127,36 @@ func TestDevWAF(t *testing.T) {
 	t.Logf("attack to strata waf hits: %s", time.Since(attacked).Round(time.Millisecond))
 	if out := strata("waf", "stats", "--app", app.Id); !strings.Contains(out, "custom:block-admin") {
 		t.Fatalf("waf stats:\n%s", out)
+	}
+
+	// The node's metrics reports count the same matches per rule: QueryTop
+	// by waf_rule and strata waf stats --since read them from the metrics
+	// store.
+	natstest.CheckFor(t, 30*time.Second, 200*time.Millisecond, func() error {
+		top, err := c.metric.QueryTop(ctx, &metricsv1.QueryTopRequest{AppId: app.Id, By: "waf_rule"})
+		if err != nil {
+			return err
+		}
+		var custom, crs bool
+		for _, r := range top.GetRows() {
+			custom = custom || (r.GetName() == "custom:block-admin" && r.GetRequests() == 1 && r.GetBlocked() == 1)
+			crs = crs || (strings.HasPrefix(r.GetName(), "942") && r.GetBlocked() >= 1)
+		}
+		if !custom || !crs {
+			return fmt.Errorf("top by waf_rule %v: want custom:block-admin blocked once and a 942xxx rule blocked", top.GetRows())
+		}
+		return nil
+	})
+	t.Logf("attack to the metrics service's rule counts: %s", time.Since(attacked).Round(time.Millisecond))
+	res := &metricsv1.QueryTopResponse{}
+	if err := protojson.Unmarshal([]byte(strata("waf", "stats", "--app", app.Id, "--since", "10m", "-o", "json")), res); err != nil {
+		t.Fatal(err)
+	}
+	if i := slices.IndexFunc(res.GetRows(), func(r *metricsv1.TopRow) bool { return r.GetName() == "custom:block-admin" }); i < 0 || res.GetRows()[i].GetBlocked() != 1 {
+		t.Fatalf("waf stats --since 10m -o json: %v", res.GetRows())
+	}
+	if out := strata("waf", "stats", "--app", app.Id, "--since", "10m"); !strings.Contains(out, "custom:block-admin") || !strings.Contains(out, "BLOCKED") {
+		t.Fatalf("waf stats --since 10m:\n%s", out)
 	}
 
 	// Revert to release 1: off again on the node.

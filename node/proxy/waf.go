@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/strata-edge/strata/node/challenge"
 	"github.com/strata-edge/strata/node/proxy/upstream"
+	"github.com/strata-edge/strata/node/proxy/stats"
 	"github.com/strata-edge/strata/node/waf"
 	"github.com/strata-edge/strata/pkg/wafengine"
 )
@@ -40,6 +42,7 @@ func (p *Proxy) waf(x exchange, f *flow) bool {
 		return false
 	}
 	v, id, rx := p.wafRT.Begin(w, f.app.ID, req)
+	p.countWAF(f, v)
 	if rx != nil {
 		f.waf, f.wafX = w, rx // the response is inspected before it is sent
 	}
@@ -86,6 +89,7 @@ func (p *Proxy) wafResponse(req wafengine.Request, f *flow, resp wafengine.Respo
 		return 0, "", false
 	}
 	v, id := p.wafRT.Response(f.waf, f.app.ID, req, x, resp)
+	p.countWAF(f, v)
 	if v.Action != wafengine.Block {
 		return 0, "", false
 	}
@@ -120,6 +124,26 @@ func (p *Proxy) wafFill(st *stdState, resp *http.Response) error {
 		return &wafBlocked{status, msg}
 	}
 	return nil
+}
+
+// countWAF counts a verdict's matches in the app's per-second aggregates
+// (docs/metrics.md: per rule and action).
+func (p *Proxy) countWAF(f *flow, v wafengine.Verdict) {
+	if v.Action == wafengine.None || !f.app.Stats.PerSecond() {
+		return
+	}
+	f.app.Stats.WAF(time.Now(), wafAction(v.Action), len(v.Matches), func(i int) string { return v.Matches[i].RuleID })
+}
+
+// wafAction is how the per-second metrics count a verdict's action.
+func wafAction(a wafengine.Action) stats.WAFAction {
+	switch a {
+	case wafengine.Block:
+		return stats.WAFBlocked
+	case wafengine.Challenge:
+		return stats.WAFChallenged
+	}
+	return stats.WAFDetected
 }
 
 // commitWAF swaps in the WAF policies of the config being committed.

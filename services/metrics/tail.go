@@ -181,6 +181,16 @@ func mergeSecond(dst, src *metricsv1.AppSecond) {
 	dst.Cache = mergeNames(dst.Cache, src.GetCache(), 0)
 	dst.Paths = mergeNames(dst.Paths, src.GetPaths(), maxTopPaths)
 	dst.UpstreamErrors = mergeNames(dst.UpstreamErrors, src.GetUpstreamErrors(), 0)
+	for _, w := range src.GetWafRules() {
+		i := slices.IndexFunc(dst.WafRules, func(d *metricsv1.WafRuleCount) bool {
+			return d.GetRuleId() == w.GetRuleId() && d.GetAction() == w.GetAction()
+		})
+		if i < 0 {
+			dst.WafRules = append(dst.WafRules, &metricsv1.WafRuleCount{RuleId: w.GetRuleId(), Action: w.GetAction()})
+			i = len(dst.WafRules) - 1
+		}
+		dst.WafRules[i].Count += w.GetCount()
+	}
 	for _, u := range src.GetUpstreams() {
 		i := slices.IndexFunc(dst.Upstreams, func(d *metricsv1.UpstreamSecond) bool { return d.GetServer() == u.GetServer() })
 		if i < 0 {

@@ -17,7 +17,7 @@ import (
 )
 
 // topBy are the splits of QueryTop.
-var topBy = []string{"status", "path", "upstream", "cache", "node"}
+var topBy = []string{"status", "path", "upstream", "cache", "node", "waf_rule"}
 
 // Series are the series QuerySeries knows (metrics.proto).
 var Series = []string{"requests", "status_1xx", "status_2xx", "status_3xx", "status_4xx", "status_5xx",
@@ -31,10 +31,12 @@ func topCmd(f ClientFactory) *cobra.Command {
 		tr      timeRange
 	)
 	cmd := &cobra.Command{
-		Use:   "top --app APP [--by status|path|upstream|cache|node] [--since 5m] [--limit N]",
-		Short: "An app's requests split by status, path, upstream server, cache status or node, largest first",
-		Long: `An app's requests split by status code, path, upstream server, cache status
-or node, largest first, with each row's share and its server errors (5xx).
+		Use:   "top --app APP [--by status|path|upstream|cache|node|waf_rule] [--since 5m] [--limit N]",
+		Short: "An app's requests split by status, path, upstream server, cache status, node or WAF rule, largest first",
+		Long: `An app's requests split by status code, path, upstream server, cache status,
+node or WAF rule, largest first, with each row's share and its server errors
+(5xx); by waf_rule, the requests each rule matched and how many of them it
+blocked or challenged (a request may match several rules).
 
 Paths come from each node's top-32 summary per second: a path's count may
 exceed the true one by at most the ERROR column (exact when it is 0).`,
@@ -81,6 +83,9 @@ func topText(w io.Writer, res *metricsv1.QueryTopResponse) error {
 	if by == "path" {
 		head = append(head, "ERROR")
 	}
+	if by == "waf_rule" {
+		head = append(head, "BLOCKED", "CHALLENGED")
+	}
 	rows := [][]string{head}
 	var shown uint64
 	bounded := false
@@ -93,6 +98,9 @@ func topText(w io.Writer, res *metricsv1.QueryTopResponse) error {
 			row = append(row, "±"+strconv.FormatUint(r.GetError(), 10))
 			bounded = bounded || r.GetError() > 0
 		}
+		if by == "waf_rule" {
+			row = append(row, strconv.FormatUint(r.GetBlocked(), 10), strconv.FormatUint(r.GetChallenged(), 10))
+		}
 		rows = append(rows, row)
 		shown += r.GetRequests()
 	}
@@ -100,7 +108,7 @@ func topText(w io.Writer, res *metricsv1.QueryTopResponse) error {
 		return err
 	}
 	line := fmt.Sprintf("total %d requests", res.GetTotal())
-	if shown < res.GetTotal() && by != "path" {
+	if shown < res.GetTotal() && by != "path" && by != "waf_rule" {
 		line += fmt.Sprintf(", %d in rows not shown", res.GetTotal()-shown)
 	}
 	if bounded {

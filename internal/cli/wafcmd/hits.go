@@ -1,6 +1,7 @@
 package wafcmd
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -10,6 +11,8 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	metricsv1 "github.com/strata-edge/strata/gen/strata/metrics/v1"
+	"github.com/strata-edge/strata/gen/strata/metrics/v1/metricsv1connect"
 	wafv1 "github.com/strata-edge/strata/gen/strata/waf/v1"
 	"github.com/strata-edge/strata/gen/strata/waf/v1/wafv1connect"
 	"github.com/strata-edge/strata/internal/cli/clientx"
@@ -128,11 +131,23 @@ arrives until Ctrl-C (-o json: one WafHit object a line).`,
 
 func statsCmd(f ClientFactory) *cobra.Command {
 	var app, policy string
+	var since time.Duration
 	cmd := &cobra.Command{
-		Use:   "stats [--app APP] [--policy P]",
-		Short: "Hit counts per rule, most hits first (over the hit stream's retention)",
-		Args:  cobra.NoArgs,
+		Use:   "stats [--app APP [--since 24h]] [--policy P]",
+		Short: "Hit counts per rule, most hits first (the hit log, or the metrics service with --since)",
+		Long: `Hit counts per rule, most hits first.
+
+Without --since the counts come from the hit log (every hit the nodes
+published, over the hit stream's retention, per app and policy). With
+--since they come from the metrics service: the per-second rule counts the
+nodes report for the app, kept for the metrics retention (1 s rows for an
+hour, minutes for a week, hours for a year), counted even when a node sent
+fewer hits than it saw (waf max hits per second).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if since != 0 {
+				return metricsStats(cmd, f, app, policy, since)
+			}
 			return show(cmd, f, clientx.RPC(wafv1connect.WafServiceClient.GetRuleStats, &wafv1.GetRuleStatsRequest{AppId: app, PolicyId: policy}),
 				func(w io.Writer, res *wafv1.GetRuleStatsResponse) error {
 					rows := [][]string{{"RULE", "HITS", "BLOCKED", "LAST HIT"}}
@@ -145,5 +160,29 @@ func statsCmd(f ClientFactory) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&app, "app", "", "only this app's hits (its id)")
 	cmd.Flags().StringVar(&policy, "policy", "", "only this policy's hits (id or name)")
+	cmd.Flags().DurationVar(&since, "since", 0, "with --app: the metrics service's counts of the last DURATION")
 	return cmd
+}
+
+// metricsStats is stats --since: the metrics service's waf_rule split.
+func metricsStats(cmd *cobra.Command, f ClientFactory, app, policy string, since time.Duration) error {
+	switch {
+	case since < 0:
+		return fmt.Errorf("--since %s: must be positive", since)
+	case app == "":
+		return errors.New("--since needs --app: the metrics service counts rules per app")
+	case policy != "":
+		return errors.New("--policy and --since do not go together: the metrics service counts rules per app, not per policy")
+	}
+	now := time.Now()
+	req := &metricsv1.QueryTopRequest{AppId: app, By: "waf_rule", Start: timestamppb.New(now.Add(-since)), End: timestamppb.New(now), Limit: 1000}
+	return clientx.Show(cmd.Context(), f, f.MetricsClient, clientx.RPC(metricsv1connect.MetricsServiceClient.QueryTop, req),
+		func(w io.Writer, res *metricsv1.QueryTopResponse) error {
+			rows := [][]string{{"RULE", "HITS", "BLOCKED", "CHALLENGED", "DETECTED"}}
+			for _, r := range res.GetRows() {
+				rows = append(rows, []string{r.GetName(), fmt.Sprint(r.GetRequests()), fmt.Sprint(r.GetBlocked()), fmt.Sprint(r.GetChallenged()),
+					fmt.Sprint(r.GetRequests() - r.GetBlocked() - r.GetChallenged())})
+			}
+			return clientx.Table(w, rows)
+		})
 }

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
+	"github.com/strata-edge/strata/gen/strata/metrics/v1/metricsv1connect"
 	wafv1 "github.com/strata-edge/strata/gen/strata/waf/v1"
 	"github.com/strata-edge/strata/gen/strata/waf/v1/wafv1connect"
 	"github.com/strata-edge/strata/internal/cli/clientx"
@@ -34,6 +35,8 @@ type ClientFactory interface {
 	WafStreamClient() (wafv1connect.WafServiceClient, error)
 	// AppClient is the config service's (attach and detach update apps).
 	AppClient() (configv1connect.ConfigServiceClient, error)
+	// MetricsClient is the metrics service's (stats --since).
+	MetricsClient() (metricsv1connect.MetricsServiceClient, error)
 }
 
 // maxPolicyFileBytes bounds a --file (1000 rules of 4 KiB fit).

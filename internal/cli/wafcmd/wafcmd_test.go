@@ -17,6 +17,7 @@ import (
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/gen/strata/config/v1/configv1connect"
+	"github.com/strata-edge/strata/gen/strata/metrics/v1/metricsv1connect"
 	wafv1 "github.com/strata-edge/strata/gen/strata/waf/v1"
 	"github.com/strata-edge/strata/gen/strata/waf/v1/wafv1connect"
 	"github.com/strata-edge/strata/internal/cli/clientx/clitest"
@@ -34,6 +35,9 @@ type factory struct {
 
 func (f *factory) WafClient() (wafv1connect.WafServiceClient, error)       { return f.c, nil }
 func (f *factory) WafStreamClient() (wafv1connect.WafServiceClient, error) { return f.c, nil }
+func (f *factory) MetricsClient() (metricsv1connect.MetricsServiceClient, error) {
+	return nil, errors.New("no metrics service in this test (internal/stack's waf test reads it)")
+}
 func (f *factory) AppClient() (configv1connect.ConfigServiceClient, error) {
 	return nil, errors.New("no config service in this test (internal/stack's waf test attaches)")
 }

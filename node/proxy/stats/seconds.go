@@ -67,6 +67,7 @@ type bucket struct {
 	nCaches           int
 	upErrors          [upstreamErrorKinds]uint64
 	paths             topK
+	waf               wafCounts
 	used              bool // an attempt or a request was recorded
 }
 
@@ -103,6 +104,7 @@ func (b *bucket) reset() {
 	b.servers = b.servers[:0]
 	b.upErrors = [upstreamErrorKinds]uint64{}
 	b.paths.reset()
+	b.waf.reset()
 }
 
 // at returns the bucket of second sec, closing the one its slot held.
@@ -407,5 +409,6 @@ func (b *bucket) proto(appID string) *metricsv1.AppSecond {
 	slices.SortFunc(p.Paths, func(x, y *metricsv1.NameCount) int {
 		return cmp.Or(cmp.Compare(y.Count, x.Count), cmp.Compare(x.Name, y.Name))
 	})
+	b.waf.proto(p)
 	return p
 }

@@ -145,7 +145,10 @@ type rollRow struct {
 	paths      map[string][2]uint64 // count, error
 	upErrs     map[string]uint64
 	upstreams  map[string]*upAcc
+	waf        map[wafKey]uint64
 }
+
+type wafKey struct{ rule, action string }
 
 type upAcc struct {
 	attempts uint64
@@ -154,7 +157,7 @@ type upAcc struct {
 
 func newRollRow() *rollRow {
 	return &rollRow{status: map[uint32]uint64{}, cache: map[string]uint64{},
-		paths: map[string][2]uint64{}, upErrs: map[string]uint64{}, upstreams: map[string]*upAcc{}}
+		paths: map[string][2]uint64{}, upErrs: map[string]uint64{}, upstreams: map[string]*upAcc{}, waf: map[wafKey]uint64{}}
 }
 
 func (g *rollRow) add(t *trafficRow) error {
@@ -193,6 +196,9 @@ func (g *rollRow) add(t *trafficRow) error {
 	}
 	for _, e := range d.UpstreamErrors {
 		g.upErrs[e.Name] += e.Count
+	}
+	for _, w := range d.WafRules {
+		g.waf[wafKey{w.RuleId, w.Action}] += w.Count
 	}
 	for _, u := range d.Upstreams {
 		a := g.upstreams[u.Server]
@@ -250,6 +256,36 @@ func (g *rollRow) row(res int, k groupKey) (trafficRow, error) {
 		d.Upstreams = append(d.Upstreams, &metricsv1.UpstreamSecond{Server: srv, Attempts: a.attempts, Errors: nameCounts(a.errors)})
 	}
 	slices.SortFunc(d.Upstreams, func(a, b *metricsv1.UpstreamSecond) int { return strings.Compare(a.Server, b.Server) })
+	d.WafRules = wafRules(g.waf)
 	t.dims, err = proto.Marshal(d)
 	return t, err
+}
+
+// wafRulesKeptPerRow bounds a rolled-up row's WAF rule counts: the largest
+// are kept, the rest added to rule "other" of their action (totals stay
+// exact).
+const wafRulesKeptPerRow = 256
+
+func wafRules(m map[wafKey]uint64) []*metricsv1.WafRuleCount {
+	out := make([]*metricsv1.WafRuleCount, 0, len(m))
+	for k, n := range m {
+		out = append(out, &metricsv1.WafRuleCount{RuleId: k.rule, Action: k.action, Count: n})
+	}
+	slices.SortFunc(out, func(a, b *metricsv1.WafRuleCount) int {
+		return cmp.Or(cmp.Compare(b.Count, a.Count), strings.Compare(a.RuleId, b.RuleId), strings.Compare(a.Action, b.Action))
+	})
+	if len(out) <= wafRulesKeptPerRow {
+		return out
+	}
+	other := map[string]uint64{}
+	for _, r := range out[wafRulesKeptPerRow-len(WAFActions):] {
+		other[r.Action] += r.Count
+	}
+	out = out[:wafRulesKeptPerRow-len(WAFActions)]
+	for _, a := range WAFActions {
+		if n := other[a]; n > 0 {
+			out = append(out, &metricsv1.WafRuleCount{RuleId: "other", Action: a, Count: n})
+		}
+	}
+	return out
 }

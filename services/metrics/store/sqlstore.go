@@ -181,7 +181,7 @@ func rowFromAppSecond(node, cluster string, a *metricsv1.AppSecond) (trafficRow,
 	if t.latency, err = marshalWire(a.LatencyMs); err != nil {
 		return t, err
 	}
-	dims := &metricsv1.AppSecond{Status: a.Status, Cache: a.Cache, Paths: a.Paths, UpstreamErrors: a.UpstreamErrors}
+	dims := &metricsv1.AppSecond{Status: a.Status, Cache: a.Cache, Paths: a.Paths, UpstreamErrors: a.UpstreamErrors, WafRules: a.WafRules}
 	var ups []*metricsv1.Sketch
 	for _, u := range a.Upstreams {
 		if u.LatencyMs.GetCount() > 0 {
@@ -839,6 +839,16 @@ func (s *sqlStore) Top(ctx context.Context, q TopQuery) (*metricsv1.QueryTopResp
 					e += x.Count
 				}
 				add(u.Server, u.Attempts, 0, e)
+			}
+		case "waf_rule":
+			for _, w := range d.WafRules {
+				add(w.RuleId, w.Count, 0, 0)
+				switch w.Action {
+				case "blocked":
+					acc[w.RuleId].Blocked += w.Count
+				case "challenged":
+					acc[w.RuleId].Challenged += w.Count
+				}
 			}
 		}
 	}

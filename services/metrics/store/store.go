@@ -112,7 +112,7 @@ var seriesNames = []string{
 func SeriesNames() []string { return append([]string(nil), seriesNames...) }
 
 // TopBy lists the splits Top answers.
-func TopBy() []string { return []string{"status", "path", "upstream", "cache", "node"} }
+func TopBy() []string { return []string{"status", "path", "upstream", "cache", "node", "waf_rule"} }
 
 // Resolutions, seconds.
 const (
@@ -132,6 +132,8 @@ const (
 	MaxStatusCodes    = 100  // per AppSecond
 	MaxUpstreams      = 256  // per AppSecond
 	MaxNames          = 64   // cache statuses, paths, upstream error reasons per AppSecond
+	MaxWAFRules       = 64   // (rule, action) counts per AppSecond
+	MaxWAFRuleIDLen   = 64   // a WAF rule id (services/waf.MaxRuleIDLength)
 	MaxIDLen          = 128  // app, node, boot, cluster, partition, metric ids
 	MaxNameLen        = 2048 // a path, a server, a reason
 	MaxPoints         = 11_000

@@ -3,6 +3,8 @@ package store
 import (
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"time"
 
 	metricsv1 "github.com/strata-edge/strata/gen/strata/metrics/v1"
@@ -136,6 +138,9 @@ func validateReport(nodeID string, r *metricsv1.Report, received time.Time) erro
 				return err
 			}
 		}
+		if err := checkWAFRules(f+".waf_rules", a.WafRules); err != nil {
+			return err
+		}
 		for _, ns := range []struct {
 			name string
 			v    []*metricsv1.NameCount
@@ -207,6 +212,27 @@ func checkRange(start, end time.Time) error {
 	}
 	if !end.After(start) {
 		return invalid("end", "%v is not after start %v", end.UTC(), start.UTC())
+	}
+	return nil
+}
+
+// WAFActions are the actions of WafRuleCount.
+var WAFActions = []string{"blocked", "challenged", "detected"}
+
+func checkWAFRules(field string, rs []*metricsv1.WafRuleCount) error {
+	if len(rs) > MaxWAFRules {
+		return invalid(field, "%d entries, at most %d", len(rs), MaxWAFRules)
+	}
+	for i, r := range rs {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		switch {
+		case r.GetRuleId() == "":
+			return invalid(f+".rule_id", "required")
+		case len(r.GetRuleId()) > MaxWAFRuleIDLen:
+			return invalid(f+".rule_id", "%d bytes, at most %d", len(r.GetRuleId()), MaxWAFRuleIDLen)
+		case !slices.Contains(WAFActions, r.GetAction()):
+			return invalid(f+".action", "%q is not one of %s", r.GetAction(), strings.Join(WAFActions, ", "))
+		}
 	}
 	return nil
 }

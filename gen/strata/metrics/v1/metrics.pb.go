@@ -1000,7 +1000,8 @@ func (x *Point) GetValue() float64 {
 type QueryTopRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	AppId string                 `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
-	// status, path, upstream, cache or node.
+	// status, path, upstream, cache, node or waf_rule (requests each WAF rule
+	// matched; TopRow.blocked of them blocked).
 	By    string                 `protobuf:"bytes,2,opt,name=by,proto3" json:"by,omitempty"`
 	Start *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=start,proto3" json:"start,omitempty"`
 	End   *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=end,proto3" json:"end,omitempty"`
@@ -1145,7 +1146,12 @@ type TopRow struct {
 	// For path: the count may exceed the true one by at most error.
 	Error uint64 `protobuf:"varint,3,opt,name=error,proto3" json:"error,omitempty"`
 	// Server errors (5xx) among them (status, node, upstream splits).
-	Errors        uint64 `protobuf:"varint,4,opt,name=errors,proto3" json:"errors,omitempty"`
+	Errors uint64 `protobuf:"varint,4,opt,name=errors,proto3" json:"errors,omitempty"`
+	// The waf_rule split: the requests among them the rule blocked (the rest
+	// were challenged or detected).
+	Blocked uint64 `protobuf:"varint,5,opt,name=blocked,proto3" json:"blocked,omitempty"`
+	// The waf_rule split: the requests among them the rule challenged.
+	Challenged    uint64 `protobuf:"varint,6,opt,name=challenged,proto3" json:"challenged,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1204,6 +1210,20 @@ func (x *TopRow) GetError() uint64 {
 func (x *TopRow) GetErrors() uint64 {
 	if x != nil {
 		return x.Errors
+	}
+	return 0
+}
+
+func (x *TopRow) GetBlocked() uint64 {
+	if x != nil {
+		return x.Blocked
+	}
+	return 0
+}
+
+func (x *TopRow) GetChallenged() uint64 {
+	if x != nil {
+		return x.Challenged
 	}
 	return 0
 }
@@ -1772,12 +1792,16 @@ const file_strata_metrics_v1_metrics_proto_rawDesc = "" +
 	"\x10QueryTopResponse\x12\x0e\n" +
 	"\x02by\x18\x01 \x01(\tR\x02by\x12-\n" +
 	"\x04rows\x18\x02 \x03(\v2\x19.strata.metrics.v1.TopRowR\x04rows\x12\x14\n" +
-	"\x05total\x18\x03 \x01(\x04R\x05total\"f\n" +
+	"\x05total\x18\x03 \x01(\x04R\x05total\"\xa0\x01\n" +
 	"\x06TopRow\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\brequests\x18\x02 \x01(\x04R\brequests\x12\x14\n" +
 	"\x05error\x18\x03 \x01(\x04R\x05error\x12\x16\n" +
-	"\x06errors\x18\x04 \x01(\x04R\x06errors\"\xb1\x01\n" +
+	"\x06errors\x18\x04 \x01(\x04R\x06errors\x12\x18\n" +
+	"\ablocked\x18\x05 \x01(\x04R\ablocked\x12\x1e\n" +
+	"\n" +
+	"challenged\x18\x06 \x01(\x04R\n" +
+	"challenged\"\xb1\x01\n" +
 	"\x13GetNodeStatsRequest\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x120\n" +
 	"\x05start\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x12,\n" +

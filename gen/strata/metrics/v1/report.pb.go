@@ -175,8 +175,11 @@ type AppSecond struct {
 	Paths []*NameCount `protobuf:"bytes,10,rep,name=paths,proto3" json:"paths,omitempty"`
 	// Failed upstream attempts by reason: connect, timeout, response, no_server.
 	UpstreamErrors []*NameCount `protobuf:"bytes,11,rep,name=upstream_errors,json=upstreamErrors,proto3" json:"upstream_errors,omitempty"`
-	// Requests the WAF matched (0 until the WAF lands).
-	WafHits       uint64 `protobuf:"varint,12,opt,name=waf_hits,json=wafHits,proto3" json:"waf_hits,omitempty"`
+	// Requests the app's WAF policy matched (any rule, any action).
+	WafHits uint64 `protobuf:"varint,12,opt,name=waf_hits,json=wafHits,proto3" json:"waf_hits,omitempty"`
+	// Matches per WAF rule and action (at most 64 entries: what does not
+	// fit is counted under rule "other" of its action).
+	WafRules      []*WafRuleCount `protobuf:"bytes,13,rep,name=waf_rules,json=wafRules,proto3" json:"waf_rules,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -295,6 +298,77 @@ func (x *AppSecond) GetWafHits() uint64 {
 	return 0
 }
 
+func (x *AppSecond) GetWafRules() []*WafRuleCount {
+	if x != nil {
+		return x.WafRules
+	}
+	return nil
+}
+
+// WafRuleCount counts the requests one WAF rule matched with one outcome.
+type WafRuleCount struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rule id (a CRS rule number or a custom rule's id).
+	RuleId string `protobuf:"bytes,1,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	// What the policy did with those requests: blocked, challenged or
+	// detected (DETECT mode, LOG and ALLOW rules: served).
+	Action        string `protobuf:"bytes,2,opt,name=action,proto3" json:"action,omitempty"`
+	Count         uint64 `protobuf:"varint,3,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WafRuleCount) Reset() {
+	*x = WafRuleCount{}
+	mi := &file_strata_metrics_v1_report_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WafRuleCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WafRuleCount) ProtoMessage() {}
+
+func (x *WafRuleCount) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_metrics_v1_report_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WafRuleCount.ProtoReflect.Descriptor instead.
+func (*WafRuleCount) Descriptor() ([]byte, []int) {
+	return file_strata_metrics_v1_report_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *WafRuleCount) GetRuleId() string {
+	if x != nil {
+		return x.RuleId
+	}
+	return ""
+}
+
+func (x *WafRuleCount) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *WafRuleCount) GetCount() uint64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
 // CodeCount counts one HTTP status code.
 type CodeCount struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -306,7 +380,7 @@ type CodeCount struct {
 
 func (x *CodeCount) Reset() {
 	*x = CodeCount{}
-	mi := &file_strata_metrics_v1_report_proto_msgTypes[2]
+	mi := &file_strata_metrics_v1_report_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -318,7 +392,7 @@ func (x *CodeCount) String() string {
 func (*CodeCount) ProtoMessage() {}
 
 func (x *CodeCount) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_metrics_v1_report_proto_msgTypes[2]
+	mi := &file_strata_metrics_v1_report_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -331,7 +405,7 @@ func (x *CodeCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CodeCount.ProtoReflect.Descriptor instead.
 func (*CodeCount) Descriptor() ([]byte, []int) {
-	return file_strata_metrics_v1_report_proto_rawDescGZIP(), []int{2}
+	return file_strata_metrics_v1_report_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CodeCount) GetCode() uint32 {
@@ -361,7 +435,7 @@ type NameCount struct {
 
 func (x *NameCount) Reset() {
 	*x = NameCount{}
-	mi := &file_strata_metrics_v1_report_proto_msgTypes[3]
+	mi := &file_strata_metrics_v1_report_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -373,7 +447,7 @@ func (x *NameCount) String() string {
 func (*NameCount) ProtoMessage() {}
 
 func (x *NameCount) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_metrics_v1_report_proto_msgTypes[3]
+	mi := &file_strata_metrics_v1_report_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -386,7 +460,7 @@ func (x *NameCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NameCount.ProtoReflect.Descriptor instead.
 func (*NameCount) Descriptor() ([]byte, []int) {
-	return file_strata_metrics_v1_report_proto_rawDescGZIP(), []int{3}
+	return file_strata_metrics_v1_report_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *NameCount) GetName() string {
@@ -427,7 +501,7 @@ type UpstreamSecond struct {
 
 func (x *UpstreamSecond) Reset() {
 	*x = UpstreamSecond{}
-	mi := &file_strata_metrics_v1_report_proto_msgTypes[4]
+	mi := &file_strata_metrics_v1_report_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -439,7 +513,7 @@ func (x *UpstreamSecond) String() string {
 func (*UpstreamSecond) ProtoMessage() {}
 
 func (x *UpstreamSecond) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_metrics_v1_report_proto_msgTypes[4]
+	mi := &file_strata_metrics_v1_report_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -452,7 +526,7 @@ func (x *UpstreamSecond) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpstreamSecond.ProtoReflect.Descriptor instead.
 func (*UpstreamSecond) Descriptor() ([]byte, []int) {
-	return file_strata_metrics_v1_report_proto_rawDescGZIP(), []int{4}
+	return file_strata_metrics_v1_report_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *UpstreamSecond) GetServer() string {
@@ -506,7 +580,7 @@ type Sketch struct {
 
 func (x *Sketch) Reset() {
 	*x = Sketch{}
-	mi := &file_strata_metrics_v1_report_proto_msgTypes[5]
+	mi := &file_strata_metrics_v1_report_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -518,7 +592,7 @@ func (x *Sketch) String() string {
 func (*Sketch) ProtoMessage() {}
 
 func (x *Sketch) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_metrics_v1_report_proto_msgTypes[5]
+	mi := &file_strata_metrics_v1_report_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -531,7 +605,7 @@ func (x *Sketch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sketch.ProtoReflect.Descriptor instead.
 func (*Sketch) Descriptor() ([]byte, []int) {
-	return file_strata_metrics_v1_report_proto_rawDescGZIP(), []int{5}
+	return file_strata_metrics_v1_report_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Sketch) GetRelativeAccuracy() float64 {
@@ -616,7 +690,7 @@ type SystemSample struct {
 
 func (x *SystemSample) Reset() {
 	*x = SystemSample{}
-	mi := &file_strata_metrics_v1_report_proto_msgTypes[6]
+	mi := &file_strata_metrics_v1_report_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -628,7 +702,7 @@ func (x *SystemSample) String() string {
 func (*SystemSample) ProtoMessage() {}
 
 func (x *SystemSample) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_metrics_v1_report_proto_msgTypes[6]
+	mi := &file_strata_metrics_v1_report_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -641,7 +715,7 @@ func (x *SystemSample) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SystemSample.ProtoReflect.Descriptor instead.
 func (*SystemSample) Descriptor() ([]byte, []int) {
-	return file_strata_metrics_v1_report_proto_rawDescGZIP(), []int{6}
+	return file_strata_metrics_v1_report_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SystemSample) GetUnixSecond() int64 {
@@ -733,7 +807,7 @@ type DiskUsage struct {
 
 func (x *DiskUsage) Reset() {
 	*x = DiskUsage{}
-	mi := &file_strata_metrics_v1_report_proto_msgTypes[7]
+	mi := &file_strata_metrics_v1_report_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -745,7 +819,7 @@ func (x *DiskUsage) String() string {
 func (*DiskUsage) ProtoMessage() {}
 
 func (x *DiskUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_metrics_v1_report_proto_msgTypes[7]
+	mi := &file_strata_metrics_v1_report_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -758,7 +832,7 @@ func (x *DiskUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiskUsage.ProtoReflect.Descriptor instead.
 func (*DiskUsage) Descriptor() ([]byte, []int) {
-	return file_strata_metrics_v1_report_proto_rawDescGZIP(), []int{7}
+	return file_strata_metrics_v1_report_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *DiskUsage) GetPath() string {
@@ -797,7 +871,7 @@ type NetInterface struct {
 
 func (x *NetInterface) Reset() {
 	*x = NetInterface{}
-	mi := &file_strata_metrics_v1_report_proto_msgTypes[8]
+	mi := &file_strata_metrics_v1_report_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -809,7 +883,7 @@ func (x *NetInterface) String() string {
 func (*NetInterface) ProtoMessage() {}
 
 func (x *NetInterface) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_metrics_v1_report_proto_msgTypes[8]
+	mi := &file_strata_metrics_v1_report_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -822,7 +896,7 @@ func (x *NetInterface) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NetInterface.ProtoReflect.Descriptor instead.
 func (*NetInterface) Descriptor() ([]byte, []int) {
-	return file_strata_metrics_v1_report_proto_rawDescGZIP(), []int{8}
+	return file_strata_metrics_v1_report_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *NetInterface) GetName() string {
@@ -885,7 +959,7 @@ type ServerHealth struct {
 
 func (x *ServerHealth) Reset() {
 	*x = ServerHealth{}
-	mi := &file_strata_metrics_v1_report_proto_msgTypes[9]
+	mi := &file_strata_metrics_v1_report_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -897,7 +971,7 @@ func (x *ServerHealth) String() string {
 func (*ServerHealth) ProtoMessage() {}
 
 func (x *ServerHealth) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_metrics_v1_report_proto_msgTypes[9]
+	mi := &file_strata_metrics_v1_report_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -910,7 +984,7 @@ func (x *ServerHealth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerHealth.ProtoReflect.Descriptor instead.
 func (*ServerHealth) Descriptor() ([]byte, []int) {
-	return file_strata_metrics_v1_report_proto_rawDescGZIP(), []int{9}
+	return file_strata_metrics_v1_report_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ServerHealth) GetAppId() string {
@@ -975,7 +1049,7 @@ type MetricResult struct {
 
 func (x *MetricResult) Reset() {
 	*x = MetricResult{}
-	mi := &file_strata_metrics_v1_report_proto_msgTypes[10]
+	mi := &file_strata_metrics_v1_report_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -987,7 +1061,7 @@ func (x *MetricResult) String() string {
 func (*MetricResult) ProtoMessage() {}
 
 func (x *MetricResult) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_metrics_v1_report_proto_msgTypes[10]
+	mi := &file_strata_metrics_v1_report_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1000,7 +1074,7 @@ func (x *MetricResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricResult.ProtoReflect.Descriptor instead.
 func (*MetricResult) Descriptor() ([]byte, []int) {
-	return file_strata_metrics_v1_report_proto_rawDescGZIP(), []int{10}
+	return file_strata_metrics_v1_report_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *MetricResult) GetMetricId() string {
@@ -1062,7 +1136,7 @@ type MetricRow struct {
 
 func (x *MetricRow) Reset() {
 	*x = MetricRow{}
-	mi := &file_strata_metrics_v1_report_proto_msgTypes[11]
+	mi := &file_strata_metrics_v1_report_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1074,7 +1148,7 @@ func (x *MetricRow) String() string {
 func (*MetricRow) ProtoMessage() {}
 
 func (x *MetricRow) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_metrics_v1_report_proto_msgTypes[11]
+	mi := &file_strata_metrics_v1_report_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1087,7 +1161,7 @@ func (x *MetricRow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricRow.ProtoReflect.Descriptor instead.
 func (*MetricRow) Descriptor() ([]byte, []int) {
-	return file_strata_metrics_v1_report_proto_rawDescGZIP(), []int{11}
+	return file_strata_metrics_v1_report_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *MetricRow) GetKeys() []string {
@@ -1133,7 +1207,7 @@ type AggState struct {
 
 func (x *AggState) Reset() {
 	*x = AggState{}
-	mi := &file_strata_metrics_v1_report_proto_msgTypes[12]
+	mi := &file_strata_metrics_v1_report_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1145,7 +1219,7 @@ func (x *AggState) String() string {
 func (*AggState) ProtoMessage() {}
 
 func (x *AggState) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_metrics_v1_report_proto_msgTypes[12]
+	mi := &file_strata_metrics_v1_report_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1158,7 +1232,7 @@ func (x *AggState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AggState.ProtoReflect.Descriptor instead.
 func (*AggState) Descriptor() ([]byte, []int) {
-	return file_strata_metrics_v1_report_proto_rawDescGZIP(), []int{12}
+	return file_strata_metrics_v1_report_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *AggState) GetCount() uint64 {
@@ -1213,7 +1287,7 @@ const file_strata_metrics_v1_report_proto_rawDesc = "" +
 	"\ametrics\x18\b \x03(\v2\x1f.strata.metrics.v1.MetricResultR\ametrics\x129\n" +
 	"\aservers\x18\t \x03(\v2\x1f.strata.metrics.v1.ServerHealthR\aservers\x12'\n" +
 	"\x0fdropped_reports\x18\n" +
-	" \x01(\x04R\x0edroppedReports\"\x92\x04\n" +
+	" \x01(\x04R\x0edroppedReports\"\xd0\x04\n" +
 	"\tAppSecond\x12\x15\n" +
 	"\x06app_id\x18\x01 \x01(\tR\x05appId\x12\x1f\n" +
 	"\vunix_second\x18\x02 \x01(\x03R\n" +
@@ -1229,7 +1303,12 @@ const file_strata_metrics_v1_report_proto_rawDesc = "" +
 	"\x05paths\x18\n" +
 	" \x03(\v2\x1c.strata.metrics.v1.NameCountR\x05paths\x12E\n" +
 	"\x0fupstream_errors\x18\v \x03(\v2\x1c.strata.metrics.v1.NameCountR\x0eupstreamErrors\x12\x19\n" +
-	"\bwaf_hits\x18\f \x01(\x04R\awafHits\"5\n" +
+	"\bwaf_hits\x18\f \x01(\x04R\awafHits\x12<\n" +
+	"\twaf_rules\x18\r \x03(\v2\x1f.strata.metrics.v1.WafRuleCountR\bwafRules\"U\n" +
+	"\fWafRuleCount\x12\x17\n" +
+	"\arule_id\x18\x01 \x01(\tR\x06ruleId\x12\x16\n" +
+	"\x06action\x18\x02 \x01(\tR\x06action\x12\x14\n" +
+	"\x05count\x18\x03 \x01(\x04R\x05count\"5\n" +
 	"\tCodeCount\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\rR\x04code\x12\x14\n" +
 	"\x05count\x18\x02 \x01(\x04R\x05count\"K\n" +
@@ -1328,46 +1407,48 @@ func file_strata_metrics_v1_report_proto_rawDescGZIP() []byte {
 	return file_strata_metrics_v1_report_proto_rawDescData
 }
 
-var file_strata_metrics_v1_report_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_strata_metrics_v1_report_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_strata_metrics_v1_report_proto_goTypes = []any{
 	(*Report)(nil),         // 0: strata.metrics.v1.Report
 	(*AppSecond)(nil),      // 1: strata.metrics.v1.AppSecond
-	(*CodeCount)(nil),      // 2: strata.metrics.v1.CodeCount
-	(*NameCount)(nil),      // 3: strata.metrics.v1.NameCount
-	(*UpstreamSecond)(nil), // 4: strata.metrics.v1.UpstreamSecond
-	(*Sketch)(nil),         // 5: strata.metrics.v1.Sketch
-	(*SystemSample)(nil),   // 6: strata.metrics.v1.SystemSample
-	(*DiskUsage)(nil),      // 7: strata.metrics.v1.DiskUsage
-	(*NetInterface)(nil),   // 8: strata.metrics.v1.NetInterface
-	(*ServerHealth)(nil),   // 9: strata.metrics.v1.ServerHealth
-	(*MetricResult)(nil),   // 10: strata.metrics.v1.MetricResult
-	(*MetricRow)(nil),      // 11: strata.metrics.v1.MetricRow
-	(*AggState)(nil),       // 12: strata.metrics.v1.AggState
+	(*WafRuleCount)(nil),   // 2: strata.metrics.v1.WafRuleCount
+	(*CodeCount)(nil),      // 3: strata.metrics.v1.CodeCount
+	(*NameCount)(nil),      // 4: strata.metrics.v1.NameCount
+	(*UpstreamSecond)(nil), // 5: strata.metrics.v1.UpstreamSecond
+	(*Sketch)(nil),         // 6: strata.metrics.v1.Sketch
+	(*SystemSample)(nil),   // 7: strata.metrics.v1.SystemSample
+	(*DiskUsage)(nil),      // 8: strata.metrics.v1.DiskUsage
+	(*NetInterface)(nil),   // 9: strata.metrics.v1.NetInterface
+	(*ServerHealth)(nil),   // 10: strata.metrics.v1.ServerHealth
+	(*MetricResult)(nil),   // 11: strata.metrics.v1.MetricResult
+	(*MetricRow)(nil),      // 12: strata.metrics.v1.MetricRow
+	(*AggState)(nil),       // 13: strata.metrics.v1.AggState
 }
 var file_strata_metrics_v1_report_proto_depIdxs = []int32{
 	1,  // 0: strata.metrics.v1.Report.apps:type_name -> strata.metrics.v1.AppSecond
-	6,  // 1: strata.metrics.v1.Report.system:type_name -> strata.metrics.v1.SystemSample
-	10, // 2: strata.metrics.v1.Report.metrics:type_name -> strata.metrics.v1.MetricResult
-	9,  // 3: strata.metrics.v1.Report.servers:type_name -> strata.metrics.v1.ServerHealth
-	2,  // 4: strata.metrics.v1.AppSecond.status:type_name -> strata.metrics.v1.CodeCount
-	5,  // 5: strata.metrics.v1.AppSecond.latency_ms:type_name -> strata.metrics.v1.Sketch
-	4,  // 6: strata.metrics.v1.AppSecond.upstreams:type_name -> strata.metrics.v1.UpstreamSecond
-	3,  // 7: strata.metrics.v1.AppSecond.cache:type_name -> strata.metrics.v1.NameCount
-	3,  // 8: strata.metrics.v1.AppSecond.paths:type_name -> strata.metrics.v1.NameCount
-	3,  // 9: strata.metrics.v1.AppSecond.upstream_errors:type_name -> strata.metrics.v1.NameCount
-	3,  // 10: strata.metrics.v1.UpstreamSecond.errors:type_name -> strata.metrics.v1.NameCount
-	5,  // 11: strata.metrics.v1.UpstreamSecond.latency_ms:type_name -> strata.metrics.v1.Sketch
-	7,  // 12: strata.metrics.v1.SystemSample.disks:type_name -> strata.metrics.v1.DiskUsage
-	8,  // 13: strata.metrics.v1.SystemSample.interfaces:type_name -> strata.metrics.v1.NetInterface
-	3,  // 14: strata.metrics.v1.SystemSample.xdp_packets:type_name -> strata.metrics.v1.NameCount
-	11, // 15: strata.metrics.v1.MetricResult.rows:type_name -> strata.metrics.v1.MetricRow
-	12, // 16: strata.metrics.v1.MetricRow.aggs:type_name -> strata.metrics.v1.AggState
-	5,  // 17: strata.metrics.v1.AggState.sketch:type_name -> strata.metrics.v1.Sketch
-	18, // [18:18] is the sub-list for method output_type
-	18, // [18:18] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	7,  // 1: strata.metrics.v1.Report.system:type_name -> strata.metrics.v1.SystemSample
+	11, // 2: strata.metrics.v1.Report.metrics:type_name -> strata.metrics.v1.MetricResult
+	10, // 3: strata.metrics.v1.Report.servers:type_name -> strata.metrics.v1.ServerHealth
+	3,  // 4: strata.metrics.v1.AppSecond.status:type_name -> strata.metrics.v1.CodeCount
+	6,  // 5: strata.metrics.v1.AppSecond.latency_ms:type_name -> strata.metrics.v1.Sketch
+	5,  // 6: strata.metrics.v1.AppSecond.upstreams:type_name -> strata.metrics.v1.UpstreamSecond
+	4,  // 7: strata.metrics.v1.AppSecond.cache:type_name -> strata.metrics.v1.NameCount
+	4,  // 8: strata.metrics.v1.AppSecond.paths:type_name -> strata.metrics.v1.NameCount
+	4,  // 9: strata.metrics.v1.AppSecond.upstream_errors:type_name -> strata.metrics.v1.NameCount
+	2,  // 10: strata.metrics.v1.AppSecond.waf_rules:type_name -> strata.metrics.v1.WafRuleCount
+	4,  // 11: strata.metrics.v1.UpstreamSecond.errors:type_name -> strata.metrics.v1.NameCount
+	6,  // 12: strata.metrics.v1.UpstreamSecond.latency_ms:type_name -> strata.metrics.v1.Sketch
+	8,  // 13: strata.metrics.v1.SystemSample.disks:type_name -> strata.metrics.v1.DiskUsage
+	9,  // 14: strata.metrics.v1.SystemSample.interfaces:type_name -> strata.metrics.v1.NetInterface
+	4,  // 15: strata.metrics.v1.SystemSample.xdp_packets:type_name -> strata.metrics.v1.NameCount
+	12, // 16: strata.metrics.v1.MetricResult.rows:type_name -> strata.metrics.v1.MetricRow
+	13, // 17: strata.metrics.v1.MetricRow.aggs:type_name -> strata.metrics.v1.AggState
+	6,  // 18: strata.metrics.v1.AggState.sketch:type_name -> strata.metrics.v1.Sketch
+	19, // [19:19] is the sub-list for method output_type
+	19, // [19:19] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_strata_metrics_v1_report_proto_init() }
@@ -1381,7 +1462,7 @@ func file_strata_metrics_v1_report_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_metrics_v1_report_proto_rawDesc), len(file_strata_metrics_v1_report_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -37,6 +37,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SeriesSteps", testSeriesSteps},
 		{"Quantiles", testQuantiles},
 		{"Top", testTop},
+		{"TopWAFRules", testTopWAFRules},
 		{"Health", testHealth},
 		{"HealthConcurrentReports", testHealthConcurrent},
 		{"Compaction", testCompaction},
@@ -368,6 +369,58 @@ func testTop(t *testing.T, s store.Store) {
 	}
 	if got := str(top("upstream", 0)); got != "u2:80=31/0/4 u1:80=15/0/2" {
 		t.Errorf("Top(upstream) after compaction = %s", got)
+	}
+}
+
+// Given WAF rule counts of two nodes over two seconds, Top by waf_rule sums
+// them per rule with the blocked and challenged shares, before and after
+// the seconds roll up into minutes and hours.
+func testTopWAFRules(t *testing.T, s store.Store) {
+	mk := func(sec int64, rules ...*metricsv1.WafRuleCount) *metricsv1.AppSecond {
+		a := App("app1", sec, 10, 200)
+		a.WafRules = rules
+		for _, r := range rules {
+			a.WafHits += r.Count
+		}
+		return a
+	}
+	rule := func(id, action string, n uint64) *metricsv1.WafRuleCount {
+		return &metricsv1.WafRuleCount{RuleId: id, Action: action, Count: n}
+	}
+	ingest(t, s, "n1", report("b", 1, "c1",
+		mk(sec(0), rule("942100", "blocked", 3), rule("949110", "blocked", 3), rule("920350", "detected", 1)),
+		mk(sec(1), rule("942100", "blocked", 2), rule("custom-bot", "challenged", 4))))
+	ingest(t, s, "n2", report("b", 1, "c2", mk(sec(0), rule("942100", "detected", 5))))
+	want := "942100=10/5/0 custom-bot=4/0/4 949110=3/3/0 920350=1/0/0"
+	check := func(what string) {
+		t.Helper()
+		r, err := s.Top(ctx, store.TopQuery{AppID: "app1", By: "waf_rule", Start: Base, End: Base.Add(time.Minute)})
+		if err != nil {
+			t.Fatalf("%s: Top(waf_rule): %v", what, err)
+		}
+		var b []string
+		for _, row := range r.Rows {
+			b = append(b, fmt.Sprintf("%s=%d/%d/%d", row.Name, row.Requests, row.Blocked, row.Challenged))
+		}
+		if got := strings.Join(b, " "); got != want {
+			t.Errorf("%s: Top(waf_rule) = %s, want %s", what, got, want)
+		}
+	}
+	check("1 s rows")
+	for _, now := range []time.Time{Base.Add(3 * time.Hour), Base.Add(9 * 24 * time.Hour)} {
+		if err := s.Compact(ctx, now); err != nil {
+			t.Fatal(err)
+		}
+		check("rolled up at " + now.Sub(Base).String())
+	}
+	// Bad rule counts are refused naming the field.
+	bad := mk(sec(2), rule("942100", "dropped", 1))
+	if _, err := s.Ingest(ctx, "n1", report("b", 2, "c1", bad), Base); err == nil || !strings.Contains(err.Error(), "apps[0].waf_rules[0].action") {
+		t.Errorf("an unknown action: %v, want an error naming apps[0].waf_rules[0].action", err)
+	}
+	bad = mk(sec(2), rule(strings.Repeat("9", store.MaxWAFRuleIDLen+1), "blocked", 1))
+	if _, err := s.Ingest(ctx, "n1", report("b", 3, "c1", bad), Base); err == nil || !strings.Contains(err.Error(), "apps[0].waf_rules[0].rule_id") {
+		t.Errorf("a long rule id: %v, want an error naming apps[0].waf_rules[0].rule_id", err)
 	}
 }
 

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file strata/metrics/v1/report.proto.
  */
 export const file_strata_metrics_v1_report: GenFile = /*@__PURE__*/
-  fileDesc("Ch5zdHJhdGEvbWV0cmljcy92MS9yZXBvcnQucHJvdG8SEXN0cmF0YS5tZXRyaWNzLnYxIrsCCgZSZXBvcnQSDwoHbm9kZV9pZBgBIAEoCRIPCgdib290X2lkGAIgASgJEgsKA3NlcRgDIAEoBBISCgpjbHVzdGVyX2lkGAQgASgJEhQKDHBhcnRpdGlvbl9pZBgFIAEoCRIqCgRhcHBzGAYgAygLMhwuc3RyYXRhLm1ldHJpY3MudjEuQXBwU2Vjb25kEi8KBnN5c3RlbRgHIAMoCzIfLnN0cmF0YS5tZXRyaWNzLnYxLlN5c3RlbVNhbXBsZRIwCgdtZXRyaWNzGAggAygLMh8uc3RyYXRhLm1ldHJpY3MudjEuTWV0cmljUmVzdWx0EjAKB3NlcnZlcnMYCSADKAsyHy5zdHJhdGEubWV0cmljcy52MS5TZXJ2ZXJIZWFsdGgSFwoPZHJvcHBlZF9yZXBvcnRzGAogASgEIp0DCglBcHBTZWNvbmQSDgoGYXBwX2lkGAEgASgJEhMKC3VuaXhfc2Vjb25kGAIgASgDEhAKCHJlcXVlc3RzGAMgASgEEiwKBnN0YXR1cxgEIAMoCzIcLnN0cmF0YS5tZXRyaWNzLnYxLkNvZGVDb3VudBIQCghieXRlc19pbhgFIAEoBBIRCglieXRlc19vdXQYBiABKAQSLQoKbGF0ZW5jeV9tcxgHIAEoCzIZLnN0cmF0YS5tZXRyaWNzLnYxLlNrZXRjaBI0Cgl1cHN0cmVhbXMYCCADKAsyIS5zdHJhdGEubWV0cmljcy52MS5VcHN0cmVhbVNlY29uZBIrCgVjYWNoZRgJIAMoCzIcLnN0cmF0YS5tZXRyaWNzLnYxLk5hbWVDb3VudBIrCgVwYXRocxgKIAMoCzIcLnN0cmF0YS5tZXRyaWNzLnYxLk5hbWVDb3VudBI1Cg91cHN0cmVhbV9lcnJvcnMYCyADKAsyHC5zdHJhdGEubWV0cmljcy52MS5OYW1lQ291bnQSEAoId2FmX2hpdHMYDCABKAQiKAoJQ29kZUNvdW50EgwKBGNvZGUYASABKA0SDQoFY291bnQYAiABKAQiNwoJTmFtZUNvdW50EgwKBG5hbWUYASABKAkSDQoFY291bnQYAiABKAQSDQoFZXJyb3IYAyABKAQijwEKDlVwc3RyZWFtU2Vjb25kEg4KBnNlcnZlchgBIAEoCRIQCghhdHRlbXB0cxgCIAEoBBIsCgZlcnJvcnMYAyADKAsyHC5zdHJhdGEubWV0cmljcy52MS5OYW1lQ291bnQSLQoKbGF0ZW5jeV9tcxgEIAEoCzIZLnN0cmF0YS5tZXRyaWNzLnYxLlNrZXRjaCKNAQoGU2tldGNoEhkKEXJlbGF0aXZlX2FjY3VyYWN5GAEgASgBEg4KBm9mZnNldBgCIAEoERIOCgZjb3VudHMYAyADKAQSEgoKemVyb19jb3VudBgEIAEoBBILCgNzdW0YBSABKAESCwoDbWluGAYgASgBEgsKA21heBgHIAEoARINCgVjb3VudBgIIAEoBCLVAgoMU3lzdGVtU2FtcGxlEhMKC3VuaXhfc2Vjb25kGAEgASgDEhMKC2NwdV9wZXJjZW50GAIgASgBEg0KBWxvYWQxGAMgASgBEhkKEW1lbW9yeV91c2VkX2J5dGVzGAQgASgEEhoKEm1lbW9yeV90b3RhbF9ieXRlcxgFIAEoBBIrCgVkaXNrcxgGIAMoCzIcLnN0cmF0YS5tZXRyaWNzLnYxLkRpc2tVc2FnZRIzCgppbnRlcmZhY2VzGAcgAygLMh8uc3RyYXRhLm1ldHJpY3MudjEuTmV0SW50ZXJmYWNlEhgKEG9wZW5fY29ubmVjdGlvbnMYCCABKAQSEgoKZ29yb3V0aW5lcxgJIAEoBBISCgpoZWFwX2J5dGVzGAogASgEEjEKC3hkcF9wYWNrZXRzGAsgAygLMhwuc3RyYXRhLm1ldHJpY3MudjEuTmFtZUNvdW50IkIKCURpc2tVc2FnZRIMCgRwYXRoGAEgASgJEhIKCnVzZWRfYnl0ZXMYAiABKAQSEwoLdG90YWxfYnl0ZXMYAyABKAQigAEKDE5ldEludGVyZmFjZRIMCgRuYW1lGAEgASgJEhIKCmJ5dGVzX3JlY3YYAiABKAQSEgoKYnl0ZXNfc2VudBgDIAEoBBIUCgxwYWNrZXRzX3JlY3YYBCABKAQSFAoMcGFja2V0c19zZW50GAUgASgEEg4KBmVycm9ycxgGIAEoBCJ1CgxTZXJ2ZXJIZWFsdGgSDgoGYXBwX2lkGAEgASgJEhAKCHVwc3RyZWFtGAIgASgJEg4KBnNlcnZlchgDIAEoCRIPCgdoZWFsdGh5GAQgASgIEg4KBnJlYXNvbhgFIAEoCRISCgpzaW5jZV91bml4GAYgASgDIq4BCgxNZXRyaWNSZXN1bHQSEQoJbWV0cmljX2lkGAEgASgJEhoKEmRlZmluaXRpb25fdmVyc2lvbhgCIAEoBBIZChF3aW5kb3dfc3RhcnRfdW5peBgDIAEoAxIWCg53aW5kb3dfc2Vjb25kcxgEIAEoDRIqCgRyb3dzGAUgAygLMhwuc3RyYXRhLm1ldHJpY3MudjEuTWV0cmljUm93EhAKCG92ZXJmbG93GAYgASgEImIKCU1ldHJpY1JvdxIMCgRrZXlzGAEgAygJEikKBGFnZ3MYAiADKAsyGy5zdHJhdGEubWV0cmljcy52MS5BZ2dTdGF0ZRINCgVvdGhlchgDIAEoCBINCgVlcnJvchgEIAEoBCJrCghBZ2dTdGF0ZRINCgVjb3VudBgBIAEoBBILCgNzdW0YAiABKAESCwoDbWluGAMgASgBEgsKA21heBgEIAEoARIpCgZza2V0Y2gYBSABKAsyGS5zdHJhdGEubWV0cmljcy52MS5Ta2V0Y2hCP1o9Z2l0aHViLmNvbS9zdHJhdGEtZWRnZS9zdHJhdGEvZ2VuL3N0cmF0YS9tZXRyaWNzL3YxO21ldHJpY3N2MWIGcHJvdG8z");
+  fileDesc("Ch5zdHJhdGEvbWV0cmljcy92MS9yZXBvcnQucHJvdG8SEXN0cmF0YS5tZXRyaWNzLnYxIrsCCgZSZXBvcnQSDwoHbm9kZV9pZBgBIAEoCRIPCgdib290X2lkGAIgASgJEgsKA3NlcRgDIAEoBBISCgpjbHVzdGVyX2lkGAQgASgJEhQKDHBhcnRpdGlvbl9pZBgFIAEoCRIqCgRhcHBzGAYgAygLMhwuc3RyYXRhLm1ldHJpY3MudjEuQXBwU2Vjb25kEi8KBnN5c3RlbRgHIAMoCzIfLnN0cmF0YS5tZXRyaWNzLnYxLlN5c3RlbVNhbXBsZRIwCgdtZXRyaWNzGAggAygLMh8uc3RyYXRhLm1ldHJpY3MudjEuTWV0cmljUmVzdWx0EjAKB3NlcnZlcnMYCSADKAsyHy5zdHJhdGEubWV0cmljcy52MS5TZXJ2ZXJIZWFsdGgSFwoPZHJvcHBlZF9yZXBvcnRzGAogASgEItEDCglBcHBTZWNvbmQSDgoGYXBwX2lkGAEgASgJEhMKC3VuaXhfc2Vjb25kGAIgASgDEhAKCHJlcXVlc3RzGAMgASgEEiwKBnN0YXR1cxgEIAMoCzIcLnN0cmF0YS5tZXRyaWNzLnYxLkNvZGVDb3VudBIQCghieXRlc19pbhgFIAEoBBIRCglieXRlc19vdXQYBiABKAQSLQoKbGF0ZW5jeV9tcxgHIAEoCzIZLnN0cmF0YS5tZXRyaWNzLnYxLlNrZXRjaBI0Cgl1cHN0cmVhbXMYCCADKAsyIS5zdHJhdGEubWV0cmljcy52MS5VcHN0cmVhbVNlY29uZBIrCgVjYWNoZRgJIAMoCzIcLnN0cmF0YS5tZXRyaWNzLnYxLk5hbWVDb3VudBIrCgVwYXRocxgKIAMoCzIcLnN0cmF0YS5tZXRyaWNzLnYxLk5hbWVDb3VudBI1Cg91cHN0cmVhbV9lcnJvcnMYCyADKAsyHC5zdHJhdGEubWV0cmljcy52MS5OYW1lQ291bnQSEAoId2FmX2hpdHMYDCABKAQSMgoJd2FmX3J1bGVzGA0gAygLMh8uc3RyYXRhLm1ldHJpY3MudjEuV2FmUnVsZUNvdW50Ij4KDFdhZlJ1bGVDb3VudBIPCgdydWxlX2lkGAEgASgJEg4KBmFjdGlvbhgCIAEoCRINCgVjb3VudBgDIAEoBCIoCglDb2RlQ291bnQSDAoEY29kZRgBIAEoDRINCgVjb3VudBgCIAEoBCI3CglOYW1lQ291bnQSDAoEbmFtZRgBIAEoCRINCgVjb3VudBgCIAEoBBINCgVlcnJvchgDIAEoBCKPAQoOVXBzdHJlYW1TZWNvbmQSDgoGc2VydmVyGAEgASgJEhAKCGF0dGVtcHRzGAIgASgEEiwKBmVycm9ycxgDIAMoCzIcLnN0cmF0YS5tZXRyaWNzLnYxLk5hbWVDb3VudBItCgpsYXRlbmN5X21zGAQgASgLMhkuc3RyYXRhLm1ldHJpY3MudjEuU2tldGNoIo0BCgZTa2V0Y2gSGQoRcmVsYXRpdmVfYWNjdXJhY3kYASABKAESDgoGb2Zmc2V0GAIgASgREg4KBmNvdW50cxgDIAMoBBISCgp6ZXJvX2NvdW50GAQgASgEEgsKA3N1bRgFIAEoARILCgNtaW4YBiABKAESCwoDbWF4GAcgASgBEg0KBWNvdW50GAggASgEItUCCgxTeXN0ZW1TYW1wbGUSEwoLdW5peF9zZWNvbmQYASABKAMSEwoLY3B1X3BlcmNlbnQYAiABKAESDQoFbG9hZDEYAyABKAESGQoRbWVtb3J5X3VzZWRfYnl0ZXMYBCABKAQSGgoSbWVtb3J5X3RvdGFsX2J5dGVzGAUgASgEEisKBWRpc2tzGAYgAygLMhwuc3RyYXRhLm1ldHJpY3MudjEuRGlza1VzYWdlEjMKCmludGVyZmFjZXMYByADKAsyHy5zdHJhdGEubWV0cmljcy52MS5OZXRJbnRlcmZhY2USGAoQb3Blbl9jb25uZWN0aW9ucxgIIAEoBBISCgpnb3JvdXRpbmVzGAkgASgEEhIKCmhlYXBfYnl0ZXMYCiABKAQSMQoLeGRwX3BhY2tldHMYCyADKAsyHC5zdHJhdGEubWV0cmljcy52MS5OYW1lQ291bnQiQgoJRGlza1VzYWdlEgwKBHBhdGgYASABKAkSEgoKdXNlZF9ieXRlcxgCIAEoBBITCgt0b3RhbF9ieXRlcxgDIAEoBCKAAQoMTmV0SW50ZXJmYWNlEgwKBG5hbWUYASABKAkSEgoKYnl0ZXNfcmVjdhgCIAEoBBISCgpieXRlc19zZW50GAMgASgEEhQKDHBhY2tldHNfcmVjdhgEIAEoBBIUCgxwYWNrZXRzX3NlbnQYBSABKAQSDgoGZXJyb3JzGAYgASgEInUKDFNlcnZlckhlYWx0aBIOCgZhcHBfaWQYASABKAkSEAoIdXBzdHJlYW0YAiABKAkSDgoGc2VydmVyGAMgASgJEg8KB2hlYWx0aHkYBCABKAgSDgoGcmVhc29uGAUgASgJEhIKCnNpbmNlX3VuaXgYBiABKAMirgEKDE1ldHJpY1Jlc3VsdBIRCgltZXRyaWNfaWQYASABKAkSGgoSZGVmaW5pdGlvbl92ZXJzaW9uGAIgASgEEhkKEXdpbmRvd19zdGFydF91bml4GAMgASgDEhYKDndpbmRvd19zZWNvbmRzGAQgASgNEioKBHJvd3MYBSADKAsyHC5zdHJhdGEubWV0cmljcy52MS5NZXRyaWNSb3cSEAoIb3ZlcmZsb3cYBiABKAQiYgoJTWV0cmljUm93EgwKBGtleXMYASADKAkSKQoEYWdncxgCIAMoCzIbLnN0cmF0YS5tZXRyaWNzLnYxLkFnZ1N0YXRlEg0KBW90aGVyGAMgASgIEg0KBWVycm9yGAQgASgEImsKCEFnZ1N0YXRlEg0KBWNvdW50GAEgASgEEgsKA3N1bRgCIAEoARILCgNtaW4YAyABKAESCwoDbWF4GAQgASgBEikKBnNrZXRjaBgFIAEoCzIZLnN0cmF0YS5tZXRyaWNzLnYxLlNrZXRjaEI/Wj1naXRodWIuY29tL3N0cmF0YS1lZGdlL3N0cmF0YS9nZW4vc3RyYXRhL21ldHJpY3MvdjE7bWV0cmljc3YxYgZwcm90bzM");
 
 /**
  * Report is what a node sends every flush interval, as a request on
@@ -177,11 +177,19 @@ export type AppSecond = Message<"strata.metrics.v1.AppSecond"> & {
   upstreamErrors: NameCount[];
 
   /**
-   * Requests the WAF matched (0 until the WAF lands).
+   * Requests the app's WAF policy matched (any rule, any action).
    *
    * @generated from field: uint64 waf_hits = 12;
    */
   wafHits: bigint;
+
+  /**
+   * Matches per WAF rule and action (at most 64 entries: what does not
+   * fit is counted under rule "other" of its action).
+   *
+   * @generated from field: repeated strata.metrics.v1.WafRuleCount waf_rules = 13;
+   */
+  wafRules: WafRuleCount[];
 };
 
 /**
@@ -190,6 +198,40 @@ export type AppSecond = Message<"strata.metrics.v1.AppSecond"> & {
  */
 export const AppSecondSchema: GenMessage<AppSecond> = /*@__PURE__*/
   messageDesc(file_strata_metrics_v1_report, 1);
+
+/**
+ * WafRuleCount counts the requests one WAF rule matched with one outcome.
+ *
+ * @generated from message strata.metrics.v1.WafRuleCount
+ */
+export type WafRuleCount = Message<"strata.metrics.v1.WafRuleCount"> & {
+  /**
+   * The rule id (a CRS rule number or a custom rule's id).
+   *
+   * @generated from field: string rule_id = 1;
+   */
+  ruleId: string;
+
+  /**
+   * What the policy did with those requests: blocked, challenged or
+   * detected (DETECT mode, LOG and ALLOW rules: served).
+   *
+   * @generated from field: string action = 2;
+   */
+  action: string;
+
+  /**
+   * @generated from field: uint64 count = 3;
+   */
+  count: bigint;
+};
+
+/**
+ * Describes the message strata.metrics.v1.WafRuleCount.
+ * Use `create(WafRuleCountSchema)` to create a new message.
+ */
+export const WafRuleCountSchema: GenMessage<WafRuleCount> = /*@__PURE__*/
+  messageDesc(file_strata_metrics_v1_report, 2);
 
 /**
  * CodeCount counts one HTTP status code.
@@ -213,7 +255,7 @@ export type CodeCount = Message<"strata.metrics.v1.CodeCount"> & {
  * Use `create(CodeCountSchema)` to create a new message.
  */
 export const CodeCountSchema: GenMessage<CodeCount> = /*@__PURE__*/
-  messageDesc(file_strata_metrics_v1_report, 2);
+  messageDesc(file_strata_metrics_v1_report, 3);
 
 /**
  * NameCount counts one name. From a top-k summary, count may exceed the
@@ -243,7 +285,7 @@ export type NameCount = Message<"strata.metrics.v1.NameCount"> & {
  * Use `create(NameCountSchema)` to create a new message.
  */
 export const NameCountSchema: GenMessage<NameCount> = /*@__PURE__*/
-  messageDesc(file_strata_metrics_v1_report, 3);
+  messageDesc(file_strata_metrics_v1_report, 4);
 
 /**
  * UpstreamSecond is one upstream server's share of an AppSecond.
@@ -285,7 +327,7 @@ export type UpstreamSecond = Message<"strata.metrics.v1.UpstreamSecond"> & {
  * Use `create(UpstreamSecondSchema)` to create a new message.
  */
 export const UpstreamSecondSchema: GenMessage<UpstreamSecond> = /*@__PURE__*/
-  messageDesc(file_strata_metrics_v1_report, 4);
+  messageDesc(file_strata_metrics_v1_report, 5);
 
 /**
  * Sketch is a mergeable quantile sketch (DDSketch, pkg/sketch): bucket i
@@ -347,7 +389,7 @@ export type Sketch = Message<"strata.metrics.v1.Sketch"> & {
  * Use `create(SketchSchema)` to create a new message.
  */
 export const SketchSchema: GenMessage<Sketch> = /*@__PURE__*/
-  messageDesc(file_strata_metrics_v1_report, 5);
+  messageDesc(file_strata_metrics_v1_report, 6);
 
 /**
  * SystemSample is one sample of the node's machine.
@@ -426,7 +468,7 @@ export type SystemSample = Message<"strata.metrics.v1.SystemSample"> & {
  * Use `create(SystemSampleSchema)` to create a new message.
  */
 export const SystemSampleSchema: GenMessage<SystemSample> = /*@__PURE__*/
-  messageDesc(file_strata_metrics_v1_report, 6);
+  messageDesc(file_strata_metrics_v1_report, 7);
 
 /**
  * DiskUsage is one mounted file system (the node's data directory's first).
@@ -455,7 +497,7 @@ export type DiskUsage = Message<"strata.metrics.v1.DiskUsage"> & {
  * Use `create(DiskUsageSchema)` to create a new message.
  */
 export const DiskUsageSchema: GenMessage<DiskUsage> = /*@__PURE__*/
-  messageDesc(file_strata_metrics_v1_report, 7);
+  messageDesc(file_strata_metrics_v1_report, 8);
 
 /**
  * NetInterface is one network interface's traffic since the previous sample.
@@ -499,7 +541,7 @@ export type NetInterface = Message<"strata.metrics.v1.NetInterface"> & {
  * Use `create(NetInterfaceSchema)` to create a new message.
  */
 export const NetInterfaceSchema: GenMessage<NetInterface> = /*@__PURE__*/
-  messageDesc(file_strata_metrics_v1_report, 8);
+  messageDesc(file_strata_metrics_v1_report, 9);
 
 /**
  * ServerHealth is what a node's checks say of one upstream server.
@@ -549,7 +591,7 @@ export type ServerHealth = Message<"strata.metrics.v1.ServerHealth"> & {
  * Use `create(ServerHealthSchema)` to create a new message.
  */
 export const ServerHealthSchema: GenMessage<ServerHealth> = /*@__PURE__*/
-  messageDesc(file_strata_metrics_v1_report, 9);
+  messageDesc(file_strata_metrics_v1_report, 10);
 
 /**
  * MetricResult is one window of one Metric SQL definition on one node:
@@ -600,7 +642,7 @@ export type MetricResult = Message<"strata.metrics.v1.MetricResult"> & {
  * Use `create(MetricResultSchema)` to create a new message.
  */
 export const MetricResultSchema: GenMessage<MetricResult> = /*@__PURE__*/
-  messageDesc(file_strata_metrics_v1_report, 10);
+  messageDesc(file_strata_metrics_v1_report, 11);
 
 /**
  * MetricRow is one group of a MetricResult.
@@ -642,7 +684,7 @@ export type MetricRow = Message<"strata.metrics.v1.MetricRow"> & {
  * Use `create(MetricRowSchema)` to create a new message.
  */
 export const MetricRowSchema: GenMessage<MetricRow> = /*@__PURE__*/
-  messageDesc(file_strata_metrics_v1_report, 11);
+  messageDesc(file_strata_metrics_v1_report, 12);
 
 /**
  * AggState is the mergeable state of one aggregate over one group.
@@ -683,5 +725,5 @@ export type AggState = Message<"strata.metrics.v1.AggState"> & {
  * Use `create(AggStateSchema)` to create a new message.
  */
 export const AggStateSchema: GenMessage<AggState> = /*@__PURE__*/
-  messageDesc(file_strata_metrics_v1_report, 12);
+  messageDesc(file_strata_metrics_v1_report, 13);
 
