@@ -126,12 +126,13 @@ func runControl(t *testing.T, opts stack.ControlOptions) (string, clients) {
 }
 
 type clients struct {
-	config configv1connect.ConfigServiceClient
-	nodes  configv1connect.NodeServiceClient
-	iam    iamv1connect.IAMServiceClient
-	dns    dnsv1connect.DnsServiceClient
-	certs  certv1connect.CertServiceClient
-	metric metricsv1connect.MetricsServiceClient
+	api, token string // what made them (the CLI's STRATA_API and STRATA_TOKEN)
+	config     configv1connect.ConfigServiceClient
+	nodes      configv1connect.NodeServiceClient
+	iam        iamv1connect.IAMServiceClient
+	dns        dnsv1connect.DnsServiceClient
+	certs      certv1connect.CertServiceClient
+	metric     metricsv1connect.MetricsServiceClient
 }
 
 func clientsFor(api, token string) clients {
@@ -142,6 +143,7 @@ func clientsFor(api, token string) clients {
 	// A hung call fails the test instead of stalling it.
 	hc := &http.Client{Timeout: 15 * time.Second}
 	return clients{
+		api: api, token: token,
 		config: configv1connect.NewConfigServiceClient(hc, api, opts...),
 		nodes:  configv1connect.NewNodeServiceClient(hc, api, opts...),
 		iam:    iamv1connect.NewIAMServiceClient(hc, api, opts...),
@@ -319,7 +321,7 @@ func TestControlWithExternalHub(t *testing.T) {
 // runExternalHubNode runs strata control against a hub in operator mode
 // that it reaches with a credentials file, and node ext-1 joined through
 // its API (auto-approved) with the credentials the nodes service issued.
-func runExternalHubNode(t *testing.T) (clients, *edge.Edge) {
+func runExternalHubNode(t *testing.T, modify ...func(*stack.ControlOptions)) (clients, *edge.Edge) {
 	authDir := filepath.Join(t.TempDir(), "nats-auth")
 	authority, err := natsauth.LoadOrCreate(authDir)
 	if err != nil {
@@ -334,8 +336,12 @@ func runExternalHubNode(t *testing.T) (clients, *edge.Edge) {
 	if err := natsauth.WriteCredentials(creds, userJWT, seed); err != nil {
 		t.Fatal(err)
 	}
-	api, admin := runControl(t, stack.ControlOptions{NATSURL: hub.Server.ClientURL(), NATSCreds: creds, Services: stack.KnownServices,
-		NATSAuthDir: authDir, LeafURLs: []string{hub.LeafURL}})
+	o := stack.ControlOptions{NATSURL: hub.Server.ClientURL(), NATSCreds: creds, Services: stack.KnownServices,
+		NATSAuthDir: authDir, LeafURLs: []string{hub.LeafURL}}
+	for _, m := range modify {
+		m(&o)
+	}
+	api, admin := runControl(t, o)
 	ctx := context.Background()
 	jt := must[*configv1.CreateJoinTokenResponse](t)(admin.nodes.CreateJoinToken(ctx, &configv1.CreateJoinTokenRequest{Cluster: "default", AutoApprove: true}))
 	ext, err := edge.Start(ctx, edge.Options{Options: join.Options{DataDir: t.TempDir(), Name: "ext-1", JoinToken: jt.Token,

@@ -68,3 +68,16 @@ func TestSecondsWAFNoAlloc(t *testing.T) {
 		t.Errorf("%v allocations per match, want 0", n)
 	}
 }
+
+// BenchmarkWAF: one blocked request matching three rules, recorded into
+// its second.
+func BenchmarkWAF(b *testing.B) {
+	a := NewApp(true)
+	at := time.Unix(1_700_000_000, 0)
+	rules := []string{"942100", "942190", "949110"}
+	rule := func(i int) string { return rules[i] }
+	b.ReportAllocs()
+	for b.Loop() {
+		a.WAF(at, WAFBlocked, len(rules), rule)
+	}
+}
