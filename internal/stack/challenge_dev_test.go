@@ -1,7 +1,6 @@
 package stack_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
-	"github.com/strata-edge/strata/internal/cli"
 	"github.com/strata-edge/strata/node/challenge"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 )
@@ -31,15 +29,7 @@ func TestDevChallengeAndLimits(t *testing.T) {
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "shop") }))
 	t.Cleanup(origin.Close)
 	ctx := context.Background()
-	strata := func(args ...string) string {
-		t.Helper()
-		var out, errs bytes.Buffer
-		env := map[string]string{"STRATA_API": dev.api, "STRATA_TOKEN": dev.token}
-		if code := cli.Execute(ctx, cli.BuildInfo{Version: "test"}, args, &out, &errs, func(k string) string { return env[k] }); code != 0 {
-			t.Fatalf("strata %s: exit %d\n%s", strings.Join(args, " "), code, errs.String())
-		}
-		return strings.TrimSpace(out.String())
-	}
+	strata := clientsFor(dev.api, dev.token).cli(t)
 	id := strata("app", "create", "--name", "shop", "--domain", "shop.example.com", "--http-port", fmt.Sprint(port), "--max-body", "1KiB")
 	strata("upstream", "create", "--app", id, "--name", "web", "--server", origin.Listener.Addr().String())
 	strata("rule", "create", "--app", id, "--name", "gate", "--when", `PathPrefix("/login")`, "--challenge", "--challenge-difficulty", "10")

@@ -1,6 +1,7 @@
 package stack_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 	iamv1 "github.com/strata-edge/strata/gen/strata/iam/v1"
 	"github.com/strata-edge/strata/gen/strata/iam/v1/iamv1connect"
 	"github.com/strata-edge/strata/gen/strata/metrics/v1/metricsv1connect"
+	"github.com/strata-edge/strata/internal/cli"
 	"github.com/strata-edge/strata/internal/edge"
 	"github.com/strata-edge/strata/internal/stack"
 	"github.com/strata-edge/strata/internal/testbuf"
@@ -428,5 +430,34 @@ func TestDevLeafURL(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// proxyApp creates app name on domain and HTTP port proxying every path to
+// the server at origin, unreleased.
+func proxyApp(t *testing.T, c clients, name, domain string, port uint32, origin string) *configv1.App {
+	t.Helper()
+	ctx := context.Background()
+	app := must[*configv1.CreateAppResponse](t)(c.config.CreateApp(ctx, &configv1.CreateAppRequest{
+		Name: name, Domains: []string{domain}, HttpPorts: []uint32{port}})).App
+	must[*configv1.CreateUpstreamResponse](t)(c.config.CreateUpstream(ctx, &configv1.CreateUpstreamRequest{AppId: app.Id,
+		Upstream: &configv1.Upstream{Name: "web", Servers: []*configv1.Server{{Address: origin, Weight: 1}}}}))
+	must[*configv1.CreateRuleResponse](t)(c.config.CreateRule(ctx, &configv1.CreateRuleRequest{AppId: app.Id, Rule: &configv1.Rule{
+		Name: "all", When: `PathPrefix("/")`, Actions: []*configv1.Action{{Action: &configv1.Action_Proxy{Proxy: &configv1.ProxyAction{
+			Upstreams: []*configv1.WeightedUpstream{{Upstream: "web", Weight: 1}}}}}}}}))
+	return app
+}
+
+// cli runs the strata CLI against c's API with c's token and returns its
+// output, trimmed; a failing command fails the test.
+func (c clients) cli(t *testing.T) func(args ...string) string {
+	return func(args ...string) string {
+		t.Helper()
+		var out, errs bytes.Buffer
+		env := map[string]string{"STRATA_API": c.api, "STRATA_TOKEN": c.token}
+		if code := cli.Execute(context.Background(), cli.BuildInfo{Version: "test"}, args, &out, &errs, func(k string) string { return env[k] }); code != 0 {
+			t.Fatalf("strata %s: exit %d\n%s", strings.Join(args, " "), code, errs.String())
+		}
+		return strings.TrimSpace(out.String())
 	}
 }

@@ -31,13 +31,7 @@ func TestDevMetricsCountTraffic(t *testing.T) {
 	t.Cleanup(origin.Close)
 	ctx := context.Background()
 	c := clientsFor(dev.api, dev.token)
-	app := must[*configv1.CreateAppResponse](t)(c.config.CreateApp(ctx, &configv1.CreateAppRequest{
-		Name: "shop", Domains: []string{"shop.example.com"}, HttpPorts: []uint32{uint32(port)}})).App
-	must[*configv1.CreateUpstreamResponse](t)(c.config.CreateUpstream(ctx, &configv1.CreateUpstreamRequest{AppId: app.Id,
-		Upstream: &configv1.Upstream{Name: "web", Servers: []*configv1.Server{{Address: origin.Listener.Addr().String(), Weight: 1}}}}))
-	must[*configv1.CreateRuleResponse](t)(c.config.CreateRule(ctx, &configv1.CreateRuleRequest{AppId: app.Id, Rule: &configv1.Rule{
-		Name: "all", When: `PathPrefix("/")`, Actions: []*configv1.Action{{Action: &configv1.Action_Proxy{Proxy: &configv1.ProxyAction{
-			Upstreams: []*configv1.WeightedUpstream{{Upstream: "web", Weight: 1}}}}}}}}))
+	app := proxyApp(t, c, "shop", "shop.example.com", uint32(port), origin.Listener.Addr().String())
 	must[*configv1.CreateReleaseResponse](t)(c.config.CreateRelease(ctx, &configv1.CreateReleaseRequest{AppId: app.Id}))
 	def := must[*metricsv1.CreateMetricResponse](t)(c.metric.CreateMetric(ctx, &metricsv1.CreateMetricRequest{Name: "paths",
 		Sql: "select path, count(*) from reqs group by path", IntervalSeconds: 1})).GetMetric()

@@ -34,23 +34,9 @@ func TestDevWAF(t *testing.T) {
 	t.Cleanup(origin.Close)
 	ctx := context.Background()
 	c := clientsFor(dev.api, dev.token)
-	app := must[*configv1.CreateAppResponse](t)(c.config.CreateApp(ctx, &configv1.CreateAppRequest{
-		Name: "shop", Domains: []string{"shop.example.com"}, HttpPorts: []uint32{uint32(port)}})).App
-	must[*configv1.CreateUpstreamResponse](t)(c.config.CreateUpstream(ctx, &configv1.CreateUpstreamRequest{AppId: app.Id,
-		Upstream: &configv1.Upstream{Name: "web", Servers: []*configv1.Server{{Address: origin.Listener.Addr().String(), Weight: 1}}}}))
-	must[*configv1.CreateRuleResponse](t)(c.config.CreateRule(ctx, &configv1.CreateRuleRequest{AppId: app.Id, Rule: &configv1.Rule{
-		Name: "all", When: `PathPrefix("/")`, Actions: []*configv1.Action{{Action: &configv1.Action_Proxy{Proxy: &configv1.ProxyAction{
-			Upstreams: []*configv1.WeightedUpstream{{Upstream: "web", Weight: 1}}}}}}}}))
+	app := proxyApp(t, c, "shop", "shop.example.com", uint32(port), origin.Listener.Addr().String())
 
-	strata := func(args ...string) string {
-		t.Helper()
-		var out, errs bytes.Buffer
-		env := map[string]string{"STRATA_API": dev.api, "STRATA_TOKEN": dev.token}
-		if code := cli.Execute(ctx, cli.BuildInfo{Version: "test"}, args, &out, &errs, func(k string) string { return env[k] }); code != 0 {
-			t.Fatalf("strata %s: exit %d\n%s", strings.Join(args, " "), code, errs.String())
-		}
-		return out.String()
-	}
+	strata := c.cli(t)
 	get := func(path string) int {
 		t.Helper()
 		req, _ := http.NewRequest("GET", httpURL+path, nil)

@@ -1,7 +1,6 @@
 package stack_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -14,7 +13,6 @@ import (
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	metricsv1 "github.com/strata-edge/strata/gen/strata/metrics/v1"
-	"github.com/strata-edge/strata/internal/cli"
 	"github.com/strata-edge/strata/internal/stack"
 	"github.com/strata-edge/strata/pkg/natsutil/natstest"
 	metricstore "github.com/strata-edge/strata/services/metrics/store"
@@ -43,21 +41,8 @@ func TestControlWAFMetricsPostgres(t *testing.T) {
 	if _, err := fmt.Sscanf(addr[strings.LastIndex(addr, ":")+1:], "%d", &port); err != nil {
 		t.Fatalf("node address %q: %v", addr, err)
 	}
-	app := must[*configv1.CreateAppResponse](t)(admin.config.CreateApp(ctx, &configv1.CreateAppRequest{
-		Name: "shop", Domains: []string{"shop.example.com"}, HttpPorts: []uint32{port}})).App
-	must[*configv1.CreateUpstreamResponse](t)(admin.config.CreateUpstream(ctx, &configv1.CreateUpstreamRequest{AppId: app.Id,
-		Upstream: &configv1.Upstream{Name: "web", Servers: []*configv1.Server{{Address: origin.Listener.Addr().String(), Weight: 1}}}}))
-	must[*configv1.CreateRuleResponse](t)(admin.config.CreateRule(ctx, &configv1.CreateRuleRequest{AppId: app.Id, Rule: &configv1.Rule{
-		Name: "all", When: `PathPrefix("/")`, Actions: []*configv1.Action{{Action: &configv1.Action_Proxy{Proxy: &configv1.ProxyAction{
-			Upstreams: []*configv1.WeightedUpstream{{Upstream: "web", Weight: 1}}}}}}}}))
-	strata := func(args ...string) {
-		t.Helper()
-		var out, errs bytes.Buffer
-		env := map[string]string{"STRATA_API": admin.api, "STRATA_TOKEN": admin.token}
-		if code := cli.Execute(ctx, cli.BuildInfo{Version: "test"}, args, &out, &errs, func(k string) string { return env[k] }); code != 0 {
-			t.Fatalf("strata %s: exit %d\n%s", strings.Join(args, " "), code, errs.String())
-		}
-	}
+	app := proxyApp(t, admin, "shop", "shop.example.com", port, origin.Listener.Addr().String())
+	strata := admin.cli(t)
 	strata("waf", "policy", "create", "strict", "--mode", "block", "--crs-off")
 	strata("waf", "rule", "add", "--policy", "strict", "--id", "block-admin", "--when", `PathPrefix("/admin")`, "--action", "block")
 	strata("waf", "policy", "release", "strict")
