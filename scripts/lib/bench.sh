@@ -51,7 +51,12 @@ bench_tmp() {
 # port NAME : sets NAME to the first free port from next_port on (no
 # subshell, so that the next call gets another).
 next_port=18280
-port() { local p; p=$(free_port "$next_port"); next_port=$((p + 1)); printf -v "$1" '%s' "$p"; }
+port() { # the local's name must not be one a caller passes
+  local _bench_port
+  _bench_port=$(free_port "$next_port")
+  next_port=$((_bench_port + 1))
+  printf -v "$1" '%s' "$_bench_port"
+}
 
 # build_proxybench : node/proxy/cmd/proxybench into $BENCH_TMP.
 build_proxybench() {
