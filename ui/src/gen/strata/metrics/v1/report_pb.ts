@@ -221,6 +221,8 @@ export type WafRuleCount = Message<"strata.metrics.v1.WafRuleCount"> & {
   action: string;
 
   /**
+   * Requests the rule matched with that action.
+   *
    * @generated from field: uint64 count = 3;
    */
   count: bigint;
