@@ -9,8 +9,8 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/strata-edge/strata/node/challenge"
-	"github.com/strata-edge/strata/node/proxy/upstream"
 	"github.com/strata-edge/strata/node/proxy/stats"
+	"github.com/strata-edge/strata/node/proxy/upstream"
 	"github.com/strata-edge/strata/node/waf"
 	"github.com/strata-edge/strata/pkg/wafengine"
 )
