@@ -56,9 +56,13 @@ func (a *Applier) Apply(ctx context.Context, p *translate.Plan, certs []Certific
 	var app *configv1.App
 	switch {
 	case connect.CodeOf(err) == connect.CodeNotFound:
-		created, err := a.Config.CreateApp(ctx, &configv1.CreateAppRequest{
+		req := &configv1.CreateAppRequest{
 			Name: name, Domains: p.Domains, HttpPorts: p.HTTPPorts, HttpsPorts: p.HTTPSPorts,
-			Partitions: p.Partitions, Labels: p.Labels})
+			Partitions: p.Partitions, Labels: p.Labels}
+		if p.Stream != nil {
+			req.Role = &configv1.CreateAppRequest_Stream{Stream: p.Stream}
+		}
+		created, err := a.Config.CreateApp(ctx, req)
 		if err != nil {
 			return res, fmt.Errorf("create app %s: %w", name, err)
 		}
@@ -72,9 +76,13 @@ func (a *Applier) Apply(ctx context.Context, p *translate.Plan, certs []Certific
 			return res, fmt.Errorf("app %s: %w (rename one of them)", name, ErrNotManaged)
 		}
 		if !sameSettings(app, p) {
-			if _, err := a.Config.UpdateApp(ctx, &configv1.UpdateAppRequest{
+			req := &configv1.UpdateAppRequest{
 				AppId: app.Id, Name: name, Domains: p.Domains, HttpPorts: p.HTTPPorts, HttpsPorts: p.HTTPSPorts,
-				Partitions: p.Partitions, Labels: p.Labels, HttpsRedirect: app.HttpsRedirect, Hsts: app.Hsts}); err != nil {
+				Partitions: p.Partitions, Labels: p.Labels, HttpsRedirect: app.HttpsRedirect, Hsts: app.Hsts}
+			if p.Stream != nil {
+				req.Role = &configv1.UpdateAppRequest_Stream{Stream: p.Stream}
+			}
+			if _, err := a.Config.UpdateApp(ctx, req); err != nil {
 				return res, fmt.Errorf("update app %s: %w", name, err)
 			}
 			res.Edits++
@@ -236,6 +244,9 @@ func sameSettings(app *configv1.App, p *translate.Plan) bool {
 		!slices.Equal(app.HttpPorts, p.HTTPPorts) || !slices.Equal(app.HttpsPorts, p.HTTPSPorts) {
 		return false
 	}
+	if !proto.Equal(app.GetStream(), p.Stream) {
+		return false
+	}
 	if len(app.Labels) != len(p.Labels) {
 		return false
 	}
@@ -310,7 +321,8 @@ func (a *Applier) Owned(ctx context.Context, cluster string) ([]translate.Owner,
 				continue
 			}
 			l := s.Labels
-			out = append(out, translate.Owner{Cluster: cluster, Kind: l[translate.LabelKind], Namespace: l[translate.LabelNamespace], Name: l[translate.LabelName]})
+			out = append(out, translate.Owner{Cluster: cluster, Kind: l[translate.LabelKind], Namespace: l[translate.LabelNamespace], Name: l[translate.LabelName],
+				Section: l[translate.LabelSection]})
 		}
 		if res.NextPageToken == "" {
 			return out, nil

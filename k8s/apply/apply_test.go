@@ -153,3 +153,62 @@ func TestApplyReleasesOnceAndConverges(t *testing.T) {
 		return nil
 	})
 }
+
+// TestApplyStreamApp: a stream plan (a Gateway TLS listener) becomes a
+// stream app with its listener, TLS mode and SNI routes, released once;
+// applying it again edits and releases nothing; moving a name to another
+// upstream is one release, and the upstream no route names any more goes.
+func TestApplyStreamApp(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "dev")
+	dev := e2etest.Start(t, e2etest.DevArgs(data)...)
+	api := dev.Value(t, "api")
+	tok, err := os.ReadFile(filepath.Join(data, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := connect.WithInterceptors(apiauth.BearerToken(strings.TrimSpace(string(tok))))
+	a := &apply.Applier{Config: configv1connect.NewConfigServiceClient(http.DefaultClient, api, auth),
+		Cert: certv1connect.NewCertServiceClient(http.DefaultClient, api, auth)}
+	owner := translate.Owner{Cluster: "east", Kind: "Gateway", Namespace: "shop", Name: "edge", Section: "tls"}
+	up := func(name, addr string) *configv1.Upstream {
+		return &configv1.Upstream{Name: name, Policy: configv1.BalancePolicy_BALANCE_POLICY_ROUND_ROBIN, Servers: []*configv1.Server{{Address: addr, Weight: 1}}}
+	}
+	plan := func(dbUpstream string) *translate.Plan {
+		p := &translate.Plan{Owner: owner, Domains: []string{"api.example.test", "db.example.test"}, Labels: owner.Labels(), Generation: 1,
+			Upstreams: []*configv1.Upstream{up("shop.api.443", "10.0.0.1:443")},
+			Stream: &configv1.StreamApp{TlsMode: configv1.StreamTlsMode_STREAM_TLS_MODE_PASSTHROUGH,
+				Listeners: []*configv1.StreamListener{{Port: 18443, Protocol: configv1.StreamProtocol_STREAM_PROTOCOL_TCP}},
+				SniRoutes: []*configv1.SniRoute{{ServerName: "api.example.test", Upstream: "shop.api.443"}, {ServerName: "db.example.test", Upstream: dbUpstream}}}}
+		if dbUpstream != "shop.api.443" {
+			p.Upstreams = append(p.Upstreams, up(dbUpstream, "10.0.0.2:5432"))
+		}
+		return p
+	}
+	ctx := context.Background()
+	if res, err := a.Apply(ctx, plan("shop.db.5432"), nil); err != nil || res.Release != 1 {
+		t.Fatalf("first apply: %+v %v, want release 1", res, err)
+	}
+	got, err := a.Config.GetApp(ctx, &configv1.GetAppRequest{AppId: owner.AppName()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := got.App.GetStream(); st == nil || len(st.SniRoutes) != 2 || st.TlsMode != configv1.StreamTlsMode_STREAM_TLS_MODE_PASSTHROUGH ||
+		got.App.Labels[translate.LabelSection] != "tls" {
+		t.Fatalf("stream app: %v", got.App)
+	}
+	for i := 0; i < 2; i++ {
+		if res, err := a.Apply(ctx, plan("shop.db.5432"), nil); err != nil || res.Edits != 0 || res.Release != 0 {
+			t.Fatalf("apply of the running plan: %+v %v, want no edit and no release", res, err)
+		}
+	}
+	if res, err := a.Apply(ctx, plan("shop.api.443"), nil); err != nil || res.Release != 2 {
+		t.Fatalf("changed plan: %+v %v, want release 2", res, err)
+	}
+	got, _ = a.Config.GetApp(ctx, &configv1.GetAppRequest{AppId: owner.AppName()})
+	if len(got.App.Upstreams) != 1 {
+		t.Errorf("upstreams after the change: %v", got.App.Upstreams)
+	}
+	if owned, err := a.Owned(ctx, "east"); err != nil || len(owned) != 1 || owned[0] != owner {
+		t.Errorf("Owned(east) = %v %v", owned, err)
+	}
+}

@@ -1,7 +1,8 @@
 // Package controller is the Strata Kubernetes controller: it watches Gateway
-// API objects (GatewayClass, Gateway, HTTPRoute, ReferenceGrant) and
-// networking.k8s.io Ingresses with controller-runtime, translates each route
-// into one Strata app (package translate), applies and releases it through
+// API objects (GatewayClass, Gateway, HTTPRoute, GRPCRoute, TLSRoute,
+// ReferenceGrant) and networking.k8s.io Ingresses with controller-runtime,
+// translates each HTTP route and each TLS listener (with its TLSRoutes) into
+// one Strata app (package translate), applies and releases it through
 // the Strata API (package apply), and writes the outcome back as status
 // conditions and events.
 package controller
@@ -11,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
@@ -112,6 +114,8 @@ type Controller struct {
 	recorder recorder.EventRecorder
 	// gatewayAPI: the cluster serves the Gateway API CRDs.
 	gatewayAPI bool
+	// served are the Gateway API kinds the cluster serves at v1.
+	served map[string]bool
 }
 
 // Scheme holds every type the controller reads.
@@ -145,14 +149,19 @@ func New(cfg *rest.Config, applier *apply.Applier, opts Options) (*Controller, e
 		return nil, fmt.Errorf("controller manager: %w", err)
 	}
 	c := &Controller{opts: opts, mgr: mgr, client: mgr.GetClient(), applier: applier, recorder: mgr.GetEventRecorder("strata-k8s-controller")}
-	gatewayAPI, err := servesGatewayAPI(cfg)
+	gatewayAPI, served, err := servesGatewayAPI(cfg)
 	if err != nil {
 		return nil, err
+	}
+	c.gatewayAPI, c.served = gatewayAPI, served
+	for _, k := range []routeKind{tlsKind, tcpKind, udpKind} {
+		if gatewayAPI && !served[k.kind] {
+			opts.Logger.Warn("k8s-controller: the cluster serves no " + k.kind + " CRD at gateway.networking.k8s.io/v1 (Gateway API v1.5 or later): its listeners are refused; install it and restart to handle " + k.kind + "s")
+		}
 	}
 	if !gatewayAPI {
 		opts.Logger.Warn("k8s-controller: the cluster has no Gateway API CRDs (gateway.networking.k8s.io/v1): handling Ingresses only; install the CRDs and restart to handle Gateways and HTTPRoutes")
 	}
-	c.gatewayAPI = gatewayAPI
 	if err := c.setup(gatewayAPI); err != nil {
 		return nil, err
 	}
@@ -162,34 +171,43 @@ func New(cfg *rest.Config, applier *apply.Applier, opts Options) (*Controller, e
 // Start runs the controller until ctx ends.
 func (c *Controller) Start(ctx context.Context) error { return c.mgr.Start(ctx) }
 
-// servesGatewayAPI says whether the API server has the Gateway API CRDs.
-func servesGatewayAPI(cfg *rest.Config) (bool, error) {
+// servesGatewayAPI says whether the API server has the Gateway API CRDs,
+// and which of the stream route kinds it serves at v1 (TLSRoute, TCPRoute,
+// UDPRoute: the standard channel since v1.5).
+func servesGatewayAPI(cfg *rest.Config) (gateway bool, served map[string]bool, err error) {
 	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
-		return false, err
+		return false, nil, err
 	}
-	_, err = dc.ServerResourcesForGroupVersion(gwv1.GroupVersion.String())
+	res, err := dc.ServerResourcesForGroupVersion(gwv1.GroupVersion.String())
 	if apierrors.IsNotFound(err) {
-		return false, nil
+		return false, nil, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("discover the Gateway API: %w", err)
+		return false, nil, fmt.Errorf("discover the Gateway API: %w", err)
 	}
-	return true, nil
+	served = map[string]bool{}
+	for _, r := range res.APIResources {
+		if !strings.Contains(r.Name, "/") {
+			served[r.Kind] = true
+		}
+	}
+	return true, served, nil
 }
 
 func (c *Controller) setup(gatewayAPI bool) error {
 	all := func(list func(context.Context) []reconcile.Request) handler.EventHandler {
 		return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request { return list(ctx) })
 	}
-	routesOfService := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
-		return c.routesUsing(ctx, o.GetNamespace(), o.GetName())
-	})
-	grpcRoutesOfService := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
-		return c.grpcRoutesUsing(ctx, o.GetNamespace(), o.GetName())
-	})
-	ingressesOfService := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
-		return c.ingressesUsing(ctx, o.GetNamespace(), o.GetName(), "")
+	// ofService maps a Service event to what uses it (EndpointSlices are
+	// the endpoints reconciler's: they change server sets, not apps).
+	ofService := func(using func(ctx context.Context, ns, name string) []reconcile.Request) handler.EventHandler {
+		return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			return using(ctx, o.GetNamespace(), o.GetName())
+		})
+	}
+	ingressesOfService := ofService(func(ctx context.Context, ns, name string) []reconcile.Request {
+		return c.ingressesUsing(ctx, ns, name, "")
 	})
 	ingress := ctrl.NewControllerManagedBy(c.mgr).Named("ingress").For(&networkingv1.Ingress{}).
 		Watches(&corev1.Service{}, ingressesOfService).
@@ -206,35 +224,54 @@ func (c *Controller) setup(gatewayAPI bool) error {
 		}
 		return c.mgr.Add(manager.RunnableFunc(c.collectOrphans))
 	}
-	err := errors.Join(ingress,
-		ctrl.NewControllerManagedBy(c.mgr).Named("gatewayclass").For(&gwv1.GatewayClass{}).Complete(classReconciler{c}),
-		ctrl.NewControllerManagedBy(c.mgr).Named("gateway").For(&gwv1.Gateway{}).
-			Watches(&gwv1.HTTPRoute{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
-				return parentGateways(o.GetNamespace(), o.(*gwv1.HTTPRoute).Spec.ParentRefs)
-			})).
-			Watches(&gwv1.GRPCRoute{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
-				return parentGateways(o.GetNamespace(), o.(*gwv1.GRPCRoute).Spec.ParentRefs)
-			})).
+	toParents := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+		return parentGateways(o.GetNamespace(), routeOf(o).parents)
+	})
+	gateway := ctrl.NewControllerManagedBy(c.mgr).Named("gateway").For(&gwv1.Gateway{}).
+		Watches(&gwv1.GatewayClass{}, all(c.allGateways)).
+		Watches(&corev1.Secret{}, all(c.allGateways)).
+		Watches(&gwv1beta1.ReferenceGrant{}, all(c.allGateways))
+	errs := []error{ingress,
+		ctrl.NewControllerManagedBy(c.mgr).Named("gatewayclass").For(&gwv1.GatewayClass{}).Complete(classReconciler{c})}
+	for _, k := range c.routeKinds() {
+		gateway = gateway.Watches(k.newObj(), toParents)
+		if k.kind != httpKind.kind && k.kind != grpcKind.kind {
+			continue // a stream listener is one app: streamReconciler, keyed by Gateway
+		}
+		k := k
+		using := ofService(func(ctx context.Context, ns, name string) []reconcile.Request {
+			return c.routesUsing(ctx, k, ns, name, false)
+		})
+		every := all(func(ctx context.Context) []reconcile.Request { return c.routesUsing(ctx, k, "", "", false) })
+		errs = append(errs, ctrl.NewControllerManagedBy(c.mgr).Named(strings.ToLower(k.kind)).For(k.newObj()).
+			Watches(&gwv1.Gateway{}, every).
+			Watches(&gwv1.GatewayClass{}, every).
+			Watches(&gwv1beta1.ReferenceGrant{}, every).
+			Watches(&corev1.Secret{}, every).
+			Watches(&corev1.Service{}, using).
+			Complete(routeReconciler{c, k}))
+	}
+	errs = append(errs, gateway.Complete(gatewayReconciler{c}))
+	if kinds := c.streamKinds(); len(kinds) > 0 {
+		using := ofService(func(ctx context.Context, ns, name string) []reconcile.Request {
+			var out []reconcile.Request
+			for _, k := range kinds {
+				out = append(out, c.routesUsing(ctx, k, ns, name, true)...)
+			}
+			return out
+		})
+		b := ctrl.NewControllerManagedBy(c.mgr).Named("streamlistener").For(&gwv1.Gateway{})
+		for _, k := range kinds {
+			b = b.Watches(k.newObj(), toParents)
+		}
+		errs = append(errs, b.
 			Watches(&gwv1.GatewayClass{}, all(c.allGateways)).
-			Watches(&corev1.Secret{}, all(c.allGateways)).
 			Watches(&gwv1beta1.ReferenceGrant{}, all(c.allGateways)).
-			Complete(gatewayReconciler{c}),
-		ctrl.NewControllerManagedBy(c.mgr).Named("httproute").For(&gwv1.HTTPRoute{}).
-			Watches(&gwv1.Gateway{}, all(c.allRoutes)).
-			Watches(&gwv1.GatewayClass{}, all(c.allRoutes)).
-			Watches(&gwv1beta1.ReferenceGrant{}, all(c.allRoutes)).
-			Watches(&corev1.Secret{}, all(c.allRoutes)).
-			Watches(&corev1.Service{}, routesOfService).
-			Complete(routeReconciler{c, "HTTPRoute"}),
-		ctrl.NewControllerManagedBy(c.mgr).Named("grpcroute").For(&gwv1.GRPCRoute{}).
-			Watches(&gwv1.Gateway{}, all(c.allGRPCRoutes)).
-			Watches(&gwv1.GatewayClass{}, all(c.allGRPCRoutes)).
-			Watches(&gwv1beta1.ReferenceGrant{}, all(c.allGRPCRoutes)).
-			Watches(&corev1.Secret{}, all(c.allGRPCRoutes)).
-			Watches(&corev1.Service{}, grpcRoutesOfService).
-			Complete(routeReconciler{c, "GRPCRoute"}),
-	)
-	if err != nil {
+			Watches(&corev1.Secret{}, all(c.allGateways)).
+			Watches(&corev1.Service{}, using).
+			Complete(streamReconciler{c}))
+	}
+	if err := errors.Join(errs...); err != nil {
 		return err
 	}
 	return c.mgr.Add(manager.RunnableFunc(c.collectOrphans))
@@ -258,6 +295,8 @@ func (c *Controller) collectOrphans(ctx context.Context) error {
 			obj = &gwv1.HTTPRoute{}
 		case "GRPCRoute":
 			obj = &gwv1.GRPCRoute{}
+		case "Gateway":
+			obj = &gwv1.Gateway{} // its removed listeners: streamReconciler
 		case "Ingress":
 			obj = &networkingv1.Ingress{}
 		default:
@@ -297,75 +336,23 @@ func (c *Controller) allGateways(ctx context.Context) []reconcile.Request {
 	return out
 }
 
-func (c *Controller) allRoutes(ctx context.Context) []reconcile.Request {
-	var l gwv1.HTTPRouteList
-	if err := c.client.List(ctx, &l); err != nil {
-		return nil
-	}
-	out := make([]reconcile.Request, len(l.Items))
-	for i, r := range l.Items {
-		out[i] = reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&r)}
-	}
-	return out
-}
-
-func (c *Controller) allGRPCRoutes(ctx context.Context) []reconcile.Request {
-	var l gwv1.GRPCRouteList
-	if err := c.client.List(ctx, &l); err != nil {
-		return nil
-	}
-	out := make([]reconcile.Request, len(l.Items))
-	for i, r := range l.Items {
-		out[i] = reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&r)}
-	}
-	return out
-}
-
-// grpcRoutesUsing lists the GRPCRoutes with a backendRef to Service ns/name.
-func (c *Controller) grpcRoutesUsing(ctx context.Context, ns, name string) []reconcile.Request {
-	var l gwv1.GRPCRouteList
-	if err := c.client.List(ctx, &l); err != nil {
+// routesUsing lists the routes of kind k with a backendRef to Service
+// ns/name (every route of the kind when name is ""), or with gateways their
+// parent Gateways.
+func (c *Controller) routesUsing(ctx context.Context, k routeKind, ns, name string, gateways bool) []reconcile.Request {
+	routes, err := k.list(ctx, c.client)
+	if err != nil {
 		return nil
 	}
 	var out []reconcile.Request
-	for _, r := range l.Items {
-	rules:
-		for _, rule := range r.Spec.Rules {
-			for _, b := range rule.BackendRefs {
-				bns := r.Namespace
-				if b.Namespace != nil {
-					bns = string(*b.Namespace)
-				}
-				if bns == ns && string(b.Name) == name {
-					out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&r)})
-					break rules
-				}
-			}
+	for _, rt := range routes {
+		if name != "" && !rt.uses(ns, name) {
+			continue
 		}
-	}
-	return out
-}
-
-// routesUsing lists the HTTPRoutes with a backendRef to Service ns/name.
-func (c *Controller) routesUsing(ctx context.Context, ns, name string) []reconcile.Request {
-	var l gwv1.HTTPRouteList
-	if err := c.client.List(ctx, &l); err != nil {
-		return nil
-	}
-	var out []reconcile.Request
-	for _, r := range l.Items {
-	rules:
-		for _, rule := range r.Spec.Rules {
-			for _, b := range rule.BackendRefs {
-				bns := r.Namespace
-				if b.Namespace != nil {
-					bns = string(*b.Namespace)
-				}
-				if bns == ns && string(b.Name) == name {
-					out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&r)})
-					break rules
-				}
-			}
+		if gateways {
+			out = append(out, parentGateways(rt.obj.GetNamespace(), rt.parents)...)
+		} else {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(rt.obj)})
 		}
 	}
 	return out

@@ -14,7 +14,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/k8s/translate"
@@ -102,7 +101,15 @@ func (r endpointsReconciler) serviceUsed(ctx context.Context, ns, name string) b
 	if len(r.ingressesUsing(ctx, ns, name, "")) > 0 {
 		return true
 	}
-	return r.gatewayAPI && (len(r.routesUsing(ctx, ns, name)) > 0 || len(r.grpcRoutesUsing(ctx, ns, name)) > 0)
+	if !r.gatewayAPI {
+		return false
+	}
+	for _, k := range r.routeKinds() {
+		if len(r.routesUsing(ctx, k, ns, name, false)) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // setupEndpoints registers the reconciler: per Service, on changes of the
@@ -120,45 +127,19 @@ func (c *Controller) setupEndpoints() error {
 			return ingressServices(o.(*networkingv1.Ingress))
 		}))
 	if c.gatewayAPI {
-		b = b.Watches(&gwv1.HTTPRoute{}, handler.EnqueueRequestsFromMapFunc(routeServices)).
-			Watches(&gwv1.GRPCRoute{}, handler.EnqueueRequestsFromMapFunc(routeServices))
+		for _, k := range c.routeKinds() {
+			b = b.Watches(k.newObj(), handler.EnqueueRequestsFromMapFunc(routeServices))
+		}
 	}
 	return b.Complete(endpointsReconciler{c})
 }
 
-// routeServices are the backend Services of an HTTPRoute or GRPCRoute.
+// routeServices are the backend Services of a route of any kind.
 func routeServices(_ context.Context, o client.Object) []reconcile.Request {
-	var refs []gwv1.BackendObjectReference
-	switch rt := o.(type) {
-	case *gwv1.HTTPRoute:
-		for _, rule := range rt.Spec.Rules {
-			for _, br := range rule.BackendRefs {
-				refs = append(refs, br.BackendObjectReference)
-			}
-		}
-	case *gwv1.GRPCRoute:
-		for _, rule := range rt.Spec.Rules {
-			for _, br := range rule.BackendRefs {
-				refs = append(refs, br.BackendObjectReference)
-			}
-		}
-	}
-	return backendServices(o.GetNamespace(), refs)
-}
-
-// backendServices are the Services refs name (namespace defaults to the
-// route's).
-func backendServices(routeNS string, refs []gwv1.BackendObjectReference) []reconcile.Request {
-	var out []reconcile.Request
-	for _, b := range refs {
-		if b.Kind != nil && *b.Kind != "Service" || b.Group != nil && *b.Group != "" {
-			continue
-		}
-		ns := routeNS
-		if b.Namespace != nil {
-			ns = string(*b.Namespace)
-		}
-		out = append(out, reconcile.Request{NamespacedName: client.ObjectKey{Namespace: ns, Name: string(b.Name)}})
+	keys := routeOf(o).services
+	out := make([]reconcile.Request, len(keys))
+	for i, k := range keys {
+		out[i] = reconcile.Request{NamespacedName: k}
 	}
 	return out
 }

@@ -134,7 +134,14 @@ func (s *stack) backend(t *testing.T, ns, name string) *httptest.Server {
 	srv.Listener = l
 	srv.Start()
 	t.Cleanup(srv.Close)
-	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	s.register(t, ns, name, srv.Listener.Addr())
+	return srv
+}
+
+// register makes Service ns/name (port 8080, "http") whose EndpointSlice
+// is the test server at addr.
+func (s *stack) register(t *testing.T, ns, name string, addr net.Addr) {
+	_, port, _ := net.SplitHostPort(addr.String())
 	p, _ := strconv.Atoi(port)
 	s.create(t,
 		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
@@ -144,7 +151,6 @@ func (s *stack) backend(t *testing.T, ns, name string) *httptest.Server {
 			Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{kubetest.BackendIP}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}},
 			Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To(int32(p))}}},
 	)
-	return srv
 }
 
 func get(t *testing.T, c *http.Client, base, host, path string, hdr ...string) (int, string) {

@@ -2,7 +2,9 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -72,22 +74,30 @@ func (r gatewayReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 			}
 		}
 		accepted, reason, msg := true, string(gwv1.ListenerReasonAccepted), "accepted"
-		switch l.Protocol {
-		case gwv1.HTTPProtocolType, gwv1.HTTPSProtocolType:
+		switch {
+		case l.Protocol == gwv1.HTTPProtocolType || l.Protocol == gwv1.HTTPSProtocolType:
 			ls.SupportedKinds = []gwv1.RouteGroupKind{{Group: ptrGroup(gwv1.GroupName), Kind: "HTTPRoute"}, {Group: ptrGroup(gwv1.GroupName), Kind: "GRPCRoute"}}
+		case r.served[streamKinds[l.Protocol].kind]:
+			ls.SupportedKinds = []gwv1.RouteGroupKind{{Group: ptrGroup(gwv1.GroupName), Kind: gwv1.Kind(streamKinds[l.Protocol].kind)}}
 		default:
 			accepted, reason, msg = false, string(gwv1.ListenerReasonUnsupportedProtocol),
-				fmt.Sprintf("protocol %s is not supported yet: use HTTP or HTTPS", l.Protocol)
+				fmt.Sprintf("protocol %s is not supported: use HTTP, HTTPS, TLS, TCP or UDP", l.Protocol)
+			if k, ok := streamKinds[l.Protocol]; ok {
+				msg = fmt.Sprintf("protocol %s needs the %s CRD (gateway.networking.k8s.io/v1, Gateway API v1.5 or later): install it and restart the controller", l.Protocol, k.kind)
+			}
 		}
 		refsOK, refsReason, refsMsg := true, string(gwv1.ListenerReasonResolvedRefs), "resolved"
-		if l.Protocol == gwv1.HTTPSProtocolType {
+		if needsCertificates(l) {
 			if _, err := r.listenerSecrets(ctx, &gw, l); err != nil {
 				refsOK, refsReason, refsMsg = false, string(gwv1.ListenerReasonInvalidCertificateRef), err.Error()
+				if errors.As(err, new(refNotPermitted)) {
+					refsReason = string(gwv1.ListenerReasonRefNotPermitted)
+				}
 			}
 		}
 		attached := int32(0)
 		for _, rt := range routes {
-			for _, a := range r.attachments(ctx, rt.kind, rt.obj.GetNamespace(), rt.parents, rt.hostnames) {
+			for _, a := range r.attachments(ctx, rt) {
 				if a.gw.Name == gw.Name && a.gw.Namespace == gw.Namespace && a.err == nil {
 					for _, al := range a.listeners {
 						if al.Name == l.Name {
@@ -127,14 +137,35 @@ func (r gatewayReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 	return reconcile.Result{}, r.client.Status().Update(ctx, &gw)
 }
 
-// listenerSecrets are the TLS Secrets of an HTTPS listener; an error names
-// the reference that does not resolve.
+// needsCertificates: an HTTPS listener, or a TLS listener that terminates.
+func needsCertificates(l gwv1.Listener) bool {
+	return l.Protocol == gwv1.HTTPSProtocolType || l.Protocol == gwv1.TLSProtocolType && terminates(l)
+}
+
+// terminates says whether a TLS listener terminates TLS (Passthrough is the
+// default of protocol TLS).
+func terminates(l gwv1.Listener) bool {
+	return l.TLS != nil && l.TLS.Mode != nil && *l.TLS.Mode == gwv1.TLSModeTerminate
+}
+
+// refNotPermitted is a certificateRef to another namespace that no
+// ReferenceGrant permits (any more): the listener serves without it.
+type refNotPermitted struct{ msg string }
+
+func (e refNotPermitted) Error() string { return e.msg }
+
+// listenerSecrets are the TLS Secrets of an HTTPS listener or a TLS
+// listener in mode Terminate; an error names the reference that does not
+// resolve. A reference no ReferenceGrant permits is left out of the list,
+// which comes with a refNotPermitted error: the apps go on without that
+// certificate, so that deleting a grant revokes it.
 func (c *Controller) listenerSecrets(ctx context.Context, gw *gwv1.Gateway, l gwv1.Listener) ([]translate.SecretRef, error) {
+	var denied error
 	if l.TLS == nil || len(l.TLS.CertificateRefs) == 0 {
-		return nil, fmt.Errorf("listener %s: HTTPS needs tls.certificateRefs (a kubernetes.io/tls Secret)", l.Name)
+		return nil, fmt.Errorf("listener %s: %s needs tls.certificateRefs (a kubernetes.io/tls Secret)", l.Name, l.Protocol)
 	}
-	if l.TLS.Mode != nil && *l.TLS.Mode != gwv1.TLSModeTerminate {
-		return nil, fmt.Errorf("listener %s: tls.mode %s is not supported yet: use Terminate", l.Name, *l.TLS.Mode)
+	if l.Protocol == gwv1.HTTPSProtocolType && l.TLS.Mode != nil && *l.TLS.Mode != gwv1.TLSModeTerminate {
+		return nil, fmt.Errorf("listener %s: tls.mode %s is not supported on HTTPS: use Terminate, or protocol TLS with a TLSRoute for Passthrough", l.Name, *l.TLS.Mode)
 	}
 	var out []translate.SecretRef
 	for i, ref := range l.TLS.CertificateRefs {
@@ -144,7 +175,9 @@ func (c *Controller) listenerSecrets(ctx context.Context, gw *gwv1.Gateway, l gw
 		ns := gw.Namespace
 		if ref.Namespace != nil && string(*ref.Namespace) != ns {
 			if !c.granted(ctx, "Gateway", gw.Namespace, string(*ref.Namespace), "Secret", string(ref.Name)) {
-				return nil, fmt.Errorf("listener %s: tls.certificateRefs[%d]: Secret %s/%s is in another namespace and no ReferenceGrant permits it", l.Name, i, *ref.Namespace, ref.Name)
+				denied = refNotPermitted{fmt.Sprintf("listener %s: tls.certificateRefs[%d]: Secret %s/%s is in another namespace and no ReferenceGrant in %s permits it: its certificate is not served",
+					l.Name, i, *ref.Namespace, ref.Name, *ref.Namespace)}
+				continue
 			}
 			ns = string(*ref.Namespace)
 		}
@@ -160,27 +193,56 @@ func (c *Controller) listenerSecrets(ctx context.Context, gw *gwv1.Gateway, l gw
 		}
 		out = append(out, translate.SecretRef{Namespace: ns, Name: string(ref.Name)})
 	}
+	return out, denied
+}
+
+// certificateProblem sorts a listenerSecrets error: a refused reference is
+// a note (the app is applied without it), anything else stops the apply.
+func certificateProblem(err error) (note string, stop error) {
+	if errors.As(err, new(refNotPermitted)) {
+		return err.Error(), nil
+	}
+	return "", err
+}
+
+// allRouteObjects lists the routes of every kind the controller watches.
+func (c *Controller) allRouteObjects(ctx context.Context) ([]route, error) {
+	var out []route
+	for _, k := range c.routeKinds() {
+		l, err := k.list(ctx, c.client)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l...)
+	}
 	return out, nil
 }
 
-// allRouteObjects lists every HTTPRoute and GRPCRoute.
-func (c *Controller) allRouteObjects(ctx context.Context) ([]route, error) {
-	var hl gwv1.HTTPRouteList
-	if err := c.client.List(ctx, &hl); err != nil {
-		return nil, err
+// routeKinds are the route kinds watched: HTTPRoute, GRPCRoute, and the
+// stream kinds whose CRDs the cluster serves.
+func (c *Controller) routeKinds() []routeKind {
+	out := []routeKind{httpKind, grpcKind}
+	return append(out, c.streamKinds()...)
+}
+
+func (c *Controller) streamKinds() []routeKind {
+	var out []routeKind
+	for _, k := range []routeKind{tlsKind, tcpKind, udpKind} {
+		if c.served[k.kind] {
+			out = append(out, k)
+		}
 	}
-	var gl gwv1.GRPCRouteList
-	if err := c.client.List(ctx, &gl); err != nil {
-		return nil, err
+	return out
+}
+
+// listenerProtocols are the listener protocols a route kind attaches to.
+func listenerProtocols(kind string) []gwv1.ProtocolType {
+	for p, k := range streamKinds {
+		if k.kind == kind {
+			return []gwv1.ProtocolType{p}
+		}
 	}
-	var out []route
-	for i := range hl.Items {
-		out = append(out, httpRoute(&hl.Items[i]))
-	}
-	for i := range gl.Items {
-		out = append(out, grpcRoute(&gl.Items[i]))
-	}
-	return out, nil
+	return []gwv1.ProtocolType{gwv1.HTTPProtocolType, gwv1.HTTPSProtocolType}
 }
 
 // attachment is one parentRef of a route that names a Gateway of ours.
@@ -194,9 +256,11 @@ type attachment struct {
 
 // attachments resolves the parentRefs of route to this controller's
 // Gateways and the listeners that accept it.
-func (c *Controller) attachments(ctx context.Context, kind, routeNS string, refs []gwv1.ParentReference, routeHosts []gwv1.Hostname) []attachment {
+func (c *Controller) attachments(ctx context.Context, rt route) []attachment {
+	kind, routeNS, routeHosts := rt.kind, rt.obj.GetNamespace(), rt.hostnames
+	protocols := listenerProtocols(kind)
 	var out []attachment
-	for _, ref := range refs {
+	for _, ref := range rt.parents {
 		if ref.Group != nil && *ref.Group != gwv1.GroupName || ref.Kind != nil && *ref.Kind != "Gateway" {
 			continue
 		}
@@ -215,7 +279,7 @@ func (c *Controller) attachments(ctx context.Context, kind, routeNS string, refs
 			if ref.SectionName != nil && *ref.SectionName != l.Name || ref.Port != nil && *ref.Port != l.Port {
 				continue
 			}
-			if l.Protocol != gwv1.HTTPProtocolType && l.Protocol != gwv1.HTTPSProtocolType {
+			if !slices.Contains(protocols, l.Protocol) {
 				continue
 			}
 			matched = true
@@ -237,7 +301,8 @@ func (c *Controller) attachments(ctx context.Context, kind, routeNS string, refs
 		switch {
 		case !matched:
 			a.err = &translate.Error{Condition: translate.CondAccepted, Reason: string(gwv1.RouteReasonNoMatchingParent),
-				Msg: fmt.Sprintf("Gateway %s/%s has no HTTP or HTTPS listener matching the parentRef's sectionName/port", ns, ref.Name)}
+				Msg: fmt.Sprintf("Gateway %s/%s has no %s listener matching the parentRef's sectionName/port (a %s attaches to protocol %s)",
+					ns, ref.Name, protocolList(protocols), kind, protocolList(protocols))}
 		case len(a.listeners) == 0 && len(hosts) == 0:
 			a.err = &translate.Error{Condition: translate.CondAccepted, Reason: string(gwv1.RouteReasonNotAllowedByListeners),
 				Msg: fmt.Sprintf("no listener of Gateway %s/%s accepts this route: check allowedRoutes and the hostnames of the route and listeners", ns, ref.Name)}
@@ -307,6 +372,14 @@ func intersect(route []gwv1.Hostname, listener *gwv1.Hostname) []string {
 		}
 	}
 	return out
+}
+
+func protocolList(ps []gwv1.ProtocolType) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = string(p)
+	}
+	return strings.Join(s, " or ")
 }
 
 func equalConditions(a, b []metav1.Condition) bool {

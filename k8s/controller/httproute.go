@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -28,52 +30,147 @@ const (
 	reasonPendingParent = "Pending"
 )
 
-// route is an HTTPRoute or a GRPCRoute as the reconciler handles it.
+// route is a Gateway API route (HTTPRoute, GRPCRoute, TLSRoute) as the
+// reconcilers handle it: one shape, so that each kind is one routeKind
+// value rather than a copy of the code.
 type route struct {
 	kind      string
 	obj       client.Object
 	parents   []gwv1.ParentReference
 	hostnames []gwv1.Hostname
 	status    *gwv1.RouteStatus
+	// services are the Services the route's backendRefs name.
+	services []client.ObjectKey
+	// translate makes the plan of an HTTP kind's app (nil for the stream
+	// kinds, whose listener is the app).
 	translate func(translate.HTTPRouteInput, translate.Backends) (*translate.Plan, error)
+	// streamRules are the backendRefs of each rule of a stream kind.
+	streamRules [][]gwv1.BackendRef
+}
+
+// routeKind is what differs between the route kinds.
+type routeKind struct {
+	kind    string
+	newObj  func() client.Object
+	newList func() client.ObjectList
+}
+
+var (
+	httpKind = routeKind{"HTTPRoute", func() client.Object { return &gwv1.HTTPRoute{} }, func() client.ObjectList { return &gwv1.HTTPRouteList{} }}
+	grpcKind = routeKind{"GRPCRoute", func() client.Object { return &gwv1.GRPCRoute{} }, func() client.ObjectList { return &gwv1.GRPCRouteList{} }}
+	tlsKind  = routeKind{"TLSRoute", func() client.Object { return &gwv1.TLSRoute{} }, func() client.ObjectList { return &gwv1.TLSRouteList{} }}
+	tcpKind  = routeKind{"TCPRoute", func() client.Object { return &gwv1.TCPRoute{} }, func() client.ObjectList { return &gwv1.TCPRouteList{} }}
+	udpKind  = routeKind{"UDPRoute", func() client.Object { return &gwv1.UDPRoute{} }, func() client.ObjectList { return &gwv1.UDPRouteList{} }}
+)
+
+// streamKinds are the route kinds of stream listeners, by listener protocol.
+var streamKinds = map[gwv1.ProtocolType]routeKind{gwv1.TLSProtocolType: tlsKind, gwv1.TCPProtocolType: tcpKind, gwv1.UDPProtocolType: udpKind}
+
+// list lists every route of the kind.
+func (k routeKind) list(ctx context.Context, c client.Reader) ([]route, error) {
+	l := k.newList()
+	if err := c.List(ctx, l); err != nil {
+		return nil, err
+	}
+	items, err := meta.ExtractList(l)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]route, len(items))
+	for i, o := range items {
+		out[i] = routeOf(o.(client.Object))
+	}
+	return out, nil
+}
+
+// routeOf wraps a route object of any kind.
+func routeOf(o client.Object) route {
+	switch r := o.(type) {
+	case *gwv1.HTTPRoute:
+		return httpRoute(r)
+	case *gwv1.GRPCRoute:
+		return grpcRoute(r)
+	case *gwv1.TLSRoute:
+		return streamRoute("TLSRoute", r, r.Spec.CommonRouteSpec, r.Spec.Hostnames, &r.Status.RouteStatus, r.Spec.Rules, func(r gwv1.TLSRouteRule) []gwv1.BackendRef { return r.BackendRefs })
+	case *gwv1.TCPRoute:
+		return streamRoute("TCPRoute", r, r.Spec.CommonRouteSpec, nil, &r.Status.RouteStatus, r.Spec.Rules, func(r gwv1.TCPRouteRule) []gwv1.BackendRef { return r.BackendRefs })
+	case *gwv1.UDPRoute:
+		return streamRoute("UDPRoute", r, r.Spec.CommonRouteSpec, nil, &r.Status.RouteStatus, r.Spec.Rules, func(r gwv1.UDPRouteRule) []gwv1.BackendRef { return r.BackendRefs })
+	}
+	return route{obj: o}
 }
 
 func httpRoute(r *gwv1.HTTPRoute) route {
-	return route{kind: "HTTPRoute", obj: r, parents: r.Spec.ParentRefs, hostnames: r.Spec.Hostnames, status: &r.Status.RouteStatus,
-		translate: func(in translate.HTTPRouteInput, b translate.Backends) (*translate.Plan, error) {
-			in.Route = r
-			return translate.HTTPRoute(in, b)
-		}}
+	rt := baseRoute("HTTPRoute", r, r.Spec.CommonRouteSpec, r.Spec.Hostnames, &r.Status.RouteStatus)
+	for _, rule := range r.Spec.Rules {
+		rt.services = append(rt.services, serviceKeys(r.Namespace, rule.BackendRefs, func(b gwv1.HTTPBackendRef) gwv1.BackendObjectReference { return b.BackendObjectReference })...)
+	}
+	rt.translate = func(in translate.HTTPRouteInput, b translate.Backends) (*translate.Plan, error) {
+		in.Route = r
+		return translate.HTTPRoute(in, b)
+	}
+	return rt
 }
 
 func grpcRoute(r *gwv1.GRPCRoute) route {
-	return route{kind: "GRPCRoute", obj: r, parents: r.Spec.ParentRefs, hostnames: r.Spec.Hostnames, status: &r.Status.RouteStatus,
-		translate: func(in translate.HTTPRouteInput, b translate.Backends) (*translate.Plan, error) {
-			return translate.GRPCRoute(translate.GRPCRouteInput{Route: r, HTTPRouteInput: in}, b)
-		}}
-}
-
-// newRoute fetches the route of kind named by req.
-func (c *Controller) newRoute(ctx context.Context, kind string, req reconcile.Request) (route, error) {
-	if kind == "GRPCRoute" {
-		var r gwv1.GRPCRoute
-		err := c.client.Get(ctx, req.NamespacedName, &r)
-		return grpcRoute(&r), err
+	rt := baseRoute("GRPCRoute", r, r.Spec.CommonRouteSpec, r.Spec.Hostnames, &r.Status.RouteStatus)
+	for _, rule := range r.Spec.Rules {
+		rt.services = append(rt.services, serviceKeys(r.Namespace, rule.BackendRefs, func(b gwv1.GRPCBackendRef) gwv1.BackendObjectReference { return b.BackendObjectReference })...)
 	}
-	var r gwv1.HTTPRoute
-	err := c.client.Get(ctx, req.NamespacedName, &r)
-	return httpRoute(&r), err
+	rt.translate = func(in translate.HTTPRouteInput, b translate.Backends) (*translate.Plan, error) {
+		return translate.GRPCRoute(translate.GRPCRouteInput{Route: r, HTTPRouteInput: in}, b)
+	}
+	return rt
 }
 
-// routeReconciler translates HTTPRoutes (or GRPCRoutes) into Strata apps.
+// streamRoute is a TLSRoute, TCPRoute or UDPRoute (rules of one shape).
+func streamRoute[R any](kind string, obj client.Object, spec gwv1.CommonRouteSpec, hosts []gwv1.Hostname, st *gwv1.RouteStatus, rules []R, refs func(R) []gwv1.BackendRef) route {
+	rt := baseRoute(kind, obj, spec, hosts, st)
+	for _, rule := range rules {
+		rt.streamRules = append(rt.streamRules, refs(rule))
+		rt.services = append(rt.services, serviceKeys(obj.GetNamespace(), refs(rule), func(b gwv1.BackendRef) gwv1.BackendObjectReference { return b.BackendObjectReference })...)
+	}
+	return rt
+}
+
+func baseRoute(kind string, obj client.Object, spec gwv1.CommonRouteSpec, hosts []gwv1.Hostname, st *gwv1.RouteStatus) route {
+	return route{kind: kind, obj: obj, parents: spec.ParentRefs, hostnames: hosts, status: st}
+}
+
+// serviceKeys are the Services the backendRefs of a route in namespace ns
+// name (ref picks the reference out of the kind's own backendRef type).
+func serviceKeys[B any](ns string, refs []B, ref func(B) gwv1.BackendObjectReference) []client.ObjectKey {
+	var out []client.ObjectKey
+	for _, b := range refs {
+		r, bns := ref(b), ns
+		if r.Kind != nil && *r.Kind != "Service" || r.Group != nil && *r.Group != "" {
+			continue
+		}
+		if r.Namespace != nil {
+			bns = string(*r.Namespace)
+		}
+		out = append(out, client.ObjectKey{Namespace: bns, Name: string(r.Name)})
+	}
+	return out
+}
+
+// uses says whether the route has a backendRef to Service ns/name.
+func (rt route) uses(ns, name string) bool {
+	return slices.Contains(rt.services, client.ObjectKey{Namespace: ns, Name: name})
+}
+
+// routeReconciler translates the routes of an HTTP kind (HTTPRoute,
+// GRPCRoute) into Strata apps, one per route.
 type routeReconciler struct {
 	*Controller
-	kind string
+	routeKind
 }
 
 func (r routeReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	owner := translate.Owner{Cluster: r.opts.Cluster, Kind: r.kind, Namespace: req.Namespace, Name: req.Name}
-	rt, err := r.newRoute(ctx, r.kind, req)
+	obj := r.newObj()
+	err := r.client.Get(ctx, req.NamespacedName, obj)
+	rt := routeOf(obj)
 	if err != nil {
 		if client.IgnoreNotFound(err) != nil {
 			return reconcile.Result{}, err
@@ -81,7 +178,7 @@ func (r routeReconciler) Reconcile(ctx context.Context, req reconcile.Request) (
 		_, err := r.applier.Delete(ctx, owner)
 		return reconcile.Result{}, err
 	}
-	parents := r.attachments(ctx, r.kind, req.Namespace, rt.parents, rt.hostnames)
+	parents := r.attachments(ctx, rt)
 	if len(parents) == 0 {
 		// No parent of ours (any more): the app goes.
 		_, err := r.applier.Delete(ctx, owner)
@@ -90,6 +187,7 @@ func (r routeReconciler) Reconcile(ctx context.Context, req reconcile.Request) (
 	in := translate.HTTPRouteInput{Cluster: r.opts.Cluster, Partitions: r.opts.Partitions,
 		RefAllowed: func(from, to, name string) bool { return r.granted(ctx, r.kind, from, to, "Service", name) }}
 	var tlsErr error
+	note := ""
 	hosts := map[string]bool{}
 	accepted := 0
 	for _, a := range parents {
@@ -107,8 +205,10 @@ func (r routeReconciler) Reconcile(ctx context.Context, req reconcile.Request) (
 					in.HTTPSPorts = append(in.HTTPSPorts, port)
 				}
 				refs, err := r.listenerSecrets(ctx, a.gw, l)
-				if err != nil {
-					tlsErr = err
+				if n, stop := certificateProblem(err); stop != nil {
+					tlsErr = stop
+				} else if n != "" {
+					note = n
 				}
 				for _, s := range refs {
 					if !slices.Contains(in.TLS, s) {
@@ -157,26 +257,53 @@ func (r routeReconciler) Reconcile(ctx context.Context, req reconcile.Request) (
 		r.recorder.Eventf(rt.obj, nil, corev1.EventTypeWarning, reasonApplyFailed, "Release", "%s", applyErr.Error())
 		log.FromContext(ctx).Error(applyErr, "apply", "route", req.NamespacedName)
 	}
-	if err := r.routeStatus(ctx, rt, owner, parents, terr, tlsErr, applyErr, res); err != nil {
+	if err := r.routeStatus(ctx, rt, parents, nil, outcome{owner: owner, terr: terr, tlsErr: tlsErr, applyErr: applyErr, res: res, note: note, refused: refusedOf(plan)}); err != nil {
 		return reconcile.Result{}, err
 	}
 	return reconcile.Result{}, applyErr // retried with backoff
 }
 
-// routeStatus writes one RouteParentStatus per parent of ours.
-func (r routeReconciler) routeStatus(ctx context.Context, rt route, owner translate.Owner, parents []attachment, terr *translate.Error, tlsErr, applyErr error, res apply.Result) error {
+// outcome is what became of a route's app: the translation error, the
+// listener TLS error, the apply error or the apply result.
+type outcome struct {
+	owner    translate.Owner
+	terr     *translate.Error
+	tlsErr   error
+	applyErr error
+	res      apply.Result
+	// kept says what serves while terr stands.
+	kept string
+	// note is added to a true Programmed: what the app does without.
+	note string
+	// refused is a backendRef left out of the applied app (no
+	// ReferenceGrant permits it): ResolvedRefs is false with its reason.
+	refused *translate.Error
+}
+
+func refusedOf(p *translate.Plan) *translate.Error {
+	if p == nil {
+		return nil
+	}
+	return p.Refused
+}
+
+// routeStatus writes one RouteParentStatus per parent of ours. With scope
+// set, parents are the route's attachments to that Gateway only: the
+// entries of other Gateways stay as they are.
+func (c *Controller) routeStatus(ctx context.Context, rt route, parents []attachment, scope *gwv1.Gateway, o outcome) error {
+	owner, terr, tlsErr, applyErr, res := o.owner, o.terr, o.tlsErr, o.applyErr, o.res
 	before := rt.status.DeepCopy()
 	var keep []gwv1.RouteParentStatus
 	for _, ps := range rt.status.Parents {
-		if string(ps.ControllerName) != r.opts.ControllerName {
+		if string(ps.ControllerName) != c.opts.ControllerName || scope != nil && !refersTo(ps.ParentRef, rt.obj.GetNamespace(), scope) {
 			keep = append(keep, ps)
 		}
 	}
 	gen := rt.obj.GetGeneration()
 	for _, a := range parents {
-		ps := gwv1.RouteParentStatus{ParentRef: a.ref, ControllerName: gwv1.GatewayController(r.opts.ControllerName)}
+		ps := gwv1.RouteParentStatus{ParentRef: a.ref, ControllerName: gwv1.GatewayController(c.opts.ControllerName)}
 		for _, old := range before.Parents {
-			if string(old.ControllerName) == r.opts.ControllerName && sameRef(old.ParentRef, a.ref) {
+			if string(old.ControllerName) == c.opts.ControllerName && sameRef(old.ParentRef, a.ref) {
 				ps.Conditions = append([]metav1.Condition(nil), old.Conditions...) // a copy: before stays as it was
 			}
 		}
@@ -187,7 +314,10 @@ func (r routeReconciler) routeStatus(ctx context.Context, rt route, owner transl
 			setCondition(conds, gen, translate.CondResolvedRefs, true, string(gwv1.RouteReasonResolvedRefs), "not checked: the route is not accepted")
 			setCondition(conds, gen, condProgrammed, false, reasonNotApplied, "not accepted by this parent")
 		case terr != nil:
-			kept := "nothing of it is applied; the previous release, if any, keeps serving"
+			kept := o.kept
+			if kept == "" {
+				kept = "nothing of it is applied; the previous release, if any, keeps serving"
+			}
 			if terr.Condition == translate.CondResolvedRefs {
 				setCondition(conds, gen, translate.CondAccepted, true, string(gwv1.RouteReasonAccepted), "accepted")
 				setCondition(conds, gen, translate.CondResolvedRefs, false, terr.Reason, terr.Error())
@@ -198,7 +328,12 @@ func (r routeReconciler) routeStatus(ctx context.Context, rt route, owner transl
 			setCondition(conds, gen, condProgrammed, false, reasonNotApplied, terr.Error()+": "+kept)
 		default:
 			setCondition(conds, gen, translate.CondAccepted, true, string(gwv1.RouteReasonAccepted), "accepted")
-			setCondition(conds, gen, translate.CondResolvedRefs, true, string(gwv1.RouteReasonResolvedRefs), "every backend resolved")
+			if o.refused != nil {
+				setCondition(conds, gen, translate.CondResolvedRefs, false, o.refused.Reason,
+					o.refused.Error()+": the app goes without it (the rule's other backends take its share; none: 500)")
+			} else {
+				setCondition(conds, gen, translate.CondResolvedRefs, true, string(gwv1.RouteReasonResolvedRefs), "every backend resolved")
+			}
 			switch {
 			case tlsErr != nil:
 				setCondition(conds, gen, condProgrammed, false, reasonNotApplied, tlsErr.Error())
@@ -210,7 +345,10 @@ func (r routeReconciler) routeStatus(ctx context.Context, rt route, owner transl
 				if res.Release > 0 {
 					msg = fmt.Sprintf("released as release %d of Strata app %s", res.Release, owner.AppName())
 				} else if old := findCondition(ps.Conditions, condProgrammed); old != nil && old.Status == "True" {
-					msg = old.Message
+					msg, _, _ = strings.Cut(old.Message, "; ") // the release it came with, without an old note
+				}
+				if o.note != "" {
+					msg += "; " + o.note
 				}
 				setCondition(conds, gen, condProgrammed, true, reasonReleased, msg)
 			}
@@ -227,7 +365,15 @@ func (r routeReconciler) routeStatus(ctx context.Context, rt route, owner transl
 			return nil
 		}
 	}
-	return r.client.Status().Update(ctx, rt.obj)
+	return c.client.Status().Update(ctx, rt.obj)
+}
+
+// refersTo says whether ref (of a route in namespace ns) names gw.
+func refersTo(ref gwv1.ParentReference, ns string, gw *gwv1.Gateway) bool {
+	if ref.Namespace != nil {
+		ns = string(*ref.Namespace)
+	}
+	return ns == gw.Namespace && string(ref.Name) == gw.Name
 }
 
 func sameRef(a, b gwv1.ParentReference) bool {

@@ -64,7 +64,7 @@ func HTTPRoute(in HTTPRouteInput, b Backends) (*Plan, error) {
 		if rule.SessionPersistence != nil {
 			return nil, unsupported(field+".sessionPersistence", "session persistence is not supported yet")
 		}
-		acts, err := ruleActions(field, r.Namespace, rule, in.RefAllowed, b, ups)
+		acts, err := ruleActions(field, r.Namespace, rule, in.RefAllowed, b, ups, &p.Refused)
 		if err != nil {
 			return nil, err
 		}
@@ -105,7 +105,11 @@ func HTTPRoute(in HTTPRouteInput, b Backends) (*Plan, error) {
 
 // ruleActions are the Strata actions of one HTTPRoute rule: its filters,
 // then the proxy to its backends (or a redirect, or a 500 without backends).
-func ruleActions(field, ns string, rule gwv1.HTTPRouteRule, allowed func(string, string, string) bool, b Backends, ups upstreamSet) ([]*configv1.Action, error) {
+// A backend in another namespace that no ReferenceGrant permits is left
+// out like one without endpoints (its share answers 500, as the Gateway API
+// asks), and the first such refusal is kept in *refused: deleting a grant
+// revokes the access it gave.
+func ruleActions(field, ns string, rule gwv1.HTTPRouteRule, allowed func(string, string, string) bool, b Backends, ups upstreamSet, refused **Error) ([]*configv1.Action, error) {
 	var acts []*configv1.Action
 	terminal := false
 	for k, f := range rule.Filters {
@@ -145,26 +149,17 @@ func ruleActions(field, ns string, rule gwv1.HTTPRouteRule, allowed func(string,
 		if len(br.Filters) > 0 {
 			return nil, unsupported(bf+".filters", "filters on a backendRef are not supported yet")
 		}
-		if br.Group != nil && *br.Group != "" || br.Kind != nil && *br.Kind != "Service" {
-			return nil, &Error{Condition: CondResolvedRefs, Reason: ReasonInvalidKind, Field: bf,
-				Msg: "only core Services are supported as backends"}
-		}
-		if br.Port == nil {
-			return nil, &Error{Condition: CondResolvedRefs, Reason: ReasonUnsupportedValue, Field: bf + ".port", Msg: "a Service backend needs a port"}
-		}
-		bns := ns
-		if br.Namespace != nil && string(*br.Namespace) != ns {
-			bns = string(*br.Namespace)
-			if allowed == nil || !allowed(ns, bns, string(br.Name)) {
-				return nil, &Error{Condition: CondResolvedRefs, Reason: ReasonRefNotPermitted, Field: bf,
-					Msg: fmt.Sprintf("Service %s/%s is in another namespace and no ReferenceGrant in %s permits it", bns, br.Name, bns)}
-			}
-		}
 		w := uint32(1)
 		if br.Weight != nil {
 			w = uint32(*br.Weight)
 		}
-		up, err := ups.add(b, bf, bns, string(br.Name), PortRef{Number: int32(*br.Port)})
+		up, err := ups.backend(b, bf, ns, br.BackendObjectReference, allowed)
+		if e, ok := err.(*Error); ok && e.Reason == ReasonRefNotPermitted {
+			if *refused == nil {
+				*refused = e
+			}
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}

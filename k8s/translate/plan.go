@@ -14,6 +14,8 @@ import (
 	"sort"
 	"strings"
 
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 )
 
@@ -26,17 +28,26 @@ const (
 	LabelKind      = "k8s_kind"
 	LabelNamespace = "k8s_namespace"
 	LabelName      = "k8s_name"
+	LabelSection   = "k8s_section"
 )
 
 // Owner names the Kubernetes object an app is made from.
 type Owner struct {
 	Cluster   string // the controller's --cluster: several clusters share one control plane
-	Kind      string // "HTTPRoute" or "Ingress"
+	Kind      string // "HTTPRoute", "GRPCRoute", "Ingress", or "Gateway" (a TLS listener's stream app)
 	Namespace string
 	Name      string
+	// Section is the listener of a Gateway owner (one stream app per TLS
+	// listener: a port is one app's); empty for routes.
+	Section string
 }
 
-func (o Owner) String() string { return fmt.Sprintf("%s %s/%s", o.Kind, o.Namespace, o.Name) }
+func (o Owner) String() string {
+	if o.Section != "" {
+		return fmt.Sprintf("%s %s/%s listener %s", o.Kind, o.Namespace, o.Name, o.Section)
+	}
+	return fmt.Sprintf("%s %s/%s", o.Kind, o.Namespace, o.Name)
+}
 
 // AppName is the Strata app name of o: readable, at most 64 characters
 // (a hash of the whole name replaces what does not fit), the same on every
@@ -46,16 +57,24 @@ func (o Owner) AppName() string {
 	if kind == "" {
 		kind = strings.ToLower(o.Kind)
 	}
-	full := strings.Join([]string{"k8s", o.Cluster, kind, o.Namespace, o.Name}, ".")
+	parts := []string{"k8s", o.Cluster, kind, o.Namespace, o.Name}
+	if o.Section != "" {
+		parts = append(parts, o.Section)
+	}
+	full := strings.Join(parts, ".")
 	return shorten(full, 64)
 }
 
 // Labels are the labels of o's app.
 func (o Owner) Labels() map[string]string {
-	return map[string]string{
+	l := map[string]string{
 		LabelManagedBy: ManagedBy, LabelCluster: o.Cluster, LabelKind: o.Kind,
 		LabelNamespace: o.Namespace, LabelName: o.Name,
 	}
+	if o.Section != "" {
+		l[LabelSection] = o.Section
+	}
+	return l
 }
 
 // shorten keeps s when it fits in n bytes, else cuts it and appends 8 hex
@@ -78,9 +97,15 @@ type Plan struct {
 	Labels     map[string]string
 	Upstreams  []*configv1.Upstream // sorted by name
 	Rules      []*configv1.Rule     // in evaluation order
+	// Stream is set for a stream app (a Gateway TLS listener): its
+	// listener, TLS mode and SNI routes; HTTP ports and rules are then empty.
+	Stream *configv1.StreamApp
 	// TLS lists the Secrets (namespace/name) whose certificates the app
 	// serves; the controller uploads them through the certificate API.
 	TLS []SecretRef
+	// Refused is the first backendRef no ReferenceGrant permits: the plan
+	// leaves it out (requests to it get 500) and the route reports it.
+	Refused *Error
 	// Source is the object's generation, for the release note.
 	Generation int64
 }
@@ -164,6 +189,28 @@ func (u upstreamSet) add(b Backends, field, ns, name string, port PortRef) (stri
 		u[up] = &configv1.Upstream{Name: up, Endpoints: set, Policy: configv1.BalancePolicy_BALANCE_POLICY_ROUND_ROBIN}
 	}
 	return up, nil
+}
+
+// backend resolves the Service backendRef ref at field of a route in
+// namespace ns (a ReferenceGrant must permit another namespace) and adds
+// its upstream, as add does.
+func (u upstreamSet) backend(b Backends, field, ns string, ref gwv1.BackendObjectReference, allowed func(string, string, string) bool) (string, error) {
+	if ref.Group != nil && *ref.Group != "" || ref.Kind != nil && *ref.Kind != "Service" {
+		return "", &Error{Condition: CondResolvedRefs, Reason: ReasonInvalidKind, Field: field,
+			Msg: "only core Services are supported as backends"}
+	}
+	if ref.Port == nil {
+		return "", &Error{Condition: CondResolvedRefs, Reason: ReasonUnsupportedValue, Field: field + ".port", Msg: "a Service backend needs a port"}
+	}
+	bns := ns
+	if ref.Namespace != nil && string(*ref.Namespace) != ns {
+		bns = string(*ref.Namespace)
+		if allowed == nil || !allowed(ns, bns, string(ref.Name)) {
+			return "", &Error{Condition: CondResolvedRefs, Reason: ReasonRefNotPermitted, Field: field,
+				Msg: fmt.Sprintf("Service %s/%s is in another namespace and no ReferenceGrant in %s permits it", bns, ref.Name, bns)}
+		}
+	}
+	return u.add(b, field, bns, string(ref.Name), PortRef{Number: int32(*ref.Port)})
 }
 
 func (u upstreamSet) sorted() []*configv1.Upstream {

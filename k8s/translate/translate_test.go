@@ -136,7 +136,6 @@ func TestHTTPRouteErrorsNameTheField(t *testing.T) {
 		{"no hostname", gwv1.HTTPRouteRule{}, nil, nil, CondAccepted, ReasonNoHostname, "spec.hostnames"},
 		{"unsupported filter", mirror, []string{"a"}, nil, CondAccepted, ReasonUnsupportedValue, "spec.rules[0].filters[0].type"},
 		{"missing service", gwv1.HTTPRouteRule{BackendRefs: []gwv1.HTTPBackendRef{backend("gone", 80, nil)}}, []string{"a"}, nil, CondResolvedRefs, ReasonBackendNotFound, "spec.rules[0].backendRefs[0]"},
-		{"cross namespace without grant", gwv1.HTTPRouteRule{BackendRefs: []gwv1.HTTPBackendRef{cross}}, []string{"a"}, nil, CondResolvedRefs, ReasonRefNotPermitted, "spec.rules[0].backendRefs[0]"},
 		{"bad regexp", gwv1.HTTPRouteRule{Matches: []gwv1.HTTPRouteMatch{badRe}}, []string{"a"}, nil, CondAccepted, ReasonUnsupportedValue, "spec.rules[0].matches[0]"},
 		{"timeouts", gwv1.HTTPRouteRule{Timeouts: &gwv1.HTTPRouteTimeouts{}}, []string{"a"}, nil, CondAccepted, ReasonUnsupportedValue, "spec.rules[0].timeouts"},
 	}
@@ -152,8 +151,22 @@ func TestHTTPRouteErrorsNameTheField(t *testing.T) {
 			}
 		})
 	}
+	// Without a ReferenceGrant the cross-namespace backend is left out (its
+	// share answers 500) and the refusal is reported: a deleted grant
+	// revokes access instead of leaving the old release serving.
+	p, err := HTTPRoute(HTTPRouteInput{Route: route(gwv1.HTTPRouteRule{BackendRefs: []gwv1.HTTPBackendRef{cross, backend("v2", 8080, nil)}}), Hostnames: []string{"a"}}, eps)
+	if err != nil || p.Refused == nil || p.Refused.Reason != ReasonRefNotPermitted || p.Refused.Field != "spec.rules[0].backendRefs[0]" {
+		t.Fatalf("refused reference: plan %v, err %v", p, err)
+	}
+	if len(p.Upstreams) != 1 || p.Upstreams[0].Name != "shop.v2.8080" {
+		t.Errorf("upstreams %v: want the permitted backend only", p.Upstreams)
+	}
+	p, _ = HTTPRoute(HTTPRouteInput{Route: route(gwv1.HTTPRouteRule{BackendRefs: []gwv1.HTTPBackendRef{cross}}), Hostnames: []string{"a"}}, eps)
+	if a := p.Rules[0].Actions[0].GetRespond(); a == nil || a.Status != 500 {
+		t.Errorf("only a refused backend: actions %v, want a 500", p.Rules[0].Actions)
+	}
 	// A ReferenceGrant makes the cross-namespace backend resolve.
-	p, err := HTTPRoute(HTTPRouteInput{Route: route(gwv1.HTTPRouteRule{BackendRefs: []gwv1.HTTPBackendRef{cross}}), Hostnames: []string{"a"},
+	p, err = HTTPRoute(HTTPRouteInput{Route: route(gwv1.HTTPRouteRule{BackendRefs: []gwv1.HTTPBackendRef{cross}}), Hostnames: []string{"a"},
 		RefAllowed: func(from, to, name string) bool { return from == "shop" && to == "other" && name == "db" }}, eps)
 	if err != nil || p.Upstreams[0].Name != "other.db.5432" {
 		t.Fatalf("granted reference: %v %v", p, err)
