@@ -497,3 +497,32 @@ func TestTCPHealthProbe(t *testing.T) {
 		c.Close()
 	}
 }
+
+// TestEndpointSet: an upstream naming an endpoint set (Kubernetes
+// endpoints, synced without releases) connects to the set's ready
+// endpoints; a snapshot with the set changed moves new connections.
+func TestEndpointSet(t *testing.T) {
+	s := newStream(t, stream.Options{})
+	port := freePort(t)
+	one, two := echoServer(t, "one"), echoServer(t, "two")
+	app := tcpApp("a1", port)
+	app.Upstreams[0].Endpoints = "k8s.east.shop.db.5432"
+	snap := func(ready, notReady string) *syncv1.Snapshot {
+		version++
+		return &syncv1.Snapshot{Version: version, Apps: []*configv1.App{app}, UpstreamEndpoints: []*configv1.UpstreamEndpoints{{
+			Id: "k8s.east.shop.db.5432", Endpoints: []*configv1.Endpoint{{Address: ready, Ready: true}, {Address: notReady}}}}}
+	}
+	for _, c := range []struct{ ready, notReady, want string }{{one, two, "one"}, {two, one, "two"}} {
+		commit, _, err := s.Prepare(snap(c.ready, c.notReady))
+		if err != nil {
+			t.Fatal(err)
+		}
+		commit()
+		for range 3 {
+			conn := dialPort(t, port)
+			if got, err := say(conn, bufio.NewReader(conn), "hi"); err != nil || got != c.want+": hi" {
+				t.Fatalf("with %s ready: %q %v", c.want, got, err)
+			}
+		}
+	}
+}
