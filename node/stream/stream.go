@@ -174,9 +174,6 @@ type build struct {
 	made  []*upstream.Upstream          // the new ones among them
 	apps  map[lkey]*app
 	fresh []*listener // bound by this Prepare
-	// sets are the snapshot's endpoint sets: an upstream naming one has
-	// its ready endpoints as servers (a set change is a new snapshot).
-	sets map[string]*configv1.UpstreamEndpoints
 }
 
 func (b *build) abort() {
