@@ -180,6 +180,9 @@ func TestNodeWAFResponses(t *testing.T) {
 			t.Errorf("%s /large: %d, %d bytes, want 200 and all %d", base, resp.StatusCode, len(body), len(large))
 		}
 	}
+	if st := n.WAF().Stats(); st.Responses["pol-resp"] != 14 || st.Responses["pol-req"] != 0 {
+		t.Errorf("responses inspected %v, want the 14 answers to guarded on both listeners (3 leaks, 2 benign, large, events) and none for pol-req", st.Responses)
+	}
 	if hs := got.forApp("guarded", ""); len(hs) != 6 {
 		t.Errorf("%d hits for guarded, want 6 (3 leaks on 2 listeners): benign and large responses flagged?", len(hs))
 	}

@@ -98,6 +98,7 @@ var (
 	descWAFCompileS  = desc("waf_compile_seconds_total", "Time spent compiling WAF policies.")
 	descWAFInspected = desc("waf_requests_total", "Requests an app's WAF policy inspected, by policy.", "policy_id")
 	descWAFSkipped   = desc("waf_whitelisted_total", "Requests the policy's whitelist let through uninspected, by policy.", "policy_id")
+	descWAFResponses = desc("waf_responses_total", "Upstream responses an app's WAF policy inspected (inspect_responses), by policy.", "policy_id")
 	descWAFActions   = desc("waf_actions_total", "Requests a WAF policy, rate limit or challenge flagged, by policy and action (block, detect, challenge, log, allow).", "policy_id", "action")
 	descWAFRules     = desc("waf_rule_matches_total", "Rule matches in flagged requests, by policy, rule (CRS id or custom:<id>) and the request's action.", "policy_id", "rule_id", "action")
 	descWAFPublished = desc("waf_hits_published_total", "WAF hits published on NATS (strata.waf.hit.<node>).")
@@ -247,6 +248,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for id, n := range w.Skipped {
 		counter(descWAFSkipped, n, id)
+	}
+	for id, n := range w.Responses {
+		counter(descWAFResponses, n, id)
 	}
 	for _, c := range w.Actions {
 		counter(descWAFActions, c.N, c.Policy, c.Action)

@@ -23,6 +23,7 @@ type counters struct {
 
 	inspected sync.Map // policy id -> *atomic.Uint64
 	skipped   sync.Map // policy id -> *atomic.Uint64
+	responses sync.Map // policy id -> *atomic.Uint64
 	actions   sync.Map // actionKey -> *atomic.Uint64
 	rules     sync.Map // ruleKey -> *atomic.Uint64
 }
@@ -40,7 +41,11 @@ func inc[K comparable](m *sync.Map, k K) {
 }
 
 func (c *counters) countVerdict(policy string, v wafengine.Verdict) {
-	inc(&c.inspected, policy)
+	if v.Response {
+		inc(&c.responses, policy)
+	} else {
+		inc(&c.inspected, policy)
+	}
 	if v.Skipped {
 		inc(&c.skipped, policy)
 	}
@@ -70,6 +75,8 @@ type Stats struct {
 	Published, PublishErrors, Dropped, Panics uint64
 	// Requests inspected and skipped by the whitelist, by policy id.
 	Inspected, Skipped map[string]uint64
+	// Upstream responses inspected (inspect_responses), by policy id.
+	Responses map[string]uint64
 	// Outcomes by policy and action; matches by policy, rule and action.
 	Actions []Count
 	Rules   []Count
@@ -88,8 +95,9 @@ func (r *Runtime) Stats() Stats {
 		CompileSeconds: float64(r.compileNanos.Load()) / 1e9,
 		Published:      r.published.Load(), PublishErrors: r.publishErrors.Load(),
 		Dropped: r.dropped.Load(), Panics: r.panics.Load(),
-		Inspected: map[string]uint64{}, Skipped: map[string]uint64{},
+		Inspected: map[string]uint64{}, Skipped: map[string]uint64{}, Responses: map[string]uint64{},
 	}
+	r.responses.Range(func(k, v any) bool { s.Responses[k.(string)] = v.(*atomic.Uint64).Load(); return true })
 	r.inspected.Range(func(k, v any) bool { s.Inspected[k.(string)] = v.(*atomic.Uint64).Load(); return true })
 	r.skipped.Range(func(k, v any) bool { s.Skipped[k.(string)] = v.(*atomic.Uint64).Load(); return true })
 	r.actions.Range(func(k, v any) bool {
