@@ -167,7 +167,9 @@ function History({ appId, range }: { appId: string; range: RangeKey }) {
   );
 }
 
-const topBy = ["path", "status", "upstream", "cache"] as const;
+// waf_rule: the requests each WAF rule matched, blocked and challenged
+// among them (docs/waf.md, "Rule counts in the metrics service").
+const topBy = ["path", "status", "upstream", "cache", "waf_rule"] as const;
 
 function Top({ appId, range }: { appId: string; range: RangeKey }) {
   const { start, end } = useRangeTimes(range);
@@ -192,8 +194,14 @@ function TopTable({ appId, by, start, end }: { appId: string; by: string; start:
     { key: "req", header: "Requests", numeric: true, sortValue: (r) => r.requests, cell: (r) => r.requests.toString() },
     { key: "share", header: "Share", numeric: true, cell: (r) => `${((Number(r.requests) * 100) / total).toFixed(1)}%` },
   ];
-  if (by !== "path" && by !== "cache") cols.push({ key: "err", header: "5xx", numeric: true, cell: (r) => r.errors.toString() });
-  return <Table caption={`Top ${by}`} columns={cols} rows={q.data.rows} rowKey={(r) => r.name} empty="No traffic in this range." />;
+  if (by === "waf_rule") {
+    cols.push({ key: "blocked", header: "Blocked", numeric: true, sortValue: (r) => r.blocked, cell: (r) => r.blocked.toString() });
+    cols.push({ key: "challenged", header: "Challenged", numeric: true, sortValue: (r) => r.challenged, cell: (r) => r.challenged.toString() });
+  } else if (by !== "path" && by !== "cache") {
+    cols.push({ key: "err", header: "5xx", numeric: true, cell: (r) => r.errors.toString() });
+  }
+  const empty = by === "waf_rule" ? "No WAF rule matched in this range." : "No traffic in this range.";
+  return <Table caption={`Top ${by}`} columns={cols} rows={q.data.rows} rowKey={(r) => r.name} empty={empty} />;
 }
 
 function Health({ appId, range }: { appId: string; range: RangeKey }) {
