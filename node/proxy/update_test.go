@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/node/proxy"
 )
@@ -33,7 +35,9 @@ func TestReleaseKeepsUpstreamConnections(t *testing.T) {
 	if n := u.conns.Load(); n != 1 {
 		t.Fatalf("%d upstream connections after a release that kept the upstream, want 1", n)
 	}
-	// Changing the upstream (its timeouts) builds a new pool.
+	// Changing the upstream (its timeouts) builds a new pool. (A snapshot's
+	// objects are never changed once applied: a new version has new ones.)
+	app = proto.CloneOf(app)
 	app.Upstreams[0].Timeouts = &configv1.Timeouts{ReadMs: 30000}
 	mustUpdate(t, p, 3, app)
 	do(t, c, "GET", httpBase(p), "a.example.com", "/", "")

@@ -2,6 +2,7 @@ package route
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
@@ -30,8 +31,11 @@ func TestEndpointsChangeKeepsOtherUpstreams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if one.App("static").Upstream("a") != two.App("static").Upstream("a") {
-		t.Errorf("an upstream of another app was built again")
+	if one.App("static") != two.App("static") || one.App("static").Upstream("a") != two.App("static").Upstream("a") {
+		t.Errorf("another app (its config the same object) was compiled again")
+	}
+	if one.App("dyn") == two.App("dyn") {
+		t.Errorf("the app naming the changed set was not compiled again")
 	}
 	before, after := one.App("dyn").Upstream("a"), two.App("dyn").Upstream("a")
 	if before == after || len(after.Servers()) != 2 || after.Servers()[0].Addr != "10.1.0.2:80" {
@@ -46,7 +50,8 @@ func TestEndpointsChangeKeepsOtherUpstreams(t *testing.T) {
 }
 
 // BenchmarkEndpointsChange is what a node does when one set changes: the
-// runtime compiled again on top of the running one, with many apps.
+// runtime compiled again on top of the running one, with many apps; only
+// the app naming the set is compiled, the others are carried over.
 func BenchmarkEndpointsChange(b *testing.B) {
 	for _, n := range []int{10, 1000} {
 		var apps []*configv1.App
@@ -57,17 +62,17 @@ func BenchmarkEndpointsChange(b *testing.B) {
 			a.Upstreams[0] = &configv1.Upstream{Id: "u1", Name: "a", Endpoints: fmt.Sprintf("set%d", i)}
 			apps = append(apps, a)
 		}
+		// As the node's store does, objects a delta leaves alone are kept:
+		// only set0 is a new object each time.
+		sets := make([]*configv1.UpstreamEndpoints, n)
+		for i := range n {
+			sets[i] = &configv1.UpstreamEndpoints{Id: fmt.Sprintf("set%d", i),
+				Endpoints: []*configv1.Endpoint{{Address: "10.2.0.1:80", Ready: true}, {Address: "10.3.0.1:80", Ready: true}}}
+		}
 		snap := func(v uint64) *syncv1.Snapshot {
-			s := &syncv1.Snapshot{Version: v, Apps: apps}
-			for i := range n {
-				last := "10.3.0.1:80"
-				if i == 0 { // only set0 changes
-					last = fmt.Sprintf("10.3.0.%d:80", v%200+2)
-				}
-				s.UpstreamEndpoints = append(s.UpstreamEndpoints, &configv1.UpstreamEndpoints{Id: fmt.Sprintf("set%d", i),
-					Endpoints: []*configv1.Endpoint{{Address: "10.2.0.1:80", Ready: true}, {Address: last, Ready: true}}})
-			}
-			return s
+			sets[0] = &configv1.UpstreamEndpoints{Id: "set0",
+				Endpoints: []*configv1.Endpoint{{Address: "10.2.0.1:80", Ready: true}, {Address: fmt.Sprintf("10.3.0.%d:80", v%200+2), Ready: true}}}
+			return &syncv1.Snapshot{Version: v, Apps: apps, UpstreamEndpoints: slices.Clone(sets)}
 		}
 		b.Run(fmt.Sprintf("apps=%d", n), func(b *testing.B) {
 			cur, err := Compile(snap(0), nil, nil)

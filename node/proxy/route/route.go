@@ -67,6 +67,36 @@ type App struct {
 	// served on every port of both kinds.
 	httpPorts, httpsPorts []uint32
 	allPorts              bool
+
+	// src is the config the app was compiled from and srcSets the server
+	// sets its dynamic upstreams resolved (in upstream order). The node's
+	// store keeps the objects of unchanged resources across deltas, so the
+	// next compile reuses the app whole when both are the same objects:
+	// a change of one set recompiles only the apps naming it.
+	src     *configv1.App
+	srcSets []*configv1.UpstreamEndpoints
+}
+
+// reusable returns prev's compiled app for ac when ac and the sets its
+// upstreams name are the objects it was compiled from (nil otherwise).
+func (rt *Runtime) reusable(ac *configv1.App, sets map[string]*configv1.UpstreamEndpoints) *App {
+	if rt == nil {
+		return nil
+	}
+	a := rt.apps[ac.GetId()]
+	if a == nil || a.src != ac {
+		return nil
+	}
+	j := 0
+	for _, uc := range ac.GetUpstreams() {
+		if id := uc.GetEndpoints(); id != "" {
+			if j >= len(a.srcSets) || sets[id] != a.srcSets[j] {
+				return nil
+			}
+			j++
+		}
+	}
+	return a
 }
 
 // Terminal says how a request is answered.
@@ -396,7 +426,10 @@ func (rt *Runtime) Close() { rt.Retire(nil) }
 
 // Compile builds a Runtime from snap. Upstreams whose content is unchanged
 // since prev (nil for the first) are carried over with their connections and
-// health state. statsFor returns the counters of an app (kept by the caller
+// health state, and apps whose config is the very object prev compiled (with
+// the same server sets) are carried over whole: the objects of a snapshot
+// are never changed once compiled (the node's store makes new ones for what
+// a delta changes and keeps the others). statsFor returns the counters of an app (kept by the caller
 // across runtimes). On error nothing of prev is touched and whatever Compile
 // built is closed.
 func Compile(snap *syncv1.Snapshot, prev *Runtime, statsFor func(appID string) *stats.App) (rt *Runtime, err error) {
@@ -415,6 +448,20 @@ func Compile(snap *syncv1.Snapshot, prev *Runtime, statsFor func(appID string) *
 	for i, ac := range snap.GetApps() {
 		if ac.GetRole() != nil {
 			continue // a stream or forward-proxy app: node/stream, node/forward
+		}
+		if a := prev.reusable(ac, sets); a != nil {
+			// Serving already: nothing of it is written again.
+			if _, dup := rt.apps[a.ID]; dup {
+				return rt, fmt.Errorf("apps[%d]: id %q appears twice", i, a.ID)
+			}
+			for _, u := range a.upstreams {
+				rt.upstreams[u.Key()] = u
+			}
+			rt.apps[a.ID] = a
+			if err := rt.bindDomains(ac, a); err != nil {
+				return rt, fmt.Errorf("apps[%d] (id %q): %w", i, ac.GetId(), err)
+			}
+			continue
 		}
 		a, err := compileApp(ac, prev, rt.upstreams, sets)
 		if err != nil {
@@ -448,6 +495,11 @@ func (rt *Runtime) index(ac *configv1.App, a *App) error {
 		return errors.New("domains: at least one domain is required")
 	}
 	a.allPorts = len(a.httpPorts) == 0 && len(a.httpsPorts) == 0
+	return rt.bindDomains(ac, a)
+}
+
+// bindDomains adds a's domains to the host indexes (its ports are set).
+func (rt *Runtime) bindDomains(ac *configv1.App, a *App) error {
 	for i, d := range ac.GetDomains() {
 		n, err := domainname.Normalize(d)
 		if err != nil {
@@ -556,10 +608,13 @@ func compileApp(ac *configv1.App, prev *Runtime, all map[string]*upstream.Upstre
 	if ac.GetId() == "" {
 		return nil, errors.New("id: must not be empty")
 	}
-	a := &App{ID: ac.GetId(), Name: ac.GetName(), Limits: ac.GetLimits(), upstreams: make(map[string]*upstream.Upstream)}
+	a := &App{ID: ac.GetId(), Name: ac.GetName(), Limits: ac.GetLimits(), upstreams: make(map[string]*upstream.Upstream), src: ac}
 	for i, uc := range ac.GetUpstreams() {
 		if _, dup := a.upstreams[uc.GetName()]; dup {
 			return nil, fmt.Errorf("upstreams[%d]: name %q appears twice", i, uc.GetName())
+		}
+		if id := uc.GetEndpoints(); id != "" {
+			a.srcSets = append(a.srcSets, sets[id])
 		}
 		uc = upstream.Resolve(uc, sets)
 		key := upstream.Key(a.ID, uc)
