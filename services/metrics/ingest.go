@@ -62,61 +62,55 @@ func decodeReport(data []byte, max int) (*metricsv1.Report, error) {
 // gets an error answer so the node drops it.
 func (s *Service) ingest(ctx context.Context, m *nats.Msg) {
 	start := time.Now()
-	outcome := s.store1(ctx, m)
+	outcome, answer := s.store1(ctx, m)
+	// Counted before the answer: whoever got the answer sees the count.
 	s.prom.reports.WithLabelValues(outcome).Inc()
 	s.prom.ingestTime.Observe(time.Since(start).Seconds())
+	if answer == nil || m.Reply == "" {
+		return
+	}
+	answer.Subject = m.Reply
+	if err := m.RespondMsg(answer); err != nil {
+		s.log.Warn("answer metrics report", "subject", m.Subject, "err", err)
+	}
 }
 
-// store1 stores and answers m; it returns the outcome.
-func (s *Service) store1(ctx context.Context, m *nats.Msg) string {
+// store1 stores m; it returns the outcome and the answer (nil: none, the
+// node sends the report again).
+func (s *Service) store1(ctx context.Context, m *nats.Msg) (string, *nats.Msg) {
 	node := nodeOf(m.Subject)
 	now := s.now()
 	if node == "" {
-		s.refuse(m, fmt.Errorf("subject %q names no node", m.Subject))
-		return "refused"
+		return "refused", refusal(fmt.Errorf("subject %q names no node", m.Subject))
 	}
 	r, err := decodeReport(m.Data, s.maxReport)
 	if err != nil {
 		s.log.Warn("metrics report refused", "node", node, "err", err)
-		s.refuse(m, err)
-		return "refused"
+		return "refused", refusal(err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, ingestTimeout)
 	defer cancel()
 	dup, err := s.results.Ingest(ctx, node, r, now)
 	if apierr.IsKind(err, apierr.KindInvalid) {
 		s.log.Warn("metrics report refused", "node", node, "err", err)
-		s.refuse(m, err)
-		return "refused"
+		return "refused", refusal(err)
 	}
 	if err != nil {
-		// No answer: the node sends it again.
 		s.log.Error("store metrics report", "node", node, "boot", r.GetBootId(), "seq", r.GetSeq(), "err", err)
-		return "failed"
+		return "failed", nil
 	}
-	outcome := "stored"
-	if dup {
-		outcome = "duplicate"
-	}
-	if m.Reply == "" {
-		return outcome
-	}
-	ack := nats.NewMsg(m.Reply)
+	ack := nats.NewMsg("")
 	if dup {
 		ack.Header.Set("Strata-Duplicate", "true")
+		return "duplicate", ack
 	}
-	if err := m.RespondMsg(ack); err != nil {
-		s.log.Warn("answer metrics report", "node", node, "err", err)
-	}
-	return outcome
+	return "stored", ack
 }
 
-func (s *Service) refuse(m *nats.Msg, err error) {
-	if m.Reply == "" {
-		return
-	}
-	msg := nats.NewMsg(m.Reply)
+// refusal is the answer to a report that can never be stored.
+func refusal(err error) *nats.Msg {
+	msg := nats.NewMsg("")
 	msg.Header.Set(HeaderErrorCode, "400")
 	msg.Header.Set(HeaderError, err.Error())
-	_ = m.RespondMsg(msg)
+	return msg
 }
