@@ -8,9 +8,11 @@
 //	err := wafengine.Validate(p)   // the control plane, at write and release time
 //	w, err := wafengine.Compile(p) // the node, once per policy id+version
 //	v := w.Inspect(r)              // per request; v.Action says what to do
+//	v, x := w.Begin(r)             // the same, keeping the transaction for the response
+//	rv := x.Response(resp)         // with inspect_responses: phases 3-4, outbound threshold
 //
 // Errors name the policy field, the custom rule's id and, for a generated
 // directive Coraza refuses, the SecLang line. A compiled WAF is immutable
 // and safe for concurrent use; Directives shows what it was built from.
-// docs/waf.md, "How a node runs a policy".
+// docs/waf.md, "How a node runs a policy" and "Response inspection".
 package wafengine
