@@ -89,12 +89,16 @@ func directives(p *wafv1.WafPolicy) []line {
 	add("", `SecRule MULTIPART_STRICT_ERROR "!@eq 0" "id:200003,phase:2,t:none,log,deny,status:400,msg:'Multipart request body failed strict validation.'"`)
 	add("", `SecRule ARGUMENTS_LIMIT_REACHED "@eq 1" "id:200004,phase:1,t:none,log,deny,status:400,msg:'Argument limit reached'"`)
 	add("", `SecRule ARGUMENTS_LIMIT_REACHED "@eq 1" "id:200005,phase:2,t:none,log,deny,status:400,msg:'Argument limit reached'"`)
-	// The response bodies read (with inspect_responses): text, JSON and XML
-	// (SecResponseBodyMimeType takes exact types only); images, archives
-	// and streams of other types pass unread.
-	add("", `SecRule RESPONSE_HEADERS:Content-Type "@rx ^(?:text/|application/(?:[a-z0-9.-]+\+)?(?:json|xml)(?:$|[;\s]))" "id:200007,phase:3,t:none,t:lowercase,pass,nolog,ctl:forceResponseBodyVariable=On"`)
-	// Server-sent events never end: reading ahead would hold them back.
-	add("", `SecRule RESPONSE_HEADERS:Content-Type "@rx ^text/event-stream" "id:200008,phase:3,t:none,t:lowercase,pass,nolog,ctl:forceResponseBodyVariable=Off"`)
+	if p.GetInspectResponses() {
+		// The response bodies read: text, JSON and XML (SecResponseBodyMimeType
+		// takes exact types only); images, archives and streams of other
+		// types pass unread. Only with inspect_responses: without it no body
+		// is read, and libmodsecurity (bench-waf runs these directives in
+		// it) does not know this ctl.
+		add("", `SecRule RESPONSE_HEADERS:Content-Type "@rx ^(?:text/|application/(?:[a-z0-9.-]+\+)?(?:json|xml)(?:$|[;\s]))" "id:200007,phase:3,t:none,t:lowercase,pass,nolog,ctl:forceResponseBodyVariable=On"`)
+		// Server-sent events never end: reading ahead would hold them back.
+		add("", `SecRule RESPONSE_HEADERS:Content-Type "@rx ^text/event-stream" "id:200008,phase:3,t:none,t:lowercase,pass,nolog,ctl:forceResponseBodyVariable=Off"`)
+	}
 	if p.GetCrsDisabled() {
 		return out
 	}
