@@ -43,6 +43,12 @@ func parentCondition(t *testing.T, k client.Client, route client.Object, typ str
 		st = r.Status.RouteStatus
 	case *gwv1.TLSRoute:
 		st = r.Status.RouteStatus
+	case *gwv1.TCPRoute:
+		st = r.Status.RouteStatus
+	case *gwv1.UDPRoute:
+		st = r.Status.RouteStatus
+	default:
+		t.Fatalf("no route status in %T", route)
 	}
 	for _, p := range st.Parents {
 		if c := meta.FindStatusCondition(p.Conditions, typ); c != nil && c.ObservedGeneration == route.GetGeneration() {
@@ -58,7 +64,7 @@ func waitParent(t *testing.T, k client.Client, route client.Object, typ string, 
 	natstest.CheckFor(t, 60*time.Second, 100*time.Millisecond, func() error {
 		c = parentCondition(t, k, route, typ)
 		if c == nil || c.Status != want || reason != "" && c.Reason != reason {
-			return fmt.Errorf("%T %s condition %s = %+v, want %s %s", route, route.GetName(), typ, c, want, reason)
+			return fmt.Errorf("%T %s (generation %d) condition %s = %+v, want %s %s", route, route.GetName(), route.GetGeneration(), typ, c, want, reason)
 		}
 		return nil
 	})
@@ -248,7 +254,7 @@ func TestTLSRouteGRPCAndGrants(t *testing.T) {
 		}
 		return nil
 	})
-	t.Logf("a TLSRoute served through the node %s after the controller started", time.Since(started))
+	t.Logf("a TLSRoute served through the node %s after its Programmed=True", time.Since(started))
 	if _, _, err := dialTLS(passAddr, "unknown.example.test", backendRoots); err == nil {
 		t.Error("a name no TLSRoute has was forwarded")
 	}

@@ -2,6 +2,7 @@ package translate
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -100,6 +101,12 @@ func HTTPRoute(in HTTPRouteInput, b Backends) (*Plan, error) {
 		})
 	}
 	p.Upstreams = ups.sorted()
+	if len(p.Upstreams) == 1 && !slices.ContainsFunc(p.Rules, func(r *configv1.Rule) bool { return r.When == "" }) {
+		// A Strata app with one upstream sends what no rule decides to it;
+		// the Gateway API answers 404 for what no match covers.
+		p.Rules = append(p.Rules, &configv1.Rule{Name: "no-match", Actions: []*configv1.Action{{Action: &configv1.Action_Respond{
+			Respond: &configv1.RespondAction{Status: 404, Body: "no route matches\n", ContentType: "text/plain; charset=utf-8"}}}}})
+	}
 	return p, nil
 }
 

@@ -308,3 +308,22 @@ func TestGRPCRoute(t *testing.T) {
 		t.Errorf("mirror filter: %v", err)
 	}
 }
+
+// TestHTTPRouteUnmatchedIs404: a route whose matches do not cover every
+// request ends with a 404 rule (a one-upstream Strata app would otherwise
+// send unmatched requests to its upstream).
+func TestHTTPRouteUnmatchedIs404(t *testing.T) {
+	p, err := HTTPRoute(HTTPRouteInput{Route: route(gwv1.HTTPRouteRule{Matches: []gwv1.HTTPRouteMatch{prefix("/api")}, BackendRefs: []gwv1.HTTPBackendRef{backend("v1", 8080, nil)}}),
+		Hostnames: []string{"a"}}, eps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := p.Rules[len(p.Rules)-1]
+	if len(p.Rules) != 2 || last.When != "" || last.Actions[0].GetRespond().GetStatus() != 404 {
+		t.Errorf("rules %v: want the match, then a 404 for the rest", p.Rules)
+	}
+	p, _ = HTTPRoute(HTTPRouteInput{Route: route(gwv1.HTTPRouteRule{BackendRefs: []gwv1.HTTPBackendRef{backend("v1", 8080, nil)}}), Hostnames: []string{"a"}}, eps)
+	if len(p.Rules) != 1 {
+		t.Errorf("a route matching everything needs no 404 rule: %v", p.Rules)
+	}
+}
