@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	"github.com/strata-edge/strata/k8s/translate"
 )
 
@@ -32,14 +33,35 @@ func (b backends) Endpoints(ns, name string, ref translate.PortRef) (string, err
 	return EndpointsID(b.cluster, ns, name, sp.Port), nil
 }
 
-// servicePort finds the port of Service ns/name that ref names.
-func (b backends) servicePort(ns, name string, ref translate.PortRef) (*corev1.ServicePort, error) {
+func (b backends) HealthCheck(ns, name string) (*configv1.HealthCheck, error) {
+	svc, err := b.service(ns, name)
+	if err != nil {
+		return nil, err
+	}
+	hc, err := translate.HealthCheckOf(svc.Annotations)
+	if e, ok := err.(*translate.Error); ok {
+		e.Msg = fmt.Sprintf("Service %s/%s %s: %s", ns, name, e.Field, e.Msg)
+		e.Field = "" // the route's backendRef field is filled in by the caller
+	}
+	return hc, err
+}
+
+func (b backends) service(ns, name string) (*corev1.Service, error) {
 	var svc corev1.Service
 	if err := b.c.Get(b.ctx, client.ObjectKey{Namespace: ns, Name: name}, &svc); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, &translate.Error{Condition: translate.CondResolvedRefs, Reason: translate.ReasonBackendNotFound,
 				Msg: fmt.Sprintf("Service %s/%s not found", ns, name)}
 		}
+		return nil, err
+	}
+	return &svc, nil
+}
+
+// servicePort finds the port of Service ns/name that ref names.
+func (b backends) servicePort(ns, name string, ref translate.PortRef) (*corev1.ServicePort, error) {
+	svc, err := b.service(ns, name)
+	if err != nil {
 		return nil, err
 	}
 	var sp *corev1.ServicePort

@@ -156,6 +156,9 @@ type Backends interface {
 	// does not exist. The set is kept current apart from the app (no
 	// release when endpoints change).
 	Endpoints(namespace, name string, port PortRef) (string, error)
+	// HealthCheck returns the health check the annotations of Service
+	// namespace/name ask for (HealthCheckOf), nil for none.
+	HealthCheck(namespace, name string) (*configv1.HealthCheck, error)
 }
 
 // PortRef is a Service port by number or by name.
@@ -175,18 +178,26 @@ func (p PortRef) String() string {
 type upstreamSet map[string]*configv1.Upstream
 
 // add returns the upstream name of Service ns/name at port, adding the
-// upstream: its servers are the Service port's set of endpoints.
+// upstream: its servers are the Service port's set of endpoints, its health
+// check what the Service's annotations ask for.
 func (u upstreamSet) add(b Backends, field, ns, name string, port PortRef) (string, error) {
-	set, err := b.Endpoints(ns, name, port)
-	if err != nil {
+	at := func(err error) error {
 		if e, ok := err.(*Error); ok && e.Field == "" {
 			e.Field = field
 		}
-		return "", err
+		return err
+	}
+	set, err := b.Endpoints(ns, name, port)
+	if err != nil {
+		return "", at(err)
+	}
+	hc, err := b.HealthCheck(ns, name)
+	if err != nil {
+		return "", at(err)
 	}
 	up := shorten(strings.Join([]string{ns, name, port.String()}, "."), 64)
 	if _, ok := u[up]; !ok {
-		u[up] = &configv1.Upstream{Name: up, Endpoints: set, Policy: configv1.BalancePolicy_BALANCE_POLICY_ROUND_ROBIN}
+		u[up] = &configv1.Upstream{Name: up, Endpoints: set, Policy: configv1.BalancePolicy_BALANCE_POLICY_ROUND_ROBIN, HealthCheck: hc}
 	}
 	return up, nil
 }

@@ -27,6 +27,13 @@ func (e endpoints) Endpoints(ns, name string, port PortRef) (string, error) {
 	return "set." + ns + "." + name + "." + port.String(), nil
 }
 
+// annotations of the test Services, "ns/name" -> annotations.
+var annotations = map[string]map[string]string{}
+
+func (e endpoints) HealthCheck(ns, name string) (*configv1.HealthCheck, error) {
+	return HealthCheckOf(annotations[ns+"/"+name])
+}
+
 func route(rules ...gwv1.HTTPRouteRule) *gwv1.HTTPRoute {
 	return &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web", Generation: 3},
 		Spec: gwv1.HTTPRouteSpec{Rules: rules}}
