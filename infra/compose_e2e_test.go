@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -412,14 +413,34 @@ func (tp *topology) port(inst string, containerPort int) int {
 	if p, ok := tp.ports[key]; ok {
 		return p
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tp.t.Fatal(err)
-	}
-	p := ln.Addr().(*net.TCPAddr).Port
-	_ = ln.Close()
+	p := freeFixedPort(tp.t, tp.ports)
 	tp.ports[key] = p
 	return p
+}
+
+// freeFixedPort is a port free on every address, below the kernel's
+// ephemeral range: a port the kernel handed out (port 0) is free only until
+// some outgoing connection gets it as its local port, and the topology's
+// processes bind theirs a while later, on 0.0.0.0.
+func freeFixedPort(t testing.TB, taken map[string]int) int {
+	used := map[int]bool{}
+	for _, p := range taken {
+		used[p] = true
+	}
+	for range 1000 {
+		p := 20000 + rand.IntN(12000) // 20000-31999; Linux's ephemeral range starts at 32768
+		if used[p] {
+			continue
+		}
+		ln, err := net.Listen("tcp", ":"+strconv.Itoa(p))
+		if err != nil {
+			continue
+		}
+		_ = ln.Close()
+		return p
+	}
+	t.Fatal("no free port in 20000-31999")
+	return 0
 }
 
 // awaited reports whether a service waits for name to be healthy.
