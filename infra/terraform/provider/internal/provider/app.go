@@ -106,9 +106,13 @@ var upstreamKind = &kind{
 	name: "upstream",
 	doc: "An upstream of an app: origin servers, balancing, timeouts, retries, TLS and health checks. Pending until released. " +
 		"Import as APP_ID/UPSTREAM_ID.",
-	newMsg:  func() proto.Message { return &configv1.Upstream{} },
-	parent:  "app_id",
-	opts:    fieldOpts{required: []string{"name", "servers"}, computed: []string{"policy"}, docs: map[string]string{"name": "Unique in the app; rules' proxy actions name it."}},
+	newMsg: func() proto.Message { return &configv1.Upstream{} },
+	parent: "app_id",
+	opts: fieldOpts{required: []string{"name"}, computed: []string{"policy"}, docs: map[string]string{
+		"name":      "Unique in the app; rules' proxy actions name it.",
+		"servers":   "The origin servers; empty when endpoints names a server set.",
+		"endpoints": "Id of a dynamic server set (strata upstream endpoints set; the Kubernetes controller writes them) whose ready endpoints are the servers, kept current without a release; servers must then be empty.",
+	}},
 	ownerOf: func(o *object) string { return "app " + o.parent },
 	create: func(ctx context.Context, c *client, o *object) (*remote, error) {
 		res, err := c.config.CreateUpstream(ctx, &configv1.CreateUpstreamRequest{AppId: o.parent, Upstream: o.msg.(*configv1.Upstream)})

@@ -152,3 +152,45 @@ resource "strata_rule" "r" {
 }`
 	test(t, nil, step(cfg), importStep("strata_rule.r", childID("strata_rule.r", "app_id")))
 }
+
+// An upstream whose servers are a dynamic server set: no servers in the
+// config, the set named, and switching back to listed servers works.
+func TestUpstreamEndpoints(t *testing.T) {
+	acc(t)
+	cfg := func(upstream string) string {
+		return fmt.Sprintf(`
+resource "strata_app" "dyn" {
+  name    = "tf-dyn"
+  domains = ["tf-dyn.example.test"]
+}
+resource "strata_upstream" "pods" {
+  app_id = strata_app.dyn.id
+  name   = "pods"
+  %s
+}`, upstream)
+	}
+	upstream := func(endpoints, server string) func(*terraform.State) error {
+		return func(*terraform.State) error {
+			a := appByName("tf-dyn")
+			if a == nil || len(a.GetApp().GetUpstreams()) != 1 {
+				return fmt.Errorf("app tf-dyn: %v, want one upstream", a)
+			}
+			u := a.GetApp().GetUpstreams()[0]
+			if err := want("endpoints", u.GetEndpoints(), endpoints); err != nil {
+				return err
+			}
+			var servers []string
+			for _, s := range u.GetServers() {
+				servers = append(servers, s.GetAddress())
+			}
+			if server == "" {
+				return want("servers", len(servers), 0)
+			}
+			return want("servers", servers, []string{server})
+		}
+	}
+	test(t, nil,
+		step(cfg(`endpoints = "k8s.east.shop.web.8080"`), upstream("k8s.east.shop.web.8080", "")),
+		step(cfg(`servers = [{ address = "127.0.0.1:9101", weight = 1 }]`), upstream("", "127.0.0.1:9101")),
+	)
+}
