@@ -158,7 +158,8 @@ func TestIdleExpiry(t *testing.T) {
 	})
 	c := client(t, addr)
 	roundTrip(t, c, []byte("x"))
-	eventually(t, "idle session to end", func() bool { return p.Sessions() == 0 })
+	// The session leaves the table, then OnSession reports its end.
+	eventually(t, "idle session to end", func() bool { return p.Sessions() == 0 && closed.Load() == 1 })
 	if open.Load() != 1 || closed.Load() != 1 {
 		t.Fatalf("open %d closed %d", open.Load(), closed.Load())
 	}
