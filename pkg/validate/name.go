@@ -16,12 +16,16 @@ const MaxNameLength = 64
 // cluster, node, user, group, role), or "". A name is 1-64 lower-case
 // letters, digits, '-', '_' and '.', starts with a letter or digit, has no
 // ".." and does not end with '.': any name is also a stream name segment.
-func Name(s string) string {
+func Name(s string) string { return NameUpTo(s, MaxNameLength) }
+
+// NameUpTo is Name with another length bound, for ids made of several
+// names (a Kubernetes set id joins cluster, namespace, Service and port).
+func NameUpTo(s string, max int) string {
 	switch {
 	case s == "":
 		return "is required"
-	case len(s) > MaxNameLength:
-		return fmt.Sprintf("is %d characters long, more than %d", len(s), MaxNameLength)
+	case len(s) > max:
+		return fmt.Sprintf("is %d characters long, more than %d", len(s), max)
 	}
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -15,6 +14,7 @@ import (
 	ev "github.com/strata-edge/strata/gen/strata/events/config/v1"
 	"github.com/strata-edge/strata/pkg/apierr"
 	"github.com/strata-edge/strata/pkg/eventstore"
+	"github.com/strata-edge/strata/pkg/validate"
 	"github.com/strata-edge/strata/services/edgesync"
 )
 
@@ -33,25 +33,16 @@ const (
 	maxEndpointWeight  = 1000
 	maxEndpointsID     = 253
 	maxEndpointsLabels = 16
+	// More partitions than any deployment has; bounds the work of one call.
+	maxEndpointsPartitions = 256
 )
-
-var endpointsIDRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
 
 // endpointsStream is the event stream of one set.
 func endpointsStream(id string) string { return "endpoints." + id }
 
-// checkEndpointsID says what is wrong with a set id ("" when nothing).
-func checkEndpointsID(id string) string {
-	switch {
-	case id == "":
-		return "is empty"
-	case len(id) > maxEndpointsID:
-		return fmt.Sprintf("has %d characters, more than %d", len(id), maxEndpointsID)
-	case !endpointsIDRe.MatchString(id):
-		return fmt.Sprintf("%q: want lower-case letters, digits, '.', '_' and '-', starting with a letter or digit", id)
-	}
-	return ""
-}
+// checkEndpointsID says what is wrong with a set id ("" when nothing): a
+// name (it is a stream name segment), up to maxEndpointsID long.
+func checkEndpointsID(id string) string { return validate.NameUpTo(id, maxEndpointsID) }
 
 // normalizeEndpoints validates a set (fields under "endpoints.") and returns
 // it as stored: partitions resolved to ids, endpoints sorted by address,
@@ -64,8 +55,12 @@ func (st *state) normalizeEndpoints(in *configv1.UpstreamEndpoints) (*configv1.U
 	}
 	out := &configv1.UpstreamEndpoints{Id: in.GetId(), Labels: in.GetLabels()}
 	v.Add("endpoints.id", checkEndpointsID(in.GetId()))
-	if len(in.GetPartitionIds()) == 0 {
+	switch n := len(in.GetPartitionIds()); {
+	case n == 0:
 		v.Add("endpoints.partition_ids", "at least one partition is required")
+	case n > maxEndpointsPartitions:
+		v.Addf("endpoints.partition_ids", "has %d partitions, more than %d", n, maxEndpointsPartitions)
+		return nil, v.Err()
 	}
 	for i, p := range in.GetPartitionIds() {
 		id, ok := st.resolvePartition(p)

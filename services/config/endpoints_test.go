@@ -77,6 +77,9 @@ func TestEndpoints(t *testing.T) {
 	}{
 		{"no id", &configv1.UpstreamEndpoints{PartitionIds: []string{"default"}}, "endpoints.id"},
 		{"bad id", &configv1.UpstreamEndpoints{Id: "Web/x", PartitionIds: []string{"default"}}, "endpoints.id"},
+		{"empty stream segment", &configv1.UpstreamEndpoints{Id: "k8s..web", PartitionIds: []string{"default"}}, "endpoints.id"},
+		{"trailing dot", &configv1.UpstreamEndpoints{Id: "k8s.web.", PartitionIds: []string{"default"}}, "endpoints.id"},
+		{"too many partitions", &configv1.UpstreamEndpoints{Id: "x", PartitionIds: make([]string, maxEndpointsPartitions+1)}, "endpoints.partition_ids"},
 		{"no partition", &configv1.UpstreamEndpoints{Id: "x"}, "endpoints.partition_ids"},
 		{"missing partition", &configv1.UpstreamEndpoints{Id: "x", PartitionIds: []string{"nowhere"}}, "endpoints.partition_ids[0]"},
 		{"bad address", &configv1.UpstreamEndpoints{Id: "x", PartitionIds: []string{"default"},
