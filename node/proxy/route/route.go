@@ -393,8 +393,12 @@ func (rt *Runtime) upstream(appID, id string) *upstream.Upstream {
 	if rt == nil {
 		return nil
 	}
-	for _, u := range rt.upstreams {
-		if u.AppID == appID && u.ID == id {
+	a := rt.apps[appID]
+	if a == nil {
+		return nil
+	}
+	for _, u := range a.upstreams { // an app has a few: no scan of every app's
+		if u.ID == id {
 			return u
 		}
 	}
