@@ -192,6 +192,7 @@ func (st *state) applyApp(id string, e eventstore.Event, msg proto.Message) {
 		st.apps[id] = entry
 	}
 	a := entry.agg
+	id = a.id // the event's copy of the id is not kept
 	prevStable, prevReleased := a.Stable(), a.Released()
 	var object string
 	if o, ok := msg.(*ev.ObjectReverted); ok {
@@ -340,12 +341,13 @@ func (st *state) reclaim(entry *appEntry) {
 	for _, k := range c.domains {
 		st.domains[k] = append(st.domains[k], a.id)
 	}
-	for _, k := range c.ports {
+	for i, k := range c.ports {
 		o := st.ports[k]
 		if o == nil {
-			o = &portOwners{shared: map[string]bool{}}
+			o = &portOwners{key: k, shared: map[string]bool{}}
 			st.ports[k] = o
 		}
+		c.ports[i] = o.key // one string per port, not per app
 		o.add(a.id, exclusive[k])
 	}
 	entry.claims = c

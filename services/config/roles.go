@@ -593,6 +593,7 @@ func portUses(app *configv1.App) []portUse {
 // exclusive ones (stream, forward proxy; more than one is a conflict that
 // two replicas accepted) and the HTTP apps that share it.
 type portOwners struct {
+	key       string // its key in state.ports
 	exclusive []string
 	shared    map[string]bool
 }

@@ -95,10 +95,18 @@ type Tracks struct {
 type track struct {
 	version   uint64
 	createdAt time.Time
-	res       map[string]*syncv1.Resource // kind + "/" + id
-	values    map[string]proto.Message
+	objs      map[string]object // kind + "/" + id
 	snap      *syncv1.Snapshot
 	history   []trackVersion // newest last, for node lag (lag.go)
+}
+
+// object is one object of a track. Both are immutable, so the stable and
+// staging tracks of a partition share them when they hold the same value
+// (a release that is not staging puts one value on both: one copy of its
+// payload instead of two).
+type object struct {
+	res   *syncv1.Resource
+	value proto.Message
 }
 
 // New returns empty tracks for kinds; publish keeps deltas for a Publisher.
@@ -119,7 +127,7 @@ func (ts *Tracks) Ensure(partition string) {
 func (ts *Tracks) trackFor(k Key) *track {
 	t := ts.tracks[k]
 	if t == nil {
-		t = &track{res: map[string]*syncv1.Resource{}, values: map[string]proto.Message{}}
+		t = &track{objs: map[string]object{}}
 		ts.tracks[k] = t
 	}
 	return t
@@ -166,25 +174,20 @@ func (ts *Tracks) apply(pos uint64, at time.Time, changes []Change) map[string][
 		for p, v := range c.Values {
 			k := Key{p, c.Staging}
 			t := ts.trackFor(k)
-			b, err := marshal.Marshal(v)
-			if err != nil {
-				panic(err) // a generated message always encodes
-			}
-			if r := t.res[key]; r != nil && string(r.Payload) == string(b) {
+			r := ts.resource(Key{p, !c.Staging}, key, c, v, pos)
+			if o := t.objs[key]; o.res != nil && string(o.res.Payload) == string(r.Payload) {
 				continue
 			}
-			r := &syncv1.Resource{Kind: c.Kind, Id: c.ID, Version: pos, Payload: b}
-			t.res[key], t.values[key] = r, v
+			t.objs[key] = object{r, v}
 			d := delta(k)
 			d.Upserts = append(d.Upserts, r)
 			note(c)
 		}
 		for k, t := range ts.tracks {
-			if k.Staging != c.Staging || c.Values[k.Partition] != nil || t.res[key] == nil {
+			if k.Staging != c.Staging || c.Values[k.Partition] != nil || t.objs[key].res == nil {
 				continue
 			}
-			delete(t.res, key)
-			delete(t.values, key)
+			delete(t.objs, key)
 			d := delta(k)
 			d.Deletes = append(d.Deletes, &syncv1.ResourceRef{Kind: c.Kind, Id: c.ID})
 			note(c)
@@ -194,6 +197,29 @@ func (ts *Tracks) apply(pos uint64, at time.Time, changes []Change) map[string][
 		ts.move(k, ts.tracks[k], d, pos, at)
 	}
 	return moved
+}
+
+// resource returns the wire form of object key with value v at version pos,
+// shared with the twin track (the other staging of the partition) when that
+// holds the same value.
+func (ts *Tracks) resource(twin Key, key string, c Change, v proto.Message, pos uint64) *syncv1.Resource {
+	var payload []byte
+	if t := ts.tracks[twin]; t != nil {
+		if o := t.objs[key]; o.value == v {
+			if o.res.Version == pos {
+				return o.res
+			}
+			payload = o.res.Payload
+		}
+	}
+	if payload == nil {
+		b, err := marshal.Marshal(v)
+		if err != nil {
+			panic(err) // a generated message always encodes
+		}
+		payload = b
+	}
+	return &syncv1.Resource{Kind: c.Kind, Id: c.ID, Version: pos, Payload: payload}
 }
 
 // move moves t to version pos by the changes in d and hands d to the
@@ -236,7 +262,7 @@ func (ts *Tracks) Holds(k Key, kind, id string) bool {
 	ts.mu.RLock()
 	defer ts.mu.RUnlock()
 	t := ts.tracks[k]
-	return t != nil && t.res[kind+"/"+id] != nil
+	return t != nil && t.objs[kind+"/"+id].res != nil
 }
 
 // Keys returns every track.
@@ -301,7 +327,7 @@ func (ts *Tracks) view(k Key, t *track) *syncv1.Snapshot {
 	}
 	byKind := map[string][]proto.Message{}
 	for _, r := range t.sorted() {
-		byKind[r.Kind] = append(byKind[r.Kind], t.values[r.Kind+"/"+r.Id])
+		byKind[r.Kind] = append(byKind[r.Kind], t.objs[r.Kind+"/"+r.Id].value)
 	}
 	for _, kind := range ts.kinds {
 		kind.View(s, byKind[kind.Name])
@@ -311,9 +337,9 @@ func (ts *Tracks) view(k Key, t *track) *syncv1.Snapshot {
 
 // sorted returns the track's resources sorted by kind, then id.
 func (t *track) sorted() []*syncv1.Resource {
-	out := make([]*syncv1.Resource, 0, len(t.res))
-	for _, r := range t.res {
-		out = append(out, r)
+	out := make([]*syncv1.Resource, 0, len(t.objs))
+	for _, o := range t.objs {
+		out = append(out, o.res)
 	}
 	slices.SortFunc(out, func(x, y *syncv1.Resource) int {
 		if c := strings.Compare(x.Kind, y.Kind); c != 0 {
