@@ -4,7 +4,7 @@
 # script's ratios, read from the RESULT line each script prints last
 # (scripts/benchtable parses it).
 #
-# Scripts: bench-proxy (node vs nginx), bench-cache (vs nginx proxy_cache,
+# Scripts: bench-proxy (node vs nginx and HAProxy, a matrix), bench-cache (vs nginx proxy_cache,
 # Varnish), bench-stream (vs nginx stream, HAProxy, Dante), bench-waf (vs
 # nginx + ModSecurity), bench-metrics (metrics on vs off), bench-dns (vs
 # Knot), bench-tls (vs nginx). bench-xdp is left out: it needs root and
@@ -31,7 +31,7 @@ mkdir -p "$LOG_DIR"
 
 # name | full arguments | quick arguments (and env for the quick run)
 SCRIPTS=(
-  "proxy||-d 3s --rounds 1"
+  "proxy||--quick"
   "cache||-d 2s --rounds 1"
   "stream||-d 2 --rounds 1"
   "waf||-d 2s --rounds 1"

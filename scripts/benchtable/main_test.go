@@ -14,6 +14,7 @@ const (
 	cacheLine = "RESULT cache-hit d=2s c=64 t=2 rounds=1 procs=1 cpus=2 | 1k node-mem rps=40000 p99=2ms | 1k node-mem/nginx-w1 rps=1.70 p99=0.80 | 100k node-mem/varnish rps=1.10 p99=0.95"
 	dnsLine   = "RESULT dns d=2s rounds=1 dnsperf='-c 10 -T 2' cpus=2 | knot qps=100000 avg_lat=0.1ms @5000qps p50=0.05ms p99=0.2ms | sut/knot qps=1.03 p99@5000=0.90 rcodes_match=yes"
 	wafLine   = "RESULT waf d=2s c=4 t=2 rounds=1 pl=1 cpus=2 | get node-waf rps=9000 p99=3ms cpu=50us | get node-waf/nginx-modsec rps=2.10 p99=0.50 cpu=2.30 | get node on/off rps=0.9012"
+	matrix    = "RESULT proxy-matrix d=2s warmup=1s rounds=1 runs=1 t=2 procs=1 sut_args='-engine evloop' cpus=2 load='10.38 9.05 4.49' | 1k c64 ka idle sut rps=12108 p50=6.1ms p99=12.6ms p999=14.0ms cpu=49.88us sc=17.72 eagain=1.35 errors=0 | 1k c64 ka idle sut/nginx-w1 rps=0.70 p99=1.75 cpu=1.63 sc=1.79 | 100k c1000 close hog sut/haproxy-t1 rps=1.17 p99=0.86 cpu=0.78 sc=1.02"
 	metrics   = "RESULT metrics-cost cpu=+1.2% wall=+0.4% rounds=2 (median per-round ratios to strata; goal: under 3%) | metrics on/off cpu=1.012 wall=1.004"
 )
 
@@ -46,6 +47,18 @@ func TestParseResult(t *testing.T) {
 	}
 	if !slices.Equal(labels, []string{"get node-waf/nginx-modsec", "get node on/off"}) {
 		t.Fatalf("waf ratio labels %q", labels)
+	}
+	// The proxy matrix: quoted settings with spaces, cells named by several words.
+	m, err := ParseResult(matrix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(m.Params, "sut_args='-engine evloop'") || !slices.Contains(m.Params, "load='10.38 9.05 4.49'") {
+		t.Fatalf("matrix params %q", m.Params)
+	}
+	if len(m.Segments) != 3 || m.Segments[0].IsRatio() || m.Segments[0].Label != "1k c64 ka idle sut" ||
+		m.Segments[2].Label != "100k c1000 close hog sut/haproxy-t1" || !slices.Equal(m.Segments[2].Figures, []string{"rps=1.17", "p99=0.86", "cpu=0.78", "sc=1.02"}) {
+		t.Fatalf("matrix segments %+v", m.Segments)
 	}
 	for _, bad := range []string{"", "RESULT", "ok 1.2s", "RESULT x | rps=1"} {
 		if _, err := ParseResult(bad); err == nil {

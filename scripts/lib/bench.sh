@@ -2,7 +2,8 @@
 # What Strata's bench scripts share: the paths, the harness's lib.sh
 # (../shared/bench: log, die, need_pkg, need_go, free_port, wait_tcp,
 # start_bg, bench_cleanup, median, ratio), the common options, the temp dir,
-# free ports, nginx configs, the harness's Go upstream and wrk runs.
+# free ports, nginx configs, the harness's Go upstream, wrk runs, CPU time
+# and syscall counts of processes, and a CPU hog.
 # Source it first:  source "$(dirname "${BASH_SOURCE[0]}")/lib/bench.sh"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BENCH_DIR="${BENCH_DIR:-$ROOT/../shared/bench}"
@@ -64,10 +65,12 @@ build_proxybench() {
   (cd "$ROOT/node" && go build -o "$BENCH_TMP/proxybench" ./proxy/cmd/proxybench) || die "proxybench build failed"
 }
 
-# start_upstream PORT : the harness's Go upstream (1 KiB answers) on PORT.
+# start_upstream PORT [SIZE] : the harness's Go upstream (SIZE-byte answers,
+# default 1024) on PORT; its PID in UPSTREAM_PID (built once per run).
 start_upstream() {
-  (cd "$BENCH_DIR/upstream" && go build -o "$BENCH_TMP/upstream" .) || die "upstream build failed"
-  start_bg "$BENCH_TMP/upstream.log" "$BENCH_TMP/upstream" -addr "127.0.0.1:$1" -size 1024 >/dev/null
+  [ -x "$BENCH_TMP/upstream" ] || (cd "$BENCH_DIR/upstream" && go build -o "$BENCH_TMP/upstream" .) || die "upstream build failed"
+  start_bg "$BENCH_TMP/upstream.log" "$BENCH_TMP/upstream" -addr "127.0.0.1:$1" -size "${2:-1024}" >/dev/null
+  UPSTREAM_PID=${BENCH_PIDS[-1]} # not $(start_bg): a subshell would not record it for the cleanup
   wait_tcp 127.0.0.1 "$1" 20 || die "upstream did not start"
 }
 
@@ -110,11 +113,66 @@ wrk_warm() { timeout 30 wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" "$@" >/dev/null 
 
 # wrk_measure WRK-ARGS... : one DUR-long run; sets WRK_RPS, WRK_P99 (ms),
 # WRK_N (requests) and WRK_ERRS (wrk's error lines).
-wrk_measure() {
-  local out
-  out=$(timeout 120 wrk -t"$THREADS" -c"$CONNS" -d"$DUR" --latency "$@" 2>&1)
+wrk_measure() { wrk_stats "$DUR" "$@"; }
+
+# wrk_stats DURATION WRK-ARGS... : wrk_measure for another duration. With
+# -s scripts/lib/wrk-latency.lua among the arguments it also sets WRK_P50,
+# WRK_P999 (ms) and WRK_ERRN (errors of every kind, a count).
+wrk_stats() {
+  local out d=$1
+  shift
+  out=$(timeout 120 wrk -t"$THREADS" -c"$CONNS" -d"$d" --latency "$@" 2>&1)
   WRK_RPS=$(awk '/^Requests\/sec:/{print $2}' <<<"$out")
   WRK_N=$(awk '/requests in/{print $1}' <<<"$out")
   WRK_P99=$(to_ms "$(awk '$1=="99%"{print $2}' <<<"$out")")
   WRK_ERRS=$(awk '/Non-2xx|Socket errors/{printf "%s ", $0}' <<<"$out")
+  local lat
+  lat=$(grep '^LATENCY ' <<<"$out")
+  WRK_P50=$(lat_field p50 "$lat") WRK_P999=$(lat_field p999 "$lat")
+  [ -n "$lat" ] && WRK_P99=$(lat_field p99 "$lat") # same histogram as p50 and p999
+  WRK_ERRN=$(sed -n 's/.* errors=\([0-9]*\).*/\1/p' <<<"$lat")
 }
+
+lat_field() { # lat_field NAME LINE : NAME=<us> of a LATENCY line, in ms
+  sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$2" | awk '{printf "%.3f\n", $1 / 1000}'
+}
+
+# cpu_ticks FIELD PID... : the processes' utime (FIELD 14) or stime (15)
+# in clock ticks (getconf CLK_TCK a second), every thread included.
+cpu_ticks() {
+  local f=$1 s=0 p
+  shift
+  for p in "$@"; do s=$((s + $(awk -v f="$f" '{print $f}' "/proc/$p/stat" 2>/dev/null || echo 0))); done
+  echo "$s"
+}
+
+# syscalls_start PID... / syscalls_stop : count the syscalls of the
+# processes (all their threads) with perf tracepoints in between;
+# syscalls_stop sets SC_ALL and SC_EAGAIN (syscalls that returned EAGAIN),
+# both empty when perf cannot count here. Bounded: perf ends after 300 s.
+syscalls_start() {
+  SC_FILE="$BENCH_TMP/perf-syscalls.txt"
+  rm -f "$SC_FILE"
+  timeout -s INT 300 perf stat -x, -o "$SC_FILE" -e raw_syscalls:sys_enter \
+    -e raw_syscalls:sys_exit --filter 'ret == -11' -p "$(IFS=,; echo "$*")" 2>/dev/null &
+  SC_PID=$!
+  BENCH_PIDS+=("$SC_PID")
+  sleep 0.3 # perf attaches to every thread before the load starts
+}
+syscalls_stop() {
+  kill -INT "$SC_PID" 2>/dev/null
+  wait "$SC_PID" 2>/dev/null
+  SC_ALL=$(awk -F, '$3=="raw_syscalls:sys_enter" && $1~/^[0-9]+$/{print $1}' "$SC_FILE" 2>/dev/null)
+  SC_EAGAIN=$(awk -F, '$3=="raw_syscalls:sys_exit" && $1~/^[0-9]+$/{print $1}' "$SC_FILE" 2>/dev/null)
+}
+
+# per_req TOTAL N [SCALE] : TOTAL*SCALE/N with 2 decimals ("nan" without N).
+per_req() { awk -v t="$1" -v n="$2" -v k="${3:-1}" 'BEGIN{ if (n+0==0 || t=="") print "nan"; else printf "%.2f\n", t*k/n }'; }
+
+# hog_start CPU SECONDS / hog_stop : a busy loop pinned to CPU (taskset),
+# ended by hog_stop or after SECONDS.
+hog_start() {
+  start_bg /dev/null taskset -c "$1" timeout "$2" bash -c 'while :; do :; done' >/dev/null
+  HOG_PID=${BENCH_PIDS[-1]}
+}
+hog_stop() { kill "$HOG_PID" 2>/dev/null; wait "$HOG_PID" 2>/dev/null; HOG_PID=""; }
