@@ -80,7 +80,7 @@ func (k fieldKey) value(r Request) (string, bool) {
 // an older generation, which reads as false.
 type setState struct {
 	gen     uint32
-	scanned []bool   // per field
+	scanned []uint32 // per field: == gen, scanned for this request
 	hit     []uint32 // per slot: == gen, the regexp matched
 	cand    []uint32 // per slot, scratch of fieldScan: a candidate
 	pre     []uint32 // per slot, scratch of fieldScan: anchored prefix seen
@@ -88,21 +88,21 @@ type setState struct {
 	marks   []uint64 // per expression: a candidate
 }
 
-// reset sizes st for s and clears what is read before it is written (a
-// field scan clears its own hit and cand slots).
+// reset sizes st for s and starts a new generation; marks are sized and
+// cleared by Start only when it falls back to them.
 func (st *setState) reset(s *Set) {
-	st.scanned = resize(st.scanned, len(s.fields), true)
+	st.scanned = resize(st.scanned, len(s.fields), false)
 	st.hit = resize(st.hit, s.slots, false)
 	st.cand = resize(st.cand, s.slots, false)
 	st.pre = resize(st.pre, s.slots, false)
 	if st.gen++; st.gen == 0 { // wrapped: old flags could read as current
 		// The whole capacity: a larger Set later reslices into it.
+		clear(st.scanned[:cap(st.scanned)])
 		clear(st.hit[:cap(st.hit)])
 		clear(st.cand[:cap(st.cand)])
 		clear(st.pre[:cap(st.pre)])
 		st.gen = 1
 	}
-	st.marks = resize(st.marks, (len(s.rules)+63)/64, true)
 }
 
 func resize[T any](b []T, n int, zero bool) []T {
@@ -155,8 +155,8 @@ func (s *Set) eval(n *snode, r Request, st *setState) bool {
 		if n.slot < 0 {
 			return n.cond.match(r)
 		}
-		if !st.scanned[n.field] {
-			st.scanned[n.field] = true
+		if st.scanned[n.field] != st.gen {
+			st.scanned[n.field] = st.gen
 			s.fields[n.field].scan(r, st)
 		}
 		return st.hit[s.fields[n.field].first+n.slot] == st.gen

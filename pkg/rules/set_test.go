@@ -573,3 +573,41 @@ func TestSetGenerationWrap(t *testing.T) {
 		t.Fatalf("gen %d: the counter did not wrap", sc.st.gen)
 	}
 }
+
+// TestSetMergeAndBitset: the same answers whether Next merges the index's
+// candidate lists (few lists, short trie lists) or falls back to the
+// bitset (a prefix more than maxAcc expressions share, more than maxMerge
+// lists), and both modes are taken.
+func TestSetMergeAndBitset(t *testing.T) {
+	var exprs []string
+	for i := range maxAcc + 4 {
+		exprs = append(exprs, fmt.Sprintf("PathPrefix(`/a`) && Header(`X-%d`)", i%3))
+	}
+	for i := range maxMerge + 2 {
+		exprs = append(exprs, fmt.Sprintf("HeaderRegexp(`X-R`, `^r%d`) || Host(`h%d.example`)", i, i), fmt.Sprintf("PathPrefix(`/b%d`)", i), fmt.Sprintf("Path(`/b%d/x`)", i))
+	}
+	ms := compileAll(t, exprs)
+	s := NewSet(ms)
+	modes := map[bool]int{}
+	for _, v := range []*view{
+		{method: "GET", host: "h1.example", path: "/a/b", headers: [][2]string{{"X-1", ""}}},
+		{method: "GET", host: "h1.example", path: "/b1/x"},
+		{method: "GET", host: "h2.example", path: "/b2", headers: [][2]string{{"X-R", "r2"}}},
+		{method: "GET", host: "x", path: "/c", headers: [][2]string{{"X-R", "r0r1r2r3r4r5r6r7"}}},
+		{method: "GET", host: "x", path: "/b"},
+	} {
+		var sc Scan
+		s.Start(v, &sc)
+		modes[sc.merge]++
+		var got []int
+		for i := sc.Next(); i >= 0; i = sc.Next() {
+			got = append(got, i)
+		}
+		if want := oneByOne(ms, v); !slices.Equal(got, want) {
+			t.Errorf("%s%s (merge %v): %v, want %v", v.host, v.path, sc.merge, got, want)
+		}
+	}
+	if modes[true] == 0 || modes[false] == 0 {
+		t.Fatalf("modes taken %v, want both", modes)
+	}
+}

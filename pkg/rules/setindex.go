@@ -93,6 +93,7 @@ func (ix *setIndex) build(s *Set) {
 		}
 	}
 	ix.count = nil
+	ix.paths.accumulate(nil)
 	for fi, f := range s.fields {
 		for slot := f.first; slot < f.first+len(f.res); slot++ {
 			if len(ix.slotRules[slot]) > 0 {
@@ -201,6 +202,81 @@ type trie struct {
 	exact  []int32
 	labels []byte
 	kids   []*trie
+	// Built once per Set (accumulate): the rules of this node and of every
+	// node above it, so a walk reads one list at its end instead of
+	// collecting one per byte; accExact adds exact. accBig: longer than
+	// maxAcc, left to the walk that marks per node.
+	acc, accExact []int32
+	accBig        bool
+}
+
+// maxAcc bounds a trie node's accumulated lists (memory: a node copies
+// its ancestors' rules; a prefix most rules share makes every node below
+// it big).
+const maxAcc = 16
+
+// accumulate fills acc and accExact below t, given the rules above it.
+func (t *trie) accumulate(above []int32) {
+	t.acc = union(above, t.rules)
+	t.accExact = union(t.acc, t.exact)
+	t.accBig = len(t.accExact) > maxAcc
+	if t.accBig {
+		t.acc, t.accExact = nil, nil
+	}
+	for _, k := range t.kids {
+		if t.accBig {
+			k.markBig()
+		} else {
+			k.accumulate(t.acc)
+		}
+	}
+}
+
+func (t *trie) markBig() {
+	t.accBig = true
+	for _, k := range t.kids {
+		k.markBig()
+	}
+}
+
+// walk follows p down from t: the deepest node reached, and whether it is
+// p's own (the walk consumed all of p).
+func (t *trie) walk(p string) (*trie, bool) {
+	for i := 0; i < len(p); i++ {
+		j := slices.Index(t.labels, p[i])
+		if j < 0 {
+			return t, false
+		}
+		t = t.kids[j]
+	}
+	return t, true
+}
+
+// union merges two ascending lists without duplicates; it returns a
+// itself when b adds nothing (no copy per trie node without rules).
+func union(a, b []int32) []int32 {
+	if len(b) == 0 {
+		return a
+	}
+	if len(a) == 0 {
+		return b
+	}
+	out := make([]int32, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		switch {
+		case j == len(b) || i < len(a) && a[i] < b[j]:
+			out = append(out, a[i])
+			i++
+		case i == len(a) || b[j] < a[i]:
+			out = append(out, b[j])
+			j++
+		default:
+			out = append(out, a[i])
+			i, j = i+1, j+1
+		}
+	}
+	return out
 }
 
 // node returns the node of p, adding the missing ones.
@@ -237,14 +313,32 @@ func (t *trie) addExact(ri int32) {
 // Scan in per-request (or per-goroutine) memory and reuse it: Start resets
 // it and reuses its buffers. Not safe for concurrent use.
 type Scan struct {
-	s    *Set
-	r    Request
-	st   setState
-	w    int // next word of st.marks
-	bits uint64
+	s     *Set
+	r     Request
+	st    setState
+	lists [][]int32 // the candidate lists the index found, ascending each
+	merge bool      // Next merges lists; false: it steps over st.marks
+	w     int       // next word of st.marks
+	bits  uint64
 }
 
-// Start begins a scan of r over s.
+// maxMerge is the most candidate lists Next merges directly; with more
+// (a request many regexps match) a bitset of candidates is cheaper.
+const maxMerge = 6
+
+func appendList(ls [][]int32, l []int32) [][]int32 {
+	if len(l) == 0 {
+		return ls
+	}
+	return append(ls, l)
+}
+
+// Start begins a scan of r over s. The index gives a few ascending lists
+// of candidates (the unindexed expressions, the path trie node the walk
+// ends at, the host's, each matched regexp's); Next merges them, so the
+// common request that only the catch-all matches costs its lookups and one
+// short list, however many expressions the set has. Many lists, or a path
+// under a prefix too many expressions share, fall back to a bitset.
 func (s *Set) Start(r Request, sc *Scan) {
 	sc.s, sc.r, sc.w, sc.bits = s, r, 0, 0
 	if s.plain != nil {
@@ -252,14 +346,59 @@ func (s *Set) Start(r Request, sc *Scan) {
 	}
 	st := &sc.st
 	st.reset(s)
+	ix := &s.idx
+	ls := appendList(sc.lists[:0], ix.unindexed)
+	bigPath := false
+	if ix.hasPath {
+		t, whole := ix.paths.walk(r.Path())
+		switch {
+		case t.accBig:
+			bigPath = true
+		case whole:
+			ls = appendList(ls, t.accExact)
+		default:
+			ls = appendList(ls, t.acc)
+		}
+	}
+	if len(ix.hostRules) > 0 {
+		h := r.Host()
+		if !isLowerASCII(h) { // Host matches with EqualFold: K is k
+			ls = appendList(ls, ix.hostRules)
+		} else {
+			if ix.hostLens&lenBit(len(h)) != 0 {
+				ls = appendList(ls, ix.hostExact[h])
+			}
+			for i := 1; i < len(h); i++ {
+				if h[i] == '.' && ix.suffixLens&lenBit(len(h)-i) != 0 {
+					ls = appendList(ls, ix.hostSuffix[h[i:]])
+				}
+			}
+		}
+	}
+	for _, fi := range ix.eager {
+		f := s.fields[fi]
+		st.scanned[fi] = st.gen
+		f.scan(r, st)
+		for _, i := range st.ids {
+			if slot := f.first + i; st.hit[slot] == st.gen {
+				ls = appendList(ls, ix.slotRules[slot])
+			}
+		}
+	}
+	sc.lists = ls
+	if sc.merge = !bigPath && len(ls) <= maxMerge; sc.merge {
+		return
+	}
+	st.marks = resize(st.marks, (len(s.rules)+63)/64, true)
 	mark := func(l []int32) {
 		for _, i := range l {
 			st.marks[i/64] |= 1 << (i % 64)
 		}
 	}
-	ix := &s.idx
-	mark(ix.unindexed)
-	if ix.hasPath {
+	for _, l := range ls {
+		mark(l)
+	}
+	if bigPath { // the walk again, marking each node's own rules
 		p := r.Path()
 		t := &ix.paths
 		mark(t.rules)
@@ -274,31 +413,6 @@ func (s *Set) Start(r Request, sc *Scan) {
 		}
 		if i == len(p) {
 			mark(t.exact)
-		}
-	}
-	if len(ix.hostRules) > 0 {
-		h := r.Host()
-		if !isLowerASCII(h) { // Host matches with EqualFold: K is k
-			mark(ix.hostRules)
-		} else {
-			if ix.hostLens&lenBit(len(h)) != 0 {
-				mark(ix.hostExact[h])
-			}
-			for i := 1; i < len(h); i++ {
-				if h[i] == '.' && ix.suffixLens&lenBit(len(h)-i) != 0 {
-					mark(ix.hostSuffix[h[i:]])
-				}
-			}
-		}
-	}
-	for _, fi := range ix.eager {
-		f := s.fields[fi]
-		st.scanned[fi] = true
-		f.scan(r, st)
-		for _, i := range st.ids {
-			if slot := f.first + i; st.hit[slot] == st.gen {
-				mark(ix.slotRules[slot])
-			}
 		}
 	}
 	if len(st.marks) > 0 {
@@ -327,6 +441,9 @@ func (sc *Scan) Next() int {
 		}
 		return -1
 	}
+	if sc.merge {
+		return sc.nextMerged()
+	}
 	st := &sc.st
 	for {
 		for sc.bits != 0 {
@@ -342,6 +459,34 @@ func (sc *Scan) Next() int {
 		}
 		sc.bits = st.marks[sc.w]
 	}
+}
+
+// nextMerged takes the least head of sc.lists (dropping it from every list
+// it heads) until an expression is true.
+func (sc *Scan) nextMerged() int {
+	ls := sc.lists
+	for len(ls) > 0 {
+		m := ls[0][0]
+		for _, l := range ls[1:] {
+			m = min(m, l[0])
+		}
+		for j := 0; j < len(ls); {
+			if ls[j][0] == m {
+				if ls[j] = ls[j][1:]; len(ls[j]) == 0 {
+					ls[j] = ls[len(ls)-1]
+					ls = ls[:len(ls)-1]
+					continue
+				}
+			}
+			j++
+		}
+		if n := sc.s.rules[m]; n == nil || sc.s.eval(n, sc.r, &sc.st) {
+			sc.lists = ls
+			return int(m)
+		}
+	}
+	sc.lists = ls
+	return -1
 }
 
 // Match appends to dst the indices of the expressions r satisfies, in
