@@ -9,7 +9,9 @@
 # CPU for the cell's whole measurement, ratios to nginx read in the same run).
 # Targets, each with upstream keep-alive:
 #   sut            node/proxy/cmd/proxybench, GOMAXPROCS=$SUT_PROCS (1), SUT_ARGS passed on
-#   nginx-w1       nginx, worker_processes 1 (keepalive 1024 to the upstream)
+#   nginx-w1       nginx, worker_processes 1 (keepalive 1024 to the upstream; 8 x 32k
+#                  proxy buffers keep a 100 KiB answer in memory: the default 8 x 4k
+#                  spill it to a temp file)
 #   nginx-wauto    nginx, worker_processes auto
 #   haproxy-t1     HAProxy (Debian), mode http, http-reuse always, nbthread 1
 #   haproxy-tauto  the same, threads left to HAProxy (one per CPU)
@@ -115,7 +117,10 @@ start_targets() {
         nginx_conf "$d" "${t#nginx-w}" "upstream up { server 127.0.0.1:$UP_PORT; keepalive 1024; keepalive_requests 100000; }
   server {
     listen 127.0.0.1:$p reuseport backlog=4096;
-    location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; proxy_buffering on; }
+    location / {
+      proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; proxy_buffering on;
+      proxy_buffer_size 32k; proxy_buffers 8 32k; proxy_busy_buffers_size 64k;
+    }
   }"
         start_nginx "$d" "$p" "$t"
         sleep 0.3 # workers forked
