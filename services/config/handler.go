@@ -555,7 +555,7 @@ func (h *handler) ListReleases(ctx context.Context, req *configv1.ListReleasesRe
 	var out *configv1.ListReleasesResponse
 	h.s.proj.Read(func(st *state) {
 		if e := st.apps[req.AppId]; e != nil && e.agg.Exists() {
-			out = &configv1.ListReleasesResponse{Releases: slices.Clone(e.releases),
+			out = &configv1.ListReleasesResponse{Releases: releaseProtos(e.releases),
 				StableRelease: e.agg.StableRelease(), StagingRelease: e.agg.StagingRelease()}
 		}
 	})
@@ -602,7 +602,7 @@ func (h *handler) GetSnapshot(ctx context.Context, req *configv1.GetSnapshotRequ
 func (s *Service) latestRelease(id string) (r *configv1.Release, err error) {
 	s.proj.Read(func(st *state) {
 		if e := st.apps[id]; e != nil && len(e.releases) > 0 {
-			r = e.releases[len(e.releases)-1]
+			r = e.releases[len(e.releases)-1].proto()
 		}
 	})
 	if r == nil {

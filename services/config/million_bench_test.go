@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -55,8 +57,10 @@ func singleDomainApp(i int) []proto.Message {
 
 // BenchmarkMillionMemory measures the heap of the read model (aggregates,
 // indexes, listing index and both snapshot tracks) holding benchApps
-// single-domain apps. STRATA_HEAPPROFILE=file writes the heap profile
-// taken while the model is alive.
+// single-domain apps, and the process's resident set after returning freed
+// memory to the OS (rss) and at its peak (the fold's garbage included).
+// STRATA_HEAPPROFILE=file writes the heap profile taken while the model is
+// alive.
 func BenchmarkMillionMemory(b *testing.B) {
 	apps := benchApps(b)
 	for b.Loop() {
@@ -79,6 +83,9 @@ func BenchmarkMillionMemory(b *testing.B) {
 			}
 			fh.Close()
 		}
+		debug.FreeOSMemory()
+		b.ReportMetric(float64(procStatus(b, "VmRSS"))/(1<<20), "rss-MiB")
+		b.ReportMetric(float64(procStatus(b, "VmHWM"))/(1<<20), "peak-rss-MiB")
 		b.ReportMetric(float64(after-before)/float64(apps), "heap-bytes/app")
 		b.ReportMetric(float64(after-before)/(1<<20), "heap-MiB")
 		runtime.KeepAlive(p)
@@ -251,4 +258,24 @@ func millionStore(b *testing.B, apps int, sync bool) (*eventstore.JetStreamStore
 	d := time.Since(t0)
 	b.Logf("filled %d apps, %d events in %s (%.0f events/s, fsync per write %v)", apps, head, d.Round(time.Millisecond), float64(head)/d.Seconds(), sync)
 	return store, pid
+}
+
+// procStatus returns a size field of /proc/self/status in bytes (VmRSS:
+// resident now, VmHWM: the peak).
+func procStatus(b testing.TB, field string) int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for line := range strings.Lines(string(data)) {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err != nil {
+				b.Fatalf("/proc/self/status %s: %v", field, err)
+			}
+			return kb << 10
+		}
+	}
+	b.Fatalf("/proc/self/status has no %s", field)
+	return 0
 }

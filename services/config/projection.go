@@ -47,13 +47,14 @@ type state struct {
 	// set's stream (deleted sets too).
 	endpoints        map[string]*configv1.UpstreamEndpoints
 	endpointsVersion map[string]uint64
+	actors           map[string]string // one copy of each actor name (releases.go)
 }
 
 // appEntry is one app in the read model.
 type appEntry struct {
 	agg      *App
 	pending  []pendingEvent      // events since the newest release, for diff
-	releases []*configv1.Release // oldest first
+	releases []releaseRecord     // oldest first
 	claims   appClaims           // what the app holds in the uniqueness indexes
 	updated  time.Time           // time of the app's newest event
 	created  time.Time           // time of its first
@@ -91,6 +92,7 @@ func newProjection(logger *slog.Logger, sync *edgesync.Tracks) *projection {
 		list:             newAppList(),
 		endpoints:        map[string]*configv1.UpstreamEndpoints{},
 		endpointsVersion: map[string]uint64{},
+		actors:           map[string]string{},
 	}
 	p := &projection{Model: readmodel.New(st, configevents.Fold, (*state).apply, logger), sync: sync}
 	sync.Contribute(p, kinds...)
@@ -208,31 +210,31 @@ func (st *state) applyApp(id string, e eventstore.Event, msg proto.Message) {
 
 	switch m := msg.(type) {
 	case *ev.AppReleased:
-		entry.releases = append(entry.releases, &configv1.Release{
-			Number: m.Release, Note: m.Note, Staging: m.Staging, Kind: "release",
-			Actor: e.Metadata.Actor, Time: timestamppb.New(e.Metadata.Time), Position: e.Position,
+		entry.releases = append(entry.releases, releaseRecord{
+			number: m.Release, note: m.Note, staging: m.Staging, kind: "release",
+			actor: st.intern(e.Metadata.Actor), at: e.Metadata.Time, position: e.Position,
 		})
 	case *ev.AppPromoted:
 		// No new release: the staging release is now stable too. Pending
 		// changes stay pending.
-		for i, r := range entry.releases {
-			if r.Number == m.Release {
-				c := proto.Clone(r).(*configv1.Release)
-				c.PromotedBy, c.PromotedTime, c.PromotedPosition = e.Metadata.Actor, timestamppb.New(e.Metadata.Time), e.Position
-				entry.releases[i] = c
+		// Records are values that readers copy under the read lock: they
+		// change in place.
+		for i := range entry.releases {
+			if r := &entry.releases[i]; r.number == m.Release {
+				r.promotedBy, r.promotedAt, r.promotedPosition = st.intern(e.Metadata.Actor), e.Metadata.Time, e.Position
 			}
 		}
 		st.moveApp(id, prevStable, a.Stable(), false, e)
 		return
 	case *ev.AppReverted:
-		entry.releases = append(entry.releases, &configv1.Release{
-			Number: m.Release, Note: m.Note, Kind: "revert", RevertedTo: m.ToRelease,
-			Actor: e.Metadata.Actor, Time: timestamppb.New(e.Metadata.Time), Position: e.Position,
+		entry.releases = append(entry.releases, releaseRecord{
+			number: m.Release, note: m.Note, kind: "revert", revertedTo: m.ToRelease,
+			actor: st.intern(e.Metadata.Actor), at: e.Metadata.Time, position: e.Position,
 		})
 	case *ev.ObjectReverted:
-		entry.releases = append(entry.releases, &configv1.Release{
-			Number: m.Release, Note: m.Note, Kind: "object_revert", RevertedTo: m.ToRelease, Object: object,
-			Actor: e.Metadata.Actor, Time: timestamppb.New(e.Metadata.Time), Position: e.Position,
+		entry.releases = append(entry.releases, releaseRecord{
+			number: m.Release, note: m.Note, kind: "object_revert", revertedTo: m.ToRelease, object: object,
+			actor: st.intern(e.Metadata.Actor), at: e.Metadata.Time, position: e.Position,
 		})
 	default:
 		entry.pending = append(entry.pending, pendingEvent{pos: e.Position, typ: e.Type, meta: e.Metadata, msg: msg})

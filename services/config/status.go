@@ -53,16 +53,16 @@ func (st *state) nodeReleases(k edgesync.Key, staging bool, version uint64) []*c
 			continue
 		}
 		for i := len(e.releases) - 1; i >= 0; i-- {
-			r := e.releases[i]
-			at := r.Position
-			if r.Staging && !staging {
-				if r.PromotedPosition == 0 {
+			r := &e.releases[i]
+			at := r.position
+			if r.staging && !staging {
+				if r.promotedPosition == 0 {
 					continue // never reached the stable track
 				}
-				at = r.PromotedPosition
+				at = r.promotedPosition
 			}
 			if at <= version {
-				out = append(out, &configv1.NodeAppRelease{AppId: id, AppName: e.agg.draftView().GetName(), Release: r.Number})
+				out = append(out, &configv1.NodeAppRelease{AppId: id, AppName: e.agg.draftView().GetName(), Release: r.number})
 				break
 			}
 		}
