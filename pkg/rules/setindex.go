@@ -345,7 +345,9 @@ func (s *Set) Start(r Request, sc *Scan) {
 		return
 	}
 	st := &sc.st
-	st.reset(s)
+	if len(s.fields) > 0 { // without regexps no flag is read
+		st.reset(s)
+	}
 	ix := &s.idx
 	ls := appendList(sc.lists[:0], ix.unindexed)
 	bigPath := false
