@@ -26,6 +26,10 @@ type kind struct {
 	decode func([]byte) (Object, error)
 	get    func(*syncv1.Snapshot) []Object
 	set    func(*syncv1.Snapshot, []Object)
+	// patch sets next's field to cur's (sorted by id) with deletes removed
+	// and upserts replacing or adding objects: O(changes * log n) searches
+	// and one copy of the slice, sharing it whole when nothing changed.
+	patch func(cur, next *syncv1.Snapshot, upserts []Object, deletes []string)
 }
 
 func kindOf[T Object](name, bucket string, field func(*syncv1.Snapshot) *[]T) kind {
@@ -45,11 +49,18 @@ func kindOf[T Object](name, bucket string, field func(*syncv1.Snapshot) *[]T) ki
 			return out
 		},
 		set: func(s *syncv1.Snapshot, objs []Object) {
-			var f []T
+			f := make([]T, 0, len(objs))
 			for _, o := range objs {
 				f = append(f, o.(T))
 			}
 			*field(s) = f
+		},
+		patch: func(cur, next *syncv1.Snapshot, upserts []Object, deletes []string) {
+			ups := make([]T, len(upserts))
+			for i, o := range upserts {
+				ups[i] = o.(T)
+			}
+			*field(next) = patchSorted(*field(cur), ups, deletes)
 		},
 	}
 }

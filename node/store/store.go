@@ -205,7 +205,7 @@ func (s *Store) ApplyDelta(d *syncv1.Delta, streamSeq uint64) (*syncv1.Snapshot,
 		CreatedAt:   d.GetCreatedAt(),
 	}
 	for i, k := range kinds {
-		k.set(next, mergeByID(k.get(cur), ups[i], dels[i]))
+		k.patch(cur, next, ups[i], dels[i])
 	}
 	now := time.Now()
 	err = s.db.Update(func(tx *bolt.Tx) error {
@@ -277,29 +277,6 @@ func putResources(tx *bolt.Tx, rs []*syncv1.Resource) error {
 func sortByID(objs []Object) []Object {
 	slices.SortFunc(objs, func(a, b Object) int { return strings.Compare(a.GetId(), b.GetId()) })
 	return objs
-}
-
-// mergeByID returns cur (sorted by id) with deletes removed and upserts
-// replacing or adding objects, sorted by id. cur is not modified; unchanged
-// objects are shared, which is safe because snapshots are immutable.
-func mergeByID(cur, upserts []Object, deletes []string) []Object {
-	if len(upserts) == 0 && len(deletes) == 0 {
-		return cur
-	}
-	drop := make(map[string]bool, len(upserts)+len(deletes))
-	for _, id := range deletes {
-		drop[id] = true
-	}
-	for _, o := range upserts {
-		drop[o.GetId()] = true
-	}
-	out := make([]Object, 0, len(cur)+len(upserts))
-	for _, o := range cur {
-		if !drop[o.GetId()] {
-			out = append(out, o)
-		}
-	}
-	return sortByID(append(out, upserts...))
 }
 
 func writeMeta(tx *bolt.Tx, snap *syncv1.Snapshot, streamSeq uint64, at time.Time) error {

@@ -1,0 +1,65 @@
+package store
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
+)
+
+// TestPatchSortedMatchesMap checks patchSorted against the obvious model:
+// a map of id -> object, sorted at the end.
+func TestPatchSortedMatchesMap(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for round := range 500 {
+		model := map[string]*configv1.App{}
+		var cur []*configv1.App
+		for i := range r.IntN(30) {
+			a := &configv1.App{Id: fmt.Sprintf("a%02d", i*2)}
+			model[a.Id] = a
+			cur = append(cur, a)
+		}
+		var ups []*configv1.App
+		var dels []string
+		seen := map[string]bool{}
+		for range r.IntN(8) {
+			id := fmt.Sprintf("a%02d", r.IntN(64))
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			if r.IntN(2) == 0 {
+				dels = append(dels, id)
+				delete(model, id)
+			} else {
+				a := &configv1.App{Id: id, Name: "new"}
+				ups = append(ups, a)
+				model[id] = a
+			}
+		}
+		before := slices.Clone(cur)
+		got := patchSorted(cur, ups, dels)
+		want := make([]*configv1.App, 0, len(model))
+		for _, a := range model {
+			want = append(want, a)
+		}
+		slices.SortFunc(want, func(a, b *configv1.App) int { return strings.Compare(a.Id, b.Id) })
+		if !slices.Equal(got, want) {
+			t.Fatalf("round %d: cur %v ups %v dels %v: got %v, want %v", round, appIDs(cur), appIDs(ups), dels, appIDs(got), appIDs(want))
+		}
+		if !slices.Equal(cur, before) {
+			t.Fatalf("round %d: cur was modified", round)
+		}
+	}
+}
+
+func appIDs(as []*configv1.App) []string {
+	out := make([]string, len(as))
+	for i, a := range as {
+		out[i] = a.Id
+	}
+	return out
+}
