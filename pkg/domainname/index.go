@@ -1,6 +1,10 @@
 package domainname
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/strata-edge/strata/pkg/cowmap"
+)
 
 // Index maps domain names, exact or wildcard, to values: the routing table from
 // a request's host to the app serving it.
@@ -12,11 +16,39 @@ import "fmt"
 //
 // The zero value is empty and ready to use. Build an Index, then share it
 // read-only: concurrent Lookups are safe, Add must not run concurrently with
-// anything else.
+// anything else. Clone gives the next version, sharing all but what it
+// changes (copy-on-write by shard: pkg/cowmap).
 type Index[T any] struct {
-	exact map[string]T
+	exact cowmap.Map[T]
 	// wild is keyed by the part after "*.": "*.example.com" -> "example.com".
-	wild map[string]T
+	wild cowmap.Map[T]
+}
+
+// Clone returns an index with the same names that shares x's storage until
+// it is written. x must not be written afterwards; it stays readable.
+func (x *Index[T]) Clone() Index[T] {
+	return Index[T]{exact: x.exact.Clone(), wild: x.wild.Clone()}
+}
+
+// table returns the map domain (normalized) lives in and its key there.
+func (x *Index[T]) table(domain string) (*cowmap.Map[T], string) {
+	if IsWildcard(domain) {
+		return &x.wild, domain[2:]
+	}
+	return &x.exact, domain
+}
+
+// Put binds domain (normalized, as given to Add) to v, replacing what it
+// was bound to.
+func (x *Index[T]) Put(domain string, v T) {
+	m, key := x.table(domain)
+	m.Set(key, v)
+}
+
+// Remove unbinds domain (as given to Add).
+func (x *Index[T]) Remove(domain string) {
+	m, key := x.table(domain)
+	m.Delete(key)
 }
 
 // Add binds domain (already normalized: see Normalize) to v. A name that is
@@ -30,18 +62,11 @@ func (x *Index[T]) Add(domain string, v T) error {
 	if n != domain {
 		return &Error{Name: domain, Reason: fmt.Sprintf("is not normalized (want %q)", n)}
 	}
-	m := &x.exact
-	key := domain
-	if IsWildcard(domain) {
-		m, key = &x.wild, domain[2:]
-	}
-	if *m == nil {
-		*m = make(map[string]T)
-	}
-	if _, dup := (*m)[key]; dup {
+	m, key := x.table(domain)
+	if _, dup := m.Get(key); dup {
 		return fmt.Errorf("add %q: %w", domain, ErrDuplicate)
 	}
-	(*m)[key] = v
+	m.Set(key, v)
 	return nil
 }
 
@@ -49,15 +74,15 @@ func (x *Index[T]) Add(domain string, v T) error {
 // the exact entry if any, else the most specific matching wildcard. It does
 // not allocate.
 func (x *Index[T]) Lookup(host string) (T, bool) {
-	if v, ok := x.exact[host]; ok {
+	if v, ok := x.exact.Get(host); ok {
 		return v, true
 	}
-	if len(x.wild) > 0 {
+	if x.wild.Len() > 0 {
 		// Longest suffix first; i > 0 so that at least one label is covered
 		// by the "*".
 		for i := 1; i < len(host); i++ {
 			if host[i] == '.' {
-				if v, ok := x.wild[host[i+1:]]; ok {
+				if v, ok := x.wild.Get(host[i+1:]); ok {
 					return v, true
 				}
 			}
@@ -70,12 +95,8 @@ func (x *Index[T]) Lookup(host string) (T, bool) {
 // Get returns the value bound to domain itself (an exact name or a wildcard
 // pattern, as given to Add), without wildcard matching.
 func (x *Index[T]) Get(domain string) (T, bool) {
-	if IsWildcard(domain) {
-		v, ok := x.wild[domain[2:]]
-		return v, ok
-	}
-	v, ok := x.exact[domain]
-	return v, ok
+	m, key := x.table(domain)
+	return m.Get(key)
 }
 
 // LookupFunc is Lookup that skips the values for which keep returns false:
@@ -83,13 +104,13 @@ func (x *Index[T]) Get(domain string) (T, bool) {
 // the most specific), that keep accepts. It costs one map look-up per label
 // of host and does not allocate.
 func (x *Index[T]) LookupFunc(host string, keep func(T) bool) (T, bool) {
-	if v, ok := x.exact[host]; ok && keep(v) {
+	if v, ok := x.exact.Get(host); ok && keep(v) {
 		return v, true
 	}
-	if len(x.wild) > 0 {
+	if x.wild.Len() > 0 {
 		for i := 1; i < len(host); i++ {
 			if host[i] == '.' {
-				if v, ok := x.wild[host[i+1:]]; ok && keep(v) {
+				if v, ok := x.wild.Get(host[i+1:]); ok && keep(v) {
 					return v, true
 				}
 			}
@@ -101,5 +122,5 @@ func (x *Index[T]) LookupFunc(host string, keep func(T) bool) (T, bool) {
 
 // Len returns the number of names added, exact and wildcard.
 func (x *Index[T]) Len() int {
-	return len(x.exact) + len(x.wild)
+	return x.exact.Len() + x.wild.Len()
 }
