@@ -433,7 +433,11 @@ func (p *Proxy) commit(snap *syncv1.Snapshot, cur, next *route.Runtime, ws *waf.
 	if cur != nil {
 		cur.Retire(next)
 	}
-	p.stats.Prune(func(id string) bool { return next.App(id) != nil })
+	if ids, ok := next.DroppedApps(cur); ok {
+		p.stats.Delete(ids) // patched: only these went away
+	} else {
+		p.stats.Prune(func(id string) bool { return next.App(id) != nil })
+	}
 	p.log.Info("proxy: config applied", "version", next.Version, "apps", len(snap.GetApps()))
 }
 

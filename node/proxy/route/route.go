@@ -9,10 +9,10 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"maps"
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"sync/atomic"
 
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
@@ -22,6 +22,7 @@ import (
 	"github.com/strata-edge/strata/node/proxy/stats"
 	"github.com/strata-edge/strata/node/proxy/upstream"
 	"github.com/strata-edge/strata/node/ratelimit"
+	"github.com/strata-edge/strata/pkg/cowmap"
 	"github.com/strata-edge/strata/pkg/domainname"
 	"github.com/strata-edge/strata/pkg/rules"
 )
@@ -43,12 +44,26 @@ var (
 type Runtime struct {
 	Version uint64
 
-	apps map[string]*App
+	apps cowmap.Map[*App]
 	// Host indexes per listener kind (plain HTTP, TLS).
 	httpHosts, httpsHosts domainname.Index[*hostEntry]
 
-	upstreams map[string]*upstream.Upstream // by upstream.Key
+	upstreams cowmap.Map[*upstream.Upstream] // by upstream.Key
+
+	// What it was compiled from (patch.go diffs the next snapshot with
+	// them), and, when it was patched from the runtime numbered base, what
+	// it changed: upstreams new in it, upstreams of base it dropped, ids of
+	// apps of base it dropped. A number, not a pointer, so that a chain of
+	// runtimes is not kept alive.
+	srcApps              []*configv1.App
+	srcSets              []*configv1.UpstreamEndpoints
+	id, base             uint64
+	added, dropped       []*upstream.Upstream
+	droppedApps          []string
+	started, baseStarted bool
 }
+
+var runtimeIDs atomic.Uint64
 
 // App is a compiled application.
 type App struct {
@@ -83,7 +98,7 @@ func (rt *Runtime) reusable(ac *configv1.App, sets map[string]*configv1.Upstream
 	if rt == nil {
 		return nil
 	}
-	a := rt.apps[ac.GetId()]
+	a, _ := rt.apps.Get(ac.GetId())
 	if a == nil || a.src != ac {
 		return nil
 	}
@@ -368,17 +383,24 @@ func (rt *Runtime) Lookup(tls bool, port uint32, host string) *App {
 }
 
 // App returns the app with the given id, or nil.
-func (rt *Runtime) App(id string) *App { return rt.apps[id] }
+func (rt *Runtime) App(id string) *App {
+	a, _ := rt.apps.Get(id)
+	return a
+}
 
 // Apps returns the ids of all apps.
 func (rt *Runtime) Apps() []string {
-	return slices.Collect(maps.Keys(rt.apps))
+	out := make([]string, 0, rt.apps.Len())
+	for id := range rt.apps.All() {
+		out = append(out, id)
+	}
+	return out
 }
 
 // Upstreams returns every upstream of every app, by app id and name.
 func (rt *Runtime) Upstreams() []*upstream.Upstream {
-	out := make([]*upstream.Upstream, 0, len(rt.upstreams))
-	for _, u := range rt.upstreams {
+	out := make([]*upstream.Upstream, 0, rt.upstreams.Len())
+	for _, u := range rt.upstreams.All() {
 		out = append(out, u)
 	}
 	slices.SortFunc(out, func(a, b *upstream.Upstream) int {
@@ -393,7 +415,7 @@ func (rt *Runtime) upstream(appID, id string) *upstream.Upstream {
 	if rt == nil {
 		return nil
 	}
-	a := rt.apps[appID]
+	a := rt.App(appID)
 	if a == nil {
 		return nil
 	}
@@ -408,21 +430,58 @@ func (rt *Runtime) upstream(appID, id string) *upstream.Upstream {
 // Upstream returns the app's upstream by name, or nil.
 func (a *App) Upstream(name string) *upstream.Upstream { return a.upstreams[name] }
 
-// Start starts the health checkers of upstreams that are not running yet.
+// Start starts the health checkers of upstreams that are not running yet:
+// only the new ones when rt was patched from a started runtime.
 func (rt *Runtime) Start() {
-	for _, u := range rt.upstreams {
+	rt.started = true
+	if rt.base != 0 && rt.baseStarted {
+		for _, u := range rt.added {
+			u.Start()
+		}
+		return
+	}
+	for _, u := range rt.upstreams.All() {
 		u.Start()
 	}
 }
 
 // Retire closes the upstreams of rt that next does not carry over. Call it
-// after next has replaced rt.
+// after next has replaced rt (or, to abort next, as next.Retire(rt)).
+// Between a runtime and one patched from it, that is the patch's list.
 func (rt *Runtime) Retire(next *Runtime) {
-	for k, u := range rt.upstreams {
-		if next == nil || next.upstreams[k] != u {
+	switch {
+	case next != nil && next.base != 0 && next.base == rt.id:
+		closeAll(next.dropped)
+	case next != nil && rt.base != 0 && rt.base == next.id:
+		closeAll(rt.added)
+	default:
+		rt.retireScan(next)
+	}
+}
+
+func (rt *Runtime) retireScan(next *Runtime) {
+	for k, u := range rt.upstreams.All() {
+		if next == nil {
+			u.Close()
+		} else if v, _ := next.upstreams.Get(k); v != u {
 			u.Close()
 		}
 	}
+}
+
+func closeAll(us []*upstream.Upstream) {
+	for _, u := range us {
+		u.Close()
+	}
+}
+
+// DroppedApps returns the ids of prev's apps that rt lacks when rt was
+// patched from prev (ok false otherwise: compare every app).
+func (rt *Runtime) DroppedApps(prev *Runtime) (ids []string, ok bool) {
+	if prev == nil || rt.base != prev.id {
+		return nil, false
+	}
+	return rt.droppedApps, true
 }
 
 // Close closes every upstream of rt.
@@ -436,15 +495,32 @@ func (rt *Runtime) Close() { rt.Retire(nil) }
 // a delta changes and keeps the others). statsFor returns the counters of an app (kept by the caller
 // across runtimes). On error nothing of prev is touched and whatever Compile
 // built is closed.
-func Compile(snap *syncv1.Snapshot, prev *Runtime, statsFor func(appID string) *stats.App) (rt *Runtime, err error) {
+//
+// When prev compiled the same server sets, Compile patches prev (patch.go):
+// only the apps whose objects changed are compiled and indexed, and the
+// maps of unchanged ones are shared, so a delta of one app among a million
+// costs a few shard copies and one walk over the app pointers.
+func Compile(snap *syncv1.Snapshot, prev *Runtime, statsFor func(appID string) *stats.App) (*Runtime, error) {
+	if prev != nil && slices.Equal(prev.srcSets, snap.GetUpstreamEndpoints()) {
+		if rt, ok := patch(snap, prev, statsFor); ok {
+			return rt, nil
+		}
+		// A patch that failed says nothing more: compiling the whole
+		// snapshot gives its error in the snapshot's order.
+	}
+	return compileAll(snap, prev, statsFor)
+}
+
+func compileAll(snap *syncv1.Snapshot, prev *Runtime, statsFor func(appID string) *stats.App) (rt *Runtime, err error) {
 	rt = &Runtime{
-		Version:   snap.GetVersion(),
-		apps:      make(map[string]*App),
-		upstreams: make(map[string]*upstream.Upstream),
+		Version: snap.GetVersion(),
+		srcApps: snap.GetApps(),
+		srcSets: snap.GetUpstreamEndpoints(),
+		id:      runtimeIDs.Add(1),
 	}
 	defer func() {
 		if err != nil {
-			rt.Retire(prev)
+			rt.retireScan(prev)
 			rt = nil
 		}
 	}()
@@ -455,36 +531,45 @@ func Compile(snap *syncv1.Snapshot, prev *Runtime, statsFor func(appID string) *
 		}
 		if a := prev.reusable(ac, sets); a != nil {
 			// Serving already: nothing of it is written again.
-			if _, dup := rt.apps[a.ID]; dup {
-				return rt, fmt.Errorf("apps[%d]: id %q appears twice", i, a.ID)
-			}
-			for _, u := range a.upstreams {
-				rt.upstreams[u.Key()] = u
-			}
-			rt.apps[a.ID] = a
-			if err := rt.bindDomains(ac, a); err != nil {
-				return rt, fmt.Errorf("apps[%d] (id %q): %w", i, ac.GetId(), err)
+			if err := rt.add(i, ac, a, false); err != nil {
+				return rt, err
 			}
 			continue
 		}
-		a, err := compileApp(ac, prev, rt.upstreams, sets)
+		a, err := compileApp(ac, prev, &rt.upstreams, sets)
 		if err != nil {
 			return rt, fmt.Errorf("apps[%d] (id %q): %w", i, ac.GetId(), err)
-		}
-		if _, dup := rt.apps[a.ID]; dup {
-			return rt, fmt.Errorf("apps[%d]: id %q appears twice", i, a.ID)
 		}
 		if statsFor != nil {
 			a.Stats = statsFor(a.ID)
 		} else {
 			a.Stats = new(stats.App)
 		}
-		rt.apps[a.ID] = a
-		if err := rt.index(ac, a); err != nil {
-			return rt, fmt.Errorf("apps[%d] (id %q): %w", i, ac.GetId(), err)
+		if err := rt.add(i, ac, a, true); err != nil {
+			return rt, err
 		}
 	}
 	return rt, nil
+}
+
+// add puts app a (apps[i], compiled from ac) into rt: its upstreams, its
+// id and its domains (validating its ports first when fresh).
+func (rt *Runtime) add(i int, ac *configv1.App, a *App, fresh bool) error {
+	if _, dup := rt.apps.Get(a.ID); dup {
+		return fmt.Errorf("apps[%d]: id %q appears twice", i, a.ID)
+	}
+	for _, u := range a.upstreams {
+		rt.upstreams.Set(u.Key(), u)
+	}
+	rt.apps.Set(a.ID, a)
+	index := rt.bindDomains // a reused app's ports are set
+	if fresh {
+		index = rt.index
+	}
+	if err := index(ac, a); err != nil {
+		return fmt.Errorf("apps[%d] (id %q): %w", i, ac.GetId(), err)
+	}
+	return nil
 }
 
 func (rt *Runtime) index(ac *configv1.App, a *App) error {
@@ -549,14 +634,38 @@ func (e *hostEntry) onPort(tls bool, port uint32) *App {
 
 // bind adds app a under name n to idx, on ports (sorted; none: every port
 // of the kind), refusing a name another app already serves on one of them.
+// The entry is replaced by a copy, never changed: an index patched from
+// another shares its entries.
 func bind(idx *domainname.Index[*hostEntry], kind, n string, a *App, ports []uint32) error {
-	e, ok := idx.Get(n)
-	if !ok {
-		e = new(hostEntry)
-		if err := idx.Add(n, e); err != nil {
-			return err
-		}
+	e := new(hostEntry)
+	if old, ok := idx.Get(n); ok {
+		e.all, e.onPorts = old.all, slices.Clone(old.onPorts)
 	}
+	if err := bindEntry(e, kind, n, a, ports); err != nil {
+		return err
+	}
+	idx.Put(n, e)
+	return nil
+}
+
+// unbind removes app a from name n of idx (a copy of the entry, as bind).
+func unbind(idx *domainname.Index[*hostEntry], n string, a *App) {
+	old, ok := idx.Get(n)
+	if !ok {
+		return
+	}
+	e := &hostEntry{all: old.all, onPorts: slices.DeleteFunc(slices.Clone(old.onPorts), func(b *App) bool { return b == a })}
+	if e.all == a {
+		e.all = nil
+	}
+	if e.all == nil && len(e.onPorts) == 0 {
+		idx.Remove(n)
+		return
+	}
+	idx.Put(n, e)
+}
+
+func bindEntry(e *hostEntry, kind, n string, a *App, ports []uint32) error {
 	if len(ports) == 0 {
 		switch {
 		case e.all == a:
@@ -608,7 +717,7 @@ func portSet(field string, ports []uint32) ([]uint32, error) {
 	return slices.Compact(slices.Sorted(slices.Values(ports))), nil
 }
 
-func compileApp(ac *configv1.App, prev *Runtime, all map[string]*upstream.Upstream, sets map[string]*configv1.UpstreamEndpoints) (*App, error) {
+func compileApp(ac *configv1.App, prev *Runtime, all *cowmap.Map[*upstream.Upstream], sets map[string]*configv1.UpstreamEndpoints) (*App, error) {
 	if ac.GetId() == "" {
 		return nil, errors.New("id: must not be empty")
 	}
@@ -622,9 +731,9 @@ func compileApp(ac *configv1.App, prev *Runtime, all map[string]*upstream.Upstre
 		}
 		uc = upstream.Resolve(uc, sets)
 		key := upstream.Key(a.ID, uc)
-		u := all[key]
+		u, _ := all.Get(key)
 		if u == nil && prev != nil {
-			u = prev.upstreams[key]
+			u, _ = prev.upstreams.Get(key)
 		}
 		if u == nil {
 			var err error
@@ -635,7 +744,7 @@ func compileApp(ac *configv1.App, prev *Runtime, all map[string]*upstream.Upstre
 				u.Adopt(prev.upstream(a.ID, uc.GetId())) // the set changed: keep what stayed
 			}
 		}
-		all[key] = u
+		all.Set(key, u)
 		a.upstreams[uc.GetName()] = u
 	}
 	if len(ac.GetUpstreams()) == 1 {

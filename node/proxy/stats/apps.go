@@ -42,6 +42,15 @@ func (s *Apps) Prune(keep func(id string) bool) {
 	}
 }
 
+// Delete drops the counters of the apps ids.
+func (s *Apps) Delete(ids []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		delete(s.m, id)
+	}
+}
+
 // Snapshots returns the counters of every app.
 func (s *Apps) Snapshots() map[string]Snapshot {
 	s.mu.Lock()
