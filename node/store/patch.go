@@ -43,3 +43,38 @@ func patchSorted[T Object](cur, upserts []T, deletes []string) []T {
 	}
 	return append(out, rest...)
 }
+
+// Diff returns the objects of old that cur does not hold at the same place
+// and the indexes in cur of objects old does not hold there: what a runtime
+// compiled from old recompiles for cur. The store's snapshots are sorted by
+// id and share unchanged objects, so this is one walk comparing pointers;
+// on unsorted input it still is correct (old minus gone plus came is cur),
+// only larger.
+func Diff[T interface {
+	Object
+	comparable
+}](old, cur []T) (gone []T, came []int) {
+	i, j := 0, 0
+	for i < len(old) && j < len(cur) {
+		if old[i] == cur[j] {
+			i, j = i+1, j+1
+			continue
+		}
+		switch c := strings.Compare(old[i].GetId(), cur[j].GetId()); {
+		case c == 0:
+			gone, came = append(gone, old[i]), append(came, j)
+			i, j = i+1, j+1
+		case c < 0:
+			gone = append(gone, old[i])
+			i++
+		default:
+			came = append(came, j)
+			j++
+		}
+	}
+	gone = append(gone, old[i:]...)
+	for ; j < len(cur); j++ {
+		came = append(came, j)
+	}
+	return gone, came
+}

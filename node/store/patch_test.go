@@ -63,3 +63,50 @@ func appIDs(as []*configv1.App) []string {
 	}
 	return out
 }
+
+// TestDiff checks that old minus gone plus came is cur, as multisets of
+// objects, and that sorted input sharing objects gives only the changes.
+func TestDiff(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	pool := make([]*configv1.App, 12)
+	for i := range pool {
+		pool[i] = &configv1.App{Id: fmt.Sprintf("a%02d", i%8)} // ids repeat: changed objects
+	}
+	pick := func() []*configv1.App {
+		var out []*configv1.App
+		for _, a := range pool {
+			if r.IntN(2) == 0 {
+				out = append(out, a)
+			}
+		}
+		r.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+		return out
+	}
+	for round := range 500 {
+		old, cur := pick(), pick()
+		gone, came := Diff(old, cur)
+		count := map[*configv1.App]int{}
+		for _, a := range old {
+			count[a]++
+		}
+		for _, a := range gone {
+			count[a]--
+		}
+		for _, i := range came {
+			count[cur[i]]++
+		}
+		for _, a := range cur {
+			count[a]--
+		}
+		for a, n := range count {
+			if n != 0 {
+				t.Fatalf("round %d: %s counted %d times too many", round, a.Id, n)
+			}
+		}
+	}
+	a, b, b2, c := &configv1.App{Id: "a"}, &configv1.App{Id: "b"}, &configv1.App{Id: "b"}, &configv1.App{Id: "c"}
+	gone, came := Diff([]*configv1.App{a, b, c}, []*configv1.App{a, b2, c})
+	if len(gone) != 1 || gone[0] != b || len(came) != 1 || came[0] != 1 {
+		t.Fatalf("one changed object: gone %v came %v", appIDs(gone), came)
+	}
+}

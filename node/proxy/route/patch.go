@@ -1,12 +1,11 @@
 package route
 
 import (
-	"strings"
-
 	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/node/proxy/stats"
 	"github.com/strata-edge/strata/node/proxy/upstream"
+	"github.com/strata-edge/strata/node/store"
 	"github.com/strata-edge/strata/pkg/domainname"
 )
 
@@ -19,7 +18,7 @@ import (
 // then compiles the whole snapshot, which reports the error in order.
 func patch(snap *syncv1.Snapshot, prev *Runtime, statsFor func(appID string) *stats.App) (*Runtime, bool) {
 	cur := snap.GetApps()
-	gone, came := diffApps(prev.srcApps, cur)
+	gone, came := store.Diff(prev.srcApps, cur)
 	if len(gone)+len(came) > len(cur)/4+16 {
 		return nil, false // a new snapshot more than a delta: build it whole
 	}
@@ -114,35 +113,4 @@ func (rt *Runtime) remove(ac *configv1.App, a *App) {
 			rt.upstreams.Delete(u.Key())
 		}
 	}
-}
-
-// diffApps returns the objects of old that cur does not hold at the same
-// place and the indexes in cur of objects old does not hold there. Both
-// are sorted by id when they come from the node's store, so this is one
-// walk comparing pointers; on unsorted input it still is correct (old minus
-// gone plus came is cur), only larger.
-func diffApps(old, cur []*configv1.App) (gone []*configv1.App, came []int) {
-	i, j := 0, 0
-	for i < len(old) && j < len(cur) {
-		if old[i] == cur[j] {
-			i, j = i+1, j+1
-			continue
-		}
-		switch c := strings.Compare(old[i].GetId(), cur[j].GetId()); {
-		case c == 0:
-			gone, came = append(gone, old[i]), append(came, j)
-			i, j = i+1, j+1
-		case c < 0:
-			gone = append(gone, old[i])
-			i++
-		default:
-			came = append(came, j)
-			j++
-		}
-	}
-	gone = append(gone, old[i:]...)
-	for ; j < len(cur); j++ {
-		came = append(came, j)
-	}
-	return gone, came
 }
