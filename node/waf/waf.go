@@ -14,6 +14,8 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,8 +26,11 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	wafv1 "github.com/strata-edge/strata/gen/strata/waf/v1"
+	"github.com/strata-edge/strata/node/store"
+	"github.com/strata-edge/strata/pkg/cowmap"
 	"github.com/strata-edge/strata/pkg/natsutil"
 	"github.com/strata-edge/strata/pkg/wafengine"
 )
@@ -56,6 +61,7 @@ type Runtime struct {
 
 	mu       sync.Mutex
 	compiled map[[32]byte]*wafengine.WAF // by content hash (id and version included)
+	cur      *Set                        // the committed set: the base of the next Prepare
 
 	second atomic.Int64 // Unix second of sentInSecond
 	sent   atomic.Int64 // hits sent in that second
@@ -80,8 +86,19 @@ func New(opts Options) *Runtime {
 // Set is the WAF side of one config snapshot: the compiled policy of each
 // app that attaches one. Immutable.
 type Set struct {
-	apps map[string]*wafengine.WAF
+	apps cowmap.Map[attached] // by app id
 	keys map[[32]byte]*wafengine.WAF
+	refs map[[32]byte]int // apps attaching each key
+
+	// What it was prepared from: the next snapshot with the same policies
+	// is prepared by patching it (only the apps whose objects changed).
+	src      []*configv1.App
+	policies []*wafv1.WafPolicy
+}
+
+type attached struct {
+	w   *wafengine.WAF
+	key [32]byte
 }
 
 // For returns the policy of app, nil when it has none (or it is OFF).
@@ -89,7 +106,8 @@ func (s *Set) For(appID string) *wafengine.WAF {
 	if s == nil {
 		return nil
 	}
-	return s.apps[appID]
+	a, _ := s.apps.Get(appID)
+	return a.w
 }
 
 // Policies is the number of distinct compiled policies in the set.
@@ -104,47 +122,85 @@ func (s *Set) Policies() int {
 // once, reusing those compiled for an earlier snapshot. A policy that does
 // not compile rejects the snapshot (the control plane validates policies
 // with the same code, so this means version skew). An app naming a policy
-// the snapshot lacks runs without WAF, with a warning.
+// the snapshot lacks runs without WAF, with a warning. When the policies
+// are those of the running set, only the apps whose objects changed are
+// looked at: a delta to a million apps costs one walk over their pointers.
 func (r *Runtime) Prepare(snap *syncv1.Snapshot) (*Set, error) {
 	byID := map[string]*wafv1.WafPolicy{}
 	for _, p := range snap.GetWafPolicies() {
 		byID[p.GetId()] = p
 	}
-	s := &Set{apps: map[string]*wafengine.WAF{}, keys: map[[32]byte]*wafengine.WAF{}}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, a := range snap.GetApps() {
-		id := a.GetWafPolicyId()
-		if id == "" {
-			continue
+	s := &Set{keys: map[[32]byte]*wafengine.WAF{}, refs: map[[32]byte]int{},
+		src: snap.GetApps(), policies: snap.GetWafPolicies()}
+	apps := snap.GetApps()
+	if base := r.cur; base != nil && slices.Equal(base.policies, s.policies) {
+		s.apps, s.keys, s.refs = base.apps.Clone(), maps.Clone(base.keys), maps.Clone(base.refs)
+		gone, came := store.Diff(base.src, apps)
+		for _, a := range gone {
+			s.detach(a.GetId())
 		}
-		p := byID[id]
-		if p == nil {
-			r.log.Warn("waf: app attaches a policy the config lacks; it runs without WAF", "app", a.GetId(), "policy", id, "version", snap.GetVersion())
-			continue
+		apps = make([]*configv1.App, len(came))
+		for i, j := range came {
+			apps[i] = snap.GetApps()[j]
 		}
-		if m := p.GetMode(); m == wafv1.WafMode_WAF_MODE_OFF || m == wafv1.WafMode_WAF_MODE_UNSPECIFIED {
-			continue
+	}
+	for _, a := range apps {
+		if err := r.attach(s, byID, a, snap.GetVersion()); err != nil {
+			return nil, err
 		}
-		key := contentKey(p)
-		w := s.keys[key]
-		if w == nil {
-			w = r.compiled[key]
-		}
-		if w == nil {
-			start := time.Now()
-			var err error
-			if w, err = r.opts.Compile(p); err != nil {
-				return nil, fmt.Errorf("waf_policies[%q] (version %d): %w", id, p.GetVersion(), err)
-			}
-			r.compiles.Add(1)
-			r.compileNanos.Add(uint64(time.Since(start)))
-			r.compiled[key] = w
-		}
-		s.keys[key] = w
-		s.apps[a.GetId()] = w
 	}
 	return s, nil
+}
+
+// detach removes app id's policy from s.
+func (s *Set) detach(id string) {
+	a, ok := s.apps.Get(id)
+	if !ok {
+		return
+	}
+	s.apps.Delete(id)
+	if s.refs[a.key]--; s.refs[a.key] == 0 {
+		delete(s.refs, a.key)
+		delete(s.keys, a.key)
+	}
+}
+
+// attach gives app a its policy in s (compiling it when no set has it).
+func (r *Runtime) attach(s *Set, byID map[string]*wafv1.WafPolicy, a *configv1.App, version uint64) error {
+	s.detach(a.GetId()) // a duplicate id: the last one wins
+	id := a.GetWafPolicyId()
+	if id == "" {
+		return nil
+	}
+	p := byID[id]
+	if p == nil {
+		r.log.Warn("waf: app attaches a policy the config lacks; it runs without WAF", "app", a.GetId(), "policy", id, "version", version)
+		return nil
+	}
+	if m := p.GetMode(); m == wafv1.WafMode_WAF_MODE_OFF || m == wafv1.WafMode_WAF_MODE_UNSPECIFIED {
+		return nil
+	}
+	key := contentKey(p)
+	w := s.keys[key]
+	if w == nil {
+		w = r.compiled[key]
+	}
+	if w == nil {
+		start := time.Now()
+		var err error
+		if w, err = r.opts.Compile(p); err != nil {
+			return fmt.Errorf("waf_policies[%q] (version %d): %w", id, p.GetVersion(), err)
+		}
+		r.compiles.Add(1)
+		r.compileNanos.Add(uint64(time.Since(start)))
+		r.compiled[key] = w
+	}
+	s.keys[key] = w
+	s.refs[key]++
+	s.apps.Set(a.GetId(), attached{w: w, key: key})
+	return nil
 }
 
 // Commit records that s runs now: compiled policies no longer in use are
@@ -158,6 +214,7 @@ func (r *Runtime) Commit(s *Set) {
 		}
 	}
 	r.policies.Store(int64(len(s.keys)))
+	r.cur = s
 }
 
 // contentKey identifies a policy by id, version and content, so a working
