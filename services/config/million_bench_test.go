@@ -99,7 +99,7 @@ func BenchmarkMillionMemory(b *testing.B) {
 // as many events decoded and folded into a projection in memory (generated
 // in chunks outside the timer); "start", Service.Start, the product's cold
 // start (read + fold). The fill runs without fsync per write unless
-// STRATA_BENCH_SYNC=1 (reads do not depend on it).
+// STRATA_BENCH_FSYNC=1 (reads do not depend on it).
 func BenchmarkMillionRebuild(b *testing.B) {
 	apps := benchApps(b)
 	ctx := context.Background()
@@ -141,7 +141,7 @@ func BenchmarkMillionRebuild(b *testing.B) {
 		}
 		perEvent(b, elapsed, cpu, n)
 	})
-	store, pid := millionStore(b, apps, os.Getenv("STRATA_BENCH_SYNC") == "1")
+	store, pid := millionStore(b, apps, os.Getenv("STRATA_BENCH_FSYNC") == "1")
 	head, err := store.Head(ctx)
 	if err != nil {
 		b.Fatal(err)
