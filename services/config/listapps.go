@@ -15,18 +15,20 @@ import (
 // appList is the read model's listing index of apps (issue 15), so that
 // ListApps pages and searches domains without scanning every app: apps in
 // their list order (name, id) and the working copies' domains, exact and
-// reversed (for suffix searches such as domains:"*.example.com").
+// reversed (for suffix searches such as domains:"*.example.com"). What
+// each app holds in it is its appEntry's listed (no map of its own: a
+// million apps made that map ~100 B per app).
 type appList struct {
 	order    *btree.BTreeG[appKey]
 	byDomain map[string][]string   // domain -> ids
 	reversed *btree.BTreeG[string] // reverse(domain) + "\x00" + id
-	listed   map[string]appListed  // id -> what the app holds in the index
 }
 
 type appKey struct{ name, id string }
 
 func (k appKey) token() string { return listfilter.Key(k.name, k.id) }
 
+// appListed is what an app holds in the listing index (zero: nothing).
 type appListed struct {
 	key     appKey
 	domains []string
@@ -37,7 +39,6 @@ func newAppList() *appList {
 		order:    btree.NewBTreeGOptions(func(a, b appKey) bool { return a.name < b.name || (a.name == b.name && a.id < b.id) }, btree.Options{NoLocks: true}),
 		byDomain: map[string][]string{},
 		reversed: btree.NewBTreeGOptions(func(a, b string) bool { return a < b }, btree.Options{NoLocks: true}),
-		listed:   map[string]appListed{},
 	}
 }
 
@@ -47,10 +48,12 @@ func reverse(s string) string {
 	return string(b)
 }
 
-// update re-indexes app id after an event: absent unless it exists, under
+// update re-indexes an app after an event: absent unless it exists, under
 // the working copy's name and domains.
-func (l *appList) update(id string, a *App) {
-	old, had := l.listed[id]
+func (l *appList) update(entry *appEntry) {
+	a := entry.agg
+	id := a.id
+	old, had := entry.listed, entry.listed.key.id != ""
 	var cur appListed
 	if a.Exists() {
 		d := a.draftView()
@@ -68,12 +71,13 @@ func (l *appList) update(id string, a *App) {
 			}
 			l.reversed.Delete(reverse(d) + "\x00" + id)
 		}
-		delete(l.listed, id)
+		entry.listed = appListed{}
 	}
 	if !a.Exists() {
 		return
 	}
-	cur.domains = slices.Clone(cur.domains)
+	// The working copy's domain list is never changed in place (a change
+	// sets a new list), so it is kept without a copy.
 	l.order.Set(cur.key)
 	for _, d := range cur.domains {
 		if !slices.Contains(l.byDomain[d], id) {
@@ -81,7 +85,7 @@ func (l *appList) update(id string, a *App) {
 		}
 		l.reversed.Set(reverse(d) + "\x00" + id)
 	}
-	l.listed[id] = cur
+	entry.listed = cur
 }
 
 // maxCandidates bounds the ids a domain index lookup collects before the
@@ -221,8 +225,8 @@ func (st *state) listApps(p *listfilter.Page[*appView]) ([]*configv1.AppSummary,
 	if ids, ok := l.candidates(p.Filter); ok {
 		keys := make([]appKey, 0, len(ids))
 		for _, id := range ids {
-			if e, ok := l.listed[id]; ok && after(e.key) {
-				keys = append(keys, e.key)
+			if e := st.apps[id]; e != nil && e.listed.key.id != "" && after(e.listed.key) {
+				keys = append(keys, e.listed.key)
 			}
 		}
 		slices.SortFunc(keys, func(a, b appKey) int { return strings.Compare(a.token(), b.token()) })

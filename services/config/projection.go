@@ -53,11 +53,12 @@ type state struct {
 // appEntry is one app in the read model.
 type appEntry struct {
 	agg      *App
-	pending  []pendingEvent      // events since the newest release, for diff
-	releases []releaseRecord     // oldest first
-	claims   appClaims           // what the app holds in the uniqueness indexes
-	updated  time.Time           // time of the app's newest event
-	created  time.Time           // time of its first
+	pending  []pendingEvent  // events since the newest release, for diff
+	releases []releaseRecord // oldest first
+	claims   appClaims       // what the app holds in the uniqueness indexes
+	listed   appListed       // what it holds in the listing index (listapps.go)
+	updated  time.Time       // time of the app's newest event
+	created  time.Time       // time of its first
 }
 
 type appClaims struct {
@@ -206,7 +207,7 @@ func (st *state) applyApp(id string, e eventstore.Event, msg proto.Message) {
 	if entry.created.IsZero() {
 		entry.created = e.Metadata.Time
 	}
-	st.list.update(id, a)
+	st.list.update(entry)
 
 	switch m := msg.(type) {
 	case *ev.AppReleased:

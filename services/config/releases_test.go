@@ -18,7 +18,9 @@ func TestReleaseRecords(t *testing.T) {
 	id := "app_1"
 	f.feed(appStream(id), &ev.AppCreated{AppId: id, Settings: &ev.AppSettings{Name: "a", Domains: []string{"a.example.com"}, PartitionIds: []string{benchPartition}}})
 	rel := f.feed(appStream(id), &ev.AppReleased{AppId: id, Release: 1, Note: "first", Staging: true})
-	at := func(pos uint64) *timestamppb.Timestamp { return timestamppb.New(goldenEpoch.Add(time.Duration(pos) * time.Second)) }
+	at := func(pos uint64) *timestamppb.Timestamp {
+		return timestamppb.New(goldenEpoch.Add(time.Duration(pos) * time.Second))
+	}
 	want := []*configv1.Release{{Number: 1, Note: "first", Staging: true, Kind: "release", Actor: "alice", Time: at(rel), Position: rel}}
 	check := func(step string) {
 		t.Helper()
