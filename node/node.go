@@ -82,7 +82,8 @@ type Node struct {
 
 	// roles are the app roles of the applied snapshot (roles.go), read by
 	// heartbeats while Start holds mu.
-	roles atomic.Pointer[[]string]
+	roles     atomic.Pointer[[]string]
+	roleCount roleCount // the applied snapshot's apps by role (apply only)
 	// waf compiles the apps' WAF policies and publishes hits (wafrun.go).
 	waf atomic.Pointer[waf.Runtime]
 }

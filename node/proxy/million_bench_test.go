@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,7 +25,7 @@ import (
 // load costs (bundle bytes, file bytes, times, RSS), then measures one
 // release's delta end to end: store.ApplyDelta (bbolt write, fsync) plus
 // Proxy.Update (compile and atomic swap), for an app changed, added or
-// deleted. Run it alone: go test -run '^$' -bench MillionDelta
+// deleted; cpu-ms/op is the process's CPU per delta, GC included. Run it alone: go test -run '^$' -bench MillionDelta
 // -benchtime 50x ./node/proxy/ (it needs ~3 GB and a minute).
 func BenchmarkMillionDelta(b *testing.B) {
 	n := 1_000_000
@@ -100,9 +101,11 @@ func BenchmarkMillionDelta(b *testing.B) {
 	run := func(name string, delta func(i int) *syncv1.Delta) {
 		b.Run(name, func(b *testing.B) {
 			var storeNS, swapNS time.Duration
+			cpu0 := cpuTime(b)
 			for i := 0; b.Loop(); i++ {
 				apply(b, delta(i), &storeNS, &swapNS)
 			}
+			b.ReportMetric(float64((cpuTime(b)-cpu0).Microseconds())/1e3/float64(b.N), "cpu-ms/op")
 			b.ReportMetric(float64(storeNS.Microseconds())/1e3/float64(b.N), "store-ms/op")
 			b.ReportMetric(float64(swapNS.Microseconds())/1e3/float64(b.N), "swap-ms/op")
 		})
@@ -126,6 +129,15 @@ func millionApp(id, tag string) *configv1.App {
 		Id: id, Name: id + tag, Domains: []string{id + ".example.com"},
 		Upstreams: []*configv1.Upstream{{Id: "main", Name: "main", Servers: servers("10.0.0.1:80")}},
 	}
+}
+
+// cpuTime is the CPU the process used (user and system, GC included).
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // rssMB is the process's resident set (VmRSS of /proc/self/status).
