@@ -49,10 +49,11 @@ const (
 	maxPassword    = 255
 )
 
-// compile builds the config of snap; an app of prev with the same id hands
-// its access-control table to the new one (netguard.Carry), so open
+// compile builds the config of snap from its forward-proxy apps fwd (in
+// snapshot order); an app of prev with the same id hands its
+// access-control table to the new one (netguard.Carry), so open
 // connections keep counting.
-func compile(snap *syncv1.Snapshot, prev *config) (*config, error) {
+func compile(snap *syncv1.Snapshot, fwd []*configv1.App, prev *config) (*config, error) {
 	prevGuards := map[string]*netguard.Guard{}
 	if prev != nil {
 		for _, a := range prev.apps {
@@ -61,11 +62,8 @@ func compile(snap *syncv1.Snapshot, prev *config) (*config, error) {
 	}
 	c := &config{version: snap.GetVersion(), apps: map[listenerKey]*app{}}
 	owner := map[listenerKey]string{}
-	for _, a := range snap.GetApps() {
+	for _, a := range fwd {
 		fp := a.GetForwardProxy()
-		if fp == nil {
-			continue
-		}
 		ca, err := compileApp(a, fp)
 		if err != nil {
 			return nil, fmt.Errorf("app %q: %w", a.GetId(), err)

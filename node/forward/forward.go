@@ -19,7 +19,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	configv1 "github.com/strata-edge/strata/gen/strata/config/v1"
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
+	"github.com/strata-edge/strata/node/store"
 )
 
 // Defaults of an app's timeouts and of the handshake.
@@ -57,6 +59,9 @@ type Forwarder struct {
 
 	updateMu  sync.Mutex
 	listeners map[listenerKey]*listener // running ones, under updateMu
+	// fwdApps finds the forward-proxy apps of a snapshot without reading
+	// every app per delta (under updateMu).
+	fwdApps store.Subset[*configv1.App]
 
 	stats   sync.Map // app id -> *appCounters, kept across configs
 	limiter *failLimiter
@@ -92,6 +97,7 @@ func New(opts Options) (*Forwarder, error) {
 		opts:      opts,
 		log:       opts.Logger.With("component", "forward"),
 		listeners: map[listenerKey]*listener{},
+		fwdApps:   store.Subset[*configv1.App]{Keep: func(a *configv1.App) bool { return a.GetForwardProxy() != nil }},
 		limiter:   newFailLimiter(),
 		verify:    make(chan struct{}, verifyConcurrency()),
 		conns:     map[net.Conn]struct{}{},
@@ -144,7 +150,7 @@ func (f *Forwarder) Prepare(snap *syncv1.Snapshot) (commit, abort func(), err er
 		f.updateMu.Unlock()
 		return func() {}, func() {}, nil // running it already
 	}
-	next, err := compile(snap, f.cfg.Load())
+	next, err := compile(snap, f.fwdApps.Of(snap.GetApps()), f.cfg.Load())
 	if err != nil {
 		f.updateMu.Unlock()
 		return nil, nil, fmt.Errorf("forward: config version %d: %w", snap.GetVersion(), err)

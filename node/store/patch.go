@@ -78,3 +78,38 @@ func Diff[T interface {
 	}
 	return gone, came
 }
+
+// Subset is the objects of successive snapshots (of one kind) that Keep
+// accepts, in snapshot order: the stream and forward-proxy apps among a
+// million HTTP apps. When no object a delta changed is one Keep accepts,
+// before or after, the previous list is reused after one Diff walk;
+// otherwise the snapshot is read again. The zero value with Keep set is
+// ready; calls must not run concurrently.
+type Subset[T interface {
+	Object
+	comparable
+}] struct {
+	Keep       func(T) bool
+	src, items []T
+	valid      bool
+}
+
+// Of returns the objects of cur that Keep accepts, in order (shared: do
+// not modify).
+func (s *Subset[T]) Of(cur []T) []T {
+	if s.valid {
+		gone, came := Diff(s.src, cur)
+		if !slices.ContainsFunc(gone, s.Keep) && !slices.ContainsFunc(came, func(i int) bool { return s.Keep(cur[i]) }) {
+			s.src = cur
+			return s.items
+		}
+	}
+	var items []T
+	for _, o := range cur {
+		if s.Keep(o) {
+			items = append(items, o)
+		}
+	}
+	s.src, s.items, s.valid = cur, items, true
+	return items
+}

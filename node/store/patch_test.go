@@ -110,3 +110,36 @@ func TestDiff(t *testing.T) {
 		t.Fatalf("one changed object: gone %v came %v", appIDs(gone), came)
 	}
 }
+
+// TestSubsetFollowsSnapshots checks Subset.Of against a filter of the whole
+// slice while objects enter, change and leave the subset.
+func TestSubsetFollowsSnapshots(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	s := Subset[*configv1.App]{Keep: func(a *configv1.App) bool { return a.Name == "keep" }}
+	var cur []*configv1.App
+	for step := range 300 {
+		next := slices.Clone(cur)
+		id := fmt.Sprintf("a%02d", r.IntN(20))
+		i := slices.IndexFunc(next, func(a *configv1.App) bool { return a.Id == id })
+		a := &configv1.App{Id: id, Name: []string{"keep", "other"}[r.IntN(2)]}
+		switch {
+		case i < 0:
+			next = append(next, a)
+			slices.SortFunc(next, func(a, b *configv1.App) int { return strings.Compare(a.Id, b.Id) })
+		case r.IntN(3) == 0:
+			next = slices.Delete(next, i, i+1)
+		default:
+			next[i] = a
+		}
+		var want []*configv1.App
+		for _, a := range next {
+			if a.Name == "keep" {
+				want = append(want, a)
+			}
+		}
+		if got := s.Of(next); !slices.Equal(got, want) {
+			t.Fatalf("step %d: %v, want %v", step, appIDs(got), appIDs(want))
+		}
+		cur = next
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -28,6 +29,7 @@ import (
 	syncv1 "github.com/strata-edge/strata/gen/strata/sync/v1"
 	"github.com/strata-edge/strata/node/proxy/stats"
 	"github.com/strata-edge/strata/node/proxy/upstream"
+	"github.com/strata-edge/strata/node/store"
 )
 
 // Defaults for zero values of the config.
@@ -87,6 +89,8 @@ type Stream struct {
 	closed    bool
 
 	stats *stats.Apps
+
+	streamApps store.Subset[*configv1.App] // under mu
 }
 
 // New returns a Stream with no listeners.
@@ -96,10 +100,11 @@ func New(opts Options) *Stream {
 	}
 	return &Stream{
 		opts: opts, log: opts.Logger,
-		listeners: map[lkey]*listener{},
-		draining:  map[*listener]struct{}{},
-		upstreams: map[string]*upstream.Upstream{},
-		stats:     stats.NewApps(opts.PerSecondStats),
+		listeners:  map[lkey]*listener{},
+		draining:   map[*listener]struct{}{},
+		upstreams:  map[string]*upstream.Upstream{},
+		stats:      stats.NewApps(opts.PerSecondStats),
+		streamApps: store.Subset[*configv1.App]{Keep: func(a *configv1.App) bool { return a.GetStream() != nil }},
 	}
 }
 
@@ -120,24 +125,24 @@ func (s *Stream) Prepare(snap *syncv1.Snapshot) (commit func(), abort func(), er
 			b.abort()
 		}
 	}()
-	for i, ac := range snap.GetApps() {
-		if ac.GetStream() == nil {
-			continue
-		}
+	// Only the stream apps, found without reading every app per delta;
+	// an error names the app's index, looked up then.
+	for _, ac := range s.streamApps.Of(snap.GetApps()) {
+		i := func() int { return slices.Index(snap.GetApps(), ac) }
 		a, err := b.compile(ac)
 		if err != nil {
-			return nil, nil, fmt.Errorf("stream: apps[%d] (id %q): %w", i, ac.GetId(), err)
+			return nil, nil, fmt.Errorf("stream: apps[%d] (id %q): %w", i(), ac.GetId(), err)
 		}
 		for j, lc := range ac.GetStream().GetListeners() {
 			k := lkey{port: lc.GetPort(), proto: lc.GetProtocol()}
 			if k.port == 0 || k.port > 65535 {
-				return nil, nil, fmt.Errorf("stream: apps[%d] (id %q): listeners[%d].port: %d is not in 1-65535", i, ac.GetId(), j, k.port)
+				return nil, nil, fmt.Errorf("stream: apps[%d] (id %q): listeners[%d].port: %d is not in 1-65535", i(), ac.GetId(), j, k.port)
 			}
 			if k.proto != configv1.StreamProtocol_STREAM_PROTOCOL_TCP && k.proto != configv1.StreamProtocol_STREAM_PROTOCOL_UDP {
-				return nil, nil, fmt.Errorf("stream: apps[%d] (id %q): listeners[%d].protocol: want TCP or UDP", i, ac.GetId(), j)
+				return nil, nil, fmt.Errorf("stream: apps[%d] (id %q): listeners[%d].protocol: want TCP or UDP", i(), ac.GetId(), j)
 			}
 			if other, dup := b.apps[k]; dup {
-				return nil, nil, fmt.Errorf("stream: apps[%d] (id %q): listeners[%d]: port %s is also app %q's", i, ac.GetId(), j, k, other.id)
+				return nil, nil, fmt.Errorf("stream: apps[%d] (id %q): listeners[%d]: port %s is also app %q's", i(), ac.GetId(), j, k, other.id)
 			}
 			b.apps[k] = a
 		}
