@@ -32,12 +32,18 @@ func (l *trackListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	l.open.Add(1)
+	return l.adopt(c), nil
+}
+
+// adopt tracks a connection counted open already (one the event loop
+// accepted and hands over, loop.go).
+func (l *trackListener) adopt(c net.Conn) *trackedConn {
 	tc := &trackedConn{Conn: c, l: l}
 	l.mu.Lock()
 	l.conns[tc] = struct{}{}
 	l.mu.Unlock()
-	l.open.Add(1)
-	return tc, nil
+	return tc
 }
 
 func (c *trackedConn) Close() error {

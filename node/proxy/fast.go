@@ -83,6 +83,8 @@ func (st *fastState) routeHTTPS()       { st.https = true }
 func (st *fastState) setPort(port uint32) {
 	st.port = port
 }
+func (st *fastState) handOff(*Proxy, *flow) bool { return false }
+
 func (st *fastState) upgrade() bool { return st.ctx.Request.Header.ConnectionUpgrade() }
 
 // conform checks the header names fasthttp accepts but the edge refuses

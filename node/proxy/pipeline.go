@@ -46,6 +46,9 @@ type exchange interface {
 	// normalizePath forwards the path the rules match (pathNeedsNormalizing).
 	normalizePath()
 	upgrade() bool // a protocol upgrade (WebSocket)
+	// handOff gives the request, routed but not yet counted, to another
+	// engine when this one cannot serve its plan (loop.go); true: done here.
+	handOff(p *Proxy, f *flow) bool
 	// requestSize is the size of the request line plus headers and of the
 	// body (-1: streamed, not known yet); limitBody makes a streamed body
 	// longer than max fail with 413; netConn is the client connection.
@@ -128,6 +131,9 @@ func (p *Proxy) handle(x exchange, f *flow) {
 	x.normalizePath()
 	plan := &f.plan
 	f.app.Evaluate(x, plan)
+	if x.handOff(p, f) {
+		return // nothing counted yet: the general path serves it from the start
+	}
 	if p.limits(x, f) || p.challenge(x, f) || p.rateLimit(x, f) || p.waf(x, f) {
 		return
 	}
@@ -241,50 +247,77 @@ func (p *Proxy) feed(sink RequestSink, x exchange, f *flow, status, in, out int,
 // It returns the last server tried (nil: none available) and the last
 // error; every attempt is recorded in the app's stats (one call each).
 func attempt(f *flow, v upstream.Request, retryable bool, send func(*upstream.Server) error) (*upstream.Server, error) {
-	up, st := f.plan.Upstream, f.plan.App.Stats
-	attempts := 1 + up.Retries()
-	var tried upstream.Tried
-	var s *upstream.Server
-	var lastErr error
+	var a tries
+	a.start(f, v, retryable)
 	for {
-		next, err := up.Pick(v, tried)
-		if err != nil {
-			if lastErr == nil { // nothing tried: nothing was available
-				lastErr = err
-				if st != nil {
-					st.Attempt(time.Now(), "", 0, stats.UpstreamNoServer)
-				}
-			}
-			return s, lastErr
-		}
-		s = next
-		tried.Add(s)
-		s.Begin()
-		t0 := time.Now()
-		err = send(s)
-		s.End()
-		t1 := time.Now()
-		if err == nil {
-			s.ReportSuccess()
-			if st != nil {
-				st.Attempt(t1, s.Addr, t1.Sub(t0), stats.AttemptOK)
-			}
-			return s, nil
-		}
-		lastErr = err
-		if k, ok := upstreamErrorKind(err); ok && st != nil {
-			st.Attempt(t1, s.Addr, t1.Sub(t0), k)
-		}
-		var de *upstream.DialError
-		isDial := errors.As(err, &de)
-		if isDial || isTimeout(err) {
-			s.ReportFailure()
-		}
-		attempts--
-		if !isDial || !retryable || attempts <= 0 {
-			return s, lastErr
+		s := a.next()
+		if s == nil || !a.end(send(s)) {
+			return a.s, a.err
 		}
 	}
+}
+
+// tries is attempt step by step, for an engine that cannot block while a
+// server answers (loop.go): next begins an attempt, end records it.
+type tries struct {
+	f         *flow
+	v         upstream.Request
+	retryable bool
+	left      int
+	tried     upstream.Tried
+	s         *upstream.Server // the server tried last
+	err       error            // the last error
+	t0        time.Time
+}
+
+func (a *tries) start(f *flow, v upstream.Request, retryable bool) {
+	*a = tries{f: f, v: v, retryable: retryable, left: 1 + f.plan.Upstream.Retries()}
+}
+
+// next picks a server and begins an attempt on it; nil when none is left
+// (a.err says why).
+func (a *tries) next() *upstream.Server {
+	s, err := a.f.plan.Upstream.Pick(a.v, a.tried)
+	if err != nil {
+		if a.err == nil { // nothing tried: nothing was available
+			a.err = err
+			if st := a.f.plan.App.Stats; st != nil {
+				st.Attempt(time.Now(), "", 0, stats.UpstreamNoServer)
+			}
+		}
+		return nil
+	}
+	a.s = s
+	a.tried.Add(s)
+	s.Begin()
+	a.t0 = time.Now()
+	return s
+}
+
+// end records the attempt's outcome; true: try another server.
+func (a *tries) end(err error) bool {
+	s, st := a.s, a.f.plan.App.Stats
+	s.End()
+	t1 := time.Now()
+	if err == nil {
+		a.err = nil
+		s.ReportSuccess()
+		if st != nil {
+			st.Attempt(t1, s.Addr, t1.Sub(a.t0), stats.AttemptOK)
+		}
+		return false
+	}
+	a.err = err
+	if k, ok := upstreamErrorKind(err); ok && st != nil {
+		st.Attempt(t1, s.Addr, t1.Sub(a.t0), k)
+	}
+	var de *upstream.DialError
+	isDial := errors.As(err, &de)
+	if isDial || isTimeout(err) {
+		s.ReportFailure()
+	}
+	a.left--
+	return isDial && a.retryable && a.left > 0
 }
 
 // accessLog writes one structured line per request at Info.

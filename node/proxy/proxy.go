@@ -52,6 +52,10 @@ const (
 const (
 	EngineFast = "fasthttp" // HTTP/1.1 on valyala/fasthttp (default)
 	EngineStd  = "net/http" // net/http with h2c: slower, speaks HTTP/2 cleartext
+	// EngineLoop is an epoll event loop per GOMAXPROCS (Linux; elsewhere
+	// fasthttp) that serves plain HTTP/1.1 proxying itself and hands the
+	// rest to fasthttp (node/proxy/evloop).
+	EngineLoop = "evloop"
 )
 
 // Options configure a Proxy. Only the first block is required reading;
@@ -76,8 +80,8 @@ type Options struct {
 	IdleTimeout time.Duration
 	// MaxHeaderBytes bounds the request line plus headers (431 beyond).
 	MaxHeaderBytes int
-	// HTTPEngine selects the plain listener's server: EngineFast (default)
-	// or EngineStd.
+	// HTTPEngine selects the plain listener's server: EngineFast (default),
+	// EngineStd or EngineLoop.
 	HTTPEngine string
 	// GetCertificate, optional, picks the certificate by SNI (node/certs);
 	// TLSCert (or the self-signed one) serves names it returns nil for.
@@ -149,6 +153,7 @@ type Proxy struct {
 	httpsLn   net.Listener
 	fastSrv   *fasthttp.Server
 	fastLn    *trackListener
+	loops     *loopEngine  // EngineLoop on the plain listener (fastSrv takes what it hands off)
 	openConns atomic.Int64 // client connections open on every listener
 	plainSrv  *http.Server // EngineStd on the plain listener
 	tlsSrv    *http.Server
@@ -181,9 +186,9 @@ func New(opts Options) (*Proxy, error) {
 	switch opts.HTTPEngine {
 	case "":
 		opts.HTTPEngine = EngineFast
-	case EngineFast, EngineStd:
+	case EngineFast, EngineStd, EngineLoop:
 	default:
-		return nil, fmt.Errorf("proxy: HTTPEngine %q: want %q or %q", opts.HTTPEngine, EngineFast, EngineStd)
+		return nil, fmt.Errorf("proxy: HTTPEngine %q: want %q, %q or %q", opts.HTTPEngine, EngineFast, EngineStd, EngineLoop)
 	}
 	if opts.MaxRequestBodyBytes == 0 {
 		opts.MaxRequestBodyBytes = DefaultMaxRequestBodyBytes
@@ -273,7 +278,16 @@ func (p *Proxy) Start(ctx context.Context) error {
 		} else {
 			p.fastSrv = p.newFastServer()
 			p.fastLn = newTrackListener(p.httpLn, &p.openConns)
-			p.serve(func() error { return p.fastSrv.Serve(p.fastLn) }, "http")
+			if p.opts.HTTPEngine == EngineLoop && loopSupported {
+				e, err := p.startLoops(p.httpLn)
+				if err != nil {
+					p.closeListeners()
+					return fmt.Errorf("proxy: http event loop: %w", err)
+				}
+				p.loops = e
+			} else {
+				p.serve(func() error { return p.fastSrv.Serve(p.fastLn) }, "http")
+			}
 		}
 	}
 	if p.httpsLn != nil {
@@ -335,11 +349,18 @@ func (p *Proxy) Stop(ctx context.Context) error {
 	// From here on the fields below only change in Start, which refuses to
 	// run after Stop; no lock is held while connections drain.
 	var errs []error
+	if p.loops != nil {
+		p.loops.stop(ctx)
+		p.httpLn.Close()
+	}
 	if p.fastSrv != nil {
 		if err := p.fastSrv.ShutdownWithContext(ctx); err != nil {
 			// fasthttp leaves connections open when the deadline passes.
 			p.fastLn.closeAll()
 			errs = append(errs, fmt.Errorf("http: %w", err))
+		}
+		if p.loops != nil {
+			p.fastLn.closeAll() // handed off by the loop: not the server's own
 		}
 	}
 	if p.plainSrv != nil {

@@ -78,11 +78,13 @@ func (h stdHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.p.done(st, &st.flow)
 }
 
-func (st *stdState) DelHeader(name string) { st.r.Header.Del(name) }
-func (st *stdState) lineProto() string     { return "" } // net/http checked it
-func (st *stdState) routeHTTPS()           { st.tls = true }
-func (st *stdState) setPort(port uint32)   { st.port = port }
-func (st *stdState) upgrade() bool         { return st.r.Header.Get("Upgrade") != "" }
+func (st *stdState) DelHeader(name string)      { st.r.Header.Del(name) }
+func (st *stdState) lineProto() string          { return "" } // net/http checked it
+func (st *stdState) routeHTTPS()                { st.tls = true }
+func (st *stdState) setPort(port uint32)        { st.port = port }
+func (st *stdState) handOff(*Proxy, *flow) bool { return false }
+
+func (st *stdState) upgrade() bool { return st.r.Header.Get("Upgrade") != "" }
 
 // conform drops headers whose names have an underscore (as nginx and the
 // fast path, dropUnderscoreFast) and refuses headers or a body larger than

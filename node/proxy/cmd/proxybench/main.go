@@ -38,7 +38,7 @@ func main() {
 	up := flag.String("upstream", "127.0.0.1:18080", "upstream server host:port")
 	host := flag.String("host", "bench.strata.test", "domain of the benchmark app")
 	rules := flag.Int("rules", 0, "number of non-matching rules to add (plus one matching header rule)")
-	engine := flag.String("engine", proxy.EngineFast, "plain listener engine: fasthttp or net/http")
+	engine := flag.String("engine", proxy.EngineFast, "plain listener engine: fasthttp, net/http or evloop")
 	pprof := flag.String("pprof", "", "serve net/http/pprof on this address")
 	accessLog := flag.Bool("access-log", false, "write access log lines to stderr")
 	cacheStore := flag.String("cache", "", "cache every response: memory or disk (empty: no cache)")
