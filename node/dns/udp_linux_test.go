@@ -67,14 +67,17 @@ func BenchmarkServeUDP(b *testing.B) {
 // A batch mixes senders and datagrams that get no reply (responses are
 // dropped): every reply must reach the client that asked, answering its
 // question, over IPv4 and IPv6, with several sockets on the port and with
-// several loops on one socket.
+// several loops on one socket, and with datagrams steered to the socket of
+// the receiving CPU.
 func TestUDPBatchRepliesToEachSender(t *testing.T) {
 	for _, tc := range []struct {
 		host             string
 		sockets, workers int
-	}{{"127.0.0.1", 1, 1}, {"::1", 1, 1}, {"127.0.0.1", 3, 1}, {"127.0.0.1", 1, 2}} {
+		steer            bool // UDPSteerCPU and UDPPin
+	}{{"127.0.0.1", 1, 1, false}, {"::1", 1, 1, false}, {"127.0.0.1", 3, 1, false}, {"127.0.0.1", 1, 2, false},
+		{"127.0.0.1", 2, 1, true}, {"::1", 3, 1, true}} {
 		host := tc.host
-		t.Run(fmt.Sprintf("%s/sockets=%d/workers=%d", host, tc.sockets, tc.workers), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s/sockets=%d/workers=%d/steer=%v", host, tc.sockets, tc.workers, tc.steer), func(t *testing.T) {
 			l, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(host)})
 			if err != nil {
 				t.Skipf("no %s: %v", host, err)
@@ -84,7 +87,8 @@ func TestUDPBatchRepliesToEachSender(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s, err := New(Options{UDPAddr: net.JoinHostPort(host, "0"), UDPSockets: tc.sockets, UDPWorkers: tc.workers, Logger: slog.New(slog.DiscardHandler)})
+			s, err := New(Options{UDPAddr: net.JoinHostPort(host, "0"), UDPSockets: tc.sockets, UDPWorkers: tc.workers,
+				UDPSteerCPU: tc.steer, UDPPin: tc.steer, Logger: slog.New(slog.DiscardHandler)})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,6 +3,7 @@
 package dns
 
 import (
+	"errors"
 	"net"
 
 	"github.com/strata-edge/strata/node/internal/mmsg"
@@ -40,3 +41,9 @@ func (s *singleConn) flush(int) error {
 	_, err := s.c.WriteToUDPAddrPort(s.out[:s.size], s.From(0))
 	return err
 }
+
+var errLinuxOnly = errors.New("dns: UDPSteerCPU and UDPPin are Linux only")
+
+func steerByCPU(*net.UDPConn, int) error { return errLinuxOnly }
+
+func pinToCPU(int) (int, error) { return 0, errLinuxOnly }

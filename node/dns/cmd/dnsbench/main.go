@@ -26,6 +26,8 @@ func main() {
 	workers := flag.Int("workers", 0, "goroutines on each UDP socket (0: the server default, 1)")
 	sockets := flag.Int("sockets", 0, "UDP sockets sharing the port with SO_REUSEPORT (0: the server default, GOMAXPROCS)")
 	batch := flag.Int("batch", 0, "datagrams per recvmmsg/sendmmsg (0: the server default, 32)")
+	steer := flag.Bool("steer", false, "steer datagrams to the socket of the receiving CPU (reuseport BPF)")
+	pin := flag.Bool("pin", false, "lock UDP loop i to CPU i")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile here until exit")
 	flag.Parse()
 	if *zoneFile == "" {
@@ -40,7 +42,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	s, err := dns.New(dns.Options{UDPAddr: *addr, TCPAddr: *addr, UDPWorkers: *workers, Batch: *batch, UDPSockets: *sockets, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+	s, err := dns.New(dns.Options{UDPAddr: *addr, TCPAddr: *addr, UDPWorkers: *workers, Batch: *batch, UDPSockets: *sockets, UDPSteerCPU: *steer, UDPPin: *pin, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
 	if err != nil {
 		log.Fatal(err)
 	}
