@@ -9,7 +9,7 @@
 # Env:   BENCH_DIR  harness folder (default: <repo>/../shared/bench)
 #        SUT_PROCS  GOMAXPROCS of the server (default: all cores, like Knot)
 #        SUT_ARGS   extra dnsbench flags (e.g. "-sockets 1", "-batch 64",
-#                   "-workers 2", "-cpuprofile /tmp/dns.prof")
+#                   "-workers 2", "-steer -pin", "-cpuprofile /tmp/dns.prof")
 #        ROUNDS     rounds (default 3)
 # Last line: the harness's RESULT line with sut/knot ratios.
 set -euo pipefail
