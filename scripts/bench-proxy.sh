@@ -203,8 +203,11 @@ for b in $BODIES; do
 done
 
 # --- report ---------------------------------------------------------------------
-med() { local -n a=$1; # shellcheck disable=SC2086
-  median ${a[$2]}; }
+med() { # med ARRAY KEY : the median of the runs' figures, runs without one (nan) left out
+  local -n a=$1
+  # shellcheck disable=SC2046
+  median $(tr ' ' '\n' <<<"${a[$2]}" | grep -v '^nan$')
+}
 sum() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f\n", a+b}'; }
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 declare -A CPU MR MP MS

@@ -157,7 +157,11 @@ syscalls_start() {
     -e raw_syscalls:sys_exit --filter 'ret == -11' -p "$(IFS=,; echo "$*")" 2>/dev/null &
   SC_PID=$!
   BENCH_PIDS+=("$SC_PID")
-  sleep 0.3 # perf attaches to every thread before the load starts
+  # perf writes its header just before it attaches; a fixed sleep alone
+  # was too short at load 10 (no count at all)
+  local end=$((SECONDS + 10))
+  until grep -q '^# started on' "$SC_FILE" 2>/dev/null || [ $SECONDS -ge $end ]; do sleep 0.05; done
+  sleep 0.2
 }
 syscalls_stop() {
   kill -INT "$SC_PID" 2>/dev/null
