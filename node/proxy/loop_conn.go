@@ -180,31 +180,18 @@ func (c *loopConn) send(bufs ...[]byte) bool {
 }
 
 func (c *loopConn) flush() bool {
-	for len(c.out) > 0 && c.fd >= 0 {
-		n, err := unix.Writev(c.fd, c.out)
-		if err == unix.EINTR {
-			continue
-		}
-		if err == unix.EAGAIN {
-			return false
-		}
-		if err != nil {
+	if c.fd < 0 {
+		return false
+	}
+	var err error
+	if c.out, err = evloop.Write(c.fd, c.out); err != nil {
+		if err != unix.EAGAIN {
 			c.close()
-			return false
 		}
-		for n > 0 {
-			if n >= len(c.out[0]) {
-				n -= len(c.out[0])
-				c.out[0] = nil
-				c.out = c.out[1:]
-			} else {
-				c.out[0] = c.out[0][n:]
-				n = 0
-			}
-		}
+		return false
 	}
 	c.out = c.outArr[:0]
-	return c.fd >= 0
+	return true
 }
 
 // sent runs when queued output has been written after an EAGAIN: the

@@ -256,28 +256,12 @@ func (u *upConn) Event(ev uint32) {
 }
 
 func (u *upConn) flushOut() {
-	for len(u.out) > 0 {
-		n, err := unix.Writev(u.fd, u.out)
-		if err == unix.EINTR {
-			continue
-		}
-		if err == unix.EAGAIN {
-			return
-		}
-		if err != nil {
+	var err error
+	if u.out, err = evloop.Write(u.fd, u.out); err != nil {
+		if err != unix.EAGAIN {
 			u.failed(err)
-			return
 		}
-		for n > 0 {
-			if n >= len(u.out[0]) {
-				n -= len(u.out[0])
-				u.out[0] = nil
-				u.out = u.out[1:]
-			} else {
-				u.out[0] = u.out[0][n:]
-				n = 0
-			}
-		}
+		return
 	}
 	u.out = u.outArr[:0]
 	u.deadline = time.Now().Add(u.srv.Upstream().Timeouts().Read)

@@ -178,3 +178,29 @@ func (l *Loop) Shutdown() {
 	unix.Close(l.epfd)
 	unix.Close(l.wake)
 }
+
+// Write writes bufs with writev until done or the socket is full: it
+// returns what is left (empty: all written) and unix.EAGAIN when the
+// socket is full, or another error.
+func Write(fd int, bufs [][]byte) ([][]byte, error) {
+	for len(bufs) > 0 {
+		n, err := unix.Writev(fd, bufs)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return bufs, err
+		}
+		for n > 0 {
+			if n >= len(bufs[0]) {
+				n -= len(bufs[0])
+				bufs[0] = nil
+				bufs = bufs[1:]
+			} else {
+				bufs[0] = bufs[0][n:]
+				n = 0
+			}
+		}
+	}
+	return bufs, nil
+}
