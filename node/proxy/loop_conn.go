@@ -28,6 +28,7 @@ type loopConn struct {
 	processing bool // process is on the stack: complete must not re-enter it
 	canRead    bool // readable since the last EAGAIN (edge-triggered)
 	eof        bool // the client closed its side
+	hup        bool // epoll reported the close: no edge will follow it
 	closeAfter bool // close once the response is sent
 
 	out     [][]byte // queued output, written with one writev
@@ -60,6 +61,7 @@ func (c *loopConn) Event(ev uint32) {
 	if ev&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP) != 0 {
 		c.canRead = true
 	}
+	c.hup = c.hup || ev&(unix.EPOLLRDHUP|unix.EPOLLHUP) != 0
 	if ev&unix.EPOLLOUT != 0 && len(c.out) > 0 {
 		if !c.flush() {
 			return
@@ -97,10 +99,14 @@ func (c *loopConn) read() {
 		if c.e == len(c.buf) {
 			return // full: read again once the buffer is drained
 		}
+		space := len(c.buf) - c.e
 		n, err := unix.Read(c.fd, c.buf[c.e:])
 		switch {
 		case n > 0:
 			c.e += n
+			// A short read emptied the socket: new bytes bring a new edge,
+			// so skip the read that would only return EAGAIN.
+			c.canRead = n == space || c.hup // a FIN seen: read on to the EOF
 		case err == unix.EAGAIN:
 			c.canRead = false
 		case err == unix.EINTR:

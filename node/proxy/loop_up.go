@@ -28,6 +28,7 @@ type upConn struct {
 	relaying   bool // the response head went out; the body follows
 	headQueued bool // the client's head is queued, not yet tried
 	canRead    bool
+	hup        bool // epoll reported the close: read on to the EOF
 	out        [][]byte
 	outArr     [2][]byte
 	buf        []byte // response bytes: buf[r:e]
@@ -248,6 +249,7 @@ func (u *upConn) Event(ev uint32) {
 	if ev&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
 		u.canRead = true
 	}
+	u.hup = u.hup || ev&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0
 	if len(u.out) > 0 {
 		u.flushOut()
 		return
@@ -304,10 +306,12 @@ func (u *upConn) read() (ok, eof bool, err error) {
 		u.r = 0
 	}
 	for {
+		space := len(u.buf) - u.e
 		n, rerr := unix.Read(u.fd, u.buf[u.e:])
 		switch {
 		case n > 0:
 			u.e += n
+			u.canRead = n == space || u.hup // short: drained (see loopConn.read)
 			u.got = true
 			u.deadline = time.Now().Add(u.srv.Upstream().Timeouts().Read)
 			return true, false, nil
