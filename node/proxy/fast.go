@@ -12,6 +12,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/strata-edge/strata/node/proxy/evloop"
 	"github.com/strata-edge/strata/node/proxy/upstream"
 )
 
@@ -403,20 +404,8 @@ func fastText(ctx *fasthttp.RequestCtx, status int, body string) {
 // forEachToken calls f for each comma-separated token of a header value.
 func forEachToken(v []byte, f func([]byte)) {
 	for len(v) > 0 {
-		i := bytes.IndexByte(v, ',')
-		tok := v
-		if i >= 0 {
-			tok, v = v[:i], v[i+1:]
-		} else {
-			v = nil
-		}
-		for len(tok) > 0 && (tok[0] == ' ' || tok[0] == '\t') {
-			tok = tok[1:]
-		}
-		for len(tok) > 0 && (tok[len(tok)-1] == ' ' || tok[len(tok)-1] == '\t') {
-			tok = tok[:len(tok)-1]
-		}
-		if len(tok) > 0 {
+		var tok []byte
+		if tok, v = evloop.NextToken(v); len(tok) > 0 {
 			f(tok)
 		}
 	}

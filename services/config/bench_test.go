@@ -157,18 +157,7 @@ func BenchmarkRebuildFromJetStream(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer store.Close()
-	svc, err := New(Options{Store: store})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := svc.Start(ctx); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := svc.createPartition(ctx, "bench"); err != nil {
-		b.Fatal(err)
-	}
-	pid, _ := svc.proj.resolvePartition("bench")
-	svc.Stop(ctx)
+	pid := createBenchPartition(b, ctx, store)
 	fill := time.Now()
 	for i := range apps {
 		msgs := appHistory(i, 1, edits)
@@ -299,4 +288,23 @@ func BenchmarkHashPasswords(b *testing.B) {
 	for b.Loop() {
 		hashPasswords(fp)
 	}
+}
+
+// createBenchPartition records partition "bench" in store through a service that
+// is stopped again, and returns its id: the apps a benchmark writes
+// directly into the log belong to it.
+func createBenchPartition(b *testing.B, ctx context.Context, store eventstore.Store) string {
+	svc, err := New(Options{Store: store})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := svc.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	defer svc.Stop(ctx)
+	if _, err := svc.createPartition(ctx, "bench"); err != nil {
+		b.Fatal(err)
+	}
+	pid, _ := svc.proj.resolvePartition("bench")
+	return pid
 }

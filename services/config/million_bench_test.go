@@ -212,18 +212,7 @@ func millionStore(b *testing.B, apps int, sync bool) (*eventstore.JetStreamStore
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { store.Close() })
-	svc, err := New(Options{Store: store})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := svc.Start(ctx); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := svc.createPartition(ctx, "bench"); err != nil {
-		b.Fatal(err)
-	}
-	pid, _ := svc.proj.resolvePartition("bench")
-	svc.Stop(ctx)
+	pid := createBenchPartition(b, ctx, store)
 
 	t0 := time.Now()
 	var next atomic.Int64

@@ -234,22 +234,27 @@ func equalFold(b []byte, s string) bool {
 // hasToken reports whether the comma-separated list v has token t (lower case).
 func hasToken(v []byte, t string) bool {
 	for len(v) > 0 {
-		i := indexByte(v, ',')
-		tok := v
-		if i >= 0 {
-			tok, v = v[:i], v[i+1:]
-		} else {
-			v = nil
-		}
-		for len(tok) > 0 && (tok[0] == ' ' || tok[0] == '\t') {
-			tok = tok[1:]
-		}
-		for len(tok) > 0 && (tok[len(tok)-1] == ' ' || tok[len(tok)-1] == '\t') {
-			tok = tok[:len(tok)-1]
-		}
-		if equalFold(tok, t) {
+		var tok []byte
+		if tok, v = NextToken(v); equalFold(tok, t) {
 			return true
 		}
 	}
 	return false
+}
+
+// NextToken splits the first element off the comma-separated list v
+// (RFC 9110 5.6.1), without its surrounding spaces and tabs; tok is empty
+// for an empty element. Loop on it while rest is not empty.
+func NextToken(v []byte) (tok, rest []byte) {
+	tok = v
+	if i := indexByte(v, ','); i >= 0 {
+		tok, rest = v[:i], v[i+1:]
+	}
+	for len(tok) > 0 && (tok[0] == ' ' || tok[0] == '\t') {
+		tok = tok[1:]
+	}
+	for len(tok) > 0 && (tok[len(tok)-1] == ' ' || tok[len(tok)-1] == '\t') {
+		tok = tok[:len(tok)-1]
+	}
+	return tok, rest
 }
