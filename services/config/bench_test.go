@@ -180,24 +180,13 @@ func BenchmarkRebuildFromJetStream(b *testing.B) {
 
 	var elapsed, cpu time.Duration
 	for b.Loop() {
-		t0, c0 := time.Now(), cpuTime()
-		svc, err := New(Options{Store: store})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := svc.Start(ctx); err != nil {
-			b.Fatal(err)
-		}
-		elapsed += time.Since(t0)
-		cpu += cpuTime() - c0
+		svc := startTimed(b, ctx, store, &elapsed, &cpu)
 		if n := len(stateOf(svc.proj).apps); n != apps {
 			b.Fatalf("%d apps after replay", n)
 		}
 		svc.Stop(ctx)
 	}
-	b.ReportMetric(float64(elapsed.Nanoseconds())/float64(uint64(b.N)*head), "ns/event")
-	b.ReportMetric(float64(cpu.Nanoseconds())/float64(uint64(b.N)*head), "cpu-ns/event")
-	b.ReportMetric(float64(uint64(b.N)*head)/elapsed.Seconds(), "events/s")
+	perEvent(b, elapsed, cpu, uint64(b.N)*head)
 }
 
 // BenchmarkSnapshotDelta: a partition with 100,000 released apps; each
@@ -307,4 +296,27 @@ func createBenchPartition(b *testing.B, ctx context.Context, store eventstore.St
 	}
 	pid, _ := svc.proj.resolvePartition("bench")
 	return pid
+}
+
+// startTimed starts a service over store (the replay of its log) and adds
+// the wall and CPU time it took to elapsed and cpu.
+func startTimed(b *testing.B, ctx context.Context, store eventstore.Store, elapsed, cpu *time.Duration) *Service {
+	t0, c0 := time.Now(), cpuTime()
+	svc, err := New(Options{Store: store})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := svc.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	*elapsed += time.Since(t0)
+	*cpu += cpuTime() - c0
+	return svc
+}
+
+// perEvent reports wall and CPU time per event and events per second.
+func perEvent(b *testing.B, elapsed, cpu time.Duration, events uint64) {
+	b.ReportMetric(float64(elapsed.Nanoseconds())/float64(events), "ns/event")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(events), "cpu-ns/event")
+	b.ReportMetric(float64(events)/elapsed.Seconds(), "events/s")
 }

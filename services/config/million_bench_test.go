@@ -103,11 +103,6 @@ func BenchmarkMillionMemory(b *testing.B) {
 func BenchmarkMillionRebuild(b *testing.B) {
 	apps := benchApps(b)
 	ctx := context.Background()
-	perEvent := func(b *testing.B, elapsed, cpu time.Duration, events uint64) {
-		b.ReportMetric(float64(elapsed.Nanoseconds())/float64(events), "ns/event")
-		b.ReportMetric(float64(cpu.Nanoseconds())/float64(events), "cpu-ns/event")
-		b.ReportMetric(float64(events)/elapsed.Seconds(), "events/s")
-	}
 	b.Run("fold", func(b *testing.B) {
 		const chunk = 10_000
 		var elapsed, cpu time.Duration
@@ -171,16 +166,7 @@ func BenchmarkMillionRebuild(b *testing.B) {
 		var elapsed, cpu time.Duration
 		var n uint64
 		for b.Loop() {
-			t0, c0 := time.Now(), cpuTime()
-			svc, err := New(Options{Store: store})
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := svc.Start(ctx); err != nil {
-				b.Fatal(err)
-			}
-			elapsed += time.Since(t0)
-			cpu += cpuTime() - c0
+			svc := startTimed(b, ctx, store, &elapsed, &cpu)
 			n += head
 			if got := len(svc.proj.snapshot(pid, false).Apps); got != apps {
 				b.Fatalf("%d apps in the snapshot after the replay, want %d", got, apps)
