@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -176,4 +177,13 @@ func TestOpenConnections(t *testing.T) {
 			return nil
 		})
 	})
+}
+
+// TestUnknownEngineRefused: a misspelt HTTPEngine is an error naming the
+// field and the engines there are, not a silent fallback to the default.
+func TestUnknownEngineRefused(t *testing.T) {
+	_, err := proxy.New(proxy.Options{HTTPAddr: "127.0.0.1:0", HTTPEngine: "epoll", Logger: discardLogger()})
+	if err == nil || !strings.Contains(err.Error(), `HTTPEngine "epoll"`) || !strings.Contains(err.Error(), proxy.EngineLoop) {
+		t.Fatalf("New with HTTPEngine epoll: %v, want an error naming the field and %q", err, proxy.EngineLoop)
+	}
 }
